@@ -1,0 +1,159 @@
+//! Activation functions φ and their parsing from the command line / model metadata.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// The pointwise nonlinearity φ of every hidden layer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    /// φ(h) = h.
+    Linear,
+    /// φ(h) = h + αh² (the paper's activation).
+    Quadratic { alpha: f64 },
+    /// φ(h) = max(h, 0).
+    Relu,
+    /// φ(h) = erf(h).
+    Erf,
+    /// φ(h) = tanh(h).
+    Tanh,
+    /// φ(h) = 1 / (1 + e^{−h}).
+    Sigmoid,
+    /// φ(h) = h Φ(h), Φ the standard normal cdf (exact GELU, not the tanh approximation).
+    Gelu,
+}
+
+impl Activation {
+    /// φ(h), scalar reference.
+    pub fn eval(self, h: f64) -> f64 {
+        match self {
+            Activation::Linear => h,
+            Activation::Quadratic { alpha } => h + alpha * h * h,
+            Activation::Relu => h.max(0.0),
+            Activation::Erf => libm::erf(h),
+            Activation::Tanh => h.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-h).exp()),
+            Activation::Gelu => 0.5 * h * libm::erfc(-h * std::f64::consts::FRAC_1_SQRT_2),
+        }
+    }
+
+    /// φ'(h), scalar reference (relu: 1 for h > 0, else 0).
+    pub fn deriv(self, h: f64) -> f64 {
+        match self {
+            Activation::Linear => 1.0,
+            Activation::Quadratic { alpha } => 1.0 + 2.0 * alpha * h,
+            Activation::Relu => {
+                if h > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::Erf => std::f64::consts::FRAC_2_SQRT_PI * (-h * h).exp(),
+            Activation::Tanh => {
+                let t = h.tanh();
+                1.0 - t * t
+            }
+            Activation::Sigmoid => {
+                let s = 1.0 / (1.0 + (-h).exp());
+                s * (1.0 - s)
+            }
+            Activation::Gelu => {
+                let pdf = (-0.5 * h * h).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                0.5 * libm::erfc(-h * std::f64::consts::FRAC_1_SQRT_2) + h * pdf
+            }
+        }
+    }
+
+    /// True when φ is smooth (C^∞), so that its Hermite series converges fast.
+    pub fn is_smooth(self) -> bool {
+        !matches!(self, Activation::Relu)
+    }
+}
+
+impl fmt::Display for Activation {
+    /// The same spelling [`FromStr`] accepts: `linear`, `quad:0.5`, `relu`, `erf`, …
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Activation::Linear => write!(f, "linear"),
+            Activation::Quadratic { alpha } => write!(f, "quad:{alpha}"),
+            Activation::Relu => write!(f, "relu"),
+            Activation::Erf => write!(f, "erf"),
+            Activation::Tanh => write!(f, "tanh"),
+            Activation::Sigmoid => write!(f, "sigmoid"),
+            Activation::Gelu => write!(f, "gelu"),
+        }
+    }
+}
+
+/// What `--activation` accepts, for error messages and help.
+pub const ACTIVATION_SYNTAX: &str = "linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh, sigmoid, gelu";
+
+impl FromStr for Activation {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |msg: String| Error::flag("--activation", msg);
+        let lower = s.trim().to_ascii_lowercase();
+        if let Some(alpha) = lower
+            .strip_prefix("quad:")
+            .or_else(|| lower.strip_prefix("quadratic:"))
+        {
+            let alpha: f64 = alpha
+                .parse()
+                .map_err(|_| bad(format!("'{s}': α after 'quad:' must be a number")))?;
+            if !alpha.is_finite() {
+                return Err(bad(format!("'{s}': α must be finite")));
+            }
+            return Ok(Activation::Quadratic { alpha });
+        }
+        Ok(match lower.as_str() {
+            "linear" | "identity" => Activation::Linear,
+            "quad" | "quadratic" => {
+                return Err(bad(format!("'{s}': give α, e.g. quad:0.5")));
+            }
+            "relu" => Activation::Relu,
+            "erf" => Activation::Erf,
+            "tanh" => Activation::Tanh,
+            "sigmoid" => Activation::Sigmoid,
+            "gelu" => Activation::Gelu,
+            _ => return Err(bad(format!("'{s}' is not one of {ACTIVATION_SYNTAX}"))),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_display_roundtrip() {
+        for s in ["linear", "quad:0.5", "relu", "erf", "tanh", "sigmoid", "gelu", "quad:-0.25"] {
+            let a: Activation = s.parse().unwrap();
+            assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
+        }
+        assert!("quad".parse::<Activation>().is_err());
+        assert!("quad:x".parse::<Activation>().is_err());
+        assert!("softmax".parse::<Activation>().is_err());
+    }
+
+    #[test]
+    fn derivative_matches_finite_difference() {
+        let acts = [
+            Activation::Linear,
+            Activation::Quadratic { alpha: 0.7 },
+            Activation::Erf,
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Gelu,
+        ];
+        for a in acts {
+            for &h in &[-2.3, -0.4, 0.1, 1.7] {
+                let e = 1e-6;
+                let fd = (a.eval(h + e) - a.eval(h - e)) / (2.0 * e);
+                assert!((fd - a.deriv(h)).abs() < 1e-8, "{a}: {fd} vs {}", a.deriv(h));
+            }
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The network: hidden layers hˡ = Wˡzˡ⁻¹ + bˡ, zˡ = φ(hˡ), and a linear read-out.
+
+use faer::{Col, Mat};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+
+use super::Activation;
+use crate::error::{Error, Result};
+
+/// One affine map: `w` is out × in, `b` has `out` entries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layer {
+    pub w: Mat<f64>,
+    pub b: Col<f64>,
+}
+
+impl Layer {
+    /// Input width.
+    pub fn fan_in(&self) -> usize {
+        self.w.ncols()
+    }
+    /// Output width.
+    pub fn fan_out(&self) -> usize {
+        self.w.nrows()
+    }
+}
+
+/// A feed-forward network: `layers[..L]` are hidden (followed by φ), `layers[L]` is the linear
+/// read-out y = W^{out} z^L + b^{out}.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mlp {
+    pub layers: Vec<Layer>,
+    pub activation: Activation,
+}
+
+impl Mlp {
+    /// A network with widths `[d_in, n_1, …, n_L, d_out]`, weights drawn N(0, gain²/fan_in),
+    /// biases zero, from `seed`.
+    pub fn init(widths: &[usize], activation: Activation, gain: f64, seed: u64) -> Result<Self> {
+        if widths.len() < 2 || widths.contains(&0) {
+            return Err(Error::Shape(format!(
+                "network widths {widths:?}: need at least input and output, all > 0"
+            )));
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let layers = widths
+            .windows(2)
+            .map(|pair| {
+                let (fan_in, fan_out) = (pair[0], pair[1]);
+                let scale = gain / (fan_in as f64).sqrt();
+                // Row by row so the draw order does not depend on the storage order.
+                let mut w = Mat::zeros(fan_out, fan_in);
+                for i in 0..fan_out {
+                    for j in 0..fan_in {
+                        let z: f64 = rng.sample(StandardNormal);
+                        w[(i, j)] = scale * z;
+                    }
+                }
+                Layer {
+                    w,
+                    b: Col::zeros(fan_out),
+                }
+            })
+            .collect();
+        Ok(Mlp { layers, activation })
+    }
+
+    /// Checks that consecutive layers fit and every parameter is finite.
+    pub fn validate(&self) -> Result<()> {
+        if self.layers.is_empty() {
+            return Err(Error::Shape("network has no layers".into()));
+        }
+        for (l, pair) in self.layers.windows(2).enumerate() {
+            if pair[1].fan_in() != pair[0].fan_out() {
+                return Err(Error::Shape(format!(
+                    "layer {} outputs {} values but layer {} expects {}",
+                    l + 1,
+                    pair[0].fan_out(),
+                    l + 2,
+                    pair[1].fan_in()
+                )));
+            }
+        }
+        for (l, layer) in self.layers.iter().enumerate() {
+            if layer.b.nrows() != layer.fan_out() {
+                return Err(Error::Shape(format!(
+                    "layer {}: bias has {} entries, weight has {} rows",
+                    l + 1,
+                    layer.b.nrows(),
+                    layer.fan_out()
+                )));
+            }
+            let finite_w = (0..layer.w.ncols())
+                .all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
+            let finite_b = layer.b.iter().all(|v| v.is_finite());
+            if !(finite_w && finite_b) {
+                return Err(Error::Numeric(format!(
+                    "layer {} has non-finite weights or biases",
+                    l + 1
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of hidden layers L.
+    pub fn depth(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// `[d_in, n_1, …, n_L, d_out]`.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut w = vec![self.layers[0].fan_in()];
+        w.extend(self.layers.iter().map(Layer::fan_out));
+        w
+    }
+
+    /// Input dimension.
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].fan_in()
+    }
+
+    /// Output dimension (number of classes for a classifier).
+    pub fn output_dim(&self) -> usize {
+        self.layers.last().map(Layer::fan_out).unwrap_or(0)
+    }
+}

@@ -1,0 +1,46 @@
+//! Closures of the nonlinearity: given h ~ N(μ, Σ) (optionally with κ₃/κ₄ corrections), return
+//! mᵢ = E[φ(hᵢ)] and Cᵢⱼ = E[φ(hᵢ)φ(hⱼ)] − mᵢmⱼ (DESIGN.md §3).
+
+use crate::error::Result;
+use crate::stats::Moments;
+
+/// How a closure is chosen for an activation (`--closure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClosureMethod {
+    /// The exact closed form where one exists (linear, quadratic, relu, erf), else the Hermite
+    /// series.
+    Auto,
+    /// The Hermite (Mehler) series for every φ.
+    Hermite,
+    /// The reference 2-D Gauss–Hermite quadrature for every pair (slow; for checks).
+    Quadrature,
+}
+
+/// Which cumulants beyond the covariance enter the closure (`--corrections`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corrections {
+    /// Gaussian closure: μ and Σ only.
+    None,
+    /// Add the κ₃[i,i,j] and κ₄[i,i,j,j] terms (exact for the quadratic activation).
+    K3K4,
+}
+
+/// A closure maps the moments of the pre-activation h to the mean and covariance of φ(h).
+pub trait Closure: Send + Sync {
+    /// Short name for reports ("relu (Φ₂ closed form)", …).
+    fn name(&self) -> String;
+
+    /// Writes the post-activation mean and covariance into `out` (whose buffers have the right
+    /// shape and are reused; its κ fields are set to `None`). Errors when `corrections` asks for
+    /// something this closure cannot honour, or when `input` lacks the κ matrices it needs.
+    fn apply_into(&self, input: &Moments, corrections: Corrections, out: &mut Moments)
+        -> Result<()>;
+
+    /// Allocating convenience over [`Closure::apply_into`].
+    fn apply(&self, input: &Moments, corrections: Corrections) -> Result<Moments> {
+        let n = input.dim();
+        let mut out = Moments::gaussian(faer::Col::zeros(n), faer::Mat::zeros(n, n));
+        self.apply_into(input, corrections, &mut out)?;
+        Ok(out)
+    }
+}

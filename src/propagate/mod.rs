@@ -1,0 +1,4 @@
+//! Cumulant propagation: the exact affine map, the closures of the nonlinearity, and the
+//! layer-by-layer engine (DESIGN.md §2–3).
+
+pub mod closures;
