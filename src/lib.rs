@@ -13,6 +13,8 @@ pub mod data;
 pub mod error;
 pub mod net;
 pub mod propagate;
+pub mod report;
+pub mod simd;
 pub mod stats;
 
 pub use error::{Error, Result};

@@ -1,7 +1,12 @@
 //! The multilayer perceptron: architecture, forward pass, training, model files.
 
 pub mod activation;
+pub mod forward;
+pub mod kernels;
 pub mod mlp;
+pub mod model_io;
+pub mod train;
 
 pub use activation::Activation;
+pub use forward::ForwardPass;
 pub use mlp::{Layer, Mlp};

@@ -1,0 +1,224 @@
+//! Model files: safetensors holding every layer's weight and bias, the architecture in the
+//! metadata, so that the same file loads in PyTorch (`safetensors.torch.load_file`).
+//!
+//! Tensor names say which layer they are: `hidden1.weight`, `hidden1.bias`, …, `hiddenL.*`,
+//! `readout.weight`, `readout.bias`; weights are (out, in) like `torch.nn.Linear`, stored F64
+//! little-endian, row-major (F32 files are accepted and widened). Metadata keys:
+//! `format` = `corrflow-mlp`, `widths` = `784,100,100,10`, `activation` = `quad:0.5`, plus any
+//! free-form keys the caller adds (task, seed, …).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use faer::{Col, Mat};
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use super::{Activation, Layer, Mlp};
+use crate::error::{Error, Result};
+use crate::report::write_atomically;
+
+/// Value of the `format` metadata key.
+pub const FORMAT_TAG: &str = "corrflow-mlp";
+
+/// Name of layer `l` (0-based over all affine maps of a network with `depth` hidden layers).
+pub fn layer_name(l: usize, depth: usize) -> String {
+    if l == depth {
+        "readout".to_string()
+    } else {
+        format!("hidden{}", l + 1)
+    }
+}
+
+/// Writes `net` to `path` atomically (temporary file + rename: never a partial file).
+pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
+    net.validate()?;
+    let widths = net
+        .widths()
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut meta: HashMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    meta.insert("format".into(), FORMAT_TAG.into());
+    meta.insert("widths".into(), widths);
+    meta.insert("activation".into(), net.activation.to_string());
+
+    let mut buffers: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (l, layer) in net.layers.iter().enumerate() {
+        let name = layer_name(l, net.depth());
+        let (rows, cols) = (layer.fan_out(), layer.fan_in());
+        let mut w = Vec::with_capacity(rows * cols * 8);
+        for i in 0..rows {
+            for j in 0..cols {
+                w.extend_from_slice(&layer.w[(i, j)].to_le_bytes());
+            }
+        }
+        let b: Vec<u8> = layer.b.iter().flat_map(|v| v.to_le_bytes()).collect();
+        buffers.push((format!("{name}.weight"), vec![rows, cols], w));
+        buffers.push((format!("{name}.bias"), vec![rows], b));
+    }
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F64, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| Error::format(path, format!("cannot build tensor {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let bytes = safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
+    write_atomically(path, &bytes)
+}
+
+/// Reads a model written by [`save`] or by the Python recipe in the README, validating the
+/// metadata, every tensor's presence, dtype and shape against `widths`, and finiteness.
+pub fn load(path: &Path) -> Result<Mlp> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bad = |msg: String| Error::format(path, msg);
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let tensors = SafeTensors::deserialize(&bytes)
+        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let meta = header.metadata().clone().unwrap_or_default();
+    match meta.get("format").map(String::as_str) {
+        Some(FORMAT_TAG) => {}
+        other => {
+            return Err(bad(format!(
+                "metadata 'format' is {other:?}, expected \"{FORMAT_TAG}\""
+            )))
+        }
+    }
+    let widths: Vec<usize> = meta
+        .get("widths")
+        .ok_or_else(|| bad("metadata lacks 'widths' (e.g. \"784,100,10\")".into()))?
+        .split(',')
+        .map(|w| w.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            bad(format!(
+                "metadata 'widths' = {:?} is not a comma-separated list of integers",
+                meta["widths"]
+            ))
+        })?;
+    if widths.len() < 2 || widths.contains(&0) {
+        return Err(bad(format!(
+            "metadata 'widths' = {widths:?}: need ≥ 2 positive widths"
+        )));
+    }
+    let activation: Activation = meta
+        .get("activation")
+        .ok_or_else(|| bad("metadata lacks 'activation'".into()))?
+        .parse()
+        .map_err(|e| bad(format!("metadata 'activation': {e}")))?;
+    let depth = widths.len() - 2;
+    let expected: usize = 2 * (depth + 1);
+    if tensors.len() != expected {
+        return Err(bad(format!(
+            "holds {} tensors, expected {expected} for widths {widths:?}: {:?}",
+            tensors.len(),
+            tensors.names()
+        )));
+    }
+    let mut layers = Vec::with_capacity(depth + 1);
+    for l in 0..=depth {
+        let name = layer_name(l, depth);
+        let (rows, cols) = (widths[l + 1], widths[l]);
+        let w = read_tensor(&tensors, &format!("{name}.weight"), &[rows, cols], path)?;
+        let b = read_tensor(&tensors, &format!("{name}.bias"), &[rows], path)?;
+        layers.push(Layer {
+            w: Mat::from_fn(rows, cols, |i, j| w[i * cols + j]),
+            b: Col::from_fn(rows, |i| b[i]),
+        });
+    }
+    let net = Mlp { layers, activation };
+    net.validate().map_err(|e| bad(e.to_string()))?;
+    Ok(net)
+}
+
+/// The values of tensor `name`, checked for shape and dtype (F64, or F32 widened).
+fn read_tensor(
+    tensors: &SafeTensors<'_>,
+    name: &str,
+    shape: &[usize],
+    path: &Path,
+) -> Result<Vec<f64>> {
+    let view = tensors.tensor(name).map_err(|_| {
+        Error::format(
+            path,
+            format!("missing tensor '{name}' (found {:?})", tensors.names()),
+        )
+    })?;
+    if view.shape() != shape {
+        return Err(Error::format(
+            path,
+            format!(
+                "tensor '{name}' has shape {:?}, expected {shape:?}",
+                view.shape()
+            ),
+        ));
+    }
+    let data = view.data();
+    let values: Vec<f64> = match view.dtype() {
+        Dtype::F64 => data
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
+        Dtype::F32 => data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
+            .collect(),
+        other => {
+            return Err(Error::format(
+                path,
+                format!("tensor '{name}' has dtype {other:?}, expected F64 or F32"),
+            ));
+        }
+    };
+    if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        return Err(Error::format(
+            path,
+            format!("tensor '{name}' holds a non-finite value at flat index {k}"),
+        ));
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_is_bit_identical_and_corruption_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let net = Mlp::init(&[6, 5, 4, 3], Activation::Quadratic { alpha: 0.25 }, 1.0, 9).unwrap();
+        save(&net, &path, &[("task", "xor".into())]).unwrap();
+        let back = load(&path).unwrap();
+        assert_eq!(back, net);
+
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("m.safetensors") && err.contains("safetensors"),
+            "{err}"
+        );
+
+        std::fs::write(&path, b"hello").unwrap();
+        assert!(load(&path).is_err());
+    }
+
+    #[test]
+    fn nan_weights_and_wrong_shapes_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nan.safetensors");
+        let mut net = Mlp::init(&[3, 2, 2], Activation::Relu, 1.0, 1).unwrap();
+        net.layers[0].w[(1, 1)] = f64::NAN;
+        assert!(save(&net, &path, &[]).is_err());
+        assert!(!path.exists(), "no partial file after a refused save");
+    }
+}

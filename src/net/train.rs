@@ -1,0 +1,389 @@
+//! Mini-batch training of the MLP by backpropagation: SGD with momentum or Adam, on the MSE to
+//! one-hot targets or the softmax cross-entropy. Deterministic for a given seed and thread count.
+
+use std::fmt;
+use std::str::FromStr;
+
+use faer::prelude::*;
+use faer::{Col, Mat, MatRef};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::Serialize;
+
+use super::forward::{argmax_columns, gemm};
+use super::{kernels, ForwardPass, Layer, Mlp};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+
+/// The training loss, averaged over the batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Loss {
+    /// ‖y − t‖² with t the one-hot target (DESIGN.md §6: E = ‖μ − t‖² + tr Σ per class).
+    Mse,
+    /// −ln softmax(y)_label.
+    Ce,
+}
+
+/// The parameter update rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// v ← βv + g, θ ← θ − ηv (β = momentum).
+    Sgd,
+    /// Adam (Kingma & Ba 2015) with β₁ = 0.9, β₂ = 0.999, ε = 1e−8, bias-corrected.
+    Adam,
+}
+
+macro_rules! parse_enum {
+    ($ty:ty, $flag:literal, $( $text:literal => $val:expr ),+ ) => {
+        impl FromStr for $ty {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                match s.to_ascii_lowercase().as_str() {
+                    $( $text => Ok($val), )+
+                    _ => Err(Error::flag($flag, format!(
+                        "'{s}' is not one of {}", [$($text),+].join(", ")))),
+                }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                $( if *self == $val { return f.write_str($text); } )+
+                unreachable!()
+            }
+        }
+    };
+}
+parse_enum!(Loss, "--loss", "mse" => Loss::Mse, "ce" => Loss::Ce);
+parse_enum!(Optimizer, "--optimizer", "adam" => Optimizer::Adam, "sgd" => Optimizer::Sgd);
+
+/// Settings of one training run.
+#[derive(Clone, Debug, Serialize)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    /// Momentum β of SGD (ignored by Adam).
+    pub momentum: f64,
+    /// Seed of the per-epoch shuffles (initialisation has its own seed in [`Mlp::init`]).
+    pub seed: u64,
+}
+
+/// What one epoch achieved: mean batch loss and accuracy on the training batches as they were
+/// seen (before each batch's update).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub loss: f64,
+    pub train_accuracy: f64,
+}
+
+const ADAM_BETA1: f64 = 0.9;
+const ADAM_BETA2: f64 = 0.999;
+const ADAM_EPS: f64 = 1e-8;
+
+/// Trains `net` on `data` in place; `on_epoch` is called after every epoch (progress display).
+pub fn train(
+    net: &mut Mlp,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>> {
+    check_fits(net, data)?;
+    if cfg.batch == 0 || cfg.epochs == 0 {
+        return Err(Error::flag("--batch/--epochs", "must be at least 1"));
+    }
+    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+        return Err(Error::flag(
+            "--lr",
+            format!("{} is not a positive number", cfg.lr),
+        ));
+    }
+    let batch = cfg.batch.min(data.len());
+    let mut fp = ForwardPass::new(net, batch);
+    let mut xb = Mat::<f64>::zeros(data.dim(), batch);
+    let mut labels = vec![0u8; batch];
+    let mut deltas: Vec<Mat<f64>> = net
+        .layers
+        .iter()
+        .map(|l| Mat::zeros(l.fan_out(), batch))
+        .collect();
+    let mut grads = zeros_like(net);
+    let mut state1 = zeros_like(net);
+    let mut state2 = zeros_like(net);
+    let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut step = 0i32;
+    for epoch in 1..=cfg.epochs {
+        order.shuffle(&mut rng);
+        let (mut loss_sum, mut hits) = (0.0, 0usize);
+        for chunk in order.chunks(batch) {
+            let b = chunk.len();
+            for (c, &i) in chunk.iter().enumerate() {
+                xb.col_mut(c).copy_from(data.x.col(i));
+                labels[c] = data.labels[i];
+            }
+            let x = xb.as_ref().subcols(0, b);
+            net.forward_into(x, &mut fp);
+            hits += argmax_columns(fp.output())
+                .zip(&labels[..b])
+                .filter(|(p, &l)| *p == l as usize)
+                .count();
+            let out_delta = deltas.last_mut().expect("net has a read-out");
+            loss_sum += loss_and_delta(
+                cfg.loss,
+                fp.output(),
+                &labels[..b],
+                out_delta.as_mut().subcols_mut(0, b),
+            ) * b as f64;
+            backprop(net, x, &fp, &mut deltas, &mut grads);
+            step += 1;
+            update(net, &grads, &mut state1, &mut state2, cfg, step);
+        }
+        let stats = EpochStats {
+            epoch,
+            loss: loss_sum / data.len() as f64,
+            train_accuracy: hits as f64 / data.len() as f64,
+        };
+        if !stats.loss.is_finite() {
+            return Err(Error::Numeric(format!(
+                "training diverged in epoch {epoch} (loss {}); lower --lr (now {})",
+                stats.loss, cfg.lr
+            )));
+        }
+        on_epoch(&stats);
+        history.push(stats);
+    }
+    Ok(history)
+}
+
+/// Checks that the data's dimension and class count fit the network.
+pub fn check_fits(net: &Mlp, data: &Dataset) -> Result<()> {
+    if data.dim() != net.input_dim() {
+        return Err(Error::Shape(format!(
+            "the data has {} inputs per sample but the network expects {}",
+            data.dim(),
+            net.input_dim()
+        )));
+    }
+    if data.n_classes != net.output_dim() {
+        return Err(Error::Shape(format!(
+            "the data has {} classes but the network has {} outputs",
+            data.n_classes,
+            net.output_dim()
+        )));
+    }
+    if data.is_empty() {
+        return Err(Error::Shape("the data set is empty".into()));
+    }
+    Ok(())
+}
+
+/// Mean loss of the batch, and its gradient w.r.t. the outputs written into `delta`.
+fn loss_and_delta(
+    loss: Loss,
+    y: MatRef<'_, f64>,
+    labels: &[u8],
+    mut delta: MatMut<'_, f64>,
+) -> f64 {
+    let b = y.ncols() as f64;
+    let mut total = 0.0;
+    for (j, &label) in labels.iter().enumerate() {
+        let label = label as usize;
+        match loss {
+            Loss::Mse => {
+                for i in 0..y.nrows() {
+                    let diff = y[(i, j)] - if i == label { 1.0 } else { 0.0 };
+                    total += diff * diff;
+                    delta[(i, j)] = 2.0 * diff / b;
+                }
+            }
+            Loss::Ce => {
+                let max = (0..y.nrows())
+                    .map(|i| y[(i, j)])
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let norm: f64 = (0..y.nrows()).map(|i| (y[(i, j)] - max).exp()).sum();
+                total += norm.ln() + max - y[(label, j)];
+                for i in 0..y.nrows() {
+                    let p = (y[(i, j)] - max).exp() / norm;
+                    delta[(i, j)] = (p - if i == label { 1.0 } else { 0.0 }) / b;
+                }
+            }
+        }
+    }
+    total / b
+}
+
+/// Backpropagation: from the output delta (last entry of `deltas`) to every layer's gradient.
+/// δˡ⁻¹ = (Wˡ)ᵀδˡ ∘ φ'(hˡ⁻¹),  ∂W = δ·aᵀ,  ∂b = Σ_batch δ.
+fn backprop(
+    net: &Mlp,
+    x: MatRef<'_, f64>,
+    fp: &ForwardPass,
+    deltas: &mut [Mat<f64>],
+    grads: &mut [Layer],
+) {
+    let b = x.ncols();
+    for l in (0..net.layers.len()).rev() {
+        let (lower, upper) = deltas.split_at_mut(l);
+        let delta = upper[0].as_ref().subcols(0, b);
+        let input = if l == 0 { x } else { fp.post(l) };
+        gemm(grads[l].w.as_mut(), false, delta, input.transpose(), 1.0);
+        for i in 0..delta.nrows() {
+            grads[l].b[i] = delta.row(i).iter().sum();
+        }
+        if l > 0 {
+            let mut below = lower[l - 1].as_mut().subcols_mut(0, b);
+            gemm(
+                below.rb_mut(),
+                false,
+                net.layers[l].w.transpose(),
+                delta,
+                1.0,
+            );
+            let act = net.activation;
+            for j in 0..b {
+                let h = fp.pre(l).col(j).try_as_col_major().unwrap().as_slice();
+                let g = below
+                    .rb_mut()
+                    .col_mut(j)
+                    .try_as_col_major_mut()
+                    .unwrap()
+                    .as_slice_mut();
+                kernels::mul_derivative(act, h, g);
+            }
+        }
+    }
+}
+
+/// One optimiser step on every parameter.
+fn update(
+    net: &mut Mlp,
+    grads: &[Layer],
+    s1: &mut [Layer],
+    s2: &mut [Layer],
+    cfg: &TrainConfig,
+    step: i32,
+) {
+    let adam_scale = (1.0 - ADAM_BETA2.powi(step)).sqrt() / (1.0 - ADAM_BETA1.powi(step));
+    let rule = |p: &mut [f64], g: &[f64], m: &mut [f64], v: &mut [f64]| match cfg.optimizer {
+        Optimizer::Sgd => {
+            for ((p, g), m) in p.iter_mut().zip(g).zip(m.iter_mut()) {
+                *m = cfg.momentum * *m + g;
+                *p -= cfg.lr * *m;
+            }
+        }
+        Optimizer::Adam => {
+            for (((p, g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m = ADAM_BETA1 * *m + (1.0 - ADAM_BETA1) * g;
+                *v = ADAM_BETA2 * *v + (1.0 - ADAM_BETA2) * g * g;
+                *p -= cfg.lr * adam_scale * *m / (v.sqrt() + ADAM_EPS);
+            }
+        }
+    };
+    for (((layer, g), m), v) in net
+        .layers
+        .iter_mut()
+        .zip(grads)
+        .zip(s1.iter_mut())
+        .zip(s2.iter_mut())
+    {
+        for j in 0..layer.w.ncols() {
+            rule(
+                layer.w.col_as_slice_mut(j),
+                g.w.col_as_slice(j),
+                m.w.col_as_slice_mut(j),
+                v.w.col_as_slice_mut(j),
+            );
+        }
+        rule(
+            col_slice_mut(&mut layer.b),
+            col_slice(&g.b),
+            col_slice_mut(&mut m.b),
+            col_slice_mut(&mut v.b),
+        );
+    }
+}
+
+fn col_slice(c: &Col<f64>) -> &[f64] {
+    c.as_ref().try_as_col_major().unwrap().as_slice()
+}
+
+fn col_slice_mut(c: &mut Col<f64>) -> &mut [f64] {
+    c.as_mut().try_as_col_major_mut().unwrap().as_slice_mut()
+}
+
+fn zeros_like(net: &Mlp) -> Vec<Layer> {
+    net.layers
+        .iter()
+        .map(|l| Layer {
+            w: Mat::zeros(l.fan_out(), l.fan_in()),
+            b: Col::zeros(l.fan_out()),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Activation;
+
+    /// Backprop gradients against central finite differences of the batch loss.
+    #[test]
+    fn gradients_match_finite_differences() {
+        for (act, loss) in [
+            (Activation::Tanh, Loss::Mse),
+            (Activation::Quadratic { alpha: 0.3 }, Loss::Ce),
+            (Activation::Gelu, Loss::Ce),
+        ] {
+            let net = Mlp::init(&[4, 5, 3, 3], act, 1.0, 3).unwrap();
+            let x = Mat::from_fn(4, 6, |i, j| ((3 * i + 5 * j) as f64 * 0.41).cos());
+            let labels = [0u8, 2, 1, 1, 0, 2];
+            let batch_loss = |net: &Mlp| {
+                let mut fp = ForwardPass::new(net, 6);
+                net.forward_into(x.as_ref(), &mut fp);
+                let mut d = Mat::zeros(3, 6);
+                loss_and_delta(loss, fp.output(), &labels, d.as_mut())
+            };
+            let mut fp = ForwardPass::new(&net, 6);
+            net.forward_into(x.as_ref(), &mut fp);
+            let mut deltas: Vec<Mat<f64>> = net
+                .layers
+                .iter()
+                .map(|l| Mat::zeros(l.fan_out(), 6))
+                .collect();
+            loss_and_delta(loss, fp.output(), &labels, deltas[2].as_mut());
+            let mut grads = zeros_like(&net);
+            backprop(&net, x.as_ref(), &fp, &mut deltas, &mut grads);
+            for l in 0..net.layers.len() {
+                for (i, j) in [(0, 0), (1, 2), (2, 1)] {
+                    let eps = 1e-6;
+                    let mut plus = net.clone();
+                    plus.layers[l].w[(i, j)] += eps;
+                    let mut minus = net.clone();
+                    minus.layers[l].w[(i, j)] -= eps;
+                    let fd = (batch_loss(&plus) - batch_loss(&minus)) / (2.0 * eps);
+                    let g = grads[l].w[(i, j)];
+                    assert!(
+                        (fd - g).abs() < 1e-7 * (1.0 + g.abs()),
+                        "{act} layer {l} w[{i},{j}]: {g} vs {fd}"
+                    );
+                    let mut plus = net.clone();
+                    plus.layers[l].b[i] += eps;
+                    let mut minus = net.clone();
+                    minus.layers[l].b[i] -= eps;
+                    let fd = (batch_loss(&plus) - batch_loss(&minus)) / (2.0 * eps);
+                    assert!(
+                        (fd - grads[l].b[i]).abs() < 1e-7 * (1.0 + fd.abs()),
+                        "{act} layer {l} b[{i}]"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Vectorised elementary functions on pulp SIMD registers, shared by the forward pass and the
+//! closures. Each function takes the `Simd` token handed out by `pulp::Arch::dispatch`, so the
+//! same code runs as AVX-512, AVX2+FMA or scalar fallback, chosen at run time.
+
+mod exp;
+
+pub use exp::{exp, exp_slice};
