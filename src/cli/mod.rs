@@ -1,0 +1,43 @@
+//! Command-line interface: clap definitions and the dispatch to the library.
+
+mod data_args;
+mod output;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+use corrflow::Result;
+
+/// Decompose a trained feed-forward network as a mapping of correlation functions (cumulants),
+/// layer by layer (Fischer et al., Phys. Rev. Research 4, 043143, 2022).
+#[derive(Debug, Parser)]
+#[command(name = "corrflow", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Worker threads for GEMMs and kernels (0 = one per core).
+    #[arg(long, global = true, default_value_t = 0, value_name = "N")]
+    threads: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train an MLP on a task and write it as a safetensors model file.
+    Train(train::TrainArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    init_threads(cli.threads)?;
+    match cli.command {
+        Command::Train(args) => train::run(args),
+    }
+}
+
+/// Sizes the global rayon pool that faer's `Par::rayon(0)` and the kernels use.
+fn init_threads(threads: usize) -> Result<()> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| corrflow::Error::flag("--threads", e.to_string()))
+}
