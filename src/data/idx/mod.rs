@@ -1,0 +1,220 @@
+//! IDX files of unsigned bytes (the MNIST format), raw or gzip-compressed, read by memory map.
+//!
+//! A raw file is mapped directly. A `.gz` file is inflated once into a cache file (see
+//! [`default_cache_dir`]) which is then mapped. Every header is validated strictly; every failure
+//! is an [`Error::Format`] (or [`Error::Io`]) naming the file and what was expected.
+
+mod cache;
+mod header;
+mod write;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::{Error, Result};
+
+pub use cache::{default_cache_dir, CACHE_ENV};
+pub use header::dims_string;
+pub use write::write_idx_u8;
+
+/// An open, validated IDX file of unsigned bytes.
+#[derive(Debug)]
+pub struct IdxU8 {
+    path: PathBuf,
+    dims: Vec<usize>,
+    data_offset: usize,
+    map: Mmap,
+}
+
+impl IdxU8 {
+    /// Opens `path` (gzip when its name ends in `.gz`), using [`default_cache_dir`] for inflated
+    /// copies of gzip files.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with_cache(path, &default_cache_dir())
+    }
+
+    /// Opens `path`, inflating a `.gz` file into `cache_dir` (reused while the source's path,
+    /// size and modification time are unchanged), and validates its header against its length.
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_dir: &Path) -> Result<Self> {
+        let path = path.as_ref();
+        let mapped_path = if is_gzip_name(path) {
+            cache::inflated(path, cache_dir)?
+        } else {
+            path.to_path_buf()
+        };
+        let file = File::open(&mapped_path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len < 4 {
+            // Too short for a magic number; also avoids mapping an empty file.
+            return Err(Error::format(
+                path,
+                format!(
+                    "IDX file too short: {len} bytes, expected at least the 4-byte magic number"
+                ),
+            ));
+        }
+        // SAFETY: the map is read-only. Mutating the file while it is mapped is outside what
+        // corrflow supports (cache files are only ever created by rename, never rewritten).
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let h = header::parse(path, &map)?;
+        Ok(IdxU8 {
+            path: path.to_path_buf(),
+            dims: h.dims,
+            data_offset: h.data_offset,
+            map,
+        })
+    }
+
+    /// The file as given by the caller (the `.gz` path for gzip files).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Dimensions from the header, outermost first.
+    pub fn dims(&self) -> &[usize] {
+        &self.dims
+    }
+
+    /// All elements in row-major order (length = product of [`dims`](Self::dims)).
+    pub fn data(&self) -> &[u8] {
+        &self.map[self.data_offset..]
+    }
+}
+
+/// True when the file name ends in `.gz`.
+fn is_gzip_name(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+/// An IDX image file: a stack of `len` images of `rows × cols` bytes.
+#[derive(Debug)]
+pub struct IdxImages {
+    file: IdxU8,
+}
+
+impl IdxImages {
+    /// Opens an image file (see [`IdxU8::open_with_cache`]) and checks it has 3 dimensions.
+    pub fn open(path: impl AsRef<Path>, cache_dir: &Path) -> Result<Self> {
+        let file = IdxU8::open_with_cache(path, cache_dir)?;
+        if file.dims().len() != 3 {
+            return Err(Error::format(
+                file.path(),
+                format!(
+                    "an image file needs 3 dimensions (count × rows × columns), header has {} ({})",
+                    file.dims().len(),
+                    dims_string(file.dims())
+                ),
+            ));
+        }
+        Ok(IdxImages { file })
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.file.dims()[0]
+    }
+
+    /// True when the file holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Pixels per image, rows × columns.
+    pub fn pixels(&self) -> usize {
+        self.file.dims()[1] * self.file.dims()[2]
+    }
+
+    /// (rows, columns) of one image.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.file.dims()[1], self.file.dims()[2])
+    }
+
+    /// The bytes of image `i` (row-major), or `None` when `i` is out of range.
+    pub fn image(&self, i: usize) -> Option<&[u8]> {
+        let p = self.pixels();
+        self.file.data().get(i * p..(i + 1) * p)
+    }
+}
+
+/// An IDX label file: one byte per sample, each checked to be below `n_classes`.
+#[derive(Debug)]
+pub struct IdxLabels {
+    file: IdxU8,
+}
+
+impl IdxLabels {
+    /// Opens a label file (see [`IdxU8::open_with_cache`]), checks it has 1 dimension and that
+    /// every label is `< n_classes` (naming the first offending index and value).
+    pub fn open(path: impl AsRef<Path>, cache_dir: &Path, n_classes: usize) -> Result<Self> {
+        let file = IdxU8::open_with_cache(path, cache_dir)?;
+        if file.dims().len() != 1 {
+            return Err(Error::format(
+                file.path(),
+                format!(
+                    "a label file needs 1 dimension, header has {} ({})",
+                    file.dims().len(),
+                    dims_string(file.dims())
+                ),
+            ));
+        }
+        if let Some((i, &l)) = file
+            .data()
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| usize::from(l) >= n_classes)
+        {
+            return Err(Error::format(
+                file.path(),
+                format!(
+                    "label {l} at index {i} out of range: expected 0..={} ({n_classes} classes)",
+                    n_classes.saturating_sub(1)
+                ),
+            ));
+        }
+        Ok(IdxLabels { file })
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// All labels.
+    pub fn labels(&self) -> &[u8] {
+        self.file.data()
+    }
+
+    /// Number of labels.
+    pub fn len(&self) -> usize {
+        self.file.data().len()
+    }
+
+    /// True when the file holds no label.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Checks that an image file and a label file describe the same number of samples.
+pub fn check_pair(images: &IdxImages, labels: &IdxLabels) -> Result<()> {
+    if images.len() != labels.len() {
+        return Err(Error::format(
+            labels.path(),
+            format!(
+                "count mismatch: {} labels in {} but {} images in {}",
+                labels.len(),
+                labels.path().display(),
+                images.len(),
+                images.path().display()
+            ),
+        ));
+    }
+    Ok(())
+}
