@@ -1,0 +1,125 @@
+//! `corrflow train` end to end, as a user types it: XOR defaults, real MNIST, model files, errors.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use corrflow::net::model_io;
+
+fn corrflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corrflow"))
+        .args(args)
+        .env_remove("MNIST_DIR")
+        .output()
+        .expect("run corrflow")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "corrflow failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+fn mnist_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("MNIST_DIR")?);
+    dir.is_dir().then_some(dir)
+}
+
+#[test]
+fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {
+    let dir = tempfile::tempdir().unwrap();
+    for act in ["quad:0.5", "relu"] {
+        let model = dir.path().join(format!("{act}.safetensors"));
+        let out = corrflow(&["train", "--task", "xor", "--activation", act, "--json", "--out", model.to_str().unwrap()]);
+        let report = json(&out);
+        let acc = report["test_accuracy"].as_f64().unwrap();
+        assert!(acc >= 0.97, "{act}: test accuracy {acc}");
+        assert!(report["train_accuracy"].as_f64().unwrap() >= 0.97);
+        assert!(report["wall_seconds"].as_f64().unwrap() > 0.0);
+        assert_eq!(report["model"].as_str().unwrap(), model.to_str().unwrap());
+
+        // The written model reproduces the reported accuracy, and loads back bit-identically.
+        let net = model_io::load(&model).unwrap();
+        let again = dir.path().join("again.safetensors");
+        model_io::save(&net, &again, &[]).unwrap();
+        assert_eq!(model_io::load(&again).unwrap(), net);
+        let split = corrflow::data::XorConfig::default().generate().unwrap();
+        assert_eq!(net.accuracy(&split.test), acc);
+    }
+}
+
+#[test]
+fn mnist_quick_configuration_reaches_90_percent_on_held_out_digits() {
+    let Some(mnist) = mnist_dir() else {
+        eprintln!("note: MNIST_DIR unset or missing; skipped the MNIST training test");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mnist.safetensors");
+    // train5k for training, the official t10k test set held out entirely.
+    let out = corrflow(&[
+        "train", "--task", "mnist", "--mnist-dir", mnist.to_str().unwrap(), "--hidden", "64",
+        "--epochs", "8", "--json", "--out", model.to_str().unwrap(),
+    ]);
+    let report = json(&out);
+    assert_eq!(report["n_test"].as_u64().unwrap(), 10_000);
+    assert_eq!(report["n_train"].as_u64().unwrap(), 5_000);
+    let acc = report["test_accuracy"].as_f64().unwrap();
+    assert!(acc >= 0.90, "MNIST test accuracy {acc}");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_no_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("never.safetensors");
+    let m = model.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["train", "--activation", "softmax", "--out", m], "--activation"),
+        (&["train", "--loss", "hinge", "--out", m], "--loss"),
+        (&["train", "--task", "mnist", "--out", m], "--mnist-dir"),
+        (&["train", "--task", "mnist", "--mnist-dir", "/nonexistent/mnist", "--out", m], "/nonexistent/mnist"),
+        (&["train", "--lr=-1", "--out", m], "--lr"),
+    ];
+    for (args, needle) in cases {
+        let out = corrflow(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: error does not name {needle}: {err}");
+        assert!(!model.exists(), "{args:?} left a model file behind");
+    }
+}
+
+#[test]
+fn corrupted_model_file_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = corrflow(&["train", "--epochs", "1", "--json", "--out", model.to_str().unwrap()]);
+    json(&out);
+    let mut bytes = std::fs::read(&model).unwrap();
+    // Overwrite the JSON header's first bytes: no longer a safetensors header.
+    bytes[8..16].copy_from_slice(b"garbage!");
+    std::fs::write(&model, &bytes).unwrap();
+    let err = model_io::load(&model).unwrap_err().to_string();
+    assert!(err.contains("m.safetensors"), "{err}");
+    // A non-finite weight written by another tool is refused too.
+    let net = corrflow::net::Mlp::init(&[2, 3, 2], corrflow::net::Activation::Relu, 1.0, 0).unwrap();
+    model_io::save(&net, &model, &[]).unwrap();
+    let mut bytes = std::fs::read(&model).unwrap();
+    let n = bytes.len();
+    bytes[n - 8..].copy_from_slice(&f64::NAN.to_le_bytes());
+    std::fs::write(&model, &bytes).unwrap();
+    let err = model_io::load(&model).unwrap_err().to_string();
+    assert!(err.contains("non-finite"), "{err}");
+}
+
+#[test]
+fn training_is_deterministic_for_a_seed() {
+    use corrflow::net::train::{train, Loss, Optimizer, TrainConfig};
+    use corrflow::net::{Activation, Mlp};
+    let split = corrflow::data::XorConfig::default().generate().unwrap();
+    let cfg = TrainConfig { epochs: 3, batch: 32, lr: 1e-2, loss: Loss::Ce, optimizer: Optimizer::Adam, momentum: 0.9, seed: 5 };
+    let run = || {
+        let mut net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 7).unwrap();
+        train(&mut net, &split.train, &cfg, |_| {}).unwrap();
+        net
+    };
+    assert_eq!(run(), run());
+}
