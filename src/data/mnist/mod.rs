@@ -153,14 +153,16 @@ impl MnistConfig {
                 )
             }
             (None, Some(s)) => carve(train, s)?,
-            (None, None) => return Err(Error::flag(
-                "--test-split",
-                format!(
+            (None, None) => {
+                return Err(Error::flag(
+                    "--test-split",
+                    format!(
                     "no test file given: pass FROM:TO to carve a test set out of {} ({} samples)",
                     train.0.path().display(),
                     train.0.len()
                 ),
-            )),
+                ))
+            }
         };
         let train_segs: Vec<_> = train_segs
             .into_iter()
