@@ -317,3 +317,24 @@ fn real_mnist_when_available() {
     assert_eq!(b.split.train.len(), tr.len() + 5000);
     assert_eq!(b.split.test.labels[..], te.labels[5000..]);
 }
+
+#[test]
+fn empty_test_file_keeps_the_input_dimension() {
+    let cache = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let img = other.path().join("img.gz");
+    let lab = other.path().join("lab.gz");
+    corrflow::data::write_idx_u8(&img, &[0, 4, 4], &[]).unwrap();
+    corrflow::data::write_idx_u8(&lab, &[0], &[]).unwrap();
+    let cfg = MnistConfig {
+        source: MnistSource::Files(MnistFiles {
+            train_images: fixtures().join("train-images-idx3-ubyte"),
+            train_labels: fixtures().join("train-labels-idx1-ubyte"),
+            test_images: Some(img),
+            test_labels: Some(lab),
+        }),
+        ..config(cache.path())
+    };
+    let m = load(&cfg);
+    assert_eq!((m.split.test.len(), m.split.test.dim()), (0, 16));
+}
