@@ -4,11 +4,13 @@
 //! Let s = (G − k)/√k with G ~ Gamma(k, 1): E s = 0, Var s = 1, skewness κ₃ = 2/√k, excess
 //! kurtosis κ₄ = 6/k. A sample of class c has, before rotation,
 //!
-//!     x_i = σ_c · s_i   for the m "skewed" coordinates i < m,   σ₀ = +1, σ₁ = −1,
-//!     x_i = z_i ~ N(0, 1) for the other d − m coordinates,
+//! ```text
+//! x_i = σ_c · s_i      for the m "skewed" coordinates i < m,   σ₀ = +1, σ₁ = −1,
+//! x_i = z_i ~ N(0, 1)  for the other d − m coordinates,
+//! ```
 //!
 //! all independent. Both classes therefore have μ = 0 and Σ = I exactly in expectation (and the
-//! same even cumulants κ₄), while κ₃[i,i,i] = +2/√k for class 0 and −2/√k for class 1 along the
+//! same even cumulants κ₄), while κ₃(i,i,i) = +2/√k for class 0 and −2/√k for class 1 along the
 //! skewed coordinates. A shared Haar-random orthogonal Q (x ↦ Qx) hides those axes; it keeps
 //! μ = 0 and Σ = I. A Gaussian description sees no class at all.
 //!

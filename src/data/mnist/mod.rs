@@ -87,9 +87,10 @@ impl MnistConfig {
         }
         let (train_segs, test_segs) = self.segments(&train, test.as_ref())?;
         let train_index = self.train_index(&train_segs)?;
-        let mut train_ds = assemble(&train_index)?;
+        let d = train.0.pixels();
+        let mut train_ds = assemble(&train_index, d)?;
         let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
-        let mut test_ds = assemble(&test_index)?;
+        let mut test_ds = assemble(&test_index, d)?;
         if self.center {
             center(&mut train_ds.x, &mut test_ds.x);
         }
@@ -153,14 +154,16 @@ impl MnistConfig {
                 )
             }
             (None, Some(s)) => carve(train, s)?,
-            (None, None) => return Err(Error::flag(
-                "--test-split",
-                format!(
+            (None, None) => {
+                return Err(Error::flag(
+                    "--test-split",
+                    format!(
                     "no test file given: pass FROM:TO to carve a test set out of {} ({} samples)",
                     train.0.path().display(),
                     train.0.len()
                 ),
-            )),
+                ))
+            }
         };
         let train_segs: Vec<_> = train_segs
             .into_iter()
@@ -242,9 +245,9 @@ fn describe(segs: &[Segment]) -> String {
         .join(" + ")
 }
 
-/// Builds a dataset whose column j is sample j, pixels converted to [0, 1] by the SIMD kernel.
-fn assemble(samples: &[Sample]) -> Result<Dataset> {
-    let d = samples.first().map_or(0, |(p, _)| p.0.pixels());
+/// Builds a d × n dataset whose column j is sample j, pixels converted to [0, 1] by the SIMD
+/// kernel (d is explicit so that an empty set still has the right dimension).
+fn assemble(samples: &[Sample], d: usize) -> Result<Dataset> {
     let mut x = Mat::<f64>::zeros(d, samples.len());
     let mut labels = Vec::with_capacity(samples.len());
     for (j, &(pair, i)) in samples.iter().enumerate() {
