@@ -11,8 +11,8 @@
 //! in an [`AffineWorkspace`] and the outputs are overwritten in place, so a layer loop that
 //! reuses both does not allocate once the largest layer has been seen.
 //!
-//! Higher cumulants: κ₃'[i,j,k] = Σ W_ia W_jb W_kc κ₃[a,b,c] mixes *every* entry of the full
-//! tensor κ₃[a,b,c], so the slices κ₃[i,i,j] and κ₄[i,i,j,j] of the output cannot be computed
+//! Higher cumulants: `κ₃'[i,j,k] = Σ W_ia W_jb W_kc κ₃[a,b,c]` mixes *every* entry of the full
+//! tensor `κ₃[a,b,c]`, so the slices `κ₃[i,i,j]` and `κ₄[i,i,j,j]` of the output cannot be computed
 //! from the input's slices alone. Outputs therefore always carry `k3_iij = None` and
 //! `k4_iijj = None`; the slices after an affine map need the full tensors (DESIGN.md §2: N³,
 //! small widths only) or a fresh empirical measurement.

@@ -13,13 +13,13 @@
 //!
 //! **Why a shift.** Raw power sums about the origin lose every digit the data's offset takes
 //! (a pixel mean of 10³ with unit spread costs ~6 of 16 digits in Σ and ~12 in κ₄). About a shift
-//! K within a few standard deviations of the true mean, m = E[d] is O(σ) (O(σ/√b) for the
+//! K within a few standard deviations of the true mean, `m = E[d]` is O(σ) (O(σ/√b) for the
 //! first-batch mean), and the conversion below cancels only O(1) relative digits. A Chan-style
 //! pairwise merge of central sums would be as accurate but needs a rank-one update of each
 //! fourth-order cross term per batch and per class; the shift is simpler and just as sound here.
 //!
 //! **Conversion at [`MomentAccumulator::finish`]** (exact binomial expansion of δ = d − m, with
-//! m = E[d], M = E[d dᵀ], T_ij = E[dᵢ²dⱼ], Q_ij = E[dᵢ²dⱼ²], all averages over the n samples):
+//! `m = E[d]`, `M = E[d dᵀ]`, `T_ij = E[dᵢ²dⱼ]`, `Q_ij = E[dᵢ²dⱼ²]`, all averages over the n samples):
 //!
 //! ```text
 //! μ            = K + m
@@ -40,8 +40,8 @@ use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 use super::Moments;
 use crate::error::{Error, Result};
 
-/// Per-class streaming accumulator of mean, covariance and (optionally) the κ₃[i,i,j] and
-/// κ₄[i,i,j,j] slices of one layer.
+/// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]` and
+/// `κ₄[i,i,j,j]` slices of one layer.
 #[derive(Clone, Debug)]
 pub struct MomentAccumulator {
     dim: usize,
@@ -94,7 +94,7 @@ pub struct EmpiricalMoments {
 
 impl MomentAccumulator {
     /// An empty accumulator for `dim`-dimensional samples in `n_classes` classes. With `higher`,
-    /// the κ₃[i,i,j] and κ₄[i,i,j,j] slices are accumulated too (two more GEMMs per batch and
+    /// the `κ₃[i,i,j]` and `κ₄[i,i,j,j]` slices are accumulated too (two more GEMMs per batch and
     /// two more d × d sums per class).
     pub fn new(dim: usize, n_classes: usize, higher: bool) -> Result<Self> {
         if n_classes == 0 {

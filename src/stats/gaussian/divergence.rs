@@ -103,10 +103,8 @@ fn check_pair(
     let n = p.0.nrows();
     let ok =
         |m: ColRef<'_, f64>, s: MatRef<'_, f64>| m.nrows() == n && s.nrows() == n && s.ncols() == n;
-    if ok(p.0, p.1) && ok(q.0, q.1) {
-        Ok(())
-    } else {
-        Err(Error::Shape(format!(
+    if !(ok(p.0, p.1) && ok(q.0, q.1)) {
+        return Err(Error::Shape(format!(
             "{what}: means of length {} and {} with covariances {}×{} and {}×{} do not match",
             p.0.nrows(),
             q.0.nrows(),
@@ -114,6 +112,13 @@ fn check_pair(
             p.1.ncols(),
             q.1.nrows(),
             q.1.ncols()
+        )));
+    }
+    if p.0.iter().chain(q.0.iter()).all(|v| v.is_finite()) {
+        Ok(())
+    } else {
+        Err(Error::Numeric(format!(
+            "{what}: a mean has non-finite entries"
         )))
     }
 }

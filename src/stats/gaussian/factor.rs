@@ -60,7 +60,7 @@ pub(super) fn factor_group(
             jitter: 0.0,
         });
     }
-    if !(lambda > 0.0) {
+    if lambda <= 0.0 {
         let bad = names[plain.iter().position(Option::is_none).unwrap_or(0)];
         return Err(Error::Numeric(format!(
             "covariance {bad} is not positive definite and no ridge can help \
