@@ -33,12 +33,8 @@ pub trait Closure: Send + Sync {
     /// Writes the post-activation mean and covariance into `out` (whose buffers have the right
     /// shape and are reused; its κ fields are set to `None`). Errors when `corrections` asks for
     /// something this closure cannot honour, or when `input` lacks the κ matrices it needs.
-    fn apply_into(
-        &self,
-        input: &Moments,
-        corrections: Corrections,
-        out: &mut Moments,
-    ) -> Result<()>;
+    fn apply_into(&self, input: &Moments, corrections: Corrections, out: &mut Moments)
+        -> Result<()>;
 
     /// Allocating convenience over [`Closure::apply_into`].
     fn apply(&self, input: &Moments, corrections: Corrections) -> Result<Moments> {
