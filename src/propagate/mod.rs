@@ -1,4 +1,5 @@
 //! Cumulant propagation: the exact affine map, the closures of the nonlinearity, and the
 //! layer-by-layer engine (DESIGN.md §2–3).
 
+pub mod affine;
 pub mod closures;

@@ -1,5 +1,10 @@
 //! Statistics of data and of layers: moments measured from samples, Gaussian utilities.
 
+pub mod gaussian;
+pub mod moments;
+
+pub use moments::{EmpiricalMoments, MomentAccumulator};
+
 use faer::{Col, Mat};
 
 /// The cumulants corrflow tracks for one class at one layer.

@@ -1,0 +1,129 @@
+//! P_{y~N(μ,Σ)}(argmax y = c) for accuracy prediction (DESIGN.md §4.2).
+
+use faer::{ColRef, Mat, MatRef};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::sampler::{fill_standard_normal, GaussianSampler};
+use crate::error::{Error, Result};
+
+/// Antithetic pairs drawn per chunk (bounds memory to 3 × N × this many f64).
+const CHUNK: usize = 4096;
+
+/// Φ(x), the standard normal cdf, as ½ erfc(−x/√2) (accurate in both tails).
+pub fn normal_cdf(x: f64) -> f64 {
+    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+}
+
+/// P(argmax y = `class`) for y ~ N(mean, cov), and its standard error.
+///
+/// * 1 output: the argmax is always 0, so p is 1 or 0 exactly.
+/// * 2 outputs: exact, P(y_c > y_o) = Φ(Δμ/√v), Δμ = μ_c − μ_o, v = Σ_cc + Σ_oo − 2Σ_co;
+///   stderr 0. If v ≤ 0 the difference is deterministic.
+/// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues
+///   clipped, see [`GaussianSampler`]), `n_samples` draws in n_samples/2 pairs, seeded by `seed`.
+///   p is the mean indicator; stderr = s/√pairs with s the sample standard deviation of the
+///   per-pair means (the antithetic pairs are dependent within a pair, independent across pairs).
+///   When p is 0 or 1 the stderr is 0 and says only that no draw disagreed.
+///
+/// Ties (probability zero unless Σ is degenerate) go to the lowest index, in all three cases.
+pub fn prob_argmax(
+    mean: ColRef<'_, f64>,
+    cov: MatRef<'_, f64>,
+    class: usize,
+    n_samples: usize,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let n = mean.nrows();
+    if cov.nrows() != n || cov.ncols() != n {
+        return Err(Error::Shape(format!(
+            "prob_argmax: mean of length {n} with a {}×{} covariance",
+            cov.nrows(),
+            cov.ncols()
+        )));
+    }
+    if class >= n {
+        return Err(Error::Shape(format!(
+            "prob_argmax: class {class} is out of range for {n} outputs"
+        )));
+    }
+    match n {
+        1 => Ok((1.0, 0.0)),
+        2 => two_outputs(mean, cov, class),
+        _ => monte_carlo(mean, cov, class, n_samples, seed),
+    }
+}
+
+fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Result<(f64, f64)> {
+    let other = 1 - class;
+    let dmu = mean[class] - mean[other];
+    let var = cov[(class, class)] + cov[(other, other)] - 2.0 * cov[(class, other)];
+    if !(dmu.is_finite() && var.is_finite()) {
+        return Err(Error::Numeric(
+            "prob_argmax: mean or covariance has non-finite entries".into(),
+        ));
+    }
+    let p = if var > 0.0 {
+        normal_cdf(dmu / var.sqrt())
+    } else if dmu > 0.0 || (dmu == 0.0 && class < other) {
+        1.0
+    } else {
+        0.0
+    };
+    Ok((p, 0.0))
+}
+
+fn monte_carlo(
+    mean: ColRef<'_, f64>,
+    cov: MatRef<'_, f64>,
+    class: usize,
+    n_samples: usize,
+    seed: u64,
+) -> Result<(f64, f64)> {
+    let pairs = n_samples / 2;
+    if pairs < 2 {
+        return Err(Error::Numeric(format!(
+            "prob_argmax: {n_samples} Monte Carlo samples give fewer than 2 antithetic pairs; \
+             use at least 4"
+        )));
+    }
+    let sampler = GaussianSampler::new(mean, cov)?;
+    let n = mean.nrows();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut z = Mat::zeros(n, CHUNK.min(pairs));
+    let mut spread = Mat::zeros(n, CHUNK.min(pairs));
+    let (mut sum, mut sum_sq) = (0.0, 0.0);
+    let mut done = 0;
+    while done < pairs {
+        let b = CHUNK.min(pairs - done);
+        fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
+        sampler.spread(z.as_ref().subcols(0, b), spread.as_mut().subcols_mut(0, b));
+        for j in 0..b {
+            let s = spread.col(j);
+            let plus = argmax_is(sampler.mean(), |i| s[i], class);
+            let minus = argmax_is(sampler.mean(), |i| -s[i], class);
+            let pair = 0.5 * (f64::from(u8::from(plus)) + f64::from(u8::from(minus)));
+            sum += pair;
+            sum_sq += pair * pair;
+        }
+        done += b;
+    }
+    let m = pairs as f64;
+    let p = sum / m;
+    let var = ((sum_sq - m * p * p) / (m - 1.0)).max(0.0);
+    Ok((p, (var / m).sqrt()))
+}
+
+/// Whether argmax_i (μᵢ + offset(i)) is `class`, ties going to the lowest index.
+fn argmax_is(mean: ColRef<'_, f64>, offset: impl Fn(usize) -> f64, class: usize) -> bool {
+    let mut best = 0;
+    let mut best_val = mean[0] + offset(0);
+    for i in 1..mean.nrows() {
+        let v = mean[i] + offset(i);
+        if v > best_val {
+            best = i;
+            best_val = v;
+        }
+    }
+    best == class
+}

@@ -1,0 +1,93 @@
+//! Cholesky factors of a group of covariances with one shared, stated ridge.
+//!
+//! The ridge ε is relative: the jitter added to every diagonal is λ = ε · mean_k(tr Σ_k / N),
+//! the average variance of the group times ε. It is added to *all* matrices of the group, and
+//! only when one of them needs it: its plain Cholesky fails, or some pivot Lᵢᵢ² falls below λ
+//! (a numerically singular direction whose log-determinant would be rounding noise). Using one λ
+//! for the whole group keeps pairwise measures consistent: they compare N(μ₁, Σ₁ + λI) with
+//! N(μ₂, Σ₂ + λI). With ε = 0 no ridge is ever added and a failed factorization is an error.
+
+use faer::linalg::solvers::Llt;
+use faer::{Mat, MatRef, Side};
+
+use crate::error::{Error, Result};
+
+/// Lower Cholesky factors of a group of covariances and the jitter λ that was added (0 if none).
+pub(super) struct Factors {
+    pub l: Vec<Mat<f64>>,
+    pub jitter: f64,
+}
+
+/// 2 Σᵢ ln Lᵢᵢ = ln det Σ.
+pub(super) fn log_det(l: &Mat<f64>) -> f64 {
+    2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
+}
+
+/// Factors every matrix of `covs` (named `names` in errors), adding the shared ridge if needed.
+pub(super) fn factor_group(
+    covs: &[MatRef<'_, f64>],
+    names: &[&str],
+    ridge: f64,
+) -> Result<Factors> {
+    if !(ridge >= 0.0 && ridge.is_finite()) {
+        return Err(Error::Numeric(format!(
+            "ridge must be a finite number ≥ 0, got {ridge}"
+        )));
+    }
+    for (c, name) in covs.iter().zip(names) {
+        let finite = (0..c.ncols()).all(|j| c.col(j).iter().all(|v| v.is_finite()));
+        if !finite {
+            return Err(Error::Numeric(format!(
+                "covariance {name} has non-finite entries"
+            )));
+        }
+    }
+    let n = covs.first().map_or(0, |c| c.nrows()).max(1) as f64;
+    let mean_var = covs
+        .iter()
+        .map(|c| (0..c.nrows()).map(|i| c[(i, i)]).sum::<f64>() / n)
+        .sum::<f64>()
+        / covs.len().max(1) as f64;
+    let lambda = ridge * mean_var;
+    let plain: Vec<Option<Mat<f64>>> = covs.iter().map(|c| cholesky(*c, 0.0)).collect();
+    let needs_ridge = plain.iter().any(|l| match l {
+        None => true,
+        Some(l) => ridge > 0.0 && (0..l.nrows()).any(|i| l[(i, i)] * l[(i, i)] < lambda),
+    });
+    if !needs_ridge {
+        return Ok(Factors {
+            l: plain.into_iter().flatten().collect(),
+            jitter: 0.0,
+        });
+    }
+    if lambda <= 0.0 {
+        let bad = names[plain.iter().position(Option::is_none).unwrap_or(0)];
+        return Err(Error::Numeric(format!(
+            "covariance {bad} is not positive definite and no ridge can help \
+             (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
+        )));
+    }
+    let mut l = Vec::with_capacity(covs.len());
+    for (c, name) in covs.iter().zip(names) {
+        l.push(cholesky(*c, lambda).ok_or_else(|| {
+            Error::Numeric(format!(
+                "covariance {name} is not positive definite even with the ridge \
+                 λ = {lambda:e} (= {ridge} × mean variance) added to its diagonal"
+            ))
+        })?);
+    }
+    Ok(Factors { l, jitter: lambda })
+}
+
+/// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD.
+fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
+    let n = c.nrows();
+    let a = Mat::from_fn(n, n, |i, j| c[(i, j)] + if i == j { lambda } else { 0.0 });
+    let llt: Llt<f64> = a.llt(Side::Lower).ok()?;
+    let lf = llt.L();
+    Some(Mat::from_fn(
+        n,
+        n,
+        |i, j| if i >= j { lf[(i, j)] } else { 0.0 },
+    ))
+}

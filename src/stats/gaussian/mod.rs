@@ -1,0 +1,13 @@
+//! Gaussian utilities for the analysis (DESIGN.md §4): divergences between Gaussian descriptions,
+//! sampling (surrogate data), argmax probabilities (accuracy prediction) and error measures.
+
+mod argmax;
+mod compare;
+mod divergence;
+mod factor;
+mod sampler;
+
+pub use argmax::{normal_cdf, prob_argmax};
+pub use compare::{mean_error, relative_frobenius};
+pub use divergence::{bhattacharyya, kl_divergence, Bhattacharyya, KlDivergence};
+pub use sampler::GaussianSampler;

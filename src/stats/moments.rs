@@ -1,0 +1,439 @@
+//! Streaming, GEMM-based empirical moments per class (DESIGN.md §1).
+//!
+//! Samples arrive in batches (one sample per column, d × b) with a label per column. For each
+//! class c the accumulator keeps power sums of the *shifted* samples d = x − K_c about a per-class
+//! shift K_c (the mean of the class's columns in the first batch that contains it):
+//!
+//! ```text
+//! S₁ = Σ d          S₂ = Σ d dᵀ           (lower triangle, GEMM)
+//! S₃ = Σ (d∘d) dᵀ   S₄ = Σ (d∘d)(d∘d)ᵀ    (only when higher orders are requested; S₄ lower)
+//! ```
+//!
+//! Memory is two d × b gather buffers plus one to three d × d sums per class, independent of n.
+//!
+//! **Why a shift.** Raw power sums about the origin lose every digit the data's offset takes
+//! (a pixel mean of 10³ with unit spread costs ~6 of 16 digits in Σ and ~12 in κ₄). About a shift
+//! K within a few standard deviations of the true mean, `m = E[d]` is O(σ) (O(σ/√b) for the
+//! first-batch mean), and the conversion below cancels only O(1) relative digits. A Chan-style
+//! pairwise merge of central sums would be as accurate but needs a rank-one update of each
+//! fourth-order cross term per batch and per class; the shift is simpler and just as sound here.
+//!
+//! **Conversion at [`MomentAccumulator::finish`]** (exact binomial expansion of δ = d − m, with
+//! `m = E[d]`, `M = E[d dᵀ]`, `T_ij = E[dᵢ²dⱼ]`, `Q_ij = E[dᵢ²dⱼ²]`, all averages over the n samples):
+//!
+//! ```text
+//! μ            = K + m
+//! Σ_ij         = M_ij − mᵢmⱼ                                                  (population, ÷ n)
+//! E[δᵢ²δⱼ]     = T_ij − mⱼM_ii − 2mᵢM_ij + 2mᵢ²mⱼ
+//! E[δᵢ²δⱼ²]    = Q_ij − 2mⱼT_ij − 2mᵢT_ji + mⱼ²M_ii + mᵢ²M_jj + 4mᵢmⱼM_ij − 3mᵢ²mⱼ²
+//! κ₃[i,i,j]    = E[δᵢ²δⱼ]
+//! κ₄[i,i,j,j]  = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij²
+//! ```
+//!
+//! All moments are population moments (normalised by n, not n − 1), as DESIGN.md §1 defines them.
+
+use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
+
+use super::Moments;
+use crate::error::{Error, Result};
+
+/// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]` and
+/// `κ₄[i,i,j,j]` slices of one layer.
+#[derive(Clone, Debug)]
+pub struct MomentAccumulator {
+    dim: usize,
+    higher: bool,
+    classes: Vec<ClassSums>,
+    /// Shifted columns d = x − K of the class being processed (d × capacity, reused).
+    shifted: Mat<f64>,
+    /// d∘d of the same columns (only used when `higher`).
+    squared: Mat<f64>,
+    /// Column indices of each class in the current batch (reused).
+    members: Vec<Vec<usize>>,
+}
+
+/// Power sums of one class about its shift K.
+#[derive(Clone, Debug)]
+struct ClassSums {
+    n: u64,
+    shift: Col<f64>,
+    s1: Col<f64>,
+    /// Lower triangle of Σ d dᵀ.
+    s2: Mat<f64>,
+    /// Σ (d∘d) dᵀ (full; 0 × 0 unless higher orders are accumulated).
+    s3: Mat<f64>,
+    /// Lower triangle of Σ (d∘d)(d∘d)ᵀ (0 × 0 unless higher orders are accumulated).
+    s4: Mat<f64>,
+}
+
+/// Central moments of one class as averages over its samples, before they become [`Moments`].
+struct Central {
+    mean: Col<f64>,
+    cov: Mat<f64>,
+    /// t[(i, j)] = E[δᵢ²δⱼ].
+    t: Option<Mat<f64>>,
+    /// q[(i, j)] = E[δᵢ²δⱼ²] (raw fourth central moment, not yet the cumulant).
+    q: Option<Mat<f64>>,
+}
+
+/// What [`MomentAccumulator::finish`] returns.
+#[derive(Clone, Debug)]
+pub struct EmpiricalMoments {
+    /// One entry per class, in label order.
+    pub per_class: Vec<Moments>,
+    /// Number of samples seen per class.
+    pub counts: Vec<u64>,
+    /// Moments of all samples together regardless of label (the class mixture), with κ slices
+    /// when they were accumulated. This is the total covariance (within-class plus between-class
+    /// spread), not the average within-class covariance Σ_c n_cΣ_c / n.
+    pub pooled: Moments,
+}
+
+impl MomentAccumulator {
+    /// An empty accumulator for `dim`-dimensional samples in `n_classes` classes. With `higher`,
+    /// the `κ₃[i,i,j]` and `κ₄[i,i,j,j]` slices are accumulated too (two more GEMMs per batch and
+    /// two more d × d sums per class).
+    pub fn new(dim: usize, n_classes: usize, higher: bool) -> Result<Self> {
+        if n_classes == 0 {
+            return Err(Error::Shape(
+                "moment accumulator needs at least one class, got n_classes = 0".into(),
+            ));
+        }
+        let hd = if higher { dim } else { 0 };
+        let classes = (0..n_classes)
+            .map(|_| ClassSums {
+                n: 0,
+                shift: Col::zeros(dim),
+                s1: Col::zeros(dim),
+                s2: Mat::zeros(dim, dim),
+                s3: Mat::zeros(hd, hd),
+                s4: Mat::zeros(hd, hd),
+            })
+            .collect();
+        Ok(MomentAccumulator {
+            dim,
+            higher,
+            classes,
+            shifted: Mat::zeros(dim, 0),
+            squared: Mat::zeros(if higher { dim } else { 0 }, 0),
+            members: vec![Vec::new(); n_classes],
+        })
+    }
+
+    /// Dimension d of the samples.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Samples seen so far per class.
+    pub fn counts(&self) -> Vec<u64> {
+        self.classes.iter().map(|c| c.n).collect()
+    }
+
+    /// Adds a batch: `x` is d × b (one sample per column), `labels[j]` the class of column j.
+    ///
+    /// The batch is validated in full (shape, labels in range, finite values) before any sum is
+    /// touched, so a rejected batch leaves the accumulator unchanged.
+    pub fn push(&mut self, x: MatRef<'_, f64>, labels: &[u8]) -> Result<()> {
+        self.validate(x, labels)?;
+        for m in &mut self.members {
+            m.clear();
+        }
+        for (j, &l) in labels.iter().enumerate() {
+            self.members[usize::from(l)].push(j);
+        }
+        let largest = self.members.iter().map(Vec::len).max().unwrap_or(0);
+        if largest > self.shifted.ncols() {
+            self.shifted.resize_with(self.dim, largest, |_, _| 0.0);
+            if self.higher {
+                self.squared.resize_with(self.dim, largest, |_, _| 0.0);
+            }
+        }
+        for (c, cols) in self.members.iter().enumerate() {
+            if cols.is_empty() {
+                continue;
+            }
+            let sums = &mut self.classes[c];
+            if sums.n == 0 {
+                set_shift(&mut sums.shift, x, cols);
+            }
+            let b = cols.len();
+            let mut d = self.shifted.subcols_mut(0, b);
+            gather_shifted(d.rb_mut(), x, cols, &sums.shift);
+            let d = d.rb();
+            for (j, s) in sums.s1.iter_mut().enumerate() {
+                *s += d.row(j).iter().sum::<f64>();
+            }
+            lower_gram_add(sums.s2.as_mut(), d);
+            if self.higher {
+                let mut sq = self.squared.subcols_mut(0, b);
+                for k in 0..b {
+                    for i in 0..self.dim {
+                        let v = d[(i, k)];
+                        sq[(i, k)] = v * v;
+                    }
+                }
+                let sq = sq.rb();
+                matmul(
+                    sums.s3.as_mut(),
+                    Accum::Add,
+                    sq,
+                    d.transpose(),
+                    1.0,
+                    Par::rayon(0),
+                );
+                lower_gram_add(sums.s4.as_mut(), sq);
+            }
+            sums.n += b as u64;
+        }
+        Ok(())
+    }
+
+    /// Central moments per class, the sample counts, and the pooled (all-sample) moments.
+    ///
+    /// Errors if any class has fewer than 2 samples (its covariance would be meaningless),
+    /// naming the class, or if a result is not finite.
+    pub fn finish(&self) -> Result<EmpiricalMoments> {
+        for (c, s) in self.classes.iter().enumerate() {
+            if s.n < 2 {
+                return Err(Error::Numeric(format!(
+                    "class {c} has {} sample(s); at least 2 are needed for its covariance",
+                    s.n
+                )));
+            }
+        }
+        let central: Vec<Central> = self
+            .classes
+            .iter()
+            .map(|s| s.central(self.higher))
+            .collect();
+        let counts = self.counts();
+        let pooled = pool(&central, &counts);
+        let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
+        let pooled = pooled.into_moments();
+        for (c, m) in per_class.iter().enumerate() {
+            check_finite(m, &format!("class {c}"))?;
+        }
+        check_finite(&pooled, "pooled moments")?;
+        Ok(EmpiricalMoments {
+            per_class,
+            counts,
+            pooled,
+        })
+    }
+
+    fn validate(&self, x: MatRef<'_, f64>, labels: &[u8]) -> Result<()> {
+        if x.nrows() != self.dim {
+            return Err(Error::Shape(format!(
+                "batch has {} rows, the accumulator expects samples of dimension {}",
+                x.nrows(),
+                self.dim
+            )));
+        }
+        if labels.len() != x.ncols() {
+            return Err(Error::Shape(format!(
+                "batch has {} columns (samples) but {} labels",
+                x.ncols(),
+                labels.len()
+            )));
+        }
+        let nc = self.classes.len();
+        if let Some((j, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| usize::from(l) >= nc)
+        {
+            return Err(Error::Shape(format!(
+                "label {l} of batch column {j} is out of range for {nc} classes"
+            )));
+        }
+        for j in 0..x.ncols() {
+            if let Some(i) = x.col(j).iter().position(|v| !v.is_finite()) {
+                return Err(Error::Numeric(format!(
+                    "non-finite value {} at row {i}, column {j} of the batch",
+                    x[(i, j)]
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClassSums {
+    /// Converts the power sums about K into central moments (formulas in the module docs).
+    fn central(&self, higher: bool) -> Central {
+        let dim = self.s1.nrows();
+        let inv_n = 1.0 / self.n as f64;
+        let m = Col::from_fn(dim, |i| self.s1[i] * inv_n);
+        let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
+        let cov = Mat::from_fn(dim, dim, |i, j| big_m[(i, j)] - m[i] * m[j]);
+        let mean = Col::from_fn(dim, |i| self.shift[i] + m[i]);
+        if !higher {
+            return Central {
+                mean,
+                cov,
+                t: None,
+                q: None,
+            };
+        }
+        let t_raw = Mat::from_fn(dim, dim, |i, j| self.s3[(i, j)] * inv_n);
+        let t = Mat::from_fn(dim, dim, |i, j| {
+            t_raw[(i, j)] - m[j] * big_m[(i, i)] - 2.0 * m[i] * big_m[(i, j)]
+                + 2.0 * m[i] * m[i] * m[j]
+        });
+        let q = Mat::from_fn(dim, dim, |i, j| {
+            let (mi, mj) = (m[i], m[j]);
+            lower(&self.s4, i, j) * inv_n - 2.0 * mj * t_raw[(i, j)] - 2.0 * mi * t_raw[(j, i)]
+                + mj * mj * big_m[(i, i)]
+                + mi * mi * big_m[(j, j)]
+                + 4.0 * mi * mj * big_m[(i, j)]
+                - 3.0 * mi * mi * mj * mj
+        });
+        Central {
+            mean,
+            cov,
+            t: Some(t),
+            q: Some(q),
+        }
+    }
+}
+
+impl Central {
+    /// κ₃[i,i,j] = E[δᵢ²δⱼ]; κ₄[i,i,j,j] = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij².
+    fn into_moments(self) -> Moments {
+        let cov = self.cov;
+        let k4 = self.q.map(|q| {
+            Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
+                q[(i, j)] - cov[(i, i)] * cov[(j, j)] - 2.0 * cov[(i, j)] * cov[(i, j)]
+            })
+        });
+        Moments {
+            mean: self.mean,
+            cov,
+            k3_iij: self.t,
+            k4_iijj: k4,
+        }
+    }
+}
+
+/// Moments of the mixture of all classes, weights w_c = n_c / n. With μ = Σ w_c μ_c and
+/// a = μ_c − μ, each class's moments about μ follow from its central ones (δ = x − μ_c, E δ = 0):
+///
+/// ```text
+/// E[(x−μ)(x−μ)ᵀ]        = Σ + a aᵀ
+/// E[(xᵢ−μᵢ)²(xⱼ−μⱼ)]    = T_ij + aⱼΣ_ii + 2aᵢΣ_ij + aᵢ²aⱼ
+/// E[(xᵢ−μᵢ)²(xⱼ−μⱼ)²]   = Q_ij + 2aⱼT_ij + 2aᵢT_ji + aⱼ²Σ_ii + aᵢ²Σ_jj + 4aᵢaⱼΣ_ij + aᵢ²aⱼ²
+/// ```
+///
+/// and the mixture's central moments are their w-weighted averages (its mean about μ is 0).
+fn pool(central: &[Central], counts: &[u64]) -> Central {
+    let dim = central[0].mean.nrows();
+    let total: f64 = counts.iter().map(|&n| n as f64).sum();
+    let weights: Vec<f64> = counts.iter().map(|&n| n as f64 / total).collect();
+    let mut mean = Col::<f64>::zeros(dim);
+    for (c, w) in central.iter().zip(&weights) {
+        for i in 0..dim {
+            mean[i] += w * c.mean[i];
+        }
+    }
+    let higher = central[0].t.is_some();
+    let mut cov = Mat::<f64>::zeros(dim, dim);
+    let mut t_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
+    let mut q_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
+    for (c, &w) in central.iter().zip(&weights) {
+        let a = Col::from_fn(dim, |i| c.mean[i] - mean[i]);
+        let s = &c.cov;
+        for j in 0..dim {
+            for i in 0..dim {
+                cov[(i, j)] += w * (s[(i, j)] + a[i] * a[j]);
+            }
+        }
+        if let (Some(t), Some(q), Some(tm), Some(qm)) = (&c.t, &c.q, &mut t_mix, &mut q_mix) {
+            for j in 0..dim {
+                for i in 0..dim {
+                    let (ai, aj) = (a[i], a[j]);
+                    tm[(i, j)] +=
+                        w * (t[(i, j)] + aj * s[(i, i)] + 2.0 * ai * s[(i, j)] + ai * ai * aj);
+                    qm[(i, j)] += w
+                        * (q[(i, j)]
+                            + 2.0 * aj * t[(i, j)]
+                            + 2.0 * ai * t[(j, i)]
+                            + aj * aj * s[(i, i)]
+                            + ai * ai * s[(j, j)]
+                            + 4.0 * ai * aj * s[(i, j)]
+                            + ai * ai * aj * aj);
+                }
+            }
+        }
+    }
+    Central {
+        mean,
+        cov,
+        t: t_mix,
+        q: q_mix,
+    }
+}
+
+/// K = mean of the class's columns in this batch.
+fn set_shift(shift: &mut Col<f64>, x: MatRef<'_, f64>, cols: &[usize]) {
+    let inv = 1.0 / cols.len() as f64;
+    for i in 0..shift.nrows() {
+        shift[i] = cols.iter().map(|&j| x[(i, j)]).sum::<f64>() * inv;
+    }
+}
+
+/// Copies columns `cols` of `x`, minus `shift`, into the first columns of `dst`.
+fn gather_shifted(mut dst: MatMut<'_, f64>, x: MatRef<'_, f64>, cols: &[usize], shift: &Col<f64>) {
+    for (k, &j) in cols.iter().enumerate() {
+        for (i, v) in x.col(j).iter().enumerate() {
+            dst[(i, k)] = v - shift[i];
+        }
+    }
+}
+
+/// Lower triangle of `dst` += a aᵀ (a is d × b, samples as columns).
+fn lower_gram_add(dst: MatMut<'_, f64>, a: MatRef<'_, f64>) {
+    triangular::matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        a,
+        BlockStructure::Rectangular,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::rayon(0),
+    );
+}
+
+/// Element (i, j) of a symmetric matrix of which only the lower triangle is stored.
+fn lower(m: &Mat<f64>, i: usize, j: usize) -> f64 {
+    if i >= j {
+        m[(i, j)]
+    } else {
+        m[(j, i)]
+    }
+}
+
+fn check_finite(m: &Moments, what: &str) -> Result<()> {
+    let finite = m.mean.iter().all(|v| v.is_finite())
+        && [Some(&m.cov), m.k3_iij.as_ref(), m.k4_iijj.as_ref()]
+            .into_iter()
+            .flatten()
+            .all(|a| (0..a.ncols()).all(|j| a.col(j).iter().all(|v| v.is_finite())));
+    if finite {
+        Ok(())
+    } else {
+        Err(Error::Numeric(format!(
+            "{what}: moments are not finite (overflow in the power sums?)"
+        )))
+    }
+}
