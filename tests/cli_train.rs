@@ -14,7 +14,11 @@ fn corrflow(args: &[&str]) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "corrflow failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "corrflow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
@@ -28,7 +32,16 @@ fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {
     let dir = tempfile::tempdir().unwrap();
     for act in ["quad:0.5", "relu"] {
         let model = dir.path().join(format!("{act}.safetensors"));
-        let out = corrflow(&["train", "--task", "xor", "--activation", act, "--json", "--out", model.to_str().unwrap()]);
+        let out = corrflow(&[
+            "train",
+            "--task",
+            "xor",
+            "--activation",
+            act,
+            "--json",
+            "--out",
+            model.to_str().unwrap(),
+        ]);
         let report = json(&out);
         let acc = report["test_accuracy"].as_f64().unwrap();
         assert!(acc >= 0.97, "{act}: test accuracy {acc}");
@@ -56,8 +69,18 @@ fn mnist_quick_configuration_reaches_90_percent_on_held_out_digits() {
     let model = dir.path().join("mnist.safetensors");
     // train5k for training, the official t10k test set held out entirely.
     let out = corrflow(&[
-        "train", "--task", "mnist", "--mnist-dir", mnist.to_str().unwrap(), "--hidden", "64",
-        "--epochs", "8", "--json", "--out", model.to_str().unwrap(),
+        "train",
+        "--task",
+        "mnist",
+        "--mnist-dir",
+        mnist.to_str().unwrap(),
+        "--hidden",
+        "64",
+        "--epochs",
+        "8",
+        "--json",
+        "--out",
+        model.to_str().unwrap(),
     ]);
     let report = json(&out);
     assert_eq!(report["n_test"].as_u64().unwrap(), 10_000);
@@ -72,17 +95,34 @@ fn bad_input_gets_a_clear_error_and_no_output_file() {
     let model = dir.path().join("never.safetensors");
     let m = model.to_str().unwrap();
     let cases: [(&[&str], &str); 5] = [
-        (&["train", "--activation", "softmax", "--out", m], "--activation"),
+        (
+            &["train", "--activation", "softmax", "--out", m],
+            "--activation",
+        ),
         (&["train", "--loss", "hinge", "--out", m], "--loss"),
         (&["train", "--task", "mnist", "--out", m], "--mnist-dir"),
-        (&["train", "--task", "mnist", "--mnist-dir", "/nonexistent/mnist", "--out", m], "/nonexistent/mnist"),
+        (
+            &[
+                "train",
+                "--task",
+                "mnist",
+                "--mnist-dir",
+                "/nonexistent/mnist",
+                "--out",
+                m,
+            ],
+            "/nonexistent/mnist",
+        ),
         (&["train", "--lr=-1", "--out", m], "--lr"),
     ];
     for (args, needle) in cases {
         let out = corrflow(args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(needle), "{args:?}: error does not name {needle}: {err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: error does not name {needle}: {err}"
+        );
         assert!(!model.exists(), "{args:?} left a model file behind");
     }
 }
@@ -91,7 +131,14 @@ fn bad_input_gets_a_clear_error_and_no_output_file() {
 fn corrupted_model_file_is_refused_with_its_name() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
-    let out = corrflow(&["train", "--epochs", "1", "--json", "--out", model.to_str().unwrap()]);
+    let out = corrflow(&[
+        "train",
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
     json(&out);
     let mut bytes = std::fs::read(&model).unwrap();
     // Overwrite the JSON header's first bytes: no longer a safetensors header.
@@ -100,7 +147,8 @@ fn corrupted_model_file_is_refused_with_its_name() {
     let err = model_io::load(&model).unwrap_err().to_string();
     assert!(err.contains("m.safetensors"), "{err}");
     // A non-finite weight written by another tool is refused too.
-    let net = corrflow::net::Mlp::init(&[2, 3, 2], corrflow::net::Activation::Relu, 1.0, 0).unwrap();
+    let net =
+        corrflow::net::Mlp::init(&[2, 3, 2], corrflow::net::Activation::Relu, 1.0, 0).unwrap();
     model_io::save(&net, &model, &[]).unwrap();
     let mut bytes = std::fs::read(&model).unwrap();
     let n = bytes.len();
@@ -115,7 +163,15 @@ fn training_is_deterministic_for_a_seed() {
     use corrflow::net::train::{train, Loss, Optimizer, TrainConfig};
     use corrflow::net::{Activation, Mlp};
     let split = corrflow::data::XorConfig::default().generate().unwrap();
-    let cfg = TrainConfig { epochs: 3, batch: 32, lr: 1e-2, loss: Loss::Ce, optimizer: Optimizer::Adam, momentum: 0.9, seed: 5 };
+    let cfg = TrainConfig {
+        epochs: 3,
+        batch: 32,
+        lr: 1e-2,
+        loss: Loss::Ce,
+        optimizer: Optimizer::Adam,
+        momentum: 0.9,
+        seed: 5,
+    };
     let run = || {
         let mut net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 7).unwrap();
         train(&mut net, &split.train, &cfg, |_| {}).unwrap();

@@ -8,7 +8,9 @@ use corrflow::net::{model_io, Activation};
 
 /// A Python interpreter that has numpy and safetensors: $CORRFLOW_PYTHON, else python3.
 fn python() -> Option<PathBuf> {
-    let exe = std::env::var_os("CORRFLOW_PYTHON").map(PathBuf::from).unwrap_or_else(|| "python3".into());
+    let exe = std::env::var_os("CORRFLOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
     let ok = Command::new(&exe)
         .args(["-c", "import numpy, safetensors.numpy"])
         .output()
@@ -18,7 +20,9 @@ fn python() -> Option<PathBuf> {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn check_fixture_values(path: &Path) {
@@ -68,8 +72,16 @@ fn python_reads_what_corrflow_writes() {
     let script = "import sys; from safetensors.numpy import load_file; from safetensors import safe_open\n\
 t = load_file(sys.argv[1]); m = safe_open(sys.argv[1], 'np').metadata()\n\
 print(m['widths'], m['activation'], sorted(t), t['hidden1.weight'].shape, repr(float(t['readout.weight'][1, 2])))";
-    let out = Command::new(py).args(["-c", script]).arg(&path).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(py)
+        .args(["-c", script])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let want = format!(
         "5,3,2 relu ['hidden1.bias', 'hidden1.weight', 'readout.bias', 'readout.weight'] (3, 5) {:?}\n",

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use corrflow::data::{HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Split, TestSplit, XorConfig};
+use corrflow::data::{
+    HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Split, TestSplit, XorConfig,
+};
 use corrflow::{Error, Result};
 
 /// The task a network is trained and analysed on.
@@ -21,7 +23,11 @@ pub enum Task {
 
 impl fmt::Display for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.to_possible_value().expect("no skipped variants").get_name())
+        f.write_str(
+            self.to_possible_value()
+                .expect("no skipped variants")
+                .get_name(),
+        )
     }
 }
 
@@ -37,38 +43,78 @@ pub struct DataArgs {
     #[arg(long, value_name = "N", help_heading = "Generated tasks")]
     pub n_test: Option<usize>,
     /// Generated tasks: seed of the data (independent of the network's --seed).
-    #[arg(long, default_value_t = 0, value_name = "S", help_heading = "Generated tasks")]
+    #[arg(
+        long,
+        default_value_t = 0,
+        value_name = "S",
+        help_heading = "Generated tasks"
+    )]
     pub data_seed: u64,
     /// Input dimension d (xor: the 2-D task embedded in d dimensions) [default: xor 2, higher-order 10].
     #[arg(long, value_name = "D", help_heading = "Generated tasks")]
     pub dim: Option<usize>,
     /// XOR: noise standard deviation σ of each blob.
-    #[arg(long, default_value_t = 0.3, value_name = "σ", help_heading = "Generated tasks")]
+    #[arg(
+        long,
+        default_value_t = 0.3,
+        value_name = "σ",
+        help_heading = "Generated tasks"
+    )]
     pub sigma: f64,
     /// XOR: apply a random rotation (seeded by --data-seed) to the d-dimensional inputs.
     #[arg(long, help_heading = "Generated tasks")]
     pub rotate: bool,
     /// Higher-order task: number of skewed directions.
-    #[arg(long, default_value_t = 3, value_name = "M", help_heading = "Generated tasks")]
+    #[arg(
+        long,
+        default_value_t = 3,
+        value_name = "M",
+        help_heading = "Generated tasks"
+    )]
     pub skewed: usize,
     /// Higher-order task: Gamma shape k of the skewed variable (skewness 2/√k).
-    #[arg(long, default_value_t = 1.0, value_name = "K", help_heading = "Generated tasks")]
+    #[arg(
+        long,
+        default_value_t = 1.0,
+        value_name = "K",
+        help_heading = "Generated tasks"
+    )]
     pub gamma_shape: f64,
 
     /// MNIST folder with train-/train5k- and t10k- IDX files, raw or .gz.
     #[arg(long, env = "MNIST_DIR", value_name = "DIR", help_heading = "MNIST")]
     pub mnist_dir: Option<PathBuf>,
     /// MNIST: explicit training images (IDX, raw or .gz); overrides --mnist-dir.
-    #[arg(long, value_name = "FILE", requires = "train_labels", help_heading = "MNIST")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "train_labels",
+        help_heading = "MNIST"
+    )]
     pub train_images: Option<PathBuf>,
     /// MNIST: explicit training labels.
-    #[arg(long, value_name = "FILE", requires = "train_images", help_heading = "MNIST")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "train_images",
+        help_heading = "MNIST"
+    )]
     pub train_labels: Option<PathBuf>,
     /// MNIST: explicit test images.
-    #[arg(long, value_name = "FILE", requires = "test_labels", help_heading = "MNIST")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "test_labels",
+        help_heading = "MNIST"
+    )]
     pub test_images: Option<PathBuf>,
     /// MNIST: explicit test labels.
-    #[arg(long, value_name = "FILE", requires = "test_images", help_heading = "MNIST")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "test_images",
+        help_heading = "MNIST"
+    )]
     pub test_labels: Option<PathBuf>,
     /// MNIST: samples FROM..TO of the test file (or, without one, of the training file) form the
     /// test set; the rest of that file joins training. E.g. 5000:10000.
@@ -156,7 +202,11 @@ impl DataArgs {
                 }
             },
         };
-        let test_split = self.test_split.as_deref().map(str::parse::<TestSplit>).transpose()?;
+        let test_split = self
+            .test_split
+            .as_deref()
+            .map(str::parse::<TestSplit>)
+            .transpose()?;
         Ok(MnistConfig {
             source,
             test_split,

@@ -83,7 +83,11 @@ impl NetArgs {
         let mut widths = vec![d_in];
         widths.extend(&hidden);
         widths.push(n_classes);
-        let gain = self.gain.unwrap_or(if activation == Activation::Relu { 2f64.sqrt() } else { 1.0 });
+        let gain = self.gain.unwrap_or(if activation == Activation::Relu {
+            2f64.sqrt()
+        } else {
+            1.0
+        });
         let net = Mlp::init(&widths, activation, gain, self.seed)?;
         let optimizer: Optimizer = self.optimizer.parse()?;
         let lr = self.lr.unwrap_or(match (optimizer, task) {
@@ -130,7 +134,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
     let loaded = args.data.load()?;
     let split = &loaded.split;
-    let (mut net, cfg) = args.net.resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
+    let (mut net, cfg) =
+        args.net
+            .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
     let bar = progress(cfg.epochs as u64, "training", !args.json);
     let history = train(&mut net, &split.train, &cfg, |e| {
         bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
@@ -172,9 +178,16 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!("network         {:?} {}", report.widths, report.activation);
     println!(
         "training        {} epochs, batch {}, {} lr {:e}, loss {}",
-        report.config.epochs, report.config.batch, report.config.optimizer, report.config.lr, report.config.loss
+        report.config.epochs,
+        report.config.batch,
+        report.config.optimizer,
+        report.config.lr,
+        report.config.loss
     );
-    println!("samples         {} train, {} test", report.n_train, report.n_test);
+    println!(
+        "samples         {} train, {} test",
+        report.n_train, report.n_test
+    );
     println!("train accuracy  {:.4}", report.train_accuracy);
     println!("test accuracy   {:.4}", report.test_accuracy);
     println!("final loss      {:.5}", report.final_loss);
