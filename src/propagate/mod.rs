@@ -3,3 +3,6 @@
 
 pub mod affine;
 pub mod closures;
+pub mod engine;
+
+pub use engine::{propagate, Predicted, PropagateOptions};
