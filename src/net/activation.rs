@@ -88,7 +88,8 @@ impl fmt::Display for Activation {
 }
 
 /// What `--activation` accepts, for error messages and help.
-pub const ACTIVATION_SYNTAX: &str = "linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh, sigmoid, gelu";
+pub const ACTIVATION_SYNTAX: &str =
+    "linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh, sigmoid, gelu";
 
 impl FromStr for Activation {
     type Err = Error;
@@ -129,7 +130,16 @@ mod tests {
 
     #[test]
     fn parse_display_roundtrip() {
-        for s in ["linear", "quad:0.5", "relu", "erf", "tanh", "sigmoid", "gelu", "quad:-0.25"] {
+        for s in [
+            "linear",
+            "quad:0.5",
+            "relu",
+            "erf",
+            "tanh",
+            "sigmoid",
+            "gelu",
+            "quad:-0.25",
+        ] {
             let a: Activation = s.parse().unwrap();
             assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
         }
@@ -152,7 +162,11 @@ mod tests {
             for &h in &[-2.3, -0.4, 0.1, 1.7] {
                 let e = 1e-6;
                 let fd = (a.eval(h + e) - a.eval(h - e)) / (2.0 * e);
-                assert!((fd - a.deriv(h)).abs() < 1e-8, "{a}: {fd} vs {}", a.deriv(h));
+                assert!(
+                    (fd - a.deriv(h)).abs() < 1e-8,
+                    "{a}: {fd} vs {}",
+                    a.deriv(h)
+                );
             }
         }
     }

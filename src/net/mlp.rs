@@ -91,8 +91,8 @@ impl Mlp {
                     layer.fan_out()
                 )));
             }
-            let finite_w = (0..layer.w.ncols())
-                .all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
+            let finite_w =
+                (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
             let finite_b = layer.b.iter().all(|v| v.is_finite());
             if !(finite_w && finite_b) {
                 return Err(Error::Numeric(format!(
