@@ -67,8 +67,8 @@ impl Closure for ErfClosure {
                 .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
                 .collect();
         let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
-        for i in 0..n {
-            out.mean[i] = libm::erf(u.mu[i] * d[i]);
+        for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
+            out.mean[i] = libm::erf(mu * d);
         }
         fill_symmetric(&mut out.cov, |i, col| {
             let sig = &input.cov.col_as_slice(i)[..=i];

@@ -125,8 +125,8 @@ impl Closure for QuadratureClosure {
             .into_par_iter()
             .map(|i| moments_1d(act, u.mu[i], u.s[i]))
             .collect();
-        for i in 0..n {
-            out.mean[i] = mv[i].0;
+        for (i, (m, _)) in mv.iter().enumerate() {
+            out.mean[i] = *m;
         }
         let unit = |i: usize| Unit {
             mu: u.mu[i],

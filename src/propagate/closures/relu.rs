@@ -70,8 +70,8 @@ impl Closure for ReluClosure {
         let n = input.dim();
         reset_output(out, n);
         let (m, var): (Vec<f64>, Vec<f64>) = (0..n).map(|i| relu_moments(u.mu[i], u.s[i])).unzip();
-        for i in 0..n {
-            out.mean[i] = m[i];
+        for (i, mi) in m.iter().enumerate() {
+            out.mean[i] = *mi;
         }
         let a: Vec<f64> = (0..n)
             .map(|i| if u.s[i] > 0.0 { u.mu[i] / u.s[i] } else { 0.0 })

@@ -5,6 +5,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+/// Column index and its storage.
+type Column<'a> = (usize, &'a mut [f64]);
+
 /// Fills the symmetric matrix `cov` from `kernel(i, col)`, which must write C[j, i] for
 /// j = 0..=i into `col` (length i + 1, contiguous in faer's column-major storage: the lanes
 /// j ≤ i for fixed i). Columns are processed in parallel in pairs (i, N−1−i), so that every
@@ -21,7 +24,7 @@ where
             .ok_or_else(|| Error::Shape("closure output is not column-major".into()))?;
         cols.push(Some(col.as_slice_mut()));
     }
-    let mut tasks: Vec<[Option<(usize, &mut [f64])>; 2]> = Vec::with_capacity(n.div_ceil(2));
+    let mut tasks: Vec<[Option<Column>; 2]> = Vec::with_capacity(n.div_ceil(2));
     for i in 0..n.div_ceil(2) {
         let j = n - 1 - i;
         let a = cols[i].take().map(|c| (i, c));
