@@ -29,8 +29,28 @@ fn reference_cov(a: f64, b: f64, rho: f64) -> f64 {
 fn grid() -> Vec<(f64, f64, f64)> {
     let xs = [-9.0, -5.5, -3.0, -1.2, -0.3, 0.0, 0.4, 1.7, 3.3, 6.0, 8.5];
     let rs = [
-        -1.0, -(1.0 - 1e-12), -0.9999, -0.99, -0.95, -0.925, -0.9, -0.7, -0.5, -0.2, 0.0, 0.1,
-        0.3, 0.6, 0.8, 0.92, 0.925, 0.97, 0.999, 1.0 - 1e-9, 1.0 - 1e-12, 1.0,
+        -1.0,
+        -(1.0 - 1e-12),
+        -0.9999,
+        -0.99,
+        -0.95,
+        -0.925,
+        -0.9,
+        -0.7,
+        -0.5,
+        -0.2,
+        0.0,
+        0.1,
+        0.3,
+        0.6,
+        0.8,
+        0.92,
+        0.925,
+        0.97,
+        0.999,
+        1.0 - 1e-9,
+        1.0 - 1e-12,
+        1.0,
     ];
     let mut v = Vec::new();
     for &a in &xs {
@@ -52,7 +72,10 @@ fn matches_plackett_reference() {
         let got = bvn_cdf(a, b, r);
         let err = (got - reference).abs();
         worst = worst.max(err);
-        assert!(err < 1e-14, "Φ₂({a},{b};{r}) = {got:e}, reference {reference:e}");
+        assert!(
+            err < 1e-14,
+            "Φ₂({a},{b};{r}) = {got:e}, reference {reference:e}"
+        );
         // The covariance form, relative to its own size where that is not tiny.
         let c = bvn_cov(a, b, r);
         let rc = reference_cov(a, b, r);
@@ -72,18 +95,28 @@ fn matches_plackett_reference() {
 fn exact_values_and_identities() {
     for &r in &[-1.0, -0.999, -0.5, 0.0, 0.3, 0.93, 0.99999, 1.0] {
         let exact = 0.25 + f64::asin(r) / (2.0 * PI);
-        assert!((bvn_cdf(0.0, 0.0, r) - exact).abs() < 1e-15, "orthant ρ={r}");
+        assert!(
+            (bvn_cdf(0.0, 0.0, r) - exact).abs() < 1e-15,
+            "orthant ρ={r}"
+        );
     }
     for &a in &[-7.0, -2.0, -0.5, 0.0, 1.0, 2.5, 8.0] {
         for &b in &[-6.0, -1.0, 0.0, 0.7, 3.0] {
             assert!((bvn_cdf(a, b, 0.0) - cdf(a) * cdf(b)).abs() < 1e-16);
             assert!((bvn_cdf(a, b, 1.0) - cdf(a.min(b))).abs() < 1e-16);
             let lim = (cdf(a) - cdf(-b)).max(0.0);
-            assert!((bvn_cdf(a, b, -1.0) - lim).abs() < 4e-16, "{a} {b}: {} {lim}", bvn_cdf(a, b, -1.0));
+            assert!(
+                (bvn_cdf(a, b, -1.0) - lim).abs() < 4e-16,
+                "{a} {b}: {} {lim}",
+                bvn_cdf(a, b, -1.0)
+            );
             for &r in &[-0.999999, -0.95, -0.4, 0.2, 0.8, 0.93, 0.9999] {
                 assert_eq!(bvn_cdf(a, b, r), bvn_cdf(b, a, r), "symmetry");
                 let sum = bvn_cdf(a, b, r) + bvn_cdf(a, -b, -r);
-                assert!((sum - cdf(a)).abs() < 2e-15, "Φ₂(a,b;ρ)+Φ₂(a,−b;−ρ) = Φ(a): {sum} {a} {b} {r}");
+                assert!(
+                    (sum - cdf(a)).abs() < 2e-15,
+                    "Φ₂(a,b;ρ)+Φ₂(a,−b;−ρ) = Φ(a): {sum} {a} {b} {r}"
+                );
             }
         }
     }

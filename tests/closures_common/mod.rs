@@ -14,7 +14,12 @@ use rand_distr::StandardNormal;
 /// A random N(μ, Σ) of dimension n ≥ 4: rows of the factor A (Σ = A Aᵀ) are random unit
 /// vectors scaled by sᵢ, except unit 1 ≈ unit 0 (ρ > 0.99) and unit 2 ≈ −unit 0 (ρ < −0.99);
 /// μᵢ/sᵢ cycles through `ratios` (e.g. up to ±6).
-pub fn random_case(seed: u64, n: usize, s_range: (f64, f64), ratios: &[f64]) -> (Moments, Mat<f64>) {
+pub fn random_case(
+    seed: u64,
+    n: usize,
+    s_range: (f64, f64),
+    ratios: &[f64],
+) -> (Moments, Mat<f64>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut a = Mat::<f64>::zeros(n, n);
     for i in 0..n {
@@ -71,7 +76,9 @@ pub fn monte_carlo(
         all[t * n..(t + 1) * n].copy_from_slice(&buf);
     }
     let ns = samples as f64;
-    let mean: Vec<f64> = (0..n).map(|i| (0..samples).map(|t| all[t * n + i]).sum::<f64>() / ns).collect();
+    let mean: Vec<f64> = (0..n)
+        .map(|i| (0..samples).map(|t| all[t * n + i]).sum::<f64>() / ns)
+        .collect();
     let mut cov = Mat::zeros(n, n);
     let mut cov_se = Mat::zeros(n, n);
     let mut mean_se = vec![0.0; n];
@@ -92,7 +99,12 @@ pub fn monte_carlo(
         }
         mean_se[i] = (cov[(i, i)] / ns).sqrt();
     }
-    McStats { mean, mean_se, cov, cov_se }
+    McStats {
+        mean,
+        mean_se,
+        cov,
+        cov_se,
+    }
 }
 
 /// Gaussian sampler h = μ + A z, then φ.
@@ -121,7 +133,13 @@ pub fn assert_mc(got: &Moments, mc: &McStats, k: f64, what: &str) -> f64 {
     let mut worst: f64 = 0.0;
     for i in 0..n {
         let d = (got.mean[i] - mc.mean[i]).abs();
-        assert!(d <= k * mc.mean_se[i] + 1e-12, "{what}: mean[{i}] {} vs MC {} ± {}", got.mean[i], mc.mean[i], mc.mean_se[i]);
+        assert!(
+            d <= k * mc.mean_se[i] + 1e-12,
+            "{what}: mean[{i}] {} vs MC {} ± {}",
+            got.mean[i],
+            mc.mean[i],
+            mc.mean_se[i]
+        );
         worst = worst.max(d / mc.mean_se[i].max(1e-300));
         for j in 0..=i {
             let d = (got.cov[(i, j)] - mc.cov[(i, j)]).abs();
@@ -146,7 +164,12 @@ pub fn assert_close(got: &Moments, reference: &Moments, tol: f64, floor: f64, wh
     for i in 0..n {
         let scale = reference.mean[i].abs() + reference.cov[(i, i)].sqrt();
         let d = (got.mean[i] - reference.mean[i]).abs();
-        assert!(d <= tol * scale + floor, "{what}: mean[{i}] {} vs {}", got.mean[i], reference.mean[i]);
+        assert!(
+            d <= tol * scale + floor,
+            "{what}: mean[{i}] {} vs {}",
+            got.mean[i],
+            reference.mean[i]
+        );
         worst = worst.max(d / scale.max(1e-300));
         for j in 0..n {
             let scale = (reference.cov[(i, i)] * reference.cov[(j, j)]).sqrt();
@@ -178,7 +201,11 @@ pub fn apply(c: &dyn Closure, input: &Moments) -> Moments {
     for i in 0..out.dim() {
         assert!(out.mean[i].is_finite());
         for j in 0..out.dim() {
-            assert!(out.cov[(i, j)].is_finite(), "{}: C[{i},{j}] not finite", c.name());
+            assert!(
+                out.cov[(i, j)].is_finite(),
+                "{}: C[{i},{j}] not finite",
+                c.name()
+            );
         }
     }
     out
