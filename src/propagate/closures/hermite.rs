@@ -1,0 +1,228 @@
+//! Any smooth φ by the Hermite (Mehler) series (DESIGN.md §3, "Any smooth φ").
+
+use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
+
+use super::input::{correlation, gaussian_only, reset_output, units};
+use super::quadrature::{for_each_unit_node, moments_1d, pair_cov, Unit};
+use super::triangle::fill_symmetric;
+use super::{Closure, Corrections};
+use crate::error::{Error, Result};
+use crate::net::Activation;
+use crate::stats::Moments;
+
+/// Default number of series terms K.
+pub const DEFAULT_ORDER: usize = 96;
+/// Default tolerance on the truncation bound, relative to √(Var φ(hᵢ) · Var φ(hⱼ)).
+pub const DEFAULT_TOLERANCE: f64 = 1e-10;
+/// Integration range for the coefficients: |hₙ(z)|φ(z) ≲ e^{−z²/4} (Cramér), < 10⁻¹⁵ at 12.
+const COEFF_RANGE: f64 = 12.0;
+
+/// Normalised Hermite coefficients of one unit h = μ + s z, z ~ N(0, 1):
+/// cₙ = bₙ/√n! = E[φ(μ + s z) Heₙ(z)]/√n!, n = 1..K, with its mean and variance.
+/// Mehler's formula gives Cov(φ(hᵢ), φ(hⱼ)) = Σ_{n≥1} ρⁿ cₙ(i) cₙ(j), and Parseval
+/// Var φ(h) = Σ_{n≥1} cₙ².
+#[derive(Clone, Debug)]
+pub struct HermiteCoefficients {
+    pub mean: f64,
+    pub var: f64,
+    /// c₁ … c_K.
+    pub c: Vec<f64>,
+}
+
+impl HermiteCoefficients {
+    /// Computes c₁..c_K by the composite Gauss–Legendre rule on ±12 (panels ≤ 0.5/max(1, s)
+    /// wide, so that φ(μ + s z) is resolved at any s), with the normalised recurrence
+    /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!. Mean and variance are the 1-D quadrature
+    /// of the reference closure. A deterministic unit (s = 0) has c = 0.
+    pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
+        let (mean, var) = moments_1d(act, mu, s);
+        let mut c = vec![0.0; order];
+        if s > 0.0 && order > 0 {
+            let sq: Vec<f64> = (0..=order).map(|n| (n as f64).sqrt()).collect();
+            for_each_unit_node(s, COEFF_RANGE, |z, w| {
+                let f = w * (act.eval(mu + s * z) - mean);
+                let (mut h0, mut h1) = (1.0, z);
+                c[0] += f * h1;
+                for n in 1..order {
+                    let h2 = (z * h1 - sq[n] * h0) / sq[n + 1];
+                    c[n] += f * h2;
+                    h0 = h1;
+                    h1 = h2;
+                }
+            });
+        }
+        HermiteCoefficients { mean, var, c }
+    }
+
+    /// Rᵢ(K) = Var φ(hᵢ) − Σ_{n=1..K} cₙ² (Parseval), floored at 0 and raised by 4ε·Var to cover
+    /// the rounding of the difference.
+    pub fn remainder(&self, k: usize) -> f64 {
+        let head: f64 = self.c[..k.min(self.c.len())].iter().map(|c| c * c).sum();
+        (self.var - head).max(0.0) + 4.0 * f64::EPSILON * self.var
+    }
+
+    /// The series truncated after K terms, Σ_{n=1..K} ρⁿ cₙ(i) cₙ(j) (Horner in ρ).
+    pub fn series(&self, other: &Self, rho: f64, k: usize) -> f64 {
+        let k = k.min(self.c.len()).min(other.c.len());
+        (0..k)
+            .rev()
+            .fold(0.0, |acc, n| acc * rho + self.c[n] * other.c[n])
+            * rho
+    }
+
+    /// Cauchy–Schwarz bound on the truncation error of [`Self::series`]:
+    /// |Σ_{n>K} ρⁿ cₙ(i)cₙ(j)| ≤ |ρ|^{K+1} √(Rᵢ(K) Rⱼ(K)).
+    pub fn truncation_bound(&self, other: &Self, rho: f64, k: usize) -> f64 {
+        rho.abs().powi(k as i32 + 1) * (self.remainder(k) * other.remainder(k)).sqrt()
+    }
+}
+
+/// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..K} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
+/// over j; where the truncation bound exceeds `tolerance`·√(VarᵢVarⱼ) (|ρ| near 1, or a very
+/// wide pre-activation) that pair falls back to the 2-D quadrature. Cᵢᵢ = Var φ(hᵢ) by 1-D
+/// quadrature. Refuses relu: its series converges algebraically (a three-term truncation is 3 %
+/// off at ρ = 1); relu has the exact Φ₂ closure. Gaussian-only.
+#[derive(Clone, Copy, Debug)]
+pub struct HermiteClosure {
+    act: Activation,
+    order: usize,
+    tolerance: f64,
+}
+
+impl HermiteClosure {
+    /// The series closure of `act` with [`DEFAULT_ORDER`] terms and [`DEFAULT_TOLERANCE`];
+    /// [`Error::Unsupported`] for relu.
+    pub fn new(act: Activation) -> Result<Self> {
+        if !act.is_smooth() {
+            return Err(Error::Unsupported(format!(
+                "the Hermite series closure needs a smooth activation; {act} has a kink and its \
+                 series converges too slowly (use --closure auto for the exact Φ₂ form, or \
+                 --closure quadrature)"
+            )));
+        }
+        Ok(HermiteClosure {
+            act,
+            order: DEFAULT_ORDER,
+            tolerance: DEFAULT_TOLERANCE,
+        })
+    }
+
+    /// Sets the number of series terms K (at least 1).
+    pub fn with_order(mut self, order: usize) -> Self {
+        self.order = order.max(1);
+        self
+    }
+
+    /// Sets the relative tolerance on the truncation bound above which a pair is integrated.
+    pub fn with_tolerance(mut self, tolerance: f64) -> Self {
+        self.tolerance = tolerance;
+        self
+    }
+}
+
+impl Closure for HermiteClosure {
+    fn name(&self) -> String {
+        format!(
+            "{} (Hermite series, K={}, tol {:e}, quadrature where the bound fails)",
+            self.act, self.order, self.tolerance
+        )
+    }
+
+    fn apply_into(
+        &self,
+        input: &Moments,
+        corrections: Corrections,
+        out: &mut Moments,
+    ) -> Result<()> {
+        gaussian_only(corrections, "Hermite series")?;
+        let u = units(input, "Hermite series")?;
+        let n = input.dim();
+        let k = self.order;
+        reset_output(out, n);
+        let coef: Vec<HermiteCoefficients> = (0..n)
+            .into_par_iter()
+            .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], k))
+            .collect();
+        // n-major layout: lanes over units j are contiguous for each order.
+        let mut lanes = vec![0.0; k * n];
+        for (j, cj) in coef.iter().enumerate() {
+            for (o, c) in cj.c.iter().enumerate() {
+                lanes[o * n + j] = *c;
+            }
+        }
+        let inv_s: Vec<f64> =
+            u.s.iter()
+                .map(|&s| if s > 0.0 { 1.0 / s } else { 0.0 })
+                .collect();
+        let rem: Vec<f64> = coef.iter().map(|c| c.remainder(k)).collect();
+        for (i, c) in coef.iter().enumerate() {
+            out.mean[i] = c.mean;
+        }
+        let arch = pulp::Arch::new();
+        fill_symmetric(&mut out.cov, |i, col| {
+            let sig = &input.cov.col_as_slice(i)[..=i];
+            arch.dispatch(SeriesLanes {
+                out: col,
+                sig,
+                inv_s: &inv_s[..=i],
+                inv_si: inv_s[i],
+                ci: &coef[i].c,
+                lanes: &lanes,
+                stride: n,
+            });
+            for (j, c) in col.iter_mut().enumerate().take(i) {
+                let rho = correlation(sig[j], u.s[i], u.s[j]);
+                let bound = rho.abs().powi(k as i32 + 1) * (rem[i] * rem[j]).sqrt();
+                if bound > self.tolerance * (coef[i].var * coef[j].var).sqrt() {
+                    let unit = |t: usize| Unit {
+                        mu: u.mu[t],
+                        s: u.s[t],
+                        m: coef[t].mean,
+                    };
+                    *c = pair_cov(self.act, unit(i), unit(j), rho);
+                }
+            }
+            col[i] = coef[i].var;
+        })
+    }
+}
+
+/// SIMD lanes over j ≤ i: ρ = clamp(Σᵢⱼ/(sᵢsⱼ), −1, 1), C = ρ(c₁ᵢc₁ⱼ + ρ(c₂ᵢc₂ⱼ + …)).
+struct SeriesLanes<'a> {
+    out: &'a mut [f64],
+    sig: &'a [f64],
+    inv_s: &'a [f64],
+    inv_si: f64,
+    ci: &'a [f64],
+    /// cₒ(j) at `lanes[o * stride + j]`.
+    lanes: &'a [f64],
+    stride: usize,
+}
+
+impl WithSimd for SeriesLanes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let len = self.out.len();
+        let inv_si = simd.splat_f64s(self.inv_si);
+        let (lo, hi) = (simd.splat_f64s(-1.0), simd.splat_f64s(1.0));
+        let mut j = 0;
+        while j < len {
+            let end = (j + S::F64_LANES).min(len);
+            let sig = simd.partial_load_f64s(&self.sig[j..end]);
+            let inv_sj = simd.partial_load_f64s(&self.inv_s[j..end]);
+            let rho = simd.mul_f64s(simd.mul_f64s(sig, inv_si), inv_sj);
+            let rho = simd.min_f64s(simd.max_f64s(rho, lo), hi);
+            let mut acc = simd.splat_f64s(0.0);
+            for (o, &c) in self.ci.iter().enumerate().rev() {
+                let base = o * self.stride;
+                let cj = simd.partial_load_f64s(&self.lanes[base + j..base + end]);
+                acc = simd.mul_add_e_f64s(acc, rho, simd.mul_f64s(simd.splat_f64s(c), cj));
+            }
+            simd.partial_store_f64s(&mut self.out[j..end], simd.mul_f64s(acc, rho));
+            j = end;
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Checks on a closure's input and preparation of its output buffers.
+
+use faer::{Col, Mat};
+
+use super::Corrections;
+use crate::error::{Error, Result};
+use crate::stats::Moments;
+
+/// The per-unit quantities every closure needs: means μᵢ and standard deviations sᵢ = √Σᵢᵢ.
+pub(crate) struct Units {
+    pub mu: Vec<f64>,
+    pub s: Vec<f64>,
+}
+
+/// Validates `input` (square N×N covariance, finite entries, Σᵢᵢ ≥ 0 up to rounding — a
+/// diagonal above −64ε·max|Σᵢᵢ| counts as 0) and returns μ and s.
+pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
+    let n = input.dim();
+    if input.cov.nrows() != n || input.cov.ncols() != n {
+        return Err(Error::Shape(format!(
+            "{who} closure: mean has {n} entries but covariance is {}×{}",
+            input.cov.nrows(),
+            input.cov.ncols()
+        )));
+    }
+    let mu: Vec<f64> = (0..n).map(|i| input.mean[i]).collect();
+    if let Some(i) = mu.iter().position(|x| !x.is_finite()) {
+        return Err(Error::Numeric(format!(
+            "{who} closure: mean[{i}] = {}",
+            mu[i]
+        )));
+    }
+    for j in 0..n {
+        for i in 0..n {
+            let v = input.cov[(i, j)];
+            if !v.is_finite() {
+                return Err(Error::Numeric(format!(
+                    "{who} closure: cov[({i}, {j})] = {v}"
+                )));
+            }
+        }
+    }
+    let scale = (0..n).map(|i| input.cov[(i, i)].abs()).fold(0.0, f64::max);
+    let mut s = Vec::with_capacity(n);
+    for i in 0..n {
+        let d = input.cov[(i, i)];
+        if d < -64.0 * f64::EPSILON * scale {
+            return Err(Error::Numeric(format!(
+                "{who} closure: negative variance cov[({i}, {i})] = {d}"
+            )));
+        }
+        s.push(d.max(0.0).sqrt());
+    }
+    Ok(Units { mu, s })
+}
+
+/// ρ = Σᵢⱼ/(sᵢsⱼ) clamped to [−1, 1]; 0 when either unit is deterministic (s = 0).
+#[inline]
+pub(crate) fn correlation(sigma_ij: f64, si: f64, sj: f64) -> f64 {
+    if si > 0.0 && sj > 0.0 {
+        (sigma_ij / si / sj).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// Resizes `out` to dimension `n` (reusing its buffers when they fit) and clears its κ fields.
+pub(crate) fn reset_output(out: &mut Moments, n: usize) {
+    if out.mean.nrows() != n {
+        out.mean = Col::zeros(n);
+    }
+    if out.cov.nrows() != n || out.cov.ncols() != n {
+        out.cov = Mat::zeros(n, n);
+    }
+    out.k3_iij = None;
+    out.k4_iijj = None;
+}
+
+/// Error for closures that implement the Gaussian closure only.
+pub(crate) fn gaussian_only(corrections: Corrections, who: &str) -> Result<()> {
+    match corrections {
+        Corrections::None => Ok(()),
+        Corrections::K3K4 => Err(Error::Unsupported(format!(
+            "κ₃/κ₄ corrections are exact only for the quadratic activation; the {who} closure \
+             is Gaussian-only (use --corrections none)"
+        ))),
+    }
+}
