@@ -9,6 +9,7 @@
 //! Source of the science: Fischer et al., "Decomposing neural networks as mappings of
 //! correlation functions", Phys. Rev. Research 4, 043143 (2022).
 
+pub mod analysis;
 pub mod data;
 pub mod error;
 pub mod net;

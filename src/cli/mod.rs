@@ -2,6 +2,7 @@
 
 mod data_args;
 mod output;
+mod propagate;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +25,8 @@ pub struct Cli {
 enum Command {
     /// Train an MLP on a task and write it as a safetensors model file.
     Train(train::TrainArgs),
+    /// Propagate one layer's measured statistics to the output and compare with the measured ones.
+    Propagate(propagate::PropagateArgs),
 }
 
 /// Runs the parsed command line.
@@ -31,6 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
     init_threads(cli.threads)?;
     match cli.command {
         Command::Train(args) => train::run(args),
+        Command::Propagate(args) => propagate::run(args),
     }
 }
 

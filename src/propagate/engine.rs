@@ -45,7 +45,11 @@ pub fn propagate(
             format!("{from} is beyond the last hidden layer ({depth})"),
         ));
     }
-    let width = if from == 0 { net.input_dim() } else { net.layers[from - 1].fan_out() };
+    let width = if from == 0 {
+        net.input_dim()
+    } else {
+        net.layers[from - 1].fan_out()
+    };
     if let Some(bad) = start.iter().find(|m| m.dim() != width) {
         return Err(Error::Shape(format!(
             "start statistics have dimension {} but layer {from} has width {width}",
@@ -59,8 +63,18 @@ pub fn propagate(
     for l in from + 1..=depth {
         let layer = &net.layers[l - 1];
         let mut pre = empty_like(current.len(), layer.fan_out());
-        affine_moments(layer.w.as_ref(), layer.b.as_ref(), &current, &mut pre, &mut ws)?;
-        let corrections = if l == from + 1 { opts.corrections } else { Corrections::None };
+        affine_moments(
+            layer.w.as_ref(),
+            layer.b.as_ref(),
+            &current,
+            &mut pre,
+            &mut ws,
+        )?;
+        let corrections = if l == from + 1 {
+            opts.corrections
+        } else {
+            Corrections::None
+        };
         if corrections == Corrections::K3K4 {
             attach_kappa(&mut pre, first_pre, l)?;
         }
@@ -72,14 +86,29 @@ pub fn propagate(
             m.k3_iij = None;
             m.k4_iijj = None;
         }
-        out.push(Predicted { stage: Stage::Pre(l), per_class: pre });
-        out.push(Predicted { stage: Stage::Post(l), per_class: post.clone() });
+        out.push(Predicted {
+            stage: Stage::Pre(l),
+            per_class: pre,
+        });
+        out.push(Predicted {
+            stage: Stage::Post(l),
+            per_class: post.clone(),
+        });
         current = post;
     }
     let readout = net.layers.last().expect("validated network has a read-out");
     let mut y = empty_like(current.len(), readout.fan_out());
-    affine_moments(readout.w.as_ref(), readout.b.as_ref(), &current, &mut y, &mut ws)?;
-    out.push(Predicted { stage: Stage::Output, per_class: y });
+    affine_moments(
+        readout.w.as_ref(),
+        readout.b.as_ref(),
+        &current,
+        &mut y,
+        &mut ws,
+    )?;
+    out.push(Predicted {
+        stage: Stage::Output,
+        per_class: y,
+    });
     Ok(out)
 }
 
@@ -105,7 +134,9 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
     }
     for (p, m) in pre.iter_mut().zip(measured) {
         let (Some(k3), Some(k4)) = (&m.k3_iij, &m.k4_iijj) else {
-            return Err(Error::Unsupported(format!("the statistics of h{l} carry no κ slices")));
+            return Err(Error::Unsupported(format!(
+                "the statistics of h{l} carry no κ slices"
+            )));
         };
         if k3.nrows() != p.dim() {
             return Err(Error::Shape(format!(

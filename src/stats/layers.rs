@@ -92,7 +92,10 @@ pub struct LayerStats {
 impl LayerStats {
     /// The moments of `stage`.
     pub fn get(&self, stage: Stage) -> Option<&EmpiricalMoments> {
-        self.stages.iter().find(|(s, _)| *s == stage).map(|(_, m)| m)
+        self.stages
+            .iter()
+            .find(|(s, _)| *s == stage)
+            .map(|(_, m)| m)
     }
 }
 
@@ -110,7 +113,8 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
                 Stage::Pre(l) | Stage::Post(l) => widths[l],
                 Stage::Output => net.output_dim(),
             };
-            let with_k = higher == Higher::InputAndPre && matches!(stage, Stage::Input | Stage::Pre(_));
+            let with_k =
+                higher == Higher::InputAndPre && matches!(stage, Stage::Input | Stage::Pre(_));
             MomentAccumulator::new(dim, data.n_classes, with_k)
         })
         .collect::<Result<Vec<_>>>()?;
