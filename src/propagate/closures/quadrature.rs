@@ -12,8 +12,16 @@ use crate::error::Result;
 use crate::net::Activation;
 use crate::stats::Moments;
 
-/// Integration range ±L in standard-normal units (mass beyond: 2Φ(−9) ≈ 2·10⁻¹⁹).
+/// Integration range ±L in standard-normal units (mass beyond: 2Φ(−9) ≈ 2·10⁻¹⁹), widened by
+/// |μ|/s (up to 30) so that tail-dominated moments (relu far below its kink) keep their
+/// relative accuracy.
 const HALF_RANGE: f64 = 9.0;
+
+/// ±L for units with standardised means `a`.
+#[inline]
+fn half_range(a: f64) -> f64 {
+    HALF_RANGE + a.abs().min(30.0)
+}
 /// Panel width, in units of the pre-activation h: panels resolve φ on this scale whatever s is.
 const PANEL_H: f64 = 0.5;
 
@@ -39,8 +47,9 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     }
     let brk = kink(act).map(|k| (k - mu) / s);
     let breaks = brk.as_slice();
-    let m = normal_expect(breaks, width(s), HALF_RANGE, |z| act.eval(mu + s * z));
-    let var = normal_expect(breaks, width(s), HALF_RANGE, |z| {
+    let range = half_range(mu / s);
+    let m = normal_expect(breaks, width(s), range, |z| act.eval(mu + s * z));
+    let var = normal_expect(breaks, width(s), range, |z| {
         let d = act.eval(mu + s * z) - m;
         d * d
     });
@@ -75,12 +84,13 @@ pub fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> f64 {
     }
     let outer_w = width(ui.s.max(uj.s * rho.abs()));
     let inner_w = width(uj.s * q);
-    normal_expect(&outer, outer_w, HALF_RANGE, |z1| {
+    let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
+    normal_expect(&outer, outer_w, range, |z1| {
         let base = uj.mu + uj.s * rho * z1;
         let g = if q > 0.0 {
             let sq = uj.s * q;
             let inner = k.map(|k| (k - base) / sq);
-            normal_expect(inner.as_slice(), inner_w, HALF_RANGE, |z2| {
+            normal_expect(inner.as_slice(), inner_w, half_range(base / sq), |z2| {
                 act.eval(base + sq * z2)
             })
         } else {

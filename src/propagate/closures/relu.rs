@@ -1,7 +1,10 @@
 //! φ(h) = max(h, 0): exact Gaussian closure through Φ₂ (DESIGN.md §3, "ReLU").
 
+use std::f64::consts::FRAC_PI_2;
+
 use super::bvn::{bvn_cdf, cdf, pdf};
 use super::input::{correlation, gaussian_only, reset_output, units};
+use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
@@ -13,7 +16,10 @@ use crate::stats::Moments;
 pub struct ReluClosure;
 
 /// Mean and variance of max(h, 0), h ~ N(μ, s²), a = μ/s:
-/// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m². A deterministic unit (s = 0) gives
+/// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ 0. For a < 0 that difference
+/// cancels (≈ a⁴ digits lost), so the variance is taken from Price's theorem instead,
+/// Var = s² ∫₀¹ Φ₂(a, a; r) dr = s² ∫₀^{π/2} Φ₂(a, a; sin θ) cos θ dθ (positive integrand),
+/// by ⌈1 + a²/32⌉ panels of 20-point Gauss–Legendre. A deterministic unit (s = 0) gives
 /// (max(μ, 0), 0).
 pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
@@ -22,8 +28,22 @@ pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
     let a = mu / s;
     let (big_phi, small_phi) = (cdf(a), pdf(a));
     let m = mu * big_phi + s * small_phi;
-    let var = (mu * mu + s * s) * big_phi + mu * s * small_phi - m * m;
-    (m, var.max(0.0))
+    if a >= 0.0 {
+        let var = (mu * mu + s * s) * big_phi + mu * s * small_phi - m * m;
+        return (m, var.max(0.0));
+    }
+    let (x, w) = gauss_legendre(20);
+    let panels = (1.0 + a * a / 32.0).ceil() as usize;
+    let width = FRAC_PI_2 / panels as f64;
+    let mut sum = 0.0;
+    for p in 0..panels {
+        let mid = (p as f64 + 0.5) * width;
+        for (xi, wi) in x.iter().zip(&w) {
+            let t = mid + 0.5 * width * xi;
+            sum += wi * t.cos() * bvn_cdf(a, a, t.sin());
+        }
+    }
+    (m, s * s * 0.5 * width * sum)
 }
 
 /// E[hᵢ⁺hⱼ⁺]/(sᵢsⱼ) for standardised means a, b and correlation ρ (DESIGN.md §3):
