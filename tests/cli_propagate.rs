@@ -1,0 +1,72 @@
+//! `corrflow propagate` as a user runs it: JSON fields, the XOR story, and clear errors.
+
+use std::process::{Command, Output};
+
+fn corrflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corrflow"))
+        .args(args)
+        .env_remove("MNIST_DIR")
+        .output()
+        .expect("run corrflow")
+}
+
+fn ok_json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "corrflow failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+#[test]
+fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    ok_json(&corrflow(&["train", "--task", "xor", "--json", "--out", m]));
+
+    let gauss = ok_json(&corrflow(&["propagate", "--model", m, "--task", "xor", "--json"]));
+    let layers = gauss["layers"].as_array().unwrap();
+    // 2 classes × (h1, z1, y).
+    assert_eq!(layers.len(), 6);
+    for row in layers {
+        for key in ["layer", "stage", "class", "cov_rel_err", "mean_err", "kl"] {
+            assert!(row.get(key).is_some(), "missing {key} in {row}");
+        }
+    }
+    let err = |v: &serde_json::Value, stage: &str| {
+        v["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["stage"] == stage)
+            .map(|r| r["cov_rel_err"].as_f64().unwrap())
+            .fold(0.0f64, f64::max)
+    };
+    // h1 is an exact affine image; z1 of an XOR class (a two-blob mixture) is far from the
+    // Gaussian closure, and exact once κ₃/κ₄ enter.
+    assert!(err(&gauss, "pre") < 1e-12);
+    assert!(err(&gauss, "post") > 0.1);
+    let k = ok_json(&corrflow(&["propagate", "--model", m, "--task", "xor", "--corrections", "k3k4", "--json"]));
+    assert!(err(&k, "post") < 1e-10);
+    assert!(err(&k, "output") < 1e-10);
+}
+
+#[test]
+fn bad_requests_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("relu.safetensors");
+    let m = model.to_str().unwrap();
+    ok_json(&corrflow(&["train", "--task", "xor", "--activation", "relu", "--epochs", "2", "--json", "--out", m]));
+    let cases: [(&[&str], &str); 4] = [
+        (&["propagate", "--model", m, "--task", "xor", "--corrections", "k3k4"], "relu"),
+        (&["propagate", "--model", m, "--task", "xor", "--from-layer", "5"], "--from-layer"),
+        (&["propagate", "--model", m, "--task", "xor", "--closure", "magic"], "--closure"),
+        (&["propagate", "--model", m, "--task", "xor", "--dim", "3"], "3 inputs"),
+    ];
+    for (args, needle) in cases {
+        let out = corrflow(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(needle), "{args:?}: error does not mention {needle}: {text}");
+    }
+    let missing = corrflow(&["propagate", "--model", "/nonexistent/m.safetensors", "--task", "xor"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/m.safetensors"));
+}
