@@ -11,7 +11,11 @@ fn corrflow(args: &[&str]) -> Output {
 }
 
 fn ok_json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "corrflow failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "corrflow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
 }
 
@@ -22,7 +26,14 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
     let m = model.to_str().unwrap();
     ok_json(&corrflow(&["train", "--task", "xor", "--json", "--out", m]));
 
-    let gauss = ok_json(&corrflow(&["propagate", "--model", m, "--task", "xor", "--json"]));
+    let gauss = ok_json(&corrflow(&[
+        "propagate",
+        "--model",
+        m,
+        "--task",
+        "xor",
+        "--json",
+    ]));
     let layers = gauss["layers"].as_array().unwrap();
     // 2 classes × (h1, z1, y).
     assert_eq!(layers.len(), 6);
@@ -44,7 +55,16 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
     // Gaussian closure, and exact once κ₃/κ₄ enter.
     assert!(err(&gauss, "pre") < 1e-12);
     assert!(err(&gauss, "post") > 0.1);
-    let k = ok_json(&corrflow(&["propagate", "--model", m, "--task", "xor", "--corrections", "k3k4", "--json"]));
+    let k = ok_json(&corrflow(&[
+        "propagate",
+        "--model",
+        m,
+        "--task",
+        "xor",
+        "--corrections",
+        "k3k4",
+        "--json",
+    ]));
     assert!(err(&k, "post") < 1e-10);
     assert!(err(&k, "output") < 1e-10);
 }
@@ -54,19 +74,75 @@ fn bad_requests_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("relu.safetensors");
     let m = model.to_str().unwrap();
-    ok_json(&corrflow(&["train", "--task", "xor", "--activation", "relu", "--epochs", "2", "--json", "--out", m]));
+    ok_json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--activation",
+        "relu",
+        "--epochs",
+        "2",
+        "--json",
+        "--out",
+        m,
+    ]));
     let cases: [(&[&str], &str); 4] = [
-        (&["propagate", "--model", m, "--task", "xor", "--corrections", "k3k4"], "relu"),
-        (&["propagate", "--model", m, "--task", "xor", "--from-layer", "5"], "--from-layer"),
-        (&["propagate", "--model", m, "--task", "xor", "--closure", "magic"], "--closure"),
-        (&["propagate", "--model", m, "--task", "xor", "--dim", "3"], "3 inputs"),
+        (
+            &[
+                "propagate",
+                "--model",
+                m,
+                "--task",
+                "xor",
+                "--corrections",
+                "k3k4",
+            ],
+            "relu",
+        ),
+        (
+            &[
+                "propagate",
+                "--model",
+                m,
+                "--task",
+                "xor",
+                "--from-layer",
+                "5",
+            ],
+            "--from-layer",
+        ),
+        (
+            &[
+                "propagate",
+                "--model",
+                m,
+                "--task",
+                "xor",
+                "--closure",
+                "magic",
+            ],
+            "--closure",
+        ),
+        (
+            &["propagate", "--model", m, "--task", "xor", "--dim", "3"],
+            "3 inputs",
+        ),
     ];
     for (args, needle) in cases {
         let out = corrflow(args);
         assert!(!out.status.success(), "{args:?} succeeded");
         let text = String::from_utf8_lossy(&out.stderr);
-        assert!(text.contains(needle), "{args:?}: error does not mention {needle}: {text}");
+        assert!(
+            text.contains(needle),
+            "{args:?}: error does not mention {needle}: {text}"
+        );
     }
-    let missing = corrflow(&["propagate", "--model", "/nonexistent/m.safetensors", "--task", "xor"]);
+    let missing = corrflow(&[
+        "propagate",
+        "--model",
+        "/nonexistent/m.safetensors",
+        "--task",
+        "xor",
+    ]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/m.safetensors"));
 }

@@ -26,15 +26,26 @@ fn gaussian_classes(d: usize, n: usize, seed: u64) -> (Dataset, Vec<Moments>) {
     let mut x = Mat::zeros(d, 2 * n);
     let mut labels = Vec::new();
     for c in 0..2 {
-        let a = Mat::from_fn(d, d, |_, _| rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt());
+        let a = Mat::from_fn(d, d, |_, _| {
+            rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt()
+        });
         let cov = &a * a.transpose() + Mat::<f64>::identity(d, d) * 0.2;
         let mean = Col::from_fn(d, |i| (c as f64 - 0.5) * (i as f64 * 0.3).cos());
-        let draws = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap().sample(n, &mut rng);
+        let draws = GaussianSampler::new(mean.as_ref(), cov.as_ref())
+            .unwrap()
+            .sample(n, &mut rng);
         x.as_mut().subcols_mut(c * n, n).copy_from(draws.as_ref());
         labels.extend(std::iter::repeat_n(c as u8, n));
         truth.push(Moments::gaussian(mean, cov));
     }
-    (Dataset { x, labels, n_classes: 2 }, truth)
+    (
+        Dataset {
+            x,
+            labels,
+            n_classes: 2,
+        },
+        truth,
+    )
 }
 
 fn random_net(widths: &[usize], act: Activation, seed: u64) -> Mlp {
@@ -55,7 +66,14 @@ fn linear_network_propagation_equals_measurement_at_every_depth() {
     let stats = layer_stats(&net, &data, Higher::None, 4096).unwrap();
     // From the measured input statistics: exact up to rounding at every stage (the affine map is
     // exact for the empirical measure too).
-    let from_data = propagate(&net, 0, &stats.get(Stage::Input).unwrap().per_class, None, GAUSSIAN).unwrap();
+    let from_data = propagate(
+        &net,
+        0,
+        &stats.get(Stage::Input).unwrap().per_class,
+        None,
+        GAUSSIAN,
+    )
+    .unwrap();
     assert_eq!(from_data.len(), 2 * 3 + 1);
     for p in &from_data {
         let emp = stats.get(p.stage).unwrap();
@@ -63,7 +81,11 @@ fn linear_network_propagation_equals_measurement_at_every_depth() {
             let err = relative_frobenius(prop.cov.as_ref(), meas.cov.as_ref()).unwrap();
             assert!(err < 1e-12, "{}: {err}", p.stage);
             let dm = (&prop.mean - &meas.mean).norm_l2();
-            assert!(dm < 1e-11 * (1.0 + meas.mean.norm_l2()), "{}: {dm}", p.stage);
+            assert!(
+                dm < 1e-11 * (1.0 + meas.mean.norm_l2()),
+                "{}: {dm}",
+                p.stage
+            );
         }
     }
     // From the true input parameters: equal to the measurement within sampling error. For a
@@ -76,10 +98,18 @@ fn linear_network_propagation_equals_measurement_at_every_depth() {
             let s = &prop.cov;
             for i in 0..s.nrows() {
                 let se_mean = (s[(i, i)] / n).sqrt();
-                assert!((prop.mean[i] - meas.mean[i]).abs() < 5.0 * se_mean, "{} mean {i}", p.stage);
+                assert!(
+                    (prop.mean[i] - meas.mean[i]).abs() < 5.0 * se_mean,
+                    "{} mean {i}",
+                    p.stage
+                );
                 for j in 0..=i {
                     let se = ((s[(i, i)] * s[(j, j)] + s[(i, j)] * s[(i, j)]) / n).sqrt();
-                    assert!((s[(i, j)] - meas.cov[(i, j)]).abs() < 5.0 * se, "{} cov {i},{j}", p.stage);
+                    assert!(
+                        (s[(i, j)] - meas.cov[(i, j)]).abs() < 5.0 * se,
+                        "{} cov {i},{j}",
+                        p.stage
+                    );
                 }
             }
         }
@@ -92,10 +122,15 @@ fn quadratic_layer_one_is_exact_on_gaussian_input() {
     let (data, truth) = gaussian_classes(4, n, 3);
     let net = random_net(&[4, 5, 2], Activation::Quadratic { alpha: 0.4 }, 4);
     let predicted = propagate(&net, 0, &truth, None, GAUSSIAN).unwrap();
-    let z1 = predicted.iter().find(|p| p.stage == Stage::Post(1)).unwrap();
+    let z1 = predicted
+        .iter()
+        .find(|p| p.stage == Stage::Post(1))
+        .unwrap();
     // Measured moments of z¹ and the standard error of each entry, from the samples themselves.
     for (c, prop) in z1.per_class.iter().enumerate() {
-        let cols: Vec<usize> = (0..data.len()).filter(|&k| data.labels[k] as usize == c).collect();
+        let cols: Vec<usize> = (0..data.len())
+            .filter(|&k| data.labels[k] as usize == c)
+            .collect();
         let w = &net.layers[0];
         let z: Vec<Vec<f64>> = cols
             .iter()
@@ -109,12 +144,20 @@ fn quadratic_layer_one_is_exact_on_gaussian_input() {
             })
             .collect();
         let m = cols.len() as f64;
-        let mean: Vec<f64> = (0..5).map(|i| z.iter().map(|v| v[i]).sum::<f64>() / m).collect();
+        let mean: Vec<f64> = (0..5)
+            .map(|i| z.iter().map(|v| v[i]).sum::<f64>() / m)
+            .collect();
         for i in 0..5 {
             let var_i = z.iter().map(|v| (v[i] - mean[i]).powi(2)).sum::<f64>() / m;
-            assert!((prop.mean[i] - mean[i]).abs() < 5.0 * (var_i / m).sqrt(), "class {c} mean {i}");
+            assert!(
+                (prop.mean[i] - mean[i]).abs() < 5.0 * (var_i / m).sqrt(),
+                "class {c} mean {i}"
+            );
             for j in 0..=i {
-                let prods: Vec<f64> = z.iter().map(|v| (v[i] - mean[i]) * (v[j] - mean[j])).collect();
+                let prods: Vec<f64> = z
+                    .iter()
+                    .map(|v| (v[i] - mean[i]) * (v[j] - mean[j]))
+                    .collect();
                 let cov = prods.iter().sum::<f64>() / m;
                 let sd = (prods.iter().map(|p| (p - cov).powi(2)).sum::<f64>() / m).sqrt();
                 let se = sd / m.sqrt();
@@ -136,7 +179,9 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
     let mut x = Mat::zeros(d, 2 * n);
     let mut labels = Vec::new();
     for c in 0..2 {
-        let a = Mat::from_fn(d, d, |_, _| rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt());
+        let a = Mat::from_fn(d, d, |_, _| {
+            rng.sample::<f64, _>(StandardNormal) / (d as f64).sqrt()
+        });
         for k in 0..n {
             let e: Vec<f64> = (0..d).map(|_| rng.sample::<f64, _>(Exp1) - 1.0).collect();
             for i in 0..d {
@@ -145,25 +190,39 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
         }
         labels.extend(std::iter::repeat_n(c as u8, n));
     }
-    let data = Dataset { x, labels, n_classes: 2 };
+    let data = Dataset {
+        x,
+        labels,
+        n_classes: 2,
+    };
     let net = random_net(&[d, 6, 2], Activation::Quadratic { alpha: 0.5 }, 5);
     let stats = layer_stats(&net, &data, Higher::InputAndPre, 8192).unwrap();
     let start = &stats.get(Stage::Input).unwrap().per_class;
     let first_pre = &stats.get(Stage::Pre(1)).unwrap().per_class;
     let measured = &stats.get(Stage::Post(1)).unwrap().per_class;
-    let corrected = PropagateOptions { method: ClosureMethod::Auto, corrections: Corrections::K3K4 };
+    let corrected = PropagateOptions {
+        method: ClosureMethod::Auto,
+        corrections: Corrections::K3K4,
+    };
     let with_k = propagate(&net, 0, start, Some(first_pre), corrected).unwrap();
     let gauss = propagate(&net, 0, start, None, GAUSSIAN).unwrap();
-    for c in 0..2 {
+    for (c, measured) in measured.iter().enumerate() {
         // Exact identity on the empirical measure: only rounding remains.
-        let err_k = relative_frobenius(with_k[1].per_class[c].cov.as_ref(), measured[c].cov.as_ref()).unwrap();
+        let err_k =
+            relative_frobenius(with_k[1].per_class[c].cov.as_ref(), measured.cov.as_ref()).unwrap();
         assert!(err_k < 1e-10, "class {c}: corrected error {err_k}");
         // The Gaussian closure misses κ terms of order one; sampling error is ~1/√n ≈ 0.002.
-        let err_g = relative_frobenius(gauss[1].per_class[c].cov.as_ref(), measured[c].cov.as_ref()).unwrap();
+        let err_g =
+            relative_frobenius(gauss[1].per_class[c].cov.as_ref(), measured.cov.as_ref()).unwrap();
         assert!(err_g > 0.05, "class {c}: Gaussian-only error only {err_g}");
     }
     // A closure that cannot take κ corrections says so.
-    let relu = Mlp { activation: Activation::Relu, ..net.clone() };
-    let err = propagate(&relu, 0, start, Some(first_pre), corrected).unwrap_err().to_string();
+    let relu = Mlp {
+        activation: Activation::Relu,
+        ..net.clone()
+    };
+    let err = propagate(&relu, 0, start, Some(first_pre), corrected)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("relu"), "{err}");
 }

@@ -199,9 +199,17 @@ pub fn run(args: PropagateArgs) -> Result<()> {
     }
     println!();
     println!("mean over classes");
-    println!("{:>5} {:>6} {:>12} {:>12} {:>12}", "layer", "stage", "cov_rel_err", "mean_err", "kl");
-    for rows in report.layers.chunk_by(|a, b| a.layer == b.layer && a.stage == b.stage) {
-        let avg = |f: &dyn Fn(&StageComparison) -> f64| rows.iter().map(f).sum::<f64>() / rows.len() as f64;
+    println!(
+        "{:>5} {:>6} {:>12} {:>12} {:>12}",
+        "layer", "stage", "cov_rel_err", "mean_err", "kl"
+    );
+    for rows in report
+        .layers
+        .chunk_by(|a, b| a.layer == b.layer && a.stage == b.stage)
+    {
+        let avg = |f: &dyn Fn(&StageComparison) -> f64| {
+            rows.iter().map(f).sum::<f64>() / rows.len() as f64
+        };
         let kl = avg(&|r| r.kl.unwrap_or(f64::NAN));
         println!(
             "{:>5} {:>6} {:>12.3e} {:>12.3e} {:>12.3e}",

@@ -360,7 +360,7 @@ mod tests {
             loss_and_delta(loss, fp.output(), &labels, deltas[2].as_mut());
             let mut grads = zeros_like(&net);
             backprop(&net, x.as_ref(), &fp, &mut deltas, &mut grads);
-            for l in 0..net.layers.len() {
+            for (l, grad) in grads.iter().enumerate() {
                 for (i, j) in [(0, 0), (1, 2), (2, 1)] {
                     let eps = 1e-6;
                     let mut plus = net.clone();
@@ -368,7 +368,7 @@ mod tests {
                     let mut minus = net.clone();
                     minus.layers[l].w[(i, j)] -= eps;
                     let fd = (batch_loss(&plus) - batch_loss(&minus)) / (2.0 * eps);
-                    let g = grads[l].w[(i, j)];
+                    let g = grad.w[(i, j)];
                     assert!(
                         (fd - g).abs() < 1e-7 * (1.0 + g.abs()),
                         "{act} layer {l} w[{i},{j}]: {g} vs {fd}"
@@ -379,7 +379,7 @@ mod tests {
                     minus.layers[l].b[i] -= eps;
                     let fd = (batch_loss(&plus) - batch_loss(&minus)) / (2.0 * eps);
                     assert!(
-                        (fd - grads[l].b[i]).abs() < 1e-7 * (1.0 + fd.abs()),
+                        (fd - grad.b[i]).abs() < 1e-7 * (1.0 + fd.abs()),
                         "{act} layer {l} b[{i}]"
                     );
                 }
