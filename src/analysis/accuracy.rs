@@ -15,7 +15,7 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::net::Mlp;
+use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{propagate, Predicted, PropagateOptions};
 use crate::stats::gaussian::prob_argmax;
@@ -173,6 +173,60 @@ pub fn theory_accuracy(
             })
         })
         .collect()
+}
+
+/// A_0 with the measured κ₃[i,i,j] / κ₄[i,i,j,j] of h¹ added at the first nonlinearity, where
+/// the quadratic closure is then exact (DESIGN.md §3); later layers stay Gaussian. `None` unless
+/// the activation is quadratic and `stats` carry the κ slices of h¹ (`Higher::InputAndPre`).
+/// The gap between this and the plain A_0 is the part of the input layer's error that the
+/// third and fourth cumulants of the data explain.
+pub fn corrected_input_accuracy(
+    net: &Mlp,
+    stats: &LayerStats,
+    opts: AccuracyOptions,
+) -> Result<Option<TheoryAccuracy>> {
+    let (Activation::Quadratic { .. }, Some(input), Some(pre)) = (
+        net.activation,
+        stats.get(Stage::Input),
+        stats.get(Stage::Pre(1)),
+    ) else {
+        return Ok(None);
+    };
+    if pre
+        .per_class
+        .iter()
+        .any(|m| m.k3_iij.is_none() || m.k4_iijj.is_none())
+    {
+        return Ok(None);
+    }
+    let predicted = propagate(
+        net,
+        0,
+        &input.per_class,
+        Some(&pre.per_class),
+        PropagateOptions {
+            method: opts.method,
+            corrections: Corrections::K3K4,
+        },
+    )?;
+    let output = predicted
+        .last()
+        .filter(|p| p.stage == Stage::Output)
+        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
+    let priors = class_priors(&input.counts)?;
+    let (accuracy, stderr, per_class) = predicted_accuracy(
+        &output.per_class,
+        &priors,
+        opts.mc_samples,
+        mix_seed(opts.seed, 2000),
+    )?;
+    Ok(Some(TheoryAccuracy {
+        start_layer: 0,
+        start_stage: "x (+κ₃/κ₄ at h1)".into(),
+        accuracy,
+        stderr,
+        per_class,
+    }))
 }
 
 /// A seed for sub-stream `k` of `seed` (SplitMix64 finaliser, so nearby k give unrelated seeds).

@@ -5,7 +5,9 @@
 use faer::Mat;
 use serde::Serialize;
 
-use super::accuracy::{propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy};
+use super::accuracy::{
+    corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
+};
 use super::information::{class_information, StageInformation};
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
 use super::transfer::{quadratic_transfer, LayerTransfer};
@@ -48,6 +50,8 @@ pub struct Analysis {
     pub network_accuracy_stderr: f64,
     /// Indexed by start layer l = 0 … L.
     pub theory_accuracy: Vec<TheoryAccuracy>,
+    /// Theory from the input with the measured κ₃/κ₄ of h¹ (quadratic networks; else null).
+    pub theory_accuracy_k3k4: Option<TheoryAccuracy>,
     pub surrogate_accuracy: SurrogateAccuracy,
     /// One entry per stage: x, h1, z1, …, y.
     pub information: Vec<StageInformation>,
@@ -95,15 +99,13 @@ pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Anal
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
-    let theory = theory_accuracy(
-        net,
-        &stats,
-        AccuracyOptions {
-            method: opts.method,
-            mc_samples: opts.mc_samples,
-            seed: opts.seed,
-        },
-    )?;
+    let acc_opts = AccuracyOptions {
+        method: opts.method,
+        mc_samples: opts.mc_samples,
+        seed: opts.seed,
+    };
+    let theory = theory_accuracy(net, &stats, acc_opts)?;
+    let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts)?;
     let surrogate = surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)?;
     let information = class_information(&stats, depth, opts.ridge)?;
     let transfer = quadratic_transfer(net, &stats)?;
@@ -117,6 +119,7 @@ pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Anal
         network_accuracy: a,
         network_accuracy_stderr: binomial_stderr(a, data.len()),
         theory_accuracy: theory,
+        theory_accuracy_k3k4: theory_k3k4,
         surrogate_accuracy: surrogate,
         information,
         information_ridge: opts.ridge,

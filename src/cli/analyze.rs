@@ -240,6 +240,16 @@ fn print_tables(r: &AnalyzeReport, net: &Mlp) {
             t.accuracy - a.network_accuracy
         );
     }
+    if let Some(t) = &a.theory_accuracy_k3k4 {
+        println!(
+            "{:>11} {:>6} {:>9.4} {:>8.4} {:>+9.4}   (+ κ₃/κ₄ of h1 at the first nonlinearity)",
+            0,
+            "x+κ",
+            t.accuracy,
+            t.stderr,
+            t.accuracy - a.network_accuracy
+        );
+    }
     println!();
     let s = &a.surrogate_accuracy;
     println!(

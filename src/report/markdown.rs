@@ -57,6 +57,16 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
         );
     }
 
+    if let Some(t) = &a.theory_accuracy_k3k4 {
+        let _ = writeln!(
+            w,
+            "\nFrom the input with the measured κ₃/κ₄ of h1 at the first (quadratic) \
+             nonlinearity: {:.4} ± {:.4} ({:+.4} vs the network).",
+            t.accuracy,
+            t.stderr,
+            t.accuracy - a.network_accuracy
+        );
+    }
     let _ = writeln!(w, "\n## Surrogate inputs by correlation order\n");
     let _ = writeln!(
         w,

@@ -34,7 +34,8 @@ impl Plot for AccuracyPlot<'_> {
             .theory_accuracy
             .iter()
             .map(|t| t.accuracy - 2.0 * t.stderr)
-            .chain([s.order1.accuracy, s.order2.accuracy, a.network_accuracy]);
+            .chain([s.order1.accuracy, s.order2.accuracy, a.network_accuracy])
+            .chain(a.theory_accuracy_k3k4.as_ref().map(|t| t.accuracy));
         let y_min = (lows.fold(1.0f64, f64::min) - 0.05).clamp(0.0, 0.95);
         let mut chart = ChartBuilder::on(root)
             .caption("Accuracy: network vs Gaussian theory", (FONT, 22))
@@ -77,6 +78,13 @@ impl Plot for AccuracyPlot<'_> {
             .map_err(err)?
             .label("theory from layer l (±2 se)")
             .legend(|(x, y)| Circle::new((x + 10, y), 5, RED.filled()));
+        if let Some(t) = &a.theory_accuracy_k3k4 {
+            chart
+                .draw_series([Cross::new((0.0, t.accuracy), 7, MAGENTA.stroke_width(2))])
+                .map_err(err)?
+                .label("theory from x with κ₃/κ₄ of h1")
+                .legend(|(x, y)| Cross::new((x + 10, y), 6, MAGENTA.stroke_width(2)));
+        }
         chart
             .draw_series(
                 [(x_sur, s.order1.accuracy), (x_sur + 1.0, s.order2.accuracy)]
