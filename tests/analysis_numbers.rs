@@ -244,3 +244,48 @@ fn surrogates_use_the_within_class_covariance_and_match_gaussian_data() {
     assert_eq!(few.order1.n_samples, 200);
     assert!(surrogate_accuracy(&net, &data, input, Some(0), 11).is_err());
 }
+
+/// One quadratic hidden layer: with the measured κ₃/κ₄ of h¹ the closure gives z¹'s sample
+/// mean and covariance exactly, and the read-out is affine, so the corrected theory from the
+/// input must equal the theory from z¹ (2 outputs: both exact, equal to rounding). Without the
+/// corrections, on the higher-order task (class only in κ₃), the input theory is at chance.
+#[test]
+fn corrected_input_theory_equals_theory_from_the_first_layer() {
+    use corrflow::analysis::accuracy::corrected_input_accuracy;
+    let data = corrflow::data::HigherOrderConfig {
+        n_train: 6000,
+        n_test: 10,
+        ..Default::default()
+    }
+    .generate()
+    .unwrap()
+    .train;
+    let mut net = Mlp::init(&[10, 12, 2], Activation::Quadratic { alpha: 0.5 }, 1.0, 3).unwrap();
+    net.layers[0].b = Col::from_fn(12, |i| 0.1 * i as f64 - 0.6);
+    let stats = layer_stats(&net, &data, Higher::InputAndPre, 1024).unwrap();
+    let opts = AccuracyOptions {
+        method: ClosureMethod::Auto,
+        mc_samples: 4,
+        seed: 1,
+    };
+    let plain = theory_accuracy(&net, &stats, opts).unwrap();
+    let corrected = corrected_input_accuracy(&net, &stats, opts)
+        .unwrap()
+        .unwrap();
+    assert!(
+        (corrected.accuracy - plain[1].accuracy).abs() < 1e-9,
+        "corrected from x {} vs from z1 {}",
+        corrected.accuracy,
+        plain[1].accuracy
+    );
+    assert!(
+        (plain[0].accuracy - 0.5).abs() < 0.02,
+        "Gaussian input theory sees no class: {}",
+        plain[0].accuracy
+    );
+    let relu = Mlp::init(&[10, 12, 2], Activation::Relu, 1.0, 3).unwrap();
+    let stats = layer_stats(&relu, &data, Higher::InputAndPre, 1024).unwrap();
+    assert!(corrected_input_accuracy(&relu, &stats, opts)
+        .unwrap()
+        .is_none());
+}
