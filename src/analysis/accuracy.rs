@@ -4,7 +4,9 @@
 //! the post-activation zˡ), propagate them to the output y with the engine, and predict the
 //! accuracy as
 //!
-//!     A_l = Σ_c p(c) · P_{y ~ N(μ_c, Σ_c)}(argmax y = c),
+//! ```text
+//! A_l = Σ_c p(c) · P_{y ~ N(μ_c, Σ_c)}(argmax y = c),
+//! ```
 //!
 //! with p(c) the class frequencies of the data. Its standard error combines the Monte Carlo
 //! errors of the per-class probabilities (independent draws per class):
@@ -175,7 +177,7 @@ pub fn theory_accuracy(
         .collect()
 }
 
-/// A_0 with the measured κ₃[i,i,j] / κ₄[i,i,j,j] of h¹ added at the first nonlinearity, where
+/// A_0 with the measured κ₃\[i,i,j\] / κ₄\[i,i,j,j\] of h¹ added at the first nonlinearity, where
 /// the quadratic closure is then exact (DESIGN.md §3); later layers stay Gaussian. `None` unless
 /// the activation is quadratic and `stats` carry the κ slices of h¹ (`Higher::InputAndPre`).
 /// The gap between this and the plain A_0 is the part of the input layer's error that the

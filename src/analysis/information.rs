@@ -1,8 +1,10 @@
 //! Where the class information sits (DESIGN.md §4.4): per stage, the Bhattacharyya distance of
 //! every pair of classes split into a mean term and a covariance term,
 //!
-//!     D_B = ⅛ Δμᵀ Σ̄⁻¹ Δμ  +  ½ ln( det Σ̄ / √(det Σ₁ det Σ₂) ),   Σ̄ = (Σ₁ + Σ₂)/2
-//!           (mean term)       (covariance term)
+//! ```text
+//! D_B = ⅛ Δμᵀ Σ̄⁻¹ Δμ  +  ½ ln( det Σ̄ / √(det Σ₁ det Σ₂) ),   Σ̄ = (Σ₁ + Σ₂)/2
+//!       (mean term)       (covariance term)
+//! ```
 //!
 //! (Bhattacharyya 1943; Fukunaga, *Statistical Pattern Recognition*, §3.4). Both terms are ≥ 0;
 //! the mean term vanishes when the classes share their mean, the covariance term when they share

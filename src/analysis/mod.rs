@@ -5,7 +5,7 @@
 //! - [`surrogate`]: the network on order-1 / order-2 Gaussian surrogates of its inputs (§4.3).
 //! - [`information`]: Bhattacharyya distance split into mean and covariance terms (§4.4).
 //! - [`transfer`]: the quadratic closure's terms by source cumulant (§4.5).
-//! - [`analyze`]: all of the above for one network and data set.
+//! - [`analyze()`](analyze::analyze): all of the above for one network and data set.
 
 pub mod accuracy;
 pub mod analyze;

@@ -1,16 +1,18 @@
 //! Information transfer between orders in the quadratic closure (DESIGN.md §4.5).
 //!
-//! For φ(h) = h + αh² and the measured statistics of hˡ (μ, Σ, κ₃[i,i,j], κ₄[i,i,j,j]), with
+//! For φ(h) = h + αh² and the measured statistics of hˡ (μ, Σ, κ₃\[i,i,j\], κ₄\[i,i,j,j\]), with
 //! gᵢ = 1 + 2αμᵢ, the post-activation moments are exactly (DESIGN.md §3)
 //!
-//!     mᵢ  = μᵢ                    [mean, linear]
-//!         + αμᵢ²                  [mean, quadratic]
-//!         + αΣᵢᵢ                  [covariance → mean]
-//!     Cᵢⱼ = Σᵢⱼ                   [covariance, linear]
-//!         + (gᵢgⱼ − 1)Σᵢⱼ         [mean × covariance]
-//!         + 2α²Σᵢⱼ²               [covariance, quadratic]
-//!         + α(gᵢκ₃[i,j,j] + gⱼκ₃[i,i,j])   [κ₃ → covariance]
-//!         + α²κ₄[i,i,j,j]         [κ₄ → covariance]
+//! ```text
+//! mᵢ  = μᵢ                    [mean, linear]
+//!     + αμᵢ²                  [mean, quadratic]
+//!     + αΣᵢᵢ                  [covariance → mean]
+//! Cᵢⱼ = Σᵢⱼ                   [covariance, linear]
+//!     + (gᵢgⱼ − 1)Σᵢⱼ         [mean × covariance]
+//!     + 2α²Σᵢⱼ²               [covariance, quadratic]
+//!     + α(gᵢκ₃[i,j,j] + gⱼκ₃[i,i,j])   [κ₃ → covariance]
+//!     + α²κ₄[i,i,j,j]         [κ₄ → covariance]
+//! ```
 //!
 //! Each term is reported by its norm (Euclidean for the mean, Frobenius for the covariance),
 //! averaged over classes, and by its share of the summed norms of its group:
