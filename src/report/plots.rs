@@ -234,12 +234,25 @@ impl Plot for HeatmapPlot<'_> {
                 .label_style((FONT, 13))
                 .draw()
                 .map_err(err)?;
+            // Wide layers are drawn in b×b blocks (block means) so that a plot holds at most
+            // MAX_CELLS² rectangles; the axes keep unit indices.
+            let b = n.div_ceil(MAX_CELLS).max(1);
+            let blocks = n.div_ceil(b);
+            let cell = |bi: usize, bj: usize| {
+                let (ri, rj) = (bi * b..((bi + 1) * b).min(n), bj * b..((bj + 1) * b).min(n));
+                let count = (ri.len() * rj.len()) as f64;
+                ri.flat_map(|i| rj.clone().map(move |j| m[(i, j)]))
+                    .sum::<f64>()
+                    / count
+            };
             chart
-                .draw_series((0..n).flat_map(|i| {
-                    (0..n).map(move |j| {
+                .draw_series((0..blocks).flat_map(|bi| {
+                    (0..blocks).map(move |bj| {
+                        let (x0, y0) = ((bj * b) as f64, (bi * b) as f64);
+                        let (x1, y1) = (((bj + 1) * b).min(n) as f64, ((bi + 1) * b).min(n) as f64);
                         Rectangle::new(
-                            [(j as f64, i as f64), (j as f64 + 1.0, i as f64 + 1.0)],
-                            diverging(m[(i, j)] / vmax).filled(),
+                            [(x0, y0), (x1, y1)],
+                            diverging(cell(bi, bj) / vmax).filled(),
                         )
                     })
                 }))
@@ -248,6 +261,9 @@ impl Plot for HeatmapPlot<'_> {
         Ok(())
     }
 }
+
+/// Largest number of heatmap cells per axis.
+const MAX_CELLS: usize = 128;
 
 /// Blue (−1) – white (0) – red (+1).
 fn diverging(t: f64) -> RGBColor {
