@@ -1,5 +1,18 @@
 //! Analysis: theory against measurement (DESIGN.md §4).
+//!
+//! - [`compare`]: propagated vs measured statistics per stage and class (§4.1).
+//! - [`accuracy`]: accuracy predicted by the Gaussian description from every start layer (§4.2).
+//! - [`surrogate`]: the network on order-1 / order-2 Gaussian surrogates of its inputs (§4.3).
+//! - [`information`]: Bhattacharyya distance split into mean and covariance terms (§4.4).
+//! - [`transfer`]: the quadratic closure's terms by source cumulant (§4.5).
+//! - [`analyze()`](analyze::analyze): all of the above for one network and data set.
 
+pub mod accuracy;
+pub mod analyze;
 pub mod compare;
+pub mod information;
+pub mod surrogate;
+pub mod transfer;
 
+pub use analyze::{analyze, Analysis, AnalysisOptions, Heatmap};
 pub use compare::{compare_stages, StageComparison};

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions and the dispatch to the library.
 
+mod analyze;
 mod data_args;
 mod output;
 mod propagate;
@@ -27,6 +28,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Propagate one layer's measured statistics to the output and compare with the measured ones.
     Propagate(propagate::PropagateArgs),
+    /// Accuracy of the Gaussian description, surrogates by correlation order, class information.
+    Analyze(analyze::AnalyzeArgs),
 }
 
 /// Runs the parsed command line.
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Propagate(args) => propagate::run(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }
 

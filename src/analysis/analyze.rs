@@ -1,0 +1,155 @@
+//! The whole analysis of one trained network on one data set (DESIGN.md §4.2–4.5): measured
+//! accuracy, the accuracy predicted from every start layer, surrogate accuracy by correlation
+//! order, the class information per stage, and the quadratic closure's transfer between orders.
+
+use faer::Mat;
+use serde::Serialize;
+
+use super::accuracy::{
+    corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
+};
+use super::information::{class_information, StageInformation};
+use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
+use super::transfer::{quadratic_transfer, LayerTransfer};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::net::{Activation, Mlp};
+use crate::propagate::closures::ClosureMethod;
+use crate::stats::gaussian::relative_frobenius;
+use crate::stats::{layer_stats, Higher, Stage};
+
+/// Samples per forward-pass batch when measuring statistics.
+const STATS_BATCH: usize = 1024;
+
+/// Settings of [`analyze`].
+#[derive(Clone, Copy, Debug)]
+pub struct AnalysisOptions {
+    pub method: ClosureMethod,
+    /// Monte Carlo draws per class for the predicted accuracy (≥ 3 outputs).
+    pub mc_samples: usize,
+    /// Surrogate draws per class (`None`: as many as the data has).
+    pub surrogate_samples: Option<usize>,
+    /// Relative ridge of the Bhattacharyya split.
+    pub ridge: f64,
+    /// Layer whose covariance is drawn as a heatmap: 1 … L for zˡ, L+1 for the output y.
+    pub heatmap_layer: usize,
+    /// Seed of every random draw (Monte Carlo, surrogates).
+    pub seed: u64,
+}
+
+/// Everything `corrflow analyze` reports, as serialised to JSON.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    pub n_samples: usize,
+    pub class_counts: Vec<u64>,
+    pub widths: Vec<usize>,
+    pub activation: String,
+    /// The network's accuracy on the data.
+    pub network_accuracy: f64,
+    /// Binomial standard error of `network_accuracy`.
+    pub network_accuracy_stderr: f64,
+    /// Indexed by start layer l = 0 … L.
+    pub theory_accuracy: Vec<TheoryAccuracy>,
+    /// Theory from the input with the measured κ₃/κ₄ of h¹ (quadratic networks; else null).
+    pub theory_accuracy_k3k4: Option<TheoryAccuracy>,
+    pub surrogate_accuracy: SurrogateAccuracy,
+    /// One entry per stage: x, h1, z1, …, y.
+    pub information: Vec<StageInformation>,
+    pub information_ridge: f64,
+    /// Per hidden layer; null unless the activation is quadratic.
+    pub transfer: Option<Vec<LayerTransfer>>,
+    pub mc_samples: usize,
+    pub seed: u64,
+}
+
+/// Class 0's covariance at one stage, measured and propagated from the input.
+#[derive(Clone, Debug)]
+pub struct Heatmap {
+    pub stage: Stage,
+    pub class: usize,
+    pub empirical: Mat<f64>,
+    pub propagated: Mat<f64>,
+    /// ‖propagated − empirical‖_F / ‖empirical‖_F.
+    pub rel_err: f64,
+}
+
+/// Runs the analysis of `net` on `data`.
+pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Analysis, Heatmap)> {
+    let depth = net.depth();
+    if !(1..=depth + 1).contains(&opts.heatmap_layer) {
+        return Err(Error::flag(
+            "--heatmap-layer",
+            format!(
+                "{} is not a layer with a propagated covariance: use 1…{} (zˡ) or {} (the output)",
+                opts.heatmap_layer,
+                depth,
+                depth + 1
+            ),
+        ));
+    }
+    if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
+        return Err(Error::flag("--ridge", "must be a finite number ≥ 0"));
+    }
+    let higher = if matches!(net.activation, Activation::Quadratic { .. }) {
+        Higher::InputAndPre
+    } else {
+        Higher::None
+    };
+    let stats = layer_stats(net, data, higher, STATS_BATCH)?;
+    let input = stats
+        .get(Stage::Input)
+        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
+    let acc_opts = AccuracyOptions {
+        method: opts.method,
+        mc_samples: opts.mc_samples,
+        seed: opts.seed,
+    };
+    let theory = theory_accuracy(net, &stats, acc_opts)?;
+    let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts)?;
+    let surrogate = surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)?;
+    let information = class_information(&stats, depth, opts.ridge)?;
+    let transfer = quadratic_transfer(net, &stats)?;
+    let heatmap = heatmap(net, &stats, opts)?;
+    let a = surrogate.real.accuracy;
+    let analysis = Analysis {
+        n_samples: data.len(),
+        class_counts: input.counts.clone(),
+        widths: net.widths(),
+        activation: net.activation.to_string(),
+        network_accuracy: a,
+        network_accuracy_stderr: binomial_stderr(a, data.len()),
+        theory_accuracy: theory,
+        theory_accuracy_k3k4: theory_k3k4,
+        surrogate_accuracy: surrogate,
+        information,
+        information_ridge: opts.ridge,
+        transfer,
+        mc_samples: opts.mc_samples,
+        seed: opts.seed,
+    };
+    Ok((analysis, heatmap))
+}
+
+fn heatmap(net: &Mlp, stats: &crate::stats::LayerStats, opts: AnalysisOptions) -> Result<Heatmap> {
+    let stage = if opts.heatmap_layer > net.depth() {
+        Stage::Output
+    } else {
+        Stage::Post(opts.heatmap_layer)
+    };
+    let predicted = propagate_from(net, stats, 0, opts.method)?;
+    let prop = predicted
+        .iter()
+        .find(|p| p.stage == stage)
+        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {stage}")))?;
+    let emp = stats
+        .get(stage)
+        .ok_or_else(|| Error::Shape(format!("no measured statistics for {stage}")))?;
+    let (empirical, propagated) = (emp.per_class[0].cov.clone(), prop.per_class[0].cov.clone());
+    Ok(Heatmap {
+        stage,
+        class: 0,
+        rel_err: relative_frobenius(propagated.as_ref(), empirical.as_ref())?,
+        empirical,
+        propagated,
+    })
+}

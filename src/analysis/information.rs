@@ -1,0 +1,134 @@
+//! Where the class information sits (DESIGN.md §4.4): per stage, the Bhattacharyya distance of
+//! every pair of classes split into a mean term and a covariance term,
+//!
+//! ```text
+//! D_B = ⅛ Δμᵀ Σ̄⁻¹ Δμ  +  ½ ln( det Σ̄ / √(det Σ₁ det Σ₂) ),   Σ̄ = (Σ₁ + Σ₂)/2
+//!       (mean term)       (covariance term)
+//! ```
+//!
+//! (Bhattacharyya 1943; Fukunaga, *Statistical Pattern Recognition*, §3.4). Both terms are ≥ 0;
+//! the mean term vanishes when the classes share their mean, the covariance term when they share
+//! their covariance. On XOR the class starts in the covariance term and must end in the mean
+//! term at the output (Fischer et al. 2022, Sec. III).
+//!
+//! Singular covariances (dead relu units, MNIST's constant border pixels) get a stated relative
+//! ridge: λ = ridge · (average variance of the pair) on every diagonal, added only when a
+//! Cholesky pivot falls below λ (see `stats::gaussian::bhattacharyya`). The covariance term of a
+//! direction that is constant in one class but not in the other grows like ½ ln(σ²/4λ): it
+//! depends on the ridge, which is why the ridge is part of the report.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::stats::gaussian::bhattacharyya;
+use crate::stats::{LayerStats, Moments, Stage};
+
+/// Default relative ridge of the split (see the module docs).
+pub const INFORMATION_RIDGE: f64 = 1e-6;
+
+/// The split for one pair of classes.
+#[derive(Clone, Debug, Serialize)]
+pub struct PairInformation {
+    pub a: usize,
+    pub b: usize,
+    /// ⅛ Δμᵀ Σ̄⁻¹ Δμ.
+    pub mean_term: f64,
+    /// ½ ln(det Σ̄ / √(det Σ₁ det Σ₂)).
+    pub cov_term: f64,
+    /// The ridge λ added to both covariances (0 when none was needed).
+    pub jitter: f64,
+}
+
+/// The split at one stage, averaged over all class pairs, and per pair.
+#[derive(Clone, Debug, Serialize)]
+pub struct StageInformation {
+    /// "x", "h1", "z1", …, "y".
+    pub stage: String,
+    /// 0 for x, l for hˡ/zˡ, L+1 for y.
+    pub layer: usize,
+    /// "input", "pre", "post" or "output".
+    pub kind: &'static str,
+    /// Mean over pairs of the mean term.
+    pub mean_term: f64,
+    /// Mean over pairs of the covariance term.
+    pub cov_term: f64,
+    /// mean_term / (mean_term + cov_term): the share of the distance carried by the means.
+    pub mean_share: f64,
+    /// Pairs that needed a ridge.
+    pub ridged_pairs: usize,
+    pub pairs: Vec<PairInformation>,
+}
+
+/// The split for one pair of Gaussians.
+pub fn pair_information(
+    a: usize,
+    b: usize,
+    ma: &Moments,
+    mb: &Moments,
+    ridge: f64,
+) -> Result<PairInformation> {
+    let d = bhattacharyya(
+        ma.mean.as_ref(),
+        ma.cov.as_ref(),
+        mb.mean.as_ref(),
+        mb.cov.as_ref(),
+        ridge,
+    )
+    .map_err(|e| Error::Numeric(format!("Bhattacharyya split of classes {a} and {b}: {e}")))?;
+    Ok(PairInformation {
+        a,
+        b,
+        mean_term: d.mean_term,
+        cov_term: d.cov_term,
+        jitter: d.jitter,
+    })
+}
+
+/// The split for every pair of `per_class` (class c's Gaussian is `per_class[c]`), averaged.
+/// `stage` names the place for the report.
+pub fn stage_information(
+    stage: Stage,
+    depth: usize,
+    per_class: &[Moments],
+    ridge: f64,
+) -> Result<StageInformation> {
+    let k = per_class.len();
+    if k < 2 {
+        return Err(Error::Shape(format!(
+            "class information needs at least 2 classes, got {k}"
+        )));
+    }
+    let mut pairs = Vec::with_capacity(k * (k - 1) / 2);
+    for a in 0..k {
+        for b in a + 1..k {
+            pairs.push(pair_information(a, b, &per_class[a], &per_class[b], ridge)?);
+        }
+    }
+    let n = pairs.len() as f64;
+    let mean_term = pairs.iter().map(|p| p.mean_term).sum::<f64>() / n;
+    let cov_term = pairs.iter().map(|p| p.cov_term).sum::<f64>() / n;
+    let total = mean_term + cov_term;
+    Ok(StageInformation {
+        stage: stage.to_string(),
+        layer: stage.layer(depth),
+        kind: stage.kind(),
+        mean_term,
+        cov_term,
+        mean_share: if total > 0.0 { mean_term / total } else { 0.0 },
+        ridged_pairs: pairs.iter().filter(|p| p.jitter > 0.0).count(),
+        pairs,
+    })
+}
+
+/// The split at every measured stage of `stats`, from input to output.
+pub fn class_information(
+    stats: &LayerStats,
+    depth: usize,
+    ridge: f64,
+) -> Result<Vec<StageInformation>> {
+    stats
+        .stages
+        .iter()
+        .map(|(stage, m)| stage_information(*stage, depth, &m.per_class, ridge))
+        .collect()
+}

@@ -1,0 +1,205 @@
+//! Information transfer between orders in the quadratic closure (DESIGN.md §4.5).
+//!
+//! For φ(h) = h + αh² and the measured statistics of hˡ (μ, Σ, κ₃\[i,i,j\], κ₄\[i,i,j,j\]), with
+//! gᵢ = 1 + 2αμᵢ, the post-activation moments are exactly (DESIGN.md §3)
+//!
+//! ```text
+//! mᵢ  = μᵢ                    [mean, linear]
+//!     + αμᵢ²                  [mean, quadratic]
+//!     + αΣᵢᵢ                  [covariance → mean]
+//! Cᵢⱼ = Σᵢⱼ                   [covariance, linear]
+//!     + (gᵢgⱼ − 1)Σᵢⱼ         [mean × covariance]
+//!     + 2α²Σᵢⱼ²               [covariance, quadratic]
+//!     + α(gᵢκ₃[i,j,j] + gⱼκ₃[i,i,j])   [κ₃ → covariance]
+//!     + α²κ₄[i,i,j,j]         [κ₄ → covariance]
+//! ```
+//!
+//! Each term is reported by its norm (Euclidean for the mean, Frobenius for the covariance),
+//! averaged over classes, and by its share of the summed norms of its group:
+//! share_k = ‖T_k‖ / Σ_j ‖T_j‖ (the terms are not orthogonal, so shares of norms, not of
+//! squared norms, are the honest additive summary). "covariance feeds the mean" is the share of
+//! αΣᵢᵢ in m; "higher orders feed the covariance" is the κ₃ + κ₄ share in C.
+//!
+//! The decomposition is exact for sample moments too, so the sum of the terms must reproduce
+//! the measured mean and covariance of zˡ; the relative residuals are reported as a check.
+
+use faer::{Col, Mat};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::net::{Activation, Mlp};
+use crate::stats::{LayerStats, Moments, Stage};
+
+/// One term of the decomposition.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermShare {
+    /// What the term is ("μ", "αμ²", "αΣᵢᵢ", "Σ", "(gg−1)Σ", "2α²Σ²", "κ₃", "κ₄").
+    pub term: &'static str,
+    /// Which input cumulants it comes from ("mean", "cov", "mean×cov", "k3", "k4").
+    pub source: &'static str,
+    /// Norm of the term, averaged over classes.
+    pub norm: f64,
+    /// norm / Σ norms of its group.
+    pub share: f64,
+}
+
+/// The decomposition at one hidden layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerTransfer {
+    /// l: the decomposition maps hˡ to zˡ.
+    pub layer: usize,
+    pub mean_terms: Vec<TermShare>,
+    pub cov_terms: Vec<TermShare>,
+    /// Share of αΣᵢᵢ in the mean: how much of zˡ's mean comes from hˡ's covariance.
+    pub cov_feeds_mean: f64,
+    /// Share of the κ₃ and κ₄ terms in the covariance.
+    pub higher_feeds_cov: f64,
+    /// ‖Σ terms − measured mean of zˡ‖ / ‖measured mean‖, averaged over classes.
+    pub residual_mean: f64,
+    /// ‖Σ terms − measured covariance of zˡ‖_F / ‖measured covariance‖_F, averaged over classes.
+    pub residual_cov: f64,
+}
+
+const MEAN_TERMS: [(&str, &str); 3] = [("μ", "mean"), ("αμ²", "mean"), ("αΣᵢᵢ", "cov")];
+const COV_TERMS: [(&str, &str); 5] = [
+    ("Σ", "cov"),
+    ("(gg−1)Σ", "mean×cov"),
+    ("2α²Σ²", "cov"),
+    ("κ₃", "k3"),
+    ("κ₄", "k4"),
+];
+
+/// The decomposition at every hidden layer of a quadratic network, from statistics measured
+/// with κ slices of every pre-activation (`Higher::InputAndPre`). `None` for other activations.
+pub fn quadratic_transfer(net: &Mlp, stats: &LayerStats) -> Result<Option<Vec<LayerTransfer>>> {
+    let Activation::Quadratic { alpha } = net.activation else {
+        return Ok(None);
+    };
+    (1..=net.depth())
+        .map(|l| {
+            let pre = stats.get(Stage::Pre(l));
+            let post = stats.get(Stage::Post(l));
+            let (Some(pre), Some(post)) = (pre, post) else {
+                return Err(Error::Shape(format!(
+                    "no measured statistics for h{l}/z{l}"
+                )));
+            };
+            layer_transfer(l, alpha, &pre.per_class, &post.per_class)
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// The decomposition of one layer from the per-class moments of hˡ (with κ slices) and the
+/// measured moments of zˡ (for the residuals).
+pub fn layer_transfer(
+    layer: usize,
+    alpha: f64,
+    pre: &[Moments],
+    post: &[Moments],
+) -> Result<LayerTransfer> {
+    if pre.is_empty() || pre.len() != post.len() {
+        return Err(Error::Shape(format!(
+            "transfer at layer {layer}: {} pre- and {} post-activation classes",
+            pre.len(),
+            post.len()
+        )));
+    }
+    let k = pre.len() as f64;
+    let mut mean_norms = [0.0; 3];
+    let mut cov_norms = [0.0; 5];
+    let (mut res_mean, mut res_cov) = (0.0, 0.0);
+    for (h, z) in pre.iter().zip(post) {
+        let t = terms(alpha, h, layer)?;
+        for (acc, v) in mean_norms.iter_mut().zip(&t.mean) {
+            *acc += norm(v.iter().copied()) / k;
+        }
+        for (acc, m) in cov_norms.iter_mut().zip(&t.cov) {
+            *acc += frobenius(m) / k;
+        }
+        let n = h.dim();
+        let m_sum = Col::from_fn(n, |i| t.mean.iter().map(|v| v[i]).sum::<f64>());
+        let c_sum = Mat::from_fn(n, n, |i, j| t.cov.iter().map(|m| m[(i, j)]).sum::<f64>());
+        res_mean += relative(
+            norm((0..n).map(|i| m_sum[i] - z.mean[i])),
+            norm(z.mean.iter().copied()),
+        ) / k;
+        res_cov += relative(frobenius(&(&c_sum - &z.cov)), frobenius(&z.cov)) / k;
+    }
+    let mean_terms = shares(&MEAN_TERMS, &mean_norms);
+    let cov_terms = shares(&COV_TERMS, &cov_norms);
+    Ok(LayerTransfer {
+        layer,
+        cov_feeds_mean: mean_terms[2].share,
+        higher_feeds_cov: cov_terms[3].share + cov_terms[4].share,
+        mean_terms,
+        cov_terms,
+        residual_mean: res_mean,
+        residual_cov: res_cov,
+    })
+}
+
+struct Terms {
+    mean: [Col<f64>; 3],
+    cov: [Mat<f64>; 5],
+}
+
+/// The eight terms of one class (see the module docs).
+fn terms(alpha: f64, h: &Moments, layer: usize) -> Result<Terms> {
+    let (Some(k3), Some(k4)) = (&h.k3_iij, &h.k4_iijj) else {
+        return Err(Error::Unsupported(format!(
+            "transfer at layer {layer}: the statistics of h{layer} carry no κ₃/κ₄ slices"
+        )));
+    };
+    let n = h.dim();
+    let (mu, s) = (&h.mean, &h.cov);
+    let g = Col::from_fn(n, |i| 1.0 + 2.0 * alpha * mu[i]);
+    Ok(Terms {
+        mean: [
+            mu.clone(),
+            Col::from_fn(n, |i| alpha * mu[i] * mu[i]),
+            Col::from_fn(n, |i| alpha * s[(i, i)]),
+        ],
+        cov: [
+            s.clone(),
+            Mat::from_fn(n, n, |i, j| (g[i] * g[j] - 1.0) * s[(i, j)]),
+            Mat::from_fn(n, n, |i, j| 2.0 * alpha * alpha * s[(i, j)] * s[(i, j)]),
+            // k3[(i, j)] = κ₃[i,i,j], so κ₃[i,j,j] = k3[(j, i)].
+            Mat::from_fn(n, n, |i, j| alpha * (g[i] * k3[(j, i)] + g[j] * k3[(i, j)])),
+            Mat::from_fn(n, n, |i, j| alpha * alpha * k4[(i, j)]),
+        ],
+    })
+}
+
+fn shares<const N: usize>(
+    names: &[(&'static str, &'static str); N],
+    norms: &[f64; N],
+) -> Vec<TermShare> {
+    let total: f64 = norms.iter().sum();
+    names
+        .iter()
+        .zip(norms)
+        .map(|(&(term, source), &norm)| TermShare {
+            term,
+            source,
+            norm,
+            share: if total > 0.0 { norm / total } else { 0.0 },
+        })
+        .collect()
+}
+
+fn norm(v: impl Iterator<Item = f64>) -> f64 {
+    v.map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn frobenius(m: &Mat<f64>) -> f64 {
+    m.norm_l2()
+}
+
+fn relative(diff: f64, reference: f64) -> f64 {
+    if diff == 0.0 {
+        0.0
+    } else {
+        diff / reference
+    }
+}

@@ -1,0 +1,149 @@
+//! report.md of `corrflow analyze --report`: the analysis tables and links to the plots.
+//! Accuracies are printed with 4 decimals, distances and norms with 4 significant digits.
+
+use std::fmt::Write;
+
+use crate::analysis::{Analysis, Heatmap};
+
+/// The plots the report links, by file stem (each exists as .png and .svg).
+pub const PLOTS: [(&str, &str); 3] = [
+    ("accuracy", "Accuracy vs start layer"),
+    ("information", "Mean vs covariance information per stage"),
+    ("heatmap", "Covariance heatmap, measured beside propagated"),
+];
+
+/// The report as Markdown; `header` rows (name, value) describe the run (model, data, command).
+pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    let _ = writeln!(w, "# corrflow analysis\n");
+    let _ = writeln!(w, "| | |\n|---|---|");
+    for (k, v) in header {
+        let _ = writeln!(w, "| {k} | {} |", v.replace('|', "\\|"));
+    }
+    let _ = writeln!(
+        w,
+        "| network | {:?} {} |\n| samples | {} (per class {:?}) |\n",
+        a.widths, a.activation, a.n_samples, a.class_counts
+    );
+
+    let _ = writeln!(w, "## Accuracy of the Gaussian description\n");
+    let _ = writeln!(
+        w,
+        "Network accuracy: **{:.4}** ± {:.4} (binomial standard error).\n",
+        a.network_accuracy, a.network_accuracy_stderr
+    );
+    let _ = writeln!(
+        w,
+        "Theory from layer l: the measured mean and covariance of each class at layer l, \
+         propagated to the output with the Gaussian closure; accuracy Σ_c p(c) P(argmax y = c) \
+         under y ~ N(μ_c, Σ_c) (exact for 2 outputs, else Monte Carlo with {} draws per class).\n",
+        a.mc_samples
+    );
+    let _ = writeln!(
+        w,
+        "| start layer | stage | theory accuracy | stderr | theory − network |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|");
+    for t in &a.theory_accuracy {
+        let _ = writeln!(
+            w,
+            "| {} | {} | {:.4} | {:.4} | {:+.4} |",
+            t.start_layer,
+            t.start_stage,
+            t.accuracy,
+            t.stderr,
+            t.accuracy - a.network_accuracy
+        );
+    }
+
+    if let Some(t) = &a.theory_accuracy_k3k4 {
+        let _ = writeln!(
+            w,
+            "\nFrom the input with the measured κ₃/κ₄ of h1 at the first (quadratic) \
+             nonlinearity: {:.4} ± {:.4} ({:+.4} vs the network).",
+            t.accuracy,
+            t.stderr,
+            t.accuracy - a.network_accuracy
+        );
+    }
+    let _ = writeln!(w, "\n## Surrogate inputs by correlation order\n");
+    let _ = writeln!(
+        w,
+        "Order 1: N(μ_c, Σ_w) with the within-class covariance Σ_w = Σ_c p(c)Σ_c; order 2: \
+         N(μ_c, Σ_c). Negative eigenvalues of the sampled covariances (rounding noise of a \
+         singular Σ) are clipped to 0.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| input | accuracy | stderr | samples | clipped eigenvalues | most negative eigenvalue |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|");
+    let s = &a.surrogate_accuracy;
+    for (name, r) in [
+        ("order 1", &s.order1),
+        ("order 2", &s.order2),
+        ("real", &s.real),
+    ] {
+        let _ = writeln!(
+            w,
+            "| {name} | {:.4} | {:.4} | {} | {} | {:.3e} |",
+            r.accuracy, r.stderr, r.n_samples, r.clipped_eigenvalues, r.most_negative_eigenvalue
+        );
+    }
+
+    let _ = writeln!(w, "\n## Where the class sits\n");
+    let _ = writeln!(
+        w,
+        "Bhattacharyya distance per class pair, mean term ⅛ΔμᵀΣ̄⁻¹Δμ and covariance term \
+         ½ ln(det Σ̄/√(det Σ₁ det Σ₂)), averaged over pairs (per pair in report.json). Relative \
+         ridge {:e} (added only to pairs whose covariance is numerically singular).\n",
+        a.information_ridge
+    );
+    let _ = writeln!(
+        w,
+        "| stage | mean term | covariance term | mean share | ridged pairs |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|");
+    for i in &a.information {
+        let _ = writeln!(
+            w,
+            "| {} | {:.4e} | {:.4e} | {:.3} | {} |",
+            i.stage, i.mean_term, i.cov_term, i.mean_share, i.ridged_pairs
+        );
+    }
+
+    if let Some(transfer) = &a.transfer {
+        let _ = writeln!(w, "\n## Transfer between orders (quadratic closure)\n");
+        let _ = writeln!(
+            w,
+            "Share of each term's norm in zˡ's mean m and covariance C, from the measured \
+             statistics of hˡ (class average). The residual checks that the terms add up to the \
+             measured moments of zˡ.\n"
+        );
+        let _ = writeln!(
+            w,
+            "| layer | m: μ | m: αμ² | m: αΣᵢᵢ | C: Σ | C: (gg−1)Σ | C: 2α²Σ² | C: κ₃ | C: κ₄ | residual m / C |"
+        );
+        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
+        for t in transfer {
+            let _ = write!(w, "| {} ", t.layer);
+            for term in t.mean_terms.iter().chain(&t.cov_terms) {
+                let _ = write!(w, "| {:.3} ", term.share);
+            }
+            let _ = writeln!(w, "| {:.1e} / {:.1e} |", t.residual_mean, t.residual_cov);
+        }
+    }
+
+    let _ = writeln!(w, "\n## Plots\n");
+    let _ = writeln!(
+        w,
+        "Heatmap: covariance of {} for class {}, measured beside propagated from the input \
+         (relative Frobenius error {:.4}).\n",
+        heatmap.stage, heatmap.class, heatmap.rel_err
+    );
+    for (stem, title) in PLOTS {
+        let _ = writeln!(w, "![{title}]({stem}.png) ([SVG]({stem}.svg))\n");
+    }
+    out
+}

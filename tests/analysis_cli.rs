@@ -1,0 +1,225 @@
+//! `corrflow analyze` end to end, as a user types it: XOR (where the class moves from the
+//! covariance to the mean), the report folder and its plots, real MNIST, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn corrflow(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_corrflow"))
+        .args(args)
+        .env_remove("MNIST_DIR")
+        .output()
+        .expect("run corrflow")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(
+        out.status.success(),
+        "corrflow failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
+}
+
+fn f(v: &serde_json::Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+fn mnist_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("MNIST_DIR")?);
+    dir.is_dir().then_some(dir)
+}
+
+/// Width and height from a PNG's IHDR chunk, after checking the signature.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    assert_eq!(&bytes[12..16], b"IHDR");
+    let be = |o: usize| u32::from_be_bytes(bytes[o..o + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// XOR with the default quadratic network trained on the fly: at the input both classes have
+/// mean 0, so the mean term is sampling noise (O(1/n)) while the covariance term is
+/// ½ ln((1+σ²)²/((1+σ²)² − 1)) ≈ 0.92; at the output the mean term dominates.
+#[test]
+fn xor_class_moves_from_the_covariance_to_the_mean() {
+    let r = json(&corrflow(&["analyze", "--task", "xor", "--json"]));
+    let info = r["information"].as_array().unwrap();
+    let names: Vec<&str> = info.iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(names, ["x", "h1", "z1", "y"]);
+    let (x, y) = (&info[0], &info[3]);
+    let sigma2: f64 = 0.09;
+    let want = 0.5 * ((1.0 + sigma2).powi(2) / ((1.0 + sigma2).powi(2) - 1.0)).ln();
+    assert!(
+        (f(&x["cov_term"]) - want).abs() < 0.05,
+        "input cov term {x}"
+    );
+    assert!(f(&x["mean_term"]) < 1e-3, "input mean term {x}");
+    assert!(f(&y["mean_term"]) > 5.0 * f(&y["cov_term"]), "output {y}");
+    assert_eq!(x["pairs"].as_array().unwrap().len(), 1);
+
+    let net = f(&r["network_accuracy"]);
+    assert!(net > 0.97, "network accuracy {net}");
+    let theory = r["theory_accuracy"].as_array().unwrap();
+    assert_eq!(theory.len(), 2, "start layers 0 and 1");
+    for t in theory {
+        assert!(t["accuracy"].is_f64() && t["stderr"].is_f64());
+    }
+    let s = &r["surrogate_accuracy"];
+    assert_eq!(f(&s["real"]["accuracy"]), net);
+    // Order 1 keeps only the (equal) class means: chance level within 4 binomial errors.
+    let o1 = f(&s["order1"]["accuracy"]);
+    assert!((o1 - 0.5).abs() < 4.0 * (0.25 / f(&s["order1"]["n_samples"])).sqrt());
+    assert!(r["transfer"].as_array().unwrap().len() == 1);
+    assert!(r["trained"]["epochs"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn report_folder_holds_markdown_json_and_decodable_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("xor-report");
+    let r = json(&corrflow(&[
+        "analyze",
+        "--task",
+        "xor",
+        "--json",
+        "--report",
+        out.to_str().unwrap(),
+    ]));
+    for (stem, size) in [
+        ("accuracy", (900, 600)),
+        ("information", (900, 600)),
+        ("heatmap", (1200, 640)),
+    ] {
+        assert_eq!(png_size(&out.join(format!("{stem}.png"))), size);
+        let svg = std::fs::read_to_string(out.join(format!("{stem}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"));
+    }
+    let svg = std::fs::read_to_string(out.join("accuracy.svg")).unwrap();
+    assert!(
+        svg.contains("accuracy") && svg.contains("start layer"),
+        "axis labels"
+    );
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains(&format!("{:.4}", f(&r["network_accuracy"]))));
+    for t in r["theory_accuracy"].as_array().unwrap() {
+        assert!(md.contains(&format!("| {:.4} |", f(&t["accuracy"]))), "{t}");
+    }
+    for i in r["information"].as_array().unwrap() {
+        assert!(md.contains(&format!("{:.4e}", f(&i["mean_term"]))), "{i}");
+    }
+    assert!(md.contains("accuracy.png") && md.contains("heatmap.svg"));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(saved["network_accuracy"], r["network_accuracy"]);
+    assert_eq!(saved["information"], r["information"]);
+}
+
+#[test]
+fn real_mnist_end_to_end_with_a_small_model() {
+    let Some(mnist) = mnist_dir() else {
+        eprintln!("note: MNIST_DIR is unset or missing; skipping the real-MNIST analysis test");
+        return;
+    };
+    let mnist = mnist.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mnist.safetensors");
+    let model = model.to_str().unwrap();
+    let common = [
+        "--task",
+        "mnist",
+        "--mnist-dir",
+        mnist,
+        "--train-limit",
+        "2000",
+    ];
+    let mut train = vec![
+        "train", "--hidden", "32", "--epochs", "3", "--out", model, "--json",
+    ];
+    train.extend(common);
+    json(&corrflow(&train));
+    let report = dir.path().join("report");
+    let mut analyze = vec![
+        "analyze",
+        "--model",
+        model,
+        "--json",
+        "--mc-samples",
+        "20000",
+        "--surrogate-samples",
+        "300",
+        "--heatmap-layer",
+        "2",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    analyze.extend(common);
+    let r = json(&corrflow(&analyze));
+    assert_eq!(r["n_samples"].as_u64(), Some(10_000));
+    let net = f(&r["network_accuracy"]);
+    assert!(
+        net > 0.6,
+        "a trained network, far above chance (0.1): {net}"
+    );
+    let theory = r["theory_accuracy"].as_array().unwrap();
+    assert_eq!(theory.len(), 2);
+    for t in theory {
+        let a = f(&t["accuracy"]);
+        assert!(a > 0.5 && a <= 1.0 && f(&t["stderr"]) > 0.0, "{t}");
+    }
+    let s = &r["surrogate_accuracy"];
+    assert_eq!(s["order2"]["n_samples"].as_u64(), Some(3000));
+    // MNIST's class covariances are singular: the clipping is reported, not hidden.
+    assert!(s["order2"]["most_negative_eigenvalue"].as_f64().unwrap() <= 0.0);
+    assert_eq!(r["information"].as_array().unwrap().len(), 4);
+    assert_eq!(r["information"][0]["pairs"].as_array().unwrap().len(), 45);
+    assert!(report.join("heatmap.png").is_file());
+}
+
+/// Bad flags and a model that does not fit the data fail with a message naming the problem,
+/// and leave no report folder behind.
+#[test]
+fn bad_input_fails_clearly_without_partial_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let out = corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let report = dir.path().join("report");
+    let rep = report.to_str().unwrap();
+    let m = model.to_str().unwrap();
+    let cases: [(&[&str], &str); 6] = [
+        (&["--on", "validation"], "--on"),
+        (&["--closure", "magic"], "--closure"),
+        (&["--heatmap-layer", "5"], "--heatmap-layer"),
+        (&["--mc-samples", "1"], "--mc-samples"),
+        (&["--hidden", "8"], "--hidden"),
+        (&["--task", "higher-order"], "shape mismatch"),
+    ];
+    for (extra, expect) in cases {
+        let mut args = vec!["analyze", "--model", m, "--report", rep];
+        args.extend(extra);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra:?} should fail");
+        assert!(err.contains(expect), "{extra:?}: {err}");
+        assert!(!report.exists(), "{extra:?} left a report folder");
+        assert!(out.stdout.is_empty(), "{extra:?} printed {:?}", out.stdout);
+    }
+    let out = corrflow(&["analyze", "--model", "/nonexistent/m.safetensors"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/m.safetensors"));
+}
