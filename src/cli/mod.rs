@@ -3,6 +3,7 @@
 mod data_args;
 mod output;
 mod propagate;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +28,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Propagate one layer's measured statistics to the output and compare with the measured ones.
     Propagate(propagate::PropagateArgs),
+    /// Run a grid of configurations (train → propagate → analyse), resumably; merge shards,
+    /// export CSV, summarize.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs the parsed command line.
@@ -35,6 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Train(args) => train::run(args),
         Command::Propagate(args) => propagate::run(args),
+        Command::Sweep(args) => sweep::run(args, cli.threads),
     }
 }
 
