@@ -68,10 +68,7 @@ fn the_memory_guard_names_the_point_that_does_not_fit() {
     ]);
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(
-        err.contains(&format!("point #1 (hidden=[100000,100000]")),
-        "{err}"
-    );
+    assert!(err.contains("point #1 (hidden=[100000,100000]"), "{err}");
     assert!(err.contains(&ids[1]), "{err}");
     assert!(!out.exists());
 

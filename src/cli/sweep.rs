@@ -187,19 +187,15 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
         None => mem_available(),
     };
 
+    // Check the plan before anything is created or locked; the records read here without the
+    // lock only decide what the guard and --dry-run consider; the locked read below decides
+    // what runs.
+    let done = ids(read_log(&results_path(&out))?.records);
+    let pending = not_done(&mine, &done);
+    let budget = plan(&pending, threads, args.jobs, budget_bytes, &grid_path);
     if args.dry_run {
-        let done: HashSet<String> = read_log(&results_path(&out))?
-            .records
-            .into_iter()
-            .map(|r| r.id)
-            .collect();
-        let pending: Vec<&GridPoint> = mine
-            .iter()
-            .copied()
-            .filter(|p| !done.contains(&p.id))
-            .collect();
         print_points(&grid, shard, &mine, &done);
-        let budget = plan(&pending, threads, args.jobs, budget_bytes, &grid_path)?;
+        let budget = budget?;
         println!(
             "plan: {} of {} points to run, {} at a time with {} threads each",
             pending.len(),
@@ -209,6 +205,7 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
         );
         return Ok(());
     }
+    budget?;
 
     let (mut log, contents) = ResultsLog::open(&out)?;
     if let Some(bytes) = contents.dropped_tail {
@@ -217,14 +214,9 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
             log.path().display()
         );
     }
-    let done: HashSet<String> = contents.records.into_iter().map(|r| r.id).collect();
-    let pending: Vec<GridPoint> = mine
-        .iter()
-        .filter(|p| !done.contains(&p.id))
-        .map(|p| (*p).clone())
-        .collect();
-    let refs: Vec<&GridPoint> = pending.iter().collect();
-    let budget = plan(&refs, threads, args.jobs, budget_bytes, &grid_path)?;
+    let pending = not_done(&mine, &ids(contents.records));
+    let budget = plan(&pending, threads, args.jobs, budget_bytes, &grid_path)?;
+    let pending: Vec<GridPoint> = pending.into_iter().cloned().collect();
     eprintln!(
         "sweep: {} points in {}{}, {} already done, {} to run ({} at a time, {} threads each)",
         grid.points.len(),
@@ -283,6 +275,19 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
             failures.len()
         ),
     ))
+}
+
+/// The ids of `records`.
+fn ids(records: Vec<Record>) -> HashSet<String> {
+    records.into_iter().map(|r| r.id).collect()
+}
+
+/// The points of `mine` without a record.
+fn not_done<'a>(mine: &[&'a GridPoint], done: &HashSet<String>) -> Vec<&'a GridPoint> {
+    mine.iter()
+        .copied()
+        .filter(|p| !done.contains(&p.id))
+        .collect()
 }
 
 /// Chooses J and checks that J points at once fit the memory budget.

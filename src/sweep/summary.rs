@@ -74,7 +74,9 @@ pub struct GapCurves {
 /// The gaps averaged over every record with the same activation and the same `x` (other keys
 /// and seeds are pooled).
 pub fn gap_curves(records: &[Record], x: impl Fn(&Record) -> f64) -> GapCurves {
-    let mut groups: BTreeMap<&str, BTreeMap<u64, (f64, f64, f64, usize)>> = BTreeMap::new();
+    // activation → bits of x → (x, Σ gap from input, Σ gap from layer 1, count).
+    type Sums = (f64, f64, f64, usize);
+    let mut groups: BTreeMap<&str, BTreeMap<u64, Sums>> = BTreeMap::new();
     for r in records {
         let xv = x(r);
         let slot = groups
@@ -90,7 +92,7 @@ pub fn gap_curves(records: &[Record], x: impl Fn(&Record) -> f64) -> GapCurves {
     for (act, by_x) in groups {
         let mut pts: Vec<_> = by_x.into_values().collect();
         pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let n = |p: &(f64, f64, f64, usize)| p.3 as f64;
+        let n = |p: &Sums| p.3 as f64;
         curves.from_input.push((
             act.to_string(),
             pts.iter().map(|p| (p.0, p.1 / n(p))).collect(),
