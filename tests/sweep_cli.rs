@@ -145,10 +145,13 @@ fn summarize_and_export_read_the_records() {
 
     let o = run(&["sweep", "summarize", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (rows, means) = table.split_once("\n\n").unwrap();
+    assert_eq!(rows.lines().count(), 5, "header + 4 rows: {table}");
     assert_eq!(
-        String::from_utf8_lossy(&o.stdout).lines().count(),
-        5,
-        "header + 4 rows"
+        means.lines().count(),
+        6,
+        "title + header + 4 groups: {table}"
     );
     for svg in ["gap_vs_width.svg", "gap_vs_depth.svg", "information.svg"] {
         let text = std::fs::read_to_string(out.join("plots").join(svg)).unwrap();

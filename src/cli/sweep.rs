@@ -14,7 +14,7 @@ use corrflow::sweep::merge::{merge, results_path};
 use corrflow::sweep::plots::write_plots;
 use corrflow::sweep::runner::{run_points, Budget};
 use corrflow::sweep::store::{read_log, ResultsLog, RESULTS_FILE};
-use corrflow::sweep::summary::table;
+use corrflow::sweep::summary::{means_table, table};
 use corrflow::sweep::{Grid, GridPoint, PointConfig, Record, Shard};
 use corrflow::{Error, Result};
 
@@ -138,8 +138,15 @@ fn point_args(config: &PointConfig) -> Result<PointArgs> {
             other => argv.extend([flag, other.to_string()]),
         }
     }
-    PointArgs::try_parse_from(&argv)
-        .map_err(|e| Error::flag(config.summary(), e.kind().to_string()))
+    PointArgs::try_parse_from(&argv).map_err(|e| {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        Error::Unsupported(format!(
+            "as flags of `corrflow train` ({}): {}",
+            argv.join(" "),
+            first.trim_start_matches("error: ")
+        ))
+    })
 }
 
 fn prepare(config: &PointConfig) -> Result<Prepared> {
@@ -239,11 +246,10 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
                 "#{} net {:.3} theory(l=1) {:+.3}",
                 p.index, rec.test_accuracy, rec.gap_from_layer1
             )),
-            Err(e) => bar.println(format!(
-                "point #{} ({}) failed: {e}",
-                p.index,
-                p.config.summary()
-            )),
+            // suspend, not println: a hidden bar (stderr not a terminal) drops println.
+            Err(e) => {
+                bar.suspend(|| eprintln!("point #{} ({}) failed: {e}", p.index, p.config.summary()))
+            }
         }
         bar.inc(1);
     };
@@ -406,6 +412,9 @@ fn read_records(dir: &Path) -> Result<Vec<Record>> {
 fn run_summarize(dir: &Path, plots: Option<PathBuf>) -> Result<()> {
     let records = read_records(dir)?;
     print!("{}", table(&records));
+    println!();
+    println!("means over seeds and other keys");
+    print!("{}", means_table(&records));
     let plots = plots.unwrap_or_else(|| dir.join("plots"));
     for path in write_plots(&records, &plots)? {
         eprintln!("wrote {}", path.display());

@@ -49,6 +49,64 @@ pub fn table(records: &[Record]) -> String {
     out
 }
 
+/// Means over the records that share task, hidden widths and activation (seeds and any other
+/// keys pooled), one line per group in order of first appearance, with a header.
+pub fn means_table(records: &[Record]) -> String {
+    let mut groups: Vec<((String, String, String), Vec<&Record>)> = Vec::new();
+    for r in records {
+        let key = (
+            r.config.task().to_string(),
+            widths_label(&r.widths),
+            r.activation.clone(),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:<12} {:<10} {:>3} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
+        "task",
+        "hidden",
+        "activation",
+        "n",
+        "net",
+        "th(l=0)",
+        "th(l=1)",
+        "gap(0)",
+        "gap(1)",
+        "out_mean",
+        "out_cov"
+    );
+    for ((task, hidden, act), members) in &groups {
+        let mean = |f: &dyn Fn(&Record) -> f64| {
+            members.iter().map(|r| f(r)).sum::<f64>() / members.len() as f64
+        };
+        let theory = |l: usize| mean(&|r| r.theory.get(l).map_or(f64::NAN, |t| t.accuracy));
+        let info = |f: &dyn Fn(&super::record::InfoTerms) -> f64| {
+            mean(&|r| r.output_info.as_ref().map_or(f64::NAN, f))
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:<12} {:<10} {:>3} {:>7.4} {:>7.4} {:>7.4} {:>+8.4} {:>+8.4} {:>9.3} {:>9.3}",
+            task,
+            hidden,
+            act,
+            members.len(),
+            mean(&|r| r.test_accuracy),
+            theory(0),
+            theory(1),
+            mean(&|r| r.gap_from_input),
+            mean(&|r| r.gap_from_layer1),
+            info(&|i| i.mean_term),
+            info(&|i| i.cov_term),
+        );
+    }
+    out
+}
+
 /// Hidden widths of a record as `32x32` (input and output left out).
 fn widths_label(widths: &[usize]) -> String {
     let hidden = &widths[1..widths.len().saturating_sub(1).max(1)];
