@@ -13,7 +13,7 @@ use corrflow::sweep::export::write_csv;
 use corrflow::sweep::merge::{merge, results_path};
 use corrflow::sweep::plots::write_plots;
 use corrflow::sweep::runner::{run_points, Budget};
-use corrflow::sweep::store::{read_log, ResultsLog, RESULTS_FILE};
+use corrflow::sweep::store::{lock_dir, read_log, ResultsLog, RESULTS_FILE};
 use corrflow::sweep::summary::{means_table, table};
 use corrflow::sweep::{Grid, GridPoint, PointConfig, Record, Shard};
 use corrflow::{Error, Result};
@@ -446,7 +446,7 @@ fn run_merge(grid_path: &Path, out: &Path, inputs: &[PathBuf]) -> Result<()> {
             grid_path.display()
         );
     }
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let _lock = lock_dir(out)?;
     let mut text = String::new();
     for r in &m.records {
         text.push_str(&serde_json::to_string(r).map_err(|e| Error::Numeric(e.to_string()))?);

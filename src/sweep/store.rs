@@ -69,6 +69,30 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
     })
 }
 
+/// Creates `dir` if needed and takes its lock file, so that no other corrflow process writes
+/// its results file; the lock lasts as long as the returned file is open (or the process lives).
+pub fn lock_dir(dir: &Path) -> Result<File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(lock),
+        Err(TryLockError::WouldBlock) => Err(Error::format(
+            dir,
+            format!(
+                "another corrflow sweep is writing to this folder (it holds {LOCK_FILE}); \
+                 wait for it to finish or choose another --out"
+            ),
+        )),
+        Err(TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    }
+}
+
 /// The exclusive writer of one output folder's results file.
 #[derive(Debug)]
 pub struct ResultsLog {
@@ -82,27 +106,7 @@ impl ResultsLog {
     /// Creates `dir` if needed, locks it against other writers, truncates a partial last line
     /// away and returns the writer with the records already there and the number of bytes cut.
     pub fn open(dir: &Path) -> Result<(ResultsLog, LogContents)> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock_path = dir.join(LOCK_FILE);
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| Error::io(&lock_path, e))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(Error::format(
-                    dir,
-                    format!(
-                        "another corrflow sweep is writing to this folder (it holds {LOCK_FILE}); \
-                         wait for it to finish or choose another --out"
-                    ),
-                ))
-            }
-            Err(TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
-        }
+        let lock = lock_dir(dir)?;
         let path = dir.join(RESULTS_FILE);
         let contents = read_log(&path)?;
         let file = OpenOptions::new()
@@ -139,5 +143,31 @@ impl ResultsLog {
     /// Path of the results file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_last_line_is_dropped_and_a_broken_middle_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        std::fs::write(&path, "{\"id\":").unwrap();
+        let c = read_log(&path).unwrap();
+        assert_eq!(
+            (c.records.len(), c.dropped_tail, c.valid_len),
+            (0, Some(6), 0)
+        );
+        std::fs::write(&path, "not json\n").unwrap();
+        assert_eq!(read_log(&path).unwrap().dropped_tail, Some(9));
+        std::fs::write(&path, "not json\nnor this\n").unwrap();
+        let err = read_log(&path).unwrap_err().to_string();
+        assert!(err.contains("line 1 is not a result record"), "{err}");
+        assert!(read_log(&dir.path().join("none"))
+            .unwrap()
+            .records
+            .is_empty());
     }
 }

@@ -52,7 +52,9 @@ pub fn table(records: &[Record]) -> String {
 /// Means over the records that share task, hidden widths and activation (seeds and any other
 /// keys pooled), one line per group in order of first appearance, with a header.
 pub fn means_table(records: &[Record]) -> String {
-    let mut groups: Vec<((String, String, String), Vec<&Record>)> = Vec::new();
+    // (task, hidden, activation) → its records.
+    type Group<'a> = ((String, String, String), Vec<&'a Record>);
+    let mut groups: Vec<Group<'_>> = Vec::new();
     for r in records {
         let key = (
             r.config.task().to_string(),
