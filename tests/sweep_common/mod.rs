@@ -40,10 +40,13 @@ pub fn grid_ids(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Ids of the records in `dir/results.jsonl`, in file order.
+/// Ids of the complete records in `dir/results.jsonl`, in file order (a line still being
+/// written, without its newline, is left out).
 pub fn record_ids(dir: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap_or_default();
-    text.lines()
+    let bytes = std::fs::read(dir.join("results.jsonl")).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .split_inclusive('\n')
+        .filter_map(|l| l.strip_suffix('\n'))
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
             v["id"].as_str().unwrap().to_string()
