@@ -53,7 +53,11 @@ fn the_memory_guard_names_the_point_that_does_not_fit() {
     let grid = grid_file(
         dir.path(),
         "g.toml",
-        "task = 'mnist'\nhidden = [[100], [100000, 100000]]\nmc_samples = 100\n",
+        &format!(
+            "task = 'mnist'\nmnist_dir = '{}/fixtures/idx'\nhidden = [[100], [100000, 100000]]\n\
+             mc_samples = 100\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
     );
     let ids = grid_ids(&grid);
     let out = dir.path().join("out");
@@ -174,4 +178,58 @@ fn summarize_and_export_read_the_records() {
     );
     assert_eq!(text.lines().count(), 5);
     assert!(text.contains(",4x4,"), "{text}");
+}
+
+#[test]
+fn a_failing_point_is_reported_and_the_others_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 200\nepochs = 2\nhidden = [[4]]\ndim = [1, 2]\n",
+    );
+    let ids = grid_ids(&grid);
+    let out = dir.path().join("out");
+    let args = [
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for _ in 0..2 {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("point #0 {}", ids[0])), "{err}");
+        assert!(err.contains("XOR needs d ≥ 2"), "{err}");
+        assert!(err.contains("1 points failed (#0"), "{err}");
+        // The good point is recorded once; the rerun retries only the failed one.
+        assert_eq!(record_ids(&out), [ids[1].clone()]);
+    }
+}
+
+#[test]
+fn mnist_without_data_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", "task = 'mnist'\nhidden = [[10]]\n");
+    let out = dir.path().join("out");
+    let o = corrflow()
+        .env_remove("MNIST_DIR")
+        .args([
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("point #0 (hidden=[10] task=mnist): invalid value for mnist_dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
 }

@@ -12,6 +12,7 @@ use corrflow::sweep::evaluate::Prepared;
 use corrflow::sweep::export::write_csv;
 use corrflow::sweep::merge::{merge, results_path};
 use corrflow::sweep::plots::write_plots;
+use corrflow::sweep::point::TaskName;
 use corrflow::sweep::runner::{run_points, Budget};
 use corrflow::sweep::store::{lock_dir, read_log, ResultsLog, RESULTS_FILE};
 use corrflow::sweep::summary::{means_table, table};
@@ -149,6 +150,26 @@ fn point_args(config: &PointConfig) -> Result<PointArgs> {
     })
 }
 
+/// Checks before a run starts what would otherwise fail in every point: the flags, and where
+/// MNIST comes from.
+fn preflight(config: &PointConfig) -> Result<()> {
+    let args = point_args(config)?;
+    if config.task() != TaskName::Mnist || args.data.train_images.is_some() {
+        return Ok(());
+    }
+    match &args.data.mnist_dir {
+        None => Err(Error::flag(
+            "mnist_dir",
+            "task mnist needs mnist_dir in the grid, or MNIST_DIR in the environment",
+        )),
+        Some(dir) if !dir.is_dir() => Err(Error::flag(
+            "mnist_dir",
+            format!("{} is not a folder", dir.display()),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 fn prepare(config: &PointConfig) -> Result<Prepared> {
     let args = point_args(config)?;
     let loaded = args.data.load()?;
@@ -177,7 +198,7 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
         .filter(|p| shard.contains(p.index))
         .collect();
     for p in &mine {
-        point_args(&p.config).map_err(|e| {
+        preflight(&p.config).map_err(|e| {
             Error::format(
                 &grid_path,
                 format!("point #{} ({}): {e}", p.index, p.config.summary()),
@@ -247,9 +268,14 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
                 p.index, rec.test_accuracy, rec.gap_from_layer1
             )),
             // suspend, not println: a hidden bar (stderr not a terminal) drops println.
-            Err(e) => {
-                bar.suspend(|| eprintln!("point #{} ({}) failed: {e}", p.index, p.config.summary()))
-            }
+            Err(e) => bar.suspend(|| {
+                eprintln!(
+                    "point #{} {} ({}) failed: {e}",
+                    p.index,
+                    p.id,
+                    p.config.summary()
+                )
+            }),
         }
         bar.inc(1);
     };
@@ -265,20 +291,16 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
     if failures.is_empty() {
         return Ok(());
     }
-    for f in &failures {
-        eprintln!(
-            "  failed #{} {} ({}): {}",
-            f.point.index,
-            f.point.id,
-            f.point.config.summary(),
-            f.error
-        );
-    }
     Err(Error::format(
         &grid_path,
         format!(
-            "{} points failed (listed above); rerun to retry them",
-            failures.len()
+            "{} points failed (#{}; errors above); rerun to retry them",
+            failures.len(),
+            failures
+                .iter()
+                .map(|f| f.point.index.to_string())
+                .collect::<Vec<_>>()
+                .join(", #")
         ),
     ))
 }
