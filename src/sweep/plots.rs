@@ -25,13 +25,14 @@ struct Panel<'a> {
 pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
+    let log_width = |r: &Record| width(r).log2();
     for (name, x_label, x) in [
         (
             "gap_vs_width.svg",
-            "widest hidden layer",
-            width as fn(&Record) -> f64,
+            "log2 of the widest hidden layer",
+            &log_width as &dyn Fn(&Record) -> f64,
         ),
-        ("gap_vs_depth.svg", "hidden layers", depth),
+        ("gap_vs_depth.svg", "hidden layers", &depth),
     ] {
         let c = gap_curves(records, x);
         let path = dir.join(name);
