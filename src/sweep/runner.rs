@@ -146,3 +146,33 @@ fn run_one(point: &GridPoint, prepare: &PrepareFn<'_>, threads: usize) -> Result
         corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_split_between_points() {
+        assert_eq!(
+            Budget::split(8, 3),
+            Budget {
+                jobs: 3,
+                threads_per_point: 2
+            }
+        );
+        assert_eq!(
+            Budget::split(2, 4),
+            Budget {
+                jobs: 4,
+                threads_per_point: 1
+            }
+        );
+        assert_eq!(
+            Budget::split(4, 0),
+            Budget {
+                jobs: 1,
+                threads_per_point: 4
+            }
+        );
+    }
+}
