@@ -106,16 +106,6 @@ impl PointConfig {
         })
     }
 
-    /// The activation's name as written in reports ("relu", "quad:0.5"), with the task default.
-    pub fn activation_or_default(&self) -> String {
-        self.activation
-            .clone()
-            .unwrap_or_else(|| match self.task() {
-                TaskName::Mnist => "relu".into(),
-                _ => "quad:0.5".into(),
-            })
-    }
-
     /// Monte Carlo samples for the theory accuracy.
     pub fn mc_samples(&self) -> usize {
         self.mc_samples.unwrap_or(DEFAULT_MC_SAMPLES)
