@@ -155,11 +155,14 @@ impl PointConfig {
             ("dim", self.dim),
             ("epochs", self.epochs),
             ("batch", self.batch),
-            ("mc_samples", self.mc_samples),
         ] {
             if v == Some(0) {
                 return Err((key.into(), "must be at least 1".into()));
             }
+        }
+        if self.mc_samples.is_some_and(|n| n < 4) {
+            // Two antithetic pairs at least, for a standard error.
+            return Err(("mc_samples".into(), "must be at least 4".into()));
         }
         for (key, v) in [
             ("sigma", self.sigma),
