@@ -17,5 +17,6 @@ pub mod propagate;
 pub mod report;
 pub mod simd;
 pub mod stats;
+pub mod sweep;
 
 pub use error::{Error, Result};

@@ -4,6 +4,7 @@ mod analyze;
 mod data_args;
 mod output;
 mod propagate;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,9 @@ enum Command {
     Propagate(propagate::PropagateArgs),
     /// Accuracy of the Gaussian description, surrogates by correlation order, class information.
     Analyze(analyze::AnalyzeArgs),
+    /// Run a grid of configurations (train → propagate → analyse), resumably; merge shards,
+    /// export CSV, summarize.
+    Sweep(sweep::SweepArgs),
 }
 
 /// Runs the parsed command line.
@@ -39,6 +43,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train::run(args),
         Command::Propagate(args) => propagate::run(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Sweep(args) => sweep::run(args, cli.threads),
     }
 }
 

@@ -1,0 +1,96 @@
+//! CSV export of result records: one row per point, configuration keys first.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::record::Record;
+use crate::error::{Error, Result};
+use crate::report::write_atomically;
+
+/// Writes `records` to `path` as CSV. Columns: `id`, `index`, one column per configuration key
+/// used by any record (sorted; `hidden` as widths joined by `x`), the accuracies, the gaps, the
+/// information terms, `theory_l0 … theory_lK` with `stderr_l0 …` (K the largest depth), wall
+/// seconds, threads and version. Missing values are empty cells.
+pub fn write_csv(records: &[Record], path: &Path) -> Result<()> {
+    let configs: Vec<serde_json::Map<String, serde_json::Value>> = records
+        .iter()
+        .map(|r| match serde_json::to_value(&r.config) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        })
+        .collect();
+    let keys: BTreeSet<&String> = configs.iter().flat_map(|m| m.keys()).collect();
+    let layers = records.iter().map(|r| r.theory.len()).max().unwrap_or(0);
+    let mut header: Vec<String> = vec!["id".into(), "index".into()];
+    header.extend(keys.iter().map(|k| k.to_string()));
+    header.extend(
+        [
+            "train_accuracy",
+            "test_accuracy",
+            "gap_from_input",
+            "gap_from_layer1",
+            "input_mean_term",
+            "input_cov_term",
+            "output_mean_term",
+            "output_cov_term",
+        ]
+        .map(String::from),
+    );
+    for l in 0..layers {
+        header.push(format!("theory_l{l}"));
+        header.push(format!("stderr_l{l}"));
+    }
+    header.extend(["wall_seconds", "threads", "corrflow_version"].map(String::from));
+
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let csv_err = |e: csv::Error| Error::format(path, e.to_string());
+    w.write_record(&header).map_err(csv_err)?;
+    for (r, config) in records.iter().zip(&configs) {
+        let mut row = vec![r.id.clone(), r.index.to_string()];
+        row.extend(
+            keys.iter()
+                .map(|k| config.get(*k).map_or(String::new(), cell)),
+        );
+        let info = |i: Option<crate::sweep::record::InfoTerms>| match i {
+            Some(t) => [t.mean_term.to_string(), t.cov_term.to_string()],
+            None => [String::new(), String::new()],
+        };
+        row.extend([
+            r.train_accuracy.to_string(),
+            r.test_accuracy.to_string(),
+            r.gap_from_input.to_string(),
+            r.gap_from_layer1.to_string(),
+        ]);
+        row.extend(info(r.input_info));
+        row.extend(info(r.output_info));
+        for l in 0..layers {
+            match r.theory.get(l) {
+                Some(t) => row.extend([t.accuracy.to_string(), t.stderr.to_string()]),
+                None => row.extend([String::new(), String::new()]),
+            }
+        }
+        row.extend([
+            r.wall_seconds.to_string(),
+            r.threads.to_string(),
+            r.corrflow_version.clone(),
+        ]);
+        w.write_record(&row).map_err(csv_err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::format(path, e.to_string()))?;
+    write_atomically(path, &bytes)
+}
+
+/// A configuration value as a CSV cell: strings bare, widths as `32x32`, numbers as JSON.
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("x"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,200 @@
+//! Grid files: a TOML table whose every key is one [`PointConfig`] key, set to a scalar (the
+//! same for every point) or to a list (one axis of the grid). The grid is the Cartesian product
+//! of the axes, in a fixed order: keys sorted alphabetically, the last key varying fastest (like
+//! nested loops with the alphabetically first key outermost). `hidden` takes a list of
+//! architectures, `hidden = [[16], [32, 32]]`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::point::PointConfig;
+use crate::error::{Error, Result};
+
+/// Grids larger than this are refused as a likely mistake.
+pub const MAX_POINTS: usize = 1_000_000;
+
+/// A parsed grid: the file it came from and its points in grid order.
+#[derive(Clone, Debug)]
+pub struct Grid {
+    pub path: PathBuf,
+    pub points: Vec<GridPoint>,
+}
+
+/// One point of a grid: its position in grid order, configuration and id.
+#[derive(Clone, Debug)]
+pub struct GridPoint {
+    pub index: usize,
+    pub config: PointConfig,
+    pub id: String,
+}
+
+impl Grid {
+    /// Reads and validates the grid file at `path`.
+    pub fn load(path: &Path) -> Result<Grid> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Grid::parse(&text, path)
+    }
+
+    /// Parses grid text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Grid> {
+        let bad = |msg: String| Error::format(path, msg);
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| bad(format!("not valid TOML: {}", e.message())))?;
+        let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
+        for (key, value) in &table {
+            let values = axis_values(key, value).map_err(&bad)?;
+            if values.is_empty() {
+                return Err(bad(format!(
+                    "key '{key}' is an empty list: the grid would have no points"
+                )));
+            }
+            for v in &values {
+                check_value(key, v).map_err(&bad)?;
+            }
+            axes.push((key.clone(), values));
+        }
+        axes.sort_by(|a, b| a.0.cmp(&b.0));
+        let total = axes
+            .iter()
+            .try_fold(1usize, |n, (_, v)| {
+                n.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS)
+            })
+            .ok_or_else(|| bad(format!("the grid has more than {MAX_POINTS} points")))?;
+        let mut points = Vec::with_capacity(total);
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for index in 0..total {
+            let config = point_at(&axes, index).map_err(&bad)?;
+            let id = config.id();
+            if let Some(first) = seen.insert(id.clone(), index) {
+                return Err(bad(format!(
+                    "points #{first} and #{index} are the same configuration ({}); a list repeats a value",
+                    config.summary()
+                )));
+            }
+            points.push(GridPoint { index, config, id });
+        }
+        Ok(Grid {
+            path: path.to_path_buf(),
+            points,
+        })
+    }
+}
+
+/// The values of one key: a list is an axis, anything else a single value. For `hidden` a list
+/// of lists is the axis and a flat list is refused as ambiguous.
+fn axis_values(key: &str, value: &toml::Value) -> std::result::Result<Vec<Value>, String> {
+    let items = match value {
+        toml::Value::Array(items) => items.iter().collect::<Vec<_>>(),
+        other => vec![other],
+    };
+    if key == "hidden" && !items.iter().all(|v| v.is_array()) {
+        return Err(format!(
+            "key 'hidden' takes a list of architectures, e.g. hidden = [[16], [32, 32]] \
+             (one point with two layers of 32 is hidden = [[32, 32]]); got {value}"
+        ));
+    }
+    items.into_iter().map(|v| to_json(key, v)).collect()
+}
+
+fn to_json(key: &str, value: &toml::Value) -> std::result::Result<Value, String> {
+    Ok(match value {
+        toml::Value::String(s) => Value::String(s.clone()),
+        toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) => Value::from(*f),
+        toml::Value::Boolean(b) => Value::Bool(*b),
+        toml::Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| to_json(key, v))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        other => {
+            return Err(format!(
+                "key '{key}': {} values are not supported (use a string, number, boolean or list)",
+                other.type_str()
+            ))
+        }
+    })
+}
+
+/// Type-checks and normalizes one value of `key` on its own, so the error names the key.
+fn check_value(key: &str, value: &Value) -> std::result::Result<(), String> {
+    let mut single = serde_json::Map::new();
+    single.insert(key.to_string(), value.clone());
+    let mut config: PointConfig = serde_json::from_value(Value::Object(single)).map_err(|e| {
+        let msg = e.to_string();
+        if msg.starts_with("unknown field") {
+            format!("unknown key '{key}': {msg}")
+        } else {
+            format!("key '{key}' = {value}: {msg}")
+        }
+    })?;
+    config
+        .normalize()
+        .map_err(|(k, msg)| format!("key '{k}' = {value}: {msg}"))
+}
+
+/// The point at `index` of the product of `axes` (last axis fastest).
+fn point_at(
+    axes: &[(String, Vec<Value>)],
+    mut index: usize,
+) -> std::result::Result<PointConfig, String> {
+    let mut map = serde_json::Map::new();
+    for (key, values) in axes.iter().rev() {
+        map.insert(key.clone(), values[index % values.len()].clone());
+        index /= values.len();
+    }
+    let mut config: PointConfig =
+        serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())?;
+    config
+        .normalize()
+        .map_err(|(k, msg)| format!("key '{k}': {msg}"))?;
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Grid> {
+        Grid::parse(text, Path::new("g.toml"))
+    }
+
+    #[test]
+    fn product_order_is_alphabetical_with_the_last_key_fastest() {
+        let g = parse("seed = [1, 2]\nactivation = ['relu', 'quad:0.5']\nepochs = 3").unwrap();
+        let got: Vec<String> = g.points.iter().map(|p| p.config.summary()).collect();
+        assert_eq!(
+            got,
+            [
+                "activation=relu epochs=3 seed=1",
+                "activation=relu epochs=3 seed=2",
+                "activation=quad:0.5 epochs=3 seed=1",
+                "activation=quad:0.5 epochs=3 seed=2",
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_file() {
+        for (text, want) in [
+            ("widht = 3", "unknown key 'widht'"),
+            ("epochs = 'ten'", "key 'epochs'"),
+            (
+                "activation = ['relu', 'swish']",
+                "key 'activation' = \"swish\"",
+            ),
+            ("hidden = [16, 32]", "list of architectures"),
+            ("seed = []", "empty list"),
+            ("seed = [1, 1]", "same configuration"),
+            ("task = 'cifar'", "key 'task'"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.starts_with("g.toml: "), "{err}");
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+}

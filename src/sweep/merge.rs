@@ -1,0 +1,71 @@
+//! Combining the output folders of several shards (or runs) into one, with an account of the
+//! grid points that are missing, duplicated or not part of the grid.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::grid::{Grid, GridPoint};
+use super::record::Record;
+use super::store::{read_log, RESULTS_FILE};
+use crate::error::Result;
+
+/// What a merge found.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// One record per grid point that has one, in grid order.
+    pub records: Vec<Record>,
+    /// Grid points no input has a record for.
+    pub missing: Vec<GridPoint>,
+    /// Ids found more than once, with every folder that holds them (the first copy is kept).
+    pub duplicates: Vec<(String, Vec<PathBuf>)>,
+    /// Records whose id is not a point of the grid (another grid, or an edited one).
+    pub foreign: Vec<(PathBuf, String)>,
+    /// Inputs whose results file ended in a partial line (skipped; the file is left as it is).
+    pub partial: Vec<PathBuf>,
+}
+
+/// Reads `RESULTS_FILE` of every folder in `inputs` and matches the records to `grid`.
+pub fn merge(grid: &Grid, inputs: &[PathBuf]) -> Result<Merged> {
+    let mut found: HashMap<String, (Record, Vec<PathBuf>)> = HashMap::new();
+    let mut merged = Merged::default();
+    let mut order = Vec::new();
+    for dir in inputs {
+        let contents = read_log(&results_path(dir))?;
+        if contents.dropped_tail.is_some() {
+            merged.partial.push(dir.clone());
+        }
+        for record in contents.records {
+            match found.get_mut(&record.id) {
+                Some((_, dirs)) => dirs.push(dir.clone()),
+                None => {
+                    order.push(record.id.clone());
+                    found.insert(record.id.clone(), (record, vec![dir.clone()]));
+                }
+            }
+        }
+    }
+    for id in order {
+        let (_, dirs) = &found[&id];
+        if dirs.len() > 1 {
+            merged.duplicates.push((id, dirs.clone()));
+        }
+    }
+    for point in &grid.points {
+        match found.remove(&point.id) {
+            Some((record, _)) => merged.records.push(record),
+            None => merged.missing.push(point.clone()),
+        }
+    }
+    let mut foreign: Vec<_> = found.into_values().collect();
+    foreign.sort_by_key(|(r, _)| r.index);
+    merged.foreign = foreign
+        .into_iter()
+        .map(|(r, dirs)| (dirs[0].clone(), r.id))
+        .collect();
+    Ok(merged)
+}
+
+/// The results file of an output folder.
+pub fn results_path(dir: &Path) -> PathBuf {
+    dir.join(RESULTS_FILE)
+}

@@ -1,0 +1,27 @@
+//! Parameter sweeps (`corrflow sweep`): a TOML grid of configurations, each point trained,
+//! propagated and analysed, one JSON record per point appended to `results.jsonl`.
+//!
+//! - [`grid`]: grid files → points in a fixed order; [`point`]: a point's configuration and id.
+//! - [`estimate`]: peak memory and work per point, checked before a run starts.
+//! - [`shard`]: a deterministic 1/N of the grid; [`runner`]: points in parallel, thread budget.
+//! - [`evaluate`]: the work of one point; [`record`]: what it produced.
+//! - [`store`]: the locked, append-only, resumable results file; [`merge`]: shard outputs.
+//! - [`export`], [`summary`], [`plots`]: CSV, text table, SVG.
+
+pub mod estimate;
+pub mod evaluate;
+pub mod export;
+pub mod grid;
+pub mod merge;
+pub mod plots;
+pub mod point;
+pub mod record;
+pub mod runner;
+pub mod shard;
+pub mod store;
+pub mod summary;
+
+pub use grid::{Grid, GridPoint};
+pub use point::PointConfig;
+pub use record::Record;
+pub use shard::Shard;

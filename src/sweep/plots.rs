@@ -1,0 +1,166 @@
+//! SVG plots of a sweep's summary (plotters' SVG backend: no fonts needed).
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::record::Record;
+use super::summary::{depth, gap_curves, information_points, width, Curve};
+use crate::error::{Error, Result};
+use crate::report::write_atomically;
+
+const SIZE: (u32, u32) = (1100, 450);
+
+/// One panel: a title, axis labels, named series, and whether to join points by lines.
+struct Panel<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+    series: &'a [(String, Curve)],
+    lines: bool,
+}
+
+/// Writes `gap_vs_width.svg`, `gap_vs_depth.svg` and `information.svg` into `dir`; returns
+/// their paths.
+pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut written = Vec::new();
+    let log_width = |r: &Record| width(r).log2();
+    for (name, x_label, x) in [
+        (
+            "gap_vs_width.svg",
+            "log2 of the widest hidden layer",
+            &log_width as &dyn Fn(&Record) -> f64,
+        ),
+        ("gap_vs_depth.svg", "hidden layers", &depth),
+    ] {
+        let c = gap_curves(records, x);
+        let path = dir.join(name);
+        two_panels(
+            &path,
+            [
+                Panel {
+                    title: "theory from input (l=0) − network",
+                    x_label,
+                    y_label: "accuracy gap",
+                    series: &c.from_input,
+                    lines: true,
+                },
+                Panel {
+                    title: "theory from layer 1 − network",
+                    x_label,
+                    y_label: "accuracy gap",
+                    series: &c.from_layer1,
+                    lines: true,
+                },
+            ],
+        )?;
+        written.push(path);
+    }
+    let [input, output] = information_points(records);
+    let path = dir.join("information.svg");
+    two_panels(
+        &path,
+        [
+            Panel {
+                title: "class information at the input",
+                x_label: "Bhattacharyya mean term",
+                y_label: "covariance term",
+                series: &input,
+                lines: false,
+            },
+            Panel {
+                title: "class information at the output",
+                x_label: "Bhattacharyya mean term",
+                y_label: "covariance term",
+                series: &output,
+                lines: false,
+            },
+        ],
+    )?;
+    written.push(path);
+    Ok(written)
+}
+
+fn two_panels(path: &Path, panels: [Panel<'_>; 2]) -> Result<()> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        let err = |e: &dyn std::fmt::Display| Error::format(path, format!("plot: {e}"));
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        for (area, panel) in root.split_evenly((1, 2)).iter().zip(&panels) {
+            draw_panel(area, panel).map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))?;
+    }
+    write_atomically(path, svg.as_bytes())
+}
+
+type DrawResult<T> = std::result::Result<T, DrawingAreaErrorKind<std::io::Error>>;
+
+fn draw_panel(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    p: &Panel<'_>,
+) -> DrawResult<()> {
+    let all: Vec<(f64, f64)> = p
+        .series
+        .iter()
+        .flat_map(|(_, c)| c.iter().copied())
+        .collect();
+    let (x0, x1) = padded(all.iter().map(|q| q.0));
+    let (y0, y1) = padded(all.iter().map(|q| q.1));
+    let mut chart = ChartBuilder::on(area)
+        .caption(p.title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)?;
+    chart
+        .configure_mesh()
+        .x_desc(p.x_label)
+        .y_desc(p.y_label)
+        .draw()?;
+    for (i, (name, curve)) in p.series.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        if p.lines {
+            chart.draw_series(LineSeries::new(
+                curve.iter().copied(),
+                color.stroke_width(2),
+            ))?;
+        }
+        chart
+            .draw_series(curve.iter().map(|&q| Circle::new(q, 4, color.filled())))?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
+    }
+    if !p.series.is_empty() {
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    Ok(())
+}
+
+/// The range of `values` widened by 5 % on each side (±1 around a single value; 0..1 if none).
+fn padded(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        let pad = if lo.abs() > 1e-12 {
+            0.1 * lo.abs()
+        } else {
+            1.0
+        };
+        return (lo - pad, hi + pad);
+    }
+    let pad = 0.05 * (hi - lo);
+    (lo - pad, hi + pad)
+}

@@ -1,0 +1,60 @@
+//! The result record of one grid point: one line of `results.jsonl`.
+
+use serde::{Deserialize, Serialize};
+
+use super::point::PointConfig;
+
+/// Predicted accuracy when the empirical statistics of one layer are propagated to the output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TheoryAccuracy {
+    /// Start layer: 0 = the input x, l = the post-activation zˡ.
+    pub from_layer: usize,
+    /// Σ_c p(c) P_{y~N(μ_c,Σ_c)}(argmax y = c).
+    pub accuracy: f64,
+    /// Its Monte Carlo standard error (0 for two outputs, where it is exact).
+    pub stderr: f64,
+}
+
+/// The Bhattacharyya distance of one stage split into mean and covariance terms, averaged over
+/// all pairs of classes (DESIGN.md §4.4).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InfoTerms {
+    /// ⅛ Δμᵀ Σ̄⁻¹ Δμ, averaged over class pairs.
+    pub mean_term: f64,
+    /// ½ ln(det Σ̄ / √(det Σ₁ det Σ₂)), averaged over class pairs.
+    pub cov_term: f64,
+}
+
+/// Everything one grid point produced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Stable id: FNV-1a of the canonical configuration (see [`PointConfig::id`]).
+    pub id: String,
+    /// Position in the grid order of the grid file it was run from.
+    pub index: usize,
+    /// The point's configuration as the grid states it (unset keys took the task's defaults).
+    pub config: PointConfig,
+    /// The data as loaded, in words.
+    pub data: String,
+    /// Layer widths, input to output.
+    pub widths: Vec<usize>,
+    pub activation: String,
+    pub train_accuracy: f64,
+    /// Accuracy of the network on the test set, where the statistics are measured too.
+    pub test_accuracy: f64,
+    /// Theory accuracy per start layer 0..=L, from the test set's statistics.
+    pub theory: Vec<TheoryAccuracy>,
+    /// Theory from the input (l = 0) minus the network's test accuracy.
+    pub gap_from_input: f64,
+    /// Theory from the first hidden layer (l = 1) minus the network's test accuracy.
+    pub gap_from_layer1: f64,
+    /// Class information of the input x; null when a covariance was not positive definite.
+    pub input_info: Option<InfoTerms>,
+    /// Class information of the output y; null when a covariance was not positive definite.
+    pub output_info: Option<InfoTerms>,
+    /// Seconds from the start of this point to its record.
+    pub wall_seconds: f64,
+    /// Threads of the pool the point ran in.
+    pub threads: usize,
+    pub corrflow_version: String,
+}

@@ -1,0 +1,178 @@
+//! Runs grid points: `jobs` points at once, each inside its own rayon pool, so the thread budget
+//! is shared between points and within a point; every finished point is appended to the log.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::evaluate::{evaluate, Prepared};
+use super::grid::GridPoint;
+use super::point::PointConfig;
+use super::record::Record;
+use super::store::ResultsLog;
+use crate::error::{Error, Result};
+
+/// How the thread budget is split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Points that run at the same time (J ≥ 1).
+    pub jobs: usize,
+    /// Threads of each point's pool: ⌊T/J⌋, at least 1.
+    pub threads_per_point: usize,
+}
+
+impl Budget {
+    /// Splits `threads` (T) between `jobs` (J) points.
+    pub fn split(threads: usize, jobs: usize) -> Budget {
+        let jobs = jobs.max(1);
+        Budget {
+            jobs,
+            threads_per_point: (threads / jobs).max(1),
+        }
+    }
+}
+
+/// Builds a point's data and untrained network from its configuration.
+pub type PrepareFn<'a> = dyn Fn(&PointConfig) -> Result<Prepared> + Sync + 'a;
+
+/// A point that failed, and why.
+#[derive(Debug)]
+pub struct Failure {
+    pub point: GridPoint,
+    pub error: Error,
+}
+
+/// Runs `points` and appends one record per finished point to `log`. `on_done` is called after
+/// each point (success or failure), for progress displays. A point that fails is reported and
+/// the others go on; an error writing the log stops the run.
+pub fn run_points(
+    points: &[GridPoint],
+    log: &mut ResultsLog,
+    budget: Budget,
+    prepare: &PrepareFn<'_>,
+    on_done: &(dyn Fn(&GridPoint, std::result::Result<&Record, &Error>) + Sync),
+) -> Result<Vec<Failure>> {
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let log = Mutex::new(log);
+    let failures = Mutex::new(Vec::new());
+    let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    std::thread::scope(|scope| {
+        for _ in 0..budget.jobs.min(points.len()) {
+            scope.spawn(|| {
+                let pool = match rayon::ThreadPoolBuilder::new()
+                    .num_threads(budget.threads_per_point)
+                    .build()
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        stop.store(true, Ordering::SeqCst);
+                        *lock(&fatal) = Some(Error::flag("--threads", e.to_string()));
+                        return;
+                    }
+                };
+                while !stop.load(Ordering::SeqCst) {
+                    let Some(point) = points.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        break;
+                    };
+                    let result = pool.install(|| run_one(point, prepare, budget.threads_per_point));
+                    match result {
+                        Ok(record) => {
+                            if let Err(e) = lock(&log).append(&record) {
+                                stop.store(true, Ordering::SeqCst);
+                                *lock(&fatal) = Some(e);
+                                return;
+                            }
+                            on_done(point, Ok(&record));
+                        }
+                        Err(error) => {
+                            on_done(point, Err(&error));
+                            lock(&failures).push(Failure {
+                                point: point.clone(),
+                                error,
+                            });
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
+    }
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort_by_key(|f| f.point.index);
+    Ok(failures)
+}
+
+/// Locks a mutex, carrying on past a worker that panicked (its data are plain values).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn run_one(point: &GridPoint, prepare: &PrepareFn<'_>, threads: usize) -> Result<Record> {
+    let start = Instant::now();
+    let prepared = prepare(&point.config)?;
+    let widths = prepared.net.widths();
+    let activation = prepared.net.activation.to_string();
+    let data = prepared.data.clone();
+    let outcome = evaluate(
+        prepared,
+        point.config.mc_samples(),
+        point.config.seed.unwrap_or(1),
+    )?;
+    let theory_at = |l: usize| {
+        outcome
+            .theory
+            .get(l)
+            .map_or(f64::NAN, |t| t.accuracy - outcome.test_accuracy)
+    };
+    Ok(Record {
+        id: point.id.clone(),
+        index: point.index,
+        config: point.config.clone(),
+        data,
+        widths,
+        activation,
+        train_accuracy: outcome.train_accuracy,
+        test_accuracy: outcome.test_accuracy,
+        gap_from_input: theory_at(0),
+        gap_from_layer1: theory_at(1),
+        theory: outcome.theory,
+        input_info: outcome.input_info,
+        output_info: outcome.output_info,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        threads,
+        corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_split_between_points() {
+        assert_eq!(
+            Budget::split(8, 3),
+            Budget {
+                jobs: 3,
+                threads_per_point: 2
+            }
+        );
+        assert_eq!(
+            Budget::split(2, 4),
+            Budget {
+                jobs: 4,
+                threads_per_point: 1
+            }
+        );
+        assert_eq!(
+            Budget::split(4, 0),
+            Budget {
+                jobs: 1,
+                threads_per_point: 4
+            }
+        );
+    }
+}

@@ -1,0 +1,202 @@
+//! Summaries of result records: a text table with one row per point, and the averages the
+//! plots show (accuracy gap against width and depth per activation, class information).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use super::record::Record;
+
+/// One line per record, in grid order, with a header.
+pub fn table(records: &[Record]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:>5} {:>16} {:<12} {:<12} {:<10} {:>5} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
+        "#",
+        "id",
+        "task",
+        "hidden",
+        "activation",
+        "seed",
+        "net",
+        "th(l=0)",
+        "th(l=1)",
+        "gap(0)",
+        "gap(1)",
+        "out_mean",
+        "out_cov"
+    );
+    for r in records {
+        let info = r.output_info;
+        let _ = writeln!(
+            out,
+            "{:>5} {:>16} {:<12} {:<12} {:<10} {:>5} {:>7.4} {:>7.4} {:>7.4} {:>+8.4} {:>+8.4} {:>9} {:>9}",
+            r.index,
+            r.id,
+            r.config.task().to_string(),
+            widths_label(&r.widths),
+            r.activation,
+            r.config.seed.unwrap_or(1),
+            r.test_accuracy,
+            r.theory.first().map_or(f64::NAN, |t| t.accuracy),
+            r.theory.get(1).map_or(f64::NAN, |t| t.accuracy),
+            r.gap_from_input,
+            r.gap_from_layer1,
+            info.map_or("n/a".into(), |i| format!("{:.3}", i.mean_term)),
+            info.map_or("n/a".into(), |i| format!("{:.3}", i.cov_term)),
+        );
+    }
+    out
+}
+
+/// Means over the records that share task, hidden widths and activation (seeds and any other
+/// keys pooled), one line per group in order of first appearance, with a header.
+pub fn means_table(records: &[Record]) -> String {
+    // (task, hidden, activation) → its records.
+    type Group<'a> = ((String, String, String), Vec<&'a Record>);
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for r in records {
+        let key = (
+            r.config.task().to_string(),
+            widths_label(&r.widths),
+            r.activation.clone(),
+        );
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:<12} {:<10} {:>3} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
+        "task",
+        "hidden",
+        "activation",
+        "n",
+        "net",
+        "th(l=0)",
+        "th(l=1)",
+        "gap(0)",
+        "gap(1)",
+        "out_mean",
+        "out_cov"
+    );
+    for ((task, hidden, act), members) in &groups {
+        let mean = |f: &dyn Fn(&Record) -> f64| {
+            members.iter().map(|r| f(r)).sum::<f64>() / members.len() as f64
+        };
+        let theory = |l: usize| mean(&|r| r.theory.get(l).map_or(f64::NAN, |t| t.accuracy));
+        let info = |f: &dyn Fn(&super::record::InfoTerms) -> f64| {
+            mean(&|r| r.output_info.as_ref().map_or(f64::NAN, f))
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:<12} {:<10} {:>3} {:>7.4} {:>7.4} {:>7.4} {:>+8.4} {:>+8.4} {:>9.3} {:>9.3}",
+            task,
+            hidden,
+            act,
+            members.len(),
+            mean(&|r| r.test_accuracy),
+            theory(0),
+            theory(1),
+            mean(&|r| r.gap_from_input),
+            mean(&|r| r.gap_from_layer1),
+            info(&|i| i.mean_term),
+            info(&|i| i.cov_term),
+        );
+    }
+    out
+}
+
+/// Hidden widths of a record as `32x32` (input and output left out).
+fn widths_label(widths: &[usize]) -> String {
+    let hidden = &widths[1..widths.len().saturating_sub(1).max(1)];
+    hidden
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
+/// A curve: points (x, mean y) in increasing x, one per distinct x.
+pub type Curve = Vec<(f64, f64)>;
+
+/// Mean accuracy gaps against one property of the network, per activation.
+#[derive(Debug, Default)]
+pub struct GapCurves {
+    /// (activation, theory from l = 0 minus network).
+    pub from_input: Vec<(String, Curve)>,
+    /// (activation, theory from l = 1 minus network).
+    pub from_layer1: Vec<(String, Curve)>,
+}
+
+/// The gaps averaged over every record with the same activation and the same `x` (other keys
+/// and seeds are pooled).
+pub fn gap_curves(records: &[Record], x: impl Fn(&Record) -> f64) -> GapCurves {
+    // activation → bits of x → (x, Σ gap from input, Σ gap from layer 1, count).
+    type Sums = (f64, f64, f64, usize);
+    let mut groups: BTreeMap<&str, BTreeMap<u64, Sums>> = BTreeMap::new();
+    for r in records {
+        let xv = x(r);
+        let slot = groups
+            .entry(r.activation.as_str())
+            .or_default()
+            .entry(xv.to_bits())
+            .or_insert((xv, 0.0, 0.0, 0));
+        slot.1 += r.gap_from_input;
+        slot.2 += r.gap_from_layer1;
+        slot.3 += 1;
+    }
+    let mut curves = GapCurves::default();
+    for (act, by_x) in groups {
+        let mut pts: Vec<_> = by_x.into_values().collect();
+        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let n = |p: &Sums| p.3 as f64;
+        curves.from_input.push((
+            act.to_string(),
+            pts.iter().map(|p| (p.0, p.1 / n(p))).collect(),
+        ));
+        curves.from_layer1.push((
+            act.to_string(),
+            pts.iter().map(|p| (p.0, p.2 / n(p))).collect(),
+        ));
+    }
+    curves
+}
+
+/// The widest hidden layer of a record's network.
+pub fn width(r: &Record) -> f64 {
+    r.widths[1..r.widths.len() - 1]
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0) as f64
+}
+
+/// The number of hidden layers of a record's network.
+pub fn depth(r: &Record) -> f64 {
+    r.widths.len().saturating_sub(2) as f64
+}
+
+/// (mean term, covariance term) of every record, per activation, at the input and the output.
+pub fn information_points(records: &[Record]) -> [Vec<(String, Curve)>; 2] {
+    let mut input: BTreeMap<&str, Curve> = BTreeMap::new();
+    let mut output: BTreeMap<&str, Curve> = BTreeMap::new();
+    for r in records {
+        if let Some(i) = r.input_info {
+            input
+                .entry(&r.activation)
+                .or_default()
+                .push((i.mean_term, i.cov_term));
+        }
+        if let Some(o) = r.output_info {
+            output
+                .entry(&r.activation)
+                .or_default()
+                .push((o.mean_term, o.cov_term));
+        }
+    }
+    let owned = |m: BTreeMap<&str, Curve>| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    [owned(input), owned(output)]
+}

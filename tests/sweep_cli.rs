@@ -1,0 +1,235 @@
+//! Grid validation, the memory guard, dry runs, summary plots and CSV export.
+
+mod sweep_common;
+
+use sweep_common::*;
+
+#[test]
+fn bad_grid_files_name_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (i, (text, want)) in [
+        ("task = 'xor'\nwidht = [3]", "unknown key 'widht'"),
+        ("epochs = 'ten'", "key 'epochs' = \"ten\""),
+        (
+            "activation = ['relu', 'swish']",
+            "key 'activation' = \"swish\"",
+        ),
+        ("hidden = [16, 32]", "list of architectures"),
+        ("seed = [1,", "not valid TOML"),
+        ("[net]\nhidden = [[4]]", "key 'net'"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let name = format!("bad{i}.toml");
+        let grid = grid_file(dir.path(), &name, text);
+        let o = run(&[
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        let err = stderr(&o);
+        assert!(err.contains(&name), "{text}: {err}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+    let o = run(&[
+        "sweep",
+        "--grid",
+        dir.path().join("none.toml").to_str().unwrap(),
+        "--out",
+        "x",
+    ]);
+    assert!(stderr(&o).contains("none.toml"), "{}", stderr(&o));
+    assert!(!out.exists(), "a refused grid created its output folder");
+}
+
+#[test]
+fn the_memory_guard_names_the_point_that_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        &format!(
+            "task = 'mnist'\nmnist_dir = '{}/fixtures/idx'\nhidden = [[100], [100000, 100000]]\n\
+             mc_samples = 100\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    );
+    let ids = grid_ids(&grid);
+    let out = dir.path().join("out");
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-memory",
+        "64G",
+    ]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("point #1 (hidden=[100000,100000]"), "{err}");
+    assert!(err.contains(&ids[1]), "{err}");
+    assert!(!out.exists());
+
+    // A limit below even the small point refuses that one too; --jobs that do not fit are refused.
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-memory",
+        "1M",
+    ]);
+    assert!(stderr(&o).contains("point #"), "{}", stderr(&o));
+}
+
+#[test]
+fn dry_run_lists_every_point_with_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("out");
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for id in grid_ids(&grid) {
+        assert!(text.contains(&id), "{text}");
+    }
+    assert!(text.contains("pending") && text.contains("tiny"), "{text}");
+    assert!(!out.exists(), "a dry run wrote output");
+}
+
+#[test]
+fn summarize_and_export_read_the_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 200\nepochs = 2\nhidden = [[4], [4, 4]]\nactivation = ['relu', 'quad:0.5']\n",
+    );
+    let out = dir.path().join("out");
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+    for key in [
+        "id",
+        "config",
+        "train_accuracy",
+        "test_accuracy",
+        "theory",
+        "gap_from_input",
+        "gap_from_layer1",
+        "input_info",
+        "output_info",
+        "wall_seconds",
+        "corrflow_version",
+    ] {
+        assert!(first.get(key).is_some(), "record lacks {key}: {first}");
+    }
+
+    let o = run(&["sweep", "summarize", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (rows, means) = table.split_once("\n\n").unwrap();
+    assert_eq!(rows.lines().count(), 5, "header + 4 rows: {table}");
+    assert_eq!(
+        means.lines().count(),
+        6,
+        "title + header + 4 groups: {table}"
+    );
+    for svg in ["gap_vs_width.svg", "gap_vs_depth.svg", "information.svg"] {
+        let text = std::fs::read_to_string(out.join("plots").join(svg)).unwrap();
+        assert!(text.contains("<svg") && text.contains("relu"), "{svg}");
+    }
+
+    let csv = dir.path().join("r.csv");
+    let o = run(&[
+        "sweep",
+        "export",
+        out.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("id,index,activation,epochs,hidden,"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 5);
+    assert!(text.contains(",4x4,"), "{text}");
+}
+
+#[test]
+fn a_failing_point_is_reported_and_the_others_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 200\nepochs = 2\nhidden = [[4]]\ndim = [1, 2]\n",
+    );
+    let ids = grid_ids(&grid);
+    let out = dir.path().join("out");
+    let args = [
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for _ in 0..2 {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(err.contains(&format!("point #0 {}", ids[0])), "{err}");
+        assert!(err.contains("XOR needs d ≥ 2"), "{err}");
+        assert!(err.contains("1 points failed (#0"), "{err}");
+        // The good point is recorded once; the rerun retries only the failed one.
+        assert_eq!(record_ids(&out), [ids[1].clone()]);
+    }
+}
+
+#[test]
+fn mnist_without_data_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", "task = 'mnist'\nhidden = [[10]]\n");
+    let out = dir.path().join("out");
+    let o = corrflow()
+        .env_remove("MNIST_DIR")
+        .args([
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("point #0 (hidden=[10] task=mnist): invalid value for mnist_dir"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}
