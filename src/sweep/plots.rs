@@ -1,12 +1,15 @@
-//! SVG plots of a sweep's summary (plotters' SVG backend: no fonts needed).
+//! Plots of a sweep's summary, as SVG and PNG, drawn through [`crate::report::render`] (which
+//! embeds the font).
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::record::Record;
 use super::summary::{depth, gap_curves, information_points, width, Curve};
 use crate::error::{Error, Result};
+use crate::report::render::{self, Plot, FONT};
 use crate::report::write_atomically;
 
 const SIZE: (u32, u32) = (1100, 450);
@@ -20,8 +23,8 @@ struct Panel<'a> {
     lines: bool,
 }
 
-/// Writes `gap_vs_width.svg`, `gap_vs_depth.svg` and `information.svg` into `dir`; returns
-/// their paths.
+/// Writes `gap_vs_width`, `gap_vs_depth` and `information`, each as `.svg` and `.png`, into
+/// `dir`; returns the paths of the SVG files.
 pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
@@ -82,26 +85,37 @@ pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Two panels side by side, written as `path` (SVG) and the same name with `.png`.
 fn two_panels(path: &Path, panels: [Panel<'_>; 2]) -> Result<()> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        let err = |e: &dyn std::fmt::Display| Error::format(path, format!("plot: {e}"));
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        for (area, panel) in root.split_evenly((1, 2)).iter().zip(&panels) {
-            draw_panel(area, panel).map_err(|e| err(&e))?;
-        }
-        root.present().map_err(|e| err(&e))?;
-    }
-    write_atomically(path, svg.as_bytes())
+    let plot = TwoPanels(panels);
+    let svg = render::svg(&plot, SIZE).map_err(|e| Error::format(path, e.to_string()))?;
+    let png = render::png(&plot, SIZE).map_err(|e| Error::format(path, e.to_string()))?;
+    write_atomically(path, svg.as_bytes())?;
+    write_atomically(&path.with_extension("png"), &png)
 }
 
-type DrawResult<T> = std::result::Result<T, DrawingAreaErrorKind<std::io::Error>>;
+struct TwoPanels<'a>([Panel<'a>; 2]);
 
-fn draw_panel(
-    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+impl Plot for TwoPanels<'_> {
+    fn draw<DB: DrawingBackend>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+    ) -> std::result::Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        for (area, panel) in root.split_evenly((1, 2)).iter().zip(&self.0) {
+            draw_panel(area, panel).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+type DrawResult<T, DB> =
+    std::result::Result<T, DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+fn draw_panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     p: &Panel<'_>,
-) -> DrawResult<()> {
+) -> DrawResult<(), DB> {
     let all: Vec<(f64, f64)> = p
         .series
         .iter()
@@ -110,13 +124,14 @@ fn draw_panel(
     let (x0, x1) = padded(all.iter().map(|q| q.0));
     let (y0, y1) = padded(all.iter().map(|q| q.1));
     let mut chart = ChartBuilder::on(area)
-        .caption(p.title, ("sans-serif", 18))
+        .caption(p.title, (FONT, 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)?;
     chart
         .configure_mesh()
+        .label_style((FONT, 12))
         .x_desc(p.x_label)
         .y_desc(p.y_label)
         .draw()?;
@@ -136,6 +151,7 @@ fn draw_panel(
     if !p.series.is_empty() {
         chart
             .configure_series_labels()
+            .label_font((FONT, 12))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()?;
