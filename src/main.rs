@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -14,5 +15,16 @@ fn main() -> ExitCode {
             eprintln!("error: {err}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Dies quietly on a closed pipe (`corrflow … | head`) like other Unix tools, instead of
+/// panicking on the failed write: Rust ignores SIGPIPE by default.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
