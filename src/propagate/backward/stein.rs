@@ -25,7 +25,8 @@
 //! ```
 //!
 //! (the sums over j include j = i). Each row i needs its own Aᵢⱼ, Bᵢⱼ for every j, so rows are
-//! independent and run in parallel; the symmetric Pᵢⱼ is evaluated from both sides.
+//! independent and run in parallel; the symmetric Pᵢⱼ is evaluated from both sides and the two
+//! values averaged.
 
 use faer::{Col, Mat};
 use rayon::prelude::*;
@@ -91,10 +92,13 @@ pub fn stein_vjp<K: SteinExpectations>(
         .collect();
     let mut mean = Col::zeros(n);
     let mut cov = Mat::zeros(n, n);
-    for (i, (d_mu, row)) in rows.into_iter().enumerate() {
-        mean[i] = d_mu;
-        for (j, v) in row.into_iter().enumerate() {
+    for (i, (d_mu, row)) in rows.iter().enumerate() {
+        mean[i] = *d_mu;
+        // Pᵢⱼ was evaluated from both sides: average, so that ∂L/∂Σ is exactly symmetric.
+        for j in 0..=i {
+            let v = 0.5 * (row[j] + rows[j].1[i]);
             cov[(i, j)] = v;
+            cov[(j, i)] = v;
         }
     }
     Ok(Adjoint { mean, cov })
