@@ -35,7 +35,10 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, |_| {}).unwrap();
     assert_eq!(history.len(), 20);
-    assert!(history[19].loss < history[0].loss, "objective did not decrease");
+    assert!(
+        history[19].loss < history[0].loss,
+        "objective did not decrease"
+    );
     let acc = net.accuracy(&split.test);
     println!("test accuracy {before:.3} → {acc:.4}");
     assert!(acc >= 0.95, "cumulant-trained XOR test accuracy {acc}");
@@ -75,9 +78,20 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
     let model = dir.path().join("never.safetensors");
     let m = model.to_str().unwrap();
     let cases: [(&[&str], &str); 3] = [
-        (&["train", "--objective", "moments", "--out", m], "--objective"),
         (
-            &["train", "--objective", "cumulants", "--loss", "ce", "--out", m],
+            &["train", "--objective", "moments", "--out", m],
+            "--objective",
+        ),
+        (
+            &[
+                "train",
+                "--objective",
+                "cumulants",
+                "--loss",
+                "ce",
+                "--out",
+                m,
+            ],
             "--loss",
         ),
         (

@@ -70,12 +70,18 @@ fn check_closure(act: Activation, method: ClosureMethod, seed: u64) -> f64 {
         .unwrap()
         .apply(&input, Corrections::None)
         .unwrap();
-    let got = vjp_for(act, method).unwrap().vjp(&input, &out, &adj).unwrap();
+    let got = vjp_for(act, method)
+        .unwrap()
+        .vjp(&input, &out, &adj)
+        .unwrap();
     let scale = (0..n).map(|i| got.mean[i].abs()).fold(0.0, f64::max);
     let mut worst: f64 = 0.0;
     let mut compare = |fd: f64, g: f64, what: String| {
         let err = (fd - g).abs() / (g.abs() + 0.1 * scale);
-        assert!(err < 1e-6, "{act} {what}: VJP {g} vs finite difference {fd}");
+        assert!(
+            err < 1e-6,
+            "{act} {what}: VJP {g} vs finite difference {fd}"
+        );
         worst = worst.max(err);
     };
     for i in 0..n {
@@ -154,7 +160,10 @@ fn hermite_vjps_match_finite_differences() {
         assert!((exact.mean[i] - series.mean[i]).abs() < 1e-9 * (1.0 + exact.mean[i].abs()));
         for j in 0..5 {
             let (e, s) = (exact.cov[(i, j)], series.cov[(i, j)]);
-            assert!((e - s).abs() < 1e-9 * (1.0 + e.abs()), "[{i},{j}] {e} vs {s}");
+            assert!(
+                (e - s).abs() < 1e-9 * (1.0 + e.abs()),
+                "[{i},{j}] {e} vs {s}"
+            );
         }
     }
 }
@@ -167,7 +176,10 @@ fn relu_vjp_handles_degenerate_and_deterministic_units() {
         (0, 1) | (1, 1) => 0.3,
         _ => 0.0,
     });
-    let input = Moments::gaussian(Col::from_fn(3, |i| 0.2 - 0.3 * i as f64), &a * a.transpose());
+    let input = Moments::gaussian(
+        Col::from_fn(3, |i| 0.2 - 0.3 * i as f64),
+        &a * a.transpose(),
+    );
     let adj = random_adjoint(3, 3);
     let out = closure_for(Activation::Relu, ClosureMethod::Auto)
         .unwrap()
@@ -217,7 +229,10 @@ fn affine_vjp_matches_finite_differences() {
         .unwrap();
     let h = 1e-6;
     let close = |fd: f64, g: f64, what: &str| {
-        assert!((fd - g).abs() < 1e-7 * (1.0 + g.abs()), "{what}: {g} vs {fd}");
+        assert!(
+            (fd - g).abs() < 1e-7 * (1.0 + g.abs()),
+            "{what}: {g} vs {fd}"
+        );
     };
     for i in 0..n_out {
         for j in 0..n_in {

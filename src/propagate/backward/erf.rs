@@ -19,7 +19,7 @@
 
 use std::f64::consts::{FRAC_2_SQRT_PI, PI};
 
-use super::stein::{stein_vjp, SteinExpectations};
+use super::stein::{stein_vjp, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
 use crate::stats::Moments;
@@ -41,23 +41,36 @@ impl SteinExpectations for ErfExpectations<'_> {
         self.unit[i]
     }
 
-    fn pair(&self, i: usize, j: usize) -> [f64; 3] {
+    fn pair(&self, i: usize, j: usize) -> PairExpectations {
         let (mi, mj) = (self.mu[i], self.mu[j]);
         let (di, dj) = (self.d[i], self.d[j]);
         let t = self.sig[(i, j)];
         // D ≥ 1 + 2Σᵢᵢ + 2Σⱼⱼ > 0 for a positive semi-definite pair.
         let det = di * dj - 4.0 * t * t;
         let quad = (dj * mi * mi - 4.0 * t * mi * mj + di * mj * mj) / det;
-        let p = (4.0 / PI) * (-quad).exp() / det.sqrt();
-        let m = mj - 2.0 * t * mi / di;
+        let (ai, bi) = self.one_way(i, j);
+        let (aj, bj) = self.one_way(j, i);
+        PairExpectations {
+            p: (4.0 / PI) * (-quad).exp() / det.sqrt(),
+            a: [ai, aj],
+            b: [bi, bj],
+        }
+    }
+}
+
+impl ErfExpectations<'_> {
+    /// (Aᵢⱼ, Bᵢⱼ) for the ordered pair (i, j).
+    fn one_way(&self, i: usize, j: usize) -> (f64, f64) {
+        let t = self.sig[(i, j)];
+        let di = self.d[i];
+        let m = self.mu[j] - 2.0 * t * self.mu[i] / di;
         let w = (self.sig[(j, j)] - 2.0 * t * t / di).max(0.0);
         let root = (1.0 + 2.0 * w).sqrt();
         let x = m / root;
         let (e1, e2) = self.unit[i];
         let e = libm::erf(x);
-        let a = e1 * e;
         let b = e2 * e - e1 * FRAC_2_SQRT_PI * (-x * x).exp() * (2.0 * t / di) / root;
-        [p, a, b]
+        (e1 * e, b)
     }
 }
 

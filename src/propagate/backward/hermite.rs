@@ -16,7 +16,7 @@
 //! negligible for |ρ| not close to 1 (the forward closure switches to 2-D quadrature there; this
 //! VJP keeps the series, so near |ρ| = 1 it is the gradient of the series, not of the quadrature).
 
-use super::stein::{stein_vjp, unit_scales, SteinExpectations};
+use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
 use crate::net::Activation;
@@ -141,10 +141,15 @@ impl SteinExpectations for HermiteExpectations<'_> {
         (self.units[i].d1[0], self.units[i].d2[0])
     }
 
-    fn pair(&self, i: usize, j: usize) -> [f64; 3] {
+    fn pair(&self, i: usize, j: usize) -> PairExpectations {
         let (ui, uj) = (&self.units[i], &self.units[j]);
         if i == j {
-            return ui.diag;
+            let [p, a, b] = ui.diag;
+            return PairExpectations {
+                p,
+                a: [a, a],
+                b: [b, b],
+            };
         }
         let (si, sj) = (self.s[i], self.s[j]);
         let rho = if si > 0.0 && sj > 0.0 {
@@ -152,11 +157,11 @@ impl SteinExpectations for HermiteExpectations<'_> {
         } else {
             0.0
         };
-        [
-            mehler(&ui.d1, &uj.d1, rho),
-            mehler(&ui.d1, &uj.f, rho),
-            mehler(&ui.d2, &uj.f, rho),
-        ]
+        PairExpectations {
+            p: mehler(&ui.d1, &uj.d1, rho),
+            a: [mehler(&ui.d1, &uj.f, rho), mehler(&uj.d1, &ui.f, rho)],
+            b: [mehler(&ui.d2, &uj.f, rho), mehler(&uj.d2, &ui.f, rho)],
+        }
     }
 }
 

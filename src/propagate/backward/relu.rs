@@ -17,7 +17,7 @@
 //! which reproduces the diagonal: Pᵢᵢ = Φ(aᵢ), Aᵢᵢ = mᵢ, Bᵢᵢ = 0. A deterministic unit (s = 0)
 //! is independent of the others: its pairs factorise, with E[φ'] = 1[μ > 0] and E[φ''] = 0.
 
-use super::stein::{stein_vjp, unit_scales, SteinExpectations};
+use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
 use crate::propagate::closures::bvn::{bvn_cdf, cdf, pdf};
@@ -52,22 +52,38 @@ impl SteinExpectations for ReluExpectations<'_> {
         (self.unit[i].0, self.unit[i].1)
     }
 
-    fn pair(&self, i: usize, j: usize) -> [f64; 3] {
+    fn pair(&self, i: usize, j: usize) -> PairExpectations {
         let (si, sj) = (self.s[i], self.s[j]);
         if si <= 0.0 || sj <= 0.0 {
             let (ui, uj) = (self.unit[i], self.unit[j]);
-            return [ui.0 * uj.0, ui.0 * uj.2, ui.1 * uj.2];
+            return PairExpectations {
+                p: ui.0 * uj.0,
+                a: [ui.0 * uj.2, uj.0 * ui.2],
+                b: [ui.1 * uj.2, uj.1 * ui.2],
+            };
         }
         let (ai, aj) = (self.mu[i] / si, self.mu[j] / sj);
         let rho = (self.sig[(i, j)] / si / sj).clamp(-1.0, 1.0);
         let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
         let p = bvn_cdf(ai, aj, rho);
-        let xi = ratio(ai - rho * aj, q);
-        let xj = ratio(aj - rho * ai, q);
-        let a = self.mu[j] * p + sj * (pdf(aj) * cdf(xi) + rho * pdf(ai) * cdf(xj));
-        let tail = if q > 0.0 { q * pdf(xj) } else { 0.0 };
-        let b = pdf(ai) * (sj / si) * ((aj - rho * ai) * cdf(xj) + tail);
-        [p, a, b]
+        let (xi, xj) = (ratio(ai - rho * aj, q), ratio(aj - rho * ai, q));
+        let (pdf_ai, pdf_aj, cdf_xi, cdf_xj) = (pdf(ai), pdf(aj), cdf(xi), cdf(xj));
+        let (tail_i, tail_j) = if q > 0.0 {
+            (q * pdf(xi), q * pdf(xj))
+        } else {
+            (0.0, 0.0)
+        };
+        PairExpectations {
+            p,
+            a: [
+                self.mu[j] * p + sj * (pdf_aj * cdf_xi + rho * pdf_ai * cdf_xj),
+                self.mu[i] * p + si * (pdf_ai * cdf_xj + rho * pdf_aj * cdf_xi),
+            ],
+            b: [
+                pdf_ai * (sj / si) * ((aj - rho * ai) * cdf_xj + tail_j),
+                pdf_aj * (si / sj) * ((ai - rho * aj) * cdf_xi + tail_i),
+            ],
+        }
     }
 }
 

@@ -24,9 +24,9 @@
 //! ∂L/∂Σᵢⱼ = Ḡᵢⱼ Pᵢⱼ                                            (i ≠ j)
 //! ```
 //!
-//! (the sums over j include j = i). Each row i needs its own Aᵢⱼ, Bᵢⱼ for every j, so rows are
-//! independent and run in parallel; the symmetric Pᵢⱼ is evaluated from both sides and the two
-//! values averaged.
+//! (the sums over j include j = i). Each unordered pair is evaluated once (its P is symmetric,
+//! A and B come in both orders), in parallel over the columns of the lower triangle; the sums
+//! are then formed from the three N×N matrices.
 
 use faer::{Col, Mat};
 use rayon::prelude::*;
@@ -44,12 +44,20 @@ pub fn unit_scales(input: &Moments) -> (Vec<f64>, Vec<f64>) {
     (mu, s)
 }
 
-/// The expectations one φ needs, per unit and per ordered pair of units.
+/// The expectations of one unordered pair i ≥ j: P = Pᵢⱼ = Pⱼᵢ, a = [Aᵢⱼ, Aⱼᵢ], b = [Bᵢⱼ, Bⱼᵢ].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PairExpectations {
+    pub p: f64,
+    pub a: [f64; 2],
+    pub b: [f64; 2],
+}
+
+/// The expectations one φ needs, per unit and per unordered pair of units.
 pub trait SteinExpectations: Sync {
     /// (E[φ'(hᵢ)], E[φ''(hᵢ)]).
     fn unit(&self, i: usize) -> (f64, f64);
-    /// (Pᵢⱼ, Aᵢⱼ, Bᵢⱼ) for the ordered pair (i, j); j = i is asked for too.
-    fn pair(&self, i: usize, j: usize) -> [f64; 3];
+    /// The pair (i, j) with j ≤ i; j = i is asked for too (then a[0] = a[1], b[0] = b[1]).
+    fn pair(&self, i: usize, j: usize) -> PairExpectations;
 }
 
 /// Assembles the input adjoint from `k` (see the module docs). `output` is the forward closure's
@@ -62,44 +70,36 @@ pub fn stein_vjp<K: SteinExpectations>(
 ) -> Result<Adjoint> {
     let n = check_dims(input, output, adjoint)?;
     let gc = &adjoint.cov;
-    let g_hat: Vec<f64> = (0..n)
-        .map(|i| {
-            let cross: f64 = (0..n).map(|j| gc[(i, j)] * output.mean[j]).sum();
-            adjoint.mean[i] - 2.0 * cross
-        })
-        .collect();
-    let rows: Vec<(f64, Vec<f64>)> = (0..n)
+    let columns: Vec<Vec<PairExpectations>> = (0..n)
         .into_par_iter()
-        .map(|i| {
-            let (d1, d2) = k.unit(i);
-            let mut d_mu = g_hat[i] * d1;
-            let mut row = vec![0.0; n];
-            let mut d_var = 0.5 * g_hat[i] * d2;
-            for (j, r) in row.iter_mut().enumerate() {
-                let [p, a, b] = k.pair(i, j);
-                let g = gc[(i, j)];
-                d_mu += 2.0 * g * a;
-                d_var += g * b;
-                if j == i {
-                    d_var += g * p;
-                } else {
-                    *r = g * p;
-                }
-            }
-            row[i] = d_var;
-            (d_mu, row)
-        })
+        .map(|i| (0..=i).map(|j| k.pair(i, j)).collect())
         .collect();
-    let mut mean = Col::zeros(n);
-    let mut cov = Mat::zeros(n, n);
-    for (i, (d_mu, row)) in rows.iter().enumerate() {
-        mean[i] = *d_mu;
-        // Pᵢⱼ was evaluated from both sides: average, so that ∂L/∂Σ is exactly symmetric.
-        for j in 0..=i {
-            let v = 0.5 * (row[j] + rows[j].1[i]);
-            cov[(i, j)] = v;
-            cov[(j, i)] = v;
+    // p[(i, j)] = Pᵢⱼ, a[(i, j)] = Aᵢⱼ, b[(i, j)] = Bᵢⱼ over all ordered pairs.
+    let (mut p, mut a, mut b) = (Mat::zeros(n, n), Mat::zeros(n, n), Mat::zeros(n, n));
+    for (i, col) in columns.iter().enumerate() {
+        for (j, e) in col.iter().enumerate() {
+            p[(i, j)] = e.p;
+            p[(j, i)] = e.p;
+            a[(i, j)] = e.a[0];
+            a[(j, i)] = e.a[1];
+            b[(i, j)] = e.b[0];
+            b[(j, i)] = e.b[1];
         }
+    }
+    let mut mean = Col::zeros(n);
+    let mut cov = Mat::from_fn(n, n, |i, j| gc[(i, j)] * p[(i, j)]);
+    for i in 0..n {
+        let (d1, d2) = k.unit(i);
+        let (mut cross, mut d_mu, mut d_var) = (0.0, 0.0, 0.0);
+        for j in 0..n {
+            let g = gc[(i, j)];
+            cross += g * output.mean[j];
+            d_mu += 2.0 * g * a[(i, j)];
+            d_var += g * b[(i, j)];
+        }
+        let g_hat = adjoint.mean[i] - 2.0 * cross;
+        mean[i] = g_hat * d1 + d_mu;
+        cov[(i, i)] += 0.5 * g_hat * d2 + d_var;
     }
     Ok(Adjoint { mean, cov })
 }
