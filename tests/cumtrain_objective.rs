@@ -60,8 +60,8 @@ fn network_gradient_matches_finite_differences() {
         let loss = obj.loss_and_grad(&net, &stats, &mut grads).unwrap();
         assert!((loss - obj.loss(&net, &stats).unwrap()).abs() < 1e-14 * loss.abs());
         let mut worst: f64 = 0.0;
-        for l in 0..net.layers.len() {
-            let (rows, cols) = (net.layers[l].fan_out(), net.layers[l].fan_in());
+        for (l, grad) in grads.iter().enumerate() {
+            let (rows, cols) = (grad.fan_out(), grad.fan_in());
             let mut entries: Vec<(usize, Option<usize>)> = (0..rows)
                 .flat_map(|i| (0..cols).map(move |j| (i, Some(j))))
                 .collect();
@@ -78,8 +78,8 @@ fn network_gradient_matches_finite_differences() {
                 };
                 let fd = (shifted(h) - shifted(-h)) / (2.0 * h);
                 let g = match j {
-                    Some(j) => grads[l].w[(i, j)],
-                    None => grads[l].b[i],
+                    Some(j) => grad.w[(i, j)],
+                    None => grad.b[i],
                 };
                 let err = (fd - g).abs() / (g.abs() + 1e-3);
                 assert!(err < 1e-6, "{act} layer {l} ({i}, {j:?}): {g} vs {fd}");
