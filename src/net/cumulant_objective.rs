@@ -16,12 +16,14 @@
 
 use faer::{Col, Mat};
 
-use super::{Layer, Mlp};
+use super::{Activation, Layer, Mlp};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, vjp_for, Adjoint, ClosureVjp};
-use crate::propagate::closures::{closure_for, Closure, ClosureMethod, Corrections};
+use crate::propagate::closures::{
+    closure_for, Closure, ClosureMethod, Corrections, HermiteClosure,
+};
 use crate::stats::{MomentAccumulator, Moments};
 
 /// Columns per batch when measuring the class statistics.
@@ -59,7 +61,12 @@ impl ClassStatistics {
     }
 }
 
-/// The forward closure of the network's φ and its VJP (`closure_for(φ, Auto)`).
+/// The forward closure of the network's φ and its VJP: the exact closed forms for linear,
+/// quadratic, relu and erf; for the other (smooth) φ the pure Hermite series with
+/// [`crate::propagate::closures::hermite::DEFAULT_ORDER`] terms and no 2-D quadrature fallback
+/// near |ρ| = 1 (its truncation error there is at most |ρ|^{K+1}√(RᵢRⱼ), RᵢRⱼ the Parseval
+/// remainders, and the fallback would make every step with many correlated units ~10³× slower).
+/// The VJP differentiates exactly this series.
 pub struct CumulantObjective {
     closure: Box<dyn Closure>,
     vjp: Box<dyn ClosureVjp>,
@@ -74,12 +81,19 @@ struct ClassTrace {
 }
 
 impl CumulantObjective {
-    /// The objective for `net`'s activation, with the exact closures where they exist and the
-    /// Hermite series otherwise.
+    /// The objective for `net`'s activation (closures as in the type's docs).
     pub fn new(net: &Mlp) -> Result<Self> {
+        let act = net.activation;
+        let closure: Box<dyn Closure> = match act {
+            Activation::Linear
+            | Activation::Quadratic { .. }
+            | Activation::Relu
+            | Activation::Erf => closure_for(act, ClosureMethod::Auto)?,
+            _ => Box::new(HermiteClosure::new(act)?.with_tolerance(f64::INFINITY)),
+        };
         Ok(CumulantObjective {
-            closure: closure_for(net.activation, ClosureMethod::Auto)?,
-            vjp: vjp_for(net.activation, ClosureMethod::Auto)?,
+            closure,
+            vjp: vjp_for(act, ClosureMethod::Auto)?,
         })
     }
 
