@@ -139,9 +139,9 @@ struct TrainReport {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
+    let objective: Objective = args.objective.parse()?;
     let loaded = args.data.load()?;
     let split = &loaded.split;
-    let objective: Objective = args.objective.parse()?;
     let (mut net, cfg) =
         args.net
             .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
