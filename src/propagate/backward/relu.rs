@@ -1,6 +1,6 @@
 //! VJP of the relu closure φ(h) = max(h, 0), in closed form through Φ₂.
 //!
-//! With aₖ = μₖ/sₖ, ρ = Σᵢⱼ/(sᵢsⱼ), q = √(1 − ρ²), φ' = 1[h > 0] and φ'' = δ(h), the Stein
+//! With aₖ = μₖ/sₖ, ρ = Σᵢⱼ/(sᵢsⱼ), q = √(1 − ρ²), φ' = 1\[h > 0\] and φ'' = δ(h), the Stein
 //! expectations of [`super::stein`] are
 //!
 //! ```text
@@ -15,7 +15,7 @@
 //! g = 1[Xᵢ > −aᵢ, Xⱼ > −aⱼ]; Bᵢⱼ from hⱼ | hᵢ = 0 ~ N(sⱼ(aⱼ − ρaᵢ), sⱼ²q²) and
 //! E[N(m, σ²)⁺] = mΦ(m/σ) + σφ(m/σ). At q = 0 the ratios take their limits (±∞, or 0 for 0/0),
 //! which reproduces the diagonal: Pᵢᵢ = Φ(aᵢ), Aᵢᵢ = mᵢ, Bᵢᵢ = 0. A deterministic unit (s = 0)
-//! is independent of the others: its pairs factorise, with E[φ'] = 1[μ > 0] and E[φ''] = 0.
+//! is independent of the others: its pairs factorise, with E\[φ'\] = 1\[μ > 0\] and E[φ''] = 0.
 
 use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};

@@ -8,7 +8,7 @@
 //! ```
 //!
 //! (R. Price, IRE Trans. Inf. Theory 4, 69 (1958); C. Stein, Ann. Stat. 9, 1135 (1981)).
-//! The closure returns mᵢ = E[φᵢ] and Cᵢⱼ = Eᵢⱼ − mᵢmⱼ with Eᵢⱼ = E[φᵢφⱼ], φᵢ = φ(hᵢ). The mᵢmⱼ
+//! The closure returns mᵢ = E\[φᵢ\] and Cᵢⱼ = Eᵢⱼ − mᵢmⱼ with Eᵢⱼ = E\[φᵢφⱼ\], φᵢ = φ(hᵢ). The mᵢmⱼ
 //! terms move into an effective mean adjoint, ĝ = ḡ_m − 2Ḡ_C m, after which
 //! dL = Σᵢ ĝᵢ dmᵢ + Σᵢⱼ Ḡᵢⱼ dEᵢⱼ. With the pair expectations (φ', φ'' distributional for relu)
 //!
@@ -56,7 +56,7 @@ pub struct PairExpectations {
 pub trait SteinExpectations: Sync {
     /// (E[φ'(hᵢ)], E[φ''(hᵢ)]).
     fn unit(&self, i: usize) -> (f64, f64);
-    /// The pair (i, j) with j ≤ i; j = i is asked for too (then a[0] = a[1], b[0] = b[1]).
+    /// The pair (i, j) with j ≤ i; j = i is asked for too (then `a[0] == a[1]`, `b[0] == b[1]`).
     fn pair(&self, i: usize, j: usize) -> PairExpectations;
 }
 
