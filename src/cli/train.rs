@@ -6,6 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
+use corrflow::net::cumulant_train::{train_cumulants, Objective};
 use corrflow::net::train::{train, EpochStats, Loss, Optimizer, TrainConfig};
 use corrflow::net::{model_io, Activation, Mlp};
 use corrflow::{Error, Result};
@@ -19,6 +20,11 @@ pub struct TrainArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub net: NetArgs,
+    /// What to fit: samples (the loss on the training samples, mini-batches) or cumulants (the
+    /// MSE as a function of each class's propagated input mean and covariance, DESIGN.md §6;
+    /// full-batch, ⌈n_train/batch⌉ steps per epoch, --loss mse only).
+    #[arg(long, default_value = "samples")]
+    pub objective: String,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -119,6 +125,7 @@ struct TrainReport {
     task: String,
     widths: Vec<usize>,
     activation: String,
+    objective: Objective,
     config: TrainConfig,
     n_train: usize,
     n_test: usize,
@@ -132,16 +139,21 @@ struct TrainReport {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
+    let objective: Objective = args.objective.parse()?;
     let loaded = args.data.load()?;
     let split = &loaded.split;
     let (mut net, cfg) =
         args.net
             .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
     let bar = progress(cfg.epochs as u64, "training", !args.json);
-    let history = train(&mut net, &split.train, &cfg, |e| {
+    let on_epoch = |e: &EpochStats| {
         bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
         bar.inc(1);
-    })?;
+    };
+    let history = match objective {
+        Objective::Samples => train(&mut net, &split.train, &cfg, on_epoch)?,
+        Objective::Cumulants => train_cumulants(&mut net, &split.train, &cfg, on_epoch)?,
+    };
     bar.finish_and_clear();
     let train_accuracy = net.accuracy(&split.train);
     let test_accuracy = net.accuracy(&split.test);
@@ -150,6 +162,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         &args.out,
         &[
             ("task", loaded.description.clone()),
+            ("objective", objective.to_string()),
             ("loss", cfg.loss.to_string()),
             ("optimizer", cfg.optimizer.to_string()),
             ("epochs", cfg.epochs.to_string()),
@@ -161,6 +174,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         task: loaded.description,
         widths: net.widths(),
         activation: net.activation.to_string(),
+        objective,
         n_train: split.train.len(),
         n_test: split.test.len(),
         train_accuracy,
@@ -177,7 +191,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!("task            {}", report.task);
     println!("network         {:?} {}", report.widths, report.activation);
     println!(
-        "training        {} epochs, batch {}, {} lr {:e}, loss {}",
+        "training        {} objective, {} epochs, batch {}, {} lr {:e}, loss {}",
+        report.objective,
         report.config.epochs,
         report.config.batch,
         report.config.optimizer,

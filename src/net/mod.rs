@@ -1,6 +1,8 @@
 //! The multilayer perceptron: architecture, forward pass, training, model files.
 
 pub mod activation;
+pub mod cumulant_objective;
+pub mod cumulant_train;
 pub mod forward;
 pub mod kernels;
 pub mod mlp;

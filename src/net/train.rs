@@ -261,8 +261,8 @@ fn backprop(
     }
 }
 
-/// One optimiser step on every parameter.
-fn update(
+/// One optimiser step on every parameter (shared with [`super::cumulant_train`]).
+pub(crate) fn update(
     net: &mut Mlp,
     grads: &[Layer],
     s1: &mut [Layer],
@@ -318,7 +318,8 @@ fn col_slice_mut(c: &mut Col<f64>) -> &mut [f64] {
     c.as_mut().try_as_col_major_mut().unwrap().as_slice_mut()
 }
 
-fn zeros_like(net: &Mlp) -> Vec<Layer> {
+/// Zero gradients / optimiser state shaped like `net`.
+pub(crate) fn zeros_like(net: &Mlp) -> Vec<Layer> {
     net.layers
         .iter()
         .map(|l| Layer {

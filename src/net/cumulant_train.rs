@@ -1,0 +1,113 @@
+//! Training on the cumulant objective ([`super::cumulant_objective`]), `--objective cumulants`.
+//!
+//! The class statistics (μ_c, Σ_c, p(c)) are measured once from the training set. Every step is
+//! full-batch (all classes) and uses the optimiser of [`super::train`] unchanged. To make the
+//! two objectives comparable at equal `--epochs`, an epoch is ⌈n_train / batch⌉ steps: the same
+//! number of parameter updates the sample objective makes per epoch.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::cumulant_objective::{ClassStatistics, CumulantObjective};
+use super::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
+use super::Mlp;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+
+/// What training fits (`--objective`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// The loss on the real samples, mini-batch by mini-batch ([`super::train::train`]).
+    Samples,
+    /// The MSE as a function of each class's propagated mean and covariance ([`train_cumulants`]).
+    Cumulants,
+}
+
+impl FromStr for Objective {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "samples" => Ok(Objective::Samples),
+            "cumulants" => Ok(Objective::Cumulants),
+            _ => Err(Error::flag(
+                "--objective",
+                format!("'{s}' is not one of samples, cumulants"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Objective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Objective::Samples => "samples",
+            Objective::Cumulants => "cumulants",
+        })
+    }
+}
+
+/// Trains `net` in place on the cumulant objective of `data`'s class statistics, with `cfg`'s
+/// optimiser, learning rate and epochs (`cfg.batch` only sets the steps per epoch, `cfg.seed` is
+/// unused: the steps are deterministic). Needs `--loss mse`. After every epoch `on_epoch` gets
+/// the mean objective over the epoch's steps (each before its update) and the network's
+/// accuracy on the training samples at the end of the epoch.
+pub fn train_cumulants(
+    net: &mut Mlp,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>> {
+    check_fits(net, data)?;
+    if cfg.loss != Loss::Mse {
+        return Err(Error::flag(
+            "--loss",
+            format!(
+                "the cumulant objective is the MSE (E[‖y − t‖²] = ‖μ − t‖² + tr Σ); {} is not a \
+                 function of mean and covariance",
+                cfg.loss
+            ),
+        ));
+    }
+    if cfg.batch == 0 || cfg.epochs == 0 {
+        return Err(Error::flag("--batch/--epochs", "must be at least 1"));
+    }
+    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
+        return Err(Error::flag(
+            "--lr",
+            format!("{} is not a positive number", cfg.lr),
+        ));
+    }
+    let stats = ClassStatistics::measure(data)?;
+    let objective = CumulantObjective::new(net)?;
+    let steps = data.len().div_ceil(cfg.batch.min(data.len()));
+    let mut grads = zeros_like(net);
+    let mut state1 = zeros_like(net);
+    let mut state2 = zeros_like(net);
+    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut step = 0i32;
+    for epoch in 1..=cfg.epochs {
+        let mut loss_sum = 0.0;
+        for _ in 0..steps {
+            loss_sum += objective.loss_and_grad(net, &stats, &mut grads)?;
+            step = step.saturating_add(1);
+            update(net, &grads, &mut state1, &mut state2, cfg, step);
+        }
+        let stats = EpochStats {
+            epoch,
+            loss: loss_sum / steps as f64,
+            train_accuracy: net.accuracy(data),
+        };
+        if !stats.loss.is_finite() || net.validate().is_err() {
+            return Err(Error::Numeric(format!(
+                "cumulant training diverged in epoch {epoch} (objective {}); lower --lr (now {})",
+                stats.loss, cfg.lr
+            )));
+        }
+        on_epoch(&stats);
+        history.push(stats);
+    }
+    Ok(history)
+}

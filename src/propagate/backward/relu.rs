@@ -1,0 +1,113 @@
+//! VJP of the relu closure φ(h) = max(h, 0), in closed form through Φ₂.
+//!
+//! With aₖ = μₖ/sₖ, ρ = Σᵢⱼ/(sᵢsⱼ), q = √(1 − ρ²), φ' = 1\[h > 0\] and φ'' = δ(h), the Stein
+//! expectations of [`super::stein`] are
+//!
+//! ```text
+//! E[φ'ᵢ] = Φ(aᵢ),   E[φ''ᵢ] = φ(aᵢ)/sᵢ                      (the density of hᵢ at 0)
+//! Pᵢⱼ = P(hᵢ > 0, hⱼ > 0) = Φ₂(aᵢ, aⱼ; ρ)
+//! Aᵢⱼ = E[hⱼ 1[hᵢ > 0, hⱼ > 0]] = μⱼΦ₂ + sⱼ[φ(aⱼ)Φ((aᵢ − ρaⱼ)/q) + ρφ(aᵢ)Φ((aⱼ − ρaᵢ)/q)]
+//! Bᵢⱼ = E[δ(hᵢ) hⱼ⁺] = (φ(aᵢ)/sᵢ)·E[hⱼ⁺ | hᵢ = 0] = φ(aᵢ)(sⱼ/sᵢ)[(aⱼ − ρaᵢ)Φ(x) + qφ(x)],
+//!       x = (aⱼ − ρaᵢ)/q
+//! ```
+//!
+//! Aᵢⱼ follows from Stein's lemma for the standardised X: E[Xⱼ g(X)] = ρE[∂ᵢg] + E[∂ⱼg] with
+//! g = 1[Xᵢ > −aᵢ, Xⱼ > −aⱼ]; Bᵢⱼ from hⱼ | hᵢ = 0 ~ N(sⱼ(aⱼ − ρaᵢ), sⱼ²q²) and
+//! E[N(m, σ²)⁺] = mΦ(m/σ) + σφ(m/σ). At q = 0 the ratios take their limits (±∞, or 0 for 0/0),
+//! which reproduces the diagonal: Pᵢᵢ = Φ(aᵢ), Aᵢᵢ = mᵢ, Bᵢᵢ = 0. A deterministic unit (s = 0)
+//! is independent of the others: its pairs factorise, with E\[φ'\] = 1\[μ > 0\] and E[φ''] = 0.
+
+use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
+use super::{Adjoint, ClosureVjp};
+use crate::error::Result;
+use crate::propagate::closures::bvn::{bvn_cdf, cdf, pdf};
+use crate::stats::Moments;
+
+/// Closed-form VJP of [`crate::propagate::closures::ReluClosure`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReluVjp;
+
+struct ReluExpectations<'a> {
+    mu: Vec<f64>,
+    s: Vec<f64>,
+    sig: &'a faer::Mat<f64>,
+    /// (E[φ'], E[φ''], E[φ]) per unit.
+    unit: Vec<(f64, f64, f64)>,
+}
+
+/// num/q with the limits num/0 = ±∞ and 0/0 = 0.
+#[inline]
+fn ratio(num: f64, q: f64) -> f64 {
+    if q > 0.0 {
+        num / q
+    } else if num == 0.0 {
+        0.0
+    } else {
+        num.signum() * f64::INFINITY
+    }
+}
+
+impl SteinExpectations for ReluExpectations<'_> {
+    fn unit(&self, i: usize) -> (f64, f64) {
+        (self.unit[i].0, self.unit[i].1)
+    }
+
+    fn pair(&self, i: usize, j: usize) -> PairExpectations {
+        let (si, sj) = (self.s[i], self.s[j]);
+        if si <= 0.0 || sj <= 0.0 {
+            let (ui, uj) = (self.unit[i], self.unit[j]);
+            return PairExpectations {
+                p: ui.0 * uj.0,
+                a: [ui.0 * uj.2, uj.0 * ui.2],
+                b: [ui.1 * uj.2, uj.1 * ui.2],
+            };
+        }
+        let (ai, aj) = (self.mu[i] / si, self.mu[j] / sj);
+        let rho = (self.sig[(i, j)] / si / sj).clamp(-1.0, 1.0);
+        let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
+        let p = bvn_cdf(ai, aj, rho);
+        let (xi, xj) = (ratio(ai - rho * aj, q), ratio(aj - rho * ai, q));
+        let (pdf_ai, pdf_aj, cdf_xi, cdf_xj) = (pdf(ai), pdf(aj), cdf(xi), cdf(xj));
+        let (tail_i, tail_j) = if q > 0.0 {
+            (q * pdf(xi), q * pdf(xj))
+        } else {
+            (0.0, 0.0)
+        };
+        PairExpectations {
+            p,
+            a: [
+                self.mu[j] * p + sj * (pdf_aj * cdf_xi + rho * pdf_ai * cdf_xj),
+                self.mu[i] * p + si * (pdf_ai * cdf_xj + rho * pdf_aj * cdf_xi),
+            ],
+            b: [
+                pdf_ai * (sj / si) * ((aj - rho * ai) * cdf_xj + tail_j),
+                pdf_aj * (si / sj) * ((ai - rho * aj) * cdf_xi + tail_i),
+            ],
+        }
+    }
+}
+
+impl ClosureVjp for ReluVjp {
+    fn vjp(&self, input: &Moments, output: &Moments, adjoint: &Adjoint) -> Result<Adjoint> {
+        let (mu, s) = unit_scales(input);
+        let unit = mu
+            .iter()
+            .zip(&s)
+            .map(|(&m, &s)| {
+                if s > 0.0 {
+                    let a = m / s;
+                    (cdf(a), pdf(a) / s, m * cdf(a) + s * pdf(a))
+                } else {
+                    (if m > 0.0 { 1.0 } else { 0.0 }, 0.0, m.max(0.0))
+                }
+            })
+            .collect();
+        let k = ReluExpectations {
+            mu,
+            s,
+            sig: &input.cov,
+            unit,
+        };
+        stein_vjp(&k, input, output, adjoint)
+    }
+}
