@@ -221,3 +221,45 @@ fn bvn_upper(h: f64, k: f64, r: f64) -> f64 {
     }
     bvn.clamp(0.0, 1.0)
 }
+
+/// Genz's Gauss–Legendre rule for [`plackett_term`] at correlation |ρ| < 0.925: 6 points below
+/// 0.3, 12 below 0.75, else 20. On SIMD lanes the rule of the largest |ρ| among the lanes
+/// serves them all (more nodes on the same smooth integrand is never less accurate).
+pub(crate) fn genz_rule(abs_rho: f64) -> (&'static [f64], &'static [f64]) {
+    if abs_rho < 0.3 {
+        (&X6, &W6)
+    } else if abs_rho < 0.75 {
+        (&X12, &W12)
+    } else {
+        (&X20, &W20)
+    }
+}
+
+/// [`plackett_term`] on SIMD lanes: ∫₀^ρ φ₂(h, k; t) dt =
+/// (1/2π) ∫₀^{asin ρ} exp((hk sin θ − (h² + k²)/2)/cos²θ) dθ by the Gauss–Legendre rule
+/// `(x, w)` (positive nodes of [`genz_rule`]), from `hk` = h·k, `hs` = (h² + k²)/2 and ρ per lane.
+/// Valid for |ρ| < 0.925 (sin and asin run without range reduction); ρ = 0 gives 0.
+#[inline(always)]
+pub(crate) fn plackett_lanes<S: pulp::Simd>(
+    simd: S,
+    hk: S::f64s,
+    hs: S::f64s,
+    rho: S::f64s,
+    (x, w): (&[f64], &[f64]),
+) -> S::f64s {
+    use crate::simd::{asin, exp, sin_small};
+    let one = simd.splat_f64s(1.0);
+    let asr = simd.mul_f64s(simd.splat_f64s(0.5), asin(simd, rho));
+    let mut sum = simd.splat_f64s(0.0);
+    for (&xi, &wi) in x.iter().zip(w) {
+        let mut pair = simd.splat_f64s(0.0);
+        for t in [1.0 - xi, 1.0 + xi] {
+            let sn = sin_small(simd, simd.mul_f64s(asr, simd.splat_f64s(t)));
+            let num = simd.mul_add_f64s(sn, hk, simd.neg_f64s(hs));
+            let den = simd.negate_mul_add_f64s(sn, sn, one);
+            pair = simd.add_f64s(pair, exp(simd, simd.div_f64s(num, den)));
+        }
+        sum = simd.mul_add_f64s(simd.splat_f64s(wi), pair, sum);
+    }
+    simd.mul_f64s(sum, simd.mul_f64s(asr, simd.splat_f64s(1.0 / TWO_PI)))
+}
