@@ -11,6 +11,9 @@
 //!    split x² = p + e (fma) and −p − 0.5625 = hi + err (Fast2Sum) passed to [`exp_hi_lo`];
 //! 4. |x| ≥ 28: erfc x = 0 (x > 0) or 2 (x < 0).
 
+// fdlibm's coefficients are kept digit for digit as published.
+#![allow(clippy::excessive_precision)]
+
 use pulp::Simd;
 
 use super::exp::exp_hi_lo;

@@ -1,5 +1,8 @@
 //! sin on a small range and asin on SIMD lanes, for the Gauss–Legendre nodes of Φ₂.
 
+// fdlibm's coefficients are kept digit for digit as published.
+#![allow(clippy::excessive_precision)]
+
 use pulp::Simd;
 
 /// 1/k! for the odd k = 1, 3, …, 23 with alternating signs: sin θ = Σ (−1)ᵐ θ^{2m+1}/(2m+1)!.
@@ -31,7 +34,7 @@ pub fn sin_small<S: Simd>(simd: S, theta: S::f64s) -> S::f64s {
     simd.mul_f64s(p, theta)
 }
 
-const PIO2_HI: f64 = 1.57079632679489655800e+00;
+const PIO2_HI: f64 = std::f64::consts::FRAC_PI_2;
 const PIO2_LO: f64 = 6.12323399573676603587e-17;
 /// fdlibm's `e_asin.c` rational R(z) = P(z)/Q(z), asin x = x + x·R(x²) on |x| < 0.5.
 const P_S: [f64; 7] = [
