@@ -17,5 +17,6 @@ pub mod propagate;
 pub mod report;
 pub mod simd;
 pub mod stats;
+pub mod timing;
 
 pub use error::{Error, Result};

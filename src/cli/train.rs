@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use corrflow::net::train::{train, EpochStats, Loss, Optimizer, TrainConfig};
 use corrflow::net::{model_io, Activation, Mlp};
+use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
 use super::data_args::{DataArgs, Task};
@@ -25,6 +26,10 @@ pub struct TrainArgs {
     /// Print one JSON object on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Print a per-stage time breakdown on stderr (GFLOP/s from 2 flops per weight and sample
+    /// forward, 6 for a training step).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Architecture and optimisation flags; unset values take the task's defaults (see `--help`).
@@ -132,19 +137,33 @@ struct TrainReport {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
-    let loaded = args.data.load()?;
+    let timings = if args.timings {
+        Timings::new()
+    } else {
+        Timings::disabled()
+    };
+    let loaded = timings.time("data load", 0.0, || args.data.load())?;
     let split = &loaded.split;
     let (mut net, cfg) =
         args.net
             .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
+    let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     let bar = progress(cfg.epochs as u64, "training", !args.json);
-    let history = train(&mut net, &split.train, &cfg, |e| {
-        bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
-        bar.inc(1);
+    let step_flops = (6 * weights * split.train.len() * cfg.epochs) as f64;
+    let history = timings.time("training", step_flops, || {
+        train(&mut net, &split.train, &cfg, |e| {
+            bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
+            bar.inc(1);
+        })
     })?;
     bar.finish_and_clear();
-    let train_accuracy = net.accuracy(&split.train);
-    let test_accuracy = net.accuracy(&split.test);
+    let eval_flops = (2 * weights * (split.train.len() + split.test.len())) as f64;
+    let (train_accuracy, test_accuracy) = timings.time("evaluation", eval_flops, || {
+        (net.accuracy(&split.train), net.accuracy(&split.test))
+    });
+    if timings.enabled() {
+        eprint!("{}", timings.table());
+    }
     model_io::save(
         &net,
         &args.out,

@@ -5,4 +5,4 @@ pub mod affine;
 pub mod closures;
 pub mod engine;
 
-pub use engine::{propagate, Predicted, PropagateOptions};
+pub use engine::{propagate, propagate_timed, Predicted, PropagateOptions};

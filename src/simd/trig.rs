@@ -138,7 +138,9 @@ mod tests {
                 "asin({x})"
             );
         }
-        let ts: Vec<f64> = (0..1001).map(|k| std::f64::consts::FRAC_PI_2 * (2e-3 * k as f64 - 1.0)).collect();
+        let ts: Vec<f64> = (0..1001)
+            .map(|k| std::f64::consts::FRAC_PI_2 * (2e-3 * k as f64 - 1.0))
+            .collect();
         let (mut s, mut a) = (vec![0.0; ts.len()], vec![0.0; ts.len()]);
         pulp::Arch::new().dispatch(Eval(&ts, &mut s, &mut a));
         for (t, v) in ts.iter().zip(&s) {

@@ -1,6 +1,9 @@
 //! φ(h) = max(h, 0): exact Gaussian closure through Φ₂ (DESIGN.md §3, "ReLU").
 
 use std::f64::consts::FRAC_PI_2;
+use std::sync::OnceLock;
+
+use rayon::prelude::*;
 
 use pulp::{Simd, WithSimd};
 
@@ -17,9 +20,13 @@ use crate::stats::Moments;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReluClosure;
 
+/// Below this standardised mean the closed-form variance cancels too much (at a = −1.5 the
+/// terms are 10× the result, ~1 digit; at a = −3, 65×), and Price's theorem takes over.
+const PRICE_BELOW: f64 = -1.5;
+
 /// Mean and variance of max(h, 0), h ~ N(μ, s²), a = μ/s:
-/// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ 0. For a < 0 that difference
-/// cancels (≈ a⁴ digits lost), so the variance is taken from Price's theorem instead,
+/// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ −1.5. Further below, that
+/// difference cancels (≈ a⁴ digits lost), so the variance is taken from Price's theorem instead,
 /// Var = s² ∫₀¹ Φ₂(a, a; r) dr = s² ∫₀^{π/2} Φ₂(a, a; sin θ) cos θ dθ (positive integrand),
 /// by ⌈1 + a²/32⌉ panels of 20-point Gauss–Legendre. A deterministic unit (s = 0) gives
 /// (max(μ, 0), 0).
@@ -30,22 +37,29 @@ pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
     let a = mu / s;
     let (big_phi, small_phi) = (cdf(a), pdf(a));
     let m = mu * big_phi + s * small_phi;
-    if a >= 0.0 {
+    if a >= PRICE_BELOW {
         let var = (mu * mu + s * s) * big_phi + mu * s * small_phi - m * m;
         return (m, var.max(0.0));
     }
-    let (x, w) = gauss_legendre(20);
+    (m, price_variance(a, s))
+}
+
+/// Var[max(h, 0)] = s² ∫₀^{π/2} Φ₂(a, a; sin θ) cos θ dθ (Price's theorem), by ⌈1 + a²/32⌉
+/// panels of 20-point Gauss–Legendre: no cancellation at any a.
+fn price_variance(a: f64, s: f64) -> f64 {
+    static RULE: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
+    let (x, w) = RULE.get_or_init(|| gauss_legendre(20));
     let panels = (1.0 + a * a / 32.0).ceil() as usize;
     let width = FRAC_PI_2 / panels as f64;
     let mut sum = 0.0;
     for p in 0..panels {
         let mid = (p as f64 + 0.5) * width;
-        for (xi, wi) in x.iter().zip(&w) {
+        for (xi, wi) in x.iter().zip(w) {
             let t = mid + 0.5 * width * xi;
             sum += wi * t.cos() * bvn_cdf(a, a, t.sin());
         }
     }
-    (m, s * s * 0.5 * width * sum)
+    s * s * 0.5 * width * sum
 }
 
 /// E[hᵢ⁺hⱼ⁺]/(sᵢsⱼ) for standardised means a, b and correlation ρ (DESIGN.md §3):
@@ -91,7 +105,10 @@ impl Closure for ReluClosure {
         let u = units(input, "relu")?;
         let n = input.dim();
         reset_output(out, n);
-        let (m, var): (Vec<f64>, Vec<f64>) = (0..n).map(|i| relu_moments(u.mu[i], u.s[i])).unzip();
+        let (m, var): (Vec<f64>, Vec<f64>) = (0..n)
+            .into_par_iter()
+            .map(|i| relu_moments(u.mu[i], u.s[i]))
+            .unzip();
         for (i, mi) in m.iter().enumerate() {
             out.mean[i] = *mi;
         }
@@ -218,6 +235,18 @@ mod tests {
     use crate::propagate::closures::input::lane_test_input;
 
     /// The SIMD lanes against the scalar formula pair by pair.
+    #[test]
+    fn closed_form_variance_agrees_with_price_above_the_switch() {
+        for a in [PRICE_BELOW, -1.2, -0.7, -0.3, -1e-3] {
+            let (_, var) = relu_moments(a, 1.0);
+            let price = price_variance(a, 1.0);
+            assert!(
+                (var - price).abs() <= 1e-14 * price,
+                "a = {a}: {var} vs {price}"
+            );
+        }
+    }
+
     #[test]
     fn simd_lanes_match_scalar_relu_cross() {
         let input = lane_test_input();
