@@ -4,7 +4,9 @@ use std::f64::consts::{PI, SQRT_2};
 
 use pulp::{Simd, WithSimd};
 
-use super::bvn::{bvn_cov, genz_rule, plackett_lanes};
+use super::bvn::{
+    bvn_cov, genz_rule, pdf, plackett_lanes, series_terms, tetrachoric_lanes, SERIES_MAX_RHO,
+};
 use super::input::{gaussian_only, reset_output, units};
 use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
@@ -69,6 +71,7 @@ impl Closure for ErfClosure {
                 .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
                 .collect();
         let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
+        let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
         for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
             out.mean[i] = libm::erf(mu * d);
         }
@@ -79,6 +82,7 @@ impl Closure for ErfClosure {
                 sig: &input.cov.col_as_slice(i)[..=i],
                 d: &d[..=i],
                 u: &uu[..=i],
+                pdf_u: &pdf_u[..=i],
                 di: d[i],
                 ui: uu[i],
             });
@@ -88,13 +92,16 @@ impl Closure for ErfClosure {
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Lanes with
 /// |r| < 0.925 and a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov`
-/// is a single Genz Gauss–Legendre sum — run [`plackett_lanes`]; the others (near-degenerate
-/// correlation, far tails) are recomputed by the scalar `bvn_cov`.
+/// is a single Genz Gauss–Legendre sum — run [`tetrachoric_lanes`] when every lane of the
+/// vector has |r| < 0.5, else [`plackett_lanes`]; the others (near-degenerate correlation, far
+/// tails) are recomputed by the scalar `bvn_cov`.
 struct ErfLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
     d: &'a [f64],
     u: &'a [f64],
+    /// φ(uⱼ).
+    pdf_u: &'a [f64],
     di: f64,
     ui: f64,
 }
@@ -127,8 +134,14 @@ impl WithSimd for ErfLanes<'_> {
                 simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
             );
             let r_easy = simd.select_f64s(easy, r, zero);
-            let rule = genz_rule(simd.reduce_max_f64s(simd.abs_f64s(r_easy)));
-            let c = plackett_lanes(simd, hk, hs, r_easy, rule);
+            let max_r = simd.reduce_max_f64s(simd.abs_f64s(r_easy));
+            let c = if max_r < SERIES_MAX_RHO {
+                let pdf_uj = simd.partial_load_f64s(&self.pdf_u[j..end]);
+                let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf(self.ui)), pdf_uj);
+                tetrachoric_lanes(simd, ui, uj, r_easy, pdf_hk, series_terms(max_r))
+            } else {
+                plackett_lanes(simd, hk, hs, r_easy, genz_rule(max_r))
+            };
             simd.partial_store_f64s(
                 &mut self.out[j..end],
                 simd.mul_f64s(simd.splat_f64s(4.0), c),
@@ -155,23 +168,25 @@ mod tests {
     /// The SIMD lanes against the scalar `bvn_cov` pair by pair.
     #[test]
     fn simd_lanes_match_scalar_bvn_cov() {
-        let input = lane_test_input();
-        let out = ErfClosure.apply(&input, Corrections::None).unwrap();
-        let n = input.dim();
-        let d: Vec<f64> = (0..n)
-            .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
-            .collect();
-        let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * input.mean[k] * d[k]).collect();
-        for i in 0..n {
-            for j in 0..=i {
-                let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
-                let want = 4.0 * bvn_cov(uu[i], uu[j], r);
-                let got = out.cov[(i, j)];
-                assert!(
-                    (got - want).abs() <= 1e-15,
-                    "C[{i},{j}] = {got}, scalar {want}"
-                );
-                assert_eq!(got, out.cov[(j, i)]);
+        for diag in [0.004, 2.0] {
+            let input = lane_test_input(diag);
+            let out = ErfClosure.apply(&input, Corrections::None).unwrap();
+            let n = input.dim();
+            let d: Vec<f64> = (0..n)
+                .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
+                .collect();
+            let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * input.mean[k] * d[k]).collect();
+            for i in 0..n {
+                for j in 0..=i {
+                    let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
+                    let want = 4.0 * bvn_cov(uu[i], uu[j], r);
+                    let got = out.cov[(i, j)];
+                    assert!(
+                        (got - want).abs() <= 1e-15,
+                        "C[{i},{j}] = {got}, scalar {want}"
+                    );
+                    assert_eq!(got, out.cov[(j, i)]);
+                }
             }
         }
     }

@@ -88,10 +88,12 @@ pub(crate) fn gaussian_only(corrections: Corrections, who: &str) -> Result<()> {
 }
 
 /// Test inputs for the SIMD-vs-scalar checks of the closures: N = 37 units (not a multiple of
-/// any lane count) with Σ = BBᵀ/3 + D, B of rank 3 (correlations over all of (−1, 1), many
-/// |ρ| ≥ 0.925), a few exactly deterministic units (zero row and column), means up to ±4s.
+/// any lane count) with Σ = BBᵀ/3 + D, B of rank 3, a few exactly deterministic units (zero
+/// row and column), means up to ±4s. D ~ `diag`·U(0, 2) (every fifth unit 1e-6): a small `diag`
+/// spreads the correlations over all of (−1, 1) with many |ρ| ≥ 0.925 (Gauss–Legendre and
+/// scalar paths), a large one keeps them weak (tetrachoric series path).
 #[cfg(test)]
-pub(crate) fn lane_test_input() -> Moments {
+pub(crate) fn lane_test_input(diag: f64) -> Moments {
     let n = 37;
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {

@@ -7,7 +7,9 @@ use rayon::prelude::*;
 
 use pulp::{Simd, WithSimd};
 
-use super::bvn::{bvn_cdf, cdf, genz_rule, pdf, plackett_lanes};
+use super::bvn::{
+    bvn_cdf, cdf, genz_rule, pdf, plackett_lanes, series_terms, tetrachoric_lanes, SERIES_MAX_RHO,
+};
 use super::input::{correlation, gaussian_only, reset_output, units};
 use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
@@ -139,7 +141,8 @@ impl Closure for ReluClosure {
 }
 
 /// SIMD lanes over j < i of column i: Cᵢⱼ = sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ with
-/// Φ₂(aᵢ, aⱼ; ρ) = Φ(aᵢ)Φ(aⱼ) + ∫₀^ρ φ₂ ([`plackett_lanes`], Genz's branch |ρ| < 0.925) and the
+/// Φ₂(aᵢ, aⱼ; ρ) = Φ(aᵢ)Φ(aⱼ) + ∫₀^ρ φ₂ ([`tetrachoric_lanes`] when every lane has |ρ| < 0.5,
+/// else [`plackett_lanes`], Genz's branch |ρ| < 0.925) and the
 /// vector Φ, φ of [`crate::simd`]. Lanes with |ρ| ≥ 0.925 or sⱼ = 0 (and the diagonal, which
 /// the caller overwrites) are recomputed by the scalar [`relu_cross`]. Requires sᵢ > 0.
 struct ReluLanes<'a> {
@@ -177,7 +180,7 @@ impl WithSimd for ReluLanes<'_> {
                 simd.greater_than_f64s(sj, zero),
             );
             let r = simd.select_f64s(easy, rho, zero);
-            let rule = genz_rule(simd.reduce_max_f64s(simd.abs_f64s(r)));
+            let max_r = simd.reduce_max_f64s(simd.abs_f64s(r));
             let hk = simd.mul_f64s(ai_v, aj);
             let hs = simd.mul_f64s(
                 simd.splat_f64s(0.5),
@@ -185,11 +188,13 @@ impl WithSimd for ReluLanes<'_> {
             );
             let cdf_aj = simd.partial_load_f64s(&self.cdf_a[j..end]);
             let pdf_aj = simd.partial_load_f64s(&self.pdf_a[j..end]);
-            let bvn = simd.mul_add_f64s(
-                simd.splat_f64s(cdf_ai),
-                cdf_aj,
-                plackett_lanes(simd, hk, hs, r, rule),
-            );
+            let plackett = if max_r < SERIES_MAX_RHO {
+                let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf_ai), pdf_aj);
+                tetrachoric_lanes(simd, ai_v, aj, r, pdf_hk, series_terms(max_r))
+            } else {
+                plackett_lanes(simd, hk, hs, r, genz_rule(max_r))
+            };
+            let bvn = simd.mul_add_f64s(simd.splat_f64s(cdf_ai), cdf_aj, plackett);
             let bvn = simd.min_f64s(simd.max_f64s(bvn, zero), one);
             let q = simd.sqrt_f64s(simd.mul_f64s(simd.sub_f64s(one, r), simd.add_f64s(one, r)));
             let xa = simd.div_f64s(simd.negate_mul_add_f64s(r, aj, ai_v), q);
@@ -249,34 +254,40 @@ mod tests {
 
     #[test]
     fn simd_lanes_match_scalar_relu_cross() {
-        let input = lane_test_input();
-        let out = ReluClosure.apply(&input, Corrections::None).unwrap();
-        let u = units(&input, "relu").unwrap();
-        let n = input.dim();
-        let (mut easy, mut hard) = (0, 0);
-        for i in 0..n {
-            for j in 0..i {
-                let (si, sj) = (u.s[i], u.s[j]);
-                let want = if si > 0.0 && sj > 0.0 {
-                    let rho = correlation(input.cov[(i, j)], si, sj);
-                    if rho.abs() < 0.925 {
-                        easy += 1;
+        for diag in [0.004, 2.0] {
+            let input = lane_test_input(diag);
+            let out = ReluClosure.apply(&input, Corrections::None).unwrap();
+            let u = units(&input, "relu").unwrap();
+            let n = input.dim();
+            let (mut easy, mut hard) = (0, 0);
+            for i in 0..n {
+                for j in 0..i {
+                    let (si, sj) = (u.s[i], u.s[j]);
+                    let want = if si > 0.0 && sj > 0.0 {
+                        let rho = correlation(input.cov[(i, j)], si, sj);
+                        if rho.abs() < 0.925 {
+                            easy += 1;
+                        } else {
+                            hard += 1;
+                        }
+                        let (mi, mj) = (relu_moments(u.mu[i], si).0, relu_moments(u.mu[j], sj).0);
+                        si * sj * relu_cross(u.mu[i] / si, u.mu[j] / sj, rho) - mi * mj
                     } else {
-                        hard += 1;
-                    }
-                    let (mi, mj) = (relu_moments(u.mu[i], si).0, relu_moments(u.mu[j], sj).0);
-                    si * sj * relu_cross(u.mu[i] / si, u.mu[j] / sj, rho) - mi * mj
-                } else {
-                    0.0
-                };
-                let got = out.cov[(i, j)];
-                assert!(
-                    (got - want).abs() <= 1e-14 * (si * sj).max(1e-300),
-                    "C[{i},{j}] = {got}, scalar {want}"
-                );
-                assert_eq!(got, out.cov[(j, i)]);
+                        0.0
+                    };
+                    let got = out.cov[(i, j)];
+                    assert!(
+                        (got - want).abs() <= 1e-14 * (si * sj).max(1e-300),
+                        "C[{i},{j}] = {got}, scalar {want}"
+                    );
+                    assert_eq!(got, out.cov[(j, i)]);
+                }
+            }
+            if diag < 1.0 {
+                assert!(easy > 100 && hard > 20, "easy {easy}, hard {hard}");
+            } else {
+                assert!(hard * 10 < easy, "weak correlations expected: easy {easy}, hard {hard}");
             }
         }
-        assert!(easy > 100 && hard > 20, "easy {easy}, hard {hard}");
     }
 }
