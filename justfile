@@ -49,7 +49,7 @@ profile:
     if perf record -e cpu-clock -o /dev/null true 2>/dev/null; then \
         perf record -e cpu-clock --call-graph dwarf -o {{target_dir}}/profile/perf.data \
             {{target_dir}}/profiling/examples/peer_layer 1024 1 {{target_dir}}/profile/run 20 && \
-        perf report -i {{target_dir}}/profile/perf.data --no-children --sort symbol --stdio 2>/dev/null | head -40; \
+        perf report -i {{target_dir}}/profile/perf.data --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v "^#" | head -25; \
     else \
         valgrind --tool=callgrind --callgrind-out-file={{target_dir}}/profile/callgrind.out \
             {{target_dir}}/profiling/examples/peer_layer 256 1 {{target_dir}}/profile/run 1 && \

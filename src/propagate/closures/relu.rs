@@ -286,7 +286,10 @@ mod tests {
             if diag < 1.0 {
                 assert!(easy > 100 && hard > 20, "easy {easy}, hard {hard}");
             } else {
-                assert!(hard * 10 < easy, "weak correlations expected: easy {easy}, hard {hard}");
+                assert!(
+                    hard * 10 < easy,
+                    "weak correlations expected: easy {easy}, hard {hard}"
+                );
             }
         }
     }
