@@ -108,7 +108,7 @@ pub(crate) fn lane_test_input(diag: f64) -> Moments {
             if k % 5 == 0 {
                 1e-6
             } else {
-                0.004 * (next() + 1.0)
+                diag * (next() + 1.0)
             }
         })
         .collect();
