@@ -280,7 +280,9 @@ pub(crate) fn series_terms(abs_rho: f64) -> usize {
 /// ∫₀^ρ φ₂(h, k; t) dt = Φ₂(h, k; ρ) − Φ(h)Φ(k) on SIMD lanes by the tetrachoric series
 /// (Mehler's expansion of φ₂ integrated in ρ):
 ///
-///     φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) Σ_{n≥1} (ρⁿ/n) ĥₙ₋₁(h)ĥₙ₋₁(k),
+/// ```text
+/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) Σ_{n≥1} (ρⁿ/n) ĥₙ₋₁(h)ĥₙ₋₁(k),
+/// ```
 ///
 /// ĥₘ = Heₘ/√m! by the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1). Cramér's inequality
 /// |ĥₘ(x)| ≤ 1.09 e^{x²/4} bounds the remainder after `terms` terms by

@@ -17,9 +17,11 @@ use crate::stats::Moments;
 /// Exact Gaussian closure of erf. With uₖ = √2μₖ/√(1+2Σₖₖ) and r = 2Σᵢⱼ/√((1+2Σᵢᵢ)(1+2Σⱼⱼ)),
 /// erf(hₖ) = 2·1[Xₖ ≤ uₖ] − 1 in law for standard normals with correlation r, so
 ///
-///     mᵢ = erf(μᵢ/√(1+2Σᵢᵢ)) = 2Φ(uᵢ) − 1,
-///     E[erf erf] = 4Φ₂(uᵢ, uⱼ; r) − 2Φ(uᵢ) − 2Φ(uⱼ) + 1,
-///     Cᵢⱼ = 4(Φ₂(uᵢ, uⱼ; r) − Φ(uᵢ)Φ(uⱼ)).
+/// ```text
+/// mᵢ = erf(μᵢ/√(1+2Σᵢᵢ)) = 2Φ(uᵢ) − 1,
+/// E[erf erf] = 4Φ₂(uᵢ, uⱼ; r) − 2Φ(uᵢ) − 2Φ(uⱼ) + 1,
+/// Cᵢⱼ = 4(Φ₂(uᵢ, uⱼ; r) − Φ(uᵢ)Φ(uⱼ)).
+/// ```
 ///
 /// The covariance is evaluated as 4·[`bvn_cov`], which never forms the difference of two
 /// numbers near 1 (see there); the literal 4Φ₂ − 2Φ − 2Φ + 1 − mᵢmⱼ loses all digits when
@@ -31,7 +33,9 @@ pub struct ErfClosure;
 /// check of [`ErfClosure`]: ∂E[φ(hᵢ)φ(hⱼ)]/∂Σᵢⱼ = E[φ'(hᵢ)φ'(hⱼ)] with φ' = (2/√π)e^{−h²}, and
 /// E[e^{−hᵢ²−hⱼ²}] = det(I+2S)^{−1/2} exp(−μᵀ(I+2S)⁻¹μ), so
 ///
-///     Cᵢⱼ = ∫₀^{Σᵢⱼ} (4/π) det(I+2S(t))^{−1/2} exp(−μᵀ(I+2S(t))⁻¹μ) dt,  S(t) = [[Σᵢᵢ, t], [t, Σⱼⱼ]],
+/// ```text
+/// Cᵢⱼ = ∫₀^{Σᵢⱼ} (4/π) det(I+2S(t))^{−1/2} exp(−μᵀ(I+2S(t))⁻¹μ) dt,  S(t) = [[Σᵢᵢ, t], [t, Σⱼⱼ]],
+/// ```
 ///
 /// by `nodes`-point Gauss–Legendre (the integrand is smooth on the whole range |t| ≤ sᵢsⱼ).
 pub fn erf_cov_price(mu: [f64; 2], var: [f64; 2], cov: f64, nodes: usize) -> f64 {

@@ -15,8 +15,10 @@ use crate::stats::Moments;
 /// With δ = h − μ and gᵢ = 1 + 2αμᵢ, φ(hᵢ) − mᵢ = gᵢδᵢ + α(δᵢ² − Σᵢᵢ), hence for any input
 /// distribution
 ///
-///     mᵢ  = μᵢ + α(μᵢ² + Σᵢᵢ)
-///     Cᵢⱼ = gᵢgⱼΣᵢⱼ + αgᵢκ₃[i,j,j] + αgⱼκ₃[i,i,j] + α²(κ₄[i,i,j,j] + 2Σᵢⱼ²)
+/// ```text
+/// mᵢ  = μᵢ + α(μᵢ² + Σᵢᵢ)
+/// Cᵢⱼ = gᵢgⱼΣᵢⱼ + αgᵢκ₃[i,j,j] + αgⱼκ₃[i,i,j] + α²(κ₄[i,i,j,j] + 2Σᵢⱼ²)
+/// ```
 ///
 /// and the Gaussian closure drops the κ terms. The mean needs only E[hᵢ²] = μᵢ² + Σᵢᵢ, so it is
 /// exact with or without corrections.
