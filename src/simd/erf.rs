@@ -261,8 +261,7 @@ mod tests {
         out
     }
 
-    #[test]
-    fn simd_matches_libm_to_a_few_ulp() {
+    fn inputs() -> Vec<f64> {
         let mut xs: Vec<f64> = (0..40_001).map(|k| -30.0 + 0.0015 * k as f64).collect();
         xs.extend([
             0.0,
@@ -277,11 +276,14 @@ mod tests {
             -28.0,
         ]);
         xs.extend([f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300]);
-        let out = eval(&xs);
+        xs
+    }
+
+    fn check(xs: &[f64], out: &[[f64; 4]]) {
         let close = |got: f64, want: f64| {
             got == want || (got - want).abs() <= 8.0 * f64::EPSILON * want.abs() + 1e-300
         };
-        for (x, [erf_v, erfc_v, cdf_v, pdf_v]) in xs.iter().zip(out) {
+        for (x, [erf_v, erfc_v, cdf_v, pdf_v]) in xs.iter().zip(out.iter().copied()) {
             assert!(close(erf_v, libm::erf(*x)), "erf({x}) = {erf_v}");
             assert!(close(erfc_v, libm::erfc(*x)), "erfc({x}) = {erfc_v}");
             let cdf = 0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2);
@@ -291,8 +293,30 @@ mod tests {
                 assert!(close(pdf_v, pdf), "φ({x}) = {pdf_v}, want {pdf}");
             }
         }
+    }
+
+    /// The path `dispatch` picks here (AVX-512 with pulp's x86-v4 on this machine).
+    #[test]
+    fn simd_matches_libm_to_a_few_ulp() {
+        let xs = inputs();
+        check(&xs, &eval(&xs));
         let nan = eval(&[f64::NAN]);
         // φ goes through `exp`, whose clamping maps NaN into range; the other three propagate it.
         assert!(nan[0][..3].iter().all(|v| v.is_nan()));
+    }
+
+    /// The AVX2 (pulp V3) and scalar paths, which `dispatch` does not pick on an AVX-512 machine.
+    #[test]
+    fn avx2_and_scalar_paths_match_libm_too() {
+        let xs = inputs();
+        #[cfg(target_arch = "x86_64")]
+        if let Some(v3) = pulp::x86::V3::try_new() {
+            let mut out = vec![[0.0; 4]; xs.len()];
+            pulp::Simd::vectorize(v3, Eval(&xs, &mut out));
+            check(&xs, &out);
+        }
+        let mut out = vec![[0.0; 4]; xs.len()];
+        pulp::Simd::vectorize(pulp::Scalar::new(), Eval(&xs, &mut out));
+        check(&xs, &out);
     }
 }
