@@ -118,16 +118,25 @@ fn poly_select<S: Simd>(simd: S, mask: S::m64s, x: S::f64s, a: &[f64], b: &[f64]
     p
 }
 
-/// The pieces shared by erf and erfc for a = |x|: (P/Q of branch 1 at a², P₁/Q₁ of branch 2,
-/// erfc(a) of branch 3, clamped to 0 from a ≥ 28).
+/// P/Q of branch 1 at a².
 #[inline(always)]
-fn parts<S: Simd>(simd: S, a: S::f64s) -> (S::f64s, S::f64s, S::f64s) {
-    let one = simd.splat_f64s(1.0);
+fn small_part<S: Simd>(simd: S, a: S::f64s) -> S::f64s {
     let z = simd.mul_f64s(a, a);
-    let small = simd.div_f64s(poly(simd, z, &PP), poly(simd, z, &QQ));
-    let s = simd.sub_f64s(a, one);
-    let mid = simd.div_f64s(poly(simd, s, &PA), poly(simd, s, &QA));
-    // Branch 3; lanes below 1.25 compute a harmless value that is never selected.
+    simd.div_f64s(poly(simd, z, &PP), poly(simd, z, &QQ))
+}
+
+/// P₁/Q₁ of branch 2 at s = a − 1.
+#[inline(always)]
+fn mid_part<S: Simd>(simd: S, a: S::f64s) -> S::f64s {
+    let s = simd.sub_f64s(a, simd.splat_f64s(1.0));
+    simd.div_f64s(poly(simd, s, &PA), poly(simd, s, &QA))
+}
+
+/// erfc(a) of branch 3 (a ≥ 1.25), 0 from a ≥ 28; lanes below 1.25 get a value that is never
+/// selected.
+#[inline(always)]
+fn tail_part<S: Simd>(simd: S, a: S::f64s) -> S::f64s {
+    let one = simd.splat_f64s(1.0);
     let a3 = simd.max_f64s(a, simd.splat_f64s(1.25));
     let inv = simd.div_f64s(one, simd.mul_f64s(a3, a3));
     let near = simd.less_than_f64s(a3, simd.splat_f64s(1.0 / 0.35));
@@ -144,55 +153,75 @@ fn parts<S: Simd>(simd: S, a: S::f64s) -> (S::f64s, S::f64s, S::f64s) {
     let err = simd.sub_f64s(c, simd.sub_f64s(hi, neg_p));
     let lo = simd.add_f64s(simd.sub_f64s(ratio, e), err);
     let tail = simd.div_f64s(exp_hi_lo(simd, hi, lo), a3);
-    let tail = simd.select_f64s(
+    simd.select_f64s(
         simd.less_than_f64s(a, simd.splat_f64s(28.0)),
         tail,
         simd.splat_f64s(0.0),
-    );
-    (small, mid, tail)
+    )
 }
 
 /// erfc(x) lane by lane (fdlibm's method; within a few ulp of `libm::erfc`, full relative
-/// accuracy in the upper tail). NaN lanes give NaN.
+/// accuracy in the upper tail). NaN lanes give NaN. Only the branches some lane needs are
+/// evaluated (by the largest |x| of the vector).
 #[inline(always)]
 pub fn erfc<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
     let two = simd.splat_f64s(2.0);
     let half = simd.splat_f64s(0.5);
     let a = simd.abs_f64s(x);
-    let (small, mid, tail) = parts(simd, a);
-    let neg = simd.less_than_f64s(x, simd.splat_f64s(0.0));
+    let a_max = simd.reduce_max_f64s(a);
+    let small = small_part(simd, a);
     // Branch 1: 1 − (x + x·y) for x < 1/4, else 0.5 − (x − 0.5 + x·y).
     let b1 = simd.select_f64s(
         simd.less_than_f64s(x, simd.splat_f64s(0.25)),
         simd.sub_f64s(one, simd.mul_add_f64s(x, small, x)),
         simd.sub_f64s(half, simd.mul_add_f64s(x, small, simd.sub_f64s(x, half))),
     );
-    // Branch 2: (1 − c) − P₁/Q₁ for x > 0, 1 + (c + P₁/Q₁) for x < 0.
-    let b2 = simd.select_f64s(
-        neg,
-        simd.add_f64s(one, simd.add_f64s(simd.splat_f64s(ERX), mid)),
-        simd.sub_f64s(simd.splat_f64s(1.0 - ERX), mid),
-    );
-    let b3 = simd.select_f64s(neg, simd.sub_f64s(two, tail), tail);
-    let r = simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(1.25)), b2, b3);
-    let r = simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(0.84375)), b1, r);
-    // NaN fails every comparison above and lands in branch 3, which propagates it.
+    let r = if a_max < 0.84375 {
+        b1
+    } else {
+        let neg = simd.less_than_f64s(x, simd.splat_f64s(0.0));
+        let mid = mid_part(simd, a);
+        // Branch 2: (1 − c) − P₁/Q₁ for x > 0, 1 + (c + P₁/Q₁) for x < 0.
+        let b2 = simd.select_f64s(
+            neg,
+            simd.add_f64s(one, simd.add_f64s(simd.splat_f64s(ERX), mid)),
+            simd.sub_f64s(simd.splat_f64s(1.0 - ERX), mid),
+        );
+        let r = if a_max < 1.25 {
+            b2
+        } else {
+            let tail = tail_part(simd, a);
+            let b3 = simd.select_f64s(neg, simd.sub_f64s(two, tail), tail);
+            simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(1.25)), b2, b3)
+        };
+        simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(0.84375)), b1, r)
+    };
+    // NaN fails every comparison (and the a_max tests) and reaches branch 3 or propagates.
     simd.select_f64s(simd.equal_f64s(x, x), r, x)
 }
 
-/// erf(x) lane by lane (fdlibm's method; within a few ulp of `libm::erf`).
+/// erf(x) lane by lane (fdlibm's method; within a few ulp of `libm::erf`). Only the branches
+/// some lane needs are evaluated.
 #[inline(always)]
 pub fn erf<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let a = simd.abs_f64s(x);
-    let (small, mid, tail) = parts(simd, a);
-    let b1 = simd.mul_add_f64s(x, small, x);
-    let b2 = simd.add_f64s(simd.splat_f64s(ERX), mid);
-    let b3 = simd.sub_f64s(simd.splat_f64s(1.0), tail);
-    let r = simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(1.25)), b2, b3);
-    let sign = simd.and_f64s(x, simd.splat_f64s(-0.0));
-    let r = simd.or_f64s(r, sign);
-    let r = simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(0.84375)), b1, r);
+    let a_max = simd.reduce_max_f64s(a);
+    let b1 = simd.mul_add_f64s(x, small_part(simd, a), x);
+    let r = if a_max < 0.84375 {
+        b1
+    } else {
+        let b2 = simd.add_f64s(simd.splat_f64s(ERX), mid_part(simd, a));
+        let r = if a_max < 1.25 {
+            b2
+        } else {
+            let b3 = simd.sub_f64s(simd.splat_f64s(1.0), tail_part(simd, a));
+            simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(1.25)), b2, b3)
+        };
+        let sign = simd.and_f64s(x, simd.splat_f64s(-0.0));
+        let r = simd.or_f64s(r, sign);
+        simd.select_f64s(simd.less_than_f64s(a, simd.splat_f64s(0.84375)), b1, r)
+    };
     simd.select_f64s(simd.equal_f64s(x, x), r, x)
 }
 
