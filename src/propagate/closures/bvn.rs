@@ -268,57 +268,69 @@ pub(crate) fn plackett_lanes<S: pulp::Simd>(
 pub(crate) const SERIES_MAX_RHO: f64 = 0.5;
 
 /// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest n
-/// with |ρ|ⁿ ≤ 1e-18, so the remainder (see [`tetrachoric_lanes`]) stays below ~1e-19.
+/// with |ρ|ⁿ ≤ 1e-18, so the remainder (see [`tetrachoric_lanes`]) stays below ~1e-19; at most
+/// [`SERIES_TERMS`].
 pub(crate) fn series_terms(abs_rho: f64) -> usize {
     if abs_rho <= 1e-18 {
         1
     } else {
-        ((-18.0 * std::f64::consts::LN_10) / abs_rho.ln()).ceil() as usize
+        (((-18.0 * std::f64::consts::LN_10) / abs_rho.ln()).ceil() as usize).min(SERIES_TERMS)
     }
 }
 
-/// ∫₀^ρ φ₂(h, k; t) dt = Φ₂(h, k; ρ) − Φ(h)Φ(k) on SIMD lanes by the tetrachoric series
+/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.5: ⌈18 ln 10 / ln 2⌉ = 60.
+pub(crate) const SERIES_TERMS: usize = 60;
+
+/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], term-major:
+/// `table[m * x.len() + j]` = ĥₘ(xⱼ), by the stable recurrence
+/// ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x.
+pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut table = vec![0.0; SERIES_TERMS * n];
+    for (j, &xj) in x.iter().enumerate() {
+        let (mut prev, mut cur) = (1.0, xj);
+        table[j] = 1.0;
+        for m in 1..SERIES_TERMS {
+            table[m * n + j] = cur;
+            let next = (xj * cur - (m as f64).sqrt() * prev) / ((m + 1) as f64).sqrt();
+            (prev, cur) = (cur, next);
+        }
+    }
+    table
+}
+
+/// The per-column factors of [`tetrachoric_lanes`]: ĥₘ(xᵢ)/(m+1) for m < [`SERIES_TERMS`].
+pub(crate) fn series_column(table: &[f64], n: usize, i: usize) -> [f64; SERIES_TERMS] {
+    std::array::from_fn(|m| table[m * n + i] / (m + 1) as f64)
+}
+
+/// ∫₀^ρ φ₂(h, k; t) dt / (φ(h)φ(k)) = (Φ₂(h, k; ρ) − Φ(h)Φ(k)) / (φ(h)φ(k)) on SIMD lanes
+/// (h fixed, k per lane; the caller multiplies by φ(h)φ(k)) by the tetrachoric series
 /// (Mehler's expansion of φ₂ integrated in ρ):
 ///
 /// ```text
-/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) Σ_{n≥1} (ρⁿ/n) ĥₙ₋₁(h)ĥₙ₋₁(k),
+/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{n≥1} ρⁿ⁻¹ [ĥₙ₋₁(h)/n] ĥₙ₋₁(k),
 /// ```
 ///
-/// ĥₘ = Heₘ/√m! by the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1). Cramér's inequality
+/// by Horner in ρ from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and `lanes_k` = ĥₘ(k) of the
+/// lanes for m = 0, 1, … (the slice for term m starts at `m * stride`). Cramér's inequality
 /// |ĥₘ(x)| ≤ 1.09 e^{x²/4} bounds the remainder after `terms` terms by
-/// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute). Only multiplications and
-/// additions: no exp, sin or division per term. `pdf_hk` = φ(h)φ(k).
+/// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
+/// φ(h)φ(k)). One load, one multiplication and one FMA per term.
 #[inline(always)]
 pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd: S,
-    h: S::f64s,
-    k: S::f64s,
     rho: S::f64s,
-    pdf_hk: S::f64s,
+    column: &[f64; SERIES_TERMS],
+    lanes_k: &[f64],
+    stride: usize,
+    lanes: std::ops::Range<usize>,
     terms: usize,
 ) -> S::f64s {
-    // ĥ₀ = 1, ĥ₁ = x; term n uses ĥₙ₋₁.
-    let one = simd.splat_f64s(1.0);
-    let (mut h_prev, mut h_cur) = (one, h);
-    let (mut k_prev, mut k_cur) = (one, k);
-    let mut power = rho;
-    let mut sum = rho;
-    for n in 2..=terms {
-        power = simd.mul_f64s(power, rho);
-        let term = simd.mul_f64s(simd.mul_f64s(h_cur, k_cur), simd.splat_f64s(1.0 / n as f64));
-        sum = simd.mul_add_f64s(power, term, sum);
-        // ĥₙ from ĥₙ₋₁ (cur) and ĥₙ₋₂ (prev), m = n − 1.
-        let c = ((n - 1) as f64).sqrt();
-        let inv = simd.splat_f64s(1.0 / (n as f64).sqrt());
-        let h_next = simd.mul_f64s(
-            simd.negate_mul_add_f64s(simd.splat_f64s(c), h_prev, simd.mul_f64s(h, h_cur)),
-            inv,
-        );
-        let k_next = simd.mul_f64s(
-            simd.negate_mul_add_f64s(simd.splat_f64s(c), k_prev, simd.mul_f64s(k, k_cur)),
-            inv,
-        );
-        (h_prev, h_cur, k_prev, k_cur) = (h_cur, h_next, k_cur, k_next);
+    let mut acc = simd.splat_f64s(0.0);
+    for m in (0..terms).rev() {
+        let hk = simd.partial_load_f64s(&lanes_k[m * stride + lanes.start..m * stride + lanes.end]);
+        acc = simd.mul_add_f64s(acc, rho, simd.mul_f64s(simd.splat_f64s(column[m]), hk));
     }
-    simd.mul_f64s(pdf_hk, sum)
+    simd.mul_f64s(rho, acc)
 }

@@ -5,7 +5,8 @@ use std::f64::consts::{PI, SQRT_2};
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cov, genz_rule, pdf, plackett_lanes, series_terms, tetrachoric_lanes, SERIES_MAX_RHO,
+    bvn_cov, genz_rule, hermite_table, pdf, plackett_lanes, series_column, series_terms,
+    tetrachoric_lanes, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{gaussian_only, reset_output, units};
 use super::rules::gauss_legendre;
@@ -76,6 +77,7 @@ impl Closure for ErfClosure {
                 .collect();
         let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
         let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
+        let herm = hermite_table(&uu);
         for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
             out.mean[i] = libm::erf(mu * d);
         }
@@ -87,6 +89,9 @@ impl Closure for ErfClosure {
                 d: &d[..=i],
                 u: &uu[..=i],
                 pdf_u: &pdf_u[..=i],
+                herm: &herm,
+                column: &series_column(&herm, n, i),
+                stride: n,
                 di: d[i],
                 ui: uu[i],
             });
@@ -106,6 +111,11 @@ struct ErfLanes<'a> {
     u: &'a [f64],
     /// φ(uⱼ).
     pdf_u: &'a [f64],
+    /// ĥₘ(uⱼ) of every unit, term-major with `stride` = N ([`hermite_table`]).
+    herm: &'a [f64],
+    /// ĥₘ(uᵢ)/(m+1) of this column ([`series_column`]).
+    column: &'a [f64; SERIES_TERMS],
+    stride: usize,
     di: f64,
     ui: f64,
 }
@@ -142,7 +152,16 @@ impl WithSimd for ErfLanes<'_> {
             let c = if max_r < SERIES_MAX_RHO {
                 let pdf_uj = simd.partial_load_f64s(&self.pdf_u[j..end]);
                 let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf(self.ui)), pdf_uj);
-                tetrachoric_lanes(simd, ui, uj, r_easy, pdf_hk, series_terms(max_r))
+                let series = tetrachoric_lanes(
+                    simd,
+                    r_easy,
+                    self.column,
+                    self.herm,
+                    self.stride,
+                    j..end,
+                    series_terms(max_r),
+                );
+                simd.mul_f64s(pdf_hk, series)
             } else {
                 plackett_lanes(simd, hk, hs, r_easy, genz_rule(max_r))
             };

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cdf, cdf, genz_rule, pdf, plackett_lanes, series_terms, tetrachoric_lanes, SERIES_MAX_RHO,
+    bvn_cdf, cdf, genz_rule, hermite_table, pdf, plackett_lanes, series_column, series_terms,
+    tetrachoric_lanes, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{correlation, gaussian_only, reset_output, units};
 use super::rules::gauss_legendre;
@@ -119,6 +120,7 @@ impl Closure for ReluClosure {
             .collect();
         let phi_a: Vec<f64> = a.iter().map(|&x| cdf(x)).collect();
         let pdf_a: Vec<f64> = a.iter().map(|&x| pdf(x)).collect();
+        let herm = hermite_table(&a);
         let arch = pulp::Arch::new();
         fill_symmetric(&mut out.cov, |i, col| {
             if u.s[i] > 0.0 {
@@ -130,6 +132,9 @@ impl Closure for ReluClosure {
                     m: &m[..=i],
                     cdf_a: &phi_a[..=i],
                     pdf_a: &pdf_a[..=i],
+                    herm: &herm,
+                    column: &series_column(&herm, n, i),
+                    stride: n,
                     i,
                 });
             } else {
@@ -153,6 +158,11 @@ struct ReluLanes<'a> {
     m: &'a [f64],
     cdf_a: &'a [f64],
     pdf_a: &'a [f64],
+    /// ĥₘ(aⱼ) of every unit, term-major with `stride` = N ([`hermite_table`]).
+    herm: &'a [f64],
+    /// ĥₘ(aᵢ)/(m+1) of this column ([`series_column`]).
+    column: &'a [f64; SERIES_TERMS],
+    stride: usize,
     i: usize,
 }
 
@@ -190,7 +200,16 @@ impl WithSimd for ReluLanes<'_> {
             let pdf_aj = simd.partial_load_f64s(&self.pdf_a[j..end]);
             let plackett = if max_r < SERIES_MAX_RHO {
                 let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf_ai), pdf_aj);
-                tetrachoric_lanes(simd, ai_v, aj, r, pdf_hk, series_terms(max_r))
+                let series = tetrachoric_lanes(
+                    simd,
+                    r,
+                    self.column,
+                    self.herm,
+                    self.stride,
+                    j..end,
+                    series_terms(max_r),
+                );
+                simd.mul_f64s(pdf_hk, series)
             } else {
                 plackett_lanes(simd, hk, hs, r, genz_rule(max_r))
             };
