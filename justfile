@@ -18,9 +18,43 @@ test:
 mnist *ARGS:
     cargo run --release -- train --task mnist --mnist-dir {{mnist_dir}} --hidden 100,100 --out mnist-100-100.safetensors {{ARGS}}
 
-# Criterion benchmarks.
+target_dir := env_var_or_default("CARGO_TARGET_DIR", "target")
+
+# Filter with a regex, e.g. `just bench '^closure_relu/'`.
+# Criterion benchmarks (~10 min on 2 cores): affine, faer GEMM, closures per N, forward, moments.
 bench *ARGS:
-    cargo bench {{ARGS}}
+    cargo bench --bench propagation -- {{ARGS}}
+
+# Table of the last `just bench` (cost vs N, GFLOP/s, fitted slopes) and a log-log SVG plot.
+bench-summary *ARGS:
+    cargo run --release --bin bench_summary -- {{ARGS}}
+
+# OpenBLAS runs with its own kernel choice (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for
+# that command only); also Monte Carlo vs analytic at N = 512.
+# NumPy/SciPy peer of one layer (affine + relu, N = 1024, 10 classes): checked, timed, ratios.
+bench-peers:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/pip install -q numpy scipy threadpoolctl
+    cargo build --release --example peer_layer
+    {{target_dir}}/release/examples/peer_layer 1024 10 {{target_dir}}/peers/n1024
+    {{target_dir}}/release/examples/peer_layer 512 1 {{target_dir}}/peers/n512
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benches/peers/layer.py {{target_dir}}/peers/n1024 {{target_dir}}/peers/n512
+
+# One layer (affine + relu, N = 1024, 1 class, 20 repeats) under `perf record` (cpu-clock,
+# DWARF call graphs), or valgrind's callgrind where perf cannot sample; output in <target>/profile.
+# Profile a propagation run (perf record, else callgrind).
+profile:
+    cargo build --profile profiling --example peer_layer
+    mkdir -p {{target_dir}}/profile
+    if perf record -e cpu-clock -o /dev/null true 2>/dev/null; then \
+        perf record -e cpu-clock --call-graph dwarf -o {{target_dir}}/profile/perf.data \
+            {{target_dir}}/profiling/examples/peer_layer 1024 1 {{target_dir}}/profile/run 20 && \
+        perf report -i {{target_dir}}/profile/perf.data --no-children --sort symbol --stdio -g none 2>/dev/null | grep -v "^#" | head -25; \
+    else \
+        valgrind --tool=callgrind --callgrind-out-file={{target_dir}}/profile/callgrind.out \
+            {{target_dir}}/profiling/examples/peer_layer 256 1 {{target_dir}}/profile/run 1 && \
+        callgrind_annotate {{target_dir}}/profile/callgrind.out | head -40; \
+    fi
 
 # Release build with debug symbols, for perf and callgrind.
 build-profiling:

@@ -18,5 +18,6 @@ pub mod report;
 pub mod simd;
 pub mod stats;
 pub mod sweep;
+pub mod timing;
 
 pub use error::{Error, Result};

@@ -10,8 +10,9 @@ use serde::Serialize;
 use corrflow::analysis::{compare_stages, StageComparison};
 use corrflow::net::{model_io, train::check_fits};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
-use corrflow::propagate::{propagate, PropagateOptions};
+use corrflow::propagate::{propagate_timed, PropagateOptions};
 use corrflow::stats::{layer_stats, Higher, Stage};
+use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
@@ -68,6 +69,9 @@ pub struct PropagateArgs {
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Print a per-stage time breakdown (with GFLOP/s of the affine update) on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 #[derive(Serialize)]
@@ -87,8 +91,14 @@ struct PropagateReport {
 
 pub fn run(args: PropagateArgs) -> Result<()> {
     let start = Instant::now();
-    let net = model_io::load(&args.model)?;
-    let loaded = args.data.load()?;
+    let timings = if args.timings {
+        Timings::new()
+    } else {
+        Timings::disabled()
+    };
+    let (net, loaded) = timings.time("data load", 0.0, || {
+        Ok::<_, Error>((model_io::load(&args.model)?, args.data.load()?))
+    })?;
     let data = match args.on {
         On::Train => &loaded.split.train,
         On::Test => &loaded.split.test,
@@ -121,7 +131,9 @@ pub fn run(args: PropagateArgs) -> Result<()> {
         ));
     }
     let closure = corrflow::propagate::closures::closure_for(net.activation, method)?;
-    let stats = layer_stats(&net, data, higher, args.batch)?;
+    let stats = timings.time("empirical statistics", 0.0, || {
+        layer_stats(&net, data, higher, args.batch)
+    })?;
     let start_stage = if args.from_layer == 0 {
         Stage::Input
     } else {
@@ -139,7 +151,7 @@ pub fn run(args: PropagateArgs) -> Result<()> {
                 .per_class
         })
         .map(Vec::as_slice);
-    let predicted = propagate(
+    let predicted = propagate_timed(
         &net,
         args.from_layer,
         start_moments,
@@ -148,8 +160,14 @@ pub fn run(args: PropagateArgs) -> Result<()> {
             method,
             corrections,
         },
+        &timings,
     )?;
-    let layers = compare_stages(&predicted, &stats, net.depth())?;
+    let layers = timings.time("analysis", 0.0, || {
+        compare_stages(&predicted, &stats, net.depth())
+    })?;
+    if timings.enabled() {
+        eprint!("{}", timings.table());
+    }
     let report = PropagateReport {
         model: args.model.clone(),
         task: loaded.description,

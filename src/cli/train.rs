@@ -9,6 +9,7 @@ use serde::Serialize;
 use corrflow::net::cumulant_train::{train_cumulants, Objective};
 use corrflow::net::train::{train, EpochStats, Loss, Optimizer, TrainConfig};
 use corrflow::net::{model_io, Activation, Mlp};
+use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
 use super::data_args::{DataArgs, Task};
@@ -31,6 +32,10 @@ pub struct TrainArgs {
     /// Print one JSON object on stdout instead of the human summary.
     #[arg(long)]
     pub json: bool,
+    /// Print a per-stage time breakdown on stderr (GFLOP/s from 2 flops per weight and sample
+    /// forward, 6 for a training step).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// Architecture and optimisation flags; unset values take the task's defaults (see `--help`).
@@ -140,23 +145,43 @@ struct TrainReport {
 pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
     let objective: Objective = args.objective.parse()?;
-    let loaded = args.data.load()?;
+    let timings = if args.timings {
+        Timings::new()
+    } else {
+        Timings::disabled()
+    };
+    let loaded = timings.time("data load", 0.0, || args.data.load())?;
     let split = &loaded.split;
     let (mut net, cfg) =
         args.net
             .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
+    let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     let bar = progress(cfg.epochs as u64, "training", !args.json);
     let on_epoch = |e: &EpochStats| {
         bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
         bar.inc(1);
     };
+    // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
+    // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
     let history = match objective {
-        Objective::Samples => train(&mut net, &split.train, &cfg, on_epoch)?,
-        Objective::Cumulants => train_cumulants(&mut net, &split.train, &cfg, on_epoch)?,
+        Objective::Samples => {
+            let step_flops = (6 * weights * split.train.len() * cfg.epochs) as f64;
+            timings.time("training", step_flops, || {
+                train(&mut net, &split.train, &cfg, on_epoch)
+            })?
+        }
+        Objective::Cumulants => timings.time("training (cumulants)", 0.0, || {
+            train_cumulants(&mut net, &split.train, &cfg, on_epoch)
+        })?,
     };
     bar.finish_and_clear();
-    let train_accuracy = net.accuracy(&split.train);
-    let test_accuracy = net.accuracy(&split.test);
+    let eval_flops = (2 * weights * (split.train.len() + split.test.len())) as f64;
+    let (train_accuracy, test_accuracy) = timings.time("evaluation", eval_flops, || {
+        (net.accuracy(&split.train), net.accuracy(&split.test))
+    });
+    if timings.enabled() {
+        eprint!("{}", timings.table());
+    }
     model_io::save(
         &net,
         &args.out,

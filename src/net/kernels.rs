@@ -2,8 +2,8 @@
 //!
 //! Bias and activation are fused: one sweep over a column of the pre-activation turns W·x into
 //! h = W·x + b and writes z = φ(h). linear, quadratic and relu are pure arithmetic lanes; tanh and
-//! sigmoid go through the SIMD [`exp`](crate::simd::exp); erf and gelu call libm per element
-//! (no vector erf yet), inside the same sweep.
+//! sigmoid go through the SIMD [`exp`](crate::simd::exp), erf and gelu through the SIMD
+//! [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a few ulp from libm).
 
 use pulp::{Simd, WithSimd};
 
@@ -55,7 +55,7 @@ impl WithSimd for BiasActivation<'_> {
     }
 }
 
-/// φ on SIMD lanes; falls back to per-lane libm for erf and gelu.
+/// φ on SIMD lanes.
 #[inline(always)]
 fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
@@ -81,12 +81,14 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             let sign = simd.and_f64s(h, simd.splat_f64s(-0.0));
             simd.or_f64s(t, sign)
         }
-        Activation::Erf | Activation::Gelu => {
-            let mut lanes = h;
-            for v in bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut lanes)) {
-                *v = act.eval(*v);
-            }
-            lanes
+        Activation::Erf => simd::erf(simd, h),
+        Activation::Gelu => {
+            // h·Φ(h) = ½h·erfc(−h/√2), the scalar formula of `Activation::eval`.
+            let arg = simd.mul_f64s(h, simd.splat_f64s(-std::f64::consts::FRAC_1_SQRT_2));
+            simd.mul_f64s(
+                simd.mul_f64s(simd.splat_f64s(0.5), h),
+                simd::erfc(simd, arg),
+            )
         }
     }
 }
@@ -114,7 +116,7 @@ impl WithSimd for MulDerivative<'_> {
     }
 }
 
-/// φ' on SIMD lanes (per-lane scalar for the transcendental cases).
+/// φ' on SIMD lanes (per-lane scalar for tanh and sigmoid).
 #[inline(always)]
 fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
@@ -123,6 +125,14 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
         Activation::Linear => one,
         Activation::Quadratic { alpha } => simd.mul_add_f64s(simd.splat_f64s(2.0 * alpha), h, one),
         Activation::Relu => simd.select_f64s(simd.greater_than_f64s(h, zero), one, zero),
+        Activation::Erf => {
+            let e = simd::exp(simd, simd.neg_f64s(simd.mul_f64s(h, h)));
+            simd.mul_f64s(simd.splat_f64s(std::f64::consts::FRAC_2_SQRT_PI), e)
+        }
+        Activation::Gelu => {
+            // Φ(h) + hφ(h)
+            simd.mul_add_f64s(h, simd::norm_pdf(simd, h), simd::norm_cdf(simd, h))
+        }
         _ => {
             let mut lanes = h;
             for v in bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut lanes)) {

@@ -6,6 +6,7 @@ use super::closures::{closure_for, ClosureMethod, Corrections};
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::stats::{Moments, Stage};
+use crate::timing::{affine_flops, Timings};
 
 /// How to propagate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +39,18 @@ pub fn propagate(
     first_pre: Option<&[Moments]>,
     opts: PropagateOptions,
 ) -> Result<Vec<Predicted>> {
+    propagate_timed(net, from, start, first_pre, opts, &Timings::disabled())
+}
+
+/// [`propagate`], recording the time of the "affine" (with its flops) and "closure" stages.
+pub fn propagate_timed(
+    net: &Mlp,
+    from: usize,
+    start: &[Moments],
+    first_pre: Option<&[Moments]>,
+    opts: PropagateOptions,
+    timings: &Timings,
+) -> Result<Vec<Predicted>> {
     let depth = net.depth();
     if from > depth {
         return Err(Error::flag(
@@ -63,13 +76,16 @@ pub fn propagate(
     for l in from + 1..=depth {
         let layer = &net.layers[l - 1];
         let mut pre = empty_like(current.len(), layer.fan_out());
-        affine_moments(
-            layer.w.as_ref(),
-            layer.b.as_ref(),
-            &current,
-            &mut pre,
-            &mut ws,
-        )?;
+        let flops = affine_flops(layer.fan_out(), layer.fan_in(), current.len());
+        timings.time("affine", flops, || {
+            affine_moments(
+                layer.w.as_ref(),
+                layer.b.as_ref(),
+                &current,
+                &mut pre,
+                &mut ws,
+            )
+        })?;
         let corrections = if l == from + 1 {
             opts.corrections
         } else {
@@ -78,10 +94,11 @@ pub fn propagate(
         if corrections == Corrections::K3K4 {
             attach_kappa(&mut pre, first_pre, l)?;
         }
-        let post = pre
-            .iter()
-            .map(|h| closure.apply(h, corrections))
-            .collect::<Result<Vec<_>>>()?;
+        let post = timings.time("closure", 0.0, || {
+            pre.iter()
+                .map(|h| closure.apply(h, corrections))
+                .collect::<Result<Vec<_>>>()
+        })?;
         for m in &mut pre {
             m.k3_iij = None;
             m.k4_iijj = None;
@@ -98,13 +115,16 @@ pub fn propagate(
     }
     let readout = net.layers.last().expect("validated network has a read-out");
     let mut y = empty_like(current.len(), readout.fan_out());
-    affine_moments(
-        readout.w.as_ref(),
-        readout.b.as_ref(),
-        &current,
-        &mut y,
-        &mut ws,
-    )?;
+    let flops = affine_flops(readout.fan_out(), readout.fan_in(), current.len());
+    timings.time("affine", flops, || {
+        affine_moments(
+            readout.w.as_ref(),
+            readout.b.as_ref(),
+            &current,
+            &mut y,
+            &mut ws,
+        )
+    })?;
     out.push(Predicted {
         stage: Stage::Output,
         per_class: y,

@@ -221,3 +221,116 @@ fn bvn_upper(h: f64, k: f64, r: f64) -> f64 {
     }
     bvn.clamp(0.0, 1.0)
 }
+
+/// Genz's Gauss–Legendre rule for [`plackett_term`] at correlation |ρ| < 0.925: 6 points below
+/// 0.3, 12 below 0.75, else 20. On SIMD lanes the rule of the largest |ρ| among the lanes
+/// serves them all (more nodes on the same smooth integrand is never less accurate).
+pub(crate) fn genz_rule(abs_rho: f64) -> (&'static [f64], &'static [f64]) {
+    if abs_rho < 0.3 {
+        (&X6, &W6)
+    } else if abs_rho < 0.75 {
+        (&X12, &W12)
+    } else {
+        (&X20, &W20)
+    }
+}
+
+/// [`plackett_term`] on SIMD lanes: ∫₀^ρ φ₂(h, k; t) dt =
+/// (1/2π) ∫₀^{asin ρ} exp((hk sin θ − (h² + k²)/2)/cos²θ) dθ by the Gauss–Legendre rule
+/// `(x, w)` (positive nodes of [`genz_rule`]), from `hk` = h·k, `hs` = (h² + k²)/2 and ρ per lane.
+/// Valid for |ρ| < 0.925 (sin and asin run without range reduction); ρ = 0 gives 0.
+#[inline(always)]
+pub(crate) fn plackett_lanes<S: pulp::Simd>(
+    simd: S,
+    hk: S::f64s,
+    hs: S::f64s,
+    rho: S::f64s,
+    (x, w): (&[f64], &[f64]),
+) -> S::f64s {
+    use crate::simd::{asin, exp, sin_small};
+    let one = simd.splat_f64s(1.0);
+    let asr = simd.mul_f64s(simd.splat_f64s(0.5), asin(simd, rho));
+    let mut sum = simd.splat_f64s(0.0);
+    for (&xi, &wi) in x.iter().zip(w) {
+        let mut pair = simd.splat_f64s(0.0);
+        for t in [1.0 - xi, 1.0 + xi] {
+            let sn = sin_small(simd, simd.mul_f64s(asr, simd.splat_f64s(t)));
+            let num = simd.mul_add_f64s(sn, hk, simd.neg_f64s(hs));
+            let den = simd.negate_mul_add_f64s(sn, sn, one);
+            pair = simd.add_f64s(pair, exp(simd, simd.div_f64s(num, den)));
+        }
+        sum = simd.mul_add_f64s(simd.splat_f64s(wi), pair, sum);
+    }
+    simd.mul_f64s(sum, simd.mul_f64s(asr, simd.splat_f64s(1.0 / TWO_PI)))
+}
+
+/// Largest |ρ| for which [`tetrachoric_lanes`] replaces the Gauss–Legendre sum.
+pub(crate) const SERIES_MAX_RHO: f64 = 0.5;
+
+/// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest n
+/// with |ρ|ⁿ ≤ 1e-18, so the remainder (see [`tetrachoric_lanes`]) stays below ~1e-19; at most
+/// [`SERIES_TERMS`].
+pub(crate) fn series_terms(abs_rho: f64) -> usize {
+    if abs_rho <= 1e-18 {
+        1
+    } else {
+        (((-18.0 * std::f64::consts::LN_10) / abs_rho.ln()).ceil() as usize).min(SERIES_TERMS)
+    }
+}
+
+/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.5: ⌈18 ln 10 / ln 2⌉ = 60.
+pub(crate) const SERIES_TERMS: usize = 60;
+
+/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], term-major:
+/// `table[m * x.len() + j]` = ĥₘ(xⱼ), by the stable recurrence
+/// ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x.
+pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
+    let n = x.len();
+    let mut table = vec![0.0; SERIES_TERMS * n];
+    for (j, &xj) in x.iter().enumerate() {
+        let (mut prev, mut cur) = (1.0, xj);
+        table[j] = 1.0;
+        for m in 1..SERIES_TERMS {
+            table[m * n + j] = cur;
+            let next = (xj * cur - (m as f64).sqrt() * prev) / ((m + 1) as f64).sqrt();
+            (prev, cur) = (cur, next);
+        }
+    }
+    table
+}
+
+/// The per-column factors of [`tetrachoric_lanes`]: ĥₘ(xᵢ)/(m+1) for m < [`SERIES_TERMS`].
+pub(crate) fn series_column(table: &[f64], n: usize, i: usize) -> [f64; SERIES_TERMS] {
+    std::array::from_fn(|m| table[m * n + i] / (m + 1) as f64)
+}
+
+/// ∫₀^ρ φ₂(h, k; t) dt / (φ(h)φ(k)) = (Φ₂(h, k; ρ) − Φ(h)Φ(k)) / (φ(h)φ(k)) on SIMD lanes
+/// (h fixed, k per lane; the caller multiplies by φ(h)φ(k)) by the tetrachoric series
+/// (Mehler's expansion of φ₂ integrated in ρ):
+///
+/// ```text
+/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{n≥1} ρⁿ⁻¹ [ĥₙ₋₁(h)/n] ĥₙ₋₁(k),
+/// ```
+///
+/// by Horner in ρ from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and `lanes_k` = ĥₘ(k) of the
+/// lanes for m = 0, 1, … (the slice for term m starts at `m * stride`). Cramér's inequality
+/// |ĥₘ(x)| ≤ 1.09 e^{x²/4} bounds the remainder after `terms` terms by
+/// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
+/// φ(h)φ(k)). One load, one multiplication and one FMA per term.
+#[inline(always)]
+pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
+    simd: S,
+    rho: S::f64s,
+    column: &[f64; SERIES_TERMS],
+    lanes_k: &[f64],
+    stride: usize,
+    lanes: std::ops::Range<usize>,
+    terms: usize,
+) -> S::f64s {
+    let mut acc = simd.splat_f64s(0.0);
+    for m in (0..terms).rev() {
+        let hk = simd.partial_load_f64s(&lanes_k[m * stride + lanes.start..m * stride + lanes.end]);
+        acc = simd.mul_add_f64s(acc, rho, simd.mul_f64s(simd.splat_f64s(column[m]), hk));
+    }
+    simd.mul_f64s(rho, acc)
+}

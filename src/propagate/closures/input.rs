@@ -86,3 +86,40 @@ pub(crate) fn gaussian_only(corrections: Corrections, who: &str) -> Result<()> {
         ))),
     }
 }
+
+/// Test inputs for the SIMD-vs-scalar checks of the closures: N = 37 units (not a multiple of
+/// any lane count) with Σ = BBᵀ/3 + D, B of rank 3, a few exactly deterministic units (zero
+/// row and column), means up to ±4s. D ~ `diag`·U(0, 2) (every fifth unit 1e-6): a small `diag`
+/// spreads the correlations over all of (−1, 1) with many |ρ| ≥ 0.925 (Gauss–Legendre and
+/// scalar paths), a large one keeps them weak (tetrachoric series path).
+#[cfg(test)]
+pub(crate) fn lane_test_input(diag: f64) -> Moments {
+    let n = 37;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let b: Vec<[f64; 3]> = (0..n).map(|_| [next(), next(), next()]).collect();
+    let diag: Vec<f64> = (0..n)
+        .map(|k| {
+            if k % 5 == 0 {
+                1e-6
+            } else {
+                diag * (next() + 1.0)
+            }
+        })
+        .collect();
+    let dead = |k: usize| k % 11 == 3;
+    let cov = Mat::from_fn(n, n, |i, j| {
+        if dead(i) || dead(j) {
+            return 0.0;
+        }
+        let v: f64 = (0..3).map(|r| b[i][r] * b[j][r]).sum::<f64>() / 3.0;
+        v + if i == j { diag[i] } else { 0.0 }
+    });
+    let mean = Col::from_fn(n, |i| 4.0 * next() * cov[(i, i)].sqrt() + 0.1 * next());
+    Moments::gaussian(mean, cov)
+}

@@ -1,0 +1,195 @@
+//! Criterion benchmarks of corrflow's hot paths (issue #5): the affine covariance update
+//! Σ' = WΣWᵀ (10 classes stacked; 2 classes at N = 2048 to keep a full run near 10 minutes),
+//! faer's own N×N×N GEMM for reference, every closure per layer width N, the forward pass of a
+//! 784-1000-1000-10 network and the streaming moment accumulator.
+//!
+//! Throughput: for `affine` and `gemm` one "element" is one flop (criterion's elem/s = flop/s;
+//! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
+//! for closures one element is one pair (i, j ≤ i), N(N+1)/2 per layer; for the forward pass
+//! and the accumulator one element is one sample. `just bench-summary` turns the estimates into
+//! a table of cost vs N and GFLOP/s.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use corrflow::net::{Activation, ForwardPass, Mlp};
+use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
+use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections};
+use corrflow::stats::{MomentAccumulator, Moments};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Col, Mat, Par};
+
+const WIDTHS: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
+
+/// Deterministic uniform numbers in [−1, 1) (SplitMix64), so every run benchmarks the same data.
+struct Uniform(u64);
+
+impl Uniform {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        2.0 * ((z >> 11) as f64 / (1u64 << 53) as f64) - 1.0
+    }
+
+    fn mat(&mut self, m: usize, n: usize, scale: f64) -> Mat<f64> {
+        Mat::from_fn(m, n, |_, _| scale * self.next())
+    }
+}
+
+/// Moments of a typical hidden layer: Σ = BBᵀ/8 + D with B of rank 8 (so correlations spread
+/// over (−1, 1), exercising every branch of Φ₂) and D a positive diagonal; means of order s.
+fn layer_moments(n: usize, seed: u64) -> Moments {
+    let mut u = Uniform(seed);
+    let b = u.mat(n, 8, 1.0);
+    let mut cov = Mat::zeros(n, n);
+    matmul(
+        cov.as_mut(),
+        Accum::Replace,
+        b.as_ref(),
+        b.transpose(),
+        0.125,
+        Par::Seq,
+    );
+    for i in 0..n {
+        cov[(i, i)] += 0.05 + 0.2 * (u.next() + 1.0);
+    }
+    let mean = Col::from_fn(n, |_| 0.6 * u.next());
+    Moments::gaussian(mean, cov)
+}
+
+fn classes_at(n: usize) -> usize {
+    if n >= 2048 {
+        2
+    } else {
+        10
+    }
+}
+
+fn bench_affine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("affine");
+    for n in WIDTHS {
+        let classes = classes_at(n);
+        let inputs: Vec<Moments> = (0..classes)
+            .map(|k| layer_moments(n, 1 + k as u64))
+            .collect();
+        let mut outputs = inputs.clone();
+        let w = Uniform(99).mat(n, n, 1.0 / (n as f64).sqrt());
+        let b = Col::zeros(n);
+        let mut ws = AffineWorkspace::new();
+        g.throughput(Throughput::Elements(3 * (n as u64).pow(3) * classes as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            bench.iter(|| {
+                affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut outputs, &mut ws).unwrap();
+                black_box(&outputs);
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_gemm(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gemm");
+    for n in WIDTHS {
+        let mut u = Uniform(7);
+        let (a, b) = (u.mat(n, n, 1.0), u.mat(n, n, 1.0));
+        let mut dst = Mat::zeros(n, n);
+        g.throughput(Throughput::Elements(2 * (n as u64).pow(3)));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            bench.iter(|| {
+                matmul(
+                    dst.as_mut(),
+                    Accum::Replace,
+                    a.as_ref(),
+                    b.as_ref(),
+                    1.0,
+                    Par::rayon(0),
+                );
+                black_box(&dst);
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_closures(c: &mut Criterion) {
+    let cases = [
+        ("relu", Activation::Relu, ClosureMethod::Auto),
+        ("erf", Activation::Erf, ClosureMethod::Auto),
+        (
+            "quadratic",
+            Activation::Quadratic { alpha: 0.5 },
+            ClosureMethod::Auto,
+        ),
+        ("hermite_tanh", Activation::Tanh, ClosureMethod::Hermite),
+    ];
+    for (name, act, method) in cases {
+        let closure = closure_for(act, method).unwrap();
+        let mut g = c.benchmark_group(format!("closure_{name}"));
+        for n in WIDTHS {
+            let input = layer_moments(n, 42);
+            let mut out = input.clone();
+            g.throughput(Throughput::Elements((n * (n + 1) / 2) as u64));
+            g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+                bench.iter(|| {
+                    closure
+                        .apply_into(&input, Corrections::None, &mut out)
+                        .unwrap();
+                    black_box(&out);
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
+fn bench_forward(c: &mut Criterion) {
+    let mut g = c.benchmark_group("forward");
+    let batch = 1024;
+    let x = Uniform(3).mat(784, batch, 1.0);
+    for (name, act) in [
+        ("relu", Activation::Relu),
+        ("tanh", Activation::Tanh),
+        ("erf", Activation::Erf),
+    ] {
+        let net = Mlp::init(&[784, 1000, 1000, 10], act, 1.0, 5).unwrap();
+        let mut fp = ForwardPass::new(&net, batch);
+        g.throughput(Throughput::Elements(batch as u64));
+        g.bench_function(BenchmarkId::new("784-1000-1000-10", name), |bench| {
+            bench.iter(|| {
+                net.forward_into(x.as_ref(), &mut fp);
+                black_box(fp.output());
+            })
+        });
+    }
+    g.finish();
+}
+
+fn bench_moments(c: &mut Criterion) {
+    let mut g = c.benchmark_group("moments_push");
+    let (dim, batch) = (784, 1024);
+    let x = Uniform(11).mat(dim, batch, 1.0);
+    let labels: Vec<u8> = (0..batch).map(|k| (k % 10) as u8).collect();
+    for higher in [false, true] {
+        let mut acc = MomentAccumulator::new(dim, 10, higher).unwrap();
+        g.throughput(Throughput::Elements(batch as u64));
+        let name = if higher { "mean_cov_k3_k4" } else { "mean_cov" };
+        g.bench_function(BenchmarkId::new(name, "784x1024"), |bench| {
+            bench.iter(|| acc.push(x.as_ref(), &labels).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    targets = bench_affine, bench_gemm, bench_closures, bench_forward, bench_moments
+}
+criterion_main!(benches);

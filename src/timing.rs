@@ -1,0 +1,141 @@
+//! A cheap per-stage wall-clock recorder for `--timings` (issue #5): the CLI hands one
+//! [`Timings`] down to the stages it wants broken down (data load, empirical statistics, affine
+//! update, closure, analysis); each records its elapsed time and, where the work has a known
+//! flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
+//! A disabled recorder costs one branch per stage.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Accumulated time of one named stage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub calls: u64,
+    pub seconds: f64,
+    /// Floating-point operations done in the stage (0 when not counted).
+    pub flops: f64,
+}
+
+/// Per-stage recorder; stages keep the order in which they were first seen.
+#[derive(Debug, Default)]
+pub struct Timings {
+    enabled: bool,
+    stages: Mutex<Vec<StageTime>>,
+}
+
+impl Timings {
+    /// A recorder that records.
+    pub fn new() -> Self {
+        Timings {
+            enabled: true,
+            stages: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A recorder that only runs the closures it is given.
+    pub fn disabled() -> Self {
+        Timings::default()
+    }
+
+    /// Whether stages are being recorded.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Runs `f`, adding its wall time and `flops` to `stage`.
+    pub fn time<T>(&self, stage: &'static str, flops: f64, f: impl FnOnce() -> T) -> T {
+        if !self.enabled {
+            return f();
+        }
+        let start = Instant::now();
+        let out = f();
+        self.add(stage, start.elapsed().as_secs_f64(), flops);
+        out
+    }
+
+    /// Adds one call of `seconds` and `flops` to `stage`.
+    pub fn add(&self, stage: &'static str, seconds: f64, flops: f64) {
+        if !self.enabled {
+            return;
+        }
+        let mut stages = self.stages.lock().expect("timings lock");
+        match stages.iter_mut().find(|s| s.stage == stage) {
+            Some(s) => {
+                s.calls += 1;
+                s.seconds += seconds;
+                s.flops += flops;
+            }
+            None => stages.push(StageTime {
+                stage,
+                calls: 1,
+                seconds,
+                flops,
+            }),
+        }
+    }
+
+    /// The recorded stages.
+    pub fn stages(&self) -> Vec<StageTime> {
+        self.stages.lock().expect("timings lock").clone()
+    }
+
+    /// A table: stage, calls, seconds, share of the recorded total, GFLOP/s where counted.
+    pub fn table(&self) -> String {
+        let stages = self.stages();
+        let total: f64 = stages.iter().map(|s| s.seconds).sum();
+        let mut out = format!(
+            "{:<22} {:>6} {:>10} {:>7} {:>9}\n",
+            "stage", "calls", "seconds", "share", "GFLOP/s"
+        );
+        for s in &stages {
+            let gflops = if s.flops > 0.0 && s.seconds > 0.0 {
+                format!("{:.1}", s.flops / s.seconds * 1e-9)
+            } else {
+                "-".into()
+            };
+            let share = if total > 0.0 { s.seconds / total } else { 0.0 };
+            let _ = writeln!(
+                out,
+                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9}",
+                s.stage,
+                s.calls,
+                s.seconds,
+                100.0 * share,
+                gflops
+            );
+        }
+        let _ = writeln!(out, "{:<22} {:>6} {:>10.4}", "total (recorded)", "", total);
+        out
+    }
+}
+
+/// Flops of the affine covariance update of [`crate::propagate::affine::affine_moments`] for
+/// `classes` classes, W of n_out × n_in: 2·n_out·n_in² for WΣ plus n_out(n_out+1)·n_in for the
+/// lower triangle of (WΣ)Wᵀ, per class (means are negligible and not counted).
+pub fn affine_flops(n_out: usize, n_in: usize, classes: usize) -> f64 {
+    let (o, i) = (n_out as f64, n_in as f64);
+    classes as f64 * (2.0 * o * i * i + o * (o + 1.0) * i)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accumulates_by_stage_in_first_seen_order() {
+        let t = Timings::new();
+        assert_eq!(t.time("a", 10.0, || 1 + 1), 2);
+        t.add("b", 0.5, 0.0);
+        t.add("a", 0.25, 5.0);
+        let s = t.stages();
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[0].stage, s[0].calls, s[0].flops), ("a", 2, 15.0));
+        assert!(t.table().contains("total"));
+        let off = Timings::disabled();
+        off.add("a", 1.0, 1.0);
+        assert!(off.time("a", 0.0, || true) && off.stages().is_empty());
+        assert_eq!(affine_flops(2, 3, 1), 2.0 * 2.0 * 9.0 + 2.0 * 3.0 * 3.0);
+    }
+}
