@@ -6,9 +6,9 @@ mnist_dir := env_var_or_default("MNIST_DIR", "../shared/mnist")
 default:
     @just --list
 
-# The main job on the embedded XOR default: train, then report.
+# The main job on the embedded XOR default: train the default network, then decompose it.
 run *ARGS:
-    cargo run --release -- train --task xor {{ARGS}}
+    cargo run --release -- analyze --task xor {{ARGS}}
 
 # All tests, in release (numeric tests are slow in debug), with the real MNIST data.
 test:
