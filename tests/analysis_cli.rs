@@ -1,33 +1,13 @@
 //! `corrflow analyze` end to end, as a user types it: XOR (where the class moves from the
 //! covariance to the mean), the report folder and its plots, real MNIST, and bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{corrflow, json, mnist_dir};
 
-fn corrflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corrflow"))
-        .args(args)
-        .env_remove("MNIST_DIR")
-        .output()
-        .expect("run corrflow")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "corrflow failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
+use std::path::Path;
 
 fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-fn mnist_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("MNIST_DIR")?);
-    dir.is_dir().then_some(dir)
 }
 
 /// Width and height from a PNG's IHDR chunk, after checking the signature.

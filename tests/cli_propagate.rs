@@ -1,32 +1,16 @@
 //! `corrflow propagate` as a user runs it: JSON fields, the XOR story, and clear errors.
 
-use std::process::{Command, Output};
-
-fn corrflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corrflow"))
-        .args(args)
-        .env_remove("MNIST_DIR")
-        .output()
-        .expect("run corrflow")
-}
-
-fn ok_json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "corrflow failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
+mod common;
+use common::{corrflow, json};
 
 #[test]
 fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("xor.safetensors");
     let m = model.to_str().unwrap();
-    ok_json(&corrflow(&["train", "--task", "xor", "--json", "--out", m]));
+    json(&corrflow(&["train", "--task", "xor", "--json", "--out", m]));
 
-    let gauss = ok_json(&corrflow(&[
+    let gauss = json(&corrflow(&[
         "propagate",
         "--model",
         m,
@@ -55,7 +39,7 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
     // Gaussian closure, and exact once κ₃/κ₄ enter.
     assert!(err(&gauss, "pre") < 1e-12);
     assert!(err(&gauss, "post") > 0.1);
-    let k = ok_json(&corrflow(&[
+    let k = json(&corrflow(&[
         "propagate",
         "--model",
         m,
@@ -74,7 +58,7 @@ fn bad_requests_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("relu.safetensors");
     let m = model.to_str().unwrap();
-    ok_json(&corrflow(&[
+    json(&corrflow(&[
         "train",
         "--task",
         "xor",

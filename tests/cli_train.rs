@@ -1,31 +1,9 @@
 //! `corrflow train` end to end, as a user types it: XOR defaults, real MNIST, model files, errors.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::{corrflow, json, mnist_dir};
 
 use corrflow::net::model_io;
-
-fn corrflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corrflow"))
-        .args(args)
-        .env_remove("MNIST_DIR")
-        .output()
-        .expect("run corrflow")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "corrflow failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is one JSON object")
-}
-
-fn mnist_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("MNIST_DIR")?);
-    dir.is_dir().then_some(dir)
-}
 
 #[test]
 fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {

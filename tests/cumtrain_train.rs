@@ -1,21 +1,14 @@
 //! Training on the cumulant objective: XOR is solved from its class covariances alone; the
 //! command line accepts `--objective` and refuses what the objective cannot do.
 
-use std::process::{Command, Output};
+mod common;
+use common::corrflow;
 
 use corrflow::data::XorConfig;
 use corrflow::net::cumulant_train::train_cumulants;
 use corrflow::net::model_io;
 use corrflow::net::train::{Loss, Optimizer, TrainConfig};
 use corrflow::net::{Activation, Mlp};
-
-fn corrflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corrflow"))
-        .args(args)
-        .env_remove("MNIST_DIR")
-        .output()
-        .expect("run corrflow")
-}
 
 /// XOR's classes share their mean (0) and differ only in the sign of the input correlation:
 /// a quadratic network trained on (μ_c, Σ_c) alone must classify real samples.
