@@ -20,46 +20,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
 
+#[path = "tools/inputs.rs"]
+mod inputs;
+use inputs::{layer_moments, Uniform};
+
 const WIDTHS: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
-
-/// Deterministic uniform numbers in [−1, 1) (SplitMix64), so every run benchmarks the same data.
-struct Uniform(u64);
-
-impl Uniform {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        2.0 * ((z >> 11) as f64 / (1u64 << 53) as f64) - 1.0
-    }
-
-    fn mat(&mut self, m: usize, n: usize, scale: f64) -> Mat<f64> {
-        Mat::from_fn(m, n, |_, _| scale * self.next())
-    }
-}
-
-/// Moments of a typical hidden layer: Σ = BBᵀ/8 + D with B of rank 8 (so correlations spread
-/// over (−1, 1), exercising every branch of Φ₂) and D a positive diagonal; means of order s.
-fn layer_moments(n: usize, seed: u64) -> Moments {
-    let mut u = Uniform(seed);
-    let b = u.mat(n, 8, 1.0);
-    let mut cov = Mat::zeros(n, n);
-    matmul(
-        cov.as_mut(),
-        Accum::Replace,
-        b.as_ref(),
-        b.transpose(),
-        0.125,
-        Par::Seq,
-    );
-    for i in 0..n {
-        cov[(i, i)] += 0.05 + 0.2 * (u.next() + 1.0);
-    }
-    let mean = Col::from_fn(n, |_| 0.6 * u.next());
-    Moments::gaussian(mean, cov)
-}
 
 fn classes_at(n: usize) -> usize {
     if n >= 2048 {
@@ -74,7 +39,7 @@ fn bench_affine(c: &mut Criterion) {
     for n in WIDTHS {
         let classes = classes_at(n);
         let inputs: Vec<Moments> = (0..classes)
-            .map(|k| layer_moments(n, 1 + k as u64))
+            .map(|k| layer_moments(&mut Uniform(1 + k as u64), n))
             .collect();
         let mut outputs = inputs.clone();
         let w = Uniform(99).mat(n, n, 1.0 / (n as f64).sqrt());
@@ -130,7 +95,7 @@ fn bench_closures(c: &mut Criterion) {
         let closure = closure_for(act, method).unwrap();
         let mut g = c.benchmark_group(format!("closure_{name}"));
         for n in WIDTHS {
-            let input = layer_moments(n, 42);
+            let input = layer_moments(&mut Uniform(42), n);
             let mut out = input.clone();
             g.throughput(Throughput::Elements((n * (n + 1) / 2) as u64));
             g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {

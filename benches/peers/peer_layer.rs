@@ -19,22 +19,12 @@ use std::time::Instant;
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
 use corrflow::propagate::closures::{Closure, Corrections, ReluClosure};
 use corrflow::stats::Moments;
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Col, Mat, Par};
 
-/// SplitMix64 uniforms in [−1, 1).
-struct Uniform(u64);
+use faer::{Col, Mat};
 
-impl Uniform {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        2.0 * ((z >> 11) as f64 / (1u64 << 53) as f64) - 1.0
-    }
-}
+#[path = "../tools/inputs.rs"]
+mod inputs;
+use inputs::{layer_moments, Uniform};
 
 fn write_f64(path: &Path, values: impl Iterator<Item = f64>) -> std::io::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -68,24 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scale = (3.0 / n as f64).sqrt();
     let w = Mat::from_fn(n, n, |_, _| scale * u.next());
     let b = Col::from_fn(n, |_| 0.1 * u.next());
-    let inputs: Vec<Moments> = (0..classes)
-        .map(|_| {
-            let f = Mat::from_fn(n, 8, |_, _| u.next());
-            let mut cov = Mat::zeros(n, n);
-            matmul(
-                cov.as_mut(),
-                Accum::Replace,
-                f.as_ref(),
-                f.transpose(),
-                0.125,
-                Par::Seq,
-            );
-            for i in 0..n {
-                cov[(i, i)] += 0.05 + 0.2 * (u.next() + 1.0);
-            }
-            Moments::gaussian(Col::from_fn(n, |_| 0.6 * u.next()), cov)
-        })
-        .collect();
+    let inputs: Vec<Moments> = (0..classes).map(|_| layer_moments(&mut u, n)).collect();
     let mut pre = inputs.clone();
     let mut post = inputs.clone();
     let mut ws = AffineWorkspace::new();
