@@ -1,8 +1,8 @@
 //! Grid validation, the memory guard, dry runs, summary plots and CSV export.
 
-mod sweep_common;
+mod common;
 
-use sweep_common::*;
+use common::sweep::*;
 
 #[test]
 fn bad_grid_files_name_the_file_and_the_key() {

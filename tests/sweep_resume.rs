@@ -1,11 +1,11 @@
 //! A sweep killed half-way and restarted loses nothing and repeats nothing; partial lines are
 //! cut away; a second writer is refused.
 
-mod sweep_common;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use sweep_common::*;
+use common::sweep::*;
 
 /// Points that take long enough (a fraction of a second each) for the kill to land mid-sweep.
 const SLOW_GRID: &str = "task = \"xor\"\nn_train = 20000\nepochs = 20\nhidden = [[16]]\n\

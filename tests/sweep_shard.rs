@@ -1,10 +1,10 @@
 //! Shards cover the grid exactly once; merge combines them and names what is missing.
 
-mod sweep_common;
+mod common;
 
 use std::collections::HashSet;
 
-use sweep_common::*;
+use common::sweep::*;
 
 #[test]
 fn shards_cover_the_grid_and_merge_detects_a_missing_one() {

@@ -1,13 +1,21 @@
-//! Helpers shared by the command-line tests: run the built `corrflow`, read its JSON, find MNIST.
+//! Helpers shared by the command-line tests: run the built `corrflow`, read its JSON, find MNIST;
+//! [`sweep`] holds the sweep tests' grid and record helpers.
 #![allow(dead_code)] // each test binary uses its own subset
+
+pub mod sweep;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The `corrflow` binary of this build, not yet started.
+pub fn command() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_corrflow"))
+}
+
 /// Runs the `corrflow` binary of this build with `args`; `MNIST_DIR` is removed from its
 /// environment so that every test names its data explicitly.
 pub fn corrflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corrflow"))
+    command()
         .args(args)
         .env_remove("MNIST_DIR")
         .output()

@@ -1,14 +1,15 @@
 //! Helpers shared by the sweep integration tests.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use super::command;
 
 use corrflow::sweep::Grid;
 
 /// The corrflow binary with one thread (the test machine is shared).
 pub fn corrflow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_corrflow"));
+    let mut c = command();
     c.arg("--threads").arg("1");
     c
 }
