@@ -72,16 +72,17 @@ pub fn propagate_timed(
     let closure = closure_for(net.activation, opts.method)?;
     let mut ws = AffineWorkspace::new();
     let mut out = Vec::with_capacity(2 * (depth - from) + 1);
-    let mut current: Vec<Moments> = start.to_vec();
+    let classes = start.len();
     for l in from + 1..=depth {
         let layer = &net.layers[l - 1];
-        let mut pre = empty_like(current.len(), layer.fan_out());
-        let flops = affine_flops(layer.fan_out(), layer.fan_in(), current.len());
+        let current = layer_input(&out, start);
+        let mut pre = empty_like(classes, layer.fan_out());
+        let flops = affine_flops(layer.fan_out(), layer.fan_in(), classes);
         timings.time("affine", flops, || {
             affine_moments(
                 layer.w.as_ref(),
                 layer.b.as_ref(),
-                &current,
+                current,
                 &mut pre,
                 &mut ws,
             )
@@ -109,18 +110,17 @@ pub fn propagate_timed(
         });
         out.push(Predicted {
             stage: Stage::Post(l),
-            per_class: post.clone(),
+            per_class: post,
         });
-        current = post;
     }
     let readout = net.layers.last().expect("validated network has a read-out");
-    let mut y = empty_like(current.len(), readout.fan_out());
-    let flops = affine_flops(readout.fan_out(), readout.fan_in(), current.len());
+    let mut y = empty_like(classes, readout.fan_out());
+    let flops = affine_flops(readout.fan_out(), readout.fan_in(), classes);
     timings.time("affine", flops, || {
         affine_moments(
             readout.w.as_ref(),
             readout.b.as_ref(),
-            &current,
+            layer_input(&out, start),
             &mut y,
             &mut ws,
         )
@@ -130,6 +130,11 @@ pub fn propagate_timed(
         per_class: y,
     });
     Ok(out)
+}
+
+/// What the next affine map reads: the start moments, then the last predicted zˡ (no copies).
+fn layer_input<'a>(out: &'a [Predicted], start: &'a [Moments]) -> &'a [Moments] {
+    out.last().map_or(start, |p| p.per_class.as_slice())
 }
 
 fn empty_like(classes: usize, n: usize) -> Vec<Moments> {
