@@ -1,7 +1,9 @@
 //! Criterion benchmarks of corrflow's hot paths (issue #5): the affine covariance update
 //! Σ' = WΣWᵀ (10 classes stacked; 2 classes at N = 2048 to keep a full run near 10 minutes),
 //! faer's own N×N×N GEMM for reference, every closure per layer width N, the forward pass of a
-//! 784-1000-1000-10 network and the streaming moment accumulator.
+//! 784-1000-1000-10 network, the streaming moment accumulator, and the whole engine (a warm
+//! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
+//! closures and the read-out, with no allocation per layer).
 //!
 //! Throughput: for `affine` and `gemm` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
@@ -15,7 +17,9 @@ use std::time::Duration;
 use corrflow::net::{Activation, ForwardPass, Mlp};
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
 use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections};
+use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::{MomentAccumulator, Moments};
+use corrflow::timing::Timings;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Col, Mat, Par};
@@ -149,12 +153,36 @@ fn bench_moments(c: &mut Criterion) {
     g.finish();
 }
 
+fn bench_engine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("engine_relu_2_layers");
+    let opts = PropagateOptions {
+        method: ClosureMethod::Auto,
+        corrections: Corrections::None,
+    };
+    for n in [256, 1024] {
+        let net = Mlp::init(&[n, n, n, 10], Activation::Relu, 1.0, 9).unwrap();
+        let start: Vec<Moments> = (0..10)
+            .map(|k| layer_moments(&mut Uniform(1 + k as u64), n))
+            .collect();
+        let mut engine = Propagator::new();
+        let timings = Timings::disabled();
+        g.throughput(Throughput::Elements(2 * 3 * (n as u64).pow(3) * 10));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            bench.iter(|| {
+                let stages = engine.run(&net, 0, &start, None, opts, &timings).unwrap();
+                black_box(stages.len());
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_gemm, bench_closures, bench_forward, bench_moments
+    targets = bench_affine, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine
 }
 criterion_main!(benches);

@@ -10,7 +10,7 @@ use serde::Serialize;
 use corrflow::analysis::{compare_stages, StageComparison};
 use corrflow::net::{model_io, train::check_fits};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
-use corrflow::propagate::{propagate_timed, PropagateOptions};
+use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::{layer_stats, Higher, Stage};
 use corrflow::timing::Timings;
 use corrflow::{Error, Result};
@@ -151,7 +151,8 @@ pub fn run(args: PropagateArgs) -> Result<()> {
                 .per_class
         })
         .map(Vec::as_slice);
-    let predicted = propagate_timed(
+    let mut engine = Propagator::new();
+    engine.run(
         &net,
         args.from_layer,
         start_moments,
@@ -162,6 +163,7 @@ pub fn run(args: PropagateArgs) -> Result<()> {
         },
         &timings,
     )?;
+    let predicted = engine.into_stages();
     let layers = timings.time("analysis", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
     })?;

@@ -1,10 +1,17 @@
 //! The layer-by-layer engine: start from the statistics of one layer and map them to the output
 //! with the exact affine map (§2) and a closure of the nonlinearity (§3), per class.
+//!
+//! A [`Propagator`] owns every buffer the loop writes: the affine map's stacked workspace and
+//! the mean and covariance of each predicted stage. Each layer writes into its stage's buffers in
+//! place and the next layer reads them there, so a run on a network whose shapes the propagator
+//! has seen before allocates no N×N matrix (the closures keep only O(N) per-unit scratch).
+//! Sweeps, benchmarks and repeated evaluations reuse one propagator; [`propagate`] is the
+//! one-shot form.
 
 use super::affine::{affine_moments, AffineWorkspace};
 use super::closures::{closure_for, ClosureMethod, Corrections};
 use crate::error::{Error, Result};
-use crate::net::Mlp;
+use crate::net::{Layer, Mlp};
 use crate::stats::{Moments, Stage};
 use crate::timing::{affine_flops, Timings};
 
@@ -39,18 +46,101 @@ pub fn propagate(
     first_pre: Option<&[Moments]>,
     opts: PropagateOptions,
 ) -> Result<Vec<Predicted>> {
-    propagate_timed(net, from, start, first_pre, opts, &Timings::disabled())
+    let mut engine = Propagator::new();
+    engine.run(net, from, start, first_pre, opts, &Timings::disabled())?;
+    Ok(engine.into_stages())
 }
 
-/// [`propagate`], recording the time of the "affine" (with its flops) and "closure" stages.
-pub fn propagate_timed(
-    net: &Mlp,
-    from: usize,
-    start: &[Moments],
-    first_pre: Option<&[Moments]>,
-    opts: PropagateOptions,
+/// The propagation engine with its reusable buffers (see the module docs).
+#[derive(Clone, Debug, Default)]
+pub struct Propagator {
+    ws: AffineWorkspace,
+    stages: Vec<Predicted>,
+}
+
+impl Propagator {
+    /// An engine with empty buffers; they are sized by the first run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// [`propagate`] into this engine's buffers, recording the time of the "affine" (with its
+    /// flops) and "closure" stages: returns the stages h^{from+1}, z^{from+1}, …, y, valid until
+    /// the next run. On error the stages hold no meaningful values.
+    pub fn run(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        first_pre: Option<&[Moments]>,
+        opts: PropagateOptions,
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
+        check_start(net, from, start)?;
+        let closure = closure_for(net.activation, opts.method)?;
+        let depth = net.depth();
+        let classes = start.len();
+        shape_stages(&mut self.stages, from, depth, classes);
+        let Propagator { ws, stages } = self;
+        for l in from + 1..=depth {
+            let layer = &net.layers[l - 1];
+            let (done, rest) = stages.split_at_mut(2 * (l - from - 1));
+            let current = done.last().map_or(start, |p| p.per_class.as_slice());
+            let [pre, post, ..] = rest else {
+                unreachable!("shape_stages made two stages per hidden layer")
+            };
+            timed_affine(layer, current, &mut pre.per_class, ws, timings)?;
+            let corrections = if l == from + 1 {
+                opts.corrections
+            } else {
+                Corrections::None
+            };
+            if corrections == Corrections::K3K4 {
+                attach_kappa(&mut pre.per_class, first_pre, l)?;
+            }
+            timings.time("closure", 0.0, || {
+                pre.per_class
+                    .iter()
+                    .zip(post.per_class.iter_mut())
+                    .try_for_each(|(h, z)| {
+                        fit(z, h.dim());
+                        closure.apply_into(h, corrections, z)
+                    })
+            })?;
+            for m in &mut pre.per_class {
+                m.k3_iij = None;
+                m.k4_iijj = None;
+            }
+        }
+        let readout = net.layers.last().expect("validated network has a read-out");
+        let (done, y) = stages.split_at_mut(2 * (depth - from));
+        let current = done.last().map_or(start, |p| p.per_class.as_slice());
+        timed_affine(readout, current, &mut y[0].per_class, ws, timings)?;
+        Ok(stages)
+    }
+
+    /// The stages of the last run, moved out.
+    pub fn into_stages(self) -> Vec<Predicted> {
+        self.stages
+    }
+}
+
+/// The exact affine map of every class through `layer`, timed as "affine" with its flops.
+fn timed_affine(
+    layer: &Layer,
+    inputs: &[Moments],
+    outputs: &mut [Moments],
+    ws: &mut AffineWorkspace,
     timings: &Timings,
-) -> Result<Vec<Predicted>> {
+) -> Result<()> {
+    let flops = affine_flops(layer.fan_out(), layer.fan_in(), inputs.len());
+    timings.time("affine", flops, || {
+        affine_moments(layer.w.as_ref(), layer.b.as_ref(), inputs, outputs, ws)
+    })
+}
+
+/// Checks the start layer index and the start statistics' dimension.
+fn check_start(net: &Mlp, from: usize, start: &[Moments]) -> Result<()> {
     let depth = net.depth();
     if from > depth {
         return Err(Error::flag(
@@ -69,78 +159,34 @@ pub fn propagate_timed(
             bad.dim()
         )));
     }
-    let closure = closure_for(net.activation, opts.method)?;
-    let mut ws = AffineWorkspace::new();
-    let mut out = Vec::with_capacity(2 * (depth - from) + 1);
-    let classes = start.len();
-    for l in from + 1..=depth {
-        let layer = &net.layers[l - 1];
-        let current = layer_input(&out, start);
-        let mut pre = empty_like(classes, layer.fan_out());
-        let flops = affine_flops(layer.fan_out(), layer.fan_in(), classes);
-        timings.time("affine", flops, || {
-            affine_moments(
-                layer.w.as_ref(),
-                layer.b.as_ref(),
-                current,
-                &mut pre,
-                &mut ws,
-            )
-        })?;
-        let corrections = if l == from + 1 {
-            opts.corrections
-        } else {
-            Corrections::None
-        };
-        if corrections == Corrections::K3K4 {
-            attach_kappa(&mut pre, first_pre, l)?;
+    Ok(())
+}
+
+/// Labels the stages h^{from+1}, z^{from+1}, …, y with `classes` slots each, keeping the
+/// buffers already there (their sizes are fitted by the maps that write them).
+fn shape_stages(stages: &mut Vec<Predicted>, from: usize, depth: usize, classes: usize) {
+    let labels = (from + 1..=depth)
+        .flat_map(|l| [Stage::Pre(l), Stage::Post(l)])
+        .chain([Stage::Output]);
+    stages.truncate(2 * (depth - from) + 1);
+    for (k, stage) in labels.enumerate() {
+        if k == stages.len() {
+            stages.push(Predicted {
+                stage,
+                per_class: Vec::new(),
+            });
         }
-        let post = timings.time("closure", 0.0, || {
-            pre.iter()
-                .map(|h| closure.apply(h, corrections))
-                .collect::<Result<Vec<_>>>()
-        })?;
-        for m in &mut pre {
-            m.k3_iij = None;
-            m.k4_iijj = None;
-        }
-        out.push(Predicted {
-            stage: Stage::Pre(l),
-            per_class: pre,
-        });
-        out.push(Predicted {
-            stage: Stage::Post(l),
-            per_class: post,
+        stages[k].stage = stage;
+        stages[k].per_class.resize_with(classes, || {
+            Moments::gaussian(faer::Col::zeros(0), faer::Mat::zeros(0, 0))
         });
     }
-    let readout = net.layers.last().expect("validated network has a read-out");
-    let mut y = empty_like(classes, readout.fan_out());
-    let flops = affine_flops(readout.fan_out(), readout.fan_in(), classes);
-    timings.time("affine", flops, || {
-        affine_moments(
-            readout.w.as_ref(),
-            readout.b.as_ref(),
-            layer_input(&out, start),
-            &mut y,
-            &mut ws,
-        )
-    })?;
-    out.push(Predicted {
-        stage: Stage::Output,
-        per_class: y,
-    });
-    Ok(out)
 }
 
-/// What the next affine map reads: the start moments, then the last predicted zˡ (no copies).
-fn layer_input<'a>(out: &'a [Predicted], start: &'a [Moments]) -> &'a [Moments] {
-    out.last().map_or(start, |p| p.per_class.as_slice())
-}
-
-fn empty_like(classes: usize, n: usize) -> Vec<Moments> {
-    (0..classes)
-        .map(|_| Moments::gaussian(faer::Col::zeros(n), faer::Mat::zeros(n, n)))
-        .collect()
+/// Resizes `m`'s mean and covariance to dimension `n`, reusing their allocations.
+fn fit(m: &mut Moments, n: usize) {
+    m.mean.resize_with(n, |_| 0.0);
+    m.cov.resize_with(n, n, |_, _| 0.0);
 }
 
 /// Copies the measured κ slices of h^l into the propagated moments of h^l.

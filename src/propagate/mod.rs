@@ -6,4 +6,4 @@ pub mod backward;
 pub mod closures;
 pub mod engine;
 
-pub use engine::{propagate, propagate_timed, Predicted, PropagateOptions};
+pub use engine::{propagate, Predicted, PropagateOptions, Propagator};
