@@ -30,11 +30,13 @@ bench-summary *ARGS:
     cargo run --release --bin bench_summary -- {{ARGS}}
 
 # OpenBLAS runs with its own kernel choice (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset for
-# that command only); also Monte Carlo vs analytic at N = 512.
-# NumPy/SciPy peer of one layer (affine + relu, N = 1024, 10 classes): checked, timed, ratios.
+# that command only); also Monte Carlo vs analytic at N = 512. PyTorch is installed if it can be
+# (the CPU wheel, else PyPI's); without it the torch peer is skipped with a message.
+# NumPy/SciPy and PyTorch peers of one layer (affine + relu, N = 1024, 10 classes): checked, timed, ratios.
 bench-peers:
     test -x .venv/bin/python || python3 -m venv .venv
     .venv/bin/pip install -q numpy scipy threadpoolctl
+    .venv/bin/python -c 'import torch' 2>/dev/null || .venv/bin/pip install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null || .venv/bin/pip install -q torch || echo "PyTorch did not install: its peer is skipped"
     cargo build --release --example peer_layer
     {{target_dir}}/release/examples/peer_layer 1024 10 {{target_dir}}/peers/n1024
     {{target_dir}}/release/examples/peer_layer 512 1 {{target_dir}}/peers/n512

@@ -39,6 +39,15 @@ impl Timings {
         Timings::default()
     }
 
+    /// A recorder that records if `record` (a CLI's `--timings`), else a disabled one.
+    pub fn when(record: bool) -> Self {
+        if record {
+            Timings::new()
+        } else {
+            Timings::disabled()
+        }
+    }
+
     /// Whether stages are being recorded.
     pub fn enabled(&self) -> bool {
         self.enabled

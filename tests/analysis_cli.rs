@@ -203,3 +203,43 @@ fn bad_input_fails_clearly_without_partial_reports() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/m.safetensors"));
 }
+
+/// `--timings` adds a per-stage table on stderr without touching the JSON on stdout: every
+/// stage analyze runs appears with at least one call, the affine rows carry a GFLOP/s figure,
+/// and the recorded total does not exceed the run's wall time.
+#[test]
+fn timings_break_analyze_into_its_stages() {
+    let out = corrflow(&["analyze", "--task", "xor", "--json", "--timings"]);
+    let r = json(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let row = |stage: &str| -> Vec<String> {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(stage))
+            .unwrap_or_else(|| panic!("no {stage:?} row in\n{stderr}"));
+        line[stage.len()..]
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    for stage in [
+        "data load",
+        "training",
+        "empirical statistics",
+        "affine",
+        "closure",
+        "Monte Carlo argmax",
+        "surrogates",
+        "information",
+        "transfer",
+    ] {
+        let calls: u64 = row(stage)[0].parse().unwrap();
+        assert!(calls >= 1, "{stage}: {calls} calls");
+    }
+    // XOR 2-16-2 quadratic: start layers 0 and 1, the κ₃/κ₄-corrected run from 0 and the
+    // heatmap run from 0: 2 + 1 + 2 + 2 affine maps.
+    assert_eq!(row("affine")[0], "7");
+    assert!(row("affine")[3].parse::<f64>().unwrap() > 0.0);
+    let total: f64 = row("total (recorded)")[0].parse().unwrap();
+    assert!(total > 0.0 && total <= f(&r["wall_seconds"]) + 1e-3);
+}

@@ -15,6 +15,7 @@ use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::stats::gaussian::GaussianSampler;
 use corrflow::stats::{layer_stats, Higher, Moments, Stage};
+use corrflow::timing::Timings;
 
 /// `counts[c]` samples of N(means[c], covs[c]) per class, classes in blocks.
 fn gaussian_classes(means: &[Col<f64>], covs: &[Mat<f64>], counts: &[usize], seed: u64) -> Dataset {
@@ -78,6 +79,7 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
                 mc_samples: mc,
                 seed: 9,
             },
+            &Timings::disabled(),
         )
         .unwrap();
         assert_eq!(theory.len(), 3, "start layers 0, 1, 2");
@@ -268,8 +270,8 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
         mc_samples: 4,
         seed: 1,
     };
-    let plain = theory_accuracy(&net, &stats, opts).unwrap();
-    let corrected = corrected_input_accuracy(&net, &stats, opts)
+    let plain = theory_accuracy(&net, &stats, opts, &Timings::disabled()).unwrap();
+    let corrected = corrected_input_accuracy(&net, &stats, opts, &Timings::disabled())
         .unwrap()
         .unwrap();
     assert!(
@@ -285,7 +287,9 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
     );
     let relu = Mlp::init(&[10, 12, 2], Activation::Relu, 1.0, 3).unwrap();
     let stats = layer_stats(&relu, &data, Higher::InputAndPre, 1024).unwrap();
-    assert!(corrected_input_accuracy(&relu, &stats, opts)
-        .unwrap()
-        .is_none());
+    assert!(
+        corrected_input_accuracy(&relu, &stats, opts, &Timings::disabled())
+            .unwrap()
+            .is_none()
+    );
 }

@@ -1,10 +1,12 @@
 """Peer comparison for one layer of cumulant propagation (affine map + relu closure), the way a
-NumPy/SciPy user would write it, against corrflow's `peer_layer` example (same inputs).
+NumPy/SciPy user would write it (and a PyTorch user, layer_torch.py, when torch imports),
+against corrflow's `peer_layer` example (same inputs).
 
     python layer.py DIR [--mc-n 512]
 
 DIR holds the files written by `cargo run --release --example peer_layer -- N C DIR`. Prints
-the agreement with corrflow (max |ΔC| / max |C|), both timings and their ratio, and a Monte
+the agreement of each peer with corrflow (max |ΔC| / max |C|), the timings and their ratios,
+and a Monte
 Carlo comparison at width --mc-n: how many samples a sampling estimate of the post-relu
 covariance needs to reach a given relative Frobenius error, and its time against the analytic
 propagation.
@@ -67,12 +69,13 @@ def relu_closure(mu, sigma):
     return m, cov
 
 
-def layer(w, b, mus, sigmas):
-    """Affine map then relu closure for every class; returns (times, outputs)."""
+def layer(w, b, mus, sigmas, closure=relu_closure):
+    """Affine map then `closure` for every class (numpy arrays or torch tensors alike);
+    returns (times, outputs)."""
     t0 = time.perf_counter()
     pre = [(w @ mu + b, w @ sigma @ w.T) for mu, sigma in zip(mus, sigmas)]
     t1 = time.perf_counter()
-    post = [relu_closure(mu, sigma) for mu, sigma in pre]
+    post = [closure(mu, sigma) for mu, sigma in pre]
     t2 = time.perf_counter()
     return (t1 - t0, t2 - t1), post
 
@@ -105,6 +108,58 @@ def monte_carlo(w, b, mu, sigma, cov_ref, n_samples, rng, chunk=20000):
     return err, elapsed
 
 
+def worst_difference(post, refs):
+    """max over classes of max |Δ| / max |ref| for means and covariances."""
+    worst = 0.0
+    for (m, cov), (ref_m, ref_c) in zip(post, refs):
+        m, cov = np.asarray(m), np.asarray(cov)
+        worst = max(
+            worst,
+            np.max(np.abs(cov - ref_c)) / np.max(np.abs(ref_c)),
+            np.max(np.abs(m - ref_m)) / np.max(np.abs(ref_m)),
+        )
+    return worst
+
+
+def report(name, times, worst, tim):
+    """Prints a peer's times, its agreement and its ratios to corrflow; exits if they disagree."""
+    t_aff, t_clo = times
+    print(f"{name}: affine {t_aff*1e3:.1f} ms, relu closure {t_clo*1e3:.1f} ms, "
+          f"total {(t_aff+t_clo)*1e3:.1f} ms")
+    print(f"agreement max relative |Δ| = {worst:.2e}")
+    ra, rc = t_aff / tim["affine_s"], t_clo / tim["closure_s"]
+    rt = (t_aff + t_clo) / (tim["affine_s"] + tim["closure_s"])
+    peer = name.split()[0]
+    print(f"ratio {peer}/corrflow: affine {ra:.2f}×, closure {rc:.2f}×, layer {rt:.2f}×")
+    if worst > 1e-10:
+        sys.exit(f"{peer} and corrflow disagree: {worst:.2e}")
+
+
+def torch_peer(w, b, mus, sigmas, refs, tim):
+    """The same layer in PyTorch (CPU, float64), if torch imports: its Φ₂ checked against
+    scipy on both of Genz's branches, then agreement, times, ratios."""
+    try:
+        import torch
+
+        import layer_torch
+    except ImportError as e:
+        print(f"\ntorch peer skipped: {e}")
+        return
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))
+    rng = np.random.default_rng(7)
+    h, k = rng.uniform(-4, 4, 20000), rng.uniform(-4, 4, 20000)
+    rho = rng.uniform(-0.999, 0.999, 20000)
+    bvn_err = np.max(np.abs(layer_torch.bvn_cdf(t(h), t(k), t(rho)).numpy() - bvn_owen(h, k, rho)))
+    print(f"\ntorch Φ₂ (both Genz branches) vs scipy Owen's T on 20000 points, |ρ| < 0.999: "
+          f"max |Δ| = {bvn_err:.1e}")
+    if bvn_err > 1e-13:
+        sys.exit(f"torch Φ₂ disagrees with scipy: {bvn_err:.2e}")
+    tw, tb, tmus, tsigmas = t(w), t(b), [t(m) for m in mus], [t(s) for s in sigmas]
+    times, post = best_of(3, lambda: layer(tw, tb, tmus, tsigmas, layer_torch.relu_closure))
+    name = f"torch {torch.__version__} ×{torch.get_num_threads()} threads"
+    report(name, times, worst_difference(post, refs), tim)
+
+
 def main():
     d = Path(sys.argv[1])
     mc_dir = Path(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -113,15 +168,8 @@ def main():
     w, b = load(d / "w.f64", (n, n)), load(d / "b.f64")
     mus = [load(d / f"mu{k}.f64") for k in range(c)]
     sigmas = [load(d / f"sigma{k}.f64", (n, n)) for k in range(c)]
-    (t_aff, t_clo), post = best_of(3, lambda: layer(w, b, mus, sigmas))
-    worst = 0.0
-    for k, (m, cov) in enumerate(post):
-        ref_m, ref_c = load(d / f"mean{k}.f64"), load(d / f"cov{k}.f64", (n, n))
-        worst = max(
-            worst,
-            np.max(np.abs(cov - ref_c)) / np.max(np.abs(ref_c)),
-            np.max(np.abs(m - ref_m)) / np.max(np.abs(ref_m)),
-        )
+    refs = [(load(d / f"mean{k}.f64"), load(d / f"cov{k}.f64", (n, n))) for k in range(c)]
+    times, post = best_of(3, lambda: layer(w, b, mus, sigmas))
     try:
         from threadpoolctl import threadpool_info
 
@@ -131,13 +179,8 @@ def main():
         )
     except ImportError:
         blas = "threadpoolctl not installed"
-    print(f"numpy     N={n} C={c} ({blas}): affine {t_aff*1e3:.1f} ms, relu closure {t_clo*1e3:.1f} ms, total {(t_aff+t_clo)*1e3:.1f} ms")
-    print(f"agreement max relative |Δ| = {worst:.2e}")
-    ra, rc = t_aff / tim["affine_s"], t_clo / tim["closure_s"]
-    rt = (t_aff + t_clo) / (tim["affine_s"] + tim["closure_s"])
-    print(f"ratio numpy/corrflow: affine {ra:.2f}×, closure {rc:.2f}×, layer {rt:.2f}×")
-    if worst > 1e-9:
-        sys.exit(f"numpy and corrflow disagree: {worst:.2e}")
+    report(f"numpy N={n} C={c} ({blas})", times, worst_difference(post, refs), tim)
+    torch_peer(w, b, mus, sigmas, refs, tim)
     if mc_dir is None:
         return
     tm = json.loads((mc_dir / "timing.json").read_text())

@@ -19,9 +19,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
-use crate::propagate::{propagate, Predicted, PropagateOptions};
+use crate::propagate::{Predicted, PropagateOptions, Propagator};
 use crate::stats::gaussian::prob_argmax;
 use crate::stats::{LayerStats, Moments, Stage};
+use crate::timing::Timings;
 
 /// Settings of the accuracy prediction.
 #[derive(Clone, Copy, Debug)]
@@ -79,18 +80,21 @@ pub fn class_priors(counts: &[u64]) -> Result<Vec<f64>> {
 }
 
 /// Propagates the measured statistics of layer `from` (see [`start_stage`]) to the output with
-/// the Gaussian closure (no κ corrections). Returns every later stage, the output last.
-pub fn propagate_from(
+/// the Gaussian closure (no κ corrections), in `engine`'s buffers. Returns every later stage,
+/// the output last; the affine and closure stages are recorded in `timings`.
+pub fn propagate_from<'e>(
+    engine: &'e mut Propagator,
     net: &Mlp,
     stats: &LayerStats,
     from: usize,
     method: ClosureMethod,
-) -> Result<Vec<Predicted>> {
+    timings: &Timings,
+) -> Result<&'e [Predicted]> {
     let stage = start_stage(from);
     let start = stats
         .get(stage)
         .ok_or_else(|| Error::Shape(format!("no measured statistics for stage {stage}")))?;
-    propagate(
+    engine.run(
         net,
         from,
         &start.per_class,
@@ -99,7 +103,17 @@ pub fn propagate_from(
             method,
             corrections: Corrections::None,
         },
+        timings,
     )
+}
+
+/// The output stage of a propagation.
+fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
+    predicted
+        .last()
+        .filter(|p| p.stage == Stage::Output)
+        .map(|p| p.per_class.as_slice())
+        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))
 }
 
 /// Σ_c p(c) P_{y~N(μ_c,Σ_c)}(argmax y = c) and its standard error, for per-class output
@@ -143,29 +157,32 @@ pub fn predicted_accuracy(
     Ok((acc, var.sqrt(), per_class))
 }
 
-/// A_l for every start layer l = 0 … L, from the measured statistics `stats` of `net`.
+/// A_l for every start layer l = 0 … L, from the measured statistics `stats` of `net`; one
+/// engine serves every start layer. `timings` records "affine", "closure" and "Monte Carlo
+/// argmax".
 pub fn theory_accuracy(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
+    timings: &Timings,
 ) -> Result<Vec<TheoryAccuracy>> {
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
     let priors = class_priors(&input.counts)?;
+    let mut engine = Propagator::new();
     (0..=net.depth())
         .map(|l| {
-            let predicted = propagate_from(net, stats, l, opts.method)?;
-            let output = predicted
-                .last()
-                .filter(|p| p.stage == Stage::Output)
-                .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
-            let (accuracy, stderr, per_class) = predicted_accuracy(
-                &output.per_class,
-                &priors,
-                opts.mc_samples,
-                mix_seed(opts.seed, 1000 + l as u64),
-            )?;
+            let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
+            let output = output_of(predicted)?;
+            let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
+                predicted_accuracy(
+                    output,
+                    &priors,
+                    opts.mc_samples,
+                    mix_seed(opts.seed, 1000 + l as u64),
+                )
+            })?;
             Ok(TheoryAccuracy {
                 start_layer: l,
                 start_stage: start_stage(l).to_string(),
@@ -186,6 +203,7 @@ pub fn corrected_input_accuracy(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
+    timings: &Timings,
 ) -> Result<Option<TheoryAccuracy>> {
     let (Activation::Quadratic { .. }, Some(input), Some(pre)) = (
         net.activation,
@@ -201,7 +219,8 @@ pub fn corrected_input_accuracy(
     {
         return Ok(None);
     }
-    let predicted = propagate(
+    let mut engine = Propagator::new();
+    let predicted = engine.run(
         net,
         0,
         &input.per_class,
@@ -210,18 +229,17 @@ pub fn corrected_input_accuracy(
             method: opts.method,
             corrections: Corrections::K3K4,
         },
+        timings,
     )?;
-    let output = predicted
-        .last()
-        .filter(|p| p.stage == Stage::Output)
-        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
     let priors = class_priors(&input.counts)?;
-    let (accuracy, stderr, per_class) = predicted_accuracy(
-        &output.per_class,
-        &priors,
-        opts.mc_samples,
-        mix_seed(opts.seed, 2000),
-    )?;
+    let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
+        predicted_accuracy(
+            output_of(predicted)?,
+            &priors,
+            opts.mc_samples,
+            mix_seed(opts.seed, 2000),
+        )
+    })?;
     Ok(Some(TheoryAccuracy {
         start_layer: 0,
         start_stage: "x (+κ₃/κ₄ at h1)".into(),

@@ -15,8 +15,10 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::ClosureMethod;
+use crate::propagate::Propagator;
 use crate::stats::gaussian::relative_frobenius;
 use crate::stats::{layer_stats, Higher, Stage};
+use crate::timing::Timings;
 
 /// Samples per forward-pass batch when measuring statistics.
 const STATS_BATCH: usize = 1024;
@@ -73,8 +75,15 @@ pub struct Heatmap {
     pub rel_err: f64,
 }
 
-/// Runs the analysis of `net` on `data`.
-pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Analysis, Heatmap)> {
+/// Runs the analysis of `net` on `data`, recording its stages in `timings` ("empirical
+/// statistics", "affine", "closure", "Monte Carlo argmax", "surrogates", "information",
+/// "transfer").
+pub fn analyze(
+    net: &Mlp,
+    data: &Dataset,
+    opts: AnalysisOptions,
+    timings: &Timings,
+) -> Result<(Analysis, Heatmap)> {
     let depth = net.depth();
     if !(1..=depth + 1).contains(&opts.heatmap_layer) {
         return Err(Error::flag(
@@ -95,7 +104,9 @@ pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Anal
     } else {
         Higher::None
     };
-    let stats = layer_stats(net, data, higher, STATS_BATCH)?;
+    let stats = timings.time("empirical statistics", 0.0, || {
+        layer_stats(net, data, higher, STATS_BATCH)
+    })?;
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
@@ -104,12 +115,16 @@ pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Anal
         mc_samples: opts.mc_samples,
         seed: opts.seed,
     };
-    let theory = theory_accuracy(net, &stats, acc_opts)?;
-    let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts)?;
-    let surrogate = surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)?;
-    let information = class_information(&stats, depth, opts.ridge)?;
-    let transfer = quadratic_transfer(net, &stats)?;
-    let heatmap = heatmap(net, &stats, opts)?;
+    let theory = theory_accuracy(net, &stats, acc_opts, timings)?;
+    let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts, timings)?;
+    let surrogate = timings.time("surrogates", 0.0, || {
+        surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
+    })?;
+    let information = timings.time("information", 0.0, || {
+        class_information(&stats, depth, opts.ridge)
+    })?;
+    let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
+    let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
     let analysis = Analysis {
         n_samples: data.len(),
@@ -130,13 +145,19 @@ pub fn analyze(net: &Mlp, data: &Dataset, opts: AnalysisOptions) -> Result<(Anal
     Ok((analysis, heatmap))
 }
 
-fn heatmap(net: &Mlp, stats: &crate::stats::LayerStats, opts: AnalysisOptions) -> Result<Heatmap> {
+fn heatmap(
+    net: &Mlp,
+    stats: &crate::stats::LayerStats,
+    opts: AnalysisOptions,
+    timings: &Timings,
+) -> Result<Heatmap> {
     let stage = if opts.heatmap_layer > net.depth() {
         Stage::Output
     } else {
         Stage::Post(opts.heatmap_layer)
     };
-    let predicted = propagate_from(net, stats, 0, opts.method)?;
+    let mut engine = Propagator::new();
+    let predicted = propagate_from(&mut engine, net, stats, 0, opts.method, timings)?;
     let prop = predicted
         .iter()
         .find(|p| p.stage == stage)

@@ -14,6 +14,7 @@ use corrflow::net::train::{check_fits, train};
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::report::{analysis_report, write_files};
+use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
@@ -55,6 +56,10 @@ pub struct AnalyzeArgs {
     /// Write report.md, report.json and the plots (PNG and SVG) into this folder.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
+    /// Print a per-stage time breakdown (data load, training, empirical statistics, affine with
+    /// GFLOP/s, closure, Monte Carlo argmax, surrogates, information, transfer, report) on stderr.
+    #[arg(long)]
+    pub timings: bool,
 }
 
 /// How the network was obtained when no `--model` was given.
@@ -86,11 +91,15 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     if args.mc_samples < 4 {
         return Err(Error::flag("--mc-samples", "must be at least 4"));
     }
-    let loaded = args.data.load()?;
+    let timings = Timings::when(args.timings);
+    let loaded = timings.time("data load", 0.0, || args.data.load())?;
     let split = &loaded.split;
     let (net, trained) = match &args.model {
-        Some(path) => (model_io::load(path)?, None),
-        None => train_default(&args, split)?,
+        Some(path) => (
+            timings.time("data load", 0.0, || model_io::load(path))?,
+            None,
+        ),
+        None => timings.time("training", 0.0, || train_default(&args, split))?,
     };
     let data = match args.on {
         On::Train => &split.train,
@@ -122,6 +131,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
             heatmap_layer: args.heatmap_layer,
             seed: args.net.seed,
         },
+        &timings,
     )?;
     let report = AnalyzeReport {
         model: args.model.clone(),
@@ -149,8 +159,13 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
             ("closure", report.closure.clone()),
             ("command", std::env::args().collect::<Vec<_>>().join(" ")),
         ];
-        let files = analysis_report(&header, &report.analysis, &heatmap, &json)?;
-        write_files(dir, &files)?;
+        timings.time("report", 0.0, || {
+            let files = analysis_report(&header, &report.analysis, &heatmap, &json)?;
+            write_files(dir, &files)
+        })?;
+    }
+    if timings.enabled() {
+        eprint!("{}", timings.table());
     }
     if args.json {
         return print_json(&report);

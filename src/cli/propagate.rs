@@ -91,11 +91,7 @@ struct PropagateReport {
 
 pub fn run(args: PropagateArgs) -> Result<()> {
     let start = Instant::now();
-    let timings = if args.timings {
-        Timings::new()
-    } else {
-        Timings::disabled()
-    };
+    let timings = Timings::when(args.timings);
     let (net, loaded) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((model_io::load(&args.model)?, args.data.load()?))
     })?;

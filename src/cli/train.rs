@@ -145,11 +145,7 @@ struct TrainReport {
 pub fn run(args: TrainArgs) -> Result<()> {
     let start = Instant::now();
     let objective: Objective = args.objective.parse()?;
-    let timings = if args.timings {
-        Timings::new()
-    } else {
-        Timings::disabled()
-    };
+    let timings = Timings::when(args.timings);
     let loaded = timings.time("data load", 0.0, || args.data.load())?;
     let split = &loaded.split;
     let (mut net, cfg) =

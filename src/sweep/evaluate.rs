@@ -10,6 +10,7 @@ use crate::net::train::{train, TrainConfig};
 use crate::net::Mlp;
 use crate::propagate::closures::ClosureMethod;
 use crate::stats::{layer_stats, Higher, Stage};
+use crate::timing::Timings;
 
 use super::record::{InfoTerms, TheoryAccuracy};
 
@@ -52,7 +53,7 @@ pub fn evaluate(prepared: Prepared, mc_samples: usize, seed: u64) -> Result<Outc
         mc_samples,
         seed,
     };
-    let theory = theory_accuracy(&net, &stats, opts)?
+    let theory = theory_accuracy(&net, &stats, opts, &Timings::disabled())?
         .into_iter()
         .map(|t| TheoryAccuracy {
             from_layer: t.start_layer,
