@@ -1,12 +1,12 @@
 //! Gaussian utilities against closed forms and sampling error.
 
 use corrflow::stats::gaussian::{
-    bhattacharyya, kl_divergence, mean_error, normal_cdf, prob_argmax, relative_frobenius,
-    GaussianSampler,
+    bhattacharyya, kl_divergence, mean_error, normal_cdf, pairwise_bhattacharyya, prob_argmax,
+    relative_frobenius, GaussianSampler,
 };
 use corrflow::stats::MomentAccumulator;
 use corrflow::Error;
-use faer::{col, mat, Col, Mat};
+use faer::{col, mat, Col, ColRef, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -239,4 +239,97 @@ fn error_measures() {
     assert!((e - 2.5).abs() < 1e-15);
     let bad = relative_frobenius(a.as_ref(), Mat::<f64>::zeros(2, 3).as_ref());
     assert!(matches!(bad, Err(Error::Shape(_))));
+}
+
+/// The stage-wide split: without a needed ridge every pair equals the two-class
+/// `bhattacharyya` to the last bit; with one singular class the ridge λ = ε · mean variance of
+/// all classes goes on every class, and each pair equals the two-class split of the ridged
+/// covariances (ridge 0) to rounding; ε = 0 with a singular class and mismatched shapes are
+/// errors.
+#[test]
+fn pairwise_split_shares_one_ridge_per_stage() {
+    let n = 5;
+    let spd = |seed: f64| {
+        let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3) as f64 * seed).sin());
+        &a * a.transpose() + Mat::<f64>::identity(n, n) * 0.3
+    };
+    let covs = [spd(0.37), spd(0.91), spd(0.53)];
+    let means: Vec<Col<f64>> = (0..3)
+        .map(|c| Col::from_fn(n, |i| ((c * n + i) as f64 * 0.7).cos()))
+        .collect();
+    fn classes<'a>(
+        means: &'a [Col<f64>],
+        covs: &'a [Mat<f64>],
+    ) -> Vec<(ColRef<'a, f64>, MatRef<'a, f64>)> {
+        means
+            .iter()
+            .zip(covs)
+            .map(|(m, s)| (m.as_ref(), s.as_ref()))
+            .collect()
+    }
+    let split = pairwise_bhattacharyya(&classes(&means, &covs), 1e-6).unwrap();
+    assert_eq!(split.jitter, 0.0);
+    let order: Vec<(usize, usize)> = split.pairs.iter().map(|p| (p.0, p.1)).collect();
+    assert_eq!(order, [(0, 1), (0, 2), (1, 2)]);
+    for &(a, b, d) in &split.pairs {
+        let two = bhattacharyya(
+            means[a].as_ref(),
+            covs[a].as_ref(),
+            means[b].as_ref(),
+            covs[b].as_ref(),
+            1e-6,
+        )
+        .unwrap();
+        assert_eq!(d, two, "pair ({a}, {b})");
+    }
+
+    let mut singular = covs.clone();
+    for k in 0..n {
+        singular[2][(0, k)] = 0.0;
+        singular[2][(k, 0)] = 0.0;
+    }
+    let eps = 1e-6;
+    let mean_var = singular
+        .iter()
+        .map(|s| (0..n).map(|i| s[(i, i)]).sum::<f64>() / n as f64)
+        .sum::<f64>()
+        / 3.0;
+    let lambda = eps * mean_var;
+    let split = pairwise_bhattacharyya(&classes(&means, &singular), eps).unwrap();
+    assert!((split.jitter - lambda).abs() <= 1e-15 * lambda, "{split:?}");
+    let ridged: Vec<Mat<f64>> = singular
+        .iter()
+        .map(|s| s + Mat::<f64>::identity(n, n) * lambda)
+        .collect();
+    for &(a, b, d) in &split.pairs {
+        assert_eq!(
+            d.jitter, split.jitter,
+            "every pair is ridged, also ({a}, {b})"
+        );
+        let two = bhattacharyya(
+            means[a].as_ref(),
+            ridged[a].as_ref(),
+            means[b].as_ref(),
+            ridged[b].as_ref(),
+            0.0,
+        )
+        .unwrap();
+        for (x, y) in [(d.mean_term, two.mean_term), (d.cov_term, two.cov_term)] {
+            assert!(
+                (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                "({a}, {b}): {x} vs {y}"
+            );
+        }
+    }
+    assert!(matches!(
+        pairwise_bhattacharyya(&classes(&means, &singular), 0.0),
+        Err(Error::Numeric(_))
+    ));
+    let short = Col::<f64>::zeros(n - 1);
+    let mut bad = classes(&means, &covs);
+    bad[1].0 = short.as_ref();
+    assert!(matches!(
+        pairwise_bhattacharyya(&bad, 1e-6),
+        Err(Error::Shape(_))
+    ));
 }

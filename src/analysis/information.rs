@@ -12,15 +12,17 @@
 //! term at the output (Fischer et al. 2022, Sec. III).
 //!
 //! Singular covariances (dead relu units, MNIST's constant border pixels) get a stated relative
-//! ridge: λ = ridge · (average variance of the pair) on every diagonal, added only when a
-//! Cholesky pivot falls below λ (see `stats::gaussian::bhattacharyya`). The covariance term of a
+//! ridge: λ = ridge · (average variance of the stage's classes) on every class's diagonal, added
+//! to the whole stage only when some class, or the average Σ̄ of some pair, has a failed Cholesky
+//! factor or a pivot below λ (see `stats::gaussian::pairwise_bhattacharyya`), so that every pair
+//! compares the same regularised class Gaussians. The covariance term of a
 //! direction that is constant in one class but not in the other grows like ½ ln(σ²/4λ): it
 //! depends on the ridge, which is why the ridge is part of the report.
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::stats::gaussian::bhattacharyya;
+use crate::stats::gaussian::pairwise_bhattacharyya;
 use crate::stats::{LayerStats, Moments, Stage};
 
 /// Default relative ridge of the split (see the module docs).
@@ -35,7 +37,7 @@ pub struct PairInformation {
     pub mean_term: f64,
     /// ½ ln(det Σ̄ / √(det Σ₁ det Σ₂)).
     pub cov_term: f64,
-    /// The ridge λ added to both covariances (0 when none was needed).
+    /// The ridge λ added to every class covariance of the stage (0 when none was needed).
     pub jitter: f64,
 }
 
@@ -54,38 +56,13 @@ pub struct StageInformation {
     pub cov_term: f64,
     /// mean_term / (mean_term + cov_term): the share of the distance carried by the means.
     pub mean_share: f64,
-    /// Pairs that needed a ridge.
+    /// Pairs compared with the ridge: 0 or all of them (the ridge is chosen per stage).
     pub ridged_pairs: usize,
     pub pairs: Vec<PairInformation>,
 }
 
-/// The split for one pair of Gaussians.
-pub fn pair_information(
-    a: usize,
-    b: usize,
-    ma: &Moments,
-    mb: &Moments,
-    ridge: f64,
-) -> Result<PairInformation> {
-    let d = bhattacharyya(
-        ma.mean.as_ref(),
-        ma.cov.as_ref(),
-        mb.mean.as_ref(),
-        mb.cov.as_ref(),
-        ridge,
-    )
-    .map_err(|e| Error::Numeric(format!("Bhattacharyya split of classes {a} and {b}: {e}")))?;
-    Ok(PairInformation {
-        a,
-        b,
-        mean_term: d.mean_term,
-        cov_term: d.cov_term,
-        jitter: d.jitter,
-    })
-}
-
-/// The split for every pair of `per_class` (class c's Gaussian is `per_class[c]`), averaged.
-/// `stage` names the place for the report.
+/// The split for every pair of `per_class` (class c's Gaussian is `per_class[c]`), averaged,
+/// with one ridge for the stage (see the module docs). `stage` names the place for the report.
 pub fn stage_information(
     stage: Stage,
     depth: usize,
@@ -98,12 +75,23 @@ pub fn stage_information(
             "class information needs at least 2 classes, got {k}"
         )));
     }
-    let mut pairs = Vec::with_capacity(k * (k - 1) / 2);
-    for a in 0..k {
-        for b in a + 1..k {
-            pairs.push(pair_information(a, b, &per_class[a], &per_class[b], ridge)?);
-        }
-    }
+    let classes: Vec<_> = per_class
+        .iter()
+        .map(|m| (m.mean.as_ref(), m.cov.as_ref()))
+        .collect();
+    let split = pairwise_bhattacharyya(&classes, ridge)
+        .map_err(|e| Error::Numeric(format!("Bhattacharyya split at {stage}: {e}")))?;
+    let pairs: Vec<PairInformation> = split
+        .pairs
+        .into_iter()
+        .map(|(a, b, d)| PairInformation {
+            a,
+            b,
+            mean_term: d.mean_term,
+            cov_term: d.cov_term,
+            jitter: d.jitter,
+        })
+        .collect();
     let n = pairs.len() as f64;
     let mean_term = pairs.iter().map(|p| p.mean_term).sum::<f64>() / n;
     let cov_term = pairs.iter().map(|p| p.cov_term).sum::<f64>() / n;

@@ -83,7 +83,7 @@ pub fn bhattacharyya(
 }
 
 /// ‖L⁻¹(b − a)‖².
-fn mahalanobis_sq(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64>) -> f64 {
+pub(super) fn mahalanobis_sq(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64>) -> f64 {
     let mut y = Col::from_fn(a.nrows(), |i| b[i] - a[i]);
     solve_lower_triangular_in_place(l.as_ref(), y.as_mat_mut(), Par::rayon(0));
     y.iter().map(|v| v * v).sum()

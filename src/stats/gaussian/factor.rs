@@ -50,10 +50,7 @@ pub(super) fn factor_group(
         / covs.len().max(1) as f64;
     let lambda = ridge * mean_var;
     let plain: Vec<Option<Mat<f64>>> = covs.iter().map(|c| cholesky(*c, 0.0)).collect();
-    let needs_ridge = plain.iter().any(|l| match l {
-        None => true,
-        Some(l) => ridge > 0.0 && (0..l.nrows()).any(|i| l[(i, i)] * l[(i, i)] < lambda),
-    });
+    let needs_ridge = plain.iter().any(|l| needs_ridge(l.as_ref(), ridge, lambda));
     if !needs_ridge {
         return Ok(Factors {
             l: plain.into_iter().flatten().collect(),
@@ -79,8 +76,16 @@ pub(super) fn factor_group(
     Ok(Factors { l, jitter: lambda })
 }
 
+/// Whether a plain factor asks for the ridge: it failed, or (with ε > 0) a pivot Lᵢᵢ² < λ.
+pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool {
+    match l {
+        None => true,
+        Some(l) => ridge > 0.0 && (0..l.nrows()).any(|i| l[(i, i)] * l[(i, i)] < lambda),
+    }
+}
+
 /// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD.
-fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
+pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
     let n = c.nrows();
     let a = Mat::from_fn(n, n, |i, j| c[(i, j)] + if i == j { lambda } else { 0.0 });
     let llt: Llt<f64> = a.llt(Side::Lower).ok()?;

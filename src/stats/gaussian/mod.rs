@@ -5,9 +5,11 @@ mod argmax;
 mod compare;
 mod divergence;
 mod factor;
+mod pairwise;
 mod sampler;
 
 pub use argmax::{normal_cdf, prob_argmax};
 pub use compare::{mean_error, relative_frobenius};
 pub use divergence::{bhattacharyya, kl_divergence, Bhattacharyya, KlDivergence};
+pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use sampler::GaussianSampler;

@@ -1,0 +1,140 @@
+//! The Bhattacharyya split of every pair of a set of Gaussians — the classes at one stage
+//! (DESIGN.md §4.4) — with one ridge for the whole set.
+//!
+//! For classes c = 1 … K with covariances Σ_c the ridge is λ = ε · mean_c(tr Σ_c / N), added to
+//! every Σ_c when any class, or the average Σ̄ = (Σ_a + Σ_b)/2 of any pair, has a failed plain
+//! Cholesky factor or a pivot Lᵢᵢ² < λ (the rule of [`factor`](super::factor), applied to the
+//! whole stage). Every pair then compares the same regularised Gaussians N(μ_c, Σ_c + λI), and
+//! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair.
+
+use faer::{ColRef, Mat, MatRef};
+use rayon::prelude::*;
+
+use super::divergence::{mahalanobis_sq, Bhattacharyya};
+use super::factor::{cholesky, log_det, needs_ridge};
+use crate::error::{Error, Result};
+
+/// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
+/// λ added to every covariance (0 when none was needed; then `pairs[k].jitter` is 0 too).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PairwiseSplit {
+    pub pairs: Vec<(usize, usize, Bhattacharyya)>,
+    pub jitter: f64,
+}
+
+/// The Bhattacharyya split of every pair of `classes` (mean, covariance), see the module docs;
+/// `ridge` is the relative ridge ε (0: never added, a singular covariance is an error).
+pub fn pairwise_bhattacharyya(
+    classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
+    ridge: f64,
+) -> Result<PairwiseSplit> {
+    check(classes, ridge)?;
+    let n = classes[0].0.nrows().max(1) as f64;
+    let mean_var = classes
+        .iter()
+        .map(|(_, s)| (0..s.nrows()).map(|i| s[(i, i)]).sum::<f64>() / n)
+        .sum::<f64>()
+        / classes.len() as f64;
+    let lambda = ridge * mean_var;
+    let accept = |l: Option<&Mat<f64>>| !needs_ridge(l, ridge, lambda);
+    if let Some(pairs) = split_all(classes, 0.0, &accept) {
+        return Ok(PairwiseSplit { pairs, jitter: 0.0 });
+    }
+    if lambda <= 0.0 {
+        return Err(Error::Numeric(format!(
+            "a class covariance is not positive definite and no ridge can help \
+             (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
+        )));
+    }
+    let pairs = split_all(classes, lambda, &|l| l.is_some()).ok_or_else(|| {
+        Error::Numeric(format!(
+            "a class covariance is not positive definite even with the ridge λ = {lambda:e} \
+             (= {ridge} × mean variance) added to its diagonal"
+        ))
+    })?;
+    let pairs = pairs
+        .into_iter()
+        .map(|(a, b, d)| {
+            (
+                a,
+                b,
+                Bhattacharyya {
+                    jitter: lambda,
+                    ..d
+                },
+            )
+        })
+        .collect();
+    Ok(PairwiseSplit {
+        pairs,
+        jitter: lambda,
+    })
+}
+
+/// Every pair's split with λ added to every covariance, or `None` as soon as a factor is not
+/// `accept`ed (classes and pairs in parallel).
+fn split_all(
+    classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
+    lambda: f64,
+    accept: &(dyn Fn(Option<&Mat<f64>>) -> bool + Sync),
+) -> Option<Vec<(usize, usize, Bhattacharyya)>> {
+    let factors: Vec<Mat<f64>> = classes
+        .par_iter()
+        .map(|(_, s)| cholesky(*s, lambda).filter(|l| accept(Some(l))))
+        .collect::<Option<_>>()?;
+    let log_dets: Vec<f64> = factors.iter().map(log_det).collect();
+    let k = classes.len();
+    let pairs: Vec<(usize, usize)> = (0..k)
+        .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
+        .collect();
+    pairs
+        .into_par_iter()
+        .map(|(a, b)| {
+            let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
+            let avg = Mat::from_fn(sa.nrows(), sa.ncols(), |i, j| {
+                0.5 * (sa[(i, j)] + sb[(i, j)])
+            });
+            let lbar = cholesky(avg.as_ref(), lambda).filter(|l| accept(Some(l)))?;
+            Some((
+                a,
+                b,
+                Bhattacharyya {
+                    mean_term: 0.125 * mahalanobis_sq(&lbar, ma, mb),
+                    cov_term: 0.5 * (log_det(&lbar) - 0.5 * (log_dets[a] + log_dets[b])),
+                    jitter: 0.0,
+                },
+            ))
+        })
+        .collect()
+}
+
+fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<()> {
+    if !(ridge >= 0.0 && ridge.is_finite()) {
+        return Err(Error::Numeric(format!(
+            "ridge must be a finite number ≥ 0, got {ridge}"
+        )));
+    }
+    let Some(&(m0, _)) = classes.first() else {
+        return Err(Error::Shape("pairwise Bhattacharyya of no classes".into()));
+    };
+    let n = m0.nrows();
+    for (c, (m, s)) in classes.iter().enumerate() {
+        if m.nrows() != n || s.nrows() != n || s.ncols() != n {
+            return Err(Error::Shape(format!(
+                "class {c} has a mean of length {} and a {}×{} covariance, class 0 has \
+                 dimension {n}",
+                m.nrows(),
+                s.nrows(),
+                s.ncols()
+            )));
+        }
+        let finite = m.iter().all(|v| v.is_finite())
+            && (0..n).all(|j| s.col(j).iter().all(|v| v.is_finite()));
+        if !finite {
+            return Err(Error::Numeric(format!(
+                "class {c} has non-finite entries in its mean or covariance"
+            )));
+        }
+    }
+    Ok(())
+}
