@@ -92,18 +92,13 @@ const ADAM_EPS: f64 = 1e-8;
 /// Trains `net` on `data` in place; `on_epoch` is called after every epoch (progress display).
 /// With `cfg.precision` f32 the network is rounded to f32, trained in f32 (batches are rounded
 /// to f32 as they are gathered) and widened back to f64 exactly.
-///
-/// The loop runs on a worker of the current rayon pool (`rayon::scope`): called from a thread
-/// outside the pool (the CLI's main thread), every parallel kernel and GEMM of every batch would
-/// otherwise be handed to the pool and waited for, a sleep/wake-up per call (~8 % of a
-/// single-threaded MNIST epoch in `perf`).
 pub fn train(
     net: &mut Mlp,
     data: &Dataset,
     cfg: &TrainConfig,
-    on_epoch: impl FnMut(&EpochStats) + Send,
+    on_epoch: impl FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>> {
-    rayon::scope(|_| match cfg.precision {
+    match cfg.precision {
         Precision::F64 => train_in(net, data, cfg, on_epoch),
         Precision::F32 => {
             let mut narrow = net.cast::<f32>();
@@ -111,7 +106,7 @@ pub fn train(
             *net = narrow.cast();
             Ok(history)
         }
-    })
+    }
 }
 
 /// The training loop in the float type T.
