@@ -10,10 +10,13 @@ use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
 
-/// Parallelism for a GEMM of m×k by k×n: sequential below ~1 MFLOP, where spawning costs more
-/// than it saves.
+/// Parallelism for a GEMM of m×k by k×n: sequential below 2²² multiply-adds (~8 MFLOP), where
+/// waking and synchronising a second thread costs more than it saves. MNIST training at batch
+/// 128 then splits only the GEMMs of the 784-wide first layer (10⁷ multiply-adds); with the
+/// former 2¹⁹ the 100×128×100 GEMMs were split too and a two-thread epoch took 66 → 58 ms
+/// (f64 median, load 4.5, BENCHMARKS.md "Training: f32 path and PyTorch peer").
 pub fn gemm_par(m: usize, n: usize, k: usize) -> Par {
-    if m.saturating_mul(n).saturating_mul(k) < (1 << 19) || rayon::current_num_threads() == 1 {
+    if m.saturating_mul(n).saturating_mul(k) < (1 << 22) || rayon::current_num_threads() == 1 {
         Par::Seq
     } else {
         Par::rayon(0)
