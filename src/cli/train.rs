@@ -213,6 +213,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             ("optimizer", cfg.optimizer.to_string()),
             ("epochs", cfg.epochs.to_string()),
             ("seed", args.net.seed.to_string()),
+            ("precision", cfg.precision.to_string()),
             ("test_accuracy", format!("{test_accuracy}")),
         ],
     )?;
