@@ -61,3 +61,13 @@ profile:
 # Release build with debug symbols, for perf and callgrind.
 build-profiling:
     cargo build --profile profiling
+
+# Python for the PyTorch training peer (needs numpy; torch optional: skipped with a message).
+python := env_var_or_default("CORRFLOW_PYTHON", ".venv/bin/python")
+
+# E.g. `just bench-train-peers 20 3` (epochs per run, repetitions): T = 1, 2 threads, f64 and
+# f32, corrflow and PyTorch runs alternating; figures and commands in BENCHMARKS.md.
+# MNIST training epoch (784-100-100-10 relu, batch 128): corrflow vs PyTorch CPU, with ratios.
+bench-train-peers EPOCHS="20" REPS="3":
+    cargo build --release --bin corrflow
+    {{python}} benches/peers/train_compare.py {{target_dir}}/release/corrflow {{mnist_dir}} --epochs {{EPOCHS}} --reps {{REPS}}

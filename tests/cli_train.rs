@@ -5,24 +5,33 @@ use common::{corrflow, json, mnist_dir};
 
 use corrflow::net::model_io;
 
+/// The same bar in both training precisions (`--precision f32` trains in f32, stores f64).
 #[test]
 fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {
     let dir = tempfile::tempdir().unwrap();
-    for act in ["quad:0.5", "relu"] {
-        let model = dir.path().join(format!("{act}.safetensors"));
+    for (act, precision) in [
+        ("quad:0.5", "f64"),
+        ("relu", "f64"),
+        ("quad:0.5", "f32"),
+        ("relu", "f32"),
+    ] {
+        let model = dir.path().join(format!("{act}-{precision}.safetensors"));
         let out = corrflow(&[
             "train",
             "--task",
             "xor",
             "--activation",
             act,
+            "--precision",
+            precision,
             "--json",
             "--out",
             model.to_str().unwrap(),
         ]);
         let report = json(&out);
+        assert_eq!(report["config"]["precision"].as_str().unwrap(), precision);
         let acc = report["test_accuracy"].as_f64().unwrap();
-        assert!(acc >= 0.97, "{act}: test accuracy {acc}");
+        assert!(acc >= 0.97, "{act} {precision}: test accuracy {acc}");
         assert!(report["train_accuracy"].as_f64().unwrap() >= 0.97);
         assert!(report["wall_seconds"].as_f64().unwrap() > 0.0);
         assert_eq!(report["model"].as_str().unwrap(), model.to_str().unwrap());
@@ -37,6 +46,7 @@ fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {
     }
 }
 
+/// The same bar in both training precisions.
 #[test]
 fn mnist_quick_configuration_reaches_90_percent_on_held_out_digits() {
     let Some(mnist) = mnist_dir() else {
@@ -44,27 +54,32 @@ fn mnist_quick_configuration_reaches_90_percent_on_held_out_digits() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("mnist.safetensors");
-    // train5k for training, the official t10k test set held out entirely.
-    let out = corrflow(&[
-        "train",
-        "--task",
-        "mnist",
-        "--mnist-dir",
-        mnist.to_str().unwrap(),
-        "--hidden",
-        "64",
-        "--epochs",
-        "8",
-        "--json",
-        "--out",
-        model.to_str().unwrap(),
-    ]);
-    let report = json(&out);
-    assert_eq!(report["n_test"].as_u64().unwrap(), 10_000);
-    assert_eq!(report["n_train"].as_u64().unwrap(), 5_000);
-    let acc = report["test_accuracy"].as_f64().unwrap();
-    assert!(acc >= 0.90, "MNIST test accuracy {acc}");
+    for precision in ["f64", "f32"] {
+        let model = dir.path().join(format!("mnist-{precision}.safetensors"));
+        // train5k for training, the official t10k test set held out entirely.
+        let out = corrflow(&[
+            "train",
+            "--task",
+            "mnist",
+            "--mnist-dir",
+            mnist.to_str().unwrap(),
+            "--hidden",
+            "64",
+            "--epochs",
+            "8",
+            "--precision",
+            precision,
+            "--json",
+            "--out",
+            model.to_str().unwrap(),
+        ]);
+        let report = json(&out);
+        assert_eq!(report["n_test"].as_u64().unwrap(), 10_000);
+        assert_eq!(report["n_train"].as_u64().unwrap(), 5_000);
+        assert_eq!(report["config"]["precision"].as_str().unwrap(), precision);
+        let acc = report["test_accuracy"].as_f64().unwrap();
+        assert!(acc >= 0.90, "MNIST {precision} test accuracy {acc}");
+    }
 }
 
 #[test]
@@ -72,7 +87,7 @@ fn bad_input_gets_a_clear_error_and_no_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("never.safetensors");
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["train", "--activation", "softmax", "--out", m],
             "--activation",
@@ -92,6 +107,19 @@ fn bad_input_gets_a_clear_error_and_no_output_file() {
             "/nonexistent/mnist",
         ),
         (&["train", "--lr=-1", "--out", m], "--lr"),
+        (&["train", "--precision", "f16", "--out", m], "--precision"),
+        (
+            &[
+                "train",
+                "--objective",
+                "cumulants",
+                "--precision",
+                "f32",
+                "--out",
+                m,
+            ],
+            "--precision",
+        ),
     ];
     for (args, needle) in cases {
         let out = corrflow(args);
@@ -149,6 +177,7 @@ fn training_is_deterministic_for_a_seed() {
         optimizer: Optimizer::Adam,
         momentum: 0.9,
         seed: 5,
+        precision: corrflow::net::Precision::F64,
     };
     let run = || {
         let mut net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 7).unwrap();

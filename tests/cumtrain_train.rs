@@ -25,6 +25,7 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
         optimizer: Optimizer::Adam,
         momentum: 0.9,
         seed: 0,
+        precision: corrflow::net::Precision::F64,
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, |_| {}).unwrap();
     assert_eq!(history.len(), 20);

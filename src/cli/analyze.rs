@@ -186,6 +186,7 @@ fn reject_training_flags(net: &NetArgs) -> Result<()> {
         ("--epochs", net.epochs.is_some()),
         ("--lr", net.lr.is_some()),
         ("--gain", net.gain.is_some()),
+        ("--precision", net.precision.is_some()),
     ];
     match given.iter().find(|(_, set)| *set) {
         Some((flag, _)) => Err(Error::flag(

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use corrflow::net::cumulant_train::{train_cumulants, Objective};
 use corrflow::net::train::{train, EpochStats, Loss, Optimizer, TrainConfig};
-use corrflow::net::{model_io, Activation, Mlp};
+use corrflow::net::{model_io, Activation, Mlp, Precision};
 use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
@@ -33,7 +33,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub json: bool,
     /// Print a per-stage time breakdown on stderr (GFLOP/s from 2 flops per weight and sample
-    /// forward, 6 for a training step).
+    /// forward, 6 for a training step), and the min/median time of one training epoch.
     #[arg(long)]
     pub timings: bool,
 }
@@ -72,6 +72,12 @@ pub struct NetArgs {
     /// Seed of the weight initialisation and of the batch order.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Float type of training (forward pass, backpropagation, optimiser): f64 or f32
+    /// [default: f64]. The model is stored in f64 either way (f32 weights widened exactly);
+    /// evaluation, statistics and propagation are f64.
+    #[arg(long, value_name = "TYPE",
+          value_parser = clap::builder::PossibleValuesParser::new(["f64", "f32"]))]
+    pub precision: Option<String>,
 }
 
 impl NetArgs {
@@ -119,6 +125,10 @@ impl NetArgs {
             optimizer,
             momentum: self.momentum,
             seed: self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15),
+            precision: match &self.precision {
+                Some(p) => p.parse::<Precision>()?,
+                None => Precision::F64,
+            },
         };
         Ok((net, cfg))
     }
@@ -151,21 +161,29 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let (mut net, cfg) =
         args.net
             .resolve(args.data.task, split.train.dim(), split.train.n_classes)?;
+    if objective == Objective::Cumulants && cfg.precision != Precision::F64 {
+        return Err(Error::flag(
+            "--precision",
+            "f32 applies to --objective samples; the cumulant objective trains in f64",
+        ));
+    }
     let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     let bar = progress(cfg.epochs as u64, "training", !args.json);
-    let on_epoch = |e: &EpochStats| {
-        bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
-        bar.inc(1);
-    };
     // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
     // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
+    let epoch_flops = (6 * weights * split.train.len()) as f64;
+    let mut epoch_seconds = Vec::with_capacity(cfg.epochs);
+    let mut epoch_start = Instant::now();
+    let on_epoch = |e: &EpochStats| {
+        epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
+        bar.set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
+        bar.inc(1);
+        epoch_start = Instant::now();
+    };
     let history = match objective {
-        Objective::Samples => {
-            let step_flops = (6 * weights * split.train.len() * cfg.epochs) as f64;
-            timings.time("training", step_flops, || {
-                train(&mut net, &split.train, &cfg, on_epoch)
-            })?
-        }
+        Objective::Samples => timings.time("training", epoch_flops * cfg.epochs as f64, || {
+            train(&mut net, &split.train, &cfg, on_epoch)
+        })?,
         Objective::Cumulants => timings.time("training (cumulants)", 0.0, || {
             train_cumulants(&mut net, &split.train, &cfg, on_epoch)
         })?,
@@ -177,6 +195,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
     });
     if timings.enabled() {
         eprint!("{}", timings.table());
+        if objective == Objective::Samples {
+            eprintln!("{}", epoch_line(&epoch_seconds, epoch_flops, cfg.precision));
+        }
     }
     model_io::save(
         &net,
@@ -188,6 +209,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
             ("optimizer", cfg.optimizer.to_string()),
             ("epochs", cfg.epochs.to_string()),
             ("seed", args.net.seed.to_string()),
+            ("precision", cfg.precision.to_string()),
             ("test_accuracy", format!("{test_accuracy}")),
         ],
     )?;
@@ -230,4 +252,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
     println!("wall time       {:.2} s", report.wall_seconds);
     println!("model           {}", report.model.display());
     Ok(())
+}
+
+/// `training epoch  min … s  median … s  (E epochs, f64, … GFLOP/s at the median)`: the
+/// per-epoch figure of `--timings` (the first epoch includes buffer allocation and thread
+/// start-up, so the median is the steady state).
+fn epoch_line(seconds: &[f64], epoch_flops: f64, precision: Precision) -> String {
+    let mut sorted = seconds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (min, median) = match sorted.len() {
+        0 => (f64::NAN, f64::NAN),
+        n if n % 2 == 1 => (sorted[0], sorted[n / 2]),
+        n => (sorted[0], 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])),
+    };
+    format!(
+        "training epoch  min {min:.4} s  median {median:.4} s  ({} epochs, {precision}, {:.1} GFLOP/s at the median)",
+        seconds.len(),
+        epoch_flops / median * 1e-9
+    )
 }

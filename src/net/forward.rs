@@ -6,26 +6,37 @@ use faer::prelude::*;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
+use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
 
-/// Parallelism for a GEMM of m×k by k×n: sequential below ~1 MFLOP, where spawning costs more
-/// than it saves.
+/// Parallelism for a GEMM of m×k by k×n: sequential below 2²² multiply-adds (~8 MFLOP), where
+/// waking and synchronising a second thread costs more than it saves. MNIST training at batch
+/// 128 then splits only the GEMMs of the 784-wide first layer (10⁷ multiply-adds); with the
+/// former 2¹⁹ the 100×128×100 GEMMs were split too and a two-thread epoch took 66 → 58 ms
+/// (f64 median, load 4.5, BENCHMARKS.md "Training: f32 path and PyTorch peer").
 pub fn gemm_par(m: usize, n: usize, k: usize) -> Par {
-    if m.saturating_mul(n).saturating_mul(k) < (1 << 19) || rayon::current_num_threads() == 1 {
+    if m.saturating_mul(n).saturating_mul(k) < (1 << 22) || rayon::current_num_threads() == 1 {
         Par::Seq
     } else {
         Par::rayon(0)
     }
 }
 
+/// Whether an elementwise sweep over a rows × cols block is worth splitting over rayon's
+/// threads: below 2¹⁶ entries (a 100-wide layer at batch 128 has 12 800) the sweep takes a few
+/// µs, less than waking a second thread.
+pub fn elementwise_parallel(rows: usize, cols: usize) -> bool {
+    rows.saturating_mul(cols) >= (1 << 16) && rayon::current_num_threads() > 1
+}
+
 /// dst ← a·b (+ dst when `accumulate`), with the parallelism chosen by [`gemm_par`].
-pub fn gemm(
-    dst: MatMut<'_, f64>,
+pub fn gemm<T: Real>(
+    dst: MatMut<'_, T>,
     accumulate: bool,
-    a: MatRef<'_, f64>,
-    b: MatRef<'_, f64>,
-    alpha: f64,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    alpha: T,
 ) {
     let par = gemm_par(a.nrows(), b.ncols(), a.ncols());
     let accum = if accumulate {
@@ -40,16 +51,16 @@ pub fn gemm(
 /// `h[l]`, `z[l]` are hidden layer l+1's pre- and post-activation (width × batch); `y` the output.
 /// Buffers are allocated for `capacity` columns once and reused for every batch.
 #[derive(Clone, Debug)]
-pub struct ForwardPass {
-    pub h: Vec<Mat<f64>>,
-    pub z: Vec<Mat<f64>>,
-    pub y: Mat<f64>,
+pub struct ForwardPass<T = f64> {
+    pub h: Vec<Mat<T>>,
+    pub z: Vec<Mat<T>>,
+    pub y: Mat<T>,
     batch: usize,
 }
 
-impl ForwardPass {
+impl<T: Real> ForwardPass<T> {
     /// Buffers for `net` and batches of at most `capacity` samples.
-    pub fn new(net: &Mlp, capacity: usize) -> Self {
+    pub fn new(net: &Mlp<T>, capacity: usize) -> Self {
         let hidden: Vec<usize> = net.layers[..net.depth()]
             .iter()
             .map(|l| l.fan_out())
@@ -68,24 +79,24 @@ impl ForwardPass {
     }
 
     /// Hidden layer `l` (1-based) pre-activation of the last batch.
-    pub fn pre(&self, l: usize) -> MatRef<'_, f64> {
+    pub fn pre(&self, l: usize) -> MatRef<'_, T> {
         self.h[l - 1].as_ref().subcols(0, self.batch)
     }
 
     /// Hidden layer `l` (1-based) post-activation of the last batch.
-    pub fn post(&self, l: usize) -> MatRef<'_, f64> {
+    pub fn post(&self, l: usize) -> MatRef<'_, T> {
         self.z[l - 1].as_ref().subcols(0, self.batch)
     }
 
     /// Network output of the last batch.
-    pub fn output(&self) -> MatRef<'_, f64> {
+    pub fn output(&self) -> MatRef<'_, T> {
         self.y.as_ref().subcols(0, self.batch)
     }
 }
 
-impl Mlp {
-    /// Runs the batch `x` (d_in × b, b ≤ capacity) through the network into `fp`.
-    pub fn forward_into(&self, x: MatRef<'_, f64>, fp: &mut ForwardPass) {
+impl<T: Real> Mlp<T> {
+    /// Runs the batch `x` (d_in × b, b ≤ capacity) through the network into `fp`, in T.
+    pub fn forward_into(&self, x: MatRef<'_, T>, fp: &mut ForwardPass<T>) {
         let b = x.ncols();
         assert!(
             b <= fp.y.ncols(),
@@ -106,16 +117,23 @@ impl Mlp {
                 before[l - 1].as_ref().subcols(0, b)
             };
             let mut h = fp.h[l].as_mut().subcols_mut(0, b);
-            gemm(h.rb_mut(), false, layer.w.as_ref(), input, 1.0);
+            gemm(h.rb_mut(), false, layer.w.as_ref(), input, T::from_f64(1.0));
             let z = rest[0].as_mut().subcols_mut(0, b);
             let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
-            h.par_col_iter_mut()
-                .zip(z.par_col_iter_mut())
-                .for_each(|(h, z)| {
-                    let h = h.try_as_col_major_mut().unwrap().as_slice_mut();
-                    let z = z.try_as_col_major_mut().unwrap().as_slice_mut();
-                    kernels::bias_activation(act, h, bias, z);
-                });
+            let column = |h: faer::ColMut<'_, T>, z: faer::ColMut<'_, T>| {
+                let h = h.try_as_col_major_mut().unwrap().as_slice_mut();
+                let z = z.try_as_col_major_mut().unwrap().as_slice_mut();
+                T::bias_activation(act, h, bias, z);
+            };
+            if elementwise_parallel(h.nrows(), b) {
+                h.par_col_iter_mut()
+                    .zip(z.par_col_iter_mut())
+                    .for_each(|(h, z)| column(h, z));
+            } else {
+                h.col_iter_mut()
+                    .zip(z.col_iter_mut())
+                    .for_each(|(h, z)| column(h, z));
+            }
         }
         let readout = self.layers.last().expect("validated network has layers");
         let input = if self.depth() == 0 {
@@ -124,13 +142,26 @@ impl Mlp {
             fp.z[self.depth() - 1].as_ref().subcols(0, b)
         };
         let mut y = fp.y.as_mut().subcols_mut(0, b);
-        gemm(y.rb_mut(), false, readout.w.as_ref(), input, 1.0);
+        gemm(
+            y.rb_mut(),
+            false,
+            readout.w.as_ref(),
+            input,
+            T::from_f64(1.0),
+        );
         let bias = readout.b.as_ref().try_as_col_major().unwrap().as_slice();
-        y.par_col_iter_mut().for_each(|y| {
+        let column = |y: faer::ColMut<'_, T>| {
             kernels::add_bias(y.try_as_col_major_mut().unwrap().as_slice_mut(), bias);
-        });
+        };
+        if elementwise_parallel(y.nrows(), b) {
+            y.par_col_iter_mut().for_each(column);
+        } else {
+            y.col_iter_mut().for_each(column);
+        }
     }
+}
 
+impl Mlp {
     /// Predicted class (argmax of the output) of every sample in `data`, in batches of `batch`.
     pub fn predict(&self, x: MatRef<'_, f64>, batch: usize) -> Vec<usize> {
         let batch = batch.max(1);
@@ -160,7 +191,7 @@ impl Mlp {
 }
 
 /// Index of the largest entry of each column (first one on ties).
-pub fn argmax_columns(y: MatRef<'_, f64>) -> impl Iterator<Item = usize> + '_ {
+pub fn argmax_columns<T: Real>(y: MatRef<'_, T>) -> impl Iterator<Item = usize> + '_ {
     (0..y.ncols()).map(move |j| {
         let col = y.col(j);
         let mut best = 0;
@@ -212,6 +243,128 @@ mod tests {
             for (i, v) in a.iter().enumerate() {
                 assert!((fp.output()[(i, j)] - v).abs() < 1e-13);
             }
+        }
+    }
+
+    /// The f32 forward pass against f64 on the same network and inputs (both exactly
+    /// representable in f32, so only the arithmetic differs), within a rounding-error bound
+    /// derived layer by layer, not tuned. With u the unit roundoff (ε/2: 2⁻²⁴ for f32, 2⁻⁵³ for
+    /// f64) and γₙ = nu/(1 − nu), any summation order of an n-term dot product, FMA or not,
+    /// satisfies |fl(wᵀa) − wᵀa| ≤ γₙ|w|ᵀ|a| (Higham, *Accuracy and Stability of Numerical
+    /// Algorithms*, 2nd ed., §3.1, eq. 3.5). With E the componentwise bound on |ã − a| of a
+    /// layer's input (0 at the data), the pre-activation's difference is bounded by
+    ///
+    /// ```text
+    /// Δh ≤ |W|·E + γ_{n+1}(u₃₂)(|W||ã| + |b|) + γ_{n+1}(u₆₄)(|W||a| + |b|)
+    /// ```
+    ///
+    /// (n + 1 terms with the bias), and after φ (1-Lipschitz for relu and tanh; relu exact in
+    /// f32, tanh evaluated by the f64 kernel, ≤ 4e-16(1 + |z|) from libm, then rounded to f32):
+    ///
+    /// ```text
+    /// E' = Δh + u₃₂|z̃|(1 + 2u₃₂) + 2·4e-16(1 + |z|)   (the last two terms 0 for relu)
+    /// E' = 0 for relu where both pre-activations are ≤ 0
+    /// ```
+    ///
+    /// The read-out is Δh of the last layer. This is a worst case over every sign and summation
+    /// order (|W| propagates the error, γₙ grows like n, not √n): on the 784-100-100-10 relu
+    /// network it is ~10⁴ times the observed difference (~2e-6) and a few per cent of the
+    /// outputs. The test therefore also requires that the f32 result differs from f64 (f32
+    /// arithmetic really ran) and that the bound stays below 5 % of max(|y|, 1): a wrong
+    /// activation, a dropped bias (0.15 here) or a lost layer input moves outputs by O(1).
+    #[test]
+    fn f32_forward_agrees_with_f64_within_the_rounding_bound() {
+        use crate::net::Real;
+        let gamma = |n: usize, u: f64| n as f64 * u / (1.0 - n as f64 * u);
+        let (u32_, u64_) = (f32::EPSILON as f64 / 2.0, f64::EPSILON / 2.0);
+        for (widths, act, gain) in [
+            (&[784usize, 100, 100, 10][..], Activation::Relu, 2f64.sqrt()),
+            (&[30, 40, 20, 5][..], Activation::Tanh, 1.5),
+        ] {
+            let mut net32 = Mlp::init(widths, act, gain, 5).unwrap().cast::<f32>();
+            for layer in &mut net32.layers {
+                for i in 0..layer.b.nrows() {
+                    layer.b[i] = 0.05 * ((i % 7) as f32 - 3.0);
+                }
+            }
+            let net64: Mlp = net32.cast();
+            let n = 64;
+            let x32 = Mat::<f32>::from_fn(widths[0], n, |i, j| {
+                (0.5 + 0.5 * ((i * 31 + j * 17) as f64 * 0.013).sin()) as f32
+            });
+            let x64 = Mat::<f64>::from_fn(widths[0], n, |i, j| x32[(i, j)].to_f64());
+            let mut fp32 = ForwardPass::new(&net32, n);
+            net32.forward_into(x32.as_ref(), &mut fp32);
+            let mut fp64 = ForwardPass::new(&net64, n);
+            net64.forward_into(x64.as_ref(), &mut fp64);
+
+            let (mut max_diff, mut max_ratio, mut max_y) = (0.0f64, 0.0f64, 0.0f64);
+            for j in 0..n {
+                let mut e = vec![0.0f64; widths[0]];
+                let mut a32: Vec<f64> = (0..widths[0]).map(|i| x64[(i, j)]).collect();
+                let mut a64 = a32.clone();
+                for (l, layer) in net64.layers.iter().enumerate() {
+                    let g = gamma(layer.fan_in() + 1, u32_);
+                    let g64 = gamma(layer.fan_in() + 1, u64_);
+                    let dh: Vec<f64> = (0..layer.fan_out())
+                        .map(|i| {
+                            let (mut prop, mut mag32, mut mag64) = (0.0, 0.0, 0.0);
+                            for k in 0..layer.fan_in() {
+                                let w = layer.w[(i, k)].abs();
+                                prop += w * e[k];
+                                mag32 += w * a32[k].abs();
+                                mag64 += w * a64[k].abs();
+                            }
+                            let b = layer.b[i].abs();
+                            prop + g * (mag32 + b) + g64 * (mag64 + b)
+                        })
+                        .collect();
+                    if l < net64.depth() {
+                        a32 = (0..layer.fan_out())
+                            .map(|i| fp32.post(l + 1)[(i, j)].to_f64())
+                            .collect();
+                        a64 = (0..layer.fan_out())
+                            .map(|i| fp64.post(l + 1)[(i, j)])
+                            .collect();
+                        e = (0..layer.fan_out())
+                            .map(|i| match act {
+                                // both pre-activations ≤ 0: both outputs are exactly 0
+                                Activation::Relu
+                                    if fp32.pre(l + 1)[(i, j)] <= 0.0
+                                        && fp64.pre(l + 1)[(i, j)] <= 0.0 =>
+                                {
+                                    0.0
+                                }
+                                Activation::Relu => dh[i],
+                                _ => {
+                                    dh[i]
+                                        + u32_ * a32[i].abs() * (1.0 + 2.0 * u32_)
+                                        + 8e-16 * (1.0 + a64[i].abs())
+                                }
+                            })
+                            .collect();
+                    } else {
+                        for (i, bound) in dh.iter().enumerate() {
+                            let (y32, y64) =
+                                (fp32.output()[(i, j)].to_f64(), fp64.output()[(i, j)]);
+                            let diff = (y32 - y64).abs();
+                            assert!(
+                                diff <= *bound,
+                                "{act} output {i} sample {j}: |Δy| = {diff:e} > bound {bound:e}"
+                            );
+                            max_diff = max_diff.max(diff);
+                            max_ratio = max_ratio.max(bound / y64.abs().max(1.0));
+                            max_y = max_y.max(y64.abs());
+                        }
+                    }
+                }
+            }
+            eprintln!("{act}: max |Δy| {max_diff:e}, max |y| {max_y:.3}, bound/max(|y|,1) ≤ {max_ratio:e}");
+            assert!(max_diff > 0.0, "{act}: f32 and f64 outputs are identical");
+            assert!(
+                max_ratio < 5e-2,
+                "{act}: bound {max_ratio:e} relative to the outputs is too loose to test anything"
+            );
         }
     }
 }

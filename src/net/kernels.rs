@@ -17,9 +17,9 @@ pub fn bias_activation(act: Activation, h: &mut [f64], b: &[f64], z: &mut [f64])
 }
 
 /// y ← y + b for one column of the linear read-out.
-pub fn add_bias(y: &mut [f64], b: &[f64]) {
+pub fn add_bias<T: Copy + std::ops::AddAssign>(y: &mut [T], b: &[T]) {
     for (y, b) in y.iter_mut().zip(b) {
-        *y += b;
+        *y += *b;
     }
 }
 
@@ -143,6 +143,152 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
+/// f32 columns: h ← h + b, z ← φ(h). linear, quadratic and relu run on f32 lanes (16 per
+/// AVX-512 vector); the transcendental φ (erf, tanh, sigmoid, gelu) widen h + b to f64 in chunks,
+/// evaluate the f64 kernel and round z to f32 (≤ ½ ulp_f32 beyond the f64 kernel's error).
+pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f32]) {
+    debug_assert!(h.len() == b.len() && z.len() == b.len());
+    if is_arithmetic(act) {
+        pulp::Arch::new().dispatch(BiasActivationF32 { act, h, b, z });
+        return;
+    }
+    let (mut wide_h, mut wide_z) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);
+    for ((h, b), z) in h
+        .chunks_mut(CHUNK)
+        .zip(b.chunks(CHUNK))
+        .zip(z.chunks_mut(CHUNK))
+    {
+        let n = h.len();
+        for ((h, b), w) in h.iter_mut().zip(b).zip(&mut wide_h) {
+            *h += b;
+            *w = f64::from(*h);
+        }
+        bias_activation(act, &mut wide_h[..n], &ZEROS[..n], &mut wide_z[..n]);
+        for (z, w) in z.iter_mut().zip(&wide_z) {
+            *z = *w as f32;
+        }
+    }
+}
+
+/// f32 columns: g ← g ∘ φ'(h), on f32 lanes for linear, quadratic and relu, through the f64
+/// kernel in chunks for the others (as [`bias_activation_f32`]).
+pub fn mul_derivative_f32(act: Activation, h: &[f32], g: &mut [f32]) {
+    if is_arithmetic(act) {
+        pulp::Arch::new().dispatch(MulDerivativeF32 { act, h, g });
+        return;
+    }
+    let (mut wide_h, mut wide_g) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);
+    for (h, g) in h.chunks(CHUNK).zip(g.chunks_mut(CHUNK)) {
+        let n = h.len();
+        for ((h, g), (wh, wg)) in h
+            .iter()
+            .zip(g.iter())
+            .zip(wide_h.iter_mut().zip(&mut wide_g))
+        {
+            *wh = f64::from(*h);
+            *wg = f64::from(*g);
+        }
+        mul_derivative(act, &wide_h[..n], &mut wide_g[..n]);
+        for (g, w) in g.iter_mut().zip(&wide_g) {
+            *g = *w as f32;
+        }
+    }
+}
+
+/// Chunk length of the f32 → f64 → f32 detour (a multiple of every lane count).
+const CHUNK: usize = 64;
+const ZEROS: [f64; CHUNK] = [0.0; CHUNK];
+
+/// φ that needs only +, ×, max: evaluated on f32 lanes directly.
+fn is_arithmetic(act: Activation) -> bool {
+    matches!(
+        act,
+        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu
+    )
+}
+
+struct BiasActivationF32<'a> {
+    act: Activation,
+    h: &'a mut [f32],
+    b: &'a [f32],
+    z: &'a mut [f32],
+}
+
+impl WithSimd for BiasActivationF32<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let act = self.act;
+        let (h_head, h_tail) = S::as_mut_simd_f32s(self.h);
+        let (b_head, b_tail) = S::as_simd_f32s(self.b);
+        let (z_head, z_tail) = S::as_mut_simd_f32s(self.z);
+        let one = simd.splat_f32s(1.0);
+        let zero = simd.splat_f32s(0.0);
+        for ((h, b), z) in h_head.iter_mut().zip(b_head).zip(z_head) {
+            *h = simd.add_f32s(*h, *b);
+            *z = match act {
+                Activation::Relu => simd.max_f32s(*h, zero),
+                Activation::Quadratic { alpha } => simd.mul_f32s(
+                    *h,
+                    simd.mul_add_f32s(simd.splat_f32s(alpha as f32), *h, one),
+                ),
+                _ => *h,
+            };
+        }
+        for ((h, b), z) in h_tail.iter_mut().zip(b_tail).zip(z_tail) {
+            *h += b;
+            *z = match act {
+                Activation::Relu => h.max(0.0),
+                Activation::Quadratic { alpha } => *h * (alpha as f32).mul_add(*h, 1.0),
+                _ => *h,
+            };
+        }
+    }
+}
+
+struct MulDerivativeF32<'a> {
+    act: Activation,
+    h: &'a [f32],
+    g: &'a mut [f32],
+}
+
+impl WithSimd for MulDerivativeF32<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let act = self.act;
+        let (h_head, h_tail) = S::as_simd_f32s(self.h);
+        let (g_head, g_tail) = S::as_mut_simd_f32s(self.g);
+        let one = simd.splat_f32s(1.0);
+        let zero = simd.splat_f32s(0.0);
+        for (h, g) in h_head.iter().zip(g_head) {
+            *g = match act {
+                Activation::Relu => simd.select_f32s(simd.greater_than_f32s(*h, zero), *g, zero),
+                Activation::Quadratic { alpha } => simd.mul_f32s(
+                    *g,
+                    simd.mul_add_f32s(simd.splat_f32s(2.0 * alpha as f32), *h, one),
+                ),
+                _ => *g,
+            };
+        }
+        for (h, g) in h_tail.iter().zip(g_tail) {
+            *g = match act {
+                Activation::Relu => {
+                    if *h > 0.0 {
+                        *g
+                    } else {
+                        0.0
+                    }
+                }
+                Activation::Quadratic { alpha } => *g * (2.0 * alpha as f32).mul_add(*h, 1.0),
+                _ => *g,
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +325,53 @@ mod tests {
                 assert!(
                     (g[k] - 1.5 * act.deriv(hk)).abs() <= 1e-15,
                     "{act}' at {hk}"
+                );
+            }
+        }
+    }
+
+    /// f32 kernels against the scalar f64 φ, φ' of the same f32 input: exact for linear and
+    /// relu; quadratic h(1 + αh) in f32 with two roundings (≤ 2u₃₂ relative to
+    /// |h|(1 + |αh|), u₃₂ = 2⁻²⁴); the transcendental φ go through the f64 kernel (≤ 4e-16
+    /// from libm) and one rounding to f32 (≤ u₃₂|φ|).
+    #[test]
+    fn f32_kernels_match_scalar_reference() {
+        let u = f32::EPSILON as f64 / 2.0;
+        let n = 1003;
+        let pre: Vec<f32> = (0..n).map(|k| -6.0 + 12.0 * k as f32 / n as f32).collect();
+        let b: Vec<f32> = (0..n).map(|k| 0.01 * (k % 7) as f32 - 0.03).collect();
+        for act in ACTS {
+            let mut h = pre.clone();
+            let mut z = vec![0.0f32; n];
+            bias_activation_f32(act, &mut h, &b, &mut z);
+            let mut g = vec![1.5f32; n];
+            mul_derivative_f32(act, &h, &mut g);
+            for k in 0..n {
+                let hk = pre[k] + b[k];
+                assert_eq!(h[k], hk);
+                let hk = f64::from(hk);
+                let (want, dwant) = (act.eval(hk), 1.5 * act.deriv(hk));
+                let (tol, dtol) = match act {
+                    Activation::Linear | Activation::Relu => (0.0, 0.0),
+                    Activation::Quadratic { alpha } => (
+                        2.0 * u * hk.abs() * (1.0 + (alpha * hk).abs()) * (1.0 + 2.0 * u),
+                        2.0 * u * 1.5 * (1.0 + (2.0 * alpha * hk).abs()) * (1.0 + 2.0 * u),
+                    ),
+                    _ => (
+                        u * want.abs() * (1.0 + 2.0 * u) + 4e-16 * (1.0 + want.abs()),
+                        // g is rounded once to f32, φ' < 2 error 1e-15 in the f64 kernel
+                        u * dwant.abs() * (1.0 + 2.0 * u) + 1e-15,
+                    ),
+                };
+                assert!(
+                    (f64::from(z[k]) - want).abs() <= tol,
+                    "{act} at {hk}: {} vs {want}",
+                    z[k]
+                );
+                assert!(
+                    (f64::from(g[k]) - dwant).abs() <= dtol,
+                    "{act}' at {hk}: {} vs {dwant}",
+                    g[k]
                 );
             }
         }

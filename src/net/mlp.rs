@@ -5,17 +5,19 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
+use super::precision::Real;
 use super::Activation;
 use crate::error::{Error, Result};
 
-/// One affine map: `w` is out × in, `b` has `out` entries.
+/// One affine map: `w` is out × in, `b` has `out` entries; f64 unless trained in f32
+/// (see [`super::precision`]).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Layer {
-    pub w: Mat<f64>,
-    pub b: Col<f64>,
+pub struct Layer<T = f64> {
+    pub w: Mat<T>,
+    pub b: Col<T>,
 }
 
-impl Layer {
+impl<T> Layer<T> {
     /// Input width.
     pub fn fan_in(&self) -> usize {
         self.w.ncols()
@@ -29,9 +31,52 @@ impl Layer {
 /// A feed-forward network: `layers[..L]` are hidden (followed by φ), `layers[L]` is the linear
 /// read-out y = W^{out} z^L + b^{out}.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Mlp {
-    pub layers: Vec<Layer>,
+pub struct Mlp<T = f64> {
+    pub layers: Vec<Layer<T>>,
     pub activation: Activation,
+}
+
+impl<T: Real> Mlp<T> {
+    /// The same network in another float type: every parameter rounded to nearest (exact when
+    /// widening f32 → f64).
+    pub fn cast<U: Real>(&self) -> Mlp<U> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Layer {
+                w: Mat::from_fn(l.w.nrows(), l.w.ncols(), |i, j| {
+                    U::from_f64(l.w[(i, j)].to_f64())
+                }),
+                b: Col::from_fn(l.b.nrows(), |i| U::from_f64(l.b[i].to_f64())),
+            })
+            .collect();
+        Mlp {
+            layers,
+            activation: self.activation,
+        }
+    }
+
+    /// Number of hidden layers L.
+    pub fn depth(&self) -> usize {
+        self.layers.len() - 1
+    }
+
+    /// `[d_in, n_1, …, n_L, d_out]`.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut w = vec![self.layers[0].fan_in()];
+        w.extend(self.layers.iter().map(Layer::fan_out));
+        w
+    }
+
+    /// Input dimension.
+    pub fn input_dim(&self) -> usize {
+        self.layers[0].fan_in()
+    }
+
+    /// Output dimension (number of classes for a classifier).
+    pub fn output_dim(&self) -> usize {
+        self.layers.last().map(Layer::fan_out).unwrap_or(0)
+    }
 }
 
 impl Mlp {
@@ -102,27 +147,5 @@ impl Mlp {
             }
         }
         Ok(())
-    }
-
-    /// Number of hidden layers L.
-    pub fn depth(&self) -> usize {
-        self.layers.len() - 1
-    }
-
-    /// `[d_in, n_1, …, n_L, d_out]`.
-    pub fn widths(&self) -> Vec<usize> {
-        let mut w = vec![self.layers[0].fan_in()];
-        w.extend(self.layers.iter().map(Layer::fan_out));
-        w
-    }
-
-    /// Input dimension.
-    pub fn input_dim(&self) -> usize {
-        self.layers[0].fan_in()
-    }
-
-    /// Output dimension (number of classes for a classifier).
-    pub fn output_dim(&self) -> usize {
-        self.layers.last().map(Layer::fan_out).unwrap_or(0)
     }
 }

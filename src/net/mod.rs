@@ -7,8 +7,10 @@ pub mod forward;
 pub mod kernels;
 pub mod mlp;
 pub mod model_io;
+pub mod precision;
 pub mod train;
 
 pub use activation::Activation;
 pub use forward::ForwardPass;
 pub use mlp::{Layer, Mlp};
+pub use precision::{Precision, Real};
