@@ -119,7 +119,7 @@ const TILE: usize = 64;
 /// Copies the strict lower triangle of the square `m` onto its upper triangle, tile by tile so
 /// that the strided (row-wise) side of the transposition stays in cache; a plain double loop
 /// writes one cache line per element at N ≳ 512.
-fn mirror_lower(mut m: MatMut<'_, f64>) {
+pub(crate) fn mirror_lower(mut m: MatMut<'_, f64>) {
     let n = m.nrows();
     for jb in (0..n).step_by(TILE) {
         for ib in (0..=jb).step_by(TILE) {

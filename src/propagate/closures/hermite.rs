@@ -9,6 +9,7 @@ use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::net::Activation;
+use crate::simd::{load, store};
 use crate::stats::Moments;
 
 /// Default number of series terms K.
@@ -211,17 +212,17 @@ impl WithSimd for SeriesLanes<'_> {
         let mut j = 0;
         while j < len {
             let end = (j + S::F64_LANES).min(len);
-            let sig = simd.partial_load_f64s(&self.sig[j..end]);
-            let inv_sj = simd.partial_load_f64s(&self.inv_s[j..end]);
+            let sig = load(simd, &self.sig[j..end]);
+            let inv_sj = load(simd, &self.inv_s[j..end]);
             let rho = simd.mul_f64s(simd.mul_f64s(sig, inv_si), inv_sj);
             let rho = simd.min_f64s(simd.max_f64s(rho, lo), hi);
             let mut acc = simd.splat_f64s(0.0);
             for (o, &c) in self.ci.iter().enumerate().rev() {
                 let base = o * self.stride;
-                let cj = simd.partial_load_f64s(&self.lanes[base + j..base + end]);
+                let cj = load(simd, &self.lanes[base + j..base + end]);
                 acc = simd.mul_add_e_f64s(acc, rho, simd.mul_f64s(simd.splat_f64s(c), cj));
             }
-            simd.partial_store_f64s(&mut self.out[j..end], simd.mul_f64s(acc, rho));
+            store(simd, &mut self.out[j..end], simd.mul_f64s(acc, rho));
             j = end;
         }
     }

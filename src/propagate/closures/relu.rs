@@ -8,14 +8,15 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cdf, cdf, genz_rule, hermite_table, pdf, plackett_lanes, series_column, series_terms,
-    tetrachoric_lanes, SERIES_MAX_RHO, SERIES_TERMS,
+    bvn_cdf, cdf, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
+    series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{correlation, gaussian_only, reset_output, units};
 use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
+use crate::simd::{load, store};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of the relu (DESIGN.md §3). Gaussian-only: κ₃/κ₄ corrections are
@@ -133,8 +134,7 @@ impl Closure for ReluClosure {
                     cdf_a: &phi_a[..=i],
                     pdf_a: &pdf_a[..=i],
                     herm: &herm,
-                    column: &series_column(&herm, n, i),
-                    stride: n,
+                    column: &series_column(&herm, i),
                     i,
                 });
             } else {
@@ -146,10 +146,16 @@ impl Closure for ReluClosure {
 }
 
 /// SIMD lanes over j < i of column i: Cᵢⱼ = sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ with
-/// Φ₂(aᵢ, aⱼ; ρ) = Φ(aᵢ)Φ(aⱼ) + ∫₀^ρ φ₂ ([`tetrachoric_lanes`] when every lane has |ρ| < 0.5,
-/// else [`plackett_lanes`], Genz's branch |ρ| < 0.925) and the
-/// vector Φ, φ of [`crate::simd`]. Lanes with |ρ| ≥ 0.925 or sⱼ = 0 (and the diagonal, which
-/// the caller overwrites) are recomputed by the scalar [`relu_cross`]. Requires sᵢ > 0.
+/// Φ₂(aᵢ, aⱼ; ρ) = Φ(aᵢ)Φ(aⱼ) + ∫₀^ρ φ₂ and the vector Φ, φ of [`crate::simd`]. Each lane takes
+/// the path its own |ρ| calls for, whatever its neighbours do:
+/// - |ρ| < [`SERIES_MAX_RHO`] = 0.75: [`tetrachoric_lanes`] in place (the other lanes of the
+///   vector enter it with ρ = 0 and are overwritten afterwards);
+/// - 0.75 ≤ |ρ| < 0.925: the lane index is queued, and full vectors of queued lanes are gathered
+///   into contiguous buffers, run through [`plackett_lanes`] (Genz's 20-point branch) and
+///   scattered back;
+/// - |ρ| ≥ 0.925 (and sⱼ = 0): the scalar [`relu_cross`]; the diagonal is left to the caller.
+///
+/// Requires sᵢ > 0.
 struct ReluLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
@@ -158,98 +164,189 @@ struct ReluLanes<'a> {
     m: &'a [f64],
     cdf_a: &'a [f64],
     pdf_a: &'a [f64],
-    /// ĥₘ(aⱼ) of every unit, term-major with `stride` = N ([`hermite_table`]).
+    /// ĥₘ(aⱼ) of every unit, in the blocked layout of [`hermite_table`].
     herm: &'a [f64],
     /// ĥₘ(aᵢ)/(m+1) of this column ([`series_column`]).
     column: &'a [f64; SERIES_TERMS],
-    stride: usize,
     i: usize,
+}
+
+/// The per-lane inputs of [`relu_lanes`] for unit j, loaded from the column (in place) or from
+/// the gather buffers.
+struct LaneInputs<V> {
+    r: V,
+    sj: V,
+    aj: V,
+    mj: V,
+    cdf_aj: V,
+    pdf_aj: V,
+}
+
+/// The column-constant factors of [`relu_lanes`].
+#[derive(Clone, Copy)]
+struct ColumnConsts {
+    si: f64,
+    ai: f64,
+    mi: f64,
+    cdf_ai: f64,
+    pdf_ai: f64,
+}
+
+/// sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ on lanes, given `plackett` = Φ₂(aᵢ, aⱼ; ρ) − Φ(aᵢ)Φ(aⱼ):
+/// (ab + ρ)Φ₂ + aφ(b)Φ(xa) + bφ(a)Φ(xb) + qφ(b)φ(xa), q = √(1 − ρ²), xa = (a − ρb)/q,
+/// xb = (b − ρa)/q, with Φ₂ clamped to [0, 1]. Valid for |ρ| < 1.
+#[inline(always)]
+fn relu_lanes<S: Simd>(
+    simd: S,
+    c: ColumnConsts,
+    l: &LaneInputs<S::f64s>,
+    plackett: S::f64s,
+) -> S::f64s {
+    use crate::simd::{norm_cdf, norm_pdf};
+    let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+    let (ai_v, r, aj) = (simd.splat_f64s(c.ai), l.r, l.aj);
+    let hk = simd.mul_f64s(ai_v, aj);
+    let bvn = simd.mul_add_f64s(simd.splat_f64s(c.cdf_ai), l.cdf_aj, plackett);
+    let bvn = simd.min_f64s(simd.max_f64s(bvn, zero), one);
+    let q = simd.sqrt_f64s(simd.mul_f64s(simd.sub_f64s(one, r), simd.add_f64s(one, r)));
+    let xa = simd.div_f64s(simd.negate_mul_add_f64s(r, aj, ai_v), q);
+    let xb = simd.div_f64s(simd.negate_mul_add_f64s(r, ai_v, aj), q);
+    let pdf_xa = norm_pdf(simd, xa);
+    // (ab + ρ)Φ₂ + aφ(b)Φ(xa) + bφ(a)Φ(xb) + qφ(b)φ(xa)
+    let mut cross = simd.mul_f64s(simd.add_f64s(hk, r), bvn);
+    cross = simd.mul_add_f64s(simd.mul_f64s(ai_v, l.pdf_aj), norm_cdf(simd, xa), cross);
+    cross = simd.mul_add_f64s(
+        simd.mul_f64s(aj, simd.splat_f64s(c.pdf_ai)),
+        norm_cdf(simd, xb),
+        cross,
+    );
+    cross = simd.mul_add_f64s(simd.mul_f64s(q, l.pdf_aj), pdf_xa, cross);
+    simd.mul_add_f64s(
+        simd.mul_f64s(simd.splat_f64s(c.si), l.sj),
+        cross,
+        simd.mul_f64s(simd.splat_f64s(-c.mi), l.mj),
+    )
+}
+
+/// Lanes queued for the Gauss–Legendre path of [`ReluLanes`], gathered into contiguous buffers.
+struct Queue {
+    idx: [usize; MAX_LANES],
+    r: [f64; MAX_LANES],
+    len: usize,
+}
+
+impl ReluLanes<'_> {
+    /// Gathers the queued lanes, runs Genz's 20-point Gauss–Legendre sum and the cross formula
+    /// on them and scatters the results to `out`; empties the queue.
+    #[inline(always)]
+    fn flush<S: Simd>(&mut self, simd: S, c: ColumnConsts, queue: &mut Queue) {
+        let n = queue.len;
+        if n == 0 {
+            return;
+        }
+        let gather = |v: &[f64]| {
+            let mut buf = [0.0; MAX_LANES];
+            for (b, &k) in buf.iter_mut().zip(&queue.idx[..n]) {
+                *b = v[k];
+            }
+            load(simd, &buf[..n])
+        };
+        let l = LaneInputs {
+            r: load(simd, &queue.r[..n]),
+            sj: gather(self.s),
+            aj: gather(self.a),
+            mj: gather(self.m),
+            cdf_aj: gather(self.cdf_a),
+            pdf_aj: gather(self.pdf_a),
+        };
+        let ai_v = simd.splat_f64s(c.ai);
+        let hk = simd.mul_f64s(ai_v, l.aj);
+        let hs = simd.mul_f64s(
+            simd.splat_f64s(0.5),
+            simd.mul_add_f64s(ai_v, ai_v, simd.mul_f64s(l.aj, l.aj)),
+        );
+        let max_r = queue.r[..n].iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        let plackett = plackett_lanes(simd, hk, hs, l.r, genz_rule(max_r));
+        let mut res = [0.0; MAX_LANES];
+        store(simd, &mut res[..n], relu_lanes(simd, c, &l, plackett));
+        for (&k, v) in queue.idx[..n].iter().zip(res) {
+            self.out[k] = v;
+        }
+        queue.len = 0;
+    }
 }
 
 impl WithSimd for ReluLanes<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        use crate::simd::{norm_cdf, norm_pdf};
+    fn with_simd<S: Simd>(mut self, simd: S) {
         let i = self.i;
         let len = self.out.len();
-        let (si, ai, mi) = (self.s[i], self.a[i], self.m[i]);
-        let (cdf_ai, pdf_ai) = (self.cdf_a[i], self.pdf_a[i]);
-        let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
-        let (si_v, ai_v) = (simd.splat_f64s(si), simd.splat_f64s(ai));
+        let c = ColumnConsts {
+            si: self.s[i],
+            ai: self.a[i],
+            mi: self.m[i],
+            cdf_ai: self.cdf_a[i],
+            pdf_ai: self.pdf_a[i],
+        };
+        let zero = simd.splat_f64s(0.0);
+        let si_v = simd.splat_f64s(c.si);
+        let pdf_ai = simd.splat_f64s(c.pdf_ai);
+        let mut queue = Queue {
+            idx: [0; MAX_LANES],
+            r: [0.0; MAX_LANES],
+            len: 0,
+        };
         let mut j = 0;
         while j < len {
             let end = (j + S::F64_LANES).min(len);
-            let sig = simd.partial_load_f64s(&self.sig[j..end]);
-            let sj = simd.partial_load_f64s(&self.s[j..end]);
-            let aj = simd.partial_load_f64s(&self.a[j..end]);
+            let sig = load(simd, &self.sig[j..end]);
+            let sj = load(simd, &self.s[j..end]);
             let rho = simd.div_f64s(simd.div_f64s(sig, si_v), sj);
-            let easy = simd.and_m64s(
-                simd.less_than_f64s(simd.abs_f64s(rho), simd.splat_f64s(0.925)),
+            let series_ok = simd.and_m64s(
+                simd.less_than_f64s(simd.abs_f64s(rho), simd.splat_f64s(SERIES_MAX_RHO)),
                 simd.greater_than_f64s(sj, zero),
             );
-            let r = simd.select_f64s(easy, rho, zero);
-            let max_r = simd.reduce_max_f64s(simd.abs_f64s(r));
-            let hk = simd.mul_f64s(ai_v, aj);
-            let hs = simd.mul_f64s(
-                simd.splat_f64s(0.5),
-                simd.mul_add_f64s(ai_v, ai_v, simd.mul_f64s(aj, aj)),
-            );
-            let cdf_aj = simd.partial_load_f64s(&self.cdf_a[j..end]);
-            let pdf_aj = simd.partial_load_f64s(&self.pdf_a[j..end]);
-            let plackett = if max_r < SERIES_MAX_RHO {
-                let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf_ai), pdf_aj);
-                let series = tetrachoric_lanes(
-                    simd,
-                    r,
-                    self.column,
-                    self.herm,
-                    self.stride,
-                    j..end,
-                    series_terms(max_r),
-                );
-                simd.mul_f64s(pdf_hk, series)
-            } else {
-                plackett_lanes(simd, hk, hs, r, genz_rule(max_r))
+            let r = simd.select_f64s(series_ok, rho, zero);
+            let l = LaneInputs {
+                r,
+                sj,
+                aj: load(simd, &self.a[j..end]),
+                mj: load(simd, &self.m[j..end]),
+                cdf_aj: load(simd, &self.cdf_a[j..end]),
+                pdf_aj: load(simd, &self.pdf_a[j..end]),
             };
-            let bvn = simd.mul_add_f64s(simd.splat_f64s(cdf_ai), cdf_aj, plackett);
-            let bvn = simd.min_f64s(simd.max_f64s(bvn, zero), one);
-            let q = simd.sqrt_f64s(simd.mul_f64s(simd.sub_f64s(one, r), simd.add_f64s(one, r)));
-            let xa = simd.div_f64s(simd.negate_mul_add_f64s(r, aj, ai_v), q);
-            let xb = simd.div_f64s(simd.negate_mul_add_f64s(r, ai_v, aj), q);
-            let pdf_xa = norm_pdf(simd, xa);
-            // (ab + ρ)Φ₂ + aφ(b)Φ(xa) + bφ(a)Φ(xb) + qφ(b)φ(xa)
-            let mut cross = simd.mul_f64s(simd.add_f64s(hk, r), bvn);
-            cross = simd.mul_add_f64s(simd.mul_f64s(ai_v, pdf_aj), norm_cdf(simd, xa), cross);
-            cross = simd.mul_add_f64s(
-                simd.mul_f64s(aj, simd.splat_f64s(pdf_ai)),
-                norm_cdf(simd, xb),
-                cross,
+            let pdf_hk = simd.mul_f64s(pdf_ai, l.pdf_aj);
+            let plackett = series_plackett(simd, r, pdf_hk, self.column, self.herm, j..end);
+            store(
+                simd,
+                &mut self.out[j..end],
+                relu_lanes(simd, c, &l, plackett),
             );
-            cross = simd.mul_add_f64s(simd.mul_f64s(q, pdf_aj), pdf_xa, cross);
-            let mj = simd.partial_load_f64s(&self.m[j..end]);
-            let c = simd.mul_add_f64s(
-                simd.mul_f64s(si_v, sj),
-                cross,
-                simd.mul_f64s(simd.splat_f64s(-mi), mj),
-            );
-            simd.partial_store_f64s(&mut self.out[j..end], c);
-            let hard = simd.select_f64s(easy, zero, one);
-            if simd.reduce_max_f64s(hard) > 0.0 {
-                let mut flags = [0.0; 16];
-                simd.partial_store_f64s(&mut flags[..end - j], hard);
-                for (k, _) in (j..end).zip(flags).filter(|(_, f)| *f != 0.0) {
-                    self.out[k] = if self.s[k] > 0.0 {
-                        let rho = correlation(self.sig[k], si, self.s[k]);
-                        si * self.s[k] * relu_cross(ai, self.a[k], rho) - mi * self.m[k]
+            if let Some(rest) = failing_lanes(simd, series_ok, j..end) {
+                for k in rest.filter(|&k| k != i) {
+                    let sk = self.s[k];
+                    let rho = correlation(self.sig[k], c.si, sk);
+                    if sk > 0.0 && rho.abs() < 0.925 {
+                        queue.idx[queue.len] = k;
+                        queue.r[queue.len] = rho;
+                        queue.len += 1;
+                        if queue.len == S::F64_LANES {
+                            self.flush(simd, c, &mut queue);
+                        }
                     } else {
-                        0.0
-                    };
+                        self.out[k] = if sk > 0.0 {
+                            c.si * sk * relu_cross(c.ai, self.a[k], rho) - c.mi * self.m[k]
+                        } else {
+                            0.0
+                        };
+                    }
                 }
             }
             j = end;
         }
+        self.flush(simd, c, &mut queue);
     }
 }
 
@@ -271,6 +368,8 @@ mod tests {
         }
     }
 
+    /// Pairs per path of [`ReluLanes`]: series below 0.5, series in [0.5, 0.75), gathered
+    /// Gauss–Legendre in [0.75, 0.925), scalar at and above 0.925.
     #[test]
     fn simd_lanes_match_scalar_relu_cross() {
         for diag in [0.004, 2.0] {
@@ -278,17 +377,16 @@ mod tests {
             let out = ReluClosure.apply(&input, Corrections::None).unwrap();
             let u = units(&input, "relu").unwrap();
             let n = input.dim();
-            let (mut easy, mut hard) = (0, 0);
+            let mut paths = [0usize; 4];
             for i in 0..n {
                 for j in 0..i {
                     let (si, sj) = (u.s[i], u.s[j]);
                     let want = if si > 0.0 && sj > 0.0 {
                         let rho = correlation(input.cov[(i, j)], si, sj);
-                        if rho.abs() < 0.925 {
-                            easy += 1;
-                        } else {
-                            hard += 1;
-                        }
+                        paths[[0.5, SERIES_MAX_RHO, 0.925, f64::INFINITY]
+                            .iter()
+                            .position(|&t| rho.abs() < t)
+                            .unwrap_or(3)] += 1;
                         let (mi, mj) = (relu_moments(u.mu[i], si).0, relu_moments(u.mu[j], sj).0);
                         si * sj * relu_cross(u.mu[i] / si, u.mu[j] / sj, rho) - mi * mj
                     } else {
@@ -303,11 +401,11 @@ mod tests {
                 }
             }
             if diag < 1.0 {
-                assert!(easy > 100 && hard > 20, "easy {easy}, hard {hard}");
+                assert!(paths.iter().all(|&p| p > 20), "pairs per path {paths:?}");
             } else {
                 assert!(
-                    hard * 10 < easy,
-                    "weak correlations expected: easy {easy}, hard {hard}"
+                    (paths[2] + paths[3]) * 10 < paths[0],
+                    "weak correlations expected: pairs per path {paths:?}"
                 );
             }
         }
