@@ -357,16 +357,32 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     let rho4 = simd.mul_f64s(rho2, rho2);
     let base = herm_index(lanes.start, 0);
     let len = lanes.len();
-    let term = |m: usize| {
-        let at = base + m * HERM_BLOCK;
-        simd.mul_f64s(simd.splat_f64s(column[m]), load(simd, &table[at..at + len]))
-    };
-    for t in (0..terms.div_ceil(4)).rev() {
-        let m = 4 * t;
-        s0 = simd.mul_add_f64s(s0, rho4, term(m));
-        s1 = simd.mul_add_f64s(s1, rho4, term(m + 1));
-        s2 = simd.mul_add_f64s(s2, rho4, term(m + 2));
-        s3 = simd.mul_add_f64s(s3, rho4, term(m + 3));
+    let chains = terms.div_ceil(4);
+    let c = |m: usize| simd.splat_f64s(column[m]);
+    if S::F64_LANES == HERM_BLOCK && len == HERM_BLOCK {
+        // A full vector is one whole block: its terms are consecutive vectors (no per-term
+        // bounds check or partial load).
+        let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
+        let column = &column[..4 * chains];
+        for (h, c) in block.chunks_exact(4).zip(column.chunks_exact(4)).rev() {
+            let c = |k: usize| simd.splat_f64s(c[k]);
+            s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(0), h[0]));
+            s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(1), h[1]));
+            s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(2), h[2]));
+            s3 = simd.mul_add_f64s(s3, rho4, simd.mul_f64s(c(3), h[3]));
+        }
+    } else {
+        let h = |m: usize| {
+            let at = base + m * HERM_BLOCK;
+            load(simd, &table[at..at + len])
+        };
+        for t in (0..chains).rev() {
+            let m = 4 * t;
+            s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(m), h(m)));
+            s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(m + 1), h(m + 1)));
+            s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(m + 2), h(m + 2)));
+            s3 = simd.mul_add_f64s(s3, rho4, simd.mul_f64s(c(m + 3), h(m + 3)));
+        }
     }
     // S₀ + ρS₁ + ρ²(S₂ + ρS₃)
     let low = simd.mul_add_f64s(rho, s1, s0);

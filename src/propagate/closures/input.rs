@@ -31,13 +31,18 @@ pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
         )));
     }
     for j in 0..n {
-        for i in 0..n {
-            let v = input.cov[(i, j)];
-            if !v.is_finite() {
-                return Err(Error::Numeric(format!(
-                    "{who} closure: cov[({i}, {j})] = {v}"
-                )));
-            }
+        let col = input.cov.col_as_slice(j);
+        // Branch-free (vectorisable) scan first; locate the entry only on failure.
+        let non_finite: usize = col
+            .iter()
+            .map(|v| usize::from((v.to_bits() >> 52) & 0x7ff == 0x7ff))
+            .sum();
+        if non_finite > 0 {
+            let i = col.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(Error::Numeric(format!(
+                "{who} closure: cov[({i}, {j})] = {}",
+                col[i]
+            )));
         }
     }
     let scale = (0..n).map(|i| input.cov[(i, i)].abs()).fold(0.0, f64::max);
