@@ -34,23 +34,22 @@ pub struct HermiteCoefficients {
 impl HermiteCoefficients {
     /// Computes c₁..c_K by the composite Gauss–Legendre rule on ±12 (panels ≤ 0.5/max(1, s)
     /// wide, so that φ(μ + s z) is resolved at any s), with the normalised recurrence
-    /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!. Mean and variance are the 1-D quadrature
-    /// of the reference closure. A deterministic unit (s = 0) has c = 0.
+    /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!, run on SIMD lanes over the nodes
+    /// ([`CoefficientLanes`]). Mean and variance are the 1-D quadrature of the reference
+    /// closure. A deterministic unit (s = 0) has c = 0.
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         let (mean, var) = moments_1d(act, mu, s);
         let mut c = vec![0.0; order];
         if s > 0.0 && order > 0 {
-            let sq: Vec<f64> = (0..=order).map(|n| (n as f64).sqrt()).collect();
-            for_each_unit_node(s, COEFF_RANGE, |z, w| {
-                let f = w * (act.eval(mu + s * z) - mean);
-                let (mut h0, mut h1) = (1.0, z);
-                c[0] += f * h1;
-                for n in 1..order {
-                    let h2 = (z * h1 - sq[n] * h0) / sq[n + 1];
-                    c[n] += f * h2;
-                    h0 = h1;
-                    h1 = h2;
-                }
+            let (mut z, mut f) = (Vec::new(), Vec::new());
+            for_each_unit_node(s, COEFF_RANGE, |zk, w| {
+                z.push(zk);
+                f.push(w * (act.eval(mu + s * zk) - mean));
+            });
+            pulp::Arch::new().dispatch(CoefficientLanes {
+                z: &z,
+                f: &f,
+                c: &mut c,
             });
         }
         HermiteCoefficients { mean, var, c }
@@ -224,6 +223,49 @@ impl WithSimd for SeriesLanes<'_> {
             }
             store(simd, &mut self.out[j..end], simd.mul_f64s(acc, rho));
             j = end;
+        }
+    }
+}
+
+/// cₙ += Σₖ fₖ hₙ(zₖ) for n = 1..K (`c.len()` = K) over the quadrature nodes zₖ with weighted
+/// values fₖ, the nodes in SIMD lanes: hₙ₊₁ = z·hₙ/√(n+1) − (√n/√(n+1))·hₙ₋₁, one accumulator
+/// vector per order, summed across lanes at the end.
+struct CoefficientLanes<'a> {
+    z: &'a [f64],
+    f: &'a [f64],
+    c: &'a mut [f64],
+}
+
+impl WithSimd for CoefficientLanes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let k = self.c.len();
+        // aₙ = 1/√(n+1), bₙ = √n/√(n+1).
+        let a: Vec<f64> = (0..k).map(|n| 1.0 / ((n + 1) as f64).sqrt()).collect();
+        let b: Vec<f64> = (0..k)
+            .map(|n| (n as f64).sqrt() / ((n + 1) as f64).sqrt())
+            .collect();
+        let mut acc = vec![simd.splat_f64s(0.0); k];
+        for (z, f) in self.z.chunks(S::F64_LANES).zip(self.f.chunks(S::F64_LANES)) {
+            let (z, f) = (load(simd, z), load(simd, f));
+            let (mut h0, mut h1) = (simd.splat_f64s(1.0), z);
+            acc[0] = simd.mul_add_f64s(f, h1, acc[0]);
+            for n in 1..k {
+                let zh = simd.mul_f64s(z, h1);
+                let h2 = simd.negate_mul_add_f64s(
+                    simd.splat_f64s(b[n]),
+                    h0,
+                    simd.mul_f64s(zh, simd.splat_f64s(a[n])),
+                );
+                acc[n] = simd.mul_add_f64s(f, h2, acc[n]);
+                h0 = h1;
+                h1 = h2;
+            }
+        }
+        for (c, v) in self.c.iter_mut().zip(acc) {
+            *c += simd.reduce_sum_f64s(v);
         }
     }
 }
