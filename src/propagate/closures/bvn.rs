@@ -8,6 +8,7 @@
 
 use crate::simd::{load, store};
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
+use std::sync::OnceLock;
 
 const TWO_PI: f64 = 2.0 * PI;
 
@@ -266,25 +267,48 @@ pub(crate) fn plackett_lanes<S: pulp::Simd>(
 }
 
 /// Largest |ρ| (exclusive) for which [`tetrachoric_lanes`] replaces the Gauss–Legendre sum.
-/// At |ρ| → 0.75 the series takes [`SERIES_TERMS`] = 145 terms of two flops each, still several
+/// At |ρ| → 0.75 the series takes [`SERIES_TERMS`] = 120 terms of two flops each, still several
 /// times cheaper than the 12- or 20-point Gauss–Legendre sum (24–40 vector exp, sin and
 /// divisions); trained layers have most of their strong pairs in 0.5 ≤ |ρ| < 0.75.
 pub(crate) const SERIES_MAX_RHO: f64 = 0.75;
 
-/// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest n
-/// with |ρ|ⁿ ≤ 1e-18, so the remainder (see [`tetrachoric_lanes`]) stays below ~1e-19; at most
-/// [`SERIES_TERMS`].
-pub(crate) fn series_terms(abs_rho: f64) -> usize {
-    if abs_rho <= 1e-18 {
-        1
-    } else {
-        (((-18.0 * std::f64::consts::LN_10) / abs_rho.ln()).ceil() as usize).min(SERIES_TERMS)
-    }
+/// Bound on the absolute truncation error of [`tetrachoric_lanes`] (after the factor
+/// φ(h)φ(k)): below a twentieth of an ulp of 1, and ≤ 2e-16 after relu's factor ab + ρ
+/// (|a|, |b| ≤ 4).
+pub(crate) const SERIES_REMAINDER: f64 = 1e-17;
+
+/// Cramér's remainder bound of [`tetrachoric_lanes`] after `terms` terms at |ρ| = `r`:
+/// 0.19 r^{terms+1}/((terms+1)(1−r)) (the factor e^{−(h²+k²)/4} ≤ 1 dropped).
+pub(crate) fn series_remainder(r: f64, terms: usize) -> f64 {
+    0.19 * r.powi(terms as i32 + 1) / ((terms + 1) as f64 * (1.0 - r))
 }
 
-/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.75: ⌈18 ln 10 / ln(4/3)⌉ = 145, rounded up to a
-/// multiple of the [`tetrachoric_lanes`] chain count 4.
-pub(crate) const SERIES_TERMS: usize = 148;
+/// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest
+/// multiple of 4 (the chain count of [`tetrachoric_lanes`]) whose [`series_remainder`] is at
+/// most [`SERIES_REMAINDER`], looked up in a table of the largest |ρ| each count serves (found
+/// once by bisection); at most [`SERIES_TERMS`].
+pub(crate) fn series_terms(abs_rho: f64) -> usize {
+    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    let limits = LIMITS.get_or_init(|| {
+        std::array::from_fn(|c| {
+            let (mut lo, mut hi) = (0.0f64, 1.0f64);
+            for _ in 0..100 {
+                let mid = 0.5 * (lo + hi);
+                if series_remainder(mid, 4 * (c + 1)) <= SERIES_REMAINDER {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        })
+    });
+    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+}
+
+/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.75: the smallest multiple of 4 with
+/// [`series_remainder`](0.75, n) ≤ [`SERIES_REMAINDER`] (checked in the tests).
+pub(crate) const SERIES_TERMS: usize = 120;
 
 /// Units per block of the [`hermite_table`] layout; every pulp lane count (1, 2, 4, 8) divides it.
 pub(crate) const HERM_BLOCK: usize = 8;
@@ -341,7 +365,7 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// at least `terms` terms (rounded up to a multiple of 4). Cramér's inequality
 /// |ĥₘ(x)| ≤ 1.09 e^{x²/4} bounds the remainder after `terms` terms by
 /// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
-/// φ(h)φ(k)). One load, one multiplication and one FMA per term.
+/// φ(h)φ(k); [`series_remainder`]). One load, one multiplication and one FMA per term.
 #[inline(always)]
 pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd: S,
@@ -432,4 +456,27 @@ pub(crate) fn failing_lanes<S: pulp::Simd>(
     let mut flags = [0.0; MAX_LANES];
     store(simd, &mut flags[..lanes.len()], rest);
     Some(lanes.zip(flags).filter(|(_, f)| *f != 0.0).map(|(k, _)| k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The term counts keep Cramér's bound below [`SERIES_REMAINDER`] on the whole series range,
+    /// and [`SERIES_TERMS`] is the smallest count that does so at |ρ| → 0.75.
+    #[test]
+    fn series_terms_meet_the_remainder_bound() {
+        for k in 0..=7500 {
+            let r = (k as f64 * 1e-4).min(SERIES_MAX_RHO - 1e-12);
+            let n = series_terms(r);
+            assert!(n % 4 == 0 && n <= SERIES_TERMS, "|ρ| = {r}: {n} terms");
+            assert!(
+                series_remainder(r, n) <= SERIES_REMAINDER,
+                "|ρ| = {r}: {n} terms"
+            );
+            assert!(n == 4 || series_remainder(r, n - 4) > SERIES_REMAINDER || r == 0.0);
+        }
+        assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS) <= SERIES_REMAINDER);
+        assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS - 4) > SERIES_REMAINDER);
+    }
 }
