@@ -469,7 +469,10 @@ mod tests {
         for k in 0..=7500 {
             let r = (k as f64 * 1e-4).min(SERIES_MAX_RHO - 1e-12);
             let n = series_terms(r);
-            assert!(n % 4 == 0 && n <= SERIES_TERMS, "|ρ| = {r}: {n} terms");
+            assert!(
+                n.is_multiple_of(4) && n <= SERIES_TERMS,
+                "|ρ| = {r}: {n} terms"
+            );
             assert!(
                 series_remainder(r, n) <= SERIES_REMAINDER,
                 "|ρ| = {r}: {n} terms"

@@ -100,12 +100,12 @@ impl Closure for ErfClosure {
 }
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
-/// takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75 the
-/// [`tetrachoric_lanes`] series in place (other lanes enter it with r = 0 and are overwritten);
-/// 0.75 ≤ |r| < 0.925 with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where
-/// `bvn_cov` is a single Genz Gauss–Legendre sum — queued, gathered into full vectors and run
-/// through [`plackett_lanes`]; the others (near-degenerate correlation, far tails) by the
-/// scalar `bvn_cov`.
+/// with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a single
+/// Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75
+/// the [`tetrachoric_lanes`] series in place (other lanes enter it with r = 0 and are
+/// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
+/// [`plackett_lanes`]. The others (near-degenerate correlation, far tails, where `bvn_cov`
+/// keeps relative accuracy panel by panel) by the scalar `bvn_cov`.
 struct ErfLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
@@ -158,6 +158,7 @@ impl WithSimd for ErfLanes<'_> {
         let len = self.out.len();
         let two_di = simd.splat_f64s(2.0 * self.di);
         let pdf_ui = simd.splat_f64s(pdf(self.ui));
+        let ui = simd.splat_f64s(self.ui);
         let zero = simd.splat_f64s(0.0);
         let (mut q_idx, mut q_r, mut q_len) = ([0usize; MAX_LANES], [0.0; MAX_LANES], 0);
         let mut j = 0;
@@ -166,7 +167,22 @@ impl WithSimd for ErfLanes<'_> {
             let sig = load(simd, &self.sig[j..end]);
             let dj = load(simd, &self.d[j..end]);
             let r = simd.mul_f64s(simd.mul_f64s(two_di, sig), dj);
-            let series_ok = simd.less_than_f64s(simd.abs_f64s(r), simd.splat_f64s(SERIES_MAX_RHO));
+            let uj = load(simd, &self.u[j..end]);
+            let abs_r = simd.abs_f64s(r);
+            let hs = simd.mul_f64s(
+                simd.splat_f64s(0.5),
+                simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
+            );
+            let spread = simd.mul_f64s(
+                simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
+                abs_r,
+            );
+            // Far tails (spread > 4) need relative accuracy the absolute series bound does not
+            // give: the scalar `bvn_cov` integrates them panel by panel.
+            let series_ok = simd.and_m64s(
+                simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
+                simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
+            );
             let r_series = simd.select_f64s(series_ok, r, zero);
             let pdf_uj = load(simd, &self.pdf_u[j..end]);
             let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
@@ -227,11 +243,13 @@ mod tests {
                     let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
                     let spread =
                         ((uu[i] * uu[j]).abs() + 0.5 * (uu[i].powi(2) + uu[j].powi(2))) * r.abs();
-                    paths[if r.abs() < 0.5 {
+                    paths[if spread > 4.0 {
+                        3
+                    } else if r.abs() < 0.5 {
                         0
                     } else if r.abs() < SERIES_MAX_RHO {
                         1
-                    } else if r.abs() < 0.925 && spread <= 4.0 {
+                    } else if r.abs() < 0.925 {
                         2
                     } else {
                         3
