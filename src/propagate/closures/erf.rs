@@ -8,7 +8,7 @@ use super::bvn::{
     bvn_cov, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
     series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
-use super::input::{gaussian_only, reset_output, units};
+use super::input::{gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
@@ -67,24 +67,32 @@ impl Closure for ErfClosure {
         corrections: Corrections,
         out: &mut Moments,
     ) -> Result<()> {
-        gaussian_only(corrections, "erf")?;
-        let u = units(input, "erf")?;
-        let n = input.dim();
-        reset_output(out, n);
-        // dₖ = 1/√(1 + 2Σₖₖ), uₖ = √2 μₖ dₖ.
-        let d: Vec<f64> =
-            u.s.iter()
-                .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
-                .collect();
-        let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
-        let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
-        let herm = hermite_table(&uu);
-        for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
-            out.mean[i] = libm::erf(mu * d);
-        }
-        let arch = pulp::Arch::new();
-        fill_symmetric(&mut out.cov, |i, col| {
-            arch.dispatch(ErfLanes {
+        erf_apply(input, corrections, out, Isa::Dispatch)
+    }
+}
+
+/// [`ErfClosure`]'s `apply_into`, with its lanes on `isa`.
+fn erf_apply(input: &Moments, corrections: Corrections, out: &mut Moments, isa: Isa) -> Result<()> {
+    gaussian_only(corrections, "erf")?;
+    let u = units(input, "erf")?;
+    let n = input.dim();
+    reset_output(out, n);
+    // dₖ = 1/√(1 + 2Σₖₖ), uₖ = √2 μₖ dₖ.
+    let d: Vec<f64> =
+        u.s.iter()
+            .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
+            .collect();
+    let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
+    let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
+    let herm = hermite_table(&uu);
+    for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
+        out.mean[i] = libm::erf(mu * d);
+    }
+    let arch = pulp::Arch::new();
+    fill_symmetric(&mut out.cov, |i, col| {
+        isa.run(
+            arch,
+            ErfLanes {
                 out: col,
                 sig: &input.cov.col_as_slice(i)[..=i],
                 d: &d[..=i],
@@ -94,9 +102,9 @@ impl Closure for ErfClosure {
                 column: &series_column(&herm, i),
                 di: d[i],
                 ui: uu[i],
-            });
-        })
-    }
+            },
+        );
+    })
 }
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
@@ -220,18 +228,23 @@ mod tests {
     use super::*;
     use crate::propagate::closures::input::lane_test_input;
 
-    /// The SIMD lanes against the scalar `bvn_cov` pair by pair; the strongly correlated input
+    /// The SIMD lanes (AVX-512 where dispatched, AVX2, scalar) against the scalar `bvn_cov`
+    /// pair by pair; the strongly correlated input
     /// sends pairs down every path (series below 0.5 and in [0.5, 0.75), gathered
     /// Gauss–Legendre, scalar).
     #[test]
     fn simd_lanes_match_scalar_bvn_cov() {
         // erf's r = 2Σᵢⱼdᵢdⱼ reaches the strong paths only for wide units: scale Σ (and μ with
         // its s) by 50 on the strongly correlated input.
-        for (diag, scale) in [(0.004, 50.0), (0.004, 1.0), (2.0, 1.0)] {
+        for ((diag, scale), isa) in [(0.004, 50.0), (0.004, 1.0), (2.0, 1.0)]
+            .into_iter()
+            .flat_map(|c| [Isa::Dispatch, Isa::Avx2, Isa::Scalar].map(|isa| (c, isa)))
+        {
             let mut input = lane_test_input(diag);
             input.cov *= faer::Scale(scale);
             input.mean *= faer::Scale(scale.sqrt());
-            let out = ErfClosure.apply(&input, Corrections::None).unwrap();
+            let mut out = input.clone();
+            erf_apply(&input, Corrections::None, &mut out, isa).unwrap();
             let n = input.dim();
             let d: Vec<f64> = (0..n)
                 .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
@@ -258,7 +271,7 @@ mod tests {
                     let got = out.cov[(i, j)];
                     assert!(
                         (got - want).abs() <= 1e-15,
-                        "C[{i},{j}] = {got}, scalar {want}"
+                        "{isa:?}: C[{i},{j}] = {got}, scalar {want}"
                     );
                     assert_eq!(got, out.cov[(j, i)]);
                 }
