@@ -252,8 +252,9 @@ fn relu_lanes<S: Simd>(
     let bvn = simd.mul_add_f64s(simd.splat_f64s(c.cdf_ai), l.cdf_aj, plackett);
     let bvn = simd.min_f64s(simd.max_f64s(bvn, zero), one);
     let q = simd.sqrt_f64s(simd.mul_f64s(simd.sub_f64s(one, r), simd.add_f64s(one, r)));
-    let xa = simd.div_f64s(simd.negate_mul_add_f64s(r, aj, ai_v), q);
-    let xb = simd.div_f64s(simd.negate_mul_add_f64s(r, ai_v, aj), q);
+    let inv_q = simd.div_f64s(one, q);
+    let xa = simd.mul_f64s(simd.negate_mul_add_f64s(r, aj, ai_v), inv_q);
+    let xb = simd.mul_f64s(simd.negate_mul_add_f64s(r, ai_v, aj), inv_q);
     let pdf_xa = norm_pdf(simd, xa);
     // (ab + ρ)Φ₂ + aφ(b)Φ(xa) + bφ(a)Φ(xb) + qφ(b)φ(xa)
     let mut cross = simd.mul_f64s(simd.add_f64s(hk, r), bvn);
@@ -346,7 +347,7 @@ impl WithSimd for ReluLanes<'_> {
             let end = (j + S::F64_LANES).min(len);
             let sig = load(simd, &self.sig[j..end]);
             let sj = load(simd, &self.s[j..end]);
-            let rho = simd.div_f64s(simd.div_f64s(sig, si_v), sj);
+            let rho = simd.div_f64s(sig, simd.mul_f64s(si_v, sj));
             let series_ok = simd.and_m64s(
                 simd.less_than_f64s(simd.abs_f64s(rho), simd.splat_f64s(SERIES_MAX_RHO)),
                 simd.greater_than_f64s(sj, zero),
