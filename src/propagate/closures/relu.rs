@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cdf, cdf, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
+    bvn_cdf, cdf, failing_lanes, genz_rule, herm_index, hermite_table, pdf, plackett_lanes,
     series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{correlation, gaussian_only, reset_output, units, Isa};
@@ -177,7 +177,7 @@ fn relu_apply(
                     cdf_a: &phi_a[..=i],
                     pdf_a: &pdf_a[..=i],
                     herm: &herm,
-                    column: &series_column(&herm, i),
+                    column: &mehler_column(&herm, i),
                     i,
                 },
             );
@@ -188,14 +188,31 @@ fn relu_apply(
     })
 }
 
-/// SIMD lanes over j < i of column i: Cᵢⱼ = sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ with
-/// Φ₂(aᵢ, aⱼ; ρ) = Φ(aᵢ)Φ(aⱼ) + ∫₀^ρ φ₂ and the vector Φ, φ of [`crate::simd`]. Each lane takes
-/// the path its own |ρ| calls for, whatever its neighbours do:
-/// - |ρ| < [`SERIES_MAX_RHO`] = 0.75: [`tetrachoric_lanes`] in place (the other lanes of the
-///   vector enter it with ρ = 0 and are overwritten afterwards);
+/// The per-column factors of relu's Mehler series in [`ReluLanes`]: ĥₘ(aᵢ)/((m+1)(m+2)) for
+/// m < [`SERIES_TERMS`], from the [`hermite_table`].
+fn mehler_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
+    std::array::from_fn(|m| table[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64)
+}
+
+/// SIMD lanes over j < i of column i: Cᵢⱼ = sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ. Each lane
+/// takes the path its own |ρ| calls for, whatever its neighbours do:
+/// - |ρ| < [`SERIES_MAX_RHO`] = 0.75: Mehler's series of the relu in place (the other lanes of
+///   the vector enter it with ρ = 0 and are overwritten afterwards). With f(z) = max(a + z, 0),
+///   Gaussian integration by parts gives E[f Heₙ] = E[f⁽ⁿ⁾]: Φ(a) for n = 1 and
+///   E[δ⁽ⁿ⁻²⁾(z + a)] = (−1)ⁿ Heₙ₋₂(a) φ(a) for n ≥ 2, so with ĥₘ = Heₘ/√m!
+///
+/// ```text
+/// Cᵢⱼ/(sᵢsⱼ) = Σ_{n≥1} ρⁿ E[fᵢHeₙ] E[fⱼHeₙ]/n!
+///            = ρ Φ(aᵢ)Φ(aⱼ) + φ(aᵢ)φ(aⱼ) ρ² Σ_{m≥0} ρᵐ ĥₘ(aᵢ)ĥₘ(aⱼ)/((m+1)(m+2)),
+/// ```
+///
+///   evaluated by `bvn::tetrachoric_lanes` with the column factors ĥₘ(aᵢ)/((m+1)(m+2))
+///   ([`mehler_column`]): no Φ, φ, square root or division per pair. Its terms are those of the
+///   tetrachoric series times ρ/(m+2), so the tetrachoric term count (`bvn::series_terms`) bounds
+///   its remainder by the same 1e-17·sᵢsⱼ;
 /// - 0.75 ≤ |ρ| < 0.925: the lane index is queued, and full vectors of queued lanes are gathered
-///   into contiguous buffers, run through [`plackett_lanes`] (Genz's 20-point branch) and
-///   scattered back;
+///   into contiguous buffers, run through [`plackett_lanes`] (Genz's 20-point branch) and the
+///   closed form ([`relu_lanes`]) and scattered back;
 /// - |ρ| ≥ 0.925 (and sⱼ = 0): the scalar [`relu_cross`]; the diagonal is left to the caller.
 ///
 /// Requires sᵢ > 0.
@@ -209,7 +226,7 @@ struct ReluLanes<'a> {
     pdf_a: &'a [f64],
     /// ĥₘ(aⱼ) of every unit, in the blocked layout of [`hermite_table`].
     herm: &'a [f64],
-    /// ĥₘ(aᵢ)/(m+1) of this column ([`series_column`]).
+    /// ĥₘ(aᵢ)/((m+1)(m+2)) of this column ([`mehler_column`]).
     column: &'a [f64; SERIES_TERMS],
     i: usize,
 }
@@ -337,6 +354,7 @@ impl WithSimd for ReluLanes<'_> {
         let zero = simd.splat_f64s(0.0);
         let si_v = simd.splat_f64s(c.si);
         let pdf_ai = simd.splat_f64s(c.pdf_ai);
+        let cdf_ai = simd.splat_f64s(c.cdf_ai);
         let mut queue = Queue {
             idx: [0; MAX_LANES],
             r: [0.0; MAX_LANES],
@@ -353,21 +371,15 @@ impl WithSimd for ReluLanes<'_> {
                 simd.greater_than_f64s(sj, zero),
             );
             let r = simd.select_f64s(series_ok, rho, zero);
-            let l = LaneInputs {
-                r,
-                sj,
-                aj: load(simd, &self.a[j..end]),
-                mj: load(simd, &self.m[j..end]),
-                cdf_aj: load(simd, &self.cdf_a[j..end]),
-                pdf_aj: load(simd, &self.pdf_a[j..end]),
-            };
-            let pdf_hk = simd.mul_f64s(pdf_ai, l.pdf_aj);
-            let plackett = series_plackett(simd, r, pdf_hk, self.column, self.herm, j..end);
-            store(
-                simd,
-                &mut self.out[j..end],
-                relu_lanes(simd, c, &l, plackett),
+            // Mehler: C = sᵢsⱼ ρ (Φ(aᵢ)Φ(aⱼ) + φ(aᵢ)φ(aⱼ) ρ Σₘ ρᵐ ĥₘ(aᵢ)ĥₘ(aⱼ)/((m+1)(m+2))).
+            let pdf_hk = simd.mul_f64s(pdf_ai, load(simd, &self.pdf_a[j..end]));
+            let tail = series_plackett(simd, r, pdf_hk, self.column, self.herm, j..end);
+            let cdf_hk = simd.mul_f64s(cdf_ai, load(simd, &self.cdf_a[j..end]));
+            let cov = simd.mul_f64s(
+                simd.mul_f64s(si_v, sj),
+                simd.mul_f64s(r, simd.add_f64s(cdf_hk, tail)),
             );
+            store(simd, &mut self.out[j..end], cov);
             if let Some(rest) = failing_lanes(simd, series_ok, j..end) {
                 for k in rest.filter(|&k| k != i) {
                     let sk = self.s[k];
