@@ -283,27 +283,56 @@ pub(crate) fn series_remainder(r: f64, terms: usize) -> f64 {
     0.19 * r.powi(terms as i32 + 1) / ((terms + 1) as f64 * (1.0 - r))
 }
 
+/// Cramér's remainder bound of relu's Mehler series (`relu::ReluLanes`) after `terms` terms at
+/// |ρ| = `r`, relative to sᵢsⱼ: its terms are the tetrachoric ones times ρ/(m+2), so
+/// 0.19 r^{terms+2}/((terms+1)(terms+2)(1−r)).
+pub(crate) fn mehler_remainder(r: f64, terms: usize) -> f64 {
+    series_remainder(r, terms) * r / (terms + 2) as f64
+}
+
+/// For each count of 4c terms (c = 1, 2, …), the largest |ρ| whose `remainder` after 4c terms
+/// is at most [`SERIES_REMAINDER`], by bisection.
+fn term_limits(remainder: fn(f64, usize) -> f64) -> [f64; SERIES_TERMS / 4] {
+    std::array::from_fn(|c| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if remainder(mid, 4 * (c + 1)) <= SERIES_REMAINDER {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    })
+}
+
+/// The smallest count 4c in `limits` ([`term_limits`]) that serves `abs_rho`, at most
+/// [`SERIES_TERMS`].
+fn terms_from(limits: &[f64; SERIES_TERMS / 4], abs_rho: f64) -> usize {
+    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+}
+
 /// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest
 /// multiple of 4 (the chain count of [`tetrachoric_lanes`]) whose [`series_remainder`] is at
 /// most [`SERIES_REMAINDER`], looked up in a table of the largest |ρ| each count serves (found
 /// once by bisection); at most [`SERIES_TERMS`].
 pub(crate) fn series_terms(abs_rho: f64) -> usize {
     static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
-    let limits = LIMITS.get_or_init(|| {
-        std::array::from_fn(|c| {
-            let (mut lo, mut hi) = (0.0f64, 1.0f64);
-            for _ in 0..100 {
-                let mid = 0.5 * (lo + hi);
-                if series_remainder(mid, 4 * (c + 1)) <= SERIES_REMAINDER {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo
-        })
-    });
-    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+    terms_from(
+        LIMITS.get_or_init(|| term_limits(series_remainder)),
+        abs_rho,
+    )
+}
+
+/// [`series_terms`] for relu's Mehler series, by [`mehler_remainder`] (104 terms at
+/// |ρ| → 0.75 instead of 120).
+pub(crate) fn mehler_terms(abs_rho: f64) -> usize {
+    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    terms_from(
+        LIMITS.get_or_init(|| term_limits(mehler_remainder)),
+        abs_rho,
+    )
 }
 
 /// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.75: the smallest multiple of 4 with
@@ -414,21 +443,22 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd.mul_f64s(rho, simd.mul_add_f64s(rho2, high, low))
 }
 
-/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] (with as many terms as the largest
-/// |ρ| of the lanes needs, [`series_terms`]), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0
-/// where φ(h)φ(k) = 0 (|h| or |k| ≳ 38, where the Hermite values may have overflowed). Lanes
-/// must have |ρ| < [`SERIES_MAX_RHO`].
+/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] (with as many terms as
+/// `terms`(largest |ρ| of the lanes) says: [`series_terms`], or [`mehler_terms`] for relu's
+/// column factors), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where φ(h)φ(k) = 0 (|h|
+/// or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must have
+/// |ρ| < [`SERIES_MAX_RHO`].
 #[inline(always)]
 pub(crate) fn series_plackett<S: pulp::Simd>(
     simd: S,
     rho: S::f64s,
     pdf_hk: S::f64s,
-    column: &[f64; SERIES_TERMS],
+    (column, terms): (&[f64; SERIES_TERMS], fn(f64) -> usize),
     table: &[f64],
     lanes: std::ops::Range<usize>,
 ) -> S::f64s {
     let max_r = simd.reduce_max_f64s(simd.abs_f64s(rho));
-    let series = tetrachoric_lanes(simd, rho, column, table, lanes, series_terms(max_r));
+    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms(max_r));
     let zero = simd.splat_f64s(0.0);
     simd.select_f64s(
         simd.greater_than_f64s(pdf_hk, zero),
@@ -462,7 +492,8 @@ pub(crate) fn failing_lanes<S: pulp::Simd>(
 mod tests {
     use super::*;
 
-    /// The term counts keep Cramér's bound below [`SERIES_REMAINDER`] on the whole series range,
+    /// The term counts (tetrachoric and relu's Mehler series) keep Cramér's bound below
+    /// [`SERIES_REMAINDER`] on the whole series range, each the smallest multiple of 4 that does,
     /// and [`SERIES_TERMS`] is the smallest count that does so at |ρ| → 0.75.
     #[test]
     fn series_terms_meet_the_remainder_bound() {
@@ -479,6 +510,13 @@ mod tests {
             );
             assert!(n == 4 || series_remainder(r, n - 4) > SERIES_REMAINDER || r == 0.0);
         }
+        for k in 0..=7500 {
+            let r = (k as f64 * 1e-4).min(SERIES_MAX_RHO - 1e-12);
+            let n = mehler_terms(r);
+            assert!(n <= series_terms(r) && mehler_remainder(r, n) <= SERIES_REMAINDER);
+            assert!(n == 4 || mehler_remainder(r, n - 4) > SERIES_REMAINDER || r == 0.0);
+        }
+        assert_eq!(mehler_terms(SERIES_MAX_RHO - 1e-12), 104);
         assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS) <= SERIES_REMAINDER);
         assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS - 4) > SERIES_REMAINDER);
     }

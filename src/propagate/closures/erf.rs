@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{
     bvn_cov, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
-    series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    series_plackett, series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
@@ -194,7 +194,14 @@ impl WithSimd for ErfLanes<'_> {
             let r_series = simd.select_f64s(series_ok, r, zero);
             let pdf_uj = load(simd, &self.pdf_u[j..end]);
             let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
-            let c = series_plackett(simd, r_series, pdf_hk, self.column, self.herm, j..end);
+            let c = series_plackett(
+                simd,
+                r_series,
+                pdf_hk,
+                (self.column, series_terms),
+                self.herm,
+                j..end,
+            );
             store(
                 simd,
                 &mut self.out[j..end],

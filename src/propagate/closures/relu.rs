@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cdf, cdf, failing_lanes, genz_rule, herm_index, hermite_table, pdf, plackett_lanes,
-    series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    bvn_cdf, cdf, failing_lanes, genz_rule, herm_index, hermite_table, mehler_terms, pdf,
+    plackett_lanes, series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{correlation, gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
@@ -208,8 +208,8 @@ fn mehler_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 ///
 ///   evaluated by `bvn::tetrachoric_lanes` with the column factors ĥₘ(aᵢ)/((m+1)(m+2))
 ///   ([`mehler_column`]): no Φ, φ, square root or division per pair. Its terms are those of the
-///   tetrachoric series times ρ/(m+2), so the tetrachoric term count (`bvn::series_terms`) bounds
-///   its remainder by the same 1e-17·sᵢsⱼ;
+///   tetrachoric series times ρ/(m+2); `bvn::mehler_terms` takes enough of them for Cramér's
+///   bound on the remainder, 0.19|ρ|^{n+2}/((n+1)(n+2)(1−|ρ|)), to stay below 1e-17·sᵢsⱼ;
 /// - 0.75 ≤ |ρ| < 0.925: the lane index is queued, and full vectors of queued lanes are gathered
 ///   into contiguous buffers, run through [`plackett_lanes`] (Genz's 20-point branch) and the
 ///   closed form ([`relu_lanes`]) and scattered back;
@@ -373,7 +373,14 @@ impl WithSimd for ReluLanes<'_> {
             let r = simd.select_f64s(series_ok, rho, zero);
             // Mehler: C = sᵢsⱼ ρ (Φ(aᵢ)Φ(aⱼ) + φ(aᵢ)φ(aⱼ) ρ Σₘ ρᵐ ĥₘ(aᵢ)ĥₘ(aⱼ)/((m+1)(m+2))).
             let pdf_hk = simd.mul_f64s(pdf_ai, load(simd, &self.pdf_a[j..end]));
-            let tail = series_plackett(simd, r, pdf_hk, self.column, self.herm, j..end);
+            let tail = series_plackett(
+                simd,
+                r,
+                pdf_hk,
+                (self.column, mehler_terms),
+                self.herm,
+                j..end,
+            );
             let cdf_hk = simd.mul_f64s(cdf_ai, load(simd, &self.cdf_a[j..end]));
             let cov = simd.mul_f64s(
                 simd.mul_f64s(si_v, sj),
