@@ -110,7 +110,7 @@ fn erf_apply(input: &Moments, corrections: Corrections, out: &mut Moments, isa: 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
 /// with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a single
 /// Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75
-/// the [`tetrachoric_lanes`] series in place (other lanes enter it with r = 0 and are
+/// the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
 /// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
 /// [`plackett_lanes`]. The others (near-degenerate correlation, far tails, where `bvn_cov`
 /// keeps relative accuracy panel by panel) by the scalar `bvn_cov`.

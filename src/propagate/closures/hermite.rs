@@ -35,7 +35,7 @@ impl HermiteCoefficients {
     /// Computes c₁..c_K by the composite Gauss–Legendre rule on ±12 (panels ≤ 0.5/max(1, s)
     /// wide, so that φ(μ + s z) is resolved at any s), with the normalised recurrence
     /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!, run on SIMD lanes over the nodes
-    /// ([`CoefficientLanes`]). Mean and variance are the 1-D quadrature of the reference
+    /// (`CoefficientLanes`). Mean and variance are the 1-D quadrature of the reference
     /// closure. A deterministic unit (s = 0) has c = 0.
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         let (mean, var) = moments_1d(act, mu, s);
