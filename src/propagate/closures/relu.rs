@@ -30,8 +30,15 @@ const PRICE_BELOW: f64 = -1.5;
 
 /// Mean and variance of max(h, 0), h ~ N(μ, s²), a = μ/s:
 /// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ −1.5. Further below, that
-/// difference cancels (≈ a⁴ digits lost), so the variance is taken from [`tail_variance`]
-/// instead, a sum of positive terms. A deterministic unit (s = 0) gives (max(μ, 0), 0).
+/// difference cancels (≈ a⁴ digits lost), so the variance is taken instead from Price's
+/// theorem with its integrals exchanged (every term positive), by ⌈1 + a²/32⌉ panels of
+/// 20-point Gauss–Legendre:
+///
+/// ```text
+/// Var/s² = Φ(a)² + (1/2π) ∫₀^{π/2} 2 sin²(u/2) exp(−a²/(2 cos²(u/2))) du.
+/// ```
+///
+/// A deterministic unit (s = 0) gives (max(μ, 0), 0).
 pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (mu.max(0.0), 0.0);
