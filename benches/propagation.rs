@@ -26,7 +26,7 @@ use faer::{Accum, Col, Mat, Par};
 
 #[path = "tools/inputs.rs"]
 mod inputs;
-use inputs::{layer_moments, Uniform};
+use inputs::{closure_cases, layer_moments, strong_layer_moments, Uniform};
 
 const WIDTHS: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
 
@@ -85,21 +85,20 @@ fn bench_gemm(c: &mut Criterion) {
 }
 
 fn bench_closures(c: &mut Criterion) {
-    let cases = [
-        ("relu", Activation::Relu, ClosureMethod::Auto),
-        ("erf", Activation::Erf, ClosureMethod::Auto),
-        (
-            "quadratic",
-            Activation::Quadratic { alpha: 0.5 },
-            ClosureMethod::Auto,
-        ),
-        ("hermite_tanh", Activation::Tanh, ClosureMethod::Hermite),
+    let strong = [
+        ("relu_strong", Activation::Relu, ClosureMethod::Auto),
+        ("erf_strong", Activation::Erf, ClosureMethod::Auto),
     ];
-    for (name, act, method) in cases {
+    for (name, act, method) in closure_cases().into_iter().chain(strong) {
         let closure = closure_for(act, method).unwrap();
         let mut g = c.benchmark_group(format!("closure_{name}"));
         for n in WIDTHS {
-            let input = layer_moments(&mut Uniform(42), n);
+            // `_strong`: correlations shaped like a trained MNIST layer (see inputs.rs).
+            let input = if name.ends_with("_strong") {
+                strong_layer_moments(&mut Uniform(42), n)
+            } else {
+                layer_moments(&mut Uniform(42), n)
+            };
             let mut out = input.clone();
             g.throughput(Throughput::Elements((n * (n + 1) / 2) as u64));
             g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {

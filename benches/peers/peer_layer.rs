@@ -22,6 +22,8 @@ use corrflow::stats::Moments;
 
 use faer::{Col, Mat};
 
+// The strong-correlation inputs serve the closure_ratio tool, not this example.
+#[allow(dead_code)]
 #[path = "../tools/inputs.rs"]
 mod inputs;
 use inputs::{layer_moments, Uniform};

@@ -9,3 +9,26 @@ mod trig;
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
 pub use exp::{exp, exp_hi_lo, exp_slice};
 pub use trig::{asin, sin_small};
+
+/// Loads `slice` (at most `S::F64_LANES` long) into a vector, zero-filling missing lanes. A full
+/// slice is a plain unaligned vector load; pulp's `partial_load_f64s` is an out-of-line masked
+/// load (a function call per load), which cost ~6 % of the relu closure in its series loop.
+#[inline(always)]
+pub fn load<S: pulp::Simd>(simd: S, slice: &[f64]) -> S::f64s {
+    if slice.len() == S::F64_LANES {
+        S::as_simd_f64s(slice).0[0]
+    } else {
+        simd.partial_load_f64s(slice)
+    }
+}
+
+/// Stores the first `slice.len()` (≤ `S::F64_LANES`) lanes of `v` into `slice`; a full slice
+/// is a plain vector store (see [`load`]).
+#[inline(always)]
+pub fn store<S: pulp::Simd>(simd: S, slice: &mut [f64], v: S::f64s) {
+    if slice.len() == S::F64_LANES {
+        S::as_mut_simd_f64s(slice).0[0] = v;
+    } else {
+        simd.partial_store_f64s(slice, v)
+    }
+}

@@ -6,7 +6,9 @@
 //! and for |ρ| ≥ 0.925 the expansion around |ρ| = 1 plus a 20-point correction. Absolute error
 //! ≲ 10⁻¹⁵ for all a, b and ρ ∈ [−1, 1].
 
+use crate::simd::{load, store};
 use std::f64::consts::{FRAC_1_SQRT_2, PI};
+use std::sync::OnceLock;
 
 const TWO_PI: f64 = 2.0 * PI;
 
@@ -264,35 +266,108 @@ pub(crate) fn plackett_lanes<S: pulp::Simd>(
     simd.mul_f64s(sum, simd.mul_f64s(asr, simd.splat_f64s(1.0 / TWO_PI)))
 }
 
-/// Largest |ρ| for which [`tetrachoric_lanes`] replaces the Gauss–Legendre sum.
-pub(crate) const SERIES_MAX_RHO: f64 = 0.5;
+/// Largest |ρ| (exclusive) for which [`tetrachoric_lanes`] replaces the Gauss–Legendre sum.
+/// At |ρ| → 0.75 the series takes [`SERIES_TERMS`] = 120 terms of two flops each, still several
+/// times cheaper than the 12- or 20-point Gauss–Legendre sum (24–40 vector exp, sin and
+/// divisions); trained layers have most of their strong pairs in 0.5 ≤ |ρ| < 0.75.
+pub(crate) const SERIES_MAX_RHO: f64 = 0.75;
 
-/// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest n
-/// with |ρ|ⁿ ≤ 1e-18, so the remainder (see [`tetrachoric_lanes`]) stays below ~1e-19; at most
-/// [`SERIES_TERMS`].
-pub(crate) fn series_terms(abs_rho: f64) -> usize {
-    if abs_rho <= 1e-18 {
-        1
-    } else {
-        (((-18.0 * std::f64::consts::LN_10) / abs_rho.ln()).ceil() as usize).min(SERIES_TERMS)
-    }
+/// Bound on the absolute truncation error of [`tetrachoric_lanes`] (after the factor
+/// φ(h)φ(k)): below a twentieth of an ulp of 1, and ≤ 2e-16 after relu's factor ab + ρ
+/// (|a|, |b| ≤ 4).
+pub(crate) const SERIES_REMAINDER: f64 = 1e-17;
+
+/// Cramér's remainder bound of [`tetrachoric_lanes`] after `terms` terms at |ρ| = `r`:
+/// 0.19 r^{terms+1}/((terms+1)(1−r)) (the factor e^{−(h²+k²)/4} ≤ 1 dropped).
+pub(crate) fn series_remainder(r: f64, terms: usize) -> f64 {
+    0.19 * r.powi(terms as i32 + 1) / ((terms + 1) as f64 * (1.0 - r))
 }
 
-/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.5: ⌈18 ln 10 / ln 2⌉ = 60.
-pub(crate) const SERIES_TERMS: usize = 60;
+/// Cramér's remainder bound of relu's Mehler series (`relu::ReluLanes`) after `terms` terms at
+/// |ρ| = `r`, relative to sᵢsⱼ: its terms are the tetrachoric ones times ρ/(m+2), so
+/// 0.19 r^{terms+2}/((terms+1)(terms+2)(1−r)).
+pub(crate) fn mehler_remainder(r: f64, terms: usize) -> f64 {
+    series_remainder(r, terms) * r / (terms + 2) as f64
+}
 
-/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], term-major:
-/// `table[m * x.len() + j]` = ĥₘ(xⱼ), by the stable recurrence
-/// ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x.
+/// For each count of 4c terms (c = 1, 2, …), the largest |ρ| whose `remainder` after 4c terms
+/// is at most [`SERIES_REMAINDER`], by bisection.
+fn term_limits(remainder: fn(f64, usize) -> f64) -> [f64; SERIES_TERMS / 4] {
+    std::array::from_fn(|c| {
+        let (mut lo, mut hi) = (0.0f64, 1.0f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if remainder(mid, 4 * (c + 1)) <= SERIES_REMAINDER {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    })
+}
+
+/// The smallest count 4c in `limits` ([`term_limits`]) that serves `abs_rho`, at most
+/// [`SERIES_TERMS`].
+fn terms_from(limits: &[f64; SERIES_TERMS / 4], abs_rho: f64) -> usize {
+    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+}
+
+/// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest
+/// multiple of 4 (the chain count of [`tetrachoric_lanes`]) whose [`series_remainder`] is at
+/// most [`SERIES_REMAINDER`], looked up in a table of the largest |ρ| each count serves (found
+/// once by bisection); at most [`SERIES_TERMS`].
+pub(crate) fn series_terms(abs_rho: f64) -> usize {
+    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    terms_from(
+        LIMITS.get_or_init(|| term_limits(series_remainder)),
+        abs_rho,
+    )
+}
+
+/// [`series_terms`] for relu's Mehler series, by [`mehler_remainder`] (104 terms at
+/// |ρ| → 0.75 instead of 120).
+pub(crate) fn mehler_terms(abs_rho: f64) -> usize {
+    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    terms_from(
+        LIMITS.get_or_init(|| term_limits(mehler_remainder)),
+        abs_rho,
+    )
+}
+
+/// Terms needed at |ρ| → [`SERIES_MAX_RHO`] = 0.75: the smallest multiple of 4 with
+/// [`series_remainder`](0.75, n) ≤ [`SERIES_REMAINDER`] (checked in the tests).
+pub(crate) const SERIES_TERMS: usize = 120;
+
+/// Units per block of the [`hermite_table`] layout; every pulp lane count (1, 2, 4, 8) divides it.
+pub(crate) const HERM_BLOCK: usize = 8;
+
+/// Index of ĥₘ(xⱼ) in the [`hermite_table`] layout.
+#[inline(always)]
+pub(crate) fn herm_index(j: usize, m: usize) -> usize {
+    ((j / HERM_BLOCK) * SERIES_TERMS + m) * HERM_BLOCK + j % HERM_BLOCK
+}
+
+/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], in blocks of
+/// [`HERM_BLOCK`] units, term-major within a block ([`herm_index`]): the series of one vector of
+/// lanes j..j+L (L | 8, j a multiple of L) reads one contiguous stretch of memory. By the
+/// stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x; padding units are 0.
 pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
     let n = x.len();
-    let mut table = vec![0.0; SERIES_TERMS * n];
+    let mut table = vec![0.0; n.div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
+    // aₘ = 1/√(m+1), bₘ = √m/√(m+1).
+    let a: Vec<f64> = (0..SERIES_TERMS)
+        .map(|m| 1.0 / ((m + 1) as f64).sqrt())
+        .collect();
+    let b: Vec<f64> = (0..SERIES_TERMS)
+        .map(|m| (m as f64).sqrt() / ((m + 1) as f64).sqrt())
+        .collect();
     for (j, &xj) in x.iter().enumerate() {
         let (mut prev, mut cur) = (1.0, xj);
-        table[j] = 1.0;
+        table[herm_index(j, 0)] = 1.0;
         for m in 1..SERIES_TERMS {
-            table[m * n + j] = cur;
-            let next = (xj * cur - (m as f64).sqrt() * prev) / ((m + 1) as f64).sqrt();
+            table[herm_index(j, m)] = cur;
+            let next = xj * a[m] * cur - b[m] * prev;
             (prev, cur) = (cur, next);
         }
     }
@@ -300,8 +375,8 @@ pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
 }
 
 /// The per-column factors of [`tetrachoric_lanes`]: ĥₘ(xᵢ)/(m+1) for m < [`SERIES_TERMS`].
-pub(crate) fn series_column(table: &[f64], n: usize, i: usize) -> [f64; SERIES_TERMS] {
-    std::array::from_fn(|m| table[m * n + i] / (m + 1) as f64)
+pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
+    std::array::from_fn(|m| table[herm_index(i, m)] / (m + 1) as f64)
 }
 
 /// ∫₀^ρ φ₂(h, k; t) dt / (φ(h)φ(k)) = (Φ₂(h, k; ρ) − Φ(h)Φ(k)) / (φ(h)φ(k)) on SIMD lanes
@@ -309,28 +384,140 @@ pub(crate) fn series_column(table: &[f64], n: usize, i: usize) -> [f64; SERIES_T
 /// (Mehler's expansion of φ₂ integrated in ρ):
 ///
 /// ```text
-/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{n≥1} ρⁿ⁻¹ [ĥₙ₋₁(h)/n] ĥₙ₋₁(k),
+/// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{m≥0} ρᵐ [ĥₘ(h)/(m+1)] ĥₘ(k),
 /// ```
 ///
-/// by Horner in ρ from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and `lanes_k` = ĥₘ(k) of the
-/// lanes for m = 0, 1, … (the slice for term m starts at `m * stride`). Cramér's inequality
+/// from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and the ĥₘ(k) of the lanes `lanes` (a
+/// multiple of the lane count, within one [`HERM_BLOCK`]) in `table` ([`hermite_table`]).
+/// The sum over m runs as four independent Horner chains in ρ⁴ (m ≡ 0, 1, 2, 3 mod 4,
+/// Σ = S₀ + ρS₁ + ρ²S₂ + ρ³S₃), so that the FMA latency does not serialise the terms; it takes
+/// at least `terms` terms (rounded up to a multiple of 4). Cramér's inequality
 /// |ĥₘ(x)| ≤ 1.09 e^{x²/4} bounds the remainder after `terms` terms by
 /// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
-/// φ(h)φ(k)). One load, one multiplication and one FMA per term.
+/// φ(h)φ(k); [`series_remainder`]). One load, one multiplication and one FMA per term.
 #[inline(always)]
 pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd: S,
     rho: S::f64s,
     column: &[f64; SERIES_TERMS],
-    lanes_k: &[f64],
-    stride: usize,
+    table: &[f64],
     lanes: std::ops::Range<usize>,
     terms: usize,
 ) -> S::f64s {
-    let mut acc = simd.splat_f64s(0.0);
-    for m in (0..terms).rev() {
-        let hk = simd.partial_load_f64s(&lanes_k[m * stride + lanes.start..m * stride + lanes.end]);
-        acc = simd.mul_add_f64s(acc, rho, simd.mul_f64s(simd.splat_f64s(column[m]), hk));
+    let zero = simd.splat_f64s(0.0);
+    let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+    let rho2 = simd.mul_f64s(rho, rho);
+    let rho4 = simd.mul_f64s(rho2, rho2);
+    let base = herm_index(lanes.start, 0);
+    let len = lanes.len();
+    let chains = terms.div_ceil(4);
+    let c = |m: usize| simd.splat_f64s(column[m]);
+    if S::F64_LANES == HERM_BLOCK && len == HERM_BLOCK {
+        // A full vector is one whole block: its terms are consecutive vectors (no per-term
+        // bounds check or partial load).
+        let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
+        let column = &column[..4 * chains];
+        for (h, c) in block.chunks_exact(4).zip(column.chunks_exact(4)).rev() {
+            let c = |k: usize| simd.splat_f64s(c[k]);
+            s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(0), h[0]));
+            s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(1), h[1]));
+            s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(2), h[2]));
+            s3 = simd.mul_add_f64s(s3, rho4, simd.mul_f64s(c(3), h[3]));
+        }
+    } else {
+        let h = |m: usize| {
+            let at = base + m * HERM_BLOCK;
+            load(simd, &table[at..at + len])
+        };
+        for t in (0..chains).rev() {
+            let m = 4 * t;
+            s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(m), h(m)));
+            s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(m + 1), h(m + 1)));
+            s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(m + 2), h(m + 2)));
+            s3 = simd.mul_add_f64s(s3, rho4, simd.mul_f64s(c(m + 3), h(m + 3)));
+        }
     }
-    simd.mul_f64s(rho, acc)
+    // S₀ + ρS₁ + ρ²(S₂ + ρS₃)
+    let low = simd.mul_add_f64s(rho, s1, s0);
+    let high = simd.mul_add_f64s(rho, s3, s2);
+    simd.mul_f64s(rho, simd.mul_add_f64s(rho2, high, low))
+}
+
+/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] (with as many terms as
+/// `terms`(largest |ρ| of the lanes) says: [`series_terms`], or [`mehler_terms`] for relu's
+/// column factors), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where φ(h)φ(k) = 0 (|h|
+/// or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must have
+/// |ρ| < [`SERIES_MAX_RHO`].
+#[inline(always)]
+pub(crate) fn series_plackett<S: pulp::Simd>(
+    simd: S,
+    rho: S::f64s,
+    pdf_hk: S::f64s,
+    (column, terms): (&[f64; SERIES_TERMS], fn(f64) -> usize),
+    table: &[f64],
+    lanes: std::ops::Range<usize>,
+) -> S::f64s {
+    let max_r = simd.reduce_max_f64s(simd.abs_f64s(rho));
+    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms(max_r));
+    let zero = simd.splat_f64s(0.0);
+    simd.select_f64s(
+        simd.greater_than_f64s(pdf_hk, zero),
+        simd.mul_f64s(pdf_hk, series),
+        zero,
+    )
+}
+
+/// Lane capacity of the gather buffers and lane flags of the closures: the widest pulp vector
+/// (AVX-512: 8 f64) fits with room to spare.
+pub(crate) const MAX_LANES: usize = 16;
+
+/// The indices j..end of the lanes where `ok` is false, or `None` when every lane is ok.
+#[inline(always)]
+pub(crate) fn failing_lanes<S: pulp::Simd>(
+    simd: S,
+    ok: S::m64s,
+    lanes: std::ops::Range<usize>,
+) -> Option<impl Iterator<Item = usize>> {
+    let zero = simd.splat_f64s(0.0);
+    let rest = simd.select_f64s(ok, zero, simd.splat_f64s(1.0));
+    if simd.reduce_max_f64s(rest) == 0.0 {
+        return None;
+    }
+    let mut flags = [0.0; MAX_LANES];
+    store(simd, &mut flags[..lanes.len()], rest);
+    Some(lanes.zip(flags).filter(|(_, f)| *f != 0.0).map(|(k, _)| k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The term counts (tetrachoric and relu's Mehler series) keep Cramér's bound below
+    /// [`SERIES_REMAINDER`] on the whole series range, each the smallest multiple of 4 that does,
+    /// and [`SERIES_TERMS`] is the smallest count that does so at |ρ| → 0.75.
+    #[test]
+    fn series_terms_meet_the_remainder_bound() {
+        for k in 0..=7500 {
+            let r = (k as f64 * 1e-4).min(SERIES_MAX_RHO - 1e-12);
+            let n = series_terms(r);
+            assert!(
+                n.is_multiple_of(4) && n <= SERIES_TERMS,
+                "|ρ| = {r}: {n} terms"
+            );
+            assert!(
+                series_remainder(r, n) <= SERIES_REMAINDER,
+                "|ρ| = {r}: {n} terms"
+            );
+            assert!(n == 4 || series_remainder(r, n - 4) > SERIES_REMAINDER || r == 0.0);
+        }
+        for k in 0..=7500 {
+            let r = (k as f64 * 1e-4).min(SERIES_MAX_RHO - 1e-12);
+            let n = mehler_terms(r);
+            assert!(n <= series_terms(r) && mehler_remainder(r, n) <= SERIES_REMAINDER);
+            assert!(n == 4 || mehler_remainder(r, n - 4) > SERIES_REMAINDER || r == 0.0);
+        }
+        assert_eq!(mehler_terms(SERIES_MAX_RHO - 1e-12), 104);
+        assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS) <= SERIES_REMAINDER);
+        assert!(series_remainder(SERIES_MAX_RHO, SERIES_TERMS - 4) > SERIES_REMAINDER);
+    }
 }

@@ -5,14 +5,15 @@ use std::f64::consts::{PI, SQRT_2};
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cov, genz_rule, hermite_table, pdf, plackett_lanes, series_column, series_terms,
-    tetrachoric_lanes, SERIES_MAX_RHO, SERIES_TERMS,
+    bvn_cov, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
+    series_plackett, series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
-use super::input::{gaussian_only, reset_output, units};
+use super::input::{gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
 use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
+use crate::simd::{load, store};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of erf. With uₖ = √2μₖ/√(1+2Σₖₖ) and r = 2Σᵢⱼ/√((1+2Σᵢᵢ)(1+2Σⱼⱼ)),
@@ -66,44 +67,53 @@ impl Closure for ErfClosure {
         corrections: Corrections,
         out: &mut Moments,
     ) -> Result<()> {
-        gaussian_only(corrections, "erf")?;
-        let u = units(input, "erf")?;
-        let n = input.dim();
-        reset_output(out, n);
-        // dₖ = 1/√(1 + 2Σₖₖ), uₖ = √2 μₖ dₖ.
-        let d: Vec<f64> =
-            u.s.iter()
-                .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
-                .collect();
-        let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
-        let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
-        let herm = hermite_table(&uu);
-        for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
-            out.mean[i] = libm::erf(mu * d);
-        }
-        let arch = pulp::Arch::new();
-        fill_symmetric(&mut out.cov, |i, col| {
-            arch.dispatch(ErfLanes {
+        erf_apply(input, corrections, out, Isa::Dispatch)
+    }
+}
+
+/// [`ErfClosure`]'s `apply_into`, with its lanes on `isa`.
+fn erf_apply(input: &Moments, corrections: Corrections, out: &mut Moments, isa: Isa) -> Result<()> {
+    gaussian_only(corrections, "erf")?;
+    let u = units(input, "erf")?;
+    let n = input.dim();
+    reset_output(out, n);
+    // dₖ = 1/√(1 + 2Σₖₖ), uₖ = √2 μₖ dₖ.
+    let d: Vec<f64> =
+        u.s.iter()
+            .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
+            .collect();
+    let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
+    let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
+    let herm = hermite_table(&uu);
+    for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
+        out.mean[i] = libm::erf(mu * d);
+    }
+    let arch = pulp::Arch::new();
+    fill_symmetric(&mut out.cov, |i, col| {
+        isa.run(
+            arch,
+            ErfLanes {
                 out: col,
                 sig: &input.cov.col_as_slice(i)[..=i],
                 d: &d[..=i],
                 u: &uu[..=i],
                 pdf_u: &pdf_u[..=i],
                 herm: &herm,
-                column: &series_column(&herm, n, i),
-                stride: n,
+                column: &series_column(&herm, i),
                 di: d[i],
                 ui: uu[i],
-            });
-        })
-    }
+            },
+        );
+    })
 }
 
-/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Lanes with
-/// |r| < 0.925 and a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov`
-/// is a single Genz Gauss–Legendre sum — run [`tetrachoric_lanes`] when every lane of the
-/// vector has |r| < 0.5, else [`plackett_lanes`]; the others (near-degenerate correlation, far
-/// tails) are recomputed by the scalar `bvn_cov`.
+/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
+/// with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a single
+/// Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75
+/// the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
+/// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
+/// [`plackett_lanes`]. The others (near-degenerate correlation, far tails, where `bvn_cov`
+/// keeps relative accuracy panel by panel) by the scalar `bvn_cov`.
 struct ErfLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
@@ -111,75 +121,112 @@ struct ErfLanes<'a> {
     u: &'a [f64],
     /// φ(uⱼ).
     pdf_u: &'a [f64],
-    /// ĥₘ(uⱼ) of every unit, term-major with `stride` = N ([`hermite_table`]).
+    /// ĥₘ(uⱼ) of every unit, in the blocked layout of [`hermite_table`].
     herm: &'a [f64],
     /// ĥₘ(uᵢ)/(m+1) of this column ([`series_column`]).
     column: &'a [f64; SERIES_TERMS],
-    stride: usize,
     di: f64,
     ui: f64,
+}
+
+impl ErfLanes<'_> {
+    /// 4·[`plackett_lanes`] on the queued lanes `idx` (correlations `r`), scattered to `out`.
+    #[inline(always)]
+    fn flush<S: Simd>(&mut self, simd: S, idx: &[usize], r: &[f64]) {
+        let n = idx.len();
+        if n == 0 {
+            return;
+        }
+        let mut uj = [0.0; MAX_LANES];
+        for (b, &k) in uj.iter_mut().zip(idx) {
+            *b = self.u[k];
+        }
+        let uj = load(simd, &uj[..n]);
+        let ui = simd.splat_f64s(self.ui);
+        let hk = simd.mul_f64s(ui, uj);
+        let hs = simd.mul_f64s(
+            simd.splat_f64s(0.5),
+            simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
+        );
+        let max_r = r.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        let c = plackett_lanes(simd, hk, hs, load(simd, r), genz_rule(max_r));
+        let mut res = [0.0; MAX_LANES];
+        store(simd, &mut res[..n], simd.mul_f64s(simd.splat_f64s(4.0), c));
+        for (&k, v) in idx.iter().zip(res) {
+            self.out[k] = v;
+        }
+    }
 }
 
 impl WithSimd for ErfLanes<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
+    fn with_simd<S: Simd>(mut self, simd: S) {
         let len = self.out.len();
         let two_di = simd.splat_f64s(2.0 * self.di);
+        let pdf_ui = simd.splat_f64s(pdf(self.ui));
         let ui = simd.splat_f64s(self.ui);
-        let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+        let zero = simd.splat_f64s(0.0);
+        let (mut q_idx, mut q_r, mut q_len) = ([0usize; MAX_LANES], [0.0; MAX_LANES], 0);
         let mut j = 0;
         while j < len {
             let end = (j + S::F64_LANES).min(len);
-            let sig = simd.partial_load_f64s(&self.sig[j..end]);
-            let dj = simd.partial_load_f64s(&self.d[j..end]);
-            let uj = simd.partial_load_f64s(&self.u[j..end]);
+            let sig = load(simd, &self.sig[j..end]);
+            let dj = load(simd, &self.d[j..end]);
             let r = simd.mul_f64s(simd.mul_f64s(two_di, sig), dj);
-            let hk = simd.mul_f64s(ui, uj);
+            let uj = load(simd, &self.u[j..end]);
+            let abs_r = simd.abs_f64s(r);
             let hs = simd.mul_f64s(
                 simd.splat_f64s(0.5),
                 simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
             );
-            let abs_r = simd.abs_f64s(r);
-            let spread = simd.mul_f64s(simd.add_f64s(simd.abs_f64s(hk), hs), abs_r);
-            let easy = simd.and_m64s(
-                simd.less_than_f64s(abs_r, simd.splat_f64s(0.925)),
+            let spread = simd.mul_f64s(
+                simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
+                abs_r,
+            );
+            // Far tails (spread > 4) need relative accuracy the absolute series bound does not
+            // give: the scalar `bvn_cov` integrates them panel by panel.
+            let series_ok = simd.and_m64s(
+                simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
                 simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
             );
-            let r_easy = simd.select_f64s(easy, r, zero);
-            let max_r = simd.reduce_max_f64s(simd.abs_f64s(r_easy));
-            let c = if max_r < SERIES_MAX_RHO {
-                let pdf_uj = simd.partial_load_f64s(&self.pdf_u[j..end]);
-                let pdf_hk = simd.mul_f64s(simd.splat_f64s(pdf(self.ui)), pdf_uj);
-                let series = tetrachoric_lanes(
-                    simd,
-                    r_easy,
-                    self.column,
-                    self.herm,
-                    self.stride,
-                    j..end,
-                    series_terms(max_r),
-                );
-                simd.mul_f64s(pdf_hk, series)
-            } else {
-                plackett_lanes(simd, hk, hs, r_easy, genz_rule(max_r))
-            };
-            simd.partial_store_f64s(
+            let r_series = simd.select_f64s(series_ok, r, zero);
+            let pdf_uj = load(simd, &self.pdf_u[j..end]);
+            let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
+            let c = series_plackett(
+                simd,
+                r_series,
+                pdf_hk,
+                (self.column, series_terms),
+                self.herm,
+                j..end,
+            );
+            store(
+                simd,
                 &mut self.out[j..end],
                 simd.mul_f64s(simd.splat_f64s(4.0), c),
             );
-            let hard = simd.select_f64s(easy, zero, one);
-            if simd.reduce_max_f64s(hard) > 0.0 {
-                let mut flags = [0.0; 16];
-                simd.partial_store_f64s(&mut flags[..end - j], hard);
-                for (k, _) in (j..end).zip(flags).filter(|(_, f)| *f != 0.0) {
-                    let r = 2.0 * self.sig[k] * self.di * self.d[k];
-                    self.out[k] = 4.0 * bvn_cov(self.ui, self.u[k], r);
+            if let Some(rest) = failing_lanes(simd, series_ok, j..end) {
+                for k in rest {
+                    let (uk, r) = (self.u[k], 2.0 * self.sig[k] * self.di * self.d[k]);
+                    let spread =
+                        ((self.ui * uk).abs() + 0.5 * (self.ui * self.ui + uk * uk)) * r.abs();
+                    if r.abs() < 0.925 && spread <= 4.0 {
+                        (q_idx[q_len], q_r[q_len]) = (k, r);
+                        q_len += 1;
+                        if q_len == S::F64_LANES {
+                            self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
+                            q_len = 0;
+                        }
+                    } else {
+                        self.out[k] = 4.0 * bvn_cov(self.ui, uk, r);
+                    }
                 }
             }
             j = end;
         }
+        self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
     }
 }
 
@@ -188,28 +235,56 @@ mod tests {
     use super::*;
     use crate::propagate::closures::input::lane_test_input;
 
-    /// The SIMD lanes against the scalar `bvn_cov` pair by pair.
+    /// The SIMD lanes (AVX-512 where dispatched, AVX2, scalar) against the scalar `bvn_cov`
+    /// pair by pair; the strongly correlated input
+    /// sends pairs down every path (series below 0.5 and in [0.5, 0.75), gathered
+    /// Gauss–Legendre, scalar).
     #[test]
     fn simd_lanes_match_scalar_bvn_cov() {
-        for diag in [0.004, 2.0] {
-            let input = lane_test_input(diag);
-            let out = ErfClosure.apply(&input, Corrections::None).unwrap();
+        // erf's r = 2Σᵢⱼdᵢdⱼ reaches the strong paths only for wide units: scale Σ (and μ with
+        // its s) by 50 on the strongly correlated input.
+        for ((diag, scale), isa) in [(0.004, 50.0), (0.004, 1.0), (2.0, 1.0)]
+            .into_iter()
+            .flat_map(|c| [Isa::Dispatch, Isa::Avx2, Isa::Scalar].map(|isa| (c, isa)))
+        {
+            let mut input = lane_test_input(diag);
+            input.cov *= faer::Scale(scale);
+            input.mean *= faer::Scale(scale.sqrt());
+            let mut out = input.clone();
+            erf_apply(&input, Corrections::None, &mut out, isa).unwrap();
             let n = input.dim();
             let d: Vec<f64> = (0..n)
                 .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
                 .collect();
             let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * input.mean[k] * d[k]).collect();
+            let mut paths = [0usize; 4];
             for i in 0..n {
                 for j in 0..=i {
                     let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
+                    let spread =
+                        ((uu[i] * uu[j]).abs() + 0.5 * (uu[i].powi(2) + uu[j].powi(2))) * r.abs();
+                    paths[if spread > 4.0 {
+                        3
+                    } else if r.abs() < 0.5 {
+                        0
+                    } else if r.abs() < SERIES_MAX_RHO {
+                        1
+                    } else if r.abs() < 0.925 {
+                        2
+                    } else {
+                        3
+                    }] += 1;
                     let want = 4.0 * bvn_cov(uu[i], uu[j], r);
                     let got = out.cov[(i, j)];
                     assert!(
                         (got - want).abs() <= 1e-15,
-                        "C[{i},{j}] = {got}, scalar {want}"
+                        "{isa:?}: C[{i},{j}] = {got}, scalar {want}"
                     );
                     assert_eq!(got, out.cov[(j, i)]);
                 }
+            }
+            if scale > 1.0 {
+                assert!(paths.iter().all(|&p| p > 10), "pairs per path {paths:?}");
             }
         }
     }

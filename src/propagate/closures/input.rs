@@ -1,6 +1,7 @@
 //! Checks on a closure's input and preparation of its output buffers.
 
 use faer::{Col, Mat};
+use pulp::WithSimd;
 
 use super::Corrections;
 use crate::error::{Error, Result};
@@ -31,13 +32,18 @@ pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
         )));
     }
     for j in 0..n {
-        for i in 0..n {
-            let v = input.cov[(i, j)];
-            if !v.is_finite() {
-                return Err(Error::Numeric(format!(
-                    "{who} closure: cov[({i}, {j})] = {v}"
-                )));
-            }
+        let col = input.cov.col_as_slice(j);
+        // Branch-free (vectorisable) scan first; locate the entry only on failure.
+        let non_finite: usize = col
+            .iter()
+            .map(|v| usize::from((v.to_bits() >> 52) & 0x7ff == 0x7ff))
+            .sum();
+        if non_finite > 0 {
+            let i = col.iter().position(|v| !v.is_finite()).unwrap_or(0);
+            return Err(Error::Numeric(format!(
+                "{who} closure: cov[({i}, {j})] = {}",
+                col[i]
+            )));
         }
     }
     let scale = (0..n).map(|i| input.cov[(i, i)].abs()).fold(0.0, f64::max);
@@ -122,4 +128,36 @@ pub(crate) fn lane_test_input(diag: f64) -> Moments {
     });
     let mean = Col::from_fn(n, |i| 4.0 * next() * cov[(i, i)].sqrt() + 0.1 * next());
     Moments::gaussian(mean, cov)
+}
+
+/// The instruction set the SIMD lanes of a closure run on: normally the best one pulp finds
+/// at run time; the tests also force AVX2 (4 lanes) and scalar (1 lane), which `dispatch`
+/// never picks on an AVX-512 machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Isa {
+    Dispatch,
+    #[cfg(test)]
+    Avx2,
+    #[cfg(test)]
+    Scalar,
+}
+
+impl Isa {
+    /// Runs `kernel` on this instruction set (AVX2 falls back to dispatch where it is missing).
+    #[inline(always)]
+    pub(crate) fn run<W: WithSimd>(self, arch: pulp::Arch, kernel: W) -> W::Output {
+        match self {
+            Isa::Dispatch => arch.dispatch(kernel),
+            #[cfg(test)]
+            Isa::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(v3) = pulp::x86::V3::try_new() {
+                    return pulp::Simd::vectorize(v3, kernel);
+                }
+                arch.dispatch(kernel)
+            }
+            #[cfg(test)]
+            Isa::Scalar => pulp::Simd::vectorize(pulp::Scalar::new(), kernel),
+        }
+    }
 }

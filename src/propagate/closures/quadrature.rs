@@ -48,10 +48,15 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     let brk = kink(act).map(|k| (k - mu) / s);
     let breaks = brk.as_slice();
     let range = half_range(mu / s);
-    let m = normal_expect(breaks, width(s), range, |z| act.eval(mu + s * z));
-    let var = normal_expect(breaks, width(s), range, |z| {
-        let d = act.eval(mu + s * z) - m;
-        d * d
+    // φ once per node: the two sums below are the two `normal_expect` passes of the same rule.
+    let mut nodes = Vec::new();
+    for_each_normal_node(breaks, width(s), range, |z, w| {
+        nodes.push((w, act.eval(mu + s * z)))
+    });
+    let m = nodes.iter().fold(0.0, |acc, (w, f)| acc + w * f);
+    let var = nodes.iter().fold(0.0, |acc, (w, f)| {
+        let d = f - m;
+        acc + w * (d * d)
     });
     (m, var)
 }

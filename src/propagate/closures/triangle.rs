@@ -4,6 +4,7 @@ use faer::Mat;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::propagate::affine::mirror_lower;
 
 /// Column index and its storage.
 type Column<'a> = (usize, &'a mut [f64]);
@@ -11,7 +12,8 @@ type Column<'a> = (usize, &'a mut [f64]);
 /// Fills the symmetric matrix `cov` from `kernel(i, col)`, which must write C[j, i] for
 /// j = 0..=i into `col` (length i + 1, contiguous in faer's column-major storage: the lanes
 /// j ≤ i for fixed i). Columns are processed in parallel in pairs (i, N−1−i), so that every
-/// rayon task has the same N + 1 entries of work; the strict lower triangle is then mirrored.
+/// rayon task has the same N + 1 entries of work; the strict upper triangle is then mirrored
+/// (in cache-sized tiles).
 pub(crate) fn fill_symmetric<F>(cov: &mut Mat<f64>, kernel: F) -> Result<()>
 where
     F: Fn(usize, &mut [f64]) + Sync,
@@ -40,10 +42,7 @@ where
             kernel(i, &mut col[..=i]);
         }
     });
-    for j in 0..n {
-        for i in j + 1..n {
-            cov[(i, j)] = cov[(j, i)];
-        }
-    }
+    // The strict upper triangle onto the lower one: the lower-onto-upper copy of the transpose.
+    mirror_lower(cov.as_mut().transpose_mut());
     Ok(())
 }

@@ -1,0 +1,120 @@
+//! Interleaved A/B timing of the closures against the affine update they follow, on the same
+//! machine moment (issue #5, goal 3: closure ≤ 25 % of the affine update at N = 1024):
+//! `cargo run --release --example closure_ratio -- N CLASSES ROUNDS [random|strong]`.
+//!
+//! Inputs per class: `random` = the criterion suite's layer ([`inputs::layer_moments`]),
+//! `strong` (default) = correlations shaped like a trained MNIST hidden layer
+//! ([`inputs::strong_layer_moments`]); the closures read these as pre-activation moments, the
+//! affine update maps them through a random N×N layer (rows of unit variance). Prints the |ρ|
+//! histogram of the first class, then per round the affine time per class and each closure's
+//! time per class with its ratio to it; the summary gives the medians over the rounds.
+
+use std::time::Instant;
+
+use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
+use corrflow::propagate::closures::{closure_for, Corrections};
+use corrflow::stats::Moments;
+use faer::{Col, Mat};
+
+#[path = "inputs.rs"]
+mod inputs;
+use inputs::{closure_cases, layer_moments, strong_layer_moments, Uniform};
+
+const USAGE: &str = "usage: closure_ratio N CLASSES ROUNDS [random|strong]";
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |k: usize| -> usize { args.get(k).and_then(|a| a.parse().ok()).expect(USAGE) };
+    let (n, classes, rounds) = (num(0), num(1), num(2));
+    let strong = match args.get(3).map_or("strong", String::as_str) {
+        "strong" => true,
+        "random" => false,
+        _ => panic!("{USAGE}"),
+    };
+    let mut u = Uniform(2024);
+    let scale = (3.0 / n as f64).sqrt();
+    let w = Mat::from_fn(n, n, |_, _| scale * u.next());
+    let b = Col::zeros(n);
+    let inputs: Vec<Moments> = (0..classes)
+        .map(|_| {
+            if strong {
+                strong_layer_moments(&mut u, n)
+            } else {
+                layer_moments(&mut u, n)
+            }
+        })
+        .collect();
+    let mut hist = [0usize; 5];
+    let cov = &inputs[0].cov;
+    for j in 0..n {
+        for i in j + 1..n {
+            let rho = (cov[(i, j)] / (cov[(i, i)] * cov[(j, j)]).sqrt()).abs();
+            hist[[0.3, 0.5, 0.75, 0.925, f64::INFINITY]
+                .iter()
+                .position(|&t| rho < t)
+                .unwrap_or(4)] += 1;
+        }
+    }
+    let pairs = (n * (n - 1) / 2) as f64;
+    println!(
+        "N={n} C={classes} inputs={} threads={}: |rho| <0.3 {:.1}%, 0.3-0.5 {:.1}%, 0.5-0.75 {:.1}%, 0.75-0.925 {:.1}%, >=0.925 {:.2}%",
+        if strong { "strong" } else { "random" },
+        rayon::current_num_threads(),
+        100.0 * hist[0] as f64 / pairs,
+        100.0 * hist[1] as f64 / pairs,
+        100.0 * hist[2] as f64 / pairs,
+        100.0 * hist[3] as f64 / pairs,
+        100.0 * hist[4] as f64 / pairs,
+    );
+    let cases = closure_cases();
+    let closures: Vec<_> = cases
+        .iter()
+        .map(|&(_, act, method)| closure_for(act, method).unwrap())
+        .collect();
+    let mut pre = inputs.clone();
+    let mut post = inputs.clone();
+    let mut ws = AffineWorkspace::new();
+    let mut affine_ms = Vec::new();
+    let mut ratios = vec![Vec::new(); cases.len()];
+    let mut closure_ms = vec![Vec::new(); cases.len()];
+    for round in 0..=rounds {
+        let t = Instant::now();
+        affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut pre, &mut ws).unwrap();
+        let affine = t.elapsed().as_secs_f64() * 1e3 / classes as f64;
+        let mut line = format!("round {round}: affine {affine:.1} ms/class");
+        for (k, closure) in closures.iter().enumerate() {
+            let t = Instant::now();
+            for (h, z) in inputs.iter().zip(post.iter_mut()) {
+                closure.apply_into(h, Corrections::None, z).unwrap();
+            }
+            let ms = t.elapsed().as_secs_f64() * 1e3 / classes as f64;
+            line += &format!(", {} {ms:.1} ms ({:.0}%)", cases[k].0, 100.0 * ms / affine);
+            if round > 0 {
+                ratios[k].push(ms / affine);
+                closure_ms[k].push(ms);
+            }
+        }
+        if round > 0 {
+            affine_ms.push(affine);
+            println!("{line}");
+        }
+    }
+    let mut summary = format!(
+        "median over {rounds} rounds: affine {:.1} ms/class",
+        median(&mut affine_ms)
+    );
+    for (k, case) in cases.iter().enumerate() {
+        summary += &format!(
+            ", {} {:.1} ms = {:.0}%",
+            case.0,
+            median(&mut closure_ms[k]),
+            100.0 * median(&mut ratios[k])
+        );
+    }
+    println!("{summary}");
+}
