@@ -10,13 +10,15 @@ use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
 
-/// Parallelism for a GEMM of m×k by k×n: sequential below 2²² multiply-adds (~8 MFLOP), where
-/// waking and synchronising a second thread costs more than it saves. MNIST training at batch
-/// 128 then splits only the GEMMs of the 784-wide first layer (10⁷ multiply-adds); with the
-/// former 2¹⁹ the 100×128×100 GEMMs were split too and a two-thread epoch took 66 → 58 ms
-/// (f64 median, load 4.5, BENCHMARKS.md "Training: f32 path and PyTorch peer").
+/// Parallelism for a GEMM of m×k by k×n: sequential below 2²⁴ multiply-adds (~34 MFLOP), where
+/// waking and synchronising a second thread costs more than it saves. Every GEMM of MNIST
+/// training (784-100-100-10, batch ≤ 128: at most 10⁷ multiply-adds) then stays on one thread,
+/// while evaluation and statistics batches (10³–10⁴ samples) are split. Measured on the quiet
+/// 2-core machine, 10-epoch median epoch at 2 threads: with 2²² (the 784-wide layer split)
+/// 83 / 62 ms at batch 64 / 128, with 2²⁴ 62–64 / 55–58 ms — the one-thread time; with the
+/// former 2¹⁹ the 100×128×100 GEMMs were split too (BENCHMARKS.md "Training").
 pub fn gemm_par(m: usize, n: usize, k: usize) -> Par {
-    if m.saturating_mul(n).saturating_mul(k) < (1 << 22) || rayon::current_num_threads() == 1 {
+    if m.saturating_mul(n).saturating_mul(k) < (1 << 24) || rayon::current_num_threads() == 1 {
         Par::Seq
     } else {
         Par::rayon(0)
