@@ -32,6 +32,9 @@ pub struct AffineWorkspace {
     stacked: Mat<f64>,
     /// W [Σ₁ … Σ_C], N_out × C·N_in.
     product: Mat<f64>,
+    /// Wᵀ stored column-major (N_in × N_out): faer multiplies by a transposed *view* of W at
+    /// ~60 % of its plain GEMM rate here, by this copy at ~90 % (BENCHMARKS.md, Goal 2).
+    w_t: Mat<f64>,
 }
 
 impl AffineWorkspace {
@@ -40,6 +43,7 @@ impl AffineWorkspace {
         AffineWorkspace {
             stacked: Mat::new(),
             product: Mat::new(),
+            w_t: Mat::new(),
         }
     }
 }
@@ -67,6 +71,8 @@ pub fn affine_moments(
     let classes = inputs.len();
     ws.stacked.resize_with(n_in, classes * n_in, |_, _| 0.0);
     ws.product.resize_with(n_out, classes * n_in, |_, _| 0.0);
+    ws.w_t.resize_with(n_in, n_out, |_, _| 0.0);
+    ws.w_t.copy_from(w.transpose());
     for (c, m) in inputs.iter().enumerate() {
         ws.stacked
             .as_mut()
@@ -101,7 +107,7 @@ pub fn affine_moments(
             Accum::Replace,
             ws.product.as_ref().subcols(c * n_in, n_in),
             BlockStructure::Rectangular,
-            w.transpose(),
+            ws.w_t.as_ref(),
             BlockStructure::Rectangular,
             1.0,
             Par::rayon(0),
