@@ -14,6 +14,7 @@
 //! tests only whether the output is Gaussian; A_0 also tests every closure on the way
 //! (Fischer et al. 2022, Fig. 5: A_l matches the network for l ≥ 1 on MNIST, A_0 falls short).
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -131,29 +132,36 @@ pub fn predicted_accuracy(
             priors.len()
         )));
     }
-    let mut per_class = Vec::with_capacity(priors.len());
-    let (mut acc, mut var) = (0.0, 0.0);
-    for (c, (m, &prior)) in output.iter().zip(priors).enumerate() {
-        let (p, se) = if prior > 0.0 {
-            prob_argmax(
-                m.mean.as_ref(),
-                m.cov.as_ref(),
-                c,
-                mc_samples,
-                mix_seed(seed, c as u64),
-            )?
-        } else {
-            (0.0, 0.0)
-        };
-        acc += prior * p;
-        var += prior * prior * se * se;
-        per_class.push(ClassProbability {
-            class: c,
-            prior,
-            p_correct: p,
-            stderr: se,
-        });
-    }
+    // Classes are independent draws with their own seeds: in parallel, same numbers.
+    let per_class = output
+        .par_iter()
+        .zip(priors)
+        .enumerate()
+        .map(|(c, (m, &prior))| {
+            let (p, se) = if prior > 0.0 {
+                prob_argmax(
+                    m.mean.as_ref(),
+                    m.cov.as_ref(),
+                    c,
+                    mc_samples,
+                    mix_seed(seed, c as u64),
+                )?
+            } else {
+                (0.0, 0.0)
+            };
+            Ok(ClassProbability {
+                class: c,
+                prior,
+                p_correct: p,
+                stderr: se,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let acc = per_class.iter().map(|p| p.prior * p.p_correct).sum::<f64>();
+    let var = per_class
+        .iter()
+        .map(|p| p.prior * p.prior * p.stderr * p.stderr)
+        .sum::<f64>();
     Ok((acc, var.sqrt(), per_class))
 }
 

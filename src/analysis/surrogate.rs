@@ -14,6 +14,7 @@
 use faer::{Col, Mat};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::accuracy::mix_seed;
@@ -151,19 +152,25 @@ fn evaluate(
     seed: u64,
     order: u64,
     d: usize,
-    draw: impl Fn(usize, usize, &mut StdRng) -> Result<Mat<f64>>,
+    draw: impl Fn(usize, usize, &mut StdRng) -> Result<Mat<f64>> + Sync,
 ) -> Result<SurrogateResult> {
     let total: usize = counts.iter().sum();
+    // Every class draws from its own seeded stream: in parallel, same numbers.
+    let draws = counts
+        .par_iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + c as u64));
+            draw(c, n, &mut rng)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut x = Mat::zeros(d, total);
     let mut labels = Vec::with_capacity(total);
     let mut at = 0;
-    for (c, &n) in counts.iter().enumerate() {
+    for (c, (&n, block)) in counts.iter().zip(&draws).enumerate() {
         let label = u8::try_from(c)
             .map_err(|_| Error::Shape(format!("class {c} does not fit a u8 label")))?;
-        let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + c as u64));
-        x.as_mut()
-            .subcols_mut(at, n)
-            .copy_from(draw(c, n, &mut rng)?);
+        x.as_mut().subcols_mut(at, n).copy_from(block);
         labels.extend(std::iter::repeat_n(label, n));
         at += n;
     }
