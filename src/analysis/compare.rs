@@ -1,6 +1,7 @@
 //! Theory vs empirical, per stage and class (DESIGN.md §4.1): relative Frobenius error of the
 //! covariance, the error of the mean in units of √tr Σ, and the Gaussian KL divergence.
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -30,18 +31,25 @@ pub struct StageComparison {
     pub kl_jitter: f64,
 }
 
-/// Compares every predicted stage with the measured one.
+/// Compares every predicted stage with the measured one; the (stage, class) pairs are
+/// independent and run in parallel, rows in stage-then-class order.
 pub fn compare_stages(
     predicted: &[Predicted],
     empirical: &LayerStats,
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
-    let mut rows = Vec::new();
+    let mut pairs = Vec::new();
     for p in predicted {
         let emp = empirical.get(p.stage).ok_or_else(|| {
             Error::Shape(format!("no empirical statistics for stage {}", p.stage))
         })?;
         for (class, (prop, meas)) in p.per_class.iter().zip(&emp.per_class).enumerate() {
+            pairs.push((p.stage, class, prop, meas));
+        }
+    }
+    pairs
+        .into_par_iter()
+        .map(|(stage, class, prop, meas)| {
             let kl = kl_divergence(
                 (meas.mean.as_ref(), meas.cov.as_ref()),
                 (prop.mean.as_ref(), prop.cov.as_ref()),
@@ -51,16 +59,15 @@ pub fn compare_stages(
                 Ok(k) => (Some(k.value), k.jitter),
                 Err(_) => (None, f64::NAN),
             };
-            rows.push(StageComparison {
-                layer: p.stage.layer(depth),
-                stage: p.stage.kind(),
+            Ok(StageComparison {
+                layer: stage.layer(depth),
+                stage: stage.kind(),
                 class,
                 cov_rel_err: relative_frobenius(prop.cov.as_ref(), meas.cov.as_ref())?,
                 mean_err: mean_error(prop.mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?,
                 kl,
                 kl_jitter,
-            });
-        }
-    }
-    Ok(rows)
+            })
+        })
+        .collect()
 }
