@@ -102,10 +102,7 @@ impl Propagator {
                 pre.per_class
                     .iter()
                     .zip(post.per_class.iter_mut())
-                    .try_for_each(|(h, z)| {
-                        fit(z, h.dim());
-                        closure.apply_into(h, corrections, z)
-                    })
+                    .try_for_each(|(h, z)| closure.apply_into(h, corrections, z))
             })?;
             for m in &mut pre.per_class {
                 m.k3_iij = None;
@@ -181,12 +178,6 @@ fn shape_stages(stages: &mut Vec<Predicted>, from: usize, depth: usize, classes:
             Moments::gaussian(faer::Col::zeros(0), faer::Mat::zeros(0, 0))
         });
     }
-}
-
-/// Resizes `m`'s mean and covariance to dimension `n`, reusing their allocations.
-fn fit(m: &mut Moments, n: usize) {
-    m.mean.resize_with(n, |_| 0.0);
-    m.cov.resize_with(n, n, |_, _| 0.0);
 }
 
 /// Copies the measured κ slices of h^l into the propagated moments of h^l.

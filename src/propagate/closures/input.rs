@@ -1,6 +1,5 @@
 //! Checks on a closure's input and preparation of its output buffers.
 
-use faer::{Col, Mat};
 use pulp::WithSimd;
 
 use super::Corrections;
@@ -70,14 +69,11 @@ pub(crate) fn correlation(sigma_ij: f64, si: f64, sj: f64) -> f64 {
     }
 }
 
-/// Resizes `out` to dimension `n` (reusing its buffers when they fit) and clears its κ fields.
+/// Resizes `out` to dimension `n` (in place: its allocations are kept and grow only when too
+/// small) and clears its κ fields. The closure then overwrites every entry.
 pub(crate) fn reset_output(out: &mut Moments, n: usize) {
-    if out.mean.nrows() != n {
-        out.mean = Col::zeros(n);
-    }
-    if out.cov.nrows() != n || out.cov.ncols() != n {
-        out.cov = Mat::zeros(n, n);
-    }
+    out.mean.resize_with(n, |_| 0.0);
+    out.cov.resize_with(n, n, |_, _| 0.0);
     out.k3_iij = None;
     out.k4_iijj = None;
 }
@@ -100,6 +96,7 @@ pub(crate) fn gaussian_only(corrections: Corrections, who: &str) -> Result<()> {
 /// scalar paths), a large one keeps them weak (tetrachoric series path).
 #[cfg(test)]
 pub(crate) fn lane_test_input(diag: f64) -> Moments {
+    use faer::{Col, Mat};
     let n = 37;
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = move || {

@@ -53,8 +53,8 @@ pub trait Closure: Send + Sync {
     /// Short name for reports ("relu (Φ₂ closed form)", …).
     fn name(&self) -> String;
 
-    /// Writes the post-activation mean and covariance into `out` (whose buffers have the right
-    /// shape and are reused; its κ fields are set to `None`). Errors when `corrections` asks for
+    /// Writes the post-activation mean and covariance into `out` (resized to the input's
+    /// dimension in place, its buffers reused; its κ fields are set to `None`). Errors when `corrections` asks for
     /// something this closure cannot honour, or when `input` lacks the κ matrices it needs.
     fn apply_into(
         &self,

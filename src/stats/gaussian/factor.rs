@@ -29,11 +29,7 @@ pub(super) fn factor_group(
     names: &[&str],
     ridge: f64,
 ) -> Result<Factors> {
-    if !(ridge >= 0.0 && ridge.is_finite()) {
-        return Err(Error::Numeric(format!(
-            "ridge must be a finite number ≥ 0, got {ridge}"
-        )));
-    }
+    check_ridge(ridge)?;
     for (c, name) in covs.iter().zip(names) {
         let finite = (0..c.ncols()).all(|j| c.col(j).iter().all(|v| v.is_finite()));
         if !finite {
@@ -42,12 +38,7 @@ pub(super) fn factor_group(
             )));
         }
     }
-    let n = covs.first().map_or(0, |c| c.nrows()).max(1) as f64;
-    let mean_var = covs
-        .iter()
-        .map(|c| (0..c.nrows()).map(|i| c[(i, i)]).sum::<f64>() / n)
-        .sum::<f64>()
-        / covs.len().max(1) as f64;
+    let mean_var = mean_variance(covs);
     let lambda = ridge * mean_var;
     let plain: Vec<Option<Mat<f64>>> = covs.iter().map(|c| cholesky(*c, 0.0)).collect();
     let needs_ridge = plain.iter().any(|l| needs_ridge(l.as_ref(), ridge, lambda));
@@ -74,6 +65,26 @@ pub(super) fn factor_group(
         })?);
     }
     Ok(Factors { l, jitter: lambda })
+}
+
+/// The relative ridge ε must be finite and ≥ 0.
+pub(super) fn check_ridge(ridge: f64) -> Result<()> {
+    if ridge >= 0.0 && ridge.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::Numeric(format!(
+            "ridge must be a finite number ≥ 0, got {ridge}"
+        )))
+    }
+}
+
+/// mean_k(tr Σ_k / N): the average variance of a group of N×N covariances, the scale of λ.
+pub(super) fn mean_variance(covs: &[MatRef<'_, f64>]) -> f64 {
+    let n = covs.first().map_or(0, |c| c.nrows()).max(1) as f64;
+    covs.iter()
+        .map(|c| (0..c.nrows()).map(|i| c[(i, i)]).sum::<f64>() / n)
+        .sum::<f64>()
+        / covs.len().max(1) as f64
 }
 
 /// Whether a plain factor asks for the ridge: it failed, or (with ε > 0) a pivot Lᵢᵢ² < λ.

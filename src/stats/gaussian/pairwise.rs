@@ -11,7 +11,7 @@ use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
 use super::divergence::{mahalanobis_sq, Bhattacharyya};
-use super::factor::{cholesky, log_det, needs_ridge};
+use super::factor::{check_ridge, cholesky, log_det, mean_variance, needs_ridge};
 use crate::error::{Error, Result};
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
@@ -29,15 +29,11 @@ pub fn pairwise_bhattacharyya(
     ridge: f64,
 ) -> Result<PairwiseSplit> {
     check(classes, ridge)?;
-    let n = classes[0].0.nrows().max(1) as f64;
-    let mean_var = classes
-        .iter()
-        .map(|(_, s)| (0..s.nrows()).map(|i| s[(i, i)]).sum::<f64>() / n)
-        .sum::<f64>()
-        / classes.len() as f64;
+    let covs: Vec<MatRef<'_, f64>> = classes.iter().map(|&(_, s)| s).collect();
+    let mean_var = mean_variance(&covs);
     let lambda = ridge * mean_var;
-    let accept = |l: Option<&Mat<f64>>| !needs_ridge(l, ridge, lambda);
-    if let Some(pairs) = split_all(classes, 0.0, &accept) {
+    let pivots_pass = |l: &Mat<f64>| !needs_ridge(Some(l), ridge, lambda);
+    if let Some(pairs) = split_all(classes, 0.0, &pivots_pass) {
         return Ok(PairwiseSplit { pairs, jitter: 0.0 });
     }
     if lambda <= 0.0 {
@@ -46,41 +42,28 @@ pub fn pairwise_bhattacharyya(
              (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
         )));
     }
-    let pairs = split_all(classes, lambda, &|l| l.is_some()).ok_or_else(|| {
+    let pairs = split_all(classes, lambda, &|_| true).ok_or_else(|| {
         Error::Numeric(format!(
             "a class covariance is not positive definite even with the ridge λ = {lambda:e} \
              (= {ridge} × mean variance) added to its diagonal"
         ))
     })?;
-    let pairs = pairs
-        .into_iter()
-        .map(|(a, b, d)| {
-            (
-                a,
-                b,
-                Bhattacharyya {
-                    jitter: lambda,
-                    ..d
-                },
-            )
-        })
-        .collect();
     Ok(PairwiseSplit {
         pairs,
         jitter: lambda,
     })
 }
 
-/// Every pair's split with λ added to every covariance, or `None` as soon as a factor is not
-/// `accept`ed (classes and pairs in parallel).
+/// Every pair's split with λ added to every covariance (and reported as its jitter), or `None`
+/// as soon as a Cholesky factor fails or is not `accept`ed (classes and pairs in parallel).
 fn split_all(
     classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
     lambda: f64,
-    accept: &(dyn Fn(Option<&Mat<f64>>) -> bool + Sync),
+    accept: &(dyn Fn(&Mat<f64>) -> bool + Sync),
 ) -> Option<Vec<(usize, usize, Bhattacharyya)>> {
     let factors: Vec<Mat<f64>> = classes
         .par_iter()
-        .map(|(_, s)| cholesky(*s, lambda).filter(|l| accept(Some(l))))
+        .map(|(_, s)| cholesky(*s, lambda).filter(|l| accept(l)))
         .collect::<Option<_>>()?;
     let log_dets: Vec<f64> = factors.iter().map(log_det).collect();
     let k = classes.len();
@@ -94,14 +77,14 @@ fn split_all(
             let avg = Mat::from_fn(sa.nrows(), sa.ncols(), |i, j| {
                 0.5 * (sa[(i, j)] + sb[(i, j)])
             });
-            let lbar = cholesky(avg.as_ref(), lambda).filter(|l| accept(Some(l)))?;
+            let lbar = cholesky(avg.as_ref(), lambda).filter(|l| accept(l))?;
             Some((
                 a,
                 b,
                 Bhattacharyya {
                     mean_term: 0.125 * mahalanobis_sq(&lbar, ma, mb),
                     cov_term: 0.5 * (log_det(&lbar) - 0.5 * (log_dets[a] + log_dets[b])),
-                    jitter: 0.0,
+                    jitter: lambda,
                 },
             ))
         })
@@ -109,11 +92,7 @@ fn split_all(
 }
 
 fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<()> {
-    if !(ridge >= 0.0 && ridge.is_finite()) {
-        return Err(Error::Numeric(format!(
-            "ridge must be a finite number ≥ 0, got {ridge}"
-        )));
-    }
+    check_ridge(ridge)?;
     let Some(&(m0, _)) = classes.first() else {
         return Err(Error::Shape("pairwise Bhattacharyya of no classes".into()));
     };
