@@ -21,6 +21,7 @@ use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
 use crate::propagate::closures::bvn::{bvn_cdf, cdf, pdf};
+use crate::propagate::closures::relu::ratio;
 use crate::stats::Moments;
 
 /// Closed-form VJP of [`crate::propagate::closures::ReluClosure`].
@@ -33,18 +34,6 @@ struct ReluExpectations<'a> {
     sig: &'a faer::Mat<f64>,
     /// (E[φ'], E[φ''], E[φ]) per unit.
     unit: Vec<(f64, f64, f64)>,
-}
-
-/// num/q with the limits num/0 = ±∞ and 0/0 = 0.
-#[inline]
-fn ratio(num: f64, q: f64) -> f64 {
-    if q > 0.0 {
-        num / q
-    } else if num == 0.0 {
-        0.0
-    } else {
-        num.signum() * f64::INFINITY
-    }
 }
 
 impl SteinExpectations for ReluExpectations<'_> {

@@ -117,9 +117,9 @@ pub fn relu_cross(a: f64, b: f64, rho: f64) -> f64 {
         + q * pdf(b) * pdf(xa)
 }
 
-/// num/q with the limits num/0 = ±∞ and 0/0 = 0.
+/// num/q with the limits num/0 = ±∞ and 0/0 = 0 (also used by the relu closure's VJP).
 #[inline]
-fn ratio(num: f64, q: f64) -> f64 {
+pub(crate) fn ratio(num: f64, q: f64) -> f64 {
     if q > 0.0 {
         num / q
     } else if num == 0.0 {
