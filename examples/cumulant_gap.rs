@@ -4,8 +4,8 @@
 //!
 //! `cargo run --release --example cumulant_gap -- MODEL xor|higher-order`
 
+use corrflow::cumtrain::{ClassStatistics, CumulantObjective};
 use corrflow::data::{HigherOrderConfig, XorConfig};
-use corrflow::net::cumulant_objective::{ClassStatistics, CumulantObjective};
 use corrflow::net::{model_io, ForwardPass, Mlp};
 use faer::{Mat, Side};
 use rand::rngs::StdRng;

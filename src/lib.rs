@@ -2,22 +2,33 @@
 //!
 //! Each layer maps the class-conditional distribution of its input to a new one. The affine part
 //! maps every cumulant exactly; the nonlinearity moves information between orders. corrflow
-//! measures the statistics of every layer from real forward passes ([`stats`]), predicts them by
-//! propagating cumulants through closures ([`propagate`]), and compares both ([`analysis`]).
+//! measures the statistics of every layer from real forward passes ([`measure`]), predicts them
+//! by propagating cumulants through closures ([`propagate`]), and compares both ([`analysis`]).
 //!
-//! Pipeline: [`data`] → [`stats`] → [`net`] → [`propagate`] → [`analysis`] → [`report`].
+//! Pipeline (each module imports only those before it): [`data`] → [`stats`] → [`net`] →
+//! [`propagate`] → [`measure`] → [`cumtrain`] → [`analysis`] → [`report`] → [`sweep`]; the
+//! command line is the binary on top. Low modules usable by all: [`error`], [`io`], [`linalg`],
+//! [`special`], [`simd`], [`timing`]. A test (`layering.rs`) enforces this order.
 //! Source of the science: Fischer et al., "Decomposing neural networks as mappings of
 //! correlation functions", Phys. Rev. Research 4, 043143 (2022).
 
 pub mod analysis;
+pub mod cumtrain;
 pub mod data;
 pub mod error;
+pub mod io;
+pub mod linalg;
+pub mod measure;
 pub mod net;
 pub mod propagate;
 pub mod report;
 pub mod simd;
+pub mod special;
 pub mod stats;
 pub mod sweep;
 pub mod timing;
 
 pub use error::{Error, Result};
+
+#[cfg(test)]
+mod layering;

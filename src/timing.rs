@@ -120,9 +120,9 @@ impl Timings {
     }
 }
 
-/// Flops of the affine covariance update of [`crate::propagate::affine::affine_moments`] for
-/// `classes` classes, W of n_out × n_in: 2·n_out·n_in² for WΣ plus n_out(n_out+1)·n_in for the
-/// lower triangle of (WΣ)Wᵀ, per class (means are negligible and not counted).
+/// Flops of the affine covariance update Σ' = WΣWᵀ (DESIGN.md §2) for `classes` classes, W of
+/// n_out × n_in: 2·n_out·n_in² for WΣ plus n_out(n_out+1)·n_in for the lower triangle of
+/// (WΣ)Wᵀ, per class (means are negligible and not counted).
 pub fn affine_flops(n_out: usize, n_in: usize, classes: usize) -> f64 {
     let (o, i) = (n_out as f64, n_in as f64);
     classes as f64 * (2.0 * o * i * i + o * (o + 1.0) * i)

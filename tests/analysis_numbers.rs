@@ -11,10 +11,12 @@ use corrflow::analysis::information::stage_information;
 use corrflow::analysis::surrogate::{surrogate_accuracy, within_class_covariance};
 use corrflow::analysis::transfer::quadratic_transfer;
 use corrflow::data::Dataset;
+use corrflow::measure::{layer_stats, Higher};
+use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::stats::gaussian::GaussianSampler;
-use corrflow::stats::{layer_stats, Higher, Moments, Stage};
+use corrflow::stats::Moments;
 use corrflow::timing::Timings;
 
 /// `counts[c]` samples of N(means[c], covs[c]) per class, classes in blocks.

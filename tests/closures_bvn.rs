@@ -1,7 +1,7 @@
 //! Φ₂ against exact values, identities and an independent Plackett-integral reference.
 
-use corrflow::propagate::closures::bvn::{bvn_cdf, bvn_cov, cdf};
 use corrflow::propagate::closures::rules::gauss_legendre;
+use corrflow::special::{bvn_cdf, bvn_cov, normal_cdf as cdf};
 use std::f64::consts::PI;
 
 /// Reference: Φ₂(a,b;ρ) − Φ(a)Φ(b) = ∫₀^ρ φ₂(a,b;r) dr (Plackett), with r = sin θ:

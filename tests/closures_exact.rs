@@ -94,7 +94,7 @@ fn relu_matches_price_integral() {
                 .zip(&w)
                 .map(|(x, w)| {
                     let t = 0.5 * rho.asin() * (1.0 + x);
-                    w * t.cos() * corrflow::propagate::closures::bvn::bvn_cdf(a, b, t.sin())
+                    w * t.cos() * corrflow::special::bvn_cdf(a, b, t.sin())
                 })
                 .sum::<f64>()
                 * 0.5

@@ -1,8 +1,8 @@
 //! The cumulant objective: whole-network gradients against finite differences, and its meaning
 //! (the expected sample MSE) on linear networks, against samples.
 
+use corrflow::cumtrain::{ClassStatistics, CumulantObjective};
 use corrflow::data::Dataset;
-use corrflow::net::cumulant_objective::{ClassStatistics, CumulantObjective};
 use corrflow::net::{Activation, ForwardPass, Layer, Mlp};
 use corrflow::stats::Moments;
 use faer::{Col, Mat};

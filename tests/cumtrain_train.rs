@@ -4,8 +4,8 @@
 mod common;
 use common::corrflow;
 
+use corrflow::cumtrain::train_cumulants;
 use corrflow::data::XorConfig;
-use corrflow::net::cumulant_train::train_cumulants;
 use corrflow::net::model_io;
 use corrflow::net::train::{Loss, Optimizer, TrainConfig};
 use corrflow::net::{Activation, Mlp};

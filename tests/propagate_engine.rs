@@ -8,11 +8,13 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::{Exp1, StandardNormal};
 
 use corrflow::data::Dataset;
+use corrflow::measure::{layer_stats, Higher};
+use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{propagate, PropagateOptions};
 use corrflow::stats::gaussian::{relative_frobenius, GaussianSampler};
-use corrflow::stats::{layer_stats, Higher, Moments, Stage};
+use corrflow::stats::Moments;
 
 const GAUSSIAN: PropagateOptions = PropagateOptions {
     method: ClosureMethod::Auto,

@@ -1,7 +1,8 @@
 //! Gaussian utilities against closed forms and sampling error.
 
+use corrflow::special::normal_cdf;
 use corrflow::stats::gaussian::{
-    bhattacharyya, kl_divergence, mean_error, normal_cdf, pairwise_bhattacharyya, prob_argmax,
+    bhattacharyya, kl_divergence, mean_error, pairwise_bhattacharyya, prob_argmax,
     relative_frobenius, GaussianSampler,
 };
 use corrflow::stats::MomentAccumulator;

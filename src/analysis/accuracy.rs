@@ -18,11 +18,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::LayerStats;
+use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{Predicted, PropagateOptions, Propagator};
 use crate::stats::gaussian::prob_argmax;
-use crate::stats::{LayerStats, Moments, Stage};
+use crate::stats::Moments;
 use crate::timing::Timings;
 
 /// Settings of the accuracy prediction.

@@ -13,11 +13,12 @@ use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::measure::{layer_stats, Higher};
+use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::ClosureMethod;
 use crate::propagate::Propagator;
 use crate::stats::gaussian::relative_frobenius;
-use crate::stats::{layer_stats, Higher, Stage};
 use crate::timing::Timings;
 
 /// Samples per forward-pass batch when measuring statistics.
@@ -147,7 +148,7 @@ pub fn analyze(
 
 fn heatmap(
     net: &Mlp,
-    stats: &crate::stats::LayerStats,
+    stats: &crate::measure::LayerStats,
     opts: AnalysisOptions,
     timings: &Timings,
 ) -> Result<Heatmap> {

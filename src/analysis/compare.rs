@@ -5,9 +5,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::LayerStats;
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{kl_divergence, mean_error, relative_frobenius};
-use crate::stats::LayerStats;
 
 /// Relative ridge for the KL divergence when a covariance is singular (dead relu units, constant
 /// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.

@@ -22,8 +22,10 @@
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::LayerStats;
+use crate::net::Stage;
 use crate::stats::gaussian::pairwise_bhattacharyya;
-use crate::stats::{LayerStats, Moments, Stage};
+use crate::stats::Moments;
 
 /// Default relative ridge of the split (see the module docs).
 pub const INFORMATION_RIDGE: f64 = 1e-6;

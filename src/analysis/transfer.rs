@@ -27,8 +27,10 @@ use faer::{Col, Mat};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::LayerStats;
+use crate::net::Stage;
 use crate::net::{Activation, Mlp};
-use crate::stats::{LayerStats, Moments, Stage};
+use crate::stats::Moments;
 
 /// One term of the decomposition.
 #[derive(Clone, Debug, Serialize)]

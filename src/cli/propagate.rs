@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use corrflow::analysis::{compare_stages, StageComparison};
+use corrflow::measure::{layer_stats, Higher};
+use corrflow::net::Stage;
 use corrflow::net::{model_io, train::check_fits};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{PropagateOptions, Propagator};
-use corrflow::stats::{layer_stats, Higher, Stage};
 use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 

@@ -475,7 +475,7 @@ fn run_merge(grid_path: &Path, out: &Path, inputs: &[PathBuf]) -> Result<()> {
         text.push('\n');
     }
     let path = results_path(out);
-    corrflow::report::write_atomically(&path, text.as_bytes())?;
+    corrflow::io::write_atomically(&path, text.as_bytes())?;
     eprintln!(
         "merged {} of {} points from {} folders into {}",
         m.records.len(),

@@ -6,7 +6,7 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use corrflow::net::cumulant_train::{train_cumulants, Objective};
+use corrflow::cumtrain::{train_cumulants, Objective};
 use corrflow::net::train::{train, EpochStats, Loss, Optimizer, TrainConfig};
 use corrflow::net::{model_io, Activation, Mlp, Precision};
 use corrflow::timing::Timings;

@@ -1,52 +1,20 @@
 //! Batched forward pass: one faer GEMM per layer (H = W·A), then the fused bias + activation
 //! kernel column by column, parallel over the batch with rayon.
 
-use faer::linalg::matmul::matmul;
 use faer::prelude::*;
-use faer::{Accum, Mat, MatMut, MatRef, Par};
+use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
-
-/// Parallelism for a GEMM of m×k by k×n: sequential below 2²⁴ multiply-adds (~34 MFLOP), where
-/// waking and synchronising a second thread costs more than it saves. Every GEMM of MNIST
-/// training (784-100-100-10, batch ≤ 128: at most 10⁷ multiply-adds) then stays on one thread,
-/// while evaluation and statistics batches (10³–10⁴ samples) are split. Measured on the quiet
-/// 2-core machine, 10-epoch median epoch at 2 threads: with 2²² (the 784-wide layer split)
-/// 83 / 62 ms at batch 64 / 128, with 2²⁴ 62–64 / 55–58 ms — the one-thread time; with the
-/// former 2¹⁹ the 100×128×100 GEMMs were split too (BENCHMARKS.md "Training").
-pub fn gemm_par(m: usize, n: usize, k: usize) -> Par {
-    if m.saturating_mul(n).saturating_mul(k) < (1 << 24) || rayon::current_num_threads() == 1 {
-        Par::Seq
-    } else {
-        Par::rayon(0)
-    }
-}
+use crate::linalg::gemm;
 
 /// Whether an elementwise sweep over a rows × cols block is worth splitting over rayon's
 /// threads: below 2¹⁶ entries (a 100-wide layer at batch 128 has 12 800) the sweep takes a few
 /// µs, less than waking a second thread.
 pub fn elementwise_parallel(rows: usize, cols: usize) -> bool {
     rows.saturating_mul(cols) >= (1 << 16) && rayon::current_num_threads() > 1
-}
-
-/// dst ← a·b (+ dst when `accumulate`), with the parallelism chosen by [`gemm_par`].
-pub fn gemm<T: Real>(
-    dst: MatMut<'_, T>,
-    accumulate: bool,
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    alpha: T,
-) {
-    let par = gemm_par(a.nrows(), b.ncols(), a.ncols());
-    let accum = if accumulate {
-        Accum::Add
-    } else {
-        Accum::Replace
-    };
-    matmul(dst, accum, a, b, alpha, par);
 }
 
 /// The activations of every layer for one batch, kept for statistics and backpropagation.

@@ -1,16 +1,16 @@
 //! The multilayer perceptron: architecture, forward pass, training, model files.
 
 pub mod activation;
-pub mod cumulant_objective;
-pub mod cumulant_train;
 pub mod forward;
 pub mod kernels;
 pub mod mlp;
 pub mod model_io;
 pub mod precision;
+pub mod stage;
 pub mod train;
 
 pub use activation::Activation;
 pub use forward::ForwardPass;
 pub use mlp::{Layer, Mlp};
 pub use precision::{Precision, Real};
+pub use stage::Stage;

@@ -16,7 +16,7 @@ use safetensors::SafeTensors;
 
 use super::{Activation, Layer, Mlp};
 use crate::error::{Error, Result};
-use crate::report::write_atomically;
+use crate::io::write_atomically;
 
 /// Value of the `format` metadata key.
 pub const FORMAT_TAG: &str = "corrflow-mlp";

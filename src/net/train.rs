@@ -11,11 +11,12 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use super::forward::{argmax_columns, gemm};
+use super::forward::argmax_columns;
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::linalg::gemm;
 
 /// The training loss, averaged over the batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -287,7 +288,7 @@ fn backprop<T: Real>(
     }
 }
 
-/// One optimiser step on every parameter (shared with [`super::cumulant_train`]), in T: Adam's
+/// One optimiser step on every parameter (shared with training on the cumulant objective), in T: Adam's
 /// moments and step, SGD's velocity (the constants rounded to T).
 pub(crate) fn update<T: Real>(
     net: &mut Mlp<T>,

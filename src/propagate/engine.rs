@@ -11,8 +11,8 @@
 use super::affine::{affine_moments, AffineWorkspace};
 use super::closures::{closure_for, ClosureMethod, Corrections};
 use crate::error::{Error, Result};
-use crate::net::{Layer, Mlp};
-use crate::stats::{Moments, Stage};
+use crate::net::{Layer, Mlp, Stage};
+use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
 
 /// How to propagate.

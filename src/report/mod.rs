@@ -1,4 +1,4 @@
-//! Output: files written atomically, the analysis report (Markdown, JSON, plots).
+//! Output: the analysis report (Markdown, JSON, plots), written with [`crate::io`].
 //!
 //! - [`render`] turns a plot into PNG bytes or an SVG string, with an embedded font;
 //! - [`plots`] draws the analysis plots;
@@ -10,37 +10,16 @@ pub mod markdown;
 pub mod plots;
 pub mod render;
 
-use std::io::Write;
 use std::path::Path;
 
 use crate::analysis::{Analysis, Heatmap};
 use crate::error::{Error, Result};
+use crate::io::write_atomically;
 
 /// Size of every PNG/SVG plot in pixels.
 const PLOT_SIZE: (u32, u32) = (900, 600);
 /// Size of the heatmap plot (two panels side by side).
 const HEATMAP_SIZE: (u32, u32) = (1200, 640);
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees a partial file and an interrupted run leaves none behind.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
-    // The temporary file is created 0600; give the result the usual rw-r--r--.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
-            .map_err(|e| Error::io(path, e))?;
-    }
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
 
 /// Every file of an analysis report as (file name, content): report.md, report.json (`json`,
 /// the serialised run) and each plot as .png and .svg. Nothing is written here, so a failure

@@ -226,7 +226,7 @@ pub fn erf<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
 }
 
 /// Standard normal cdf Φ(x) = ½ erfc(−x/√2) lane by lane: the same formula as the scalar
-/// [`cdf`](crate::propagate::closures::bvn::cdf), full relative accuracy in the lower tail.
+/// [`normal_cdf`](crate::special::normal_cdf), full relative accuracy in the lower tail.
 #[inline(always)]
 pub fn norm_cdf<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let arg = simd.mul_f64s(x, simd.splat_f64s(-std::f64::consts::FRAC_1_SQRT_2));

@@ -1,10 +1,8 @@
-//! Statistics of data and of layers: moments measured from samples, Gaussian utilities.
+//! Statistics of data: moments measured from samples, Gaussian utilities.
 
 pub mod gaussian;
-pub mod layers;
 pub mod moments;
 
-pub use layers::{layer_stats, Higher, LayerStats, Stage};
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 
 use faer::{Col, Mat};

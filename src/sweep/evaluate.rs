@@ -6,10 +6,11 @@ use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use crate::analysis::information::{stage_information, INFORMATION_RIDGE};
 use crate::data::Split;
 use crate::error::Result;
+use crate::measure::{layer_stats, Higher};
 use crate::net::train::{train, TrainConfig};
 use crate::net::Mlp;
+use crate::net::Stage;
 use crate::propagate::closures::ClosureMethod;
-use crate::stats::{layer_stats, Higher, Stage};
 use crate::timing::Timings;
 
 use super::record::{InfoTerms, TheoryAccuracy};

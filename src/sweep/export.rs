@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::record::Record;
 use crate::error::{Error, Result};
-use crate::report::write_atomically;
+use crate::io::write_atomically;
 
 /// Writes `records` to `path` as CSV. Columns: `id`, `index`, one column per configuration key
 /// used by any record (sorted; `hidden` as widths joined by `x`), the accuracies, the gaps, the

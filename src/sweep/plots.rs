@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use super::record::Record;
 use super::summary::{depth, gap_curves, information_points, width, Curve};
 use crate::error::{Error, Result};
+use crate::io::write_atomically;
 use crate::report::render::{self, Plot, FONT};
-use crate::report::write_atomically;
 
 const SIZE: (u32, u32) = (1100, 450);
 

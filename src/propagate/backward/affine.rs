@@ -11,7 +11,7 @@ use faer::{Col, Mat, MatRef};
 
 use super::Adjoint;
 use crate::error::{Error, Result};
-use crate::net::forward::gemm;
+use crate::linalg::gemm;
 use crate::net::Layer;
 use crate::stats::Moments;
 

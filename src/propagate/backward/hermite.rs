@@ -20,9 +20,9 @@ use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
 use crate::net::Activation;
-use crate::propagate::closures::bvn::pdf;
 use crate::propagate::closures::hermite::DEFAULT_ORDER;
 use crate::propagate::closures::quadrature::for_each_unit_node;
+use crate::special::normal_pdf;
 use crate::stats::Moments;
 
 /// Integration range ±12 in z for the coefficients (|Heₙ(z)|φ(z)/√n! ≲ e^{−z²/4}, as in the
@@ -67,7 +67,7 @@ fn second_derivative(act: Activation, h: f64) -> f64 {
             let s = 1.0 / (1.0 + (-h).exp());
             s * (1.0 - s) * (1.0 - 2.0 * s)
         }
-        Activation::Gelu => pdf(h) * (2.0 - h * h),
+        Activation::Gelu => normal_pdf(h) * (2.0 - h * h),
     }
 }
 

@@ -20,8 +20,8 @@
 use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
-use crate::propagate::closures::bvn::{bvn_cdf, cdf, pdf};
 use crate::propagate::closures::relu::ratio;
+use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
 /// Closed-form VJP of [`crate::propagate::closures::ReluClosure`].
@@ -56,9 +56,14 @@ impl SteinExpectations for ReluExpectations<'_> {
         let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
         let p = bvn_cdf(ai, aj, rho);
         let (xi, xj) = (ratio(ai - rho * aj, q), ratio(aj - rho * ai, q));
-        let (pdf_ai, pdf_aj, cdf_xi, cdf_xj) = (pdf(ai), pdf(aj), cdf(xi), cdf(xj));
+        let (pdf_ai, pdf_aj, cdf_xi, cdf_xj) = (
+            normal_pdf(ai),
+            normal_pdf(aj),
+            normal_cdf(xi),
+            normal_cdf(xj),
+        );
         let (tail_i, tail_j) = if q > 0.0 {
-            (q * pdf(xi), q * pdf(xj))
+            (q * normal_pdf(xi), q * normal_pdf(xj))
         } else {
             (0.0, 0.0)
         };
@@ -85,7 +90,11 @@ impl ClosureVjp for ReluVjp {
             .map(|(&m, &s)| {
                 if s > 0.0 {
                     let a = m / s;
-                    (cdf(a), pdf(a) / s, m * cdf(a) + s * pdf(a))
+                    (
+                        normal_cdf(a),
+                        normal_pdf(a) / s,
+                        m * normal_cdf(a) + s * normal_pdf(a),
+                    )
                 } else {
                     (if m > 0.0 { 1.0 } else { 0.0 }, 0.0, m.max(0.0))
                 }

@@ -5,15 +5,17 @@ use std::f64::consts::{PI, SQRT_2};
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cov, failing_lanes, genz_rule, hermite_table, pdf, plackett_lanes, series_column,
-    series_plackett, series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    failing_lanes, hermite_table, plackett_lanes, series_column, series_plackett, series_terms,
+    MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
-use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
+use crate::linalg::fill_symmetric;
 use crate::simd::{load, store};
+use crate::special::bvn::genz_rule;
+use crate::special::{bvn_cov, normal_pdf};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of erf. With uₖ = √2μₖ/√(1+2Σₖₖ) and r = 2Σᵢⱼ/√((1+2Σᵢᵢ)(1+2Σⱼⱼ)),
@@ -83,7 +85,7 @@ fn erf_apply(input: &Moments, corrections: Corrections, out: &mut Moments, isa: 
             .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
             .collect();
     let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
-    let pdf_u: Vec<f64> = uu.iter().map(|&x| pdf(x)).collect();
+    let pdf_u: Vec<f64> = uu.iter().map(|&x| normal_pdf(x)).collect();
     let herm = hermite_table(&uu);
     for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
         out.mean[i] = libm::erf(mu * d);
@@ -165,7 +167,7 @@ impl WithSimd for ErfLanes<'_> {
     fn with_simd<S: Simd>(mut self, simd: S) {
         let len = self.out.len();
         let two_di = simd.splat_f64s(2.0 * self.di);
-        let pdf_ui = simd.splat_f64s(pdf(self.ui));
+        let pdf_ui = simd.splat_f64s(normal_pdf(self.ui));
         let ui = simd.splat_f64s(self.ui);
         let zero = simd.splat_f64s(0.0);
         let (mut q_idx, mut q_r, mut q_len) = ([0usize; MAX_LANES], [0.0; MAX_LANES], 0);

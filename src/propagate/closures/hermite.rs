@@ -5,9 +5,9 @@ use rayon::prelude::*;
 
 use super::input::{correlation, gaussian_only, reset_output, units, Isa};
 use super::quadrature::{for_each_unit_node, moments_1d, pair_cov, Unit};
-use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
+use crate::linalg::fill_symmetric;
 use crate::net::Activation;
 use crate::simd::{load, store};
 use crate::stats::Moments;

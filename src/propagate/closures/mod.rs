@@ -14,7 +14,6 @@ pub mod quadratic;
 pub mod quadrature;
 pub mod relu;
 pub mod rules;
-mod triangle;
 
 pub use erf::ErfClosure;
 pub use hermite::HermiteClosure;

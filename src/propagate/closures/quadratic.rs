@@ -5,9 +5,9 @@ use faer::Mat;
 use pulp::{Simd, WithSimd};
 
 use super::input::{reset_output, units};
-use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
+use crate::linalg::fill_symmetric;
 use crate::stats::Moments;
 
 /// Exact closure of φ(h) = h + αh².

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 
 use super::input::{correlation, gaussian_only, reset_output, units};
 use super::rules::{for_each_normal_node, normal_expect};
-use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
+use crate::linalg::fill_symmetric;
 use crate::net::Activation;
 use crate::stats::Moments;
 

@@ -8,15 +8,17 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    bvn_cdf, cdf, failing_lanes, genz_rule, herm_index, hermite_table, mehler_terms, pdf,
-    plackett_lanes, series_plackett, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    failing_lanes, herm_index, hermite_table, mehler_terms, plackett_lanes, series_plackett,
+    MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::input::{correlation, gaussian_only, reset_output, units, Isa};
 use super::rules::gauss_legendre;
-use super::triangle::fill_symmetric;
 use super::{Closure, Corrections};
 use crate::error::Result;
+use crate::linalg::fill_symmetric;
 use crate::simd::{load, store};
+use crate::special::bvn::genz_rule;
+use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of the relu (DESIGN.md §3). Gaussian-only: κ₃/κ₄ corrections are
@@ -44,7 +46,7 @@ pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
         return (mu.max(0.0), 0.0);
     }
     let a = mu / s;
-    let (big_phi, small_phi) = (cdf(a), pdf(a));
+    let (big_phi, small_phi) = (normal_cdf(a), normal_pdf(a));
     let m = mu * big_phi + s * small_phi;
     if a >= PRICE_BELOW {
         let var = (mu * mu + s * s) * big_phi + mu * s * small_phi - m * m;
@@ -77,7 +79,7 @@ fn tail_variance(a: f64, s: f64) -> f64 {
         let (sn, cs) = (0.5 * u).sin_cos();
         2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
     });
-    let big_phi = cdf(a);
+    let big_phi = normal_cdf(a);
     s * s * (big_phi * big_phi + integral / (2.0 * std::f64::consts::PI))
 }
 
@@ -112,9 +114,9 @@ pub fn relu_cross(a: f64, b: f64, rho: f64) -> f64 {
     let xa = ratio(a - rho * b, q);
     let xb = ratio(b - rho * a, q);
     (a * b + rho) * bvn_cdf(a, b, rho)
-        + a * pdf(b) * cdf(xa)
-        + b * pdf(a) * cdf(xb)
-        + q * pdf(b) * pdf(xa)
+        + a * normal_pdf(b) * normal_cdf(xa)
+        + b * normal_pdf(a) * normal_cdf(xb)
+        + q * normal_pdf(b) * normal_pdf(xa)
 }
 
 /// num/q with the limits num/0 = ±∞ and 0/0 = 0 (also used by the relu closure's VJP).
@@ -167,8 +169,8 @@ fn relu_apply(
     let a: Vec<f64> = (0..n)
         .map(|i| if u.s[i] > 0.0 { u.mu[i] / u.s[i] } else { 0.0 })
         .collect();
-    let phi_a: Vec<f64> = a.iter().map(|&x| cdf(x)).collect();
-    let pdf_a: Vec<f64> = a.iter().map(|&x| pdf(x)).collect();
+    let phi_a: Vec<f64> = a.iter().map(|&x| normal_cdf(x)).collect();
+    let pdf_a: Vec<f64> = a.iter().map(|&x| normal_pdf(x)).collect();
     let herm = hermite_table(&a);
     let arch = pulp::Arch::new();
     fill_symmetric(&mut out.cov, |i, col| {

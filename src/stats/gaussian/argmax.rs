@@ -6,14 +6,10 @@ use rand::SeedableRng;
 
 use super::sampler::{fill_standard_normal, GaussianSampler};
 use crate::error::{Error, Result};
+use crate::special::normal_cdf;
 
 /// Antithetic pairs drawn per chunk (bounds memory to 3 × N × this many f64).
 const CHUNK: usize = 4096;
-
-/// Φ(x), the standard normal cdf, as ½ erfc(−x/√2) (accurate in both tails).
-pub fn normal_cdf(x: f64) -> f64 {
-    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
-}
 
 /// P(argmax y = `class`) for y ~ N(mean, cov), and its standard error.
 ///

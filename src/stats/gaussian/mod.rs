@@ -8,7 +8,7 @@ mod factor;
 mod pairwise;
 mod sampler;
 
-pub use argmax::{normal_cdf, prob_argmax};
+pub use argmax::prob_argmax;
 pub use compare::{mean_error, relative_frobenius};
 pub use divergence::{bhattacharyya, kl_divergence, Bhattacharyya, KlDivergence};
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};

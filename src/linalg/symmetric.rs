@@ -1,10 +1,10 @@
-//! The parallel driver shared by all closures: fills a symmetric N×N matrix column by column.
+//! Filling a symmetric N×N matrix column by column in parallel (the driver of every closure).
 
 use faer::Mat;
 use rayon::prelude::*;
 
+use super::mirror::mirror_lower;
 use crate::error::{Error, Result};
-use crate::propagate::affine::mirror_lower;
 
 /// Column index and its storage.
 type Column<'a> = (usize, &'a mut [f64]);
@@ -14,7 +14,7 @@ type Column<'a> = (usize, &'a mut [f64]);
 /// j ≤ i for fixed i). Columns are processed in parallel in pairs (i, N−1−i), so that every
 /// rayon task has the same N + 1 entries of work; the strict upper triangle is then mirrored
 /// (in cache-sized tiles).
-pub(crate) fn fill_symmetric<F>(cov: &mut Mat<f64>, kernel: F) -> Result<()>
+pub fn fill_symmetric<F>(cov: &mut Mat<f64>, kernel: F) -> Result<()>
 where
     F: Fn(usize, &mut [f64]) + Sync,
 {

@@ -1,79 +1,13 @@
 //! Empirical statistics of every layer of a network, per class, from streamed forward passes
 //! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators.
 
-use std::fmt;
-
-use serde::{Serialize, Serializer};
-
-use super::{EmpiricalMoments, MomentAccumulator};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::net::train::check_fits;
-use crate::net::{ForwardPass, Mlp};
+use crate::net::{ForwardPass, Mlp, Stage};
+use crate::stats::{EmpiricalMoments, MomentAccumulator};
 
-/// A place in the network where a distribution is described.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Stage {
-    /// The data x (layer 0).
-    Input,
-    /// hˡ = Wˡzˡ⁻¹ + bˡ of hidden layer l ≥ 1 ("pre").
-    Pre(usize),
-    /// zˡ = φ(hˡ) ("post").
-    Post(usize),
-    /// The read-out y.
-    Output,
-}
-
-impl Stage {
-    /// Layer index: 0 for the input, l for hidden layer l, L+1 for the output of a depth-L net.
-    pub fn layer(self, depth: usize) -> usize {
-        match self {
-            Stage::Input => 0,
-            Stage::Pre(l) | Stage::Post(l) => l,
-            Stage::Output => depth + 1,
-        }
-    }
-
-    /// "input", "pre", "post" or "output".
-    pub fn kind(self) -> &'static str {
-        match self {
-            Stage::Input => "input",
-            Stage::Pre(_) => "pre",
-            Stage::Post(_) => "post",
-            Stage::Output => "output",
-        }
-    }
-
-    /// Every stage of a network with `depth` hidden layers, from input to output.
-    pub fn all(depth: usize) -> Vec<Stage> {
-        let mut s = vec![Stage::Input];
-        for l in 1..=depth {
-            s.push(Stage::Pre(l));
-            s.push(Stage::Post(l));
-        }
-        s.push(Stage::Output);
-        s
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stage::Input => write!(f, "x"),
-            Stage::Pre(l) => write!(f, "h{l}"),
-            Stage::Post(l) => write!(f, "z{l}"),
-            Stage::Output => write!(f, "y"),
-        }
-    }
-}
-
-impl Serialize for Stage {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.kind())
-    }
-}
-
-/// Which stages also get the κ₃[i,i,j] / κ₄[i,i,j,j] slices (they cost two more GEMMs and
+/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
 /// two more N² sums per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Higher {

@@ -1,7 +1,7 @@
-//! Training on the cumulant objective ([`super::cumulant_objective`]), `--objective cumulants`.
+//! Training on the cumulant objective ([`super::objective`]), `--objective cumulants`.
 //!
 //! The class statistics (μ_c, Σ_c, p(c)) are measured once from the training set. Every step is
-//! full-batch (all classes) and uses the optimiser of [`super::train`] unchanged. To make the
+//! full-batch (all classes) and uses the optimiser of [`crate::net::train`] unchanged. To make the
 //! two objectives comparable at equal `--epochs`, an epoch is ⌈n_train / batch⌉ steps: the same
 //! number of parameter updates the sample objective makes per epoch.
 
@@ -10,17 +10,17 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-use super::cumulant_objective::{ClassStatistics, CumulantObjective};
-use super::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
-use super::Mlp;
+use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::net::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
+use crate::net::Mlp;
 
 /// What training fits (`--objective`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
-    /// The loss on the real samples, mini-batch by mini-batch ([`super::train::train`]).
+    /// The loss on the real samples, mini-batch by mini-batch ([`crate::net::train::train`]).
     Samples,
     /// The MSE as a function of each class's propagated mean and covariance ([`train_cumulants`]).
     Cumulants,

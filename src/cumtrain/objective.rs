@@ -9,16 +9,16 @@
 //! ```
 //!
 //! which is E[‖y − t‖²] over the class mixture when y is exactly Gaussian (the sample MSE of
-//! [`super::train`] has the same convention: no ½). The gradient is reverse mode through the
+//! [`crate::net::train`] has the same convention: no ½). The gradient is reverse mode through the
 //! layers ([`crate::propagate::backward`]): at the output ∂L/∂μ_y = 2p(c)(μ_y − t_c),
 //! ∂L/∂Σ_y = p(c) I; then the affine VJP and the closure VJP alternate down to the first layer.
 //! κ₃/κ₄ corrections are not used: the objective sees the data only through μ_c and Σ_c.
 
 use faer::{Col, Mat};
 
-use super::{Activation, Layer, Mlp};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::net::{Activation, Layer, Mlp};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, vjp_for, Adjoint, ClosureVjp};
 use crate::propagate::closures::{

@@ -1,0 +1,54 @@
+//! Mirroring the lower triangle of a square matrix onto its upper triangle.
+
+use faer::MatMut;
+
+/// Side of the square tiles of [`mirror_lower`]. The strided side of a tile touches one cache
+/// line per column, all in the same L1 set when the column stride is a multiple of 4 KiB
+/// (N = 512, 1024, …): 8 lines fit the set's ways, 64 thrashed it (the closures spent ~8 % of
+/// their time in the mirror at N = 1024 with 64).
+const TILE: usize = 8;
+
+/// Copies the strict lower triangle of the square `m` onto its upper triangle, tile by tile so
+/// that the strided (row-wise) side of the transposition stays in cache; a plain double loop
+/// writes one cache line per element at N ≳ 512.
+pub fn mirror_lower(mut m: MatMut<'_, f64>) {
+    let n = m.nrows();
+    for jb in (0..n).step_by(TILE) {
+        for ib in (0..=jb).step_by(TILE) {
+            // Upper tile rows ib.., columns jb.. ← lower tile rows jb.., columns ib.. transposed.
+            for j in jb..(jb + TILE).min(n) {
+                for i in ib..(ib + TILE).min(j) {
+                    // SAFETY: i < j < n, both indices in bounds of the n×n matrix.
+                    unsafe {
+                        let v = *m.as_ref().get_unchecked(j, i);
+                        *m.as_mut().get_mut_unchecked(i, j) = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    #[test]
+    fn mirror_lower_copies_every_strict_lower_entry() {
+        for n in [1, 63, 64, 65, 150] {
+            let mut m = Mat::from_fn(
+                n,
+                n,
+                |i, j| if i >= j { (i * 1000 + j) as f64 } else { -1.0 },
+            );
+            mirror_lower(m.as_mut());
+            for j in 0..n {
+                for i in 0..n {
+                    let (a, b) = (i.max(j), i.min(j));
+                    assert_eq!(m[(i, j)], (a * 1000 + b) as f64, "n = {n}, ({i}, {j})");
+                }
+            }
+        }
+    }
+}

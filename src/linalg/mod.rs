@@ -1,0 +1,14 @@
+//! Dense linear algebra shared by the layers above: matrix products, triangle mirroring, the
+//! parallel fill of a symmetric matrix. Imports nothing of the crate but [`crate::error`].
+//!
+//! **Convention** (faer's): every operation is a free function that writes into a view or buffer
+//! the caller owns (`MatMut`, `&mut Mat`) and allocates no matrix itself, so a loop that reuses
+//! its buffers does not allocate; one file per operation.
+
+mod gemm;
+mod mirror;
+mod symmetric;
+
+pub use gemm::gemm;
+pub use mirror::mirror_lower;
+pub use symmetric::fill_symmetric;
