@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use corrflow::net::{Activation, ForwardPass, Mlp};
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
-use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections};
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::ClosurePair;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::{MomentAccumulator, Moments};
 use corrflow::timing::Timings;
@@ -90,7 +91,7 @@ fn bench_closures(c: &mut Criterion) {
         ("erf_strong", Activation::Erf, ClosureMethod::Auto),
     ];
     for (name, act, method) in closure_cases().into_iter().chain(strong) {
-        let closure = closure_for(act, method).unwrap();
+        let closure = ClosurePair::new(act, method).map(|p| p.closure).unwrap();
         let mut g = c.benchmark_group(format!("closure_{name}"));
         for n in WIDTHS {
             // `_strong`: correlations shaped like a trained MNIST layer (see inputs.rs).

@@ -8,7 +8,8 @@ use corrflow::net::Activation;
 use corrflow::propagate::closures::erf::erf_cov_price;
 use corrflow::propagate::closures::relu::relu_cross;
 use corrflow::propagate::closures::rules::gauss_legendre;
-use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections};
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use corrflow::Error;
 use faer::{Col, Mat};
@@ -16,7 +17,9 @@ use faer::{Col, Mat};
 const RATIOS: [f64; 6] = [0.3, -6.0, 6.0, -1.5, 2.0, 0.0];
 
 fn auto(act: Activation) -> Box<dyn corrflow::propagate::closures::Closure> {
-    closure_for(act, ClosureMethod::Auto).unwrap()
+    ClosurePair::new(act, ClosureMethod::Auto)
+        .map(|p| p.closure)
+        .unwrap()
 }
 
 #[test]

@@ -7,7 +7,8 @@ use closures_common::*;
 use corrflow::net::Activation;
 use corrflow::propagate::closures::hermite::HermiteCoefficients;
 use corrflow::propagate::closures::quadrature::{pair_cov, Unit};
-use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections, HermiteClosure};
+use corrflow::propagate::closures::{ClosureMethod, Corrections, HermiteClosure};
+use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use corrflow::Error;
 use faer::{Col, Mat};
@@ -28,7 +29,9 @@ fn hermite_matches_quadrature() {
         for seed in 0..2 {
             let (input, _) =
                 random_case(30 + seed, 6, (0.2, 1.5), &[0.3, -6.0, 6.0, -1.5, 2.0, 0.0]);
-            let c = closure_for(act, ClosureMethod::Hermite).unwrap();
+            let c = ClosurePair::new(act, ClosureMethod::Hermite)
+                .map(|p| p.closure)
+                .unwrap();
             let got = apply(c.as_ref(), &input);
             let reference = quadrature(act, &input);
             worst = worst.max(assert_close(
@@ -51,7 +54,10 @@ fn hermite_matches_monte_carlo() {
     {
         let (input, a) = random_case(40 + k as u64, 5, (0.3, 1.5), &[0.3, -2.0, 1.0, 6.0, -0.5]);
         let got = apply(
-            closure_for(act, ClosureMethod::Auto).unwrap().as_ref(),
+            ClosurePair::new(act, ClosureMethod::Auto)
+                .map(|p| p.closure)
+                .unwrap()
+                .as_ref(),
             &input,
         );
         let mc = monte_carlo(1_000_000, 7 + k as u64, 5, gaussian_draw(&input, &a, act));
@@ -100,12 +106,17 @@ fn truncation_bound_holds() {
 
 #[test]
 fn relu_hermite_is_refused() {
-    let e = closure_for(Activation::Relu, ClosureMethod::Hermite)
+    let e = ClosurePair::new(Activation::Relu, ClosureMethod::Hermite)
+        .map(|p| p.closure)
         .err()
         .unwrap();
     assert!(matches!(e, Error::Unsupported(ref m) if m.contains("relu")));
     assert!(HermiteClosure::new(Activation::Relu).is_err());
-    assert!(closure_for(Activation::Relu, ClosureMethod::Quadrature).is_ok());
+    assert!(
+        ClosurePair::new(Activation::Relu, ClosureMethod::Quadrature)
+            .map(|p| p.closure)
+            .is_ok()
+    );
 }
 
 /// h = A e with centred exponential noise e: clearly skewed input. The quadratic closure with
@@ -149,7 +160,9 @@ fn quadratic_corrections_match_skewed_samples() {
         k3_iij: Some(k3),
         k4_iijj: Some(k4),
     };
-    let c = closure_for(act, ClosureMethod::Auto).unwrap();
+    let c = ClosurePair::new(act, ClosureMethod::Auto)
+        .map(|p| p.closure)
+        .unwrap();
     let corrected = c.apply(&input, Corrections::K3K4).unwrap();
     let gaussian = c.apply(&input, Corrections::None).unwrap();
     let mut draw = |rng: &mut rand::rngs::StdRng, out: &mut [f64]| {

@@ -2,8 +2,9 @@
 //! closure family, at random (μ, Σ) with moderate correlations.
 
 use corrflow::net::Activation;
-use corrflow::propagate::backward::{affine_vjp, vjp_for, Adjoint};
-use corrflow::propagate::closures::{closure_for, ClosureMethod, Corrections};
+use corrflow::propagate::backward::{affine_vjp, Adjoint};
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use faer::{Col, Mat};
 use rand::rngs::StdRng;
@@ -45,7 +46,8 @@ fn random_adjoint(seed: u64, n: usize) -> Adjoint {
 
 /// L(μ, Σ) = ḡᵀm + Σᵢⱼ Ḡᵢⱼ Cᵢⱼ through the forward closure.
 fn scalar_loss(act: Activation, method: ClosureMethod, input: &Moments, adj: &Adjoint) -> f64 {
-    let out = closure_for(act, method)
+    let out = ClosurePair::new(act, method)
+        .map(|p| p.closure)
         .unwrap()
         .apply(input, Corrections::None)
         .unwrap();
@@ -66,11 +68,14 @@ fn check_closure(act: Activation, method: ClosureMethod, seed: u64) -> f64 {
     let n = 5;
     let input = random_moments(seed, n);
     let adj = random_adjoint(seed + 100, n);
-    let out = closure_for(act, method)
+    let out = ClosurePair::new(act, method)
+        .map(|p| p.closure)
         .unwrap()
         .apply(&input, Corrections::None)
         .unwrap();
-    let got = vjp_for(act, method)
+    let got = ClosurePair::new(act, method)
+        .unwrap()
+        .vjp()
         .unwrap()
         .vjp(&input, &out, &adj)
         .unwrap();
@@ -144,15 +149,20 @@ fn hermite_vjps_match_finite_differences() {
     // The series VJP of erf agrees with its closed-form VJP.
     let input = random_moments(7, 5);
     let adj = random_adjoint(8, 5);
-    let out = closure_for(Activation::Erf, ClosureMethod::Auto)
+    let out = ClosurePair::new(Activation::Erf, ClosureMethod::Auto)
+        .map(|p| p.closure)
         .unwrap()
         .apply(&input, Corrections::None)
         .unwrap();
-    let exact = vjp_for(Activation::Erf, ClosureMethod::Auto)
+    let exact = ClosurePair::new(Activation::Erf, ClosureMethod::Auto)
+        .unwrap()
+        .vjp()
         .unwrap()
         .vjp(&input, &out, &adj)
         .unwrap();
-    let series = vjp_for(Activation::Erf, ClosureMethod::Hermite)
+    let series = ClosurePair::new(Activation::Erf, ClosureMethod::Hermite)
+        .unwrap()
+        .vjp()
         .unwrap()
         .vjp(&input, &out, &adj)
         .unwrap();
@@ -181,11 +191,14 @@ fn relu_vjp_handles_degenerate_and_deterministic_units() {
         &a * a.transpose(),
     );
     let adj = random_adjoint(3, 3);
-    let out = closure_for(Activation::Relu, ClosureMethod::Auto)
+    let out = ClosurePair::new(Activation::Relu, ClosureMethod::Auto)
+        .map(|p| p.closure)
         .unwrap()
         .apply(&input, Corrections::None)
         .unwrap();
-    let got = vjp_for(Activation::Relu, ClosureMethod::Auto)
+    let got = ClosurePair::new(Activation::Relu, ClosureMethod::Auto)
+        .unwrap()
+        .vjp()
         .unwrap()
         .vjp(&input, &out, &adj)
         .unwrap();

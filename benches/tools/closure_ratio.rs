@@ -12,7 +12,8 @@
 use std::time::Instant;
 
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
-use corrflow::propagate::closures::{closure_for, Corrections};
+use corrflow::propagate::closures::Corrections;
+use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use faer::{Col, Mat};
 
@@ -74,7 +75,7 @@ fn main() {
     let cases = closure_cases();
     let closures: Vec<_> = cases
         .iter()
-        .map(|&(_, act, method)| closure_for(act, method).unwrap())
+        .map(|&(_, act, method)| ClosurePair::new(act, method).map(|p| p.closure).unwrap())
         .collect();
     let mut pre = inputs.clone();
     let mut post = inputs.clone();

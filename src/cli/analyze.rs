@@ -119,7 +119,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         ClosureArg::Hermite => ClosureMethod::Hermite,
         ClosureArg::Quadrature => ClosureMethod::Quadrature,
     };
-    let closure = corrflow::propagate::closures::closure_for(net.activation, method)?;
+    let closure = corrflow::propagate::ClosurePair::new(net.activation, method)?.closure;
     let (analysis, heatmap) = analyze(
         &net,
         data,

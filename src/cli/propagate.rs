@@ -127,7 +127,7 @@ pub fn run(args: PropagateArgs) -> Result<()> {
             ),
         ));
     }
-    let closure = corrflow::propagate::closures::closure_for(net.activation, method)?;
+    let closure = corrflow::propagate::ClosurePair::new(net.activation, method)?.closure;
     let stats = timings.time("empirical statistics", 0.0, || {
         layer_stats(&net, data, higher, args.batch)
     })?;

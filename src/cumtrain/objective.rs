@@ -18,13 +18,12 @@ use faer::{Col, Mat};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::net::{Activation, Layer, Mlp};
-use crate::propagate::affine::{affine_moments, AffineWorkspace};
-use crate::propagate::backward::{affine_vjp, vjp_for, Adjoint, ClosureVjp};
-use crate::propagate::closures::{
-    closure_for, Closure, ClosureMethod, Corrections, HermiteClosure,
-};
+use crate::net::{Layer, Mlp};
+use crate::propagate::backward::{affine_vjp, Adjoint};
+use crate::propagate::closures::{ClosureMethod, Corrections};
+use crate::propagate::{ClosurePair, Predicted, Propagator};
 use crate::stats::{MomentAccumulator, Moments};
+use crate::timing::Timings;
 
 /// Columns per batch when measuring the class statistics.
 const MEASURE_BATCH: usize = 8192;
@@ -64,47 +63,27 @@ impl ClassStatistics {
 /// The forward closure of the network's φ and its VJP: the exact closed forms for linear,
 /// quadratic, relu and erf; for the other (smooth) φ the pure Hermite series with
 /// [`crate::propagate::closures::hermite::DEFAULT_ORDER`] terms and no 2-D quadrature fallback
-/// near |ρ| = 1 (its truncation error there is at most |ρ|^{K+1}√(RᵢRⱼ), RᵢRⱼ the Parseval
-/// remainders, and the fallback would make every step with many correlated units ~10³× slower).
-/// The VJP differentiates exactly this series.
+/// near |ρ| = 1 ([`ClosurePair::without_fallback`]). The VJP differentiates exactly this series.
 pub struct CumulantObjective {
-    closure: Box<dyn Closure>,
-    vjp: Box<dyn ClosureVjp>,
-}
-
-/// One class's forward pass: the input of every layer (x, z¹, …, z^L) and every pre-activation
-/// (h¹, …, h^L).
-struct ClassTrace {
-    inputs: Vec<Moments>,
-    pres: Vec<Moments>,
-    output: Moments,
+    closures: ClosurePair,
 }
 
 impl CumulantObjective {
     /// The objective for `net`'s activation (closures as in the type's docs).
     pub fn new(net: &Mlp) -> Result<Self> {
-        let act = net.activation;
-        let closure: Box<dyn Closure> = match act {
-            Activation::Linear
-            | Activation::Quadratic { .. }
-            | Activation::Relu
-            | Activation::Erf => closure_for(act, ClosureMethod::Auto)?,
-            _ => Box::new(HermiteClosure::new(act)?.with_tolerance(f64::INFINITY)),
-        };
-        Ok(CumulantObjective {
-            closure,
-            vjp: vjp_for(act, ClosureMethod::Auto)?,
-        })
+        let closures = ClosurePair::without_fallback(net.activation, ClosureMethod::Auto)?;
+        closures.vjp()?;
+        Ok(CumulantObjective { closures })
     }
 
     /// L (see the module docs).
     pub fn loss(&self, net: &Mlp, stats: &ClassStatistics) -> Result<f64> {
         check(net, stats)?;
-        let mut ws = AffineWorkspace::new();
+        let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let trace = self.forward(net, x, &mut ws)?;
-            total += p * class_loss(&trace.output, c);
+            let stages = self.forward(net, x, &mut engine)?;
+            total += p * class_loss(output(stages), c);
         }
         Ok(total)
     }
@@ -128,51 +107,59 @@ impl CumulantObjective {
             g.w.fill(0.0);
             g.b.fill(0.0);
         }
-        let mut ws = AffineWorkspace::new();
+        let vjp = self.closures.vjp()?;
+        let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let trace = self.forward(net, x, &mut ws)?;
-            let y = &trace.output;
+            let stages = self.forward(net, x, &mut engine)?;
+            let y = output(stages);
             total += p * class_loss(y, c);
             let n_out = y.dim();
             let mut adj = Adjoint {
                 mean: Col::from_fn(n_out, |i| 2.0 * p * (y.mean[i] - target(i, c))),
                 cov: Mat::from_fn(n_out, n_out, |i, j| if i == j { p } else { 0.0 }),
             };
+            // stages = [h¹, z¹, …, h^L, z^L, y]: layer l's input is x (l = 0) or z^l, and the
+            // closure below it maps h^l to z^l.
             for l in (0..net.layers.len()).rev() {
-                let below = affine_vjp(
-                    net.layers[l].w.as_ref(),
-                    &trace.inputs[l],
-                    &adj,
-                    &mut grads[l],
-                    l > 0,
-                )?;
+                let input = if l == 0 {
+                    x
+                } else {
+                    &stages[2 * l - 1].per_class[0]
+                };
+                let below =
+                    affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
                 if let Some(z_adj) = below {
-                    adj = self.vjp.vjp(&trace.pres[l - 1], &trace.inputs[l], &z_adj)?;
+                    adj = vjp.vjp(&stages[2 * l - 2].per_class[0], input, &z_adj)?;
                 }
             }
         }
         Ok(total)
     }
 
-    fn forward(&self, net: &Mlp, x: &Moments, ws: &mut AffineWorkspace) -> Result<ClassTrace> {
-        let depth = net.depth();
-        let mut inputs = Vec::with_capacity(depth + 1);
-        let mut pres = Vec::with_capacity(depth);
-        inputs.push(Moments::gaussian(x.mean.clone(), x.cov.clone()));
-        for layer in &net.layers[..depth] {
-            let pre = affine(layer, inputs.last().expect("input pushed"), ws)?;
-            inputs.push(self.closure.apply(&pre, Corrections::None)?);
-            pres.push(pre);
-        }
-        let readout = net.layers.last().expect("validated network has a read-out");
-        let output = affine(readout, inputs.last().expect("input pushed"), ws)?;
-        Ok(ClassTrace {
-            inputs,
-            pres,
-            output,
-        })
+    /// One class's forward pass through `engine`, from its input moments `x` (μ and Σ; κ
+    /// corrections are not used): the stages h¹, z¹, …, h^L, z^L, y of that class alone.
+    fn forward<'e>(
+        &self,
+        net: &Mlp,
+        x: &Moments,
+        engine: &'e mut Propagator,
+    ) -> Result<&'e [Predicted]> {
+        engine.run_closure(
+            net,
+            0,
+            std::slice::from_ref(x),
+            None,
+            self.closures.closure.as_ref(),
+            Corrections::None,
+            &Timings::disabled(),
+        )
     }
+}
+
+/// The predicted output moments y of the single class of a run.
+fn output(stages: &[Predicted]) -> &Moments {
+    &stages.last().expect("a run predicts the output").per_class[0]
 }
 
 /// One-hot target t_c.
@@ -193,20 +180,6 @@ fn class_loss(y: &Moments, c: usize) -> f64 {
             d * d + y.cov[(i, i)]
         })
         .sum()
-}
-
-fn affine(layer: &Layer, input: &Moments, ws: &mut AffineWorkspace) -> Result<Moments> {
-    let n = layer.fan_out();
-    let mut out = [Moments::gaussian(Col::zeros(n), Mat::zeros(n, n))];
-    affine_moments(
-        layer.w.as_ref(),
-        layer.b.as_ref(),
-        std::slice::from_ref(input),
-        &mut out,
-        ws,
-    )?;
-    let [out] = out;
-    Ok(out)
 }
 
 fn check(net: &Mlp, stats: &ClassStatistics) -> Result<()> {

@@ -9,7 +9,8 @@
 //! one-shot form.
 
 use super::affine::{affine_moments, AffineWorkspace};
-use super::closures::{closure_for, ClosureMethod, Corrections};
+use super::closures::{Closure, ClosureMethod, Corrections};
+use super::pair::ClosurePair;
 use crate::error::{Error, Result};
 use crate::net::{Layer, Mlp, Stage};
 use crate::stats::Moments;
@@ -77,7 +78,34 @@ impl Propagator {
         timings: &Timings,
     ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
-        let closure = closure_for(net.activation, opts.method)?;
+        let pair = ClosurePair::new(net.activation, opts.method)?;
+        let closure = pair.closure.as_ref();
+        self.run_closure(
+            net,
+            from,
+            start,
+            first_pre,
+            closure,
+            opts.corrections,
+            timings,
+        )
+    }
+
+    /// [`Propagator::run`] with a given closure of the network's φ. Every stage is kept until
+    /// the next run, the pre-activations (without κ slices) included: they are what the reverse
+    /// pass through the closures needs (the cumulant objective reads them).
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_closure(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        first_pre: Option<&[Moments]>,
+        closure: &dyn Closure,
+        first_corrections: Corrections,
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
+        check_start(net, from, start)?;
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
@@ -91,7 +119,7 @@ impl Propagator {
             };
             timed_affine(layer, current, &mut pre.per_class, ws, timings)?;
             let corrections = if l == from + 1 {
-                opts.corrections
+                first_corrections
             } else {
                 Corrections::None
             };

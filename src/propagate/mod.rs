@@ -5,5 +5,7 @@ pub mod affine;
 pub mod backward;
 pub mod closures;
 pub mod engine;
+pub mod pair;
 
 pub use engine::{propagate, Predicted, PropagateOptions, Propagator};
+pub use pair::ClosurePair;

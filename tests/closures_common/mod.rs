@@ -189,7 +189,8 @@ pub fn assert_close(got: &Moments, reference: &Moments, tol: f64, floor: f64, wh
 
 /// The reference quadrature closure applied to `input`.
 pub fn quadrature(act: Activation, input: &Moments) -> Moments {
-    corrflow::propagate::closures::closure_for(act, ClosureMethod::Quadrature)
+    corrflow::propagate::ClosurePair::new(act, ClosureMethod::Quadrature)
+        .map(|p| p.closure)
         .unwrap()
         .apply(input, Corrections::None)
         .unwrap()

@@ -30,9 +30,7 @@ pub use relu::ReluVjp;
 
 use faer::{Col, Mat};
 
-use super::closures::ClosureMethod;
 use crate::error::{Error, Result};
-use crate::net::Activation;
 use crate::stats::Moments;
 
 /// ∂L/∂μ and ∂L/∂Σ of one layer's moments (see the module docs for the convention).
@@ -63,29 +61,6 @@ pub trait ClosureVjp: Send + Sync {
     /// (m, C) it returned, `adjoint` the adjoint (ḡ_m, Ḡ_C) of that output (Ḡ_C symmetric).
     /// Returns the adjoint (∂L/∂μ, ∂L/∂Σ) of the input (symmetric ∂L/∂Σ).
     fn vjp(&self, input: &Moments, output: &Moments, adjoint: &Adjoint) -> Result<Adjoint>;
-}
-
-/// The VJP matching `closure_for(act, method)` of the forward pass: the closed forms for linear,
-/// quadratic, relu and erf under `Auto`, the Hermite series for tanh, sigmoid and gelu (and for
-/// every smooth φ under `Hermite`). The reference quadrature closure has no VJP.
-pub fn vjp_for(act: Activation, method: ClosureMethod) -> Result<Box<dyn ClosureVjp>> {
-    Ok(match (method, act) {
-        (ClosureMethod::Quadrature, _) => {
-            return Err(Error::Unsupported(
-                "the quadrature closure is a reference for checks and has no gradient; train \
-                 with --closure auto or hermite"
-                    .into(),
-            ))
-        }
-        (ClosureMethod::Hermite, act) => Box::new(HermiteVjp::new(act)?),
-        (ClosureMethod::Auto, Activation::Linear) => Box::new(LinearVjp),
-        (ClosureMethod::Auto, Activation::Quadratic { alpha }) => {
-            Box::new(QuadraticVjp::new(alpha))
-        }
-        (ClosureMethod::Auto, Activation::Relu) => Box::new(ReluVjp),
-        (ClosureMethod::Auto, Activation::Erf) => Box::new(ErfVjp),
-        (ClosureMethod::Auto, act) => Box::new(HermiteVjp::new(act)?),
-    })
 }
 
 /// Checks that the adjoint and the forward output fit the input's dimension.

@@ -3,7 +3,7 @@
 //!
 //! One file per family: [`linear`], [`quadratic`] (exact, with κ₃/κ₄), [`relu`] and [`erf`]
 //! (exact through Φ₂, [`bvn`]), [`hermite`] (Mehler series for smooth φ) and [`quadrature`]
-//! (reference). [`closure_for`] picks one.
+//! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP.
 
 pub mod bvn;
 pub mod erf;
@@ -23,7 +23,6 @@ pub use quadrature::QuadratureClosure;
 pub use relu::ReluClosure;
 
 use crate::error::Result;
-use crate::net::Activation;
 use crate::stats::Moments;
 
 /// How a closure is chosen for an activation (`--closure`).
@@ -69,23 +68,4 @@ pub trait Closure: Send + Sync {
         self.apply_into(input, corrections, &mut out)?;
         Ok(out)
     }
-}
-
-/// The closure for `act` under `method`:
-/// - `Auto`: the exact closed form for linear, quadratic, relu and erf; the Hermite series for
-///   tanh, sigmoid and gelu;
-/// - `Hermite`: the series for every smooth φ ([`crate::Error::Unsupported`] for relu);
-/// - `Quadrature`: the reference 2-D quadrature for every φ.
-pub fn closure_for(act: Activation, method: ClosureMethod) -> Result<Box<dyn Closure>> {
-    Ok(match (method, act) {
-        (ClosureMethod::Quadrature, act) => Box::new(QuadratureClosure::new(act)),
-        (ClosureMethod::Hermite, act) => Box::new(HermiteClosure::new(act)?),
-        (ClosureMethod::Auto, Activation::Linear) => Box::new(LinearClosure),
-        (ClosureMethod::Auto, Activation::Quadratic { alpha }) => {
-            Box::new(QuadraticClosure::new(alpha))
-        }
-        (ClosureMethod::Auto, Activation::Relu) => Box::new(ReluClosure),
-        (ClosureMethod::Auto, Activation::Erf) => Box::new(ErfClosure),
-        (ClosureMethod::Auto, act) => Box::new(HermiteClosure::new(act)?),
-    })
 }

@@ -1,0 +1,117 @@
+//! The one dispatch table from (activation, method) to a closure of φ and its VJP: the forward
+//! map (DESIGN.md §3) and its reverse (§6) are chosen together, so they cannot drift apart.
+
+use super::backward::{ClosureVjp, ErfVjp, HermiteVjp, LinearVjp, QuadraticVjp, ReluVjp};
+use super::closures::{
+    Closure, ClosureMethod, ErfClosure, HermiteClosure, LinearClosure, QuadraticClosure,
+    QuadratureClosure, ReluClosure,
+};
+use crate::error::{Error, Result};
+use crate::net::Activation;
+
+/// A closure of φ and, where it has one, its VJP.
+pub struct ClosurePair {
+    /// The forward closure: (μ, Σ) of h ↦ (m, C) of φ(h).
+    pub closure: Box<dyn Closure>,
+    /// The VJP differentiating exactly `closure`; None for the reference quadrature.
+    vjp: Option<Box<dyn ClosureVjp>>,
+}
+
+impl ClosurePair {
+    /// The pair for `act` under `method`:
+    /// - `Auto`: the exact closed forms for linear, quadratic, relu and erf; the Hermite series
+    ///   for tanh, sigmoid and gelu;
+    /// - `Hermite`: the series for every smooth φ ([`Error::Unsupported`] for relu);
+    /// - `Quadrature`: the reference 2-D quadrature for every φ, with no VJP.
+    ///
+    /// The Hermite series integrates the pairs where its truncation bound fails (|ρ| near 1) by
+    /// 2-D quadrature.
+    pub fn new(act: Activation, method: ClosureMethod) -> Result<Self> {
+        Self::table(act, method, true)
+    }
+
+    /// [`ClosurePair::new`], but the Hermite series never falls back to 2-D quadrature (its
+    /// truncation error near |ρ| = 1 is at most |ρ|^{K+1}√(RᵢRⱼ), RᵢRⱼ the Parseval remainders;
+    /// the fallback would make every training step with many correlated units ~10³× slower).
+    /// The VJP differentiates exactly this series.
+    pub fn without_fallback(act: Activation, method: ClosureMethod) -> Result<Self> {
+        Self::table(act, method, false)
+    }
+
+    /// The VJP of [`ClosurePair::closure`]; [`Error::Unsupported`] for the reference quadrature.
+    pub fn vjp(&self) -> Result<&dyn ClosureVjp> {
+        self.vjp.as_deref().ok_or_else(|| {
+            Error::Unsupported(
+                "the quadrature closure is a reference for checks and has no gradient; train \
+                 with --closure auto or hermite"
+                    .into(),
+            )
+        })
+    }
+
+    fn table(act: Activation, method: ClosureMethod, fallback: bool) -> Result<Self> {
+        let (closure, vjp): (Box<dyn Closure>, Option<Box<dyn ClosureVjp>>) = match (method, act) {
+            (ClosureMethod::Quadrature, act) => (Box::new(QuadratureClosure::new(act)), None),
+            (ClosureMethod::Auto, Activation::Linear) => {
+                (Box::new(LinearClosure), Some(Box::new(LinearVjp)))
+            }
+            (ClosureMethod::Auto, Activation::Quadratic { alpha }) => (
+                Box::new(QuadraticClosure::new(alpha)),
+                Some(Box::new(QuadraticVjp::new(alpha))),
+            ),
+            (ClosureMethod::Auto, Activation::Relu) => {
+                (Box::new(ReluClosure), Some(Box::new(ReluVjp)))
+            }
+            (ClosureMethod::Auto, Activation::Erf) => {
+                (Box::new(ErfClosure), Some(Box::new(ErfVjp)))
+            }
+            (ClosureMethod::Hermite | ClosureMethod::Auto, act) => {
+                let series = HermiteClosure::new(act)?;
+                let series = if fallback {
+                    series
+                } else {
+                    series.with_tolerance(f64::INFINITY)
+                };
+                (Box::new(series), Some(Box::new(HermiteVjp::new(act)?)))
+            }
+        };
+        Ok(ClosurePair { closure, vjp })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Activation; 7] = [
+        Activation::Linear,
+        Activation::Quadratic { alpha: 0.3 },
+        Activation::Relu,
+        Activation::Erf,
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+    ];
+
+    #[test]
+    fn every_trainable_closure_comes_with_its_vjp() {
+        for act in ALL {
+            for pair in [
+                ClosurePair::new(act, ClosureMethod::Auto).unwrap(),
+                ClosurePair::without_fallback(act, ClosureMethod::Auto).unwrap(),
+            ] {
+                assert!(pair.vjp().is_ok(), "{act}");
+            }
+            let hermite = ClosurePair::new(act, ClosureMethod::Hermite);
+            assert_eq!(hermite.is_ok(), act.is_smooth(), "{act}");
+            if let Ok(pair) = hermite {
+                assert!(pair.vjp().is_ok(), "{act}");
+            }
+            let quadrature = ClosurePair::new(act, ClosureMethod::Quadrature).unwrap();
+            assert!(
+                matches!(quadrature.vjp(), Err(Error::Unsupported(_))),
+                "{act}"
+            );
+        }
+    }
+}
