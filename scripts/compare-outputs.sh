@@ -74,6 +74,10 @@ run train_xor train --task xor --json --out xor.st
 same_file xor.st
 run train_xor_f32 train --task xor --precision f32 --json --out xor32.st
 same_file xor32.st
+run train_xor_f32_relu train --task xor --precision f32 --activation relu --json --out xor32r.st
+same_file xor32r.st
+run train_xor_f32_tanh train --task xor --precision f32 --activation tanh --json --out xor32t.st
+same_file xor32t.st
 run train_xor_cumulants train --task xor --objective cumulants --json --out xorc.st
 same_file xorc.st
 run propagate_xor propagate --task xor --model xor.st --json
@@ -81,6 +85,8 @@ run propagate_xor_k3k4 propagate --task xor --model xor.st --corrections k3k4 --
 run analyze_xor analyze --task xor --json
 run train_mnist train --task mnist --mnist-dir "$mnist" --epochs 2 --json --out mnist.st
 same_file mnist.st
+run train_mnist_f32 train --task mnist --mnist-dir "$mnist" --epochs 1 --precision f32 --json --out mnist32.st
+same_file mnist32.st
 run propagate_mnist propagate --task mnist --mnist-dir "$mnist" --model mnist.st --json
 run analyze_mnist analyze --task mnist --mnist-dir "$mnist" --json
 cat >"$work/grid.toml" <<'TOML'

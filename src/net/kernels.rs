@@ -4,11 +4,16 @@
 //! h = W·x + b and writes z = φ(h). linear, quadratic and relu are pure arithmetic lanes; tanh and
 //! sigmoid go through the SIMD [`exp`](crate::simd::exp), erf and gelu through the SIMD
 //! [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a few ulp from libm).
+//!
+//! One kernel per operation (`BiasActivation`, `MulDerivative`) is generic over the element
+//! type through [`Lanes`] (pulp's f64/f32 operations) and `Elementwise` (φ and φ' per type):
+//! f64 evaluates every φ on its lanes; f32 evaluates the arithmetic φ on its lanes (16 per
+//! AVX-512 vector) and takes the transcendental ones through the f64 kernel.
 
 use pulp::{Simd, WithSimd};
 
 use super::Activation;
-use crate::simd;
+use crate::simd::{self, Lanes};
 
 /// h ← h + b, z ← φ(h) for one column (`h`, `z`, `b` of equal length).
 pub fn bias_activation(act: Activation, h: &mut [f64], b: &[f64], z: &mut [f64]) {
@@ -28,44 +33,162 @@ pub fn mul_derivative(act: Activation, h: &[f64], g: &mut [f64]) {
     pulp::Arch::new().dispatch(MulDerivative { act, h, g });
 }
 
-struct BiasActivation<'a> {
-    act: Activation,
-    h: &'a mut [f64],
-    b: &'a [f64],
-    z: &'a mut [f64],
+/// φ and g·φ' of one element type, on lanes and on the scalar tail of a column.
+trait Elementwise: Lanes {
+    /// φ(h) on lanes.
+    fn phi<S: Simd>(simd: S, act: Activation, h: Self::V<S>) -> Self::V<S>;
+    /// g·φ'(h) on lanes.
+    fn mul_dphi<S: Simd>(simd: S, act: Activation, h: Self::V<S>, g: Self::V<S>) -> Self::V<S>;
+    /// φ(h) of one tail element.
+    fn phi_scalar(act: Activation, h: Self) -> Self;
+    /// g·φ'(h) of one tail element.
+    fn mul_dphi_scalar(act: Activation, h: Self, g: Self) -> Self;
 }
 
-impl WithSimd for BiasActivation<'_> {
+/// f64: every φ on lanes ([`phi_lanes`], [`dphi_lanes`]); tails by the scalar reference
+/// [`Activation::eval`], [`Activation::deriv`].
+impl Elementwise for f64 {
+    #[inline(always)]
+    fn phi<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
+        phi_lanes(simd, act, h)
+    }
+    #[inline(always)]
+    fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f64s, g: S::f64s) -> S::f64s {
+        simd.mul_f64s(g, dphi_lanes(simd, act, h))
+    }
+    #[inline(always)]
+    fn phi_scalar(act: Activation, h: f64) -> f64 {
+        act.eval(h)
+    }
+    #[inline(always)]
+    fn mul_dphi_scalar(act: Activation, h: f64, g: f64) -> f64 {
+        g * act.deriv(h)
+    }
+}
+
+/// f32: the arithmetic φ only (the others never reach f32 lanes, see [`bias_activation_f32`]);
+/// relu's φ' keeps g where h > 0 and writes +0 elsewhere.
+impl Elementwise for f32 {
+    #[inline(always)]
+    fn phi<S: Simd>(simd: S, act: Activation, h: S::f32s) -> S::f32s {
+        arithmetic_phi::<f32, S>(simd, act, h)
+    }
+    #[inline(always)]
+    fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f32s, g: S::f32s) -> S::f32s {
+        match act {
+            Activation::Relu => f32::select_positive(simd, h, g, f32::splat(simd, 0.0)),
+            _ => simd.mul_f32s(g, arithmetic_dphi::<f32, S>(simd, act, h)),
+        }
+    }
+    #[inline(always)]
+    fn phi_scalar(act: Activation, h: f32) -> f32 {
+        match act {
+            Activation::Relu => h.max(0.0),
+            Activation::Quadratic { alpha } => h * (alpha as f32).mul_add(h, 1.0),
+            _ => h,
+        }
+    }
+    #[inline(always)]
+    fn mul_dphi_scalar(act: Activation, h: f32, g: f32) -> f32 {
+        match act {
+            Activation::Relu => {
+                if h > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }
+            Activation::Quadratic { alpha } => g * (2.0 * alpha as f32).mul_add(h, 1.0),
+            _ => g,
+        }
+    }
+}
+
+/// h ← h + b, z ← φ(h) on one column of T.
+struct BiasActivation<'a, T> {
+    act: Activation,
+    h: &'a mut [T],
+    b: &'a [T],
+    z: &'a mut [T],
+}
+
+impl<T: Elementwise + std::ops::AddAssign> WithSimd for BiasActivation<'_, T> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
         let act = self.act;
-        let (h_head, h_tail) = S::as_mut_simd_f64s(self.h);
-        let (b_head, b_tail) = S::as_simd_f64s(self.b);
-        let (z_head, z_tail) = S::as_mut_simd_f64s(self.z);
+        let (h_head, h_tail) = T::split_mut::<S>(self.h);
+        let (b_head, b_tail) = T::split::<S>(self.b);
+        let (z_head, z_tail) = T::split_mut::<S>(self.z);
         for ((h, b), z) in h_head.iter_mut().zip(b_head).zip(z_head) {
-            *h = simd.add_f64s(*h, *b);
-            *z = phi_lanes(simd, act, *h);
+            *h = T::add(simd, *h, *b);
+            *z = T::phi(simd, act, *h);
         }
         for ((h, b), z) in h_tail.iter_mut().zip(b_tail).zip(z_tail) {
-            *h += b;
-            *z = act.eval(*h);
+            *h += *b;
+            *z = T::phi_scalar(act, *h);
         }
     }
 }
 
-/// φ on SIMD lanes.
+/// g ← g ∘ φ'(h) on one column of T.
+struct MulDerivative<'a, T> {
+    act: Activation,
+    h: &'a [T],
+    g: &'a mut [T],
+}
+
+impl<T: Elementwise> WithSimd for MulDerivative<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let act = self.act;
+        let (h_head, h_tail) = T::split::<S>(self.h);
+        let (g_head, g_tail) = T::split_mut::<S>(self.g);
+        for (h, g) in h_head.iter().zip(g_head) {
+            *g = T::mul_dphi(simd, act, *h, *g);
+        }
+        for (h, g) in h_tail.iter().zip(g_tail) {
+            *g = T::mul_dphi_scalar(act, *h, *g);
+        }
+    }
+}
+
+/// The arithmetic φ on lanes of T: h, h(1 + αh), max(h, 0); any other φ returns h.
+#[inline(always)]
+fn arithmetic_phi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
+    match act {
+        Activation::Quadratic { alpha } => {
+            // h + αh² = h·(1 + αh)
+            let one = T::splat(simd, 1.0);
+            T::mul(simd, h, T::mul_add(simd, T::splat(simd, alpha), h, one))
+        }
+        Activation::Relu => T::max(simd, h, T::splat(simd, 0.0)),
+        _ => h,
+    }
+}
+
+/// The arithmetic φ' on lanes of T: 1 + 2αh, 1[h > 0]; any other φ returns 1.
+#[inline(always)]
+fn arithmetic_dphi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
+    let one = T::splat(simd, 1.0);
+    match act {
+        Activation::Quadratic { alpha } => T::mul_add(simd, T::splat(simd, 2.0 * alpha), h, one),
+        Activation::Relu => T::select_positive(simd, h, one, T::splat(simd, 0.0)),
+        _ => one,
+    }
+}
+
+/// φ on f64 lanes.
 #[inline(always)]
 fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
     match act {
-        Activation::Linear => h,
-        Activation::Quadratic { alpha } => {
-            // h + αh² = h·(1 + αh)
-            simd.mul_f64s(h, simd.mul_add_f64s(simd.splat_f64s(alpha), h, one))
+        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => {
+            arithmetic_phi::<f64, S>(simd, act, h)
         }
-        Activation::Relu => simd.max_f64s(h, simd.splat_f64s(0.0)),
         Activation::Sigmoid => {
             let e = simd::exp(simd, simd.neg_f64s(h));
             simd.div_f64s(one, simd.add_f64s(one, e))
@@ -93,38 +216,13 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
-struct MulDerivative<'a> {
-    act: Activation,
-    h: &'a [f64],
-    g: &'a mut [f64],
-}
-
-impl WithSimd for MulDerivative<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let act = self.act;
-        let (h_head, h_tail) = S::as_simd_f64s(self.h);
-        let (g_head, g_tail) = S::as_mut_simd_f64s(self.g);
-        for (h, g) in h_head.iter().zip(g_head) {
-            *g = simd.mul_f64s(*g, dphi_lanes(simd, act, *h));
-        }
-        for (h, g) in h_tail.iter().zip(g_tail) {
-            *g *= act.deriv(*h);
-        }
-    }
-}
-
-/// φ' on SIMD lanes (per-lane scalar for tanh and sigmoid).
+/// φ' on f64 lanes (per-lane scalar for tanh and sigmoid).
 #[inline(always)]
 fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-    let one = simd.splat_f64s(1.0);
-    let zero = simd.splat_f64s(0.0);
     match act {
-        Activation::Linear => one,
-        Activation::Quadratic { alpha } => simd.mul_add_f64s(simd.splat_f64s(2.0 * alpha), h, one),
-        Activation::Relu => simd.select_f64s(simd.greater_than_f64s(h, zero), one, zero),
+        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => {
+            arithmetic_dphi::<f64, S>(simd, act, h)
+        }
         Activation::Erf => {
             let e = simd::exp(simd, simd.neg_f64s(simd.mul_f64s(h, h)));
             simd.mul_f64s(simd.splat_f64s(std::f64::consts::FRAC_2_SQRT_PI), e)
@@ -149,7 +247,7 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
 pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f32]) {
     debug_assert!(h.len() == b.len() && z.len() == b.len());
     if is_arithmetic(act) {
-        pulp::Arch::new().dispatch(BiasActivationF32 { act, h, b, z });
+        pulp::Arch::new().dispatch(BiasActivation { act, h, b, z });
         return;
     }
     let (mut wide_h, mut wide_z) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);
@@ -174,7 +272,7 @@ pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f
 /// kernel in chunks for the others (as [`bias_activation_f32`]).
 pub fn mul_derivative_f32(act: Activation, h: &[f32], g: &mut [f32]) {
     if is_arithmetic(act) {
-        pulp::Arch::new().dispatch(MulDerivativeF32 { act, h, g });
+        pulp::Arch::new().dispatch(MulDerivative { act, h, g });
         return;
     }
     let (mut wide_h, mut wide_g) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);
@@ -205,88 +303,6 @@ fn is_arithmetic(act: Activation) -> bool {
         act,
         Activation::Linear | Activation::Quadratic { .. } | Activation::Relu
     )
-}
-
-struct BiasActivationF32<'a> {
-    act: Activation,
-    h: &'a mut [f32],
-    b: &'a [f32],
-    z: &'a mut [f32],
-}
-
-impl WithSimd for BiasActivationF32<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let act = self.act;
-        let (h_head, h_tail) = S::as_mut_simd_f32s(self.h);
-        let (b_head, b_tail) = S::as_simd_f32s(self.b);
-        let (z_head, z_tail) = S::as_mut_simd_f32s(self.z);
-        let one = simd.splat_f32s(1.0);
-        let zero = simd.splat_f32s(0.0);
-        for ((h, b), z) in h_head.iter_mut().zip(b_head).zip(z_head) {
-            *h = simd.add_f32s(*h, *b);
-            *z = match act {
-                Activation::Relu => simd.max_f32s(*h, zero),
-                Activation::Quadratic { alpha } => simd.mul_f32s(
-                    *h,
-                    simd.mul_add_f32s(simd.splat_f32s(alpha as f32), *h, one),
-                ),
-                _ => *h,
-            };
-        }
-        for ((h, b), z) in h_tail.iter_mut().zip(b_tail).zip(z_tail) {
-            *h += b;
-            *z = match act {
-                Activation::Relu => h.max(0.0),
-                Activation::Quadratic { alpha } => *h * (alpha as f32).mul_add(*h, 1.0),
-                _ => *h,
-            };
-        }
-    }
-}
-
-struct MulDerivativeF32<'a> {
-    act: Activation,
-    h: &'a [f32],
-    g: &'a mut [f32],
-}
-
-impl WithSimd for MulDerivativeF32<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let act = self.act;
-        let (h_head, h_tail) = S::as_simd_f32s(self.h);
-        let (g_head, g_tail) = S::as_mut_simd_f32s(self.g);
-        let one = simd.splat_f32s(1.0);
-        let zero = simd.splat_f32s(0.0);
-        for (h, g) in h_head.iter().zip(g_head) {
-            *g = match act {
-                Activation::Relu => simd.select_f32s(simd.greater_than_f32s(*h, zero), *g, zero),
-                Activation::Quadratic { alpha } => simd.mul_f32s(
-                    *g,
-                    simd.mul_add_f32s(simd.splat_f32s(2.0 * alpha as f32), *h, one),
-                ),
-                _ => *g,
-            };
-        }
-        for (h, g) in h_tail.iter().zip(g_tail) {
-            *g = match act {
-                Activation::Relu => {
-                    if *h > 0.0 {
-                        *g
-                    } else {
-                        0.0
-                    }
-                }
-                Activation::Quadratic { alpha } => *g * (2.0 * alpha as f32).mul_add(*h, 1.0),
-                _ => *g,
-            };
-        }
-    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 
 mod erf;
 mod exp;
+mod lanes;
 mod trig;
 
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
 pub use exp::{exp, exp_hi_lo, exp_slice};
+pub use lanes::Lanes;
 pub use trig::{asin, sin_small};
 
 /// Loads `slice` (at most `S::F64_LANES` long) into a vector, zero-filling missing lanes. A full
