@@ -5,13 +5,17 @@
 //! measures the statistics of every layer from real forward passes ([`stats`]), predicts them by
 //! propagating cumulants through closures ([`propagate`]), and compares both ([`analysis`]).
 //!
-//! Pipeline: [`data`] → [`stats`] → [`net`] → [`propagate`] → [`analysis`] → [`report`].
+//! Pipeline: [`data`] → [`stats`] → [`net`] → [`propagate`] → [`analysis`] → [`report`];
+//! [`config`] gathers one run's settings above them, [`sweep`] runs grids of configurations.
 //! Source of the science: Fischer et al., "Decomposing neural networks as mappings of
 //! correlation functions", Phys. Rev. Research 4, 043143 (2022).
 
 pub mod analysis;
+pub mod command;
+pub mod config;
 pub mod data;
 pub mod error;
+pub mod field;
 pub mod net;
 pub mod propagate;
 pub mod report;

@@ -11,6 +11,7 @@
 use super::affine::{affine_moments, AffineWorkspace};
 use super::closures::{closure_for, ClosureMethod, Corrections};
 use crate::error::{Error, Result};
+use crate::field::Field;
 use crate::net::{Layer, Mlp};
 use crate::stats::{Moments, Stage};
 use crate::timing::{affine_flops, Timings};
@@ -140,8 +141,8 @@ fn timed_affine(
 fn check_start(net: &Mlp, from: usize, start: &[Moments]) -> Result<()> {
     let depth = net.depth();
     if from > depth {
-        return Err(Error::flag(
-            "--from-layer",
+        return Err(Error::config(
+            Field::FromLayer,
             format!("{from} is beyond the last hidden layer ({depth})"),
         ));
     }
