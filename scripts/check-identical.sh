@@ -11,6 +11,8 @@
 #   - the text lines "wall time … s";
 #   - the CSV column wall_seconds of `sweep export`;
 #   - the "| command | … |" row of report.md (it holds the binary's path);
+#   - the order of the lines of a sweep's results.jsonl: points run in parallel append as they
+#     finish (the lines are compared sorted; `sweep export` orders by grid index itself);
 #   - the key order of a model file's safetensors header: the safetensors crate writes its
 #     metadata map in HashMap order, which differs between two runs of the same binary; model
 #     files are compared as (header parsed as JSON, tensor bytes), both exactly.
@@ -132,7 +134,7 @@ for grid in xor mnist; do
         [ "$side" = new ] && bin=$NEW
         (cd "$WORK/$side" && "$bin" sweep --grid "$WORK/$grid.toml" --out "sweep-$grid" 2>/dev/null &&
             "$bin" sweep export "sweep-$grid" --csv "sweep-$grid.csv" 2>/dev/null)
-        untime <"$WORK/$side/sweep-$grid/results.jsonl" >"$WORK/$side/sweep-$grid.jsonl"
+        untime <"$WORK/$side/sweep-$grid/results.jsonl" | sort >"$WORK/$side/sweep-$grid.jsonl"
         csv_untimed "$WORK/$side/sweep-$grid.csv" >"$WORK/$side/sweep-$grid.untimed.csv"
     done
     same "sweep-$grid.jsonl"
