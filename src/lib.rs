@@ -15,7 +15,6 @@ pub mod command;
 pub mod config;
 pub mod data;
 pub mod error;
-pub mod field;
 pub mod net;
 pub mod propagate;
 pub mod report;

@@ -19,8 +19,7 @@ use serde::Serialize;
 
 use super::accuracy::mix_seed;
 use crate::data::Dataset;
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 use crate::net::Mlp;
 use crate::stats::gaussian::GaussianSampler;
 use crate::stats::EmpiricalMoments;

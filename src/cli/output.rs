@@ -37,11 +37,15 @@ pub fn epoch_bar(epochs: usize, enabled: bool) -> EpochBar {
 }
 
 impl EpochBar {
-    /// Shows one finished epoch.
+    /// Shows one finished epoch; the bar clears itself after the last one, before the work
+    /// that follows training.
     pub fn epoch(&self, e: &EpochStats) {
         self.0
             .set_message(format!("loss {:.4} acc {:.3}", e.loss, e.train_accuracy));
         self.0.inc(1);
+        if self.0.length() == Some(self.0.position()) {
+            self.0.finish_and_clear();
+        }
     }
 
     /// Removes the bar.

@@ -10,8 +10,7 @@ use super::Task;
 use crate::data::{
     HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Split, TestSplit, XorConfig,
 };
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 
 /// The task and the source of its samples. Field names are the grid keys.
 #[derive(Clone, Debug, PartialEq, Deserialize)]

@@ -15,7 +15,7 @@ pub mod task;
 
 use serde::Deserialize;
 
-pub use crate::field::Field;
+pub use crate::error::Field;
 pub use analysis::{AnalysisConfig, On};
 pub use data::{DataConfig, Loaded};
 pub use network::{NetConfig, TrainSettings};

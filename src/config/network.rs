@@ -5,8 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 use crate::net::cumulant_train::Objective;
 use crate::net::train::{Loss, Optimizer, TrainConfig};
 use crate::net::{Activation, Mlp, Precision};

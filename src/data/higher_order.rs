@@ -28,7 +28,7 @@ use super::rotation::{haar_orthogonal, rotate};
 use super::{Dataset, Split};
 use crate::config::defaults::{self, task_defaults};
 use crate::config::Task;
-use crate::field::Field;
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Options of the higher-order task.

@@ -15,7 +15,7 @@ use super::rotation::{haar_orthogonal, rotate};
 use super::{Dataset, Split};
 use crate::config::defaults::{self, task_defaults};
 use crate::config::Task;
-use crate::field::Field;
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Blob centres and their classes; sample j uses blob j mod 4, so classes are exactly balanced

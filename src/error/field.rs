@@ -1,7 +1,7 @@
 //! The fields of a run configuration, as library errors name them ([`crate::Error::Config`]).
 //! The command line maps each to its flag (`cli/flags.rs`), a sweep to its grid key
-//! ([`crate::sweep::keys`]), so the user reads the name they wrote. Defined low, beside
-//! [`crate::error`], so every layer can name the field at fault.
+//! ([`crate::sweep::keys`]), so the user reads the name they wrote. Part of [`crate::error`],
+//! so every layer can name the field at fault.
 
 use std::fmt;
 

@@ -1,8 +1,11 @@
-//! One error type for the library: every variant names what was wrong and where.
+//! One error type for the library: every variant names what was wrong and where; [`Field`]
+//! names the configuration field at fault.
+
+mod field;
 
 use std::path::PathBuf;
 
-use crate::field::Field;
+pub use field::{parse_value, value_name, Field};
 
 /// Result alias used throughout corrflow.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

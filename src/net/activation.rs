@@ -3,8 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
-use crate::field::Field;
+use crate::error::{Error, Field};
 
 /// The pointwise nonlinearity φ of every hidden layer.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]

@@ -15,8 +15,7 @@ use super::cumulant_objective::{ClassStatistics, CumulantObjective};
 use super::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
 use super::Mlp;
 use crate::data::Dataset;
-use crate::error::{Error, Result};
-use crate::field::{value_name, Field};
+use crate::error::{value_name, Error, Field, Result};
 
 /// What training fits (`--objective`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]

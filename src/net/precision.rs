@@ -14,8 +14,7 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::{kernels, Activation};
-use crate::error::{Error, Result};
-use crate::field::{parse_value, value_name, Field};
+use crate::error::{parse_value, value_name, Error, Field, Result};
 
 /// Which float type the training loop computes in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]

@@ -16,8 +16,7 @@ use super::forward::{argmax_columns, gemm};
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
-use crate::field::{value_name, Field};
+use crate::error::{value_name, Error, Field, Result};
 
 /// The training loss, averaged over the batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]

@@ -10,8 +10,7 @@
 
 use super::affine::{affine_moments, AffineWorkspace};
 use super::closures::{closure_for, ClosureMethod, Corrections};
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
 use crate::stats::{Moments, Stage};
 use crate::timing::{affine_flops, Timings};

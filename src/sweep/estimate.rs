@@ -13,8 +13,7 @@ use std::path::Path;
 use super::point::PointConfig;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::Task;
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
 const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;

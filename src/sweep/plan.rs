@@ -10,8 +10,7 @@ use super::grid::{Grid, GridPoint};
 use super::record::Record;
 use super::runner::Budget;
 use super::shard::Shard;
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 
 /// The ids of `records`.
 pub fn ids(records: Vec<Record>) -> HashSet<String> {

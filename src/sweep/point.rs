@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::name_key;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{RunConfig, Task};
-use crate::error::{Error, Result};
-use crate::field::{parse_value, Field};
+use crate::error::{parse_value, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
 use crate::net::Activation;
 
@@ -157,9 +156,12 @@ impl PointConfig {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
-        if self.mc_samples.is_some_and(|n| n < 4) {
-            // Two antithetic pairs at least, for a standard error.
-            return Err(("mc_samples".into(), "must be at least 4".into()));
+        if self
+            .mc_samples
+            .is_some_and(|n| n < defaults::MIN_MC_SAMPLES)
+        {
+            let min = defaults::MIN_MC_SAMPLES;
+            return Err(("mc_samples".into(), format!("must be at least {min}")));
         }
         for (key, v) in [
             ("sigma", self.sigma),

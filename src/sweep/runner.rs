@@ -10,8 +10,7 @@ use super::grid::GridPoint;
 use super::keys::name_key;
 use super::record::Record;
 use super::store::ResultsLog;
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 
 /// How the thread budget is split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
-use crate::field::Field;
+use crate::error::{Error, Field, Result};
 
 /// One of N disjoint parts of a grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -31,7 +31,7 @@ pub use spec::TestSplit;
 use super::convert::u8_to_unit;
 use super::idx::{check_pair, default_cache_dir, IdxImages, IdxLabels};
 use super::{Dataset, Split};
-use crate::field::Field;
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Number of MNIST classes; labels above 9 are rejected.

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::field::Field;
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Explicit IDX files. The test pair is optional; without it the test set must be carved out of

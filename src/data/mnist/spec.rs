@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::field::Field;
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Samples `from..to` (0-based, `to` exclusive) of one file form the test set; the rest of that
