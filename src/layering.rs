@@ -10,8 +10,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The pipeline, lowest first: each module may import every module before it and every low
-/// module. `config` is the run configuration's place between `report` and `sweep`.
-const PIPELINE: [&str; 10] = [
+/// module. `config` (the run configuration) and `command` (the library half of each subcommand) sit
+/// between `report` and `sweep`.
+const PIPELINE: [&str; 11] = [
     "data",
     "stats",
     "net",
@@ -21,6 +22,7 @@ const PIPELINE: [&str; 10] = [
     "analysis",
     "report",
     "config",
+    "command",
     "sweep",
 ];
 

@@ -6,13 +6,17 @@
 //! by propagating cumulants through closures ([`propagate`]), and compares both ([`analysis`]).
 //!
 //! Pipeline (each module imports only those before it): [`data`] → [`stats`] → [`net`] →
-//! [`propagate`] → [`measure`] → [`cumtrain`] → [`analysis`] → [`report`] → [`sweep`]; the
-//! command line is the binary on top. Low modules usable by all: [`error`], [`io`], [`linalg`],
-//! [`special`], [`simd`], [`timing`]. A test (`layering.rs`) enforces this order.
+//! [`propagate`] → [`measure`] → [`cumtrain`] → [`analysis`] → [`report`] → [`config`] →
+//! [`command`] → [`sweep`]; the command line is the binary on top. Low modules usable by all:
+//! [`error`], [`io`], [`linalg`], [`special`], [`simd`], [`timing`]. A test (`layering.rs`)
+//! enforces this order. [`config`] gathers one run's settings with every default in one table;
+//! [`command`] is the library half of each subcommand; [`sweep`] runs grids of configurations.
 //! Source of the science: Fischer et al., "Decomposing neural networks as mappings of
 //! correlation functions", Phys. Rev. Research 4, 043143 (2022).
 
 pub mod analysis;
+pub mod command;
+pub mod config;
 pub mod cumtrain;
 pub mod data;
 pub mod error;

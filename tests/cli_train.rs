@@ -87,7 +87,43 @@ fn bad_input_gets_a_clear_error_and_no_output_file() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("never.safetensors");
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 12] = [
+        // Library errors name configuration fields; the command line names their flags.
+        (
+            &[
+                "train",
+                "--task",
+                "higher-order",
+                "--skewed",
+                "20",
+                "--out",
+                m,
+            ],
+            "invalid value for --skewed",
+        ),
+        (
+            &[
+                "train",
+                "--task",
+                "higher-order",
+                "--gamma-shape=-1",
+                "--out",
+                m,
+            ],
+            "invalid value for --gamma-shape",
+        ),
+        (
+            &["train", "--dim", "1", "--out", m],
+            "invalid value for --dim",
+        ),
+        (
+            &["train", "--batch", "0", "--out", m],
+            "invalid value for --batch",
+        ),
+        (
+            &["train", "--epochs", "0", "--out", m],
+            "invalid value for --epochs",
+        ),
         (
             &["train", "--activation", "softmax", "--out", m],
             "--activation",

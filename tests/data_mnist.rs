@@ -4,6 +4,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use corrflow::config::Field;
 use corrflow::data::{Mnist, MnistConfig, MnistFiles, MnistSource, TestSplit};
 use corrflow::Error;
 
@@ -97,9 +98,18 @@ fn split_of_a_single_file_when_no_test_file_is_given() {
     };
     let e = cfg.load().unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, Error::Flag { .. }), "{e:?}");
     assert!(
-        msg.contains("--test-split") && msg.contains("20 samples"),
+        matches!(
+            e,
+            Error::Config {
+                field: Field::TestSplit,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(
+        msg.contains("data.test_split") && msg.contains("20 samples"),
         "{msg}"
     );
     cfg.test_split = Some(TestSplit::new(15, 20).unwrap());
@@ -120,8 +130,17 @@ fn split_of_a_single_file_when_no_test_file_is_given() {
 fn test_split_parsing_and_range_errors() {
     for bad in ["abc", "5", "a:3", "3:b", "-1:4", "10:5", "5:5", ""] {
         let e = bad.parse::<TestSplit>().unwrap_err();
-        assert!(matches!(e, Error::Flag { .. }), "{bad}: {e:?}");
-        assert!(e.to_string().contains("--test-split"), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Config {
+                    field: Field::TestSplit,
+                    ..
+                }
+            ),
+            "{bad}: {e:?}"
+        );
+        assert!(e.to_string().contains("data.test_split"), "{e}");
     }
     assert_eq!(
         " 5000 : 10000".parse::<TestSplit>().unwrap(),
@@ -159,7 +178,13 @@ fn limit_spreads_samples_evenly() {
         limit: Some(0),
         ..config(cache.path())
     };
-    assert!(matches!(cfg.load(), Err(Error::Flag { .. })));
+    assert!(matches!(
+        cfg.load(),
+        Err(Error::Config {
+            field: Field::TrainLimit,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -236,7 +261,7 @@ fn explicit_files_need_both_test_files_and_matching_shapes() {
     };
     let msg = cfg.load().unwrap_err().to_string();
     assert!(
-        msg.contains("--test-images") && msg.contains("--test-labels"),
+        msg.contains("data.test_images") && msg.contains("test labels"),
         "{msg}"
     );
     // Test images of another shape (2 × 8 instead of 4 × 4).

@@ -1,6 +1,7 @@
 //! The synthetic tasks: determinism, balanced classes, and the class-conditional statistics the
 //! tasks are defined by (checked against sampling error derived from the known moments).
 
+use corrflow::config::Field;
 use corrflow::data::{Dataset, HigherOrderConfig, XorConfig};
 use corrflow::Error;
 use faer::{Mat, Side};
@@ -62,7 +63,10 @@ fn xor_is_deterministic_and_balanced() {
             ..cfg
         }
         .generate(),
-        Err(Error::Flag { .. })
+        Err(Error::Config {
+            field: Field::Sigma,
+            ..
+        })
     ));
 }
 

@@ -203,10 +203,34 @@ fn a_failing_point_is_reported_and_the_others_are_kept() {
         let err = stderr(&o);
         assert!(err.contains(&format!("point #0 {}", ids[0])), "{err}");
         assert!(err.contains("XOR needs d ≥ 2"), "{err}");
+        assert!(err.contains("invalid value for grid key 'dim'"), "{err}");
         assert!(err.contains("1 points failed (#0"), "{err}");
         // The good point is recorded once; the rerun retries only the failed one.
         assert_eq!(record_ids(&out), [ids[1].clone()]);
     }
+}
+
+/// Library errors inside a point name the grid key the user wrote, not a flag.
+#[test]
+fn errors_inside_a_point_name_the_grid_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'higher-order'\nn_train = 100\nepochs = 1\nhidden = [[4]]\nskewed = 20\n",
+    );
+    let out = dir.path().join("out");
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("invalid value for grid key 'skewed'"), "{err}");
+    assert!(!err.contains("--skewed"), "{err}");
 }
 
 #[test]
@@ -227,7 +251,8 @@ fn mnist_without_data_is_refused_before_anything_runs() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        stderr(&o).contains("point #0 (hidden=[10] task=mnist): invalid value for mnist_dir"),
+        stderr(&o)
+            .contains("point #0 (hidden=[10] task=mnist): invalid value for grid key 'mnist_dir'"),
         "{}",
         stderr(&o)
     );

@@ -12,7 +12,7 @@ use super::information::{class_information, StageInformation};
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::measure::{layer_stats, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
@@ -87,8 +87,8 @@ pub fn analyze(
 ) -> Result<(Analysis, Heatmap)> {
     let depth = net.depth();
     if !(1..=depth + 1).contains(&opts.heatmap_layer) {
-        return Err(Error::flag(
-            "--heatmap-layer",
+        return Err(Error::config(
+            Field::HeatmapLayer,
             format!(
                 "{} is not a layer with a propagated covariance: use 1…{} (zˡ) or {} (the output)",
                 opts.heatmap_layer,
@@ -98,7 +98,7 @@ pub fn analyze(
         ));
     }
     if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
-        return Err(Error::flag("--ridge", "must be a finite number ≥ 0"));
+        return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
     }
     let higher = if matches!(net.activation, Activation::Quadratic { .. }) {
         Higher::InputAndPre

@@ -31,6 +31,36 @@ pub struct StageComparison {
     pub kl_jitter: f64,
 }
 
+/// One stage's comparison averaged over its classes (`propagate`'s second table).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClassMean {
+    pub layer: usize,
+    pub stage: &'static str,
+    pub cov_rel_err: f64,
+    pub mean_err: f64,
+    /// Mean KL; NaN when any class has none.
+    pub kl: f64,
+}
+
+/// The arithmetic mean over classes of each stage of `rows` (rows of one stage adjacent, as
+/// [`compare_stages`] returns them).
+pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
+    rows.chunk_by(|a, b| a.layer == b.layer && a.stage == b.stage)
+        .map(|rows| {
+            let avg = |f: &dyn Fn(&StageComparison) -> f64| {
+                rows.iter().map(f).sum::<f64>() / rows.len() as f64
+            };
+            ClassMean {
+                layer: rows[0].layer,
+                stage: rows[0].stage,
+                cov_rel_err: avg(&|r| r.cov_rel_err),
+                mean_err: avg(&|r| r.mean_err),
+                kl: avg(&|r| r.kl.unwrap_or(f64::NAN)),
+            }
+        })
+        .collect()
+}
+
 /// Compares every predicted stage with the measured one; the (stage, class) pairs are
 /// independent and run in parallel, rows in stage-then-class order.
 pub fn compare_stages(

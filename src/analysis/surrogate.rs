@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::accuracy::mix_seed;
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::net::Mlp;
 use crate::stats::gaussian::GaussianSampler;
 use crate::stats::EmpiricalMoments;
@@ -75,8 +75,8 @@ pub fn surrogate_accuracy(
     seed: u64,
 ) -> Result<SurrogateAccuracy> {
     if per_class == Some(0) {
-        return Err(Error::flag(
-            "--surrogate-samples",
+        return Err(Error::config(
+            Field::SurrogateSamples,
             "must be at least 1 per class",
         ));
     }

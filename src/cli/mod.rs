@@ -1,7 +1,11 @@
-//! Command-line interface: clap definitions and the dispatch to the library.
+//! Command-line interface: clap definitions, each converted into the library's run
+//! configuration, and the dispatch to the library. Configuration errors leave here naming the
+//! flag ([`flags::flag`]).
 
 mod analyze;
 mod data_args;
+mod flags;
+mod net_args;
 mod output;
 mod propagate;
 mod sweep;
@@ -9,6 +13,7 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+use corrflow::config::Field;
 use corrflow::Result;
 
 /// Decompose a trained feed-forward network as a mapping of correlation functions (cumulants),
@@ -36,8 +41,12 @@ enum Command {
     Sweep(sweep::SweepArgs),
 }
 
-/// Runs the parsed command line.
+/// Runs the parsed command line; a configuration error names the flag at fault.
 pub fn run(cli: Cli) -> Result<()> {
+    dispatch(cli).map_err(|e| e.name_field(flags::flag))
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     init_threads(cli.threads)?;
     match cli.command {
         Command::Train(args) => train::run(args),
@@ -52,5 +61,5 @@ fn init_threads(threads: usize) -> Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
-        .map_err(|e| corrflow::Error::flag("--threads", e.to_string()))
+        .map_err(|e| corrflow::Error::config(Field::Threads, e.to_string()))
 }

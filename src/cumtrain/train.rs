@@ -6,18 +6,19 @@
 //! number of parameter updates the sample objective makes per epoch.
 
 use std::fmt;
-use std::str::FromStr;
 
-use serde::Serialize;
+use clap::ValueEnum;
+
+use serde::{Deserialize, Serialize};
 
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{value_name, Error, Field, Result};
 use crate::net::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
 use crate::net::Mlp;
 
 /// What training fits (`--objective`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Objective {
     /// The loss on the real samples, mini-batch by mini-batch ([`crate::net::train::train`]).
@@ -26,26 +27,9 @@ pub enum Objective {
     Cumulants,
 }
 
-impl FromStr for Objective {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "samples" => Ok(Objective::Samples),
-            "cumulants" => Ok(Objective::Cumulants),
-            _ => Err(Error::flag(
-                "--objective",
-                format!("'{s}' is not one of samples, cumulants"),
-            )),
-        }
-    }
-}
-
 impl fmt::Display for Objective {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Objective::Samples => "samples",
-            Objective::Cumulants => "cumulants",
-        })
+        f.write_str(&value_name(self))
     }
 }
 
@@ -62,8 +46,8 @@ pub fn train_cumulants(
 ) -> Result<Vec<EpochStats>> {
     check_fits(net, data)?;
     if cfg.loss != Loss::Mse {
-        return Err(Error::flag(
-            "--loss",
+        return Err(Error::config(
+            Field::Loss,
             format!(
                 "the cumulant objective is the MSE (E[‖y − t‖²] = ‖μ − t‖² + tr Σ); {} is not a \
                  function of mean and covariance",
@@ -71,15 +55,7 @@ pub fn train_cumulants(
             ),
         ));
     }
-    if cfg.batch == 0 || cfg.epochs == 0 {
-        return Err(Error::flag("--batch/--epochs", "must be at least 1"));
-    }
-    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-        return Err(Error::flag(
-            "--lr",
-            format!("{} is not a positive number", cfg.lr),
-        ));
-    }
+    cfg.validate()?;
     let stats = ClassStatistics::measure(data)?;
     let objective = CumulantObjective::new(net)?;
     let steps = data.len().div_ceil(cfg.batch.min(data.len()));
@@ -101,10 +77,14 @@ pub fn train_cumulants(
             train_accuracy: net.accuracy(data),
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
-            return Err(Error::Numeric(format!(
-                "cumulant training diverged in epoch {epoch} (objective {}); lower --lr (now {})",
-                stats.loss, cfg.lr
-            )));
+            return Err(Error::config(
+                Field::Lr,
+                format!(
+                    "cumulant training diverged in epoch {epoch} (objective {}); lower the \
+                     learning rate (now {})",
+                    stats.loss, cfg.lr
+                ),
+            ));
         }
         on_epoch(&stats);
         history.push(stats);

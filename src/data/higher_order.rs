@@ -26,6 +26,7 @@ use rand_distr::{Gamma, StandardNormal};
 
 use super::rotation::{haar_orthogonal, rotate};
 use super::{Dataset, Split};
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Options of the higher-order task.
@@ -48,20 +49,6 @@ pub struct HigherOrderConfig {
     pub seed: u64,
 }
 
-impl Default for HigherOrderConfig {
-    fn default() -> Self {
-        HigherOrderConfig {
-            dim: 10,
-            n_skewed: 3,
-            shape: 1.0,
-            rotate: true,
-            n_train: 10_000,
-            n_test: 10_000,
-            seed: 0,
-        }
-    }
-}
-
 impl HigherOrderConfig {
     /// The skewness 2/√k of the skewed variable (class 0; class 1 has the opposite sign).
     pub fn skewness(&self) -> f64 {
@@ -71,8 +58,8 @@ impl HigherOrderConfig {
     /// Checks the options: 1 ≤ m ≤ d and k finite and > 0.
     pub fn validate(&self) -> Result<()> {
         if self.n_skewed == 0 || self.n_skewed > self.dim {
-            return Err(Error::flag(
-                "--n-skewed",
+            return Err(Error::config(
+                Field::Skewed,
                 format!(
                     "need 1 ≤ skewed directions ≤ d = {}, got {}",
                     self.dim, self.n_skewed
@@ -80,8 +67,8 @@ impl HigherOrderConfig {
             ));
         }
         if !(self.shape.is_finite() && self.shape > 0.0) {
-            return Err(Error::flag(
-                "--shape",
+            return Err(Error::config(
+                Field::GammaShape,
                 format!("gamma shape k must be finite and > 0, got {}", self.shape),
             ));
         }
@@ -92,8 +79,12 @@ impl HigherOrderConfig {
     /// then test samples, from one `StdRng` seeded with `seed`. Sample j has class j mod 2.
     pub fn generate(&self) -> Result<Split> {
         self.validate()?;
-        let gamma = Gamma::new(self.shape, 1.0)
-            .map_err(|e| Error::flag("--shape", format!("gamma shape {}: {e}", self.shape)))?;
+        let gamma = Gamma::new(self.shape, 1.0).map_err(|e| {
+            Error::config(
+                Field::GammaShape,
+                format!("gamma shape {}: {e}", self.shape),
+            )
+        })?;
         let mut rng = StdRng::seed_from_u64(self.seed);
         let q = self.rotate.then(|| haar_orthogonal(self.dim, &mut rng));
         let mut draw = |n: usize| {

@@ -13,6 +13,7 @@ use rand_distr::StandardNormal;
 
 use super::rotation::{haar_orthogonal, rotate};
 use super::{Dataset, Split};
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Blob centres and their classes; sample j uses blob j mod 4, so classes are exactly balanced
@@ -44,31 +45,18 @@ pub struct XorConfig {
     pub seed: u64,
 }
 
-impl Default for XorConfig {
-    fn default() -> Self {
-        XorConfig {
-            sigma: 0.3,
-            dim: 2,
-            rotate: false,
-            n_train: 4000,
-            n_test: 4000,
-            seed: 0,
-        }
-    }
-}
-
 impl XorConfig {
     /// Checks the options: d ≥ 2, σ finite and ≥ 0.
     pub fn validate(&self) -> Result<()> {
         if self.dim < 2 {
-            return Err(Error::flag(
-                "--dim",
+            return Err(Error::config(
+                Field::Dim,
                 format!("XOR needs d ≥ 2, got {}", self.dim),
             ));
         }
         if !(self.sigma.is_finite() && self.sigma >= 0.0) {
-            return Err(Error::flag(
-                "--sigma",
+            return Err(Error::config(
+                Field::Sigma,
                 format!("XOR noise σ must be finite and ≥ 0, got {}", self.sigma),
             ));
         }

@@ -5,6 +5,7 @@ use crate::data::Dataset;
 use crate::error::Result;
 use crate::net::train::check_fits;
 use crate::net::{ForwardPass, Mlp, Stage};
+use crate::propagate::closures::Corrections;
 use crate::stats::{EmpiricalMoments, MomentAccumulator};
 
 /// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
@@ -15,6 +16,16 @@ pub enum Higher {
     None,
     /// κ slices of the input and of every pre-activation hˡ (where the quadratic closure uses them).
     InputAndPre,
+}
+
+impl Higher {
+    /// The cumulants to measure beyond the covariance for the closure's `corrections`.
+    pub fn for_corrections(corrections: Corrections) -> Self {
+        match corrections {
+            Corrections::None => Higher::None,
+            Corrections::K3K4 => Higher::InputAndPre,
+        }
+    }
 }
 
 /// Per-class moments of every stage, in the order of [`Stage::all`].

@@ -3,10 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::Error;
+use crate::error::{Error, Field};
 
 /// The pointwise nonlinearity φ of every hidden layer.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub enum Activation {
     /// φ(h) = h.
     Linear,
@@ -95,7 +96,7 @@ impl FromStr for Activation {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        let bad = |msg: String| Error::flag("--activation", msg);
+        let bad = |msg: String| Error::config(Field::Activation, msg);
         let lower = s.trim().to_ascii_lowercase();
         if let Some(alpha) = lower
             .strip_prefix("quad:")
@@ -121,6 +122,15 @@ impl FromStr for Activation {
             "gelu" => Activation::Gelu,
             _ => return Err(bad(format!("'{s}' is not one of {ACTIVATION_SYNTAX}"))),
         })
+    }
+}
+
+/// Grid files and other serde sources spell an activation as its flag does.
+impl TryFrom<String> for Activation {
+    type Error = Error;
+
+    fn try_from(text: String) -> Result<Self, Error> {
+        text.parse()
     }
 }
 

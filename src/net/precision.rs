@@ -9,43 +9,36 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use clap::ValueEnum;
 use faer::Mat;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{kernels, Activation};
-use crate::error::{Error, Result};
+use crate::error::{parse_value, value_name, Error, Field, Result};
 
 /// Which float type the training loop computes in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// f64 (ε = 2⁻⁵²), the default.
     #[default]
+    #[value(alias = "float64", alias = "double")]
     F64,
     /// f32 (ε = 2⁻²³): half the memory traffic, twice the SIMD lanes.
+    #[value(alias = "float32", alias = "single")]
     F32,
 }
 
 impl FromStr for Precision {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s.to_ascii_lowercase().as_str() {
-            "f64" | "float64" | "double" => Ok(Precision::F64),
-            "f32" | "float32" | "single" => Ok(Precision::F32),
-            _ => Err(Error::flag(
-                "--precision",
-                format!("'{s}' is not one of f64, f32"),
-            )),
-        }
+        parse_value(s, Field::Precision)
     }
 }
 
 impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Precision::F64 => "f64",
-            Precision::F32 => "f32",
-        })
+        f.write_str(&value_name(self))
     }
 }
 
@@ -134,7 +127,10 @@ mod tests {
         assert_eq!("F32".parse::<Precision>().unwrap(), Precision::F32);
         assert_eq!("f64".parse::<Precision>().unwrap(), Precision::F64);
         let err = "f16".parse::<Precision>().unwrap_err().to_string();
-        assert!(err.contains("--precision") && err.contains("f16"), "{err}");
+        assert!(
+            err.contains("train.precision") && err.contains("f16"),
+            "{err}"
+        );
         for p in [Precision::F32, Precision::F64] {
             assert_eq!(p.to_string().parse::<Precision>().unwrap(), p);
         }

@@ -2,24 +2,25 @@
 //! one-hot targets or the softmax cross-entropy. Deterministic for a given seed and thread count.
 
 use std::fmt;
-use std::str::FromStr;
+
+use clap::ValueEnum;
 
 use faer::prelude::*;
 use faer::{Col, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::forward::argmax_columns;
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::gemm;
 
 /// The training loss, averaged over the batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Loss {
     /// ‖y − t‖² with t the one-hot target (DESIGN.md §6: E = ‖μ − t‖² + tr Σ per class).
@@ -29,7 +30,7 @@ pub enum Loss {
 }
 
 /// The parameter update rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Optimizer {
     /// v ← βv + g, θ ← θ − ηv (β = momentum).
@@ -38,28 +39,17 @@ pub enum Optimizer {
     Adam,
 }
 
-macro_rules! parse_enum {
-    ($ty:ty, $flag:literal, $( $text:literal => $val:expr ),+ ) => {
-        impl FromStr for $ty {
-            type Err = Error;
-            fn from_str(s: &str) -> Result<Self> {
-                match s.to_ascii_lowercase().as_str() {
-                    $( $text => Ok($val), )+
-                    _ => Err(Error::flag($flag, format!(
-                        "'{s}' is not one of {}", [$($text),+].join(", ")))),
-                }
-            }
-        }
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                $( if *self == $val { return f.write_str($text); } )+
-                unreachable!()
-            }
-        }
-    };
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&value_name(self))
+    }
 }
-parse_enum!(Loss, "--loss", "mse" => Loss::Mse, "ce" => Loss::Ce);
-parse_enum!(Optimizer, "--optimizer", "adam" => Optimizer::Adam, "sgd" => Optimizer::Sgd);
+
+impl fmt::Display for Optimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
 
 /// Settings of one training run.
 #[derive(Clone, Debug, Serialize)]
@@ -75,6 +65,24 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Float type of the forward pass, backpropagation and optimiser (`--precision`).
     pub precision: Precision,
+}
+
+impl TrainConfig {
+    /// Checks batch, epochs (≥ 1) and the learning rate (finite, > 0).
+    pub fn validate(&self) -> Result<()> {
+        for (field, value) in [(Field::Batch, self.batch), (Field::Epochs, self.epochs)] {
+            if value == 0 {
+                return Err(Error::config(field, "must be at least 1"));
+            }
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::config(
+                Field::Lr,
+                format!("{} is not a positive number", self.lr),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// What one epoch achieved: mean batch loss and accuracy on the training batches as they were
@@ -118,15 +126,7 @@ fn train_in<T: Real>(
     mut on_epoch: impl FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>> {
     check_fits(net, data)?;
-    if cfg.batch == 0 || cfg.epochs == 0 {
-        return Err(Error::flag("--batch/--epochs", "must be at least 1"));
-    }
-    if !(cfg.lr.is_finite() && cfg.lr > 0.0) {
-        return Err(Error::flag(
-            "--lr",
-            format!("{} is not a positive number", cfg.lr),
-        ));
-    }
+    cfg.validate()?;
     let batch = cfg.batch.min(data.len());
     let mut fp = ForwardPass::new(net, batch);
     let mut xb = Mat::<T>::zeros(data.dim(), batch);
@@ -176,10 +176,13 @@ fn train_in<T: Real>(
             train_accuracy: hits as f64 / data.len() as f64,
         };
         if !stats.loss.is_finite() {
-            return Err(Error::Numeric(format!(
-                "training diverged in epoch {epoch} (loss {}); lower --lr (now {})",
-                stats.loss, cfg.lr
-            )));
+            return Err(Error::config(
+                Field::Lr,
+                format!(
+                    "training diverged in epoch {epoch} (loss {}); lower the learning rate (now {})",
+                    stats.loss, cfg.lr
+                ),
+            ));
         }
         on_epoch(&stats);
         history.push(stats);

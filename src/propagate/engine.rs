@@ -11,7 +11,7 @@
 use super::affine::{affine_moments, AffineWorkspace};
 use super::closures::{Closure, ClosureMethod, Corrections};
 use super::pair::ClosurePair;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp, Stage};
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
@@ -168,8 +168,8 @@ fn timed_affine(
 fn check_start(net: &Mlp, from: usize, start: &[Moments]) -> Result<()> {
     let depth = net.depth();
     if from > depth {
-        return Err(Error::flag(
-            "--from-layer",
+        return Err(Error::config(
+            Field::FromLayer,
             format!("{from} is beyond the last hidden layer ({depth})"),
         ));
     }

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use super::tables;
 use crate::analysis::{Analysis, Heatmap};
 
 /// The plots the report links, by file stem (each exists as .png and .svg).
@@ -40,22 +41,7 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
          under y ~ N(μ_c, Σ_c) (exact for 2 outputs, else Monte Carlo with {} draws per class).\n",
         a.mc_samples
     );
-    let _ = writeln!(
-        w,
-        "| start layer | stage | theory accuracy | stderr | theory − network |"
-    );
-    let _ = writeln!(w, "|---|---|---|---|---|");
-    for t in &a.theory_accuracy {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {:.4} | {:.4} | {:+.4} |",
-            t.start_layer,
-            t.start_stage,
-            t.accuracy,
-            t.stderr,
-            t.accuracy - a.network_accuracy
-        );
-    }
+    let _ = write!(w, "{}", tables::theory(a).markdown());
 
     if let Some(t) = &a.theory_accuracy_k3k4 {
         let _ = writeln!(
@@ -74,23 +60,7 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
          N(μ_c, Σ_c). Negative eigenvalues of the sampled covariances (rounding noise of a \
          singular Σ) are clipped to 0.\n"
     );
-    let _ = writeln!(
-        w,
-        "| input | accuracy | stderr | samples | clipped eigenvalues | most negative eigenvalue |"
-    );
-    let _ = writeln!(w, "|---|---|---|---|---|---|");
-    let s = &a.surrogate_accuracy;
-    for (name, r) in [
-        ("order 1", &s.order1),
-        ("order 2", &s.order2),
-        ("real", &s.real),
-    ] {
-        let _ = writeln!(
-            w,
-            "| {name} | {:.4} | {:.4} | {} | {} | {:.3e} |",
-            r.accuracy, r.stderr, r.n_samples, r.clipped_eigenvalues, r.most_negative_eigenvalue
-        );
-    }
+    let _ = write!(w, "{}", tables::surrogates(a).markdown());
 
     let _ = writeln!(w, "\n## Where the class sits\n");
     let _ = writeln!(
@@ -100,18 +70,7 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
          ridge {:e} (added only to pairs whose covariance is numerically singular).\n",
         a.information_ridge
     );
-    let _ = writeln!(
-        w,
-        "| stage | mean term | covariance term | mean share | ridged pairs |"
-    );
-    let _ = writeln!(w, "|---|---|---|---|---|");
-    for i in &a.information {
-        let _ = writeln!(
-            w,
-            "| {} | {:.4e} | {:.4e} | {:.3} | {} |",
-            i.stage, i.mean_term, i.cov_term, i.mean_share, i.ridged_pairs
-        );
-    }
+    let _ = write!(w, "{}", tables::information(a).markdown());
 
     if let Some(transfer) = &a.transfer {
         let _ = writeln!(w, "\n## Transfer between orders (quadratic closure)\n");
@@ -121,18 +80,7 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
              statistics of hˡ (class average). The residual checks that the terms add up to the \
              measured moments of zˡ.\n"
         );
-        let _ = writeln!(
-            w,
-            "| layer | m: μ | m: αμ² | m: αΣᵢᵢ | C: Σ | C: (gg−1)Σ | C: 2α²Σ² | C: κ₃ | C: κ₄ | residual m / C |"
-        );
-        let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|");
-        for t in transfer {
-            let _ = write!(w, "| {} ", t.layer);
-            for term in t.mean_terms.iter().chain(&t.cov_terms) {
-                let _ = write!(w, "| {:.3} ", term.share);
-            }
-            let _ = writeln!(w, "| {:.1e} / {:.1e} |", t.residual_mean, t.residual_cov);
-        }
+        let _ = write!(w, "{}", tables::transfer_terms(transfer).markdown());
     }
 
     let _ = writeln!(w, "\n## Plots\n");

@@ -2,6 +2,8 @@
 //!
 //! - [`render`] turns a plot into PNG bytes or an SVG string, with an embedded font;
 //! - [`plots`] draws the analysis plots;
+//! - [`table`] is the table model behind the text and Markdown outputs, [`tables`] the tables
+//!   of `analyze` and `propagate` built on it;
 //! - [`markdown`] writes the text of report.md;
 //! - [`analysis_report`] renders every file of a report folder in memory, [`write_files`]
 //!   writes them.
@@ -9,6 +11,8 @@
 pub mod markdown;
 pub mod plots;
 pub mod render;
+pub mod table;
+pub mod tables;
 
 use std::path::Path;
 

@@ -10,8 +10,10 @@
 
 use std::path::Path;
 
-use super::point::{PointConfig, TaskName};
-use crate::error::{Error, Result};
+use super::point::PointConfig;
+use crate::config::defaults::{self, task_defaults};
+use crate::config::Task;
+use crate::error::{Error, Field, Result};
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
 const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
@@ -29,41 +31,30 @@ pub struct Shape {
 }
 
 impl Shape {
-    /// The shape `corrflow train`'s defaults give `config` (MNIST: 784 inputs, 60 000 training
-    /// samples or `train_limit`, 10 000 test samples).
+    /// The shape the defaults of [`crate::config::defaults`] give `config` (MNIST: the full
+    /// files or `train_limit` training samples).
     pub fn of(config: &PointConfig) -> Shape {
         let task = config.task();
-        let (d_default, n_classes, n_default, test_default) = match task {
-            TaskName::Xor => (2, 2, 4000, None),
-            TaskName::HigherOrder => (10, 2, 10_000, None),
-            TaskName::Mnist => (784, 10, 60_000, Some(10_000)),
+        let d = task_defaults(task);
+        let (d_in, n_train) = match task {
+            Task::Mnist => (d.dim, config.train_limit.unwrap_or(d.n_train)),
+            _ => (
+                config.dim.unwrap_or(d.dim),
+                config.n_train.unwrap_or(d.n_train),
+            ),
         };
-        let d_in = if task == TaskName::Mnist {
-            784
-        } else {
-            config.dim.unwrap_or(d_default)
-        };
-        let n_train = match task {
-            TaskName::Mnist => config.train_limit.unwrap_or(n_default),
-            _ => config.n_train.unwrap_or(n_default),
-        };
-        let n_test = test_default.unwrap_or(config.n_test.unwrap_or(n_train));
+        let n_test = d.n_test.unwrap_or(config.n_test.unwrap_or(n_train));
         let mut widths = vec![d_in];
         widths.extend(config.hidden_or_default());
-        widths.push(n_classes);
-        let epochs = config.epochs.unwrap_or(match task {
-            TaskName::Xor => 40,
-            TaskName::HigherOrder => 60,
-            TaskName::Mnist => 15,
-        });
+        widths.push(d.n_classes);
         Shape {
             d_in,
-            n_classes,
+            n_classes: d.n_classes,
             n_train,
             n_test,
             widths,
-            epochs,
-            batch: config.batch.unwrap_or(64),
+            epochs: config.epochs.unwrap_or(d.epochs),
+            batch: config.batch.unwrap_or(defaults::BATCH),
         }
     }
 }
@@ -187,8 +178,8 @@ pub fn parse_size(text: &str) -> Result<f64> {
     };
     match num.parse::<f64>() {
         Ok(n) if n > 0.0 && factor.is_finite() => Ok(n * factor),
-        _ => Err(Error::flag(
-            "--max-memory",
+        _ => Err(Error::config(
+            Field::MaxMemory,
             format!("'{text}' is not a size like 512M, 4G or 1.5GiB"),
         )),
     }
@@ -223,7 +214,7 @@ mod tests {
     fn memory_grows_with_the_square_of_the_width() {
         let at = |n: usize| {
             Estimate::of(&PointConfig {
-                task: Some(TaskName::Mnist),
+                task: Some(Task::Mnist),
                 hidden: Some(vec![n]),
                 ..Default::default()
             })

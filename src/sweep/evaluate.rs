@@ -3,7 +3,8 @@
 //! terms, with the same functions as `corrflow analyze`.
 
 use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
-use crate::analysis::information::{stage_information, INFORMATION_RIDGE};
+use crate::analysis::information::stage_information;
+use crate::config::RunConfig;
 use crate::data::Split;
 use crate::error::Result;
 use crate::measure::{layer_stats, Higher};
@@ -15,9 +16,6 @@ use crate::timing::Timings;
 
 use super::record::{InfoTerms, TheoryAccuracy};
 
-/// Samples per forward-pass batch when measuring statistics.
-const STATS_BATCH: usize = 1024;
-
 /// Everything a point needs before it runs: its data, the untrained network and how to train it.
 pub struct Prepared {
     pub split: Split,
@@ -25,6 +23,21 @@ pub struct Prepared {
     pub train: TrainConfig,
     /// The data in words, for the record.
     pub data: String,
+}
+
+impl Prepared {
+    /// Loads the data of `config` and builds its untrained network.
+    pub fn new(config: &RunConfig) -> Result<Prepared> {
+        let loaded = config.data.load()?;
+        let (net, train) =
+            config.network(loaded.split.train.dim(), loaded.split.train.n_classes)?;
+        Ok(Prepared {
+            split: loaded.split,
+            net,
+            train,
+            data: loaded.description,
+        })
+    }
 }
 
 /// What a point measured.
@@ -37,10 +50,11 @@ pub struct Outcome {
     pub output_info: Option<InfoTerms>,
 }
 
-/// Runs one point in the current rayon pool. `mc_samples` and `seed` drive the Monte Carlo of
-/// the theory accuracy (only used with ≥ 3 outputs). The numbers are those of `corrflow
-/// analyze`: [`theory_accuracy`] per start layer and [`stage_information`] at input and output.
-pub fn evaluate(prepared: Prepared, mc_samples: usize, seed: u64) -> Result<Outcome> {
+/// Runs one point in the current rayon pool. `config`'s Monte Carlo samples and seed drive the
+/// theory accuracy (only used with ≥ 3 outputs); its statistics batch and ridge are those of
+/// `corrflow analyze`: [`theory_accuracy`] per start layer and [`stage_information`] at input
+/// and output.
+pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
     let Prepared {
         split,
         mut net,
@@ -48,11 +62,11 @@ pub fn evaluate(prepared: Prepared, mc_samples: usize, seed: u64) -> Result<Outc
         ..
     } = prepared;
     train(&mut net, &split.train, &cfg, |_| {})?;
-    let stats = layer_stats(&net, &split.test, Higher::None, STATS_BATCH)?;
+    let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,
-        mc_samples,
-        seed,
+        mc_samples: config.analysis.mc_samples,
+        seed: config.net.seed,
     };
     let theory = theory_accuracy(&net, &stats, opts, &Timings::disabled())?
         .into_iter()
@@ -64,7 +78,7 @@ pub fn evaluate(prepared: Prepared, mc_samples: usize, seed: u64) -> Result<Outc
         .collect();
     let info = |stage: Stage| {
         let m = stats.get(stage).expect("layer_stats measures every stage");
-        stage_information(stage, net.depth(), &m.per_class, INFORMATION_RIDGE)
+        stage_information(stage, net.depth(), &m.per_class, config.analysis.ridge)
             .ok()
             .map(|s| InfoTerms {
                 mean_term: s.mean_term,

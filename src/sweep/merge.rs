@@ -1,13 +1,13 @@
 //! Combining the output folders of several shards (or runs) into one, with an account of the
-//! grid points that are missing, duplicated or not part of the grid.
+//! grid points that are missing, duplicated or not part of the grid; reading a folder's records.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::grid::{Grid, GridPoint};
 use super::record::Record;
-use super::store::{read_log, RESULTS_FILE};
-use crate::error::Result;
+use super::store::{lock_dir, read_log, RESULTS_FILE};
+use crate::error::{Error, Result};
 
 /// What a merge found.
 #[derive(Debug, Default)]
@@ -63,6 +63,96 @@ pub fn merge(grid: &Grid, inputs: &[PathBuf]) -> Result<Merged> {
         .map(|(r, dirs)| (dirs[0].clone(), r.id))
         .collect();
     Ok(merged)
+}
+
+/// Merges the shard folders `inputs` of the grid at `grid_path` into `out/results.jsonl`
+/// (written atomically under `out`'s lock); `note` gets the warnings. Errors when points are
+/// missing (after writing what was found).
+pub fn merge_into(
+    grid_path: &Path,
+    out: &Path,
+    inputs: &[PathBuf],
+    note: &dyn Fn(&str),
+) -> Result<()> {
+    let grid = Grid::load(grid_path)?;
+    let m = merge(&grid, inputs)?;
+    for dir in &m.partial {
+        note(&format!(
+            "note: {} ends in a partial record, skipped",
+            results_path(dir).display()
+        ));
+    }
+    for (id, dirs) in &m.duplicates {
+        let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        note(&format!(
+            "warning: point {id} is in {} folders ({}); kept the first",
+            dirs.len(),
+            list.join(", ")
+        ));
+    }
+    for (dir, id) in &m.foreign {
+        note(&format!(
+            "warning: {} holds {id}, which is not a point of {}; left out",
+            dir.display(),
+            grid_path.display()
+        ));
+    }
+    let _lock = lock_dir(out)?;
+    let mut text = String::new();
+    for r in &m.records {
+        text.push_str(&serde_json::to_string(r).map_err(|e| Error::Numeric(e.to_string()))?);
+        text.push('\n');
+    }
+    let path = results_path(out);
+    crate::io::write_atomically(&path, text.as_bytes())?;
+    note(&format!(
+        "merged {} of {} points from {} folders into {}",
+        m.records.len(),
+        grid.points.len(),
+        inputs.len(),
+        path.display()
+    ));
+    if m.missing.is_empty() {
+        return Ok(());
+    }
+    for p in &m.missing {
+        note(&format!(
+            "  missing #{} {} ({})",
+            p.index,
+            p.id,
+            p.config.summary()
+        ));
+    }
+    Err(Error::format(
+        grid_path,
+        format!(
+            "{} of {} points are missing from the inputs (listed above)",
+            m.missing.len(),
+            grid.points.len()
+        ),
+    ))
+}
+
+/// The records of a sweep's output folder `dir`, in grid order; `note` hears of a partial last
+/// record (skipped).
+pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<Vec<Record>> {
+    let path = results_path(dir);
+    if !path.exists() {
+        return Err(Error::format(
+            dir,
+            format!("no {RESULTS_FILE} here; is this a sweep's --out folder?"),
+        ));
+    }
+    let contents = read_log(&path)?;
+    if let Some(bytes) = contents.dropped_tail {
+        note(&format!(
+            "note: {} ends in a partial record ({bytes} bytes), skipped",
+            path.display()
+        ));
+    }
+    let mut records = contents.records;
+    records.sort_by_key(|r| r.index);
+    Ok(records)
 }
 
 /// The results file of an output folder.

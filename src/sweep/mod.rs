@@ -2,7 +2,9 @@
 //! propagated and analysed, one JSON record per point appended to `results.jsonl`.
 //!
 //! - [`grid`]: grid files → points in a fixed order; [`point`]: a point's configuration and id.
-//! - [`estimate`]: peak memory and work per point, checked before a run starts.
+//! - [`keys`]: configuration errors named by grid key.
+//! - [`estimate`]: peak memory and work per point; [`plan`]: resume and jobs within memory.
+//! - [`session`]: one sweep run from grid file to results.
 //! - [`shard`]: a deterministic 1/N of the grid; [`runner`]: points in parallel, thread budget.
 //! - [`evaluate`]: the work of one point; [`record`]: what it produced.
 //! - [`store`]: the locked, append-only, resumable results file; [`merge`]: shard outputs.
@@ -12,11 +14,14 @@ pub mod estimate;
 pub mod evaluate;
 pub mod export;
 pub mod grid;
+pub mod keys;
 pub mod merge;
+pub mod plan;
 pub mod plots;
 pub mod point;
 pub mod record;
 pub mod runner;
+pub mod session;
 pub mod shard;
 pub mod store;
 pub mod summary;

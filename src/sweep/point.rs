@@ -1,42 +1,26 @@
 //! One grid point: the typed configuration of a single train → propagate → analyse run, its
 //! canonical JSON form and the stable id derived from it.
 
-use std::fmt;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use super::keys::name_key;
+use crate::config::defaults::{self, task_defaults};
+use crate::config::{RunConfig, Task};
+use crate::error::{parse_value, Error, Field, Result};
+use crate::net::train::{Loss, Optimizer};
 use crate::net::Activation;
 
-/// The tasks a sweep can run (the `task` key).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TaskName {
-    Xor,
-    HigherOrder,
-    Mnist,
-}
-
-impl fmt::Display for TaskName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            TaskName::Xor => "xor",
-            TaskName::HigherOrder => "higher-order",
-            TaskName::Mnist => "mnist",
-        })
-    }
-}
-
-/// Every key a grid file may set. Unset keys take the defaults of `corrflow train` for the task
-/// (see `corrflow train --help`); they are left out of the canonical form, so a point's id
+/// Every key a grid file may set: the grid's schema, from which the point's id is derived. Unset
+/// keys take the defaults of [`crate::config::defaults`] (as `corrflow train`); they are left out of the canonical form, so a point's id
 /// depends only on what the grid states.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PointConfig {
     // The task and its data.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub task: Option<TaskName>,
+    pub task: Option<Task>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_train: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -88,56 +72,68 @@ pub struct PointConfig {
     pub mc_samples: Option<usize>,
 }
 
-/// Default Monte Carlo samples per class for the theory accuracy (standard error ≤ 0.0035).
-pub const DEFAULT_MC_SAMPLES: usize = 20_000;
-
 impl PointConfig {
-    /// The task (xor when unset).
-    pub fn task(&self) -> TaskName {
-        self.task.unwrap_or(TaskName::Xor)
+    /// The task (the default task when unset).
+    pub fn task(&self) -> Task {
+        self.task.unwrap_or_default()
     }
 
-    /// Hidden widths, with the task's default when unset (as `corrflow train`).
+    /// Hidden widths, with the task's default when unset.
     pub fn hidden_or_default(&self) -> Vec<usize> {
-        self.hidden.clone().unwrap_or_else(|| match self.task() {
-            TaskName::Xor => vec![16],
-            TaskName::HigherOrder => vec![64, 64],
-            TaskName::Mnist => vec![100, 100],
-        })
+        self.hidden
+            .clone()
+            .unwrap_or_else(|| task_defaults(self.task()).hidden.to_vec())
     }
 
-    /// Monte Carlo samples for the theory accuracy.
-    pub fn mc_samples(&self) -> usize {
-        self.mc_samples.unwrap_or(DEFAULT_MC_SAMPLES)
+    /// The point as a run configuration: its table deserialised into [`RunConfig`] (the grid
+    /// keys are its field names), MNIST's folder from `MNIST_DIR` when the grid gives none, and
+    /// the sweep's Monte Carlo default. Errors name the grid key.
+    pub fn run_config(&self) -> Result<RunConfig> {
+        let table = serde_json::to_value(self).expect("a PointConfig is plain data");
+        let mut config: RunConfig = serde_json::from_value(table)
+            .map_err(|e| Error::Unsupported(format!("grid point {}: {e}", self.summary())))?;
+        if config.data.mnist_dir.is_none() {
+            config.data.mnist_dir = std::env::var_os("MNIST_DIR").map(PathBuf::from);
+        }
+        config.analysis.mc_samples = self.mc_samples.unwrap_or(defaults::SWEEP_MC_SAMPLES);
+        Ok(config)
+    }
+
+    /// Checks before a sweep starts what would otherwise fail in every point: the values, and
+    /// where MNIST comes from. Errors name the grid key.
+    pub fn preflight(&self) -> Result<()> {
+        let config = self.run_config()?;
+        if config.data.task != Task::Mnist || config.data.train_images.is_some() {
+            return Ok(());
+        }
+        let missing = match &config.data.mnist_dir {
+            None => "task mnist needs mnist_dir in the grid, or MNIST_DIR in the environment"
+                .to_string(),
+            Some(dir) if !dir.is_dir() => format!("{} is not a folder", dir.display()),
+            Some(_) => return Ok(()),
+        };
+        Err(name_key(Error::config(Field::MnistDir, missing)))
     }
 
     /// Checks the values the types cannot (activation syntax, positive sizes) and brings the
     /// spellings to one form, so that equal configurations get equal ids. `key` errors name the
     /// grid key at fault.
     pub fn normalize(&mut self) -> std::result::Result<(), (String, String)> {
+        let to_key = |e: Error| match e {
+            Error::Config { field, msg } => (field.name().to_string(), msg),
+            other => (String::new(), other.to_string()),
+        };
         if let Some(a) = &self.activation {
-            let parsed: Activation = a
-                .parse()
-                .map_err(|e: Error| ("activation".into(), e.to_string()))?;
+            let parsed: Activation = a.parse().map_err(to_key)?;
             self.activation = Some(parsed.to_string());
         }
-        for (key, value) in [("loss", &mut self.loss), ("optimizer", &mut self.optimizer)] {
-            if let Some(v) = value {
-                *v = v.to_ascii_lowercase();
-            }
-            let allowed: &[&str] = if key == "loss" {
-                &["mse", "ce"]
-            } else {
-                &["adam", "sgd"]
-            };
-            if let Some(v) = value.as_deref() {
-                if !allowed.contains(&v) {
-                    return Err((
-                        key.into(),
-                        format!("'{v}' is not one of {}", allowed.join(", ")),
-                    ));
-                }
-            }
+        if let Some(v) = &self.loss {
+            let loss: Loss = parse_value(v, Field::Loss).map_err(to_key)?;
+            self.loss = Some(loss.to_string());
+        }
+        if let Some(v) = &self.optimizer {
+            let optimizer: Optimizer = parse_value(v, Field::Optimizer).map_err(to_key)?;
+            self.optimizer = Some(optimizer.to_string());
         }
         if self
             .hidden
@@ -160,9 +156,12 @@ impl PointConfig {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
-        if self.mc_samples.is_some_and(|n| n < 4) {
-            // Two antithetic pairs at least, for a standard error.
-            return Err(("mc_samples".into(), "must be at least 4".into()));
+        if self
+            .mc_samples
+            .is_some_and(|n| n < defaults::MIN_MC_SAMPLES)
+        {
+            let min = defaults::MIN_MC_SAMPLES;
+            return Err(("mc_samples".into(), format!("must be at least {min}")));
         }
         for (key, v) in [
             ("sigma", self.sigma),
@@ -258,6 +257,33 @@ mod tests {
         assert_eq!(a.canonical(), r#"{"activation":"quad:0.5","sigma":1.0}"#);
         b.seed = Some(2);
         assert_ne!(a.id(), b.id());
+    }
+
+    /// A point's keys land in the run configuration's fields of the same name; unset keys take
+    /// the defaults, Monte Carlo the sweep's own.
+    #[test]
+    fn a_point_deserialises_into_the_run_configuration() {
+        let point = PointConfig {
+            task: Some(Task::HigherOrder),
+            skewed: Some(2),
+            hidden: Some(vec![8, 4]),
+            activation: Some("relu".into()),
+            loss: Some("ce".into()),
+            lr: Some(0.5),
+            seed: Some(7),
+            ..Default::default()
+        };
+        let c = point.run_config().unwrap();
+        assert_eq!(c.data.task, Task::HigherOrder);
+        assert_eq!(c.data.skewed, 2);
+        assert_eq!(c.data.sigma, defaults::SIGMA);
+        assert_eq!(c.net.hidden, Some(vec![8, 4]));
+        assert_eq!(c.net.activation, Some(Activation::Relu));
+        assert_eq!(c.net.seed, 7);
+        assert_eq!(c.train.loss, Loss::Ce);
+        assert_eq!(c.train.optimizer, defaults::OPTIMIZER);
+        assert_eq!((c.train.lr, c.train.batch), (Some(0.5), defaults::BATCH));
+        assert_eq!(c.analysis.mc_samples, defaults::SWEEP_MC_SAMPLES);
     }
 
     #[test]

@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use super::evaluate::{evaluate, Prepared};
 use super::grid::GridPoint;
-use super::point::PointConfig;
+use super::keys::name_key;
 use super::record::Record;
 use super::store::ResultsLog;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 
 /// How the thread budget is split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,9 +32,6 @@ impl Budget {
     }
 }
 
-/// Builds a point's data and untrained network from its configuration.
-pub type PrepareFn<'a> = dyn Fn(&PointConfig) -> Result<Prepared> + Sync + 'a;
-
 /// A point that failed, and why.
 #[derive(Debug)]
 pub struct Failure {
@@ -49,7 +46,6 @@ pub fn run_points(
     points: &[GridPoint],
     log: &mut ResultsLog,
     budget: Budget,
-    prepare: &PrepareFn<'_>,
     on_done: &(dyn Fn(&GridPoint, std::result::Result<&Record, &Error>) + Sync),
 ) -> Result<Vec<Failure>> {
     let next = AtomicUsize::new(0);
@@ -67,7 +63,7 @@ pub fn run_points(
                     Ok(p) => p,
                     Err(e) => {
                         stop.store(true, Ordering::SeqCst);
-                        *lock(&fatal) = Some(Error::flag("--threads", e.to_string()));
+                        *lock(&fatal) = Some(Error::config(Field::Threads, e.to_string()));
                         return;
                     }
                 };
@@ -75,7 +71,8 @@ pub fn run_points(
                     let Some(point) = points.get(next.fetch_add(1, Ordering::SeqCst)) else {
                         break;
                     };
-                    let result = pool.install(|| run_one(point, prepare, budget.threads_per_point));
+                    let result =
+                        pool.install(|| run_one(point, budget.threads_per_point).map_err(name_key));
                     match result {
                         Ok(record) => {
                             if let Err(e) = lock(&log).append(&record) {
@@ -110,17 +107,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn run_one(point: &GridPoint, prepare: &PrepareFn<'_>, threads: usize) -> Result<Record> {
+fn run_one(point: &GridPoint, threads: usize) -> Result<Record> {
     let start = Instant::now();
-    let prepared = prepare(&point.config)?;
+    let config = point.config.run_config()?;
+    let prepared = Prepared::new(&config)?;
     let widths = prepared.net.widths();
     let activation = prepared.net.activation.to_string();
     let data = prepared.data.clone();
-    let outcome = evaluate(
-        prepared,
-        point.config.mc_samples(),
-        point.config.seed.unwrap_or(1),
-    )?;
+    let outcome = evaluate(prepared, &config)?;
     let theory_at = |l: usize| {
         outcome
             .theory

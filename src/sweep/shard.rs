@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 
 /// One of N disjoint parts of a grid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +29,7 @@ impl FromStr for Shard {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Shard> {
-        let bad = |msg: &str| Error::flag("--shard", format!("'{s}': {msg}"));
+        let bad = |msg: &str| Error::config(Field::Shard, format!("'{s}': {msg}"));
         let (i, n) = s
             .split_once('/')
             .ok_or_else(|| bad("expected I/N, e.g. 0/4"))?;

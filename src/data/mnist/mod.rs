@@ -31,6 +31,7 @@ pub use spec::TestSplit;
 use super::convert::u8_to_unit;
 use super::idx::{check_pair, default_cache_dir, IdxImages, IdxLabels};
 use super::{Dataset, Split};
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Number of MNIST classes; labels above 9 are rejected.
@@ -155,8 +156,8 @@ impl MnistConfig {
             }
             (None, Some(s)) => carve(train, s)?,
             (None, None) => {
-                return Err(Error::flag(
-                    "--test-split",
+                return Err(Error::config(
+                    Field::TestSplit,
                     format!(
                     "no test file given: pass FROM:TO to carve a test set out of {} ({} samples)",
                     train.0.path().display(),
@@ -170,8 +171,8 @@ impl MnistConfig {
             .filter(|s| !s.range.is_empty())
             .collect();
         if train_segs.is_empty() {
-            return Err(Error::flag(
-                "--test-split",
+            return Err(Error::config(
+                Field::TestSplit,
                 "the test split leaves no training samples",
             ));
         }
@@ -182,7 +183,7 @@ impl MnistConfig {
     fn train_index<'a>(&self, segs: &[Segment<'a>]) -> Result<Vec<Sample<'a>>> {
         let all: Vec<_> = segs.iter().flat_map(Segment::samples).collect();
         match self.limit {
-            Some(0) => Err(Error::flag("--limit", "must be at least 1")),
+            Some(0) => Err(Error::config(Field::TrainLimit, "must be at least 1")),
             Some(l) if l < all.len() => {
                 let n = all.len();
                 Ok((0..l).map(|i| all[i * n / l]).collect())

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::Field;
 use crate::{Error, Result};
 
 /// Explicit IDX files. The test pair is optional; without it the test set must be carved out of
@@ -50,10 +51,16 @@ impl MnistSource {
                     (Some(i), Some(l)) => Some((i.clone(), l.clone())),
                     (None, None) => None,
                     (Some(_), None) => {
-                        return Err(Error::flag("--test-images", "given without --test-labels"))
+                        return Err(Error::config(
+                            Field::TestImages,
+                            "given without test labels",
+                        ))
                     }
                     (None, Some(_)) => {
-                        return Err(Error::flag("--test-labels", "given without --test-images"))
+                        return Err(Error::config(
+                            Field::TestLabels,
+                            "given without test images",
+                        ))
                     }
                 };
                 Ok(ResolvedFiles {

@@ -1,13 +1,11 @@
-//! The `--test-split FROM:TO` value: which samples of a file form the test set.
+//! The test split `FROM:TO` (`--test-split`, [`Field::TestSplit`]): which samples of a file form the test set.
 
 use std::ops::Range;
 use std::path::Path;
 use std::str::FromStr;
 
+use crate::error::Field;
 use crate::{Error, Result};
-
-/// Flag name used in errors.
-const FLAG: &str = "--test-split";
 
 /// Samples `from..to` (0-based, `to` exclusive) of one file form the test set; the rest of that
 /// file (`..from` and `to..`) joins the training set. Parsed from `"FROM:TO"` with FROM < TO.
@@ -21,8 +19,8 @@ impl TestSplit {
     /// A split `from..to`; errors when `from ≥ to`.
     pub fn new(from: usize, to: usize) -> Result<Self> {
         if from >= to {
-            return Err(Error::flag(
-                FLAG,
+            return Err(Error::config(
+                Field::TestSplit,
                 format!("{from}:{to}: FROM must be smaller than TO"),
             ));
         }
@@ -33,8 +31,8 @@ impl TestSplit {
     /// the error).
     pub fn range_in(&self, len: usize, file: &Path) -> Result<Range<usize>> {
         if self.to > len {
-            return Err(Error::flag(
-                FLAG,
+            return Err(Error::config(
+                Field::TestSplit,
                 format!(
                     "{}:{} reaches beyond {}, which has {len} samples",
                     self.from,
@@ -53,12 +51,15 @@ impl FromStr for TestSplit {
     /// Parses `"FROM:TO"`, e.g. `"5000:10000"`.
     fn from_str(s: &str) -> Result<Self> {
         let (a, b) = s.split_once(':').ok_or_else(|| {
-            Error::flag(FLAG, format!("{s:?}: expected FROM:TO, e.g. 5000:10000"))
+            Error::config(
+                Field::TestSplit,
+                format!("{s:?}: expected FROM:TO, e.g. 5000:10000"),
+            )
         })?;
         let parse = |t: &str, what: &str| {
             t.trim().parse::<usize>().map_err(|_| {
-                Error::flag(
-                    FLAG,
+                Error::config(
+                    Field::TestSplit,
                     format!("{s:?}: {what} {t:?} is not a non-negative integer"),
                 )
             })

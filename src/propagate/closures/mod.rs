@@ -26,24 +26,44 @@ use crate::error::Result;
 use crate::stats::Moments;
 
 /// How a closure is chosen for an activation (`--closure`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClosureMethod {
     /// The exact closed form where one exists (linear, quadratic, relu, erf), else the Hermite
     /// series.
+    #[value(
+        help = "Exact closed forms (linear, quadratic, relu, erf), Hermite series for tanh/sigmoid/gelu"
+    )]
     Auto,
     /// The Hermite (Mehler) series for every φ.
+    #[value(help = "Hermite (Mehler) series for every activation")]
     Hermite,
     /// The reference 2-D Gauss–Hermite quadrature for every pair (slow; for checks).
+    #[value(help = "Reference 2-D Gauss–Hermite quadrature for every pair (slow)")]
     Quadrature,
 }
 
 /// Which cumulants beyond the covariance enter the closure (`--corrections`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Corrections {
     /// Gaussian closure: μ and Σ only.
+    #[value(help = "Gaussian closure: mean and covariance only")]
     None,
     /// Add the κ₃\[i,i,j\] and κ₄\[i,i,j,j\] terms (exact for the quadratic activation).
+    #[value(
+        name = "k3k4",
+        help = "Add the measured κ₃[i,i,j], κ₄[i,i,j,j] of the first pre-activation (quadratic only)"
+    )]
     K3K4,
+}
+
+impl Corrections {
+    /// `none` or `k3k4`, as `--corrections` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Corrections::None => "none",
+            Corrections::K3K4 => "k3k4",
+        }
+    }
 }
 
 /// A closure maps the moments of the pre-activation h to the mean and covariance of φ(h).

@@ -1,6 +1,11 @@
-//! One error type for the library: every variant names what was wrong and where.
+//! One error type for the library: every variant names what was wrong and where; [`Field`]
+//! names the configuration field at fault.
+
+mod field;
 
 use std::path::PathBuf;
+
+pub use field::{parse_value, value_name, Field};
 
 /// Result alias used throughout corrflow.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -18,7 +23,11 @@ pub enum Error {
     /// A file whose content does not match its format (IDX, safetensors, grid, …).
     #[error("{}: {msg}", path.display())]
     Format { path: PathBuf, msg: String },
-    /// A command-line value that cannot be used.
+    /// A configuration value that cannot be used, named by its field; front ends turn it into
+    /// [`Error::Flag`] with the name the user wrote ([`Error::name_field`]).
+    #[error("invalid value for {field}: {msg}")]
+    Config { field: Field, msg: String },
+    /// A value that cannot be used, named as the user wrote it (a flag, a grid key).
     #[error("invalid value for {flag}: {msg}")]
     Flag { flag: String, msg: String },
     /// Shapes that do not fit together (network vs data, matrices vs vectors).
@@ -49,7 +58,27 @@ impl Error {
         }
     }
 
-    /// A bad command-line value for `flag`.
+    /// A bad value of the configuration field `field`.
+    pub fn config(field: Field, msg: impl Into<String>) -> Self {
+        Error::Config {
+            field,
+            msg: msg.into(),
+        }
+    }
+
+    /// Renames a [`Error::Config`] field to what the user wrote (`--epochs`, grid key
+    /// `epochs`); other errors pass unchanged.
+    pub fn name_field(self, name: impl FnOnce(Field) -> String) -> Self {
+        match self {
+            Error::Config { field, msg } => Error::Flag {
+                flag: name(field),
+                msg,
+            },
+            other => other,
+        }
+    }
+
+    /// A bad value for `flag`, as the user wrote it.
     pub fn flag(flag: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::Flag {
             flag: flag.into(),

@@ -1,0 +1,98 @@
+//! Architecture and optimisation flags of `train` and `analyze`; unset values take the task's
+//! defaults (`corrflow::config::defaults`).
+
+use clap::Args;
+
+use corrflow::config::{defaults, Field, NetConfig, TrainSettings};
+use corrflow::net::train::{Loss, Optimizer};
+use corrflow::net::Precision;
+use corrflow::{Error, Result};
+
+#[derive(Debug, Args, Clone)]
+pub struct NetArgs {
+    /// Hidden layer widths, comma separated [default: xor 16 · higher-order 64,64 · mnist 100,100].
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Activation of every hidden layer: linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh,
+    /// sigmoid, gelu [default: quad:0.5, mnist relu].
+    #[arg(long, value_name = "φ")]
+    pub activation: Option<String>,
+    /// Loss: mse (squared error to one-hot targets) or ce (softmax cross-entropy).
+    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::LOSS)]
+    pub loss: Loss,
+    /// Optimiser: adam or sgd (with --momentum).
+    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::OPTIMIZER)]
+    pub optimizer: Optimizer,
+    /// Passes over the training set [default: xor 40 · higher-order 60 · mnist 15].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = defaults::BATCH)]
+    pub batch: usize,
+    /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Momentum of SGD.
+    #[arg(long, default_value_t = defaults::MOMENTUM)]
+    pub momentum: f64,
+    /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1].
+    #[arg(long)]
+    pub gain: Option<f64>,
+    /// Seed of the weight initialisation and of the batch order.
+    #[arg(long, default_value_t = defaults::SEED)]
+    pub seed: u64,
+    /// Float type of training (forward pass, backpropagation, optimiser): f64 or f32
+    /// [default: f64]. The model is stored in f64 either way (f32 weights widened exactly);
+    /// evaluation, statistics and propagation are f64.
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_enum,
+        ignore_case = true,
+        hide_possible_values = true
+    )]
+    pub precision: Option<Precision>,
+}
+
+impl NetArgs {
+    /// The network and training sections of the configuration.
+    pub fn into_config(self) -> Result<(NetConfig, TrainSettings)> {
+        let net = NetConfig {
+            hidden: self.hidden,
+            activation: self.activation.as_deref().map(str::parse).transpose()?,
+            gain: self.gain,
+            seed: self.seed,
+        };
+        let train = TrainSettings {
+            loss: self.loss,
+            optimizer: self.optimizer,
+            epochs: self.epochs,
+            batch: self.batch,
+            lr: self.lr,
+            momentum: self.momentum,
+            precision: self.precision,
+            ..TrainSettings::default()
+        };
+        Ok((net, train))
+    }
+
+    /// Refuses the architecture and training flags, which have no meaning with `--model`,
+    /// rather than ignore them.
+    pub fn reject(&self) -> Result<()> {
+        let given = [
+            (Field::Hidden, self.hidden.is_some()),
+            (Field::Activation, self.activation.is_some()),
+            (Field::Epochs, self.epochs.is_some()),
+            (Field::Lr, self.lr.is_some()),
+            (Field::Gain, self.gain.is_some()),
+            (Field::Precision, self.precision.is_some()),
+        ];
+        match given.iter().find(|(_, set)| *set) {
+            Some((field, _)) => Err(Error::config(
+                *field,
+                "configures the network trained when no --model is given; remove it or --model",
+            )),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! `corrflow analyze`: accuracy of the Gaussian description from every start layer, surrogate
+//! inputs by correlation order, class information per stage and the quadratic closure's
+//! transfer between orders (DESIGN.md §4), as a report that serialises to `--json`, displays as
+//! the text tables and writes a report folder.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{check_network_fits, shown};
+use crate::analysis::{analyze, Analysis, Heatmap};
+use crate::config::defaults::MIN_MC_SAMPLES;
+use crate::config::{Field, On, RunConfig};
+use crate::data::Split;
+use crate::error::{Error, Result};
+use crate::net::train::{train, EpochStats};
+use crate::net::{model_io, Mlp};
+use crate::propagate::ClosurePair;
+use crate::report::{analysis_report, tables, write_files};
+use crate::timing::Timings;
+
+/// How the network was obtained when no model file was given.
+#[derive(Serialize)]
+pub struct Trained {
+    pub epochs: usize,
+    pub n_train: usize,
+    pub train_accuracy: f64,
+}
+
+/// The `--json` output of `analyze`.
+#[derive(Serialize)]
+pub struct AnalyzeReport {
+    pub model: Option<PathBuf>,
+    pub trained: Option<Trained>,
+    pub task: String,
+    pub on: On,
+    pub closure: String,
+    pub heatmap_layer: usize,
+    #[serde(flatten)]
+    pub analysis: Analysis,
+    pub wall_seconds: f64,
+    /// The heatmap's matrices, for the report folder.
+    #[serde(skip)]
+    pub heatmap: Heatmap,
+}
+
+/// Analyses the model at `model`, or without one a network trained on the task's training set
+/// as `config` describes (`on_epoch` sees its epochs).
+pub fn analyze_run(
+    config: &RunConfig,
+    model: Option<&Path>,
+    timings: &Timings,
+    on_epoch: impl FnMut(&EpochStats),
+) -> Result<AnalyzeReport> {
+    let start = Instant::now();
+    let a = &config.analysis;
+    if a.mc_samples < MIN_MC_SAMPLES {
+        return Err(Error::config(
+            Field::McSamples,
+            format!("must be at least {MIN_MC_SAMPLES}"),
+        ));
+    }
+    let loaded = timings.time("data load", 0.0, || config.data.load())?;
+    let (net, trained) = match model {
+        Some(path) => (
+            timings.time("data load", 0.0, || model_io::load(path))?,
+            None,
+        ),
+        None => timings.time("training", 0.0, || {
+            train_network(config, &loaded.split, on_epoch)
+        })?,
+    };
+    let data = a.on.pick(&loaded.split);
+    let what = model.map_or("the trained network".to_string(), shown);
+    check_network_fits(&net, data, &what, &loaded.description)?;
+    let closure = ClosurePair::new(net.activation, a.closure)?.closure;
+    let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
+    Ok(AnalyzeReport {
+        model: model.map(Path::to_path_buf),
+        trained,
+        task: loaded.description,
+        on: a.on,
+        closure: closure.name(),
+        heatmap_layer: a.heatmap_layer,
+        analysis,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        heatmap,
+    })
+}
+
+/// Trains the network `config` describes on the training set.
+fn train_network(
+    config: &RunConfig,
+    split: &Split,
+    on_epoch: impl FnMut(&EpochStats),
+) -> Result<(Mlp, Option<Trained>)> {
+    let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
+    train(&mut net, &split.train, &cfg, on_epoch)?;
+    let trained = Trained {
+        epochs: cfg.epochs,
+        n_train: split.train.len(),
+        train_accuracy: net.accuracy(&split.train),
+    };
+    Ok((net, Some(trained)))
+}
+
+impl AnalyzeReport {
+    /// Writes report.md, report.json and the plots into `dir`; `command` is the command line
+    /// recorded in the report's header.
+    pub fn write_folder(&self, dir: &Path, command: String, timings: &Timings) -> Result<()> {
+        let json = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Numeric(format!("JSON output: {e}")))?;
+        let header = [
+            (
+                "model",
+                self.model
+                    .as_ref()
+                    .map_or("trained by this run".into(), |p| p.display().to_string()),
+            ),
+            ("data", self.task.clone()),
+            ("analysed set", self.on.name().to_string()),
+            ("closure", self.closure.clone()),
+            ("command", command),
+        ];
+        timings.time("report", 0.0, || {
+            let files = analysis_report(&header, &self.analysis, &self.heatmap, &json)?;
+            write_files(dir, &files)
+        })
+    }
+}
+
+/// The text tables.
+impl fmt::Display for AnalyzeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = &self.analysis;
+        match &self.model {
+            Some(p) => writeln!(
+                f,
+                "model       {} {:?} {}",
+                p.display(),
+                a.widths,
+                a.activation
+            )?,
+            None => writeln!(
+                f,
+                "model       trained here {:?} {}",
+                a.widths, a.activation
+            )?,
+        }
+        writeln!(
+            f,
+            "data        {} ({} set, {} samples)",
+            self.task,
+            self.on.name(),
+            a.n_samples
+        )?;
+        writeln!(f, "closure     {}", self.closure)?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "network accuracy {:.4} ± {:.4}",
+            a.network_accuracy, a.network_accuracy_stderr
+        )?;
+        let mut theory = tables::theory(a);
+        if let Some(t) = &a.theory_accuracy_k3k4 {
+            theory.row_with_note(
+                vec![
+                    "0".into(),
+                    "x+κ".into(),
+                    format!("{:.4}", t.accuracy),
+                    format!("{:.4}", t.stderr),
+                    format!("{:+.4}", t.accuracy - a.network_accuracy),
+                ],
+                "(+ κ₃/κ₄ of h1 at the first nonlinearity)".into(),
+            );
+        }
+        write!(f, "{}", theory.text(None))?;
+        writeln!(f)?;
+        write!(f, "{}", tables::surrogates(a).text(None))?;
+        writeln!(f)?;
+        let note = format!(
+            "(Bhattacharyya, mean over class pairs, ridge {:e})",
+            a.information_ridge
+        );
+        write!(f, "{}", tables::information(a).text(Some(&note)))?;
+        if let Some(transfer) = &a.transfer {
+            writeln!(f)?;
+            let note = "(quadratic closure, shares of term norms)";
+            write!(f, "{}", tables::transfer_shares(transfer).text(Some(note)))?;
+        }
+        writeln!(f)?;
+        writeln!(f, "depth       {} hidden layers", a.widths.len() - 2)?;
+        writeln!(f, "wall time   {:.2} s", self.wall_seconds)
+    }
+}

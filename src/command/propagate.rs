@@ -1,0 +1,138 @@
+//! `corrflow propagate`: predict every layer's per-class mean and covariance from one layer's
+//! measured statistics, and hold the prediction against the measured ones.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::{check_network_fits, shown};
+use crate::analysis::{class_means, compare_stages, StageComparison};
+use crate::config::{Field, On, RunConfig};
+use crate::error::{Error, Result};
+use crate::net::model_io;
+use crate::propagate::ClosurePair;
+use crate::propagate::{PropagateOptions, Propagator};
+use crate::report::tables;
+use crate::measure::{layer_stats, Higher};
+use crate::net::Stage;
+use crate::timing::Timings;
+
+/// The `--json` output of `propagate`, displayed as its tables.
+#[derive(Serialize)]
+pub struct PropagateReport {
+    pub model: PathBuf,
+    pub task: String,
+    pub on: On,
+    pub n_samples: usize,
+    pub widths: Vec<usize>,
+    pub activation: String,
+    pub from_layer: usize,
+    pub closure: String,
+    pub corrections: &'static str,
+    pub layers: Vec<StageComparison>,
+    pub wall_seconds: f64,
+}
+
+/// Measures `config`'s data through the model at `model`, propagates from
+/// `config.analysis.from_layer` and compares every later stage.
+pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
+    let start = Instant::now();
+    let a = &config.analysis;
+    let (net, loaded) = timings.time("data load", 0.0, || {
+        Ok::<_, Error>((model_io::load(model)?, config.data.load()?))
+    })?;
+    let data = a.on.pick(&loaded.split);
+    check_network_fits(&net, data, &shown(model), &loaded.description)?;
+    if a.from_layer > net.depth() {
+        return Err(Error::config(
+            Field::FromLayer,
+            format!(
+                "{} is beyond the last hidden layer ({}) of {}",
+                a.from_layer,
+                net.depth(),
+                model.display()
+            ),
+        ));
+    }
+    let closure = ClosurePair::new(net.activation, a.closure)?.closure;
+    let stats = timings.time("empirical statistics", 0.0, || {
+        layer_stats(&net, data, Higher::for_corrections(a.corrections), a.stats_batch)
+    })?;
+    let start_stage = match a.from_layer {
+        0 => Stage::Input,
+        l => Stage::Post(l),
+    };
+    let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
+    let first_pre = (a.from_layer < net.depth())
+        .then(|| measured(Stage::Pre(a.from_layer + 1)))
+        .map(Vec::as_slice);
+    let mut engine = Propagator::new();
+    let options = PropagateOptions {
+        method: a.closure,
+        corrections: a.corrections,
+    };
+    let start_moments = measured(start_stage);
+    engine.run(
+        &net,
+        a.from_layer,
+        start_moments,
+        first_pre,
+        options,
+        timings,
+    )?;
+    let predicted = engine.into_stages();
+    let layers = timings.time("analysis", 0.0, || {
+        compare_stages(&predicted, &stats, net.depth())
+    })?;
+    Ok(PropagateReport {
+        model: model.to_path_buf(),
+        task: loaded.description,
+        on: a.on,
+        n_samples: data.len(),
+        widths: net.widths(),
+        activation: net.activation.to_string(),
+        from_layer: a.from_layer,
+        closure: closure.name(),
+        corrections: a.corrections.name(),
+        layers,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The text output: the header, every (stage, class) row, the means over classes.
+impl fmt::Display for PropagateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "model       {} {:?} {}",
+            self.model.display(),
+            self.widths,
+            self.activation
+        )?;
+        writeln!(
+            f,
+            "data        {} ({} set, {} samples)",
+            self.task,
+            self.on.name(),
+            self.n_samples
+        )?;
+        writeln!(
+            f,
+            "closure     {} from layer {}, corrections {}",
+            self.closure, self.from_layer, self.corrections
+        )?;
+        writeln!(f)?;
+        write!(f, "{}", tables::comparisons(&self.layers).text(None))?;
+        writeln!(f)?;
+        writeln!(f, "mean over classes")?;
+        write!(
+            f,
+            "{}",
+            tables::class_means(&class_means(&self.layers)).text(None)
+        )?;
+        writeln!(f)?;
+        writeln!(f, "wall time   {:.2} s", self.wall_seconds)
+    }
+}

@@ -1,0 +1,160 @@
+//! `corrflow train`: fit an MLP to a task, report accuracy, write the model file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::RunConfig;
+use crate::error::Result;
+use crate::cumtrain::{train_cumulants, Objective};
+use crate::net::train::{train, EpochStats, TrainConfig};
+use crate::net::{model_io, Precision};
+use crate::timing::Timings;
+
+/// The record of a training run: the `--json` output, displayed as the human summary.
+#[derive(Serialize)]
+pub struct TrainReport {
+    pub task: String,
+    pub widths: Vec<usize>,
+    pub activation: String,
+    pub objective: Objective,
+    pub config: TrainConfig,
+    pub n_train: usize,
+    pub n_test: usize,
+    pub train_accuracy: f64,
+    pub test_accuracy: f64,
+    pub final_loss: f64,
+    pub wall_seconds: f64,
+    pub model: PathBuf,
+    pub epochs: Vec<EpochStats>,
+    /// Seconds of each epoch, for `--timings`.
+    #[serde(skip)]
+    epoch_seconds: Vec<f64>,
+    /// Flops of one sample-objective epoch (6 per weight and sample).
+    #[serde(skip)]
+    epoch_flops: f64,
+}
+
+/// Trains the network `config` describes, writes it to `out` with its metadata, and returns
+/// the record. `on_epoch` sees every epoch (progress display); stages are timed into `timings`.
+pub fn train_model(
+    config: &RunConfig,
+    out: &Path,
+    timings: &Timings,
+    mut on_epoch: impl FnMut(&EpochStats),
+) -> Result<TrainReport> {
+    let start = Instant::now();
+    let objective = config.train.objective;
+    let loaded = timings.time("data load", 0.0, || config.data.load())?;
+    let split = &loaded.split;
+    let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
+    let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
+    // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
+    // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
+    let epoch_flops = (6 * weights * split.train.len()) as f64;
+    let mut epoch_seconds = Vec::with_capacity(cfg.epochs);
+    let mut epoch_start = Instant::now();
+    let each_epoch = |e: &EpochStats| {
+        epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
+        on_epoch(e);
+        epoch_start = Instant::now();
+    };
+    let history = match objective {
+        Objective::Samples => timings.time("training", epoch_flops * cfg.epochs as f64, || {
+            train(&mut net, &split.train, &cfg, each_epoch)
+        })?,
+        Objective::Cumulants => timings.time("training (cumulants)", 0.0, || {
+            train_cumulants(&mut net, &split.train, &cfg, each_epoch)
+        })?,
+    };
+    let eval_flops = (2 * weights * (split.train.len() + split.test.len())) as f64;
+    let (train_accuracy, test_accuracy) = timings.time("evaluation", eval_flops, || {
+        (net.accuracy(&split.train), net.accuracy(&split.test))
+    });
+    model_io::save(
+        &net,
+        out,
+        &[
+            ("task", loaded.description.clone()),
+            ("objective", objective.to_string()),
+            ("loss", cfg.loss.to_string()),
+            ("optimizer", cfg.optimizer.to_string()),
+            ("epochs", cfg.epochs.to_string()),
+            ("seed", config.net.seed.to_string()),
+            ("precision", cfg.precision.to_string()),
+            ("test_accuracy", format!("{test_accuracy}")),
+        ],
+    )?;
+    Ok(TrainReport {
+        task: loaded.description,
+        widths: net.widths(),
+        activation: net.activation.to_string(),
+        objective,
+        n_train: split.train.len(),
+        n_test: split.test.len(),
+        train_accuracy,
+        test_accuracy,
+        final_loss: history.last().map_or(f64::NAN, |e| e.loss),
+        wall_seconds: start.elapsed().as_secs_f64(),
+        model: out.to_path_buf(),
+        config: cfg,
+        epochs: history,
+        epoch_seconds,
+        epoch_flops,
+    })
+}
+
+impl TrainReport {
+    /// `training epoch  min … s  median … s  (E epochs, f64, … GFLOP/s at the median)`: the
+    /// per-epoch figure of `--timings` for the samples objective (the first epoch includes
+    /// buffer allocation and thread start-up, so the median is the steady state).
+    pub fn epoch_line(&self) -> Option<String> {
+        (self.objective == Objective::Samples)
+            .then(|| epoch_line(&self.epoch_seconds, self.epoch_flops, self.config.precision))
+    }
+}
+
+fn epoch_line(seconds: &[f64], epoch_flops: f64, precision: Precision) -> String {
+    let mut sorted = seconds.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let (min, median) = match sorted.len() {
+        0 => (f64::NAN, f64::NAN),
+        n if n % 2 == 1 => (sorted[0], sorted[n / 2]),
+        n => (sorted[0], 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])),
+    };
+    format!(
+        "training epoch  min {min:.4} s  median {median:.4} s  ({} epochs, {precision}, {:.1} GFLOP/s at the median)",
+        seconds.len(),
+        epoch_flops / median * 1e-9
+    )
+}
+
+/// The human summary.
+impl fmt::Display for TrainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "task            {}", self.task)?;
+        writeln!(f, "network         {:?} {}", self.widths, self.activation)?;
+        writeln!(
+            f,
+            "training        {} objective, {} epochs, batch {}, {} lr {:e}, loss {}",
+            self.objective,
+            self.config.epochs,
+            self.config.batch,
+            self.config.optimizer,
+            self.config.lr,
+            self.config.loss
+        )?;
+        writeln!(
+            f,
+            "samples         {} train, {} test",
+            self.n_train, self.n_test
+        )?;
+        writeln!(f, "train accuracy  {:.4}", self.train_accuracy)?;
+        writeln!(f, "test accuracy   {:.4}", self.test_accuracy)?;
+        writeln!(f, "final loss      {:.5}", self.final_loss)?;
+        writeln!(f, "wall time       {:.2} s", self.wall_seconds)?;
+        writeln!(f, "model           {}", self.model.display())
+    }
+}

@@ -1,0 +1,91 @@
+//! What `propagate` and `analyze` measure and how: the analysed set, the closure, the start
+//! layer and the sample counts, with defaults from [`super::defaults`].
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+use super::defaults;
+use crate::analysis::AnalysisOptions;
+use crate::data::{Dataset, Split};
+use crate::propagate::closures::{ClosureMethod, Corrections};
+
+/// Which of the task's sets the statistics are measured on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum On {
+    Train,
+    #[default]
+    Test,
+}
+
+impl On {
+    /// The chosen set of `split`.
+    pub fn pick(self, split: &Split) -> &Dataset {
+        match self {
+            On::Train => &split.train,
+            On::Test => &split.test,
+        }
+    }
+
+    /// `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            On::Train => "train",
+            On::Test => "test",
+        }
+    }
+}
+
+/// Analysis and propagation settings. Field names are the grid keys.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct AnalysisConfig {
+    #[serde(skip)]
+    pub on: On,
+    #[serde(skip)]
+    pub closure: ClosureMethod,
+    #[serde(skip)]
+    pub corrections: Corrections,
+    /// `propagate`: start from the measured statistics of this layer.
+    pub from_layer: usize,
+    /// Samples per forward-pass batch when measuring statistics.
+    pub stats_batch: usize,
+    /// Monte Carlo draws per class for P(argmax y = c).
+    pub mc_samples: usize,
+    /// Surrogate samples per class [default: the data's own class counts].
+    pub surrogate_samples: Option<usize>,
+    /// Relative ridge of the Bhattacharyya split.
+    pub ridge: f64,
+    /// Layer whose class-0 covariance is drawn as a heatmap.
+    pub heatmap_layer: usize,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            on: On::default(),
+            closure: ClosureMethod::Auto,
+            corrections: Corrections::None,
+            from_layer: defaults::FROM_LAYER,
+            stats_batch: defaults::STATS_BATCH,
+            mc_samples: defaults::MC_SAMPLES,
+            surrogate_samples: None,
+            ridge: defaults::RIDGE,
+            heatmap_layer: defaults::HEATMAP_LAYER,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// The options of [`analyze`](crate::analysis::analyze()), its random draws seeded with `seed`.
+    pub fn options(&self, seed: u64) -> AnalysisOptions {
+        AnalysisOptions {
+            method: self.closure,
+            mc_samples: self.mc_samples,
+            surrogate_samples: self.surrogate_samples,
+            ridge: self.ridge,
+            heatmap_layer: self.heatmap_layer,
+            seed,
+        }
+    }
+}

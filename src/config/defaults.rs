@@ -1,0 +1,157 @@
+//! Every default of a run, in one place. The command line shows these in `--help` (clap reads
+//! the constants), grid points take them for unset keys, the sweep's memory estimate and the
+//! data generators' `Default` read them too. Defaults that depend on the task are in
+//! [`TaskDefaults`]; the others are constants.
+
+use super::Task;
+use crate::data::{HigherOrderConfig, XorConfig};
+use crate::cumtrain::Objective;
+use crate::net::train::{Loss, Optimizer};
+use crate::net::Activation;
+
+/// Defaults that differ between tasks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TaskDefaults {
+    /// Hidden layer widths.
+    pub hidden: &'static [usize],
+    /// Activation of every hidden layer.
+    pub activation: Activation,
+    /// Passes over the training set.
+    pub epochs: usize,
+    /// Adam's learning rate (SGD's is [`SGD_LR`] for every task).
+    pub adam_lr: f64,
+    /// Input dimension d (generated tasks: `--dim`; MNIST: 28·28 pixels).
+    pub dim: usize,
+    /// Training samples (generated tasks: `--n-train`; MNIST: the training file's 60 000).
+    pub n_train: usize,
+    /// Test samples when not given (`None`: as many as training; MNIST: t10k's 10 000).
+    pub n_test: Option<usize>,
+    /// Classes of the task.
+    pub n_classes: usize,
+}
+
+/// The defaults of `task`.
+pub const fn task_defaults(task: Task) -> TaskDefaults {
+    match task {
+        Task::Xor => TaskDefaults {
+            hidden: &[16],
+            activation: Activation::Quadratic { alpha: 0.5 },
+            epochs: 40,
+            adam_lr: 1e-2,
+            dim: 2,
+            n_train: 4000,
+            n_test: None,
+            n_classes: 2,
+        },
+        Task::HigherOrder => TaskDefaults {
+            hidden: &[64, 64],
+            activation: Activation::Quadratic { alpha: 0.5 },
+            epochs: 60,
+            adam_lr: 1e-3,
+            dim: 10,
+            n_train: 10_000,
+            n_test: None,
+            n_classes: 2,
+        },
+        Task::Mnist => TaskDefaults {
+            hidden: &[100, 100],
+            activation: Activation::Relu,
+            epochs: 15,
+            adam_lr: 1e-3,
+            dim: 784,
+            n_train: 60_000,
+            n_test: Some(10_000),
+            n_classes: 10,
+        },
+    }
+}
+
+// Data.
+/// Seed of the generated data (independent of the network's seed).
+pub const DATA_SEED: u64 = 0;
+/// XOR: noise standard deviation σ of each blob (0.3: blobs well separated, not trivially).
+pub const SIGMA: f64 = 0.3;
+/// XOR: no random rotation of the d-dimensional inputs.
+pub const XOR_ROTATE: bool = false;
+/// Higher-order task: number of skewed directions.
+pub const SKEWED: usize = 3;
+/// Higher-order task: Gamma shape k of the skewed variable (skewness 2/√k; 1 = exponential).
+pub const GAMMA_SHAPE: f64 = 1.0;
+/// Higher-order task: a shared Haar-random rotation of all samples.
+pub const HIGHER_ORDER_ROTATE: bool = true;
+
+// Network.
+/// Seed of the weight initialisation and (offset by [`BATCH_SEED_OFFSET`]) of the batch order.
+pub const SEED: u64 = 1;
+/// Initial weights N(0, gain²/fan_in): √2 for relu (He et al. 2015), 1 otherwise.
+pub fn gain(activation: Activation) -> f64 {
+    if activation == Activation::Relu {
+        2f64.sqrt()
+    } else {
+        1.0
+    }
+}
+/// The batch-order seed is the network seed plus this (2⁶⁴/φ), so the two streams differ.
+pub const BATCH_SEED_OFFSET: u64 = 0x9e37_79b9_7f4a_7c15;
+
+// Training.
+/// What training fits: the loss on the samples.
+pub const OBJECTIVE: Objective = Objective::Samples;
+/// The squared error to one-hot targets.
+pub const LOSS: Loss = Loss::Mse;
+/// Adam.
+pub const OPTIMIZER: Optimizer = Optimizer::Adam;
+/// Mini-batch size.
+pub const BATCH: usize = 64;
+/// Momentum β of SGD.
+pub const MOMENTUM: f64 = 0.9;
+/// SGD's learning rate.
+pub const SGD_LR: f64 = 0.05;
+
+// Analysis and propagation.
+/// Samples per forward-pass batch when measuring statistics.
+pub const STATS_BATCH: usize = 1024;
+/// Monte Carlo draws per class for P(argmax y = c) in `analyze` (standard error ≤ 0.0011).
+pub const MC_SAMPLES: usize = 200_000;
+/// Monte Carlo draws per class in a sweep point (standard error ≤ 0.0035).
+pub const SWEEP_MC_SAMPLES: usize = 20_000;
+/// Fewest Monte Carlo draws: two antithetic pairs, for a standard error.
+pub const MIN_MC_SAMPLES: usize = 4;
+/// Layer whose class-0 covariance `analyze` draws as a heatmap.
+pub const HEATMAP_LAYER: usize = 1;
+/// Layer whose measured statistics `propagate` starts from (0 = the input).
+pub const FROM_LAYER: usize = 0;
+/// Relative ridge of the Bhattacharyya split for singular covariances.
+pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
+
+/// The defaults of this table for the XOR task.
+impl Default for XorConfig {
+    fn default() -> Self {
+        let d = task_defaults(Task::Xor);
+        XorConfig {
+            sigma: SIGMA,
+            dim: d.dim,
+            rotate: XOR_ROTATE,
+            n_train: d.n_train,
+            n_test: d.n_train,
+            seed: DATA_SEED,
+        }
+    }
+}
+
+
+/// The defaults of this table for the higher-order task.
+impl Default for HigherOrderConfig {
+    fn default() -> Self {
+        let d = task_defaults(Task::HigherOrder);
+        HigherOrderConfig {
+            dim: d.dim,
+            n_skewed: SKEWED,
+            shape: GAMMA_SHAPE,
+            rotate: HIGHER_ORDER_ROTATE,
+            n_train: d.n_train,
+            n_test: d.n_train,
+            seed: DATA_SEED,
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! One run configuration for every entry point: the command line converts its flags into a
+//! [`RunConfig`], a sweep deserialises each grid point into one (serde, the grid keys are the
+//! field names). Every default is in [`defaults`]; errors name a [`Field`], which the command
+//! line maps to its flag and the sweep to its grid key.
+//!
+//! - [`data`]: the task and where its samples come from.
+//! - [`network`]: the architecture and its training.
+//! - [`analysis`]: what `propagate` and `analyze` measure.
+
+pub mod analysis;
+pub mod data;
+pub mod defaults;
+pub mod network;
+pub mod task;
+
+use serde::Deserialize;
+
+pub use crate::error::Field;
+pub use analysis::{AnalysisConfig, On};
+pub use data::{DataConfig, Loaded};
+pub use network::{NetConfig, TrainSettings};
+pub use task::Task;
+
+use crate::error::{Error, Result};
+use crate::cumtrain::Objective;
+use crate::net::train::TrainConfig;
+use crate::net::{Mlp, Precision};
+
+/// Everything one run needs: data, network, training, analysis. A flat key space, so a grid
+/// point's table deserialises into it directly.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct RunConfig {
+    #[serde(flatten)]
+    pub data: DataConfig,
+    #[serde(flatten)]
+    pub net: NetConfig,
+    #[serde(flatten)]
+    pub train: TrainSettings,
+    #[serde(flatten)]
+    pub analysis: AnalysisConfig,
+}
+
+impl RunConfig {
+    /// Training epochs: the set value or the task's default.
+    pub fn epochs(&self) -> usize {
+        self.train
+            .epochs
+            .unwrap_or(defaults::task_defaults(self.data.task).epochs)
+    }
+
+    /// The untrained network and its training settings for `d_in` inputs and `n_classes`
+    /// outputs, unset values from the task's defaults.
+    pub fn network(&self, d_in: usize, n_classes: usize) -> Result<(Mlp, TrainConfig)> {
+        if self.train.objective == Objective::Cumulants
+            && self.train.precision.is_some_and(|p| p != Precision::F64)
+        {
+            return Err(Error::config(
+                Field::Precision,
+                "f32 applies to the samples objective; the cumulant objective trains in f64",
+            ));
+        }
+        network::build(&self.net, &self.train, self.data.task, d_in, n_classes)
+    }
+}

@@ -1,0 +1,108 @@
+//! The network and how it is trained; [`RunConfig::network`](super::RunConfig::network) builds
+//! the untrained [`Mlp`] and its [`TrainConfig`] with every unset value from [`super::defaults`].
+
+use serde::Deserialize;
+
+use super::defaults::{self, task_defaults};
+use super::Task;
+use crate::error::{Error, Field, Result};
+use crate::cumtrain::Objective;
+use crate::net::train::{Loss, Optimizer, TrainConfig};
+use crate::net::{Activation, Mlp, Precision};
+
+/// Architecture and initialisation. Field names are the grid keys.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct NetConfig {
+    /// Hidden layer widths [default: the task's].
+    pub hidden: Option<Vec<usize>>,
+    /// Activation of every hidden layer [default: the task's].
+    pub activation: Option<Activation>,
+    /// Initial weights N(0, gain²/fan_in) [default: [`defaults::gain`]].
+    pub gain: Option<f64>,
+    /// Seed of the initialisation, the batch order and the analysis' random draws.
+    pub seed: u64,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            hidden: None,
+            activation: None,
+            gain: None,
+            seed: defaults::SEED,
+        }
+    }
+}
+
+/// The optimisation. Field names are the grid keys.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct TrainSettings {
+    pub objective: Objective,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    /// Passes over the training set [default: the task's].
+    pub epochs: Option<usize>,
+    pub batch: usize,
+    /// Learning rate [default: Adam the task's, SGD [`defaults::SGD_LR`]].
+    pub lr: Option<f64>,
+    pub momentum: f64,
+    /// Float type of training [default: f64].
+    pub precision: Option<Precision>,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        TrainSettings {
+            objective: defaults::OBJECTIVE,
+            loss: defaults::LOSS,
+            optimizer: defaults::OPTIMIZER,
+            epochs: None,
+            batch: defaults::BATCH,
+            lr: None,
+            momentum: defaults::MOMENTUM,
+            precision: None,
+        }
+    }
+}
+
+/// The untrained network and its training settings for `task`, `d_in` inputs, `n_classes`
+/// outputs.
+pub(super) fn build(
+    net: &NetConfig,
+    train: &TrainSettings,
+    task: Task,
+    d_in: usize,
+    n_classes: usize,
+) -> Result<(Mlp, TrainConfig)> {
+    let d = task_defaults(task);
+    let activation = net.activation.unwrap_or(d.activation);
+    let hidden = net.hidden.clone().unwrap_or_else(|| d.hidden.to_vec());
+    if hidden.contains(&0) {
+        return Err(Error::config(
+            Field::Hidden,
+            "every width must be at least 1",
+        ));
+    }
+    let mut widths = vec![d_in];
+    widths.extend(&hidden);
+    widths.push(n_classes);
+    let gain = net.gain.unwrap_or(defaults::gain(activation));
+    let mlp = Mlp::init(&widths, activation, gain, net.seed)?;
+    let lr = train.lr.unwrap_or(match train.optimizer {
+        Optimizer::Adam => d.adam_lr,
+        Optimizer::Sgd => defaults::SGD_LR,
+    });
+    let cfg = TrainConfig {
+        epochs: train.epochs.unwrap_or(d.epochs),
+        batch: train.batch,
+        lr,
+        loss: train.loss,
+        optimizer: train.optimizer,
+        momentum: train.momentum,
+        seed: net.seed.wrapping_add(defaults::BATCH_SEED_OFFSET),
+        precision: train.precision.unwrap_or_default(),
+    };
+    Ok((mlp, cfg))
+}

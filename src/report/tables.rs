@@ -1,0 +1,170 @@
+//! The tables of `analyze` and `propagate`, built once on the [`Table`] model and rendered as
+//! text (the terminal) or Markdown (report.md). Accuracies have 4 decimals, distances and
+//! errors 3–4 significant digits.
+
+use super::table::{Column, Table};
+use crate::analysis::transfer::LayerTransfer;
+use crate::analysis::{Analysis, ClassMean, StageComparison};
+
+/// Theory accuracy from every start layer, against the network's.
+pub fn theory(a: &Analysis) -> Table {
+    let mut t = Table::new(&[
+        Column::new("start layer", 11),
+        Column::new("stage", 6),
+        Column::named("theory", "theory accuracy", 9),
+        Column::new("stderr", 8),
+        Column::named("Δ", "theory − network", 9),
+    ]);
+    for r in &a.theory_accuracy {
+        t.row(vec![
+            r.start_layer.to_string(),
+            r.start_stage.to_string(),
+            format!("{:.4}", r.accuracy),
+            format!("{:.4}", r.stderr),
+            format!("{:+.4}", r.accuracy - a.network_accuracy),
+        ]);
+    }
+    t
+}
+
+/// The network on order-1 and order-2 Gaussian surrogates of its inputs, and on the real ones.
+pub fn surrogates(a: &Analysis) -> Table {
+    let mut t = Table::new(&[
+        Column::named("surrogate", "input", 9),
+        Column::new("accuracy", 9),
+        Column::new("stderr", 8),
+        Column::new("samples", 8),
+        Column::named("clipped", "clipped eigenvalues", 8),
+        Column::markdown_only("most negative eigenvalue"),
+    ]);
+    let s = &a.surrogate_accuracy;
+    for (name, r) in [
+        ("order 1", &s.order1),
+        ("order 2", &s.order2),
+        ("real", &s.real),
+    ] {
+        t.row(vec![
+            name.to_string(),
+            format!("{:.4}", r.accuracy),
+            format!("{:.4}", r.stderr),
+            r.n_samples.to_string(),
+            r.clipped_eigenvalues.to_string(),
+            format!("{:.3e}", r.most_negative_eigenvalue),
+        ]);
+    }
+    t
+}
+
+/// Bhattacharyya mean and covariance terms per stage.
+pub fn information(a: &Analysis) -> Table {
+    let mut t = Table::new(&[
+        Column::new("stage", 6),
+        Column::new("mean term", 11),
+        Column::named("cov term", "covariance term", 11),
+        Column::new("mean share", 10),
+        Column::markdown_only("ridged pairs"),
+    ]);
+    for i in &a.information {
+        t.row(vec![
+            i.stage.to_string(),
+            format!("{:.4e}", i.mean_term),
+            format!("{:.4e}", i.cov_term),
+            format!("{:.3}", i.mean_share),
+            i.ridged_pairs.to_string(),
+        ]);
+    }
+    t
+}
+
+/// Propagated against measured statistics, one row per stage and class.
+pub fn comparisons(rows: &[StageComparison]) -> Table {
+    let mut t = Table::new(&[
+        Column::new("layer", 5),
+        Column::new("stage", 6),
+        Column::new("class", 5),
+        Column::new("cov_rel_err", 12),
+        Column::new("mean_err", 12),
+        Column::new("kl", 12),
+    ]);
+    for r in rows {
+        t.row(vec![
+            r.layer.to_string(),
+            r.stage.to_string(),
+            r.class.to_string(),
+            format!("{:.3e}", r.cov_rel_err),
+            format!("{:.3e}", r.mean_err),
+            r.kl.map_or("n/a".to_string(), |k| format!("{k:.3e}")),
+        ]);
+    }
+    t
+}
+
+/// The comparisons averaged over classes, one row per stage.
+pub fn class_means(means: &[ClassMean]) -> Table {
+    let mut t = Table::new(&[
+        Column::new("layer", 5),
+        Column::new("stage", 6),
+        Column::new("cov_rel_err", 12),
+        Column::new("mean_err", 12),
+        Column::new("kl", 12),
+    ]);
+    for m in means {
+        t.row(vec![
+            m.layer.to_string(),
+            m.stage.to_string(),
+            format!("{:.3e}", m.cov_rel_err),
+            format!("{:.3e}", m.mean_err),
+            format!("{:.3e}", m.kl),
+        ]);
+    }
+    t
+}
+
+/// The quadratic closure's transfer between orders, as the text shows it: the shares that
+/// cross orders.
+pub fn transfer_shares(transfer: &[LayerTransfer]) -> Table {
+    let mut t = Table::new(&[
+        Column::new("layer", 6),
+        Column::new("cov feeds mean", 15),
+        Column::new("κ₃/κ₄ feed cov", 17),
+    ]);
+    for r in transfer {
+        t.row(vec![
+            r.layer.to_string(),
+            format!("{:.3}", r.cov_feeds_mean),
+            format!("{:.3}", r.higher_feeds_cov),
+        ]);
+    }
+    t
+}
+
+/// The quadratic closure's transfer between orders term by term (report.md).
+pub fn transfer_terms(transfer: &[LayerTransfer]) -> Table {
+    let mut t = Table::new(
+        &[
+            "layer",
+            "m: μ",
+            "m: αμ²",
+            "m: αΣᵢᵢ",
+            "C: Σ",
+            "C: (gg−1)Σ",
+            "C: 2α²Σ²",
+            "C: κ₃",
+            "C: κ₄",
+            "residual m / C",
+        ]
+        .map(Column::markdown_only),
+    );
+    for r in transfer {
+        let mut cells = vec![r.layer.to_string()];
+        cells.extend(
+            r.mean_terms
+                .iter()
+                .chain(&r.cov_terms)
+                .map(|term| format!("{:.3}", term.share)),
+        );
+        cells.push(format!("{:.1e} / {:.1e}", r.residual_mean, r.residual_cov));
+        t.row(cells);
+    }
+    t
+}

@@ -1,0 +1,132 @@
+//! Planning a sweep before it runs: which points are pending (resume), how many run at once so
+//! that they fit the memory limit, and the dry-run listing.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+use std::path::Path;
+
+use super::estimate::{human_bytes, Estimate, TimeClass};
+use super::grid::{Grid, GridPoint};
+use super::record::Record;
+use super::runner::Budget;
+use super::shard::Shard;
+use crate::error::{Error, Field, Result};
+
+/// The ids of `records`.
+pub fn ids(records: Vec<Record>) -> HashSet<String> {
+    records.into_iter().map(|r| r.id).collect()
+}
+
+/// The points of `mine` without a record.
+pub fn not_done<'a>(mine: &[&'a GridPoint], done: &HashSet<String>) -> Vec<&'a GridPoint> {
+    mine.iter()
+        .copied()
+        .filter(|p| !done.contains(&p.id))
+        .collect()
+}
+
+/// Chooses how many points run at once (`jobs`, or T when every point is small, else 1) and
+/// checks that they fit `budget_bytes`; lowers an unset J until they do.
+pub fn plan(
+    pending: &[&GridPoint],
+    threads: usize,
+    jobs: Option<usize>,
+    budget_bytes: Option<f64>,
+    grid_path: &Path,
+) -> Result<Budget> {
+    if jobs == Some(0) {
+        return Err(Error::config(Field::Jobs, "must be at least 1"));
+    }
+    let mut est: Vec<(f64, &GridPoint)> = pending
+        .iter()
+        .map(|p| (Estimate::of(&p.config).bytes, *p))
+        .collect();
+    est.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let all_small = pending
+        .iter()
+        .all(|p| Estimate::of(&p.config).time_class() <= TimeClass::Small);
+    let mut j = jobs
+        .unwrap_or(if all_small { threads } else { 1 })
+        .min(pending.len().max(1));
+    let Some(limit) = budget_bytes else {
+        return Ok(Budget::split(threads, j));
+    };
+    let source = "the memory limit (--max-memory, default MemAvailable)";
+    if let Some(&(bytes, p)) = est.first() {
+        if bytes > limit {
+            return Err(Error::format(
+                grid_path,
+                format!(
+                    "point #{} ({}, id {}) needs about {} but {source} is {}; shrink it or raise --max-memory",
+                    p.index,
+                    p.config.summary(),
+                    p.id,
+                    human_bytes(bytes),
+                    human_bytes(limit)
+                ),
+            ));
+        }
+    }
+    let peak = |j: usize| est.iter().take(j).map(|e| e.0).sum::<f64>();
+    while j > 1 && peak(j) > limit {
+        if jobs.is_some() {
+            return Err(Error::config(
+                Field::Jobs,
+                format!(
+                    "{j} points at once need up to {} (the largest is #{}) but {source} is {}; use fewer jobs",
+                    human_bytes(peak(j)),
+                    est[0].1.index,
+                    human_bytes(limit)
+                ),
+            ));
+        }
+        j -= 1;
+    }
+    Ok(Budget::split(threads, j))
+}
+
+/// The dry-run listing: every point of `mine` with its status and estimates.
+pub fn points_table(
+    grid: &Grid,
+    shard: Shard,
+    mine: &[&GridPoint],
+    done: &HashSet<String>,
+) -> String {
+    let mut out = String::new();
+    let shard_note = if shard == Shard::ALL {
+        String::new()
+    } else {
+        format!(", {} in shard {shard}", mine.len())
+    };
+    let _ = writeln!(
+        out,
+        "{} points in {}{shard_note}",
+        grid.points.len(),
+        grid.path.display()
+    );
+    let _ = writeln!(
+        out,
+        "{:>5} {:>16} {:>7} {:>10} {:>9} {:>6}  config",
+        "#", "id", "status", "memory", "flops", "time"
+    );
+    for p in mine {
+        let e = Estimate::of(&p.config);
+        let status = if done.contains(&p.id) {
+            "done"
+        } else {
+            "pending"
+        };
+        let _ = writeln!(
+            out,
+            "{:>5} {:>16} {:>7} {:>10} {:>9.2e} {:>6}  {}",
+            p.index,
+            p.id,
+            status,
+            human_bytes(e.bytes),
+            e.flops,
+            e.time_class().to_string(),
+            p.config.summary()
+        );
+    }
+    out
+}

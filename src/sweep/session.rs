@@ -1,0 +1,167 @@
+//! One `corrflow sweep` run from start to end: read the grid, check every point and the memory
+//! plan, lock and resume the results log, run the pending points. The front end sees it through
+//! [`Progress`].
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use super::estimate::mem_available;
+use super::grid::{Grid, GridPoint};
+use super::merge::results_path;
+use super::plan::{ids, not_done, plan, points_table};
+use super::record::Record;
+use super::runner::run_points;
+use super::shard::Shard;
+use super::store::{read_log, ResultsLog};
+use crate::error::{Error, Result};
+
+/// How to run a grid (`corrflow sweep` flags).
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    pub grid: PathBuf,
+    pub out: PathBuf,
+    /// Points at once [default: chosen by [`plan`]].
+    pub jobs: Option<usize>,
+    pub shard: Shard,
+    /// Threads in all (0 = one per core).
+    pub threads: usize,
+    /// Memory limit in bytes [default: MemAvailable].
+    pub max_memory: Option<f64>,
+}
+
+/// What a running sweep tells its front end.
+pub trait Progress: Sync {
+    /// A status line.
+    fn note(&self, line: &str);
+    /// `points` points are about to run.
+    fn start(&self, points: usize);
+    /// One point finished or failed.
+    fn done(&self, point: &GridPoint, result: std::result::Result<&Record, &Error>);
+    /// Every point has run.
+    fn finish(&self);
+}
+
+/// The grid, the points of this shard, and the threads and memory limit in effect.
+struct Setup {
+    grid: Grid,
+    threads: usize,
+    budget_bytes: Option<f64>,
+}
+
+fn setup(opts: &SweepOptions) -> Result<Setup> {
+    let grid = Grid::load(&opts.grid)?;
+    for p in grid.points.iter().filter(|p| opts.shard.contains(p.index)) {
+        p.config.preflight().map_err(|e| {
+            Error::format(
+                &opts.grid,
+                format!("point #{} ({}): {e}", p.index, p.config.summary()),
+            )
+        })?;
+    }
+    let threads = match opts.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        t => t,
+    };
+    Ok(Setup {
+        grid,
+        threads,
+        budget_bytes: opts.max_memory.or_else(mem_available),
+    })
+}
+
+impl Setup {
+    /// The points of this shard, and the ids already in the results file (read without the
+    /// lock: they only decide what the plan checks and the dry run shows).
+    fn mine_and_done(&self, opts: &SweepOptions) -> Result<(Vec<&GridPoint>, HashSet<String>)> {
+        let mine = self
+            .grid
+            .points
+            .iter()
+            .filter(|p| opts.shard.contains(p.index))
+            .collect();
+        let done = ids(read_log(&results_path(&opts.out))?.records);
+        Ok((mine, done))
+    }
+}
+
+/// The `--dry-run` text: the points with their estimates and the plan. Creates and locks
+/// nothing.
+pub fn dry_run(opts: &SweepOptions) -> Result<String> {
+    let s = setup(opts)?;
+    let (mine, done) = s.mine_and_done(opts)?;
+    let pending = not_done(&mine, &done);
+    let mut text = points_table(&s.grid, opts.shard, &mine, &done);
+    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes, &opts.grid)?;
+    text.push_str(&format!(
+        "plan: {} of {} points to run, {} at a time with {} threads each\n",
+        pending.len(),
+        mine.len(),
+        budget.jobs,
+        budget.threads_per_point
+    ));
+    Ok(text)
+}
+
+/// Runs the pending points of `opts.grid` into `opts.out`; an error lists the failed points.
+pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
+    let s = setup(opts)?;
+    // Check the plan before anything is created or locked; the locked read below decides what
+    // runs.
+    let (mine, done) = s.mine_and_done(opts)?;
+    plan(
+        &not_done(&mine, &done),
+        s.threads,
+        opts.jobs,
+        s.budget_bytes,
+        &opts.grid,
+    )?;
+
+    let (mut log, contents) = ResultsLog::open(&opts.out)?;
+    if let Some(bytes) = contents.dropped_tail {
+        progress.note(&format!(
+            "note: removed a partial last record ({bytes} bytes) from {}; that point runs again",
+            log.path().display()
+        ));
+    }
+    let pending = not_done(&mine, &ids(contents.records));
+    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes, &opts.grid)?;
+    let pending: Vec<GridPoint> = pending.into_iter().cloned().collect();
+    progress.note(&format!(
+        "sweep: {} points in {}{}, {} already done, {} to run ({} at a time, {} threads each)",
+        s.grid.points.len(),
+        opts.grid.display(),
+        if opts.shard == Shard::ALL {
+            String::new()
+        } else {
+            format!(", shard {} has {}", opts.shard, mine.len())
+        },
+        mine.len() - pending.len(),
+        pending.len(),
+        budget.jobs,
+        budget.threads_per_point
+    ));
+    let start = Instant::now();
+    progress.start(pending.len());
+    let failures = run_points(&pending, &mut log, budget, &|p, r| progress.done(p, r))?;
+    progress.finish();
+    progress.note(&format!(
+        "sweep: {} of {} points finished in {:.1} s; results in {}",
+        pending.len() - failures.len(),
+        pending.len(),
+        start.elapsed().as_secs_f64(),
+        log.path().display()
+    ));
+    if failures.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = failures.iter().map(|f| f.point.index.to_string()).collect();
+    Err(Error::format(
+        &opts.grid,
+        format!(
+            "{} points failed (#{}; errors above); rerun to retry them",
+            failures.len(),
+            list.join(", #")
+        ),
+    ))
+}
