@@ -1,8 +1,7 @@
 //! Training on the cumulant objective: XOR is solved from its class covariances alone; the
 //! command line accepts `--objective` and refuses what the objective cannot do.
 
-mod common;
-use common::corrflow;
+use crate::common::corrflow;
 
 use corrflow::data::XorConfig;
 use corrflow::net::cumulant_train::train_cumulants;
