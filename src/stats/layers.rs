@@ -73,7 +73,7 @@ impl Serialize for Stage {
     }
 }
 
-/// Which stages also get the κ₃[i,i,j] / κ₄[i,i,j,j] slices (they cost two more GEMMs and
+/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
 /// two more N² sums per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Higher {

@@ -13,14 +13,14 @@ use faer::{Col, Mat};
 ///
 /// `mean` μ and covariance Σ always; the two N×N slices of the third and fourth cumulant that
 /// the quadratic closure needs (DESIGN.md §1) when they were measured:
-/// κ₃[i,i,j] = E[δᵢ²δⱼ] and κ₄[i,i,j,j] = E[δᵢ²δⱼ²] − ΣᵢᵢΣⱼⱼ − 2Σᵢⱼ², with δ = x − μ.
+/// κ₃\[i,i,j\] = E\[δᵢ²δⱼ\] and κ₄\[i,i,j,j\] = E\[δᵢ²δⱼ²\] − ΣᵢᵢΣⱼⱼ − 2Σᵢⱼ², with δ = x − μ.
 #[derive(Clone, Debug)]
 pub struct Moments {
     pub mean: Col<f64>,
     pub cov: Mat<f64>,
-    /// `k3_iij[(i, j)]` = κ₃[i,i,j].
+    /// `k3_iij[(i, j)]` = κ₃\[i,i,j\].
     pub k3_iij: Option<Mat<f64>>,
-    /// `k4_iijj[(i, j)]` = κ₄[i,i,j,j] (symmetric).
+    /// `k4_iijj[(i, j)]` = κ₄\[i,i,j,j\] (symmetric).
     pub k4_iijj: Option<Mat<f64>>,
 }
 

@@ -44,7 +44,7 @@ pub enum ClosureMethod {
 pub enum Corrections {
     /// Gaussian closure: μ and Σ only.
     None,
-    /// Add the κ₃[i,i,j] and κ₄[i,i,j,j] terms (exact for the quadratic activation).
+    /// Add the κ₃\[i,i,j\] and κ₄\[i,i,j,j\] terms (exact for the quadratic activation).
     K3K4,
 }
 

@@ -20,7 +20,7 @@ use crate::stats::Moments;
 /// Cᵢⱼ = gᵢgⱼΣᵢⱼ + αgᵢκ₃[i,j,j] + αgⱼκ₃[i,i,j] + α²(κ₄[i,i,j,j] + 2Σᵢⱼ²)
 /// ```
 ///
-/// and the Gaussian closure drops the κ terms. The mean needs only E[hᵢ²] = μᵢ² + Σᵢᵢ, so it is
+/// and the Gaussian closure drops the κ terms. The mean needs only E\[hᵢ²\] = μᵢ² + Σᵢᵢ, so it is
 /// exact with or without corrections.
 #[derive(Clone, Copy, Debug)]
 pub struct QuadraticClosure {

@@ -39,7 +39,7 @@ fn width(scale: f64) -> f64 {
     PANEL_H / scale.max(1.0)
 }
 
-/// E[φ(h)] and Var φ(h) for h ~ N(μ, s²): E[f] = ∫ f(μ + s z) φ(z) dz by the composite rule
+/// E\[φ(h)\] and Var φ(h) for h ~ N(μ, s²): E\[f\] = ∫ f(μ + s z) φ(z) dz by the composite rule
 /// (split at the kink), the variance as the centred second moment. s = 0 gives (φ(μ), 0).
 pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
@@ -61,7 +61,7 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     (m, var)
 }
 
-/// One unit for [`pair_cov`]: mean μ, standard deviation s and E[φ] = m.
+/// One unit for [`pair_cov`]: mean μ, standard deviation s and E\[φ\] = m.
 #[derive(Clone, Copy, Debug)]
 pub struct Unit {
     pub mu: f64,
