@@ -14,6 +14,15 @@ run *ARGS:
 test:
     MNIST_DIR={{mnist_dir}} cargo test --release
 
+# Edit-test loop: the `fast` profile (release code, incremental), no examples; e.g.
+# `just test-fast closures_exact::`.
+test-fast *FILTER:
+    MNIST_DIR={{mnist_dir}} cargo test --profile fast --tests -- {{FILTER}}
+
+# What CI runs: fmt, clippy and rustdoc gates, then the tests.
+ci:
+    bash .ci/run
+
 # Train the 784-100-100-10 reference network on train5k, test on all of t10k.
 mnist *ARGS:
     cargo run --release -- train --task mnist --mnist-dir {{mnist_dir}} --hidden 100,100 --out mnist-100-100.safetensors {{ARGS}}

@@ -28,20 +28,25 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 struct CountLarge;
 
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so
+// `System`'s guarantees are ours; the only addition is a relaxed atomic counter.
 unsafe impl GlobalAlloc for CountLarge {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.size() >= LARGE {
             LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on unchanged.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc`/`realloc` above with this `layout`.
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size >= LARGE {
             LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
         }
+        // SAFETY: `ptr` came from `System` with `layout`; the caller upholds `new_size`'s rules.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }

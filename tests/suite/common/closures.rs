@@ -1,7 +1,6 @@
 //! Shared helpers for the closure tests: random Gaussian inputs with near-singular pairs and
 //! large |μ|/s, Monte Carlo with standard errors estimated from the samples, quadrature
 //! comparison.
-#![allow(dead_code)]
 
 use corrflow::net::Activation;
 use corrflow::propagate::closures::{Closure, ClosureMethod, Corrections};
@@ -44,11 +43,6 @@ pub fn random_case(
     }
     let cov = &a * a.transpose();
     (Moments::gaussian(mean, cov), a)
-}
-
-/// Correlation of units i, j.
-pub fn rho(m: &Moments, i: usize, j: usize) -> f64 {
-    m.cov[(i, j)] / (m.cov[(i, i)] * m.cov[(j, j)]).sqrt()
 }
 
 /// Monte Carlo statistics of φ(h) for h = μ + A z: sample means and covariances with standard

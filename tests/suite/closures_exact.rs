@@ -1,9 +1,7 @@
 //! Closed-form closures (linear, quadratic, relu, erf) against 2-D quadrature, Monte Carlo with
 //! sample-estimated standard errors, and independent Price-theorem integrals.
 
-mod closures_common;
-
-use closures_common::*;
+use crate::common::closures::*;
 use corrflow::net::Activation;
 use corrflow::propagate::closures::erf::erf_cov_price;
 use corrflow::propagate::closures::relu::relu_cross;

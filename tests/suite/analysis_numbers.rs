@@ -73,6 +73,7 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
             layer.b = Col::from_fn(layer.b.nrows(), |i| 0.1 * (i as f64 - l as f64));
         }
         let stats = layer_stats(&net, &data, Higher::None, 4096).unwrap();
+        let timings = Timings::new();
         let theory = theory_accuracy(
             &net,
             &stats,
@@ -81,10 +82,21 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
                 mc_samples: mc,
                 seed: 9,
             },
-            &Timings::disabled(),
+            &timings,
         )
         .unwrap();
         assert_eq!(theory.len(), 3, "start layers 0, 1, 2");
+        // The affine maps are recorded with their exact flop count, 2·o·i² + o(o+1)·i per class
+        // for W of o × i: 6→5→4→C from layer 0, 5→4→C from 1, 4→C from 2, all classes at once.
+        let flops = |o: usize, i: usize| (2 * o * i * i + o * (o + 1) * i) as f64;
+        let c = n_classes;
+        let affine = timings.stages().into_iter().find(|s| s.stage == "affine");
+        let affine = affine.expect("an affine stage");
+        assert_eq!(affine.calls, 6);
+        assert_eq!(
+            affine.flops,
+            c as f64 * (flops(5, 6) + 2.0 * flops(4, 5) + 3.0 * flops(c, 4))
+        );
         let measured = net.accuracy(&data);
         let n = data.len() as f64;
         assert!(

@@ -1,11 +1,9 @@
 //! A sweep killed half-way and restarted loses nothing and repeats nothing; partial lines are
 //! cut away; a second writer is refused.
 
-mod common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use common::sweep::*;
+use crate::common::sweep::*;
 
 /// Points that take long enough (a fraction of a second each) for the kill to land mid-sweep.
 const SLOW_GRID: &str = "task = \"xor\"\nn_train = 20000\nepochs = 20\nhidden = [[16]]\n\
@@ -27,9 +25,9 @@ fn killed_sweep_resumes_without_loss_or_repetition() {
     ];
 
     let mut child = corrflow().args(args).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
+    // No deadline (a machine may be slow): the wait ends when a record appears, or fails when
+    // the sweep exits without one.
     while record_ids(&out).is_empty() {
-        assert!(Instant::now() < deadline, "no record appeared");
         assert!(
             child.try_wait().unwrap().is_none(),
             "sweep ended before a record was seen"

@@ -1,10 +1,8 @@
 //! Shards cover the grid exactly once; merge combines them and names what is missing.
 
-mod common;
-
 use std::collections::HashSet;
 
-use common::sweep::*;
+use crate::common::sweep::*;
 
 #[test]
 fn shards_cover_the_grid_and_merge_detects_a_missing_one() {

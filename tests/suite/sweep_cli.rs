@@ -1,8 +1,6 @@
 //! Grid validation, the memory guard, dry runs, summary plots and CSV export.
 
-mod common;
-
-use common::sweep::*;
+use crate::common::sweep::*;
 
 #[test]
 fn bad_grid_files_name_the_file_and_the_key() {

@@ -1,7 +1,6 @@
 //! `corrflow propagate` as a user runs it: JSON fields, the XOR story, and clear errors.
 
-mod common;
-use common::{corrflow, json};
+use crate::common::{corrflow, json};
 
 #[test]
 fn xor_quadratic_network_gaussian_closure_vs_k3k4() {

@@ -1,8 +1,7 @@
 //! Training on the cumulant objective: XOR is solved from its class covariances alone; the
 //! command line accepts `--objective` and refuses what the objective cannot do.
 
-mod common;
-use common::corrflow;
+use crate::common::corrflow;
 
 use corrflow::cumtrain::train_cumulants;
 use corrflow::data::XorConfig;

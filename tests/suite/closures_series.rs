@@ -1,9 +1,7 @@
 //! Hermite-series closure: against quadrature and Monte Carlo, its truncation bound, and the
 //! quadratic closure's κ₃/κ₄ corrections on skewed input.
 
-mod closures_common;
-
-use closures_common::*;
+use crate::common::closures::*;
 use corrflow::net::Activation;
 use corrflow::propagate::closures::hermite::HermiteCoefficients;
 use corrflow::propagate::closures::quadrature::{pair_cov, Unit};

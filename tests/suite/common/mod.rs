@@ -1,7 +1,8 @@
-//! Helpers shared by the command-line tests: run the built `corrflow`, read its JSON, find MNIST;
-//! [`sweep`] holds the sweep tests' grid and record helpers.
-#![allow(dead_code)] // each test binary uses its own subset
+//! Helpers shared by the tests: run the built `corrflow`, read its JSON, find MNIST;
+//! [`sweep`] holds the sweep tests' grid and record helpers, [`closures`] the closure tests'
+//! random Gaussian cases and Monte Carlo.
 
+pub mod closures;
 pub mod sweep;
 
 use std::path::PathBuf;

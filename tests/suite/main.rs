@@ -1,0 +1,28 @@
+//! The integration tests, one binary: every test module links the crate once, and the helpers
+//! in [`common`] are shared by all. Modules are named after the part of corrflow they test; run
+//! one with `cargo test --release --test suite -- MODULE::` (e.g. `closures_exact::`).
+//! `tests/propagate_alloc.rs` is its own binary because it installs a counting global allocator.
+
+mod common;
+
+mod analysis_cli;
+mod analysis_numbers;
+mod cli_propagate;
+mod cli_train;
+mod closures_bvn;
+mod closures_exact;
+mod closures_series;
+mod cumtrain_objective;
+mod cumtrain_train;
+mod cumtrain_vjp;
+mod data_mnist;
+mod data_tasks;
+mod idx;
+mod model_python;
+mod propagate_engine;
+mod stats_affine;
+mod stats_gaussian;
+mod stats_moments;
+mod sweep_cli;
+mod sweep_resume;
+mod sweep_shard;
