@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod data;
 pub mod error;
+pub mod io;
 pub mod net;
 pub mod propagate;
 pub mod report;
