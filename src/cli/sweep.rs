@@ -426,6 +426,12 @@ fn read_records(dir: &Path) -> Result<Vec<Record>> {
             path.display()
         );
     }
+    for id in &contents.duplicates {
+        eprintln!(
+            "warning: {} holds point {id} twice (same results); kept one",
+            path.display()
+        );
+    }
     let mut records = contents.records;
     records.sort_by_key(|r| r.index);
     Ok(records)
