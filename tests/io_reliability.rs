@@ -272,7 +272,7 @@ fn the_results_file_itself_is_locked() {
         }
     }
     let e = lock_dir(&out).unwrap_err().to_string();
-    assert!(e.contains("another corrflow process"), "{e}");
+    assert!(e.contains("another corrflow sweep"), "{e}");
     assert!(ResultsLog::open(&out).is_err());
 }
 

@@ -131,7 +131,7 @@ pub fn lock_dir(dir: &Path) -> Result<File> {
                 return Err(Error::format(
                     dir,
                     format!(
-                        "another corrflow process is writing to this folder (it holds the lock on {RESULTS_FILE}); \
+                        "another corrflow sweep is writing to this folder (it holds the lock on {RESULTS_FILE}); \
                          wait for it to finish or choose another output folder"
                     ),
                 ))
