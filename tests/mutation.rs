@@ -1,6 +1,6 @@
-//! Mutation test (issue #13): seeded random mutations of small IDX files (raw and gzip) and
-//! safetensors models — bit flips, truncation, header bytes and size claims, appended bytes —
-//! each opened with a 1 MiB memory limit. Every case must give a clean error or a valid result:
+//! Mutation test (issue #13): seeded random mutations of small IDX files (raw and gzip),
+//! safetensors models and sweep grids — bit flips, truncation, header bytes and size claims,
+//! digits, appended bytes — each opened with a 1 MiB memory limit. Every case must give a clean error or a valid result:
 //! never a panic, and never a peak heap above a bound (counted by this binary's allocator).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use corrflow::data::{IdxImages, IdxU8};
 use corrflow::io::MemoryLimit;
 use corrflow::net::{model_io, Activation, Mlp};
+use corrflow::sweep::grid::Grid;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -124,11 +125,12 @@ fn open(kind: usize, path: &Path, cache: &Path) -> corrflow::Result<usize> {
             let images = IdxImages::from_file(file)?;
             Ok(sum + (0..images.len()).filter_map(|i| images.image(i)).count())
         }
-        _ => {
+        3 => {
             let net = model_io::load_limited(path, limit)?;
             net.validate()?;
             Ok(net.widths().iter().sum())
         }
+        _ => Ok(Grid::load(path)?.points.len()),
     }
 }
 
@@ -149,24 +151,28 @@ fn mutated_inputs_give_clean_errors_within_a_memory_bound() {
     model_io::save(&net, &model_path, &[("task", "xor".into())]).unwrap();
     let model = fs::read(&model_path).unwrap();
     let model_head = 8 + u64::from_le_bytes(model[..8].try_into().unwrap()) as usize;
+    let grid = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sweep-example.toml"))
+        .unwrap();
     let paths = [
         tmp.path().join("m-idx3-ubyte"),
         tmp.path().join("m-idx3-ubyte.gz"),
         tmp.path().join("m-idx3-ubyte.gz"),
         tmp.path().join("m.safetensors"),
+        tmp.path().join("g.toml"),
     ];
     let mut rng = Rng(0x5EED_0013);
     let (mut ok, mut err) = (0usize, 0usize);
     for case in 0..CASES {
-        let kind = case % 4;
+        let kind = case % paths.len();
         let mut bytes = match kind {
             0 | 2 => idx.clone(),
             1 => gzip(&idx),
-            _ => model.clone(),
+            3 => model.clone(),
+            _ => grid.clone(),
         };
         let head = match kind {
             0 | 2 => 16,
-            1 => bytes.len(),
+            1 | 4 => bytes.len(),
             _ => model_head,
         };
         for _ in 0..1 + rng.below(3) {
