@@ -11,12 +11,12 @@ use super::{check_network_fits, shown};
 use crate::analysis::{class_means, compare_stages, StageComparison};
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
+use crate::measure::{layer_stats, Higher};
 use crate::net::model_io;
+use crate::net::Stage;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
 use crate::report::tables;
-use crate::measure::{layer_stats, Higher};
-use crate::net::Stage;
 use crate::timing::Timings;
 
 /// The `--json` output of `propagate`, displayed as its tables.
@@ -58,7 +58,12 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
     }
     let closure = ClosurePair::new(net.activation, a.closure)?.closure;
     let stats = timings.time("empirical statistics", 0.0, || {
-        layer_stats(&net, data, Higher::for_corrections(a.corrections), a.stats_batch)
+        layer_stats(
+            &net,
+            data,
+            Higher::for_corrections(a.corrections),
+            a.stats_batch,
+        )
     })?;
     let start_stage = match a.from_layer {
         0 => Stage::Input,

@@ -7,8 +7,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::RunConfig;
-use crate::error::Result;
 use crate::cumtrain::{train_cumulants, Objective};
+use crate::error::Result;
 use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::{model_io, Precision};
 use crate::timing::Timings;

@@ -4,8 +4,8 @@
 //! [`TaskDefaults`]; the others are constants.
 
 use super::Task;
-use crate::data::{HigherOrderConfig, XorConfig};
 use crate::cumtrain::Objective;
+use crate::data::{HigherOrderConfig, XorConfig};
 use crate::net::train::{Loss, Optimizer};
 use crate::net::Activation;
 
@@ -138,7 +138,6 @@ impl Default for XorConfig {
         }
     }
 }
-
 
 /// The defaults of this table for the higher-order task.
 impl Default for HigherOrderConfig {

@@ -21,8 +21,8 @@ pub use data::{DataConfig, Loaded};
 pub use network::{NetConfig, TrainSettings};
 pub use task::Task;
 
-use crate::error::{Error, Result};
 use crate::cumtrain::Objective;
+use crate::error::{Error, Result};
 use crate::net::train::TrainConfig;
 use crate::net::{Mlp, Precision};
 

@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::error::{Error, Field, Result};
 use crate::cumtrain::Objective;
+use crate::error::{Error, Field, Result};
 use crate::net::train::{Loss, Optimizer, TrainConfig};
 use crate::net::{Activation, Mlp, Precision};
 

@@ -11,12 +11,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use faer::{Col, Mat};
+use memmap2::Mmap;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::{Activation, Layer, Mlp};
 use crate::error::{Error, Result};
-use crate::io::write_atomically;
+use crate::io::{open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
 pub const FORMAT_TAG: &str = "corrflow-mlp";
@@ -74,11 +75,28 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
     write_atomically(path, &bytes)
 }
 
-/// Reads a model written by [`save`] or by the Python recipe in the README, validating the
-/// metadata, every tensor's presence, dtype and shape against `widths`, and finiteness.
+/// [`load_limited`] with the default [`MemoryLimit`].
 pub fn load(path: &Path) -> Result<Mlp> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_limited(path, MemoryLimit::default())
+}
+
+/// Reads a model written by [`save`] or by the Python recipe in the README. The file (a regular
+/// file, else refused at once) is memory-mapped; its header (size, JSON, dtypes, shapes and
+/// offsets within the file) is validated before any tensor is read, the network the metadata
+/// declares is refused when its f64 weights would exceed `limit`, and every tensor's presence,
+/// dtype, shape and finiteness is checked. Every error names the file (and the tensor).
+pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
+    let file = open_regular(path)?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let bad = |msg: String| Error::format(path, msg);
+    if len < 8 {
+        return Err(bad(format!(
+            "not a safetensors file: {len} bytes, expected at least the 8-byte header size"
+        )));
+    }
+    // SAFETY: read-only map of a regular file; a file changed while it is read is outside what
+    // corrflow supports (tensors are copied out and validated right away).
+    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let tensors = SafeTensors::deserialize(&bytes)
@@ -115,6 +133,17 @@ pub fn load(path: &Path) -> Result<Mlp> {
         .parse()
         .map_err(|e| bad(format!("metadata 'activation': {e}")))?;
     let depth = widths.len() - 2;
+    // Each layer's (out·in + out) f64 values, held twice while they are converted.
+    let needed = widths
+        .windows(2)
+        .map(|w| 16 * (w[0] as u128 + 1) * w[1] as u128)
+        .sum::<u128>();
+    if !limit.allows(needed) {
+        return Err(bad(format!(
+            "metadata 'widths' = {widths:?} needs {needed} bytes of weights, over the memory limit of {} bytes",
+            limit.bytes
+        )));
+    }
     let expected: usize = 2 * (depth + 1);
     if tensors.len() != expected {
         return Err(bad(format!(
@@ -179,9 +208,15 @@ fn read_tensor(
         }
     };
     if let Some(k) = values.iter().position(|v| !v.is_finite()) {
+        let cols = shape.get(1).copied().unwrap_or(1).max(1);
+        let at = if shape.len() == 2 {
+            format!("row {}, column {}", k / cols, k % cols)
+        } else {
+            format!("index {k}")
+        };
         return Err(Error::format(
             path,
-            format!("tensor '{name}' holds a non-finite value at flat index {k}"),
+            format!("tensor '{name}': non-finite value {} at {at}", values[k]),
         ));
     }
     Ok(values)

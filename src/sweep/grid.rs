@@ -11,6 +11,10 @@ use serde_json::Value;
 
 use super::point::PointConfig;
 use crate::error::{Error, Result};
+use crate::io::read_regular_to_string;
+
+/// Grid files longer than this (16 MiB) are refused before they are read.
+pub const MAX_GRID_BYTES: u64 = 16 << 20;
 
 /// Grids larger than this are refused as a likely mistake.
 pub const MAX_POINTS: usize = 1_000_000;
@@ -33,7 +37,7 @@ pub struct GridPoint {
 impl Grid {
     /// Reads and validates the grid file at `path`.
     pub fn load(path: &Path) -> Result<Grid> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = read_regular_to_string(path, MAX_GRID_BYTES, "grid file")?;
         Grid::parse(&text, path)
     }
 

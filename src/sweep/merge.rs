@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::grid::{Grid, GridPoint};
 use super::record::Record;
-use super::store::{lock_dir, read_log, RESULTS_FILE};
+use super::store::{lock_dir, read_log, same_results, RESULTS_FILE};
 use crate::error::{Error, Result};
 
 /// What a merge found.
@@ -16,7 +16,8 @@ pub struct Merged {
     pub records: Vec<Record>,
     /// Grid points no input has a record for.
     pub missing: Vec<GridPoint>,
-    /// Ids found more than once, with every folder that holds them (the first copy is kept).
+    /// Ids found in more than one folder with the same results, with every folder that holds
+    /// them (the first copy is kept; copies with different results are an error).
     pub duplicates: Vec<(String, Vec<PathBuf>)>,
     /// Records whose id is not a point of the grid (another grid, or an edited one).
     pub foreign: Vec<(PathBuf, String)>,
@@ -36,7 +37,19 @@ pub fn merge(grid: &Grid, inputs: &[PathBuf]) -> Result<Merged> {
         }
         for record in contents.records {
             match found.get_mut(&record.id) {
-                Some((_, dirs)) => dirs.push(dir.clone()),
+                Some((first, dirs)) => {
+                    if !same_results(first, &record) {
+                        return Err(Error::format(
+                            results_path(dir),
+                            format!(
+                                "point {} has different results here and in {}",
+                                record.id,
+                                results_path(&dirs[0]).display()
+                            ),
+                        ));
+                    }
+                    dirs.push(dir.clone())
+                }
                 None => {
                     order.push(record.id.clone());
                     found.insert(record.id.clone(), (record, vec![dir.clone()]));

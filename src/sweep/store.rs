@@ -5,18 +5,27 @@
 //! by `fsync`. A kill can still leave a partial last line (a write that was cut short); the
 //! writer truncates it away when it opens the file, and readers skip it, so a partial record is
 //! never counted.
+//!
+//! The writer holds an OS lock (`flock`) on the results file itself, so deleting or renaming
+//! any other file cannot let a second writer in; the lock is checked to be on the file the
+//! path names now (a file replaced between open and lock is opened again).
+//!
+//! Duplicate points (the same id on two lines): readers keep the first copy and list the id in
+//! [`LogContents::duplicates`] when both copies hold the same results (timing, thread count and
+//! version may differ); copies with different results are an error naming both lines.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::collections::HashMap;
+use std::fs::{File, TryLockError};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::record::Record;
 use crate::error::{Error, Result};
+use crate::io::{open_regular_append, read_regular, MemoryLimit};
 
 /// Name of the results file inside an output folder.
 pub const RESULTS_FILE: &str = "results.jsonl";
-/// Name of the lock file inside an output folder.
-pub const LOCK_FILE: &str = ".corrflow-sweep.lock";
 
 /// The records of a results file, and the partial tail that was not a record.
 #[derive(Debug)]
@@ -26,17 +35,25 @@ pub struct LogContents {
     pub dropped_tail: Option<usize>,
     /// Length of the file up to and including the last complete record.
     pub valid_len: u64,
+    /// Ids found on more than one line with the same results; only the first copy is in
+    /// `records`.
+    pub duplicates: Vec<String>,
 }
 
 /// Reads the records of `path` (a missing file has none). A broken last line is reported in
-/// [`LogContents::dropped_tail`]; a broken line before it is an error.
+/// [`LogContents::dropped_tail`]; a broken line before it is an error, and so is a point recorded
+/// twice with different results.
 pub fn read_log(path: &Path) -> Result<LogContents> {
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_regular(path, MemoryLimit::default().bytes, "results file") {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(Error::io(path, e)),
+        Err(Error::Io { ref source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Vec::new()
+        }
+        Err(e) => return Err(e),
     };
-    let mut records = Vec::new();
+    let mut records: Vec<Record> = Vec::new();
+    let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut duplicates = Vec::new();
     let mut valid_len = 0usize;
     let mut start = 0usize;
     let mut line_no = 0usize;
@@ -49,7 +66,24 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
         let parsed = end.and_then(|end| serde_json::from_slice::<Record>(&bytes[start..end]).ok());
         match (end, parsed) {
             (Some(end), Some(rec)) => {
-                records.push(rec);
+                match seen.get(&rec.id) {
+                    Some(&(k, first_line)) => {
+                        if !same_results(&records[k], &rec) {
+                            return Err(Error::format(
+                                path,
+                                format!(
+                                    "point {} is recorded twice with different results (lines {first_line} and {line_no}); remove the wrong line",
+                                    rec.id
+                                ),
+                            ));
+                        }
+                        duplicates.push(rec.id);
+                    }
+                    None => {
+                        seen.insert(rec.id.clone(), (records.len(), line_no));
+                        records.push(rec);
+                    }
+                }
                 start = end + 1;
                 valid_len = start;
             }
@@ -66,67 +100,80 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
         records,
         dropped_tail: (valid_len < bytes.len()).then_some(bytes.len() - valid_len),
         valid_len: valid_len as u64,
+        duplicates,
     })
 }
 
-/// Creates `dir` if needed and takes its lock file, so that no other corrflow process writes
-/// its results file; the lock lasts as long as the returned file is open (or the process lives).
+/// True when two records of one point agree in everything but wall time, thread count and
+/// version.
+pub fn same_results(a: &Record, b: &Record) -> bool {
+    let strip = |r: &Record| Record {
+        wall_seconds: 0.0,
+        threads: 0,
+        corrflow_version: String::new(),
+        ..r.clone()
+    };
+    strip(a) == strip(b)
+}
+
+/// Creates `dir` if needed, opens (creating) its results file for appending and takes an OS
+/// lock on it, so that no other corrflow process writes it; the lock lasts as long as the
+/// returned file is open (or the process lives).
 pub fn lock_dir(dir: &Path) -> Result<File> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let lock_path = dir.join(LOCK_FILE);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
-    match lock.try_lock() {
-        Ok(()) => Ok(lock),
-        Err(TryLockError::WouldBlock) => Err(Error::format(
-            dir,
-            format!(
-                "another corrflow sweep is writing to this folder (it holds {LOCK_FILE}); \
-                 wait for it to finish or choose another --out"
-            ),
-        )),
-        Err(TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    let path = dir.join(RESULTS_FILE);
+    // A few tries: another process may replace the file between our open and our lock.
+    for _ in 0..8 {
+        let file = open_regular_append(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::format(
+                    dir,
+                    format!(
+                        "another corrflow sweep is writing to this folder (it holds the lock on {RESULTS_FILE}); \
+                         wait for it to finish or choose another output folder"
+                    ),
+                ))
+            }
+            Err(TryLockError::Error(e)) => return Err(Error::io(&path, e)),
+        }
+        let held = file.metadata().map_err(|e| Error::io(&path, e))?;
+        match std::fs::metadata(&path) {
+            Ok(now) if now.dev() == held.dev() && now.ino() == held.ino() => return Ok(file),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&path, e)),
+        }
     }
+    Err(Error::format(
+        &path,
+        "the file keeps being replaced while corrflow tries to lock it",
+    ))
 }
 
 /// The exclusive writer of one output folder's results file.
 #[derive(Debug)]
 pub struct ResultsLog {
     path: PathBuf,
+    /// Opened for appending and locked for the writer's lifetime; the OS releases the lock when
+    /// the process dies.
     file: File,
-    /// Held for the writer's lifetime; the OS releases the lock when the process dies.
-    _lock: File,
 }
 
 impl ResultsLog {
-    /// Creates `dir` if needed, locks it against other writers, truncates a partial last line
-    /// away and returns the writer with the records already there and the number of bytes cut.
+    /// Creates `dir` if needed, locks its results file against other writers, truncates a
+    /// partial last line away and returns the writer with the records already there.
     pub fn open(dir: &Path) -> Result<(ResultsLog, LogContents)> {
-        let lock = lock_dir(dir)?;
+        let file = lock_dir(dir)?;
         let path = dir.join(RESULTS_FILE);
         let contents = read_log(&path)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
         if contents.dropped_tail.is_some() {
             file.set_len(contents.valid_len)
                 .map_err(|e| Error::io(&path, e))?;
             file.sync_all().map_err(|e| Error::io(&path, e))?;
         }
-        Ok((
-            ResultsLog {
-                path,
-                file,
-                _lock: lock,
-            },
-            contents,
-        ))
+        Ok((ResultsLog { path, file }, contents))
     }
 
     /// Appends `record` as one complete line and waits until it is on disk.
@@ -169,5 +216,37 @@ mod tests {
             .unwrap()
             .records
             .is_empty());
+    }
+
+    /// A record line of point `id` with test accuracy `acc` and wall time `wall`.
+    fn line(id: &str, acc: f64, wall: f64) -> String {
+        format!(
+            "{{\"id\":\"{id}\",\"index\":0,\"config\":{{}},\"data\":\"d\",\"widths\":[2,1],\
+             \"activation\":\"relu\",\"train_accuracy\":0.5,\"test_accuracy\":{acc},\"theory\":[],\
+             \"gap_from_input\":0.0,\"gap_from_layer1\":0.0,\"input_info\":null,\"output_info\":null,\
+             \"wall_seconds\":{wall},\"threads\":1,\"corrflow_version\":\"x\"}}\n"
+        )
+    }
+
+    #[test]
+    fn a_duplicate_point_is_kept_once_and_a_conflicting_one_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        let text = [
+            line("a", 0.5, 1.0),
+            line("b", 0.7, 1.0),
+            line("a", 0.5, 2.0),
+        ]
+        .concat();
+        std::fs::write(&path, text).unwrap();
+        let c = read_log(&path).unwrap();
+        let ids: Vec<_> = c.records.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!((ids, c.duplicates), (vec!["a", "b"], vec!["a".to_string()]));
+        std::fs::write(&path, [line("a", 0.5, 1.0), line("a", 0.6, 1.0)].concat()).unwrap();
+        let err = read_log(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("point a is recorded twice with different results (lines 1 and 2)"),
+            "{err}"
+        );
     }
 }

@@ -18,6 +18,7 @@ mod cumtrain_vjp;
 mod data_mnist;
 mod data_tasks;
 mod idx;
+mod io_reliability;
 mod model_python;
 mod propagate_engine;
 mod stats_affine;

@@ -1,23 +1,40 @@
-//! Inflating `.gz` IDX files once into a cache file that can be memory-mapped.
+//! Inflating `.gz` IDX files once into a cache file that can be memory-mapped, checked as they
+//! inflate and verified whenever they are reused.
 //!
-//! The cache file is named by the source's file name, a hash of its absolute path, its size and
-//! its modification time, so a changed source is inflated again. It is written to a temporary
-//! file in the cache directory and renamed into place, so an interrupted run never leaves a
-//! partial cache file under the final name.
+//! Inflation reads the IDX header from the first inflated bytes, computes the declared size,
+//! refuses it when it exceeds the memory limit (or the free space of the cache directory), and
+//! then inflates exactly the declared size: a stream that yields more or less is an error of the
+//! source, so a gzip bomb stops at its header.
+//!
+//! A cache file is the inflated IDX bytes followed by a [`TRAILER_LEN`]-byte trailer: the tag
+//! `CFIDXv1\0`, the XXH64 of the whole gzip source and the XXH64 of the inflated bytes. It is
+//! reused only when both hashes match (a source replaced with the same size and mtime, or an
+//! edited cache file, is inflated again). It is named by the source's file name and a hash of
+//! its absolute path, written under a temporary name (see [`crate::io::temp`]) and renamed into
+//! place; debris of killed runs is removed by the next inflation.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use flate2::read::MultiGzDecoder;
+use memmap2::Mmap;
 
+use super::header::{self, check_len, header_len, parse_dims, Header};
+use crate::io::checksum::{xxh64, Xxh64};
+use crate::io::temp::{remove_stale, temp_path};
+use crate::io::{open_regular, MemoryLimit};
 use crate::{Error, Result};
 
 /// Environment variable naming the cache directory.
 pub const CACHE_ENV: &str = "CORRFLOW_CACHE";
+
+/// Tag at the start of a cache file's trailer.
+const TAG: &[u8; 8] = b"CFIDXv1\0";
+/// Bytes of the trailer: tag, source hash, content hash.
+pub const TRAILER_LEN: usize = 24;
 
 /// The default cache directory: `$CORRFLOW_CACHE` if set and non-empty, else
 /// `<system temp dir>/corrflow-idx-cache`.
@@ -28,15 +45,15 @@ pub fn default_cache_dir() -> PathBuf {
     }
 }
 
-/// Path of the cache file for the gzip file `src` inside `cache_dir`:
-/// `<stem>-<path hash>-<size>-<mtime ns>.idx`.
+/// A verified cache file, mapped: the IDX bytes are `map[..idx_len]`.
+pub struct Cached {
+    pub map: Mmap,
+    pub idx_len: usize,
+    pub header: Header,
+}
+
+/// Path of the cache file for the gzip file `src` inside `cache_dir`: `<stem>-<path hash>.idx`.
 fn cache_path(src: &Path, cache_dir: &Path) -> Result<PathBuf> {
-    let meta = fs::metadata(src).map_err(|e| Error::io(src, e))?;
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
     let abs = fs::canonicalize(src).map_err(|e| Error::io(src, e))?;
     let mut h = DefaultHasher::new();
     abs.hash(&mut h);
@@ -44,66 +61,199 @@ fn cache_path(src: &Path, cache_dir: &Path) -> Result<PathBuf> {
         .file_name()
         .map(|n| n.to_string_lossy().trim_end_matches(".gz").to_string())
         .unwrap_or_else(|| "idx".to_string());
-    Ok(cache_dir.join(format!(
-        "{stem}-{:016x}-{}-{mtime_ns}.idx",
-        h.finish(),
-        meta.len()
-    )))
+    Ok(cache_dir.join(format!("{stem}-{:016x}.idx", h.finish())))
 }
 
-/// Returns the path of an inflated copy of the gzip file `src` in `cache_dir`, inflating it
-/// first unless a cache file for this exact source (path, size, mtime) exists.
+/// The inflated, validated content of the gzip file `src`, from a verified cache file in
+/// `cache_dir` or inflated into one first.
 ///
-/// Errors: [`Error::Io`] for missing files or an unwritable cache directory, [`Error::Format`]
-/// naming `src` when the gzip stream is corrupt.
-pub fn inflated(src: &Path, cache_dir: &Path) -> Result<PathBuf> {
+/// Errors: [`Error::Io`] for a missing or unreadable source or an unwritable cache directory;
+/// [`Error::Format`] naming `src` for a source that is not a regular file, a corrupt gzip stream,
+/// an invalid IDX header, a declared size over `limit`, and a stream longer or shorter than its
+/// header declares. A bad cache entry is never an error: it is rebuilt.
+pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cached> {
+    let source_hash = hash_file(src)?;
     let target = cache_path(src, cache_dir)?;
-    if target.is_file() {
-        return Ok(target);
+    if let Some(c) = verified(src, &target, source_hash) {
+        return Ok(c);
     }
     fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
-    let tmp = cache_dir.join(format!(
-        ".{}.tmp-{}-{}",
-        target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id(),
-        unique_suffix()
-    ));
-    let result = inflate_into(src, &tmp)
+    remove_stale(cache_dir);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = temp_path(cache_dir, &name);
+    let result = inflate_into(src, &tmp, cache_dir, source_hash, limit)
         .and_then(|()| fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e)));
     if result.is_err() {
         // Best effort: the temporary file is useless after a failure.
         let _ = fs::remove_file(&tmp);
     }
-    result.map(|()| target)
+    result?;
+    verified(src, &target, source_hash).ok_or_else(|| {
+        Error::format(
+            &target,
+            "the cache file just written does not verify (changed while it was written?)",
+        )
+    })
 }
 
-/// A per-call suffix so that concurrent inflations in one process never share a temp file.
-fn unique_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    COUNTER.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Inflates `src` into the new file `dst` and syncs it to disk. Read errors are blamed on
-/// `src` (a corrupt stream is a format error), write errors on `dst`.
-fn inflate_into(src: &Path, dst: &Path) -> Result<()> {
-    let input = File::open(src).map_err(|e| Error::io(src, e))?;
-    let mut decoder = MultiGzDecoder::new(BufReader::new(input));
-    let mut out = File::create(dst).map_err(|e| Error::io(dst, e))?;
+/// XXH64 of the whole file `path`, read in blocks.
+fn hash_file(path: &Path) -> Result<u64> {
+    let mut file = open_regular(path)?;
+    let mut h = Xxh64::new(0);
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = match decoder.read(&mut buf) {
-            Ok(0) => break,
+        match file.read(&mut buf) {
+            Ok(0) => return Ok(h.finish()),
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// The cache file `target` mapped, when it exists, has a trailer naming `source_hash`, content
+/// matching its hash and a valid IDX header for its length; `None` otherwise.
+fn verified(src: &Path, target: &Path, source_hash: u64) -> Option<Cached> {
+    let file = open_regular(target).ok()?;
+    let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+    if len < TRAILER_LEN + 4 {
+        return None;
+    }
+    // SAFETY: the map is read-only; cache files are only ever created by rename, never rewritten
+    // in place, and any change made by hand is caught by the content hash below.
+    let map = unsafe { Mmap::map(&file) }.ok()?;
+    let idx_len = len - TRAILER_LEN;
+    let trailer = &map[idx_len..];
+    let word = |k: usize| u64::from_le_bytes(trailer[k..k + 8].try_into().unwrap_or([0; 8]));
+    if &trailer[..8] != TAG || word(8) != source_hash || word(16) != xxh64(&map[..idx_len]) {
+        return None;
+    }
+    let header = header::parse(src, &map[..idx_len]).ok()?;
+    Some(Cached {
+        map,
+        idx_len,
+        header,
+    })
+}
+
+/// Inflates `src` into the new file `dst`: the header first (validated, its declared size checked
+/// against `limit` and the free space of `cache_dir`), then exactly the declared data, then the
+/// trailer; synced to disk.
+fn inflate_into(
+    src: &Path,
+    dst: &Path,
+    cache_dir: &Path,
+    source_hash: u64,
+    limit: MemoryLimit,
+) -> Result<()> {
+    let input = open_regular(src)?;
+    let mut decoder = MultiGzDecoder::new(BufReader::new(input));
+    let mut head = read_up_to(&mut decoder, 4, src)?;
+    if head.len() == 4 && head[3] > 0 {
+        let more = read_up_to(&mut decoder, header_len(usize::from(head[3])) - 4, src)?;
+        head.extend_from_slice(&more);
+    }
+    let h = parse_dims(src, &head)?;
+    let data_len = h.data_len().unwrap_or(usize::MAX) as u64;
+    let total = u128::from(data_len) + head.len() as u128;
+    if !limit.allows(total) {
+        return Err(Error::format(
+            src,
+            format!(
+                "its IDX header declares {} ({total} bytes inflated), over the memory limit of {} bytes",
+                header::dims_string(&h.dims),
+                limit.bytes
+            ),
+        ));
+    }
+    check_free_space(cache_dir, total)?;
+    let mut out = BufWriter::new(File::create(dst).map_err(|e| Error::io(dst, e))?);
+    let mut content = Xxh64::new(0);
+    content.update(&head);
+    out.write_all(&head).map_err(|e| Error::io(dst, e))?;
+    let mut data = (&mut decoder).take(data_len);
+    let copied =
+        copy_hashed(&mut data, &mut out, &mut content).map_err(|e| copy_error(src, dst, e))?;
+    let extra = read_up_to(&mut decoder, 1, src)?.len() as u64;
+    check_len(
+        src,
+        &h,
+        copied + extra,
+        "the gzip stream inflates to at least",
+    )?;
+    let mut trailer = TAG.to_vec();
+    trailer.extend_from_slice(&source_hash.to_le_bytes());
+    trailer.extend_from_slice(&content.finish().to_le_bytes());
+    out.write_all(&trailer).map_err(|e| Error::io(dst, e))?;
+    let file = out
+        .into_inner()
+        .map_err(|e| Error::io(dst, e.into_error()))?;
+    file.sync_all().map_err(|e| Error::io(dst, e))
+}
+
+/// Refuses to inflate `bytes` into `dir` when the file system has less free space than that.
+fn check_free_space(dir: &Path, bytes: u128) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: statvfs is a plain C struct of integers, for which all-zero bytes are a valid value.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c_path is a valid NUL-terminated string and st a valid, writable statvfs.
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut st) } != 0 {
+        return Ok(()); // unknown: the write itself will report a full disk
+    }
+    let free = u128::from(st.f_bavail) * u128::from(st.f_frsize);
+    if bytes > free {
+        return Err(Error::format(
+            dir,
+            format!("the cache needs {bytes} bytes, the file system has {free} free"),
+        ));
+    }
+    Ok(())
+}
+
+/// An error while copying: a write error is the cache file's, anything else the source's.
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+/// Copies `r` to `w`, feeding every byte to `h`; returns the bytes copied.
+fn copy_hashed(r: &mut impl Read, w: &mut impl Write, h: &mut Xxh64) -> Result<u64, CopyError> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(total),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(src, e)),
+            Err(e) => return Err(CopyError::Read(e)),
         };
-        out.write_all(&buf[..n]).map_err(|e| Error::io(dst, e))?;
+        h.update(&buf[..n]);
+        w.write_all(&buf[..n]).map_err(CopyError::Write)?;
+        total += n as u64;
     }
-    out.sync_all().map_err(|e| Error::io(dst, e))
+}
+
+/// The [`Error`] of a failed copy.
+fn copy_error(src: &Path, dst: &Path, e: CopyError) -> Error {
+    match e {
+        CopyError::Read(e) => read_error(src, e),
+        CopyError::Write(e) => Error::io(dst, e),
+    }
+}
+
+/// Up to `n` bytes from `r` (fewer only at the end of the stream).
+fn read_up_to(r: &mut impl Read, n: usize, src: &Path) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(n);
+    r.take(n as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| read_error(src, e))?;
+    Ok(out)
 }
 
 /// A decoder error: corrupt or truncated gzip data is a format error of `src`.

@@ -33,30 +33,40 @@ fn type_name(code: u8) -> &'static str {
 /// Parses the header of `bytes` (the whole file content) and checks that the data length equals
 /// the product of the dimensions exactly. `path` is only used in error messages.
 ///
-/// Errors (all [`Error::Format`] naming `path`): a file shorter than its header, a magic number
-/// whose first two bytes are not zero, an element type other than 0x08 (the code found is named),
-/// zero dimensions, a product of dimensions that overflows, and a data section shorter
-/// (truncated) or longer (trailing bytes) than the header declares.
+/// Errors (all [`Error::Format`] naming `path`): those of [`parse_dims`], and a data section
+/// shorter (truncated) or longer (trailing bytes) than the header declares.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Header> {
-    if bytes.len() < 4 {
+    let h = parse_dims(path, bytes)?;
+    check_len(path, &h, (bytes.len() - h.data_offset) as u64, "file has")?;
+    Ok(h)
+}
+
+/// Parses the header at the start of `head` (which may hold only the header, or less) without
+/// looking at the data.
+///
+/// Errors (all [`Error::Format`] naming `path`): fewer bytes than the header needs, a magic
+/// number whose first two bytes are not zero, an element type other than 0x08 (the code found is
+/// named), zero dimensions, and a product of dimensions that overflows.
+pub fn parse_dims(path: &Path, head: &[u8]) -> Result<Header> {
+    if head.len() < 4 {
         return Err(Error::format(
             path,
             format!(
                 "IDX file too short: {} bytes, expected at least the 4-byte magic number",
-                bytes.len()
+                head.len()
             ),
         ));
     }
-    if bytes[0] != 0 || bytes[1] != 0 {
+    if head[0] != 0 || head[1] != 0 {
         return Err(Error::format(
             path,
             format!(
                 "not an IDX file: magic number starts with {:#04x} {:#04x}, expected 0x00 0x00",
-                bytes[0], bytes[1]
+                head[0], head[1]
             ),
         ));
     }
-    let type_code = bytes[2];
+    let type_code = head[2];
     if type_code != TYPE_U8 {
         return Err(Error::format(
             path,
@@ -66,34 +76,52 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Header> {
             ),
         ));
     }
-    let ndims = usize::from(bytes[3]);
+    let ndims = usize::from(head[3]);
     if ndims == 0 {
         return Err(Error::format(path, "IDX header declares 0 dimensions"));
     }
-    let data_offset = 4 + 4 * ndims;
-    if bytes.len() < data_offset {
+    let data_offset = header_len(ndims);
+    if head.len() < data_offset {
         return Err(Error::format(
             path,
             format!(
                 "IDX header truncated: {ndims} dimensions need {data_offset} header bytes, file has {}",
-                bytes.len()
+                head.len()
             ),
         ));
     }
-    let dims: Vec<usize> = bytes[4..data_offset]
+    let dims: Vec<usize> = head[4..data_offset]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let expected = dims
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-        .ok_or_else(|| {
-            Error::format(
-                path,
-                format!("IDX dimensions {dims:?} overflow the address space"),
-            )
-        })?;
-    let actual = bytes.len() - data_offset;
+    let h = Header { dims, data_offset };
+    if h.data_len().is_none() {
+        return Err(Error::format(
+            path,
+            format!("IDX dimensions {:?} overflow the address space", h.dims),
+        ));
+    }
+    Ok(h)
+}
+
+/// Bytes of a header with `ndims` dimensions: 4 + 4·ndims.
+pub fn header_len(ndims: usize) -> usize {
+    4 + 4 * ndims
+}
+
+impl Header {
+    /// Data bytes the dimensions declare (their product), `None` when it overflows.
+    pub fn data_len(&self) -> Option<usize> {
+        self.dims
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+    }
+}
+
+/// Checks that `actual` data bytes are what the header `h` declares; `has` words the error
+/// ("file has", "the gzip stream inflates to").
+pub fn check_len(path: &Path, h: &Header, actual: u64, has: &str) -> Result<()> {
+    let expected = h.data_len().unwrap_or(usize::MAX) as u64;
     if actual != expected {
         let what = if actual < expected {
             "truncated"
@@ -103,12 +131,13 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Header> {
         return Err(Error::format(
             path,
             format!(
-                "IDX data {what}: dimensions {} need {expected} data bytes after the {data_offset}-byte header, file has {actual}",
-                dims_string(&dims)
+                "IDX data {what}: dimensions {} need {expected} data bytes after the {}-byte header, {has} {actual}",
+                dims_string(&h.dims),
+                h.data_offset
             ),
         ));
     }
-    Ok(Header { dims, data_offset })
+    Ok(())
 }
 
 /// Dimensions written as `a×b×c`.

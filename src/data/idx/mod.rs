@@ -2,17 +2,20 @@
 //!
 //! A raw file is mapped directly. A `.gz` file is inflated once into a cache file (see
 //! [`default_cache_dir`]) which is then mapped. Every header is validated strictly; every failure
-//! is an [`Error::Format`] (or [`Error::Io`]) naming the file and what was expected.
+//! is an [`Error::Format`] (or [`Error::Io`]) naming the file and what was expected. Only regular
+//! files are opened (a FIFO or device is refused at once), and nothing is read beyond what the
+//! caller touches: the map is paged in on demand.
 
 mod cache;
 mod header;
 mod write;
 
-use std::fs::File;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+use crate::io::{open_regular, MemoryLimit};
 use crate::{Error, Result};
 
 pub use cache::{default_cache_dir, CACHE_ENV};
@@ -24,27 +27,41 @@ pub use write::write_idx_u8;
 pub struct IdxU8 {
     path: PathBuf,
     dims: Vec<usize>,
-    data_offset: usize,
+    data: Range<usize>,
     map: Mmap,
 }
 
 impl IdxU8 {
     /// Opens `path` (gzip when its name ends in `.gz`), using [`default_cache_dir`] for inflated
-    /// copies of gzip files.
+    /// copies of gzip files and the default [`MemoryLimit`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_with_cache(path, &default_cache_dir())
     }
 
-    /// Opens `path`, inflating a `.gz` file into `cache_dir` (reused while the source's path,
-    /// size and modification time are unchanged), and validates its header against its length.
+    /// [`open_limited`](Self::open_limited) with the default [`MemoryLimit`].
     pub fn open_with_cache(path: impl AsRef<Path>, cache_dir: &Path) -> Result<Self> {
+        Self::open_limited(path, cache_dir, MemoryLimit::default())
+    }
+
+    /// Opens `path`, inflating a `.gz` file into `cache_dir` (see the `cache` module: a gzip file
+    /// whose header declares more than `limit` is refused before it is inflated), and validates
+    /// its header against its length.
+    pub fn open_limited(
+        path: impl AsRef<Path>,
+        cache_dir: &Path,
+        limit: MemoryLimit,
+    ) -> Result<Self> {
         let path = path.as_ref();
-        let mapped_path = if is_gzip_name(path) {
-            cache::inflated(path, cache_dir)?
-        } else {
-            path.to_path_buf()
-        };
-        let file = File::open(&mapped_path).map_err(|e| Error::io(path, e))?;
+        if is_gzip_name(path) {
+            let c = cache::inflated(path, cache_dir, limit)?;
+            return Ok(IdxU8 {
+                path: path.to_path_buf(),
+                dims: c.header.dims,
+                data: c.header.data_offset..c.idx_len,
+                map: c.map,
+            });
+        }
+        let file = open_regular(path)?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len < 4 {
             // Too short for a magic number; also avoids mapping an empty file.
@@ -56,13 +73,13 @@ impl IdxU8 {
             ));
         }
         // SAFETY: the map is read-only. Mutating the file while it is mapped is outside what
-        // corrflow supports (cache files are only ever created by rename, never rewritten).
+        // corrflow supports.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let h = header::parse(path, &map)?;
         Ok(IdxU8 {
             path: path.to_path_buf(),
             dims: h.dims,
-            data_offset: h.data_offset,
+            data: h.data_offset..map.len(),
             map,
         })
     }
@@ -79,7 +96,7 @@ impl IdxU8 {
 
     /// All elements in row-major order (length = product of [`dims`](Self::dims)).
     pub fn data(&self) -> &[u8] {
-        &self.map[self.data_offset..]
+        &self.map[self.data.clone()]
     }
 }
 
@@ -95,9 +112,14 @@ pub struct IdxImages {
 }
 
 impl IdxImages {
-    /// Opens an image file (see [`IdxU8::open_with_cache`]) and checks it has 3 dimensions.
+    /// Opens an image file (see [`IdxU8::open_with_cache`]) and checks it (see
+    /// [`from_file`](Self::from_file)).
     pub fn open(path: impl AsRef<Path>, cache_dir: &Path) -> Result<Self> {
-        let file = IdxU8::open_with_cache(path, cache_dir)?;
+        Self::from_file(IdxU8::open_with_cache(path, cache_dir)?)
+    }
+
+    /// Checks that an open IDX file has 3 dimensions and images of at least one pixel.
+    pub fn from_file(file: IdxU8) -> Result<Self> {
         if file.dims().len() != 3 {
             return Err(Error::format(
                 file.path(),
@@ -105,6 +127,15 @@ impl IdxImages {
                     "an image file needs 3 dimensions (count × rows × columns), header has {} ({})",
                     file.dims().len(),
                     dims_string(file.dims())
+                ),
+            ));
+        }
+        if file.dims()[1] == 0 || file.dims()[2] == 0 {
+            return Err(Error::format(
+                file.path(),
+                format!(
+                    "images of {} pixels: rows and columns must be at least 1",
+                    dims_string(&file.dims()[1..])
                 ),
             ));
         }
@@ -150,10 +181,15 @@ pub struct IdxLabels {
 }
 
 impl IdxLabels {
-    /// Opens a label file (see [`IdxU8::open_with_cache`]), checks it has 1 dimension and that
-    /// every label is `< n_classes` (naming the first offending index and value).
+    /// Opens a label file (see [`IdxU8::open_with_cache`]) and checks it (see
+    /// [`from_file`](Self::from_file)).
     pub fn open(path: impl AsRef<Path>, cache_dir: &Path, n_classes: usize) -> Result<Self> {
-        let file = IdxU8::open_with_cache(path, cache_dir)?;
+        Self::from_file(IdxU8::open_with_cache(path, cache_dir)?, n_classes)
+    }
+
+    /// Checks that an open IDX file has 1 dimension and that every label is `< n_classes`
+    /// (naming the first offending index and value).
+    pub fn from_file(file: IdxU8, n_classes: usize) -> Result<Self> {
         if file.dims().len() != 1 {
             return Err(Error::format(
                 file.path(),

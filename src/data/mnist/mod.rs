@@ -21,7 +21,7 @@ mod source;
 mod spec;
 
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use faer::Mat;
 
@@ -29,9 +29,10 @@ pub use source::{MnistFiles, MnistSource, ResolvedFiles};
 pub use spec::TestSplit;
 
 use super::convert::u8_to_unit;
-use super::idx::{check_pair, default_cache_dir, IdxImages, IdxLabels};
+use super::idx::{check_pair, default_cache_dir, IdxImages, IdxLabels, IdxU8};
 use super::{Dataset, Split};
 use crate::error::Field;
+use crate::io::MemoryLimit;
 use crate::{Error, Result};
 
 /// Number of MNIST classes; labels above 9 are rejected.
@@ -64,13 +65,20 @@ impl MnistConfig {
         }
     }
 
-    /// Opens, validates and converts the files as described in the module documentation.
+    /// [`load_limited`](Self::load_limited) with the default [`MemoryLimit`].
     pub fn load(&self) -> Result<Mnist> {
+        self.load_limited(MemoryLimit::default())
+    }
+
+    /// Opens, validates and converts the files as described in the module documentation. Only
+    /// the samples used are read; a gzip file declaring more than `limit`, or a selection of
+    /// samples whose f64 matrices would exceed `limit`, is refused before anything is allocated.
+    pub fn load_limited(&self, limit: MemoryLimit) -> Result<Mnist> {
         let files = self.source.resolve()?;
         let cache = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
-        let train = open_pair(&files.train, &cache)?;
+        let train = open_pair(&files.train, &cache, limit)?;
         let test = match &files.test {
-            Some(t) => Some(open_pair(t, &cache)?),
+            Some(t) => Some(open_pair(t, &cache, limit)?),
             None => None,
         };
         if let Some(t) = &test {
@@ -87,8 +95,13 @@ impl MnistConfig {
             }
         }
         let (train_segs, test_segs) = self.segments(&train, test.as_ref())?;
-        let train_index = self.train_index(&train_segs)?;
         let d = train.0.pixels();
+        let n_train = match self.limit {
+            Some(l) => l.min(count(&train_segs)),
+            None => count(&train_segs),
+        };
+        check_memory(&train.0, d, n_train + count(&test_segs), limit)?;
+        let train_index = self.train_index(&train_segs)?;
         let mut train_ds = assemble(&train_index, d)?;
         let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
         let mut test_ds = assemble(&test_index, d)?;
@@ -179,16 +192,25 @@ impl MnistConfig {
         Ok((train_segs, vec![test_seg]))
     }
 
-    /// The training samples, thinned to `limit` evenly spread ones when a limit is set.
+    /// The training samples, thinned to `limit` evenly spread ones (⌊i·n/limit⌋) when a limit
+    /// is set; only the samples kept are listed.
     fn train_index<'a>(&self, segs: &[Segment<'a>]) -> Result<Vec<Sample<'a>>> {
-        let all: Vec<_> = segs.iter().flat_map(Segment::samples).collect();
+        let n = count(segs);
         match self.limit {
             Some(0) => Err(Error::config(Field::TrainLimit, "must be at least 1")),
-            Some(l) if l < all.len() => {
-                let n = all.len();
-                Ok((0..l).map(|i| all[i * n / l]).collect())
+            Some(l) if l < n => {
+                // The picks ascend strictly (l < n), so one pass over the samples finds them.
+                let mut all = segs.iter().flat_map(Segment::samples);
+                let mut next = 0;
+                let mut kept = Vec::with_capacity(l);
+                for i in 0..l {
+                    let k = (i as u128 * n as u128 / l as u128) as usize;
+                    kept.extend(all.nth(k - next));
+                    next = k + 1;
+                }
+                Ok(kept)
             }
-            _ => Ok(all),
+            _ => Ok(segs.iter().flat_map(Segment::samples).collect()),
         }
     }
 }
@@ -207,9 +229,9 @@ pub struct Mnist {
 type Pair = (IdxImages, IdxLabels);
 
 /// Opens an image/label pair and checks that the counts agree.
-fn open_pair(paths: &(PathBuf, PathBuf), cache: &std::path::Path) -> Result<Pair> {
-    let images = IdxImages::open(&paths.0, cache)?;
-    let labels = IdxLabels::open(&paths.1, cache, MNIST_CLASSES)?;
+fn open_pair(paths: &(PathBuf, PathBuf), cache: &Path, limit: MemoryLimit) -> Result<Pair> {
+    let images = IdxImages::from_file(IdxU8::open_limited(&paths.0, cache, limit)?)?;
+    let labels = IdxLabels::from_file(IdxU8::open_limited(&paths.1, cache, limit)?, MNIST_CLASSES)?;
     check_pair(&images, &labels)?;
     Ok((images, labels))
 }
@@ -229,6 +251,27 @@ impl<'a> Segment<'a> {
         let pair = self.pair;
         self.range.clone().map(move |i| (pair, i))
     }
+}
+
+/// Number of samples in `segs`.
+fn count(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.range.len()).sum()
+}
+
+/// Refuses to assemble `n` samples of `d` pixels (8·d·n bytes of f64 plus n labels) when that
+/// exceeds `limit`, naming the image file and the estimate.
+fn check_memory(images: &IdxImages, d: usize, n: usize, limit: MemoryLimit) -> Result<()> {
+    let bytes = 8 * d as u128 * n as u128 + n as u128;
+    if limit.allows(bytes) {
+        return Ok(());
+    }
+    Err(Error::format(
+        images.path(),
+        format!(
+            "{n} samples of {d} pixels need {bytes} bytes as f64, over the memory limit of {} bytes; keep fewer samples",
+            limit.bytes
+        ),
+    ))
 }
 
 /// `file[a..b] + …` for a list of segments.

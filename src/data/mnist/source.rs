@@ -80,27 +80,32 @@ fn base_names(prefix: &str) -> [String; 2] {
     ]
 }
 
-/// The raw file `dir/base` if it exists, else `dir/base.gz` if it exists.
-fn find(dir: &Path, base: &str) -> Option<PathBuf> {
-    [dir.join(base), dir.join(format!("{base}.gz"))]
-        .into_iter()
-        .find(|p| p.is_file())
+/// The raw file `dir/base` if it exists, else `dir/base.gz` if it exists (whatever its type:
+/// opening it refuses what is not a regular file). An error other than "not found" (e.g.
+/// permission denied) is returned, naming the path.
+fn find(dir: &Path, base: &str) -> Result<Option<PathBuf>> {
+    for p in [dir.join(base), dir.join(format!("{base}.gz"))] {
+        match std::fs::metadata(&p) {
+            Ok(_) => return Ok(Some(p)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(p, e)),
+        }
+    }
+    Ok(None)
 }
 
 /// Resolves the standard names in `dir`.
 fn resolve_dir(dir: &Path) -> Result<ResolvedFiles> {
-    if !dir.is_dir() {
-        return Err(Error::io(
-            dir,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "MNIST directory not found"),
-        ));
-    }
+    // Reading the directory names the real failure: not found, permission denied, not a
+    // directory.
+    std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut looked_for = Vec::new();
     let mut train = None;
     for prefix in TRAIN_PREFIXES {
         let [img, lab] = base_names(prefix);
-        if let Some(images) = find(dir, &img) {
-            let labels = find(dir, &lab).ok_or_else(|| missing(dir, std::slice::from_ref(&lab)))?;
+        if let Some(images) = find(dir, &img)? {
+            let labels =
+                find(dir, &lab)?.ok_or_else(|| missing(dir, std::slice::from_ref(&lab)))?;
             train = Some((images, labels));
             break;
         }
@@ -108,7 +113,7 @@ fn resolve_dir(dir: &Path) -> Result<ResolvedFiles> {
     }
     let train = train.ok_or_else(|| missing(dir, &looked_for))?;
     let [img, lab] = base_names(TEST_PREFIX);
-    let test = match (find(dir, &img), find(dir, &lab)) {
+    let test = match (find(dir, &img)?, find(dir, &lab)?) {
         (Some(i), Some(l)) => Some((i, l)),
         (None, None) => None,
         (Some(_), None) => return Err(missing(dir, &[lab])),

@@ -1,0 +1,47 @@
+//! The memory limit that readers check a file's claimed size against before they allocate or
+//! inflate anything, so that a header claiming terabytes gives a clear error instead of an
+//! allocation failure.
+
+use std::path::Path;
+
+/// Fallback limit where the physical memory cannot be read: 4 GiB.
+const FALLBACK_BYTES: u64 = 4 << 30;
+
+/// A limit in bytes on what one reader may allocate (or write to a cache) for one input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryLimit {
+    pub bytes: u64,
+}
+
+impl MemoryLimit {
+    /// A limit of `bytes`.
+    pub fn new(bytes: u64) -> Self {
+        MemoryLimit { bytes }
+    }
+
+    /// True when `needed` bytes fit under the limit.
+    pub fn allows(&self, needed: u128) -> bool {
+        needed <= u128::from(self.bytes)
+    }
+}
+
+impl Default for MemoryLimit {
+    /// [`default_memory_limit`].
+    fn default() -> Self {
+        default_memory_limit()
+    }
+}
+
+/// Half of the physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that cannot be
+/// read. The CLI may replace it (e.g. with `--max-memory`).
+pub fn default_memory_limit() -> MemoryLimit {
+    MemoryLimit::new(mem_total().map_or(FALLBACK_BYTES, |b| b / 2))
+}
+
+/// `MemTotal` from `/proc/meminfo`, in bytes.
+fn mem_total() -> Option<u64> {
+    let text = std::fs::read_to_string(Path::new("/proc/meminfo")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}

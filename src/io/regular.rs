@@ -1,0 +1,125 @@
+//! Opening input files so that a FIFO, directory or device is refused at once instead of
+//! blocking forever (a FIFO without a writer blocks `open(2)` for reading) or reading without
+//! end (`/dev/zero`).
+//!
+//! The file is opened with `O_NONBLOCK` (so opening a FIFO returns at once), `fstat`ed on the
+//! open descriptor (no race between the check and the use), refused unless it is a regular file,
+//! and then `O_NONBLOCK` is cleared again for ordinary blocking reads.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::Path;
+
+use crate::{Error, Result};
+
+/// Opens `path` for reading, refusing anything that is not a regular file with
+/// "<path>: not a regular file (a FIFO)" (or a directory, a character device, …).
+///
+/// Errors: [`Error::Io`] naming `path` when it cannot be opened (missing, permission denied) and
+/// [`Error::Format`] naming `path` when it is not a regular file.
+pub fn open_regular(path: &Path) -> Result<File> {
+    open_checked(path, OpenOptions::new().read(true))
+}
+
+/// Opens (creating it if missing) the file `path` for appending, refusing at once anything that
+/// is not a regular file, like [`open_regular`].
+pub fn open_regular_append(path: &Path) -> Result<File> {
+    open_checked(path, OpenOptions::new().create(true).append(true))
+}
+
+/// Opens `path` with `options` plus `O_NONBLOCK`, refuses what is not a regular file (also when
+/// the open itself fails because of it, as opening a FIFO for writing without a reader does) and
+/// clears `O_NONBLOCK`.
+fn open_checked(path: &Path, options: &mut OpenOptions) -> Result<File> {
+    let file = options
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => not_regular(path, &m.file_type()),
+            _ => Error::io(path, e),
+        })?;
+    let kind = file.metadata().map_err(|e| Error::io(path, e))?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(path, &kind));
+    }
+    clear_nonblocking(&file).map_err(|e| Error::io(path, e))?;
+    Ok(file)
+}
+
+/// The whole content of the regular file `path`, refused (before anything is read) when its
+/// length exceeds `max_bytes`; `what` names the content in that error (e.g. "grid file").
+pub fn read_regular(path: &Path, max_bytes: u64, what: &str) -> Result<Vec<u8>> {
+    let file = open_regular(path)?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    if len > max_bytes {
+        return Err(Error::format(
+            path,
+            format!("{what} of {len} bytes is larger than the limit of {max_bytes} bytes"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // `take` bounds the read even if the file grows while it is read.
+    file.take(max_bytes)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    Ok(bytes)
+}
+
+/// [`read_regular`] as UTF-8 text; invalid UTF-8 is an [`Error::Format`] naming `path`.
+pub fn read_regular_to_string(path: &Path, max_bytes: u64, what: &str) -> Result<String> {
+    String::from_utf8(read_regular(path, max_bytes, what)?)
+        .map_err(|e| Error::format(path, format!("{what} is not UTF-8 text: {e}")))
+}
+
+/// "is a directory, not a regular file", "not a regular file (a FIFO)" and the like.
+fn not_regular(path: &Path, kind: &std::fs::FileType) -> Error {
+    if kind.is_dir() {
+        return Error::format(path, "is a directory, not a regular file");
+    }
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Error::format(path, format!("not a regular file ({what})"))
+}
+
+/// Clears `O_NONBLOCK` on `file` (set only so that the open itself could not block).
+fn clear_nonblocking(file: &File) -> std::io::Result<()> {
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl on a descriptor owned by `file`, which outlives both calls.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above; only the O_NONBLOCK bit changes.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_is_named_as_one_and_a_size_over_the_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = open_regular(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("is a directory"), "{err}");
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"12345").unwrap();
+        assert_eq!(read_regular(&f, 5, "test file").unwrap(), b"12345");
+        let err = read_regular(&f, 4, "test file").unwrap_err().to_string();
+        assert!(err.contains("larger than the limit"), "{err}");
+    }
+}
