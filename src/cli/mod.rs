@@ -5,6 +5,7 @@ mod data_args;
 mod output;
 mod propagate;
 mod sweep;
+mod sweep_submit;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -71,6 +71,8 @@ enum SweepCommand {
         #[arg(required = true, value_name = "DIR")]
         inputs: Vec<PathBuf>,
     },
+    /// Write a Slurm job array for a grid (one task per shard) and submit it with sbatch.
+    Submit(super::sweep_submit::SubmitArgs),
     /// Write a sweep's records as CSV.
     Export {
         /// Output folder of a sweep.
@@ -101,6 +103,7 @@ pub fn run(args: SweepArgs, threads: usize) -> Result<()> {
             Ok(())
         }
         Some(SweepCommand::Summarize { dir, plots }) => run_summarize(&dir, plots),
+        Some(SweepCommand::Submit(args)) => super::sweep_submit::run(args),
         None => run_grid(args.run, threads),
     }
 }
@@ -488,6 +491,11 @@ fn run_merge(grid_path: &Path, out: &Path, inputs: &[PathBuf]) -> Result<()> {
     }
     for p in &m.missing {
         eprintln!("  missing #{} {} ({})", p.index, p.id, p.config.summary());
+    }
+    for short in corrflow::sweep::slurm::report::short_shards(&grid, inputs, &m.missing)? {
+        for line in short.lines() {
+            eprintln!("{line}");
+        }
     }
     Err(Error::format(
         grid_path,

@@ -7,6 +7,7 @@
 //! - [`evaluate`]: the work of one point; [`record`]: what it produced.
 //! - [`store`]: the locked, append-only, resumable results file; [`merge`]: shard outputs.
 //! - [`export`], [`summary`], [`plots`]: CSV, text table, SVG.
+//! - [`slurm`]: a sweep as a Slurm job array, one task per shard.
 
 pub mod estimate;
 pub mod evaluate;
@@ -18,6 +19,7 @@ pub mod point;
 pub mod record;
 pub mod runner;
 pub mod shard;
+pub mod slurm;
 pub mod store;
 pub mod summary;
 

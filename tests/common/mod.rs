@@ -1,7 +1,8 @@
 //! Helpers shared by the command-line tests: run the built `corrflow`, read its JSON, find MNIST;
-//! [`sweep`] holds the sweep tests' grid and record helpers.
+//! [`sweep`] holds the sweep tests' grid and record helpers, [`slurm_cluster`] a one-node Slurm.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod slurm_cluster;
 pub mod sweep;
 
 use std::path::PathBuf;
