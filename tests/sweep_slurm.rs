@@ -229,9 +229,9 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
     let out = dir.path().join("run");
     let empty = dir.path().join("no-slurm-here");
     std::fs::create_dir(&empty).unwrap();
-    let submit = |dry: bool| {
+    let submit_n = |shards: &str, dry: bool| {
         let mut c = corrflow();
-        c.args(["sweep", "submit", "--shards", "4", "--grid"])
+        c.args(["sweep", "submit", "--shards", shards, "--grid"])
             .arg(&grid)
             .arg("--out")
             .arg(&out)
@@ -241,6 +241,7 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
         }
         c.output().unwrap()
     };
+    let submit = |dry: bool| submit_n("4", dry);
     let o = submit(false);
     assert!(!o.status.success());
     assert!(
@@ -264,4 +265,14 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
     assert!(text.contains("#SBATCH --array=0-3\n"), "{text}");
     assert!(text.contains("--shard \"$shard/4\""), "{text}");
     assert!(out.join("logs").is_dir());
+
+    // The same job again is fine (it resumes); another number of shards in its folder is not.
+    assert!(submit(true).status.success());
+    let o = submit_n("3", true);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--out") && stderr(&o).contains("array job of 4 shards"),
+        "{}",
+        stderr(&o)
+    );
 }

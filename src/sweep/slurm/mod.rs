@@ -61,6 +61,22 @@ impl Request {
             partition: self.partition.clone(),
             corrflow: absolute(&self.corrflow)?,
         };
+        let manifest = job.out.join(script::MANIFEST_FILE);
+        if let Some(old) = script::Manifest::read(&manifest)? {
+            if (&old.grid, old.shards) != (&job.grid, job.shards) {
+                return Err(Error::flag(
+                    "--out",
+                    format!(
+                        "{} holds an array job of {} shards of {}; its shard folders would mix \
+                         with these. Submit the same grid and --shards again to resume it, or \
+                         choose another --out",
+                        job.out.display(),
+                        old.shards,
+                        old.grid.display()
+                    ),
+                ));
+            }
+        }
         Ok((grid, job))
     }
 }

@@ -62,16 +62,14 @@ pub fn short_shards(
     let mut manifests: Vec<PathBuf> = inputs
         .iter()
         .filter_map(|dir| Some(dir.parent()?.join(MANIFEST_FILE)))
-        .filter(|m| m.is_file())
         .collect();
     manifests.sort();
     manifests.dedup();
     let mut found = Vec::new();
     for path in manifests {
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
-            Error::format(&path, format!("not a corrflow array-job description: {e}"))
-        })?;
+        let Some(manifest) = Manifest::read(&path)? else {
+            continue;
+        };
         if manifest.grid != grid_path || manifest.shards == 0 {
             continue;
         }

@@ -47,6 +47,20 @@ pub struct Manifest {
     pub script: PathBuf,
 }
 
+impl Manifest {
+    /// Reads the manifest at `path`; `None` if there is none.
+    pub fn read(path: &Path) -> Result<Option<Manifest>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::format(path, format!("not a corrflow array-job description: {e}")))
+    }
+}
+
 impl ArrayJob {
     /// Output folder of shard `i`.
     pub fn shard_dir(&self, i: usize) -> PathBuf {
