@@ -9,6 +9,7 @@ mod net_args;
 mod output;
 mod propagate;
 mod sweep;
+mod sweep_submit;
 mod train;
 
 use clap::{Parser, Subcommand};

@@ -64,6 +64,8 @@ enum SweepCommand {
         #[arg(required = true, value_name = "DIR")]
         inputs: Vec<PathBuf>,
     },
+    /// Write a Slurm job array for a grid (one task per shard) and submit it with sbatch.
+    Submit(super::sweep_submit::SubmitArgs),
     /// Write a sweep's records as CSV.
     Export {
         /// Output folder of a sweep.
@@ -107,6 +109,7 @@ pub fn run(args: SweepArgs, threads: usize) -> Result<()> {
             }
             Ok(())
         }
+        Some(SweepCommand::Submit(args)) => super::sweep_submit::run(args),
         None => run_grid(args.run, threads),
     }
 }

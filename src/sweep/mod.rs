@@ -9,6 +9,7 @@
 //! - [`evaluate`]: the work of one point; [`record`]: what it produced.
 //! - [`store`]: the locked, append-only, resumable results file; [`merge`]: shard outputs.
 //! - [`export`], [`summary`], [`plots`]: CSV, text table, SVG.
+//! - [`slurm`]: a sweep as a Slurm job array, one task per shard.
 
 pub mod estimate;
 pub mod evaluate;
@@ -23,6 +24,7 @@ pub mod record;
 pub mod runner;
 pub mod session;
 pub mod shard;
+pub mod slurm;
 pub mod store;
 pub mod summary;
 

@@ -27,3 +27,4 @@ mod stats_moments;
 mod sweep_cli;
 mod sweep_resume;
 mod sweep_shard;
+mod sweep_slurm;

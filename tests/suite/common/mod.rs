@@ -1,8 +1,9 @@
 //! Helpers shared by the tests: run the built `corrflow`, read its JSON, find MNIST;
 //! [`sweep`] holds the sweep tests' grid and record helpers, [`closures`] the closure tests'
-//! random Gaussian cases and Monte Carlo.
+//! random Gaussian cases and Monte Carlo, [`slurm_cluster`] a one-node Slurm.
 
 pub mod closures;
+pub mod slurm_cluster;
 pub mod sweep;
 
 use std::path::PathBuf;

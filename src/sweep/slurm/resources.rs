@@ -1,0 +1,244 @@
+//! What one array task asks Slurm for, from the sweep's own estimates ([`Estimate`]): CPUs,
+//! points at once, memory (`--mem`) and wall time (`--time`), the same for every task.
+//!
+//! Points at once J: as a local sweep chooses (all points ≤ [`TimeClass::Small`]: one per CPU,
+//! else one), lowered until the requested memory holds them. Memory: the largest over shards of
+//! the J largest point estimates of the shard, × [`MEM_MARGIN`]. Time: per shard,
+//! Σ flops / ([`FLOPS_PER_THREAD`] · CPUs) + ⌈n/J⌉ · [`POINT_OVERHEAD_S`], × [`TIME_MARGIN`],
+//! at least [`MIN_TIME_S`], rounded up to whole minutes; the largest over shards.
+
+use super::super::estimate::{human_bytes, Estimate, TimeClass};
+use super::super::grid::{Grid, GridPoint};
+use super::super::shard::Shard;
+use crate::error::{Error, Result};
+
+/// Sustained flop rate assumed per thread, deliberately low: sweep points measured on one
+/// thread of an AMD EPYC Zen 4 (shared with other builds) ran at 2.4 GFLOP/s (XOR, hidden 16:
+/// per-batch overhead dominates) to 13 GFLOP/s (MNIST 5k, hidden 512); cluster nodes are
+/// often older.
+pub const FLOPS_PER_THREAD: f64 = 1e9;
+/// Seconds per point that do not scale with its flops (start-up, data loading, writing).
+pub const POINT_OVERHEAD_S: f64 = 5.0;
+/// Factor on the time estimate.
+pub const TIME_MARGIN: f64 = 2.0;
+/// Factor on the memory estimate.
+pub const MEM_MARGIN: f64 = 1.25;
+/// Shortest time a task asks for, seconds.
+pub const MIN_TIME_S: u64 = 600;
+
+/// The resources of every array task.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resources {
+    /// CPUs per task (`--cpus-per-task`), also the sweep's `--threads`.
+    pub cpus: usize,
+    /// Points each task runs at once (the sweep's `--jobs`).
+    pub jobs: usize,
+    /// Memory per task, bytes (`--mem`, and the sweep's `--max-memory`).
+    pub mem_bytes: f64,
+    /// Wall time per task, seconds (`--time`).
+    pub time_s: u64,
+}
+
+impl Resources {
+    /// Resources for `grid` split into `shards` tasks of `cpus` CPUs each; `mem` and `time`
+    /// replace the estimates where given (J is then lowered until J points fit `mem`).
+    pub fn plan(
+        grid: &Grid,
+        shards: usize,
+        cpus: usize,
+        mem: Option<f64>,
+        time: Option<u64>,
+    ) -> Result<Resources> {
+        if cpus == 0 {
+            return Err(Error::flag("--cpus-per-task", "must be at least 1"));
+        }
+        let parts: Vec<Vec<&GridPoint>> = (0..shards)
+            .map(|index| {
+                let shard = Shard {
+                    index,
+                    count: shards,
+                };
+                grid.points
+                    .iter()
+                    .filter(|p| shard.contains(p.index))
+                    .collect()
+            })
+            .collect();
+        let all_small = grid
+            .points
+            .iter()
+            .all(|p| Estimate::of(&p.config).time_class() <= TimeClass::Small);
+        let mut jobs = if all_small { cpus } else { 1 };
+        let mem_bytes = match mem {
+            None => mib_ceil(MEM_MARGIN * worst_peak(&parts, jobs)),
+            Some(limit) => {
+                while jobs > 1 && worst_peak(&parts, jobs) > limit {
+                    jobs -= 1;
+                }
+                let need = worst_peak(&parts, 1);
+                if need > limit {
+                    return Err(Error::flag(
+                        "--mem",
+                        format!(
+                            "{} is less than one point needs (about {}); raise it or leave it out",
+                            human_bytes(limit),
+                            human_bytes(need)
+                        ),
+                    ));
+                }
+                limit
+            }
+        };
+        let time_s = time.unwrap_or_else(|| {
+            let worst = parts
+                .iter()
+                .map(|part| shard_seconds(part, cpus, jobs))
+                .fold(0.0, f64::max);
+            (((TIME_MARGIN * worst).ceil() as u64).max(MIN_TIME_S)).div_ceil(60) * 60
+        });
+        Ok(Resources {
+            cpus,
+            jobs,
+            mem_bytes,
+            time_s,
+        })
+    }
+}
+
+/// The largest over shards of the summed memory estimates of a shard's `jobs` largest points.
+fn worst_peak(parts: &[Vec<&GridPoint>], jobs: usize) -> f64 {
+    parts
+        .iter()
+        .map(|part| {
+            let mut bytes: Vec<f64> = part.iter().map(|p| Estimate::of(&p.config).bytes).collect();
+            bytes.sort_by(|a, b| b.total_cmp(a));
+            bytes.iter().take(jobs).sum::<f64>()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Estimated seconds for one shard's points on `cpus` CPUs, `jobs` at a time (no margin).
+fn shard_seconds(part: &[&GridPoint], cpus: usize, jobs: usize) -> f64 {
+    let flops: f64 = part.iter().map(|p| Estimate::of(&p.config).flops).sum();
+    flops / (FLOPS_PER_THREAD * cpus as f64) + part.len().div_ceil(jobs) as f64 * POINT_OVERHEAD_S
+}
+
+/// `bytes` rounded up to whole MiB.
+fn mib_ceil(bytes: f64) -> f64 {
+    const MIB: f64 = 1024.0 * 1024.0;
+    (bytes / MIB).ceil() * MIB
+}
+
+/// Memory as `sbatch --mem` takes it: whole MiB, rounded up (`512M`).
+pub fn slurm_mem(bytes: f64) -> String {
+    format!("{}M", (bytes / (1024.0 * 1024.0)).ceil() as u64)
+}
+
+/// Seconds as Slurm writes a time limit: `D-HH:MM:SS`, or `HH:MM:SS` under a day.
+pub fn slurm_time(seconds: u64) -> String {
+    let (d, h, m, s) = (
+        seconds / 86_400,
+        seconds / 3600 % 24,
+        seconds / 60 % 60,
+        seconds % 60,
+    );
+    if d > 0 {
+        format!("{d}-{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// Parses a time limit in the forms `sbatch --time` accepts: `M`, `M:S`, `H:M:S`, `D-H`,
+/// `D-H:M`, `D-H:M:S`; returns seconds.
+pub fn parse_slurm_time(text: &str) -> Result<u64> {
+    let bad = || {
+        Error::flag(
+            "--time",
+            format!("'{text}' is not a Slurm time limit (minutes, H:MM:SS or D-HH:MM:SS)"),
+        )
+    };
+    let number = |s: &str| s.trim().parse::<u64>().map_err(|_| bad());
+    let (days, rest) = match text.split_once('-') {
+        Some((d, rest)) => (Some(number(d)?), rest),
+        None => (None, text),
+    };
+    let fields = rest.split(':').map(number).collect::<Result<Vec<u64>>>()?;
+    let seconds = match (days, fields.as_slice()) {
+        (None, [m]) => m * 60,
+        (None, [m, s]) => m * 60 + s,
+        (None, [h, m, s]) | (Some(_), [h, m, s]) => h * 3600 + m * 60 + s,
+        (Some(_), [h]) => h * 3600,
+        (Some(_), [h, m]) => h * 3600 + m * 60,
+        _ => return Err(bad()),
+    } + days.unwrap_or(0) * 86_400;
+    if seconds == 0 {
+        return Err(bad());
+    }
+    Ok(seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn slurm_times_round_trip() {
+        for (text, s) in [
+            ("30", 1800),
+            ("1:30", 90),
+            ("2:00:00", 7200),
+            ("1-0", 86_400),
+            ("1-2:3", 93_780),
+            ("1-02:03:04", 93_784),
+        ] {
+            assert_eq!(parse_slurm_time(text).unwrap(), s, "{text}");
+        }
+        assert_eq!(slurm_time(93_784), "1-02:03:04");
+        assert_eq!(slurm_time(600), "00:10:00");
+        for bad in ["", "0", "1:2:3:4", "x", "1-", "-5", "1-2:3:4:5"] {
+            assert!(parse_slurm_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn grid(text: &str) -> Grid {
+        Grid::parse(text, Path::new("g.toml")).unwrap()
+    }
+
+    #[test]
+    fn small_points_run_one_per_cpu_and_memory_holds_them() {
+        let g = grid("task = \"xor\"\nseed = [1, 2, 3, 4, 5, 6, 7, 8]\n");
+        let one = Estimate::of(&g.points[0].config).bytes;
+        let r = Resources::plan(&g, 2, 3, None, None).unwrap();
+        assert_eq!((r.cpus, r.jobs, r.time_s), (3, 3, MIN_TIME_S));
+        // Every point is the same size: 3 at once, with the margin, in whole MiB.
+        assert_eq!(r.mem_bytes, mib_ceil(MEM_MARGIN * 3.0 * one));
+        assert_eq!(
+            slurm_mem(r.mem_bytes),
+            format!("{}M", r.mem_bytes as u64 >> 20)
+        );
+
+        // A memory limit for two points lowers J to 2; one for less than a point is refused.
+        let r = Resources::plan(&g, 2, 3, Some(2.5 * one), Some(60)).unwrap();
+        assert_eq!((r.jobs, r.mem_bytes, r.time_s), (2, 2.5 * one, 60));
+        let err = Resources::plan(&g, 2, 3, Some(0.5 * one), None).unwrap_err();
+        assert!(err.to_string().contains("--mem"), "{err}");
+    }
+
+    #[test]
+    fn time_follows_the_largest_shard_and_large_points_run_alone() {
+        let g = grid("task = \"mnist\"\nhidden = [[1000, 1000]]\nseed = [1, 2, 3]\n");
+        let flops = Estimate::of(&g.points[0].config).flops;
+        assert!(Estimate::of(&g.points[0].config).time_class() > TimeClass::Small);
+        let r = Resources::plan(&g, 2, 4, None, None).unwrap();
+        assert_eq!(r.jobs, 1);
+        // Shard 0 holds points 0 and 2.
+        let want = TIME_MARGIN * (2.0 * flops / (FLOPS_PER_THREAD * 4.0) + 2.0 * POINT_OVERHEAD_S);
+        assert_eq!(
+            r.time_s,
+            (want.ceil() as u64).max(MIN_TIME_S).div_ceil(60) * 60
+        );
+        assert!(r.time_s > MIN_TIME_S);
+    }
+}

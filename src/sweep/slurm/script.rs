@@ -1,0 +1,231 @@
+//! The batch script of a sweep's job array: task I of `--array=0-(N-1)` runs
+//! `corrflow sweep --shard I/N` into its own folder `OUT/shardI`, so a requeued, preempted or
+//! resubmitted task finds its own results file and resumes it (`--requeue`, and the log opened
+//! with `--open-mode=append` so a restart adds to it). N is written into the script, not taken
+//! from `$SLURM_ARRAY_TASK_COUNT`, which is 1 when a single task is resubmitted with
+//! `sbatch --array=I`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::resources::{slurm_mem, slurm_time, Resources};
+use crate::error::{Error, Result};
+
+/// Name of the batch script inside the output folder.
+pub const SCRIPT_FILE: &str = "sweep.sbatch";
+/// Name of the description of the array job inside the output folder ([`Manifest`]).
+pub const MANIFEST_FILE: &str = "slurm-array.json";
+/// Folder of the tasks' Slurm logs inside the output folder.
+pub const LOG_DIR: &str = "logs";
+
+/// A sweep as a Slurm job array.
+#[derive(Clone, Debug)]
+pub struct ArrayJob {
+    /// The grid file, absolute.
+    pub grid: PathBuf,
+    /// The output folder, absolute: task I writes `shardI/` there, its log `logs/shardI.log`.
+    pub out: PathBuf,
+    /// Number of shards N = array tasks.
+    pub shards: usize,
+    pub resources: Resources,
+    /// `--partition`, if one is named.
+    pub partition: Option<String>,
+    /// The corrflow binary the tasks run, absolute.
+    pub corrflow: PathBuf,
+}
+
+/// What `corrflow sweep merge` needs to name and resubmit the tasks of a shard that is short:
+/// written beside the script as [`MANIFEST_FILE`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The grid file, absolute.
+    pub grid: PathBuf,
+    /// Number of shards.
+    pub shards: usize,
+    /// The batch script, absolute.
+    pub script: PathBuf,
+}
+
+impl Manifest {
+    /// Reads the manifest at `path`; `None` if there is none.
+    pub fn read(path: &Path) -> Result<Option<Manifest>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::format(path, format!("not a corrflow array-job description: {e}")))
+    }
+}
+
+impl ArrayJob {
+    /// Output folder of shard `i`.
+    pub fn shard_dir(&self, i: usize) -> PathBuf {
+        shard_dir(&self.out, i)
+    }
+
+    /// The batch script.
+    pub fn script(&self) -> Result<String> {
+        let r = &self.resources;
+        let name = self
+            .grid
+            .file_stem()
+            .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+        let mut s = String::from("#!/bin/bash\n");
+        let mut directive = |line: String| {
+            s.push_str("#SBATCH ");
+            s.push_str(&line);
+            s.push('\n');
+        };
+        directive(format!("--job-name={}", sbatch_safe("grid file", &name)?));
+        directive(format!("--array=0-{}", self.shards - 1));
+        directive(format!("--cpus-per-task={}", r.cpus));
+        directive(format!("--mem={}", slurm_mem(r.mem_bytes)));
+        directive(format!("--time={}", slurm_time(r.time_s)));
+        if let Some(p) = &self.partition {
+            directive(format!("--partition={}", sbatch_safe("--partition", p)?));
+        }
+        let log = self.out.join(LOG_DIR).join("shard%a.log");
+        directive(format!(
+            "--output={}",
+            sbatch_safe("--out", &log.to_string_lossy())?
+        ));
+        directive("--open-mode=append".into());
+        directive("--requeue".into());
+        s.push_str(&format!(
+            "# Written by `corrflow sweep submit`: {} shards of {}.\n\
+             # Each task resumes its shard's results file, so a requeued, preempted or resubmitted\n\
+             # task (sbatch --array=I this-script) only runs the points that are not done yet.\n\
+             # When all have ended: corrflow sweep merge --grid {} --out {} {}\n\
+             set -euo pipefail\n\
+             shard=\"$SLURM_ARRAY_TASK_ID\"\n\
+             exec {} --threads \"${{SLURM_CPUS_PER_TASK:-{}}}\" sweep \\\n  \
+             --grid {} \\\n  --out {}\"$shard\" \\\n  --shard \"$shard/{}\" \\\n  \
+             --jobs {} --max-memory {}\n",
+            self.shards,
+            self.grid.display(),
+            shell_quote(&self.grid),
+            shell_quote(&self.out.join("merged")),
+            shell_quote(&self.out).to_string() + "/shard*",
+            shell_quote(&self.corrflow),
+            r.cpus,
+            shell_quote(&self.grid),
+            shell_quote(&self.out.join("shard")),
+            self.shards,
+            r.jobs,
+            slurm_mem(r.mem_bytes),
+        ));
+        Ok(s)
+    }
+
+    /// Writes the script (atomically), the manifest and the log folder into the output folder;
+    /// returns the script's path.
+    pub fn write(&self) -> Result<PathBuf> {
+        let logs = self.out.join(LOG_DIR);
+        std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
+        let script = self.out.join(SCRIPT_FILE);
+        crate::io::write_atomically(&script, self.script()?.as_bytes())?;
+        let manifest = Manifest {
+            grid: self.grid.clone(),
+            shards: self.shards,
+            script: script.clone(),
+        };
+        let json =
+            serde_json::to_string_pretty(&manifest).map_err(|e| Error::Numeric(e.to_string()))?;
+        crate::io::write_atomically(&self.out.join(MANIFEST_FILE), json.as_bytes())?;
+        Ok(script)
+    }
+}
+
+/// Output folder of shard `i` under the array job's output folder `out`.
+pub fn shard_dir(out: &Path, i: usize) -> PathBuf {
+    out.join(format!("shard{i}"))
+}
+
+/// `path` quoted for bash: inside single quotes, each `'` written as `'\''`.
+pub fn shell_quote(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    if text
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c))
+    {
+        return text.into_owned();
+    }
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// `value` for an `#SBATCH` line, which sbatch splits at whitespace and does not unquote
+/// reliably: refused with `what` named if it holds whitespace, quotes or a backslash.
+fn sbatch_safe<'a>(what: &str, value: &'a str) -> Result<&'a str> {
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || "'\"\\".contains(c))
+    {
+        return Err(Error::flag(
+            what,
+            format!(
+                "'{value}' has whitespace, quotes or a backslash, which an #SBATCH line cannot hold; choose a name without them"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> ArrayJob {
+        ArrayJob {
+            grid: "/data/grids/xor.toml".into(),
+            out: "/scratch/runs/xor".into(),
+            shards: 4,
+            resources: Resources {
+                cpus: 2,
+                jobs: 2,
+                mem_bytes: 300.0 * 1024.0 * 1024.0,
+                time_s: 3600,
+            },
+            partition: Some("short".into()),
+            corrflow: "/opt/bin/corrflow".into(),
+        }
+    }
+
+    #[test]
+    fn the_script_runs_one_shard_per_task_with_the_planned_resources() {
+        let s = job().script().unwrap();
+        for line in [
+            "#SBATCH --job-name=xor\n",
+            "#SBATCH --array=0-3\n",
+            "#SBATCH --cpus-per-task=2\n",
+            "#SBATCH --mem=300M\n",
+            "#SBATCH --time=01:00:00\n",
+            "#SBATCH --partition=short\n",
+            "#SBATCH --output=/scratch/runs/xor/logs/shard%a.log\n",
+            "#SBATCH --open-mode=append\n",
+            "#SBATCH --requeue\n",
+            "exec /opt/bin/corrflow --threads \"${SLURM_CPUS_PER_TASK:-2}\" sweep \\\n",
+            "--out /scratch/runs/xor/shard\"$shard\" \\\n",
+            "--shard \"$shard/4\" \\\n",
+            "--jobs 2 --max-memory 300M\n",
+        ] {
+            assert!(s.contains(line), "{line:?} not in\n{s}");
+        }
+        assert!(s.starts_with("#!/bin/bash\n#SBATCH"), "{s}");
+    }
+
+    #[test]
+    fn paths_are_quoted_and_unusable_names_refused() {
+        assert_eq!(shell_quote(Path::new("/a/b-c_1.toml")), "/a/b-c_1.toml");
+        assert_eq!(shell_quote(Path::new("/a b/it's")), r"'/a b/it'\''s'");
+        let mut j = job();
+        j.grid = "/my grids/x.toml".into();
+        assert!(j.script().unwrap().contains("--grid '/my grids/x.toml'"));
+        j.out = "/my runs/x".into();
+        let err = j.script().unwrap_err().to_string();
+        assert!(err.contains("--out") && err.contains("#SBATCH"), "{err}");
+    }
+}

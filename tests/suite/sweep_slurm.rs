@@ -1,0 +1,276 @@
+//! `corrflow sweep submit` against a real Slurm that the test starts itself (a one-node cluster
+//! on 127.0.0.1, see common/slurm_cluster.rs): a grid submitted as a job array of 4 tasks, one
+//! task requeued (`scontrol requeue`) and one cancelled (`scancel`) mid-run; `merge` names the
+//! cancelled task's shard and the `sbatch --array=I` command that reruns it alone; after that
+//! rerun the merged records equal a local run of the same grid point for point. Where Slurm is
+//! not installed or cannot start here the test says SKIPPED and passes (unless
+//! CORRFLOW_REQUIRE_SLURM=1); once the cluster is up every check must hold.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::common::slurm_cluster::{loud, Cluster, REQUIRE_VAR};
+use crate::common::sweep::*;
+
+/// 12 points of about a second each on one core, 3 per shard: long enough for the requeue and
+/// the cancel to land while a task still has points to run.
+const GRID: &str = "task = \"xor\"\nn_train = 40000\nepochs = 100\nhidden = [[16]]\n\
+                    seed = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]\n";
+const SHARDS: usize = 4;
+const PER_SHARD: usize = 3;
+/// The longest the array may take to run, and to be rerun.
+const JOB_LIMIT: Duration = Duration::from_secs(180);
+
+#[test]
+fn a_job_array_on_slurm_survives_a_requeue_and_a_cancelled_task() {
+    let start = Instant::now();
+    let cluster = match Cluster::start() {
+        Ok(c) => c,
+        Err(why) => {
+            assert!(
+                std::env::var(REQUIRE_VAR).as_deref() != Ok("1"),
+                "{REQUIRE_VAR}=1 but no Slurm cluster could be started: {why}"
+            );
+            loud(&format!(
+                "\n==== SKIPPED a_job_array_on_slurm_survives_a_requeue_and_a_cancelled_task: \
+                 no Slurm here: {why} ====\n"
+            ));
+            return;
+        }
+    };
+    loud(&format!(
+        "slurm test: one-node cluster up in {:.1} s ({})",
+        start.elapsed().as_secs_f64(),
+        cluster.conf().display()
+    ));
+    let work = cluster.dir().join("work");
+    let grid = grid_file(&work, "grid.toml", GRID);
+    let out = work.join("run");
+    let shard = |i: usize| out.join(format!("shard{i}"));
+
+    // Submit: stdout is the job id.
+    let path = format!(
+        "{}:{}",
+        cluster.bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = corrflow()
+        .args(["sweep", "submit", "--shards", "4", "--cpus-per-task", "1"])
+        .arg("--grid")
+        .arg(&grid)
+        .arg("--out")
+        .arg(&out)
+        .env("SLURM_CONF", cluster.conf())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", stderr(&o), cluster.logs());
+    let job: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    let script = out.join("sweep.sbatch");
+    assert!(
+        stderr(&o).contains(&format!("submitted job array {job}")),
+        "{}",
+        stderr(&o)
+    );
+
+    // Requeue task 1 and cancel task 2 once each has a record and points left.
+    let (requeued, cancelled) = (1, 2);
+    let mut acted = [false; SHARDS];
+    let deadline = Instant::now() + JOB_LIMIT;
+    while !(acted[requeued] && acted[cancelled]) {
+        assert!(
+            Instant::now() < deadline,
+            "no records within {JOB_LIMIT:?}\n{}",
+            cluster.logs()
+        );
+        for (task, verb) in [(requeued, "requeue"), (cancelled, "cancel")] {
+            let done = record_ids(&shard(task)).len();
+            if acted[task] || done == 0 {
+                continue;
+            }
+            assert!(
+                done < PER_SHARD,
+                "task {task} finished its shard before it could be stopped; the test proved nothing"
+            );
+            let id = format!("{job}_{task}");
+            let r = match verb {
+                "requeue" => cluster.client("scontrol", &["requeue", &id]),
+                _ => cluster.client("scancel", &[&id]),
+            };
+            r.unwrap();
+            acted[task] = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    wait_until_done(&cluster, job);
+
+    // The requeued task ran twice; its second run resumed the shard.
+    let show = cluster.client("scontrol", &["show", "job", &format!("{job}_{requeued}")]);
+    let show = String::from_utf8_lossy(&show.unwrap().stdout).into_owned();
+    assert!(show.contains("Restarts=1"), "{show}");
+    let log =
+        std::fs::read_to_string(out.join("logs").join(format!("shard{requeued}.log"))).unwrap();
+    let starts: Vec<&str> = log.lines().filter(|l| l.contains("already done")).collect();
+    assert_eq!(starts.len(), 2, "two starts of task {requeued}:\n{log}");
+    assert!(starts[0].contains("0 already done, 3 to run"), "{log}");
+    assert!(
+        !starts[1].contains(" 0 already done"),
+        "the rerun resumed nothing:\n{log}"
+    );
+    assert!(
+        !starts[1].contains(" 0 to run"),
+        "the requeue came after the end:\n{log}"
+    );
+
+    // Merge names the cancelled task's shard and the command that reruns it alone.
+    let merged = out.join("merged");
+    let merge = || {
+        let mut c = corrflow();
+        c.args(["sweep", "merge", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&merged);
+        c.args((0..SHARDS).map(shard)).output().unwrap()
+    };
+    let o = merge();
+    assert!(
+        !o.status.success(),
+        "merge succeeded with task {cancelled} cancelled"
+    );
+    let rerun = format!("sbatch --array={cancelled} {}", script.display());
+    assert!(
+        stderr(&o).contains(&format!("shard {cancelled} (")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains(&rerun), "{}", stderr(&o));
+    let before: Vec<Vec<String>> = (0..SHARDS).map(|i| record_ids(&shard(i))).collect();
+
+    let o = cluster
+        .command("sbatch")
+        .args(["--parsable", &format!("--array={cancelled}")])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let second: u64 = String::from_utf8_lossy(&o.stdout).trim().parse().unwrap();
+    wait_until_done(&cluster, second);
+
+    // Only the cancelled shard changed, by appending the points it lacked.
+    for (i, ids) in before.iter().enumerate() {
+        let now = record_ids(&shard(i));
+        assert_eq!(now.len(), PER_SHARD, "shard {i}: {now:?}");
+        assert_eq!(&now[..ids.len()], &ids[..], "shard {i}: records rewritten");
+    }
+    let o = merge();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+    assert_eq!(
+        record_ids(&merged),
+        grid_ids(&grid),
+        "every point once, in grid order"
+    );
+
+    // Point for point what a local run of the grid gives, timing aside.
+    let local = work.join("local");
+    let o = corrflow()
+        .args(["sweep", "--jobs", "1", "--grid"])
+        .arg(&grid)
+        .arg("--out")
+        .arg(&local)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (slurm, here) = (untimed(&merged), untimed(&local));
+    assert_eq!(slurm.len(), here.len());
+    for (a, b) in slurm.iter().zip(&here) {
+        assert_eq!(a, b, "record of point {} differs", a["index"]);
+    }
+    loud(&format!(
+        "slurm test: passed in {:.1} s",
+        start.elapsed().as_secs_f64()
+    ));
+}
+
+/// Waits until every task of `job` has ended; fails after [`JOB_LIMIT`].
+fn wait_until_done(cluster: &Cluster, job: u64) {
+    let deadline = Instant::now() + JOB_LIMIT;
+    while !cluster.job_done(job) {
+        assert!(
+            Instant::now() < deadline,
+            "job {job} still not done after {JOB_LIMIT:?}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The records of `dir/results.jsonl` sorted by index, without the wall-clock field.
+fn untimed(dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(dir.join("results.jsonl")).unwrap();
+    let mut records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("wall_seconds");
+            v
+        })
+        .collect();
+    records.sort_by_key(|v| v["index"].as_u64());
+    records
+}
+
+#[test]
+fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(5));
+    let out = dir.path().join("run");
+    let empty = dir.path().join("no-slurm-here");
+    std::fs::create_dir(&empty).unwrap();
+    let submit_n = |shards: &str, dry: bool| {
+        let mut c = corrflow();
+        c.args(["sweep", "submit", "--shards", shards, "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out)
+            .env("PATH", &empty);
+        if dry {
+            c.arg("--dry-run");
+        }
+        c.output().unwrap()
+    };
+    let submit = |dry: bool| submit_n("4", dry);
+    let o = submit(false);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("sbatch is not on PATH"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !out.exists(),
+        "nothing is written when nothing can be submitted"
+    );
+
+    let o = submit(true);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = out.join("sweep.sbatch");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        script.to_str().unwrap()
+    );
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(text.contains("#SBATCH --array=0-3\n"), "{text}");
+    assert!(text.contains("--shard \"$shard/4\""), "{text}");
+    assert!(out.join("logs").is_dir());
+
+    // The same job again is fine (it resumes); another number of shards in its folder is not.
+    assert!(submit(true).status.success());
+    let o = submit_n("3", true);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--out") && stderr(&o).contains("array job of 4 shards"),
+        "{}",
+        stderr(&o)
+    );
+}
