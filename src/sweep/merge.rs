@@ -136,6 +136,11 @@ pub fn merge_into(
             p.config.summary()
         ));
     }
+    for short in super::slurm::report::short_shards(&grid, inputs, &m.missing)? {
+        for line in short.lines() {
+            note(&line);
+        }
+    }
     Err(Error::format(
         grid_path,
         format!(
