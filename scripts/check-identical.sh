@@ -2,9 +2,9 @@
 # Compares the outputs of two corrflow binaries byte for byte: train (JSON, text, the model
 # file), train --objective cumulants, propagate (JSON, text), analyze (JSON, text tables,
 # --report folder's report.md and report.json), analyze on MNIST, and sweeps on XOR and MNIST
-# (records and CSV export).
+# (records and CSV export); f32 training on XOR and MNIST, propagate on MNIST.
 #
-#   scripts/check-identical.sh OLD_BIN NEW_BIN      (MNIST_DIR defaults to /work/shared/mnist)
+#   scripts/check-identical.sh OLD_BIN NEW_BIN      (MNIST_DIR defaults to ../shared/mnist)
 #
 # Ignored, being wall-clock timings or the command line itself:
 #   - JSON "wall_seconds" values (train, propagate, analyze, report.json, sweep records);
@@ -25,7 +25,7 @@ if [ $# -ne 2 ]; then
 fi
 OLD=$(realpath "$1")
 NEW=$(realpath "$2")
-MNIST=${MNIST_DIR:-/work/shared/mnist}
+MNIST=${MNIST_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/shared/mnist}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/old" "$WORK/new"
@@ -100,6 +100,10 @@ run train-cumulants.json train --task xor --objective cumulants --json --out mc.
 same_model mc.safetensors
 run train-sgd-f32.json train --task xor --optimizer SGD --precision f32 --hidden 8,8 --activation relu --epochs 5 --json --out ms.safetensors
 same_model ms.safetensors
+run train-f32-relu.json train --task xor --precision f32 --activation relu --json --out m32r.safetensors
+same_model m32r.safetensors
+run train-f32-tanh.json train --task xor --precision f32 --activation tanh --json --out m32t.safetensors
+same_model m32t.safetensors
 run propagate.json propagate --task xor --model m.safetensors --json
 run propagate.txt propagate --task xor --model m.safetensors
 run propagate-k3k4.json propagate --task xor --model m.safetensors --corrections k3k4 --closure hermite --from-layer 1 --on train --json
@@ -112,6 +116,11 @@ done
 run analyze-model.json analyze --task xor --model m.safetensors --json
 run analyze-higher-order.json analyze --task higher-order --n-train 2000 --epochs 5 --json
 run analyze-mnist.json analyze --task mnist --mnist-dir "$MNIST" --json
+run train-mnist.json train --task mnist --mnist-dir "$MNIST" --epochs 2 --json --out mn.safetensors
+same_model mn.safetensors
+run train-mnist-f32.json train --task mnist --mnist-dir "$MNIST" --epochs 1 --precision f32 --json --out mn32.safetensors
+same_model mn32.safetensors
+run propagate-mnist.json propagate --task mnist --mnist-dir "$MNIST" --model mn.safetensors --json
 
 cat >"$WORK/xor.toml" <<'TOML'
 task = "xor"
