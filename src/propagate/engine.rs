@@ -118,6 +118,7 @@ impl Propagator {
                 unreachable!("shape_stages made two stages per hidden layer")
             };
             timed_affine(layer, current, &mut pre.per_class, ws, timings)?;
+            check_finite(pre, depth, "the affine map")?;
             let corrections = if l == from + 1 {
                 first_corrections
             } else {
@@ -132,6 +133,7 @@ impl Propagator {
                     .zip(post.per_class.iter_mut())
                     .try_for_each(|(h, z)| closure.apply_into(h, corrections, z))
             })?;
+            check_finite(post, depth, "the closure")?;
             for m in &mut pre.per_class {
                 m.k3_iij = None;
                 m.k4_iijj = None;
@@ -141,6 +143,7 @@ impl Propagator {
         let (done, y) = stages.split_at_mut(2 * (depth - from));
         let current = done.last().map_or(start, |p| p.per_class.as_slice());
         timed_affine(readout, current, &mut y[0].per_class, ws, timings)?;
+        check_finite(&y[0], depth, "the read-out's affine map")?;
         Ok(stages)
     }
 
@@ -162,6 +165,43 @@ fn timed_affine(
     timings.time("affine", flops, || {
         affine_moments(layer.w.as_ref(), layer.b.as_ref(), inputs, outputs, ws)
     })
+}
+
+/// Errors when a predicted stage holds a non-finite mean or covariance entry (overflow of a huge
+/// weight, a closure's breakdown), naming the stage, its layer, the class and the map that
+/// produced it, so that no NaN or ∞ is passed on to the next layer or to the output.
+fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
+    // Branch-free (vectorisable) scan of the exponent bits first; locate only on failure.
+    let all_finite = |v: &[f64]| {
+        v.iter()
+            .map(|x| usize::from((x.to_bits() >> 52) & 0x7ff == 0x7ff))
+            .sum::<usize>()
+            == 0
+    };
+    for (c, m) in p.per_class.iter().enumerate() {
+        let cov_ok = (0..m.cov.ncols()).all(|j| all_finite(m.cov.col_as_slice(j)));
+        if cov_ok && m.mean.iter().all(|v| v.is_finite()) {
+            continue;
+        }
+        let bad = m.mean.iter().position(|v| !v.is_finite()).map_or_else(
+            || {
+                (0..m.cov.ncols()).find_map(|j| {
+                    let col = m.cov.col(j);
+                    let i = col.iter().position(|v| !v.is_finite())?;
+                    Some(format!("covariance ({i}, {j}) = {}", col[i]))
+                })
+            },
+            |i| Some(format!("mean[{i}] = {}", m.mean[i])),
+        );
+        if let Some(what) = bad {
+            return Err(Error::Numeric(format!(
+                "stage {} (layer {}), class {c}: {what}, produced by {produced_by}",
+                p.stage,
+                p.stage.layer(depth),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Checks the start layer index and the start statistics' dimension.

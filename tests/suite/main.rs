@@ -10,6 +10,7 @@ mod analysis_numbers;
 mod cli_propagate;
 mod cli_train;
 mod closures_bvn;
+mod closures_degenerate;
 mod closures_exact;
 mod closures_series;
 mod cumtrain_objective;

@@ -98,7 +98,7 @@ impl UnitSeries {
             };
         }
         let sq: Vec<f64> = (0..=len).map(|n| (n as f64).sqrt()).collect();
-        for_each_unit_node(s, RANGE, |z, w| {
+        for_each_unit_node(act, mu, s, RANGE, |z, w| {
             let h = mu + s * z;
             let (v, v1, v2) = (act.eval(h), act.deriv(h), second_derivative(act, h));
             diag[0] += w * v1 * v1;

@@ -33,7 +33,8 @@ pub struct HermiteCoefficients {
 
 impl HermiteCoefficients {
     /// Computes c₁..c_K by the composite Gauss–Legendre rule on ±12 (panels ≤ 0.5/max(1, s)
-    /// wide, so that φ(μ + s z) is resolved at any s), with the normalised recurrence
+    /// wide up to s = 8, beyond only inside φ's feature window, so that φ(μ + s z) is resolved
+    /// at any s by a bounded number of nodes: `quadrature::for_each_unit_node`), with the normalised recurrence
     /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!, run on SIMD lanes over the nodes
     /// (`CoefficientLanes`). Mean and variance are the 1-D quadrature of the reference
     /// closure. A deterministic unit (s = 0) has c = 0.
@@ -42,7 +43,7 @@ impl HermiteCoefficients {
         let mut c = vec![0.0; order];
         if s > 0.0 && order > 0 {
             let (mut z, mut f) = (Vec::new(), Vec::new());
-            for_each_unit_node(s, COEFF_RANGE, |zk, w| {
+            for_each_unit_node(act, mu, s, COEFF_RANGE, |zk, w| {
                 z.push(zk);
                 f.push(w * (act.eval(mu + s * zk) - mean));
             });
@@ -177,7 +178,7 @@ impl Closure for HermiteClosure {
             for (j, c) in col.iter_mut().enumerate().take(i) {
                 let rho = correlation(sig[j], u.s[i], u.s[j]);
                 let bound = rho.abs().powi(k as i32 + 1) * (rem[i] * rem[j]).sqrt();
-                if bound > self.tolerance * (coef[i].var * coef[j].var).sqrt() {
+                if bound > fallback_above(&coef[i], &coef[j], self.tolerance) {
                     let unit = |t: usize| Unit {
                         mu: u.mu[t],
                         s: u.s[t],
@@ -189,6 +190,18 @@ impl Closure for HermiteClosure {
             col[i] = coef[i].var;
         })
     }
+}
+
+/// The truncation bound above which a pair is integrated instead: `tolerance`·√(VarᵢVarⱼ), or
+/// the rounding floor 4ε(|mᵢ|√Varⱼ + |mⱼ|√Varᵢ) where that is larger. Every value of φ carries a
+/// rounding of ε|φ| ≈ ε|m|, so neither the series nor the quadrature knows a covariance better
+/// than that floor; for a near-deterministic unit (std/|mean| ≲ 2·10⁻⁵, e.g. 10⁻¹³ deep in a
+/// saturated sigmoid network) the Parseval remainder is that rounding, not truncation, and
+/// integrating every pair would cost up to 6·10⁶ evaluations each for no accuracy.
+fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance: f64) -> f64 {
+    let floor =
+        4.0 * f64::EPSILON * (ci.mean.abs() * cj.var.sqrt() + cj.mean.abs() * ci.var.sqrt());
+    (tolerance * (ci.var * cj.var).sqrt()).max(floor)
 }
 
 /// SIMD lanes over j ≤ i: ρ = clamp(Σᵢⱼ/(sᵢsⱼ), −1, 1), C = ρ(c₁ᵢc₁ⱼ + ρ(c₂ᵢc₂ⱼ + …)), as four
@@ -294,6 +307,32 @@ impl WithSimd for CoefficientLanes<'_> {
 mod tests {
     use super::*;
 
+    /// Near-deterministic units (std/|mean| ~ 10⁻¹³, as deep in a saturated sigmoid network,
+    /// issue #16) with ρ = 0.999: the Parseval remainder is rounding, so the pair stays in the
+    /// series (before, every such pair went to the 2-D quadrature: up to 6·10⁶ evaluations
+    /// each) and agrees with the delta method φ'(μᵢ)φ'(μⱼ)Σᵢⱼ (exact to O(s²) relative) within
+    /// the rounding floor that no evaluation of φ can beat.
+    #[test]
+    fn near_deterministic_pairs_stay_in_the_series() {
+        let act = Activation::Sigmoid;
+        for (mi, mj, si, sj, rho) in [
+            (3.0, -1.0, 3e-13, 1e-13, 0.999),
+            (0.5, 0.5, 1e-13, 1e-13, 1.0),
+        ] {
+            let ci = HermiteCoefficients::new(act, mi, si, DEFAULT_ORDER);
+            let cj = HermiteCoefficients::new(act, mj, sj, DEFAULT_ORDER);
+            let bound = ci.truncation_bound(&cj, rho, DEFAULT_ORDER);
+            let above = fallback_above(&ci, &cj, DEFAULT_TOLERANCE);
+            assert!(bound <= above, "bound {bound:e} above {above:e}");
+            let delta = act.deriv(mi) * act.deriv(mj) * rho * si * sj;
+            let got = ci.series(&cj, rho, DEFAULT_ORDER);
+            assert!(
+                (got - delta).abs() <= 4.0 * above,
+                "{got:e} vs delta method {delta:e} (floor {above:e})"
+            );
+        }
+    }
+
     /// The coefficient lanes on every instruction set against the plain scalar recurrence,
     /// node by node in order. Only the summation order differs, so per order n the two sums
     /// of the K·nodes products f·hₙ agree to 2·nodes·ε·Σ|f·hₙ| (each recurrence value also
@@ -303,7 +342,7 @@ mod tests {
         let k = DEFAULT_ORDER;
         for (mu, s) in [(0.3, 0.7), (-1.5, 2.5), (4.0, 0.2)] {
             let (mut z, mut f) = (Vec::new(), Vec::new());
-            for_each_unit_node(s, COEFF_RANGE, |zk, w| {
+            for_each_unit_node(Activation::Tanh, mu, s, COEFF_RANGE, |zk, w| {
                 z.push(zk);
                 f.push(w * (Activation::Tanh.eval(mu + s * zk) - 0.1));
             });

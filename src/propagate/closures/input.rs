@@ -4,6 +4,7 @@ use pulp::WithSimd;
 
 use super::Corrections;
 use crate::error::{Error, Result};
+use crate::stats::moments::{settled_variance, ROUNDING_VARIANCE_ULPS};
 use crate::stats::Moments;
 
 /// The per-unit quantities every closure needs: means μᵢ and standard deviations sᵢ = √Σᵢᵢ.
@@ -13,7 +14,8 @@ pub(crate) struct Units {
 }
 
 /// Validates `input` (square N×N covariance, finite entries, Σᵢᵢ ≥ 0 up to rounding — a
-/// diagonal above −64ε·max|Σᵢᵢ| counts as 0) and returns μ and s.
+/// diagonal in [−64ε·(μᵢ² + max|Σₖₖ|), 0) counts as 0, by [`settled_variance`]) and returns μ
+/// and s.
 pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
     let n = input.dim();
     if input.cov.nrows() != n || input.cov.ncols() != n {
@@ -47,14 +49,16 @@ pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
     }
     let scale = (0..n).map(|i| input.cov[(i, i)].abs()).fold(0.0, f64::max);
     let mut s = Vec::with_capacity(n);
-    for i in 0..n {
+    for (i, &m) in mu.iter().enumerate() {
         let d = input.cov[(i, i)];
-        if d < -64.0 * f64::EPSILON * scale {
+        let Some(v) = settled_variance(d, m, scale) else {
             return Err(Error::Numeric(format!(
-                "{who} closure: negative variance cov[({i}, {i})] = {d}"
+                "{who} closure: negative variance cov[({i}, {i})] = {d:e} (mean {m:e}), beyond \
+                 rounding: the floor is −{ROUNDING_VARIANCE_ULPS}ε·(mean² + largest variance \
+                 {scale:e})"
             )));
-        }
-        s.push(d.max(0.0).sqrt());
+        };
+        s.push(v.sqrt());
     }
     Ok(Units { mu, s })
 }

@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use super::input::{correlation, gaussian_only, reset_output, units};
-use super::rules::{for_each_normal_node, normal_expect};
+use super::rules::{for_each_normal_node, normal_expect, Window};
 use super::{Closure, Corrections};
 use crate::error::Result;
 use crate::linalg::fill_symmetric;
@@ -39,8 +39,56 @@ fn width(scale: f64) -> f64 {
     PANEL_H / scale.max(1.0)
 }
 
+/// Above this scale of h per unit of z the rules stop narrowing every panel as PANEL_H/scale
+/// (whose count grows with the scale: 6·10⁸ nodes at s = 10⁶) and narrow only the window where
+/// φ has features ([`feature_half_width`]).
+const SPLIT_ABOVE: f64 = 8.0;
+
+/// Half-width c of the stretch |h| ≤ c outside which φ equals a polynomial of degree ≤ 1 to
+/// 10⁻¹⁷ (absolute): tanh 20 (1 − tanh|h| ≤ 2e^{−2|h|}), sigmoid 40 (e^{−|h|}), erf 6
+/// (erfc 6 = 2·10⁻¹⁷), GELU 9 (|h|Φ(−|h|) ≤ φ(9) = 10⁻¹⁸). Linear and quadratic are
+/// polynomials and relu one on each side of its kink (a break of the rule): 0.
+fn feature_half_width(act: Activation) -> f64 {
+    match act {
+        Activation::Tanh => 20.0,
+        Activation::Sigmoid => 40.0,
+        Activation::Erf => 6.0,
+        Activation::Gelu => 9.0,
+        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => 0.0,
+    }
+}
+
+/// Panel width of the windowed rules (s > 8), in z outside the windows and in h inside. The
+/// 16-point Gauss–Legendre error on a panel of width w is w³³(16!)⁴/(33·(32!)³)·max|f⁽³²⁾|
+/// (Davis–Rabinowitz 2.7.12): for the Gaussian weight times a polynomial of degree ≤ 1
+/// (|f⁽³²⁾| ≲ 1.1√(32!)) that is 5·10⁻²⁸ at w = 2; inside the window, φ analytic in the strip
+/// |Im h| < π/2 (tanh's poles; sigmoid's at π, erf and GELU entire) converges like
+/// ρ⁻³² with the Bernstein ρ = π/2 + √(π²/4 + 1) = 3.4 at w = 2: ~10⁻¹⁷.
+const SPLIT_PANEL: f64 = 2.0;
+
+/// The panel width and window of a rule for f(z) = g(μ + scale·z), g varying on unit scale
+/// within |h| ≤ c and (to 10⁻¹⁷) polynomial of degree ≤ 1 beyond:
+/// - scale ≤ [`SPLIT_ABOVE`]: panels PANEL_H/max(1, scale) wide everywhere (no window);
+/// - above: panels [`SPLIT_PANEL`] wide in z (outside the window f is the Gaussian weight times
+///   a polynomial of degree ≤ 1), and SPLIT_PANEL/scale inside the window |μ + scale·z| ≤ c.
+///   The node count is then at most 16(2L/2 + 2c/2 + 4) whatever the scale (≤ 1,344 for
+///   L = 39 and c = 40) and the error that of the panels (above) plus the 10⁻¹⁷ of the
+///   polynomial limit.
+fn rule_for(c: f64, mu: f64, scale: f64) -> (f64, Option<Window>) {
+    if scale <= SPLIT_ABOVE {
+        return (width(scale), None);
+    }
+    let window = (c > 0.0).then(|| Window {
+        lo: (-c - mu) / scale,
+        hi: (c - mu) / scale,
+        width: SPLIT_PANEL / scale,
+    });
+    (SPLIT_PANEL, window)
+}
+
 /// E\[φ(h)\] and Var φ(h) for h ~ N(μ, s²): E\[f\] = ∫ f(μ + s z) φ(z) dz by the composite rule
-/// (split at the kink), the variance as the centred second moment. s = 0 gives (φ(μ), 0).
+/// (split at the kink; for s > 8 panels of unit scale outside φ's feature window, [`rule_for`]),
+/// the variance as the centred second moment. s = 0 gives (φ(μ), 0).
 pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (act.eval(mu), 0.0);
@@ -48,9 +96,10 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     let brk = kink(act).map(|k| (k - mu) / s);
     let breaks = brk.as_slice();
     let range = half_range(mu / s);
+    let (w, window) = rule_for(feature_half_width(act), mu, s);
     // φ once per node: the two sums below are the two `normal_expect` passes of the same rule.
     let mut nodes = Vec::new();
-    for_each_normal_node(breaks, width(s), range, |z, w| {
+    for_each_normal_node(breaks, w, window.as_slice(), range, |z, w| {
         nodes.push((w, act.eval(mu + s * z)))
     });
     let m = nodes.iter().fold(0.0, |acc, (w, f)| acc + w * f);
@@ -74,8 +123,18 @@ pub struct Unit {
 /// C = E_{z₁}[(φ(hᵢ) − mᵢ)·(E_{z₂}[φ(hⱼ)] − mⱼ)]. The degenerate factor at q = 0 (ρ = ±1) makes
 /// the inner expectation a point evaluation; each 1-D rule splits at the kinks of φ.
 pub fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> f64 {
+    pair_cov_counted(act, ui, uj, rho).0
+}
+
+/// [`pair_cov`] and the number of evaluations of φ it made (its cost). The outer rule over z₁
+/// ([`rule_for`]) resolves φ(hᵢ) and g(z₁) = E_{z₂}[φ(hⱼ)], a function of μⱼ + sⱼρz₁ that varies
+/// on the scale max(1, sⱼq) within c + 9sⱼq of 0 (beyond, the mass of z₂ that reaches φ's window
+/// is < 2Φ(−9) = 2·10⁻¹⁹): when max(sᵢ, sⱼ|ρ|) > 8 each gets its own window, so the count is
+/// bounded by ~(3 · 5,500)² whatever the scales (in practice far below: the windows overlap
+/// and lie mostly outside ±L).
+pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) -> (f64, usize) {
     if ui.s <= 0.0 || uj.s <= 0.0 {
-        return 0.0;
+        return (0.0, 0);
     }
     let rho = rho.clamp(-1.0, 1.0);
     let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
@@ -87,22 +146,59 @@ pub fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> f64 {
             outer.push((k - uj.mu) / (uj.s * rho));
         }
     }
-    let outer_w = width(ui.s.max(uj.s * rho.abs()));
-    let inner_w = width(uj.s * q);
+    let c = feature_half_width(act);
+    let sq = uj.s * q;
+    let sr = uj.s * rho;
+    let (outer_w, windows) = if ui.s.max(sr.abs()) <= SPLIT_ABOVE {
+        (width(ui.s.max(sr.abs())), Vec::new())
+    } else {
+        // φ(hᵢ)'s own rule: one width up to sᵢ = 8, else unit panels and its window.
+        let (wi, window_i) = rule_for(c, ui.mu, ui.s);
+        let mut windows = Vec::with_capacity(2);
+        windows.extend(window_i);
+        if sr.abs() > 1.0 {
+            // g's window |μⱼ + sⱼρz₁| ≤ c + 9sⱼq, resolved on its scale max(1, sⱼq).
+            let reach = c + 9.0 * sq;
+            let (a, b) = ((-reach - uj.mu) / sr, (reach - uj.mu) / sr);
+            windows.push(Window {
+                lo: a.min(b),
+                hi: a.max(b),
+                width: SPLIT_PANEL * sq.max(1.0) / sr.abs(),
+            });
+        }
+        (wi, windows)
+    };
     let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
-    normal_expect(&outer, outer_w, range, |z1| {
-        let base = uj.mu + uj.s * rho * z1;
-        let g = if q > 0.0 {
-            let sq = uj.s * q;
+    let split = !windows.is_empty();
+    let mut evals = 0;
+    let cov = normal_expect(&outer, outer_w, &windows, range, |z1| {
+        let base = uj.mu + sr * z1;
+        let g = if split && c > 0.0 && base.abs() > c + 9.0 * sq {
+            // Outside g's window g(z₁) is φ's polynomial limit at base, which φ(base) itself
+            // equals to 10⁻¹⁷: one evaluation instead of an inner rule.
+            evals += 1;
+            act.eval(base)
+        } else if q > 0.0 {
             let inner = k.map(|k| (k - base) / sq);
-            normal_expect(inner.as_slice(), inner_w, half_range(base / sq), |z2| {
-                act.eval(base + sq * z2)
-            })
+            let (inner_w, window) = rule_for(c, base, sq);
+            normal_expect(
+                inner.as_slice(),
+                inner_w,
+                window.as_slice(),
+                half_range(base / sq),
+                |z2| {
+                    evals += 1;
+                    act.eval(base + sq * z2)
+                },
+            )
         } else {
+            evals += 1;
             act.eval(base)
         };
+        evals += 1;
         (act.eval(ui.mu + ui.s * z1) - ui.m) * (g - uj.m)
-    })
+    });
+    (cov, evals)
 }
 
 /// The reference closure of any activation by quadrature: mᵢ, Cᵢᵢ by [`moments_1d`], Cᵢⱼ by
@@ -161,8 +257,125 @@ impl Closure for QuadratureClosure {
     }
 }
 
-/// Visits the nodes of the 1-D rule used for a unit with mean μ and std s (no kinks: smooth φ),
-/// over ±`half_range`; shared with the Hermite coefficients.
-pub(crate) fn for_each_unit_node(s: f64, half_range: f64, visit: impl FnMut(f64, f64)) {
-    for_each_normal_node(&[], width(s), half_range, visit);
+/// Visits the nodes of the 1-D rule used for a unit h = μ + s z of a smooth φ (no kinks) over
+/// ±`half_range` ([`rule_for`]: bounded node count whatever s); shared with the Hermite
+/// coefficients.
+pub(crate) fn for_each_unit_node(
+    act: Activation,
+    mu: f64,
+    s: f64,
+    half_range: f64,
+    visit: impl FnMut(f64, f64),
+) {
+    let (w, window) = rule_for(feature_half_width(act), mu, s);
+    for_each_normal_node(&[], w, window.as_slice(), half_range, visit);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMOOTH: [Activation; 4] = [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Erf,
+        Activation::Gelu,
+    ];
+
+    /// Nodes of the unit rule for (μ, s) over ±`range`.
+    fn unit_nodes(act: Activation, mu: f64, s: f64, range: f64) -> usize {
+        let mut n = 0;
+        for_each_unit_node(act, mu, s, range, |_, _| n += 1);
+        n
+    }
+
+    /// [`moments_1d`] by the single-width rule PANEL_H/max(1, s) everywhere (the rule before
+    /// the windows; its cost grows as s): the reference for the windowed one.
+    fn moments_fine(act: Activation, mu: f64, s: f64) -> (f64, f64) {
+        let mut nodes = Vec::new();
+        for_each_normal_node(&[], width(s), &[], half_range(mu / s), |z, w| {
+            nodes.push((w, act.eval(mu + s * z)))
+        });
+        let m = nodes.iter().fold(0.0, |acc, (w, f)| acc + w * f);
+        let var = nodes
+            .iter()
+            .fold(0.0, |acc, (w, f)| acc + w * (f - m) * (f - m));
+        (m, var)
+    }
+
+    /// Whatever the scale (s = 10⁻¹² … 10¹²) and mean, a unit's rule over ±L has at most
+    /// 16·(32L + 4) nodes (the single-width rule at its widest, s = 8), and beyond s = 8 at most
+    /// 16·(L + c + 6) (c = 40 the widest feature window; [`SPLIT_PANEL`]-wide panels); a pair
+    /// at most its outer rule's count times (the inner rule's + 1), with L ≤ 39 in both.
+    /// Before the windows: 64·L·s per rule (10⁹ nodes at s = 10⁶).
+    #[test]
+    fn windowed_rules_have_bounded_cost() {
+        let single = |range: f64| 16 * (32 * range as usize + 4);
+        let windowed = |range: f64| 16 * (range as usize + 40 + 6);
+        for act in SMOOTH {
+            for s in [1e-12, 1.0, 8.0, 9.0, 1e2, 1e4, 1e6, 1e12] {
+                let bound = |range| {
+                    if s > SPLIT_ABOVE {
+                        windowed(range)
+                    } else {
+                        single(range)
+                    }
+                };
+                for mu in [0.0, 0.3 * s, -3.0 * s, 5.0, -1e3] {
+                    let n = unit_nodes(act, mu, s, 12.0);
+                    assert!(n <= bound(12.0), "{act} μ = {mu:e} s = {s:e}: {n} nodes");
+                    let u = Unit {
+                        mu,
+                        s,
+                        m: moments_1d(act, mu, s).0,
+                    };
+                    // (Pairs at 1 < s ≤ 8, up to 2·10⁷ evaluations each, are left out for time.)
+                    for rho in [0.3, 0.99, 1.0, -0.7]
+                        .into_iter()
+                        .filter(|_| s <= 1.0 || s > 8.0)
+                    {
+                        let (_, evals) = pair_cov_counted(act, u, u, rho);
+                        let pair = single(39.0) * (single(39.0) + 1);
+                        assert!(
+                            evals <= pair,
+                            "{act} s = {s:e} ρ = {rho}: {evals} evaluations"
+                        );
+                        if s > SPLIT_ABOVE {
+                            // Measured: ≤ 2.6·10⁵ (tanh, ρ = 0.9, s = 10²…10⁶).
+                            let bound = windowed(39.0) * 3 * (windowed(39.0) + 1);
+                            assert!(evals <= bound, "{act} s = {s:e} ρ = {rho}: {evals}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The windowed rule (s > 8) against the single-width rule at s = 9 … 300: mean and
+    /// standard deviation agree to 10⁻¹³ of the output's scale |m| + √Var — the single-width
+    /// rule's own rounding over its ~10⁵ nodes: at μ = 0, s = 300 its tanh variance is 4.6·10⁻¹⁴
+    /// off the 30-digit value 0.997340396949683985 (mpmath), the windowed one 3·10⁻¹⁶, checked
+    /// here to 4ε.
+    #[test]
+    fn windowed_rules_match_the_single_width_rule() {
+        let (_, v) = moments_1d(Activation::Tanh, 0.0, 300.0);
+        assert!(
+            (v - 0.997_340_396_949_684).abs() <= 4.0 * f64::EPSILON,
+            "{v}"
+        );
+        for act in SMOOTH {
+            for s in [9.0, 30.0, 300.0] {
+                for mu in [0.0, 0.7 * s, -2.5 * s, 3.0] {
+                    let (m, v) = moments_1d(act, mu, s);
+                    let (mf, vf) = moments_fine(act, mu, s);
+                    let scale = mf.abs() + vf.sqrt();
+                    assert!(
+                        (m - mf).abs() <= 1e-13 * scale
+                            && (v.sqrt() - vf.sqrt()).abs() <= 1e-13 * scale,
+                        "{act} μ = {mu} s = {s}: ({m}, {v}) vs ({mf}, {vf})"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -30,22 +30,60 @@ pub struct ReluClosure;
 /// terms are 10× the result, ~1 digit; at a = −3, 65×), and Price's theorem takes over.
 const PRICE_BELOW: f64 = -1.5;
 
+/// Beyond |a| = |μ|/s = 38 a unit is deterministic to the range of f64: Φ(−38) ≈ 2.9·10⁻³¹⁶
+/// and φ(38) ≈ 1.1·10⁻³¹⁴ are subnormal, so relu(h) = h (a > 38) or 0 (a < −38) except on an
+/// event of probability below 3·10⁻³¹⁶ ([`Regime`]).
+pub(crate) const DETERMINISTIC_BEYOND: f64 = 38.0;
+
+/// Which form of the closure a unit with s > 0 takes, by its standardised mean a = μ/s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Regime {
+    /// |a| ≤ [`DETERMINISTIC_BEYOND`]: the closed forms.
+    Regular,
+    /// a > 38: relu(h) = h to f64 range. m = μ (exact: the neglected s(φ(a) − aΦ(−a)) < s·10⁻³¹⁷),
+    /// Var = s² (the neglected s²(2Φ(−a) − Var[relu(−h)]/s²) < s²·10⁻³¹⁵).
+    On,
+    /// a < −38: relu(h) = 0 to f64 range. m = 0 and Var = 0 (the true values, < s·10⁻³¹⁷ and
+    /// s²·10⁻³¹⁶, are below the smallest normal multiple of s and s²).
+    Off,
+}
+
+impl Regime {
+    /// The regime of a unit with standardised mean `a` (NaN counts as regular).
+    pub(crate) fn of(a: f64) -> Self {
+        if a > DETERMINISTIC_BEYOND {
+            Regime::On
+        } else if a < -DETERMINISTIC_BEYOND {
+            Regime::Off
+        } else {
+            Regime::Regular
+        }
+    }
+}
+
 /// Mean and variance of max(h, 0), h ~ N(μ, s²), a = μ/s:
 /// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ −1.5. Further below, that
 /// difference cancels (≈ a⁴ digits lost), so the variance is taken instead from Price's
-/// theorem with its integrals exchanged (every term positive), by ⌈1 + a²/32⌉ panels of
-/// 20-point Gauss–Legendre:
+/// theorem with its integrals exchanged (every term positive), by at most 9 panels of 20-point
+/// Gauss–Legendre ([`tail_variance`]):
 ///
 /// ```text
 /// Var/s² = Φ(a)² + (1/2π) ∫₀^{π/2} 2 sin²(u/2) exp(−a²/(2 cos²(u/2))) du.
 /// ```
 ///
-/// A deterministic unit (s = 0) gives (max(μ, 0), 0).
+/// Beyond |a| = 38 the unit is deterministic to f64 range ([`Regime`]): (μ, s²) above, (0, 0)
+/// below. A deterministic unit (s = 0) gives (max(μ, 0), 0). The cost is bounded for every
+/// (μ, s): at most 180 integrand evaluations.
 pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {
         return (mu.max(0.0), 0.0);
     }
     let a = mu / s;
+    match Regime::of(a) {
+        Regime::On => return (mu, s * s),
+        Regime::Off => return (0.0, 0.0),
+        Regime::Regular => {}
+    }
     let (big_phi, small_phi) = (normal_cdf(a), normal_pdf(a));
     let m = mu * big_phi + s * small_phi;
     if a >= PRICE_BELOW {
@@ -71,23 +109,58 @@ fn rule20() -> &'static (Vec<f64>, Vec<f64>) {
 /// ```
 ///
 /// every term positive and smooth (2 sin²(u/2) = 1 − cos u without its cancellation near
-/// u = 0). The exponent varies by a²/2 over the range, so ⌈1 + a²/32⌉ panels of 20-point
-/// Gauss–Legendre (as for Price's Φ₂ integral before, at one sin, cos and exp per node instead
-/// of a bivariate normal cdf).
+/// u = 0). The exponent falls by a²tan²(u/2)/2 from its value −a²/2 at u = 0; the range is cut
+/// where that fall reaches [`TAIL_EXPONENT`] = 128 (u = 2 atan(16/|a|), only for |a| > 16: the
+/// part dropped is below e⁻¹²⁸·π/2 relative to e^{−a²/2}, under 10⁻⁵⁰ of the integral for
+/// |a| ≤ 38), and the kept range gets ⌈1 + fall/16⌉ ≤ 9 panels of 20-point Gauss–Legendre
+/// ([`tail_panels`]; as for Price's Φ₂ integral before, at one sin, cos and exp per node
+/// instead of a bivariate normal cdf).
 fn tail_variance(a: f64, s: f64) -> f64 {
-    let integral = panel_rule(a, |u| {
-        let (sn, cs) = (0.5 * u).sin_cos();
-        2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
-    });
+    let upper = tail_range(a);
+    let integral = if upper < FRAC_PI_2 {
+        // Cut range (|a| > 16): e^{−a²/2} is factored out, since exp of the whole exponent
+        // (up to −722) would carry its rounding, a²ε/2 ≈ 10⁻¹³ relative, into every node;
+        // the remaining exp(−a²tan²(u/2)/2) has an argument of at most 128.
+        let peak = (-0.5 * a * a).exp();
+        peak * panel_rule(a, upper, |u| {
+            let (sn, t) = ((0.5 * u).sin(), (0.5 * u).tan());
+            2.0 * sn * sn * (-0.5 * a * a * t * t).exp()
+        })
+    } else {
+        panel_rule(a, upper, |u| {
+            let (sn, cs) = (0.5 * u).sin_cos();
+            2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
+        })
+    };
     let big_phi = normal_cdf(a);
     s * s * (big_phi * big_phi + integral / (2.0 * std::f64::consts::PI))
 }
 
-/// ∫₀^{π/2} f by ⌈1 + a²/32⌉ panels of 20-point Gauss–Legendre.
-fn panel_rule(a: f64, f: impl Fn(f64) -> f64) -> f64 {
+/// The fall of the tail integrand's exponent over which [`tail_variance`] integrates:
+/// e⁻¹²⁸ ≈ 2.6·10⁻⁵⁶.
+const TAIL_EXPONENT: f64 = 128.0;
+
+/// The upper end of [`tail_variance`]'s range: π/2, or for a²/2 > [`TAIL_EXPONENT`] the u where
+/// a²tan²(u/2)/2 = TAIL_EXPONENT, 2 atan(√(2·TAIL_EXPONENT)/|a|).
+fn tail_range(a: f64) -> f64 {
+    if 0.5 * a * a <= TAIL_EXPONENT {
+        FRAC_PI_2
+    } else {
+        2.0 * ((2.0 * TAIL_EXPONENT).sqrt() / a.abs()).atan()
+    }
+}
+
+/// Panels of [`panel_rule`]: ⌈1 + min(a²/2, [`TAIL_EXPONENT`])/16⌉, i.e. the exponent falls by
+/// at most 16 per panel, and never more than 9 panels whatever a is.
+pub(crate) fn tail_panels(a: f64) -> usize {
+    (1.0 + (0.5 * a * a).min(TAIL_EXPONENT) / 16.0).ceil() as usize
+}
+
+/// ∫₀^`upper` f by [`tail_panels`](a) panels of 20-point Gauss–Legendre.
+fn panel_rule(a: f64, upper: f64, f: impl Fn(f64) -> f64) -> f64 {
     let (x, w) = rule20();
-    let panels = (1.0 + a * a / 32.0).ceil() as usize;
-    let width = FRAC_PI_2 / panels as f64;
+    let panels = tail_panels(a);
+    let width = upper / panels as f64;
     let mut sum = 0.0;
     for p in 0..panels {
         let mid = (p as f64 + 0.5) * width;
@@ -98,11 +171,11 @@ fn panel_rule(a: f64, f: impl Fn(f64) -> f64) -> f64 {
     0.5 * width * sum
 }
 
-/// Var[max(h, 0)] = s² ∫₀^{π/2} Φ₂(a, a; sin θ) cos θ dθ (Price's theorem), by ⌈1 + a²/32⌉
+/// Var[max(h, 0)] = s² ∫₀^{π/2} Φ₂(a, a; sin θ) cos θ dθ (Price's theorem), by [`tail_panels`]
 /// panels of 20-point Gauss–Legendre: the reference for [`tail_variance`] in the tests.
 #[cfg(test)]
 fn price_variance(a: f64, s: f64) -> f64 {
-    s * s * panel_rule(a, |t| t.cos() * bvn_cdf(a, a, t.sin()))
+    s * s * panel_rule(a, FRAC_PI_2, |t| t.cos() * bvn_cdf(a, a, t.sin()))
 }
 
 /// E[hᵢ⁺hⱼ⁺]/(sᵢsⱼ) for standardised means a, b and correlation ρ (DESIGN.md §3):
@@ -166,20 +239,55 @@ fn relu_apply(
     for (i, mi) in m.iter().enumerate() {
         out.mean[i] = *mi;
     }
+    let regime: Vec<Regime> = (0..n)
+        .map(|i| {
+            if u.s[i] > 0.0 {
+                Regime::of(u.mu[i] / u.s[i])
+            } else {
+                Regime::Regular
+            }
+        })
+        .collect();
+    // The lanes see a clamped to ±38 (finite Hermite values); their entries for units beyond
+    // are overwritten by the limit below.
     let a: Vec<f64> = (0..n)
-        .map(|i| if u.s[i] > 0.0 { u.mu[i] / u.s[i] } else { 0.0 })
+        .map(|i| {
+            if u.s[i] > 0.0 {
+                (u.mu[i] / u.s[i]).clamp(-DETERMINISTIC_BEYOND, DETERMINISTIC_BEYOND)
+            } else {
+                0.0
+            }
+        })
         .collect();
     let phi_a: Vec<f64> = a.iter().map(|&x| normal_cdf(x)).collect();
     let pdf_a: Vec<f64> = a.iter().map(|&x| normal_pdf(x)).collect();
+    // E[relu'(hₖ)] = Φ(aₖ): 1 on, 0 off (and 0 for s = 0, whose rows are zero anyway).
+    let slope: Vec<f64> = (0..n)
+        .map(|k| match regime[k] {
+            Regime::On => 1.0,
+            Regime::Off => 0.0,
+            Regime::Regular => phi_a[k],
+        })
+        .collect();
+    let limits: Vec<usize> = (0..n)
+        .filter(|&k| u.s[k] > 0.0 && regime[k] != Regime::Regular)
+        .collect();
+    // A pair with a unit beyond ±38: relu(hₖ) = hₖ·1[on] to f64 range, so by Stein's lemma
+    // Cᵢⱼ = Cov(hᵢ, relu(hⱼ))·… = sᵢsⱼρ·E[relu'(hᵢ)]·E[relu'(hⱼ)], exact up to s·sⱼ·10⁻¹⁵⁸.
+    let limit_cov = |i: usize, j: usize, sigma_ij: f64| {
+        let (si, sj) = (u.s[i], u.s[j]);
+        si * sj * correlation(sigma_ij, si, sj) * slope[i] * slope[j]
+    };
     let herm = hermite_table(&a);
     let arch = pulp::Arch::new();
     fill_symmetric(&mut out.cov, |i, col| {
-        if u.s[i] > 0.0 {
+        let sig = &input.cov.col_as_slice(i)[..=i];
+        if u.s[i] > 0.0 && regime[i] == Regime::Regular {
             isa.run(
                 arch,
                 ReluLanes {
                     out: col,
-                    sig: &input.cov.col_as_slice(i)[..=i],
+                    sig,
                     s: &u.s[..=i],
                     a: &a[..=i],
                     m: &m[..=i],
@@ -190,6 +298,13 @@ fn relu_apply(
                     i,
                 },
             );
+            for &j in limits.iter().take_while(|&&j| j < i) {
+                col[j] = limit_cov(i, j, sig[j]);
+            }
+        } else if u.s[i] > 0.0 {
+            for (j, c) in col.iter_mut().enumerate() {
+                *c = limit_cov(i, j, sig[j]);
+            }
         } else {
             col.fill(0.0);
         }
@@ -453,13 +568,48 @@ mod tests {
             (-5.0, 1.934_329_232_940_457e-8),
             (-8.0, 1.807_506_447_145_849_5e-17),
             (-12.0, 2.385_797_169_621_326e-35),
+            // Beyond |a| = 16 the range is cut ([`tail_range`]); 80-digit values of
+            // (a² + 1)Φ(a) + aφ(a) − (aΦ(a) + φ(a))² (Python `mpmath`).
+            (-20.0, 1.359_912_914_707_381e-91),
+            (-30.0, 1.084_372_487_398_349e-200),
+            (-37.0, 8.334_217_629_427_723e-303),
         ] {
+            assert!(tail_panels(a) <= 9);
             let tail = tail_variance(a, 1.0);
             assert!(
                 (tail - exact).abs() <= 16.0 * f64::EPSILON * exact,
                 "a = {a}: {tail:e} vs {exact:e}"
             );
         }
+    }
+
+    /// The panel count is bounded whatever a is (it was ⌈1 + a²/32⌉: ~4·10⁴³ at the a ≈ −3.5·10²²
+    /// of a centred constant pixel measured with variance 5·10⁻⁵⁴), and units beyond ±38 take
+    /// their deterministic limits: (μ, s²) and (0, 0).
+    #[test]
+    fn panels_are_bounded_and_far_units_are_deterministic() {
+        for a in [
+            0.0,
+            -1.0,
+            -16.0,
+            -16.1,
+            -38.0,
+            -1e3,
+            -3.5e22,
+            -1e300,
+            f64::NEG_INFINITY,
+        ] {
+            assert!(tail_panels(a) <= 9, "a = {a}: {} panels", tail_panels(a));
+            assert!(tail_range(a).is_finite() && tail_range(a) >= 0.0);
+        }
+        assert_eq!(relu_moments(-2.5e-4, 5e-54f64.sqrt()), (0.0, 0.0));
+        let s = 1e-12;
+        assert_eq!(relu_moments(1.0, s), (1.0, s * s));
+        // At |a| = 38 the closed forms themselves give the limits to rounding.
+        let (m, v) = relu_moments(38.0, 1.0);
+        assert!((m - 38.0).abs() <= 64.0 * f64::EPSILON && (v - 1.0).abs() <= 1e-12);
+        let (m, v) = relu_moments(-38.0, 1.0);
+        assert!(m < 1e-300 && v < 1e-300);
     }
 
     /// Near the switch both are sums of positive terms of converged rules: 16ε as above (the

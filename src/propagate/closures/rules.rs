@@ -55,22 +55,35 @@ fn panel_rule() -> &'static (Vec<f64>, Vec<f64>) {
     RULE.get_or_init(|| gauss_legendre(PANEL_POINTS))
 }
 
+/// A stretch [lo, hi] of z where the integrand varies on a finer scale than elsewhere: its
+/// panels are at most `width` wide.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Window {
+    pub lo: f64,
+    pub hi: f64,
+    pub width: f64,
+}
+
 /// Composite rule for Gaussian expectations: ∫_{−L}^{L} f(z) φ(z) dz, φ the standard normal
-/// density, split at `breaks` (kinks of f) and into panels no wider than `width`, each with a
-/// 16-point Gauss–Legendre rule. Calls `visit(z, w)` once per node; Σ w f(z) ≈ E[f(z)].
-/// The truncated mass beyond ±L is 2Φ(−L) (≈ 2·10⁻¹⁹ at L = 9).
+/// density, split at `breaks` (kinks of f, at most 4) and at the ends of `windows` (at most 2),
+/// and into panels no wider than `width` — or, inside a window, than the narrowest window's
+/// width — each with a 16-point Gauss–Legendre rule. Calls `visit(z, w)` once per node;
+/// Σ w f(z) ≈ E[f(z)]. The truncated mass beyond ±L is 2Φ(−L) (≈ 2·10⁻¹⁹ at L = 9). Without
+/// windows the panels are those of a single width.
 pub fn for_each_normal_node(
     breaks: &[f64],
     width: f64,
+    windows: &[Window],
     half_range: f64,
     mut visit: impl FnMut(f64, f64),
 ) {
     let (gx, gw) = panel_rule();
-    let mut cuts = [0.0f64; 6];
+    let mut cuts = [0.0f64; 10];
     let mut len = 0;
     cuts[len] = -half_range;
     len += 1;
-    for &b in breaks.iter().take(4) {
+    let window_ends = windows.iter().take(2).flat_map(|w| [w.lo, w.hi]);
+    for b in breaks.iter().take(4).copied().chain(window_ends) {
         if b.is_finite() && b > -half_range && b < half_range {
             cuts[len] = b;
             len += 1;
@@ -85,6 +98,12 @@ pub fn for_each_normal_node(
         if hi <= lo {
             continue;
         }
+        let mid = 0.5 * (lo + hi);
+        let width = windows
+            .iter()
+            .take(2)
+            .filter(|w| w.lo <= mid && mid <= w.hi)
+            .fold(width, |acc, w| acc.min(w.width));
         let panels = ((hi - lo) / width).ceil().max(1.0) as usize;
         let h = (hi - lo) / panels as f64;
         for p in 0..panels {
@@ -101,10 +120,11 @@ pub fn for_each_normal_node(
 pub fn normal_expect(
     breaks: &[f64],
     width: f64,
+    windows: &[Window],
     half_range: f64,
     mut f: impl FnMut(f64) -> f64,
 ) -> f64 {
     let mut acc = 0.0;
-    for_each_normal_node(breaks, width, half_range, |z, w| acc += w * f(z));
+    for_each_normal_node(breaks, width, windows, half_range, |z, w| acc += w * f(z));
     acc
 }

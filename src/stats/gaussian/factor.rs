@@ -50,10 +50,7 @@ pub(super) fn factor_group(
     }
     if lambda <= 0.0 {
         let bad = names[plain.iter().position(Option::is_none).unwrap_or(0)];
-        return Err(Error::Numeric(format!(
-            "covariance {bad} is not positive definite and no ridge can help \
-             (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
-        )));
+        return Err(unridged(&format!("covariance {bad}"), ridge, mean_var));
     }
     let mut l = Vec::with_capacity(covs.len());
     for (c, name) in covs.iter().zip(names) {
@@ -65,6 +62,25 @@ pub(super) fn factor_group(
         })?);
     }
     Ok(Factors { l, jitter: lambda })
+}
+
+/// The error when `what` is not positive definite and the ridge λ = ε·(mean variance) is 0:
+/// with ε = 0 the advice is to pass a ridge > 0; with ε > 0 the mean variance is 0 (or rounds
+/// below it), i.e. every class of the group is constant — degenerate in every direction — and no
+/// ridge relative to its variance exists, so the advice would contradict itself.
+pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
+    if ridge > 0.0 {
+        Error::Numeric(format!(
+            "{what} is not positive definite and its group is degenerate: the mean variance is \
+             {mean_var:e}, so every class is constant along every direction and the relative \
+             ridge {ridge} adds nothing"
+        ))
+    } else {
+        Error::Numeric(format!(
+            "{what} is not positive definite and no ridge can help (ridge = 0, mean variance = \
+             {mean_var:e}); pass a ridge > 0"
+        ))
+    }
 }
 
 /// The relative ridge ε must be finite and ≥ 0.
