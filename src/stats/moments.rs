@@ -444,7 +444,7 @@ pub const ROUNDING_VARIANCE_ULPS: f64 = 64.0;
 /// A variance as the closures take it: `v` itself when v ≥ 0; 0 when
 /// −64ε·(μ² + `scale`) ≤ v < 0; `None` (an error the caller names) when more negative or NaN.
 /// μ is the quantity's mean and `scale` the largest |variance| of its covariance. A variance
-/// formed from values of size |μ| or √scale — E[x²] − μ² of a measurement, the affine map's
+/// formed from values of size |μ| or √scale — E\[x²\] − μ² of a measurement, the affine map's
 /// Σⱼₖ WᵢⱼWᵢₖΣⱼₖ of a (near-)singular Σ, whose rounding can leave a constant direction at
 /// −5·10⁻⁵⁴ — carries rounding errors of order ε(μ² + scale); a negative value inside that is a
 /// zero variance written with rounding, not an error. The same rule serves every caller.

@@ -87,7 +87,7 @@ fn rule_for(c: f64, mu: f64, scale: f64) -> (f64, Option<Window>) {
 }
 
 /// E\[φ(h)\] and Var φ(h) for h ~ N(μ, s²): E\[f\] = ∫ f(μ + s z) φ(z) dz by the composite rule
-/// (split at the kink; for s > 8 panels of unit scale outside φ's feature window, [`rule_for`]),
+/// (split at the kink; for s > 8 panels of unit scale outside φ's feature window, `rule_for`),
 /// the variance as the centred second moment. s = 0 gives (φ(μ), 0).
 pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     if s <= 0.0 {

@@ -65,13 +65,13 @@ impl Regime {
 /// m = μΦ(a) + sφ(a), Var = (μ² + s²)Φ(a) + μsφ(a) − m² for a ≥ −1.5. Further below, that
 /// difference cancels (≈ a⁴ digits lost), so the variance is taken instead from Price's
 /// theorem with its integrals exchanged (every term positive), by at most 9 panels of 20-point
-/// Gauss–Legendre ([`tail_variance`]):
+/// Gauss–Legendre (`tail_variance`):
 ///
 /// ```text
 /// Var/s² = Φ(a)² + (1/2π) ∫₀^{π/2} 2 sin²(u/2) exp(−a²/(2 cos²(u/2))) du.
 /// ```
 ///
-/// Beyond |a| = 38 the unit is deterministic to f64 range ([`Regime`]): (μ, s²) above, (0, 0)
+/// Beyond |a| = 38 the unit is deterministic to f64 range (`Regime`): (μ, s²) above, (0, 0)
 /// below. A deterministic unit (s = 0) gives (max(μ, 0), 0). The cost is bounded for every
 /// (μ, s): at most 180 integrand evaluations.
 pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
