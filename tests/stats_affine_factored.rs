@@ -78,7 +78,7 @@ fn update(w: &Mat<f64>, cov: &Mat<f64>, choice: Choice) -> (Option<Structure>, M
 #[test]
 fn positive_definite_low_rank_and_rounding_indefinite_agree_with_dense() {
     let mut rng = StdRng::seed_from_u64(5);
-    let n = 160;
+    let n = 200;
     // A widening layer (N_out = 2 N_in): the factored update is chosen at full rank too.
     let w = random_mat(2 * n, n, &mut rng) * (1.0 / (n as f64).sqrt());
     let pd = low_rank_cov(n, n, &mut rng) + Mat::<f64>::identity(n, n) * 0.1;
@@ -118,11 +118,11 @@ fn positive_definite_low_rank_and_rounding_indefinite_agree_with_dense() {
 #[test]
 fn constant_coordinates_are_dropped_for_a_narrow_output() {
     let mut rng = StdRng::seed_from_u64(6);
-    let n = 150;
-    let w = random_mat(10, n, &mut rng);
+    let n = 600;
+    let w = random_mat(50, n, &mut rng);
     let cov = with_constant_coordinates(&low_rank_cov(n, n, &mut rng), 3);
     let (structure, out) = update(&w, &cov, Choice::Cheapest);
-    assert_eq!(structure, Some(Structure::Compressed { active: 100 }));
+    assert_eq!(structure, Some(Structure::Compressed { active: 400 }));
     let (dense, auto) = both(&w, &[cov]);
     let e = relative_frobenius(out.as_ref(), dense[0].cov.as_ref()).unwrap();
     assert!(e < TOLERANCE, "relative error {e:e}");
@@ -132,7 +132,7 @@ fn constant_coordinates_are_dropped_for_a_narrow_output() {
 #[test]
 fn indefinite_covariance_falls_back_to_the_dense_update_bit_for_bit() {
     let mut rng = StdRng::seed_from_u64(8);
-    let n = 120;
+    let n = 200;
     let w = random_mat(2 * n, n, &mut rng);
     let v = Col::from_fn(n, |_| rng.sample::<f64, _>(StandardNormal));
     // Positive diagonal, but one eigenvalue far below zero: a truncated factor would be wrong.
@@ -163,14 +163,19 @@ fn indefinite_covariance_falls_back_to_the_dense_update_bit_for_bit() {
 }
 
 #[test]
-fn narrow_output_of_a_full_covariance_stays_dense() {
+fn narrow_or_small_updates_stay_dense() {
     let mut rng = StdRng::seed_from_u64(9);
-    let n = 200;
+    let n = 1400;
     let w = random_mat(10, n, &mut rng);
     let cov = low_rank_cov(n, n, &mut rng);
     assert_eq!(update(&w, &cov, Choice::Cheapest).0, None);
     let (dense, auto) = both(&w, &[cov]);
     assert_eq!(dense[0].cov, auto[0].cov);
+    // A small update is not worth the per-class work, constant coordinates or not.
+    let small = with_constant_coordinates(&low_rank_cov(64, 64, &mut rng), 2);
+    let w_small = random_mat(64, 64, &mut rng);
+    assert_eq!(update(&w_small, &small, Choice::Cheapest).0, None);
+    assert!(update(&w_small, &small, Choice::Factor).0.is_some());
     // A zero covariance has no structure to use.
     let zero = Mat::<f64>::zeros(n, n);
     assert_eq!(update(&w, &zero, Choice::Factor).0, None);

@@ -4,7 +4,7 @@
 //!
 //! Each round times one dense `affine_moments` call (C classes stacked, 2·N_out·N² + N_out²·N
 //! flops per class),
-//! one with [`AffineStrategy::Auto`] (the factored update where it is chosen; `FORCE=1`:
+//! one with [`AffineStrategy::Auto`] (the two in alternating order) (the factored update where it is chosen; `FORCE=1`:
 //! [`AffineStrategy::Factored`], wherever Σ has a factor) and one N×N×N
 //! GEMM (2N³ flops) back to back, and prints the rates (in dense-equivalent flops), the dense
 //! update's share of the GEMM rate and the factored path's speed-up over the dense one; the
@@ -77,12 +77,23 @@ fn main() {
     let dense_flops = classes as f64 * (2.0 * n_out as f64 * nf * nf + (n_out as f64).powi(2) * nf);
     let (mut ratios, mut speedups, mut max_error) = (Vec::new(), Vec::new(), 0.0f64);
     for round in 0..=rounds {
-        let t = Instant::now();
-        affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut outputs, &mut ws).unwrap();
-        let affine = dense_flops / t.elapsed().as_secs_f64() * 1e-9;
-        let t = Instant::now();
-        affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut factored, &mut ws_auto).unwrap();
-        let auto = dense_flops / t.elapsed().as_secs_f64() * 1e-9;
+        // Alternate which update runs first, so that neither always finds the caches warm.
+        let mut time_dense = || {
+            let t = Instant::now();
+            affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut outputs, &mut ws).unwrap();
+            dense_flops / t.elapsed().as_secs_f64() * 1e-9
+        };
+        let mut time_auto = || {
+            let t = Instant::now();
+            affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut factored, &mut ws_auto).unwrap();
+            dense_flops / t.elapsed().as_secs_f64() * 1e-9
+        };
+        let (affine, auto) = if round % 2 == 0 {
+            (time_dense(), time_auto())
+        } else {
+            let auto = time_auto();
+            (time_dense(), auto)
+        };
         for (d, f) in outputs.iter().zip(&factored) {
             max_error = max_error.max(relative_frobenius(f.cov.as_ref(), d.cov.as_ref()).unwrap());
         }

@@ -38,10 +38,18 @@ use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 
 use crate::linalg::mirror_lower;
 
-/// How much slower per flop the plain blocked Cholesky factorisation runs than faer's GEMM:
-/// measured 0.9–1.6× at N = 784 and 1024 on the loaded AMD EPYC (Zen 3) with 2 threads, the
-/// pivoted one 2.2–3.5× (BENCHMARKS.md, "Performance II"; the pivoted one is the fallback).
-const FACTOR_FLOP_WEIGHT: f64 = 1.5;
+/// The cost of the factorisation per flop relative to GEMM, set where the model's break-even
+/// matches the measurement: on full-rank Σ the factored update ran at 0.95–1.16× the dense one
+/// at N = 1024 (weight 3 predicts 1.0×) and 0.97–1.09× for 784 → 1000 (3.8 predicts 1.0×) on
+/// the loaded AMD EPYC with 2 threads (`affine_ratio`, BENCHMARKS.md "Performance II"); the
+/// pivoted fallback is slower again, but runs only where the plain factorisation failed.
+const FACTOR_FLOP_WEIGHT: f64 = 3.0;
+
+/// Below this many dense flops per class (2MN² + M²N; N = M = 256 gives 5·10⁷) the structured
+/// updates are not tried under [`Choice::Cheapest`]: their per-class work (diagonal scan,
+/// copies, one GEMM per class instead of the stacked one) outweighed the saved flops at
+/// N = 64 and 128 (criterion `affine_structured`: 0.75× the dense update of the same inputs).
+const MIN_STRUCTURED_FLOPS: f64 = (1u64 << 25) as f64;
 
 /// Reusable buffers of [`structured_update`]; they grow to the largest layer seen.
 #[derive(Debug)]
@@ -144,7 +152,7 @@ pub enum Choice {
 
 /// Writes W Σ Wᵀ into `out` (N_out × N_out, full symmetric) through Σ's structure and says
 /// which, or returns `None` — `out` untouched — where the dense update of the whole Σ is the
-/// choice (predicted cheapest, Σ's diagonal not positive and finite, a small diagonal entry
+/// choice (predicted cheapest, the update too small to gain, Σ's diagonal not positive and finite, a small diagonal entry
 /// with a large row, or, under [`Choice::Factor`], no factor at rounding level).
 pub fn structured_update(
     w: MatRef<'_, f64>,
@@ -154,8 +162,11 @@ pub fn structured_update(
     choice: Choice,
 ) -> Option<Structure> {
     let (m, n) = (w.nrows(), w.ncols());
-    let active = compress(w, cov, ws)?;
     let dense = dense_flops(m, n);
+    if choice == Choice::Cheapest && dense < MIN_STRUCTURED_FLOPS {
+        return None;
+    }
+    let active = compress(w, cov, ws)?;
     let compressed = dense_flops(m, active);
     let factored = factored_flops(m, active, FACTOR_FLOP_WEIGHT);
     let (sigma, w_a) = if active == n {
