@@ -1,5 +1,6 @@
 //! Criterion benchmarks of corrflow's hot paths (issue #5): the affine covariance update
-//! Σ' = WΣWᵀ (10 classes stacked; 2 classes at N = 2048 to keep a full run near 10 minutes),
+//! Σ' = WΣWᵀ (10 classes stacked; 2 classes at N = 2048 to keep a full run near 10 minutes) and
+//! its structured variants (factored, constant coordinates dropped; 2 classes, N ≤ 1024),
 //! faer's own N×N×N GEMM for reference, every closure per layer width N, the forward pass of a
 //! 784-1000-1000-10 network, the streaming moment accumulator, and the whole engine (a warm
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
@@ -15,7 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use corrflow::net::{Activation, ForwardPass, Mlp};
-use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
+use corrflow::propagate::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
 use corrflow::propagate::{PropagateOptions, Propagator};
@@ -57,6 +58,52 @@ fn bench_affine(c: &mut Criterion) {
                 black_box(&outputs);
             })
         });
+    }
+    g.finish();
+}
+
+/// The structured updates (issue #14, item 5), 2 classes per N, in dense-equivalent flops
+/// (3N³ per class, so elem/s compares with `affine` directly): `factored` forces (WL)(WL)ᵀ on
+/// full-rank Σ; `auto_constant` lets [`AffineStrategy::Auto`] choose on Σ with every sixth
+/// coordinate constant (zero variance, like MNIST's constant pixels).
+fn bench_affine_structured(c: &mut Criterion) {
+    let mut g = c.benchmark_group("affine_structured");
+    for n in &WIDTHS[..WIDTHS.len() - 1] {
+        let n = *n;
+        let full: Vec<Moments> = (0..2)
+            .map(|k| layer_moments(&mut Uniform(1 + k as u64), n))
+            .collect();
+        let constant: Vec<Moments> = full
+            .iter()
+            .map(|m| {
+                let keep = |i: usize| !i.is_multiple_of(6);
+                let cov = Mat::from_fn(n, n, |i, j| {
+                    if keep(i) && keep(j) {
+                        m.cov[(i, j)]
+                    } else {
+                        0.0
+                    }
+                });
+                Moments::gaussian(m.mean.clone(), cov)
+            })
+            .collect();
+        let w = Uniform(99).mat(n, n, 1.0 / (n as f64).sqrt());
+        let b = Col::zeros(n);
+        g.throughput(Throughput::Elements(3 * (n as u64).pow(3) * 2));
+        for (name, inputs, strategy) in [
+            ("factored", &full, AffineStrategy::Factored),
+            ("auto_constant", &constant, AffineStrategy::Auto),
+            ("dense_constant", &constant, AffineStrategy::Dense),
+        ] {
+            let mut outputs = inputs.clone();
+            let mut ws = AffineWorkspace::with_strategy(strategy);
+            g.bench_with_input(BenchmarkId::new(name, n), &n, |bench, _| {
+                bench.iter(|| {
+                    affine_moments(w.as_ref(), b.as_ref(), inputs, &mut outputs, &mut ws).unwrap();
+                    black_box(&outputs);
+                })
+            });
+        }
     }
     g.finish();
 }
@@ -183,6 +230,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine
 }
 criterion_main!(benches);

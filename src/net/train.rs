@@ -1,5 +1,8 @@
 //! Mini-batch training of the MLP by backpropagation: SGD with momentum or Adam, on the MSE to
-//! one-hot targets or the softmax cross-entropy. Deterministic for a given seed and thread count.
+//! one-hot targets or the softmax cross-entropy. Deterministic for a given seed, and independent
+//! of the thread count: every parallel stage splits its *output* (GEMM blocks, columns, rows),
+//! never a sum, so each number is computed in the same order on 1 or 64 threads (tested:
+//! `tests/train_threads.rs`).
 
 use std::fmt;
 
@@ -10,9 +13,10 @@ use faer::{Col, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::forward::argmax_columns;
+use super::forward::{argmax_columns, elementwise_parallel};
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
@@ -249,7 +253,10 @@ fn loss_and_delta<T: Real>(
 }
 
 /// Backpropagation: from the output delta (last entry of `deltas`) to every layer's gradient.
-/// δˡ⁻¹ = (Wˡ)ᵀδˡ ∘ φ'(hˡ⁻¹),  ∂W = δ·aᵀ,  ∂b = Σ_batch δ.
+/// δˡ⁻¹ = (Wˡ)ᵀδˡ ∘ φ'(hˡ⁻¹),  ∂W = δ·aᵀ,  ∂b = Σ_batch δ. The GEMMs split their output over
+/// rayon's threads (faer: each entry's sum over the batch runs in one fixed order); ∘ φ' is
+/// split by columns, ∂b by rows, each row summed in batch order — so the gradients do not
+/// depend on the thread count.
 fn backprop<T: Real>(
     net: &Mlp<T>,
     x: MatRef<'_, T>,
@@ -264,8 +271,14 @@ fn backprop<T: Real>(
         let delta = upper[0].as_ref().subcols(0, b);
         let input = if l == 0 { x } else { fp.post(l) };
         gemm(grads[l].w.as_mut(), false, delta, input.transpose(), one);
-        for i in 0..delta.nrows() {
-            grads[l].b[i] = delta.row(i).iter().fold(T::from_f64(0.0), |s, &v| s + v);
+        let row_sum = |(i, bi): (usize, &mut T)| {
+            *bi = delta.row(i).iter().fold(T::from_f64(0.0), |s, &v| s + v);
+        };
+        let bias = col_slice_mut(&mut grads[l].b);
+        if elementwise_parallel(delta.nrows(), b) {
+            bias.par_iter_mut().enumerate().for_each(row_sum);
+        } else {
+            bias.iter_mut().enumerate().for_each(row_sum);
         }
         if l > 0 {
             let mut below = lower[l - 1].as_mut().subcols_mut(0, b);
@@ -277,15 +290,20 @@ fn backprop<T: Real>(
                 one,
             );
             let act = net.activation;
-            for j in 0..b {
-                let h = fp.pre(l).col(j).try_as_col_major().unwrap().as_slice();
-                let g = below
-                    .rb_mut()
-                    .col_mut(j)
-                    .try_as_col_major_mut()
-                    .unwrap()
-                    .as_slice_mut();
-                T::mul_derivative(act, h, g);
+            let column = |(g, h): (faer::ColMut<'_, T>, faer::ColRef<'_, T>)| {
+                let h = h.try_as_col_major().unwrap().as_slice();
+                T::mul_derivative(act, h, g.try_as_col_major_mut().unwrap().as_slice_mut());
+            };
+            if elementwise_parallel(below.nrows(), b) {
+                below
+                    .par_col_iter_mut()
+                    .zip(fp.pre(l).par_col_iter())
+                    .for_each(column);
+            } else {
+                below
+                    .col_iter_mut()
+                    .zip(fp.pre(l).col_iter())
+                    .for_each(column);
             }
         }
     }
@@ -313,16 +331,57 @@ pub(crate) fn update<T: Real>(
         one_m_beta2: T::from_f64(1.0 - ADAM_BETA2),
         eps: T::from_f64(ADAM_EPS),
     };
-    // Dispatched once so that the loops are compiled for the best instruction set (AVX-512:
-    // 8 f64 / 16 f32 lanes of √ and ÷, where the default target gives 2 / 4).
-    pulp::Arch::new().dispatch(UpdateAll {
-        rule,
-        net,
-        grads,
-        s1,
-        s2,
-    });
+    // Dispatched per column slice so that the loops are compiled for the best instruction set
+    // (AVX-512: 8 f64 / 16 f32 lanes of √ and ÷, where the default target gives 2 / 4); the
+    // columns of a large layer are split over rayon's threads. Every entry's update reads only
+    // its own p, g, m, v: the result does not depend on the split or the thread count.
+    let arch = pulp::Arch::new();
+    let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
+        arch.dispatch(ApplySlice { rule, p, g, m, v })
+    };
+    for (((layer, g), m), v) in net.layers.iter_mut().zip(grads).zip(s1).zip(s2) {
+        let column = |(((p, g), m), v): ColumnQuad<'_, T>| {
+            apply(
+                p.try_as_col_major_mut().unwrap().as_slice_mut(),
+                g.try_as_col_major().unwrap().as_slice(),
+                m.try_as_col_major_mut().unwrap().as_slice_mut(),
+                v.try_as_col_major_mut().unwrap().as_slice_mut(),
+            )
+        };
+        if elementwise_parallel(layer.w.nrows(), layer.w.ncols()) {
+            layer
+                .w
+                .par_col_iter_mut()
+                .zip(g.w.par_col_iter())
+                .zip(m.w.par_col_iter_mut())
+                .zip(v.w.par_col_iter_mut())
+                .for_each(column);
+        } else {
+            layer
+                .w
+                .col_iter_mut()
+                .zip(g.w.col_iter())
+                .zip(m.w.col_iter_mut())
+                .zip(v.w.col_iter_mut())
+                .for_each(column);
+        }
+        apply(
+            col_slice_mut(&mut layer.b),
+            col_slice(&g.b),
+            col_slice_mut(&mut m.b),
+            col_slice_mut(&mut v.b),
+        );
+    }
 }
+
+/// One column each of p, g, m, v.
+type ColumnQuad<'a, T> = (
+    (
+        (faer::ColMut<'a, T>, faer::ColRef<'a, T>),
+        faer::ColMut<'a, T>,
+    ),
+    faer::ColMut<'a, T>,
+);
 
 /// The constants of one optimiser step.
 #[derive(Clone, Copy)]
@@ -361,43 +420,21 @@ impl<T: Real> Rule<T> {
     }
 }
 
-struct UpdateAll<'a, T> {
+/// [`Rule::apply`] on one slice of parameters, compiled for the dispatched instruction set.
+struct ApplySlice<'a, T> {
     rule: Rule<T>,
-    net: &'a mut Mlp<T>,
-    grads: &'a [Layer<T>],
-    s1: &'a mut [Layer<T>],
-    s2: &'a mut [Layer<T>],
+    p: &'a mut [T],
+    g: &'a [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
 }
 
-impl<T: Real> pulp::WithSimd for UpdateAll<'_, T> {
+impl<T: Real> pulp::WithSimd for ApplySlice<'_, T> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let rule = self.rule;
-        for (((layer, g), m), v) in self
-            .net
-            .layers
-            .iter_mut()
-            .zip(self.grads)
-            .zip(self.s1.iter_mut())
-            .zip(self.s2.iter_mut())
-        {
-            for j in 0..layer.w.ncols() {
-                rule.apply(
-                    layer.w.col_as_slice_mut(j),
-                    g.w.col_as_slice(j),
-                    m.w.col_as_slice_mut(j),
-                    v.w.col_as_slice_mut(j),
-                );
-            }
-            rule.apply(
-                col_slice_mut(&mut layer.b),
-                col_slice(&g.b),
-                col_slice_mut(&mut m.b),
-                col_slice_mut(&mut v.b),
-            );
-        }
+        self.rule.apply(self.p, self.g, self.m, self.v);
     }
 }
 

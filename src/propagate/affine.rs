@@ -16,14 +16,37 @@
 //! from the input's slices alone. Outputs therefore always carry `k3_iij = None` and
 //! `k4_iijj = None`; the slices after an affine map need the full tensors (DESIGN.md §2: N³,
 //! small widths only) or a fresh empirical measurement.
+//!
+//! With [`AffineStrategy::Auto`] a class whose Σ has structure that makes the update cheaper —
+//! constant coordinates (dropped), or a Cholesky factor U (then (WU)(WU)ᵀ) — is updated through
+//! it ([`super::affine_factored`]); that agrees with the dense update to rounding, not bit for
+//! bit, so the default stays [`AffineStrategy::Dense`].
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, ColRef, Mat, MatRef, Par};
 
+use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use crate::error::{Error, Result};
 use crate::linalg::mirror_lower;
 use crate::stats::Moments;
+
+/// How [`affine_moments`] updates each class's covariance.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AffineStrategy {
+    /// T = WΣ (one stacked GEMM), then the lower triangle of T Wᵀ: the reference, bit for bit
+    /// the result of every release before the factored path.
+    #[default]
+    Dense,
+    /// Per class, the cheapest by the flop model of: the dense update, the dense update of the
+    /// non-constant coordinates, the factored update (where Σ is positive semi-definite to
+    /// rounding). Relative difference to the dense result: BENCHMARKS.md "Performance II".
+    Auto,
+    /// The factored update (of the non-constant coordinates) for every class whose Σ is positive
+    /// semi-definite to rounding, whatever the flop model predicts (for measuring it); the
+    /// dense update otherwise.
+    Factored,
+}
 
 /// Reusable buffers of [`affine_moments`]: the stacked input covariances and W times them.
 /// They grow to the largest layer seen and are then reused without allocation.
@@ -36,15 +59,27 @@ pub struct AffineWorkspace {
     /// Wᵀ stored column-major (N_in × N_out): faer multiplies by a transposed *view* of W at
     /// ~60 % of its plain GEMM rate here, by this copy at ~90 % (BENCHMARKS.md, Goal 2).
     w_t: Mat<f64>,
+    /// The classes updated densely in this call (all of them under [`AffineStrategy::Dense`]).
+    dense_classes: Vec<usize>,
+    factor: FactorWorkspace,
+    strategy: AffineStrategy,
 }
 
 impl AffineWorkspace {
-    /// Empty buffers; they are sized on first use.
+    /// Empty buffers for the dense update; they are sized on first use.
     pub fn new() -> Self {
+        Self::with_strategy(AffineStrategy::Dense)
+    }
+
+    /// Empty buffers for the given update strategy.
+    pub fn with_strategy(strategy: AffineStrategy) -> Self {
         AffineWorkspace {
             stacked: Mat::new(),
             product: Mat::new(),
             w_t: Mat::new(),
+            dense_classes: Vec::new(),
+            factor: FactorWorkspace::new(),
+            strategy,
         }
     }
 }
@@ -69,16 +104,43 @@ pub fn affine_moments(
 ) -> Result<()> {
     let (n_out, n_in) = (w.nrows(), w.ncols());
     check_shapes(w, b, inputs, outputs)?;
-    let classes = inputs.len();
-    ws.stacked.resize_with(n_in, classes * n_in, |_, _| 0.0);
-    ws.product.resize_with(n_out, classes * n_in, |_, _| 0.0);
+    ws.dense_classes.clear();
+    for (c, (input, out)) in inputs.iter().zip(outputs.iter_mut()).enumerate() {
+        affine_mean(w, b, input, out);
+        out.cov.resize_with(n_out, n_out, |_, _| 0.0);
+        out.k3_iij = None;
+        out.k4_iijj = None;
+        let choice = match ws.strategy {
+            AffineStrategy::Dense => None,
+            AffineStrategy::Auto => Some(Choice::Cheapest),
+            AffineStrategy::Factored => Some(Choice::Factor),
+        };
+        let structured = choice.and_then(|choice| {
+            structured_update(
+                w,
+                input.cov.as_ref(),
+                out.cov.as_mut(),
+                &mut ws.factor,
+                choice,
+            )
+        });
+        if structured.is_none() {
+            ws.dense_classes.push(c);
+        }
+    }
+    let dense = ws.dense_classes.len();
+    if dense == 0 {
+        return Ok(());
+    }
+    ws.stacked.resize_with(n_in, dense * n_in, |_, _| 0.0);
+    ws.product.resize_with(n_out, dense * n_in, |_, _| 0.0);
     ws.w_t.resize_with(n_in, n_out, |_, _| 0.0);
     ws.w_t.copy_from(w.transpose());
-    for (c, m) in inputs.iter().enumerate() {
+    for (k, &c) in ws.dense_classes.iter().enumerate() {
         ws.stacked
             .as_mut()
-            .subcols_mut(c * n_in, n_in)
-            .copy_from(m.cov.as_ref());
+            .subcols_mut(k * n_in, n_in)
+            .copy_from(inputs[c].cov.as_ref());
     }
     matmul(
         ws.product.as_mut(),
@@ -88,25 +150,13 @@ pub fn affine_moments(
         1.0,
         Par::rayon(0),
     );
-    for (c, (input, out)) in inputs.iter().zip(outputs.iter_mut()).enumerate() {
-        out.mean.resize_with(n_out, |_| 0.0);
-        matmul(
-            out.mean.as_mat_mut(),
-            Accum::Replace,
-            w,
-            input.mean.as_mat(),
-            1.0,
-            Par::rayon(0),
-        );
-        for i in 0..n_out {
-            out.mean[i] += b[i];
-        }
-        out.cov.resize_with(n_out, n_out, |_, _| 0.0);
+    for (k, &c) in ws.dense_classes.iter().enumerate() {
+        let out = &mut outputs[c];
         triangular::matmul(
             out.cov.as_mut(),
             BlockStructure::TriangularLower,
             Accum::Replace,
-            ws.product.as_ref().subcols(c * n_in, n_in),
+            ws.product.as_ref().subcols(k * n_in, n_in),
             BlockStructure::Rectangular,
             ws.w_t.as_ref(),
             BlockStructure::Rectangular,
@@ -114,10 +164,24 @@ pub fn affine_moments(
             Par::rayon(0),
         );
         mirror_lower(out.cov.as_mut());
-        out.k3_iij = None;
-        out.k4_iijj = None;
     }
     Ok(())
+}
+
+/// μ' = W μ + b into `out.mean` (resized to N_out).
+fn affine_mean(w: MatRef<'_, f64>, b: ColRef<'_, f64>, input: &Moments, out: &mut Moments) {
+    out.mean.resize_with(w.nrows(), |_| 0.0);
+    matmul(
+        out.mean.as_mat_mut(),
+        Accum::Replace,
+        w,
+        input.mean.as_mat(),
+        1.0,
+        Par::rayon(0),
+    );
+    for i in 0..w.nrows() {
+        out.mean[i] += b[i];
+    }
 }
 
 fn check_shapes(

@@ -2,6 +2,7 @@
 //! layer-by-layer engine (DESIGN.md §2–3).
 
 pub mod affine;
+pub mod affine_factored;
 pub mod backward;
 pub mod closures;
 pub mod engine;
