@@ -100,7 +100,7 @@ pub fn analyze(
     if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
         return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
     }
-    let higher = if matches!(net.activation, Activation::Quadratic { .. }) {
+    let higher = if matches!(net.activation.uniform(), Some(Activation::Quadratic { .. })) {
         Higher::InputAndPre
     } else {
         Higher::None

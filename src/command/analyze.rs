@@ -75,14 +75,14 @@ pub fn analyze_run(
     let data = a.on.pick(&loaded.split);
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(&net, data, &what, &loaded.description)?;
-    let closure = ClosurePair::new(net.activation, a.closure)?.closure;
+    let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
     Ok(AnalyzeReport {
         model: model.map(Path::to_path_buf),
         trained,
         task: loaded.description,
         on: a.on,
-        closure: closure.name(),
+        closure,
         heatmap_layer: a.heatmap_layer,
         analysis,
         wall_seconds: start.elapsed().as_secs_f64(),

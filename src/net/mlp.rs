@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
 use super::precision::Real;
-use super::Activation;
+use super::{Activation, Activations};
 use crate::error::{Error, Result};
 
 /// One affine map: `w` is out × in, `b` has `out` entries; f64 unless trained in f32
@@ -28,12 +28,12 @@ impl<T> Layer<T> {
     }
 }
 
-/// A feed-forward network: `layers[..L]` are hidden (followed by φ), `layers[L]` is the linear
-/// read-out y = W^{out} z^L + b^{out}.
+/// A feed-forward network: `layers[..L]` are hidden (each followed by its φ), `layers[L]` is the
+/// linear read-out y = W^{out} z^L + b^{out}.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mlp<T = f64> {
     pub layers: Vec<Layer<T>>,
-    pub activation: Activation,
+    pub activation: Activations,
 }
 
 impl<T: Real> Mlp<T> {
@@ -52,7 +52,7 @@ impl<T: Real> Mlp<T> {
             .collect();
         Mlp {
             layers,
-            activation: self.activation,
+            activation: self.activation.clone(),
         }
     }
 
@@ -80,8 +80,8 @@ impl<T: Real> Mlp<T> {
 }
 
 impl Mlp {
-    /// A network with widths `[d_in, n_1, …, n_L, d_out]`, weights drawn N(0, gain²/fan_in),
-    /// biases zero, from `seed`.
+    /// A network with widths `[d_in, n_1, …, n_L, d_out]`, φ = `activation` after every hidden
+    /// layer, weights drawn N(0, gain²/fan_in), biases zero, from `seed`.
     pub fn init(widths: &[usize], activation: Activation, gain: f64, seed: u64) -> Result<Self> {
         if widths.len() < 2 || widths.contains(&0) {
             return Err(Error::Shape(format!(
@@ -108,7 +108,10 @@ impl Mlp {
                 }
             })
             .collect();
-        Ok(Mlp { layers, activation })
+        Ok(Mlp {
+            layers,
+            activation: Activations::Uniform(activation),
+        })
     }
 
     /// Checks that consecutive layers fit and every parameter is finite.
@@ -116,6 +119,9 @@ impl Mlp {
         if self.layers.is_empty() {
             return Err(Error::Shape("network has no layers".into()));
         }
+        self.activation
+            .check_depth(self.depth())
+            .map_err(Error::Shape)?;
         for (l, pair) in self.layers.windows(2).enumerate() {
             if pair[1].fan_in() != pair[0].fan_out() {
                 return Err(Error::Shape(format!(

@@ -276,7 +276,7 @@ fn backprop<T: Real>(
                 delta,
                 one,
             );
-            let act = net.activation;
+            let act = net.activation.at(l - 1);
             for j in 0..b {
                 let h = fp.pre(l).col(j).try_as_col_major().unwrap().as_slice();
                 let g = below

@@ -78,20 +78,21 @@ impl Propagator {
         timings: &Timings,
     ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
-        let pair = ClosurePair::new(net.activation, opts.method)?;
-        let closure = pair.closure.as_ref();
+        let pairs = ClosurePair::for_layers(net, opts.method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         self.run_closure(
             net,
             from,
             start,
             first_pre,
-            closure,
+            &closures,
             opts.corrections,
             timings,
         )
     }
 
-    /// [`Propagator::run`] with a given closure of the network's φ. Every stage is kept until
+    /// [`Propagator::run`] with given closures, `closures[l − 1]` that of hidden layer l's φ
+    /// (one per hidden layer). Every stage is kept until
     /// the next run, the pre-activations (without κ slices) included: they are what the reverse
     /// pass through the closures needs (the cumulant objective reads them).
     #[allow(clippy::too_many_arguments)]
@@ -101,11 +102,18 @@ impl Propagator {
         from: usize,
         start: &[Moments],
         first_pre: Option<&[Moments]>,
-        closure: &dyn Closure,
+        closures: &[&dyn Closure],
         first_corrections: Corrections,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
+        if closures.len() != net.depth() {
+            return Err(Error::Shape(format!(
+                "{} closures for a network of {} hidden layers",
+                closures.len(),
+                net.depth()
+            )));
+        }
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
@@ -126,6 +134,7 @@ impl Propagator {
             if corrections == Corrections::K3K4 {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
+            let closure = closures[l - 1];
             timings.time("closure", 0.0, || {
                 pre.per_class
                     .iter()

@@ -26,6 +26,8 @@ fn closed_forms_match_quadrature() {
         Activation::Linear,
         Activation::Quadratic { alpha: 0.7 },
         Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::LeakyRelu { slope: -0.6 },
         Activation::Erf,
     ];
     for act in acts {
@@ -53,6 +55,7 @@ fn closed_forms_match_monte_carlo() {
         Activation::Quadratic { alpha: 0.5 },
         Activation::Relu,
         Activation::Erf,
+        Activation::LeakyRelu { slope: 0.3 },
     ]
     .into_iter()
     .enumerate()

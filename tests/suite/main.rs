@@ -28,3 +28,4 @@ mod sweep_cli;
 mod sweep_resume;
 mod sweep_shard;
 mod sweep_slurm;
+mod torch_bridge;

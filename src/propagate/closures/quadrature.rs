@@ -25,10 +25,10 @@ fn half_range(a: f64) -> f64 {
 /// Panel width, in units of the pre-activation h: panels resolve φ on this scale whatever s is.
 const PANEL_H: f64 = 0.5;
 
-/// Where φ has a kink (relu at 0), so that rules can split there.
+/// Where φ has a kink (relu and leaky relu at 0), so that rules can split there.
 fn kink(act: Activation) -> Option<f64> {
     match act {
-        Activation::Relu => Some(0.0),
+        Activation::Relu | Activation::LeakyRelu { .. } => Some(0.0),
         _ => None,
     }
 }
