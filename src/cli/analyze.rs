@@ -22,6 +22,10 @@ pub struct AnalyzeArgs {
     /// training set with the architecture and training flags below (task defaults).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Without --model: also write the network this run trains to FILE (safetensors), to
+    /// analyse or propagate again later with --model FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -83,7 +87,13 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let config = args.config()?;
     let timings = Timings::when(args.timings);
     let bar = epoch_bar(config.epochs(), args.model.is_none());
-    let report = analyze_run(&config, args.model.as_deref(), &timings, |e| bar.epoch(e))?;
+    let report = analyze_run(
+        &config,
+        args.model.as_deref(),
+        args.out.as_deref(),
+        &timings,
+        |e| bar.epoch(e),
+    )?;
     bar.finish();
     if let Some(dir) = &args.report {
         let command = std::env::args().collect::<Vec<_>>().join(" ");

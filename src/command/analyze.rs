@@ -47,10 +47,13 @@ pub struct AnalyzeReport {
 }
 
 /// Analyses the model at `model`, or without one a network trained on the task's training set
-/// as `config` describes (`on_epoch` sees its epochs).
+/// as `config` describes (`on_epoch` sees its epochs), written to `keep` when given (as
+/// `corrflow train --out` writes it, with the task and seed in its metadata; an error with
+/// `model`, which is already a file).
 pub fn analyze_run(
     config: &RunConfig,
     model: Option<&Path>,
+    keep: Option<&Path>,
     timings: &Timings,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<AnalyzeReport> {
@@ -72,6 +75,23 @@ pub fn analyze_run(
             train_network(config, &loaded.split, on_epoch)
         })?,
     };
+    if let Some(out) = keep {
+        if model.is_some() {
+            return Err(Error::Unsupported(
+                "keeping the trained network (--out) needs a run without --model: a loaded \
+                 model is already a file"
+                    .into(),
+            ));
+        }
+        model_io::save(
+            &net,
+            out,
+            &[
+                ("task", loaded.description.clone()),
+                ("seed", config.net.seed.to_string()),
+            ],
+        )?;
+    }
     let data = a.on.pick(&loaded.split);
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(&net, data, &what, &loaded.description)?;

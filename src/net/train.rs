@@ -61,7 +61,9 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// Momentum β of SGD (ignored by Adam).
     pub momentum: f64,
-    /// Seed of the per-epoch shuffles (initialisation has its own seed in [`Mlp::init`]).
+    /// Seed of the per-epoch shuffles (initialisation has its own seed in [`Mlp::init`]);
+    /// serialised as `shuffle_seed`, the run's `seed` being the one the user gave.
+    #[serde(rename = "shuffle_seed")]
     pub seed: u64,
     /// Float type of the forward pass, backpropagation and optimiser (`--precision`).
     pub precision: Precision,
