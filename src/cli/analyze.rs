@@ -14,7 +14,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
-use super::output::{epoch_bar, print_json};
+use super::output::{epoch_bar, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -85,7 +85,8 @@ impl AnalyzeArgs {
 
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     let config = args.config()?;
-    let timings = Timings::when(args.timings);
+    let stages = StageBars::new(stage_bars_wanted(args.json));
+    let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
     let bar = epoch_bar(config.epochs(), args.model.is_none());
     let report = analyze_run(
         &config,
@@ -99,6 +100,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         report.write_folder(dir, command, &timings)?;
     }
+    stages.finish();
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

@@ -106,6 +106,7 @@ fn dry_run_lists_every_point_with_estimates() {
         assert!(text.contains(&id), "{text}");
     }
     assert!(text.contains("pending") && text.contains("tiny"), "{text}");
+    assert!(text.contains("estimated time: ~"), "{text}");
     assert!(!out.exists(), "a dry run wrote output");
 }
 
