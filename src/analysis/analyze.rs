@@ -79,6 +79,30 @@ pub struct Heatmap {
 /// Runs the analysis of `net` on `data`, recording its stages in `timings` ("empirical
 /// statistics", "affine", "closure", "Monte Carlo argmax", "surrogates", "information",
 /// "transfer").
+///
+/// ```
+/// use corrflow::analysis::analyze;
+/// use corrflow::config::AnalysisConfig;
+/// use corrflow::data::Dataset;
+/// use corrflow::net::{Activation, Mlp};
+/// use corrflow::timing::Timings;
+/// use faer::Mat;
+///
+/// // 200 samples of two classes in 2 dimensions (your features, one sample per column).
+/// let data = Dataset {
+///     x: Mat::from_fn(2, 200, |i, k| ((k * 7 + i * 3) % 11) as f64 / 11.0 + (k % 2) as f64),
+///     labels: (0..200).map(|k| (k % 2) as u8).collect(),
+///     n_classes: 2,
+/// };
+/// let net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 3)?;
+/// let mut options = AnalysisConfig::default().options(1);
+/// options.mc_samples = 1000;
+/// let (analysis, _heatmap) = analyze(&net, &data, options, &Timings::disabled())?;
+/// // The theory from the input (l = 0) and from z¹ (l = 1).
+/// assert_eq!(analysis.theory_accuracy.len(), 2);
+/// assert!((0.0..=1.0).contains(&analysis.network_accuracy));
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn analyze(
     net: &Mlp,
     data: &Dataset,

@@ -76,6 +76,18 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
 }
 
 /// [`load_limited`] with the default [`MemoryLimit`].
+///
+/// ```
+/// use corrflow::net::{model_io, Activation, Mlp};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("net.safetensors");
+/// let mut net = Mlp::init(&[4, 8, 3], Activation::Gelu, 1.0, 1)?;
+/// net.activation = "leaky_relu:0.1".parse()?;
+/// model_io::save(&net, &path, &[("task", "mine".into())])?;
+/// assert_eq!(model_io::load(&path)?, net);
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn load(path: &Path) -> Result<Mlp> {
     load_limited(path, MemoryLimit::default())
 }

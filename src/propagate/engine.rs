@@ -40,6 +40,28 @@ pub struct Predicted {
 /// must hold the measured moments of h^{from+1} including their κ slices: the affine map is
 /// exact for every cumulant, so measuring h^{from+1} equals mapping the start layer's full κ
 /// tensors, which are never formed.
+///
+/// ```
+/// use corrflow::net::{Activation, Mlp};
+/// use corrflow::propagate::closures::{ClosureMethod, Corrections};
+/// use corrflow::propagate::{propagate, PropagateOptions};
+/// use corrflow::stats::Moments;
+/// use faer::{Col, Mat};
+///
+/// // One class, x ~ N(0, I) in 3 dimensions, through a 3-4-2 relu network.
+/// let net = Mlp::init(&[3, 4, 2], Activation::Relu, 1.0, 1)?;
+/// let x = Moments::gaussian(Col::zeros(3), Mat::identity(3, 3));
+/// let opts = PropagateOptions {
+///     method: ClosureMethod::Auto,
+///     corrections: Corrections::None,
+/// };
+/// let stages = propagate(&net, 0, &[x], None, opts)?;
+/// // h¹, z¹ and y; y's covariance is W Cov(z¹) Wᵀ, positive on the diagonal.
+/// assert_eq!(stages.len(), 3);
+/// let y = &stages[2].per_class[0];
+/// assert!(y.cov[(0, 0)] > 0.0 && y.cov[(1, 1)] > 0.0);
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn propagate(
     net: &Mlp,
     from: usize,
