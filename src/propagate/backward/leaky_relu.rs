@@ -1,7 +1,7 @@
 //! The VJP of the leaky relu closure ([`crate::propagate::closures::LeakyReluClosure`]) by the
 //! Stein/Price route ([`super::stein`]), its expectations built from the relu's.
 //!
-//! With φ = a·h + (1 − a)·relu(h): φ' = a + (1 − a)·1[h > 0], φ'' = (1 − a)·δ(h). Writing
+//! With φ = a·h + (1 − a)·relu(h): φ' = a + (1 − a)·1\[h > 0\], φ'' = (1 − a)·δ(h). Writing
 //! Φᵢ = P(hᵢ > 0), (P⁺, A⁺, B⁺) the relu's pair expectations and m⁺ⱼ = E[relu hⱼ]:
 //!
 //! ```text
