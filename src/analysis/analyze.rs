@@ -81,10 +81,10 @@ pub struct Heatmap {
 /// "transfer").
 ///
 /// ```
-/// use corrflow::analysis::analyze;
-/// use corrflow::config::AnalysisConfig;
+/// use corrflow::analysis::{analyze, AnalysisOptions};
 /// use corrflow::data::Dataset;
 /// use corrflow::net::{Activation, Mlp};
+/// use corrflow::propagate::closures::ClosureMethod;
 /// use corrflow::timing::Timings;
 /// use faer::Mat;
 ///
@@ -95,8 +95,14 @@ pub struct Heatmap {
 ///     n_classes: 2,
 /// };
 /// let net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 3)?;
-/// let mut options = AnalysisConfig::default().options(1);
-/// options.mc_samples = 1000;
+/// let options = AnalysisOptions {
+///     method: ClosureMethod::Auto,
+///     mc_samples: 1000,
+///     surrogate_samples: None,
+///     ridge: 1e-9,
+///     heatmap_layer: 1,
+///     seed: 1,
+/// };
 /// let (analysis, _heatmap) = analyze(&net, &data, options, &Timings::disabled())?;
 /// // The theory from the input (l = 0) and from z¹ (l = 1).
 /// assert_eq!(analysis.theory_accuracy.len(), 2);

@@ -34,6 +34,9 @@ impl<T> Layer<T> {
 pub struct Mlp<T = f64> {
     pub layers: Vec<Layer<T>>,
     pub activation: Activations,
+    /// One flag per layer: true for a layer without a bias (PyTorch's `Linear(bias=False)`),
+    /// whose b stays 0: training leaves it, model files omit its bias tensor.
+    pub bias_free: Vec<bool>,
 }
 
 impl<T: Real> Mlp<T> {
@@ -53,6 +56,7 @@ impl<T: Real> Mlp<T> {
         Mlp {
             layers,
             activation: self.activation.clone(),
+            bias_free: self.bias_free.clone(),
         }
     }
 
@@ -81,7 +85,7 @@ impl<T: Real> Mlp<T> {
 
 impl Mlp {
     /// A network with widths `[d_in, n_1, …, n_L, d_out]`, φ = `activation` after every hidden
-    /// layer, weights drawn N(0, gain²/fan_in), biases zero, from `seed`.
+    /// layer, weights drawn N(0, gain²/fan_in), biases zero (and trainable), from `seed`.
     pub fn init(widths: &[usize], activation: Activation, gain: f64, seed: u64) -> Result<Self> {
         if widths.len() < 2 || widths.contains(&0) {
             return Err(Error::Shape(format!(
@@ -89,7 +93,7 @@ impl Mlp {
             )));
         }
         let mut rng = StdRng::seed_from_u64(seed);
-        let layers = widths
+        let layers: Vec<Layer> = widths
             .windows(2)
             .map(|pair| {
                 let (fan_in, fan_out) = (pair[0], pair[1]);
@@ -108,9 +112,11 @@ impl Mlp {
                 }
             })
             .collect();
+        let bias_free = vec![false; layers.len()];
         Ok(Mlp {
             layers,
             activation: Activations::Uniform(activation),
+            bias_free,
         })
     }
 
@@ -122,6 +128,13 @@ impl Mlp {
         self.activation
             .check_depth(self.depth())
             .map_err(Error::Shape)?;
+        if self.bias_free.len() != self.layers.len() {
+            return Err(Error::Shape(format!(
+                "{} bias flags for {} layers",
+                self.bias_free.len(),
+                self.layers.len()
+            )));
+        }
         for (l, pair) in self.layers.windows(2).enumerate() {
             if pair[1].fan_in() != pair[0].fan_out() {
                 return Err(Error::Shape(format!(
@@ -145,6 +158,12 @@ impl Mlp {
             let finite_w =
                 (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
             let finite_b = layer.b.iter().all(|v| v.is_finite());
+            if self.bias_free[l] && layer.b.iter().any(|&v| v != 0.0) {
+                return Err(Error::Numeric(format!(
+                    "layer {} is bias-free but has a non-zero bias",
+                    l + 1
+                )));
+            }
             if !(finite_w && finite_b) {
                 return Err(Error::Numeric(format!(
                     "layer {} has non-finite weights or biases",

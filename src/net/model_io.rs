@@ -60,7 +60,9 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
         }
         let b: Vec<u8> = layer.b.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.push((format!("{name}.weight"), vec![rows, cols], w));
-        buffers.push((format!("{name}.bias"), vec![rows], b));
+        if !net.bias_free[l] {
+            buffers.push((format!("{name}.bias"), vec![rows], b));
+        }
     }
     let views = buffers
         .iter()
@@ -175,21 +177,29 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         )));
     }
     let mut layers = Vec::with_capacity(depth + 1);
+    let mut bias_free = Vec::new();
     for l in 0..=depth {
         let name = layer_name(l, depth);
         let (rows, cols) = (widths[l + 1], widths[l]);
         let w = read_tensor(&tensors, &format!("{name}.weight"), &[rows, cols], path)?;
-        // A layer without a bias tensor (PyTorch's `Linear(bias=False)`) has b = 0.
+        // A layer without a bias tensor (PyTorch's `Linear(bias=False)`) is bias-free: b = 0.
         let b = match tensors.tensor(&format!("{name}.bias")) {
             Ok(_) => read_tensor(&tensors, &format!("{name}.bias"), &[rows], path)?,
-            Err(_) => vec![0.0; rows],
+            Err(_) => {
+                bias_free.push(l);
+                vec![0.0; rows]
+            }
         };
         layers.push(Layer {
             w: Mat::from_fn(rows, cols, |i, j| w[i * cols + j]),
             b: Col::from_fn(rows, |i| b[i]),
         });
     }
-    let net = Mlp { layers, activation };
+    let net = Mlp {
+        bias_free: (0..layers.len()).map(|l| bias_free.contains(&l)).collect(),
+        layers,
+        activation,
+    };
     net.validate().map_err(|e| bad(e.to_string()))?;
     Ok(net)
 }
@@ -316,8 +326,18 @@ mod tests {
         write("hidden2.bias", None, true);
         let back = load(&path).unwrap();
         assert!(back.layers[1].b.iter().all(|&b| b == 0.0));
+        assert_eq!(back.bias_free, [false, true, false]);
         assert_eq!(back.layers[0], net.layers[0]);
         assert_eq!(back.layers[1].w, net.layers[1].w);
+        // saved again, it stays bias-free
+        let again = dir.path().join("again.safetensors");
+        save(&back, &again, &[]).unwrap();
+        let bytes = std::fs::read(&again).unwrap();
+        assert!(SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensor("hidden2.bias")
+            .is_err());
+        assert_eq!(load(&again).unwrap(), back);
 
         write("", Some("hidden9.bias"), true);
         let err = load(&path).unwrap_err().to_string();

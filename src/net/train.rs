@@ -377,13 +377,14 @@ impl<T: Real> pulp::WithSimd for UpdateAll<'_, T> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let rule = self.rule;
-        for (((layer, g), m), v) in self
+        for ((((layer, g), m), v), &bias_free) in self
             .net
             .layers
             .iter_mut()
             .zip(self.grads)
             .zip(self.s1.iter_mut())
             .zip(self.s2.iter_mut())
+            .zip(&self.net.bias_free)
         {
             for j in 0..layer.w.ncols() {
                 rule.apply(
@@ -392,6 +393,9 @@ impl<T: Real> pulp::WithSimd for UpdateAll<'_, T> {
                     m.w.col_as_slice_mut(j),
                     v.w.col_as_slice_mut(j),
                 );
+            }
+            if bias_free {
+                continue;
             }
             rule.apply(
                 col_slice_mut(&mut layer.b),
@@ -478,6 +482,35 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A bias-free layer keeps b = 0 through training (both precisions) while the others
+    /// learn theirs.
+    #[test]
+    fn bias_free_layers_stay_bias_free() {
+        let data = crate::data::Dataset {
+            x: Mat::from_fn(3, 40, |i, k| ((5 * i + 3 * k) as f64 * 0.37).sin()),
+            labels: (0..40).map(|k| (k % 2) as u8).collect(),
+            n_classes: 2,
+        };
+        for precision in [Precision::F64, Precision::F32] {
+            let mut net = Mlp::init(&[3, 4, 2], Activation::Tanh, 1.0, 2).unwrap();
+            net.bias_free[0] = true;
+            let cfg = TrainConfig {
+                epochs: 3,
+                batch: 8,
+                lr: 0.05,
+                loss: Loss::Ce,
+                optimizer: Optimizer::Adam,
+                momentum: 0.9,
+                seed: 4,
+                precision,
+            };
+            train(&mut net, &data, &cfg, |_| {}).unwrap();
+            assert!(net.layers[0].b.iter().all(|&b| b == 0.0), "{precision}");
+            assert!(net.layers[1].b.iter().any(|&b| b != 0.0), "{precision}");
+            assert_eq!(net.bias_free, [true, false]);
         }
     }
 }
