@@ -91,7 +91,8 @@ fn report_folder_holds_markdown_json_and_decodable_plots() {
         assert!(md.contains(&format!("| {:.4} |", f(&t["accuracy"]))), "{t}");
     }
     for i in r["information"].as_array().unwrap() {
-        assert!(md.contains(&format!("{:.4e}", f(&i["mean_term"]))), "{i}");
+        let term = corrflow::report::number::non_negative(f(&i["mean_term"]), 5);
+        assert!(md.contains(&format!("| {term} |")), "{i}");
     }
     assert!(md.contains("accuracy.png") && md.contains("heatmap.svg"));
     let saved: serde_json::Value =
