@@ -88,19 +88,25 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let stages = StageBars::new(stage_bars_wanted(args.json));
     let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
     let bar = epoch_bar(config.epochs(), args.model.is_none());
-    let report = analyze_run(
-        &config,
-        args.model.as_deref(),
-        args.out.as_deref(),
-        &timings,
-        |e| bar.epoch(e),
-    )?;
+    let work = || {
+        let report = analyze_run(
+            &config,
+            args.model.as_deref(),
+            args.out.as_deref(),
+            &timings,
+            |e| bar.epoch(e),
+        )?;
+        if let Some(dir) = &args.report {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            report.write_folder(dir, command, &timings)?;
+        }
+        Ok::<_, corrflow::Error>(report)
+    };
+    let report = work();
+    // The bars go before any output, an error's included.
     bar.finish();
-    if let Some(dir) = &args.report {
-        let command = std::env::args().collect::<Vec<_>>().join(" ");
-        report.write_folder(dir, command, &timings)?;
-    }
     stages.finish();
+    let report = report?;
     if timings.enabled() {
         eprint!("{}", timings.table());
     }
