@@ -2,7 +2,8 @@
 //! [`Timings`] down to the stages it wants broken down (data load, empirical statistics, affine
 //! update, closure, analysis); each records its elapsed time and, where the work has a known
 //! flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
-//! A disabled recorder costs one branch per stage.
+//! A disabled recorder costs one branch per stage. A [`StageObserver`] (the CLI's progress
+//! bars) is told when each stage starts, recording or not.
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
@@ -18,11 +19,18 @@ pub struct StageTime {
     pub flops: f64,
 }
 
+/// Told when a stage starts: the command line's per-stage progress display.
+pub trait StageObserver: Send + Sync + std::fmt::Debug {
+    /// `stage` (a name passed to [`Timings::time`]) starts once more.
+    fn enter(&self, stage: &'static str);
+}
+
 /// Per-stage recorder; stages keep the order in which they were first seen.
 #[derive(Debug, Default)]
 pub struct Timings {
     enabled: bool,
     stages: Mutex<Vec<StageTime>>,
+    observer: Option<Box<dyn StageObserver>>,
 }
 
 impl Timings {
@@ -31,7 +39,14 @@ impl Timings {
         Timings {
             enabled: true,
             stages: Mutex::new(Vec::new()),
+            observer: None,
         }
+    }
+
+    /// This recorder, also telling `observer` when each stage starts.
+    pub fn observed_by(mut self, observer: Box<dyn StageObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// A recorder that only runs the closures it is given.
@@ -55,6 +70,9 @@ impl Timings {
 
     /// Runs `f`, adding its wall time and `flops` to `stage`.
     pub fn time<T>(&self, stage: &'static str, flops: f64, f: impl FnOnce() -> T) -> T {
+        if let Some(observer) = &self.observer {
+            observer.enter(stage);
+        }
         if !self.enabled {
             return f();
         }
@@ -146,5 +164,23 @@ mod tests {
         off.add("a", 1.0, 1.0);
         assert!(off.time("a", 0.0, || true) && off.stages().is_empty());
         assert_eq!(affine_flops(2, 3, 1), 2.0 * 2.0 * 9.0 + 2.0 * 3.0 * 3.0);
+    }
+
+    #[derive(Debug, Default)]
+    struct Seen(Mutex<Vec<&'static str>>);
+    impl StageObserver for std::sync::Arc<Seen> {
+        fn enter(&self, stage: &'static str) {
+            self.0.lock().unwrap().push(stage);
+        }
+    }
+
+    #[test]
+    fn observers_see_every_stage_start_recording_or_not() {
+        let seen = std::sync::Arc::new(Seen::default());
+        let off = Timings::disabled().observed_by(Box::new(seen.clone()));
+        off.time("a", 0.0, || ());
+        off.time("b", 0.0, || off.time("a", 0.0, || ()));
+        assert_eq!(*seen.0.lock().unwrap(), ["a", "b", "a"]);
+        assert!(off.stages().is_empty());
     }
 }

@@ -206,7 +206,7 @@ pub fn theory_accuracy(
 
 /// A_0 with the measured κ₃\[i,i,j\] / κ₄\[i,i,j,j\] of h¹ added at the first nonlinearity, where
 /// the quadratic closure is then exact (DESIGN.md §3); later layers stay Gaussian. `None` unless
-/// the activation is quadratic and `stats` carry the κ slices of h¹ (`Higher::InputAndPre`).
+/// every activation is quadratic and `stats` carry the κ slices of h¹ (`Higher::InputAndPre`).
 /// The gap between this and the plain A_0 is the part of the input layer's error that the
 /// third and fourth cumulants of the data explain.
 pub fn corrected_input_accuracy(
@@ -215,8 +215,8 @@ pub fn corrected_input_accuracy(
     opts: AccuracyOptions,
     timings: &Timings,
 ) -> Result<Option<TheoryAccuracy>> {
-    let (Activation::Quadratic { .. }, Some(input), Some(pre)) = (
-        net.activation,
+    let (Some(Activation::Quadratic { .. }), Some(input), Some(pre)) = (
+        net.activation.uniform(),
         stats.get(Stage::Input),
         stats.get(Stage::Pre(1)),
     ) else {

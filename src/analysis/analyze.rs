@@ -79,6 +79,36 @@ pub struct Heatmap {
 /// Runs the analysis of `net` on `data`, recording its stages in `timings` ("empirical
 /// statistics", "affine", "closure", "Monte Carlo argmax", "surrogates", "information",
 /// "transfer").
+///
+/// ```
+/// use corrflow::analysis::{analyze, AnalysisOptions};
+/// use corrflow::data::Dataset;
+/// use corrflow::net::{Activation, Mlp};
+/// use corrflow::propagate::closures::ClosureMethod;
+/// use corrflow::timing::Timings;
+/// use faer::Mat;
+///
+/// // 200 samples of two classes in 2 dimensions (your features, one sample per column).
+/// let data = Dataset {
+///     x: Mat::from_fn(2, 200, |i, k| ((k * 7 + i * 3) % 11) as f64 / 11.0 + (k % 2) as f64),
+///     labels: (0..200).map(|k| (k % 2) as u8).collect(),
+///     n_classes: 2,
+/// };
+/// let net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 3)?;
+/// let options = AnalysisOptions {
+///     method: ClosureMethod::Auto,
+///     mc_samples: 1000,
+///     surrogate_samples: None,
+///     ridge: 1e-9,
+///     heatmap_layer: 1,
+///     seed: 1,
+/// };
+/// let (analysis, _heatmap) = analyze(&net, &data, options, &Timings::disabled())?;
+/// // The theory from the input (l = 0) and from z¹ (l = 1).
+/// assert_eq!(analysis.theory_accuracy.len(), 2);
+/// assert!((0.0..=1.0).contains(&analysis.network_accuracy));
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn analyze(
     net: &Mlp,
     data: &Dataset,
@@ -100,7 +130,7 @@ pub fn analyze(
     if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
         return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
     }
-    let higher = if matches!(net.activation, Activation::Quadratic { .. }) {
+    let higher = if matches!(net.activation.uniform(), Some(Activation::Quadratic { .. })) {
         Higher::InputAndPre
     } else {
         Higher::None

@@ -14,7 +14,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
-use super::output::{epoch_bar, print_json};
+use super::output::{epoch_bar, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -22,6 +22,10 @@ pub struct AnalyzeArgs {
     /// training set with the architecture and training flags below (task defaults).
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// Without --model: also write the network this run trains to FILE (safetensors), to
+    /// analyse or propagate again later with --model FILE.
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
     #[command(flatten)]
@@ -81,14 +85,28 @@ impl AnalyzeArgs {
 
 pub fn run(args: AnalyzeArgs) -> Result<()> {
     let config = args.config()?;
-    let timings = Timings::when(args.timings);
+    let stages = StageBars::new(stage_bars_wanted(args.json));
+    let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
     let bar = epoch_bar(config.epochs(), args.model.is_none());
-    let report = analyze_run(&config, args.model.as_deref(), &timings, |e| bar.epoch(e))?;
+    let work = || {
+        let report = analyze_run(
+            &config,
+            args.model.as_deref(),
+            args.out.as_deref(),
+            &timings,
+            |e| bar.epoch(e),
+        )?;
+        if let Some(dir) = &args.report {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            report.write_folder(dir, command, &timings)?;
+        }
+        Ok::<_, corrflow::Error>(report)
+    };
+    let report = work();
+    // The bars go before any output, an error's included.
     bar.finish();
-    if let Some(dir) = &args.report {
-        let command = std::env::args().collect::<Vec<_>>().join(" ");
-        report.write_folder(dir, command, &timings)?;
-    }
+    stages.finish();
+    let report = report?;
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

@@ -13,8 +13,9 @@ pub struct NetArgs {
     /// Hidden layer widths, comma separated [default: xor 16 · higher-order 64,64 · mnist 100,100].
     #[arg(long, value_name = "N,N,…", value_delimiter = ',')]
     pub hidden: Option<Vec<usize>>,
-    /// Activation of every hidden layer: linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh,
-    /// sigmoid, gelu [default: quad:0.5, mnist relu].
+    /// Activation of every hidden layer: linear (identity), quad:ALPHA (φ(h)=h+αh²), relu,
+    /// leaky_relu[:SLOPE], erf, tanh, sigmoid, gelu, silu, softplus [default: quad:0.5, mnist
+    /// relu].
     #[arg(long, value_name = "φ")]
     pub activation: Option<String>,
     /// Loss: mse (squared error to one-hot targets) or ce (softmax cross-entropy).

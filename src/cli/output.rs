@@ -1,12 +1,18 @@
 //! Terminal output shared by the subcommands: progress bars (training, sweep) that vanish when
 //! piped, JSON.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use indicatif::{
+    HumanDuration, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
+};
 use serde::Serialize;
 
 use corrflow::net::train::EpochStats;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
+use corrflow::timing::StageObserver;
 use corrflow::{Error, Result};
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and `enabled`.
@@ -19,13 +25,23 @@ pub fn progress(len: u64, what: &str, enabled: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), target);
     bar.set_style(
         ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta})",
+            "{prefix:>10} [{bar:30}] {pos}/{len} {msg} ({elapsed}, ETA {eta_known})",
         )
         .expect("static template")
+        .with_key("eta_known", eta_known)
         .progress_chars("=> "),
     );
     bar.set_prefix(what.to_string());
     bar
+}
+
+/// indicatif's ETA, or "?" before the first step is done (indicatif's own reads "0s" then).
+fn eta_known(state: &ProgressState, w: &mut dyn std::fmt::Write) {
+    let _ = if state.pos() == 0 {
+        write!(w, "?")
+    } else {
+        write!(w, "{:#}", HumanDuration(state.eta()))
+    };
 }
 
 /// The training bar: one step per epoch, with its loss and accuracy.
@@ -52,6 +68,65 @@ impl EpochBar {
     pub fn finish(&self) {
         self.0.finish_and_clear();
     }
+}
+
+/// One spinner line per stage of `analyze`/`propagate` on stderr (drawn only when stderr is a
+/// terminal): the stage's name, how often it has started and the time since it first did.
+/// Stages repeated inside others (affine, closure) update their own line.
+/// Clones share the lines.
+#[derive(Clone, Debug)]
+pub struct StageBars {
+    lines: MultiProgress,
+    bars: Arc<Mutex<HashMap<&'static str, ProgressBar>>>,
+}
+
+impl StageBars {
+    /// The display, hidden unless `enabled`.
+    pub fn new(enabled: bool) -> Self {
+        let target = if enabled {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        StageBars {
+            lines: MultiProgress::with_draw_target(target),
+            bars: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl StageObserver for StageBars {
+    fn enter(&self, stage: &'static str) {
+        let mut bars = self.bars.lock().expect("stage bars lock");
+        let bar = bars.entry(stage).or_insert_with(|| {
+            let bar = self.lines.add(ProgressBar::new_spinner());
+            bar.set_style(
+                ProgressStyle::with_template("{prefix:>22} {spinner} {pos} × ({elapsed})")
+                    .expect("static template"),
+            );
+            bar.set_prefix(stage);
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        bar.inc(1);
+    }
+}
+
+impl StageBars {
+    /// Removes every line.
+    pub fn finish(&self) {
+        for bar in self.bars.lock().expect("stage bars lock").values() {
+            bar.finish_and_clear();
+        }
+        let _ = self.lines.clear();
+    }
+}
+
+/// Whether `analyze`/`propagate` draw their stage bars: not when `--json` goes to a pipe (a
+/// script is reading), else whenever stderr is a terminal (indicatif checks that).
+pub fn stage_bars_wanted(json: bool) -> bool {
+    use std::io::IsTerminal;
+    !json || std::io::stdout().is_terminal()
 }
 
 /// Prints `value` as one JSON object on stdout.

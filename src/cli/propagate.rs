@@ -12,7 +12,7 @@ use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
-use super::output::print_json;
+use super::output::{print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
 pub struct PropagateArgs {
@@ -62,8 +62,11 @@ impl From<&PropagateArgs> for RunConfig {
 }
 
 pub fn run(args: PropagateArgs) -> Result<()> {
-    let timings = Timings::when(args.timings);
-    let report = propagate(&RunConfig::from(&args), &args.model, &timings)?;
+    let stages = StageBars::new(stage_bars_wanted(args.json));
+    let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
+    let report = propagate(&RunConfig::from(&args), &args.model, &timings);
+    stages.finish();
+    let report = report?;
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

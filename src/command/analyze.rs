@@ -47,10 +47,13 @@ pub struct AnalyzeReport {
 }
 
 /// Analyses the model at `model`, or without one a network trained on the task's training set
-/// as `config` describes (`on_epoch` sees its epochs).
+/// as `config` describes (`on_epoch` sees its epochs), written to `keep` when given (as
+/// `corrflow train --out` writes it, with the task and seed in its metadata; an error with
+/// `model`, which is already a file).
 pub fn analyze_run(
     config: &RunConfig,
     model: Option<&Path>,
+    keep: Option<&Path>,
     timings: &Timings,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<AnalyzeReport> {
@@ -72,17 +75,34 @@ pub fn analyze_run(
             train_network(config, &loaded.split, on_epoch)
         })?,
     };
+    if let Some(out) = keep {
+        if model.is_some() {
+            return Err(Error::Unsupported(
+                "keeping the trained network (--out) needs a run without --model: a loaded \
+                 model is already a file"
+                    .into(),
+            ));
+        }
+        model_io::save(
+            &net,
+            out,
+            &[
+                ("task", loaded.description.clone()),
+                ("seed", config.net.seed.to_string()),
+            ],
+        )?;
+    }
     let data = a.on.pick(&loaded.split);
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(&net, data, &what, &loaded.description)?;
-    let closure = ClosurePair::new(net.activation, a.closure)?.closure;
+    let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
     Ok(AnalyzeReport {
         model: model.map(Path::to_path_buf),
         trained,
         task: loaded.description,
         on: a.on,
-        closure: closure.name(),
+        closure,
         heatmap_layer: a.heatmap_layer,
         analysis,
         wall_seconds: start.elapsed().as_secs_f64(),

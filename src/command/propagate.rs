@@ -56,7 +56,7 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
             ),
         ));
     }
-    let closure = ClosurePair::new(net.activation, a.closure)?.closure;
+    let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let stats = timings.time("empirical statistics", 0.0, || {
         layer_stats(
             &net,
@@ -99,7 +99,7 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
         widths: net.widths(),
         activation: net.activation.to_string(),
         from_layer: a.from_layer,
-        closure: closure.name(),
+        closure,
         corrections: a.corrections.name(),
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),

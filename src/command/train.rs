@@ -20,7 +20,7 @@ pub struct TrainReport {
     pub widths: Vec<usize>,
     pub activation: String,
     pub objective: Objective,
-    pub config: TrainConfig,
+    pub config: ReportedConfig,
     pub n_train: usize,
     pub n_test: usize,
     pub train_accuracy: f64,
@@ -35,6 +35,16 @@ pub struct TrainReport {
     /// Flops of one sample-objective epoch (6 per weight and sample).
     #[serde(skip)]
     epoch_flops: f64,
+}
+
+/// The training configuration as `--json` reports it: `seed` is the seed the user gave
+/// (`--seed`, which seeds the initialisation), `shuffle_seed` the one derived from it for the
+/// per-epoch shuffles.
+#[derive(Serialize)]
+pub struct ReportedConfig {
+    pub seed: u64,
+    #[serde(flatten)]
+    pub train: TrainConfig,
 }
 
 /// Trains the network `config` describes, writes it to `out` with its metadata, and returns
@@ -99,7 +109,10 @@ pub fn train_model(
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
         wall_seconds: start.elapsed().as_secs_f64(),
         model: out.to_path_buf(),
-        config: cfg,
+        config: ReportedConfig {
+            seed: config.net.seed,
+            train: cfg,
+        },
         epochs: history,
         epoch_seconds,
         epoch_flops,
@@ -111,8 +124,13 @@ impl TrainReport {
     /// per-epoch figure of `--timings` for the samples objective (the first epoch includes
     /// buffer allocation and thread start-up, so the median is the steady state).
     pub fn epoch_line(&self) -> Option<String> {
-        (self.objective == Objective::Samples)
-            .then(|| epoch_line(&self.epoch_seconds, self.epoch_flops, self.config.precision))
+        (self.objective == Objective::Samples).then(|| {
+            epoch_line(
+                &self.epoch_seconds,
+                self.epoch_flops,
+                self.config.train.precision,
+            )
+        })
     }
 }
 
@@ -140,11 +158,11 @@ impl fmt::Display for TrainReport {
             f,
             "training        {} objective, {} epochs, batch {}, {} lr {:e}, loss {}",
             self.objective,
-            self.config.epochs,
-            self.config.batch,
-            self.config.optimizer,
-            self.config.lr,
-            self.config.loss
+            self.config.train.epochs,
+            self.config.train.batch,
+            self.config.train.optimizer,
+            self.config.train.lr,
+            self.config.train.loss
         )?;
         writeln!(
             f,

@@ -60,19 +60,22 @@ impl ClassStatistics {
     }
 }
 
-/// The forward closure of the network's φ and its VJP: the exact closed forms for linear,
-/// quadratic, relu and erf; for the other (smooth) φ the pure Hermite series with
+/// The forward closure of each hidden layer's φ and its VJP: the exact closed forms for linear,
+/// quadratic, relu, leaky relu and erf; for the other (smooth) φ the pure Hermite series with
 /// [`crate::propagate::closures::hermite::DEFAULT_ORDER`] terms and no 2-D quadrature fallback
 /// near |ρ| = 1 ([`ClosurePair::without_fallback`]). The VJP differentiates exactly this series.
 pub struct CumulantObjective {
-    closures: ClosurePair,
+    /// Hidden layer l's pair at index l − 1.
+    closures: Vec<ClosurePair>,
 }
 
 impl CumulantObjective {
-    /// The objective for `net`'s activation (closures as in the type's docs).
+    /// The objective for `net`'s activations (closures as in the type's docs).
     pub fn new(net: &Mlp) -> Result<Self> {
-        let closures = ClosurePair::without_fallback(net.activation, ClosureMethod::Auto)?;
-        closures.vjp()?;
+        let closures = ClosurePair::for_layers(net, ClosureMethod::Auto, false)?;
+        for pair in &closures {
+            pair.vjp()?;
+        }
         Ok(CumulantObjective { closures })
     }
 
@@ -107,7 +110,6 @@ impl CumulantObjective {
             g.w.fill(0.0);
             g.b.fill(0.0);
         }
-        let vjp = self.closures.vjp()?;
         let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
@@ -130,6 +132,7 @@ impl CumulantObjective {
                 let below =
                     affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
                 if let Some(z_adj) = below {
+                    let vjp = self.closures[l - 1].vjp()?;
                     adj = vjp.vjp(&stages[2 * l - 2].per_class[0], input, &z_adj)?;
                 }
             }
@@ -150,7 +153,11 @@ impl CumulantObjective {
             0,
             std::slice::from_ref(x),
             None,
-            self.closures.closure.as_ref(),
+            &self
+                .closures
+                .iter()
+                .map(|p| p.closure.as_ref())
+                .collect::<Vec<_>>(),
             Corrections::None,
             &Timings::disabled(),
         )

@@ -23,6 +23,18 @@ pub enum Activation {
     Sigmoid,
     /// φ(h) = h Φ(h), Φ the standard normal cdf (exact GELU, not the tanh approximation).
     Gelu,
+    /// φ(h) = max(h, 0) + a·min(h, 0) (PyTorch's `LeakyReLU(negative_slope=a)`).
+    LeakyRelu { slope: f64 },
+    /// φ(h) = h / (1 + e^{−h}) (SiLU, "swish").
+    Silu,
+    /// φ(h) = ln(1 + eʰ), evaluated as max(h, 0) + ln(1 + e^{−|h|}) (PyTorch's `Softplus()`
+    /// with β = 1).
+    Softplus,
+}
+
+/// 1 / (1 + e^{−h}).
+fn logistic(h: f64) -> f64 {
+    1.0 / (1.0 + (-h).exp())
 }
 
 impl Activation {
@@ -34,12 +46,21 @@ impl Activation {
             Activation::Relu => h.max(0.0),
             Activation::Erf => libm::erf(h),
             Activation::Tanh => h.tanh(),
-            Activation::Sigmoid => 1.0 / (1.0 + (-h).exp()),
+            Activation::Sigmoid => logistic(h),
             Activation::Gelu => 0.5 * h * libm::erfc(-h * std::f64::consts::FRAC_1_SQRT_2),
+            Activation::LeakyRelu { slope } => {
+                if h > 0.0 {
+                    h
+                } else {
+                    slope * h
+                }
+            }
+            Activation::Silu => h * logistic(h),
+            Activation::Softplus => h.max(0.0) + (-h.abs()).exp().ln_1p(),
         }
     }
 
-    /// φ'(h), scalar reference (relu: 1 for h > 0, else 0).
+    /// φ'(h), scalar reference (relu: 1 for h > 0, else 0; leaky relu: 1 for h > 0, else a).
     pub fn deriv(self, h: f64) -> f64 {
         match self {
             Activation::Linear => 1.0,
@@ -64,12 +85,25 @@ impl Activation {
                 let pdf = (-0.5 * h * h).exp() / (2.0 * std::f64::consts::PI).sqrt();
                 0.5 * libm::erfc(-h * std::f64::consts::FRAC_1_SQRT_2) + h * pdf
             }
+            Activation::LeakyRelu { slope } => {
+                if h > 0.0 {
+                    1.0
+                } else {
+                    slope
+                }
+            }
+            // σ(h) + h σ(h)(1 − σ(h))
+            Activation::Silu => {
+                let s = logistic(h);
+                s + h * s * (1.0 - s)
+            }
+            Activation::Softplus => logistic(h),
         }
     }
 
     /// True when φ is smooth (C^∞), so that its Hermite series converges fast.
     pub fn is_smooth(self) -> bool {
-        !matches!(self, Activation::Relu)
+        !matches!(self, Activation::Relu | Activation::LeakyRelu { .. })
     }
 }
 
@@ -84,13 +118,19 @@ impl fmt::Display for Activation {
             Activation::Tanh => write!(f, "tanh"),
             Activation::Sigmoid => write!(f, "sigmoid"),
             Activation::Gelu => write!(f, "gelu"),
+            Activation::LeakyRelu { slope } => write!(f, "leaky_relu:{slope}"),
+            Activation::Silu => write!(f, "silu"),
+            Activation::Softplus => write!(f, "softplus"),
         }
     }
 }
 
 /// What `--activation` accepts, for error messages and help.
-pub const ACTIVATION_SYNTAX: &str =
-    "linear, quad:ALPHA (φ(h)=h+αh²), relu, erf, tanh, sigmoid, gelu";
+pub const ACTIVATION_SYNTAX: &str = "linear (or identity), quad:ALPHA (φ(h)=h+αh²), relu, \
+     leaky_relu[:SLOPE] (default slope 0.01), erf, tanh, sigmoid, gelu, silu, softplus";
+
+/// PyTorch's default `LeakyReLU` slope, taken when `leaky_relu` is given without one.
+pub const DEFAULT_LEAKY_SLOPE: f64 = 0.01;
 
 impl FromStr for Activation {
     type Err = Error;
@@ -110,6 +150,18 @@ impl FromStr for Activation {
             }
             return Ok(Activation::Quadratic { alpha });
         }
+        if let Some(slope) = lower
+            .strip_prefix("leaky_relu:")
+            .or_else(|| lower.strip_prefix("leaky:"))
+        {
+            let slope: f64 = slope
+                .parse()
+                .map_err(|_| bad(format!("'{s}': the slope after ':' must be a number")))?;
+            if !slope.is_finite() {
+                return Err(bad(format!("'{s}': the slope must be finite")));
+            }
+            return Ok(Activation::LeakyRelu { slope });
+        }
         Ok(match lower.as_str() {
             "linear" | "identity" => Activation::Linear,
             "quad" | "quadratic" => {
@@ -120,6 +172,11 @@ impl FromStr for Activation {
             "tanh" => Activation::Tanh,
             "sigmoid" => Activation::Sigmoid,
             "gelu" => Activation::Gelu,
+            "leaky_relu" | "leaky" => Activation::LeakyRelu {
+                slope: DEFAULT_LEAKY_SLOPE,
+            },
+            "silu" | "swish" => Activation::Silu,
+            "softplus" => Activation::Softplus,
             _ => return Err(bad(format!("'{s}' is not one of {ACTIVATION_SYNTAX}"))),
         })
     }
@@ -149,6 +206,10 @@ mod tests {
             "sigmoid",
             "gelu",
             "quad:-0.25",
+            "leaky_relu:0.2",
+            "leaky_relu:-0.5",
+            "silu",
+            "softplus",
         ] {
             let a: Activation = s.parse().unwrap();
             assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
@@ -156,6 +217,15 @@ mod tests {
         assert!("quad".parse::<Activation>().is_err());
         assert!("quad:x".parse::<Activation>().is_err());
         assert!("softmax".parse::<Activation>().is_err());
+        assert!("leaky_relu:x".parse::<Activation>().is_err());
+        assert_eq!(
+            "leaky_relu".parse::<Activation>().unwrap(),
+            Activation::LeakyRelu { slope: 0.01 }
+        );
+        assert_eq!(
+            "identity".parse::<Activation>().unwrap(),
+            Activation::Linear
+        );
     }
 
     #[test]
@@ -167,6 +237,9 @@ mod tests {
             Activation::Tanh,
             Activation::Sigmoid,
             Activation::Gelu,
+            Activation::Silu,
+            Activation::Softplus,
+            Activation::LeakyRelu { slope: 0.1 },
         ];
         for a in acts {
             for &h in &[-2.3, -0.4, 0.1, 1.7] {

@@ -78,8 +78,8 @@ impl<T: Real> Mlp<T> {
             "input rows must equal the network's input width"
         );
         fp.batch = b;
-        let act = self.activation;
         for (l, layer) in self.layers[..self.depth()].iter().enumerate() {
+            let act = self.activation.at(l);
             let (before, rest) = fp.z.split_at_mut(l);
             let input = if l == 0 {
                 x
@@ -206,7 +206,8 @@ mod tests {
                     for (i, v) in next.iter().enumerate() {
                         assert!((fp.pre(l + 1)[(i, j)] - v).abs() < 1e-13);
                     }
-                    next.iter_mut().for_each(|v| *v = net.activation.eval(*v));
+                    next.iter_mut()
+                        .for_each(|v| *v = net.activation.at(l).eval(*v));
                 }
                 a = next;
             }

@@ -77,6 +77,9 @@ impl Elementwise for f32 {
     fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f32s, g: S::f32s) -> S::f32s {
         match act {
             Activation::Relu => f32::select_positive(simd, h, g, f32::splat(simd, 0.0)),
+            Activation::LeakyRelu { slope } => {
+                f32::select_positive(simd, h, g, simd.mul_f32s(g, f32::splat(simd, slope)))
+            }
             _ => simd.mul_f32s(g, arithmetic_dphi::<f32, S>(simd, act, h)),
         }
     }
@@ -85,6 +88,13 @@ impl Elementwise for f32 {
         match act {
             Activation::Relu => h.max(0.0),
             Activation::Quadratic { alpha } => h * (alpha as f32).mul_add(h, 1.0),
+            Activation::LeakyRelu { slope } => {
+                if h > 0.0 {
+                    h
+                } else {
+                    slope as f32 * h
+                }
+            }
             _ => h,
         }
     }
@@ -99,6 +109,13 @@ impl Elementwise for f32 {
                 }
             }
             Activation::Quadratic { alpha } => g * (2.0 * alpha as f32).mul_add(h, 1.0),
+            Activation::LeakyRelu { slope } => {
+                if h > 0.0 {
+                    g
+                } else {
+                    slope as f32 * g
+                }
+            }
             _ => g,
         }
     }
@@ -156,7 +173,8 @@ impl<T: Elementwise> WithSimd for MulDerivative<'_, T> {
     }
 }
 
-/// The arithmetic φ on lanes of T: h, h(1 + αh), max(h, 0); any other φ returns h.
+/// The arithmetic φ on lanes of T: h, h(1 + αh), max(h, 0), h > 0 ? h : ah; any other φ
+/// returns h.
 #[inline(always)]
 fn arithmetic_phi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
     match act {
@@ -166,29 +184,35 @@ fn arithmetic_phi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T:
             T::mul(simd, h, T::mul_add(simd, T::splat(simd, alpha), h, one))
         }
         Activation::Relu => T::max(simd, h, T::splat(simd, 0.0)),
+        Activation::LeakyRelu { slope } => {
+            T::select_positive(simd, h, h, T::mul(simd, T::splat(simd, slope), h))
+        }
         _ => h,
     }
 }
 
-/// The arithmetic φ' on lanes of T: 1 + 2αh, 1[h > 0]; any other φ returns 1.
+/// The arithmetic φ' on lanes of T: 1 + 2αh, 1[h > 0], h > 0 ? 1 : a; any other φ returns 1.
 #[inline(always)]
 fn arithmetic_dphi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
     let one = T::splat(simd, 1.0);
     match act {
         Activation::Quadratic { alpha } => T::mul_add(simd, T::splat(simd, 2.0 * alpha), h, one),
         Activation::Relu => T::select_positive(simd, h, one, T::splat(simd, 0.0)),
+        Activation::LeakyRelu { slope } => T::select_positive(simd, h, one, T::splat(simd, slope)),
         _ => one,
     }
 }
 
-/// φ on f64 lanes.
+/// φ on f64 lanes (per-lane scalar for silu and softplus).
 #[inline(always)]
 fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
     match act {
-        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => {
-            arithmetic_phi::<f64, S>(simd, act, h)
-        }
+        Activation::Linear
+        | Activation::Quadratic { .. }
+        | Activation::Relu
+        | Activation::LeakyRelu { .. } => arithmetic_phi::<f64, S>(simd, act, h),
+        Activation::Silu | Activation::Softplus => per_lane(h, |v| act.eval(v)),
         Activation::Sigmoid => {
             let e = simd::exp(simd, simd.neg_f64s(h));
             simd.div_f64s(one, simd.add_f64s(one, e))
@@ -216,13 +240,14 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
-/// φ' on f64 lanes (per-lane scalar for tanh and sigmoid).
+/// φ' on f64 lanes (per-lane scalar for tanh, sigmoid, silu and softplus).
 #[inline(always)]
 fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     match act {
-        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => {
-            arithmetic_dphi::<f64, S>(simd, act, h)
-        }
+        Activation::Linear
+        | Activation::Quadratic { .. }
+        | Activation::Relu
+        | Activation::LeakyRelu { .. } => arithmetic_dphi::<f64, S>(simd, act, h),
         Activation::Erf => {
             let e = simd::exp(simd, simd.neg_f64s(simd.mul_f64s(h, h)));
             simd.mul_f64s(simd.splat_f64s(std::f64::consts::FRAC_2_SQRT_PI), e)
@@ -231,18 +256,21 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             // Φ(h) + hφ(h)
             simd.mul_add_f64s(h, simd::norm_pdf(simd, h), simd::norm_cdf(simd, h))
         }
-        _ => {
-            let mut lanes = h;
-            for v in bytemuck::cast_slice_mut::<S::f64s, f64>(std::slice::from_mut(&mut lanes)) {
-                *v = act.deriv(*v);
-            }
-            lanes
-        }
+        _ => per_lane(h, |v| act.deriv(v)),
     }
 }
 
-/// f32 columns: h ← h + b, z ← φ(h). linear, quadratic and relu run on f32 lanes (16 per
-/// AVX-512 vector); the transcendental φ (erf, tanh, sigmoid, gelu) widen h + b to f64 in chunks,
+/// `f` applied to every lane of `h` by the scalar reference.
+#[inline(always)]
+fn per_lane<V: bytemuck::Pod>(mut h: V, f: impl Fn(f64) -> f64) -> V {
+    for v in bytemuck::cast_slice_mut::<V, f64>(std::slice::from_mut(&mut h)) {
+        *v = f(*v);
+    }
+    h
+}
+
+/// f32 columns: h ← h + b, z ← φ(h). linear, quadratic, relu and leaky relu run on f32 lanes
+/// (16 per AVX-512 vector); the transcendental φ (erf, tanh, sigmoid, gelu, silu, softplus) widen h + b to f64 in chunks,
 /// evaluate the f64 kernel and round z to f32 (≤ ½ ulp_f32 beyond the f64 kernel's error).
 pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f32]) {
     debug_assert!(h.len() == b.len() && z.len() == b.len());
@@ -301,7 +329,10 @@ const ZEROS: [f64; CHUNK] = [0.0; CHUNK];
 fn is_arithmetic(act: Activation) -> bool {
     matches!(
         act,
-        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu
+        Activation::Linear
+            | Activation::Quadratic { .. }
+            | Activation::Relu
+            | Activation::LeakyRelu { .. }
     )
 }
 
@@ -309,7 +340,7 @@ fn is_arithmetic(act: Activation) -> bool {
 mod tests {
     use super::*;
 
-    const ACTS: [Activation; 7] = [
+    const ACTS: [Activation; 10] = [
         Activation::Linear,
         Activation::Quadratic { alpha: 0.5 },
         Activation::Relu,
@@ -317,6 +348,9 @@ mod tests {
         Activation::Tanh,
         Activation::Sigmoid,
         Activation::Gelu,
+        Activation::LeakyRelu { slope: 0.125 },
+        Activation::Silu,
+        Activation::Softplus,
     ];
 
     #[test]
@@ -368,7 +402,10 @@ mod tests {
                 let hk = f64::from(hk);
                 let (want, dwant) = (act.eval(hk), 1.5 * act.deriv(hk));
                 let (tol, dtol) = match act {
-                    Activation::Linear | Activation::Relu => (0.0, 0.0),
+                    // slope 1/8: a·h is exact in f32
+                    Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. } => {
+                        (0.0, 0.0)
+                    }
                     Activation::Quadratic { alpha } => (
                         2.0 * u * hk.abs() * (1.0 + (alpha * hk).abs()) * (1.0 + 2.0 * u),
                         2.0 * u * 1.5 * (1.0 + (2.0 * alpha * hk).abs()) * (1.0 + 2.0 * u),

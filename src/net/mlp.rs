@@ -6,7 +6,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 
 use super::precision::Real;
-use super::Activation;
+use super::{Activation, Activations};
 use crate::error::{Error, Result};
 
 /// One affine map: `w` is out × in, `b` has `out` entries; f64 unless trained in f32
@@ -28,12 +28,15 @@ impl<T> Layer<T> {
     }
 }
 
-/// A feed-forward network: `layers[..L]` are hidden (followed by φ), `layers[L]` is the linear
-/// read-out y = W^{out} z^L + b^{out}.
+/// A feed-forward network: `layers[..L]` are hidden (each followed by its φ), `layers[L]` is the
+/// linear read-out y = W^{out} z^L + b^{out}.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Mlp<T = f64> {
     pub layers: Vec<Layer<T>>,
-    pub activation: Activation,
+    pub activation: Activations,
+    /// One flag per layer: true for a layer without a bias (PyTorch's `Linear(bias=False)`),
+    /// whose b stays 0: training leaves it, model files omit its bias tensor.
+    pub bias_free: Vec<bool>,
 }
 
 impl<T: Real> Mlp<T> {
@@ -52,7 +55,8 @@ impl<T: Real> Mlp<T> {
             .collect();
         Mlp {
             layers,
-            activation: self.activation,
+            activation: self.activation.clone(),
+            bias_free: self.bias_free.clone(),
         }
     }
 
@@ -80,8 +84,8 @@ impl<T: Real> Mlp<T> {
 }
 
 impl Mlp {
-    /// A network with widths `[d_in, n_1, …, n_L, d_out]`, weights drawn N(0, gain²/fan_in),
-    /// biases zero, from `seed`.
+    /// A network with widths `[d_in, n_1, …, n_L, d_out]`, φ = `activation` after every hidden
+    /// layer, weights drawn N(0, gain²/fan_in), biases zero (and trainable), from `seed`.
     pub fn init(widths: &[usize], activation: Activation, gain: f64, seed: u64) -> Result<Self> {
         if widths.len() < 2 || widths.contains(&0) {
             return Err(Error::Shape(format!(
@@ -89,7 +93,7 @@ impl Mlp {
             )));
         }
         let mut rng = StdRng::seed_from_u64(seed);
-        let layers = widths
+        let layers: Vec<Layer> = widths
             .windows(2)
             .map(|pair| {
                 let (fan_in, fan_out) = (pair[0], pair[1]);
@@ -108,13 +112,28 @@ impl Mlp {
                 }
             })
             .collect();
-        Ok(Mlp { layers, activation })
+        let bias_free = vec![false; layers.len()];
+        Ok(Mlp {
+            layers,
+            activation: Activations::Uniform(activation),
+            bias_free,
+        })
     }
 
     /// Checks that consecutive layers fit and every parameter is finite.
     pub fn validate(&self) -> Result<()> {
         if self.layers.is_empty() {
             return Err(Error::Shape("network has no layers".into()));
+        }
+        self.activation
+            .check_depth(self.depth())
+            .map_err(Error::Shape)?;
+        if self.bias_free.len() != self.layers.len() {
+            return Err(Error::Shape(format!(
+                "{} bias flags for {} layers",
+                self.bias_free.len(),
+                self.layers.len()
+            )));
         }
         for (l, pair) in self.layers.windows(2).enumerate() {
             if pair[1].fan_in() != pair[0].fan_out() {
@@ -139,6 +158,12 @@ impl Mlp {
             let finite_w =
                 (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
             let finite_b = layer.b.iter().all(|v| v.is_finite());
+            if self.bias_free[l] && layer.b.iter().any(|&v| v != 0.0) {
+                return Err(Error::Numeric(format!(
+                    "layer {} is bias-free but has a non-zero bias",
+                    l + 1
+                )));
+            }
             if !(finite_w && finite_b) {
                 return Err(Error::Numeric(format!(
                     "layer {} has non-finite weights or biases",

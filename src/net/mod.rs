@@ -1,6 +1,7 @@
 //! The multilayer perceptron: architecture, forward pass, training, model files.
 
 pub mod activation;
+pub mod activations;
 pub mod forward;
 pub mod kernels;
 pub mod mlp;
@@ -10,6 +11,7 @@ pub mod stage;
 pub mod train;
 
 pub use activation::Activation;
+pub use activations::Activations;
 pub use forward::ForwardPass;
 pub use mlp::{Layer, Mlp};
 pub use precision::{Precision, Real};

@@ -15,7 +15,7 @@ use memmap2::Mmap;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
-use super::{Activation, Layer, Mlp};
+use super::{Activations, Layer, Mlp};
 use crate::error::{Error, Result};
 use crate::io::{open_regular, write_atomically, MemoryLimit};
 
@@ -60,7 +60,9 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
         }
         let b: Vec<u8> = layer.b.iter().flat_map(|v| v.to_le_bytes()).collect();
         buffers.push((format!("{name}.weight"), vec![rows, cols], w));
-        buffers.push((format!("{name}.bias"), vec![rows], b));
+        if !net.bias_free[l] {
+            buffers.push((format!("{name}.bias"), vec![rows], b));
+        }
     }
     let views = buffers
         .iter()
@@ -76,6 +78,18 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
 }
 
 /// [`load_limited`] with the default [`MemoryLimit`].
+///
+/// ```
+/// use corrflow::net::{model_io, Activation, Mlp};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("net.safetensors");
+/// let mut net = Mlp::init(&[4, 8, 3], Activation::Gelu, 1.0, 1)?;
+/// net.activation = "leaky_relu:0.1".parse()?;
+/// model_io::save(&net, &path, &[("task", "mine".into())])?;
+/// assert_eq!(model_io::load(&path)?, net);
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn load(path: &Path) -> Result<Mlp> {
     load_limited(path, MemoryLimit::default())
 }
@@ -106,7 +120,9 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         Some(FORMAT_TAG) => {}
         other => {
             return Err(bad(format!(
-                "metadata 'format' is {other:?}, expected \"{FORMAT_TAG}\""
+                "metadata 'format' is {other:?}, expected \"{FORMAT_TAG}\": a plain PyTorch \
+                 state_dict lacks the architecture; write the model with \
+                 python/corrflow_torch.py (corrflow_torch.export(model, path))"
             )))
         }
     }
@@ -127,7 +143,7 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
             "metadata 'widths' = {widths:?}: need ≥ 2 positive widths"
         )));
     }
-    let activation: Activation = meta
+    let activation: Activations = meta
         .get("activation")
         .ok_or_else(|| bad("metadata lacks 'activation'".into()))?
         .parse()
@@ -144,26 +160,46 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
             limit.bytes
         )));
     }
-    let expected: usize = 2 * (depth + 1);
-    if tensors.len() != expected {
+    let known: Vec<String> = (0..=depth)
+        .flat_map(|l| {
+            let name = layer_name(l, depth);
+            [format!("{name}.weight"), format!("{name}.bias")]
+        })
+        .collect();
+    if let Some(stray) = tensors
+        .names()
+        .into_iter()
+        .find(|n| !known.iter().any(|k| k == n))
+    {
         return Err(bad(format!(
-            "holds {} tensors, expected {expected} for widths {widths:?}: {:?}",
-            tensors.len(),
-            tensors.names()
+            "holds a tensor '{stray}' that is not a layer of widths {widths:?} (expected {known:?}; \
+             a layer's bias may be left out)"
         )));
     }
     let mut layers = Vec::with_capacity(depth + 1);
+    let mut bias_free = Vec::new();
     for l in 0..=depth {
         let name = layer_name(l, depth);
         let (rows, cols) = (widths[l + 1], widths[l]);
         let w = read_tensor(&tensors, &format!("{name}.weight"), &[rows, cols], path)?;
-        let b = read_tensor(&tensors, &format!("{name}.bias"), &[rows], path)?;
+        // A layer without a bias tensor (PyTorch's `Linear(bias=False)`) is bias-free: b = 0.
+        let b = match tensors.tensor(&format!("{name}.bias")) {
+            Ok(_) => read_tensor(&tensors, &format!("{name}.bias"), &[rows], path)?,
+            Err(_) => {
+                bias_free.push(l);
+                vec![0.0; rows]
+            }
+        };
         layers.push(Layer {
             w: Mat::from_fn(rows, cols, |i, j| w[i * cols + j]),
             b: Col::from_fn(rows, |i| b[i]),
         });
     }
-    let net = Mlp { layers, activation };
+    let net = Mlp {
+        bias_free: (0..layers.len()).map(|l| bias_free.contains(&l)).collect(),
+        layers,
+        activation,
+    };
     net.validate().map_err(|e| bad(e.to_string()))?;
     Ok(net)
 }
@@ -225,6 +261,7 @@ fn read_tensor(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Activation;
 
     #[test]
     fn roundtrip_is_bit_identical_and_corruption_is_reported() {
@@ -255,5 +292,59 @@ mod tests {
         net.layers[0].w[(1, 1)] = f64::NAN;
         assert!(save(&net, &path, &[]).is_err());
         assert!(!path.exists(), "no partial file after a refused save");
+    }
+
+    /// A file written without one layer's bias (as the PyTorch exporter writes
+    /// `Linear(bias=False)`) loads with b = 0 for that layer; per-layer activations round-trip;
+    /// a stray tensor and a plain state_dict without corrflow's metadata are refused, the latter
+    /// pointing to the exporter.
+    #[test]
+    fn bias_free_layers_and_per_layer_activations_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mixed.safetensors");
+        let mut net = Mlp::init(&[3, 4, 2, 2], Activation::Relu, 1.0, 5).unwrap();
+        net.activation = "leaky_relu:0.1,silu".parse().unwrap();
+        net.layers[1].b = Col::from_fn(2, |i| 0.5 + i as f64);
+        save(&net, &path, &[]).unwrap();
+        assert_eq!(load(&path).unwrap(), net);
+
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let write = |skip: &str, extra: Option<&str>, meta: bool| {
+            let mut views: Vec<(String, TensorView<'_>)> = st
+                .tensors()
+                .into_iter()
+                .filter(|(n, _)| n != skip)
+                .collect();
+            if let Some(name) = extra {
+                views.push((name.to_string(), st.tensor("readout.bias").unwrap()));
+            }
+            let meta = meta.then(|| header.metadata().clone().unwrap());
+            std::fs::write(&path, safetensors::serialize(views, meta).unwrap()).unwrap();
+        };
+        write("hidden2.bias", None, true);
+        let back = load(&path).unwrap();
+        assert!(back.layers[1].b.iter().all(|&b| b == 0.0));
+        assert_eq!(back.bias_free, [false, true, false]);
+        assert_eq!(back.layers[0], net.layers[0]);
+        assert_eq!(back.layers[1].w, net.layers[1].w);
+        // saved again, it stays bias-free
+        let again = dir.path().join("again.safetensors");
+        save(&back, &again, &[]).unwrap();
+        let bytes = std::fs::read(&again).unwrap();
+        assert!(SafeTensors::deserialize(&bytes)
+            .unwrap()
+            .tensor("hidden2.bias")
+            .is_err());
+        assert_eq!(load(&again).unwrap(), back);
+
+        write("", Some("hidden9.bias"), true);
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("'hidden9.bias'"), "{err}");
+
+        write("", None, false);
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("corrflow_torch.py"), "{err}");
     }
 }

@@ -65,7 +65,9 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// Momentum β of SGD (ignored by Adam).
     pub momentum: f64,
-    /// Seed of the per-epoch shuffles (initialisation has its own seed in [`Mlp::init`]).
+    /// Seed of the per-epoch shuffles (initialisation has its own seed in [`Mlp::init`]);
+    /// serialised as `shuffle_seed`, the run's `seed` being the one the user gave.
+    #[serde(rename = "shuffle_seed")]
     pub seed: u64,
     /// Float type of the forward pass, backpropagation and optimiser (`--precision`).
     pub precision: Precision,
@@ -289,7 +291,7 @@ fn backprop<T: Real>(
                 delta,
                 one,
             );
-            let act = net.activation;
+            let act = net.activation.at(l - 1);
             let column = |(g, h): (faer::ColMut<'_, T>, faer::ColRef<'_, T>)| {
                 let h = h.try_as_col_major().unwrap().as_slice();
                 T::mul_derivative(act, h, g.try_as_col_major_mut().unwrap().as_slice_mut());
@@ -339,7 +341,15 @@ pub(crate) fn update<T: Real>(
     let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
         arch.dispatch(ApplySlice { rule, p, g, m, v })
     };
-    for (((layer, g), m), v) in net.layers.iter_mut().zip(grads).zip(s1).zip(s2) {
+    let bias_free = net.bias_free.clone();
+    for ((((layer, g), m), v), bias_free) in net
+        .layers
+        .iter_mut()
+        .zip(grads)
+        .zip(s1)
+        .zip(s2)
+        .zip(bias_free)
+    {
         let column = |(((p, g), m), v): ColumnQuad<'_, T>| {
             apply(
                 p.try_as_col_major_mut().unwrap().as_slice_mut(),
@@ -364,6 +374,9 @@ pub(crate) fn update<T: Real>(
                 .zip(m.w.col_iter_mut())
                 .zip(v.w.col_iter_mut())
                 .for_each(column);
+        }
+        if bias_free {
+            continue; // a bias-free layer's b stays 0
         }
         apply(
             col_slice_mut(&mut layer.b),
@@ -513,6 +526,35 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A bias-free layer keeps b = 0 through training (both precisions) while the others
+    /// learn theirs.
+    #[test]
+    fn bias_free_layers_stay_bias_free() {
+        let data = crate::data::Dataset {
+            x: Mat::from_fn(3, 40, |i, k| ((5 * i + 3 * k) as f64 * 0.37).sin()),
+            labels: (0..40).map(|k| (k % 2) as u8).collect(),
+            n_classes: 2,
+        };
+        for precision in [Precision::F64, Precision::F32] {
+            let mut net = Mlp::init(&[3, 4, 2], Activation::Tanh, 1.0, 2).unwrap();
+            net.bias_free[0] = true;
+            let cfg = TrainConfig {
+                epochs: 3,
+                batch: 8,
+                lr: 0.05,
+                loss: Loss::Ce,
+                optimizer: Optimizer::Adam,
+                momentum: 0.9,
+                seed: 4,
+                precision,
+            };
+            train(&mut net, &data, &cfg, |_| {}).unwrap();
+            assert!(net.layers[0].b.iter().all(|&b| b == 0.0), "{precision}");
+            assert!(net.layers[1].b.iter().any(|&b| b != 0.0), "{precision}");
+            assert_eq!(net.bias_free, [true, false]);
         }
     }
 }

@@ -40,6 +40,28 @@ pub struct Predicted {
 /// must hold the measured moments of h^{from+1} including their κ slices: the affine map is
 /// exact for every cumulant, so measuring h^{from+1} equals mapping the start layer's full κ
 /// tensors, which are never formed.
+///
+/// ```
+/// use corrflow::net::{Activation, Mlp};
+/// use corrflow::propagate::closures::{ClosureMethod, Corrections};
+/// use corrflow::propagate::{propagate, PropagateOptions};
+/// use corrflow::stats::Moments;
+/// use faer::{Col, Mat};
+///
+/// // One class, x ~ N(0, I) in 3 dimensions, through a 3-4-2 relu network.
+/// let net = Mlp::init(&[3, 4, 2], Activation::Relu, 1.0, 1)?;
+/// let x = Moments::gaussian(Col::zeros(3), Mat::identity(3, 3));
+/// let opts = PropagateOptions {
+///     method: ClosureMethod::Auto,
+///     corrections: Corrections::None,
+/// };
+/// let stages = propagate(&net, 0, &[x], None, opts)?;
+/// // h¹, z¹ and y; y's covariance is W Cov(z¹) Wᵀ, positive on the diagonal.
+/// assert_eq!(stages.len(), 3);
+/// let y = &stages[2].per_class[0];
+/// assert!(y.cov[(0, 0)] > 0.0 && y.cov[(1, 1)] > 0.0);
+/// # Ok::<(), corrflow::Error>(())
+/// ```
 pub fn propagate(
     net: &Mlp,
     from: usize,
@@ -78,20 +100,21 @@ impl Propagator {
         timings: &Timings,
     ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
-        let pair = ClosurePair::new(net.activation, opts.method)?;
-        let closure = pair.closure.as_ref();
+        let pairs = ClosurePair::for_layers(net, opts.method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         self.run_closure(
             net,
             from,
             start,
             first_pre,
-            closure,
+            &closures,
             opts.corrections,
             timings,
         )
     }
 
-    /// [`Propagator::run`] with a given closure of the network's φ. Every stage is kept until
+    /// [`Propagator::run`] with given closures, `closures[l − 1]` that of hidden layer l's φ
+    /// (one per hidden layer). Every stage is kept until
     /// the next run, the pre-activations (without κ slices) included: they are what the reverse
     /// pass through the closures needs (the cumulant objective reads them).
     #[allow(clippy::too_many_arguments)]
@@ -101,11 +124,18 @@ impl Propagator {
         from: usize,
         start: &[Moments],
         first_pre: Option<&[Moments]>,
-        closure: &dyn Closure,
+        closures: &[&dyn Closure],
         first_corrections: Corrections,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
+        if closures.len() != net.depth() {
+            return Err(Error::Shape(format!(
+                "{} closures for a network of {} hidden layers",
+                closures.len(),
+                net.depth()
+            )));
+        }
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
@@ -127,6 +157,7 @@ impl Propagator {
             if corrections == Corrections::K3K4 {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
+            let closure = closures[l - 1];
             timings.time("closure", 0.0, || {
                 pre.per_class
                     .iter()

@@ -1,13 +1,15 @@
 //! The one dispatch table from (activation, method) to a closure of φ and its VJP: the forward
 //! map (DESIGN.md §3) and its reverse (§6) are chosen together, so they cannot drift apart.
 
-use super::backward::{ClosureVjp, ErfVjp, HermiteVjp, LinearVjp, QuadraticVjp, ReluVjp};
+use super::backward::{
+    ClosureVjp, ErfVjp, HermiteVjp, LeakyReluVjp, LinearVjp, QuadraticVjp, ReluVjp,
+};
 use super::closures::{
-    Closure, ClosureMethod, ErfClosure, HermiteClosure, LinearClosure, QuadraticClosure,
-    QuadratureClosure, ReluClosure,
+    Closure, ClosureMethod, ErfClosure, HermiteClosure, LeakyReluClosure, LinearClosure,
+    QuadraticClosure, QuadratureClosure, ReluClosure,
 };
 use crate::error::{Error, Result};
-use crate::net::Activation;
+use crate::net::{Activation, Mlp};
 
 /// A closure of φ and, where it has one, its VJP.
 pub struct ClosurePair {
@@ -19,9 +21,10 @@ pub struct ClosurePair {
 
 impl ClosurePair {
     /// The pair for `act` under `method`:
-    /// - `Auto`: the exact closed forms for linear, quadratic, relu and erf; the Hermite series
-    ///   for tanh, sigmoid and gelu;
-    /// - `Hermite`: the series for every smooth φ ([`Error::Unsupported`] for relu);
+    /// - `Auto`: the exact closed forms for linear, quadratic, relu, leaky relu and erf; the
+    ///   Hermite series for tanh, sigmoid, gelu, silu and softplus;
+    /// - `Hermite`: the series for every smooth φ ([`Error::Unsupported`] for relu and leaky
+    ///   relu);
     /// - `Quadrature`: the reference 2-D quadrature for every φ, with no VJP.
     ///
     /// The Hermite series integrates the pairs where its truncation bound fails (|ρ| near 1) by
@@ -36,6 +39,23 @@ impl ClosurePair {
     /// The VJP differentiates exactly this series.
     pub fn without_fallback(act: Activation, method: ClosureMethod) -> Result<Self> {
         Self::table(act, method, false)
+    }
+
+    /// One pair per hidden layer of `net` (its layer's φ under `method`), with the 2-D
+    /// quadrature fallback as [`ClosurePair::new`]; without it as
+    /// [`ClosurePair::without_fallback`] when `fallback` is false.
+    pub fn for_layers(net: &Mlp, method: ClosureMethod, fallback: bool) -> Result<Vec<Self>> {
+        (0..net.depth())
+            .map(|l| Self::table(net.activation.at(l), method, fallback))
+            .collect()
+    }
+
+    /// The closures' names for reports: the one name of a network whose layers share it, else
+    /// the names in layer order joined by "; ".
+    pub fn describe(pairs: &[ClosurePair]) -> String {
+        let mut names: Vec<String> = pairs.iter().map(|p| p.closure.name()).collect();
+        names.dedup();
+        names.join("; ")
     }
 
     /// The VJP of [`ClosurePair::closure`]; [`Error::Unsupported`] for the reference quadrature.
@@ -62,6 +82,10 @@ impl ClosurePair {
             (ClosureMethod::Auto, Activation::Relu) => {
                 (Box::new(ReluClosure), Some(Box::new(ReluVjp)))
             }
+            (ClosureMethod::Auto, Activation::LeakyRelu { slope }) => (
+                Box::new(LeakyReluClosure::new(slope)),
+                Some(Box::new(LeakyReluVjp::new(slope))),
+            ),
             (ClosureMethod::Auto, Activation::Erf) => {
                 (Box::new(ErfClosure), Some(Box::new(ErfVjp)))
             }
@@ -83,7 +107,10 @@ impl ClosurePair {
 mod tests {
     use super::*;
 
-    const ALL: [Activation; 7] = [
+    const ALL: [Activation; 10] = [
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::Silu,
+        Activation::Softplus,
         Activation::Linear,
         Activation::Quadratic { alpha: 0.3 },
         Activation::Relu,

@@ -4,11 +4,12 @@
 //! - [`plots`] draws the analysis plots;
 //! - [`table`] is the table model behind the text and Markdown outputs, [`tables`] the tables
 //!   of `analyze` and `propagate` built on it;
-//! - [`markdown`] writes the text of report.md;
+//! - [`markdown`] writes the text of report.md; [`number`] formats numbers for text;
 //! - [`analysis_report`] renders every file of a report folder in memory, [`write_files`]
 //!   writes them.
 
 pub mod markdown;
+pub mod number;
 pub mod plots;
 pub mod render;
 pub mod table;

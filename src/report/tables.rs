@@ -1,7 +1,9 @@
 //! The tables of `analyze` and `propagate`, built once on the [`Table`] model and rendered as
 //! text (the terminal) or Markdown (report.md). Accuracies have 4 decimals, distances and
-//! errors 3–4 significant digits.
+//! errors 4 significant digits ([`super::number`]: no "8.2373e0", rounding-level negatives of
+//! non-negative quantities as 0).
 
+use super::number::{non_negative, sig};
 use super::table::{Column, Table};
 use crate::analysis::transfer::LayerTransfer;
 use crate::analysis::{Analysis, ClassMean, StageComparison};
@@ -49,7 +51,7 @@ pub fn surrogates(a: &Analysis) -> Table {
             format!("{:.4}", r.stderr),
             r.n_samples.to_string(),
             r.clipped_eigenvalues.to_string(),
-            format!("{:.3e}", r.most_negative_eigenvalue),
+            sig(r.most_negative_eigenvalue, 4),
         ]);
     }
     t
@@ -67,8 +69,8 @@ pub fn information(a: &Analysis) -> Table {
     for i in &a.information {
         t.row(vec![
             i.stage.to_string(),
-            format!("{:.4e}", i.mean_term),
-            format!("{:.4e}", i.cov_term),
+            non_negative(i.mean_term, 5),
+            non_negative(i.cov_term, 5),
             format!("{:.3}", i.mean_share),
             i.ridged_pairs.to_string(),
         ]);
@@ -91,9 +93,9 @@ pub fn comparisons(rows: &[StageComparison]) -> Table {
             r.layer.to_string(),
             r.stage.to_string(),
             r.class.to_string(),
-            format!("{:.3e}", r.cov_rel_err),
-            format!("{:.3e}", r.mean_err),
-            r.kl.map_or("n/a".to_string(), |k| format!("{k:.3e}")),
+            non_negative(r.cov_rel_err, 4),
+            non_negative(r.mean_err, 4),
+            r.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
         ]);
     }
     t
@@ -112,9 +114,9 @@ pub fn class_means(means: &[ClassMean]) -> Table {
         t.row(vec![
             m.layer.to_string(),
             m.stage.to_string(),
-            format!("{:.3e}", m.cov_rel_err),
-            format!("{:.3e}", m.mean_err),
-            format!("{:.3e}", m.kl),
+            non_negative(m.cov_rel_err, 4),
+            non_negative(m.mean_err, 4),
+            non_negative(m.kl, 4),
         ]);
     }
     t
@@ -163,7 +165,11 @@ pub fn transfer_terms(transfer: &[LayerTransfer]) -> Table {
                 .chain(&r.cov_terms)
                 .map(|term| format!("{:.3}", term.share)),
         );
-        cells.push(format!("{:.1e} / {:.1e}", r.residual_mean, r.residual_cov));
+        cells.push(format!(
+            "{} / {}",
+            non_negative(r.residual_mean, 2),
+            non_negative(r.residual_cov, 2)
+        ));
         t.row(cells);
     }
     t

@@ -140,6 +140,24 @@ impl Estimate {
     }
 }
 
+/// The rate the time estimate assumes, per thread: 10 GFLOP/s. BENCHMARKS.md measures the
+/// affine map at 15–110 GFLOP/s on one core (N = 64…2048); small layers, training batches and
+/// the closures run well below that, so this is an order-of-magnitude guide, not a promise.
+pub const ASSUMED_FLOPS_PER_THREAD: f64 = 1e10;
+
+/// Estimated wall time of `flops` of work on `threads` threads at
+/// [`ASSUMED_FLOPS_PER_THREAD`], as "42 s", "3.5 min", "2.1 h".
+pub fn human_duration(flops: f64, threads: usize) -> String {
+    let seconds = flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64);
+    if seconds < 60.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 3600.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
 /// Bytes as "512 MiB", "3.2 GiB".
 pub fn human_bytes(bytes: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

@@ -188,8 +188,8 @@ mod tests {
             ("widht = 3", "unknown key 'widht'"),
             ("epochs = 'ten'", "key 'epochs'"),
             (
-                "activation = ['relu', 'swish']",
-                "key 'activation' = \"swish\"",
+                "activation = ['relu', 'mish']",
+                "key 'activation' = \"mish\"",
             ),
             ("hidden = [16, 32]", "list of architectures"),
             ("seed = []", "empty list"),

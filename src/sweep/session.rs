@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::estimate::mem_available;
+use super::estimate::{human_duration, mem_available, Estimate, ASSUMED_FLOPS_PER_THREAD};
 use super::grid::{Grid, GridPoint};
 use super::merge::results_path;
 use super::plan::{ids, not_done, plan, points_table};
@@ -99,6 +99,14 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
         mine.len(),
         budget.jobs,
         budget.threads_per_point
+    ));
+    let flops: f64 = pending.iter().map(|p| Estimate::of(&p.config).flops).sum();
+    let threads = budget.jobs * budget.threads_per_point;
+    text.push_str(&format!(
+        "estimated time: ~{} ({flops:.2e} flops on {threads} threads at an assumed {:.0} \
+         GFLOP/s per thread)\n",
+        human_duration(flops, threads),
+        ASSUMED_FLOPS_PER_THREAD * 1e-9
     ));
     Ok(text)
 }

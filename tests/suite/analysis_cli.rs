@@ -91,7 +91,8 @@ fn report_folder_holds_markdown_json_and_decodable_plots() {
         assert!(md.contains(&format!("| {:.4} |", f(&t["accuracy"]))), "{t}");
     }
     for i in r["information"].as_array().unwrap() {
-        assert!(md.contains(&format!("{:.4e}", f(&i["mean_term"]))), "{i}");
+        let term = corrflow::report::number::non_negative(f(&i["mean_term"]), 5);
+        assert!(md.contains(&format!("| {term} |")), "{i}");
     }
     assert!(md.contains("accuracy.png") && md.contains("heatmap.svg"));
     let saved: serde_json::Value =
@@ -261,4 +262,24 @@ fn timings_break_analyze_into_its_stages() {
     let total: f64 = row("total (recorded)")[0].parse().unwrap();
     assert!(total.is_finite() && total >= 0.0);
     assert!(total <= f(&r["wall_seconds"]) + 1e-3);
+}
+
+/// `analyze --out FILE` without `--model` keeps the network it trains: analysing that file
+/// gives the same numbers; `--out` with `--model` is refused.
+#[test]
+fn analyze_keeps_the_network_it_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept.safetensors");
+    let k = kept.to_str().unwrap();
+    let first = json(&corrflow(&[
+        "analyze", "--task", "xor", "--json", "--out", k,
+    ]));
+    let again = json(&corrflow(&[
+        "analyze", "--task", "xor", "--json", "--model", k,
+    ]));
+    assert_eq!(first["network_accuracy"], again["network_accuracy"]);
+    assert_eq!(first["theory_accuracy"], again["theory_accuracy"]);
+    let both = corrflow(&["analyze", "--task", "xor", "--model", k, "--out", k]);
+    assert!(!both.status.success());
+    assert!(String::from_utf8_lossy(&both.stderr).contains("--out"));
 }

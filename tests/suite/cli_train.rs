@@ -29,6 +29,10 @@ fn xor_defaults_reach_97_percent_for_quadratic_and_relu() {
         ]);
         let report = json(&out);
         assert_eq!(report["config"]["precision"].as_str().unwrap(), precision);
+        // the seed the user gave (here the default), not the shuffle seed derived from it
+        let seed = corrflow::config::defaults::SEED;
+        assert_eq!(report["config"]["seed"].as_u64(), Some(seed));
+        assert_ne!(report["config"]["shuffle_seed"].as_u64(), Some(seed));
         let acc = report["test_accuracy"].as_f64().unwrap();
         assert!(acc >= 0.97, "{act} {precision}: test accuracy {acc}");
         assert!(report["train_accuracy"].as_f64().unwrap() >= 0.97);

@@ -1,5 +1,5 @@
-//! Closed-form closures (linear, quadratic, relu, erf) against 2-D quadrature, Monte Carlo with
-//! sample-estimated standard errors, and independent Price-theorem integrals.
+//! Closed-form closures (linear, quadratic, relu, leaky relu, erf) against 2-D quadrature, Monte
+//! Carlo with sample-estimated standard errors, and independent Price-theorem integrals.
 
 use crate::common::closures::*;
 use corrflow::net::Activation;
@@ -20,12 +20,28 @@ fn auto(act: Activation) -> Box<dyn corrflow::propagate::closures::Closure> {
         .unwrap()
 }
 
+/// The leaky relu's covariance is (1 − a)²C⁺ plus exact terms in Σ, so it inherits the relu
+/// closure's error scaled by (1 − a)²: in units of √(CᵢᵢCⱼⱼ) that is at most
+/// k = maxᵢ (1 − a)² C⁺ᵢᵢ/Cᵢᵢ times the relu's (k > 1 only for negative slopes, where the
+/// leaky relu's variance can fall below the scaled relu's). 1 for every other φ.
+fn leaky_amplification(act: Activation, input: &Moments, reference: &Moments) -> f64 {
+    let Activation::LeakyRelu { slope } = act else {
+        return 1.0;
+    };
+    let relu = quadrature(Activation::Relu, input);
+    (0..input.dim())
+        .map(|i| (1.0 - slope).powi(2) * relu.cov[(i, i)] / reference.cov[(i, i)])
+        .fold(1.0, f64::max)
+}
+
 #[test]
 fn closed_forms_match_quadrature() {
     let acts = [
         Activation::Linear,
         Activation::Quadratic { alpha: 0.7 },
         Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::LeakyRelu { slope: -0.6 },
         Activation::Erf,
     ];
     for act in acts {
@@ -37,7 +53,7 @@ fn closed_forms_match_quadrature() {
             worst = worst.max(assert_close(
                 &got,
                 &reference,
-                1e-10,
+                1e-10 * leaky_amplification(act, &input, &reference),
                 1e-14,
                 &format!("{act}"),
             ));
@@ -53,6 +69,7 @@ fn closed_forms_match_monte_carlo() {
         Activation::Quadratic { alpha: 0.5 },
         Activation::Relu,
         Activation::Erf,
+        Activation::LeakyRelu { slope: 0.3 },
     ]
     .into_iter()
     .enumerate()

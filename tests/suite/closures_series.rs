@@ -12,7 +12,9 @@ use corrflow::Error;
 use faer::{Col, Mat};
 use rand::RngExt;
 
-const SMOOTH: [Activation; 5] = [
+const SMOOTH: [Activation; 7] = [
+    Activation::Silu,
+    Activation::Softplus,
     Activation::Tanh,
     Activation::Sigmoid,
     Activation::Gelu,
@@ -46,9 +48,15 @@ fn hermite_matches_quadrature() {
 
 #[test]
 fn hermite_matches_monte_carlo() {
-    for (k, act) in [Activation::Tanh, Activation::Sigmoid, Activation::Gelu]
-        .into_iter()
-        .enumerate()
+    for (k, act) in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Softplus,
+    ]
+    .into_iter()
+    .enumerate()
     {
         let (input, a) = random_case(40 + k as u64, 5, (0.3, 1.5), &[0.3, -2.0, 1.0, 6.0, -0.5]);
         let got = apply(

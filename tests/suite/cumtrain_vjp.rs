@@ -129,6 +129,8 @@ fn closed_form_vjps_match_finite_differences() {
         Activation::Linear,
         Activation::Quadratic { alpha: 0.6 },
         Activation::Relu,
+        Activation::LeakyRelu { slope: 0.2 },
+        Activation::LeakyRelu { slope: -0.4 },
         Activation::Erf,
     ] {
         let worst = (0..3)
@@ -140,7 +142,13 @@ fn closed_form_vjps_match_finite_differences() {
 
 #[test]
 fn hermite_vjps_match_finite_differences() {
-    for act in [Activation::Tanh, Activation::Sigmoid, Activation::Gelu] {
+    for act in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Softplus,
+    ] {
         let worst = (0..2)
             .map(|seed| check_closure(act, ClosureMethod::Auto, 10 + seed))
             .fold(0.0, f64::max);

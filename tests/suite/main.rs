@@ -30,4 +30,5 @@ mod sweep_cli;
 mod sweep_resume;
 mod sweep_shard;
 mod sweep_slurm;
+mod torch_bridge;
 mod train_threads;

@@ -28,7 +28,7 @@ fn fixture(name: &str) -> PathBuf {
 fn check_fixture_values(path: &Path) {
     let net = model_io::load(path).unwrap();
     assert_eq!(net.widths(), vec![3, 4, 2]);
-    assert_eq!(net.activation, Activation::Tanh);
+    assert_eq!(net.activation.uniform(), Some(Activation::Tanh));
     for layer in &net.layers {
         let cols = layer.fan_in();
         for i in 0..layer.fan_out() {

@@ -140,7 +140,7 @@ fn quadratic_layer_one_is_exact_on_gaussian_input() {
                 (0..5)
                     .map(|i| {
                         let h = w.b[i] + (0..4).map(|a| w.w[(i, a)] * data.x[(a, k)]).sum::<f64>();
-                        net.activation.eval(h)
+                        net.activation.at(0).eval(h)
                     })
                     .collect()
             })
@@ -220,7 +220,7 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
     }
     // A closure that cannot take κ corrections says so.
     let relu = Mlp {
-        activation: Activation::Relu,
+        activation: Activation::Relu.into(),
         ..net.clone()
     };
     let err = propagate(&relu, 0, start, Some(first_pre), corrected)

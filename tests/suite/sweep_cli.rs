@@ -10,8 +10,8 @@ fn bad_grid_files_name_the_file_and_the_key() {
         ("task = 'xor'\nwidht = [3]", "unknown key 'widht'"),
         ("epochs = 'ten'", "key 'epochs' = \"ten\""),
         (
-            "activation = ['relu', 'swish']",
-            "key 'activation' = \"swish\"",
+            "activation = ['relu', 'mish']",
+            "key 'activation' = \"mish\"",
         ),
         ("hidden = [16, 32]", "list of architectures"),
         ("seed = [1,", "not valid TOML"),
@@ -106,6 +106,7 @@ fn dry_run_lists_every_point_with_estimates() {
         assert!(text.contains(&id), "{text}");
     }
     assert!(text.contains("pending") && text.contains("tiny"), "{text}");
+    assert!(text.contains("estimated time: ~"), "{text}");
     assert!(!out.exists(), "a dry run wrote output");
 }
 

@@ -53,10 +53,10 @@ impl HermiteVjp {
     }
 }
 
-/// φ''(h) of a smooth activation (relu is refused by [`HermiteVjp::new`]; its slot is 0).
+/// φ''(h) of a smooth activation (relu and leaky relu are refused by [`HermiteVjp::new`]; their slot is 0).
 fn second_derivative(act: Activation, h: f64) -> f64 {
     match act {
-        Activation::Linear | Activation::Relu => 0.0,
+        Activation::Linear | Activation::Relu | Activation::LeakyRelu { .. } => 0.0,
         Activation::Quadratic { alpha } => 2.0 * alpha,
         Activation::Erf => -2.0 * h * act.deriv(h),
         Activation::Tanh => {
@@ -68,6 +68,15 @@ fn second_derivative(act: Activation, h: f64) -> f64 {
             s * (1.0 - s) * (1.0 - 2.0 * s)
         }
         Activation::Gelu => normal_pdf(h) * (2.0 - h * h),
+        // silu'' = σ(1 − σ)(2 + h(1 − 2σ)), softplus'' = σ(1 − σ), σ = σ(h) the logistic
+        Activation::Silu => {
+            let s = 1.0 / (1.0 + (-h).exp());
+            s * (1.0 - s) * (2.0 + h * (1.0 - 2.0 * s))
+        }
+        Activation::Softplus => {
+            let s = 1.0 / (1.0 + (-h).exp());
+            s * (1.0 - s)
+        }
     }
 }
 

@@ -10,12 +10,14 @@
 //! return the adjoint of its input (μ, Σ). Each Cᵢⱼ depends only on (μᵢ, μⱼ, Σᵢᵢ, Σⱼⱼ, Σᵢⱼ), so
 //! the VJP is a pairwise sum with the forward closure's lane structure. [`stein`] derives it for
 //! any φ from Price's theorem / Stein's lemma; [`quadratic`] and [`linear`] differentiate their
-//! closed forms directly. One file per family: [`linear`], [`quadratic`], [`relu`], [`erf`],
+//! closed forms directly. One file per family: [`linear`], [`quadratic`], [`relu`] and
+//! [`leaky_relu`] (from relu's expectations), [`erf`],
 //! [`hermite`] (smooth φ); [`affine`] is the exact map's VJP.
 
 pub mod affine;
 pub mod erf;
 pub mod hermite;
+pub mod leaky_relu;
 pub mod linear;
 pub mod quadratic;
 pub mod relu;
@@ -24,6 +26,7 @@ pub mod stein;
 pub use affine::affine_vjp;
 pub use erf::ErfVjp;
 pub use hermite::HermiteVjp;
+pub use leaky_relu::LeakyReluVjp;
 pub use linear::LinearVjp;
 pub use quadratic::QuadraticVjp;
 pub use relu::ReluVjp;

@@ -28,12 +28,44 @@ use crate::stats::Moments;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReluVjp;
 
-struct ReluExpectations<'a> {
-    mu: Vec<f64>,
+/// The relu's Gaussian expectations of one closure input (also the building block of the leaky
+/// relu's, [`super::leaky_relu`]).
+pub(super) struct ReluExpectations<'a> {
+    pub(super) mu: Vec<f64>,
+    pub(super) sig: &'a faer::Mat<f64>,
     s: Vec<f64>,
-    sig: &'a faer::Mat<f64>,
-    /// (E[φ'], E[φ''], E[φ]) per unit.
-    unit: Vec<(f64, f64, f64)>,
+    /// (E[φ'], E[φ''], E[φ]) = (Φ(bᵢ), φ(bᵢ)/sᵢ, μᵢΦ(bᵢ) + sᵢφ(bᵢ)) per unit, bᵢ = μᵢ/sᵢ;
+    /// (1[μᵢ > 0], 0, max(μᵢ, 0)) for a deterministic unit.
+    pub(super) unit: Vec<(f64, f64, f64)>,
+}
+
+impl<'a> ReluExpectations<'a> {
+    /// The expectations for the closure input `input`.
+    pub(super) fn new(input: &'a Moments) -> Self {
+        let (mu, s) = unit_scales(input);
+        let unit = mu
+            .iter()
+            .zip(&s)
+            .map(|(&m, &s)| {
+                if s > 0.0 {
+                    let a = m / s;
+                    (
+                        normal_cdf(a),
+                        normal_pdf(a) / s,
+                        m * normal_cdf(a) + s * normal_pdf(a),
+                    )
+                } else {
+                    (if m > 0.0 { 1.0 } else { 0.0 }, 0.0, m.max(0.0))
+                }
+            })
+            .collect();
+        ReluExpectations {
+            mu,
+            s,
+            sig: &input.cov,
+            unit,
+        }
+    }
 }
 
 impl SteinExpectations for ReluExpectations<'_> {
@@ -83,29 +115,6 @@ impl SteinExpectations for ReluExpectations<'_> {
 
 impl ClosureVjp for ReluVjp {
     fn vjp(&self, input: &Moments, output: &Moments, adjoint: &Adjoint) -> Result<Adjoint> {
-        let (mu, s) = unit_scales(input);
-        let unit = mu
-            .iter()
-            .zip(&s)
-            .map(|(&m, &s)| {
-                if s > 0.0 {
-                    let a = m / s;
-                    (
-                        normal_cdf(a),
-                        normal_pdf(a) / s,
-                        m * normal_cdf(a) + s * normal_pdf(a),
-                    )
-                } else {
-                    (if m > 0.0 { 1.0 } else { 0.0 }, 0.0, m.max(0.0))
-                }
-            })
-            .collect();
-        let k = ReluExpectations {
-            mu,
-            s,
-            sig: &input.cov,
-            unit,
-        };
-        stein_vjp(&k, input, output, adjoint)
+        stein_vjp(&ReluExpectations::new(input), input, output, adjoint)
     }
 }

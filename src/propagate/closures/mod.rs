@@ -2,13 +2,14 @@
 //! mᵢ = E[φ(hᵢ)] and Cᵢⱼ = E[φ(hᵢ)φ(hⱼ)] − mᵢmⱼ (DESIGN.md §3).
 //!
 //! One file per family: [`linear`], [`quadratic`] (exact, with κ₃/κ₄), [`relu`] and [`erf`]
-//! (exact through Φ₂, [`bvn`]), [`hermite`] (Mehler series for smooth φ) and [`quadrature`]
+//! (exact through Φ₂, [`bvn`]), [`leaky_relu`] (from relu's), [`hermite`] (Mehler series for smooth φ) and [`quadrature`]
 //! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP.
 
 pub mod bvn;
 pub mod erf;
 pub mod hermite;
 mod input;
+pub mod leaky_relu;
 pub mod linear;
 pub mod quadratic;
 pub mod quadrature;
@@ -17,6 +18,7 @@ pub mod rules;
 
 pub use erf::ErfClosure;
 pub use hermite::HermiteClosure;
+pub use leaky_relu::LeakyReluClosure;
 pub use linear::LinearClosure;
 pub use quadratic::QuadraticClosure;
 pub use quadrature::QuadratureClosure;
@@ -28,10 +30,10 @@ use crate::stats::Moments;
 /// How a closure is chosen for an activation (`--closure`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum ClosureMethod {
-    /// The exact closed form where one exists (linear, quadratic, relu, erf), else the Hermite
-    /// series.
+    /// The exact closed form where one exists (linear, quadratic, relu, leaky relu, erf), else
+    /// the Hermite series.
     #[value(
-        help = "Exact closed forms (linear, quadratic, relu, erf), Hermite series for tanh/sigmoid/gelu"
+        help = "Exact closed forms (linear, quadratic, relu, leaky relu, erf), Hermite series for tanh/sigmoid/gelu/silu/softplus"
     )]
     Auto,
     /// The Hermite (Mehler) series for every φ.

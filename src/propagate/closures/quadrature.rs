@@ -25,10 +25,10 @@ fn half_range(a: f64) -> f64 {
 /// Panel width, in units of the pre-activation h: panels resolve φ on this scale whatever s is.
 const PANEL_H: f64 = 0.5;
 
-/// Where φ has a kink (relu at 0), so that rules can split there.
+/// Where φ has a kink (relu and leaky relu at 0), so that rules can split there.
 fn kink(act: Activation) -> Option<f64> {
     match act {
-        Activation::Relu => Some(0.0),
+        Activation::Relu | Activation::LeakyRelu { .. } => Some(0.0),
         _ => None,
     }
 }
@@ -47,14 +47,21 @@ const SPLIT_ABOVE: f64 = 8.0;
 /// Half-width c of the stretch |h| ≤ c outside which φ equals a polynomial of degree ≤ 1 to
 /// 10⁻¹⁷ (absolute): tanh 20 (1 − tanh|h| ≤ 2e^{−2|h|}), sigmoid 40 (e^{−|h|}), erf 6
 /// (erfc 6 = 2·10⁻¹⁷), GELU 9 (|h|Φ(−|h|) ≤ φ(9) = 10⁻¹⁸). Linear and quadratic are
-/// polynomials and relu one on each side of its kink (a break of the rule): 0.
+/// polynomials and relu/leaky relu one on each side of its kink (a break of the rule): 0.
 fn feature_half_width(act: Activation) -> f64 {
     match act {
         Activation::Tanh => 20.0,
         Activation::Sigmoid => 40.0,
         Activation::Erf => 6.0,
         Activation::Gelu => 9.0,
-        Activation::Linear | Activation::Quadratic { .. } | Activation::Relu => 0.0,
+        // SiLU h·σ(h) = h − |h|σ(−|h|) or |h|σ(−|h|) beyond: 44e⁻⁴⁴ = 3·10⁻¹⁸; softplus
+        // log(1 + eʰ) = h + log(1 + e⁻ʰ) or log(1 + eʰ): e⁻⁴⁰ = 4·10⁻¹⁸.
+        Activation::Silu => 44.0,
+        Activation::Softplus => 40.0,
+        Activation::Linear
+        | Activation::Quadratic { .. }
+        | Activation::Relu
+        | Activation::LeakyRelu { .. } => 0.0,
     }
 }
 

@@ -1,0 +1,94 @@
+//! The VJP of the leaky relu closure ([`crate::propagate::closures::LeakyReluClosure`]) by the
+//! Stein/Price route ([`super::stein`]), its expectations built from the relu's.
+//!
+//! With φ = a·h + (1 − a)·relu(h): φ' = a + (1 − a)·1\[h > 0\], φ'' = (1 − a)·δ(h). Writing
+//! Φᵢ = P(hᵢ > 0), (P⁺, A⁺, B⁺) the relu's pair expectations and m⁺ⱼ = E[relu hⱼ]:
+//!
+//! ```text
+//! E[φ'ᵢ] = a + (1 − a)Φᵢ,             E[φ''ᵢ] = (1 − a) φ(bᵢ)/sᵢ
+//! Pᵢⱼ = a² + a(1 − a)(Φᵢ + Φⱼ) + (1 − a)² P⁺ᵢⱼ
+//! Aᵢⱼ = a² μⱼ + a(1 − a)(m⁺ⱼ + Tᵢⱼ) + (1 − a)² A⁺ᵢⱼ,   Tᵢⱼ = E[1[hᵢ > 0] hⱼ] = μⱼΦᵢ + Σᵢⱼ φ(bᵢ)/sᵢ
+//! Bᵢⱼ = (1 − a)[a Dᵢⱼ + (1 − a) B⁺ᵢⱼ],   Dᵢⱼ = E[δ(hᵢ) hⱼ] = (φ(bᵢ)/sᵢ)(μⱼ − Σᵢⱼ μᵢ/Σᵢᵢ)
+//! ```
+//!
+//! (Tᵢⱼ and Dᵢⱼ by conditioning hⱼ on hᵢ: E[hⱼ | hᵢ] = μⱼ + Σᵢⱼ(hᵢ − μᵢ)/Σᵢᵢ.)
+
+use super::relu::ReluExpectations;
+use super::stein::{stein_vjp, PairExpectations, SteinExpectations};
+use super::{Adjoint, ClosureVjp};
+use crate::error::Result;
+use crate::stats::Moments;
+
+/// Closed-form VJP of the leaky relu closure with slope `a` (module docs).
+#[derive(Clone, Copy, Debug)]
+pub struct LeakyReluVjp {
+    slope: f64,
+}
+
+impl LeakyReluVjp {
+    /// The VJP for φ(h) = max(h, 0) + slope·min(h, 0).
+    pub fn new(slope: f64) -> Self {
+        LeakyReluVjp { slope }
+    }
+}
+
+struct LeakyExpectations<'a> {
+    relu: ReluExpectations<'a>,
+    a: f64,
+}
+
+impl LeakyExpectations<'_> {
+    /// (Tᵢⱼ, Dᵢⱼ) of the module docs.
+    fn conditional(&self, i: usize, j: usize) -> (f64, f64) {
+        let r = &self.relu;
+        let (cdf_i, dens_i, _) = r.unit[i];
+        let (mu_i, mu_j, sig_ij, sig_ii) = (r.mu[i], r.mu[j], r.sig[(i, j)], r.sig[(i, i)]);
+        let t = mu_j * cdf_i + sig_ij * dens_i;
+        let d = if dens_i > 0.0 {
+            dens_i * (mu_j - sig_ij * mu_i / sig_ii)
+        } else {
+            0.0
+        };
+        (t, d)
+    }
+}
+
+impl SteinExpectations for LeakyExpectations<'_> {
+    fn unit(&self, i: usize) -> (f64, f64) {
+        let (d1, d2) = self.relu.unit(i);
+        let a = self.a;
+        (a + (1.0 - a) * d1, (1.0 - a) * d2)
+    }
+
+    fn pair(&self, i: usize, j: usize) -> PairExpectations {
+        let r = self.relu.pair(i, j);
+        let a = self.a;
+        let (keep, mix) = ((1.0 - a) * (1.0 - a), a * (1.0 - a));
+        let (cdf_i, cdf_j) = (self.relu.unit[i].0, self.relu.unit[j].0);
+        let (m_i, m_j) = (self.relu.unit[i].2, self.relu.unit[j].2);
+        let (mu_i, mu_j) = (self.relu.mu[i], self.relu.mu[j]);
+        let (t_ij, d_ij) = self.conditional(i, j);
+        let (t_ji, d_ji) = self.conditional(j, i);
+        PairExpectations {
+            p: a * a + mix * (cdf_i + cdf_j) + keep * r.p,
+            a: [
+                a * a * mu_j + mix * (m_j + t_ij) + keep * r.a[0],
+                a * a * mu_i + mix * (m_i + t_ji) + keep * r.a[1],
+            ],
+            b: [
+                (1.0 - a) * (a * d_ij + (1.0 - a) * r.b[0]),
+                (1.0 - a) * (a * d_ji + (1.0 - a) * r.b[1]),
+            ],
+        }
+    }
+}
+
+impl ClosureVjp for LeakyReluVjp {
+    fn vjp(&self, input: &Moments, output: &Moments, adjoint: &Adjoint) -> Result<Adjoint> {
+        let k = LeakyExpectations {
+            relu: ReluExpectations::new(input),
+            a: self.slope,
+        };
+        stein_vjp(&k, input, output, adjoint)
+    }
+}
