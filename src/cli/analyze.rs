@@ -8,6 +8,7 @@ use clap::Args;
 
 use corrflow::command::analyze::analyze_run;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
+use corrflow::io::MemoryLimit;
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -75,15 +76,25 @@ impl AnalyzeArgs {
                 heatmap_layer: self.heatmap_layer,
                 ..AnalysisConfig::default()
             },
+            ..RunConfig::default()
         })
     }
 }
 
-pub fn run(args: AnalyzeArgs) -> Result<()> {
-    let config = args.config()?;
+pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
+    let config = RunConfig {
+        max_memory,
+        ..args.config()?
+    };
     let timings = Timings::when(args.timings);
     let bar = epoch_bar(config.epochs(), args.model.is_none());
-    let report = analyze_run(&config, args.model.as_deref(), &timings, |e| bar.epoch(e))?;
+    let report = analyze_run(
+        &config,
+        args.model.as_deref(),
+        args.report.as_deref(),
+        &timings,
+        |e| bar.epoch(e),
+    )?;
     bar.finish();
     if let Some(dir) = &args.report {
         let command = std::env::args().collect::<Vec<_>>().join(" ");

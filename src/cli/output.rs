@@ -5,6 +5,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use corrflow::net::train::EpochStats;
+use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
 use corrflow::{Error, Result};
@@ -54,10 +55,9 @@ impl EpochBar {
     }
 }
 
-/// Prints `value` as one JSON object on stdout.
+/// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Numeric(format!("JSON output: {e}")))?;
+    let text = to_json(value, "JSON output")?;
     println!("{text}");
     Ok(())
 }

@@ -7,6 +7,7 @@ use clap::Args;
 
 use corrflow::command::propagate::propagate;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
+use corrflow::io::MemoryLimit;
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -61,9 +62,13 @@ impl From<&PropagateArgs> for RunConfig {
     }
 }
 
-pub fn run(args: PropagateArgs) -> Result<()> {
+pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     let timings = Timings::when(args.timings);
-    let report = propagate(&RunConfig::from(&args), &args.model, &timings)?;
+    let config = RunConfig {
+        max_memory,
+        ..RunConfig::from(&args)
+    };
+    let report = propagate(&config, &args.model, &timings)?;
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

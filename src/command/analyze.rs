@@ -16,9 +16,10 @@ use crate::config::{Field, On, RunConfig};
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::net::train::{train, EpochStats};
-use crate::net::{model_io, Mlp};
+use crate::net::Mlp;
 use crate::propagate::ClosurePair;
-use crate::report::{analysis_report, tables, write_files};
+use crate::report::json::to_json;
+use crate::report::{analysis_report, check_report_dir, tables, write_files};
 use crate::timing::Timings;
 
 /// How the network was obtained when no model file was given.
@@ -47,10 +48,12 @@ pub struct AnalyzeReport {
 }
 
 /// Analyses the model at `model`, or without one a network trained on the task's training set
-/// as `config` describes (`on_epoch` sees its epochs).
+/// as `config` describes (`on_epoch` sees its epochs). `report`: the report folder that will
+/// be written, checked before the work starts.
 pub fn analyze_run(
     config: &RunConfig,
     model: Option<&Path>,
+    report: Option<&Path>,
     timings: &Timings,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<AnalyzeReport> {
@@ -62,12 +65,17 @@ pub fn analyze_run(
             format!("must be at least {MIN_MC_SAMPLES}"),
         ));
     }
-    let loaded = timings.time("data load", 0.0, || config.data.load())?;
-    let (net, trained) = match model {
-        Some(path) => (
-            timings.time("data load", 0.0, || model_io::load(path))?,
-            None,
-        ),
+    if let Some(dir) = report {
+        check_report_dir(dir)?;
+    }
+    let model_net = match model {
+        Some(path) => Some(timings.time("data load", 0.0, || config.load_model(path))?),
+        None => None,
+    };
+    config.check_memory(model_net.as_ref().map(Mlp::widths))?;
+    let loaded = timings.time("data load", 0.0, || config.load_data())?;
+    let (net, trained) = match model_net {
+        Some(net) => (net, None),
         None => timings.time("training", 0.0, || {
             train_network(config, &loaded.split, on_epoch)
         })?,
@@ -110,8 +118,7 @@ impl AnalyzeReport {
     /// Writes report.md, report.json and the plots into `dir`; `command` is the command line
     /// recorded in the report's header.
     pub fn write_folder(&self, dir: &Path, command: String, timings: &Timings) -> Result<()> {
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Numeric(format!("JSON output: {e}")))?;
+        let json = to_json(self, "report.json")?;
         let header = [
             (
                 "model",

@@ -12,7 +12,6 @@ use crate::analysis::{class_means, compare_stages, StageComparison};
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats, Higher};
-use crate::net::model_io;
 use crate::net::Stage;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
@@ -41,7 +40,9 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
     let start = Instant::now();
     let a = &config.analysis;
     let (net, loaded) = timings.time("data load", 0.0, || {
-        Ok::<_, Error>((model_io::load(model)?, config.data.load()?))
+        let net = config.load_model(model)?;
+        config.check_memory(Some(net.widths()))?;
+        Ok::<_, Error>((net, config.load_data()?))
     })?;
     let data = a.on.pick(&loaded.split);
     check_network_fits(&net, data, &shown(model), &loaded.description)?;
@@ -88,9 +89,14 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
         timings,
     )?;
     let predicted = engine.into_stages();
-    let layers = timings.time("analysis", 0.0, || {
-        compare_stages(&predicted, &stats, net.depth())
-    })?;
+    let layers = timings
+        .time("analysis", 0.0, || {
+            compare_stages(&predicted, &stats, net.depth())
+        })
+        .map_err(|e| match e {
+            Error::Numeric(msg) => Error::Numeric(format!("{}: {msg}", model.display())),
+            other => other,
+        })?;
     Ok(PropagateReport {
         model: model.to_path_buf(),
         task: loaded.description,

@@ -21,6 +21,7 @@ mod idx;
 mod io_reliability;
 mod model_python;
 mod propagate_engine;
+mod reliability_cli;
 mod stats_affine;
 mod stats_gaussian;
 mod stats_moments;
