@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, naming_model, shown};
 use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::{Field, On, RunConfig};
@@ -84,7 +84,11 @@ pub fn analyze_run(
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(&net, data, &what, &loaded.description)?;
     let closure = ClosurePair::new(net.activation, a.closure)?.closure;
-    let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
+    let analysed = analyze(&net, data, a.options(config.net.seed), timings);
+    let (analysis, heatmap) = match model {
+        Some(path) => naming_model(path, analysed)?,
+        None => analysed?,
+    };
     Ok(AnalyzeReport {
         model: model.map(Path::to_path_buf),
         trained,

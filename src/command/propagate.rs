@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, naming_model, shown};
 use crate::analysis::{class_means, compare_stages, StageComparison};
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
@@ -35,8 +35,13 @@ pub struct PropagateReport {
 }
 
 /// Measures `config`'s data through the model at `model`, propagates from
-/// `config.analysis.from_layer` and compares every later stage.
+/// `config.analysis.from_layer` and compares every later stage. A numerical error names the
+/// model.
 pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
+    naming_model(model, propagate_model(config, model, timings))
+}
+
+fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
     let start = Instant::now();
     let a = &config.analysis;
     let (net, loaded) = timings.time("data load", 0.0, || {
@@ -89,14 +94,9 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
         timings,
     )?;
     let predicted = engine.into_stages();
-    let layers = timings
-        .time("analysis", 0.0, || {
-            compare_stages(&predicted, &stats, net.depth())
-        })
-        .map_err(|e| match e {
-            Error::Numeric(msg) => Error::Numeric(format!("{}: {msg}", model.display())),
-            other => other,
-        })?;
+    let layers = timings.time("analysis", 0.0, || {
+        compare_stages(&predicted, &stats, net.depth())
+    })?;
     Ok(PropagateReport {
         model: model.to_path_buf(),
         task: loaded.description,

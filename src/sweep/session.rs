@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::grid::{Grid, GridPoint};
 use super::merge::results_path;
 use super::plan::{ids, not_done, plan, points_table};
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
 use super::store::{read_log, LogContents, ResultsLog};
@@ -127,11 +127,17 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         ));
     }
     let (settled, failed_before) = settled(contents, opts.retry_failed);
-    let failed_before: Vec<usize> = mine
+    let failed_before: Vec<&FailedRecord> = failed_before
         .iter()
-        .filter(|p| failed_before.contains(&p.id))
-        .map(|p| p.index)
+        .filter(|f| mine.iter().any(|p| p.id == f.id))
         .collect();
+    for f in &failed_before {
+        progress.note(&format!(
+            "point #{} {} failed before: {}",
+            f.index, f.id, f.failed
+        ));
+    }
+    let failed_before: Vec<usize> = failed_before.iter().map(|f| f.index).collect();
     if !failed_before.is_empty() {
         progress.note(&format!(
             "note: {} points failed before and are skipped (#{}); --retry-failed runs them again",
@@ -191,14 +197,14 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
 
 /// The ids that a run skips (those with a result, and unless `retry_failed` those whose last
 /// attempt failed), and the failed ones among them.
-fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, HashSet<String>) {
-    let failed: HashSet<String> = if retry_failed {
-        HashSet::new()
+fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, Vec<FailedRecord>) {
+    let failed = if retry_failed {
+        Vec::new()
     } else {
-        contents.failed.into_iter().map(|f| f.id).collect()
+        contents.failed
     };
     let mut done = ids(contents.records);
-    done.extend(failed.iter().cloned());
+    done.extend(failed.iter().map(|f| f.id.clone()));
     (done, failed)
 }
 
