@@ -208,17 +208,30 @@ fn outputs_refuse_devices_fifos_and_symlinks_and_are_checked_before_training() {
         .status()
         .unwrap()
         .success());
-    let train =
-        |out: &str| ["train", "--task", "xor", "--epochs", "1", "--out", out].map(String::from);
-    for (out, what) in [
-        ("/dev/zero", "a device"),
-        (link.to_str().unwrap(), "a symbolic link"),
-        (fifo.to_str().unwrap(), "a FIFO"),
-    ] {
-        let args = train(out);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // A private device node where the test may create one (root): never /dev/null or
+    // /dev/zero, which a regression would replace for the whole machine.
+    let device = dir.path().join("zero");
+    let mut cases = vec![
+        (link.to_str().unwrap().to_string(), "a symbolic link"),
+        (fifo.to_str().unwrap().to_string(), "a FIFO"),
+    ];
+    let made = std::process::Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "5"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        cases.push((device.to_str().unwrap().to_string(), "a device"));
+    }
+    for (out, what) in &cases {
+        let args = ["train", "--task", "xor", "--epochs", "1", "--out", out];
         let err = refused(&args, out);
         assert!(err.contains(what), "{err}");
+    }
+    if made {
+        use std::os::unix::fs::FileTypeExt;
+        let t = std::fs::symlink_metadata(&device).unwrap().file_type();
+        assert!(t.is_char_device(), "the device node was replaced");
     }
     assert_eq!(std::fs::read(&target).unwrap(), b"keep");
     assert!(std::fs::symlink_metadata(&link)
