@@ -168,8 +168,8 @@ check "grid hidden 0" hidden sweep --grid "$W/g3.toml" --out "$W/sw3"
 # 6. kill -9 mid-write, then rerun: debris left behind.
 mkdir -p "$W/kill"
 for t in 0.3 0.5 0.7 0.9 1.1 1.3 1.5 1.7 1.9 2.1; do
-  timeout -s KILL $t "$BIN" train --task mnist --mnist-dir "$MNIST" --train-limit 200 --hidden 2000 \
-    --epochs 1 --out "$W/kill/m.safetensors" >/dev/null 2>&1 2>/dev/null
+  (timeout -s KILL $t "$BIN" train --task mnist --mnist-dir "$MNIST" --train-limit 200 --hidden 2000 \
+    --epochs 1 --out "$W/kill/m.safetensors" >/dev/null 2>&1) 2>/dev/null
 done
 "$BIN" train "${XOR[@]}" --out "$W/kill/m.safetensors" >/dev/null 2>&1
 debris=$(find "$W/kill" -name '.*' -type f | wc -l)
