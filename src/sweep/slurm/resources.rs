@@ -1,4 +1,4 @@
-//! What one array task asks Slurm for, from the sweep's own estimates ([`Estimate`]): CPUs,
+//! What one array task asks Slurm for, from the sweep's own estimates ([`Estimate`](crate::config::estimate::Estimate)): CPUs,
 //! points at once, memory (`--mem`) and wall time (`--time`), the same for every task.
 //!
 //! Points at once J: as a local sweep chooses (all points ≤ [`TimeClass::Small`]: one per CPU,
