@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::propagate::Predicted;
-use crate::stats::gaussian::{kl_divergence, mean_error, relative_frobenius};
+use crate::stats::gaussian::{frobenius_parts, kl_divergence, mean_error_parts};
 
 /// Relative ridge for the KL divergence when a covariance is singular (dead relu units, constant
 /// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.
@@ -21,14 +21,22 @@ pub struct StageComparison {
     /// "pre", "post" or "output".
     pub stage: &'static str,
     pub class: usize,
-    /// ‖Σ_prop − Σ_emp‖_F / ‖Σ_emp‖_F.
+    /// ‖Σ_prop − Σ_emp‖_F / ‖Σ_emp‖_F; where the stage is [`degenerate`](Self::degenerate),
+    /// the absolute error ‖Σ_prop − Σ_emp‖_F.
     pub cov_rel_err: f64,
-    /// ‖μ_prop − μ_emp‖ / √tr Σ_emp.
+    /// ‖μ_prop − μ_emp‖ / √tr Σ_emp; where the stage is [`degenerate`](Self::degenerate), the
+    /// absolute error ‖μ_prop − μ_emp‖.
     pub mean_err: f64,
     /// KL(N_emp ‖ N_prop); null when even the ridged covariances are not positive definite.
     pub kl: Option<f64>,
-    /// The ridge λ added to both covariances for the KL (0 when none was needed).
-    pub kl_jitter: f64,
+    /// The ridge λ added to both covariances for the KL (0 when none was needed); null with
+    /// `kl`.
+    pub kl_jitter: Option<f64>,
+    /// True when the measured covariance (or its trace) is zero (every unit constant: dead relu
+    /// units, a class of one sample) while the prediction differs from it: the relative errors are
+    /// undefined, so `cov_rel_err` and `mean_err` hold absolute errors. Only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degenerate: bool,
 }
 
 /// One stage's comparison averaged over its classes (`propagate`'s second table).
@@ -86,17 +94,38 @@ pub fn compare_stages(
                 KL_RIDGE,
             );
             let (kl, kl_jitter) = match kl {
-                Ok(k) => (Some(k.value), k.jitter),
-                Err(_) => (None, f64::NAN),
+                Ok(k) => (Some(k.value), Some(k.jitter)),
+                Err(_) => (None, None),
+            };
+            let (cov_diff, cov_ref) = frobenius_parts(prop.cov.as_ref(), meas.cov.as_ref())?;
+            let (mean_diff, spread) =
+                mean_error_parts(prop.mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?;
+            let (layer, kind) = (stage.layer(depth), stage.kind());
+            if !(cov_diff.is_finite() && mean_diff.is_finite() && cov_ref.is_finite()) {
+                return Err(Error::Numeric(format!(
+                    "layer {layer} ({kind}), class {class}: the propagated or measured mean and \
+                     covariance are not finite (they overflow f64: the model's weights or the \
+                     inputs are too large)"
+                )));
+            }
+            let degenerate = (cov_ref == 0.0 && (cov_diff > 0.0 || mean_diff > 0.0))
+                || (spread == 0.0 && mean_diff > 0.0);
+            let relative = |diff: f64, reference: f64| {
+                if degenerate || diff == 0.0 {
+                    diff
+                } else {
+                    diff / reference
+                }
             };
             Ok(StageComparison {
-                layer: stage.layer(depth),
-                stage: stage.kind(),
+                layer,
+                stage: kind,
                 class,
-                cov_rel_err: relative_frobenius(prop.cov.as_ref(), meas.cov.as_ref())?,
-                mean_err: mean_error(prop.mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?,
+                cov_rel_err: relative(cov_diff, cov_ref),
+                mean_err: relative(mean_diff, spread),
                 kl,
                 kl_jitter,
+                degenerate,
             })
         })
         .collect()

@@ -8,6 +8,7 @@ use clap::Args;
 
 use corrflow::command::analyze::analyze_run;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
+use corrflow::io::MemoryLimit;
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -79,12 +80,16 @@ impl AnalyzeArgs {
                 heatmap_layer: self.heatmap_layer,
                 ..AnalysisConfig::default()
             },
+            ..RunConfig::default()
         })
     }
 }
 
-pub fn run(args: AnalyzeArgs) -> Result<()> {
-    let config = args.config()?;
+pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
+    let config = RunConfig {
+        max_memory,
+        ..args.config()?
+    };
     let stages = StageBars::new(stage_bars_wanted(args.json));
     let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
     let bar = epoch_bar(config.epochs(), args.model.is_none());
@@ -93,6 +98,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
             &config,
             args.model.as_deref(),
             args.out.as_deref(),
+            args.report.as_deref(),
             &timings,
             |e| bar.epoch(e),
         )?;

@@ -14,7 +14,9 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
+use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
+use corrflow::io::MemoryLimit;
 use corrflow::Result;
 
 /// Decompose a trained feed-forward network as a mapping of correlation functions (cumulants),
@@ -27,7 +29,18 @@ pub struct Cli {
     /// Worker threads for GEMMs and kernels (0 = one per core).
     #[arg(long, global = true, default_value_t = 0, value_name = "N")]
     threads: usize,
+    /// Memory a run may use, e.g. 8G; a run whose estimated peak (or a file's claimed size) is
+    /// larger stops before it allocates [default: half the physical memory; a sweep:
+    /// MemAvailable].
+    #[arg(long, global = true, value_name = "SIZE")]
+    max_memory: Option<String>,
 }
+
+/// Most worker threads `--threads` may ask for, per available core (and never more than
+/// [`MAX_THREADS`]).
+const THREADS_PER_CORE: usize = 4;
+/// Most worker threads `--threads` may ask for.
+const MAX_THREADS: usize = 1024;
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -49,16 +62,30 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn dispatch(cli: Cli) -> Result<()> {
     init_threads(cli.threads)?;
+    let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
+    // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
+    let limit = bytes.map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
     match cli.command {
-        Command::Train(args) => train::run(args),
-        Command::Propagate(args) => propagate::run(args),
-        Command::Analyze(args) => analyze::run(args),
-        Command::Sweep(args) => sweep::run(args, cli.threads),
+        Command::Train(args) => train::run(args, limit),
+        Command::Propagate(args) => propagate::run(args, limit),
+        Command::Analyze(args) => analyze::run(args, limit),
+        Command::Sweep(args) => sweep::run(args, cli.threads, bytes),
     }
 }
 
-/// Sizes the global rayon pool that faer's `Par::rayon(0)` and the kernels use.
+/// Sizes the global rayon pool that faer's `Par::rayon(0)` and the kernels use; refuses more
+/// than [`THREADS_PER_CORE`] threads per available core or [`MAX_THREADS`] in all.
 fn init_threads(threads: usize) -> Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let most = (THREADS_PER_CORE * cores).min(MAX_THREADS);
+    if threads > most {
+        return Err(corrflow::Error::config(
+            Field::Threads,
+            format!(
+                "{threads} threads on {cores} available cores; at most {most} (0 = one per core)"
+            ),
+        ));
+    }
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()

@@ -10,6 +10,7 @@ use indicatif::{
 use serde::Serialize;
 
 use corrflow::net::train::EpochStats;
+use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
 use corrflow::timing::StageObserver;
@@ -129,10 +130,9 @@ pub fn stage_bars_wanted(json: bool) -> bool {
     !json || std::io::stdout().is_terminal()
 }
 
-/// Prints `value` as one JSON object on stdout.
+/// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Error::Numeric(format!("JSON output: {e}")))?;
+    let text = to_json(value, "JSON output")?;
     println!("{text}");
     Ok(())
 }

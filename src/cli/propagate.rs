@@ -7,6 +7,7 @@ use clap::Args;
 
 use corrflow::command::propagate::propagate;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
+use corrflow::io::MemoryLimit;
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -61,10 +62,14 @@ impl From<&PropagateArgs> for RunConfig {
     }
 }
 
-pub fn run(args: PropagateArgs) -> Result<()> {
+pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     let stages = StageBars::new(stage_bars_wanted(args.json));
     let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
-    let report = propagate(&RunConfig::from(&args), &args.model, &timings);
+    let config = RunConfig {
+        max_memory,
+        ..RunConfig::from(&args)
+    };
+    let report = propagate(&config, &args.model, &timings);
     stages.finish();
     let report = report?;
     if timings.enabled() {

@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use corrflow::sweep::estimate::parse_size;
 use corrflow::sweep::export::write_csv;
 use corrflow::sweep::merge::{merge_into, read_records};
 use corrflow::sweep::plots::write_plots;
 use corrflow::sweep::session::{dry_run, run_sweep, SweepOptions};
+use corrflow::sweep::summary::failed_table;
 use corrflow::sweep::summary::{means_table, table};
 use corrflow::sweep::Shard;
 use corrflow::{Error, Result};
@@ -45,9 +45,10 @@ struct RunArgs {
     /// List the points with their memory and time estimates, and stop.
     #[arg(long)]
     dry_run: bool,
-    /// Memory the sweep may use, e.g. 8G [default: MemAvailable from /proc/meminfo].
-    #[arg(long, value_name = "SIZE")]
-    max_memory: Option<String>,
+    /// Run again the points whose last attempt failed (recorded in results.jsonl); by default
+    /// a rerun skips them.
+    #[arg(long)]
+    retry_failed: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,18 +91,30 @@ fn note(line: &str) {
     eprintln!("{line}");
 }
 
-pub fn run(args: SweepArgs, threads: usize) -> Result<()> {
+/// Runs a sweep command; `max_memory` is the global `--max-memory` in bytes (default for a
+/// sweep: MemAvailable).
+pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<()> {
     match args.command {
         Some(SweepCommand::Merge { grid, out, inputs }) => merge_into(&grid, &out, &inputs, &note),
         Some(SweepCommand::Export { dir, csv }) => {
-            let records = read_records(&dir, &note)?;
+            let (records, failed) = read_records(&dir, &note)?;
             write_csv(&records, &csv)?;
             eprintln!("wrote {} records to {}", records.len(), csv.display());
+            if !failed.is_empty() {
+                eprintln!(
+                    "{} failed points left out (see sweep summarize)",
+                    failed.len()
+                );
+            }
             Ok(())
         }
         Some(SweepCommand::Summarize { dir, plots }) => {
-            let records = read_records(&dir, &note)?;
+            let (records, failed) = read_records(&dir, &note)?;
             print!("{}", table(&records));
+            if !failed.is_empty() {
+                println!("\nfailed points ({})", failed.len());
+                print!("{}", failed_table(&failed));
+            }
             println!("\nmeans over seeds and other keys");
             print!("{}", means_table(&records));
             for path in write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))? {
@@ -110,11 +123,11 @@ pub fn run(args: SweepArgs, threads: usize) -> Result<()> {
             Ok(())
         }
         Some(SweepCommand::Submit(args)) => super::sweep_submit::run(args),
-        None => run_grid(args.run, threads),
+        None => run_grid(args.run, threads, max_memory),
     }
 }
 
-fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
+fn run_grid(args: RunArgs, threads: usize, max_memory: Option<f64>) -> Result<()> {
     let (Some(grid), Some(out)) = (args.grid, args.out) else {
         return Err(Error::flag("--grid/--out", "both are required"));
     };
@@ -124,7 +137,8 @@ fn run_grid(args: RunArgs, threads: usize) -> Result<()> {
         jobs: args.jobs,
         shard: args.shard.unwrap_or(Shard::ALL),
         threads,
-        max_memory: args.max_memory.as_deref().map(parse_size).transpose()?,
+        max_memory,
+        retry_failed: args.retry_failed,
     };
     if args.dry_run {
         print!("{}", dry_run(&opts)?);

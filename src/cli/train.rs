@@ -7,6 +7,7 @@ use clap::Args;
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, RunConfig};
 use corrflow::cumtrain::Objective;
+use corrflow::io::MemoryLimit;
 use corrflow::timing::Timings;
 use corrflow::Result;
 
@@ -50,8 +51,11 @@ impl TrainArgs {
     }
 }
 
-pub fn run(args: TrainArgs) -> Result<()> {
-    let config = args.config()?;
+pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
+    let config = RunConfig {
+        max_memory,
+        ..args.config()?
+    };
     let timings = Timings::when(args.timings);
     let bar = epoch_bar(config.epochs(), !args.json);
     let report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, naming_model, shown};
 use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::{Field, On, RunConfig};
@@ -18,7 +18,8 @@ use crate::error::{Error, Result};
 use crate::net::train::{train, EpochStats};
 use crate::net::{model_io, Mlp};
 use crate::propagate::ClosurePair;
-use crate::report::{analysis_report, tables, write_files};
+use crate::report::json::to_json;
+use crate::report::{analysis_report, check_report_dir, tables, write_files};
 use crate::timing::Timings;
 
 /// How the network was obtained when no model file was given.
@@ -49,11 +50,13 @@ pub struct AnalyzeReport {
 /// Analyses the model at `model`, or without one a network trained on the task's training set
 /// as `config` describes (`on_epoch` sees its epochs), written to `keep` when given (as
 /// `corrflow train --out` writes it, with the task and seed in its metadata; an error with
-/// `model`, which is already a file).
+/// `model`, which is already a file). `report`: the report folder that will be written; it and
+/// `keep` are checked before the work starts.
 pub fn analyze_run(
     config: &RunConfig,
     model: Option<&Path>,
     keep: Option<&Path>,
+    report: Option<&Path>,
     timings: &Timings,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<AnalyzeReport> {
@@ -65,16 +68,9 @@ pub fn analyze_run(
             format!("must be at least {MIN_MC_SAMPLES}"),
         ));
     }
-    let loaded = timings.time("data load", 0.0, || config.data.load())?;
-    let (net, trained) = match model {
-        Some(path) => (
-            timings.time("data load", 0.0, || model_io::load(path))?,
-            None,
-        ),
-        None => timings.time("training", 0.0, || {
-            train_network(config, &loaded.split, on_epoch)
-        })?,
-    };
+    if let Some(dir) = report {
+        check_report_dir(dir)?;
+    }
     if let Some(out) = keep {
         if model.is_some() {
             return Err(Error::Unsupported(
@@ -83,6 +79,21 @@ pub fn analyze_run(
                     .into(),
             ));
         }
+        crate::io::check_output_file(out)?;
+    }
+    let model_net = match model {
+        Some(path) => Some(timings.time("data load", 0.0, || config.load_model(path))?),
+        None => None,
+    };
+    config.check_memory(model_net.as_ref().map(Mlp::widths))?;
+    let loaded = timings.time("data load", 0.0, || config.load_data())?;
+    let (net, trained) = match model_net {
+        Some(net) => (net, None),
+        None => timings.time("training", 0.0, || {
+            train_network(config, &loaded.split, on_epoch)
+        })?,
+    };
+    if let Some(out) = keep {
         model_io::save(
             &net,
             out,
@@ -96,7 +107,11 @@ pub fn analyze_run(
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(&net, data, &what, &loaded.description)?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
-    let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
+    let analysed = analyze(&net, data, a.options(config.net.seed), timings);
+    let (analysis, heatmap) = match model {
+        Some(path) => naming_model(path, analysed)?,
+        None => analysed?,
+    };
     Ok(AnalyzeReport {
         model: model.map(Path::to_path_buf),
         trained,
@@ -130,8 +145,7 @@ impl AnalyzeReport {
     /// Writes report.md, report.json and the plots into `dir`; `command` is the command line
     /// recorded in the report's header.
     pub fn write_folder(&self, dir: &Path, command: String, timings: &Timings) -> Result<()> {
-        let json = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Numeric(format!("JSON output: {e}")))?;
+        let json = to_json(self, "report.json")?;
         let header = [
             (
                 "model",

@@ -23,6 +23,15 @@ fn check_network_fits(net: &Mlp, data: &Dataset, what: &str, description: &str) 
     check_fits(net, data).map_err(|e| Error::Shape(format!("{what} vs {description}: {e}")))
 }
 
+/// Prefixes a numerical error of the work on the model at `model` with its path, so that a
+/// model whose values overflow is named.
+fn naming_model<T>(model: &Path, result: Result<T>) -> Result<T> {
+    result.map_err(|e| match e {
+        Error::Numeric(msg) => Error::Numeric(format!("{}: {msg}", model.display())),
+        other => other,
+    })
+}
+
 /// A model path for messages.
 fn shown(path: &Path) -> String {
     path.display().to_string()

@@ -7,12 +7,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, naming_model, shown};
 use crate::analysis::{class_means, compare_stages, StageComparison};
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats, Higher};
-use crate::net::model_io;
 use crate::net::Stage;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
@@ -36,12 +35,19 @@ pub struct PropagateReport {
 }
 
 /// Measures `config`'s data through the model at `model`, propagates from
-/// `config.analysis.from_layer` and compares every later stage.
+/// `config.analysis.from_layer` and compares every later stage. A numerical error names the
+/// model.
 pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
+    naming_model(model, propagate_model(config, model, timings))
+}
+
+fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
     let start = Instant::now();
     let a = &config.analysis;
     let (net, loaded) = timings.time("data load", 0.0, || {
-        Ok::<_, Error>((model_io::load(model)?, config.data.load()?))
+        let net = config.load_model(model)?;
+        config.check_memory(Some(net.widths()))?;
+        Ok::<_, Error>((net, config.load_data()?))
     })?;
     let data = a.on.pick(&loaded.split);
     check_network_fits(&net, data, &shown(model), &loaded.description)?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::RunConfig;
 use crate::cumtrain::{train_cumulants, Objective};
 use crate::error::Result;
+use crate::io::check_output_file;
 use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::{model_io, Precision};
 use crate::timing::Timings;
@@ -57,14 +58,16 @@ pub fn train_model(
 ) -> Result<TrainReport> {
     let start = Instant::now();
     let objective = config.train.objective;
-    let loaded = timings.time("data load", 0.0, || config.data.load())?;
+    check_output_file(out)?;
+    config.check_memory(None)?;
+    let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
     let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
     // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
     let epoch_flops = (6 * weights * split.train.len()) as f64;
-    let mut epoch_seconds = Vec::with_capacity(cfg.epochs);
+    let mut epoch_seconds = Vec::new();
     let mut epoch_start = Instant::now();
     let each_epoch = |e: &EpochStats| {
         epoch_seconds.push(epoch_start.elapsed().as_secs_f64());

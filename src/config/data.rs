@@ -11,6 +11,7 @@ use crate::data::{
     HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Split, TestSplit, XorConfig,
 };
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
 
 /// The task and the source of its samples. Field names are the grid keys.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -79,8 +80,42 @@ pub struct Loaded {
 }
 
 impl DataConfig {
-    /// Generates or reads the task's training and test sets.
-    pub fn load(&self) -> Result<Loaded> {
+    /// Generates or reads the task's training and test sets; files' claims are checked
+    /// against `limit`. Neither set may be empty: the error names the setting that emptied it.
+    pub fn load_limited(&self, limit: MemoryLimit) -> Result<Loaded> {
+        let loaded = self.load_sets(limit)?;
+        let mnist = self.task == Task::Mnist;
+        for (set, n, field) in [
+            (
+                "training",
+                loaded.split.train.len(),
+                match (mnist, self.train_limit) {
+                    (false, _) => Field::NTrain,
+                    (true, Some(0)) => Field::TrainLimit,
+                    (true, _) => Field::TrainImages,
+                },
+            ),
+            (
+                "test",
+                loaded.split.test.len(),
+                match (mnist, &self.test_split) {
+                    (false, _) => Field::NTest,
+                    (true, Some(_)) => Field::TestSplit,
+                    (true, None) => Field::TestImages,
+                },
+            ),
+        ] {
+            if n == 0 {
+                return Err(Error::config(
+                    field,
+                    format!("the {set} set of {} is empty", loaded.description),
+                ));
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn load_sets(&self, limit: MemoryLimit) -> Result<Loaded> {
         let d = task_defaults(self.task);
         let n_train = self.n_train.unwrap_or(d.n_train);
         let n_test = self.n_test.or(self.n_train).unwrap_or(n_train);
@@ -119,7 +154,7 @@ impl DataConfig {
                 Ok(Loaded { split, description })
             }
             Task::Mnist => {
-                let mnist = self.mnist_config()?.load()?;
+                let mnist = self.mnist_config()?.load_limited(limit)?;
                 Ok(Loaded {
                     split: mnist.split,
                     description: format!("mnist: {}", mnist.provenance),

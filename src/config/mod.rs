@@ -10,6 +10,7 @@
 pub mod analysis;
 pub mod data;
 pub mod defaults;
+pub mod estimate;
 pub mod network;
 pub mod task;
 
@@ -23,6 +24,7 @@ pub use task::Task;
 
 use crate::cumtrain::Objective;
 use crate::error::{Error, Result};
+use crate::io::MemoryLimit;
 use crate::net::train::TrainConfig;
 use crate::net::{Mlp, Precision};
 
@@ -38,6 +40,10 @@ pub struct RunConfig {
     pub train: TrainSettings,
     #[serde(flatten)]
     pub analysis: AnalysisConfig,
+    /// What the run may allocate: its plan is checked against it before anything is read or
+    /// allocated, and the readers check files' claimed sizes against it.
+    #[serde(skip)]
+    pub max_memory: MemoryLimit,
 }
 
 impl RunConfig {
@@ -46,6 +52,28 @@ impl RunConfig {
         self.train
             .epochs
             .unwrap_or(defaults::task_defaults(self.data.task).epochs)
+    }
+
+    /// Checks the run's estimated peak memory against [`max_memory`](Self::max_memory) before
+    /// anything is allocated; `widths` are a model file's, `None` for the network this run
+    /// trains. The error names the setting that makes the run large.
+    pub fn check_memory(&self, widths: Option<Vec<usize>>) -> Result<()> {
+        let shape = estimate::Shape::of(self);
+        let shape = match widths {
+            Some(w) => shape.with_widths(w),
+            None => shape,
+        };
+        estimate::check_memory(&shape, self.max_memory)
+    }
+
+    /// Generates or reads the task's samples within [`max_memory`](Self::max_memory).
+    pub fn load_data(&self) -> Result<Loaded> {
+        self.data.load_limited(self.max_memory)
+    }
+
+    /// Reads the model file at `path` within [`max_memory`](Self::max_memory).
+    pub fn load_model(&self, path: &std::path::Path) -> Result<Mlp> {
+        crate::net::model_io::load_limited(path, self.max_memory)
     }
 
     /// The untrained network and its training settings for `d_in` inputs and `n_classes`

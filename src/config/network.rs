@@ -89,6 +89,18 @@ pub(super) fn build(
     widths.extend(&hidden);
     widths.push(n_classes);
     let gain = net.gain.unwrap_or(defaults::gain(activation));
+    if !(gain.is_finite() && gain > 0.0) {
+        return Err(Error::config(
+            Field::Gain,
+            format!("{gain} is not a positive number"),
+        ));
+    }
+    if !(0.0..1.0).contains(&train.momentum) {
+        return Err(Error::config(
+            Field::Momentum,
+            format!("{} is not in [0, 1)", train.momentum),
+        ));
+    }
     let mlp = Mlp::init(&widths, activation, gain, net.seed)?;
     let lr = train.lr.unwrap_or(match train.optimizer {
         Optimizer::Adam => d.adam_lr,

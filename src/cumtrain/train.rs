@@ -62,7 +62,7 @@ pub fn train_cumulants(
     let mut grads = zeros_like(net);
     let mut state1 = zeros_like(net);
     let mut state2 = zeros_like(net);
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::new();
     let mut step = 0i32;
     for epoch in 1..=cfg.epochs {
         let mut loss_sum = 0.0;

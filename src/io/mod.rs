@@ -1,12 +1,15 @@
-//! Low-level file helpers: atomic writes, opening only regular files, memory limits,
-//! content checksums and self-cleaning temporary files.
+//! Low-level file helpers: atomic writes of files and folders, output paths that refuse what
+//! is not corrflow's, opening only regular files, memory limits, content checksums and
+//! self-cleaning temporary files.
 
 mod atomic;
 pub mod checksum;
 pub mod limit;
+pub mod output;
 pub mod regular;
 pub mod temp;
 
 pub use atomic::write_atomically;
 pub use limit::{default_memory_limit, MemoryLimit};
+pub use output::{check_output_dir, check_output_file, write_dir_atomically};
 pub use regular::{open_regular, open_regular_append, read_regular, read_regular_to_string};

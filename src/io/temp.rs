@@ -15,8 +15,9 @@ pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{TEMP_PREFIX}{}-{n}-{name}", std::process::id()))
 }
 
-/// Removes the temporary files in `dir` left by processes that are no longer alive; returns how
-/// many were removed. Best effort: entries that cannot be read or removed are left alone.
+/// Removes the temporary files and folders in `dir` left by processes that are no longer alive;
+/// returns how many were removed. Best effort: entries that cannot be read or removed are left
+/// alone.
 pub fn remove_stale(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -27,7 +28,13 @@ pub fn remove_stale(dir: &Path) -> usize {
             let name = e.file_name();
             owner_pid(&name.to_string_lossy()).is_some_and(|pid| !is_alive(pid))
         })
-        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .filter(|e| {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
+                _ => std::fs::remove_file(&path).is_ok(),
+            }
+        })
         .count()
 }
 

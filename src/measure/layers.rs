@@ -2,7 +2,7 @@
 //! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators.
 
 use crate::data::Dataset;
-use crate::error::Result;
+use crate::error::{Error, Field, Result};
 use crate::net::train::check_fits;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::propagate::closures::Corrections;
@@ -47,7 +47,10 @@ impl LayerStats {
 /// Measures every stage's per-class moments by pushing `data` through `net` in batches.
 pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> Result<LayerStats> {
     check_fits(net, data)?;
-    let batch = batch.clamp(1, data.len());
+    if batch == 0 {
+        return Err(Error::config(Field::StatsBatch, "must be at least 1"));
+    }
+    let batch = batch.min(data.len()).max(1);
     let stages = Stage::all(net.depth());
     let widths = net.widths();
     let mut accs = stages

@@ -148,7 +148,7 @@ fn train_in<T: Real>(
     let data_x = T::convert_mat(&data.x);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::new();
     let mut step = 0i32;
     for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);

@@ -4,10 +4,12 @@
 //! - [`plots`] draws the analysis plots;
 //! - [`table`] is the table model behind the text and Markdown outputs, [`tables`] the tables
 //!   of `analyze` and `propagate` built on it;
-//! - [`markdown`] writes the text of report.md; [`number`] formats numbers for text;
+//! - [`markdown`] writes the text of report.md; [`number`] formats numbers for text; [`json`]
+//!   every JSON output, refusing non-finite numbers;
 //! - [`analysis_report`] renders every file of a report folder in memory, [`write_files`]
 //!   writes them.
 
+pub mod json;
 pub mod markdown;
 pub mod number;
 pub mod plots;
@@ -18,8 +20,8 @@ pub mod tables;
 use std::path::Path;
 
 use crate::analysis::{Analysis, Heatmap};
-use crate::error::{Error, Result};
-use crate::io::write_atomically;
+use crate::error::Result;
+use crate::io::{check_output_dir, write_dir_atomically};
 
 /// Size of every PNG/SVG plot in pixels.
 const PLOT_SIZE: (u32, u32) = (900, 600);
@@ -35,39 +37,46 @@ pub fn analysis_report(
     heatmap: &Heatmap,
     json: &str,
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    let mut files = vec![
-        (
-            "report.md".to_string(),
-            markdown::markdown(header, analysis, heatmap).into_bytes(),
-        ),
-        ("report.json".to_string(), json.as_bytes().to_vec()),
-    ];
     let acc = plots::AccuracyPlot(analysis);
     let info = plots::InformationPlot(analysis);
     let heat = plots::HeatmapPlot(heatmap);
-    files.push(("accuracy.png".into(), render::png(&acc, PLOT_SIZE)?));
-    files.push((
-        "accuracy.svg".into(),
+    let contents = [
+        markdown::markdown(header, analysis, heatmap).into_bytes(),
+        json.as_bytes().to_vec(),
+        render::png(&acc, PLOT_SIZE)?,
         render::svg(&acc, PLOT_SIZE)?.into_bytes(),
-    ));
-    files.push(("information.png".into(), render::png(&info, PLOT_SIZE)?));
-    files.push((
-        "information.svg".into(),
+        render::png(&info, PLOT_SIZE)?,
         render::svg(&info, PLOT_SIZE)?.into_bytes(),
-    ));
-    files.push(("heatmap.png".into(), render::png(&heat, HEATMAP_SIZE)?));
-    files.push((
-        "heatmap.svg".into(),
+        render::png(&heat, HEATMAP_SIZE)?,
         render::svg(&heat, HEATMAP_SIZE)?.into_bytes(),
-    ));
+    ];
+    let files = REPORT_FILES
+        .iter()
+        .map(|n| n.to_string())
+        .zip(contents)
+        .collect();
     Ok(files)
 }
 
-/// Creates `dir` if needed and writes every file into it atomically.
+/// Writes the report folder `dir` as one set ([`write_dir_atomically`]).
 pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    for (name, bytes) in files {
-        write_atomically(&dir.join(name), bytes)?;
-    }
-    Ok(())
+    write_dir_atomically(dir, files)
+}
+
+/// The files of a report folder, in the order [`analysis_report`] renders them.
+pub const REPORT_FILES: [&str; 8] = [
+    "report.md",
+    "report.json",
+    "accuracy.png",
+    "accuracy.svg",
+    "information.png",
+    "information.svg",
+    "heatmap.png",
+    "heatmap.svg",
+];
+
+/// Checks before the analysis runs that `dir` can take a report ([`check_output_dir`]).
+pub fn check_report_dir(dir: &Path) -> Result<()> {
+    let own: Vec<String> = REPORT_FILES.iter().map(|s| s.to_string()).collect();
+    check_output_dir(dir, &own)
 }

@@ -28,7 +28,8 @@ pub struct Prepared {
 impl Prepared {
     /// Loads the data of `config` and builds its untrained network.
     pub fn new(config: &RunConfig) -> Result<Prepared> {
-        let loaded = config.data.load()?;
+        config.check_memory(None)?;
+        let loaded = config.load_data()?;
         let (net, train) =
             config.network(loaded.split.train.dim(), loaded.split.train.n_classes)?;
         Ok(Prepared {

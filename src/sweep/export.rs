@@ -1,6 +1,7 @@
 //! CSV export of result records: one row per point, configuration keys first.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
 
 use super::record::Record;
@@ -10,8 +11,19 @@ use crate::io::write_atomically;
 /// Writes `records` to `path` as CSV. Columns: `id`, `index`, one column per configuration key
 /// used by any record (sorted; `hidden` as widths joined by `x`), the accuracies, the gaps, the
 /// information terms, `theory_l0 … theory_lK` with `stderr_l0 …` (K the largest depth), wall
-/// seconds, threads and version. Missing values are empty cells.
+/// seconds, threads and version. Missing values are empty cells. `-` writes to stdout.
 pub fn write_csv(records: &[Record], path: &Path) -> Result<()> {
+    let bytes = csv_bytes(records, path)?;
+    if path == Path::new("-") {
+        return std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|e| Error::io("standard output", e));
+    }
+    write_atomically(path, &bytes)
+}
+
+/// The CSV text of `records` (`path` for messages).
+fn csv_bytes(records: &[Record], path: &Path) -> Result<Vec<u8>> {
     let configs: Vec<serde_json::Map<String, serde_json::Value>> = records
         .iter()
         .map(|r| match serde_json::to_value(&r.config) {
@@ -76,10 +88,8 @@ pub fn write_csv(records: &[Record], path: &Path) -> Result<()> {
         ]);
         w.write_record(&row).map_err(csv_err)?;
     }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::format(path, e.to_string()))?;
-    write_atomically(path, &bytes)
+    w.into_inner()
+        .map_err(|e| Error::format(path, e.to_string()))
 }
 
 /// A configuration value as a CSV cell: strings bare, widths as `32x32`, numbers as JSON.

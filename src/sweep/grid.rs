@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::point::PointConfig;
+use crate::config::estimate::Estimate;
 use crate::error::{Error, Result};
 use crate::io::read_regular_to_string;
 
@@ -32,6 +33,8 @@ pub struct GridPoint {
     pub index: usize,
     pub config: PointConfig,
     pub id: String,
+    /// The point's peak memory and work.
+    pub estimate: Estimate,
 }
 
 impl Grid {
@@ -78,7 +81,13 @@ impl Grid {
                     config.summary()
                 )));
             }
-            points.push(GridPoint { index, config, id });
+            let estimate = Estimate::of(&config.run_config()?);
+            points.push(GridPoint {
+                index,
+                config,
+                id,
+                estimate,
+            });
         }
         Ok(Grid {
             path: path.to_path_buf(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::grid::{Grid, GridPoint};
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 use super::store::{lock_dir, read_log, same_results, RESULTS_FILE};
 use crate::error::{Error, Result};
 
@@ -151,9 +151,9 @@ pub fn merge_into(
     ))
 }
 
-/// The records of a sweep's output folder `dir`, in grid order; `note` hears of a partial last
-/// record (skipped).
-pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<Vec<Record>> {
+/// The records of a sweep's output folder `dir` and its failed points, both in grid order;
+/// `note` hears of a partial last record (skipped).
+pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<(Vec<Record>, Vec<FailedRecord>)> {
     let path = results_path(dir);
     if !path.exists() {
         return Err(Error::format(
@@ -170,7 +170,9 @@ pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<Vec<Record>> {
     }
     let mut records = contents.records;
     records.sort_by_key(|r| r.index);
-    Ok(records)
+    let mut failed = contents.failed;
+    failed.sort_by_key(|f| f.index);
+    Ok((records, failed))
 }
 
 /// The results file of an output folder.

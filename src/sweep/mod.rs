@@ -3,7 +3,7 @@
 //!
 //! - [`grid`]: grid files → points in a fixed order; [`point`]: a point's configuration and id.
 //! - [`keys`]: configuration errors named by grid key.
-//! - [`estimate`]: peak memory and work per point; [`plan`]: resume and jobs within memory.
+//! - [`plan`]: resume and jobs within memory (each point's [`Estimate`](crate::config::estimate::Estimate)).
 //! - [`session`]: one sweep run from grid file to results.
 //! - [`shard`]: a deterministic 1/N of the grid; [`runner`]: points in parallel, thread budget.
 //! - [`evaluate`]: the work of one point; [`record`]: what it produced.
@@ -11,7 +11,6 @@
 //! - [`export`], [`summary`], [`plots`]: CSV, text table, SVG.
 //! - [`slurm`]: a sweep as a Slurm job array, one task per shard.
 
-pub mod estimate;
 pub mod evaluate;
 pub mod export;
 pub mod grid;

@@ -3,13 +3,12 @@
 
 use std::collections::HashSet;
 use std::fmt::Write;
-use std::path::Path;
 
-use super::estimate::{human_bytes, Estimate, TimeClass};
 use super::grid::{Grid, GridPoint};
 use super::record::Record;
 use super::runner::Budget;
 use super::shard::Shard;
+use crate::config::estimate::{human_bytes, TimeClass};
 use crate::error::{Error, Field, Result};
 
 /// The ids of `records`.
@@ -26,47 +25,31 @@ pub fn not_done<'a>(mine: &[&'a GridPoint], done: &HashSet<String>) -> Vec<&'a G
 }
 
 /// Chooses how many points run at once (`jobs`, or T when every point is small, else 1) and
-/// checks that they fit `budget_bytes`; lowers an unset J until they do.
+/// checks that they fit `budget_bytes`; lowers an unset J until they do. A point that alone
+/// needs more than the budget does not count: it fails when it runs, with its estimate, and the
+/// others go on.
 pub fn plan(
     pending: &[&GridPoint],
     threads: usize,
     jobs: Option<usize>,
     budget_bytes: Option<f64>,
-    grid_path: &Path,
 ) -> Result<Budget> {
     if jobs == Some(0) {
         return Err(Error::config(Field::Jobs, "must be at least 1"));
     }
-    let mut est: Vec<(f64, &GridPoint)> = pending
-        .iter()
-        .map(|p| (Estimate::of(&p.config).bytes, *p))
-        .collect();
+    let mut est: Vec<(f64, &GridPoint)> = pending.iter().map(|p| (p.estimate.bytes, *p)).collect();
     est.sort_by(|a, b| b.0.total_cmp(&a.0));
     let all_small = pending
         .iter()
-        .all(|p| Estimate::of(&p.config).time_class() <= TimeClass::Small);
+        .all(|p| p.estimate.time_class() <= TimeClass::Small);
     let mut j = jobs
         .unwrap_or(if all_small { threads } else { 1 })
         .min(pending.len().max(1));
     let Some(limit) = budget_bytes else {
         return Ok(Budget::split(threads, j));
     };
+    est.retain(|e| e.0 <= limit);
     let source = "the memory limit (--max-memory, default MemAvailable)";
-    if let Some(&(bytes, p)) = est.first() {
-        if bytes > limit {
-            return Err(Error::format(
-                grid_path,
-                format!(
-                    "point #{} ({}, id {}) needs about {} but {source} is {}; shrink it or raise --max-memory",
-                    p.index,
-                    p.config.summary(),
-                    p.id,
-                    human_bytes(bytes),
-                    human_bytes(limit)
-                ),
-            ));
-        }
-    }
     let peak = |j: usize| est.iter().take(j).map(|e| e.0).sum::<f64>();
     while j > 1 && peak(j) > limit {
         if jobs.is_some() {
@@ -110,7 +93,7 @@ pub fn points_table(
         "#", "id", "status", "memory", "flops", "time"
     );
     for p in mine {
-        let e = Estimate::of(&p.config);
+        let e = p.estimate;
         let status = if done.contains(&p.id) {
             "done"
         } else {

@@ -1,4 +1,5 @@
-//! The result record of one grid point: one line of `results.jsonl`.
+//! The result record of one grid point, or the record of its failure: one line of
+//! `results.jsonl`.
 
 use serde::{Deserialize, Serialize};
 
@@ -56,5 +57,17 @@ pub struct Record {
     pub wall_seconds: f64,
     /// Threads of the pool the point ran in.
     pub threads: usize,
+    pub corrflow_version: String,
+}
+
+/// A grid point that failed (an error, or a panic in a bug): recorded so that the failure is
+/// visible in `summarize` and a rerun skips the point unless asked to retry it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FailedRecord {
+    pub id: String,
+    pub index: usize,
+    pub config: PointConfig,
+    /// The error, as the sweep reported it.
+    pub failed: String,
     pub corrflow_version: String,
 }

@@ -1,6 +1,8 @@
 //! Runs grid points: `jobs` points at once, each inside its own rayon pool, so the thread budget
-//! is shared between points and within a point; every finished point is appended to the log.
+//! is shared between points and within a point; every finished point is appended to the log, and
+//! so is every failed one (an error, or a panic caught at the point), so the others go on.
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -8,9 +10,11 @@ use std::time::Instant;
 use super::evaluate::{evaluate, Prepared};
 use super::grid::GridPoint;
 use super::keys::name_key;
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 use super::store::ResultsLog;
+use crate::config::RunConfig;
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
 
 /// How the thread budget is split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,13 +43,15 @@ pub struct Failure {
     pub error: Error,
 }
 
-/// Runs `points` and appends one record per finished point to `log`. `on_done` is called after
-/// each point (success or failure), for progress displays. A point that fails is reported and
-/// the others go on; an error writing the log stops the run.
+/// Runs `points` and appends one record per finished or failed point to `log`. `on_done` is
+/// called after each point (success or failure), for progress displays. A point that fails
+/// (or panics) is recorded and reported and the others go on; an error writing the log stops
+/// the run.
 pub fn run_points(
     points: &[GridPoint],
     log: &mut ResultsLog,
     budget: Budget,
+    limit: MemoryLimit,
     on_done: &(dyn Fn(&GridPoint, std::result::Result<&Record, &Error>) + Sync),
 ) -> Result<Vec<Failure>> {
     let next = AtomicUsize::new(0);
@@ -71,8 +77,11 @@ pub fn run_points(
                     let Some(point) = points.get(next.fetch_add(1, Ordering::SeqCst)) else {
                         break;
                     };
-                    let result =
-                        pool.install(|| run_one(point, budget.threads_per_point).map_err(name_key));
+                    let result = catch_unwind(AssertUnwindSafe(|| {
+                        pool.install(|| run_one(point, budget.threads_per_point, limit))
+                    }))
+                    .unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
+                    .map_err(name_key);
                     match result {
                         Ok(record) => {
                             if let Err(e) = lock(&log).append(&record) {
@@ -83,6 +92,18 @@ pub fn run_points(
                             on_done(point, Ok(&record));
                         }
                         Err(error) => {
+                            let failure = FailedRecord {
+                                id: point.id.clone(),
+                                index: point.index,
+                                config: point.config.clone(),
+                                failed: error.to_string(),
+                                corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
+                            };
+                            if let Err(e) = lock(&log).append_failure(&failure) {
+                                stop.store(true, Ordering::SeqCst);
+                                *lock(&fatal) = Some(e);
+                                return;
+                            }
                             on_done(point, Err(&error));
                             lock(&failures).push(Failure {
                                 point: point.clone(),
@@ -102,14 +123,29 @@ pub fn run_points(
     Ok(failures)
 }
 
+/// The error of a point whose run panicked (a bug in corrflow): the panic's message.
+fn panicked(payload: &(dyn std::any::Any + Send)) -> Error {
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string());
+    Error::Unsupported(format!(
+        "the point's run panicked (a bug in corrflow; please report it): {msg}"
+    ))
+}
+
 /// Locks a mutex, carrying on past a worker that panicked (its data are plain values).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn run_one(point: &GridPoint, threads: usize) -> Result<Record> {
+fn run_one(point: &GridPoint, threads: usize, max_memory: MemoryLimit) -> Result<Record> {
     let start = Instant::now();
-    let config = point.config.run_config()?;
+    let config = RunConfig {
+        max_memory,
+        ..point.config.run_config()?
+    };
     let prepared = Prepared::new(&config)?;
     let widths = prepared.net.widths();
     let activation = prepared.net.activation.to_string();

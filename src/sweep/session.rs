@@ -6,15 +6,16 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::estimate::{human_duration, mem_available, Estimate, ASSUMED_FLOPS_PER_THREAD};
 use super::grid::{Grid, GridPoint};
 use super::merge::results_path;
 use super::plan::{ids, not_done, plan, points_table};
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
-use super::store::{read_log, ResultsLog};
+use super::store::{read_log, LogContents, ResultsLog};
+use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
+use crate::io::MemoryLimit;
 
 /// How to run a grid (`corrflow sweep` flags).
 #[derive(Clone, Debug)]
@@ -28,6 +29,8 @@ pub struct SweepOptions {
     pub threads: usize,
     /// Memory limit in bytes [default: MemAvailable].
     pub max_memory: Option<f64>,
+    /// Run again the points whose last attempt failed (by default a rerun skips them).
+    pub retry_failed: bool,
 }
 
 /// What a running sweep tells its front end.
@@ -80,7 +83,7 @@ impl Setup {
             .iter()
             .filter(|p| opts.shard.contains(p.index))
             .collect();
-        let done = ids(read_log(&results_path(&opts.out))?.records);
+        let done = settled(read_log(&results_path(&opts.out))?, opts.retry_failed).0;
         Ok((mine, done))
     }
 }
@@ -92,7 +95,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     let (mine, done) = s.mine_and_done(opts)?;
     let pending = not_done(&mine, &done);
     let mut text = points_table(&s.grid, opts.shard, &mine, &done);
-    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes, &opts.grid)?;
+    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes)?;
     text.push_str(&format!(
         "plan: {} of {} points to run, {} at a time with {} threads each\n",
         pending.len(),
@@ -100,7 +103,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
         budget.jobs,
         budget.threads_per_point
     ));
-    let flops: f64 = pending.iter().map(|p| Estimate::of(&p.config).flops).sum();
+    let flops: f64 = pending.iter().map(|p| p.estimate.flops).sum();
     let threads = budget.jobs * budget.threads_per_point;
     text.push_str(&format!(
         "estimated time: ~{} ({flops:.2e} flops on {threads} threads at an assumed {:.0} \
@@ -122,7 +125,6 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         s.threads,
         opts.jobs,
         s.budget_bytes,
-        &opts.grid,
     )?;
 
     let (mut log, contents) = ResultsLog::open(&opts.out)?;
@@ -132,8 +134,27 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
             log.path().display()
         ));
     }
-    let pending = not_done(&mine, &ids(contents.records));
-    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes, &opts.grid)?;
+    let (settled, failed_before) = settled(contents, opts.retry_failed);
+    let failed_before: Vec<&FailedRecord> = failed_before
+        .iter()
+        .filter(|f| mine.iter().any(|p| p.id == f.id))
+        .collect();
+    for f in &failed_before {
+        progress.note(&format!(
+            "point #{} {} failed before: {}",
+            f.index, f.id, f.failed
+        ));
+    }
+    let failed_before: Vec<usize> = failed_before.iter().map(|f| f.index).collect();
+    if !failed_before.is_empty() {
+        progress.note(&format!(
+            "note: {} points failed before and are skipped (#{}); --retry-failed runs them again",
+            failed_before.len(),
+            join(&failed_before)
+        ));
+    }
+    let pending = not_done(&mine, &settled);
+    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes)?;
     let pending: Vec<GridPoint> = pending.into_iter().cloned().collect();
     progress.note(&format!(
         "sweep: {} points in {}{}, {} already done, {} to run ({} at a time, {} threads each)",
@@ -151,7 +172,12 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
     ));
     let start = Instant::now();
     progress.start(pending.len());
-    let failures = run_points(&pending, &mut log, budget, &|p, r| progress.done(p, r))?;
+    let limit = s
+        .budget_bytes
+        .map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
+    let failures = run_points(&pending, &mut log, budget, limit, &|p, r| {
+        progress.done(p, r)
+    })?;
     progress.finish();
     progress.note(&format!(
         "sweep: {} of {} points finished in {:.1} s; results in {}",
@@ -160,16 +186,38 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         start.elapsed().as_secs_f64(),
         log.path().display()
     ));
-    if failures.is_empty() {
+    let mut failed: Vec<usize> = failures.iter().map(|f| f.point.index).collect();
+    failed.extend(failed_before);
+    if failed.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = failures.iter().map(|f| f.point.index.to_string()).collect();
+    failed.sort_unstable();
     Err(Error::format(
         &opts.grid,
         format!(
-            "{} points failed (#{}; errors above); rerun to retry them",
-            failures.len(),
-            list.join(", #")
+            "{} points failed (#{}; their errors are in {}); rerun with --retry-failed to run them again",
+            failed.len(),
+            join(&failed),
+            log.path().display()
         ),
     ))
+}
+
+/// The ids that a run skips (those with a result, and unless `retry_failed` those whose last
+/// attempt failed), and the failed ones among them.
+fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, Vec<FailedRecord>) {
+    let failed = if retry_failed {
+        Vec::new()
+    } else {
+        contents.failed
+    };
+    let mut done = ids(contents.records);
+    done.extend(failed.iter().map(|f| f.id.clone()));
+    (done, failed)
+}
+
+/// Grid indices as `1, #4, #7` (after a leading `#`).
+fn join(indices: &[usize]) -> String {
+    let list: Vec<String> = indices.iter().map(usize::to_string).collect();
+    list.join(", #")
 }

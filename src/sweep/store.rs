@@ -10,6 +10,8 @@
 //! any other file cannot let a second writer in; the lock is checked to be on the file the
 //! path names now (a file replaced between open and lock is opened again).
 //!
+//! A failed point is a [`FailedRecord`] line; a later result of the same point supersedes it.
+//!
 //! Duplicate points (the same id on two lines): readers keep the first copy and list the id in
 //! [`LogContents::duplicates`] when both copies hold the same results (timing, thread count and
 //! version may differ); copies with different results are an error naming both lines.
@@ -20,7 +22,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 use crate::error::{Error, Result};
 use crate::io::{open_regular_append, read_regular, MemoryLimit};
 
@@ -38,6 +40,8 @@ pub struct LogContents {
     /// Ids found on more than one line with the same results; only the first copy is in
     /// `records`.
     pub duplicates: Vec<String>,
+    /// Points whose last attempt failed and that have no result, in file order.
+    pub failed: Vec<FailedRecord>,
 }
 
 /// Reads the records of `path` (a missing file has none). A broken last line is reported in
@@ -54,6 +58,7 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
     let mut records: Vec<Record> = Vec::new();
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     let mut duplicates = Vec::new();
+    let mut failed: HashMap<String, (usize, FailedRecord)> = HashMap::new();
     let mut valid_len = 0usize;
     let mut start = 0usize;
     let mut line_no = 0usize;
@@ -63,7 +68,17 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
             .iter()
             .position(|&b| b == b'\n')
             .map(|p| start + p);
-        let parsed = end.and_then(|end| serde_json::from_slice::<Record>(&bytes[start..end]).ok());
+        let line = end.map(|end| &bytes[start..end]);
+        if let (Some(end), Some(f)) = (
+            end,
+            line.and_then(|l| serde_json::from_slice::<FailedRecord>(l).ok()),
+        ) {
+            failed.insert(f.id.clone(), (line_no, f));
+            start = end + 1;
+            valid_len = start;
+            continue;
+        }
+        let parsed = line.and_then(|l| serde_json::from_slice::<Record>(l).ok());
         match (end, parsed) {
             (Some(end), Some(rec)) => {
                 match seen.get(&rec.id) {
@@ -96,7 +111,13 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
             _ => break,
         }
     }
+    let mut failed: Vec<(usize, FailedRecord)> = failed
+        .into_values()
+        .filter(|(_, f)| !seen.contains_key(&f.id))
+        .collect();
+    failed.sort_by_key(|f| f.0);
     Ok(LogContents {
+        failed: failed.into_iter().map(|f| f.1).collect(),
         records,
         dropped_tail: (valid_len < bytes.len()).then_some(bytes.len() - valid_len),
         valid_len: valid_len as u64,
@@ -178,8 +199,17 @@ impl ResultsLog {
 
     /// Appends `record` as one complete line and waits until it is on disk.
     pub fn append(&mut self, record: &Record) -> Result<()> {
-        let mut line = serde_json::to_string(record)
-            .map_err(|e| Error::Numeric(format!("record {}: {e}", record.id)))?;
+        self.append_line(record, &record.id)
+    }
+
+    /// Appends the failure of a point as one complete line and waits until it is on disk.
+    pub fn append_failure(&mut self, failure: &FailedRecord) -> Result<()> {
+        self.append_line(failure, &failure.id)
+    }
+
+    fn append_line(&mut self, value: &impl serde::Serialize, id: &str) -> Result<()> {
+        let mut line = serde_json::to_string(value)
+            .map_err(|e| Error::Numeric(format!("record {id}: {e}")))?;
         line.push('\n');
         self.file
             .write_all(line.as_bytes())

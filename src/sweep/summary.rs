@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::record::Record;
+use super::record::{FailedRecord, Record};
 
 /// One line per record, in grid order, with a header.
 pub fn table(records: &[Record]) -> String {
@@ -44,6 +44,22 @@ pub fn table(records: &[Record]) -> String {
             r.gap_from_layer1,
             info.map_or("n/a".into(), |i| format!("{:.3}", i.mean_term)),
             info.map_or("n/a".into(), |i| format!("{:.3}", i.cov_term)),
+        );
+    }
+    out
+}
+
+/// One line per failed point: index, id, configuration and its error.
+pub fn failed_table(failed: &[FailedRecord]) -> String {
+    let mut out = String::new();
+    for f in failed {
+        let _ = writeln!(
+            out,
+            "{:>5} {:>16}  {}\n      {}",
+            f.index,
+            f.id,
+            f.config.summary(),
+            f.failed
         );
     }
     out

@@ -22,6 +22,7 @@ mod idx;
 mod io_reliability;
 mod model_python;
 mod propagate_engine;
+mod reliability_cli;
 mod stats_affine;
 mod stats_affine_factored;
 mod stats_gaussian;

@@ -46,7 +46,7 @@ fn bad_grid_files_name_the_file_and_the_key() {
 }
 
 #[test]
-fn the_memory_guard_names_the_point_that_does_not_fit() {
+fn the_memory_guard_fails_the_point_that_does_not_fit_and_runs_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let grid = grid_file(
         dir.path(),
@@ -68,11 +68,18 @@ fn the_memory_guard_names_the_point_that_does_not_fit() {
         "--max-memory",
         "64G",
     ]);
+    // The point that does not fit fails with its estimate, naming the grid key; the other runs.
     assert!(!o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("point #1 (hidden=[100000,100000]"), "{err}");
-    assert!(err.contains(&ids[1]), "{err}");
-    assert!(!out.exists());
+    assert!(err.contains(&format!("point #1 {}", ids[1])), "{err}");
+    assert!(err.contains("invalid value for grid key 'hidden'"), "{err}");
+    assert!(err.contains("memory limit of 64.0 GiB"), "{err}");
+    let log = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert!(
+        log.contains("\"failed\":\"invalid value for grid key 'hidden'"),
+        "{log}"
+    );
+    assert!(record_ids(&out).contains(&ids[0]), "#0 ran: {log}");
 
     // A limit below even the small point refuses that one too; --jobs that do not fit are refused.
     let o = run(&[
@@ -84,7 +91,11 @@ fn the_memory_guard_names_the_point_that_does_not_fit() {
         "--max-memory",
         "1M",
     ]);
-    assert!(stderr(&o).contains("point #"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("points failed (#0, #1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -196,17 +207,34 @@ fn a_failing_point_is_reported_and_the_others_are_kept() {
         "--out",
         out.to_str().unwrap(),
     ];
-    for _ in 0..2 {
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(2));
-        let err = stderr(&o);
-        assert!(err.contains(&format!("point #0 {}", ids[0])), "{err}");
-        assert!(err.contains("XOR needs d ≥ 2"), "{err}");
-        assert!(err.contains("invalid value for grid key 'dim'"), "{err}");
-        assert!(err.contains("1 points failed (#0"), "{err}");
-        // The good point is recorded once; the rerun retries only the failed one.
-        assert_eq!(record_ids(&out), [ids[1].clone()]);
-    }
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("point #0 {}", ids[0])), "{err}");
+    assert!(err.contains("XOR needs d ≥ 2"), "{err}");
+    assert!(err.contains("invalid value for grid key 'dim'"), "{err}");
+    assert!(err.contains("1 points failed (#0"), "{err}");
+    // The good point and the failure of the bad one are recorded.
+    let mut got = record_ids(&out);
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+    // A rerun skips the failed point and still reports it; --retry-failed runs it again.
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("1 points failed before and are skipped (#0)"),
+        "{err}"
+    );
+    assert!(err.contains("1 points failed (#0"), "{err}");
+    assert_eq!(record_ids(&out).len(), 2);
+    let mut retry = args.to_vec();
+    retry.push("--retry-failed");
+    let err = stderr(&run(&retry));
+    assert!(err.contains("XOR needs d ≥ 2"), "{err}");
+    assert_eq!(record_ids(&out).len(), 3);
 }
 
 /// Library errors inside a point name the grid key the user wrote, not a flag.

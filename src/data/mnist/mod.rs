@@ -184,10 +184,16 @@ impl MnistConfig {
             .filter(|s| !s.range.is_empty())
             .collect();
         if train_segs.is_empty() {
-            return Err(Error::config(
-                Field::TestSplit,
-                "the test split leaves no training samples",
-            ));
+            return Err(match self.test_split {
+                Some(_) => Error::config(
+                    Field::TestSplit,
+                    "the test split leaves no training samples",
+                ),
+                None => Error::format(
+                    train.0.path(),
+                    "holds no samples; training needs at least one",
+                ),
+            });
         }
         Ok((train_segs, vec![test_seg]))
     }

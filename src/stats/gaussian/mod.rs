@@ -9,7 +9,7 @@ mod pairwise;
 mod sampler;
 
 pub use argmax::prob_argmax;
-pub use compare::{mean_error, relative_frobenius};
+pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{bhattacharyya, kl_divergence, Bhattacharyya, KlDivergence};
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use sampler::GaussianSampler;

@@ -1,4 +1,4 @@
-//! What one array task asks Slurm for, from the sweep's own estimates ([`Estimate`]): CPUs,
+//! What one array task asks Slurm for, from the sweep's own estimates ([`Estimate`](crate::config::estimate::Estimate)): CPUs,
 //! points at once, memory (`--mem`) and wall time (`--time`), the same for every task.
 //!
 //! Points at once J: as a local sweep chooses (all points ≤ [`TimeClass::Small`]: one per CPU,
@@ -7,9 +7,9 @@
 //! Σ flops / ([`FLOPS_PER_THREAD`] · CPUs) + ⌈n/J⌉ · [`POINT_OVERHEAD_S`], × [`TIME_MARGIN`],
 //! at least [`MIN_TIME_S`], rounded up to whole minutes; the largest over shards.
 
-use super::super::estimate::{human_bytes, Estimate, TimeClass};
 use super::super::grid::{Grid, GridPoint};
 use super::super::shard::Shard;
+use crate::config::estimate::{human_bytes, TimeClass};
 use crate::error::{Error, Result};
 
 /// Sustained flop rate assumed per thread, deliberately low: sweep points measured on one
@@ -67,7 +67,7 @@ impl Resources {
         let all_small = grid
             .points
             .iter()
-            .all(|p| Estimate::of(&p.config).time_class() <= TimeClass::Small);
+            .all(|p| p.estimate.time_class() <= TimeClass::Small);
         let mut jobs = if all_small { cpus } else { 1 };
         let mem_bytes = match mem {
             None => mib_ceil(MEM_MARGIN * worst_peak(&parts, jobs)),
@@ -110,7 +110,7 @@ fn worst_peak(parts: &[Vec<&GridPoint>], jobs: usize) -> f64 {
     parts
         .iter()
         .map(|part| {
-            let mut bytes: Vec<f64> = part.iter().map(|p| Estimate::of(&p.config).bytes).collect();
+            let mut bytes: Vec<f64> = part.iter().map(|p| p.estimate.bytes).collect();
             bytes.sort_by(|a, b| b.total_cmp(a));
             bytes.iter().take(jobs).sum::<f64>()
         })
@@ -119,7 +119,7 @@ fn worst_peak(parts: &[Vec<&GridPoint>], jobs: usize) -> f64 {
 
 /// Estimated seconds for one shard's points on `cpus` CPUs, `jobs` at a time (no margin).
 fn shard_seconds(part: &[&GridPoint], cpus: usize, jobs: usize) -> f64 {
-    let flops: f64 = part.iter().map(|p| Estimate::of(&p.config).flops).sum();
+    let flops: f64 = part.iter().map(|p| p.estimate.flops).sum();
     flops / (FLOPS_PER_THREAD * cpus as f64) + part.len().div_ceil(jobs) as f64 * POINT_OVERHEAD_S
 }
 
@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn small_points_run_one_per_cpu_and_memory_holds_them() {
         let g = grid("task = \"xor\"\nseed = [1, 2, 3, 4, 5, 6, 7, 8]\n");
-        let one = Estimate::of(&g.points[0].config).bytes;
+        let one = g.points[0].estimate.bytes;
         let r = Resources::plan(&g, 2, 3, None, None).unwrap();
         assert_eq!((r.cpus, r.jobs, r.time_s), (3, 3, MIN_TIME_S));
         // Every point is the same size: 3 at once, with the margin, in whole MiB.
@@ -229,8 +229,8 @@ mod tests {
     #[test]
     fn time_follows_the_largest_shard_and_large_points_run_alone() {
         let g = grid("task = \"mnist\"\nhidden = [[1000, 1000]]\nseed = [1, 2, 3]\n");
-        let flops = Estimate::of(&g.points[0].config).flops;
-        assert!(Estimate::of(&g.points[0].config).time_class() > TimeClass::Small);
+        let flops = g.points[0].estimate.flops;
+        assert!(g.points[0].estimate.time_class() > TimeClass::Small);
         let r = Resources::plan(&g, 2, 4, None, None).unwrap();
         assert_eq!(r.jobs, 1);
         // Shard 0 holds points 0 and 2.

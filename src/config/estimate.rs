@@ -1,24 +1,29 @@
-//! Guard rails before a sweep starts: each point's peak memory and floating-point work, from its
-//! configuration alone (no data is read), and the check that the grid fits the machine.
+//! The plan check every command and every sweep point runs before it allocates: peak memory and
+//! floating-point work from the run configuration alone (no data is read), against a limit.
 //!
 //! Peak memory, in f64 words: the data, (n_train + n_test)·d; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
-//! and the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured
-//! ones while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN². The
-//! κ₃/κ₄ slices are not used by a sweep. Work: training 6P per sample and epoch, statistics 2P
-//! + ΣN² per test sample, propagation ≈ 4N³ per class and layer from every start layer.
+//! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
+//! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN²; the surrogate
+//! inputs, 2·S·C·d for S samples per class (the draws and their assembled copy); and the
+//! training history, 4 words per epoch (its record and its time). The κ₃/κ₄ slices are not
+//! counted. Work: training 6P per sample and epoch, statistics 2P + ΣN² per test sample,
+//! propagation ≈ 4N³ per class and layer from every start layer.
 
 use std::path::Path;
 
-use super::point::PointConfig;
-use crate::config::defaults::{self, task_defaults};
-use crate::config::Task;
+use super::defaults::task_defaults;
+use super::{RunConfig, Task};
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
 const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 
-/// Shape of a point's problem as the estimates need it.
+/// Words the training history keeps per epoch: the record (epoch, loss, accuracy) and its time.
+const HISTORY_WORDS: f64 = 4.0;
+
+/// Shape of a run's problem as the estimates need it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
     pub d_in: usize,
@@ -28,24 +33,29 @@ pub struct Shape {
     pub widths: Vec<usize>,
     pub epochs: usize,
     pub batch: usize,
+    /// Surrogate samples per class (`None`: the data's own class counts).
+    pub surrogate_samples: Option<usize>,
 }
 
 impl Shape {
     /// The shape the defaults of [`crate::config::defaults`] give `config` (MNIST: the full
     /// files or `train_limit` training samples).
-    pub fn of(config: &PointConfig) -> Shape {
-        let task = config.task();
-        let d = task_defaults(task);
-        let (d_in, n_train) = match task {
-            Task::Mnist => (d.dim, config.train_limit.unwrap_or(d.n_train)),
-            _ => (
-                config.dim.unwrap_or(d.dim),
-                config.n_train.unwrap_or(d.n_train),
-            ),
+    pub fn of(config: &RunConfig) -> Shape {
+        let data = &config.data;
+        let d = task_defaults(data.task);
+        let (d_in, n_train) = match data.task {
+            Task::Mnist => (d.dim, data.train_limit.unwrap_or(d.n_train)),
+            _ => (data.dim.unwrap_or(d.dim), data.n_train.unwrap_or(d.n_train)),
         };
-        let n_test = d.n_test.unwrap_or(config.n_test.unwrap_or(n_train));
+        let n_test = d.n_test.unwrap_or(data.n_test.unwrap_or(n_train));
         let mut widths = vec![d_in];
-        widths.extend(config.hidden_or_default());
+        widths.extend(
+            config
+                .net
+                .hidden
+                .clone()
+                .unwrap_or_else(|| d.hidden.to_vec()),
+        );
         widths.push(d.n_classes);
         Shape {
             d_in,
@@ -53,9 +63,61 @@ impl Shape {
             n_train,
             n_test,
             widths,
-            epochs: config.epochs.unwrap_or(d.epochs),
-            batch: config.batch.unwrap_or(defaults::BATCH),
+            epochs: config.epochs(),
+            batch: config.train.batch,
+            surrogate_samples: config.analysis.surrogate_samples,
         }
+    }
+
+    /// The same run with the widths of a given network (a model file).
+    pub fn with_widths(mut self, widths: Vec<usize>) -> Shape {
+        self.widths = widths;
+        self
+    }
+
+    /// The parts of the peak memory, in f64 words, each with the field that sets its size.
+    fn memory_terms(&self) -> [(Field, f64); 7] {
+        let f = |n: usize| n as f64;
+        let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
+        let c = f(self.n_classes);
+        let surrogates = self
+            .surrogate_samples
+            .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
+        [
+            (Field::NTrain, f(self.n_train) * f(self.d_in)),
+            (Field::NTest, f(self.n_test) * f(self.d_in)),
+            (Field::Dim, 3.0 * c * f(self.d_in).powi(2)),
+            (
+                Field::Hidden,
+                4.0 * self.params() + 3.0 * c * (self.square_sum() - f(self.d_in).powi(2)),
+            ),
+            (
+                Field::Batch,
+                3.0 * f(self.batch.min(self.n_train)) * width_sum,
+            ),
+            (Field::SurrogateSamples, surrogates),
+            (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
+        ]
+    }
+
+    /// ΣN² over the stages: the input, pre and post of every hidden layer, the output.
+    fn square_sum(&self) -> f64 {
+        let sq = |n: usize| (n as f64).powi(2);
+        match self.widths.as_slice() {
+            [first, hidden @ .., last] => {
+                sq(*first) + hidden.iter().map(|&n| 2.0 * sq(n)).sum::<f64>() + sq(*last)
+            }
+            [only] => sq(*only),
+            [] => 0.0,
+        }
+    }
+
+    /// Weights and biases P.
+    fn params(&self) -> f64 {
+        self.widths
+            .windows(2)
+            .map(|w| w[0] as f64 * w[1] as f64 + w[1] as f64)
+            .sum()
     }
 }
 
@@ -94,28 +156,20 @@ pub struct Estimate {
 
 impl Estimate {
     /// Estimates `config`'s peak memory and work.
-    pub fn of(config: &PointConfig) -> Estimate {
-        let s = Shape::of(config);
+    pub fn of(config: &RunConfig) -> Estimate {
+        Estimate::of_shape(&Shape::of(config))
+    }
+
+    /// Estimates the peak memory and work of a run of shape `s`.
+    pub fn of_shape(s: &Shape) -> Estimate {
         let f = |n: usize| n as f64;
-        let params: f64 = s
-            .widths
-            .windows(2)
-            .map(|w| f(w[0]) * f(w[1]) + f(w[1]))
-            .sum();
-        let hidden = &s.widths[1..s.widths.len() - 1];
-        // Stage dimensions: input, pre and post of every hidden layer, output.
-        let sq_sum: f64 = f(s.d_in).powi(2)
-            + hidden.iter().map(|&n| 2.0 * f(n).powi(2)).sum::<f64>()
-            + f(s.n_classes).powi(2);
-        let width_sum: f64 = s.widths.iter().map(|&n| f(n)).sum();
+        let words: f64 = s.memory_terms().iter().map(|t| t.1).sum();
+        let params = s.params();
         let c = f(s.n_classes);
-        let words = f(s.n_train + s.n_test) * f(s.d_in)
-            + 4.0 * params
-            + 3.0 * f(s.batch.min(s.n_train)) * width_sum
-            + 3.0 * c * sq_sum;
+        let sq_sum = s.square_sum();
         let train = f(s.epochs) * f(s.n_train) * 6.0 * params;
         let stats = f(s.n_test) * (2.0 * params + sq_sum);
-        let propagate: f64 = (0..s.widths.len() - 1)
+        let propagate: f64 = (0..s.widths.len().saturating_sub(1))
             .map(|from| {
                 s.widths[from..]
                     .windows(2)
@@ -156,6 +210,37 @@ pub fn human_duration(flops: f64, threads: usize) -> String {
     } else {
         format!("{:.1} h", seconds / 3600.0)
     }
+}
+
+/// Checks that a run of shape `shape` fits `limit` before anything is allocated; the error
+/// names the field whose term is the largest part of the estimate.
+pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
+    let bytes = Estimate::of_shape(shape).bytes;
+    if bytes <= limit.bytes as f64 {
+        return Ok(());
+    }
+    // The largest term; on a tie the first (n_train before n_test, which defaults to it).
+    let (field, words) =
+        shape
+            .memory_terms()
+            .into_iter()
+            .fold((Field::NTrain, f64::NEG_INFINITY), |best, t| {
+                if t.1 > best.1 {
+                    t
+                } else {
+                    best
+                }
+            });
+    Err(Error::config(
+        field,
+        format!(
+            "the run needs about {} ({} of it for this setting), over the memory limit of {}; \
+             make it smaller or raise the memory limit",
+            human_bytes(bytes),
+            human_bytes(8.0 * words),
+            human_bytes(limit.bytes as f64)
+        ),
+    ))
 }
 
 /// Bytes as "512 MiB", "3.2 GiB".
@@ -231,12 +316,10 @@ mod tests {
     #[test]
     fn memory_grows_with_the_square_of_the_width() {
         let at = |n: usize| {
-            Estimate::of(&PointConfig {
-                task: Some(Task::Mnist),
-                hidden: Some(vec![n]),
-                ..Default::default()
-            })
-            .bytes
+            let mut config = RunConfig::default();
+            config.data.task = Task::Mnist;
+            config.net.hidden = Some(vec![n]);
+            Estimate::of(&config).bytes
         };
         // 10 classes, pre and post: 3·10·2·N² words dominate for a wide layer.
         let wide = at(20_000) - at(10_000);

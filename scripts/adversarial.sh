@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# Adversarial campaign of issue #13: absurd sizes for each numeric flag, FIFOs/folders/devices/
+# symlinks for each path flag, NaN/Inf/huge-weight models, degenerate data, kill -9 mid-write
+# then rerun, bad grid values. Each run is bounded: `timeout 20` and 16 GiB of address space.
+#
+# usage: scripts/adversarial.sh BINARY [WORKDIR]        (MNIST_DIR: the MNIST IDX folder)
+#
+# Counts (printed at the end, one line per failing run above them):
+#   panics     exit 101, abort (134), any other signal but the timeout's, or "panicked" on stderr
+#   hangs      killed by the 20 s timeout
+#   rss>4G     peak resident memory over 4 GiB (getrusage through /usr/bin/time)
+#   nonfinite  exit 0 with NaN/inf printed, or null for a float key that is never null by design
+#   unnamed    a refusal (exit ≠ 0) whose message does not name the flag, file or grid key at fault
+#   clobbered  an output path that was a FIFO, symlink or folder is something else afterwards
+#   debris     temporary files left after kill -9 mid-write and a rerun
+set -u
+BIN=$(realpath "$1")
+W=${2:-$(mktemp -d)}
+mkdir -p "$W"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MNIST=${MNIST_DIR:-/work/shared/mnist}
+FIX=$ROOT/fixtures/idx
+HUGE=4611686018427387904
+runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0
+
+# check NAME EXPECT ARGS...: runs BIN ARGS; EXPECT is a text the message of a refusal must hold
+# ("-" when the run may succeed).
+check() {
+  local name=$1 expect=$2
+  shift 2
+  runs=$((runs + 1))
+  (
+    ulimit -v 16777216
+    exec /usr/bin/time -f %M -o "$W/rss" timeout -s KILL 20 "$BIN" "$@" >"$W/out" 2>"$W/err" </dev/null
+  )
+  local rc=$? rss
+  rss=$(tail -n 1 "$W/rss" 2>/dev/null | tr -cd 0-9)
+  local what=""
+  if [ $rc -eq 137 ] || [ $rc -eq 124 ]; then
+    hangs=$((hangs + 1)); what="hang"
+  elif [ $rc -eq 101 ] || [ $rc -gt 128 ] || grep -q panicked "$W/err"; then
+    panics=$((panics + 1)); what="panic/abort (rc $rc)"
+  fi
+  if [ -n "$rss" ] && [ "$rss" -gt 4194304 ]; then
+    big=$((big + 1)); what="$what rss ${rss} KiB"
+  fi
+  if [ $rc -eq 0 ] && grep -Eq '(NaN|-?inf\b|"(cov_rel_err|mean_err|test_accuracy|train_accuracy|final_loss|loss|accuracy|network_accuracy|mean_term|cov_term|gap_from_input|gap_from_layer1)": null)' "$W/out"; then
+    nonfinite=$((nonfinite + 1)); what="$what non-finite printed"
+  fi
+  if [ $rc -ne 0 ] && [ "$expect" != "-" ] && [ -z "$what" ] && ! grep -qF -- "$expect" "$W/err"; then
+    unnamed=$((unnamed + 1)); what="$what message does not name '$expect'"
+  fi
+  [ -n "$what" ] && printf '%-40s %s | %s\n' "$name" "$what" "$(head -c 160 "$W/err" | tr '\n' ' ')"
+  return 0
+}
+
+XOR=(--task xor --epochs 1)
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n' >"$W/g0.toml"
+"$BIN" --threads 1 sweep --grid "$W/g0.toml" --out "$W/sw0" >/dev/null 2>&1
+OUT="$W/m.safetensors"
+"$BIN" --threads 1 train "${XOR[@]}" --hidden 8 --out "$OUT" >/dev/null 2>&1
+"$BIN" --threads 1 train --task mnist --mnist-dir "$MNIST" --train-limit 2000 --hidden 32 --epochs 1 \
+  --out "$W/mnist.safetensors" >/dev/null 2>&1
+MN=(--task mnist --mnist-dir "$MNIST")
+
+# 1. Sizes.
+for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
+for f in --n-train --n-test --dim --hidden --batch; do check "train $f 2^62" "$f" train "${XOR[@]}" $f $HUGE --out "$W/x"; done
+check "skewed 2^62" --skewed train --task higher-order --epochs 1 --skewed $HUGE --out "$W/x"
+for f in --batch --epochs; do check "train $f 0" "$f" train "${XOR[@]}" $f 0 --out "$W/x"; done
+check "n-test 0" --n-test train "${XOR[@]}" --n-test 0 --out "$W/x"
+check "n-train 0" --n-train train "${XOR[@]}" --n-train 0 --out "$W/x"
+for v in nan inf -1 0; do check "lr $v" --lr train "${XOR[@]}" --lr=$v --out "$W/x"; done
+for v in nan inf 1e308; do check "sigma $v" --sigma train "${XOR[@]}" --sigma=$v --out "$W/x"; done
+for v in nan 1e308; do check "gain $v" --gain train "${XOR[@]}" --gain=$v --out "$W/x"; done
+check "momentum nan" --momentum train "${XOR[@]}" --optimizer sgd --momentum=nan --out "$W/x"
+check "gamma-shape 0" --gamma-shape train --task higher-order --epochs 1 --gamma-shape 0 --out "$W/x"
+check "train-limit 0" --train-limit train "${MN[@]}" --train-limit 0 --out "$W/x"
+check "threads 99999" --threads --threads 99999 train "${XOR[@]}" --out "$W/x"
+check "analyze surrogate 2^62" --surrogate-samples analyze --model "$OUT" --task xor --surrogate-samples $HUGE
+check "analyze mc 2^62" --mc-samples analyze --model "$OUT" --task xor --mc-samples $HUGE
+check "analyze mc 0" --mc-samples analyze --model "$OUT" --task xor --mc-samples 0
+check "analyze heatmap-layer 2^62" --heatmap-layer analyze --model "$OUT" --task xor --heatmap-layer $HUGE
+check "propagate from-layer 2^62" --from-layer propagate --model "$OUT" --task xor --from-layer $HUGE
+check "propagate batch 0" --batch propagate --model "$OUT" --task xor --batch 0
+check "propagate batch 2^62" - propagate --model "$OUT" --task xor --batch $HUGE
+check "analyze ridge nan" --ridge analyze --model "$OUT" --task xor --ridge=nan
+check "test-split huge" --test-split train "${MN[@]}" --train-limit 100 --test-split 0:$HUGE --out "$W/x"
+
+# 2. Paths: FIFO, folder, device, symlink.
+mkfifo "$W/fifo"
+mkdir -p "$W/dir"
+ln -sf "$OUT" "$W/link"
+for p in "$W/fifo" "$W/dir" /dev/zero; do
+  check "model $p" "$p" propagate --model "$p" --task xor
+  check "train-images $p" "$p" train --task mnist --train-images "$p" --train-labels "$MNIST/train-labels-idx1-ubyte" --test-split 0:10 --out "$W/x"
+  check "grid $p" "$p" sweep --grid "$p" --out "$W/sw"
+done
+# kept TEST PATH: counts a clobbered output when PATH no longer passes `test TEST`.
+kept() {
+  if ! test "$1" "$2"; then
+    clobbered=$((clobbered + 1))
+    echo "clobbered: $2 is no longer $1"
+  fi
+}
+# A private character device (never /dev/null or /dev/zero: an old binary replaces what it is
+# given); without the right to create one, the device case is left out.
+DEV=$W/dev
+mknod -m 666 "$DEV" c 1 5 2>/dev/null || DEV=""
+for p in "$W/fifo" "$W/dir" $DEV "$W/link"; do
+  check "train --out $p" "$p" train "${XOR[@]}" --out "$p"
+  check "analyze --report $p" "$p" analyze --model "$OUT" --task xor --report "$p"
+  check "sweep export --csv $p" "$p" sweep export "$W/sw0" --csv "$p"
+done
+kept -p "$W/fifo"
+kept -d "$W/dir"
+[ -n "$DEV" ] && kept -c "$DEV"
+kept -L "$W/link"
+check "mnist-dir missing" "$W/nope" train --task mnist --mnist-dir "$W/nope" --out "$W/x"
+check "out folder missing" "$W/nope" train --task xor --epochs 100000 --out "$W/nope/m.safetensors"
+
+# 3. Models with NaN/Inf/huge weights (the safetensors header stays; the data is rewritten).
+python3 - "$W" <<'PY'
+import json, struct, sys
+w = sys.argv[1]
+raw = open(f"{w}/m.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+data = bytearray(raw[8 + n:])
+def write(name, f):
+    d = bytearray(data)
+    for k, v in head.items():
+        if k == "__metadata__" or v["dtype"] != "F64":
+            continue
+        a, b = v["data_offsets"]
+        for i in range(a, b, 8):
+            d[i:i + 8] = struct.pack("<d", f(struct.unpack("<d", d[i:i + 8])[0]))
+    open(f"{w}/{name}.safetensors", "wb").write(raw[:8 + n] + d)
+write("nan", lambda x: float("nan"))
+write("inf", lambda x: float("inf"))
+write("x1e100", lambda x: x * 1e100)
+write("x1e6", lambda x: x * 1e6)
+PY
+for m in nan inf x1e100 x1e6; do
+  check "propagate model $m" "$m.safetensors" propagate --model "$W/$m.safetensors" --task xor --json
+  check "analyze model $m" "$m.safetensors" analyze --model "$W/$m.safetensors" --task xor --json
+done
+
+# 4. Degenerate data.
+check "mnist --on train --train-limit 20" - propagate --model "$W/mnist.safetensors" "${MN[@]}" --on train --train-limit 20 --json
+check "mnist analyze --train-limit 20" - analyze --model "$W/mnist.safetensors" "${MN[@]}" --on train --train-limit 20 --json
+check "mnist analyze --center" - analyze --model "$W/mnist.safetensors" "${MN[@]}" --center --json
+check "xor sigma 0" - propagate --model "$OUT" --task xor --sigma 0 --json
+check "xor n-test 1" - propagate --model "$OUT" --task xor --n-test 1 --n-train 1 --json
+
+# 5. Bad grid values: one absurd point among good ones.
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = [2, %s, 3]\n' "$HUGE" >"$W/g.toml"
+rm -rf "$W/sw"
+check "sweep with an absurd point" epochs sweep --grid "$W/g.toml" --out "$W/sw"
+good=$(grep -c test_accuracy "$W/sw/results.jsonl" 2>/dev/null)
+echo "sweep with an absurd point: ${good:-0} of 2 good points recorded"
+check "sweep rerun" epochs sweep --grid "$W/g.toml" --out "$W/sw"
+printf 'task = "xor"\nepochs = -1\n' >"$W/g2.toml"
+check "grid epochs -1" epochs sweep --grid "$W/g2.toml" --out "$W/sw2"
+printf 'task = "xor"\nhidden = [[0]]\n' >"$W/g3.toml"
+check "grid hidden 0" hidden sweep --grid "$W/g3.toml" --out "$W/sw3"
+
+# 6. kill -9 mid-write, then rerun: debris left behind.
+mkdir -p "$W/kill"
+for t in 0.3 0.5 0.7 0.9 1.1 1.3 1.5 1.7 1.9 2.1; do
+  (timeout -s KILL $t "$BIN" train --task mnist --mnist-dir "$MNIST" --train-limit 200 --hidden 2000 \
+    --epochs 1 --out "$W/kill/m.safetensors" >/dev/null 2>&1) 2>/dev/null
+done
+"$BIN" train "${XOR[@]}" --out "$W/kill/m.safetensors" >/dev/null 2>&1
+debris=$(find "$W/kill" -name '.*' -type f | wc -l)
+echo "kill -9 then rerun: $debris temporary files left in $W/kill"
+
+echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris"

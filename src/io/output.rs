@@ -1,0 +1,142 @@
+//! Output paths that never clobber what is not corrflow's: a file output replaces only a
+//! regular file, a folder output only a folder of its own files, and both are checked before
+//! long work starts, so a run does not train for an hour and then fail to write.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use super::temp::{remove_stale, temp_path};
+use crate::error::{Error, Result};
+
+/// The folder a file output is written in (`.` for a bare file name).
+pub fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Checks that `path` may be written as a file: it does not exist or is a regular file (not a
+/// symlink, device, FIFO or folder), and its folder exists and takes a new file (tried with a
+/// temporary file, removed at once).
+pub fn check_output_file(path: &Path) -> Result<()> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_file() {
+            return Err(Error::format(
+                path,
+                format!(
+                    "exists and is {}; corrflow replaces only regular files: choose another path",
+                    describe(&meta.file_type())
+                ),
+            ));
+        }
+    }
+    check_writable(&parent_of(path))
+}
+
+/// Checks that `dir` may be written as a report folder: it does not exist, or it is a folder
+/// (not a symlink) holding nothing but files named in `own` (a previous report); its parent
+/// folder takes new entries.
+pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
+    match std::fs::symlink_metadata(dir) {
+        Err(_) => {}
+        Ok(meta) if !meta.file_type().is_dir() => {
+            return Err(Error::format(
+                dir,
+                format!(
+                    "exists and is {}; a report is written as a folder: choose another path",
+                    describe(&meta.file_type())
+                ),
+            ))
+        }
+        Ok(_) => {
+            let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| Error::io(dir, e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if !own.contains(&name) {
+                    return Err(Error::format(
+                        dir,
+                        format!(
+                            "holds {name}, which is not part of a report; corrflow replaces \
+                             only a folder of its own report: choose an empty or new folder"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    check_writable(&parent_of(dir))
+}
+
+/// Writes `files` (name, content) as the folder `dir`, as one set: into a temporary folder
+/// beside it, then swapped in by renames, so a reader (or a killed run) never sees new files
+/// beside old ones. `dir` is checked with [`check_output_dir`] first.
+pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    let own: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
+    check_output_dir(dir, &own)?;
+    let parent = parent_of(dir);
+    remove_stale(&parent);
+    let name = dir
+        .file_name()
+        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let fresh = temp_path(&parent, &name);
+    let written = write_into(&fresh, files).and_then(|()| swap_in(&fresh, dir, &parent, &name));
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&fresh);
+    }
+    written
+}
+
+/// Creates the folder `dir` and writes every file into it, each synced.
+fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+    std::fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Puts the finished folder `fresh` at `dir`: a plain rename when `dir` does not exist, else
+/// the old folder is first renamed to a temporary name (removed afterwards, or by a later run
+/// if this one is killed in between).
+fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
+    if std::fs::symlink_metadata(dir).is_err() {
+        return std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e));
+    }
+    let old = temp_path(parent, name);
+    std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
+    std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
+}
+
+/// Checks that `dir` exists and a new file can be created in it.
+fn check_writable(dir: &Path) -> Result<()> {
+    let probe = temp_path(dir, "probe");
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e)),
+        Err(e) => Err(Error::format(
+            dir,
+            format!("cannot write here ({e}); choose a folder that exists and is writable"),
+        )),
+    }
+}
+
+/// "a symlink", "a FIFO", … for messages.
+fn describe(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}

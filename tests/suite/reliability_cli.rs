@@ -1,0 +1,326 @@
+//! Issue #13, the command-line classes: no panic or abort on any size a user can type (one
+//! memory estimate checks every command's plan), a sweep that survives a bad point, no
+//! non-finite number printed silently, outputs that never clobber what is not theirs, and
+//! messages that name the flag or file at fault.
+
+use std::process::Output;
+
+use super::common::corrflow;
+
+/// 2⁶², a size no machine holds.
+const HUGE: &str = "4611686018427387904";
+
+/// stderr as text.
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts a clean failure (corrflow's error status 2, not a panic's 101 or a signal) whose
+/// message names `flag`.
+fn refused(args: &[&str], flag: &str) -> String {
+    let out = corrflow(args);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    assert!(err.contains(flag), "{args:?} does not name {flag}: {err}");
+    err
+}
+
+#[test]
+fn absurd_sizes_are_refused_by_the_memory_estimate_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let xor = ["--task", "xor", "--json", "--out", out.to_str().unwrap()];
+    for (flag, value) in [
+        ("--epochs", "18446744073709551615"),
+        ("--epochs", "100000000000"),
+        ("--n-train", HUGE),
+        ("--n-test", HUGE),
+        ("--hidden", HUGE),
+        ("--dim", HUGE),
+    ] {
+        let mut args = vec!["train", flag, value];
+        args.extend(xor);
+        let err = refused(&args, flag);
+        assert!(err.contains("memory limit"), "{args:?}: {err}");
+    }
+    let err = refused(
+        &[
+            "analyze",
+            "--task",
+            "xor",
+            "--epochs",
+            "1",
+            "--surrogate-samples",
+            HUGE,
+        ],
+        "--surrogate-samples",
+    );
+    assert!(err.contains("memory limit"), "{err}");
+}
+
+#[test]
+fn max_memory_is_a_global_flag_that_bounds_every_command() {
+    let err = refused(
+        &[
+            "--max-memory",
+            "1M",
+            "train",
+            "--task",
+            "xor",
+            "--out",
+            std::env::temp_dir().join("never-written").to_str().unwrap(),
+        ],
+        "memory limit of 1.0 MiB",
+    );
+    assert!(err.contains("--"), "names a flag: {err}");
+    refused(&["--max-memory", "lots", "train"], "--max-memory");
+}
+
+#[test]
+fn threads_beyond_a_sane_bound_are_refused() {
+    refused(
+        &["--threads", "99999", "train", "--task", "xor"],
+        "--threads",
+    );
+}
+
+#[test]
+fn a_sweep_survives_a_bad_point_records_it_and_skips_it_on_a_rerun() {
+    use super::common::sweep::{grid_file, grid_ids, record_ids, run};
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        &format!(
+            "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = [2, {HUGE}, 3]\nseed = 1\n"
+        ),
+    );
+    let ids = grid_ids(&grid);
+    let out = dir.path().join("out");
+    let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
+    let first = run(&["sweep", "--grid", g, "--out", o]);
+    let err = stderr(&first);
+    assert_eq!(first.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value for grid key 'epochs'"), "{err}");
+    assert!(err.contains("1 points failed (#1"), "{err}");
+    // Every point has a line: results for #0 and #2, the failure of #1.
+    let mut got = record_ids(&out);
+    got.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(got, want);
+
+    let again = run(&["sweep", "--grid", g, "--out", o]);
+    let err = stderr(&again);
+    assert!(
+        err.contains("1 points failed before and are skipped (#1)"),
+        "{err}"
+    );
+    assert!(err.contains("0 to run"), "{err}");
+    assert_eq!(record_ids(&out).len(), 3, "a rerun runs nothing");
+
+    let retry = run(&["sweep", "--grid", g, "--out", o, "--retry-failed"]);
+    assert!(stderr(&retry).contains("1 to run"), "{}", stderr(&retry));
+    assert_eq!(record_ids(&out).len(), 4, "the retry recorded its failure");
+
+    let summary = run(&[
+        "sweep",
+        "summarize",
+        o,
+        "--plots",
+        dir.path().join("p").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&summary.stdout);
+    assert!(
+        text.contains("failed points (1)") && text.contains(&ids[1]),
+        "{text}"
+    );
+    let csv = dir.path().join("r.csv");
+    let export = run(&["sweep", "export", o, "--csv", csv.to_str().unwrap()]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let rows = std::fs::read_to_string(&csv).unwrap().lines().count();
+    assert_eq!(rows, 3, "a header and the two results");
+}
+
+#[test]
+fn an_empty_test_set_and_a_zero_batch_are_errors_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let never = dir.path().join("never");
+    refused(
+        &[
+            "train",
+            "--task",
+            "xor",
+            "--n-test",
+            "0",
+            "--out",
+            never.to_str().unwrap(),
+        ],
+        "--n-test",
+    );
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let t = corrflow(&["train", "--task", "xor", "--epochs", "1", "--out", m]);
+    assert!(t.status.success(), "{}", stderr(&t));
+    refused(
+        &["propagate", "--model", m, "--task", "xor", "--batch", "0"],
+        "--batch",
+    );
+}
+
+#[test]
+fn a_degenerate_stage_is_flagged_and_no_float_is_null() {
+    use corrflow::net::{model_io, Activation, Mlp};
+    // Every relu unit dead on the data (bias −3 against inputs of O(1) on weights of O(0.1)):
+    // the measured covariance after the relu is exactly 0, the Gaussian prediction has tails.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("dead.safetensors");
+    let mut net = Mlp::init(&[2, 4, 2], Activation::Relu, 0.1, 1).unwrap();
+    for b in net.layers[0].b.iter_mut() {
+        *b = -3.0;
+    }
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    let out = corrflow(&["propagate", "--model", m, "--task", "xor", "--json"]);
+    let v = super::common::json(&out);
+    let rows = v["layers"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["degenerate"] == true), "{v}");
+    for r in rows {
+        for key in ["cov_rel_err", "mean_err"] {
+            assert!(r[key].as_f64().is_some_and(f64::is_finite), "{key} in {r}");
+        }
+        // kl and its jitter are null together, by design (documented), never one alone.
+        assert_eq!(r["kl"].is_null(), r["kl_jitter"].is_null(), "{r}");
+    }
+}
+
+#[test]
+fn outputs_refuse_devices_fifos_and_symlinks_and_are_checked_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("precious");
+    std::fs::write(&target, b"keep").unwrap();
+    let link = dir.path().join("link.safetensors");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A private device node where the test may create one (root): never /dev/null or
+    // /dev/zero, which a regression would replace for the whole machine.
+    let device = dir.path().join("zero");
+    let mut cases = vec![
+        (link.to_str().unwrap().to_string(), "a symbolic link"),
+        (fifo.to_str().unwrap().to_string(), "a FIFO"),
+    ];
+    let made = std::process::Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "5"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        cases.push((device.to_str().unwrap().to_string(), "a device"));
+    }
+    for (out, what) in &cases {
+        let args = ["train", "--task", "xor", "--epochs", "1", "--out", out];
+        let err = refused(&args, out);
+        assert!(err.contains(what), "{err}");
+    }
+    if made {
+        use std::os::unix::fs::FileTypeExt;
+        let t = std::fs::symlink_metadata(&device).unwrap().file_type();
+        assert!(t.is_char_device(), "the device node was replaced");
+    }
+    assert_eq!(std::fs::read(&target).unwrap(), b"keep");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+
+    // An output folder that does not exist is refused before a million epochs of training.
+    let child = super::common::command()
+        .args(["train", "--task", "xor", "--epochs", "1000000", "--out"])
+        .arg(dir.path().join("missing/m.safetensors"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_at_most(child, 60);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing"), "{}", stderr(&out));
+}
+
+/// Waits for `child` up to `seconds`, killing it (and failing the test) after that.
+fn wait_at_most(mut child: std::process::Child, seconds: u64) -> Output {
+    for _ in 0..seconds * 10 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("still running after {seconds} s: the output was not checked before the work");
+}
+
+#[test]
+fn temp_debris_of_a_killed_run_is_removed_and_a_report_folder_is_written_as_a_set() {
+    let dir = tempfile::tempdir().unwrap();
+    // A process that has exited: its pid is free, so its temp file is debris.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let debris = dir
+        .path()
+        .join(format!(".corrflow-tmp-{dead}-0-m.safetensors"));
+    std::fs::write(&debris, b"half a model").unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let t = corrflow(&["train", "--task", "xor", "--epochs", "1", "--out", m]);
+    assert!(t.status.success(), "{}", stderr(&t));
+    assert!(!debris.exists(), "stale temp file left");
+
+    let report = dir.path().join("report");
+    std::fs::create_dir(&report).unwrap();
+    std::fs::write(report.join("notes.txt"), b"mine").unwrap();
+    let r = report.to_str().unwrap();
+    let analyze = ["analyze", "--model", m, "--task", "xor", "--report", r];
+    let err = refused(&analyze, "notes.txt");
+    assert!(err.contains("not part of a report"), "{err}");
+    std::fs::remove_file(report.join("notes.txt")).unwrap();
+    let a = corrflow(&analyze);
+    assert!(a.status.success(), "{}", stderr(&a));
+    let again = corrflow(&analyze);
+    assert!(
+        again.status.success(),
+        "a report replaces its own folder: {}",
+        stderr(&again)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.starts_with(".corrflow-tmp-")),
+        "{names:?}"
+    );
+    assert!(report.join("report.md").exists() && report.join("report.json").exists());
+}
+
+#[test]
+fn sweep_export_writes_csv_to_stdout_with_a_dash() {
+    use super::common::sweep::{grid_file, run, tiny_grid};
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(1));
+    let out = dir.path().join("out");
+    let o = out.to_str().unwrap();
+    assert!(
+        run(&["sweep", "--grid", grid.to_str().unwrap(), "--out", o])
+            .status
+            .success()
+    );
+    let e = run(&["sweep", "export", o, "--csv", "-"]);
+    assert!(e.status.success(), "{}", stderr(&e));
+    assert!(String::from_utf8_lossy(&e.stdout).starts_with("id,index,"));
+    assert!(!dir.path().join("-").exists());
+}
