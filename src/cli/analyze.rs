@@ -14,7 +14,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
-use super::output::{epoch_bar, print_json};
+use super::output::{self, epoch_bar, print_json};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -85,6 +85,7 @@ pub fn run(args: AnalyzeArgs) -> Result<()> {
     let bar = epoch_bar(config.epochs(), args.model.is_none());
     let report = analyze_run(&config, args.model.as_deref(), &timings, |e| bar.epoch(e))?;
     bar.finish();
+    output::warn_mismatches(&report.mismatches);
     if let Some(dir) = &args.report {
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         report.write_folder(dir, command, &timings)?;

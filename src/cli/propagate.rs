@@ -12,7 +12,7 @@ use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
-use super::output::print_json;
+use super::output::{self, print_json};
 
 #[derive(Debug, Args)]
 pub struct PropagateArgs {
@@ -64,6 +64,7 @@ impl From<&PropagateArgs> for RunConfig {
 pub fn run(args: PropagateArgs) -> Result<()> {
     let timings = Timings::when(args.timings);
     let report = propagate(&RunConfig::from(&args), &args.model, &timings)?;
+    output::warn_mismatches(&report.mismatches);
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

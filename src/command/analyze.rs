@@ -9,14 +9,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, model_and_data, shown};
 use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
+use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::net::train::{train, EpochStats};
-use crate::net::{model_io, Mlp};
+use crate::net::Mlp;
 use crate::propagate::ClosurePair;
 use crate::report::{analysis_report, tables, write_files};
 use crate::timing::Timings;
@@ -44,6 +45,9 @@ pub struct AnalyzeReport {
     /// The heatmap's matrices, for the report folder.
     #[serde(skip)]
     pub heatmap: Heatmap,
+    /// Data settings the user chose differently from the model's (warnings on stderr).
+    #[serde(skip)]
+    pub mismatches: Vec<Mismatch>,
 }
 
 /// Analyses the model at `model`, or without one a network trained on the task's training set
@@ -62,19 +66,28 @@ pub fn analyze_run(
             format!("must be at least {MIN_MC_SAMPLES}"),
         ));
     }
-    let loaded = timings.time("data load", 0.0, || config.data.load())?;
-    let (net, trained) = match model {
-        Some(path) => (
-            timings.time("data load", 0.0, || model_io::load(path))?,
-            None,
-        ),
-        None => timings.time("training", 0.0, || {
-            train_network(config, &loaded.split, on_epoch)
-        })?,
+    let (net, trained, loaded, mismatches, trained_on) = match model {
+        Some(path) => {
+            let m = model_and_data(config, path, timings)?;
+            (m.net, None, m.loaded, m.mismatches, m.trained_on)
+        }
+        None => {
+            let loaded = timings.time("data load", 0.0, || config.data.load())?;
+            let (net, trained) = timings.time("training", 0.0, || {
+                train_network(config, &loaded.split, on_epoch)
+            })?;
+            (net, trained, loaded, Vec::new(), None)
+        }
     };
     let data = a.on.pick(&loaded.split);
     let what = model.map_or("the trained network".to_string(), shown);
-    check_network_fits(&net, data, &what, &loaded.description)?;
+    check_network_fits(
+        &net,
+        data,
+        &what,
+        &loaded.description,
+        trained_on.as_deref(),
+    )?;
     let closure = ClosurePair::new(net.activation, a.closure)?.closure;
     let (analysis, heatmap) = analyze(&net, data, a.options(config.net.seed), timings)?;
     Ok(AnalyzeReport {
@@ -87,6 +100,7 @@ pub fn analyze_run(
         analysis,
         wall_seconds: start.elapsed().as_secs_f64(),
         heatmap,
+        mismatches,
     })
 }
 
@@ -156,6 +170,14 @@ impl fmt::Display for AnalyzeReport {
             self.on.name(),
             a.n_samples
         )?;
+        if !a.absent_classes.is_empty() {
+            writeln!(
+                f,
+                "classes     {:?} have no sample in the {} set: left out of the per-class results",
+                a.absent_classes,
+                self.on.name()
+            )?;
+        }
         writeln!(f, "closure     {}", self.closure)?;
         writeln!(f)?;
         writeln!(

@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, shown};
+use super::{check_network_fits, model_and_data, shown, ModelData};
 use crate::analysis::{class_means, compare_stages, StageComparison};
+use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats, Higher};
-use crate::net::model_io;
 use crate::net::Stage;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
@@ -33,6 +33,9 @@ pub struct PropagateReport {
     pub corrections: &'static str,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
+    /// Data settings the user chose differently from the model's (warnings on stderr).
+    #[serde(skip)]
+    pub mismatches: Vec<Mismatch>,
 }
 
 /// Measures `config`'s data through the model at `model`, propagates from
@@ -40,11 +43,20 @@ pub struct PropagateReport {
 pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
     let start = Instant::now();
     let a = &config.analysis;
-    let (net, loaded) = timings.time("data load", 0.0, || {
-        Ok::<_, Error>((model_io::load(model)?, config.data.load()?))
-    })?;
+    let ModelData {
+        net,
+        mismatches,
+        loaded,
+        trained_on,
+    } = model_and_data(config, model, timings)?;
     let data = a.on.pick(&loaded.split);
-    check_network_fits(&net, data, &shown(model), &loaded.description)?;
+    check_network_fits(
+        &net,
+        data,
+        &shown(model),
+        &loaded.description,
+        trained_on.as_deref(),
+    )?;
     if a.from_layer > net.depth() {
         return Err(Error::config(
             Field::FromLayer,
@@ -103,6 +115,7 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
         corrections: a.corrections.name(),
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
+        mismatches,
     })
 }
 

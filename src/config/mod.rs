@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod data;
 pub mod defaults;
 pub mod network;
+pub mod provenance;
 pub mod task;
 
 use serde::Deserialize;
@@ -45,7 +46,7 @@ impl RunConfig {
     pub fn epochs(&self) -> usize {
         self.train
             .epochs
-            .unwrap_or(defaults::task_defaults(self.data.task).epochs)
+            .unwrap_or(defaults::task_defaults(self.data.task()).epochs)
     }
 
     /// The untrained network and its training settings for `d_in` inputs and `n_classes`
@@ -59,6 +60,6 @@ impl RunConfig {
                 "f32 applies to the samples objective; the cumulant objective trains in f64",
             ));
         }
-        network::build(&self.net, &self.train, self.data.task, d_in, n_classes)
+        network::build(&self.net, &self.train, self.data.task(), d_in, n_classes)
     }
 }

@@ -130,7 +130,7 @@ fn train_in<T: Real>(
     let batch = cfg.batch.min(data.len());
     let mut fp = ForwardPass::new(net, batch);
     let mut xb = Mat::<T>::zeros(data.dim(), batch);
-    let mut labels = vec![0u8; batch];
+    let mut labels = vec![0u32; batch];
     let mut deltas: Vec<Mat<T>> = net
         .layers
         .iter()
@@ -217,7 +217,7 @@ pub fn check_fits<T: Real>(net: &Mlp<T>, data: &Dataset) -> Result<()> {
 fn loss_and_delta<T: Real>(
     loss: Loss,
     y: MatRef<'_, T>,
-    labels: &[u8],
+    labels: &[u32],
     mut delta: MatMut<'_, T>,
 ) -> f64 {
     let b = y.ncols() as f64;
@@ -435,7 +435,7 @@ mod tests {
         ] {
             let net = Mlp::init(&[4, 5, 3, 3], act, 1.0, 3).unwrap();
             let x = Mat::from_fn(4, 6, |i, j| ((3 * i + 5 * j) as f64 * 0.41).cos());
-            let labels = [0u8, 2, 1, 1, 0, 2];
+            let labels = [0u32, 2, 1, 1, 0, 2];
             let batch_loss = |net: &Mlp| {
                 let mut fp = ForwardPass::new(net, 6);
                 net.forward_into(x.as_ref(), &mut fp);

@@ -13,7 +13,30 @@ use std::path::Path;
 use super::point::PointConfig;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::Task;
+use crate::data::array::{ArrayFile, OpenOptions};
+use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
+
+/// Task data's (d, training samples) from the header of its training features (no data is
+/// read); (0, 0) when the file cannot be opened, which the point itself then reports.
+fn data_shape(config: &PointConfig) -> (usize, usize) {
+    let opts = OpenOptions {
+        tensor: config.x_tensor.as_deref().unwrap_or(X_TENSOR),
+        cache_dir: None,
+        limit: MemoryLimit::default(),
+    };
+    config
+        .train_x
+        .as_deref()
+        .and_then(|p| ArrayFile::open(p, &opts).ok())
+        .map_or((0, 0), |a| {
+            (
+                a.row_len(),
+                config.train_limit.unwrap_or(a.len()).min(a.len()),
+            )
+        })
+}
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
 const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
@@ -38,18 +61,23 @@ impl Shape {
         let d = task_defaults(task);
         let (d_in, n_train) = match task {
             Task::Mnist => (d.dim, config.train_limit.unwrap_or(d.n_train)),
+            Task::Data => data_shape(config),
             _ => (
                 config.dim.unwrap_or(d.dim),
                 config.n_train.unwrap_or(d.n_train),
             ),
         };
         let n_test = d.n_test.unwrap_or(config.n_test.unwrap_or(n_train));
+        let n_classes = match task {
+            Task::Data => config.n_classes.unwrap_or(2),
+            _ => d.n_classes,
+        };
         let mut widths = vec![d_in];
         widths.extend(config.hidden_or_default());
-        widths.push(d.n_classes);
+        widths.push(n_classes);
         Shape {
             d_in,
-            n_classes: d.n_classes,
+            n_classes,
             n_train,
             n_test,
             widths,
