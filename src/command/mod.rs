@@ -1,4 +1,4 @@
-//! The library half of each subcommand: from a [`RunConfig`](crate::config::RunConfig) to a
+//! The library half of each subcommand: from a [`RunConfig`] to a
 //! report that serialises to the `--json` output and displays as the human one. The command
 //! line only parses flags into the configuration and prints what these return.
 //!

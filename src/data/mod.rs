@@ -1,6 +1,6 @@
 //! Data: array files (NumPy, safetensors, IDX), MNIST, the XOR task and the higher-order task.
 //!
-//! - [`array`]: memory-mapped arrays of any element type and shape from `.npy`, safetensors and
+//! - [`array`](mod@array): memory-mapped arrays of any element type and shape from `.npy`, safetensors and
 //!   IDX files, with strict validation.
 //! - [`idx`]: memory-mapped IDX files (raw or `.gz`) with strict validation, and a writer.
 //! - [`samples`], [`split`]: feature/label pairs and the train/test split of them.

@@ -15,7 +15,7 @@ use std::path::Path;
 use crate::{Error, Result};
 
 /// Opens `path` for reading, refusing anything that is not a regular file with
-/// "<path>: not a regular file (a FIFO)" (or a directory, a character device, …).
+/// "`<path>`: not a regular file (a FIFO)" (or a directory, a character device, …).
 ///
 /// Errors: [`Error::Io`] naming `path` when it cannot be opened (missing, permission denied) and
 /// [`Error::Format`] naming `path` when it is not a regular file.
