@@ -188,7 +188,7 @@ fn bench_moments(c: &mut Criterion) {
     let mut g = c.benchmark_group("moments_push");
     let (dim, batch) = (784, 1024);
     let x = Uniform(11).mat(dim, batch, 1.0);
-    let labels: Vec<u8> = (0..batch).map(|k| (k % 10) as u8).collect();
+    let labels: Vec<u32> = (0..batch).map(|k| (k % 10) as u32).collect();
     for higher in [false, true] {
         let mut acc = MomentAccumulator::new(dim, 10, higher).unwrap();
         g.throughput(Throughput::Elements(batch as u64));

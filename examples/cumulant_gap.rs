@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-fn mse(net: &Mlp, x: &Mat<f64>, labels: &[u8]) -> f64 {
+fn mse(net: &Mlp, x: &Mat<f64>, labels: &[u32]) -> f64 {
     let mut fp = ForwardPass::new(net, x.ncols());
     net.forward_into(x.as_ref(), &mut fp);
     let y = fp.output();
@@ -46,7 +46,7 @@ fn main() -> corrflow::Result<()> {
     let n = split.test.len();
     let d = split.test.dim();
     let mut x = Mat::zeros(d, n);
-    let mut labels = vec![0u8; n];
+    let mut labels = vec![0u32; n];
     let factors = stats
         .per_class
         .iter()
@@ -59,7 +59,7 @@ fn main() -> corrflow::Result<()> {
         .collect::<corrflow::Result<Vec<_>>>()?;
     for k in 0..n {
         let c = split.test.labels[k] as usize;
-        labels[k] = c as u8;
+        labels[k] = c as u32;
         let (m, l) = (&stats.per_class[c], &factors[c]);
         let z: Vec<f64> = (0..d).map(|_| StandardNormal.sample(&mut rng)).collect();
         for i in 0..d {

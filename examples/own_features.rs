@@ -40,7 +40,7 @@ fn features(n: usize, seed: u64) -> Dataset {
             let mean = if i == c { 0.8 * c as f64 } else { 0.0 };
             values.push(mean + (0.6 + 0.4 * c as f64) * z);
         }
-        labels.push(c as u8);
+        labels.push(c as u32);
     }
     // corrflow keeps one sample per column.
     Dataset {

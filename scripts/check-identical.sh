@@ -15,7 +15,9 @@
 #     finish (the lines are compared sorted; `sweep export` orders by grid index itself);
 #   - the key order of a model file's safetensors header: the safetensors crate writes its
 #     metadata map in HashMap order, which differs between two runs of the same binary; model
-#     files are compared as (header parsed as JSON, tensor bytes), both exactly.
+#     files are compared as (header parsed as JSON, tensor bytes), both exactly;
+#   - the metadata keys corrflow.data and corrflow.preprocess of a model file that only the NEW
+#     binary writes (issue #12: the data source and preprocessing a model was trained with).
 # Exits 1 on the first difference (printing a diff), 0 when everything matches.
 set -euo pipefail
 
@@ -71,7 +73,10 @@ import json, struct, sys
 def parts(path):
     raw = open(path, "rb").read()
     n = struct.unpack("<Q", raw[:8])[0]
-    return json.loads(raw[8:8 + n]), raw[8 + n:]
+    head = json.loads(raw[8:8 + n])
+    for key in ("corrflow.data", "corrflow.preprocess"):
+        head.get("__metadata__", {}).pop(key, None)
+    return head, raw[8 + n:]
 sys.exit(0 if parts(sys.argv[1]) == parts(sys.argv[2]) else 1)
 PY
         echo "DIFFERENT: $1" >&2

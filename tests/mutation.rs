@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use corrflow::data::{IdxImages, IdxU8};
+use corrflow::data::{IdxFile, IdxImages};
 use corrflow::io::MemoryLimit;
 use corrflow::net::{model_io, Activation, Mlp};
 use corrflow::sweep::grid::Grid;
@@ -122,7 +122,7 @@ fn open(kind: usize, path: &Path, cache: &Path) -> corrflow::Result<usize> {
     let limit = MemoryLimit::new(LIMIT);
     match kind {
         0..=2 => {
-            let file = IdxU8::open_limited(path, cache, limit)?;
+            let file = IdxFile::open_limited(path, cache, limit)?;
             let sum = file.data().iter().map(|&x| usize::from(x)).sum::<usize>();
             let images = IdxImages::from_file(file)?;
             Ok(sum + (0..images.len()).filter_map(|i| images.image(i)).count())

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use corrflow::data::IdxU8;
+use corrflow::data::IdxFile;
 use corrflow::io::MemoryLimit;
 use libfuzzer_sys::fuzz_target;
 
@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     for (name, bytes) in [("raw.gz", data), ("wrapped.gz", &compressed[..])] {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        if let Ok(file) = IdxU8::open_limited(&path, &cache, MemoryLimit::new(1 << 20)) {
+        if let Ok(file) = IdxFile::open_limited(&path, &cache, MemoryLimit::new(1 << 20)) {
             let total: usize = file.dims().iter().product();
             assert_eq!(file.data().len(), total);
         }

@@ -120,14 +120,16 @@ fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
 }
 
 /// Σ_c p(c) P_{y~N(μ_c,Σ_c)}(argmax y = c) and its standard error, for per-class output
-/// moments `output` (class c's Gaussian is `output[c]`). Classes with p(c) = 0 are skipped.
+/// moments `output` (the Gaussian of class `classes[k]` is `output[k]`). Classes with p(c) = 0
+/// are skipped.
 pub fn predicted_accuracy(
     output: &[Moments],
     priors: &[f64],
+    classes: &[usize],
     mc_samples: usize,
     seed: u64,
 ) -> Result<(f64, f64, Vec<ClassProbability>)> {
-    if output.len() != priors.len() {
+    if output.len() != priors.len() || classes.len() != priors.len() {
         return Err(Error::Shape(format!(
             "{} output Gaussians for {} class priors",
             output.len(),
@@ -138,8 +140,8 @@ pub fn predicted_accuracy(
     let per_class = output
         .par_iter()
         .zip(priors)
-        .enumerate()
-        .map(|(c, (m, &prior))| {
+        .zip(classes)
+        .map(|((m, &prior), &c)| {
             let (p, se) = if prior > 0.0 {
                 prob_argmax(
                     m.mean.as_ref(),
@@ -189,6 +191,7 @@ pub fn theory_accuracy(
                 predicted_accuracy(
                     output,
                     &priors,
+                    &input.classes,
                     opts.mc_samples,
                     mix_seed(opts.seed, 1000 + l as u64),
                 )
@@ -246,6 +249,7 @@ pub fn corrected_input_accuracy(
         predicted_accuracy(
             output_of(predicted)?,
             &priors,
+            &input.classes,
             opts.mc_samples,
             mix_seed(opts.seed, 2000),
         )

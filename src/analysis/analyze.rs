@@ -44,7 +44,11 @@ pub struct AnalysisOptions {
 #[derive(Clone, Debug, Serialize)]
 pub struct Analysis {
     pub n_samples: usize,
+    /// Samples per class 0 … K−1 (0 for a class absent from the data).
     pub class_counts: Vec<u64>,
+    /// Classes without samples in the analysed set: left out of every per-class result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_classes: Vec<usize>,
     pub widths: Vec<usize>,
     pub activation: String,
     /// The network's accuracy on the data.
@@ -91,7 +95,7 @@ pub struct Heatmap {
 /// // 200 samples of two classes in 2 dimensions (your features, one sample per column).
 /// let data = Dataset {
 ///     x: Mat::from_fn(2, 200, |i, k| ((k * 7 + i * 3) % 11) as f64 / 11.0 + (k % 2) as f64),
-///     labels: (0..200).map(|k| (k % 2) as u8).collect(),
+///     labels: (0..200).map(|k| (k % 2) as u32).collect(),
 ///     n_classes: 2,
 /// };
 /// let net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 3)?;
@@ -157,9 +161,16 @@ pub fn analyze(
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
+    let mut class_counts = vec![0; net.output_dim()];
+    for (&c, &n) in input.classes.iter().zip(&input.counts) {
+        class_counts[c] = n;
+    }
     let analysis = Analysis {
         n_samples: data.len(),
-        class_counts: input.counts.clone(),
+        absent_classes: (0..class_counts.len())
+            .filter(|&c| class_counts[c] == 0)
+            .collect(),
+        class_counts,
         widths: net.widths(),
         activation: net.activation.to_string(),
         network_accuracy: a,
@@ -199,7 +210,7 @@ fn heatmap(
     let (empirical, propagated) = (emp.per_class[0].cov.clone(), prop.per_class[0].cov.clone());
     Ok(Heatmap {
         stage,
-        class: 0,
+        class: emp.classes[0],
         rel_err: relative_frobenius(propagated.as_ref(), empirical.as_ref())?,
         empirical,
         propagated,

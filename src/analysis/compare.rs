@@ -81,7 +81,7 @@ pub fn compare_stages(
         let emp = empirical.get(p.stage).ok_or_else(|| {
             Error::Shape(format!("no empirical statistics for stage {}", p.stage))
         })?;
-        for (class, (prop, meas)) in p.per_class.iter().zip(&emp.per_class).enumerate() {
+        for ((prop, meas), &class) in p.per_class.iter().zip(&emp.per_class).zip(&emp.classes) {
             pairs.push((p.stage, class, prop, meas));
         }
     }

@@ -89,7 +89,7 @@ pub fn surrogate_accuracy(
     let d = sw.nrows();
     // One factor of Σ_w for all classes: zero-mean draws shifted by each class's mean.
     let pooled = GaussianSampler::new(Col::zeros(d).as_ref(), sw.as_ref())?;
-    let order1 = evaluate(net, &counts, seed, 1, d, |c, n, rng| {
+    let order1 = evaluate(net, (&counts, &input.classes), seed, 1, d, |c, n, rng| {
         let mut x = pooled.sample(n, rng);
         let mu = &input.per_class[c].mean;
         for j in 0..n {
@@ -112,7 +112,7 @@ pub fn surrogate_accuracy(
         most_negative = most_negative.min(s.most_negative());
         samplers.push(s);
     }
-    let order2 = evaluate(net, &counts, seed, 2, d, |c, n, rng| {
+    let order2 = evaluate(net, (&counts, &input.classes), seed, 2, d, |c, n, rng| {
         Ok(samplers[c].sample(n, rng))
     })?;
     let order2 = SurrogateResult {
@@ -144,11 +144,11 @@ pub fn binomial_stderr(a: f64, n: usize) -> f64 {
     }
 }
 
-/// Draws `counts[c]` samples of class c with `draw(c, n, rng)` and measures the accuracy
-/// (the eigenvalue fields are left 0 for the caller to fill).
+/// Draws `counts[k]` samples of class `classes[k]` with `draw(k, n, rng)` and measures the
+/// accuracy (the eigenvalue fields are left 0 for the caller to fill).
 fn evaluate(
     net: &Mlp,
-    counts: &[usize],
+    (counts, classes): (&[usize], &[usize]),
     seed: u64,
     order: u64,
     d: usize,
@@ -167,9 +167,9 @@ fn evaluate(
     let mut x = Mat::zeros(d, total);
     let mut labels = Vec::with_capacity(total);
     let mut at = 0;
-    for (c, (&n, block)) in counts.iter().zip(&draws).enumerate() {
-        let label = u8::try_from(c)
-            .map_err(|_| Error::Shape(format!("class {c} does not fit a u8 label")))?;
+    for ((&n, block), &c) in counts.iter().zip(&draws).zip(classes) {
+        let label = u32::try_from(c)
+            .map_err(|_| Error::Shape(format!("class {c} does not fit a u32 label")))?;
         x.as_mut().subcols_mut(at, n).copy_from(block);
         labels.extend(std::iter::repeat_n(label, n));
         at += n;
@@ -177,7 +177,7 @@ fn evaluate(
     let data = Dataset {
         x,
         labels,
-        n_classes: counts.len(),
+        n_classes: net.output_dim(),
     };
     let a = net.accuracy(&data);
     Ok(SurrogateResult {

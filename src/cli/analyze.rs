@@ -15,7 +15,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
-use super::output::{epoch_bar, print_json, stage_bars_wanted, StageBars};
+use super::output::{self, epoch_bar, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
@@ -113,6 +113,7 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     bar.finish();
     stages.finish();
     let report = report?;
+    output::warn_mismatches(&report.mismatches);
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use clap::Args;
 
 use corrflow::config::{defaults, DataConfig, Task};
+use corrflow::data::Scale;
 
 #[derive(Debug, Args, Clone)]
 pub struct DataArgs {
-    /// Task: xor (generated), higher-order (generated), mnist (IDX files).
-    #[arg(long, value_enum, default_value_t = Task::Xor)]
-    pub task: Task,
+    /// Task: xor (generated), higher-order (generated), mnist (IDX files), data (your own
+    /// files: --train-x …) [default: the model's own task with --model, else xor].
+    #[arg(long, value_enum)]
+    pub task: Option<Task>,
     /// Generated tasks: training samples [default: xor 4000, higher-order 10000].
     #[arg(long, value_name = "N", help_heading = "Generated tasks")]
     pub n_train: Option<usize>,
@@ -71,16 +73,97 @@ pub struct DataArgs {
         help_heading = "MNIST"
     )]
     pub test_labels: Option<PathBuf>,
-    /// MNIST: samples FROM..TO of the test file (or, without one, of the training file) form the
-    /// test set; the rest of that file joins training. E.g. 5000:10000.
-    #[arg(long, value_name = "FROM:TO", help_heading = "MNIST")]
+
+    /// Task data: training features, shape (N, …): .npy, .safetensors or IDX (raw or .gz).
+    #[arg(long, value_name = "FILE", help_heading = "Your own data")]
+    pub train_x: Option<PathBuf>,
+    /// Task data: training labels, integers 0..K, shape (N,) or (N, 1).
+    #[arg(long, value_name = "FILE", help_heading = "Your own data")]
+    pub train_y: Option<PathBuf>,
+    /// Task data: test features (without them, --test-split carves the test set out of the
+    /// training files).
+    #[arg(long, value_name = "FILE", help_heading = "Your own data")]
+    pub test_x: Option<PathBuf>,
+    /// Task data: test labels.
+    #[arg(long, value_name = "FILE", help_heading = "Your own data")]
+    pub test_y: Option<PathBuf>,
+    /// Task data: name of the features tensor in .safetensors files [default: x].
+    #[arg(long, value_name = "NAME", help_heading = "Your own data")]
+    pub x_tensor: Option<String>,
+    /// Task data: name of the labels tensor in .safetensors files [default: y].
+    #[arg(long, value_name = "NAME", help_heading = "Your own data")]
+    pub y_tensor: Option<String>,
+    /// Task data: number of classes K [default: the model's outputs, else the largest label + 1].
+    #[arg(long, value_name = "K", help_heading = "Your own data")]
+    pub n_classes: Option<usize>,
+
+    /// Files: samples FROM..TO of the test file (or, without one, of the training file) form
+    /// the test set; the rest of that file joins training. E.g. 5000:10000.
+    #[arg(long, value_name = "FROM:TO", help_heading = "Files (mnist, data)")]
     pub test_split: Option<String>,
-    /// MNIST: keep at most N training samples, spread evenly over the file.
-    #[arg(long, value_name = "N", help_heading = "MNIST")]
+    /// Files: keep at most N training samples, spread evenly over the file.
+    #[arg(long, value_name = "N", help_heading = "Files (mnist, data)")]
     pub train_limit: Option<usize>,
-    /// MNIST: subtract the training set's per-pixel mean.
-    #[arg(long, help_heading = "MNIST")]
+
+    /// Divide every value by S: auto (255 for uint8 data, so bytes become [0, 1]; none for
+    /// every other type), none, byte (= 255) or a number [default: the model's, else auto].
+    #[arg(
+        long,
+        value_name = "S",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub scale: Option<Scale>,
+    /// Subtract the training set's per-feature mean [default: the model's, else off].
+    #[arg(
+        long,
+        overrides_with = "no_center",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
     pub center: bool,
+    /// Do not centre, even if the model was trained centred (a warning says so).
+    #[arg(
+        long,
+        overrides_with = "center",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub no_center: bool,
+    /// Centre and divide by the training set's per-feature standard deviation [default: the
+    /// model's, else off].
+    #[arg(
+        long,
+        overrides_with = "no_standardize",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub standardize: bool,
+    /// Do not standardise, even if the model was trained so (a warning says so).
+    #[arg(
+        long,
+        overrides_with = "standardize",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub no_standardize: bool,
+    /// Normaliser x ← (x − mean)/std after scaling: a number, a comma list (one per feature)
+    /// or a file (.npy or text), e.g. 0.1307 [default: the model's, else none].
+    #[arg(
+        long,
+        value_name = "MEAN",
+        requires = "normalize_std",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub normalize_mean: Option<String>,
+    /// Normaliser std (as --normalize-mean), e.g. 0.3081.
+    #[arg(
+        long,
+        value_name = "STD",
+        requires = "normalize_mean",
+        help_heading = "Preprocessing (recorded in the model)"
+    )]
+    pub normalize_std: Option<String>,
+}
+
+/// `Some(true)` for `--flag`, `Some(false)` for `--no-flag`, `None` for neither.
+fn switch(on: bool, off: bool) -> Option<bool> {
+    (on || off).then_some(on)
 }
 
 impl From<DataArgs> for DataConfig {
@@ -100,9 +183,20 @@ impl From<DataArgs> for DataConfig {
             train_labels: a.train_labels,
             test_images: a.test_images,
             test_labels: a.test_labels,
+            train_x: a.train_x,
+            train_y: a.train_y,
+            test_x: a.test_x,
+            test_y: a.test_y,
+            x_tensor: a.x_tensor,
+            y_tensor: a.y_tensor,
+            n_classes: a.n_classes,
             test_split: a.test_split,
             train_limit: a.train_limit,
-            center: a.center,
+            scale: a.scale,
+            center: switch(a.center, a.no_center),
+            standardize: switch(a.standardize, a.no_standardize),
+            normalize_mean: a.normalize_mean,
+            normalize_std: a.normalize_std,
         }
     }
 }

@@ -169,3 +169,16 @@ impl Progress for SweepBar {
         self.0.finish_and_clear();
     }
 }
+
+/// One warning on stderr per data setting the user chose differently from the model's record.
+pub fn warn_mismatches(mismatches: &[corrflow::config::provenance::Mismatch]) {
+    for m in mismatches {
+        eprintln!(
+            "warning: {} {} differs from the model's {} (recorded when it was trained); using {}",
+            super::flags::flag(m.field),
+            m.given,
+            m.model,
+            m.given
+        );
+    }
+}

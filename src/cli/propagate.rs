@@ -13,7 +13,7 @@ use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
-use super::output::{print_json, stage_bars_wanted, StageBars};
+use super::output::{self, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
 pub struct PropagateArgs {
@@ -72,6 +72,7 @@ pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     let report = propagate(&config, &args.model, &timings);
     stages.finish();
     let report = report?;
+    output::warn_mismatches(&report.mismatches);
     if timings.enabled() {
         eprint!("{}", timings.table());
     }

@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, naming_model, shown};
+use super::{check_network_fits, model_and_data, naming_model, shown};
 use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
+use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{Field, On, RunConfig};
 use crate::data::Split;
 use crate::error::{Error, Result};
@@ -45,12 +46,15 @@ pub struct AnalyzeReport {
     /// The heatmap's matrices, for the report folder.
     #[serde(skip)]
     pub heatmap: Heatmap,
+    /// Data settings the user chose differently from the model's (warnings on stderr).
+    #[serde(skip)]
+    pub mismatches: Vec<Mismatch>,
 }
 
 /// Analyses the model at `model`, or without one a network trained on the task's training set
 /// as `config` describes (`on_epoch` sees its epochs), written to `keep` when given (as
-/// `corrflow train --out` writes it, with the task and seed in its metadata; an error with
-/// `model`, which is already a file). `report`: the report folder that will be written; it and
+/// `corrflow train --out` writes it, with the task, seed, data source and preprocessing in its
+/// metadata; an error with `model`, which is already a file). `report`: the report folder that will be written; it and
 /// `keep` are checked before the work starts.
 pub fn analyze_run(
     config: &RunConfig,
@@ -81,31 +85,37 @@ pub fn analyze_run(
         }
         crate::io::check_output_file(out)?;
     }
-    let model_net = match model {
-        Some(path) => Some(timings.time("data load", 0.0, || config.load_model(path))?),
-        None => None,
-    };
-    config.check_memory(model_net.as_ref().map(Mlp::widths))?;
-    let loaded = timings.time("data load", 0.0, || config.load_data())?;
-    let (net, trained) = match model_net {
-        Some(net) => (net, None),
-        None => timings.time("training", 0.0, || {
-            train_network(config, &loaded.split, on_epoch)
-        })?,
+    let (net, trained, loaded, mismatches, trained_on) = match model {
+        Some(path) => {
+            let m = model_and_data(config, path, timings)?;
+            (m.net, None, m.loaded, m.mismatches, m.trained_on)
+        }
+        None => {
+            config.check_memory(None)?;
+            let loaded = timings.time("data load", 0.0, || config.load_data())?;
+            let (net, trained) = timings.time("training", 0.0, || {
+                train_network(config, &loaded.split, on_epoch)
+            })?;
+            (net, trained, loaded, Vec::new(), None)
+        }
     };
     if let Some(out) = keep {
-        model_io::save(
-            &net,
-            out,
-            &[
-                ("task", loaded.description.clone()),
-                ("seed", config.net.seed.to_string()),
-            ],
-        )?;
+        let mut meta = vec![
+            (TASK_KEY, loaded.description.clone()),
+            ("seed", config.net.seed.to_string()),
+        ];
+        meta.extend(records(&loaded));
+        model_io::save(&net, out, &meta)?;
     }
     let data = a.on.pick(&loaded.split);
     let what = model.map_or("the trained network".to_string(), shown);
-    check_network_fits(&net, data, &what, &loaded.description)?;
+    check_network_fits(
+        &net,
+        data,
+        &what,
+        &loaded.description,
+        trained_on.as_deref(),
+    )?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let analysed = analyze(&net, data, a.options(config.net.seed), timings);
     let (analysis, heatmap) = match model {
@@ -122,6 +132,7 @@ pub fn analyze_run(
         analysis,
         wall_seconds: start.elapsed().as_secs_f64(),
         heatmap,
+        mismatches,
     })
 }
 
@@ -190,6 +201,14 @@ impl fmt::Display for AnalyzeReport {
             self.on.name(),
             a.n_samples
         )?;
+        if !a.absent_classes.is_empty() {
+            writeln!(
+                f,
+                "classes     {:?} have no sample in the {} set: left out of the per-class results",
+                a.absent_classes,
+                self.on.name()
+            )?;
+        }
         writeln!(f, "closure     {}", self.closure)?;
         writeln!(f)?;
         writeln!(

@@ -1,4 +1,4 @@
-//! The library half of each subcommand: from a [`RunConfig`](crate::config::RunConfig) to a
+//! The library half of each subcommand: from a [`RunConfig`] to a
 //! report that serialises to the `--json` output and displays as the human one. The command
 //! line only parses flags into the configuration and prints what these return.
 //!
@@ -10,17 +10,78 @@ pub mod analyze;
 pub mod propagate;
 pub mod train;
 
+use std::collections::HashMap;
 use std::path::Path;
 
+use crate::config::provenance::{for_model, Mismatch, TASK_KEY};
+use crate::config::{DataConfig, Loaded, RunConfig};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::net::train::check_fits;
-use crate::net::Mlp;
+use crate::net::{model_io, Mlp};
+use crate::timing::Timings;
 
 /// Checks that `net` (`what`: its file, or a description) takes `data`'s inputs; the error
-/// names both sides.
-fn check_network_fits(net: &Mlp, data: &Dataset, what: &str, description: &str) -> Result<()> {
-    check_fits(net, data).map_err(|e| Error::Shape(format!("{what} vs {description}: {e}")))
+/// names both sides, and the task the model was trained on when it is not the one used.
+fn check_network_fits(
+    net: &Mlp,
+    data: &Dataset,
+    what: &str,
+    description: &str,
+    trained_on: Option<&str>,
+) -> Result<()> {
+    check_fits(net, data).map_err(|e| {
+        let hint = match trained_on {
+            Some(t) if !description.starts_with(t.split([' ', ':']).next().unwrap_or(t)) => {
+                let task = t.split([' ', ':']).next().unwrap_or(t);
+                format!(
+                    "; the model expects {} inputs and was trained on task {task} ({t}): pass --task {task} or omit --task",
+                    net.input_dim()
+                )
+            }
+            _ => String::new(),
+        };
+        Error::Shape(format!("{what} vs {description}: {e}{hint}"))
+    })
+}
+
+/// A model file with the data it is analysed on: the network, the data configuration completed
+/// from the model's records ([`crate::config::provenance`]), the settings the user chose
+/// differently from the model's, the loaded data and the model's own description of its task.
+struct ModelData {
+    net: Mlp,
+    mismatches: Vec<Mismatch>,
+    loaded: Loaded,
+    trained_on: Option<String>,
+}
+
+/// Loads the model at `path` and the data `config` describes, completed from the model's records.
+fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<ModelData> {
+    let (net, meta) = timings.time("data load", 0.0, || {
+        Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
+    })?;
+    let (data, mismatches) = data_for(&config.data, &meta, &net)?;
+    let config = RunConfig {
+        data,
+        ..config.clone()
+    };
+    config.check_memory(Some(net.widths()))?;
+    let loaded = timings.time("data load", 0.0, || config.load_data())?;
+    Ok(ModelData {
+        net,
+        mismatches,
+        loaded,
+        trained_on: meta.get(TASK_KEY).cloned(),
+    })
+}
+
+/// [`for_model`] for `net`.
+fn data_for(
+    user: &DataConfig,
+    meta: &HashMap<String, String>,
+    net: &Mlp,
+) -> Result<(DataConfig, Vec<Mismatch>)> {
+    for_model(user, meta, net.output_dim())
 }
 
 /// Prefixes a numerical error of the work on the model at `model` with its path, so that a

@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, naming_model, shown};
+use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
 use crate::analysis::{class_means, compare_stages, StageComparison};
+use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats, Higher};
@@ -32,6 +33,9 @@ pub struct PropagateReport {
     pub corrections: &'static str,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
+    /// Data settings the user chose differently from the model's (warnings on stderr).
+    #[serde(skip)]
+    pub mismatches: Vec<Mismatch>,
 }
 
 /// Measures `config`'s data through the model at `model`, propagates from
@@ -44,13 +48,20 @@ pub fn propagate(config: &RunConfig, model: &Path, timings: &Timings) -> Result<
 fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Result<PropagateReport> {
     let start = Instant::now();
     let a = &config.analysis;
-    let (net, loaded) = timings.time("data load", 0.0, || {
-        let net = config.load_model(model)?;
-        config.check_memory(Some(net.widths()))?;
-        Ok::<_, Error>((net, config.load_data()?))
-    })?;
+    let ModelData {
+        net,
+        mismatches,
+        loaded,
+        trained_on,
+    } = model_and_data(config, model, timings)?;
     let data = a.on.pick(&loaded.split);
-    check_network_fits(&net, data, &shown(model), &loaded.description)?;
+    check_network_fits(
+        &net,
+        data,
+        &shown(model),
+        &loaded.description,
+        trained_on.as_deref(),
+    )?;
     if a.from_layer > net.depth() {
         return Err(Error::config(
             Field::FromLayer,
@@ -109,6 +120,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         corrections: a.corrections.name(),
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
+        mismatches,
     })
 }
 

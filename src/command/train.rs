@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::config::provenance::{records, TASK_KEY};
 use crate::config::RunConfig;
 use crate::cumtrain::{train_cumulants, Objective};
 use crate::error::Result;
@@ -86,20 +87,18 @@ pub fn train_model(
     let (train_accuracy, test_accuracy) = timings.time("evaluation", eval_flops, || {
         (net.accuracy(&split.train), net.accuracy(&split.test))
     });
-    model_io::save(
-        &net,
-        out,
-        &[
-            ("task", loaded.description.clone()),
-            ("objective", objective.to_string()),
-            ("loss", cfg.loss.to_string()),
-            ("optimizer", cfg.optimizer.to_string()),
-            ("epochs", cfg.epochs.to_string()),
-            ("seed", config.net.seed.to_string()),
-            ("precision", cfg.precision.to_string()),
-            ("test_accuracy", format!("{test_accuracy}")),
-        ],
-    )?;
+    let mut meta = vec![
+        (TASK_KEY, loaded.description.clone()),
+        ("objective", objective.to_string()),
+        ("loss", cfg.loss.to_string()),
+        ("optimizer", cfg.optimizer.to_string()),
+        ("epochs", cfg.epochs.to_string()),
+        ("seed", config.net.seed.to_string()),
+        ("precision", cfg.precision.to_string()),
+        ("test_accuracy", format!("{test_accuracy}")),
+    ];
+    meta.extend(records(&loaded));
+    model_io::save(&net, out, &meta)?;
     Ok(TrainReport {
         task: loaded.description,
         widths: net.widths(),

@@ -1,23 +1,27 @@
-//! Where a run's samples come from: the task and its generator or files, with every unset value
-//! taken from [`super::defaults`].
+//! Where a run's samples come from: the task and its generator or files, and their
+//! preprocessing, with every unset value taken from [`super::defaults`].
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::defaults::{self, task_defaults};
 use super::Task;
+use crate::data::arrays::{X_TENSOR, Y_TENSOR};
+use crate::data::preprocess::{read_vector, write_vector};
 use crate::data::{
-    HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Split, TestSplit, XorConfig,
+    ArraysConfig, HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Normalization, Scale,
+    Split, TestSplit, XorConfig,
 };
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 
 /// The task and the source of its samples. Field names are the grid keys.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DataConfig {
-    pub task: Task,
+    /// The task [default: the model's own task when a model is given, else xor].
+    pub task: Option<Task>,
     /// Generated tasks: training samples [default: the task's].
     pub n_train: Option<usize>,
     /// Generated tasks: test samples [default: as `n_train`].
@@ -41,18 +45,35 @@ pub struct DataConfig {
     pub train_labels: Option<PathBuf>,
     pub test_images: Option<PathBuf>,
     pub test_labels: Option<PathBuf>,
-    /// MNIST: samples FROM:TO form the test set.
+    /// Task data: features and labels (.npy, .safetensors, IDX raw or .gz).
+    pub train_x: Option<PathBuf>,
+    pub train_y: Option<PathBuf>,
+    pub test_x: Option<PathBuf>,
+    pub test_y: Option<PathBuf>,
+    /// Task data: tensor names in safetensors files [default: `x`, `y`].
+    pub x_tensor: Option<String>,
+    pub y_tensor: Option<String>,
+    /// Task data: number of classes [default: the model's outputs, else the largest label + 1].
+    pub n_classes: Option<usize>,
+    /// Files: samples FROM:TO form the test set.
     pub test_split: Option<String>,
-    /// MNIST: keep at most this many training samples.
+    /// Files: keep at most this many training samples.
     pub train_limit: Option<usize>,
-    /// MNIST: subtract the training set's per-pixel mean.
-    pub center: bool,
+    /// Files: every value divided by this [default: auto, 255 for bytes, none otherwise].
+    pub scale: Option<Scale>,
+    /// Subtract the training set's per-feature mean [default: false].
+    pub center: Option<bool>,
+    /// Centre and divide by the training set's per-feature std [default: false].
+    pub standardize: Option<bool>,
+    /// Normaliser (x − mean)/std: a number, a comma list or a file.
+    pub normalize_mean: Option<String>,
+    pub normalize_std: Option<String>,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
         DataConfig {
-            task: Task::default(),
+            task: None,
             n_train: None,
             n_test: None,
             data_seed: defaults::DATA_SEED,
@@ -66,42 +87,73 @@ impl Default for DataConfig {
             train_labels: None,
             test_images: None,
             test_labels: None,
+            train_x: None,
+            train_y: None,
+            test_x: None,
+            test_y: None,
+            x_tensor: None,
+            y_tensor: None,
+            n_classes: None,
             test_split: None,
             train_limit: None,
-            center: false,
+            scale: None,
+            center: None,
+            standardize: None,
+            normalize_mean: None,
+            normalize_std: None,
         }
     }
 }
 
-/// A loaded task: the samples and a one-line description of where they came from.
+/// A loaded task: the samples, a one-line description of where they came from, and the data
+/// and preprocessing records a model trained on it carries (see [`super::provenance`]).
 pub struct Loaded {
     pub split: Split,
     pub description: String,
+    /// The source: this configuration with its preprocessing fields cleared.
+    pub source: DataConfig,
+    /// The preprocessing as applied: the scale resolved, the normaliser as value lists.
+    pub preprocess: DataConfig,
 }
 
 impl DataConfig {
-    /// Generates or reads the task's training and test sets; files' claims are checked
-    /// against `limit`. Neither set may be empty: the error names the setting that emptied it.
+    /// The task, xor when unset.
+    pub fn task(&self) -> Task {
+        self.task.unwrap_or_default()
+    }
+
+    /// [`load_limited`](Self::load_limited) with the default [`MemoryLimit`].
+    pub fn load(&self) -> Result<Loaded> {
+        self.load_limited(MemoryLimit::default())
+    }
+
+    /// Generates or reads the task's training and test sets and preprocesses them; files'
+    /// claims are checked against `limit`. Neither set may be empty: the error names the
+    /// setting that emptied it.
     pub fn load_limited(&self, limit: MemoryLimit) -> Result<Loaded> {
         let loaded = self.load_sets(limit)?;
-        let mnist = self.task == Task::Mnist;
+        let files = matches!(self.task(), Task::Mnist | Task::Data);
+        let (train_file, test_file) = match self.task() {
+            Task::Data => (Field::TrainX, Field::TestX),
+            _ => (Field::TrainImages, Field::TestImages),
+        };
         for (set, n, field) in [
             (
                 "training",
                 loaded.split.train.len(),
-                match (mnist, self.train_limit) {
+                match (files, self.train_limit) {
                     (false, _) => Field::NTrain,
                     (true, Some(0)) => Field::TrainLimit,
-                    (true, _) => Field::TrainImages,
+                    (true, _) => train_file,
                 },
             ),
             (
                 "test",
                 loaded.split.test.len(),
-                match (mnist, &self.test_split) {
+                match (files, &self.test_split) {
                     (false, _) => Field::NTest,
                     (true, Some(_)) => Field::TestSplit,
-                    (true, None) => Field::TestImages,
+                    (true, None) => test_file,
                 },
             ),
         ] {
@@ -116,10 +168,10 @@ impl DataConfig {
     }
 
     fn load_sets(&self, limit: MemoryLimit) -> Result<Loaded> {
-        let d = task_defaults(self.task);
+        let d = task_defaults(self.task());
         let n_train = self.n_train.unwrap_or(d.n_train);
         let n_test = self.n_test.or(self.n_train).unwrap_or(n_train);
-        match self.task {
+        let (mut split, mut description, scale) = match self.task() {
             Task::Xor => {
                 let cfg = XorConfig {
                     sigma: self.sigma,
@@ -129,12 +181,11 @@ impl DataConfig {
                     n_test,
                     seed: self.data_seed,
                 };
-                let split = cfg.generate()?;
                 let description = format!(
                     "xor (σ={}, d={}, rotate={}, seed={})",
                     cfg.sigma, cfg.dim, cfg.rotate, cfg.seed
                 );
-                Ok(Loaded { split, description })
+                (cfg.generate()?, description, None)
             }
             Task::HigherOrder => {
                 let cfg = HigherOrderConfig {
@@ -146,24 +197,74 @@ impl DataConfig {
                     n_test,
                     seed: self.data_seed,
                 };
-                let split = cfg.generate()?;
                 let description = format!(
                     "higher-order (d={}, skewed directions={}, gamma shape={}, seed={})",
                     cfg.dim, cfg.n_skewed, cfg.shape, cfg.seed
                 );
-                Ok(Loaded { split, description })
+                (cfg.generate()?, description, None)
             }
             Task::Mnist => {
                 let mnist = self.mnist_config()?.load_limited(limit)?;
-                Ok(Loaded {
-                    split: mnist.split,
-                    description: format!("mnist: {}", mnist.provenance),
-                })
+                let scale = self
+                    .scale
+                    .unwrap_or_default()
+                    .divisor(crate::data::array::Elem::U8);
+                (mnist.split, format!("mnist: {}", mnist.provenance), scale)
             }
-        }
+            Task::Data => {
+                let a = self.arrays_config()?.load_limited(limit)?;
+                (a.split, format!("data: {}", a.provenance), a.scale)
+            }
+        };
+        let norm = self.normalization()?;
+        description.push_str(&norm.apply(&mut split)?);
+        let preprocess = DataConfig {
+            scale: Some(scale.map_or(Scale::None, Scale::Divide)),
+            center: Some(norm.center),
+            standardize: Some(norm.standardize),
+            normalize_mean: norm.mean.as_deref().map(write_vector),
+            normalize_std: norm.std.as_deref().map(write_vector),
+            ..DataConfig::default()
+        };
+        let source = DataConfig {
+            task: Some(self.task()),
+            scale: None,
+            center: None,
+            standardize: None,
+            normalize_mean: None,
+            normalize_std: None,
+            ..self.clone()
+        };
+        Ok(Loaded {
+            split,
+            description,
+            source,
+            preprocess,
+        })
     }
 
-    /// The MNIST files and their preprocessing.
+    /// The normaliser, centring and standardisation.
+    fn normalization(&self) -> Result<Normalization> {
+        let vector = |spec: &Option<String>, field| {
+            spec.as_deref().map(|s| read_vector(s, field)).transpose()
+        };
+        Ok(Normalization {
+            mean: vector(&self.normalize_mean, Field::NormalizeMean)?,
+            std: vector(&self.normalize_std, Field::NormalizeStd)?,
+            center: self.center.unwrap_or(false),
+            standardize: self.standardize.unwrap_or(false),
+        })
+    }
+
+    /// The test split, parsed.
+    fn test_split(&self) -> Result<Option<TestSplit>> {
+        self.test_split
+            .as_deref()
+            .map(str::parse::<TestSplit>)
+            .transpose()
+    }
+
+    /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).
     pub fn mnist_config(&self) -> Result<MnistConfig> {
         let source = match (&self.train_images, &self.train_labels) {
             (Some(images), Some(labels)) => MnistSource::Files(MnistFiles {
@@ -183,16 +284,42 @@ impl DataConfig {
                 }
             },
         };
-        let test_split = self
-            .test_split
-            .as_deref()
-            .map(str::parse::<TestSplit>)
-            .transpose()?;
         Ok(MnistConfig {
             source,
-            test_split,
+            test_split: self.test_split()?,
             limit: self.train_limit,
-            center: self.center,
+            center: false,
+            scale: self.scale.unwrap_or_default(),
+            cache_dir: None,
+        })
+    }
+
+    /// The files of task data and how to read them.
+    pub fn arrays_config(&self) -> Result<ArraysConfig> {
+        let (Some(train_x), Some(train_y)) = (&self.train_x, &self.train_y) else {
+            let field = if self.train_x.is_none() {
+                Field::TrainX
+            } else {
+                Field::TrainY
+            };
+            return Err(Error::config(
+                field,
+                "task data needs training features and labels (--train-x FILE --train-y FILE: .npy, .safetensors or IDX)",
+            ));
+        };
+        Ok(ArraysConfig {
+            train_x: train_x.clone(),
+            train_y: train_y.clone(),
+            test_x: self.test_x.clone(),
+            test_y: self.test_y.clone(),
+            tensors: (
+                self.x_tensor.clone().unwrap_or_else(|| X_TENSOR.into()),
+                self.y_tensor.clone().unwrap_or_else(|| Y_TENSOR.into()),
+            ),
+            test_split: self.test_split()?,
+            limit: self.train_limit,
+            scale: self.scale.unwrap_or_default(),
+            n_classes: self.n_classes,
             cache_dir: None,
         })
     }

@@ -20,7 +20,8 @@ pub struct TaskDefaults {
     pub epochs: usize,
     /// Adam's learning rate (SGD's is [`SGD_LR`] for every task).
     pub adam_lr: f64,
-    /// Input dimension d (generated tasks: `--dim`; MNIST: 28·28 pixels).
+    /// Input dimension d (generated tasks: `--dim`; MNIST: 28·28 pixels; task data: 0, from
+    /// the files).
     pub dim: usize,
     /// Training samples (generated tasks: `--n-train`; MNIST: the training file's 60 000).
     pub n_train: usize,
@@ -62,6 +63,17 @@ pub const fn task_defaults(task: Task) -> TaskDefaults {
             n_train: 60_000,
             n_test: Some(10_000),
             n_classes: 10,
+        },
+        // Shapes come from the files: d, the sample counts and the classes (largest label + 1).
+        Task::Data => TaskDefaults {
+            hidden: &[100],
+            activation: Activation::Relu,
+            epochs: 20,
+            adam_lr: 1e-3,
+            dim: 0,
+            n_train: 0,
+            n_test: None,
+            n_classes: 0,
         },
     }
 }

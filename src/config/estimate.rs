@@ -13,9 +13,30 @@
 use std::path::Path;
 
 use super::defaults::task_defaults;
-use super::{RunConfig, Task};
+use super::{DataConfig, RunConfig, Task};
+use crate::data::array::{ArrayFile, OpenOptions};
+use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
+
+/// Task data's (d, training samples) from the header of its training features (no data is
+/// read); (0, 0) when the file cannot be opened, which the run itself then reports.
+fn data_shape(data: &DataConfig) -> (usize, usize) {
+    let opts = OpenOptions {
+        tensor: data.x_tensor.as_deref().unwrap_or(X_TENSOR),
+        cache_dir: None,
+        limit: MemoryLimit::default(),
+    };
+    data.train_x
+        .as_deref()
+        .and_then(|p| ArrayFile::open(p, &opts).ok())
+        .map_or((0, 0), |a| {
+            (
+                a.row_len(),
+                data.train_limit.unwrap_or(a.len()).min(a.len()),
+            )
+        })
+}
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
 const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
@@ -42,12 +63,18 @@ impl Shape {
     /// files or `train_limit` training samples).
     pub fn of(config: &RunConfig) -> Shape {
         let data = &config.data;
-        let d = task_defaults(data.task);
-        let (d_in, n_train) = match data.task {
+        let task = data.task();
+        let d = task_defaults(task);
+        let (d_in, n_train) = match task {
             Task::Mnist => (d.dim, data.train_limit.unwrap_or(d.n_train)),
+            Task::Data => data_shape(data),
             _ => (data.dim.unwrap_or(d.dim), data.n_train.unwrap_or(d.n_train)),
         };
         let n_test = d.n_test.unwrap_or(data.n_test.unwrap_or(n_train));
+        let n_classes = match task {
+            Task::Data => data.n_classes.unwrap_or(2),
+            _ => d.n_classes,
+        };
         let mut widths = vec![d_in];
         widths.extend(
             config
@@ -56,10 +83,10 @@ impl Shape {
                 .clone()
                 .unwrap_or_else(|| d.hidden.to_vec()),
         );
-        widths.push(d.n_classes);
+        widths.push(n_classes);
         Shape {
             d_in,
-            n_classes: d.n_classes,
+            n_classes,
             n_train,
             n_test,
             widths,
@@ -317,7 +344,7 @@ mod tests {
     fn memory_grows_with_the_square_of_the_width() {
         let at = |n: usize| {
             let mut config = RunConfig::default();
-            config.data.task = Task::Mnist;
+            config.data.task = Some(Task::Mnist);
             config.net.hidden = Some(vec![n]);
             Estimate::of(&config).bytes
         };

@@ -12,6 +12,7 @@ pub mod data;
 pub mod defaults;
 pub mod estimate;
 pub mod network;
+pub mod provenance;
 pub mod task;
 
 use serde::Deserialize;
@@ -51,7 +52,7 @@ impl RunConfig {
     pub fn epochs(&self) -> usize {
         self.train
             .epochs
-            .unwrap_or(defaults::task_defaults(self.data.task).epochs)
+            .unwrap_or(defaults::task_defaults(self.data.task()).epochs)
     }
 
     /// Checks the run's estimated peak memory against [`max_memory`](Self::max_memory) before
@@ -87,6 +88,6 @@ impl RunConfig {
                 "f32 applies to the samples objective; the cumulant objective trains in f64",
             ));
         }
-        network::build(&self.net, &self.train, self.data.task, d_in, n_classes)
+        network::build(&self.net, &self.train, self.data.task(), d_in, n_classes)
     }
 }

@@ -17,6 +17,8 @@ pub enum Task {
     HigherOrder,
     /// MNIST digits from IDX files (--mnist-dir or explicit files).
     Mnist,
+    /// Your own data: features and labels from .npy, safetensors or IDX files (--train-x …).
+    Data,
 }
 
 impl fmt::Display for Task {
@@ -25,6 +27,7 @@ impl fmt::Display for Task {
             Task::Xor => "xor",
             Task::HigherOrder => "higher-order",
             Task::Mnist => "mnist",
+            Task::Data => "data",
         })
     }
 }

@@ -109,7 +109,7 @@ impl HigherOrderConfig {
         let mut x = Mat::<f64>::zeros(self.dim, n);
         let mut labels = Vec::with_capacity(n);
         for j in 0..n {
-            let label = (j % 2) as u8;
+            let label = (j % 2) as u32;
             let sign = if label == 0 { 1.0 } else { -1.0 };
             let col = x.col_as_slice_mut(j);
             let (skewed, normal) = col.split_at_mut(self.n_skewed);

@@ -1,22 +1,34 @@
-//! Data: IDX files (MNIST), the XOR task and the higher-order task.
+//! Data: array files (NumPy, safetensors, IDX), MNIST, the XOR task and the higher-order task.
 //!
+//! - [`array`](mod@array): memory-mapped arrays of any element type and shape from `.npy`, safetensors and
+//!   IDX files, with strict validation.
 //! - [`idx`]: memory-mapped IDX files (raw or `.gz`) with strict validation, and a writer.
+//! - [`samples`], [`split`]: feature/label pairs and the train/test split of them.
 //! - [`mnist`]: MNIST image/label pairs → train/test [`Split`] (`--test-split FROM:TO`, limit,
 //!   centring).
+//! - [`arrays`]: task data, any array files with any number of classes.
+//! - [`preprocess`]: scale, normaliser, centring, standardisation.
 //! - [`xor`]: the XOR task (class only in the covariance).
 //! - [`higher_order`]: equal mean and covariance, classes differ in κ₃.
 //! - [`convert`]: the SIMD pixel-byte → f64 kernel.
 
+pub mod array;
+pub mod arrays;
 pub mod convert;
 pub mod higher_order;
 pub mod idx;
 pub mod mnist;
+pub mod preprocess;
 mod rotation;
+pub mod samples;
+pub mod split;
 pub mod xor;
 
+pub use arrays::ArraysConfig;
 pub use higher_order::HigherOrderConfig;
-pub use idx::{write_idx_u8, IdxImages, IdxLabels, IdxU8};
+pub use idx::{write_idx_u8, IdxFile, IdxImages, IdxLabels};
 pub use mnist::{Mnist, MnistConfig, MnistFiles, MnistSource, TestSplit};
+pub use preprocess::{Normalization, Scale};
 pub use xor::XorConfig;
 
 use faer::Mat;
@@ -25,7 +37,7 @@ use faer::Mat;
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub x: Mat<f64>,
-    pub labels: Vec<u8>,
+    pub labels: Vec<u32>,
     pub n_classes: usize,
 }
 

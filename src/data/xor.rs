@@ -18,7 +18,7 @@ use crate::{Error, Result};
 
 /// Blob centres and their classes; sample j uses blob j mod 4, so classes are exactly balanced
 /// when n is a multiple of 4 (and differ by at most one otherwise).
-const BLOBS: [([f64; 2], u8); 4] = [
+const BLOBS: [([f64; 2], u32); 4] = [
     ([1.0, 1.0], 0),
     ([1.0, -1.0], 1),
     ([-1.0, -1.0], 0),

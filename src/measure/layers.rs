@@ -3,6 +3,7 @@
 
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::propagate::closures::Corrections;
@@ -44,6 +45,35 @@ impl LayerStats {
     }
 }
 
+/// Refuses per-class statistics whose sums exceed `limit`. Every stage (x, each hˡ and zˡ, y)
+/// holds per class a d × d sum, with κ slices two more at x and each hˡ, and finishing copies
+/// them once: 2 · 8 · K · (d₀²(1+2h) + Σₗ Nₗ²(2+2h) + N_out²) bytes, h = 1 with κ slices —
+/// e.g. 100 classes of a 784-100-100-10 network: 1.05 GB; 10 classes: 105 MB.
+fn check_class_memory(
+    widths: &[usize],
+    n_classes: usize,
+    higher: Higher,
+    limit: MemoryLimit,
+) -> Result<()> {
+    let h: u128 = if higher == Higher::InputAndPre { 1 } else { 0 };
+    let (first, hidden) = (widths[0] as u128, &widths[1..widths.len() - 1]);
+    let out = widths[widths.len() - 1] as u128;
+    let squares: u128 = (1 + 2 * h) * first * first
+        + hidden
+            .iter()
+            .map(|&w| (2 + 2 * h) * (w as u128).pow(2))
+            .sum::<u128>()
+        + out * out;
+    let bytes = 2 * 8 * n_classes as u128 * squares;
+    if limit.allows(bytes) {
+        return Ok(());
+    }
+    Err(Error::Shape(format!(
+        "per-class statistics of {n_classes} classes for widths {widths:?} need {bytes} bytes (K × 8 bytes × every stage's d², twice), over the memory limit of {} bytes",
+        limit.bytes
+    )))
+}
+
 /// Measures every stage's per-class moments by pushing `data` through `net` in batches.
 pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> Result<LayerStats> {
     check_fits(net, data)?;
@@ -53,6 +83,7 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
     let batch = batch.min(data.len()).max(1);
     let stages = Stage::all(net.depth());
     let widths = net.widths();
+    check_class_memory(&widths, data.n_classes, higher, MemoryLimit::default())?;
     let mut accs = stages
         .iter()
         .map(|&stage| {

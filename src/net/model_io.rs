@@ -77,6 +77,18 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
     write_atomically(path, &bytes)
 }
 
+/// The metadata of the model file `path` (its header only is read and validated): `format`,
+/// `widths`, `activation` and the keys the writer added, e.g. `task`, `corrflow.data` and
+/// `corrflow.preprocess` (the records the run configuration reads back; README, "Model files").
+pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let file = open_regular(path)?;
+    // SAFETY: read-only map of a regular file; only the header is parsed from it.
+    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::format(path, format!("not a safetensors file ({e})")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
 /// [`load_limited`] with the default [`MemoryLimit`].
 ///
 /// ```

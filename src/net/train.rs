@@ -136,7 +136,7 @@ fn train_in<T: Real>(
     let batch = cfg.batch.min(data.len());
     let mut fp = ForwardPass::new(net, batch);
     let mut xb = Mat::<T>::zeros(data.dim(), batch);
-    let mut labels = vec![0u8; batch];
+    let mut labels = vec![0u32; batch];
     let mut deltas: Vec<Mat<T>> = net
         .layers
         .iter()
@@ -223,7 +223,7 @@ pub fn check_fits<T: Real>(net: &Mlp<T>, data: &Dataset) -> Result<()> {
 fn loss_and_delta<T: Real>(
     loss: Loss,
     y: MatRef<'_, T>,
-    labels: &[u8],
+    labels: &[u32],
     mut delta: MatMut<'_, T>,
 ) -> f64 {
     let b = y.ncols() as f64;
@@ -485,7 +485,7 @@ mod tests {
         ] {
             let net = Mlp::init(&[4, 5, 3, 3], act, 1.0, 3).unwrap();
             let x = Mat::from_fn(4, 6, |i, j| ((3 * i + 5 * j) as f64 * 0.41).cos());
-            let labels = [0u8, 2, 1, 1, 0, 2];
+            let labels = [0u32, 2, 1, 1, 0, 2];
             let batch_loss = |net: &Mlp| {
                 let mut fp = ForwardPass::new(net, 6);
                 net.forward_into(x.as_ref(), &mut fp);
@@ -535,7 +535,7 @@ mod tests {
     fn bias_free_layers_stay_bias_free() {
         let data = crate::data::Dataset {
             x: Mat::from_fn(3, 40, |i, k| ((5 * i + 3 * k) as f64 * 0.37).sin()),
-            labels: (0..40).map(|k| (k % 2) as u8).collect(),
+            labels: (0..40).map(|k| (k % 2) as u32).collect(),
             n_classes: 2,
         };
         for precision in [Precision::F64, Precision::F32] {

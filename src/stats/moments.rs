@@ -82,9 +82,12 @@ struct Central {
 /// What [`MomentAccumulator::finish`] returns.
 #[derive(Clone, Debug)]
 pub struct EmpiricalMoments {
-    /// One entry per class, in label order.
+    /// One entry per class present in the data (at least one sample), in label order.
     pub per_class: Vec<Moments>,
-    /// Number of samples seen per class.
+    /// The label of each entry of `per_class`: 0, 1, … K−1 when every class is present; a
+    /// class without samples is left out.
+    pub classes: Vec<usize>,
+    /// Number of samples seen per entry of `per_class`.
     pub counts: Vec<u64>,
     /// Moments of all samples together regardless of label (the class mixture), with κ slices
     /// when they were accumulated. This is the total covariance (within-class plus between-class
@@ -142,13 +145,13 @@ impl MomentAccumulator {
     ///
     /// The batch is validated in full (shape, labels in range, finite values) before any sum is
     /// touched, so a rejected batch leaves the accumulator unchanged.
-    pub fn push(&mut self, x: MatRef<'_, f64>, labels: &[u8]) -> Result<()> {
+    pub fn push(&mut self, x: MatRef<'_, f64>, labels: &[u32]) -> Result<()> {
         self.validate(x, labels)?;
         for m in &mut self.members {
             m.clear();
         }
         for (j, &l) in labels.iter().enumerate() {
-            self.members[usize::from(l)].push(j);
+            self.members[l as usize].push(j);
         }
         let largest = self.members.iter().map(Vec::len).max().unwrap_or(0);
         if largest > self.shifted.ncols() {
@@ -197,25 +200,30 @@ impl MomentAccumulator {
         Ok(())
     }
 
-    /// Central moments per class, the sample counts, and the pooled (all-sample) moments.
+    /// Central moments per class present, the sample counts, and the pooled (all-sample)
+    /// moments. A class without samples is left out (see [`EmpiricalMoments::classes`]).
     ///
-    /// Errors if any class has fewer than 2 samples (its covariance would be meaningless),
-    /// naming the class, or if a result is not finite.
+    /// Errors if a class has exactly 1 sample (its covariance would be meaningless), naming the
+    /// class, if no class has samples, or if a result is not finite.
     pub fn finish(&self) -> Result<EmpiricalMoments> {
         for (c, s) in self.classes.iter().enumerate() {
-            if s.n < 2 {
+            if s.n == 1 {
                 return Err(Error::Numeric(format!(
-                    "class {c} has {} sample(s); at least 2 are needed for its covariance",
-                    s.n
+                    "class {c} has 1 sample; at least 2 are needed for its covariance"
                 )));
             }
         }
-        let central: Vec<Central> = self
-            .classes
-            .iter()
-            .map(|s| s.central(self.higher))
+        let classes: Vec<usize> = (0..self.classes.len())
+            .filter(|&c| self.classes[c].n > 0)
             .collect();
-        let counts = self.counts();
+        if classes.is_empty() {
+            return Err(Error::Numeric("no samples: every class is empty".into()));
+        }
+        let central: Vec<Central> = classes
+            .iter()
+            .map(|&c| self.classes[c].central(self.higher))
+            .collect();
+        let counts: Vec<u64> = classes.iter().map(|&c| self.classes[c].n).collect();
         let pooled = pool(&central, &counts);
         let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
         let pooled = pooled.into_moments();
@@ -225,12 +233,13 @@ impl MomentAccumulator {
         check_finite(&pooled, "pooled moments")?;
         Ok(EmpiricalMoments {
             per_class,
+            classes,
             counts,
             pooled,
         })
     }
 
-    fn validate(&self, x: MatRef<'_, f64>, labels: &[u8]) -> Result<()> {
+    fn validate(&self, x: MatRef<'_, f64>, labels: &[u32]) -> Result<()> {
         if x.nrows() != self.dim {
             return Err(Error::Shape(format!(
                 "batch has {} rows, the accumulator expects samples of dimension {}",
@@ -246,11 +255,7 @@ impl MomentAccumulator {
             )));
         }
         let nc = self.classes.len();
-        if let Some((j, &l)) = labels
-            .iter()
-            .enumerate()
-            .find(|(_, &l)| usize::from(l) >= nc)
-        {
+        if let Some((j, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= nc) {
             return Err(Error::Shape(format!(
                 "label {l} of batch column {j} is out of range for {nc} classes"
             )));

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::name_key;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{RunConfig, Task};
+use crate::data::Scale;
 use crate::error::{parse_value, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
 use crate::net::Activation;
@@ -45,6 +46,28 @@ pub struct PointConfig {
     pub test_split: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub center: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_x: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train_y: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_x: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_y: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x_tensor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y_tensor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_classes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<Scale>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standardize: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize_mean: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize_std: Option<String>,
     // The network and its training.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden: Option<Vec<usize>>,
@@ -103,7 +126,20 @@ impl PointConfig {
     /// where MNIST comes from. Errors name the grid key.
     pub fn preflight(&self) -> Result<()> {
         let config = self.run_config()?;
-        if config.data.task != Task::Mnist || config.data.train_images.is_some() {
+        if config.data.task() == Task::Data {
+            return match (&config.data.train_x, &config.data.train_y) {
+                (Some(_), Some(_)) => Ok(()),
+                (None, _) => Err(name_key(Error::config(
+                    Field::TrainX,
+                    "task data needs train_x and train_y",
+                ))),
+                (_, None) => Err(name_key(Error::config(
+                    Field::TrainY,
+                    "task data needs train_x and train_y",
+                ))),
+            };
+        }
+        if config.data.task() != Task::Mnist || config.data.train_images.is_some() {
             return Ok(());
         }
         let missing = match &config.data.mnist_dir {
@@ -274,7 +310,7 @@ mod tests {
             ..Default::default()
         };
         let c = point.run_config().unwrap();
-        assert_eq!(c.data.task, Task::HigherOrder);
+        assert_eq!(c.data.task(), Task::HigherOrder);
         assert_eq!(c.data.skewed, 2);
         assert_eq!(c.data.sigma, defaults::SIGMA);
         assert_eq!(c.net.hidden, Some(vec![8, 4]));

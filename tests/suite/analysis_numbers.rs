@@ -32,7 +32,7 @@ fn gaussian_classes(means: &[Col<f64>], covs: &[Mat<f64>], counts: &[usize], see
         x.as_mut()
             .subcols_mut(at, n)
             .copy_from(s.sample(n, &mut rng));
-        labels.extend(std::iter::repeat_n(c as u8, n));
+        labels.extend(std::iter::repeat_n(c as u32, n));
         at += n;
     }
     Dataset {

@@ -28,7 +28,7 @@ fn config(cache: &Path) -> MnistConfig {
 
 /// Asserts column j of `m`'s set holds fixture image i with label i mod 10.
 fn assert_sample(ds: &corrflow::data::Dataset, j: usize, i: usize) {
-    assert_eq!(ds.labels[j], (i % 10) as u8, "label of column {j}");
+    assert_eq!(ds.labels[j], (i % 10) as u32, "label of column {j}");
     for p in 0..16 {
         assert_eq!(
             ds.x[(p, j)],
@@ -312,7 +312,7 @@ fn real_mnist_when_available() {
     let counts = |ds: &corrflow::data::Dataset| {
         let mut c = [0usize; 10];
         for &l in &ds.labels {
-            c[usize::from(l)] += 1;
+            c[l as usize] += 1;
         }
         c
     };

@@ -7,7 +7,7 @@ use corrflow::Error;
 use faer::{Mat, Side};
 
 /// Columns of `ds` with label `c`, as a d × n_c matrix.
-fn class(ds: &Dataset, c: u8) -> Mat<f64> {
+fn class(ds: &Dataset, c: u32) -> Mat<f64> {
     let cols: Vec<usize> = (0..ds.len()).filter(|&j| ds.labels[j] == c).collect();
     Mat::from_fn(ds.dim(), cols.len(), |i, k| ds.x[(i, cols[k])])
 }
@@ -82,7 +82,7 @@ fn xor_statistics_and_bayes_accuracy() {
         ..XorConfig::default()
     };
     let ds = cfg.generate().unwrap().train;
-    for (c, sign) in [(0u8, 1.0), (1u8, -1.0)] {
+    for (c, sign) in [(0u32, 1.0), (1u32, -1.0)] {
         let x = class(&ds, c);
         let n = x.ncols() as f64;
         let mu = mean(&x);
@@ -138,7 +138,7 @@ fn xor_rotation_keeps_the_class_difference_in_a_plane() {
         ..XorConfig::default()
     };
     let ds = cfg.generate().unwrap().train;
-    let cov = |c: u8| {
+    let cov = |c: u32| {
         let x = class(&ds, c);
         let mu = mean(&x);
         Mat::from_fn(d, d, |a, b| central(&x, &mu, &[a, b]))
@@ -183,7 +183,7 @@ fn higher_order_classes_share_mean_and_covariance_but_not_skewness() {
     let m = cfg.n_skewed;
     let fourth = |i: usize| if i < m { EXP_M4 } else { 3.0 };
     let mut k3 = [[0.0; 2]; 2];
-    for c in 0..2u8 {
+    for c in 0..2u32 {
         let x = class(&ds, c);
         let n = x.ncols() as f64;
         let mu = mean(&x);
@@ -204,7 +204,7 @@ fn higher_order_classes_share_mean_and_covariance_but_not_skewness() {
                 );
             }
         }
-        for (i, slot) in k3[usize::from(c)].iter_mut().enumerate() {
+        for (i, slot) in k3[c as usize].iter_mut().enumerate() {
             *slot = central(&x, &mu, &[i, i, i]);
         }
         // Gaussian coordinates have no third cumulant (Var of z³ is 15).
@@ -246,7 +246,7 @@ fn higher_order_rotation_keeps_mean_and_covariance() {
     );
     assert_eq!(split.test.len(), 10);
     let ds = split.train;
-    for c in 0..2u8 {
+    for c in 0..2u32 {
         let x = class(&ds, c);
         let n = x.ncols() as f64;
         let mu = mean(&x);

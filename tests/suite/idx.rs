@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use corrflow::data::{write_idx_u8, IdxImages, IdxLabels, IdxU8};
+use corrflow::data::{write_idx_u8, IdxFile, IdxImages, IdxLabels};
 use corrflow::Error;
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -76,17 +76,29 @@ fn wrong_magic() {
     let mut bytes = raw(8, &[2], &[1, 2]);
     bytes[1] = 7;
     let p = put(&d.data, "magic", &bytes);
-    assert_format_err(IdxU8::open_with_cache(&p, &d.cache), &p, &["magic", "0x07"]);
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &["magic", "0x07"],
+    );
 }
 
 #[test]
-fn unsupported_float_type() {
+fn float_idx_opens_but_is_not_mnist_and_unknown_types_are_named() {
     let d = dirs();
     let p = put(&d.data, "float", &raw(0x0D, &[2], &[0; 8]));
+    let f = IdxFile::open_with_cache(&p, &d.cache).unwrap();
+    assert_eq!((f.dims(), f.data().len()), (&[2][..], 8));
     assert_format_err(
-        IdxU8::open_with_cache(&p, &d.cache),
+        IdxLabels::from_file(f, 10),
         &p,
-        &["unsupported", "0x0d", "f32"],
+        &["float32", "0x0d", "--task data"],
+    );
+    let p = put(&d.data, "odd", &raw(0x0A, &[2], &[0; 2]));
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &["unknown IDX element type", "0x0a"],
     );
 }
 
@@ -95,13 +107,13 @@ fn empty_and_short_header() {
     let d = dirs();
     let p = put(&d.data, "empty", &[]);
     assert_format_err(
-        IdxU8::open_with_cache(&p, &d.cache),
+        IdxFile::open_with_cache(&p, &d.cache),
         &p,
         &["too short", "0 bytes"],
     );
     let p = put(&d.data, "short", &[0, 0, 8, 3, 0, 0, 0, 1]);
     assert_format_err(
-        IdxU8::open_with_cache(&p, &d.cache),
+        IdxFile::open_with_cache(&p, &d.cache),
         &p,
         &["header truncated"],
     );
@@ -112,7 +124,7 @@ fn truncated_data() {
     let d = dirs();
     let p = put(&d.data, "trunc", &raw(8, &[3, 2, 2], &[0; 11]));
     assert_format_err(
-        IdxU8::open_with_cache(&p, &d.cache),
+        IdxFile::open_with_cache(&p, &d.cache),
         &p,
         &["truncated", "3×2×2", "12", "11"],
     );
@@ -123,7 +135,7 @@ fn trailing_bytes() {
     let d = dirs();
     let p = put(&d.data, "trail", &raw(8, &[4], &[0; 5]));
     assert_format_err(
-        IdxU8::open_with_cache(&p, &d.cache),
+        IdxFile::open_with_cache(&p, &d.cache),
         &p,
         &["trailing", "4", "5"],
     );
@@ -180,15 +192,27 @@ fn corrupt_gzip() {
     let mut gz = gzip(&raw(8, &[100], &[7; 100]));
     // Not gzip at all.
     let p = put(&d.data, "notgz.gz", b"this is not gzip data");
-    assert_format_err(IdxU8::open_with_cache(&p, &d.cache), &p, &["corrupt gzip"]);
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &["corrupt gzip"],
+    );
     // Truncated stream.
     let p = put(&d.data, "cut.gz", &gz[..gz.len() / 2]);
-    assert_format_err(IdxU8::open_with_cache(&p, &d.cache), &p, &["corrupt gzip"]);
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &["corrupt gzip"],
+    );
     // Flipped CRC.
     let n = gz.len();
     gz[n - 8] ^= 0xff;
     let p = put(&d.data, "crc.gz", &gz);
-    assert_format_err(IdxU8::open_with_cache(&p, &d.cache), &p, &["corrupt gzip"]);
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &["corrupt gzip"],
+    );
     // No partial cache file is left behind by a failed inflation.
     let left: Vec<_> = fs::read_dir(&d.cache)
         .map(|r| r.map(|e| e.unwrap().file_name()).collect())
@@ -200,7 +224,7 @@ fn corrupt_gzip() {
 fn gzip_errors_name_the_source_not_the_cache() {
     let d = dirs();
     let p = put(&d.data, "bad.gz", &gzip(&raw(8, &[5], &[0; 4])));
-    assert_format_err(IdxU8::open_with_cache(&p, &d.cache), &p, &["truncated"]);
+    assert_format_err(IdxFile::open_with_cache(&p, &d.cache), &p, &["truncated"]);
 }
 
 #[test]
@@ -208,7 +232,7 @@ fn missing_file() {
     let d = dirs();
     for name in ["nope", "nope.gz"] {
         let p = d.data.join(name);
-        let e = IdxU8::open_with_cache(&p, &d.cache).unwrap_err();
+        let e = IdxFile::open_with_cache(&p, &d.cache).unwrap_err();
         assert!(matches!(e, Error::Io { .. }), "{e:?}");
         assert!(e.to_string().contains(name), "{e}");
     }
@@ -227,8 +251,8 @@ fn raw_and_gzip_agree_and_writer_roundtrips() {
         fs::read(&b).unwrap(),
         "the .gz file is compressed"
     );
-    let ra = IdxU8::open_with_cache(&a, &d.cache).unwrap();
-    let rb = IdxU8::open_with_cache(&b, &d.cache).unwrap();
+    let ra = IdxFile::open_with_cache(&a, &d.cache).unwrap();
+    let rb = IdxFile::open_with_cache(&b, &d.cache).unwrap();
     assert_eq!(ra.dims(), &[2, 3, 4]);
     assert_eq!(rb.dims(), &[2, 3, 4]);
     assert_eq!(ra.data(), &data[..]);
@@ -267,14 +291,14 @@ fn cache_is_reused_and_refreshed_when_the_source_changes() {
         .set_modified(t0)
         .unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &d.cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &d.cache).unwrap().data(),
         &[1, 2, 3]
     );
     let cached = only_cache_file(&d.cache);
     // Reuse: the entry is kept as it is while it verifies.
     let before = fs::metadata(&cached).unwrap().modified().unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &d.cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &d.cache).unwrap().data(),
         &[1, 2, 3]
     );
     assert_eq!(fs::metadata(&cached).unwrap().modified().unwrap(), before);
@@ -288,7 +312,7 @@ fn cache_is_reused_and_refreshed_when_the_source_changes() {
         .set_modified(t1)
         .unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &d.cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &d.cache).unwrap().data(),
         &[4, 5, 6]
     );
     // A changed size alone (same mtime) is detected too.
@@ -300,7 +324,7 @@ fn cache_is_reused_and_refreshed_when_the_source_changes() {
         .set_modified(t1)
         .unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &d.cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &d.cache).unwrap().data(),
         &[4, 5, 6, 7]
     );
 }

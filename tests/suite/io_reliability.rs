@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use corrflow::data::mnist::{MnistConfig, TestSplit};
-use corrflow::data::{write_idx_u8, IdxU8};
+use corrflow::data::{write_idx_u8, IdxFile};
 use corrflow::io::MemoryLimit;
 use corrflow::net::{model_io, Activation, Mlp};
 use corrflow::sweep::grid::Grid;
@@ -56,7 +56,7 @@ fn a_fifo_or_directory_as_any_input_is_refused_at_once() {
         let fifo = tmp.path().join(name);
         mkfifo(&fifo);
         let (f, c) = (fifo.clone(), cache.clone());
-        let msg = err_within(name, move || IdxU8::open_with_cache(&f, &c));
+        let msg = err_within(name, move || IdxFile::open_with_cache(&f, &c));
         assert!(
             msg.contains("not a regular file (a FIFO)") && msg.contains(name),
             "{msg}"
@@ -142,7 +142,9 @@ fn gzip_is_checked_against_its_header_as_it_inflates() {
     bomb.resize(bomb.len() + (4 << 20), 0);
     let p = tmp.path().join("bomb-idx1-ubyte.gz");
     fs::write(&p, gzip(&bomb)).unwrap();
-    let e = IdxU8::open_with_cache(&p, &cache).unwrap_err().to_string();
+    let e = IdxFile::open_with_cache(&p, &cache)
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("bomb-idx1-ubyte.gz")
             && e.contains("trailing bytes")
@@ -153,7 +155,7 @@ fn gzip_is_checked_against_its_header_as_it_inflates() {
     // A header declaring more than the memory limit is refused before inflating.
     let p = tmp.path().join("big-idx3-ubyte.gz");
     fs::write(&p, gzip(&header(&[1000, 1000, 1000]))).unwrap();
-    let e = IdxU8::open_limited(&p, &cache, MemoryLimit::new(1 << 20))
+    let e = IdxFile::open_limited(&p, &cache, MemoryLimit::new(1 << 20))
         .unwrap_err()
         .to_string();
     assert!(
@@ -179,14 +181,14 @@ fn the_gzip_cache_never_serves_a_replaced_source_or_an_edited_entry() {
     put(&[1, 2, 3]);
     let len0 = fs::metadata(&src).unwrap().len();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &cache).unwrap().data(),
         &[1, 2, 3]
     );
     // Replaced as `cp -p` would: same size, same mtime, other content.
     put(&[1, 2, 4]);
     assert_eq!(fs::metadata(&src).unwrap().len(), len0);
     assert_eq!(
-        IdxU8::open_with_cache(&src, &cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &cache).unwrap().data(),
         &[1, 2, 4]
     );
     // An edited cache entry is rebuilt, not trusted and not blamed on the source.
@@ -196,12 +198,12 @@ fn the_gzip_cache_never_serves_a_replaced_source_or_an_edited_entry() {
     bytes[10] ^= 0x01;
     fs::write(&entries[0], &bytes).unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &cache).unwrap().data(),
         &[1, 2, 4]
     );
     fs::write(&entries[0], b"garbage").unwrap();
     assert_eq!(
-        IdxU8::open_with_cache(&src, &cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &cache).unwrap().data(),
         &[1, 2, 4]
     );
     // The temporary file of a killed run (its pid no longer alive) is removed by the next
@@ -213,7 +215,7 @@ fn the_gzip_cache_never_serves_a_replaced_source_or_an_edited_entry() {
     fs::write(&debris, vec![0u8; 1000]).unwrap();
     put(&[7, 7, 7]);
     assert_eq!(
-        IdxU8::open_with_cache(&src, &cache).unwrap().data(),
+        IdxFile::open_with_cache(&src, &cache).unwrap().data(),
         &[7, 7, 7]
     );
     assert!(!debris.exists(), "stale temporary file left");

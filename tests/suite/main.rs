@@ -16,6 +16,8 @@ mod closures_series;
 mod cumtrain_objective;
 mod cumtrain_train;
 mod cumtrain_vjp;
+mod data_cli;
+mod data_formats;
 mod data_mnist;
 mod data_tasks;
 mod idx;

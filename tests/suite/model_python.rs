@@ -6,18 +6,7 @@ use std::process::Command;
 
 use corrflow::net::{model_io, Activation};
 
-/// A Python interpreter that has numpy and safetensors: $CORRFLOW_PYTHON, else python3.
-fn python() -> Option<PathBuf> {
-    let exe = std::env::var_os("CORRFLOW_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "python3".into());
-    let ok = Command::new(&exe)
-        .args(["-c", "import numpy, safetensors.numpy"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    ok.then_some(exe)
-}
+use crate::common::python;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

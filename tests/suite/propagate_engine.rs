@@ -37,7 +37,7 @@ fn gaussian_classes(d: usize, n: usize, seed: u64) -> (Dataset, Vec<Moments>) {
             .unwrap()
             .sample(n, &mut rng);
         x.as_mut().subcols_mut(c * n, n).copy_from(draws.as_ref());
-        labels.extend(std::iter::repeat_n(c as u8, n));
+        labels.extend(std::iter::repeat_n(c as u32, n));
         truth.push(Moments::gaussian(mean, cov));
     }
     (
@@ -190,7 +190,7 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
                 x[(i, c * n + k)] = c as f64 + (0..d).map(|j| a[(i, j)] * e[j]).sum::<f64>();
             }
         }
-        labels.extend(std::iter::repeat_n(c as u8, n));
+        labels.extend(std::iter::repeat_n(c as u32, n));
     }
     let data = Dataset {
         x,

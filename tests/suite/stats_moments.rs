@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_distr::Exp1;
 
 /// Non-Gaussian, correlated samples with a large common offset: x = A e + shift_c + 10³, e ~ Exp(1).
-fn skewed_data(dim: usize, n: usize, n_classes: u8, seed: u64) -> (Mat<f64>, Vec<u8>) {
+fn skewed_data(dim: usize, n: usize, n_classes: u32, seed: u64) -> (Mat<f64>, Vec<u32>) {
     let mut rng = StdRng::seed_from_u64(seed);
     let a = Mat::from_fn(dim, dim, |i, j| {
         if i == j {
@@ -17,7 +17,7 @@ fn skewed_data(dim: usize, n: usize, n_classes: u8, seed: u64) -> (Mat<f64>, Vec
             0.3 * ((i + 2 * j) as f64).sin()
         }
     });
-    let labels: Vec<u8> = (0..n).map(|_| rng.random_range(0..n_classes)).collect();
+    let labels: Vec<u32> = (0..n).map(|_| rng.random_range(0..n_classes)).collect();
     let mut x = Mat::zeros(dim, n);
     for j in 0..n {
         let e: Vec<f64> = (0..dim).map(|_| rng.sample::<f64, _>(Exp1)).collect();
@@ -52,7 +52,7 @@ fn naive(x: MatRef<'_, f64>, cols: &[usize]) -> Moments {
 
 fn accumulate(
     x: MatRef<'_, f64>,
-    labels: &[u8],
+    labels: &[u32],
     n_classes: usize,
     batch: usize,
 ) -> EmpiricalMoments {
@@ -93,11 +93,11 @@ fn assert_close(got: &Moments, want: &Moments, tol: f64, what: &str) {
 fn matches_naive_two_pass_with_large_offset() {
     let (x, labels) = skewed_data(5, 900, 3, 1);
     let got = accumulate(x.as_ref(), &labels, 3, 64);
-    for c in 0..3u8 {
+    for c in 0..3u32 {
         let cols: Vec<usize> = (0..labels.len()).filter(|&j| labels[j] == c).collect();
-        assert_eq!(got.counts[usize::from(c)], cols.len() as u64);
+        assert_eq!(got.counts[c as usize], cols.len() as u64);
         assert_close(
-            &got.per_class[usize::from(c)],
+            &got.per_class[c as usize],
             &naive(x.as_ref(), &cols),
             1e-10,
             "class",
@@ -134,7 +134,7 @@ fn exponential_cumulants_within_sampling_error() {
     let (dim, n) = (3, 1_000_000);
     let mut rng = StdRng::seed_from_u64(3);
     let x = Mat::from_fn(dim, n, |_, _| rng.sample::<f64, _>(Exp1));
-    let labels = vec![0u8; n];
+    let labels = vec![0u32; n];
     let m = accumulate(x.as_ref(), &labels, 1, 10_000);
     let (k3, k4) = (
         m.per_class[0].k3_iij.as_ref().unwrap(),

@@ -11,14 +11,14 @@ use faer::Mat;
 /// deterministic pseudo-random background.
 fn data() -> Dataset {
     let (d, n) = (784, 1280);
-    let labels: Vec<u8> = (0..n).map(|j| ((j * 7) % 10) as u8).collect();
+    let labels: Vec<u32> = (0..n).map(|j| ((j * 7) % 10) as u32).collect();
     let mut state = 12345u64;
     let x = Mat::from_fn(d, n, |i, j| {
         state = state
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
         let noise = (state >> 11) as f64 / (1u64 << 53) as f64;
-        let band = usize::from(labels[j]) * 78;
+        let band = labels[j] as usize * 78;
         noise
             + if (band..band + 78).contains(&i) {
                 1.0

@@ -1,33 +1,42 @@
 //! Parsing and validating the IDX header: `[0, 0, type, ndims]`, then `ndims` big-endian u32
-//! dimensions, then the elements in row-major order.
+//! dimensions, then the elements in row-major order, big-endian.
 
 use std::path::Path;
 
+use crate::data::array::{size_fault, Elem};
 use crate::{Error, Result};
 
-/// Element type code of unsigned bytes, the only one corrflow reads.
+/// Element type code of unsigned bytes (what [`encode`] writes).
 pub const TYPE_U8: u8 = 0x08;
 
-/// The validated header of an IDX file of unsigned bytes.
+/// The validated header of an IDX file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// Element type (big-endian in the file).
+    pub elem: Elem,
     /// Dimensions, outermost first (for images: count, rows, columns).
     pub dims: Vec<usize>,
     /// Byte offset of the first element: 4 + 4·ndims.
     pub data_offset: usize,
 }
 
-/// Human name of an IDX element type code, for error messages.
-fn type_name(code: u8) -> &'static str {
-    match code {
-        0x08 => "unsigned byte",
-        0x09 => "signed byte",
-        0x0B => "i16",
-        0x0C => "i32",
-        0x0D => "f32",
-        0x0E => "f64",
-        _ => "unknown",
-    }
+/// The element type of an IDX type code (the IDX format's six: 0x08 u8, 0x09 i8, 0x0B i16,
+/// 0x0C i32, 0x0D f32, 0x0E f64).
+fn elem_of(code: u8) -> Option<Elem> {
+    Some(match code {
+        0x08 => Elem::U8,
+        0x09 => Elem::I8,
+        0x0B => Elem::I16,
+        0x0C => Elem::I32,
+        0x0D => Elem::F32,
+        0x0E => Elem::F64,
+        _ => return None,
+    })
+}
+
+/// The IDX type code of `elem`, `None` for types IDX has no code for.
+pub fn code_of(elem: Elem) -> Option<u8> {
+    (0..=u8::MAX).find(|&c| elem_of(c) == Some(elem))
 }
 
 /// Parses the header of `bytes` (the whole file content) and checks that the data length equals
@@ -45,8 +54,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Header> {
 /// looking at the data.
 ///
 /// Errors (all [`Error::Format`] naming `path`): fewer bytes than the header needs, a magic
-/// number whose first two bytes are not zero, an element type other than 0x08 (the code found is
-/// named), zero dimensions, and a product of dimensions that overflows.
+/// number whose first two bytes are not zero, an element type code other than the six of the
+/// format (the code found is named), zero dimensions, and a byte count that overflows.
 pub fn parse_dims(path: &Path, head: &[u8]) -> Result<Header> {
     if head.len() < 4 {
         return Err(Error::format(
@@ -67,15 +76,14 @@ pub fn parse_dims(path: &Path, head: &[u8]) -> Result<Header> {
         ));
     }
     let type_code = head[2];
-    if type_code != TYPE_U8 {
-        return Err(Error::format(
+    let elem = elem_of(type_code).ok_or_else(|| {
+        Error::format(
             path,
             format!(
-                "unsupported IDX element type {type_code:#04x} ({}); only 0x08 (unsigned byte) is supported",
-                type_name(type_code)
+                "unknown IDX element type {type_code:#04x}; expected 0x08 (u8), 0x09 (i8), 0x0b (i16), 0x0c (i32), 0x0d (f32) or 0x0e (f64)"
             ),
-        ));
-    }
+        )
+    })?;
     let ndims = usize::from(head[3]);
     if ndims == 0 {
         return Err(Error::format(path, "IDX header declares 0 dimensions"));
@@ -94,7 +102,11 @@ pub fn parse_dims(path: &Path, head: &[u8]) -> Result<Header> {
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let h = Header { dims, data_offset };
+    let h = Header {
+        elem,
+        dims,
+        data_offset,
+    };
     if h.data_len().is_none() {
         return Err(Error::format(
             path,
@@ -110,11 +122,12 @@ pub fn header_len(ndims: usize) -> usize {
 }
 
 impl Header {
-    /// Data bytes the dimensions declare (their product), `None` when it overflows.
+    /// Data bytes the header declares (product of the dimensions times the element size),
+    /// `None` when it overflows.
     pub fn data_len(&self) -> Option<usize> {
         self.dims
             .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .try_fold(self.elem.size(), |acc, &d| acc.checked_mul(d))
     }
 }
 
@@ -123,11 +136,7 @@ impl Header {
 pub fn check_len(path: &Path, h: &Header, actual: u64, has: &str) -> Result<()> {
     let expected = h.data_len().unwrap_or(usize::MAX) as u64;
     if actual != expected {
-        let what = if actual < expected {
-            "truncated"
-        } else {
-            "trailing bytes"
-        };
+        let what = size_fault(actual, expected);
         return Err(Error::format(
             path,
             format!(

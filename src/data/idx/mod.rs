@@ -1,4 +1,5 @@
-//! IDX files of unsigned bytes (the MNIST format), raw or gzip-compressed, read by memory map.
+//! IDX files of any element type and number of dimensions (unsigned bytes for MNIST), raw or
+//! gzip-compressed, read by memory map.
 //!
 //! A raw file is mapped directly. A `.gz` file is inflated once into a cache file (see
 //! [`default_cache_dir`]) which is then mapped. Every header is validated strictly; every failure
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
+use super::array::{ArrayFile, Elem, Endian, Order};
 use crate::io::{open_regular, MemoryLimit};
 use crate::{Error, Result};
 
@@ -22,16 +24,17 @@ pub use cache::{default_cache_dir, CACHE_ENV};
 pub use header::dims_string;
 pub use write::write_idx_u8;
 
-/// An open, validated IDX file of unsigned bytes.
+/// An open, validated IDX file.
 #[derive(Debug)]
-pub struct IdxU8 {
+pub struct IdxFile {
     path: PathBuf,
+    elem: Elem,
     dims: Vec<usize>,
     data: Range<usize>,
     map: Mmap,
 }
 
-impl IdxU8 {
+impl IdxFile {
     /// Opens `path` (gzip when its name ends in `.gz`), using [`default_cache_dir`] for inflated
     /// copies of gzip files and the default [`MemoryLimit`].
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
@@ -54,8 +57,9 @@ impl IdxU8 {
         let path = path.as_ref();
         if is_gzip_name(path) {
             let c = cache::inflated(path, cache_dir, limit)?;
-            return Ok(IdxU8 {
+            return Ok(IdxFile {
                 path: path.to_path_buf(),
+                elem: c.header.elem,
                 dims: c.header.dims,
                 data: c.header.data_offset..c.idx_len,
                 map: c.map,
@@ -76,8 +80,9 @@ impl IdxU8 {
         // corrflow supports.
         let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
         let h = header::parse(path, &map)?;
-        Ok(IdxU8 {
+        Ok(IdxFile {
             path: path.to_path_buf(),
+            elem: h.elem,
             dims: h.dims,
             data: h.data_offset..map.len(),
             map,
@@ -94,10 +99,43 @@ impl IdxU8 {
         &self.dims
     }
 
-    /// All elements in row-major order (length = product of [`dims`](Self::dims)).
+    /// The element type (big-endian in the file).
+    pub fn elem(&self) -> Elem {
+        self.elem
+    }
+
+    /// The bytes of all elements in row-major order (length = product of
+    /// [`dims`](Self::dims) times the element size).
     pub fn data(&self) -> &[u8] {
         &self.map[self.data.clone()]
     }
+
+    /// The file as a big-endian, row-major [`ArrayFile`].
+    pub fn into_array(self) -> ArrayFile {
+        ArrayFile::new(
+            self.path,
+            self.map,
+            self.data,
+            self.dims,
+            (self.elem, Endian::Big),
+            Order::C,
+        )
+    }
+}
+
+/// Refuses an IDX file of another element type than unsigned bytes for the MNIST reader.
+fn require_u8(file: &IdxFile) -> Result<()> {
+    if file.elem() == Elem::U8 {
+        return Ok(());
+    }
+    Err(Error::format(
+        file.path(),
+        format!(
+            "IDX element type {} ({:#04x}): task mnist reads unsigned bytes (0x08); read other types with --task data",
+            file.elem(),
+            header::code_of(file.elem()).unwrap_or(0)
+        ),
+    ))
 }
 
 /// True when the file name ends in `.gz`.
@@ -108,18 +146,20 @@ fn is_gzip_name(path: &Path) -> bool {
 /// An IDX image file: a stack of `len` images of `rows × cols` bytes.
 #[derive(Debug)]
 pub struct IdxImages {
-    file: IdxU8,
+    file: IdxFile,
 }
 
 impl IdxImages {
-    /// Opens an image file (see [`IdxU8::open_with_cache`]) and checks it (see
+    /// Opens an image file (see [`IdxFile::open_with_cache`]) and checks it (see
     /// [`from_file`](Self::from_file)).
     pub fn open(path: impl AsRef<Path>, cache_dir: &Path) -> Result<Self> {
-        Self::from_file(IdxU8::open_with_cache(path, cache_dir)?)
+        Self::from_file(IdxFile::open_with_cache(path, cache_dir)?)
     }
 
-    /// Checks that an open IDX file has 3 dimensions and images of at least one pixel.
-    pub fn from_file(file: IdxU8) -> Result<Self> {
+    /// Checks that an open IDX file holds unsigned bytes in 3 dimensions and images of at least
+    /// one pixel.
+    pub fn from_file(file: IdxFile) -> Result<Self> {
+        require_u8(&file)?;
         if file.dims().len() != 3 {
             return Err(Error::format(
                 file.path(),
@@ -167,6 +207,11 @@ impl IdxImages {
         (self.file.dims()[1], self.file.dims()[2])
     }
 
+    /// The file, for reading as an [`ArrayFile`].
+    pub fn into_file(self) -> IdxFile {
+        self.file
+    }
+
     /// The bytes of image `i` (row-major), or `None` when `i` is out of range.
     pub fn image(&self, i: usize) -> Option<&[u8]> {
         let p = self.pixels();
@@ -177,19 +222,20 @@ impl IdxImages {
 /// An IDX label file: one byte per sample, each checked to be below `n_classes`.
 #[derive(Debug)]
 pub struct IdxLabels {
-    file: IdxU8,
+    file: IdxFile,
 }
 
 impl IdxLabels {
-    /// Opens a label file (see [`IdxU8::open_with_cache`]) and checks it (see
+    /// Opens a label file (see [`IdxFile::open_with_cache`]) and checks it (see
     /// [`from_file`](Self::from_file)).
     pub fn open(path: impl AsRef<Path>, cache_dir: &Path, n_classes: usize) -> Result<Self> {
-        Self::from_file(IdxU8::open_with_cache(path, cache_dir)?, n_classes)
+        Self::from_file(IdxFile::open_with_cache(path, cache_dir)?, n_classes)
     }
 
-    /// Checks that an open IDX file has 1 dimension and that every label is `< n_classes`
-    /// (naming the first offending index and value).
-    pub fn from_file(file: IdxU8, n_classes: usize) -> Result<Self> {
+    /// Checks that an open IDX file holds unsigned bytes in 1 dimension and that every label is
+    /// `< n_classes` (naming the first offending index and value).
+    pub fn from_file(file: IdxFile, n_classes: usize) -> Result<Self> {
+        require_u8(&file)?;
         if file.dims().len() != 1 {
             return Err(Error::format(
                 file.path(),
@@ -220,6 +266,11 @@ impl IdxLabels {
     /// The file path.
     pub fn path(&self) -> &Path {
         self.file.path()
+    }
+
+    /// The file, for reading as an [`ArrayFile`].
+    pub fn into_file(self) -> IdxFile {
+        self.file
     }
 
     /// All labels.

@@ -39,3 +39,81 @@ pub fn mnist_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(std::env::var_os("MNIST_DIR")?);
     dir.is_dir().then_some(dir)
 }
+
+/// A Python interpreter that has numpy and safetensors: $CORRFLOW_PYTHON, else python3; `None`
+/// (the caller says loudly what it skipped) when neither has them.
+pub fn python() -> Option<PathBuf> {
+    let exe = std::env::var_os("CORRFLOW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "python3".into());
+    let ok = Command::new(&exe)
+        .args(["-c", "import numpy, safetensors.numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    ok.then_some(exe)
+}
+
+/// Writes a NumPy `.npy` file (format 1.0) byte by byte: `descr` (e.g. `<f8`), C or Fortran
+/// order, `shape`, and the raw element bytes.
+pub fn write_npy(path: &std::path::Path, descr: &str, fortran: bool, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    let tuple = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let order = if fortran { "True" } else { "False" };
+    let mut header =
+        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {tuple}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Writes features `x` (n × d, row per sample, f64 little-endian) and labels `y` (i64) as
+/// `.npy` files `x.npy` / `y.npy` with the given prefix in `dir`; returns their paths.
+pub fn write_xy(
+    dir: &std::path::Path,
+    prefix: &str,
+    x: &[Vec<f64>],
+    y: &[i64],
+) -> (PathBuf, PathBuf) {
+    let (xp, yp) = (
+        dir.join(format!("{prefix}x.npy")),
+        dir.join(format!("{prefix}y.npy")),
+    );
+    let d = x.first().map_or(0, Vec::len);
+    let xb: Vec<u8> = x.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    write_npy(&xp, "<f8", false, &[x.len(), d], &xb);
+    let yb: Vec<u8> = y.iter().flat_map(|v| v.to_le_bytes()).collect();
+    write_npy(&yp, "<i8", false, &[y.len()], &yb);
+    (xp, yp)
+}
+
+/// `n` samples of `k` Gaussian classes in `d` dimensions (class c centred at 1.5·c on every
+/// axis plus a class-specific offset on axis c mod d), deterministic from `seed`.
+pub fn blobs(n: usize, k: usize, d: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<i64>) {
+    use rand::{RngExt, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut x = Vec::with_capacity(n);
+    let mut y = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % k;
+        let row: Vec<f64> = (0..d)
+            .map(|a| {
+                let shift = if a == c % d { 3.0 } else { 0.0 };
+                0.2 * c as f64 + shift + rng.random_range(-1.0..1.0)
+            })
+            .collect();
+        x.push(row);
+        y.push(c as i64);
+    }
+    (x, y)
+}

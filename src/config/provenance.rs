@@ -1,0 +1,213 @@
+//! The data and preprocessing a model was trained with, recorded in its file and applied again
+//! when it is analysed.
+//!
+//! `train` writes two metadata entries, each a JSON object whose keys are
+//! [`DataConfig`] fields (the grid keys):
+//! - [`DATA_KEY`] (`corrflow.data`): the task and where its samples came from: `task`, the
+//!   generator settings or the files (absolute paths), `test_split`, `train_limit`, …;
+//! - [`PREPROCESS_KEY`] (`corrflow.preprocess`): `scale` (the divisor applied, or `"none"`),
+//!   `center`, `standardize`, and the normaliser `normalize_mean`/`normalize_std` as comma
+//!   lists of the values applied.
+//!
+//! `propagate` and `analyze` start from them: every field the user left at its default takes
+//! the model's value; a field the user set to another value than the model's is used, and
+//! reported as a [`Mismatch`] (a warning on stderr). When the user names other sample files than
+//! the model's, the model's `test_split` and `train_limit` (which belong to its files) are not
+//! taken over. A model without these entries (written
+//! before they existed) runs with the defaults, its task read from its `task` description.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use super::data::{DataConfig, Loaded};
+use super::Task;
+use crate::error::{Error, Field, Result};
+
+/// Model metadata key of the data source record.
+pub const DATA_KEY: &str = "corrflow.data";
+/// Model metadata key of the preprocessing record.
+pub const PREPROCESS_KEY: &str = "corrflow.preprocess";
+/// Model metadata key of the one-line data description (every corrflow model has it).
+pub const TASK_KEY: &str = "task";
+
+/// A setting the user chose that differs from the model's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mismatch {
+    pub field: Field,
+    /// The value used (the user's), as JSON.
+    pub given: String,
+    /// The model's, as JSON.
+    pub model: String,
+}
+
+/// The metadata entries of a model trained on `loaded`.
+pub fn records(loaded: &Loaded) -> Vec<(&'static str, String)> {
+    let mut source = loaded.source.clone();
+    absolute(&mut source);
+    vec![
+        (DATA_KEY, Value::Object(compact(&source)).to_string()),
+        (
+            PREPROCESS_KEY,
+            Value::Object(compact(&loaded.preprocess)).to_string(),
+        ),
+    ]
+}
+
+/// What analysing a model with `user`'s settings runs on: `user` completed from the model's
+/// metadata `meta` (see the module documentation), and the settings that differ from the
+/// model's. `output_dim` (the model's classes) is task data's class count unless set.
+pub fn for_model(
+    user: &DataConfig,
+    meta: &HashMap<String, String>,
+    output_dim: usize,
+) -> Result<(DataConfig, Vec<Mismatch>)> {
+    let mut model = Map::new();
+    for key in [DATA_KEY, PREPROCESS_KEY] {
+        if let Some(text) = meta.get(key) {
+            match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) => model.extend(m),
+                _ => {
+                    return Err(Error::Unsupported(format!(
+                        "model metadata '{key}' is not a JSON object: {text}"
+                    )))
+                }
+            }
+        }
+    }
+    if !model.contains_key("task") {
+        if let Some(task) = meta.get(TASK_KEY).and_then(|d| legacy_task(d)) {
+            model.insert("task".into(), Value::String(task.to_string()));
+        }
+    }
+    let mut given = user.clone();
+    absolute(&mut given);
+    let defaults = compact(&DataConfig::default());
+    let mut merged = compact(&given);
+    let other_task = user.task.is_some()
+        && model
+            .get("task")
+            .is_some_and(|t| Some(t) != merged.get("task"));
+    // A split or limit is tied to the files it was carved from.
+    let other_files = FILE_KEYS.iter().any(|&k| {
+        merged
+            .get(k)
+            .is_some_and(|v| defaults.get(k) != Some(v) && model.get(k) != Some(v))
+    });
+    let mut mismatches = Vec::new();
+    if !other_task && model.contains_key(TASK_KEY) {
+        // Files the model was not trained on at all (not the MNIST folder, which the
+        // environment's MNIST_DIR sets for every run).
+        for k in FILE_KEYS.into_iter().filter(|&k| k != "mnist_dir") {
+            match (merged.get(k), field_named(k)) {
+                (Some(v), Some(field)) if !model.contains_key(k) => mismatches.push(Mismatch {
+                    field,
+                    given: v.to_string(),
+                    model: "none".into(),
+                }),
+                _ => {}
+            }
+        }
+    }
+    for (key, value) in model {
+        let source_key = !is_preprocess(&key) && key != "task";
+        if other_task && source_key {
+            continue; // another task's files and generator settings do not apply
+        }
+        if other_files && matches!(key.as_str(), "test_split" | "train_limit") {
+            continue;
+        }
+        match merged.get(&key) {
+            Some(v) if defaults.get(&key) != Some(v) => {
+                if *v != value {
+                    if let Some(field) = field_named(&key) {
+                        mismatches.push(Mismatch {
+                            field,
+                            given: v.to_string(),
+                            model: value.to_string(),
+                        });
+                    }
+                }
+            }
+            _ => {
+                merged.insert(key, value);
+            }
+        }
+    }
+    let mut config: DataConfig = serde_json::from_value(Value::Object(merged))
+        .map_err(|e| Error::Unsupported(format!("model metadata '{DATA_KEY}': {e}")))?;
+    if config.task() == Task::Data && config.n_classes.is_none() {
+        config.n_classes = Some(output_dim);
+    }
+    Ok((config, mismatches))
+}
+
+/// The keys naming files or folders of samples.
+const FILE_KEYS: [&str; 9] = [
+    "mnist_dir",
+    "train_images",
+    "train_labels",
+    "test_images",
+    "test_labels",
+    "train_x",
+    "train_y",
+    "test_x",
+    "test_y",
+];
+
+/// True for the keys of the preprocessing record.
+fn is_preprocess(key: &str) -> bool {
+    matches!(
+        key,
+        "scale" | "center" | "standardize" | "normalize_mean" | "normalize_std"
+    )
+}
+
+/// The configuration field whose name (grid key) is `key`.
+fn field_named(key: &str) -> Option<Field> {
+    Field::ALL.into_iter().find(|f| f.name() == key)
+}
+
+/// The task of a model written before the records existed, from its `task` description
+/// ("xor (σ=…", "higher-order (…", "mnist: …").
+fn legacy_task(description: &str) -> Option<Task> {
+    [Task::Xor, Task::HigherOrder, Task::Mnist, Task::Data]
+        .into_iter()
+        .find(|t| {
+            let name = t.to_string();
+            description.starts_with(&format!("{name} ("))
+                || description.starts_with(&format!("{name}:"))
+        })
+}
+
+/// `config` as a JSON object without its unset (null) fields.
+fn compact(config: &DataConfig) -> Map<String, Value> {
+    match serde_json::to_value(config) {
+        Ok(Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => Map::new(),
+    }
+}
+
+/// Makes every file and folder path of `config` absolute where it exists, so that a record
+/// names the same files from any working directory.
+fn absolute(config: &mut DataConfig) {
+    for p in [
+        &mut config.mnist_dir,
+        &mut config.train_images,
+        &mut config.train_labels,
+        &mut config.test_images,
+        &mut config.test_labels,
+        &mut config.train_x,
+        &mut config.train_y,
+        &mut config.test_x,
+        &mut config.test_y,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Ok(abs) = std::fs::canonicalize(Path::new(p)) {
+            *p = abs;
+        }
+    }
+}

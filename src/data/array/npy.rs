@@ -1,0 +1,145 @@
+//! NumPy `.npy` files (format versions 1–3): the magic `\x93NUMPY`, the version, the header
+//! length (u16 in version 1, u32 after), a Python dict literal
+//! `{'descr': '<f8', 'fortran_order': False, 'shape': (N, …), }`, then the raw elements.
+//! Specification: numpy.lib.format (NEP 1).
+
+use std::path::Path;
+
+use super::{check_data_len, map_file, ArrayFile, Elem, Endian, Order};
+use crate::{Error, Result};
+
+/// The first bytes of every `.npy` file.
+pub const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Opens and validates the `.npy` file `path`.
+pub fn open(path: &Path) -> Result<ArrayFile> {
+    let map = map_file(path)?;
+    let bad = |msg: String| Error::format(path, msg);
+    if !map.starts_with(MAGIC) || map.len() < 10 {
+        return Err(bad(
+            "not a NumPy .npy file: expected the magic \\x93NUMPY and a version".into(),
+        ));
+    }
+    let (len, start): (usize, usize) = match map[6] {
+        1 => (usize::from(u16::from_le_bytes([map[8], map[9]])), 10),
+        2 | 3 if map.len() >= 12 => (
+            u32::from_le_bytes([map[8], map[9], map[10], map[11]]) as usize,
+            12,
+        ),
+        v => {
+            return Err(bad(format!(
+                "unsupported .npy format version {v}; expected 1, 2 or 3"
+            )))
+        }
+    };
+    let end = start
+        .checked_add(len)
+        .filter(|&e| e <= map.len())
+        .ok_or_else(|| {
+            bad(format!(
+                "header of {len} bytes runs past the end of the file"
+            ))
+        })?;
+    let header =
+        std::str::from_utf8(&map[start..end]).map_err(|_| bad("the header is not text".into()))?;
+    let descr =
+        field(header, "descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
+    let (elem, endian) = parse_descr(descr).ok_or_else(|| {
+        bad(format!(
+            "unsupported dtype {descr}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)"
+        ))
+    })?;
+    let order = match field(header, "fortran_order") {
+        Some("True") => Order::Fortran,
+        Some("False") => Order::C,
+        other => {
+            return Err(bad(format!(
+                "header 'fortran_order' is {other:?}, expected True or False"
+            )))
+        }
+    };
+    let dims = field(header, "shape")
+        .and_then(parse_shape)
+        .ok_or_else(|| {
+            bad(format!(
+                "header lacks a 'shape' tuple of integers: {header}"
+            ))
+        })?;
+    let total = map.len();
+    check_data_len(path, &dims, elem, total - end)?;
+    Ok(ArrayFile::new(
+        path.to_path_buf(),
+        map,
+        end..total,
+        dims,
+        (elem, endian),
+        order,
+    ))
+}
+
+/// The value text of `'key': value` in the header dict: a quoted string without its quotes, a
+/// parenthesised tuple with its parentheses, or a bare word.
+fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header.find(&format!("'{key}'"))? + key.len() + 2;
+    let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
+    if let Some(q) = rest.strip_prefix('\'') {
+        return q.split('\'').next();
+    }
+    if rest.starts_with('(') {
+        return rest.find(')').map(|e| &rest[..=e]);
+    }
+    rest.split([',', '}']).next().map(str::trim)
+}
+
+/// `'<f8'`, `'|u1'`, `'>i2'` … → element type and byte order (`=` is the native order, little
+/// endian on every platform corrflow runs on; `|` is for single bytes).
+fn parse_descr(descr: &str) -> Option<(Elem, Endian)> {
+    let mut chars = descr.chars();
+    let endian = match chars.next()? {
+        '<' | '=' | '|' => Endian::Little,
+        '>' => Endian::Big,
+        _ => return None,
+    };
+    let elem = match chars.as_str() {
+        "u1" => Elem::U8,
+        "i1" => Elem::I8,
+        "u2" => Elem::U16,
+        "i2" => Elem::I16,
+        "u4" => Elem::U32,
+        "i4" => Elem::I32,
+        "u8" => Elem::U64,
+        "i8" => Elem::I64,
+        "f4" => Elem::F32,
+        "f8" => Elem::F64,
+        _ => return None,
+    };
+    Some((elem, endian))
+}
+
+/// `(3, 4)`, `(3,)`, `()` → the dimensions.
+fn parse_shape(tuple: &str) -> Option<Vec<usize>> {
+    let inner = tuple.strip_prefix('(')?.strip_suffix(')')?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.trim_end_matches('L').parse().ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_parse() {
+        let h = "{'descr': '>i2', 'fortran_order': True, 'shape': (3, 4), }";
+        assert_eq!(field(h, "descr"), Some(">i2"));
+        assert_eq!(field(h, "fortran_order"), Some("True"));
+        assert_eq!(field(h, "shape").and_then(parse_shape), Some(vec![3, 4]));
+        assert_eq!(parse_shape("(5,)"), Some(vec![5]));
+        assert_eq!(parse_shape("()"), Some(vec![]));
+        assert_eq!(parse_descr(">i2"), Some((Elem::I16, Endian::Big)));
+        assert_eq!(parse_descr("<c16"), None);
+    }
+}

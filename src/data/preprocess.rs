@@ -1,0 +1,279 @@
+//! Preprocessing of the inputs, applied in this order and recorded in a model file so that the
+//! same transformation is applied when the model is analysed:
+//!
+//! 1. scale: every value divided by `scale` (255 maps bytes to [0, 1]; done while reading);
+//! 2. normaliser: x ← (x − mean)/std per feature, with mean and std given by the user (one value
+//!    for all features, or one per feature), as `torchvision.transforms.Normalize`;
+//! 3. centring: the per-feature mean of the training set, m = (1/n) Σⱼ xⱼ, is subtracted from
+//!    training and test samples alike;
+//! 4. standardisation: centring, then division by the per-feature standard deviation of the
+//!    training set, s = √((1/n) Σⱼ (xⱼ − m)²) (features with s = 0 are left as centred).
+
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+
+use super::{Dataset, Split};
+use crate::error::{Error, Field, Result};
+
+/// The scale of byte data: x = byte/255 ∈ [0, 1].
+pub const BYTE_SCALE: f64 = 255.0;
+
+/// The preprocessing of a run after the scale (which is applied while reading).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalization {
+    /// Normaliser mean (one value, or one per feature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean: Option<Vec<f64>>,
+    /// Normaliser standard deviation (one value, or one per feature), each > 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub std: Option<Vec<f64>>,
+    /// Subtract the training set's per-feature mean.
+    #[serde(default)]
+    pub center: bool,
+    /// Centre, then divide by the training set's per-feature standard deviation.
+    #[serde(default)]
+    pub standardize: bool,
+}
+
+impl Normalization {
+    /// Applies steps 2–4 of the module documentation to `split`; returns a description for the
+    /// provenance line ("" when nothing is done). Errors: a normaliser with only one of mean
+    /// and std, of a length other than 1 or d, or with a std that is not positive and finite.
+    pub fn apply(&self, split: &mut Split) -> Result<String> {
+        let mut done = Vec::new();
+        match (&self.mean, &self.std) {
+            (None, None) => {}
+            (Some(mean), Some(std)) => {
+                let d = split.train.dim();
+                let mean = broadcast(mean, d, Field::NormalizeMean)?;
+                let std = broadcast(std, d, Field::NormalizeStd)?;
+                if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+                    return Err(Error::config(
+                        Field::NormalizeStd,
+                        format!("{s}: every standard deviation must be positive and finite"),
+                    ));
+                }
+                for ds in [&mut split.train, &mut split.test] {
+                    affine(&mut ds.x, &mean, &std);
+                }
+                done.push(format!(
+                    "normalised by mean {} / std {}",
+                    short(&mean),
+                    short(&std)
+                ));
+            }
+            (Some(_), None) => {
+                return Err(Error::config(Field::NormalizeMean, "given without a std"))
+            }
+            (None, Some(_)) => {
+                return Err(Error::config(Field::NormalizeStd, "given without a mean"))
+            }
+        }
+        if self.standardize {
+            standardize(split);
+            done.push("standardised on the training mean and std".into());
+        } else if self.center {
+            center(split);
+            done.push("centred on the training mean".into());
+        }
+        Ok(done.iter().map(|d| format!("; {d}")).collect())
+    }
+}
+
+/// `v` as d values: itself when it has d, its one value repeated when it has 1.
+fn broadcast(v: &[f64], d: usize, field: Field) -> Result<Vec<f64>> {
+    match v.len() {
+        1 => Ok(vec![v[0]; d]),
+        n if n == d => Ok(v.to_vec()),
+        n => Err(Error::config(
+            field,
+            format!("{n} values: expected 1 or one per input feature ({d})"),
+        )),
+    }
+}
+
+/// `0.1307` for a repeated value, `[0.1, 0.2, …] (d values)` otherwise.
+fn short(v: &[f64]) -> String {
+    if v.iter().all(|x| *x == v[0]) {
+        return format!("{}", v[0]);
+    }
+    format!("[{}, {}, …] ({} values)", v[0], v[1], v.len())
+}
+
+/// x ← (x − mean)/std, feature by feature.
+fn affine(x: &mut Mat<f64>, mean: &[f64], std: &[f64]) {
+    for j in 0..x.ncols() {
+        for ((v, m), s) in x.col_as_slice_mut(j).iter_mut().zip(mean).zip(std) {
+            *v = (*v - m) / s;
+        }
+    }
+}
+
+/// Per-feature mean m = (1/n) Σⱼ x[:, j] of `data` (zeros when it is empty).
+fn feature_mean(data: &Dataset) -> Vec<f64> {
+    let x = &data.x;
+    let mut mean = vec![0.0; x.nrows()];
+    for j in 0..x.ncols() {
+        for (m, &v) in mean.iter_mut().zip(x.col_as_slice(j)) {
+            *m += v;
+        }
+    }
+    if x.ncols() > 0 {
+        mean.iter_mut().for_each(|m| *m /= x.ncols() as f64);
+    }
+    mean
+}
+
+/// Subtracts the per-feature mean of the training set from training and test samples.
+pub fn center(split: &mut Split) {
+    let mean = feature_mean(&split.train);
+    for ds in [&mut split.train, &mut split.test] {
+        for j in 0..ds.x.ncols() {
+            for (v, &m) in ds.x.col_as_slice_mut(j).iter_mut().zip(&mean) {
+                *v -= m;
+            }
+        }
+    }
+}
+
+/// Centres, then divides by the per-feature standard deviation of the (centred) training set;
+/// features of zero spread stay as centred.
+fn standardize(split: &mut Split) {
+    center(split);
+    let x = &split.train.x;
+    let mut var = vec![0.0; x.nrows()];
+    for j in 0..x.ncols() {
+        for (s, &v) in var.iter_mut().zip(x.col_as_slice(j)) {
+            *s += v * v;
+        }
+    }
+    let n = x.ncols().max(1) as f64;
+    let std: Vec<f64> = var
+        .iter()
+        .map(|s| (s / n).sqrt())
+        .map(|s| if s > 0.0 { s } else { 1.0 })
+        .collect();
+    let zero = vec![0.0; std.len()];
+    for ds in [&mut split.train, &mut split.test] {
+        affine(&mut ds.x, &zero, &std);
+    }
+}
+
+/// What every value is divided by while it is read (`--scale`).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Scale {
+    /// 255 for byte (uint8) features, 1 (none) for every other type.
+    #[default]
+    Auto,
+    /// Values as stored.
+    None,
+    /// Every value divided by this positive number.
+    Divide(f64),
+}
+
+impl Scale {
+    /// The divisor for features of element type `elem` (`None`: values as stored).
+    pub fn divisor(self, elem: super::array::Elem) -> Option<f64> {
+        match self {
+            Scale::Auto => (elem == super::array::Elem::U8).then_some(BYTE_SCALE),
+            Scale::None => None,
+            Scale::Divide(s) => Some(s),
+        }
+    }
+}
+
+impl std::str::FromStr for Scale {
+    type Err = Error;
+
+    /// `auto`, `none`, `byte` (= 255) or a positive number.
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "auto" => Ok(Scale::Auto),
+            "none" => Ok(Scale::None),
+            "byte" => Ok(Scale::Divide(BYTE_SCALE)),
+            t => match t.parse::<f64>() {
+                Ok(v) if v.is_finite() && v > 0.0 => Ok(Scale::Divide(v)),
+                _ => Err(Error::config(
+                    Field::Scale,
+                    format!("{s:?}: expected auto, none, byte (= 255) or a positive number"),
+                )),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Scale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scale::Auto => f.write_str("auto"),
+            Scale::None => f.write_str("none"),
+            Scale::Divide(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+impl Serialize for Scale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scale {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let text = match &v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Number(n) => n.to_string(),
+            other => return Err(serde::de::Error::custom(format!("scale {other}"))),
+        };
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A vector given as a comma-separated list (`0.1307` or `0.5,0.4,0.3`) or as a file: a NumPy
+/// `.npy` array, or text holding numbers separated by commas or white space. Errors name
+/// `field` (and the file).
+pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
+    let parse_list = |text: &str| -> Option<Vec<f64>> {
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|t| !t.is_empty())
+            .map(|t| t.parse::<f64>().ok())
+            .collect()
+    };
+    if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
+        return Ok(v);
+    }
+    let path = std::path::Path::new(spec);
+    let v = if path.extension().is_some_and(|e| e == "npy") {
+        let a = super::array::ArrayFile::open(
+            path,
+            &super::array::OpenOptions {
+                tensor: "",
+                cache_dir: None,
+                limit: crate::io::MemoryLimit::default(),
+            },
+        )?;
+        let mut v = vec![0.0; a.len() * a.row_len()];
+        for i in 0..a.len() {
+            let r = a.row_len();
+            a.row_f64(i, &mut v[i * r..(i + 1) * r]);
+        }
+        v
+    } else {
+        let text = crate::io::read_regular_to_string(path, 1 << 26, "vector file")?;
+        parse_list(&text).ok_or_else(|| {
+            Error::format(path, "expected numbers separated by commas or white space")
+        })?
+    };
+    if v.is_empty() {
+        return Err(Error::config(field, format!("{spec}: no values")));
+    }
+    Ok(v)
+}
+
+/// `v` as the comma-separated list [`read_vector`] reads back exactly (shortest round-trip
+/// decimal of each value).
+pub fn write_vector(v: &[f64]) -> String {
+    v.iter().map(f64::to_string).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,262 @@
+//! Carving a train/test [`Split`] out of one or two file [`Pair`]s: the split semantics shared by
+//! task mnist and task data.
+//!
+//! - **Test pair present, no test split**: train on the whole training pair, test on the whole
+//!   test pair.
+//! - **Test pair present, test split `FROM:TO`**: the test set is samples FROM..TO of the *test
+//!   pair*; the rest of it (..FROM and TO..) joins the training set after the training pair.
+//!   `5000:10000` trains on train5k + t10k[0..5000] and tests on t10k[5000..10000].
+//! - **No test pair, test split `FROM:TO`**: the test set is samples FROM..TO of the *training
+//!   pair*, the rest of it is the training set.
+//! - **No test pair, no split**: an error asking for a test split.
+//!
+//! Samples keep file order; shuffling is the trainer's job. A `limit` keeps ⌊i·n/limit⌋ for
+//! i < limit of the n training samples: evenly spread, so a sorted file still gives every class
+//! its share. Values are converted to f64 and divided by `scale` when one is given (bytes/255
+//! through the bit-exact SIMD kernel of [`super::convert`]).
+
+use std::ops::Range;
+
+use faer::Mat;
+
+use super::convert::u8_to_unit;
+use super::preprocess::BYTE_SCALE;
+use super::samples::Pair;
+use super::{Dataset, Split, TestSplit};
+use crate::data::array::Elem;
+use crate::error::Field;
+use crate::io::MemoryLimit;
+use crate::{Error, Result};
+
+/// How to split and convert: the test split, the training limit, the divisor of every value,
+/// the number of classes.
+#[derive(Clone, Copy, Debug)]
+pub struct SplitSpec {
+    pub test_split: Option<TestSplit>,
+    pub limit: Option<usize>,
+    pub scale: Option<f64>,
+    pub n_classes: usize,
+}
+
+/// The split and a one-line account of which files and ranges went where.
+pub fn split_pairs(
+    train: &Pair,
+    test: Option<&Pair>,
+    spec: &SplitSpec,
+    memory: MemoryLimit,
+) -> Result<(Split, String)> {
+    if let Some(t) = test {
+        if t.x.row_len() != train.x.row_len() {
+            return Err(Error::format(
+                t.x.path(),
+                format!(
+                    "samples of shape {:?} but the training samples {} are {:?}",
+                    &t.x.dims()[1..],
+                    train.x.path().display(),
+                    &train.x.dims()[1..]
+                ),
+            ));
+        }
+    }
+    let (train_segs, test_segs) = segments(spec, train, test)?;
+    let d = train.x.row_len();
+    let n_train = match spec.limit {
+        Some(l) => l.min(count(&train_segs)),
+        None => count(&train_segs),
+    };
+    check_memory(train, d, n_train + count(&test_segs), memory)?;
+    let train_index = train_index(spec, &train_segs)?;
+    let train_ds = assemble(&train_index, d, spec)?;
+    let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
+    let test_ds = assemble(&test_index, d, spec)?;
+    let provenance = format!(
+        "train: {}{}; test: {}",
+        describe(&train_segs),
+        match spec.limit {
+            Some(l) if l < count(&train_segs) => format!(" (limit {l}, evenly spread)"),
+            _ => String::new(),
+        },
+        describe(&test_segs),
+    );
+    let split = Split {
+        train: train_ds,
+        test: test_ds,
+    };
+    Ok((split, provenance))
+}
+
+/// The training and test segments of the split semantics.
+fn segments<'a>(
+    spec: &SplitSpec,
+    train: &'a Pair,
+    test: Option<&'a Pair>,
+) -> Result<(Vec<Segment<'a>>, Vec<Segment<'a>>)> {
+    let whole = |p: &'a Pair| Segment {
+        pair: p,
+        range: 0..p.len(),
+    };
+    let carve = |p: &'a Pair, s: &TestSplit| -> Result<_> {
+        let r = s.range_in(p.len(), p.x.path())?;
+        let rest = vec![
+            Segment {
+                pair: p,
+                range: 0..r.start,
+            },
+            Segment {
+                pair: p,
+                range: r.end..p.len(),
+            },
+        ];
+        Ok((rest, Segment { pair: p, range: r }))
+    };
+    let (train_segs, test_seg): (Vec<_>, _) = match (test, &spec.test_split) {
+        (Some(t), None) => (vec![whole(train)], whole(t)),
+        (Some(t), Some(s)) => {
+            let (rest, test_seg) = carve(t, s)?;
+            (
+                std::iter::once(whole(train)).chain(rest).collect(),
+                test_seg,
+            )
+        }
+        (None, Some(s)) => carve(train, s)?,
+        (None, None) => {
+            return Err(Error::config(
+                Field::TestSplit,
+                format!(
+                    "no test file given: pass FROM:TO to carve a test set out of {} ({} samples)",
+                    train.x.path().display(),
+                    train.len()
+                ),
+            ))
+        }
+    };
+    let train_segs: Vec<_> = train_segs
+        .into_iter()
+        .filter(|s| !s.range.is_empty())
+        .collect();
+    if train_segs.is_empty() {
+        return Err(match spec.test_split {
+            Some(_) => Error::config(
+                Field::TestSplit,
+                "the test split leaves no training samples",
+            ),
+            None => Error::format(
+                train.x.path(),
+                "holds no samples; training needs at least one",
+            ),
+        });
+    }
+    Ok((train_segs, vec![test_seg]))
+}
+
+/// The training samples, thinned to `limit` evenly spread ones (⌊i·n/limit⌋) when a limit is
+/// set; only the samples kept are listed.
+fn train_index<'a>(spec: &SplitSpec, segs: &[Segment<'a>]) -> Result<Vec<Sample<'a>>> {
+    let n = count(segs);
+    match spec.limit {
+        Some(0) => Err(Error::config(Field::TrainLimit, "must be at least 1")),
+        Some(l) if l < n => {
+            // The picks ascend strictly (l < n), so one pass over the samples finds them.
+            let mut all = segs.iter().flat_map(Segment::samples);
+            let mut next = 0;
+            let mut kept = Vec::with_capacity(l);
+            for i in 0..l {
+                let k = (i as u128 * n as u128 / l as u128) as usize;
+                kept.extend(all.nth(k - next));
+                next = k + 1;
+            }
+            Ok(kept)
+        }
+        _ => Ok(segs.iter().flat_map(Segment::samples).collect()),
+    }
+}
+
+/// A contiguous range of samples of one file pair.
+struct Segment<'a> {
+    pair: &'a Pair,
+    range: Range<usize>,
+}
+
+/// One sample: its file pair and index.
+type Sample<'a> = (&'a Pair, usize);
+
+impl<'a> Segment<'a> {
+    /// The samples of this segment in file order.
+    fn samples(&self) -> impl Iterator<Item = Sample<'a>> + 'a {
+        let pair = self.pair;
+        self.range.clone().map(move |i| (pair, i))
+    }
+}
+
+/// Number of samples in `segs`.
+fn count(segs: &[Segment]) -> usize {
+    segs.iter().map(|s| s.range.len()).sum()
+}
+
+/// Refuses to assemble `n` samples of `d` values (8·d·n bytes of f64 plus 4·n of labels) when
+/// that exceeds `limit`, naming the features file and the estimate.
+fn check_memory(pair: &Pair, d: usize, n: usize, limit: MemoryLimit) -> Result<()> {
+    let bytes = 8 * d as u128 * n as u128 + 4 * n as u128;
+    if limit.allows(bytes) {
+        return Ok(());
+    }
+    Err(Error::format(
+        pair.x.path(),
+        format!(
+            "{n} samples of {d} values need {bytes} bytes as f64, over the memory limit of {} bytes; keep fewer samples",
+            limit.bytes
+        ),
+    ))
+}
+
+/// `file[a..b] + …` for a list of segments.
+fn describe(segs: &[Segment]) -> String {
+    segs.iter()
+        .map(|s| {
+            format!(
+                "{}[{}..{}]",
+                s.pair.x.path().display(),
+                s.range.start,
+                s.range.end
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// Builds a d × n dataset whose column j is sample j, each value divided by `spec.scale` (d is
+/// explicit so that an empty set still has the right dimension).
+fn assemble(samples: &[Sample], d: usize, spec: &SplitSpec) -> Result<Dataset> {
+    let mut x = Mat::<f64>::zeros(d, samples.len());
+    let mut labels = Vec::with_capacity(samples.len());
+    for (j, &(pair, i)) in samples.iter().enumerate() {
+        let label = pair.y.get(i).ok_or_else(|| {
+            Error::Shape(format!(
+                "sample {i} is beyond the labels of {}",
+                pair.y.path().display()
+            ))
+        })?;
+        let col = x.col_as_slice_mut(j);
+        match (pair.x.elem(), spec.scale, pair.x.row_bytes(i)) {
+            (Elem::U8, Some(BYTE_SCALE), Some(bytes)) => u8_to_unit(bytes, col),
+            _ => {
+                pair.x.row_f64(i, col);
+                if let Some(s) = spec.scale {
+                    col.iter_mut().for_each(|v| *v /= s);
+                }
+            }
+        }
+        if let Some(k) = col.iter().position(|v| !v.is_finite()) {
+            return Err(Error::format(
+                pair.x.path(),
+                format!("non-finite value {} at sample {i}, value {k}", col[k]),
+            ));
+        }
+        labels.push(label);
+    }
+    Ok(Dataset {
+        x,
+        labels,
+        n_classes: spec.n_classes,
+    })
+}

@@ -1,0 +1,323 @@
+//! Task data through the command line, and preprocessing that travels with the model: each
+//! wrong answer of issue #12 (centring, test split and normaliser lost between train and
+//! analyze; 3 and 20 classes; an absent class) as a test that would have caught it.
+
+use std::path::{Path, PathBuf};
+
+use corrflow::net::{model_io, Activation, Mlp};
+
+use crate::common::{blobs, corrflow, json, write_npy, write_xy};
+
+/// Trains on `data` with `extra` flags into `dir/m.safetensors`; returns the model and the
+/// train JSON.
+fn train(dir: &Path, data: &[&str], extra: &[&str]) -> (PathBuf, serde_json::Value) {
+    let model = dir.join("m.safetensors");
+    let mut args = vec![
+        "train", "--task", "data", "--epochs", "3", "--hidden", "16", "--json",
+    ];
+    args.extend(data);
+    args.extend(extra);
+    args.extend(["--out", model.to_str().unwrap()]);
+    (model.clone(), json(&corrflow(&args)))
+}
+
+/// `analyze --model M --json` with `extra` flags: the JSON and stderr.
+fn analyze(model: &Path, extra: &[&str]) -> (serde_json::Value, String) {
+    let mut args = vec![
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--json",
+        "--mc-samples",
+        "400",
+    ];
+    args.extend(extra);
+    let out = corrflow(&args);
+    (
+        json(&out),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn files(dir: &Path, n: usize, k: usize, d: usize) -> Vec<String> {
+    let (x, y) = blobs(n, k, d, 3);
+    let (xp, yp) = write_xy(dir, "", &x, &y);
+    vec![
+        "--train-x".into(),
+        xp.display().to_string(),
+        "--train-y".into(),
+        yp.display().to_string(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn centring_and_split_travel_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 600, 3, 4);
+    let (model, t) = train(
+        dir.path(),
+        &strs(&data),
+        &["--center", "--test-split", "400:600"],
+    );
+    // No data flag at all: the model's task, files, split and centring are used.
+    let (a, err) = analyze(&model, &[]);
+    assert_eq!(a["n_samples"], 200, "the test split of the model");
+    assert_eq!(
+        a["network_accuracy"], t["test_accuracy"],
+        "same preprocessing, same accuracy"
+    );
+    assert!(!err.contains("warning"), "{err}");
+    assert!(
+        a["task"].as_str().unwrap().contains("centred"),
+        "{}",
+        a["task"]
+    );
+    // Asking for no centring is allowed, with a warning naming the flag.
+    let (b, err) = analyze(&model, &["--no-center"]);
+    assert!(
+        err.contains("warning: --center false differs from the model's true"),
+        "{err}"
+    );
+    assert!(!b["task"].as_str().unwrap().contains("centred"));
+    // Another split, asked for: a warning, and the samples it names.
+    let (c, err) = analyze(&model, &["--test-split", "0:100"]);
+    assert!(err.contains("--test-split"), "{err}");
+    assert_eq!(c["n_samples"], 100);
+}
+
+#[test]
+fn a_normaliser_travels_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (300, 6);
+    let x: Vec<u8> = (0..n * d)
+        .map(|i| ((i * 37 + i / d * 11) % 256) as u8)
+        .collect();
+    let y: Vec<u8> = (0..n).map(|i| u8::from(x[i * d] > 127)).collect();
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, "|u1", false, &[n, d], &x);
+    write_npy(&yp, "|u1", false, &[n], &y);
+    let data = [
+        "--train-x",
+        xp.to_str().unwrap(),
+        "--train-y",
+        yp.to_str().unwrap(),
+        "--test-split",
+        "200:300",
+    ];
+    let (model, t) = train(
+        dir.path(),
+        &data,
+        &["--normalize-mean", "0.1307", "--normalize-std", "0.3081"],
+    );
+    let meta = model_io::metadata(&model).unwrap();
+    let pre: serde_json::Value = serde_json::from_str(&meta["corrflow.preprocess"]).unwrap();
+    assert_eq!(pre["scale"], "255", "uint8 data: bytes to [0, 1], recorded");
+    assert_eq!(pre["normalize_mean"], "0.1307");
+    assert_eq!(pre["normalize_std"], "0.3081");
+    let (a, _) = analyze(&model, &[]);
+    assert_eq!(a["network_accuracy"], t["test_accuracy"]);
+    assert!(a["task"]
+        .as_str()
+        .unwrap()
+        .contains("normalised by mean 0.1307 / std 0.3081"));
+}
+
+#[test]
+fn three_and_twenty_classes_train_and_analyze() {
+    for k in [3usize, 20] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = files(dir.path(), 50 * k, k, 24);
+        let split = format!("{}:{}", 30 * k, 50 * k);
+        let (model, t) = train(dir.path(), &strs(&data), &["--test-split", &split]);
+        assert_eq!(t["widths"].as_array().unwrap().last().unwrap(), k);
+        let (a, _) = analyze(&model, &[]);
+        assert_eq!(a["class_counts"].as_array().unwrap().len(), k);
+        assert_eq!(a["network_accuracy"], t["test_accuracy"]);
+        assert!(a.get("absent_classes").is_none());
+    }
+}
+
+#[test]
+fn a_class_absent_from_the_analysed_set_is_reported_and_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 300, 3, 4);
+    let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "200:300"]);
+    let (x, y) = blobs(90, 3, 4, 9);
+    let (x, y): (Vec<_>, Vec<_>) = x.into_iter().zip(y).filter(|(_, c)| *c != 2).unzip();
+    let (tx, ty) = write_xy(dir.path(), "test", &x, &y);
+    let flags = [
+        "--test-x",
+        tx.to_str().unwrap(),
+        "--test-y",
+        ty.to_str().unwrap(),
+    ];
+    let (a, err) = analyze(&model, &flags);
+    assert!(
+        err.contains("warning"),
+        "other test files than the model's: {err}"
+    );
+    assert_eq!(a["absent_classes"], serde_json::json!([2]));
+    assert_eq!(a["class_counts"], serde_json::json!([30, 30, 0]));
+    let classes: Vec<_> = a["theory_accuracy"][0]["per_class"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["class"].as_u64().unwrap())
+        .collect();
+    assert_eq!(classes, [0, 1]);
+    let out = corrflow(
+        &[
+            &[
+                "analyze",
+                "--model",
+                model.to_str().unwrap(),
+                "--mc-samples",
+                "400",
+            ][..],
+            &flags,
+        ]
+        .concat(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("[2] have no sample in the test set"),
+        "{text}"
+    );
+}
+
+#[test]
+fn task_defaults_to_the_models_and_a_wrong_task_gets_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 200, 2, 5);
+    let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
+    let out = corrflow(&[
+        "analyze",
+        "--model",
+        model.to_str().unwrap(),
+        "--task",
+        "xor",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("expects 5 inputs and was trained on task data")
+            && err.contains("pass --task data or omit --task"),
+        "{err}"
+    );
+    // A model written before the records existed runs with today's defaults, its task read
+    // from its description.
+    let old = dir.path().join("old.safetensors");
+    let net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    model_io::save(
+        &net,
+        &old,
+        &[("task", "xor (σ=0.3, d=2, rotate=false, seed=0)".into())],
+    )
+    .unwrap();
+    let (a, err) = analyze(&old, &[]);
+    assert!(a["task"].as_str().unwrap().starts_with("xor"), "{err}");
+}
+
+#[test]
+fn safetensors_and_idx_data_files_train_and_propagate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = blobs(200, 2, 3, 5);
+    let xb: Vec<u8> = x
+        .iter()
+        .flatten()
+        .flat_map(|v| (*v as f32).to_le_bytes())
+        .collect();
+    let yb: Vec<u8> = y.iter().flat_map(|v| (*v as i32).to_le_bytes()).collect();
+    let views = vec![
+        (
+            "features",
+            safetensors::tensor::TensorView::new(
+                safetensors::tensor::Dtype::F32,
+                vec![200, 3],
+                &xb,
+            )
+            .unwrap(),
+        ),
+        (
+            "labels",
+            safetensors::tensor::TensorView::new(safetensors::tensor::Dtype::I32, vec![200], &yb)
+                .unwrap(),
+        ),
+    ];
+    let st = dir.path().join("d.safetensors");
+    std::fs::write(
+        &st,
+        safetensors::serialize(views, None::<std::collections::HashMap<String, String>>).unwrap(),
+    )
+    .unwrap();
+    let s = st.to_str().unwrap();
+    let data = [
+        "--train-x",
+        s,
+        "--train-y",
+        s,
+        "--x-tensor",
+        "features",
+        "--y-tensor",
+        "labels",
+        "--test-split",
+        "150:200",
+    ];
+    let (model, t) = train(dir.path(), &data, &[]);
+    assert_eq!(t["n_test"], 50);
+    let out = corrflow(&["propagate", "--model", model.to_str().unwrap(), "--json"]);
+    let p = json(&out);
+    assert_eq!(p["n_samples"], 50);
+    // The same samples as big-endian f32 IDX: the same network accuracy.
+    let idx = dir.path().join("x-idx");
+    let mut bytes = vec![0, 0, 0x0D, 2];
+    bytes.extend(200u32.to_be_bytes());
+    bytes.extend(3u32.to_be_bytes());
+    bytes.extend(x.iter().flatten().flat_map(|v| (*v as f32).to_be_bytes()));
+    std::fs::write(&idx, bytes).unwrap();
+    // Other files than the model's: its split does not carry over, so it is given again.
+    let (a, _) = analyze(
+        &model,
+        &[
+            "--train-x",
+            idx.to_str().unwrap(),
+            "--test-split",
+            "150:200",
+        ],
+    );
+    assert_eq!(a["network_accuracy"], t["test_accuracy"]);
+}
+
+#[test]
+fn a_sweep_grid_runs_on_task_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = blobs(300, 3, 4, 4);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        format!(
+            "task = 'data'\ntrain_x = '{}'\ntrain_y = '{}'\ntest_split = '200:300'\n\
+             center = true\nhidden = [[8]]\nepochs = 2\nseed = [1, 2]\nmc_samples = 100\n",
+            xp.display(),
+            yp.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let o = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let records = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    assert_eq!(records.lines().count(), 2, "{records}");
+    assert!(records.contains("\"train_x\""), "{records}");
+}
