@@ -62,6 +62,28 @@ pub struct TheoryAccuracy {
     /// √(Σ_c p(c)² se_c²).
     pub stderr: f64,
     pub per_class: Vec<ClassProbability>,
+    /// Some class's predicted output is a point mass to rounding ([`point_mass`]): its
+    /// P(argmax y = c) is 0 or 1 whatever the network's spread, so the accuracy says nothing
+    /// about it. Written to JSON only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degenerate: bool,
+}
+
+/// Whether the Gaussian `m` is a point mass to rounding: every variance at most
+/// (64ε·max(1, max|μᵢ|))², the size at which a variance is the rounding error of values of the
+/// mean's size (e.g. after variances underflowed through the layers).
+pub fn point_mass(m: &Moments) -> bool {
+    let scale = m.mean.iter().fold(1.0f64, |a, &v| a.max(v.abs()));
+    let floor = (64.0 * f64::EPSILON * scale).powi(2);
+    (0..m.dim()).all(|i| m.cov[(i, i)] <= floor)
+}
+
+/// [`point_mass`] for any class with a positive prior.
+fn any_point_mass(output: &[Moments], priors: &[f64]) -> bool {
+    output
+        .iter()
+        .zip(priors)
+        .any(|(m, &p)| p > 0.0 && point_mass(m))
 }
 
 /// The stage layer l's statistics are taken from: x for l = 0, zˡ otherwise.
@@ -187,6 +209,7 @@ pub fn theory_accuracy(
         .map(|l| {
             let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
             let output = output_of(predicted)?;
+            let degenerate = any_point_mass(output, &priors);
             let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
                 predicted_accuracy(
                     output,
@@ -202,6 +225,7 @@ pub fn theory_accuracy(
                 accuracy,
                 stderr,
                 per_class,
+                degenerate,
             })
         })
         .collect()
@@ -245,9 +269,11 @@ pub fn corrected_input_accuracy(
         timings,
     )?;
     let priors = class_priors(&input.counts)?;
+    let output = output_of(predicted)?;
+    let degenerate = any_point_mass(output, &priors);
     let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
         predicted_accuracy(
-            output_of(predicted)?,
+            output,
             &priors,
             &input.classes,
             opts.mc_samples,
@@ -260,6 +286,7 @@ pub fn corrected_input_accuracy(
         accuracy,
         stderr,
         per_class,
+        degenerate,
     }))
 }
 
@@ -269,4 +296,25 @@ pub fn mix_seed(seed: u64, k: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{Col, Mat};
+
+    use super::*;
+
+    /// A prediction whose variances underflowed is flagged; one with real spread, even tiny
+    /// against a unit mean, is not; a point mass of a class with prior 0 does not count.
+    #[test]
+    fn point_masses_are_flagged() {
+        let mean = Col::from_fn(3, |i| [2.0, -1.0, 0.5][i]);
+        let underflowed = Moments::gaussian(mean.clone(), Mat::from_fn(3, 3, |_, _| 1e-300));
+        let spread = Moments::gaussian(mean, Mat::from_fn(3, 3, |i, j| f64::from(i == j) * 1e-20));
+        assert!(point_mass(&underflowed));
+        assert!(!point_mass(&spread));
+        let both = [spread, underflowed];
+        assert!(any_point_mass(&both, &[0.5, 0.5]));
+        assert!(!any_point_mass(&both, &[1.0, 0.0]));
+    }
 }

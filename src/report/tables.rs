@@ -18,10 +18,12 @@ pub fn theory(a: &Analysis) -> Table {
         Column::named("Δ", "theory − network", 9),
     ]);
     for r in &a.theory_accuracy {
+        // A point-mass prediction is marked: its accuracy is 0/1 per class, not a forecast.
+        let mark = if r.degenerate { " (degenerate)" } else { "" };
         t.row(vec![
             r.start_layer.to_string(),
             r.start_stage.to_string(),
-            format!("{:.4}", r.accuracy),
+            format!("{:.4}{mark}", r.accuracy),
             format!("{:.4}", r.stderr),
             format!("{:+.4}", r.accuracy - a.network_accuracy),
         ]);
