@@ -62,6 +62,22 @@ pub struct TheoryAccuracy {
     /// √(Σ_c p(c)² se_c²).
     pub stderr: f64,
     pub per_class: Vec<ClassProbability>,
+    /// True when some class's predicted output Gaussian is a point mass to f64 precision
+    /// (tr Σ_c ≤ (ε‖μ_c‖)², e.g. variances that underflowed): P(argmax y = c) is then 0 or 1 by
+    /// the mean alone, and the accuracy says nothing about the spread. Only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub degenerate: bool,
+}
+
+/// True when a class with p(c) > 0 has an output Gaussian of no spread at f64 precision:
+/// tr Σ_c ≤ (ε‖μ_c‖)² (ε the f64 machine epsilon), so that Φ(Δμ/√v) is decided by the mean
+/// alone.
+pub fn point_mass(output: &[Moments], priors: &[f64]) -> bool {
+    output.iter().zip(priors).any(|(m, &prior)| {
+        let trace: f64 = (0..m.cov.nrows()).map(|i| m.cov[(i, i)]).sum();
+        let mean_sq: f64 = m.mean.iter().map(|x| x * x).sum();
+        prior > 0.0 && trace <= f64::EPSILON * f64::EPSILON * mean_sq
+    })
 }
 
 /// The stage layer l's statistics are taken from: x for l = 0, zˡ otherwise.
@@ -199,6 +215,7 @@ pub fn theory_accuracy(
                 accuracy,
                 stderr,
                 per_class,
+                degenerate: point_mass(output, &priors),
             })
         })
         .collect()
@@ -242,13 +259,9 @@ pub fn corrected_input_accuracy(
         timings,
     )?;
     let priors = class_priors(&input.counts)?;
+    let output = output_of(predicted)?;
     let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
-        predicted_accuracy(
-            output_of(predicted)?,
-            &priors,
-            opts.mc_samples,
-            mix_seed(opts.seed, 2000),
-        )
+        predicted_accuracy(output, &priors, opts.mc_samples, mix_seed(opts.seed, 2000))
     })?;
     Ok(Some(TheoryAccuracy {
         start_layer: 0,
@@ -256,6 +269,7 @@ pub fn corrected_input_accuracy(
         accuracy,
         stderr,
         per_class,
+        degenerate: point_mass(output, &priors),
     }))
 }
 

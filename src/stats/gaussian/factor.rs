@@ -52,7 +52,8 @@ pub(super) fn factor_group(
         let bad = names[plain.iter().position(Option::is_none).unwrap_or(0)];
         return Err(Error::Numeric(format!(
             "covariance {bad} is not positive definite and no ridge can help \
-             (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
+             (ridge = {ridge}, mean variance = {mean_var:e}); {}",
+            ridge_advice(ridge, mean_var)
         )));
     }
     let mut l = Vec::with_capacity(covs.len());
@@ -75,6 +76,19 @@ pub(super) fn check_ridge(ridge: f64) -> Result<()> {
         Err(Error::Numeric(format!(
             "ridge must be a finite number ≥ 0, got {ridge}"
         )))
+    }
+}
+
+/// What to do when no ridge λ = ridge · mean variance can make the covariances positive
+/// definite: with ridge = 0, pass one; with mean variance 0 (every covariance zero, the stage
+/// constant), no relative ridge can help and the stage has no split.
+pub(super) fn ridge_advice(ridge: f64, mean_var: f64) -> &'static str {
+    if ridge <= 0.0 {
+        "pass a ridge > 0"
+    } else if mean_var <= 0.0 {
+        "every covariance is zero (the values are constant), so no relative ridge can help"
+    } else {
+        "the mean variance is too small for the ridge to register; raise the ridge"
     }
 }
 

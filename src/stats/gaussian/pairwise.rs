@@ -11,7 +11,7 @@ use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
 use super::divergence::{mahalanobis_sq, Bhattacharyya};
-use super::factor::{check_ridge, cholesky, log_det, mean_variance, needs_ridge};
+use super::factor::{check_ridge, cholesky, log_det, mean_variance, needs_ridge, ridge_advice};
 use crate::error::{Error, Result};
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
@@ -39,7 +39,8 @@ pub fn pairwise_bhattacharyya(
     if lambda <= 0.0 {
         return Err(Error::Numeric(format!(
             "a class covariance is not positive definite and no ridge can help \
-             (ridge = {ridge}, mean variance = {mean_var:e}); pass a ridge > 0"
+             (ridge = {ridge}, mean variance = {mean_var:e}); {}",
+            ridge_advice(ridge, mean_var)
         )));
     }
     let pairs = split_all(classes, lambda, &|_| true).ok_or_else(|| {
