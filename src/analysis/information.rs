@@ -110,7 +110,10 @@ pub fn stage_information(
     })
 }
 
-/// The split at every measured stage of `stats`, from input to output.
+/// The split at every measured stage of `stats`, from input to output. A stage where every
+/// class covariance is zero (every unit constant, e.g. all relu units dead) has no split — the
+/// relative ridge is zero too — and is left out, so one degenerate stage does not stop the
+/// analysis.
 pub fn class_information(
     stats: &LayerStats,
     depth: usize,
@@ -119,6 +122,12 @@ pub fn class_information(
     stats
         .stages
         .iter()
+        .filter(|(_, m)| !m.per_class.iter().all(no_spread))
         .map(|(stage, m)| stage_information(*stage, depth, &m.per_class, ridge))
         .collect()
+}
+
+/// True when the covariance of `m` is zero (its trace, a sum of variances, is 0).
+fn no_spread(m: &Moments) -> bool {
+    (0..m.cov.nrows()).all(|i| m.cov[(i, i)] <= 0.0)
 }

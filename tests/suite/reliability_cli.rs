@@ -193,6 +193,11 @@ fn a_degenerate_stage_is_flagged_and_no_float_is_null() {
         // kl and its jitter are null together, by design (documented), never one alone.
         assert_eq!(r["kl"].is_null(), r["kl_jitter"].is_null(), "{r}");
     }
+    // From the dead layer the predicted output has no spread: its theory accuracy is flagged.
+    let a = corrflow(&["analyze", "--model", m, "--task", "xor", "--json"]);
+    let v = super::common::json(&a);
+    let theory = v["theory_accuracy"].as_array().unwrap();
+    assert_eq!(theory[1]["degenerate"], true, "{}", theory[1]);
 }
 
 #[test]

@@ -64,23 +64,16 @@ pub(super) fn factor_group(
     Ok(Factors { l, jitter: lambda })
 }
 
-/// The error when `what` is not positive definite and the ridge λ = ε·(mean variance) is 0:
-/// with ε = 0 the advice is to pass a ridge > 0; with ε > 0 the mean variance is 0 (or rounds
-/// below it), i.e. every class of the group is constant — degenerate in every direction — and no
-/// ridge relative to its variance exists, so the advice would contradict itself.
+/// The error when `what` is not positive definite and the ridge λ = ε·(mean variance) cannot
+/// make it so, with advice ([`ridge_advice`]) that never contradicts the settings: with ε = 0,
+/// pass a ridge > 0; with ε > 0 and mean variance 0, every class of the group is constant —
+/// degenerate in every direction — and no relative ridge exists; otherwise raise the ridge.
 pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
-    if ridge > 0.0 {
-        Error::Numeric(format!(
-            "{what} is not positive definite and its group is degenerate: the mean variance is \
-             {mean_var:e}, so every class is constant along every direction and the relative \
-             ridge {ridge} adds nothing"
-        ))
-    } else {
-        Error::Numeric(format!(
-            "{what} is not positive definite and no ridge can help (ridge = 0, mean variance = \
-             {mean_var:e}); pass a ridge > 0"
-        ))
-    }
+    Error::Numeric(format!(
+        "{what} is not positive definite and no ridge can help (ridge = {ridge}, mean variance = \
+         {mean_var:e}); {}",
+        ridge_advice(ridge, mean_var)
+    ))
 }
 
 /// The relative ridge ε must be finite and ≥ 0.
@@ -91,6 +84,20 @@ pub(super) fn check_ridge(ridge: f64) -> Result<()> {
         Err(Error::Numeric(format!(
             "ridge must be a finite number ≥ 0, got {ridge}"
         )))
+    }
+}
+
+/// What to do when no ridge λ = ridge · mean variance can make the covariances positive
+/// definite: with ridge = 0, pass one; with mean variance 0 (every covariance zero, the stage
+/// constant), no relative ridge can help and the stage has no split.
+fn ridge_advice(ridge: f64, mean_var: f64) -> &'static str {
+    if ridge <= 0.0 {
+        "pass a ridge > 0"
+    } else if mean_var <= 0.0 {
+        "the group is degenerate: every covariance is zero (the values are constant along every \
+         direction), so no relative ridge can help"
+    } else {
+        "the mean variance is too small for the ridge to register; raise the ridge"
     }
 }
 
