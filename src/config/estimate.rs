@@ -56,6 +56,10 @@ pub struct Shape {
     pub batch: usize,
     /// Surrogate samples per class (`None`: the data's own class counts).
     pub surrogate_samples: Option<usize>,
+    /// The settings that size the training data, the test data and the input dimension, for
+    /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
+    /// and the files for tasks read from files (MNIST, task data).
+    pub data_fields: [Field; 3],
 }
 
 impl Shape {
@@ -84,6 +88,11 @@ impl Shape {
                 .unwrap_or_else(|| d.hidden.to_vec()),
         );
         widths.push(n_classes);
+        let data_fields = match task {
+            Task::Mnist => [Field::TrainLimit, Field::TestImages, Field::TrainImages],
+            Task::Data => [Field::TrainLimit, Field::TestX, Field::TrainX],
+            _ => [Field::NTrain, Field::NTest, Field::Dim],
+        };
         Shape {
             d_in,
             n_classes,
@@ -93,6 +102,7 @@ impl Shape {
             epochs: config.epochs(),
             batch: config.train.batch,
             surrogate_samples: config.analysis.surrogate_samples,
+            data_fields,
         }
     }
 
@@ -110,10 +120,11 @@ impl Shape {
         let surrogates = self
             .surrogate_samples
             .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
+        let [train, test, dim] = self.data_fields;
         [
-            (Field::NTrain, f(self.n_train) * f(self.d_in)),
-            (Field::NTest, f(self.n_test) * f(self.d_in)),
-            (Field::Dim, 3.0 * c * f(self.d_in).powi(2)),
+            (train, f(self.n_train) * f(self.d_in)),
+            (test, f(self.n_test) * f(self.d_in)),
+            (dim, 3.0 * c * f(self.d_in).powi(2)),
             (
                 Field::Hidden,
                 4.0 * self.params() + 3.0 * c * (self.square_sum() - f(self.d_in).powi(2)),

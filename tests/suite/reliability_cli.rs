@@ -77,6 +77,36 @@ fn max_memory_is_a_global_flag_that_bounds_every_command() {
     refused(&["--max-memory", "lots", "train"], "--max-memory");
 }
 
+/// A task read from files has no --n-train or --dim: over the limit, MNIST names the settings it
+/// does have (the training limit or the image files), never a flag that does not apply.
+#[test]
+fn the_memory_error_of_a_file_task_names_its_own_settings() {
+    let Some(mnist) = super::common::mnist_dir() else {
+        eprintln!("MNIST_DIR not set: the MNIST memory-error test is skipped");
+        return;
+    };
+    let err = refused(
+        &[
+            "--max-memory",
+            "10M",
+            "analyze",
+            "--task",
+            "mnist",
+            "--mnist-dir",
+            mnist.to_str().unwrap(),
+        ],
+        "memory limit of 10.0 MiB",
+    );
+    assert!(
+        !err.contains("--n-train") && !err.contains("--dim") && !err.contains("--n-test"),
+        "names a flag MNIST does not take: {err}"
+    );
+    assert!(
+        err.contains("--train-limit") || err.contains("--train-images"),
+        "names the training limit or the image file: {err}"
+    );
+}
+
 #[test]
 fn threads_beyond_a_sane_bound_are_refused() {
     refused(
