@@ -341,14 +341,13 @@ pub(crate) fn update<T: Real>(
     let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
         arch.dispatch(ApplySlice { rule, p, g, m, v })
     };
-    let bias_free = net.bias_free.clone();
-    for ((((layer, g), m), v), bias_free) in net
+    for ((((layer, g), m), v), &bias_free) in net
         .layers
         .iter_mut()
         .zip(grads)
         .zip(s1)
         .zip(s2)
-        .zip(bias_free)
+        .zip(&net.bias_free)
     {
         let column = |(((p, g), m), v): ColumnQuad<'_, T>| {
             apply(
