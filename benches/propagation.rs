@@ -4,9 +4,10 @@
 //! faer's own N×N×N GEMM for reference, every closure per layer width N, the forward pass of a
 //! 784-1000-1000-10 network, the streaming moment accumulator, and the whole engine (a warm
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
-//! closures and the read-out, with no allocation per layer).
+//! closures and the read-out, with no allocation per layer), and the comparison's KL divergence
+//! of two N × N Gaussians.
 //!
-//! Throughput: for `affine` and `gemm` one "element" is one flop (criterion's elem/s = flop/s;
+//! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
 //! for closures one element is one pair (i, j ≤ i), N(N+1)/2 per layer; for the forward pass
 //! and the accumulator one element is one sample. `just bench-summary` turns the estimates into
@@ -20,6 +21,7 @@ use corrflow::propagate::affine::{affine_moments, AffineStrategy, AffineWorkspac
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
 use corrflow::propagate::{PropagateOptions, Propagator};
+use corrflow::stats::gaussian::{kl_divergence, kl_flops};
 use corrflow::stats::{MomentAccumulator, Moments};
 use corrflow::timing::Timings;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -224,12 +226,36 @@ fn bench_engine(c: &mut Criterion) {
     g.finish();
 }
 
+/// The theory-vs-measurement comparison's kernel: KL(N_p ‖ N_q) of two N × N covariances (two
+/// Cholesky factors, the triangular solve L_q⁻¹L_p with its triangular right-hand side, the
+/// Mahalanobis term). One element is one flop ([`kl_flops`]: n³ in all).
+fn bench_kl_divergence(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kl_divergence");
+    for n in [256, 512, 1024] {
+        let p = layer_moments(&mut Uniform(21), n);
+        let q = layer_moments(&mut Uniform(22), n);
+        g.throughput(Throughput::Elements(kl_flops(n) as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+            bench.iter(|| {
+                let kl = kl_divergence(
+                    (p.mean.as_ref(), p.cov.as_ref()),
+                    (q.mean.as_ref(), q.cov.as_ref()),
+                    1e-8,
+                )
+                .unwrap();
+                black_box(kl.value);
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence
 }
 criterion_main!(benches);

@@ -3,14 +3,23 @@
 //! update, closure, analysis); each records its elapsed time and, where the work has a known
 //! flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
 //! A disabled recorder costs one branch per stage. A [`StageObserver`] (the CLI's progress
-//! bars) is told when each stage starts, recording or not.
+//! bars) is told when each stage starts, recording or not. With a [`GemmReference`] measured in
+//! the same process ([`calibrate`]), the table ends with the whole run's rate against it.
+
+pub mod calibrate;
+pub mod flops;
+pub mod peak;
 
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use serde::Serialize;
+
+pub use calibrate::{gemm_reference, GemmReference};
+
 /// Accumulated time of one named stage.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StageTime {
     pub stage: &'static str,
     pub calls: u64,
@@ -31,6 +40,23 @@ pub struct Timings {
     enabled: bool,
     stages: Mutex<Vec<StageTime>>,
     observer: Option<Box<dyn StageObserver>>,
+    reference: Mutex<Option<GemmReference>>,
+}
+
+/// The recorded stages and the whole run's rate, for `--json` with `--timings`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimingSummary {
+    pub stages: Vec<StageTime>,
+    /// Sum of the stages' seconds.
+    pub seconds: f64,
+    /// Sum of the stages' counted flops.
+    pub flops: f64,
+    /// flops / seconds · 10⁻⁹.
+    pub gflops: f64,
+    /// The in-process GEMM rate, when measured.
+    pub gemm_reference: Option<GemmReference>,
+    /// gflops / gemm_reference.gflops (null without a reference).
+    pub share_of_gemm: Option<f64>,
 }
 
 impl Timings {
@@ -40,6 +66,7 @@ impl Timings {
             enabled: true,
             stages: Mutex::new(Vec::new()),
             observer: None,
+            reference: Mutex::new(None),
         }
     }
 
@@ -103,37 +130,106 @@ impl Timings {
         }
     }
 
+    /// Adds `flops` to `stage` without counting a call (work known only after the stage ran).
+    pub fn add_flops(&self, stage: &'static str, flops: f64) {
+        if !self.enabled {
+            return;
+        }
+        let mut stages = self.stages.lock().expect("timings lock");
+        if let Some(s) = stages.iter_mut().find(|s| s.stage == stage) {
+            s.flops += flops;
+        }
+    }
+
     /// The recorded stages.
     pub fn stages(&self) -> Vec<StageTime> {
         self.stages.lock().expect("timings lock").clone()
     }
 
-    /// A table: stage, calls, seconds, share of the recorded total, GFLOP/s where counted.
-    pub fn table(&self) -> String {
+    /// Sets the GEMM rate the whole run is measured against (see [`gemm_reference`]).
+    pub fn set_reference(&self, reference: GemmReference) {
+        *self.reference.lock().expect("timings lock") = Some(reference);
+    }
+
+    /// The stages, their totals and the whole run's rate against the reference, if set.
+    pub fn summary(&self) -> TimingSummary {
         let stages = self.stages();
-        let total: f64 = stages.iter().map(|s| s.seconds).sum();
+        let seconds: f64 = stages.iter().map(|s| s.seconds).sum();
+        let flops: f64 = stages.iter().map(|s| s.flops).sum();
+        let gflops = if seconds > 0.0 {
+            flops / seconds * 1e-9
+        } else {
+            0.0
+        };
+        let gemm_reference = *self.reference.lock().expect("timings lock");
+        TimingSummary {
+            stages,
+            seconds,
+            flops,
+            gflops,
+            gemm_reference,
+            share_of_gemm: gemm_reference.map(|r| gflops / r.gflops),
+        }
+    }
+
+    /// A table: stage, calls, seconds, share of the recorded total, GFLOP (counted flops) and
+    /// GFLOP/s where counted; then the whole run's rate, against the GEMM reference when set:
+    /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads)".
+    pub fn table(&self) -> String {
+        let summary = self.summary();
+        let (stages, total) = (&summary.stages, summary.seconds);
         let mut out = format!(
-            "{:<22} {:>6} {:>10} {:>7} {:>9}\n",
-            "stage", "calls", "seconds", "share", "GFLOP/s"
+            "{:<22} {:>6} {:>10} {:>7} {:>9} {:>9}\n",
+            "stage", "calls", "seconds", "share", "GFLOP", "GFLOP/s"
         );
-        for s in &stages {
-            let gflops = if s.flops > 0.0 && s.seconds > 0.0 {
-                format!("{:.1}", s.flops / s.seconds * 1e-9)
+        for s in stages {
+            let (work, gflops) = if s.flops > 0.0 && s.seconds > 0.0 {
+                (
+                    format!("{:.2}", s.flops * 1e-9),
+                    format!("{:.1}", s.flops / s.seconds * 1e-9),
+                )
             } else {
-                "-".into()
+                ("-".into(), "-".into())
             };
             let share = if total > 0.0 { s.seconds / total } else { 0.0 };
             let _ = writeln!(
                 out,
-                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9}",
+                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9} {:>9}",
                 s.stage,
                 s.calls,
                 s.seconds,
                 100.0 * share,
+                work,
                 gflops
             );
         }
-        let _ = writeln!(out, "{:<22} {:>6} {:>10.4}", "total (recorded)", "", total);
+        let _ = writeln!(
+            out,
+            "{:<22} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1}",
+            "total (recorded)",
+            "",
+            total,
+            "",
+            summary.flops * 1e-9,
+            summary.gflops
+        );
+        match summary.gemm_reference {
+            Some(r) => {
+                let _ = writeln!(
+                    out,
+                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s, {} thread{}; {}² f64 GEMM measured in this process)",
+                    summary.gflops,
+                    100.0 * summary.gflops / r.gflops,
+                    r.gflops,
+                    r.threads,
+                    if r.threads == 1 { "" } else { "s" },
+                    r.n
+                );
+            }
+            None => {
+                let _ = writeln!(out, "this run: {:.1} GFLOP/s", summary.gflops);
+            }
+        }
         out
     }
 }
@@ -160,6 +256,21 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].stage, s[0].calls, s[0].flops), ("a", 2, 15.0));
         assert!(t.table().contains("total"));
+        t.add_flops("b", 2.0);
+        t.add_flops("never seen", 1.0);
+        assert_eq!((t.stages()[1].calls, t.stages()[1].flops), (1, 2.0));
+        t.add_flops("b", -2.0);
+        t.set_reference(GemmReference {
+            gflops: 100.0,
+            threads: 2,
+            n: 8,
+        });
+        let sum = t.summary();
+        assert_eq!((sum.flops, sum.seconds), (15.0, s[0].seconds + 0.5));
+        assert_eq!(sum.share_of_gemm, Some(sum.gflops / 100.0));
+        assert!(t
+            .table()
+            .contains("of this machine's GEMM (100.0 GFLOP/s, 2 threads"));
         let off = Timings::disabled();
         off.add("a", 1.0, 1.0);
         assert!(off.time("a", 0.0, || true) && off.stages().is_empty());

@@ -23,7 +23,7 @@ use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{Predicted, PropagateOptions, Propagator};
-use crate::stats::gaussian::prob_argmax;
+use crate::stats::gaussian::{prob_argmax, prob_argmax_flops};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
@@ -210,15 +210,13 @@ pub fn theory_accuracy(
             let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
             let output = output_of(predicted)?;
             let degenerate = any_point_mass(output, &priors);
-            let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
-                predicted_accuracy(
-                    output,
-                    &priors,
-                    &input.classes,
-                    opts.mc_samples,
-                    mix_seed(opts.seed, 1000 + l as u64),
-                )
-            })?;
+            let (accuracy, stderr, per_class) = timed_accuracy(
+                output,
+                (&priors, &input.classes),
+                opts.mc_samples,
+                mix_seed(opts.seed, 1000 + l as u64),
+                timings,
+            )?;
             Ok(TheoryAccuracy {
                 start_layer: l,
                 start_stage: start_stage(l).to_string(),
@@ -271,15 +269,13 @@ pub fn corrected_input_accuracy(
     let priors = class_priors(&input.counts)?;
     let output = output_of(predicted)?;
     let degenerate = any_point_mass(output, &priors);
-    let (accuracy, stderr, per_class) = timings.time("Monte Carlo argmax", 0.0, || {
-        predicted_accuracy(
-            output,
-            &priors,
-            &input.classes,
-            opts.mc_samples,
-            mix_seed(opts.seed, 2000),
-        )
-    })?;
+    let (accuracy, stderr, per_class) = timed_accuracy(
+        output,
+        (&priors, &input.classes),
+        opts.mc_samples,
+        mix_seed(opts.seed, 2000),
+        timings,
+    )?;
     Ok(Some(TheoryAccuracy {
         start_layer: 0,
         start_stage: "x (+κ₃/κ₄ at h1)".into(),
@@ -288,6 +284,26 @@ pub fn corrected_input_accuracy(
         per_class,
         degenerate,
     }))
+}
+
+/// [`predicted_accuracy`] timed as "Monte Carlo argmax", with its flops: [`prob_argmax_flops`]
+/// of every class with a prior > 0.
+fn timed_accuracy(
+    output: &[Moments],
+    (priors, classes): (&[f64], &[usize]),
+    mc_samples: usize,
+    seed: u64,
+    timings: &Timings,
+) -> Result<(f64, f64, Vec<ClassProbability>)> {
+    let flops = output
+        .iter()
+        .zip(priors)
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(m, _)| prob_argmax_flops(m.dim(), mc_samples))
+        .sum();
+    timings.time("Monte Carlo argmax", flops, || {
+        predicted_accuracy(output, priors, classes, mc_samples, seed)
+    })
 }
 
 /// A seed for sub-stream `k` of `seed` (SplitMix64 finaliser, so nearby k give unrelated seeds).

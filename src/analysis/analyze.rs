@@ -8,12 +8,12 @@ use serde::Serialize;
 use super::accuracy::{
     corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
 };
-use super::information::{class_information, StageInformation};
-use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
+use super::information::{class_information, information_flops, StageInformation};
+use super::surrogate::{binomial_stderr, surrogate_accuracy, surrogate_flops, SurrogateAccuracy};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
-use crate::measure::{layer_stats, Higher};
+use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::ClosureMethod;
@@ -139,9 +139,7 @@ pub fn analyze(
     } else {
         Higher::None
     };
-    let stats = timings.time("empirical statistics", 0.0, || {
-        layer_stats(net, data, higher, STATS_BATCH)
-    })?;
+    let stats = layer_stats_timed(net, data, higher, STATS_BATCH, timings)?;
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
@@ -155,9 +153,14 @@ pub fn analyze(
     let surrogate = timings.time("surrogates", 0.0, || {
         surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
     })?;
+    timings.add_flops(
+        "surrogates",
+        surrogate_flops(net, input.per_class.len(), &surrogate),
+    );
     let information = timings.time("information", 0.0, || {
         class_information(&stats, depth, opts.ridge)
     })?;
+    timings.add_flops("information", information_flops(&stats, &information));
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;

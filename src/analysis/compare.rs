@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::propagate::Predicted;
-use crate::stats::gaussian::{frobenius_parts, kl_divergence, mean_error_parts};
+use crate::stats::gaussian::{frobenius_parts, kl_divergence, kl_flops, mean_error_parts};
 
 /// Relative ridge for the KL divergence when a covariance is singular (dead relu units, constant
 /// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.
@@ -67,6 +67,19 @@ pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
             }
         })
         .collect()
+}
+
+/// Flops of [`compare_stages`] that returned `rows` for `predicted`: per (stage, class) of
+/// width n the KL divergence ([`kl_flops`]) and the Frobenius errors (‖A−B‖²_F and ‖B‖²_F:
+/// 5n²; the mean's 3n is not counted).
+pub fn comparison_flops(predicted: &[Predicted], rows: &[StageComparison]) -> f64 {
+    let widths = predicted
+        .iter()
+        .flat_map(|p| p.per_class.iter().map(|m| m.dim()));
+    widths
+        .zip(rows)
+        .map(|(n, _)| kl_flops(n) + 5.0 * (n * n) as f64)
+        .sum()
 }
 
 /// Compares every predicted stage with the measured one; the (stage, class) pairs are

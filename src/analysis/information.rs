@@ -26,6 +26,7 @@ use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::stats::gaussian::pairwise_bhattacharyya;
 use crate::stats::Moments;
+use crate::timing::flops;
 
 /// Default relative ridge of the split (see the module docs).
 pub const INFORMATION_RIDGE: f64 = 1e-6;
@@ -125,6 +126,24 @@ pub fn class_information(
         .filter(|(_, m)| !m.per_class.iter().all(no_spread))
         .map(|(stage, m)| stage_information(*stage, depth, &m.per_class, ridge))
         .collect()
+}
+
+/// Flops of [`class_information`] that returned `info` from `stats`: per stage of width d and
+/// K classes, the Cholesky factors of the K class covariances and of the K(K−1)/2 pair averages
+/// ([`flops::cholesky`]) and per pair the average (d²) and the Mahalanobis solve (d²). Factors
+/// tried and dropped for the ridge are not counted.
+pub fn information_flops(stats: &LayerStats, info: &[StageInformation]) -> f64 {
+    info.iter()
+        .filter_map(|i| {
+            let (_, m) = stats
+                .stages
+                .iter()
+                .find(|(s, _)| s.to_string() == i.stage)?;
+            let (k, d) = (m.per_class.len(), m.per_class.first()?.dim());
+            let pairs = i.pairs.len() as f64;
+            Some((k as f64 + pairs) * flops::cholesky(d) + pairs * 2.0 * (d * d) as f64)
+        })
+        .sum()
 }
 
 /// True when the covariance of `m` is zero (its trace, a sum of variances, is 0).

@@ -15,4 +15,4 @@ pub mod surrogate;
 pub mod transfer;
 
 pub use analyze::{analyze, Analysis, AnalysisOptions, Heatmap};
-pub use compare::{class_means, compare_stages, ClassMean, StageComparison};
+pub use compare::{class_means, compare_stages, comparison_flops, ClassMean, StageComparison};

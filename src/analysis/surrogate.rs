@@ -23,6 +23,7 @@ use crate::error::{Error, Field, Result};
 use crate::net::Mlp;
 use crate::stats::gaussian::GaussianSampler;
 use crate::stats::EmpiricalMoments;
+use crate::timing::flops;
 
 /// The network's accuracy on one kind of input.
 #[derive(Clone, Debug, Serialize)]
@@ -104,14 +105,17 @@ pub fn surrogate_accuracy(
         most_negative_eigenvalue: pooled.most_negative(),
         ..order1
     };
-    let (mut clipped, mut most_negative) = (0, 0.0f64);
-    let mut samplers = Vec::with_capacity(counts.len());
-    for m in &input.per_class {
-        let s = GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref())?;
-        clipped += s.clipped();
-        most_negative = most_negative.min(s.most_negative());
-        samplers.push(s);
-    }
+    // The classes' factors are independent: in parallel, same factors.
+    let samplers = input
+        .per_class
+        .par_iter()
+        .map(|m| GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref()))
+        .collect::<Result<Vec<_>>>()?;
+    let clipped = samplers.iter().map(GaussianSampler::clipped).sum();
+    let most_negative = samplers
+        .iter()
+        .map(GaussianSampler::most_negative)
+        .fold(0.0f64, f64::min);
     let order2 = evaluate(net, (&counts, &input.classes), seed, 2, d, |c, n, rng| {
         Ok(samplers[c].sample(n, rng))
     })?;
@@ -133,6 +137,19 @@ pub fn surrogate_accuracy(
         order2,
         real,
     })
+}
+
+/// Flops of [`surrogate_accuracy`] that returned `s` for `net` and K = `classes` classes of
+/// d-dimensional inputs: K + 1 eigendecompositions ([`flops::symmetric_eigen`]: Σ_w and each
+/// Σ_c), the draws' spread F·z ([`flops::gemm`]`(d, n, d)` for either order's n draws) and
+/// the forward passes of both surrogate sets and the real data ([`flops::forward`]).
+pub fn surrogate_flops(net: &Mlp, classes: usize, s: &SurrogateAccuracy) -> f64 {
+    let widths = net.widths();
+    let d = widths[0];
+    let draws = s.order1.n_samples + s.order2.n_samples;
+    (classes + 1) as f64 * flops::symmetric_eigen(d)
+        + flops::gemm(d, draws, d)
+        + flops::forward(&widths, draws + s.real.n_samples)
 }
 
 /// √(a(1−a)/n).

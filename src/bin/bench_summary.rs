@@ -6,15 +6,23 @@
 //! Reads `<dir>/<group>/<id>/new/{benchmark,estimates}.json` (criterion 0.8 layout); the
 //! directory defaults to `$CARGO_TARGET_DIR/criterion`, else `target/criterion`; the plot to
 //! `<dir>/summary.svg`. The SVG is written by hand (lines and text only), needing no fonts.
+//!
+//! First it prints the machine's measured f64 peak ([`corrflow::timing::peak`]: an FMA loop on
+//! every f64 lane the runtime dispatch picks, one thread and all threads) and faer's GEMM rate
+//! measured the same way as `--timings` does, so the table's GFLOP/s have their ceiling beside
+//! them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use corrflow::timing::calibrate::{CALIBRATION_N, CALIBRATION_REPS};
+use corrflow::timing::gemm_reference;
+use corrflow::timing::peak::fma_peak;
 use serde_json::Value;
 
 /// Groups whose throughput elements are flops (see benches/propagation.rs).
-const FLOP_GROUPS: [&str; 2] = ["affine", "gemm"];
+const FLOP_GROUPS: [&str; 3] = ["affine", "gemm", "kl_divergence"];
 
 struct Point {
     n: f64,
@@ -33,6 +41,7 @@ fn main() {
         .get(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| dir.join("summary.svg"));
+    print_machine();
     let (sized, other) = match collect(&dir) {
         Ok(r) => r,
         Err(e) => {
@@ -48,6 +57,28 @@ fn main() {
         Ok(()) => println!("\nplot: {}", svg.display()),
         Err(e) => eprintln!("bench_summary: writing {}: {e}", svg.display()),
     }
+}
+
+/// FMA-loop iterations per run: 256 flops each with AVX-512 (16 accumulators × 8 lanes × 2),
+/// ~0.1 s per run on a 2026 core.
+const PEAK_ITERATIONS: usize = 20_000_000;
+
+/// The measured FMA peak (one thread, all threads) and faer's GEMM rate on all threads.
+fn print_machine() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let p = fma_peak(PEAK_ITERATIONS, 3, threads);
+    println!(
+        "machine peak (FMA loop, {} f64 lanes): {:.1} GFLOP/s per core, {:.1} GFLOP/s on {} threads",
+        p.lanes, p.per_core, p.total, p.threads
+    );
+    let g = gemm_reference(CALIBRATION_N, CALIBRATION_REPS);
+    println!(
+        "faer GEMM ({n}² f64): {:.1} GFLOP/s on {} threads = {:.0} % of the measured peak\n",
+        g.gflops,
+        g.threads,
+        100.0 * g.gflops / p.total,
+        n = g.n
+    );
 }
 
 type Sized = BTreeMap<String, Vec<Point>>;

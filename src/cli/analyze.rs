@@ -112,11 +112,9 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     // The bars go before any output, an error's included.
     bar.finish();
     stages.finish();
-    let report = report?;
+    let mut report = report?;
     output::warn_mismatches(&report.mismatches);
-    if timings.enabled() {
-        eprint!("{}", timings.table());
-    }
+    report.timings = output::finish_timings(&timings);
     if args.json {
         return print_json(&report);
     }

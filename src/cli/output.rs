@@ -13,7 +13,8 @@ use corrflow::net::train::EpochStats;
 use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
-use corrflow::timing::StageObserver;
+use corrflow::timing::calibrate::{CALIBRATION_N, CALIBRATION_REPS};
+use corrflow::timing::{gemm_reference, StageObserver, TimingSummary, Timings};
 use corrflow::{Error, Result};
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and `enabled`.
@@ -131,6 +132,18 @@ pub fn stage_bars_wanted(json: bool) -> bool {
 }
 
 /// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
+/// With `--timings`: measures faer's GEMM rate in this process (after the run, with its thread
+/// count), prints the stage table and the run's share of that rate on stderr, and returns the
+/// summary for `--json`. None without `--timings`.
+pub fn finish_timings(timings: &Timings) -> Option<TimingSummary> {
+    if !timings.enabled() {
+        return None;
+    }
+    timings.set_reference(gemm_reference(CALIBRATION_N, CALIBRATION_REPS));
+    eprint!("{}", timings.table());
+    Some(timings.summary())
+}
+
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = to_json(value, "JSON output")?;
     println!("{text}");

@@ -71,11 +71,9 @@ pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     };
     let report = propagate(&config, &args.model, &timings);
     stages.finish();
-    let report = report?;
+    let mut report = report?;
     output::warn_mismatches(&report.mismatches);
-    if timings.enabled() {
-        eprint!("{}", timings.table());
-    }
+    report.timings = output::finish_timings(&timings);
     if args.json {
         return print_json(&report);
     }

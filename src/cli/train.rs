@@ -13,7 +13,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
-use super::output::{epoch_bar, print_json};
+use super::output::{self, epoch_bar, print_json};
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -58,10 +58,10 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
     };
     let timings = Timings::when(args.timings);
     let bar = epoch_bar(config.epochs(), !args.json);
-    let report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
+    let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
-    if timings.enabled() {
-        eprint!("{}", timings.table());
+    report.timings = output::finish_timings(&timings);
+    if report.timings.is_some() {
         if let Some(line) = report.epoch_line() {
             eprintln!("{line}");
         }

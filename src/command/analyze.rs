@@ -21,7 +21,7 @@ use crate::net::{model_io, Mlp};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
 use crate::report::{analysis_report, check_report_dir, tables, write_files};
-use crate::timing::Timings;
+use crate::timing::{TimingSummary, Timings};
 
 /// How the network was obtained when no model file was given.
 #[derive(Serialize)]
@@ -43,6 +43,9 @@ pub struct AnalyzeReport {
     #[serde(flatten)]
     pub analysis: Analysis,
     pub wall_seconds: f64,
+    /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<TimingSummary>,
     /// The heatmap's matrices, for the report folder.
     #[serde(skip)]
     pub heatmap: Heatmap,
@@ -131,6 +134,7 @@ pub fn analyze_run(
         heatmap_layer: a.heatmap_layer,
         analysis,
         wall_seconds: start.elapsed().as_secs_f64(),
+        timings: None,
         heatmap,
         mismatches,
     })

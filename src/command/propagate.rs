@@ -8,16 +8,16 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
-use crate::analysis::{class_means, compare_stages, StageComparison};
+use crate::analysis::{class_means, compare_stages, comparison_flops, StageComparison};
 use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
-use crate::measure::{layer_stats, Higher};
+use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
 use crate::report::tables;
-use crate::timing::Timings;
+use crate::timing::{TimingSummary, Timings};
 
 /// The `--json` output of `propagate`, displayed as its tables.
 #[derive(Serialize)]
@@ -33,6 +33,9 @@ pub struct PropagateReport {
     pub corrections: &'static str,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
+    /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<TimingSummary>,
     /// Data settings the user chose differently from the model's (warnings on stderr).
     #[serde(skip)]
     pub mismatches: Vec<Mismatch>,
@@ -74,14 +77,13 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         ));
     }
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
-    let stats = timings.time("empirical statistics", 0.0, || {
-        layer_stats(
-            &net,
-            data,
-            Higher::for_corrections(a.corrections),
-            a.stats_batch,
-        )
-    })?;
+    let stats = layer_stats_timed(
+        &net,
+        data,
+        Higher::for_propagation(a.corrections, a.from_layer, net.depth()),
+        a.stats_batch,
+        timings,
+    )?;
     let start_stage = match a.from_layer {
         0 => Stage::Input,
         l => Stage::Post(l),
@@ -105,9 +107,10 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         timings,
     )?;
     let predicted = engine.into_stages();
-    let layers = timings.time("analysis", 0.0, || {
+    let layers = timings.time("comparison", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
     })?;
+    timings.add_flops("comparison", comparison_flops(&predicted, &layers));
     Ok(PropagateReport {
         model: model.to_path_buf(),
         task: loaded.description,
@@ -120,6 +123,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         corrections: a.corrections.name(),
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
+        timings: None,
         mismatches,
     })
 }

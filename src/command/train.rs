@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::io::check_output_file;
 use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::{model_io, Precision};
-use crate::timing::Timings;
+use crate::timing::{TimingSummary, Timings};
 
 /// The record of a training run: the `--json` output, displayed as the human summary.
 #[derive(Serialize)]
@@ -29,6 +29,9 @@ pub struct TrainReport {
     pub test_accuracy: f64,
     pub final_loss: f64,
     pub wall_seconds: f64,
+    /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings: Option<TimingSummary>,
     pub model: PathBuf,
     pub epochs: Vec<EpochStats>,
     /// Seconds of each epoch, for `--timings`.
@@ -110,6 +113,7 @@ pub fn train_model(
         test_accuracy,
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
         wall_seconds: start.elapsed().as_secs_f64(),
+        timings: None,
         model: out.to_path_buf(),
         config: ReportedConfig {
             seed: config.net.seed,

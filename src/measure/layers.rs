@@ -8,6 +8,7 @@ use crate::net::train::check_fits;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::propagate::closures::Corrections;
 use crate::stats::{EmpiricalMoments, MomentAccumulator};
+use crate::timing::{flops, Timings};
 
 /// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
 /// two more N² sums per class).
@@ -17,14 +18,27 @@ pub enum Higher {
     None,
     /// κ slices of the input and of every pre-activation hˡ (where the quadratic closure uses them).
     InputAndPre,
+    /// κ slices of this one stage only.
+    At(Stage),
 }
 
 impl Higher {
-    /// The cumulants to measure beyond the covariance for the closure's `corrections`.
-    pub fn for_corrections(corrections: Corrections) -> Self {
+    /// The cumulants a propagation from layer `from_layer` with the closure's `corrections`
+    /// needs beyond the covariance: the κ slices of the first pre-activation h^(from+1) only,
+    /// where the corrections enter (none when `from_layer` is the last hidden layer).
+    pub fn for_propagation(corrections: Corrections, from_layer: usize, depth: usize) -> Self {
         match corrections {
-            Corrections::None => Higher::None,
-            Corrections::K3K4 => Higher::InputAndPre,
+            Corrections::K3K4 if from_layer < depth => Higher::At(Stage::Pre(from_layer + 1)),
+            _ => Higher::None,
+        }
+    }
+
+    /// Whether `stage` gets the κ slices.
+    fn includes(self, stage: Stage) -> bool {
+        match self {
+            Higher::None => false,
+            Higher::InputAndPre => matches!(stage, Stage::Input | Stage::Pre(_)),
+            Higher::At(at) => stage == at,
         }
     }
 }
@@ -47,7 +61,8 @@ impl LayerStats {
 
 /// Refuses per-class statistics whose sums exceed `limit`. Every stage (x, each hˡ and zˡ, y)
 /// holds per class a d × d sum, with κ slices two more at x and each hˡ, and finishing copies
-/// them once: 2 · 8 · K · (d₀²(1+2h) + Σₗ Nₗ²(2+2h) + N_out²) bytes, h = 1 with κ slices —
+/// them once: 2 · 8 · K · (d₀²(1+2h) + Σₗ Nₗ²(2+2h) + N_out²) bytes, h = 1 with κ slices
+/// anywhere (an upper bound for [`Higher::At`]) —
 /// e.g. 100 classes of a 784-100-100-10 network: 1.05 GB; 10 classes: 105 MB.
 fn check_class_memory(
     widths: &[usize],
@@ -55,7 +70,7 @@ fn check_class_memory(
     higher: Higher,
     limit: MemoryLimit,
 ) -> Result<()> {
-    let h: u128 = if higher == Higher::InputAndPre { 1 } else { 0 };
+    let h: u128 = if higher == Higher::None { 0 } else { 1 };
     let (first, hidden) = (widths[0] as u128, &widths[1..widths.len() - 1]);
     let out = widths[widths.len() - 1] as u128;
     let squares: u128 = (1 + 2 * h) * first * first
@@ -76,6 +91,20 @@ fn check_class_memory(
 
 /// Measures every stage's per-class moments by pushing `data` through `net` in batches.
 pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> Result<LayerStats> {
+    layer_stats_timed(net, data, higher, batch, &Timings::disabled())
+}
+
+/// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]) and "statistics" (per
+/// stage of width d and batch of b samples: the Gram's lower triangle [`flops::syrk`]`(d, b)`;
+/// with κ slices also Σ(d∘d)dᵀ, [`flops::gemm`]`(d, d, b)`, and the lower triangle of
+/// Σ(d∘d)(d∘d)ᵀ, `syrk(d, b)`; the per-class conversion at the end is O(d²) and not counted).
+pub fn layer_stats_timed(
+    net: &Mlp,
+    data: &Dataset,
+    higher: Higher,
+    batch: usize,
+    timings: &Timings,
+) -> Result<LayerStats> {
     check_fits(net, data)?;
     if batch == 0 {
         return Err(Error::config(Field::StatsBatch, "must be at least 1"));
@@ -92,9 +121,7 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
                 Stage::Pre(l) | Stage::Post(l) => widths[l],
                 Stage::Output => net.output_dim(),
             };
-            let with_k =
-                higher == Higher::InputAndPre && matches!(stage, Stage::Input | Stage::Pre(_));
-            MomentAccumulator::new(dim, data.n_classes, with_k)
+            MomentAccumulator::new(dim, data.n_classes, higher.includes(stage))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut fp = ForwardPass::new(net, batch);
@@ -102,21 +129,39 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
         let len = batch.min(data.len() - start);
         let x = data.x.as_ref().subcols(start, len);
         let labels = &data.labels[start..start + len];
-        net.forward_into(x, &mut fp);
-        for (acc, &stage) in accs.iter_mut().zip(&stages) {
-            let values = match stage {
-                Stage::Input => x,
-                Stage::Pre(l) => fp.pre(l),
-                Stage::Post(l) => fp.post(l),
-                Stage::Output => fp.output(),
-            };
-            acc.push(values, labels)?;
-        }
+        timings.time("forward pass", flops::forward(&widths, len), || {
+            net.forward_into(x, &mut fp)
+        });
+        let work: f64 = accs.iter().map(|a| push_flops(a, len)).sum();
+        timings.time("statistics", work, || {
+            accs.iter_mut().zip(&stages).try_for_each(|(acc, &stage)| {
+                let values = match stage {
+                    Stage::Input => x,
+                    Stage::Pre(l) => fp.pre(l),
+                    Stage::Post(l) => fp.post(l),
+                    Stage::Output => fp.output(),
+                };
+                acc.push(values, labels)
+            })
+        })?;
     }
-    let stages = stages
-        .into_iter()
-        .zip(&accs)
-        .map(|(s, acc)| Ok((s, acc.finish()?)))
-        .collect::<Result<Vec<_>>>()?;
+    let stages = timings.time("statistics", 0.0, || {
+        stages
+            .into_iter()
+            .zip(&accs)
+            .map(|(s, acc)| Ok((s, acc.finish()?)))
+            .collect::<Result<Vec<_>>>()
+    })?;
     Ok(LayerStats { stages })
+}
+
+/// Flops of one [`MomentAccumulator::push`] of `b` samples (see [`layer_stats_timed`]).
+fn push_flops(acc: &MomentAccumulator, b: usize) -> f64 {
+    let d = acc.dim();
+    let kappa = if acc.higher() {
+        flops::gemm(d, d, b) + flops::syrk(d, b)
+    } else {
+        0.0
+    };
+    flops::syrk(d, b) + kappa
 }

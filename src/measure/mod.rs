@@ -3,4 +3,4 @@
 
 pub mod layers;
 
-pub use layers::{layer_stats, Higher, LayerStats};
+pub use layers::{layer_stats, layer_stats_timed, Higher, LayerStats};

@@ -131,6 +131,11 @@ impl MomentAccumulator {
         self.dim
     }
 
+    /// Whether the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] sums are accumulated.
+    pub fn higher(&self) -> bool {
+        self.higher
+    }
+
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
         self.classes.len()
@@ -278,8 +283,7 @@ impl ClassSums {
         let dim = self.s1.nrows();
         let inv_n = 1.0 / self.n as f64;
         let m = Col::from_fn(dim, |i| self.s1[i] * inv_n);
-        let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
-        let cov = Mat::from_fn(dim, dim, |i, j| big_m[(i, j)] - m[i] * m[j]);
+        let cov = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n - m[i] * m[j]);
         let mean = Col::from_fn(dim, |i| self.shift[i] + m[i]);
         if !higher {
             return Central {
@@ -289,6 +293,7 @@ impl ClassSums {
                 q: None,
             };
         }
+        let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
         let t_raw = Mat::from_fn(dim, dim, |i, j| self.s3[(i, j)] * inv_n);
         let t = Mat::from_fn(dim, dim, |i, j| {
             t_raw[(i, j)] - m[j] * big_m[(i, i)] - 2.0 * m[i] * big_m[(i, j)]

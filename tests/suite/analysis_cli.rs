@@ -204,10 +204,11 @@ fn bad_input_fails_clearly_without_partial_reports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/m.safetensors"));
 }
 
-/// `--timings` adds a per-stage table on stderr without touching the JSON on stdout: every
-/// stage analyze runs appears with at least one call, the affine row carries a GFLOP/s figure,
-/// and the recorded total does not exceed the run's wall time. Only the table's structure is
-/// checked, never a rate: a tiny XOR affine map runs at 0.0 GFLOP/s (to one decimal) on a
+/// `--timings` adds a per-stage table on stderr and a `timings` object to the JSON on stdout:
+/// every stage analyze runs appears with at least one call, the counted stages carry GFLOP and
+/// GFLOP/s figures, the recorded total does not exceed the run's wall time, and the run's rate
+/// is set against the GEMM rate measured in the same process. Only structure and consistency
+/// are checked, never a rate: a tiny XOR affine map runs at 0.0 GFLOP/s (to one decimal) on a
 /// slower machine. The flop counts themselves are checked exactly in `analysis_numbers`.
 #[test]
 fn timings_break_analyze_into_its_stages() {
@@ -224,44 +225,83 @@ fn timings_break_analyze_into_its_stages() {
             .map(str::to_string)
             .collect()
     };
-    for stage in [
+    let stages = [
         "data load",
         "training",
-        "empirical statistics",
+        "forward pass",
+        "statistics",
         "affine",
         "closure",
         "Monte Carlo argmax",
         "surrogates",
         "information",
         "transfer",
-    ] {
+    ];
+    for stage in stages {
         let calls: u64 = row(stage)[0].parse().unwrap();
         assert!(calls >= 1, "{stage}: {calls} calls");
     }
     // XOR 2-16-2 quadratic: start layers 0 and 1, the κ₃/κ₄-corrected run from 0 and the
     // heatmap run from 0: 2 + 1 + 2 + 2 affine maps.
     assert_eq!(row("affine")[0], "7");
-    let seconds_share_gflops = |stage: &str| -> Vec<f64> {
+    let numbers = |stage: &str| -> Vec<f64> {
         let cells = row(stage);
         assert_eq!(
             cells.len(),
-            4,
-            "{stage}: calls, seconds, share, GFLOP/s: {cells:?}"
+            5,
+            "{stage}: calls, seconds, share, GFLOP, GFLOP/s: {cells:?}"
         );
-        [&cells[1], cells[2].trim_end_matches('%'), &cells[3]]
-            .map(|c| {
-                c.parse::<f64>()
-                    .unwrap_or_else(|e| panic!("{stage}: {c:?}: {e}"))
-            })
-            .to_vec()
+        [
+            &cells[1],
+            cells[2].trim_end_matches('%'),
+            &cells[3],
+            &cells[4],
+        ]
+        .map(|c| {
+            c.parse::<f64>()
+                .unwrap_or_else(|e| panic!("{stage}: {c:?}: {e}"))
+        })
+        .to_vec()
     };
-    for x in seconds_share_gflops("affine") {
-        assert!(x.is_finite() && x >= 0.0, "affine row: {x}");
+    for stage in ["forward pass", "statistics", "affine", "surrogates"] {
+        for x in numbers(stage) {
+            assert!(x.is_finite() && x >= 0.0, "{stage} row: {x}");
+        }
     }
-    assert_eq!(row("closure")[3], "-", "no flop count, no rate");
+    assert_eq!(row("closure")[3..], ["-", "-"], "no flop count, no rate");
     let total: f64 = row("total (recorded)")[0].parse().unwrap();
     assert!(total.is_finite() && total >= 0.0);
     assert!(total <= f(&r["wall_seconds"]) + 1e-3);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("this run: "))
+        .unwrap_or_else(|| panic!("no 'this run' line in\n{stderr}"));
+    assert!(line.contains("% of this machine's GEMM ("), "{line}");
+    // The JSON holds the same stages, totals that add up, and the reference.
+    let t = &r["timings"];
+    let names: Vec<&str> = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    for stage in stages {
+        assert!(names.contains(&stage), "{stage} not in {names:?}");
+    }
+    let flops: f64 = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| f(&s["flops"]))
+        .sum();
+    assert!(flops > 0.0 && (flops - f(&t["flops"])).abs() <= 1e-9 * flops);
+    let reference = f(&t["gemm_reference"]["gflops"]);
+    assert!(reference > 0.0 && t["gemm_reference"]["threads"].as_u64().unwrap() >= 1);
+    let share = f(&t["share_of_gemm"]);
+    assert!((share - f(&t["gflops"]) / reference).abs() <= 1e-12 * share.max(1.0));
+    // Without --timings the JSON has no timings object.
+    let plain = json(&corrflow(&["analyze", "--task", "xor", "--json"]));
+    assert!(plain.get("timings").is_none());
 }
 
 /// `analyze --out FILE` without `--model` keeps the network it trains: analysing that file

@@ -11,7 +11,7 @@ use corrflow::analysis::information::stage_information;
 use corrflow::analysis::surrogate::{surrogate_accuracy, within_class_covariance};
 use corrflow::analysis::transfer::quadratic_transfer;
 use corrflow::data::Dataset;
-use corrflow::measure::{layer_stats, Higher};
+use corrflow::measure::{layer_stats, layer_stats_timed, Higher};
 use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
@@ -72,7 +72,20 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
         for (l, layer) in net.layers.iter_mut().enumerate() {
             layer.b = Col::from_fn(layer.b.nrows(), |i| 0.1 * (i as f64 - l as f64));
         }
-        let stats = layer_stats(&net, &data, Higher::None, 4096).unwrap();
+        let measuring = Timings::new();
+        let stats = layer_stats_timed(&net, &data, Higher::None, 4096, &measuring).unwrap();
+        // Forward pass 2·Σ NₗNₗ₋₁ per sample; statistics d(d+1) per sample and stage (the lower
+        // triangle of the Gram), stages x, h¹, z¹, h², z², y of widths 6, 5, 5, 4, 4, C.
+        let n = data.len();
+        let recorded = |t: &Timings, stage: &str| {
+            let s = t.stages().into_iter().find(|s| s.stage == stage);
+            s.unwrap_or_else(|| panic!("no {stage} stage")).flops
+        };
+        let sq = |d: usize| d * (d + 1);
+        let forward = 2 * (5 * 6 + 4 * 5 + n_classes * 4) * n;
+        let moments = (sq(6) + 2 * sq(5) + 2 * sq(4) + sq(n_classes)) * n;
+        assert_eq!(recorded(&measuring, "forward pass"), forward as f64);
+        assert_eq!(recorded(&measuring, "statistics"), moments as f64);
         let timings = Timings::new();
         let theory = theory_accuracy(
             &net,
@@ -96,6 +109,19 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
         assert_eq!(
             affine.flops,
             c as f64 * (flops(5, 6) + 2.0 * flops(4, 5) + 3.0 * flops(c, 4))
+        );
+        // Monte Carlo: per class and start layer, the eigendecomposition's 8c³/3 and the spread
+        // of mc/2 antithetic pairs, 2c²·mc/2; closed form (no flops) for 2 outputs.
+        let per_class = if c >= 3 {
+            8.0 * (c as f64).powi(3) / 3.0 + (2 * c * c * (mc / 2)) as f64
+        } else {
+            0.0
+        };
+        let mc_flops = recorded(&timings, "Monte Carlo argmax");
+        let want = 3.0 * c as f64 * per_class;
+        assert!(
+            (mc_flops - want).abs() <= 1e-12 * want,
+            "{mc_flops} vs {want}"
         );
         let measured = net.accuracy(&data);
         let n = data.len() as f64;

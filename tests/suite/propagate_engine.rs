@@ -202,6 +202,29 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
     let start = &stats.get(Stage::Input).unwrap().per_class;
     let first_pre = &stats.get(Stage::Pre(1)).unwrap().per_class;
     let measured = &stats.get(Stage::Post(1)).unwrap().per_class;
+    // What propagate measures: the κ slices of h¹ alone, the same numbers.
+    let needed = Higher::for_propagation(Corrections::K3K4, 0, net.depth());
+    let only = layer_stats(&net, &data, needed, 8192).unwrap();
+    for (stage, m) in &only.stages {
+        let has = m
+            .per_class
+            .iter()
+            .all(|c| c.k3_iij.is_some() && c.k4_iijj.is_some());
+        let none = m
+            .per_class
+            .iter()
+            .all(|c| c.k3_iij.is_none() && c.k4_iijj.is_none());
+        assert!(if *stage == Stage::Pre(1) { has } else { none }, "{stage}");
+    }
+    let only_pre = &only.get(Stage::Pre(1)).unwrap().per_class;
+    for (a, b) in only_pre.iter().zip(first_pre) {
+        assert!(a.k3_iij == b.k3_iij && a.k4_iijj == b.k4_iijj && a.cov == b.cov);
+    }
+    assert_eq!(
+        Higher::for_propagation(Corrections::K3K4, 1, 1),
+        Higher::None,
+        "from the last hidden layer no closure takes corrections"
+    );
     let corrected = PropagateOptions {
         method: ClosureMethod::Auto,
         corrections: Corrections::K3K4,

@@ -7,6 +7,7 @@ use rand::SeedableRng;
 use super::sampler::{fill_standard_normal, GaussianSampler};
 use crate::error::{Error, Result};
 use crate::special::normal_cdf;
+use crate::timing::flops;
 
 /// Antithetic pairs drawn per chunk (bounds memory to 3 × N × this many f64).
 const CHUNK: usize = 4096;
@@ -48,6 +49,17 @@ pub fn prob_argmax(
         2 => two_outputs(mean, cov, class),
         _ => monte_carlo(mean, cov, class, n_samples, seed),
     }
+}
+
+/// Flops of [`prob_argmax`] for n outputs and `n_samples` draws: with n ≥ 3 the sampler's
+/// eigendecomposition ([`flops::symmetric_eigen`]) and the spread F·z of the n_samples/2
+/// antithetic pairs ([`flops::gemm`]); 0 for n ≤ 2 (closed form). Random numbers and the argmax
+/// are not counted.
+pub fn prob_argmax_flops(n: usize, n_samples: usize) -> f64 {
+    if n < 3 {
+        return 0.0;
+    }
+    flops::symmetric_eigen(n) + flops::gemm(n, n_samples / 2, n)
 }
 
 fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Result<(f64, f64)> {

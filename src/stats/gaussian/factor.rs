@@ -7,8 +7,9 @@
 //! for the whole group keeps pairwise measures consistent: they compare N(μ₁, Σ₁ + λI) with
 //! N(μ₂, Σ₂ + λI). With ε = 0 no ridge is ever added and a failed factorization is an error.
 
-use faer::linalg::solvers::Llt;
-use faer::{Mat, MatRef, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::{get_global_parallelism, Mat, MatRef};
 
 use crate::error::{Error, Result};
 
@@ -40,8 +41,13 @@ pub(super) fn factor_group(
     }
     let mean_var = mean_variance(covs);
     let lambda = ridge * mean_var;
-    let plain: Vec<Option<Mat<f64>>> = covs.iter().map(|c| cholesky(*c, 0.0)).collect();
-    let needs_ridge = plain.iter().any(|l| needs_ridge(l.as_ref(), ridge, lambda));
+    // None: a variance below λ already decides for the ridge.
+    let plain: Option<Vec<Option<Mat<f64>>>> =
+        (!variance_below(covs, lambda)).then(|| covs.iter().map(|c| cholesky(*c, 0.0)).collect());
+    let needs_ridge = plain
+        .as_ref()
+        .is_none_or(|plain| plain.iter().any(|l| needs_ridge(l.as_ref(), ridge, lambda)));
+    let plain = plain.unwrap_or_default();
     if !needs_ridge {
         return Ok(Factors {
             l: plain.into_iter().flatten().collect(),
@@ -110,6 +116,17 @@ pub(super) fn mean_variance(covs: &[MatRef<'_, f64>]) -> f64 {
         / covs.len().max(1) as f64
 }
 
+/// Whether some Σᵢᵢ of the group is below λ (with a margin of 4ε for rounding): then the ridge
+/// is needed without trying the plain factors, which would either fail or have a pivot
+/// Lᵢᵢ² = Σᵢᵢ − Σₖ Lᵢₖ² ≤ Σᵢᵢ < λ ([`needs_ridge`]) — the same decision, without the O(N³) work.
+pub(super) fn variance_below(covs: &[MatRef<'_, f64>], lambda: f64) -> bool {
+    let bound = lambda / (1.0 + 4.0 * f64::EPSILON);
+    lambda > 0.0
+        && covs
+            .iter()
+            .any(|c| (0..c.nrows()).any(|i| c[(i, i)] < bound))
+}
+
 /// Whether a plain factor asks for the ridge: it failed, or (with ε > 0) a pivot Lᵢᵢ² < λ.
 pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool {
     match l {
@@ -118,15 +135,58 @@ pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool
     }
 }
 
-/// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD.
+/// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
+/// in place in one n × n buffer, with the parameters and parallelism faer's `Llt` uses (the
+/// same factor, without its two extra copies).
 pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
     let n = c.nrows();
-    let a = Mat::from_fn(n, n, |i, j| c[(i, j)] + if i == j { lambda } else { 0.0 });
-    let llt: Llt<f64> = a.llt(Side::Lower).ok()?;
-    let lf = llt.L();
-    Some(Mat::from_fn(
-        n,
-        n,
-        |i, j| if i >= j { lf[(i, j)] } else { 0.0 },
-    ))
+    let mut l = Mat::from_fn(n, n, |i, j| {
+        if i < j {
+            0.0
+        } else {
+            c[(i, j)] + if i == j { lambda } else { 0.0 }
+        }
+    });
+    let par = get_global_parallelism();
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
+    cholesky_in_place(
+        l.as_mut(),
+        Default::default(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .ok()?;
+    for j in 1..n {
+        for v in l.col_mut(j).subrows_mut(0, j).iter_mut() {
+            *v = 0.0;
+        }
+    }
+    Some(l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A zero variance decides for the ridge before any plain factor is tried: the group gets
+    /// the ridged factors, as when the plain factor's pivot had been found below λ.
+    #[test]
+    fn a_variance_below_the_ridge_goes_straight_to_the_ridged_factors() {
+        let a = Mat::from_fn(3, 3, |i, j| match (i, j) {
+            (1, 1) => 2.0,
+            (2, 2) => 1.0,
+            (1, 2) | (2, 1) => 0.5,
+            _ => 0.0,
+        });
+        let b = Mat::<f64>::identity(3, 3);
+        let group = [a.as_ref(), b.as_ref()];
+        let lambda = 1e-6 * mean_variance(&group);
+        assert!(variance_below(&group, lambda) && !variance_below(&group[1..], lambda));
+        let f = factor_group(&group, &["a", "b"], 1e-6).unwrap();
+        assert_eq!(f.jitter, lambda);
+        assert_eq!(f.l[0], cholesky(a.as_ref(), lambda).unwrap());
+        assert_eq!(f.l[1], cholesky(b.as_ref(), lambda).unwrap());
+        assert!(cholesky(a.as_ref(), 0.0).is_none_or(|l| needs_ridge(Some(&l), 1e-6, lambda)));
+    }
 }

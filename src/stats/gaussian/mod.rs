@@ -8,8 +8,8 @@ mod factor;
 mod pairwise;
 mod sampler;
 
-pub use argmax::prob_argmax;
+pub use argmax::{prob_argmax, prob_argmax_flops};
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
-pub use divergence::{bhattacharyya, kl_divergence, Bhattacharyya, KlDivergence};
+pub use divergence::{bhattacharyya, kl_divergence, kl_flops, Bhattacharyya, KlDivergence};
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use sampler::GaussianSampler;

@@ -11,7 +11,9 @@ use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
 use super::divergence::{mahalanobis_sq, Bhattacharyya};
-use super::factor::{check_ridge, cholesky, log_det, mean_variance, needs_ridge, unridged};
+use super::factor::{
+    check_ridge, cholesky, log_det, mean_variance, needs_ridge, unridged, variance_below,
+};
 use crate::error::{Error, Result};
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
@@ -33,8 +35,11 @@ pub fn pairwise_bhattacharyya(
     let mean_var = mean_variance(&covs);
     let lambda = ridge * mean_var;
     let pivots_pass = |l: &Mat<f64>| !needs_ridge(Some(l), ridge, lambda);
-    if let Some(pairs) = split_all(classes, 0.0, &pivots_pass) {
-        return Ok(PairwiseSplit { pairs, jitter: 0.0 });
+    // A class variance below λ rejects its plain factor anyway: straight to the ridge.
+    if !variance_below(&covs, lambda) {
+        if let Some(pairs) = split_all(classes, 0.0, &pivots_pass) {
+            return Ok(PairwiseSplit { pairs, jitter: 0.0 });
+        }
     }
     if lambda <= 0.0 {
         return Err(unridged("a class covariance", ridge, mean_var));
