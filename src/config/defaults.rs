@@ -136,7 +136,7 @@ pub const HEATMAP_LAYER: usize = 1;
 pub const FROM_LAYER: usize = 0;
 /// How f64 covariances go through an affine layer (`--affine`): see BENCHMARKS.md "f32
 /// propagation and `--affine`" for the measurement behind this choice.
-pub const AFFINE: AffineStrategy = AffineStrategy::Dense;
+pub const AFFINE: AffineStrategy = AffineStrategy::Auto;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -20,7 +20,9 @@
 //! With [`AffineStrategy::Auto`] a class whose Σ has structure that makes the update cheaper —
 //! constant coordinates (dropped), or a Cholesky factor U (then (WU)(WU)ᵀ) — is updated through
 //! it ([`super::affine_factored`]); that agrees with the dense update to rounding, not bit for
-//! bit, so the default stays [`AffineStrategy::Dense`].
+//! bit. [`AffineWorkspace::new`] keeps [`AffineStrategy::Dense`]; the commands' default
+//! (`--affine`, [`crate::config::defaults::AFFINE`]) is Auto, from the measurement in
+//! BENCHMARKS.md "f32 propagation and `--affine`".
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -86,25 +88,22 @@ impl<T: Real> Default for Stacked<T> {
 }
 
 impl<T: Real> Stacked<T> {
-    /// Stacks `covs` (each N_in × N_in) and multiplies them by `w` (N_out × N_in) in one GEMM.
-    pub(crate) fn multiply<'a>(
+    /// Stacks `count` covariances (each N_in × N_in, written by `fill(k, slot)`) and multiplies
+    /// them by `w` (N_out × N_in) in one GEMM.
+    pub(crate) fn multiply(
         &mut self,
         w: MatRef<'_, T>,
-        covs: impl ExactSizeIterator<Item = MatRef<'a, T>>,
+        count: usize,
+        mut fill: impl FnMut(usize, MatMut<'_, T>),
     ) {
         let (n_out, n_in) = (w.nrows(), w.ncols());
         let zero = T::from_f64(0.0);
-        self.stacked
-            .resize_with(n_in, covs.len() * n_in, |_, _| zero);
-        self.product
-            .resize_with(n_out, covs.len() * n_in, |_, _| zero);
+        self.stacked.resize_with(n_in, count * n_in, |_, _| zero);
+        self.product.resize_with(n_out, count * n_in, |_, _| zero);
         self.w_t.resize_with(n_in, n_out, |_, _| zero);
         self.w_t.copy_from(w.transpose());
-        for (k, cov) in covs.enumerate() {
-            self.stacked
-                .as_mut()
-                .subcols_mut(k * n_in, n_in)
-                .copy_from(cov);
+        for k in 0..count {
+            fill(k, self.stacked.as_mut().subcols_mut(k * n_in, n_in));
         }
         matmul(
             self.product.as_mut(),
@@ -211,8 +210,9 @@ pub fn affine_moments(
         return Ok(());
     }
     let classes = &ws.dense_classes;
-    ws.dense
-        .multiply(w, classes.iter().map(|&c| inputs[c].cov.as_ref()));
+    ws.dense.multiply(w, classes.len(), |k, mut slot| {
+        slot.copy_from(inputs[classes[k]].cov.as_ref());
+    });
     for (k, &c) in classes.iter().enumerate() {
         ws.dense.lower_into(k, outputs[c].cov.as_mut());
     }
