@@ -4,8 +4,9 @@
 //! faer's own N×N×N GEMM for reference, every closure per layer width N, the forward pass of a
 //! 784-1000-1000-10 network, the streaming moment accumulator, and the whole engine (a warm
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
-//! closures and the read-out, with no allocation per layer), and the comparison's KL divergence
-//! of two N × N Gaussians.
+//! closures and the read-out, with no allocation per layer), the comparison's KL divergence
+//! of two N × N Gaussians, and one relu layer with f64 and with f32 covariances
+//! (`layer_precision`).
 //!
 //! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
@@ -16,7 +17,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use corrflow::net::{Activation, ForwardPass, Mlp};
+use corrflow::net::{Activation, ForwardPass, Mlp, Precision};
 use corrflow::propagate::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
@@ -250,12 +251,44 @@ fn bench_kl_divergence(c: &mut Criterion) {
     g.finish();
 }
 
+/// One relu layer N → N (plus a one-unit read-out), 2 classes, propagated by a warm engine with
+/// f64 and with f32 covariances (issue #14 item 4); one element is one dense-update flop.
+fn bench_layer_precision(c: &mut Criterion) {
+    let mut g = c.benchmark_group("layer_precision");
+    let opts = PropagateOptions {
+        method: ClosureMethod::Auto,
+        corrections: Corrections::None,
+    };
+    for n in [256, 512, 1024] {
+        let net = Mlp::init(&[n, n, 1], Activation::Relu, 1.0, 9).unwrap();
+        let start: Vec<Moments> = (0..2)
+            .map(|k| strong_layer_moments(&mut Uniform(1 + k as u64), n))
+            .collect();
+        let timings = Timings::disabled();
+        g.throughput(Throughput::Elements(3 * (n as u64).pow(3) * 2));
+        for precision in [Precision::F64, Precision::F32] {
+            let mut engine = Propagator::with_settings(precision, AffineStrategy::Dense);
+            g.bench_with_input(
+                BenchmarkId::new(precision.to_string(), n),
+                &n,
+                |bench, _| {
+                    bench.iter(|| {
+                        let stages = engine.run(&net, 0, &start, None, opts, &timings).unwrap();
+                        black_box(stages.len());
+                    })
+                },
+            );
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision
 }
 criterion_main!(benches);

@@ -71,7 +71,7 @@ fn main() -> corrflow::Result<()> {
             net
         }
     };
-    let options = AnalysisConfig::default().options(1);
+    let options = AnalysisConfig::default().options(1, corrflow::net::Precision::F64);
     let (analysis, _) = analyze(&net, &test_set, options, &Timings::disabled())?;
     println!(
         "network {:?} ({}), accuracy {:.4} on {} test samples\n",

@@ -22,7 +22,7 @@ use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
-use crate::propagate::{Predicted, PropagateOptions, Propagator};
+use crate::propagate::{EngineSettings, Predicted, PropagateOptions, Propagator};
 use crate::stats::gaussian::{prob_argmax, prob_argmax_flops};
 use crate::stats::Moments;
 use crate::timing::Timings;
@@ -36,6 +36,8 @@ pub struct AccuracyOptions {
     pub mc_samples: usize,
     /// Seed of the Monte Carlo draws; class c from start layer l uses a seed derived from it.
     pub seed: u64,
+    /// How the propagations compute (`--precision`, `--affine`).
+    pub engine: EngineSettings,
 }
 
 /// P(argmax y = c) for one class under the predicted output Gaussian.
@@ -204,7 +206,7 @@ pub fn theory_accuracy(
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
     let priors = class_priors(&input.counts)?;
-    let mut engine = Propagator::new();
+    let mut engine = opts.engine.engine();
     (0..=net.depth())
         .map(|l| {
             let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
@@ -254,7 +256,7 @@ pub fn corrected_input_accuracy(
     {
         return Ok(None);
     }
-    let mut engine = Propagator::new();
+    let mut engine = opts.engine.engine();
     let predicted = engine.run(
         net,
         0,

@@ -17,7 +17,7 @@ use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::ClosureMethod;
-use crate::propagate::Propagator;
+use crate::propagate::EngineSettings;
 use crate::stats::gaussian::relative_frobenius;
 use crate::timing::Timings;
 
@@ -38,6 +38,8 @@ pub struct AnalysisOptions {
     pub heatmap_layer: usize,
     /// Seed of every random draw (Monte Carlo, surrogates).
     pub seed: u64,
+    /// How the propagations compute (`--precision`, `--affine`).
+    pub engine: EngineSettings,
 }
 
 /// Everything `corrflow analyze` reports, as serialised to JSON.
@@ -147,6 +149,7 @@ pub fn analyze(
         method: opts.method,
         mc_samples: opts.mc_samples,
         seed: opts.seed,
+        engine: opts.engine,
     };
     let theory = theory_accuracy(net, &stats, acc_opts, timings)?;
     let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts, timings)?;
@@ -201,7 +204,7 @@ fn heatmap(
     } else {
         Stage::Post(opts.heatmap_layer)
     };
-    let mut engine = Propagator::new();
+    let mut engine = opts.engine.engine();
     let predicted = propagate_from(&mut engine, net, stats, 0, opts.method, timings)?;
     let prop = predicted
         .iter()

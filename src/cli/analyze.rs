@@ -9,6 +9,7 @@ use clap::Args;
 use corrflow::command::analyze::analyze_run;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
 use corrflow::io::MemoryLimit;
+use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -37,6 +38,10 @@ pub struct AnalyzeArgs {
     /// Closure of the nonlinearity for the theory.
     #[arg(long, value_enum, default_value_t = ClosureMethod::Auto)]
     pub closure: ClosureMethod,
+    /// Update of f64 covariances through an affine layer: dense, auto or factored (see
+    /// `corrflow propagate --help`).
+    #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
+    pub affine: AffineStrategy,
     /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact).
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
@@ -74,6 +79,7 @@ impl AnalyzeArgs {
             analysis: AnalysisConfig {
                 on: self.on,
                 closure: self.closure,
+                affine: self.affine,
                 mc_samples: self.mc_samples,
                 surrogate_samples: self.surrogate_samples,
                 ridge: self.ridge,

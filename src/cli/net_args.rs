@@ -42,9 +42,10 @@ pub struct NetArgs {
     /// Seed of the weight initialisation and of the batch order.
     #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
-    /// Float type of training (forward pass, backpropagation, optimiser): f64 or f32
-    /// [default: f64]. The model is stored in f64 either way (f32 weights widened exactly);
-    /// evaluation, statistics and propagation are f64.
+    /// Float type of training (forward pass, backpropagation, optimiser) and of the propagated
+    /// covariances: f64 or f32 [default: f64]. The model is stored in f64 either way (f32
+    /// weights widened exactly); evaluation, statistics and the comparison are f64. With
+    /// --model it sets the propagation's only.
     #[arg(
         long,
         value_name = "TYPE",
@@ -86,7 +87,6 @@ impl NetArgs {
             (Field::Epochs, self.epochs.is_some()),
             (Field::Lr, self.lr.is_some()),
             (Field::Gain, self.gain.is_some()),
-            (Field::Precision, self.precision.is_some()),
         ];
         match given.iter().find(|(_, set)| *set) {
             Some((field, _)) => Err(Error::config(

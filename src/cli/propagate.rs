@@ -6,8 +6,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use corrflow::command::propagate::propagate;
+use corrflow::config::TrainSettings;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
 use corrflow::io::MemoryLimit;
+use corrflow::net::Precision;
+use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::timing::Timings;
 use corrflow::Result;
@@ -31,6 +34,16 @@ pub struct PropagateArgs {
     /// Cumulants beyond the covariance at the first nonlinearity.
     #[arg(long, value_enum, default_value_t = Corrections::None)]
     pub corrections: Corrections,
+    /// Float type of the propagated covariances: f64, or f32 (affine update and the relu, leaky
+    /// relu, linear and quadratic closures on f32 lanes; statistics, comparison and the other
+    /// closures in f64; error against f64: BENCHMARKS.md "f32 propagation").
+    #[arg(long, value_name = "TYPE", value_enum, ignore_case = true, default_value_t = Precision::F64)]
+    pub precision: Precision,
+    /// Update of f64 covariances through an affine layer: dense (W Σ Wᵀ), auto (through the
+    /// non-constant coordinates or a Cholesky factor where the flop model says it is cheaper;
+    /// equal to rounding) or factored (wherever a factor exists; for measurements).
+    #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
+    pub affine: AffineStrategy,
     /// Measure the statistics on the task's training or test set.
     #[arg(long, value_enum, default_value_t = On::Test)]
     pub on: On,
@@ -55,7 +68,12 @@ impl From<&PropagateArgs> for RunConfig {
                 corrections: a.corrections,
                 from_layer: a.from_layer,
                 stats_batch: a.batch,
+                affine: a.affine,
                 ..AnalysisConfig::default()
+            },
+            train: TrainSettings {
+                precision: Some(a.precision),
+                ..TrainSettings::default()
             },
             ..RunConfig::default()
         }

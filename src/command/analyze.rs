@@ -120,7 +120,12 @@ pub fn analyze_run(
         trained_on.as_deref(),
     )?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
-    let analysed = analyze(&net, data, a.options(config.net.seed), timings);
+    let analysed = analyze(
+        &net,
+        data,
+        a.options(config.net.seed, config.train.precision.unwrap_or_default()),
+        timings,
+    );
     let (analysis, heatmap) = match model {
         Some(path) => naming_model(path, analysed)?,
         None => analysed?,

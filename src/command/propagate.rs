@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
 use crate::propagate::ClosurePair;
-use crate::propagate::{PropagateOptions, Propagator};
+use crate::propagate::PropagateOptions;
 use crate::report::tables;
 use crate::timing::{TimingSummary, Timings};
 
@@ -92,7 +92,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     let first_pre = (a.from_layer < net.depth())
         .then(|| measured(Stage::Pre(a.from_layer + 1)))
         .map(Vec::as_slice);
-    let mut engine = Propagator::new();
+    let mut engine = config.engine().engine();
     let options = PropagateOptions {
         method: a.closure,
         corrections: a.corrections,

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::defaults;
 use crate::analysis::AnalysisOptions;
 use crate::data::{Dataset, Split};
+use crate::net::Precision;
+use crate::propagate::affine::AffineStrategy;
 use crate::propagate::closures::{ClosureMethod, Corrections};
+use crate::propagate::EngineSettings;
 
 /// Which of the task's sets the statistics are measured on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -58,6 +61,8 @@ pub struct AnalysisConfig {
     pub ridge: f64,
     /// Layer whose class-0 covariance is drawn as a heatmap.
     pub heatmap_layer: usize,
+    /// The update of f64 covariances through an affine layer.
+    pub affine: AffineStrategy,
 }
 
 impl Default for AnalysisConfig {
@@ -72,14 +77,26 @@ impl Default for AnalysisConfig {
             surrogate_samples: None,
             ridge: defaults::RIDGE,
             heatmap_layer: defaults::HEATMAP_LAYER,
+            affine: defaults::AFFINE,
         }
     }
 }
 
 impl AnalysisConfig {
-    /// The options of [`analyze`](crate::analysis::analyze()), its random draws seeded with `seed`.
-    pub fn options(&self, seed: u64) -> AnalysisOptions {
+    /// The propagation engine's settings, its covariances in `precision` (the run's
+    /// `precision`, shared with training).
+    pub fn engine(&self, precision: Precision) -> EngineSettings {
+        EngineSettings {
+            precision,
+            affine: self.affine,
+        }
+    }
+
+    /// The options of [`analyze`](crate::analysis::analyze()), its random draws seeded with
+    /// `seed`, its covariances propagated in `precision`.
+    pub fn options(&self, seed: u64, precision: Precision) -> AnalysisOptions {
         AnalysisOptions {
+            engine: self.engine(precision),
             method: self.closure,
             mc_samples: self.mc_samples,
             surrogate_samples: self.surrogate_samples,

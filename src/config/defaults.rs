@@ -8,6 +8,7 @@ use crate::cumtrain::Objective;
 use crate::data::{HigherOrderConfig, XorConfig};
 use crate::net::train::{Loss, Optimizer};
 use crate::net::Activation;
+use crate::propagate::affine::AffineStrategy;
 
 /// Defaults that differ between tasks.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -133,6 +134,9 @@ pub const MIN_MC_SAMPLES: usize = 4;
 pub const HEATMAP_LAYER: usize = 1;
 /// Layer whose measured statistics `propagate` starts from (0 = the input).
 pub const FROM_LAYER: usize = 0;
+/// How f64 covariances go through an affine layer (`--affine`): see BENCHMARKS.md "f32
+/// propagation and `--affine`" for the measurement behind this choice.
+pub const AFFINE: AffineStrategy = AffineStrategy::Auto;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -48,6 +48,13 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
+    /// The propagation engine's settings: the run's `precision` (shared with training: one key
+    /// for the float type of the whole run) and `affine`.
+    pub fn engine(&self) -> crate::propagate::EngineSettings {
+        self.analysis
+            .engine(self.train.precision.unwrap_or_default())
+    }
+
     /// Training epochs: the set value or the task's default.
     pub fn epochs(&self) -> usize {
         self.train

@@ -11,7 +11,7 @@ const TILE: usize = 8;
 /// Copies the strict lower triangle of the square `m` onto its upper triangle, tile by tile so
 /// that the strided (row-wise) side of the transposition stays in cache; a plain double loop
 /// writes one cache line per element at N ≳ 512.
-pub fn mirror_lower(mut m: MatMut<'_, f64>) {
+pub fn mirror_lower<T: Copy>(mut m: MatMut<'_, T>) {
     let n = m.nrows();
     for jb in (0..n).step_by(TILE) {
         for ib in (0..=jb).step_by(TILE) {

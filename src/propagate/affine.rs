@@ -20,19 +20,33 @@
 //! With [`AffineStrategy::Auto`] a class whose Σ has structure that makes the update cheaper —
 //! constant coordinates (dropped), or a Cholesky factor U (then (WU)(WU)ᵀ) — is updated through
 //! it ([`super::affine_factored`]); that agrees with the dense update to rounding, not bit for
-//! bit, so the default stays [`AffineStrategy::Dense`].
+//! bit. [`AffineWorkspace::new`] keeps [`AffineStrategy::Dense`]; the commands' default
+//! (`--affine`, [`crate::config::defaults::AFFINE`]) is Auto, from the measurement in
+//! BENCHMARKS.md "f32 propagation and `--affine`".
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
-use faer::{Accum, ColRef, Mat, MatRef, Par};
+use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use crate::error::{Error, Result};
 use crate::linalg::mirror_lower;
+use crate::net::Real;
 use crate::stats::Moments;
 
-/// How [`affine_moments`] updates each class's covariance.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// How [`affine_moments`] updates each class's covariance (`--affine`, grid key `affine`).
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum AffineStrategy {
     /// T = WΣ (one stacked GEMM), then the lower triangle of T Wᵀ: the reference, bit for bit
     /// the result of every release before the factored path.
@@ -48,17 +62,82 @@ pub enum AffineStrategy {
     Factored,
 }
 
-/// Reusable buffers of [`affine_moments`]: the stacked input covariances and W times them.
-/// They grow to the largest layer seen and are then reused without allocation.
+/// The stacked dense update Σ'ₖ = W Sₖ Wᵀ of several covariances in one float type T (f64 here,
+/// f32 for `--precision f32`): [`Stacked::multiply`] forms W [S₁ … S_K] in one GEMM,
+/// [`Stacked::lower_into`] the lower triangle of each (W Sₖ) Wᵀ, mirrored. The buffers grow to
+/// the largest layer seen and are then reused without allocation.
 #[derive(Clone, Debug)]
-pub struct AffineWorkspace {
-    /// [Σ₁ … Σ_C], N_in × C·N_in.
-    stacked: Mat<f64>,
-    /// W [Σ₁ … Σ_C], N_out × C·N_in.
-    product: Mat<f64>,
+pub(crate) struct Stacked<T: Real> {
+    /// [S₁ … S_K], N_in × K·N_in.
+    stacked: Mat<T>,
+    /// W [S₁ … S_K], N_out × K·N_in.
+    product: Mat<T>,
     /// Wᵀ stored column-major (N_in × N_out): faer multiplies by a transposed *view* of W at
     /// ~60 % of its plain GEMM rate here, by this copy at ~90 % (BENCHMARKS.md, Goal 2).
-    w_t: Mat<f64>,
+    w_t: Mat<T>,
+}
+
+impl<T: Real> Default for Stacked<T> {
+    fn default() -> Self {
+        Stacked {
+            stacked: Mat::new(),
+            product: Mat::new(),
+            w_t: Mat::new(),
+        }
+    }
+}
+
+impl<T: Real> Stacked<T> {
+    /// Stacks `count` covariances (each N_in × N_in, written by `fill(k, slot)`) and multiplies
+    /// them by `w` (N_out × N_in) in one GEMM.
+    pub(crate) fn multiply(
+        &mut self,
+        w: MatRef<'_, T>,
+        count: usize,
+        mut fill: impl FnMut(usize, MatMut<'_, T>),
+    ) {
+        let (n_out, n_in) = (w.nrows(), w.ncols());
+        let zero = T::from_f64(0.0);
+        self.stacked.resize_with(n_in, count * n_in, |_, _| zero);
+        self.product.resize_with(n_out, count * n_in, |_, _| zero);
+        self.w_t.resize_with(n_in, n_out, |_, _| zero);
+        self.w_t.copy_from(w.transpose());
+        for k in 0..count {
+            fill(k, self.stacked.as_mut().subcols_mut(k * n_in, n_in));
+        }
+        matmul(
+            self.product.as_mut(),
+            Accum::Replace,
+            w,
+            self.stacked.as_ref(),
+            T::from_f64(1.0),
+            Par::rayon(0),
+        );
+    }
+
+    /// W Sₖ Wᵀ of the k-th covariance of the last [`Stacked::multiply`] into `out`
+    /// (N_out × N_out): the lower triangle by a triangular GEMM, then mirrored.
+    pub(crate) fn lower_into(&self, k: usize, mut out: MatMut<'_, T>) {
+        let n_in = self.w_t.nrows();
+        triangular::matmul(
+            out.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            self.product.as_ref().subcols(k * n_in, n_in),
+            BlockStructure::Rectangular,
+            self.w_t.as_ref(),
+            BlockStructure::Rectangular,
+            T::from_f64(1.0),
+            Par::rayon(0),
+        );
+        mirror_lower(out);
+    }
+}
+
+/// Reusable buffers of [`affine_moments`]: the stacked update and the factored one's.
+#[derive(Clone, Debug)]
+pub struct AffineWorkspace {
+    dense: Stacked<f64>,
     /// The classes updated densely in this call (all of them under [`AffineStrategy::Dense`]).
     dense_classes: Vec<usize>,
     factor: FactorWorkspace,
@@ -74,9 +153,7 @@ impl AffineWorkspace {
     /// Empty buffers for the given update strategy.
     pub fn with_strategy(strategy: AffineStrategy) -> Self {
         AffineWorkspace {
-            stacked: Mat::new(),
-            product: Mat::new(),
-            w_t: Mat::new(),
+            dense: Stacked::default(),
             dense_classes: Vec::new(),
             factor: FactorWorkspace::new(),
             strategy,
@@ -102,11 +179,11 @@ pub fn affine_moments(
     outputs: &mut [Moments],
     ws: &mut AffineWorkspace,
 ) -> Result<()> {
-    let (n_out, n_in) = (w.nrows(), w.ncols());
+    let n_out = w.nrows();
     check_shapes(w, b, inputs, outputs)?;
     ws.dense_classes.clear();
     for (c, (input, out)) in inputs.iter().zip(outputs.iter_mut()).enumerate() {
-        affine_mean(w, b, input, out);
+        affine_mean(w, b, &input.mean, &mut out.mean);
         out.cov.resize_with(n_out, n_out, |_, _| 0.0);
         out.k3_iij = None;
         out.k4_iijj = None;
@@ -132,55 +209,34 @@ pub fn affine_moments(
     if dense == 0 {
         return Ok(());
     }
-    ws.stacked.resize_with(n_in, dense * n_in, |_, _| 0.0);
-    ws.product.resize_with(n_out, dense * n_in, |_, _| 0.0);
-    ws.w_t.resize_with(n_in, n_out, |_, _| 0.0);
-    ws.w_t.copy_from(w.transpose());
-    for (k, &c) in ws.dense_classes.iter().enumerate() {
-        ws.stacked
-            .as_mut()
-            .subcols_mut(k * n_in, n_in)
-            .copy_from(inputs[c].cov.as_ref());
-    }
-    matmul(
-        ws.product.as_mut(),
-        Accum::Replace,
-        w,
-        ws.stacked.as_ref(),
-        1.0,
-        Par::rayon(0),
-    );
-    for (k, &c) in ws.dense_classes.iter().enumerate() {
-        let out = &mut outputs[c];
-        triangular::matmul(
-            out.cov.as_mut(),
-            BlockStructure::TriangularLower,
-            Accum::Replace,
-            ws.product.as_ref().subcols(k * n_in, n_in),
-            BlockStructure::Rectangular,
-            ws.w_t.as_ref(),
-            BlockStructure::Rectangular,
-            1.0,
-            Par::rayon(0),
-        );
-        mirror_lower(out.cov.as_mut());
+    let classes = &ws.dense_classes;
+    ws.dense.multiply(w, classes.len(), |k, mut slot| {
+        slot.copy_from(inputs[classes[k]].cov.as_ref());
+    });
+    for (k, &c) in classes.iter().enumerate() {
+        ws.dense.lower_into(k, outputs[c].cov.as_mut());
     }
     Ok(())
 }
 
-/// μ' = W μ + b into `out.mean` (resized to N_out).
-fn affine_mean(w: MatRef<'_, f64>, b: ColRef<'_, f64>, input: &Moments, out: &mut Moments) {
-    out.mean.resize_with(w.nrows(), |_| 0.0);
+/// μ' = W μ + b into `out` (resized to N_out).
+pub(crate) fn affine_mean(
+    w: MatRef<'_, f64>,
+    b: ColRef<'_, f64>,
+    mean: &Col<f64>,
+    out: &mut Col<f64>,
+) {
+    out.resize_with(w.nrows(), |_| 0.0);
     matmul(
-        out.mean.as_mat_mut(),
+        out.as_mat_mut(),
         Accum::Replace,
         w,
-        input.mean.as_mat(),
+        mean.as_mat(),
         1.0,
         Par::rayon(0),
     );
     for i in 0..w.nrows() {
-        out.mean[i] += b[i];
+        out[i] += b[i];
     }
 }
 

@@ -8,11 +8,12 @@
 //! Sweeps, benchmarks and repeated evaluations reuse one propagator; [`propagate`] is the
 //! one-shot form.
 
-use super::affine::{affine_moments, AffineWorkspace};
+use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use super::closures::{Closure, ClosureMethod, Corrections};
 use super::pair::ClosurePair;
+use super::single::SinglePropagator;
 use crate::error::{Error, Field, Result};
-use crate::net::{Layer, Mlp, Stage};
+use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
 
@@ -79,12 +80,25 @@ pub fn propagate(
 pub struct Propagator {
     ws: AffineWorkspace,
     stages: Vec<Predicted>,
+    precision: Precision,
+    single: SinglePropagator,
 }
 
 impl Propagator {
-    /// An engine with empty buffers; they are sized by the first run.
+    /// An engine with empty buffers (f64, dense affine update); they are sized by the first run.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An engine whose [`Propagator::run`] computes in `precision` (f32: [`super::single`],
+    /// Gaussian closure only; with κ₃/κ₄ corrections it runs in f64) and updates f64
+    /// covariances by `affine` (the f32 path always updates densely).
+    pub fn with_settings(precision: Precision, affine: AffineStrategy) -> Self {
+        Propagator {
+            ws: AffineWorkspace::with_strategy(affine),
+            precision,
+            ..Self::default()
+        }
     }
 
     /// [`propagate`] into this engine's buffers, recording the time of the "affine" (with its
@@ -102,6 +116,16 @@ impl Propagator {
         check_start(net, from, start)?;
         let pairs = ClosurePair::for_layers(net, opts.method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        if self.precision == Precision::F32 && opts.corrections == Corrections::None {
+            let depth = net.depth();
+            shape_stages(&mut self.stages, from, depth, start.len());
+            let (single, stages) = (&mut self.single, &mut self.stages);
+            single.run(net, from, start, opts.method, &closures, stages, timings)?;
+            for p in stages.iter() {
+                check_finite(p, depth, "the f32 propagation")?;
+            }
+            return Ok(&self.stages);
+        }
         self.run_closure(
             net,
             from,
@@ -139,7 +163,7 @@ impl Propagator {
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
-        let Propagator { ws, stages } = self;
+        let Propagator { ws, stages, .. } = self;
         for l in from + 1..=depth {
             let layer = &net.layers[l - 1];
             let (done, rest) = stages.split_at_mut(2 * (l - from - 1));

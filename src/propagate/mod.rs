@@ -7,6 +7,9 @@ pub mod backward;
 pub mod closures;
 pub mod engine;
 pub mod pair;
+pub mod settings;
+pub mod single;
 
 pub use engine::{propagate, Predicted, PropagateOptions, Propagator};
 pub use pair::ClosurePair;
+pub use settings::EngineSettings;

@@ -68,6 +68,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         method: ClosureMethod::Auto,
         mc_samples: config.analysis.mc_samples,
         seed: config.net.seed,
+        engine: config.engine(),
     };
     let theory = theory_accuracy(&net, &stats, opts, &Timings::disabled())?
         .into_iter()

@@ -11,7 +11,9 @@ use crate::config::{RunConfig, Task};
 use crate::data::Scale;
 use crate::error::{parse_value, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
-use crate::net::Activation;
+use crate::net::{Activation, Precision};
+use crate::propagate::affine::AffineStrategy;
+use clap::ValueEnum;
 
 /// Every key a grid file may set: the grid's schema, from which the point's id is derived. Unset
 /// keys take the defaults of [`crate::config::defaults`] (as `corrflow train`); they are left out of the canonical form, so a point's id
@@ -89,10 +91,16 @@ pub struct PointConfig {
     pub gain: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Float type of training and of the propagated covariances: `f64` or `f32`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<String>,
     // The analysis.
     /// Monte Carlo samples per class for the theory accuracy with ≥ 3 outputs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mc_samples: Option<usize>,
+    /// Update of f64 covariances through an affine layer: `dense`, `auto` or `factored`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affine: Option<String>,
 }
 
 impl PointConfig {
@@ -170,6 +178,25 @@ impl PointConfig {
         if let Some(v) = &self.optimizer {
             let optimizer: Optimizer = parse_value(v, Field::Optimizer).map_err(to_key)?;
             self.optimizer = Some(optimizer.to_string());
+        }
+        if let Some(v) = &self.precision {
+            let precision: Precision = parse_value(v, Field::Precision).map_err(to_key)?;
+            self.precision = Some(precision.to_string());
+        }
+        if let Some(v) = &self.affine {
+            let affine = AffineStrategy::from_str(v.trim(), true)
+                .ok()
+                .and_then(|a| a.to_possible_value())
+                .ok_or_else(|| {
+                    let names: Vec<String> = AffineStrategy::value_variants()
+                        .iter()
+                        .filter_map(|a| a.to_possible_value())
+                        .map(|p| p.get_name().to_string())
+                        .collect();
+                    let names = names.join(", ");
+                    ("affine".to_string(), format!("'{v}' is not one of {names}"))
+                })?;
+            self.affine = Some(affine.get_name().to_string());
         }
         if self
             .hidden
@@ -320,6 +347,44 @@ mod tests {
         assert_eq!(c.train.optimizer, defaults::OPTIMIZER);
         assert_eq!((c.train.lr, c.train.batch), (Some(0.5), defaults::BATCH));
         assert_eq!(c.analysis.mc_samples, defaults::SWEEP_MC_SAMPLES);
+        assert_eq!(c.engine().precision, Precision::F64);
+        assert_eq!(c.analysis.affine, defaults::AFFINE);
+    }
+
+    /// `precision` and `affine` take any case, reach the engine's settings, and a bad value
+    /// names its key.
+    #[test]
+    fn precision_and_affine_keys_reach_the_engine() {
+        let mut point = PointConfig {
+            precision: Some("F32".into()),
+            affine: Some("Factored".into()),
+            ..Default::default()
+        };
+        point.normalize().unwrap();
+        assert_eq!(point.precision.as_deref(), Some("f32"));
+        assert_eq!(point.affine.as_deref(), Some("factored"));
+        let engine = point.run_config().unwrap().engine();
+        assert_eq!(engine.precision, Precision::F32);
+        assert_eq!(engine.affine, AffineStrategy::Factored);
+        for (bad, key) in [
+            (
+                PointConfig {
+                    precision: Some("f16".into()),
+                    ..Default::default()
+                },
+                "precision",
+            ),
+            (
+                PointConfig {
+                    affine: Some("sparse".into()),
+                    ..Default::default()
+                },
+                "affine",
+            ),
+        ] {
+            let (k, msg) = bad.clone().normalize().unwrap_err();
+            assert_eq!(k, key, "{msg}");
+        }
     }
 
     #[test]

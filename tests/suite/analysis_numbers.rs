@@ -15,6 +15,7 @@ use corrflow::measure::{layer_stats, layer_stats_timed, Higher};
 use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
+use corrflow::propagate::EngineSettings;
 use corrflow::stats::gaussian::GaussianSampler;
 use corrflow::stats::Moments;
 use corrflow::timing::Timings;
@@ -94,6 +95,7 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
                 method: ClosureMethod::Auto,
                 mc_samples: mc,
                 seed: 9,
+                engine: EngineSettings::default(),
             },
             &timings,
         )
@@ -309,6 +311,7 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
         method: ClosureMethod::Auto,
         mc_samples: 4,
         seed: 1,
+        engine: EngineSettings::default(),
     };
     let plain = theory_accuracy(&net, &stats, opts, &Timings::disabled()).unwrap();
     let corrected = corrected_input_accuracy(&net, &stats, opts, &Timings::disabled())

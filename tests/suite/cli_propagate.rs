@@ -129,3 +129,55 @@ fn bad_requests_are_refused_clearly() {
     ]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/m.safetensors"));
 }
+
+/// `--precision f32` and `--affine` reach the engine: on the XOR network (2-16-2, quadratic)
+/// every reported error agrees with f64's within the f32 bound of `propagate_f32`
+/// ((maps + 1)·max N·ε_f32 = 3·16·2⁻²³), κ₃/κ₄ corrections run in f64 (identical output), and
+/// a bad `--affine` is refused naming the flag.
+#[test]
+fn precision_and_affine_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    json(&corrflow(&["train", "--task", "xor", "--json", "--out", m]));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["propagate", "--model", m, "--task", "xor", "--json"];
+        args.extend_from_slice(extra);
+        json(&corrflow(&args))["layers"].as_array().unwrap().clone()
+    };
+    let errors = |rows: &[serde_json::Value]| -> Vec<f64> {
+        rows.iter()
+            .map(|r| r["cov_rel_err"].as_f64().unwrap())
+            .collect()
+    };
+    let exact = errors(&run(&["--affine", "dense"]));
+    let bound = 3.0 * 16.0 * f64::from(f32::EPSILON);
+    for extra in [
+        &["--precision", "f32"][..],
+        &["--precision", "F32", "--affine", "factored"],
+    ] {
+        let single = errors(&run(extra));
+        assert_eq!(single.len(), exact.len());
+        for (a, b) in exact.iter().zip(&single) {
+            assert!((a - b).abs() <= bound, "{extra:?}: {b} vs f64 {a}");
+        }
+        assert_ne!(single, exact, "{extra:?}: the f32 path left no trace");
+    }
+    let k3k4 = |extra: &[&str]| {
+        let mut args = vec!["--corrections", "k3k4"];
+        args.extend_from_slice(extra);
+        errors(&run(&args))
+    };
+    assert_eq!(k3k4(&["--precision", "f32"]), k3k4(&[]));
+    let out = corrflow(&[
+        "propagate",
+        "--model",
+        m,
+        "--task",
+        "xor",
+        "--affine",
+        "sparse",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--affine"));
+}

@@ -24,6 +24,7 @@ mod idx;
 mod io_reliability;
 mod model_python;
 mod propagate_engine;
+mod propagate_f32;
 mod reliability_cli;
 mod stats_affine;
 mod stats_affine_factored;

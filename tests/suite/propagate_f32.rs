@@ -1,0 +1,168 @@
+//! `--precision f32` against f64: every propagated stage (mean and covariance) of random
+//! networks of each activation — f32 closures (relu, leaky relu, quadratic, linear) and the f64
+//! fallback (tanh, erf) — and of a relu layer on real MNIST statistics, within the stated error.
+
+use faer::{Col, Mat};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+use corrflow::analysis::accuracy::{theory_accuracy, AccuracyOptions};
+use corrflow::data::MnistConfig;
+use corrflow::measure::{layer_stats, Higher};
+use corrflow::net::{Activation, Mlp, Precision};
+use corrflow::propagate::affine::AffineStrategy;
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::{EngineSettings, Predicted, PropagateOptions, Propagator};
+use corrflow::stats::gaussian::relative_frobenius;
+use corrflow::stats::Moments;
+use corrflow::timing::Timings;
+
+use super::common::mnist_dir;
+
+const GAUSSIAN: PropagateOptions = PropagateOptions {
+    method: ClosureMethod::Auto,
+    corrections: Corrections::None,
+};
+
+/// The stated error of f32 propagation relative to f64 (Frobenius, per stage): every entry of an
+/// affine map is an inner product of length N, whose f32 rounding is at most γ_N ≈ N·u relative
+/// to Σ|terms| (u = 2⁻²⁴; Higham, *Accuracy and Stability*, §3.1), the start Σ's own rounding
+/// is u, and the closures pass errors on with gain ≲ 1 (they are Lipschitz with constant
+/// max|φ'| ≈ 1 here), so the errors of the maps add: (maps + 1) × max N × 2u.
+fn stated_error(net: &Mlp, from: usize) -> f64 {
+    let maps = (net.layers.len() - from) as f64;
+    let widest = net.widths().into_iter().max().unwrap_or(1) as f64;
+    (maps + 1.0) * widest * f64::from(f32::EPSILON)
+}
+
+/// Every stage of `start` propagated from `from` in f64 and in f32.
+fn both(net: &Mlp, from: usize, start: &[Moments]) -> (Vec<Predicted>, Vec<Predicted>) {
+    let run = |precision| {
+        let mut engine = Propagator::with_settings(precision, AffineStrategy::Dense);
+        engine
+            .run(net, from, start, None, GAUSSIAN, &Timings::disabled())
+            .unwrap();
+        engine.into_stages()
+    };
+    (run(Precision::F64), run(Precision::F32))
+}
+
+/// The largest relative error of f32 against f64 over every stage and class: Frobenius for Σ,
+/// Euclidean for μ.
+fn worst_error(f64s: &[Predicted], f32s: &[Predicted]) -> f64 {
+    let mut worst = 0.0f64;
+    for (a, b) in f64s.iter().zip(f32s) {
+        assert_eq!(a.stage, b.stage);
+        for (x, y) in a.per_class.iter().zip(&b.per_class) {
+            let cov = relative_frobenius(y.cov.as_ref(), x.cov.as_ref()).unwrap();
+            let mean = (&y.mean - &x.mean).norm_l2() / x.mean.norm_l2().max(f64::MIN_POSITIVE);
+            worst = worst.max(cov).max(mean);
+        }
+    }
+    worst
+}
+
+/// Per class: μ ~ N(0, 0.25 I) and Σ = F Fᵀ/r + 0.1 I for a Gaussian n × r F.
+fn random_start(n: usize, classes: usize, seed: u64) -> Vec<Moments> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut draw = move || -> f64 { StandardNormal.sample(&mut rng) };
+    (0..classes)
+        .map(|_| {
+            let r = n / 2;
+            let f = Mat::from_fn(n, r, |_, _| draw());
+            let cov = &f * f.transpose() * (1.0 / r as f64) + Mat::<f64>::identity(n, n) * 0.1;
+            Moments::gaussian(Col::from_fn(n, |_| 0.5 * draw()), cov)
+        })
+        .collect()
+}
+
+#[test]
+fn random_networks_agree_with_f64_within_the_stated_error() {
+    for (k, act) in [
+        Activation::Relu,
+        Activation::LeakyRelu { slope: 0.1 },
+        Activation::Quadratic { alpha: 0.2 },
+        Activation::Linear,
+        Activation::Tanh,
+        Activation::Erf,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let gain = if act == Activation::Relu {
+            2f64.sqrt()
+        } else {
+            1.0
+        };
+        let net = Mlp::init(&[48, 64, 40, 10], act, gain, 7 + k as u64).unwrap();
+        for from in [0, 1] {
+            let width = net.widths()[from];
+            let start = random_start(width, 3, 11 + k as u64);
+            let (exact, single) = both(&net, from, &start);
+            let (worst, bound) = (worst_error(&exact, &single), stated_error(&net, from));
+            eprintln!("{act} from {from}: worst relative error {worst:.2e} (stated {bound:.2e})");
+            assert!(
+                worst <= bound,
+                "{act} from layer {from}: {worst:e} > {bound:e}"
+            );
+            // The f32 path ran: its results carry f32 rounding.
+            assert!(
+                worst > f64::from(f32::EPSILON) / 64.0,
+                "{act}: f32 path not taken"
+            );
+        }
+    }
+}
+
+/// A relu layer of 256 units on the real MNIST test set's class statistics (784 pixels, many
+/// of them constant: Σ singular), propagated from the input: every stage within the stated
+/// error, and the predicted accuracy within its Monte Carlo standard error of f64's.
+#[test]
+fn real_mnist_layer_agrees_with_f64() {
+    let Some(dir) = mnist_dir() else {
+        eprintln!("note: MNIST_DIR is unset or missing; skipping the real-MNIST f32 test");
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let mnist = MnistConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..MnistConfig::from_dir(&dir)
+    }
+    .load()
+    .unwrap();
+    let data = &mnist.split.test;
+    let net = Mlp::init(&[784, 256, 10], Activation::Relu, 2f64.sqrt(), 5).unwrap();
+    let stats = layer_stats(&net, data, Higher::None, 2048).unwrap();
+    let start = &stats.get(corrflow::net::Stage::Input).unwrap().per_class;
+    let (exact, single) = both(&net, 0, start);
+    let (worst, bound) = (worst_error(&exact, &single), stated_error(&net, 0));
+    eprintln!("MNIST 784-256-10 relu: worst relative error {worst:.2e} (stated {bound:.2e})");
+    assert!(worst <= bound, "{worst:e} > {bound:e}");
+    let accuracy = |precision| {
+        let opts = AccuracyOptions {
+            method: ClosureMethod::Auto,
+            mc_samples: 20_000,
+            seed: 3,
+            engine: EngineSettings {
+                precision,
+                affine: AffineStrategy::Dense,
+            },
+        };
+        theory_accuracy(&net, &stats, opts, &Timings::disabled()).unwrap()
+    };
+    for (a, b) in accuracy(Precision::F64)
+        .iter()
+        .zip(accuracy(Precision::F32))
+    {
+        eprintln!(
+            "A_{}: f64 {:.5} ± {:.5}, f32 {:.5}",
+            a.start_layer, a.accuracy, a.stderr, b.accuracy
+        );
+        assert!(
+            (a.accuracy - b.accuracy).abs() <= a.stderr,
+            "A_{}",
+            a.start_layer
+        );
+    }
+}
