@@ -11,15 +11,16 @@
 
 use std::time::Instant;
 
+use corrflow::net::Activation;
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
-use corrflow::propagate::closures::Corrections;
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use faer::{Col, Mat};
 
 #[path = "inputs.rs"]
 mod inputs;
-use inputs::{closure_cases, layer_moments, strong_layer_moments, Uniform};
+use inputs::{closure_cases, layer_moments, smooth_cases, strong_layer_moments, Uniform};
 
 const USAGE: &str = "usage: closure_ratio N CLASSES ROUNDS [random|strong]";
 
@@ -72,7 +73,17 @@ fn main() {
         100.0 * hist[3] as f64 / pairs,
         100.0 * hist[4] as f64 / pairs,
     );
-    let cases = closure_cases();
+    // Every closure of the criterion suite, then the other smooth activations (tanh is
+    // `hermite_tanh` already).
+    let cases: Vec<_> = closure_cases()
+        .into_iter()
+        .chain(
+            smooth_cases()
+                .into_iter()
+                .filter(|&(_, act)| act != Activation::Tanh)
+                .map(|(name, act)| (name, act, ClosureMethod::Auto)),
+        )
+        .collect();
     let closures: Vec<_> = cases
         .iter()
         .map(|&(_, act, method)| ClosurePair::new(act, method).map(|p| p.closure).unwrap())
