@@ -31,7 +31,7 @@ use faer::{Accum, Col, Mat, Par};
 
 #[path = "tools/inputs.rs"]
 mod inputs;
-use inputs::{closure_cases, layer_moments, strong_layer_moments, Uniform};
+use inputs::{closure_cases, layer_moments, smooth_cases, strong_layer_moments, Uniform};
 
 const WIDTHS: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
 
@@ -137,10 +137,25 @@ fn bench_gemm(c: &mut Criterion) {
 
 fn bench_closures(c: &mut Criterion) {
     let strong = [
-        ("relu_strong", Activation::Relu, ClosureMethod::Auto),
-        ("erf_strong", Activation::Erf, ClosureMethod::Auto),
+        (
+            "relu_strong".to_string(),
+            Activation::Relu,
+            ClosureMethod::Auto,
+        ),
+        (
+            "erf_strong".to_string(),
+            Activation::Erf,
+            ClosureMethod::Auto,
+        ),
     ];
-    for (name, act, method) in closure_cases().into_iter().chain(strong) {
+    let smooth =
+        smooth_cases().map(|(name, act)| (format!("{name}_strong"), act, ClosureMethod::Auto));
+    let cases = closure_cases()
+        .map(|(name, act, method)| (name.to_string(), act, method))
+        .into_iter()
+        .chain(strong)
+        .chain(smooth);
+    for (name, act, method) in cases {
         let closure = ClosurePair::new(act, method).map(|p| p.closure).unwrap();
         let mut g = c.benchmark_group(format!("closure_{name}"));
         for n in WIDTHS {

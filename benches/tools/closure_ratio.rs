@@ -1,6 +1,6 @@
 //! Interleaved A/B timing of the closures against the affine update they follow, on the same
 //! machine moment (issue #5, goal 3: closure ≤ 25 % of the affine update at N = 1024):
-//! `cargo run --release --example closure_ratio -- N CLASSES ROUNDS [random|strong]`.
+//! `cargo run --release --example closure_ratio -- N CLASSES ROUNDS [random|strong] [SCALE]`.
 //!
 //! Inputs per class: `random` = the criterion suite's layer ([`inputs::layer_moments`]),
 //! `strong` (default) = correlations shaped like a trained MNIST hidden layer
@@ -8,20 +8,24 @@
 //! affine update maps them through a random N×N layer (rows of unit variance). Prints the |ρ|
 //! histogram of the first class, then per round the affine time per class and each closure's
 //! time per class with its ratio to it; the summary gives the medians over the rounds.
+//! SCALE (default 1) multiplies the pre-activations (μ by SCALE, Σ by SCALE²), for the cost of
+//! the series closures at wider pre-activations. `CORRFLOW_ISA=avx2` (or `scalar`) holds the closures' SIMD lanes to that instruction set;
+//! the affine update (faer) keeps AVX-512 where the CPU has it.
 
 use std::time::Instant;
 
+use corrflow::net::Activation;
 use corrflow::propagate::affine::{affine_moments, AffineWorkspace};
-use corrflow::propagate::closures::Corrections;
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
 use corrflow::stats::Moments;
 use faer::{Col, Mat};
 
 #[path = "inputs.rs"]
 mod inputs;
-use inputs::{closure_cases, layer_moments, strong_layer_moments, Uniform};
+use inputs::{closure_cases, layer_moments, smooth_cases, strong_layer_moments, Uniform};
 
-const USAGE: &str = "usage: closure_ratio N CLASSES ROUNDS [random|strong]";
+const USAGE: &str = "usage: closure_ratio N CLASSES ROUNDS [random|strong] [SCALE]";
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -37,6 +41,7 @@ fn main() {
         "random" => false,
         _ => panic!("{USAGE}"),
     };
+    let widen: f64 = args.get(4).map_or(1.0, |a| a.parse().expect(USAGE));
     let mut u = Uniform(2024);
     let scale = (3.0 / n as f64).sqrt();
     let w = Mat::from_fn(n, n, |_, _| scale * u.next());
@@ -49,6 +54,7 @@ fn main() {
                 layer_moments(&mut u, n)
             }
         })
+        .map(|m| Moments::gaussian(&m.mean * widen, &m.cov * (widen * widen)))
         .collect();
     let mut hist = [0usize; 5];
     let cov = &inputs[0].cov;
@@ -63,16 +69,27 @@ fn main() {
     }
     let pairs = (n * (n - 1) / 2) as f64;
     println!(
-        "N={n} C={classes} inputs={} threads={}: |rho| <0.3 {:.1}%, 0.3-0.5 {:.1}%, 0.5-0.75 {:.1}%, 0.75-0.925 {:.1}%, >=0.925 {:.2}%",
+        "N={n} C={classes} inputs={} x{widen} threads={} closure ISA={}: |rho| <0.3 {:.1}%, 0.3-0.5 {:.1}%, 0.5-0.75 {:.1}%, 0.75-0.925 {:.1}%, >=0.925 {:.2}%",
         if strong { "strong" } else { "random" },
         rayon::current_num_threads(),
+        corrflow::simd::Isa::current().name(),
         100.0 * hist[0] as f64 / pairs,
         100.0 * hist[1] as f64 / pairs,
         100.0 * hist[2] as f64 / pairs,
         100.0 * hist[3] as f64 / pairs,
         100.0 * hist[4] as f64 / pairs,
     );
-    let cases = closure_cases();
+    // Every closure of the criterion suite, then the other smooth activations (tanh is
+    // `hermite_tanh` already).
+    let cases: Vec<_> = closure_cases()
+        .into_iter()
+        .chain(
+            smooth_cases()
+                .into_iter()
+                .filter(|&(_, act)| act != Activation::Tanh)
+                .map(|(name, act)| (name, act, ClosureMethod::Auto)),
+        )
+        .collect();
     let closures: Vec<_> = cases
         .iter()
         .map(|&(_, act, method)| ClosurePair::new(act, method).map(|p| p.closure).unwrap())

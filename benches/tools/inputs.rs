@@ -83,3 +83,16 @@ pub fn closure_cases() -> [(&'static str, Activation, ClosureMethod); 4] {
         ("hermite_tanh", Activation::Tanh, ClosureMethod::Hermite),
     ]
 }
+
+/// The smooth activations whose closure is the Hermite series (`--closure auto`), timed on
+/// MNIST-shaped inputs by the criterion groups `closure_<name>_strong` and, beside
+/// `hermite_tanh` of [`closure_cases`], by `closure_ratio`.
+pub fn smooth_cases() -> [(&'static str, Activation); 5] {
+    [
+        ("tanh", Activation::Tanh),
+        ("sigmoid", Activation::Sigmoid),
+        ("gelu", Activation::Gelu),
+        ("silu", Activation::Silu),
+        ("softplus", Activation::Softplus),
+    ]
+}

@@ -3,8 +3,8 @@
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::input::{correlation, gaussian_only, reset_output, units, Isa};
-use super::quadrature::{for_each_unit_node, moments_1d, pair_cov, Unit};
+use super::input::{correlation, gaussian_only, reset_output, units, Isa, Units};
+use super::quadrature::{pair_cov, Unit};
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric;
@@ -12,81 +12,31 @@ use crate::net::Activation;
 use crate::simd::{load, store};
 use crate::stats::Moments;
 
-/// Default number of series terms K.
+pub use super::hermite_coef::HermiteCoefficients;
+
+/// Default (largest) number of series terms K.
 pub const DEFAULT_ORDER: usize = 96;
 /// Default tolerance on the truncation bound, relative to √(Var φ(hᵢ) · Var φ(hⱼ)).
 pub const DEFAULT_TOLERANCE: f64 = 1e-10;
-/// Integration range for the coefficients: |hₙ(z)|φ(z) ≲ e^{−z²/4} (Cramér), < 10⁻¹⁵ at 12.
-const COEFF_RANGE: f64 = 12.0;
+/// Units (the widest, largest sᵢ) whose full coefficient vectors set the layer's number of
+/// terms ([`layer_terms`]).
+const PROBES: usize = 8;
+/// Units per block of the coefficient table (a multiple of every lane count: 8, 4, 2, 1).
+const BLOCK: usize = 8;
 
-/// Normalised Hermite coefficients of one unit h = μ + s z, z ~ N(0, 1):
-/// cₙ = bₙ/√n! = E[φ(μ + s z) Heₙ(z)]/√n!, n = 1..K, with its mean and variance.
-/// Mehler's formula gives Cov(φ(hᵢ), φ(hⱼ)) = Σ_{n≥1} ρⁿ cₙ(i) cₙ(j), and Parseval
-/// Var φ(h) = Σ_{n≥1} cₙ².
-#[derive(Clone, Debug)]
-pub struct HermiteCoefficients {
-    pub mean: f64,
-    pub var: f64,
-    /// c₁ … c_K.
-    pub c: Vec<f64>,
-}
-
-impl HermiteCoefficients {
-    /// Computes c₁..c_K by the composite Gauss–Legendre rule on ±12 (panels ≤ 0.5/max(1, s)
-    /// wide up to s = 8, beyond only inside φ's feature window, so that φ(μ + s z) is resolved
-    /// at any s by a bounded number of nodes: `quadrature::for_each_unit_node`), with the normalised recurrence
-    /// hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1), hₙ = Heₙ/√n!, run on SIMD lanes over the nodes
-    /// (`CoefficientLanes`). Mean and variance are the 1-D quadrature of the reference
-    /// closure. A deterministic unit (s = 0) has c = 0.
-    pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
-        let (mean, var) = moments_1d(act, mu, s);
-        let mut c = vec![0.0; order];
-        if s > 0.0 && order > 0 {
-            let (mut z, mut f) = (Vec::new(), Vec::new());
-            for_each_unit_node(act, mu, s, COEFF_RANGE, |zk, w| {
-                z.push(zk);
-                f.push(w * (act.eval(mu + s * zk) - mean));
-            });
-            Isa::Dispatch.run(
-                pulp::Arch::new(),
-                CoefficientLanes {
-                    z: &z,
-                    f: &f,
-                    c: &mut c,
-                },
-            );
-        }
-        HermiteCoefficients { mean, var, c }
-    }
-
-    /// Rᵢ(K) = Var φ(hᵢ) − Σ_{n=1..K} cₙ² (Parseval), floored at 0 and raised by 4ε·Var to cover
-    /// the rounding of the difference.
-    pub fn remainder(&self, k: usize) -> f64 {
-        let head: f64 = self.c[..k.min(self.c.len())].iter().map(|c| c * c).sum();
-        (self.var - head).max(0.0) + 4.0 * f64::EPSILON * self.var
-    }
-
-    /// The series truncated after K terms, Σ_{n=1..K} ρⁿ cₙ(i) cₙ(j) (Horner in ρ).
-    pub fn series(&self, other: &Self, rho: f64, k: usize) -> f64 {
-        let k = k.min(self.c.len()).min(other.c.len());
-        (0..k)
-            .rev()
-            .fold(0.0, |acc, n| acc * rho + self.c[n] * other.c[n])
-            * rho
-    }
-
-    /// Cauchy–Schwarz bound on the truncation error of [`Self::series`]:
-    /// |Σ_{n>K} ρⁿ cₙ(i)cₙ(j)| ≤ |ρ|^{K+1} √(Rᵢ(K) Rⱼ(K)).
-    pub fn truncation_bound(&self, other: &Self, rho: f64, k: usize) -> f64 {
-        rho.abs().powi(k as i32 + 1) * (self.remainder(k) * other.remainder(k)).sqrt()
-    }
-}
-
-/// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..K} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
-/// over j; where the truncation bound exceeds `tolerance`·√(VarᵢVarⱼ) (|ρ| near 1, or a very
-/// wide pre-activation) that pair falls back to the 2-D quadrature. Cᵢᵢ = Var φ(hᵢ) by 1-D
-/// quadrature. Refuses relu: its series converges algebraically (a three-term truncation is 3 %
-/// off at ρ = 1); relu has the exact Φ₂ closure. Gaussian-only.
+/// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
+/// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
+/// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) (Parseval remainders) allows at `tolerance`·√(VarᵢVarⱼ):
+/// - the layer's K ≤ `order` from its widest units and largest |ρ| ([`layer_terms`]), every
+///   unit's c₁..c_K computed once;
+/// - per column i, L ≤ K from the column's largest |ρ| ([`column_terms`]);
+/// - units not settled at K ([`settled_at`]: a wide pre-activation, |ρ| near 1 with a slow
+///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
+///   ([`fallback_above`]) falls back to the 2-D quadrature.
+///
+/// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
+/// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
+/// closure. Gaussian-only.
 #[derive(Clone, Copy, Debug)]
 pub struct HermiteClosure {
     act: Activation,
@@ -142,54 +92,157 @@ impl Closure for HermiteClosure {
         gaussian_only(corrections, "Hermite series")?;
         let u = units(input, "Hermite series")?;
         let n = input.dim();
-        let k = self.order;
+        let tol = self.tolerance;
         reset_output(out, n);
-        let coef: Vec<HermiteCoefficients> = (0..n)
-            .into_par_iter()
-            .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], k))
-            .collect();
-        // n-major layout: lanes over units j are contiguous for each order.
-        let mut lanes = vec![0.0; k * n];
-        for (j, cj) in coef.iter().enumerate() {
-            for (o, c) in cj.c.iter().enumerate() {
-                lanes[o * n + j] = *c;
-            }
-        }
+        let arch = pulp::Arch::new();
         let inv_s: Vec<f64> =
             u.s.iter()
                 .map(|&s| if s > 0.0 { 1.0 / s } else { 0.0 })
                 .collect();
-        let rem: Vec<f64> = coef.iter().map(|c| c.remainder(k)).collect();
+        let rho_col: Vec<f64> = (0..n)
+            .into_par_iter()
+            .map(|i| {
+                Isa::Dispatch.run(
+                    arch,
+                    RhoMax {
+                        sig: &input.cov.col_as_slice(i)[..i],
+                        inv_s: &inv_s[..i],
+                        inv_si: inv_s[i],
+                    },
+                )
+            })
+            .collect();
+        let rho_all = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b));
+        let k = layer_terms(self.act, &u, rho_all, self.order, tol);
+        let coef: Vec<HermiteCoefficients> = (0..n)
+            .into_par_iter()
+            .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], k))
+            .collect();
+        let rem: Vec<Vec<f64>> = coef.par_iter().map(|c| c.remainders()).collect();
+        let settled: Vec<bool> = (0..n)
+            .map(|i| settled_at(&coef[i], rem[i][k], rho_all, k, tol))
+            .collect();
+        let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ.
+        let mut worst = vec![0.0f64; k + 1];
+        for (c, r) in coef
+            .iter()
+            .zip(&rem)
+            .zip(&settled)
+            .filter(|(_, &ok)| ok)
+            .map(|(cr, _)| cr)
+        {
+            if c.var > 0.0 {
+                for (w, rl) in worst.iter_mut().zip(r) {
+                    *w = w.max(rl / c.var);
+                }
+            }
+        }
+        // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
+        // are one contiguous stretch.
+        let mut lanes = vec![0.0; k * n.div_ceil(BLOCK) * BLOCK];
+        for (j, cj) in coef.iter().enumerate() {
+            let base = (j / BLOCK) * k * BLOCK + j % BLOCK;
+            for (o, c) in cj.c.iter().enumerate() {
+                lanes[base + o * BLOCK] = *c;
+            }
+        }
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
-        let arch = pulp::Arch::new();
         fill_symmetric(&mut out.cov, |i, col| {
             let sig = &input.cov.col_as_slice(i)[..=i];
-            arch.dispatch(SeriesLanes {
-                out: col,
-                sig,
-                inv_s: &inv_s[..=i],
-                inv_si: inv_s[i],
-                ci: &coef[i].c,
-                lanes: &lanes,
-                stride: n,
-            });
-            for (j, c) in col.iter_mut().enumerate().take(i) {
+            let len = if settled[i] {
+                column_terms(rho_col[i], &rem[i], coef[i].var, &worst, tol)
+            } else {
+                k
+            };
+            Isa::Dispatch.run(
+                arch,
+                SeriesLanes {
+                    out: col,
+                    sig,
+                    inv_s: &inv_s[..=i],
+                    inv_si: inv_s[i],
+                    ci: &coef[i].c[..len],
+                    lanes: &lanes,
+                    terms: k,
+                },
+            );
+            let mut check = |j: usize| {
                 let rho = correlation(sig[j], u.s[i], u.s[j]);
-                let bound = rho.abs().powi(k as i32 + 1) * (rem[i] * rem[j]).sqrt();
-                if bound > fallback_above(&coef[i], &coef[j], self.tolerance) {
+                let bound = rho.abs().powi(len as i32 + 1) * (rem[i][len] * rem[j][len]).sqrt();
+                if bound > fallback_above(&coef[i], &coef[j], tol) {
                     let unit = |t: usize| Unit {
                         mu: u.mu[t],
                         s: u.s[t],
                         m: coef[t].mean,
                     };
-                    *c = pair_cov(self.act, unit(i), unit(j), rho);
+                    col[j] = pair_cov(self.act, unit(i), unit(j), rho);
                 }
+            };
+            if settled[i] {
+                unsettled
+                    .iter()
+                    .take_while(|&&j| j < i)
+                    .for_each(|&j| check(j));
+            } else {
+                (0..i).for_each(check);
             }
             col[i] = coef[i].var;
         })
     }
+}
+
+/// The layer's number of terms K ≤ `order`: the largest over the [`PROBES`] widest units (the
+/// slowest series: cₙ decays on the scale of φ's features in z, 1/s) of the least K at which
+/// that unit is settled ([`settled_at`]) for ρ* = `rho_all`, the largest |ρ| of the layer.
+/// At least 1. Any unit not settled at K is checked pair by pair.
+fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64) -> usize {
+    let mut wide: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
+    wide.sort_by(|&a, &b| u.s[b].total_cmp(&u.s[a]));
+    wide.truncate(PROBES);
+    wide.par_iter()
+        .map(|&i| {
+            let c = HermiteCoefficients::new(act, u.mu[i], u.s[i], order);
+            let rem = c.remainders();
+            (1..=order)
+                .find(|&k| settled_at(&c, rem[k], rho_all, k, tol))
+                .unwrap_or(order)
+        })
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// A unit is settled at K terms when every pair it forms with another settled unit meets its
+/// fallback threshold ([`fallback_above`]) whatever ρ (|ρ| ≤ ρ*): either
+/// ρ*^{K+1}·Rᵢ(K)/Varᵢ ≤ tol (two such units: ρ^{K+1}√(RᵢRⱼ) ≤ tol·√(VarᵢVarⱼ)), or
+/// √Rᵢ(K) ≤ 3.9ε|mᵢ|, the rounding floor (then ρ^{K+1}√(RᵢRⱼ) ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ) ≤
+/// 4ε|mᵢ|√Varⱼ). A deterministic unit is settled.
+fn settled_at(c: &HermiteCoefficients, rem: f64, rho_all: f64, k: usize, tol: f64) -> bool {
+    c.var <= 0.0
+        || rho_all.powi(k as i32 + 1) * rem <= tol * c.var
+        || rem.sqrt() <= 3.9 * f64::EPSILON * c.mean.abs()
+}
+
+/// Terms L ≤ K for column i of settled units: the least L with
+/// ρᵢ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤ tol, ρᵢ the column's largest |ρ| and r*(L) the largest
+/// Rⱼ(L)/Varⱼ of the settled units, so that every settled pair of the column is within
+/// tol·√(VarᵢVarⱼ); K (= `worst.len()` − 1) when none is.
+fn column_terms(rho_i: f64, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> usize {
+    let k = worst.len() - 1;
+    if var <= 0.0 {
+        return 0;
+    }
+    let mut pow = rho_i;
+    for l in 0..k {
+        if pow * (rem[l] / var * worst[l]).sqrt() <= tol {
+            return l;
+        }
+        pow *= rho_i;
+    }
+    k
 }
 
 /// The truncation bound above which a pair is integrated instead: `tolerance`·√(VarᵢVarⱼ), or
@@ -204,6 +257,32 @@ fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance:
     (tolerance * (ci.var * cj.var).sqrt()).max(floor)
 }
 
+/// The largest |ρ| = |Σᵢⱼ|/(sᵢsⱼ) (at most 1) over j < i in SIMD lanes; 0 for deterministic units.
+struct RhoMax<'a> {
+    sig: &'a [f64],
+    inv_s: &'a [f64],
+    inv_si: f64,
+}
+
+impl WithSimd for RhoMax<'_> {
+    type Output = f64;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> f64 {
+        let inv_si = simd.splat_f64s(self.inv_si);
+        let mut acc = simd.splat_f64s(0.0);
+        for (sig, inv_sj) in self
+            .sig
+            .chunks(S::F64_LANES)
+            .zip(self.inv_s.chunks(S::F64_LANES))
+        {
+            let rho = simd.mul_f64s(simd.mul_f64s(load(simd, sig), inv_si), load(simd, inv_sj));
+            acc = simd.max_f64s(acc, simd.abs_f64s(rho));
+        }
+        simd.reduce_max_f64s(acc).min(1.0)
+    }
+}
+
 /// SIMD lanes over j ≤ i: ρ = clamp(Σᵢⱼ/(sᵢsⱼ), −1, 1), C = ρ(c₁ᵢc₁ⱼ + ρ(c₂ᵢc₂ⱼ + …)), as four
 /// interleaved Horner chains in ρ⁴.
 struct SeriesLanes<'a> {
@@ -212,9 +291,9 @@ struct SeriesLanes<'a> {
     inv_s: &'a [f64],
     inv_si: f64,
     ci: &'a [f64],
-    /// cₒ(j) at `lanes[o * stride + j]`.
+    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`.
     lanes: &'a [f64],
-    stride: usize,
+    terms: usize,
 }
 
 impl WithSimd for SeriesLanes<'_> {
@@ -238,8 +317,8 @@ impl WithSimd for SeriesLanes<'_> {
             let rho4 = simd.mul_f64s(rho2, rho2);
             let term = |o: usize| match self.ci.get(o) {
                 Some(&c) => {
-                    let base = o * self.stride;
-                    let cj = load(simd, &self.lanes[base + j..base + end]);
+                    let base = (j / BLOCK) * self.terms * BLOCK + o * BLOCK + j % BLOCK;
+                    let cj = load(simd, &self.lanes[base..base + end - j]);
                     simd.mul_f64s(simd.splat_f64s(c), cj)
                 }
                 None => simd.splat_f64s(0.0),
@@ -256,49 +335,6 @@ impl WithSimd for SeriesLanes<'_> {
             let sum = simd.mul_add_e_f64s(rho2, high, low);
             store(simd, &mut self.out[j..end], simd.mul_f64s(sum, rho));
             j = end;
-        }
-    }
-}
-
-/// cₙ += Σₖ fₖ hₙ(zₖ) for n = 1..K (`c.len()` = K) over the quadrature nodes zₖ with weighted
-/// values fₖ, the nodes in SIMD lanes: hₙ₊₁ = z·hₙ/√(n+1) − (√n/√(n+1))·hₙ₋₁, one accumulator
-/// vector per order, summed across lanes at the end.
-struct CoefficientLanes<'a> {
-    z: &'a [f64],
-    f: &'a [f64],
-    c: &'a mut [f64],
-}
-
-impl WithSimd for CoefficientLanes<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let k = self.c.len();
-        // aₙ = 1/√(n+1), bₙ = √n/√(n+1).
-        let a: Vec<f64> = (0..k).map(|n| 1.0 / ((n + 1) as f64).sqrt()).collect();
-        let b: Vec<f64> = (0..k)
-            .map(|n| (n as f64).sqrt() / ((n + 1) as f64).sqrt())
-            .collect();
-        let mut acc = vec![simd.splat_f64s(0.0); k];
-        for (z, f) in self.z.chunks(S::F64_LANES).zip(self.f.chunks(S::F64_LANES)) {
-            let (z, f) = (load(simd, z), load(simd, f));
-            let (mut h0, mut h1) = (simd.splat_f64s(1.0), z);
-            acc[0] = simd.mul_add_f64s(f, h1, acc[0]);
-            for n in 1..k {
-                let zh = simd.mul_f64s(z, h1);
-                let h2 = simd.negate_mul_add_f64s(
-                    simd.splat_f64s(b[n]),
-                    h0,
-                    simd.mul_f64s(zh, simd.splat_f64s(a[n])),
-                );
-                acc[n] = simd.mul_add_f64s(f, h2, acc[n]);
-                h0 = h1;
-                h1 = h2;
-            }
-        }
-        for (c, v) in self.c.iter_mut().zip(acc) {
-            *c += simd.reduce_sum_f64s(v);
         }
     }
 }
@@ -330,53 +366,6 @@ mod tests {
                 (got - delta).abs() <= 4.0 * above,
                 "{got:e} vs delta method {delta:e} (floor {above:e})"
             );
-        }
-    }
-
-    /// The coefficient lanes on every instruction set against the plain scalar recurrence,
-    /// node by node in order. Only the summation order differs, so per order n the two sums
-    /// of the K·nodes products f·hₙ agree to 2·nodes·ε·Σ|f·hₙ| (each recurrence value also
-    /// differs by a few ulps from the reordered constants, inside the same bound).
-    #[test]
-    fn coefficient_lanes_match_the_scalar_recurrence() {
-        let k = DEFAULT_ORDER;
-        for (mu, s) in [(0.3, 0.7), (-1.5, 2.5), (4.0, 0.2)] {
-            let (mut z, mut f) = (Vec::new(), Vec::new());
-            for_each_unit_node(Activation::Tanh, mu, s, COEFF_RANGE, |zk, w| {
-                z.push(zk);
-                f.push(w * (Activation::Tanh.eval(mu + s * zk) - 0.1));
-            });
-            let (mut want, mut size) = (vec![0.0; k], vec![0.0; k]);
-            for (&zk, &fk) in z.iter().zip(&f) {
-                let (mut h0, mut h1) = (1.0, zk);
-                for n in 0..k {
-                    want[n] += fk * h1;
-                    size[n] += (fk * h1).abs();
-                    let h2 = (zk * h1 - ((n + 1) as f64).sqrt() * h0) / ((n + 2) as f64).sqrt();
-                    (h0, h1) = (h1, h2);
-                }
-            }
-            for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
-                let mut got = vec![0.0; k];
-                isa.run(
-                    pulp::Arch::new(),
-                    CoefficientLanes {
-                        z: &z,
-                        f: &f,
-                        c: &mut got,
-                    },
-                );
-                for n in 0..k {
-                    let tol = 2.0 * z.len() as f64 * f64::EPSILON * size[n];
-                    assert!(
-                        (got[n] - want[n]).abs() <= tol,
-                        "{isa:?} μ = {mu}, s = {s}, c{}: {} vs {} (tol {tol:e})",
-                        n + 1,
-                        got[n],
-                        want[n]
-                    );
-                }
-            }
         }
     }
 }

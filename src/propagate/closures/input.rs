@@ -131,8 +131,9 @@ pub(crate) fn lane_test_input(diag: f64) -> Moments {
     Moments::gaussian(mean, cov)
 }
 
-/// The instruction set the SIMD lanes of a closure run on: normally the best one pulp finds
-/// at run time; the tests also force AVX2 (4 lanes) and scalar (1 lane), which `dispatch`
+/// The instruction set the SIMD lanes of a closure run on: normally the process's setting
+/// ([`crate::simd::Isa::current`]: the best one pulp finds at run time unless `CORRFLOW_ISA`
+/// names another); the tests also force AVX2 (4 lanes) and scalar (1 lane), which `dispatch`
 /// never picks on an AVX-512 machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Isa {
@@ -144,21 +145,20 @@ pub(crate) enum Isa {
 }
 
 impl Isa {
-    /// Runs `kernel` on this instruction set (AVX2 falls back to dispatch where it is missing).
+    /// Runs `kernel` on this instruction set (`arch`: pulp's best, detected once by the caller;
+    /// AVX2 falls back to it where the CPU lacks AVX2).
     #[inline(always)]
     pub(crate) fn run<W: WithSimd>(self, arch: pulp::Arch, kernel: W) -> W::Output {
+        use crate::simd::Isa as Set;
         match self {
-            Isa::Dispatch => arch.dispatch(kernel),
+            Isa::Dispatch => match Set::current() {
+                Set::Best => arch.dispatch(kernel),
+                set => set.run(kernel),
+            },
             #[cfg(test)]
-            Isa::Avx2 => {
-                #[cfg(target_arch = "x86_64")]
-                if let Some(v3) = pulp::x86::V3::try_new() {
-                    return pulp::Simd::vectorize(v3, kernel);
-                }
-                arch.dispatch(kernel)
-            }
+            Isa::Avx2 => Set::Avx2.run(kernel),
             #[cfg(test)]
-            Isa::Scalar => pulp::Simd::vectorize(pulp::Scalar::new(), kernel),
+            Isa::Scalar => Set::Scalar.run(kernel),
         }
     }
 }

@@ -7,7 +7,9 @@
 
 pub mod bvn;
 pub mod erf;
+mod gauss_hermite;
 pub mod hermite;
+mod hermite_coef;
 mod input;
 pub mod leaky_relu;
 pub mod linear;

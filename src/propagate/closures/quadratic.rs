@@ -4,7 +4,7 @@
 use faer::Mat;
 use pulp::{Simd, WithSimd};
 
-use super::input::{reset_output, units};
+use super::input::{reset_output, units, Isa};
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric;
@@ -68,14 +68,17 @@ impl Closure for QuadraticClosure {
                     &k4.col_as_slice(i)[..=i],
                 ]
             });
-            arch.dispatch(QuadLanes {
-                out: col,
-                sig: &input.cov.col_as_slice(i)[..=i],
-                g: &g[..=i],
-                gi: g[i],
-                alpha,
-                k,
-            });
+            Isa::Dispatch.run(
+                arch,
+                QuadLanes {
+                    out: col,
+                    sig: &input.cov.col_as_slice(i)[..=i],
+                    g: &g[..=i],
+                    gi: g[i],
+                    alpha,
+                    k,
+                },
+            );
         })
     }
 }

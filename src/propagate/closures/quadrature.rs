@@ -19,7 +19,7 @@ const HALF_RANGE: f64 = 9.0;
 
 /// ±L for units with standardised means `a`.
 #[inline]
-fn half_range(a: f64) -> f64 {
+pub(crate) fn half_range(a: f64) -> f64 {
     HALF_RANGE + a.abs().min(30.0)
 }
 /// Panel width, in units of the pre-activation h: panels resolve φ on this scale whatever s is.

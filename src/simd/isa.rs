@@ -1,0 +1,110 @@
+//! Which instruction set the crate's own SIMD kernels (pulp) run on: the best one found at run
+//! time, or the one the environment variable `CORRFLOW_ISA` names, so that the AVX2 path can be
+//! measured on an AVX-512 machine. faer's GEMM chooses its own (AVX-512 wherever the CPU has
+//! it) and is not affected.
+
+use std::sync::OnceLock;
+
+use pulp::WithSimd;
+
+/// The environment variable read once by [`dispatch`].
+pub const ISA_VAR: &str = "CORRFLOW_ISA";
+
+/// An instruction set the kernels can be held to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// pulp's best: AVX-512 (x86-64-v4) where present, else AVX2+FMA, else scalar.
+    Best,
+    /// AVX2 + FMA (x86-64-v3, 4 f64 lanes), where the CPU has it.
+    Avx2,
+    /// One lane, no SIMD.
+    Scalar,
+}
+
+impl Isa {
+    /// `CORRFLOW_ISA` parsed: unset, empty, `best` or `avx512` → Best; `avx2`; `scalar`.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("" | "best" | "avx512") => Ok(Isa::Best),
+            Some("avx2") => Ok(Isa::Avx2),
+            Some("scalar") => Ok(Isa::Scalar),
+            Some(other) => Err(format!(
+                "{ISA_VAR}={other:?} is not an instruction set: expected avx512 (or best), \
+                 avx2 or scalar"
+            )),
+        }
+    }
+
+    /// The setting of this process (read once; an unknown value is reported on stderr once
+    /// and the best instruction set is used).
+    pub fn current() -> Self {
+        static CURRENT: OnceLock<Isa> = OnceLock::new();
+        *CURRENT.get_or_init(|| {
+            let value = std::env::var(ISA_VAR).ok();
+            Isa::parse(value.as_deref()).unwrap_or_else(|e| {
+                eprintln!("warning: {e}; using the best instruction set");
+                Isa::Best
+            })
+        })
+    }
+
+    /// What the kernels actually run on under this setting: "avx512", "avx2" or "scalar".
+    pub fn name(self) -> &'static str {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let v4 = pulp::x86::V4::try_new().is_some();
+            let v3 = pulp::x86::V3::try_new().is_some();
+            match self {
+                Isa::Best if v4 => return "avx512",
+                Isa::Best | Isa::Avx2 if v3 => return "avx2",
+                _ => return "scalar",
+            }
+        }
+        #[allow(unreachable_code)]
+        match self {
+            Isa::Scalar => "scalar",
+            _ => "native",
+        }
+    }
+
+    /// Runs `kernel` on this instruction set (AVX2 falls back to the best one where the CPU
+    /// lacks it).
+    #[inline(always)]
+    pub fn run<W: WithSimd>(self, kernel: W) -> W::Output {
+        match self {
+            Isa::Best => pulp::Arch::new().dispatch(kernel),
+            Isa::Avx2 => {
+                #[cfg(target_arch = "x86_64")]
+                if let Some(v3) = pulp::x86::V3::try_new() {
+                    return pulp::Simd::vectorize(v3, kernel);
+                }
+                pulp::Arch::new().dispatch(kernel)
+            }
+            Isa::Scalar => pulp::Simd::vectorize(pulp::Scalar::new(), kernel),
+        }
+    }
+}
+
+/// Runs `kernel` on the instruction set of this process ([`Isa::current`]).
+#[inline(always)]
+pub fn dispatch<W: WithSimd>(kernel: W) -> W::Output {
+    Isa::current().run(kernel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_values_and_names_bad_ones() {
+        assert_eq!(Isa::parse(None), Ok(Isa::Best));
+        assert_eq!(Isa::parse(Some("AVX512")), Ok(Isa::Best));
+        assert_eq!(Isa::parse(Some(" avx2 ")), Ok(Isa::Avx2));
+        assert_eq!(Isa::parse(Some("scalar")), Ok(Isa::Scalar));
+        let e = Isa::parse(Some("sse9")).unwrap_err();
+        assert!(
+            e.contains("CORRFLOW_ISA") && e.contains("sse9") && e.contains("avx2"),
+            "{e}"
+        );
+    }
+}
