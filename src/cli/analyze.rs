@@ -15,6 +15,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
+use super::order_args::OrderArgs;
 use super::output::{self, epoch_bar, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
@@ -37,6 +38,9 @@ pub struct AnalyzeArgs {
     /// Closure of the nonlinearity for the theory.
     #[arg(long, value_enum, default_value_t = ClosureMethod::Auto)]
     pub closure: ClosureMethod,
+    /// (Adds the row "x+κ": the theory from the input corrected at h1 at this order.)
+    #[command(flatten)]
+    pub order: OrderArgs,
     /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact).
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
@@ -74,6 +78,7 @@ impl AnalyzeArgs {
             analysis: AnalysisConfig {
                 on: self.on,
                 closure: self.closure,
+                order: self.order.corrections(),
                 mc_samples: self.mc_samples,
                 surrogate_samples: self.surrogate_samples,
                 ridge: self.ridge,

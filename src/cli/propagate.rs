@@ -8,11 +8,12 @@ use clap::Args;
 use corrflow::command::propagate::propagate;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
 use corrflow::io::MemoryLimit;
-use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::closures::ClosureMethod;
 use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
+use super::order_args::OrderArgs;
 use super::output::{self, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
@@ -28,9 +29,8 @@ pub struct PropagateArgs {
     /// Closure of the nonlinearity.
     #[arg(long, value_enum, default_value_t = ClosureMethod::Auto)]
     pub closure: ClosureMethod,
-    /// Cumulants beyond the covariance at the first nonlinearity.
-    #[arg(long, value_enum, default_value_t = Corrections::None)]
-    pub corrections: Corrections,
+    #[command(flatten)]
+    pub order: OrderArgs,
     /// Measure the statistics on the task's training or test set.
     #[arg(long, value_enum, default_value_t = On::Test)]
     pub on: On,
@@ -52,7 +52,7 @@ impl From<&PropagateArgs> for RunConfig {
             analysis: AnalysisConfig {
                 on: a.on,
                 closure: a.closure,
-                corrections: a.corrections,
+                order: a.order.corrections(),
                 from_layer: a.from_layer,
                 stats_batch: a.batch,
                 ..AnalysisConfig::default()

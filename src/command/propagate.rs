@@ -14,6 +14,7 @@ use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats, Higher};
 use crate::net::Stage;
+use crate::propagate::closures::Fallbacks;
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
 use crate::report::tables;
@@ -30,7 +31,10 @@ pub struct PropagateReport {
     pub activation: String,
     pub from_layer: usize,
     pub closure: String,
-    pub corrections: &'static str,
+    /// The expansion order at the first nonlinearity (2 = Gaussian).
+    pub order: u8,
+    /// Units and pairs where the corrections broke down and the Gaussian was kept.
+    pub fallbacks: Fallbacks,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
     /// Data settings the user chose differently from the model's (warnings on stderr).
@@ -75,12 +79,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     }
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let stats = timings.time("empirical statistics", 0.0, || {
-        layer_stats(
-            &net,
-            data,
-            Higher::for_corrections(a.corrections),
-            a.stats_batch,
-        )
+        layer_stats(&net, data, Higher::for_corrections(a.order), a.stats_batch)
     })?;
     let start_stage = match a.from_layer {
         0 => Stage::Input,
@@ -93,7 +92,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     let mut engine = Propagator::new();
     let options = PropagateOptions {
         method: a.closure,
-        corrections: a.corrections,
+        corrections: a.order,
     };
     let start_moments = measured(start_stage);
     engine.run(
@@ -104,6 +103,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         options,
         timings,
     )?;
+    let fallbacks = engine.fallbacks();
     let predicted = engine.into_stages();
     let layers = timings.time("analysis", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
@@ -117,7 +117,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         activation: net.activation.to_string(),
         from_layer: a.from_layer,
         closure,
-        corrections: a.corrections.name(),
+        order: a.order.order(),
+        fallbacks,
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
         mismatches,
@@ -143,9 +144,12 @@ impl fmt::Display for PropagateReport {
         )?;
         writeln!(
             f,
-            "closure     {} from layer {}, corrections {}",
-            self.closure, self.from_layer, self.corrections
+            "closure     {} from layer {}, order {}",
+            self.closure, self.from_layer, self.order
         )?;
+        if self.order > 2 {
+            writeln!(f, "{}", fallback_line(&self.fallbacks))?;
+        }
         writeln!(f)?;
         write!(f, "{}", tables::comparisons(&self.layers).text(None))?;
         writeln!(f)?;
@@ -158,4 +162,14 @@ impl fmt::Display for PropagateReport {
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
     }
+}
+
+/// The text line on the corrections' breakdowns: how many units and pairs (over all classes)
+/// were left Gaussian, out of how many were tried.
+pub fn fallback_line(f: &Fallbacks) -> String {
+    format!(
+        "fallbacks   {} of {} units and {} of {} pairs kept Gaussian (outside the Gram–Charlier \
+         positivity region, variance ≤ 0 or |ρ| > 1)",
+        f.units, f.units_tried, f.pairs, f.pairs_tried
+    )
 }

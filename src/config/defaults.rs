@@ -133,6 +133,8 @@ pub const MIN_MC_SAMPLES: usize = 4;
 pub const HEATMAP_LAYER: usize = 1;
 /// Layer whose measured statistics `propagate` starts from (0 = the input).
 pub const FROM_LAYER: usize = 0;
+/// Cumulant order of the closure at the first nonlinearity (`--order`; 2 = Gaussian).
+pub const ORDER: u8 = 2;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -9,8 +9,8 @@ use crate::net::{ForwardPass, Mlp, Stage};
 use crate::propagate::closures::Corrections;
 use crate::stats::{EmpiricalMoments, MomentAccumulator};
 
-/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
-/// two more N² sums per class).
+/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] / κ₄\[i,i,i,j\] slices (they cost
+/// three more GEMMs and three more N² sums per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Higher {
     /// Mean and covariance only.
@@ -24,7 +24,7 @@ impl Higher {
     pub fn for_corrections(corrections: Corrections) -> Self {
         match corrections {
             Corrections::None => Higher::None,
-            Corrections::K3K4 => Higher::InputAndPre,
+            Corrections::K3 | Corrections::K3K4 => Higher::InputAndPre,
         }
     }
 }
@@ -46,8 +46,8 @@ impl LayerStats {
 }
 
 /// Refuses per-class statistics whose sums exceed `limit`. Every stage (x, each hˡ and zˡ, y)
-/// holds per class a d × d sum, with κ slices two more at x and each hˡ, and finishing copies
-/// them once: 2 · 8 · K · (d₀²(1+2h) + Σₗ Nₗ²(2+2h) + N_out²) bytes, h = 1 with κ slices —
+/// holds per class a d × d sum, with κ slices three more at x and each hˡ, and finishing copies
+/// them once: 2 · 8 · K · (d₀²(1+3h) + Σₗ Nₗ²(2+3h) + N_out²) bytes, h = 1 with κ slices —
 /// e.g. 100 classes of a 784-100-100-10 network: 1.05 GB; 10 classes: 105 MB.
 fn check_class_memory(
     widths: &[usize],
@@ -58,10 +58,10 @@ fn check_class_memory(
     let h: u128 = if higher == Higher::InputAndPre { 1 } else { 0 };
     let (first, hidden) = (widths[0] as u128, &widths[1..widths.len() - 1]);
     let out = widths[widths.len() - 1] as u128;
-    let squares: u128 = (1 + 2 * h) * first * first
+    let squares: u128 = (1 + 3 * h) * first * first
         + hidden
             .iter()
-            .map(|&w| (2 + 2 * h) * (w as u128).pow(2))
+            .map(|&w| (2 + 3 * h) * (w as u128).pow(2))
             .sum::<u128>()
         + out * out;
     let bytes = 2 * 8 * n_classes as u128 * squares;

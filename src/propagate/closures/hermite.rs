@@ -3,8 +3,11 @@
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::input::{correlation, gaussian_only, reset_output, units, Isa};
+use super::edgeworth::{corrected, Fallbacks};
+use super::input::{correlation, reset_output, units, Isa};
 use super::quadrature::{for_each_unit_node, moments_1d, pair_cov, Unit};
+use super::quadrature_terms::QuadratureTerms;
+use super::series_terms::SeriesTerms;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric;
@@ -86,7 +89,8 @@ impl HermiteCoefficients {
 /// over j; where the truncation bound exceeds `tolerance`·√(VarᵢVarⱼ) (|ρ| near 1, or a very
 /// wide pre-activation) that pair falls back to the 2-D quadrature. Cᵢᵢ = Var φ(hᵢ) by 1-D
 /// quadrature. Refuses relu: its series converges algebraically (a three-term truncation is 3 %
-/// off at ρ = 1); relu has the exact Φ₂ closure. Gaussian-only.
+/// off at ρ = 1); relu has the exact Φ₂ closure. κ₃/κ₄ corrections from the same coefficients
+/// ([`super::series_terms`]).
 #[derive(Clone, Copy, Debug)]
 pub struct HermiteClosure {
     act: Activation,
@@ -133,13 +137,32 @@ impl Closure for HermiteClosure {
         )
     }
 
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        gaussian_only(corrections, "Hermite series")?;
+    ) -> Result<Fallbacks> {
+        let gaussian = |out: &mut Moments| self.gaussian(input, out);
+        corrected(input, corrections, out, "Hermite series", gaussian, |u| {
+            SeriesTerms {
+                coef: (0..input.dim())
+                    .into_par_iter()
+                    .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], self.order))
+                    .collect(),
+                quadrature: QuadratureTerms {
+                    act: self.act,
+                    mu: u.mu.clone(),
+                    s: u.s.clone(),
+                },
+            }
+        })
+    }
+}
+
+impl HermiteClosure {
+    /// The Gaussian series closure (the type's docs).
+    fn gaussian(&self, input: &Moments, out: &mut Moments) -> Result<()> {
         let u = units(input, "Hermite series")?;
         let n = input.dim();
         let k = self.order;
