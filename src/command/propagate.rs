@@ -168,8 +168,8 @@ impl fmt::Display for PropagateReport {
 /// were left Gaussian, out of how many were tried.
 pub fn fallback_line(f: &Fallbacks) -> String {
     format!(
-        "fallbacks   {} of {} units and {} of {} pairs kept Gaussian (outside the Gram–Charlier \
-         positivity region, variance ≤ 0 or |ρ| > 1)",
-        f.units, f.units_tried, f.pairs, f.pairs_tried
+        "fallbacks   {} of {} units and {} of {} pairs kept Gaussian, {} units at order 3 only \
+         (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1)",
+        f.units, f.units_tried, f.pairs, f.pairs_tried, f.units_order3
     )
 }

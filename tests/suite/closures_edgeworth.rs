@@ -213,6 +213,41 @@ fn units_outside_the_positivity_region_fall_back() {
     }
 }
 
+/// At order 4 a unit whose kurtosis leaves the positivity region (K > 4) but whose skewness is
+/// within reach is corrected at order 3: its mean and variance equal the order-3 result, while
+/// a pair of order-4 units keeps its κ₄ terms.
+#[test]
+fn units_beyond_the_kurtosis_bound_drop_to_order_three() {
+    let a = mixing(3, 6, 0.4);
+    let mut input = skewed_input(&[0.2, -0.1, 0.3], &a);
+    let s1 = input.cov[(1, 1)].sqrt();
+    for k4 in [
+        input.k4_iijj.as_mut().unwrap(),
+        input.k4_iiij.as_mut().unwrap(),
+    ] {
+        k4[(1, 1)] = 5.0 * s1.powi(4);
+    }
+    for (name, _, c) in corrected_closures() {
+        let third = c.apply(&input, Corrections::K3).unwrap();
+        let mut got = gaussian_like(&input);
+        let f = c
+            .apply_counted(&input, Corrections::K3K4, &mut got)
+            .unwrap();
+        assert_eq!(
+            (f.units, f.units_order3, f.pairs),
+            (0, 1, 0),
+            "{name}: {f:?}"
+        );
+        assert_eq!(got.mean[1], third.mean[1], "{name}");
+        assert_eq!(got.cov[(1, 1)], third.cov[(1, 1)], "{name}");
+        assert_ne!(
+            got.cov[(0, 2)],
+            third.cov[(0, 2)],
+            "{name}: pair (0, 2) at order 4"
+        );
+    }
+}
+
 /// Order 4 needs κ₄[i,i,i,j] (except for the quadratic closure), order 3 only κ₃[i,i,j]; a
 /// missing slice is an error naming it.
 #[test]

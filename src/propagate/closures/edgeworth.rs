@@ -22,13 +22,15 @@
 //! κ₃\[i,i,i\] its diagonal), κ₄\[i,i,j,j\] (`k4_iijj`; κ₄\[i,i,i,i\] its diagonal) and
 //! κ₄\[i,i,i,j\] (`k4_iiij`; κ₄\[i,j,j,j\] is its (j, i) entry).
 //!
-//! **Breakdown.** The expansion is not a density everywhere. A unit falls back to the Gaussian
-//! (its mean, variance and every pair it is in) when its standardised skewness S = κᵢᵢᵢ/sᵢ³ and
-//! excess kurtosis K = κᵢᵢᵢᵢ/sᵢ⁴ lie outside the region where the Gram–Charlier density
-//! 1 + S·He₃/6 + K·He₄/24 is non-negative (Jondeau & Rockinger, J. Econ. Dyn. Control 25, 1457
-//! (2001): 0 ≤ K ≤ 4, |S| ≤ 1.049), or when its corrected variance is not positive; a pair falls
-//! back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its corrected
-//! correlation leaves [−1, 1]. Fallbacks are counted ([`Fallbacks`]).
+//! **Breakdown.** The expansion is not a density everywhere. At order 4 a unit whose
+//! standardised skewness S = κᵢᵢᵢ/sᵢ³ and excess kurtosis K = κᵢᵢᵢᵢ/sᵢ⁴ lie outside the region
+//! where the Gram–Charlier density 1 + S·He₃/6 + K·He₄/24 is non-negative (Jondeau & Rockinger,
+//! J. Econ. Dyn. Control 25, 1457 (2001): 0 ≤ K ≤ 4, |S| ≤ 1.049), or whose corrected variance
+//! is not positive, drops to order 3 (its κ₄ terms, and those of every pair it is in, are left
+//! out); at order 3 a unit whose S no Gram–Charlier density reaches, or whose corrected variance
+//! is not positive, falls back to the Gaussian (its mean, variance and every pair it is in). A
+//! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
+//! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -79,7 +81,10 @@ pub(crate) trait DerivativeTerms: Sync {
 /// non-deterministic units and pairs they were tried on. Summed over classes by the engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Fallbacks {
+    /// Units left Gaussian.
     pub units: usize,
+    /// Units asked for order 4 that were corrected at order 3 only.
+    pub units_order3: usize,
     pub units_tried: usize,
     pub pairs: usize,
     pub pairs_tried: usize,
@@ -90,6 +95,7 @@ impl Fallbacks {
     pub fn plus(self, other: Fallbacks) -> Fallbacks {
         Fallbacks {
             units: self.units + other.units,
+            units_order3: self.units_order3 + other.units_order3,
             units_tried: self.units_tried + other.units_tried,
             pairs: self.pairs + other.pairs,
             pairs_tried: self.pairs_tried + other.pairs_tried,
@@ -171,7 +177,8 @@ fn correct(
     let k3 = slices.k3;
     let mut dm = vec![0.0; n];
     let mut var = vec![0.0; n];
-    let mut live = vec![false; n];
+    // The order each unit is corrected at: 2 (Gaussian), 3 or 4.
+    let mut level = vec![2u8; n];
     let mut fallbacks = Fallbacks::default();
     for i in 0..n {
         var[i] = out.cov[(i, i)];
@@ -179,23 +186,43 @@ fn correct(
             continue;
         }
         fallbacks.units_tried += 1;
-        let (k3i, k4i) = (k3[(i, i)], slices.k4.map(|(k4, _)| k4[(i, i)]));
+        let k3i = k3[(i, i)];
         let skew = k3i / s[i].powi(3);
-        let kurt = k4i.map(|k| k / s[i].powi(4));
         let t = terms.unit(i);
-        let mut d_mean = k3i / 6.0 * t.phi[0];
-        let mut d_sq = k3i / 6.0 * t.sq[0];
-        if let Some(k) = k4i {
-            d_mean += k / 24.0 * t.phi[1];
-            d_sq += k / 24.0 * t.sq[1];
-        }
         let m = out.mean[i];
-        let v = out.cov[(i, i)] + d_sq - 2.0 * m * d_mean - d_mean * d_mean;
-        if !(gram_charlier_reachable(skew, kurt) && v > 0.0 && v.is_finite()) {
+        // (Δm, corrected variance) with the κ₄ terms of `k4i` when given.
+        let unit = |k4i: Option<f64>| {
+            let mut d_mean = k3i / 6.0 * t.phi[0];
+            let mut d_sq = k3i / 6.0 * t.sq[0];
+            if let Some(k) = k4i {
+                d_mean += k / 24.0 * t.phi[1];
+                d_sq += k / 24.0 * t.sq[1];
+            }
+            let v = var[i] + d_sq - 2.0 * m * d_mean - d_mean * d_mean;
+            (v > 0.0 && v.is_finite()).then_some((d_mean, v))
+        };
+        let fourth = slices.k4.map(|(k4, _)| k4[(i, i)]).and_then(|k4i| {
+            gram_charlier_positive(skew, k4i / s[i].powi(4))
+                .then(|| unit(Some(k4i)))
+                .flatten()
+        });
+        let third = || {
+            gram_charlier_reachable(skew, None)
+                .then(|| unit(None))
+                .flatten()
+        };
+        let (lv, corrected) = match fourth {
+            Some(c) => (4, Some(c)),
+            None => (3, third()),
+        };
+        let Some((d_mean, v)) = corrected else {
             fallbacks.units += 1;
             continue;
+        };
+        if lv == 3 && slices.k4.is_some() {
+            fallbacks.units_order3 += 1;
         }
-        live[i] = true;
+        level[i] = lv;
         dm[i] = d_mean;
         var[i] = v;
     }
@@ -208,7 +235,7 @@ fn correct(
                 *c = var[i];
                 continue;
             }
-            if !(live[i] && live[j]) {
+            if level[i] == 2 || level[j] == 2 {
                 continue;
             }
             tried.fetch_add(1, Ordering::Relaxed);
@@ -219,7 +246,7 @@ fn correct(
                     + 3.0 * k3[(j, i)] * d[1][2]
                     + k3[(j, j)] * d[0][3])
                     / 6.0;
-                if let Some((k4, k31)) = slices.k4 {
+                if let (Some((k4, k31)), 4, 4) = (slices.k4, level[i], level[j]) {
                     e += (k4[(i, i)] * d[4][0]
                         + 4.0 * k31[(i, j)] * d[3][1]
                         + 6.0 * k4[(i, j)] * d[2][2]
