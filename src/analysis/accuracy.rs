@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
-use crate::propagate::closures::{ClosureMethod, Corrections};
+use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::{EngineSettings, Predicted, PropagateOptions, Propagator};
 use crate::stats::gaussian::{prob_argmax, prob_argmax_flops};
 use crate::stats::Moments;
@@ -231,29 +231,30 @@ pub fn theory_accuracy(
         .collect()
 }
 
-/// A_0 with the measured κ₃\[i,i,j\] / κ₄\[i,i,j,j\] of h¹ added at the first nonlinearity, where
-/// the quadratic closure is then exact (DESIGN.md §3); later layers stay Gaussian. `None` unless
-/// every activation is quadratic and `stats` carry the κ slices of h¹ (`Higher::InputAndPre`).
-/// The gap between this and the plain A_0 is the part of the input layer's error that the
-/// third and fourth cumulants of the data explain.
+/// A_0 with the measured κ slices of h¹ added at the first nonlinearity at expansion order
+/// `order` (3: κ₃, 4: κ₃ and κ₄; [`crate::propagate::closures::edgeworth`]); later layers stay
+/// Gaussian. At order 2 a quadratic network is still corrected at order 4, where its closure is
+/// exact (DESIGN.md §3). `None` at order 2 for other activations, and when `stats` carry no κ
+/// slices of h¹ (`Higher::InputAndPre`). Returns the accuracy with the corrections' fallback
+/// counts. The gap between this and the plain A_0 is the part of the input layer's error that
+/// the third and fourth cumulants of the data explain.
 pub fn corrected_input_accuracy(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
+    order: Corrections,
     timings: &Timings,
-) -> Result<Option<TheoryAccuracy>> {
-    let (Some(Activation::Quadratic { .. }), Some(input), Some(pre)) = (
-        net.activation.uniform(),
-        stats.get(Stage::Input),
-        stats.get(Stage::Pre(1)),
-    ) else {
+) -> Result<Option<(TheoryAccuracy, Fallbacks)>> {
+    let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
+    let order = match order {
+        Corrections::None if quadratic => Corrections::K3K4,
+        Corrections::None => return Ok(None),
+        order => order,
+    };
+    let (Some(input), Some(pre)) = (stats.get(Stage::Input), stats.get(Stage::Pre(1))) else {
         return Ok(None);
     };
-    if pre
-        .per_class
-        .iter()
-        .any(|m| m.k3_iij.is_none() || m.k4_iijj.is_none())
-    {
+    if pre.per_class.iter().any(|m| m.k3_iij.is_none()) {
         return Ok(None);
     }
     let mut engine = opts.engine.engine();
@@ -264,7 +265,7 @@ pub fn corrected_input_accuracy(
         Some(&pre.per_class),
         PropagateOptions {
             method: opts.method,
-            corrections: Corrections::K3K4,
+            corrections: order,
         },
         timings,
     )?;
@@ -278,14 +279,22 @@ pub fn corrected_input_accuracy(
         mix_seed(opts.seed, 2000),
         timings,
     )?;
-    Ok(Some(TheoryAccuracy {
-        start_layer: 0,
-        start_stage: "x (+κ₃/κ₄ at h1)".into(),
-        accuracy,
-        stderr,
-        per_class,
-        degenerate,
-    }))
+    let fallbacks = engine.fallbacks();
+    let stage = match order {
+        Corrections::K3 => "x (+κ₃ at h1)",
+        _ => "x (+κ₃/κ₄ at h1)",
+    };
+    Ok(Some((
+        TheoryAccuracy {
+            start_layer: 0,
+            start_stage: stage.into(),
+            accuracy,
+            stderr,
+            per_class,
+            degenerate,
+        },
+        fallbacks,
+    )))
 }
 
 /// [`predicted_accuracy`] timed as "Monte Carlo argmax", with its flops: [`prob_argmax_flops`]

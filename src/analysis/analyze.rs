@@ -16,7 +16,7 @@ use crate::error::{Error, Field, Result};
 use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
-use crate::propagate::closures::ClosureMethod;
+use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::EngineSettings;
 use crate::stats::gaussian::relative_frobenius;
 use crate::timing::Timings;
@@ -36,6 +36,9 @@ pub struct AnalysisOptions {
     pub ridge: f64,
     /// Layer whose covariance is drawn as a heatmap: 1 … L for zˡ, L+1 for the output y.
     pub heatmap_layer: usize,
+    /// Expansion order of the corrected theory from the input (`--order`; quadratic networks
+    /// are corrected at order 4 even at order 2, where their closure is exact).
+    pub order: Corrections,
     /// Seed of every random draw (Monte Carlo, surrogates).
     pub seed: u64,
     /// How the propagations compute (`--precision`, `--affine`).
@@ -59,8 +62,13 @@ pub struct Analysis {
     pub network_accuracy_stderr: f64,
     /// Indexed by start layer l = 0 … L.
     pub theory_accuracy: Vec<TheoryAccuracy>,
-    /// Theory from the input with the measured κ₃/κ₄ of h¹ (quadratic networks; else null).
+    /// Theory from the input with the measured κ₃/κ₄ of h¹ at `order` (quadratic networks at
+    /// order 4 when `order` is 2; else null at order 2).
     pub theory_accuracy_k3k4: Option<TheoryAccuracy>,
+    /// The order of `theory_accuracy_k3k4`'s corrections (2 when there are none).
+    pub order: u8,
+    /// Units and pairs (over all classes) where those corrections broke down and stayed Gaussian.
+    pub fallbacks: Option<Fallbacks>,
     pub surrogate_accuracy: SurrogateAccuracy,
     /// One entry per stage: x, h1, z1, …, y.
     pub information: Vec<StageInformation>,
@@ -90,7 +98,7 @@ pub struct Heatmap {
 /// use corrflow::analysis::{analyze, AnalysisOptions};
 /// use corrflow::data::Dataset;
 /// use corrflow::net::{Activation, Mlp};
-/// use corrflow::propagate::closures::ClosureMethod;
+/// use corrflow::propagate::closures::{ClosureMethod, Corrections};
 /// use corrflow::timing::Timings;
 /// use faer::Mat;
 ///
@@ -107,6 +115,7 @@ pub struct Heatmap {
 ///     surrogate_samples: None,
 ///     ridge: 1e-9,
 ///     heatmap_layer: 1,
+///     order: Corrections::None,
 ///     seed: 1,
 /// };
 /// let (analysis, _heatmap) = analyze(&net, &data, options, &Timings::disabled())?;
@@ -136,7 +145,8 @@ pub fn analyze(
     if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
         return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
     }
-    let higher = if matches!(net.activation.uniform(), Some(Activation::Quadratic { .. })) {
+    let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
+    let higher = if quadratic || opts.order != Corrections::None {
         Higher::InputAndPre
     } else {
         Higher::None
@@ -152,7 +162,13 @@ pub fn analyze(
         engine: opts.engine,
     };
     let theory = theory_accuracy(net, &stats, acc_opts, timings)?;
-    let theory_k3k4 = corrected_input_accuracy(net, &stats, acc_opts, timings)?;
+    let corrected = corrected_input_accuracy(net, &stats, acc_opts, opts.order, timings)?;
+    let order = match (&corrected, opts.order) {
+        (None, _) => 2,
+        (Some(_), Corrections::None) => 4,
+        (Some(_), order) => order.order(),
+    };
+    let (theory_k3k4, fallbacks) = corrected.unzip();
     let surrogate = timings.time("surrogates", 0.0, || {
         surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
     })?;
@@ -183,6 +199,8 @@ pub fn analyze(
         network_accuracy_stderr: binomial_stderr(a, data.len()),
         theory_accuracy: theory,
         theory_accuracy_k3k4: theory_k3k4,
+        order,
+        fallbacks,
         surrogate_accuracy: surrogate,
         information,
         information_ridge: opts.ridge,

@@ -16,6 +16,7 @@ use corrflow::Result;
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
+use super::order_args::OrderArgs;
 use super::output::{self, epoch_bar, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
@@ -42,6 +43,9 @@ pub struct AnalyzeArgs {
     /// `corrflow propagate --help`).
     #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
     pub affine: AffineStrategy,
+    /// (Adds the row "x+κ": the theory from the input corrected at h1 at this order.)
+    #[command(flatten)]
+    pub order: OrderArgs,
     /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact).
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
@@ -80,6 +84,7 @@ impl AnalyzeArgs {
                 on: self.on,
                 closure: self.closure,
                 affine: self.affine,
+                order: self.order.corrections(),
                 mc_samples: self.mc_samples,
                 surrogate_samples: self.surrogate_samples,
                 ridge: self.ridge,

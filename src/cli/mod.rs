@@ -6,6 +6,7 @@ mod analyze;
 mod data_args;
 mod flags;
 mod net_args;
+mod order_args;
 mod output;
 mod propagate;
 mod sweep;

@@ -11,11 +11,12 @@ use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
 use corrflow::io::MemoryLimit;
 use corrflow::net::Precision;
 use corrflow::propagate::affine::AffineStrategy;
-use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::closures::ClosureMethod;
 use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
+use super::order_args::OrderArgs;
 use super::output::{self, print_json, stage_bars_wanted, StageBars};
 
 #[derive(Debug, Args)]
@@ -31,9 +32,6 @@ pub struct PropagateArgs {
     /// Closure of the nonlinearity.
     #[arg(long, value_enum, default_value_t = ClosureMethod::Auto)]
     pub closure: ClosureMethod,
-    /// Cumulants beyond the covariance at the first nonlinearity.
-    #[arg(long, value_enum, default_value_t = Corrections::None)]
-    pub corrections: Corrections,
     /// Float type of the propagated covariances: f64, or f32 (affine update and the relu, leaky
     /// relu, linear and quadratic closures on f32 lanes; statistics, comparison and the other
     /// closures in f64; error against f64: BENCHMARKS.md "f32 propagation").
@@ -44,6 +42,8 @@ pub struct PropagateArgs {
     /// equal to rounding) or factored (wherever a factor exists; for measurements).
     #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
     pub affine: AffineStrategy,
+    #[command(flatten)]
+    pub order: OrderArgs,
     /// Measure the statistics on the task's training or test set.
     #[arg(long, value_enum, default_value_t = On::Test)]
     pub on: On,
@@ -65,7 +65,7 @@ impl From<&PropagateArgs> for RunConfig {
             analysis: AnalysisConfig {
                 on: a.on,
                 closure: a.closure,
-                corrections: a.corrections,
+                order: a.order.corrections(),
                 from_layer: a.from_layer,
                 stats_batch: a.batch,
                 affine: a.affine,

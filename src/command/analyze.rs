@@ -235,10 +235,13 @@ impl fmt::Display for AnalyzeReport {
                     format!("{:.4}", t.stderr),
                     format!("{:+.4}", t.accuracy - a.network_accuracy),
                 ],
-                "(+ κ₃/κ₄ of h1 at the first nonlinearity)".into(),
+                format!("(order {} at h1, the first nonlinearity)", a.order),
             );
         }
         write!(f, "{}", theory.text(None))?;
+        if let Some(fallbacks) = &a.fallbacks {
+            writeln!(f, "{}", super::propagate::fallback_line(fallbacks))?;
+        }
         writeln!(f)?;
         write!(f, "{}", tables::surrogates(a).text(None))?;
         writeln!(f)?;

@@ -14,6 +14,7 @@ use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
 use crate::measure::{layer_stats_timed, Higher};
 use crate::net::Stage;
+use crate::propagate::closures::Fallbacks;
 use crate::propagate::ClosurePair;
 use crate::propagate::PropagateOptions;
 use crate::report::tables;
@@ -30,7 +31,10 @@ pub struct PropagateReport {
     pub activation: String,
     pub from_layer: usize,
     pub closure: String,
-    pub corrections: &'static str,
+    /// The expansion order at the first nonlinearity (2 = Gaussian).
+    pub order: u8,
+    /// Units and pairs where the corrections broke down and the Gaussian was kept.
+    pub fallbacks: Fallbacks,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
     /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
@@ -80,7 +84,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     let stats = layer_stats_timed(
         &net,
         data,
-        Higher::for_propagation(a.corrections, a.from_layer, net.depth()),
+        Higher::for_propagation(a.order, a.from_layer, net.depth()),
         a.stats_batch,
         timings,
     )?;
@@ -95,7 +99,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     let mut engine = config.engine().engine();
     let options = PropagateOptions {
         method: a.closure,
-        corrections: a.corrections,
+        corrections: a.order,
     };
     let start_moments = measured(start_stage);
     engine.run(
@@ -106,6 +110,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         options,
         timings,
     )?;
+    let fallbacks = engine.fallbacks();
     let predicted = engine.into_stages();
     let layers = timings.time("comparison", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
@@ -120,7 +125,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         activation: net.activation.to_string(),
         from_layer: a.from_layer,
         closure,
-        corrections: a.corrections.name(),
+        order: a.order.order(),
+        fallbacks,
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
@@ -147,9 +153,12 @@ impl fmt::Display for PropagateReport {
         )?;
         writeln!(
             f,
-            "closure     {} from layer {}, corrections {}",
-            self.closure, self.from_layer, self.corrections
+            "closure     {} from layer {}, order {}",
+            self.closure, self.from_layer, self.order
         )?;
+        if self.order > 2 {
+            writeln!(f, "{}", fallback_line(&self.fallbacks))?;
+        }
         writeln!(f)?;
         write!(f, "{}", tables::comparisons(&self.layers).text(None))?;
         writeln!(f)?;
@@ -162,4 +171,14 @@ impl fmt::Display for PropagateReport {
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
     }
+}
+
+/// The text line on the corrections' breakdowns: how many units and pairs (over all classes)
+/// were left Gaussian, out of how many were tried.
+pub fn fallback_line(f: &Fallbacks) -> String {
+    format!(
+        "fallbacks   {} of {} units and {} of {} pairs kept Gaussian, {} units at order 3 only \
+         (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1)",
+        f.units, f.units_tried, f.pairs, f.pairs_tried, f.units_order3
+    )
 }

@@ -47,8 +47,9 @@ pub struct AnalysisConfig {
     pub on: On,
     #[serde(skip)]
     pub closure: ClosureMethod,
+    /// `--order`: the corrections at the first nonlinearity after the start layer.
     #[serde(skip)]
-    pub corrections: Corrections,
+    pub order: Corrections,
     /// `propagate`: start from the measured statistics of this layer.
     pub from_layer: usize,
     /// Samples per forward-pass batch when measuring statistics.
@@ -70,7 +71,7 @@ impl Default for AnalysisConfig {
         AnalysisConfig {
             on: On::default(),
             closure: ClosureMethod::Auto,
-            corrections: Corrections::None,
+            order: Corrections::None,
             from_layer: defaults::FROM_LAYER,
             stats_batch: defaults::STATS_BATCH,
             mc_samples: defaults::MC_SAMPLES,
@@ -102,6 +103,7 @@ impl AnalysisConfig {
             surrogate_samples: self.surrogate_samples,
             ridge: self.ridge,
             heatmap_layer: self.heatmap_layer,
+            order: self.order,
             seed,
         }
     }

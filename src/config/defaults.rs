@@ -137,6 +137,9 @@ pub const FROM_LAYER: usize = 0;
 /// How f64 covariances go through an affine layer (`--affine`): see BENCHMARKS.md "f32
 /// propagation and `--affine`" for the measurement behind this choice.
 pub const AFFINE: AffineStrategy = AffineStrategy::Auto;
+
+/// Cumulant order of the closure at the first nonlinearity (`--order`; 2 = Gaussian).
+pub const ORDER: u8 = 2;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -10,8 +10,8 @@ use crate::propagate::closures::Corrections;
 use crate::stats::{EmpiricalMoments, MomentAccumulator};
 use crate::timing::{flops, Timings};
 
-/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] slices (they cost two more GEMMs and
-/// two more N² sums per class).
+/// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] / κ₄\[i,i,i,j\] slices (they cost
+/// three more GEMMs and three more N² sums per class).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Higher {
     /// Mean and covariance only.
@@ -28,7 +28,9 @@ impl Higher {
     /// where the corrections enter (none when `from_layer` is the last hidden layer).
     pub fn for_propagation(corrections: Corrections, from_layer: usize, depth: usize) -> Self {
         match corrections {
-            Corrections::K3K4 if from_layer < depth => Higher::At(Stage::Pre(from_layer + 1)),
+            Corrections::K3 | Corrections::K3K4 if from_layer < depth => {
+                Higher::At(Stage::Pre(from_layer + 1))
+            }
             _ => Higher::None,
         }
     }
@@ -60,8 +62,8 @@ impl LayerStats {
 }
 
 /// Refuses per-class statistics whose sums exceed `limit`. Every stage (x, each hˡ and zˡ, y)
-/// holds per class a d × d sum, with κ slices two more at x and each hˡ, and finishing copies
-/// them once: 2 · 8 · K · (d₀²(1+2h) + Σₗ Nₗ²(2+2h) + N_out²) bytes, h = 1 with κ slices
+/// holds per class a d × d sum, with κ slices three more at x and each hˡ, and finishing copies
+/// them once: 2 · 8 · K · (d₀²(1+3h) + Σₗ Nₗ²(2+3h) + N_out²) bytes, h = 1 with κ slices
 /// anywhere (an upper bound for [`Higher::At`]) —
 /// e.g. 100 classes of a 784-100-100-10 network: 1.05 GB; 10 classes: 105 MB.
 fn check_class_memory(
@@ -73,10 +75,10 @@ fn check_class_memory(
     let h: u128 = if higher == Higher::None { 0 } else { 1 };
     let (first, hidden) = (widths[0] as u128, &widths[1..widths.len() - 1]);
     let out = widths[widths.len() - 1] as u128;
-    let squares: u128 = (1 + 2 * h) * first * first
+    let squares: u128 = (1 + 3 * h) * first * first
         + hidden
             .iter()
-            .map(|&w| (2 + 2 * h) * (w as u128).pow(2))
+            .map(|&w| (2 + 3 * h) * (w as u128).pow(2))
             .sum::<u128>()
         + out * out;
     let bytes = 2 * 8 * n_classes as u128 * squares;

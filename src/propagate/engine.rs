@@ -9,7 +9,7 @@
 //! one-shot form.
 
 use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
-use super::closures::{Closure, ClosureMethod, Corrections};
+use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
 use super::pair::ClosurePair;
 use super::single::SinglePropagator;
 use crate::error::{Error, Field, Result};
@@ -21,9 +21,10 @@ use crate::timing::{affine_flops, Timings};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PropagateOptions {
     pub method: ClosureMethod,
-    /// κ₃/κ₄ corrections are applied at the first nonlinearity after the start layer, the only
-    /// place where the κ slices are known (they come from the measured pre-activation; the slices
-    /// alone cannot be mapped through a further affine layer, DESIGN.md §2).
+    /// κ₃/κ₄ corrections (order 3 or 4) are applied at the first nonlinearity after the start
+    /// layer, the only place where the κ slices are known (they come from the measured
+    /// pre-activation; the slices alone cannot be mapped through a further affine layer,
+    /// DESIGN.md §2).
     pub corrections: Corrections,
 }
 
@@ -37,8 +38,9 @@ pub struct Predicted {
 /// Propagates per-class moments from layer `from` (0 = the input x, l ≥ 1 = the post-activation
 /// zˡ) to the output y. Returns every later stage: h^{from+1}, z^{from+1}, …, y.
 ///
-/// `start[c]` are class c's moments of the start layer. With `Corrections::K3K4`, `first_pre[c]`
-/// must hold the measured moments of h^{from+1} including their κ slices: the affine map is
+/// `start[c]` are class c's moments of the start layer. With corrections (order 3 or 4),
+/// `first_pre[c]` must hold the measured moments of h^{from+1} including their κ slices (at
+/// order 4 also κ₄\[i,i,i,j\], except for the quadratic closure): the affine map is
 /// exact for every cumulant, so measuring h^{from+1} equals mapping the start layer's full κ
 /// tensors, which are never formed.
 ///
@@ -82,6 +84,7 @@ pub struct Propagator {
     stages: Vec<Predicted>,
     precision: Precision,
     single: SinglePropagator,
+    fallbacks: Fallbacks,
 }
 
 impl Propagator {
@@ -118,6 +121,7 @@ impl Propagator {
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         if self.precision == Precision::F32 && opts.corrections == Corrections::None {
             let depth = net.depth();
+            self.fallbacks = Fallbacks::default();
             shape_stages(&mut self.stages, from, depth, start.len());
             let (single, stages) = (&mut self.single, &mut self.stages);
             single.run(net, from, start, opts.method, &closures, stages, timings)?;
@@ -163,7 +167,13 @@ impl Propagator {
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
-        let Propagator { ws, stages, .. } = self;
+        let Propagator {
+            ws,
+            stages,
+            fallbacks,
+            ..
+        } = self;
+        *fallbacks = Fallbacks::default();
         for l in from + 1..=depth {
             let layer = &net.layers[l - 1];
             let (done, rest) = stages.split_at_mut(2 * (l - from - 1));
@@ -178,7 +188,7 @@ impl Propagator {
             } else {
                 Corrections::None
             };
-            if corrections == Corrections::K3K4 {
+            if corrections != Corrections::None {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
             let closure = closures[l - 1];
@@ -186,12 +196,16 @@ impl Propagator {
                 pre.per_class
                     .iter()
                     .zip(post.per_class.iter_mut())
-                    .try_for_each(|(h, z)| closure.apply_into(h, corrections, z))
+                    .try_for_each(|(h, z)| {
+                        *fallbacks = fallbacks.plus(closure.apply_counted(h, corrections, z)?);
+                        Ok(())
+                    })
             })?;
             check_finite(post, depth, "the closure")?;
             for m in &mut pre.per_class {
                 m.k3_iij = None;
                 m.k4_iijj = None;
+                m.k4_iiij = None;
             }
         }
         let readout = net.layers.last().expect("validated network has a read-out");
@@ -200,6 +214,12 @@ impl Propagator {
         timed_affine(readout, current, &mut y[0].per_class, ws, timings)?;
         check_finite(&y[0], depth, "the read-out's affine map")?;
         Ok(stages)
+    }
+
+    /// How many units and pairs the last run's corrections left Gaussian, summed over classes
+    /// ([`Fallbacks`]; all zero at order 2).
+    pub fn fallbacks(&self) -> Fallbacks {
+        self.fallbacks
     }
 
     /// The stages of the last run, moved out.
@@ -333,6 +353,7 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
         }
         p.k3_iij = Some(k3.clone());
         p.k4_iijj = Some(k4.clone());
+        p.k4_iiij = m.k4_iiij.clone();
     }
     Ok(())
 }

@@ -46,8 +46,9 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
     if let Some(t) = &a.theory_accuracy_k3k4 {
         let _ = writeln!(
             w,
-            "\nFrom the input with the measured κ₃/κ₄ of h1 at the first (quadratic) \
-             nonlinearity: {:.4} ± {:.4} ({:+.4} vs the network).",
+            "\nFrom the input with the measured κ slices of h1 at the first nonlinearity \
+             (Gram–Charlier order {}): {:.4} ± {:.4} ({:+.4} vs the network).",
+            a.order,
             t.accuracy,
             t.stderr,
             t.accuracy - a.network_accuracy

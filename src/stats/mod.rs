@@ -11,7 +11,9 @@ use faer::{Col, Mat};
 ///
 /// `mean` μ and covariance Σ always; the two N×N slices of the third and fourth cumulant that
 /// the quadratic closure needs (DESIGN.md §1) when they were measured:
-/// κ₃\[i,i,j\] = E\[δᵢ²δⱼ\] and κ₄\[i,i,j,j\] = E\[δᵢ²δⱼ²\] − ΣᵢᵢΣⱼⱼ − 2Σᵢⱼ², with δ = x − μ.
+/// κ₃\[i,i,j\] = E\[δᵢ²δⱼ\] and κ₄\[i,i,j,j\] = E\[δᵢ²δⱼ²\] − ΣᵢᵢΣⱼⱼ − 2Σᵢⱼ², with δ = x − μ;
+/// and the third N×N slice the 4th-order Edgeworth corrections of the other closures need,
+/// κ₄\[i,i,i,j\] = E\[δᵢ³δⱼ\] − 3ΣᵢᵢΣᵢⱼ.
 #[derive(Clone, Debug)]
 pub struct Moments {
     pub mean: Col<f64>,
@@ -20,6 +22,9 @@ pub struct Moments {
     pub k3_iij: Option<Mat<f64>>,
     /// `k4_iijj[(i, j)]` = κ₄\[i,i,j,j\] (symmetric).
     pub k4_iijj: Option<Mat<f64>>,
+    /// `k4_iiij[(i, j)]` = κ₄\[i,i,i,j\] (not symmetric: κ₄\[i,j,j,j\] is its (j, i) entry;
+    /// the diagonal equals that of `k4_iijj`).
+    pub k4_iiij: Option<Mat<f64>>,
 }
 
 impl Moments {
@@ -30,6 +35,7 @@ impl Moments {
             cov,
             k3_iij: None,
             k4_iijj: None,
+            k4_iiij: None,
         }
     }
 

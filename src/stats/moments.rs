@@ -7,9 +7,10 @@
 //! ```text
 //! S₁ = Σ d          S₂ = Σ d dᵀ           (lower triangle, GEMM)
 //! S₃ = Σ (d∘d) dᵀ   S₄ = Σ (d∘d)(d∘d)ᵀ    (only when higher orders are requested; S₄ lower)
+//! S₃₁ = Σ (d∘d∘d) dᵀ                       (likewise; full)
 //! ```
 //!
-//! Memory is two d × b gather buffers plus one to three d × d sums per class, independent of n.
+//! Memory is three d × b gather buffers plus one to four d × d sums per class, independent of n.
 //!
 //! **Why a shift.** Raw power sums about the origin lose every digit the data's offset takes
 //! (a pixel mean of 10³ with unit spread costs ~6 of 16 digits in Σ and ~12 in κ₄). About a shift
@@ -19,16 +20,22 @@
 //! fourth-order cross term per batch and per class; the shift is simpler and just as sound here.
 //!
 //! **Conversion at [`MomentAccumulator::finish`]** (exact binomial expansion of δ = d − m, with
-//! `m = E[d]`, `M = E[d dᵀ]`, `T_ij = E[dᵢ²dⱼ]`, `Q_ij = E[dᵢ²dⱼ²]`, all averages over the n samples):
+//! `m = E[d]`, `M = E[d dᵀ]`, `T_ij = E[dᵢ²dⱼ]`, `Q_ij = E[dᵢ²dⱼ²]`, `U_ij = E[dᵢ³dⱼ]`, all
+//! averages over the n samples):
 //!
 //! ```text
 //! μ            = K + m
 //! Σ_ij         = M_ij − mᵢmⱼ                                                  (population, ÷ n)
 //! E[δᵢ²δⱼ]     = T_ij − mⱼM_ii − 2mᵢM_ij + 2mᵢ²mⱼ
 //! E[δᵢ²δⱼ²]    = Q_ij − 2mⱼT_ij − 2mᵢT_ji + mⱼ²M_ii + mᵢ²M_jj + 4mᵢmⱼM_ij − 3mᵢ²mⱼ²
+//! E[δᵢ³δⱼ]     = U_ij − mⱼT_ii − 3mᵢT_ij + 3mᵢmⱼM_ii + 3mᵢ²M_ij − 3mᵢ³mⱼ
 //! κ₃[i,i,j]    = E[δᵢ²δⱼ]
 //! κ₄[i,i,j,j]  = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij²
+//! κ₄[i,i,i,j]  = E[δᵢ³δⱼ] − 3Σ_iiΣ_ij
 //! ```
+//!
+//! (The E[δᵢ³δⱼ] line is (dᵢ − mᵢ)³(dⱼ − mⱼ) expanded term by term; the terms linear in a
+//! single d average to m, and −3mᵢ²mⱼ·mᵢ − mᵢ³·mⱼ + mᵢ³mⱼ collect to −3mᵢ³mⱼ.)
 //!
 //! All moments are population moments (normalised by n, not n − 1), as DESIGN.md §1 defines them.
 
@@ -40,8 +47,8 @@ use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 use super::Moments;
 use crate::error::{Error, Result};
 
-/// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]` and
-/// `κ₄[i,i,j,j]` slices of one layer.
+/// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]`,
+/// `κ₄[i,i,j,j]` and `κ₄[i,i,i,j]` slices of one layer.
 #[derive(Clone, Debug)]
 pub struct MomentAccumulator {
     dim: usize,
@@ -51,6 +58,8 @@ pub struct MomentAccumulator {
     shifted: Mat<f64>,
     /// d∘d of the same columns (only used when `higher`).
     squared: Mat<f64>,
+    /// d∘d∘d of the same columns (only used when `higher`).
+    cubed: Mat<f64>,
     /// Column indices of each class in the current batch (reused).
     members: Vec<Vec<usize>>,
 }
@@ -67,6 +76,8 @@ struct ClassSums {
     s3: Mat<f64>,
     /// Lower triangle of Σ (d∘d)(d∘d)ᵀ (0 × 0 unless higher orders are accumulated).
     s4: Mat<f64>,
+    /// Σ (d∘d∘d) dᵀ (full; 0 × 0 unless higher orders are accumulated).
+    s31: Mat<f64>,
 }
 
 /// Central moments of one class as averages over its samples, before they become [`Moments`].
@@ -77,6 +88,8 @@ struct Central {
     t: Option<Mat<f64>>,
     /// q[(i, j)] = E[δᵢ²δⱼ²] (raw fourth central moment, not yet the cumulant).
     q: Option<Mat<f64>>,
+    /// p[(i, j)] = E[δᵢ³δⱼ] (raw fourth central moment, not yet the cumulant).
+    p: Option<Mat<f64>>,
 }
 
 /// What [`MomentAccumulator::finish`] returns.
@@ -97,8 +110,8 @@ pub struct EmpiricalMoments {
 
 impl MomentAccumulator {
     /// An empty accumulator for `dim`-dimensional samples in `n_classes` classes. With `higher`,
-    /// the `κ₃[i,i,j]` and `κ₄[i,i,j,j]` slices are accumulated too (two more GEMMs per batch and
-    /// two more d × d sums per class).
+    /// the `κ₃[i,i,j]`, `κ₄[i,i,j,j]` and `κ₄[i,i,i,j]` slices are accumulated too (three more
+    /// GEMMs per batch and three more d × d sums per class).
     pub fn new(dim: usize, n_classes: usize, higher: bool) -> Result<Self> {
         if n_classes == 0 {
             return Err(Error::Shape(
@@ -114,6 +127,7 @@ impl MomentAccumulator {
                 s2: Mat::zeros(dim, dim),
                 s3: Mat::zeros(hd, hd),
                 s4: Mat::zeros(hd, hd),
+                s31: Mat::zeros(hd, hd),
             })
             .collect();
         Ok(MomentAccumulator {
@@ -122,6 +136,7 @@ impl MomentAccumulator {
             classes,
             shifted: Mat::zeros(dim, 0),
             squared: Mat::zeros(if higher { dim } else { 0 }, 0),
+            cubed: Mat::zeros(if higher { dim } else { 0 }, 0),
             members: vec![Vec::new(); n_classes],
         })
     }
@@ -163,6 +178,7 @@ impl MomentAccumulator {
             self.shifted.resize_with(self.dim, largest, |_, _| 0.0);
             if self.higher {
                 self.squared.resize_with(self.dim, largest, |_, _| 0.0);
+                self.cubed.resize_with(self.dim, largest, |_, _| 0.0);
             }
         }
         for (c, cols) in self.members.iter().enumerate() {
@@ -183,13 +199,23 @@ impl MomentAccumulator {
             lower_gram_add(sums.s2.as_mut(), d);
             if self.higher {
                 let mut sq = self.squared.subcols_mut(0, b);
+                let mut cu = self.cubed.subcols_mut(0, b);
                 for k in 0..b {
                     for i in 0..self.dim {
                         let v = d[(i, k)];
                         sq[(i, k)] = v * v;
+                        cu[(i, k)] = v * v * v;
                     }
                 }
                 let sq = sq.rb();
+                matmul(
+                    sums.s31.as_mut(),
+                    Accum::Add,
+                    cu.rb(),
+                    d.transpose(),
+                    1.0,
+                    Par::rayon(0),
+                );
                 matmul(
                     sums.s3.as_mut(),
                     Accum::Add,
@@ -291,6 +317,7 @@ impl ClassSums {
                 cov,
                 t: None,
                 q: None,
+                p: None,
             };
         }
         let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
@@ -307,19 +334,33 @@ impl ClassSums {
                 + 4.0 * mi * mj * big_m[(i, j)]
                 - 3.0 * mi * mi * mj * mj
         });
+        let p = Mat::from_fn(dim, dim, |i, j| {
+            let (mi, mj) = (m[i], m[j]);
+            self.s31[(i, j)] * inv_n - mj * t_raw[(i, i)] - 3.0 * mi * t_raw[(i, j)]
+                + 3.0 * mi * mj * big_m[(i, i)]
+                + 3.0 * mi * mi * big_m[(i, j)]
+                - 3.0 * mi * mi * mi * mj
+        });
         Central {
             mean,
             cov,
             t: Some(t),
             q: Some(q),
+            p: Some(p),
         }
     }
 }
 
 impl Central {
-    /// κ₃[i,i,j] = E[δᵢ²δⱼ]; κ₄[i,i,j,j] = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij².
+    /// κ₃[i,i,j] = E[δᵢ²δⱼ]; κ₄[i,i,j,j] = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij²;
+    /// κ₄[i,i,i,j] = E[δᵢ³δⱼ] − 3Σ_iiΣ_ij.
     fn into_moments(self) -> Moments {
         let cov = self.cov;
+        let k4_iiij = self.p.map(|p| {
+            Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
+                p[(i, j)] - 3.0 * cov[(i, i)] * cov[(i, j)]
+            })
+        });
         let k4 = self.q.map(|q| {
             Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
                 q[(i, j)] - cov[(i, i)] * cov[(j, j)] - 2.0 * cov[(i, j)] * cov[(i, j)]
@@ -330,6 +371,7 @@ impl Central {
             cov,
             k3_iij: self.t,
             k4_iijj: k4,
+            k4_iiij,
         }
     }
 }
@@ -341,6 +383,7 @@ impl Central {
 /// E[(x−μ)(x−μ)ᵀ]        = Σ + a aᵀ
 /// E[(xᵢ−μᵢ)²(xⱼ−μⱼ)]    = T_ij + aⱼΣ_ii + 2aᵢΣ_ij + aᵢ²aⱼ
 /// E[(xᵢ−μᵢ)²(xⱼ−μⱼ)²]   = Q_ij + 2aⱼT_ij + 2aᵢT_ji + aⱼ²Σ_ii + aᵢ²Σ_jj + 4aᵢaⱼΣ_ij + aᵢ²aⱼ²
+/// E[(xᵢ−μᵢ)³(xⱼ−μⱼ)]    = P_ij + aⱼT_ii + 3aᵢT_ij + 3aᵢaⱼΣ_ii + 3aᵢ²Σ_ij + aᵢ³aⱼ
 /// ```
 ///
 /// and the mixture's central moments are their w-weighted averages (its mean about μ is 0).
@@ -358,12 +401,27 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
     let mut cov = Mat::<f64>::zeros(dim, dim);
     let mut t_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut q_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
+    let mut p_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     for (c, &w) in central.iter().zip(&weights) {
         let a = Col::from_fn(dim, |i| c.mean[i] - mean[i]);
         let s = &c.cov;
         for j in 0..dim {
             for i in 0..dim {
                 cov[(i, j)] += w * (s[(i, j)] + a[i] * a[j]);
+            }
+        }
+        if let (Some(p), Some(t), Some(pm)) = (&c.p, &c.t, &mut p_mix) {
+            for j in 0..dim {
+                for i in 0..dim {
+                    let (ai, aj) = (a[i], a[j]);
+                    pm[(i, j)] += w
+                        * (p[(i, j)]
+                            + aj * t[(i, i)]
+                            + 3.0 * ai * t[(i, j)]
+                            + 3.0 * ai * aj * s[(i, i)]
+                            + 3.0 * ai * ai * s[(i, j)]
+                            + ai * ai * ai * aj);
+                }
             }
         }
         if let (Some(t), Some(q), Some(tm), Some(qm)) = (&c.t, &c.q, &mut t_mix, &mut q_mix) {
@@ -389,6 +447,7 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
         cov,
         t: t_mix,
         q: q_mix,
+        p: p_mix,
     }
 }
 
@@ -435,10 +494,15 @@ fn lower(m: &Mat<f64>, i: usize, j: usize) -> f64 {
 
 fn check_finite(m: &Moments, what: &str) -> Result<()> {
     let finite = m.mean.iter().all(|v| v.is_finite())
-        && [Some(&m.cov), m.k3_iij.as_ref(), m.k4_iijj.as_ref()]
-            .into_iter()
-            .flatten()
-            .all(|a| (0..a.ncols()).all(|j| a.col(j).iter().all(|v| v.is_finite())));
+        && [
+            Some(&m.cov),
+            m.k3_iij.as_ref(),
+            m.k4_iijj.as_ref(),
+            m.k4_iiij.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .all(|a| (0..a.ncols()).all(|j| a.col(j).iter().all(|v| v.is_finite())));
     if finite {
         Ok(())
     } else {

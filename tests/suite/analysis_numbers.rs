@@ -14,7 +14,7 @@ use corrflow::data::Dataset;
 use corrflow::measure::{layer_stats, layer_stats_timed, Higher};
 use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
-use corrflow::propagate::closures::ClosureMethod;
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::EngineSettings;
 use corrflow::stats::gaussian::GaussianSampler;
 use corrflow::stats::Moments;
@@ -314,9 +314,15 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
         engine: EngineSettings::default(),
     };
     let plain = theory_accuracy(&net, &stats, opts, &Timings::disabled()).unwrap();
-    let corrected = corrected_input_accuracy(&net, &stats, opts, &Timings::disabled())
-        .unwrap()
-        .unwrap();
+    let (corrected, fallbacks) =
+        corrected_input_accuracy(&net, &stats, opts, Corrections::None, &Timings::disabled())
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        fallbacks.units + fallbacks.pairs,
+        0,
+        "the quadratic closure never falls back"
+    );
     assert!(
         (corrected.accuracy - plain[1].accuracy).abs() < 1e-9,
         "corrected from x {} vs from z1 {}",
@@ -331,8 +337,14 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
     let relu = Mlp::init(&[10, 12, 2], Activation::Relu, 1.0, 3).unwrap();
     let stats = layer_stats(&relu, &data, Higher::InputAndPre, 1024).unwrap();
     assert!(
-        corrected_input_accuracy(&relu, &stats, opts, &Timings::disabled())
+        corrected_input_accuracy(&relu, &stats, opts, Corrections::None, &Timings::disabled())
             .unwrap()
             .is_none()
     );
+    // At order 3 the relu network's input theory sees the class (its κ₃) too.
+    let (relu3, _) =
+        corrected_input_accuracy(&relu, &stats, opts, Corrections::K3, &Timings::disabled())
+            .unwrap()
+            .unwrap();
+    assert_eq!(relu3.start_stage, "x (+κ₃ at h1)");
 }

@@ -221,6 +221,7 @@ fn degenerate_inputs_are_finite() {
 }
 
 #[test]
+/// Corrections without the measured κ slices are an error naming the closure.
 fn corrections_are_refused_or_required() {
     let (input, _) = random_case(1, 4, (0.5, 1.0), &RATIOS);
     for act in [Activation::Relu, Activation::Erf] {

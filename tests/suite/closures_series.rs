@@ -165,6 +165,7 @@ fn quadratic_corrections_match_skewed_samples() {
         cov,
         k3_iij: Some(k3),
         k4_iijj: Some(k4),
+        k4_iiij: None,
     };
     let c = ClosurePair::new(act, ClosureMethod::Auto)
         .map(|p| p.closure)

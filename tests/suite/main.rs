@@ -11,6 +11,7 @@ mod cli_propagate;
 mod cli_train;
 mod closures_bvn;
 mod closures_degenerate;
+mod closures_edgeworth;
 mod closures_exact;
 mod closures_series;
 mod cumtrain_objective;

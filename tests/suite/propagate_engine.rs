@@ -12,9 +12,10 @@ use corrflow::measure::{layer_stats, Higher};
 use corrflow::net::Stage;
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
-use corrflow::propagate::{propagate, PropagateOptions};
+use corrflow::propagate::{propagate, PropagateOptions, Propagator};
 use corrflow::stats::gaussian::{relative_frobenius, GaussianSampler};
 use corrflow::stats::Moments;
+use corrflow::timing::Timings;
 
 const GAUSSIAN: PropagateOptions = PropagateOptions {
     method: ClosureMethod::Auto,
@@ -241,13 +242,32 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
             relative_frobenius(gauss[1].per_class[c].cov.as_ref(), measured.cov.as_ref()).unwrap();
         assert!(err_g > 0.05, "class {c}: Gaussian-only error only {err_g}");
     }
-    // A closure that cannot take κ corrections says so.
+    // Every closure takes the corrections; without the measured slices it says what is missing.
     let relu = Mlp {
         activation: Activation::Relu.into(),
         ..net.clone()
     };
-    let err = propagate(&relu, 0, start, Some(first_pre), corrected)
+    let mut engine = Propagator::new();
+    engine
+        .run(
+            &relu,
+            0,
+            start,
+            Some(first_pre),
+            corrected,
+            &Timings::disabled(),
+        )
+        .unwrap();
+    assert_eq!(
+        engine.fallbacks().units_tried,
+        2 * 6,
+        "two classes of six units"
+    );
+    let err = propagate(&relu, 0, start, None, corrected)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("relu"), "{err}");
+    assert!(
+        err.contains("κ₃/κ₄ corrections need the measured κ slices of h1"),
+        "{err}"
+    );
 }

@@ -42,11 +42,15 @@ fn naive(x: MatRef<'_, f64>, cols: &[usize]) -> Moments {
             - cov[(a, a)] * cov[(b, b)]
             - 2.0 * cov[(a, b)].powi(2)
     });
+    let k4_iiij = Mat::from_fn(d, d, |a, b| {
+        avg(&|j| delta(a, j).powi(3) * delta(b, j)) - 3.0 * cov[(a, a)] * cov[(a, b)]
+    });
     Moments {
         mean,
         cov,
         k3_iij: Some(k3),
         k4_iijj: Some(k4),
+        k4_iiij: Some(k4_iiij),
     }
 }
 
@@ -83,8 +87,12 @@ fn assert_close(got: &Moments, want: &Moments, tol: f64, what: &str) {
             got.k4_iijj.as_ref().unwrap().as_ref(),
             want.k4_iijj.as_ref().unwrap().as_ref(),
         ),
+        rel(
+            got.k4_iiij.as_ref().unwrap().as_ref(),
+            want.k4_iiij.as_ref().unwrap().as_ref(),
+        ),
     ];
-    for (e, name) in errs.iter().zip(["mean", "cov", "k3", "k4"]) {
+    for (e, name) in errs.iter().zip(["mean", "cov", "k3", "k4", "k4_iiij"]) {
         assert!(*e <= tol, "{what}: {name} relative error {e:e} > {tol:e}");
     }
 }
@@ -128,7 +136,8 @@ fn batch_size_does_not_matter() {
 /// Exp(1) has κ₃ = 2, κ₄ = 6. Independent coordinates: cross slices vanish. Standard errors from
 /// the influence functions with the central moments μ_k of Exp(1) (1, 2, 9, 44, 265, 1854, 14833):
 /// κ₃ᵢᵢᵢ: μ₆ − 6μ₂μ₄ + 9μ₂³ − μ₃² = 216;  κ₃ᵢᵢⱼ: μ₂(μ₄ − 2μ₂ + 1) = 8;
-/// κ₄ᵢᵢᵢᵢ: 11520;  κ₄ᵢᵢⱼⱼ: (μ₄ − 1)² = 64 (variance per sample).
+/// κ₄ᵢᵢᵢᵢ: 11520;  κ₄ᵢᵢⱼⱼ: (μ₄ − 1)² = 64;  κ₄ᵢᵢᵢⱼ: influence δⱼ(δᵢ³ − 3δᵢ − μ₃), variance
+/// μ₆ − 6μ₄ − 4μ₃ + 9μ₂ + 4 = 1595 (variance per sample).
 #[test]
 fn exponential_cumulants_within_sampling_error() {
     let (dim, n) = (3, 1_000_000);
@@ -136,20 +145,26 @@ fn exponential_cumulants_within_sampling_error() {
     let x = Mat::from_fn(dim, n, |_, _| rng.sample::<f64, _>(Exp1));
     let labels = vec![0u32; n];
     let m = accumulate(x.as_ref(), &labels, 1, 10_000);
-    let (k3, k4) = (
+    let (k3, k4, k31) = (
         m.per_class[0].k3_iij.as_ref().unwrap(),
         m.per_class[0].k4_iijj.as_ref().unwrap(),
+        m.per_class[0].k4_iiij.as_ref().unwrap(),
     );
     let se = |var: f64| 5.0 * (var / n as f64).sqrt();
     for i in 0..dim {
         assert!((m.per_class[0].mean[i] - 1.0).abs() < se(1.0));
         assert!((m.per_class[0].cov[(i, i)] - 1.0).abs() < se(8.0));
         for j in 0..dim {
-            let (want3, var3, want4, var4) = if i == j {
-                (2.0, 216.0, 6.0, 11520.0)
+            let (want3, var3, want4, var4, var31) = if i == j {
+                (2.0, 216.0, 6.0, 11520.0, 11520.0)
             } else {
-                (0.0, 8.0, 0.0, 64.0)
+                (0.0, 8.0, 0.0, 64.0, 1595.0)
             };
+            assert!(
+                (k31[(i, j)] - want4).abs() < se(var31),
+                "k4_iiij[{i},{j}] = {}",
+                k31[(i, j)]
+            );
             assert!(
                 (k3[(i, j)] - want3).abs() < se(var3),
                 "k3[{i},{j}] = {}",

@@ -8,7 +8,9 @@ use super::bvn::{
     failing_lanes, hermite_table, plackett_lanes, series_column, series_plackett, series_terms,
     MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
-use super::input::{gaussian_only, reset_output, units, Isa};
+use super::edgeworth::{corrected, Fallbacks};
+use super::erf_terms::ErfTerms;
+use super::input::{reset_output, units, Isa};
 use super::rules::gauss_legendre;
 use super::{Closure, Corrections};
 use crate::error::Result;
@@ -29,7 +31,8 @@ use crate::stats::Moments;
 ///
 /// The covariance is evaluated as 4·[`bvn_cov`], which never forms the difference of two
 /// numbers near 1 (see there); the literal 4Φ₂ − 2Φ − 2Φ + 1 − mᵢmⱼ loses all digits when
-/// |uᵢ| ≳ 6 (variance ≲ 10⁻⁹). Gaussian-only: κ₃/κ₄ corrections are refused.
+/// |uᵢ| ≳ 6 (variance ≲ 10⁻⁹). κ₃/κ₄ corrections from the closed forms of
+/// [`super::erf_terms`] ([`super::edgeworth`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ErfClosure;
 
@@ -63,19 +66,25 @@ impl Closure for ErfClosure {
         "erf (Φ₂ closed form)".into()
     }
 
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        erf_apply(input, corrections, out, Isa::Dispatch)
+    ) -> Result<Fallbacks> {
+        corrected(
+            input,
+            corrections,
+            out,
+            "erf",
+            |out| erf_apply(input, out, Isa::Dispatch),
+            |u| ErfTerms::new(&u.mu, &u.s, input.cov.as_ref()),
+        )
     }
 }
 
 /// [`ErfClosure`]'s `apply_into`, with its lanes on `isa`.
-fn erf_apply(input: &Moments, corrections: Corrections, out: &mut Moments, isa: Isa) -> Result<()> {
-    gaussian_only(corrections, "erf")?;
+fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     let u = units(input, "erf")?;
     let n = input.dim();
     reset_output(out, n);
@@ -253,7 +262,7 @@ mod tests {
             input.cov *= faer::Scale(scale);
             input.mean *= faer::Scale(scale.sqrt());
             let mut out = input.clone();
-            erf_apply(&input, Corrections::None, &mut out, isa).unwrap();
+            erf_apply(&input, &mut out, isa).unwrap();
             let n = input.dim();
             let d: Vec<f64> = (0..n)
                 .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())

@@ -3,8 +3,11 @@
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::input::{correlation, gaussian_only, reset_output, units, Isa, Units};
+use super::edgeworth::{corrected, Fallbacks};
+use super::input::{correlation, reset_output, units, Isa, Units};
 use super::quadrature::{pair_cov, Unit};
+use super::quadrature_terms::QuadratureTerms;
+use super::series_terms::SeriesTerms;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric;
@@ -36,7 +39,7 @@ const BLOCK: usize = 8;
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
-/// closure. Gaussian-only.
+/// closure. κ₃/κ₄ corrections from the same coefficients ([`super::series_terms`]).
 #[derive(Clone, Copy, Debug)]
 pub struct HermiteClosure {
     act: Activation,
@@ -83,13 +86,32 @@ impl Closure for HermiteClosure {
         )
     }
 
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        gaussian_only(corrections, "Hermite series")?;
+    ) -> Result<Fallbacks> {
+        let gaussian = |out: &mut Moments| self.gaussian(input, out);
+        corrected(input, corrections, out, "Hermite series", gaussian, |u| {
+            SeriesTerms {
+                coef: (0..input.dim())
+                    .into_par_iter()
+                    .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], self.order))
+                    .collect(),
+                quadrature: QuadratureTerms {
+                    act: self.act,
+                    mu: u.mu.clone(),
+                    s: u.s.clone(),
+                },
+            }
+        })
+    }
+}
+
+impl HermiteClosure {
+    /// The Gaussian series closure (the type's docs).
+    fn gaussian(&self, input: &Moments, out: &mut Moments) -> Result<()> {
         let u = units(input, "Hermite series")?;
         let n = input.dim();
         let tol = self.tolerance;

@@ -2,7 +2,6 @@
 
 use pulp::WithSimd;
 
-use super::Corrections;
 use crate::error::{Error, Result};
 use crate::stats::moments::{settled_variance, ROUNDING_VARIANCE_ULPS};
 use crate::stats::Moments;
@@ -80,17 +79,7 @@ pub(crate) fn reset_output(out: &mut Moments, n: usize) {
     out.cov.resize_with(n, n, |_, _| 0.0);
     out.k3_iij = None;
     out.k4_iijj = None;
-}
-
-/// Error for closures that implement the Gaussian closure only.
-pub(crate) fn gaussian_only(corrections: Corrections, who: &str) -> Result<()> {
-    match corrections {
-        Corrections::None => Ok(()),
-        Corrections::K3K4 => Err(Error::Unsupported(format!(
-            "κ₃/κ₄ corrections are exact only for the quadratic activation; the {who} closure \
-             is Gaussian-only (use --corrections none)"
-        ))),
-    }
+    out.k4_iiij = None;
 }
 
 /// Test inputs for the SIMD-vs-scalar checks of the closures: N = 37 units (not a multiple of

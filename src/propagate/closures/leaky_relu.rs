@@ -12,16 +12,19 @@
 //! (m⁺, C⁺) the relu closure's output ([`super::relu`], DESIGN.md §3). The middle step is
 //! Stein's lemma, Cov(hᵢ, g(hⱼ)) = Σᵢⱼ E[g'(hⱼ)] (C. Stein, Ann. Stat. 9, 1135 (1981)), with
 //! E[relu'(hⱼ)] = P(hⱼ > 0) = Φ(bⱼ). The diagonal i = j is the same formula. A deterministic
-//! unit (sᵢ = 0) has Σᵢⱼ = 0 for every j, so its Φ(bᵢ) is never used.
+//! unit (sᵢ = 0) has Σᵢⱼ = 0 for every j, so its Φ(bᵢ) is never used. κ₃/κ₄ corrections come
+//! from the closed forms of [`super::relu_terms`] ([`super::edgeworth`]).
 
-use super::input::{gaussian_only, units};
+use super::edgeworth::{corrected, Fallbacks};
+use super::input::units;
+use super::relu_terms::{LeakyTerms, ReluTerms};
 use super::{Closure, Corrections, ReluClosure};
 use crate::error::Result;
 use crate::special::normal_cdf;
 use crate::stats::Moments;
 
-/// Exact Gaussian closure of the leaky relu with slope `a` on the negative side (module docs).
-/// Gaussian-only, like the relu closure it is built on.
+/// Exact Gaussian closure of the leaky relu with slope `a` on the negative side (module docs),
+/// with κ₃/κ₄ corrections.
 #[derive(Clone, Copy, Debug)]
 pub struct LeakyReluClosure {
     slope: f64,
@@ -39,15 +42,31 @@ impl Closure for LeakyReluClosure {
         format!("leaky_relu:{} (Φ₂ closed form)", self.slope)
     }
 
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        gaussian_only(corrections, "leaky relu")?;
+    ) -> Result<Fallbacks> {
+        let gaussian = |out: &mut Moments| self.gaussian(input, out);
+        corrected(input, corrections, out, "leaky relu", gaussian, |u| {
+            LeakyTerms {
+                relu: ReluTerms {
+                    mu: u.mu.clone(),
+                    s: u.s.clone(),
+                },
+                slope: self.slope,
+                cov: input.cov.as_ref(),
+            }
+        })
+    }
+}
+
+impl LeakyReluClosure {
+    /// The Gaussian closure (module docs).
+    fn gaussian(&self, input: &Moments, out: &mut Moments) -> Result<()> {
         let u = units(input, "leaky relu")?;
-        ReluClosure.apply_into(input, corrections, out)?;
+        ReluClosure.apply_into(input, Corrections::None, out)?;
         let a = self.slope;
         let n = input.dim();
         let p: Vec<f64> = (0..n)

@@ -6,18 +6,25 @@
 //! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP.
 
 pub mod bvn;
+pub mod edgeworth;
 pub mod erf;
+mod erf_terms;
 mod gauss_hermite;
 pub mod hermite;
 mod hermite_coef;
 mod input;
 pub mod leaky_relu;
 pub mod linear;
+pub mod phi2_partials;
 pub mod quadratic;
 pub mod quadrature;
+mod quadrature_terms;
 pub mod relu;
+mod relu_terms;
 pub mod rules;
+mod series_terms;
 
+pub use edgeworth::Fallbacks;
 pub use erf::ErfClosure;
 pub use hermite::HermiteClosure;
 pub use leaky_relu::LeakyReluClosure;
@@ -46,25 +53,44 @@ pub enum ClosureMethod {
     Quadrature,
 }
 
-/// Which cumulants beyond the covariance enter the closure (`--corrections`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+/// Which cumulants beyond the covariance enter the closure (`--order 2|3|4`): the order of the
+/// Gram–Charlier expansion of each pair's density ([`edgeworth`]; exact for the quadratic
+/// activation, which needs only κ₃\[i,i,j\] and κ₄\[i,i,j,j\]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Corrections {
-    /// Gaussian closure: μ and Σ only.
-    #[value(help = "Gaussian closure: mean and covariance only")]
+    /// Order 2, the Gaussian closure: μ and Σ only.
     None,
-    /// Add the κ₃\[i,i,j\] and κ₄\[i,i,j,j\] terms (exact for the quadratic activation).
-    #[value(
-        name = "k3k4",
-        help = "Add the measured κ₃[i,i,j], κ₄[i,i,j,j] of the first pre-activation (quadratic only)"
-    )]
+    /// Order 3: add the κ₃ terms.
+    K3,
+    /// Order 4: add the κ₃ and κ₄ terms.
     K3K4,
 }
 
 impl Corrections {
-    /// `none` or `k3k4`, as `--corrections` spells it.
+    /// The corrections of expansion order 2, 3 or 4; `None` for any other order.
+    pub fn from_order(order: u8) -> Option<Self> {
+        match order {
+            2 => Some(Corrections::None),
+            3 => Some(Corrections::K3),
+            4 => Some(Corrections::K3K4),
+            _ => None,
+        }
+    }
+
+    /// 2, 3 or 4, as `--order` spells it.
+    pub fn order(self) -> u8 {
+        match self {
+            Corrections::None => 2,
+            Corrections::K3 => 3,
+            Corrections::K3K4 => 4,
+        }
+    }
+
+    /// `gaussian`, `k3` or `k3k4`: the cumulants beyond the covariance that enter.
     pub fn name(self) -> &'static str {
         match self {
-            Corrections::None => "none",
+            Corrections::None => "gaussian",
+            Corrections::K3 => "k3",
             Corrections::K3K4 => "k3k4",
         }
     }
@@ -78,12 +104,30 @@ pub trait Closure: Send + Sync {
     /// Writes the post-activation mean and covariance into `out` (resized to the input's
     /// dimension in place, its buffers reused; its κ fields are set to `None`). Errors when `corrections` asks for
     /// something this closure cannot honour, or when `input` lacks the κ matrices it needs.
+    ///
+    /// This and [`Closure::apply_counted`] are defined through each other: an implementation
+    /// provides at least one of them (closures with corrections that can break down provide
+    /// `apply_counted`, the others `apply_into`).
     fn apply_into(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        self.apply_counted(input, corrections, out).map(drop)
+    }
+
+    /// [`Closure::apply_into`], returning how many units and pairs its corrections left
+    /// Gaussian ([`Fallbacks`]); closures without a breakdown test report none.
+    fn apply_counted(
+        &self,
+        input: &Moments,
+        corrections: Corrections,
+        out: &mut Moments,
+    ) -> Result<Fallbacks> {
+        self.apply_into(input, corrections, out)?;
+        Ok(Fallbacks::default())
+    }
 
     /// Allocating convenience over [`Closure::apply_into`].
     fn apply(&self, input: &Moments, corrections: Corrections) -> Result<Moments> {

@@ -20,8 +20,9 @@ use crate::stats::Moments;
 /// Cᵢⱼ = gᵢgⱼΣᵢⱼ + αgᵢκ₃[i,j,j] + αgⱼκ₃[i,i,j] + α²(κ₄[i,i,j,j] + 2Σᵢⱼ²)
 /// ```
 ///
-/// and the Gaussian closure drops the κ terms. The mean needs only E\[hᵢ²\] = μᵢ² + Σᵢᵢ, so it is
-/// exact with or without corrections.
+/// and the Gaussian closure drops the κ terms (order 3 keeps the κ₃ ones). The mean needs only
+/// E\[hᵢ²\] = μᵢ² + Σᵢᵢ, so it is exact with or without corrections. These are the Gram–Charlier
+/// corrections of [`super::edgeworth`] for this φ, where they are exact (φ''' = 0).
 #[derive(Clone, Copy, Debug)]
 pub struct QuadraticClosure {
     alpha: f64,
@@ -39,8 +40,8 @@ impl Closure for QuadraticClosure {
         format!("quadratic α={} (exact closed form)", self.alpha)
     }
 
-    /// Errors with [`Error::Unsupported`] when `K3K4` is asked for and `input` lacks κ₃ or κ₄,
-    /// and with [`Error::Shape`] when they are not N×N.
+    /// Errors with [`Error::Unsupported`] when corrections are asked for and `input` lacks the
+    /// κ₃ (or, at order 4, κ₄) matrix, and with [`Error::Shape`] when they are not N×N.
     fn apply_into(
         &self,
         input: &Moments,
@@ -51,7 +52,7 @@ impl Closure for QuadraticClosure {
         let n = input.dim();
         let kappa = match corrections {
             Corrections::None => None,
-            Corrections::K3K4 => Some(kappas(input)?),
+            order => Some(kappas(input, order)?),
         };
         reset_output(out, n);
         let alpha = self.alpha;
@@ -62,11 +63,10 @@ impl Closure for QuadraticClosure {
         let arch = pulp::Arch::new();
         fill_symmetric(&mut out.cov, |i, col| {
             let k = kappa.as_ref().map(|(k3, k3t, k4)| {
-                [
-                    &k3.col_as_slice(i)[..=i],
-                    &k3t.col_as_slice(i)[..=i],
-                    &k4.col_as_slice(i)[..=i],
-                ]
+                (
+                    [&k3.col_as_slice(i)[..=i], &k3t.col_as_slice(i)[..=i]],
+                    k4.map(|k4| &k4.col_as_slice(i)[..=i]),
+                )
             });
             Isa::Dispatch.run(
                 arch,
@@ -83,17 +83,31 @@ impl Closure for QuadraticClosure {
     }
 }
 
-/// κ₃[·,·,·] as stored (k3[(j, i)] = κ₃[i,j,j]), its transpose (k3ᵀ[(j, i)] = κ₃[i,i,j]) and κ₄.
-fn kappas(input: &Moments) -> Result<(&Mat<f64>, Mat<f64>, &Mat<f64>)> {
+/// κ₃[·,·,·] as stored (k3[(j, i)] = κ₃[i,j,j]), its transpose (k3ᵀ[(j, i)] = κ₃[i,i,j]) and,
+/// at order 4, κ₄.
+type Kappas<'a> = (&'a Mat<f64>, Mat<f64>, Option<&'a Mat<f64>>);
+
+/// The κ matrices `order` needs (see [`Kappas`]).
+fn kappas(input: &Moments, order: Corrections) -> Result<Kappas<'_>> {
     let n = input.dim();
-    let (Some(k3), Some(k4)) = (&input.k3_iij, &input.k4_iijj) else {
-        return Err(Error::Unsupported(
-            "quadratic closure with κ₃/κ₄ corrections: the input moments carry no κ₃[i,i,j] / \
-             κ₄[i,i,j,j] matrices (measure them, or use --corrections none)"
-                .into(),
-        ));
+    let k4 = match order {
+        Corrections::K3K4 => input.k4_iijj.as_ref().map(Some),
+        _ => Some(None),
     };
-    for (name, k) in [("κ₃", k3), ("κ₄", k4)] {
+    let (Some(k3), Some(k4)) = (&input.k3_iij, k4) else {
+        return Err(Error::Unsupported(format!(
+            "quadratic closure at order {}: the input moments carry no κ₃[i,i,j]{} matrix \
+             (measure them, or use --order 2)",
+            order.order(),
+            if order == Corrections::K3K4 {
+                " / κ₄[i,i,j,j]"
+            } else {
+                ""
+            }
+        )));
+    };
+    for (name, k) in [("κ₃", Some(k3)), ("κ₄", k4)] {
+        let Some(k) = k else { continue };
         if k.nrows() != n || k.ncols() != n {
             return Err(Error::Shape(format!(
                 "quadratic closure: {name} matrix is {}×{}, expected {n}×{n}",
@@ -106,15 +120,18 @@ fn kappas(input: &Moments) -> Result<(&Mat<f64>, Mat<f64>, &Mat<f64>)> {
 }
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = gᵢgⱼσ + 2α²σ² [+ αgᵢκ₃[i,j,j] + αgⱼκ₃[i,i,j]
-/// + α²κ₄[i,i,j,j]], σ = Σᵢⱼ.
+/// [+ α²κ₄[i,i,j,j]]], σ = Σᵢⱼ.
+/// Columns i of κ₃ and κ₃ᵀ, and of κ₄ at order 4.
+type KappaColumns<'a> = ([&'a [f64]; 2], Option<&'a [f64]>);
+
 struct QuadLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
     g: &'a [f64],
     gi: f64,
     alpha: f64,
-    /// Columns i of κ₃, κ₃ᵀ and κ₄, when corrections are on.
-    k: Option<[&'a [f64]; 3]>,
+    /// Columns i of κ₃ and κ₃ᵀ when corrections are on, and of κ₄ at order 4.
+    k: Option<KappaColumns<'a>>,
 }
 
 impl WithSimd for QuadLanes<'_> {
@@ -135,11 +152,13 @@ impl WithSimd for QuadLanes<'_> {
             let g = simd.partial_load_f64s(&self.g[j..end]);
             let mut c = simd.mul_f64s(simd.mul_f64s(gi, g), sig);
             c = simd.mul_add_e_f64s(simd.mul_f64s(two_a2, sig), sig, c);
-            if let Some([k3, k3t, k4]) = self.k {
+            if let Some(([k3, k3t], k4)) = self.k {
                 c = simd.mul_add_e_f64s(a_gi, simd.partial_load_f64s(&k3[j..end]), c);
                 let a_g = simd.mul_f64s(a, g);
                 c = simd.mul_add_e_f64s(a_g, simd.partial_load_f64s(&k3t[j..end]), c);
-                c = simd.mul_add_e_f64s(a2, simd.partial_load_f64s(&k4[j..end]), c);
+                if let Some(k4) = k4 {
+                    c = simd.mul_add_e_f64s(a2, simd.partial_load_f64s(&k4[j..end]), c);
+                }
             }
             simd.partial_store_f64s(&mut self.out[j..end], c);
             j = end;

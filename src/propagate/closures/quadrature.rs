@@ -4,7 +4,9 @@
 
 use rayon::prelude::*;
 
-use super::input::{correlation, gaussian_only, reset_output, units};
+use super::edgeworth::{corrected, Fallbacks};
+use super::input::{correlation, reset_output, units};
+use super::quadrature_terms::QuadratureTerms;
 use super::rules::{for_each_normal_node, normal_expect, Window};
 use super::{Closure, Corrections};
 use crate::error::Result;
@@ -26,7 +28,7 @@ pub(crate) fn half_range(a: f64) -> f64 {
 const PANEL_H: f64 = 0.5;
 
 /// Where φ has a kink (relu and leaky relu at 0), so that rules can split there.
-fn kink(act: Activation) -> Option<f64> {
+pub(crate) fn kink(act: Activation) -> Option<f64> {
     match act {
         Activation::Relu | Activation::LeakyRelu { .. } => Some(0.0),
         _ => None,
@@ -35,7 +37,7 @@ fn kink(act: Activation) -> Option<f64> {
 
 /// Panel width in z for a function of μ + scale·z.
 #[inline]
-fn width(scale: f64) -> f64 {
+pub(crate) fn width(scale: f64) -> f64 {
     PANEL_H / scale.max(1.0)
 }
 
@@ -210,7 +212,7 @@ pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
 
 /// The reference closure of any activation by quadrature: mᵢ, Cᵢᵢ by [`moments_1d`], Cᵢⱼ by
 /// [`pair_cov`] (≈ 3·10⁵ evaluations of φ per pair when s ≲ 1: for checks and small layers).
-/// Gaussian-only.
+/// κ₃/κ₄ corrections by quadrature of the expanded density ([`super::quadrature_terms`]).
 #[derive(Clone, Copy, Debug)]
 pub struct QuadratureClosure {
     act: Activation,
@@ -228,13 +230,26 @@ impl Closure for QuadratureClosure {
         format!("{} (2-D quadrature, reference)", self.act)
     }
 
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        gaussian_only(corrections, "quadrature")?;
+    ) -> Result<Fallbacks> {
+        let gaussian = |out: &mut Moments| self.gaussian(input, out);
+        corrected(input, corrections, out, "quadrature", gaussian, |u| {
+            QuadratureTerms {
+                act: self.act,
+                mu: u.mu.clone(),
+                s: u.s.clone(),
+            }
+        })
+    }
+}
+
+impl QuadratureClosure {
+    /// The Gaussian closure: mᵢ, Cᵢᵢ by [`moments_1d`], Cᵢⱼ by [`pair_cov`].
+    fn gaussian(&self, input: &Moments, out: &mut Moments) -> Result<()> {
         let u = units(input, "quadrature")?;
         let n = input.dim();
         reset_output(out, n);

@@ -11,7 +11,9 @@ use super::bvn::{
     failing_lanes, herm_index, hermite_table, mehler_terms, plackett_lanes, series_plackett,
     MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
-use super::input::{correlation, gaussian_only, reset_output, units, Isa};
+use super::edgeworth::{corrected, Fallbacks};
+use super::input::{correlation, reset_output, units, Isa};
+use super::relu_terms::ReluTerms;
 use super::rules::gauss_legendre;
 use super::{Closure, Corrections};
 use crate::error::Result;
@@ -21,8 +23,8 @@ use crate::special::bvn::genz_rule;
 use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
-/// Exact Gaussian closure of the relu (DESIGN.md §3). Gaussian-only: κ₃/κ₄ corrections are
-/// refused with [`crate::Error::Unsupported`].
+/// Exact Gaussian closure of the relu (DESIGN.md §3), with κ₃/κ₄ corrections from the closed
+/// forms of [`super::relu_terms`] ([`super::edgeworth`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReluClosure;
 
@@ -211,24 +213,28 @@ impl Closure for ReluClosure {
 
     /// mᵢ and Cᵢᵢ by [`relu_moments`]; Cᵢⱼ = sᵢsⱼ·[`relu_cross`] − mᵢmⱼ; rows of deterministic
     /// units are zero.
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
-        relu_apply(input, corrections, out, Isa::Dispatch)
+    ) -> Result<Fallbacks> {
+        corrected(
+            input,
+            corrections,
+            out,
+            "relu",
+            |out| relu_apply(input, out, Isa::Dispatch),
+            |u| ReluTerms {
+                mu: u.mu.clone(),
+                s: u.s.clone(),
+            },
+        )
     }
 }
 
 /// [`ReluClosure`]'s `apply_into`, with its lanes on `isa`.
-fn relu_apply(
-    input: &Moments,
-    corrections: Corrections,
-    out: &mut Moments,
-    isa: Isa,
-) -> Result<()> {
-    gaussian_only(corrections, "relu")?;
+fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     let u = units(input, "relu")?;
     let n = input.dim();
     reset_output(out, n);
@@ -633,7 +639,7 @@ mod tests {
         {
             let input = lane_test_input(diag);
             let mut out = input.clone();
-            relu_apply(&input, Corrections::None, &mut out, isa).unwrap();
+            relu_apply(&input, &mut out, isa).unwrap();
             let u = units(&input, "relu").unwrap();
             let n = input.dim();
             let mut paths = [0usize; 4];

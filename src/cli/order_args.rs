@@ -1,0 +1,76 @@
+//! `--order 2|3|4`: the order of the closure's density expansion at the first nonlinearity after
+//! the start layer (`propagate`, `analyze`), with `--corrections` kept as its old spelling.
+
+use clap::{Args, ValueEnum};
+
+use corrflow::config::defaults;
+use corrflow::propagate::closures::Corrections;
+
+#[derive(Clone, Copy, Debug, Args)]
+pub struct OrderArgs {
+    /// Cumulant order of the closure at the first nonlinearity after the start layer: 2 =
+    /// Gaussian, 3 = + the measured κ₃ of that pre-activation, 4 = + κ₃ and κ₄ (Gram–Charlier
+    /// expansion; units or pairs where it breaks down stay Gaussian and are counted).
+    #[arg(long, default_value_t = defaults::ORDER, value_name = "2|3|4",
+          value_parser = clap::value_parser!(u8).range(2..=4))]
+    pub order: u8,
+    /// Old spelling of --order: `none` = --order 2, `k3k4` = --order 4.
+    #[arg(long, value_enum, value_name = "none|k3k4", conflicts_with = "order")]
+    pub corrections: Option<LegacyCorrections>,
+}
+
+/// The values `--corrections` took before `--order`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LegacyCorrections {
+    /// = --order 2.
+    None,
+    /// = --order 4.
+    #[value(name = "k3k4")]
+    K3K4,
+}
+
+impl OrderArgs {
+    /// The corrections these flags ask for.
+    pub fn corrections(&self) -> Corrections {
+        match self.corrections {
+            Some(LegacyCorrections::None) => Corrections::None,
+            Some(LegacyCorrections::K3K4) => Corrections::K3K4,
+            None => Corrections::from_order(self.order).expect("clap keeps --order within 2..=4"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        order: OrderArgs,
+    }
+
+    #[test]
+    fn order_and_its_old_spelling() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                .map(|c| c.order.corrections())
+        };
+        assert_eq!(parse(&[]).unwrap(), Corrections::None);
+        assert_eq!(parse(&["--order", "3"]).unwrap(), Corrections::K3);
+        assert_eq!(parse(&["--order", "4"]).unwrap(), Corrections::K3K4);
+        assert_eq!(
+            parse(&["--corrections", "k3k4"]).unwrap(),
+            Corrections::K3K4
+        );
+        assert_eq!(
+            parse(&["--corrections", "none"]).unwrap(),
+            Corrections::None
+        );
+        assert!(parse(&["--order", "5"]).is_err());
+        assert!(parse(&["--order", "1"]).is_err());
+        assert!(parse(&["--order", "3", "--corrections", "k3k4"]).is_err());
+    }
+}

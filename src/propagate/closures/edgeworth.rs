@@ -1,0 +1,379 @@
+//! κ₃/κ₄ corrections of a Gaussian closure by the 4th-order Gram–Charlier (Edgeworth-type)
+//! expansion of each pair's density (issue #16, item 1).
+//!
+//! About the Gaussian with the same μ and Σ, the density of (hᵢ, hⱼ) expands as
+//! p = p_G − (1/6)κ_{abc}∂_a∂_b∂_c p_G + (1/24)κ_{abcd}∂_a∂_b∂_c∂_d p_G (indices summed over
+//! {i, j}; McCullagh, *Tensor Methods in Statistics*, ch. 5). Integrating by parts, for
+//! f = φ(hᵢ)φ(hⱼ)
+//!
+//! ```text
+//! E[f] = E_G[f] + (1/6)[κᵢᵢᵢ D₃₀ + 3κᵢᵢⱼ D₂₁ + 3κᵢⱼⱼ D₁₂ + κⱼⱼⱼ D₀₃]
+//!              + (1/24)[κᵢᵢᵢᵢ D₄₀ + 4κᵢᵢᵢⱼ D₃₁ + 6κᵢᵢⱼⱼ D₂₂ + 4κᵢⱼⱼⱼ D₁₃ + κⱼⱼⱼⱼ D₀₄],
+//! D_ab = E_G[φ⁽ᵃ⁾(hᵢ)φ⁽ᵇ⁾(hⱼ)] = ∂ᵃ_{μᵢ}∂ᵇ_{μⱼ} E_G[φᵢφⱼ]     (Stein's lemma / Price's theorem),
+//! mᵢ   = E_G[φᵢ] + κᵢᵢᵢ/6 · E_G[φ'''ᵢ] + κᵢᵢᵢᵢ/24 · E_G[φ''''ᵢ],
+//! E[φᵢ²] = E_G[φᵢ²] + κᵢᵢᵢ/6 · E_G[(φ²)'''ᵢ] + κᵢᵢᵢᵢ/24 · E_G[(φ²)''''ᵢ],
+//! Cᵢⱼ = E[f] − mᵢmⱼ,   Cᵢᵢ = E[φᵢ²] − mᵢ².
+//! ```
+//!
+//! Order 3 keeps the κ₃ terms, order 4 both. The expansion is kept linear in the cumulants
+//! (Gram–Charlier): the κ₃²/72 term of the Edgeworth series (6th derivatives of f) is left out,
+//! as it is for the quadratic activation, where every term beyond these vanishes and the
+//! expansion is exact. **Slices used:** κ₃\[i,i,j\] (`k3_iij`; κ₃\[i,j,j\] is its (j, i) entry,
+//! κ₃\[i,i,i\] its diagonal), κ₄\[i,i,j,j\] (`k4_iijj`; κ₄\[i,i,i,i\] its diagonal) and
+//! κ₄\[i,i,i,j\] (`k4_iiij`; κ₄\[i,j,j,j\] is its (j, i) entry).
+//!
+//! **Breakdown.** The expansion is not a density everywhere. At order 4 a unit whose
+//! standardised skewness S = κᵢᵢᵢ/sᵢ³ and excess kurtosis K = κᵢᵢᵢᵢ/sᵢ⁴ lie outside the region
+//! where the Gram–Charlier density 1 + S·He₃/6 + K·He₄/24 is non-negative (Jondeau & Rockinger,
+//! J. Econ. Dyn. Control 25, 1457 (2001): 0 ≤ K ≤ 4, |S| ≤ 1.049), or whose corrected variance
+//! is not positive, drops to order 3 (its κ₄ terms, and those of every pair it is in, are left
+//! out); at order 3 a unit whose S no Gram–Charlier density reaches, or whose corrected variance
+//! is not positive, falls back to the Gaussian (its mean, variance and every pair it is in). A
+//! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
+//! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use faer::Mat;
+use serde::Serialize;
+
+use super::input::{correlation, units, Units};
+use super::Corrections;
+use crate::error::{Error, Result};
+use crate::linalg::fill_symmetric;
+use crate::stats::Moments;
+
+/// Gaussian expectations of the derivatives of φ and φ² for one unit h ~ N(μ, s²), s > 0:
+/// `phi[k − 3]` = E_G[φ⁽ᵏ⁾(h)], `sq[k − 3]` = E_G[(φ²)⁽ᵏ⁾(h)], k = 3, 4.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UnitTerms {
+    pub phi: [f64; 2],
+    pub sq: [f64; 2],
+}
+
+/// D[a][b] = E_G[φ⁽ᵃ⁾(hᵢ)φ⁽ᵇ⁾(hⱼ)] for a + b = 3, 4 (other entries unused).
+pub type PairTerms = [[f64; 5]; 5];
+
+/// The derivative orders (a, b) of [`PairTerms`] the corrections use: a + b = 3, 4.
+pub const ORDERS: [(usize, usize); 9] = [
+    (3, 0),
+    (2, 1),
+    (1, 2),
+    (0, 3),
+    (4, 0),
+    (3, 1),
+    (2, 2),
+    (1, 3),
+    (0, 4),
+];
+
+/// The Gaussian derivative expectations a closure supplies for its corrections, by unit index
+/// of the input it was prepared for (units with s = 0 are never asked).
+pub(crate) trait DerivativeTerms: Sync {
+    /// [`UnitTerms`] of unit i.
+    fn unit(&self, i: usize) -> UnitTerms;
+    /// [`PairTerms`] of units i ≠ j with correlation ρ, or `None` where they do not exist in
+    /// floating point (the pair then falls back to the Gaussian).
+    fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms>;
+}
+
+/// How many units and pairs the corrections left Gaussian (module docs), out of how many
+/// non-deterministic units and pairs they were tried on. Summed over classes by the engine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Fallbacks {
+    /// Units left Gaussian.
+    pub units: usize,
+    /// Units asked for order 4 that were corrected at order 3 only.
+    pub units_order3: usize,
+    pub units_tried: usize,
+    pub pairs: usize,
+    pub pairs_tried: usize,
+}
+
+impl Fallbacks {
+    /// The sum of two counts.
+    pub fn plus(self, other: Fallbacks) -> Fallbacks {
+        Fallbacks {
+            units: self.units + other.units,
+            units_order3: self.units_order3 + other.units_order3,
+            units_tried: self.units_tried + other.units_tried,
+            pairs: self.pairs + other.pairs,
+            pairs_tried: self.pairs_tried + other.pairs_tried,
+        }
+    }
+}
+
+/// The κ slices of `input` that `order` needs: κ₃\[i,i,j\], and for order 4 κ₄\[i,i,j,j\] and
+/// κ₄\[i,i,i,j\]. Errors name the missing or misshapen slice and the closure `who`.
+pub(crate) struct Slices<'a> {
+    k3: &'a Mat<f64>,
+    k4: Option<(&'a Mat<f64>, &'a Mat<f64>)>,
+}
+
+impl<'a> Slices<'a> {
+    pub(crate) fn of(input: &'a Moments, order: Corrections, who: &str) -> Result<Self> {
+        let n = input.dim();
+        let need = |m: &'a Option<Mat<f64>>, name: &str| -> Result<&'a Mat<f64>> {
+            let m = m.as_ref().ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "{who} closure at order {}: the input moments carry no {name} matrix \
+                     (measure it, or use --order 2)",
+                    order.order()
+                ))
+            })?;
+            if m.nrows() != n || m.ncols() != n {
+                return Err(Error::Shape(format!(
+                    "{who} closure: {name} matrix is {}×{}, expected {n}×{n}",
+                    m.nrows(),
+                    m.ncols()
+                )));
+            }
+            Ok(m)
+        };
+        let k3 = need(&input.k3_iij, "κ₃[i,i,j]")?;
+        let k4 = match order {
+            Corrections::K3K4 => Some((
+                need(&input.k4_iijj, "κ₄[i,i,j,j]")?,
+                need(&input.k4_iiij, "κ₄[i,i,i,j]")?,
+            )),
+            _ => None,
+        };
+        Ok(Slices { k3, k4 })
+    }
+}
+
+/// A closure's `apply_counted`: its Gaussian closure `gaussian` into `out`, then for order 3
+/// or 4 the corrections with the terms `terms` makes from the input's units. The κ slices are
+/// checked before anything is computed; errors name the closure `who`.
+pub(crate) fn corrected<T: DerivativeTerms>(
+    input: &Moments,
+    order: Corrections,
+    out: &mut Moments,
+    who: &str,
+    gaussian: impl FnOnce(&mut Moments) -> Result<()>,
+    terms: impl FnOnce(&Units) -> T,
+) -> Result<Fallbacks> {
+    if order == Corrections::None {
+        gaussian(out)?;
+        return Ok(Fallbacks::default());
+    }
+    let slices = Slices::of(input, order, who)?;
+    let u = units(input, who)?;
+    gaussian(out)?;
+    let t = terms(&u);
+    correct(input, &slices, &u.s, &t, out)
+}
+
+/// Adds the corrections of `order` to the Gaussian closure's result in `out` (mean and full
+/// covariance of φ(h) under N(μ, Σ)), in place. `s` are the input's standard deviations.
+fn correct(
+    input: &Moments,
+    slices: &Slices<'_>,
+    s: &[f64],
+    terms: &dyn DerivativeTerms,
+    out: &mut Moments,
+) -> Result<Fallbacks> {
+    let n = input.dim();
+    let k3 = slices.k3;
+    let mut dm = vec![0.0; n];
+    let mut var = vec![0.0; n];
+    // The order each unit is corrected at: 2 (Gaussian), 3 or 4.
+    let mut level = vec![2u8; n];
+    let mut fallbacks = Fallbacks::default();
+    for i in 0..n {
+        var[i] = out.cov[(i, i)];
+        if s[i] <= 0.0 {
+            continue;
+        }
+        fallbacks.units_tried += 1;
+        let k3i = k3[(i, i)];
+        let skew = k3i / s[i].powi(3);
+        let t = terms.unit(i);
+        let m = out.mean[i];
+        // (Δm, corrected variance) with the κ₄ terms of `k4i` when given.
+        let unit = |k4i: Option<f64>| {
+            let mut d_mean = k3i / 6.0 * t.phi[0];
+            let mut d_sq = k3i / 6.0 * t.sq[0];
+            if let Some(k) = k4i {
+                d_mean += k / 24.0 * t.phi[1];
+                d_sq += k / 24.0 * t.sq[1];
+            }
+            let v = var[i] + d_sq - 2.0 * m * d_mean - d_mean * d_mean;
+            (v > 0.0 && v.is_finite()).then_some((d_mean, v))
+        };
+        let fourth = slices.k4.map(|(k4, _)| k4[(i, i)]).and_then(|k4i| {
+            gram_charlier_positive(skew, k4i / s[i].powi(4))
+                .then(|| unit(Some(k4i)))
+                .flatten()
+        });
+        let third = || {
+            gram_charlier_reachable(skew, None)
+                .then(|| unit(None))
+                .flatten()
+        };
+        let (lv, corrected) = match fourth {
+            Some(c) => (4, Some(c)),
+            None => (3, third()),
+        };
+        let Some((d_mean, v)) = corrected else {
+            fallbacks.units += 1;
+            continue;
+        };
+        if lv == 3 && slices.k4.is_some() {
+            fallbacks.units_order3 += 1;
+        }
+        level[i] = lv;
+        dm[i] = d_mean;
+        var[i] = v;
+    }
+    let dropped = AtomicUsize::new(0);
+    let tried = AtomicUsize::new(0);
+    let mean_g: Vec<f64> = out.mean.iter().copied().collect();
+    fill_symmetric(&mut out.cov, |i, col| {
+        for (j, c) in col.iter_mut().enumerate() {
+            if j == i {
+                *c = var[i];
+                continue;
+            }
+            if level[i] == 2 || level[j] == 2 {
+                continue;
+            }
+            tried.fetch_add(1, Ordering::Relaxed);
+            let rho = correlation(input.cov[(i, j)], s[i], s[j]);
+            let de = terms.pair(i, j, rho).map(|d| {
+                let mut e = (k3[(i, i)] * d[3][0]
+                    + 3.0 * k3[(i, j)] * d[2][1]
+                    + 3.0 * k3[(j, i)] * d[1][2]
+                    + k3[(j, j)] * d[0][3])
+                    / 6.0;
+                if let (Some((k4, k31)), 4, 4) = (slices.k4, level[i], level[j]) {
+                    e += (k4[(i, i)] * d[4][0]
+                        + 4.0 * k31[(i, j)] * d[3][1]
+                        + 6.0 * k4[(i, j)] * d[2][2]
+                        + 4.0 * k31[(j, i)] * d[1][3]
+                        + k4[(j, j)] * d[0][4])
+                        / 24.0;
+                }
+                e
+            });
+            let bound = (var[i] * var[j]).sqrt();
+            let corrected =
+                de.map(|e| *c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
+            match corrected {
+                Some(v) if v.is_finite() && v.abs() <= bound => *c = v,
+                _ => {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                    // The Gaussian covariance, within the corrected variances' bound.
+                    *c = c.clamp(-bound, bound);
+                }
+            }
+        }
+    })?;
+    for (i, d) in dm.iter().enumerate() {
+        out.mean[i] += d;
+    }
+    fallbacks.pairs = dropped.into_inner();
+    fallbacks.pairs_tried = tried.into_inner();
+    Ok(fallbacks)
+}
+
+/// Whether a Gram–Charlier density 1 + S·He₃(z)/6 + K·He₄(z)/24 with standardised skewness S
+/// and excess kurtosis K is non-negative for every z (Jondeau & Rockinger 2001). Without K
+/// (order 3), whether some K makes it so: order 3 uses the κ₃ term alone, a density that is
+/// negative somewhere for every S ≠ 0, so the test is that the measured skewness is within the
+/// reach of any Gram–Charlier density.
+pub fn gram_charlier_reachable(skew: f64, kurt: Option<f64>) -> bool {
+    match kurt {
+        Some(k) => gram_charlier_positive(skew, k),
+        None => (0..=400).any(|t| gram_charlier_positive(skew, t as f64 / 100.0)),
+    }
+}
+
+/// min_z [1 + S·He₃(z)/6 + K·He₄(z)/24] ≥ 0. For K > 0 the polynomial tends to +∞ both ways, so
+/// its minimum is at a root of p'(z) = S(z² − 1)/2 + K(z³ − 3z)/6, the cubic
+/// z³ + (3S/K)z² − 3z − 3S/K = 0, solved in closed form ([`cubic_real_roots`]). K < 0 or
+/// K = 0 with S ≠ 0 (a polynomial of odd degree or negative leading term) fail.
+pub fn gram_charlier_positive(skew: f64, kurt: f64) -> bool {
+    if !(skew.is_finite() && kurt.is_finite()) || kurt < 0.0 {
+        return false;
+    }
+    if kurt == 0.0 {
+        return skew == 0.0;
+    }
+    let p = |z: f64| {
+        let z2 = z * z;
+        1.0 + skew * (z2 * z - 3.0 * z) / 6.0 + kurt * (z2 * z2 - 6.0 * z2 + 3.0) / 24.0
+    };
+    let a = 3.0 * skew / kurt;
+    cubic_real_roots(a, -3.0, -a)
+        .into_iter()
+        .flatten()
+        .all(|z| p(z) >= -1e-12)
+}
+
+/// The real roots of z³ + a z² + b z + c (up to three), by the trigonometric form where all three
+/// are real and Cardano's formula where one is, each polished by two Newton steps.
+fn cubic_real_roots(a: f64, b: f64, c: f64) -> [Option<f64>; 3] {
+    let shift = a / 3.0;
+    let p = b - a * a / 3.0;
+    let q = 2.0 * a * a * a / 27.0 - a * b / 3.0 + c;
+    let disc = q * q / 4.0 + p * p * p / 27.0;
+    let f = |z: f64| ((z + a) * z + b) * z + c;
+    let df = |z: f64| (3.0 * z + 2.0 * a) * z + b;
+    let polish = |mut z: f64| {
+        for _ in 0..2 {
+            let d = df(z);
+            if d != 0.0 {
+                z -= f(z) / d;
+            }
+        }
+        z
+    };
+    if disc < 0.0 {
+        let r = (-p / 3.0).sqrt();
+        let phi = (-q / (2.0 * r * r * r)).clamp(-1.0, 1.0).acos();
+        let root =
+            |k: f64| polish(2.0 * r * ((phi + 2.0 * std::f64::consts::PI * k) / 3.0).cos() - shift);
+        [Some(root(0.0)), Some(root(1.0)), Some(root(2.0))]
+    } else {
+        let sq = disc.sqrt();
+        let t = (-q / 2.0 + sq).cbrt() + (-q / 2.0 - sq).cbrt();
+        [Some(polish(t - shift)), None, None]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The region of Jondeau & Rockinger (2001): S = 0 reaches K = 4 exactly (the minimum
+    /// 1 − K/4 at z² = 3); the widest skewness, |S| ≈ 1.049, near K ≈ 2.4; nothing at K < 0 or
+    /// K > 4; and a grid check of the cubic's minimum against a dense scan of z.
+    #[test]
+    fn positivity_region_matches_jondeau_rockinger() {
+        assert!(gram_charlier_positive(0.0, 4.0));
+        assert!(!gram_charlier_positive(0.0, 4.01));
+        assert!(!gram_charlier_positive(0.0, -0.01));
+        assert!(gram_charlier_positive(1.04, 2.4) && gram_charlier_positive(-1.04, 2.4));
+        assert!(!gram_charlier_positive(1.06, 2.4));
+        assert!((0..=400).all(|k| !gram_charlier_positive(1.06, k as f64 / 100.0)));
+        assert!(!gram_charlier_positive(0.1, 0.0));
+        for s in [-1.0, -0.5, 0.0, 0.3, 0.9] {
+            for k in [0.1, 0.5, 1.0, 2.0, 3.5] {
+                let scan = (-40_000..=40_000)
+                    .map(|t| {
+                        let z = t as f64 / 1000.0;
+                        1.0 + s * (z * z * z - 3.0 * z) / 6.0
+                            + k * (z.powi(4) - 6.0 * z * z + 3.0) / 24.0
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                assert_eq!(
+                    gram_charlier_positive(s, k),
+                    scan >= 0.0,
+                    "S {s} K {k}: {scan}"
+                );
+            }
+        }
+        assert!(gram_charlier_reachable(0.8, None) && !gram_charlier_reachable(1.2, None));
+    }
+}
