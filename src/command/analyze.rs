@@ -249,8 +249,14 @@ impl fmt::Display for AnalyzeReport {
         if let Some(t) = &a.output_tails {
             writeln!(
                 f,
-                "output tails  Gaussian {:.4} ± {:.4}, Edgeworth {:.4} ± {:.4} (y's own cumulants)",
-                t.gaussian_accuracy, t.gaussian_stderr, t.edgeworth_accuracy, t.edgeworth_stderr
+                "output tails  Gaussian {:.4} ± {:.4}, Edgeworth {:.4} ± {:.4}, Student t {:.4} ± \
+                 {:.4} (y's own cumulants)",
+                t.gaussian_accuracy,
+                t.gaussian_stderr,
+                t.edgeworth_accuracy,
+                t.edgeworth_stderr,
+                t.student_t_accuracy,
+                t.student_t_stderr
             )?;
         }
         writeln!(f)?;

@@ -50,7 +50,7 @@ pub fn confusion_section(a: &Analysis) -> String {
         w,
         "P(argmax y = k | class c): measured on the data (± binomial se) beside the Gaussian \
          theory from each start layer (same draws as the accuracy; ± Monte Carlo se) and, where \
-         it ran, the Edgeworth model of y (see \"The output's tails\"). Full matrices in \
+         it ran, the Edgeworth and Student t models of y (see \"The output's tails\"). Full matrices in \
          report.json (`measured_confusion`, `start_layers[l].confusion`).\n"
     );
     let mut header = vec!["class".to_string(), "network".into()];
@@ -59,13 +59,16 @@ pub fn confusion_section(a: &Analysis) -> String {
             .iter()
             .map(|o| format!("from {}", o.start_stage)),
     );
-    let tails = a.output_tails.as_ref().map(|t| &t.edgeworth_confusion);
+    let tails = a
+        .output_tails
+        .as_ref()
+        .map(|t| [&t.edgeworth_confusion, &t.student_t_confusion]);
     if tails.is_some() {
-        header.push("y Edgeworth".into());
+        header.extend(["y Edgeworth".into(), "y Student t".into()]);
     }
     let mut matrices = vec![&a.measured_confusion];
     matrices.extend(a.start_layers.iter().map(|o| &o.confusion));
-    matrices.extend(tails);
+    matrices.extend(tails.into_iter().flatten());
     let cell = |c: usize, k: usize| -> Vec<String> {
         matrices
             .iter()
@@ -171,10 +174,12 @@ pub fn tails_section(a: &Analysis) -> String {
     );
     let _ = writeln!(
         w,
-        "Network {:.4}; Gaussian {}; **Edgeworth {}**.\n",
+        "Network {:.4}; Gaussian {}; **Edgeworth {}**; **Student t {}** (ν per class from the \
+         Mardia kurtosis E|u|⁴ of the whitened outputs, same draws scaled by √W).\n",
         a.network_accuracy,
         pm(t.gaussian_accuracy, t.gaussian_stderr),
-        pm(t.edgeworth_accuracy, t.edgeworth_stderr)
+        pm(t.edgeworth_accuracy, t.edgeworth_stderr),
+        pm(t.student_t_accuracy, t.student_t_stderr)
     );
     let header = [
         "class",
@@ -185,6 +190,8 @@ pub fn tails_section(a: &Analysis) -> String {
         "min w",
         "w < 0",
         "rank",
+        "ν",
+        "Student t",
     ]
     .map(String::from);
     let rows: Vec<Vec<String>> = t
@@ -200,6 +207,8 @@ pub fn tails_section(a: &Analysis) -> String {
                 format!("{:.3}", c.weight_min),
                 format!("{:.1} %", 100.0 * c.negative_share),
                 c.rank.to_string(),
+                c.student_t_dof.map_or("∞".into(), |v| format!("{v:.2}")),
+                pm(c.student_t, c.student_t_stderr),
             ]
         })
         .collect();

@@ -44,6 +44,7 @@ impl Plot for ConfusionPlot<'_> {
         );
         if let Some(t) = &a.output_tails {
             panels.push((&t.edgeworth_confusion, "y, Edgeworth".into()));
+            panels.push((&t.student_t_confusion, "y, Student t".into()));
         }
         let root = root
             .titled(

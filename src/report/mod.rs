@@ -30,7 +30,7 @@ const PLOT_SIZE: (u32, u32) = (900, 600);
 /// Size of the heatmap plot (two panels side by side).
 const HEATMAP_SIZE: (u32, u32) = (1200, 640);
 /// Size of the confusion-matrix plot (one panel per matrix, side by side).
-const CONFUSION_SIZE: (u32, u32) = (1600, 440);
+const CONFUSION_SIZE: (u32, u32) = (1900, 420);
 /// Size of the error-budget waterfall (three panels).
 const BUDGET_SIZE: (u32, u32) = (1500, 520);
 

@@ -1,7 +1,8 @@
 //! The output's tails (issue #16 item 5): accuracy predicted from the output's own cumulants to
 //! 4th order, where the Gaussian with the output's mean and covariance overestimates the network.
 //!
-//! Model: for each class c, the Edgeworth density of y to 4th order (the κ₃, κ₃² and κ₄ terms,
+//! Two models beside the Gaussian N(ȳ_c, C_c), both from the measured cumulants of each class's
+//! outputs. (1) The Edgeworth density of y to 4th order (the κ₃, κ₃² and κ₄ terms,
 //! [`weight`]) with the cumulants measured from the network's outputs on the class's samples
 //! ([`cumulants`]; at l = L the map to y is affine, so these are the exact cumulants of the
 //! affine image of z^L — no closure is involved). The argmax probabilities are
@@ -15,11 +16,14 @@
 //! Edgeworth column is the effect of κ₃/κ₄ alone, not of sampling). Where w < 0 the expansion is
 //! not a density (strong skew, heavy tails): the share of such draws is reported per class. The
 //! sampling error of the measured κ₃/κ₄ (a few hundred to a thousand samples per class) is not
-//! in the standard errors.
+//! in the standard errors. (2) A multivariate Student t with ν from the Mardia kurtosis
+//! ([`student_t`]): a proper density at any kurtosis, on the same normal draws scaled by √W.
 
 pub mod cumulants;
+pub mod student_t;
 pub mod weight;
 
+use faer::MatMut;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -48,6 +52,11 @@ pub struct ClassTail {
     pub negative_share: f64,
     /// Rank r of the class's output covariance (directions kept).
     pub rank: usize,
+    /// ν of the Student t model; null when the outputs are not heavier-tailed than a Gaussian
+    /// (the model is then the Gaussian).
+    pub student_t_dof: Option<f64>,
+    pub student_t: f64,
+    pub student_t_stderr: f64,
 }
 
 /// Accuracy from the output's own cumulants: Gaussian (orders 1–2) and Edgeworth (orders 1–4).
@@ -60,8 +69,13 @@ pub struct OutputTails {
     pub edgeworth_accuracy: f64,
     pub edgeworth_stderr: f64,
     pub per_class: Vec<ClassTail>,
+    /// Σ_c p(c) P_c(argmax = c) under the Student t model.
+    pub student_t_accuracy: f64,
+    pub student_t_stderr: f64,
     /// The Edgeworth model's confusion matrix.
     pub edgeworth_confusion: ConfusionMatrix,
+    /// The Student t model's confusion matrix.
+    pub student_t_confusion: ConfusionMatrix,
     pub mc_samples: usize,
 }
 
@@ -78,21 +92,37 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
         .map(|(&c, y)| {
             let cum = WhitenedCumulants::of_samples(y.as_ref())?;
             let w = EdgeworthWeight::new(&cum);
-            let pair: PairWeight<'_> = &|z, p, m| w.pair(z, p, m);
+            let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
             let s = mix_seed(seed, c as u64);
             let (mean, f) = (cum.mean.as_ref(), cum.factor.as_ref());
             let gauss = weighted_argmax(mean, f, mc_samples, s, None)?;
             let edge = weighted_argmax(mean, f, mc_samples, s, Some(pair))?;
+            let dof = student_t::dof_from_kurtosis(&cum);
+            let t = match dof {
+                Some(nu) => {
+                    let scale = student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?;
+                    let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
+                        for j in 0..z.ncols() {
+                            for i in 0..z.nrows() {
+                                z[(i, j)] *= scale[first + j];
+                            }
+                        }
+                    };
+                    weighted_argmax(mean, f, mc_samples, s, Some(hook))?
+                }
+                None => gauss.clone(),
+            };
             let measured = super::confusion::measured_confusion(&ClassOutputs {
                 classes: vec![c],
                 per_class: vec![y.clone()],
             });
-            Ok((c, measured.rows[0].p[c], cum.rank(), gauss, edge))
+            Ok((c, measured.rows[0].p[c], cum.rank(), gauss, edge, (dof, t)))
         })
         .collect::<Result<Vec<_>>>()?;
     let mut tails = Vec::new();
     let mut edges = Vec::new();
-    for (c, measured, rank, gauss, edge) in per_class {
+    let mut ts = Vec::new();
+    for (c, measured, rank, gauss, edge, (dof, t)) in per_class {
         let weights = edge.weights;
         tails.push(ClassTail {
             class: c,
@@ -105,8 +135,12 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
             weight_min: weights.min,
             negative_share: weights.negative_share,
             rank,
+            student_t_dof: dof,
+            student_t: t.p[c],
+            student_t_stderr: t.stderr[c],
         });
         edges.push(edge);
+        ts.push(t);
     }
     let combine = |p: &dyn Fn(&ClassTail) -> (f64, f64)| {
         let (a, v) = tails
@@ -120,6 +154,7 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
     };
     let (ga, gs) = combine(&|t| (t.gaussian, t.gaussian_stderr));
     let (ea, es) = combine(&|t| (t.edgeworth, t.edgeworth_stderr));
+    let (ta, ts_err) = combine(&|t| (t.student_t, t.student_t_stderr));
     let edgeworth_confusion: ConfusionMatrix =
         ConfusionMatrix::from_distributions("y, Edgeworth".into(), &outputs.classes, edges);
     Ok(OutputTails {
@@ -127,8 +162,15 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
         gaussian_stderr: gs,
         edgeworth_accuracy: ea,
         edgeworth_stderr: es,
+        student_t_accuracy: ta,
+        student_t_stderr: ts_err,
         per_class: tails,
         edgeworth_confusion,
+        student_t_confusion: ConfusionMatrix::from_distributions(
+            "y, Student t".into(),
+            &outputs.classes,
+            ts,
+        ),
         mc_samples,
     })
 }
@@ -185,7 +227,7 @@ mod tests {
         let gaussian = 1.0 - normal_cdf(t);
         let exact =
             gaussian + normal_pdf(t) * (k3 / 6.0 * he2 + k4 / 24.0 * he3 + k3 * k3 / 72.0 * he5);
-        let pair: PairWeight<'_> = &|z, p, m| w.pair(z, p, m);
+        let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
         let est = weighted_argmax(mean.as_ref(), f.as_ref(), 2_000_000, 4, Some(pair)).unwrap();
         let (p, se) = (est.p[0], est.stderr[0]);
         assert!((p - exact).abs() < 4.0 * se, "{p} ± {se} vs exact {exact}");

@@ -3,7 +3,7 @@
 //! the Gaussian into a non-Gaussian density φ(z)·w(z) (the Edgeworth model of the output's tails).
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, ColRef, Mat, MatRef, Par};
+use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
@@ -14,8 +14,10 @@ use crate::error::{Error, Result};
 /// seed both see the same draws.
 const CHUNK: usize = 4096;
 
-/// w(z) and w(−z) for each column z of a batch (r × b), written into `plus` and `minus`.
-pub type PairWeight<'a> = &'a (dyn Fn(MatRef<'_, f64>, &mut [f64], &mut [f64]) + Sync);
+/// A hook on each batch of standard normal draws z (r × b, the pairs `first` … `first` + b − 1):
+/// it writes the weights w(z) and w(−z) into `plus` and `minus` (left at 1 otherwise) and may
+/// rescale the columns of z in place (a scale mixture), before y = μ ± F z is formed.
+pub type PairWeight<'a> = &'a (dyn Fn(usize, MatMut<'_, f64>, &mut [f64], &mut [f64]) + Sync);
 
 /// P(argmax y = k) for every output k, with standard errors.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +89,8 @@ pub fn argmax_distribution(
 }
 
 /// E_{z~N(0,I_r)}[w(z) 1{argmax(μ + F z) = k}] for every k (w = 1 without `weight`), from
-/// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r.
+/// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The hook
+/// `weight` sets w and may rescale z first ([`PairWeight`]).
 ///
 /// Per pair the value xₖ = ½(w(z)1{argmax⁺ = k} + w(−z)1{argmax⁻ = k}); pₖ is the mean of xₖ over
 /// pairs and its standard error s/√pairs, s the sample standard deviation of xₖ (pairs are
@@ -125,6 +128,14 @@ pub fn weighted_argmax(
     while done < pairs {
         let b = chunk.min(pairs - done);
         fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
+        if let Some(w) = weight {
+            w(
+                done,
+                z.as_mut().subcols_mut(0, b),
+                &mut plus[..b],
+                &mut minus[..b],
+            );
+        }
         matmul(
             spread.as_mut().subcols_mut(0, b),
             Accum::Replace,
@@ -133,9 +144,6 @@ pub fn weighted_argmax(
             1.0,
             Par::rayon(0),
         );
-        if let Some(w) = weight {
-            w(z.as_ref().subcols(0, b), &mut plus[..b], &mut minus[..b]);
-        }
         for j in 0..b {
             let s = spread.col(j);
             let (wp, wm) = (plus[j], minus[j]);
@@ -222,7 +230,7 @@ mod tests {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
         let one = weighted_argmax(mean.as_ref(), f.factor(), 4000, 3, None).unwrap();
-        let two: PairWeight<'_> = &|_, p: &mut [f64], m: &mut [f64]| {
+        let two: PairWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
             p.fill(2.0);
             m.fill(2.0);
         };
