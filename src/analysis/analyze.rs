@@ -8,8 +8,13 @@ use serde::Serialize;
 use super::accuracy::{
     corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
 };
+use super::budget::{error_budget, OrderBudget};
+use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
+use super::outputs::ClassOutputs;
+use super::start_layers::{start_layer_outcomes, StartLayerOutcome};
 use super::surrogate::{binomial_stderr, surrogate_accuracy, surrogate_flops, SurrogateAccuracy};
+use super::tails::{output_tails, OutputTails};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
@@ -77,7 +82,24 @@ pub struct Analysis {
     pub transfer: Option<Vec<LayerTransfer>>,
     pub mc_samples: usize,
     pub seed: u64,
+    /// The network's confusion matrix on the data.
+    pub measured_confusion: ConfusionMatrix,
+    /// The Gaussian theory from each start layer l = 0 … L at the output: its confusion matrix
+    /// and its errors against the measured output.
+    pub start_layers: Vec<StartLayerOutcome>,
+    /// The off-diagonal cells (class, predicted as) largest in any of the confusion matrices.
+    pub largest_confusions: Vec<[usize; 2]>,
+    /// The per-layer error budget, one per closure order run (order 2: the Gaussian closure).
+    pub error_budget: Vec<OrderBudget>,
+    /// Accuracy from the output's own cumulants to 4th order; null when a class has fewer
+    /// than 2 samples or outputs that do not vary (`output_tails_note` says which).
+    pub output_tails: Option<OutputTails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tails_note: Option<String>,
 }
+
+/// Number of off-diagonal confusions listed.
+const LARGEST_CONFUSIONS: usize = 6;
 
 /// Class 0's covariance at one stage, measured and propagated from the input.
 #[derive(Clone, Debug)]
@@ -183,6 +205,32 @@ pub fn analyze(
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
+    let outcomes = start_layer_outcomes(net, &stats, acc_opts, timings)?;
+    let outputs = timings.time("network outputs", 0.0, || ClassOutputs::of(net, data))?;
+    let measured = measured_confusion(&outputs);
+    let mut matrices = vec![&measured];
+    matrices.extend(outcomes.iter().map(|o| &o.confusion));
+    let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
+    let budget = vec![error_budget(2, &outcomes, a)?];
+    let (tails, tails_note) = match outputs.per_class.iter().position(|y| y.ncols() < 2) {
+        Some(i) => (
+            None,
+            Some(format!(
+                "class {} has fewer than 2 samples: no output cumulants",
+                outputs.classes[i]
+            )),
+        ),
+        None => {
+            let t = timings.time("output tails", 0.0, || {
+                output_tails(&outputs, opts.mc_samples, opts.seed)
+            });
+            match t {
+                Ok(t) => (Some(t), None),
+                Err(Error::Numeric(msg)) => (None, Some(msg)),
+                Err(e) => return Err(e),
+            }
+        }
+    };
     let mut class_counts = vec![0; net.output_dim()];
     for (&c, &n) in input.classes.iter().zip(&input.counts) {
         class_counts[c] = n;
@@ -207,6 +255,12 @@ pub fn analyze(
         transfer,
         mc_samples: opts.mc_samples,
         seed: opts.seed,
+        measured_confusion: measured,
+        start_layers: outcomes,
+        largest_confusions: largest,
+        error_budget: budget,
+        output_tails: tails,
+        output_tails_note: tails_note,
     };
     Ok((analysis, heatmap))
 }

@@ -9,9 +9,14 @@
 
 pub mod accuracy;
 pub mod analyze;
+pub mod budget;
 pub mod compare;
+pub mod confusion;
 pub mod information;
+pub mod outputs;
+pub mod start_layers;
 pub mod surrogate;
+pub mod tails;
 pub mod transfer;
 
 pub use analyze::{analyze, Analysis, AnalysisOptions, Heatmap};

@@ -20,7 +20,7 @@ use crate::net::train::{train, EpochStats};
 use crate::net::{model_io, Mlp};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
-use crate::report::{analysis_report, check_report_dir, tables, write_files};
+use crate::report::{analysis_report, beyond, check_report_dir, tables, write_files};
 use crate::timing::{TimingSummary, Timings};
 
 /// How the network was obtained when no model file was given.
@@ -254,6 +254,22 @@ impl fmt::Display for AnalyzeReport {
             writeln!(f)?;
             let note = "(quadratic closure, shares of term norms)";
             write!(f, "{}", tables::transfer_shares(transfer).text(Some(note)))?;
+        }
+        writeln!(f)?;
+        let note = "(what each closure adds at the output; sums to the error from x)";
+        write!(f, "{}", beyond::budget_text(a).text(Some(note)))?;
+        if let Some(t) = &a.output_tails {
+            writeln!(
+                f,
+                "output tails  Gaussian {:.4} ± {:.4}, Edgeworth {:.4} ± {:.4}, Student t {:.4} ± \
+                 {:.4} (y's own cumulants)",
+                t.gaussian_accuracy,
+                t.gaussian_stderr,
+                t.edgeworth_accuracy,
+                t.edgeworth_stderr,
+                t.student_t_accuracy,
+                t.student_t_stderr
+            )?;
         }
         writeln!(f)?;
         writeln!(f, "depth       {} hidden layers", a.widths.len() - 2)?;

@@ -7,10 +7,12 @@ use super::tables;
 use crate::analysis::{Analysis, Heatmap};
 
 /// The plots the report links, by file stem (each exists as .png and .svg).
-pub const PLOTS: [(&str, &str); 3] = [
+pub const PLOTS: [(&str, &str); 5] = [
     ("accuracy", "Accuracy vs start layer"),
     ("information", "Mean vs covariance information per stage"),
     ("heatmap", "Covariance heatmap, measured beside propagated"),
+    ("confusion", "Confusion matrices, measured beside predicted"),
+    ("budget", "Per-layer error budget (waterfall)"),
 ];
 
 /// The report as Markdown; `header` rows (name, value) describe the run (model, data, command).
@@ -83,6 +85,10 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
         );
         let _ = write!(w, "{}", tables::transfer_terms(transfer).markdown());
     }
+
+    w.push_str(&super::beyond::confusion_section(a));
+    w.push_str(&super::beyond::budget_section(a));
+    w.push_str(&super::beyond::tails_section(a));
 
     let _ = writeln!(w, "\n## Plots\n");
     let _ = writeln!(

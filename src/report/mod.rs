@@ -9,6 +9,8 @@
 //! - [`analysis_report`] renders every file of a report folder in memory, [`write_files`]
 //!   writes them.
 
+pub mod beyond;
+pub mod beyond_plots;
 pub mod json;
 pub mod markdown;
 pub mod number;
@@ -27,6 +29,10 @@ use crate::io::{check_output_dir, write_dir_atomically};
 const PLOT_SIZE: (u32, u32) = (900, 600);
 /// Size of the heatmap plot (two panels side by side).
 const HEATMAP_SIZE: (u32, u32) = (1200, 640);
+/// Size of the confusion-matrix plot (one panel per matrix, side by side).
+const CONFUSION_SIZE: (u32, u32) = (1900, 420);
+/// Size of the error-budget waterfall (three panels).
+const BUDGET_SIZE: (u32, u32) = (1500, 520);
 
 /// Every file of an analysis report as (file name, content): report.md, report.json (`json`,
 /// the serialised run) and each plot as .png and .svg. Nothing is written here, so a failure
@@ -40,6 +46,8 @@ pub fn analysis_report(
     let acc = plots::AccuracyPlot(analysis);
     let info = plots::InformationPlot(analysis);
     let heat = plots::HeatmapPlot(heatmap);
+    let confusion = beyond_plots::ConfusionPlot(analysis);
+    let budget = beyond_plots::BudgetPlot(analysis);
     let contents = [
         markdown::markdown(header, analysis, heatmap).into_bytes(),
         json.as_bytes().to_vec(),
@@ -49,6 +57,10 @@ pub fn analysis_report(
         render::svg(&info, PLOT_SIZE)?.into_bytes(),
         render::png(&heat, HEATMAP_SIZE)?,
         render::svg(&heat, HEATMAP_SIZE)?.into_bytes(),
+        render::png(&confusion, CONFUSION_SIZE)?,
+        render::svg(&confusion, CONFUSION_SIZE)?.into_bytes(),
+        render::png(&budget, BUDGET_SIZE)?,
+        render::svg(&budget, BUDGET_SIZE)?.into_bytes(),
     ];
     let files = REPORT_FILES
         .iter()
@@ -64,7 +76,7 @@ pub fn write_files(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 }
 
 /// The files of a report folder, in the order [`analysis_report`] renders them.
-pub const REPORT_FILES: [&str; 8] = [
+pub const REPORT_FILES: [&str; 12] = [
     "report.md",
     "report.json",
     "accuracy.png",
@@ -73,6 +85,10 @@ pub const REPORT_FILES: [&str; 8] = [
     "information.svg",
     "heatmap.png",
     "heatmap.svg",
+    "confusion.png",
+    "confusion.svg",
+    "budget.png",
+    "budget.svg",
 ];
 
 /// Checks before the analysis runs that `dir` can take a report ([`check_output_dir`]).

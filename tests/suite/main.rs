@@ -5,6 +5,7 @@
 
 mod common;
 
+mod analysis_beyond;
 mod analysis_cli;
 mod analysis_numbers;
 mod cli_propagate;

@@ -124,14 +124,5 @@ fn monte_carlo(
 
 /// Whether argmax_i (μᵢ + offset(i)) is `class`, ties going to the lowest index.
 fn argmax_is(mean: ColRef<'_, f64>, offset: impl Fn(usize) -> f64, class: usize) -> bool {
-    let mut best = 0;
-    let mut best_val = mean[0] + offset(0);
-    for i in 1..mean.nrows() {
-        let v = mean[i] + offset(i);
-        if v > best_val {
-            best = i;
-            best_val = v;
-        }
-    }
-    best == class
+    super::argmax_all::argmax_offset(mean, offset) == class
 }

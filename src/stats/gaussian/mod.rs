@@ -2,6 +2,7 @@
 //! sampling (surrogate data), argmax probabilities (accuracy prediction) and error measures.
 
 mod argmax;
+mod argmax_all;
 mod compare;
 mod divergence;
 mod factor;
@@ -9,6 +10,9 @@ mod pairwise;
 mod sampler;
 
 pub use argmax::{prob_argmax, prob_argmax_flops};
+pub use argmax_all::{
+    argmax_distribution, weighted_argmax, ArgmaxDistribution, PairWeight, WeightSummary,
+};
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{bhattacharyya, kl_divergence, kl_flops, Bhattacharyya, KlDivergence};
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};

@@ -103,6 +103,11 @@ impl GaussianSampler {
         );
     }
 
+    /// F = U diag(√λ₊), so that a draw is μ + F z.
+    pub(super) fn factor(&self) -> MatRef<'_, f64> {
+        self.factor.as_ref()
+    }
+
     pub(super) fn mean(&self) -> ColRef<'_, f64> {
         self.mean.as_ref()
     }

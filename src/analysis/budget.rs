@@ -1,0 +1,167 @@
+//! The per-layer error budget (issue #16 item 3). E(l) is the error at the output of the theory
+//! started from layer l's measured statistics: the relative Frobenius error of the output
+//! covariance, the KL divergence KL(N_emp ‖ N_prop) and the accuracy error A_l − A_network (each
+//! a class mean or prior-weighted sum, [`super::start_layers`]). Starting one layer earlier adds
+//! one more closure, so
+//!
+//! ```text
+//! step(l+1) = E(l) − E(l+1),   l = 0 … L−1   (what layer l+1's closure loses)
+//! E(0) = Σ_{l<L} step(l+1) + E(L)            (telescoping, exact by construction)
+//! ```
+//!
+//! and E(L) is what remains with no closure at all (the affine map to y is exact): rounding for
+//! the covariance and KL, the output's non-Gaussianity for the accuracy. Shares are step / E(0)
+//! and sum to 1 with E(L)'s share. The steps are not independent effects — a closure's loss is
+//! measured with the later closures in place — and a step can be negative (a later error
+//! cancelling an earlier one). One budget per closure order: `order` 2 is the Gaussian closure;
+//! a run with a higher order adds a budget with the same layout.
+
+use serde::Serialize;
+
+use super::start_layers::StartLayerOutcome;
+use crate::error::{Error, Result};
+
+/// E(l) of one start layer, or one step of the budget.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct BudgetErrors {
+    pub cov_rel_err: f64,
+    /// Null when a class's KL is undefined at one of the layers involved.
+    pub kl: Option<f64>,
+    pub accuracy_err: f64,
+}
+
+/// One step of the waterfall.
+#[derive(Clone, Debug, Serialize)]
+pub struct BudgetStep {
+    /// The closure's hidden layer l+1; null for the last step, E(L).
+    pub layer: Option<usize>,
+    pub label: String,
+    pub errors: BudgetErrors,
+    /// errors / E(0), component by component; null where E(0)'s component is 0 or null.
+    pub shares: BudgetShares,
+}
+
+/// The shares of one step.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BudgetShares {
+    pub cov_rel_err: Option<f64>,
+    pub kl: Option<f64>,
+    pub accuracy_err: Option<f64>,
+}
+
+/// The budget of one closure order.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrderBudget {
+    /// 2 = Gaussian closure; 3, 4 with the corrections of that order.
+    pub order: usize,
+    /// E(l) for l = 0 … L.
+    pub by_start_layer: Vec<BudgetErrors>,
+    /// E(0), the total the steps add up to.
+    pub total: BudgetErrors,
+    /// step(1) … step(L), then E(L).
+    pub steps: Vec<BudgetStep>,
+}
+
+/// The budget of closure order `order` from the outcomes of start layers 0 … L (in order) and
+/// the network's accuracy.
+pub fn error_budget(
+    order: usize,
+    outcomes: &[StartLayerOutcome],
+    network_accuracy: f64,
+) -> Result<OrderBudget> {
+    if outcomes.is_empty() || outcomes.iter().enumerate().any(|(l, o)| o.start_layer != l) {
+        return Err(Error::Shape(
+            "error budget: needs the outcomes of start layers 0, 1, … L in order".into(),
+        ));
+    }
+    let by_start_layer: Vec<BudgetErrors> = outcomes
+        .iter()
+        .map(|o| BudgetErrors {
+            cov_rel_err: o.cov_rel_err,
+            kl: o.kl,
+            accuracy_err: o.accuracy - network_accuracy,
+        })
+        .collect();
+    let total = by_start_layer[0];
+    let share = |x: Option<f64>, t: Option<f64>| match (x, t) {
+        (Some(x), Some(t)) if t != 0.0 => Some(x / t),
+        _ => None,
+    };
+    let step = |layer: Option<usize>, label: String, e: BudgetErrors| BudgetStep {
+        layer,
+        label,
+        errors: e,
+        shares: BudgetShares {
+            cov_rel_err: share(Some(e.cov_rel_err), Some(total.cov_rel_err)),
+            kl: share(e.kl, total.kl),
+            accuracy_err: share(Some(e.accuracy_err), Some(total.accuracy_err)),
+        },
+    };
+    let mut steps: Vec<BudgetStep> = by_start_layer
+        .windows(2)
+        .enumerate()
+        .map(|(l, w)| {
+            let e = BudgetErrors {
+                cov_rel_err: w[0].cov_rel_err - w[1].cov_rel_err,
+                kl: w[0].kl.zip(w[1].kl).map(|(a, b)| a - b),
+                accuracy_err: w[0].accuracy_err - w[1].accuracy_err,
+            };
+            step(Some(l + 1), format!("closure of layer {}", l + 1), e)
+        })
+        .collect();
+    let last = by_start_layer[by_start_layer.len() - 1];
+    steps.push(step(
+        None,
+        "y from the last layer (no closure)".into(),
+        last,
+    ));
+    Ok(OrderBudget {
+        order,
+        by_start_layer,
+        total,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::confusion::ConfusionMatrix;
+
+    fn outcome(l: usize, cov: f64, kl: f64, acc: f64) -> StartLayerOutcome {
+        StartLayerOutcome {
+            start_layer: l,
+            start_stage: format!("z{l}"),
+            confusion: ConfusionMatrix {
+                source: String::new(),
+                rows: Vec::new(),
+            },
+            accuracy: acc,
+            accuracy_stderr: 0.0,
+            cov_rel_err: cov,
+            kl: Some(kl),
+        }
+    }
+
+    /// Steps are the differences of consecutive start layers and, with E(L), add up to E(0);
+    /// the shares add up to 1.
+    #[test]
+    fn steps_telescope_to_the_total() {
+        let o = [
+            outcome(0, 0.5, 2.0, 0.90),
+            outcome(1, 0.2, 0.5, 0.97),
+            outcome(2, 1e-15, 1e-12, 0.98),
+        ];
+        let b = error_budget(2, &o, 0.94).unwrap();
+        assert_eq!(b.steps.len(), 3);
+        assert_eq!(b.steps[0].errors.cov_rel_err, 0.5 - 0.2);
+        assert_eq!(b.steps[1].errors.kl, Some(0.5 - 1e-12));
+        assert_eq!(b.steps[2].errors.accuracy_err, 0.98 - 0.94);
+        let sum = |f: &dyn Fn(&BudgetStep) -> f64| b.steps.iter().map(f).sum::<f64>();
+        assert!((sum(&|s| s.errors.cov_rel_err) - b.total.cov_rel_err).abs() < 1e-15);
+        assert!((sum(&|s| s.errors.accuracy_err) - (0.90 - 0.94)).abs() < 1e-15);
+        assert!((sum(&|s| s.shares.kl.unwrap()) - 1.0).abs() < 1e-12);
+        assert!((sum(&|s| s.shares.accuracy_err.unwrap()) - 1.0).abs() < 1e-12);
+        assert!(error_budget(2, &o[1..], 0.94).is_err());
+    }
+}

@@ -1,0 +1,240 @@
+//! The report.md sections of issue #16: predicted confusion matrices beside the measured one,
+//! the per-layer error budget, and the accuracy from the output's own cumulants. Their columns
+//! depend on the network's depth, so they are Markdown tables built here rather than
+//! [`super::table::Table`]s with fixed headers.
+
+use std::fmt::Write;
+
+use super::table::{Column, Table};
+use crate::analysis::budget::OrderBudget;
+use crate::analysis::Analysis;
+
+/// A Markdown table from a header and rows of cells.
+fn md_table(header: &[String], rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[String]| {
+        for c in cells {
+            let _ = write!(out, "| {c} ");
+        }
+        out.push_str("|\n");
+    };
+    line(&mut out, header);
+    out.push_str(&"|---".repeat(header.len()));
+    out.push_str("|\n");
+    for r in rows {
+        line(&mut out, r);
+    }
+    out
+}
+
+/// "p ± se" with 4 decimals (the ± part left out when se is 0).
+fn pm(p: f64, se: f64) -> String {
+    if se > 0.0 {
+        format!("{p:.4} ± {se:.4}")
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+/// A share as a percentage, "—" when undefined.
+fn share(s: Option<f64>) -> String {
+    s.map_or("—".into(), |s| format!("{:.1} %", 100.0 * s))
+}
+
+/// The confusion section: per-class accuracy and the largest confusions, measured beside the
+/// theory from every start layer (and the Edgeworth model of y when it ran).
+pub fn confusion_section(a: &Analysis) -> String {
+    let mut w = String::new();
+    let _ = writeln!(w, "\n## Predicted confusion matrices\n");
+    let _ = writeln!(
+        w,
+        "P(argmax y = k | class c): measured on the data (± binomial se) beside the Gaussian \
+         theory from each start layer (same draws as the accuracy; ± Monte Carlo se) and, where \
+         it ran, the Edgeworth and Student t models of y (see \"The output's tails\"). Full matrices in \
+         report.json (`measured_confusion`, `start_layers[l].confusion`).\n"
+    );
+    let mut header = vec!["class".to_string(), "network".into()];
+    header.extend(
+        a.start_layers
+            .iter()
+            .map(|o| format!("from {}", o.start_stage)),
+    );
+    let tails = a
+        .output_tails
+        .as_ref()
+        .map(|t| [&t.edgeworth_confusion, &t.student_t_confusion]);
+    if tails.is_some() {
+        header.extend(["y Edgeworth".into(), "y Student t".into()]);
+    }
+    let mut matrices = vec![&a.measured_confusion];
+    matrices.extend(a.start_layers.iter().map(|o| &o.confusion));
+    matrices.extend(tails.into_iter().flatten());
+    let cell = |c: usize, k: usize| -> Vec<String> {
+        matrices
+            .iter()
+            .map(|m| m.get(c, k).map_or("—".into(), |(p, se)| pm(p, se)))
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = a
+        .measured_confusion
+        .rows
+        .iter()
+        .map(|r| [vec![r.class.to_string()], cell(r.class, r.class)].concat())
+        .collect();
+    let _ = writeln!(w, "Per-class accuracy P(argmax y = c | c):\n");
+    let _ = write!(w, "{}", md_table(&header, &rows));
+    header[0] = "c → k".into();
+    let rows: Vec<Vec<String>> = a
+        .largest_confusions
+        .iter()
+        .map(|&[c, k]| [vec![format!("{c} → {k}")], cell(c, k)].concat())
+        .collect();
+    let _ = writeln!(w, "\nLargest confusions P(argmax y = k | c), k ≠ c:\n");
+    let _ = write!(w, "{}", md_table(&header, &rows));
+    w
+}
+
+/// The error budget section: one table per closure order.
+pub fn budget_section(a: &Analysis) -> String {
+    let mut w = String::new();
+    let _ = writeln!(w, "\n## Per-layer error budget\n");
+    let _ = writeln!(
+        w,
+        "E(l): the error at the output of the theory from start layer l (class mean of the \
+         relative Frobenius error of the covariance, of KL(N_emp ‖ N_prop), and A_l − network). \
+         Step \"closure of layer l+1\" = E(l) − E(l+1): what that closure adds; the last row is \
+         E(L), where the map to y is exact. The steps add up to E(0) (telescoping, with later \
+         closures in place: not independent effects); share = step / E(0).\n"
+    );
+    for b in &a.error_budget {
+        let _ = write!(w, "{}", budget_table(b));
+    }
+    w
+}
+
+fn budget_table(b: &OrderBudget) -> String {
+    let header = [
+        "order",
+        "step",
+        "Δ cov error",
+        "share",
+        "Δ KL",
+        "share",
+        "Δ accuracy",
+        "share",
+    ]
+    .map(String::from);
+    let kl = |k: Option<f64>| k.map_or("—".into(), |k| format!("{k:.4}"));
+    let mut rows: Vec<Vec<String>> = b
+        .steps
+        .iter()
+        .map(|s| {
+            vec![
+                b.order.to_string(),
+                s.label.clone(),
+                format!("{:.4}", s.errors.cov_rel_err),
+                share(s.shares.cov_rel_err),
+                kl(s.errors.kl),
+                share(s.shares.kl),
+                format!("{:+.4}", s.errors.accuracy_err),
+                share(s.shares.accuracy_err),
+            ]
+        })
+        .collect();
+    rows.push(vec![
+        b.order.to_string(),
+        "**total E(0)** (theory from x)".into(),
+        format!("{:.4}", b.total.cov_rel_err),
+        "100 %".into(),
+        kl(b.total.kl),
+        "100 %".into(),
+        format!("{:+.4}", b.total.accuracy_err),
+        "100 %".into(),
+    ]);
+    md_table(&header, &rows)
+}
+
+/// The output tails section: Gaussian and Edgeworth accuracy from y's own cumulants.
+pub fn tails_section(a: &Analysis) -> String {
+    let mut w = String::new();
+    let _ = writeln!(w, "\n## The output's tails\n");
+    let Some(t) = &a.output_tails else {
+        let note = a.output_tails_note.as_deref().unwrap_or("not computed");
+        let _ = writeln!(w, "Not available: {note}.");
+        return w;
+    };
+    let _ = writeln!(
+        w,
+        "Accuracy from the network outputs' own cumulants per class: Gaussian N(ȳ_c, C_c) and \
+         the 4th-order Edgeworth density (κ₃, κ₄, κ₃² terms), by Monte Carlo with {} draws per \
+         class on the same draws (Edgeworth = Gaussian draws weighted by w(u)). Where w < 0 the \
+         expansion is not a density; the standard errors are Monte Carlo only (not the \
+         sampling error of κ₃/κ₄).\n",
+        t.mc_samples
+    );
+    let _ = writeln!(
+        w,
+        "Network {:.4}; Gaussian {}; **Edgeworth {}**; **Student t {}** (ν per class from the \
+         Mardia kurtosis E|u|⁴ of the whitened outputs, same draws scaled by √W).\n",
+        a.network_accuracy,
+        pm(t.gaussian_accuracy, t.gaussian_stderr),
+        pm(t.edgeworth_accuracy, t.edgeworth_stderr),
+        pm(t.student_t_accuracy, t.student_t_stderr)
+    );
+    let header = [
+        "class",
+        "network",
+        "Gaussian",
+        "Edgeworth",
+        "mean w",
+        "min w",
+        "w < 0",
+        "rank",
+        "ν",
+        "Student t",
+    ]
+    .map(String::from);
+    let rows: Vec<Vec<String>> = t
+        .per_class
+        .iter()
+        .map(|c| {
+            vec![
+                c.class.to_string(),
+                format!("{:.4}", c.measured),
+                pm(c.gaussian, c.gaussian_stderr),
+                pm(c.edgeworth, c.edgeworth_stderr),
+                format!("{:.3}", c.weight_mean),
+                format!("{:.3}", c.weight_min),
+                format!("{:.1} %", 100.0 * c.negative_share),
+                c.rank.to_string(),
+                c.student_t_dof.map_or("∞".into(), |v| format!("{v:.2}")),
+                pm(c.student_t, c.student_t_stderr),
+            ]
+        })
+        .collect();
+    let _ = write!(w, "{}", md_table(&header, &rows));
+    w
+}
+
+/// The error budget for the terminal: one row per step and order.
+pub fn budget_text(a: &Analysis) -> Table {
+    let mut t = Table::new(&[
+        Column::new("order", 5),
+        Column::new("budget step", 34),
+        Column::new("Δ cov_rel_err", 13),
+        Column::new("Δ kl", 10),
+        Column::new("Δ accuracy", 10),
+    ]);
+    for b in &a.error_budget {
+        for s in &b.steps {
+            t.row(vec![
+                b.order.to_string(),
+                s.label.clone(),
+                format!("{:.4}", s.errors.cov_rel_err),
+                s.errors.kl.map_or("n/a".into(), |k| format!("{k:.4}")),
+                format!("{:+.4}", s.errors.accuracy_err),
+            ]);
+        }
+    }
+    t
+}

@@ -1,0 +1,244 @@
+//! The whole argmax distribution P(argmax y = k), k = 0 … K−1, of y = μ + F z with z ~ N(0, I)
+//! (a predicted confusion-matrix row, DESIGN.md §4.2), optionally under a weight w(z) that turns
+//! the Gaussian into a non-Gaussian density φ(z)·w(z) (the Edgeworth model of the output's tails).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::sampler::{fill_standard_normal, GaussianSampler};
+use crate::error::{Error, Result};
+
+/// Antithetic pairs per chunk: the same chunking as [`super::prob_argmax`], so that with the same
+/// seed both see the same draws.
+const CHUNK: usize = 4096;
+
+/// A hook on each batch of standard normal draws z (r × b, the pairs `first` … `first` + b − 1):
+/// it writes the weights w(z) and w(−z) into `plus` and `minus` (left at 1 otherwise) and may
+/// rescale the columns of z in place (a scale mixture), before y = μ ± F z is formed.
+pub type PairWeight<'a> = &'a (dyn Fn(usize, MatMut<'_, f64>, &mut [f64], &mut [f64]) + Sync);
+
+/// P(argmax y = k) for every output k, with standard errors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArgmaxDistribution {
+    pub p: Vec<f64>,
+    /// Monte Carlo standard error of each `p` (0 when exact).
+    pub stderr: Vec<f64>,
+    /// Summary of the weights w(z) over the draws (all 1 without a weight).
+    pub weights: WeightSummary,
+}
+
+/// The weights of a weighted estimate: E_φ[w] = 1 for a normalised density; a negative weight
+/// means the weighted "density" φ·w is negative there (for an Edgeworth density: the expansion
+/// fails at that point).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeightSummary {
+    pub mean: f64,
+    pub min: f64,
+    /// Share of draws with w < 0.
+    pub negative_share: f64,
+}
+
+impl WeightSummary {
+    /// The weights of an unweighted (Gaussian) estimate.
+    pub const UNIT: WeightSummary = WeightSummary {
+        mean: 1.0,
+        min: 1.0,
+        negative_share: 0.0,
+    };
+}
+
+/// P(argmax y = k) for y ~ N(mean, cov), every k; ties go to the lowest index.
+///
+/// * 1 output: p = (1).
+/// * 2 outputs: exact, p₀ = Φ(Δμ/√v), p₁ = 1 − p₀ (Δμ = μ₀ − μ₁, v = Σ₀₀ + Σ₁₁ − 2Σ₀₁), as
+///   [`super::prob_argmax`].
+/// * ≥ 3 outputs: Monte Carlo on the draws of [`super::prob_argmax`] with the same seed (so
+///   p\[c\] there equals p\[c\] here bit for bit), see [`weighted_argmax`] with w = 1.
+pub fn argmax_distribution(
+    mean: ColRef<'_, f64>,
+    cov: MatRef<'_, f64>,
+    n_samples: usize,
+    seed: u64,
+) -> Result<ArgmaxDistribution> {
+    let n = mean.nrows();
+    if cov.nrows() != n || cov.ncols() != n || n == 0 {
+        return Err(Error::Shape(format!(
+            "argmax distribution: mean of length {n} with a {}×{} covariance",
+            cov.nrows(),
+            cov.ncols()
+        )));
+    }
+    let exact = |p: Vec<f64>| ArgmaxDistribution {
+        stderr: vec![0.0; p.len()],
+        p,
+        weights: WeightSummary::UNIT,
+    };
+    match n {
+        1 => Ok(exact(vec![1.0])),
+        2 => {
+            let (p0, _) = super::prob_argmax(mean, cov, 0, n_samples, seed)?;
+            Ok(exact(vec![p0, 1.0 - p0]))
+        }
+        _ => {
+            let sampler = GaussianSampler::new(mean, cov)?;
+            weighted_argmax(mean, sampler.factor(), n_samples, seed, None)
+        }
+    }
+}
+
+/// E_{z~N(0,I_r)}[w(z) 1{argmax(μ + F z) = k}] for every k (w = 1 without `weight`), from
+/// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The hook
+/// `weight` sets w and may rescale z first ([`PairWeight`]).
+///
+/// Per pair the value xₖ = ½(w(z)1{argmax⁺ = k} + w(−z)1{argmax⁻ = k}); pₖ is the mean of xₖ over
+/// pairs and its standard error s/√pairs, s the sample standard deviation of xₖ (pairs are
+/// independent). When the weights are an exact density ratio f/φ this estimates P_f(argmax = k)
+/// without bias, and Σₖ pₖ equals the mean weight.
+pub fn weighted_argmax(
+    mean: ColRef<'_, f64>,
+    factor: MatRef<'_, f64>,
+    n_samples: usize,
+    seed: u64,
+    weight: Option<PairWeight<'_>>,
+) -> Result<ArgmaxDistribution> {
+    let (k, r) = (mean.nrows(), factor.ncols());
+    if factor.nrows() != k || k == 0 {
+        return Err(Error::Shape(format!(
+            "weighted argmax: mean of length {k} with a {}×{r} factor",
+            factor.nrows()
+        )));
+    }
+    let pairs = n_samples / 2;
+    if pairs < 2 {
+        return Err(Error::Numeric(format!(
+            "argmax distribution: {n_samples} Monte Carlo samples give fewer than 2 antithetic \
+             pairs; use at least 4"
+        )));
+    }
+    let chunk = CHUNK.min(pairs);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut z = Mat::zeros(r, chunk);
+    let mut spread = Mat::zeros(k, chunk);
+    let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
+    let (mut sum, mut sum_sq) = (vec![0.0; k], vec![0.0; k]);
+    let (mut w_sum, mut w_min, mut negative) = (0.0, f64::INFINITY, 0usize);
+    let mut done = 0;
+    while done < pairs {
+        let b = chunk.min(pairs - done);
+        fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
+        if let Some(w) = weight {
+            w(
+                done,
+                z.as_mut().subcols_mut(0, b),
+                &mut plus[..b],
+                &mut minus[..b],
+            );
+        }
+        matmul(
+            spread.as_mut().subcols_mut(0, b),
+            Accum::Replace,
+            factor,
+            z.as_ref().subcols(0, b),
+            1.0,
+            Par::rayon(0),
+        );
+        for j in 0..b {
+            let s = spread.col(j);
+            let (wp, wm) = (plus[j], minus[j]);
+            let kp = argmax_offset(mean, |i| s[i]);
+            let km = argmax_offset(mean, |i| -s[i]);
+            for (c, (sum, sum_sq)) in sum.iter_mut().zip(sum_sq.iter_mut()).enumerate() {
+                let x = 0.5 * (if kp == c { wp } else { 0.0 } + if km == c { wm } else { 0.0 });
+                *sum += x;
+                *sum_sq += x * x;
+            }
+            w_sum += wp + wm;
+            w_min = w_min.min(wp).min(wm);
+            negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
+        }
+        done += b;
+    }
+    let m = pairs as f64;
+    let p: Vec<f64> = sum.iter().map(|s| s / m).collect();
+    let stderr = p
+        .iter()
+        .zip(&sum_sq)
+        .map(|(&p, &sq)| (((sq - m * p * p) / (m - 1.0)).max(0.0) / m).sqrt())
+        .collect();
+    let weights = WeightSummary {
+        mean: w_sum / (2.0 * m),
+        min: w_min,
+        negative_share: negative as f64 / (2.0 * m),
+    };
+    Ok(ArgmaxDistribution { p, stderr, weights })
+}
+
+/// argmax_i (μᵢ + offset(i)), ties going to the lowest index.
+pub(super) fn argmax_offset(mean: ColRef<'_, f64>, offset: impl Fn(usize) -> f64) -> usize {
+    let mut best = 0;
+    let mut best_val = mean[0] + offset(0);
+    for i in 1..mean.nrows() {
+        let v = mean[i] + offset(i);
+        if v > best_val {
+            best = i;
+            best_val = v;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{Col, Mat};
+
+    use super::*;
+    use crate::special::normal_cdf;
+    use crate::stats::gaussian::prob_argmax;
+
+    fn example() -> (Col<f64>, Mat<f64>) {
+        let mean = Col::from_fn(4, |i| [1.0, 0.6, 0.2, 0.9][i]);
+        let a = Mat::from_fn(4, 4, |i, j| ((i * 3 + j * 5) % 7) as f64 / 7.0 - 0.4);
+        let cov = Mat::from_fn(4, 4, |i, j| {
+            (0..4).map(|k| a[(i, k)] * a[(j, k)]).sum::<f64>() + f64::from(i == j) * 0.1
+        });
+        (mean, cov)
+    }
+
+    /// The same draws as prob_argmax: every class's probability equals it exactly, the
+    /// probabilities sum to 1 (each draw has exactly one argmax).
+    #[test]
+    fn matches_prob_argmax_draw_for_draw_and_sums_to_one() {
+        let (mean, cov) = example();
+        let d = argmax_distribution(mean.as_ref(), cov.as_ref(), 20_000, 7).unwrap();
+        for c in 0..4 {
+            let (p, se) = prob_argmax(mean.as_ref(), cov.as_ref(), c, 20_000, 7).unwrap();
+            assert_eq!((d.p[c], d.stderr[c]), (p, se));
+        }
+        assert!((d.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// Two outputs: Φ and its complement; a weight equal to 2 doubles every probability.
+    #[test]
+    fn two_outputs_are_exact_and_weights_scale() {
+        let mean = Col::from_fn(2, |i| [0.3, -0.2][i]);
+        let cov = Mat::from_fn(2, 2, |i, j| if i == j { 1.0 } else { 0.25 });
+        let d = argmax_distribution(mean.as_ref(), cov.as_ref(), 4, 1).unwrap();
+        let p0 = normal_cdf(0.5 / 1.5f64.sqrt());
+        assert!((d.p[0] - p0).abs() < 1e-15 && (d.p[1] - (1.0 - p0)).abs() < 1e-15);
+        let (mean, cov) = example();
+        let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
+        let one = weighted_argmax(mean.as_ref(), f.factor(), 4000, 3, None).unwrap();
+        let two: PairWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
+            p.fill(2.0);
+            m.fill(2.0);
+        };
+        let doubled = weighted_argmax(mean.as_ref(), f.factor(), 4000, 3, Some(two)).unwrap();
+        for c in 0..4 {
+            assert_eq!(doubled.p[c], 2.0 * one.p[c]);
+        }
+        let w = doubled.weights;
+        assert_eq!((w.mean, w.min, w.negative_share), (2.0, 2.0, 0.0));
+    }
+}
