@@ -13,6 +13,7 @@ mod closures_bvn;
 mod closures_degenerate;
 mod closures_exact;
 mod closures_series;
+mod cumtrain_guard;
 mod cumtrain_objective;
 mod cumtrain_train;
 mod cumtrain_vjp;
