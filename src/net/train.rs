@@ -103,8 +103,8 @@ pub struct EpochStats {
     pub parts: Option<ObjectiveParts>,
 }
 
-/// Epoch means of the cumulant objective's parts ([`crate::cumtrain::guard`]): the closure's
-/// value L_C and the sampled check S (absent when the check is off).
+/// Epoch means of the cumulant objective's parts (its guard, `cumtrain/guard.rs`): the
+/// closure's value L_C and the sampled check S (absent when the check is off).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ObjectiveParts {
     pub closure_loss: f64,
