@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 
 use corrflow::command::train::train_model;
-use corrflow::config::{defaults, RunConfig};
+use corrflow::config::{defaults, Field, RunConfig};
 use corrflow::cumtrain::Objective;
 use corrflow::io::MemoryLimit;
 use corrflow::timing::Timings;
-use corrflow::Result;
+use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
 use super::net_args::NetArgs;
@@ -26,6 +26,14 @@ pub struct TrainArgs {
     /// full-batch, ⌈n_train/batch⌉ steps per epoch, --loss mse only).
     #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::OBJECTIVE)]
     pub objective: Objective,
+    /// Cumulant objective: weight λ of its sampled check, J = L_C + λ|L_C − S| with S the same
+    /// MSE on fresh Gaussian draws N(μ_c, Σ_c) pushed through the network; λ ≥ 1 keeps J ≥ S,
+    /// so the closure's error cannot be exploited; 0 = the closure objective alone [default: 1].
+    #[arg(long, value_name = "λ")]
+    pub closure_check: Option<f64>,
+    /// Cumulant objective: Gaussian draws per class and step of the sampled check [default: 64].
+    #[arg(long, value_name = "N")]
+    pub check_samples: Option<usize>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -42,6 +50,21 @@ impl TrainArgs {
     fn config(&self) -> Result<RunConfig> {
         let (net, mut train) = self.net.clone().into_config()?;
         train.objective = self.objective;
+        let given = [
+            (Field::ClosureCheck, self.closure_check.is_some()),
+            (Field::CheckSamples, self.check_samples.is_some()),
+        ];
+        if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
+            if self.objective != Objective::Cumulants {
+                return Err(Error::config(
+                    *field,
+                    "sets the sampled check of --objective cumulants; it has no meaning for \
+                     --objective samples",
+                ));
+            }
+        }
+        train.closure_check = self.closure_check.unwrap_or(train.closure_check);
+        train.check_samples = self.check_samples.unwrap_or(train.check_samples);
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

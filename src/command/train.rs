@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::config::defaults;
 use crate::config::provenance::{records, TASK_KEY};
 use crate::config::RunConfig;
-use crate::cumtrain::{train_cumulants, Objective};
+use crate::cumtrain::{
+    fit, gaussian_model_loss, CheckSettings, ClassStatistics, GaussianModelLoss, Objective,
+};
 use crate::error::Result;
 use crate::io::check_output_file;
-use crate::net::train::{train, EpochStats, TrainConfig};
+use crate::net::train::{EpochStats, TrainConfig};
 use crate::net::{model_io, Precision};
 use crate::timing::{TimingSummary, Timings};
 
@@ -28,6 +31,10 @@ pub struct TrainReport {
     pub train_accuracy: f64,
     pub test_accuracy: f64,
     pub final_loss: f64,
+    /// Cumulant objective: the trained network's loss on the Gaussian class model N(μ_c, Σ_c)
+    /// of the training set, by Monte Carlo: what the objective should have reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gaussian_model_loss: Option<GaussianModelLoss>,
     pub wall_seconds: f64,
     /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,6 +57,9 @@ pub struct ReportedConfig {
     pub seed: u64,
     #[serde(flatten)]
     pub train: TrainConfig,
+    /// The sampled check of the cumulant objective (absent for the samples objective).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closure_check: Option<CheckSettings>,
 }
 
 /// Trains the network `config` describes, writes it to `out` with its metadata, and returns
@@ -78,13 +88,20 @@ pub fn train_model(
         on_epoch(e);
         epoch_start = Instant::now();
     };
-    let history = match objective {
-        Objective::Samples => timings.time("training", epoch_flops * cfg.epochs as f64, || {
-            train(&mut net, &split.train, &cfg, each_epoch)
-        })?,
-        Objective::Cumulants => timings.time("training (cumulants)", 0.0, || {
-            train_cumulants(&mut net, &split.train, &cfg, each_epoch)
-        })?,
+    let (stage, flops) = match objective {
+        Objective::Samples => ("training", epoch_flops * cfg.epochs as f64),
+        Objective::Cumulants => ("training (cumulants)", 0.0),
+    };
+    let check = config.train.check();
+    let history = timings.time(stage, flops, || {
+        fit(&mut net, &split.train, &cfg, objective, &check, each_epoch)
+    })?;
+    let gaussian_model_loss = match objective {
+        Objective::Samples => None,
+        Objective::Cumulants => Some(timings.time("Gaussian-model loss", 0.0, || {
+            let stats = ClassStatistics::measure(&split.train)?;
+            gaussian_model_loss(&net, &stats, defaults::GAUSSIAN_LOSS_DRAWS, config.net.seed)
+        })?),
     };
     let eval_flops = (2 * weights * (split.train.len() + split.test.len())) as f64;
     let (train_accuracy, test_accuracy) = timings.time("evaluation", eval_flops, || {
@@ -100,6 +117,10 @@ pub fn train_model(
         ("precision", cfg.precision.to_string()),
         ("test_accuracy", format!("{test_accuracy}")),
     ];
+    if objective == Objective::Cumulants {
+        meta.push(("closure_check", check.weight.to_string()));
+        meta.push(("check_samples", check.samples.to_string()));
+    }
     meta.extend(records(&loaded));
     model_io::save(&net, out, &meta)?;
     Ok(TrainReport {
@@ -112,12 +133,14 @@ pub fn train_model(
         train_accuracy,
         test_accuracy,
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
+        gaussian_model_loss,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
         model: out.to_path_buf(),
         config: ReportedConfig {
             seed: config.net.seed,
             train: cfg,
+            closure_check: (objective == Objective::Cumulants).then_some(check),
         },
         epochs: history,
         epoch_seconds,
@@ -178,6 +201,13 @@ impl fmt::Display for TrainReport {
         writeln!(f, "train accuracy  {:.4}", self.train_accuracy)?;
         writeln!(f, "test accuracy   {:.4}", self.test_accuracy)?;
         writeln!(f, "final loss      {:.5}", self.final_loss)?;
+        if let Some(g) = &self.gaussian_model_loss {
+            writeln!(
+                f,
+                "Gaussian model  {:.5} ± {:.5} (loss on N(μ_c, Σ_c) draws)",
+                g.loss, g.stderr
+            )?;
+        }
         writeln!(f, "wall time       {:.2} s", self.wall_seconds)?;
         writeln!(f, "model           {}", self.model.display())
     }

@@ -120,6 +120,14 @@ pub const BATCH: usize = 64;
 pub const MOMENTUM: f64 = 0.9;
 /// SGD's learning rate.
 pub const SGD_LR: f64 = 0.05;
+/// Cumulant objective: weight λ of the sampled check, J = L_C + λ|L_C − S| (1: J ≥ S at every
+/// step, so the objective cannot fall below the Gaussian class model's loss; `cumtrain::guard`).
+pub const CLOSURE_CHECK: f64 = 1.0;
+/// Cumulant objective: Gaussian surrogate draws per class and step of the sampled check.
+pub const CHECK_SAMPLES: usize = 64;
+/// Cumulant objective: draws per class of the Gaussian-model loss a trained network is reported
+/// with (`gaussian_model_loss` of `train --json`).
+pub const GAUSSIAN_LOSS_DRAWS: usize = 10_000;
 
 // Analysis and propagation.
 /// Samples per forward-pass batch when measuring statistics.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::cumtrain::Objective;
+use crate::cumtrain::{CheckSettings, Objective};
 use crate::error::{Error, Field, Result};
 use crate::net::train::{Loss, Optimizer, TrainConfig};
 use crate::net::{Activation, Mlp, Precision};
@@ -50,6 +50,20 @@ pub struct TrainSettings {
     pub momentum: f64,
     /// Float type of training [default: f64].
     pub precision: Option<Precision>,
+    /// Cumulant objective: weight λ of the sampled check of the closure's error.
+    pub closure_check: f64,
+    /// Cumulant objective: surrogate draws per class and step of the sampled check.
+    pub check_samples: usize,
+}
+
+impl TrainSettings {
+    /// The sampled check of the cumulant objective (`closure_check`, `check_samples`).
+    pub fn check(&self) -> CheckSettings {
+        CheckSettings {
+            weight: self.closure_check,
+            samples: self.check_samples,
+        }
+    }
 }
 
 impl Default for TrainSettings {
@@ -63,6 +77,8 @@ impl Default for TrainSettings {
             lr: None,
             momentum: defaults::MOMENTUM,
             precision: None,
+            closure_check: defaults::CLOSURE_CHECK,
+            check_samples: defaults::CHECK_SAMPLES,
         }
     }
 }

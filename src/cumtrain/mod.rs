@@ -1,9 +1,14 @@
 //! Training from cumulants (DESIGN.md §6): the cumulant objective, the MSE of each class's
 //! propagated output moments, its gradient by reverse mode through the propagation, and the
-//! training loop over it (`--objective cumulants`).
+//! training loop over it (`--objective cumulants`), guarded by a sampled check of the closure's
+//! error (issue #16 item 6).
 
+pub mod check;
+pub mod guard;
 pub mod objective;
 pub mod train;
 
+pub use check::{gaussian_model_loss, GaussianModelLoss, SurrogateCheck};
+pub use guard::CheckSettings;
 pub use objective::{ClassStatistics, CumulantObjective};
-pub use train::{train_cumulants, Objective};
+pub use train::{fit, train_cumulants, Objective};

@@ -4,6 +4,10 @@
 //! full-batch (all classes) and uses the optimiser of [`crate::net::train`] unchanged. To make the
 //! two objectives comparable at equal `--epochs`, an epoch is ⌈n_train / batch⌉ steps: the same
 //! number of parameter updates the sample objective makes per epoch.
+//!
+//! Every step minimises the guarded objective of [`super::guard`]: the closure's value L_C plus
+//! λ (`--closure-check`) times its distance from the sampled check S ([`super::check`]), so
+//! that the optimiser cannot gain from the closure's error (λ = 0: L_C alone, no draws).
 
 use std::fmt;
 
@@ -11,10 +15,14 @@ use clap::ValueEnum;
 
 use serde::{Deserialize, Serialize};
 
+use super::check::SurrogateCheck;
+use super::guard::{guard, CheckSettings};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
-use crate::net::train::{check_fits, update, zeros_like, EpochStats, Loss, TrainConfig};
+use crate::net::train::{
+    check_fits, train, update, zeros_like, EpochStats, Loss, ObjectiveParts, TrainConfig,
+};
 use crate::net::Mlp;
 
 /// What training fits (`--objective`).
@@ -33,16 +41,37 @@ impl fmt::Display for Objective {
     }
 }
 
+/// Trains `net` in place with `objective`: on the samples ([`crate::net::train::train`]) or on
+/// the cumulant objective guarded by `check` ([`train_cumulants`]).
+pub fn fit(
+    net: &mut Mlp,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    objective: Objective,
+    check: &CheckSettings,
+    on_epoch: impl FnMut(&EpochStats),
+) -> Result<Vec<EpochStats>> {
+    match objective {
+        Objective::Samples => train(net, data, cfg, on_epoch),
+        Objective::Cumulants => {
+            let mut on_epoch = on_epoch;
+            train_cumulants(net, data, cfg, check, |e, _| on_epoch(e))
+        }
+    }
+}
+
 /// Trains `net` in place on the cumulant objective of `data`'s class statistics, with `cfg`'s
-/// optimiser, learning rate and epochs (`cfg.batch` only sets the steps per epoch, `cfg.seed` is
-/// unused: the steps are deterministic). Needs `--loss mse`. After every epoch `on_epoch` gets
-/// the mean objective over the epoch's steps (each before its update) and the network's
-/// accuracy on the training samples at the end of the epoch.
+/// optimiser, learning rate and epochs (`cfg.batch` only sets the steps per epoch, `cfg.seed`
+/// seeds the sampled check's draws), guarded by `check`. Needs `--loss mse`. After every epoch
+/// `on_epoch` gets the mean objective over the epoch's steps (each before its update), its
+/// closure and sampled parts, and the network's accuracy on the training samples at the end of
+/// the epoch, with the network as it is then.
 pub fn train_cumulants(
     net: &mut Mlp,
     data: &Dataset,
     cfg: &TrainConfig,
-    mut on_epoch: impl FnMut(&EpochStats),
+    check: &CheckSettings,
+    mut on_epoch: impl FnMut(&EpochStats, &Mlp),
 ) -> Result<Vec<EpochStats>> {
     check_fits(net, data)?;
     if cfg.loss != Loss::Mse {
@@ -56,8 +85,15 @@ pub fn train_cumulants(
         ));
     }
     cfg.validate()?;
+    check.validate()?;
     let stats = ClassStatistics::measure(data)?;
     let objective = CumulantObjective::new(net)?;
+    let mut sampler = if check.weight > 0.0 {
+        Some(SurrogateCheck::new(net, &stats, check.samples, cfg.seed)?)
+    } else {
+        None
+    };
+    let mut check_grads = zeros_like(net);
     let steps = data.len().div_ceil(cfg.batch.min(data.len()));
     let mut grads = zeros_like(net);
     let mut state1 = zeros_like(net);
@@ -65,9 +101,18 @@ pub fn train_cumulants(
     let mut history = Vec::new();
     let mut step = 0i32;
     for epoch in 1..=cfg.epochs {
-        let mut loss_sum = 0.0;
+        let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
         for _ in 0..steps {
-            loss_sum += objective.loss_and_grad(net, &stats, &mut grads)?;
+            let closure = objective.loss_and_grad(net, &stats, &mut grads)?;
+            closure_sum += closure;
+            loss_sum += match sampler.as_mut() {
+                None => closure,
+                Some(s) => {
+                    let sampled = s.loss_and_grad(net, &mut check_grads);
+                    sampled_sum += sampled;
+                    guard(closure, sampled, check.weight, &mut grads, &check_grads)
+                }
+            };
             step = step.saturating_add(1);
             update(net, &grads, &mut state1, &mut state2, cfg, step);
         }
@@ -75,6 +120,10 @@ pub fn train_cumulants(
             epoch,
             loss: loss_sum / steps as f64,
             train_accuracy: net.accuracy(data),
+            parts: Some(ObjectiveParts {
+                closure_loss: closure_sum / steps as f64,
+                sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
+            }),
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
             return Err(Error::config(
@@ -86,7 +135,7 @@ pub fn train_cumulants(
                 ),
             ));
         }
-        on_epoch(&stats);
+        on_epoch(&stats, net);
         history.push(stats);
     }
     Ok(history)

@@ -51,6 +51,8 @@ pub enum Field {
     Lr,
     Momentum,
     Precision,
+    ClosureCheck,
+    CheckSamples,
     // analysis and propagation
     FromLayer,
     StatsBatch,
@@ -67,7 +69,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 49] = [
+    pub const ALL: [Field; 51] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -107,6 +109,8 @@ impl Field {
         Field::Lr,
         Field::Momentum,
         Field::Precision,
+        Field::ClosureCheck,
+        Field::CheckSamples,
         Field::FromLayer,
         Field::StatsBatch,
         Field::McSamples,
@@ -161,6 +165,8 @@ impl Field {
             Field::Lr => "train.lr",
             Field::Momentum => "train.momentum",
             Field::Precision => "train.precision",
+            Field::ClosureCheck => "train.closure_check",
+            Field::CheckSamples => "train.check_samples",
             Field::FromLayer => "analysis.from_layer",
             Field::StatsBatch => "analysis.stats_batch",
             Field::McSamples => "analysis.mc_samples",

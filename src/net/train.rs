@@ -98,6 +98,18 @@ pub struct EpochStats {
     pub epoch: usize,
     pub loss: f64,
     pub train_accuracy: f64,
+    /// The cumulant objective's parts (`--objective cumulants` only).
+    #[serde(flatten)]
+    pub parts: Option<ObjectiveParts>,
+}
+
+/// Epoch means of the cumulant objective's parts (its guard, `cumtrain/guard.rs`): the
+/// closure's value L_C and the sampled check S (absent when the check is off).
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ObjectiveParts {
+    pub closure_loss: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampled_loss: Option<f64>,
 }
 
 const ADAM_BETA1: f64 = 0.9;
@@ -180,6 +192,7 @@ fn train_in<T: Real>(
             epoch,
             loss: loss_sum / data.len() as f64,
             train_accuracy: hits as f64 / data.len() as f64,
+            parts: None,
         };
         if !stats.loss.is_finite() {
             return Err(Error::config(
@@ -259,7 +272,7 @@ fn loss_and_delta<T: Real>(
 /// rayon's threads (faer: each entry's sum over the batch runs in one fixed order); ∘ φ' is
 /// split by columns, ∂b by rows, each row summed in batch order — so the gradients do not
 /// depend on the thread count.
-fn backprop<T: Real>(
+pub(crate) fn backprop<T: Real>(
     net: &Mlp<T>,
     x: MatRef<'_, T>,
     fp: &ForwardPass<T>,
@@ -459,7 +472,7 @@ fn col_slice_mut<T: Real>(c: &mut Col<T>) -> &mut [T] {
 }
 
 /// Zero gradients / optimiser state shaped like `net`.
-pub(crate) fn zeros_like<T: Real>(net: &Mlp<T>) -> Vec<Layer<T>> {
+pub fn zeros_like<T: Real>(net: &Mlp<T>) -> Vec<Layer<T>> {
     net.layers
         .iter()
         .map(|l| Layer {

@@ -5,10 +5,11 @@
 use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use crate::analysis::information::stage_information;
 use crate::config::RunConfig;
+use crate::cumtrain::fit;
 use crate::data::Split;
 use crate::error::Result;
 use crate::measure::{layer_stats, Higher};
-use crate::net::train::{train, TrainConfig};
+use crate::net::train::TrainConfig;
 use crate::net::Mlp;
 use crate::net::Stage;
 use crate::propagate::closures::ClosureMethod;
@@ -62,7 +63,14 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         train: cfg,
         ..
     } = prepared;
-    train(&mut net, &split.train, &cfg, |_| {})?;
+    fit(
+        &mut net,
+        &split.train,
+        &cfg,
+        config.train.objective,
+        &config.train.check(),
+        |_| {},
+    )?;
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,

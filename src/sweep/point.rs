@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::keys::name_key;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{RunConfig, Task};
+use crate::cumtrain::Objective;
 use crate::data::Scale;
 use crate::error::{parse_value, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
@@ -88,6 +89,12 @@ pub struct PointConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub momentum: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closure_check: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_samples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
@@ -134,6 +141,20 @@ impl PointConfig {
     /// where MNIST comes from. Errors name the grid key.
     pub fn preflight(&self) -> Result<()> {
         let config = self.run_config()?;
+        if config.train.objective != Objective::Cumulants {
+            for (field, set) in [
+                (Field::ClosureCheck, self.closure_check.is_some()),
+                (Field::CheckSamples, self.check_samples.is_some()),
+            ] {
+                if set {
+                    return Err(name_key(Error::config(
+                        field,
+                        "sets the sampled check of objective \"cumulants\"; set that objective \
+                         or remove the key",
+                    )));
+                }
+            }
+        }
         if config.data.task() == Task::Data {
             return match (&config.data.train_x, &config.data.train_y) {
                 (Some(_), Some(_)) => Ok(()),
@@ -174,6 +195,10 @@ impl PointConfig {
         if let Some(v) = &self.loss {
             let loss: Loss = parse_value(v, Field::Loss).map_err(to_key)?;
             self.loss = Some(loss.to_string());
+        }
+        if let Some(v) = &self.objective {
+            let objective: Objective = parse_value(v, Field::Objective).map_err(to_key)?;
+            self.objective = Some(objective.to_string());
         }
         if let Some(v) = &self.optimizer {
             let optimizer: Optimizer = parse_value(v, Field::Optimizer).map_err(to_key)?;
@@ -385,6 +410,28 @@ mod tests {
             let (k, msg) = bad.clone().normalize().unwrap_err();
             assert_eq!(k, key, "{msg}");
         }
+    }
+
+    /// The sampled check's keys reach the run configuration with objective "cumulants" and
+    /// are refused, by grid key, without it.
+    #[test]
+    fn the_cumulant_check_keys_need_the_cumulant_objective() {
+        let mut point = PointConfig {
+            task: Some(Task::Xor),
+            objective: Some("CUMULANTS".into()),
+            closure_check: Some(2.0),
+            check_samples: Some(16),
+            ..Default::default()
+        };
+        point.normalize().unwrap();
+        assert_eq!(point.objective.as_deref(), Some("cumulants"));
+        point.preflight().unwrap();
+        let c = point.run_config().unwrap();
+        assert_eq!(c.train.objective, Objective::Cumulants);
+        assert_eq!((c.train.closure_check, c.train.check_samples), (2.0, 16));
+        point.objective = None;
+        let err = point.preflight().unwrap_err().to_string();
+        assert!(err.contains("grid key 'closure_check'"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use corrflow::cumtrain::{ClassStatistics, CumulantObjective};
 use corrflow::data::Dataset;
-use corrflow::net::{Activation, ForwardPass, Layer, Mlp};
+use corrflow::net::train::zeros_like;
+use corrflow::net::{Activation, ForwardPass, Mlp};
 use corrflow::stats::Moments;
 use faer::{Col, Mat};
 use rand::rngs::StdRng;
@@ -35,16 +36,6 @@ fn random_classes(seed: u64, dim: usize, weights: &[f64]) -> (ClassStatistics, V
     (stats, factors)
 }
 
-fn zero_grads(net: &Mlp) -> Vec<Layer> {
-    net.layers
-        .iter()
-        .map(|l| Layer {
-            w: Mat::zeros(l.fan_out(), l.fan_in()),
-            b: Col::zeros(l.fan_out()),
-        })
-        .collect()
-}
-
 #[test]
 fn network_gradient_matches_finite_differences() {
     let (stats, _) = random_classes(1, 4, &[0.2, 0.3, 0.5]);
@@ -56,7 +47,7 @@ fn network_gradient_matches_finite_differences() {
     ] {
         let net = Mlp::init(&[4, 6, 5, 3], act, 1.0, 11).unwrap();
         let obj = CumulantObjective::new(&net).unwrap();
-        let mut grads = zero_grads(&net);
+        let mut grads = zeros_like(&net);
         let loss = obj.loss_and_grad(&net, &stats, &mut grads).unwrap();
         assert!((loss - obj.loss(&net, &stats).unwrap()).abs() < 1e-14 * loss.abs());
         let mut worst: f64 = 0.0;

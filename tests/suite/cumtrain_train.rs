@@ -3,7 +3,8 @@
 
 use crate::common::corrflow;
 
-use corrflow::cumtrain::train_cumulants;
+use corrflow::config::defaults;
+use corrflow::cumtrain::{train_cumulants, CheckSettings};
 use corrflow::data::XorConfig;
 use corrflow::net::model_io;
 use corrflow::net::train::{Loss, Optimizer, TrainConfig};
@@ -26,7 +27,11 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
         seed: 0,
         precision: corrflow::net::Precision::F64,
     };
-    let history = train_cumulants(&mut net, &split.train, &cfg, |_| {}).unwrap();
+    let check = CheckSettings {
+        weight: defaults::CLOSURE_CHECK,
+        samples: defaults::CHECK_SAMPLES,
+    };
+    let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
     assert_eq!(history.len(), 20);
     assert!(
         history[19].loss < history[0].loss,
@@ -58,6 +63,27 @@ fn cli_trains_on_cumulants_and_writes_a_loadable_model() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["objective"], "cumulants");
+    assert_eq!(
+        report["config"]["closure_check"]["weight"],
+        defaults::CLOSURE_CHECK
+    );
+    let last = &report["epochs"][9];
+    let (closure, sampled) = (
+        last["closure_loss"].as_f64().unwrap(),
+        last["sampled_loss"].as_f64().unwrap(),
+    );
+    // J = L_C + λ|L_C − S| step by step, so the epoch means satisfy J ≥ max(L_C, S) for λ = 1.
+    let j = last["loss"].as_f64().unwrap();
+    assert!(
+        j >= closure.max(sampled),
+        "J {j}, L_C {closure}, S {sampled}"
+    );
+    let gaussian = &report["gaussian_model_loss"];
+    let (lg, se) = (
+        gaussian["loss"].as_f64().unwrap(),
+        gaussian["stderr"].as_f64().unwrap(),
+    );
+    assert!(lg > 0.0 && se > 0.0 && se < 0.1 * lg, "{gaussian}");
     let acc = report["test_accuracy"].as_f64().unwrap();
     assert!(acc >= 0.95, "test accuracy {acc}");
     let net = model_io::load(&model).unwrap();
@@ -70,7 +96,7 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("never.safetensors");
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["train", "--objective", "moments", "--out", m],
             "--objective",
@@ -90,6 +116,33 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
         (
             &["train", "--objective", "cumulants", "--lr=0", "--out", m],
             "--lr",
+        ),
+        (
+            &[
+                "train",
+                "--objective",
+                "cumulants",
+                "--closure-check=-1",
+                "--out",
+                m,
+            ],
+            "--closure-check",
+        ),
+        (
+            &[
+                "train",
+                "--objective",
+                "cumulants",
+                "--check-samples",
+                "1",
+                "--out",
+                m,
+            ],
+            "--check-samples",
+        ),
+        (
+            &["train", "--closure-check", "1", "--out", m],
+            "--closure-check",
         ),
     ];
     for (args, needle) in cases {
