@@ -20,7 +20,8 @@ Every case (activation, width n, depth L) lives in OUT/<act>/n<n>/d<L>/:
   factored top cumulant for K >= 3 as in its experiments, use_avg_metric False): output mean,
   covariance (``output_d_max=2``) and ``seconds`` (after a warm-up on a width-8 copy of the
   same depth and activation, which fills the peer's caches of partitions and diagrams; best of
-  up to 5 runs within 1 s). ``peer_k{K}.json`` records a run that did not finish: ``timeout``
+  up to 5 runs within 1 s) and ``clamps_per_run``, how often per run the peer clamped a
+  variance below 1e-10 (its "Snapping negative variance to zero" warning). ``peer_k{K}.json`` records a run that did not finish: ``timeout``
   (over ``--timeout`` seconds), ``skipped`` (a shallower depth of the same activation, width and
   K timed out, or K = 4 above ``--k4-max-width``). The timeout is an interval timer in the
   one process that runs every case: it fires between the peer's torch operations.
@@ -38,6 +39,7 @@ Both grid commands skip cases whose files exist, so an interrupted run resumes.
 
 import argparse
 import json
+import logging
 import signal
 import sys
 import time
@@ -73,15 +75,28 @@ def peer_mlp(peer_root: str, act: str, n: int, depth: int, seed: int):
 
 
 def best_time(fn):
-    """Best wall time of up to MAX_REPEATS calls, stopping once REPEAT_BUDGET_S has passed."""
+    """(best wall time, last result, calls) of up to MAX_REPEATS calls of `fn`, stopping once
+    REPEAT_BUDGET_S has passed."""
     best, start = float("inf"), time.perf_counter()
-    for _ in range(MAX_REPEATS):
+    for runs in range(1, MAX_REPEATS + 1):
         t = time.perf_counter()
         result = fn()
         best = min(best, time.perf_counter() - t)
         if time.perf_counter() - start >= REPEAT_BUDGET_S:
             break
-    return best, result
+    return best, result, runs
+
+
+class ClampCounter(logging.Handler):
+    """Counts the peer's "Snapping negative variance to zero" warnings (mlp_kprop/wick.py: a
+    Wick coefficient asked for a variance below 1e-10, which the peer clamps and goes on)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record):
+        self.count += "negative variance" in record.getMessage()
 
 
 @torch.no_grad()
@@ -196,16 +211,19 @@ def peer_case(case: Path, cfg: dict, k: int, peer_root: str, timeout: float) -> 
     weights = corrflow_torch.load_arrays(case / "model.safetensors")[0]
     if any(not np.array_equal(lin.weight.numpy(), w) for lin, w in zip(mlp.Ws, weights)):
         raise SystemExit(f"{case}: the rebuilt peer network differs from model.safetensors")
+    clamps = ClampCounter()
+    logging.getLogger("mlp_kprop").addHandler(clamps)
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        seconds, out = best_time(lambda: propagate(mlp, cfg["n"]))
+        seconds, out, runs = best_time(lambda: propagate(mlp, cfg["n"]))
     except PeerTimeout:
         return f"timeout: over {timeout:g} s"
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
+        logging.getLogger("mlp_kprop").removeHandler(clamps)
     np.savez(
         case / f"peer_k{k}.npz", mean=out[1].to_tensor().numpy(), cov=out[2].to_tensor().numpy(),
-        seconds=seconds,
+        seconds=seconds, clamps_per_run=clamps.count / runs,
     )
     return None
 

@@ -10,9 +10,13 @@ Definitions (μ, Σ the Monte Carlo output mean and covariance, m, C a method's)
 * covariance error ‖C − Σ‖_F / ‖Σ‖_F; the truth's own relative standard error beside it.
 * sampling ratio: plain sampling needs N_eq = Var/MSE samples for the same mean error (its
   estimate of the mean has MSE Var/N); ratio = N_eq · (time per forward sample) / (method's
-  time). Above 1 the method is cheaper. MSE is the measured one less the floor; a measured error
-  below twice the floor is not resolved, and the ratio from the uncorrected MSE is a lower bound
-  (shown with ≥).
+  time). Above 1 the method is cheaper. MSE is the measured one less the floor. The truth's
+  noise term Σᵢeᵢ², e ~ N(0, Σ/samples), has standard deviation √2‖Σ‖_F/samples (relative to
+  tr Σ; large when the outputs share a common mode; the sum is skewed to the right); a measured
+  error below the floor plus four of these is not resolved, and the ratio from the uncorrected
+  MSE is a lower bound (≥).
+* † after an error: the run clamped variances below 1e-10 to 1e-10 (the peer's "Snapping negative
+  variance to zero" warning); ? : not counted (files from before the driver counted them).
 """
 
 import json
@@ -35,12 +39,14 @@ def fmt(x: float) -> str:
 
 
 def load_method(case: Path, name: str):
-    """(mean, cov, seconds) of one method's output in `case`, or a status string, or None."""
+    """(mean, cov, seconds, clamps per run or None) of one method's output in `case`, or a
+    status string, or None."""
     if name.startswith("peer"):
         npz, status = case / f"{name}.npz", case / f"{name}.json"
         if npz.exists():
             d = np.load(npz)
-            return d["mean"], d["cov"], float(d["seconds"])
+            clamps = float(d["clamps_per_run"]) if "clamps_per_run" in d else None
+            return d["mean"], d["cov"], float(d["seconds"]), clamps
         if status.exists():
             return json.loads(status.read_text())["status"].split(":")[0]
         return None
@@ -50,31 +56,37 @@ def load_method(case: Path, name: str):
     with safe_open(str(path), framework="numpy") as f:
         seconds = float(f.metadata()["seconds"])
     t = load_file(str(path))
-    return t["mean"], t["cov"], seconds
+    return t["mean"], t["cov"], seconds, 0.0
 
 
 def case_rows(out: Path, methods):
-    for cfg_path in sorted(out.glob("*/n*/d*/config.json")):
+    def order(p):  # <act>/n<n>/d<L>/config.json, by activation, width, depth
+        return p.parts[-4], int(p.parts[-3][1:]), int(p.parts[-2][1:])
+
+    for cfg_path in sorted(out.glob("*/n*/d*/config.json"), key=order):
         case = cfg_path.parent
         cfg = json.loads(cfg_path.read_text())
         truth = np.load(case / "truth.npz")
         mu, sigma = truth["mean"], truth["cov"]
         var = np.trace(sigma)
         floor = truth["se2_mean"].sum() / var
+        noise_sd = np.sqrt(2.0) * np.linalg.norm(sigma) / (float(truth["samples"]) * var)
         row = dict(cfg, floor=floor, se_cov=float(truth["se_cov_rel"]), results={})
         for m in methods:
             got = load_method(case, m)
             if got is None or isinstance(got, str):
                 row["results"][m] = got
                 continue
-            mean, cov, seconds = got
-            mse_var = float(((mean - mu) ** 2).sum() / var)
-            cov_rel = float(np.linalg.norm(cov - sigma) / np.linalg.norm(sigma))
-            resolved = mse_var >= 2 * floor
+            mean, cov, seconds, clamps = got
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverged run shows inf/NaN
+                mse_var = float(((mean - mu) ** 2).sum() / var)
+                cov_rel = float(np.linalg.norm(cov - sigma) / np.linalg.norm(sigma))
+            resolved = mse_var > floor + 4 * noise_sd
             n_eq = 1.0 / (mse_var - floor if resolved else mse_var)
             ratio = n_eq * float(truth["sample_seconds"]) / seconds
             row["results"][m] = dict(
-                mse_var=mse_var, cov_rel=cov_rel, seconds=seconds, ratio=ratio, resolved=resolved
+                mse_var=mse_var, cov_rel=cov_rel, seconds=seconds, ratio=ratio, resolved=resolved,
+                clamps=clamps,
             )
         yield row
 
@@ -87,8 +99,11 @@ def cell(r, key):
     if key == "ms":
         return fmt(r["seconds"] * 1e3)
     if key == "ratio":
-        return ("" if r["resolved"] or not np.isfinite(r["mse_var"]) else "≥ ") + fmt(r["ratio"])
-    return fmt(r[key])
+        if not np.isfinite(r["mse_var"]) or r["mse_var"] > 1e6:
+            return "diverged"
+        return ("" if r["resolved"] else "≥ ") + fmt(r["ratio"])
+    mark = {None: " ?", 0.0: ""}.get(r["clamps"], " †")
+    return fmt(r[key]) + mark
 
 
 def main():
