@@ -80,3 +80,19 @@ python := env_var_or_default("CORRFLOW_PYTHON", ".venv/bin/python")
 bench-train-peers EPOCHS="20" REPS="3":
     cargo build --release --bin corrflow
     {{python}} benches/peers/train_compare.py {{target_dir}}/release/corrflow {{mnist_dir}} --epochs {{EPOCHS}} --reps {{REPS}}
+
+# Python with torch, numpy, safetensors, einops, jaxtyping, opt_einsum, tqdm (ARC's kprop), and
+# ARC's mlp_cumulant_propagation checkout (holding src/mlp_kprop), for `just arc-compare`.
+arc_python := env_var_or_default("ARC_PYTHON", "../arc-venv/bin/python")
+arc_peer := env_var_or_default("ARC_PEER", "../arc-peer")
+
+# corrflow vs ARC's cumulant propagation on its random bias-free MLPs (relu/gelu/tanh, n = 64,
+# 128, 256, depth 1-32, N(0, I) input, 1 thread): weights, Monte Carlo truth, the peer at
+# k_max = 2, 3, 4, corrflow at ORDER; tables in <target>/arc/tables.md (EXPERIMENTS.md).
+arc-compare ORDER="2":
+    cargo build --release --example arc_compare
+    {{arc_python}} benches/peers/arc/driver.py prepare --out {{target_dir}}/arc --peer {{arc_peer}}
+    {{arc_python}} benches/peers/arc/driver.py peers --out {{target_dir}}/arc --peer {{arc_peer}}
+    RAYON_NUM_THREADS=1 {{target_dir}}/release/examples/arc_compare --order {{ORDER}} {{target_dir}}/arc/*/n*/d*/model.safetensors
+    {{arc_python}} benches/peers/arc/table.py {{target_dir}}/arc > {{target_dir}}/arc/tables.md
+    cat {{target_dir}}/arc/tables.md
