@@ -49,14 +49,11 @@ pub fn fit(
     cfg: &TrainConfig,
     objective: Objective,
     check: &CheckSettings,
-    on_epoch: impl FnMut(&EpochStats),
+    mut on_epoch: impl FnMut(&EpochStats),
 ) -> Result<Vec<EpochStats>> {
     match objective {
         Objective::Samples => train(net, data, cfg, on_epoch),
-        Objective::Cumulants => {
-            let mut on_epoch = on_epoch;
-            train_cumulants(net, data, cfg, check, |e, _| on_epoch(e))
-        }
+        Objective::Cumulants => train_cumulants(net, data, cfg, check, |e, _| on_epoch(e)),
     }
 }
 
