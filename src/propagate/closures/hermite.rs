@@ -90,7 +90,7 @@ impl HermiteCoefficients {
 /// wide pre-activation) that pair falls back to the 2-D quadrature. Cᵢᵢ = Var φ(hᵢ) by 1-D
 /// quadrature. Refuses relu: its series converges algebraically (a three-term truncation is 3 %
 /// off at ρ = 1); relu has the exact Φ₂ closure. κ₃/κ₄ corrections from the same coefficients
-/// ([`super::series_terms`]).
+/// (`series_terms`).
 #[derive(Clone, Copy, Debug)]
 pub struct HermiteClosure {
     act: Activation,
