@@ -34,7 +34,7 @@
 //! κ₄[i,i,i,j]  = E[δᵢ³δⱼ] − 3Σ_iiΣ_ij
 //! ```
 //!
-//! (The E[δᵢ³δⱼ] line is (dᵢ − mᵢ)³(dⱼ − mⱼ) expanded term by term; the terms linear in a
+//! (The E\[δᵢ³δⱼ\] line is (dᵢ − mᵢ)³(dⱼ − mⱼ) expanded term by term; the terms linear in a
 //! single d average to m, and −3mᵢ²mⱼ·mᵢ − mᵢ³·mⱼ + mᵢ³mⱼ collect to −3mᵢ³mⱼ.)
 //!
 //! All moments are population moments (normalised by n, not n − 1), as DESIGN.md §1 defines them.

@@ -50,6 +50,73 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
     ]));
     assert!(err(&k, "post") < 1e-10);
     assert!(err(&k, "output") < 1e-10);
+    assert_eq!(k["order"], 4, "--corrections k3k4 is --order 4");
+    let o4 = json(&corrflow(&[
+        "propagate",
+        "--model",
+        m,
+        "--task",
+        "xor",
+        "--order",
+        "4",
+        "--json",
+    ]));
+    assert_eq!(o4["layers"], k["layers"]);
+}
+
+/// A relu network takes `--order 3`: the first nonlinearity moves, the fallbacks are counted in
+/// JSON and named in the text output.
+#[test]
+fn relu_takes_an_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("relu.safetensors");
+    let m = model.to_str().unwrap();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--activation",
+        "relu",
+        "--epochs",
+        "2",
+        "--json",
+        "--out",
+        m,
+    ]));
+    let run = |order: &str| {
+        json(&corrflow(&[
+            "propagate",
+            "--model",
+            m,
+            "--task",
+            "xor",
+            "--order",
+            order,
+            "--json",
+        ]))
+    };
+    let (gauss, third) = (run("2"), run("3"));
+    assert_eq!(third["order"], 3);
+    let tried = third["fallbacks"]["units_tried"].as_u64().unwrap();
+    assert!(tried > 0, "{}", third["fallbacks"]);
+    let post = |r: &serde_json::Value| {
+        r["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["stage"] == "post")
+            .unwrap()["cov_rel_err"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_ne!(post(&gauss), post(&third));
+    let out = corrflow(&["propagate", "--model", m, "--task", "xor", "--order", "3"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("order 3") && text.contains("fallbacks"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -71,16 +138,8 @@ fn bad_requests_are_refused_clearly() {
     ]));
     let cases: [(&[&str], &str); 4] = [
         (
-            &[
-                "propagate",
-                "--model",
-                m,
-                "--task",
-                "xor",
-                "--corrections",
-                "k3k4",
-            ],
-            "relu",
+            &["propagate", "--model", m, "--task", "xor", "--order", "5"],
+            "--order",
         ),
         (
             &[

@@ -51,7 +51,7 @@ pub struct UnitTerms {
     pub sq: [f64; 2],
 }
 
-/// D[a][b] = E_G[φ⁽ᵃ⁾(hᵢ)φ⁽ᵇ⁾(hⱼ)] for a + b = 3, 4 (other entries unused).
+/// `D[a][b]` = E_G\[φ⁽ᵃ⁾(hᵢ)φ⁽ᵇ⁾(hⱼ)\] for a + b = 3, 4 (other entries unused).
 pub type PairTerms = [[f64; 5]; 5];
 
 /// The derivative orders (a, b) of [`PairTerms`] the corrections use: a + b = 3, 4.
@@ -291,7 +291,7 @@ pub fn gram_charlier_reachable(skew: f64, kurt: Option<f64>) -> bool {
 
 /// min_z [1 + S·He₃(z)/6 + K·He₄(z)/24] ≥ 0. For K > 0 the polynomial tends to +∞ both ways, so
 /// its minimum is at a root of p'(z) = S(z² − 1)/2 + K(z³ − 3z)/6, the cubic
-/// z³ + (3S/K)z² − 3z − 3S/K = 0, solved in closed form ([`cubic_real_roots`]). K < 0 or
+/// z³ + (3S/K)z² − 3z − 3S/K = 0, solved in closed form (trigonometric or Cardano form). K < 0 or
 /// K = 0 with S ≠ 0 (a polynomial of odd degree or negative leading term) fail.
 pub fn gram_charlier_positive(skew: f64, kurt: f64) -> bool {
     if !(skew.is_finite() && kurt.is_finite()) || kurt < 0.0 {

@@ -32,7 +32,7 @@ use crate::stats::Moments;
 /// The covariance is evaluated as 4·[`bvn_cov`], which never forms the difference of two
 /// numbers near 1 (see there); the literal 4Φ₂ − 2Φ − 2Φ + 1 − mᵢmⱼ loses all digits when
 /// |uᵢ| ≳ 6 (variance ≲ 10⁻⁹). κ₃/κ₄ corrections from the closed forms of
-/// [`super::erf_terms`] ([`super::edgeworth`]).
+/// `erf_terms` ([`super::edgeworth`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ErfClosure;
 

@@ -39,7 +39,7 @@ const BLOCK: usize = 8;
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
-/// closure. κ₃/κ₄ corrections from the same coefficients ([`super::series_terms`]).
+/// closure. κ₃/κ₄ corrections from the same coefficients (`series_terms`).
 #[derive(Clone, Copy, Debug)]
 pub struct HermiteClosure {
     act: Activation,

@@ -13,7 +13,7 @@
 //! Stein's lemma, Cov(hᵢ, g(hⱼ)) = Σᵢⱼ E[g'(hⱼ)] (C. Stein, Ann. Stat. 9, 1135 (1981)), with
 //! E[relu'(hⱼ)] = P(hⱼ > 0) = Φ(bⱼ). The diagonal i = j is the same formula. A deterministic
 //! unit (sᵢ = 0) has Σᵢⱼ = 0 for every j, so its Φ(bᵢ) is never used. κ₃/κ₄ corrections come
-//! from the closed forms of [`super::relu_terms`] ([`super::edgeworth`]).
+//! from the closed forms of `relu_terms` ([`super::edgeworth`]).
 
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::units;

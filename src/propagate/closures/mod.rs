@@ -3,7 +3,10 @@
 //!
 //! One file per family: [`linear`], [`quadratic`] (exact, with κ₃/κ₄), [`relu`] and [`erf`]
 //! (exact through Φ₂, [`bvn`]), [`leaky_relu`] (from relu's), [`hermite`] (Mehler series for smooth φ) and [`quadrature`]
-//! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP.
+//! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP. The κ₃/κ₄
+//! corrections of the non-quadratic closures are the Gram–Charlier expansion of [`edgeworth`],
+//! with Gaussian derivative expectations from `relu_terms`, `erf_terms` (on [`phi2_partials`]),
+//! `series_terms` and `quadrature_terms`.
 
 pub mod bvn;
 pub mod edgeworth;

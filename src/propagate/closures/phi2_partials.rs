@@ -23,7 +23,7 @@
 
 use crate::special::{normal_cdf, normal_pdf};
 
-/// T[a][b] = ∂ᵃₓ∂ᵇ_y Φ₂(x, y; r) for 1 ≤ a + b ≤ 4 (T[0][0] is left 0), |r| < 1.
+/// `T[a][b]` = ∂ᵃₓ∂ᵇ_y Φ₂(x, y; r) for 1 ≤ a + b ≤ 4 (`T[0][0]` is left 0), |r| < 1.
 pub fn phi2_partials(x: f64, y: f64, r: f64) -> [[f64; 5]; 5] {
     let q2 = (1.0 - r) * (1.0 + r);
     let q = q2.sqrt();

@@ -212,7 +212,7 @@ pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
 
 /// The reference closure of any activation by quadrature: mᵢ, Cᵢᵢ by [`moments_1d`], Cᵢⱼ by
 /// [`pair_cov`] (≈ 3·10⁵ evaluations of φ per pair when s ≲ 1: for checks and small layers).
-/// κ₃/κ₄ corrections by quadrature of the expanded density ([`super::quadrature_terms`]).
+/// κ₃/κ₄ corrections by quadrature of the expanded density (`quadrature_terms`).
 #[derive(Clone, Copy, Debug)]
 pub struct QuadratureClosure {
     act: Activation,

@@ -24,7 +24,7 @@ use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of the relu (DESIGN.md §3), with κ₃/κ₄ corrections from the closed
-/// forms of [`super::relu_terms`] ([`super::edgeworth`]).
+/// forms of `relu_terms` ([`super::edgeworth`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ReluClosure;
 
