@@ -1,7 +1,7 @@
 //! φ(h) = h: the identity closure (DESIGN.md §3, "Linear").
 
 use super::input::{reset_output, units};
-use super::{Closure, Corrections};
+use super::{Closure, Corrections, Fallbacks};
 use crate::error::Result;
 use crate::stats::Moments;
 
@@ -16,11 +16,16 @@ impl Closure for LinearClosure {
     }
 
     /// Copies μ and Σ into `out`.
-    fn apply_into(&self, input: &Moments, _: Corrections, out: &mut Moments) -> Result<()> {
+    fn apply_counted(
+        &self,
+        input: &Moments,
+        _: Corrections,
+        out: &mut Moments,
+    ) -> Result<Fallbacks> {
         units(input, "linear")?;
         reset_output(out, input.dim());
         out.mean.copy_from(&input.mean);
         out.cov.copy_from(&input.cov);
-        Ok(())
+        Ok(Fallbacks::default())
     }
 }

@@ -105,12 +105,18 @@ pub trait Closure: Send + Sync {
     fn name(&self) -> String;
 
     /// Writes the post-activation mean and covariance into `out` (resized to the input's
-    /// dimension in place, its buffers reused; its κ fields are set to `None`). Errors when `corrections` asks for
-    /// something this closure cannot honour, or when `input` lacks the κ matrices it needs.
-    ///
-    /// This and [`Closure::apply_counted`] are defined through each other: an implementation
-    /// provides at least one of them (closures with corrections that can break down provide
-    /// `apply_counted`, the others `apply_into`).
+    /// dimension in place, its buffers reused; its κ fields are set to `None`) and returns how
+    /// many units and pairs its corrections left Gaussian ([`Fallbacks`]; closures without a
+    /// breakdown test report none). Errors when `corrections` asks for something this closure
+    /// cannot honour, or when `input` lacks the κ matrices it needs.
+    fn apply_counted(
+        &self,
+        input: &Moments,
+        corrections: Corrections,
+        out: &mut Moments,
+    ) -> Result<Fallbacks>;
+
+    /// [`Closure::apply_counted`] without the fallback counts.
     fn apply_into(
         &self,
         input: &Moments,
@@ -118,18 +124,6 @@ pub trait Closure: Send + Sync {
         out: &mut Moments,
     ) -> Result<()> {
         self.apply_counted(input, corrections, out).map(drop)
-    }
-
-    /// [`Closure::apply_into`], returning how many units and pairs its corrections left
-    /// Gaussian ([`Fallbacks`]); closures without a breakdown test report none.
-    fn apply_counted(
-        &self,
-        input: &Moments,
-        corrections: Corrections,
-        out: &mut Moments,
-    ) -> Result<Fallbacks> {
-        self.apply_into(input, corrections, out)?;
-        Ok(Fallbacks::default())
     }
 
     /// Allocating convenience over [`Closure::apply_into`].

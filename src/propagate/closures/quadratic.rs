@@ -5,7 +5,7 @@ use faer::Mat;
 use pulp::{Simd, WithSimd};
 
 use super::input::{reset_output, units, Isa};
-use super::{Closure, Corrections};
+use super::{Closure, Corrections, Fallbacks};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric;
 use crate::stats::Moments;
@@ -42,12 +42,12 @@ impl Closure for QuadraticClosure {
 
     /// Errors with [`Error::Unsupported`] when corrections are asked for and `input` lacks the
     /// κ₃ (or, at order 4, κ₄) matrix, and with [`Error::Shape`] when they are not N×N.
-    fn apply_into(
+    fn apply_counted(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
-    ) -> Result<()> {
+    ) -> Result<Fallbacks> {
         let u = units(input, "quadratic")?;
         let n = input.dim();
         let kappa = match corrections {
@@ -79,7 +79,8 @@ impl Closure for QuadraticClosure {
                     k,
                 },
             );
-        })
+        })?;
+        Ok(Fallbacks::default())
     }
 }
 
