@@ -88,8 +88,19 @@ pub fn surrogate_accuracy(
         .collect();
     let sw = within_class_covariance(input)?;
     let d = sw.nrows();
-    // One factor of Σ_w for all classes: zero-mean draws shifted by each class's mean.
-    let pooled = GaussianSampler::new(Col::zeros(d).as_ref(), sw.as_ref())?;
+    // One factor of Σ_w for all classes (zero-mean draws shifted by each class's mean), and one
+    // per class: independent factorisations, all in parallel, the same factors.
+    let (pooled, samplers) = rayon::join(
+        || GaussianSampler::new(Col::zeros(d).as_ref(), sw.as_ref()),
+        || {
+            input
+                .per_class
+                .par_iter()
+                .map(|m| GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref()))
+                .collect::<Result<Vec<_>>>()
+        },
+    );
+    let pooled = pooled?;
     let order1 = evaluate(net, (&counts, &input.classes), seed, 1, d, |c, n, rng| {
         let mut x = pooled.sample(n, rng);
         let mu = &input.per_class[c].mean;
@@ -105,12 +116,7 @@ pub fn surrogate_accuracy(
         most_negative_eigenvalue: pooled.most_negative(),
         ..order1
     };
-    // The classes' factors are independent: in parallel, same factors.
-    let samplers = input
-        .per_class
-        .par_iter()
-        .map(|m| GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref()))
-        .collect::<Result<Vec<_>>>()?;
+    let samplers = samplers?;
     let clipped = samplers.iter().map(GaussianSampler::clipped).sum();
     let most_negative = samplers
         .iter()

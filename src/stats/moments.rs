@@ -43,9 +43,11 @@ use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
+use rayon::prelude::*;
 
 use super::Moments;
 use crate::error::{Error, Result};
+use crate::linalg::mirror_lower;
 
 /// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]`,
 /// `κ₄[i,i,j,j]` and `κ₄[i,i,i,j]` slices of one layer.
@@ -250,8 +252,9 @@ impl MomentAccumulator {
         if classes.is_empty() {
             return Err(Error::Numeric("no samples: every class is empty".into()));
         }
+        // Classes convert independently: in parallel, same numbers.
         let central: Vec<Central> = classes
-            .iter()
+            .par_iter()
             .map(|&c| self.classes[c].central(self.higher))
             .collect();
         let counts: Vec<u64> = classes.iter().map(|&c| self.classes[c].n).collect();
@@ -309,7 +312,15 @@ impl ClassSums {
         let dim = self.s1.nrows();
         let inv_n = 1.0 / self.n as f64;
         let m = Col::from_fn(dim, |i| self.s1[i] * inv_n);
-        let cov = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n - m[i] * m[j]);
+        // The lower triangle column by column (contiguous in S₂), then mirrored: mᵢmⱼ = mⱼmᵢ
+        // exactly, so the upper triangle holds the same numbers as computing it directly.
+        let mut cov = Mat::<f64>::zeros(dim, dim);
+        for j in 0..dim {
+            for i in j..dim {
+                cov[(i, j)] = self.s2[(i, j)] * inv_n - m[i] * m[j];
+            }
+        }
+        mirror_lower(cov.as_mut());
         let mean = Col::from_fn(dim, |i| self.shift[i] + m[i]);
         if !higher {
             return Central {
@@ -398,18 +409,26 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
         }
     }
     let higher = central[0].t.is_some();
+    let offsets: Vec<Col<f64>> = central
+        .iter()
+        .map(|c| Col::from_fn(dim, |i| c.mean[i] - mean[i]))
+        .collect();
+    // Σ_mix by columns in parallel; every entry sums its classes in class order, as before.
     let mut cov = Mat::<f64>::zeros(dim, dim);
+    cov.par_col_chunks_mut(1)
+        .enumerate()
+        .for_each(|(j, mut col)| {
+            for ((c, &w), a) in central.iter().zip(&weights).zip(&offsets) {
+                for i in 0..dim {
+                    col[(i, 0)] += w * (c.cov[(i, j)] + a[i] * a[j]);
+                }
+            }
+        });
     let mut t_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut q_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut p_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
-    for (c, &w) in central.iter().zip(&weights) {
-        let a = Col::from_fn(dim, |i| c.mean[i] - mean[i]);
+    for ((c, &w), a) in central.iter().zip(&weights).zip(&offsets) {
         let s = &c.cov;
-        for j in 0..dim {
-            for i in 0..dim {
-                cov[(i, j)] += w * (s[(i, j)] + a[i] * a[j]);
-            }
-        }
         if let (Some(p), Some(t), Some(pm)) = (&c.p, &c.t, &mut p_mix) {
             for j in 0..dim {
                 for i in 0..dim {
