@@ -92,7 +92,8 @@ pub struct Analysis {
     /// The per-layer error budget, one per closure order run (order 2: the Gaussian closure).
     pub error_budget: Vec<OrderBudget>,
     /// Accuracy from the output's own cumulants to 4th order; null when a class has fewer
-    /// than 2 samples or outputs that do not vary (`output_tails_note` says which).
+    /// than 2 samples or outputs that do not vary, or the network has more than
+    /// [`MAX_TAIL_OUTPUTS`] outputs (`output_tails_note` says which).
     pub output_tails: Option<OutputTails>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tails_note: Option<String>,
@@ -100,6 +101,10 @@ pub struct Analysis {
 
 /// Number of off-diagonal confusions listed.
 const LARGEST_CONFUSIONS: usize = 6;
+
+/// Most outputs for which the output-tails models run: the Edgeworth weight holds κ₄ as a
+/// K² × K² matrix per class (32 outputs: 8 MB per class) and costs K⁴ per draw.
+const MAX_TAIL_OUTPUTS: usize = 32;
 
 /// Class 0's covariance at one stage, measured and propagated from the input.
 #[derive(Clone, Debug)]
@@ -212,7 +217,16 @@ pub fn analyze(
     matrices.extend(outcomes.iter().map(|o| &o.confusion));
     let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
     let budget = vec![error_budget(2, &outcomes, a)?];
-    let (tails, tails_note) = match outputs.per_class.iter().position(|y| y.ncols() < 2) {
+    let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
+    let (tails, tails_note) = match few {
+        _ if net.output_dim() > MAX_TAIL_OUTPUTS => (
+            None,
+            Some(format!(
+                "{} outputs: the Edgeworth model holds K⁴ numbers per class, computed only up \
+                 to {MAX_TAIL_OUTPUTS} outputs",
+                net.output_dim()
+            )),
+        ),
         Some(i) => (
             None,
             Some(format!(
