@@ -72,6 +72,8 @@ impl HermiteClosure {
     }
 
     /// Sets the relative tolerance on the truncation bound above which a pair is integrated.
+    /// An infinite tolerance keeps the whole `order`-term series in every pair and never
+    /// integrates (the series `HermiteVjp` differentiates).
     pub fn with_tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = tolerance;
         self
@@ -135,7 +137,14 @@ impl HermiteClosure {
             })
             .collect();
         let rho_all = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b));
-        let k = layer_terms(self.act, &u, rho_all, self.order, tol);
+        // An infinite tolerance (no fallback: the fixed series that `HermiteVjp` differentiates)
+        // keeps all `order` terms in every column.
+        let fixed = !tol.is_finite();
+        let k = if fixed {
+            self.order
+        } else {
+            layer_terms(self.act, &u, rho_all, self.order, tol)
+        };
         let coef: Vec<HermiteCoefficients> = (0..n)
             .into_par_iter()
             .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], k))
@@ -174,7 +183,7 @@ impl HermiteClosure {
         }
         fill_symmetric(&mut out.cov, |i, col| {
             let sig = &input.cov.col_as_slice(i)[..=i];
-            let len = if settled[i] {
+            let len = if settled[i] && !fixed {
                 column_terms(rho_col[i], &rem[i], coef[i].var, &worst, tol)
             } else {
                 k
@@ -388,6 +397,34 @@ mod tests {
                 (got - delta).abs() <= 4.0 * above,
                 "{got:e} vs delta method {delta:e} (floor {above:e})"
             );
+        }
+    }
+
+    /// With an infinite tolerance every pair is the full `order`-term series (no shorter column,
+    /// no quadrature), as `HermiteVjp` assumes: equal to [`HermiteCoefficients::series`] with
+    /// K = 96 up to the summation order.
+    #[test]
+    fn infinite_tolerance_keeps_every_term() {
+        use super::super::input::lane_test_input;
+        let act = Activation::Tanh;
+        let input = lane_test_input(0.05);
+        let out = HermiteClosure::new(act)
+            .unwrap()
+            .with_tolerance(f64::INFINITY)
+            .apply(&input, Corrections::None)
+            .unwrap();
+        let u = units(&input, "test").unwrap();
+        let coef: Vec<HermiteCoefficients> = (0..input.dim())
+            .map(|i| HermiteCoefficients::new(act, u.mu[i], u.s[i], DEFAULT_ORDER))
+            .collect();
+        for i in 0..input.dim() {
+            for j in 0..i {
+                let rho = correlation(input.cov[(i, j)], u.s[i], u.s[j]);
+                let want = coef[i].series(&coef[j], rho, DEFAULT_ORDER);
+                let got = out.cov[(i, j)];
+                let tol = 1e-14 * (coef[i].var * coef[j].var).sqrt();
+                assert!((got - want).abs() <= tol, "({i}, {j}): {got:e} vs {want:e}");
+            }
         }
     }
 }
