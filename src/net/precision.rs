@@ -1,8 +1,8 @@
 //! The floating-point type of training and propagation: `--precision f64` (default) or `f32`.
 //!
 //! The forward pass, backpropagation and the optimiser are generic over [`Real`] (f32, f64);
-//! models are always stored in f64 and every statistic stays f64 (propagation in f32:
-//! [`crate::propagate::single`]). An f32 run
+//! models are always stored in f64 and every statistic stays f64 (propagation in f32 is the
+//! propagation engine's, `--precision f32`). An f32 run
 //! trains a copy of the f64 initialisation rounded to f32 (`Mlp::cast`) and widens the result
 //! back to f64 exactly (every f32 is an f64).
 

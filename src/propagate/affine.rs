@@ -21,7 +21,7 @@
 //! constant coordinates (dropped), or a Cholesky factor U (then (WU)(WU)ᵀ) — is updated through
 //! it ([`super::affine_factored`]); that agrees with the dense update to rounding, not bit for
 //! bit. [`AffineWorkspace::new`] keeps [`AffineStrategy::Dense`]; the commands' default
-//! (`--affine`, [`crate::config::defaults::AFFINE`]) is Auto, from the measurement in
+//! (`--affine`, in the configuration's defaults table) is Auto, from the measurement in
 //! BENCHMARKS.md "f32 propagation and `--affine`".
 
 use faer::linalg::matmul::matmul;

@@ -5,25 +5,17 @@
 
 use super::affine::AffineStrategy;
 use super::Propagator;
-use crate::config::defaults;
 use crate::net::Precision;
 
 /// The engine's settings, carried by the analysis options into every [`Propagator`] they make.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The default is the library's reference, f64 with the dense update (bit for bit the engine
+/// before these settings existed); the commands' defaults are in the configuration's table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EngineSettings {
     /// f64, or f32 covariances ([`super::single`]).
     pub precision: Precision,
     /// The update of f64 covariances (the f32 path always updates densely).
     pub affine: AffineStrategy,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        EngineSettings {
-            precision: Precision::F64,
-            affine: defaults::AFFINE,
-        }
-    }
 }
 
 impl EngineSettings {
