@@ -20,6 +20,10 @@ use std::time::Duration;
 use corrflow::net::{Activation, ForwardPass, Mlp, Precision};
 use corrflow::propagate::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::higher::affine::{
+    affine_tensor, tensor_affine_flops, TensorAffineWorkspace,
+};
+use corrflow::propagate::higher::tensor::SymTensor;
 use corrflow::propagate::ClosurePair;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::gaussian::{kl_divergence, kl_flops};
@@ -298,12 +302,45 @@ fn bench_layer_precision(c: &mut Criterion) {
     g.finish();
 }
 
+/// The exact affine map of the carried κ₃ (N³) and κ₄ (N⁴) tensors (`propagate::higher`), one
+/// class, N × N weights; one element = one flop (6N⁴ for κ₃, 8N⁵ for κ₄). κ₄ stops at N = 64
+/// (N = 128 is 2 GB per tensor and ~0.3 TFLOP per map).
+fn bench_kappa_affine(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kappa_affine");
+    for (order, widths) in [(3, &[16usize, 32, 64, 128][..]), (4, &[16, 32, 64][..])] {
+        for &n in widths {
+            let mut u = Uniform(11);
+            let w = u.mat(n, n, 1.0);
+            let data = u.mat(n.pow(order as u32 - 1), n, 1.0);
+            let t = SymTensor::from_data(
+                n,
+                order,
+                data.col_iter()
+                    .flat_map(|c| c.iter().copied().collect::<Vec<_>>())
+                    .collect(),
+            )
+            .expect("n^order entries");
+            let mut out = SymTensor::zeros(n, order);
+            let mut ws = TensorAffineWorkspace::default();
+            g.throughput(Throughput::Elements(tensor_affine_flops(n, n, order) as u64));
+            let id = BenchmarkId::new(format!("k{order}"), n);
+            g.bench_with_input(id, &n, |bench, _| {
+                bench.iter(|| {
+                    affine_tensor(w.as_ref(), &t, &mut out, &mut ws).expect("shapes fit");
+                    black_box(&out);
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine
 }
 criterion_main!(benches);

@@ -10,6 +10,7 @@
 
 use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
+use super::higher::Carry;
 use super::pair::ClosurePair;
 use super::single::SinglePropagator;
 use crate::error::{Error, Field, Result};
@@ -156,6 +157,44 @@ impl Propagator {
         first_corrections: Corrections,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
+        let first = (first_pre, first_corrections);
+        self.run_inner(net, from, start, first, None, closures, timings)
+    }
+
+    /// [`Propagator::run`] carrying κ₃ (order 3) or κ₃ and κ₄ (order 4) through every layer
+    /// from the start layer's tensors in `carry` ([`super::higher`]): each h^l gets its κ slices,
+    /// each z^l the chaos rule's Δm, ΔC added to the Gaussian closure's mean and covariance, and
+    /// y its κ slices. Where the expansion breaks down the rest runs Gaussian;
+    /// [`Carry::fallback`] says where. The carried tensors of y stay in `carry`.
+    pub fn run_carried(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        carry: &mut Carry,
+        method: ClosureMethod,
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
+        check_start(net, from, start)?;
+        carry.check(net, from, start.len())?;
+        let pairs = ClosurePair::for_layers(net, method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        let first = (None, Corrections::None);
+        self.run_inner(net, from, start, first, Some(carry), &closures, timings)
+    }
+
+    /// The layer loop of [`Propagator::run_closure`] and [`Propagator::run_carried`].
+    #[allow(clippy::too_many_arguments)]
+    fn run_inner(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        (first_pre, first_corrections): (Option<&[Moments]>, Corrections),
+        mut carry: Option<&mut Carry>,
+        closures: &[&dyn Closure],
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
         if closures.len() != net.depth() {
             return Err(Error::Shape(format!(
@@ -191,6 +230,9 @@ impl Propagator {
             if corrections != Corrections::None {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
+            if let Some(c) = carry.as_deref_mut() {
+                c.enter(l, layer, &mut pre.per_class, timings)?;
+            }
             let closure = closures[l - 1];
             timings.time("closure", 0.0, || {
                 pre.per_class
@@ -201,17 +243,30 @@ impl Propagator {
                         Ok(())
                     })
             })?;
-            check_finite(post, depth, "the closure")?;
-            for m in &mut pre.per_class {
-                m.k3_iij = None;
-                m.k4_iijj = None;
-                m.k4_iiij = None;
+            if let Some(c) = carry.as_deref_mut() {
+                c.leave(
+                    l,
+                    net.activation.at(l - 1),
+                    &mut pre.per_class,
+                    &mut post.per_class,
+                    timings,
+                )?;
+            } else {
+                for m in &mut pre.per_class {
+                    m.k3_iij = None;
+                    m.k4_iijj = None;
+                    m.k4_iiij = None;
+                }
             }
+            check_finite(post, depth, "the closure")?;
         }
         let readout = net.layers.last().expect("validated network has a read-out");
         let (done, y) = stages.split_at_mut(2 * (depth - from));
         let current = done.last().map_or(start, |p| p.per_class.as_slice());
         timed_affine(readout, current, &mut y[0].per_class, ws, timings)?;
+        if let Some(c) = carry {
+            c.readout(readout, &mut y[0].per_class, timings)?;
+        }
         check_finite(&y[0], depth, "the read-out's affine map")?;
         Ok(stages)
     }

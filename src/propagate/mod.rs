@@ -6,6 +6,7 @@ pub mod affine_factored;
 pub mod backward;
 pub mod closures;
 pub mod engine;
+pub mod higher;
 pub mod pair;
 pub mod settings;
 pub mod single;

@@ -23,6 +23,7 @@ mod data_cli;
 mod data_formats;
 mod data_mnist;
 mod data_tasks;
+mod higher_depth;
 mod idx;
 mod io_reliability;
 mod model_python;

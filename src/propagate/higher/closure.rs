@@ -1,0 +1,284 @@
+//! The closure's output cumulants by the chaos rule. Each distinct unit u of an entry with
+//! multiplicity p is expanded as (φ(h_u) − m_u)^p = Σⱼ B_{u,p,j} :δ_uʲ: ([`super::chaos`]), so a
+//! joint moment of the centred outputs ẑ = z − m (m the Gaussian means) is
+//!
+//! ```text
+//! E[Π_g ẑ_{u_g}^{p_g}] = Σ_{j_g} Π_g B_{u_g,p_g,j_g} · E[Π_g :δ_{u_g}^{j_g}:]
+//! ```
+//!
+//! with the Wick moments E[Π :δ^j:] from h's Σ, κ₃, κ₄ by the diagrams of [`super::diagrams`]
+//! (at most one κ block: linear in κ₃, κ₄, the leading non-Gaussian terms). Degrees run to 4
+//! for one or two distinct units and to 2 for three or four (the Mehler series in the
+//! correlations of distinct units, small in wide layers). With these moments about m —
+//! Δm_a = E ẑ_a, P_ab = E ẑ_aẑ_b, T, Q the third and fourth — the cumulants to first order in κ:
+//!
+//! ```text
+//! κ₃(z)[a,b,c]   = T_abc − Δm_a P_bc − Δm_b P_ac − Δm_c P_ab
+//! κ₄(z)[a,b,c,d] = Q_abcd − (P_ab P_cd + P_ac P_bd + P_ad P_bc) − Σ₄ Δm_a κ₃(z)[b,c,d]
+//! Δm_a = A_a3 κ₃[aaa] + A_a4 κ₄[aaaa],   ΔC_ab = the κ diagrams of P_ab
+//! ```
+//!
+//! An entry of distinct units is computed as their joint cumulant directly (connected diagrams:
+//! cumulants are multilinear and shift-invariant), the same terms without the cancelling ones.
+//! An entry whose indices are all one unit is exact for Gaussian h (1-D quadrature); the
+//! variance increment ΔC_aa = B_{a,2,3}κ₃[aaa] + B_{a,2,4}κ₄[aaaa] is the one-unit Edgeworth
+//! term. The Gaussian part of mean and covariance is the closure's own (exact for relu, erf,
+//! …); only Δm and ΔC come from the rule. Exact for the linear φ with any h and for
+//! φ(h) = h + αh² with Gaussian h; for other φ an approximation measured against Monte Carlo
+//! (EXPERIMENTS.md, "Higher cumulants through depth").
+
+use faer::Mat;
+use rayon::prelude::*;
+
+use super::chaos::{UnitChaos, MAX_DEGREE};
+use super::diagrams::{terms, Rules, Term};
+use super::tensor::SymTensor;
+use crate::stats::Moments;
+
+/// Highest degree per unit for entries of three or four distinct units.
+pub const MANY_UNIT_DEGREE: u8 = 2;
+
+/// The diagrams of one degree vector.
+#[derive(Clone, Debug)]
+struct DegreeTerms {
+    degrees: Vec<u8>,
+    terms: Vec<Term>,
+}
+
+/// The compiled diagrams of the rule for one carried order.
+#[derive(Clone, Debug)]
+pub struct ChaosRule {
+    order: usize,
+    /// Joint-moment diagrams (Gaussian and κ) per number of distinct units G (index G).
+    full: Vec<Vec<DegreeTerms>>,
+    /// κ-only joint-moment diagrams for G = 1, 2 (the mean and covariance increments).
+    kappa: Vec<Vec<DegreeTerms>>,
+    /// Joint-cumulant (connected) diagrams for 3 and 4 distinct units, degrees 1..=2: an entry
+    /// of distinct units is their cumulant directly (multilinearity), without the moment
+    /// route's disconnected diagrams and subtractions.
+    distinct: Vec<Vec<DegreeTerms>>,
+}
+
+/// What h supplies to the rule.
+pub struct Input<'a> {
+    pub cov: &'a Mat<f64>,
+    pub k3: &'a SymTensor,
+    /// κ₄ of h (order 4 only).
+    pub k4: Option<&'a SymTensor>,
+    /// Chaos coefficients per unit.
+    pub units: &'a [UnitChaos],
+}
+
+/// Δm and ΔC of one class (to be added to the Gaussian closure's mean and covariance).
+pub struct Increments {
+    pub mean: Vec<f64>,
+    pub cov: Mat<f64>,
+}
+
+impl ChaosRule {
+    /// The rule carrying κ₃ (order 3) or κ₃ and κ₄ (order 4).
+    pub fn new(order: usize) -> Self {
+        let rules = |gaussian| Rules {
+            kappa3: true,
+            kappa4: order >= 4,
+            max_kappa_blocks: 1,
+            gaussian,
+            connected: false,
+        };
+        let degree = |g: usize| {
+            if g <= 2 {
+                MAX_DEGREE as u8
+            } else {
+                MANY_UNIT_DEGREE
+            }
+        };
+        let build =
+            |g: usize, gaussian: bool| group_by_degrees(terms(g, 0, degree(g), rules(gaussian)));
+        let connected = Rules {
+            connected: true,
+            ..rules(true)
+        };
+        let distinct = |g: usize| group_by_degrees(terms(g, 1, MANY_UNIT_DEGREE, connected));
+        ChaosRule {
+            order,
+            distinct: (0..=4)
+                .map(|g| if g < 3 { Vec::new() } else { distinct(g) })
+                .collect(),
+            full: (0..=4)
+                .map(|g| if g == 0 { Vec::new() } else { build(g, true) })
+                .collect(),
+            kappa: (0..=2)
+                .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
+                .collect(),
+        }
+    }
+
+    /// Carried order (3 or 4).
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// Δm and ΔC of one class.
+    pub fn increments(&self, h: &Input<'_>) -> Increments {
+        let n = h.units.len();
+        let mean = (0..n).map(|a| moment(&self.kappa, h, &[a])).collect();
+        let cov = symmetric(n, |a, b| moment(&self.kappa, h, &[a, b]));
+        Increments { mean, cov }
+    }
+
+    /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width.
+    pub fn tensors(&self, h: &Input<'_>, k3: &mut SymTensor, k4: Option<&mut SymTensor>) {
+        let n = h.units.len();
+        let dm: Vec<f64> = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
+        let p = symmetric(n, |a, b| moment(&self.full, h, &[a, b]));
+        fill(k3, n, |t| {
+            let [a, b, c] = [t[0], t[1], t[2]];
+            if a < b && b < c {
+                return moment(&self.distinct, h, t);
+            }
+            moment(&self.full, h, t) - dm[a] * p[(b, c)] - dm[b] * p[(a, c)] - dm[c] * p[(a, b)]
+        });
+        if let Some(k4) = k4 {
+            let k3 = &*k3;
+            fill(k4, n, |t| {
+                let [a, b, c, d] = [t[0], t[1], t[2], t[3]];
+                if a < b && b < c && c < d {
+                    return moment(&self.distinct, h, t);
+                }
+                moment(&self.full, h, t)
+                    - p[(a, b)] * p[(c, d)]
+                    - p[(a, c)] * p[(b, d)]
+                    - p[(a, d)] * p[(b, c)]
+                    - dm[a] * k3.get(&[b, c, d])
+                    - dm[b] * k3.get(&[a, c, d])
+                    - dm[c] * k3.get(&[a, b, d])
+                    - dm[d] * k3.get(&[a, b, c])
+            });
+        }
+    }
+}
+
+/// Terms grouped by their degree vector (in the order `terms` produced them).
+fn group_by_degrees(all: Vec<Term>) -> Vec<DegreeTerms> {
+    let mut out: Vec<DegreeTerms> = Vec::new();
+    for t in all {
+        match out.last_mut() {
+            Some(last) if last.degrees == t.degrees => last.terms.push(t),
+            _ => out.push(DegreeTerms {
+                degrees: t.degrees.clone(),
+                terms: vec![t],
+            }),
+        }
+    }
+    out
+}
+
+/// E[Π ẑ_{t_k}] for the sorted index tuple `t` (its distinct units with their multiplicities)
+/// from the diagram lists `lists` (indexed by the number of distinct units).
+fn moment(lists: &[Vec<DegreeTerms>], h: &Input<'_>, t: &[usize]) -> f64 {
+    let mut units = [0usize; 4];
+    let mut powers = [0usize; 4];
+    let mut g = 0;
+    for (k, &u) in t.iter().enumerate() {
+        if k > 0 && u == t[k - 1] {
+            powers[g - 1] += 1;
+        } else {
+            units[g] = u;
+            powers[g] = 1;
+            g += 1;
+        }
+    }
+    let mut total = 0.0;
+    let mut idx = [0usize; 4];
+    for dt in &lists[g] {
+        let mut v = 1.0;
+        for (k, &j) in dt.degrees.iter().enumerate() {
+            v *= h.units[units[k]].b[powers[k]][j as usize];
+        }
+        if v == 0.0 {
+            continue;
+        }
+        let mut sum = 0.0;
+        for term in &dt.terms {
+            let mut w = term.coef;
+            for b in &term.blocks {
+                let gs = b.groups();
+                for (slot, &gr) in gs.iter().enumerate() {
+                    idx[slot] = units[gr as usize];
+                }
+                w *= match gs.len() {
+                    2 => h.cov[(idx[0], idx[1])],
+                    3 => h.k3.get(&idx[..3]),
+                    _ => h.k4.map_or(0.0, |k4| k4.get(&idx[..4])),
+                };
+            }
+            sum += w;
+        }
+        total += v * sum;
+    }
+    total
+}
+
+/// The symmetric N×N matrix with entries f(a, b), a ≤ b.
+fn symmetric(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> Mat<f64> {
+    let rows: Vec<Vec<f64>> = (0..n)
+        .into_par_iter()
+        .map(|a| (a..n).map(|b| f(a, b)).collect())
+        .collect();
+    Mat::from_fn(n, n, |i, j| {
+        let (a, b) = if i <= j { (i, j) } else { (j, i) };
+        rows[a][b - a]
+    })
+}
+
+/// Resizes `out` to N units and sets every entry to f at its sorted index tuple.
+fn fill(out: &mut SymTensor, n: usize, f: impl Fn(&[usize]) -> f64 + Sync) {
+    let order = out.order();
+    out.resize(n);
+    let values: Vec<Vec<([usize; 4], f64)>> = (0..n)
+        .into_par_iter()
+        .map(|a| {
+            let mut vals = Vec::new();
+            let mut idx = [a; 4];
+            sorted_tuples(&mut idx[..order], 1, n, &mut |t| {
+                let mut key = [0; 4];
+                key[..t.len()].copy_from_slice(t);
+                vals.push((key, f(t)));
+            });
+            vals
+        })
+        .collect();
+    for (idx, v) in values.into_iter().flatten() {
+        out.set_sym(&idx[..order], v);
+    }
+}
+
+/// Visits every non-decreasing `idx[k..]` with entries in idx[k−1]..n.
+fn sorted_tuples(idx: &mut [usize], k: usize, n: usize, f: &mut impl FnMut(&[usize])) {
+    if k == idx.len() {
+        f(idx);
+        return;
+    }
+    for i in idx[k - 1]..n {
+        idx[k] = i;
+        sorted_tuples(idx, k + 1, n, f);
+    }
+}
+
+/// Largest standardised skewness |κ₃[aaa]|/σ³ and excess kurtosis |κ₄[aaaa]|/σ⁴ over the units
+/// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
+pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&SymTensor>) -> (f64, f64) {
+    let mut skew: f64 = 0.0;
+    let mut kurt: f64 = 0.0;
+    for a in 0..h.dim() {
+        let var = h.cov[(a, a)];
+        if var <= 0.0 {
+            continue;
+        }
+        skew = skew.max(k3.get(&[a, a, a]).abs() / var.powf(1.5));
+        if let Some(k4) = k4 {
+            kurt = kurt.max(k4.get(&[a, a, a, a]).abs() / (var * var));
+        }
+    }
+    (skew, kurt)
+}

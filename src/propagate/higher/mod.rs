@@ -1,0 +1,22 @@
+//! Higher cumulants carried through depth (issue #16 item 2): the full κ₃ and κ₄ tensors of
+//! each class are mapped exactly by every affine layer and through each nonlinearity by the
+//! Hermite-chaos rule, so that the closures beyond the first layer see κ slices and the
+//! mean and covariance get their non-Gaussian corrections at every layer.
+//!
+//! - [`tensor`]: dense symmetric κ₃ (N³) / κ₄ (N⁴) storage and the memory limit;
+//! - [`affine`]: the exact affine map of the tensors (mode products as GEMMs);
+//! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
+//! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
+//! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
+//! - [`slices`]: the N×N slices a closure reads;
+//! - [`carry`]: the per-run state the engine's hook updates.
+
+pub mod affine;
+pub mod carry;
+pub mod chaos;
+pub mod closure;
+pub mod diagrams;
+pub mod slices;
+pub mod tensor;
+
+pub use carry::{Carry, Fallback, Tensors};

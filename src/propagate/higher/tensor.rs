@@ -1,0 +1,161 @@
+//! Full symmetric cumulant tensors κ₃ (N³) and κ₄ (N⁴) of one class at one layer, and the memory
+//! limit beyond which they are refused.
+//!
+//! Storage is dense and column-major with the first index fastest:
+//! `κ[i₁, i₂, …, i_k]` at `i₁ + N·i₂ + N²·i₃ + …`. Every permutation of the indices is stored
+//! (the tensors are symmetric), so any entry is one load and the affine map is a chain of
+//! plain GEMMs ([`super::affine`]). κ₄ at N = 128 is 2.1 GB; see [`check_memory`].
+
+use crate::error::{Error, Result};
+
+/// A dense symmetric tensor of order 3 or 4 over N units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SymTensor {
+    n: usize,
+    order: usize,
+    data: Vec<f64>,
+}
+
+impl SymTensor {
+    /// The zero tensor of `order` (3 or 4) over `n` units.
+    pub fn zeros(n: usize, order: usize) -> Self {
+        assert!(order == 3 || order == 4, "cumulant tensors of order 3 or 4");
+        SymTensor {
+            n,
+            order,
+            data: vec![0.0; n.pow(order as u32)],
+        }
+    }
+
+    /// A tensor from its dense column-major entries (`data.len()` = N^order).
+    pub fn from_data(n: usize, order: usize, data: Vec<f64>) -> Result<Self> {
+        if !(order == 3 || order == 4) || data.len() != n.pow(order as u32) {
+            return Err(Error::Shape(format!(
+                "a κ{order} tensor over {n} units needs {} entries, got {}",
+                n.pow(order as u32),
+                data.len()
+            )));
+        }
+        Ok(SymTensor { n, order, data })
+    }
+
+    /// Number of units N.
+    pub fn dim(&self) -> usize {
+        self.n
+    }
+
+    /// The tensor's order (3 or 4).
+    pub fn order(&self) -> usize {
+        self.order
+    }
+
+    /// The dense entries, first index fastest.
+    pub fn data(&self) -> &[f64] {
+        &self.data
+    }
+
+    /// Mutable dense entries (the caller keeps them symmetric).
+    pub fn data_mut(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+
+    /// The entry vector itself (the affine map swaps its result in).
+    pub(super) fn data_vec_mut(&mut self) -> &mut Vec<f64> {
+        &mut self.data
+    }
+
+    /// Resizes to N units of the same order, keeping the allocation where it is large enough;
+    /// the entries are unspecified afterwards.
+    pub fn resize(&mut self, n: usize) {
+        self.n = n;
+        self.data.resize(n.pow(self.order as u32), 0.0);
+    }
+
+    /// Entry at `idx` (length = order).
+    #[inline]
+    pub fn get(&self, idx: &[usize]) -> f64 {
+        self.data[self.flat(idx)]
+    }
+
+    /// Flat position of `idx`.
+    #[inline]
+    pub fn flat(&self, idx: &[usize]) -> usize {
+        idx.iter().rev().fold(0, |acc, &i| acc * self.n + i)
+    }
+
+    /// Writes `v` at every permutation of `idx` (keeps the tensor symmetric).
+    pub fn set_sym(&mut self, idx: &[usize], v: f64) {
+        let mut p = idx.to_vec();
+        for_each_permutation(&mut p, 0, &mut |q| {
+            let f = q.iter().rev().fold(0, |acc, &i| acc * self.n + i);
+            self.data[f] = v;
+        });
+    }
+
+    /// Largest |entry| (0 for an empty tensor).
+    pub fn max_abs(&self) -> f64 {
+        self.data.iter().fold(0.0, |m, v| m.max(v.abs()))
+    }
+
+    /// Whether every entry is finite.
+    pub fn is_finite(&self) -> bool {
+        self.data.iter().all(|v| v.is_finite())
+    }
+}
+
+/// Calls `f` on every permutation of `p[k..]` (with repeats when entries repeat).
+fn for_each_permutation(p: &mut [usize], k: usize, f: &mut impl FnMut(&[usize])) {
+    if k == p.len() {
+        f(p);
+        return;
+    }
+    for i in k..p.len() {
+        p.swap(k, i);
+        for_each_permutation(p, k + 1, f);
+        p.swap(k, i);
+    }
+}
+
+/// Default memory limit for carried cumulant tensors: 16 GiB (of the 24 GB machine).
+pub const DEFAULT_TENSOR_BYTES: u64 = 16 << 30;
+
+/// Bytes the carried tensors of `order` (3: κ₃ only; 4: κ₃ and κ₄) need at width `n` for
+/// `classes` classes: three tensor sets per class (the stage carried, the mapped pre-activation
+/// and the closure's output before it replaces the first) and the affine map's two ping-pong
+/// buffers of the largest order.
+pub fn tensor_bytes(n: usize, order: usize, classes: usize) -> u64 {
+    let n = n as u64;
+    let per_set = n.pow(3) + if order >= 4 { n.pow(4) } else { 0 };
+    let largest = if order >= 4 { n.pow(4) } else { n.pow(3) };
+    8 * (3 * classes as u64 * per_set + 2 * largest)
+}
+
+/// Refuses widths whose carried tensors exceed `limit` bytes, naming the layer, its width and
+/// what fits. With the default 16 GiB and one class, order 4 fits N ≤ 143 and order 3 N ≤ 754
+/// (ten classes: 85 and 464).
+pub fn check_memory(
+    n: usize,
+    order: usize,
+    classes: usize,
+    layer: usize,
+    limit: u64,
+) -> Result<()> {
+    let need = tensor_bytes(n, order, classes);
+    if need <= limit {
+        return Ok(());
+    }
+    let fits = (1..=n)
+        .rev()
+        .find(|&m| tensor_bytes(m, order, classes) <= limit)
+        .unwrap_or(0);
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    Err(Error::Unsupported(format!(
+        "--order {order} carries the full κ tensors (N{} doubles): layer {layer} has width {n}, \
+         which with {classes} class(es) needs {:.1} GiB, above the {:.1} GiB limit; widths up to \
+         {fits} fit (use --order {} or a narrower network)",
+        if order >= 4 { "⁴" } else { "³" },
+        gib(need),
+        gib(limit),
+        order - 1
+    )))
+}
