@@ -93,7 +93,7 @@ pub struct Analysis {
     pub error_budget: Vec<OrderBudget>,
     /// Accuracy from the output's own cumulants to 4th order; null when a class has fewer
     /// than 2 samples or outputs that do not vary, or the network has more than
-    /// [`MAX_TAIL_OUTPUTS`] outputs (`output_tails_note` says which).
+    /// `MAX_TAIL_OUTPUTS` outputs (`output_tails_note` says which).
     pub output_tails: Option<OutputTails>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tails_note: Option<String>,

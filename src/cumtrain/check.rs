@@ -5,12 +5,12 @@
 //! S = Σ_c p(c) (1/N) Σ_k ‖f(x_ck) − t_c‖²,   x_ck = μ_c + F_c ε_ck,  ε_ck ~ N(0, I) fresh per step
 //! ```
 //!
-//! with F_c Fᵀ_c = Σ_c ([`GaussianSampler`], negative rounding eigenvalues clipped). E[S] is the
+//! with F_c Fᵀ_c = Σ_c ([`GaussianSampler`], negative rounding eigenvalues clipped). E\[S\] is the
 //! expected loss of the network on the Gaussian class model N(μ_c, Σ_c) exactly, at any depth
 //! (the closure's value equals it only where every closure is exact). Its gradient is ordinary
 //! backpropagation through the forward pass with the draws held fixed (the reparametrisation
 //! x = μ + Fε does not depend on the weights), so it is exact for the S of that step.
-//! [`gaussian_model_loss`] estimates E[S] itself with many draws, to report what a trained
+//! [`gaussian_model_loss`] estimates E\[S\] itself with many draws, to report what a trained
 //! network's loss on the Gaussian class model is.
 
 use faer::Mat;

@@ -7,7 +7,7 @@
 //!
 //! L_C is the closure objective ([`super::objective`]), S the sampled check on fresh Gaussian
 //! surrogate draws ([`super::check`]), λ ≥ 0 the weight (`--closure-check`). For λ ≥ 1,
-//! J ≥ S at every step (if L_C < S, J = S + (λ − 1)(S − L_C)), so E[J] ≥ E[S] = L_G, the
+//! J ≥ S at every step (if L_C < S, J = S + (λ − 1)(S − L_C)), so E\[J\] ≥ E\[S\] = L_G, the
 //! expected loss on the Gaussian class model, which no network can bring below the Bayes MSE
 //! of the class mixture: the optimiser can no longer gain by moving into a region where the
 //! closure underestimates the loss, and is pushed towards networks the closure describes.

@@ -27,9 +27,9 @@ pub struct WhitenedCumulants {
     pub mean: Col<f64>,
     /// F = U_r Λ_r^{1/2} (K × r).
     pub factor: Mat<f64>,
-    /// κ₃ as an r × r² matrix: `k3[(a, b + r·c)]` = κ₃[a,b,c].
+    /// κ₃ as an r × r² matrix: `k3[(a, b + r·c)]` = κ₃\[a,b,c\].
     pub k3: Mat<f64>,
-    /// κ₄ as an r² × r² matrix: `k4[(a + r·b, c + r·d)]` = κ₄[a,b,c,d].
+    /// κ₄ as an r² × r² matrix: `k4[(a + r·b, c + r·d)]` = κ₄\[a,b,c,d\].
     pub k4: Mat<f64>,
 }
 

@@ -6,7 +6,7 @@
 //! y = ȳ + √W F u, u ~ N(0, I_r), W = (ν − 2)/G, G ~ χ²_ν (Kotz & Nadarajah, *Multivariate t
 //! Distributions and Their Applications*, 2004, §1): E W = 1, so Cov y = F Fᵀ = C, and
 //! E W² = (ν − 2)/(ν − 4), so the Mardia kurtosis is β = E|u√W|⁴ = r(r+2)(ν−2)/(ν−4). Matching
-//! β to the measured β̂ = E|u|⁴ = r(r+2) + Σ_ab κ₄[a,a,b,b] (whitened, m = I):
+//! β to the measured β̂ = E|u|⁴ = r(r+2) + Σ_ab κ₄\[a,a,b,b\] (whitened, m = I):
 //!
 //! ```text
 //! q = β̂ / (r(r+2)),   ν = (4q − 2)/(q − 1)  for q > 1   (ν > 4);   q ≤ 1: Gaussian (ν = ∞).

@@ -8,8 +8,8 @@
 //!
 //! summed over repeated indices, with H the multivariate Hermite polynomials of N(0, I)
 //! (H_abc = u_a u_b u_c − δ_ab u_c − δ_ac u_b − δ_bc u_a, …). The contractions, with
-//! Q_a = κ₃[abc] u_b u_c, A = u_a Q_a, v_a = κ₃[abb], M_ab = κ₄[abcc], s = M_aa,
-//! G_cf = κ₃[abc] κ₃[abf]:
+//! Q_a = κ₃\[abc\] u_b u_c, A = u_a Q_a, v_a = κ₃\[abb\], M_ab = κ₄\[abcc\], s = M_aa,
+//! G_cf = κ₃\[abc\] κ₃\[abf\]:
 //!
 //! ```text
 //! κ₃·H₃ = A − 3 v·u
@@ -19,7 +19,7 @@
 //!
 //! (the 15 single, 45 double and 15 triple contractions of H₆ grouped by whether a pair joins
 //! indices of one κ₃ or of both). Only the κ₃ term is odd, so w(−u) = w(u) − (1/3) κ₃·H₃(u).
-//! E_φ[w] = 1 and E_φ[w u_a u_b u_c] = κ₃[abc], E_φ[w · 4th-order cumulant] = κ₄ exactly: the
+//! E_φ\[w\] = 1 and E_φ[w u_a u_b u_c] = κ₃\[abc\], E_φ[w · 4th-order cumulant] = κ₄ exactly: the
 //! density φ·w has the given cumulants to 4th order, but it is negative where w < 0 (strong skew
 //! or heavy tails), which the weight summary reports.
 

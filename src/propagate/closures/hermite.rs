@@ -30,12 +30,12 @@ const BLOCK: usize = 8;
 /// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
 /// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
 /// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) (Parseval remainders) allows at `tolerance`·√(VarᵢVarⱼ):
-/// - the layer's K ≤ `order` from its widest units and largest |ρ| ([`layer_terms`]), every
+/// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
-/// - per column i, L ≤ K from the column's largest |ρ| ([`column_terms`]);
-/// - units not settled at K ([`settled_at`]: a wide pre-activation, |ρ| near 1 with a slow
+/// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`);
+/// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   ([`fallback_above`]) falls back to the 2-D quadrature.
+///   (`fallback_above`) falls back to the 2-D quadrature.
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂

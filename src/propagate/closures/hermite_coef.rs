@@ -62,7 +62,7 @@ impl HermiteCoefficients {
     /// Computes c₁..c_K with the normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1),
     /// hₙ = Heₙ/√n!, run on SIMD lanes over the nodes of a rule (`CoefficientLanes`), φ
     /// evaluated once per node; mean Σ w φ and variance Σ w (φ − m)² over the same nodes.
-    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes ([`Rule::for_unit`];
+    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes (`Rule::for_unit`;
     /// exact for f·hₙ of degree ≤ 2M − 1: its error is the part of φ(μ + s z)'s series beyond
     /// order 2M − 1 − n, measured ≤ 10⁻¹³·(|m| + √Var) against the composite rule,
     /// `narrow_rule_matches_the_composite_rule`); the others the composite Gauss–Legendre

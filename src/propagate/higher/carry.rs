@@ -8,8 +8,8 @@
 //! attached (its tails).
 //!
 //! **Breakdown.** The expansion is linear in κ₃/κ₄ and trusted only while h is near Gaussian.
-//! When a pre-activation unit's standardised skewness |κ₃[aaa]|/σ³ exceeds [`MAX_SKEW`] or its
-//! excess kurtosis |κ₄[aaaa]|/σ⁴ exceeds [`MAX_KURTOSIS`], the carry stops: that layer and every
+//! When a pre-activation unit's standardised skewness |κ₃\[aaa\]|/σ³ exceeds [`MAX_SKEW`] or its
+//! excess kurtosis |κ₄\[aaaa\]|/σ⁴ exceeds [`MAX_KURTOSIS`], the carry stops: that layer and every
 //! later one use the Gaussian closure alone, and [`Carry::fallback`] says where and why. A unit
 //! whose corrected variance would fall below [`MIN_VARIANCE_SHARE`] of the Gaussian one keeps
 //! the Gaussian closure's mean, variance and covariances ([`Carry::gaussian_units`] counts them).

@@ -10,7 +10,7 @@
 //! central moments. Powers p ≤ 4 (a unit repeated in a κ₄ entry), degrees j ≤ 4.
 //!
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
-//! ([`for_each_unit_node`], bounded cost at any s), and for linear, quadratic, relu and leaky
+//! (`for_each_unit_node`, bounded cost at any s), and for linear, quadratic, relu and leaky
 //! relu the composite 16-point Gauss–Legendre rule split at the kink z = −μ/s (polynomial on
 //! each side, so accurate to rounding). A deterministic unit (s = 0) has δ = 0: every B is 0.
 

@@ -21,7 +21,7 @@
 //! An entry of distinct units is computed as their joint cumulant directly (connected diagrams:
 //! cumulants are multilinear and shift-invariant), the same terms without the cancelling ones.
 //! An entry whose indices are all one unit is exact for Gaussian h (1-D quadrature); the
-//! variance increment ΔC_aa = B_{a,2,3}κ₃[aaa] + B_{a,2,4}κ₄[aaaa] is the one-unit Edgeworth
+//! variance increment ΔC_aa = B_{a,2,3}κ₃\[aaa\] + B_{a,2,4}κ₄\[aaaa\] is the one-unit Edgeworth
 //! term. The Gaussian part of mean and covariance is the closure's own (exact for relu, erf,
 //! …); only Δm and ΔC come from the rule. Exact for the linear φ with any h and for
 //! φ(h) = h + αh² with Gaussian h; for other φ an approximation measured against Monte Carlo
@@ -265,7 +265,7 @@ fn sorted_tuples(idx: &mut [usize], k: usize, n: usize, f: &mut impl FnMut(&[usi
     }
 }
 
-/// Largest standardised skewness |κ₃[aaa]|/σ³ and excess kurtosis |κ₄[aaaa]|/σ⁴ over the units
+/// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units
 /// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
 pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&SymTensor>) -> (f64, f64) {
     let mut skew: f64 = 0.0;

@@ -21,7 +21,7 @@
 //!
 //! Error against f64 (BENCHMARKS.md "f32 propagation"): each Σ entry carries the rounding of an
 //! N-term f32 dot product, |δΣ| ≲ N·2⁻²⁴·‖W‖² max|Σ| per layer in the worst case and ~√N·2⁻²⁴
-//! typically; the relu lanes add ≤ 8·2⁻²⁴·sᵢsⱼ ([`relu`]'s test).
+//! typically; the relu lanes add ≤ 8·2⁻²⁴·sᵢsⱼ (`relu`'s test).
 
 mod closure;
 mod engine;

@@ -29,7 +29,7 @@ pub struct ArgmaxDistribution {
     pub weights: WeightSummary,
 }
 
-/// The weights of a weighted estimate: E_φ[w] = 1 for a normalised density; a negative weight
+/// The weights of a weighted estimate: E_φ\[w\] = 1 for a normalised density; a negative weight
 /// means the weighted "density" φ·w is negative there (for an Edgeworth density: the expansion
 /// fails at that point).
 #[derive(Clone, Copy, Debug, PartialEq)]

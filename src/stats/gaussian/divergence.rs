@@ -44,7 +44,7 @@ impl Bhattacharyya {
 /// p = empirical, q = propagated: the information lost when the propagated Gaussian stands in for
 /// the measured one. tr(Σ_q⁻¹Σ_p) = ‖L_q⁻¹L_p‖²_F and the Mahalanobis term = ‖L_q⁻¹Δμ‖², both
 /// by triangular solves (L_q⁻¹L_p is lower triangular, so only its lower part is solved for:
-/// [`solve_lower_triangular_rhs`]). `ridge` is the relative ridge ε (0 disables it). Rounding
+/// `solve_lower_triangular_rhs`). `ridge` is the relative ridge ε (0 disables it). Rounding
 /// can make the result a tiny negative number when p ≈ q.
 pub fn kl_divergence(
     p: (ColRef<'_, f64>, MatRef<'_, f64>),
@@ -69,7 +69,7 @@ pub fn kl_divergence(
 /// Flops of [`kl_divergence`] for n × n covariances: the two Cholesky factors it uses, the
 /// triangular solve L_q⁻¹L_p with its triangular right-hand side
 /// ([`flops::triangular_solve_triangular`]), ‖·‖²_F of its lower triangle (n² flops) and the
-/// Mahalanobis solve (n²). Plain factors tried and dropped for the ridge ([`factor_group`]) are
+/// Mahalanobis solve (n²). Plain factors tried and dropped for the ridge (`factor_group`) are
 /// not counted: this is the useful work.
 pub fn kl_flops(n: usize) -> f64 {
     2.0 * flops::cholesky(n)
