@@ -46,8 +46,8 @@ pub struct ClassMean {
     pub stage: &'static str,
     pub cov_rel_err: f64,
     pub mean_err: f64,
-    /// Mean KL; NaN when any class has none.
-    pub kl: f64,
+    /// Mean KL; `None` when any class has none (a singular or indefinite covariance).
+    pub kl: Option<f64>,
 }
 
 /// The arithmetic mean over classes of each stage of `rows` (rows of one stage adjacent, as
@@ -63,7 +63,11 @@ pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
                 stage: rows[0].stage,
                 cov_rel_err: avg(&|r| r.cov_rel_err),
                 mean_err: avg(&|r| r.mean_err),
-                kl: avg(&|r| r.kl.unwrap_or(f64::NAN)),
+                kl: rows
+                    .iter()
+                    .map(|r| r.kl)
+                    .sum::<Option<f64>>()
+                    .map(|s| s / rows.len() as f64),
             }
         })
         .collect()

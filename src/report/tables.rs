@@ -118,7 +118,7 @@ pub fn class_means(means: &[ClassMean]) -> Table {
             m.stage.to_string(),
             non_negative(m.cov_rel_err, 4),
             non_negative(m.mean_err, 4),
-            non_negative(m.kl, 4),
+            m.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
         ]);
     }
     t
