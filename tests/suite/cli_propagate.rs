@@ -117,6 +117,9 @@ fn relu_takes_an_order() {
         text.contains("order 3") && text.contains("fallbacks"),
         "{text}"
     );
+    // A KL that does not exist (an indefinite corrected Σ) reads "n/a", in the class rows and
+    // in their mean, never NaN.
+    assert!(!text.contains("NaN"), "{text}");
 }
 
 #[test]
