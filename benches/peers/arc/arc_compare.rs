@@ -1,25 +1,30 @@
 //! corrflow's side of the comparison with ARC's cumulant propagation (benches/peers/arc/, issue
 //! #16 item 7): propagates the exact input moments x ~ N(0, I) (μ = 0, Σ = I, κ₃ = κ₄ = 0)
-//! through each given network with the library's engine ([`Propagator::run`], closures chosen by
+//! through each given network with the library's engine (closures chosen by
 //! `ClosureMethod::Auto`: the Φ₂ closed form for relu, the Hermite series for gelu/tanh) and
 //! writes the predicted output mean and covariance with the run's wall time.
 //!
-//! Usage: `arc_compare [--order 2] MODEL.safetensors…`. For `DIR/model.safetensors` it writes
-//! `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n), metadata
-//! `seconds` (best of the timed runs), `runs`, `threads`, `order`. Timing: one untimed warm-up,
-//! then up to 5 runs, stopping after the first run that ends 1 s after the first began; run with
-//! RAYON_NUM_THREADS=1 for the one-thread figures.
+//! Orders: 2 is the Gaussian closure ([`Propagator::run`]); 3 and 4 carry κ₃ (and κ₄) through
+//! every layer from the input's zero tensors ([`Propagator::run_carried`], issue #16 item 2),
+//! falling back to the Gaussian closure from the layer where the expansion breaks down
+//! ([`Carry::fallback`]).
 //!
-//! Orders: 2 is the Gaussian closure. Orders 3 and 4 (κ₃, κ₃ + κ₄ carried through depth, issue
-//! #16 items 1–2) are refused until the library has them: [`options_for`] is the one place to
-//! pass the order through once it does.
+//! Usage: `arc_compare [--order 2|3|4] MODEL.safetensors…`. For `DIR/model.safetensors` it
+//! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
+//! metadata `seconds` (best of the timed runs), `runs`, `threads`, `order`, and at orders 3/4
+//! `fallback` (`none`, or `layer L: reason`: the hidden layer from which the Gaussian closure
+//! alone was used) and `gaussian_unit_layers` (units that kept the Gaussian moments, summed over
+//! layers). Timing: one untimed warm-up, then up to 5 runs, stopping after the first run that
+//! ends 1 s after the first began (each run from a fresh carry); run with RAYON_NUM_THREADS=1 for
+//! the one-thread figures.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use corrflow::net::model_io;
+use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::higher::{Carry, Tensors};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::Moments;
 use corrflow::timing::Timings;
@@ -31,53 +36,80 @@ const MAX_RUNS: usize = 5;
 /// …or once this many seconds have passed since the first timed run began.
 const TIME_BUDGET_S: f64 = 1.0;
 
-/// The engine's settings for cumulant order `order` (2 = Gaussian).
-fn options_for(order: u32) -> Result<PropagateOptions, String> {
-    match order {
-        2 => Ok(PropagateOptions {
-            method: ClosureMethod::Auto,
-            corrections: Corrections::None,
-        }),
-        3 | 4 => Err(format!(
-            "--order {order}: this build of the library propagates the Gaussian closure only \
-             (order 2); orders 3 and 4 through depth come with issue #16 items 1-2"
-        )),
-        _ => Err(format!("--order {order}: expected 2, 3 or 4")),
-    }
-}
+/// The Gaussian closure's settings (order 2).
+const GAUSSIAN: PropagateOptions = PropagateOptions {
+    method: ClosureMethod::Auto,
+    corrections: Corrections::None,
+};
 
-/// Propagates N(0, I) through the network in `model` and writes its output file; returns the
-/// output path and the best time in seconds.
-fn run_one(model: &Path, order: u32) -> Result<(PathBuf, f64), String> {
-    let net = model_io::load(model).map_err(|e| e.to_string())?;
-    let opts = options_for(order)?;
+/// One propagation of N(0, I) through `net` at `order`: the output moments, and at orders 3/4
+/// the carry (for its fallback report).
+fn propagate(
+    engine: &mut Propagator,
+    net: &Mlp,
+    order: usize,
+    model: &Path,
+) -> Result<(Moments, Option<Carry>), String> {
     let n = net.input_dim();
     let start = [Moments::gaussian(Col::zeros(n), Mat::identity(n, n))];
-    let mut engine = Propagator::new();
     let timings = Timings::disabled();
-    let propagate = |engine: &mut Propagator| {
-        engine
-            .run(&net, 0, &start, None, opts, &timings)
-            .map(|_| ())
-            .map_err(|e| format!("{}: {e}", model.display()))
+    let err = |e: corrflow::error::Error| format!("{}: {e}", model.display());
+    let (stages, carry) = match order {
+        2 => (
+            engine
+                .run(net, 0, &start, None, GAUSSIAN, &timings)
+                .map_err(err)?,
+            None,
+        ),
+        3 | 4 => {
+            let mut carry = Carry::new(order, vec![Tensors::gaussian(n, order)]).map_err(err)?;
+            let stages = engine
+                .run_carried(net, 0, &start, &mut carry, ClosureMethod::Auto, &timings)
+                .map_err(err)?;
+            (stages, Some(carry))
+        }
+        _ => return Err(format!("--order {order}: expected 2, 3 or 4")),
     };
-    propagate(&mut engine)?;
-    let (mut best, mut runs) = (f64::INFINITY, 0);
+    let y = stages
+        .last()
+        .ok_or("the engine returned no output stage")?
+        .per_class[0]
+        .clone();
+    Ok((y, carry))
+}
+
+/// The carry's fallback report as metadata: where the expansion was abandoned, and how many
+/// unit-layers kept the Gaussian closure's moments.
+fn carry_meta(carry: &Carry) -> [(String, String); 2] {
+    let fallback = carry.fallback().map_or("none".to_string(), |f| {
+        format!("layer {}: {}", f.layer, f.reason)
+    });
+    let units: usize = carry.gaussian_units().iter().map(|g| g.units).sum();
+    [
+        ("fallback".to_string(), fallback),
+        ("gaussian_unit_layers".to_string(), units.to_string()),
+    ]
+}
+
+/// Propagates N(0, I) through the network in `model` at `order` and writes its output file;
+/// returns the output path, the best time in seconds and the fallback report.
+fn run_one(model: &Path, order: usize) -> Result<(PathBuf, f64, String), String> {
+    let net = model_io::load(model).map_err(|e| e.to_string())?;
+    let mut engine = Propagator::new();
+    propagate(&mut engine, &net, order, model)?;
+    let (mut best, mut runs, mut last) = (f64::INFINITY, 0, None);
     let first = Instant::now();
     while runs < MAX_RUNS && (runs == 0 || first.elapsed().as_secs_f64() < TIME_BUDGET_S) {
         let t = Instant::now();
-        propagate(&mut engine)?;
+        let got = propagate(&mut engine, &net, order, model)?;
         best = best.min(t.elapsed().as_secs_f64());
         runs += 1;
+        last = Some(got);
     }
-    let y = &engine
-        .into_stages()
-        .pop()
-        .ok_or("the engine returned no output stage")?
-        .per_class[0];
+    let (y, carry) = last.ok_or("no timed run")?;
     let dir = model.parent().unwrap_or(Path::new("."));
     let out = dir.join(format!("corrflow_o{order}.safetensors"));
-    let meta = HashMap::from([
+    let mut meta = HashMap::from([
         ("seconds".to_string(), format!("{best:e}")),
         ("runs".to_string(), runs.to_string()),
         (
@@ -86,8 +118,13 @@ fn run_one(model: &Path, order: u32) -> Result<(PathBuf, f64), String> {
         ),
         ("order".to_string(), order.to_string()),
     ]);
+    let report = carry.as_ref().map(carry_meta);
+    let note = report.as_ref().map_or(String::new(), |r| {
+        format!("fallback {}, {} Gaussian unit-layers", r[0].1, r[1].1)
+    });
+    meta.extend(report.into_iter().flatten());
     write_moments(&out, &y.mean, &y.cov, meta)?;
-    Ok((out, best))
+    Ok((out, best, note))
 }
 
 /// Writes `mean` and `cov` (row-major) as F64 safetensors with `meta`.
@@ -134,8 +171,8 @@ fn main() -> Result<(), String> {
         return Err("usage: arc_compare [--order 2|3|4] MODEL.safetensors...".into());
     }
     for model in &models {
-        let (out, best) = run_one(model, order)?;
-        println!("{}  {:.3} ms", out.display(), best * 1e3);
+        let (out, best, note) = run_one(model, order)?;
+        println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
     Ok(())
 }

@@ -17,6 +17,9 @@ Definitions (μ, Σ the Monte Carlo output mean and covariance, m, C a method's)
   MSE is a lower bound (≥).
 * † after an error: the run clamped variances below 1e-10 to 1e-10 (the peer's "Snapping negative
   variance to zero" warning); ? : not counted (files from before the driver counted them).
+* corrflow orders 3/4: ‡L after an error: the carry abandoned the expansion and ran the Gaussian
+  closure alone from hidden layer L on; (g) : some units kept the Gaussian closure's moments
+  (their corrected variance broke down; count in the file's ``gaussian_unit_layers``).
 """
 
 import json
@@ -39,14 +42,15 @@ def fmt(x: float) -> str:
 
 
 def load_method(case: Path, name: str):
-    """(mean, cov, seconds, clamps per run or None) of one method's output in `case`, or a
+    """(mean, cov, seconds, marks after its errors) of one method's output in `case`, or a
     status string, or None."""
     if name.startswith("peer"):
         npz, status = case / f"{name}.npz", case / f"{name}.json"
         if npz.exists():
             d = np.load(npz)
             clamps = float(d["clamps_per_run"]) if "clamps_per_run" in d else None
-            return d["mean"], d["cov"], float(d["seconds"]), clamps
+            marks = {None: " ?", 0.0: ""}.get(clamps, " †")
+            return d["mean"], d["cov"], float(d["seconds"]), marks
         if status.exists():
             return json.loads(status.read_text())["status"].split(":")[0]
         return None
@@ -54,9 +58,16 @@ def load_method(case: Path, name: str):
     if not path.exists():
         return None
     with safe_open(str(path), framework="numpy") as f:
-        seconds = float(f.metadata()["seconds"])
+        meta = f.metadata()
     t = load_file(str(path))
-    return t["mean"], t["cov"], seconds, 0.0
+    return t["mean"], t["cov"], float(meta["seconds"]), carry_mark(meta)
+
+
+def carry_mark(meta) -> str:
+    """The fallback marks of a corrflow order 3/4 file's metadata ("" at order 2)."""
+    fallback = meta.get("fallback", "none")
+    mark = "" if fallback == "none" else " ‡" + fallback.split(":")[0].removeprefix("layer ")
+    return mark + (" (g)" if int(meta.get("gaussian_unit_layers", "0")) > 0 else "")
 
 
 def case_rows(out: Path, methods):
@@ -77,7 +88,7 @@ def case_rows(out: Path, methods):
             if got is None or isinstance(got, str):
                 row["results"][m] = got
                 continue
-            mean, cov, seconds, clamps = got
+            mean, cov, seconds, marks = got
             with np.errstate(over="ignore", invalid="ignore"):  # a diverged run shows inf/NaN
                 mse_var = float(((mean - mu) ** 2).sum() / var)
                 cov_rel = float(np.linalg.norm(cov - sigma) / np.linalg.norm(sigma))
@@ -86,7 +97,7 @@ def case_rows(out: Path, methods):
             ratio = n_eq * float(truth["sample_seconds"]) / seconds
             row["results"][m] = dict(
                 mse_var=mse_var, cov_rel=cov_rel, seconds=seconds, ratio=ratio, resolved=resolved,
-                clamps=clamps,
+                marks=marks,
             )
         yield row
 
@@ -102,8 +113,7 @@ def cell(r, key):
         if not np.isfinite(r["mse_var"]) or r["mse_var"] > 1e6:
             return "diverged"
         return ("" if r["resolved"] else "≥ ") + fmt(r["ratio"])
-    mark = {None: " ?", 0.0: ""}.get(r["clamps"], " †")
-    return fmt(r[key]) + mark
+    return fmt(r[key]) + r["marks"]
 
 
 def main():
