@@ -5,9 +5,7 @@
 use faer::Mat;
 use serde::Serialize;
 
-use super::accuracy::{
-    corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
-};
+use super::accuracy::{corrected_input_accuracy, propagate_from, AccuracyOptions, TheoryAccuracy};
 use super::budget::{error_budget, OrderBudget};
 use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
@@ -188,7 +186,9 @@ pub fn analyze(
         seed: opts.seed,
         engine: opts.engine,
     };
-    let theory = theory_accuracy(net, &stats, acc_opts, timings)?;
+    let runs = start_layer_outcomes(net, &stats, acc_opts, Corrections::None, timings)?;
+    let (theory, outcomes): (Vec<_>, Vec<_>) =
+        runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
     let corrected = corrected_input_accuracy(net, &stats, acc_opts, opts.order, timings)?;
     let order = match (&corrected, opts.order) {
         (None, _) => 2,
@@ -210,7 +210,6 @@ pub fn analyze(
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
-    let outcomes = start_layer_outcomes(net, &stats, acc_opts, timings)?;
     let outputs = timings.time("network outputs", 0.0, || ClassOutputs::of(net, data))?;
     let measured = measured_confusion(&outputs);
     let mut matrices = vec![&measured];
@@ -291,7 +290,14 @@ fn heatmap(
         Stage::Post(opts.heatmap_layer)
     };
     let mut engine = opts.engine.engine();
-    let predicted = propagate_from(&mut engine, net, stats, 0, opts.method, timings)?;
+    let predicted = propagate_from(
+        &mut engine,
+        net,
+        stats,
+        0,
+        (opts.method, Corrections::None),
+        timings,
+    )?;
     let prop = predicted
         .iter()
         .find(|p| p.stage == stage)
