@@ -129,6 +129,7 @@ pub struct Heatmap {
 /// use corrflow::data::Dataset;
 /// use corrflow::net::{Activation, Mlp};
 /// use corrflow::propagate::closures::{ClosureMethod, Corrections};
+/// use corrflow::propagate::EngineSettings;
 /// use corrflow::timing::Timings;
 /// use faer::Mat;
 ///
@@ -147,6 +148,7 @@ pub struct Heatmap {
 ///     heatmap_layer: 1,
 ///     order: Corrections::None,
 ///     seed: 1,
+///     engine: EngineSettings::default(),
 /// };
 /// let (analysis, _heatmap) = analyze(&net, &data, options, &Timings::disabled())?;
 /// // The theory from the input (l = 0) and from z¹ (l = 1).
