@@ -8,22 +8,23 @@
 //! A_l = Σ_c p(c) · P_{y ~ N(μ_c, Σ_c)}(argmax y = c),
 //! ```
 //!
-//! with p(c) the class frequencies of the data. Its standard error combines the Monte Carlo
+//! with p(c) the class frequencies of the data, from the diagonal of the predicted confusion
+//! matrix ([`super::confusion`]; one Monte Carlo pass gives both). Its standard error combines the Monte Carlo
 //! errors of the per-class probabilities (independent draws per class):
 //! se(A_l) = √(Σ_c p(c)² se_c²). From l = L the output is an exact affine image of z^L, so A_L
 //! tests only whether the output is Gaussian; A_0 also tests every closure on the way
 //! (Fischer et al. 2022, Fig. 5: A_l matches the network for l ≥ 1 on MNIST, A_0 falls short).
 
-use rayon::prelude::*;
 use serde::Serialize;
 
+use super::confusion::{predicted_confusion, ConfusionMatrix};
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::{EngineSettings, Predicted, PropagateOptions, Propagator};
-use crate::stats::gaussian::{prob_argmax, prob_argmax_flops};
+use crate::stats::gaussian::prob_argmax_flops;
 use crate::stats::Moments;
 use crate::timing::Timings;
 
@@ -106,17 +107,36 @@ pub fn class_priors(counts: &[u64]) -> Result<Vec<f64>> {
     Ok(counts.iter().map(|&c| c as f64 / n as f64).collect())
 }
 
-/// Propagates the measured statistics of layer `from` (see [`start_stage`]) to the output with
-/// the Gaussian closure (no κ corrections), in `engine`'s buffers. Returns every later stage,
-/// the output last; the affine and closure stages are recorded in `timings`.
+/// Propagates the measured statistics of layer `from` (see [`start_stage`]) to the output in
+/// `engine`'s buffers, closed with `method` and, at h^{from+1}, `corrections` with the measured
+/// κ slices of h^{from+1} from `stats` (none from the last layer, whose map to y is affine).
+/// Returns every later stage, the output last; the affine and closure stages are recorded in
+/// `timings`.
 pub fn propagate_from<'e>(
     engine: &'e mut Propagator,
     net: &Mlp,
     stats: &LayerStats,
     from: usize,
-    method: ClosureMethod,
+    (method, corrections): (ClosureMethod, Corrections),
     timings: &Timings,
 ) -> Result<&'e [Predicted]> {
+    let corrections = if from < net.depth() {
+        corrections
+    } else {
+        Corrections::None
+    };
+    let first_pre = match corrections {
+        Corrections::None => None,
+        _ if has_kappa(stats, from + 1) => stats
+            .get(Stage::Pre(from + 1))
+            .map(|pre| pre.per_class.as_slice()),
+        _ => {
+            return Err(Error::Shape(format!(
+                "no measured κ slices of h{} for the corrections",
+                from + 1
+            )))
+        }
+    };
     let stage = start_stage(from);
     let start = stats
         .get(stage)
@@ -125,10 +145,10 @@ pub fn propagate_from<'e>(
         net,
         from,
         &start.per_class,
-        None,
+        first_pre,
         PropagateOptions {
             method,
-            corrections: Corrections::None,
+            corrections,
         },
         timings,
     )
@@ -143,54 +163,102 @@ fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
         .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))
 }
 
-/// Σ_c p(c) P_{y~N(μ_c,Σ_c)}(argmax y = c) and its standard error, for per-class output
-/// moments `output` (the Gaussian of class `classes[k]` is `output[k]`). Classes with p(c) = 0
-/// are skipped.
-pub fn predicted_accuracy(
-    output: &[Moments],
-    priors: &[f64],
-    classes: &[usize],
-    mc_samples: usize,
-    seed: u64,
-) -> Result<(f64, f64, Vec<ClassProbability>)> {
-    if output.len() != priors.len() || classes.len() != priors.len() {
-        return Err(Error::Shape(format!(
-            "{} output Gaussians for {} class priors",
-            output.len(),
-            priors.len()
-        )));
-    }
-    // Classes are independent draws with their own seeds: in parallel, same numbers.
-    let per_class = output
-        .par_iter()
-        .zip(priors)
-        .zip(classes)
-        .map(|((m, &prior), &c)| {
-            let (p, se) = if prior > 0.0 {
-                prob_argmax(
-                    m.mean.as_ref(),
-                    m.cov.as_ref(),
-                    c,
-                    mc_samples,
-                    mix_seed(seed, c as u64),
-                )?
-            } else {
-                (0.0, 0.0)
-            };
-            Ok(ClassProbability {
-                class: c,
+/// The theory from one start layer: its accuracy and the predicted confusion matrix whose
+/// diagonal it is made of.
+#[derive(Clone, Debug)]
+pub struct LayerTheory {
+    pub accuracy: TheoryAccuracy,
+    /// Rows P_{y~N(μ_c,Σ_c)}(argmax y = k) (`source`: the start stage).
+    pub confusion: ConfusionMatrix,
+}
+
+impl TheoryAccuracy {
+    /// A_l = Σ_c p(c) P(argmax y = c | c) from the diagonal of the predicted confusion matrix
+    /// `confusion` (rows in the order of `priors`), se(A_l) = √(Σ_c p(c)² se_c²).
+    pub fn from_confusion(
+        start_layer: usize,
+        confusion: &ConfusionMatrix,
+        priors: &[f64],
+        degenerate: bool,
+    ) -> Self {
+        let per_class: Vec<ClassProbability> = confusion
+            .rows
+            .iter()
+            .zip(priors)
+            .map(|(r, &prior)| ClassProbability {
+                class: r.class,
                 prior,
-                p_correct: p,
-                stderr: se,
+                p_correct: r.p[r.class],
+                stderr: r.stderr[r.class],
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let acc = per_class.iter().map(|p| p.prior * p.p_correct).sum::<f64>();
-    let var = per_class
+            .collect();
+        let var = per_class
+            .iter()
+            .map(|p| p.prior * p.prior * p.stderr * p.stderr)
+            .sum::<f64>();
+        TheoryAccuracy {
+            start_layer,
+            start_stage: confusion.source.clone(),
+            accuracy: confusion.accuracy(priors),
+            stderr: var.sqrt(),
+            per_class,
+            degenerate,
+        }
+    }
+}
+
+/// One propagation from layer `from` ([`propagate_from`] with `opts.method` and `corrections`),
+/// then one Monte Carlo argmax distribution per
+/// class with seeds derived from `seed` ([`predicted_confusion`]). Returns the theory and every
+/// propagated stage, the output last.
+#[allow(clippy::too_many_arguments)]
+pub fn theory_from<'e>(
+    engine: &'e mut Propagator,
+    net: &Mlp,
+    stats: &LayerStats,
+    from: usize,
+    corrections: Corrections,
+    opts: AccuracyOptions,
+    seed: u64,
+    timings: &Timings,
+) -> Result<(LayerTheory, &'e [Predicted])> {
+    let input = stats
+        .get(Stage::Input)
+        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
+    let priors = class_priors(&input.counts)?;
+    let predicted = propagate_from(
+        engine,
+        net,
+        stats,
+        from,
+        (opts.method, corrections),
+        timings,
+    )?;
+    let output = output_of(predicted)?;
+    let degenerate = any_point_mass(output, &priors);
+    let flops = output
         .iter()
-        .map(|p| p.prior * p.prior * p.stderr * p.stderr)
-        .sum::<f64>();
-    Ok((acc, var.sqrt(), per_class))
+        .zip(&priors)
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(m, _)| prob_argmax_flops(m.dim(), opts.mc_samples))
+        .sum();
+    let confusion = timings.time("Monte Carlo argmax", flops, || {
+        predicted_confusion(
+            start_stage(from).to_string(),
+            output,
+            &input.classes,
+            opts.mc_samples,
+            seed,
+        )
+    })?;
+    let accuracy = TheoryAccuracy::from_confusion(from, &confusion, &priors, degenerate);
+    Ok((
+        LayerTheory {
+            accuracy,
+            confusion,
+        },
+        predicted,
+    ))
 }
 
 /// A_l for every start layer l = 0 … L, from the measured statistics `stats` of `net`; one
@@ -202,42 +270,42 @@ pub fn theory_accuracy(
     opts: AccuracyOptions,
     timings: &Timings,
 ) -> Result<Vec<TheoryAccuracy>> {
-    let input = stats
-        .get(Stage::Input)
-        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
-    let priors = class_priors(&input.counts)?;
     let mut engine = opts.engine.engine();
     (0..=net.depth())
         .map(|l| {
-            let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
-            let output = output_of(predicted)?;
-            let degenerate = any_point_mass(output, &priors);
-            let (accuracy, stderr, per_class) = timed_accuracy(
-                output,
-                (&priors, &input.classes),
-                opts.mc_samples,
-                mix_seed(opts.seed, 1000 + l as u64),
+            let seed = gaussian_seed(opts.seed, l);
+            let (t, _) = theory_from(
+                &mut engine,
+                net,
+                stats,
+                l,
+                Corrections::None,
+                opts,
+                seed,
                 timings,
             )?;
-            Ok(TheoryAccuracy {
-                start_layer: l,
-                start_stage: start_stage(l).to_string(),
-                accuracy,
-                stderr,
-                per_class,
-                degenerate,
-            })
+            Ok(t.accuracy)
         })
         .collect()
+}
+
+/// The Monte Carlo seed of the Gaussian theory from start layer l.
+pub fn gaussian_seed(seed: u64, layer: usize) -> u64 {
+    mix_seed(seed, 1000 + layer as u64)
+}
+
+/// The Monte Carlo seed of the corrected theory from start layer l.
+pub fn corrected_seed(seed: u64, layer: usize) -> u64 {
+    mix_seed(seed, 2000 + layer as u64)
 }
 
 /// A_0 with the measured κ slices of h¹ added at the first nonlinearity at expansion order
 /// `order` (3: κ₃, 4: κ₃ and κ₄; [`crate::propagate::closures::edgeworth`]); later layers stay
 /// Gaussian. At order 2 a quadratic network is still corrected at order 4, where its closure is
-/// exact (DESIGN.md §3). `None` at order 2 for other activations, and when `stats` carry no κ
-/// slices of h¹ (`Higher::InputAndPre`). Returns the accuracy with the corrections' fallback
-/// counts. The gap between this and the plain A_0 is the part of the input layer's error that
-/// the third and fourth cumulants of the data explain.
+/// exact (DESIGN.md §3): see [`corrected_order`]. `None` when there is no order to apply, and
+/// when `stats` carry no κ slices of h¹ (`Higher::InputAndPre`). Returns the accuracy with the
+/// corrections' fallback counts. The gap between this and the plain A_0 is the part of the
+/// input layer's error that the third and fourth cumulants of the data explain.
 pub fn corrected_input_accuracy(
     net: &Mlp,
     stats: &LayerStats,
@@ -245,76 +313,47 @@ pub fn corrected_input_accuracy(
     order: Corrections,
     timings: &Timings,
 ) -> Result<Option<(TheoryAccuracy, Fallbacks)>> {
-    let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
-    let order = match order {
-        Corrections::None if quadratic => Corrections::K3K4,
-        Corrections::None => return Ok(None),
-        order => order,
-    };
-    let (Some(input), Some(pre)) = (stats.get(Stage::Input), stats.get(Stage::Pre(1))) else {
+    let Some(order) = corrected_order(net, order) else {
         return Ok(None);
     };
-    if pre.per_class.iter().any(|m| m.k3_iij.is_none()) {
+    if !has_kappa(stats, 1) {
         return Ok(None);
     }
     let mut engine = opts.engine.engine();
-    let predicted = engine.run(
-        net,
-        0,
-        &input.per_class,
-        Some(&pre.per_class),
-        PropagateOptions {
-            method: opts.method,
-            corrections: order,
-        },
-        timings,
-    )?;
-    let priors = class_priors(&input.counts)?;
-    let output = output_of(predicted)?;
-    let degenerate = any_point_mass(output, &priors);
-    let (accuracy, stderr, per_class) = timed_accuracy(
-        output,
-        (&priors, &input.classes),
-        opts.mc_samples,
-        mix_seed(opts.seed, 2000),
-        timings,
-    )?;
-    let fallbacks = engine.fallbacks();
-    let stage = match order {
-        Corrections::K3 => "x (+κ₃ at h1)",
-        _ => "x (+κ₃/κ₄ at h1)",
-    };
-    Ok(Some((
-        TheoryAccuracy {
-            start_layer: 0,
-            start_stage: stage.into(),
-            accuracy,
-            stderr,
-            per_class,
-            degenerate,
-        },
-        fallbacks,
-    )))
+    let seed = corrected_seed(opts.seed, 0);
+    let (t, _) = theory_from(&mut engine, net, stats, 0, order, opts, seed, timings)?;
+    let mut accuracy = t.accuracy;
+    accuracy.start_stage = corrected_label(0, order);
+    Ok(Some((accuracy, engine.fallbacks())))
 }
 
-/// [`predicted_accuracy`] timed as "Monte Carlo argmax", with its flops: [`prob_argmax_flops`]
-/// of every class with a prior > 0.
-fn timed_accuracy(
-    output: &[Moments],
-    (priors, classes): (&[f64], &[usize]),
-    mc_samples: usize,
-    seed: u64,
-    timings: &Timings,
-) -> Result<(f64, f64, Vec<ClassProbability>)> {
-    let flops = output
-        .iter()
-        .zip(priors)
-        .filter(|(_, &p)| p > 0.0)
-        .map(|(m, _)| prob_argmax_flops(m.dim(), mc_samples))
-        .sum();
-    timings.time("Monte Carlo argmax", flops, || {
-        predicted_accuracy(output, priors, classes, mc_samples, seed)
-    })
+/// The order of the corrected theory for the order setting `order`: `order` itself at 3 and 4;
+/// at 2 (no corrections) order 4 for a quadratic network, whose closure is then exact, else
+/// none.
+pub fn corrected_order(net: &Mlp, order: Corrections) -> Option<Corrections> {
+    let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
+    match order {
+        Corrections::None if quadratic => Some(Corrections::K3K4),
+        Corrections::None => None,
+        order => Some(order),
+    }
+}
+
+/// Whether `stats` hold the κ slices of the pre-activation h^layer for every class.
+pub fn has_kappa(stats: &LayerStats, layer: usize) -> bool {
+    stats
+        .get(Stage::Pre(layer))
+        .is_some_and(|pre| pre.per_class.iter().all(|m| m.k3_iij.is_some()))
+}
+
+/// The label of the theory from start layer l corrected at h^{l+1}: "x (+κ₃ at h1)",
+/// "z1 (+κ₃/κ₄ at h2)", …
+pub fn corrected_label(layer: usize, order: Corrections) -> String {
+    let kappa = match order {
+        Corrections::K3 => "κ₃",
+        _ => "κ₃/κ₄",
+    };
+    format!("{} (+{kappa} at h{})", start_stage(layer), layer + 1)
 }
 
 /// A seed for sub-stream `k` of `seed` (SplitMix64 finaliser, so nearby k give unrelated seeds).

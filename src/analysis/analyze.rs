@@ -6,7 +6,7 @@ use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
-    corrected_input_accuracy, propagate_from, theory_accuracy, AccuracyOptions, TheoryAccuracy,
+    corrected_order, has_kappa, propagate_from, AccuracyOptions, TheoryAccuracy,
 };
 use super::budget::{error_budget, OrderBudget};
 use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
@@ -41,8 +41,9 @@ pub struct AnalysisOptions {
     pub ridge: f64,
     /// Layer whose covariance is drawn as a heatmap: 1 … L for zˡ, L+1 for the output y.
     pub heatmap_layer: usize,
-    /// Expansion order of the corrected theory from the input (`--order`; quadratic networks
-    /// are corrected at order 4 even at order 2, where their closure is exact).
+    /// Expansion order of the corrected theory from every start layer (`--order`: the row
+    /// "x+κ" and the budget of that order; quadratic networks are corrected at order 4 even at
+    /// order 2, where their closure is exact).
     pub order: Corrections,
     /// Seed of every random draw (Monte Carlo, surrogates).
     pub seed: u64,
@@ -89,7 +90,9 @@ pub struct Analysis {
     pub start_layers: Vec<StartLayerOutcome>,
     /// The off-diagonal cells (class, predicted as) largest in any of the confusion matrices.
     pub largest_confusions: Vec<[usize; 2]>,
-    /// The per-layer error budget, one per closure order run (order 2: the Gaussian closure).
+    /// The per-layer error budget, one per closure order run: order 2 (the Gaussian closure),
+    /// then `order` when it is 3 or 4 (each start layer's first nonlinearity corrected with
+    /// its measured κ slices).
     pub error_budget: Vec<OrderBudget>,
     /// Accuracy from the output's own cumulants to 4th order; null when a class has fewer
     /// than 2 samples or outputs that do not vary, or the network has more than
@@ -190,14 +193,21 @@ pub fn analyze(
         seed: opts.seed,
         engine: opts.engine,
     };
-    let theory = theory_accuracy(net, &stats, acc_opts, timings)?;
-    let corrected = corrected_input_accuracy(net, &stats, acc_opts, opts.order, timings)?;
-    let order = match (&corrected, opts.order) {
-        (None, _) => 2,
-        (Some(_), Corrections::None) => 4,
-        (Some(_), order) => order.order(),
+    let runs = start_layer_outcomes(net, &stats, acc_opts, Corrections::None, timings)?;
+    let (theory, outcomes): (Vec<_>, Vec<_>) =
+        runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
+    // The theory corrected at order 3/4 at the first nonlinearity after each start layer: the
+    // row "x+κ" (from l = 0) and the error budget of that order.
+    let corrected_order = corrected_order(net, opts.order).filter(|_| has_kappa(&stats, 1));
+    let corrected = match corrected_order {
+        Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, timings)?,
+        None => Vec::new(),
     };
-    let (theory_k3k4, fallbacks) = corrected.unzip();
+    let order = corrected_order.map_or(2, |o| o.order());
+    let (theory_k3k4, fallbacks) = corrected
+        .first()
+        .map(|r| (r.theory.clone(), r.fallbacks))
+        .unzip();
     let surrogate = timings.time("surrogates", 0.0, || {
         surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
     })?;
@@ -212,13 +222,16 @@ pub fn analyze(
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
-    let outcomes = start_layer_outcomes(net, &stats, acc_opts, timings)?;
     let outputs = timings.time("network outputs", 0.0, || ClassOutputs::of(net, data))?;
     let measured = measured_confusion(&outputs);
     let mut matrices = vec![&measured];
     matrices.extend(outcomes.iter().map(|o| &o.confusion));
     let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
-    let budget = vec![error_budget(2, &outcomes, a)?];
+    let mut budget = vec![error_budget(2, &outcomes, a)?];
+    if !corrected.is_empty() {
+        let corrected: Vec<StartLayerOutcome> = corrected.into_iter().map(|r| r.outcome).collect();
+        budget.push(error_budget(usize::from(order), &corrected, a)?);
+    }
     let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
     let (tails, tails_note) = match few {
         _ if net.output_dim() > MAX_TAIL_OUTPUTS => (
@@ -293,7 +306,14 @@ fn heatmap(
         Stage::Post(opts.heatmap_layer)
     };
     let mut engine = opts.engine.engine();
-    let predicted = propagate_from(&mut engine, net, stats, 0, opts.method, timings)?;
+    let predicted = propagate_from(
+        &mut engine,
+        net,
+        stats,
+        0,
+        (opts.method, Corrections::None),
+        timings,
+    )?;
     let prop = predicted
         .iter()
         .find(|p| p.stage == stage)

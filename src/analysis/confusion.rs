@@ -101,7 +101,8 @@ fn row_of(class: usize, y: MatRef<'_, f64>) -> ConfusionRow {
 
 /// The confusion matrix of the output Gaussians `output` (class `classes[i]` is `output[i]`):
 /// row c is P_{y~N(μ_c,Σ_c)}(argmax y = k), Monte Carlo with `mc_samples` draws seeded
-/// mix_seed(`seed`, c) — the seeds of [`super::accuracy::predicted_accuracy`].
+/// mix_seed(`seed`, c); its diagonal is the per-class P(argmax y = c) of
+/// [`super::accuracy::TheoryAccuracy`].
 pub fn predicted_confusion(
     source: String,
     output: &[Moments],

@@ -1,19 +1,22 @@
 //! For every start layer l = 0 … L: the output predicted from layer l's measured statistics,
-//! its confusion matrix, and its errors against the measured output — what the error budget
-//! ([`super::budget`]) and the confusion report are built from.
+//! its accuracy and confusion matrix (one propagation and one Monte Carlo pass,
+//! [`super::accuracy::theory_from`]), and its errors against the measured output — what the
+//! theory accuracy, the error budget ([`super::budget`]) and the confusion report are built from.
 
 use serde::Serialize;
 
-use super::accuracy::{class_priors, mix_seed, propagate_from, start_stage, AccuracyOptions};
+use super::accuracy::{
+    corrected_label, corrected_seed, gaussian_seed, theory_from, AccuracyOptions, TheoryAccuracy,
+};
 use super::compare::{class_means, compare_stages};
-use super::confusion::{predicted_confusion, ConfusionMatrix};
+use super::confusion::ConfusionMatrix;
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
-use crate::net::{Mlp, Stage};
-use crate::propagate::Propagator;
+use crate::net::Mlp;
+use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::timing::Timings;
 
-/// The Gaussian theory from one start layer, at the output.
+/// The theory from one start layer, at the output.
 #[derive(Clone, Debug, Serialize)]
 pub struct StartLayerOutcome {
     pub start_layer: usize,
@@ -29,50 +32,55 @@ pub struct StartLayerOutcome {
     pub kl: Option<f64>,
 }
 
-/// The outcome of every start layer l = 0 … L of `net` from its measured statistics `stats`,
-/// closed with `opts.method`, Monte Carlo seeds as in the accuracy prediction.
+/// One start layer's theory: the accuracy row, the outcome, and the units and pairs where the
+/// corrections (if any) fell back to the Gaussian closure.
+#[derive(Clone, Debug)]
+pub struct StartLayerRun {
+    pub theory: TheoryAccuracy,
+    pub outcome: StartLayerOutcome,
+    pub fallbacks: Fallbacks,
+}
+
+/// The theory from every start layer l = 0 … L of `net` from its measured statistics `stats`,
+/// closed with `opts.method` in `opts.engine`'s engine. With `corrections` (order 3 or 4) each
+/// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
+/// must hold them for every pre-activation, `Higher::InputAndPre`), the Monte Carlo seeds are
+/// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
+/// start stage.
 pub fn start_layer_outcomes(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
+    corrections: Corrections,
     timings: &Timings,
-) -> Result<Vec<StartLayerOutcome>> {
-    let input = stats
-        .get(Stage::Input)
-        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
-    let priors = class_priors(&input.counts)?;
-    let mut engine = Propagator::new();
+) -> Result<Vec<StartLayerRun>> {
+    let mut engine = opts.engine.engine();
     (0..=net.depth())
         .map(|l| {
-            let predicted = propagate_from(&mut engine, net, stats, l, opts.method, timings)?;
+            let seed = match corrections {
+                Corrections::None => gaussian_seed(opts.seed, l),
+                _ => corrected_seed(opts.seed, l),
+            };
+            let (t, predicted) =
+                theory_from(&mut engine, net, stats, l, corrections, opts, seed, timings)?;
             let output = predicted
                 .last()
-                .filter(|p| p.stage == Stage::Output)
                 .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
             let rows = compare_stages(std::slice::from_ref(output), stats, net.depth())?;
             let mean = class_means(&rows)
                 .pop()
                 .ok_or_else(|| Error::Shape("no class to compare at the output".into()))?;
-            let confusion = timings.time("Monte Carlo argmax", 0.0, || {
-                predicted_confusion(
-                    start_stage(l).to_string(),
-                    &output.per_class,
-                    &input.classes,
-                    opts.mc_samples,
-                    mix_seed(opts.seed, 1000 + l as u64),
-                )
-            })?;
-            let var: f64 = confusion
-                .rows
-                .iter()
-                .zip(&priors)
-                .map(|(r, &q)| (q * r.stderr[r.class]).powi(2))
-                .sum();
-            Ok(StartLayerOutcome {
+            let mut theory = t.accuracy;
+            if corrections != Corrections::None && l < net.depth() {
+                theory.start_stage = corrected_label(l, corrections);
+            }
+            let mut confusion = t.confusion;
+            confusion.source.clone_from(&theory.start_stage);
+            let outcome = StartLayerOutcome {
                 start_layer: l,
-                start_stage: start_stage(l).to_string(),
-                accuracy: confusion.accuracy(&priors),
-                accuracy_stderr: var.sqrt(),
+                start_stage: theory.start_stage.clone(),
+                accuracy: theory.accuracy,
+                accuracy_stderr: theory.stderr,
                 confusion,
                 cov_rel_err: mean.cov_rel_err,
                 kl: rows
@@ -80,6 +88,11 @@ pub fn start_layer_outcomes(
                     .map(|r| r.kl)
                     .sum::<Option<f64>>()
                     .map(|s| s / rows.len() as f64),
+            };
+            Ok(StartLayerRun {
+                theory,
+                outcome,
+                fallbacks: engine.fallbacks(),
             })
         })
         .collect()

@@ -43,7 +43,8 @@ pub struct AnalyzeArgs {
     /// `corrflow propagate --help`).
     #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
     pub affine: AffineStrategy,
-    /// (Adds the row "x+κ": the theory from the input corrected at h1 at this order.)
+    /// (Adds the row "x+κ", the theory from the input corrected at h1 at this order, and the
+    /// error budget of this order, each start layer corrected at its first nonlinearity.)
     #[command(flatten)]
     pub order: OrderArgs,
     /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact).

@@ -162,3 +162,67 @@ fn gaussian_outputs_have_edgeworth_close_to_gaussian() {
         assert!((c.weight_mean - 1.0).abs() < 0.01);
     }
 }
+
+/// The order dimension of the budget on a quadratic network with two hidden layers, whose
+/// κ₃/κ₄-corrected closure reproduces the next layer's sample mean and covariance exactly
+/// (Σ_z is a function of h's moments to 4th order, all measured on the same samples). At
+/// `--order 4` the theory from z¹ corrected at h² is therefore exact at the output, as is the
+/// theory from z² (affine): the order-4 step of layer 2 vanishes to rounding — covariance, KL and
+/// accuracy (2 outputs: exact, no Monte Carlo) — while the Gaussian step of that layer is of
+/// order one on skewed data. The theory from x corrected at h¹ reaches z¹ exactly and then
+/// closes h² Gaussian, so its errors are those of the Gaussian theory from z¹.
+#[test]
+fn order_four_budget_step_vanishes_where_the_quadratic_closure_is_exact() {
+    let data = corrflow::data::HigherOrderConfig {
+        n_train: 4000,
+        n_test: 10,
+        ..Default::default()
+    }
+    .generate()
+    .unwrap()
+    .train;
+    let mut net = Mlp::init(&[10, 8, 6, 2], Activation::Quadratic { alpha: 0.5 }, 1.0, 4).unwrap();
+    net.layers[0].b = faer::Col::from_fn(8, |i| 0.1 * i as f64 - 0.4);
+    let opts = AnalysisOptions {
+        order: Corrections::K3K4,
+        ..options(4)
+    };
+    let (a, _) = analyze(&net, &data, opts, &Timings::disabled()).unwrap();
+    let orders: Vec<usize> = a.error_budget.iter().map(|b| b.order).collect();
+    assert_eq!(orders, [2, 4]);
+    let (gauss, fourth) = (&a.error_budget[0], &a.error_budget[1]);
+    let (g2, k2) = (gauss.steps[1].errors, fourth.steps[1].errors);
+    assert_eq!(
+        (gauss.steps[1].layer, fourth.steps[1].layer),
+        (Some(2), Some(2))
+    );
+    assert!(
+        k2.cov_rel_err.abs() < 1e-9,
+        "order-4 step of layer 2: {k2:?}"
+    );
+    assert!(
+        k2.kl.unwrap().abs() < 1e-9,
+        "order-4 step of layer 2: {k2:?}"
+    );
+    assert!(
+        k2.accuracy_err.abs() < 1e-9,
+        "order-4 step of layer 2: {k2:?}"
+    );
+    assert!(
+        g2.cov_rel_err > 0.05,
+        "the Gaussian closure of layer 2 loses something: {g2:?}"
+    );
+    let (e4, e2) = (fourth.by_start_layer[0], gauss.by_start_layer[1]);
+    assert!((e4.cov_rel_err - e2.cov_rel_err).abs() < 1e-9 * (1.0 + e2.cov_rel_err));
+    assert!((e4.kl.unwrap() - e2.kl.unwrap()).abs() < 1e-9 * (1.0 + e2.kl.unwrap()));
+    assert!((e4.accuracy_err - e2.accuracy_err).abs() < 1e-9);
+    // The last step, E(L), has no closure to correct: the same in both budgets.
+    assert_eq!(gauss.steps[2].errors, fourth.steps[2].errors);
+    // The row "x+κ" is the order-4 theory from the input.
+    let k3k4 = a.theory_accuracy_k3k4.as_ref().unwrap();
+    assert_eq!(k3k4.start_stage, "x (+κ₃/κ₄ at h1)");
+    assert_eq!(
+        k3k4.accuracy - a.network_accuracy,
+        fourth.by_start_layer[0].accuracy_err
+    );
+}

@@ -52,8 +52,9 @@ impl WeightSummary {
 /// P(argmax y = k) for y ~ N(mean, cov), every k; ties go to the lowest index.
 ///
 /// * 1 output: p = (1).
-/// * 2 outputs: exact, p₀ = Φ(Δμ/√v), p₁ = 1 − p₀ (Δμ = μ₀ − μ₁, v = Σ₀₀ + Σ₁₁ − 2Σ₀₁), as
-///   [`super::prob_argmax`].
+/// * 2 outputs: exact, p₀ = Φ(Δμ/√v), p₁ = Φ(−Δμ/√v) (Δμ = μ₀ − μ₁, v = Σ₀₀ + Σ₁₁ − 2Σ₀₁),
+///   each from [`super::prob_argmax`] (so p\[c\] equals it bit for bit; Φ(−Δμ/√v) keeps a tiny
+///   p₁ that 1 − p₀ would round to 0).
 /// * ≥ 3 outputs: Monte Carlo on the draws of [`super::prob_argmax`] with the same seed (so
 ///   p\[c\] there equals p\[c\] here bit for bit), see [`weighted_argmax`] with w = 1.
 pub fn argmax_distribution(
@@ -79,7 +80,8 @@ pub fn argmax_distribution(
         1 => Ok(exact(vec![1.0])),
         2 => {
             let (p0, _) = super::prob_argmax(mean, cov, 0, n_samples, seed)?;
-            Ok(exact(vec![p0, 1.0 - p0]))
+            let (p1, _) = super::prob_argmax(mean, cov, 1, n_samples, seed)?;
+            Ok(exact(vec![p0, p1]))
         }
         _ => {
             let sampler = GaussianSampler::new(mean, cov)?;
