@@ -69,20 +69,8 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
 #[test]
 fn relu_takes_an_order() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("relu.safetensors");
+    let model = relu_xor_model(dir.path());
     let m = model.to_str().unwrap();
-    json(&corrflow(&[
-        "train",
-        "--task",
-        "xor",
-        "--activation",
-        "relu",
-        "--epochs",
-        "2",
-        "--json",
-        "--out",
-        m,
-    ]));
     let run = |order: &str| {
         json(&corrflow(&[
             "propagate",
@@ -125,20 +113,8 @@ fn relu_takes_an_order() {
 #[test]
 fn bad_requests_are_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("relu.safetensors");
+    let model = relu_xor_model(dir.path());
     let m = model.to_str().unwrap();
-    json(&corrflow(&[
-        "train",
-        "--task",
-        "xor",
-        "--activation",
-        "relu",
-        "--epochs",
-        "2",
-        "--json",
-        "--out",
-        m,
-    ]));
     let cases: [(&[&str], &str); 4] = [
         (
             &["propagate", "--model", m, "--task", "xor", "--order", "5"],
@@ -242,4 +218,22 @@ fn precision_and_affine_flags() {
     ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--affine"));
+}
+
+/// Trains a 2-epoch relu network on XOR into `dir`/relu.safetensors and returns its path.
+fn relu_xor_model(dir: &std::path::Path) -> std::path::PathBuf {
+    let model = dir.join("relu.safetensors");
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--activation",
+        "relu",
+        "--epochs",
+        "2",
+        "--json",
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    model
 }
