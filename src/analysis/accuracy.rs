@@ -303,7 +303,7 @@ pub fn corrected_seed(seed: u64, layer: usize) -> u64 {
 /// `order` (3: κ₃, 4: κ₃ and κ₄; [`crate::propagate::closures::edgeworth`]); later layers stay
 /// Gaussian. At order 2 a quadratic network is still corrected at order 4, where its closure is
 /// exact (DESIGN.md §3): see [`corrected_order`]. `None` when there is no order to apply, and
-/// when `stats` carry no κ slices of h¹ (`Higher::InputAndPre`). Returns the accuracy with the
+/// when `stats` carry no κ slices of h¹ (`Higher::Pre`). Returns the accuracy with the
 /// corrections' fallback counts. The gap between this and the plain A_0 is the part of the
 /// input layer's error that the third and fourth cumulants of the data explain.
 pub fn corrected_input_accuracy(

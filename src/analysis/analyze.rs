@@ -179,7 +179,7 @@ pub fn analyze(
     }
     let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
     let higher = if quadratic || opts.order != Corrections::None {
-        Higher::InputAndPre
+        Higher::Pre
     } else {
         Higher::None
     };

@@ -44,7 +44,7 @@ pub struct StartLayerRun {
 /// The theory from every start layer l = 0 … L of `net` from its measured statistics `stats`,
 /// closed with `opts.method` in `opts.engine`'s engine. With `corrections` (order 3 or 4) each
 /// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
-/// must hold them for every pre-activation, `Higher::InputAndPre`), the Monte Carlo seeds are
+/// must hold them for every pre-activation, `Higher::Pre`), the Monte Carlo seeds are
 /// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
 /// start stage.
 pub fn start_layer_outcomes(

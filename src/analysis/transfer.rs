@@ -72,7 +72,7 @@ const COV_TERMS: [(&str, &str); 5] = [
 ];
 
 /// The decomposition at every hidden layer of a quadratic network, from statistics measured
-/// with κ slices of every pre-activation (`Higher::InputAndPre`). `None` for other activations.
+/// with κ slices of every pre-activation (`Higher::Pre`). `None` for other activations.
 pub fn quadratic_transfer(net: &Mlp, stats: &LayerStats) -> Result<Option<Vec<LayerTransfer>>> {
     let Some(Activation::Quadratic { alpha }) = net.activation.uniform() else {
         return Ok(None);

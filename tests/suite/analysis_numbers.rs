@@ -213,7 +213,7 @@ fn quadratic_transfer_terms_add_up_to_the_measured_moments() {
     let data = split.train;
     let mut net = Mlp::init(&[6, 8, 5, 2], Activation::Quadratic { alpha: 0.4 }, 1.0, 2).unwrap();
     net.layers[0].b = Col::from_fn(8, |i| 0.2 * i as f64 - 0.5);
-    let stats = layer_stats(&net, &data, Higher::InputAndPre, 512).unwrap();
+    let stats = layer_stats(&net, &data, Higher::Pre, 512).unwrap();
     let transfer = quadratic_transfer(&net, &stats)
         .unwrap()
         .expect("quadratic");
@@ -306,7 +306,7 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
     .train;
     let mut net = Mlp::init(&[10, 12, 2], Activation::Quadratic { alpha: 0.5 }, 1.0, 3).unwrap();
     net.layers[0].b = Col::from_fn(12, |i| 0.1 * i as f64 - 0.6);
-    let stats = layer_stats(&net, &data, Higher::InputAndPre, 1024).unwrap();
+    let stats = layer_stats(&net, &data, Higher::Pre, 1024).unwrap();
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,
         mc_samples: 4,
@@ -335,7 +335,7 @@ fn corrected_input_theory_equals_theory_from_the_first_layer() {
         plain[0].accuracy
     );
     let relu = Mlp::init(&[10, 12, 2], Activation::Relu, 1.0, 3).unwrap();
-    let stats = layer_stats(&relu, &data, Higher::InputAndPre, 1024).unwrap();
+    let stats = layer_stats(&relu, &data, Higher::Pre, 1024).unwrap();
     assert!(
         corrected_input_accuracy(&relu, &stats, opts, Corrections::None, &Timings::disabled())
             .unwrap()

@@ -199,7 +199,7 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
         n_classes: 2,
     };
     let net = random_net(&[d, 6, 2], Activation::Quadratic { alpha: 0.5 }, 5);
-    let stats = layer_stats(&net, &data, Higher::InputAndPre, 8192).unwrap();
+    let stats = layer_stats(&net, &data, Higher::Pre, 8192).unwrap();
     let start = &stats.get(Stage::Input).unwrap().per_class;
     let first_pre = &stats.get(Stage::Pre(1)).unwrap().per_class;
     let measured = &stats.get(Stage::Post(1)).unwrap().per_class;
