@@ -14,7 +14,7 @@ use crate::cumtrain::{
 };
 use crate::error::Result;
 use crate::io::check_output_file;
-use crate::net::train::{EpochStats, TrainConfig};
+use crate::net::train::{EpochStats, StepPhases, TrainConfig};
 use crate::net::{model_io, Precision};
 use crate::timing::{TimingSummary, Timings};
 
@@ -151,26 +151,44 @@ pub fn train_model(
 impl TrainReport {
     /// `training epoch  min … s  median … s  (E epochs, f64, … GFLOP/s at the median)`: the
     /// per-epoch figure of `--timings` for the samples objective (the first epoch includes
-    /// buffer allocation and thread start-up, so the median is the steady state).
+    /// buffer allocation and thread start-up, so the median is the steady state), and below it
+    /// `training step phases` with each phase's median seconds per epoch ([`StepPhases`]).
     pub fn epoch_line(&self) -> Option<String> {
         (self.objective == Objective::Samples).then(|| {
-            epoch_line(
+            let line = epoch_line(
                 &self.epoch_seconds,
                 self.epoch_flops,
                 self.config.train.precision,
+            );
+            let phases: Vec<StepPhases> = self.epochs.iter().filter_map(|e| e.phases).collect();
+            if phases.is_empty() {
+                return line;
+            }
+            let medians = StepPhases::NAMES.iter().enumerate().map(|(k, name)| {
+                let seconds: Vec<f64> = phases.iter().map(|p| p.seconds()[k]).collect();
+                format!("{name} {:.4}", min_median(&seconds).1)
+            });
+            format!(
+                "{line}\ntraining step phases  (median s per epoch)  {}",
+                medians.collect::<Vec<_>>().join("  ")
             )
         })
     }
 }
 
-fn epoch_line(seconds: &[f64], epoch_flops: f64, precision: Precision) -> String {
-    let mut sorted = seconds.to_vec();
+/// (min, median) of `values`; NaN for none.
+fn min_median(values: &[f64]) -> (f64, f64) {
+    let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
-    let (min, median) = match sorted.len() {
+    match sorted.len() {
         0 => (f64::NAN, f64::NAN),
         n if n % 2 == 1 => (sorted[0], sorted[n / 2]),
         n => (sorted[0], 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])),
-    };
+    }
+}
+
+fn epoch_line(seconds: &[f64], epoch_flops: f64, precision: Precision) -> String {
+    let (min, median) = min_median(seconds);
     format!(
         "training epoch  min {min:.4} s  median {median:.4} s  ({} epochs, {precision}, {:.1} GFLOP/s at the median)",
         seconds.len(),

@@ -121,6 +121,7 @@ pub fn train_cumulants(
                 closure_loss: closure_sum / steps as f64,
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
             }),
+            phases: None,
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
             return Err(Error::config(

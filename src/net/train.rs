@@ -5,6 +5,7 @@
 //! `tests/train_threads.rs`).
 
 use std::fmt;
+use std::time::Instant;
 
 use clap::ValueEnum;
 
@@ -101,6 +102,46 @@ pub struct EpochStats {
     /// The cumulant objective's parts (`--objective cumulants` only).
     #[serde(flatten)]
     pub parts: Option<ObjectiveParts>,
+    /// Where the epoch's steps spent their time (samples objective only; `--timings`).
+    #[serde(skip)]
+    pub phases: Option<StepPhases>,
+}
+
+/// Wall seconds one epoch of mini-batch training spent in each phase of its steps, summed
+/// over the batches: gathering the batch's columns, the forward pass, loss and accuracy,
+/// backpropagation, the optimiser step. Timed on the thread that runs the loop, so a phase's
+/// 1 → 2 thread ratio is its own speed-up, and phases that do not gain show the serial part.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepPhases {
+    pub gather: f64,
+    pub forward: f64,
+    pub loss: f64,
+    pub backward: f64,
+    pub update: f64,
+}
+
+impl StepPhases {
+    /// The phases' names, in step order.
+    pub const NAMES: [&'static str; 5] = ["gather", "forward", "loss", "backward", "update"];
+
+    /// The phases' seconds, in the order of [`StepPhases::NAMES`].
+    pub fn seconds(&self) -> [f64; 5] {
+        [
+            self.gather,
+            self.forward,
+            self.loss,
+            self.backward,
+            self.update,
+        ]
+    }
+}
+
+/// Seconds since `*since`, which moves on to now.
+fn lap(since: &mut Instant) -> f64 {
+    let now = Instant::now();
+    let seconds = now.duration_since(*since).as_secs_f64();
+    *since = now;
+    seconds
 }
 
 /// Epoch means of the cumulant objective's parts (its guard, `cumtrain/guard.rs`): the
@@ -165,14 +206,18 @@ fn train_in<T: Real>(
     for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);
         let (mut loss_sum, mut hits) = (0.0, 0usize);
+        let mut phases = StepPhases::default();
         for chunk in order.chunks(batch) {
+            let mut clock = Instant::now();
             let b = chunk.len();
             for (c, &i) in chunk.iter().enumerate() {
                 xb.col_mut(c).copy_from(data_x.col(i));
                 labels[c] = data.labels[i];
             }
+            phases.gather += lap(&mut clock);
             let x = xb.as_ref().subcols(0, b);
             net.forward_into(x, &mut fp);
+            phases.forward += lap(&mut clock);
             hits += argmax_columns(fp.output())
                 .zip(&labels[..b])
                 .filter(|(p, &l)| *p == l as usize)
@@ -184,15 +229,19 @@ fn train_in<T: Real>(
                 &labels[..b],
                 out_delta.as_mut().subcols_mut(0, b),
             ) * b as f64;
+            phases.loss += lap(&mut clock);
             backprop(net, x, &fp, &mut deltas, &mut grads);
+            phases.backward += lap(&mut clock);
             step += 1;
             update(net, &grads, &mut state1, &mut state2, cfg, step);
+            phases.update += lap(&mut clock);
         }
         let stats = EpochStats {
             epoch,
             loss: loss_sum / data.len() as f64,
             train_accuracy: hits as f64 / data.len() as f64,
             parts: None,
+            phases: Some(phases),
         };
         if !stats.loss.is_finite() {
             return Err(Error::config(

@@ -226,3 +226,42 @@ fn training_is_deterministic_for_a_seed() {
     };
     assert_eq!(run(), run());
 }
+
+/// `train --timings` breaks the epoch into its step phases on stderr, below the epoch line:
+/// every phase named once, in step order, with a finite non-negative number of seconds (only
+/// the structure is checked, never a time).
+#[test]
+fn timings_show_the_training_step_phases() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "3",
+        "--timings",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("training step phases"))
+        .unwrap_or_else(|| panic!("no phases line in\n{stderr}"));
+    assert!(lines[at - 1].starts_with("training epoch"), "{stderr}");
+    let cells: Vec<&str> = lines[at]
+        .split_once("per epoch)")
+        .unwrap_or_else(|| panic!("{}", lines[at]))
+        .1
+        .split_whitespace()
+        .collect();
+    let names: Vec<&str> = cells.iter().step_by(2).copied().collect();
+    assert_eq!(names, ["gather", "forward", "loss", "backward", "update"]);
+    for seconds in cells.iter().skip(1).step_by(2) {
+        let s: f64 = seconds.parse().unwrap();
+        assert!(s.is_finite() && s >= 0.0, "{}", lines[at]);
+    }
+}
