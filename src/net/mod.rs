@@ -8,6 +8,7 @@ pub mod mlp;
 pub mod model_io;
 pub mod precision;
 pub mod stage;
+pub mod step;
 pub mod train;
 
 pub use activation::Activation;
