@@ -222,10 +222,6 @@ pub fn theory_from<'e>(
     seed: u64,
     timings: &Timings,
 ) -> Result<(LayerTheory, &'e [Predicted])> {
-    let input = stats
-        .get(Stage::Input)
-        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
-    let priors = class_priors(&input.counts)?;
     let predicted = propagate_from(
         engine,
         net,
@@ -234,6 +230,25 @@ pub fn theory_from<'e>(
         (opts.method, corrections),
         timings,
     )?;
+    let theory = theory_of(stats, from, predicted, opts, seed, timings)?;
+    Ok((theory, predicted))
+}
+
+/// The accuracy and confusion of the propagated stages `predicted` (the output last) from
+/// start layer `from`: one Monte Carlo argmax distribution per class with seeds derived from
+/// `seed` ([`predicted_confusion`]).
+pub fn theory_of(
+    stats: &LayerStats,
+    from: usize,
+    predicted: &[Predicted],
+    opts: AccuracyOptions,
+    seed: u64,
+    timings: &Timings,
+) -> Result<LayerTheory> {
+    let input = stats
+        .get(Stage::Input)
+        .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
+    let priors = class_priors(&input.counts)?;
     let output = output_of(predicted)?;
     let degenerate = any_point_mass(output, &priors);
     let flops = output
@@ -252,13 +267,10 @@ pub fn theory_from<'e>(
         )
     })?;
     let accuracy = TheoryAccuracy::from_confusion(from, &confusion, &priors, degenerate);
-    Ok((
-        LayerTheory {
-            accuracy,
-            confusion,
-        },
-        predicted,
-    ))
+    Ok(LayerTheory {
+        accuracy,
+        confusion,
+    })
 }
 
 /// A_l for every start layer l = 0 … L, from the measured statistics `stats` of `net`; one

@@ -12,13 +12,13 @@ use super::budget::{error_budget, OrderBudget};
 use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
 use super::outputs::ClassOutputs;
-use super::start_layers::{start_layer_outcomes, StartLayerOutcome};
+use super::start_layers::{carried_start_layer_outcomes, start_layer_outcomes, StartLayerOutcome};
 use super::surrogate::{binomial_stderr, surrogate_accuracy, surrogate_flops, SurrogateAccuracy};
 use super::tails::{output_tails, OutputTails};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
-use crate::measure::{layer_stats_timed, Higher};
+use crate::measure::{layer_stats_timed, CarryMode, CarryReport, CarrySettings, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
@@ -45,6 +45,10 @@ pub struct AnalysisOptions {
     /// "x+κ" and the budget of that order; quadratic networks are corrected at order 4 even at
     /// order 2, where their closure is exact).
     pub order: Corrections,
+    /// `--carry`: `order` at each start layer's first nonlinearity only, or carried through
+    /// every later layer from the κ tensors measured at h^{l+1}
+    /// ([`super::start_layers::carried_start_layer_outcomes`]).
+    pub carry: CarrySettings,
     /// Seed of every random draw (Monte Carlo, surrogates).
     pub seed: u64,
     /// How the propagations compute (`--precision`, `--affine`).
@@ -75,6 +79,14 @@ pub struct Analysis {
     pub order: u8,
     /// Units and pairs (over all classes) where those corrections broke down and stayed Gaussian.
     pub fallbacks: Option<Fallbacks>,
+    /// Under `--carry depth`: per carried start layer, the order carried to which stage per
+    /// class and every fallback.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub carried: Vec<CarryReport>,
+    /// Under `--carry depth`: the carried theory from each start layer l = 0 … L at the output
+    /// (l = L: the plain theory, the map to y being exact).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub carried_start_layers: Vec<StartLayerOutcome>,
     pub surrogate_accuracy: SurrogateAccuracy,
     /// One entry per stage: x, h1, z1, …, y.
     pub information: Vec<StageInformation>,
@@ -102,6 +114,18 @@ pub struct Analysis {
     pub output_tails_note: Option<String>,
 }
 
+/// The order carried through depth under `--carry depth` (None under `--carry first`); at
+/// order 2 there is nothing to carry and the request is refused.
+fn carried_order(carry: CarryMode, order: Corrections) -> Result<Option<Corrections>> {
+    match (carry, order) {
+        (CarryMode::First, _) => Ok(None),
+        (CarryMode::Depth, Corrections::None) => Err(Error::Unsupported(
+            "--carry depth carries κ₃/κ₄ through the layers: it needs --order 3 or 4, got 2".into(),
+        )),
+        (CarryMode::Depth, o) => Ok(Some(o)),
+    }
+}
+
 /// Number of off-diagonal confusions listed.
 const LARGEST_CONFUSIONS: usize = 6;
 
@@ -127,6 +151,7 @@ pub struct Heatmap {
 /// ```
 /// use corrflow::analysis::{analyze, AnalysisOptions};
 /// use corrflow::data::Dataset;
+/// use corrflow::measure::CarrySettings;
 /// use corrflow::net::{Activation, Mlp};
 /// use corrflow::propagate::closures::{ClosureMethod, Corrections};
 /// use corrflow::propagate::EngineSettings;
@@ -147,6 +172,7 @@ pub struct Heatmap {
 ///     ridge: 1e-9,
 ///     heatmap_layer: 1,
 ///     order: Corrections::None,
+///     carry: CarrySettings::default(),
 ///     seed: 1,
 ///     engine: EngineSettings::default(),
 /// };
@@ -178,7 +204,8 @@ pub fn analyze(
         return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
     }
     let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
-    let higher = if quadratic || opts.order != Corrections::None {
+    let carried = carried_order(opts.carry.mode, opts.order)?;
+    let higher = if quadratic || (opts.order != Corrections::None && carried.is_none()) {
         Higher::Pre
     } else {
         Higher::None
@@ -198,16 +225,35 @@ pub fn analyze(
         runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
     // The theory corrected at order 3/4 at the first nonlinearity after each start layer: the
     // row "x+κ" (from l = 0) and the error budget of that order.
-    let corrected_order = corrected_order(net, opts.order).filter(|_| has_kappa(&stats, 1));
-    let corrected = match corrected_order {
-        Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, timings)?,
-        None => Vec::new(),
+    let (corrected_order, corrected, carried) = match carried {
+        Some(o) => {
+            let (runs, reports) = carried_start_layer_outcomes(
+                net,
+                data,
+                &stats,
+                acc_opts,
+                (o, opts.carry.kappa_units),
+                STATS_BATCH,
+                timings,
+            )?;
+            (Some(o), runs, reports)
+        }
+        None => {
+            let o = corrected_order(net, opts.order).filter(|_| has_kappa(&stats, 1));
+            let runs = match o {
+                Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, timings)?,
+                None => Vec::new(),
+            };
+            (o, runs, Vec::new())
+        }
     };
     let order = corrected_order.map_or(2, |o| o.order());
     let (theory_k3k4, fallbacks) = corrected
         .first()
         .map(|r| (r.theory.clone(), r.fallbacks))
         .unzip();
+    // The carried runs report their fallbacks in `carried`, not as unit and pair counts.
+    let fallbacks = fallbacks.filter(|_| carried.is_empty());
     let surrogate = timings.time("surrogates", 0.0, || {
         surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
     })?;
@@ -228,9 +274,13 @@ pub fn analyze(
     matrices.extend(outcomes.iter().map(|o| &o.confusion));
     let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
     let mut budget = vec![error_budget(2, &outcomes, a)?];
+    let mut carried_start_layers = Vec::new();
     if !corrected.is_empty() {
         let corrected: Vec<StartLayerOutcome> = corrected.into_iter().map(|r| r.outcome).collect();
         budget.push(error_budget(usize::from(order), &corrected, a)?);
+        if !carried.is_empty() {
+            carried_start_layers = corrected;
+        }
     }
     let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
     let (tails, tails_note) = match few {
@@ -278,6 +328,8 @@ pub fn analyze(
         theory_accuracy_k3k4: theory_k3k4,
         order,
         fallbacks,
+        carried,
+        carried_start_layers,
         surrogate_accuracy: surrogate,
         information,
         information_ridge: opts.ridge,

@@ -6,14 +6,17 @@
 use serde::Serialize;
 
 use super::accuracy::{
-    corrected_label, corrected_seed, gaussian_seed, theory_from, AccuracyOptions, TheoryAccuracy,
+    corrected_label, corrected_seed, gaussian_seed, start_stage, theory_from, theory_of,
+    AccuracyOptions, LayerTheory, TheoryAccuracy,
 };
 use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
+use crate::data::Dataset;
 use crate::error::{Error, Result};
-use crate::measure::LayerStats;
+use crate::measure::{propagate_carried, CarryReport, LayerStats};
 use crate::net::Mlp;
 use crate::propagate::closures::{Corrections, Fallbacks};
+use crate::propagate::Predicted;
 use crate::timing::Timings;
 
 /// The theory from one start layer, at the output.
@@ -63,37 +66,114 @@ pub fn start_layer_outcomes(
             };
             let (t, predicted) =
                 theory_from(&mut engine, net, stats, l, corrections, opts, seed, timings)?;
-            let output = predicted
-                .last()
-                .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
-            let rows = compare_stages(std::slice::from_ref(output), stats, net.depth())?;
-            let mean = class_means(&rows)
-                .pop()
-                .ok_or_else(|| Error::Shape("no class to compare at the output".into()))?;
-            let mut theory = t.accuracy;
-            if corrections != Corrections::None && l < net.depth() {
-                theory.start_stage = corrected_label(l, corrections);
-            }
-            let mut confusion = t.confusion;
-            confusion.source.clone_from(&theory.start_stage);
-            let outcome = StartLayerOutcome {
-                start_layer: l,
-                start_stage: theory.start_stage.clone(),
-                accuracy: theory.accuracy,
-                accuracy_stderr: theory.stderr,
-                confusion,
-                cov_rel_err: mean.cov_rel_err,
-                kl: rows
-                    .iter()
-                    .map(|r| r.kl)
-                    .sum::<Option<f64>>()
-                    .map(|s| s / rows.len() as f64),
-            };
-            Ok(StartLayerRun {
-                theory,
-                outcome,
-                fallbacks: engine.fallbacks(),
-            })
+            let label = (corrections != Corrections::None && l < net.depth())
+                .then(|| corrected_label(l, corrections));
+            let mut run = run_of(net, stats, l, t, predicted, label)?;
+            run.fallbacks = engine.fallbacks();
+            Ok(run)
         })
         .collect()
+}
+
+/// The run of start layer `l` from its theory `t` and propagated stages (the output last),
+/// labelled `label` when it is not the plain start stage.
+fn run_of(
+    net: &Mlp,
+    stats: &LayerStats,
+    l: usize,
+    t: LayerTheory,
+    predicted: &[Predicted],
+    label: Option<String>,
+) -> Result<StartLayerRun> {
+    let output = predicted
+        .last()
+        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
+    let rows = compare_stages(std::slice::from_ref(output), stats, net.depth())?;
+    let mean = class_means(&rows)
+        .pop()
+        .ok_or_else(|| Error::Shape("no class to compare at the output".into()))?;
+    let mut theory = t.accuracy;
+    if let Some(label) = label {
+        theory.start_stage = label;
+    }
+    let mut confusion = t.confusion;
+    confusion.source.clone_from(&theory.start_stage);
+    let outcome = StartLayerOutcome {
+        start_layer: l,
+        start_stage: theory.start_stage.clone(),
+        accuracy: theory.accuracy,
+        accuracy_stderr: theory.stderr,
+        confusion,
+        cov_rel_err: mean.cov_rel_err,
+        kl: rows
+            .iter()
+            .map(|r| r.kl)
+            .sum::<Option<f64>>()
+            .map(|s| s / rows.len() as f64),
+    };
+    Ok(StartLayerRun {
+        theory,
+        outcome,
+        fallbacks: Fallbacks::default(),
+    })
+}
+
+/// [`start_layer_outcomes`] with `order` (3 or 4) carried through every layer after each start
+/// layer l < L from the κ tensors measured at h^{l+1} on `data` ([`propagate_carried`], classes
+/// one at a time, `batch` samples per forward pass); from l = L the map to y is exact and the
+/// plain theory is used. Labels "x (κ₃ carried from h1)" …; seeds [`corrected_seed`]. Returns
+/// the runs and, per carried start layer, what the carry did.
+pub fn carried_start_layer_outcomes(
+    net: &Mlp,
+    data: &Dataset,
+    stats: &LayerStats,
+    opts: AccuracyOptions,
+    (order, kappa_units): (Corrections, Option<usize>),
+    batch: usize,
+    timings: &Timings,
+) -> Result<(Vec<StartLayerRun>, Vec<CarryReport>)> {
+    let mut engine = opts.engine.engine();
+    let mut reports = Vec::new();
+    let mut runs = Vec::new();
+    for l in 0..=net.depth() {
+        let seed = corrected_seed(opts.seed, l);
+        if l == net.depth() {
+            let (t, predicted) = theory_from(
+                &mut engine,
+                net,
+                stats,
+                l,
+                Corrections::None,
+                opts,
+                seed,
+                timings,
+            )?;
+            runs.push(run_of(net, stats, l, t, predicted, None)?);
+            continue;
+        }
+        let start = stats.get(start_stage(l)).ok_or_else(|| {
+            Error::Shape(format!("no measured statistics for {}", start_stage(l)))
+        })?;
+        let (predicted, report) = propagate_carried(
+            &mut engine,
+            net,
+            data,
+            l,
+            (&start.per_class, &start.classes),
+            (usize::from(order.order()), kappa_units),
+            opts.method,
+            batch,
+            timings,
+        )?;
+        let t = theory_of(stats, l, &predicted, opts, seed, timings)?;
+        let kappa = if order == Corrections::K3 {
+            "κ₃"
+        } else {
+            "κ₃/κ₄"
+        };
+        let label = format!("{} ({kappa} carried from h{})", start_stage(l), l + 1);
+        runs.push(run_of(net, stats, l, t, &predicted, Some(label))?);
+        reports.push(report);
+    }
+    Ok((runs, reports))
 }

@@ -86,6 +86,7 @@ impl AnalyzeArgs {
                 closure: self.closure,
                 affine: self.affine,
                 order: self.order.corrections(),
+                carry: self.order.carry(),
                 mc_samples: self.mc_samples,
                 surrogate_samples: self.surrogate_samples,
                 ridge: self.ridge,

@@ -4,6 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use corrflow::config::defaults;
+use corrflow::measure::{CarryMode, CarrySettings};
 use corrflow::propagate::closures::Corrections;
 
 #[derive(Clone, Copy, Debug, Args)]
@@ -17,6 +18,18 @@ pub struct OrderArgs {
     /// Old spelling of --order: `none` = --order 2, `k3k4` = --order 4.
     #[arg(long, value_enum, value_name = "none|k3k4", conflicts_with = "order")]
     pub corrections: Option<LegacyCorrections>,
+    /// Where --order 3|4 applies: `first` = the first nonlinearity after the start layer, from
+    /// its measured κ slices; `depth` = every later layer, the full κ₃ (κ₄) tensors measured
+    /// at the first pre-activation and carried (memory N³ / N⁴ per class: order 4 up to width
+    /// 143, order 3 up to 754).
+    #[arg(long, value_enum, default_value_t = CarryMode::First)]
+    pub carry: CarryMode,
+    /// With --carry depth: carry κ₃/κ₄ on the R units of each layer with the largest
+    /// σ(z)·‖W column‖ only (an approximation for wide layers; memory N² + R⁴, the rule on
+    /// R⁴/24 entries). Default: the full tensors where they fit, else 128 (order 3) / 32
+    /// (order 4).
+    #[arg(long, value_name = "R", requires = "carry")]
+    pub kappa_units: Option<usize>,
 }
 
 /// The values `--corrections` took before `--order`.
@@ -30,6 +43,14 @@ pub enum LegacyCorrections {
 }
 
 impl OrderArgs {
+    /// `--carry` and `--kappa-units`.
+    pub fn carry(&self) -> CarrySettings {
+        CarrySettings {
+            mode: self.carry,
+            kappa_units: self.kappa_units,
+        }
+    }
+
     /// The corrections these flags ask for.
     pub fn corrections(&self) -> Corrections {
         match self.corrections {

@@ -66,6 +66,7 @@ impl From<&PropagateArgs> for RunConfig {
                 on: a.on,
                 closure: a.closure,
                 order: a.order.corrections(),
+                carry: a.order.carry(),
                 from_layer: a.from_layer,
                 stats_batch: a.batch,
                 affine: a.affine,

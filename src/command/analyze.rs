@@ -10,12 +10,14 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown};
+use crate::analysis::accuracy::start_stage;
 use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{Field, On, RunConfig};
 use crate::data::Split;
 use crate::error::{Error, Result};
+use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats};
 use crate::net::{model_io, Mlp};
 use crate::propagate::ClosurePair;
@@ -226,8 +228,8 @@ impl fmt::Display for AnalyzeReport {
             a.network_accuracy, a.network_accuracy_stderr
         )?;
         let mut theory = tables::theory(a);
-        if let Some(t) = &a.theory_accuracy_k3k4 {
-            theory.row_with_note(
+        match &a.theory_accuracy_k3k4 {
+            Some(t) if a.carried.is_empty() => theory.row_with_note(
                 vec![
                     "0".into(),
                     "x+κ".into(),
@@ -236,11 +238,27 @@ impl fmt::Display for AnalyzeReport {
                     format!("{:+.4}", t.accuracy - a.network_accuracy),
                 ],
                 format!("(order {} at h1, the first nonlinearity)", a.order),
+            ),
+            _ => {}
+        }
+        for (o, r) in a.carried_start_layers.iter().zip(&a.carried) {
+            theory.row_with_note(
+                vec![
+                    o.start_layer.to_string(),
+                    format!("{}+κ", start_stage(o.start_layer)),
+                    format!("{:.4}", o.accuracy),
+                    format!("{:.4}", o.accuracy_stderr),
+                    format!("{:+.4}", o.accuracy - a.network_accuracy),
+                ],
+                format!("(order {} carried from {} to y)", r.order, r.measured_at),
             );
         }
         write!(f, "{}", theory.text(None))?;
-        if let Some(fallbacks) = &a.fallbacks {
+        if let Some(fallbacks) = a.fallbacks.as_ref().filter(|_| a.carried.is_empty()) {
             writeln!(f, "{}", super::propagate::fallback_line(fallbacks))?;
+        }
+        for line in a.carried.iter().flat_map(CarryReport::lines) {
+            writeln!(f, "{line}")?;
         }
         writeln!(f)?;
         write!(f, "{}", tables::surrogates(a).text(None))?;

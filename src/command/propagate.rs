@@ -12,9 +12,9 @@ use crate::analysis::{class_means, compare_stages, comparison_flops, StageCompar
 use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
-use crate::measure::{layer_stats_timed, Higher};
+use crate::measure::{layer_stats_timed, propagate_carried, CarryMode, CarryReport, Higher};
 use crate::net::Stage;
-use crate::propagate::closures::Fallbacks;
+use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::ClosurePair;
 use crate::propagate::PropagateOptions;
 use crate::report::tables;
@@ -35,6 +35,9 @@ pub struct PropagateReport {
     pub order: u8,
     /// Units and pairs where the corrections broke down and the Gaussian was kept.
     pub fallbacks: Fallbacks,
+    /// With `--carry depth`: the order carried to which stage per class, and every fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried: Option<CarryReport>,
     pub layers: Vec<StageComparison>,
     pub wall_seconds: f64,
     /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
@@ -81,13 +84,12 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         ));
     }
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
-    let stats = layer_stats_timed(
-        &net,
-        data,
-        Higher::for_propagation(a.order, a.from_layer, net.depth()),
-        a.stats_batch,
-        timings,
-    )?;
+    let carried = carried_order(a.carry.mode, a.order, a.from_layer, net.depth())?;
+    let higher = match carried {
+        Some(_) => Higher::None,
+        None => Higher::for_propagation(a.order, a.from_layer, net.depth()),
+    };
+    let stats = layer_stats_timed(&net, data, higher, a.stats_batch, timings)?;
     let start_stage = match a.from_layer {
         0 => Stage::Input,
         l => Stage::Post(l),
@@ -102,16 +104,35 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         corrections: a.order,
     };
     let start_moments = measured(start_stage);
-    engine.run(
-        &net,
-        a.from_layer,
-        start_moments,
-        first_pre,
-        options,
-        timings,
-    )?;
-    let fallbacks = engine.fallbacks();
-    let predicted = engine.into_stages();
+    let (predicted, fallbacks, carried) = match carried {
+        Some(order) => {
+            let classes = &stats.get(start_stage).expect("measured").classes;
+            let (predicted, report) = propagate_carried(
+                &mut engine,
+                &net,
+                data,
+                a.from_layer,
+                (start_moments, classes),
+                (order, a.carry.kappa_units),
+                a.closure,
+                a.stats_batch,
+                timings,
+            )?;
+            (predicted, Fallbacks::default(), Some(report))
+        }
+        None => {
+            engine.run(
+                &net,
+                a.from_layer,
+                start_moments,
+                first_pre,
+                options,
+                timings,
+            )?;
+            let fallbacks = engine.fallbacks();
+            (engine.into_stages(), fallbacks, None)
+        }
+    };
     let layers = timings.time("comparison", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
     })?;
@@ -127,6 +148,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         closure,
         order: a.order.order(),
         fallbacks,
+        carried,
         layers,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
@@ -156,8 +178,14 @@ impl fmt::Display for PropagateReport {
             "closure     {} from layer {}, order {}",
             self.closure, self.from_layer, self.order
         )?;
-        if self.order > 2 {
-            writeln!(f, "{}", fallback_line(&self.fallbacks))?;
+        match &self.carried {
+            Some(c) => {
+                for line in c.lines() {
+                    writeln!(f, "{line}")?;
+                }
+            }
+            None if self.order > 2 => writeln!(f, "{}", fallback_line(&self.fallbacks))?,
+            None => {}
         }
         writeln!(f)?;
         write!(f, "{}", tables::comparisons(&self.layers).text(None))?;
@@ -170,6 +198,25 @@ impl fmt::Display for PropagateReport {
         )?;
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
+    }
+}
+
+/// The order carried through depth (`--carry depth`), or None for the first-nonlinearity
+/// corrections (`--carry first`, the default) and for the last hidden layer, from which the map
+/// to y is exact; `--carry depth` at order 2 is refused.
+pub fn carried_order(
+    carry: CarryMode,
+    order: Corrections,
+    from: usize,
+    depth: usize,
+) -> Result<Option<usize>> {
+    match (carry, order) {
+        (CarryMode::First, _) => Ok(None),
+        (CarryMode::Depth, Corrections::None) => Err(Error::Unsupported(
+            "--carry depth carries κ₃/κ₄ through the layers: it needs --order 3 or 4, got 2".into(),
+        )),
+        (CarryMode::Depth, _) if from >= depth => Ok(None),
+        (CarryMode::Depth, o) => Ok(Some(usize::from(o.order()))),
     }
 }
 

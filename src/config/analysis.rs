@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::defaults;
 use crate::analysis::AnalysisOptions;
 use crate::data::{Dataset, Split};
+use crate::measure::CarrySettings;
 use crate::net::Precision;
 use crate::propagate::affine::AffineStrategy;
 use crate::propagate::closures::{ClosureMethod, Corrections};
@@ -50,6 +51,10 @@ pub struct AnalysisConfig {
     /// `--order`: the corrections at the first nonlinearity after the start layer.
     #[serde(skip)]
     pub order: Corrections,
+    /// `--carry`, `--kappa-units`: `--order` 3/4 at the first nonlinearity only, or carried
+    /// through depth (full tensors or a leading subset of units).
+    #[serde(skip)]
+    pub carry: CarrySettings,
     /// `propagate`: start from the measured statistics of this layer.
     pub from_layer: usize,
     /// Samples per forward-pass batch when measuring statistics.
@@ -72,6 +77,7 @@ impl Default for AnalysisConfig {
             on: On::default(),
             closure: ClosureMethod::Auto,
             order: Corrections::None,
+            carry: CarrySettings::default(),
             from_layer: defaults::FROM_LAYER,
             stats_batch: defaults::STATS_BATCH,
             mc_samples: defaults::MC_SAMPLES,
@@ -104,6 +110,7 @@ impl AnalysisConfig {
             ridge: self.ridge,
             heatmap_layer: self.heatmap_layer,
             order: self.order,
+            carry: self.carry,
             seed,
         }
     }

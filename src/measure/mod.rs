@@ -1,6 +1,9 @@
 //! Measuring a network: the empirical per-class statistics of every layer from real forward
 //! passes through a trained network (DESIGN.md §1).
 
+pub mod carried;
 pub mod layers;
+pub mod tensors;
 
+pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings};
 pub use layers::{layer_stats, layer_stats_timed, Higher, LayerStats};

@@ -10,6 +10,7 @@
 
 use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
+use super::higher::hook::CarryHook;
 use super::higher::Carry;
 use super::pair::ClosurePair;
 use super::single::SinglePropagator;
@@ -175,6 +176,20 @@ impl Propagator {
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
+        self.run_hooked(net, from, start, carry, method, timings)
+    }
+
+    /// [`Propagator::run_carried`] with any [`CarryHook`] (the full tensors' [`Carry`] or the
+    /// leading-unit [`super::higher::subset::SubsetCarry`]).
+    pub fn run_hooked(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        carry: &mut dyn CarryHook,
+        method: ClosureMethod,
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
         check_start(net, from, start)?;
         carry.check(net, from, start.len())?;
         let pairs = ClosurePair::for_layers(net, method, true)?;
@@ -191,7 +206,7 @@ impl Propagator {
         from: usize,
         start: &[Moments],
         (first_pre, first_corrections): (Option<&[Moments]>, Corrections),
-        mut carry: Option<&mut Carry>,
+        mut carry: Option<&mut dyn CarryHook>,
         closures: &[&dyn Closure],
         timings: &Timings,
     ) -> Result<&[Predicted]> {

@@ -11,7 +11,7 @@ use corrflow::analysis::accuracy::{start_stage, theory_accuracy, AccuracyOptions
 use corrflow::analysis::compare::KL_RIDGE;
 use corrflow::analysis::{analyze, AnalysisOptions};
 use corrflow::data::Dataset;
-use corrflow::measure::{layer_stats, Higher};
+use corrflow::measure::{layer_stats, CarrySettings, Higher};
 use corrflow::net::{Activation, Mlp, Stage};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{propagate, EngineSettings, PropagateOptions};
@@ -56,6 +56,7 @@ fn options(mc: usize) -> AnalysisOptions {
         ridge: 1e-9,
         heatmap_layer: 1,
         order: Corrections::None,
+        carry: CarrySettings::default(),
         seed: 5,
         engine: EngineSettings::default(),
     }
@@ -185,6 +186,7 @@ fn order_four_budget_step_vanishes_where_the_quadratic_closure_is_exact() {
     net.layers[0].b = faer::Col::from_fn(8, |i| 0.1 * i as f64 - 0.4);
     let opts = AnalysisOptions {
         order: Corrections::K3K4,
+        carry: CarrySettings::default(),
         ..options(4)
     };
     let (a, _) = analyze(&net, &data, opts, &Timings::disabled()).unwrap();

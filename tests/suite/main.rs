@@ -8,6 +8,8 @@ mod common;
 mod analysis_beyond;
 mod analysis_cli;
 mod analysis_numbers;
+mod carry_cli;
+mod carry_measured;
 mod cli_propagate;
 mod cli_train;
 mod closures_bvn;

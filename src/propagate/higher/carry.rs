@@ -70,6 +70,9 @@ pub struct Carry {
     ws: TensorAffineWorkspace,
     fallback: Option<Fallback>,
     gaussian_units: Vec<GaussianUnits>,
+    /// The tensors in `pre` are the measured ones of h^{from+1}: the first [`Carry::enter`]
+    /// attaches them instead of mapping `current` ([`Carry::from_first_pre`]).
+    first_measured: bool,
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -83,7 +86,7 @@ pub struct GaussianUnits {
 /// Drops Δm and the row and column of ΔC of every unit whose corrected variance would fall
 /// below [`MIN_VARIANCE_SHARE`] of the Gaussian closure's (the expansion's breakdown for that
 /// unit: a relu unit far in its off tail under strong skew); returns how many units were kept.
-fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
+pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
     let n = inc.mean.len();
     let bad: Vec<usize> = (0..n)
         .filter(|&i| {
@@ -124,7 +127,31 @@ impl Carry {
             ws: TensorAffineWorkspace::default(),
             fallback: None,
             gaussian_units: Vec::new(),
+            first_measured: false,
         })
+    }
+
+    /// A carry of `order` from the measured tensors of the first pre-activation h^{from+1}, one
+    /// per class (e.g. [`crate::measure::tensors::measure_tensors`]): the affine map into
+    /// h^{from+1} is exact, so measuring them there equals mapping the start layer's tensors,
+    /// which are never formed (the input's N⁴ would not fit for MNIST).
+    pub fn from_first_pre(order: usize, first_pre: Vec<Tensors>) -> Result<Self> {
+        let mut carry = Self::new(order, Vec::new())?;
+        if let Some(t) = first_pre.iter().find(|t| t.k4.is_some() != (order >= 4)) {
+            return Err(Error::Shape(format!(
+                "order {order} tensors of h^(l+1) over {} units {} a κ₄ tensor",
+                t.dim(),
+                if t.k4.is_some() { "carry" } else { "lack" },
+            )));
+        }
+        carry.pre = first_pre;
+        carry.current = carry
+            .pre
+            .iter()
+            .map(|_| Tensors::gaussian(0, order))
+            .collect();
+        carry.first_measured = true;
+        Ok(carry)
     }
 
     /// Sets the memory limit of the carried tensors in bytes (default 16 GiB).
@@ -158,20 +185,31 @@ impl Carry {
     /// Checks the start tensors against the start layer and every width against the memory
     /// limit before anything runs.
     pub(crate) fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
-        if self.current.len() != classes {
+        let (tensors, at) = if self.first_measured {
+            (&self.pre, from + 1)
+        } else {
+            (&self.current, from)
+        };
+        if tensors.len() != classes {
             return Err(Error::Shape(format!(
                 "start tensors for {} classes, propagating {classes}",
-                self.current.len()
+                tensors.len()
             )));
         }
-        let width = net.widths()[from];
-        if let Some(t) = self.current.iter().find(|t| t.dim() != width) {
+        if self.first_measured && from >= net.depth() {
             return Err(Error::Shape(format!(
-                "start tensors over {} units, layer {from} has width {width}",
+                "tensors of h{} given, but layer {from} is the last hidden layer",
+                from + 1
+            )));
+        }
+        let width = net.widths()[at];
+        if let Some(t) = tensors.iter().find(|t| t.dim() != width) {
+            return Err(Error::Shape(format!(
+                "start tensors over {} units, stage {at} has width {width}",
                 t.dim()
             )));
         }
-        for (l, &n) in net.widths().iter().enumerate().skip(from) {
+        for (l, &n) in net.widths().iter().enumerate().skip(at) {
             check_memory(n, self.order(), classes, l, self.limit)?;
         }
         Ok(())
@@ -189,7 +227,14 @@ impl Carry {
         if self.fallback.is_some() {
             return Ok(());
         }
-        self.map(layer, pre, timings)?;
+        if self.first_measured {
+            self.first_measured = false;
+            for (o, t) in pre.iter_mut().zip(&self.pre) {
+                attach(o, &t.k3, t.k4.as_ref());
+            }
+        } else {
+            self.map(layer, pre, timings)?;
+        }
         for (c, (h, t)) in pre.iter().zip(&self.pre).enumerate() {
             let (skew, kurt) = standardised(h, &t.k3, t.k4.as_ref());
             if skew > MAX_SKEW || kurt > MAX_KURTOSIS {

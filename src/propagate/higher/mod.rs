@@ -9,14 +9,20 @@
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`slices`]: the N×N slices a closure reads;
-//! - [`carry`]: the per-run state the engine's hook updates.
+//! - [`carry`]: the per-run state the engine's hook updates;
+//! - [`hook`]: the hook's trait;
+//! - [`sampled`]: the tensors measured from samples;
+//! - [`subset`]: the wide-layer approximation, κ carried on a leading subset of units.
 
 pub mod affine;
 pub mod carry;
 pub mod chaos;
 pub mod closure;
 pub mod diagrams;
+pub mod hook;
+pub mod sampled;
 pub mod slices;
+pub mod subset;
 pub mod tensor;
 
 pub use carry::{Carry, Fallback, Tensors};

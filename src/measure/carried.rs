@@ -1,0 +1,308 @@
+//! Orders 3/4 carried through every layer from measured start tensors (issue #16 item 2), the
+//! path behind `propagate`/`analyze --order 3|4 --carry depth`.
+//!
+//! For start layer l (< L): h^{l+1} = W z^l + b is an affine function of the measured samples,
+//! so its full κ₃ (κ₄) is measured exactly from the projected samples of each class
+//! ([`super::tensors`]); from there [`Propagator::run_carried`] applies the closure, its
+//! chaos rule and the exact affine map of the tensors to every later layer
+//! ([`crate::propagate::higher`]). Classes run one at a time, so the memory is that of one
+//! class's tensors ([`tensor_bytes`]`(N, order, 1)` at the widest layer after l, plus the
+//! measurement's P × P sum at order 4, P = N(N+1)/2).
+
+use std::time::Instant;
+
+use clap::ValueEnum;
+use faer::Mat;
+use serde::{Deserialize, Serialize};
+
+use super::tensors::{first_pre_samples, measure_tensors, sample_slices};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::net::Mlp;
+use crate::propagate::closures::ClosureMethod;
+use crate::propagate::higher::subset::{Slices, SubsetCarry};
+use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
+use crate::propagate::higher::{Carry, Tensors};
+use crate::propagate::{Predicted, Propagator};
+use crate::stats::Moments;
+use crate::timing::Timings;
+
+/// Where `--order 3|4` applies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CarryMode {
+    /// At the first nonlinearity after the start layer only, from its measured κ slices.
+    #[default]
+    First,
+    /// Through every later layer: full κ tensors measured at the first pre-activation,
+    /// carried by the exact affine map and the closure's chaos rule.
+    Depth,
+}
+
+/// `--carry` and `--kappa-units`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CarrySettings {
+    pub mode: CarryMode,
+    /// Units the subset approximation keeps per layer (None: the full tensors where they fit,
+    /// else [`DEFAULT_KAPPA_UNITS`]).
+    pub kappa_units: Option<usize>,
+}
+
+/// One class's carry: how far it went and where it fell back.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassCarry {
+    pub class: usize,
+    /// The last stage whose cumulants were carried: "y", or "z{k}" when the expansion broke
+    /// down at hidden layer k + 1 and the Gaussian closure took over.
+    pub carried_to: String,
+    /// Hidden layer from which the Gaussian closure alone was used, and why.
+    pub fallback: Option<(usize, String)>,
+    /// (hidden layer, units) whose corrected variance broke down and kept the Gaussian moments.
+    pub gaussian_units: Vec<(usize, usize)>,
+}
+
+/// What the carried run did, for the text and JSON reports.
+#[derive(Clone, Debug, Serialize)]
+pub struct CarryReport {
+    pub order: usize,
+    pub from_layer: usize,
+    /// Units kept per layer by the subset approximation; null = the full tensors.
+    pub kappa_units: Option<usize>,
+    /// The stage whose tensors were measured: "h{l+1}".
+    pub measured_at: String,
+    pub classes: Vec<ClassCarry>,
+    /// Bytes of one class's carried tensors at the widest stage (classes run one at a time).
+    pub tensor_bytes: u64,
+    /// Seconds measuring the start tensors and carrying them (all classes).
+    pub measure_seconds: f64,
+    pub carry_seconds: f64,
+}
+
+impl CarryReport {
+    /// One line per class that did not carry to y, or one line saying all did.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![format!(
+            "carried     order {} from {} (measured, {}; {:.2} GiB per class) through every \
+             later layer: {:.2} s measuring, {:.2} s carrying",
+            self.order,
+            self.measured_at,
+            self.kappa_units.map_or_else(
+                || "full tensors".to_string(),
+                |r| format!("κ on the leading {r} units per layer")
+            ),
+            self.tensor_bytes as f64 / (1u64 << 30) as f64,
+            self.measure_seconds,
+            self.carry_seconds
+        )];
+        let to_y = self.classes.iter().filter(|c| c.fallback.is_none()).count();
+        out.push(format!(
+            "            {to_y} of {} classes carried to y",
+            self.classes.len()
+        ));
+        for c in &self.classes {
+            if let Some((layer, reason)) = &c.fallback {
+                out.push(format!(
+                    "            class {}: carried to {}, Gaussian from hidden layer {layer}: \
+                     {reason}",
+                    c.class, c.carried_to
+                ));
+            }
+        }
+        let units: usize = self
+            .classes
+            .iter()
+            .flat_map(|c| &c.gaussian_units)
+            .map(|g| g.1)
+            .sum();
+        if units > 0 {
+            out.push(format!(
+                "            {units} unit-layers (over classes) kept the Gaussian moments \
+                 (corrected variance below 10 % of the Gaussian)"
+            ));
+        }
+        out
+    }
+}
+
+/// The last carried stage when the Gaussian closure took over at hidden layer `layer`.
+fn carried_to(layer: usize, from: usize) -> String {
+    if layer <= from + 1 {
+        "none".to_string()
+    } else {
+        format!("z{}", layer - 1)
+    }
+}
+
+/// What a class's carry starts from at h^{l+1}: the full tensors, or (with `units`) every
+/// unit's slices and the samples for the kept units' tensors.
+enum Start {
+    Full(Tensors),
+    Subset(Slices, Mat<f64>),
+}
+
+/// Measures class samples `h` (N × n) for [`Start`].
+fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Start> {
+    match units {
+        None => Ok(Start::Full(measure_tensors(h.as_ref(), order)?)),
+        Some(_) => {
+            let slices = sample_slices(h.as_ref(), order)?;
+            Ok(Start::Subset(slices, h.clone()))
+        }
+    }
+}
+
+/// Units kept per layer by the subset carry when the full tensors do not fit and no
+/// `--kappa-units` is given, per order (3, 4): see EXPERIMENTS.md "Orders 3/4 through depth
+/// from the CLI" for the error and time against r.
+pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
+
+/// The carry to run from `from` at `order`: `None` = the full tensors (when every width after
+/// `from` fits [`DEFAULT_TENSOR_BYTES`] for one class and no subset is `requested`), or the
+/// number of units the subset carry keeps ([`SubsetCarry`]); with the bytes of one class's
+/// carried state at the widest stage.
+pub fn kappa_units(
+    net: &Mlp,
+    from: usize,
+    order: usize,
+    requested: Option<usize>,
+) -> Result<(Option<usize>, u64)> {
+    let widths = &net.widths()[from + 1..];
+    let widest = widths.iter().copied().max().unwrap_or(0) as u64;
+    let slices = 3 * 8 * widest * widest;
+    let units = match requested {
+        Some(r) => Some(r),
+        None => {
+            let fits = widths.iter().enumerate().all(|(k, &n)| {
+                check_memory(n, order, 1, from + 1 + k, DEFAULT_TENSOR_BYTES).is_ok()
+            });
+            (!fits).then_some(DEFAULT_KAPPA_UNITS[order - 3])
+        }
+    };
+    match units {
+        None => Ok((None, tensor_bytes(widest as usize, order, 1))),
+        Some(r) => {
+            check_memory(r, order, 1, from + 1, DEFAULT_TENSOR_BYTES)?;
+            Ok((Some(r), tensor_bytes(r, order, 1) + slices))
+        }
+    }
+}
+
+/// Propagates `start` (the measured moments of layer `from`, entry k of class `classes[k]`)
+/// to the output carrying `order` (3 or 4) through every layer, one class at a time; the
+/// start tensors are measured at h^{from+1} from `data` (see the module docs). Returns the
+/// stages h^{from+1} … y as [`Propagator::run`] does, and the report. `from` must be below
+/// the last hidden layer's index + 1 (from L the map to y is exact: nothing to carry).
+#[allow(clippy::too_many_arguments)]
+pub fn propagate_carried(
+    engine: &mut Propagator,
+    net: &Mlp,
+    data: &Dataset,
+    from: usize,
+    (start, classes): (&[Moments], &[usize]),
+    (order, requested): (usize, Option<usize>),
+    method: ClosureMethod,
+    batch: usize,
+    timings: &Timings,
+) -> Result<(Vec<Predicted>, CarryReport)> {
+    if from >= net.depth() {
+        return Err(Error::Unsupported(format!(
+            "--carry depth from layer {from}: there is no nonlinearity after it (the network \
+             has {} hidden layers; from the last one the map to y is exact)",
+            net.depth()
+        )));
+    }
+    if start.len() != classes.len() {
+        return Err(Error::Shape(format!(
+            "{} start moments for {} classes",
+            start.len(),
+            classes.len()
+        )));
+    }
+    let (units, bytes) = kappa_units(net, from, order, requested)?;
+    let t0 = Instant::now();
+    let samples = timings.time("forward pass", 0.0, || {
+        first_pre_samples(net, data, from, batch)
+    })?;
+    let mut measure_seconds = t0.elapsed().as_secs_f64();
+    let mut carry_seconds = 0.0;
+    let mut stages: Vec<Predicted> = Vec::new();
+    let mut report = Vec::with_capacity(classes.len());
+    for (moments, &class) in start.iter().zip(classes) {
+        let h: &Mat<f64> = samples.get(class).ok_or_else(|| {
+            Error::Shape(format!(
+                "class {class} is not among the data's {} classes",
+                samples.len()
+            ))
+        })?;
+        let t = Instant::now();
+        let one = std::slice::from_ref(moments);
+        let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
+        measure_seconds += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let run = match units {
+            None => {
+                let Start::Full(tensors) = tensors else {
+                    unreachable!("measure_start measures full tensors without units")
+                };
+                let mut carry = Carry::from_first_pre(order, vec![tensors])?;
+                let run = engine
+                    .run_carried(net, from, one, &mut carry, method, timings)?
+                    .to_vec();
+                (
+                    run,
+                    carry.fallback().cloned(),
+                    carry.gaussian_units().to_vec(),
+                )
+            }
+            Some(r) => {
+                let Start::Subset(slices, samples) = tensors else {
+                    unreachable!("measure_start keeps the samples with units")
+                };
+                let mut carry = SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])?;
+                let run = engine
+                    .run_hooked(net, from, one, &mut carry, method, timings)?
+                    .to_vec();
+                (
+                    run,
+                    carry.fallback().cloned(),
+                    carry.gaussian_units().to_vec(),
+                )
+            }
+        };
+        let (run, fallback, gaussian) = run;
+        if stages.is_empty() {
+            stages = run
+                .iter()
+                .map(|p| Predicted {
+                    stage: p.stage,
+                    per_class: Vec::with_capacity(classes.len()),
+                })
+                .collect();
+        }
+        for (all, one) in stages.iter_mut().zip(run) {
+            all.per_class.extend(one.per_class);
+        }
+        carry_seconds += t.elapsed().as_secs_f64();
+        report.push(ClassCarry {
+            class,
+            carried_to: fallback
+                .as_ref()
+                .map_or_else(|| "y".to_string(), |f| carried_to(f.layer, from)),
+            fallback: fallback.map(|f| (f.layer, f.reason)),
+            gaussian_units: gaussian.iter().map(|g| (g.layer, g.units)).collect(),
+        });
+    }
+    Ok((
+        stages,
+        CarryReport {
+            order,
+            from_layer: from,
+            kappa_units: units,
+            measured_at: format!("h{}", from + 1),
+            classes: report,
+            tensor_bytes: bytes,
+            measure_seconds,
+            carry_seconds,
+        },
+    ))
+}

@@ -1,0 +1,70 @@
+//! The samples of the first pre-activation after a start layer, per class, from which the κ
+//! tensors carried through depth are measured ([`measure_tensors`], [`super::carried`]).
+
+use faer::{Mat, MatRef};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::net::{ForwardPass, Mlp};
+pub use crate::propagate::higher::sampled::{measure_tensors, tensor_flops};
+use crate::propagate::higher::subset::Slices;
+use crate::stats::MomentAccumulator;
+
+/// The samples of the first pre-activation after layer `from`, h^{from+1} = W z^{from} + b,
+/// grouped by class: entry c is N × n_c (columns in data order), for every class of `data`.
+pub fn first_pre_samples(
+    net: &Mlp,
+    data: &Dataset,
+    from: usize,
+    batch: usize,
+) -> Result<Vec<Mat<f64>>> {
+    if from >= net.depth() {
+        return Err(Error::Shape(format!(
+            "layer {from} has no hidden pre-activation after it (the network has {} hidden \
+             layers)",
+            net.depth()
+        )));
+    }
+    let units = net.widths()[from + 1];
+    let mut counts = vec![0usize; data.n_classes];
+    for &l in &data.labels {
+        counts[l as usize] += 1;
+    }
+    let mut out: Vec<Mat<f64>> = counts.iter().map(|&c| Mat::zeros(units, c)).collect();
+    let mut filled = vec![0usize; data.n_classes];
+    let batch = batch.clamp(1, data.len().max(1));
+    let mut fp = ForwardPass::new(net, batch);
+    for start in (0..data.len()).step_by(batch) {
+        let len = batch.min(data.len() - start);
+        net.forward_into(data.x.as_ref().subcols(start, len), &mut fp);
+        let h = fp.pre(from + 1);
+        for (s, &label) in data.labels[start..start + len].iter().enumerate() {
+            let c = label as usize;
+            out[c].col_mut(filled[c]).copy_from(h.col(s));
+            filled[c] += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// The κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\] slices of the samples in the columns of `h`
+/// (one class; [`MomentAccumulator`]'s estimates), the κ₄ slices zero at `order` 3: the start
+/// of the subset carry.
+pub fn sample_slices(h: MatRef<'_, f64>, order: usize) -> Result<Slices> {
+    let mut acc = MomentAccumulator::new(h.nrows(), 1, true)?;
+    acc.push(h, &vec![0; h.ncols()])?;
+    let m = acc.finish()?.per_class.remove(0);
+    let missing = || Error::Numeric("the κ slices of the samples were not measured".into());
+    let k4 = |s: Option<Mat<f64>>| -> Result<Mat<f64>> {
+        if order >= 4 {
+            s.ok_or_else(missing)
+        } else {
+            Ok(Mat::zeros(h.nrows(), h.nrows()))
+        }
+    };
+    Ok(Slices {
+        k3_iij: m.k3_iij.ok_or_else(missing)?,
+        k4_iijj: k4(m.k4_iijj)?,
+        k4_iiij: k4(m.k4_iiij)?,
+    })
+}

@@ -1,0 +1,66 @@
+//! The engine's hook for carried cumulants: what [`crate::propagate::Propagator::run_hooked`]
+//! calls around each layer. Implemented by the full-tensor [`Carry`] and the leading-unit
+//! [`super::subset::SubsetCarry`].
+
+use super::carry::Carry;
+use crate::error::Result;
+use crate::net::{Activation, Layer, Mlp};
+use crate::stats::Moments;
+use crate::timing::Timings;
+
+/// A carry of higher cumulants through the layer loop (see [`Carry`] for the contract).
+pub trait CarryHook {
+    /// Checks the start state against the network and the class count before anything runs.
+    fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()>;
+    /// Maps the carried state into h^l (hidden layer `l`'s affine map), attaching its slices to
+    /// `pre`.
+    fn enter(
+        &mut self,
+        l: usize,
+        layer: &Layer,
+        pre: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()>;
+    /// Adds the closure's corrections to z^l's Gaussian moments in `post` and carries on.
+    fn leave(
+        &mut self,
+        l: usize,
+        act: Activation,
+        pre: &mut [Moments],
+        post: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()>;
+    /// Maps the carried state through the read-out into y, attaching y's slices.
+    fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()>;
+}
+
+impl CarryHook for Carry {
+    fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+        Carry::check(self, net, from, classes)
+    }
+
+    fn enter(
+        &mut self,
+        l: usize,
+        layer: &Layer,
+        pre: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()> {
+        Carry::enter(self, l, layer, pre, timings)
+    }
+
+    fn leave(
+        &mut self,
+        l: usize,
+        act: Activation,
+        pre: &mut [Moments],
+        post: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()> {
+        Carry::leave(self, l, act, pre, post, timings)
+    }
+
+    fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {
+        Carry::readout(self, layer, y, timings)
+    }
+}

@@ -1,0 +1,149 @@
+//! The full κ₃ (and κ₄) tensors of samples: the start of the cumulants carried through depth,
+//! measured at the first pre-activation after the start layer (issue #16 item 2).
+//!
+//! With δ = h − μ̂ (μ̂ the sample mean, population moments as DESIGN.md §1 defines them):
+//!
+//! ```text
+//! Σ[i,j]        = E[δᵢδⱼ]
+//! κ₃[i,j,k]     = E[δᵢδⱼδₖ]
+//! κ₄[i,j,k,l]   = E[δᵢδⱼδₖδₗ] − Σ_ij Σ_kl − Σ_ik Σ_jl − Σ_il Σ_jk
+//! ```
+//!
+//! **GEMM accumulation.** The P = N(N+1)/2 products δᵢδⱼ (i ≤ j) of a block of b samples form
+//! a P × b matrix K; then Σ_s δᵢδⱼδₖ = (K δᵀ)\[ij, k\] (one P × N GEMM, 2PNb flops) and
+//! Σ_s δᵢδⱼδₖδₗ = (K Kᵀ)\[ij, kl\] (one P × P GEMM, 2P²b flops): a quarter of the N⁴ product,
+//! symmetry in (i, j) and (k, l) used. Memory: K (P × b, at most 64 MB), the sums (P × N and
+//! P × P) and the dense output tensors (N³, N⁴). The estimates are multilinear in δ, so for
+//! h = W z + b the tensors of h equal W applied to those of z on every index, to rounding
+//! (test `measured_start_tensors_are_the_affine_map_of_the_inputs`).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use super::carry::Tensors;
+use super::tensor::SymTensor;
+use crate::error::{Error, Result};
+
+/// Bytes of the product block K at most (b is chosen to fit).
+const BLOCK_BYTES: usize = 64 << 20;
+
+/// Flops of [`measure_tensors`] for `n` samples of N units at `order`.
+pub fn tensor_flops(units: usize, samples: usize, order: usize) -> f64 {
+    let (p, n, s) = (pairs(units) as f64, units as f64, samples as f64);
+    2.0 * p * n * s + if order >= 4 { 2.0 * p * p * s } else { 0.0 }
+}
+
+/// N(N+1)/2.
+fn pairs(n: usize) -> usize {
+    n * (n + 1) / 2
+}
+
+/// Row of the pair (i, j), i ≤ j, in K: columns of the upper triangle, j-major.
+#[inline]
+fn pair_row(i: usize, j: usize) -> usize {
+    let (i, j) = if i <= j { (i, j) } else { (j, i) };
+    j * (j + 1) / 2 + i
+}
+
+/// κ₃ (order 3) or κ₃ and κ₄ (order 4) of the samples in the columns of `h` (N × n, n ≥ 2),
+/// by the formulas of the module docs.
+pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
+    let (units, n) = (h.nrows(), h.ncols());
+    if !(order == 3 || order == 4) {
+        return Err(Error::Unsupported(format!(
+            "measured cumulant tensors of order 3 or 4, got {order}"
+        )));
+    }
+    if n < 2 {
+        return Err(Error::Numeric(format!(
+            "κ tensors of {units} units need at least 2 samples, got {n}"
+        )));
+    }
+    let mean: Vec<f64> = (0..units)
+        .map(|i| h.row(i).iter().sum::<f64>() / n as f64)
+        .collect();
+    let p = pairs(units);
+    let block = (BLOCK_BYTES / (8 * p.max(1))).clamp(16, 4096).min(n);
+    let mut delta = Mat::<f64>::zeros(units, block);
+    let mut k = Mat::<f64>::zeros(p, block);
+    let mut s2 = Mat::<f64>::zeros(units, units);
+    let mut s3 = Mat::<f64>::zeros(p, units);
+    let mut s4 = (order >= 4).then(|| Mat::<f64>::zeros(p, p));
+    for start in (0..n).step_by(block) {
+        let b = block.min(n - start);
+        for s in 0..b {
+            for i in 0..units {
+                delta[(i, s)] = h[(i, start + s)] - mean[i];
+            }
+            for j in 0..units {
+                let dj = delta[(j, s)];
+                for i in 0..=j {
+                    k[(pair_row(i, j), s)] = delta[(i, s)] * dj;
+                }
+            }
+        }
+        let (d, kb) = (delta.as_ref().subcols(0, b), k.as_ref().subcols(0, b));
+        matmul(
+            s2.as_mut(),
+            Accum::Add,
+            d,
+            d.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        matmul(
+            s3.as_mut(),
+            Accum::Add,
+            kb,
+            d.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        if let Some(s4) = s4.as_mut() {
+            matmul(
+                s4.as_mut(),
+                Accum::Add,
+                kb,
+                kb.transpose(),
+                1.0,
+                Par::rayon(0),
+            );
+        }
+    }
+    let inv = 1.0 / n as f64;
+    let mut k3 = SymTensor::zeros(units, 3);
+    fill(&mut k3, |t| s3[(pair_row(t[0], t[1]), t[2])] * inv);
+    let k4 = s4.map(|s4| {
+        let cov = |a: usize, b: usize| s2[(a, b)] * inv;
+        let mut k4 = SymTensor::zeros(units, 4);
+        fill(&mut k4, |t| {
+            let [a, b, c, d] = [t[0], t[1], t[2], t[3]];
+            s4[(pair_row(a, b), pair_row(c, d))] * inv
+                - cov(a, b) * cov(c, d)
+                - cov(a, c) * cov(b, d)
+                - cov(a, d) * cov(b, c)
+        });
+        k4
+    });
+    let tensors = Tensors { k3, k4 };
+    if !tensors.k3.is_finite() || tensors.k4.as_ref().is_some_and(|t| !t.is_finite()) {
+        return Err(Error::Numeric(format!(
+            "the measured κ tensors of {units} units over {n} samples are not finite"
+        )));
+    }
+    Ok(tensors)
+}
+
+/// Sets every entry of `t` (column-major, first index fastest) to f at its index tuple.
+fn fill(t: &mut SymTensor, f: impl Fn(&[usize]) -> f64) {
+    let (n, order) = (t.dim(), t.order());
+    let mut idx = [0usize; 4];
+    for (flat, v) in t.data_mut().iter_mut().enumerate() {
+        let mut r = flat;
+        for slot in idx.iter_mut().take(order) {
+            *slot = r % n;
+            r /= n;
+        }
+        *v = f(&idx[..order]);
+    }
+}

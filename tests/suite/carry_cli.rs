@@ -1,0 +1,183 @@
+//! `propagate --order 3|4 --carry depth` (issue #16 item 2) as a user runs it: the cumulants
+//! carried through every later layer from each start layer, the report naming the order, the
+//! carried stages and the fallbacks, no NaN, and clear refusals.
+
+use crate::common::{corrflow, json};
+
+/// A 2-epoch XOR network with two hidden layers of 8 units and `activation`.
+fn two_layer_xor(dir: &std::path::Path, activation: &str) -> String {
+    let model = dir.join(format!("{}.safetensors", activation.replace(':', "_")));
+    let m = model.to_str().unwrap().to_string();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--hidden",
+        "8,8",
+        "--activation",
+        activation,
+        "--epochs",
+        "2",
+        "--json",
+        "--out",
+        &m,
+    ]));
+    m
+}
+
+fn propagate(m: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["propagate", "--model", m, "--task", "xor"];
+    args.extend_from_slice(extra);
+    corrflow(&args)
+}
+
+/// Largest output-stage covariance error of a `--json` report.
+fn output_err(report: &serde_json::Value) -> f64 {
+    report["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["stage"] == "output")
+        .map(|r| r["cov_rel_err"].as_f64().unwrap())
+        .fold(0.0, f64::max)
+}
+
+/// From l = 0 and l = 1 at orders 3 and 4 on a relu network: the JSON names the order, the
+/// measured stage h^{l+1} and, per class, how far the carry went; the text output says
+/// "carried" and never prints NaN; the carried run differs from the first-nonlinearity one
+/// from l = 0 (there are two nonlinearities to correct).
+#[test]
+fn relu_carries_from_every_start_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "relu");
+    for from in ["0", "1"] {
+        for order in ["3", "4"] {
+            let args = ["--from-layer", from, "--order", order, "--carry", "depth"];
+            let out = propagate(&m, &args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(text.contains("carried     order"), "{text}");
+            assert!(!text.contains("NaN"), "{text}");
+            let mut with_json = args.to_vec();
+            with_json.push("--json");
+            let r = json(&propagate(&m, &with_json));
+            let c = &r["carried"];
+            assert_eq!(c["order"].as_u64().unwrap().to_string(), order);
+            let next = from.parse::<usize>().unwrap() + 1;
+            assert_eq!(c["measured_at"], format!("h{next}"));
+            let classes = c["classes"].as_array().unwrap();
+            assert_eq!(classes.len(), 2, "{c}");
+            for cl in classes {
+                let to = cl["carried_to"].as_str().unwrap();
+                assert!(to == "y" || to == "none" || to.starts_with('z'), "{cl}");
+                assert_eq!(to == "y", cl["fallback"].is_null(), "{cl}");
+            }
+            assert!(output_err(&r).is_finite());
+        }
+    }
+    let first = json(&propagate(&m, &["--order", "3", "--json"]));
+    let depth = json(&propagate(
+        &m,
+        &["--order", "3", "--carry", "depth", "--json"],
+    ));
+    assert!(first.get("carried").is_none());
+    assert_ne!(first["layers"], depth["layers"]);
+}
+
+/// On a quadratic network the chaos rule's mean and covariance increments are exact for any
+/// input at order 4 (Cov(hᵢ², hⱼ²) is linear in κ₃, κ₄), so the carried theory from x is exact
+/// at z¹ (the measured κ tensors of h¹ enter exactly), as the first-nonlinearity corrections
+/// are; deeper stages are the rule's approximation.
+#[test]
+fn quadratic_first_layer_is_exact_when_carried() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "quad:0.5");
+    let r = json(&propagate(
+        &m,
+        &["--order", "4", "--carry", "depth", "--json"],
+    ));
+    let worst_z1 = r["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["stage"] == "post" && row["layer"] == 1)
+        .map(|row| row["cov_rel_err"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(worst_z1 < 1e-9, "z1 covariance error {worst_z1:e}");
+    let gauss = json(&propagate(&m, &["--json"]));
+    let g_z1 = gauss["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|row| row["stage"] == "post" && row["layer"] == 1)
+        .map(|row| row["cov_rel_err"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(g_z1 > 1e-3, "the Gaussian is not exact here: {g_z1:e}");
+}
+
+/// `--carry depth` needs an order above 2; a width above the full tensors' memory limit is
+/// carried on a subset of units, and a subset that does not fit is refused naming the
+/// width and what fits.
+#[test]
+fn carry_refusals_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "relu");
+    let out = propagate(&m, &["--carry", "depth"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--carry depth") && err.contains("--order 3 or 4"),
+        "{err}"
+    );
+    let wide = dir.path().join("wide.safetensors");
+    let w = wide.to_str().unwrap();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--hidden",
+        "200",
+        "--activation",
+        "relu",
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        w,
+    ]));
+    // Width 200 is above order 4's full-tensor limit (143): the subset carry takes over
+    // (32 units by default) and says so; asking for more units than fit is refused.
+    let r = json(&corrflow(&[
+        "propagate",
+        "--model",
+        w,
+        "--task",
+        "xor",
+        "--order",
+        "4",
+        "--carry",
+        "depth",
+        "--json",
+    ]));
+    assert_eq!(r["carried"]["kappa_units"], 32, "{}", r["carried"]);
+    let out = corrflow(&[
+        "propagate",
+        "--model",
+        w,
+        "--task",
+        "xor",
+        "--order",
+        "4",
+        "--carry",
+        "depth",
+        "--kappa-units",
+        "200",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("width 200") && err.contains("143"), "{err}");
+}
