@@ -12,10 +12,12 @@
 //! - [`carry`]: the per-run state the engine's hook updates.
 
 pub mod affine;
+mod batched;
 pub mod carry;
 pub mod chaos;
 pub mod closure;
 pub mod diagrams;
+mod fill;
 pub mod slices;
 pub mod tensor;
 

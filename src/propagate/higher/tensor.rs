@@ -85,8 +85,10 @@ impl SymTensor {
 
     /// Writes `v` at every permutation of `idx` (keeps the tensor symmetric).
     pub fn set_sym(&mut self, idx: &[usize], v: f64) {
-        let mut p = idx.to_vec();
-        for_each_permutation(&mut p, 0, &mut |q| {
+        let mut buf = [0usize; 4];
+        let p = &mut buf[..idx.len()];
+        p.copy_from_slice(idx);
+        for_each_permutation(p, 0, &mut |q| {
             let f = q.iter().rev().fold(0, |acc, &i| acc * self.n + i);
             self.data[f] = v;
         });
