@@ -33,7 +33,8 @@ pub fn tensor_affine_flops(m: usize, n: usize, order: usize) -> f64 {
         .sum()
 }
 
-/// Writes W·κ (every index mapped by W, M × N) into `out` (resized to M units).
+/// Writes W·κ (every index mapped by W, M × N) into `out` (resized to M units); a zero κ (a
+/// Gaussian stage) gives zero at the cost of reading it.
 pub fn affine_tensor(
     w: MatRef<'_, f64>,
     input: &SymTensor,
@@ -48,6 +49,12 @@ pub fn affine_tensor(
             input.dim(),
             out.order()
         )));
+    }
+    if input.data().iter().all(|&v| v == 0.0) {
+        // A Gaussian stage (e.g. the input x): W·0 = 0 without the GEMMs.
+        out.resize(m);
+        out.data_mut().fill(0.0);
+        return Ok(());
     }
     let wt: Mat<f64> = w.transpose().to_owned();
     let TensorAffineWorkspace { a, b } = ws;

@@ -267,6 +267,8 @@ impl Carry {
         }
         let order = self.order();
         let mut updates = Vec::with_capacity(pre.len());
+        // z^{l−1}'s tensors were mapped into `self.pre`: their storage takes z^l's.
+        let mut spare = std::mem::take(&mut self.current).into_iter();
         for (c, (h, t)) in pre.iter().zip(&self.pre).enumerate() {
             let units: Vec<UnitChaos> = (0..h.dim())
                 .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
@@ -286,19 +288,19 @@ impl Carry {
                     units: h.dim() - kept,
                 });
             }
-            let mut next = Tensors::gaussian(0, order);
+            let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
             timings.time("kappa closure", 0.0, || {
                 self.rule.tensors(&input, &mut next.k3, next.k4.as_mut())
             });
             updates.push((inc, next));
         }
-        for ((z, (inc, next)), cur) in post.iter_mut().zip(updates).zip(&mut self.current) {
+        for (z, (inc, next)) in post.iter_mut().zip(updates) {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
             attach(z, &next.k3, next.k4.as_ref());
-            *cur = next;
+            self.current.push(next);
         }
         Ok(())
     }

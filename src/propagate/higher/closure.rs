@@ -28,10 +28,11 @@
 //! (EXPERIMENTS.md, "Higher cumulants through depth").
 
 use faer::Mat;
-use rayon::prelude::*;
 
+use super::batched::Sources;
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::diagrams::{terms, Rules, Term};
+use super::fill::{fill3, fill4, pair_matrix, Patterns, Reduced};
 use super::tensor::SymTensor;
 use crate::stats::Moments;
 
@@ -40,9 +41,9 @@ pub const MANY_UNIT_DEGREE: u8 = 2;
 
 /// The diagrams of one degree vector.
 #[derive(Clone, Debug)]
-struct DegreeTerms {
-    degrees: Vec<u8>,
-    terms: Vec<Term>,
+pub(super) struct DegreeTerms {
+    pub(super) degrees: Vec<u8>,
+    pub(super) terms: Vec<Term>,
 }
 
 /// The compiled diagrams of the rule for one carried order.
@@ -57,6 +58,8 @@ pub struct ChaosRule {
     /// of distinct units is their cumulant directly (multilinearity), without the moment
     /// route's disconnected diagrams and subtractions.
     distinct: Vec<Vec<DegreeTerms>>,
+    /// The lists above compiled for a column at a time ([`super::batched`]).
+    patterns: Patterns,
 }
 
 /// What h supplies to the rule.
@@ -99,17 +102,21 @@ impl ChaosRule {
             ..rules(true)
         };
         let distinct = |g: usize| group_by_degrees(terms(g, 1, MANY_UNIT_DEGREE, connected));
+        let distinct: Vec<Vec<DegreeTerms>> = (0..=4)
+            .map(|g| if g < 3 { Vec::new() } else { distinct(g) })
+            .collect();
+        let full: Vec<Vec<DegreeTerms>> = (0..=4)
+            .map(|g| if g == 0 { Vec::new() } else { build(g, true) })
+            .collect();
+        let kappa: Vec<Vec<DegreeTerms>> = (0..=2)
+            .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
+            .collect();
         ChaosRule {
             order,
-            distinct: (0..=4)
-                .map(|g| if g < 3 { Vec::new() } else { distinct(g) })
-                .collect(),
-            full: (0..=4)
-                .map(|g| if g == 0 { Vec::new() } else { build(g, true) })
-                .collect(),
-            kappa: (0..=2)
-                .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
-                .collect(),
+            patterns: Patterns::new(&full, &kappa, &distinct),
+            distinct,
+            full,
+            kappa,
         }
     }
 
@@ -121,40 +128,72 @@ impl ChaosRule {
     /// Δm and ΔC of one class.
     pub fn increments(&self, h: &Input<'_>) -> Increments {
         let n = h.units.len();
+        let src = Sources::new(h.cov, h.k3, h.k4, h.units);
         let mean = (0..n).map(|a| moment(&self.kappa, h, &[a])).collect();
-        let cov = symmetric(n, |a, b| moment(&self.kappa, h, &[a, b]));
-        Increments { mean, cov }
+        let cov = pair_matrix(&self.patterns.kappa_pair, &src, |b| {
+            moment(&self.kappa, h, &[b, b])
+        });
+        Increments {
+            mean,
+            cov: Mat::from_fn(n, n, |i, j| cov[i + n * j]),
+        }
     }
 
-    /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width.
+    /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width: the
+    /// entries with a unit of multiplicity 1 a column at a time ([`super::fill`]), the others
+    /// (κ₃\[a,a,a\], κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]) by [`ChaosRule::entry`].
     pub fn tensors(&self, h: &Input<'_>, k3: &mut SymTensor, k4: Option<&mut SymTensor>) {
         let n = h.units.len();
+        let src = Sources::new(h.cov, h.k3, h.k4, h.units);
         let dm: Vec<f64> = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
-        let p = symmetric(n, |a, b| moment(&self.full, h, &[a, b]));
-        fill(k3, n, |t| {
-            let [a, b, c] = [t[0], t[1], t[2]];
-            if a < b && b < c {
-                return moment(&self.distinct, h, t);
-            }
-            moment(&self.full, h, t) - dm[a] * p[(b, c)] - dm[b] * p[(a, c)] - dm[c] * p[(a, b)]
+        let p = pair_matrix(&self.patterns.full_pair, &src, |b| {
+            moment(&self.full, h, &[b, b])
         });
+        let z = Reduced { dm: &dm, p: &p };
+        fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
         if let Some(k4) = k4 {
             let k3 = &*k3;
-            fill(k4, n, |t| {
-                let [a, b, c, d] = [t[0], t[1], t[2], t[3]];
-                if a < b && b < c && c < d {
-                    return moment(&self.distinct, h, t);
-                }
-                moment(&self.full, h, t)
-                    - p[(a, b)] * p[(c, d)]
-                    - p[(a, c)] * p[(b, d)]
-                    - p[(a, d)] * p[(b, c)]
-                    - dm[a] * k3.get(&[b, c, d])
-                    - dm[b] * k3.get(&[a, c, d])
-                    - dm[c] * k3.get(&[a, b, d])
-                    - dm[d] * k3.get(&[a, b, c])
+            fill4(&self.patterns, &src, &z, k3, k4, |t| {
+                self.entry(h, &z, Some(k3), t)
             });
         }
+    }
+
+    /// E[Π ẑ_{t_k}] of the sorted tuple `t` from the full diagram lists (Δm for one unit, P
+    /// for two): the reference of the column-wise fill's tests.
+    #[cfg(test)]
+    pub(super) fn entry_moment(&self, h: &Input<'_>, t: &[usize]) -> f64 {
+        moment(&self.full, h, t)
+    }
+
+    /// One entry of z's κ₃ (`t` of length 3) or κ₄ (length 4, `k3z` = z's κ₃), `t` sorted:
+    /// the joint cumulant of distinct units directly, else the moment about m less the
+    /// products of lower orders (module docs).
+    pub(super) fn entry(
+        &self,
+        h: &Input<'_>,
+        z: &Reduced<'_>,
+        k3z: Option<&SymTensor>,
+        t: &[usize],
+    ) -> f64 {
+        let (dm, n) = (z.dm, z.dm.len());
+        let p = |i: usize, j: usize| z.p[i + n * j];
+        if t.windows(2).all(|w| w[0] < w[1]) {
+            return moment(&self.distinct, h, t);
+        }
+        if let [a, b, c] = *t {
+            return moment(&self.full, h, t) - dm[a] * p(b, c) - dm[b] * p(a, c) - dm[c] * p(a, b);
+        }
+        let [a, b, c, d] = [t[0], t[1], t[2], t[3]];
+        let k3 = |i: usize, j: usize, k: usize| k3z.map_or(0.0, |x| x.get(&[i, j, k]));
+        moment(&self.full, h, t)
+            - p(a, b) * p(c, d)
+            - p(a, c) * p(b, d)
+            - p(a, d) * p(b, c)
+            - dm[a] * k3(b, c, d)
+            - dm[b] * k3(a, c, d)
+            - dm[c] * k3(a, b, d)
+            - dm[d] * k3(a, b, c)
     }
 }
 
@@ -217,52 +256,6 @@ fn moment(lists: &[Vec<DegreeTerms>], h: &Input<'_>, t: &[usize]) -> f64 {
         total += v * sum;
     }
     total
-}
-
-/// The symmetric N×N matrix with entries f(a, b), a ≤ b.
-fn symmetric(n: usize, f: impl Fn(usize, usize) -> f64 + Sync) -> Mat<f64> {
-    let rows: Vec<Vec<f64>> = (0..n)
-        .into_par_iter()
-        .map(|a| (a..n).map(|b| f(a, b)).collect())
-        .collect();
-    Mat::from_fn(n, n, |i, j| {
-        let (a, b) = if i <= j { (i, j) } else { (j, i) };
-        rows[a][b - a]
-    })
-}
-
-/// Resizes `out` to N units and sets every entry to f at its sorted index tuple.
-fn fill(out: &mut SymTensor, n: usize, f: impl Fn(&[usize]) -> f64 + Sync) {
-    let order = out.order();
-    out.resize(n);
-    let values: Vec<Vec<([usize; 4], f64)>> = (0..n)
-        .into_par_iter()
-        .map(|a| {
-            let mut vals = Vec::new();
-            let mut idx = [a; 4];
-            sorted_tuples(&mut idx[..order], 1, n, &mut |t| {
-                let mut key = [0; 4];
-                key[..t.len()].copy_from_slice(t);
-                vals.push((key, f(t)));
-            });
-            vals
-        })
-        .collect();
-    for (idx, v) in values.into_iter().flatten() {
-        out.set_sym(&idx[..order], v);
-    }
-}
-
-/// Visits every non-decreasing `idx[k..]` with entries in idx[k−1]..n.
-fn sorted_tuples(idx: &mut [usize], k: usize, n: usize, f: &mut impl FnMut(&[usize])) {
-    if k == idx.len() {
-        f(idx);
-        return;
-    }
-    for i in idx[k - 1]..n {
-        idx[k] = i;
-        sorted_tuples(idx, k + 1, n, f);
-    }
 }
 
 /// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units

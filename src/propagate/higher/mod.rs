@@ -15,10 +15,12 @@
 //! - [`subset`]: the wide-layer approximation, κ carried on a leading subset of units.
 
 pub mod affine;
+mod batched;
 pub mod carry;
 pub mod chaos;
 pub mod closure;
 pub mod diagrams;
+mod fill;
 pub mod hook;
 pub mod sampled;
 pub mod slices;

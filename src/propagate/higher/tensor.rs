@@ -85,11 +85,22 @@ impl SymTensor {
 
     /// Writes `v` at every permutation of `idx` (keeps the tensor symmetric).
     pub fn set_sym(&mut self, idx: &[usize], v: f64) {
-        let mut p = idx.to_vec();
-        for_each_permutation(&mut p, 0, &mut |q| {
-            let f = q.iter().rev().fold(0, |acc, &i| acc * self.n + i);
-            self.data[f] = v;
-        });
+        let (n, k) = (self.n, idx.len());
+        debug_assert_eq!(k, self.order);
+        for p in 0..k {
+            for q in (0..k).filter(|&q| q != p) {
+                for r in (0..k).filter(|&r| r != p && r != q) {
+                    let f = idx[p] + n * (idx[q] + n * idx[r]);
+                    // Order 4: the remaining position is 6 − p − q − r.
+                    let f = if k == 4 {
+                        f + n * n * n * idx[6 - p - q - r]
+                    } else {
+                        f
+                    };
+                    self.data[f] = v;
+                }
+            }
+        }
     }
 
     /// Largest |entry| (0 for an empty tensor).
@@ -100,19 +111,6 @@ impl SymTensor {
     /// Whether every entry is finite.
     pub fn is_finite(&self) -> bool {
         self.data.iter().all(|v| v.is_finite())
-    }
-}
-
-/// Calls `f` on every permutation of `p[k..]` (with repeats when entries repeat).
-fn for_each_permutation(p: &mut [usize], k: usize, f: &mut impl FnMut(&[usize])) {
-    if k == p.len() {
-        f(p);
-        return;
-    }
-    for i in k..p.len() {
-        p.swap(k, i);
-        for_each_permutation(p, k + 1, f);
-        p.swap(k, i);
     }
 }
 

@@ -1,0 +1,328 @@
+//! The chaos rule's diagram sums for a whole column of entries at once (issue #16 item 7).
+//!
+//! An entry of [`super::closure`] is E[Π_g ẑ_{u_g}^{p_g}] = Σ_terms coef · Π_g B_{u_g,p_g,j_g} ·
+//! Π_blocks X_block, X a Σ, κ₃ or κ₄ entry of h indexed by the blocks' units. Fix every unit but
+//! one of multiplicity 1 — group 0, the unit a — and each factor is either a number (it does not
+//! involve a) or an entry of a vector over a that is contiguous in memory:
+//!
+//! ```text
+//! B_{a,1,j}                      the chaos coefficients of every unit (one vector per degree j)
+//! Σ[a,u]                         column u of Σ
+//! κ₃[a,u,v], κ₄[a,u,v,w]         a column of the dense tensor (first index fastest)
+//! κ₃[a,a,u], κ₄[a,a,u,v]         a column of the N² (N³) diagonal slice
+//! κ₄[a,a,a,u], κ₃[a,a,a], κ₄[a,a,a,a]
+//! ```
+//!
+//! So the column over a of the entries with the other units fixed is Σ_k s_k · Π_{v ∈ V_k} v:
+//! terms with the same vector factors V_k (the same degree of a and the same blocks through a)
+//! are merged at compile time ([`Pattern::compile`]), their numbers summed per column, and the
+//! vector products run in SIMD lanes ([`Products`]). The result is the per-entry sum of
+//! [`super::closure`] reordered, equal to rounding; entries where a coincides with a fixed unit
+//! follow another pattern and are set by the caller.
+
+use std::collections::BTreeMap;
+
+use pulp::{Simd, WithSimd};
+
+use super::chaos::{UnitChaos, MAX_DEGREE};
+use super::closure::DegreeTerms;
+use super::tensor::SymTensor;
+use crate::simd::{dispatch, load, store};
+
+/// A vector factor over the free unit a (groups ≥ 1 name fixed units).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Vector {
+    /// B_{a,1,j}.
+    Coef(u8),
+    /// Σ\[a,u_g\].
+    Cov(u8),
+    /// κ₃\[a,u_g,u_h\].
+    K3(u8, u8),
+    /// κ₃\[a,a,u_g\].
+    K3aa(u8),
+    /// κ₃\[a,a,a\].
+    K3aaa,
+    /// κ₄\[a,u_g,u_h,u_k\].
+    K4(u8, u8, u8),
+    /// κ₄\[a,a,u_g,u_h\].
+    K4aa(u8, u8),
+    /// κ₄\[a,a,a,u_g\].
+    K4aaa(u8),
+    /// κ₄\[a,a,a,a\].
+    K4aaaa,
+}
+
+/// A number factor (every group ≥ 1).
+#[derive(Clone, Debug, PartialEq)]
+enum Number {
+    /// B_{u_g,p_g,j}.
+    Coef(u8, u8),
+    /// A Σ, κ₃ or κ₄ entry at the groups' units.
+    Block(Vec<u8>),
+}
+
+/// One term's number part: coef · Π factors.
+#[derive(Clone, Debug, PartialEq)]
+struct Summand {
+    coef: f64,
+    numbers: Vec<Number>,
+}
+
+/// The terms sharing one set of vector factors.
+#[derive(Clone, Debug, PartialEq)]
+struct Product {
+    vectors: Vec<Vector>,
+    summands: Vec<Summand>,
+}
+
+/// One diagram list compiled for a fixed multiplicity of each group, group 0 (the free unit)
+/// of multiplicity 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pattern {
+    powers: Vec<u8>,
+    products: Vec<Product>,
+}
+
+impl Pattern {
+    /// Compiles `list` (terms over `powers.len()` groups) for group multiplicities `powers`
+    /// (`powers[0]` = 1: the free unit).
+    pub fn compile(list: &[DegreeTerms], powers: &[u8]) -> Self {
+        debug_assert_eq!(powers.first(), Some(&1));
+        let mut merged: BTreeMap<Vec<Vector>, Vec<Summand>> = BTreeMap::new();
+        for dt in list {
+            for term in &dt.terms {
+                let mut vectors = vec![Vector::Coef(dt.degrees[0])];
+                let mut numbers: Vec<Number> = (1..dt.degrees.len())
+                    .map(|g| Number::Coef(g as u8, dt.degrees[g]))
+                    .collect();
+                for b in &term.blocks {
+                    let gs = b.groups();
+                    let free = gs.iter().filter(|&&g| g == 0).count();
+                    let rest = &gs[free..];
+                    match (gs.len(), free) {
+                        (_, 0) => numbers.push(Number::Block(gs.to_vec())),
+                        (2, _) => vectors.push(Vector::Cov(rest[0])),
+                        (3, 1) => vectors.push(Vector::K3(rest[0], rest[1])),
+                        (3, 2) => vectors.push(Vector::K3aa(rest[0])),
+                        (3, _) => vectors.push(Vector::K3aaa),
+                        (_, 1) => vectors.push(Vector::K4(rest[0], rest[1], rest[2])),
+                        (_, 2) => vectors.push(Vector::K4aa(rest[0], rest[1])),
+                        (_, 3) => vectors.push(Vector::K4aaa(rest[0])),
+                        _ => vectors.push(Vector::K4aaaa),
+                    }
+                }
+                vectors.sort();
+                merged.entry(vectors).or_default().push(Summand {
+                    coef: term.coef,
+                    numbers,
+                });
+            }
+        }
+        Pattern {
+            powers: powers.to_vec(),
+            products: merged
+                .into_iter()
+                .map(|(vectors, summands)| Product { vectors, summands })
+                .collect(),
+        }
+    }
+}
+
+/// What the patterns read for one class at one layer: h's Σ, κ₃, κ₄ and their diagonal
+/// slices, and the units' chaos coefficients as vectors.
+pub struct Sources<'a> {
+    n: usize,
+    cov: Vec<f64>,
+    k3: &'a SymTensor,
+    k4: Option<&'a SymTensor>,
+    units: &'a [UnitChaos],
+    /// `coef[j][a]` = B_{a,1,j}.
+    coef: Vec<Vec<f64>>,
+    k3aa: Vec<f64>,
+    k3aaa: Vec<f64>,
+    k4aa: Vec<f64>,
+    k4aaa: Vec<f64>,
+    k4aaaa: Vec<f64>,
+}
+
+impl<'a> Sources<'a> {
+    /// Gathers the vectors (O(N³) for κ₄'s κ₄\[a,a,u,v\], O(N²) else).
+    pub fn new(
+        cov: &faer::Mat<f64>,
+        k3: &'a SymTensor,
+        k4: Option<&'a SymTensor>,
+        units: &'a [UnitChaos],
+    ) -> Self {
+        let n = units.len();
+        let diag = |t: &SymTensor, reps: usize, cols: usize| -> Vec<f64> {
+            // t[a, …, a (reps times), rest] for rest over `cols` flat positions.
+            let step: usize = (0..reps).map(|r| n.pow(r as u32)).sum();
+            let tail = n.pow(reps as u32);
+            let d = t.data();
+            (0..cols)
+                .flat_map(|c| (0..n).map(move |a| d[a * step + c * tail]))
+                .collect()
+        };
+        Sources {
+            n,
+            cov: (0..n * n).map(|k| cov[(k % n, k / n)]).collect(),
+            k3,
+            k4,
+            units,
+            coef: (0..=MAX_DEGREE)
+                .map(|j| units.iter().map(|u| u.b[1][j]).collect())
+                .collect(),
+            k3aa: diag(k3, 2, n),
+            k3aaa: diag(k3, 3, 1),
+            k4aa: k4.map_or_else(Vec::new, |t| diag(t, 2, n * n)),
+            k4aaa: k4.map_or_else(Vec::new, |t| diag(t, 3, n)),
+            k4aaaa: k4.map_or_else(Vec::new, |t| diag(t, 4, 1)),
+        }
+    }
+
+    /// Number of units N.
+    pub fn dim(&self) -> usize {
+        self.n
+    }
+
+    /// Σ column u (Σ\[·, u\]).
+    pub fn cov_col(&self, u: usize) -> &[f64] {
+        &self.cov[u * self.n..(u + 1) * self.n]
+    }
+
+    /// The vector `v` at fixed units `u` (u\[0\] unused), or `None` where it needs κ₄ and
+    /// only κ₃ is carried (the term is 0).
+    fn vector(&self, v: Vector, u: &[usize]) -> Option<&[f64]> {
+        let n = self.n;
+        let col = |data: &'a [f64], at: usize| Some(&data[at * n..(at + 1) * n]);
+        let g = |i: u8| u[i as usize];
+        match v {
+            Vector::Coef(j) => Some(&self.coef[j as usize]),
+            Vector::Cov(a) => Some(self.cov_col(g(a))),
+            Vector::K3(a, b) => col(self.k3.data(), g(a) + n * g(b)),
+            Vector::K3aa(a) => Some(&self.k3aa[g(a) * n..(g(a) + 1) * n]),
+            Vector::K3aaa => Some(&self.k3aaa),
+            Vector::K4(a, b, c) => self
+                .k4
+                .and_then(|t| col(t.data(), g(a) + n * (g(b) + n * g(c)))),
+            Vector::K4aa(a, b) => {
+                let at = g(a) + n * g(b);
+                self.k4.map(|_| &self.k4aa[at * n..(at + 1) * n])
+            }
+            Vector::K4aaa(a) => self.k4.map(|_| &self.k4aaa[g(a) * n..(g(a) + 1) * n]),
+            Vector::K4aaaa => self.k4.map(|_| &self.k4aaaa[..]),
+        }
+    }
+
+    /// A number factor at fixed units `u`.
+    fn number(&self, f: &Number, powers: &[u8], u: &[usize]) -> f64 {
+        match f {
+            Number::Coef(g, j) => {
+                let g = *g as usize;
+                self.units[u[g]].b[powers[g] as usize][*j as usize]
+            }
+            Number::Block(gs) => {
+                let mut idx = [0usize; 4];
+                for (slot, &g) in gs.iter().enumerate() {
+                    idx[slot] = u[g as usize];
+                }
+                match gs.len() {
+                    2 => self.cov[idx[0] + self.n * idx[1]],
+                    3 => self.k3.get(&idx[..3]),
+                    _ => self.k4.map_or(0.0, |t| t.get(&idx[..4])),
+                }
+            }
+        }
+    }
+}
+
+/// Reusable lists of the products of one column: (number, range of `vectors`).
+#[derive(Default)]
+pub struct Column<'s> {
+    products: Vec<(f64, u32, u32)>,
+    vectors: Vec<&'s [f64]>,
+}
+
+impl<'s> Column<'s> {
+    /// Empties the lists.
+    pub fn clear(&mut self) {
+        self.products.clear();
+        self.vectors.clear();
+    }
+
+    /// Adds `pattern`'s products at fixed units `u` (u\[0\] unused).
+    pub fn add_pattern(&mut self, pattern: &Pattern, src: &'s Sources<'_>, u: &[usize]) {
+        'product: for p in &pattern.products {
+            let scale: f64 = p
+                .summands
+                .iter()
+                .map(|s| {
+                    s.numbers
+                        .iter()
+                        .fold(s.coef, |acc, f| acc * src.number(f, &pattern.powers, u))
+                })
+                .sum();
+            if scale == 0.0 {
+                continue;
+            }
+            let lo = self.vectors.len();
+            for &v in &p.vectors {
+                match src.vector(v, u) {
+                    Some(x) => self.vectors.push(x),
+                    None => {
+                        self.vectors.truncate(lo);
+                        continue 'product;
+                    }
+                }
+            }
+            self.products
+                .push((scale, lo as u32, self.vectors.len() as u32));
+        }
+    }
+
+    /// Adds the product `scale` · Π `vectors`.
+    pub fn add(&mut self, scale: f64, vectors: &[&'s [f64]]) {
+        let lo = self.vectors.len() as u32;
+        self.vectors.extend_from_slice(vectors);
+        self.products.push((scale, lo, self.vectors.len() as u32));
+    }
+
+    /// out\[a\] = Σ_k s_k Π_{v ∈ V_k} v\[a\] for a < out.len().
+    pub fn eval(&self, out: &mut [f64]) {
+        dispatch(Products {
+            products: &self.products,
+            vectors: &self.vectors,
+            out,
+        });
+    }
+}
+
+/// The SIMD kernel of [`Column::eval`]: lanes over a, the products accumulated in registers.
+struct Products<'a> {
+    products: &'a [(f64, u32, u32)],
+    vectors: &'a [&'a [f64]],
+    out: &'a mut [f64],
+}
+
+impl WithSimd for Products<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let n = self.out.len();
+        let mut start = 0;
+        while start < n {
+            let end = (start + S::F64_LANES).min(n);
+            let mut acc = simd.splat_f64s(0.0);
+            for &(scale, lo, hi) in self.products {
+                let mut p = simd.splat_f64s(scale);
+                for v in &self.vectors[lo as usize..hi as usize] {
+                    p = simd.mul_f64s(p, load(simd, &v[start..end]));
+                }
+                acc = simd.add_f64s(acc, p);
+            }
+            store(simd, &mut self.out[start..end], acc);
+            start = end;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The chaos rule's output tensors and matrices a column at a time ([`super::batched`]).
+//!
+//! κ₃(z) and κ₄(z) are stored dense with the first index fastest, so the entries with the last
+//! k − 1 indices fixed form a contiguous column over the first, a. For every sorted tuple r of
+//! the last indices, the column over a is evaluated with a as the free unit, which is right
+//! wherever a is not in r (the formulas of [`super::closure`] with a of multiplicity 1), and
+//! copied to the columns of r's permutations. A second pass sets the entries with a repeated
+//! index: from a column in which one of their units of multiplicity 1 is the free index, or —
+//! κ₃\[a,a,a\], κ₄\[a,a,b,b\], κ₄\[a,a,a,a\], O(N²) of them — one at a time. Work: N^{k−1}/(k−1)!
+//! columns of N (κ₃: N³/2 entry evaluations, κ₄: N⁴/6) in SIMD lanes, in parallel over the last
+//! index; every entry of distinct units is evaluated once per choice of its free unit, so the
+//! tensors are symmetric to rounding.
+
+use rayon::prelude::*;
+
+use super::batched::{Column, Pattern, Sources};
+use super::closure::DegreeTerms;
+use super::tensor::SymTensor;
+
+/// The rule's diagram lists compiled for each column shape.
+#[derive(Clone, Debug)]
+pub struct Patterns {
+    /// P\[a,b\] = E ẑ_aẑ_b (full list, two units).
+    pub full_pair: Pattern,
+    /// ΔC\[a,b\] (κ-only list, two units).
+    pub kappa_pair: Pattern,
+    /// κ₃\[a,b,c\], distinct units.
+    k3_distinct: Pattern,
+    /// κ₃\[a,b,b\].
+    k3_double: Pattern,
+    /// κ₄\[a,b,c,d\], distinct units.
+    k4_distinct: Pattern,
+    /// κ₄\[a,b,c,c\].
+    k4_double: Pattern,
+    /// κ₄\[a,b,b,b\].
+    k4_triple: Pattern,
+}
+
+impl Patterns {
+    /// From the rule's lists (indexed by the number of distinct units).
+    pub fn new(
+        full: &[Vec<DegreeTerms>],
+        kappa: &[Vec<DegreeTerms>],
+        distinct: &[Vec<DegreeTerms>],
+    ) -> Self {
+        Patterns {
+            full_pair: Pattern::compile(&full[2], &[1, 1]),
+            kappa_pair: Pattern::compile(&kappa[2], &[1, 1]),
+            k3_distinct: Pattern::compile(&distinct[3], &[1, 1, 1]),
+            k3_double: Pattern::compile(&full[2], &[1, 2]),
+            k4_distinct: Pattern::compile(&distinct[4], &[1, 1, 1, 1]),
+            k4_double: Pattern::compile(&full[3], &[1, 1, 2]),
+            k4_triple: Pattern::compile(&full[2], &[1, 3]),
+        }
+    }
+}
+
+/// The lower moments the cumulants subtract: Δm_a = E ẑ_a and P (N × N, column-major).
+pub struct Reduced<'a> {
+    pub dm: &'a [f64],
+    pub p: &'a [f64],
+}
+
+impl Reduced<'_> {
+    fn p(&self, a: usize, b: usize) -> f64 {
+        self.p[a + self.dm.len() * b]
+    }
+
+    fn p_col(&self, b: usize) -> &[f64] {
+        let n = self.dm.len();
+        &self.p[b * n..(b + 1) * n]
+    }
+}
+
+/// The symmetric N × N matrix (column-major) whose entries a < b are `pattern`'s column b and
+/// whose diagonal is `diag`.
+pub fn pair_matrix(
+    pattern: &Pattern,
+    src: &Sources<'_>,
+    diag: impl Fn(usize) -> f64 + Sync,
+) -> Vec<f64> {
+    let n = src.dim();
+    let mut out = vec![0.0; n * n];
+    out.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (b, column)| {
+            col.clear();
+            col.add_pattern(pattern, src, &[0, b]);
+            col.eval(&mut column[..b]);
+            column[b] = diag(b);
+        });
+    for b in 0..n {
+        for a in 0..b {
+            out[b + n * a] = out[a + n * b];
+        }
+    }
+    out
+}
+
+/// Writes z's κ₃ into `out` (resized to N units); `entry` gives one sorted entry.
+pub fn fill3(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    out: &mut SymTensor,
+    entry: impl Fn(&[usize]) -> f64,
+) {
+    let n = src.dim();
+    out.resize(n);
+    let columns = Columns::new(out.data_mut(), n);
+    (0..n).into_par_iter().for_each_init(
+        || (Column::default(), vec![0.0; n]),
+        |(col, buf), c| {
+            for b in 0..=c {
+                col.clear();
+                if b < c {
+                    col.add_pattern(&patterns.k3_distinct, src, &[0, b, c]);
+                } else {
+                    // M − Δm_a P_bb − 2 Δm_b P_ab.
+                    col.add_pattern(&patterns.k3_double, src, &[0, b]);
+                    col.add(-z.p(b, b), &[z.dm]);
+                    col.add(-2.0 * z.dm[b], &[z.p_col(b)]);
+                }
+                col.eval(buf);
+                columns.write(b + n * c, buf);
+                if b < c {
+                    columns.write(c + n * b, buf);
+                }
+            }
+        },
+    );
+    for x in 0..n {
+        out.set_sym(&[x, x, x], entry(&[x, x, x]));
+        for y in x + 1..n {
+            let v = out.get(&[y, x, x]);
+            out.set_sym(&[x, x, y], v);
+            let v = out.get(&[x, y, y]);
+            out.set_sym(&[x, y, y], v);
+        }
+    }
+}
+
+/// Writes z's κ₄ into `out` (resized to N units) from z's κ₃ `k3z`; `entry` gives one sorted
+/// entry.
+pub fn fill4(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    k3z: &SymTensor,
+    out: &mut SymTensor,
+    entry: impl Fn(&[usize]) -> f64,
+) {
+    let n = src.dim();
+    out.resize(n);
+    let k3col = |i: usize, j: usize| &k3z.data()[(i + n * j) * n..(i + n * j + 1) * n];
+    let columns = Columns::new(out.data_mut(), n);
+    (0..n).into_par_iter().for_each_init(
+        || (Column::default(), vec![0.0; n]),
+        |(col, buf), d| {
+            for c in 0..=d {
+                for b in 0..=c {
+                    col.clear();
+                    if b < c && c < d {
+                        col.add_pattern(&patterns.k4_distinct, src, &[0, b, c, d]);
+                    } else {
+                        if b == d {
+                            col.add_pattern(&patterns.k4_triple, src, &[0, b]);
+                        } else {
+                            let (single, double) = if b == c { (d, b) } else { (b, d) };
+                            col.add_pattern(&patterns.k4_double, src, &[0, single, double]);
+                        }
+                        // M − Σ₃ P P − Σ₄ Δm κ₃(z), a the free index.
+                        col.add(-z.p(c, d), &[z.p_col(b)]);
+                        col.add(-z.p(b, d), &[z.p_col(c)]);
+                        col.add(-z.p(b, c), &[z.p_col(d)]);
+                        col.add(-k3z.get(&[b, c, d]), &[z.dm]);
+                        col.add(-z.dm[b], &[k3col(c, d)]);
+                        col.add(-z.dm[c], &[k3col(b, d)]);
+                        col.add(-z.dm[d], &[k3col(b, c)]);
+                    }
+                    col.eval(buf);
+                    let perms = [
+                        [b, c, d],
+                        [b, d, c],
+                        [c, b, d],
+                        [c, d, b],
+                        [d, b, c],
+                        [d, c, b],
+                    ];
+                    for (k, q) in perms.iter().enumerate() {
+                        if !perms[..k].contains(q) {
+                            columns.write(q[0] + n * (q[1] + n * q[2]), buf);
+                        }
+                    }
+                }
+            }
+        },
+    );
+    for w in 0..n {
+        for x in w..n {
+            for y in x..n {
+                let last = if w < x && x < y { y + 1 } else { n };
+                for v in y..last {
+                    let t = [w, x, y, v];
+                    let value = match singleton(&t) {
+                        Some((s, [p, q, r])) => out.get(&[s, p, q, r]),
+                        None => entry(&t),
+                    };
+                    out.set_sym(&t, value);
+                }
+            }
+        }
+    }
+}
+
+/// A unit of multiplicity 1 in the sorted 4-tuple `t` and the other three, if there is one.
+fn singleton(t: &[usize; 4]) -> Option<(usize, [usize; 3])> {
+    (0..4)
+        .find(|&k| t.iter().filter(|&&u| u == t[k]).count() == 1)
+        .map(|k| {
+            let mut rest = [0; 3];
+            let mut at = 0;
+            for (i, &u) in t.iter().enumerate() {
+                if i != k {
+                    rest[at] = u;
+                    at += 1;
+                }
+            }
+            (t[k], rest)
+        })
+}
+
+/// Columns of N entries of one tensor, written from several threads, each column by one.
+struct Columns {
+    ptr: *mut f64,
+    n: usize,
+    len: usize,
+}
+
+// SAFETY: `Columns` only hands out writes to columns, and its users write each column from one
+// thread (see `write`); the buffer outlives every use (it is borrowed for the fill's duration).
+unsafe impl Sync for Columns {}
+
+impl Columns {
+    fn new(data: &mut [f64], n: usize) -> Self {
+        Columns {
+            ptr: data.as_mut_ptr(),
+            n,
+            len: data.len(),
+        }
+    }
+
+    /// Copies `src` (N entries) into column `at`. The fills above write each column from the
+    /// one task of the sorted tuple it is a permutation of, so no two threads write one column.
+    fn write(&self, at: usize, src: &[f64]) {
+        assert!(src.len() == self.n && (at + 1) * self.n <= self.len);
+        // SAFETY: the range is inside the buffer (checked above); no other thread touches this
+        // column (see the doc comment) and nothing reads the buffer until the parallel loop ends.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.add(at * self.n), self.n) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::Mat;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    use super::super::chaos::UnitChaos;
+    use super::super::closure::{ChaosRule, Input};
+    use super::super::tensor::SymTensor;
+    use crate::net::Activation;
+
+    /// A symmetric tensor with Gaussian entries.
+    fn random_sym(n: usize, order: usize, rng: &mut StdRng) -> SymTensor {
+        let mut t = SymTensor::zeros(n, order);
+        for f in 0..n.pow(order as u32) {
+            let idx: Vec<usize> = (0..order).map(|k| f / n.pow(k as u32) % n).collect();
+            if idx.windows(2).all(|w| w[0] <= w[1]) {
+                t.set_sym(&idx, 0.1 * rng.sample::<f64, _>(StandardNormal));
+            }
+        }
+        t
+    }
+
+    /// Every entry of the column-wise κ₃/κ₄ equals the rule's per-entry formula, and every
+    /// permutation of an entry holds it, on random h (Σ, κ₃, κ₄) through relu and tanh.
+    #[test]
+    fn columns_equal_the_per_entry_rule() {
+        let n = 7;
+        let mut rng = StdRng::seed_from_u64(5);
+        let a = Mat::from_fn(n, n, |_, _| rng.sample::<f64, _>(StandardNormal));
+        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
+        let (k3, k4) = (random_sym(n, 3, &mut rng), random_sym(n, 4, &mut rng));
+        for act in [Activation::Relu, Activation::Tanh] {
+            let units: Vec<UnitChaos> = (0..n)
+                .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 1.0, cov[(i, i)].sqrt()))
+                .collect();
+            let h = Input {
+                cov: &cov,
+                k3: &k3,
+                k4: Some(&k4),
+                units: &units,
+            };
+            let rule = ChaosRule::new(4);
+            let (mut o3, mut o4) = (SymTensor::zeros(0, 3), SymTensor::zeros(0, 4));
+            rule.tensors(&h, &mut o3, Some(&mut o4));
+            let dm: Vec<f64> = (0..n).map(|a| rule.entry_moment(&h, &[a])).collect();
+            let p: Vec<f64> = (0..n * n)
+                .map(|f| {
+                    let (i, j) = (f % n, f / n);
+                    rule.entry_moment(&h, &[i.min(j), i.max(j)])
+                })
+                .collect();
+            let z = super::Reduced { dm: &dm, p: &p };
+            let mut worst: f64 = 0.0;
+            for (t, order) in [(&o3, 3usize), (&o4, 4)] {
+                let scale = t.max_abs();
+                for f in 0..n.pow(order as u32) {
+                    let idx: Vec<usize> = (0..order).map(|k| f / n.pow(k as u32) % n).collect();
+                    let mut sorted = idx.clone();
+                    sorted.sort_unstable();
+                    let want = rule.entry(&h, &z, (order == 4).then_some(&o3), &sorted);
+                    worst = worst.max((t.get(&idx) - want).abs() / scale);
+                }
+            }
+            assert!(
+                worst < 1e-13,
+                "{act:?}: largest relative deviation {worst:e}"
+            );
+        }
+    }
+}
