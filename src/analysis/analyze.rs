@@ -373,7 +373,7 @@ fn heatmap(
     let emp = stats
         .get(stage)
         .ok_or_else(|| Error::Shape(format!("no measured statistics for {stage}")))?;
-    let (empirical, propagated) = (emp.per_class[0].cov.clone(), prop.per_class[0].cov.clone());
+    let (empirical, propagated) = (emp.per_class[0].cov.clone(), prop.cov(0).into_owned());
     Ok(Heatmap {
         stage,
         class: emp.classes[0],

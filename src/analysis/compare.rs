@@ -98,25 +98,33 @@ pub fn compare_stages(
         let emp = empirical.get(p.stage).ok_or_else(|| {
             Error::Shape(format!("no empirical statistics for stage {}", p.stage))
         })?;
-        for ((prop, meas), &class) in p.per_class.iter().zip(&emp.per_class).zip(&emp.classes) {
-            pairs.push((p.stage, class, prop, meas));
+        let classes = emp
+            .per_class
+            .iter()
+            .zip(&emp.classes)
+            .take(p.per_class.len());
+        for (k, (meas, &class)) in classes.enumerate() {
+            pairs.push((p, k, class, meas));
         }
     }
     pairs
         .into_par_iter()
-        .map(|(stage, class, prop, meas)| {
+        .map(|(p, k, class, meas)| {
+            // An f32 stage's Σ is widened here, one (stage, class) per thread at a time.
+            let widened = p.cov(k);
+            let (stage, prop_mean, prop_cov) = (p.stage, &p.per_class[k].mean, &*widened);
             let kl = kl_divergence(
                 (meas.mean.as_ref(), meas.cov.as_ref()),
-                (prop.mean.as_ref(), prop.cov.as_ref()),
+                (prop_mean.as_ref(), prop_cov.as_ref()),
                 KL_RIDGE,
             );
             let (kl, kl_jitter) = match kl {
                 Ok(k) => (Some(k.value), Some(k.jitter)),
                 Err(_) => (None, None),
             };
-            let (cov_diff, cov_ref) = frobenius_parts(prop.cov.as_ref(), meas.cov.as_ref())?;
+            let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas.cov.as_ref())?;
             let (mean_diff, spread) =
-                mean_error_parts(prop.mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?;
+                mean_error_parts(prop_mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?;
             let (layer, kind) = (stage.layer(depth), stage.kind());
             if !(cov_diff.is_finite() && mean_diff.is_finite() && cov_ref.is_finite()) {
                 return Err(Error::Numeric(format!(

@@ -14,6 +14,7 @@ use super::higher::hook::CarryHook;
 use super::higher::Carry;
 use super::pair::ClosurePair;
 use super::single::SinglePropagator;
+pub use super::stage::Predicted;
 use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::stats::Moments;
@@ -28,13 +29,6 @@ pub struct PropagateOptions {
     /// pre-activation; the slices alone cannot be mapped through a further affine layer,
     /// DESIGN.md §2).
     pub corrections: Corrections,
-}
-
-/// The predicted per-class moments of one stage.
-#[derive(Clone, Debug)]
-pub struct Predicted {
-    pub stage: Stage,
-    pub per_class: Vec<Moments>,
 }
 
 /// Propagates per-class moments from layer `from` (0 = the input x, l ≥ 1 = the post-activation
@@ -221,6 +215,8 @@ impl Propagator {
         let depth = net.depth();
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
+        // Every stage in f64 (an f32 engine runs here with κ corrections).
+        self.stages.iter_mut().for_each(|p| p.single.clear());
         let Propagator {
             ws,
             stages,
@@ -323,12 +319,19 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
             .sum::<usize>()
             == 0
     };
-    for (c, m) in p.per_class.iter().enumerate() {
+    // An f32 stage's covariances: the same scan on f32's exponent bits.
+    let all_finite32 = |v: &[f32]| {
+        v.iter()
+            .map(|x| usize::from((x.to_bits() >> 23) & 0xff == 0xff))
+            .sum::<usize>()
+            == 0
+    };
+    let bad_f64 = p.per_class.iter().enumerate().find_map(|(c, m)| {
         let cov_ok = (0..m.cov.ncols()).all(|j| all_finite(m.cov.col_as_slice(j)));
         if cov_ok && m.mean.iter().all(|v| v.is_finite()) {
-            continue;
+            return None;
         }
-        let bad = m.mean.iter().position(|v| !v.is_finite()).map_or_else(
+        let what = m.mean.iter().position(|v| !v.is_finite()).map_or_else(
             || {
                 (0..m.cov.ncols()).find_map(|j| {
                     let col = m.cov.col(j);
@@ -338,13 +341,26 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
             },
             |i| Some(format!("mean[{i}] = {}", m.mean[i])),
         );
-        if let Some(what) = bad {
-            return Err(Error::Numeric(format!(
-                "stage {} (layer {}), class {c}: {what}, produced by {produced_by}",
-                p.stage,
-                p.stage.layer(depth),
-            )));
-        }
+        what.map(|w| (c, w))
+    });
+    let bad_f32 = || {
+        p.single.iter().enumerate().find_map(|(c, s)| {
+            (0..s.ncols()).find_map(|j| {
+                let col = s.col_as_slice(j);
+                if all_finite32(col) {
+                    return None;
+                }
+                let i = col.iter().position(|v| !v.is_finite())?;
+                Some((c, format!("covariance ({i}, {j}) = {} (f32)", col[i])))
+            })
+        })
+    };
+    if let Some((c, what)) = bad_f64.or_else(bad_f32) {
+        return Err(Error::Numeric(format!(
+            "stage {} (layer {}), class {c}: {what}, produced by {produced_by}",
+            p.stage,
+            p.stage.layer(depth),
+        )));
     }
     Ok(())
 }
@@ -381,10 +397,7 @@ fn shape_stages(stages: &mut Vec<Predicted>, from: usize, depth: usize, classes:
     stages.truncate(2 * (depth - from) + 1);
     for (k, stage) in labels.enumerate() {
         if k == stages.len() {
-            stages.push(Predicted {
-                stage,
-                per_class: Vec::new(),
-            });
+            stages.push(Predicted::new(stage));
         }
         stages[k].stage = stage;
         stages[k].per_class.resize_with(classes, || {

@@ -10,6 +10,7 @@ pub mod higher;
 pub mod pair;
 pub mod settings;
 pub mod single;
+pub mod stage;
 
 pub use engine::{propagate, Predicted, PropagateOptions, Propagator};
 pub use pair::ClosurePair;

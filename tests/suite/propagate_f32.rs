@@ -1,6 +1,7 @@
 //! `--precision f32` against f64: every propagated stage (mean and covariance) of random
 //! networks of each activation — f32 closures (relu, leaky relu, quadratic, linear) and the f64
-//! fallback (tanh, erf) — and of a relu layer on real MNIST statistics, within the stated error.
+//! fallback (tanh, erf) — and of a relu layer on real MNIST statistics, within the stated error;
+//! the hidden stages held in f32 at half the bytes.
 
 use faer::{Col, Mat};
 use rand::rngs::StdRng;
@@ -54,13 +55,26 @@ fn worst_error(f64s: &[Predicted], f32s: &[Predicted]) -> f64 {
     let mut worst = 0.0f64;
     for (a, b) in f64s.iter().zip(f32s) {
         assert_eq!(a.stage, b.stage);
-        for (x, y) in a.per_class.iter().zip(&b.per_class) {
-            let cov = relative_frobenius(y.cov.as_ref(), x.cov.as_ref()).unwrap();
+        for (c, (x, y)) in a.per_class.iter().zip(&b.per_class).enumerate() {
+            let cov = relative_frobenius(b.cov(c).as_ref().as_ref(), x.cov.as_ref()).unwrap();
             let mean = (&y.mean - &x.mean).norm_l2() / x.mean.norm_l2().max(f64::MIN_POSITIVE);
             worst = worst.max(cov).max(mean);
         }
     }
     worst
+}
+
+/// The storage of an f32 propagation: every hidden stage's Σ held in f32 only, at half the
+/// bytes of f64's (the means, N per class, stay f64), and the output y in f64 for its readers.
+fn assert_storage(f64s: &[Predicted], f32s: &[Predicted]) {
+    let (last, hidden) = f32s.split_last().unwrap();
+    assert!(!last.is_f32() && last.per_class.iter().all(|m| m.cov.nrows() == m.dim()));
+    for (a, b) in f64s.iter().zip(hidden) {
+        assert!(!a.is_f32() && b.is_f32(), "{}", b.stage);
+        assert!(b.per_class.iter().all(|m| m.cov.nrows() == 0));
+        let means: usize = a.per_class.iter().map(|m| 8 * m.dim()).sum();
+        assert_eq!(2 * (b.bytes() - means), a.bytes() - means, "{}", b.stage);
+    }
 }
 
 /// Per class: μ ~ N(0, 0.25 I) and Σ = F Fᵀ/r + 0.1 I for a Gaussian n × r F.
@@ -111,6 +125,7 @@ fn random_networks_agree_with_f64_within_the_stated_error() {
                 worst > f64::from(f32::EPSILON) / 64.0,
                 "{act}: f32 path not taken"
             );
+            assert_storage(&exact, &single);
         }
     }
 }
@@ -139,6 +154,7 @@ fn real_mnist_layer_agrees_with_f64() {
     let (worst, bound) = (worst_error(&exact, &single), stated_error(&net, 0));
     eprintln!("MNIST 784-256-10 relu: worst relative error {worst:.2e} (stated {bound:.2e})");
     assert!(worst <= bound, "{worst:e} > {bound:e}");
+    assert_storage(&exact, &single);
     let accuracy = |precision| {
         let opts = AccuracyOptions {
             method: ClosureMethod::Auto,
@@ -164,5 +180,40 @@ fn real_mnist_layer_agrees_with_f64() {
             "A_{}",
             a.start_layer
         );
+    }
+}
+
+/// An f32 engine that runs in f64 afterwards (as it does with κ corrections) hands on f64
+/// stages only, equal to a fresh f64 engine's: no f32 covariance of the earlier run is left
+/// behind for a reader to take.
+#[test]
+fn an_f32_engine_reused_in_f64_keeps_no_f32_stage() {
+    let net = Mlp::init(&[24, 32, 16, 4], Activation::Relu, 2f64.sqrt(), 3).unwrap();
+    let start = random_start(24, 2, 5);
+    let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+    let timings = Timings::disabled();
+    engine
+        .run(&net, 0, &start, None, GAUSSIAN, &timings)
+        .unwrap();
+    let pairs =
+        corrflow::propagate::ClosurePair::for_layers(&net, ClosureMethod::Auto, true).unwrap();
+    let closures: Vec<_> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+    let stages = engine
+        .run_closure(
+            &net,
+            0,
+            &start,
+            None,
+            &closures,
+            Corrections::None,
+            &timings,
+        )
+        .unwrap();
+    let (exact, _) = both(&net, 0, &start);
+    for (a, b) in exact.iter().zip(stages) {
+        assert!(!b.is_f32(), "{}", b.stage);
+        for (x, y) in a.per_class.iter().zip(&b.per_class) {
+            assert_eq!(x.cov, y.cov, "{}", b.stage);
+        }
     }
 }

@@ -1,45 +1,48 @@
-//! The f32 layer loop: per layer the start Σ of every class rounded to f32 into the stacked
-//! affine update, then per class the f32 update, the f32 closure (or the f64 one on the widened
-//! Σ), each stage widened to f64 for the caller.
+//! The f32 layer loop: per layer the input Σ of every class (the start's rounded to f32, or the
+//! previous f32 stage's) stacked into one f32 GEMM, then per class the f32 update written
+//! straight into the stage's f32 storage and the f32 closure from there into the next stage's
+//! (or, for closures without f32 lanes, the f64 closure on one class's Σ widened at a time).
+//! The hidden stages stay f32 ([`Predicted::is_f32`]); the output y is widened to f64.
 
-use faer::{Mat, MatMut};
-use rayon::prelude::*;
+use faer::Mat;
 
 use super::closure::{apply_f32, has_f32_lanes};
 use crate::error::Result;
 use crate::net::Mlp;
 use crate::propagate::affine::{affine_mean, Stacked};
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
+use crate::propagate::stage::{narrow, widen};
 use crate::propagate::Predicted;
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
 
 /// The f32 buffers of a propagation: the stacked affine update of every class, W rounded to
-/// f32, and one class's pre-activation and post-activation Σ at a time (the stages themselves
-/// are the caller's, in f64).
+/// f32, one class's output Σ in f32 before it is widened, and one class's h and z in f64 for
+/// the closures without f32 lanes (sized only when such a closure runs).
 #[derive(Clone, Debug)]
 pub struct SinglePropagator {
     dense: Stacked<f32>,
     w: Mat<f32>,
-    pre: Mat<f32>,
-    post: Mat<f32>,
+    out: Mat<f32>,
+    wide: [Moments; 2],
 }
 
 impl Default for SinglePropagator {
     fn default() -> Self {
+        let empty = || Moments::gaussian(faer::Col::zeros(0), Mat::zeros(0, 0));
         SinglePropagator {
             dense: Stacked::default(),
             w: Mat::new(),
-            pre: Mat::new(),
-            post: Mat::new(),
+            out: Mat::new(),
+            wide: [empty(), empty()],
         }
     }
 }
 
 impl SinglePropagator {
-    /// Propagates `start` (the moments of layer `from`) to the output with every Σ in f32,
-    /// writing each stage widened to f64 into `stages` (already labelled h^{from+1}, …, y with
-    /// one slot per class). `fallback[l − 1]` is hidden layer l's f64 closure, used where
+    /// Propagates `start` (the moments of layer `from`) to the output with every Σ in f32 into
+    /// `stages` (already labelled h^{from+1}, …, y with one slot per class): the hidden stages
+    /// f32, y f64. `fallback[l − 1]` is hidden layer l's f64 closure, used where
     /// [`has_f32_lanes`] says no f32 closure exists.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
@@ -59,7 +62,7 @@ impl SinglePropagator {
             let n = layer.fan_out();
             let k = 2 * (l - from - 1);
             let (done, rest) = stages.split_at_mut(k);
-            let inputs = done.last().map_or(start, |p| p.per_class.as_slice());
+            let previous = done.last();
             let [pre, post @ ..] = rest else {
                 unreachable!("the caller labelled every stage")
             };
@@ -67,69 +70,89 @@ impl SinglePropagator {
             narrow(&layer.w, self.w.as_mut());
             let flops = affine_flops(n, layer.fan_in(), classes);
             timings.time("affine", flops, || {
-                self.dense.multiply(self.w.as_ref(), classes, |c, slot| {
-                    narrow(&inputs[c].cov, slot)
-                });
-                for (input, out) in inputs.iter().zip(&mut pre.per_class) {
-                    affine_mean(
-                        layer.w.as_ref(),
-                        layer.b.as_ref(),
-                        &input.mean,
-                        &mut out.mean,
-                    );
+                self.dense
+                    .multiply(self.w.as_ref(), classes, |c, mut slot| match previous {
+                        Some(p) => slot.copy_from(p.single[c].as_ref()),
+                        None => narrow(&start[c].cov, slot),
+                    });
+                for (c, out) in pre.per_class.iter_mut().enumerate() {
+                    let mean = previous.map_or(&start[c].mean, |p| &p.per_class[c].mean);
+                    affine_mean(layer.w.as_ref(), layer.b.as_ref(), mean, &mut out.mean);
                 }
             });
-            let mut post = post.first_mut();
-            let act = (l <= depth).then(|| net.activation.at(l - 1));
-            let f32_lanes = act.is_some_and(|a| has_f32_lanes(a, method));
+            if l == depth + 1 {
+                self.output(pre, timings);
+                continue;
+            }
+            to_f32(pre, n);
+            let post = &mut post[0];
+            to_f32(post, n);
+            timings.time("affine", 0.0, || {
+                for (c, cov) in pre.single.iter_mut().enumerate() {
+                    self.dense.lower_into(c, cov.as_mut());
+                }
+            });
+            let act = net.activation.at(l - 1);
             for c in 0..classes {
-                let h = &mut pre.per_class[c];
-                timings.time("affine", 0.0, || {
-                    self.pre.resize_with(n, n, |_, _| 0.0);
-                    self.dense.lower_into(c, self.pre.as_mut());
-                });
-                timings.time("f32 ↔ f64", 0.0, || widen(&self.pre, &mut h.cov));
-                h.k3_iij = None;
-                h.k4_iijj = None;
-                let (Some(post), Some(act)) = (post.as_deref_mut(), act) else {
-                    continue;
-                };
-                let z = &mut post.per_class[c];
-                if f32_lanes {
+                let (h, z) = (&pre.per_class[c], &mut post.per_class[c]);
+                if has_f32_lanes(act, method) {
                     timings.time("closure", 0.0, || {
-                        apply_f32(act, &h.mean, &self.pre, &mut z.mean, &mut self.post)
+                        apply_f32(
+                            act,
+                            &h.mean,
+                            &pre.single[c],
+                            &mut z.mean,
+                            &mut post.single[c],
+                        )
                     })?;
-                    timings.time("f32 ↔ f64", 0.0, || widen(&self.post, &mut z.cov));
-                    z.k3_iij = None;
-                    z.k4_iijj = None;
                 } else {
-                    let closure = fallback[l - 1];
+                    let [wide_h, wide_z] = &mut self.wide;
+                    timings.time("f32 ↔ f64", 0.0, || {
+                        wide_h.mean.clone_from(&h.mean);
+                        widen(&pre.single[c], &mut wide_h.cov);
+                    });
                     timings.time("closure", 0.0, || {
-                        closure.apply_into(h, Corrections::None, z)
+                        fallback[l - 1].apply_into(wide_h, Corrections::None, wide_z)
                     })?;
+                    timings.time("f32 ↔ f64", 0.0, || {
+                        z.mean.clone_from(&wide_z.mean);
+                        narrow(&wide_z.cov, post.single[c].as_mut());
+                    });
                 }
             }
         }
         Ok(())
     }
+
+    /// The read-out's update of every class into the f64 output stage `y` (C·K² entries: its
+    /// readers, the Monte Carlo accuracy and the comparison, factorise it).
+    fn output(&mut self, y: &mut Predicted, timings: &Timings) {
+        y.single.clear();
+        for (c, m) in y.per_class.iter_mut().enumerate() {
+            let n = m.mean.nrows();
+            m.k3_iij = None;
+            m.k4_iijj = None;
+            m.k4_iiij = None;
+            timings.time("affine", 0.0, || {
+                self.out.resize_with(n, n, |_, _| 0.0);
+                self.dense.lower_into(c, self.out.as_mut());
+            });
+            timings.time("f32 ↔ f64", 0.0, || widen(&self.out, &mut m.cov));
+        }
+    }
 }
 
-/// `out` ← `x` rounded to f32 (`out` has `x`'s shape), columns in parallel.
-fn narrow(x: &Mat<f64>, out: MatMut<'_, f32>) {
-    out.par_col_iter_mut()
-        .zip(x.par_col_iter())
-        .for_each(|(d, s)| d.iter_mut().zip(s.iter()).for_each(|(d, s)| *d = *s as f32));
-}
-
-/// `out` ← `x` widened to f64 (exact; resized), columns in parallel.
-fn widen(x: &Mat<f32>, out: &mut Mat<f64>) {
-    out.resize_with(x.nrows(), x.ncols(), |_, _| 0.0);
-    out.as_mut()
-        .par_col_iter_mut()
-        .zip(x.par_col_iter())
-        .for_each(|(d, s)| {
-            d.iter_mut()
-                .zip(s.iter())
-                .for_each(|(d, s)| *d = f64::from(*s))
-        });
+/// Makes `p` an f32 stage of N × N covariances, one per class (the f64 ones released; the f32
+/// ones kept when already of that size).
+fn to_f32(p: &mut Predicted, n: usize) {
+    p.single.resize_with(p.per_class.len(), Mat::new);
+    for (m, s) in p.per_class.iter_mut().zip(&mut p.single) {
+        if m.cov.nrows() != 0 {
+            m.cov = Mat::new();
+        }
+        m.k3_iij = None;
+        m.k4_iijj = None;
+        m.k4_iiij = None;
+        s.resize_with(n, n, |_, _| 0.0);
+    }
 }

@@ -5,19 +5,23 @@
 //! What stays f64, and why:
 //! - the means (O(N) per class: μ' = Wμ + b with the f64 W) and the per-unit quantities of the
 //!   closures (sᵢ, Φ(aᵢ), the relu variance with its Price-integral tail);
-//! - the relu pairs with |ρ| ≥ 0.925 (the f64 scalar closed form, as in the f64 closure);
+//! - the relu pairs with |ρ| ≥ 0.925 (the f64 scalar closed form, as in the f64 closure; on a
+//!   trained 784-1000-1000-10 MNIST network's measured pre-activations 2–3 pairs in a
+//!   million, BENCHMARKS.md "Performance II: f32 at 1.7x and half the memory");
 //! - the closures of erf, tanh, sigmoid, gelu, silu, softplus and every `--closure hermite` /
-//!   `quadrature` run: the f64 closure reads the widened Σ, and its output is rounded to f32 by
-//!   the next affine update;
+//!   `quadrature` run: the f64 closure reads one class's Σ widened, and its output is rounded
+//!   back to f32;
 //! - κ₃/κ₄ corrections (`--corrections k3k4`): the whole run is f64;
-//! - every stage handed on (statistics comparison, KL, Cholesky/eigen decompositions, the Monte
-//!   Carlo accuracy) is widened to f64: near-singular Σ and the KL divergence need f64's range of
-//!   eigenvalues, which f32's 2⁻²³ rounding of the entries would swamp.
+//! - the output y (C·K² entries), and every reader of a stage: the statistics comparison, KL,
+//!   Cholesky/eigen decompositions and the Monte Carlo accuracy widen one class's Σ at a time
+//!   ([`super::stage::Predicted::cov`]): near-singular Σ and the KL divergence need f64's range
+//!   of eigenvalues, which f32's 2⁻²³ rounding of the entries would swamp.
 //!
-//! Memory: the f32 buffers are the stacked update of all classes (2·C·N² f32: half the f64
-//! path's) and one class's pre- and post-activation Σ; the stages themselves are f64, as their
-//! readers need, so a command's peak memory falls by about C·N² f64 (N the widest layer), not
-//! by half.
+//! Memory: every hidden stage's Σ is held in f32 only ([`super::stage::Predicted::is_f32`]),
+//! half the f64 path's bytes; the other buffers are the stacked update of all classes
+//! ((N_in + N_out)·C·N_in f32, also half the f64 path's), W rounded to f32 and, for closures
+//! without f32 lanes, one class's h and z in f64. Nothing is converted between the layers: each layer's GEMM reads the previous
+//! stage's f32 Σ, the update writes into the stage's f32 storage and the closure reads it there.
 //!
 //! Error against f64 (BENCHMARKS.md "f32 propagation"): each Σ entry carries the rounding of an
 //! N-term f32 dot product, |δΣ| ≲ N·2⁻²⁴·‖W‖² max|Σ| per layer in the worst case and ~√N·2⁻²⁴
