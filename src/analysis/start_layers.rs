@@ -3,6 +3,7 @@
 //! [`super::accuracy::theory_from`]), and its errors against the measured output — what the
 //! theory accuracy, the error budget ([`super::budget`]) and the confusion report are built from.
 
+use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
@@ -12,7 +13,7 @@ use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
-use crate::net::Mlp;
+use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::timing::Timings;
 
@@ -39,6 +40,8 @@ pub struct StartLayerRun {
     pub theory: TheoryAccuracy,
     pub outcome: StartLayerOutcome,
     pub fallbacks: Fallbacks,
+    /// The first class's propagated covariance at the stage asked for (from l = 0 only).
+    pub kept_cov: Option<Mat<f64>>,
 }
 
 /// The theory from every start layer l = 0 … L of `net` from its measured statistics `stats`,
@@ -46,12 +49,14 @@ pub struct StartLayerRun {
 /// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
 /// must hold them for every pre-activation, `Higher::Pre`), the Monte Carlo seeds are
 /// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
-/// start stage.
+/// start stage. With `keep`, the run from l = 0 also keeps the first class's propagated
+/// covariance at that stage (the heatmap's, without a propagation of its own).
 pub fn start_layer_outcomes(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
     corrections: Corrections,
+    keep: Option<Stage>,
     timings: &Timings,
 ) -> Result<Vec<StartLayerRun>> {
     let mut engine = opts.engine.engine();
@@ -63,6 +68,19 @@ pub fn start_layer_outcomes(
             };
             let (t, predicted) =
                 theory_from(&mut engine, net, stats, l, corrections, opts, seed, timings)?;
+            let kept_cov = match keep {
+                Some(stage) if l == 0 => Some(
+                    predicted
+                        .iter()
+                        .find(|p| p.stage == stage)
+                        .and_then(|p| p.per_class.first())
+                        .map(|m| m.cov.clone())
+                        .ok_or_else(|| {
+                            Error::Shape(format!("no propagated statistics for {stage}"))
+                        })?,
+                ),
+                _ => None,
+            };
             let output = predicted
                 .last()
                 .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
@@ -93,6 +111,7 @@ pub fn start_layer_outcomes(
                 theory,
                 outcome,
                 fallbacks: engine.fallbacks(),
+                kept_cov,
             })
         })
         .collect()
