@@ -5,16 +5,14 @@
 use faer::Mat;
 use serde::Serialize;
 
-use super::accuracy::{
-    corrected_order, has_kappa, propagate_from, AccuracyOptions, TheoryAccuracy,
-};
+use super::accuracy::{corrected_order, has_kappa, AccuracyOptions, TheoryAccuracy};
 use super::budget::{error_budget, OrderBudget};
 use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
 use super::outputs::ClassOutputs;
 use super::start_layers::{carried_start_layer_outcomes, start_layer_outcomes, StartLayerOutcome};
-use super::surrogate::{binomial_stderr, surrogate_accuracy, surrogate_flops, SurrogateAccuracy};
-use super::tails::{output_tails, OutputTails};
+use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
+use super::tails::{output_tails, output_tails_flops, OutputTails};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
@@ -220,7 +218,24 @@ pub fn analyze(
         seed: opts.seed,
         engine: opts.engine,
     };
-    let runs = start_layer_outcomes(net, &stats, acc_opts, Corrections::None, timings)?;
+    let heatmap_stage = if opts.heatmap_layer > depth {
+        Stage::Output
+    } else {
+        Stage::Post(opts.heatmap_layer)
+    };
+    let mut runs = start_layer_outcomes(
+        net,
+        &stats,
+        acc_opts,
+        Corrections::None,
+        Some(heatmap_stage),
+        timings,
+    )?;
+    let propagated = runs
+        .first_mut()
+        .and_then(|r| r.kept_cov.take())
+        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {heatmap_stage}")))?;
+    let heatmap = heatmap(&stats, heatmap_stage, propagated)?;
     let (theory, outcomes): (Vec<_>, Vec<_>) =
         runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
     // The theory corrected at order 3/4 at the first nonlinearity after each start layer: the
@@ -241,7 +256,7 @@ pub fn analyze(
         None => {
             let o = corrected_order(net, opts.order).filter(|_| has_kappa(&stats, 1));
             let runs = match o {
-                Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, timings)?,
+                Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, None, timings)?,
                 None => Vec::new(),
             };
             (o, runs, Vec::new())
@@ -257,18 +272,18 @@ pub fn analyze(
     let surrogate = timings.time("surrogates", 0.0, || {
         surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
     })?;
-    timings.add_flops(
-        "surrogates",
-        surrogate_flops(net, input.per_class.len(), &surrogate),
-    );
+    timings.add_flops("surrogates", surrogate.flops);
     let information = timings.time("information", 0.0, || {
         class_information(&stats, depth, opts.ridge)
     })?;
     timings.add_flops("information", information_flops(&stats, &information));
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
-    let heatmap = heatmap(net, &stats, opts, timings)?;
     let a = surrogate.real.accuracy;
-    let outputs = timings.time("network outputs", 0.0, || ClassOutputs::of(net, data))?;
+    let outputs = timings.time(
+        "network outputs",
+        crate::timing::flops::forward(&net.widths(), data.len()),
+        || ClassOutputs::of(net, data),
+    )?;
     let measured = measured_confusion(&outputs);
     let mut matrices = vec![&measured];
     matrices.extend(outcomes.iter().map(|o| &o.confusion));
@@ -304,7 +319,10 @@ pub fn analyze(
                 output_tails(&outputs, opts.mc_samples, opts.seed)
             });
             match t {
-                Ok(t) => (Some(t), None),
+                Ok(t) => {
+                    timings.add_flops("output tails", output_tails_flops(&outputs, &t));
+                    (Some(t), None)
+                }
                 Err(Error::Numeric(msg)) => (None, Some(msg)),
                 Err(e) => return Err(e),
             }
@@ -346,34 +364,16 @@ pub fn analyze(
     Ok((analysis, heatmap))
 }
 
+/// Class 0's covariance at `stage`, measured (from `stats`) and `propagated` from the input.
 fn heatmap(
-    net: &Mlp,
     stats: &crate::measure::LayerStats,
-    opts: AnalysisOptions,
-    timings: &Timings,
+    stage: Stage,
+    propagated: Mat<f64>,
 ) -> Result<Heatmap> {
-    let stage = if opts.heatmap_layer > net.depth() {
-        Stage::Output
-    } else {
-        Stage::Post(opts.heatmap_layer)
-    };
-    let mut engine = opts.engine.engine();
-    let predicted = propagate_from(
-        &mut engine,
-        net,
-        stats,
-        0,
-        (opts.method, Corrections::None),
-        timings,
-    )?;
-    let prop = predicted
-        .iter()
-        .find(|p| p.stage == stage)
-        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {stage}")))?;
     let emp = stats
         .get(stage)
         .ok_or_else(|| Error::Shape(format!("no measured statistics for {stage}")))?;
-    let (empirical, propagated) = (emp.per_class[0].cov.clone(), prop.cov(0).into_owned());
+    let empirical = emp.per_class[0].cov.clone();
     Ok(Heatmap {
         stage,
         class: emp.classes[0],

@@ -3,6 +3,7 @@
 //! [`super::accuracy::theory_from`]), and its errors against the measured output — what the
 //! theory accuracy, the error budget ([`super::budget`]) and the confusion report are built from.
 
+use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
@@ -14,7 +15,7 @@ use super::confusion::ConfusionMatrix;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::measure::{propagate_carried, CarryReport, LayerStats};
-use crate::net::Mlp;
+use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
 use crate::timing::Timings;
@@ -42,6 +43,8 @@ pub struct StartLayerRun {
     pub theory: TheoryAccuracy,
     pub outcome: StartLayerOutcome,
     pub fallbacks: Fallbacks,
+    /// The first class's propagated covariance at the stage asked for (from l = 0 only).
+    pub kept_cov: Option<Mat<f64>>,
 }
 
 /// The theory from every start layer l = 0 … L of `net` from its measured statistics `stats`,
@@ -49,12 +52,14 @@ pub struct StartLayerRun {
 /// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
 /// must hold them for every pre-activation, `Higher::Pre`), the Monte Carlo seeds are
 /// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
-/// start stage.
+/// start stage. With `keep`, the run from l = 0 also keeps the first class's propagated
+/// covariance at that stage (the heatmap's, without a propagation of its own).
 pub fn start_layer_outcomes(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
     corrections: Corrections,
+    keep: Option<Stage>,
     timings: &Timings,
 ) -> Result<Vec<StartLayerRun>> {
     let mut engine = opts.engine.engine();
@@ -66,13 +71,27 @@ pub fn start_layer_outcomes(
             };
             let (t, predicted) =
                 theory_from(&mut engine, net, stats, l, corrections, opts, seed, timings)?;
+            let kept_cov = match keep {
+                Some(stage) if l == 0 => Some(first_class_cov(predicted, stage)?),
+                _ => None,
+            };
             let label = (corrections != Corrections::None && l < net.depth())
                 .then(|| corrected_label(l, corrections));
             let mut run = run_of(net, stats, l, t, predicted, label)?;
             run.fallbacks = engine.fallbacks();
+            run.kept_cov = kept_cov;
             Ok(run)
         })
         .collect()
+}
+
+/// The first class's propagated covariance at `stage` (widened to f64 if stored in f32).
+fn first_class_cov(predicted: &[Predicted], stage: Stage) -> Result<Mat<f64>> {
+    predicted
+        .iter()
+        .find(|p| p.stage == stage && !p.per_class.is_empty())
+        .map(|p| p.cov(0).into_owned())
+        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {stage}")))
 }
 
 /// The run of start layer `l` from its theory `t` and propagated stages (the output last),
@@ -115,6 +134,7 @@ fn run_of(
         theory,
         outcome,
         fallbacks: Fallbacks::default(),
+        kept_cov: None,
     })
 }
 

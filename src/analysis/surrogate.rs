@@ -10,17 +10,24 @@
 //! Sampling uses [`GaussianSampler`]: Σ = U diag(λ) Uᵀ with negative eigenvalues clipped to 0.
 //! MNIST's Σ_c is singular (constant border pixels) and rounding makes some λ slightly negative;
 //! the number clipped and the most negative one are reported so the handling is visible.
+//!
+//! A draw x = μ + F z (z ~ N(0, I)) enters the network only through W₁x + b₁ = (W₁F) z + (W₁μ + b₁),
+//! so each surrogate folds its factor into the first layer ([`folded_network`]) and pushes z
+//! itself through: one N₁ × d × r product per class instead of a d × d × r spread per draw.
 
-use faer::{Col, Mat};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_distr::StandardNormal;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::accuracy::mix_seed;
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
-use crate::net::Mlp;
+use crate::net::forward::argmax_columns;
+use crate::net::{ForwardPass, Layer, Mlp};
 use crate::stats::gaussian::GaussianSampler;
 use crate::stats::EmpiricalMoments;
 use crate::timing::flops;
@@ -46,7 +53,13 @@ pub struct SurrogateAccuracy {
     pub order1: SurrogateResult,
     pub order2: SurrogateResult,
     pub real: SurrogateResult,
+    /// Floating-point operations the computation took (see [`surrogate_accuracy`]).
+    #[serde(skip)]
+    pub flops: f64,
 }
+
+/// Draws pushed through the network per block.
+const BLOCK: usize = 1024;
 
 /// Σ_w = Σ_c (n_c / n) Σ_c, the average within-class covariance (not
 /// [`EmpiricalMoments::pooled`], which also holds the spread of the class means).
@@ -68,6 +81,9 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
 
 /// The network's accuracy on surrogates of `input` (the data's measured input moments) and on
 /// `data` itself. `per_class` draws per class (`None`: the data's own class counts), seeded.
+/// The flops counted: K + 1 eigendecompositions ([`flops::symmetric_eigen`]: Σ_w and each
+/// Σ_c), per class and order the folded first layer and the draws' forward pass (see
+/// [`folded_network`]), and the real data's forward pass ([`flops::forward`]).
 pub fn surrogate_accuracy(
     net: &Mlp,
     data: &Dataset,
@@ -90,41 +106,43 @@ pub fn surrogate_accuracy(
     let d = sw.nrows();
     // One factor of Σ_w for all classes (zero-mean draws shifted by each class's mean), and one
     // per class: independent factorisations, all in parallel, the same factors.
+    // Each on one thread: K + 1 independent factorisations keep every thread busy.
     let (pooled, samplers) = rayon::join(
-        || GaussianSampler::new(Col::zeros(d).as_ref(), sw.as_ref()),
+        || GaussianSampler::with_parallelism(Col::zeros(d).as_ref(), sw.as_ref(), Par::Seq),
         || {
             input
                 .per_class
                 .par_iter()
-                .map(|m| GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref()))
+                .map(|m| {
+                    GaussianSampler::with_parallelism(m.mean.as_ref(), m.cov.as_ref(), Par::Seq)
+                })
                 .collect::<Result<Vec<_>>>()
         },
     );
     let pooled = pooled?;
-    let order1 = evaluate(net, (&counts, &input.classes), seed, 1, d, |c, n, rng| {
-        let mut x = pooled.sample(n, rng);
-        let mu = &input.per_class[c].mean;
-        for j in 0..n {
-            for i in 0..d {
-                x[(i, j)] += mu[i];
-            }
-        }
-        Ok(x)
+    let samplers = samplers?;
+    let widths = net.widths();
+    let mut flops = (samplers.len() + 1) as f64 * flops::symmetric_eigen(d)
+        + flops::forward(&widths, data.len());
+    // Order 1: x = μ_c + F_w z; order 2: x = μ_c + F_c z. Class k draws from its own seeded
+    // stream (the same numbers as drawing all of x first).
+    let (order1, f1) = evaluate(net, (&counts, &input.classes), seed, 1, |k| {
+        (pooled.factor(), input.per_class[k].mean.as_ref())
     })?;
+    let (order2, f2) = evaluate(net, (&counts, &input.classes), seed, 2, |k| {
+        (samplers[k].factor(), samplers[k].mean())
+    })?;
+    flops += f1 + f2;
     let order1 = SurrogateResult {
         clipped_eigenvalues: pooled.clipped(),
         most_negative_eigenvalue: pooled.most_negative(),
         ..order1
     };
-    let samplers = samplers?;
     let clipped = samplers.iter().map(GaussianSampler::clipped).sum();
     let most_negative = samplers
         .iter()
         .map(GaussianSampler::most_negative)
         .fold(0.0f64, f64::min);
-    let order2 = evaluate(net, (&counts, &input.classes), seed, 2, d, |c, n, rng| {
-        Ok(samplers[c].sample(n, rng))
-    })?;
     let order2 = SurrogateResult {
         clipped_eigenvalues: clipped,
         most_negative_eigenvalue: most_negative,
@@ -142,20 +160,8 @@ pub fn surrogate_accuracy(
         order1,
         order2,
         real,
+        flops,
     })
-}
-
-/// Flops of [`surrogate_accuracy`] that returned `s` for `net` and K = `classes` classes of
-/// d-dimensional inputs: K + 1 eigendecompositions ([`flops::symmetric_eigen`]: Σ_w and each
-/// Σ_c), the draws' spread F·z ([`flops::gemm`]`(d, n, d)` for either order's n draws) and
-/// the forward passes of both surrogate sets and the real data ([`flops::forward`]).
-pub fn surrogate_flops(net: &Mlp, classes: usize, s: &SurrogateAccuracy) -> f64 {
-    let widths = net.widths();
-    let d = widths[0];
-    let draws = s.order1.n_samples + s.order2.n_samples;
-    (classes + 1) as f64 * flops::symmetric_eigen(d)
-        + flops::gemm(d, draws, d)
-        + flops::forward(&widths, draws + s.real.n_samples)
 }
 
 /// √(a(1−a)/n).
@@ -167,47 +173,167 @@ pub fn binomial_stderr(a: f64, n: usize) -> f64 {
     }
 }
 
-/// Draws `counts[k]` samples of class `classes[k]` with `draw(k, n, rng)` and measures the
-/// accuracy (the eigenvalue fields are left 0 for the caller to fill).
-fn evaluate(
+/// The network `net` with its first layer folded with a Gaussian's factor F (d × r) and mean
+/// μ: first layer (W₁F₊, W₁μ + b₁), where F₊ keeps the columns of F that are not zero (a
+/// clipped eigenvalue's column contributes nothing to μ + F z). Returns it and the kept
+/// columns, the rows of z it takes.
+pub fn folded_network(
+    net: &Mlp,
+    factor: MatRef<'_, f64>,
+    mean: ColRef<'_, f64>,
+) -> (Mlp, Vec<usize>) {
+    let kept: Vec<usize> = (0..factor.ncols())
+        .filter(|&k| factor.col(k).iter().any(|&v| v != 0.0))
+        .collect();
+    let f = Mat::from_fn(factor.nrows(), kept.len(), |i, a| factor[(i, kept[a])]);
+    let first = &net.layers[0];
+    let mut w = Mat::zeros(first.fan_out(), kept.len());
+    matmul(
+        w.as_mut(),
+        Accum::Replace,
+        first.w.as_ref(),
+        f.as_ref(),
+        1.0,
+        Par::Seq,
+    );
+    let mut b = first.b.clone();
+    matmul(
+        b.as_mut(),
+        Accum::Add,
+        first.w.as_ref(),
+        mean,
+        1.0,
+        Par::Seq,
+    );
+    let mut layers = vec![Layer { w, b }];
+    layers.extend(net.layers[1..].iter().cloned());
+    let mut bias_free = net.bias_free.clone();
+    if let Some(first) = bias_free.first_mut() {
+        *first = false;
+    }
+    let folded = Mlp {
+        layers,
+        activation: net.activation.clone(),
+        bias_free,
+    };
+    (folded, kept)
+}
+
+/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)`, and
+/// measures the network's accuracy on them (the eigenvalue fields are left 0 for the caller to
+/// fill), with the flops taken: per class the fold (2N₁d(r + 1), r the columns kept) and the
+/// forward pass of the draws with a first layer of width r ([`flops::forward`]).
+fn evaluate<'a>(
     net: &Mlp,
     (counts, classes): (&[usize], &[usize]),
     seed: u64,
     order: u64,
-    d: usize,
-    draw: impl Fn(usize, usize, &mut StdRng) -> Result<Mat<f64>> + Sync,
-) -> Result<SurrogateResult> {
+    gaussian: impl Fn(usize) -> (MatRef<'a, f64>, ColRef<'a, f64>) + Sync,
+) -> Result<(SurrogateResult, f64)> {
     let total: usize = counts.iter().sum();
-    // Every class draws from its own seeded stream: in parallel, same numbers.
-    let draws = counts
+    let per_class = counts
         .par_iter()
+        .zip(classes)
         .enumerate()
-        .map(|(c, &n)| {
-            let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + c as u64));
-            draw(c, n, &mut rng)
+        .map(|(k, (&n, &c))| {
+            let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + k as u64));
+            let (factor, mean) = gaussian(k);
+            let (folded, kept) = folded_network(net, factor, mean);
+            let hits = hits_on_draws(&folded, &kept, factor.nrows(), n, c, &mut rng);
+            let mut widths = folded.widths();
+            let fold = flops::gemm(widths[1], kept.len() + 1, factor.nrows());
+            widths[0] = kept.len();
+            (hits, fold + flops::forward(&widths, n))
         })
-        .collect::<Result<Vec<_>>>()?;
-    let mut x = Mat::zeros(d, total);
-    let mut labels = Vec::with_capacity(total);
-    let mut at = 0;
-    for ((&n, block), &c) in counts.iter().zip(&draws).zip(classes) {
-        let label = u32::try_from(c)
-            .map_err(|_| Error::Shape(format!("class {c} does not fit a u32 label")))?;
-        x.as_mut().subcols_mut(at, n).copy_from(block);
-        labels.extend(std::iter::repeat_n(label, n));
-        at += n;
-    }
-    let data = Dataset {
-        x,
-        labels,
-        n_classes: net.output_dim(),
+        .collect::<Vec<_>>();
+    let hits: usize = per_class.iter().map(|&(h, _)| h).sum();
+    let a = if total == 0 {
+        f64::NAN
+    } else {
+        hits as f64 / total as f64
     };
-    let a = net.accuracy(&data);
-    Ok(SurrogateResult {
+    let result = SurrogateResult {
         accuracy: a,
         stderr: binomial_stderr(a, total),
         n_samples: total,
         clipped_eigenvalues: 0,
         most_negative_eigenvalue: 0.0,
-    })
+    };
+    Ok((result, per_class.iter().map(|&(_, f)| f).sum()))
+}
+
+/// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
+/// argmax `label`: z ~ N(0, I_d) drawn column by column from `rng`, rows `kept` pushed through
+/// in blocks of [`BLOCK`].
+fn hits_on_draws<R: Rng + ?Sized>(
+    folded: &Mlp,
+    kept: &[usize],
+    d: usize,
+    n: usize,
+    label: usize,
+    rng: &mut R,
+) -> usize {
+    let block = BLOCK.min(n.max(1));
+    let mut full = vec![0.0; d];
+    let mut z = Mat::zeros(kept.len(), block);
+    let mut fp = ForwardPass::new(folded, block);
+    let mut hits = 0;
+    for start in (0..n).step_by(block) {
+        let len = block.min(n - start);
+        for j in 0..len {
+            for v in &mut full {
+                *v = rng.sample(StandardNormal);
+            }
+            for (dst, &k) in z.col_as_slice_mut(j).iter_mut().zip(kept) {
+                *dst = full[k];
+            }
+        }
+        folded.forward_into(z.as_ref().subcols(0, len), &mut fp);
+        hits += argmax_columns(fp.output()).filter(|&p| p == label).count();
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{Col, Mat};
+
+    use super::*;
+    use crate::net::Activation;
+
+    /// The folded network on the kept rows of z gives the network's outputs on x = μ + F z (to
+    /// rounding), for a factor with a zero column (a clipped eigenvalue): that row of z is
+    /// dropped.
+    #[test]
+    fn folded_network_equals_the_network_on_the_draws() {
+        let (d, n) = (5, 7);
+        let net = Mlp::init(&[d, 4, 3], Activation::Tanh, 1.0, 2).unwrap();
+        let factor = Mat::from_fn(d, d, |i, k| {
+            if k == 2 {
+                0.0
+            } else {
+                ((i * 3 + k * 5) % 7) as f64 / 7.0 - 0.4
+            }
+        });
+        let mean = Col::from_fn(d, |i| 0.1 * i as f64 - 0.2);
+        let z = Mat::from_fn(d, n, |i, j| ((i * 11 + j * 13) % 17) as f64 / 8.0 - 1.0);
+        let x = Mat::from_fn(d, n, |i, j| {
+            mean[i] + (0..d).map(|k| factor[(i, k)] * z[(k, j)]).sum::<f64>()
+        });
+        let (folded, kept) = folded_network(&net, factor.as_ref(), mean.as_ref());
+        assert_eq!(kept, vec![0, 1, 3, 4]);
+        let zk = Mat::from_fn(kept.len(), n, |a, j| z[(kept[a], j)]);
+        let (mut fa, mut fb) = (ForwardPass::new(&net, n), ForwardPass::new(&folded, n));
+        net.forward_into(x.as_ref(), &mut fa);
+        folded.forward_into(zk.as_ref(), &mut fb);
+        for j in 0..n {
+            for i in 0..3 {
+                let (a, b) = (fa.output()[(i, j)], fb.output()[(i, j)]);
+                assert!(
+                    (a - b).abs() < 1e-13 * (1.0 + a.abs()),
+                    "({i},{j}): {a} vs {b}"
+                );
+            }
+        }
+    }
 }

@@ -112,10 +112,10 @@ fn linear_network_on_gaussian_classes_predicts_its_accuracy() {
             affine.flops,
             c as f64 * (flops(5, 6) + 2.0 * flops(4, 5) + 3.0 * flops(c, 4))
         );
-        // Monte Carlo: per class and start layer, the eigendecomposition's 8c³/3 and the spread
+        // Monte Carlo: per class and start layer, the eigendecomposition's 10c³/3 and the spread
         // of mc/2 antithetic pairs, 2c²·mc/2; closed form (no flops) for 2 outputs.
         let per_class = if c >= 3 {
-            8.0 * (c as f64).powi(3) / 3.0 + (2 * c * c * (mc / 2)) as f64
+            10.0 * (c as f64).powi(3) / 3.0 + (2 * c * c * (mc / 2)) as f64
         } else {
             0.0
         };

@@ -114,9 +114,9 @@ pub fn outer_columns(z: MatRef<'_, f64>) -> Mat<f64> {
     Mat::from_fn(r * r, z.ncols(), |p, j| z[(p % r, j)] * z[(p / r, j)])
 }
 
-/// dst = alpha · a · b.
+/// dst = alpha · a · b, on the calling thread (the output tails run one class per thread).
 pub fn gemm(dst: faer::MatMut<'_, f64>, a: MatRef<'_, f64>, b: MatRef<'_, f64>, alpha: f64) {
-    matmul(dst, Accum::Replace, a, b, alpha, Par::rayon(0));
+    matmul(dst, Accum::Replace, a, b, alpha, Par::Seq);
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! P_c(argmax y = k) = E_{u~N(0,I)}[w_c(u) 1{argmax(ȳ_c + F_c u) = k}],
 //! ```
 //!
-//! estimated by Monte Carlo with antithetic pairs ([`weighted_argmax`]) and standard errors from
+//! estimated by Monte Carlo with antithetic pairs ([`weighted_argmax`](crate::stats::gaussian::weighted_argmax)) and standard errors from
 //! the pair values. The Gaussian column uses the same draws with w = 1 (its difference from the
 //! Edgeworth column is the effect of κ₃/κ₄ alone, not of sampling). Where w < 0 the expansion is
 //! not a density (strong skew, heavy tails): the share of such draws is reported per class. The
@@ -30,8 +30,9 @@ use serde::Serialize;
 use super::accuracy::{class_priors, mix_seed};
 use super::confusion::ConfusionMatrix;
 use super::outputs::ClassOutputs;
-use crate::error::Result;
-use crate::stats::gaussian::{weighted_argmax, PairWeight};
+use crate::error::{Error, Result};
+use crate::stats::gaussian::{weighted_argmax_models, PairWeight};
+use crate::timing::flops;
 use cumulants::WhitenedCumulants;
 use weight::EdgeworthWeight;
 
@@ -95,21 +96,32 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
             let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
             let s = mix_seed(seed, c as u64);
             let (mean, f) = (cum.mean.as_ref(), cum.factor.as_ref());
-            let gauss = weighted_argmax(mean, f, mc_samples, s, None)?;
-            let edge = weighted_argmax(mean, f, mc_samples, s, Some(pair))?;
             let dof = student_t::dof_from_kurtosis(&cum);
-            let t = match dof {
-                Some(nu) => {
-                    let scale = student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?;
-                    let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-                        for j in 0..z.ncols() {
-                            for i in 0..z.nrows() {
-                                z[(i, j)] *= scale[first + j];
-                            }
-                        }
-                    };
-                    weighted_argmax(mean, f, mc_samples, s, Some(hook))?
+            let scale = match dof {
+                Some(nu) => student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?,
+                None => Vec::new(),
+            };
+            let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
+                for j in 0..z.ncols() {
+                    for i in 0..z.nrows() {
+                        z[(i, j)] *= scale[first + j];
+                    }
                 }
+            };
+            // The three models on one stream of draws (the same seed each would have alone).
+            let models = match dof {
+                Some(_) => vec![None, Some(pair), Some(hook)],
+                None => vec![None, Some(pair)],
+            };
+            let mut d = weighted_argmax_models(mean, f, mc_samples, s, &models)?.into_iter();
+            let mut next = || {
+                d.next()
+                    .ok_or_else(|| Error::Shape("output tails: a model was not evaluated".into()))
+            };
+            let (gauss, edge) = (next()?, next()?);
+            // Without heavier tails the Student t model is the Gaussian.
+            let t = match dof {
+                Some(_) => next()?,
                 None => gauss.clone(),
             };
             let measured = super::confusion::measured_confusion(&ClassOutputs {
@@ -175,6 +187,38 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
     })
 }
 
+/// Flops of [`output_tails`] that returned `tails` for `outputs` (K outputs; class c with n_c
+/// samples, rank r, P = r(r+1)/2 pairs of draws): the cumulants ([`cumulants_flops`]), and per
+/// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for each
+/// model evaluated (Gaussian, Edgeworth, and Student t where ν is finite). The weight's set-up
+/// (O(r⁴) once per class), random numbers and the argmax are not counted.
+pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
+    let pairs = (tails.mc_samples / 2) as f64;
+    outputs
+        .per_class
+        .iter()
+        .zip(&tails.per_class)
+        .map(|(y, t)| {
+            let (k, r) = (y.nrows(), t.rank);
+            let models = if t.student_t_dof.is_some() { 3.0 } else { 2.0 };
+            cumulants_flops(k, r, y.ncols())
+                + pairs * (weight::pair_flops(r) + models * flops::gemm(k, 1, r))
+        })
+        .sum()
+}
+
+/// Flops of [`WhitenedCumulants::of_samples`] for n samples of K outputs kept at rank r: the
+/// covariance (2K²n), its eigendecomposition ([`flops::symmetric_eigen`]), the whitening
+/// (2rKn), κ₃ (2r³n), the second moment (2r²n) and κ₄ (2r⁴n) as GEMMs.
+pub fn cumulants_flops(k: usize, r: usize, n: usize) -> f64 {
+    flops::gemm(k, k, n)
+        + flops::symmetric_eigen(k)
+        + flops::gemm(r, n, k)
+        + flops::gemm(r, r * r, n)
+        + flops::gemm(r, r, n)
+        + flops::gemm(r * r, r * r, n)
+}
+
 #[cfg(test)]
 mod tests {
     use faer::{Col, Mat};
@@ -183,6 +227,7 @@ mod tests {
 
     use super::*;
     use crate::special::{normal_cdf, normal_pdf};
+    use crate::stats::gaussian::weighted_argmax;
 
     /// Two outputs, three whitened directions: y₀ − y₁ = (μ₀ − μ₁) + σ d·u with d a unit vector,
     /// and the marginal of the Edgeworth density along d is the 1-D Edgeworth density with

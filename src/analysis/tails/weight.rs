@@ -23,84 +23,114 @@
 //! density φ·w has the given cumulants to 4th order, but it is negative where w < 0 (strong skew
 //! or heavy tails), which the weight summary reports.
 
+//!
+//! Cost: κ₃ and κ₄ are symmetric, so they are contracted over the P = r(r+1)/2 distinct products
+//! u_b u_c (b ≤ c, each off-diagonal pair counted twice through its multiplicity), not the r²
+//! ordered ones ([`EdgeworthWeight::pair`]); [`pair_flops`] counts the work per draw.
+
 use faer::{Mat, MatRef};
 
-use super::cumulants::{gemm, outer_columns, WhitenedCumulants};
+use super::cumulants::{gemm, WhitenedCumulants};
 
-/// The precomputed contractions of κ₃ and κ₄.
+/// The precomputed contractions of κ₃ and κ₄, over the distinct index pairs b ≤ c.
 pub struct EdgeworthWeight {
     r: usize,
+    /// The pairs (b, c), b ≤ c, in the order of the rows of the pair products.
+    pairs: Vec<(usize, usize)>,
+    /// r × P: m_q κ₃\[a, b_q, c_q\], m_q = 1 for b = c, 2 otherwise (Q = this × pair products).
     k3: Mat<f64>,
+    /// P × P: m_p m_q κ₄\[b_p, c_p, b_q, c_q\] (κ₄·u⁴ = the pair products' quadratic form).
     k4: Mat<f64>,
     v: Vec<f64>,
-    m: Mat<f64>,
-    g: Mat<f64>,
-    /// 3 s (the constant of κ₄·H₄).
-    c4: f64,
-    /// −9|v|² − 6‖κ₃‖² (the constant of κ₃κ₃·H₆).
-    c6: f64,
+    /// (G − M)/4: the quadratic terms −6uᵀMu/24 + 18uᵀGu/72 of the even part, in one form.
+    h: Mat<f64>,
+    /// 1 + 3s/24 + (−9|v|² − 6‖κ₃‖²)/72: the even part's constant.
+    constant: f64,
+}
+
+/// Flops of [`EdgeworthWeight::pair`] per draw (one draw gives w(u) and w(−u)), with
+/// P = r(r+1)/2: the pair products (P), Q = κ₃·(u_b u_c) (2rP), κ₄'s quadratic form (2P² + 2P),
+/// the quadratic form (G − M)/4 (2r² + 2r), the four r-dot products A = u·Q, v·u, v·Q, |Q|²
+/// (8r) and 16 scalar operations.
+pub fn pair_flops(r: usize) -> f64 {
+    let (r, p) = (r as f64, (r * (r + 1) / 2) as f64);
+    p + 2.0 * r * p + 2.0 * p * p + 2.0 * p + 2.0 * r * r + 2.0 * r + 8.0 * r + 16.0
 }
 
 impl EdgeworthWeight {
     pub fn new(c: &WhitenedCumulants) -> Self {
         let r = c.rank();
         let k3 = |a: usize, b: usize, cc: usize| c.k3[(a, b + r * cc)];
+        let k4 = |a: usize, b: usize, cc: usize, d: usize| c.k4[(a + r * b, cc + r * d)];
+        let pairs: Vec<(usize, usize)> = (0..r)
+            .flat_map(|cc| (0..=cc).map(move |b| (b, cc)))
+            .collect();
+        let mult = |(b, cc): (usize, usize)| if b == cc { 1.0 } else { 2.0 };
         let v: Vec<f64> = (0..r).map(|a| (0..r).map(|b| k3(a, b, b)).sum()).collect();
-        let m = Mat::from_fn(r, r, |a, b| {
-            (0..r).map(|cc| c.k4[(a + r * b, cc + r * cc)]).sum()
-        });
+        let m = Mat::from_fn(r, r, |a, b| (0..r).map(|cc| k4(a, b, cc, cc)).sum::<f64>());
         let g = Mat::from_fn(r, r, |cc, f| {
             (0..r)
                 .flat_map(|a| (0..r).map(move |b| (a, b)))
                 .map(|(a, b)| k3(a, b, cc) * k3(a, b, f))
-                .sum()
+                .sum::<f64>()
         });
         let s: f64 = (0..r).map(|a| m[(a, a)]).sum();
         let v2: f64 = v.iter().map(|x| x * x).sum();
         let k3_sq: f64 = (0..r * r).map(|p| c.k3.col(p).squared_norm_l2()).sum();
+        let np = pairs.len();
         EdgeworthWeight {
             r,
-            k3: c.k3.clone(),
-            k4: c.k4.clone(),
+            k3: Mat::from_fn(r, np, |a, q| {
+                let (b, cc) = pairs[q];
+                mult(pairs[q]) * k3(a, b, cc)
+            }),
+            k4: Mat::from_fn(np, np, |p, q| {
+                let ((a, b), (cc, d)) = (pairs[p], pairs[q]);
+                mult(pairs[p]) * mult(pairs[q]) * k4(a, b, cc, d)
+            }),
+            h: Mat::from_fn(r, r, |a, b| 0.25 * (g[(a, b)] - m[(a, b)])),
+            constant: 1.0 + 3.0 * s / 24.0 + (-9.0 * v2 - 6.0 * k3_sq) / 72.0,
+            pairs,
             v,
-            m,
-            g,
-            c4: 3.0 * s,
-            c6: -9.0 * v2 - 6.0 * k3_sq,
         }
     }
 
     /// w(u) into `plus` and w(−u) into `minus` for each column u of `z` (r × b).
     pub fn pair(&self, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
         let (r, b) = (self.r, z.ncols());
-        let z2 = outer_columns(z);
+        let mut u = vec![0.0; r];
+        let mut z2 = Mat::zeros(self.pairs.len(), b);
+        for j in 0..b {
+            for (dst, src) in u.iter_mut().zip(z.col(j).iter()) {
+                *dst = *src;
+            }
+            for (dst, &(a, c)) in z2.col_as_slice_mut(j).iter_mut().zip(&self.pairs) {
+                *dst = u[a] * u[c];
+            }
+        }
         let mut q = Mat::zeros(r, b);
         gemm(q.as_mut(), self.k3.as_ref(), z2.as_ref(), 1.0);
-        let mut kz = Mat::zeros(r * r, b);
+        let mut kz = Mat::zeros(self.pairs.len(), b);
         gemm(kz.as_mut(), self.k4.as_ref(), z2.as_ref(), 1.0);
+        let mut hz = Mat::zeros(r, b);
+        gemm(hz.as_mut(), self.h.as_ref(), z, 1.0);
+        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
         for j in 0..b {
-            let (u, qj) = (z.col(j), q.col(j));
-            let dot = |x: &dyn Fn(usize) -> f64, y: &dyn Fn(usize) -> f64| {
-                (0..r).map(|a| x(a) * y(a)).sum::<f64>()
-            };
-            let quad = |m: &Mat<f64>| {
-                (0..r)
-                    .map(|a| u[a] * (0..r).map(|bb| m[(a, bb)] * u[bb]).sum::<f64>())
-                    .sum::<f64>()
-            };
-            let big_a = dot(&|a| u[a], &|a| qj[a]);
-            let vu = dot(&|a| self.v[a], &|a| u[a]);
-            let vq = dot(&|a| self.v[a], &|a| qj[a]);
-            let q2 = qj.squared_norm_l2();
-            let b4 = (0..r * r).map(|p| z2[(p, j)] * kz[(p, j)]).sum::<f64>();
+            for (dst, src) in u.iter_mut().zip(z.col(j).iter()) {
+                *dst = *src;
+            }
+            let (qj, kzj) = (q.col_as_slice(j), kz.col_as_slice(j));
+            let (z2j, hzj) = (z2.col_as_slice(j), hz.col_as_slice(j));
+            let big_a = dot(&u, qj);
+            let vu = dot(&self.v, &u);
+            let vq = dot(&self.v, qj);
+            let q2 = dot(qj, qj);
+            let b4 = dot(z2j, kzj);
             let h3 = big_a - 3.0 * vu;
-            let h4 = b4 - 6.0 * quad(&self.m) + self.c4;
-            let h6 = big_a * big_a - 6.0 * vu * big_a - 9.0 * q2
-                + 9.0 * vu * vu
-                + 18.0 * vq
-                + 18.0 * quad(&self.g)
-                + self.c6;
-            let even = 1.0 + h4 / 24.0 + h6 / 72.0;
+            let even = self.constant
+                + b4 / 24.0
+                + dot(&u, hzj)
+                + (big_a * big_a - 6.0 * vu * big_a - 9.0 * q2 + 9.0 * vu * vu + 18.0 * vq) / 72.0;
             plus[j] = even + h3 / 6.0;
             minus[j] = even - h3 / 6.0;
         }

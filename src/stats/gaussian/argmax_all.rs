@@ -105,6 +105,21 @@ pub fn weighted_argmax(
     seed: u64,
     weight: Option<PairWeight<'_>>,
 ) -> Result<ArgmaxDistribution> {
+    let mut d = weighted_argmax_models(mean, factor, n_samples, seed, &[weight])?;
+    d.pop()
+        .ok_or_else(|| Error::Shape("weighted argmax: no model evaluated".into()))
+}
+
+/// [`weighted_argmax`] for several models on one stream of draws: model m's result equals
+/// `weighted_argmax(mean, factor, n_samples, seed, models[m])` exactly, but the standard normals
+/// are drawn once per chunk for all of them (each hook gets its own copy of z to rescale).
+pub fn weighted_argmax_models(
+    mean: ColRef<'_, f64>,
+    factor: MatRef<'_, f64>,
+    n_samples: usize,
+    seed: u64,
+    models: &[Option<PairWeight<'_>>],
+) -> Result<Vec<ArgmaxDistribution>> {
     let (k, r) = (mean.nrows(), factor.ncols());
     if factor.nrows() != k || k == 0 {
         return Err(Error::Shape(format!(
@@ -122,59 +137,109 @@ pub fn weighted_argmax(
     let chunk = CHUNK.min(pairs);
     let mut rng = StdRng::seed_from_u64(seed);
     let mut z = Mat::zeros(r, chunk);
+    let mut hooked = Mat::zeros(r, chunk);
     let mut spread = Mat::zeros(k, chunk);
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
-    let (mut sum, mut sum_sq) = (vec![0.0; k], vec![0.0; k]);
-    let (mut w_sum, mut w_min, mut negative) = (0.0, f64::INFINITY, 0usize);
+    let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
     let mut done = 0;
     while done < pairs {
         let b = chunk.min(pairs - done);
         fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
-        if let Some(w) = weight {
-            w(
-                done,
-                z.as_mut().subcols_mut(0, b),
-                &mut plus[..b],
-                &mut minus[..b],
+        for (model, tally) in models.iter().zip(&mut tallies) {
+            plus[..b].fill(1.0);
+            minus[..b].fill(1.0);
+            let draws = match model {
+                Some(w) => {
+                    hooked
+                        .as_mut()
+                        .subcols_mut(0, b)
+                        .copy_from(z.as_ref().subcols(0, b));
+                    w(
+                        done,
+                        hooked.as_mut().subcols_mut(0, b),
+                        &mut plus[..b],
+                        &mut minus[..b],
+                    );
+                    hooked.as_ref().subcols(0, b)
+                }
+                None => z.as_ref().subcols(0, b),
+            };
+            matmul(
+                spread.as_mut().subcols_mut(0, b),
+                Accum::Replace,
+                factor,
+                draws,
+                1.0,
+                Par::Seq,
             );
+            tally.add(mean, spread.as_ref().subcols(0, b), &plus[..b], &minus[..b]);
         }
-        matmul(
-            spread.as_mut().subcols_mut(0, b),
-            Accum::Replace,
-            factor,
-            z.as_ref().subcols(0, b),
-            1.0,
-            Par::rayon(0),
-        );
-        for j in 0..b {
+        done += b;
+    }
+    Ok(tallies.into_iter().map(|t| t.finish(pairs)).collect())
+}
+
+/// Running sums of one model's pair values xₖ (see [`weighted_argmax`]) and weights.
+struct Tally {
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+    w_sum: f64,
+    w_min: f64,
+    negative: usize,
+}
+
+impl Tally {
+    fn new(k: usize) -> Self {
+        Tally {
+            sum: vec![0.0; k],
+            sum_sq: vec![0.0; k],
+            w_sum: 0.0,
+            w_min: f64::INFINITY,
+            negative: 0,
+        }
+    }
+
+    /// Adds the pairs whose spreads F z are the columns of `spread`: xₖ is nonzero only at the
+    /// argmax of each side, so only those one or two sums change (adding the zeros of every
+    /// other k would leave them as they are).
+    fn add(&mut self, mean: ColRef<'_, f64>, spread: MatRef<'_, f64>, plus: &[f64], minus: &[f64]) {
+        for j in 0..spread.ncols() {
             let s = spread.col(j);
             let (wp, wm) = (plus[j], minus[j]);
             let kp = argmax_offset(mean, |i| s[i]);
             let km = argmax_offset(mean, |i| -s[i]);
-            for (c, (sum, sum_sq)) in sum.iter_mut().zip(sum_sq.iter_mut()).enumerate() {
-                let x = 0.5 * (if kp == c { wp } else { 0.0 } + if km == c { wm } else { 0.0 });
-                *sum += x;
-                *sum_sq += x * x;
+            if kp == km {
+                self.accumulate(kp, 0.5 * (wp + wm));
+            } else {
+                self.accumulate(kp, 0.5 * wp);
+                self.accumulate(km, 0.5 * wm);
             }
-            w_sum += wp + wm;
-            w_min = w_min.min(wp).min(wm);
-            negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
+            self.w_sum += wp + wm;
+            self.w_min = self.w_min.min(wp).min(wm);
+            self.negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
         }
-        done += b;
     }
-    let m = pairs as f64;
-    let p: Vec<f64> = sum.iter().map(|s| s / m).collect();
-    let stderr = p
-        .iter()
-        .zip(&sum_sq)
-        .map(|(&p, &sq)| (((sq - m * p * p) / (m - 1.0)).max(0.0) / m).sqrt())
-        .collect();
-    let weights = WeightSummary {
-        mean: w_sum / (2.0 * m),
-        min: w_min,
-        negative_share: negative as f64 / (2.0 * m),
-    };
-    Ok(ArgmaxDistribution { p, stderr, weights })
+
+    fn accumulate(&mut self, k: usize, x: f64) {
+        self.sum[k] += x;
+        self.sum_sq[k] += x * x;
+    }
+
+    fn finish(self, pairs: usize) -> ArgmaxDistribution {
+        let m = pairs as f64;
+        let p: Vec<f64> = self.sum.iter().map(|s| s / m).collect();
+        let stderr = p
+            .iter()
+            .zip(&self.sum_sq)
+            .map(|(&p, &sq)| (((sq - m * p * p) / (m - 1.0)).max(0.0) / m).sqrt())
+            .collect();
+        let weights = WeightSummary {
+            mean: self.w_sum / (2.0 * m),
+            min: self.w_min,
+            negative_share: self.negative as f64 / (2.0 * m),
+        };
+        ArgmaxDistribution { p, stderr, weights }
+    }
 }
 
 /// argmax_i (μᵢ + offset(i)), ties going to the lowest index.
@@ -219,6 +284,35 @@ mod tests {
             assert_eq!((d.p[c], d.stderr[c]), (p, se));
         }
         assert!((d.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// Several models on one stream: each equals its own weighted_argmax run bit for bit, also
+    /// when a hook rescales z (the next model still sees the draws unscaled).
+    #[test]
+    fn models_on_one_stream_equal_separate_runs() {
+        let (mean, cov) = example();
+        let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
+        let scale: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
+            for j in 0..z.ncols() {
+                for i in 0..z.nrows() {
+                    z[(i, j)] *= 1.0 + ((first + j) % 3) as f64;
+                }
+            }
+        };
+        let tilt: PairWeight<'_> = &|_, z: MatMut<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+            for j in 0..z.ncols() {
+                p[j] = 1.0 + 0.3 * z[(0, j)];
+                m[j] = 1.0 - 0.3 * z[(0, j)];
+            }
+        };
+        let models = [Some(scale), None, Some(tilt)];
+        let (n, seed) = (10_000, 5);
+        let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &models).unwrap();
+        for (model, got) in models.iter().zip(&all) {
+            let alone = weighted_argmax(mean.as_ref(), f.factor(), n, seed, *model).unwrap();
+            assert_eq!(*got, alone);
+        }
+        assert_ne!(all[0], all[1]);
     }
 
     /// Two outputs: Φ and its complement; a weight equal to 2 doubles every probability.

@@ -11,7 +11,8 @@ mod sampler;
 
 pub use argmax::{prob_argmax, prob_argmax_flops};
 pub use argmax_all::{
-    argmax_distribution, weighted_argmax, ArgmaxDistribution, PairWeight, WeightSummary,
+    argmax_distribution, weighted_argmax, weighted_argmax_models, ArgmaxDistribution, PairWeight,
+    WeightSummary,
 };
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{bhattacharyya, kl_divergence, kl_flops, Bhattacharyya, KlDivergence};

@@ -1,8 +1,11 @@
 //! Sampling from N(μ, Σ) for surrogate data (DESIGN.md §4.3), also for singular Σ.
 
+use faer::diag::Diag;
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::evd::{self_adjoint_evd, self_adjoint_evd_scratch, ComputeEigenvectors};
 use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
-use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par, Side};
+use faer::{get_global_parallelism, Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 use rand::{Rng, RngExt};
 use rand_distr::StandardNormal;
 
@@ -22,9 +25,15 @@ pub struct GaussianSampler {
 }
 
 impl GaussianSampler {
-    /// Factors `cov` (only its lower triangle is read). Errors on shape mismatch, non-finite
-    /// entries or a failed eigendecomposition.
+    /// Factors `cov` (only its lower triangle is read) with faer's global parallelism. Errors
+    /// on shape mismatch, non-finite entries or a failed eigendecomposition.
     pub fn new(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>) -> Result<Self> {
+        Self::with_parallelism(mean, cov, get_global_parallelism())
+    }
+
+    /// [`new`](Self::new) with the eigendecomposition on `par` (e.g. `Par::Seq` when the
+    /// caller already runs one factorisation per thread).
+    pub fn with_parallelism(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, par: Par) -> Result<Self> {
         let n = mean.nrows();
         if cov.nrows() != n || cov.ncols() != n {
             return Err(Error::Shape(format!(
@@ -40,13 +49,28 @@ impl GaussianSampler {
                 "Gaussian sampler: mean or covariance has non-finite entries".into(),
             ));
         }
-        let evd = cov.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        let mut u = Mat::zeros(n, n);
+        let mut s = Diag::zeros(n);
+        let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+            n,
+            ComputeEigenvectors::Yes,
+            par,
+            Default::default(),
+        ));
+        self_adjoint_evd(
+            cov,
+            s.as_mut(),
+            Some(u.as_mut()),
+            par,
+            MemStack::new(&mut mem),
+            Default::default(),
+        )
+        .map_err(|e| {
             Error::Numeric(format!(
                 "Gaussian sampler: eigendecomposition failed: {e:?}"
             ))
         })?;
-        let lambda = evd.S().column_vector();
-        let u = evd.U();
+        let lambda = s.column_vector();
         let clipped = lambda.iter().filter(|&&l| l < 0.0).count();
         let most_negative = lambda.iter().copied().fold(0.0, f64::min);
         let factor = Mat::from_fn(n, n, |i, k| u[(i, k)] * lambda[k].max(0.0).sqrt());
@@ -104,11 +128,12 @@ impl GaussianSampler {
     }
 
     /// F = U diag(√λ₊), so that a draw is μ + F z.
-    pub(super) fn factor(&self) -> MatRef<'_, f64> {
+    pub fn factor(&self) -> MatRef<'_, f64> {
         self.factor.as_ref()
     }
 
-    pub(super) fn mean(&self) -> ColRef<'_, f64> {
+    /// μ.
+    pub fn mean(&self) -> ColRef<'_, f64> {
         self.mean.as_ref()
     }
 }
@@ -127,8 +152,8 @@ pub(super) fn standard_normal<R: Rng + ?Sized>(
 /// Overwrites `z` with independent N(0, 1) draws.
 pub(super) fn fill_standard_normal<R: Rng + ?Sized>(mut z: MatMut<'_, f64>, rng: &mut R) {
     for j in 0..z.ncols() {
-        for i in 0..z.nrows() {
-            z[(i, j)] = rng.sample(StandardNormal);
+        for v in z.rb_mut().col_mut(j).iter_mut() {
+            *v = rng.sample(StandardNormal);
         }
     }
 }
