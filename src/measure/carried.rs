@@ -273,9 +273,11 @@ pub fn propagate_carried(
         if stages.is_empty() {
             stages = run
                 .iter()
-                .map(|p| Predicted {
-                    stage: p.stage,
-                    per_class: Vec::with_capacity(classes.len()),
+                .map(|p| {
+                    // The hooked run is f64 (`run_inner`): every class's covariance is in `per_class`.
+                    let mut all = Predicted::new(p.stage);
+                    all.per_class.reserve(classes.len());
+                    all
                 })
                 .collect();
         }
