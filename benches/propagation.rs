@@ -5,8 +5,8 @@
 //! 784-1000-1000-10 network, the streaming moment accumulator, and the whole engine (a warm
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
 //! closures and the read-out, with no allocation per layer), the comparison's KL divergence
-//! of two N × N Gaussians, and one relu layer with f64 and with f32 covariances
-//! (`layer_precision`).
+//! of two N × N Gaussians, one relu layer with f64 and with f32 covariances
+//! (`layer_precision`), and propagate's statistics and comparison kernels (`stats_compare`).
 //!
 //! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
@@ -270,6 +270,88 @@ fn bench_kl_divergence(c: &mut Criterion) {
     g.finish();
 }
 
+/// `propagate`'s statistics and comparison kernels (issue #14 item 2), d = N = 512, 10 classes:
+/// the moment accumulator fed 5120 samples in 5 batches of 1024 in data order (classes
+/// interleaved: 10 rank-~102 updates per batch) and in class order (1–2 rank-~512 updates per
+/// batch), one element = one sample; the conversion of the sums into moments, borrowing
+/// (`finish`, copies the sums) and consuming (`into_moments`, in place), one element = one
+/// covariance entry of one class; and 8 KL divergences of N × N pairs run in parallel with each
+/// pair's factorizations sequential (`kl_pairs_seq`, as `compare_stages` runs them) or nested
+/// parallel (`kl_pairs_nested`), one element = one flop.
+fn bench_stats_compare(c: &mut Criterion) {
+    use corrflow::stats::gaussian::kl_divergence_with;
+    use rayon::prelude::*;
+    let mut g = c.benchmark_group("stats_compare");
+    let (n, batch, batches, classes) = (512, 1024, 5, 10);
+    let x = Uniform(31).mat(n, batch * batches, 1.0);
+    let interleaved: Vec<u32> = (0..batch * batches).map(|k| (k % classes) as u32).collect();
+    let mut sorted = interleaved.clone();
+    sorted.sort_unstable();
+    let fill = |labels: &[u32]| {
+        let mut acc = MomentAccumulator::new(n, classes, false).unwrap();
+        for b in 0..batches {
+            let cols = b * batch..(b + 1) * batch;
+            acc.push(x.as_ref().subcols(cols.start, batch), &labels[cols])
+                .unwrap();
+        }
+        acc
+    };
+    g.throughput(Throughput::Elements((batch * batches) as u64));
+    for (name, labels) in [
+        ("push_data_order", &interleaved),
+        ("push_class_order", &sorted),
+    ] {
+        g.bench_with_input(BenchmarkId::new(name, n), &n, |bench, _| {
+            bench.iter(|| black_box(fill(labels).counts()))
+        });
+    }
+    let acc = fill(&sorted);
+    g.throughput(Throughput::Elements((classes * n * n) as u64));
+    g.bench_with_input(BenchmarkId::new("finish", n), &n, |bench, _| {
+        bench.iter(|| black_box(acc.finish().unwrap().counts))
+    });
+    g.bench_with_input(BenchmarkId::new("into_moments", n), &n, |bench, _| {
+        bench.iter_batched(
+            || acc.clone(),
+            |a| black_box(a.into_moments().unwrap().counts),
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    let pairs: Vec<(Moments, Moments)> = (0..8)
+        .map(|k| {
+            (
+                layer_moments(&mut Uniform(40 + k), n),
+                layer_moments(&mut Uniform(60 + k), n),
+            )
+        })
+        .collect();
+    g.throughput(Throughput::Elements((8.0 * kl_flops(n)) as u64));
+    for (name, par) in [
+        ("kl_pairs_seq", Par::Seq),
+        ("kl_pairs_nested", Par::rayon(0)),
+    ] {
+        g.bench_with_input(BenchmarkId::new(name, n), &n, |bench, _| {
+            bench.iter(|| {
+                let total: f64 = pairs
+                    .par_iter()
+                    .map(|(p, q)| {
+                        kl_divergence_with(
+                            (p.mean.as_ref(), p.cov.as_ref()),
+                            (q.mean.as_ref(), q.cov.as_ref()),
+                            1e-8,
+                            par,
+                        )
+                        .unwrap()
+                        .value
+                    })
+                    .sum();
+                black_box(total)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// One relu layer N → N (plus a one-unit read-out), 2 classes, propagated by a warm engine with
 /// f64 and with f32 covariances (issue #14 item 4); one element is one dense-update flop.
 fn bench_layer_precision(c: &mut Criterion) {
@@ -341,6 +423,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare
 }
 criterion_main!(benches);

@@ -1,13 +1,14 @@
 //! Theory vs empirical, per stage and class (DESIGN.md §4.1): relative Frobenius error of the
 //! covariance, the error of the mean in units of √tr Σ, and the Gaussian KL divergence.
 
+use faer::Par;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::propagate::Predicted;
-use crate::stats::gaussian::{frobenius_parts, kl_divergence, kl_flops, mean_error_parts};
+use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean_error_parts};
 
 /// Relative ridge for the KL divergence when a covariance is singular (dead relu units, constant
 /// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.
@@ -87,7 +88,9 @@ pub fn comparison_flops(predicted: &[Predicted], rows: &[StageComparison]) -> f6
 }
 
 /// Compares every predicted stage with the measured one; the (stage, class) pairs are
-/// independent and run in parallel, rows in stage-then-class order.
+/// independent and run in parallel, rows in stage-then-class order. With at least two pairs
+/// per thread each pair's factorizations run on its own thread (`Par::Seq`: every kernel
+/// whole, no nested splitting); with fewer, the pairs' factorizations are parallel themselves.
 pub fn compare_stages(
     predicted: &[Predicted],
     empirical: &LayerStats,
@@ -107,16 +110,22 @@ pub fn compare_stages(
             pairs.push((p, k, class, meas));
         }
     }
+    let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    };
     pairs
         .into_par_iter()
         .map(|(p, k, class, meas)| {
             // An f32 stage's Σ is widened here, one (stage, class) per thread at a time.
             let widened = p.cov(k);
             let (stage, prop_mean, prop_cov) = (p.stage, &p.per_class[k].mean, &*widened);
-            let kl = kl_divergence(
+            let kl = kl_divergence_with(
                 (meas.mean.as_ref(), meas.cov.as_ref()),
                 (prop_mean.as_ref(), prop_cov.as_ref()),
                 KL_RIDGE,
+                inner,
             );
             let (kl, kl_jitter) = match kl {
                 Ok(k) => (Some(k.value), Some(k.jitter)),

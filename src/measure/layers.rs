@@ -1,6 +1,8 @@
 //! Empirical statistics of every layer of a network, per class, from streamed forward passes
 //! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators.
 
+use faer::Mat;
+
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
@@ -65,8 +67,9 @@ impl LayerStats {
 
 /// Refuses per-class statistics whose sums exceed `limit`. Every stage (x, each hˡ and zˡ, y)
 /// holds per class a d × d sum, with κ slices three more at each hˡ, and finishing copies
-/// them once: 2 · 8 · K · (d₀² + Σₗ Nₗ²(2+3h) + N_out²) bytes, h = 1 with κ slices
-/// anywhere (an upper bound for [`Higher::At`]) —
+/// them at most once: 2 · 8 · K · (d₀² + Σₗ Nₗ²(2+3h) + N_out²) bytes, h = 1 with κ slices
+/// anywhere (an upper bound for [`Higher::At`], and for the conversion, which forms each
+/// covariance in its sum's buffer and copies only the κ sums) —
 /// e.g. 100 classes of a 784-100-100-10 network: 1.05 GB; 10 classes: 105 MB.
 fn check_class_memory(
     widths: &[usize],
@@ -98,7 +101,8 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
     layer_stats_timed(net, data, higher, batch, &Timings::disabled())
 }
 
-/// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]) and "statistics" (per
+/// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]; the time includes
+/// gathering each batch's inputs, taken in class order ([`class_order`])) and "statistics" (per
 /// stage of width d and batch of b samples: the Gram's lower triangle [`flops::syrk`]`(d, b)`;
 /// with κ slices also Σ(d∘d)dᵀ, [`flops::gemm`]`(d, d, b)`, and the lower triangle of
 /// Σ(d∘d)(d∘d)ᵀ, `syrk(d, b)`; the per-class conversion at the end is O(d²) and not counted).
@@ -129,13 +133,20 @@ pub fn layer_stats_timed(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut fp = ForwardPass::new(net, batch);
-    for start in (0..data.len()).step_by(batch) {
-        let len = batch.min(data.len() - start);
-        let x = data.x.as_ref().subcols(start, len);
-        let labels = &data.labels[start..start + len];
+    let order = class_order(&data.labels);
+    let mut xb = Mat::<f64>::zeros(widths[0], batch);
+    let mut labels = Vec::with_capacity(batch);
+    for chunk in order.chunks(batch) {
+        let len = chunk.len();
         timings.time("forward pass", flops::forward(&widths, len), || {
-            net.forward_into(x, &mut fp)
+            for (k, &j) in chunk.iter().enumerate() {
+                xb.col_mut(k).copy_from(data.x.col(j));
+            }
+            net.forward_into(xb.as_ref().subcols(0, len), &mut fp)
         });
+        labels.clear();
+        labels.extend(chunk.iter().map(|&j| data.labels[j]));
+        let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
         let work: f64 = accs.iter().map(|a| push_flops(a, len)).sum();
         timings.time("statistics", work, || {
             accs.iter_mut().zip(&stages).try_for_each(|(acc, &stage)| {
@@ -152,11 +163,22 @@ pub fn layer_stats_timed(
     let stages = timings.time("statistics", 0.0, || {
         stages
             .into_iter()
-            .zip(&accs)
-            .map(|(s, acc)| Ok((s, acc.finish()?)))
+            .zip(accs)
+            .map(|(s, acc)| Ok((s, acc.into_moments()?)))
             .collect::<Result<Vec<_>>>()
     })?;
     Ok(LayerStats { stages })
+}
+
+/// The sample indices ordered by class (stable within a class). Batches taken in this order
+/// hold one or two classes each instead of every class, so each class's moment update is one
+/// symmetric rank-k product with k ≈ the batch size rather than K products of k ≈ batch / K:
+/// its d × d sum is read and written ~K times less often. The sums are the same up to the
+/// order of rounding.
+fn class_order(labels: &[u32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by_key(|&j| labels[j]);
+    order
 }
 
 /// Flops of one [`MomentAccumulator::push`] of `b` samples (see [`layer_stats_timed`]).

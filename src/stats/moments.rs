@@ -193,11 +193,8 @@ impl MomentAccumulator {
             }
             let b = cols.len();
             let mut d = self.shifted.subcols_mut(0, b);
-            gather_shifted(d.rb_mut(), x, cols, &sums.shift);
+            gather_shifted(d.rb_mut(), x, cols, &sums.shift, &mut sums.s1);
             let d = d.rb();
-            for (j, s) in sums.s1.iter_mut().enumerate() {
-                *s += d.row(j).iter().sum::<f64>();
-            }
             lower_gram_add(sums.s2.as_mut(), d);
             if self.higher {
                 let mut sq = self.squared.subcols_mut(0, b);
@@ -239,38 +236,13 @@ impl MomentAccumulator {
     /// Errors if a class has exactly 1 sample (its covariance would be meaningless), naming the
     /// class, if no class has samples, or if a result is not finite.
     pub fn finish(&self) -> Result<EmpiricalMoments> {
-        for (c, s) in self.classes.iter().enumerate() {
-            if s.n == 1 {
-                return Err(Error::Numeric(format!(
-                    "class {c} has 1 sample; at least 2 are needed for its covariance"
-                )));
-            }
-        }
-        let classes: Vec<usize> = (0..self.classes.len())
-            .filter(|&c| self.classes[c].n > 0)
-            .collect();
-        if classes.is_empty() {
-            return Err(Error::Numeric("no samples: every class is empty".into()));
-        }
-        // Classes convert independently: in parallel, same numbers.
-        let central: Vec<Central> = classes
-            .par_iter()
-            .map(|&c| self.classes[c].central(self.higher))
-            .collect();
-        let counts: Vec<u64> = classes.iter().map(|&c| self.classes[c].n).collect();
-        let pooled = pool(&central, &counts);
-        let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
-        let pooled = pooled.into_moments();
-        for (c, m) in per_class.iter().enumerate() {
-            check_finite(m, &format!("class {c}"))?;
-        }
-        check_finite(&pooled, "pooled moments")?;
-        Ok(EmpiricalMoments {
-            per_class,
-            classes,
-            counts,
-            pooled,
-        })
+        finish_sums(self.classes.clone(), self.higher)
+    }
+
+    /// [`finish`](Self::finish) for the last use of the accumulator: each class's covariance is
+    /// formed in the buffer of its power sum S₂, without a copy of the d × d sums.
+    pub fn into_moments(self) -> Result<EmpiricalMoments> {
+        finish_sums(self.classes, self.higher)
     }
 
     fn validate(&self, x: MatRef<'_, f64>, labels: &[u32]) -> Result<()> {
@@ -306,31 +278,74 @@ impl MomentAccumulator {
     }
 }
 
+/// The conversion behind [`MomentAccumulator::finish`] and [`MomentAccumulator::into_moments`].
+fn finish_sums(classes: Vec<ClassSums>, higher: bool) -> Result<EmpiricalMoments> {
+    for (c, s) in classes.iter().enumerate() {
+        if s.n == 1 {
+            return Err(Error::Numeric(format!(
+                "class {c} has 1 sample; at least 2 are needed for its covariance"
+            )));
+        }
+    }
+    let present: Vec<(usize, ClassSums)> = classes
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| s.n > 0)
+        .collect();
+    if present.is_empty() {
+        return Err(Error::Numeric("no samples: every class is empty".into()));
+    }
+    let classes: Vec<usize> = present.iter().map(|(c, _)| *c).collect();
+    let counts: Vec<u64> = present.iter().map(|(_, s)| s.n).collect();
+    // Classes convert independently: in parallel, same numbers.
+    let central: Vec<Central> = present
+        .into_par_iter()
+        .map(|(_, s)| s.central(higher))
+        .collect();
+    let pooled = pool(&central, &counts);
+    let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
+    let pooled = pooled.into_moments();
+    for (c, m) in per_class.iter().enumerate() {
+        check_finite(m, &format!("class {c}"))?;
+    }
+    check_finite(&pooled, "pooled moments")?;
+    Ok(EmpiricalMoments {
+        per_class,
+        classes,
+        counts,
+        pooled,
+    })
+}
+
 impl ClassSums {
-    /// Converts the power sums about K into central moments (formulas in the module docs).
-    fn central(&self, higher: bool) -> Central {
+    /// Converts the power sums about K into central moments (formulas in the module docs). Σ is
+    /// formed in S₂'s buffer: its lower triangle column by column (contiguous), then mirrored
+    /// (mᵢmⱼ = mⱼmᵢ exactly, so the upper triangle holds the numbers a direct fill would).
+    fn central(self, higher: bool) -> Central {
         let dim = self.s1.nrows();
         let inv_n = 1.0 / self.n as f64;
-        let m = Col::from_fn(dim, |i| self.s1[i] * inv_n);
-        // The lower triangle column by column (contiguous in S₂), then mirrored: mᵢmⱼ = mⱼmᵢ
-        // exactly, so the upper triangle holds the same numbers as computing it directly.
-        let mut cov = Mat::<f64>::zeros(dim, dim);
-        for j in 0..dim {
-            for i in j..dim {
-                cov[(i, j)] = self.s2[(i, j)] * inv_n - m[i] * m[j];
+        let m: Vec<f64> = self.s1.iter().map(|s| s * inv_n).collect();
+        let mean = Col::from_fn(dim, |i| self.shift[i] + m[i]);
+        let (t, q, p) = if higher {
+            let (t, q, p) = self.higher_central(&m, inv_n);
+            (Some(t), Some(q), Some(p))
+        } else {
+            (None, None, None)
+        };
+        let mut cov = self.s2;
+        for (j, &mj) in m.iter().enumerate() {
+            let col = &mut cov.col_as_slice_mut(j)[j..];
+            for (c, mi) in col.iter_mut().zip(&m[j..]) {
+                *c = *c * inv_n - mi * mj;
             }
         }
         mirror_lower(cov.as_mut());
-        let mean = Col::from_fn(dim, |i| self.shift[i] + m[i]);
-        if !higher {
-            return Central {
-                mean,
-                cov,
-                t: None,
-                q: None,
-                p: None,
-            };
-        }
+        Central { mean, cov, t, q, p }
+    }
+
+    /// E\[δᵢ²δⱼ\], E\[δᵢ²δⱼ²\] and E\[δᵢ³δⱼ\] from the sums (module docs), m = S₁/n.
+    fn higher_central(&self, m: &[f64], inv_n: f64) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+        let dim = m.len();
         let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
         let t_raw = Mat::from_fn(dim, dim, |i, j| self.s3[(i, j)] * inv_n);
         let t = Mat::from_fn(dim, dim, |i, j| {
@@ -352,13 +367,7 @@ impl ClassSums {
                 + 3.0 * mi * mi * big_m[(i, j)]
                 - 3.0 * mi * mi * mi * mj
         });
-        Central {
-            mean,
-            cov,
-            t: Some(t),
-            q: Some(q),
-            p: Some(p),
-        }
+        (t, q, p)
     }
 }
 
@@ -409,18 +418,25 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
         }
     }
     let higher = central[0].t.is_some();
-    let offsets: Vec<Col<f64>> = central
+    let offsets: Vec<Vec<f64>> = central
         .iter()
-        .map(|c| Col::from_fn(dim, |i| c.mean[i] - mean[i]))
+        .map(|c| (0..dim).map(|i| c.mean[i] - mean[i]).collect())
         .collect();
     // Σ_mix by columns in parallel; every entry sums its classes in class order, as before.
     let mut cov = Mat::<f64>::zeros(dim, dim);
     cov.par_col_chunks_mut(1)
         .enumerate()
         .for_each(|(j, mut col)| {
+            let dst = col
+                .rb_mut()
+                .col_mut(0)
+                .try_as_col_major_mut()
+                .expect("a column of an owned matrix is contiguous")
+                .as_slice_mut();
             for ((c, &w), a) in central.iter().zip(&weights).zip(&offsets) {
-                for i in 0..dim {
-                    col[(i, 0)] += w * (c.cov[(i, j)] + a[i] * a[j]);
+                let aj = a[j];
+                for ((d, s), ai) in dst.iter_mut().zip(c.cov.col_as_slice(j)).zip(a) {
+                    *d += w * (s + ai * aj);
                 }
             }
         });
@@ -478,11 +494,26 @@ fn set_shift(shift: &mut Col<f64>, x: MatRef<'_, f64>, cols: &[usize]) {
     }
 }
 
-/// Copies columns `cols` of `x`, minus `shift`, into the first columns of `dst`.
-fn gather_shifted(mut dst: MatMut<'_, f64>, x: MatRef<'_, f64>, cols: &[usize], shift: &Col<f64>) {
+/// Copies columns `cols` of `x`, minus `shift`, into the first columns of `dst`, and adds each
+/// copied column to `s1` (S₁ = Σ d in the same pass over the data).
+fn gather_shifted(
+    mut dst: MatMut<'_, f64>,
+    x: MatRef<'_, f64>,
+    cols: &[usize],
+    shift: &Col<f64>,
+    s1: &mut Col<f64>,
+) {
     for (k, &j) in cols.iter().enumerate() {
-        for (i, v) in x.col(j).iter().enumerate() {
-            dst[(i, k)] = v - shift[i];
+        let out = dst.rb_mut().col_mut(k);
+        for (((o, v), k), s) in out
+            .iter_mut()
+            .zip(x.col(j).iter())
+            .zip(shift.iter())
+            .zip(s1.iter_mut())
+        {
+            let d = v - k;
+            *o = d;
+            *s += d;
         }
     }
 }

@@ -25,8 +25,7 @@ pub fn frobenius_parts(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<(f64, f
     let mut diff = 0.0;
     let mut reference = 0.0;
     for j in 0..a.ncols() {
-        for i in 0..a.nrows() {
-            let (x, y) = (a[(i, j)], b[(i, j)]);
+        for (&x, &y) in a.col(j).iter().zip(b.col(j).iter()) {
             diff += (x - y) * (x - y);
             reference += y * y;
         }

@@ -4,7 +4,7 @@
 
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::ReborrowMut;
-use faer::{Col, ColRef, Mat, MatMut, MatRef, Par};
+use faer::{get_global_parallelism, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::factor::{factor_group, log_det};
 use crate::error::{Error, Result};
@@ -51,12 +51,24 @@ pub fn kl_divergence(
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
     ridge: f64,
 ) -> Result<KlDivergence> {
+    kl_divergence_with(p, q, ridge, get_global_parallelism())
+}
+
+/// [`kl_divergence`] with its factorizations and solves run with parallelism `par`: a caller
+/// that computes one divergence per thread passes `Par::Seq` (a nested parallel factorization
+/// of each would only split every kernel into smaller, slower pieces).
+pub fn kl_divergence_with(
+    p: (ColRef<'_, f64>, MatRef<'_, f64>),
+    q: (ColRef<'_, f64>, MatRef<'_, f64>),
+    ridge: f64,
+    par: Par,
+) -> Result<KlDivergence> {
     check_pair("kl_divergence", p, q)?;
     let n = p.0.nrows();
-    let f = factor_group(&[p.1, q.1], &["p", "q"], ridge)?;
+    let f = factor_group(&[p.1, q.1], &["p", "q"], ridge, par)?;
     let (lp, lq) = (&f.l[0], &f.l[1]);
     let mut x = lp.clone();
-    solve_lower_triangular_rhs(lq.as_ref(), x.as_mut());
+    solve_lower_triangular_rhs(lq.as_ref(), x.as_mut(), par);
     let trace = frobenius_sq(x.as_ref());
     let maha = mahalanobis_sq(lq, p.0, q.0);
     let value = 0.5 * (trace + maha - n as f64 + log_det(lq) - log_det(lp));
@@ -82,13 +94,13 @@ pub fn kl_flops(n: usize) -> f64 {
 /// columns [j₀, j₁) solves only the trailing system L[j₀.., j₀..] X[j₀.., j₀..j₁] = X[j₀.., j₀..j₁]
 /// (its rows above j₀ are zero and stay zero): Σ (n−j₀)²·b ≈ n³/3 flops instead of the full
 /// solve's n³; the same substitutions, so the same result up to the order of the block sums.
-fn solve_lower_triangular_rhs(l: MatRef<'_, f64>, mut x: MatMut<'_, f64>) {
+fn solve_lower_triangular_rhs(l: MatRef<'_, f64>, mut x: MatMut<'_, f64>, par: Par) {
     let n = l.nrows();
     for j0 in (0..n).step_by(TRIANGULAR_RHS_BLOCK) {
         let b = TRIANGULAR_RHS_BLOCK.min(n - j0);
         let trailing = l.submatrix(j0, j0, n - j0, n - j0);
         let rhs = x.rb_mut().submatrix_mut(j0, j0, n - j0, b);
-        solve_lower_triangular_in_place(trailing, rhs, Par::rayon(0));
+        solve_lower_triangular_in_place(trailing, rhs, par);
     }
 }
 
@@ -105,7 +117,12 @@ pub fn bhattacharyya(
     check_pair("bhattacharyya", (m1, s1), (m2, s2))?;
     let n = m1.nrows();
     let avg = Mat::from_fn(n, n, |i, j| 0.5 * (s1[(i, j)] + s2[(i, j)]));
-    let f = factor_group(&[s1, s2, avg.as_ref()], &["S1", "S2", "(S1+S2)/2"], ridge)?;
+    let f = factor_group(
+        &[s1, s2, avg.as_ref()],
+        &["S1", "S2", "(S1+S2)/2"],
+        ridge,
+        get_global_parallelism(),
+    )?;
     let (l1, l2, lbar) = (&f.l[0], &f.l[1], &f.l[2]);
     Ok(Bhattacharyya {
         mean_term: 0.125 * mahalanobis_sq(lbar, m1, m2),
@@ -179,7 +196,7 @@ mod tests {
         let mut full = b.clone();
         solve_lower_triangular_in_place(l.as_ref(), full.as_mut(), Par::Seq);
         let mut blocked = b.clone();
-        solve_lower_triangular_rhs(l.as_ref(), blocked.as_mut());
+        solve_lower_triangular_rhs(l.as_ref(), blocked.as_mut(), Par::Seq);
         let scale = frobenius_sq(full.as_ref()).sqrt();
         let diff = Mat::from_fn(n, n, |i, j| full[(i, j)] - blocked[(i, j)]);
         assert!(frobenius_sq(diff.as_ref()).sqrt() <= 1e-13 * scale);

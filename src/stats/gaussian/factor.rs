@@ -9,7 +9,7 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
-use faer::{get_global_parallelism, Mat, MatRef};
+use faer::{get_global_parallelism, Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
 
@@ -24,11 +24,17 @@ pub(super) fn log_det(l: &Mat<f64>) -> f64 {
     2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
 }
 
-/// Factors every matrix of `covs` (named `names` in errors), adding the shared ridge if needed.
+/// Factors every matrix of `covs` (named `names` in errors), adding the shared ridge if needed;
+/// the factorizations run with parallelism `par`.
+///
+/// The plain factors are tried in order and the first that asks for the ridge ends the attempt:
+/// the group then needs the ridge whatever the later ones would give, so their O(N³) plain
+/// factors would be thrown away (the same decision as factoring them all first).
 pub(super) fn factor_group(
     covs: &[MatRef<'_, f64>],
     names: &[&str],
     ridge: f64,
+    par: Par,
 ) -> Result<Factors> {
     check_ridge(ridge)?;
     for (c, name) in covs.iter().zip(names) {
@@ -41,26 +47,32 @@ pub(super) fn factor_group(
     }
     let mean_var = mean_variance(covs);
     let lambda = ridge * mean_var;
-    // None: a variance below λ already decides for the ridge.
-    let plain: Option<Vec<Option<Mat<f64>>>> =
-        (!variance_below(covs, lambda)).then(|| covs.iter().map(|c| cholesky(*c, 0.0)).collect());
-    let needs_ridge = plain
-        .as_ref()
-        .is_none_or(|plain| plain.iter().any(|l| needs_ridge(l.as_ref(), ridge, lambda)));
-    let plain = plain.unwrap_or_default();
-    if !needs_ridge {
-        return Ok(Factors {
-            l: plain.into_iter().flatten().collect(),
-            jitter: 0.0,
-        });
+    // A variance below λ already decides for the ridge: no plain factor is tried.
+    let mut plain = Vec::with_capacity(covs.len());
+    let mut first_failed = None;
+    if !variance_below(covs, lambda) {
+        for (k, c) in covs.iter().enumerate() {
+            let l = cholesky_with(*c, 0.0, par);
+            if needs_ridge(l.as_ref(), ridge, lambda) {
+                first_failed = l.is_none().then_some(k);
+                break;
+            }
+            plain.extend(l);
+        }
+        if plain.len() == covs.len() {
+            return Ok(Factors {
+                l: plain,
+                jitter: 0.0,
+            });
+        }
     }
     if lambda <= 0.0 {
-        let bad = names[plain.iter().position(Option::is_none).unwrap_or(0)];
+        let bad = names[first_failed.unwrap_or(0)];
         return Err(unridged(&format!("covariance {bad}"), ridge, mean_var));
     }
     let mut l = Vec::with_capacity(covs.len());
     for (c, name) in covs.iter().zip(names) {
-        l.push(cholesky(*c, lambda).ok_or_else(|| {
+        l.push(cholesky_with(*c, lambda, par).ok_or_else(|| {
             Error::Numeric(format!(
                 "covariance {name} is not positive definite even with the ridge \
                  λ = {lambda:e} (= {ridge} × mean variance) added to its diagonal"
@@ -139,6 +151,12 @@ pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool
 /// in place in one n × n buffer, with the parameters and parallelism faer's `Llt` uses (the
 /// same factor, without its two extra copies).
 pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
+    cholesky_with(c, lambda, get_global_parallelism())
+}
+
+/// [`cholesky`] with parallelism `par` (`Par::Seq` where the caller already runs one
+/// factorization per thread).
+pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option<Mat<f64>> {
     let n = c.nrows();
     let mut l = Mat::from_fn(n, n, |i, j| {
         if i < j {
@@ -147,7 +165,6 @@ pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
             c[(i, j)] + if i == j { lambda } else { 0.0 }
         }
     });
-    let par = get_global_parallelism();
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
     cholesky_in_place(
         l.as_mut(),
@@ -183,7 +200,7 @@ mod tests {
         let group = [a.as_ref(), b.as_ref()];
         let lambda = 1e-6 * mean_variance(&group);
         assert!(variance_below(&group, lambda) && !variance_below(&group[1..], lambda));
-        let f = factor_group(&group, &["a", "b"], 1e-6).unwrap();
+        let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
         assert_eq!(f.jitter, lambda);
         assert_eq!(f.l[0], cholesky(a.as_ref(), lambda).unwrap());
         assert_eq!(f.l[1], cholesky(b.as_ref(), lambda).unwrap());

@@ -15,6 +15,8 @@ pub use argmax_all::{
     WeightSummary,
 };
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
-pub use divergence::{bhattacharyya, kl_divergence, kl_flops, Bhattacharyya, KlDivergence};
+pub use divergence::{
+    bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
+};
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use sampler::GaussianSampler;
