@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use corrflow::net::{Activation, ForwardPass, Mlp, Precision};
 use corrflow::propagate::affine::{affine_moments, AffineStrategy, AffineWorkspace};
-use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::closures::{Closure, ClosureMethod, Corrections};
 use corrflow::propagate::higher::affine::{
     affine_tensor, tensor_affine_flops, TensorAffineWorkspace,
 };
@@ -139,6 +139,25 @@ fn bench_gemm(c: &mut Criterion) {
     g.finish();
 }
 
+/// Times one closure on `input` (N = `n`, throughput in entries of C's triangle) in group `g`.
+fn bench_closure(
+    g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    closure: &dyn Closure,
+    input: &Moments,
+    n: usize,
+) {
+    let mut out = input.clone();
+    g.throughput(Throughput::Elements((n * (n + 1) / 2) as u64));
+    g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
+        bench.iter(|| {
+            closure
+                .apply_into(input, Corrections::None, &mut out)
+                .unwrap();
+            black_box(&out);
+        })
+    });
+}
+
 fn bench_closures(c: &mut Criterion) {
     let strong = [
         (
@@ -169,18 +188,29 @@ fn bench_closures(c: &mut Criterion) {
             } else {
                 layer_moments(&mut Uniform(42), n)
             };
-            let mut out = input.clone();
-            g.throughput(Throughput::Elements((n * (n + 1) / 2) as u64));
-            g.bench_with_input(BenchmarkId::from_parameter(n), &n, |bench, _| {
-                bench.iter(|| {
-                    closure
-                        .apply_into(&input, Corrections::None, &mut out)
-                        .unwrap();
-                    black_box(&out);
-                })
-            });
+            bench_closure(&mut g, closure.as_ref(), &input, n);
         }
         g.finish();
+    }
+}
+
+/// The smooth closures on MNIST-shaped inputs widened k = 2, 4, 8 times (μ·k, Σ·k²), at
+/// N = 256 and 1024: groups `closure_<name>_strong_x<k>` (issue #14, item 3: a cost that does
+/// not grow with the scale of the pre-activations; k = 1 is `closure_<name>_strong`).
+fn bench_smooth_scales(c: &mut Criterion) {
+    for (name, act) in smooth_cases() {
+        let closure = ClosurePair::new(act, ClosureMethod::Auto)
+            .map(|p| p.closure)
+            .unwrap();
+        for widen in [2.0, 4.0, 8.0] {
+            let mut g = c.benchmark_group(format!("closure_{name}_strong_x{widen}"));
+            for n in [256, 1024] {
+                let m = strong_layer_moments(&mut Uniform(42), n);
+                let input = Moments::gaussian(&m.mean * widen, &m.cov * (widen * widen));
+                bench_closure(&mut g, closure.as_ref(), &input, n);
+            }
+            g.finish();
+        }
     }
 }
 
@@ -423,6 +453,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare
 }
 criterion_main!(benches);

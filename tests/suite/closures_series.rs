@@ -46,6 +46,47 @@ fn hermite_matches_quadrature() {
     }
 }
 
+/// Pre-activations widened k = 2, 4, 8 times (μ·k, Σ·k², s up to 5.6): wide units take the
+/// Fourier rule and up to 256 terms, GELU's unsettled pairs its conditional route (issue #14,
+/// item 3). Rows 1 and 2 are ≈ ±row 0 (|ρ| ≈ 0.999), so the slow high-|ρ| pairs are present.
+/// Against the 2-D quadrature reference (within 10⁻⁹·√(CᵢᵢCⱼⱼ), as at scale 1) and Monte Carlo
+/// (within 5 SE of 10⁶ draws).
+#[test]
+fn hermite_is_accurate_at_every_scale() {
+    for (k, act) in [
+        Activation::Tanh,
+        Activation::Sigmoid,
+        Activation::Gelu,
+        Activation::Silu,
+        Activation::Softplus,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        for widen in [2.0, 4.0, 8.0] {
+            let (input, a) = random_case(60 + k as u64, 4, (0.5, 0.7), &[0.3, -2.0, 1.0, -0.5]);
+            let input = Moments::gaussian(&input.mean * widen, &input.cov * (widen * widen));
+            let a = &a * widen;
+            let got = apply(
+                ClosurePair::new(act, ClosureMethod::Auto)
+                    .map(|p| p.closure)
+                    .unwrap()
+                    .as_ref(),
+                &input,
+            );
+            let label = format!("{act} x{widen}");
+            if widen != 4.0 {
+                let reference = quadrature(act, &input);
+                let worst = assert_close(&got, &reference, 1e-9, 1e-14, &label);
+                println!("{label}: max error vs quadrature / √(CᵢᵢCⱼⱼ) = {worst:e}");
+            }
+            let mc = monte_carlo(1_000_000, 9 + k as u64, 4, gaussian_draw(&input, &a, act));
+            let worst = assert_mc(&got, &mc, 5.0, &label);
+            println!("{label}: worst |Δ|/SE vs Monte Carlo = {worst:.2}");
+        }
+    }
+}
+
 #[test]
 fn hermite_matches_monte_carlo() {
     for (k, act) in [

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::{correlation, reset_output, units, Isa, Units};
-use super::quadrature::{pair_cov, Unit};
+use super::quadrature::{gelu_pair_cov, pair_cov, Unit};
 use super::quadrature_terms::QuadratureTerms;
 use super::series_terms::SeriesTerms;
 use super::{Closure, Corrections};
@@ -17,8 +17,14 @@ use crate::stats::Moments;
 
 pub use super::hermite_coef::HermiteCoefficients;
 
-/// Default (largest) number of series terms K.
+/// Default number of series terms K: all of them in the fixed series (infinite tolerance, the
+/// one `HermiteVjp` differentiates), at most this many on units whose coefficients come from a
+/// rule in z.
 pub const DEFAULT_ORDER: usize = 96;
+/// Largest K of the adaptive series (finite tolerance) for wide units, whose coefficients come
+/// from the Fourier rule (`fourier_coef`, checked to n = 256): wider pre-activations need more
+/// terms at the same |ρ|, and without them their pairs would fall to the 2-D quadrature.
+pub const WIDE_ORDER: usize = 256;
 /// Default tolerance on the truncation bound, relative to √(Var φ(hᵢ) · Var φ(hⱼ)).
 pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 /// Units (the widest, largest sᵢ) whose full coefficient vectors set the layer's number of
@@ -26,16 +32,24 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 const PROBES: usize = 8;
 /// Units per block of the coefficient table (a multiple of every lane count: 8, 4, 2, 1).
 const BLOCK: usize = 8;
+/// Steps of the per-vector term counts ([`vector_limits`]), a multiple of the 4 Horner chains.
+const LIMIT_STEP: usize = 8;
 
 /// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
 /// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
 /// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) (Parseval remainders) allows at `tolerance`·√(VarᵢVarⱼ):
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
-/// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`);
+/// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
+///   of a column fewer terms from the vector's largest |ρ| (`vector_limits`) when every unit is
+///   settled;
+/// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
+///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
+///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to the 2-D quadrature.
+///   (`fallback_above`) falls back to the 2-D quadrature (GELU: the 1-D conditional route of
+///   `quadrature::gelu_pair_cov`, whose inner expectation is closed form).
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
@@ -65,7 +79,8 @@ impl HermiteClosure {
         })
     }
 
-    /// Sets the number of series terms K (at least 1).
+    /// Sets the number of series terms K (at least 1) of the fixed series; the adaptive one
+    /// takes up to max(K, [`WIDE_ORDER`]) on wide units.
     pub fn with_order(mut self, order: usize) -> Self {
         self.order = order.max(1);
         self
@@ -143,7 +158,7 @@ impl HermiteClosure {
         let k = if fixed {
             self.order
         } else {
-            layer_terms(self.act, &u, rho_all, self.order, tol)
+            layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
         let coef: Vec<HermiteCoefficients> = (0..n)
             .into_par_iter()
@@ -188,6 +203,12 @@ impl HermiteClosure {
             } else {
                 k
             };
+            // Shorter chains per lane vector only where no pair is checked against `len` below.
+            let limits = if settled[i] && !fixed && unsettled.is_empty() {
+                vector_limits(len, &rem[i], coef[i].var, &worst, tol)
+            } else {
+                Vec::new()
+            };
             Isa::Dispatch.run(
                 arch,
                 SeriesLanes {
@@ -196,6 +217,7 @@ impl HermiteClosure {
                     inv_s: &inv_s[..=i],
                     inv_si: inv_s[i],
                     ci: &coef[i].c[..len],
+                    limits: &limits,
                     lanes: &lanes,
                     terms: k,
                 },
@@ -209,7 +231,11 @@ impl HermiteClosure {
                         s: u.s[t],
                         m: coef[t].mean,
                     };
-                    col[j] = pair_cov(self.act, unit(i), unit(j), rho);
+                    col[j] = if self.act == Activation::Gelu {
+                        gelu_pair_cov(unit(i), unit(j), rho)
+                    } else {
+                        pair_cov(self.act, unit(i), unit(j), rho)
+                    };
                 }
             };
             if settled[i] {
@@ -227,7 +253,8 @@ impl HermiteClosure {
 
 /// The layer's number of terms K ≤ `order`: the largest over the [`PROBES`] widest units (the
 /// slowest series: cₙ decays on the scale of φ's features in z, 1/s) of the least K at which
-/// that unit is settled ([`settled_at`]) for ρ* = `rho_all`, the largest |ρ| of the layer.
+/// that unit is settled ([`settled_at`]) for ρ* = `rho_all`, the largest |ρ| of the layer
+/// (or its last nonzero coefficient if none settles it).
 /// At least 1. Any unit not settled at K is checked pair by pair.
 fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64) -> usize {
     let mut wide: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
@@ -237,9 +264,11 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
         .map(|&i| {
             let c = HermiteCoefficients::new(act, u.mu[i], u.s[i], order);
             let rem = c.remainders();
-            (1..=order)
+            // A rule in z stores zeros beyond its last order: no later K settles the unit.
+            let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
+            (1..=top)
                 .find(|&k| settled_at(&c, rem[k], rho_all, k, tol))
-                .unwrap_or(order)
+                .unwrap_or(top)
         })
         .max()
         .unwrap_or(1)
@@ -274,6 +303,31 @@ fn column_terms(rho_i: f64, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> u
         pow *= rho_i;
     }
     k
+}
+
+/// Terms per lane vector of a column of settled units (issue #14, item 3): entry t is the
+/// largest |ρ| for which L = min(8(t + 1), `len`) terms keep ρ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤
+/// tol (the bound of [`column_terms`] at that L), made non-decreasing from the right (each
+/// entry the least of those after it), so that a vector whose largest |ρ| is ≤ entry t may stop
+/// at 8(t + 1) terms. Wide layers need up to [`WIDE_ORDER`] terms only at their few |ρ| near 1;
+/// most vectors stop far earlier than the column's `len`.
+fn vector_limits(len: usize, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> Vec<f64> {
+    let blocks = len.div_ceil(LIMIT_STEP);
+    let mut limits: Vec<f64> = (0..blocks)
+        .map(|t| {
+            let l = ((t + 1) * LIMIT_STEP).min(len);
+            let f = (rem[l] / var * worst[l]).sqrt();
+            if f <= tol {
+                1.0
+            } else {
+                ((tol / f).ln() / (l + 1) as f64).exp()
+            }
+        })
+        .collect();
+    for t in (0..blocks.saturating_sub(1)).rev() {
+        limits[t] = limits[t].min(limits[t + 1]);
+    }
+    limits
 }
 
 /// The truncation bound above which a pair is integrated instead: `tolerance`·√(VarᵢVarⱼ), or
@@ -315,13 +369,16 @@ impl WithSimd for RhoMax<'_> {
 }
 
 /// SIMD lanes over j ≤ i: ρ = clamp(Σᵢⱼ/(sᵢsⱼ), −1, 1), C = ρ(c₁ᵢc₁ⱼ + ρ(c₂ᵢc₂ⱼ + …)), as four
-/// interleaved Horner chains in ρ⁴.
+/// interleaved Horner chains in ρ⁴; with `limits` ([`vector_limits`]) each vector takes only the
+/// terms its largest |ρ| needs.
 struct SeriesLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
     inv_s: &'a [f64],
     inv_si: f64,
     ci: &'a [f64],
+    /// Empty (every vector takes `ci.len()` terms) or [`vector_limits`] of the column.
+    limits: &'a [f64],
     /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`.
     lanes: &'a [f64],
     terms: usize,
@@ -355,7 +412,14 @@ impl WithSimd for SeriesLanes<'_> {
                 None => simd.splat_f64s(0.0),
             };
             let mut acc = [simd.splat_f64s(0.0); 4];
-            for t in (0..self.ci.len().div_ceil(4)).rev() {
+            let len = if self.limits.is_empty() {
+                self.ci.len()
+            } else {
+                let top = simd.reduce_max_f64s(simd.abs_f64s(rho));
+                let t = self.limits.partition_point(|&l| l < top);
+                ((t + 1) * LIMIT_STEP).min(self.ci.len())
+            };
+            for t in (0..len.div_ceil(4)).rev() {
                 for (k, a) in acc.iter_mut().enumerate() {
                     *a = simd.mul_add_e_f64s(*a, rho4, term(4 * t + k));
                 }

@@ -12,6 +12,7 @@ pub mod bvn;
 pub mod edgeworth;
 pub mod erf;
 mod erf_terms;
+mod fourier_coef;
 mod gauss_hermite;
 pub mod hermite;
 mod hermite_coef;
