@@ -41,7 +41,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub json: bool,
     /// Print a per-stage time breakdown on stderr (GFLOP/s from 2 flops per weight and sample
-    /// forward, 6 for a training step), and the min/median time of one training epoch.
+    /// forward, 6 for a training step), the min/median time of one training epoch, and the
+    /// median seconds per epoch of each step phase (gather, forward-delta, gradient-update).
     #[arg(long)]
     pub timings: bool,
 }
