@@ -290,7 +290,11 @@ pub fn propagate_carried(
             carried_to: fallback
                 .as_ref()
                 .map_or_else(|| "y".to_string(), |f| carried_to(f.layer, from)),
-            fallback: fallback.map(|f| (f.layer, f.reason)),
+            // The carry ran this class alone: its reason names it "class 0".
+            fallback: fallback.map(|f| {
+                let reason = f.reason.strip_prefix("class 0: ").unwrap_or(&f.reason);
+                (f.layer, reason.to_string())
+            }),
             gaussian_units: gaussian.iter().map(|g| (g.layer, g.units)).collect(),
         });
     }
