@@ -303,8 +303,8 @@ fn bench_layer_precision(c: &mut Criterion) {
 }
 
 /// The exact affine map of the carried κ₃ (N³) and κ₄ (N⁴) tensors (`propagate::higher`), one
-/// class, N × N weights; one element = one flop (6N⁴ for κ₃, 8N⁵ for κ₄). κ₄ stops at N = 64
-/// (N = 128 is 2 GB per tensor and ~0.3 TFLOP per map).
+/// class, N × N weights; one element = one flop of `tensor_affine_flops` (≈ 4N⁴ for κ₃, 4N⁵ for
+/// κ₄, using the symmetry). κ₄ stops at N = 64 (N = 128 is 2 GB per tensor, ~0.14 TFLOP per map).
 fn bench_kappa_affine(c: &mut Criterion) {
     let mut g = c.benchmark_group("kappa_affine");
     for (order, widths) in [(3, &[16usize, 32, 64, 128][..]), (4, &[16, 32, 64][..])] {
