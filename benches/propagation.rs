@@ -24,6 +24,7 @@ use corrflow::propagate::higher::affine::{
     affine_tensor, tensor_affine_flops, TensorAffineWorkspace,
 };
 use corrflow::propagate::higher::tensor::SymTensor;
+use corrflow::propagate::higher::{Carry, Tensors};
 use corrflow::propagate::ClosurePair;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::gaussian::{kl_divergence, kl_flops};
@@ -415,8 +416,8 @@ fn bench_layer_precision(c: &mut Criterion) {
 }
 
 /// The exact affine map of the carried κ₃ (N³) and κ₄ (N⁴) tensors (`propagate::higher`), one
-/// class, N × N weights; one element = one flop (6N⁴ for κ₃, 8N⁵ for κ₄). κ₄ stops at N = 64
-/// (N = 128 is 2 GB per tensor and ~0.3 TFLOP per map).
+/// class, N × N weights; one element = one flop of `tensor_affine_flops` (≈ 4N⁴ for κ₃, 4N⁵ for
+/// κ₄, using the symmetry). κ₄ stops at N = 64 (N = 128 is 2 GB per tensor, ~0.14 TFLOP per map).
 fn bench_kappa_affine(c: &mut Criterion) {
     let mut g = c.benchmark_group("kappa_affine");
     for (order, widths) in [(3, &[16usize, 32, 64, 128][..]), (4, &[16, 32, 64][..])] {
@@ -447,12 +448,45 @@ fn bench_kappa_affine(c: &mut Criterion) {
     g.finish();
 }
 
+/// One carried run (`Propagator::run_carried`, issue #16 item 7) through a random bias-free relu
+/// MLP of width N with two hidden layers from x ~ N(0, I), at order 3 and 4: the input's zero
+/// tensors, z¹'s tensors from the chaos rule, their map into h², z²'s tensors and the read-out's
+/// map (the ARC setup of `examples/higher_depth.rs` at depth 2). Compare with
+/// `carried_speed` (benches/tools) for the per-stage split.
+fn bench_carried_run(c: &mut Criterion) {
+    let mut g = c.benchmark_group("carried_run");
+    for (order, widths) in [(3, &[32usize, 64, 128][..]), (4, &[16, 32, 48][..])] {
+        for &n in widths {
+            let net = Mlp::init(&[n; 4], Activation::Relu, 2f64.sqrt(), 1).expect("widths > 0");
+            let x = Moments::gaussian(Col::zeros(n), Mat::identity(n, n));
+            let mut engine = Propagator::new();
+            let id = BenchmarkId::new(format!("o{order}"), n);
+            g.bench_with_input(id, &n, |bench, _| {
+                bench.iter(|| {
+                    let mut carry =
+                        Carry::new(order, vec![Tensors::gaussian(n, order)]).expect("order 3 or 4");
+                    let run = engine.run_carried(
+                        &net,
+                        0,
+                        std::slice::from_ref(&x),
+                        &mut carry,
+                        ClosureMethod::Auto,
+                        &Timings::disabled(),
+                    );
+                    black_box(run.expect("a carried run").len());
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare, bench_carried_run
 }
 criterion_main!(benches);

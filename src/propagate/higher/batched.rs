@@ -61,11 +61,11 @@ enum Number {
     Block(Vec<u8>),
 }
 
-/// One term's number part: coef · Π factors.
+/// One term's number part: coef · Π factors (indices into [`Pattern`]'s distinct numbers).
 #[derive(Clone, Debug, PartialEq)]
 struct Summand {
     coef: f64,
-    numbers: Vec<Number>,
+    numbers: Vec<u16>,
 }
 
 /// The terms sharing one set of vector factors.
@@ -80,6 +80,8 @@ struct Product {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pattern {
     powers: Vec<u8>,
+    /// The distinct number factors, evaluated once per column.
+    numbers: Vec<Number>,
     products: Vec<Product>,
 }
 
@@ -89,6 +91,14 @@ impl Pattern {
     pub fn compile(list: &[DegreeTerms], powers: &[u8]) -> Self {
         debug_assert_eq!(powers.first(), Some(&1));
         let mut merged: BTreeMap<Vec<Vector>, Vec<Summand>> = BTreeMap::new();
+        let mut distinct: Vec<Number> = Vec::new();
+        let mut intern = |f: Number| -> u16 {
+            let at = distinct.iter().position(|d| *d == f).unwrap_or_else(|| {
+                distinct.push(f);
+                distinct.len() - 1
+            });
+            at as u16
+        };
         for dt in list {
             for term in &dt.terms {
                 let mut vectors = vec![Vector::Coef(dt.degrees[0])];
@@ -114,12 +124,13 @@ impl Pattern {
                 vectors.sort();
                 merged.entry(vectors).or_default().push(Summand {
                     coef: term.coef,
-                    numbers,
+                    numbers: numbers.into_iter().map(&mut intern).collect(),
                 });
             }
         }
         Pattern {
             powers: powers.to_vec(),
+            numbers: distinct,
             products: merged
                 .into_iter()
                 .map(|(vectors, summands)| Product { vectors, summands })
@@ -241,6 +252,7 @@ impl<'a> Sources<'a> {
 pub struct Column<'s> {
     products: Vec<(f64, u32, u32)>,
     vectors: Vec<&'s [f64]>,
+    numbers: Vec<f64>,
 }
 
 impl<'s> Column<'s> {
@@ -252,6 +264,14 @@ impl<'s> Column<'s> {
 
     /// Adds `pattern`'s products at fixed units `u` (u\[0\] unused).
     pub fn add_pattern(&mut self, pattern: &Pattern, src: &'s Sources<'_>, u: &[usize]) {
+        self.numbers.clear();
+        self.numbers.extend(
+            pattern
+                .numbers
+                .iter()
+                .map(|f| src.number(f, &pattern.powers, u)),
+        );
+        let numbers = &self.numbers;
         'product: for p in &pattern.products {
             let scale: f64 = p
                 .summands
@@ -259,7 +279,7 @@ impl<'s> Column<'s> {
                 .map(|s| {
                     s.numbers
                         .iter()
-                        .fold(s.coef, |acc, f| acc * src.number(f, &pattern.powers, u))
+                        .fold(s.coef, |acc, &f| acc * numbers[f as usize])
                 })
                 .sum();
             if scale == 0.0 {

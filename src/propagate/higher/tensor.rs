@@ -59,11 +59,6 @@ impl SymTensor {
         &mut self.data
     }
 
-    /// The entry vector itself (the affine map swaps its result in).
-    pub(super) fn data_vec_mut(&mut self) -> &mut Vec<f64> {
-        &mut self.data
-    }
-
     /// Resizes to N units of the same order, keeping the allocation where it is large enough;
     /// the entries are unspecified afterwards.
     pub fn resize(&mut self, n: usize) {
