@@ -140,8 +140,8 @@ impl ChaosRule {
     }
 
     /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width: the
-    /// entries with a unit of multiplicity 1 a column at a time ([`super::fill`]), the others
-    /// (κ₃\[a,a,a\], κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]) by [`ChaosRule::entry`].
+    /// entries with a unit of multiplicity 1 a column at a time (`fill.rs`), the others
+    /// (κ₃\[a,a,a\], κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]) by `ChaosRule::entry`.
     pub fn tensors(&self, h: &Input<'_>, k3: &mut SymTensor, k4: Option<&mut SymTensor>) {
         let n = h.units.len();
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
