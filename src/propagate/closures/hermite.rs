@@ -34,6 +34,8 @@ const PROBES: usize = 8;
 const BLOCK: usize = 8;
 /// Steps of the per-vector term counts ([`vector_limits`]), a multiple of the 4 Horner chains.
 const LIMIT_STEP: usize = 8;
+/// Columns of at most this many terms skip the per-vector term counts.
+const LIMITS_ABOVE: usize = 48;
 
 /// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
 /// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
@@ -41,8 +43,8 @@ const LIMIT_STEP: usize = 8;
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
 /// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
-///   of a column fewer terms from the vector's largest |ρ| (`vector_limits`) when every unit is
-///   settled;
+///   of a long column (L > 48) fewer terms from the vector's largest |ρ| (`vector_limits`) when
+///   every unit is settled;
 /// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
 ///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
@@ -203,8 +205,10 @@ impl HermiteClosure {
             } else {
                 k
             };
-            // Shorter chains per lane vector only where no pair is checked against `len` below.
-            let limits = if settled[i] && !fixed && unsettled.is_empty() {
+            // Shorter chains per lane vector only where no pair is checked against `len` below,
+            // and only for long columns: at L ≲ 48 the per-vector search costs more than the
+            // terms it saves (MNIST-shaped layers at scale 1: L ≈ 10–25).
+            let limits = if settled[i] && !fixed && unsettled.is_empty() && len > LIMITS_ABOVE {
                 vector_limits(len, &rem[i], coef[i].var, &worst, tol)
             } else {
                 Vec::new()

@@ -89,10 +89,10 @@ impl HermiteCoefficients {
     /// s = 8, beyond only inside φ's feature window, so that φ(μ + s z) is resolved at any s by
     /// a bounded number of nodes) over ±max(12, 9 + min(|μ|/s, 30)) (the range of
     /// `quadrature::moments_1d`, widened to 12), the coefficients over |z| ≤ 12 only. The
-    /// z-space rules give c₁..c_min(K, 96) ([`Z_RULE_ORDER`]) and zeros beyond. Wide units
-    /// (s > 1, |μ|/s ≤ 6) take mean, variance and c₁ from `quadrature::moments_wide` and
-    /// c₂..c_K from the Fourier rule ([`fourier_coef`]): both with a node count that does not
-    /// grow with s. A deterministic unit (s = 0) has c = 0.
+    /// z-space rules give c₁..c_min(K, 96) (`Z_RULE_ORDER`) and zeros beyond. Wide units
+    /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
+    /// `quadrature::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
+    /// a node count that does not grow with s. A deterministic unit (s = 0) has c = 0.
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
     }
