@@ -102,7 +102,7 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
 }
 
 /// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]; the time includes
-/// gathering each batch's inputs, taken in class order ([`class_order`])) and "statistics" (per
+/// gathering each batch's inputs, taken in class order) and "statistics" (per
 /// stage of width d and batch of b samples: the Gram's lower triangle [`flops::syrk`]`(d, b)`;
 /// with κ slices also Σ(d∘d)dᵀ, [`flops::gemm`]`(d, d, b)`, and the lower triangle of
 /// Σ(d∘d)(d∘d)ᵀ, `syrk(d, b)`; the per-class conversion at the end is O(d²) and not counted).

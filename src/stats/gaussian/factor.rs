@@ -206,4 +206,38 @@ mod tests {
         assert_eq!(f.l[1], cholesky(b.as_ref(), lambda).unwrap());
         assert!(cholesky(a.as_ref(), 0.0).is_none_or(|l| needs_ridge(Some(&l), 1e-6, lambda)));
     }
+
+    /// A plain factor that asks for the ridge ends the plain attempt: the group gets the
+    /// ridged factors whether the failing matrix comes first or last, and without a ridge the
+    /// error names the matrix that failed.
+    #[test]
+    fn the_first_plain_factor_that_needs_the_ridge_decides_for_the_group() {
+        let singular = Mat::from_fn(3, 3, |i, j| {
+            [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]][i][j]
+        });
+        let spd = Mat::<f64>::identity(3, 3);
+        let lambda = 1e-6 * mean_variance(&[singular.as_ref(), spd.as_ref()]);
+        for group in [
+            [singular.as_ref(), spd.as_ref()],
+            [spd.as_ref(), singular.as_ref()],
+        ] {
+            let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
+            assert_eq!(f.jitter, lambda);
+            for (l, c) in f.l.iter().zip(group) {
+                assert_eq!(*l, cholesky(c, lambda).unwrap());
+            }
+        }
+        let negative = Mat::from_fn(2, 2, |i, j| if i == j { [1.0, -1.0][i] } else { 0.0 });
+        let id = Mat::<f64>::identity(2, 2);
+        let err = factor_group(
+            &[id.as_ref(), negative.as_ref()],
+            &["a", "b"],
+            0.0,
+            Par::Seq,
+        )
+        .err()
+        .expect("an indefinite matrix without a ridge is an error")
+        .to_string();
+        assert!(err.contains("covariance b"), "{err}");
+    }
 }
