@@ -132,7 +132,7 @@ impl Carry {
     }
 
     /// A carry of `order` from the measured tensors of the first pre-activation h^{from+1}, one
-    /// per class (e.g. [`crate::measure::tensors::measure_tensors`]): the affine map into
+    /// per class (e.g. [`super::sampled::measure_tensors`]): the affine map into
     /// h^{from+1} is exact, so measuring them there equals mapping the start layer's tensors,
     /// which are never formed (the input's N⁴ would not fit for MNIST).
     pub fn from_first_pre(order: usize, first_pre: Vec<Tensors>) -> Result<Self> {
