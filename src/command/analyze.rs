@@ -250,7 +250,10 @@ impl fmt::Display for AnalyzeReport {
                     format!("{:.4}", o.accuracy_stderr),
                     format!("{:+.4}", o.accuracy - a.network_accuracy),
                 ],
-                format!("(order {} carried from {} to y)", r.order, r.measured_at),
+                format!(
+                    "(order {} carried from {}; per class below)",
+                    r.order, r.measured_at
+                ),
             );
         }
         write!(f, "{}", theory.text(None))?;

@@ -181,3 +181,42 @@ fn carry_refusals_are_clear() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("width 200") && err.contains("143"), "{err}");
 }
+
+/// `analyze --order 3 --carry depth`: one carried report per start layer below L, a carried
+/// outcome per start layer, the order-3 error budget, and a text output without NaN.
+#[test]
+fn analyze_carries_from_every_start_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "relu");
+    let args = [
+        "analyze", "--model", &m, "--task", "xor", "--order", "3", "--carry", "depth",
+    ];
+    let mut with_json = args.to_vec();
+    with_json.push("--json");
+    let r = json(&corrflow(&with_json));
+    let carried = r["carried"].as_array().unwrap();
+    let measured: Vec<&str> = carried
+        .iter()
+        .map(|c| c["measured_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(measured, ["h1", "h2"]);
+    assert_eq!(r["carried_start_layers"].as_array().unwrap().len(), 3);
+    let orders: Vec<u64> = r["error_budget"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["order"].as_u64().unwrap())
+        .collect();
+    assert_eq!(orders, [2, 3]);
+    let out = corrflow(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("carried     order 3 from h1") && !text.contains("NaN"),
+        "{text}"
+    );
+}
