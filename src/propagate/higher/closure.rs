@@ -9,7 +9,9 @@
 //! with the Wick moments E[Π :δ^j:] from h's Σ, κ₃, κ₄ by the diagrams of [`super::diagrams`]
 //! (at most one κ block: linear in κ₃, κ₄, the leading non-Gaussian terms). Degrees run to 4
 //! for one or two distinct units and to 2 for three or four (the Mehler series in the
-//! correlations of distinct units, small in wide layers). With these moments about m —
+//! correlations of distinct units, small in wide layers), at order 4 to 3 for the diagrams of
+//! width power-counting cost ≤ 3 ([`ChaosRule::new`]). At order 3 h's κ₄ is its paired part
+//! ([`super::paired`]) and only z's paired κ₄ is formed. With these moments about m —
 //! Δm_a = E ẑ_a, P_ab = E ẑ_aẑ_b, T, Q the third and fourth — the cumulants to first order in κ:
 //!
 //! ```text
@@ -32,6 +34,7 @@ use rayon::prelude::*;
 
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::diagrams::{terms, Rules, Term};
+use super::paired::{Kappa4, Paired};
 use super::tensor::SymTensor;
 use crate::stats::Moments;
 
@@ -53,6 +56,8 @@ pub struct ChaosRule {
     full: Vec<Vec<DegreeTerms>>,
     /// κ-only joint-moment diagrams for G = 1, 2 (the mean and covariance increments).
     kappa: Vec<Vec<DegreeTerms>>,
+    /// The part of `kappa` beyond the order's power-counting budget (whole cost ≥ order).
+    beyond: Vec<Vec<DegreeTerms>>,
     /// Joint-cumulant (connected) diagrams for 3 and 4 distinct units, degrees 1..=2: an entry
     /// of distinct units is their cumulant directly (multilinearity), without the moment
     /// route's disconnected diagrams and subtractions.
@@ -63,8 +68,8 @@ pub struct ChaosRule {
 pub struct Input<'a> {
     pub cov: &'a Mat<f64>,
     pub k3: &'a SymTensor,
-    /// κ₄ of h (order 4 only).
-    pub k4: Option<&'a SymTensor>,
+    /// κ₄ of h: the full tensor (order 4) or its paired part (order 3, [`Paired`]).
+    pub k4: Option<&'a dyn Kappa4>,
     /// Chaos coefficients per unit.
     pub units: &'a [UnitChaos],
 }
@@ -76,11 +81,17 @@ pub struct Increments {
 }
 
 impl ChaosRule {
-    /// The rule carrying κ₃ (order 3) or κ₃ and κ₄ (order 4).
+    /// The rule carrying κ₃ and the paired κ₄ (order 3) or κ₃ and κ₄ (order 4). A κ block
+    /// is kept when its width power-counting cost ([`super::diagrams::Block::cost`]) is at most
+    /// order − 1: order 3 drops the κ₄ blocks other than κ₄\[a,a,b,b\] and κ₄\[a,a,a,a\]
+    /// ([`super::paired`]), order 4 keeps every κ₃/κ₄ block. At order 4 the joint cumulants
+    /// of three or four distinct units also take degree 3 where the diagram's whole cost
+    /// ([`Term::cost`]) is at most 3 — e.g. the star Σ_ab Σ_ac Σ_ad of κ₄(z)\[a,b,c,d\], the
+    /// leading non-Gaussian term of an odd φ such as tanh, whose degree-2 terms vanish.
     pub fn new(order: usize) -> Self {
         let rules = |gaussian| Rules {
             kappa3: true,
-            kappa4: order >= 4,
+            kappa4: true,
             max_kappa_blocks: 1,
             gaussian,
             connected: false,
@@ -92,13 +103,25 @@ impl ChaosRule {
                 MANY_UNIT_DEGREE
             }
         };
-        let build =
-            |g: usize, gaussian: bool| group_by_degrees(terms(g, 0, degree(g), rules(gaussian)));
+        let build = |g: usize, gaussian: bool| {
+            group_by_degrees(terms(g, 0, degree(g), rules(gaussian)), order)
+        };
         let connected = Rules {
             connected: true,
             ..rules(true)
         };
-        let distinct = |g: usize| group_by_degrees(terms(g, 1, MANY_UNIT_DEGREE, connected));
+        let top = if order >= 4 {
+            MANY_UNIT_DEGREE + 1
+        } else {
+            MANY_UNIT_DEGREE
+        };
+        let distinct = |g: usize| {
+            let kept = terms(g, 1, top, connected)
+                .into_iter()
+                .filter(|t| t.degrees.iter().all(|&d| d <= MANY_UNIT_DEGREE) || t.cost() < order)
+                .collect();
+            group_by_degrees(kept, order)
+        };
         ChaosRule {
             order,
             distinct: (0..=4)
@@ -109,6 +132,19 @@ impl ChaosRule {
                 .collect(),
             kappa: (0..=2)
                 .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
+                .collect(),
+            beyond: (0..=2)
+                .map(|g| {
+                    let all = if g == 0 {
+                        Vec::new()
+                    } else {
+                        terms(g, 0, MAX_DEGREE as u8, rules(false))
+                    };
+                    group_by_degrees(
+                        all.into_iter().filter(|t| t.cost() >= order).collect(),
+                        order,
+                    )
+                })
                 .collect(),
         }
     }
@@ -126,42 +162,85 @@ impl ChaosRule {
         Increments { mean, cov }
     }
 
+    /// The part of ΔC from diagrams beyond the order's power-counting budget (whole cost ≥
+    /// order, [`Term::cost`]; e.g. κ₄\[a,a,b,b\]Σ_ab at order 3): the rule keeps them, and
+    /// where they outweigh the rest of ΔC the expansion is not ordered (see [`super::carry`]).
+    pub fn beyond_budget(&self, h: &Input<'_>) -> Mat<f64> {
+        symmetric(h.units.len(), |a, b| moment(&self.beyond, h, &[a, b]))
+    }
+
     /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width.
     pub fn tensors(&self, h: &Input<'_>, k3: &mut SymTensor, k4: Option<&mut SymTensor>) {
+        let (dm, p) = self.second(h);
+        self.fill_k3(h, &dm, &p, k3);
+        if let Some(k4) = k4 {
+            let k3 = &*k3;
+            fill(k4, h.units.len(), |t| {
+                self.k4_entry(h, [t[0], t[1], t[2], t[3]], &dm, &p, k3)
+            });
+        }
+    }
+
+    /// Writes z's κ₃ into `k3` (as [`ChaosRule::tensors`]) and returns z's paired κ₄
+    /// (κ₄\[a,a,b,b\], the part order 3 carries; [`super::paired`]).
+    pub fn tensors_paired(&self, h: &Input<'_>, k3: &mut SymTensor) -> Paired {
+        let (dm, p) = self.second(h);
+        self.fill_k3(h, &dm, &p, k3);
+        let k3 = &*k3;
+        Paired(symmetric(h.units.len(), |a, b| {
+            self.k4_entry(h, [a, a, b, b], &dm, &p, k3)
+        }))
+    }
+
+    /// Δm_a and the second moments P_ab about the Gaussian means (module docs).
+    fn second(&self, h: &Input<'_>) -> (Vec<f64>, Mat<f64>) {
         let n = h.units.len();
-        let dm: Vec<f64> = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
-        let p = symmetric(n, |a, b| moment(&self.full, h, &[a, b]));
-        fill(k3, n, |t| {
+        let dm = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
+        (dm, symmetric(n, |a, b| moment(&self.full, h, &[a, b])))
+    }
+
+    /// Writes z's κ₃ into `k3` from Δm and P (module docs).
+    fn fill_k3(&self, h: &Input<'_>, dm: &[f64], p: &Mat<f64>, k3: &mut SymTensor) {
+        fill(k3, h.units.len(), |t| {
             let [a, b, c] = [t[0], t[1], t[2]];
             if a < b && b < c {
                 return moment(&self.distinct, h, t);
             }
             moment(&self.full, h, t) - dm[a] * p[(b, c)] - dm[b] * p[(a, c)] - dm[c] * p[(a, b)]
         });
-        if let Some(k4) = k4 {
-            let k3 = &*k3;
-            fill(k4, n, |t| {
-                let [a, b, c, d] = [t[0], t[1], t[2], t[3]];
-                if a < b && b < c && c < d {
-                    return moment(&self.distinct, h, t);
-                }
-                moment(&self.full, h, t)
-                    - p[(a, b)] * p[(c, d)]
-                    - p[(a, c)] * p[(b, d)]
-                    - p[(a, d)] * p[(b, c)]
-                    - dm[a] * k3.get(&[b, c, d])
-                    - dm[b] * k3.get(&[a, c, d])
-                    - dm[c] * k3.get(&[a, b, d])
-                    - dm[d] * k3.get(&[a, b, c])
-            });
+    }
+
+    /// κ₄(z) at the sorted index tuple `t` from the moments (module docs; an entry of four
+    /// distinct units as their joint cumulant).
+    fn k4_entry(
+        &self,
+        h: &Input<'_>,
+        t: [usize; 4],
+        dm: &[f64],
+        p: &Mat<f64>,
+        k3: &SymTensor,
+    ) -> f64 {
+        let [a, b, c, d] = t;
+        if a < b && b < c && c < d {
+            return moment(&self.distinct, h, &t);
         }
+        moment(&self.full, h, &t)
+            - p[(a, b)] * p[(c, d)]
+            - p[(a, c)] * p[(b, d)]
+            - p[(a, d)] * p[(b, c)]
+            - dm[a] * k3.get(&[b, c, d])
+            - dm[b] * k3.get(&[a, c, d])
+            - dm[c] * k3.get(&[a, b, d])
+            - dm[d] * k3.get(&[a, b, c])
     }
 }
 
-/// Terms grouped by their degree vector (in the order `terms` produced them).
-fn group_by_degrees(all: Vec<Term>) -> Vec<DegreeTerms> {
+/// Terms grouped by their degree vector (in the order `terms` produced them), keeping those
+/// whose κ blocks cost at most `order` − 1 ([`ChaosRule::new`]).
+fn group_by_degrees(all: Vec<Term>, order: usize) -> Vec<DegreeTerms> {
     let mut out: Vec<DegreeTerms> = Vec::new();
-    for t in all {
+    let kept = |t: &Term| t.blocks.iter().all(|b| b.len < 3 || b.cost() < order);
+    for t in all.into_iter().filter(kept) {
         match out.last_mut() {
             Some(last) if last.degrees == t.degrees => last.terms.push(t),
             _ => out.push(DegreeTerms {
@@ -267,7 +346,7 @@ fn sorted_tuples(idx: &mut [usize], k: usize, n: usize, f: &mut impl FnMut(&[usi
 
 /// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units
 /// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
-pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&SymTensor>) -> (f64, f64) {
+pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&dyn Kappa4>) -> (f64, f64) {
     let mut skew: f64 = 0.0;
     let mut kurt: f64 = 0.0;
     for a in 0..h.dim() {
