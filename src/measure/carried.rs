@@ -20,6 +20,8 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::propagate::closures::ClosureMethod;
+use crate::propagate::higher::paired::Paired;
+use crate::propagate::higher::sampled::measure_paired;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
 use crate::propagate::higher::{Carry, Tensors};
@@ -136,14 +138,22 @@ fn carried_to(layer: usize, from: usize) -> String {
 /// What a class's carry starts from at h^{l+1}: the full tensors, or (with `units`) every
 /// unit's slices and the samples for the kept units' tensors.
 enum Start {
-    Full(Tensors),
+    /// The tensors, and at order 3 the paired κ₄ (κ₄\[i,i,j,j\]).
+    Full(Tensors, Option<Paired>),
     Subset(Slices, Mat<f64>),
 }
 
 /// Measures class samples `h` (N × n) for [`Start`].
 fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Start> {
     match units {
-        None => Ok(Start::Full(measure_tensors(h.as_ref(), order)?)),
+        None => Ok(Start::Full(
+            measure_tensors(h.as_ref(), order)?,
+            if order == 3 {
+                Some(measure_paired(h.as_ref())?)
+            } else {
+                None
+            },
+        )),
         Some(_) => {
             let slices = sample_slices(h.as_ref(), order)?;
             Ok(Start::Subset(slices, h.clone()))
@@ -241,10 +251,13 @@ pub fn propagate_carried(
         let t = Instant::now();
         let run = match units {
             None => {
-                let Start::Full(tensors) = tensors else {
+                let Start::Full(tensors, paired) = tensors else {
                     unreachable!("measure_start measures full tensors without units")
                 };
                 let mut carry = Carry::from_first_pre(order, vec![tensors])?;
+                if let Some(p) = paired {
+                    carry = carry.with_first_paired(vec![p])?;
+                }
                 let run = engine
                     .run_carried(net, from, one, &mut carry, method, timings)?
                     .to_vec();

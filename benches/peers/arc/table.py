@@ -17,8 +17,8 @@ Definitions (μ, Σ the Monte Carlo output mean and covariance, m, C a method's)
   MSE is a lower bound (≥).
 * † after an error: the run clamped variances below 1e-10 to 1e-10 (the peer's "Snapping negative
   variance to zero" warning); ? : not counted (files from before the driver counted them).
-* corrflow orders 3/4: ‡L after an error: the carry abandoned the expansion and ran the Gaussian
-  closure alone from hidden layer L on; (g) : some units kept the Gaussian closure's moments
+* corrflow orders 3/4: ‡L1,L2 after an error: at hidden layers L1, L2 the carry dropped the
+  carried cumulants (h taken as Gaussian there, the carry resuming after); (g) : some units kept the Gaussian closure's moments
   (their corrected variance broke down; count in the file's ``gaussian_unit_layers``).
 """
 
@@ -66,7 +66,8 @@ def load_method(case: Path, name: str):
 def carry_mark(meta) -> str:
     """The fallback marks of a corrflow order 3/4 file's metadata ("" at order 2)."""
     fallback = meta.get("fallback", "none")
-    mark = "" if fallback == "none" else " ‡" + fallback.split(":")[0].removeprefix("layer ")
+    layers = fallback.split(":")[0].removeprefix("layers ").removeprefix("layer ")
+    mark = "" if fallback == "none" else " ‡" + layers
     return mark + (" (g)" if int(meta.get("gaussian_unit_layers", "0")) > 0 else "")
 
 

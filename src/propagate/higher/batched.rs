@@ -26,6 +26,7 @@ use pulp::{Simd, WithSimd};
 
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::closure::DegreeTerms;
+use super::paired::{Kappa4, Paired};
 use super::tensor::SymTensor;
 use crate::simd::{dispatch, load, store};
 
@@ -145,7 +146,13 @@ pub struct Sources<'a> {
     n: usize,
     cov: Vec<f64>,
     k3: &'a SymTensor,
-    k4: Option<&'a SymTensor>,
+    /// h's κ₄ as the rule reads it (full or paired, [`Kappa4`]).
+    k4: Option<&'a dyn Kappa4>,
+    /// The full κ₄ (order 4), whose columns the vectors read…
+    k4_dense: Option<&'a SymTensor>,
+    /// …or the paired one (order 3): κ₄\[a,a,u,u\] = P\[a,u\], the other vectors through a
+    /// vanish.
+    k4_paired: Option<&'a Paired>,
     units: &'a [UnitChaos],
     /// `coef[j][a]` = B_{a,1,j}.
     coef: Vec<Vec<f64>>,
@@ -157,14 +164,18 @@ pub struct Sources<'a> {
 }
 
 impl<'a> Sources<'a> {
-    /// Gathers the vectors (O(N³) for κ₄'s κ₄\[a,a,u,v\], O(N²) else).
+    /// Gathers the vectors (O(N³) for a full κ₄'s κ₄\[a,a,u,v\], O(N²) else). A κ₄ that is
+    /// neither a [`SymTensor`] nor a [`Paired`] ([`Kappa4::dense`], [`Kappa4::paired`]) is
+    /// read only where no unit is free (its vectors count as zero).
     pub fn new(
         cov: &faer::Mat<f64>,
         k3: &'a SymTensor,
-        k4: Option<&'a SymTensor>,
+        k4: Option<&'a dyn Kappa4>,
         units: &'a [UnitChaos],
     ) -> Self {
         let n = units.len();
+        let k4_dense = k4.and_then(|t| t.dense());
+        let k4_paired = k4.and_then(|t| t.paired());
         let diag = |t: &SymTensor, reps: usize, cols: usize| -> Vec<f64> {
             // t[a, …, a (reps times), rest] for rest over `cols` flat positions.
             let step: usize = (0..reps).map(|r| n.pow(r as u32)).sum();
@@ -179,15 +190,21 @@ impl<'a> Sources<'a> {
             cov: (0..n * n).map(|k| cov[(k % n, k / n)]).collect(),
             k3,
             k4,
+            k4_dense,
+            k4_paired,
             units,
             coef: (0..=MAX_DEGREE)
                 .map(|j| units.iter().map(|u| u.b[1][j]).collect())
                 .collect(),
             k3aa: diag(k3, 2, n),
             k3aaa: diag(k3, 3, 1),
-            k4aa: k4.map_or_else(Vec::new, |t| diag(t, 2, n * n)),
-            k4aaa: k4.map_or_else(Vec::new, |t| diag(t, 3, n)),
-            k4aaaa: k4.map_or_else(Vec::new, |t| diag(t, 4, 1)),
+            k4aa: k4_dense.map_or_else(Vec::new, |t| diag(t, 2, n * n)),
+            k4aaa: k4_dense.map_or_else(Vec::new, |t| diag(t, 3, n)),
+            k4aaaa: match (k4_dense, k4_paired) {
+                (Some(t), _) => diag(t, 4, 1),
+                (None, Some(p)) => (0..n).map(|a| p.0[(a, a)]).collect(),
+                (None, None) => Vec::new(),
+            },
         }
     }
 
@@ -214,14 +231,19 @@ impl<'a> Sources<'a> {
             Vector::K3aa(a) => Some(&self.k3aa[g(a) * n..(g(a) + 1) * n]),
             Vector::K3aaa => Some(&self.k3aaa),
             Vector::K4(a, b, c) => self
-                .k4
+                .k4_dense
                 .and_then(|t| col(t.data(), g(a) + n * (g(b) + n * g(c)))),
-            Vector::K4aa(a, b) => {
-                let at = g(a) + n * g(b);
-                self.k4.map(|_| &self.k4aa[at * n..(at + 1) * n])
-            }
-            Vector::K4aaa(a) => self.k4.map(|_| &self.k4aaa[g(a) * n..(g(a) + 1) * n]),
-            Vector::K4aaaa => self.k4.map(|_| &self.k4aaaa[..]),
+            Vector::K4aa(a, b) => match (self.k4_dense, self.k4_paired) {
+                (Some(_), _) => {
+                    let at = g(a) + n * g(b);
+                    Some(&self.k4aa[at * n..(at + 1) * n])
+                }
+                // κ₄[a,a,u,u] = P[a,u] (P symmetric: its column u); κ₄[a,a,u,v], u ≠ v, is 0.
+                (None, Some(p)) if g(a) == g(b) => Some(p.0.col_as_slice(g(a))),
+                _ => None,
+            },
+            Vector::K4aaa(a) => self.k4_dense.map(|_| &self.k4aaa[g(a) * n..(g(a) + 1) * n]),
+            Vector::K4aaaa => (!self.k4aaaa.is_empty()).then_some(&self.k4aaaa[..]),
         }
     }
 

@@ -9,14 +9,32 @@
 //!
 //! **Breakdown.** The expansion is linear in κ₃/κ₄ and trusted only while h is near Gaussian.
 //! When a pre-activation unit's standardised skewness |κ₃\[aaa\]|/σ³ exceeds [`MAX_SKEW`] or its
-//! excess kurtosis |κ₄\[aaaa\]|/σ⁴ exceeds [`MAX_KURTOSIS`], the carry stops: that layer and every
-//! later one use the Gaussian closure alone, and [`Carry::fallback`] says where and why. A unit
+//! excess kurtosis |κ₄\[aaaa\]|/σ⁴ exceeds [`MAX_KURTOSIS`], that layer falls back for that
+//! class: h's carried κ₃/κ₄ are dropped (h taken as Gaussian, as order 2 does), so z gets the
+//! Gaussian closure's mean and covariance alone and its tensors are those the nonlinearity
+//! makes from a Gaussian h; the carry resumes from them at the next layer.
+//! At order 3 an h without skewness (below [`SYMMETRIC_SKEW`]: an odd φ such as tanh at zero
+//! mean) drops its paired κ₄ and keeps κ₃ (zero): the order-3 terms linear in κ₃ vanish there,
+//! and the paired κ₄ alone, without the next order's terms in the odd Hermite coefficients
+//! (order 4's), made tanh's covariance worse than the Gaussian's on the ARC benchmark — as the
+//! peer's own K = 3 does (EXPERIMENTS.md, "Against ARC's peer, third session").
+//! The full fallback is also taken when the expansion is not ordered at a layer: the part of ΔC
+//! from diagrams beyond the order's width power-counting budget
+//! ([`ChaosRule::beyond_budget`], e.g. κ₄\[a,a,b,b\]Σ_ab at order 3) outweighs the rest
+//! ([`MAX_BEYOND_SHARE`]). That is the case for an odd φ (tanh) at zero mean, whose in-budget
+//! κ terms vanish (no even Hermite coefficients), so that order 3's correction would be made
+//! of an incomplete set of the next order's terms. [`Carry::fallbacks`] lists every such layer
+//! and why, [`Carry::checks`] the largest standardised skewness and kurtosis met at each
+//! layer. A unit
 //! whose corrected variance would fall below [`MIN_VARIANCE_SHARE`] of the Gaussian one keeps
 //! the Gaussian closure's mean, variance and covariances ([`Carry::gaussian_units`] counts them).
+
+use faer::Mat;
 
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
+use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::slices::attach;
 use super::tensor::{check_memory, SymTensor, DEFAULT_TENSOR_BYTES};
 use crate::error::{Error, Result};
@@ -24,10 +42,19 @@ use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
-/// Largest standardised skewness of a pre-activation unit the expansion is trusted at.
-pub const MAX_SKEW: f64 = 3.0;
-/// Largest |excess kurtosis| of a pre-activation unit the expansion is trusted at.
-pub const MAX_KURTOSIS: f64 = 8.0;
+/// Largest standardised skewness of a pre-activation unit the expansion is trusted at: the
+/// edge of the region where the Gram–Charlier density of that order is a density (|skewness|
+/// ≤ 1.05 and excess kurtosis ≤ 4; Jondeau & Rockinger, J. Econ. Dyn. Control 25, 2001).
+pub const MAX_SKEW: f64 = 1.05;
+/// Largest |excess kurtosis| of a pre-activation unit the expansion is trusted at (see
+/// [`MAX_SKEW`]).
+pub const MAX_KURTOSIS: f64 = 4.0;
+/// Below this largest standardised skewness an h is symmetric to rounding (an odd φ at zero
+/// mean): order 3 then drops its paired κ₄ (module docs).
+pub const SYMMETRIC_SKEW: f64 = 1e-3;
+/// Largest ratio ‖ΔC beyond the budget‖_F / ‖rest of ΔC‖_F ([`ChaosRule::beyond_budget`]) at
+/// which a layer's expansion counts as ordered; above it the layer falls back.
+pub const MAX_BEYOND_SHARE: f64 = 1.0;
 /// A corrected variance below this share of the Gaussian closure's is a breakdown.
 pub const MIN_VARIANCE_SHARE: f64 = 0.1;
 
@@ -52,12 +79,21 @@ impl Tensors {
     }
 }
 
-/// Where and why the carry stopped.
+/// A layer where the carried cumulants were dropped, and why (the reason names the class).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fallback {
-    /// Hidden layer from which the Gaussian closure alone was used.
+    /// Hidden layer whose closure used the Gaussian h.
     pub layer: usize,
     pub reason: String,
+}
+
+/// The breakdown statistics of one hidden layer's pre-activation, the largest over units and
+/// classes: standardised skewness |κ₃\[aaa\]|/σ³ and |excess kurtosis| |κ₄\[aaaa\]|/σ⁴.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerCheck {
+    pub layer: usize,
+    pub skew: f64,
+    pub kurtosis: f64,
 }
 
 /// The carried tensors and the rule (see the module docs).
@@ -68,11 +104,18 @@ pub struct Carry {
     current: Vec<Tensors>,
     pre: Vec<Tensors>,
     ws: TensorAffineWorkspace,
-    fallback: Option<Fallback>,
+    fallbacks: Vec<Fallback>,
+    checks: Vec<LayerCheck>,
+    /// Breakdown limits on h's standardised skewness and |excess kurtosis|.
+    limits: (f64, f64),
     gaussian_units: Vec<GaussianUnits>,
     /// The tensors in `pre` are the measured ones of h^{from+1}: the first [`Carry::enter`]
     /// attaches them instead of mapping `current` ([`Carry::from_first_pre`]).
     first_measured: bool,
+    /// Order 3: the paired κ₄ ([`super::paired`]) of the stage carried, per class…
+    paired: Vec<Paired>,
+    /// …and of the mapped pre-activation (both empty at order 4).
+    paired_pre: Vec<Paired>,
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -104,6 +147,15 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
     n - bad.len()
 }
 
+/// The κ₄ the rule reads for class `c` at a mapped stage: the full tensor (order 4) or the
+/// paired one (order 3).
+fn k4_view<'a>(paired: &'a [Paired], c: usize, t: &'a Tensors) -> Option<&'a dyn Kappa4> {
+    match &t.k4 {
+        Some(k4) => Some(k4),
+        None => paired.get(c).map(|p| p as &dyn Kappa4),
+    }
+}
+
 impl Carry {
     /// A carry of `order` (3 or 4) from the start layer's tensors, one per class.
     pub fn new(order: usize, start: Vec<Tensors>) -> Result<Self> {
@@ -119,13 +171,22 @@ impl Carry {
                 t.dim()
             )));
         }
+        let paired: Vec<Paired> = if order == 3 {
+            start.iter().map(|t| Paired::zeros(t.dim())).collect()
+        } else {
+            Vec::new()
+        };
         Ok(Carry {
+            paired_pre: paired.clone(),
+            paired,
             rule: ChaosRule::new(order),
             limit: DEFAULT_TENSOR_BYTES,
             pre: start.clone(),
             current: start,
             ws: TensorAffineWorkspace::default(),
-            fallback: None,
+            fallbacks: Vec::new(),
+            checks: Vec::new(),
+            limits: (MAX_SKEW, MAX_KURTOSIS),
             gaussian_units: Vec::new(),
             first_measured: false,
         })
@@ -150,8 +211,38 @@ impl Carry {
             .iter()
             .map(|_| Tensors::gaussian(0, order))
             .collect();
+        if order == 3 {
+            // The paired κ₄ of h^{from+1} starts at zero ([`Carry::with_first_paired`]).
+            carry.paired_pre = carry.pre.iter().map(|t| Paired::zeros(t.dim())).collect();
+            carry.paired = carry.pre.iter().map(|_| Paired::zeros(0)).collect();
+        }
         carry.first_measured = true;
         Ok(carry)
+    }
+
+    /// Order 3 from measured tensors ([`Carry::from_first_pre`]): seeds the paired κ₄ of
+    /// h^{from+1}, one per class (e.g. [`super::sampled::measure_paired`]), which otherwise
+    /// starts at zero.
+    pub fn with_first_paired(mut self, paired: Vec<Paired>) -> Result<Self> {
+        if !self.first_measured || self.order() != 3 {
+            return Err(Error::Unsupported(
+                "a measured paired κ₄ seeds only an order-3 carry from measured tensors".into(),
+            ));
+        }
+        if paired.len() != self.pre.len()
+            || paired
+                .iter()
+                .zip(&self.pre)
+                .any(|(p, t)| p.0.nrows() != t.dim() || p.0.ncols() != t.dim())
+        {
+            return Err(Error::Shape(format!(
+                "{} paired κ₄ matrices for {} classes of measured tensors, or of another width",
+                paired.len(),
+                self.pre.len()
+            )));
+        }
+        self.paired_pre = paired;
+        Ok(self)
     }
 
     /// Sets the memory limit of the carried tensors in bytes (default 16 GiB).
@@ -160,14 +251,31 @@ impl Carry {
         self
     }
 
+    /// Sets the breakdown limits on a pre-activation unit's standardised skewness and |excess
+    /// kurtosis| (default [`MAX_SKEW`], [`MAX_KURTOSIS`]).
+    pub fn with_breakdown(mut self, max_skew: f64, max_kurtosis: f64) -> Self {
+        self.limits = (max_skew, max_kurtosis);
+        self
+    }
+
     /// The carried order.
     pub fn order(&self) -> usize {
         self.rule.order()
     }
 
-    /// Where the expansion broke down and the Gaussian closure took over, if it did.
+    /// The first layer where the expansion broke down (see [`Carry::fallbacks`]), if any.
     pub fn fallback(&self) -> Option<&Fallback> {
-        self.fallback.as_ref()
+        self.fallbacks.first()
+    }
+
+    /// Every layer and class where the carried cumulants were dropped (module docs).
+    pub fn fallbacks(&self) -> &[Fallback] {
+        &self.fallbacks
+    }
+
+    /// Per hidden layer entered, the breakdown statistics of its pre-activation.
+    pub fn checks(&self) -> &[LayerCheck] {
+        &self.checks
     }
 
     /// Per layer and class, how many units kept the Gaussian closure's moments because their
@@ -176,10 +284,10 @@ impl Carry {
         &self.gaussian_units
     }
 
-    /// The tensors of the last stage carried (z^L, or y after the read-out), per class; `None`
-    /// after a fallback.
+    /// The tensors of the last stage carried (z^L, or y after the read-out), per class (after a
+    /// fallback at some layer, those made from there on).
     pub fn last(&self) -> Option<&[Tensors]> {
-        self.fallback.is_none().then_some(self.current.as_slice())
+        Some(self.current.as_slice())
     }
 
     /// Checks the start tensors against the start layer and every width against the memory
@@ -224,31 +332,50 @@ impl Carry {
         pre: &mut [Moments],
         timings: &Timings,
     ) -> Result<()> {
-        if self.fallback.is_some() {
-            return Ok(());
-        }
         if self.first_measured {
             self.first_measured = false;
-            for (o, t) in pre.iter_mut().zip(&self.pre) {
+            for (c, (o, t)) in pre.iter_mut().zip(&self.pre).enumerate() {
                 attach(o, &t.k3, t.k4.as_ref());
+                if let Some(p) = self.paired_pre.get(c) {
+                    o.k4_iijj = Some(p.0.clone());
+                }
             }
         } else {
             self.map(layer, pre, timings)?;
         }
-        for (c, (h, t)) in pre.iter().zip(&self.pre).enumerate() {
-            let (skew, kurt) = standardised(h, &t.k3, t.k4.as_ref());
-            if skew > MAX_SKEW || kurt > MAX_KURTOSIS {
-                self.stop(
-                    l,
-                    format!(
-                        "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {MAX_SKEW}) \
-                         or |excess kurtosis| {kurt:.3} (limit {MAX_KURTOSIS})"
+        let mut check = LayerCheck {
+            layer: l,
+            skew: 0.0,
+            kurtosis: 0.0,
+        };
+        for (c, h) in pre.iter_mut().enumerate() {
+            let t = &self.pre[c];
+            let (skew, kurt) = standardised(h, &t.k3, k4_view(&self.paired_pre, c, t));
+            check.skew = check.skew.max(skew);
+            check.kurtosis = check.kurtosis.max(kurt);
+            let (max_skew, max_kurt) = self.limits;
+            if self.order() == 3 && skew < SYMMETRIC_SKEW && kurt > 0.0 {
+                self.fallbacks.push(Fallback {
+                    layer: l,
+                    reason: format!(
+                        "class {c}: h{l} is symmetric (|skewness| {skew:.1e} < {SYMMETRIC_SKEW}): \
+                         the paired κ₄ alone is dropped"
                     ),
-                    pre,
-                );
-                return Ok(());
+                });
+                self.paired_pre[c].0.fill(0.0);
+                h.k4_iijj = None;
+            } else if skew > max_skew || kurt > max_kurt {
+                self.fallbacks.push(Fallback {
+                    layer: l,
+                    reason: format!(
+                        "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {max_skew}) \
+                         or |excess kurtosis| {kurt:.3} (limit {max_kurt})"
+                    ),
+                });
+                self.drop_class(c, h);
             }
         }
+        self.checks.push(check);
         Ok(())
     }
 
@@ -262,44 +389,80 @@ impl Carry {
         post: &mut [Moments],
         timings: &Timings,
     ) -> Result<()> {
-        if self.fallback.is_some() {
-            return Ok(());
-        }
         let order = self.order();
         let mut updates = Vec::with_capacity(pre.len());
         // z^{l−1}'s tensors were mapped into `self.pre`: their storage takes z^l's.
         let mut spare = std::mem::take(&mut self.current).into_iter();
-        for (c, (h, t)) in pre.iter().zip(&self.pre).enumerate() {
+        for c in 0..pre.len() {
+            let h = &pre[c];
             let units: Vec<UnitChaos> = (0..h.dim())
                 .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
                 .collect();
+            let t = &self.pre[c];
             let input = Input {
                 cov: &h.cov,
                 k3: &t.k3,
-                k4: t.k4.as_ref(),
+                k4: k4_view(&self.paired_pre, c, t),
                 units: &units,
             };
-            let mut inc = timings.time("kappa closure", 0.0, || self.rule.increments(&input));
+            let (mut inc, beyond) = timings.time("kappa closure", 0.0, || {
+                (
+                    self.rule.increments(&input),
+                    self.rule.beyond_budget(&input),
+                )
+            });
+            let share = beyond.norm_l2() / (&inc.cov - &beyond).norm_l2();
+            if share > MAX_BEYOND_SHARE {
+                self.fallbacks.push(Fallback {
+                    layer: l,
+                    reason: format!(
+                        "class {c}: z{l}'s covariance increment beyond the order's power \
+                         counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
+                    ),
+                });
+                self.drop_class(c, &mut pre[c]);
+                let n = units.len();
+                inc = Increments {
+                    mean: vec![0.0; n],
+                    cov: Mat::zeros(n, n),
+                };
+            }
             let kept = guard_units(&mut inc, &post[c]);
-            if kept < h.dim() {
+            if kept < units.len() {
                 self.gaussian_units.push(GaussianUnits {
                     layer: l,
                     class: c,
-                    units: h.dim() - kept,
+                    units: units.len() - kept,
                 });
             }
+            let (h, t) = (&pre[c], &self.pre[c]);
+            let input = Input {
+                cov: &h.cov,
+                k3: &t.k3,
+                k4: k4_view(&self.paired_pre, c, t),
+                units: &units,
+            };
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
-            timings.time("kappa closure", 0.0, || {
-                self.rule.tensors(&input, &mut next.k3, next.k4.as_mut())
+            let paired = timings.time("kappa closure", 0.0, || {
+                if order == 3 {
+                    Some(self.rule.tensors_paired(&input, &mut next.k3))
+                } else {
+                    self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
+                    None
+                }
             });
-            updates.push((inc, next));
+            updates.push((inc, next, paired));
         }
-        for (z, (inc, next)) in post.iter_mut().zip(updates) {
+        for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
             attach(z, &next.k3, next.k4.as_ref());
+            if let Some(p) = paired {
+                z.k4_iijj = Some(p.0.clone());
+                self.paired[c] = p;
+            }
             self.current.push(next);
         }
         Ok(())
@@ -312,11 +475,9 @@ impl Carry {
         y: &mut [Moments],
         timings: &Timings,
     ) -> Result<()> {
-        if self.fallback.is_some() {
-            return Ok(());
-        }
         self.map(layer, y, timings)?;
         std::mem::swap(&mut self.current, &mut self.pre);
+        std::mem::swap(&mut self.paired, &mut self.paired_pre);
         Ok(())
     }
 
@@ -344,15 +505,33 @@ impl Carry {
             }
             attach(o, &pre.k3, pre.k4.as_ref());
         }
+        for ((cur, pre), o) in self
+            .paired
+            .iter()
+            .zip(&mut self.paired_pre)
+            .zip(out.iter_mut())
+        {
+            let flops = paired_affine_flops(m, n);
+            *pre = timings.time("kappa affine", flops, || {
+                affine_paired(layer.w.as_ref(), cur)
+            });
+            o.k4_iijj = Some(pre.0.clone());
+        }
         Ok(())
     }
 
-    /// Records the breakdown and removes the slices already attached to `pre`.
-    fn stop(&mut self, layer: usize, reason: String, pre: &mut [Moments]) {
-        for m in pre {
-            m.k3_iij = None;
-            m.k4_iijj = None;
+    /// Drops class `c`'s carried tensors of the mapped stage (h taken as Gaussian) and the
+    /// slices attached to its moments `h`.
+    fn drop_class(&mut self, c: usize, h: &mut Moments) {
+        let t = &mut self.pre[c];
+        t.k3.data_mut().fill(0.0);
+        if let Some(k4) = &mut t.k4 {
+            k4.data_mut().fill(0.0);
         }
-        self.fallback = Some(Fallback { layer, reason });
+        if let Some(p) = self.paired_pre.get_mut(c) {
+            p.0.fill(0.0);
+        }
+        h.k3_iij = None;
+        h.k4_iijj = None;
     }
 }

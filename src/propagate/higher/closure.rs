@@ -9,7 +9,9 @@
 //! with the Wick moments E[Π :δ^j:] from h's Σ, κ₃, κ₄ by the diagrams of [`super::diagrams`]
 //! (at most one κ block: linear in κ₃, κ₄, the leading non-Gaussian terms). Degrees run to 4
 //! for one or two distinct units and to 2 for three or four (the Mehler series in the
-//! correlations of distinct units, small in wide layers). With these moments about m —
+//! correlations of distinct units, small in wide layers), at order 4 to 3 for the diagrams of
+//! width power-counting cost ≤ 3 ([`ChaosRule::new`]). At order 3 h's κ₄ is its paired part
+//! ([`super::paired`]) and only z's paired κ₄ is formed. With these moments about m —
 //! Δm_a = E ẑ_a, P_ab = E ẑ_aẑ_b, T, Q the third and fourth — the cumulants to first order in κ:
 //!
 //! ```text
@@ -28,11 +30,14 @@
 //! (EXPERIMENTS.md, "Higher cumulants through depth").
 
 use faer::Mat;
+use rayon::prelude::*;
 
+use super::batched::Pattern;
 use super::batched::Sources;
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::diagrams::{terms, Rules, Term};
 use super::fill::{fill3, fill4, pair_matrix, Patterns, Reduced};
+use super::paired::{Kappa4, Paired};
 use super::tensor::SymTensor;
 use crate::stats::Moments;
 
@@ -54,6 +59,10 @@ pub struct ChaosRule {
     full: Vec<Vec<DegreeTerms>>,
     /// κ-only joint-moment diagrams for G = 1, 2 (the mean and covariance increments).
     kappa: Vec<Vec<DegreeTerms>>,
+    /// The part of `kappa` beyond the order's power-counting budget (whole cost ≥ order).
+    beyond: Vec<Vec<DegreeTerms>>,
+    /// `beyond`'s two-unit list compiled for a column at a time ([`super::batched`]).
+    beyond_pair: Pattern,
     /// Joint-cumulant (connected) diagrams for 3 and 4 distinct units, degrees 1..=2: an entry
     /// of distinct units is their cumulant directly (multilinearity), without the moment
     /// route's disconnected diagrams and subtractions.
@@ -66,8 +75,8 @@ pub struct ChaosRule {
 pub struct Input<'a> {
     pub cov: &'a Mat<f64>,
     pub k3: &'a SymTensor,
-    /// κ₄ of h (order 4 only).
-    pub k4: Option<&'a SymTensor>,
+    /// κ₄ of h: the full tensor (order 4) or its paired part (order 3, [`Paired`]).
+    pub k4: Option<&'a dyn Kappa4>,
     /// Chaos coefficients per unit.
     pub units: &'a [UnitChaos],
 }
@@ -79,11 +88,17 @@ pub struct Increments {
 }
 
 impl ChaosRule {
-    /// The rule carrying κ₃ (order 3) or κ₃ and κ₄ (order 4).
+    /// The rule carrying κ₃ and the paired κ₄ (order 3) or κ₃ and κ₄ (order 4). A κ block
+    /// is kept when its width power-counting cost ([`super::diagrams::Block::cost`]) is at most
+    /// order − 1: order 3 drops the κ₄ blocks other than κ₄\[a,a,b,b\] and κ₄\[a,a,a,a\]
+    /// ([`super::paired`]), order 4 keeps every κ₃/κ₄ block. At order 4 the joint cumulants
+    /// of three or four distinct units also take degree 3 where the diagram's whole cost
+    /// ([`Term::cost`]) is at most 3 — e.g. the star Σ_ab Σ_ac Σ_ad of κ₄(z)\[a,b,c,d\], the
+    /// leading non-Gaussian term of an odd φ such as tanh, whose degree-2 terms vanish.
     pub fn new(order: usize) -> Self {
         let rules = |gaussian| Rules {
             kappa3: true,
-            kappa4: order >= 4,
+            kappa4: true,
             max_kappa_blocks: 1,
             gaussian,
             connected: false,
@@ -95,13 +110,25 @@ impl ChaosRule {
                 MANY_UNIT_DEGREE
             }
         };
-        let build =
-            |g: usize, gaussian: bool| group_by_degrees(terms(g, 0, degree(g), rules(gaussian)));
+        let build = |g: usize, gaussian: bool| {
+            group_by_degrees(terms(g, 0, degree(g), rules(gaussian)), order)
+        };
         let connected = Rules {
             connected: true,
             ..rules(true)
         };
-        let distinct = |g: usize| group_by_degrees(terms(g, 1, MANY_UNIT_DEGREE, connected));
+        let top = if order >= 4 {
+            MANY_UNIT_DEGREE + 1
+        } else {
+            MANY_UNIT_DEGREE
+        };
+        let distinct = |g: usize| {
+            let kept = terms(g, 1, top, connected)
+                .into_iter()
+                .filter(|t| t.degrees.iter().all(|&d| d <= MANY_UNIT_DEGREE) || t.cost() < order)
+                .collect();
+            group_by_degrees(kept, order)
+        };
         let distinct: Vec<Vec<DegreeTerms>> = (0..=4)
             .map(|g| if g < 3 { Vec::new() } else { distinct(g) })
             .collect();
@@ -111,9 +138,24 @@ impl ChaosRule {
         let kappa: Vec<Vec<DegreeTerms>> = (0..=2)
             .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
             .collect();
+        let beyond: Vec<Vec<DegreeTerms>> = (0..=2)
+            .map(|g| {
+                let all = if g == 0 {
+                    Vec::new()
+                } else {
+                    terms(g, 0, MAX_DEGREE as u8, rules(false))
+                };
+                group_by_degrees(
+                    all.into_iter().filter(|t| t.cost() >= order).collect(),
+                    order,
+                )
+            })
+            .collect();
         ChaosRule {
             order,
             patterns: Patterns::new(&full, &kappa, &distinct),
+            beyond_pair: Pattern::compile(&beyond[2], &[1, 1]),
+            beyond,
             distinct,
             full,
             kappa,
@@ -139,16 +181,24 @@ impl ChaosRule {
         }
     }
 
+    /// The part of ΔC from diagrams beyond the order's power-counting budget (whole cost ≥
+    /// order, [`Term::cost`]; e.g. κ₄\[a,a,b,b\]Σ_ab at order 3): the rule keeps them, and
+    /// where they outweigh the rest of ΔC the expansion is not ordered (see [`super::carry`]).
+    pub fn beyond_budget(&self, h: &Input<'_>) -> Mat<f64> {
+        let n = h.units.len();
+        let src = Sources::new(h.cov, h.k3, h.k4, h.units);
+        let cov = pair_matrix(&self.beyond_pair, &src, |b| {
+            moment(&self.beyond, h, &[b, b])
+        });
+        Mat::from_fn(n, n, |i, j| cov[i + n * j])
+    }
+
     /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width: the
     /// entries with a unit of multiplicity 1 a column at a time (`fill.rs`), the others
     /// (κ₃\[a,a,a\], κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]) by `ChaosRule::entry`.
     pub fn tensors(&self, h: &Input<'_>, k3: &mut SymTensor, k4: Option<&mut SymTensor>) {
-        let n = h.units.len();
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
-        let dm: Vec<f64> = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
-        let p = pair_matrix(&self.patterns.full_pair, &src, |b| {
-            moment(&self.full, h, &[b, b])
-        });
+        let (dm, p) = self.second(h, &src);
         let z = Reduced { dm: &dm, p: &p };
         fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
         if let Some(k4) = k4 {
@@ -159,11 +209,52 @@ impl ChaosRule {
         }
     }
 
+    /// Writes z's κ₃ into `k3` (as [`ChaosRule::tensors`]) and returns z's paired κ₄
+    /// (κ₄\[a,a,b,b\], the part order 3 carries; [`super::paired`]), its N(N+1)/2 entries
+    /// by `ChaosRule::entry`.
+    pub fn tensors_paired(&self, h: &Input<'_>, k3: &mut SymTensor) -> Paired {
+        let n = h.units.len();
+        let src = Sources::new(h.cov, h.k3, h.k4, h.units);
+        let (dm, p) = self.second(h, &src);
+        let z = Reduced { dm: &dm, p: &p };
+        fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
+        let k3 = &*k3;
+        let mut out = vec![0.0; n * n];
+        out.par_chunks_mut(n.max(1))
+            .enumerate()
+            .for_each(|(b, column)| {
+                for (a, x) in column.iter_mut().enumerate().take(b + 1) {
+                    *x = self.entry(h, &z, Some(k3), &[a, a, b, b]);
+                }
+            });
+        Paired(Mat::from_fn(n, n, |i, j| {
+            let (a, b) = (i.min(j), i.max(j));
+            out[a + n * b]
+        }))
+    }
+
+    /// Δm_a and the second moments P_ab about the Gaussian means (module docs; P column-major).
+    fn second(&self, h: &Input<'_>, src: &Sources<'_>) -> (Vec<f64>, Vec<f64>) {
+        let n = h.units.len();
+        let dm: Vec<f64> = (0..n).map(|a| moment(&self.full, h, &[a])).collect();
+        let p = pair_matrix(&self.patterns.full_pair, src, |b| {
+            moment(&self.full, h, &[b, b])
+        });
+        (dm, p)
+    }
+
     /// E[Π ẑ_{t_k}] of the sorted tuple `t` from the full diagram lists (Δm for one unit, P
     /// for two): the reference of the column-wise fill's tests.
     #[cfg(test)]
     pub(super) fn entry_moment(&self, h: &Input<'_>, t: &[usize]) -> f64 {
         moment(&self.full, h, t)
+    }
+
+    /// E[Π ẑ_{t_k}] of the sorted tuple `t` from the beyond-budget lists: the reference of
+    /// [`ChaosRule::beyond_budget`]'s tests.
+    #[cfg(test)]
+    pub(super) fn beyond_moment(&self, h: &Input<'_>, t: &[usize]) -> f64 {
+        moment(&self.beyond, h, t)
     }
 
     /// One entry of z's κ₃ (`t` of length 3) or κ₄ (length 4, `k3z` = z's κ₃), `t` sorted:
@@ -197,10 +288,12 @@ impl ChaosRule {
     }
 }
 
-/// Terms grouped by their degree vector (in the order `terms` produced them).
-fn group_by_degrees(all: Vec<Term>) -> Vec<DegreeTerms> {
+/// Terms grouped by their degree vector (in the order `terms` produced them), keeping those
+/// whose κ blocks cost at most `order` − 1 ([`ChaosRule::new`]).
+fn group_by_degrees(all: Vec<Term>, order: usize) -> Vec<DegreeTerms> {
     let mut out: Vec<DegreeTerms> = Vec::new();
-    for t in all {
+    let kept = |t: &Term| t.blocks.iter().all(|b| b.len < 3 || b.cost() < order);
+    for t in all.into_iter().filter(kept) {
         match out.last_mut() {
             Some(last) if last.degrees == t.degrees => last.terms.push(t),
             _ => out.push(DegreeTerms {
@@ -260,7 +353,7 @@ fn moment(lists: &[Vec<DegreeTerms>], h: &Input<'_>, t: &[usize]) -> f64 {
 
 /// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units
 /// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
-pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&SymTensor>) -> (f64, f64) {
+pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&dyn Kappa4>) -> (f64, f64) {
     let mut skew: f64 = 0.0;
     let mut kurt: f64 = 0.0;
     for a in 0..h.dim() {

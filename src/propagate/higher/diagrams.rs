@@ -32,6 +32,18 @@ impl Block {
     pub fn groups(&self) -> &[u8] {
         &self.groups[..self.len as usize]
     }
+
+    /// Width power-counting cost: in a random layer of width n an entry of this block is of
+    /// size n^(−cost/2), cost = legs − 1, less 1 when every group holds an even number of legs
+    /// (Wu et al. 2026, arXiv 2605.05179, eq. 14; `vec_block_cost` in its `kprop_harmonic.py`).
+    /// Σ between two units: 1; κ₃: 2; κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]: 2; the other κ₄: 3.
+    pub fn cost(&self) -> usize {
+        let g = self.groups();
+        let even = g
+            .iter()
+            .all(|x| g.iter().filter(|&y| y == x).count() % 2 == 0);
+        g.len() - 1 - usize::from(even)
+    }
 }
 
 /// All partitions with the same blocks, for one choice of degrees.
@@ -42,6 +54,14 @@ pub struct Term {
     /// Number of partitions giving these blocks.
     pub coef: f64,
     pub blocks: Vec<Block>,
+}
+
+impl Term {
+    /// The diagram's width power-counting cost, the sum of its blocks' ([`Block::cost`]): its
+    /// value is of size n^(−cost/2) in a random layer of width n.
+    pub fn cost(&self) -> usize {
+        self.blocks.iter().map(Block::cost).sum()
+    }
 }
 
 /// Which diagrams to keep.

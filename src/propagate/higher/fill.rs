@@ -331,4 +331,65 @@ mod tests {
             );
         }
     }
+
+    /// Order 3 (h's κ₄ the paired [`Paired`]): the column-wise κ₃, z's paired κ₄ and the
+    /// beyond-budget ΔC equal the per-entry formulas, through relu and tanh.
+    #[test]
+    fn paired_columns_equal_the_per_entry_rule() {
+        use super::super::paired::{Kappa4, Paired};
+        let n = 7;
+        let mut rng = StdRng::seed_from_u64(7);
+        let a = Mat::from_fn(n, n, |_, _| rng.sample::<f64, _>(StandardNormal));
+        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
+        let k3 = random_sym(n, 3, &mut rng);
+        let q = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
+        let k4 = Paired(&q + q.transpose());
+        for act in [Activation::Relu, Activation::Tanh] {
+            let units: Vec<UnitChaos> = (0..n)
+                .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 1.0, cov[(i, i)].sqrt()))
+                .collect();
+            let h = Input {
+                cov: &cov,
+                k3: &k3,
+                k4: Some(&k4 as &dyn Kappa4),
+                units: &units,
+            };
+            let rule = ChaosRule::new(3);
+            let mut o3 = SymTensor::zeros(0, 3);
+            let o4 = rule.tensors_paired(&h, &mut o3);
+            let dm: Vec<f64> = (0..n).map(|a| rule.entry_moment(&h, &[a])).collect();
+            let p: Vec<f64> = (0..n * n)
+                .map(|f| {
+                    let (i, j) = (f % n, f / n);
+                    rule.entry_moment(&h, &[i.min(j), i.max(j)])
+                })
+                .collect();
+            let z = super::Reduced { dm: &dm, p: &p };
+            let mut worst: f64 = 0.0;
+            let scale = o3.max_abs();
+            for f in 0..n.pow(3) {
+                let idx: Vec<usize> = (0..3).map(|k| f / n.pow(k as u32) % n).collect();
+                let mut sorted = idx.clone();
+                sorted.sort_unstable();
+                let want = rule.entry(&h, &z, None, &sorted);
+                worst = worst.max((o3.get(&idx) - want).abs() / scale);
+            }
+            let scale = o4.0.norm_max();
+            let beyond = rule.beyond_budget(&h);
+            let bscale = beyond.norm_max().max(1e-300);
+            for i in 0..n {
+                for j in 0..n {
+                    let (x, y) = (i.min(j), i.max(j));
+                    let want = rule.entry(&h, &z, Some(&o3), &[x, x, y, y]);
+                    worst = worst.max((o4.0[(i, j)] - want).abs() / scale);
+                    let want = rule.beyond_moment(&h, &[x, y]);
+                    worst = worst.max((beyond[(i, j)] - want).abs() / bscale);
+                }
+            }
+            assert!(
+                worst < 1e-13,
+                "{act:?}: largest relative deviation {worst:e}"
+            );
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
+//! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
@@ -22,6 +23,7 @@ pub mod closure;
 pub mod diagrams;
 mod fill;
 pub mod hook;
+pub mod paired;
 pub mod sampled;
 pub mod slices;
 pub mod subset;

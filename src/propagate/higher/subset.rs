@@ -38,6 +38,7 @@ use super::carry::{guard_units, Fallback, GaussianUnits, Tensors, MAX_KURTOSIS, 
 use super::chaos::UnitChaos;
 use super::closure::{ChaosRule, Input};
 use super::hook::CarryHook;
+use super::paired::Kappa4;
 use super::sampled::measure_tensors;
 use super::tensor::SymTensor;
 use crate::error::{Error, Result};
@@ -88,6 +89,8 @@ pub struct SubsetCarry {
     pending: Vec<Option<Pending>>,
     ws: TensorAffineWorkspace,
     fallback: Option<Fallback>,
+    /// Breakdown limits on h's standardised skewness and |excess kurtosis|.
+    limits: (f64, f64),
     gaussian_units: Vec<GaussianUnits>,
 }
 
@@ -122,8 +125,17 @@ impl SubsetCarry {
             pre,
             ws: TensorAffineWorkspace::default(),
             fallback: None,
+            limits: (MAX_SKEW, MAX_KURTOSIS),
             gaussian_units: Vec::new(),
         })
+    }
+
+    /// Sets the breakdown limits on a pre-activation unit's standardised skewness and |excess
+    /// kurtosis| (default [`MAX_SKEW`], [`MAX_KURTOSIS`]; as [`super::carry::Carry::with_breakdown`],
+    /// but the subset carry still stops at the first breakdown).
+    pub fn with_breakdown(mut self, max_skew: f64, max_kurtosis: f64) -> Self {
+        self.limits = (max_skew, max_kurtosis);
+        self
     }
 
     /// Units kept per layer.
@@ -171,7 +183,7 @@ impl SubsetCarry {
             let input = Input {
                 cov: &cov,
                 k3: &h_sub.k3,
-                k4: h_sub.k4.as_ref(),
+                k4: h_sub.k4.as_ref().map(|t| t as &dyn Kappa4),
                 units: &units,
             };
             let mut core = Tensors::gaussian(0, order);
@@ -358,7 +370,7 @@ fn increments(
                 let input = Input {
                     cov: &m,
                     k3: &t.k3,
-                    k4: t.k4.as_ref(),
+                    k4: t.k4.as_ref().map(|t| t as &dyn Kappa4),
                     units: &us,
                 };
                 rule.increments(&input)
@@ -451,10 +463,11 @@ impl CarryHook for SubsetCarry {
             h.k3_iij = Some(s.k3_iij.clone());
             h.k4_iijj = Some(s.k4_iijj.clone());
             *slot = Some(s);
-            if skew > MAX_SKEW || kurt > MAX_KURTOSIS {
+            let (max_skew, max_kurt) = self.limits;
+            if skew > max_skew || kurt > max_kurt {
                 let reason = format!(
-                    "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {MAX_SKEW}) \
-                     or |excess kurtosis| {kurt:.3} (limit {MAX_KURTOSIS})"
+                    "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {max_skew}) \
+                     or |excess kurtosis| {kurt:.3} (limit {max_kurt})"
                 );
                 self.stop(l, reason, pre);
                 return Ok(());
