@@ -7,8 +7,7 @@
 //!   thread, then two at once — the arithmetic the vCPUs deliver;
 //! - (b) a 1000 × 1000 × 1000 faer GEMM (2·10⁹ flops) in each pool;
 //! - (c) one training epoch of a 784-1000-1000-10 relu network (batch 64, Adam, cross-entropy)
-//!   on SAMPLES (default 640: 10 steps) synthetic samples: `net::train::train`, the loop of
-//!   `corrflow train`, run inside the pool as that loop runs its epochs (`rayon::scope`);
+//!   on SAMPLES (default 640: 10 steps) synthetic samples, the loop of `corrflow train`;
 //!
 //! and prints each one's 2/1 ratio (rate or inverse time), the training's ratio over the FMA
 //! loop's (the share of the delivered second core that training turns into speed), on a second

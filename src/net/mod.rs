@@ -8,7 +8,6 @@ pub mod mlp;
 pub mod model_io;
 pub mod precision;
 pub mod stage;
-pub mod step;
 pub mod train;
 
 pub use activation::Activation;

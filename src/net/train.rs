@@ -1,9 +1,8 @@
 //! Mini-batch training of the MLP by backpropagation: SGD with momentum or Adam, on the MSE to
 //! one-hot targets or the softmax cross-entropy. Deterministic for a given seed, and independent
-//! of the thread count: every parallel stage splits its *output* (the batch's two halves, the
-//! column blocks of ∂W, columns, rows), never a sum, so each number is computed in the same
-//! order on 1 or 64 threads (tested: `tests/train_threads.rs`). A step's two parallel stages
-//! are in [`super::step`].
+//! of the thread count: every parallel stage splits its *output* (GEMM blocks, columns, rows),
+//! never a sum, so each number is computed in the same order on 1 or 64 threads (tested:
+//! `tests/train_threads.rs`).
 
 use std::fmt;
 use std::time::Instant;
@@ -18,9 +17,8 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::forward::elementwise_parallel;
+use super::forward::{argmax_columns, elementwise_parallel};
 use super::precision::{Precision, Real};
-use super::step::{forward_backward, gradient_update, StepBuffers};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
@@ -109,25 +107,32 @@ pub struct EpochStats {
     pub phases: Option<StepPhases>,
 }
 
-/// Wall seconds one epoch of mini-batch training spent in each phase of its steps
-/// ([`super::step`]), summed over the batches: gathering the batch's columns (serial), the
-/// forward pass with loss and backpropagated δ (two half-batches at once), the weight
-/// gradients with the optimiser step (a parallel sweep over column blocks). Timed on the
-/// thread that runs the loop, so a phase's 1 → 2 thread ratio is its own speed-up.
+/// Wall seconds one epoch of mini-batch training spent in each phase of its steps, summed
+/// over the batches: gathering the batch's columns, the forward pass, loss and accuracy,
+/// backpropagation, the optimiser step. Timed on the thread that runs the loop, so a phase's
+/// 1 → 2 thread ratio is its own speed-up, and phases that do not gain show the serial part.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepPhases {
     pub gather: f64,
-    pub forward_delta: f64,
-    pub gradient_update: f64,
+    pub forward: f64,
+    pub loss: f64,
+    pub backward: f64,
+    pub update: f64,
 }
 
 impl StepPhases {
     /// The phases' names, in step order.
-    pub const NAMES: [&'static str; 3] = ["gather", "forward-delta", "gradient-update"];
+    pub const NAMES: [&'static str; 5] = ["gather", "forward", "loss", "backward", "update"];
 
     /// The phases' seconds, in the order of [`StepPhases::NAMES`].
-    pub fn seconds(&self) -> [f64; 3] {
-        [self.gather, self.forward_delta, self.gradient_update]
+    pub fn seconds(&self) -> [f64; 5] {
+        [
+            self.gather,
+            self.forward,
+            self.loss,
+            self.backward,
+            self.update,
+        ]
     }
 }
 
@@ -172,9 +177,7 @@ pub fn train(
     }
 }
 
-/// The training loop in the float type T. Each epoch's batches run inside `rayon::scope`, i.e.
-/// on a thread of the current pool, so that the steps' two parallel stages fork there instead
-/// of being sent to the pool from outside, each with a wake-up of the caller.
+/// The training loop in the float type T.
 fn train_in<T: Real>(
     net: &mut Mlp<T>,
     data: &Dataset,
@@ -184,9 +187,15 @@ fn train_in<T: Real>(
     check_fits(net, data)?;
     cfg.validate()?;
     let batch = cfg.batch.min(data.len());
-    let mut buffers = StepBuffers::new(net, batch);
+    let mut fp = ForwardPass::new(net, batch);
     let mut xb = Mat::<T>::zeros(data.dim(), batch);
     let mut labels = vec![0u32; batch];
+    let mut deltas: Vec<Mat<T>> = net
+        .layers
+        .iter()
+        .map(|l| Mat::zeros(l.fan_out(), batch))
+        .collect();
+    let mut grads = zeros_like(net);
     let mut state1 = zeros_like(net);
     let mut state2 = zeros_like(net);
     let data_x = T::convert_mat(&data.x);
@@ -198,27 +207,35 @@ fn train_in<T: Real>(
         order.shuffle(&mut rng);
         let (mut loss_sum, mut hits) = (0.0, 0usize);
         let mut phases = StepPhases::default();
-        rayon::scope(|_| {
-            for chunk in order.chunks(batch) {
-                let mut clock = Instant::now();
-                let b = chunk.len();
-                for (c, &i) in chunk.iter().enumerate() {
-                    xb.col_mut(c).copy_from(data_x.col(i));
-                    labels[c] = data.labels[i];
-                }
-                phases.gather += lap(&mut clock);
-                let x = xb.as_ref().subcols(0, b);
-                let (loss, correct) =
-                    forward_backward(net, x, &labels[..b], cfg.loss, &mut buffers);
-                loss_sum += loss * b as f64;
-                hits += correct;
-                phases.forward_delta += lap(&mut clock);
-                step += 1;
-                let rule = Rule::new(cfg, step);
-                gradient_update(net, x, &buffers, &mut state1, &mut state2, rule);
-                phases.gradient_update += lap(&mut clock);
+        for chunk in order.chunks(batch) {
+            let mut clock = Instant::now();
+            let b = chunk.len();
+            for (c, &i) in chunk.iter().enumerate() {
+                xb.col_mut(c).copy_from(data_x.col(i));
+                labels[c] = data.labels[i];
             }
-        });
+            phases.gather += lap(&mut clock);
+            let x = xb.as_ref().subcols(0, b);
+            net.forward_into(x, &mut fp);
+            phases.forward += lap(&mut clock);
+            hits += argmax_columns(fp.output())
+                .zip(&labels[..b])
+                .filter(|(p, &l)| *p == l as usize)
+                .count();
+            let out_delta = deltas.last_mut().expect("net has a read-out");
+            loss_sum += loss_and_delta(
+                cfg.loss,
+                fp.output(),
+                &labels[..b],
+                out_delta.as_mut().subcols_mut(0, b),
+            ) * b as f64;
+            phases.loss += lap(&mut clock);
+            backprop(net, x, &fp, &mut deltas, &mut grads);
+            phases.backward += lap(&mut clock);
+            step += 1;
+            update(net, &grads, &mut state1, &mut state2, cfg, step);
+            phases.update += lap(&mut clock);
+        }
         let stats = EpochStats {
             epoch,
             loss: loss_sum / data.len() as f64,
@@ -263,17 +280,15 @@ pub fn check_fits<T: Real>(net: &Mlp<T>, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
-/// The columns' part of the mean loss over a batch of `batch` samples (of which `y` holds
-/// some or all), and its gradient w.r.t. the outputs written into `delta`. Evaluated in f64
-/// from the outputs in T (10 × batch values: negligible cost), δ rounded to T.
-pub(crate) fn loss_and_delta<T: Real>(
+/// Mean loss of the batch, and its gradient w.r.t. the outputs written into `delta`. Evaluated
+/// in f64 from the outputs in T (10 × batch values: negligible cost), δ rounded to T.
+fn loss_and_delta<T: Real>(
     loss: Loss,
     y: MatRef<'_, T>,
     labels: &[u32],
     mut delta: MatMut<'_, T>,
-    batch: usize,
 ) -> f64 {
-    let b = batch as f64;
+    let b = y.ncols() as f64;
     let mut total = 0.0;
     let y = |i: usize, j: usize| y[(i, j)].to_f64();
     let rows = delta.nrows();
@@ -368,12 +383,26 @@ pub(crate) fn update<T: Real>(
     cfg: &TrainConfig,
     step: i32,
 ) {
-    let rule = Rule::new(cfg, step);
-    // The columns of a large layer are split over rayon's threads. Every entry's update reads
-    // only its own p, g, m, v: the result does not depend on the split or the thread count.
+    let adam_scale = (1.0 - ADAM_BETA2.powi(step)).sqrt() / (1.0 - ADAM_BETA1.powi(step));
+    let rule = Rule {
+        optimizer: cfg.optimizer,
+        lr: T::from_f64(cfg.lr),
+        momentum: T::from_f64(cfg.momentum),
+        step_size: T::from_f64(cfg.lr * adam_scale),
+        beta1: T::from_f64(ADAM_BETA1),
+        beta2: T::from_f64(ADAM_BETA2),
+        one_m_beta1: T::from_f64(1.0 - ADAM_BETA1),
+        one_m_beta2: T::from_f64(1.0 - ADAM_BETA2),
+        eps: T::from_f64(ADAM_EPS),
+    };
+    // Dispatched per column slice so that the loops are compiled for the best instruction set
+    // (AVX-512: 8 f64 / 16 f32 lanes of √ and ÷, where the default target gives 2 / 4); the
+    // columns of a large layer are split over rayon's threads. Every entry's update reads only
+    // its own p, g, m, v: the result does not depend on the split or the thread count.
     let arch = pulp::Arch::new();
-    let apply =
-        |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| rule.apply_dispatched(arch, p, g, m, v);
+    let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
+        arch.dispatch(ApplySlice { rule, p, g, m, v })
+    };
     for ((((layer, g), m), v), &bias_free) in net
         .layers
         .iter_mut()
@@ -430,7 +459,7 @@ type ColumnQuad<'a, T> = (
 
 /// The constants of one optimiser step.
 #[derive(Clone, Copy)]
-pub(crate) struct Rule<T> {
+struct Rule<T> {
     optimizer: Optimizer,
     lr: T,
     momentum: T,
@@ -443,42 +472,6 @@ pub(crate) struct Rule<T> {
 }
 
 impl<T: Real> Rule<T> {
-    /// The constants of step number `step` (from 1; Adam's bias correction), rounded to T.
-    pub(crate) fn new(cfg: &TrainConfig, step: i32) -> Self {
-        let adam_scale = (1.0 - ADAM_BETA2.powi(step)).sqrt() / (1.0 - ADAM_BETA1.powi(step));
-        Rule {
-            optimizer: cfg.optimizer,
-            lr: T::from_f64(cfg.lr),
-            momentum: T::from_f64(cfg.momentum),
-            step_size: T::from_f64(cfg.lr * adam_scale),
-            beta1: T::from_f64(ADAM_BETA1),
-            beta2: T::from_f64(ADAM_BETA2),
-            one_m_beta1: T::from_f64(1.0 - ADAM_BETA1),
-            one_m_beta2: T::from_f64(1.0 - ADAM_BETA2),
-            eps: T::from_f64(ADAM_EPS),
-        }
-    }
-
-    /// [`Rule::apply`] on one slice of parameters, dispatched so that the loop is compiled for
-    /// the best instruction set (AVX-512: 8 f64 / 16 f32 lanes of √ and ÷, where the default
-    /// target gives 2 / 4).
-    pub(crate) fn apply_dispatched(
-        self,
-        arch: pulp::Arch,
-        p: &mut [T],
-        g: &[T],
-        m: &mut [T],
-        v: &mut [T],
-    ) {
-        arch.dispatch(ApplySlice {
-            rule: self,
-            p,
-            g,
-            m,
-            v,
-        })
-    }
-
     /// SGD: m ← βm + g, p ← p − ηm. Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     /// p ← p − η·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε) (Kingma & Ba 2015, §2 "efficient version").
     #[inline(always)]
@@ -558,7 +551,7 @@ mod tests {
                 let mut fp = ForwardPass::new(net, 6);
                 net.forward_into(x.as_ref(), &mut fp);
                 let mut d = Mat::zeros(3, 6);
-                loss_and_delta(loss, fp.output(), &labels, d.as_mut(), 6)
+                loss_and_delta(loss, fp.output(), &labels, d.as_mut())
             };
             let mut fp = ForwardPass::new(&net, 6);
             net.forward_into(x.as_ref(), &mut fp);
@@ -567,7 +560,7 @@ mod tests {
                 .iter()
                 .map(|l| Mat::zeros(l.fan_out(), 6))
                 .collect();
-            loss_and_delta(loss, fp.output(), &labels, deltas[2].as_mut(), 6);
+            loss_and_delta(loss, fp.output(), &labels, deltas[2].as_mut());
             let mut grads = zeros_like(&net);
             backprop(&net, x.as_ref(), &fp, &mut deltas, &mut grads);
             for (l, grad) in grads.iter().enumerate() {

@@ -1,6 +1,6 @@
 //! Training does not depend on the thread count (issue #14, item 6): two epochs in a 1-thread
-//! and in a 2-thread rayon pool give bit-identical weights: the step's two half-batches and its
-//! column blocks of ∂W (`net::step`, several blocks per layer) run on both threads.
+//! and in a 2-thread rayon pool give bit-identical weights, with layers wide enough that the
+//! GEMMs, the optimiser step, ∘ φ' and the bias sums all take their parallel paths.
 
 use corrflow::data::Dataset;
 use corrflow::net::train::{train, Loss, Optimizer, TrainConfig};
@@ -39,7 +39,8 @@ fn trained(threads: usize, precision: Precision, optimizer: Optimizer, data: &Da
         .build()
         .unwrap();
     pool.install(|| {
-        // 784-512-512-10 at batch 128: halves of 64 columns, 25 + 16 + 16 blocks of ∂W.
+        // Wide enough that every large GEMM of the 784-512-512-10 network at batch 128 is split
+        // (≥ 2²⁴ multiply-adds) and every elementwise sweep too (512 × 128 = 2¹⁶ entries).
         let mut net = Mlp::init(&[784, 512, 512, 10], Activation::Relu, 2f64.sqrt(), 4).unwrap();
         let cfg = TrainConfig {
             epochs: 2,
