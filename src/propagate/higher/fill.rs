@@ -272,6 +272,19 @@ mod tests {
     use super::super::tensor::SymTensor;
     use crate::net::Activation;
 
+    /// Δm and P (column-major N×N) of z by the per-entry rule: the reference the
+    /// column-wise fill is checked against.
+    fn reference_moments(rule: &ChaosRule, h: &Input<'_>, n: usize) -> (Vec<f64>, Vec<f64>) {
+        let dm = (0..n).map(|a| rule.entry_moment(h, &[a])).collect();
+        let p = (0..n * n)
+            .map(|f| {
+                let (i, j) = (f % n, f / n);
+                rule.entry_moment(h, &[i.min(j), i.max(j)])
+            })
+            .collect();
+        (dm, p)
+    }
+
     /// A symmetric tensor with Gaussian entries.
     fn random_sym(n: usize, order: usize, rng: &mut StdRng) -> SymTensor {
         let mut t = SymTensor::zeros(n, order);
@@ -306,13 +319,7 @@ mod tests {
             let rule = ChaosRule::new(4);
             let (mut o3, mut o4) = (SymTensor::zeros(0, 3), SymTensor::zeros(0, 4));
             rule.tensors(&h, &mut o3, Some(&mut o4));
-            let dm: Vec<f64> = (0..n).map(|a| rule.entry_moment(&h, &[a])).collect();
-            let p: Vec<f64> = (0..n * n)
-                .map(|f| {
-                    let (i, j) = (f % n, f / n);
-                    rule.entry_moment(&h, &[i.min(j), i.max(j)])
-                })
-                .collect();
+            let (dm, p) = reference_moments(&rule, &h, n);
             let z = super::Reduced { dm: &dm, p: &p };
             let mut worst: f64 = 0.0;
             for (t, order) in [(&o3, 3usize), (&o4, 4)] {
@@ -357,13 +364,7 @@ mod tests {
             let rule = ChaosRule::new(3);
             let mut o3 = SymTensor::zeros(0, 3);
             let o4 = rule.tensors_paired(&h, &mut o3);
-            let dm: Vec<f64> = (0..n).map(|a| rule.entry_moment(&h, &[a])).collect();
-            let p: Vec<f64> = (0..n * n)
-                .map(|f| {
-                    let (i, j) = (f % n, f / n);
-                    rule.entry_moment(&h, &[i.min(j), i.max(j)])
-                })
-                .collect();
+            let (dm, p) = reference_moments(&rule, &h, n);
             let z = super::Reduced { dm: &dm, p: &p };
             let mut worst: f64 = 0.0;
             let scale = o3.max_abs();
