@@ -7,16 +7,17 @@
 //! * order 2: x ~ N(μ_c, Σ_c) (mean and covariance of each class);
 //! * real: the data themselves (all orders).
 //!
-//! Sampling uses [`GaussianSampler`]: Σ = U diag(λ) Uᵀ with negative eigenvalues clipped to 0.
-//! MNIST's Σ_c is singular (constant border pixels) and rounding makes some λ slightly negative;
-//! the number clipped and the most negative one are reported so the handling is visible.
+//! Sampling uses a [`LowRankFactor`] F (d × r) of each covariance, a pivoted Cholesky stopped at
+//! the rounding level of Σ: MNIST's Σ_c is singular (constant border pixels, rarely lit pixels
+//! that only move together), and the directions left out and the largest variance among them
+//! are reported so the handling is visible.
 //!
-//! A draw x = μ + F z (z ~ N(0, I)) enters the network only through W₁x + b₁ = (W₁F) z + (W₁μ + b₁),
-//! so each surrogate folds its factor into the first layer ([`folded_network`]) and pushes z
-//! itself through: one N₁ × d × r product per class instead of a d × d × r spread per draw.
+//! A draw x = μ + F z (z ~ N(0, I_r)) enters the network only through W₁x + b₁ = (W₁F) z +
+//! (W₁μ + b₁), so each surrogate folds its factor into the first layer ([`folded_network`]) and
+//! pushes z itself through: one N₁ × d × r product per class instead of a d × d × r spread.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
+use faer::{Accum, ColRef, Mat, MatRef, Par};
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::StandardNormal;
@@ -28,7 +29,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
 use crate::net::forward::argmax_columns;
 use crate::net::{ForwardPass, Layer, Mlp};
-use crate::stats::gaussian::GaussianSampler;
+use crate::stats::gaussian::LowRankFactor;
 use crate::stats::EmpiricalMoments;
 use crate::timing::flops;
 
@@ -41,10 +42,12 @@ pub struct SurrogateResult {
     pub stderr: f64,
     /// Samples evaluated (all classes).
     pub n_samples: usize,
-    /// Negative eigenvalues clipped to 0, summed over the sampled covariances (0 for real data).
-    pub clipped_eigenvalues: usize,
-    /// The most negative eigenvalue met (0 when none).
-    pub most_negative_eigenvalue: f64,
+    /// Directions left out of the sampled covariances (d − r of each [`LowRankFactor`]),
+    /// summed over them (0 for real data).
+    pub dropped_directions: usize,
+    /// The largest variance left out, over the sampled covariances (below d·ε·maxᵢ Σᵢᵢ; 0
+    /// when none).
+    pub largest_dropped_variance: f64,
 }
 
 /// Accuracy on order-1 and order-2 surrogates and on the real data.
@@ -81,7 +84,7 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
 
 /// The network's accuracy on surrogates of `input` (the data's measured input moments) and on
 /// `data` itself. `per_class` draws per class (`None`: the data's own class counts), seeded.
-/// The flops counted: K + 1 eigendecompositions ([`flops::symmetric_eigen`]: Σ_w and each
+/// The flops counted: K + 1 pivoted Cholesky factors ([`flops::pivoted_cholesky`]: Σ_w and each
 /// Σ_c), per class and order the folded first layer and the draws' forward pass (see
 /// [`folded_network`]), and the real data's forward pass ([`flops::forward`]).
 pub fn surrogate_accuracy(
@@ -105,47 +108,46 @@ pub fn surrogate_accuracy(
     let sw = within_class_covariance(input)?;
     let d = sw.nrows();
     // One factor of Σ_w for all classes (zero-mean draws shifted by each class's mean), and one
-    // per class: independent factorisations, all in parallel, the same factors.
-    // Each on one thread: K + 1 independent factorisations keep every thread busy.
-    let (pooled, samplers) = rayon::join(
-        || GaussianSampler::with_parallelism(Col::zeros(d).as_ref(), sw.as_ref(), Par::Seq),
+    // per class: K + 1 independent factorisations, each on one thread.
+    let (pooled, factors) = rayon::join(
+        || LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w"),
         || {
             input
                 .per_class
                 .par_iter()
-                .map(|m| {
-                    GaussianSampler::with_parallelism(m.mean.as_ref(), m.cov.as_ref(), Par::Seq)
-                })
+                .map(|m| LowRankFactor::new(m.cov.as_ref(), Par::Seq, "surrogates: Σ_c"))
                 .collect::<Result<Vec<_>>>()
         },
     );
     let pooled = pooled?;
-    let samplers = samplers?;
+    let factors = factors?;
     let widths = net.widths();
-    let mut flops = (samplers.len() + 1) as f64 * flops::symmetric_eigen(d)
+    let mut flops = flops::pivoted_cholesky(d, pooled.rank())
+        + factors
+            .iter()
+            .map(|f| flops::pivoted_cholesky(d, f.rank()))
+            .sum::<f64>()
         + flops::forward(&widths, data.len());
     // Order 1: x = μ_c + F_w z; order 2: x = μ_c + F_c z. Class k draws from its own seeded
-    // stream (the same numbers as drawing all of x first).
+    // stream.
     let (order1, f1) = evaluate(net, (&counts, &input.classes), seed, 1, |k| {
         (pooled.factor(), input.per_class[k].mean.as_ref())
     })?;
     let (order2, f2) = evaluate(net, (&counts, &input.classes), seed, 2, |k| {
-        (samplers[k].factor(), samplers[k].mean())
+        (factors[k].factor(), input.per_class[k].mean.as_ref())
     })?;
     flops += f1 + f2;
     let order1 = SurrogateResult {
-        clipped_eigenvalues: pooled.clipped(),
-        most_negative_eigenvalue: pooled.most_negative(),
+        dropped_directions: pooled.dropped(),
+        largest_dropped_variance: pooled.residual(),
         ..order1
     };
-    let clipped = samplers.iter().map(GaussianSampler::clipped).sum();
-    let most_negative = samplers
-        .iter()
-        .map(GaussianSampler::most_negative)
-        .fold(0.0f64, f64::min);
     let order2 = SurrogateResult {
-        clipped_eigenvalues: clipped,
-        most_negative_eigenvalue: most_negative,
+        dropped_directions: factors.iter().map(LowRankFactor::dropped).sum(),
+        largest_dropped_variance: factors
+            .iter()
+            .map(LowRankFactor::residual)
+            .fold(0.0, f64::max),
         ..order2
     };
     let a = net.accuracy(data);
@@ -153,8 +155,8 @@ pub fn surrogate_accuracy(
         accuracy: a,
         stderr: binomial_stderr(a, data.len()),
         n_samples: data.len(),
-        clipped_eigenvalues: 0,
-        most_negative_eigenvalue: 0.0,
+        dropped_directions: 0,
+        largest_dropped_variance: 0.0,
     };
     Ok(SurrogateAccuracy {
         order1,
@@ -174,25 +176,15 @@ pub fn binomial_stderr(a: f64, n: usize) -> f64 {
 }
 
 /// The network `net` with its first layer folded with a Gaussian's factor F (d × r) and mean
-/// μ: first layer (W₁F₊, W₁μ + b₁), where F₊ keeps the columns of F that are not zero (a
-/// clipped eigenvalue's column contributes nothing to μ + F z). Returns it and the kept
-/// columns, the rows of z it takes.
-pub fn folded_network(
-    net: &Mlp,
-    factor: MatRef<'_, f64>,
-    mean: ColRef<'_, f64>,
-) -> (Mlp, Vec<usize>) {
-    let kept: Vec<usize> = (0..factor.ncols())
-        .filter(|&k| factor.col(k).iter().any(|&v| v != 0.0))
-        .collect();
-    let f = Mat::from_fn(factor.nrows(), kept.len(), |i, a| factor[(i, kept[a])]);
+/// μ: first layer (W₁F, W₁μ + b₁), which takes z (r rows) where `net` takes x = μ + F z.
+pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>) -> Mlp {
     let first = &net.layers[0];
-    let mut w = Mat::zeros(first.fan_out(), kept.len());
+    let mut w = Mat::zeros(first.fan_out(), factor.ncols());
     matmul(
         w.as_mut(),
         Accum::Replace,
         first.w.as_ref(),
-        f.as_ref(),
+        factor,
         1.0,
         Par::Seq,
     );
@@ -211,17 +203,16 @@ pub fn folded_network(
     if let Some(first) = bias_free.first_mut() {
         *first = false;
     }
-    let folded = Mlp {
+    Mlp {
         layers,
         activation: net.activation.clone(),
         bias_free,
-    };
-    (folded, kept)
+    }
 }
 
 /// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)`, and
-/// measures the network's accuracy on them (the eigenvalue fields are left 0 for the caller to
-/// fill), with the flops taken: per class the fold (2N₁d(r + 1), r the columns kept) and the
+/// measures the network's accuracy on them (the factor fields are left 0 for the caller to
+/// fill), with the flops taken: per class the fold (2N₁d(r + 1), r the columns of F) and the
 /// forward pass of the draws with a first layer of width r ([`flops::forward`]).
 fn evaluate<'a>(
     net: &Mlp,
@@ -238,11 +229,11 @@ fn evaluate<'a>(
         .map(|(k, (&n, &c))| {
             let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + k as u64));
             let (factor, mean) = gaussian(k);
-            let (folded, kept) = folded_network(net, factor, mean);
-            let hits = hits_on_draws(&folded, &kept, factor.nrows(), n, c, &mut rng);
+            let folded = folded_network(net, factor, mean);
+            let hits = hits_on_draws(&folded, n, c, &mut rng);
             let mut widths = folded.widths();
-            let fold = flops::gemm(widths[1], kept.len() + 1, factor.nrows());
-            widths[0] = kept.len();
+            let fold = flops::gemm(widths[1], factor.ncols() + 1, factor.nrows());
+            widths[0] = factor.ncols();
             (hits, fold + flops::forward(&widths, n))
         })
         .collect::<Vec<_>>();
@@ -256,36 +247,25 @@ fn evaluate<'a>(
         accuracy: a,
         stderr: binomial_stderr(a, total),
         n_samples: total,
-        clipped_eigenvalues: 0,
-        most_negative_eigenvalue: 0.0,
+        dropped_directions: 0,
+        largest_dropped_variance: 0.0,
     };
     Ok((result, per_class.iter().map(|&(_, f)| f).sum()))
 }
 
 /// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
-/// argmax `label`: z ~ N(0, I_d) drawn column by column from `rng`, rows `kept` pushed through
-/// in blocks of [`BLOCK`].
-fn hits_on_draws<R: Rng + ?Sized>(
-    folded: &Mlp,
-    kept: &[usize],
-    d: usize,
-    n: usize,
-    label: usize,
-    rng: &mut R,
-) -> usize {
+/// argmax `label`: z ~ N(0, I_r) drawn column by column from `rng`, pushed through in blocks of
+/// [`BLOCK`].
+fn hits_on_draws<R: Rng + ?Sized>(folded: &Mlp, n: usize, label: usize, rng: &mut R) -> usize {
     let block = BLOCK.min(n.max(1));
-    let mut full = vec![0.0; d];
-    let mut z = Mat::zeros(kept.len(), block);
+    let mut z = Mat::zeros(folded.widths()[0], block);
     let mut fp = ForwardPass::new(folded, block);
     let mut hits = 0;
     for start in (0..n).step_by(block) {
         let len = block.min(n - start);
         for j in 0..len {
-            for v in &mut full {
+            for v in z.col_as_slice_mut(j) {
                 *v = rng.sample(StandardNormal);
-            }
-            for (dst, &k) in z.col_as_slice_mut(j).iter_mut().zip(kept) {
-                *dst = full[k];
             }
         }
         folded.forward_into(z.as_ref().subcols(0, len), &mut fp);
@@ -296,36 +276,26 @@ fn hits_on_draws<R: Rng + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use faer::{Col, Mat};
+    use faer::{Col, Mat, Row};
 
     use super::*;
     use crate::net::Activation;
 
-    /// The folded network on the kept rows of z gives the network's outputs on x = μ + F z (to
-    /// rounding), for a factor with a zero column (a clipped eigenvalue): that row of z is
-    /// dropped.
+    /// The folded network on z gives the network's outputs on x = μ + F z (to rounding), for
+    /// a factor with fewer columns than rows (a singular Σ).
     #[test]
     fn folded_network_equals_the_network_on_the_draws() {
-        let (d, n) = (5, 7);
+        let (d, r, n) = (5, 3, 7);
         let net = Mlp::init(&[d, 4, 3], Activation::Tanh, 1.0, 2).unwrap();
-        let factor = Mat::from_fn(d, d, |i, k| {
-            if k == 2 {
-                0.0
-            } else {
-                ((i * 3 + k * 5) % 7) as f64 / 7.0 - 0.4
-            }
-        });
+        let factor = Mat::from_fn(d, r, |i, k| ((i * 3 + k * 5) % 7) as f64 / 7.0 - 0.4);
         let mean = Col::from_fn(d, |i| 0.1 * i as f64 - 0.2);
-        let z = Mat::from_fn(d, n, |i, j| ((i * 11 + j * 13) % 17) as f64 / 8.0 - 1.0);
-        let x = Mat::from_fn(d, n, |i, j| {
-            mean[i] + (0..d).map(|k| factor[(i, k)] * z[(k, j)]).sum::<f64>()
-        });
-        let (folded, kept) = folded_network(&net, factor.as_ref(), mean.as_ref());
-        assert_eq!(kept, vec![0, 1, 3, 4]);
-        let zk = Mat::from_fn(kept.len(), n, |a, j| z[(kept[a], j)]);
+        let z = Mat::from_fn(r, n, |i, j| ((i * 11 + j * 13) % 17) as f64 / 8.0 - 1.0);
+        let x = &mean * Row::<f64>::ones(n) + &factor * &z;
+        let folded = folded_network(&net, factor.as_ref(), mean.as_ref());
+        assert_eq!(folded.widths(), vec![r, 4, 3]);
         let (mut fa, mut fb) = (ForwardPass::new(&net, n), ForwardPass::new(&folded, n));
         net.forward_into(x.as_ref(), &mut fa);
-        folded.forward_into(zk.as_ref(), &mut fb);
+        folded.forward_into(z.as_ref(), &mut fb);
         for j in 0..n {
             for i in 0..3 {
                 let (a, b) = (fa.output()[(i, j)], fb.output()[(i, j)]);

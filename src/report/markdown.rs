@@ -60,8 +60,9 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
     let _ = writeln!(
         w,
         "Order 1: N(μ_c, Σ_w) with the within-class covariance Σ_w = Σ_c p(c)Σ_c; order 2: \
-         N(μ_c, Σ_c). Negative eigenvalues of the sampled covariances (rounding noise of a \
-         singular Σ) are clipped to 0.\n"
+         N(μ_c, Σ_c). Each covariance is sampled through a pivoted Cholesky factor that \
+         leaves out the directions whose variance is below d·ε·maxᵢ Σᵢᵢ (constant or linearly \
+         dependent coordinates of a singular Σ).\n"
     );
     let _ = write!(w, "{}", tables::surrogates(a).markdown());
 

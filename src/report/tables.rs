@@ -38,8 +38,8 @@ pub fn surrogates(a: &Analysis) -> Table {
         Column::new("accuracy", 9),
         Column::new("stderr", 8),
         Column::new("samples", 8),
-        Column::named("clipped", "clipped eigenvalues", 8),
-        Column::markdown_only("most negative eigenvalue"),
+        Column::named("dropped", "directions dropped", 8),
+        Column::markdown_only("largest dropped variance"),
     ]);
     let s = &a.surrogate_accuracy;
     for (name, r) in [
@@ -52,8 +52,8 @@ pub fn surrogates(a: &Analysis) -> Table {
             format!("{:.4}", r.accuracy),
             format!("{:.4}", r.stderr),
             r.n_samples.to_string(),
-            r.clipped_eigenvalues.to_string(),
-            sig(r.most_negative_eigenvalue, 4),
+            r.dropped_directions.to_string(),
+            sig(r.largest_dropped_variance, 4),
         ]);
     }
     t

@@ -21,6 +21,14 @@ pub fn cholesky(n: usize) -> f64 {
     (n as f64).powi(3) / 3.0
 }
 
+/// Flops of a pivoted Cholesky of a d × d matrix stopped at rank r: column j updates the lower
+/// triangle of the (d − j − 1)² trailing block, Σ_{j<r} (d − j)² ≈ (d³ − (d − r)³)/3 (GVL
+/// Alg. 4.2.1 truncated after r steps; r = d gives the Cholesky's d³/3).
+pub fn pivoted_cholesky(d: usize, r: usize) -> f64 {
+    let (r, d) = (r.min(d) as f64, d as f64);
+    (d.powi(3) - (d - r).powi(3)) / 3.0
+}
+
 /// L X = B for a lower-triangular n × n L and a *lower-triangular* n × n right-hand side B (X is
 /// lower triangular too, and column j needs only rows j…n−1): Σⱼ (n−j)² ≈ n³/3.
 pub fn triangular_solve_triangular(n: usize) -> f64 {
@@ -63,6 +71,8 @@ mod tests {
         assert_eq!(forward(&[4, 3, 2], 10), (2 * (12 + 6) * 10) as f64);
         assert_eq!(triangular_solve_vector(7), 49.0);
         assert!((cholesky(30) - 9000.0).abs() < 1e-9);
+        assert_eq!(pivoted_cholesky(30, 30), cholesky(30));
+        assert_eq!(pivoted_cholesky(30, 0), 0.0);
         assert!((symmetric_eigen(3) - 90.0).abs() < 1e-12);
         assert!((triangular_solve_triangular(3) - 9.0).abs() < 1e-12);
     }

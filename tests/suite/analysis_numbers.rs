@@ -283,7 +283,7 @@ fn surrogates_use_the_within_class_covariance_and_match_gaussian_data() {
         s.order1.accuracy,
         s.real.accuracy
     );
-    assert_eq!(s.order2.clipped_eigenvalues, 0);
+    assert_eq!(s.order2.dropped_directions, 0);
     let few = surrogate_accuracy(&net, &data, input, Some(100), 11).unwrap();
     assert_eq!(few.order1.n_samples, 200);
     assert!(surrogate_accuracy(&net, &data, input, Some(0), 11).is_err());

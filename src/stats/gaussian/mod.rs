@@ -6,6 +6,7 @@ mod argmax_all;
 mod compare;
 mod divergence;
 mod factor;
+mod low_rank;
 mod pairwise;
 mod sampler;
 
@@ -18,5 +19,6 @@ pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_froben
 pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
 };
+pub use low_rank::LowRankFactor;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use sampler::GaussianSampler;
