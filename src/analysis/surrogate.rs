@@ -18,7 +18,6 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, ColRef, Mat, MatRef, Par};
-use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
@@ -29,7 +28,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
 use crate::net::forward::argmax_columns;
 use crate::net::{ForwardPass, Layer, Mlp};
-use crate::stats::gaussian::LowRankFactor;
+use crate::stats::gaussian::{LowRankFactor, MonteCarloRng};
 use crate::stats::EmpiricalMoments;
 use crate::timing::flops;
 
@@ -227,7 +226,7 @@ fn evaluate<'a>(
         .zip(classes)
         .enumerate()
         .map(|(k, (&n, &c))| {
-            let mut rng = StdRng::seed_from_u64(mix_seed(seed, 100 * order + k as u64));
+            let mut rng = MonteCarloRng::seed_from_u64(mix_seed(seed, 100 * order + k as u64));
             let (factor, mean) = gaussian(k);
             let folded = folded_network(net, factor, mean);
             let hits = hits_on_draws(&folded, n, c, &mut rng);

@@ -1,10 +1,9 @@
 //! P_{y~N(μ,Σ)}(argmax y = c) for accuracy prediction (DESIGN.md §4.2).
 
 use faer::{ColRef, Mat, MatRef};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::sampler::{fill_standard_normal, GaussianSampler};
+use super::sampler::{fill_standard_normal, GaussianSampler, MonteCarloRng};
 use crate::error::{Error, Result};
 use crate::special::normal_cdf;
 use crate::timing::flops;
@@ -97,7 +96,7 @@ fn monte_carlo(
     }
     let sampler = GaussianSampler::new(mean, cov)?;
     let n = mean.nrows();
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = MonteCarloRng::seed_from_u64(seed);
     let mut z = Mat::zeros(n, CHUNK.min(pairs));
     let mut spread = Mat::zeros(n, CHUNK.min(pairs));
     let (mut sum, mut sum_sq) = (0.0, 0.0);

@@ -4,10 +4,9 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
-use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::sampler::{fill_standard_normal, GaussianSampler};
+use super::sampler::{fill_standard_normal, GaussianSampler, MonteCarloRng};
 use crate::error::{Error, Result};
 
 /// Antithetic pairs per chunk: the same chunking as [`super::prob_argmax`], so that with the same
@@ -135,7 +134,7 @@ pub fn weighted_argmax_models(
         )));
     }
     let chunk = CHUNK.min(pairs);
-    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rng = MonteCarloRng::seed_from_u64(seed);
     let mut z = Mat::zeros(r, chunk);
     let mut hooked = Mat::zeros(r, chunk);
     let mut spread = Mat::zeros(k, chunk);

@@ -21,4 +21,4 @@ pub use divergence::{
 };
 pub use low_rank::LowRankFactor;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
-pub use sampler::GaussianSampler;
+pub use sampler::{GaussianSampler, MonteCarloRng};
