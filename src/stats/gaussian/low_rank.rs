@@ -41,6 +41,13 @@ impl LowRankFactor {
             )));
         }
         let silent: Vec<bool> = (0..d).map(|i| cov[(i, i)] <= 0.0).collect();
+        if silent.iter().all(|&s| s) {
+            // Σ = 0 (constant data): no direction to draw; faer would divide by the zero pivot.
+            return Ok(LowRankFactor {
+                factor: Mat::zeros(d, 0),
+                residual: 0.0,
+            });
+        }
         let mut a = Mat::from_fn(d, d, |i, j| {
             if i < j || silent[i] || silent[j] {
                 0.0
@@ -131,13 +138,16 @@ mod tests {
         assert!(f.residual() < d as f64 * f64::EPSILON * scale);
     }
 
-    /// A positive definite Σ keeps every direction; bad shapes and entries are errors.
+    /// A positive definite Σ keeps every direction, a zero Σ none; bad shapes and entries are
+    /// errors.
     #[test]
     fn full_rank_and_bad_input() {
         let d = 4;
         let sigma = Mat::from_fn(d, d, |i, j| if i == j { 2.0 } else { 0.5 });
         let f = LowRankFactor::new(sigma.as_ref(), Par::Seq, "test").unwrap();
         assert_eq!((f.rank(), f.residual()), (4, 0.0));
+        let zero = LowRankFactor::new(Mat::<f64>::zeros(3, 3).as_ref(), Par::Seq, "test").unwrap();
+        assert_eq!((zero.rank(), zero.dropped(), zero.residual()), (0, 3, 0.0));
         let bad = Mat::from_fn(2, 3, |_, _| 1.0);
         assert!(LowRankFactor::new(bad.as_ref(), Par::Seq, "test").is_err());
         let nan = Mat::from_fn(2, 2, |i, j| if i == j { f64::NAN } else { 0.0 });
