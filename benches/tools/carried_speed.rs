@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::closures::ClosureMethod;
-use corrflow::propagate::higher::{Carry, Tensors};
+use corrflow::propagate::higher::Carry;
 use corrflow::propagate::Propagator;
 use corrflow::stats::Moments;
 use corrflow::timing::Timings;
@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let x = Moments::gaussian(Col::zeros(n), Mat::identity(n, n));
     let mut engine = Propagator::new();
     let timings = Timings::new();
-    let mut carry = Carry::new(order, vec![Tensors::gaussian(n, order)])?;
+    let mut carry = Carry::from_gaussian(order, n, 1)?;
     let t0 = Instant::now();
     let stages = engine.run_carried(&net, 0, &[x], &mut carry, ClosureMethod::Auto, &timings)?;
     let secs = t0.elapsed().as_secs_f64();

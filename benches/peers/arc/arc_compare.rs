@@ -6,8 +6,10 @@
 //!
 //! Orders: 2 is the Gaussian closure ([`Propagator::run`]); 3 and 4 carry κ₃ and the paired
 //! κ₄ (order 3) or κ₃ and κ₄ (order 4) through every layer from the input's zero tensors
-//! ([`Propagator::run_carried`], issue #16 items 2 and 7), dropping them at the layers where
-//! the expansion breaks down ([`Carry::fallbacks`]).
+//! (held without storage, [`Carry::from_gaussian`]; [`Propagator::run_carried`], issue #16 items 2 and 7), dropping them at the layers where
+//! the expansion breaks down ([`Carry::fallbacks`]). Only y's mean and covariance are written,
+//! so the carry computes only what they need ([`Carry::moments_only`]: the last hidden layer's
+//! κ slices mapped directly, no output tensors).
 //!
 //! Usage: `arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] MODEL.safetensors…`
 //! (`--breakdown`: the carry's limits on h's standardised skewness and excess kurtosis,
@@ -29,7 +31,7 @@ use std::time::Instant;
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::higher::carry::{MAX_KURTOSIS, MAX_SKEW};
-use corrflow::propagate::higher::{Carry, Tensors};
+use corrflow::propagate::higher::Carry;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::Moments;
 use corrflow::timing::Timings;
@@ -70,9 +72,10 @@ fn propagate(
             None,
         ),
         3 | 4 => {
-            let mut carry = Carry::new(order, vec![Tensors::gaussian(n, order)])
+            let mut carry = Carry::from_gaussian(order, n, 1)
                 .map_err(err)?
-                .with_breakdown(max_skew, max_kurtosis);
+                .with_breakdown(max_skew, max_kurtosis)
+                .moments_only();
             let stages = engine
                 .run_carried(net, 0, &start, &mut carry, ClosureMethod::Auto, &timings)
                 .map_err(err)?;

@@ -27,7 +27,8 @@ use pulp::{Simd, WithSimd};
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::closure::DegreeTerms;
 use super::paired::{Kappa4, Paired};
-use super::tensor::SymTensor;
+use super::sliced::{Slice, Sliced};
+use super::tensor::{Kappa3, SymTensor};
 use crate::simd::{dispatch, load, store};
 
 /// A vector factor over the free unit a (groups ≥ 1 name fixed units).
@@ -145,7 +146,13 @@ impl Pattern {
 pub struct Sources<'a> {
     n: usize,
     cov: Vec<f64>,
-    k3: &'a SymTensor,
+    k3: &'a dyn Kappa3,
+    /// The full κ₃, whose columns the vectors read, or only its slices (the last hidden
+    /// layer's h, [`Sliced`]: entries of at most two distinct units).
+    k3_dense: Option<&'a SymTensor>,
+    k3_sliced: Option<&'a Sliced>,
+    /// The slices of κ₄ (the last hidden layer's h at order 4).
+    k4_sliced: Option<&'a Sliced>,
     /// h's κ₄ as the rule reads it (full or paired, [`Kappa4`]).
     k4: Option<&'a dyn Kappa4>,
     /// The full κ₄ (order 4), whose columns the vectors read…
@@ -169,13 +176,16 @@ impl<'a> Sources<'a> {
     /// read only where no unit is free (its vectors count as zero).
     pub fn new(
         cov: &faer::Mat<f64>,
-        k3: &'a SymTensor,
+        k3: &'a dyn Kappa3,
         k4: Option<&'a dyn Kappa4>,
         units: &'a [UnitChaos],
     ) -> Self {
         let n = units.len();
+        let k3_dense = k3.dense();
+        let k3_sliced = k3.sliced();
         let k4_dense = k4.and_then(|t| t.dense());
         let k4_paired = k4.and_then(|t| t.paired());
+        let k4_sliced = k4.and_then(|t| t.sliced());
         let diag = |t: &SymTensor, reps: usize, cols: usize| -> Vec<f64> {
             // t[a, …, a (reps times), rest] for rest over `cols` flat positions.
             let step: usize = (0..reps).map(|r| n.pow(r as u32)).sum();
@@ -189,6 +199,9 @@ impl<'a> Sources<'a> {
             n,
             cov: (0..n * n).map(|k| cov[(k % n, k / n)]).collect(),
             k3,
+            k3_dense,
+            k3_sliced,
+            k4_sliced,
             k4,
             k4_dense,
             k4_paired,
@@ -196,14 +209,19 @@ impl<'a> Sources<'a> {
             coef: (0..=MAX_DEGREE)
                 .map(|j| units.iter().map(|u| u.b[1][j]).collect())
                 .collect(),
-            k3aa: diag(k3, 2, n),
-            k3aaa: diag(k3, 3, 1),
+            k3aa: k3_dense.map_or_else(Vec::new, |t| diag(t, 2, n)),
+            k3aaa: match (k3_dense, k3_sliced) {
+                (Some(t), _) => diag(t, 3, 1),
+                (None, Some(s)) => s.diagonal(3),
+                (None, None) => Vec::new(),
+            },
             k4aa: k4_dense.map_or_else(Vec::new, |t| diag(t, 2, n * n)),
             k4aaa: k4_dense.map_or_else(Vec::new, |t| diag(t, 3, n)),
-            k4aaaa: match (k4_dense, k4_paired) {
-                (Some(t), _) => diag(t, 4, 1),
-                (None, Some(p)) => (0..n).map(|a| p.0[(a, a)]).collect(),
-                (None, None) => Vec::new(),
+            k4aaaa: match (k4_dense, k4_paired, k4_sliced) {
+                (Some(t), _, _) => diag(t, 4, 1),
+                (None, Some(p), _) => (0..n).map(|a| p.0[(a, a)]).collect(),
+                (None, None, Some(s)) => s.diagonal(4),
+                (None, None, None) => Vec::new(),
             },
         }
     }
@@ -224,12 +242,36 @@ impl<'a> Sources<'a> {
         let n = self.n;
         let col = |data: &'a [f64], at: usize| Some(&data[at * n..(at + 1) * n]);
         let g = |i: u8| u[i as usize];
+        // The last hidden layer's slices: the column over a with the fixed units all one.
+        let one = |gs: &[u8]| gs.iter().all(|&x| g(x) == g(gs[0]));
+        let sliced = |s: &'a Sliced, kind: Slice, gs: &[u8]| {
+            Some(if one(gs) {
+                s.column(kind, g(gs[0]))
+            } else {
+                s.missing()
+            })
+        };
+        if let Some(s) = self.k3_sliced {
+            match v {
+                Vector::K3(a, b) => return sliced(s, Slice::K3abb, &[a, b]),
+                Vector::K3aa(a) => return sliced(s, Slice::K3aab, &[a]),
+                _ => {}
+            }
+        }
+        if let Some(s) = self.k4_sliced {
+            match v {
+                Vector::K4(a, b, c) => return sliced(s, Slice::K4abbb, &[a, b, c]),
+                Vector::K4aa(a, b) => return sliced(s, Slice::K4aabb, &[a, b]),
+                Vector::K4aaa(a) => return sliced(s, Slice::K4aaab, &[a]),
+                _ => {}
+            }
+        }
         match v {
             Vector::Coef(j) => Some(&self.coef[j as usize]),
             Vector::Cov(a) => Some(self.cov_col(g(a))),
-            Vector::K3(a, b) => col(self.k3.data(), g(a) + n * g(b)),
-            Vector::K3aa(a) => Some(&self.k3aa[g(a) * n..(g(a) + 1) * n]),
-            Vector::K3aaa => Some(&self.k3aaa),
+            Vector::K3(a, b) => self.k3_dense.and_then(|t| col(t.data(), g(a) + n * g(b))),
+            Vector::K3aa(a) => self.k3_dense.map(|_| &self.k3aa[g(a) * n..(g(a) + 1) * n]),
+            Vector::K3aaa => (!self.k3aaa.is_empty()).then_some(&self.k3aaa[..]),
             Vector::K4(a, b, c) => self
                 .k4_dense
                 .and_then(|t| col(t.data(), g(a) + n * (g(b) + n * g(c)))),

@@ -29,14 +29,17 @@
 //! whose corrected variance would fall below [`MIN_VARIANCE_SHARE`] of the Gaussian one keeps
 //! the Gaussian closure's mean, variance and covariances ([`Carry::gaussian_units`] counts them).
 
+use std::sync::OnceLock;
+
 use faer::Mat;
 
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
+use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
-use super::tensor::{check_memory, SymTensor, DEFAULT_TENSOR_BYTES};
+use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
@@ -99,7 +102,8 @@ pub struct LayerCheck {
 /// The carried tensors and the rule (see the module docs).
 #[derive(Clone, Debug)]
 pub struct Carry {
-    rule: ChaosRule,
+    /// The compiled rule of the order, shared by every carry in the process ([`compiled_rule`]).
+    rule: &'static ChaosRule,
     limit: u64,
     current: Vec<Tensors>,
     pre: Vec<Tensors>,
@@ -116,6 +120,21 @@ pub struct Carry {
     paired: Vec<Paired>,
     /// …and of the mapped pre-activation (both empty at order 4).
     paired_pre: Vec<Paired>,
+    /// Only the output's mean and covariance are wanted ([`Carry::moments_only`]).
+    moments_only: bool,
+    /// The network's last hidden layer (set by [`Carry::check`]).
+    depth: usize,
+    /// With `moments_only`, the last hidden layer's h as slices, per class (empty before).
+    sliced: Vec<Sliced>,
+    slice_ws: SliceWorkspace,
+    /// Per class, whether the stage carried (`current`) is Gaussian (zero κ, its storage
+    /// unused: [`Carry::from_gaussian`])…
+    zero: Vec<bool>,
+    /// …and whether the mapped pre-activation is (mapped from a Gaussian stage, or dropped).
+    zero_pre: Vec<bool>,
+    /// The width of a Gaussian start ([`Carry::from_gaussian`]), checked in place of the
+    /// tensors'.
+    gaussian_width: Option<usize>,
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -145,6 +164,20 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
         }
     }
     n - bad.len()
+}
+
+/// The chaos rule of `order` (3 or 4), compiled once per process: its diagram enumeration
+/// ([`ChaosRule::new`]) is the same for every network and costs more than a whole carried
+/// run through a narrow one.
+fn compiled_rule(order: usize) -> &'static ChaosRule {
+    static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
+    RULES[order.clamp(3, 4) - 3].get_or_init(|| ChaosRule::new(order))
+}
+
+/// Attaches zero κ slices over `m` units to `o` (a Gaussian h).
+fn attach_zero(o: &mut Moments, m: usize) {
+    o.k3_iij = Some(Mat::zeros(m, m));
+    o.k4_iijj = Some(Mat::zeros(m, m));
 }
 
 /// The κ₄ the rule reads for class `c` at a mapped stage: the full tensor (order 4) or the
@@ -179,7 +212,7 @@ impl Carry {
         Ok(Carry {
             paired_pre: paired.clone(),
             paired,
-            rule: ChaosRule::new(order),
+            rule: compiled_rule(order),
             limit: DEFAULT_TENSOR_BYTES,
             pre: start.clone(),
             current: start,
@@ -189,7 +222,26 @@ impl Carry {
             limits: (MAX_SKEW, MAX_KURTOSIS),
             gaussian_units: Vec::new(),
             first_measured: false,
+            moments_only: false,
+            depth: 0,
+            sliced: Vec::new(),
+            slice_ws: SliceWorkspace::default(),
+            zero: Vec::new(),
+            zero_pre: Vec::new(),
+            gaussian_width: None,
         })
+    }
+
+    /// A carry of `order` from a Gaussian start layer of width `n` (zero κ₃/κ₄, e.g. the input
+    /// x ~ N(μ, Σ)), one per class: equal to [`Carry::new`] with [`Tensors::gaussian`] start
+    /// tensors, without forming them — the first affine map and the κ terms of the first
+    /// closure, all zero, are skipped.
+    pub fn from_gaussian(order: usize, n: usize, classes: usize) -> Result<Self> {
+        let start = (0..classes).map(|_| Tensors::gaussian(0, order)).collect();
+        let mut carry = Self::new(order, start)?;
+        carry.zero = vec![true; classes];
+        carry.gaussian_width = Some(n);
+        Ok(carry)
     }
 
     /// A carry of `order` from the measured tensors of the first pre-activation h^{from+1}, one
@@ -245,6 +297,16 @@ impl Carry {
         Ok(self)
     }
 
+    /// Carries only what the output's mean and covariance need: the last hidden layer's h gets
+    /// the slices its closure reads, mapped directly ([`super::sliced`]), instead of its full
+    /// tensors; that closure's output tensors and the read-out's map are skipped, so y gets no
+    /// κ slices and [`Carry::last`] is `None`. The mean and covariance are those of the full
+    /// carry (to rounding).
+    pub fn moments_only(mut self) -> Self {
+        self.moments_only = true;
+        self
+    }
+
     /// Sets the memory limit of the carried tensors in bytes (default 16 GiB).
     pub fn with_limit(mut self, bytes: u64) -> Self {
         self.limit = bytes;
@@ -285,14 +347,43 @@ impl Carry {
     }
 
     /// The tensors of the last stage carried (z^L, or y after the read-out), per class (after a
-    /// fallback at some layer, those made from there on).
+    /// fallback at some layer, those made from there on); `None` for [`Carry::moments_only`].
     pub fn last(&self) -> Option<&[Tensors]> {
-        Some(self.current.as_slice())
+        (!self.moments_only).then_some(self.current.as_slice())
+    }
+
+    /// Whether hidden layer `l` is the last one and only the output's moments are wanted: its
+    /// h is held as slices and its closure writes no tensors.
+    fn sliced_at(&self, l: usize) -> bool {
+        self.moments_only && l == self.depth
+    }
+
+    /// The κ₃ and κ₄ the rule reads for class `c` at hidden layer `l`'s h.
+    fn kappa(&self, l: usize, c: usize) -> (&dyn Kappa3, Option<&dyn Kappa4>) {
+        if self.zero_pre.get(c) == Some(&true) {
+            return (&ZeroKappa, Some(&ZeroKappa));
+        }
+        match self.sliced.get(c) {
+            Some(s) if self.sliced_at(l) => {
+                let k4: &dyn Kappa4 = if self.order() >= 4 {
+                    s
+                } else {
+                    &self.paired_pre[c]
+                };
+                (s, Some(k4))
+            }
+            _ => {
+                let t = &self.pre[c];
+                (&t.k3, k4_view(&self.paired_pre, c, t))
+            }
+        }
     }
 
     /// Checks the start tensors against the start layer and every width against the memory
     /// limit before anything runs.
-    pub(crate) fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+    pub(crate) fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+        self.depth = net.depth();
+        self.sliced.clear();
         let (tensors, at) = if self.first_measured {
             (&self.pre, from + 1)
         } else {
@@ -311,10 +402,11 @@ impl Carry {
             )));
         }
         let width = net.widths()[at];
-        if let Some(t) = tensors.iter().find(|t| t.dim() != width) {
+        let dims = |t: &Tensors| self.gaussian_width.unwrap_or(t.dim());
+        if let Some(t) = tensors.iter().find(|t| dims(t) != width) {
             return Err(Error::Shape(format!(
                 "start tensors over {} units, stage {at} has width {width}",
-                t.dim()
+                dims(t)
             )));
         }
         for (l, &n) in net.widths().iter().enumerate().skip(at) {
@@ -340,6 +432,8 @@ impl Carry {
                     o.k4_iijj = Some(p.0.clone());
                 }
             }
+        } else if self.sliced_at(l) {
+            self.map_sliced(layer, pre, timings)?;
         } else {
             self.map(layer, pre, timings)?;
         }
@@ -349,8 +443,8 @@ impl Carry {
             kurtosis: 0.0,
         };
         for (c, h) in pre.iter_mut().enumerate() {
-            let t = &self.pre[c];
-            let (skew, kurt) = standardised(h, &t.k3, k4_view(&self.paired_pre, c, t));
+            let (k3, k4) = self.kappa(l, c);
+            let (skew, kurt) = standardised(h, k3, k4);
             check.skew = check.skew.max(skew);
             check.kurtosis = check.kurtosis.max(kurt);
             let (max_skew, max_kurt) = self.limits;
@@ -393,16 +487,17 @@ impl Carry {
         let mut updates = Vec::with_capacity(pre.len());
         // z^{l−1}'s tensors were mapped into `self.pre`: their storage takes z^l's.
         let mut spare = std::mem::take(&mut self.current).into_iter();
+        let tensors = !self.sliced_at(l);
         for c in 0..pre.len() {
             let h = &pre[c];
             let units: Vec<UnitChaos> = (0..h.dim())
                 .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
                 .collect();
-            let t = &self.pre[c];
+            let (k3, k4) = self.kappa(l, c);
             let input = Input {
                 cov: &h.cov,
-                k3: &t.k3,
-                k4: k4_view(&self.paired_pre, c, t),
+                k3,
+                k4,
                 units: &units,
             };
             let (mut inc, beyond) = timings.time("kappa closure", 0.0, || {
@@ -435,11 +530,15 @@ impl Carry {
                     units: units.len() - kept,
                 });
             }
-            let (h, t) = (&pre[c], &self.pre[c]);
+            if !tensors {
+                updates.push((inc, None, None));
+                continue;
+            }
+            let (k3, k4) = self.kappa(l, c);
             let input = Input {
-                cov: &h.cov,
-                k3: &t.k3,
-                k4: k4_view(&self.paired_pre, c, t),
+                cov: &pre[c].cov,
+                k3,
+                k4,
                 units: &units,
             };
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
@@ -451,13 +550,14 @@ impl Carry {
                     None
                 }
             });
-            updates.push((inc, next, paired));
+            updates.push((inc, Some(next), paired));
         }
         for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
+            let Some(next) = next else { continue };
             attach(z, &next.k3, next.k4.as_ref());
             if let Some(p) = paired {
                 z.k4_iijj = Some(p.0.clone());
@@ -465,6 +565,8 @@ impl Carry {
             }
             self.current.push(next);
         }
+        // z^l is not Gaussian: the closure made its κ from h's Σ.
+        self.zero.clear();
         Ok(())
     }
 
@@ -475,6 +577,9 @@ impl Carry {
         y: &mut [Moments],
         timings: &Timings,
     ) -> Result<()> {
+        if self.moments_only {
+            return Ok(());
+        }
         self.map(layer, y, timings)?;
         std::mem::swap(&mut self.current, &mut self.pre);
         std::mem::swap(&mut self.paired, &mut self.paired_pre);
@@ -484,7 +589,20 @@ impl Carry {
     /// `pre[c]` = W·current[c] per class, slices attached to `out`.
     fn map(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) -> Result<()> {
         let (m, n) = (layer.fan_out(), layer.fan_in());
-        for ((cur, pre), o) in self.current.iter().zip(&mut self.pre).zip(out.iter_mut()) {
+        self.zero_pre = self.zero.clone();
+        let zero = |c: usize| self.zero.get(c) == Some(&true);
+        for (c, ((cur, pre), o)) in self
+            .current
+            .iter()
+            .zip(&mut self.pre)
+            .zip(out.iter_mut())
+            .enumerate()
+        {
+            if zero(c) {
+                // W·0 = 0: h's tensors are not formed.
+                attach_zero(o, m);
+                continue;
+            }
             if pre.k3.dim() != m {
                 *pre = Tensors::gaussian(m, self.rule.order());
             }
@@ -505,18 +623,69 @@ impl Carry {
             }
             attach(o, &pre.k3, pre.k4.as_ref());
         }
-        for ((cur, pre), o) in self
+        self.map_paired(layer, out, timings);
+        Ok(())
+    }
+
+    /// Order 3: the paired κ₄ of every class mapped into `out`'s stage (zero from a Gaussian
+    /// stage) and attached to its moments.
+    fn map_paired(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) {
+        let (m, n) = (layer.fan_out(), layer.fan_in());
+        for (c, ((cur, pre), o)) in self
             .paired
             .iter()
             .zip(&mut self.paired_pre)
             .zip(out.iter_mut())
+            .enumerate()
         {
-            let flops = paired_affine_flops(m, n);
-            *pre = timings.time("kappa affine", flops, || {
-                affine_paired(layer.w.as_ref(), cur)
-            });
+            if self.zero.get(c) == Some(&true) {
+                *pre = Paired::zeros(m);
+            } else {
+                let flops = paired_affine_flops(m, n);
+                *pre = timings.time("kappa affine", flops, || {
+                    affine_paired(layer.w.as_ref(), cur)
+                });
+            }
             o.k4_iijj = Some(pre.0.clone());
         }
+    }
+
+    /// The last hidden layer's h as slices ([`super::sliced`]) per class, attached to `out`;
+    /// order 3's paired κ₄ mapped as in [`Carry::map`].
+    fn map_sliced(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) -> Result<()> {
+        let (m, n) = (layer.fan_out(), layer.fan_in());
+        let order = self.order();
+        self.sliced.clear();
+        self.zero_pre = self.zero.clone();
+        for (c, (cur, o)) in self.current.iter().zip(out.iter_mut()).enumerate() {
+            if self.zero.get(c) == Some(&true) {
+                attach_zero(o, m);
+                self.sliced.push(Sliced::zeros(m, order));
+                continue;
+            }
+            let flops = sliced_affine_flops(m, n, order);
+            let s = timings.time("kappa affine", flops, || {
+                affine_sliced(
+                    layer.w.as_ref(),
+                    &cur.k3,
+                    cur.k4.as_ref(),
+                    &mut self.slice_ws,
+                )
+            });
+            let finite = |x: &Mat<f64>| x.is_all_finite();
+            if !finite(&s.k3_aab) || s.k4.as_ref().is_some_and(|k| !k.iter().all(finite)) {
+                return Err(Error::Numeric(format!(
+                    "the affine map of the carried κ slices into width {m} overflowed"
+                )));
+            }
+            o.k3_iij = Some(s.k3_aab.clone());
+            o.k4_iijj = Some(
+                s.k4.as_ref()
+                    .map_or_else(|| Mat::zeros(m, m), |k| k[0].clone()),
+            );
+            self.sliced.push(s);
+        }
+        self.map_paired(layer, out, timings);
         Ok(())
     }
 
@@ -530,6 +699,12 @@ impl Carry {
         }
         if let Some(p) = self.paired_pre.get_mut(c) {
             p.0.fill(0.0);
+        }
+        if let Some(s) = self.sliced.get_mut(c) {
+            s.clear();
+        }
+        if let Some(z) = self.zero_pre.get_mut(c) {
+            *z = true;
         }
         h.k3_iij = None;
         h.k4_iijj = None;

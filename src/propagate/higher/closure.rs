@@ -38,7 +38,7 @@ use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::diagrams::{terms, Rules, Term};
 use super::fill::{fill3, fill4, pair_matrix, Patterns, Reduced};
 use super::paired::{Kappa4, Paired};
-use super::tensor::SymTensor;
+use super::tensor::{Kappa3, SymTensor};
 use crate::stats::Moments;
 
 /// Highest degree per unit for entries of three or four distinct units.
@@ -74,7 +74,8 @@ pub struct ChaosRule {
 /// What h supplies to the rule.
 pub struct Input<'a> {
     pub cov: &'a Mat<f64>,
-    pub k3: &'a SymTensor,
+    /// κ₃ of h: the full tensor, or the last hidden layer's slices ([`super::sliced`]).
+    pub k3: &'a dyn Kappa3,
     /// κ₄ of h: the full tensor (order 4) or its paired part (order 3, [`Paired`]).
     pub k4: Option<&'a dyn Kappa4>,
     /// Chaos coefficients per unit.
@@ -353,7 +354,7 @@ fn moment(lists: &[Vec<DegreeTerms>], h: &Input<'_>, t: &[usize]) -> f64 {
 
 /// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units
 /// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
-pub fn standardised(h: &Moments, k3: &SymTensor, k4: Option<&dyn Kappa4>) -> (f64, f64) {
+pub fn standardised(h: &Moments, k3: &dyn Kappa3, k4: Option<&dyn Kappa4>) -> (f64, f64) {
     let mut skew: f64 = 0.0;
     let mut kurt: f64 = 0.0;
     for a in 0..h.dim() {

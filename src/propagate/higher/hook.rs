@@ -10,8 +10,9 @@ use crate::timing::Timings;
 
 /// A carry of higher cumulants through the layer loop (see [`Carry`] for the contract).
 pub trait CarryHook {
-    /// Checks the start state against the network and the class count before anything runs.
-    fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()>;
+    /// Checks the start state against the network and the class count before anything runs
+    /// (and learns the network's depth).
+    fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()>;
     /// Maps the carried state into h^l (hidden layer `l`'s affine map), attaching its slices to
     /// `pre`.
     fn enter(
@@ -35,7 +36,7 @@ pub trait CarryHook {
 }
 
 impl CarryHook for Carry {
-    fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+    fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
         Carry::check(self, net, from, classes)
     }
 

@@ -10,6 +10,7 @@
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`slices`]: the N×N slices a closure reads;
+//! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
 //! - [`sampled`]: the tensors measured from samples;
@@ -25,6 +26,7 @@ mod fill;
 pub mod hook;
 pub mod paired;
 pub mod sampled;
+pub mod sliced;
 pub mod slices;
 pub mod subset;
 pub mod tensor;

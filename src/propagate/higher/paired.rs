@@ -42,6 +42,12 @@ pub trait Kappa4: Sync {
     fn paired(&self) -> Option<&Paired> {
         None
     }
+
+    /// The slices, if that is what this is (the last hidden layer's h,
+    /// [`super::sliced::Sliced`]).
+    fn sliced(&self) -> Option<&super::sliced::Sliced> {
+        None
+    }
 }
 
 impl Kappa4 for SymTensor {

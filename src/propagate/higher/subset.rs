@@ -414,7 +414,7 @@ fn slices_of(t: &PreTensors) -> Slices {
 }
 
 impl CarryHook for SubsetCarry {
-    fn check(&self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+    fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
         if self.pre.len() != classes {
             return Err(Error::Shape(format!(
                 "start tensors for {} classes, propagating {classes}",

@@ -109,6 +109,50 @@ impl SymTensor {
     }
 }
 
+/// Read access to κ₃ entries for the chaos rule: the full tensor, or only the slices the last
+/// hidden layer's closure reads ([`super::sliced::Sliced`]).
+pub trait Kappa3: Sync {
+    /// κ₃ at `idx` (3 indices, any order).
+    fn get(&self, idx: &[usize]) -> f64;
+
+    /// The full tensor, if that is what this is (the column-wise evaluation reads its columns).
+    fn dense(&self) -> Option<&SymTensor> {
+        None
+    }
+
+    /// The slices, if that is what this is.
+    fn sliced(&self) -> Option<&super::sliced::Sliced> {
+        None
+    }
+}
+
+impl Kappa3 for SymTensor {
+    fn get(&self, idx: &[usize]) -> f64 {
+        SymTensor::get(self, idx)
+    }
+
+    fn dense(&self) -> Option<&SymTensor> {
+        Some(self)
+    }
+}
+
+/// The zero κ₃ and κ₄ of a Gaussian stage, held without storage: the rule's terms through it
+/// vanish and are skipped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ZeroKappa;
+
+impl Kappa3 for ZeroKappa {
+    fn get(&self, _: &[usize]) -> f64 {
+        0.0
+    }
+}
+
+impl super::paired::Kappa4 for ZeroKappa {
+    fn get(&self, _: &[usize]) -> f64 {
+        0.0
+    }
+}
+
 /// Default memory limit for carried cumulant tensors: 16 GiB (of the 24 GB machine).
 pub const DEFAULT_TENSOR_BYTES: u64 = 16 << 30;
 
