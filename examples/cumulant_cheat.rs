@@ -79,13 +79,15 @@ fn report(
     );
     for l in 1..=net.depth() {
         let err = relative_frobenius(
-            predicted[2 * l - 1].per_class[0].cov.as_ref(),
+            predicted[2 * l - 1].f64_moments().unwrap()[0].cov.as_ref(),
             moments(fp.post(l))?.cov.as_ref(),
         )?;
         line += &format!("  z{l} {err:.4}");
     }
     let err = relative_frobenius(
-        predicted.last().expect("output").per_class[0].cov.as_ref(),
+        predicted.last().expect("output").f64_moments().unwrap()[0]
+            .cov
+            .as_ref(),
         moments(fp.output())?.cov.as_ref(),
     )?;
     let (skew, kurt) = shape(fp.pre(net.depth()));

@@ -78,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     corrections: Corrections::None,
                 };
                 let s = engine.run(&net, 0, &[x], None, opts, &Timings::disabled())?;
-                (s.last().unwrap().per_class[0].clone(), String::new())
+                (s.last().unwrap().f64_moments()?[0].clone(), String::new())
             } else {
                 let mut carry = Carry::new(order, vec![Tensors::gaussian(d_in, order)])?;
                 let run = engine.run_carried(
@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
                 match run {
                     Ok(s) => {
-                        let y = s.last().unwrap().per_class[0].clone();
+                        let y = s.last().unwrap().f64_moments()?[0].clone();
                         let mut note = carry.fallback().map_or(String::new(), |f| {
                             format!("Gaussian from layer {}: {}", f.layer, f.reason)
                         });

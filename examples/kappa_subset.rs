@@ -117,8 +117,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// (mean missed, covariance missed) of one stage: ‖x_R − x_full‖ / ‖x_full − x_gauss‖.
 fn missed(got: &Predicted, full: &Predicted, gauss: &Predicted) -> (f64, f64) {
-    let (g, f, a) = (&got.per_class[0], &full.per_class[0], &gauss.per_class[0]);
-    let mean = (&g.mean - &f.mean).norm_l2() / (&f.mean - &a.mean).norm_l2().max(1e-300);
-    let cov = (&g.cov - &f.cov).norm_l2() / (&f.cov - &a.cov).norm_l2().max(1e-300);
+    let (g, f, a) = (got.mean(0), full.mean(0), gauss.mean(0));
+    let mean = (g - f).norm_l2() / (f - a).norm_l2().max(1e-300);
+    let (g, f, a) = (got.cov(0), full.cov(0), gauss.cov(0));
+    let cov = (&*g - &*f).norm_l2() / (&*f - &*a).norm_l2().max(1e-300);
     (mean, cov)
 }

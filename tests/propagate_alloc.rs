@@ -82,10 +82,10 @@ fn assert_same(a: &[Predicted], b: &[Predicted]) {
     assert_eq!(a.len(), b.len());
     for (p, q) in a.iter().zip(b) {
         assert_eq!(p.stage, q.stage);
-        assert_eq!(p.per_class.len(), q.per_class.len());
-        for (m, n) in p.per_class.iter().zip(&q.per_class) {
-            assert_eq!(m.mean, n.mean, "{:?}", p.stage);
-            assert_eq!(m.cov, n.cov, "{:?}", p.stage);
+        assert_eq!(p.classes(), q.classes());
+        for c in 0..p.classes() {
+            assert_eq!(p.mean(c), q.mean(c), "{:?}", p.stage);
+            assert_eq!(p.cov(c), q.cov(c), "{:?}", p.stage);
         }
     }
 }

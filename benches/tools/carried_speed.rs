@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t0 = Instant::now();
     let stages = engine.run_carried(&net, 0, &[x], &mut carry, ClosureMethod::Auto, &timings)?;
     let secs = t0.elapsed().as_secs_f64();
-    let y = &stages.last().ok_or("no stages")?.per_class[0];
+    let y = &stages.last().ok_or("no stages")?.f64_moments()?[0];
     println!(
         "{act} n {n} depth {depth} order {order} threads {}: {secs:.4} s",
         rayon::current_num_threads()

@@ -126,8 +126,8 @@ fn main() {
         let err = exact
             .iter()
             .zip(single)
-            .flat_map(|(a, b)| (0..classes).map(move |c| (&a.per_class[c].cov, b.cov(c))))
-            .map(|(a, b)| relative_frobenius(b.as_ref().as_ref(), a.as_ref()).unwrap())
+            .flat_map(|(a, b)| (0..classes).map(move |c| (a.cov(c), b.cov(c))))
+            .map(|(a, b)| relative_frobenius(b.as_ref().as_ref(), a.as_ref().as_ref()).unwrap())
             .fold(0.0, f64::max);
         let [p64, p32] = parts;
         println!(
@@ -167,21 +167,22 @@ fn main() {
         "stages held: f64 {:.1} MiB, f32 {:.1} MiB; pairs of h with |rho| >= 0.925: {:.2} %",
         mib(&exact),
         mib(&single),
-        100.0 * high_rho_share(&exact[0].per_class)
+        100.0 * high_rho_share(&exact[0])
     );
 }
 
 /// The share of pairs i < j of the pre-activations (every class) with |ρᵢⱼ| ≥ 0.925: those the
 /// f32 relu closure leaves to the f64 closed form.
-fn high_rho_share(pre: &[Moments]) -> f64 {
+fn high_rho_share(pre: &Predicted) -> f64 {
     let (mut high, mut all) = (0usize, 0usize);
-    for m in pre {
-        let n = m.dim();
+    for c in 0..pre.classes() {
+        let cov = pre.cov(c);
+        let n = cov.nrows();
         for j in 0..n {
             for i in j + 1..n {
-                let d = (m.cov[(i, i)] * m.cov[(j, j)]).sqrt();
+                let d = (cov[(i, i)] * cov[(j, j)]).sqrt();
                 all += 1;
-                high += usize::from(d > 0.0 && (m.cov[(i, j)] / d).abs() >= 0.925);
+                high += usize::from(d > 0.0 && (cov[(i, j)] / d).abs() >= 0.925);
             }
         }
     }

@@ -159,8 +159,8 @@ fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
     predicted
         .last()
         .filter(|p| p.stage == Stage::Output)
-        .map(|p| p.per_class.as_slice())
-        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))
+        .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?
+        .f64_moments()
 }
 
 /// The theory from one start layer: its accuracy and the predicted confusion matrix whose

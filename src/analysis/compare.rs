@@ -80,7 +80,7 @@ pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
 pub fn comparison_flops(predicted: &[Predicted], rows: &[StageComparison]) -> f64 {
     let widths = predicted
         .iter()
-        .flat_map(|p| p.per_class.iter().map(|m| m.dim()));
+        .flat_map(|p| (0..p.classes()).map(|c| p.mean(c).nrows()));
     widths
         .zip(rows)
         .map(|(n, _)| kl_flops(n) + 5.0 * (n * n) as f64)
@@ -98,16 +98,12 @@ pub fn compare_stages(
 ) -> Result<Vec<StageComparison>> {
     let mut pairs = Vec::new();
     for p in predicted {
-        let emp = empirical.get(p.stage).ok_or_else(|| {
+        let emp = empirical.measured(p.stage).ok_or_else(|| {
             Error::Shape(format!("no empirical statistics for stage {}", p.stage))
         })?;
-        let classes = emp
-            .per_class
-            .iter()
-            .zip(&emp.classes)
-            .take(p.per_class.len());
-        for (k, (meas, &class)) in classes.enumerate() {
-            pairs.push((p, k, class, meas));
+        let classes = emp.classes().iter().take(p.classes());
+        for (k, &class) in classes.enumerate() {
+            pairs.push((p, k, class, emp));
         }
     }
     let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
@@ -117,12 +113,14 @@ pub fn compare_stages(
     };
     pairs
         .into_par_iter()
-        .map(|(p, k, class, meas)| {
-            // An f32 stage's Σ is widened here, one (stage, class) per thread at a time.
-            let widened = p.cov(k);
-            let (stage, prop_mean, prop_cov) = (p.stage, &p.per_class[k].mean, &*widened);
+        .map(|(p, k, class, emp)| {
+            // An f32 stage's Σ (predicted or measured) is widened here, one (stage, class) per
+            // thread at a time: the KL's factorisations need f64 (`stats::narrow`).
+            let (widened, meas_cov) = (p.cov(k), emp.cov(k));
+            let (stage, prop_mean, prop_cov) = (p.stage, p.mean(k), &*widened);
+            let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
             let kl = kl_divergence_with(
-                (meas.mean.as_ref(), meas.cov.as_ref()),
+                (meas_mean.as_ref(), meas_cov.as_ref()),
                 (prop_mean.as_ref(), prop_cov.as_ref()),
                 KL_RIDGE,
                 inner,
@@ -131,9 +129,9 @@ pub fn compare_stages(
                 Ok(k) => (Some(k.value), Some(k.jitter)),
                 Err(_) => (None, None),
             };
-            let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas.cov.as_ref())?;
+            let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
             let (mean_diff, spread) =
-                mean_error_parts(prop_mean.as_ref(), meas.mean.as_ref(), meas.cov.as_ref())?;
+                mean_error_parts(prop_mean.as_ref(), meas_mean.as_ref(), meas_cov.as_ref())?;
             let (layer, kind) = (stage.layer(depth), stage.kind());
             if !(cov_diff.is_finite() && mean_diff.is_finite() && cov_ref.is_finite()) {
                 return Err(Error::Numeric(format!(

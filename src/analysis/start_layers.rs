@@ -89,7 +89,7 @@ pub fn start_layer_outcomes(
 fn first_class_cov(predicted: &[Predicted], stage: Stage) -> Result<Mat<f64>> {
     predicted
         .iter()
-        .find(|p| p.stage == stage && !p.per_class.is_empty())
+        .find(|p| p.stage == stage && p.classes() > 0)
         .map(|p| p.cov(0).into_owned())
         .ok_or_else(|| Error::Shape(format!("no propagated statistics for {stage}")))
 }

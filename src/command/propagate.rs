@@ -12,8 +12,10 @@ use crate::analysis::{class_means, compare_stages, comparison_flops, StageCompar
 use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
-use crate::measure::{layer_stats_timed, propagate_carried, CarryMode, CarryReport, Higher};
-use crate::net::Stage;
+use crate::measure::{
+    layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, Higher,
+};
+use crate::net::{Precision, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::ClosurePair;
 use crate::propagate::PropagateOptions;
@@ -64,7 +66,12 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         loaded,
         trained_on,
     } = model_and_data(config, model, timings)?;
-    let data = a.on.pick(&loaded.split);
+    // The other split is not read: released here.
+    let dataset = match a.on {
+        On::Train => loaded.split.train,
+        On::Test => loaded.split.test,
+    };
+    let (data, n_samples) = (&dataset, dataset.len());
     check_network_fits(
         &net,
         data,
@@ -89,16 +96,25 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         Some(_) => Higher::None,
         None => Higher::for_propagation(a.order, a.from_layer, net.depth()),
     };
-    let stats = layer_stats_timed(&net, data, higher, a.stats_batch, timings)?;
     let start_stage = match a.from_layer {
         0 => Stage::Input,
         l => Stage::Post(l),
     };
+    let settings = config.engine();
+    // An f32 propagation without κ slices holds every measured stage but its start in f32 too
+    // (`stats::narrow`: accumulated in f64, rounded once finished; read widened per class).
+    let mut stats =
+        if settings.precision == Precision::F32 && higher == Higher::None && carried.is_none() {
+            layer_stats_narrow(&net, data, &[start_stage], a.stats_batch, timings)?
+        } else {
+            layer_stats_timed(&net, data, higher, a.stats_batch, timings)?
+        };
     let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
-    let first_pre = (a.from_layer < net.depth())
+    // The measured κ slices of the first pre-activation, where the corrections read them.
+    let first_pre = (higher != Higher::None && a.from_layer < net.depth())
         .then(|| measured(Stage::Pre(a.from_layer + 1)))
         .map(Vec::as_slice);
-    let mut engine = config.engine().engine();
+    let mut engine = settings.engine();
     let options = PropagateOptions {
         method: a.closure,
         corrections: a.order,
@@ -121,6 +137,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
             (predicted, Fallbacks::default(), Some(report))
         }
         None => {
+            // Only the statistics read the samples: released before the propagation.
+            drop(dataset);
             engine.run(
                 &net,
                 a.from_layer,
@@ -133,6 +151,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
             (engine.into_stages(), fallbacks, None)
         }
     };
+    // The start stage is not compared: released before the comparison.
+    stats.stages.retain(|(s, _)| *s != start_stage);
     let layers = timings.time("comparison", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
     })?;
@@ -141,7 +161,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         model: model.to_path_buf(),
         task: loaded.description,
         on: a.on,
-        n_samples: data.len(),
+        n_samples,
         widths: net.widths(),
         activation: net.activation.to_string(),
         from_layer: a.from_layer,

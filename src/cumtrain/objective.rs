@@ -86,7 +86,7 @@ impl CumulantObjective {
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
             let stages = self.forward(net, x, &mut engine)?;
-            total += p * class_loss(output(stages), c);
+            total += p * class_loss(output(stages)?, c);
         }
         Ok(total)
     }
@@ -114,7 +114,7 @@ impl CumulantObjective {
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
             let stages = self.forward(net, x, &mut engine)?;
-            let y = output(stages);
+            let y = output(stages)?;
             total += p * class_loss(y, c);
             let n_out = y.dim();
             let mut adj = Adjoint {
@@ -127,13 +127,13 @@ impl CumulantObjective {
                 let input = if l == 0 {
                     x
                 } else {
-                    &stages[2 * l - 1].per_class[0]
+                    &stages[2 * l - 1].f64_moments()?[0]
                 };
                 let below =
                     affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
                 if let Some(z_adj) = below {
                     let vjp = self.closures[l - 1].vjp()?;
-                    adj = vjp.vjp(&stages[2 * l - 2].per_class[0], input, &z_adj)?;
+                    adj = vjp.vjp(&stages[2 * l - 2].f64_moments()?[0], input, &z_adj)?;
                 }
             }
         }
@@ -164,9 +164,12 @@ impl CumulantObjective {
     }
 }
 
-/// The predicted output moments y of the single class of a run.
-fn output(stages: &[Predicted]) -> &Moments {
-    &stages.last().expect("a run predicts the output").per_class[0]
+/// The predicted output moments y of the single class of a run (an f64 run: `Propagator::new`).
+fn output(stages: &[Predicted]) -> Result<&Moments> {
+    Ok(&stages
+        .last()
+        .expect("a run predicts the output")
+        .f64_moments()?[0])
 }
 
 /// One-hot target t_c.

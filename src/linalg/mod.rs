@@ -7,8 +7,10 @@
 
 mod gemm;
 mod mirror;
+mod precision;
 mod symmetric;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
+pub use precision::{narrow, widen};
 pub use symmetric::fill_symmetric;

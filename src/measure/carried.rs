@@ -286,16 +286,12 @@ pub fn propagate_carried(
         if stages.is_empty() {
             stages = run
                 .iter()
-                .map(|p| {
-                    // The hooked run is f64 (`run_inner`): every class's covariance is in `per_class`.
-                    let mut all = Predicted::new(p.stage);
-                    all.per_class.reserve(classes.len());
-                    all
-                })
+                .map(|p| Predicted::from_classes(p.stage, Vec::with_capacity(classes.len())))
                 .collect();
         }
+        // The hooked run is f64 (`run_inner`): its stages append as they are.
         for (all, one) in stages.iter_mut().zip(run) {
-            all.per_class.extend(one.per_class);
+            all.append(one)?;
         }
         carry_seconds += t.elapsed().as_secs_f64();
         report.push(ClassCarry {

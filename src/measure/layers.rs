@@ -1,7 +1,11 @@
 //! Empirical statistics of every layer of a network, per class, from streamed forward passes
-//! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators.
+//! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators; with
+//! [`layer_stats_narrow`] (`--precision f32`) most stages hold each class's sums only while its
+//! samples stream by, and its finished covariance in f32.
 
-use faer::Mat;
+use std::borrow::Cow;
+
+use faer::{Col, Mat};
 
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
@@ -9,7 +13,7 @@ use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::propagate::closures::Corrections;
-use crate::stats::{EmpiricalMoments, MomentAccumulator};
+use crate::stats::{EmpiricalMoments, MomentAccumulator, NarrowMoments};
 use crate::timing::{flops, Timings};
 
 /// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] / κ₄\[i,i,i,j\] slices (they cost
@@ -49,19 +53,79 @@ impl Higher {
     }
 }
 
-/// Per-class moments of every stage, in the order of [`Stage::all`].
+/// Per-class moments of every stage, in the order of [`Stage::all`]: in `stages` those held in
+/// f64, and (after [`layer_stats_narrow`] only) the others held in f32.
 #[derive(Clone, Debug)]
 pub struct LayerStats {
     pub stages: Vec<(Stage, EmpiricalMoments)>,
+    narrow: Vec<(Stage, NarrowMoments)>,
 }
 
 impl LayerStats {
-    /// The moments of `stage`.
+    /// The moments of `stage` when they are held in f64 (None for an f32 stage: read those
+    /// through [`LayerStats::measured`]).
     pub fn get(&self, stage: Stage) -> Option<&EmpiricalMoments> {
         self.stages
             .iter()
             .find(|(s, _)| *s == stage)
             .map(|(_, m)| m)
+    }
+
+    /// The per-class means and covariances of `stage`, held in f64 or f32.
+    pub fn measured(&self, stage: Stage) -> Option<Measured<'_>> {
+        self.get(stage).map(Measured::Wide).or_else(|| {
+            self.narrow
+                .iter()
+                .find(|(s, _)| *s == stage)
+                .map(|(_, m)| Measured::Narrow(m))
+        })
+    }
+
+    /// Bytes held by the per-class means and covariances of every stage (κ slices, pooled
+    /// moments and capacity not counted).
+    pub fn bytes(&self) -> usize {
+        let wide: usize = self
+            .stages
+            .iter()
+            .flat_map(|(_, m)| &m.per_class)
+            .map(|m| 8 * (m.mean.nrows() + m.cov.nrows() * m.cov.ncols()))
+            .sum();
+        wide + self.narrow.iter().map(|(_, m)| m.bytes()).sum::<usize>()
+    }
+}
+
+/// One stage's measured per-class statistics as a reader sees them.
+#[derive(Clone, Copy, Debug)]
+pub enum Measured<'a> {
+    /// Held in f64.
+    Wide(&'a EmpiricalMoments),
+    /// Held in f32 ([`layer_stats_narrow`]), widened one class at a time.
+    Narrow(&'a NarrowMoments),
+}
+
+impl Measured<'_> {
+    /// The label of each entry.
+    pub fn classes(&self) -> &[usize] {
+        match self {
+            Measured::Wide(m) => &m.classes,
+            Measured::Narrow(m) => &m.classes,
+        }
+    }
+
+    /// Entry `k`'s mean.
+    pub fn mean(&self, k: usize) -> &Col<f64> {
+        match self {
+            Measured::Wide(m) => &m.per_class[k].mean,
+            Measured::Narrow(m) => m.mean(k),
+        }
+    }
+
+    /// Entry `k`'s covariance in f64: lent, or widened from f32 into a new matrix.
+    pub fn cov(&self, k: usize) -> Cow<'_, Mat<f64>> {
+        match self {
+            Measured::Wide(m) => Cow::Borrowed(&m.per_class[k].cov),
+            Measured::Narrow(m) => Cow::Owned(m.cov(k)),
+        }
     }
 }
 
@@ -113,15 +177,79 @@ pub fn layer_stats_timed(
     batch: usize,
     timings: &Timings,
 ) -> Result<LayerStats> {
+    let (stages, mut accs) = accumulators(net, data, higher, batch)?;
+    accumulate(net, data, batch, &stages, &mut accs, timings, |_, _| Ok(()))?;
+    let stages = timings.time("statistics", 0.0, || {
+        stages
+            .into_iter()
+            .zip(accs)
+            .map(|(s, acc)| Ok((s, acc.into_moments()?)))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    Ok(LayerStats {
+        stages,
+        narrow: Vec::new(),
+    })
+}
+
+/// [`layer_stats_timed`] without κ slices for an f32 propagation: the stages in `wide` (the
+/// start of the propagation) are measured as there, in f64; every other stage's class is
+/// finished as soon as its last sample has passed (batches run in class order) and held in f32
+/// ([`NarrowMoments`]), so at most the classes of one batch have f64 sums at a time. The
+/// statistics are those of [`layer_stats_timed`] with each covariance rounded to f32; no pooled
+/// moments are formed for the f32 stages.
+pub fn layer_stats_narrow(
+    net: &Mlp,
+    data: &Dataset,
+    wide: &[Stage],
+    batch: usize,
+    timings: &Timings,
+) -> Result<LayerStats> {
+    let (stages, mut accs) = accumulators(net, data, Higher::None, batch)?;
+    let mut narrow: Vec<NarrowMoments> = vec![NarrowMoments::default(); stages.len()];
+    accumulate(net, data, batch, &stages, &mut accs, timings, |accs, c| {
+        for ((acc, held), stage) in accs.iter_mut().zip(&mut narrow).zip(&stages) {
+            if !wide.contains(stage) {
+                if let Some((n, m)) = acc.take_class(c)? {
+                    held.push(c, n, m);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let (mut kept, mut held) = (Vec::new(), Vec::new());
+    timings.time("statistics", 0.0, || {
+        for ((stage, acc), narrow) in stages.into_iter().zip(accs).zip(narrow) {
+            if wide.contains(&stage) {
+                kept.push((stage, acc.into_moments()?));
+            } else {
+                held.push((stage, narrow));
+            }
+        }
+        Ok::<_, Error>(())
+    })?;
+    Ok(LayerStats {
+        stages: kept,
+        narrow: held,
+    })
+}
+
+/// The stages of `net` ([`Stage::all`]) and an empty accumulator for each, after checking the
+/// inputs and the memory the sums may take.
+fn accumulators(
+    net: &Mlp,
+    data: &Dataset,
+    higher: Higher,
+    batch: usize,
+) -> Result<(Vec<Stage>, Vec<MomentAccumulator>)> {
     check_fits(net, data)?;
     if batch == 0 {
         return Err(Error::config(Field::StatsBatch, "must be at least 1"));
     }
-    let batch = batch.min(data.len()).max(1);
     let stages = Stage::all(net.depth());
     let widths = net.widths();
     check_class_memory(&widths, data.n_classes, higher, MemoryLimit::default())?;
-    let mut accs = stages
+    let accs = stages
         .iter()
         .map(|&stage| {
             let dim = match stage {
@@ -132,11 +260,28 @@ pub fn layer_stats_timed(
             MomentAccumulator::new(dim, data.n_classes, higher.includes(stage))
         })
         .collect::<Result<Vec<_>>>()?;
+    Ok((stages, accs))
+}
+
+/// Pushes `data` through `net` in batches of `batch` samples taken in class order, each
+/// stage's values into its accumulator, and calls `done(accs, c)` right after the batch that
+/// holds class c's last sample (timed with the statistics).
+fn accumulate(
+    net: &Mlp,
+    data: &Dataset,
+    batch: usize,
+    stages: &[Stage],
+    accs: &mut [MomentAccumulator],
+    timings: &Timings,
+    mut done: impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
+) -> Result<()> {
+    let batch = batch.min(data.len()).max(1);
+    let widths = net.widths();
     let mut fp = ForwardPass::new(net, batch);
     let order = class_order(&data.labels);
     let mut xb = Mat::<f64>::zeros(widths[0], batch);
     let mut labels = Vec::with_capacity(batch);
-    for chunk in order.chunks(batch) {
+    for (k, chunk) in order.chunks(batch).enumerate() {
         let len = chunk.len();
         timings.time("forward pass", flops::forward(&widths, len), || {
             for (k, &j) in chunk.iter().enumerate() {
@@ -149,7 +294,7 @@ pub fn layer_stats_timed(
         let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
         let work: f64 = accs.iter().map(|a| push_flops(a, len)).sum();
         timings.time("statistics", work, || {
-            accs.iter_mut().zip(&stages).try_for_each(|(acc, &stage)| {
+            accs.iter_mut().zip(stages).try_for_each(|(acc, &stage)| {
                 let values = match stage {
                     Stage::Input => x,
                     Stage::Pre(l) => fp.pre(l),
@@ -159,15 +304,18 @@ pub fn layer_stats_timed(
                 acc.push(values, labels)
             })
         })?;
+        // Classes whose last sample is in this batch: the next batch starts a later class.
+        let next = order.get((k + 1) * batch).map(|&j| data.labels[j]);
+        let mut finished: Vec<u32> = labels.to_vec();
+        finished.dedup();
+        finished.retain(|&c| Some(c) != next);
+        timings.time("statistics", 0.0, || {
+            finished
+                .iter()
+                .try_for_each(|&c| done(&mut *accs, c as usize))
+        })?;
     }
-    let stages = timings.time("statistics", 0.0, || {
-        stages
-            .into_iter()
-            .zip(accs)
-            .map(|(s, acc)| Ok((s, acc.into_moments()?)))
-            .collect::<Result<Vec<_>>>()
-    })?;
-    Ok(LayerStats { stages })
+    Ok(())
 }
 
 /// The sample indices ordered by class (stable within a class). Batches taken in this order

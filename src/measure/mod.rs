@@ -6,4 +6,6 @@ pub mod layers;
 pub mod tensors;
 
 pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings};
-pub use layers::{layer_stats, layer_stats_timed, Higher, LayerStats};
+pub use layers::{
+    layer_stats, layer_stats_narrow, layer_stats_timed, Higher, LayerStats, Measured,
+};

@@ -57,8 +57,8 @@ pub struct PropagateOptions {
 /// let stages = propagate(&net, 0, &[x], None, opts)?;
 /// // h¹, z¹ and y; y's covariance is W Cov(z¹) Wᵀ, positive on the diagonal.
 /// assert_eq!(stages.len(), 3);
-/// let y = &stages[2].per_class[0];
-/// assert!(y.cov[(0, 0)] > 0.0 && y.cov[(1, 1)] > 0.0);
+/// let y = stages[2].cov(0);
+/// assert!(y[(0, 0)] > 0.0 && y[(1, 1)] > 0.0);
 /// # Ok::<(), corrflow::Error>(())
 /// ```
 pub fn propagate(

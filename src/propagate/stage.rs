@@ -3,12 +3,17 @@
 //! — in f32, at half the bytes. Readers take a class's covariance through [`Predicted::cov`],
 //! which lends an f64 one and widens an f32 one (exactly: every f32 is an f64) into a copy of
 //! its own, so a reader holds at most the classes it is working on in f64 at once.
+//!
+//! The storage is private: outside the engines that write it, a stage is read through
+//! [`Predicted::mean`], [`Predicted::cov`] and (f64 stages only) [`Predicted::f64_moments`], so
+//! no reader can take the empty f64 slot of an f32 stage for its covariance.
 
 use std::borrow::Cow;
 
-use faer::{Mat, MatMut};
-use rayon::prelude::*;
+use faer::Mat;
 
+use crate::error::{Error, Result};
+use crate::linalg::widen;
 use crate::net::Stage;
 use crate::stats::Moments;
 
@@ -17,11 +22,10 @@ use crate::stats::Moments;
 pub struct Predicted {
     pub stage: Stage,
     /// Each class's mean and, in an f64 stage, covariance. In an f32 stage
-    /// ([`Predicted::is_f32`]) the covariances here are 0 × 0 and [`Predicted::cov`] is the
-    /// way to read them.
-    pub per_class: Vec<Moments>,
+    /// ([`Predicted::is_f32`]) the covariances here are 0 × 0: only the engines see this field.
+    pub(in crate::propagate) per_class: Vec<Moments>,
     /// Each class's covariance in f32 in an f32 stage; empty in an f64 stage.
-    pub(crate) single: Vec<Mat<f32>>,
+    pub(in crate::propagate) single: Vec<Mat<f32>>,
 }
 
 impl Predicted {
@@ -32,6 +36,49 @@ impl Predicted {
             per_class: Vec::new(),
             single: Vec::new(),
         }
+    }
+
+    /// An f64 stage of the given per-class moments (classes in order).
+    pub(crate) fn from_classes(stage: Stage, per_class: Vec<Moments>) -> Self {
+        Predicted {
+            stage,
+            per_class,
+            single: Vec::new(),
+        }
+    }
+
+    /// Appends the classes of the f64 stage `more` (same stage) after this f64 stage's.
+    pub(crate) fn append(&mut self, more: Predicted) -> Result<()> {
+        if self.is_f32() || more.is_f32() || self.stage != more.stage {
+            return Err(Error::Shape(format!(
+                "appending the classes of stage {} to stage {}: both must be the same f64 stage",
+                more.stage, self.stage
+            )));
+        }
+        self.per_class.extend(more.per_class);
+        Ok(())
+    }
+
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        self.per_class.len()
+    }
+
+    /// Class `c`'s mean (always f64).
+    pub fn mean(&self, c: usize) -> &faer::Col<f64> {
+        &self.per_class[c].mean
+    }
+
+    /// Every class's moments (mean, covariance and any κ slices) of an f64 stage; an error
+    /// naming the stage for an f32 one, whose covariances only [`Predicted::cov`] gives.
+    pub fn f64_moments(&self) -> Result<&[Moments]> {
+        if self.is_f32() {
+            return Err(Error::Unsupported(format!(
+                "stage {} holds its covariances in f32: read them through Predicted::cov",
+                self.stage
+            )));
+        }
+        Ok(&self.per_class)
     }
 
     /// Whether the covariances of this stage are held in f32.
@@ -61,24 +108,4 @@ impl Predicted {
         let f32s: usize = self.single.iter().map(|s| s.nrows() * s.ncols()).sum();
         8 * f64s + 4 * f32s
     }
-}
-
-/// `out` ← `x` rounded to f32 (`out` has `x`'s shape), columns in parallel.
-pub(crate) fn narrow(x: &Mat<f64>, out: MatMut<'_, f32>) {
-    out.par_col_iter_mut()
-        .zip(x.par_col_iter())
-        .for_each(|(d, s)| d.iter_mut().zip(s.iter()).for_each(|(d, s)| *d = *s as f32));
-}
-
-/// `out` ← `x` widened to f64 (exact; resized), columns in parallel.
-pub(crate) fn widen(x: &Mat<f32>, out: &mut Mat<f64>) {
-    out.resize_with(x.nrows(), x.ncols(), |_, _| 0.0);
-    out.as_mut()
-        .par_col_iter_mut()
-        .zip(x.par_col_iter())
-        .for_each(|(d, s)| {
-            d.iter_mut()
-                .zip(s.iter())
-                .for_each(|(d, s)| *d = f64::from(*s))
-        });
 }

@@ -2,8 +2,10 @@
 
 pub mod gaussian;
 pub mod moments;
+pub mod narrow;
 
 pub use moments::{EmpiricalMoments, MomentAccumulator};
+pub use narrow::NarrowMoments;
 
 use faer::{Col, Mat};
 

@@ -64,6 +64,8 @@ pub struct MomentAccumulator {
     cubed: Mat<f64>,
     /// Column indices of each class in the current batch (reused).
     members: Vec<Vec<usize>>,
+    /// Classes finished early by [`MomentAccumulator::take_class`]: no more samples accepted.
+    taken: Vec<bool>,
 }
 
 /// Power sums of one class about its shift K.
@@ -72,7 +74,8 @@ struct ClassSums {
     n: u64,
     shift: Col<f64>,
     s1: Col<f64>,
-    /// Lower triangle of Σ d dᵀ.
+    /// Lower triangle of Σ d dᵀ (0 × 0 until the class's first sample: a class's d × d sum is
+    /// allocated only when it is needed).
     s2: Mat<f64>,
     /// Σ (d∘d) dᵀ (full; 0 × 0 unless higher orders are accumulated).
     s3: Mat<f64>,
@@ -126,7 +129,7 @@ impl MomentAccumulator {
                 n: 0,
                 shift: Col::zeros(dim),
                 s1: Col::zeros(dim),
-                s2: Mat::zeros(dim, dim),
+                s2: Mat::new(),
                 s3: Mat::zeros(hd, hd),
                 s4: Mat::zeros(hd, hd),
                 s31: Mat::zeros(hd, hd),
@@ -140,6 +143,7 @@ impl MomentAccumulator {
             squared: Mat::zeros(if higher { dim } else { 0 }, 0),
             cubed: Mat::zeros(if higher { dim } else { 0 }, 0),
             members: vec![Vec::new(); n_classes],
+            taken: vec![false; n_classes],
         })
     }
 
@@ -190,6 +194,7 @@ impl MomentAccumulator {
             let sums = &mut self.classes[c];
             if sums.n == 0 {
                 set_shift(&mut sums.shift, x, cols);
+                sums.s2 = Mat::zeros(self.dim, self.dim);
             }
             let b = cols.len();
             let mut d = self.shifted.subcols_mut(0, b);
@@ -245,6 +250,47 @@ impl MomentAccumulator {
         finish_sums(self.classes, self.higher)
     }
 
+    /// Finishes class `c` now that its samples are complete, and releases its sums: its mean
+    /// and covariance (the same conversion as [`finish`](Self::finish)) with its sample count,
+    /// or None when it has no samples. Only without κ slices. Afterwards the class takes no
+    /// more samples, and [`finish`](Self::finish) no longer reports it.
+    pub fn take_class(&mut self, c: usize) -> Result<Option<(u64, Moments)>> {
+        if self.higher {
+            return Err(Error::Unsupported(
+                "finishing one class early is only for mean and covariance, not κ slices".into(),
+            ));
+        }
+        let sums = self.classes.get_mut(c).ok_or_else(|| {
+            Error::Shape(format!(
+                "class {c} is out of range for {} classes",
+                self.taken.len()
+            ))
+        })?;
+        let n = sums.n;
+        if n == 1 {
+            return Err(Error::Numeric(format!(
+                "class {c} has 1 sample; at least 2 are needed for its covariance"
+            )));
+        }
+        self.taken[c] = true;
+        let empty = ClassSums {
+            n: 0,
+            shift: Col::zeros(0),
+            s1: Col::zeros(0),
+            s2: Mat::new(),
+            s3: Mat::new(),
+            s4: Mat::new(),
+            s31: Mat::new(),
+        };
+        let sums = std::mem::replace(sums, empty);
+        if n == 0 {
+            return Ok(None);
+        }
+        let m = sums.central(false).into_moments();
+        check_finite(&m, &format!("class {c}"))?;
+        Ok(Some((n, m)))
+    }
+
     fn validate(&self, x: MatRef<'_, f64>, labels: &[u32]) -> Result<()> {
         if x.nrows() != self.dim {
             return Err(Error::Shape(format!(
@@ -264,6 +310,15 @@ impl MomentAccumulator {
         if let Some((j, &l)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= nc) {
             return Err(Error::Shape(format!(
                 "label {l} of batch column {j} is out of range for {nc} classes"
+            )));
+        }
+        if let Some((j, &l)) = labels
+            .iter()
+            .enumerate()
+            .find(|(_, &l)| self.taken[l as usize])
+        {
+            return Err(Error::Shape(format!(
+                "label {l} of batch column {j}: that class was already finished (take_class)"
             )));
         }
         for j in 0..x.ncols() {

@@ -97,7 +97,7 @@ fn confusion_and_budget_match_independent_computations() {
             corrections: Corrections::None,
         };
         let predicted = propagate(&net, l, start, None, prop_opts).unwrap();
-        let out = &predicted.last().unwrap().per_class;
+        let out = &predicted.last().unwrap().f64_moments().unwrap();
         let (mut cov, mut kl) = (0.0, 0.0);
         for (p, m) in out.iter().zip(&measured_out.per_class) {
             cov += relative_frobenius(p.cov.as_ref(), m.cov.as_ref()).unwrap() / 3.0;

@@ -178,7 +178,7 @@ fn carry_from_measured_first_pre_equals_carry_from_the_start_layer() {
         assert_eq!(fa, fb, "order {order}");
         assert_eq!(a.len(), b.len());
         for (p, q) in a.iter().zip(&b) {
-            let (p, q) = (&p.per_class[0], &q.per_class[0]);
+            let (p, q) = (&p.f64_moments().unwrap()[0], &q.f64_moments().unwrap()[0]);
             let scale = p.cov.norm_max().max(1e-300);
             let dev = (&p.cov - &q.cov).norm_max() / scale;
             assert!(dev < 1e-10, "order {order}: covariance deviation {dev:e}");
@@ -256,7 +256,7 @@ fn subset_with_every_unit_is_the_full_carry() {
             want.iter()
                 .zip(got)
                 .map(|(p, q)| {
-                    let (p, q) = (&p.per_class[0], &q.per_class[0]);
+                    let (p, q) = (&p.f64_moments().unwrap()[0], &q.f64_moments().unwrap()[0]);
                     (&p.cov - &q.cov).norm_max() / p.cov.norm_max()
                         + (&p.mean - &q.mean).norm_max() / p.mean.norm_max().max(1e-300)
                 })

@@ -307,14 +307,14 @@ fn quadratic_depth_two_is_exact_at_order_four() {
     let (stages, carry) = theory(&net, &a, false, 4);
     let carry = carry.unwrap();
     assert!(carry.fallback().is_none(), "{:?}", carry.fallback());
-    let y = &stages.last().unwrap().per_class[0];
+    let y = &stages.last().unwrap().f64_moments().unwrap()[0];
     let z4 = worst_z(y, &mc);
     assert!(
         z4 < 5.0,
         "order 4 is {z4:.1} standard errors from Monte Carlo"
     );
     let (gauss, _) = theory(&net, &a, false, 2);
-    let z2 = worst_z(&gauss.last().unwrap().per_class[0], &mc);
+    let z2 = worst_z(&gauss.last().unwrap().f64_moments().unwrap()[0], &mc);
     assert!(
         z2 > 10.0,
         "the Gaussian closure should be off here, is {z2:.1} SE"
@@ -335,7 +335,7 @@ fn relu_depth_three_improves_on_gaussian() {
     let mc = monte_carlo(&net, &a, true, 10, 200_000);
     let (gauss, _) = theory(&net, &a, true, 2);
     let err = |stages: &[Predicted]| {
-        let y = &stages.last().unwrap().per_class[0];
+        let y = &stages.last().unwrap().f64_moments().unwrap()[0];
         let n = y.dim();
         let mut e = 0.0;
         let mut s = 0.0;
@@ -362,7 +362,7 @@ fn relu_depth_three_improves_on_gaussian() {
         let carry = carry.unwrap();
         assert!(carry.fallback().is_none(), "{:?}", carry.fallback());
         for l in [2, 3] {
-            let h = &stages[2 * (l - 1)].per_class[0];
+            let h = &stages[2 * (l - 1)].f64_moments().unwrap()[0];
             if order == 4 {
                 let got = h.k4_iijj.as_ref().unwrap();
                 let want = mc.batches[0].1[l - 1].k4_iijj.as_ref().unwrap();
@@ -380,7 +380,7 @@ fn relu_depth_three_improves_on_gaussian() {
             );
         }
         for l in [2, 3] {
-            let h = &stages[2 * (l - 1)].per_class[0];
+            let h = &stages[2 * (l - 1)].f64_moments().unwrap()[0];
             let got = h.k3_iij.as_ref().unwrap();
             let mut diff = 0.0;
             let mut size = 0.0;

@@ -188,7 +188,10 @@ fn breakdown_drops_one_layer_and_resumes() {
     let layers: Vec<usize> = carry.fallbacks().iter().map(|f| f.layer).collect();
     assert_eq!(layers[0], 2, "{:?}", carry.fallbacks());
     // Stages: h¹ z¹ h² z² h³ z³ y.
-    let (h2, z2) = (&stages[2].per_class[0], &stages[3].per_class[0]);
+    let (h2, z2) = (
+        &stages[2].f64_moments().unwrap()[0],
+        &stages[3].f64_moments().unwrap()[0],
+    );
     let relu = ClosurePair::new(Activation::Relu, ClosureMethod::Auto).unwrap();
     let want = relu.closure.apply(h2, Corrections::None).unwrap();
     assert!((&z2.cov - &want.cov).norm_max() < 1e-14 * want.cov.norm_max());

@@ -38,6 +38,7 @@ mod stats_affine;
 mod stats_affine_factored;
 mod stats_gaussian;
 mod stats_moments;
+mod stats_narrow;
 mod sweep_cli;
 mod sweep_resume;
 mod sweep_shard;

@@ -80,7 +80,7 @@ fn linear_network_propagation_equals_measurement_at_every_depth() {
     assert_eq!(from_data.len(), 2 * 3 + 1);
     for p in &from_data {
         let emp = stats.get(p.stage).unwrap();
-        for (prop, meas) in p.per_class.iter().zip(&emp.per_class) {
+        for (prop, meas) in p.f64_moments().unwrap().iter().zip(&emp.per_class) {
             let err = relative_frobenius(prop.cov.as_ref(), meas.cov.as_ref()).unwrap();
             assert!(err < 1e-12, "{}: {err}", p.stage);
             let dm = (&prop.mean - &meas.mean).norm_l2();
@@ -97,7 +97,7 @@ fn linear_network_propagation_equals_measurement_at_every_depth() {
     let n = 50_000.0;
     for p in &from_truth {
         let emp = stats.get(p.stage).unwrap();
-        for (prop, meas) in p.per_class.iter().zip(&emp.per_class) {
+        for (prop, meas) in p.f64_moments().unwrap().iter().zip(&emp.per_class) {
             let s = &prop.cov;
             for i in 0..s.nrows() {
                 let se_mean = (s[(i, i)] / n).sqrt();
@@ -130,7 +130,7 @@ fn quadratic_layer_one_is_exact_on_gaussian_input() {
         .find(|p| p.stage == Stage::Post(1))
         .unwrap();
     // Measured moments of z¹ and the standard error of each entry, from the samples themselves.
-    for (c, prop) in z1.per_class.iter().enumerate() {
+    for (c, prop) in z1.f64_moments().unwrap().iter().enumerate() {
         let cols: Vec<usize> = (0..data.len())
             .filter(|&k| data.labels[k] as usize == c)
             .collect();
@@ -234,12 +234,18 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
     let gauss = propagate(&net, 0, start, None, GAUSSIAN).unwrap();
     for (c, measured) in measured.iter().enumerate() {
         // Exact identity on the empirical measure: only rounding remains.
-        let err_k =
-            relative_frobenius(with_k[1].per_class[c].cov.as_ref(), measured.cov.as_ref()).unwrap();
+        let err_k = relative_frobenius(
+            with_k[1].f64_moments().unwrap()[c].cov.as_ref(),
+            measured.cov.as_ref(),
+        )
+        .unwrap();
         assert!(err_k < 1e-10, "class {c}: corrected error {err_k}");
         // The Gaussian closure misses κ terms of order one; sampling error is ~1/√n ≈ 0.002.
-        let err_g =
-            relative_frobenius(gauss[1].per_class[c].cov.as_ref(), measured.cov.as_ref()).unwrap();
+        let err_g = relative_frobenius(
+            gauss[1].f64_moments().unwrap()[c].cov.as_ref(),
+            measured.cov.as_ref(),
+        )
+        .unwrap();
         assert!(err_g > 0.05, "class {c}: Gaussian-only error only {err_g}");
     }
     // Every closure takes the corrections; without the measured slices it says what is missing.

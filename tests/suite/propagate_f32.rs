@@ -55,9 +55,12 @@ fn worst_error(f64s: &[Predicted], f32s: &[Predicted]) -> f64 {
     let mut worst = 0.0f64;
     for (a, b) in f64s.iter().zip(f32s) {
         assert_eq!(a.stage, b.stage);
-        for (c, (x, y)) in a.per_class.iter().zip(&b.per_class).enumerate() {
-            let cov = relative_frobenius(b.cov(c).as_ref().as_ref(), x.cov.as_ref()).unwrap();
-            let mean = (&y.mean - &x.mean).norm_l2() / x.mean.norm_l2().max(f64::MIN_POSITIVE);
+        assert_eq!(a.classes(), b.classes());
+        for c in 0..a.classes() {
+            let cov = relative_frobenius(b.cov(c).as_ref().as_ref(), a.cov(c).as_ref().as_ref());
+            let (x, y) = (a.mean(c), b.mean(c));
+            let mean = (y - x).norm_l2() / x.norm_l2().max(f64::MIN_POSITIVE);
+            let cov = cov.unwrap();
             worst = worst.max(cov).max(mean);
         }
     }
@@ -66,13 +69,16 @@ fn worst_error(f64s: &[Predicted], f32s: &[Predicted]) -> f64 {
 
 /// The storage of an f32 propagation: every hidden stage's Σ held in f32 only, at half the
 /// bytes of f64's (the means, N per class, stay f64), and the output y in f64 for its readers.
+/// An f32 stage refuses to lend f64 moments (whose covariance slot is empty there).
 fn assert_storage(f64s: &[Predicted], f32s: &[Predicted]) {
     let (last, hidden) = f32s.split_last().unwrap();
-    assert!(!last.is_f32() && last.per_class.iter().all(|m| m.cov.nrows() == m.dim()));
+    let y = last.f64_moments().unwrap();
+    assert!(!last.is_f32() && y.iter().all(|m| m.cov.nrows() == m.dim()));
     for (a, b) in f64s.iter().zip(hidden) {
         assert!(!a.is_f32() && b.is_f32(), "{}", b.stage);
-        assert!(b.per_class.iter().all(|m| m.cov.nrows() == 0));
-        let means: usize = a.per_class.iter().map(|m| 8 * m.dim()).sum();
+        assert!(b.f64_moments().is_err(), "{}", b.stage);
+        assert!((0..b.classes()).all(|c| b.cov(c).nrows() == b.mean(c).nrows()));
+        let means: usize = (0..a.classes()).map(|c| 8 * a.mean(c).nrows()).sum();
         assert_eq!(2 * (b.bytes() - means), a.bytes() - means, "{}", b.stage);
     }
 }
@@ -212,7 +218,8 @@ fn an_f32_engine_reused_in_f64_keeps_no_f32_stage() {
     let (exact, _) = both(&net, 0, &start);
     for (a, b) in exact.iter().zip(stages) {
         assert!(!b.is_f32(), "{}", b.stage);
-        for (x, y) in a.per_class.iter().zip(&b.per_class) {
+        let (x, y) = (a.f64_moments().unwrap(), b.f64_moments().unwrap());
+        for (x, y) in x.iter().zip(y) {
             assert_eq!(x.cov, y.cov, "{}", b.stage);
         }
     }

@@ -86,7 +86,8 @@ fn propagate(
     let y = stages
         .last()
         .ok_or("the engine returned no output stage")?
-        .per_class[0]
+        .f64_moments()
+        .map_err(err)?[0]
         .clone();
     Ok((y, carry))
 }

@@ -8,10 +8,10 @@ use faer::Mat;
 
 use super::closure::{apply_f32, has_f32_lanes};
 use crate::error::Result;
+use crate::linalg::{narrow, widen};
 use crate::net::Mlp;
 use crate::propagate::affine::{affine_mean, Stacked};
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
-use crate::propagate::stage::{narrow, widen};
 use crate::propagate::Predicted;
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};

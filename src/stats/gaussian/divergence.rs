@@ -65,13 +65,15 @@ pub fn kl_divergence_with(
 ) -> Result<KlDivergence> {
     check_pair("kl_divergence", p, q)?;
     let n = p.0.nrows();
-    let f = factor_group(&[p.1, q.1], &["p", "q"], ridge, par)?;
-    let (lp, lq) = (&f.l[0], &f.l[1]);
-    let mut x = lp.clone();
+    let mut f = factor_group(&[p.1, q.1], &["p", "q"], ridge, par)?;
+    let log_det_p = log_det(&f.l[0]);
+    // L_p is solved in place: no third n × n matrix.
+    let mut x = std::mem::replace(&mut f.l[0], Mat::new());
+    let lq = &f.l[1];
     solve_lower_triangular_rhs(lq.as_ref(), x.as_mut(), par);
     let trace = frobenius_sq(x.as_ref());
-    let maha = mahalanobis_sq(lq, p.0, q.0);
-    let value = 0.5 * (trace + maha - n as f64 + log_det(lq) - log_det(lp));
+    let maha = mahalanobis_sq_with(lq, p.0, q.0, par);
+    let value = 0.5 * (trace + maha - n as f64 + log_det(lq) - log_det_p);
     Ok(KlDivergence {
         value,
         jitter: f.jitter,
@@ -133,8 +135,14 @@ pub fn bhattacharyya(
 
 /// ‖L⁻¹(b − a)‖².
 pub(super) fn mahalanobis_sq(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64>) -> f64 {
+    mahalanobis_sq_with(l, a, b, Par::rayon(0))
+}
+
+/// [`mahalanobis_sq`] with the solve's parallelism `par` (`Par::Seq` where the caller already
+/// runs one pair per thread).
+fn mahalanobis_sq_with(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64>, par: Par) -> f64 {
     let mut y = Col::from_fn(a.nrows(), |i| b[i] - a[i]);
-    solve_lower_triangular_in_place(l.as_ref(), y.as_mat_mut(), Par::rayon(0));
+    solve_lower_triangular_in_place(l.as_ref(), y.as_mat_mut(), par);
     y.iter().map(|v| v * v).sum()
 }
 

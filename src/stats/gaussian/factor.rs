@@ -66,6 +66,8 @@ pub(super) fn factor_group(
             });
         }
     }
+    // The plain factors are released before the ridged ones are formed.
+    drop(plain);
     if lambda <= 0.0 {
         let bad = names[first_failed.unwrap_or(0)];
         return Err(unridged(&format!("covariance {bad}"), ridge, mean_var));
