@@ -36,7 +36,7 @@
 //! the Gaussian closure's variance and covariances, and its corrected mean
 //! ([`Carry::gaussian_units`] counts them).
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
@@ -133,6 +133,9 @@ pub struct Carry {
     paired: Vec<Paired>,
     /// …and of the mapped pre-activation (both empty at order 4).
     paired_pre: Vec<Paired>,
+    /// Per class, the Δm and ΔC the last [`Carry::leave`] added to z (None where it added
+    /// none): undone by [`Carry::enter`] when they make a variance of the next h negative.
+    last: Vec<Option<Increments>>,
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -177,6 +180,15 @@ pub(super) fn variance_increment(inc: &Increments, gauss: &Moments) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Subtracts W·Δm from h's mean and W·ΔC·Wᵀ from its covariance: h = W z + b of a z whose
+/// moments had `inc` added becomes the map of z without them.
+fn unmap_increments(h: &mut Moments, w: MatRef<'_, f64>, inc: &Increments) {
+    h.cov -= w * inc.cov.as_ref() * w.transpose();
+    for i in 0..h.dim() {
+        h.mean[i] -= (0..w.ncols()).map(|a| w[(i, a)] * inc.mean[a]).sum::<f64>();
+    }
+}
+
 /// The κ₄ the rule reads for class `c` at a mapped stage: the full tensor (order 4) or the
 /// paired one (order 3).
 fn k4_view<'a>(paired: &'a [Paired], c: usize, t: &'a Tensors) -> Option<&'a dyn Kappa4> {
@@ -219,6 +231,7 @@ impl Carry {
             limits: (f64::INFINITY, f64::INFINITY),
             gaussian_units: Vec::new(),
             first_measured: false,
+            last: Vec::new(),
         })
     }
 
@@ -373,6 +386,7 @@ impl Carry {
             }
         } else {
             self.map(layer, pre, timings)?;
+            self.undo_negative(l, layer, pre);
         }
         let mut check = LayerCheck {
             layer: l,
@@ -496,6 +510,7 @@ impl Carry {
             });
             updates.push((inc, next, paired));
         }
+        self.last.clear();
         for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
@@ -507,6 +522,7 @@ impl Carry {
                 self.paired[c] = p;
             }
             self.current.push(next);
+            self.last.push(Some(inc));
         }
         Ok(())
     }
@@ -563,6 +579,31 @@ impl Carry {
         Ok(())
     }
 
+    /// Breakdown seen one layer late: where a unit of h^l (`pre`, just mapped) has a negative
+    /// variance, the carried orders' correction of z^{l−1} (Δm, ΔC) is undone in h^l, i.e.
+    /// h^l's mean and covariance become W(m + Δm − Δm), W(C + ΔC − ΔC)Wᵀ: those of z^{l−1}'s
+    /// Gaussian closure mapped; h^l's carried tensors are dropped as well (the layer falls
+    /// back, listed at l − 1).
+    fn undo_negative(&mut self, l: usize, layer: &Layer, pre: &mut [Moments]) {
+        for (c, h) in pre.iter_mut().enumerate() {
+            if (0..h.dim()).all(|a| h.cov[(a, a)] >= 0.0) {
+                continue;
+            }
+            let Some(Some(inc)) = self.last.get(c) else {
+                continue;
+            };
+            unmap_increments(h, layer.w.as_ref(), inc);
+            self.fallbacks.push(Fallback {
+                layer: l - 1,
+                reason: format!(
+                    "class {c}: h{l} had a negative variance: z{}'s carried correction undone",
+                    l - 1
+                ),
+            });
+            self.drop_class(c, h);
+        }
+    }
+
     /// Drops class `c`'s carried tensors of the mapped stage (h taken as Gaussian) and the
     /// slices attached to its moments `h`.
     fn drop_class(&mut self, c: usize, h: &mut Moments) {
@@ -615,6 +656,28 @@ mod tests {
         assert_eq!(inc.cov[(0, 0)], 0.5);
         assert_eq!(inc.cov[(2, 2)], -3.0);
         assert_eq!(inc.cov[(0, 2)], 0.05);
+    }
+
+    #[test]
+    fn unmapping_the_increments_gives_the_map_of_the_gaussian_moments() {
+        let w = Mat::from_fn(2, 3, |i, a| 0.3 * (i as f64) - 0.2 * (a as f64) + 0.5);
+        let (m, c) = (
+            Col::from_fn(3, |a| a as f64 - 0.5),
+            Mat::from_fn(3, 3, |i, j| if i == j { 2.0 } else { 0.3 }),
+        );
+        let inc = Increments {
+            mean: vec![0.1, -0.2, 0.05],
+            cov: Mat::from_fn(3, 3, |i, j| {
+                0.01 * (i + j) as f64 - 0.4 * f64::from(u8::from(i == j))
+            }),
+        };
+        let mapped = |m: &Col<f64>, c: &Mat<f64>| Moments::gaussian(&w * m, &w * c * w.transpose());
+        let corrected_m = Col::from_fn(3, |a| m[a] + inc.mean[a]);
+        let mut h = mapped(&corrected_m, &(&c + &inc.cov));
+        unmap_increments(&mut h, w.as_ref(), &inc);
+        let want = mapped(&m, &c);
+        assert!((&h.cov - &want.cov).norm_max() < 1e-14);
+        assert!((&h.mean - &want.mean).norm_max() < 1e-14);
     }
 
     #[test]
