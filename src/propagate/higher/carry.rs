@@ -102,9 +102,9 @@ pub struct Fallback {
 }
 
 /// The breakdown statistics of one hidden layer, the largest over units and classes: h's
-/// standardised skewness |κ₃\[aaa\]|/σ³ and |excess kurtosis| |κ₄\[aaaa\]|/σ⁴, and z's variance
-/// increment against the Gaussian variance ([`variance_increment`]; 0 until the layer is left,
-/// and where a fallback came before the rule ran).
+/// standardised skewness |κ₃\[aaa\]|/σ³ and |excess kurtosis| |κ₄\[aaaa\]|/σ⁴, and z's
+/// variance increment against the Gaussian variance (max |ΔC_aa|/C_aa,
+/// [`MAX_VARIANCE_INCREMENT`]; 0 until the layer is left).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerCheck {
     pub layer: usize,
