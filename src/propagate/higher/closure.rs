@@ -83,6 +83,7 @@ pub struct Input<'a> {
 }
 
 /// Δm and ΔC of one class (to be added to the Gaussian closure's mean and covariance).
+#[derive(Clone, Debug)]
 pub struct Increments {
     pub mean: Vec<f64>,
     pub cov: Mat<f64>,
