@@ -4,9 +4,12 @@
 use super::fourier_coef;
 use super::gauss_hermite;
 use super::input::Isa;
-use super::quadrature::{for_each_unit_node, half_range, moments_wide};
+use super::phi_lanes;
+use super::quadrature::{for_each_unit_node, half_range};
+use super::wide_moments::moments_wide;
 use crate::net::Activation;
 use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 
 use crate::simd::load;
 
@@ -81,7 +84,8 @@ impl HermiteCoefficients {
     /// Computes c₁..c_K with the normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1),
     /// hₙ = Heₙ/√n!, run on SIMD lanes over the nodes of a rule (`CoefficientLanes`), φ
     /// evaluated once per node; mean Σ w φ and variance Σ w (φ − m)² over the same nodes.
-    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes (`Rule::for_unit`;
+    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes, φ on SIMD lanes
+    /// (`phi_lanes::eval_at`) (`Rule::for_unit`;
     /// exact for f·hₙ of degree ≤ 2M − 1: its error is the part of φ(μ + s z)'s series beyond
     /// order 2M − 1 − n, measured ≤ 10⁻¹³·(|m| + √Var) against the composite rule,
     /// `narrow_rule_matches_the_composite_rule`); the others the composite Gauss–Legendre
@@ -91,10 +95,61 @@ impl HermiteCoefficients {
     /// `quadrature::moments_1d`, widened to 12), the coefficients over |z| ≤ 12 only. The
     /// z-space rules give c₁..c_min(K, 96) (`Z_RULE_ORDER`) and zeros beyond. Wide units
     /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
-    /// `quadrature::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
+    /// `wide_moments::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
     /// a node count that does not grow with s. A deterministic unit (s = 0) has c = 0.
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
+    }
+
+    /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; the wide units (Fourier
+    /// rule) share one matrix product for their c₂..c_K (`fourier_coef::fill`).
+    pub fn for_units(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let rules: Vec<Rule> = mu
+            .iter()
+            .zip(s)
+            .map(|(&m, &sd)| Rule::for_unit(act, m, sd))
+            .collect();
+        let wide: Vec<usize> = (0..mu.len())
+            .filter(|&i| rules[i] == Rule::Fourier && s[i] > 0.0 && s[i].is_finite())
+            .collect();
+        let pick = |v: &[f64]| wide.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let mut filled = Self::fourier(act, &pick(mu), &pick(s), order).into_iter();
+        let mut next_wide = wide.iter().peekable();
+        let mut out: Vec<Option<Self>> = (0..mu.len())
+            .map(|i| {
+                (next_wide.next_if_eq(&&i).is_some())
+                    .then(|| filled.next())
+                    .flatten()
+            })
+            .collect();
+        out.par_iter_mut().enumerate().for_each(|(i, c)| {
+            if c.is_none() {
+                *c = Some(Self::with_rule(act, mu[i], s[i], order, rules[i]));
+            }
+        });
+        out.into_iter().flatten().collect()
+    }
+
+    /// Wide units (s > 1): mean, variance and c₁ by `moments_wide`, c₂..c_K of all of them by
+    /// one `fourier_coef::fill`.
+    fn fourier(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let mut out: Vec<Self> = mu
+            .par_iter()
+            .zip(s)
+            .map(|(&m, &sd)| {
+                let (mean, var, c1) = moments_wide(act, m, sd);
+                let mut c = vec![0.0; order];
+                if let Some(first) = c.first_mut() {
+                    *first = c1;
+                }
+                HermiteCoefficients { mean, var, c }
+            })
+            .collect();
+        if order > 1 {
+            let mut tails: Vec<&mut [f64]> = out.iter_mut().map(|u| &mut u.c[1..]).collect();
+            fourier_coef::fill(act, mu, s, &mut tails);
+        }
+        out
     }
 
     /// [`Self::new`] with the rule chosen by the caller.
@@ -107,19 +162,14 @@ impl HermiteCoefficients {
             };
         }
         if rule == Rule::Fourier {
-            let (mean, var, c1) = moments_wide(act, mu, s);
-            let mut c = vec![0.0; order];
-            if let Some(first) = c.first_mut() {
-                *first = c1;
-                fourier_coef::fill(act, mu, s, &mut c[1..]);
-            }
-            return HermiteCoefficients { mean, var, c };
+            return Self::fourier(act, &[mu], &[s], order).remove(0);
         }
         let mut nodes = Vec::new();
         let narrow = rule != Rule::Composite;
         if narrow {
             let (z, w) = gauss_hermite::rule(rule == Rule::Hermite256);
-            nodes.extend(z.iter().zip(w).map(|(&z, &w)| (z, w, act.eval(mu + s * z))));
+            let f = phi_lanes::eval_at(act, mu, s, z);
+            nodes.extend(z.iter().zip(w).zip(f).map(|((&z, &w), f)| (z, w, f)));
         } else {
             let range = COEFF_RANGE.max(half_range(mu / s));
             for_each_unit_node(act, mu, s, range, |z, w| {
