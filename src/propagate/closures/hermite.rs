@@ -181,10 +181,11 @@ impl HermiteClosure {
             }
         }
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
-        // are one contiguous stretch.
-        let mut lanes = vec![0.0; k * n.div_ceil(BLOCK) * BLOCK];
+        // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
+        let terms = k.next_multiple_of(4);
+        let mut lanes = vec![0.0; terms * n.div_ceil(BLOCK) * BLOCK];
         for (j, cj) in coef.iter().enumerate() {
-            let base = (j / BLOCK) * k * BLOCK + j % BLOCK;
+            let base = (j / BLOCK) * terms * BLOCK + j % BLOCK;
             for (o, c) in cj.c.iter().enumerate() {
                 lanes[base + o * BLOCK] = *c;
             }
@@ -208,6 +209,8 @@ impl HermiteClosure {
             } else {
                 Vec::new()
             };
+            let mut ci = coef[i].c[..len].to_vec();
+            ci.resize(len.next_multiple_of(4), 0.0);
             Isa::Dispatch.run(
                 arch,
                 SeriesLanes {
@@ -215,10 +218,10 @@ impl HermiteClosure {
                     sig,
                     inv_s: &inv_s[..=i],
                     inv_si: inv_s[i],
-                    ci: &coef[i].c[..len],
+                    ci: &ci,
                     limits: &limits,
                     lanes: &lanes,
-                    terms: k,
+                    terms,
                 },
             );
             let mut check = |j: usize| {
@@ -381,10 +384,11 @@ struct SeriesLanes<'a> {
     sig: &'a [f64],
     inv_s: &'a [f64],
     inv_si: f64,
+    /// cₒ(i), padded with zeros to a multiple of 4 (≤ `terms`).
     ci: &'a [f64],
     /// Empty (every vector takes `ci.len()` terms) or [`vector_limits`] of the column.
     limits: &'a [f64],
-    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`.
+    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`, `terms` a multiple of 4.
     lanes: &'a [f64],
     terms: usize,
 }
@@ -404,17 +408,15 @@ impl WithSimd for SeriesLanes<'_> {
             let inv_sj = load(simd, &self.inv_s[j..end]);
             let rho = simd.mul_f64s(simd.mul_f64s(sig, inv_si), inv_sj);
             let rho = simd.min_f64s(simd.max_f64s(rho, lo), hi);
-            // Four Horner chains in ρ⁴ (orders o ≡ 0, 1, 2, 3 mod 4; missing top orders are 0),
+            // Four Horner chains in ρ⁴ (orders o ≡ 0, 1, 2, 3 mod 4; the padded top orders are 0),
             // so the FMA latency does not serialise the K terms.
             let rho2 = simd.mul_f64s(rho, rho);
             let rho4 = simd.mul_f64s(rho2, rho2);
-            let term = |o: usize| match self.ci.get(o) {
-                Some(&c) => {
-                    let base = (j / BLOCK) * self.terms * BLOCK + o * BLOCK + j % BLOCK;
-                    let cj = load(simd, &self.lanes[base..base + end - j]);
-                    simd.mul_f64s(simd.splat_f64s(c), cj)
-                }
-                None => simd.splat_f64s(0.0),
+            let block = &self.lanes[(j / BLOCK) * self.terms * BLOCK + j % BLOCK..];
+            let width = end - j;
+            let term = |o: usize| {
+                let cj = load(simd, &block[o * BLOCK..o * BLOCK + width]);
+                simd.mul_f64s(simd.splat_f64s(self.ci[o]), cj)
             };
             let mut acc = [simd.splat_f64s(0.0); 4];
             let len = if self.limits.is_empty() {
@@ -424,7 +426,7 @@ impl WithSimd for SeriesLanes<'_> {
                 let t = self.limits.partition_point(|&l| l < top);
                 ((t + 1) * LIMIT_STEP).min(self.ci.len())
             };
-            for t in (0..len.div_ceil(4)).rev() {
+            for t in (0..len / 4).rev() {
                 for (k, a) in acc.iter_mut().enumerate() {
                     *a = simd.mul_add_e_f64s(*a, rho4, term(4 * t + k));
                 }
