@@ -105,7 +105,7 @@ impl HermiteCoefficients {
 
     /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; the units of each shared
     /// rule take their coefficients from one matrix product: the wide units (Fourier rule) by
-    /// `fourier_coef::fill`, the narrow ones by [`Self::narrow`].
+    /// `fourier_coef::fill`, the narrow ones by `narrow` (one product per Gauss–Hermite rule).
     pub fn for_units(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
         let rules: Vec<Rule> = mu
             .iter()
