@@ -20,16 +20,20 @@
 //!
 //! The rule's nodes are symmetric and φ̂(−k) is the conjugate of φ̂(k), so with G = φ̂ e^{iau}
 //! over the positive nodes only: cₙ = (2/(√(2π) s)) Σ_{u>0} w pₙ(u) · {(−1)^{n/2} Re G, n
-//! even; (−1)^{(n+1)/2} Im G, n odd}, pₙ = uⁿ/√n! by pₙ = pₙ₋₁·u/√n.
+//! even; (−1)^{(n+1)/2} Im G, n odd}, pₙ = uⁿ/√n! by pₙ = pₙ₋₁·u/√n. Only G depends on the
+//! unit: the coefficients of many units are one matrix product ([`fill`]).
 
 use std::f64::consts::PI;
 
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 
 use super::gauss_hermite;
 use super::input::Isa;
 use crate::net::Activation;
-use crate::simd::load;
+use crate::simd::{exp, load, sin_cos, sinh_cosh, store};
 
 /// Whether φ has a Fourier transform here (the six transcendental smooth activations).
 pub(crate) fn supports(act: Activation) -> bool {
@@ -44,67 +48,137 @@ pub(crate) fn supports(act: Activation) -> bool {
     )
 }
 
-/// Re and Im of φ̂(k) (regular part, see the module docs) for k ≠ 0.
-fn transform(act: Activation, k: f64) -> (f64, f64) {
+/// Re and Im of φ̂(k) (regular part, see the module docs) for k > 0, lane by lane
+/// (sinh and cosh by [`sinh_cosh`]); (0, 0) for φ without a transform.
+#[inline(always)]
+fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s) {
+    let zero = simd.splat_f64s(0.0);
+    let pi = simd.splat_f64s(PI);
+    let sinh = |x: S::f64s| sinh_cosh(simd, x).0;
+    let over = |num: f64, den: S::f64s| simd.div_f64s(simd.splat_f64s(num), den);
+    let gauss = |c: f64| {
+        exp(
+            simd,
+            simd.mul_f64s(simd.splat_f64s(-c), simd.mul_f64s(k, k)),
+        )
+    };
     match act {
-        Activation::Tanh => (0.0, -PI / (0.5 * PI * k).sinh()),
-        Activation::Sigmoid => (0.0, -PI / (PI * k).sinh()),
-        Activation::Erf => (0.0, -2.0 * (-0.25 * k * k).exp() / k),
-        Activation::Softplus => (-PI / (k * (PI * k).sinh()), 0.0),
+        Activation::Tanh => (
+            zero,
+            over(-PI, sinh(simd.mul_f64s(k, simd.splat_f64s(0.5 * PI)))),
+        ),
+        Activation::Sigmoid => (zero, over(-PI, sinh(simd.mul_f64s(k, pi)))),
+        Activation::Erf => (
+            zero,
+            simd.div_f64s(simd.mul_f64s(gauss(0.25), simd.splat_f64s(-2.0)), k),
+        ),
+        Activation::Softplus => (
+            over(-PI, simd.mul_f64s(k, sinh(simd.mul_f64s(k, pi)))),
+            zero,
+        ),
         Activation::Silu => {
-            let sh = (PI * k).sinh();
-            (-PI * PI * (PI * k).cosh() / (sh * sh), 0.0)
+            let (sh, ch) = sinh_cosh(simd, simd.mul_f64s(k, pi));
+            let den = simd.mul_f64s(sh, sh);
+            (
+                simd.div_f64s(simd.mul_f64s(ch, simd.splat_f64s(-PI * PI)), den),
+                zero,
+            )
         }
-        Activation::Gelu => (-(-0.5 * k * k).exp() * (1.0 + 1.0 / (k * k)), 0.0),
-        _ => (0.0, 0.0),
+        Activation::Gelu => {
+            let inv2 = simd.div_f64s(simd.splat_f64s(1.0), simd.mul_f64s(k, k));
+            let f = simd.add_f64s(simd.splat_f64s(1.0), inv2);
+            (simd.mul_f64s(simd.neg_f64s(gauss(0.5)), f), zero)
+        }
+        _ => (zero, zero),
     }
 }
 
-/// Fills `c` with c₂, c₃, … (`c[k]` = c_{k+2}) of h = μ + s z by the Fourier rule (module docs).
-/// For s > 1 and |μ|/s ≤ 6 (where `hermite_coef` takes it): checked against the composite rule
-/// in z to 10⁻¹³ of |m| + √Var up to n = 256 (`fourier_rule_matches_the_composite_rule`).
-pub(crate) fn fill(act: Activation, mu: f64, s: f64, c: &mut [f64]) {
-    if c.is_empty() {
+/// Fills `c[j]` with c₂, c₃, … (`c[j][k]` = c_{k+2}, every slice of one length K − 1) of the
+/// units h = μⱼ + sⱼ z by the Fourier rule (module docs), for all units at once: with the
+/// M = 128 positive nodes uₘ and weights wₘ of the 256-point rule, cₙ(j) = (2/(√(2π)sⱼ))·
+/// Σₘ Pₙₘ Gₘⱼ, where Pₙₘ = ±wₘpₙ(uₘ) (the sign of the module docs) does not depend on the
+/// unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: G on SIMD lanes over
+/// the nodes, one unit per task, then one GEMM per parity, (K/2 × M)·(M × units).
+/// For s > 1 and |μ|/s ≤ 3 (where `hermite_coef` takes it): checked against the composite
+/// rule in z to 10⁻¹³ of |m| + √Var up to n = 256 (`fourier_rule_matches_the_composite_rule`).
+pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], c: &mut [&mut [f64]]) {
+    let count = c.first().map_or(0, |c| c.len());
+    let units = c.len();
+    if count == 0 {
         return;
     }
     let (z, w) = gauss_hermite::rule(true);
     let half = z.len() / 2;
-    let a = mu / s;
-    let mut u = Vec::with_capacity(half);
-    let mut even = Vec::with_capacity(half);
-    let mut odd = Vec::with_capacity(half);
-    for (&uk, &wk) in z[half..].iter().zip(&w[half..]) {
-        let (re, im) = transform(act, uk / s);
-        let (sin, cos) = (a * uk).sin_cos();
-        u.push(uk);
-        even.push(wk * (re * cos - im * sin));
-        odd.push(wk * (re * sin + im * cos));
+    let (u, w) = (&z[half..], &w[half..]);
+    let m = u.len();
+    // Rows of P: n = 2, 4, … (even) and n = 3, 5, … (odd).
+    let (ne, no) = (count.div_ceil(2), count / 2);
+    let mut p_even = Mat::<f64>::zeros(ne, m);
+    let mut p_odd = Mat::<f64>::zeros(no, m);
+    for (col, (&um, &wm)) in u.iter().zip(w).enumerate() {
+        let mut p = um;
+        for n in 2..count + 2 {
+            p *= um / (n as f64).sqrt();
+            // (−1)^{n/2} for even n, (−1)^{(n+1)/2} for odd n: + for n ≡ 0, 3 (mod 4).
+            let sign = if n % 4 == 0 || n % 4 == 3 { 1.0 } else { -1.0 };
+            let row = (n - 2) / 2;
+            if n % 2 == 0 {
+                p_even[(row, col)] = sign * wm * p;
+            } else {
+                p_odd[(row, col)] = sign * wm * p;
+            }
+        }
     }
-    Isa::Dispatch.run(
-        pulp::Arch::new(),
-        FourierLanes {
-            u: &u,
-            even: &even,
-            odd: &odd,
-            c,
-        },
-    );
-    let scale = 2.0 / ((2.0 * PI).sqrt() * s);
-    for (k, ck) in c.iter_mut().enumerate() {
-        let n = k + 2;
-        // (−1)^{n/2} for even n, (−1)^{(n+1)/2} for odd n: + for n ≡ 0, 3 (mod 4).
-        let sign = if n % 4 == 0 || n % 4 == 3 { 1.0 } else { -1.0 };
-        *ck *= sign * scale;
+    let (mut g_even, mut g_odd) = (vec![0.0; m * units], vec![0.0; m * units]);
+    g_even
+        .par_chunks_mut(m)
+        .zip(g_odd.par_chunks_mut(m))
+        .enumerate()
+        .for_each(|(j, (even, odd))| {
+            Isa::Dispatch.run(
+                pulp::Arch::new(),
+                FourierLanes {
+                    act,
+                    inv_s: 1.0 / s[j],
+                    a: mu[j] / s[j],
+                    u,
+                    even,
+                    odd,
+                },
+            )
+        });
+    let product = |p: &Mat<f64>, g: &[f64]| {
+        let mut out = Mat::<f64>::zeros(p.nrows(), units);
+        let g = MatRef::from_column_major_slice(g, m, units);
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            p.as_ref(),
+            g,
+            1.0,
+            Par::rayon(0),
+        );
+        out
+    };
+    let (even, odd) = (product(&p_even, &g_even), product(&p_odd, &g_odd));
+    for (j, cj) in c.iter_mut().enumerate() {
+        let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
+        for (k, ck) in cj.iter_mut().enumerate() {
+            let part = if k % 2 == 0 { &even } else { &odd };
+            *ck = scale * part[(k / 2, j)];
+        }
     }
 }
 
-/// `c[k]` = Σ_m fₘ pₙ(uₘ), n = k + 2, fₘ = `even`ₘ for even n and `odd`ₘ for odd n, with
-/// pₙ = pₙ₋₁·u/√n (p₁ = u), the nodes in SIMD lanes and one accumulator vector per order.
+/// Column j of G (see [`fill`]): `even`ₘ = Re and `odd`ₘ = Im of φ̂(uₘ/s)e^{iauₘ}, the nodes
+/// in SIMD lanes (sin and cos by [`sin_cos`]).
 struct FourierLanes<'a> {
+    act: Activation,
+    inv_s: f64,
+    a: f64,
     u: &'a [f64],
-    even: &'a [f64],
-    odd: &'a [f64],
-    c: &'a mut [f64],
+    even: &'a mut [f64],
+    odd: &'a mut [f64],
 }
 
 impl WithSimd for FourierLanes<'_> {
@@ -112,24 +186,28 @@ impl WithSimd for FourierLanes<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let k = self.c.len();
-        let inv: Vec<f64> = (0..k).map(|j| 1.0 / ((j + 2) as f64).sqrt()).collect();
-        let mut acc = vec![simd.splat_f64s(0.0); k];
         let lanes = S::F64_LANES;
-        for start in (0..self.u.len()).step_by(lanes) {
-            let end = (start + lanes).min(self.u.len());
-            let u = load(simd, &self.u[start..end]);
-            let fe = load(simd, &self.even[start..end]);
-            let fo = load(simd, &self.odd[start..end]);
-            let mut p = u;
-            for (j, a) in acc.iter_mut().enumerate() {
-                p = simd.mul_f64s(p, simd.mul_f64s(u, simd.splat_f64s(inv[j])));
-                let f = if j % 2 == 0 { fe } else { fo };
-                *a = simd.mul_add_f64s(f, p, *a);
-            }
-        }
-        for (c, v) in self.c.iter_mut().zip(acc) {
-            *c = simd.reduce_sum_f64s(v);
+        let (inv_s, a) = (simd.splat_f64s(self.inv_s), simd.splat_f64s(self.a));
+        for ((u, even), odd) in self
+            .u
+            .chunks(lanes)
+            .zip(self.even.chunks_mut(lanes))
+            .zip(self.odd.chunks_mut(lanes))
+        {
+            let u = load(simd, u);
+            let (re, im) = transform(simd, self.act, simd.mul_f64s(u, inv_s));
+            let (sin, cos) = sin_cos(simd, simd.mul_f64s(a, u));
+            // (re + i·im)(cos + i·sin)
+            store(
+                simd,
+                even,
+                simd.negate_mul_add_f64s(im, sin, simd.mul_f64s(re, cos)),
+            );
+            store(
+                simd,
+                odd,
+                simd.mul_add_f64s(im, cos, simd.mul_f64s(re, sin)),
+            );
         }
     }
 }

@@ -43,8 +43,8 @@ const LIMITS_ABOVE: usize = 48;
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
 /// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
-///   of a long column (L > 48) fewer terms from the vector's largest |ρ| (`vector_limits`) when
-///   every unit is settled;
+///   of a long column (L > 48) of a settled unit fewer terms from the vector's largest |ρ|
+///   (`vector_limits`; its pairs with unsettled units are summed again to L terms);
 /// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
 ///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
@@ -114,10 +114,7 @@ impl Closure for HermiteClosure {
         let gaussian = |out: &mut Moments| self.gaussian(input, out);
         corrected(input, corrections, out, "Hermite series", gaussian, |u| {
             SeriesTerms {
-                coef: (0..input.dim())
-                    .into_par_iter()
-                    .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], self.order))
-                    .collect(),
+                coef: HermiteCoefficients::for_units(self.act, &u.mu, &u.s, self.order),
                 quadrature: QuadratureTerms {
                     act: self.act,
                     mu: u.mu.clone(),
@@ -162,10 +159,7 @@ impl HermiteClosure {
         } else {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
-        let coef: Vec<HermiteCoefficients> = (0..n)
-            .into_par_iter()
-            .map(|i| HermiteCoefficients::new(self.act, u.mu[i], u.s[i], k))
-            .collect();
+        let coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
         let rem: Vec<Vec<f64>> = coef.par_iter().map(|c| c.remainders()).collect();
         let settled: Vec<bool> = (0..n)
             .map(|i| settled_at(&coef[i], rem[i][k], rho_all, k, tol))
@@ -187,10 +181,11 @@ impl HermiteClosure {
             }
         }
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
-        // are one contiguous stretch.
-        let mut lanes = vec![0.0; k * n.div_ceil(BLOCK) * BLOCK];
+        // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
+        let terms = k.next_multiple_of(4);
+        let mut lanes = vec![0.0; terms * n.div_ceil(BLOCK) * BLOCK];
         for (j, cj) in coef.iter().enumerate() {
-            let base = (j / BLOCK) * k * BLOCK + j % BLOCK;
+            let base = (j / BLOCK) * terms * BLOCK + j % BLOCK;
             for (o, c) in cj.c.iter().enumerate() {
                 lanes[base + o * BLOCK] = *c;
             }
@@ -205,14 +200,17 @@ impl HermiteClosure {
             } else {
                 k
             };
-            // Shorter chains per lane vector only where no pair is checked against `len` below,
-            // and only for long columns: at L ≲ 48 the per-vector search costs more than the
-            // terms it saves (MNIST-shaped layers at scale 1: L ≈ 10–25).
-            let limits = if settled[i] && !fixed && unsettled.is_empty() && len > LIMITS_ABOVE {
+            // Shorter chains per lane vector only in columns of settled units (the pairs with
+            // unsettled units are summed again to `len` terms below), and only for long
+            // columns: at L ≲ 48 the per-vector search costs more than the terms it saves
+            // (MNIST-shaped layers at scale 1: L ≈ 10–25).
+            let limits = if settled[i] && !fixed && len > LIMITS_ABOVE {
                 vector_limits(len, &rem[i], coef[i].var, &worst, tol)
             } else {
                 Vec::new()
             };
+            let mut ci = coef[i].c[..len].to_vec();
+            ci.resize(len.next_multiple_of(4), 0.0);
             Isa::Dispatch.run(
                 arch,
                 SeriesLanes {
@@ -220,14 +218,19 @@ impl HermiteClosure {
                     sig,
                     inv_s: &inv_s[..=i],
                     inv_si: inv_s[i],
-                    ci: &coef[i].c[..len],
+                    ci: &ci,
                     limits: &limits,
                     lanes: &lanes,
-                    terms: k,
+                    terms,
                 },
             );
             let mut check = |j: usize| {
                 let rho = correlation(sig[j], u.s[i], u.s[j]);
+                if !limits.is_empty() {
+                    // The lane vector of j may have stopped short of `len` (its bound is over
+                    // the settled units only).
+                    col[j] = coef[i].series(&coef[j], rho, len);
+                }
                 let bound = rho.abs().powi(len as i32 + 1) * (rem[i][len] * rem[j][len]).sqrt();
                 if bound > fallback_above(&coef[i], &coef[j], tol) {
                     let unit = |t: usize| Unit {
@@ -264,14 +267,15 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
     let mut wide: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
     wide.sort_by(|&a, &b| u.s[b].total_cmp(&u.s[a]));
     wide.truncate(PROBES);
-    wide.par_iter()
-        .map(|&i| {
-            let c = HermiteCoefficients::new(act, u.mu[i], u.s[i], order);
+    let pick = |v: &[f64]| wide.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+    HermiteCoefficients::for_units(act, &pick(&u.mu), &pick(&u.s), order)
+        .par_iter()
+        .map(|c| {
             let rem = c.remainders();
             // A rule in z stores zeros beyond its last order: no later K settles the unit.
             let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
             (1..=top)
-                .find(|&k| settled_at(&c, rem[k], rho_all, k, tol))
+                .find(|&k| settled_at(c, rem[k], rho_all, k, tol))
                 .unwrap_or(top)
         })
         .max()
@@ -380,10 +384,11 @@ struct SeriesLanes<'a> {
     sig: &'a [f64],
     inv_s: &'a [f64],
     inv_si: f64,
+    /// cₒ(i), padded with zeros to a multiple of 4 (≤ `terms`).
     ci: &'a [f64],
     /// Empty (every vector takes `ci.len()` terms) or [`vector_limits`] of the column.
     limits: &'a [f64],
-    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`.
+    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`, `terms` a multiple of 4.
     lanes: &'a [f64],
     terms: usize,
 }
@@ -403,17 +408,15 @@ impl WithSimd for SeriesLanes<'_> {
             let inv_sj = load(simd, &self.inv_s[j..end]);
             let rho = simd.mul_f64s(simd.mul_f64s(sig, inv_si), inv_sj);
             let rho = simd.min_f64s(simd.max_f64s(rho, lo), hi);
-            // Four Horner chains in ρ⁴ (orders o ≡ 0, 1, 2, 3 mod 4; missing top orders are 0),
+            // Four Horner chains in ρ⁴ (orders o ≡ 0, 1, 2, 3 mod 4; the padded top orders are 0),
             // so the FMA latency does not serialise the K terms.
             let rho2 = simd.mul_f64s(rho, rho);
             let rho4 = simd.mul_f64s(rho2, rho2);
-            let term = |o: usize| match self.ci.get(o) {
-                Some(&c) => {
-                    let base = (j / BLOCK) * self.terms * BLOCK + o * BLOCK + j % BLOCK;
-                    let cj = load(simd, &self.lanes[base..base + end - j]);
-                    simd.mul_f64s(simd.splat_f64s(c), cj)
-                }
-                None => simd.splat_f64s(0.0),
+            let block = &self.lanes[(j / BLOCK) * self.terms * BLOCK + j % BLOCK..];
+            let width = end - j;
+            let term = |o: usize| {
+                let cj = load(simd, &block[o * BLOCK..o * BLOCK + width]);
+                simd.mul_f64s(simd.splat_f64s(self.ci[o]), cj)
             };
             let mut acc = [simd.splat_f64s(0.0); 4];
             let len = if self.limits.is_empty() {
@@ -423,7 +426,7 @@ impl WithSimd for SeriesLanes<'_> {
                 let t = self.limits.partition_point(|&l| l < top);
                 ((t + 1) * LIMIT_STEP).min(self.ci.len())
             };
-            for t in (0..len.div_ceil(4)).rev() {
+            for t in (0..len / 4).rev() {
                 for (k, a) in acc.iter_mut().enumerate() {
                     *a = simd.mul_add_e_f64s(*a, rho4, term(4 * t + k));
                 }

@@ -4,9 +4,14 @@
 use super::fourier_coef;
 use super::gauss_hermite;
 use super::input::Isa;
-use super::quadrature::{for_each_unit_node, half_range, moments_wide};
+use super::phi_lanes;
+use super::quadrature::{for_each_unit_node, half_range};
+use super::wide_moments::moments_wide;
 use crate::net::Activation;
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 use pulp::{Simd, WithSimd};
+use rayon::prelude::*;
 
 use crate::simd::load;
 
@@ -81,7 +86,8 @@ impl HermiteCoefficients {
     /// Computes c₁..c_K with the normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1),
     /// hₙ = Heₙ/√n!, run on SIMD lanes over the nodes of a rule (`CoefficientLanes`), φ
     /// evaluated once per node; mean Σ w φ and variance Σ w (φ − m)² over the same nodes.
-    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes (`Rule::for_unit`;
+    /// Narrow units take a Gauss–Hermite rule of M = 128 or 256 nodes, φ on SIMD lanes
+    /// (`phi_lanes::eval_at`) (`Rule::for_unit`;
     /// exact for f·hₙ of degree ≤ 2M − 1: its error is the part of φ(μ + s z)'s series beyond
     /// order 2M − 1 − n, measured ≤ 10⁻¹³·(|m| + √Var) against the composite rule,
     /// `narrow_rule_matches_the_composite_rule`); the others the composite Gauss–Legendre
@@ -91,10 +97,124 @@ impl HermiteCoefficients {
     /// `quadrature::moments_1d`, widened to 12), the coefficients over |z| ≤ 12 only. The
     /// z-space rules give c₁..c_min(K, 96) (`Z_RULE_ORDER`) and zeros beyond. Wide units
     /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
-    /// `quadrature::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
+    /// `wide_moments::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
     /// a node count that does not grow with s. A deterministic unit (s = 0) has c = 0.
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
+    }
+
+    /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; the units of each shared
+    /// rule take their coefficients from one matrix product: the wide units (Fourier rule) by
+    /// `fourier_coef::fill`, the narrow ones by `narrow` (one product per Gauss–Hermite rule).
+    pub fn for_units(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let rules: Vec<Rule> = mu
+            .iter()
+            .zip(s)
+            .map(|(&m, &sd)| Rule::for_unit(act, m, sd))
+            .collect();
+        let mut out: Vec<Option<Self>> = vec![None; mu.len()];
+        for rule in [Rule::Fourier, Rule::Hermite128, Rule::Hermite256] {
+            let group: Vec<usize> = (0..mu.len())
+                .filter(|&i| rules[i] == rule && s[i] > 0.0 && s[i].is_finite())
+                .collect();
+            let pick = |v: &[f64]| group.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+            let (gm, gs) = (pick(mu), pick(s));
+            let done = match rule {
+                Rule::Fourier => Self::fourier(act, &gm, &gs, order),
+                _ => Self::narrow(act, rule == Rule::Hermite256, &gm, &gs, order),
+            };
+            for (&i, c) in group.iter().zip(done) {
+                out[i] = Some(c);
+            }
+        }
+        out.par_iter_mut().enumerate().for_each(|(i, c)| {
+            if c.is_none() {
+                *c = Some(Self::with_rule(act, mu[i], s[i], order, rules[i]));
+            }
+        });
+        out.into_iter().flatten().collect()
+    }
+
+    /// Narrow units on one Gauss–Hermite rule (128 or 256 nodes zₖ, weights wₖ): φ on SIMD lanes
+    /// (`phi_lanes::eval_at`), m = Σ wφ and Var = Σ w(φ − m)² per unit, then c₁..c_min(K, 96)
+    /// of all of them by one matrix product cₙ(j) = Σₖ hₙ(zₖ)·wₖ(φⱼ(zₖ) − mⱼ), the table hₙ(zₖ)
+    /// shared (normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1)).
+    fn narrow(act: Activation, big: bool, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let (z, w) = gauss_hermite::rule(big);
+        let m = z.len();
+        let units = mu.len();
+        let mut f = vec![0.0; m * units];
+        let moments: Vec<(f64, f64)> = f
+            .par_chunks_mut(m)
+            .enumerate()
+            .map(|(j, fj)| {
+                let vals = phi_lanes::eval_at(act, mu[j], s[j], z);
+                let mean = vals.iter().zip(w).fold(0.0, |acc, (f, w)| acc + w * f);
+                let var = vals.iter().zip(w).fold(0.0, |acc, (f, w)| {
+                    let d = f - mean;
+                    acc + w * (d * d)
+                });
+                for ((out, f), w) in fj.iter_mut().zip(&vals).zip(w) {
+                    *out = w * (f - mean);
+                }
+                (mean, var)
+            })
+            .collect();
+        let valid = order.min(Z_RULE_ORDER);
+        let mut c = Mat::<f64>::zeros(valid, units);
+        if valid > 0 && units > 0 {
+            let mut h = Mat::<f64>::zeros(valid, m);
+            for (k, &zk) in z.iter().enumerate() {
+                let (mut h0, mut h1) = (1.0, zk);
+                for n in 0..valid {
+                    h[(n, k)] = h1;
+                    let h2 = (zk * h1 - ((n + 1) as f64).sqrt() * h0) / ((n + 2) as f64).sqrt();
+                    (h0, h1) = (h1, h2);
+                }
+            }
+            let f = MatRef::from_column_major_slice(&f, m, units);
+            matmul(
+                c.as_mut(),
+                Accum::Replace,
+                h.as_ref(),
+                f,
+                1.0,
+                Par::rayon(0),
+            );
+        }
+        moments
+            .into_iter()
+            .enumerate()
+            .map(|(j, (mean, var))| {
+                let mut cj = vec![0.0; order];
+                for (n, x) in cj.iter_mut().take(valid).enumerate() {
+                    *x = c[(n, j)];
+                }
+                HermiteCoefficients { mean, var, c: cj }
+            })
+            .collect()
+    }
+
+    /// Wide units (s > 1): mean, variance and c₁ by `moments_wide`, c₂..c_K of all of them by
+    /// one `fourier_coef::fill`.
+    fn fourier(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let mut out: Vec<Self> = mu
+            .par_iter()
+            .zip(s)
+            .map(|(&m, &sd)| {
+                let (mean, var, c1) = moments_wide(act, m, sd);
+                let mut c = vec![0.0; order];
+                if let Some(first) = c.first_mut() {
+                    *first = c1;
+                }
+                HermiteCoefficients { mean, var, c }
+            })
+            .collect();
+        if order > 1 {
+            let mut tails: Vec<&mut [f64]> = out.iter_mut().map(|u| &mut u.c[1..]).collect();
+            fourier_coef::fill(act, mu, s, &mut tails);
+        }
+        out
     }
 
     /// [`Self::new`] with the rule chosen by the caller.
@@ -106,26 +226,18 @@ impl HermiteCoefficients {
                 c: vec![0.0; order],
             };
         }
-        if rule == Rule::Fourier {
-            let (mean, var, c1) = moments_wide(act, mu, s);
-            let mut c = vec![0.0; order];
-            if let Some(first) = c.first_mut() {
-                *first = c1;
-                fourier_coef::fill(act, mu, s, &mut c[1..]);
+        match rule {
+            Rule::Fourier => return Self::fourier(act, &[mu], &[s], order).remove(0),
+            Rule::Hermite128 | Rule::Hermite256 => {
+                return Self::narrow(act, rule == Rule::Hermite256, &[mu], &[s], order).remove(0)
             }
-            return HermiteCoefficients { mean, var, c };
+            Rule::Composite => {}
         }
         let mut nodes = Vec::new();
-        let narrow = rule != Rule::Composite;
-        if narrow {
-            let (z, w) = gauss_hermite::rule(rule == Rule::Hermite256);
-            nodes.extend(z.iter().zip(w).map(|(&z, &w)| (z, w, act.eval(mu + s * z))));
-        } else {
-            let range = COEFF_RANGE.max(half_range(mu / s));
-            for_each_unit_node(act, mu, s, range, |z, w| {
-                nodes.push((z, w, act.eval(mu + s * z)))
-            });
-        }
+        let range = COEFF_RANGE.max(half_range(mu / s));
+        for_each_unit_node(act, mu, s, range, |z, w| {
+            nodes.push((z, w, act.eval(mu + s * z)))
+        });
         let mean = nodes.iter().fold(0.0, |acc, (_, w, f)| acc + w * f);
         let var = nodes.iter().fold(0.0, |acc, (_, w, f)| {
             let d = f - mean;
@@ -136,7 +248,7 @@ impl HermiteCoefficients {
         if valid > 0 {
             let (z, f): (Vec<f64>, Vec<f64>) = nodes
                 .iter()
-                .filter(|(z, _, _)| narrow || z.abs() <= COEFF_RANGE)
+                .filter(|(z, _, _)| z.abs() <= COEFF_RANGE)
                 .map(|&(z, w, f)| (z, w * (f - mean)))
                 .unzip();
             Isa::Dispatch.run(

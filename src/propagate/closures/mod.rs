@@ -20,6 +20,7 @@ mod input;
 pub mod leaky_relu;
 pub mod linear;
 pub mod phi2_partials;
+mod phi_lanes;
 pub mod quadratic;
 pub mod quadrature;
 mod quadrature_terms;
@@ -27,6 +28,7 @@ pub mod relu;
 mod relu_terms;
 pub mod rules;
 mod series_terms;
+mod wide_moments;
 
 pub use edgeworth::Fallbacks;
 pub use erf::ErfClosure;

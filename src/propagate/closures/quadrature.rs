@@ -51,7 +51,7 @@ const SPLIT_ABOVE: f64 = 8.0;
 /// 10⁻¹⁷ (absolute): tanh 20 (1 − tanh|h| ≤ 2e^{−2|h|}), sigmoid 40 (e^{−|h|}), erf 6
 /// (erfc 6 = 2·10⁻¹⁷), GELU 9 (|h|Φ(−|h|) ≤ φ(9) = 10⁻¹⁸). Linear and quadratic are
 /// polynomials and relu/leaky relu one on each side of its kink (a break of the rule): 0.
-fn feature_half_width(act: Activation) -> f64 {
+pub(super) fn feature_half_width(act: Activation) -> f64 {
     match act {
         Activation::Tanh => 20.0,
         Activation::Sigmoid => 40.0,
@@ -74,7 +74,7 @@ fn feature_half_width(act: Activation) -> f64 {
 /// (|f⁽³²⁾| ≲ 1.1√(32!)) that is 5·10⁻²⁸ at w = 2; inside the window, φ analytic in the strip
 /// |Im h| < π/2 (tanh's poles; sigmoid's at π, erf and GELU entire) converges like
 /// ρ⁻³² with the Bernstein ρ = π/2 + √(π²/4 + 1) = 3.4 at w = 2: ~10⁻¹⁷.
-const SPLIT_PANEL: f64 = 2.0;
+pub(super) const SPLIT_PANEL: f64 = 2.0;
 
 /// The panel width and window of a rule for f(z) = g(μ + scale·z), g varying on unit scale
 /// within |h| ≤ c and (to 10⁻¹⁷) polynomial of degree ≤ 1 beyond:
@@ -118,31 +118,6 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
         acc + w * (d * d)
     });
     (m, var)
-}
-
-/// E\[φ(h)\], Var φ(h) and c₁ = E\[(φ(h) − m) z\] for h = μ + s z, s ≥ 1, by the windowed rule
-/// at every such s (`rule_for` with the window forced: panels [`SPLIT_PANEL`] wide in z outside
-/// φ's feature window, where φ − m, (φ − m)² and (φ − m)·z are the Gaussian weight times
-/// polynomials of degree ≤ 2, and `SPLIT_PANEL`/s inside it), so that the node count,
-/// 16·(L + c + 6) at most, does not grow with s. For the wide units of the series closure,
-/// whose higher coefficients come from `hermite_coef`'s Fourier rule.
-pub(crate) fn moments_wide(act: Activation, mu: f64, s: f64) -> (f64, f64, f64) {
-    let c = feature_half_width(act);
-    let window = Window {
-        lo: (-c - mu) / s,
-        hi: (c - mu) / s,
-        width: SPLIT_PANEL / s,
-    };
-    let mut nodes = Vec::new();
-    for_each_normal_node(&[], SPLIT_PANEL, &[window], half_range(mu / s), |z, w| {
-        nodes.push((z, w, act.eval(mu + s * z)))
-    });
-    let m = nodes.iter().fold(0.0, |acc, (_, w, f)| acc + w * f);
-    let (var, c1) = nodes.iter().fold((0.0, 0.0), |(v, c), (z, w, f)| {
-        let d = w * (f - m);
-        (v + d * (f - m), c + d * z)
-    });
-    (m, var, c1)
 }
 
 /// One unit for [`pair_cov`]: mean μ, standard deviation s and E\[φ\] = m.

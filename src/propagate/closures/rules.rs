@@ -77,6 +77,22 @@ pub fn for_each_normal_node(
     half_range: f64,
     mut visit: impl FnMut(f64, f64),
 ) {
+    let norm = 1.0 / (2.0 * PI).sqrt();
+    for_each_node(breaks, width, windows, half_range, |z, w| {
+        visit(z, w * norm * (-0.5 * z * z).exp())
+    });
+}
+
+/// The panels of [`for_each_normal_node`] without the Gaussian weight: `visit(z, w)` with
+/// Σ w f(z) ≈ ∫_{−L}^{L} f(z) dz, for callers that apply the weight φ(z) themselves (on SIMD
+/// lanes).
+pub fn for_each_node(
+    breaks: &[f64],
+    width: f64,
+    windows: &[Window],
+    half_range: f64,
+    mut visit: impl FnMut(f64, f64),
+) {
     let (gx, gw) = panel_rule();
     let mut cuts = [0.0f64; 10];
     let mut len = 0;
@@ -92,7 +108,6 @@ pub fn for_each_normal_node(
     cuts[len] = half_range;
     len += 1;
     cuts[..len].sort_by(f64::total_cmp);
-    let norm = 1.0 / (2.0 * PI).sqrt();
     for seg in cuts[..len].windows(2) {
         let (lo, hi) = (seg[0], seg[1]);
         if hi <= lo {
@@ -110,7 +125,7 @@ pub fn for_each_normal_node(
             let mid = lo + (p as f64 + 0.5) * h;
             for (x, w) in gx.iter().zip(gw) {
                 let z = mid + 0.5 * h * x;
-                visit(z, 0.5 * h * w * norm * (-0.5 * z * z).exp());
+                visit(z, 0.5 * h * w);
             }
         }
     }
