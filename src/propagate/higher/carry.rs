@@ -203,6 +203,22 @@ fn attach_zero(o: &mut Moments, m: usize) {
     o.k4_iijj = Some(Mat::zeros(m, m));
 }
 
+/// The breakdown reason for class `c` when h^l's largest standardised skewness or excess
+/// kurtosis (`skew`, `kurt`) is beyond `limits` (max skewness, max kurtosis); None within them.
+pub(super) fn outside_region(
+    c: usize,
+    l: usize,
+    (skew, kurt): (f64, f64),
+    (max_skew, max_kurt): (f64, f64),
+) -> Option<String> {
+    (skew > max_skew || kurt > max_kurt).then(|| {
+        format!(
+            "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {max_skew}) \
+             or |excess kurtosis| {kurt:.3} (limit {max_kurt})"
+        )
+    })
+}
+
 /// max_a |ΔC_aa| / C_aa over the units with a positive Gaussian variance C_aa (`gauss`, the
 /// Gaussian closure's output): the size of the carried orders' variance term against the
 /// order-2 term it corrects ([`MAX_VARIANCE_INCREMENT`]).
@@ -494,7 +510,6 @@ impl Carry {
             let (skew, kurt) = standardised(h, k3, k4);
             check.skew = check.skew.max(skew);
             check.kurtosis = check.kurtosis.max(kurt);
-            let (max_skew, max_kurt) = self.limits;
             if self.order() == 3 && skew < SYMMETRIC_SKEW && kurt > 0.0 {
                 self.fallbacks.push(Fallback {
                     layer: l,
@@ -505,14 +520,8 @@ impl Carry {
                 });
                 self.paired_pre[c].0.fill(0.0);
                 h.k4_iijj = None;
-            } else if skew > max_skew || kurt > max_kurt {
-                self.fallbacks.push(Fallback {
-                    layer: l,
-                    reason: format!(
-                        "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {max_skew}) \
-                         or |excess kurtosis| {kurt:.3} (limit {max_kurt})"
-                    ),
-                });
+            } else if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
+                self.fallbacks.push(Fallback { layer: l, reason });
                 self.drop_class(c, h);
             }
         }

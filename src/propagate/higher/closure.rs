@@ -356,6 +356,20 @@ fn moment(lists: &[Vec<DegreeTerms>], h: &Input<'_>, t: &[usize]) -> f64 {
 /// Largest standardised skewness |κ₃\[aaa\]|/σ³ and excess kurtosis |κ₄\[aaaa\]|/σ⁴ over the units
 /// of h with a positive variance: where the expansion is trusted (see [`super::carry`]).
 pub fn standardised(h: &Moments, k3: &dyn Kappa3, k4: Option<&dyn Kappa4>) -> (f64, f64) {
+    standardised_diagonal(
+        h,
+        |a| k3.get(&[a, a, a]),
+        |a| k4.map_or(0.0, |k4| k4.get(&[a, a, a, a])),
+    )
+}
+
+/// [`standardised`] from the diagonal entries alone: `k3(a)` = κ₃\[aaa\] and `k4(a)` =
+/// κ₄\[aaaa\] (0 where κ₄ is not carried).
+pub fn standardised_diagonal(
+    h: &Moments,
+    k3: impl Fn(usize) -> f64,
+    k4: impl Fn(usize) -> f64,
+) -> (f64, f64) {
     let mut skew: f64 = 0.0;
     let mut kurt: f64 = 0.0;
     for a in 0..h.dim() {
@@ -363,10 +377,8 @@ pub fn standardised(h: &Moments, k3: &dyn Kappa3, k4: Option<&dyn Kappa4>) -> (f
         if var <= 0.0 {
             continue;
         }
-        skew = skew.max(k3.get(&[a, a, a]).abs() / var.powf(1.5));
-        if let Some(k4) = k4 {
-            kurt = kurt.max(k4.get(&[a, a, a, a]).abs() / (var * var));
-        }
+        skew = skew.max(k3(a).abs() / var.powf(1.5));
+        kurt = kurt.max(k4(a).abs() / (var * var));
     }
     (skew, kurt)
 }

@@ -34,9 +34,11 @@ use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 use super::affine::{affine_tensor, TensorAffineWorkspace};
-use super::carry::{guard_units, Fallback, GaussianUnits, Tensors, MAX_KURTOSIS, MAX_SKEW};
+use super::carry::{
+    guard_units, outside_region, Fallback, GaussianUnits, Tensors, MAX_KURTOSIS, MAX_SKEW,
+};
 use super::chaos::UnitChaos;
-use super::closure::{ChaosRule, Input};
+use super::closure::{standardised_diagonal, ChaosRule, Input};
 use super::hook::CarryHook;
 use super::paired::Kappa4;
 use super::sampled::measure_tensors;
@@ -392,18 +394,10 @@ fn increments(
     (mean, cov)
 }
 
-/// Largest standardised |skewness| and |excess kurtosis| of the units of h from its slices.
+/// Largest standardised |skewness| and |excess kurtosis| of the units of h from its slices
+/// (their diagonals are κ₃\[aaa\] and κ₄\[aaaa\]).
 fn standardised(h: &Moments, s: &Slices) -> (f64, f64) {
-    let mut skew: f64 = 0.0;
-    let mut kurt: f64 = 0.0;
-    for a in 0..h.dim() {
-        let var = h.cov[(a, a)];
-        if var > 0.0 {
-            skew = skew.max(s.k3_iij[(a, a)].abs() / var.powf(1.5));
-            kurt = kurt.max(s.k4_iijj[(a, a)].abs() / (var * var));
-        }
-    }
-    (skew, kurt)
+    standardised_diagonal(h, |a| s.k3_iij[(a, a)], |a| s.k4_iijj[(a, a)])
 }
 
 fn slices_of(t: &PreTensors) -> Slices {
@@ -463,12 +457,7 @@ impl CarryHook for SubsetCarry {
             h.k3_iij = Some(s.k3_iij.clone());
             h.k4_iijj = Some(s.k4_iijj.clone());
             *slot = Some(s);
-            let (max_skew, max_kurt) = self.limits;
-            if skew > max_skew || kurt > max_kurt {
-                let reason = format!(
-                    "class {c}: h{l} has a unit with |skewness| {skew:.3} (limit {max_skew}) \
-                     or |excess kurtosis| {kurt:.3} (limit {max_kurt})"
-                );
+            if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
                 self.stop(l, reason, pre);
                 return Ok(());
             }
