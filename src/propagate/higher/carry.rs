@@ -43,6 +43,7 @@ use faer::{Mat, MatRef};
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
+use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
@@ -439,222 +440,6 @@ impl Carry {
         }
     }
 
-    /// Checks the start tensors against the start layer and every width against the memory
-    /// limit before anything runs.
-    pub(crate) fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
-        self.depth = net.depth();
-        self.sliced.clear();
-        let (tensors, at) = if self.first_measured {
-            (&self.pre, from + 1)
-        } else {
-            (&self.current, from)
-        };
-        if tensors.len() != classes {
-            return Err(Error::Shape(format!(
-                "start tensors for {} classes, propagating {classes}",
-                tensors.len()
-            )));
-        }
-        if self.first_measured && from >= net.depth() {
-            return Err(Error::Shape(format!(
-                "tensors of h{} given, but layer {from} is the last hidden layer",
-                from + 1
-            )));
-        }
-        let width = net.widths()[at];
-        let dims = |t: &Tensors| self.gaussian_width.unwrap_or(t.dim());
-        if let Some(t) = tensors.iter().find(|t| dims(t) != width) {
-            return Err(Error::Shape(format!(
-                "start tensors over {} units, stage {at} has width {width}",
-                dims(t)
-            )));
-        }
-        for (l, &n) in net.widths().iter().enumerate().skip(at) {
-            check_memory(n, self.order(), classes, l, self.limit)?;
-        }
-        Ok(())
-    }
-
-    /// Maps the tensors through hidden layer `l`'s affine map into h^l and attaches the slices
-    /// to `pre`; checks the breakdown criteria on h^l.
-    pub(crate) fn enter(
-        &mut self,
-        l: usize,
-        layer: &Layer,
-        pre: &mut [Moments],
-        timings: &Timings,
-    ) -> Result<()> {
-        if self.first_measured {
-            self.first_measured = false;
-            for (c, (o, t)) in pre.iter_mut().zip(&self.pre).enumerate() {
-                attach(o, &t.k3, t.k4.as_ref());
-                if let Some(p) = self.paired_pre.get(c) {
-                    o.k4_iijj = Some(p.0.clone());
-                }
-            }
-        } else if self.sliced_at(l) {
-            self.map_sliced(layer, pre, timings)?;
-            self.undo_negative(l, layer, pre);
-        } else {
-            self.map(layer, pre, timings)?;
-            self.undo_negative(l, layer, pre);
-        }
-        let mut check = LayerCheck {
-            layer: l,
-            skew: 0.0,
-            kurtosis: 0.0,
-            growth: 0.0,
-        };
-        for (c, h) in pre.iter_mut().enumerate() {
-            let (k3, k4) = self.kappa(l, c);
-            let (skew, kurt) = standardised(h, k3, k4);
-            check.skew = check.skew.max(skew);
-            check.kurtosis = check.kurtosis.max(kurt);
-            if self.order() == 3 && skew < SYMMETRIC_SKEW && kurt > 0.0 {
-                self.fallbacks.push(Fallback {
-                    layer: l,
-                    reason: format!(
-                        "class {c}: h{l} is symmetric (|skewness| {skew:.1e} < {SYMMETRIC_SKEW}): \
-                         the paired κ₄ alone is dropped"
-                    ),
-                });
-                self.paired_pre[c].0.fill(0.0);
-                h.k4_iijj = None;
-            } else if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
-                self.fallbacks.push(Fallback { layer: l, reason });
-                self.drop_class(c, h);
-            }
-        }
-        self.checks.push(check);
-        Ok(())
-    }
-
-    /// Adds the rule's Δm, ΔC to z^l's moments (the Gaussian closure's output in `post`) and
-    /// writes z^l's tensors; attaches z^l's slices.
-    pub(crate) fn leave(
-        &mut self,
-        l: usize,
-        act: Activation,
-        pre: &mut [Moments],
-        post: &mut [Moments],
-        timings: &Timings,
-    ) -> Result<()> {
-        let order = self.order();
-        let mut updates = Vec::with_capacity(pre.len());
-        // z^{l−1}'s tensors were mapped into `self.pre`: their storage takes z^l's.
-        let mut spare = std::mem::take(&mut self.current).into_iter();
-        let tensors = !self.sliced_at(l);
-        for c in 0..pre.len() {
-            let h = &pre[c];
-            let units: Vec<UnitChaos> = (0..h.dim())
-                .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
-                .collect();
-            let (k3, k4) = self.kappa(l, c);
-            let input = Input {
-                cov: &h.cov,
-                k3,
-                k4,
-                units: &units,
-            };
-            let (mut inc, beyond) = timings.time("kappa closure", 0.0, || {
-                (
-                    self.rule.increments(&input),
-                    self.rule.beyond_budget(&input),
-                )
-            });
-            let share = beyond.norm_l2() / (&inc.cov - &beyond).norm_l2();
-            let growth = variance_increment(&inc, &post[c]);
-            if let Some(check) = self.checks.last_mut() {
-                check.growth = check.growth.max(growth);
-            }
-            let reason = if share > MAX_BEYOND_SHARE {
-                Some(format!(
-                    "class {c}: z{l}'s covariance increment beyond the order's power \
-                     counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
-                ))
-            } else if growth > MAX_VARIANCE_INCREMENT {
-                Some(format!(
-                    "class {c}: a unit of z{l} has a variance increment {growth:.3e} times its \
-                     Gaussian variance (limit {MAX_VARIANCE_INCREMENT}): the series diverges"
-                ))
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                self.fallbacks.push(Fallback { layer: l, reason });
-                self.drop_class(c, &mut pre[c]);
-                let n = units.len();
-                inc = Increments {
-                    mean: vec![0.0; n],
-                    cov: Mat::zeros(n, n),
-                };
-            }
-            let kept = guard_units(&mut inc, &post[c]);
-            if kept < units.len() {
-                self.gaussian_units.push(GaussianUnits {
-                    layer: l,
-                    class: c,
-                    units: units.len() - kept,
-                });
-            }
-            if !tensors {
-                updates.push((inc, None, None));
-                continue;
-            }
-            let (k3, k4) = self.kappa(l, c);
-            let input = Input {
-                cov: &pre[c].cov,
-                k3,
-                k4,
-                units: &units,
-            };
-            let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
-            let paired = timings.time("kappa closure", 0.0, || {
-                if order == 3 {
-                    Some(self.rule.tensors_paired(&input, &mut next.k3))
-                } else {
-                    self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
-                    None
-                }
-            });
-            updates.push((inc, Some(next), paired));
-        }
-        self.last.clear();
-        for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
-            for (i, d) in inc.mean.iter().enumerate() {
-                z.mean[i] += d;
-            }
-            z.cov += &inc.cov;
-            let Some(next) = next else { continue };
-            attach(z, &next.k3, next.k4.as_ref());
-            if let Some(p) = paired {
-                z.k4_iijj = Some(p.0.clone());
-                self.paired[c] = p;
-            }
-            self.current.push(next);
-            self.last.push(Some(inc));
-        }
-        // z^l is not Gaussian: the closure made its κ from h's Σ.
-        self.zero.clear();
-        Ok(())
-    }
-
-    /// Maps the tensors of z^L through the read-out into y and attaches y's slices.
-    pub(crate) fn readout(
-        &mut self,
-        layer: &Layer,
-        y: &mut [Moments],
-        timings: &Timings,
-    ) -> Result<()> {
-        if self.moments_only {
-            return Ok(());
-        }
-        self.map(layer, y, timings)?;
-        std::mem::swap(&mut self.current, &mut self.pre);
-        std::mem::swap(&mut self.paired, &mut self.paired_pre);
-        Ok(())
-    }
-
     /// `pre[c]` = W·current[c] per class, slices attached to `out`.
     fn map(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) -> Result<()> {
         let (m, n) = (layer.fan_out(), layer.fan_in());
@@ -802,6 +587,220 @@ impl Carry {
         }
         h.k3_iij = None;
         h.k4_iijj = None;
+    }
+}
+
+/// The engine drives the carry through these, layer by layer ([`CarryHook`]).
+impl CarryHook for Carry {
+    /// Checks the start tensors against the start layer and every width against the memory
+    /// limit before anything runs.
+    fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
+        self.depth = net.depth();
+        self.sliced.clear();
+        let (tensors, at) = if self.first_measured {
+            (&self.pre, from + 1)
+        } else {
+            (&self.current, from)
+        };
+        if tensors.len() != classes {
+            return Err(Error::Shape(format!(
+                "start tensors for {} classes, propagating {classes}",
+                tensors.len()
+            )));
+        }
+        if self.first_measured && from >= net.depth() {
+            return Err(Error::Shape(format!(
+                "tensors of h{} given, but layer {from} is the last hidden layer",
+                from + 1
+            )));
+        }
+        let width = net.widths()[at];
+        let dims = |t: &Tensors| self.gaussian_width.unwrap_or(t.dim());
+        if let Some(t) = tensors.iter().find(|t| dims(t) != width) {
+            return Err(Error::Shape(format!(
+                "start tensors over {} units, stage {at} has width {width}",
+                dims(t)
+            )));
+        }
+        for (l, &n) in net.widths().iter().enumerate().skip(at) {
+            check_memory(n, self.order(), classes, l, self.limit)?;
+        }
+        Ok(())
+    }
+
+    /// Maps the tensors through hidden layer `l`'s affine map into h^l and attaches the slices
+    /// to `pre`; checks the breakdown criteria on h^l.
+    fn enter(
+        &mut self,
+        l: usize,
+        layer: &Layer,
+        pre: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()> {
+        if self.first_measured {
+            self.first_measured = false;
+            for (c, (o, t)) in pre.iter_mut().zip(&self.pre).enumerate() {
+                attach(o, &t.k3, t.k4.as_ref());
+                if let Some(p) = self.paired_pre.get(c) {
+                    o.k4_iijj = Some(p.0.clone());
+                }
+            }
+        } else if self.sliced_at(l) {
+            self.map_sliced(layer, pre, timings)?;
+            self.undo_negative(l, layer, pre);
+        } else {
+            self.map(layer, pre, timings)?;
+            self.undo_negative(l, layer, pre);
+        }
+        let mut check = LayerCheck {
+            layer: l,
+            skew: 0.0,
+            kurtosis: 0.0,
+            growth: 0.0,
+        };
+        for (c, h) in pre.iter_mut().enumerate() {
+            let (k3, k4) = self.kappa(l, c);
+            let (skew, kurt) = standardised(h, k3, k4);
+            check.skew = check.skew.max(skew);
+            check.kurtosis = check.kurtosis.max(kurt);
+            if self.order() == 3 && skew < SYMMETRIC_SKEW && kurt > 0.0 {
+                self.fallbacks.push(Fallback {
+                    layer: l,
+                    reason: format!(
+                        "class {c}: h{l} is symmetric (|skewness| {skew:.1e} < {SYMMETRIC_SKEW}): \
+                         the paired κ₄ alone is dropped"
+                    ),
+                });
+                self.paired_pre[c].0.fill(0.0);
+                h.k4_iijj = None;
+            } else if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
+                self.fallbacks.push(Fallback { layer: l, reason });
+                self.drop_class(c, h);
+            }
+        }
+        self.checks.push(check);
+        Ok(())
+    }
+
+    /// Adds the rule's Δm, ΔC to z^l's moments (the Gaussian closure's output in `post`) and
+    /// writes z^l's tensors; attaches z^l's slices.
+    fn leave(
+        &mut self,
+        l: usize,
+        act: Activation,
+        pre: &mut [Moments],
+        post: &mut [Moments],
+        timings: &Timings,
+    ) -> Result<()> {
+        let order = self.order();
+        let mut updates = Vec::with_capacity(pre.len());
+        // z^{l−1}'s tensors were mapped into `self.pre`: their storage takes z^l's.
+        let mut spare = std::mem::take(&mut self.current).into_iter();
+        let tensors = !self.sliced_at(l);
+        for c in 0..pre.len() {
+            let h = &pre[c];
+            let units: Vec<UnitChaos> = (0..h.dim())
+                .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
+                .collect();
+            let (k3, k4) = self.kappa(l, c);
+            let input = Input {
+                cov: &h.cov,
+                k3,
+                k4,
+                units: &units,
+            };
+            let (mut inc, beyond) = timings.time("kappa closure", 0.0, || {
+                (
+                    self.rule.increments(&input),
+                    self.rule.beyond_budget(&input),
+                )
+            });
+            let share = beyond.norm_l2() / (&inc.cov - &beyond).norm_l2();
+            let growth = variance_increment(&inc, &post[c]);
+            if let Some(check) = self.checks.last_mut() {
+                check.growth = check.growth.max(growth);
+            }
+            let reason = if share > MAX_BEYOND_SHARE {
+                Some(format!(
+                    "class {c}: z{l}'s covariance increment beyond the order's power \
+                     counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
+                ))
+            } else if growth > MAX_VARIANCE_INCREMENT {
+                Some(format!(
+                    "class {c}: a unit of z{l} has a variance increment {growth:.3e} times its \
+                     Gaussian variance (limit {MAX_VARIANCE_INCREMENT}): the series diverges"
+                ))
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.fallbacks.push(Fallback { layer: l, reason });
+                self.drop_class(c, &mut pre[c]);
+                let n = units.len();
+                inc = Increments {
+                    mean: vec![0.0; n],
+                    cov: Mat::zeros(n, n),
+                };
+            }
+            let kept = guard_units(&mut inc, &post[c]);
+            if kept < units.len() {
+                self.gaussian_units.push(GaussianUnits {
+                    layer: l,
+                    class: c,
+                    units: units.len() - kept,
+                });
+            }
+            if !tensors {
+                updates.push((inc, None, None));
+                continue;
+            }
+            let (k3, k4) = self.kappa(l, c);
+            let input = Input {
+                cov: &pre[c].cov,
+                k3,
+                k4,
+                units: &units,
+            };
+            let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
+            let paired = timings.time("kappa closure", 0.0, || {
+                if order == 3 {
+                    Some(self.rule.tensors_paired(&input, &mut next.k3))
+                } else {
+                    self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
+                    None
+                }
+            });
+            updates.push((inc, Some(next), paired));
+        }
+        self.last.clear();
+        for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
+            for (i, d) in inc.mean.iter().enumerate() {
+                z.mean[i] += d;
+            }
+            z.cov += &inc.cov;
+            let Some(next) = next else { continue };
+            attach(z, &next.k3, next.k4.as_ref());
+            if let Some(p) = paired {
+                z.k4_iijj = Some(p.0.clone());
+                self.paired[c] = p;
+            }
+            self.current.push(next);
+            self.last.push(Some(inc));
+        }
+        // z^l is not Gaussian: the closure made its κ from h's Σ.
+        self.zero.clear();
+        Ok(())
+    }
+
+    /// Maps the tensors of z^L through the read-out into y and attaches y's slices.
+    fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {
+        if self.moments_only {
+            return Ok(());
+        }
+        self.map(layer, y, timings)?;
+        std::mem::swap(&mut self.current, &mut self.pre);
+        std::mem::swap(&mut self.paired, &mut self.paired_pre);
+        Ok(())
     }
 }
 

@@ -1,14 +1,13 @@
 //! The engine's hook for carried cumulants: what [`crate::propagate::Propagator::run_hooked`]
-//! calls around each layer. Implemented by the full-tensor [`Carry`] and the leading-unit
-//! [`super::subset::SubsetCarry`].
+//! calls around each layer. Implemented by the full-tensor [`super::carry::Carry`] and the
+//! leading-unit [`super::subset::SubsetCarry`].
 
-use super::carry::Carry;
 use crate::error::Result;
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
-/// A carry of higher cumulants through the layer loop (see [`Carry`] for the contract).
+/// A carry of higher cumulants through the layer loop (see [`super::carry::Carry`] for the contract).
 pub trait CarryHook {
     /// Checks the start state against the network and the class count before anything runs
     /// (and learns the network's depth).
@@ -33,35 +32,4 @@ pub trait CarryHook {
     ) -> Result<()>;
     /// Maps the carried state through the read-out into y, attaching y's slices.
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()>;
-}
-
-impl CarryHook for Carry {
-    fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
-        Carry::check(self, net, from, classes)
-    }
-
-    fn enter(
-        &mut self,
-        l: usize,
-        layer: &Layer,
-        pre: &mut [Moments],
-        timings: &Timings,
-    ) -> Result<()> {
-        Carry::enter(self, l, layer, pre, timings)
-    }
-
-    fn leave(
-        &mut self,
-        l: usize,
-        act: Activation,
-        pre: &mut [Moments],
-        post: &mut [Moments],
-        timings: &Timings,
-    ) -> Result<()> {
-        Carry::leave(self, l, act, pre, post, timings)
-    }
-
-    fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {
-        Carry::readout(self, layer, y, timings)
-    }
 }
