@@ -16,7 +16,11 @@ use corrflow::stats::Moments;
 use corrflow::timing::Timings;
 
 /// Output means and covariances per class, and the carry's fallbacks.
-fn run(net: &Mlp, start: &[Moments], mut carry: Carry) -> (Vec<Moments>, Vec<Fallback>, bool) {
+pub(crate) fn run(
+    net: &Mlp,
+    start: &[Moments],
+    mut carry: Carry,
+) -> (Vec<Moments>, Vec<Fallback>, bool) {
     let mut engine = Propagator::new();
     let stages = engine
         .run_carried(
@@ -33,7 +37,7 @@ fn run(net: &Mlp, start: &[Moments], mut carry: Carry) -> (Vec<Moments>, Vec<Fal
 }
 
 /// Largest |a − b| / max |b| over the means and over the covariances of every class.
-fn deviation(a: &[Moments], b: &[Moments]) -> f64 {
+pub(crate) fn deviation(a: &[Moments], b: &[Moments]) -> f64 {
     let mut worst: f64 = 0.0;
     for (x, y) in a.iter().zip(b) {
         let scale = y.mean.norm_max().max(1e-300);
@@ -44,19 +48,23 @@ fn deviation(a: &[Moments], b: &[Moments]) -> f64 {
     worst
 }
 
-#[test]
-fn gaussian_start_and_moments_only_equal_the_full_carry() {
-    let mut rng = StdRng::seed_from_u64(11);
-    let n = 5;
-    // Two classes with different means and correlated inputs.
-    let start: Vec<Moments> = (0..2)
+/// Two Gaussian classes over `n` units with different means and correlated inputs.
+pub(crate) fn two_classes(n: usize, seed: u64) -> Vec<Moments> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..2)
         .map(|c| {
             let a = Mat::from_fn(n, n, |_, _| 0.4 * rng.sample::<f64, _>(StandardNormal));
             let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
             let mean = Col::from_fn(n, |i| 0.3 * (i as f64 - 2.0) * (c as f64 + 0.5));
             Moments::gaussian(mean, cov)
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn gaussian_start_and_moments_only_equal_the_full_carry() {
+    let n = 5;
+    let start = two_classes(n, 11);
     for act in [Activation::Relu, Activation::Tanh, Activation::Gelu] {
         for depth in [1, 2, 3] {
             let mut widths = vec![n];

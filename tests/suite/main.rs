@@ -26,6 +26,7 @@ mod data_formats;
 mod data_mnist;
 mod data_tasks;
 mod higher_depth;
+mod higher_factored;
 mod higher_moments_only;
 mod higher_paired;
 mod idx;

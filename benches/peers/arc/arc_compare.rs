@@ -11,7 +11,10 @@
 //! so the carry computes only what they need ([`Carry::moments_only`]: the last hidden layer's
 //! κ slices mapped directly, no output tensors).
 //!
-//! Usage: `arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] MODEL.safetensors…`
+//! Usage: `arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored]
+//! MODEL.safetensors…` (`--kappa3`, order 3: `factored` holds κ₃ factored between the layers,
+//! [`Carry::factored`], writing `corrflow_o3_factored.safetensors`; `stars` is the dense carry
+//! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`).
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). For `DIR/model.safetensors` it
 //! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
@@ -51,12 +54,34 @@ const GAUSSIAN: PropagateOptions = PropagateOptions {
     corrections: Corrections::None,
 };
 
+/// How order 3 holds κ₃ (`--kappa3`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Form {
+    /// Dense tensors, the default rule.
+    Dense,
+    /// Dense tensors, the factored carry's rule ([`Carry::factorable_rule`]): its reference.
+    Stars,
+    /// Factored κ₃ ([`Carry::factored`]).
+    Factored,
+}
+
+impl Form {
+    /// The output file's suffix.
+    fn suffix(self) -> &'static str {
+        match self {
+            Form::Dense => "",
+            Form::Stars => "_stars",
+            Form::Factored => "_factored",
+        }
+    }
+}
+
 /// One propagation of N(0, I) through `net` at `order`: the output moments, and at orders 3/4
 /// the carry (for its fallback report).
 fn propagate(
     engine: &mut Propagator,
     net: &Mlp,
-    order: usize,
+    (order, form): (usize, Form),
     (max_skew, max_kurtosis): (f64, f64),
     model: &Path,
 ) -> Result<(Moments, Option<Carry>), String> {
@@ -72,10 +97,15 @@ fn propagate(
             None,
         ),
         3 | 4 => {
-            let mut carry = Carry::from_gaussian(order, n, 1)
+            let carry = Carry::from_gaussian(order, n, 1)
                 .map_err(err)?
                 .with_breakdown(max_skew, max_kurtosis)
                 .moments_only();
+            let mut carry = match form {
+                Form::Dense => carry,
+                Form::Stars => carry.factorable_rule().map_err(err)?,
+                Form::Factored => carry.factored().map_err(err)?,
+            };
             let stages = engine
                 .run_carried(net, 0, &start, &mut carry, ClosureMethod::Auto, &timings)
                 .map_err(err)?;
@@ -126,13 +156,13 @@ fn carry_meta(carry: &Carry) -> [(String, String); 3] {
 /// returns the output path, the best time in seconds and the fallback report.
 fn run_one(
     model: &Path,
-    order: usize,
+    (order, form): (usize, Form),
     limits: (f64, f64),
 ) -> Result<(PathBuf, f64, String), String> {
     let net = model_io::load(model).map_err(|e| e.to_string())?;
     let mut engine = Propagator::new();
     let warm = Instant::now();
-    let warm_up = propagate(&mut engine, &net, order, limits, model)?;
+    let warm_up = propagate(&mut engine, &net, (order, form), limits, model)?;
     let warm_s = warm.elapsed().as_secs_f64();
     let (mut best, mut runs, mut last) = if warm_s > LONG_RUN_S {
         (warm_s, 1, Some(warm_up))
@@ -142,14 +172,14 @@ fn run_one(
     let first = Instant::now();
     while runs < MAX_RUNS && (runs == 0 || first.elapsed().as_secs_f64() < TIME_BUDGET_S) {
         let t = Instant::now();
-        let got = propagate(&mut engine, &net, order, limits, model)?;
+        let got = propagate(&mut engine, &net, (order, form), limits, model)?;
         best = best.min(t.elapsed().as_secs_f64());
         runs += 1;
         last = Some(got);
     }
     let (y, carry) = last.ok_or("no timed run")?;
     let dir = model.parent().unwrap_or(Path::new("."));
-    let out = dir.join(format!("corrflow_o{order}.safetensors"));
+    let out = dir.join(format!("corrflow_o{order}{}.safetensors", form.suffix()));
     let mut meta = HashMap::from([
         ("seconds".to_string(), format!("{best:e}")),
         ("runs".to_string(), runs.to_string()),
@@ -202,12 +232,13 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1).peekable();
     let mut order = 2;
     let mut limits = (f64::INFINITY, f64::INFINITY);
+    let mut form = Form::Dense;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
@@ -221,6 +252,18 @@ fn main() -> Result<(), String> {
                 let (s, k) = value.split_once(',').ok_or_else(bad)?;
                 limits = (s.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?);
             }
+            "--kappa3" => {
+                form = match value.as_str() {
+                    "dense" => Form::Dense,
+                    "stars" => Form::Stars,
+                    "factored" => Form::Factored,
+                    _ => {
+                        return Err(format!(
+                            "--kappa3 {value:?}: expected dense, stars or factored"
+                        ))
+                    }
+                }
+            }
             _ => return Err(format!("unknown flag {flag}; {USAGE}")),
         }
     }
@@ -229,7 +272,7 @@ fn main() -> Result<(), String> {
         return Err(USAGE.into());
     }
     for model in &models {
-        let (out, best, note) = run_one(model, order, limits)?;
+        let (out, best, note) = run_one(model, (order, form), limits)?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
     Ok(())

@@ -43,6 +43,7 @@ use faer::{Mat, MatRef};
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
+use super::factored::{factored_map_flops, Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
@@ -156,6 +157,12 @@ pub struct Carry {
     /// Per class, the Δm and ΔC the last [`Carry::leave`] added to z (None where it added
     /// none): undone by [`Carry::enter`] when they make a variance of the next h negative.
     last: Vec<Option<Increments>>,
+    /// Order 3 with κ₃ factored ([`Carry::factored`]): the rule's star diagrams…
+    stars: Option<StarTerms>,
+    /// …per class, z's factored κ₃ and its repeated entries κ₃\[a,a,b\]…
+    fz: Vec<(Factored, Mat<f64>)>,
+    /// …and h's factored κ₃ (its slices in `sliced`).
+    fh: Vec<Factored>,
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -196,6 +203,12 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
 fn compiled_rule(order: usize) -> &'static ChaosRule {
     static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
     RULES[order.clamp(3, 4) - 3].get_or_init(|| ChaosRule::new(order))
+}
+
+/// Order 3's rule for the factored κ₃ ([`ChaosRule::factorable`]), compiled once per process.
+fn factorable_rule() -> &'static ChaosRule {
+    static RULE: OnceLock<ChaosRule> = OnceLock::new();
+    RULE.get_or_init(|| ChaosRule::factorable(3))
 }
 
 /// Attaches zero κ slices over `m` units to `o` (a Gaussian h).
@@ -289,6 +302,9 @@ impl Carry {
             zero_pre: Vec::new(),
             gaussian_width: None,
             last: Vec::new(),
+            stars: None,
+            fz: Vec::new(),
+            fh: Vec::new(),
         })
     }
 
@@ -367,6 +383,38 @@ impl Carry {
         self
     }
 
+    /// Order 3 with z's κ₃ held factored between the layers ([`super::factored`]): the affine
+    /// map is W on each factor and every h is held as the slices its closure reads, instead of
+    /// the dense N³ map and column fill. Implies [`Carry::moments_only`]. The rule is
+    /// [`ChaosRule::factorable`]: κ₃(z)'s diagrams over three distinct units without the
+    /// covariance triangle and κ₃\[a,b,c\]Σ_bc (every other diagram as [`Carry::new`]'s), so the
+    /// results are the dense carry's with that rule, not the default one's.
+    pub fn factored(mut self) -> Result<Self> {
+        if self.order() != 3 || self.gaussian_width.is_none() {
+            return Err(Error::Unsupported(
+                "the factored κ₃ carries order 3 from a Gaussian start (Carry::from_gaussian) \
+                 only"
+                    .into(),
+            ));
+        }
+        self.rule = factorable_rule();
+        self.stars = Some(self.rule.star_terms()?);
+        self.moments_only = true;
+        Ok(self)
+    }
+
+    /// Order 3's dense carry with the factored carry's rule ([`ChaosRule::factorable`]): the
+    /// reference [`Carry::factored`] is checked against.
+    pub fn factorable_rule(mut self) -> Result<Self> {
+        if self.order() != 3 {
+            return Err(Error::Unsupported(
+                "the factorable rule is order 3's".into(),
+            ));
+        }
+        self.rule = factorable_rule();
+        Ok(self)
+    }
+
     /// Sets the memory limit of the carried tensors in bytes (default 16 GiB).
     pub fn with_limit(mut self, bytes: u64) -> Self {
         self.limit = bytes;
@@ -416,7 +464,7 @@ impl Carry {
     /// Whether hidden layer `l` is the last one and only the output's moments are wanted: its
     /// h is held as slices and its closure writes no tensors.
     fn sliced_at(&self, l: usize) -> bool {
-        self.moments_only && l == self.depth
+        self.moments_only && (l == self.depth || self.stars.is_some())
     }
 
     /// The κ₃ and κ₄ the rule reads for class `c` at hidden layer `l`'s h.
@@ -511,12 +559,35 @@ impl Carry {
         let order = self.order();
         self.sliced.clear();
         self.zero_pre = self.zero.clone();
-        for (c, (cur, o)) in self.current.iter().zip(out.iter_mut()).enumerate() {
+        if self.stars.is_some() {
+            self.fh.clear();
+        }
+        for (c, o) in out.iter_mut().enumerate() {
             if self.zero.get(c) == Some(&true) {
                 attach_zero(o, m);
                 self.sliced.push(Sliced::zeros(m, order));
+                if self.stars.is_some() {
+                    self.fh.push(Factored::zeros(m));
+                }
                 continue;
             }
+            if self.stars.is_some() {
+                let (fz, s) = &self.fz[c];
+                let flops = factored_map_flops(m, n, fz.rank());
+                let fh = timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), s))?;
+                let slice = fh.slice();
+                if !slice.is_all_finite() {
+                    return Err(Error::Numeric(format!(
+                        "the affine map of the factored κ₃ into width {m} overflowed"
+                    )));
+                }
+                o.k3_iij = Some(slice.clone());
+                o.k4_iijj = Some(Mat::zeros(m, m));
+                self.sliced.push(Sliced::new(slice, None));
+                self.fh.push(fh);
+                continue;
+            }
+            let cur = &self.current[c];
             let flops = sliced_affine_flops(m, n, order);
             let s = timings.time("kappa affine", flops, || {
                 affine_sliced(
@@ -581,6 +652,9 @@ impl Carry {
         }
         if let Some(s) = self.sliced.get_mut(c) {
             s.clear();
+        }
+        if let Some(f) = self.fh.get_mut(c) {
+            *f = Factored::zeros(f.dim());
         }
         if let Some(z) = self.zero_pre.get_mut(c) {
             *z = true;
@@ -750,7 +824,8 @@ impl CarryHook for Carry {
                     units: units.len() - kept,
                 });
             }
-            if !tensors {
+            let stars = self.stars.as_ref().filter(|_| l < self.depth);
+            if !tensors && stars.is_none() {
                 updates.push((inc, None, None));
                 continue;
             }
@@ -761,6 +836,17 @@ impl CarryHook for Carry {
                 k4,
                 units: &units,
             };
+            if let Some(stars) = stars {
+                let (fh, sh) = (&self.fh[c], &self.sliced[c].k3_aab);
+                let (fz, paired) = timings.time("kappa closure", 0.0, || {
+                    let (s, paired) = self.rule.slices_paired(&input);
+                    ((stars.closure(&pre[c].cov, fh, sh, &units), s), paired)
+                });
+                self.fz.truncate(c);
+                self.fz.push(fz);
+                updates.push((inc, None, Some(paired)));
+                continue;
+            }
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
             let paired = timings.time("kappa closure", 0.0, || {
                 if order == 3 {
@@ -778,13 +864,19 @@ impl CarryHook for Carry {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
-            let Some(next) = next else { continue };
-            attach(z, &next.k3, next.k4.as_ref());
+            match next {
+                Some(next) => {
+                    attach(z, &next.k3, next.k4.as_ref());
+                    self.current.push(next);
+                }
+                // The factored κ₃: z's repeated entries.
+                None if paired.is_some() => z.k3_iij = Some(self.fz[c].1.clone()),
+                None => continue,
+            }
             if let Some(p) = paired {
                 z.k4_iijj = Some(p.0.clone());
                 self.paired[c] = p;
             }
-            self.current.push(next);
             self.last.push(Some(inc));
         }
         // z^l is not Gaussian: the closure made its κ from h's Σ.

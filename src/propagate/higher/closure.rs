@@ -36,8 +36,10 @@ use super::batched::Pattern;
 use super::batched::Sources;
 use super::chaos::{UnitChaos, MAX_DEGREE};
 use super::diagrams::{terms, Rules, Term};
-use super::fill::{fill3, fill4, pair_matrix, Patterns, Reduced};
+use super::factored::{carried, StarTerms};
+use super::fill::{fill3, fill4, pair_matrix, repeated3, Patterns, Reduced};
 use super::paired::{Kappa4, Paired};
+use super::sliced::Sliced;
 use super::tensor::{Kappa3, SymTensor};
 use crate::stats::Moments;
 
@@ -98,6 +100,17 @@ impl ChaosRule {
     /// ([`Term::cost`]) is at most 3 — e.g. the star Σ_ab Σ_ac Σ_ad of κ₄(z)\[a,b,c,d\], the
     /// leading non-Gaussian term of an odd φ such as tanh, whose degree-2 terms vanish.
     pub fn new(order: usize) -> Self {
+        Self::build(order, false)
+    }
+
+    /// [`ChaosRule::new`] with κ₃(z)'s diagrams over three distinct units restricted to those the
+    /// factored κ₃ carries ([`super::factored`]: stars and the single full κ₃ block; the
+    /// covariance triangle and κ₃\[a,b,c\]Σ_bc are dropped). Every other list is `new`'s.
+    pub fn factorable(order: usize) -> Self {
+        Self::build(order, true)
+    }
+
+    fn build(order: usize, stars_only: bool) -> Self {
         let rules = |gaussian| Rules {
             kappa3: true,
             kappa4: true,
@@ -128,6 +141,7 @@ impl ChaosRule {
             let kept = terms(g, 1, top, connected)
                 .into_iter()
                 .filter(|t| t.degrees.iter().all(|&d| d <= MANY_UNIT_DEGREE) || t.cost() < order)
+                .filter(|t| !stars_only || g != 3 || carried(t))
                 .collect();
             group_by_degrees(kept, order)
         };
@@ -169,6 +183,12 @@ impl ChaosRule {
         self.order
     }
 
+    /// κ₃(z)'s diagrams over three distinct units sorted for the factored κ₃; an error where
+    /// one is not carried there (a rule not made by [`ChaosRule::factorable`]).
+    pub fn star_terms(&self) -> crate::error::Result<StarTerms> {
+        StarTerms::new(&self.distinct[3])
+    }
+
     /// Δm and ΔC of one class.
     pub fn increments(&self, h: &Input<'_>) -> Increments {
         let n = h.units.len();
@@ -206,7 +226,7 @@ impl ChaosRule {
         if let Some(k4) = k4 {
             let k3 = &*k3;
             fill4(&self.patterns, &src, &z, k3, k4, |t| {
-                self.entry(h, &z, Some(k3), t)
+                self.entry(h, &z, Some(k3 as &dyn Kappa3), t)
             });
         }
     }
@@ -215,24 +235,42 @@ impl ChaosRule {
     /// (κ₄\[a,a,b,b\], the part order 3 carries; [`super::paired`]), its N(N+1)/2 entries
     /// by `ChaosRule::entry`.
     pub fn tensors_paired(&self, h: &Input<'_>, k3: &mut SymTensor) -> Paired {
-        let n = h.units.len();
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
         let (dm, p) = self.second(h, &src);
         let z = Reduced { dm: &dm, p: &p };
         fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
-        let k3 = &*k3;
+        self.paired_from(h, &z, &*k3)
+    }
+
+    /// z's paired κ₄ from its κ₃ `k3z` (read at two distinct units at most).
+    fn paired_from(&self, h: &Input<'_>, z: &Reduced<'_>, k3z: &dyn Kappa3) -> Paired {
+        let n = h.units.len();
         let mut out = vec![0.0; n * n];
         out.par_chunks_mut(n.max(1))
             .enumerate()
             .for_each(|(b, column)| {
                 for (a, x) in column.iter_mut().enumerate().take(b + 1) {
-                    *x = self.entry(h, &z, Some(k3), &[a, a, b, b]);
+                    *x = self.entry(h, z, Some(k3z), &[a, a, b, b]);
                 }
             });
         Paired(Mat::from_fn(n, n, |i, j| {
             let (a, b) = (i.min(j), i.max(j));
             out[a + n * b]
         }))
+    }
+
+    /// Order 3 with z's κ₃ held factored ([`super::factored`]): z's κ₃ at repeated units,
+    /// S\[a,b\] = κ₃\[a,a,b\] (as [`ChaosRule::tensors_paired`] writes them), and z's paired κ₄.
+    pub fn slices_paired(&self, h: &Input<'_>) -> (Mat<f64>, Paired) {
+        let src = Sources::new(h.cov, h.k3, h.k4, h.units);
+        let (dm, p) = self.second(h, &src);
+        let z = Reduced { dm: &dm, p: &p };
+        let s = repeated3(&self.patterns, &src, &z, |a| {
+            self.entry(h, &z, None, &[a, a, a])
+        });
+        let sliced = Sliced::new(s.clone(), None);
+        let paired = self.paired_from(h, &z, &sliced);
+        (s, paired)
     }
 
     /// Δm_a and the second moments P_ab about the Gaussian means (module docs; P column-major).
@@ -266,7 +304,7 @@ impl ChaosRule {
         &self,
         h: &Input<'_>,
         z: &Reduced<'_>,
-        k3z: Option<&SymTensor>,
+        k3z: Option<&dyn Kappa3>,
         t: &[usize],
     ) -> f64 {
         let (dm, n) = (z.dm, z.dm.len());

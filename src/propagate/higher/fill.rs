@@ -140,6 +140,30 @@ pub fn fill3(
     }
 }
 
+/// z's κ₃ at repeated units as an N × N matrix S\[a,b\] = κ₃\[a,a,b\]: the columns of
+/// [`fill3`]'s κ₃\[a,b,b\] (a the free unit), transposed, with the diagonal κ₃\[a,a,a\] from
+/// `diag`.
+pub fn repeated3(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    diag: impl Fn(usize) -> f64 + Sync,
+) -> faer::Mat<f64> {
+    let n = src.dim();
+    let mut abb = vec![0.0; n * n];
+    abb.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (b, column)| {
+            col.clear();
+            col.add_pattern(&patterns.k3_double, src, &[0, b]);
+            col.add(-z.p(b, b), &[z.dm]);
+            col.add(-2.0 * z.dm[b], &[z.p_col(b)]);
+            col.eval(column);
+            column[b] = diag(b);
+        });
+    faer::Mat::from_fn(n, n, |a, b| abb[b + n * a])
+}
+
 /// Writes z's κ₄ into `out` (resized to N units) from z's κ₃ `k3z`; `entry` gives one sorted
 /// entry.
 pub fn fill4(
@@ -269,7 +293,7 @@ mod tests {
 
     use super::super::chaos::UnitChaos;
     use super::super::closure::{ChaosRule, Input};
-    use super::super::tensor::SymTensor;
+    use super::super::tensor::{Kappa3, SymTensor};
     use crate::net::Activation;
 
     /// Δm and P (column-major N×N) of z by the per-entry rule: the reference the
@@ -328,7 +352,8 @@ mod tests {
                     let idx: Vec<usize> = (0..order).map(|k| f / n.pow(k as u32) % n).collect();
                     let mut sorted = idx.clone();
                     sorted.sort_unstable();
-                    let want = rule.entry(&h, &z, (order == 4).then_some(&o3), &sorted);
+                    let want =
+                        rule.entry(&h, &z, (order == 4).then_some(&o3 as &dyn Kappa3), &sorted);
                     worst = worst.max((t.get(&idx) - want).abs() / scale);
                 }
             }
@@ -381,7 +406,7 @@ mod tests {
             for i in 0..n {
                 for j in 0..n {
                     let (x, y) = (i.min(j), i.max(j));
-                    let want = rule.entry(&h, &z, Some(&o3), &[x, x, y, y]);
+                    let want = rule.entry(&h, &z, Some(&o3 as &dyn Kappa3), &[x, x, y, y]);
                     worst = worst.max((o4.0[(i, j)] - want).abs() / scale);
                     let want = rule.beyond_moment(&h, &[x, y]);
                     worst = worst.max((beyond[(i, j)] - want).abs() / bscale);

@@ -8,6 +8,7 @@
 //! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
+//! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
@@ -22,6 +23,7 @@ pub mod carry;
 pub mod chaos;
 pub mod closure;
 pub mod diagrams;
+pub mod factored;
 mod fill;
 pub mod hook;
 pub mod paired;

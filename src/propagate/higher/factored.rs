@@ -1,0 +1,396 @@
+//! κ₃ held in factored form (issue #16 item 7): a symmetrised sum of rank-one terms,
+//!
+//! ```text
+//! κ₃[a,b,c] = Sym(Σ_r F₀[a,r] F₁[b,r] F₂[c,r]),   Sym(T)[a,b,c] = (1/6) Σ_perms T[perm(a,b,c)]
+//! ```
+//!
+//! exact at every entry, repeated indices included. Its affine map h = W z is W applied to each
+//! factor (three M × N × R GEMMs instead of the dense map's 4MN³), and the slice the closures
+//! read, κ₃\[i,i,j\] = (1/3)\[(F₀∘F₁)F₂ᵀ + (F₀∘F₂)F₁ᵀ + (F₁∘F₂)F₀ᵀ\]_ij, costs O(N²R).
+//!
+//! The chaos rule's entries of z's κ₃ over three distinct units ([`super::closure`]) are sums of
+//! diagrams over h's Σ and κ₃. Those whose index structure is a *star* — two blocks sharing a
+//! centre unit g, each joining it to one other unit: f(a) Σ\[g,a\] Σ\[g,b\], f(a) Σ\[g,a\] κ₃\[b,b,g\],
+//! … — are rank N in this form: Σ_g X\[a,g\] Y\[b,g\] δ\[c,g\] (the arms' matrices with their chaos
+//! coefficients as X, Y; the centre's on the diagonal). The diagram of the single full κ₃ block,
+//! A_j(a)A_j(b)A_j(c) κ₃(h)\[a,b,c\], is h's factors with their rows scaled. The sum over a
+//! rule's diagrams is symmetric in the three units, so each diagram may be placed with its
+//! centre in the third slot; stars whose first arm is the same matrix are merged into one rank-N
+//! block (at order 3 every star has the arm A₁∘Σ: one block per layer). Diagrams of any other
+//! structure — the covariance triangle Σ_ab Σ_bc Σ_ca and κ₃\[a,b,c\]Σ_bc — have no rank-O(N)
+//! form; a rule with them cannot be carried here ([`StarTerms::new`] refuses it; ARC's peer drops
+//! them in its factored path as well, `factored_keeps_term`).
+//!
+//! The entries with a repeated unit (κ₃\[a,a,b\], κ₃\[a,a,a\]) are not those of the stars: the
+//! closure gives them exactly as an N × N matrix S (`fill::repeated3`). Before the next map the
+//! difference E = κ₃ − Sym(F) (zero on distinct units) is added as one rank-N block: with
+//! e\[i,k\] = S\[i,k\] − Sym(F)\[i,i,k\],
+//!
+//! ```text
+//! E = Sym(Σ_i e_i ⊗ e_i ⊗ q_i),   q_i[k] = 3 e[i,k] (k ≠ i),  q_i[i] = e[i,i]
+//! ```
+//!
+//! (an entry (i,i,k), i ≠ k, appears in 2 of the 6 permutations of the first term), mapped as
+//! Σ_i W\[:,i\] ⊗ W\[:,i\] ⊗ (W q_i). The rank grows by 2N per layer.
+
+use faer::{Mat, MatRef};
+
+use super::chaos::UnitChaos;
+use super::closure::DegreeTerms;
+use super::diagrams::Term;
+use crate::error::{Error, Result};
+
+/// κ₃ = Sym(Σ_r F₀\[·,r\] ⊗ F₁\[·,r\] ⊗ F₂\[·,r\]) over N units (module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Factored {
+    pub factors: [Mat<f64>; 3],
+}
+
+/// What an arm of a star reads: the matrix M\[g, x\] for centre unit g and arm unit x.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Arm {
+    /// Σ\[g,x\].
+    Cov,
+    /// κ₃\[g,g,x\] = S\[g,x\].
+    K3Centre,
+    /// κ₃\[x,x,g\] = S\[x,g\].
+    K3Far,
+}
+
+/// One star diagram: `coef` · A_{dg}(g) · Π_arms A_{d}(x) M_arm\[g,x\].
+#[derive(Clone, Debug, PartialEq)]
+struct Star {
+    coef: f64,
+    centre_degree: u8,
+    /// (arm kind, degree of the arm's unit), the smaller first.
+    arms: [(Arm, u8); 2],
+}
+
+/// A rule's diagrams of κ₃(z) over three distinct units, sorted into the factored form's shapes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StarTerms {
+    /// The single-κ₃-block diagrams: (coef, degree of every unit).
+    full: Vec<(f64, u8)>,
+    stars: Vec<Star>,
+}
+
+/// The arm of `block` (a Σ or κ₃ block) from centre group `g` to its other group, if it joins
+/// g to exactly one other group.
+fn arm(block: &[u8], g: u8) -> Option<(Arm, u8)> {
+    let other: Vec<u8> = block.iter().copied().filter(|&x| x != g).collect();
+    let at_g = block.len() - other.len();
+    if other.is_empty() || other.iter().any(|&x| x != other[0]) {
+        return None;
+    }
+    let kind = match (block.len(), at_g) {
+        (2, 1) => Arm::Cov,
+        (3, 2) => Arm::K3Centre,
+        (3, 1) => Arm::K3Far,
+        _ => return None,
+    };
+    Some((kind, other[0]))
+}
+
+/// The star of `term` (two blocks with one common group, each joining it to another), if it is
+/// one.
+fn star(term: &Term) -> Option<Star> {
+    let [b0, b1] = term.blocks.as_slice() else {
+        return None;
+    };
+    (0..3u8).find_map(|g| {
+        let (k0, x0) = arm(b0.groups(), g)?;
+        let (k1, x1) = arm(b1.groups(), g)?;
+        if x0 == x1 {
+            return None;
+        }
+        let mut arms = [
+            (k0, term.degrees[x0 as usize]),
+            (k1, term.degrees[x1 as usize]),
+        ];
+        arms.sort();
+        Some(Star {
+            coef: term.coef,
+            centre_degree: term.degrees[g as usize],
+            arms,
+        })
+    })
+}
+
+/// Whether the factored κ₃ carries `term` (a diagram of κ₃(z) over three distinct units): the
+/// single full κ₃ block with one degree for every unit, or a star.
+pub fn carried(term: &Term) -> bool {
+    full_block(term) || star(term).is_some()
+}
+
+/// Whether `term` is the single κ₃ block over the three units, every unit of one degree.
+fn full_block(term: &Term) -> bool {
+    let one_block = matches!(term.blocks.as_slice(), [b] if b.groups() == [0, 1, 2]);
+    one_block && term.degrees.iter().all(|&d| d == term.degrees[0])
+}
+
+impl StarTerms {
+    /// Sorts `list` (the rule's κ₃(z) diagrams over three distinct units); an error names the
+    /// first diagram that is neither a star nor the single full κ₃ block.
+    pub(super) fn new(list: &[DegreeTerms]) -> Result<Self> {
+        let mut out = StarTerms {
+            full: Vec::new(),
+            stars: Vec::new(),
+        };
+        for dt in list {
+            for term in &dt.terms {
+                if full_block(term) {
+                    out.full.push((term.coef, dt.degrees[0]));
+                } else if let Some(s) = star(term) {
+                    out.stars.push(s);
+                } else {
+                    return Err(Error::Unsupported(format!(
+                        "the factored κ₃ carries star diagrams only; the rule has {:?} at \
+                         degrees {:?}",
+                        term.blocks, dt.degrees
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// z's factored κ₃ on distinct units from h's: Σ (rank N), κ₃ (`k3`, factored) and its slice
+    /// `s` = κ₃(h)\[a,a,b\], and the units' chaos coefficients. Exact on distinct units only (the
+    /// repeated ones are corrected by [`Factored::map`]).
+    pub fn closure(
+        &self,
+        cov: &Mat<f64>,
+        k3: &Factored,
+        s: &Mat<f64>,
+        units: &[UnitChaos],
+    ) -> Factored {
+        let n = units.len();
+        let a = |d: u8, u: usize| units[u].b[1][d as usize];
+        let mut blocks: Vec<[Mat<f64>; 3]> = Vec::new();
+        for &(coef, d) in &self.full {
+            if k3.rank() == 0 {
+                continue;
+            }
+            let scale =
+                |f: &Mat<f64>, c: f64| Mat::from_fn(n, f.ncols(), |x, r| c * a(d, x) * f[(x, r)]);
+            blocks.push([
+                scale(&k3.factors[0], coef),
+                scale(&k3.factors[1], 1.0),
+                scale(&k3.factors[2], 1.0),
+            ]);
+        }
+        // One block per first arm: X[x,g] = A(x) M[g,x]; Y sums the second arms with the
+        // centre's coefficient.
+        let matrix = |kind: Arm, g: usize, x: usize| match kind {
+            Arm::Cov => cov[(g, x)],
+            Arm::K3Centre => s[(g, x)],
+            Arm::K3Far => s[(x, g)],
+        };
+        let mut merged: Vec<((Arm, u8), Mat<f64>)> = Vec::new();
+        for st in &self.stars {
+            let at = match merged.iter().position(|(k, _)| *k == st.arms[0]) {
+                Some(at) => at,
+                None => {
+                    merged.push((st.arms[0], Mat::zeros(n, n)));
+                    merged.len() - 1
+                }
+            };
+            let (kind, d) = st.arms[1];
+            let y = &mut merged[at].1;
+            for g in 0..n {
+                let centre = st.coef * a(st.centre_degree, g);
+                if centre == 0.0 {
+                    continue;
+                }
+                for x in 0..n {
+                    y[(x, g)] += centre * a(d, x) * matrix(kind, g, x);
+                }
+            }
+        }
+        for ((kind, d), y) in merged {
+            let x = Mat::from_fn(n, n, |x, g| a(d, x) * matrix(kind, g, x));
+            blocks.push([x, y, Mat::identity(n, n)]);
+        }
+        Factored::concat(n, &blocks)
+    }
+}
+
+impl Factored {
+    /// The zero tensor over `n` units (rank 0).
+    pub fn zeros(n: usize) -> Self {
+        Factored {
+            factors: [Mat::zeros(n, 0), Mat::zeros(n, 0), Mat::zeros(n, 0)],
+        }
+    }
+
+    /// Number of units N.
+    pub fn dim(&self) -> usize {
+        self.factors[0].nrows()
+    }
+
+    /// Number of rank-one terms R.
+    pub fn rank(&self) -> usize {
+        self.factors[0].ncols()
+    }
+
+    /// The blocks' factors side by side.
+    fn concat(n: usize, blocks: &[[Mat<f64>; 3]]) -> Self {
+        let r: usize = blocks.iter().map(|b| b[0].ncols()).sum();
+        let factors = std::array::from_fn(|k| {
+            let mut f = Mat::zeros(n, r);
+            let mut at = 0;
+            for b in blocks {
+                let w = b[k].ncols();
+                f.as_mut().subcols_mut(at, w).copy_from(&b[k]);
+                at += w;
+            }
+            f
+        });
+        Factored { factors }
+    }
+
+    /// κ₃\[i,i,j\] as an N × N matrix (module docs).
+    pub fn slice(&self) -> Mat<f64> {
+        let n = self.dim();
+        let mut out = Mat::zeros(n, n);
+        let f = &self.factors;
+        for (p, q, o) in [(0, 1, 2), (0, 2, 1), (1, 2, 0)] {
+            let had = Mat::from_fn(n, self.rank(), |i, r| f[p][(i, r)] * f[q][(i, r)]);
+            out += &had * f[o].transpose();
+        }
+        out * faer::Scale(1.0 / 3.0)
+    }
+
+    /// The factored κ₃ of h = W z, z's κ₃ being `self` on distinct units and `s` (κ₃\[a,a,b\])
+    /// on the repeated ones (module docs: the correction E as one rank-N block).
+    pub fn map(&self, w: MatRef<'_, f64>, s: &Mat<f64>) -> Result<Factored> {
+        let n = self.dim();
+        if w.ncols() != n || s.nrows() != n || s.ncols() != n {
+            return Err(Error::Shape(format!(
+                "the factored κ₃ over {n} units mapped by a {} × {} layer with a {} × {} slice",
+                w.nrows(),
+                w.ncols(),
+                s.nrows(),
+                s.ncols()
+            )));
+        }
+        let e = s - self.slice();
+        let q = Mat::from_fn(
+            n,
+            n,
+            |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
+        );
+        let mapped: [Mat<f64>; 3] = std::array::from_fn(|k| w * &self.factors[k]);
+        let blocks = [mapped, [w.to_owned(), w.to_owned(), w * &q]];
+        Ok(Factored::concat(w.nrows(), &blocks))
+    }
+}
+
+/// Flops of [`Factored::map`] for an M × N map of rank R (the GEMMs and the slice).
+pub fn factored_map_flops(m: usize, n: usize, r: usize) -> f64 {
+    let (m, n, r) = (m as f64, n as f64, r as f64);
+    6.0 * m * n * r + 2.0 * m * n * n + 6.0 * n * n * r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagate::higher::tensor::SymTensor;
+
+    /// The dense symmetric tensor of `f`.
+    fn dense(f: &Factored) -> SymTensor {
+        let n = f.dim();
+        let mut t = SymTensor::zeros(n, 3);
+        let raw = |i: usize, j: usize, k: usize| {
+            (0..f.rank())
+                .map(|r| f.factors[0][(i, r)] * f.factors[1][(j, r)] * f.factors[2][(k, r)])
+                .sum::<f64>()
+        };
+        for i in 0..n {
+            for j in 0..n {
+                for k in 0..n {
+                    let v = (raw(i, j, k)
+                        + raw(i, k, j)
+                        + raw(j, i, k)
+                        + raw(j, k, i)
+                        + raw(k, i, j)
+                        + raw(k, j, i))
+                        / 6.0;
+                    t.data_mut()[i + n * (j + n * k)] = v;
+                }
+            }
+        }
+        t
+    }
+
+    fn random(n: usize, r: usize, seed: u64) -> Mat<f64> {
+        Mat::from_fn(n, r, |i, j| {
+            let x = (seed as f64 + 1.0) * (i as f64 * 0.731 + j as f64 * 1.377 + 0.29);
+            x.sin()
+        })
+    }
+
+    /// The default order-3 rule has diagrams without a rank-O(N) form (the triangle, κ₃Σ);
+    /// the factorable one has the full κ₃ block and stars whose first arms are all A₁∘Σ (one
+    /// rank-N block per layer).
+    #[test]
+    fn the_factorable_rule_is_stars_with_one_first_arm() {
+        use super::super::closure::ChaosRule;
+        let err = ChaosRule::new(3).star_terms().unwrap_err();
+        assert!(err.to_string().contains("star diagrams only"), "{err}");
+        let stars = ChaosRule::factorable(3).star_terms().unwrap();
+        assert_eq!(stars.full, vec![(1.0, 1)]);
+        assert!(!stars.stars.is_empty());
+        assert!(stars.stars.iter().all(|s| s.arms[0] == (Arm::Cov, 1)));
+    }
+
+    /// The slice equals the dense tensor's κ₃\[i,i,j\].
+    #[test]
+    fn slice_is_the_dense_tensors() {
+        let f = Factored {
+            factors: [random(5, 4, 1), random(5, 4, 2), random(5, 4, 3)],
+        };
+        let (t, s) = (dense(&f), f.slice());
+        for i in 0..5 {
+            for j in 0..5 {
+                assert!((s[(i, j)] - t.get(&[i, i, j])).abs() < 1e-14);
+            }
+        }
+    }
+
+    /// The map with the repeated-entry correction equals the dense map of the tensor that is
+    /// Sym(F) on distinct units and S on repeated ones.
+    #[test]
+    fn map_equals_the_dense_map_with_the_repeated_entries() {
+        let (n, m) = (5, 4);
+        let f = Factored {
+            factors: [random(n, 3, 4), random(n, 3, 5), random(n, 3, 6)],
+        };
+        let s = random(n, n, 7);
+        let w = random(m, n, 8);
+        let mut z = dense(&f);
+        for i in 0..n {
+            for k in 0..n {
+                z.set_sym(&[i, i, k], s[(i, k)]);
+            }
+        }
+        let h = dense(&f.map(w.as_ref(), &s).unwrap());
+        let mut worst: f64 = 0.0;
+        for i in 0..m {
+            for j in 0..m {
+                for k in 0..m {
+                    let mut want = 0.0;
+                    for a in 0..n {
+                        for b in 0..n {
+                            for c in 0..n {
+                                want += w[(i, a)] * w[(j, b)] * w[(k, c)] * z.get(&[a, b, c]);
+                            }
+                        }
+                    }
+                    worst = worst.max((h.get(&[i, j, k]) - want).abs());
+                }
+            }
+        }
+        assert!(worst < 1e-12, "largest deviation {worst:e}");
+    }
+}

@@ -1,0 +1,59 @@
+//! Order 3 with κ₃ held factored between the layers ([`Carry::factored`], issue #16 item 7)
+//! gives the dense carry's output mean, covariance and fallbacks under the same rule
+//! ([`Carry::factorable_rule`]): stars and the full κ₃ block of κ₃(z) over distinct units.
+
+use corrflow::net::{Activation, Mlp};
+use corrflow::propagate::higher::{Carry, Tensors};
+
+use super::higher_moments_only::{deviation, run, two_classes};
+
+#[test]
+fn factored_equals_the_dense_carry_with_its_rule() {
+    let n = 6;
+    let start = two_classes(n, 17);
+    for act in [Activation::Relu, Activation::Tanh, Activation::Gelu] {
+        for depth in [1, 2, 3, 5] {
+            // Widths that change from layer to layer (M ≠ N maps).
+            let mut widths = vec![n];
+            widths.extend((0..depth).map(|l| 7 - l % 3));
+            widths.push(3);
+            let net = Mlp::init(&widths, act, 1.4, 3 + depth as u64).unwrap();
+            for limits in [None, Some((0.3, 1e9))] {
+                let limited = |c: Carry| match limits {
+                    Some((s, k)) => c.with_breakdown(s, k),
+                    None => c,
+                };
+                let gauss = || limited(Carry::from_gaussian(3, n, 2).unwrap());
+                let dense = run(
+                    &net,
+                    &start,
+                    gauss().factorable_rule().unwrap().moments_only(),
+                );
+                let factored = run(&net, &start, gauss().factored().unwrap());
+                let case = format!("{act:?} depth {depth} limits {limits:?}");
+                let d = deviation(&factored.0, &dense.0);
+                assert!(d < 1e-10, "{case}: the factored carry deviates by {d:e}");
+                assert_eq!(factored.1, dense.1, "{case}: fallbacks");
+                // The rule differs from the default one where κ₃ reaches a middle layer.
+                if depth >= 3 && dense.1.is_empty() {
+                    let default = run(&net, &start, gauss().moments_only());
+                    assert!(
+                        deviation(&default.0, &dense.0) > 1e-12,
+                        "{case}: the factorable rule equals the default one"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn factored_needs_order_3_from_a_gaussian_start() {
+    let order4 = Carry::from_gaussian(4, 3, 1).unwrap().factored();
+    assert!(order4.is_err(), "order 4 is refused");
+    let tensors = vec![Tensors::gaussian(3, 3)];
+    let Err(err) = Carry::new(3, tensors).unwrap().factored() else {
+        panic!("a start with tensors is refused");
+    };
+    assert!(err.to_string().contains("Gaussian start"), "{err}");
+}
