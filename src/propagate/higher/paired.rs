@@ -17,11 +17,13 @@
 //! ```
 //!
 //! (the pairings {ab}{cd}, {ac}{bd} and {ad}{bc} of the four indices; a = b = c = d counted
-//! once, in the first term). The second term is K·diag(P°)·Kᵀ with K\[i,(a,b)\] = W_ia W_ib and
-//! P° = P off its diagonal: one GEMM with inner dimension N², done in column blocks of K.
-//! Flops 2M²N² + 2M²N + 2MN² for an M × N map.
+//! once, in the first term). The second term is K·diag(P°)·Kᵀ with K\[i,(a,b)\] = W_ia W_ib over
+//! the pairs a < b and P°\[a,b\] = 2(P\[a,b\] + P\[b,a\]) (each unordered pair once): one GEMM
+//! with inner dimension N(N − 1)/2, done in column blocks of K, of which only the lower triangle
+//! is formed (the result is symmetric). Flops M²N(N − 1)/2 + 2M²N + 2MN² for an M × N map.
 
 use faer::linalg::matmul::matmul;
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::{Accum, Mat, MatRef, Par};
 
 use super::tensor::SymTensor;
@@ -94,7 +96,7 @@ const BLOCK_ENTRIES: usize = 1 << 22;
 /// Flops of [`affine_paired`] for an M × N map.
 pub fn paired_affine_flops(m: usize, n: usize) -> f64 {
     let (m, n) = (m as f64, n as f64);
-    2.0 * m * m * n * n + 2.0 * m * m * n + 2.0 * m * n * n
+    m * m * n * (n - 1.0) / 2.0 + 2.0 * m * m * n + 2.0 * m * n * n
 }
 
 /// κ₄(h)\[i,i,j,j\] for h = W z from z's paired κ₄ `p` (module docs), M × M.
@@ -120,33 +122,37 @@ pub fn affine_paired(w: MatRef<'_, f64>, p: &Paired) -> Paired {
         1.0,
         Par::rayon(0),
     );
-    let per_block = (BLOCK_ENTRIES / (m * n).max(1)).clamp(1, n.max(1));
+    let pairs: Vec<(usize, usize)> = (0..n).flat_map(|b| (0..b).map(move |a| (a, b))).collect();
+    let per_block = (BLOCK_ENTRIES / m.max(1)).max(1);
     let mut k = Mat::<f64>::zeros(0, 0);
     let mut kp = Mat::<f64>::zeros(0, 0);
-    for b0 in (0..n).step_by(per_block) {
-        let bs = per_block.min(n - b0);
-        k.resize_with(m, n * bs, |_, _| 0.0);
-        kp.resize_with(m, n * bs, |_, _| 0.0);
-        for db in 0..bs {
-            let b = b0 + db;
-            for a in 0..n {
-                let col = a + n * db;
-                let off = if a == b { 0.0 } else { p[(a, b)] };
-                for i in 0..m {
-                    let v = w[(i, a)] * w[(i, b)];
-                    k[(i, col)] = v;
-                    kp[(i, col)] = v * off;
-                }
+    for block in pairs.chunks(per_block) {
+        k.resize_with(m, block.len(), |_, _| 0.0);
+        kp.resize_with(m, block.len(), |_, _| 0.0);
+        for (col, &(a, b)) in block.iter().enumerate() {
+            let off = 2.0 * (p[(a, b)] + p[(b, a)]);
+            for i in 0..m {
+                let v = w[(i, a)] * w[(i, b)];
+                k[(i, col)] = v;
+                kp[(i, col)] = v * off;
             }
         }
-        matmul(
+        triangular::matmul(
             q.as_mut(),
+            BlockStructure::TriangularLower,
             Accum::Add,
             kp.as_ref(),
+            BlockStructure::Rectangular,
             k.transpose(),
-            2.0,
+            BlockStructure::Rectangular,
+            1.0,
             Par::rayon(0),
         );
+    }
+    for j in 0..m {
+        for i in 0..j {
+            q[(i, j)] = q[(j, i)];
+        }
     }
     Paired(q)
 }
