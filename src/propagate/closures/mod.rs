@@ -20,7 +20,7 @@ mod input;
 pub mod leaky_relu;
 pub mod linear;
 pub mod phi2_partials;
-mod phi_lanes;
+pub(crate) mod phi_lanes;
 pub mod quadratic;
 pub mod quadrature;
 mod quadrature_terms;

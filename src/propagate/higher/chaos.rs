@@ -12,9 +12,12 @@
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
 //! (`for_each_unit_node`, bounded cost at any s), and for linear, quadratic, relu and leaky
 //! relu the composite 16-point Gauss–Legendre rule split at the kink z = −μ/s (polynomial on
-//! each side, so accurate to rounding). A deterministic unit (s = 0) has δ = 0: every B is 0.
+//! each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
+//! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]). A deterministic unit
+//! (s = 0) has δ = 0: every B is 0.
 
 use crate::net::Activation;
+use crate::propagate::closures::phi_lanes::eval_at;
 use crate::propagate::closures::quadrature::for_each_unit_node;
 use crate::propagate::closures::rules::for_each_normal_node;
 
@@ -37,26 +40,24 @@ pub struct UnitChaos {
 impl UnitChaos {
     /// The coefficients of φ at h ~ N(μ, s²) (module docs).
     pub fn new(act: Activation, mu: f64, s: f64) -> Self {
-        let mut b = [[0.0; MAX_DEGREE + 1]; MAX_POWER + 1];
         if s <= 0.0 {
             return UnitChaos {
                 mean: act.eval(mu),
-                b,
+                b: [[0.0; MAX_DEGREE + 1]; MAX_POWER + 1],
             };
         }
-        let mut nodes: Vec<(f64, f64, f64)> = Vec::new();
-        let mut push = |z: f64, w: f64| nodes.push((z, w, act.eval(mu + s * z)));
-        match act {
-            Activation::Linear | Activation::Quadratic { .. } => {
-                for_each_normal_node(&[], PANEL, &[], RANGE, &mut push)
-            }
-            Activation::Relu | Activation::LeakyRelu { .. } => {
-                for_each_normal_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
-            }
-            _ => for_each_unit_node(act, mu, s, RANGE, &mut push),
-        }
-        let mean: f64 = nodes.iter().map(|(_, w, f)| w * f).sum();
-        for &(z, w, f) in &nodes {
+        let (z, w) = nodes(act, mu, s);
+        // φ at every node on SIMD lanes (within a few ulp of `Activation::eval`).
+        let phi = eval_at(act, mu, s, &z);
+        Self::from_nodes(&z, &w, &phi, s)
+    }
+
+    /// The coefficients from the rule's nodes z, weights w and φ(μ + s z) at the nodes.
+    fn from_nodes(z: &[f64], w: &[f64], phi: &[f64], s: f64) -> Self {
+        let mut b = [[0.0; MAX_DEGREE + 1]; MAX_POWER + 1];
+        let nodes = z.iter().zip(w).zip(phi);
+        let mean: f64 = nodes.clone().map(|((_, w), f)| w * f).sum();
+        for ((&z, &w), &f) in nodes {
             let he = hermite(z);
             let d = f - mean;
             let mut pow = 1.0;
@@ -81,8 +82,57 @@ impl UnitChaos {
     }
 }
 
+/// The 1-D rule's nodes z and weights w for h = μ + s z (module docs).
+fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
+    let (mut z, mut w) = (Vec::new(), Vec::new());
+    let mut push = |x: f64, weight: f64| {
+        z.push(x);
+        w.push(weight);
+    };
+    match act {
+        Activation::Linear | Activation::Quadratic { .. } => {
+            for_each_normal_node(&[], PANEL, &[], RANGE, &mut push)
+        }
+        Activation::Relu | Activation::LeakyRelu { .. } => {
+            for_each_normal_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
+        }
+        _ => for_each_unit_node(act, mu, s, RANGE, &mut push),
+    }
+    (z, w)
+}
+
 /// He₀(z) … He₄(z), the probabilists' Hermite polynomials.
 fn hermite(z: f64) -> [f64; MAX_DEGREE + 1] {
     let z2 = z * z;
     [1.0, z, z2 - 1.0, z2 * z - 3.0 * z, z2 * z2 - 6.0 * z2 + 3.0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The smooth φ's coefficients from SIMD lanes equal those from [`Activation::eval`] at
+    /// every node.
+    #[test]
+    fn lanes_give_the_scalar_coefficients() {
+        for act in [Activation::Tanh, Activation::Gelu, Activation::Sigmoid] {
+            for (mu, s) in [(0.0, 1.0), (0.3, 0.7), (-1.2, 2.5)] {
+                let got = UnitChaos::new(act, mu, s).b;
+                let (z, w) = nodes(act, mu, s);
+                let phi: Vec<f64> = z.iter().map(|z| act.eval(mu + s * z)).collect();
+                let want = UnitChaos::from_nodes(&z, &w, &phi, s).b;
+                for p in 1..=MAX_POWER {
+                    for j in 0..=MAX_DEGREE {
+                        let d = (got[p][j] - want[p][j]).abs();
+                        assert!(
+                            d <= 1e-13 * (1.0 + want[p][j].abs()),
+                            "{act} {mu} {s} B[{p}][{j}]: {} vs {}",
+                            got[p][j],
+                            want[p][j]
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

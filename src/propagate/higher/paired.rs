@@ -90,8 +90,9 @@ impl Kappa4 for Paired {
     }
 }
 
-/// Most entries of one column block of K (bounds the scratch memory to 2 × 32 MiB).
-const BLOCK_ENTRIES: usize = 1 << 22;
+/// Most entries of one column block of K (2 × 512 KiB of scratch, reused from block to block:
+/// larger blocks were fresh pages, zeroed by the kernel, on every call).
+const BLOCK_ENTRIES: usize = 1 << 16;
 
 /// Flops of [`affine_paired`] for an M × N map.
 pub fn paired_affine_flops(m: usize, n: usize) -> f64 {
