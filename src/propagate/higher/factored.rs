@@ -18,8 +18,8 @@
 //! centre in the third slot; stars whose first arm is the same matrix are merged into one rank-N
 //! block (at order 3 every star has the arm A₁∘Σ: one block per layer). Diagrams of any other
 //! structure — the covariance triangle Σ_ab Σ_bc Σ_ca and κ₃\[a,b,c\]Σ_bc — have no rank-O(N)
-//! form; a rule with them cannot be carried here ([`StarTerms::new`] refuses it; ARC's peer drops
-//! them in its factored path as well, `factored_keeps_term`).
+//! form; a rule with them cannot be carried here (`ChaosRule::star_terms` refuses it; ARC's
+//! peer drops them in its factored path as well, `factored_keeps_term`).
 //!
 //! The entries with a repeated unit (κ₃\[a,a,b\], κ₃\[a,a,a\]) are not those of the stars: the
 //! closure gives them exactly as an N × N matrix S (`fill::repeated3`). Before the next map the
