@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::measure::LayerStats;
+use crate::measure::{LayerStats, Measured};
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean_error_parts};
 
@@ -96,6 +96,41 @@ pub fn compare_stages(
     empirical: &LayerStats,
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
+    let pairs = pairs(predicted, empirical)?;
+    let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
+        Par::Seq
+    } else {
+        Par::rayon(0)
+    };
+    pairs
+        .into_par_iter()
+        .map(|pair| compare_pair(pair, depth, inner))
+        .collect()
+}
+
+/// [`compare_stages`] of the one stage `predicted`, its classes one after another, each
+/// pair's factorizations parallel themselves: the f64 matrices of one pair (both Σ widened,
+/// two Cholesky factors) are in memory at a time instead of one pair's per thread, for a
+/// caller that compares each stage as soon as it is predicted to keep its peak memory low
+/// (`propagate --precision f32`). The same rows as [`compare_stages`] to rounding (the
+/// factorizations split their work differently).
+pub fn compare_stage_lean(
+    predicted: &Predicted,
+    empirical: &LayerStats,
+    depth: usize,
+) -> Result<Vec<StageComparison>> {
+    pairs(std::slice::from_ref(predicted), empirical)?
+        .into_iter()
+        .map(|pair| compare_pair(pair, depth, Par::rayon(0)))
+        .collect()
+}
+
+/// One (stage, class) pair: the predicted stage, its class index k, the class label and the
+/// measured stage.
+type Pair<'a> = (&'a Predicted, usize, usize, Measured<'a>);
+
+/// Every (stage, class) pair of `predicted` with its measured stage, in stage-then-class order.
+fn pairs<'a>(predicted: &'a [Predicted], empirical: &'a LayerStats) -> Result<Vec<Pair<'a>>> {
     let mut pairs = Vec::new();
     for p in predicted {
         let emp = empirical.measured(p.stage).ok_or_else(|| {
@@ -106,59 +141,54 @@ pub fn compare_stages(
             pairs.push((p, k, class, emp));
         }
     }
-    let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
-        Par::Seq
-    } else {
-        Par::rayon(0)
+    Ok(pairs)
+}
+
+/// The comparison row of one pair, its factorizations run with parallelism `inner`.
+fn compare_pair((p, k, class, emp): Pair<'_>, depth: usize, inner: Par) -> Result<StageComparison> {
+    // An f32 stage's Σ (predicted or measured) is widened here, one (stage, class) per
+    // thread at a time: the KL's factorisations need f64 (`stats::narrow`).
+    let (widened, meas_cov) = (p.cov(k), emp.cov(k));
+    let (stage, prop_mean, prop_cov) = (p.stage, p.mean(k), &*widened);
+    let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
+    let kl = kl_divergence_with(
+        (meas_mean.as_ref(), meas_cov.as_ref()),
+        (prop_mean.as_ref(), prop_cov.as_ref()),
+        KL_RIDGE,
+        inner,
+    );
+    let (kl, kl_jitter) = match kl {
+        Ok(k) => (Some(k.value), Some(k.jitter)),
+        Err(_) => (None, None),
     };
-    pairs
-        .into_par_iter()
-        .map(|(p, k, class, emp)| {
-            // An f32 stage's Σ (predicted or measured) is widened here, one (stage, class) per
-            // thread at a time: the KL's factorisations need f64 (`stats::narrow`).
-            let (widened, meas_cov) = (p.cov(k), emp.cov(k));
-            let (stage, prop_mean, prop_cov) = (p.stage, p.mean(k), &*widened);
-            let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
-            let kl = kl_divergence_with(
-                (meas_mean.as_ref(), meas_cov.as_ref()),
-                (prop_mean.as_ref(), prop_cov.as_ref()),
-                KL_RIDGE,
-                inner,
-            );
-            let (kl, kl_jitter) = match kl {
-                Ok(k) => (Some(k.value), Some(k.jitter)),
-                Err(_) => (None, None),
-            };
-            let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
-            let (mean_diff, spread) =
-                mean_error_parts(prop_mean.as_ref(), meas_mean.as_ref(), meas_cov.as_ref())?;
-            let (layer, kind) = (stage.layer(depth), stage.kind());
-            if !(cov_diff.is_finite() && mean_diff.is_finite() && cov_ref.is_finite()) {
-                return Err(Error::Numeric(format!(
-                    "layer {layer} ({kind}), class {class}: the propagated or measured mean and \
-                     covariance are not finite (they overflow f64: the model's weights or the \
-                     inputs are too large)"
-                )));
-            }
-            let degenerate = (cov_ref == 0.0 && (cov_diff > 0.0 || mean_diff > 0.0))
-                || (spread == 0.0 && mean_diff > 0.0);
-            let relative = |diff: f64, reference: f64| {
-                if degenerate || diff == 0.0 {
-                    diff
-                } else {
-                    diff / reference
-                }
-            };
-            Ok(StageComparison {
-                layer,
-                stage: kind,
-                class,
-                cov_rel_err: relative(cov_diff, cov_ref),
-                mean_err: relative(mean_diff, spread),
-                kl,
-                kl_jitter,
-                degenerate,
-            })
-        })
-        .collect()
+    let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
+    let (mean_diff, spread) =
+        mean_error_parts(prop_mean.as_ref(), meas_mean.as_ref(), meas_cov.as_ref())?;
+    let (layer, kind) = (stage.layer(depth), stage.kind());
+    if !(cov_diff.is_finite() && mean_diff.is_finite() && cov_ref.is_finite()) {
+        return Err(Error::Numeric(format!(
+            "layer {layer} ({kind}), class {class}: the propagated or measured mean and \
+             covariance are not finite (they overflow f64: the model's weights or the \
+             inputs are too large)"
+        )));
+    }
+    let degenerate = (cov_ref == 0.0 && (cov_diff > 0.0 || mean_diff > 0.0))
+        || (spread == 0.0 && mean_diff > 0.0);
+    let relative = |diff: f64, reference: f64| {
+        if degenerate || diff == 0.0 {
+            diff
+        } else {
+            diff / reference
+        }
+    };
+    Ok(StageComparison {
+        layer,
+        stage: kind,
+        class,
+        cov_rel_err: relative(cov_diff, cov_ref),
+        mean_err: relative(mean_diff, spread),
+        kl,
+        kl_jitter,
+        degenerate,
+    })
 }

@@ -20,4 +20,6 @@ pub mod tails;
 pub mod transfer;
 
 pub use analyze::{analyze, Analysis, AnalysisOptions, Heatmap};
-pub use compare::{class_means, compare_stages, comparison_flops, ClassMean, StageComparison};
+pub use compare::{
+    class_means, compare_stage_lean, compare_stages, comparison_flops, ClassMean, StageComparison,
+};

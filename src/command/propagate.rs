@@ -8,17 +8,21 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
-use crate::analysis::{class_means, compare_stages, comparison_flops, StageComparison};
+use crate::analysis::{
+    class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
+};
 use crate::config::provenance::Mismatch;
 use crate::config::{Field, On, RunConfig};
 use crate::error::{Error, Result};
+use crate::io::trim::return_free_pages;
 use crate::measure::{
     layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, Higher,
+    LayerStats,
 };
-use crate::net::{Precision, Stage};
-use crate::propagate::closures::{Corrections, Fallbacks};
+use crate::net::{Mlp, Precision, Stage};
+use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::ClosurePair;
-use crate::propagate::PropagateOptions;
+use crate::propagate::{PropagateOptions, Propagator};
 use crate::report::tables;
 use crate::timing::{TimingSummary, Timings};
 
@@ -66,11 +70,13 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         loaded,
         trained_on,
     } = model_and_data(config, model, timings)?;
-    // The other split is not read: released here.
-    let dataset = match a.on {
-        On::Train => loaded.split.train,
-        On::Test => loaded.split.test,
+    // The other split is not read: released here (a field left in `loaded` would live on to
+    // the end of the function).
+    let (dataset, other) = match a.on {
+        On::Train => (loaded.split.train, loaded.split.test),
+        On::Test => (loaded.split.test, loaded.split.train),
     };
+    drop(other);
     let (data, n_samples) = (&dataset, dataset.len());
     check_network_fits(
         &net,
@@ -101,62 +107,70 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         l => Stage::Post(l),
     };
     let settings = config.engine();
-    // An f32 propagation without κ slices holds every measured stage but its start in f32 too
-    // (`stats::narrow`: accumulated in f64, rounded once finished; read widened per class).
-    let mut stats =
-        if settings.precision == Precision::F32 && higher == Higher::None && carried.is_none() {
-            layer_stats_narrow(&net, data, &[start_stage], a.stats_batch, timings)?
-        } else {
-            layer_stats_timed(&net, data, higher, a.stats_batch, timings)?
-        };
-    let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
-    // The measured κ slices of the first pre-activation, where the corrections read them.
-    let first_pre = (higher != Higher::None && a.from_layer < net.depth())
-        .then(|| measured(Stage::Pre(a.from_layer + 1)))
-        .map(Vec::as_slice);
     let mut engine = settings.engine();
-    let options = PropagateOptions {
-        method: a.closure,
-        corrections: a.order,
-    };
-    let start_moments = measured(start_stage);
-    let (predicted, fallbacks, carried) = match carried {
-        Some(order) => {
-            let classes = &stats.get(start_stage).expect("measured").classes;
-            let (predicted, report) = propagate_carried(
-                &mut engine,
-                &net,
-                data,
-                a.from_layer,
-                (start_moments, classes),
-                (order, a.carry.kappa_units),
-                a.closure,
-                a.stats_batch,
-                timings,
-            )?;
-            (predicted, Fallbacks::default(), Some(report))
-        }
-        None => {
+    let (layers, fallbacks, carried) =
+        if settings.precision == Precision::F32 && higher == Higher::None && carried.is_none() {
+            // An f32 propagation without κ slices holds every measured stage in f32
+            // (`stats::narrow`: accumulated in f64, rounded once finished) and compares each
+            // predicted stage as soon as it is ready ([`streamed`]).
+            let stats = layer_stats_narrow(&net, data, &[], a.stats_batch, timings)?;
             // Only the statistics read the samples: released before the propagation.
             drop(dataset);
-            engine.run(
-                &net,
-                a.from_layer,
-                start_moments,
-                first_pre,
-                options,
-                timings,
-            )?;
-            let fallbacks = engine.fallbacks();
-            (engine.into_stages(), fallbacks, None)
-        }
-    };
-    // The start stage is not compared: released before the comparison.
-    stats.stages.retain(|(s, _)| *s != start_stage);
-    let layers = timings.time("comparison", 0.0, || {
-        compare_stages(&predicted, &stats, net.depth())
-    })?;
-    timings.add_flops("comparison", comparison_flops(&predicted, &layers));
+            return_free_pages();
+            let (from, method) = (a.from_layer, a.closure);
+            let layers = streamed(&mut engine, &net, from, stats, method, timings)?;
+            (layers, engine.fallbacks(), None)
+        } else {
+            let mut stats = layer_stats_timed(&net, data, higher, a.stats_batch, timings)?;
+            let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
+            // The measured κ slices of the first pre-activation, where the corrections read them.
+            let first_pre = (higher != Higher::None && a.from_layer < net.depth())
+                .then(|| measured(Stage::Pre(a.from_layer + 1)))
+                .map(Vec::as_slice);
+            let options = PropagateOptions {
+                method: a.closure,
+                corrections: a.order,
+            };
+            let start_moments = measured(start_stage);
+            let (predicted, fallbacks, carried) = match carried {
+                Some(order) => {
+                    let classes = &stats.get(start_stage).expect("measured").classes;
+                    let (predicted, report) = propagate_carried(
+                        &mut engine,
+                        &net,
+                        data,
+                        a.from_layer,
+                        (start_moments, classes),
+                        (order, a.carry.kappa_units),
+                        a.closure,
+                        a.stats_batch,
+                        timings,
+                    )?;
+                    (predicted, Fallbacks::default(), Some(report))
+                }
+                None => {
+                    // Only the statistics read the samples: released before the propagation.
+                    drop(dataset);
+                    engine.run(
+                        &net,
+                        a.from_layer,
+                        start_moments,
+                        first_pre,
+                        options,
+                        timings,
+                    )?;
+                    let fallbacks = engine.fallbacks();
+                    (engine.into_stages(), fallbacks, None)
+                }
+            };
+            // The start stage is not compared: released before the comparison.
+            stats.stages.retain(|(s, _)| *s != start_stage);
+            let layers = timings.time("comparison", 0.0, || {
+                compare_stages(&predicted, &stats, net.depth())
+            })?;
+            timings.add_flops("comparison", comparison_flops(&predicted, &layers));
+            (layers, fallbacks, carried)
+        };
     Ok(PropagateReport {
         model: model.to_path_buf(),
         task: loaded.description,
@@ -174,6 +188,43 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         timings: None,
         mismatches,
     })
+}
+
+/// Propagates in f32 from layer `from` with `stats` held in f32 ([`layer_stats_narrow`]) and
+/// compares each predicted stage with its measured one as soon as the engine hands it over
+/// ([`Propagator::run_streamed`]); each compared stage's measured and predicted covariances
+/// are released at once, so only the rows of the comparison outlive their stage. The rows are
+/// those of [`compare_stages`] over all stages after the run, in the same order.
+fn streamed(
+    engine: &mut Propagator,
+    net: &Mlp,
+    from: usize,
+    mut stats: LayerStats,
+    method: ClosureMethod,
+    timings: &Timings,
+) -> Result<Vec<StageComparison>> {
+    let start_stage = match from {
+        0 => Stage::Input,
+        l => Stage::Post(l),
+    };
+    let start = stats.take_narrow(start_stage).ok_or_else(|| {
+        Error::Shape(format!(
+            "no f32 statistics of the start stage {start_stage}"
+        ))
+    })?;
+    let depth = net.depth();
+    let mut layers = Vec::new();
+    engine.run_streamed(net, from, start, method, timings, &mut |p| {
+        let one = std::slice::from_ref(p);
+        let rows = timings.time("comparison", 0.0, || compare_stage_lean(p, &stats, depth))?;
+        timings.add_flops("comparison", comparison_flops(one, &rows));
+        // Compared: no later stage or output reads this measured stage.
+        stats.take_narrow(p.stage);
+        return_free_pages();
+        layers.extend(rows);
+        Ok(())
+    })?;
+    Ok(layers)
 }
 
 /// The text output: the header, every (stage, class) row, the means over classes.

@@ -8,6 +8,7 @@ pub mod limit;
 pub mod output;
 pub mod regular;
 pub mod temp;
+pub mod trim;
 
 pub use atomic::write_atomically;
 pub use limit::{default_memory_limit, MemoryLimit};

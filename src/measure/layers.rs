@@ -81,6 +81,14 @@ impl LayerStats {
         })
     }
 
+    /// Removes the f32-held moments of `stage` and returns them (None when `stage` is not held
+    /// in f32): the start of a streamed propagation takes its stage out, and the comparison
+    /// releases each stage once compared.
+    pub fn take_narrow(&mut self, stage: Stage) -> Option<NarrowMoments> {
+        let k = self.narrow.iter().position(|(s, _)| *s == stage)?;
+        Some(self.narrow.remove(k).1)
+    }
+
     /// Bytes held by the per-class means and covariances of every stage (κ slices, pooled
     /// moments and capacity not counted).
     pub fn bytes(&self) -> usize {

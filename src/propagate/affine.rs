@@ -115,6 +115,19 @@ impl<T: Real> Stacked<T> {
         );
     }
 
+    /// Releases the stacked covariances [S₁ … S_K], which only the GEMM of
+    /// [`Stacked::multiply`] reads (the next multiply allocates them again): for a caller that
+    /// holds as little as it can between layers.
+    pub(crate) fn release_stack(&mut self) {
+        self.stacked = Mat::new();
+    }
+
+    /// Releases the product W [S₁ … S_K] once [`Stacked::lower_into`] has read every class
+    /// of it (the next multiply allocates it again).
+    pub(crate) fn release_product(&mut self) {
+        self.product = Mat::new();
+    }
+
     /// W Sₖ Wᵀ of the k-th covariance of the last [`Stacked::multiply`] into `out`
     /// (N_out × N_out): the lower triangle by a triangular GEMM, then mirrored.
     pub(crate) fn lower_into(&self, k: usize, mut out: MatMut<'_, T>) {

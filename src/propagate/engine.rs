@@ -13,11 +13,11 @@ use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
 use super::higher::hook::CarryHook;
 use super::higher::Carry;
 use super::pair::ClosurePair;
-use super::single::SinglePropagator;
+use super::single::{Finished, SinglePropagator, Start};
 pub use super::stage::Predicted;
 use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp, Precision, Stage};
-use crate::stats::Moments;
+use crate::stats::{Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
 
 /// How to propagate.
@@ -112,7 +112,7 @@ impl Propagator {
         opts: PropagateOptions,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
-        check_start(net, from, start)?;
+        check_start(net, from, &dims(start))?;
         let pairs = ClosurePair::for_layers(net, opts.method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         if self.precision == Precision::F32 && opts.corrections == Corrections::None {
@@ -120,7 +120,17 @@ impl Propagator {
             self.fallbacks = Fallbacks::default();
             shape_stages(&mut self.stages, from, depth, start.len());
             let (single, stages) = (&mut self.single, &mut self.stages);
-            single.run(net, from, start, opts.method, &closures, stages, timings)?;
+            let start = Start::Wide(start);
+            single.run(
+                net,
+                from,
+                start,
+                opts.method,
+                &closures,
+                stages,
+                timings,
+                None,
+            )?;
             for p in stages.iter() {
                 check_finite(p, depth, "the f32 propagation")?;
             }
@@ -134,6 +144,51 @@ impl Propagator {
             &closures,
             opts.corrections,
             timings,
+        )
+    }
+
+    /// [`Propagator::run`] at f32 without κ corrections from `start` held in f32 (measured
+    /// statistics, `stats::narrow`; released once the first layer has read it), streamed: each stage h^{from+1}, z^{from+1}, …, y is
+    /// checked to be finite and handed to `finished` as soon as the engine no longer reads it,
+    /// and its covariances are then released (the stages keep their means), so the run holds
+    /// the Σ of at most two layers' stages instead of every stage's. The numbers handed over are
+    /// those [`Propagator::run`] returns from the f64 start these were rounded from. An error
+    /// for an engine not set to f32.
+    pub fn run_streamed(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: NarrowMoments,
+        method: ClosureMethod,
+        timings: &Timings,
+        finished: &mut Finished<'_>,
+    ) -> Result<()> {
+        if self.precision != Precision::F32 {
+            return Err(Error::Unsupported(
+                "a streamed propagation runs in f32: the engine is set to f64".into(),
+            ));
+        }
+        let start = Start::Narrow(start);
+        check_start(net, from, &start.dims())?;
+        let pairs = ClosurePair::for_layers(net, method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        let depth = net.depth();
+        self.fallbacks = Fallbacks::default();
+        shape_stages(&mut self.stages, from, depth, start.classes());
+        let mut checked = |p: &Predicted| {
+            check_finite(p, depth, "the f32 propagation")?;
+            finished(p)
+        };
+        let (single, stages) = (&mut self.single, &mut self.stages);
+        single.run(
+            net,
+            from,
+            start,
+            method,
+            &closures,
+            stages,
+            timings,
+            Some(&mut checked),
         )
     }
 
@@ -184,7 +239,7 @@ impl Propagator {
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
-        check_start(net, from, start)?;
+        check_start(net, from, &dims(start))?;
         carry.check(net, from, start.len())?;
         let pairs = ClosurePair::for_layers(net, method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
@@ -204,7 +259,7 @@ impl Propagator {
         closures: &[&dyn Closure],
         timings: &Timings,
     ) -> Result<&[Predicted]> {
-        check_start(net, from, start)?;
+        check_start(net, from, &dims(start))?;
         if closures.len() != net.depth() {
             return Err(Error::Shape(format!(
                 "{} closures for a network of {} hidden layers",
@@ -365,8 +420,13 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks the start layer index and the start statistics' dimension.
-fn check_start(net: &Mlp, from: usize, start: &[Moments]) -> Result<()> {
+/// Every class's dimension of `start`.
+fn dims(start: &[Moments]) -> Vec<usize> {
+    start.iter().map(Moments::dim).collect()
+}
+
+/// Checks the start layer index and the start statistics' dimension (`dims`, one per class).
+fn check_start(net: &Mlp, from: usize, dims: &[usize]) -> Result<()> {
     let depth = net.depth();
     if from > depth {
         return Err(Error::config(
@@ -379,10 +439,9 @@ fn check_start(net: &Mlp, from: usize, start: &[Moments]) -> Result<()> {
     } else {
         net.layers[from - 1].fan_out()
     };
-    if let Some(bad) = start.iter().find(|m| m.dim() != width) {
+    if let Some(bad) = dims.iter().find(|&&d| d != width) {
         return Err(Error::Shape(format!(
-            "start statistics have dimension {} but layer {from} has width {width}",
-            bad.dim()
+            "start statistics have dimension {bad} but layer {from} has width {width}"
         )));
     }
     Ok(())

@@ -98,6 +98,22 @@ impl Predicted {
         }
     }
 
+    /// Releases the covariances (an f32 stage's and any f64 ones, with κ slices), keeping the
+    /// means: after a streamed run ([`super::single::SinglePropagator::run`] with a receiver)
+    /// each stage was read when it was handed over, and [`Predicted::cov`] of a released stage
+    /// is 0 × 0.
+    pub(in crate::propagate) fn release_covs(&mut self) {
+        for s in &mut self.single {
+            *s = Mat::new();
+        }
+        for m in &mut self.per_class {
+            m.cov = Mat::new();
+            m.k3_iij = None;
+            m.k4_iijj = None;
+            m.k4_iiij = None;
+        }
+    }
+
     /// Bytes held by this stage's means and covariances (capacity not counted).
     pub fn bytes(&self) -> usize {
         let f64s: usize = self

@@ -60,6 +60,11 @@ impl NarrowMoments {
         wide
     }
 
+    /// Entry `k`'s covariance as held, in f32.
+    pub fn cov_f32(&self, k: usize) -> &Mat<f32> {
+        &self.covs[k]
+    }
+
     /// Bytes held by the means and covariances (capacity not counted).
     pub fn bytes(&self) -> usize {
         let means: usize = self.means.iter().map(|m| m.nrows()).sum();

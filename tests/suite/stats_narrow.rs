@@ -1,17 +1,20 @@
 //! Measured statistics held in f32 (`layer_stats_narrow`, `--precision f32`): each class
 //! finished as soon as its samples have passed equals the f64 measurement rounded to f32, the
 //! start stage stays f64, and the comparison read through the widened covariances matches the
-//! one on f64 statistics to f32 rounding.
+//! one on f64 statistics to f32 rounding; a streamed f32 propagation from statistics held
+//! wholly in f32, each stage compared as it is handed over, gives the rows of comparing the
+//! whole run afterwards.
 
 use faer::Mat;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use corrflow::analysis::compare_stages;
+use corrflow::analysis::{compare_stage_lean, compare_stages};
 use corrflow::data::Dataset;
 use corrflow::measure::{layer_stats, layer_stats_narrow, Higher, LayerStats, Measured};
-use corrflow::net::{Activation, Mlp, Stage};
+use corrflow::net::{Activation, Mlp, Precision, Stage};
+use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::MomentAccumulator;
@@ -121,4 +124,74 @@ fn a_taken_class_refuses_more_samples() {
         "{err}"
     );
     assert!(acc.take_class(5).is_err());
+}
+
+/// `propagate --precision f32`'s streamed path: every stage, the start included, held in f32;
+/// the engine hands over h¹, z¹, h², z², y in order and each is compared as it arrives, one
+/// class after another. The rows equal those of comparing the whole f32 propagation from the
+/// f64 start afterwards (the f32 start is that start rounded as the engine rounds it), and an
+/// f64 engine refuses to stream.
+#[test]
+fn streamed_comparison_matches_the_comparison_after_the_run() {
+    let (net, exact, held) = measured();
+    let depth = net.depth();
+    let opts = PropagateOptions {
+        method: ClosureMethod::Auto,
+        corrections: Corrections::None,
+    };
+    let mut whole = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+    let start = &exact.get(Stage::Input).unwrap().per_class;
+    whole
+        .run(&net, 0, start, None, opts, &Timings::disabled())
+        .unwrap();
+    let want = compare_stages(&whole.into_stages(), &held, depth).unwrap();
+
+    let mut narrow = layer_stats_narrow(&net, &data(), &[], 9, &Timings::disabled()).unwrap();
+    assert!(narrow
+        .measured(Stage::Input)
+        .is_some_and(|m| matches!(m, Measured::Narrow(_))));
+    let start = narrow.take_narrow(Stage::Input).unwrap();
+    let (mut order, mut got) = (Vec::new(), Vec::new());
+    let mut streamed = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+    streamed
+        .run_streamed(
+            &net,
+            0,
+            start.clone(),
+            ClosureMethod::Auto,
+            &Timings::disabled(),
+            &mut |p| {
+                order.push(p.stage);
+                got.extend(compare_stage_lean(p, &narrow, depth)?);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let stages: Vec<Stage> = Stage::all(depth).into_iter().skip(1).collect();
+    assert_eq!(order, stages);
+    assert_eq!(got.len(), want.len());
+    for (x, y) in got.iter().zip(&want) {
+        assert_eq!((x.layer, x.stage, x.class), (y.layer, y.stage, y.class));
+        let close = |u: f64, v: f64| (u - v).abs() <= 1e-12 * u.abs().max(v.abs());
+        assert!(close(x.cov_rel_err, y.cov_rel_err), "{x:?} vs {y:?}");
+        assert!(close(x.mean_err, y.mean_err), "{x:?} vs {y:?}");
+        assert_eq!(x.kl.is_some(), y.kl.is_some(), "{x:?} vs {y:?}");
+        if let (Some(a), Some(b)) = (x.kl, y.kl) {
+            assert!(close(a, b), "{x:?} vs {y:?}");
+        }
+    }
+
+    let mut wide = Propagator::with_settings(Precision::F64, AffineStrategy::Dense);
+    let err = wide
+        .run_streamed(
+            &net,
+            0,
+            start,
+            ClosureMethod::Auto,
+            &Timings::disabled(),
+            &mut |_| Ok(()),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("f32"), "{err}");
 }

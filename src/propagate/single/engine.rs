@@ -7,6 +7,7 @@
 use faer::Mat;
 
 use super::closure::{apply_f32, has_f32_lanes};
+use super::start::Start;
 use crate::error::Result;
 use crate::linalg::{narrow, widen};
 use crate::net::Mlp;
@@ -40,22 +41,29 @@ impl Default for SinglePropagator {
 }
 
 impl SinglePropagator {
-    /// Propagates `start` (the moments of layer `from`) to the output with every Σ in f32 into
-    /// `stages` (already labelled h^{from+1}, …, y with one slot per class): the hidden stages
+    /// Propagates `start` (the moments of layer `from`, released after the first layer when
+    /// owned) to the output with every Σ in f32 into `stages` (already labelled h^{from+1}, …, y with one slot per class): the hidden stages
     /// f32, y f64. `fallback[l − 1]` is hidden layer l's f64 closure, used where
     /// [`has_f32_lanes`] says no f32 closure exists.
+    ///
+    /// With `finished`, each stage is handed to it as soon as the loop no longer reads it (hˡ
+    /// after its closure, zˡ after the next layer's affine update, y at the end) and its
+    /// covariances are released right after (the stage keeps its means): at most the stages of
+    /// two layers hold a Σ at a time instead of all, and the stacked input and the product of
+    /// each affine update are released once read. The hand-over runs outside the timed blocks.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         net: &Mlp,
         from: usize,
-        start: &[Moments],
+        mut start: Start<'_>,
         method: ClosureMethod,
         fallback: &[&dyn Closure],
         stages: &mut [Predicted],
         timings: &Timings,
+        mut finished: Option<&mut Finished<'_>>,
     ) -> Result<()> {
-        let classes = start.len();
+        let classes = start.classes();
         let depth = net.depth();
         for l in from + 1..=depth + 1 {
             let layer = &net.layers[l - 1];
@@ -73,15 +81,28 @@ impl SinglePropagator {
                 self.dense
                     .multiply(self.w.as_ref(), classes, |c, mut slot| match previous {
                         Some(p) => slot.copy_from(p.single[c].as_ref()),
-                        None => narrow(&start[c].cov, slot),
+                        None => start.fill(c, slot),
                     });
                 for (c, out) in pre.per_class.iter_mut().enumerate() {
-                    let mean = previous.map_or(&start[c].mean, |p| &p.per_class[c].mean);
+                    let mean = match previous {
+                        Some(p) => &p.per_class[c].mean,
+                        None => start.mean(c),
+                    };
                     affine_mean(layer.w.as_ref(), layer.b.as_ref(), mean, &mut out.mean);
                 }
             });
+            if l == from + 1 {
+                start.release();
+            }
+            if finished.is_some() {
+                self.dense.release_stack();
+            }
+            if let Some(previous) = done.last_mut() {
+                hand_over(previous, &mut finished)?;
+            }
             if l == depth + 1 {
                 self.output(pre, timings);
+                hand_over(pre, &mut finished)?;
                 continue;
             }
             to_f32(pre, n);
@@ -92,6 +113,9 @@ impl SinglePropagator {
                     self.dense.lower_into(c, cov.as_mut());
                 }
             });
+            if finished.is_some() {
+                self.dense.release_product();
+            }
             let act = net.activation.at(l - 1);
             for c in 0..classes {
                 let (h, z) = (&pre.per_class[c], &mut post.per_class[c]);
@@ -120,6 +144,7 @@ impl SinglePropagator {
                     });
                 }
             }
+            hand_over(pre, &mut finished)?;
         }
         Ok(())
     }
@@ -140,6 +165,18 @@ impl SinglePropagator {
             timings.time("f32 ↔ f64", 0.0, || widen(&self.out, &mut m.cov));
         }
     }
+}
+
+/// The receiver of each finished stage of [`SinglePropagator::run`].
+pub type Finished<'a> = dyn FnMut(&Predicted) -> Result<()> + 'a;
+
+/// Hands `p` to `finished` (when given) and then releases its covariances.
+fn hand_over(p: &mut Predicted, finished: &mut Option<&mut Finished<'_>>) -> Result<()> {
+    if let Some(f) = finished {
+        f(p)?;
+        p.release_covs();
+    }
+    Ok(())
 }
 
 /// Makes `p` an f32 stage of N × N covariances, one per class (the f64 ones released; the f32

@@ -22,6 +22,11 @@
 //! ((N_in + N_out)·C·N_in f32, also half the f64 path's), W rounded to f32 and, for closures
 //! without f32 lanes, one class's h and z in f64. Nothing is converted between the layers: each layer's GEMM reads the previous
 //! stage's f32 Σ, the update writes into the stage's f32 storage and the closure reads it there.
+//! Streamed (`Propagator::run_streamed`, `propagate --precision f32`): the start is read from
+//! f32-held statistics and released after the first layer, each stage is handed to its reader
+//! as soon as the loop is done with it and released, and the stacked input and product are
+//! released once read, so the engine holds at most two layers' stages (BENCHMARKS.md
+//! "Performance II: f32, fifth session").
 //!
 //! Error against f64 (BENCHMARKS.md "f32 propagation"): each Σ entry carries the rounding of an
 //! N-term f32 dot product, |δΣ| ≲ N·2⁻²⁴·‖W‖² max|Σ| per layer in the worst case and ~√N·2⁻²⁴
@@ -31,7 +36,9 @@ mod closure;
 mod engine;
 mod math;
 mod relu;
+mod start;
 mod units;
 
 pub use closure::has_f32_lanes;
-pub use engine::SinglePropagator;
+pub use engine::{Finished, SinglePropagator};
+pub use start::Start;

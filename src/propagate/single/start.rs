@@ -1,0 +1,59 @@
+//! The start stage of an f32 propagation as the engine reads it: per class a mean (f64) and a
+//! covariance that the first affine update reads once, rounded to f32 into its stacked slot.
+//! Held in f64 (the moments a caller measured or built), or already in f32 (statistics held
+//! narrow, `stats::narrow`): the slot is then a copy of the f32 covariance, which is the f64
+//! covariance rounded by the same rounding, so both starts give the same propagation bit for
+//! bit. An owned start is released once the first layer has read it.
+
+use faer::{Col, MatMut};
+
+use crate::linalg::narrow;
+use crate::stats::{Moments, NarrowMoments};
+
+/// The per-class moments an f32 propagation starts from.
+#[derive(Debug)]
+pub enum Start<'a> {
+    /// Means and covariances in f64, lent.
+    Wide(&'a [Moments]),
+    /// Means in f64, covariances held in f32, owned (released by [`Start::release`]).
+    Narrow(NarrowMoments),
+}
+
+impl Start<'_> {
+    /// Number of classes.
+    pub fn classes(&self) -> usize {
+        match self {
+            Start::Wide(m) => m.len(),
+            Start::Narrow(m) => m.len(),
+        }
+    }
+
+    /// Class `c`'s mean.
+    pub fn mean(&self, c: usize) -> &Col<f64> {
+        match self {
+            Start::Wide(m) => &m[c].mean,
+            Start::Narrow(m) => m.mean(c),
+        }
+    }
+
+    /// Class `c`'s covariance in f32 into `slot` (of its shape): rounded, or copied.
+    pub fn fill(&self, c: usize, mut slot: MatMut<'_, f32>) {
+        match self {
+            Start::Wide(m) => narrow(&m[c].cov, slot),
+            Start::Narrow(m) => slot.copy_from(m.cov_f32(c)),
+        }
+    }
+
+    /// Releases an owned start (a lent one stays with its owner): after the first affine
+    /// update nothing reads it.
+    pub fn release(&mut self) {
+        if let Start::Narrow(m) = self {
+            *m = NarrowMoments::default();
+        }
+    }
+
+    /// Every class's dimension (that of its mean).
+    pub fn dims(&self) -> Vec<usize> {
+        (0..self.classes()).map(|c| self.mean(c).nrows()).collect()
+    }
+}
