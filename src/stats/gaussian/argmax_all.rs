@@ -90,7 +90,9 @@ pub fn argmax_distribution(
 
 /// E_{z~N(0,I_r)}[w(z) 1{argmax(μ + F z) = k}] for every k (w = 1 without `weight`), from
 /// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The hook
-/// `weight` sets w and may rescale z first ([`PairWeight`]).
+/// `weight` sets w and may rescale z first ([`PairWeight`]). The normals come from
+/// [`NormalStream`]`::new(seed)`, chunk by chunk (pairs of up to 4096), coordinate by coordinate
+/// within a chunk (column a of the b × r chunk is coordinate a of its b pairs).
 ///
 /// Per pair the value xₖ = ½(w(z)1{argmax⁺ = k} + w(−z)1{argmax⁻ = k}); pₖ is the mean of xₖ over
 /// pairs and its standard error s/√pairs, s the sample standard deviation of xₖ (pairs are
