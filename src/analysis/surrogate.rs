@@ -17,9 +17,7 @@
 //! pushes z itself through: one N₁ × d × r product per class instead of a d × d × r spread.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, ColRef, Mat, MatRef, Par};
-use rand::{Rng, RngExt, SeedableRng};
-use rand_distr::StandardNormal;
+use faer::{unzip, zip, Accum, ColRef, Mat, MatRef, Par};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -28,7 +26,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
 use crate::net::forward::argmax_columns;
 use crate::net::{ForwardPass, Layer, Mlp};
-use crate::stats::gaussian::{LowRankFactor, MonteCarloRng};
+use crate::stats::gaussian::{LowRankFactor, NormalStream};
 use crate::stats::EmpiricalMoments;
 use crate::timing::flops;
 
@@ -76,7 +74,7 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
     let mut sw = Mat::zeros(d, d);
     for (m, &count) in input.per_class.iter().zip(&input.counts) {
         let w = count as f64 / n as f64;
-        sw += Mat::from_fn(d, d, |i, j| w * m.cov[(i, j)]);
+        zip!(sw.as_mut(), m.cov.as_ref()).for_each(|unzip!(s, c)| *s += w * *c);
     }
     Ok(sw)
 }
@@ -226,10 +224,10 @@ fn evaluate<'a>(
         .zip(classes)
         .enumerate()
         .map(|(k, (&n, &c))| {
-            let mut rng = MonteCarloRng::seed_from_u64(mix_seed(seed, 100 * order + k as u64));
+            let mut normals = NormalStream::new(mix_seed(seed, 100 * order + k as u64));
             let (factor, mean) = gaussian(k);
             let folded = folded_network(net, factor, mean);
-            let hits = hits_on_draws(&folded, n, c, &mut rng);
+            let hits = hits_on_draws(&folded, n, c, &mut normals);
             let mut widths = folded.widths();
             let fold = flops::gemm(widths[1], factor.ncols() + 1, factor.nrows());
             widths[0] = factor.ncols();
@@ -253,9 +251,9 @@ fn evaluate<'a>(
 }
 
 /// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
-/// argmax `label`: z ~ N(0, I_r) drawn column by column from `rng`, pushed through in blocks of
-/// [`BLOCK`].
-fn hits_on_draws<R: Rng + ?Sized>(folded: &Mlp, n: usize, label: usize, rng: &mut R) -> usize {
+/// argmax `label`: z ~ N(0, I_r) drawn column by column from `normals`, pushed through in blocks
+/// of [`BLOCK`].
+fn hits_on_draws(folded: &Mlp, n: usize, label: usize, normals: &mut NormalStream) -> usize {
     let block = BLOCK.min(n.max(1));
     let mut z = Mat::zeros(folded.widths()[0], block);
     let mut fp = ForwardPass::new(folded, block);
@@ -263,9 +261,7 @@ fn hits_on_draws<R: Rng + ?Sized>(folded: &Mlp, n: usize, label: usize, rng: &mu
     for start in (0..n).step_by(block) {
         let len = block.min(n - start);
         for j in 0..len {
-            for v in z.col_as_slice_mut(j) {
-                *v = rng.sample(StandardNormal);
-            }
+            normals.fill(z.col_as_slice_mut(j));
         }
         folded.forward_into(z.as_ref().subcols(0, len), &mut fp);
         hits += argmax_columns(fp.output()).filter(|&p| p == label).count();

@@ -66,9 +66,13 @@ pub fn split_pairs(
     };
     check_memory(train, d, n_train + count(&test_segs), memory)?;
     let train_index = train_index(spec, &train_segs)?;
-    let train_ds = assemble(&train_index, d, spec)?;
     let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
-    let test_ds = assemble(&test_index, d, spec)?;
+    // Independent: assembled side by side, each set's pages first touched by its own thread.
+    let (train_ds, test_ds) = rayon::join(
+        || assemble(&train_index, d, spec),
+        || assemble(&test_index, d, spec),
+    );
+    let (train_ds, test_ds) = (train_ds?, test_ds?);
     let provenance = format!(
         "train: {}{}; test: {}",
         describe(&train_segs),
@@ -238,19 +242,20 @@ fn assemble(samples: &[Sample], d: usize, spec: &SplitSpec) -> Result<Dataset> {
         })?;
         let col = x.col_as_slice_mut(j);
         match (pair.x.elem(), spec.scale, pair.x.row_bytes(i)) {
+            // b/255 of a byte b: finite by construction.
             (Elem::U8, Some(BYTE_SCALE), Some(bytes)) => u8_to_unit(bytes, col),
             _ => {
                 pair.x.row_f64(i, col);
                 if let Some(s) = spec.scale {
                     col.iter_mut().for_each(|v| *v /= s);
                 }
+                if let Some(k) = col.iter().position(|v| !v.is_finite()) {
+                    return Err(Error::format(
+                        pair.x.path(),
+                        format!("non-finite value {} at sample {i}, value {k}", col[k]),
+                    ));
+                }
             }
-        }
-        if let Some(k) = col.iter().position(|v| !v.is_finite()) {
-            return Err(Error::format(
-                pair.x.path(),
-                format!("non-finite value {} at sample {i}, value {k}", col[k]),
-            ));
         }
         labels.push(label);
     }

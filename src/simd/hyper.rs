@@ -90,8 +90,8 @@ pub fn sinh_cosh<S: Simd>(simd: S, x: S::f64s) -> (S::f64s, S::f64s) {
     (simd.select_f64s(below, small, big), cosh)
 }
 
-/// log(1 + t) lane by lane for 0 ≤ t ≤ 1: 2·atanh(y) = 2(y + y³/3 + … + y³⁷/37), y = t/(2 + t)
-/// ≤ 1/3 (truncation y³⁹/39·(9/8) < 10⁻¹⁹ relative). A few ulp relative.
+/// log(1 + t) lane by lane for −½ < t ≤ 1: 2·atanh(y) = 2(y + y³/3 + … + y³⁷/37), y = t/(2 + t),
+/// |y| ≤ 1/3 (truncation y³⁹/39·(9/8) < 10⁻¹⁹ relative). A few ulp relative.
 #[inline(always)]
 pub fn log1p_unit<S: Simd>(simd: S, t: S::f64s) -> S::f64s {
     let y = simd.div_f64s(t, simd.add_f64s(t, simd.splat_f64s(2.0)));

@@ -23,7 +23,6 @@ pub mod cumulants;
 pub mod student_t;
 pub mod weight;
 
-use faer::MatMut;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -101,13 +100,7 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
                 Some(nu) => student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?,
                 None => Vec::new(),
             };
-            let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-                for j in 0..z.ncols() {
-                    for i in 0..z.nrows() {
-                        z[(i, j)] *= scale[first + j];
-                    }
-                }
-            };
+            let hook: PairWeight<'_> = &|first, z, _, _| student_t::scale_rows(z, &scale[first..]);
             // The three models on one stream of draws (the same seed each would have alone).
             let models = match dof {
                 Some(_) => vec![None, Some(pair), Some(hook)],

@@ -12,6 +12,8 @@
 //! q = β̂ / (r(r+2)),   ν = (4q − 2)/(q − 1)  for q > 1   (ν > 4);   q ≤ 1: Gaussian (ν = ∞).
 //! ```
 
+use faer::reborrow::ReborrowMut;
+use faer::MatMut;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{ChiSquared, Distribution};
@@ -44,9 +46,18 @@ pub fn scales(dof: f64, pairs: usize, seed: u64) -> Result<Vec<f64>> {
         .collect())
 }
 
+/// Row j of the draws `z` (b × r) times `scale[j]`: u√W for a batch of pairs.
+pub fn scale_rows(mut z: MatMut<'_, f64>, scale: &[f64]) {
+    for a in 0..z.ncols() {
+        for (v, &w) in z.rb_mut().col_mut(a).iter_mut().zip(scale) {
+            *v *= w;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use faer::{Col, Mat, MatMut};
+    use faer::{Col, Mat};
 
     use super::*;
     use crate::special::normal_cdf;
@@ -83,13 +94,7 @@ mod tests {
             / 3.0;
         let pairs = 500_000;
         let s = scales(nu, pairs, 3).unwrap();
-        let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-            for j in 0..z.ncols() {
-                for i in 0..z.nrows() {
-                    z[(i, j)] *= s[first + j];
-                }
-            }
-        };
+        let hook: PairWeight<'_> = &|first, z, _, _| scale_rows(z, &s[first..]);
         let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2 * pairs, 8, Some(hook)).unwrap();
         assert!(
             (d.p[0] - exact).abs() < 4.0 * d.stderr[0],

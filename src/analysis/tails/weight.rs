@@ -28,9 +28,13 @@
 //! u_b u_c (b ≤ c, each off-diagonal pair counted twice through its multiplicity), not the r²
 //! ordered ones ([`EdgeworthWeight::pair`]); [`pair_flops`] counts the work per draw.
 
+use std::sync::Mutex;
+
 use faer::{Mat, MatRef};
+use pulp::{Simd, WithSimd};
 
 use super::cumulants::{gemm, WhitenedCumulants};
+use crate::simd::dispatch;
 
 /// The precomputed contractions of κ₃ and κ₄, over the distinct index pairs b ≤ c.
 pub struct EdgeworthWeight {
@@ -46,6 +50,7 @@ pub struct EdgeworthWeight {
     h: Mat<f64>,
     /// 1 + 3s/24 + (−9|v|² − 6‖κ₃‖²)/72: the even part's constant.
     constant: f64,
+    scratch: Mutex<Scratch>,
 }
 
 /// Flops of [`EdgeworthWeight::pair`] per draw (one draw gives w(u) and w(−u)), with
@@ -92,47 +97,119 @@ impl EdgeworthWeight {
             constant: 1.0 + 3.0 * s / 24.0 + (-9.0 * v2 - 6.0 * k3_sq) / 72.0,
             pairs,
             v,
+            scratch: Mutex::new(Scratch::new(0, r, np)),
         }
     }
 
-    /// w(u) into `plus` and w(−u) into `minus` for each column u of `z` (r × b).
+    /// w(u) into `plus` and w(−u) into `minus` for each row u of `z` (b × r), all rows at
+    /// once: the pair products, Q, κ₄'s form and (G − M)/4·u as GEMMs of the b × P and b × r
+    /// draws, then the dot products of the module documentation column by column across rows.
     pub fn pair(&self, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
-        let (r, b) = (self.r, z.ncols());
-        let mut u = vec![0.0; r];
-        let mut z2 = Mat::zeros(self.pairs.len(), b);
-        for j in 0..b {
-            for (dst, src) in u.iter_mut().zip(z.col(j).iter()) {
-                *dst = *src;
+        let (r, b, np) = (self.r, z.nrows(), self.pairs.len());
+        let mut guard = self
+            .scratch
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let w = &mut *guard;
+        if w.u.nrows() < b {
+            *w = Scratch::new(b, r, np);
+        }
+        w.u.as_mut().subrows_mut(0, b).copy_from(z);
+        let Scratch { u, z2, q, kz, hz } = w;
+        for (c, &(a, e)) in self.pairs.iter().enumerate() {
+            let (x, y) = (&u.col_as_slice(a)[..b], &u.col_as_slice(e)[..b]);
+            dispatch(Rows::Product(x, y, &mut z2.col_as_slice_mut(c)[..b]));
+        }
+        let (ub, z2b) = (u.as_ref().subrows(0, b), z2.as_ref().subrows(0, b));
+        gemm(q.as_mut().subrows_mut(0, b), z2b, self.k3.transpose(), 1.0);
+        gemm(kz.as_mut().subrows_mut(0, b), z2b, self.k4.as_ref(), 1.0);
+        gemm(hz.as_mut().subrows_mut(0, b), ub, self.h.transpose(), 1.0);
+        // Per row: A = u·Q, v·u, v·Q, |Q|², u·(G − M)u/4 and κ₄·u⁴ = z2·(κ₄ z2).
+        let mut sums: [Vec<f64>; 6] = std::array::from_fn(|_| vec![0.0; b]);
+        let [big_a, vu, vq, q2, uhu, b4] = &mut sums;
+        for (a, &va) in self.v.iter().enumerate() {
+            let (ua, qa) = (&u.col_as_slice(a)[..b], &q.col_as_slice(a)[..b]);
+            let ha = &hz.col_as_slice(a)[..b];
+            dispatch(Rows::AddProduct(ua, qa, big_a));
+            dispatch(Rows::AddScaled(va, ua, vu));
+            dispatch(Rows::AddScaled(va, qa, vq));
+            dispatch(Rows::AddProduct(qa, qa, q2));
+            dispatch(Rows::AddProduct(ua, ha, uhu));
+        }
+        for c in 0..np {
+            let (zc, kc) = (&z2.col_as_slice(c)[..b], &kz.col_as_slice(c)[..b]);
+            dispatch(Rows::AddProduct(zc, kc, b4));
+        }
+        let rows = big_a.iter().zip(vu.iter()).zip(vq.iter().zip(q2.iter()));
+        let rows = rows.zip(uhu.iter().zip(b4.iter()));
+        for ((((&a, &vu), (&vq, &q2)), (&uhu, &b4)), (p, m)) in
+            rows.zip(plus.iter_mut().zip(minus.iter_mut()))
+        {
+            let h3 = a - 3.0 * vu;
+            let e = self.constant
+                + b4 / 24.0
+                + uhu
+                + (a * a - 6.0 * vu * a - 9.0 * q2 + 9.0 * vu * vu + 18.0 * vq) / 72.0;
+            *p = e + h3 / 6.0;
+            *m = e - h3 / 6.0;
+        }
+    }
+}
+
+/// Elementwise operations over a batch's rows, as plain loops inside `with_simd` so that the
+/// compiler vectorises them for the instruction set pulp dispatches to.
+enum Rows<'a> {
+    /// out = x·y.
+    Product(&'a [f64], &'a [f64], &'a mut [f64]),
+    /// acc += x·y.
+    AddProduct(&'a [f64], &'a [f64], &'a mut [f64]),
+    /// acc += a·x.
+    AddScaled(f64, &'a [f64], &'a mut [f64]),
+}
+
+impl WithSimd for Rows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        match self {
+            Rows::Product(x, y, out) => {
+                for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
+                    *o = a * b;
+                }
             }
-            for (dst, &(a, c)) in z2.col_as_slice_mut(j).iter_mut().zip(&self.pairs) {
-                *dst = u[a] * u[c];
+            Rows::AddProduct(x, y, acc) => {
+                for ((o, a), b) in acc.iter_mut().zip(x).zip(y) {
+                    *o += a * b;
+                }
+            }
+            Rows::AddScaled(a, x, acc) => {
+                for (o, b) in acc.iter_mut().zip(x) {
+                    *o += a * b;
+                }
             }
         }
-        let mut q = Mat::zeros(r, b);
-        gemm(q.as_mut(), self.k3.as_ref(), z2.as_ref(), 1.0);
-        let mut kz = Mat::zeros(self.pairs.len(), b);
-        gemm(kz.as_mut(), self.k4.as_ref(), z2.as_ref(), 1.0);
-        let mut hz = Mat::zeros(r, b);
-        gemm(hz.as_mut(), self.h.as_ref(), z, 1.0);
-        let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
-        for j in 0..b {
-            for (dst, src) in u.iter_mut().zip(z.col(j).iter()) {
-                *dst = *src;
-            }
-            let (qj, kzj) = (q.col_as_slice(j), kz.col_as_slice(j));
-            let (z2j, hzj) = (z2.col_as_slice(j), hz.col_as_slice(j));
-            let big_a = dot(&u, qj);
-            let vu = dot(&self.v, &u);
-            let vq = dot(&self.v, qj);
-            let q2 = dot(qj, qj);
-            let b4 = dot(z2j, kzj);
-            let h3 = big_a - 3.0 * vu;
-            let even = self.constant
-                + b4 / 24.0
-                + dot(&u, hzj)
-                + (big_a * big_a - 6.0 * vu * big_a - 9.0 * q2 + 9.0 * vu * vu + 18.0 * vq) / 72.0;
-            plus[j] = even + h3 / 6.0;
-            minus[j] = even - h3 / 6.0;
+    }
+}
+
+/// Work matrices of [`EdgeworthWeight::pair`], kept between batches: the draws u (b × r), their
+/// pair products (b × P), Q (b × r), κ₄·z2 (b × P) and (G − M)/4·u (b × r).
+struct Scratch {
+    u: Mat<f64>,
+    z2: Mat<f64>,
+    q: Mat<f64>,
+    kz: Mat<f64>,
+    hz: Mat<f64>,
+}
+
+impl Scratch {
+    fn new(b: usize, r: usize, np: usize) -> Self {
+        Scratch {
+            u: Mat::zeros(b, r),
+            z2: Mat::zeros(b, np),
+            q: Mat::zeros(b, r),
+            kz: Mat::zeros(b, np),
+            hz: Mat::zeros(b, r),
         }
     }
 }
@@ -174,14 +251,14 @@ mod tests {
         let w = EdgeworthWeight::new(&c);
         let k3 = |a: usize, b: usize, d: usize| c.k3[(a, b + r * d)];
         let k4 = |a: usize, b: usize, d: usize, e: usize| c.k4[(a + r * b, d + r * e)];
-        let z = Mat::from_fn(r, 5, |_, _| 2.0 * rng.random::<f64>() - 1.0);
+        let z = Mat::from_fn(5, r, |_, _| 2.0 * rng.random::<f64>() - 1.0);
         let (mut plus, mut minus) = (vec![0.0; 5], vec![0.0; 5]);
         w.pair(z.as_ref(), &mut plus, &mut minus);
         let tuples = |k: u32| {
             (0..r.pow(k)).map(move |t| (0..k).map(|p| t / r.pow(p) % r).collect::<Vec<_>>())
         };
         for j in 0..5 {
-            let u: Vec<f64> = z.col(j).iter().copied().collect();
+            let u: Vec<f64> = z.row(j).iter().copied().collect();
             let t3: f64 = tuples(3)
                 .map(|i| k3(i[0], i[1], i[2]) * hermite(&i, &u))
                 .sum();

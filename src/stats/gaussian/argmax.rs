@@ -1,15 +1,10 @@
 //! P_{y~N(μ,Σ)}(argmax y = c) for accuracy prediction (DESIGN.md §4.2).
 
-use faer::{ColRef, Mat, MatRef};
-use rand::SeedableRng;
+use faer::{ColRef, MatRef};
 
-use super::sampler::{fill_standard_normal, GaussianSampler, MonteCarloRng};
 use crate::error::{Error, Result};
 use crate::special::normal_cdf;
 use crate::timing::flops;
-
-/// Antithetic pairs drawn per chunk (bounds memory to 3 × N × this many f64).
-const CHUNK: usize = 4096;
 
 /// P(argmax y = `class`) for y ~ N(mean, cov), and its standard error.
 ///
@@ -17,7 +12,7 @@ const CHUNK: usize = 4096;
 /// * 2 outputs: exact, P(y_c > y_o) = Φ(Δμ/√v), Δμ = μ_c − μ_o, v = Σ_cc + Σ_oo − 2Σ_co;
 ///   stderr 0. If v ≤ 0 the difference is deterministic.
 /// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues
-///   clipped, see [`GaussianSampler`]), `n_samples` draws in n_samples/2 pairs, seeded by `seed`.
+///   clipped, see [`super::GaussianSampler`]), `n_samples` draws in n_samples/2 pairs, seeded by `seed`.
 ///   p is the mean indicator; stderr = s/√pairs with s the sample standard deviation of the
 ///   per-pair means (the antithetic pairs are dependent within a pair, independent across pairs).
 ///   When p is 0 or 1 the stderr is 0 and says only that no draw disagreed.
@@ -80,6 +75,8 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
     Ok((p, 0.0))
 }
 
+/// P(argmax y = `class`) from the whole argmax distribution on the same draws
+/// ([`super::argmax_distribution`]).
 fn monte_carlo(
     mean: ColRef<'_, f64>,
     cov: MatRef<'_, f64>,
@@ -87,41 +84,6 @@ fn monte_carlo(
     n_samples: usize,
     seed: u64,
 ) -> Result<(f64, f64)> {
-    let pairs = n_samples / 2;
-    if pairs < 2 {
-        return Err(Error::Numeric(format!(
-            "prob_argmax: {n_samples} Monte Carlo samples give fewer than 2 antithetic pairs; \
-             use at least 4"
-        )));
-    }
-    let sampler = GaussianSampler::new(mean, cov)?;
-    let n = mean.nrows();
-    let mut rng = MonteCarloRng::seed_from_u64(seed);
-    let mut z = Mat::zeros(n, CHUNK.min(pairs));
-    let mut spread = Mat::zeros(n, CHUNK.min(pairs));
-    let (mut sum, mut sum_sq) = (0.0, 0.0);
-    let mut done = 0;
-    while done < pairs {
-        let b = CHUNK.min(pairs - done);
-        fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
-        sampler.spread(z.as_ref().subcols(0, b), spread.as_mut().subcols_mut(0, b));
-        for j in 0..b {
-            let s = spread.col(j);
-            let plus = argmax_is(sampler.mean(), |i| s[i], class);
-            let minus = argmax_is(sampler.mean(), |i| -s[i], class);
-            let pair = 0.5 * (f64::from(u8::from(plus)) + f64::from(u8::from(minus)));
-            sum += pair;
-            sum_sq += pair * pair;
-        }
-        done += b;
-    }
-    let m = pairs as f64;
-    let p = sum / m;
-    let var = ((sum_sq - m * p * p) / (m - 1.0)).max(0.0);
-    Ok((p, (var / m).sqrt()))
-}
-
-/// Whether argmax_i (μᵢ + offset(i)) is `class`, ties going to the lowest index.
-fn argmax_is(mean: ColRef<'_, f64>, offset: impl Fn(usize) -> f64, class: usize) -> bool {
-    super::argmax_all::argmax_offset(mean, offset) == class
+    let d = super::argmax_distribution(mean, cov, n_samples, seed)?;
+    Ok((d.p[class], d.stderr[class]))
 }

@@ -4,18 +4,17 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
-use rand::SeedableRng;
 
-use super::sampler::{fill_standard_normal, GaussianSampler, MonteCarloRng};
+use super::normals::NormalStream;
+use super::sampler::GaussianSampler;
 use crate::error::{Error, Result};
 
-/// Antithetic pairs per chunk: the same chunking as [`super::prob_argmax`], so that with the same
-/// seed both see the same draws.
+/// Antithetic pairs per chunk (bounds memory to (2r + K) × this many f64).
 const CHUNK: usize = 4096;
 
-/// A hook on each batch of standard normal draws z (r × b, the pairs `first` … `first` + b − 1):
+/// A hook on each batch of standard normal draws z (b × r, row j the draw of pair `first` + j):
 /// it writes the weights w(z) and w(−z) into `plus` and `minus` (left at 1 otherwise) and may
-/// rescale the columns of z in place (a scale mixture), before y = μ ± F z is formed.
+/// rescale the rows of z in place (a scale mixture), before y = μ ± F z is formed.
 pub type PairWeight<'a> = &'a (dyn Fn(usize, MatMut<'_, f64>, &mut [f64], &mut [f64]) + Sync);
 
 /// P(argmax y = k) for every output k, with standard errors.
@@ -91,7 +90,9 @@ pub fn argmax_distribution(
 
 /// E_{z~N(0,I_r)}[w(z) 1{argmax(μ + F z) = k}] for every k (w = 1 without `weight`), from
 /// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The hook
-/// `weight` sets w and may rescale z first ([`PairWeight`]).
+/// `weight` sets w and may rescale z first ([`PairWeight`]). The normals come from
+/// [`NormalStream`]`::new(seed)`, chunk by chunk (pairs of up to 4096), coordinate by coordinate
+/// within a chunk (column a of the b × r chunk is coordinate a of its b pairs).
 ///
 /// Per pair the value xₖ = ½(w(z)1{argmax⁺ = k} + w(−z)1{argmax⁻ = k}); pₖ is the mean of xₖ over
 /// pairs and its standard error s/√pairs, s the sample standard deviation of xₖ (pairs are
@@ -134,16 +135,19 @@ pub fn weighted_argmax_models(
         )));
     }
     let chunk = CHUNK.min(pairs);
-    let mut rng = MonteCarloRng::seed_from_u64(seed);
-    let mut z = Mat::zeros(r, chunk);
-    let mut hooked = Mat::zeros(r, chunk);
-    let mut spread = Mat::zeros(k, chunk);
+    let mut normals = NormalStream::new(seed);
+    let mut z = Mat::zeros(chunk, r);
+    let mut hooked = Mat::zeros(chunk, r);
+    let mut spread = Mat::zeros(chunk, k);
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
+    let mut winners = Winners::new(mean, chunk);
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
     let mut done = 0;
     while done < pairs {
         let b = chunk.min(pairs - done);
-        fill_standard_normal(z.as_mut().subcols_mut(0, b), &mut rng);
+        for a in 0..r {
+            normals.fill(&mut z.col_as_slice_mut(a)[..b]);
+        }
         for (model, tally) in models.iter().zip(&mut tallies) {
             plus[..b].fill(1.0);
             minus[..b].fill(1.0);
@@ -151,31 +155,113 @@ pub fn weighted_argmax_models(
                 Some(w) => {
                     hooked
                         .as_mut()
-                        .subcols_mut(0, b)
-                        .copy_from(z.as_ref().subcols(0, b));
+                        .subrows_mut(0, b)
+                        .copy_from(z.as_ref().subrows(0, b));
                     w(
                         done,
-                        hooked.as_mut().subcols_mut(0, b),
+                        hooked.as_mut().subrows_mut(0, b),
                         &mut plus[..b],
                         &mut minus[..b],
                     );
-                    hooked.as_ref().subcols(0, b)
+                    hooked.as_ref().subrows(0, b)
                 }
-                None => z.as_ref().subcols(0, b),
+                None => z.as_ref().subrows(0, b),
             };
             matmul(
-                spread.as_mut().subcols_mut(0, b),
+                spread.as_mut().subrows_mut(0, b),
                 Accum::Replace,
-                factor,
                 draws,
+                factor.transpose(),
                 1.0,
                 Par::Seq,
             );
-            tally.add(mean, spread.as_ref().subcols(0, b), &plus[..b], &minus[..b]);
+            winners.find(&spread, b);
+            tally.add(&winners, &plus[..b], &minus[..b]);
         }
         done += b;
     }
     Ok(tallies.into_iter().map(|t| t.finish(pairs)).collect())
+}
+
+/// The argmax of μ + s and of μ − s for every row s of a chunk's spreads, found column by
+/// column across the rows (one vectorised pass per output), ties to the lowest index.
+struct Winners {
+    mean: Vec<f64>,
+    /// argmax of the + and − side per row.
+    plus: Vec<u64>,
+    minus: Vec<u64>,
+    /// The largest value so far per row.
+    best_plus: Vec<f64>,
+    best_minus: Vec<f64>,
+}
+
+impl Winners {
+    fn new(mean: ColRef<'_, f64>, chunk: usize) -> Self {
+        Winners {
+            mean: mean.iter().copied().collect(),
+            plus: vec![0; chunk],
+            minus: vec![0; chunk],
+            best_plus: vec![0.0; chunk],
+            best_minus: vec![0.0; chunk],
+        }
+    }
+
+    /// The winners of the first `b` rows of `spread` (chunk × K).
+    fn find(&mut self, spread: &Mat<f64>, b: usize) {
+        let cols: Vec<&[f64]> = (0..self.mean.len())
+            .map(|i| &spread.col_as_slice(i)[..b])
+            .collect();
+        crate::simd::dispatch(FindWinners {
+            mean: &self.mean,
+            cols: &cols,
+            plus: &mut self.plus[..b],
+            minus: &mut self.minus[..b],
+            best_plus: &mut self.best_plus[..b],
+            best_minus: &mut self.best_minus[..b],
+        });
+    }
+}
+
+/// The kernel of [`Winners::find`]: plain loops inside `with_simd`, so that the compiler
+/// vectorises them for the instruction set pulp dispatches to. A strict > keeps the first
+/// maximum; μᵢ − s equals μᵢ + (−s) exactly.
+struct FindWinners<'a> {
+    mean: &'a [f64],
+    cols: &'a [&'a [f64]],
+    plus: &'a mut [u64],
+    minus: &'a mut [u64],
+    best_plus: &'a mut [f64],
+    best_minus: &'a mut [f64],
+}
+
+impl pulp::WithSimd for FindWinners<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        let (m0, s0) = (self.mean[0], self.cols[0]);
+        for (j, &s) in s0.iter().enumerate() {
+            self.best_plus[j] = m0 + s;
+            self.best_minus[j] = m0 - s;
+            self.plus[j] = 0;
+            self.minus[j] = 0;
+        }
+        for (i, (&m, col)) in self.mean.iter().zip(self.cols).enumerate().skip(1) {
+            let i = i as u64;
+            let rows = col
+                .iter()
+                .zip(self.best_plus.iter_mut().zip(self.plus.iter_mut()))
+                .zip(self.best_minus.iter_mut().zip(self.minus.iter_mut()));
+            for ((&s, (bp, kp)), (bm, km)) in rows {
+                let (vp, vm) = (m + s, m - s);
+                let (up, um) = (vp > *bp, vm > *bm);
+                *bp = if up { vp } else { *bp };
+                *kp = if up { i } else { *kp };
+                *bm = if um { vm } else { *bm };
+                *km = if um { i } else { *km };
+            }
+        }
+    }
 }
 
 /// Running sums of one model's pair values xₖ (see [`weighted_argmax`]) and weights.
@@ -198,15 +284,13 @@ impl Tally {
         }
     }
 
-    /// Adds the pairs whose spreads F z are the columns of `spread`: xₖ is nonzero only at the
-    /// argmax of each side, so only those one or two sums change (adding the zeros of every
-    /// other k would leave them as they are).
-    fn add(&mut self, mean: ColRef<'_, f64>, spread: MatRef<'_, f64>, plus: &[f64], minus: &[f64]) {
-        for j in 0..spread.ncols() {
-            let s = spread.col(j);
-            let (wp, wm) = (plus[j], minus[j]);
-            let kp = argmax_offset(mean, |i| s[i]);
-            let km = argmax_offset(mean, |i| -s[i]);
+    /// Adds the pairs whose argmaxes are `winners`' (with weights `plus`, `minus`): xₖ is
+    /// nonzero only at the argmax of each side, so only those one or two sums change (adding
+    /// the zeros of every other k would leave them as they are).
+    fn add(&mut self, winners: &Winners, plus: &[f64], minus: &[f64]) {
+        let sides = winners.plus.iter().zip(&winners.minus);
+        for ((&kp, &km), (&wp, &wm)) in sides.zip(plus.iter().zip(minus)) {
+            let (kp, km) = (kp as usize, km as usize);
             if kp == km {
                 self.accumulate(kp, 0.5 * (wp + wm));
             } else {
@@ -239,20 +323,6 @@ impl Tally {
         };
         ArgmaxDistribution { p, stderr, weights }
     }
-}
-
-/// argmax_i (μᵢ + offset(i)), ties going to the lowest index.
-pub(super) fn argmax_offset(mean: ColRef<'_, f64>, offset: impl Fn(usize) -> f64) -> usize {
-    let mut best = 0;
-    let mut best_val = mean[0] + offset(0);
-    for i in 1..mean.nrows() {
-        let v = mean[i] + offset(i);
-        if v > best_val {
-            best = i;
-            best_val = v;
-        }
-    }
-    best
 }
 
 #[cfg(test)]
@@ -292,16 +362,16 @@ mod tests {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
         let scale: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-            for j in 0..z.ncols() {
-                for i in 0..z.nrows() {
-                    z[(i, j)] *= 1.0 + ((first + j) % 3) as f64;
+            for a in 0..z.ncols() {
+                for j in 0..z.nrows() {
+                    z[(j, a)] *= 1.0 + ((first + j) % 3) as f64;
                 }
             }
         };
         let tilt: PairWeight<'_> = &|_, z: MatMut<'_, f64>, p: &mut [f64], m: &mut [f64]| {
-            for j in 0..z.ncols() {
-                p[j] = 1.0 + 0.3 * z[(0, j)];
-                m[j] = 1.0 - 0.3 * z[(0, j)];
+            for j in 0..z.nrows() {
+                p[j] = 1.0 + 0.3 * z[(j, 0)];
+                m[j] = 1.0 - 0.3 * z[(j, 0)];
             }
         };
         let models = [Some(scale), None, Some(tilt)];

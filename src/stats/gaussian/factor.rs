@@ -9,7 +9,10 @@
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use std::borrow::Cow;
+
 use faer::{get_global_parallelism, Mat, MatRef, Par};
+use pulp::{Simd, WithSimd};
 
 use crate::error::{Error, Result};
 
@@ -160,28 +163,71 @@ pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
 /// factorization per thread).
 pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option<Mat<f64>> {
     let n = c.nrows();
-    let mut l = Mat::from_fn(n, n, |i, j| {
-        if i < j {
-            0.0
-        } else {
-            c[(i, j)] + if i == j { lambda } else { 0.0 }
-        }
-    });
+    let mut l = Mat::zeros(n, n);
+    cholesky_of_sum(&mut l, &[(1.0, c)], lambda, par).then_some(l)
+}
+
+/// Overwrites `l` (n × n) with the lower Cholesky factor of Σₖ wₖ Cₖ + λI (lower triangles of
+/// the Cₖ read, upper part of `l` zero), factored in place on `par`; false if the sum is not
+/// positive definite. Built column by column: with the weights ½, ½ the pair average
+/// ½(C₁ + C₂) exactly as ½C₁ + ½C₂ rounds it (halving is exact).
+pub(super) fn cholesky_of_sum(
+    l: &mut Mat<f64>,
+    parts: &[(f64, MatRef<'_, f64>)],
+    lambda: f64,
+    par: Par,
+) -> bool {
+    let n = l.nrows();
+    for j in 0..n {
+        let cols: Vec<(f64, Cow<'_, [f64]>)> = parts
+            .iter()
+            .map(|&(w, c)| {
+                let col = c.col(j).subrows(j, n - j);
+                let col = match col.try_as_col_major() {
+                    Some(s) => Cow::Borrowed(s.as_slice()),
+                    None => Cow::Owned(col.iter().copied().collect()),
+                };
+                (w, col)
+            })
+            .collect();
+        let out = &mut l.col_as_slice_mut(j)[j..];
+        crate::simd::dispatch(WeightedSum { out, cols: &cols });
+        out[0] += lambda;
+    }
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-    cholesky_in_place(
+    let ok = cholesky_in_place(
         l.as_mut(),
         Default::default(),
         par,
         MemStack::new(&mut mem),
         Default::default(),
     )
-    .ok()?;
+    .is_ok();
     for j in 1..n {
-        for v in l.col_mut(j).subrows_mut(0, j).iter_mut() {
-            *v = 0.0;
+        l.col_as_slice_mut(j)[..j].fill(0.0);
+    }
+    ok
+}
+
+/// out = Σₖ wₖ colₖ, as plain loops inside `with_simd` (vectorised by the compiler for the
+/// instruction set pulp dispatches to; each entry is the same sum in the same order).
+struct WeightedSum<'a> {
+    out: &'a mut [f64],
+    cols: &'a [(f64, Cow<'a, [f64]>)],
+}
+
+impl WithSimd for WeightedSum<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        self.out.fill(0.0);
+        for (w, col) in self.cols {
+            for (o, x) in self.out.iter_mut().zip(col.iter()) {
+                *o += w * x;
+            }
         }
     }
-    Some(l)
 }
 
 #[cfg(test)]

@@ -73,9 +73,10 @@ impl LowRankFactor {
         let r = info.rank;
         let residual = if r < d { a[(r, r)].max(0.0) } else { 0.0 };
         let mut factor = Mat::zeros(d, r);
-        for (i, &row) in perm.iter().enumerate() {
-            for k in 0..r.min(i + 1) {
-                factor[(row, k)] = a[(i, k)];
+        for k in 0..r {
+            let (src, mut dst) = (a.col(k), factor.col_mut(k));
+            for (i, &row) in perm.iter().enumerate().skip(k) {
+                dst[row] = src[i];
             }
         }
         Ok(LowRankFactor { factor, residual })

@@ -7,6 +7,7 @@ mod compare;
 mod divergence;
 mod factor;
 mod low_rank;
+mod normals;
 mod pairwise;
 mod sampler;
 
@@ -20,5 +21,6 @@ pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
 };
 pub use low_rank::LowRankFactor;
+pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
-pub use sampler::{GaussianSampler, MonteCarloRng};
+pub use sampler::GaussianSampler;

@@ -7,12 +7,13 @@
 //! whole stage). Every pair then compares the same regularised Gaussians N(μ_c, Σ_c + λI), and
 //! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair.
 
-use faer::{ColRef, Mat, MatRef};
+use faer::{get_global_parallelism, ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
 use super::divergence::{mahalanobis_sq, Bhattacharyya};
 use super::factor::{
-    check_ridge, cholesky, log_det, mean_variance, needs_ridge, unridged, variance_below,
+    check_ridge, cholesky, cholesky_of_sum, log_det, mean_variance, needs_ridge, unridged,
+    variance_below,
 };
 use crate::error::{Error, Result};
 
@@ -72,24 +73,30 @@ fn split_all(
     let pairs: Vec<(usize, usize)> = (0..k)
         .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
         .collect();
+    let n = classes.first().map_or(0, |c| c.1.nrows());
     pairs
         .into_par_iter()
-        .map(|(a, b)| {
-            let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
-            let avg = Mat::from_fn(sa.nrows(), sa.ncols(), |i, j| {
-                0.5 * (sa[(i, j)] + sb[(i, j)])
-            });
-            let lbar = cholesky(avg.as_ref(), lambda).filter(|l| accept(l))?;
-            Some((
-                a,
-                b,
-                Bhattacharyya {
-                    mean_term: 0.125 * mahalanobis_sq(&lbar, ma, mb),
-                    cov_term: 0.5 * (log_det(&lbar) - 0.5 * (log_dets[a] + log_dets[b])),
-                    jitter: lambda,
-                },
-            ))
-        })
+        .map_init(
+            || Mat::zeros(n, n),
+            |lbar, (a, b)| {
+                let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
+                let parts = [(0.5, sa), (0.5, sb)];
+                let par = get_global_parallelism();
+                if !(cholesky_of_sum(lbar, &parts, lambda, par) && accept(lbar)) {
+                    return None;
+                }
+                let lbar = &*lbar;
+                Some((
+                    a,
+                    b,
+                    Bhattacharyya {
+                        mean_term: 0.125 * mahalanobis_sq(lbar, ma, mb),
+                        cov_term: 0.5 * (log_det(lbar) - 0.5 * (log_dets[a] + log_dets[b])),
+                        jitter: lambda,
+                    },
+                ))
+            },
+        )
         .collect()
 }
 

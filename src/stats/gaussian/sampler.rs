@@ -138,80 +138,18 @@ impl GaussianSampler {
     }
 }
 
-/// The generator of the Monte Carlo draws (argmax probabilities, output tails, surrogates):
-/// xoshiro256++ (Blackman & Vigna, "Scrambled linear pseudorandom number generators", ACM TOMS
-/// 47(4), 2021), rand's named implementation, seeded from a u64 through SplitMix64
-/// (`SeedableRng::seed_from_u64`). 256 bits of state, period 2²⁵⁶ − 1, no known statistical
-/// failure at these sample sizes; cheaper per word than ChaCha12 (`StdRng`), whose
-/// cryptographic strength a Monte Carlo estimate does not need. Normals come from
-/// rand_distr's ziggurat (`StandardNormal`) on top of it; the stream is tested by its moments and
-/// a Kolmogorov–Smirnov statistic on 4·10⁶ draws.
-pub type MonteCarloRng = rand::rngs::Xoshiro256PlusPlus;
-
 /// An n_rows × n_cols matrix of independent N(0, 1) draws.
-pub(super) fn standard_normal<R: Rng + ?Sized>(
-    n_rows: usize,
-    n_cols: usize,
-    rng: &mut R,
-) -> Mat<f64> {
+fn standard_normal<R: Rng + ?Sized>(n_rows: usize, n_cols: usize, rng: &mut R) -> Mat<f64> {
     let mut z = Mat::zeros(n_rows, n_cols);
     fill_standard_normal(z.as_mut(), rng);
     z
 }
 
 /// Overwrites `z` with independent N(0, 1) draws.
-pub(super) fn fill_standard_normal<R: Rng + ?Sized>(mut z: MatMut<'_, f64>, rng: &mut R) {
+fn fill_standard_normal<R: Rng + ?Sized>(mut z: MatMut<'_, f64>, rng: &mut R) {
     for j in 0..z.ncols() {
         for v in z.rb_mut().col_mut(j).iter_mut() {
             *v = rng.sample(StandardNormal);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use rand::SeedableRng;
-
-    use super::*;
-    use crate::special::normal_cdf;
-
-    /// 4·10⁶ normals of the Monte Carlo stream: mean, variance, skewness and excess kurtosis
-    /// within 5 of their standard errors under N(0, 1) (1/√n, √(2/n), √(6/n), √(24/n)), and the
-    /// Kolmogorov–Smirnov distance to Φ below 1.95/√n (the 0.1 % critical value).
-    #[test]
-    fn the_monte_carlo_normals_are_standard_normal() {
-        let n = 4_000_000;
-        let mut rng = MonteCarloRng::seed_from_u64(2026);
-        let z = standard_normal(1, n, &mut rng);
-        let mut x: Vec<f64> = z.row(0).iter().copied().collect();
-        let nf = n as f64;
-        let mean = x.iter().sum::<f64>() / nf;
-        let moment = |k: i32| x.iter().map(|v| (v - mean).powi(k)).sum::<f64>() / nf;
-        let (m2, m3, m4) = (moment(2), moment(3), moment(4));
-        let checks = [
-            ("mean", mean, 0.0, 1.0),
-            ("variance", m2, 1.0, 2.0),
-            ("skewness", m3 / m2.powf(1.5), 0.0, 6.0),
-            ("excess kurtosis", m4 / (m2 * m2) - 3.0, 0.0, 24.0),
-        ];
-        for (name, got, want, var) in checks {
-            let se = (var / nf).sqrt();
-            assert!(
-                (got - want).abs() < 5.0 * se,
-                "{name}: {got} vs {want} ± {se}"
-            );
-        }
-        x.sort_by(f64::total_cmp);
-        let ks = x
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let f = normal_cdf(v);
-                (f - i as f64 / nf)
-                    .abs()
-                    .max(((i + 1) as f64 / nf - f).abs())
-            })
-            .fold(0.0, f64::max);
-        assert!(ks < 1.95 / nf.sqrt(), "KS distance {ks}");
     }
 }
