@@ -28,6 +28,7 @@ mod data_tasks;
 mod higher_depth;
 mod higher_moments_only;
 mod higher_paired;
+mod higher_terms;
 mod idx;
 mod io_reliability;
 mod model_python;
