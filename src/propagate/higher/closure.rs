@@ -156,13 +156,23 @@ impl ChaosRule {
                 }
             })
             .collect();
+        // Order 4's Δm and ΔC keep only the diagrams within its budget (whole cost ≤ 3, as the
+        // peer's K = 4); order 3 keeps the cost-3 ones too (strict counting cost gelu's
+        // covariance there; EXPERIMENTS.md, fourth and fifth sessions).
+        let strict = order >= 4;
         let kappa: Vec<Vec<DegreeTerms>> = (0..=2)
             .map(|g| {
-                if g == 0 {
+                let all = if g == 0 {
                     Vec::new()
                 } else {
-                    group_by_degrees(kept(g, 0, rules(false)), order)
-                }
+                    kept(g, 0, rules(false))
+                };
+                group_by_degrees(
+                    all.into_iter()
+                        .filter(|t| !strict || t.cost() < order)
+                        .collect(),
+                    order,
+                )
             })
             .collect();
         let beyond: Vec<Vec<DegreeTerms>> = (0..=2)
@@ -173,7 +183,9 @@ impl ChaosRule {
                     kept(g, 0, rules(false))
                 };
                 group_by_degrees(
-                    all.into_iter().filter(|t| t.cost() >= order).collect(),
+                    all.into_iter()
+                        .filter(|t| !strict && t.cost() >= order)
+                        .collect(),
                     order,
                 )
             })
@@ -211,6 +223,7 @@ impl ChaosRule {
     /// The part of ΔC from diagrams beyond the order's power-counting budget (whole cost ≥
     /// order, [`Term::cost`]; e.g. κ₄\[a,a,b,b\]Σ_ab at order 3): the rule keeps them, and
     /// where they outweigh the rest of ΔC the expansion is not ordered (see [`super::carry`]).
+    /// Zero at order 4, whose ΔC keeps only the diagrams within its budget.
     pub fn beyond_budget(&self, h: &Input<'_>) -> Mat<f64> {
         let n = h.units.len();
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
