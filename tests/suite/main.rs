@@ -29,6 +29,7 @@ mod higher_depth;
 mod higher_factored;
 mod higher_moments_only;
 mod higher_paired;
+mod higher_terms;
 mod idx;
 mod io_reliability;
 mod model_python;

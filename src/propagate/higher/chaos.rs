@@ -7,7 +7,8 @@
 //! for h = μ + s z ~ N(μ, s²), δ = h − μ, m = E_G φ(h), :δ^j: = s^j He_j(δ/s) the Wick power
 //! (Hermite expansion with Stein's identity E[g(h)He_j(z)] = s^j E[g⁽ʲ⁾(h)]). B_{1,j} = A_j are
 //! the unit's own chaos coefficients (B_{1,0} = 0); B_{p,0} = E_G(φ − m)^p are its Gaussian
-//! central moments. Powers p ≤ 4 (a unit repeated in a κ₄ entry), degrees j ≤ 4.
+//! central moments. Powers p ≤ 4 (a unit repeated in a κ₄ entry), degrees j ≤ 5 (degree 5: the
+//! order-4 diagrams κ₄\[a,a,a,a\]Σ_ab, [`super::closure`]).
 //!
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
 //! (`for_each_unit_node`, bounded cost at any s), and for linear, quadratic, relu and leaky
@@ -24,7 +25,7 @@ use crate::propagate::closures::rules::for_each_normal_node;
 /// Highest power p and degree j.
 pub const MAX_POWER: usize = 4;
 /// Highest chaos degree j.
-pub const MAX_DEGREE: usize = 4;
+pub const MAX_DEGREE: usize = 5;
 /// Integration range in standard deviations.
 const RANGE: f64 = 12.0;
 /// Panel width (in z) of the composite rule for piecewise-polynomial φ.
@@ -101,10 +102,17 @@ fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
     (z, w)
 }
 
-/// He₀(z) … He₄(z), the probabilists' Hermite polynomials.
+/// He₀(z) … He₅(z), the probabilists' Hermite polynomials (He₅ = z⁵ − 10z³ + 15z).
 fn hermite(z: f64) -> [f64; MAX_DEGREE + 1] {
     let z2 = z * z;
-    [1.0, z, z2 - 1.0, z2 * z - 3.0 * z, z2 * z2 - 6.0 * z2 + 3.0]
+    [
+        1.0,
+        z,
+        z2 - 1.0,
+        z2 * z - 3.0 * z,
+        z2 * z2 - 6.0 * z2 + 3.0,
+        z * (z2 * z2 - 10.0 * z2 + 15.0),
+    ]
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@
 //! with the Wick moments E[Π :δ^j:] from h's Σ, κ₃, κ₄ by the diagrams of [`super::diagrams`]
 //! (at most one κ block: linear in κ₃, κ₄, the leading non-Gaussian terms). Degrees run to 4
 //! for one or two distinct units and to 2 for three or four (the Mehler series in the
-//! correlations of distinct units, small in wide layers), at order 4 to 3 for the diagrams of
-//! width power-counting cost ≤ 3 ([`ChaosRule::new`]). At order 3 h's κ₄ is its paired part
+//! correlations of distinct units, small in wide layers), at order 4 one higher (5 and 3) for
+//! the diagrams of width power-counting cost ≤ 3 ([`ChaosRule::new`]). At order 3 h's κ₄ is its paired part
 //! ([`super::paired`]) and only z's paired κ₄ is formed. With these moments about m —
 //! Δm_a = E ẑ_a, P_ab = E ẑ_aẑ_b, T, Q the third and fourth — the cumulants to first order in κ:
 //!
@@ -34,7 +34,7 @@ use rayon::prelude::*;
 
 use super::batched::Pattern;
 use super::batched::Sources;
-use super::chaos::{UnitChaos, MAX_DEGREE};
+use super::chaos::UnitChaos;
 use super::diagrams::{terms, Rules, Term};
 use super::factored::{carried, StarTerms};
 use super::fill::{fill3, fill4, pair_matrix, repeated3, Patterns, Reduced};
@@ -45,6 +45,25 @@ use crate::stats::Moments;
 
 /// Highest degree per unit for entries of three or four distinct units.
 pub const MANY_UNIT_DEGREE: u8 = 2;
+
+/// Highest degree per unit every order keeps in an entry of `g` distinct units: 4 for one or
+/// two ([`super::chaos`]'s Edgeworth terms to κ₄), [`MANY_UNIT_DEGREE`] for three or four.
+fn base_degree(g: usize) -> u8 {
+    if g <= 2 {
+        4
+    } else {
+        MANY_UNIT_DEGREE
+    }
+}
+
+/// Whether the rule of `order` keeps the diagram `t` of an entry of `g` distinct units: every
+/// diagram within [`base_degree`], and at order 4 also those one degree higher (5 for one or
+/// two units, 3 for three or four) whose whole width power-counting cost ([`Term::cost`]) is at
+/// most order − 1 = 3 — the peer's K = 4 budget (Wu et al. 2026, eq. 14), e.g. κ₄\[a,a,a,a\]Σ_ab
+/// (degrees 5, 1) in ΔC_ab and Σ_ab²Σ_bc (degrees 2, 3, 1) in κ₄(z)\[a,a,b,c\].
+fn keeps(t: &Term, g: usize, order: usize) -> bool {
+    t.degrees.iter().all(|&d| d <= base_degree(g)) || (order >= 4 && t.cost() < order)
+}
 
 /// The diagrams of one degree vector.
 #[derive(Clone, Debug)]
@@ -95,10 +114,13 @@ impl ChaosRule {
     /// The rule carrying κ₃ and the paired κ₄ (order 3) or κ₃ and κ₄ (order 4). A κ block
     /// is kept when its width power-counting cost ([`super::diagrams::Block::cost`]) is at most
     /// order − 1: order 3 drops the κ₄ blocks other than κ₄\[a,a,b,b\] and κ₄\[a,a,a,a\]
-    /// ([`super::paired`]), order 4 keeps every κ₃/κ₄ block. At order 4 the joint cumulants
-    /// of three or four distinct units also take degree 3 where the diagram's whole cost
-    /// ([`Term::cost`]) is at most 3 — e.g. the star Σ_ab Σ_ac Σ_ad of κ₄(z)\[a,b,c,d\], the
-    /// leading non-Gaussian term of an odd φ such as tanh, whose degree-2 terms vanish.
+    /// ([`super::paired`]), order 4 keeps every κ₃/κ₄ block. At order 4 every entry also takes
+    /// the diagrams one degree above the base cap (5 for one or two distinct units, 3 for three
+    /// or four) whose whole cost ([`Term::cost`]) is at most 3 (`keeps`): e.g. the star
+    /// Σ_ab Σ_ac Σ_ad of κ₄(z)\[a,b,c,d\], the leading non-Gaussian term of an odd φ such as
+    /// tanh, whose degree-2 terms vanish; Σ_ab²Σ_bc in κ₄(z)\[a,a,b,c\]; and κ₄\[a,a,a,a\]Σ_ab
+    /// in ΔC_ab and the entries with a repeated unit (fifth session: these brought order 4
+    /// within 2× of the peer's K = 4 at n = 64, depth 4–8; EXPERIMENTS.md).
     pub fn new(order: usize) -> Self {
         Self::build(order, false)
     }
@@ -118,51 +140,69 @@ impl ChaosRule {
             gaussian,
             connected: false,
         };
-        let degree = |g: usize| {
-            if g <= 2 {
-                MAX_DEGREE as u8
-            } else {
-                MANY_UNIT_DEGREE
-            }
-        };
-        let build = |g: usize, gaussian: bool| {
-            group_by_degrees(terms(g, 0, degree(g), rules(gaussian)), order)
+        let kept = |g: usize, min_degree: u8, rules: Rules| -> Vec<Term> {
+            let top = base_degree(g) + u8::from(order >= 4);
+            terms(g, min_degree, top, rules)
+                .into_iter()
+                .filter(|t| keeps(t, g, order))
+                .collect()
         };
         let connected = Rules {
             connected: true,
             ..rules(true)
         };
-        let top = if order >= 4 {
-            MANY_UNIT_DEGREE + 1
-        } else {
-            MANY_UNIT_DEGREE
-        };
-        let distinct = |g: usize| {
-            let kept = terms(g, 1, top, connected)
-                .into_iter()
-                .filter(|t| t.degrees.iter().all(|&d| d <= MANY_UNIT_DEGREE) || t.cost() < order)
-                .filter(|t| !stars_only || g != 3 || carried(t))
-                .collect();
-            group_by_degrees(kept, order)
-        };
         let distinct: Vec<Vec<DegreeTerms>> = (0..=4)
-            .map(|g| if g < 3 { Vec::new() } else { distinct(g) })
+            .map(|g| {
+                if g < 3 {
+                    Vec::new()
+                } else {
+                    let kept = kept(g, 1, connected)
+                        .into_iter()
+                        .filter(|t| !stars_only || g != 3 || carried(t))
+                        .collect();
+                    group_by_degrees(kept, order)
+                }
+            })
             .collect();
         let full: Vec<Vec<DegreeTerms>> = (0..=4)
-            .map(|g| if g == 0 { Vec::new() } else { build(g, true) })
+            .map(|g| {
+                if g == 0 {
+                    Vec::new()
+                } else {
+                    group_by_degrees(kept(g, 0, rules(true)), order)
+                }
+            })
             .collect();
+        // Order 4's Δm and ΔC keep only the diagrams within its budget (whole cost ≤ 3, as the
+        // peer's K = 4); order 3 keeps the cost-3 ones too (strict counting cost gelu's
+        // covariance there; EXPERIMENTS.md, fourth and fifth sessions).
+        let strict = order >= 4;
         let kappa: Vec<Vec<DegreeTerms>> = (0..=2)
-            .map(|g| if g == 0 { Vec::new() } else { build(g, false) })
+            .map(|g| {
+                let all = if g == 0 {
+                    Vec::new()
+                } else {
+                    kept(g, 0, rules(false))
+                };
+                group_by_degrees(
+                    all.into_iter()
+                        .filter(|t| !strict || t.cost() < order)
+                        .collect(),
+                    order,
+                )
+            })
             .collect();
         let beyond: Vec<Vec<DegreeTerms>> = (0..=2)
             .map(|g| {
                 let all = if g == 0 {
                     Vec::new()
                 } else {
-                    terms(g, 0, MAX_DEGREE as u8, rules(false))
+                    kept(g, 0, rules(false))
                 };
                 group_by_degrees(
-                    all.into_iter().filter(|t| t.cost() >= order).collect(),
+                    all.into_iter()
+                        .filter(|t| !strict && t.cost() >= order)
+                        .collect(),
                     order,
                 )
             })
@@ -206,6 +246,7 @@ impl ChaosRule {
     /// The part of ΔC from diagrams beyond the order's power-counting budget (whole cost ≥
     /// order, [`Term::cost`]; e.g. κ₄\[a,a,b,b\]Σ_ab at order 3): the rule keeps them, and
     /// where they outweigh the rest of ΔC the expansion is not ordered (see [`super::carry`]).
+    /// Zero at order 4, whose ΔC keeps only the diagrams within its budget.
     pub fn beyond_budget(&self, h: &Input<'_>) -> Mat<f64> {
         let n = h.units.len();
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
