@@ -430,7 +430,9 @@ impl WithSimd for SeriesLanes<'_> {
                 self.ci.len()
             } else {
                 let top = simd.reduce_max_f64s(simd.abs_f64s(rho));
-                let t = self.limits.partition_point(|&l| l < top);
+                // The limits are non-decreasing: their count below `top` is the partition
+                // point, counted without the binary search's unpredictable branches.
+                let t = self.limits.iter().filter(|&&l| l < top).count();
                 ((t + 1) * LIMIT_STEP).min(self.ci.len())
             };
             for t in (0..len / 4).rev() {
