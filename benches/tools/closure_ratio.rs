@@ -111,13 +111,15 @@ fn main() {
     let mut post = inputs.clone();
     let mut ws = AffineWorkspace::new();
     let mut affine_ms = Vec::new();
+    let mut affine_cpu = Vec::new();
     let mut ratios = vec![Vec::new(); cases.len()];
     let mut closure_ms = vec![Vec::new(); cases.len()];
     let mut closure_cpu = vec![Vec::new(); cases.len()];
     for round in 0..=rounds {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), cpu_ms());
         affine_moments(w.as_ref(), b.as_ref(), &inputs, &mut pre, &mut ws).unwrap();
         let affine = t.elapsed().as_secs_f64() * 1e3 / classes as f64;
+        let cpu = (cpu_ms() - cpu) / classes as f64;
         let mut line = format!("round {round}: affine {affine:.1} ms/class");
         for (k, closure) in closures.iter().enumerate() {
             let (t, cpu) = (Instant::now(), cpu_ms());
@@ -135,12 +137,14 @@ fn main() {
         }
         if round > 0 {
             affine_ms.push(affine);
+            affine_cpu.push(cpu);
             println!("{line}");
         }
     }
     let mut summary = format!(
-        "median over {rounds} rounds: affine {:.1} ms/class",
-        median(&mut affine_ms)
+        "median over {rounds} rounds: affine {:.1} ms/class (cpu {:.1})",
+        median(&mut affine_ms),
+        median(&mut affine_cpu)
     );
     for (k, case) in cases.iter().enumerate() {
         summary += &format!(
