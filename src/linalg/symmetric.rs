@@ -3,7 +3,7 @@
 use faer::Mat;
 use rayon::prelude::*;
 
-use super::mirror::mirror_lower;
+use super::mirror::mirror_upper;
 use crate::error::{Error, Result};
 
 /// Column index and its storage.
@@ -13,10 +13,10 @@ type Column<'a, T> = (usize, &'a mut [T]);
 /// j = 0..=i into `col` (length i + 1, contiguous in faer's column-major storage: the lanes
 /// j ≤ i for fixed i). Columns are processed in parallel in pairs (i, N−1−i), so that every
 /// rayon task has the same N + 1 entries of work; the strict upper triangle is then mirrored
-/// (in cache-sized tiles).
+/// (in cache-sized tiles, in parallel).
 pub fn fill_symmetric<T, F>(cov: &mut Mat<T>, kernel: F) -> Result<()>
 where
-    T: Copy + Send,
+    T: Copy + Send + Sync,
     F: Fn(usize, &mut [T]) + Sync,
 {
     let n = cov.nrows();
@@ -43,7 +43,7 @@ where
             kernel(i, &mut col[..=i]);
         }
     });
-    // The strict upper triangle onto the lower one: the lower-onto-upper copy of the transpose.
-    mirror_lower(cov.as_mut().transpose_mut());
+    // The strict upper triangle onto the lower one.
+    mirror_upper(cov.as_mut());
     Ok(())
 }

@@ -48,6 +48,17 @@ pub(crate) fn supports(act: Activation) -> bool {
     )
 }
 
+/// e^{−c·k²} lane by lane. A function, not a closure inside [`transform`]: as a closure called
+/// from two arms it was not inlined, and GELU's transform took 10× the others' (5.3 against
+/// 0.5 ms for 1024 units).
+#[inline(always)]
+fn gauss<S: Simd>(simd: S, c: f64, k: S::f64s) -> S::f64s {
+    exp(
+        simd,
+        simd.mul_f64s(simd.splat_f64s(-c), simd.mul_f64s(k, k)),
+    )
+}
+
 /// Re and Im of φ̂(k) (regular part, see the module docs) for k > 0, lane by lane
 /// (sinh and cosh by [`sinh_cosh`]); (0, 0) for φ without a transform.
 #[inline(always)]
@@ -56,12 +67,6 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
     let pi = simd.splat_f64s(PI);
     let sinh = |x: S::f64s| sinh_cosh(simd, x).0;
     let over = |num: f64, den: S::f64s| simd.div_f64s(simd.splat_f64s(num), den);
-    let gauss = |c: f64| {
-        exp(
-            simd,
-            simd.mul_f64s(simd.splat_f64s(-c), simd.mul_f64s(k, k)),
-        )
-    };
     match act {
         Activation::Tanh => (
             zero,
@@ -70,7 +75,10 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
         Activation::Sigmoid => (zero, over(-PI, sinh(simd.mul_f64s(k, pi)))),
         Activation::Erf => (
             zero,
-            simd.div_f64s(simd.mul_f64s(gauss(0.25), simd.splat_f64s(-2.0)), k),
+            simd.div_f64s(
+                simd.mul_f64s(gauss(simd, 0.25, k), simd.splat_f64s(-2.0)),
+                k,
+            ),
         ),
         Activation::Softplus => (
             over(-PI, simd.mul_f64s(k, sinh(simd.mul_f64s(k, pi)))),
@@ -87,7 +95,7 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
         Activation::Gelu => {
             let inv2 = simd.div_f64s(simd.splat_f64s(1.0), simd.mul_f64s(k, k));
             let f = simd.add_f64s(simd.splat_f64s(1.0), inv2);
-            (simd.mul_f64s(simd.neg_f64s(gauss(0.5)), f), zero)
+            (simd.mul_f64s(simd.neg_f64s(gauss(simd, 0.5, k)), f), zero)
         }
         _ => (zero, zero),
     }

@@ -165,31 +165,38 @@ impl HermiteClosure {
             .map(|i| settled_at(&coef[i], rem[i][k], rho_all, k, tol))
             .collect();
         let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
-        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ.
-        let mut worst = vec![0.0f64; k + 1];
-        for (c, r) in coef
-            .iter()
-            .zip(&rem)
-            .zip(&settled)
-            .filter(|(_, &ok)| ok)
-            .map(|(cr, _)| cr)
-        {
-            if c.var > 0.0 {
-                for (w, rl) in worst.iter_mut().zip(r) {
-                    *w = w.max(rl / c.var);
-                }
-            }
-        }
+        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ (in parallel: at K = 256 a serial
+        // pass over the N·K remainders and the table below took ~1 ms of the closure).
+        let worst = (0..n)
+            .into_par_iter()
+            .filter(|&j| settled[j] && coef[j].var > 0.0)
+            .fold(
+                || vec![0.0f64; k + 1],
+                |mut w, j| {
+                    for (w, rl) in w.iter_mut().zip(&rem[j]) {
+                        *w = w.max(rl / coef[j].var);
+                    }
+                    w
+                },
+            )
+            .reduce(
+                || vec![0.0f64; k + 1],
+                |a, b| a.iter().zip(&b).map(|(x, y)| x.max(*y)).collect(),
+            );
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
         // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
         let terms = k.next_multiple_of(4);
         let mut lanes = vec![0.0; terms * n.div_ceil(BLOCK) * BLOCK];
-        for (j, cj) in coef.iter().enumerate() {
-            let base = (j / BLOCK) * terms * BLOCK + j % BLOCK;
-            for (o, c) in cj.c.iter().enumerate() {
-                lanes[base + o * BLOCK] = *c;
-            }
-        }
+        lanes
+            .par_chunks_mut(terms * BLOCK)
+            .zip(coef.par_chunks(BLOCK))
+            .for_each(|(block, units)| {
+                for (r, cj) in units.iter().enumerate() {
+                    for (o, c) in cj.c.iter().enumerate() {
+                        block[o * BLOCK + r] = *c;
+                    }
+                }
+            });
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
@@ -423,7 +430,9 @@ impl WithSimd for SeriesLanes<'_> {
                 self.ci.len()
             } else {
                 let top = simd.reduce_max_f64s(simd.abs_f64s(rho));
-                let t = self.limits.partition_point(|&l| l < top);
+                // The limits are non-decreasing: their count below `top` is the partition
+                // point, counted without the binary search's unpredictable branches.
+                let t = self.limits.iter().filter(|&&l| l < top).count();
                 ((t + 1) * LIMIT_STEP).min(self.ci.len())
             };
             for t in (0..len / 4).rev() {

@@ -1,6 +1,7 @@
 //! Checks on a closure's input and preparation of its output buffers.
 
 use pulp::WithSimd;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::stats::moments::{settled_variance, ROUNDING_VARIANCE_ULPS};
@@ -31,20 +32,22 @@ pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
             mu[i]
         )));
     }
-    for j in 0..n {
+    // Branch-free (vectorisable) scan of each column, the columns in parallel (a serial scan
+    // was ~0.6 ms of every closure at N = 1024); locate the entry only on failure.
+    let bad = (0..n).into_par_iter().find_first(|&j| {
         let col = input.cov.col_as_slice(j);
-        // Branch-free (vectorisable) scan first; locate the entry only on failure.
-        let non_finite: usize = col
-            .iter()
+        col.iter()
             .map(|v| usize::from((v.to_bits() >> 52) & 0x7ff == 0x7ff))
-            .sum();
-        if non_finite > 0 {
-            let i = col.iter().position(|v| !v.is_finite()).unwrap_or(0);
-            return Err(Error::Numeric(format!(
-                "{who} closure: cov[({i}, {j})] = {}",
-                col[i]
-            )));
-        }
+            .sum::<usize>()
+            > 0
+    });
+    if let Some(j) = bad {
+        let col = input.cov.col_as_slice(j);
+        let i = col.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        return Err(Error::Numeric(format!(
+            "{who} closure: cov[({i}, {j})] = {}",
+            col[i]
+        )));
     }
     let scale = (0..n).map(|i| input.cov[(i, i)].abs()).fold(0.0, f64::max);
     let mut s = Vec::with_capacity(n);

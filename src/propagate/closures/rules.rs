@@ -5,7 +5,7 @@ use std::f64::consts::PI;
 use std::sync::OnceLock;
 
 /// Points per panel of the composite rule.
-const PANEL_POINTS: usize = 16;
+pub const PANEL_POINTS: usize = 16;
 
 /// Gauss–Legendre nodes and weights on [−1, 1] (nodes ascending), by Newton's method on the
 /// Legendre recurrence (n P_n = (2n−1) x P_{n−1} − (n−1) P_{n−2}), started from the Tricomi
@@ -49,8 +49,9 @@ fn legendre(n: usize, z: f64) -> (f64, f64) {
     (p1, d)
 }
 
-/// The 16-point Gauss–Legendre rule, computed once.
-fn panel_rule() -> &'static (Vec<f64>, Vec<f64>) {
+/// Nodes and weights of the [`PANEL_POINTS`]-point Gauss–Legendre rule on [−1, 1] of every
+/// panel, computed once.
+pub fn panel_nodes() -> &'static (Vec<f64>, Vec<f64>) {
     static RULE: OnceLock<(Vec<f64>, Vec<f64>)> = OnceLock::new();
     RULE.get_or_init(|| gauss_legendre(PANEL_POINTS))
 }
@@ -93,7 +94,24 @@ pub fn for_each_node(
     half_range: f64,
     mut visit: impl FnMut(f64, f64),
 ) {
-    let (gx, gw) = panel_rule();
+    let (gx, gw) = panel_nodes();
+    for_each_panel(breaks, width, windows, half_range, |mid, half| {
+        for (x, w) in gx.iter().zip(gw) {
+            visit(mid + half * x, half * w);
+        }
+    });
+}
+
+/// The panels of [`for_each_node`]: `visit(mid, half)` once per panel [mid − half, mid + half],
+/// whose nodes are mid + half·xₖ with weights half·wₖ, (xₖ, wₖ) the [`PANEL_POINTS`]-point
+/// Gauss–Legendre rule of [`panel_nodes`] (for callers that form the nodes on SIMD lanes).
+pub fn for_each_panel(
+    breaks: &[f64],
+    width: f64,
+    windows: &[Window],
+    half_range: f64,
+    mut visit: impl FnMut(f64, f64),
+) {
     let mut cuts = [0.0f64; 10];
     let mut len = 0;
     cuts[len] = -half_range;
@@ -122,11 +140,7 @@ pub fn for_each_node(
         let panels = ((hi - lo) / width).ceil().max(1.0) as usize;
         let h = (hi - lo) / panels as f64;
         for p in 0..panels {
-            let mid = lo + (p as f64 + 0.5) * h;
-            for (x, w) in gx.iter().zip(gw) {
-                let z = mid + 0.5 * h * x;
-                visit(z, 0.5 * h * w);
-            }
+            visit(lo + (p as f64 + 0.5) * h, 0.5 * h);
         }
     }
 }
