@@ -177,36 +177,26 @@ impl ChaosRule {
         // peer's K = 4); order 3 keeps the cost-3 ones too (strict counting cost gelu's
         // covariance there; EXPERIMENTS.md, fourth and fifth sessions).
         let strict = order >= 4;
-        let kappa: Vec<Vec<DegreeTerms>> = (0..=2)
+        let kappa_terms: Vec<Vec<Term>> = (0..=2)
             .map(|g| {
-                let all = if g == 0 {
+                if g == 0 {
                     Vec::new()
                 } else {
                     kept(g, 0, rules(false))
-                };
-                group_by_degrees(
-                    all.into_iter()
-                        .filter(|t| !strict || t.cost() < order)
-                        .collect(),
-                    order,
-                )
+                }
             })
             .collect();
-        let beyond: Vec<Vec<DegreeTerms>> = (0..=2)
-            .map(|g| {
-                let all = if g == 0 {
-                    Vec::new()
-                } else {
-                    kept(g, 0, rules(false))
-                };
-                group_by_degrees(
-                    all.into_iter()
-                        .filter(|t| !strict && t.cost() >= order)
-                        .collect(),
-                    order,
-                )
-            })
-            .collect();
+        let select = |keep: &dyn Fn(&Term) -> bool| -> Vec<Vec<DegreeTerms>> {
+            kappa_terms
+                .iter()
+                .map(|all| {
+                    group_by_degrees(all.iter().filter(|t| keep(t)).cloned().collect(), order)
+                })
+                .collect()
+        };
+        let kappa = select(&|t| !strict || t.cost() < order);
+        // The diagrams order 3 keeps beyond its budget (reported as their share, `beyond_budget`).
+        let beyond = select(&|t| !strict && t.cost() >= order);
         ChaosRule {
             order,
             patterns: Patterns::new(&full, &kappa, &distinct),
