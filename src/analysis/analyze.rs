@@ -16,7 +16,7 @@ use super::tails::{output_tails, output_tails_flops, OutputTails};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
-use crate::measure::{layer_stats_timed, CarryMode, CarryReport, CarrySettings, Higher};
+use crate::measure::{layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Higher};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
@@ -208,7 +208,9 @@ pub fn analyze(
     } else {
         Higher::None
     };
-    let stats = layer_stats_timed(net, data, higher, STATS_BATCH, timings)?;
+    let (stats, outputs) = layer_stats_and_outputs(net, data, higher, STATS_BATCH, timings)?;
+    let outputs = ClassOutputs::from_labels(outputs);
+    let a = outputs.accuracy();
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
@@ -270,7 +272,7 @@ pub fn analyze(
     // The carried runs report their fallbacks in `carried`, not as unit and pair counts.
     let fallbacks = fallbacks.filter(|_| carried.is_empty());
     let surrogate = timings.time("surrogates", 0.0, || {
-        surrogate_accuracy(net, data, input, opts.surrogate_samples, opts.seed)
+        surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed)
     })?;
     timings.add_flops("surrogates", surrogate.flops);
     let information = timings.time("information", 0.0, || {
@@ -278,12 +280,6 @@ pub fn analyze(
     })?;
     timings.add_flops("information", information_flops(&stats, &information));
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
-    let a = surrogate.real.accuracy;
-    let outputs = timings.time(
-        "network outputs",
-        crate::timing::flops::forward(&net.widths(), data.len()),
-        || ClassOutputs::of(net, data),
-    )?;
     let measured = measured_confusion(&outputs);
     let mut matrices = vec![&measured];
     matrices.extend(outcomes.iter().map(|o| &o.confusion));

@@ -79,14 +79,15 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
     Ok(sw)
 }
 
-/// The network's accuracy on surrogates of `input` (the data's measured input moments) and on
-/// `data` itself. `per_class` draws per class (`None`: the data's own class counts), seeded.
-/// The flops counted: K + 1 pivoted Cholesky factors ([`flops::pivoted_cholesky`]: Σ_w and each
-/// Σ_c), per class and order the folded first layer and the draws' forward pass (see
-/// [`folded_network`]), and the real data's forward pass ([`flops::forward`]).
+/// The network's accuracy on surrogates of `input` (the data's measured input moments), with
+/// `real`: the data and the network's accuracy on them (measured from the outputs of the
+/// statistics' forward pass, [`super::outputs::ClassOutputs::accuracy`]). `per_class` draws
+/// per class (`None`: the data's own class counts), seeded. The flops counted: K + 1 pivoted
+/// Cholesky factors ([`flops::pivoted_cholesky`]: Σ_w and each Σ_c), and per class and order
+/// the folded first layer and the draws' forward pass (see [`folded_network`]).
 pub fn surrogate_accuracy(
     net: &Mlp,
-    data: &Dataset,
+    real: (&Dataset, f64),
     input: &EmpiricalMoments,
     per_class: Option<usize>,
     seed: u64,
@@ -118,13 +119,11 @@ pub fn surrogate_accuracy(
     );
     let pooled = pooled?;
     let factors = factors?;
-    let widths = net.widths();
     let mut flops = flops::pivoted_cholesky(d, pooled.rank())
         + factors
             .iter()
             .map(|f| flops::pivoted_cholesky(d, f.rank()))
-            .sum::<f64>()
-        + flops::forward(&widths, data.len());
+            .sum::<f64>();
     // Order 1: x = μ_c + F_w z; order 2: x = μ_c + F_c z. Class k draws from its own seeded
     // stream.
     let (order1, f1) = evaluate(net, (&counts, &input.classes), seed, 1, |k| {
@@ -147,7 +146,7 @@ pub fn surrogate_accuracy(
             .fold(0.0, f64::max),
         ..order2
     };
-    let a = net.accuracy(data);
+    let (data, a) = real;
     let real = SurrogateResult {
         accuracy: a,
         stderr: binomial_stderr(a, data.len()),

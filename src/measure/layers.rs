@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use faer::{Col, Mat};
+use faer::{Col, Mat, MatRef};
 
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
@@ -185,8 +185,79 @@ pub fn layer_stats_timed(
     batch: usize,
     timings: &Timings,
 ) -> Result<LayerStats> {
+    let (stages, accs) = measure(
+        net,
+        data,
+        (higher, batch),
+        timings,
+        |_, _| {},
+        |_, _| Ok(()),
+    )?;
+    finish(stages, accs, timings)
+}
+
+/// [`layer_stats_timed`] that also keeps the network's output y of every sample: entry c is
+/// the K × n_c outputs of the samples labelled c, in data order (the class-ordered batches
+/// take each class's samples in data order), K × 0 for a class absent from the data. The one
+/// forward pass serves the statistics and the outputs.
+pub fn layer_stats_and_outputs(
+    net: &Mlp,
+    data: &Dataset,
+    higher: Higher,
+    batch: usize,
+    timings: &Timings,
+) -> Result<(LayerStats, Vec<Mat<f64>>)> {
+    let k = net.output_dim();
+    let mut counts = vec![0usize; data.n_classes];
+    for &l in &data.labels {
+        *counts.get_mut(l as usize).ok_or_else(|| {
+            Error::Shape(format!(
+                "label {l} is out of range for {} classes",
+                data.n_classes
+            ))
+        })? += 1;
+    }
+    let mut outputs: Vec<Mat<f64>> = counts.iter().map(|&n| Mat::zeros(k, n)).collect();
+    let mut filled = vec![0usize; data.n_classes];
+    let seen = |y: MatRef<'_, f64>, labels: &[u32]| {
+        for (j, &c) in labels.iter().enumerate() {
+            let c = c as usize;
+            outputs[c].col_mut(filled[c]).copy_from(y.col(j));
+            filled[c] += 1;
+        }
+    };
+    let (stages, accs) = measure(net, data, (higher, batch), timings, seen, |_, _| Ok(()))?;
+    Ok((finish(stages, accs, timings)?, outputs))
+}
+
+/// The stages of `net` and their accumulators after pushing `data` through in batches of
+/// `(higher, batch).1` ([`accumulate`], with `seen` and `done`).
+fn measure(
+    net: &Mlp,
+    data: &Dataset,
+    (higher, batch): (Higher, usize),
+    timings: &Timings,
+    seen: impl FnMut(MatRef<'_, f64>, &[u32]),
+    done: impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
+) -> Result<(Vec<Stage>, Vec<MomentAccumulator>)> {
     let (stages, mut accs) = accumulators(net, data, higher, batch)?;
-    accumulate(net, data, batch, &stages, &mut accs, timings, |_, _| Ok(()))?;
+    accumulate(
+        net,
+        data,
+        batch,
+        (&stages, &mut accs),
+        timings,
+        (seen, done),
+    )?;
+    Ok((stages, accs))
+}
+
+/// Every stage's moments from its accumulator (timed as "statistics").
+fn finish(
+    stages: Vec<Stage>,
+    accs: Vec<MomentAccumulator>,
+    timings: &Timings,
+) -> Result<LayerStats> {
     let stages = timings.time("statistics", 0.0, || {
         stages
             .into_iter()
@@ -213,10 +284,10 @@ pub fn layer_stats_narrow(
     batch: usize,
     timings: &Timings,
 ) -> Result<LayerStats> {
-    let (stages, mut accs) = accumulators(net, data, Higher::None, batch)?;
-    let mut narrow: Vec<NarrowMoments> = vec![NarrowMoments::default(); stages.len()];
-    accumulate(net, data, batch, &stages, &mut accs, timings, |accs, c| {
-        for ((acc, held), stage) in accs.iter_mut().zip(&mut narrow).zip(&stages) {
+    let all = Stage::all(net.depth());
+    let mut narrow: Vec<NarrowMoments> = vec![NarrowMoments::default(); all.len()];
+    let done = |accs: &mut [MomentAccumulator], c| {
+        for ((acc, held), stage) in accs.iter_mut().zip(&mut narrow).zip(&all) {
             if !wide.contains(stage) {
                 if let Some((n, m)) = acc.take_class(c)? {
                     held.push(c, n, m);
@@ -224,7 +295,8 @@ pub fn layer_stats_narrow(
             }
         }
         Ok(())
-    })?;
+    };
+    let (stages, accs) = measure(net, data, (Higher::None, batch), timings, |_, _| {}, done)?;
     let (mut kept, mut held) = (Vec::new(), Vec::new());
     timings.time("statistics", 0.0, || {
         for ((stage, acc), narrow) in stages.into_iter().zip(accs).zip(narrow) {
@@ -272,16 +344,19 @@ fn accumulators(
 }
 
 /// Pushes `data` through `net` in batches of `batch` samples taken in class order, each
-/// stage's values into its accumulator, and calls `done(accs, c)` right after the batch that
-/// holds class c's last sample (timed with the statistics).
+/// stage's values into its accumulator, shows each batch's output and labels to
+/// `seen(y, labels)` (timed with the forward pass), and calls `done(accs, c)` right after the
+/// batch that holds class c's last sample (timed with the statistics).
 fn accumulate(
     net: &Mlp,
     data: &Dataset,
     batch: usize,
-    stages: &[Stage],
-    accs: &mut [MomentAccumulator],
+    (stages, accs): (&[Stage], &mut [MomentAccumulator]),
     timings: &Timings,
-    mut done: impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
+    (mut seen, mut done): (
+        impl FnMut(MatRef<'_, f64>, &[u32]),
+        impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
+    ),
 ) -> Result<()> {
     let batch = batch.min(data.len()).max(1);
     let widths = net.widths();
@@ -295,10 +370,11 @@ fn accumulate(
             for (k, &j) in chunk.iter().enumerate() {
                 xb.col_mut(k).copy_from(data.x.col(j));
             }
-            net.forward_into(xb.as_ref().subcols(0, len), &mut fp)
+            net.forward_into(xb.as_ref().subcols(0, len), &mut fp);
+            labels.clear();
+            labels.extend(chunk.iter().map(|&j| data.labels[j]));
+            seen(fp.output(), &labels);
         });
-        labels.clear();
-        labels.extend(chunk.iter().map(|&j| data.labels[j]));
         let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
         let work: f64 = accs.iter().map(|a| push_flops(a, len)).sum();
         timings.time("statistics", work, || {

@@ -268,7 +268,7 @@ fn surrogates_use_the_within_class_covariance_and_match_gaussian_data() {
     net.layers[0].w = Mat::identity(d, d);
     net.layers[1].w = Mat::from_fn(2, d, |c, _| if c == 0 { -1.0 } else { 1.0 });
     net.layers[1].b = Col::from_fn(2, |c| if c == 0 { 8.0 } else { -8.0 });
-    let s = surrogate_accuracy(&net, &data, input, None, 11).unwrap();
+    let s = surrogate_accuracy(&net, (&data, net.accuracy(&data)), input, None, 11).unwrap();
     assert_eq!(s.order2.n_samples, 24000);
     let sigma = (s.order2.stderr.powi(2) + s.real.stderr.powi(2)).sqrt();
     assert!(
@@ -284,9 +284,9 @@ fn surrogates_use_the_within_class_covariance_and_match_gaussian_data() {
         s.real.accuracy
     );
     assert_eq!(s.order2.dropped_directions, 0);
-    let few = surrogate_accuracy(&net, &data, input, Some(100), 11).unwrap();
+    let few = surrogate_accuracy(&net, (&data, net.accuracy(&data)), input, Some(100), 11).unwrap();
     assert_eq!(few.order1.n_samples, 200);
-    assert!(surrogate_accuracy(&net, &data, input, Some(0), 11).is_err());
+    assert!(surrogate_accuracy(&net, (&data, net.accuracy(&data)), input, Some(0), 11).is_err());
 }
 
 /// One quadratic hidden layer: with the measured κ₃/κ₄ of h¹ the closure gives z¹'s sample

@@ -41,6 +41,7 @@ mod stats_affine_factored;
 mod stats_gaussian;
 mod stats_moments;
 mod stats_narrow;
+mod stats_outputs;
 mod sweep_cli;
 mod sweep_resume;
 mod sweep_shard;
