@@ -45,8 +45,9 @@ pub(crate) fn moments_wide(act: Activation, mu: f64, s: f64) -> (f64, f64, f64) 
 ///   half-width a is O(ρ⁻³²), ρ = |w + √(w² − 1)| the Bernstein ellipse through the nearest
 ///   singularity w = (h* − centre)/a: ρ ≥ 3.43 on the two central panels (|w| ≥ π/2, the
 ///   uniform rule's worst panel) and ρ ≥ 3 + √8 = 5.8 on [e, 2e] (|w| ≥ 3), so no panel is less
-///   accurate than the uniform 2-wide panels it replaces (c/2·2 of them; now ~2·log₂(c/2) + 2:
-///   tanh 10 instead of 20, sigmoid and SiLU 12 instead of 40–44).
+///   accurate than the uniform 2-wide panels it replaces (c of them; at s ≥ 8 now
+///   2⌈log₂(c/2)⌉ + 2: tanh 10 instead of 20, sigmoid and SiLU 12 instead of 40–44; at smaller s
+///   the cap in z splits the outer ones, to at most about the uniform count).
 fn graded_panels(c: f64, mu: f64, s: f64) -> Vec<(f64, f64)> {
     let range = half_range(mu / s);
     let (lo, hi) = ((-c).max(mu - s * range), c.min(mu + s * range));
