@@ -1,5 +1,5 @@
-//! Mean, variance and first Hermite coefficient of a wide unit φ(μ + s z), s ≥ 1, by a windowed
-//! rule whose node count does not grow with s, φ and the Gaussian weight on SIMD lanes (issue
+//! Mean, variance and first Hermite coefficient of a wide unit φ(μ + s z), s ≥ 1, by a composite
+//! rule graded from φ's singularities whose node count does not grow with s, φ and the Gaussian weight on SIMD lanes (issue
 //! #14, item 3; the higher coefficients come from `fourier_coef`).
 
 use pulp::{Simd, WithSimd};
@@ -7,33 +7,17 @@ use pulp::{Simd, WithSimd};
 use super::input::Isa;
 use super::phi_lanes;
 use super::quadrature::{feature_half_width, half_range, SPLIT_PANEL};
-use super::rules::{for_each_panel, panel_nodes, Window, PANEL_POINTS};
+use super::rules::{panel_nodes, PANEL_POINTS};
 use crate::net::Activation;
 use crate::simd::{exp, load, store};
 
-/// E\[φ(h)\], Var φ(h) and c₁ = E\[(φ(h) − m) z\] for h = μ + s z, s ≥ 1, by the windowed rule
-/// at every such s (`quadrature::rule_for` with the window forced: panels [`SPLIT_PANEL`] wide
-/// in z outside φ's feature window, where φ − m, (φ − m)² and (φ − m)·z are the Gaussian
-/// weight times polynomials of degree ≤ 2, and `SPLIT_PANEL`/s inside it), so that the node
-/// count, 16·(L + c + 6) at most, does not grow with s. The nodes zₖ = mid + half·xₖ of each
-/// panel (`rules::for_each_panel`), the weights half·wₖe^{−zₖ²/2}/√(2π) and φ(μ + s zₖ) are
-/// formed on SIMD lanes ([`phi_lanes::eval`], within a few ulp of |φ| + 1);
+/// E\[φ(h)\], Var φ(h) and c₁ = E\[(φ(h) − m) z\] for h = μ + s z, s ≥ 1, by a composite
+/// 16-point Gauss–Legendre rule whose node count does not grow with s ([`graded_panels`]). The
+/// nodes zₖ = mid + half·xₖ of each panel, the weights half·wₖe^{−zₖ²/2}/√(2π) and φ(μ + s zₖ)
+/// are formed on SIMD lanes ([`phi_lanes::eval`], within a few ulp of |φ| + 1);
 /// m = Σ Wφ, then Var = Σ W(φ − m)² and c₁ = Σ W(φ − m)z in a second pass.
 pub(crate) fn moments_wide(act: Activation, mu: f64, s: f64) -> (f64, f64, f64) {
-    let c = feature_half_width(act);
-    let window = Window {
-        lo: (-c - mu) / s,
-        hi: (c - mu) / s,
-        width: SPLIT_PANEL / s,
-    };
-    let mut panels = Vec::with_capacity(64);
-    for_each_panel(
-        &[],
-        SPLIT_PANEL,
-        &[window],
-        half_range(mu / s),
-        |mid, half| panels.push((mid, half)),
-    );
+    let panels = graded_panels(feature_half_width(act), mu, s);
     let nodes = panels.len() * PANEL_POINTS;
     let (mut z, mut w, mut f) = (vec![0.0; nodes], vec![0.0; nodes], vec![0.0; nodes]);
     Isa::Dispatch.run(
@@ -48,6 +32,51 @@ pub(crate) fn moments_wide(act: Activation, mu: f64, s: f64) -> (f64, f64, f64) 
             f: &mut f,
         },
     )
+}
+
+/// The panels (mid, half) in z of [`moments_wide`] over ±L = ±`half_range(μ/s)`:
+/// - outside φ's feature window |h| ≤ c, panels [`SPLIT_PANEL`] wide in z (there φ − m,
+///   (φ − m)² and (φ − m)·z are the Gaussian weight times polynomials of degree ≤ 2 to 10⁻¹⁷,
+///   as in `quadrature::rule_for`);
+/// - inside it, panels graded in h from φ's singularities, which all lie on Re h = 0 at
+///   |Im h| ≥ π/2 (tanh's poles at ±iπ/2; sigmoid's, SiLU's and softplus' at ±iπ; GELU entire):
+///   edges 0, ±2, ±4, ±8, … (each panel [e, 2e] beyond |h| = 2), each split further to at most
+///   `SPLIT_PANEL` in z for the Gaussian weight. The 16-point rule's error on a panel of
+///   half-width a is O(ρ⁻³²), ρ = |w + √(w² − 1)| the Bernstein ellipse through the nearest
+///   singularity w = (h* − centre)/a: ρ ≥ 3.43 on the two central panels (|w| ≥ π/2, the
+///   uniform rule's worst panel) and ρ ≥ 3 + √8 = 5.8 on [e, 2e] (|w| ≥ 3), so no panel is less
+///   accurate than the uniform 2-wide panels it replaces (c of them; at s ≥ 8 now
+///   2⌈log₂(c/2)⌉ + 2: tanh 10 instead of 20, sigmoid and SiLU 12 instead of 40–44; at smaller s
+///   the cap in z splits the outer ones, to at most about the uniform count).
+fn graded_panels(c: f64, mu: f64, s: f64) -> Vec<(f64, f64)> {
+    let range = half_range(mu / s);
+    let (lo, hi) = ((-c).max(mu - s * range), c.min(mu + s * range));
+    let mut edges = vec![-range];
+    if lo < hi {
+        let mut graded = vec![0.0];
+        let mut e = 2.0;
+        while e < c {
+            graded.extend([-e, e]);
+            e *= 2.0;
+        }
+        graded.retain(|&h| lo < h && h < hi);
+        graded.sort_by(f64::total_cmp);
+        edges.push((lo - mu) / s);
+        edges.extend(graded.iter().map(|h| (h - mu) / s));
+        edges.push((hi - mu) / s);
+    }
+    edges.push(range);
+    let mut panels = Vec::with_capacity(64);
+    for seg in edges.windows(2) {
+        let (a, b) = (seg[0], seg[1]);
+        if b <= a {
+            continue;
+        }
+        let pieces = ((b - a) / SPLIT_PANEL).ceil().max(1.0) as usize;
+        let half = 0.5 * (b - a) / pieces as f64;
+        panels.extend((0..pieces).map(|p| (a + (2 * p + 1) as f64 * half, half)));
+    }
+    panels
 }
 
 /// The two passes of [`moments_wide`] on SIMD lanes over the nodes of `panels` (mid, half):
