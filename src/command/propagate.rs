@@ -8,6 +8,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
+use crate::analysis::accuracy::start_stage;
 use crate::analysis::{
     class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
 };
@@ -102,10 +103,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         Some(_) => Higher::None,
         None => Higher::for_propagation(a.order, a.from_layer, net.depth()),
     };
-    let start_stage = match a.from_layer {
-        0 => Stage::Input,
-        l => Stage::Post(l),
-    };
+    let start_stage = start_stage(a.from_layer);
     let settings = config.engine();
     let mut engine = settings.engine();
     let (layers, fallbacks, carried) =
@@ -203,10 +201,7 @@ fn streamed(
     method: ClosureMethod,
     timings: &Timings,
 ) -> Result<Vec<StageComparison>> {
-    let start_stage = match from {
-        0 => Stage::Input,
-        l => Stage::Post(l),
-    };
+    let start_stage = start_stage(from);
     let start = stats.take_narrow(start_stage).ok_or_else(|| {
         Error::Shape(format!(
             "no f32 statistics of the start stage {start_stage}"
