@@ -116,23 +116,10 @@ impl Propagator {
         let pairs = ClosurePair::for_layers(net, opts.method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         if self.precision == Precision::F32 && opts.corrections == Corrections::None {
-            let depth = net.depth();
-            self.fallbacks = Fallbacks::default();
-            shape_stages(&mut self.stages, from, depth, start.len());
-            let (single, stages) = (&mut self.single, &mut self.stages);
             let start = Start::Wide(start);
-            single.run(
-                net,
-                from,
-                start,
-                opts.method,
-                &closures,
-                stages,
-                timings,
-                None,
-            )?;
-            for p in stages.iter() {
-                check_finite(p, depth, "the f32 propagation")?;
+            self.run_single(net, from, start, opts.method, &closures, timings, None)?;
+            for p in &self.stages {
+                check_finite(p, net.depth(), "the f32 propagation")?;
             }
             return Ok(&self.stages);
         }
@@ -173,22 +160,40 @@ impl Propagator {
         let pairs = ClosurePair::for_layers(net, method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         let depth = net.depth();
-        self.fallbacks = Fallbacks::default();
-        shape_stages(&mut self.stages, from, depth, start.classes());
         let mut checked = |p: &Predicted| {
             check_finite(p, depth, "the f32 propagation")?;
             finished(p)
         };
-        let (single, stages) = (&mut self.single, &mut self.stages);
-        single.run(
+        self.run_single(
             net,
             from,
             start,
             method,
             &closures,
-            stages,
             timings,
             Some(&mut checked),
+        )
+    }
+
+    /// The f32 engine ([`SinglePropagator`]) from `start` into this engine's stages, each
+    /// stage handed to `finished` as soon as it is ready when there is one
+    /// ([`Propagator::run_streamed`]).
+    #[allow(clippy::too_many_arguments)]
+    fn run_single(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: Start<'_>,
+        method: ClosureMethod,
+        closures: &[&dyn Closure],
+        timings: &Timings,
+        finished: Option<&mut Finished<'_>>,
+    ) -> Result<()> {
+        self.fallbacks = Fallbacks::default();
+        shape_stages(&mut self.stages, from, net.depth(), start.classes());
+        let (single, stages) = (&mut self.single, &mut self.stages);
+        single.run(
+            net, from, start, method, closures, stages, timings, finished,
         )
     }
 
