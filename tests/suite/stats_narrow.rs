@@ -6,10 +6,8 @@
 //! whole run afterwards.
 
 use faer::Mat;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
 
+use crate::common::shuffled_classes;
 use corrflow::analysis::{compare_stage_lean, compare_stages};
 use corrflow::data::Dataset;
 use corrflow::measure::{layer_stats, layer_stats_narrow, Higher, LayerStats, Measured};
@@ -22,22 +20,8 @@ use corrflow::timing::Timings;
 
 /// 3 classes of uneven size (40, 7, 25 samples: 72) in shuffled order, 6 inputs with per-class means.
 fn data() -> Dataset {
-    let mut rng = StdRng::seed_from_u64(11);
-    let sorted: Vec<u32> = [(0, 40), (1, 7), (2, 25)]
-        .iter()
-        .flat_map(|&(c, n)| std::iter::repeat_n(c, n))
-        .collect();
     // Shuffled by the permutation j → 37j mod 72 (37 is prime to 72).
-    let labels: Vec<u32> = (0..sorted.len()).map(|j| sorted[37 * j % 72]).collect();
-    let x = Mat::from_fn(6, labels.len(), |i, j| {
-        let z: f64 = StandardNormal.sample(&mut rng);
-        z + (labels[j] as f64) * (i as f64 - 2.0) * 0.3
-    });
-    Dataset {
-        x,
-        labels,
-        n_classes: 3,
-    }
+    shuffled_classes(11, 6, &[(0, 40), (1, 7), (2, 25)], 3, 37, 0.3)
 }
 
 /// A 6-8-5-3 relu network's statistics of [`data`] in batches of 9, in f64 and held in f32

@@ -3,11 +3,7 @@
 //! each class's outputs in data order, equal to a plain forward pass of its samples, with the
 //! same statistics as `layer_stats`; the accuracy read from them is `Mlp::accuracy`.
 
-use faer::Mat;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
-
+use crate::common::shuffled_classes;
 use corrflow::analysis::outputs::ClassOutputs;
 use corrflow::data::Dataset;
 use corrflow::measure::{layer_stats, layer_stats_and_outputs, Higher};
@@ -18,22 +14,8 @@ use corrflow::timing::Timings;
 /// Classes 0, 1 and 3 of 4 (31, 9, 20 samples; class 2 absent) in shuffled order, 5 inputs
 /// with per-class means.
 fn data() -> Dataset {
-    let mut rng = StdRng::seed_from_u64(5);
-    let sorted: Vec<u32> = [(0, 31), (1, 9), (3, 20)]
-        .iter()
-        .flat_map(|&(c, n)| std::iter::repeat_n(c, n))
-        .collect();
     // Shuffled by the permutation j → 7j mod 60 (7 is prime to 60).
-    let labels: Vec<u32> = (0..sorted.len()).map(|j| sorted[7 * j % 60]).collect();
-    let x = Mat::from_fn(5, labels.len(), |i, j| {
-        let z: f64 = StandardNormal.sample(&mut rng);
-        z + (labels[j] as f64) * (i as f64 - 2.0) * 0.4
-    });
-    Dataset {
-        x,
-        labels,
-        n_classes: 4,
-    }
+    shuffled_classes(5, 5, &[(0, 31), (1, 9), (3, 20)], 4, 7, 0.4)
 }
 
 /// Batches of 8 (classes straddle batches): class c's outputs are the forward pass of its

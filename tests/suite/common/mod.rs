@@ -117,3 +117,35 @@ pub fn blobs(n: usize, k: usize, d: usize, seed: u64) -> (Vec<Vec<f64>>, Vec<i64
     }
     (x, y)
 }
+
+/// Classes of the given sizes (`(label, count)`, in label order) in shuffled order: sample j
+/// takes the label at position `step`·j mod n of the sorted labels (`step` prime to n), and
+/// input i of a sample of class c is a N(0, 1) draw (StdRng seeded by `seed`) plus
+/// c·(i − 2)·`separation`, so the classes differ in their means.
+pub fn shuffled_classes(
+    seed: u64,
+    dim: usize,
+    sizes: &[(u32, usize)],
+    n_classes: usize,
+    step: usize,
+    separation: f64,
+) -> corrflow::data::Dataset {
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let sorted: Vec<u32> = sizes
+        .iter()
+        .flat_map(|&(c, n)| std::iter::repeat_n(c, n))
+        .collect();
+    let n = sorted.len();
+    let labels: Vec<u32> = (0..n).map(|j| sorted[step * j % n]).collect();
+    let x = faer::Mat::from_fn(dim, n, |i, j| {
+        let z: f64 = rand_distr::StandardNormal.sample(&mut rng);
+        z + (labels[j] as f64) * (i as f64 - 2.0) * separation
+    });
+    corrflow::data::Dataset {
+        x,
+        labels,
+        n_classes,
+    }
+}
