@@ -291,6 +291,9 @@ impl fmt::Display for AnalyzeReport {
                 t.student_t_accuracy,
                 t.student_t_stderr
             )?;
+            if let Some(warning) = beyond::edgeworth_warning(t) {
+                writeln!(f, "warning       {warning}")?;
+            }
         }
         writeln!(f)?;
         writeln!(f, "depth       {} hidden layers", a.widths.len() - 2)?;

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::table::{Column, Table};
 use crate::analysis::budget::OrderBudget;
+use crate::analysis::tails::{OutputTails, NEGATIVE_MASS_TOL};
 use crate::analysis::Analysis;
 
 /// A Markdown table from a header and rows of cells.
@@ -154,6 +155,27 @@ fn budget_table(b: &OrderBudget) -> String {
     md_table(&header, &rows)
 }
 
+/// The warning for the Edgeworth model's classes whose expansion fails (negative mass above
+/// [`NEGATIVE_MASS_TOL`]), or `None` when it is a density up to that tolerance in every class.
+pub fn edgeworth_warning(t: &OutputTails) -> Option<String> {
+    if t.edgeworth_failed_classes.is_empty() {
+        return None;
+    }
+    let classes: Vec<String> = t
+        .edgeworth_failed_classes
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Some(format!(
+        "the Edgeworth expansion is not a density for class{} {} (negative mass up to {:.3} > \
+         {NEGATIVE_MASS_TOL}): its figures there are the clipped density's and may differ from the \
+         expansion's by that much",
+        if classes.len() == 1 { "" } else { "es" },
+        classes.join(", "),
+        t.edgeworth_negative_mass
+    ))
+}
+
 /// The output tails section: Gaussian and Edgeworth accuracy from y's own cumulants.
 pub fn tails_section(a: &Analysis) -> String {
     let mut w = String::new();
@@ -168,10 +190,15 @@ pub fn tails_section(a: &Analysis) -> String {
         "Accuracy from the network outputs' own cumulants per class: Gaussian N(ȳ_c, C_c) and \
          the 4th-order Edgeworth density (κ₃, κ₄, κ₃² terms), by Monte Carlo with {} draws per \
          class on the same draws (Edgeworth = Gaussian draws weighted by w(u)). Where w < 0 the \
-         expansion is not a density; the standard errors are Monte Carlo only (not the \
-         sampling error of κ₃/κ₄).\n",
+         expansion is not a density: it is clipped at 0 and renormalised (self-normalised \
+         weights max(w, 0)), which moves any probability by at most the negative mass \
+         N = E[max(−w, 0)]; a class with N > {NEGATIVE_MASS_TOL} is flagged (†). The standard \
+         errors are Monte Carlo only (not the sampling error of κ₃/κ₄).\n",
         t.mc_samples
     );
+    if let Some(warning) = edgeworth_warning(t) {
+        let _ = writeln!(w, "**Warning:** {warning}.\n");
+    }
     let _ = writeln!(
         w,
         "Network {:.4}; Gaussian {}; **Edgeworth {}**; **Student t {}** (ν per class from the \
@@ -189,6 +216,7 @@ pub fn tails_section(a: &Analysis) -> String {
         "mean w",
         "min w",
         "w < 0",
+        "N",
         "rank",
         "ν",
         "Student t",
@@ -202,10 +230,15 @@ pub fn tails_section(a: &Analysis) -> String {
                 c.class.to_string(),
                 format!("{:.4}", c.measured),
                 pm(c.gaussian, c.gaussian_stderr),
-                pm(c.edgeworth, c.edgeworth_stderr),
+                format!(
+                    "{}{}",
+                    pm(c.edgeworth, c.edgeworth_stderr),
+                    if c.expansion_fails { " †" } else { "" }
+                ),
                 format!("{:.3}", c.weight_mean),
                 format!("{:.3}", c.weight_min),
                 format!("{:.1} %", 100.0 * c.negative_share),
+                format!("{:.4}", c.negative_mass),
                 c.rank.to_string(),
                 c.student_t_dof.map_or("∞".into(), |v| format!("{v:.2}")),
                 pm(c.student_t, c.student_t_stderr),

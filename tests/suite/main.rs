@@ -8,6 +8,7 @@ mod common;
 mod analysis_beyond;
 mod analysis_cli;
 mod analysis_numbers;
+mod analysis_ranges;
 mod carry_cli;
 mod carry_measured;
 mod cli_propagate;
