@@ -13,7 +13,8 @@ use crate::analysis::{
     class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
 };
 use crate::config::provenance::Mismatch;
-use crate::config::{Field, On, RunConfig};
+use crate::config::{AnalysisConfig, Field, On, RunConfig};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::io::trim::return_free_pages;
 use crate::measure::{
@@ -78,32 +79,21 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         On::Test => (loaded.split.test, loaded.split.train),
     };
     drop(other);
-    let (data, n_samples) = (&dataset, dataset.len());
+    let n_samples = dataset.len();
     check_network_fits(
         &net,
-        data,
+        &dataset,
         &shown(model),
         &loaded.description,
         trained_on.as_deref(),
     )?;
-    if a.from_layer > net.depth() {
-        return Err(Error::config(
-            Field::FromLayer,
-            format!(
-                "{} is beyond the last hidden layer ({}) of {}",
-                a.from_layer,
-                net.depth(),
-                model.display()
-            ),
-        ));
-    }
+    check_from_layer(a.from_layer, &net, model)?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     let carried = carried_order(a.carry.mode, a.order, a.from_layer, net.depth())?;
     let higher = match carried {
         Some(_) => Higher::None,
         None => Higher::for_propagation(a.order, a.from_layer, net.depth()),
     };
-    let start_stage = start_stage(a.from_layer);
     let settings = config.engine();
     let mut engine = settings.engine();
     let (layers, fallbacks, carried) =
@@ -111,7 +101,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
             // An f32 propagation without κ slices holds every measured stage in f32
             // (`stats::narrow`: accumulated in f64, rounded once finished) and compares each
             // predicted stage as soon as it is ready ([`streamed`]).
-            let stats = layer_stats_narrow(&net, data, &[], a.stats_batch, timings)?;
+            let stats = layer_stats_narrow(&net, &dataset, &[], a.stats_batch, timings)?;
             // Only the statistics read the samples: released before the propagation.
             drop(dataset);
             return_free_pages();
@@ -119,55 +109,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
             let layers = streamed(&mut engine, &net, from, stats, method, timings)?;
             (layers, engine.fallbacks(), None)
         } else {
-            let mut stats = layer_stats_timed(&net, data, higher, a.stats_batch, timings)?;
-            let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
-            // The measured κ slices of the first pre-activation, where the corrections read them.
-            let first_pre = (higher != Higher::None && a.from_layer < net.depth())
-                .then(|| measured(Stage::Pre(a.from_layer + 1)))
-                .map(Vec::as_slice);
-            let options = PropagateOptions {
-                method: a.closure,
-                corrections: a.order,
-            };
-            let start_moments = measured(start_stage);
-            let (predicted, fallbacks, carried) = match carried {
-                Some(order) => {
-                    let classes = &stats.get(start_stage).expect("measured").classes;
-                    let (predicted, report) = propagate_carried(
-                        &mut engine,
-                        &net,
-                        data,
-                        a.from_layer,
-                        (start_moments, classes),
-                        (order, a.carry.kappa_units),
-                        a.closure,
-                        a.stats_batch,
-                        timings,
-                    )?;
-                    (predicted, Fallbacks::default(), Some(report))
-                }
-                None => {
-                    // Only the statistics read the samples: released before the propagation.
-                    drop(dataset);
-                    engine.run(
-                        &net,
-                        a.from_layer,
-                        start_moments,
-                        first_pre,
-                        options,
-                        timings,
-                    )?;
-                    let fallbacks = engine.fallbacks();
-                    (engine.into_stages(), fallbacks, None)
-                }
-            };
-            // The start stage is not compared: released before the comparison.
-            stats.stages.retain(|(s, _)| *s != start_stage);
-            let layers = timings.time("comparison", 0.0, || {
-                compare_stages(&predicted, &stats, net.depth())
-            })?;
-            timings.add_flops("comparison", comparison_flops(&predicted, &layers));
-            (layers, fallbacks, carried)
+            in_f64(engine, &net, dataset, (higher, carried), a, timings)?
         };
     Ok(PropagateReport {
         model: model.to_path_buf(),
@@ -186,6 +128,85 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         timings: None,
         mismatches,
     })
+}
+
+/// `--from-layer` names a stage the network has: the input (0) or a hidden layer.
+fn check_from_layer(from: usize, net: &Mlp, model: &Path) -> Result<()> {
+    if from > net.depth() {
+        return Err(Error::config(
+            Field::FromLayer,
+            format!(
+                "{from} is beyond the last hidden layer ({}) of {}",
+                net.depth(),
+                model.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The f64 route: every stage's statistics (with the κ slices `higher` asks for), the
+/// propagation — carried through depth at order `carried`, or with corrections at the first
+/// nonlinearity only — and the comparison of every predicted stage with the measured one.
+/// The samples are released as soon as nothing reads them.
+fn in_f64(
+    mut engine: Propagator,
+    net: &Mlp,
+    dataset: Dataset,
+    (higher, carried): (Higher, Option<usize>),
+    a: &AnalysisConfig,
+    timings: &Timings,
+) -> Result<(Vec<StageComparison>, Fallbacks, Option<CarryReport>)> {
+    let start_stage = start_stage(a.from_layer);
+    let mut stats = layer_stats_timed(net, &dataset, higher, a.stats_batch, timings)?;
+    let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
+    let start_moments = measured(start_stage);
+    let (predicted, fallbacks, carried) = match carried {
+        Some(order) => {
+            let classes = &stats.get(start_stage).expect("measured").classes;
+            let (predicted, report) = propagate_carried(
+                &mut engine,
+                net,
+                &dataset,
+                a.from_layer,
+                (start_moments, classes),
+                (order, a.carry.kappa_units),
+                a.closure,
+                a.stats_batch,
+                timings,
+            )?;
+            (predicted, Fallbacks::default(), Some(report))
+        }
+        None => {
+            // Only the statistics read the samples: released before the propagation.
+            drop(dataset);
+            // The measured κ slices of the first pre-activation, where the corrections read them.
+            let first_pre = (higher != Higher::None && a.from_layer < net.depth())
+                .then(|| measured(Stage::Pre(a.from_layer + 1)))
+                .map(Vec::as_slice);
+            let options = PropagateOptions {
+                method: a.closure,
+                corrections: a.order,
+            };
+            engine.run(
+                net,
+                a.from_layer,
+                start_moments,
+                first_pre,
+                options,
+                timings,
+            )?;
+            let fallbacks = engine.fallbacks();
+            (engine.into_stages(), fallbacks, None)
+        }
+    };
+    // The start stage is not compared: released before the comparison.
+    stats.stages.retain(|(s, _)| *s != start_stage);
+    let layers = timings.time("comparison", 0.0, || {
+        compare_stages(&predicted, &stats, net.depth())
+    })?;
+    timings.add_flops("comparison", comparison_flops(&predicted, &layers));
+    Ok((layers, fallbacks, carried))
 }
 
 /// Propagates in f32 from layer `from` with `stats` held in f32 ([`layer_stats_narrow`]) and

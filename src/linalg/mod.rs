@@ -8,9 +8,11 @@
 mod gemm;
 mod mirror;
 mod precision;
+mod split;
 mod symmetric;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
+pub use split::class_split;
 pub use symmetric::fill_symmetric;

@@ -26,13 +26,15 @@
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use crate::error::{Error, Result};
-use crate::linalg::mirror_lower;
+use crate::linalg::{class_split, mirror_lower};
 use crate::net::Real;
 use crate::stats::Moments;
+use rayon::prelude::*;
 
 /// How [`affine_moments`] updates each class's covariance (`--affine`, grid key `affine`).
 #[derive(
@@ -130,7 +132,24 @@ impl<T: Real> Stacked<T> {
 
     /// W Sₖ Wᵀ of the k-th covariance of the last [`Stacked::multiply`] into `out`
     /// (N_out × N_out): the lower triangle by a triangular GEMM, then mirrored.
-    pub(crate) fn lower_into(&self, k: usize, mut out: MatMut<'_, T>) {
+    pub(crate) fn lower_into(&self, k: usize, out: MatMut<'_, T>) {
+        self.lower_with(k, out, Par::rayon(0));
+    }
+
+    /// [`Stacked::lower_into`] of several covariances, `(k, out)` each, side by side on the
+    /// pool ([`class_split`]).
+    pub(crate) fn lower_each(&self, outs: Vec<(usize, MatMut<'_, T>)>) {
+        let (groups, par) = class_split(outs.len());
+        let chunk = outs.len().div_ceil(groups).max(1);
+        let mut outs = outs;
+        outs.par_chunks_mut(chunk).for_each(|group| {
+            for (k, out) in group.iter_mut() {
+                self.lower_with(*k, out.rb_mut(), par);
+            }
+        });
+    }
+
+    fn lower_with(&self, k: usize, mut out: MatMut<'_, T>, par: Par) {
         let n_in = self.w_t.nrows();
         triangular::matmul(
             out.as_mut(),
@@ -141,7 +160,7 @@ impl<T: Real> Stacked<T> {
             self.w_t.as_ref(),
             BlockStructure::Rectangular,
             T::from_f64(1.0),
-            Par::rayon(0),
+            par,
         );
         mirror_lower(out);
     }
@@ -153,7 +172,8 @@ pub struct AffineWorkspace {
     dense: Stacked<f64>,
     /// The classes updated densely in this call (all of them under [`AffineStrategy::Dense`]).
     dense_classes: Vec<usize>,
-    factor: FactorWorkspace,
+    /// One workspace per group of classes updated side by side ([`class_split`]).
+    factors: Vec<FactorWorkspace>,
     strategy: AffineStrategy,
 }
 
@@ -168,7 +188,7 @@ impl AffineWorkspace {
         AffineWorkspace {
             dense: Stacked::default(),
             dense_classes: Vec::new(),
-            factor: FactorWorkspace::new(),
+            factors: Vec::new(),
             strategy,
         }
     }
@@ -194,41 +214,62 @@ pub fn affine_moments(
 ) -> Result<()> {
     let n_out = w.nrows();
     check_shapes(w, b, inputs, outputs)?;
-    ws.dense_classes.clear();
-    for (c, (input, out)) in inputs.iter().zip(outputs.iter_mut()).enumerate() {
+    for (input, out) in inputs.iter().zip(outputs.iter_mut()) {
         affine_mean(w, b, &input.mean, &mut out.mean);
         out.cov.resize_with(n_out, n_out, |_, _| 0.0);
         out.k3_iij = None;
         out.k4_iijj = None;
-        let choice = match ws.strategy {
-            AffineStrategy::Dense => None,
-            AffineStrategy::Auto => Some(Choice::Cheapest),
-            AffineStrategy::Factored => Some(Choice::Factor),
-        };
-        let structured = choice.and_then(|choice| {
-            structured_update(
-                w,
-                input.cov.as_ref(),
-                out.cov.as_mut(),
-                &mut ws.factor,
-                choice,
-            )
-        });
-        if structured.is_none() {
-            ws.dense_classes.push(c);
-        }
     }
-    let dense = ws.dense_classes.len();
-    if dense == 0 {
+    let choice = match ws.strategy {
+        AffineStrategy::Dense => None,
+        AffineStrategy::Auto => Some(Choice::Cheapest),
+        AffineStrategy::Factored => Some(Choice::Factor),
+    };
+    let mut dense = vec![choice.is_none(); inputs.len()];
+    if let Some(choice) = choice {
+        // Classes side by side, each group with its own workspace.
+        let (groups, par) = class_split(inputs.len());
+        if ws.factors.len() < groups {
+            ws.factors.resize_with(groups, FactorWorkspace::new);
+        }
+        let chunk = inputs.len().div_ceil(groups).max(1);
+        outputs
+            .par_chunks_mut(chunk)
+            .zip(inputs.par_chunks(chunk))
+            .zip(dense.par_chunks_mut(chunk))
+            .zip(ws.factors.par_iter_mut())
+            .for_each(|(((outs, ins), dense), factor)| {
+                for ((out, input), dense) in outs.iter_mut().zip(ins).zip(dense) {
+                    let structured = structured_update(
+                        w,
+                        input.cov.as_ref(),
+                        out.cov.as_mut(),
+                        factor,
+                        choice,
+                        par,
+                    );
+                    *dense = structured.is_none();
+                }
+            });
+    }
+    ws.dense_classes.clear();
+    ws.dense_classes
+        .extend((0..inputs.len()).filter(|&c| dense[c]));
+    if ws.dense_classes.is_empty() {
         return Ok(());
     }
     let classes = &ws.dense_classes;
     ws.dense.multiply(w, classes.len(), |k, mut slot| {
         slot.copy_from(inputs[classes[k]].cov.as_ref());
     });
-    for (k, &c) in classes.iter().enumerate() {
-        ws.dense.lower_into(k, outputs[c].cov.as_mut());
-    }
+    let outs = outputs
+        .iter_mut()
+        .enumerate()
+        .filter(|(c, _)| dense[*c])
+        .enumerate()
+        .map(|(k, (_, out))| (k, out.cov.as_mut()))
+        .collect();
+    ws.dense.lower_each(outs);
     Ok(())
 }
 

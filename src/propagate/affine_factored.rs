@@ -153,13 +153,15 @@ pub enum Choice {
 /// Writes W Σ Wᵀ into `out` (N_out × N_out, full symmetric) through Σ's structure and says
 /// which, or returns `None` — `out` untouched — where the dense update of the whole Σ is the
 /// choice (predicted cheapest, the update too small to gain, Σ's diagonal not positive and finite, a small diagonal entry
-/// with a large row, or, under [`Choice::Factor`], no factor at rounding level).
+/// with a large row, or, under [`Choice::Factor`], no factor at rounding level). Its kernels run
+/// with `par` (`Par::Seq` when the caller updates several classes side by side).
 pub fn structured_update(
     w: MatRef<'_, f64>,
     cov: MatRef<'_, f64>,
     mut out: MatMut<'_, f64>,
     ws: &mut FactorWorkspace,
     choice: Choice,
+    par: Par,
 ) -> Option<Structure> {
     let (m, n) = (w.nrows(), w.ncols());
     let dense = dense_flops(m, n);
@@ -175,15 +177,15 @@ pub fn structured_update(
         (ws.sigma_a.as_ref(), ws.w_a.as_ref())
     };
     if choice == Choice::Factor || factored < compressed.min(dense) {
-        if let Some(rank) = factored_update(w_a, sigma, out.rb_mut(), &mut ws.factor) {
+        if let Some(rank) = factored_update(w_a, sigma, out.rb_mut(), &mut ws.factor, par) {
             return Some(Structure::Factored { active, rank });
         }
     }
     if choice == Choice::Cheapest && compressed < dense {
         let t = &mut ws.factor.g;
         t.resize_with(m, active, |_, _| 0.0);
-        matmul(t.as_mut(), Accum::Replace, w_a, sigma, 1.0, Par::rayon(0));
-        lower_product(t.as_ref(), w_a, &mut ws.factor.g_t, out);
+        matmul(t.as_mut(), Accum::Replace, w_a, sigma, 1.0, par);
+        lower_product(t.as_ref(), w_a, &mut ws.factor.g_t, out, par);
         return Some(Structure::Compressed { active });
     }
     None
@@ -245,6 +247,7 @@ fn lower_product(
     b: MatRef<'_, f64>,
     b_t: &mut Mat<f64>,
     mut out: MatMut<'_, f64>,
+    par: Par,
 ) {
     b_t.resize_with(b.ncols(), b.nrows(), |_, _| 0.0);
     b_t.copy_from(b.transpose());
@@ -257,7 +260,7 @@ fn lower_product(
         b_t.as_ref(),
         BlockStructure::Rectangular,
         1.0,
-        Par::rayon(0),
+        par,
     );
     mirror_lower(out);
 }
@@ -269,9 +272,10 @@ fn factored_update(
     cov: MatRef<'_, f64>,
     out: MatMut<'_, f64>,
     ws: &mut CholeskyWorkspace,
+    par: Par,
 ) -> Option<usize> {
     let (m, n) = (w.nrows(), w.ncols());
-    let rank = factor(cov, ws)?;
+    let rank = factor(cov, ws, par)?;
     if !residual_is_rounding(cov, rank, ws) {
         return None;
     }
@@ -290,7 +294,7 @@ fn factored_update(
         l.subrows(0, rank),
         BlockStructure::TriangularLower,
         1.0,
-        Par::rayon(0),
+        par,
     );
     if rank < n {
         matmul(
@@ -299,10 +303,10 @@ fn factored_update(
             ws.w_perm.as_ref().subcols(rank, n - rank),
             l.subrows(rank, n - rank),
             1.0,
-            Par::rayon(0),
+            par,
         );
     }
-    lower_product(ws.g.as_ref(), ws.g.as_ref(), &mut ws.g_t, out);
+    lower_product(ws.g.as_ref(), ws.g.as_ref(), &mut ws.g_t, out, par);
     Some(rank)
 }
 
@@ -310,12 +314,13 @@ fn factored_update(
 /// tolerance and that succeeds, pivoted otherwise — with the strict upper triangle of its first
 /// r columns zeroed, so that L[:, :r] can be used as a plain matrix; returns the numerical rank,
 /// `None` on failure.
-fn factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> Option<usize> {
+fn factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace, par: Par) -> Option<usize> {
     let n = cov.nrows();
     ws.l.resize_with(n, n, |_, _| 0.0);
     ws.perm.resize(n, 0);
     ws.perm_inv.resize(n, 0);
     if ws.stack_dim < n {
+        // Sized for the parallel case, which needs at least as much as the sequential one.
         let par = Par::rayon(0);
         ws.stack = MemBuffer::new(
             cholesky_in_place_scratch::<usize, f64>(n, par, Default::default()).or(
@@ -326,10 +331,10 @@ fn factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> Option<usize> {
     }
     let max_diag = (0..n).map(|i| cov[(i, i)]).fold(0.0, f64::max);
     let tol = f64::EPSILON * n as f64 * max_diag;
-    let rank = if (0..n).all(|i| cov[(i, i)] >= tol) && plain_factor(cov, ws) {
+    let rank = if (0..n).all(|i| cov[(i, i)] >= tol) && plain_factor(cov, ws, par) {
         n
     } else {
-        pivoted_factor(cov, ws)?
+        pivoted_factor(cov, ws, par)?
     };
     if rank == 0 {
         return None;
@@ -343,7 +348,7 @@ fn factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> Option<usize> {
 }
 
 /// Σ = L Lᵀ without pivoting (P = I); false when a pivot is not positive.
-fn plain_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> bool {
+fn plain_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace, par: Par) -> bool {
     ws.l.copy_from(cov);
     for (i, (p, q)) in ws.perm.iter_mut().zip(ws.perm_inv.iter_mut()).enumerate() {
         (*p, *q) = (i, i);
@@ -351,7 +356,7 @@ fn plain_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> bool {
     plain::cholesky_in_place(
         ws.l.as_mut(),
         Default::default(),
-        Par::rayon(0),
+        par,
         MemStack::new(&mut ws.stack),
         Default::default(),
     )
@@ -359,13 +364,13 @@ fn plain_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> bool {
 }
 
 /// P Σ Pᵀ = L Lᵀ + R, stopped at the numerical rank; `None` when the factorisation fails.
-fn pivoted_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace) -> Option<usize> {
+fn pivoted_factor(cov: MatRef<'_, f64>, ws: &mut CholeskyWorkspace, par: Par) -> Option<usize> {
     ws.l.copy_from(cov);
     let (info, _) = cholesky_in_place(
         ws.l.as_mut(),
         &mut ws.perm,
         &mut ws.perm_inv,
-        Par::rayon(0),
+        par,
         MemStack::new(&mut ws.stack),
         Default::default(),
     )

@@ -19,6 +19,7 @@ use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::stats::{Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
+use rayon::prelude::*;
 
 /// How to propagate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,14 +306,19 @@ impl Propagator {
                 c.enter(l, layer, &mut pre.per_class, timings)?;
             }
             let closure = closures[l - 1];
+            // Classes side by side (each closure is parallel over its pairs too): the per-class
+            // serial parts (unit moments, tables, zeroing) overlap. Results and errors in class order.
             timings.time("closure", 0.0, || {
-                pre.per_class
-                    .iter()
-                    .zip(post.per_class.iter_mut())
-                    .try_for_each(|(h, z)| {
-                        *fallbacks = fallbacks.plus(closure.apply_counted(h, corrections, z)?);
-                        Ok(())
-                    })
+                let counts: Vec<Result<Fallbacks>> = pre
+                    .per_class
+                    .par_iter()
+                    .zip(post.per_class.par_iter_mut())
+                    .map(|(h, z)| closure.apply_counted(h, corrections, z))
+                    .collect();
+                counts.into_iter().try_for_each(|count| {
+                    *fallbacks = fallbacks.plus(count?);
+                    Ok(())
+                })
             })?;
             if let Some(c) = carry.as_deref_mut() {
                 c.leave(

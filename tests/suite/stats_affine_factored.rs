@@ -71,7 +71,14 @@ fn assert_rounding_agreement(dense: &[Moments], auto: &[Moments], what: &str) {
 fn update(w: &Mat<f64>, cov: &Mat<f64>, choice: Choice) -> (Option<Structure>, Mat<f64>) {
     let mut ws = FactorWorkspace::new();
     let mut out = Mat::zeros(w.nrows(), w.nrows());
-    let structure = structured_update(w.as_ref(), cov.as_ref(), out.as_mut(), &mut ws, choice);
+    let structure = structured_update(
+        w.as_ref(),
+        cov.as_ref(),
+        out.as_mut(),
+        &mut ws,
+        choice,
+        faer::Par::rayon(0),
+    );
     (structure, out)
 }
 

@@ -109,9 +109,13 @@ impl SinglePropagator {
             let post = &mut post[0];
             to_f32(post, n);
             timings.time("affine", 0.0, || {
-                for (c, cov) in pre.single.iter_mut().enumerate() {
-                    self.dense.lower_into(c, cov.as_mut());
-                }
+                let outs = pre
+                    .single
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(c, cov)| (c, cov.as_mut()))
+                    .collect();
+                self.dense.lower_each(outs);
             });
             if finished.is_some() {
                 self.dense.release_product();

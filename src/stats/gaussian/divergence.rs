@@ -140,7 +140,12 @@ pub(super) fn mahalanobis_sq(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64
 
 /// [`mahalanobis_sq`] with the solve's parallelism `par` (`Par::Seq` where the caller already
 /// runs one pair per thread).
-fn mahalanobis_sq_with(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64>, par: Par) -> f64 {
+pub(super) fn mahalanobis_sq_with(
+    l: &Mat<f64>,
+    a: ColRef<'_, f64>,
+    b: ColRef<'_, f64>,
+    par: Par,
+) -> f64 {
     let mut y = Col::from_fn(a.nrows(), |i| b[i] - a[i]);
     solve_lower_triangular_in_place(l.as_ref(), y.as_mat_mut(), par);
     y.iter().map(|v| v * v).sum()

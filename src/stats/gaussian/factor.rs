@@ -11,7 +11,7 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use std::borrow::Cow;
 
-use faer::{get_global_parallelism, Mat, MatRef, Par};
+use faer::{Mat, MatRef, Par};
 use pulp::{Simd, WithSimd};
 
 use crate::error::{Error, Result};
@@ -153,13 +153,8 @@ pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool
 }
 
 /// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
-/// in place in one n × n buffer, with the parameters and parallelism faer's `Llt` uses (the
-/// same factor, without its two extra copies).
-pub(super) fn cholesky(c: MatRef<'_, f64>, lambda: f64) -> Option<Mat<f64>> {
-    cholesky_with(c, lambda, get_global_parallelism())
-}
-
-/// [`cholesky`] with parallelism `par` (`Par::Seq` where the caller already runs one
+/// in place in one n × n buffer, with the parameters faer's `Llt` uses (the same factor,
+/// without its two extra copies), on `par` (`Par::Seq` where the caller already runs one
 /// factorization per thread).
 pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option<Mat<f64>> {
     let n = c.nrows();
@@ -250,9 +245,15 @@ mod tests {
         assert!(variance_below(&group, lambda) && !variance_below(&group[1..], lambda));
         let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
         assert_eq!(f.jitter, lambda);
-        assert_eq!(f.l[0], cholesky(a.as_ref(), lambda).unwrap());
-        assert_eq!(f.l[1], cholesky(b.as_ref(), lambda).unwrap());
-        assert!(cholesky(a.as_ref(), 0.0).is_none_or(|l| needs_ridge(Some(&l), 1e-6, lambda)));
+        assert_eq!(f.l[0], cholesky_with(a.as_ref(), lambda, Par::Seq).unwrap());
+        assert_eq!(f.l[1], cholesky_with(b.as_ref(), lambda, Par::Seq).unwrap());
+        assert!(
+            cholesky_with(a.as_ref(), 0.0, Par::Seq).is_none_or(|l| needs_ridge(
+                Some(&l),
+                1e-6,
+                lambda
+            ))
+        );
     }
 
     /// A plain factor that asks for the ridge ends the plain attempt: the group gets the
@@ -272,7 +273,7 @@ mod tests {
             let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
             assert_eq!(f.jitter, lambda);
             for (l, c) in f.l.iter().zip(group) {
-                assert_eq!(*l, cholesky(c, lambda).unwrap());
+                assert_eq!(*l, cholesky_with(c, lambda, Par::Seq).unwrap());
             }
         }
         let negative = Mat::from_fn(2, 2, |i, j| if i == j { [1.0, -1.0][i] } else { 0.0 });

@@ -7,15 +7,16 @@
 //! whole stage). Every pair then compares the same regularised Gaussians N(μ_c, Σ_c + λI), and
 //! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair.
 
-use faer::{get_global_parallelism, ColRef, Mat, MatRef};
+use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 
-use super::divergence::{mahalanobis_sq, Bhattacharyya};
+use super::divergence::{mahalanobis_sq_with, Bhattacharyya};
 use super::factor::{
-    check_ridge, cholesky, cholesky_of_sum, log_det, mean_variance, needs_ridge, unridged,
+    check_ridge, cholesky_of_sum, cholesky_with, log_det, mean_variance, needs_ridge, unridged,
     variance_below,
 };
 use crate::error::{Error, Result};
+use crate::linalg::class_split;
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
 /// λ added to every covariance (0 when none was needed; then `pairs[k].jitter` is 0 too).
@@ -64,9 +65,12 @@ fn split_all(
     lambda: f64,
     accept: &(dyn Fn(&Mat<f64>) -> bool + Sync),
 ) -> Option<Vec<(usize, usize, Bhattacharyya)>> {
+    // Classes, then pairs, side by side: each factorisation sequential once the tasks fill the
+    // pool (nested parallel factorisations of 45 pairs slowed 16 threads below 8).
+    let (_, class_par) = class_split(classes.len());
     let factors: Vec<Mat<f64>> = classes
         .par_iter()
-        .map(|(_, s)| cholesky(*s, lambda).filter(|l| accept(l)))
+        .map(|(_, s)| cholesky_with(*s, lambda, class_par).filter(|l| accept(l)))
         .collect::<Option<_>>()?;
     let log_dets: Vec<f64> = factors.iter().map(log_det).collect();
     let k = classes.len();
@@ -74,6 +78,7 @@ fn split_all(
         .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
         .collect();
     let n = classes.first().map_or(0, |c| c.1.nrows());
+    let (_, par) = class_split(pairs.len());
     pairs
         .into_par_iter()
         .map_init(
@@ -81,7 +86,6 @@ fn split_all(
             |lbar, (a, b)| {
                 let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
                 let parts = [(0.5, sa), (0.5, sb)];
-                let par = get_global_parallelism();
                 if !(cholesky_of_sum(lbar, &parts, lambda, par) && accept(lbar)) {
                     return None;
                 }
@@ -90,7 +94,7 @@ fn split_all(
                     a,
                     b,
                     Bhattacharyya {
-                        mean_term: 0.125 * mahalanobis_sq(lbar, ma, mb),
+                        mean_term: 0.125 * mahalanobis_sq_with(lbar, ma, mb, par),
                         cov_term: 0.5 * (log_det(lbar) - 0.5 * (log_dets[a] + log_dets[b])),
                         jitter: lambda,
                     },
