@@ -22,7 +22,11 @@
 //! the layers before the divergence are made within the ranges seen where they help, and later
 //! layers amplify them: on the ARC benchmark, Gaussian layers from the divergence on left
 //! gelu's output mean at depth 16 2.6–9× worse than the all-Gaussian run (EXPERIMENTS.md, "Against
-//! ARC's peer", fifth and sixth sessions). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
+//! ARC's peer", fifth and sixth sessions). This holds for a run whose first closure gets no
+//! correction (a Gaussian start stage: every correction is the carried series'); a run whose
+//! first closure is corrected from given cumulants (measured at h^{from+1}, e.g. MNIST) keeps
+//! the per-layer fallback, since abandoning it would discard that correction too (the
+//! quadratic XOR network's z¹ is exact at order 4 only with it). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
 //! excess kurtosis ≤ [`MAX_KURTOSIS`]) is no longer a default criterion: the chaos expansion
 //! needs no positive density, and on the ARC benchmark that check fired at depth 5–8 where
 //! keeping the carry cut the covariance error 2–3× (EXPERIMENTS.md, "Against ARC's peer,
@@ -171,6 +175,9 @@ pub struct Carry {
     /// The first hidden layer whose series diverged or made a variance of the next h negative
     /// ([`Carry::abandons_run`]).
     diverged: Option<usize>,
+    /// Whether the first hidden layer's closure got a correction (a start with cumulants): such
+    /// a run is not abandoned ([`Carry::abandons_run`]).
+    first_corrected: bool,
     /// The start layer (set by [`Carry::check`]).
     from: usize,
     /// Order 3 with κ₃ factored ([`Carry::factored`]): the rule's star diagrams…
@@ -328,6 +335,7 @@ impl Carry {
             gaussian_width: None,
             last: Vec::new(),
             diverged: None,
+            first_corrected: false,
             from: 0,
             stars: None,
             fz: Vec::new(),
@@ -491,16 +499,18 @@ impl Carry {
 
     /// Whether the series diverged at some layer (a unit's variance increment beyond
     /// [`MAX_VARIANCE_INCREMENT`] times its Gaussian variance, or a negative variance of the
-    /// next h): the whole run is then the Gaussian closure's (module docs), as
-    /// [`crate::propagate::Propagator::run_carried`] returns it.
+    /// next h) of a run whose first closure got no correction: the whole run is then the
+    /// Gaussian closure's (module docs), as [`crate::propagate::Propagator::run_carried`]
+    /// returns it.
     pub fn abandons_run(&self) -> bool {
-        self.diverged.is_some()
+        self.diverged.is_some() && !self.first_corrected
     }
 
     /// Records that the series diverged at hidden layer `l`: the first such layer abandons the
-    /// run, listed first among the fallbacks, at the first hidden layer.
+    /// run (unless its first closure was corrected), listed first among the fallbacks, at the
+    /// first hidden layer.
     fn diverge(&mut self, l: usize) {
-        if self.diverged.is_none() {
+        if self.diverged.is_none() && !self.first_corrected {
             self.diverged = Some(l);
             self.fallbacks.insert(
                 0,
@@ -847,6 +857,11 @@ impl CarryHook for Carry {
                     self.rule.beyond_budget(&input),
                 )
             });
+            if l == self.from + 1
+                && (inc.mean.iter().any(|&d| d != 0.0) || inc.cov.norm_max() != 0.0)
+            {
+                self.first_corrected = true;
+            }
             let share = beyond.norm_l2() / (&inc.cov - &beyond).norm_l2();
             let growth = variance_increment(&inc, &post[c]);
             if let Some(check) = self.checks.last_mut() {
