@@ -220,9 +220,10 @@ impl Propagator {
     /// from the start layer's tensors in `carry` ([`super::higher`]): each h^l gets its κ slices,
     /// each z^l the chaos rule's Δm, ΔC added to the Gaussian closure's mean and covariance, and
     /// y its κ slices. Where the expansion breaks down at a layer that layer runs Gaussian; where
-    /// its series diverges ([`Carry::abandons_run`]) the whole run is the Gaussian closure's
-    /// from `start`, run again without the carry. [`Carry::fallback`] says where. The carried
-    /// tensors of y stay in `carry`.
+    /// the carry abandons the run ([`Carry::abandons_run`]: its series diverged, and its first
+    /// closure got no correction) the whole run is the Gaussian closure's from `start`, run
+    /// again without the carry. [`Carry::fallback`] says where. The carried tensors of y stay
+    /// in `carry`.
     pub fn run_carried(
         &mut self,
         net: &Mlp,
