@@ -220,8 +220,11 @@ impl Propagator {
     /// [`Propagator::run`] carrying κ₃ (order 3) or κ₃ and κ₄ (order 4) through every layer
     /// from the start layer's tensors in `carry` ([`super::higher`]): each h^l gets its κ slices,
     /// each z^l the chaos rule's Δm, ΔC added to the Gaussian closure's mean and covariance, and
-    /// y its κ slices. Where the expansion breaks down the rest runs Gaussian;
-    /// [`Carry::fallback`] says where. The carried tensors of y stay in `carry`.
+    /// y its κ slices. Where the expansion breaks down at a layer that layer runs Gaussian; where
+    /// the carry abandons the run ([`Carry::abandons_run`]: its series diverged, and its first
+    /// closure got no correction) the whole run is the Gaussian closure's from `start`, run
+    /// again without the carry. [`Carry::fallback`] says where. The carried tensors of y stay
+    /// in `carry`.
     pub fn run_carried(
         &mut self,
         net: &Mlp,
@@ -231,7 +234,14 @@ impl Propagator {
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
-        self.run_hooked(net, from, start, carry, method, timings)
+        self.run_hooked(net, from, start, carry, method, timings)?;
+        if !carry.abandons_run() {
+            return Ok(&self.stages);
+        }
+        let pairs = ClosurePair::for_layers(net, method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        let first = (None, Corrections::None);
+        self.run_inner(net, from, start, first, None, &closures, timings)
     }
 
     /// [`Propagator::run_carried`] with any [`CarryHook`] (the full tensors' [`Carry`] or the

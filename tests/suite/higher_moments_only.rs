@@ -91,7 +91,15 @@ fn gaussian_start_and_moments_only_equal_the_full_carry() {
                         limited(Carry::from_gaussian(order, n, 2).unwrap()).moments_only(),
                     );
                     let case = format!("{act:?} depth {depth} order {order} limits {limits:?}");
-                    assert!(full.2 && gauss.2 && !only.2, "{case}: last()");
+                    // y's tensors are there unless the series diverged (the run abandoned).
+                    let kept = !full
+                        .1
+                        .first()
+                        .is_some_and(|f| f.reason.contains("whole run"));
+                    assert!(
+                        full.2 == kept && gauss.2 == kept && !only.2,
+                        "{case}: last()"
+                    );
                     assert_eq!(deviation(&gauss.0, &full.0), 0.0, "{case}: Gaussian start");
                     assert_eq!(gauss.1, full.1, "{case}: fallbacks, Gaussian start");
                     let d = deviation(&only.0, &full.0);

@@ -7,7 +7,8 @@
 //! Orders: 2 is the Gaussian closure ([`Propagator::run`]); 3 and 4 carry κ₃ and the paired
 //! κ₄ (order 3) or κ₃ and κ₄ (order 4) through every layer from the input's zero tensors
 //! (held without storage, [`Carry::from_gaussian`]; [`Propagator::run_carried`], issue #16 items 2 and 7), dropping them at the layers where
-//! the expansion breaks down ([`Carry::fallbacks`]). Only y's mean and covariance are written,
+//! the expansion breaks down ([`Carry::fallbacks`]; where its series diverges, the whole run is
+//! the Gaussian one, [`Carry::abandons_run`]). Only y's mean and covariance are written,
 //! so the carry computes only what they need ([`Carry::moments_only`]: the last hidden layer's
 //! κ slices mapped directly, no output tensors).
 //!
@@ -21,8 +22,9 @@
 //! metadata `seconds` (best of the timed runs), `runs`, `threads`, `order`, and at orders 3/4
 //! `fallback` (`none`, or `layers L1,L2,…: reason`: the hidden layers whose closure dropped the
 //! carried cumulants, [`Carry::fallbacks`]), `gaussian_unit_layers` (units that kept the
-//! Gaussian moments, summed over layers) and `checks` (per layer, the largest standardised
-//! skewness/kurtosis of h and z's variance increment over its Gaussian variance,
+//! Gaussian moments, summed over layers) and `checks` (per layer `l:skew/kurtosis/growth/shift/
+//! relative`: the largest standardised skewness/kurtosis of h, z's variance increment over its
+//! Gaussian variance, its mean shift in Gaussian standard deviations and ‖ΔC‖_F/‖C‖_F,
 //! [`Carry::checks`]). Timing: one untimed warm-up, then up to 5 runs,
 //! stopping after the first run that ends 1 s after the first began (each run from a fresh
 //! carry); a warm-up longer than 5 s is itself the one timed run. Run with RAYON_NUM_THREADS=1
@@ -124,7 +126,7 @@ fn propagate(
 
 /// The carry's fallback report as metadata: the layers where the expansion was abandoned (the
 /// first reason), how many unit-layers kept the Gaussian closure's moments, and per layer the
-/// largest standardised skewness and excess kurtosis of h (`l:skew/kurtosis;…`).
+/// breakdown statistics of [`Carry::checks`] (`l:skew/kurtosis/growth/shift/relative;…`).
 fn carry_meta(carry: &Carry) -> [(String, String); 3] {
     let fallback = carry.fallback().map_or("none".to_string(), |f| {
         let layers: Vec<String> = carry
@@ -140,8 +142,8 @@ fn carry_meta(carry: &Carry) -> [(String, String); 3] {
         .iter()
         .map(|c| {
             format!(
-                "{}:{:.3}/{:.3}/{:.3}",
-                c.layer, c.skew, c.kurtosis, c.growth
+                "{}:{:.3}/{:.3}/{:.3}/{:.3}/{:.3}",
+                c.layer, c.skew, c.kurtosis, c.growth, c.shift, c.relative
             )
         })
         .collect();

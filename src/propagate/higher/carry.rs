@@ -14,7 +14,19 @@
 //! at the next layer. The series counts as diverging at a layer when some unit's variance
 //! increment from the carried cumulants exceeds [`MAX_VARIANCE_INCREMENT`] times the Gaussian
 //! closure's variance of that unit (the order-K term outweighing the order-2 term it corrects
-//! by an order of magnitude). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
+//! by an order of magnitude). **A diverging series abandons the whole run** ([`Carry::abandons_run`]):
+//! where it diverges at some layer (or a variance of the next h turns negative, below), the
+//! corrections carried up to there are not trusted either, and
+//! [`crate::propagate::Propagator::run_carried`] returns the Gaussian closure's run from the
+//! start layer (listed as the first fallback, at the first hidden layer). The corrections of
+//! the layers before the divergence are made within the ranges seen where they help, and later
+//! layers amplify them: on the ARC benchmark, Gaussian layers from the divergence on left
+//! gelu's output mean at depth 16 2.6–9× worse than the all-Gaussian run (EXPERIMENTS.md, "Against
+//! ARC's peer", fifth and sixth sessions). This holds for a run whose first closure gets no
+//! correction (a Gaussian start stage: every correction is the carried series'); a run whose
+//! first closure is corrected from given cumulants (measured at h^{from+1}, e.g. MNIST) keeps
+//! the per-layer fallback, since abandoning it would discard that correction too (the
+//! quadratic XOR network's z¹ is exact at order 4 only with it). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
 //! excess kurtosis ≤ [`MAX_KURTOSIS`]) is no longer a default criterion: the chaos expansion
 //! needs no positive density, and on the ARC benchmark that check fired at depth 5–8 where
 //! keeping the carry cut the covariance error 2–3× (EXPERIMENTS.md, "Against ARC's peer,
@@ -109,13 +121,16 @@ pub struct Fallback {
 /// The breakdown statistics of one hidden layer, the largest over units and classes: h's
 /// standardised skewness |κ₃\[aaa\]|/σ³ and |excess kurtosis| |κ₄\[aaaa\]|/σ⁴, and z's
 /// variance increment against the Gaussian variance (max |ΔC_aa|/C_aa,
-/// [`MAX_VARIANCE_INCREMENT`]; 0 until the layer is left).
+/// [`MAX_VARIANCE_INCREMENT`]; 0 until the layer is left), the mean shift max_a |Δm_a|/√C_aa
+/// and the relative covariance increment ‖ΔC‖_F/‖C‖_F (C the Gaussian closure's covariance).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerCheck {
     pub layer: usize,
     pub skew: f64,
     pub kurtosis: f64,
     pub growth: f64,
+    pub shift: f64,
+    pub relative: f64,
 }
 
 /// The carried tensors and the rule (see the module docs).
@@ -157,6 +172,14 @@ pub struct Carry {
     /// Per class, the Δm and ΔC the last [`Carry::leave`] added to z (None where it added
     /// none): undone by [`Carry::enter`] when they make a variance of the next h negative.
     last: Vec<Option<Increments>>,
+    /// The first hidden layer whose series diverged or made a variance of the next h negative
+    /// ([`Carry::abandons_run`]).
+    diverged: Option<usize>,
+    /// Whether the first hidden layer's closure got a correction (a start with cumulants): such
+    /// a run is not abandoned ([`Carry::abandons_run`]).
+    first_corrected: bool,
+    /// The start layer (set by [`Carry::check`]).
+    from: usize,
     /// Order 3 with κ₃ factored ([`Carry::factored`]): the rule's star diagrams…
     stars: Option<StarTerms>,
     /// …per class, z's factored κ₃ and its repeated entries κ₃\[a,a,b\]…
@@ -243,6 +266,15 @@ pub(super) fn variance_increment(inc: &Increments, gauss: &Moments) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// max_a |Δm_a| / √C_aa over the units with a positive Gaussian variance C_aa (`gauss`): the
+/// carried orders' mean increment in units of the Gaussian closure's standard deviation.
+pub(super) fn mean_shift(inc: &Increments, gauss: &Moments) -> f64 {
+    (0..inc.mean.len())
+        .filter(|&a| gauss.cov[(a, a)] > 0.0)
+        .map(|a| inc.mean[a].abs() / gauss.cov[(a, a)].sqrt())
+        .fold(0.0, f64::max)
+}
+
 /// Subtracts W·Δm from h's mean and W·ΔC·Wᵀ from its covariance: h = W z + b of a z whose
 /// moments had `inc` added becomes the map of z without them.
 fn unmap_increments(h: &mut Moments, w: MatRef<'_, f64>, inc: &Increments) {
@@ -302,6 +334,9 @@ impl Carry {
             zero_pre: Vec::new(),
             gaussian_width: None,
             last: Vec::new(),
+            diverged: None,
+            first_corrected: false,
+            from: 0,
             stars: None,
             fz: Vec::new(),
             fh: Vec::new(),
@@ -456,9 +491,38 @@ impl Carry {
     }
 
     /// The tensors of the last stage carried (z^L, or y after the read-out), per class (after a
-    /// fallback at some layer, those made from there on); `None` for [`Carry::moments_only`].
+    /// fallback at some layer, those made from there on); `None` for [`Carry::moments_only`]
+    /// and for a run the carry abandoned ([`Carry::abandons_run`]).
     pub fn last(&self) -> Option<&[Tensors]> {
-        (!self.moments_only).then_some(self.current.as_slice())
+        (!self.moments_only && !self.abandons_run()).then_some(self.current.as_slice())
+    }
+
+    /// Whether the series diverged at some layer (a unit's variance increment beyond
+    /// [`MAX_VARIANCE_INCREMENT`] times its Gaussian variance, or a negative variance of the
+    /// next h) of a run whose first closure got no correction: the whole run is then the
+    /// Gaussian closure's (module docs), as [`crate::propagate::Propagator::run_carried`]
+    /// returns it.
+    pub fn abandons_run(&self) -> bool {
+        self.diverged.is_some() && !self.first_corrected
+    }
+
+    /// Records that the series diverged at hidden layer `l`: the first such layer abandons the
+    /// run (unless its first closure was corrected), listed first among the fallbacks, at the
+    /// first hidden layer.
+    fn diverge(&mut self, l: usize) {
+        if self.diverged.is_none() && !self.first_corrected {
+            self.diverged = Some(l);
+            self.fallbacks.insert(
+                0,
+                Fallback {
+                    layer: self.from + 1,
+                    reason: format!(
+                        "the series diverged at layer {l}: the whole run is the Gaussian \
+                         closure's"
+                    ),
+                },
+            );
+        }
     }
 
     /// Whether hidden layer `l` is the last one and only the output's moments are wanted: its
@@ -628,6 +692,7 @@ impl Carry {
                 continue;
             };
             unmap_increments(h, layer.w.as_ref(), inc);
+            self.diverge(l - 1);
             self.fallbacks.push(Fallback {
                 layer: l - 1,
                 reason: format!(
@@ -670,6 +735,7 @@ impl CarryHook for Carry {
     /// limit before anything runs.
     fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()> {
         self.depth = net.depth();
+        self.from = from;
         self.sliced.clear();
         let (tensors, at) = if self.first_measured {
             (&self.pre, from + 1)
@@ -731,6 +797,8 @@ impl CarryHook for Carry {
             skew: 0.0,
             kurtosis: 0.0,
             growth: 0.0,
+            shift: 0.0,
+            relative: 0.0,
         };
         for (c, h) in pre.iter_mut().enumerate() {
             let (k3, k4) = self.kappa(l, c);
@@ -789,10 +857,19 @@ impl CarryHook for Carry {
                     self.rule.beyond_budget(&input),
                 )
             });
+            if l == self.from + 1
+                && (inc.mean.iter().any(|&d| d != 0.0) || inc.cov.norm_max() != 0.0)
+            {
+                self.first_corrected = true;
+            }
             let share = beyond.norm_l2() / (&inc.cov - &beyond).norm_l2();
             let growth = variance_increment(&inc, &post[c]);
             if let Some(check) = self.checks.last_mut() {
                 check.growth = check.growth.max(growth);
+                check.shift = check.shift.max(mean_shift(&inc, &post[c]));
+                check.relative = check
+                    .relative
+                    .max(inc.cov.norm_l2() / post[c].cov.norm_l2().max(f64::MIN_POSITIVE));
             }
             let reason = if share > MAX_BEYOND_SHARE {
                 Some(format!(
@@ -800,6 +877,7 @@ impl CarryHook for Carry {
                      counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
                 ))
             } else if growth > MAX_VARIANCE_INCREMENT {
+                self.diverge(l);
                 Some(format!(
                     "class {c}: a unit of z{l} has a variance increment {growth:.3e} times its \
                      Gaussian variance (limit {MAX_VARIANCE_INCREMENT}): the series diverges"
