@@ -10,6 +10,7 @@
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
+//! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
@@ -27,6 +28,7 @@ pub mod factored;
 mod fill;
 pub mod hook;
 pub mod paired;
+pub mod paired_leading;
 pub mod sampled;
 pub mod sliced;
 pub mod slices;
