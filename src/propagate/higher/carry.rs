@@ -170,6 +170,23 @@ pub struct Carry {
     leading_paired: bool,
 }
 
+/// What [`Carry::leave`] writes for one class besides Δm and ΔC.
+enum ZUpdate {
+    /// Nothing: only the output's moments are wanted (the last hidden layer, moments only).
+    Moments,
+    /// z's dense tensors, and at order 3 its paired κ₄.
+    Dense {
+        next: Tensors,
+        paired: Option<Paired>,
+    },
+    /// z's factored κ₃ (factors, their slice, the repeated entries κ₃\[a,a,b\]) and its
+    /// paired κ₄.
+    Factored {
+        fz: (Factored, Mat<f64>, Mat<f64>),
+        paired: Paired,
+    },
+}
+
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GaussianUnits {
@@ -843,7 +860,7 @@ impl CarryHook for Carry {
             }
             let stars = self.stars.as_ref().filter(|_| l < self.depth);
             if !tensors && stars.is_none() {
-                updates.push((inc, None, None));
+                updates.push((inc, ZUpdate::Moments));
                 continue;
             }
             let (k3, k4) = self.kappa(l, c);
@@ -860,9 +877,7 @@ impl CarryHook for Carry {
                     let (fz, own) = stars.closure(&pre[c].cov, fh, sh, &units);
                     ((fz, own, s), paired)
                 });
-                self.fz.truncate(c);
-                self.fz.push(fz);
-                updates.push((inc, None, Some(paired)));
+                updates.push((inc, ZUpdate::Factored { fz, paired }));
                 continue;
             }
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
@@ -874,23 +889,31 @@ impl CarryHook for Carry {
                     None
                 }
             });
-            updates.push((inc, Some(next), paired));
+            updates.push((inc, ZUpdate::Dense { next, paired }));
         }
         self.last.clear();
-        for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
+        for (c, (z, (inc, update))) in post.iter_mut().zip(updates).enumerate() {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
-            match next {
-                Some(next) => {
+            let paired = match update {
+                ZUpdate::Moments => None,
+                ZUpdate::Dense { next, paired } => {
                     attach(z, &next.k3, next.k4.as_ref());
                     self.current.push(next);
+                    paired
                 }
-                // The factored κ₃: z's repeated entries.
-                None if paired.is_some() => z.k3_iij = Some(self.fz[c].2.clone()),
-                None => continue,
-            }
+                ZUpdate::Factored { fz, paired } => {
+                    // z's repeated entries; the factors are class c's state for the next map.
+                    z.k3_iij = Some(fz.2.clone());
+                    match self.fz.get_mut(c) {
+                        Some(slot) => *slot = fz,
+                        None => self.fz.push(fz),
+                    }
+                    Some(paired)
+                }
+            };
             if let Some(p) = paired {
                 z.k4_iijj = Some(p.0.clone());
                 self.paired[c] = p;
