@@ -6,6 +6,7 @@
 //! - [`tensor`]: dense symmetric κ₃ (N³) / κ₄ (N⁴) storage and the memory limit;
 //! - [`affine`]: the exact affine map of the tensors (mode products as GEMMs);
 //! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
+//! - `chaos_sums`: their quadrature node sums on SIMD lanes;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
@@ -22,6 +23,7 @@ pub mod affine;
 mod batched;
 pub mod carry;
 pub mod chaos;
+mod chaos_sums;
 pub mod closure;
 pub mod diagrams;
 pub mod factored;
