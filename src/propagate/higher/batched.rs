@@ -36,6 +36,8 @@ use crate::simd::{dispatch, load, store};
 enum Vector {
     /// B_{a,1,j}.
     Coef(u8),
+    /// B_{a,2,j} (the free unit of multiplicity 2: z's paired κ₄\[a,a,u,u\]).
+    Coef2(u8),
     /// Σ\[a,u_g\].
     Cov(u8),
     /// κ₃\[a,u_g,u_h\].
@@ -78,7 +80,7 @@ struct Product {
 }
 
 /// One diagram list compiled for a fixed multiplicity of each group, group 0 (the free unit)
-/// of multiplicity 1.
+/// of multiplicity 1 or 2.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pattern {
     powers: Vec<u8>,
@@ -89,9 +91,9 @@ pub struct Pattern {
 
 impl Pattern {
     /// Compiles `list` (terms over `powers.len()` groups) for group multiplicities `powers`
-    /// (`powers[0]` = 1: the free unit).
+    /// (`powers[0]` ∈ {1, 2}: the free unit).
     pub fn compile(list: &[DegreeTerms], powers: &[u8]) -> Self {
-        debug_assert_eq!(powers.first(), Some(&1));
+        debug_assert!(matches!(powers.first(), Some(1 | 2)));
         let mut merged: BTreeMap<Vec<Vector>, Vec<Summand>> = BTreeMap::new();
         let mut distinct: Vec<Number> = Vec::new();
         let mut intern = |f: Number| -> u16 {
@@ -103,7 +105,11 @@ impl Pattern {
         };
         for dt in list {
             for term in &dt.terms {
-                let mut vectors = vec![Vector::Coef(dt.degrees[0])];
+                let mut vectors = vec![if powers[0] == 2 {
+                    Vector::Coef2(dt.degrees[0])
+                } else {
+                    Vector::Coef(dt.degrees[0])
+                }];
                 let mut numbers: Vec<Number> = (1..dt.degrees.len())
                     .map(|g| Number::Coef(g as u8, dt.degrees[g]))
                     .collect();
@@ -161,8 +167,10 @@ pub struct Sources<'a> {
     /// vanish.
     k4_paired: Option<&'a Paired>,
     units: &'a [UnitChaos],
-    /// `coef[j][a]` = B_{a,1,j}.
+    /// `coef[j][a]` = B_{a,1,j}…
     coef: Vec<Vec<f64>>,
+    /// …and `coef2[j][a]` = B_{a,2,j}.
+    coef2: Vec<Vec<f64>>,
     k3aa: Vec<f64>,
     k3aaa: Vec<f64>,
     k4aa: Vec<f64>,
@@ -208,6 +216,9 @@ impl<'a> Sources<'a> {
             units,
             coef: (0..=MAX_DEGREE)
                 .map(|j| units.iter().map(|u| u.b[1][j]).collect())
+                .collect(),
+            coef2: (0..=MAX_DEGREE)
+                .map(|j| units.iter().map(|u| u.b[2][j]).collect())
                 .collect(),
             k3aa: k3_dense.map_or_else(Vec::new, |t| diag(t, 2, n)),
             k3aaa: match (k3_dense, k3_sliced) {
@@ -268,6 +279,7 @@ impl<'a> Sources<'a> {
         }
         match v {
             Vector::Coef(j) => Some(&self.coef[j as usize]),
+            Vector::Coef2(j) => Some(&self.coef2[j as usize]),
             Vector::Cov(a) => Some(self.cov_col(g(a))),
             Vector::K3(a, b) => self.k3_dense.and_then(|t| col(t.data(), g(a) + n * g(b))),
             Vector::K3aa(a) => self.k3_dense.map(|_| &self.k3aa[g(a) * n..(g(a) + 1) * n]),

@@ -58,6 +58,7 @@ use super::closure::{standardised, ChaosRule, Increments, Input};
 use super::factored::{factored_map_flops, Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
+use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
@@ -182,10 +183,31 @@ pub struct Carry {
     from: usize,
     /// Order 3 with κ₃ factored ([`Carry::factored`]): the rule's star diagrams…
     stars: Option<StarTerms>,
-    /// …per class, z's factored κ₃ and its repeated entries κ₃\[a,a,b\]…
-    fz: Vec<(Factored, Mat<f64>)>,
+    /// …per class, z's factored κ₃, its slice ([`Factored::slice`]) and its repeated entries
+    /// κ₃\[a,a,b\]…
+    fz: Vec<(Factored, Mat<f64>, Mat<f64>)>,
     /// …and h's factored κ₃ (its slices in `sliced`).
     fh: Vec<Factored>,
+    /// Order 3: the paired κ₄ is mapped to leading order in the width
+    /// ([`super::paired_leading`]) instead of exactly (the factorable rule's carries).
+    leading_paired: bool,
+}
+
+/// What [`Carry::leave`] writes for one class besides Δm and ΔC.
+enum ZUpdate {
+    /// Nothing: only the output's moments are wanted (the last hidden layer, moments only).
+    Moments,
+    /// z's dense tensors, and at order 3 its paired κ₄.
+    Dense {
+        next: Tensors,
+        paired: Option<Paired>,
+    },
+    /// z's factored κ₃ (factors, their slice, the repeated entries κ₃\[a,a,b\]) and its
+    /// paired κ₄.
+    Factored {
+        fz: (Factored, Mat<f64>, Mat<f64>),
+        paired: Paired,
+    },
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -340,6 +362,7 @@ impl Carry {
             stars: None,
             fz: Vec::new(),
             fh: Vec::new(),
+            leading_paired: false,
         })
     }
 
@@ -422,8 +445,10 @@ impl Carry {
     /// map is W on each factor and every h is held as the slices its closure reads, instead of
     /// the dense N³ map and column fill. Implies [`Carry::moments_only`]. The rule is
     /// [`ChaosRule::factorable`]: κ₃(z)'s diagrams over three distinct units without the
-    /// covariance triangle and κ₃\[a,b,c\]Σ_bc (every other diagram as [`Carry::new`]'s), so the
-    /// results are the dense carry's with that rule, not the default one's.
+    /// covariance triangle and κ₃\[a,b,c\]Σ_bc (every other diagram as [`Carry::new`]'s), and the
+    /// paired κ₄ is mapped to leading order in the width ([`super::paired_leading`]), so the
+    /// results are the dense carry's with that rule ([`Carry::factorable_rule`]), not the
+    /// default one's.
     pub fn factored(mut self) -> Result<Self> {
         if self.order() != 3 || self.gaussian_width.is_none() {
             return Err(Error::Unsupported(
@@ -435,11 +460,13 @@ impl Carry {
         self.rule = factorable_rule();
         self.stars = Some(self.rule.star_terms()?);
         self.moments_only = true;
+        self.leading_paired = true;
         Ok(self)
     }
 
-    /// Order 3's dense carry with the factored carry's rule ([`ChaosRule::factorable`]): the
-    /// reference [`Carry::factored`] is checked against.
+    /// Order 3's dense carry with the factored carry's rule ([`ChaosRule::factorable`], the
+    /// paired κ₄ mapped by [`super::paired_leading`]): the reference [`Carry::factored`] is
+    /// checked against.
     pub fn factorable_rule(mut self) -> Result<Self> {
         if self.order() != 3 {
             return Err(Error::Unsupported(
@@ -447,6 +474,7 @@ impl Carry {
             ));
         }
         self.rule = factorable_rule();
+        self.leading_paired = true;
         Ok(self)
     }
 
@@ -606,6 +634,11 @@ impl Carry {
         {
             if self.zero.get(c) == Some(&true) {
                 *pre = Paired::zeros(m);
+            } else if self.leading_paired {
+                let flops = paired_leading_flops(m, n);
+                *pre = timings.time("kappa affine", flops, || {
+                    affine_paired_leading(layer.w.as_ref(), cur)
+                });
             } else {
                 let flops = paired_affine_flops(m, n);
                 *pre = timings.time("kappa affine", flops, || {
@@ -636,9 +669,10 @@ impl Carry {
                 continue;
             }
             if self.stars.is_some() {
-                let (fz, s) = &self.fz[c];
+                let (fz, own, s) = &self.fz[c];
                 let flops = factored_map_flops(m, n, fz.rank());
-                let fh = timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), s))?;
+                let fh =
+                    timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), own, s))?;
                 let slice = fh.slice();
                 if !slice.is_all_finite() {
                     return Err(Error::Numeric(format!(
@@ -904,7 +938,7 @@ impl CarryHook for Carry {
             }
             let stars = self.stars.as_ref().filter(|_| l < self.depth);
             if !tensors && stars.is_none() {
-                updates.push((inc, None, None));
+                updates.push((inc, ZUpdate::Moments));
                 continue;
             }
             let (k3, k4) = self.kappa(l, c);
@@ -918,11 +952,10 @@ impl CarryHook for Carry {
                 let (fh, sh) = (&self.fh[c], &self.sliced[c].k3_aab);
                 let (fz, paired) = timings.time("kappa closure", 0.0, || {
                     let (s, paired) = self.rule.slices_paired(&input);
-                    ((stars.closure(&pre[c].cov, fh, sh, &units), s), paired)
+                    let (fz, own) = stars.closure(&pre[c].cov, fh, sh, &units);
+                    ((fz, own, s), paired)
                 });
-                self.fz.truncate(c);
-                self.fz.push(fz);
-                updates.push((inc, None, Some(paired)));
+                updates.push((inc, ZUpdate::Factored { fz, paired }));
                 continue;
             }
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
@@ -934,23 +967,31 @@ impl CarryHook for Carry {
                     None
                 }
             });
-            updates.push((inc, Some(next), paired));
+            updates.push((inc, ZUpdate::Dense { next, paired }));
         }
         self.last.clear();
-        for (c, (z, (inc, next, paired))) in post.iter_mut().zip(updates).enumerate() {
+        for (c, (z, (inc, update))) in post.iter_mut().zip(updates).enumerate() {
             for (i, d) in inc.mean.iter().enumerate() {
                 z.mean[i] += d;
             }
             z.cov += &inc.cov;
-            match next {
-                Some(next) => {
+            let paired = match update {
+                ZUpdate::Moments => None,
+                ZUpdate::Dense { next, paired } => {
                     attach(z, &next.k3, next.k4.as_ref());
                     self.current.push(next);
+                    paired
                 }
-                // The factored κ₃: z's repeated entries.
-                None if paired.is_some() => z.k3_iij = Some(self.fz[c].1.clone()),
-                None => continue,
-            }
+                ZUpdate::Factored { fz, paired } => {
+                    // z's repeated entries; the factors are class c's state for the next map.
+                    z.k3_iij = Some(fz.2.clone());
+                    match self.fz.get_mut(c) {
+                        Some(slot) => *slot = fz,
+                        None => self.fz.push(fz),
+                    }
+                    Some(paired)
+                }
+            };
             if let Some(p) = paired {
                 z.k4_iijj = Some(p.0.clone());
                 self.paired[c] = p;

@@ -17,10 +17,12 @@
 //! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]). A deterministic unit
 //! (s = 0) has δ = 0: every B is 0.
 
+use super::chaos_sums::node_sums;
 use crate::net::Activation;
 use crate::propagate::closures::phi_lanes::eval_at;
 use crate::propagate::closures::quadrature::for_each_unit_node;
-use crate::propagate::closures::rules::for_each_normal_node;
+use crate::propagate::closures::rules::for_each_node;
+use crate::simd::exp_slice;
 
 /// Highest power p and degree j.
 pub const MAX_POWER: usize = 4;
@@ -55,20 +57,8 @@ impl UnitChaos {
 
     /// The coefficients from the rule's nodes z, weights w and φ(μ + s z) at the nodes.
     fn from_nodes(z: &[f64], w: &[f64], phi: &[f64], s: f64) -> Self {
-        let mut b = [[0.0; MAX_DEGREE + 1]; MAX_POWER + 1];
-        let nodes = z.iter().zip(w).zip(phi);
-        let mean: f64 = nodes.clone().map(|((_, w), f)| w * f).sum();
-        for ((&z, &w), &f) in nodes {
-            let he = hermite(z);
-            let d = f - mean;
-            let mut pow = 1.0;
-            for row in b.iter_mut().skip(1) {
-                pow *= d;
-                for (bj, hj) in row.iter_mut().zip(he) {
-                    *bj += w * pow * hj;
-                }
-            }
-        }
+        // The node sums on SIMD lanes.
+        let (mean, mut b) = node_sums(z, w, phi);
         let mut scale = 1.0;
         for j in 0..=MAX_DEGREE {
             if j > 0 {
@@ -90,29 +80,23 @@ fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
         z.push(x);
         w.push(weight);
     };
-    match act {
-        Activation::Linear | Activation::Quadratic { .. } => {
-            for_each_normal_node(&[], PANEL, &[], RANGE, &mut push)
+    let breaks = match act {
+        Activation::Linear | Activation::Quadratic { .. } => Vec::new(),
+        Activation::Relu | Activation::LeakyRelu { .. } => vec![-mu / s],
+        _ => {
+            for_each_unit_node(act, mu, s, RANGE, &mut push);
+            return (z, w);
         }
-        Activation::Relu | Activation::LeakyRelu { .. } => {
-            for_each_normal_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
-        }
-        _ => for_each_unit_node(act, mu, s, RANGE, &mut push),
+    };
+    // The panels' nodes, then the normal density's weight on SIMD lanes.
+    for_each_node(&breaks, PANEL, &[], RANGE, &mut push);
+    let mut g: Vec<f64> = z.iter().map(|z| -0.5 * z * z).collect();
+    exp_slice(&mut g);
+    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    for (w, g) in w.iter_mut().zip(&g) {
+        *w *= norm * g;
     }
     (z, w)
-}
-
-/// He₀(z) … He₅(z), the probabilists' Hermite polynomials (He₅ = z⁵ − 10z³ + 15z).
-fn hermite(z: f64) -> [f64; MAX_DEGREE + 1] {
-    let z2 = z * z;
-    [
-        1.0,
-        z,
-        z2 - 1.0,
-        z2 * z - 3.0 * z,
-        z2 * z2 - 6.0 * z2 + 3.0,
-        z * (z2 * z2 - 10.0 * z2 + 15.0),
-    ]
 }
 
 #[cfg(test)]

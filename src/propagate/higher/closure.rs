@@ -30,14 +30,13 @@
 //! (EXPERIMENTS.md, "Higher cumulants through depth").
 
 use faer::Mat;
-use rayon::prelude::*;
 
 use super::batched::Pattern;
 use super::batched::Sources;
 use super::chaos::UnitChaos;
 use super::diagrams::{terms, Rules, Term};
 use super::factored::{carried, StarTerms};
-use super::fill::{fill3, fill4, pair_matrix, repeated3, Patterns, Reduced};
+use super::fill::{fill3, fill4, pair_matrix, paired4, repeated3, Patterns, Reduced};
 use super::paired::{Kappa4, Paired};
 use super::sliced::Sliced;
 use super::tensor::{Kappa3, SymTensor};
@@ -270,23 +269,23 @@ impl ChaosRule {
         let (dm, p) = self.second(h, &src);
         let z = Reduced { dm: &dm, p: &p };
         fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
-        self.paired_from(h, &z, &*k3)
+        let n = h.units.len();
+        let s = Mat::from_fn(n, n, |a, b| k3.get(&[a, a, b]));
+        self.paired_from(h, &src, &z, &s)
     }
 
-    /// z's paired κ₄ from its κ₃ `k3z` (read at two distinct units at most).
-    fn paired_from(&self, h: &Input<'_>, z: &Reduced<'_>, k3z: &dyn Kappa3) -> Paired {
-        let n = h.units.len();
-        let mut out = vec![0.0; n * n];
-        out.par_chunks_mut(n.max(1))
-            .enumerate()
-            .for_each(|(b, column)| {
-                for (a, x) in column.iter_mut().enumerate().take(b + 1) {
-                    *x = self.entry(h, z, Some(k3z), &[a, a, b, b]);
-                }
-            });
-        Paired(Mat::from_fn(n, n, |i, j| {
-            let (a, b) = (i.min(j), i.max(j));
-            out[a + n * b]
+    /// z's paired κ₄ from its κ₃ at repeated units `s` (S\[a,b\] = κ₃\[a,a,b\]), column-wise
+    /// ([`paired4`]).
+    fn paired_from(
+        &self,
+        h: &Input<'_>,
+        src: &Sources<'_>,
+        z: &Reduced<'_>,
+        s: &Mat<f64>,
+    ) -> Paired {
+        let sliced = Sliced::new(s.clone(), None);
+        Paired(paired4(&self.patterns, src, z, s, |a| {
+            self.entry(h, z, Some(&sliced), &[a, a, a, a])
         }))
     }
 
@@ -299,8 +298,7 @@ impl ChaosRule {
         let s = repeated3(&self.patterns, &src, &z, |a| {
             self.entry(h, &z, None, &[a, a, a])
         });
-        let sliced = Sliced::new(s.clone(), None);
-        let paired = self.paired_from(h, &z, &sliced);
+        let paired = self.paired_from(h, &src, &z, &s);
         (s, paired)
     }
 

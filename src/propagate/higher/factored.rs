@@ -33,7 +33,8 @@
 //! (an entry (i,i,k), i ≠ k, appears in 2 of the 6 permutations of the first term), mapped as
 //! Σ_i W\[:,i\] ⊗ W\[:,i\] ⊗ (W q_i). The rank grows by 2N per layer.
 
-use faer::{Mat, MatRef};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
 
 use super::chaos::UnitChaos;
 use super::closure::DegreeTerms;
@@ -156,17 +157,22 @@ impl StarTerms {
 
     /// z's factored κ₃ on distinct units from h's: Σ (rank N), κ₃ (`k3`, factored) and its slice
     /// `s` = κ₃(h)\[a,a,b\], and the units' chaos coefficients. Exact on distinct units only (the
-    /// repeated ones are corrected by [`Factored::map`]).
+    /// repeated ones are corrected by [`Factored::map`]). Returned with its own slice
+    /// Sym(F)\[i,i,k\] ([`Factored::slice`]), formed in O(N²) per block: the full block (h's
+    /// factors with rows scaled by D = diag(A_d)) has c·D²·s·D, since (DF₀∘DF₁)(DF₂)ᵀ =
+    /// D²(F₀∘F₁)F₂ᵀD for each of the three pairings; a star block \[X, Y, I\] has
+    /// (1/3)(X∘Y + diag(X)Yᵀ + diag(Y)Xᵀ), diag(X) the diagonal matrix of X's diagonal.
     pub fn closure(
         &self,
         cov: &Mat<f64>,
         k3: &Factored,
         s: &Mat<f64>,
         units: &[UnitChaos],
-    ) -> Factored {
+    ) -> (Factored, Mat<f64>) {
         let n = units.len();
         let a = |d: u8, u: usize| units[u].b[1][d as usize];
         let mut blocks: Vec<[Mat<f64>; 3]> = Vec::new();
+        let mut own = Mat::zeros(n, n);
         for &(coef, d) in &self.full {
             if k3.rank() == 0 {
                 continue;
@@ -178,6 +184,7 @@ impl StarTerms {
                 scale(&k3.factors[1], 1.0),
                 scale(&k3.factors[2], 1.0),
             ]);
+            own += Mat::from_fn(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
         }
         // One block per first arm: X[x,g] = A(x) M[g,x]; Y sums the second arms with the
         // centre's coefficient.
@@ -209,9 +216,12 @@ impl StarTerms {
         }
         for ((kind, d), y) in merged {
             let x = Mat::from_fn(n, n, |x, g| a(d, x) * matrix(kind, g, x));
+            own += Mat::from_fn(n, n, |i, k| {
+                (x[(i, k)] * y[(i, k)] + x[(i, i)] * y[(k, i)] + y[(i, i)] * x[(k, i)]) / 3.0
+            });
             blocks.push([x, y, Mat::identity(n, n)]);
         }
-        Factored::concat(n, &blocks)
+        (Factored::concat(n, &blocks), own)
     }
 }
 
@@ -262,34 +272,57 @@ impl Factored {
     }
 
     /// The factored κ₃ of h = W z, z's κ₃ being `self` on distinct units and `s` (κ₃\[a,a,b\])
-    /// on the repeated ones (module docs: the correction E as one rank-N block).
-    pub fn map(&self, w: MatRef<'_, f64>, s: &Mat<f64>) -> Result<Factored> {
+    /// on the repeated ones (module docs: the correction E as one rank-N block); `own` is
+    /// `self`'s slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The
+    /// mapped factors W·F are written in place beside the correction's block.
+    pub fn map(&self, w: MatRef<'_, f64>, own: &Mat<f64>, s: &Mat<f64>) -> Result<Factored> {
         let n = self.dim();
-        if w.ncols() != n || s.nrows() != n || s.ncols() != n {
+        let square = |x: &Mat<f64>| x.nrows() == n && x.ncols() == n;
+        if w.ncols() != n || !square(s) || !square(own) {
             return Err(Error::Shape(format!(
-                "the factored κ₃ over {n} units mapped by a {} × {} layer with a {} × {} slice",
+                "the factored κ₃ over {n} units mapped by a {} × {} layer with a {} × {} slice \
+                 and its own {} × {}",
                 w.nrows(),
                 w.ncols(),
                 s.nrows(),
-                s.ncols()
+                s.ncols(),
+                own.nrows(),
+                own.ncols()
             )));
         }
-        let e = s - self.slice();
+        let e = s - own;
         let q = Mat::from_fn(
             n,
             n,
             |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
         );
-        let mapped: [Mat<f64>; 3] = std::array::from_fn(|k| w * &self.factors[k]);
-        let blocks = [mapped, [w.to_owned(), w.to_owned(), w * &q]];
-        Ok(Factored::concat(w.nrows(), &blocks))
+        let (m, r) = (w.nrows(), self.rank());
+        let factors = std::array::from_fn(|k| {
+            let mut f = Mat::zeros(m, r + n);
+            let (mapped, mut block) = f.as_mut().split_at_col_mut(r);
+            matmul(
+                mapped,
+                Accum::Replace,
+                w,
+                self.factors[k].as_ref(),
+                1.0,
+                Par::rayon(0),
+            );
+            if k < 2 {
+                block.copy_from(w);
+            } else {
+                matmul(block, Accum::Replace, w, q.as_ref(), 1.0, Par::rayon(0));
+            }
+            f
+        });
+        Ok(Factored { factors })
     }
 }
 
-/// Flops of [`Factored::map`] for an M × N map of rank R (the GEMMs and the slice).
+/// Flops of [`Factored::map`] for an M × N map of rank R (its GEMMs).
 pub fn factored_map_flops(m: usize, n: usize, r: usize) -> f64 {
     let (m, n, r) = (m as f64, n as f64, r as f64);
-    6.0 * m * n * r + 2.0 * m * n * n + 6.0 * n * n * r
+    6.0 * m * n * r + 2.0 * m * n * n
 }
 
 #[cfg(test)]
@@ -358,6 +391,28 @@ mod tests {
         }
     }
 
+    /// The closure's own slice, formed from h's slice per block, equals the slice of the
+    /// factors it returns.
+    #[test]
+    fn closure_slice_is_its_factors_slice() {
+        use super::super::closure::ChaosRule;
+        use crate::net::Activation;
+        let n = 6;
+        let stars = ChaosRule::factorable(3).star_terms().unwrap();
+        let h = Factored {
+            factors: [random(n, 4, 11), random(n, 4, 12), random(n, 4, 13)],
+        };
+        let a = random(n, n, 14);
+        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
+        let units: Vec<UnitChaos> = (0..n)
+            .map(|i| UnitChaos::new(Activation::Gelu, 0.4 * i as f64 - 1.0, cov[(i, i)].sqrt()))
+            .collect();
+        let (z, own) = stars.closure(&cov, &h, &h.slice(), &units);
+        let want = z.slice();
+        let worst = (&own - &want).norm_max() / want.norm_max();
+        assert!(worst < 1e-13, "largest relative deviation {worst:e}");
+    }
+
     /// The map with the repeated-entry correction equals the dense map of the tensor that is
     /// Sym(F) on distinct units and S on repeated ones.
     #[test]
@@ -374,7 +429,7 @@ mod tests {
                 z.set_sym(&[i, i, k], s[(i, k)]);
             }
         }
-        let h = dense(&f.map(w.as_ref(), &s).unwrap());
+        let h = dense(&f.map(w.as_ref(), &f.slice(), &s).unwrap());
         let mut worst: f64 = 0.0;
         for i in 0..m {
             for j in 0..m {

@@ -34,6 +34,8 @@ pub struct Patterns {
     k4_double: Pattern,
     /// κ₄\[a,b,b,b\].
     k4_triple: Pattern,
+    /// E ẑ_a²ẑ_b² (full list, two units of multiplicity 2): z's paired κ₄.
+    k4_paired: Pattern,
 }
 
 impl Patterns {
@@ -51,6 +53,7 @@ impl Patterns {
             k4_distinct: Pattern::compile(&distinct[4], &[1, 1, 1, 1]),
             k4_double: Pattern::compile(&full[3], &[1, 1, 2]),
             k4_triple: Pattern::compile(&full[2], &[1, 3]),
+            k4_paired: Pattern::compile(&full[2], &[2, 2]),
         }
     }
 }
@@ -162,6 +165,43 @@ pub fn repeated3(
             column[b] = diag(b);
         });
     faer::Mat::from_fn(n, n, |a, b| abb[b + n * a])
+}
+
+/// z's paired κ₄ Q\[a,b\] = κ₄\[a,a,b,b\] ([`super::paired`]) from z's κ₃ at repeated units
+/// `s` (S\[a,b\] = κ₃\[a,a,b\]), a column over a per b:
+///
+/// ```text
+/// κ₄[a,a,b,b] = E ẑ_a²ẑ_b² − P_aa P_bb − 2 P_ab² − 2 Δm_a S[b,a] − 2 Δm_b S[a,b]   (a ≠ b)
+/// ```
+///
+/// (`ChaosRule::entry`'s formula for the sorted tuple (a,a,b,b)); the diagonal κ₄\[a,a,a,a\]
+/// from `diag`.
+pub fn paired4(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    s: &faer::Mat<f64>,
+    diag: impl Fn(usize) -> f64 + Sync,
+) -> faer::Mat<f64> {
+    let n = src.dim();
+    let p_diag: Vec<f64> = (0..n).map(|a| z.p(a, a)).collect();
+    // Row b of S as a contiguous vector over a: S[b, a].
+    let s_rows: Vec<f64> = (0..n * n).map(|k| s[(k / n, k % n)]).collect();
+    let s_cols: Vec<f64> = (0..n * n).map(|k| s[(k % n, k / n)]).collect();
+    let mut out = vec![0.0; n * n];
+    out.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (b, column)| {
+            col.clear();
+            col.add_pattern(&patterns.k4_paired, src, &[0, b]);
+            col.add(-z.p(b, b), &[&p_diag]);
+            col.add(-2.0, &[z.p_col(b), z.p_col(b)]);
+            col.add(-2.0, &[z.dm, &s_rows[b * n..(b + 1) * n]]);
+            col.add(-2.0 * z.dm[b], &[&s_cols[b * n..(b + 1) * n]]);
+            col.eval(&mut column[..b]);
+            column[b] = diag(b);
+        });
+    faer::Mat::from_fn(n, n, |a, b| out[a.min(b) + n * a.max(b)])
 }
 
 /// Writes z's κ₄ into `out` (resized to N units) from z's κ₃ `k3z`; `entry` gives one sorted

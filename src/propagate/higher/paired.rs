@@ -100,9 +100,8 @@ pub fn paired_affine_flops(m: usize, n: usize) -> f64 {
     m * m * n * (n - 1.0) / 2.0 + 2.0 * m * m * n + 2.0 * m * n * n
 }
 
-/// κ₄(h)\[i,i,j,j\] for h = W z from z's paired κ₄ `p` (module docs), M × M.
-pub fn affine_paired(w: MatRef<'_, f64>, p: &Paired) -> Paired {
-    let p = &p.0;
+/// The first pairing of the map (module docs): W∘W, T = (W∘W)P and (W∘W)P(W∘W)ᵀ.
+pub(super) fn first_pairing(w: MatRef<'_, f64>, p: &Mat<f64>) -> [Mat<f64>; 3] {
     let (m, n) = (w.nrows(), w.ncols());
     let w2 = Mat::from_fn(m, n, |i, a| w[(i, a)] * w[(i, a)]);
     let mut t = Mat::zeros(m, n);
@@ -123,6 +122,14 @@ pub fn affine_paired(w: MatRef<'_, f64>, p: &Paired) -> Paired {
         1.0,
         Par::rayon(0),
     );
+    [w2, t, q]
+}
+
+/// κ₄(h)\[i,i,j,j\] for h = W z from z's paired κ₄ `p` (module docs), M × M.
+pub fn affine_paired(w: MatRef<'_, f64>, p: &Paired) -> Paired {
+    let p = &p.0;
+    let (m, n) = (w.nrows(), w.ncols());
+    let [_, _, mut q] = first_pairing(w, p);
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|b| (0..b).map(move |a| (a, b))).collect();
     let per_block = (BLOCK_ENTRIES / m.max(1)).max(1);
     let mut k = Mat::<f64>::zeros(0, 0);
