@@ -12,6 +12,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
+use std::sync::OnceLock;
 
 use crate::simd::load;
 
@@ -68,6 +69,23 @@ impl Rule {
             Rule::Hermite256
         }
     }
+}
+
+/// hₙ(zₖ), n = 1..[`Z_RULE_ORDER`] (rows) at the nodes zₖ of a Gauss–Hermite rule (columns), by
+/// the normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1): built once per rule and shared by
+/// every later [`HermiteCoefficients::narrow`] (its first K rows), instead of 0.1–0.2 ms of
+/// serial square roots twice per closure.
+fn hermite_table(z: &[f64]) -> Mat<f64> {
+    let mut h = Mat::<f64>::zeros(Z_RULE_ORDER, z.len());
+    for (k, &zk) in z.iter().enumerate() {
+        let (mut h0, mut h1) = (1.0, zk);
+        for n in 0..Z_RULE_ORDER {
+            h[(n, k)] = h1;
+            let h2 = (zk * h1 - ((n + 1) as f64).sqrt() * h0) / ((n + 2) as f64).sqrt();
+            (h0, h1) = (h1, h2);
+        }
+    }
+    h
 }
 
 /// Normalised Hermite coefficients of one unit h = μ + s z, z ~ N(0, 1):
@@ -138,7 +156,7 @@ impl HermiteCoefficients {
     /// Narrow units on one Gauss–Hermite rule (128 or 256 nodes zₖ, weights wₖ): φ on SIMD lanes
     /// (`phi_lanes::eval_at`), m = Σ wφ and Var = Σ w(φ − m)² per unit, then c₁..c_min(K, 96)
     /// of all of them by one matrix product cₙ(j) = Σₖ hₙ(zₖ)·wₖ(φⱼ(zₖ) − mⱼ), the table hₙ(zₖ)
-    /// shared (normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1)).
+    /// shared ([`hermite_table`], built once per rule).
     fn narrow(act: Activation, big: bool, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
         let (z, w) = gauss_hermite::rule(big);
         let m = z.len();
@@ -163,20 +181,14 @@ impl HermiteCoefficients {
         let valid = order.min(Z_RULE_ORDER);
         let mut c = Mat::<f64>::zeros(valid, units);
         if valid > 0 && units > 0 {
-            let mut h = Mat::<f64>::zeros(valid, m);
-            for (k, &zk) in z.iter().enumerate() {
-                let (mut h0, mut h1) = (1.0, zk);
-                for n in 0..valid {
-                    h[(n, k)] = h1;
-                    let h2 = (zk * h1 - ((n + 1) as f64).sqrt() * h0) / ((n + 2) as f64).sqrt();
-                    (h0, h1) = (h1, h2);
-                }
-            }
+            static SMALL: OnceLock<Mat<f64>> = OnceLock::new();
+            static LARGE: OnceLock<Mat<f64>> = OnceLock::new();
+            let h = if big { &LARGE } else { &SMALL }.get_or_init(|| hermite_table(z));
             let f = MatRef::from_column_major_slice(&f, m, units);
             matmul(
                 c.as_mut(),
                 Accum::Replace,
-                h.as_ref(),
+                h.as_ref().subrows(0, valid),
                 f,
                 1.0,
                 Par::rayon(0),
