@@ -1,7 +1,7 @@
 //! `corrflow analyze` end to end, as a user types it: XOR (where the class moves from the
 //! covariance to the mean), the report folder and its plots, real MNIST, and bad input.
 
-use crate::common::{corrflow, json, mnist_dir};
+use crate::common::{corrflow, json, mnist_dir, train_small_mnist};
 
 use std::path::Path;
 
@@ -111,19 +111,7 @@ fn real_mnist_end_to_end_with_a_small_model() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("mnist.safetensors");
     let model = model.to_str().unwrap();
-    let common = [
-        "--task",
-        "mnist",
-        "--mnist-dir",
-        mnist,
-        "--train-limit",
-        "2000",
-    ];
-    let mut train = vec![
-        "train", "--hidden", "32", "--epochs", "3", "--out", model, "--json",
-    ];
-    train.extend(common);
-    json(&corrflow(&train));
+    let common = train_small_mnist(model, mnist, "32", "3", "2000");
     let report = dir.path().join("report");
     let mut analyze = vec![
         "analyze",

@@ -4,7 +4,7 @@
 //! and ≥ 0, and each confusion row sums to 1; the Edgeworth warning of the text output is
 //! printed exactly when the JSON lists a failed class.
 
-use crate::common::{corrflow, json, mnist_dir};
+use crate::common::{corrflow, json, mnist_dir, train_small_mnist};
 
 use serde_json::Value;
 
@@ -143,18 +143,7 @@ fn small_mnist_probabilities_are_probabilities() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("mnist.safetensors");
     let model = model.to_str().unwrap();
-    let common = [
-        "--task",
-        "mnist",
-        "--mnist-dir",
-        mnist,
-        "--train-limit",
-        "1000",
-    ];
-    let mut train = vec!["train", "--hidden", "16", "--epochs", "2", "--out", model];
-    train.extend(common);
-    train.push("--json");
-    json(&corrflow(&train));
+    let common = train_small_mnist(model, mnist, "16", "2", "1000");
     let mut args = vec![
         "--model",
         model,

@@ -149,3 +149,30 @@ pub fn shuffled_classes(
         n_classes,
     }
 }
+
+/// Trains a small MNIST network (`--hidden HIDDEN`, `--epochs EPOCHS`, the first `limit`
+/// training samples of `mnist`) into `model`, and returns the data arguments that go with it
+/// (for the analysis of the same split).
+pub fn train_small_mnist<'a>(
+    model: &'a str,
+    mnist: &'a str,
+    hidden: &'a str,
+    epochs: &'a str,
+    limit: &'a str,
+) -> [&'a str; 6] {
+    let data = [
+        "--task",
+        "mnist",
+        "--mnist-dir",
+        mnist,
+        "--train-limit",
+        limit,
+    ];
+    let mut train = vec![
+        "train", "--hidden", hidden, "--epochs", epochs, "--out", model,
+    ];
+    train.extend(data);
+    train.push("--json");
+    json(&corrflow(&train));
+    data
+}
