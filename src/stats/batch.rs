@@ -7,8 +7,19 @@
 //! changes no sum (MNIST's border pixels are 0 in every image of a class: 230–350 of 784
 //! rows per class, so the input Gram of the varying rows is 43 % of the 784² one).
 
-use faer::reborrow::ReborrowMut;
-use faer::{Col, MatMut, MatRef};
+use std::cell::RefCell;
+
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Col, Mat, MatMut, MatRef};
+
+use super::gram::lower_gram;
+
+thread_local! {
+    /// The compact Gram of [`Runs::add_gram`], shared by every accumulator on this thread (one
+    /// r × r buffer for the largest r seen, instead of a d × d one per accumulator: the f32
+    /// propagation's peak memory counts it).
+    static SCRATCH: RefCell<Mat<f64>> = const { RefCell::new(Mat::new()) };
+}
 
 /// Column j of `x` as a slice (`x` must have contiguous columns, row stride 1).
 pub fn col(x: MatRef<'_, f64>, j: usize) -> &[f64] {
@@ -130,10 +141,30 @@ impl Runs {
         }
     }
 
+    /// Lower triangle of `dst` (d × d) += the Gram d dᵀ of `d` (len × b, the runs' rows one
+    /// after another, as [`gather_shifted`](Self::gather_shifted) wrote them): the compact
+    /// len × len Gram ([`lower_gram`]) in this thread's scratch buffer, then scattered. A call
+    /// nested in one that holds the buffer (a rayon job stolen while waiting) uses its own.
+    pub fn add_gram(&self, dst: MatMut<'_, f64>, d: MatRef<'_, f64>) {
+        let r = self.len;
+        let add = |scratch: &mut Mat<f64>| {
+            if scratch.nrows() < r {
+                *scratch = Mat::zeros(r, r);
+            }
+            let mut g = scratch.submatrix_mut(0, 0, r, r);
+            lower_gram(g.rb_mut(), d, Accum::Replace);
+            self.scatter_lower_add(dst, g.rb());
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => add(&mut scratch),
+            Err(_) => add(&mut Mat::new()),
+        });
+    }
+
     /// Lower triangle of `dst` (d × d) += `gram` (len × len, the runs' rows one after another)
     /// scattered to the runs' rows: dst\[i, j\] += gram\[a, b\] for a ≥ b, where a and b are the
     /// positions of rows i and j in the runs (increasing, so i ≥ j: the lower triangle).
-    pub fn scatter_lower_add(&self, mut dst: MatMut<'_, f64>, gram: MatRef<'_, f64>) {
+    fn scatter_lower_add(&self, mut dst: MatMut<'_, f64>, gram: MatRef<'_, f64>) {
         let mut b = 0;
         for &(start_j, len_j) in &self.runs {
             for j in start_j..start_j + len_j {

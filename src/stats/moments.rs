@@ -61,9 +61,6 @@ pub struct MomentAccumulator {
     /// Shifted columns d = x − K of the class being processed, its varying rows only (the
     /// first r rows of d × capacity, reused).
     shifted: Mat<f64>,
-    /// The Gram of those r rows before it is added into S₂ (d × d once a class has a row
-    /// that does not vary; 0 × 0 until then).
-    gram: Mat<f64>,
     /// The rows of the class being processed that vary in this batch (reused).
     rows: Runs,
     /// Flops of the products done so far ([`MomentAccumulator::flops`]).
@@ -150,7 +147,6 @@ impl MomentAccumulator {
             higher,
             classes,
             shifted: Mat::zeros(dim, 0),
-            gram: Mat::new(),
             rows: Runs::default(),
             flops: 0.0,
             squared: Mat::zeros(if higher { dim } else { 0 }, 0),
@@ -242,12 +238,7 @@ impl MomentAccumulator {
             if r == self.dim {
                 lower_gram(sums.s2.as_mut(), d, Accum::Add);
             } else {
-                if self.gram.nrows() < r {
-                    self.gram = Mat::zeros(self.dim, self.dim);
-                }
-                let mut g = self.gram.submatrix_mut(0, 0, r, r);
-                lower_gram(g.rb_mut(), d, Accum::Replace);
-                self.rows.scatter_lower_add(sums.s2.as_mut(), g.rb());
+                self.rows.add_gram(sums.s2.as_mut(), d);
             }
             if self.higher {
                 let mut sq = self.squared.subcols_mut(0, b);
