@@ -174,10 +174,11 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
 }
 
 /// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]; the time includes
-/// gathering each batch's inputs, taken in class order) and "statistics" (per
-/// stage of width d and batch of b samples: the Gram's lower triangle [`flops::syrk`]`(d, b)`;
-/// with κ slices also Σ(d∘d)dᵀ, [`flops::gemm`]`(d, d, b)`, and the lower triangle of
-/// Σ(d∘d)(d∘d)ᵀ, `syrk(d, b)`; the per-class conversion at the end is O(d²) and not counted).
+/// gathering each batch's inputs, taken in class order) and "statistics" (the products the
+/// accumulators did, [`MomentAccumulator::flops`]: per stage, class and batch the lower
+/// triangle of the Gram of the rows that vary, [`flops::syrk`]; with κ slices also
+/// Σ(d∘d∘d)dᵀ and Σ(d∘d)dᵀ, and the lower triangle of Σ(d∘d)(d∘d)ᵀ; the per-class conversion
+/// at the end is O(d²) and not counted).
 pub fn layer_stats_timed(
     net: &Mlp,
     data: &Dataset,
@@ -376,8 +377,8 @@ fn accumulate(
             seen(fp.output(), &labels);
         });
         let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
-        let work: f64 = accs.iter().map(|a| push_flops(a, len)).sum();
-        timings.time("statistics", work, || {
+        let before: f64 = accs.iter().map(MomentAccumulator::flops).sum();
+        timings.time("statistics", 0.0, || {
             accs.iter_mut().zip(stages).try_for_each(|(acc, &stage)| {
                 let values = match stage {
                     Stage::Input => x,
@@ -388,6 +389,8 @@ fn accumulate(
                 acc.push(values, labels)
             })
         })?;
+        let after: f64 = accs.iter().map(MomentAccumulator::flops).sum();
+        timings.add_flops("statistics", after - before);
         // Classes whose last sample is in this batch: the next batch starts a later class.
         let next = order.get((k + 1) * batch).map(|&j| data.labels[j]);
         let mut finished: Vec<u32> = labels.to_vec();
@@ -411,15 +414,4 @@ fn class_order(labels: &[u32]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by_key(|&j| labels[j]);
     order
-}
-
-/// Flops of one [`MomentAccumulator::push`] of `b` samples (see [`layer_stats_timed`]).
-fn push_flops(acc: &MomentAccumulator, b: usize) -> f64 {
-    let d = acc.dim();
-    let kappa = if acc.higher() {
-        flops::gemm(d, d, b) + flops::syrk(d, b)
-    } else {
-        0.0
-    };
-    flops::syrk(d, b) + kappa
 }

@@ -1,6 +1,8 @@
 //! Statistics of data: moments measured from samples, Gaussian utilities.
 
+mod batch;
 pub mod gaussian;
+mod gram;
 pub mod moments;
 pub mod narrow;
 

@@ -40,14 +40,16 @@
 //! All moments are population moments (normalised by n, not n − 1), as DESIGN.md §1 defines them.
 
 use faer::linalg::matmul::matmul;
-use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
+use faer::{Accum, Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
+use super::batch::{all_finite, col, Runs};
+use super::gram::lower_gram;
 use super::Moments;
 use crate::error::{Error, Result};
 use crate::linalg::mirror_lower;
+use crate::timing::flops;
 
 /// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]`,
 /// `κ₄[i,i,j,j]` and `κ₄[i,i,i,j]` slices of one layer.
@@ -56,8 +58,13 @@ pub struct MomentAccumulator {
     dim: usize,
     higher: bool,
     classes: Vec<ClassSums>,
-    /// Shifted columns d = x − K of the class being processed (d × capacity, reused).
+    /// Shifted columns d = x − K of the class being processed, its varying rows only (the
+    /// first r rows of d × capacity, reused).
     shifted: Mat<f64>,
+    /// The rows of the class being processed that vary in this batch (reused).
+    rows: Runs,
+    /// Flops of the products done so far ([`MomentAccumulator::flops`]).
+    flops: f64,
     /// d∘d of the same columns (only used when `higher`).
     squared: Mat<f64>,
     /// d∘d∘d of the same columns (only used when `higher`).
@@ -140,6 +147,8 @@ impl MomentAccumulator {
             higher,
             classes,
             shifted: Mat::zeros(dim, 0),
+            rows: Runs::default(),
+            flops: 0.0,
             squared: Mat::zeros(if higher { dim } else { 0 }, 0),
             cubed: Mat::zeros(if higher { dim } else { 0 }, 0),
             members: vec![Vec::new(); n_classes],
@@ -162,6 +171,14 @@ impl MomentAccumulator {
         self.classes.len()
     }
 
+    /// Flops of the products that [`push`](Self::push) has done so far: per class and batch of
+    /// b samples, the lower triangle of the Gram of its r varying rows, d(d+1)b with d = r
+    /// (rows that are x = K in every sample of the batch contribute exact zeros and are not
+    /// multiplied); with κ slices also 2 · 2d²b for S₃₁ and S₃ and d(d+1)b for S₄ (all d rows).
+    pub fn flops(&self) -> f64 {
+        self.flops
+    }
+
     /// Samples seen so far per class.
     pub fn counts(&self) -> Vec<u64> {
         self.classes.iter().map(|c| c.n).collect()
@@ -172,6 +189,14 @@ impl MomentAccumulator {
     /// The batch is validated in full (shape, labels in range, finite values) before any sum is
     /// touched, so a rejected batch leaves the accumulator unchanged.
     pub fn push(&mut self, x: MatRef<'_, f64>, labels: &[u32]) -> Result<()> {
+        // The passes below read columns as slices: a strided batch is copied once.
+        let owned;
+        let x = if x.row_stride() == 1 {
+            x
+        } else {
+            owned = x.to_owned();
+            owned.as_ref()
+        };
         self.validate(x, labels)?;
         for m in &mut self.members {
             m.clear();
@@ -197,10 +222,24 @@ impl MomentAccumulator {
                 sums.s2 = Mat::zeros(self.dim, self.dim);
             }
             let b = cols.len();
-            let mut d = self.shifted.subcols_mut(0, b);
-            gather_shifted(d.rb_mut(), x, cols, &sums.shift, &mut sums.s1);
+            // Rows with d = x − K = 0 in every column add exact zeros to S₁ and S₂ (MNIST's
+            // border pixels): left out of the Gram unless the κ sums need every row.
+            if self.higher {
+                self.rows.set_all(self.dim);
+            } else {
+                self.rows.set_varying(x, cols, &sums.shift);
+            }
+            let r = self.rows.len();
+            let mut d = self.shifted.submatrix_mut(0, 0, r, b);
+            self.rows
+                .gather_shifted(d.rb_mut(), x, cols, &sums.shift, &mut sums.s1);
             let d = d.rb();
-            lower_gram_add(sums.s2.as_mut(), d);
+            self.flops += flops::syrk(r, b);
+            if r == self.dim {
+                lower_gram(sums.s2.as_mut(), d, Accum::Add);
+            } else {
+                self.rows.add_gram(sums.s2.as_mut(), d);
+            }
             if self.higher {
                 let mut sq = self.squared.subcols_mut(0, b);
                 let mut cu = self.cubed.subcols_mut(0, b);
@@ -228,7 +267,8 @@ impl MomentAccumulator {
                     1.0,
                     Par::rayon(0),
                 );
-                lower_gram_add(sums.s4.as_mut(), sq);
+                lower_gram(sums.s4.as_mut(), sq, Accum::Add);
+                self.flops += 2.0 * flops::gemm(self.dim, self.dim, b) + flops::syrk(self.dim, b);
             }
             sums.n += b as u64;
         }
@@ -322,7 +362,11 @@ impl MomentAccumulator {
             )));
         }
         for j in 0..x.ncols() {
-            if let Some(i) = x.col(j).iter().position(|v| !v.is_finite()) {
+            let col = col(x, j);
+            if all_finite(col) {
+                continue;
+            }
+            if let Some(i) = col.iter().position(|v| !v.is_finite()) {
                 return Err(Error::Numeric(format!(
                     "non-finite value {} at row {i}, column {j} of the batch",
                     x[(i, j)]
@@ -541,51 +585,23 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
     }
 }
 
-/// K = mean of the class's columns in this batch.
+/// K = mean of the class's columns in this batch: each Kᵢ sums its columns in order, one
+/// column after another (contiguous reads), then scales by 1/b.
 fn set_shift(shift: &mut Col<f64>, x: MatRef<'_, f64>, cols: &[usize]) {
     let inv = 1.0 / cols.len() as f64;
-    for i in 0..shift.nrows() {
-        shift[i] = cols.iter().map(|&j| x[(i, j)]).sum::<f64>() * inv;
-    }
-}
-
-/// Copies columns `cols` of `x`, minus `shift`, into the first columns of `dst`, and adds each
-/// copied column to `s1` (S₁ = Σ d in the same pass over the data).
-fn gather_shifted(
-    mut dst: MatMut<'_, f64>,
-    x: MatRef<'_, f64>,
-    cols: &[usize],
-    shift: &Col<f64>,
-    s1: &mut Col<f64>,
-) {
-    for (k, &j) in cols.iter().enumerate() {
-        let out = dst.rb_mut().col_mut(k);
-        for (((o, v), k), s) in out
-            .iter_mut()
-            .zip(x.col(j).iter())
-            .zip(shift.iter())
-            .zip(s1.iter_mut())
-        {
-            let d = v - k;
-            *o = d;
-            *s += d;
+    let out = shift
+        .try_as_col_major_mut()
+        .expect("an owned column is contiguous")
+        .as_slice_mut();
+    out.fill(0.0);
+    for &j in cols {
+        for (o, v) in out.iter_mut().zip(col(x, j)) {
+            *o += v;
         }
     }
-}
-
-/// Lower triangle of `dst` += a aᵀ (a is d × b, samples as columns).
-fn lower_gram_add(dst: MatMut<'_, f64>, a: MatRef<'_, f64>) {
-    triangular::matmul(
-        dst,
-        BlockStructure::TriangularLower,
-        Accum::Add,
-        a,
-        BlockStructure::Rectangular,
-        a.transpose(),
-        BlockStructure::Rectangular,
-        1.0,
-        Par::rayon(0),
-    );
+    for o in out {
+        *o *= inv;
+    }
 }
 
 /// Element (i, j) of a symmetric matrix of which only the lower triangle is stored.
@@ -607,7 +623,7 @@ fn check_finite(m: &Moments, what: &str) -> Result<()> {
         ]
         .into_iter()
         .flatten()
-        .all(|a| (0..a.ncols()).all(|j| a.col(j).iter().all(|v| v.is_finite())));
+        .all(|a| (0..a.ncols()).all(|j| all_finite(col(a.as_ref(), j))));
     if finite {
         Ok(())
     } else {

@@ -226,3 +226,77 @@ fn bad_input_is_rejected_and_leaves_sums_alone() {
         other => panic!("expected a numeric error naming class 1, got {other:?}"),
     }
 }
+
+/// Rows equal to the shift in every sample of a class and batch (MNIST's border pixels) are
+/// left out of the Gram: the moments are the two-pass ones, those rows' covariance is exactly
+/// 0, a row that starts to vary in a later batch is counted from then on, a strided batch reads
+/// as a contiguous one, and the counted flops are those of the varying rows only.
+#[test]
+fn rows_that_do_not_vary_are_skipped_exactly() {
+    let (dim, n) = (70, 360);
+    let (mut x, labels) = skewed_data(dim, n, 3, 5);
+    let last0 = (0..n).rev().find(|&j| labels[j] == 0).unwrap();
+    for j in 0..n {
+        match labels[j] {
+            // Class 0: rows 0–9 and 30–34 always 0; row 5 varies only in its last sample.
+            0 => {
+                for i in (0..10).chain(30..35) {
+                    x[(i, j)] = if i == 5 && j == last0 { 1.5 } else { 0.0 };
+                }
+            }
+            // Class 1: rows 60–69 always 0.
+            1 => {
+                for i in 60..70 {
+                    x[(i, j)] = 0.0;
+                }
+            }
+            _ => {}
+        }
+    }
+    let naive_of = |c: u32| {
+        let cols: Vec<usize> = (0..n).filter(|&j| labels[j] == c).collect();
+        naive(x.as_ref(), &cols)
+    };
+    // Batches of 64 (row 5 of class 0 varies in its last batch only); and one strided batch
+    // (a transposed copy read back through its transpose).
+    let xt = x.transpose().to_owned();
+    for strided in [false, true] {
+        let mut acc = MomentAccumulator::new(dim, 3, false).unwrap();
+        for start in (0..n).step_by(64) {
+            let len = 64.min(n - start);
+            let batch = if strided {
+                xt.as_ref().transpose().subcols(start, len)
+            } else {
+                x.as_ref().subcols(start, len)
+            };
+            acc.push(batch, &labels[start..start + len]).unwrap();
+        }
+        let got = acc.finish().unwrap();
+        for c in 0..3u32 {
+            let (g, w) = (&got.per_class[c as usize], naive_of(c));
+            assert!(
+                rel(g.mean.as_mat(), w.mean.as_mat()) < 1e-12,
+                "class {c} mean"
+            );
+            assert!(rel(g.cov.as_ref(), w.cov.as_ref()) < 1e-10, "class {c} cov");
+        }
+        let (c0, c1) = (&got.per_class[0].cov, &got.per_class[1].cov);
+        for j in 0..dim {
+            for i in (0..10).chain(30..35).filter(|&i| i != 5) {
+                assert_eq!((c0[(i, j)], c0[(j, i)]), (0.0, 0.0), "class 0 ({i}, {j})");
+            }
+            for i in 60..70 {
+                assert_eq!((c1[(i, j)], c1[(j, i)]), (0.0, 0.0), "class 1 ({i}, {j})");
+            }
+        }
+        assert!(c0[(5, 5)] > 0.0, "row 5 varies in class 0's last batch");
+    }
+    // One batch of everything: d(d+1)b per class over its r varying rows (class 0: 70 − 15 + 1,
+    // row 5 varying; class 1: 60; class 2: 70).
+    let mut acc = MomentAccumulator::new(dim, 3, false).unwrap();
+    acc.push(x.as_ref(), &labels).unwrap();
+    let count = |c: u32| labels.iter().filter(|&&l| l == c).count() as f64;
+    let syrk = |r: f64, b: f64| r * (r + 1.0) * b;
+    let want = syrk(56.0, count(0)) + syrk(60.0, count(1)) + syrk(70.0, count(2));
+    assert_eq!(acc.flops(), want);
+}

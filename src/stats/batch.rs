@@ -1,0 +1,260 @@
+//! Reading one class's columns of a batch for the moment sums ([`super::moments`]): the rows
+//! that vary, as runs of consecutive rows; the shifted values d = x − K of those rows gathered
+//! into a compact matrix; and its Gram scattered back into the d × d sum.
+//!
+//! A row i with xᵢ = Kᵢ in every column of the batch has d = 0 there, so its entries of
+//! S₁ = Σ d and S₂ = Σ d dᵀ get exact zeros from this batch: leaving the row out of the product
+//! changes no sum (MNIST's border pixels are 0 in every image of a class: 230–350 of 784
+//! rows per class, so the input Gram of the varying rows is 43 % of the 784² one).
+
+use std::cell::RefCell;
+
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Col, Mat, MatMut, MatRef};
+
+use super::gram::lower_gram;
+
+thread_local! {
+    /// The compact Gram of [`Runs::add_gram`], shared by every accumulator on this thread (one
+    /// r × r buffer for the largest r seen, instead of a d × d one per accumulator: the f32
+    /// propagation's peak memory counts it).
+    static SCRATCH: RefCell<Mat<f64>> = const { RefCell::new(Mat::new()) };
+}
+
+/// Column j of `x` as a slice (`x` must have contiguous columns, row stride 1).
+pub fn col(x: MatRef<'_, f64>, j: usize) -> &[f64] {
+    x.col(j)
+        .try_as_col_major()
+        .expect("a batch is made contiguous before its columns are read")
+        .as_slice()
+}
+
+/// Column j of `x` as a mutable slice (an owned matrix's column).
+fn col_mut(x: MatMut<'_, f64>, j: usize) -> &mut [f64] {
+    x.col_mut(j)
+        .try_as_col_major_mut()
+        .expect("a column of an owned matrix is contiguous")
+        .as_slice_mut()
+}
+
+/// Whether every value of `values` is finite: 0·v is ±0 for a finite v and NaN for ±∞ or
+/// NaN, summed in eight independent lanes so that the pass vectorises.
+pub fn all_finite(values: &[f64]) -> bool {
+    let mut lanes = [0.0f64; 8];
+    let chunks = values.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, v) in lanes.iter_mut().zip(c) {
+            *l += v * 0.0;
+        }
+    }
+    let tail: f64 = tail.iter().map(|v| v * 0.0).sum();
+    lanes.iter().sum::<f64>() + tail == 0.0
+}
+
+/// Rows of a d × b batch as increasing runs (start, length) of consecutive rows.
+#[derive(Clone, Debug, Default)]
+pub struct Runs {
+    runs: Vec<(usize, usize)>,
+    len: usize,
+}
+
+impl Runs {
+    /// Number of rows in all runs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Every row 0 … dim−1 (one run).
+    pub fn set_all(&mut self, dim: usize) {
+        self.runs.clear();
+        self.runs.push((0, dim));
+        self.len = dim;
+    }
+
+    /// The rows i for which some column j of `cols` has x\[i, j\] ≠ Kᵢ (`shift`), i.e. a
+    /// shifted value d = x − K ≠ 0: for finite numbers, x − K = 0 exactly when x = K.
+    pub fn set_varying(&mut self, x: MatRef<'_, f64>, cols: &[usize], shift: &Col<f64>) {
+        let shift = shift
+            .try_as_col_major()
+            .expect("an owned column is contiguous")
+            .as_slice();
+        let mut varies = vec![false; shift.len()];
+        for &j in cols {
+            for ((v, x), k) in varies.iter_mut().zip(col(x, j)).zip(shift) {
+                *v |= x != k;
+            }
+        }
+        self.runs.clear();
+        self.len = 0;
+        let mut i = 0;
+        while i < varies.len() {
+            if !varies[i] {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < varies.len() && varies[i] {
+                i += 1;
+            }
+            self.runs.push((start, i - start));
+            self.len += i - start;
+        }
+    }
+
+    /// Copies the runs' rows of columns `cols` of `x`, minus `shift`, into `dst` (len × cols.len(),
+    /// the runs' rows one after another), and adds each copied value to `s1` (S₁ = Σ d in the
+    /// same pass; the rows left out have d = 0 and leave S₁ as it is).
+    pub fn gather_shifted(
+        &self,
+        mut dst: MatMut<'_, f64>,
+        x: MatRef<'_, f64>,
+        cols: &[usize],
+        shift: &Col<f64>,
+        s1: &mut Col<f64>,
+    ) {
+        let shift = shift
+            .try_as_col_major()
+            .expect("an owned column is contiguous")
+            .as_slice();
+        let s1 = s1
+            .try_as_col_major_mut()
+            .expect("an owned column is contiguous")
+            .as_slice_mut();
+        for (k, &j) in cols.iter().enumerate() {
+            let (src, out) = (col(x, j), col_mut(dst.rb_mut(), k));
+            let mut o = 0;
+            for &(start, len) in &self.runs {
+                let rows = start..start + len;
+                for (((out, x), k), s) in out[o..o + len]
+                    .iter_mut()
+                    .zip(&src[rows.clone()])
+                    .zip(&shift[rows.clone()])
+                    .zip(&mut s1[rows])
+                {
+                    let d = x - k;
+                    *out = d;
+                    *s += d;
+                }
+                o += len;
+            }
+        }
+    }
+
+    /// Lower triangle of `dst` (d × d) += the Gram d dᵀ of `d` (len × b, the runs' rows one
+    /// after another, as [`gather_shifted`](Self::gather_shifted) wrote them): the compact
+    /// len × len Gram ([`lower_gram`]) in this thread's scratch buffer, then scattered. A call
+    /// nested in one that holds the buffer (a rayon job stolen while waiting) uses its own.
+    pub fn add_gram(&self, dst: MatMut<'_, f64>, d: MatRef<'_, f64>) {
+        let r = self.len;
+        let add = |scratch: &mut Mat<f64>| {
+            if scratch.nrows() < r {
+                *scratch = Mat::zeros(r, r);
+            }
+            let mut g = scratch.submatrix_mut(0, 0, r, r);
+            lower_gram(g.rb_mut(), d, Accum::Replace);
+            self.scatter_lower_add(dst, g.rb());
+        };
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut scratch) => add(&mut scratch),
+            Err(_) => add(&mut Mat::new()),
+        });
+    }
+
+    /// Lower triangle of `dst` (d × d) += `gram` (len × len, the runs' rows one after another)
+    /// scattered to the runs' rows: dst\[i, j\] += gram\[a, b\] for a ≥ b, where a and b are the
+    /// positions of rows i and j in the runs (increasing, so i ≥ j: the lower triangle).
+    fn scatter_lower_add(&self, mut dst: MatMut<'_, f64>, gram: MatRef<'_, f64>) {
+        let mut b = 0;
+        for &(start_j, len_j) in &self.runs {
+            for j in start_j..start_j + len_j {
+                let src = col(gram, b);
+                let out = col_mut(dst.rb_mut(), j);
+                let mut a = 0;
+                for &(start_i, len_i) in &self.runs {
+                    // Positions a … a + len_i − 1, of which those ≥ b are in the lower triangle.
+                    let skip = b.saturating_sub(a).min(len_i);
+                    let rows = start_i + skip..start_i + len_i;
+                    for (o, v) in out[rows].iter_mut().zip(&src[a + skip..a + len_i]) {
+                        *o += v;
+                    }
+                    a += len_i;
+                }
+                b += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Mat;
+
+    #[test]
+    fn all_finite_finds_every_kind_of_non_finite_value_anywhere() {
+        for n in [0, 1, 7, 8, 9, 23] {
+            let clean: Vec<f64> = (0..n).map(|i| i as f64 * 1e300 - 3.5).collect();
+            assert!(all_finite(&clean), "n = {n}");
+            for at in 0..n {
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    let mut v = clean.clone();
+                    v[at] = bad;
+                    assert!(!all_finite(&v), "n = {n}, {bad} at {at}");
+                }
+            }
+        }
+    }
+
+    /// Rows 0, 3, 4 and 6 vary in columns 1 and 2 (row 6 only in column 2); rows 1, 2 and 5
+    /// equal the shift there though column 0 (not in `cols`) differs.
+    #[test]
+    fn varying_rows_gather_and_scatter() {
+        let shift = Col::from_fn(7, |i| i as f64 * 0.5);
+        let x = Mat::from_fn(7, 3, |i, j| match (i, j) {
+            (_, 0) => 99.0,
+            (0 | 3 | 4, _) => (i + j) as f64 + 0.25,
+            (6, 2) => -1.0,
+            _ => shift[i],
+        });
+        let mut runs = Runs::default();
+        runs.set_varying(x.as_ref(), &[1, 2], &shift);
+        assert_eq!(runs.runs, vec![(0, 1), (3, 2), (6, 1)]);
+        assert_eq!(runs.len(), 4);
+
+        let mut d = Mat::zeros(4, 2);
+        let mut s1 = Col::from_fn(7, |i| 10.0 * i as f64);
+        runs.gather_shifted(d.as_mut(), x.as_ref(), &[1, 2], &shift, &mut s1);
+        for (a, &i) in [0usize, 3, 4, 6].iter().enumerate() {
+            for (k, j) in [1usize, 2].into_iter().enumerate() {
+                assert_eq!(d[(a, k)], x[(i, j)] - shift[i]);
+            }
+            assert_eq!(s1[i], 10.0 * i as f64 + d[(a, 0)] + d[(a, 1)]);
+        }
+        for i in [1, 2, 5] {
+            assert_eq!(s1[i], 10.0 * i as f64);
+        }
+
+        // gram[a, b] = 100a + b + 1 in the lower triangle, a marker above it.
+        let gram = Mat::from_fn(4, 4, |a, b| {
+            if a >= b {
+                (100 * a + b + 1) as f64
+            } else {
+                -1e9
+            }
+        });
+        let mut dst = Mat::from_fn(7, 7, |i, j| (i * 7 + j) as f64 * 1e-3);
+        let before = dst.clone();
+        runs.scatter_lower_add(dst.as_mut(), gram.as_ref());
+        let pos = |i: usize| [0usize, 3, 4, 6].iter().position(|&r| r == i);
+        for j in 0..7 {
+            for i in 0..7 {
+                let added = match (pos(i), pos(j)) {
+                    (Some(a), Some(b)) if i >= j => gram[(a, b)],
+                    _ => 0.0,
+                };
+                assert_eq!(dst[(i, j)], before[(i, j)] + added, "({i}, {j})");
+            }
+        }
+    }
+}
