@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use faer::{Col, Mat, MatRef};
+use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
@@ -378,16 +379,26 @@ fn accumulate(
         });
         let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
         let before: f64 = accs.iter().map(MomentAccumulator::flops).sum();
+        // The stages' accumulators side by side (each one's Gram blocks are parallel too): the
+        // per-batch passes over the values (varying rows, gather, finiteness) overlap. Each
+        // accumulator's sums are its own, so the results do not depend on the schedule; the
+        // first error in stage order is the one reported.
         timings.time("statistics", 0.0, || {
-            accs.iter_mut().zip(stages).try_for_each(|(acc, &stage)| {
-                let values = match stage {
-                    Stage::Input => x,
-                    Stage::Pre(l) => fp.pre(l),
-                    Stage::Post(l) => fp.post(l),
-                    Stage::Output => fp.output(),
-                };
-                acc.push(values, labels)
-            })
+            let fp = &fp;
+            let pushed: Vec<Result<()>> = accs
+                .par_iter_mut()
+                .zip(stages)
+                .map(|(acc, &stage)| {
+                    let values = match stage {
+                        Stage::Input => x,
+                        Stage::Pre(l) => fp.pre(l),
+                        Stage::Post(l) => fp.post(l),
+                        Stage::Output => fp.output(),
+                    };
+                    acc.push(values, labels)
+                })
+                .collect();
+            pushed.into_iter().collect::<Result<()>>()
         })?;
         let after: f64 = accs.iter().map(MomentAccumulator::flops).sum();
         timings.add_flops("statistics", after - before);
