@@ -139,10 +139,9 @@ impl<T: Real> Stacked<T> {
     /// [`Stacked::lower_into`] of several covariances, `(k, out)` each, side by side on the
     /// pool ([`class_split`]).
     pub(crate) fn lower_each(&self, outs: Vec<(usize, MatMut<'_, T>)>) {
-        let (groups, par) = class_split(outs.len());
-        let chunk = outs.len().div_ceil(groups).max(1);
+        let (size, par) = class_split(outs.len());
         let mut outs = outs;
-        outs.par_chunks_mut(chunk).for_each(|group| {
+        outs.par_chunks_mut(size).for_each(|group| {
             for (k, out) in group.iter_mut() {
                 self.lower_with(*k, out.rb_mut(), par);
             }
@@ -170,8 +169,6 @@ impl<T: Real> Stacked<T> {
 #[derive(Clone, Debug)]
 pub struct AffineWorkspace {
     dense: Stacked<f64>,
-    /// The classes updated densely in this call (all of them under [`AffineStrategy::Dense`]).
-    dense_classes: Vec<usize>,
     /// One workspace per group of classes updated side by side ([`class_split`]).
     factors: Vec<FactorWorkspace>,
     strategy: AffineStrategy,
@@ -187,7 +184,6 @@ impl AffineWorkspace {
     pub fn with_strategy(strategy: AffineStrategy) -> Self {
         AffineWorkspace {
             dense: Stacked::default(),
-            dense_classes: Vec::new(),
             factors: Vec::new(),
             strategy,
         }
@@ -228,15 +224,15 @@ pub fn affine_moments(
     let mut dense = vec![choice.is_none(); inputs.len()];
     if let Some(choice) = choice {
         // Classes side by side, each group with its own workspace.
-        let (groups, par) = class_split(inputs.len());
+        let (size, par) = class_split(inputs.len());
+        let groups = inputs.len().div_ceil(size);
         if ws.factors.len() < groups {
             ws.factors.resize_with(groups, FactorWorkspace::new);
         }
-        let chunk = inputs.len().div_ceil(groups).max(1);
         outputs
-            .par_chunks_mut(chunk)
-            .zip(inputs.par_chunks(chunk))
-            .zip(dense.par_chunks_mut(chunk))
+            .par_chunks_mut(size)
+            .zip(inputs.par_chunks(size))
+            .zip(dense.par_chunks_mut(size))
             .zip(ws.factors.par_iter_mut())
             .for_each(|(((outs, ins), dense), factor)| {
                 for ((out, input), dense) in outs.iter_mut().zip(ins).zip(dense) {
@@ -252,13 +248,10 @@ pub fn affine_moments(
                 }
             });
     }
-    ws.dense_classes.clear();
-    ws.dense_classes
-        .extend((0..inputs.len()).filter(|&c| dense[c]));
-    if ws.dense_classes.is_empty() {
+    let classes: Vec<usize> = (0..inputs.len()).filter(|&c| dense[c]).collect();
+    if classes.is_empty() {
         return Ok(());
     }
-    let classes = &ws.dense_classes;
     ws.dense.multiply(w, classes.len(), |k, mut slot| {
         slot.copy_from(inputs[classes[k]].cov.as_ref());
     });
