@@ -266,6 +266,7 @@ impl DataConfig {
 
     /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).
     pub fn mnist_config(&self) -> Result<MnistConfig> {
+        self.check_mnist_files()?;
         let source = match (&self.train_images, &self.train_labels) {
             (Some(images), Some(labels)) => MnistSource::Files(MnistFiles {
                 train_images: images.clone(),
@@ -292,6 +293,36 @@ impl DataConfig {
             scale: self.scale.unwrap_or_default(),
             cache_dir: None,
         })
+    }
+
+    /// Explicit MNIST files come as the training pair (images and labels), with the test pair
+    /// optional: a training file without its partner, or test files without the training pair
+    /// (which the folder would then silently replace), is an error naming the flag.
+    fn check_mnist_files(&self) -> Result<()> {
+        let partner = |missing: &str| {
+            format!(
+                "needs {missing} too: explicit MNIST files replace --mnist-dir, which would \
+                 otherwise be read instead of this file"
+            )
+        };
+        match (&self.train_images, &self.train_labels) {
+            (Some(_), None) => Err(Error::config(Field::TrainLabels, partner("--train-labels"))),
+            (None, Some(_)) => Err(Error::config(Field::TrainImages, partner("--train-images"))),
+            (None, None) => {
+                let test = [
+                    (&self.test_images, Field::TestImages),
+                    (&self.test_labels, Field::TestLabels),
+                ];
+                match test.into_iter().find(|(file, _)| file.is_some()) {
+                    Some((_, field)) => Err(Error::config(
+                        field,
+                        partner("--train-images and --train-labels"),
+                    )),
+                    None => Ok(()),
+                }
+            }
+            (Some(_), Some(_)) => Ok(()),
+        }
     }
 
     /// The files of task data and how to read them.

@@ -359,3 +359,29 @@ fn sweep_export_writes_csv_to_stdout_with_a_dash() {
     assert!(String::from_utf8_lossy(&e.stdout).starts_with("id,index,"));
     assert!(!dir.path().join("-").exists());
 }
+
+/// Explicit MNIST test files without the training pair: the folder would be read in their
+/// place (its t10k files), so they are refused, naming the flag and what it needs.
+#[test]
+fn mnist_test_files_without_the_training_pair_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let err = refused(
+        &[
+            "train",
+            "--task",
+            "mnist",
+            "--mnist-dir",
+            dir.path().to_str().unwrap(),
+            "--test-images",
+            "t10k-images.idx",
+            "--test-labels",
+            "t10k-labels.idx",
+            "--out",
+            model.to_str().unwrap(),
+        ],
+        "--test-images",
+    );
+    assert!(err.contains("--train-images and --train-labels"), "{err}");
+    assert!(!model.exists());
+}
