@@ -656,9 +656,8 @@ impl Carry {
         let order = self.order();
         self.sliced.clear();
         self.zero_pre = self.zero.clone();
-        if self.stars.is_some() {
-            self.fh.clear();
-        }
+        // The factors of the previous layer's h became z's (`leave`); `fh` holds spare storage.
+        let mut spare = std::mem::take(&mut self.fh).into_iter();
         for (c, o) in out.iter_mut().enumerate() {
             if self.zero.get(c) == Some(&true) {
                 attach_zero(o, m);
@@ -671,8 +670,10 @@ impl Carry {
             if self.stars.is_some() {
                 let (fz, own, s) = &self.fz[c];
                 let flops = factored_map_flops(m, n, fz.rank());
-                let fh =
-                    timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), own, s))?;
+                let mut fh = spare.next().unwrap_or_else(|| Factored::zeros(m));
+                timings.time("kappa affine", flops, || {
+                    fz.map(layer.w.as_ref(), own, s, &mut fh)
+                })?;
                 let slice = fh.slice();
                 if !slice.is_all_finite() {
                     return Err(Error::Numeric(format!(
@@ -941,6 +942,8 @@ impl CarryHook for Carry {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
             }
+            // h's factors become z's (scaled in place); `fh` keeps the spare storage.
+            let fh = stars.map(|_| std::mem::replace(&mut self.fh[c], Factored::zeros(0)));
             let (k3, k4) = self.kappa(l, c);
             let input = Input {
                 cov: &pre[c].cov,
@@ -948,8 +951,8 @@ impl CarryHook for Carry {
                 k4,
                 units: &units,
             };
-            if let Some(stars) = stars {
-                let (fh, sh) = (&self.fh[c], &self.sliced[c].k3_aab);
+            if let (Some(stars), Some(fh)) = (stars, fh) {
+                let sh = &self.sliced[c].k3_aab;
                 let (fz, paired) = timings.time("kappa closure", 0.0, || {
                     let (s, paired) = self.rule.slices_paired(&input);
                     let (fz, own) = stars.closure(&pre[c].cov, fh, sh, &units);
@@ -984,9 +987,10 @@ impl CarryHook for Carry {
                 }
                 ZUpdate::Factored { fz, paired } => {
                     // z's repeated entries; the factors are class c's state for the next map.
+                    // The old factors are the next map's spare storage.
                     z.k3_iij = Some(fz.2.clone());
                     match self.fz.get_mut(c) {
-                        Some(slot) => *slot = fz,
+                        Some(slot) => self.fh[c] = std::mem::replace(slot, fz).0,
                         None => self.fz.push(fz),
                     }
                     Some(paired)

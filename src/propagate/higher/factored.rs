@@ -34,7 +34,7 @@
 //! Σ_i W\[:,i\] ⊗ W\[:,i\] ⊗ (W q_i). The rank grows by 2N per layer.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{unzip, zip, Accum, Mat, MatRef, Par};
 
 use super::chaos::UnitChaos;
 use super::closure::DegreeTerms;
@@ -70,8 +70,8 @@ struct Star {
 /// A rule's diagrams of κ₃(z) over three distinct units, sorted into the factored form's shapes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StarTerms {
-    /// The single-κ₃-block diagrams: (coef, degree of every unit).
-    full: Vec<(f64, u8)>,
+    /// The single-κ₃-block diagram, if the rule has one: (coef, degree of every unit).
+    full: Option<(f64, u8)>,
     stars: Vec<Star>,
 }
 
@@ -131,16 +131,24 @@ fn full_block(term: &Term) -> bool {
 
 impl StarTerms {
     /// Sorts `list` (the rule's κ₃(z) diagrams over three distinct units); an error names the
-    /// first diagram that is neither a star nor the single full κ₃ block.
+    /// first diagram that is neither a star nor the single full κ₃ block, or a second full
+    /// block (z's factors are h's scaled in place: one scaling).
     pub(super) fn new(list: &[DegreeTerms]) -> Result<Self> {
         let mut out = StarTerms {
-            full: Vec::new(),
+            full: None,
             stars: Vec::new(),
         };
         for dt in list {
             for term in &dt.terms {
                 if full_block(term) {
-                    out.full.push((term.coef, dt.degrees[0]));
+                    if out.full.is_some() {
+                        return Err(Error::Unsupported(format!(
+                            "the factored κ₃ carries one full κ₃ diagram; the rule has a \
+                             second at degrees {:?}",
+                            dt.degrees
+                        )));
+                    }
+                    out.full = Some((term.coef, dt.degrees[0]));
                 } else if let Some(s) = star(term) {
                     out.stars.push(s);
                 } else {
@@ -155,36 +163,38 @@ impl StarTerms {
         Ok(out)
     }
 
-    /// z's factored κ₃ on distinct units from h's: Σ (rank N), κ₃ (`k3`, factored) and its slice
-    /// `s` = κ₃(h)\[a,a,b\], and the units' chaos coefficients. Exact on distinct units only (the
-    /// repeated ones are corrected by [`Factored::map`]). Returned with its own slice
-    /// Sym(F)\[i,i,k\] ([`Factored::slice`]), formed in O(N²) per block: the full block (h's
-    /// factors with rows scaled by D = diag(A_d)) has c·D²·s·D, since (DF₀∘DF₁)(DF₂)ᵀ =
-    /// D²(F₀∘F₁)F₂ᵀD for each of the three pairings; a star block \[X, Y, I\] has
-    /// (1/3)(X∘Y + diag(X)Yᵀ + diag(Y)Xᵀ), diag(X) the diagonal matrix of X's diagonal.
+    /// z's factored κ₃ on distinct units from h's: Σ (rank N), κ₃ (`k3`, factored, taken
+    /// and reused as z's storage) and its slice `s` = κ₃(h)\[a,a,b\], and the units' chaos
+    /// coefficients. Exact on distinct units only (the repeated ones are corrected by
+    /// [`Factored::map`]). The full block's factors are h's with their rows scaled by
+    /// D = diag(A_d) in place (the coefficient on the first), the star blocks' \[X, Y, I\]
+    /// appended after them. Returned with its own slice Sym(F)\[i,i,k\] ([`Factored::slice`]),
+    /// formed in O(N²) per block: the full block has c·D²·s·D, since
+    /// (DF₀∘DF₁)(DF₂)ᵀ = D²(F₀∘F₁)F₂ᵀD for each of the three pairings; a star block \[X, Y, I\]
+    /// has (1/3)(X∘Y + diag(X)Yᵀ + diag(Y)Xᵀ), diag(X) the diagonal matrix of X's diagonal.
     pub fn closure(
         &self,
         cov: &Mat<f64>,
-        k3: &Factored,
+        mut k3: Factored,
         s: &Mat<f64>,
         units: &[UnitChaos],
     ) -> (Factored, Mat<f64>) {
         let n = units.len();
         let a = |d: u8, u: usize| units[u].b[1][d as usize];
-        let mut blocks: Vec<[Mat<f64>; 3]> = Vec::new();
         let mut own = Mat::zeros(n, n);
-        for &(coef, d) in &self.full {
-            if k3.rank() == 0 {
-                continue;
+        let full = self.full.filter(|_| k3.rank() > 0);
+        let r = if full.is_some() { k3.rank() } else { 0 };
+        if let Some((coef, d)) = full {
+            for (k, f) in k3.factors.iter_mut().enumerate() {
+                let c = if k == 0 { coef } else { 1.0 };
+                let rows: Vec<f64> = (0..n).map(|x| c * a(d, x)).collect();
+                for j in 0..r {
+                    for (v, &scale) in f.col_mut(j).iter_mut().zip(&rows) {
+                        *v *= scale;
+                    }
+                }
             }
-            let scale =
-                |f: &Mat<f64>, c: f64| Mat::from_fn(n, f.ncols(), |x, r| c * a(d, x) * f[(x, r)]);
-            blocks.push([
-                scale(&k3.factors[0], coef),
-                scale(&k3.factors[1], 1.0),
-                scale(&k3.factors[2], 1.0),
-            ]);
-            own += Mat::from_fn(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
+            own = Mat::from_fn(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
         }
         // One block per first arm: X[x,g] = A(x) M[g,x]; Y sums the second arms with the
         // centre's coefficient.
@@ -214,16 +224,37 @@ impl StarTerms {
                 }
             }
         }
-        for ((kind, d), y) in merged {
+        for f in &mut k3.factors {
+            fit(f, n, r + merged.len() * n);
+        }
+        for (b, ((kind, d), y)) in merged.into_iter().enumerate() {
             let x = Mat::from_fn(n, n, |x, g| a(d, x) * matrix(kind, g, x));
             own += Mat::from_fn(n, n, |i, k| {
                 (x[(i, k)] * y[(i, k)] + x[(i, i)] * y[(k, i)] + y[(i, i)] * x[(k, i)]) / 3.0
             });
-            blocks.push([x, y, Mat::identity(n, n)]);
+            let at = r + b * n;
+            let [f0, f1, f2] = &mut k3.factors;
+            f0.as_mut().subcols_mut(at, n).copy_from(&x);
+            f1.as_mut().subcols_mut(at, n).copy_from(&y);
+            f2.as_mut()
+                .subcols_mut(at, n)
+                .copy_from(Mat::<f64>::identity(n, n));
         }
-        (Factored::concat(n, &blocks), own)
+        (k3, own)
     }
 }
+
+/// Makes `f` `rows` × `cols`, keeping its first columns where it already has them (new
+/// entries 0). The column capacity is reserved in powers of two, so a factor growing by 2N
+/// per layer is reallocated (and its fresh pages touched) only when it doubles.
+fn fit(f: &mut Mat<f64>, rows: usize, cols: usize) {
+    f.reserve(rows, cols.next_power_of_two());
+    f.resize_with(rows, cols, |_, _| 0.0);
+}
+
+/// Columns of h's factors per block of [`Factored::slice`]: the Hadamard products of a block
+/// (N × 256) stay in cache instead of three N × R temporaries.
+const SLICE_BLOCK: usize = 256;
 
 impl Factored {
     /// The zero tensor over `n` units (rank 0).
@@ -243,39 +274,45 @@ impl Factored {
         self.factors[0].ncols()
     }
 
-    /// The blocks' factors side by side.
-    fn concat(n: usize, blocks: &[[Mat<f64>; 3]]) -> Self {
-        let r: usize = blocks.iter().map(|b| b[0].ncols()).sum();
-        let factors = std::array::from_fn(|k| {
-            let mut f = Mat::zeros(n, r);
-            let mut at = 0;
-            for b in blocks {
-                let w = b[k].ncols();
-                f.as_mut().subcols_mut(at, w).copy_from(&b[k]);
-                at += w;
-            }
-            f
-        });
-        Factored { factors }
-    }
-
-    /// κ₃\[i,i,j\] as an N × N matrix (module docs).
+    /// κ₃\[i,i,j\] as an N × N matrix (module docs), accumulated over blocks of
+    /// [`SLICE_BLOCK`] columns.
     pub fn slice(&self) -> Mat<f64> {
-        let n = self.dim();
+        let (n, r) = (self.dim(), self.rank());
         let mut out = Mat::zeros(n, n);
         let f = &self.factors;
-        for (p, q, o) in [(0, 1, 2), (0, 2, 1), (1, 2, 0)] {
-            let had = Mat::from_fn(n, self.rank(), |i, r| f[p][(i, r)] * f[q][(i, r)]);
-            out += &had * f[o].transpose();
+        let mut had = Mat::zeros(n, SLICE_BLOCK.min(r));
+        for at in (0..r).step_by(SLICE_BLOCK) {
+            let w = SLICE_BLOCK.min(r - at);
+            for (p, q, o) in [(0, 1, 2), (0, 2, 1), (1, 2, 0)] {
+                let (fp, fq) = (f[p].subcols(at, w), f[q].subcols(at, w));
+                let mut h = had.as_mut().subcols_mut(0, w);
+                h.copy_from(fp);
+                zip!(h, fq).for_each(|unzip!(h, q)| *h *= *q);
+                matmul(
+                    out.as_mut(),
+                    Accum::Add,
+                    had.subcols(0, w),
+                    f[o].subcols(at, w).transpose(),
+                    1.0 / 3.0,
+                    Par::rayon(0),
+                );
+            }
         }
-        out * faer::Scale(1.0 / 3.0)
+        out
     }
 
     /// The factored κ₃ of h = W z, z's κ₃ being `self` on distinct units and `s` (κ₃\[a,a,b\])
-    /// on the repeated ones (module docs: the correction E as one rank-N block); `own` is
-    /// `self`'s slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The
-    /// mapped factors W·F are written in place beside the correction's block.
-    pub fn map(&self, w: MatRef<'_, f64>, own: &Mat<f64>, s: &Mat<f64>) -> Result<Factored> {
+    /// on the repeated ones (module docs: the correction E as one rank-N block), written into
+    /// `out` (its storage reused: e.g. the previous layer's spare factors); `own` is `self`'s
+    /// slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The mapped
+    /// factors W·F are written in place beside the correction's block.
+    pub fn map(
+        &self,
+        w: MatRef<'_, f64>,
+        own: &Mat<f64>,
+        s: &Mat<f64>,
+        out: &mut Factored,
+    ) -> Result<()> {
         let n = self.dim();
         let square = |x: &Mat<f64>| x.nrows() == n && x.ncols() == n;
         if w.ncols() != n || !square(s) || !square(own) {
@@ -297,8 +334,8 @@ impl Factored {
             |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
         );
         let (m, r) = (w.nrows(), self.rank());
-        let factors = std::array::from_fn(|k| {
-            let mut f = Mat::zeros(m, r + n);
+        for (k, f) in out.factors.iter_mut().enumerate() {
+            fit(f, m, r + n);
             let (mapped, mut block) = f.as_mut().split_at_col_mut(r);
             matmul(
                 mapped,
@@ -313,9 +350,8 @@ impl Factored {
             } else {
                 matmul(block, Accum::Replace, w, q.as_ref(), 1.0, Par::rayon(0));
             }
-            f
-        });
-        Ok(Factored { factors })
+        }
+        Ok(())
     }
 }
 
@@ -372,7 +408,7 @@ mod tests {
         let err = ChaosRule::new(3).star_terms().unwrap_err();
         assert!(err.to_string().contains("star diagrams only"), "{err}");
         let stars = ChaosRule::factorable(3).star_terms().unwrap();
-        assert_eq!(stars.full, vec![(1.0, 1)]);
+        assert_eq!(stars.full, Some((1.0, 1)));
         assert!(!stars.stars.is_empty());
         assert!(stars.stars.iter().all(|s| s.arms[0] == (Arm::Cov, 1)));
     }
@@ -407,7 +443,7 @@ mod tests {
         let units: Vec<UnitChaos> = (0..n)
             .map(|i| UnitChaos::new(Activation::Gelu, 0.4 * i as f64 - 1.0, cov[(i, i)].sqrt()))
             .collect();
-        let (z, own) = stars.closure(&cov, &h, &h.slice(), &units);
+        let (z, own) = stars.closure(&cov, h.clone(), &h.slice(), &units);
         let want = z.slice();
         let worst = (&own - &want).norm_max() / want.norm_max();
         assert!(worst < 1e-13, "largest relative deviation {worst:e}");
@@ -429,7 +465,9 @@ mod tests {
                 z.set_sym(&[i, i, k], s[(i, k)]);
             }
         }
-        let h = dense(&f.map(w.as_ref(), &f.slice(), &s).unwrap());
+        let mut out = Factored::zeros(m);
+        f.map(w.as_ref(), &f.slice(), &s, &mut out).unwrap();
+        let h = dense(&out);
         let mut worst: f64 = 0.0;
         for i in 0..m {
             for j in 0..m {
