@@ -3,7 +3,9 @@
 //! ([`Carry::factorable_rule`]): stars and the full κ₃ block of κ₃(z) over distinct units.
 
 use corrflow::net::{Activation, Mlp};
-use corrflow::propagate::higher::{Carry, Tensors};
+use corrflow::propagate::higher::{Carry, Fallback, Tensors};
+use corrflow::stats::Moments;
+use faer::Col;
 
 use super::higher_moments_only::{deviation, run, two_classes};
 
@@ -56,4 +58,42 @@ fn factored_needs_order_3_from_a_gaussian_start() {
         panic!("a start with tensors is refused");
     };
     assert!(err.to_string().contains("Gaussian start"), "{err}");
+}
+
+/// A symmetric network (tanh without biases, a zero-mean start) has κ₃ = 0 at every layer: the
+/// factored carry drops its rounding noise (skewness below `NOISE_SKEW`) and still gives the
+/// dense carry's covariance, a mean within rounding of the outputs' scale (it is 0 up to
+/// rounding in both), and the same symmetric fallback layers.
+#[test]
+fn factored_drops_the_rounding_noise_of_a_symmetric_network() {
+    let n = 6;
+    let cov = two_classes(n, 17)[0].cov.clone();
+    let start = [Moments::gaussian(Col::zeros(n), cov)];
+    let mut net = Mlp::init(&[n, 7, 6, 5, 7, 3], Activation::Tanh, 1.4, 9).unwrap();
+    for layer in &mut net.layers {
+        layer.b.fill(0.0);
+    }
+    let gauss = || Carry::from_gaussian(3, n, 1).unwrap();
+    let dense = run(
+        &net,
+        &start,
+        gauss().factorable_rule().unwrap().moments_only(),
+    );
+    let factored = run(&net, &start, gauss().factored().unwrap());
+    let (y, want) = (&factored.0[0], &dense.0[0]);
+    let d_cov = (&y.cov - &want.cov).norm_max() / want.cov.norm_max();
+    assert!(d_cov < 1e-10, "covariance deviates by {d_cov:e}");
+    let sd = (0..3).map(|i| want.cov[(i, i)]).fold(0.0, f64::max).sqrt();
+    let d_mean = (&y.mean - &want.mean).norm_max() / sd;
+    assert!(
+        d_mean < 1e-12,
+        "mean deviates by {d_mean:e} of the largest sd"
+    );
+    let layers = |f: &[Fallback]| -> Vec<usize> { f.iter().map(|f| f.layer).collect() };
+    assert_eq!(layers(&factored.1), layers(&dense.1), "fallback layers");
+    assert!(
+        dense.1.iter().all(|f| f.reason.contains("symmetric")) && dense.1.len() == 3,
+        "the symmetric fallback at layers 2–4: {:?}",
+        dense.1
+    );
 }

@@ -325,6 +325,13 @@ pub(crate) fn for_each_unit_node(
     for_each_normal_node(&[], w, window.as_slice(), half_range, visit);
 }
 
+/// The panel width and feature window of [`for_each_unit_node`]'s rule, for callers that
+/// form its nodes without the normal density's weight (`rules::for_each_node`) and apply the
+/// weight themselves (on SIMD lanes).
+pub(crate) fn unit_rule(act: Activation, mu: f64, s: f64) -> (f64, Option<Window>) {
+    rule_for(feature_half_width(act), mu, s)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

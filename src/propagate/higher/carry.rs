@@ -35,7 +35,10 @@
 //! mean) drops its paired κ₄ and keeps κ₃ (zero): the order-3 terms linear in κ₃ vanish there,
 //! and the paired κ₄ alone, without the next order's terms in the odd Hermite coefficients
 //! (order 4's), made tanh's covariance worse than the Gaussian's on the ARC benchmark — as the
-//! peer's own K = 3 does (EXPERIMENTS.md, "Against ARC's peer, third session").
+//! peer's own K = 3 does (EXPERIMENTS.md, "Against ARC's peer, third session"). The factored
+//! carry ([`Carry::factored`]) drops that κ₃ as well where h's skewness is at rounding level
+//! (below [`NOISE_SKEW`]): it is rounding noise there, and carrying it would grow the factors'
+//! rank by 2N per layer for nothing (h is then Gaussian, as after a fallback).
 //! The full fallback is also taken when the expansion is not ordered at a layer: the part of ΔC
 //! from diagrams beyond the order's width power-counting budget
 //! ([`ChaosRule::beyond_budget`], e.g. κ₄\[a,a,b,b\]Σ_ab at order 3) outweighs the rest
@@ -55,7 +58,7 @@ use faer::{Mat, MatRef};
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
-use super::factored::{factored_map_flops, Factored, StarTerms};
+use super::factored::{Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
@@ -77,6 +80,9 @@ pub const MAX_KURTOSIS: f64 = 4.0;
 /// Below this largest standardised skewness an h is symmetric to rounding (an odd φ at zero
 /// mean): order 3 then drops its paired κ₄ (module docs).
 pub const SYMMETRIC_SKEW: f64 = 1e-3;
+/// Below this largest standardised skewness h's κ₃ is rounding noise (tanh's on the ARC
+/// benchmark: 1e-17…1e-16); the factored carry drops it (module docs).
+pub const NOISE_SKEW: f64 = 1e-10;
 /// Largest ratio ‖ΔC beyond the budget‖_F / ‖rest of ΔC‖_F ([`ChaosRule::beyond_budget`]) at
 /// which a layer's expansion counts as ordered; above it the layer falls back.
 pub const MAX_BEYOND_SHARE: f64 = 1.0;
@@ -205,7 +211,7 @@ enum ZUpdate {
     /// z's factored κ₃ (factors, their slice, the repeated entries κ₃\[a,a,b\]) and its
     /// paired κ₄.
     Factored {
-        fz: (Factored, Mat<f64>, Mat<f64>),
+        fz: Box<(Factored, Mat<f64>, Mat<f64>)>,
         paired: Paired,
     },
 }
@@ -669,7 +675,7 @@ impl Carry {
             }
             if self.stars.is_some() {
                 let (fz, own, s) = &self.fz[c];
-                let flops = factored_map_flops(m, n, fz.rank());
+                let flops = fz.map_flops(m);
                 let mut fh = spare.next().unwrap_or_else(|| Factored::zeros(m));
                 timings.time("kappa affine", flops, || {
                     fz.map(layer.w.as_ref(), own, s, &mut fh)
@@ -850,6 +856,9 @@ impl CarryHook for Carry {
                 });
                 self.paired_pre[c].0.fill(0.0);
                 h.k4_iijj = None;
+                if self.stars.is_some() && skew < NOISE_SKEW {
+                    self.drop_class(c, h);
+                }
             } else if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
                 self.fallbacks.push(Fallback { layer: l, reason });
                 self.drop_class(c, h);
@@ -958,6 +967,7 @@ impl CarryHook for Carry {
                     let (fz, own) = stars.closure(&pre[c].cov, fh, sh, &units);
                     ((fz, own, s), paired)
                 });
+                let fz = Box::new(fz);
                 updates.push((inc, ZUpdate::Factored { fz, paired }));
                 continue;
             }
@@ -990,8 +1000,8 @@ impl CarryHook for Carry {
                     // The old factors are the next map's spare storage.
                     z.k3_iij = Some(fz.2.clone());
                     match self.fz.get_mut(c) {
-                        Some(slot) => self.fh[c] = std::mem::replace(slot, fz).0,
-                        None => self.fz.push(fz),
+                        Some(slot) => self.fh[c] = std::mem::replace(slot, *fz).0,
+                        None => self.fz.push(*fz),
                     }
                     Some(paired)
                 }

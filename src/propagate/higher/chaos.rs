@@ -11,16 +11,17 @@
 //! order-4 diagrams κ₄\[a,a,a,a\]Σ_ab, [`super::closure`]).
 //!
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
-//! (`for_each_unit_node`, bounded cost at any s), and for linear, quadratic, relu and leaky
+//! (`for_each_unit_node`'s nodes, bounded cost at any s), and for linear, quadratic, relu and leaky
 //! relu the composite 16-point Gauss–Legendre rule split at the kink z = −μ/s (polynomial on
 //! each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
-//! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]). A deterministic unit
+//! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]), and the normal density's
+//! weight as well (`simd::exp_slice`, for every φ). A deterministic unit
 //! (s = 0) has δ = 0: every B is 0.
 
 use super::chaos_sums::node_sums;
 use crate::net::Activation;
 use crate::propagate::closures::phi_lanes::eval_at;
-use crate::propagate::closures::quadrature::for_each_unit_node;
+use crate::propagate::closures::quadrature::unit_rule;
 use crate::propagate::closures::rules::for_each_node;
 use crate::simd::exp_slice;
 
@@ -86,16 +87,19 @@ fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
         z.push(x);
         w.push(weight);
     };
-    let breaks = match act {
-        Activation::Linear | Activation::Quadratic { .. } => Vec::new(),
-        Activation::Relu | Activation::LeakyRelu { .. } => vec![-mu / s],
-        _ => {
-            for_each_unit_node(act, mu, s, RANGE, &mut push);
-            return (z, w);
+    match act {
+        Activation::Linear | Activation::Quadratic { .. } => {
+            for_each_node(&[], PANEL, &[], RANGE, &mut push)
         }
-    };
+        Activation::Relu | Activation::LeakyRelu { .. } => {
+            for_each_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
+        }
+        _ => {
+            let (width, window) = unit_rule(act, mu, s);
+            for_each_node(&[], width, window.as_slice(), RANGE, &mut push)
+        }
+    }
     // The panels' nodes, then the normal density's weight on SIMD lanes.
-    for_each_node(&breaks, PANEL, &[], RANGE, &mut push);
     let mut g: Vec<f64> = z.iter().map(|z| -0.5 * z * z).collect();
     exp_slice(&mut g);
     let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();

@@ -32,6 +32,12 @@
 //!
 //! (an entry (i,i,k), i ≠ k, appears in 2 of the 6 permutations of the first term), mapped as
 //! Σ_i W\[:,i\] ⊗ W\[:,i\] ⊗ (W q_i). The rank grows by 2N per layer.
+//!
+//! These correction terms have two equal factors, and keep them equal through every later map
+//! and row scaling (the full block's coefficient goes on their third factor). They are held
+//! apart as pairs P = (P₀, P₁), Sym(Σ_t P₀\[·,t\] ⊗ P₀\[·,t\] ⊗ P₁\[·,t\]): mapped by two GEMMs
+//! instead of three, with the slice (1/3)\[(P₀∘P₀)P₁ᵀ + 2(P₀∘P₁)P₀ᵀ\] by two products instead of
+//! three (half the terms: a sixth of the GEMM flops).
 
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, Mat, MatRef, Par};
@@ -41,10 +47,12 @@ use super::closure::DegreeTerms;
 use super::diagrams::Term;
 use crate::error::{Error, Result};
 
-/// κ₃ = Sym(Σ_r F₀\[·,r\] ⊗ F₁\[·,r\] ⊗ F₂\[·,r\]) over N units (module docs).
+/// κ₃ = Sym(Σ_r F₀\[·,r\] ⊗ F₁\[·,r\] ⊗ F₂\[·,r\] + Σ_t P₀\[·,t\] ⊗ P₀\[·,t\] ⊗ P₁\[·,t\]) over N
+/// units (module docs): general terms and terms with two equal factors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Factored {
     pub factors: [Mat<f64>; 3],
+    pub pairs: [Mat<f64>; 2],
 }
 
 /// What an arm of a star reads: the matrix M\[g, x\] for centre unit g and arm unit x.
@@ -183,19 +191,31 @@ impl StarTerms {
         let a = |d: u8, u: usize| units[u].b[1][d as usize];
         let mut own = Mat::zeros(n, n);
         let full = self.full.filter(|_| k3.rank() > 0);
-        let r = if full.is_some() { k3.rank() } else { 0 };
         if let Some((coef, d)) = full {
-            for (k, f) in k3.factors.iter_mut().enumerate() {
-                let c = if k == 0 { coef } else { 1.0 };
+            let scale = |f: &mut Mat<f64>, c: f64| {
                 let rows: Vec<f64> = (0..n).map(|x| c * a(d, x)).collect();
-                for j in 0..r {
+                for j in 0..f.ncols() {
                     for (v, &scale) in f.col_mut(j).iter_mut().zip(&rows) {
                         *v *= scale;
                     }
                 }
-            }
+            };
+            let ([f0, f1, f2], [p0, p1]) = (&mut k3.factors, &mut k3.pairs);
+            scale(f0, coef);
+            scale(f1, 1.0);
+            scale(f2, 1.0);
+            scale(p0, 1.0);
+            scale(p1, coef);
             own = Mat::from_fn(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
+        } else {
+            for p in &mut k3.pairs {
+                fit(p, n, 0);
+            }
+            for f in &mut k3.factors {
+                fit(f, n, 0);
+            }
         }
+        let r = k3.factors[0].ncols();
         // One block per first arm: X[x,g] = A(x) M[g,x]; Y sums the second arms with the
         // centre's coefficient.
         let matrix = |kind: Arm, g: usize, x: usize| match kind {
@@ -244,11 +264,15 @@ impl StarTerms {
     }
 }
 
+/// Fewest columns [`fit`] reserves, per row: room for a few layers' growth (2N each) before
+/// the first reallocation (only the columns written touch memory).
+const MIN_COLUMNS: usize = 8;
+
 /// Makes `f` `rows` × `cols`, keeping its first columns where it already has them (new
-/// entries 0). The column capacity is reserved in powers of two, so a factor growing by 2N
-/// per layer is reallocated (and its fresh pages touched) only when it doubles.
+/// entries 0). The column capacity is reserved in powers of two (at least [`MIN_COLUMNS`] per
+/// row), so a factor growing by 2N per layer is reallocated (and copied) only when it doubles.
 fn fit(f: &mut Mat<f64>, rows: usize, cols: usize) {
-    f.reserve(rows, cols.next_power_of_two());
+    f.reserve(rows, cols.max(MIN_COLUMNS * rows).next_power_of_two());
     f.resize_with(rows, cols, |_, _| 0.0);
 }
 
@@ -261,6 +285,7 @@ impl Factored {
     pub fn zeros(n: usize) -> Self {
         Factored {
             factors: [Mat::zeros(n, 0), Mat::zeros(n, 0), Mat::zeros(n, 0)],
+            pairs: [Mat::zeros(n, 0), Mat::zeros(n, 0)],
         }
     }
 
@@ -269,31 +294,49 @@ impl Factored {
         self.factors[0].nrows()
     }
 
-    /// Number of rank-one terms R.
+    /// Number of rank-one terms R (general and pairs).
     pub fn rank(&self) -> usize {
-        self.factors[0].ncols()
+        self.factors[0].ncols() + self.pairs[0].ncols()
+    }
+
+    /// Flops of [`Factored::map`] into width M (its GEMMs: three per general term, two per
+    /// pair, the correction's W·Q).
+    pub fn map_flops(&self, m: usize) -> f64 {
+        let (m, n) = (m as f64, self.dim() as f64);
+        let (r, t) = (self.factors[0].ncols() as f64, self.pairs[0].ncols() as f64);
+        2.0 * m * n * (3.0 * r + 2.0 * t + n)
     }
 
     /// κ₃\[i,i,j\] as an N × N matrix (module docs), accumulated over blocks of
     /// [`SLICE_BLOCK`] columns.
     pub fn slice(&self) -> Mat<f64> {
-        let (n, r) = (self.dim(), self.rank());
+        let n = self.dim();
         let mut out = Mat::zeros(n, n);
-        let f = &self.factors;
-        let mut had = Mat::zeros(n, SLICE_BLOCK.min(r));
-        for at in (0..r).step_by(SLICE_BLOCK) {
-            let w = SLICE_BLOCK.min(r - at);
-            for (p, q, o) in [(0, 1, 2), (0, 2, 1), (1, 2, 0)] {
-                let (fp, fq) = (f[p].subcols(at, w), f[q].subcols(at, w));
+        let ([f0, f1, f2], [p0, p1]) = (&self.factors, &self.pairs);
+        let widest = f0.ncols().max(p0.ncols());
+        let mut had = Mat::zeros(n, SLICE_BLOCK.min(widest));
+        // (Hadamard pair, the other factor, weight) of the three pairings of the general
+        // terms and the two distinct ones of the pairs.
+        let third = 1.0 / 3.0;
+        let terms = [
+            (f0, f1, f2, third),
+            (f0, f2, f1, third),
+            (f1, f2, f0, third),
+            (p0, p0, p1, third),
+            (p0, p1, p0, 2.0 * third),
+        ];
+        for (x, y, o, weight) in terms {
+            for at in (0..x.ncols()).step_by(SLICE_BLOCK) {
+                let w = SLICE_BLOCK.min(x.ncols() - at);
                 let mut h = had.as_mut().subcols_mut(0, w);
-                h.copy_from(fp);
-                zip!(h, fq).for_each(|unzip!(h, q)| *h *= *q);
+                h.copy_from(x.subcols(at, w));
+                zip!(h, y.subcols(at, w)).for_each(|unzip!(h, y)| *h *= *y);
                 matmul(
                     out.as_mut(),
                     Accum::Add,
                     had.subcols(0, w),
-                    f[o].subcols(at, w).transpose(),
-                    1.0 / 3.0,
+                    o.subcols(at, w).transpose(),
+                    weight,
                     Par::rayon(0),
                 );
             }
@@ -302,10 +345,10 @@ impl Factored {
     }
 
     /// The factored κ₃ of h = W z, z's κ₃ being `self` on distinct units and `s` (κ₃\[a,a,b\])
-    /// on the repeated ones (module docs: the correction E as one rank-N block), written into
-    /// `out` (its storage reused: e.g. the previous layer's spare factors); `own` is `self`'s
-    /// slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The mapped
-    /// factors W·F are written in place beside the correction's block.
+    /// on the repeated ones (module docs: the correction E as one rank-N block of pairs),
+    /// written into `out` (its storage reused: e.g. the previous layer's spare factors); `own`
+    /// is `self`'s slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The
+    /// mapped pairs W·P are written in place beside the correction's block.
     pub fn map(
         &self,
         w: MatRef<'_, f64>,
@@ -333,19 +376,24 @@ impl Factored {
             n,
             |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
         );
-        let (m, r) = (w.nrows(), self.rank());
-        for (k, f) in out.factors.iter_mut().enumerate() {
-            fit(f, m, r + n);
-            let (mapped, mut block) = f.as_mut().split_at_col_mut(r);
+        let m = w.nrows();
+        for (f, z) in out.factors.iter_mut().zip(&self.factors) {
+            fit(f, m, z.ncols());
             matmul(
-                mapped,
+                f.as_mut(),
                 Accum::Replace,
                 w,
-                self.factors[k].as_ref(),
+                z.as_ref(),
                 1.0,
                 Par::rayon(0),
             );
-            if k < 2 {
+        }
+        let t = self.pairs[0].ncols();
+        for (k, (p, z)) in out.pairs.iter_mut().zip(&self.pairs).enumerate() {
+            fit(p, m, t + n);
+            let (mapped, mut block) = p.as_mut().split_at_col_mut(t);
+            matmul(mapped, Accum::Replace, w, z.as_ref(), 1.0, Par::rayon(0));
+            if k == 0 {
                 block.copy_from(w);
             } else {
                 matmul(block, Accum::Replace, w, q.as_ref(), 1.0, Par::rayon(0));
@@ -355,25 +403,20 @@ impl Factored {
     }
 }
 
-/// Flops of [`Factored::map`] for an M × N map of rank R (its GEMMs).
-pub fn factored_map_flops(m: usize, n: usize, r: usize) -> f64 {
-    let (m, n, r) = (m as f64, n as f64, r as f64);
-    6.0 * m * n * r + 2.0 * m * n * n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::propagate::higher::tensor::SymTensor;
 
-    /// The dense symmetric tensor of `f`.
+    /// The dense symmetric tensor of `f` (general terms and pairs).
     fn dense(f: &Factored) -> SymTensor {
         let n = f.dim();
         let mut t = SymTensor::zeros(n, 3);
+        let ([f0, f1, f2], [p0, p1]) = (&f.factors, &f.pairs);
         let raw = |i: usize, j: usize, k: usize| {
-            (0..f.rank())
-                .map(|r| f.factors[0][(i, r)] * f.factors[1][(j, r)] * f.factors[2][(k, r)])
-                .sum::<f64>()
+            let general = (0..f0.ncols()).map(|r| f0[(i, r)] * f1[(j, r)] * f2[(k, r)]);
+            let pairs = (0..p0.ncols()).map(|r| p0[(i, r)] * p0[(j, r)] * p1[(k, r)]);
+            general.chain(pairs).sum::<f64>()
         };
         for i in 0..n {
             for j in 0..n {
@@ -399,6 +442,14 @@ mod tests {
         })
     }
 
+    /// R general terms and T pairs over N units.
+    fn terms(n: usize, (r, t): (usize, usize), seed: u64) -> Factored {
+        Factored {
+            factors: std::array::from_fn(|k| random(n, r, seed + k as u64)),
+            pairs: std::array::from_fn(|k| random(n, t, seed + 3 + k as u64)),
+        }
+    }
+
     /// The default order-3 rule has diagrams without a rank-O(N) form (the triangle, κ₃Σ);
     /// the factorable one has the full κ₃ block and stars whose first arms are all A₁∘Σ (one
     /// rank-N block per layer).
@@ -413,12 +464,10 @@ mod tests {
         assert!(stars.stars.iter().all(|s| s.arms[0] == (Arm::Cov, 1)));
     }
 
-    /// The slice equals the dense tensor's κ₃\[i,i,j\].
+    /// The slice equals the dense tensor's κ₃\[i,i,j\] (general terms and pairs).
     #[test]
     fn slice_is_the_dense_tensors() {
-        let f = Factored {
-            factors: [random(5, 4, 1), random(5, 4, 2), random(5, 4, 3)],
-        };
+        let f = terms(5, (4, 3), 1);
         let (t, s) = (dense(&f), f.slice());
         for i in 0..5 {
             for j in 0..5 {
@@ -435,10 +484,8 @@ mod tests {
         use crate::net::Activation;
         let n = 6;
         let stars = ChaosRule::factorable(3).star_terms().unwrap();
-        let h = Factored {
-            factors: [random(n, 4, 11), random(n, 4, 12), random(n, 4, 13)],
-        };
-        let a = random(n, n, 14);
+        let h = terms(n, (4, 3), 11);
+        let a = random(n, n, 17);
         let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
         let units: Vec<UnitChaos> = (0..n)
             .map(|i| UnitChaos::new(Activation::Gelu, 0.4 * i as f64 - 1.0, cov[(i, i)].sqrt()))
@@ -454,11 +501,9 @@ mod tests {
     #[test]
     fn map_equals_the_dense_map_with_the_repeated_entries() {
         let (n, m) = (5, 4);
-        let f = Factored {
-            factors: [random(n, 3, 4), random(n, 3, 5), random(n, 3, 6)],
-        };
-        let s = random(n, n, 7);
-        let w = random(m, n, 8);
+        let f = terms(n, (3, 2), 4);
+        let s = random(n, n, 9);
+        let w = random(m, n, 10);
         let mut z = dense(&f);
         for i in 0..n {
             for k in 0..n {
