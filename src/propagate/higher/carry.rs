@@ -662,8 +662,9 @@ impl Carry {
         let order = self.order();
         self.sliced.clear();
         self.zero_pre = self.zero.clone();
-        // The factors of the previous layer's h became z's (`leave`); `fh` holds spare storage.
-        let mut spare = std::mem::take(&mut self.fh).into_iter();
+        if self.stars.is_some() {
+            self.fh.clear();
+        }
         for (c, o) in out.iter_mut().enumerate() {
             if self.zero.get(c) == Some(&true) {
                 attach_zero(o, m);
@@ -674,12 +675,11 @@ impl Carry {
                 continue;
             }
             if self.stars.is_some() {
-                let (fz, own, s) = &self.fz[c];
+                // z's factors are mapped in place into h's.
+                let (fz, own, s) = &mut self.fz[c];
                 let flops = fz.map_flops(m);
-                let mut fh = spare.next().unwrap_or_else(|| Factored::zeros(m));
-                timings.time("kappa affine", flops, || {
-                    fz.map(layer.w.as_ref(), own, s, &mut fh)
-                })?;
+                timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), own, s))?;
+                let fh = std::mem::replace(fz, Factored::zeros(0));
                 let slice = fh.slice();
                 if !slice.is_all_finite() {
                     return Err(Error::Numeric(format!(
@@ -951,7 +951,7 @@ impl CarryHook for Carry {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
             }
-            // h's factors become z's (scaled in place); `fh` keeps the spare storage.
+            // h's factors become z's (scaled in place).
             let fh = stars.map(|_| std::mem::replace(&mut self.fh[c], Factored::zeros(0)));
             let (k3, k4) = self.kappa(l, c);
             let input = Input {
@@ -997,10 +997,9 @@ impl CarryHook for Carry {
                 }
                 ZUpdate::Factored { fz, paired } => {
                     // z's repeated entries; the factors are class c's state for the next map.
-                    // The old factors are the next map's spare storage.
                     z.k3_iij = Some(fz.2.clone());
                     match self.fz.get_mut(c) {
-                        Some(slot) => self.fh[c] = std::mem::replace(slot, *fz).0,
+                        Some(slot) => *slot = *fz,
                         None => self.fz.push(*fz),
                     }
                     Some(paired)

@@ -344,18 +344,12 @@ impl Factored {
         out
     }
 
-    /// The factored κ₃ of h = W z, z's κ₃ being `self` on distinct units and `s` (κ₃\[a,a,b\])
-    /// on the repeated ones (module docs: the correction E as one rank-N block of pairs),
-    /// written into `out` (its storage reused: e.g. the previous layer's spare factors); `own`
-    /// is `self`'s slice ([`Factored::slice`], e.g. as [`StarTerms::closure`] returns it). The
-    /// mapped pairs W·P are written in place beside the correction's block.
-    pub fn map(
-        &self,
-        w: MatRef<'_, f64>,
-        own: &Mat<f64>,
-        s: &Mat<f64>,
-        out: &mut Factored,
-    ) -> Result<()> {
+    /// Maps `self` in place into the factored κ₃ of h = W z, z's κ₃ being `self` on distinct
+    /// units and `s` (κ₃\[a,a,b\]) on the repeated ones (module docs: the correction E as one
+    /// rank-N block of pairs, appended); `own` is `self`'s slice ([`Factored::slice`], e.g. as
+    /// [`StarTerms::closure`] returns it). Each factor is replaced by W·F a block of
+    /// [`MAP_BLOCK`] columns at a time (one M × 256 scratch), so z's storage becomes h's.
+    pub fn map(&mut self, w: MatRef<'_, f64>, own: &Mat<f64>, s: &Mat<f64>) -> Result<()> {
         let n = self.dim();
         let square = |x: &Mat<f64>| x.nrows() == n && x.ncols() == n;
         if w.ncols() != n || !square(s) || !square(own) {
@@ -377,22 +371,16 @@ impl Factored {
             |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
         );
         let m = w.nrows();
-        for (f, z) in out.factors.iter_mut().zip(&self.factors) {
-            fit(f, m, z.ncols());
-            matmul(
-                f.as_mut(),
-                Accum::Replace,
-                w,
-                z.as_ref(),
-                1.0,
-                Par::rayon(0),
-            );
+        let widest = self.factors[0].ncols().max(self.pairs[0].ncols());
+        let mut scratch = Mat::zeros(m, MAP_BLOCK.min(widest));
+        for f in &mut self.factors {
+            map_in_place(f, w, &mut scratch);
         }
         let t = self.pairs[0].ncols();
-        for (k, (p, z)) in out.pairs.iter_mut().zip(&self.pairs).enumerate() {
+        for (k, p) in self.pairs.iter_mut().enumerate() {
+            map_in_place(p, w, &mut scratch);
             fit(p, m, t + n);
-            let (mapped, mut block) = p.as_mut().split_at_col_mut(t);
-            matmul(mapped, Accum::Replace, w, z.as_ref(), 1.0, Par::rayon(0));
+            let mut block = p.as_mut().subcols_mut(t, n);
             if k == 0 {
                 block.copy_from(w);
             } else {
@@ -400,6 +388,37 @@ impl Factored {
             }
         }
         Ok(())
+    }
+}
+
+/// Columns per block of [`Factored::map`].
+const MAP_BLOCK: usize = 256;
+
+/// F ← W·F (F N × R, W M × N), [`MAP_BLOCK`] columns at a time through `scratch` (M rows):
+/// each block is read before it is overwritten; rows are added first when M > N (the new rows
+/// are written by the blocks) and dropped last when M < N.
+fn map_in_place(f: &mut Mat<f64>, w: MatRef<'_, f64>, scratch: &mut Mat<f64>) {
+    let (m, n, r) = (w.nrows(), w.ncols(), f.ncols());
+    if m > n {
+        fit(f, m, r);
+    }
+    for at in (0..r).step_by(MAP_BLOCK) {
+        let c = MAP_BLOCK.min(r - at);
+        matmul(
+            scratch.as_mut().subcols_mut(0, c),
+            Accum::Replace,
+            w,
+            f.as_ref().subrows(0, n).subcols(at, c),
+            1.0,
+            Par::rayon(0),
+        );
+        f.as_mut()
+            .subrows_mut(0, m)
+            .subcols_mut(at, c)
+            .copy_from(scratch.subcols(0, c));
+    }
+    if m < n {
+        f.truncate(m, r);
     }
 }
 
@@ -497,38 +516,46 @@ mod tests {
     }
 
     /// The map with the repeated-entry correction equals the dense map of the tensor that is
-    /// Sym(F) on distinct units and S on repeated ones.
+    /// Sym(F) on distinct units and S on repeated ones: into a narrower and a wider layer, with
+    /// few terms and with more than one block of [`MAP_BLOCK`] columns.
     #[test]
     fn map_equals_the_dense_map_with_the_repeated_entries() {
-        let (n, m) = (5, 4);
-        let f = terms(n, (3, 2), 4);
-        let s = random(n, n, 9);
-        let w = random(m, n, 10);
-        let mut z = dense(&f);
-        for i in 0..n {
-            for k in 0..n {
-                z.set_sym(&[i, i, k], s[(i, k)]);
-            }
-        }
-        let mut out = Factored::zeros(m);
-        f.map(w.as_ref(), &f.slice(), &s, &mut out).unwrap();
-        let h = dense(&out);
-        let mut worst: f64 = 0.0;
-        for i in 0..m {
-            for j in 0..m {
-                for k in 0..m {
-                    let mut want = 0.0;
-                    for a in 0..n {
-                        for b in 0..n {
-                            for c in 0..n {
-                                want += w[(i, a)] * w[(j, b)] * w[(k, c)] * z.get(&[a, b, c]);
-                            }
-                        }
-                    }
-                    worst = worst.max((h.get(&[i, j, k]) - want).abs());
+        let n = 5;
+        for (m, ranks) in [(4, (3, 2)), (7, (300, 260))] {
+            let f = terms(n, ranks, 4);
+            let s = random(n, n, 9);
+            let w = random(m, n, 10);
+            let mut z = dense(&f);
+            for i in 0..n {
+                for k in 0..n {
+                    z.set_sym(&[i, i, k], s[(i, k)]);
                 }
             }
+            let mut mapped = f.clone();
+            mapped.map(w.as_ref(), &f.slice(), &s).unwrap();
+            let h = dense(&mapped);
+            let (mut worst, mut largest): (f64, f64) = (0.0, 0.0);
+            for i in 0..m {
+                for j in 0..m {
+                    for k in 0..m {
+                        let mut want = 0.0;
+                        for a in 0..n {
+                            for b in 0..n {
+                                for c in 0..n {
+                                    want += w[(i, a)] * w[(j, b)] * w[(k, c)] * z.get(&[a, b, c]);
+                                }
+                            }
+                        }
+                        worst = worst.max((h.get(&[i, j, k]) - want).abs());
+                        largest = largest.max(want.abs());
+                    }
+                }
+            }
+            let rel = worst / largest;
+            assert!(
+                rel < 1e-12,
+                "m {m}, ranks {ranks:?}: largest deviation {rel:e}"
+            );
         }
-        assert!(worst < 1e-12, "largest deviation {worst:e}");
     }
 }
