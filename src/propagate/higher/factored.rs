@@ -175,7 +175,8 @@ impl StarTerms {
     /// and reused as z's storage) and its slice `s` = κ₃(h)\[a,a,b\], and the units' chaos
     /// coefficients. Exact on distinct units only (the repeated ones are corrected by
     /// [`Factored::map`]). The full block's factors are h's with their rows scaled by
-    /// D = diag(A_d) in place (the coefficient on the first), the star blocks' \[X, Y, I\]
+    /// D = diag(A_d) in place (the coefficient on the first factor of the general terms, on
+    /// the third of the pairs), the star blocks' \[X, Y, I\]
     /// appended after them. Returned with its own slice Sym(F)\[i,i,k\] ([`Factored::slice`]),
     /// formed in O(N²) per block: the full block has c·D²·s·D, since
     /// (DF₀∘DF₁)(DF₂)ᵀ = D²(F₀∘F₁)F₂ᵀD for each of the three pairings; a star block \[X, Y, I\]
@@ -308,7 +309,7 @@ impl Factored {
     }
 
     /// κ₃\[i,i,j\] as an N × N matrix (module docs), accumulated over blocks of
-    /// [`SLICE_BLOCK`] columns.
+    /// `SLICE_BLOCK` (256) columns.
     pub fn slice(&self) -> Mat<f64> {
         let n = self.dim();
         let mut out = Mat::zeros(n, n);
@@ -348,7 +349,8 @@ impl Factored {
     /// units and `s` (κ₃\[a,a,b\]) on the repeated ones (module docs: the correction E as one
     /// rank-N block of pairs, appended); `own` is `self`'s slice ([`Factored::slice`], e.g. as
     /// [`StarTerms::closure`] returns it). Each factor is replaced by W·F a block of
-    /// [`MAP_BLOCK`] columns at a time (one M × 256 scratch), so z's storage becomes h's.
+    /// `MAP_BLOCK` (256) columns at a time through one M × 256 scratch, so z's storage becomes
+    /// h's.
     pub fn map(&mut self, w: MatRef<'_, f64>, own: &Mat<f64>, s: &Mat<f64>) -> Result<()> {
         let n = self.dim();
         let square = |x: &Mat<f64>| x.nrows() == n && x.ncols() == n;
