@@ -61,6 +61,7 @@ use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
+use super::star4::{star4_flops, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
@@ -191,6 +192,9 @@ pub struct Carry {
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly (the factorable rule's carries).
     leading_paired: bool,
+    /// Order 3, per class: what the last closure's z supplies to the image of its dropped
+    /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
+    star4: Vec<Option<Star4>>,
 }
 
 /// What [`Carry::leave`] writes for one class besides Δm and ΔC.
@@ -363,6 +367,7 @@ impl Carry {
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
+            star4: Vec::new(),
         })
     }
 
@@ -644,6 +649,11 @@ impl Carry {
                 *pre = timings.time("kappa affine", flops, || {
                     affine_paired(layer.w.as_ref(), cur)
                 });
+            }
+            if let (false, Some(Some(star))) = (self.zero.get(c) == Some(&true), self.star4.get(c))
+            {
+                let flops = star4_flops(m, n);
+                pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
             }
             o.k4_iijj = Some(pre.0.clone());
         }
@@ -940,6 +950,10 @@ impl CarryHook for Carry {
             if !tensors && stars.is_none() {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
+            }
+            if order == 3 {
+                self.star4.resize(pre.len(), None);
+                self.star4[c] = Some(Star4::new(&pre[c].cov, &units));
             }
             let (k3, k4) = self.kappa(l, c);
             let input = Input {
