@@ -61,7 +61,7 @@ use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
-use super::star4::{star4_flops, Star4};
+use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
@@ -652,7 +652,7 @@ impl Carry {
             }
             if let (false, Some(Some(star))) = (self.zero.get(c) == Some(&true), self.star4.get(c))
             {
-                let flops = star4_flops(m, n);
+                let flops = star.flops(m);
                 pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
             }
             o.k4_iijj = Some(pre.0.clone());
@@ -745,6 +745,20 @@ impl Carry {
                 ),
             });
             self.drop_class(c, h);
+        }
+    }
+
+    /// What class `c`'s z supplies to the image of its κ₄\[a,a,b,c\] ([`super::star4`]): h's
+    /// covariance `cov`, the units' coefficients and h's κ₃ (none where h is Gaussian), held
+    /// factored or dense.
+    fn star4_of(&self, c: usize, cov: &Mat<f64>, units: &[UnitChaos], factored: bool) -> Star4 {
+        let star = Star4::new(cov, units);
+        if self.zero_pre.get(c) == Some(&true) {
+            star
+        } else if factored {
+            star.with_kappa3(HKappa3::Factored(self.fh[c].clone()))
+        } else {
+            star.with_kappa3(HKappa3::Dense(self.pre[c].k3.clone()))
         }
     }
 
@@ -953,7 +967,7 @@ impl CarryHook for Carry {
             }
             if order == 3 {
                 self.star4.resize(pre.len(), None);
-                self.star4[c] = Some(Star4::new(&pre[c].cov, &units));
+                self.star4[c] = Some(self.star4_of(c, &pre[c].cov, &units, stars.is_some()));
             }
             let (k3, k4) = self.kappa(l, c);
             let input = Input {
