@@ -106,12 +106,24 @@ impl HKappa3 {
         let (m, n) = (u.nrows(), u.ncols());
         let (total, s) = match self {
             HKappa3::Dense(t) => {
-                // κ₃ as the N² × N matrix [(a,b), c] (first index fastest), times Uᵀ.
-                let k = MatRef::from_column_major_slice(t.data(), n * n, n);
-                let y = gemm(k, u.transpose());
-                let total = Mat::from_fn(n, m, |a, j| {
-                    (0..n).map(|b| y[(a + n * b, j)] * u[(j, b)]).sum::<f64>()
-                });
+                // Per a, the contiguous N × N block K_a[b,c] = κ₃[b,c,a] (symmetric, first
+                // index fastest): (U K_a Uᵀ)_jj = Σ_b U_jb (K_a Uᵀ)[b,j], one scratch reused.
+                let mut total = Mat::zeros(n, m);
+                let mut ku = Mat::<f64>::zeros(n, m);
+                for (a, block) in t.data().chunks_exact(n * n).enumerate() {
+                    let k = MatRef::from_column_major_slice(block, n, n);
+                    matmul(
+                        ku.as_mut(),
+                        Accum::Replace,
+                        k,
+                        u.transpose(),
+                        1.0,
+                        Par::rayon(0),
+                    );
+                    for j in 0..m {
+                        total[(a, j)] = (0..n).map(|b| u[(j, b)] * ku[(b, j)]).sum::<f64>();
+                    }
+                }
                 (total, Mat::from_fn(n, n, |a, b| t.get(&[a, a, b])))
             }
             HKappa3::Factored(f) => {
