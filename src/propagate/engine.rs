@@ -223,8 +223,10 @@ impl Propagator {
     /// y its κ slices. Where the expansion breaks down at a layer that layer runs Gaussian; where
     /// the carry abandons the run ([`Carry::abandons_run`]: its series diverged, and its first
     /// closure got no correction) the whole run is the Gaussian closure's from `start`, run
-    /// again without the carry. [`Carry::fallback`] says where. The carried tensors of y stay
-    /// in `carry`.
+    /// again without the carry; an error of the carried run's layers after the divergence (a
+    /// variance of h that undoing the last correction does not make non-negative) is then not
+    /// the run's, as those layers are discarded. [`Carry::fallback`] says where. The carried
+    /// tensors of y stay in `carry`.
     pub fn run_carried(
         &mut self,
         net: &Mlp,
@@ -234,8 +236,11 @@ impl Propagator {
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<&[Predicted]> {
-        self.run_hooked(net, from, start, carry, method, timings)?;
+        let carried = self
+            .run_hooked(net, from, start, carry, method, timings)
+            .map(|_| ());
         if !carry.abandons_run() {
+            carried?;
             return Ok(&self.stages);
         }
         let pairs = ClosurePair::for_layers(net, method, true)?;

@@ -64,6 +64,7 @@ use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
+use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
@@ -197,6 +198,9 @@ pub struct Carry {
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly (the factorable rule's carries).
     leading_paired: bool,
+    /// Order 3, per class: what the last closure's z supplies to the image of its dropped
+    /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
+    star4: Vec<Option<Star4>>,
 }
 
 /// What [`Carry::leave`] writes for one class besides Δm and ΔC.
@@ -369,6 +373,7 @@ impl Carry {
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
+            star4: Vec::new(),
         })
     }
 
@@ -651,6 +656,11 @@ impl Carry {
                     affine_paired(layer.w.as_ref(), cur)
                 });
             }
+            if let (false, Some(Some(star))) = (self.zero.get(c) == Some(&true), self.star4.get(c))
+            {
+                let flops = star.flops(m);
+                pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+            }
             o.k4_iijj = Some(pre.0.clone());
         }
     }
@@ -742,6 +752,20 @@ impl Carry {
                 ),
             });
             self.drop_class(c, h);
+        }
+    }
+
+    /// What class `c`'s z supplies to the image of its κ₄\[a,a,b,c\] ([`super::star4`]): h's
+    /// covariance `cov`, the units' coefficients and h's κ₃ (none where h is Gaussian), held
+    /// factored or dense.
+    fn star4_of(&self, c: usize, cov: &Mat<f64>, units: &[UnitChaos], factored: bool) -> Star4 {
+        let star = Star4::new(cov, units);
+        if self.zero_pre.get(c) == Some(&true) {
+            star
+        } else if factored {
+            star.with_kappa3(HKappa3::Factored(self.fh[c].clone()))
+        } else {
+            star.with_kappa3(HKappa3::Dense(self.pre[c].k3.clone()))
         }
     }
 
@@ -950,6 +974,10 @@ impl CarryHook for Carry {
             if !tensors && stars.is_none() {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
+            }
+            if order == 3 {
+                self.star4.resize(pre.len(), None);
+                self.star4[c] = Some(self.star4_of(c, &pre[c].cov, &units, stars.is_some()));
             }
             // h's factors become z's (scaled in place).
             let fh = stars.map(|_| std::mem::replace(&mut self.fh[c], Factored::zeros(0)));

@@ -13,6 +13,7 @@
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`slices`]: the N×N slices a closure reads;
+//! - [`star4`]: order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
@@ -34,6 +35,7 @@ pub mod paired_leading;
 pub mod sampled;
 pub mod sliced;
 pub mod slices;
+pub mod star4;
 pub mod subset;
 pub mod tensor;
 
