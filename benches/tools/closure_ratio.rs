@@ -45,25 +45,7 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// The allocator settings of the `corrflow` binary (`keep_freed_memory` in src/main.rs): freed
-/// blocks up to 32 MiB are kept on the heap instead of returned to the kernel, so that the
-/// closures' per-call tables (at ×8 the series closure's coefficient table, remainders and
-/// Fourier products are 2 MiB each) are reused instead of faulted in and zeroed again on every
-/// call, as they are in a real run. Without them the tool measured ~1.9 ms of page faults per
-/// series closure at ×8 that `propagate` does not pay.
-fn binary_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first in main, before any other thread exists; mallopt only sets
-    // allocator parameters, and values it rejects leave the defaults in place.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    }
-}
-
 fn main() {
-    binary_allocator();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let num = |k: usize| -> usize { args.get(k).and_then(|a| a.parse().ok()).expect(USAGE) };
     let (n, classes, rounds) = (num(0), num(1), num(2));
