@@ -4,6 +4,7 @@ use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::edgeworth::{corrected, Fallbacks};
+use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
 use super::quadrature::{gelu_pair_cov, pair_cov, Unit};
 use super::quadrature_terms::QuadratureTerms;
@@ -160,29 +161,6 @@ impl HermiteClosure {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
         let coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
-        let rem: Vec<Vec<f64>> = coef.par_iter().map(|c| c.remainders()).collect();
-        let settled: Vec<bool> = (0..n)
-            .map(|i| settled_at(&coef[i], rem[i][k], rho_all, k, tol))
-            .collect();
-        let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
-        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ (in parallel: at K = 256 a serial
-        // pass over the N·K remainders and the table below took ~1 ms of the closure).
-        let worst = (0..n)
-            .into_par_iter()
-            .filter(|&j| settled[j] && coef[j].var > 0.0)
-            .fold(
-                || vec![0.0f64; k + 1],
-                |mut w, j| {
-                    for (w, rl) in w.iter_mut().zip(&rem[j]) {
-                        *w = w.max(rl / coef[j].var);
-                    }
-                    w
-                },
-            )
-            .reduce(
-                || vec![0.0f64; k + 1],
-                |a, b| a.iter().zip(&b).map(|(x, y)| x.max(*y)).collect(),
-            );
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
         // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
         let terms = k.next_multiple_of(4);
@@ -197,13 +175,27 @@ impl HermiteClosure {
                     }
                 }
             });
+        // Rᵢ(L), L = 0..=K, in the layout of the table.
+        let rem = remainders(&coef, &lanes, terms, BLOCK, k);
+        let rem = rem.as_slice();
+        let rem_of = |i: usize| {
+            let at = (i / BLOCK) * (k + 1) * BLOCK + i % BLOCK;
+            move |l: usize| rem[at + l * BLOCK]
+        };
+        let settled: Vec<bool> = (0..n)
+            .map(|i| settled_at(&coef[i], rem_of(i)(k), rho_all, k, tol))
+            .collect();
+        let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ.
+        let kept: Vec<bool> = (0..n).map(|j| settled[j] && coef[j].var > 0.0).collect();
+        let worst = worst_ratio(rem, &coef, &kept, BLOCK, k);
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
         fill_symmetric(&mut out.cov, |i, col| {
             let sig = &input.cov.col_as_slice(i)[..=i];
             let len = if settled[i] && !fixed {
-                column_terms(rho_col[i], &rem[i], coef[i].var, &worst, tol)
+                column_terms(rho_col[i], rem_of(i), coef[i].var, &worst, tol)
             } else {
                 k
             };
@@ -212,7 +204,7 @@ impl HermiteClosure {
             // columns: at L ≲ 48 the per-vector search costs more than the terms it saves
             // (MNIST-shaped layers at scale 1: L ≈ 10–25).
             let limits = if settled[i] && !fixed && len > LIMITS_ABOVE {
-                vector_limits(len, &rem[i], coef[i].var, &worst, tol)
+                vector_limits(len, rem_of(i), coef[i].var, &worst, tol)
             } else {
                 Vec::new()
             };
@@ -238,7 +230,8 @@ impl HermiteClosure {
                     // the settled units only).
                     col[j] = coef[i].series(&coef[j], rho, len);
                 }
-                let bound = rho.abs().powi(len as i32 + 1) * (rem[i][len] * rem[j][len]).sqrt();
+                let bound =
+                    rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
                 if bound > fallback_above(&coef[i], &coef[j], tol) {
                     let unit = |t: usize| Unit {
                         mu: u.mu[t],
@@ -304,18 +297,27 @@ fn settled_at(c: &HermiteCoefficients, rem: f64, rho_all: f64, k: usize, tol: f6
 /// Terms L ≤ K for column i of settled units: the least L with
 /// ρᵢ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤ tol, ρᵢ the column's largest |ρ| and r*(L) the largest
 /// Rⱼ(L)/Varⱼ of the settled units, so that every settled pair of the column is within
-/// tol·√(VarᵢVarⱼ); K (= `worst.len()` − 1) when none is.
-fn column_terms(rho_i: f64, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> usize {
+/// tol·√(VarᵢVarⱼ); K (= `worst.len()` − 1) when none is. Tested squared,
+/// ρᵢ^{2(L+1)}·Rᵢ(L)·r*(L) ≤ tol²·Varᵢ: three products per L instead of a square root and a
+/// division (at ×8 wider pre-activations a column scans up to K = 256 orders).
+fn column_terms(
+    rho_i: f64,
+    rem: impl Fn(usize) -> f64,
+    var: f64,
+    worst: &[f64],
+    tol: f64,
+) -> usize {
     let k = worst.len() - 1;
     if var <= 0.0 {
         return 0;
     }
-    let mut pow = rho_i;
-    for l in 0..k {
-        if pow * (rem[l] / var * worst[l]).sqrt() <= tol {
+    let (step, bound) = (rho_i * rho_i, tol * tol * var);
+    let mut pow = step;
+    for (l, w) in worst[..k].iter().enumerate() {
+        if pow * (rem(l) * w) <= bound {
             return l;
         }
-        pow *= rho_i;
+        pow *= step;
     }
     k
 }
@@ -326,16 +328,24 @@ fn column_terms(rho_i: f64, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> u
 /// entry the least of those after it), so that a vector whose largest |ρ| is ≤ entry t may stop
 /// at 8(t + 1) terms. Wide layers need up to [`WIDE_ORDER`] terms only at their few |ρ| near 1;
 /// most vectors stop far earlier than the column's `len`.
-fn vector_limits(len: usize, rem: &[f64], var: f64, worst: &[f64], tol: f64) -> Vec<f64> {
+fn vector_limits(
+    len: usize,
+    rem: impl Fn(usize) -> f64,
+    var: f64,
+    worst: &[f64],
+    tol: f64,
+) -> Vec<f64> {
     let blocks = len.div_ceil(LIMIT_STEP);
+    let (tol2, ln_tol) = (tol * tol, tol.ln());
     let mut limits: Vec<f64> = (0..blocks)
         .map(|t| {
             let l = ((t + 1) * LIMIT_STEP).min(len);
-            let f = (rem[l] / var * worst[l]).sqrt();
-            if f <= tol {
+            // f² = Rᵢ(L)/Varᵢ · r*(L); ln(tol/f) = ln tol − ½ ln f².
+            let f2 = rem(l) / var * worst[l];
+            if f2 <= tol2 {
                 1.0
             } else {
-                ((tol / f).ln() / (l + 1) as f64).exp()
+                ((ln_tol - 0.5 * f2.ln()) / (l + 1) as f64).exp()
             }
         })
         .collect();

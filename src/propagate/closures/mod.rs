@@ -16,6 +16,7 @@ mod fourier_coef;
 mod gauss_hermite;
 pub mod hermite;
 mod hermite_coef;
+mod hermite_rem;
 mod input;
 pub mod leaky_relu;
 pub mod linear;
