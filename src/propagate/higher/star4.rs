@@ -85,11 +85,19 @@ impl HKappa3 {
                     (c, a, b),
                     (c, b, a),
                 ] {
-                    sum += (0..f.rank())
+                    sum += (0..f0.ncols())
                         .map(|r| f0[(x, r)] * f1[(y, r)] * f2[(z, r)])
                         .sum::<f64>();
                 }
-                sum / 6.0
+                let [p0, p1] = &f.pairs;
+                let pairs = (0..p0.ncols())
+                    .map(|t| {
+                        p0[(a, t)] * p0[(b, t)] * p1[(c, t)]
+                            + p0[(a, t)] * p1[(b, t)] * p0[(c, t)]
+                            + p1[(a, t)] * p0[(b, t)] * p0[(c, t)]
+                    })
+                    .sum::<f64>();
+                sum / 6.0 + pairs / 3.0
             }
         }
     }
@@ -99,7 +107,10 @@ impl HKappa3 {
         let (m, n) = (m as f64, n as f64);
         match self {
             HKappa3::Dense(_) => 2.0 * n * n * n * m + 6.0 * m * n * n,
-            HKappa3::Factored(f) => 12.0 * m * n * f.rank() as f64 + 6.0 * m * n * n,
+            HKappa3::Factored(f) => {
+                let (r, t) = (f.factors[0].ncols() as f64, f.pairs[0].ncols() as f64);
+                (12.0 * r + 8.0 * t) * m * n + 6.0 * m * n * n
+            }
         }
     }
 
@@ -129,12 +140,20 @@ impl HKappa3 {
                 (total, Mat::from_fn(n, n, |a, b| t.get(&[a, a, b])))
             }
             HKappa3::Factored(f) => {
+                // General terms Sym(F₀⊗F₁⊗F₂): (1/3) Σ_k F_k (UF_l ∘ UF_o)ᵀ; pairs
+                // Sym(P₀⊗P₀⊗P₁): (2/3) P₀ (UP₀ ∘ UP₁)ᵀ + (1/3) P₁ (UP₀ ∘ UP₀)ᵀ.
+                let hadamard = |x: &Mat<f64>, y: &Mat<f64>| {
+                    Mat::from_fn(m, x.ncols(), |j, r| x[(j, r)] * y[(j, r)])
+                };
                 let p: Vec<Mat<f64>> = f.factors.iter().map(|x| gemm(u, x.as_ref())).collect();
+                let q: Vec<Mat<f64>> = f.pairs.iter().map(|x| gemm(u, x.as_ref())).collect();
                 let mut total = Mat::<f64>::zeros(n, m);
                 for (k, l, o) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
-                    let had = Mat::from_fn(m, f.rank(), |j, r| p[l][(j, r)] * p[o][(j, r)]);
-                    total += gemm(f.factors[k].as_ref(), had.transpose());
+                    total += gemm(f.factors[k].as_ref(), hadamard(&p[l], &p[o]).transpose());
                 }
+                total += gemm(f.pairs[0].as_ref(), hadamard(&q[0], &q[1]).transpose())
+                    * faer::Scale(2.0);
+                total += gemm(f.pairs[1].as_ref(), hadamard(&q[0], &q[0]).transpose());
                 (total * faer::Scale(1.0 / 3.0), f.slice())
             }
         };
@@ -415,6 +434,11 @@ mod tests {
             factors: std::array::from_fn(|k| {
                 Mat::from_fn(n, r, |i, q| {
                     ((i * 3 + q * 7 + k * 5) % 6) as f64 / 5.0 - 0.4
+                })
+            }),
+            pairs: std::array::from_fn(|k| {
+                Mat::from_fn(n, 2, |i, q| {
+                    ((i * 5 + q * 3 + k * 7) % 7) as f64 / 6.0 - 0.5
                 })
             }),
         };
