@@ -177,10 +177,11 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
 }
 
 /// [`layer_stats`], recording the batch loop as "forward pass + statistics"
-/// ([`super::batches::STAGE`]: each batch's forward pass beside the previous batch's statistics, see [`super::batches`]; flops
-/// [`crate::timing::flops::forward`], the time including gathering each batch's inputs, taken
-/// in class order, plus the products the accumulators did, [`MomentAccumulator::flops`]: per
-/// stage, class and batch the lower triangle of the Gram of the rows that vary,
+/// ([`super::batches::STAGE`]: each batch's forward pass beside the previous batch's
+/// statistics, see [`super::batches`]; flops [`crate::timing::flops::forward`], the time
+/// including gathering each batch's inputs, taken in class order, plus the products the
+/// accumulators did, [`MomentAccumulator::flops`]: per stage, class and batch the lower
+/// triangle of the Gram of the rows that vary,
 /// [`crate::timing::flops::syrk`]; with κ slices also Σ(d∘d∘d)dᵀ and Σ(d∘d)dᵀ, and the lower
 /// triangle of Σ(d∘d)(d∘d)ᵀ) and the per-class conversion at the end as "statistics" (O(d²),
 /// not counted).
@@ -239,7 +240,8 @@ pub fn layer_stats_and_outputs(
 }
 
 /// The stages of `net` and their accumulators after pushing `data` through in batches of
-/// `(higher, batch).1` ([`accumulate`], with `seen` and `done`).
+/// `batch` samples ([`accumulate`], with `seen` and `done`; with `overlap` the forward pass of
+/// each batch beside the statistics of the one before).
 fn measure(
     net: &Mlp,
     data: &Dataset,

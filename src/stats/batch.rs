@@ -40,8 +40,8 @@ fn col_mut(x: MatMut<'_, f64>, j: usize) -> &mut [f64] {
 }
 
 /// Whether every value of `values` is finite: 0·v is ±0 for a finite v and NaN for ±∞ or
-/// NaN, summed in eight independent lanes so that the pass vectorises (dispatched as
-/// [`Varying`]).
+/// NaN, summed in eight independent lanes so that the pass vectorises (a pulp kernel, run on
+/// the instruction set [`crate::simd::dispatch`] picks).
 pub fn all_finite(values: &[f64]) -> bool {
     dispatch(AllFinite(values))
 }
