@@ -124,6 +124,10 @@ fn carried_order(carry: CarryMode, order: Corrections) -> Result<Option<Correcti
     }
 }
 
+/// The stage under which the surrogates, the class information and the output tails are
+/// recorded: they run side by side ([`analyze`]).
+pub const CLASS_ANALYSES: &str = "surrogates + information + tails";
+
 /// Number of off-diagonal confusions listed.
 const LARGEST_CONFUSIONS: usize = 6;
 
@@ -142,8 +146,8 @@ pub struct Heatmap {
     pub rel_err: f64,
 }
 
-/// Runs the analysis of `net` on `data`, recording its stages in `timings` ("empirical
-/// statistics", "affine", "closure", "Monte Carlo argmax", "surrogates", "information",
+/// Runs the analysis of `net` on `data`, recording its stages in `timings` ("forward pass +
+/// statistics", "statistics", "affine", "closure", "Monte Carlo argmax", [`CLASS_ANALYSES`],
 /// "transfer").
 ///
 /// ```
@@ -271,14 +275,52 @@ pub fn analyze(
         .unzip();
     // The carried runs report their fallbacks in `carried`, not as unit and pair counts.
     let fallbacks = fallbacks.filter(|_| carried.is_empty());
-    let surrogate = timings.time("surrogates", 0.0, || {
-        surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed)
-    })?;
-    timings.add_flops("surrogates", surrogate.flops);
-    let information = timings.time("information", 0.0, || {
-        class_information(&stats, depth, opts.ridge)
-    })?;
-    timings.add_flops("information", information_flops(&stats, &information));
+    let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
+    let tails_note = match few {
+        _ if net.output_dim() > MAX_TAIL_OUTPUTS => Some(format!(
+            "{} outputs: the Edgeworth model holds K⁴ numbers per class, computed only up to \
+             {MAX_TAIL_OUTPUTS} outputs",
+            net.output_dim()
+        )),
+        Some(i) => Some(format!(
+            "class {} has fewer than 2 samples: no output cumulants",
+            outputs.classes[i]
+        )),
+        None => None,
+    };
+    // The surrogates, the class information and the output tails read only the measured
+    // statistics, outputs and data: side by side, recorded once as one stage with the flops of
+    // all three (errors reported in this order, as when they ran one after another).
+    let (surrogate, (information, tails)) = timings.time(CLASS_ANALYSES, 0.0, || {
+        rayon::join(
+            || surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed),
+            || {
+                rayon::join(
+                    || class_information(&stats, depth, opts.ridge),
+                    || {
+                        tails_note
+                            .is_none()
+                            .then(|| output_tails(&outputs, opts.mc_samples, opts.seed))
+                    },
+                )
+            },
+        )
+    });
+    let surrogate = surrogate?;
+    let information = information?;
+    let (tails, tails_note) = match tails {
+        None => (None, tails_note),
+        Some(Ok(t)) => (Some(t), None),
+        Some(Err(Error::Numeric(msg))) => (None, Some(msg)),
+        Some(Err(e)) => return Err(e),
+    };
+    let tails_flops = tails
+        .as_ref()
+        .map_or(0.0, |t| output_tails_flops(&outputs, t));
+    timings.add_flops(
+        CLASS_ANALYSES,
+        surrogate.flops + information_flops(&stats, &information) + tails_flops,
+    );
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let measured = measured_confusion(&outputs);
     let mut matrices = vec![&measured];
@@ -293,37 +335,6 @@ pub fn analyze(
             carried_start_layers = corrected;
         }
     }
-    let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
-    let (tails, tails_note) = match few {
-        _ if net.output_dim() > MAX_TAIL_OUTPUTS => (
-            None,
-            Some(format!(
-                "{} outputs: the Edgeworth model holds K⁴ numbers per class, computed only up \
-                 to {MAX_TAIL_OUTPUTS} outputs",
-                net.output_dim()
-            )),
-        ),
-        Some(i) => (
-            None,
-            Some(format!(
-                "class {} has fewer than 2 samples: no output cumulants",
-                outputs.classes[i]
-            )),
-        ),
-        None => {
-            let t = timings.time("output tails", 0.0, || {
-                output_tails(&outputs, opts.mc_samples, opts.seed)
-            });
-            match t {
-                Ok(t) => {
-                    timings.add_flops("output tails", output_tails_flops(&outputs, &t));
-                    (Some(t), None)
-                }
-                Err(Error::Numeric(msg)) => (None, Some(msg)),
-                Err(e) => return Err(e),
-            }
-        }
-    };
     let mut class_counts = vec![0; net.output_dim()];
     for (&c, &n) in input.classes.iter().zip(&input.counts) {
         class_counts[c] = n;

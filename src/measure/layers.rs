@@ -1,21 +1,23 @@
 //! Empirical statistics of every layer of a network, per class, from streamed forward passes
-//! (DESIGN.md §1). Memory is bounded by batch × width plus the per-class N² accumulators; with
+//! (DESIGN.md §1). Memory is bounded by batch × width (twice: two batch buffers,
+//! [`super::batches`]; once with [`layer_stats_narrow`]) plus the per-class N² accumulators; with
 //! [`layer_stats_narrow`] (`--precision f32`) most stages hold each class's sums only while its
 //! samples stream by, and its finished covariance in f32.
 
 use std::borrow::Cow;
 
 use faer::{Col, Mat, MatRef};
-use rayon::prelude::*;
 
 use crate::data::Dataset;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
-use crate::net::{ForwardPass, Mlp, Stage};
+use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Corrections;
 use crate::stats::{EmpiricalMoments, MomentAccumulator, NarrowMoments};
-use crate::timing::{flops, Timings};
+use crate::timing::Timings;
+
+use super::batches::accumulate;
 
 /// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] / κ₄\[i,i,i,j\] slices (they cost
 /// three more GEMMs and three more N² sums per class).
@@ -174,12 +176,15 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
     layer_stats_timed(net, data, higher, batch, &Timings::disabled())
 }
 
-/// [`layer_stats`], recording "forward pass" (flops [`flops::forward`]; the time includes
-/// gathering each batch's inputs, taken in class order) and "statistics" (the products the
+/// [`layer_stats`], recording the batch loop as "forward pass + statistics"
+/// ([`super::batches::STAGE`]: each batch's forward pass beside the previous batch's
+/// statistics, see [`super::batches`]; flops [`crate::timing::flops::forward`], the time
+/// including gathering each batch's inputs, taken in class order, plus the products the
 /// accumulators did, [`MomentAccumulator::flops`]: per stage, class and batch the lower
-/// triangle of the Gram of the rows that vary, [`flops::syrk`]; with κ slices also
-/// Σ(d∘d∘d)dᵀ and Σ(d∘d)dᵀ, and the lower triangle of Σ(d∘d)(d∘d)ᵀ; the per-class conversion
-/// at the end is O(d²) and not counted).
+/// triangle of the Gram of the rows that vary,
+/// [`crate::timing::flops::syrk`]; with κ slices also Σ(d∘d∘d)dᵀ and Σ(d∘d)dᵀ, and the lower
+/// triangle of Σ(d∘d)(d∘d)ᵀ) and the per-class conversion at the end as "statistics" (O(d²),
+/// not counted).
 pub fn layer_stats_timed(
     net: &Mlp,
     data: &Dataset,
@@ -190,7 +195,7 @@ pub fn layer_stats_timed(
     let (stages, accs) = measure(
         net,
         data,
-        (higher, batch),
+        (higher, batch, true),
         timings,
         |_, _| {},
         |_, _| Ok(()),
@@ -228,25 +233,28 @@ pub fn layer_stats_and_outputs(
             filled[c] += 1;
         }
     };
-    let (stages, accs) = measure(net, data, (higher, batch), timings, seen, |_, _| Ok(()))?;
+    let (stages, accs) = measure(net, data, (higher, batch, true), timings, seen, |_, _| {
+        Ok(())
+    })?;
     Ok((finish(stages, accs, timings)?, outputs))
 }
 
 /// The stages of `net` and their accumulators after pushing `data` through in batches of
-/// `(higher, batch).1` ([`accumulate`], with `seen` and `done`).
+/// `batch` samples ([`accumulate`], with `seen` and `done`; with `overlap` the forward pass of
+/// each batch beside the statistics of the one before).
 fn measure(
     net: &Mlp,
     data: &Dataset,
-    (higher, batch): (Higher, usize),
+    (higher, batch, overlap): (Higher, usize, bool),
     timings: &Timings,
-    seen: impl FnMut(MatRef<'_, f64>, &[u32]),
+    seen: impl FnMut(MatRef<'_, f64>, &[u32]) + Send,
     done: impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
 ) -> Result<(Vec<Stage>, Vec<MomentAccumulator>)> {
     let (stages, mut accs) = accumulators(net, data, higher, batch)?;
     accumulate(
         net,
         data,
-        batch,
+        (batch, overlap),
         (&stages, &mut accs),
         timings,
         (seen, done),
@@ -298,7 +306,15 @@ pub fn layer_stats_narrow(
         }
         Ok(())
     };
-    let (stages, accs) = measure(net, data, (Higher::None, batch), timings, |_, _| {}, done)?;
+    // One batch buffer: the f32 propagation keeps its peak memory (issue #14 item 4).
+    let (stages, accs) = measure(
+        net,
+        data,
+        (Higher::None, batch, false),
+        timings,
+        |_, _| {},
+        done,
+    )?;
     let (mut kept, mut held) = (Vec::new(), Vec::new());
     timings.time("statistics", 0.0, || {
         for ((stage, acc), narrow) in stages.into_iter().zip(accs).zip(narrow) {
@@ -343,86 +359,4 @@ fn accumulators(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((stages, accs))
-}
-
-/// Pushes `data` through `net` in batches of `batch` samples taken in class order, each
-/// stage's values into its accumulator, shows each batch's output and labels to
-/// `seen(y, labels)` (timed with the forward pass), and calls `done(accs, c)` right after the
-/// batch that holds class c's last sample (timed with the statistics).
-fn accumulate(
-    net: &Mlp,
-    data: &Dataset,
-    batch: usize,
-    (stages, accs): (&[Stage], &mut [MomentAccumulator]),
-    timings: &Timings,
-    (mut seen, mut done): (
-        impl FnMut(MatRef<'_, f64>, &[u32]),
-        impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
-    ),
-) -> Result<()> {
-    let batch = batch.min(data.len()).max(1);
-    let widths = net.widths();
-    let mut fp = ForwardPass::new(net, batch);
-    let order = class_order(&data.labels);
-    let mut xb = Mat::<f64>::zeros(widths[0], batch);
-    let mut labels = Vec::with_capacity(batch);
-    for (k, chunk) in order.chunks(batch).enumerate() {
-        let len = chunk.len();
-        timings.time("forward pass", flops::forward(&widths, len), || {
-            for (k, &j) in chunk.iter().enumerate() {
-                xb.col_mut(k).copy_from(data.x.col(j));
-            }
-            net.forward_into(xb.as_ref().subcols(0, len), &mut fp);
-            labels.clear();
-            labels.extend(chunk.iter().map(|&j| data.labels[j]));
-            seen(fp.output(), &labels);
-        });
-        let (x, labels) = (xb.as_ref().subcols(0, len), labels.as_slice());
-        let before: f64 = accs.iter().map(MomentAccumulator::flops).sum();
-        // The stages' accumulators side by side (each one's Gram blocks are parallel too): the
-        // per-batch passes over the values (varying rows, gather, finiteness) overlap. Each
-        // accumulator's sums are its own, so the results do not depend on the schedule; the
-        // first error in stage order is the one reported.
-        timings.time("statistics", 0.0, || {
-            let fp = &fp;
-            let pushed: Vec<Result<()>> = accs
-                .par_iter_mut()
-                .zip(stages)
-                .map(|(acc, &stage)| {
-                    let values = match stage {
-                        Stage::Input => x,
-                        Stage::Pre(l) => fp.pre(l),
-                        Stage::Post(l) => fp.post(l),
-                        Stage::Output => fp.output(),
-                    };
-                    acc.push(values, labels)
-                })
-                .collect();
-            pushed.into_iter().collect::<Result<()>>()
-        })?;
-        let after: f64 = accs.iter().map(MomentAccumulator::flops).sum();
-        timings.add_flops("statistics", after - before);
-        // Classes whose last sample is in this batch: the next batch starts a later class.
-        let next = order.get((k + 1) * batch).map(|&j| data.labels[j]);
-        let mut finished: Vec<u32> = labels.to_vec();
-        finished.dedup();
-        finished.retain(|&c| Some(c) != next);
-        timings.time("statistics", 0.0, || {
-            finished
-                .iter()
-                .try_for_each(|&c| done(&mut *accs, c as usize))
-        })?;
-    }
-    Ok(())
-}
-
-/// The sample indices ordered by class (stable within a class). Batches taken in this order
-/// hold one or two classes each instead of every class, so each class's moment update is one
-/// symmetric rank-k product with k ≈ the batch size rather than K products of k ≈ batch / K:
-/// its d × d sum is read and written ~K times less often. The sums are the same up to the
-/// order of rounding.
-fn class_order(labels: &[u32]) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.sort_by_key(|&j| labels[j]);
-    order
 }

@@ -1,6 +1,7 @@
 //! Measuring a network: the empirical per-class statistics of every layer from real forward
 //! passes through a trained network (DESIGN.md §1).
 
+pub mod batches;
 pub mod carried;
 pub mod layers;
 pub mod tensors;

@@ -11,8 +11,10 @@ use std::cell::RefCell;
 
 use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Mat, MatMut, MatRef};
+use pulp::{Simd, WithSimd};
 
 use super::gram::lower_gram;
+use crate::simd::dispatch;
 
 thread_local! {
     /// The compact Gram of [`Runs::add_gram`], shared by every accumulator on this thread (one
@@ -38,18 +40,31 @@ fn col_mut(x: MatMut<'_, f64>, j: usize) -> &mut [f64] {
 }
 
 /// Whether every value of `values` is finite: 0·v is ±0 for a finite v and NaN for ±∞ or
-/// NaN, summed in eight independent lanes so that the pass vectorises.
+/// NaN, summed in eight independent lanes so that the pass vectorises (a pulp kernel, run on
+/// the instruction set [`crate::simd::dispatch`] picks).
 pub fn all_finite(values: &[f64]) -> bool {
-    let mut lanes = [0.0f64; 8];
-    let chunks = values.chunks_exact(8);
-    let tail = chunks.remainder();
-    for c in chunks {
-        for (l, v) in lanes.iter_mut().zip(c) {
-            *l += v * 0.0;
+    dispatch(AllFinite(values))
+}
+
+/// The kernel of [`all_finite`].
+struct AllFinite<'a>(&'a [f64]);
+
+impl WithSimd for AllFinite<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) -> bool {
+        let mut lanes = [0.0f64; 8];
+        let chunks = self.0.chunks_exact(8);
+        let tail = chunks.remainder();
+        for c in chunks {
+            for (l, v) in lanes.iter_mut().zip(c) {
+                *l += v * 0.0;
+            }
         }
+        let tail: f64 = tail.iter().map(|v| v * 0.0).sum();
+        lanes.iter().sum::<f64>() + tail == 0.0
     }
-    let tail: f64 = tail.iter().map(|v| v * 0.0).sum();
-    lanes.iter().sum::<f64>() + tail == 0.0
 }
 
 /// Rows of a d × b batch as increasing runs (start, length) of consecutive rows.
@@ -80,11 +95,12 @@ impl Runs {
             .expect("an owned column is contiguous")
             .as_slice();
         let mut varies = vec![false; shift.len()];
-        for &j in cols {
-            for ((v, x), k) in varies.iter_mut().zip(col(x, j)).zip(shift) {
-                *v |= x != k;
-            }
-        }
+        dispatch(Varying {
+            x,
+            cols,
+            shift,
+            varies: &mut varies,
+        });
         self.runs.clear();
         self.len = 0;
         let mut i = 0;
@@ -122,22 +138,13 @@ impl Runs {
             .expect("an owned column is contiguous")
             .as_slice_mut();
         for (k, &j) in cols.iter().enumerate() {
-            let (src, out) = (col(x, j), col_mut(dst.rb_mut(), k));
-            let mut o = 0;
-            for &(start, len) in &self.runs {
-                let rows = start..start + len;
-                for (((out, x), k), s) in out[o..o + len]
-                    .iter_mut()
-                    .zip(&src[rows.clone()])
-                    .zip(&shift[rows.clone()])
-                    .zip(&mut s1[rows])
-                {
-                    let d = x - k;
-                    *out = d;
-                    *s += d;
-                }
-                o += len;
-            }
+            dispatch(Gather {
+                runs: &self.runs,
+                src: col(x, j),
+                out: col_mut(dst.rb_mut(), k),
+                shift,
+                s1,
+            });
         }
     }
 
@@ -168,20 +175,101 @@ impl Runs {
         let mut b = 0;
         for &(start_j, len_j) in &self.runs {
             for j in start_j..start_j + len_j {
-                let src = col(gram, b);
-                let out = col_mut(dst.rb_mut(), j);
-                let mut a = 0;
-                for &(start_i, len_i) in &self.runs {
-                    // Positions a … a + len_i − 1, of which those ≥ b are in the lower triangle.
-                    let skip = b.saturating_sub(a).min(len_i);
-                    let rows = start_i + skip..start_i + len_i;
-                    for (o, v) in out[rows].iter_mut().zip(&src[a + skip..a + len_i]) {
-                        *o += v;
-                    }
-                    a += len_i;
-                }
+                dispatch(ScatterColumn {
+                    runs: &self.runs,
+                    b,
+                    src: col(gram, b),
+                    out: col_mut(dst.rb_mut(), j),
+                });
                 b += 1;
             }
+        }
+    }
+}
+
+/// The kernel of [`Runs::set_varying`]: `varies[i]` |= x\[i, j\] ≠ Kᵢ over the columns, as
+/// plain loops inside `with_simd` so that the compiler vectorises them for the instruction set
+/// pulp dispatches to (the crate itself builds for baseline x86-64).
+struct Varying<'a> {
+    x: MatRef<'a, f64>,
+    cols: &'a [usize],
+    shift: &'a [f64],
+    varies: &'a mut [bool],
+}
+
+impl WithSimd for Varying<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        for &j in self.cols {
+            for ((v, x), k) in self.varies.iter_mut().zip(col(self.x, j)).zip(self.shift) {
+                *v |= x != k;
+            }
+        }
+    }
+}
+
+/// The kernel of [`Runs::gather_shifted`] for one column: the runs' rows of `src` minus the
+/// shift into `out` (one after another), each value also added to `s1` (dispatched as
+/// [`Varying`]; the same operations per entry as a scalar loop).
+struct Gather<'a> {
+    runs: &'a [(usize, usize)],
+    src: &'a [f64],
+    out: &'a mut [f64],
+    shift: &'a [f64],
+    s1: &'a mut [f64],
+}
+
+impl WithSimd for Gather<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let mut o = 0;
+        for &(start, len) in self.runs {
+            let rows = start..start + len;
+            for (((out, x), k), s) in self.out[o..o + len]
+                .iter_mut()
+                .zip(&self.src[rows.clone()])
+                .zip(&self.shift[rows.clone()])
+                .zip(&mut self.s1[rows])
+            {
+                let d = x - k;
+                *out = d;
+                *s += d;
+            }
+            o += len;
+        }
+    }
+}
+
+/// The kernel of [`Runs::scatter_lower_add`] for the column at position `b` of the compact
+/// Gram (`src`) into its row's column of the sum (`out`), dispatched as [`Varying`].
+struct ScatterColumn<'a> {
+    runs: &'a [(usize, usize)],
+    b: usize,
+    src: &'a [f64],
+    out: &'a mut [f64],
+}
+
+impl WithSimd for ScatterColumn<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let mut a = 0;
+        for &(start_i, len_i) in self.runs {
+            // Positions a … a + len_i − 1, of which those ≥ b are in the lower triangle.
+            let skip = self.b.saturating_sub(a).min(len_i);
+            let rows = start_i + skip..start_i + len_i;
+            for (o, v) in self.out[rows]
+                .iter_mut()
+                .zip(&self.src[a + skip..a + len_i])
+            {
+                *o += v;
+            }
+            a += len_i;
         }
     }
 }

@@ -404,9 +404,13 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool) -> Result<EmpiricalMoments
     let pooled = pool(&central, &counts);
     let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
     let pooled = pooled.into_moments();
-    for (c, m) in per_class.iter().enumerate() {
-        check_finite(m, &format!("class {c}"))?;
-    }
+    // The classes checked side by side; the first failing class in order is reported.
+    let checked: Vec<Result<()>> = per_class
+        .par_iter()
+        .enumerate()
+        .map(|(c, m)| check_finite(m, &format!("class {c}")))
+        .collect();
+    checked.into_iter().collect::<Result<()>>()?;
     check_finite(&pooled, "pooled moments")?;
     Ok(EmpiricalMoments {
         per_class,

@@ -216,13 +216,12 @@ fn timings_break_analyze_into_its_stages() {
     let stages = [
         "data load",
         "training",
-        "forward pass",
+        "forward pass + statistics",
         "statistics",
         "affine",
         "closure",
         "Monte Carlo argmax",
-        "surrogates",
-        "information",
+        "surrogates + information + tails",
         "transfer",
     ];
     for stage in stages {
@@ -253,7 +252,11 @@ fn timings_break_analyze_into_its_stages() {
         })
         .to_vec()
     };
-    for stage in ["forward pass", "statistics", "affine", "surrogates"] {
+    for stage in [
+        "forward pass + statistics",
+        "affine",
+        "surrogates + information + tails",
+    ] {
         for x in numbers(stage) {
             assert!(x.is_finite() && x >= 0.0, "{stage} row: {x}");
         }

@@ -216,8 +216,15 @@ impl WithSimd for WeightedSum<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        self.out.fill(0.0);
-        for (w, col) in self.cols {
+        // The first term as 0 + w·x: the sum a zeroed `out` would start, without that pass.
+        let Some(((w0, first), rest)) = self.cols.split_first() else {
+            self.out.fill(0.0);
+            return;
+        };
+        for (o, x) in self.out.iter_mut().zip(first.iter()) {
+            *o = 0.0 + w0 * x;
+        }
+        for (w, col) in rest {
             for (o, x) in self.out.iter_mut().zip(col.iter()) {
                 *o += w * x;
             }
