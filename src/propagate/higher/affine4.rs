@@ -27,7 +27,7 @@ use super::affine::{ensure, gemm, pack_upper, packed, TensorAffineWorkspace};
 const BLOCK: usize = 16;
 
 /// Position of the sorted triple b ≤ c ≤ d among all sorted triples (d slowest).
-fn tri(b: usize, c: usize, d: usize) -> usize {
+pub(super) fn tri(b: usize, c: usize, d: usize) -> usize {
     d * (d + 1) * (d + 2) / 6 + c * (c + 1) / 2 + b
 }
 
