@@ -243,38 +243,67 @@ pub fn fill4(
                         col.add(-z.dm[d], &[k3col(b, c)]);
                     }
                     col.eval(buf);
-                    let perms = [
-                        [b, c, d],
-                        [b, d, c],
-                        [c, b, d],
-                        [c, d, b],
-                        [d, b, c],
-                        [d, c, b],
-                    ];
-                    for (k, q) in perms.iter().enumerate() {
-                        if !perms[..k].contains(q) {
-                            columns.write(q[0] + n * (q[1] + n * q[2]), buf);
-                        }
+                    for q in permutations([b, c, d]) {
+                        columns.write(q[0] + n * (q[1] + n * q[2]), buf);
                     }
                 }
             }
         },
     );
-    for w in 0..n {
-        for x in w..n {
-            for y in x..n {
-                let last = if w < x && x < y { y + 1 } else { n };
-                for v in y..last {
-                    let t = [w, x, y, v];
+    fix_repeated4(out.data_mut(), n, entry);
+}
+
+/// The second pass of [`fill4`]: in every column r (a sorted triple) the entries whose free
+/// unit a is one of r's units, copied from a column of the same sorted 4-tuple in which a unit
+/// of multiplicity 1 is free (the first pass left those right, and this pass does not write
+/// them), or — κ₄\[x,x,y,y\], κ₄\[x,x,x,x\], which have none — from `entry`. ~3N³ writes,
+/// each into a column of r's permutations.
+fn fix_repeated4(data: &mut [f64], n: usize, entry: impl Fn(&[usize]) -> f64) {
+    // entry([x,x,y,y]) at x + n·y for x ≤ y (x = y: [x,x,x,x]).
+    let mut unpaired = vec![0.0; n * n];
+    for y in 0..n {
+        for x in 0..=y {
+            unpaired[x + n * y] = entry(&[x, x, y, y]);
+        }
+    }
+    let column = |q: [usize; 3]| n * (q[0] + n * (q[1] + n * q[2]));
+    for d in 0..n {
+        for c in 0..=d {
+            for b in 0..=c {
+                let r = [b, c, d];
+                for (k, &x) in r.iter().enumerate() {
+                    if k > 0 && r[k - 1] == x {
+                        continue;
+                    }
+                    let mut t = [x, b, c, d];
+                    t.sort_unstable();
                     let value = match singleton(&t) {
-                        Some((s, [p, q, r])) => out.get(&[s, p, q, r]),
-                        None => entry(&t),
+                        Some((s, rest)) => data[s + column(rest)],
+                        None => unpaired[t[0] + n * t[3]],
                     };
-                    out.set_sym(&t, value);
+                    for q in permutations(r) {
+                        data[x + column(q)] = value;
+                    }
                 }
             }
         }
     }
+}
+
+/// The distinct permutations of the triple `r`.
+fn permutations(r: [usize; 3]) -> impl Iterator<Item = [usize; 3]> {
+    let [b, c, d] = r;
+    let all = [
+        [b, c, d],
+        [b, d, c],
+        [c, b, d],
+        [c, d, b],
+        [d, b, c],
+        [d, c, b],
+    ];
+    (0..6)
+        .filter(move |&k| !all[..k].contains(&all[k]))
+        .map(move |k| all[k])
 }
 
 /// A unit of multiplicity 1 in the sorted 4-tuple `t` and the other three, if there is one.

@@ -5,6 +5,7 @@
 //!
 //! - [`tensor`]: dense symmetric κ₃ (N³) / κ₄ (N⁴) storage and the memory limit;
 //! - [`affine`]: the exact affine map of the tensors (mode products as GEMMs);
+//! - `affine4`: its κ₄ map on the input's sorted columns;
 //! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
 //! - `chaos_sums`: their quadrature node sums on SIMD lanes;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
@@ -21,6 +22,7 @@
 //! - [`subset`]: the wide-layer approximation, κ carried on a leading subset of units.
 
 pub mod affine;
+mod affine4;
 mod batched;
 pub mod carry;
 pub mod chaos;

@@ -13,9 +13,10 @@
 //! ```
 //!
 //! (the affine map of DESIGN.md §2 read at these entries). The first mode product is one GEMM
-//! per last index over the columns b ≤ c (κ₃) or c ≤ d (κ₄) of the symmetric input, the rest
-//! are row-wise dot products and GEMMs. Flops ≈ MN³ + 2M²N (κ₃) and MN⁴ + 2M²N² (κ₄), against
-//! 4MN³ and 4MN⁴ for the full map ([`super::affine`]) — and the closure's output tensors and
+//! per last index over the columns b ≤ c (κ₃), or per pair c ≤ d over the columns b ≤ c (κ₄:
+//! the sorted triples only), of the symmetric input; the rest are row-wise dot products and
+//! GEMMs. Flops ≈ MN³ + 2M²N (κ₃) and MN⁴/3 + 2M²N² (κ₄), against 4MN³ and ≈ 2.9MN⁴ for the
+//! full map ([`super::affine`]) — and the closure's output tensors and
 //! the read-out's map are not needed at all.
 //!
 //! An entry of three or more distinct units is not held: [`Sliced`] returns NaN for it, so a
@@ -24,6 +25,7 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
+use super::affine4::tri;
 use super::paired::Kappa4;
 use super::tensor::{Kappa3, SymTensor};
 
@@ -177,7 +179,7 @@ pub struct SliceWorkspace {
 pub fn sliced_affine_flops(m: usize, n: usize, order: usize) -> f64 {
     let (m, n) = (m as f64, n as f64);
     let k3 = m * n * n * (n + 1.0) + 2.0 * m * n * n + 2.0 * m * m * n;
-    let k4 = m * n.powi(3) * (n + 1.0)
+    let k4 = m * n * (n + 1.0) * (n + 2.0) * n / 3.0
         + m * n * n * (n + 1.0)
         + 2.0 * m * m * n * n
         + 2.0 * m * n * n
@@ -244,21 +246,31 @@ fn pair_contract3(w: MatRef<'_, f64>, x: &[f64], ws: &mut SliceWorkspace) -> Mat
     u
 }
 
-/// V\[i,c+Nd\] = Σ_ab W_ia W_ib κ₄\[a,b,c,d\] (M × N²), computed for c ≤ d (one GEMM per d over
-/// the columns (b, c ≤ d), as [`super::affine`]) and mirrored.
+/// V\[i,c+Nd\] = Σ_ab W_ia W_ib κ₄\[a,b,c,d\] (M × N²): T₁\[i,(b,c,d)\] = Σ_a W_ia κ₄\[a,b,c,d\]
+/// on the sorted triples b ≤ c ≤ d only (one GEMM per pair c ≤ d over the contiguous columns
+/// b ≤ c, ≈ N⁵/3 flops where all b for c ≤ d took ≈ N⁵), then V\[i,(c,d)\] = Σ_b W_ib
+/// T₁\[i,sorted(b,c,d)\] for c ≤ d, mirrored.
 fn pair_contract4(w: MatRef<'_, f64>, x: &[f64], ws: &mut SliceWorkspace) -> Mat<f64> {
     let (m, n) = (w.nrows(), w.ncols());
-    let n3 = n * n * n;
-    ws.t1.resize(m * n * n, 0.0);
+    ws.t1.resize(m * tri(0, 0, n), 0.0);
+    for d in 0..n {
+        for c in 0..=d {
+            let (from, to) = (n * n * (c + n * d), m * tri(0, c, d));
+            let xs = MatRef::from_column_major_slice(&x[from..from + n * (c + 1)], n, c + 1);
+            let ys = &mut ws.t1[to..to + m * (c + 1)];
+            gemm(MatMut::from_column_major_slice_mut(ys, m, c + 1), w, xs);
+        }
+    }
     let mut v = Mat::<f64>::zeros(m, n * n);
     for d in 0..n {
-        let cols = n * (d + 1);
-        let xs = MatRef::from_column_major_slice(&x[n3 * d..n3 * d + n * cols], n, cols);
-        let t1 = &mut ws.t1[..m * cols];
-        gemm(MatMut::from_column_major_slice_mut(t1, m, cols), w, xs);
         for c in 0..=d {
             let col = v.col_as_slice_mut(c + n * d);
-            row_dots(w, &t1[m * n * c..m * n * (c + 1)], 0..n, col);
+            for b in 0..n {
+                let mut s = [b, c, d];
+                s.sort_unstable();
+                let at = m * tri(s[0], s[1], s[2]);
+                row_dots(w, &ws.t1[at..at + m], b..b + 1, col);
+            }
             if c < d {
                 let (lo, hi) = (c + n * d, d + n * c);
                 let from = v.col_as_slice(lo).to_vec();

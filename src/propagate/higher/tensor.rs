@@ -60,10 +60,17 @@ impl SymTensor {
     }
 
     /// Resizes to N units of the same order, keeping the allocation where it is large enough;
-    /// the entries are unspecified afterwards.
+    /// the entries are unspecified afterwards. A larger allocation is a fresh zeroed one
+    /// (`calloc`: the kernel zeroes its pages on first touch), not a copy of the old entries
+    /// followed by a pass writing zeros.
     pub fn resize(&mut self, n: usize) {
         self.n = n;
-        self.data.resize(n.pow(self.order as u32), 0.0);
+        let len = n.pow(self.order as u32);
+        if len > self.data.capacity() {
+            self.data = vec![0.0; len];
+        } else {
+            self.data.resize(len, 0.0);
+        }
     }
 
     /// Entry at `idx` (length = order).
