@@ -763,7 +763,7 @@ impl Carry {
         if self.zero_pre.get(c) == Some(&true) {
             star
         } else if factored {
-            star.with_kappa3(HKappa3::Factored(self.fh[c].clone()))
+            star.with_kappa3(HKappa3::Factored(Box::new(self.fh[c].clone())))
         } else {
             star.with_kappa3(HKappa3::Dense(self.pre[c].k3.clone()))
         }

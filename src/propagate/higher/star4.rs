@@ -66,7 +66,7 @@ use super::tensor::SymTensor;
 #[derive(Clone, Debug, PartialEq)]
 pub enum HKappa3 {
     Dense(SymTensor),
-    Factored(Factored),
+    Factored(Box<Factored>),
 }
 
 impl HKappa3 {
@@ -442,7 +442,7 @@ mod tests {
                 })
             }),
         };
-        let fk = HKappa3::Factored(f);
+        let fk = HKappa3::Factored(Box::new(f));
         let mut dense = SymTensor::zeros(n, 3);
         for a in 0..n {
             for b in a..n {
