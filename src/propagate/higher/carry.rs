@@ -190,9 +190,8 @@ pub struct Carry {
     from: usize,
     /// Order 3 with κ₃ factored ([`Carry::factored`]): the rule's star diagrams…
     stars: Option<StarTerms>,
-    /// …per class, z's factored κ₃, its slice ([`Factored::slice`]) and its repeated entries
-    /// κ₃\[a,a,b\]…
-    fz: Vec<(Factored, Mat<f64>, Mat<f64>)>,
+    /// …per class, z's factored κ₃ with its slice and repeated entries…
+    fz: Vec<FactoredZ>,
     /// …and h's factored κ₃ (its slices in `sliced`).
     fh: Vec<Factored>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
@@ -201,6 +200,17 @@ pub struct Carry {
     /// Order 3, per class: what the last closure's z supplies to the image of its dropped
     /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
     star4: Vec<Option<Star4>>,
+}
+
+/// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
+#[derive(Clone, Debug)]
+struct FactoredZ {
+    /// The factors.
+    kappa3: Factored,
+    /// Their slice κ₃\[i,i,j\] on distinct units ([`Factored::slice`]).
+    own: Mat<f64>,
+    /// The repeated entries κ₃\[a,a,b\].
+    repeated: Mat<f64>,
 }
 
 /// What [`Carry::leave`] writes for one class besides Δm and ΔC.
@@ -212,12 +222,8 @@ enum ZUpdate {
         next: Tensors,
         paired: Option<Paired>,
     },
-    /// z's factored κ₃ (factors, their slice, the repeated entries κ₃\[a,a,b\]) and its
-    /// paired κ₄.
-    Factored {
-        fz: Box<(Factored, Mat<f64>, Mat<f64>)>,
-        paired: Paired,
-    },
+    /// z's factored κ₃ and its paired κ₄.
+    Factored { fz: Box<FactoredZ>, paired: Paired },
 }
 
 /// Units whose corrections were dropped at one layer (see [`MIN_VARIANCE_SHARE`]).
@@ -686,10 +692,16 @@ impl Carry {
             }
             if self.stars.is_some() {
                 // z's factors are mapped in place into h's.
-                let (fz, own, s) = &mut self.fz[c];
-                let flops = fz.map_flops(m);
-                timings.time("kappa affine", flops, || fz.map(layer.w.as_ref(), own, s))?;
-                let fh = std::mem::replace(fz, Factored::zeros(0));
+                let FactoredZ {
+                    kappa3,
+                    own,
+                    repeated,
+                } = &mut self.fz[c];
+                let flops = kappa3.map_flops(m);
+                timings.time("kappa affine", flops, || {
+                    kappa3.map(layer.w.as_ref(), own, repeated)
+                })?;
+                let fh = std::mem::replace(kappa3, Factored::zeros(0));
                 let slice = fh.slice();
                 if !slice.is_all_finite() {
                     return Err(Error::Numeric(format!(
@@ -991,11 +1003,15 @@ impl CarryHook for Carry {
             if let (Some(stars), Some(fh)) = (stars, fh) {
                 let sh = &self.sliced[c].k3_aab;
                 let (fz, paired) = timings.time("kappa closure", 0.0, || {
-                    let (s, paired) = self.rule.slices_paired(&input);
-                    let (fz, own) = stars.closure(&pre[c].cov, fh, sh, &units);
-                    ((fz, own, s), paired)
+                    let (repeated, paired) = self.rule.slices_paired(&input);
+                    let (kappa3, own) = stars.closure(&pre[c].cov, fh, sh, &units);
+                    let fz = FactoredZ {
+                        kappa3,
+                        own,
+                        repeated,
+                    };
+                    (Box::new(fz), paired)
                 });
-                let fz = Box::new(fz);
                 updates.push((inc, ZUpdate::Factored { fz, paired }));
                 continue;
             }
@@ -1025,7 +1041,7 @@ impl CarryHook for Carry {
                 }
                 ZUpdate::Factored { fz, paired } => {
                     // z's repeated entries; the factors are class c's state for the next map.
-                    z.k3_iij = Some(fz.2.clone());
+                    z.k3_iij = Some(fz.repeated.clone());
                     match self.fz.get_mut(c) {
                         Some(slot) => *slot = *fz,
                         None => self.fz.push(*fz),
