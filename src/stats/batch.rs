@@ -39,6 +39,20 @@ fn col_mut(x: MatMut<'_, f64>, j: usize) -> &mut [f64] {
         .as_slice_mut()
 }
 
+/// An owned column's values as a slice.
+pub fn values(c: &Col<f64>) -> &[f64] {
+    c.try_as_col_major()
+        .expect("an owned column is contiguous")
+        .as_slice()
+}
+
+/// An owned column's values as a mutable slice.
+pub fn values_mut(c: &mut Col<f64>) -> &mut [f64] {
+    c.try_as_col_major_mut()
+        .expect("an owned column is contiguous")
+        .as_slice_mut()
+}
+
 /// Whether every value of `values` is finite: 0·v is ±0 for a finite v and NaN for ±∞ or
 /// NaN, summed in eight independent lanes so that the pass vectorises (a pulp kernel, run on
 /// the instruction set [`crate::simd::dispatch`] picks).
@@ -90,10 +104,7 @@ impl Runs {
     /// The rows i for which some column j of `cols` has x\[i, j\] ≠ Kᵢ (`shift`), i.e. a
     /// shifted value d = x − K ≠ 0: for finite numbers, x − K = 0 exactly when x = K.
     pub fn set_varying(&mut self, x: MatRef<'_, f64>, cols: &[usize], shift: &Col<f64>) {
-        let shift = shift
-            .try_as_col_major()
-            .expect("an owned column is contiguous")
-            .as_slice();
+        let shift = values(shift);
         let mut varies = vec![false; shift.len()];
         dispatch(Varying {
             x,
@@ -129,14 +140,8 @@ impl Runs {
         shift: &Col<f64>,
         s1: &mut Col<f64>,
     ) {
-        let shift = shift
-            .try_as_col_major()
-            .expect("an owned column is contiguous")
-            .as_slice();
-        let s1 = s1
-            .try_as_col_major_mut()
-            .expect("an owned column is contiguous")
-            .as_slice_mut();
+        let shift = values(shift);
+        let s1 = values_mut(s1);
         for (k, &j) in cols.iter().enumerate() {
             dispatch(Gather {
                 runs: &self.runs,

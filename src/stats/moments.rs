@@ -44,7 +44,7 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-use super::batch::{all_finite, col, Runs};
+use super::batch::{all_finite, col, values_mut, Runs};
 use super::gram::lower_gram;
 use super::Moments;
 use crate::error::{Error, Result};
@@ -593,10 +593,7 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
 /// column after another (contiguous reads), then scales by 1/b.
 fn set_shift(shift: &mut Col<f64>, x: MatRef<'_, f64>, cols: &[usize]) {
     let inv = 1.0 / cols.len() as f64;
-    let out = shift
-        .try_as_col_major_mut()
-        .expect("an owned column is contiguous")
-        .as_slice_mut();
+    let out = values_mut(shift);
     out.fill(0.0);
     for &j in cols {
         for (o, v) in out.iter_mut().zip(col(x, j)) {
