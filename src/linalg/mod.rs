@@ -8,11 +8,13 @@
 mod gemm;
 mod mirror;
 mod precision;
+mod scratch;
 mod split;
 mod symmetric;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
+pub use scratch::with_work;
 pub use split::class_split;
 pub use symmetric::fill_symmetric;

@@ -164,9 +164,25 @@ pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option
 
 /// Overwrites `l` (n × n) with the lower Cholesky factor of Σₖ wₖ Cₖ + λI (lower triangles of
 /// the Cₖ read, upper part of `l` zero), factored in place on `par`; false if the sum is not
-/// positive definite. Built column by column: with the weights ½, ½ the pair average
-/// ½(C₁ + C₂) exactly as ½C₁ + ½C₂ rounds it (halving is exact).
+/// positive definite ([`lower_cholesky_of_sum`], then the upper part zeroed).
 pub(super) fn cholesky_of_sum(
+    l: &mut Mat<f64>,
+    parts: &[(f64, MatRef<'_, f64>)],
+    lambda: f64,
+    par: Par,
+) -> bool {
+    let ok = lower_cholesky_of_sum(l, parts, lambda, par);
+    for j in 1..l.nrows() {
+        l.col_as_slice_mut(j)[..j].fill(0.0);
+    }
+    ok
+}
+
+/// [`cholesky_of_sum`] for a caller that reads only the lower triangle of `l` (its diagonal,
+/// a triangular solve): the factor in the lower triangle, the upper part left as it was (`l`
+/// may be a reused work matrix). Built column by column: with the weights ½, ½ the pair
+/// average ½(C₁ + C₂) exactly as ½C₁ + ½C₂ rounds it (halving is exact).
+pub(super) fn lower_cholesky_of_sum(
     l: &mut Mat<f64>,
     parts: &[(f64, MatRef<'_, f64>)],
     lambda: f64,
@@ -190,18 +206,14 @@ pub(super) fn cholesky_of_sum(
         out[0] += lambda;
     }
     let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-    let ok = cholesky_in_place(
+    cholesky_in_place(
         l.as_mut(),
         Default::default(),
         par,
         MemStack::new(&mut mem),
         Default::default(),
     )
-    .is_ok();
-    for j in 1..n {
-        l.col_as_slice_mut(j)[..j].fill(0.0);
-    }
-    ok
+    .is_ok()
 }
 
 /// out = Σₖ wₖ colₖ, as plain loops inside `with_simd` (vectorised by the compiler for the
@@ -235,6 +247,45 @@ impl WithSimd for WeightedSum<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lower-only factor reads nothing above the diagonal: in a work matrix whose upper
+    /// part is NaN it equals the zeroed factor's lower triangle bit for bit, for a pair
+    /// average with a ridge, and it fails where that one fails.
+    #[test]
+    fn the_lower_factor_ignores_the_upper_part() {
+        let n = 7;
+        let a = Mat::from_fn(n, n, |i, j| {
+            let (i, j) = (i.max(j) as f64, i.min(j) as f64);
+            if i == j {
+                3.0 + 0.1 * i
+            } else {
+                0.3 * ((i * 2.0 + j) % 5.0) / 5.0
+            }
+        });
+        let b = Mat::from_fn(
+            n,
+            n,
+            |i, j| if i == j { 1.5 } else { 0.01 * (i + j) as f64 },
+        );
+        let parts = [(0.5, a.as_ref()), (0.5, b.as_ref())];
+        let mut zeroed = Mat::zeros(n, n);
+        assert!(cholesky_of_sum(&mut zeroed, &parts, 1e-3, Par::Seq));
+        let mut work = Mat::from_fn(n, n, |_, _| f64::NAN);
+        assert!(lower_cholesky_of_sum(&mut work, &parts, 1e-3, Par::Seq));
+        for j in 0..n {
+            for i in j..n {
+                assert_eq!(
+                    work[(i, j)].to_bits(),
+                    zeroed[(i, j)].to_bits(),
+                    "({i},{j})"
+                );
+            }
+        }
+        let indefinite = Mat::from_fn(2, 2, |i, j| if i == j { [1.0, -1.0][i] } else { 0.0 });
+        let mut work = Mat::from_fn(2, 2, |_, _| f64::NAN);
+        let one = [(1.0, indefinite.as_ref())];
+        assert!(!lower_cholesky_of_sum(&mut work, &one, 0.0, Par::Seq));
+    }
 
     /// A zero variance decides for the ridge before any plain factor is tried: the group gets
     /// the ridged factors, as when the plain factor's pivot had been found below λ.

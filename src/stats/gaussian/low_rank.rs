@@ -14,6 +14,7 @@ use faer::linalg::cholesky::llt_pivoting::factor::{cholesky_in_place, cholesky_i
 use faer::{Mat, MatRef, Par};
 
 use crate::error::{Error, Result};
+use crate::linalg::with_work;
 
 /// F = Pᵀ L (d × r) with F Fᵀ = Σ up to the directions dropped below the tolerance.
 #[derive(Clone, Debug)]
@@ -48,13 +49,25 @@ impl LowRankFactor {
                 residual: 0.0,
             });
         }
-        let mut a = Mat::from_fn(d, d, |i, j| {
-            if i < j || silent[i] || silent[j] {
-                0.0
-            } else {
-                cov[(i, j)]
+        // The factorisation overwrites its copy of Σ: formed in this thread's work matrix.
+        with_work(d, d, |a| {
+            for j in 0..d {
+                let col = a.col_as_slice_mut(j);
+                for (i, v) in col.iter_mut().enumerate() {
+                    *v = if i < j || silent[i] || silent[j] {
+                        0.0
+                    } else {
+                        cov[(i, j)]
+                    };
+                }
             }
-        });
+            Self::factor_in_place(a, par, what)
+        })
+    }
+
+    /// The factor of the copy `a` (lower triangle; overwritten), see [`LowRankFactor::new`].
+    fn factor_in_place(a: &mut Mat<f64>, par: Par, what: &str) -> Result<Self> {
+        let d = a.nrows();
         let (mut perm, mut perm_inv) = (vec![0usize; d], vec![0usize; d]);
         let mut mem = MemBuffer::new(cholesky_in_place_scratch::<usize, f64>(
             d,

@@ -12,11 +12,11 @@ use rayon::prelude::*;
 
 use super::divergence::{mahalanobis_sq_with, Bhattacharyya};
 use super::factor::{
-    check_ridge, cholesky_of_sum, cholesky_with, log_det, mean_variance, needs_ridge, unridged,
+    check_ridge, log_det, lower_cholesky_of_sum, mean_variance, needs_ridge, unridged,
     variance_below,
 };
 use crate::error::{Error, Result};
-use crate::linalg::class_split;
+use crate::linalg::{class_split, with_work};
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
 /// λ added to every covariance (0 when none was needed; then `pairs[k].jitter` is 0 too).
@@ -60,6 +60,9 @@ pub fn pairwise_bhattacharyya(
 
 /// Every pair's split with λ added to every covariance (and reported as its jitter), or `None`
 /// as soon as a Cholesky factor fails or is not `accept`ed (classes and pairs in parallel).
+/// Each factor is formed in its thread's work matrix ([`with_work`]) and only its diagonal and
+/// lower triangle are read (log det, pivots, the Mahalanobis solve), so no factor is kept or
+/// zeroed above its diagonal.
 fn split_all(
     classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
     lambda: f64,
@@ -67,26 +70,29 @@ fn split_all(
 ) -> Option<Vec<(usize, usize, Bhattacharyya)>> {
     // Classes, then pairs, side by side: each factorisation sequential once the tasks fill the
     // pool (nested parallel factorisations of 45 pairs slowed 16 threads below 8).
+    let n = classes.first().map_or(0, |c| c.1.nrows());
     let (_, class_par) = class_split(classes.len());
-    let factors: Vec<Mat<f64>> = classes
+    let log_dets: Vec<f64> = classes
         .par_iter()
-        .map(|(_, s)| cholesky_with(*s, lambda, class_par).filter(|l| accept(l)))
+        .map(|(_, s)| {
+            with_work(n, n, |l| {
+                (lower_cholesky_of_sum(l, &[(1.0, *s)], lambda, class_par) && accept(l))
+                    .then(|| log_det(l))
+            })
+        })
         .collect::<Option<_>>()?;
-    let log_dets: Vec<f64> = factors.iter().map(log_det).collect();
     let k = classes.len();
     let pairs: Vec<(usize, usize)> = (0..k)
         .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
         .collect();
-    let n = classes.first().map_or(0, |c| c.1.nrows());
     let (_, par) = class_split(pairs.len());
     pairs
         .into_par_iter()
-        .map_init(
-            || Mat::zeros(n, n),
-            |lbar, (a, b)| {
+        .map(|(a, b)| {
+            with_work(n, n, |lbar| {
                 let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
                 let parts = [(0.5, sa), (0.5, sb)];
-                if !(cholesky_of_sum(lbar, &parts, lambda, par) && accept(lbar)) {
+                if !(lower_cholesky_of_sum(lbar, &parts, lambda, par) && accept(lbar)) {
                     return None;
                 }
                 let lbar = &*lbar;
@@ -99,8 +105,8 @@ fn split_all(
                         jitter: lambda,
                     },
                 ))
-            },
-        )
+            })
+        })
         .collect()
 }
 
