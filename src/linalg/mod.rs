@@ -10,9 +10,11 @@ mod mirror;
 mod precision;
 mod split;
 mod symmetric;
+mod transpose;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use split::class_split;
 pub use symmetric::fill_symmetric;
+pub use transpose::transpose_into;
