@@ -11,6 +11,7 @@ mod precision;
 mod scratch;
 mod split;
 mod symmetric;
+mod transpose;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
@@ -18,3 +19,4 @@ pub use precision::{narrow, widen};
 pub use scratch::with_work;
 pub use split::class_split;
 pub use symmetric::fill_symmetric;
+pub use transpose::transpose_into;

@@ -4,11 +4,27 @@
 use faer::{Mat, MatMut};
 use rayon::prelude::*;
 
-/// `out` ← `x` rounded to f32 (`out` has `x`'s shape), columns in parallel.
+/// Entries per task of [`narrow`] at least: a column of a 1 × N read-out weight is one entry,
+/// and a task per column cost more than the rounding.
+const MIN_TASK: usize = 1 << 14;
+
+/// `out` ← `x` rounded to f32 (`out` has `x`'s shape, both column-major), columns in parallel
+/// in tasks of at least [`MIN_TASK`] entries, each column a slice loop the compiler vectorises.
 pub fn narrow(x: &Mat<f64>, out: MatMut<'_, f32>) {
+    let columns_per_task = MIN_TASK.div_ceil(x.nrows().max(1));
     out.par_col_iter_mut()
         .zip(x.par_col_iter())
-        .for_each(|(d, s)| d.iter_mut().zip(s.iter()).for_each(|(d, s)| *d = *s as f32));
+        .with_min_len(columns_per_task)
+        .for_each(|(d, s)| {
+            let (d, s) = (d.try_as_col_major_mut(), s.try_as_col_major());
+            let (d, s) = (
+                d.expect("column-major f32 storage"),
+                s.expect("column-major Mat"),
+            );
+            for (d, s) in d.as_slice_mut().iter_mut().zip(s.as_slice()) {
+                *d = *s as f32;
+            }
+        });
 }
 
 /// `out` ← `x` widened to f64 (exact; resized), on the calling thread: its readers widen one

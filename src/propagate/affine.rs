@@ -31,7 +31,7 @@ use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use crate::error::{Error, Result};
-use crate::linalg::{class_split, mirror_lower};
+use crate::linalg::{class_split, mirror_lower, transpose_into};
 use crate::net::Real;
 use crate::stats::Moments;
 use rayon::prelude::*;
@@ -103,7 +103,7 @@ impl<T: Real> Stacked<T> {
         self.stacked.resize_with(n_in, count * n_in, |_, _| zero);
         self.product.resize_with(n_out, count * n_in, |_, _| zero);
         self.w_t.resize_with(n_in, n_out, |_, _| zero);
-        self.w_t.copy_from(w.transpose());
+        transpose_into(w, self.w_t.as_mut());
         for k in 0..count {
             fill(k, self.stacked.as_mut().subcols_mut(k * n_in, n_in));
         }
