@@ -11,6 +11,7 @@
 use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
 use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
 use super::higher::hook::CarryHook;
+use super::higher::pilot::{pilot_check, pilot_flops_per_sample};
 use super::higher::Carry;
 use super::pair::ClosurePair;
 use super::single::{Finished, SinglePropagator, Start};
@@ -225,8 +226,11 @@ impl Propagator {
     /// closure got no correction) the whole run is the Gaussian closure's from `start`, run
     /// again without the carry; an error of the carried run's layers after the divergence (a
     /// variance of h that undoing the last correction does not make non-negative) is then not
-    /// the run's, as those layers are discarded. [`Carry::fallback`] says where. The carried
-    /// tensors of y stay in `carry`.
+    /// the run's, as those layers are discarded. With a pilot ([`Carry::with_pilot`]) a run
+    /// the carry kept is checked against draws of the start pushed through the network
+    /// ([`super::higher::pilot`]; timed as "pilot"), and abandoned the same way where its
+    /// output is significantly worse than the Gaussian closure's. [`Carry::fallback`] says
+    /// where. The carried tensors of y stay in `carry`.
     pub fn run_carried(
         &mut self,
         net: &Mlp,
@@ -241,7 +245,26 @@ impl Propagator {
             .map(|_| ());
         if !carry.abandons_run() {
             carried?;
-            return Ok(&self.stages);
+            if let Some(pilot) = carry.pilot() {
+                let ours = self.stages.last().map(|y| y.f64_moments()).transpose()?;
+                let ours = ours.unwrap_or_default();
+                let flops =
+                    pilot.samples as f64 * start.len() as f64 * pilot_flops_per_sample(net, from);
+                let verdict = timings.time("pilot", flops, || {
+                    let opts = PropagateOptions {
+                        method,
+                        corrections: Corrections::None,
+                    };
+                    let mut gauss = Propagator::new();
+                    gauss.run(net, from, start, None, opts, &Timings::disabled())?;
+                    let theirs = gauss.stages.last().map(|y| y.f64_moments()).transpose()?;
+                    pilot_check(net, from, start, ours, theirs.unwrap_or_default(), pilot)
+                })?;
+                carry.record_pilot(verdict);
+            }
+            if !carry.abandons_run() {
+                return Ok(&self.stages);
+            }
         }
         let pairs = ClosurePair::for_layers(net, method, true)?;
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();

@@ -17,11 +17,16 @@
 //! [`Carry::factored`], writing `corrflow_o3_factored.safetensors`; `stars` is the dense carry
 //! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`).
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
-//! falls back, [`Carry::with_breakdown`]; default none, as the carry's). For `DIR/model.safetensors` it
+//! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
+//! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
+//! significantly worse than the Gaussian closure against the draws, [`Carry::with_pilot`];
+//! default 4096, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
 //! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
 //! metadata `seconds` (best of the timed runs), `cpu_seconds` (the least process CPU time of a
 //! timed run, every thread: a figure less sensitive than the wall time to other processes on a
-//! loaded machine), `runs`, `threads`, `order`, and at orders 3/4
+//! loaded machine), `runs`, `threads`, `order`, and at orders 3/4 `pilot` (`none`, or the
+//! draws, the estimated differences of the squared errors carried − Gaussian of the mean and
+//! covariance with their z, and `kept`/`abandoned`, [`Carry::pilot_verdict`]),
 //! `fallback` (`none`, or `layers L1,L2,…: reason`: the hidden layers whose closure dropped the
 //! carried cumulants, [`Carry::fallbacks`]), `gaussian_unit_layers` (units that kept the
 //! Gaussian moments, summed over layers) and `checks` (per layer `l:skew/kurtosis/growth/shift/
@@ -38,6 +43,7 @@ use std::time::Instant;
 
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::higher::pilot::Pilot;
 use corrflow::propagate::higher::Carry;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::Moments;
@@ -57,6 +63,11 @@ const GAUSSIAN: PropagateOptions = PropagateOptions {
     method: ClosureMethod::Auto,
     corrections: Corrections::None,
 };
+
+/// The seed of the pilot's draws (`--pilot`).
+const PILOT_SEED: u64 = 0x5eed;
+/// Draws of the pilot per class unless `--pilot` says otherwise.
+const DEFAULT_PILOT: usize = 4096;
 
 /// How order 3 holds κ₃ (`--kappa3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +98,7 @@ fn propagate(
     net: &Mlp,
     (order, form): (usize, Form),
     (max_skew, max_kurtosis): (f64, f64),
+    pilot: usize,
     model: &Path,
 ) -> Result<(Moments, Option<Carry>), String> {
     let n = net.input_dim();
@@ -110,6 +122,13 @@ fn propagate(
                 Form::Stars => carry.factorable_rule().map_err(err)?,
                 Form::Factored => carry.factored().map_err(err)?,
             };
+            if pilot > 0 {
+                let pilot = Pilot {
+                    samples: pilot,
+                    seed: PILOT_SEED,
+                };
+                carry = carry.with_pilot(pilot).map_err(err)?;
+            }
             let stages = engine
                 .run_carried(net, 0, &start, &mut carry, ClosureMethod::Auto, &timings)
                 .map_err(err)?;
@@ -129,7 +148,7 @@ fn propagate(
 /// The carry's fallback report as metadata: the layers where the expansion was abandoned (the
 /// first reason), how many unit-layers kept the Gaussian closure's moments, and per layer the
 /// breakdown statistics of [`Carry::checks`] (`l:skew/kurtosis/growth/shift/relative;…`).
-fn carry_meta(carry: &Carry) -> [(String, String); 3] {
+fn carry_meta(carry: &Carry) -> [(String, String); 4] {
     let fallback = carry.fallback().map_or("none".to_string(), |f| {
         let layers: Vec<String> = carry
             .fallbacks()
@@ -149,7 +168,19 @@ fn carry_meta(carry: &Carry) -> [(String, String); 3] {
             )
         })
         .collect();
+    let pilot = carry.pilot_verdict().map_or("none".to_string(), |v| {
+        format!(
+            "{} draws: mean diff {:.3e} z {:.2}, covariance diff {:.3e} z {:.2}: {}",
+            v.samples,
+            v.mean_diff,
+            v.mean_z,
+            v.cov_diff,
+            v.cov_z,
+            if v.worse { "abandoned" } else { "kept" }
+        )
+    });
     [
+        ("pilot".to_string(), pilot),
         ("fallback".to_string(), fallback),
         ("gaussian_unit_layers".to_string(), units.to_string()),
         ("checks".to_string(), checks.join(";")),
@@ -162,11 +193,12 @@ fn run_one(
     model: &Path,
     (order, form): (usize, Form),
     limits: (f64, f64),
+    pilot: usize,
 ) -> Result<(PathBuf, f64, String), String> {
     let net = model_io::load(model).map_err(|e| e.to_string())?;
     let mut engine = Propagator::new();
     let warm = Instant::now();
-    let warm_up = propagate(&mut engine, &net, (order, form), limits, model)?;
+    let warm_up = propagate(&mut engine, &net, (order, form), limits, pilot, model)?;
     let warm_s = warm.elapsed().as_secs_f64();
     let (mut best, mut runs, mut last) = if warm_s > LONG_RUN_S {
         (warm_s, 1, Some(warm_up))
@@ -177,7 +209,7 @@ fn run_one(
     let first = Instant::now();
     while runs < MAX_RUNS && (runs == 0 || first.elapsed().as_secs_f64() < TIME_BUDGET_S) {
         let (t, cpu) = (Instant::now(), process_cpu_seconds()?);
-        let got = propagate(&mut engine, &net, (order, form), limits, model)?;
+        let got = propagate(&mut engine, &net, (order, form), limits, pilot, model)?;
         best = best.min(t.elapsed().as_secs_f64());
         best_cpu = best_cpu.min(process_cpu_seconds()? - cpu);
         runs += 1;
@@ -199,8 +231,8 @@ fn run_one(
     let report = carry.as_ref().map(carry_meta);
     let note = report.as_ref().map_or(String::new(), |r| {
         format!(
-            "fallback {}, {} Gaussian unit-layers, checks {}",
-            r[0].1, r[1].1, r[2].1
+            "pilot {}, fallback {}, {} Gaussian unit-layers, checks {}",
+            r[0].1, r[1].1, r[2].1, r[3].1
         )
     });
     meta.extend(report.into_iter().flatten());
@@ -255,13 +287,14 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1).peekable();
     let mut order = 2;
     let mut limits = (f64::INFINITY, f64::INFINITY);
     let mut form = Form::Dense;
+    let mut pilot = None;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
@@ -274,6 +307,11 @@ fn main() -> Result<(), String> {
                 let bad = || format!("--breakdown {value:?}: expected SKEW,KURTOSIS (two numbers)");
                 let (s, k) = value.split_once(',').ok_or_else(bad)?;
                 limits = (s.parse().map_err(|_| bad())?, k.parse().map_err(|_| bad())?);
+            }
+            "--pilot" => {
+                pilot = Some(value.parse().map_err(|_| {
+                    format!("--pilot {value:?}: expected a number of draws (0: no pilot)")
+                })?)
             }
             "--kappa3" => {
                 form = match value.as_str() {
@@ -295,7 +333,8 @@ fn main() -> Result<(), String> {
         return Err(USAGE.into());
     }
     for model in &models {
-        let (out, best, note) = run_one(model, (order, form), limits)?;
+        let pilot = pilot.unwrap_or(DEFAULT_PILOT);
+        let (out, best, note) = run_one(model, (order, form), limits, pilot)?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
     Ok(())

@@ -26,7 +26,11 @@
 //! correction (a Gaussian start stage: every correction is the carried series'); a run whose
 //! first closure is corrected from given cumulants (measured at h^{from+1}, e.g. MNIST) keeps
 //! the per-layer fallback, since abandoning it would discard that correction too (the
-//! quadratic XOR network's z¹ is exact at order 4 only with it). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
+//! quadratic XOR network's z¹ is exact at order 4 only with it). A series that never
+//! diverges can still end worse than the Gaussian closure (tanh at depth 16, width 64, order
+//! 4): for a Gaussian start, the Monte Carlo pilot ([`Carry::with_pilot`], [`super::pilot`])
+//! compares both outputs with draws pushed through the network and abandons the run where the
+//! carried one is significantly further from them. The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
 //! excess kurtosis ≤ [`MAX_KURTOSIS`]) is no longer a default criterion: the chaos expansion
 //! needs no positive density, and on the ARC benchmark that check fired at depth 5–8 where
 //! keeping the carry cut the covariance error 2–3× (EXPERIMENTS.md, "Against ARC's peer,
@@ -62,6 +66,7 @@ use super::factored::{Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
+use super::pilot::{Pilot, PilotVerdict, PILOT_Z};
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
 use super::star4::{HKappa3, Star4};
@@ -200,6 +205,10 @@ pub struct Carry {
     /// Order 3, per class: what the last closure's z supplies to the image of its dropped
     /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
     star4: Vec<Option<Star4>>,
+    /// The Monte Carlo pilot check of a Gaussian start ([`Carry::with_pilot`])…
+    pilot: Option<Pilot>,
+    /// …and its verdict once run ([`Carry::record_pilot`]).
+    pilot_verdict: Option<PilotVerdict>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
@@ -380,6 +389,8 @@ impl Carry {
             fh: Vec::new(),
             leading_paired: false,
             star4: Vec::new(),
+            pilot: None,
+            pilot_verdict: None,
         })
     }
 
@@ -544,11 +555,60 @@ impl Carry {
 
     /// Whether the series diverged at some layer (a unit's variance increment beyond
     /// [`MAX_VARIANCE_INCREMENT`] times its Gaussian variance, or a negative variance of the
-    /// next h) of a run whose first closure got no correction: the whole run is then the
-    /// Gaussian closure's (module docs), as [`crate::propagate::Propagator::run_carried`]
-    /// returns it.
+    /// next h) of a run whose first closure got no correction, or the Monte Carlo pilot found
+    /// the carried output worse than the Gaussian one ([`Carry::with_pilot`]): the whole run
+    /// is then the Gaussian closure's (module docs), as
+    /// [`crate::propagate::Propagator::run_carried`] returns it.
     pub fn abandons_run(&self) -> bool {
-        self.diverged.is_some() && !self.first_corrected
+        (self.diverged.is_some() && !self.first_corrected)
+            || self.pilot_verdict.is_some_and(|v| v.worse)
+    }
+
+    /// Checks a finished run from a Gaussian start against `pilot.samples` draws of the start
+    /// pushed through the network ([`super::pilot`]): where the carried output is significantly
+    /// further from them than the Gaussian closure's (mean or covariance), the whole run is the
+    /// Gaussian closure's. Only for a carry of [`Carry::from_gaussian`], whose start can be
+    /// sampled.
+    pub fn with_pilot(mut self, pilot: Pilot) -> Result<Self> {
+        if self.gaussian_width.is_none() {
+            return Err(Error::Unsupported(
+                "the Monte Carlo pilot samples a Gaussian start: it needs a carry from \
+                 Carry::from_gaussian"
+                    .into(),
+            ));
+        }
+        self.pilot = Some(pilot);
+        Ok(self)
+    }
+
+    /// The pilot's settings ([`Carry::with_pilot`]).
+    pub fn pilot(&self) -> Option<Pilot> {
+        self.pilot
+    }
+
+    /// The pilot's verdict, once [`crate::propagate::Propagator::run_carried`] has run it.
+    pub fn pilot_verdict(&self) -> Option<&PilotVerdict> {
+        self.pilot_verdict.as_ref()
+    }
+
+    /// Records the pilot's verdict; a carried output found worse abandons the run, listed
+    /// first among the fallbacks, at the first hidden layer.
+    pub fn record_pilot(&mut self, verdict: PilotVerdict) {
+        if verdict.worse && !self.abandons_run() {
+            self.fallbacks.insert(
+                0,
+                Fallback {
+                    layer: self.from + 1,
+                    reason: format!(
+                        "the Monte Carlo pilot ({} draws) finds the carried output further \
+                         from them than the Gaussian closure's (mean z = {:.1}, covariance \
+                         z = {:.1}; limit {PILOT_Z}): the whole run is the Gaussian closure's",
+                        verdict.samples, verdict.mean_z, verdict.cov_z
+                    ),
+                },
+            );
+        }
+        self.pilot_verdict = Some(verdict);
     }
 
     /// Records that the series diverged at hidden layer `l`: the first such layer abandons the

@@ -13,6 +13,7 @@
 //! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
+//! - [`pilot`]: the Monte Carlo pilot check that abandons a carried run worse than the Gaussian;
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`star4`]: order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
@@ -34,6 +35,7 @@ mod fill;
 pub mod hook;
 pub mod paired;
 pub mod paired_leading;
+pub mod pilot;
 pub mod sampled;
 pub mod sliced;
 pub mod slices;

@@ -1,0 +1,293 @@
+//! The Monte Carlo pilot check of a carried run from a Gaussian start (issue #16 item 7: "never
+//! worse than the Gaussian at any depth"): S draws of the start distribution are pushed through
+//! the network, and the carried output is abandoned for the Gaussian closure's where it is
+//! *significantly* further from the draws' statistics than the Gaussian one.
+//!
+//! Per class, with m_K, C_K the carried output's mean and covariance, m₂, C₂ the Gaussian
+//! closure's, d = m_K − m₂, D = C_K − C₂, and ȳ, Ĉ the draws' mean and unbiased covariance
+//! (y_s − ȳ =: ỹ_s):
+//!
+//! ```text
+//! T_m = ‖m_K − ȳ‖² − ‖m₂ − ȳ‖² + (its 1/S bias, 0 below) = dᵀ(m_K + m₂ − 2ȳ),
+//! T_C = ‖C_K − Ĉ‖²_F − ‖C₂ − Ĉ‖²_F = ⟨D, C_K + C₂ − 2Ĉ⟩,   ⟨D, Ĉ⟩ = Σ_s q_s / (S − 1),  q_s = ỹ_sᵀ D ỹ_s.
+//! ```
+//!
+//! As E\[ȳ\] = m and E\[Ĉ\] = C (the true output moments), E\[T_m\] = ‖m_K − m‖² − ‖m₂ − m‖²
+//! and E\[T_C\] = ‖C_K − C‖²_F − ‖C₂ − C‖²_F exactly: the statistics are unbiased for the
+//! difference of the two predictions' true squared errors, whatever the output's distribution.
+//! Their standard errors are the plug-in ones of a mean over draws (the delta method, to
+//! O(1/S)): se(T_m)² = 4 dᵀĈd / S and se(T_C)² = 4 Var_s(q_s) / S. Each class's statistics are
+//! scaled as the ARC comparison's errors are (T_m by tr C₂, T_C by ‖C₂‖²_F; benches/peers/arc/
+//! table.py) and summed over classes, whose draws are independent (variances add). The run is
+//! abandoned where T/se exceeds [`PILOT_Z`] for the mean or the covariance: a one-sided test at
+//! 3 standard errors (a true tie is called worse with probability ≈ 1.3·10⁻³ per statistic), so
+//! a carried output that the draws cannot tell from the Gaussian one is kept. Where a class's
+//! two means (or covariances) agree to [`TIE`] (relative: they differ only by rounding, as
+//! where every layer fell back, or tanh's zero means) that statistic gets nothing from it: the
+//! sign of a rounding difference's correlation with the draws says nothing about the orders.
+//! Deterministic for a seed: class c's draws are those of `StdRng::seed_from_u64(seed + c)`.
+//! Cost: S·Σ_l 2 n_l n_{l−1} flops and S·Σ_l n_l activations for the draws, plus one Gaussian
+//! run for m₂, C₂ (EXPERIMENTS.md, "Never worse than the Gaussian, eighth session").
+
+use faer::{Col, Mat, MatRef};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::error::{Error, Result};
+use crate::linalg::gemm;
+use crate::net::{kernels, Mlp};
+use crate::stats::gaussian::GaussianSampler;
+use crate::stats::Moments;
+
+/// Standard errors by which the carried output must be further from the pilot's draws than the
+/// Gaussian one (mean or covariance) for the run to be abandoned (module docs).
+pub const PILOT_Z: f64 = 3.0;
+/// Two predictions whose mean difference is below `TIE`·√tr C₂ and whose covariance difference
+/// is below `TIE`·‖C₂‖_F are equal (rounding; module docs).
+pub const TIE: f64 = 1e-10;
+/// Draws pushed through the network at a time.
+const CHUNK: usize = 1024;
+
+/// The pilot's settings: how many draws per class and the seed of their stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pilot {
+    pub samples: usize,
+    pub seed: u64,
+}
+
+/// The pilot's evidence (module docs), summed over classes: the estimated difference of the
+/// scaled squared errors, carried − Gaussian, of the mean (÷ tr C₂) and the covariance
+/// (÷ ‖C₂‖²_F), each with its z = estimate / standard error (0 where both predictions tie);
+/// `worse` where a z exceeds [`PILOT_Z`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PilotVerdict {
+    pub samples: usize,
+    pub mean_diff: f64,
+    pub mean_z: f64,
+    pub cov_diff: f64,
+    pub cov_z: f64,
+    pub worse: bool,
+}
+
+/// Forward flops of one draw from layer `from` to the output (2 per weight).
+pub fn pilot_flops_per_sample(net: &Mlp, from: usize) -> f64 {
+    net.layers[from..]
+        .iter()
+        .map(|l| 2.0 * (l.fan_in() * l.fan_out()) as f64)
+        .sum()
+}
+
+/// Runs the pilot: `start[c]` is class c's Gaussian start (layer `from`), `carried[c]` and
+/// `gaussian[c]` the two predictions of its output (module docs).
+pub fn pilot_check(
+    net: &Mlp,
+    from: usize,
+    start: &[Moments],
+    carried: &[Moments],
+    gaussian: &[Moments],
+    pilot: Pilot,
+) -> Result<PilotVerdict> {
+    if pilot.samples < 2 {
+        return Err(Error::Unsupported(format!(
+            "the Monte Carlo pilot needs at least 2 samples, got {}",
+            pilot.samples
+        )));
+    }
+    if carried.len() != start.len() || gaussian.len() != start.len() {
+        return Err(Error::Shape(format!(
+            "pilot: {} start classes, {} carried and {} Gaussian outputs",
+            start.len(),
+            carried.len(),
+            gaussian.len()
+        )));
+    }
+    let mut sums = [0.0; 4];
+    for (c, ((x, k), g)) in start.iter().zip(carried).zip(gaussian).enumerate() {
+        let d = &k.mean - &g.mean;
+        let dc = &k.cov - &g.cov;
+        let (scale_m, scale_c) = (trace(g.cov.as_ref()), g.cov.squared_norm_l2());
+        let differ = [
+            d.squared_norm_l2() > TIE * TIE * scale_m,
+            dc.squared_norm_l2() > TIE * TIE * scale_c,
+        ];
+        if differ == [false, false] {
+            continue;
+        }
+        let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
+        let y = draw_outputs(net, from, x, pilot.samples, &mut rng)?;
+        let [tm, vm, tc, vc] = class_statistics(y.as_ref(), k, g);
+        if differ[0] {
+            sums[0] += tm / scale_m;
+            sums[1] += vm / (scale_m * scale_m);
+        }
+        if differ[1] {
+            sums[2] += tc / scale_c;
+            sums[3] += vc / (scale_c * scale_c);
+        }
+    }
+    let z = |t: f64, v: f64| if v > 0.0 { t / v.sqrt() } else { 0.0 };
+    let (mean_z, cov_z) = (z(sums[0], sums[1]), z(sums[2], sums[3]));
+    Ok(PilotVerdict {
+        samples: pilot.samples,
+        mean_diff: sums[0],
+        mean_z,
+        cov_diff: sums[2],
+        cov_z,
+        worse: mean_z > PILOT_Z || cov_z > PILOT_Z,
+    })
+}
+
+/// `[T_m, se(T_m)², T_C, se(T_C)²]` of one class from its output draws `y` (outputs × S)
+/// against the carried (`k`) and Gaussian (`g`) predictions (module docs).
+fn class_statistics(y: MatRef<'_, f64>, k: &Moments, g: &Moments) -> [f64; 4] {
+    let s = y.ncols() as f64;
+    let ybar = Col::from_fn(y.nrows(), |i| y.row(i).iter().sum::<f64>() / s);
+    let yc = Mat::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] - ybar[i]);
+    let d = &k.mean - &g.mean;
+    let dc = &k.cov - &g.cov;
+    let tm = d.transpose() * (&k.mean + &g.mean - 2.0 * &ybar);
+    let a: Vec<f64> = (0..yc.ncols()).map(|j| d.transpose() * yc.col(j)).collect();
+    let mut dy = Mat::zeros(y.nrows(), y.ncols());
+    gemm(dy.as_mut(), false, dc.as_ref(), yc.as_ref(), 1.0);
+    let q: Vec<f64> = (0..yc.ncols())
+        .map(|j| yc.col(j).transpose() * dy.col(j))
+        .collect();
+    let sum_kg: f64 = (0..dc.ncols())
+        .map(|j| dc.col(j).transpose() * (k.cov.col(j) + g.cov.col(j)))
+        .sum();
+    let tc = sum_kg - 2.0 * q.iter().sum::<f64>() / (s - 1.0);
+    [tm, 4.0 * variance(&a) / s, tc, 4.0 * variance(&q) / s]
+}
+
+/// The unbiased sample variance of `v` (at least two values).
+fn variance(v: &[f64]) -> f64 {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
+}
+
+/// tr A.
+fn trace(a: MatRef<'_, f64>) -> f64 {
+    (0..a.nrows()).map(|i| a[(i, i)]).sum()
+}
+
+/// `samples` draws of N(x.mean, x.cov) at layer `from` pushed through the rest of `net`: the
+/// outputs, one column per draw.
+fn draw_outputs(
+    net: &Mlp,
+    from: usize,
+    x: &Moments,
+    samples: usize,
+    rng: &mut StdRng,
+) -> Result<Mat<f64>> {
+    let sampler = GaussianSampler::new(x.mean.as_ref(), x.cov.as_ref())?;
+    let mut y = Mat::zeros(net.output_dim(), samples);
+    let depth = net.depth();
+    for first in (0..samples).step_by(CHUNK) {
+        let b = CHUNK.min(samples - first);
+        let mut z = sampler.sample(b, rng);
+        for (l, layer) in net.layers.iter().enumerate().skip(from) {
+            let mut h = Mat::zeros(layer.fan_out(), b);
+            gemm(h.as_mut(), false, layer.w.as_ref(), z.as_ref(), 1.0);
+            let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
+            if l == depth {
+                for j in 0..b {
+                    for (i, bi) in bias.iter().enumerate() {
+                        y[(i, first + j)] = h[(i, j)] + bi;
+                    }
+                }
+                break;
+            }
+            let act = net.activation.at(l);
+            z = Mat::zeros(layer.fan_out(), b);
+            for j in 0..b {
+                let hj = h.as_mut().col_mut(j).try_as_col_major_mut().unwrap();
+                let zj = z.as_mut().col_mut(j).try_as_col_major_mut().unwrap();
+                kernels::bias_activation(act, hj.as_slice_mut(), bias, zj.as_slice_mut());
+            }
+        }
+    }
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::Activation;
+
+    /// The output moments of `net` on `x` from 400 000 draws: the truth, to within
+    /// standard errors far below the pilot's at 4096 draws.
+    fn truth(net: &Mlp, x: &Moments) -> Moments {
+        let mut rng = StdRng::seed_from_u64(99);
+        let y = draw_outputs(net, 0, x, 400_000, &mut rng).unwrap();
+        let s = y.ncols() as f64;
+        let mean = Col::from_fn(y.nrows(), |i| y.row(i).iter().sum::<f64>() / s);
+        let yc = Mat::from_fn(y.nrows(), y.ncols(), |i, j| y[(i, j)] - mean[i]);
+        let cov = &yc * yc.transpose() * faer::Scale(1.0 / (s - 1.0));
+        Moments::gaussian(mean, cov)
+    }
+
+    fn setup() -> (Mlp, Moments, Moments) {
+        let net = Mlp::init(&[5, 8, 8, 4], Activation::Relu, 2f64.sqrt(), 3).unwrap();
+        let x = Moments::gaussian(Col::zeros(5), Mat::identity(5, 5));
+        let t = truth(&net, &x);
+        (net, x, t)
+    }
+
+    /// A prediction off the truth by `rel` of its covariance (a common-mode error along the
+    /// largest direction, as the carried orders' errors are) and of √diag in the mean.
+    fn off(t: &Moments, rel: f64) -> Moments {
+        let n = t.mean.nrows();
+        let mean = Col::from_fn(n, |i| t.mean[i] + rel * t.cov[(i, i)].sqrt());
+        let cov = Mat::from_fn(n, n, |i, j| t.cov[(i, j)] * (1.0 + rel));
+        Moments::gaussian(mean, cov)
+    }
+
+    #[test]
+    fn fires_where_the_carried_output_is_worse_and_not_where_it_is_exact() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 4096,
+            seed: 1,
+        };
+        let run = |k: &Moments, g: &Moments| {
+            let one = std::slice::from_ref;
+            pilot_check(&net, 0, one(&x), one(k), one(g), pilot).unwrap()
+        };
+        // Carried 20 % off, Gaussian 10 % off: worse, and seen at many standard errors.
+        let worse = run(&off(&t, 0.2), &off(&t, 0.1));
+        assert!(worse.worse && worse.cov_z > 2.0 * PILOT_Z, "{worse:?}");
+        assert!(worse.cov_diff > 0.0 && worse.mean_diff > 0.0, "{worse:?}");
+        // Carried exact, Gaussian 10 % off: kept, the evidence pointing the other way.
+        let exact = run(&t, &off(&t, 0.1));
+        assert!(!exact.worse && exact.cov_z < 0.0, "{exact:?}");
+        assert!(exact.mean_z < -PILOT_Z, "{exact:?}");
+        // Equal predictions: a tie, no evidence either way.
+        let tie = run(&off(&t, 0.1), &off(&t, 0.1));
+        assert_eq!((tie.mean_z, tie.cov_z, tie.worse), (0.0, 0.0, false));
+    }
+
+    #[test]
+    fn is_deterministic_for_a_seed_and_varies_with_it() {
+        let (net, x, t) = setup();
+        let run = |seed| {
+            let pilot = Pilot { samples: 512, seed };
+            let one = std::slice::from_ref;
+            pilot_check(&net, 0, one(&x), &[off(&t, 0.05)], one(&t), pilot).unwrap()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7).cov_z, run(8).cov_z);
+    }
+
+    #[test]
+    fn rejects_a_single_sample() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 1,
+            seed: 1,
+        };
+        let one = std::slice::from_ref;
+        let err = pilot_check(&net, 0, one(&x), one(&t), one(&t), pilot).unwrap_err();
+        assert!(err.to_string().contains("at least 2 samples"), "{err}");
+    }
+}
