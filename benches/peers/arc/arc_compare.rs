@@ -20,7 +20,7 @@
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
 //! significantly worse than the Gaussian closure against the draws, [`Carry::with_pilot`];
-//! default 4096, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
+//! default 4096 at order 4 and none at order 3, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
 //! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
 //! metadata `seconds` (best of the timed runs), `cpu_seconds` (the least process CPU time of a
 //! timed run, every thread: a figure less sensitive than the wall time to other processes on a
@@ -66,7 +66,9 @@ const GAUSSIAN: PropagateOptions = PropagateOptions {
 
 /// The seed of the pilot's draws (`--pilot`).
 const PILOT_SEED: u64 = 0x5eed;
-/// Draws of the pilot per class unless `--pilot` says otherwise.
+/// Draws of the pilot per class at order 4 unless `--pilot` says otherwise (none at order 3:
+/// there its 4096 draws cost 4–8× the factored run at n = 64, L = 2, EXPERIMENTS.md "Never
+/// worse than the Gaussian, eighth session").
 const DEFAULT_PILOT: usize = 4096;
 
 /// How order 3 holds κ₃ (`--kappa3`).
@@ -333,7 +335,7 @@ fn main() -> Result<(), String> {
         return Err(USAGE.into());
     }
     for model in &models {
-        let pilot = pilot.unwrap_or(DEFAULT_PILOT);
+        let pilot = pilot.unwrap_or(if order == 4 { DEFAULT_PILOT } else { 0 });
         let (out, best, note) = run_one(model, (order, form), limits, pilot)?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }

@@ -101,6 +101,28 @@ pub fn pilot_check(
             gaussian.len()
         )));
     }
+    let (width, out) = match net.layers.get(from) {
+        Some(layer) => (layer.fan_in(), net.output_dim()),
+        None => {
+            return Err(Error::Shape(format!(
+                "pilot: start layer {from} of a network of {} hidden layers",
+                net.depth()
+            )))
+        }
+    };
+    let bad_start = start
+        .iter()
+        .any(|x| x.mean.nrows() != width || x.cov.nrows() != width);
+    let bad_output = carried
+        .iter()
+        .chain(gaussian)
+        .any(|y| y.mean.nrows() != out || y.cov.nrows() != out || y.cov.ncols() != out);
+    if bad_start || bad_output {
+        return Err(Error::Shape(format!(
+            "pilot: the start must have {width} units and the outputs {out} (layer {from} of \
+             the network)"
+        )));
+    }
     let mut sums = [0.0; 4];
     for (c, ((x, k), g)) in start.iter().zip(carried).zip(gaussian).enumerate() {
         let d = &k.mean - &g.mean;
@@ -277,6 +299,37 @@ mod tests {
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7).cov_z, run(8).cov_z);
+    }
+
+    #[test]
+    fn sums_the_evidence_over_classes() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 4096,
+            seed: 1,
+        };
+        let two = |a: Moments, b: Moments| [a, b];
+        // Class 0 ties, class 1 is worse: the run is worse, on class 1's evidence alone.
+        let k = two(off(&t, 0.1), off(&t, 0.2));
+        let g = two(off(&t, 0.1), off(&t, 0.1));
+        let both = pilot_check(&net, 0, &[x.clone(), x.clone()], &k, &g, pilot).unwrap();
+        let one = std::slice::from_ref;
+        let alone = Pilot { seed: 2, ..pilot };
+        let single = pilot_check(&net, 0, one(&x), &k[1..], &g[1..], alone).unwrap();
+        assert!(both.worse, "{both:?}");
+        assert_eq!((both.cov_z, both.mean_z), (single.cov_z, single.mean_z));
+    }
+
+    #[test]
+    fn rejects_mismatched_shapes() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 64,
+            seed: 1,
+        };
+        let one = std::slice::from_ref;
+        let err = pilot_check(&net, 1, one(&x), one(&t), one(&t), pilot).unwrap_err();
+        assert!(err.to_string().contains("start must have 8 units"), "{err}");
     }
 
     #[test]
