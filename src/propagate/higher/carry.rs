@@ -196,10 +196,11 @@ pub struct Carry {
     /// …and h's factored κ₃ (its slices in `sliced`).
     fh: Vec<Factored>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
-    /// ([`super::paired_leading`]) instead of exactly (the factorable rule's carries).
+    /// ([`super::paired_leading`]) instead of exactly, and carried without κ₄\[a,a,a,b\],
+    /// κ₄\[a,a,b,c\] ([`super::triple4`]) (the factorable rule's carries).
     leading_paired: bool,
-    /// Order 3, per class: what the last closure's z supplies to the image of its dropped
-    /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
+    /// Order 3 with `leading_paired`, per class: what the last closure's z supplies to the image
+    /// of its dropped κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
     star4: Vec<Option<Star4>>,
     /// Order 3's dense path: κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] carried beside the paired κ₄
     /// ([`super::triple4`]), per class of the stage carried…
@@ -1026,7 +1027,7 @@ impl CarryHook for Carry {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
             }
-            if order == 3 {
+            if order == 3 && self.leading_paired {
                 self.star4.resize(pre.len(), None);
                 self.star4[c] = Some(self.star4_of(c, &pre[c].cov, &units, stars.is_some()));
             }

@@ -14,7 +14,7 @@
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`slices`]: the N×N slices a closure reads;
-//! - [`star4`]: order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
+//! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
