@@ -484,18 +484,27 @@ mod tests {
         }
     }
 
-    /// Order 3 (h's κ₄ the paired [`Paired`]): the column-wise κ₃, z's paired κ₄ and the
-    /// beyond-budget ΔC equal the per-entry formulas, through relu and tanh.
-    #[test]
-    fn paired_columns_equal_the_per_entry_rule() {
-        use super::super::paired::{Kappa4, Paired};
-        let n = 7;
-        let mut rng = StdRng::seed_from_u64(7);
+    /// A random h for order 3 over `n` units: Σ, κ₃ and the paired κ₄, and the generator.
+    fn random_order3(
+        n: usize,
+        seed: u64,
+    ) -> (Mat<f64>, SymTensor, super::super::paired::Paired, StdRng) {
+        let mut rng = StdRng::seed_from_u64(seed);
         let a = Mat::from_fn(n, n, |_, _| rng.sample::<f64, _>(StandardNormal));
         let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
         let k3 = random_sym(n, 3, &mut rng);
         let q = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
-        let k4 = Paired(&q + q.transpose());
+        let paired = super::super::paired::Paired(&q + q.transpose());
+        (cov, k3, paired, rng)
+    }
+
+    /// Order 3 (h's κ₄ the paired [`Paired`]): the column-wise κ₃, z's paired κ₄ and the
+    /// beyond-budget ΔC equal the per-entry formulas, through relu and tanh.
+    #[test]
+    fn paired_columns_equal_the_per_entry_rule() {
+        use super::super::paired::Kappa4;
+        let n = 7;
+        let (cov, k3, k4, _) = random_order3(n, 7);
         for act in [Activation::Relu, Activation::Tanh] {
             let units: Vec<UnitChaos> = (0..n)
                 .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 1.0, cov[(i, i)].sqrt()))
@@ -545,14 +554,10 @@ mod tests {
     /// on four distinct units), through relu and tanh.
     #[test]
     fn unpaired_columns_equal_the_per_entry_rule() {
-        use super::super::paired::{Kappa4, Paired};
+        use super::super::paired::Kappa4;
         use super::super::triple4::Unpaired4;
         let n = 6;
-        let mut rng = StdRng::seed_from_u64(11);
-        let a = Mat::from_fn(n, n, |_, _| rng.sample::<f64, _>(StandardNormal));
-        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
-        let k3 = random_sym(n, 3, &mut rng);
-        let q = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
+        let (cov, k3, paired, mut rng) = random_order3(n, 11);
         let t = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
         let mut by_double = vec![0.0; n * n * n];
         for a in 0..n {
@@ -564,7 +569,7 @@ mod tests {
                 }
             }
         }
-        let k4 = Unpaired4::new(Paired(&q + q.transpose()), t, by_double);
+        let k4 = Unpaired4::new(paired, t, by_double);
         let mut dense = SymTensor::zeros(n, 4);
         for f in 0..n.pow(4) {
             let idx: Vec<usize> = (0..4).map(|k| f / n.pow(k as u32) % n).collect();
