@@ -13,6 +13,9 @@
 //! κ₄[a,a,a,u], κ₃[a,a,a], κ₄[a,a,a,a]
 //! ```
 //!
+//! (order 3 with [`Unpaired4`]: κ₄\[a,u,u,v\], κ₄\[a,u,u,u\], κ₄\[a,a,u,v\] and κ₄\[a,a,a,u\]
+//! from its N³ and N² stores, contiguous over a; κ₄\[a,u,v,w\] of distinct units is 0.)
+//!
 //! So the column over a of the entries with the other units fixed is Σ_k s_k · Π_{v ∈ V_k} v:
 //! terms with the same vector factors V_k (the same degree of a and the same blocks through a)
 //! are merged at compile time ([`Pattern::compile`]), their numbers summed per column, and the
@@ -29,6 +32,7 @@ use super::closure::DegreeTerms;
 use super::paired::{Kappa4, Paired};
 use super::sliced::{Slice, Sliced};
 use super::tensor::{Kappa3, SymTensor};
+use super::triple4::Unpaired4;
 use crate::simd::{dispatch, load, store};
 
 /// A vector factor over the free unit a (groups ≥ 1 name fixed units).
@@ -164,8 +168,10 @@ pub struct Sources<'a> {
     /// The full κ₄ (order 4), whose columns the vectors read…
     k4_dense: Option<&'a SymTensor>,
     /// …or the paired one (order 3): κ₄\[a,a,u,u\] = P\[a,u\], the other vectors through a
-    /// vanish.
+    /// vanish…
     k4_paired: Option<&'a Paired>,
+    /// …unless κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] are carried beside it ([`Unpaired4`]).
+    k4_unpaired: Option<&'a Unpaired4>,
     units: &'a [UnitChaos],
     /// `coef[j][a]` = B_{a,1,j}…
     coef: Vec<Vec<f64>>,
@@ -194,6 +200,7 @@ impl<'a> Sources<'a> {
         let k4_dense = k4.and_then(|t| t.dense());
         let k4_paired = k4.and_then(|t| t.paired());
         let k4_sliced = k4.and_then(|t| t.sliced());
+        let k4_unpaired = k4.and_then(|t| t.unpaired());
         let diag = |t: &SymTensor, reps: usize, cols: usize| -> Vec<f64> {
             // t[a, …, a (reps times), rest] for rest over `cols` flat positions.
             let step: usize = (0..reps).map(|r| n.pow(r as u32)).sum();
@@ -213,6 +220,7 @@ impl<'a> Sources<'a> {
             k4,
             k4_dense,
             k4_paired,
+            k4_unpaired,
             units,
             coef: (0..=MAX_DEGREE)
                 .map(|j| units.iter().map(|u| u.b[1][j]).collect())
@@ -274,6 +282,23 @@ impl<'a> Sources<'a> {
                 Vector::K4(a, b, c) => return sliced(s, Slice::K4abbb, &[a, b, c]),
                 Vector::K4aa(a, b) => return sliced(s, Slice::K4aabb, &[a, b]),
                 Vector::K4aaa(a) => return sliced(s, Slice::K4aaab, &[a]),
+                _ => {}
+            }
+        }
+        if let Some(t) = self.k4_unpaired {
+            match v {
+                Vector::K4aa(a, b) if g(a) != g(b) => return Some(t.free_col(g(a), g(b))),
+                Vector::K4aaa(a) => return Some(t.triple_col(g(a))),
+                Vector::K4(a, b, c) => {
+                    let [x, y, z] = [g(a), g(b), g(c)];
+                    return match (x == y, y == z, x == z) {
+                        (true, true, _) => Some(t.triple_row(x)),
+                        (true, false, _) => Some(t.double_col(x, z)),
+                        (false, true, _) => Some(t.double_col(y, x)),
+                        (false, false, true) => Some(t.double_col(x, y)),
+                        (false, false, false) => None,
+                    };
+                }
                 _ => {}
             }
         }

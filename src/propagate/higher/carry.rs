@@ -71,6 +71,7 @@ use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
 use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
+use super::triple4::{paired_image_flops, unpaired_affine_flops, Unpaired4};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
@@ -200,15 +201,21 @@ pub struct Carry {
     /// …and h's factored κ₃ (its slices in `sliced`).
     fh: Vec<Factored>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
-    /// ([`super::paired_leading`]) instead of exactly (the factorable rule's carries).
+    /// ([`super::paired_leading`]) instead of exactly, and carried without κ₄\[a,a,a,b\],
+    /// κ₄\[a,a,b,c\] ([`super::triple4`]) (the factorable rule's carries).
     leading_paired: bool,
-    /// Order 3, per class: what the last closure's z supplies to the image of its dropped
-    /// κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
+    /// Order 3 with `leading_paired`, per class: what the last closure's z supplies to the image
+    /// of its dropped κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
     star4: Vec<Option<Star4>>,
     /// The Monte Carlo pilot check of a Gaussian start ([`Carry::with_pilot`])…
     pilot: Option<Pilot>,
     /// …and its verdict once run ([`Carry::record_pilot`]).
     pilot_verdict: Option<PilotVerdict>,
+    /// Order 3's dense path: κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] carried beside the paired κ₄
+    /// ([`super::triple4`]), per class of the stage carried…
+    unpaired: Vec<Option<Unpaired4>>,
+    /// …and of the mapped pre-activation (None: not carried, the rule reads the paired κ₄).
+    unpaired_pre: Vec<Option<Unpaired4>>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
@@ -230,6 +237,7 @@ enum ZUpdate {
     Dense {
         next: Tensors,
         paired: Option<Paired>,
+        unpaired: Option<Box<Unpaired4>>,
     },
     /// z's factored κ₃ and its paired κ₄.
     Factored { fz: Box<FactoredZ>, paired: Paired },
@@ -269,10 +277,17 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
 
 /// The chaos rule of `order` (3 or 4), compiled once per process: its diagram enumeration
 /// ([`ChaosRule::new`]) is the same for every network and costs more than a whole carried
-/// run through a narrow one.
+/// run through a narrow one. Order 3's dense carry reads κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\]
+/// ([`ChaosRule::unpaired`]).
 fn compiled_rule(order: usize) -> &'static ChaosRule {
     static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
-    RULES[order.clamp(3, 4) - 3].get_or_init(|| ChaosRule::new(order))
+    RULES[order.clamp(3, 4) - 3].get_or_init(|| {
+        if order == 3 {
+            ChaosRule::unpaired()
+        } else {
+            ChaosRule::new(order)
+        }
+    })
 }
 
 /// Order 3's rule for the factored κ₃ ([`ChaosRule::factorable`]), compiled once per process.
@@ -391,6 +406,8 @@ impl Carry {
             star4: Vec::new(),
             pilot: None,
             pilot_verdict: None,
+            unpaired: Vec::new(),
+            unpaired_pre: Vec::new(),
         })
     }
 
@@ -643,16 +660,19 @@ impl Carry {
         }
         match self.sliced.get(c) {
             Some(s) if self.sliced_at(l) => {
-                let k4: &dyn Kappa4 = if self.order() >= 4 {
-                    s
-                } else {
-                    &self.paired_pre[c]
+                let k4: &dyn Kappa4 = match self.unpaired_pre.get(c) {
+                    _ if self.order() >= 4 => s,
+                    Some(Some(u)) => u,
+                    _ => &self.paired_pre[c],
                 };
                 (s, Some(k4))
             }
             _ => {
                 let t = &self.pre[c];
-                (&t.k3, k4_view(&self.paired_pre, c, t))
+                match self.unpaired_pre.get(c) {
+                    Some(Some(u)) => (&t.k3, Some(u)),
+                    _ => (&t.k3, k4_view(&self.paired_pre, c, t)),
+                }
             }
         }
     }
@@ -722,12 +742,26 @@ impl Carry {
                     affine_paired(layer.w.as_ref(), cur)
                 });
             }
-            if let (false, Some(Some(star))) = (self.zero.get(c) == Some(&true), self.star4.get(c))
-            {
+            let z = self.unpaired.get(c).and_then(Option::as_ref);
+            let zero = self.zero.get(c) == Some(&true);
+            if let (false, Some(z)) = (zero, z) {
+                let flops = paired_image_flops(m, n);
+                pre.0 += &timings.time("kappa affine", flops, || z.paired_image(layer.w.as_ref()));
+            } else if let (false, Some(Some(star))) = (zero, self.star4.get(c)) {
                 let flops = star.flops(m);
                 pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
             }
             o.k4_iijj = Some(pre.0.clone());
+            let z = self.unpaired.get(c).and_then(Option::as_ref);
+            let h = z.filter(|_| self.zero.get(c) != Some(&true)).map(|z| {
+                let flops = unpaired_affine_flops(m, n);
+                timings.time("kappa affine", flops, || {
+                    z.affine(layer.w.as_ref(), pre.clone())
+                })
+            });
+            o.k4_iijj = Some(pre.0.clone());
+            self.unpaired_pre.resize(c + 1, None);
+            self.unpaired_pre[c] = h;
         }
     }
 
@@ -852,6 +886,9 @@ impl Carry {
         if let Some(p) = self.paired_pre.get_mut(c) {
             p.0.fill(0.0);
         }
+        if let Some(u) = self.unpaired_pre.get_mut(c) {
+            *u = None;
+        }
         if let Some(s) = self.sliced.get_mut(c) {
             s.clear();
         }
@@ -951,6 +988,9 @@ impl CarryHook for Carry {
                     ),
                 });
                 self.paired_pre[c].0.fill(0.0);
+                if let Some(u) = self.unpaired_pre.get_mut(c) {
+                    *u = None;
+                }
                 h.k4_iijj = None;
                 if self.stars.is_some() && skew < NOISE_SKEW {
                     self.drop_class(c, h);
@@ -1047,7 +1087,7 @@ impl CarryHook for Carry {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
             }
-            if order == 3 {
+            if order == 3 && self.leading_paired {
                 self.star4.resize(pre.len(), None);
                 self.star4[c] = Some(self.star4_of(c, &pre[c].cov, &units, stars.is_some()));
             }
@@ -1076,15 +1116,25 @@ impl CarryHook for Carry {
                 continue;
             }
             let mut next = spare.next().unwrap_or_else(|| Tensors::gaussian(0, order));
-            let paired = timings.time("kappa closure", 0.0, || {
-                if order == 3 {
-                    Some(self.rule.tensors_paired(&input, &mut next.k3))
+            let (paired, unpaired) = timings.time("kappa closure", 0.0, || {
+                if order == 3 && !self.leading_paired {
+                    let u = self.rule.tensors_unpaired(&input, &mut next.k3);
+                    (Some(u.paired.clone()), Some(Box::new(u)))
+                } else if order == 3 {
+                    (Some(self.rule.tensors_paired(&input, &mut next.k3)), None)
                 } else {
                     self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
-                    None
+                    (None, None)
                 }
             });
-            updates.push((inc, ZUpdate::Dense { next, paired }));
+            updates.push((
+                inc,
+                ZUpdate::Dense {
+                    next,
+                    paired,
+                    unpaired,
+                },
+            ));
         }
         self.last.clear();
         for (c, (z, (inc, update))) in post.iter_mut().zip(updates).enumerate() {
@@ -1094,9 +1144,15 @@ impl CarryHook for Carry {
             z.cov += &inc.cov;
             let paired = match update {
                 ZUpdate::Moments => None,
-                ZUpdate::Dense { next, paired } => {
+                ZUpdate::Dense {
+                    next,
+                    paired,
+                    unpaired,
+                } => {
                     attach(z, &next.k3, next.k4.as_ref());
                     self.current.push(next);
+                    self.unpaired.resize(c + 1, None);
+                    self.unpaired[c] = unpaired.map(|u| *u);
                     paired
                 }
                 ZUpdate::Factored { fz, paired } => {

@@ -34,12 +34,13 @@ use faer::Mat;
 use super::batched::Pattern;
 use super::batched::Sources;
 use super::chaos::UnitChaos;
-use super::diagrams::{terms, Rules, Term};
+use super::diagrams::{terms, Block, Rules, Term};
 use super::factored::{carried, StarTerms};
-use super::fill::{fill3, fill4, pair_matrix, paired4, repeated3, Patterns, Reduced};
+use super::fill::{fill3, fill4, pair_matrix, paired4, repeated3, unpaired4, Patterns, Reduced};
 use super::paired::{Kappa4, Paired};
 use super::sliced::Sliced;
 use super::tensor::{Kappa3, SymTensor};
+use super::triple4::Unpaired4;
 use crate::stats::Moments;
 
 /// Highest degree per unit for entries of three or four distinct units.
@@ -121,17 +122,26 @@ impl ChaosRule {
     /// in ΔC_ab and the entries with a repeated unit (fifth session: these brought order 4
     /// within 2× of the peer's K = 4 at n = 64, depth 4–8; EXPERIMENTS.md).
     pub fn new(order: usize) -> Self {
-        Self::build(order, false)
+        Self::build(order, false, false)
     }
 
     /// [`ChaosRule::new`] with κ₃(z)'s diagrams over three distinct units restricted to those the
     /// factored κ₃ carries ([`super::factored`]: stars and the single full κ₃ block; the
     /// covariance triangle and κ₃\[a,b,c\]Σ_bc are dropped). Every other list is `new`'s.
     pub fn factorable(order: usize) -> Self {
-        Self::build(order, true)
+        Self::build(order, true, false)
     }
 
-    fn build(order: usize, stars_only: bool) -> Self {
+    /// Order 3's rule where h carries κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄
+    /// ([`super::triple4`]): [`ChaosRule::new`]`(3)` with order 4's diagrams one degree above
+    /// the cap of whole cost ≤ 3 (`keeps`). Their cost-3 diagrams balance those of the new κ₄
+    /// blocks: without them the output mean's error on relu n = 64, depth 8 is 3.9e-4, with
+    /// them 6.3e-5 (EXPERIMENTS.md, "Against ARC's peer, eighth session").
+    pub fn unpaired() -> Self {
+        Self::build(3, false, true)
+    }
+
+    fn build(order: usize, stars_only: bool, extended: bool) -> Self {
         let rules = |gaussian| Rules {
             kappa3: true,
             kappa4: true,
@@ -139,11 +149,14 @@ impl ChaosRule {
             gaussian,
             connected: false,
         };
+        // The degree above the cap is taken at order 4, and at order 3 where h's κ₄ beyond the
+        // paired entries is read ([`ChaosRule::unpaired`]), with order 4's budget.
+        let budget = if extended { 4 } else { order };
         let kept = |g: usize, min_degree: u8, rules: Rules| -> Vec<Term> {
-            let top = base_degree(g) + u8::from(order >= 4);
+            let top = base_degree(g) + u8::from(budget >= 4);
             terms(g, min_degree, top, rules)
                 .into_iter()
-                .filter(|t| keeps(t, g, order))
+                .filter(|t| keeps(t, g, budget))
                 .collect()
         };
         let connected = Rules {
@@ -265,13 +278,34 @@ impl ChaosRule {
     /// (κ₄\[a,a,b,b\], the part order 3 carries; [`super::paired`]), its N(N+1)/2 entries
     /// by `ChaosRule::entry`.
     pub fn tensors_paired(&self, h: &Input<'_>, k3: &mut SymTensor) -> Paired {
+        self.with_paired(h, k3, |_, _, _, paired| paired)
+    }
+
+    /// [`ChaosRule::tensors_paired`] with z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the
+    /// paired κ₄ ([`super::triple4`]), column-wise (`fill::unpaired4`).
+    pub fn tensors_unpaired(&self, h: &Input<'_>, k3: &mut SymTensor) -> Unpaired4 {
+        self.with_paired(h, k3, |src, z, k3, paired| {
+            let (triple, by_double) = unpaired4(&self.patterns, src, z, k3);
+            Unpaired4::new(paired, triple, by_double)
+        })
+    }
+
+    /// Writes z's κ₃ into `k3` and hands `then` the sources, z's Δm and P, its κ₃ and its
+    /// paired κ₄.
+    fn with_paired<R>(
+        &self,
+        h: &Input<'_>,
+        k3: &mut SymTensor,
+        then: impl FnOnce(&Sources<'_>, &Reduced<'_>, &SymTensor, Paired) -> R,
+    ) -> R {
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
         let (dm, p) = self.second(h, &src);
         let z = Reduced { dm: &dm, p: &p };
         fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
         let n = h.units.len();
         let s = Mat::from_fn(n, n, |a, b| k3.get(&[a, a, b]));
-        self.paired_from(h, &src, &z, &s)
+        let paired = self.paired_from(h, &src, &z, &s);
+        then(&src, &z, k3, paired)
     }
 
     /// z's paired κ₄ from its κ₃ at repeated units `s` (S\[a,b\] = κ₃\[a,a,b\]), column-wise
@@ -358,10 +392,17 @@ impl ChaosRule {
 }
 
 /// Terms grouped by their degree vector (in the order `terms` produced them), keeping those
-/// whose κ blocks cost at most `order` − 1 ([`ChaosRule::new`]).
+/// whose κ blocks cost at most `order` − 1 ([`ChaosRule::new`]) or are κ₄ blocks over at most
+/// three units (κ₄\[a,a,a,b\], κ₄\[a,a,b,c\]: order 3 reads them where h carries them,
+/// [`super::triple4`]; elsewhere they read 0).
 fn group_by_degrees(all: Vec<Term>, order: usize) -> Vec<DegreeTerms> {
     let mut out: Vec<DegreeTerms> = Vec::new();
-    let kept = |t: &Term| t.blocks.iter().all(|b| b.len < 3 || b.cost() < order);
+    let some_unit_twice = |b: &Block| b.groups().windows(2).any(|w| w[0] == w[1]);
+    let kept = |t: &Term| {
+        t.blocks
+            .iter()
+            .all(|b| b.len < 3 || b.cost() < order || (b.len == 4 && some_unit_twice(b)))
+    };
     for t in all.into_iter().filter(kept) {
         match out.last_mut() {
             Some(last) if last.degrees == t.degrees => last.terms.push(t),

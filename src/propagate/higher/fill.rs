@@ -216,7 +216,6 @@ pub fn fill4(
 ) {
     let n = src.dim();
     out.resize(n);
-    let k3col = |i: usize, j: usize| &k3z.data()[(i + n * j) * n..(i + n * j + 1) * n];
     let columns = Columns::new(out.data_mut(), n);
     (0..n).into_par_iter().for_each_init(
         || (Column::default(), vec![0.0; n]),
@@ -233,14 +232,7 @@ pub fn fill4(
                             let (single, double) = if b == c { (d, b) } else { (b, d) };
                             col.add_pattern(&patterns.k4_double, src, &[0, single, double]);
                         }
-                        // M − Σ₃ P P − Σ₄ Δm κ₃(z), a the free index.
-                        col.add(-z.p(c, d), &[z.p_col(b)]);
-                        col.add(-z.p(b, d), &[z.p_col(c)]);
-                        col.add(-z.p(b, c), &[z.p_col(d)]);
-                        col.add(-k3z.get(&[b, c, d]), &[z.dm]);
-                        col.add(-z.dm[b], &[k3col(c, d)]);
-                        col.add(-z.dm[c], &[k3col(b, d)]);
-                        col.add(-z.dm[d], &[k3col(b, c)]);
+                        subtract_lower(col, z, k3z, [b, c, d]);
                     }
                     col.eval(buf);
                     for q in permutations([b, c, d]) {
@@ -251,6 +243,65 @@ pub fn fill4(
         },
     );
     fix_repeated4(out.data_mut(), n, entry);
+}
+
+/// Adds −(Σ₃ P P + Σ₄ Δm κ₃(z)) to a κ₄ column over the free unit a with fixed units `r`
+/// (`ChaosRule::entry`'s subtraction, a of multiplicity 1).
+fn subtract_lower<'s>(
+    col: &mut Column<'s>,
+    z: &'s Reduced<'_>,
+    k3z: &'s SymTensor,
+    [b, c, d]: [usize; 3],
+) {
+    let n = z.dm.len();
+    let k3col = |i: usize, j: usize| &k3z.data()[(i + n * j) * n..(i + n * j + 1) * n];
+    col.add(-z.p(c, d), &[z.p_col(b)]);
+    col.add(-z.p(b, d), &[z.p_col(c)]);
+    col.add(-z.p(b, c), &[z.p_col(d)]);
+    col.add(-k3z.get(&[b, c, d]), &[z.dm]);
+    col.add(-z.dm[b], &[k3col(c, d)]);
+    col.add(-z.dm[c], &[k3col(b, d)]);
+    col.add(-z.dm[d], &[k3col(b, c)]);
+}
+
+/// z's κ₄\[a,a,a,b\] as T\[a,b\] and κ₄\[a,a,b,c\] in [`super::triple4::Unpaired4`]'s layout
+/// (`by_double[b + N(c + N a)]`) from z's κ₃ `k3z`, a column over the free unit per fixed
+/// units: κ₄\[·,b,b,b\] (N columns) and κ₄\[·,c,x,x\] (N² columns) as [`fill4`] forms them.
+/// Entries whose free unit meets a fixed one are left for the caller (their classes are
+/// carried elsewhere).
+pub fn unpaired4(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    k3z: &SymTensor,
+) -> (faer::Mat<f64>, Vec<f64>) {
+    let n = src.dim();
+    let mut abbb = vec![0.0; n * n];
+    abbb.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (b, column)| {
+            col.clear();
+            col.add_pattern(&patterns.k4_triple, src, &[0, b]);
+            subtract_lower(col, z, k3z, [b, b, b]);
+            col.eval(column);
+        });
+    let mut by_double = vec![0.0; n * n * n];
+    by_double
+        .par_chunks_mut((n * n).max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (x, block)| {
+            for (y, column) in block.chunks_mut(n).enumerate() {
+                if y == x {
+                    continue;
+                }
+                col.clear();
+                col.add_pattern(&patterns.k4_double, src, &[0, y, x]);
+                subtract_lower(col, z, k3z, [y, x, x]);
+                col.eval(column);
+            }
+        });
+    let triple = faer::Mat::from_fn(n, n, |a, b| abbb[b + n * a]);
+    (triple, by_double)
 }
 
 /// The second pass of [`fill4`]: in every column r (a sorted triple) the entries whose free
@@ -433,18 +484,27 @@ mod tests {
         }
     }
 
-    /// Order 3 (h's κ₄ the paired [`Paired`]): the column-wise κ₃, z's paired κ₄ and the
-    /// beyond-budget ΔC equal the per-entry formulas, through relu and tanh.
-    #[test]
-    fn paired_columns_equal_the_per_entry_rule() {
-        use super::super::paired::{Kappa4, Paired};
-        let n = 7;
-        let mut rng = StdRng::seed_from_u64(7);
+    /// A random h for order 3 over `n` units: Σ, κ₃ and the paired κ₄, and the generator.
+    fn random_order3(
+        n: usize,
+        seed: u64,
+    ) -> (Mat<f64>, SymTensor, super::super::paired::Paired, StdRng) {
+        let mut rng = StdRng::seed_from_u64(seed);
         let a = Mat::from_fn(n, n, |_, _| rng.sample::<f64, _>(StandardNormal));
         let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
         let k3 = random_sym(n, 3, &mut rng);
         let q = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
-        let k4 = Paired(&q + q.transpose());
+        let paired = super::super::paired::Paired(&q + q.transpose());
+        (cov, k3, paired, rng)
+    }
+
+    /// Order 3 (h's κ₄ the paired [`Paired`]): the column-wise κ₃, z's paired κ₄ and the
+    /// beyond-budget ΔC equal the per-entry formulas, through relu and tanh.
+    #[test]
+    fn paired_columns_equal_the_per_entry_rule() {
+        use super::super::paired::Kappa4;
+        let n = 7;
+        let (cov, k3, k4, _) = random_order3(n, 7);
         for act in [Activation::Relu, Activation::Tanh] {
             let units: Vec<UnitChaos> = (0..n)
                 .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 1.0, cov[(i, i)].sqrt()))
@@ -481,6 +541,89 @@ mod tests {
                     worst = worst.max((beyond[(i, j)] - want).abs() / bscale);
                 }
             }
+            assert!(
+                worst < 1e-13,
+                "{act:?}: largest relative deviation {worst:e}"
+            );
+        }
+    }
+
+    /// Order 3 with h's κ₄ an [`Unpaired4`] (paired, κ₄\[a,a,a,b\], κ₄\[a,a,b,c\]): z's
+    /// κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] from the columns equal the per-entry formula, and Δm,
+    /// ΔC, z's κ₃ and paired κ₄ equal those from the same entries held as a dense tensor (zero
+    /// on four distinct units), through relu and tanh.
+    #[test]
+    fn unpaired_columns_equal_the_per_entry_rule() {
+        use super::super::paired::Kappa4;
+        use super::super::triple4::Unpaired4;
+        let n = 6;
+        let (cov, k3, paired, mut rng) = random_order3(n, 11);
+        let t = Mat::from_fn(n, n, |_, _| 0.1 * rng.sample::<f64, _>(StandardNormal));
+        let mut by_double = vec![0.0; n * n * n];
+        for a in 0..n {
+            for c in 0..n {
+                for b in 0..c {
+                    let v = 0.1 * rng.sample::<f64, _>(StandardNormal);
+                    by_double[b + n * (c + n * a)] = v;
+                    by_double[c + n * (b + n * a)] = v;
+                }
+            }
+        }
+        let k4 = Unpaired4::new(paired, t, by_double);
+        let mut dense = SymTensor::zeros(n, 4);
+        for f in 0..n.pow(4) {
+            let idx: Vec<usize> = (0..4).map(|k| f / n.pow(k as u32) % n).collect();
+            if idx.windows(2).all(|w| w[0] <= w[1]) {
+                dense.set_sym(&idx, k4.get(&idx));
+            }
+        }
+        let rule = ChaosRule::unpaired();
+        for act in [Activation::Relu, Activation::Tanh] {
+            let units: Vec<UnitChaos> = (0..n)
+                .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 1.0, cov[(i, i)].sqrt()))
+                .collect();
+            let h = Input {
+                cov: &cov,
+                k3: &k3,
+                k4: Some(&k4 as &dyn Kappa4),
+                units: &units,
+            };
+            let hd = Input {
+                k4: Some(&dense as &dyn Kappa4),
+                ..h
+            };
+            let (mut o3, mut d3) = (SymTensor::zeros(0, 3), SymTensor::zeros(0, 3));
+            let o4 = rule.tensors_unpaired(&h, &mut o3);
+            let d4 = rule.tensors_paired(&hd, &mut d3);
+            let (dm, p) = reference_moments(&rule, &h, n);
+            let z = super::Reduced { dm: &dm, p: &p };
+            let at = |f: usize| -> Vec<usize> { (0..4).map(|k| f / n.pow(k as u32) % n).collect() };
+            let scale = (0..n.pow(4))
+                .map(|f| o4.get(&at(f)).abs())
+                .fold(0.0, f64::max);
+            assert!(scale > 1e-3, "{act:?}: z's κ₄ entries all ~0");
+            let mut worst: f64 = 0.0;
+            for f in 0..n.pow(4) {
+                let idx = at(f);
+                let mut s = idx.clone();
+                s.sort_unstable();
+                let want = if s.windows(2).all(|w| w[0] < w[1]) {
+                    0.0
+                } else if s[0] == s[1] && s[2] == s[3] {
+                    d4.get(&idx)
+                } else {
+                    rule.entry(&h, &z, Some(&o3 as &dyn Kappa3), &s)
+                };
+                worst = worst.max((o4.get(&idx) - want).abs() / scale);
+            }
+            for (x, y) in o3.data().iter().zip(d3.data()) {
+                worst = worst.max((x - y).abs() / o3.max_abs());
+            }
+            let (inc, dinc) = (rule.increments(&h), rule.increments(&hd));
+            for (x, y) in inc.mean.iter().zip(&dinc.mean) {
+                worst = worst.max((x - y).abs() / (1.0 + y.abs()));
+            }
+            worst = worst.max((&inc.cov - &dinc.cov).norm_max() / dinc.cov.norm_max());
             assert!(
                 worst < 1e-13,
                 "{act:?}: largest relative deviation {worst:e}"

@@ -15,7 +15,8 @@
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`pilot`]: the Monte Carlo pilot check that abandons a carried run worse than the Gaussian;
 //! - [`slices`]: the N×N slices a closure reads;
-//! - [`star4`]: order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
+//! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
+//! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
@@ -42,5 +43,6 @@ pub mod slices;
 pub mod star4;
 pub mod subset;
 pub mod tensor;
+pub mod triple4;
 
 pub use carry::{Carry, Fallback, Tensors};

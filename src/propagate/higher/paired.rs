@@ -50,6 +50,12 @@ pub trait Kappa4: Sync {
     fn sliced(&self) -> Option<&super::sliced::Sliced> {
         None
     }
+
+    /// The paired tensor with κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\], if that is what this is
+    /// ([`super::triple4`]).
+    fn unpaired(&self) -> Option<&super::triple4::Unpaired4> {
+        None
+    }
 }
 
 impl Kappa4 for SymTensor {

@@ -1,11 +1,13 @@
 //! Order 3's image of z's κ₄\[a,a,b,c\] (one unit twice, two others once) in the next h's
 //! paired κ₄ (issue #16 item 7).
 //!
-//! Order 3 carries z's paired κ₄ only ([`super::paired`]); the entries κ₄(z)\[a,a,b,c\] it
-//! drops map into h = W z's paired entries coherently (EXPERIMENTS.md, "Against ARC's peer",
-//! sixth and seventh sessions: on relu n = 64, depth 8 this image moves the output mean's
-//! error 8.3e-4 → 5.9e-4; the rest of order 4's gain comes from h's non-paired κ₄ entries, which
-//! order 3's rule does not read). Their image, over the ordered index tuples with multiset
+//! The factored order 3 carries z's paired κ₄ only ([`super::paired`]); the entries
+//! κ₄(z)\[a,a,b,c\] it drops map into h = W z's paired entries coherently (EXPERIMENTS.md,
+//! "Against ARC's peer", sixth and seventh sessions: on relu n = 64, depth 8 this image moves
+//! the output mean's error 8.3e-4 → 5.9e-4). The dense order 3 carries those entries and h's
+//! non-paired κ₄ instead, with their exact image ([`super::triple4`], eighth session: 6.3e-5);
+//! this leading-order image serves the factored path. Their image, over the ordered index
+//! tuples with multiset
 //! {a,a,b,c} (b ≠ c, both ≠ a):
 //!
 //! ```text
