@@ -9,7 +9,7 @@ use rayon::prelude::*;
 const MIN_TASK: usize = 1 << 14;
 
 /// `out` ← `x` rounded to f32 (`out` has `x`'s shape, both column-major), columns in parallel
-/// in tasks of at least [`MIN_TASK`] entries, each column a slice loop the compiler vectorises.
+/// in tasks of at least `MIN_TASK` entries, each column a slice loop the compiler vectorises.
 pub fn narrow(x: &Mat<f64>, out: MatMut<'_, f32>) {
     let columns_per_task = MIN_TASK.div_ceil(x.nrows().max(1));
     out.par_col_iter_mut()

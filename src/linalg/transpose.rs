@@ -12,7 +12,7 @@ use rayon::prelude::*;
 const TILE: usize = 8;
 
 /// `dst` ← `src`ᵀ (`dst` column-major, `src`'s shape transposed), tile by tile, the tasks of
-/// [`TILE`] columns of `dst` in parallel.
+/// `TILE` columns of `dst` in parallel.
 pub fn transpose_into<T: Copy + Send + Sync>(src: MatRef<'_, T>, mut dst: MatMut<'_, T>) {
     let (rows, cols) = (dst.nrows(), dst.ncols());
     assert!(

@@ -449,18 +449,14 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
     });
     let bad_f32 = || {
         p.single.iter().enumerate().find_map(|(c, s)| {
-            // Columns in parallel: this scan follows every f32 run, whose other steps are.
-            (0..s.ncols())
-                .into_par_iter()
-                .with_min_len(16)
-                .find_map_first(|j| {
-                    let col = s.col_as_slice(j);
-                    if all_finite32(col) {
-                        return None;
-                    }
-                    let i = col.iter().position(|v| !v.is_finite())?;
-                    Some((c, format!("covariance ({i}, {j}) = {} (f32)", col[i])))
-                })
+            (0..s.ncols()).find_map(|j| {
+                let col = s.col_as_slice(j);
+                if all_finite32(col) {
+                    return None;
+                }
+                let i = col.iter().position(|v| !v.is_finite())?;
+                Some((c, format!("covariance ({i}, {j}) = {} (f32)", col[i])))
+            })
         })
     };
     if let Some((c, what)) = bad_f64.or_else(bad_f32) {
