@@ -21,7 +21,7 @@ pub struct OrderArgs {
     /// Where --order 3|4 applies: `first` = the first nonlinearity after the start layer, from
     /// its measured κ slices; `depth` = every later layer, the full κ₃ (κ₄) tensors measured
     /// at the first pre-activation and carried (memory N³ / N⁴ per class: order 4 up to width
-    /// 143, order 3 up to 754).
+    /// 143, order 3 up to 580).
     #[arg(long, value_enum, default_value_t = CarryMode::First)]
     pub carry: CarryMode,
     /// With --carry depth: carry κ₃/κ₄ on the R units of each layer with the largest

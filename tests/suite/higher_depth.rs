@@ -397,15 +397,15 @@ fn relu_depth_three_improves_on_gaussian() {
 }
 
 /// The memory limit: with 16 GiB and one class order 4 fits width 143, not 144, and order 3
-/// fits 754, not 755; a carry over a too-wide network is refused before anything runs, naming
+/// fits 580, not 581; a carry over a too-wide network is refused before anything runs, naming
 /// the layer and width.
 #[test]
 fn memory_limit_names_the_widest_feasible_width() {
     use corrflow::propagate::higher::tensor::{check_memory, DEFAULT_TENSOR_BYTES};
     let lim = DEFAULT_TENSOR_BYTES;
     assert!(check_memory(143, 4, 1, 1, lim).is_ok());
-    assert!(check_memory(754, 3, 1, 1, lim).is_ok());
-    assert!(check_memory(755, 3, 1, 1, lim).is_err());
+    assert!(check_memory(580, 3, 1, 1, lim).is_ok());
+    assert!(check_memory(581, 3, 1, 1, lim).is_err());
     let err = check_memory(144, 4, 1, 2, lim).unwrap_err().to_string();
     assert!(
         err.contains("layer 2 has width 144") && err.contains("up to 143"),

@@ -163,20 +163,20 @@ impl super::paired::Kappa4 for ZeroKappa {
 /// Default memory limit for carried cumulant tensors: 16 GiB (of the 24 GB machine).
 pub const DEFAULT_TENSOR_BYTES: u64 = 16 << 30;
 
-/// Bytes the carried tensors of `order` (3: κ₃ only; 4: κ₃ and κ₄) need at width `n` for
-/// `classes` classes: three tensor sets per class (the stage carried, the mapped pre-activation
-/// and the closure's output before it replaces the first) and the affine map's two ping-pong
-/// buffers of the largest order.
+/// Bytes the carried tensors of `order` (3: κ₃ and the dense carry's κ₄\[a,a,b,c\] in its two
+/// layouts, [`super::triple4`]; 4: κ₃ and κ₄) need at width `n` for `classes` classes: three
+/// tensor sets per class (the stage carried, the mapped pre-activation and the closure's output
+/// before it replaces the first) and the affine map's two ping-pong buffers of the largest order.
 pub fn tensor_bytes(n: usize, order: usize, classes: usize) -> u64 {
     let n = n as u64;
-    let per_set = n.pow(3) + if order >= 4 { n.pow(4) } else { 0 };
+    let per_set = n.pow(3) + if order >= 4 { n.pow(4) } else { 2 * n.pow(3) };
     let largest = if order >= 4 { n.pow(4) } else { n.pow(3) };
     8 * (3 * classes as u64 * per_set + 2 * largest)
 }
 
 /// Refuses widths whose carried tensors exceed `limit` bytes, naming the layer, its width and
-/// what fits. With the default 16 GiB and one class, order 4 fits N ≤ 143 and order 3 N ≤ 754
-/// (ten classes: 85 and 464).
+/// what fits. With the default 16 GiB and one class, order 4 fits N ≤ 143 and order 3 N ≤ 580
+/// (ten classes: 85 and 285).
 pub fn check_memory(
     n: usize,
     order: usize,
