@@ -15,4 +15,4 @@ pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use split::class_split;
-pub use symmetric::fill_symmetric;
+pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
