@@ -229,7 +229,6 @@ impl HermiteClosure {
                     sig: input.cov.col_as_slice(i0 + c),
                     inv_si: inv_s[i0 + c],
                     ci: &ci[c],
-                    len: ci[c].len(),
                     limits: &plans[c].1,
                 });
                 Isa::Dispatch.run(
