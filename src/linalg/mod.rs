@@ -18,5 +18,5 @@ pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use scratch::with_work;
 pub use split::class_split;
-pub use symmetric::fill_symmetric;
+pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
 pub use transpose::transpose_into;

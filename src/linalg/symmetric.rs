@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use super::mirror::mirror_upper;
 use crate::error::{Error, Result};
 
-/// Column index and its storage.
-type Column<'a, T> = (usize, &'a mut [T]);
+/// First column index of a group and the group's columns.
+type Group<'a, T> = (usize, Vec<&'a mut [T]>);
 
 /// Fills the symmetric matrix `cov` from `kernel(i, col)`, which must write C[j, i] for
 /// j = 0..=i into `col` (length i + 1, contiguous in faer's column-major storage: the lanes
@@ -19,28 +19,45 @@ where
     T: Copy + Send + Sync,
     F: Fn(usize, &mut [T]) + Sync,
 {
+    fill_symmetric_grouped(cov, 1, |i, cols| kernel(i, &mut *cols[0]))
+}
+
+/// [`fill_symmetric`] by groups of `width` adjacent columns, for kernels that share the loads
+/// of one row block among several columns: `kernel(i₀, cols)` must write C\[j, i₀ + c\] for
+/// j = 0..=i₀ + c into `cols[c]` (length i₀ + c + 1); every group has `width` columns but the
+/// last, which has the rest. Groups g and G−1−g share a rayon task, as the columns of
+/// [`fill_symmetric`] do.
+pub fn fill_symmetric_grouped<T, F>(cov: &mut Mat<T>, width: usize, kernel: F) -> Result<()>
+where
+    T: Copy + Send + Sync,
+    F: Fn(usize, &mut [&mut [T]]) + Sync,
+{
     let n = cov.nrows();
-    let mut cols: Vec<Option<&mut [T]>> = Vec::with_capacity(n);
-    for col in cov.as_mut().col_iter_mut() {
+    let width = width.max(1);
+    let mut groups: Vec<Option<Group<T>>> = Vec::with_capacity(n.div_ceil(width));
+    for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
         let col = col
             .try_as_col_major_mut()
             .ok_or_else(|| Error::Shape("closure output is not column-major".into()))?;
-        cols.push(Some(col.as_slice_mut()));
+        let col = &mut col.as_slice_mut()[..=i];
+        if i % width == 0 {
+            groups.push(Some((i, Vec::with_capacity(width))));
+        }
+        if let Some(Some((_, cols))) = groups.last_mut() {
+            cols.push(col);
+        }
     }
-    let mut tasks: Vec<[Option<Column<T>>; 2]> = Vec::with_capacity(n.div_ceil(2));
-    for i in 0..n.div_ceil(2) {
-        let j = n - 1 - i;
-        let a = cols[i].take().map(|c| (i, c));
-        let b = if j != i {
-            cols[j].take().map(|c| (j, c))
-        } else {
-            None
-        };
+    let count = groups.len();
+    let mut tasks: Vec<[Option<Group<T>>; 2]> = Vec::with_capacity(count.div_ceil(2));
+    for g in 0..count.div_ceil(2) {
+        let last = count - 1 - g;
+        let a = groups[g].take();
+        let b = if last != g { groups[last].take() } else { None };
         tasks.push([a, b]);
     }
     tasks.into_par_iter().for_each(|task| {
-        for (i, col) in task.into_iter().flatten() {
-            kernel(i, &mut col[..=i]);
+        for (i, mut cols) in task.into_iter().flatten() {
+            kernel(i, &mut cols);
         }
     });
     // The strict upper triangle onto the lower one.

@@ -102,15 +102,17 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
     }
 }
 
-/// Fills `c[j]` with c₂, c₃, … (`c[j][k]` = c_{k+2}, every slice of one length K − 1) of the
-/// units h = μⱼ + sⱼ z by the Fourier rule (module docs), for all units at once: with the
-/// M = 128 positive nodes uₘ and weights wₘ of the 256-point rule, cₙ(j) = (2/(√(2π)sⱼ))·
-/// Σₘ Pₙₘ Gₘⱼ, where Pₙₘ = ±wₘpₙ(uₘ) (the sign of the module docs) does not depend on the
-/// unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: G on SIMD lanes over
+/// Fills `c[j]` with c_f, c_{f+1}, … (`c[j][k]` = c_{k+f}, every slice of one length, f =
+/// `from` = 0 or 2) of the units h = μⱼ + sⱼ z by the Fourier rule (module docs), for all units
+/// at once: with the M = 128 positive nodes uₘ and weights wₘ of the 256-point rule, cₙ(j) =
+/// (2/(√(2π)sⱼ))·Σₘ Pₙₘ Gₘⱼ, where Pₙₘ = ±wₘpₙ(uₘ) (the sign of the module docs) does not depend
+/// on the unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: G on SIMD lanes over
 /// the nodes, one unit per task, then one GEMM per parity, (K/2 × M)·(M × units).
 /// For s > 1 and |μ|/s ≤ 3 (where `hermite_coef` takes it): checked against the composite
 /// rule in z to 10⁻¹³ of |m| + √Var up to n = 256 (`fourier_rule_matches_the_composite_rule`).
-pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], c: &mut [&mut [f64]]) {
+/// c₀ and c₁ (f = 0) are right only for φ without a linear part ([`squared_moments`]: c₀ is
+/// then the mean less φ's constant part).
+pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut [&mut [f64]]) {
     let count = c.first().map_or(0, |c| c.len());
     let units = c.len();
     if count == 0 {
@@ -119,17 +121,20 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], c: &mut [&mut [f64]])
     let (z, _) = gauss_hermite::rule(true);
     let u = &z[z.len() / 2..];
     let m = u.len();
-    // Rows of P: n = 2, 4, … (even) and n = 3, 5, … (odd).
-    let (ne, no) = (count.div_ceil(2), count / 2);
+    // Rows of P: n = f, f + 2, … (even) and n = f + 1, f + 3, … (odd), of tables from n = 0.
+    let (first, ne, no) = (from / 2, count.div_ceil(2), count / 2);
     static CACHED: OnceLock<(Mat<f64>, Mat<f64>)> = OnceLock::new();
     let built;
-    let (p_even, p_odd) = if count <= CACHED_COUNT {
-        let (even, odd) = CACHED.get_or_init(|| node_weights(CACHED_COUNT));
-        (even.as_ref().subrows(0, ne), odd.as_ref().subrows(0, no))
+    let (p_even, p_odd) = if from + count <= CACHED_ORDERS {
+        CACHED.get_or_init(|| node_weights(CACHED_ORDERS))
     } else {
-        built = node_weights(count);
-        (built.0.as_ref(), built.1.as_ref())
+        built = node_weights(from + count);
+        &built
     };
+    let (p_even, p_odd) = (
+        p_even.as_ref().subrows(first, ne),
+        p_odd.as_ref().subrows(first, no),
+    );
     let (mut g_even, mut g_odd) = (vec![0.0; m * units], vec![0.0; m * units]);
     g_even
         .par_chunks_mut(m)
@@ -164,38 +169,57 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], c: &mut [&mut [f64]])
     });
 }
 
-/// Orders c₂..c_{CACHED_COUNT + 1} whose node weights P ([`node_weights`]) are built once per
+/// Orders c₀..c_{CACHED_ORDERS − 1} whose node weights P ([`node_weights`]) are built once per
 /// process and shared by every later [`fill`] (rows of a shorter K are the leading rows of the
 /// same table): building them took 0.2–0.4 ms, serial, twice per series closure at K = 256.
 /// The adaptive series of `hermite` takes at most K = 256 on wide units.
-const CACHED_COUNT: usize = 255;
+const CACHED_ORDERS: usize = 257;
 
-/// The two halves of P in [`fill`] for c₂..c_{count+1}: rows n = 2, 4, … (even) and n = 3, 5, …
-/// (odd), columns the M = 128 positive nodes uₘ of the 256-point rule, entries
-/// ±wₘ·pₙ(uₘ), pₙ = uⁿ/√n! by pₙ = pₙ₋₁·u/√n (the sign of the module docs).
-fn node_weights(count: usize) -> (Mat<f64>, Mat<f64>) {
+/// The two halves of P in [`fill`] for c₀..c_{orders−1}: rows n = 0, 2, … (even) and
+/// n = 1, 3, … (odd), columns the M = 128 positive nodes uₘ of the 256-point rule, entries
+/// ±wₘ·pₙ(uₘ), pₙ = uⁿ/√n! by p₀ = 1, pₙ = pₙ₋₁·u/√n (the sign of the module docs).
+fn node_weights(orders: usize) -> (Mat<f64>, Mat<f64>) {
     let (z, w) = gauss_hermite::rule(true);
     let half = z.len() / 2;
     let (u, w) = (&z[half..], &w[half..]);
     let m = u.len();
-    let (ne, no) = (count.div_ceil(2), count / 2);
-    let mut p_even = Mat::<f64>::zeros(ne, m);
-    let mut p_odd = Mat::<f64>::zeros(no, m);
+    let mut p_even = Mat::<f64>::zeros(orders.div_ceil(2), m);
+    let mut p_odd = Mat::<f64>::zeros(orders / 2, m);
     for (col, (&um, &wm)) in u.iter().zip(w).enumerate() {
-        let mut p = um;
-        for n in 2..count + 2 {
-            p *= um / (n as f64).sqrt();
+        let mut p = 1.0;
+        for n in 0..orders {
+            if n > 0 {
+                p *= um / (n as f64).sqrt();
+            }
             // (−1)^{n/2} for even n, (−1)^{(n+1)/2} for odd n: + for n ≡ 0, 3 (mod 4).
             let sign = if n % 4 == 0 || n % 4 == 3 { 1.0 } else { -1.0 };
-            let row = (n - 2) / 2;
             if n % 2 == 0 {
-                p_even[(row, col)] = sign * wm * p;
+                p_even[(n / 2, col)] = sign * wm * p;
             } else {
-                p_odd[(row, col)] = sign * wm * p;
+                p_odd[(n / 2, col)] = sign * wm * p;
             }
         }
     }
     (p_even, p_odd)
+}
+
+/// (c₀, c₁, s) ↦ (mean, variance) of [`squared_moments`].
+pub(crate) type FromFirstTwo = fn(f64, f64, f64) -> (f64, f64);
+
+/// Mean and variance of φ(μ + s z) from the rule's c₀ and c₁ (`fill` from n = 0), for φ whose
+/// square is affine in φ and φ′, so that no second rule is needed (issue #14, item 3):
+/// tanh² = 1 − tanh′ and σ² = σ − σ′, with E\[φ′(h)\] = c₁/s (Stein: E\[φ(μ + s z) z\] =
+/// s·E\[φ′(μ + s z)\]), give Var tanh(h) = (1 − m)(1 + m) − c₁/s with m = c₀, and
+/// Var σ(h) = (½ − c₀)(½ + c₀) − c₁/s with m = ½ + c₀ (½: σ's constant part, the δ at k = 0
+/// that the regular transform leaves out). `None` for the other φ; the variance is floored at 0.
+pub(crate) fn squared_moments(act: Activation) -> Option<FromFirstTwo> {
+    match act {
+        Activation::Tanh => Some(|c0, c1, s| (c0, ((1.0 - c0) * (1.0 + c0) - c1 / s).max(0.0))),
+        Activation::Sigmoid => {
+            Some(|c0, c1, s| (0.5 + c0, ((0.5 - c0) * (0.5 + c0) - c1 / s).max(0.0)))
+        }
+        _ => None,
+    }
 }
 
 /// Column j of G (see [`fill`]): `even`ₘ = Re and `odd`ₘ = Im of φ̂(uₘ/s)e^{iauₘ}, the nodes

@@ -8,12 +8,13 @@ use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
 use super::quadrature::{gelu_pair_cov, pair_cov, Unit};
 use super::quadrature_terms::QuadratureTerms;
+use super::series_lanes::{Column, GroupLanes, SeriesLanes, BLOCK, GROUP, LIMIT_STEP};
 use super::series_terms::SeriesTerms;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
-use crate::linalg::fill_symmetric;
+use crate::linalg::fill_symmetric_grouped;
 use crate::net::Activation;
-use crate::simd::{load, store};
+use crate::simd::load;
 use crate::stats::Moments;
 
 pub use super::hermite_coef::HermiteCoefficients;
@@ -31,10 +32,6 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 /// Units (the widest, largest sᵢ) whose full coefficient vectors set the layer's number of
 /// terms ([`layer_terms`]).
 const PROBES: usize = 8;
-/// Units per block of the coefficient table (a multiple of every lane count: 8, 4, 2, 1).
-const BLOCK: usize = 8;
-/// Steps of the per-vector term counts ([`vector_limits`]), a multiple of the 4 Horner chains.
-const LIMIT_STEP: usize = 8;
 /// Columns of at most this many terms skip the per-vector term counts.
 const LIMITS_ABOVE: usize = 48;
 
@@ -192,8 +189,9 @@ impl HermiteClosure {
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
-        fill_symmetric(&mut out.cov, |i, col| {
-            let sig = &input.cov.col_as_slice(i)[..=i];
+        // Per column: its terms L (`column_terms`) and, for long columns of settled units,
+        // the per-vector limits (`vector_limits`).
+        let plan = |i: usize| -> (usize, Vec<f64>) {
             let len = if settled[i] && !fixed {
                 column_terms(rho_col[i], rem_of(i), coef[i].var, &worst, tol)
             } else {
@@ -208,52 +206,92 @@ impl HermiteClosure {
             } else {
                 Vec::new()
             };
-            let mut ci = coef[i].c[..len].to_vec();
-            ci.resize(len.next_multiple_of(4), 0.0);
-            Isa::Dispatch.run(
-                arch,
-                SeriesLanes {
-                    out: col,
-                    sig,
-                    inv_s: &inv_s[..=i],
-                    inv_si: inv_s[i],
-                    ci: &ci,
-                    limits: &limits,
-                    lanes: &lanes,
-                    terms,
-                },
-            );
-            let mut check = |j: usize| {
-                let rho = correlation(sig[j], u.s[i], u.s[j]);
-                if !limits.is_empty() {
-                    // The lane vector of j may have stopped short of `len` (its bound is over
-                    // the settled units only).
-                    col[j] = coef[i].series(&coef[j], rho, len);
-                }
-                let bound =
-                    rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
-                if bound > fallback_above(&coef[i], &coef[j], tol) {
-                    let unit = |t: usize| Unit {
-                        mu: u.mu[t],
-                        s: u.s[t],
-                        m: coef[t].mean,
-                    };
-                    col[j] = if self.act == Activation::Gelu {
-                        gelu_pair_cov(unit(i), unit(j), rho)
-                    } else {
-                        pair_cov(self.act, unit(i), unit(j), rho)
-                    };
-                }
-            };
-            if settled[i] {
-                unsettled
-                    .iter()
-                    .take_while(|&&j| j < i)
-                    .for_each(|&j| check(j));
+            (len, limits)
+        };
+        fill_symmetric_grouped(&mut out.cov, GROUP, |i0, cols| {
+            let plans: Vec<(usize, Vec<f64>)> = (0..cols.len()).map(|c| plan(i0 + c)).collect();
+            let ci: Vec<Vec<f64>> = (0..cols.len())
+                .map(|c| {
+                    let len = plans[c].0;
+                    let mut ci = coef[i0 + c].c[..len].to_vec();
+                    ci.resize(len.next_multiple_of(4), 0.0);
+                    ci
+                })
+                .collect();
+            // The rows below the group's first block boundary: four columns per table load.
+            let shared = if cols.len() == GROUP {
+                (i0 / BLOCK) * BLOCK
             } else {
-                (0..i).for_each(check);
+                0
+            };
+            if shared > 0 {
+                let group: [Column; GROUP] = std::array::from_fn(|c| Column {
+                    sig: input.cov.col_as_slice(i0 + c),
+                    inv_si: inv_s[i0 + c],
+                    ci: &ci[c],
+                    limits: &plans[c].1,
+                });
+                Isa::Dispatch.run(
+                    arch,
+                    GroupLanes {
+                        out: cols,
+                        cols: &group,
+                        inv_s: &inv_s,
+                        lanes: &lanes,
+                        terms,
+                        end: shared,
+                    },
+                );
             }
-            col[i] = coef[i].var;
+            for (c, col) in cols.iter_mut().enumerate() {
+                let i = i0 + c;
+                let (len, limits) = (plans[c].0, &plans[c].1);
+                let sig = &input.cov.col_as_slice(i)[..=i];
+                Isa::Dispatch.run(
+                    arch,
+                    SeriesLanes {
+                        out: &mut col[shared..],
+                        sig: &sig[shared..],
+                        inv_s: &inv_s[shared..=i],
+                        inv_si: inv_s[i],
+                        ci: &ci[c],
+                        limits,
+                        lanes: &lanes[(shared / BLOCK) * terms * BLOCK..],
+                        terms,
+                    },
+                );
+                let mut check = |j: usize| {
+                    let rho = correlation(sig[j], u.s[i], u.s[j]);
+                    if !limits.is_empty() {
+                        // The lane vector of j may have stopped short of `len` (its bound is
+                        // over the settled units only).
+                        col[j] = coef[i].series(&coef[j], rho, len);
+                    }
+                    let bound =
+                        rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
+                    if bound > fallback_above(&coef[i], &coef[j], tol) {
+                        let unit = |t: usize| Unit {
+                            mu: u.mu[t],
+                            s: u.s[t],
+                            m: coef[t].mean,
+                        };
+                        col[j] = if self.act == Activation::Gelu {
+                            gelu_pair_cov(unit(i), unit(j), rho)
+                        } else {
+                            pair_cov(self.act, unit(i), unit(j), rho)
+                        };
+                    }
+                };
+                if settled[i] {
+                    unsettled
+                        .iter()
+                        .take_while(|&&j| j < i)
+                        .for_each(|&j| check(j));
+                } else {
+                    (0..i).for_each(check);
+                }
+                col[i] = coef[i].var;
+            }
         })
     }
 }
@@ -390,73 +428,6 @@ impl WithSimd for RhoMax<'_> {
             acc = simd.max_f64s(acc, simd.abs_f64s(rho));
         }
         simd.reduce_max_f64s(acc).min(1.0)
-    }
-}
-
-/// SIMD lanes over j ≤ i: ρ = clamp(Σᵢⱼ/(sᵢsⱼ), −1, 1), C = ρ(c₁ᵢc₁ⱼ + ρ(c₂ᵢc₂ⱼ + …)), as four
-/// interleaved Horner chains in ρ⁴; with `limits` ([`vector_limits`]) each vector takes only the
-/// terms its largest |ρ| needs.
-struct SeriesLanes<'a> {
-    out: &'a mut [f64],
-    sig: &'a [f64],
-    inv_s: &'a [f64],
-    inv_si: f64,
-    /// cₒ(i), padded with zeros to a multiple of 4 (≤ `terms`).
-    ci: &'a [f64],
-    /// Empty (every vector takes `ci.len()` terms) or [`vector_limits`] of the column.
-    limits: &'a [f64],
-    /// cₒ(j) at `lanes[(j / BLOCK)·terms·BLOCK + o·BLOCK + j % BLOCK]`, `terms` a multiple of 4.
-    lanes: &'a [f64],
-    terms: usize,
-}
-
-impl WithSimd for SeriesLanes<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
-        let len = self.out.len();
-        let inv_si = simd.splat_f64s(self.inv_si);
-        let (lo, hi) = (simd.splat_f64s(-1.0), simd.splat_f64s(1.0));
-        let mut j = 0;
-        while j < len {
-            let end = (j + S::F64_LANES).min(len);
-            let sig = load(simd, &self.sig[j..end]);
-            let inv_sj = load(simd, &self.inv_s[j..end]);
-            let rho = simd.mul_f64s(simd.mul_f64s(sig, inv_si), inv_sj);
-            let rho = simd.min_f64s(simd.max_f64s(rho, lo), hi);
-            // Four Horner chains in ρ⁴ (orders o ≡ 0, 1, 2, 3 mod 4; the padded top orders are 0),
-            // so the FMA latency does not serialise the K terms.
-            let rho2 = simd.mul_f64s(rho, rho);
-            let rho4 = simd.mul_f64s(rho2, rho2);
-            let block = &self.lanes[(j / BLOCK) * self.terms * BLOCK + j % BLOCK..];
-            let width = end - j;
-            let term = |o: usize| {
-                let cj = load(simd, &block[o * BLOCK..o * BLOCK + width]);
-                simd.mul_f64s(simd.splat_f64s(self.ci[o]), cj)
-            };
-            let mut acc = [simd.splat_f64s(0.0); 4];
-            let len = if self.limits.is_empty() {
-                self.ci.len()
-            } else {
-                let top = simd.reduce_max_f64s(simd.abs_f64s(rho));
-                // The limits are non-decreasing: their count below `top` is the partition
-                // point, counted without the binary search's unpredictable branches.
-                let t = self.limits.iter().filter(|&&l| l < top).count();
-                ((t + 1) * LIMIT_STEP).min(self.ci.len())
-            };
-            for t in (0..len / 4).rev() {
-                for (k, a) in acc.iter_mut().enumerate() {
-                    *a = simd.mul_add_e_f64s(*a, rho4, term(4 * t + k));
-                }
-            }
-            // ρ(S₀ + ρS₁ + ρ²(S₂ + ρS₃))
-            let low = simd.mul_add_e_f64s(rho, acc[1], acc[0]);
-            let high = simd.mul_add_e_f64s(rho, acc[3], acc[2]);
-            let sum = simd.mul_add_e_f64s(rho2, high, low);
-            store(simd, &mut self.out[j..end], simd.mul_f64s(sum, rho));
-            j = end;
-        }
     }
 }
 

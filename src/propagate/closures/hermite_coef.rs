@@ -30,6 +30,11 @@ const SMALL_RULE_SCALE: f64 = 0.5;
 /// rule: its factor e^{iau} grows as e^{|a|·|Im u|} off the real axis and slows the rule
 /// (measured 10⁻¹¹ of |m| + √Var at |a| = 6); beyond, the composite rule.
 const FOURIER_MEAN: f64 = 3.0;
+/// Largest |μ|/s of a wide tanh or sigmoid unit whose mean and variance come from the Fourier
+/// rule's c₀ and c₁ (`fourier_coef::squared_moments`): beyond, the variance is a difference of
+/// nearly equal terms (measured: σ at |μ|/s = 3, s = 3.2, √Var 9·10⁻¹⁴ of |m| + √Var off, against
+/// ≤ 1.3·10⁻¹⁴ up to 2.5), and `moments_wide` takes it.
+const SQUARED_MEAN: f64 = 2.0;
 /// Orders up to which the z-space rules (Gauss–Hermite and composite) are checked
 /// (`narrow_rule_matches_the_composite_rule`); a unit on them has cₙ = 0 stored beyond, so its
 /// Parseval remainder stays at R([`Z_RULE_ORDER`]), an upper bound of the true one.
@@ -207,9 +212,45 @@ impl HermiteCoefficients {
             .collect()
     }
 
-    /// Wide units (s > 1): mean, variance and c₁ by `moments_wide`, c₂..c_K of all of them by
-    /// one `fourier_coef::fill`.
+    /// Wide units (s > 1): c₂..c_K of all of them by one `fourier_coef::fill`, with mean,
+    /// variance and c₁ by `moments_wide`; but for tanh and sigmoid units with |μ|/s ≤
+    /// [`SQUARED_MEAN`], c₀..c_K by the fill and mean and variance from c₀ and c₁
+    /// (`fourier_coef::squared_moments`), without the second rule.
     fn fourier(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let Some(moments) = fourier_coef::squared_moments(act) else {
+            return Self::fourier_wide(act, mu, s, order);
+        };
+        let closed: Vec<bool> = mu
+            .iter()
+            .zip(s)
+            .map(|(&m, &sd)| m.abs() <= SQUARED_MEAN * sd)
+            .collect();
+        let pick = |v: &[f64], want: bool| -> Vec<f64> {
+            v.iter()
+                .zip(&closed)
+                .filter(|&(_, &c)| c == want)
+                .map(|(&x, _)| x)
+                .collect()
+        };
+        let (cm, cs) = (pick(mu, true), pick(s, true));
+        let mut full = vec![vec![0.0; order.max(1) + 1]; cm.len()];
+        let mut rows: Vec<&mut [f64]> = full.iter_mut().map(Vec::as_mut_slice).collect();
+        fourier_coef::fill(act, &cm, &cs, 0, &mut rows);
+        let mut from_rule = full.into_iter().zip(cs).map(|(all, sd)| {
+            let (mean, var) = moments(all[0], all[1], sd);
+            let c = all[1..=order].to_vec();
+            HermiteCoefficients { mean, var, c }
+        });
+        let mut wide =
+            Self::fourier_wide(act, &pick(mu, false), &pick(s, false), order).into_iter();
+        closed
+            .iter()
+            .filter_map(|&c| if c { from_rule.next() } else { wide.next() })
+            .collect()
+    }
+
+    /// [`Self::fourier`] by `moments_wide` and c₂..c_K by `fourier_coef::fill`.
+    fn fourier_wide(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
         let mut out: Vec<Self> = mu
             .par_iter()
             .zip(s)
@@ -224,7 +265,7 @@ impl HermiteCoefficients {
             .collect();
         if order > 1 {
             let mut tails: Vec<&mut [f64]> = out.iter_mut().map(|u| &mut u.c[1..]).collect();
-            fourier_coef::fill(act, mu, s, &mut tails);
+            fourier_coef::fill(act, mu, s, 2, &mut tails);
         }
         out
     }
@@ -440,7 +481,8 @@ mod tests {
     /// The Fourier rule of wide units (s·r > 1: tanh s > 1, the others s > 2; |μ|/s ≤ 3)
     /// against the composite rule in z, every smooth φ with a transform, up to s = 8 and
     /// n = 256: mean, standard deviation and every cₙ agree to 10⁻¹³ of the output's scale
-    /// |m| + √Var (measured: 6.9·10⁻¹⁵).
+    /// |m| + √Var (measured: 6.5·10⁻¹⁵; tanh and sigmoid at |μ|/s ≤ 2 take mean and variance
+    /// from c₀ and c₁, `fourier_coef::squared_moments`).
     #[test]
     fn fourier_rule_matches_the_composite_rule() {
         let k = 256;
@@ -452,7 +494,7 @@ mod tests {
                 .into_iter()
                 .filter(|&s| s <= 8.0)
             {
-                for a in [0.0, 1.3, -2.5, 3.0, -3.0] {
+                for a in [0.0, 1.3, -2.0, 2.0, -2.5, 3.0, -3.0] {
                     let rule = Rule::for_unit(act, a * s, s);
                     assert_eq!(rule, Rule::Fourier);
                     let g = HermiteCoefficients::with_rule(act, a * s, s, k, rule);

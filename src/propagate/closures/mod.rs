@@ -28,6 +28,7 @@ mod quadrature_terms;
 pub mod relu;
 mod relu_terms;
 pub mod rules;
+mod series_lanes;
 mod series_terms;
 mod wide_moments;
 
