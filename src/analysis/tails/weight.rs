@@ -101,9 +101,9 @@ impl EdgeworthWeight {
         }
     }
 
-    /// w(u) into `plus` and w(−u) into `minus` for each row u of `z` (b × r), [`ROWS`] rows
-    /// at a time ([`EdgeworthWeight::rows`]). Each row's weight depends on that row alone, so
-    /// the blocks give the numbers one pass over all rows would.
+    /// w(u) into `plus` and w(−u) into `minus` for each row u of `z` (b × r), `ROWS` (512)
+    /// rows at a time. Each row's weight depends on that row alone, so the blocks give the
+    /// numbers one pass over all rows would.
     pub fn pair(&self, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
         let mut guard = self
             .scratch
