@@ -50,20 +50,7 @@ pub struct NormalStream {
     block: Vec<f64>,
     /// The next unread entry of `block` (`BLOCK`: none left).
     next: usize,
-    /// The kernel's intermediate values, kept between blocks (every entry is written before
-    /// it is read, so they need no clearing per block).
-    work: Box<Work>,
     isa: Isa,
-}
-
-/// The uniform words of one block and the Box–Muller inputs formed from them.
-#[derive(Clone, Debug)]
-struct Work {
-    words: [u64; BLOCK],
-    /// u₁ = 2ᵉ(1 + t) per pair: e and t; θ/2π = `turn`.
-    e: [f64; PAIRS],
-    t: [f64; PAIRS],
-    turn: [f64; PAIRS],
 }
 
 impl NormalStream {
@@ -85,34 +72,16 @@ impl NormalStream {
             state,
             block: vec![0.0; BLOCK],
             next: BLOCK,
-            work: Box::new(Work {
-                words: [0; BLOCK],
-                e: [0.0; PAIRS],
-                t: [0.0; PAIRS],
-                turn: [0.0; PAIRS],
-            }),
             isa,
         }
     }
 
-    /// Overwrites `out` with the next `out.len()` draws of the stream. Whole blocks that start
-    /// at a block boundary are computed straight into `out`; the rest through `block`.
+    /// Overwrites `out` with the next `out.len()` draws of the stream.
     pub fn fill(&mut self, mut out: &mut [f64]) {
         while !out.is_empty() {
             if self.next == BLOCK {
-                if out.len() >= BLOCK {
-                    let (head, tail) = out.split_at_mut(BLOCK);
-                    self.isa.run(Block {
-                        state: &mut self.state,
-                        work: &mut self.work,
-                        out: head,
-                    });
-                    out = tail;
-                    continue;
-                }
                 self.isa.run(Block {
                     state: &mut self.state,
-                    work: &mut self.work,
                     out: &mut self.block,
                 });
                 self.next = 0;
@@ -159,10 +128,9 @@ fn unit(w: u64) -> f64 {
     f64::from_bits(ONE_BITS | (w >> 12)) - (1.0 - f64::EPSILON / 2.0)
 }
 
-/// The kernel of one block (see the module documentation): `BLOCK` draws into `out`.
+/// The kernel of one block (see the module documentation).
 struct Block<'a> {
     state: &'a mut [[u64; LANES]; 4],
-    work: &'a mut Work,
     out: &'a mut [f64],
 }
 
@@ -171,7 +139,7 @@ impl WithSimd for Block<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        let Work { words, e, t, turn } = self.work;
+        let mut words = [0u64; BLOCK];
         for t in 0..STEPS {
             step(self.state, &mut words[t * LANES..(t + 1) * LANES]);
             step(
@@ -180,6 +148,7 @@ impl WithSimd for Block<'_> {
             );
         }
         // u₁ = 2ᵉ m with m ∈ [√½, √2): e and m − 1 by their bits; θ/2π = u₂ − ½.
+        let (mut e, mut t, mut turn) = ([0.0; PAIRS], [0.0; PAIRS], [0.0; PAIRS]);
         for i in 0..PAIRS {
             let bits = unit(words[i]).to_bits();
             let m = f64::from_bits((bits & MANTISSA) | ONE_BITS);
