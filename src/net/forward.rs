@@ -67,21 +67,29 @@ impl<T: Real> ForwardPass<T> {
 impl<T: Real> Mlp<T> {
     /// Runs the batch `x` (d_in × b, b ≤ capacity) through the network into `fp`, in T.
     pub fn forward_into(&self, x: MatRef<'_, T>, fp: &mut ForwardPass<T>) {
+        self.forward_from(0, x, fp);
+    }
+
+    /// Runs the batch `x` of layer `from`'s input (x for 0, z^from after hidden layer `from`;
+    /// its width × b, b ≤ capacity) through layers `from`… into `fp`, in T: the stages before
+    /// `from` are left as they were.
+    pub fn forward_from(&self, from: usize, x: MatRef<'_, T>, fp: &mut ForwardPass<T>) {
         let b = x.ncols();
         assert!(
             b <= fp.y.ncols(),
             "batch {b} exceeds the forward buffers' capacity"
         );
+        assert!(from <= self.depth(), "layer {from} of {}", self.depth());
         assert_eq!(
             x.nrows(),
-            self.input_dim(),
-            "input rows must equal the network's input width"
+            self.layers[from].fan_in(),
+            "input rows must equal layer {from}'s input width"
         );
         fp.batch = b;
-        for (l, layer) in self.layers[..self.depth()].iter().enumerate() {
+        for (l, layer) in self.layers[..self.depth()].iter().enumerate().skip(from) {
             let act = self.activation.at(l);
             let (before, rest) = fp.z.split_at_mut(l);
-            let input = if l == 0 {
+            let input = if l == from {
                 x
             } else {
                 before[l - 1].as_ref().subcols(0, b)
@@ -106,7 +114,7 @@ impl<T: Real> Mlp<T> {
             }
         }
         let readout = self.layers.last().expect("validated network has layers");
-        let input = if self.depth() == 0 {
+        let input = if self.depth() == from {
             x
         } else {
             fp.z[self.depth() - 1].as_ref().subcols(0, b)

@@ -35,7 +35,7 @@ use rand::SeedableRng;
 
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
-use crate::net::{kernels, Mlp};
+use crate::net::{ForwardPass, Mlp};
 use crate::stats::gaussian::GaussianSampler;
 use crate::stats::Moments;
 
@@ -193,8 +193,8 @@ fn trace(a: MatRef<'_, f64>) -> f64 {
     (0..a.nrows()).map(|i| a[(i, i)]).sum()
 }
 
-/// `samples` draws of N(x.mean, x.cov) at layer `from` pushed through the rest of `net`: the
-/// outputs, one column per draw.
+/// `samples` draws of N(x.mean, x.cov) at layer `from` pushed through the rest of `net`
+/// ([`Mlp::forward_from`]): the outputs, one column per draw.
 fn draw_outputs(
     net: &Mlp,
     from: usize,
@@ -204,30 +204,11 @@ fn draw_outputs(
 ) -> Result<Mat<f64>> {
     let sampler = GaussianSampler::new(x.mean.as_ref(), x.cov.as_ref())?;
     let mut y = Mat::zeros(net.output_dim(), samples);
-    let depth = net.depth();
+    let mut fp = ForwardPass::new(net, CHUNK.min(samples));
     for first in (0..samples).step_by(CHUNK) {
         let b = CHUNK.min(samples - first);
-        let mut z = sampler.sample(b, rng);
-        for (l, layer) in net.layers.iter().enumerate().skip(from) {
-            let mut h = Mat::zeros(layer.fan_out(), b);
-            gemm(h.as_mut(), false, layer.w.as_ref(), z.as_ref(), 1.0);
-            let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
-            if l == depth {
-                for j in 0..b {
-                    for (i, bi) in bias.iter().enumerate() {
-                        y[(i, first + j)] = h[(i, j)] + bi;
-                    }
-                }
-                break;
-            }
-            let act = net.activation.at(l);
-            z = Mat::zeros(layer.fan_out(), b);
-            for j in 0..b {
-                let hj = h.as_mut().col_mut(j).try_as_col_major_mut().unwrap();
-                let zj = z.as_mut().col_mut(j).try_as_col_major_mut().unwrap();
-                kernels::bias_activation(act, hj.as_slice_mut(), bias, zj.as_slice_mut());
-            }
-        }
+        net.forward_from(from, sampler.sample(b, rng).as_ref(), &mut fp);
+        y.as_mut().subcols_mut(first, b).copy_from(fp.output());
     }
     Ok(y)
 }
