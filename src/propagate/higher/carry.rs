@@ -729,7 +729,8 @@ impl Carry {
             .zip(out.iter_mut())
             .enumerate()
         {
-            if self.zero.get(c) == Some(&true) {
+            let zero = self.zero.get(c) == Some(&true);
+            if zero {
                 *pre = Paired::zeros(m);
             } else if self.leading_paired {
                 let flops = paired_leading_flops(m, n);
@@ -742,9 +743,12 @@ impl Carry {
                     affine_paired(layer.w.as_ref(), cur)
                 });
             }
-            let z = self.unpaired.get(c).and_then(Option::as_ref);
-            let zero = self.zero.get(c) == Some(&true);
-            if let (false, Some(z)) = (zero, z) {
+            let z = self
+                .unpaired
+                .get(c)
+                .and_then(Option::as_ref)
+                .filter(|_| !zero);
+            if let Some(z) = z {
                 let flops = paired_image_flops(m, n);
                 pre.0 += &timings.time("kappa affine", flops, || z.paired_image(layer.w.as_ref()));
             } else if let (false, Some(Some(star))) = (zero, self.star4.get(c)) {
@@ -752,14 +756,12 @@ impl Carry {
                 pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
             }
             o.k4_iijj = Some(pre.0.clone());
-            let z = self.unpaired.get(c).and_then(Option::as_ref);
-            let h = z.filter(|_| self.zero.get(c) != Some(&true)).map(|z| {
+            let h = z.map(|z| {
                 let flops = unpaired_affine_flops(m, n);
                 timings.time("kappa affine", flops, || {
                     z.affine(layer.w.as_ref(), pre.clone())
                 })
             });
-            o.k4_iijj = Some(pre.0.clone());
             self.unpaired_pre.resize(c + 1, None);
             self.unpaired_pre[c] = h;
         }
