@@ -42,6 +42,10 @@ use rayon::prelude::*;
 
 use super::paired::{Kappa4, Paired};
 
+/// Units whose M × M terms of [`Unpaired4::paired_image`] are formed side by side and held at
+/// once (all N of them would be N·M² numbers, an N³ tensor's worth).
+const IMAGE_BATCH: usize = 32;
+
 /// The paired κ₄ with κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] (module docs); every entry of four distinct
 /// units is zero.
 #[derive(Clone, Debug, PartialEq)]
@@ -195,27 +199,27 @@ impl Unpaired4 {
     /// three). Flops 2MN³ + 2M²N² + O(M²N).
     pub fn paired_image(&self, w: MatRef<'_, f64>) -> Mat<f64> {
         let (m, n) = (w.nrows(), w.ncols());
-        let blocks: Vec<Mat<f64>> = (0..n)
-            .into_par_iter()
-            .map(|a| {
-                let q = MatRef::from_column_major_slice(
-                    &self.by_double[n * n * a..n * n * (a + 1)],
-                    n,
-                    n,
-                );
-                let mut v = Mat::<f64>::zeros(n, m);
-                matmul(v.as_mut(), Accum::Replace, q, w.transpose(), 1.0, Par::Seq);
-                let mut x = Mat::<f64>::zeros(m, m);
-                matmul(x.as_mut(), Accum::Replace, w, v.as_ref(), 1.0, Par::Seq);
-                Mat::from_fn(m, m, |i, j| {
-                    let (wi, wj) = (w[(i, a)], w[(j, a)]);
-                    wi * wi * x[(j, j)] + wj * wj * x[(i, i)] + 4.0 * wi * wj * x[(i, j)]
-                })
+        let block = |a: usize| {
+            let q =
+                MatRef::from_column_major_slice(&self.by_double[n * n * a..n * n * (a + 1)], n, n);
+            let mut v = Mat::<f64>::zeros(n, m);
+            matmul(v.as_mut(), Accum::Replace, q, w.transpose(), 1.0, Par::Seq);
+            let mut x = Mat::<f64>::zeros(m, m);
+            matmul(x.as_mut(), Accum::Replace, w, v.as_ref(), 1.0, Par::Seq);
+            Mat::from_fn(m, m, |i, j| {
+                let (wi, wj) = (w[(i, a)], w[(j, a)]);
+                wi * wi * x[(j, j)] + wj * wj * x[(i, i)] + 4.0 * wi * wj * x[(i, j)]
             })
-            .collect();
+        };
+        // The units' M × M terms in parallel, `IMAGE_BATCH` at a time, summed in unit order (the
+        // same sum whatever the thread count), so that at most `IMAGE_BATCH` of them are held.
         let mut out = Mat::<f64>::zeros(m, m);
-        for b in &blocks {
-            out += b;
+        for first in (0..n).step_by(IMAGE_BATCH) {
+            let last = (first + IMAGE_BATCH).min(n);
+            let blocks: Vec<Mat<f64>> = (first..last).into_par_iter().map(block).collect();
+            for b in &blocks {
+                out += b;
+            }
         }
         let mut s = Mat::<f64>::zeros(m, n);
         matmul(
