@@ -6,8 +6,8 @@ use rayon::prelude::*;
 /// Side of the square tiles of [`mirror_lower`]. The strided side of a tile touches one cache
 /// line per column, all in the same L1 set when the column stride is a multiple of 4 KiB
 /// (N = 512, 1024, …): 8 lines fit the set's ways, 64 thrashed it (the closures spent ~8 % of
-/// their time in the mirror at N = 1024 with 64).
-const TILE: usize = 8;
+/// their time in the mirror at N = 1024 with 64). [`super::transpose_into`] tiles by it too.
+pub(super) const TILE: usize = 8;
 
 /// Copies the strict lower triangle of the square `m` onto its upper triangle, tile by tile so
 /// that the strided (row-wise) side of the transposition stays in cache; a plain double loop

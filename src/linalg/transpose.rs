@@ -3,16 +3,14 @@
 use faer::{MatMut, MatRef};
 use rayon::prelude::*;
 
-/// Side of the square tiles of [`transpose_into`]: its strided side touches one cache line per
-/// column of `src`, all in one L1 set when the column stride is a multiple of 4 KiB (N = 512,
-/// 1024, …); 8 lines fit the set's ways (as in `mirror`). faer's `copy_from` of a transposed
-/// view reads element by element across that stride: 3.2 ms at N = 1024 on one thread, in f64
-/// and f32 alike, against 0.2–0.4 ms for this on two (BENCHMARKS.md "Performance II: f32,
-/// eighth session").
-const TILE: usize = 8;
+use super::mirror::TILE;
 
 /// `dst` ← `src`ᵀ (`dst` column-major, `src`'s shape transposed), tile by tile, the tasks of
-/// `TILE` columns of `dst` in parallel.
+/// `TILE` columns of `dst` in parallel. Square tiles of the mirror's side keep the strided
+/// reads of `src` in one L1 set's ways (see `mirror`); faer's `copy_from` of a transposed view
+/// reads element by element across that stride: 3.2 ms at N = 1024 on one thread, in f64 and
+/// f32 alike, against 0.2–0.4 ms for this on two (BENCHMARKS.md "Performance II: f32, eighth
+/// session").
 pub fn transpose_into<T: Copy + Send + Sync>(src: MatRef<'_, T>, mut dst: MatMut<'_, T>) {
     let (rows, cols) = (dst.nrows(), dst.ncols());
     assert!(
