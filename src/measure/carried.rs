@@ -20,10 +20,10 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::propagate::closures::ClosureMethod;
-use crate::propagate::higher::paired::Paired;
-use crate::propagate::higher::sampled::measure_paired;
+use crate::propagate::higher::sampled::measure_unpaired;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
+use crate::propagate::higher::triple4::Unpaired4;
 use crate::propagate::higher::{Carry, Tensors};
 use crate::propagate::{Predicted, Propagator};
 use crate::stats::Moments;
@@ -138,8 +138,9 @@ fn carried_to(layer: usize, from: usize) -> String {
 /// What a class's carry starts from at h^{l+1}: the full tensors, or (with `units`) every
 /// unit's slices and the samples for the kept units' tensors.
 enum Start {
-    /// The tensors, and at order 3 the paired κ₄ (κ₄\[i,i,j,j\]).
-    Full(Tensors, Option<Paired>),
+    /// The tensors, and at order 3 the κ₄ classes its dense carry reads (κ₄\[i,i,j,j\],
+    /// κ₄\[i,i,i,j\], κ₄\[i,i,j,k\]).
+    Full(Tensors, Option<Unpaired4>),
     Subset(Slices, Mat<f64>),
 }
 
@@ -149,7 +150,7 @@ fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Sta
         None => Ok(Start::Full(
             measure_tensors(h.as_ref(), order)?,
             if order == 3 {
-                Some(measure_paired(h.as_ref())?)
+                Some(measure_unpaired(h.as_ref())?)
             } else {
                 None
             },
@@ -255,8 +256,8 @@ pub fn propagate_carried(
                     unreachable!("measure_start measures full tensors without units")
                 };
                 let mut carry = Carry::from_first_pre(order, vec![tensors])?;
-                if let Some(p) = paired {
-                    carry = carry.with_first_paired(vec![p])?;
+                if let Some(u) = paired {
+                    carry = carry.with_first_unpaired(vec![u])?;
                 }
                 let run = engine
                     .run_carried(net, from, one, &mut carry, method, timings)?

@@ -476,6 +476,17 @@ impl Carry {
         Ok(self)
     }
 
+    /// Order 3 from measured tensors ([`Carry::from_first_pre`]): seeds h^{from+1}'s paired κ₄
+    /// with its κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] ([`super::triple4`]), one per class (e.g.
+    /// [`super::sampled::measure_unpaired`]); they otherwise start at zero, and the rule
+    /// ([`ChaosRule::unpaired`]) reads them at the first closure as it does at every later one.
+    pub fn with_first_unpaired(self, unpaired: Vec<Unpaired4>) -> Result<Self> {
+        let paired = unpaired.iter().map(|u| u.paired.clone()).collect();
+        let mut carry = self.with_first_paired(paired)?;
+        carry.unpaired_pre = unpaired.into_iter().map(Some).collect();
+        Ok(carry)
+    }
+
     /// Carries only what the output's mean and covariance need: the last hidden layer's h gets
     /// the slices its closure reads, mapped directly ([`super::sliced`]), instead of its full
     /// tensors; that closure's output tensors and the read-out's map are skipped, so y gets no
