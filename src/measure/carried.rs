@@ -3,7 +3,10 @@
 //!
 //! For start layer l (< L): h^{l+1} = W z^l + b is an affine function of the measured samples,
 //! so its full κ₃ (κ₄) is measured exactly from the projected samples of each class
-//! ([`super::tensors`]); from there [`Propagator::run_carried`] applies the closure, its
+//! ([`super::tensors`]), and at order 3 the κ₄ classes its dense carry reads (κ₄\[i,i,j,j\],
+//! κ₄\[i,i,i,j\], κ₄\[i,i,j,k\]: `measure_unpaired`; left at zero, the rule's diagrams that
+//! balance them acted alone, EXPERIMENTS.md "MNIST order 3, ninth session"); from there
+//! [`Propagator::run_carried`] applies the closure, its
 //! chaos rule and the exact affine map of the tensors to every later layer
 //! ([`crate::propagate::higher`]). Classes run one at a time, so the memory is that of one
 //! class's tensors ([`tensor_bytes`]`(N, order, 1)` at the widest layer after l, plus the
