@@ -41,7 +41,7 @@
 //! and [`carried_blocks`] makes three of every block it carries, so the rank would grow
 //! geometrically with depth; [`Unpaired4Factored::map`] keeps the blocks that have been
 //! through at most [`GENERATIONS`] maps (the carry's cap: with 1, h's blocks are those born
-//! at the last closure and map, rank 7N, and z's at most 2N + 3·7N).
+//! at the last closure and map, rank 5N, and z's at most 2N + 3·5N).
 //!
 //! **The image in h's paired κ₄** is [`super::triple4::Unpaired4::paired_image`]'s, with
 //! X_a = W Q_a Wᵀ:
@@ -68,7 +68,7 @@ use super::chaos::UnitChaos;
 use super::paired::Paired;
 use super::star4::Star4;
 
-/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::affine`]).
+/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
 pub const GENERATIONS: usize = 1;
 
 /// A · B, computed by faer.
