@@ -72,6 +72,9 @@ use super::slices::attach;
 use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use super::triple4::{paired_image_flops, unpaired_affine_flops, Unpaired4};
+use super::triple4_factored::{
+    carried_blocks, fresh_blocks, kappa3_part, Unpaired4Factored, GENERATIONS,
+};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
@@ -201,12 +204,15 @@ pub struct Carry {
     /// …and h's factored κ₃ (its slices in `sliced`).
     fh: Vec<Factored>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
-    /// ([`super::paired_leading`]) instead of exactly, and carried without κ₄\[a,a,a,b\],
-    /// κ₄\[a,a,b,c\] ([`super::triple4`]) (the factorable rule's carries).
+    /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
+    /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).
     leading_paired: bool,
-    /// Order 3 with `leading_paired`, per class: what the last closure's z supplies to the image
-    /// of its dropped κ₄\[a,a,b,c\] in the next h's paired κ₄ ([`super::star4`]).
+    /// Order 3 with `leading_paired`, per class: the κ₃ term of the last closure's z's
+    /// κ₄\[a,a,b,c\], imaged in the next h's paired κ₄ ([`super::star4`]) and not carried…
     star4: Vec<Option<Star4>>,
+    /// …and the rest of it as blocks ([`super::triple4_factored`]), of z after [`Carry::leave`],
+    /// of h after the map (the factorable rule's carries, dense or factored κ₃).
+    blocks: Vec<Option<Unpaired4Factored>>,
     /// The Monte Carlo pilot check of a Gaussian start ([`Carry::with_pilot`])…
     pilot: Option<Pilot>,
     /// …and its verdict once run ([`Carry::record_pilot`]).
@@ -404,6 +410,7 @@ impl Carry {
             fh: Vec::new(),
             leading_paired: false,
             star4: Vec::new(),
+            blocks: Vec::new(),
             pilot: None,
             pilot_verdict: None,
             unpaired: Vec::new(),
@@ -762,9 +769,18 @@ impl Carry {
             if let Some(z) = z {
                 let flops = paired_image_flops(m, n);
                 pre.0 += &timings.time("kappa affine", flops, || z.paired_image(layer.w.as_ref()));
-            } else if let (false, Some(Some(star))) = (zero, self.star4.get(c)) {
-                let flops = star.flops(m);
-                pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+            } else if let (false, Some(Some(zq))) = (zero, self.blocks.get_mut(c)) {
+                zq.paired = cur.clone();
+                let flops = zq.map_flops(m);
+                let (hq, image) = timings.time("kappa affine", flops, || {
+                    zq.map(layer.w.as_ref(), GENERATIONS)
+                });
+                pre.0 += &image;
+                *zq = hq;
+                if let Some(Some(star)) = self.star4.get(c) {
+                    let flops = star.flops(m);
+                    pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                }
             }
             o.k4_iijj = Some(pre.0.clone());
             let h = z.map(|z| {
@@ -902,6 +918,9 @@ impl Carry {
         if let Some(u) = self.unpaired_pre.get_mut(c) {
             *u = None;
         }
+        if let Some(b) = self.blocks.get_mut(c) {
+            *b = None;
+        }
         if let Some(s) = self.sliced.get_mut(c) {
             s.clear();
         }
@@ -1004,6 +1023,9 @@ impl CarryHook for Carry {
                 if let Some(u) = self.unpaired_pre.get_mut(c) {
                     *u = None;
                 }
+                if let Some(b) = self.blocks.get_mut(c) {
+                    *b = None;
+                }
                 h.k4_iijj = None;
                 if self.stars.is_some() && skew < NOISE_SKEW {
                     self.drop_class(c, h);
@@ -1102,7 +1124,20 @@ impl CarryHook for Carry {
             }
             if order == 3 && self.leading_paired {
                 self.star4.resize(pre.len(), None);
-                self.star4[c] = Some(self.star4_of(c, &pre[c].cov, &units, stars.is_some()));
+                let star = self.star4_of(c, &pre[c].cov, &units, stars.is_some());
+                // z's κ₄[a,a,b,c]: the fresh blocks and h's carried ones; its κ₃ term imaged.
+                self.blocks.resize(pre.len(), None);
+                let mut blocks = fresh_blocks(&star);
+                if let Some(h) = &self.blocks[c] {
+                    blocks.extend(carried_blocks(h, &units));
+                }
+                let n = units.len();
+                self.blocks[c] = Some(Unpaired4Factored::new(
+                    Paired::zeros(n),
+                    Mat::zeros(n, n),
+                    blocks,
+                ));
+                self.star4[c] = Some(kappa3_part(&star));
             }
             // h's factors become z's (scaled in place).
             let fh = stars.map(|_| std::mem::replace(&mut self.fh[c], Factored::zeros(0)));

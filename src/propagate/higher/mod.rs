@@ -17,6 +17,7 @@
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
+//! - [`triple4_factored`]: κ₄\[a,a,b,c\] as symmetrised rank-R blocks (the factored path's);
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
@@ -44,5 +45,6 @@ pub mod star4;
 pub mod subset;
 pub mod tensor;
 pub mod triple4;
+pub mod triple4_factored;
 
 pub use carry::{Carry, Fallback, Tensors};

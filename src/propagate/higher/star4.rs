@@ -180,17 +180,17 @@ fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Star4 {
     /// Σ̊: h's covariance with a zero diagonal.
-    hollow: Mat<f64>,
+    pub(super) hollow: Mat<f64>,
     /// β_a = B_{a,1,1}.
-    beta: Vec<f64>,
+    pub(super) beta: Vec<f64>,
     /// γ_a = B_{a,1,2}.
-    gamma: Vec<f64>,
+    pub(super) gamma: Vec<f64>,
     /// α_a = B_{a,2,1}.
-    alpha: Vec<f64>,
+    pub(super) alpha: Vec<f64>,
     /// s_a = 2(B_{a,2,2} − β_a²).
-    s: Vec<f64>,
+    pub(super) s: Vec<f64>,
     /// h's κ₃, where not zero.
-    k3: Option<HKappa3>,
+    pub(super) k3: Option<HKappa3>,
 }
 
 impl Star4 {

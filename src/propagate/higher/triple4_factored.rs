@@ -1,0 +1,609 @@
+//! Order 3's κ₄\[a,a,b,c\] held factored (issue #16 item 7): the factored path's carry of the
+//! class that [`super::triple4`] holds as N³ numbers, with its leading-order affine map and its
+//! image in the next h's paired κ₄ in O(N²R) flops (R the blocks' total rank) instead of N⁴.
+//!
+//! **The form.** κ₄\[a,a,b,c\] (a the repeated unit; b, c distinct, both ≠ a) is held as a sum of
+//! blocks, each symmetrised in b, c:
+//!
+//! ```text
+//! Q[a,b,c] = Σ_t Σ_r A_t[a,r] ½ (X_t[b,r] Y_t[c,r] + X_t[c,r] Y_t[b,r])     (a, b, c distinct)
+//! ```
+//!
+//! read on distinct units only (the blocks' values where two indices meet are not the class's).
+//! [`super::star4`]'s Σ terms of z's κ₄\[a,a,b,c\] have this form with R = N: the star at a,
+//! s_a β_b β_c Σ̊_ab Σ̊_ac, is A = diag(s), X = Y = diag(β) Σ̊; the stars at b and c,
+//! 2α_a (γ_b β_c Σ̊_ab Σ̊_bc + γ_c β_b Σ̊_ac Σ̊_bc), are A = 4 diag(α) Σ̊, X = diag(γ), Y = diag(β) Σ̊.
+//! Its κ₃ term α_a β_b β_c κ₃(h)\[a,b,c\] is h's κ₃ factors with their rows scaled, of κ₃'s
+//! rank (2N more per layer): it is imaged as [`super::star4`] does ([`kappa3_part`]) and not
+//! carried (carried as five blocks it took relu n = 64, depth 8 from 2.2e-4 to 1.3e-4 at 2.5×
+//! the time; EXPERIMENTS.md, ninth session). h's own κ₄\[a,a,b,c\] enters z's through the
+//! diagrams of one κ₄ block and no Σ edge ([`carried_blocks`]; the test
+//! `carried_coefficient_is_the_rules` checks them against
+//! [`super::closure::ChaosRule::unpaired`]); the diagrams with a Σ edge and the rule's other
+//! cost-3 terms are not carried.
+//!
+//! **The affine map** h = W z to leading order is [`super::triple4`]'s, F(i;j,k) =
+//! Σ_a W_ia² (W R_a Wᵀ)_jk with R_a = Q_a (zero where two indices meet) + diag(P\[a,·\]). The
+//! held blocks are not zero where indices meet, so correction blocks make R_a exact first:
+//!
+//! ```text
+//! G[a,b]  = Σ_t Σ_r A_t[a,r] X_t[b,r] Y_t[b,r]                          (the blocks at b = c)
+//! H[a,c]  = Σ_t Σ_r A_t[a,r] ½ (X_t[a,r] Y_t[c,r] + X_t[c,r] Y_t[a,r])   (at b = a)
+//! R_a     = Σ_t block_t + (−G + 2 diag(H_aa), I, I) + (I, I, −2Hᵀ) + (P, I, I)
+//! ```
+//!
+//! (the second removes b = c, the third b = a and c = a; H\[a,a\], the entry with all three
+//! equal, was removed three times and is put back twice). Each block maps as (W∘W)A, W X, W Y:
+//! the map is exact for F, and h's κ₄\[i,i,i,j\] = 3F(i;i,j) − 2 Σ_a W_ia³ W_ja P\[a,a\] with
+//! F(i;i,j) = ½\[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ\]_ij.
+//!
+//! **Growth.** Each map adds three correction blocks of rank N, each closure two fresh ones,
+//! and [`carried_blocks`] makes three of every block it carries, so the rank would grow
+//! geometrically with depth; [`Unpaired4Factored::map`] keeps the blocks that have been
+//! through at most [`GENERATIONS`] maps (the carry's cap: with 1, h's blocks are those born
+//! at the last closure and map, rank 5N, and z's at most 2N + 3·5N).
+//!
+//! **The image in h's paired κ₄** is [`super::triple4::Unpaired4::paired_image`]'s, with
+//! X_a = W Q_a Wᵀ:
+//!
+//! ```text
+//! Σ_a [W_ia² X_a[j,j] + W_ja² X_a[i,i] + 4 W_ia W_ja X_a[i,j]] + 2 [(W∘S)(W∘W)ᵀ + (W∘W)(W∘S)ᵀ]_ij
+//! ```
+//!
+//! (S = W Tᵀ, T\[a,b\] = κ₄(z)\[a,a,a,b\]). With R_a's blocks (P's left out), Σ_a W_ia² X_a\[j,j\] =
+//! \[A'(X'∘Y')ᵀ\]_ij from the mapped blocks. The split term Σ_a W_ia W_ja X_a\[i,j\] =
+//! Σ_r (W diag(A\[·,r\]) Wᵀ)_ij ½(X'_ir Y'_jr + X'_jr Y'_ir) is a GEMM where A is diagonal (the
+//! star at a and the correction at b = a: Σ_r d_r W_ir W_jr …) and N⁴ otherwise; for the other
+//! blocks it is kept at i = j only, as [`super::star4`]'s image keeps its mixed term.
+//!
+//! **Not carried here:** z's κ₄\[a,a,a,b\] (the closure on this path does not form it; T is
+//! zero in z's store, and h's T is formed by the map but not read), and the rule's reading of
+//! h's new classes ([`super::closure::ChaosRule::unpaired`]): the factored path's rule stays
+//! [`super::closure::ChaosRule::factorable`].
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatRef, Par};
+
+use super::chaos::UnitChaos;
+use super::paired::Paired;
+use super::star4::Star4;
+
+/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
+pub const GENERATIONS: usize = 1;
+
+/// A · B, computed by faer.
+fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = Mat::zeros(a.nrows(), b.ncols());
+    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
+    out
+}
+
+/// The element-wise product.
+fn hadamard(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(x.nrows(), x.ncols(), |i, r| x[(i, r)] * y[(i, r)])
+}
+
+/// diag(d) · X.
+fn scale_rows(d: &[f64], x: MatRef<'_, f64>) -> Mat<f64> {
+    Mat::from_fn(x.nrows(), x.ncols(), |i, r| d[i] * x[(i, r)])
+}
+
+/// One block Σ_r A\[a,r\] ½(X\[b,r\] Y\[c,r\] + X\[c,r\] Y\[b,r\]) (module docs), with the layer
+/// it was born at.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    /// A, N × R.
+    a: Mat<f64>,
+    /// Whether A is diagonal (R = N, A\[a,r\] = 0 for a ≠ r): its split image is exact.
+    diagonal: bool,
+    x: Mat<f64>,
+    y: Mat<f64>,
+    /// How many maps the block has been through since it was formed.
+    age: usize,
+}
+
+impl Block {
+    fn new(a: Mat<f64>, diagonal: bool, x: Mat<f64>, y: Mat<f64>) -> Self {
+        Block {
+            a,
+            diagonal,
+            x,
+            y,
+            age: 0,
+        }
+    }
+
+    /// The block at (a, b, c).
+    fn get(&self, a: usize, b: usize, c: usize) -> f64 {
+        (0..self.a.ncols())
+            .map(|r| {
+                self.a[(a, r)]
+                    * 0.5
+                    * (self.x[(b, r)] * self.y[(c, r)] + self.x[(c, r)] * self.y[(b, r)])
+            })
+            .sum()
+    }
+
+    /// Its rank R.
+    fn rank(&self) -> usize {
+        self.a.ncols()
+    }
+}
+
+/// κ₄\[a,a,a,b\] as T\[a,b\], the paired κ₄ and κ₄\[a,a,b,c\] as blocks (module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unpaired4Factored {
+    pub paired: Paired,
+    /// T\[a,b\] = κ₄\[a,a,a,b\] (zero diagonal).
+    triple: Mat<f64>,
+    blocks: Vec<Block>,
+}
+
+impl Unpaired4Factored {
+    /// From P, T (its diagonal is set to zero) and the blocks of κ₄\[a,a,b,c\].
+    pub fn new(paired: Paired, mut triple: Mat<f64>, blocks: Vec<Block>) -> Self {
+        for a in 0..triple.nrows() {
+            triple[(a, a)] = 0.0;
+        }
+        Unpaired4Factored {
+            paired,
+            triple,
+            blocks,
+        }
+    }
+
+    /// Number of units.
+    pub fn dim(&self) -> usize {
+        self.paired.0.nrows()
+    }
+
+    /// Total rank of the blocks.
+    pub fn rank(&self) -> usize {
+        self.blocks.iter().map(Block::rank).sum()
+    }
+
+    /// T\[a,b\] = κ₄\[a,a,a,b\].
+    pub fn triple(&self) -> &Mat<f64> {
+        &self.triple
+    }
+
+    /// κ₄\[a,a,b,c\]: the blocks' sum on distinct a, b, c, else 0.
+    pub fn double(&self, a: usize, b: usize, c: usize) -> f64 {
+        if a == b || a == c || b == c {
+            return 0.0;
+        }
+        self.blocks.iter().map(|k| k.get(a, b, c)).sum()
+    }
+
+    /// The correction blocks (module docs) that make the blocks' sum equal R_a\[b,c\] =
+    /// κ₄\[a,a,b,c\] (zero where two indices meet) at every b, c; the paired κ₄'s δ_bc P\[a,b\]
+    /// is a third block, (P, I, I).
+    fn corrections(&self) -> [Block; 3] {
+        let n = self.dim();
+        let mut g = Mat::<f64>::zeros(n, n);
+        let mut h = Mat::<f64>::zeros(n, n);
+        for k in &self.blocks {
+            g += gemm(
+                k.a.as_ref(),
+                hadamard(k.x.as_ref(), k.y.as_ref()).transpose(),
+            );
+            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
+            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
+            h += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
+                * faer::Scale(0.5);
+        }
+        let diag = Mat::from_fn(n, n, |a, b| {
+            -g[(a, b)] + if a == b { 2.0 * h[(a, a)] } else { 0.0 }
+        });
+        let eye = Mat::<f64>::identity(n, n);
+        let rows = Mat::from_fn(n, n, |c, a| -2.0 * h[(a, c)]);
+        [
+            Block::new(diag, false, eye.clone(), eye.clone()),
+            Block::new(eye.clone(), true, eye.clone(), rows),
+            Block::new(self.paired.0.clone(), false, eye.clone(), eye),
+        ]
+    }
+
+    /// Flops of [`Unpaired4Factored::map`] for an M × N map.
+    pub fn map_flops(&self, m: usize) -> f64 {
+        let (m, n) = (m as f64, self.dim() as f64);
+        let r = self.rank() as f64 + 3.0 * n;
+        6.0 * n * n * r + 6.0 * m * n * r + 8.0 * m * m * r + 4.0 * m * m * n
+    }
+
+    /// Maps z's classes (`self`) through h = W z (module docs): h's κ₄\[i,i,i,j\] and
+    /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::affine`]),
+    /// keeping the blocks that have been through at most `generations` maps, with h's paired
+    /// κ₄ `paired`; and the image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄
+    /// ([`super::triple4::Unpaired4::paired_image`]'s but for the split term of the blocks
+    /// with a non-diagonal A, kept at i = j only). The blocks are mapped once for both.
+    pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
+        let (m, n) = (w.nrows(), w.ncols());
+        let w2 = hadamard(w, w);
+        let [diag, rows, paired] = self.corrections();
+        let map = |k: &Block| Block {
+            a: gemm(w2.as_ref(), k.a.as_ref()),
+            diagonal: false,
+            x: gemm(w, k.x.as_ref()),
+            y: gemm(w, k.y.as_ref()),
+            age: k.age + 1,
+        };
+        let originals: Vec<&Block> = self.blocks.iter().chain([&diag, &rows]).collect();
+        let mut mapped: Vec<Block> = originals.iter().map(|k| map(k)).collect();
+        // e[i,j] = Σ_a W_ia² X_a[j,j] = [A'(X'∘Y')ᵀ]_ij, and the split term of the diagonal
+        // blocks, split[i,j] = Σ_r d_r W_ir X'_ir W_jr Y'_jr, over z's κ₄\[a,a,b,c\] only.
+        let mut e = Mat::<f64>::zeros(m, m);
+        let mut split = Mat::<f64>::zeros(m, m);
+        for (k, o) in mapped.iter().zip(&originals) {
+            e += gemm(
+                k.a.as_ref(),
+                hadamard(k.x.as_ref(), k.y.as_ref()).transpose(),
+            );
+            if o.diagonal {
+                let wx = Mat::from_fn(m, n, |i, r| o.a[(r, r)] * w[(i, r)] * k.x[(i, r)]);
+                let wy = hadamard(w, k.y.as_ref());
+                split += gemm(wx.as_ref(), wy.transpose());
+            }
+        }
+        mapped.push(map(&paired));
+        // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
+        let mut f = Mat::<f64>::zeros(m, m);
+        for k in &mapped {
+            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
+            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
+            f += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
+                * faer::Scale(0.5);
+        }
+        let p = &self.paired.0;
+        let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
+        let once = gemm(w3p.as_ref(), w.transpose());
+        let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
+        let sw = gemm(w, self.triple.transpose());
+        let ws = hadamard(w, sw.as_ref());
+        let t = gemm(ws.as_ref(), w2.transpose()) * faer::Scale(2.0);
+        let image = Mat::from_fn(m, m, |i, j| {
+            // The diagonal blocks' split term is ½(split + splitᵀ); the others' is kept at
+            // i = j, where it is their part of e, e − split.
+            let rest = if i == j {
+                4.0 * (e[(i, i)] - split[(i, i)])
+            } else {
+                0.0
+            };
+            e[(i, j)]
+                + e[(j, i)]
+                + 2.0 * (split[(i, j)] + split[(j, i)])
+                + rest
+                + t[(i, j)]
+                + t[(j, i)]
+        });
+        let blocks = mapped
+            .into_iter()
+            .filter(|k| k.age <= generations)
+            .collect();
+        (
+            Unpaired4Factored::new(Paired::zeros(m), triple, blocks),
+            image,
+        )
+    }
+}
+
+/// The blocks of z's κ₄\[a,a,b,c\] from h's Σ̊ and the units' coefficients ([`Star4`]'s stars,
+/// module docs); its κ₃ term is imaged by [`kappa3_part`] and not carried.
+pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
+    let n = star.beta.len();
+    let sg = &star.hollow;
+    let bs = scale_rows(&star.beta, sg.as_ref());
+    vec![
+        Block::new(
+            Mat::from_fn(n, n, |a, r| if a == r { star.s[a] } else { 0.0 }),
+            true,
+            bs.clone(),
+            bs.clone(),
+        ),
+        Block::new(
+            Mat::from_fn(n, n, |a, r| 4.0 * star.alpha[a] * sg[(a, r)]),
+            false,
+            Mat::from_fn(n, n, |b, r| if b == r { star.gamma[b] } else { 0.0 }),
+            bs,
+        ),
+    ]
+}
+
+/// The part of [`Star4::image`] from h's κ₃ alone (its Σ stars zeroed): the κ₃ term of z's
+/// κ₄\[a,a,b,c\] imaged without being carried as blocks.
+pub fn kappa3_part(star: &Star4) -> Star4 {
+    let n = star.beta.len();
+    Star4 {
+        s: vec![0.0; n],
+        gamma: vec![0.0; n],
+        ..star.clone()
+    }
+}
+
+/// h's blocks as z's (module docs): with α = B_{·,2,1}, β = B_{·,1,1}, γ = B_{·,1,2} and
+/// B₂₂ = B_{·,2,2}, the diagrams of one κ₄(h) block of this class and no Σ edge are
+///
+/// ```text
+/// B₂₂_a β_b β_c Q_h[a,b,c] + α_a γ_b β_c Q_h[b,a,c] + α_a β_b γ_c Q_h[c,a,b]
+/// ```
+///
+/// (the block's repeated unit at z's a, at b, at c). The first is each block with its rows
+/// scaled; the other two together are, per block (A, X, Y), the blocks (diag(α)X, diag(γ)A,
+/// diag(β)Y) and (diag(α)Y, diag(γ)A, diag(β)X). Three blocks out per block in.
+pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> {
+    let coef = |p: usize, j: usize| -> Vec<f64> { units.iter().map(|u| u.b[p][j]).collect() };
+    let (b22, alpha, beta, gamma) = (coef(2, 2), coef(2, 1), coef(1, 1), coef(1, 2));
+    let s = |d: &[f64], x: &Mat<f64>| scale_rows(d, x.as_ref());
+    h.blocks
+        .iter()
+        .flat_map(|k| {
+            let ga = s(&gamma, &k.a);
+            [
+                Block {
+                    a: s(&b22, &k.a),
+                    diagonal: k.diagonal,
+                    x: s(&beta, &k.x),
+                    y: s(&beta, &k.y),
+                    age: k.age,
+                },
+                Block {
+                    a: s(&alpha, &k.x),
+                    diagonal: false,
+                    x: ga.clone(),
+                    y: s(&beta, &k.y),
+                    age: k.age,
+                },
+                Block {
+                    a: s(&alpha, &k.y),
+                    diagonal: false,
+                    x: ga,
+                    y: s(&beta, &k.x),
+                    age: k.age,
+                },
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagate::higher::paired::Kappa4;
+    use crate::propagate::higher::triple4::Unpaired4;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    fn random(rows: usize, cols: usize, rng: &mut StdRng) -> Mat<f64> {
+        Mat::from_fn(rows, cols, |_, _| rng.sample::<f64, _>(StandardNormal))
+    }
+
+    /// A store over `n` units with blocks of both kinds, P, T random.
+    fn store(n: usize, seed: u64) -> Unpaired4Factored {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let p = random(n, n, &mut rng);
+        let p = Paired((&p + p.transpose()) * faer::Scale(0.5));
+        let t = random(n, n, &mut rng);
+        let d = random(n, 1, &mut rng);
+        let blocks = vec![
+            Block::new(
+                Mat::from_fn(n, n, |a, r| if a == r { d[(a, 0)] } else { 0.0 }),
+                true,
+                random(n, n, &mut rng),
+                random(n, n, &mut rng),
+            ),
+            Block::new(
+                random(n, 3, &mut rng),
+                false,
+                random(n, 3, &mut rng),
+                random(n, 3, &mut rng),
+            ),
+        ];
+        Unpaired4Factored::new(p, t, blocks)
+    }
+
+    /// The same entries held densely ([`Unpaired4`]).
+    fn dense(f: &Unpaired4Factored) -> Unpaired4 {
+        let n = f.dim();
+        let mut q = vec![0.0; n * n * n];
+        for a in 0..n {
+            for c in 0..n {
+                for b in 0..n {
+                    q[b + n * (c + n * a)] = f.double(a, b, c);
+                }
+            }
+        }
+        Unpaired4::new(f.paired.clone(), f.triple.clone(), q)
+    }
+
+    /// The factored map equals [`Unpaired4::affine`] of the same entries, to rounding, on
+    /// κ₄\[i,i,j,k\] and κ₄\[i,i,i,j\], through two layers (the second map reads the first's
+    /// blocks and corrections).
+    #[test]
+    fn affine_equals_the_dense_map() {
+        let (m, n) = (6, 7);
+        let z = store(n, 1);
+        let mut rng = StdRng::seed_from_u64(2);
+        let w = random(m, n, &mut rng);
+        let v = random(5, m, &mut rng);
+        let hp = Paired(random(m, m, &mut rng));
+        let (mut h, _) = z.map(w.as_ref(), usize::MAX);
+        let hd = dense(&z).affine(w.as_ref(), Paired::zeros(m));
+        h.paired = hp;
+        let (h2, _) = h.map(v.as_ref(), usize::MAX);
+        let h2d = dense(&h).affine(v.as_ref(), Paired::zeros(5));
+        for (f, d, k) in [(&h, &hd, m), (&h2, &h2d, 5)] {
+            let scale = (0..k)
+                .flat_map(|i| (0..k).map(move |j| (i, j)))
+                .map(|(i, j)| d.get(&[i, i, i, j]).abs())
+                .fold(0.0, f64::max);
+            for i in 0..k {
+                for j in (0..k).filter(|&j| j != i) {
+                    let tol = 1e-12 * scale;
+                    assert!((f.triple[(i, j)] - d.get(&[i, i, i, j])).abs() < tol);
+                    for l in (0..k).filter(|&l| l != i && l != j) {
+                        let want = d.get(&[i, i, j, l]);
+                        assert!((f.double(i, j, l) - want).abs() < tol, "{i},{j},{l}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The image differs from [`Unpaired4::paired_image`] of the same entries by exactly the
+    /// split term 4 Σ_a W_ia W_ja (W R_a Wᵀ)_ij off the diagonal of the blocks with a
+    /// non-diagonal A — the general block and the correction at b = c, R_a\[b,b\] = −G\[a,b\] +
+    /// 2δ_ab H\[a,a\] (module docs) — computed here by brute force from the entries; the diagonal
+    /// block's split term is kept, and on the diagonal the image is exact.
+    #[test]
+    fn image_is_the_dense_image_but_for_the_dropped_split_term() {
+        let (m, n) = (5, 6);
+        let mut rng = StdRng::seed_from_u64(4);
+        let w = random(m, n, &mut rng);
+        let full = store(n, 3);
+        let (_, got) = full.map(w.as_ref(), 0);
+        let want = dense(&full).paired_image(w.as_ref());
+        let all = |a: usize, b: usize, c: usize| -> f64 {
+            full.blocks.iter().map(|k| k.get(a, b, c)).sum()
+        };
+        let r = |a: usize, b: usize, c: usize| -> f64 {
+            let general = full.blocks[1].get(a, b, c);
+            let at_bb = if b == c {
+                -all(a, b, b) + if a == b { 2.0 * all(a, a, a) } else { 0.0 }
+            } else {
+                0.0
+            };
+            general + at_bb
+        };
+        let x = |a: usize, i: usize, j: usize| -> f64 {
+            let mut s = 0.0;
+            for b in 0..n {
+                for c in 0..n {
+                    s += w[(i, b)] * w[(j, c)] * r(a, b, c);
+                }
+            }
+            s
+        };
+        let mut largest: f64 = 0.0;
+        for i in 0..m {
+            for j in 0..m {
+                let dropped: f64 = if i == j {
+                    0.0
+                } else {
+                    (0..n)
+                        .map(|a| 4.0 * w[(i, a)] * w[(j, a)] * x(a, i, j))
+                        .sum()
+                };
+                largest = largest.max(dropped.abs());
+                let tol = 1e-12 * want.norm_max();
+                assert!(
+                    (got[(i, j)] + dropped - want[(i, j)]).abs() < tol,
+                    "{i},{j}: {} + {dropped} vs {}",
+                    got[(i, j)],
+                    want[(i, j)]
+                );
+            }
+        }
+        assert!(largest > 0.01 * want.norm_max());
+        assert!(want.norm_max() > 0.1);
+    }
+
+    fn chaos_units(n: usize, act: crate::net::Activation) -> Vec<UnitChaos> {
+        (0..n)
+            .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 0.7, 0.8 + 0.1 * i as f64))
+            .collect()
+    }
+
+    /// The fresh blocks hold [`Star4::entry`] (without κ₃) on distinct units, and
+    /// [`kappa3_part`]'s image is the rest of [`Star4::image`].
+    #[test]
+    fn fresh_blocks_hold_the_star_entries() {
+        use crate::propagate::higher::factored::Factored;
+        use crate::propagate::higher::star4::HKappa3;
+        let n = 6;
+        let mut rng = StdRng::seed_from_u64(6);
+        let a = random(n, n, &mut rng);
+        let cov = &a * a.transpose() * faer::Scale(0.2) + Mat::<f64>::identity(n, n);
+        let star = Star4::new(&cov, &chaos_units(n, crate::net::Activation::Gelu));
+        let held = Unpaired4Factored::new(Paired::zeros(n), Mat::zeros(n, n), fresh_blocks(&star));
+        let mut worst: f64 = 0.0;
+        let mut size: f64 = 0.0;
+        for a in 0..n {
+            for b in 0..n {
+                for c in 0..n {
+                    if a != b && a != c && b != c {
+                        let want = star.entry(a, b, c);
+                        worst = worst.max((held.double(a, b, c) - want).abs());
+                        size = size.max(want.abs());
+                    }
+                }
+            }
+        }
+        assert!(size > 1e-2 && worst < 1e-13 * size, "{worst:e} of {size:e}");
+        let f = Factored {
+            factors: std::array::from_fn(|_| random(n, 2, &mut rng)),
+            pairs: std::array::from_fn(|_| random(n, 3, &mut rng)),
+        };
+        let with_k3 = star.clone().with_kappa3(HKappa3::Factored(Box::new(f)));
+        let w = random(4, n, &mut rng);
+        let rest = with_k3.image(w.as_ref()) - star.image(w.as_ref());
+        let part = kappa3_part(&with_k3).image(w.as_ref());
+        assert!((&rest - &part).norm_max() < 1e-12 * rest.norm_max());
+        assert!(rest.norm_max() > 1e-3);
+    }
+
+    /// With h Gaussian but for κ₄\[a,a,b,c\] and Σ diagonal (no edge), z's κ₄\[a,a,b,c\] by
+    /// [`super::super::closure::ChaosRule::unpaired`] is B_{a,2,2} β_b β_c κ₄(h)\[a,a,b,c\]
+    /// ([`carried_blocks`]), for relu, gelu and tanh.
+    #[test]
+    fn carried_coefficient_is_the_rules() {
+        use crate::propagate::higher::closure::{ChaosRule, Input};
+        use crate::propagate::higher::tensor::SymTensor;
+        let n = 5;
+        let h = {
+            let full = store(n, 8);
+            Unpaired4Factored::new(Paired::zeros(n), Mat::zeros(n, n), full.blocks)
+        };
+        let hd = dense(&h);
+        let cov = Mat::from_fn(n, n, |a, b| if a == b { 0.7 + 0.2 * a as f64 } else { 0.0 });
+        for act in [
+            crate::net::Activation::Relu,
+            crate::net::Activation::Gelu,
+            crate::net::Activation::Tanh,
+        ] {
+            let units: Vec<UnitChaos> = (0..n)
+                .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 0.7, cov[(i, i)].sqrt()))
+                .collect();
+            let k3 = SymTensor::zeros(n, 3);
+            let input = Input {
+                cov: &cov,
+                k3: &k3,
+                k4: Some(&hd as &dyn Kappa4),
+                units: &units,
+            };
+            let mut o3 = SymTensor::zeros(0, 3);
+            let z = ChaosRule::unpaired().tensors_unpaired(&input, &mut o3);
+            let ours = Unpaired4Factored::new(
+                Paired::zeros(n),
+                Mat::zeros(n, n),
+                carried_blocks(&h, &units),
+            );
+            let (mut worst, mut size) = (0.0f64, 0.0f64);
+            for a in 0..n {
+                for b in 0..n {
+                    for c in 0..n {
+                        if a != b && a != c && b != c {
+                            let want = z.get(&[a, a, b, c]);
+                            worst = worst.max((ours.double(a, b, c) - want).abs());
+                            size = size.max(want.abs());
+                        }
+                    }
+                }
+            }
+            assert!(
+                size > 1e-3 && worst < 1e-12 * size,
+                "{act:?}: {worst:e} of {size:e}"
+            );
+        }
+    }
+}
