@@ -47,7 +47,8 @@ fn check_network_fits(
 
 /// A model file with the data it is analysed on: the network, the data configuration completed
 /// from the model's records ([`crate::config::provenance`]), the settings the user chose
-/// differently from the model's, the loaded data and the model's own description of its task.
+/// differently from the model's, the loaded data (the training set left unassembled under
+/// `--on test`: [`RunConfig::load_data_on`]) and the model's own description of its task.
 struct ModelData {
     net: Mlp,
     mismatches: Vec<Mismatch>,
@@ -66,7 +67,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         ..config.clone()
     };
     config.check_memory(Some(net.widths()))?;
-    let loaded = timings.time("data load", 0.0, || config.load_data())?;
+    let loaded = timings.time("data load", 0.0, || config.load_data_on(config.analysis.on))?;
     Ok(ModelData {
         net,
         mismatches,

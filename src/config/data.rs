@@ -9,6 +9,7 @@ use super::defaults::{self, task_defaults};
 use super::Task;
 use crate::data::arrays::{X_TENSOR, Y_TENSOR};
 use crate::data::preprocess::{read_vector, write_vector};
+use crate::data::split::Sets;
 use crate::data::{
     ArraysConfig, HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Normalization, Scale,
     Split, TestSplit, XorConfig,
@@ -131,16 +132,34 @@ impl DataConfig {
     /// claims are checked against `limit`. Neither set may be empty: the error names the
     /// setting that emptied it.
     pub fn load_limited(&self, limit: MemoryLimit) -> Result<Loaded> {
-        let loaded = self.load_sets(limit)?;
+        self.load_sets_limited(limit, Sets::Both)
+    }
+
+    /// [`load_limited`](Self::load_limited) for a command that reads only `sets`: under
+    /// [`Sets::Test`] the files' training set is carved out and checked but not assembled (left
+    /// d × 0), unless centring or standardisation needs its statistics. The generated tasks
+    /// always build both sets.
+    pub fn load_sets_limited(&self, limit: MemoryLimit, sets: Sets) -> Result<Loaded> {
+        let norm = self.normalization()?;
+        let sets = if norm.center || norm.standardize {
+            Sets::Both
+        } else {
+            sets
+        };
+        let loaded = self.load_sets(limit, sets)?;
         let files = matches!(self.task(), Task::Mnist | Task::Data);
         let (train_file, test_file) = match self.task() {
             Task::Data => (Field::TrainX, Field::TestX),
             _ => (Field::TrainImages, Field::TestImages),
         };
-        for (set, n, field) in [
+        // A training set left unassembled is empty by design: `split_pairs` has already
+        // refused one without samples.
+        let train_assembled = sets == Sets::Both || !files;
+        for (set, n, assembled, field) in [
             (
                 "training",
                 loaded.split.train.len(),
+                train_assembled,
                 match (files, self.train_limit) {
                     (false, _) => Field::NTrain,
                     (true, Some(0)) => Field::TrainLimit,
@@ -150,6 +169,7 @@ impl DataConfig {
             (
                 "test",
                 loaded.split.test.len(),
+                true,
                 match (files, &self.test_split) {
                     (false, _) => Field::NTest,
                     (true, Some(_)) => Field::TestSplit,
@@ -157,7 +177,7 @@ impl DataConfig {
                 },
             ),
         ] {
-            if n == 0 {
+            if n == 0 && assembled {
                 return Err(Error::config(
                     field,
                     format!("the {set} set of {} is empty", loaded.description),
@@ -167,7 +187,7 @@ impl DataConfig {
         Ok(loaded)
     }
 
-    fn load_sets(&self, limit: MemoryLimit) -> Result<Loaded> {
+    fn load_sets(&self, limit: MemoryLimit, sets: Sets) -> Result<Loaded> {
         let d = task_defaults(self.task());
         let n_train = self.n_train.unwrap_or(d.n_train);
         let n_test = self.n_test.or(self.n_train).unwrap_or(n_train);
@@ -204,7 +224,7 @@ impl DataConfig {
                 (cfg.generate()?, description, None)
             }
             Task::Mnist => {
-                let mnist = self.mnist_config()?.load_limited(limit)?;
+                let mnist = self.mnist_config()?.load_sets_limited(limit, sets)?;
                 let scale = self
                     .scale
                     .unwrap_or_default()
@@ -212,7 +232,7 @@ impl DataConfig {
                 (mnist.split, format!("mnist: {}", mnist.provenance), scale)
             }
             Task::Data => {
-                let a = self.arrays_config()?.load_limited(limit)?;
+                let a = self.arrays_config()?.load_sets_limited(limit, sets)?;
                 (a.split, format!("data: {}", a.provenance), a.scale)
             }
         };

@@ -24,6 +24,7 @@ pub use network::{NetConfig, TrainSettings};
 pub use task::Task;
 
 use crate::cumtrain::Objective;
+use crate::data::split::Sets;
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
 use crate::net::train::TrainConfig;
@@ -77,6 +78,17 @@ impl RunConfig {
     /// Generates or reads the task's samples within [`max_memory`](Self::max_memory).
     pub fn load_data(&self) -> Result<Loaded> {
         self.data.load_limited(self.max_memory)
+    }
+
+    /// [`load_data`](Self::load_data) for a command that reads only the set `on`
+    /// ([`DataConfig::load_sets_limited`]: under `--on test` the files' training set is not
+    /// assembled unless the preprocessing needs it).
+    pub fn load_data_on(&self, on: On) -> Result<Loaded> {
+        let sets = match on {
+            On::Test => Sets::Test,
+            On::Train => Sets::Both,
+        };
+        self.data.load_sets_limited(self.max_memory, sets)
     }
 
     /// Reads the model file at `path` within [`max_memory`](Self::max_memory).

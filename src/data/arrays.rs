@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::array::{ArrayFile, OpenOptions};
 use super::preprocess::Scale;
 use super::samples::{Labels, Pair};
-use super::split::{split_pairs, SplitSpec};
+use super::split::{split_pairs, Sets, SplitSpec};
 use super::{Split, TestSplit};
 use crate::error::Field;
 use crate::io::MemoryLimit;
@@ -47,6 +47,11 @@ impl ArraysConfig {
     /// Opens, validates and converts the files; a selection whose f64 matrices would exceed
     /// `limit` is refused before anything is allocated.
     pub fn load_limited(&self, limit: MemoryLimit) -> Result<LoadedArrays> {
+        self.load_sets_limited(limit, Sets::Both)
+    }
+
+    /// [`load_limited`](Self::load_limited) assembling only `sets` ([`Sets`]).
+    pub fn load_sets_limited(&self, limit: MemoryLimit, sets: Sets) -> Result<LoadedArrays> {
         let open = |x: &Path, y: &Path| -> Result<Pair> {
             let opts = |tensor| OpenOptions {
                 tensor,
@@ -78,6 +83,7 @@ impl ArraysConfig {
             limit: self.limit,
             scale,
             n_classes,
+            sets,
         };
         let (split, provenance) = split_pairs(&train, test.as_ref(), &spec, limit)?;
         let scaled = match scale {

@@ -17,7 +17,7 @@
 
 use std::ops::Range;
 
-use faer::Mat;
+use rayon::prelude::*;
 
 use super::convert::u8_to_unit;
 use super::preprocess::BYTE_SCALE;
@@ -26,16 +26,30 @@ use super::{Dataset, Split, TestSplit};
 use crate::data::array::Elem;
 use crate::error::Field;
 use crate::io::MemoryLimit;
+use crate::linalg::par_zeros;
 use crate::{Error, Result};
 
 /// How to split and convert: the test split, the training limit, the divisor of every value,
-/// the number of classes.
+/// the number of classes, the sets assembled.
 #[derive(Clone, Copy, Debug)]
 pub struct SplitSpec {
     pub test_split: Option<TestSplit>,
     pub limit: Option<usize>,
     pub scale: Option<f64>,
     pub n_classes: usize,
+    pub sets: Sets,
+}
+
+/// Which sets of the split are assembled into f64 matrices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sets {
+    /// The training and the test set.
+    #[default]
+    Both,
+    /// The test set only: the training set is still carved out and checked (its segments,
+    /// limit and provenance exactly as under `Both`) but left empty, d × 0, for a command that
+    /// reads the test set alone (`analyze`/`propagate --on test` of a model file).
+    Test,
 }
 
 /// The split and a one-line account of which files and ranges went where.
@@ -60,16 +74,16 @@ pub fn split_pairs(
     }
     let (train_segs, test_segs) = segments(spec, train, test)?;
     let d = train.x.row_len();
-    let n_train = match spec.limit {
-        Some(l) => l.min(count(&train_segs)),
-        None => count(&train_segs),
-    };
-    check_memory(train, d, n_train + count(&test_segs), memory)?;
     let train_index = train_index(spec, &train_segs)?;
     let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
-    // Independent: assembled side by side, each set's pages first touched by its own thread.
+    let assembled: &[Sample] = match spec.sets {
+        Sets::Both => &train_index,
+        Sets::Test => &[],
+    };
+    check_memory(train, d, assembled.len() + test_index.len(), memory)?;
+    // Independent: assembled side by side.
     let (train_ds, test_ds) = rayon::join(
-        || assemble(&train_index, d, spec),
+        || assemble(assembled, d, spec),
         || assemble(&test_index, d, spec),
     );
     let (train_ds, test_ds) = (train_ds?, test_ds?);
@@ -229,39 +243,64 @@ fn describe(segs: &[Segment]) -> String {
 }
 
 /// Builds a d × n dataset whose column j is sample j, each value divided by `spec.scale` (d is
-/// explicit so that an empty set still has the right dimension).
+/// explicit so that an empty set still has the right dimension). The columns are zeroed and
+/// written in parallel chunks ([`par_zeros`]: the page faults of a fresh 8·d·n-byte matrix are
+/// shared among the threads); an error is that of the first failing sample in column order.
 fn assemble(samples: &[Sample], d: usize, spec: &SplitSpec) -> Result<Dataset> {
-    let mut x = Mat::<f64>::zeros(d, samples.len());
+    let mut x = par_zeros(d, samples.len());
+    let chunks: Vec<Result<Vec<u32>>> = x
+        .as_mut()
+        .par_col_chunks_mut(COLUMNS_PER_TASK)
+        .zip(samples.par_chunks(COLUMNS_PER_TASK))
+        .map(|(mut cols, samples)| {
+            samples
+                .iter()
+                .enumerate()
+                .map(|(j, &(pair, i))| {
+                    let col = cols.as_mut().col_mut(j).try_as_col_major_mut();
+                    let col = col.expect("an owned matrix's columns are contiguous");
+                    write_sample(pair, i, col.as_slice_mut(), spec)
+                })
+                .collect()
+        })
+        .collect();
     let mut labels = Vec::with_capacity(samples.len());
-    for (j, &(pair, i)) in samples.iter().enumerate() {
-        let label = pair.y.get(i).ok_or_else(|| {
-            Error::Shape(format!(
-                "sample {i} is beyond the labels of {}",
-                pair.y.path().display()
-            ))
-        })?;
-        let col = x.col_as_slice_mut(j);
-        match (pair.x.elem(), spec.scale, pair.x.row_bytes(i)) {
-            // b/255 of a byte b: finite by construction.
-            (Elem::U8, Some(BYTE_SCALE), Some(bytes)) => u8_to_unit(bytes, col),
-            _ => {
-                pair.x.row_f64(i, col);
-                if let Some(s) = spec.scale {
-                    col.iter_mut().for_each(|v| *v /= s);
-                }
-                if let Some(k) = col.iter().position(|v| !v.is_finite()) {
-                    return Err(Error::format(
-                        pair.x.path(),
-                        format!("non-finite value {} at sample {i}, value {k}", col[k]),
-                    ));
-                }
-            }
-        }
-        labels.push(label);
+    for chunk in chunks {
+        labels.extend(chunk?);
     }
     Ok(Dataset {
         x,
         labels,
         n_classes: spec.n_classes,
     })
+}
+
+/// Samples converted per task of [`assemble`].
+const COLUMNS_PER_TASK: usize = 64;
+
+/// Writes sample `i` of `pair` into `col`, divided by `spec.scale`, and returns its label.
+fn write_sample(pair: &Pair, i: usize, col: &mut [f64], spec: &SplitSpec) -> Result<u32> {
+    let label = pair.y.get(i).ok_or_else(|| {
+        Error::Shape(format!(
+            "sample {i} is beyond the labels of {}",
+            pair.y.path().display()
+        ))
+    })?;
+    match (pair.x.elem(), spec.scale, pair.x.row_bytes(i)) {
+        // b/255 of a byte b: finite by construction.
+        (Elem::U8, Some(BYTE_SCALE), Some(bytes)) => u8_to_unit(bytes, col),
+        _ => {
+            pair.x.row_f64(i, col);
+            if let Some(s) = spec.scale {
+                col.iter_mut().for_each(|v| *v /= s);
+            }
+            if let Some(k) = col.iter().position(|v| !v.is_finite()) {
+                return Err(Error::format(
+                    pair.x.path(),
+                    format!("non-finite value {} at sample {i}, value {k}", col[k]),
+                ));
+            }
+        }
+    }
+    Ok(label)
 }

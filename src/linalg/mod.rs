@@ -12,6 +12,7 @@ mod scratch;
 mod split;
 mod symmetric;
 mod transpose;
+mod zeros;
 
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
@@ -20,3 +21,4 @@ pub use scratch::with_work;
 pub use split::class_split;
 pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
 pub use transpose::transpose_into;
+pub use zeros::par_zeros;

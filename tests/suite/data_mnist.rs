@@ -5,7 +5,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use corrflow::config::Field;
+use corrflow::data::split::Sets;
 use corrflow::data::{Mnist, MnistConfig, MnistFiles, MnistSource, TestSplit};
+use corrflow::io::MemoryLimit;
 use corrflow::Error;
 
 /// The fixture directory written by `examples/make_fixtures.rs`.
@@ -334,13 +336,50 @@ fn real_mnist_when_available() {
     }
     // Run (b): train5k + t10k[0..5000], test t10k[5000..10000].
     let b = load(&MnistConfig {
-        test_split: Some("5000:10000".parse().unwrap()),
         cache_dir: Some(cache.path().to_path_buf()),
-        ..MnistConfig::from_dir(&dir)
+        ..b_config(&dir)
     });
     assert_eq!(b.split.test.len(), 5000);
     assert_eq!(b.split.train.len(), tr.len() + 5000);
     assert_eq!(b.split.test.labels[..], te.labels[5000..]);
+    // The test set alone (`--on test`): the same test matrix bit for bit (assembled in many
+    // parallel chunks), the same provenance, a d × 0 training set; run (b)'s split likewise.
+    for (cfg, whole) in [(MnistConfig::from_dir(&dir), &m), (b_config(&dir), &b)] {
+        let cfg = MnistConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..cfg
+        };
+        let only = cfg
+            .load_sets_limited(MemoryLimit::default(), Sets::Test)
+            .unwrap();
+        let (t, w) = (&only.split.test, &whole.split.test);
+        assert_eq!((t.labels.len(), t.dim()), (w.labels.len(), w.dim()));
+        assert_eq!(t.labels, w.labels);
+        assert!((0..w.len()).all(|j| t.x.col_as_slice(j) == w.x.col_as_slice(j)));
+        assert_eq!((only.split.train.len(), only.split.train.dim()), (0, 784));
+        assert_eq!(only.provenance, whole.provenance);
+    }
+    // Centring needs the training mean: both sets are assembled.
+    let centred = MnistConfig {
+        center: true,
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..MnistConfig::from_dir(&dir)
+    };
+    let both = centred.load().unwrap();
+    let only = centred
+        .load_sets_limited(MemoryLimit::default(), Sets::Test)
+        .unwrap();
+    assert_eq!(only.split.train.len(), tr.len());
+    assert!((0..te.len())
+        .all(|j| only.split.test.x.col_as_slice(j) == both.split.test.x.col_as_slice(j)));
+}
+
+/// Run (b)'s configuration on `dir`: t10k\[5000..10000\] tested, the rest joins training.
+fn b_config(dir: &Path) -> MnistConfig {
+    MnistConfig {
+        test_split: Some("5000:10000".parse().unwrap()),
+        ..MnistConfig::from_dir(dir)
+    }
 }
 
 #[test]

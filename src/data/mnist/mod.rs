@@ -22,7 +22,7 @@ use super::array::Elem;
 use super::idx::{check_pair, default_cache_dir, IdxFile, IdxImages, IdxLabels};
 use super::preprocess::{center, Scale};
 use super::samples::{Labels, Pair};
-use super::split::{split_pairs, SplitSpec};
+use super::split::{split_pairs, Sets, SplitSpec};
 use super::Split;
 use crate::io::MemoryLimit;
 use crate::{Error, Result};
@@ -69,6 +69,12 @@ impl MnistConfig {
     /// the samples used are read; a gzip file declaring more than `limit`, or a selection of
     /// samples whose f64 matrices would exceed `limit`, is refused before anything is allocated.
     pub fn load_limited(&self, limit: MemoryLimit) -> Result<Mnist> {
+        self.load_sets_limited(limit, Sets::Both)
+    }
+
+    /// [`load_limited`](Self::load_limited) assembling only `sets` ([`Sets`]); with `center`
+    /// both sets are assembled, the mean being the training set's.
+    pub fn load_sets_limited(&self, limit: MemoryLimit, sets: Sets) -> Result<Mnist> {
         let files = self.source.resolve()?;
         let cache = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
         let (train, image_shape) = open_pair(&files.train, &cache, limit)?;
@@ -92,6 +98,7 @@ impl MnistConfig {
             limit: self.limit,
             scale: self.scale.divisor(Elem::U8),
             n_classes: MNIST_CLASSES,
+            sets: if self.center { Sets::Both } else { sets },
         };
         let (mut split, mut provenance) =
             split_pairs(&train, test.as_ref().map(|t| &t.0), &spec, limit)?;

@@ -28,6 +28,10 @@ use crate::error::{Error, Result};
 /// Antithetic pairs per chunk (bounds memory to (2r + K) × this many f64).
 const CHUNK: usize = 4096;
 
+/// Below this many pairs every sum of an unweighted tally is a multiple of ¼ under 2⁵¹, exact
+/// in f64 whatever the order of its terms ([`Tally::add_unweighted`]).
+const EXACT_COUNTS: usize = 1 << 48;
+
 /// A hook on each batch of standard normal draws z (b × r, row j the draw of pair `first` + j):
 /// it writes the weights w(z) and w(−z) into `plus` and `minus` (left at 1 otherwise) and may
 /// rescale the rows of z in place (a scale mixture), before y = μ ± F z is formed.
@@ -198,7 +202,10 @@ pub fn weighted_argmax_models(
                 Par::Seq,
             );
             winners.find(&spread, b);
-            tally.add(&winners, &plus[..b], &minus[..b]);
+            match model {
+                None if pairs < EXACT_COUNTS => tally.add_unweighted(&winners, b),
+                _ => tally.add(&winners, &plus[..b], &minus[..b]),
+            }
         }
         done += b;
     }
@@ -286,6 +293,31 @@ impl pulp::WithSimd for FindWinners<'_> {
     }
 }
 
+/// The kernel of [`Tally::add_unweighted`] for output `k`: the number of pairs whose two
+/// argmaxes are both k, and the number of sides (of 2 per pair) whose argmax is k. Plain loops
+/// inside `with_simd`, vectorised for the instruction set pulp dispatches to.
+struct CountWins<'a> {
+    k: u64,
+    plus: &'a [u64],
+    minus: &'a [u64],
+}
+
+impl pulp::WithSimd for CountWins<'_> {
+    type Output = (u64, u64);
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> (u64, u64) {
+        let k = self.k;
+        let (mut both, mut sides) = (0, 0);
+        for (&p, &m) in self.plus.iter().zip(self.minus) {
+            let (p, m) = (u64::from(p == k), u64::from(m == k));
+            both += p & m;
+            sides += p + m;
+        }
+        (both, sides)
+    }
+}
+
 /// Running sums of one model's pair values xₖ and yⱼ (see [`weighted_argmax`]) and weights.
 struct Tally {
     /// Σ xₖ, Σ xₖ², Σ xₖ y per output k.
@@ -341,6 +373,32 @@ impl Tally {
         }
     }
 
+    /// [`add`](Self::add) with unit weights (no hook: w = 1 on both sides), for the first `b`
+    /// rows of `winners`. Then y = 1 per pair, and xₖ is 1 where both sides' argmax is k and ½
+    /// where one side's is: per output k, with `both` and `half` such pairs in the chunk,
+    /// Σxₖ and Σxₖy grow by both + ½·half, Σxₖ² by both + ¼·half. Every term and partial sum is
+    /// a multiple of ¼ below 2⁵¹ (fewer than [`EXACT_COUNTS`] pairs), so these chunk totals give
+    /// the pair-by-pair sums of `add` exactly, without its per-pair read-modify-write chain.
+    fn add_unweighted(&mut self, winners: &Winners, b: usize) {
+        let (plus, minus) = (&winners.plus[..b], &winners.minus[..b]);
+        for k in 0..self.sum.len() {
+            let (both, sides) = crate::simd::dispatch(CountWins {
+                k: k as u64,
+                plus,
+                minus,
+            });
+            let (both, half) = (both as f64, (sides - 2 * both) as f64);
+            self.sum[k] += both + 0.5 * half;
+            self.sum_sq[k] += both + 0.25 * half;
+            self.sum_xy[k] += both + 0.5 * half;
+        }
+        let n = b as f64;
+        self.y_sum += n;
+        self.y_sq += n;
+        self.w_sum += 2.0 * n;
+        self.w_min = self.w_min.min(1.0);
+    }
+
     fn accumulate(&mut self, k: usize, x: f64, y: f64) {
         self.sum[k] += x;
         self.sum_sq[k] += x * x;
@@ -393,6 +451,37 @@ mod tests {
             (0..4).map(|k| a[(i, k)] * a[(j, k)]).sum::<f64>() + f64::from(i == j) * 0.1
         });
         (mean, cov)
+    }
+
+    /// The unweighted tally's chunk counts give the pair-by-pair sums of `add` with unit
+    /// weights bit for bit (winners of 4 outputs, sides agreeing in ~half of the pairs, over
+    /// several chunks of uneven length).
+    #[test]
+    fn unweighted_counts_equal_unit_weight_sums() {
+        let (mean, _) = example();
+        let mut winners = Winners::new(mean.as_ref(), 1000);
+        let (mut counted, mut summed) = (Tally::new(4), Tally::new(4));
+        let ones = vec![1.0; 1000];
+        for (chunk, b) in [1000, 1, 637].into_iter().enumerate() {
+            for j in 0..b {
+                winners.plus[j] = ((j * 7 + chunk) % 4) as u64;
+                winners.minus[j] = if j % 2 == 0 {
+                    winners.plus[j]
+                } else {
+                    ((j * 3) % 4) as u64
+                };
+            }
+            counted.add_unweighted(&winners, b);
+            summed.add(&winners, &ones[..b], &ones[..b]);
+        }
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&counted.sum), bits(&summed.sum));
+        assert_eq!(bits(&counted.sum_sq), bits(&summed.sum_sq));
+        assert_eq!(bits(&counted.sum_xy), bits(&summed.sum_xy));
+        let scalars = |t: &Tally| [t.y_sum, t.y_sq, t.w_sum, t.w_neg, t.w_min].map(f64::to_bits);
+        assert_eq!(scalars(&counted), scalars(&summed));
+        assert_eq!(counted.negative, summed.negative);
+        assert!(counted.sum.iter().all(|&s| s > 0.0));
     }
 
     /// The same draws as prob_argmax: every class's probability equals it exactly, the
