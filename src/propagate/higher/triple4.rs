@@ -177,7 +177,7 @@ impl Unpaired4 {
         let p = &self.paired.0;
         let w = w.to_owned();
         let w2 = Mat::from_fn(m, n, |i, a| w[(i, a)] * w[(i, a)]);
-        let g = self.sandwiches(w.as_ref());
+        let g = self.sandwiches(&w);
         // f[j + M(k + M i)] = F(i; j,k): by_double's layout.
         let mut f = vec![0.0; m * m * m];
         matmul(
@@ -202,12 +202,12 @@ impl Unpaired4 {
         let triple = Mat::from_fn(m, m, |i, j| {
             3.0 * f[i + m * (j + m * i)] - 2.0 * once[(i, j)]
         });
-        paired.0 += self.image(w.as_ref(), w2.as_ref(), &g);
+        paired.0 += self.image(&w, w2.as_ref(), &g);
         Unpaired4::new(paired, triple, f)
     }
 
     /// G\[(j,k), a\] = (W R_a Wᵀ)\[j,k\] at `j + M(k + M a)`, R_a = Q_a + diag(P\[a,·\]) ([`Unpaired4::map`]).
-    fn sandwiches(&self, w: MatRef<'_, f64>) -> Vec<f64> {
+    fn sandwiches(&self, w: &Mat<f64>) -> Vec<f64> {
         let (m, n) = (w.nrows(), w.ncols());
         let p = &self.paired.0;
         // U_a = W Q_a at columns aN..(a+1)N.
@@ -215,7 +215,7 @@ impl Unpaired4 {
         matmul(
             MatMut::from_column_major_slice_mut(&mut u, m, n * n),
             Accum::Replace,
-            w,
+            w.as_ref(),
             MatRef::from_column_major_slice(&self.by_double, n, n * n),
             1.0,
             Par::rayon(0),
@@ -227,7 +227,7 @@ impl Unpaired4 {
             .for_each(|(a, (ga, ua))| {
                 for (b, col) in ua.chunks_exact_mut(m).enumerate() {
                     let s = p[(a, b)];
-                    for (x, &wb) in col.iter_mut().zip(w.col(b).iter()) {
+                    for (x, &wb) in col.iter_mut().zip(w.col_as_slice(b)) {
                         *x += s * wb;
                     }
                 }
@@ -245,7 +245,7 @@ impl Unpaired4 {
 
     /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ from the
     /// sandwiches `g` ([`Unpaired4::map`]); `w2` = W∘W.
-    fn image(&self, w: MatRef<'_, f64>, w2: MatRef<'_, f64>, g: &[f64]) -> Mat<f64> {
+    fn image(&self, w: &Mat<f64>, w2: MatRef<'_, f64>, g: &[f64]) -> Mat<f64> {
         let (m, n) = (w.nrows(), w.ncols());
         let p = &self.paired.0;
         // Σ_a W_ia W_ja G_a[i,j], column j from the G_a's columns j, a in order.
@@ -257,7 +257,7 @@ impl Unpaired4 {
                 for a in 0..n {
                     let wja = w[(j, a)];
                     let ga = &g[m * (j + m * a)..m * (j + 1 + m * a)];
-                    for ((x, &wia), &gij) in col.iter_mut().zip(w.col(a).iter()).zip(ga) {
+                    for ((x, &wia), &gij) in col.iter_mut().zip(w.col_as_slice(a)).zip(ga) {
                         *x += wia * wja * gij;
                     }
                 }
@@ -270,10 +270,16 @@ impl Unpaired4 {
         for b in 0..n {
             for a in 0..=b {
                 let weight = if a == b { 1.0 } else { 2.0 } * p[(a, b)];
-                for i in 0..m {
-                    let v = w[(i, a)] * w[(i, b)];
-                    z[(i, k)] = v;
-                    zp[(i, k)] = weight * v;
+                let (wa, wb) = (w.col_as_slice(a), w.col_as_slice(b));
+                for (((x, y), &u), &v) in z
+                    .col_as_slice_mut(k)
+                    .iter_mut()
+                    .zip(zp.col_as_slice_mut(k))
+                    .zip(wa)
+                    .zip(wb)
+                {
+                    *x = u * v;
+                    *y = weight * *x;
                 }
                 k += 1;
             }
@@ -294,7 +300,7 @@ impl Unpaired4 {
         matmul(
             s.as_mut(),
             Accum::Replace,
-            w,
+            w.as_ref(),
             self.triple.transpose(),
             1.0,
             Par::rayon(0),
