@@ -360,9 +360,7 @@ fn classes_table(net: &Mlp, samples: &[(Stage, Vec<Mat<f64>>)], folds: usize) ->
         let se = |x: &Mat<f64>, full| sampling_error(x, folds, full);
         let z_paired = rule_z(&h1[c], act, &mh1.paired)?;
         let z_classes = rule_z(&h1[c], act, &mh1)?;
-        let mut p = affine_paired(w2.as_ref(), &z_classes.paired);
-        p.0 += &z_classes.paired_image(w2.as_ref());
-        let leading = z_classes.affine(w2.as_ref(), p);
+        let leading = z_classes.map(w2.as_ref(), affine_paired(w2.as_ref(), &z_classes.paired));
         let exact = exact_map(w2, &z_classes)?;
         let exact_measured = exact_map(w2, &mz1)?;
         println!(
@@ -454,9 +452,7 @@ fn closure_table(
             net.activation.at(1),
             &measure_unpaired(h1[c].as_ref())?,
         )?;
-        let mut p = affine_paired(w2.as_ref(), &z_carried.paired);
-        p.0 += &z_carried.paired_image(w2.as_ref());
-        let leading = z_carried.affine(w2.as_ref(), p);
+        let leading = z_carried.map(w2.as_ref(), affine_paired(w2.as_ref(), &z_carried.paired));
         let exact = exact_map(w2, &z_carried)?;
         let exact_measured = exact_map(w2, &measure_unpaired(z1[c].as_ref())?)?;
         let n = h2[c].nrows();

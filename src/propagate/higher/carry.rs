@@ -71,7 +71,7 @@ use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
 use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
-use super::triple4::{paired_image_flops, unpaired_affine_flops, Unpaired4};
+use super::triple4::{unpaired_map_flops, Unpaired4};
 use super::triple4_factored::{
     carried_blocks, fresh_blocks, kappa3_part, Unpaired4Factored, GENERATIONS,
 };
@@ -766,29 +766,31 @@ impl Carry {
                 .get(c)
                 .and_then(Option::as_ref)
                 .filter(|_| !zero);
-            if let Some(z) = z {
-                let flops = paired_image_flops(m, n);
-                pre.0 += &timings.time("kappa affine", flops, || z.paired_image(layer.w.as_ref()));
-            } else if let (false, Some(Some(zq))) = (zero, self.blocks.get_mut(c)) {
-                zq.paired = cur.clone();
-                let flops = zq.map_flops(m);
-                let (hq, image) = timings.time("kappa affine", flops, || {
-                    zq.map(layer.w.as_ref(), GENERATIONS)
+            let h = if let Some(z) = z {
+                let flops = unpaired_map_flops(m, n);
+                let h = timings.time("kappa affine", flops, || {
+                    z.map(layer.w.as_ref(), std::mem::replace(pre, Paired::zeros(0)))
                 });
-                pre.0 += &image;
-                *zq = hq;
-                if let Some(Some(star)) = self.star4.get(c) {
-                    let flops = star.flops(m);
-                    pre.0 += timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                pre.0.clone_from(&h.paired.0);
+                Some(h)
+            } else {
+                if let (false, Some(Some(zq))) = (zero, self.blocks.get_mut(c)) {
+                    zq.paired = cur.clone();
+                    let flops = zq.map_flops(m);
+                    let (hq, image) = timings.time("kappa affine", flops, || {
+                        zq.map(layer.w.as_ref(), GENERATIONS)
+                    });
+                    pre.0 += &image;
+                    *zq = hq;
+                    if let Some(Some(star)) = self.star4.get(c) {
+                        let flops = star.flops(m);
+                        pre.0 +=
+                            timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                    }
                 }
-            }
+                None
+            };
             o.k4_iijj = Some(pre.0.clone());
-            let h = z.map(|z| {
-                let flops = unpaired_affine_flops(m, n);
-                timings.time("kappa affine", flops, || {
-                    z.affine(layer.w.as_ref(), pre.clone())
-                })
-            });
             self.unpaired_pre.resize(c + 1, None);
             self.unpaired_pre[c] = h;
         }

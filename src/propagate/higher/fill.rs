@@ -266,7 +266,7 @@ fn subtract_lower<'s>(
 
 /// z's κ₄\[a,a,a,b\] as T\[a,b\] and κ₄\[a,a,b,c\] in [`super::triple4::Unpaired4`]'s layout
 /// (`by_double[b + N(c + N a)]`) from z's κ₃ `k3z`, a column over the free unit per fixed
-/// units: κ₄\[·,b,b,b\] (N columns) and κ₄\[·,c,x,x\] (N² columns) as [`fill4`] forms them.
+/// units: κ₄\[·,b,b,b\] (N columns) and κ₄\[·,c,x,x\] (N² half columns) as [`fill4`] forms them.
 /// Entries whose free unit meets a fixed one are left for the caller (their classes are
 /// carried elsewhere).
 pub fn unpaired4(
@@ -285,6 +285,9 @@ pub fn unpaired4(
             subtract_lower(col, z, k3z, [b, b, b]);
             col.eval(column);
         });
+    // Block x is the symmetric Q_x[a,y] = κ₄[a,y,x,x]: column y is formed over a < y (the
+    // units a and y both of multiplicity 1, the rule's terms are symmetric in them) and the
+    // rest mirrored from the columns a > y.
     let mut by_double = vec![0.0; n * n * n];
     by_double
         .par_chunks_mut((n * n).max(1))
@@ -297,7 +300,12 @@ pub fn unpaired4(
                 col.clear();
                 col.add_pattern(&patterns.k4_double, src, &[0, y, x]);
                 subtract_lower(col, z, k3z, [y, x, x]);
-                col.eval(column);
+                col.eval(&mut column[..y]);
+            }
+            for y in 0..n {
+                for a in y + 1..n {
+                    block[a + n * y] = block[y + n * a];
+                }
             }
         });
     let triple = faer::Mat::from_fn(n, n, |a, b| abbb[b + n * a]);

@@ -43,7 +43,7 @@
 //! through at most [`GENERATIONS`] maps (the carry's cap: with 1, h's blocks are those born
 //! at the last closure and map, rank 5N, and z's at most 2N + 3·5N).
 //!
-//! **The image in h's paired κ₄** is [`super::triple4::Unpaired4::paired_image`]'s, with
+//! **The image in h's paired κ₄** is [`super::triple4::Unpaired4::map`]'s, with
 //! X_a = W Q_a Wᵀ:
 //!
 //! ```text
@@ -212,10 +212,10 @@ impl Unpaired4Factored {
     }
 
     /// Maps z's classes (`self`) through h = W z (module docs): h's κ₄\[i,i,i,j\] and
-    /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::affine`]),
+    /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::map`]),
     /// keeping the blocks that have been through at most `generations` maps, with h's paired
     /// κ₄ `paired`; and the image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄
-    /// ([`super::triple4::Unpaired4::paired_image`]'s but for the split term of the blocks
+    /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks
     /// with a non-diagonal A, kept at i = j only). The blocks are mapped once for both.
     pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
         let (m, n) = (w.nrows(), w.ncols());
@@ -416,7 +416,7 @@ mod tests {
         Unpaired4::new(f.paired.clone(), f.triple.clone(), q)
     }
 
-    /// The factored map equals [`Unpaired4::affine`] of the same entries, to rounding, on
+    /// The factored map equals [`Unpaired4::map`] of the same entries, to rounding, on
     /// κ₄\[i,i,j,k\] and κ₄\[i,i,i,j\], through two layers (the second map reads the first's
     /// blocks and corrections).
     #[test]
@@ -428,10 +428,10 @@ mod tests {
         let v = random(5, m, &mut rng);
         let hp = Paired(random(m, m, &mut rng));
         let (mut h, _) = z.map(w.as_ref(), usize::MAX);
-        let hd = dense(&z).affine(w.as_ref(), Paired::zeros(m));
+        let hd = dense(&z).map(w.as_ref(), Paired::zeros(m));
         h.paired = hp;
         let (h2, _) = h.map(v.as_ref(), usize::MAX);
-        let h2d = dense(&h).affine(v.as_ref(), Paired::zeros(5));
+        let h2d = dense(&h).map(v.as_ref(), Paired::zeros(5));
         for (f, d, k) in [(&h, &hd, m), (&h2, &h2d, 5)] {
             let scale = (0..k)
                 .flat_map(|i| (0..k).map(move |j| (i, j)))
@@ -450,7 +450,7 @@ mod tests {
         }
     }
 
-    /// The image differs from [`Unpaired4::paired_image`] of the same entries by exactly the
+    /// The image differs from the paired image of [`Unpaired4::map`] (from a zero paired κ₄) of the same entries by exactly the
     /// split term 4 Σ_a W_ia W_ja (W R_a Wᵀ)_ij off the diagonal of the blocks with a
     /// non-diagonal A — the general block and the correction at b = c, R_a\[b,b\] = −G\[a,b\] +
     /// 2δ_ab H\[a,a\] (module docs) — computed here by brute force from the entries; the diagonal
@@ -462,7 +462,7 @@ mod tests {
         let w = random(m, n, &mut rng);
         let full = store(n, 3);
         let (_, got) = full.map(w.as_ref(), 0);
-        let want = dense(&full).paired_image(w.as_ref());
+        let want = dense(&full).map(w.as_ref(), Paired::zeros(m)).paired.0;
         let all = |a: usize, b: usize, c: usize| -> f64 {
             full.blocks.iter().map(|k| k.get(a, b, c)).sum()
         };
