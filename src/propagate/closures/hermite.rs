@@ -4,9 +4,10 @@ use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::edgeworth::{corrected, Fallbacks};
+use super::gelu_exact;
 use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
-use super::quadrature::{gelu_pair_cov, pair_cov, Unit};
+use super::quadrature::{pair_cov, Unit};
 use super::quadrature_terms::QuadratureTerms;
 use super::series_lanes::{Column, GroupLanes, SeriesLanes, BLOCK, GROUP, LIMIT_STEP};
 use super::series_terms::SeriesTerms;
@@ -34,6 +35,14 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 const PROBES: usize = 8;
 /// Columns of at most this many terms skip the per-vector term counts.
 const LIMITS_ABOVE: usize = 48;
+/// GELU: the largest |ρ| the series serves; stronger pairs take the closed form
+/// (`gelu_exact::pair_cov`, one Φ₂ each) instead. At wide pre-activations the series needs up
+/// to ln(tol)/ln|ρ| terms (Rᵢ(L) ≤ Varᵢ: 219 at 0.9, unbounded as |ρ| → 1), so the cap bounds
+/// its term count at every scale. Measured (`closure_ratio 1024 1 5 strong 8`, one thread):
+/// 0.9 leaves 53 of 523 776 pairs to the closed form and K = 136 instead of 215; 0.8 and 0.7
+/// (1 894 and 9 151 pairs, K = 73 and 48) were slower, each closed-form pair costing about
+/// as much as the terms it saves (≈ 0.3–0.5 µs: a Φ₂, four Φ and four φ).
+const GELU_SERIES_RHO: f64 = 0.9;
 
 /// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
 /// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
@@ -48,8 +57,11 @@ const LIMITS_ABOVE: usize = 48;
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to the 2-D quadrature (GELU: the 1-D conditional route of
-///   `quadrature::gelu_pair_cov`, whose inner expectation is closed form).
+///   (`fallback_above`) falls back to the 2-D quadrature (GELU: its closed form,
+///   `gelu_exact::pair_cov`);
+/// - GELU: pairs with |ρ| > [`GELU_SERIES_RHO`] take the closed form, and the series (K, L,
+///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
+///   layers at any scale.
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
@@ -148,10 +160,13 @@ impl HermiteClosure {
                 )
             })
             .collect();
-        let rho_all = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b));
         // An infinite tolerance (no fallback: the fixed series that `HermiteVjp` differentiates)
         // keeps all `order` terms in every column.
         let fixed = !tol.is_finite();
+        // GELU's pairs above the cap take the closed form: the series serves |ρ| ≤ cap only.
+        let exact = self.act == Activation::Gelu && !fixed;
+        let cap = if exact { GELU_SERIES_RHO } else { 1.0 };
+        let rho_all = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b)).min(cap);
         let k = if fixed {
             self.order
         } else {
@@ -193,7 +208,7 @@ impl HermiteClosure {
         // the per-vector limits (`vector_limits`).
         let plan = |i: usize| -> (usize, Vec<f64>) {
             let len = if settled[i] && !fixed {
-                column_terms(rho_col[i], rem_of(i), coef[i].var, &worst, tol)
+                column_terms(rho_col[i].min(cap), rem_of(i), coef[i].var, &worst, tol)
             } else {
                 k
             };
@@ -260,8 +275,15 @@ impl HermiteClosure {
                         terms,
                     },
                 );
+                let exact_pair = |j: usize, rho: f64| {
+                    gelu_exact::pair_cov(u.mu[i], u.s[i], u.mu[j], u.s[j], rho)
+                };
                 let mut check = |j: usize| {
                     let rho = correlation(sig[j], u.s[i], u.s[j]);
+                    if exact && rho.abs() > cap {
+                        col[j] = exact_pair(j, rho);
+                        return;
+                    }
                     if !limits.is_empty() {
                         // The lane vector of j may have stopped short of `len` (its bound is
                         // over the settled units only).
@@ -270,14 +292,14 @@ impl HermiteClosure {
                     let bound =
                         rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
                     if bound > fallback_above(&coef[i], &coef[j], tol) {
-                        let unit = |t: usize| Unit {
-                            mu: u.mu[t],
-                            s: u.s[t],
-                            m: coef[t].mean,
-                        };
-                        col[j] = if self.act == Activation::Gelu {
-                            gelu_pair_cov(unit(i), unit(j), rho)
+                        col[j] = if exact {
+                            exact_pair(j, rho)
                         } else {
+                            let unit = |t: usize| Unit {
+                                mu: u.mu[t],
+                                s: u.s[t],
+                                m: coef[t].mean,
+                            };
                             pair_cov(self.act, unit(i), unit(j), rho)
                         };
                     }
@@ -287,6 +309,19 @@ impl HermiteClosure {
                         .iter()
                         .take_while(|&&j| j < i)
                         .for_each(|&j| check(j));
+                    if rho_col[i] > cap {
+                        // The settled units' pairs above the cap (the unsettled ones are
+                        // checked above), |Σᵢⱼ| > cap·sᵢsⱼ, in one batch.
+                        let (mut js, mut rhos) = (Vec::new(), Vec::new());
+                        let t = cap * u.s[i];
+                        for j in 0..i {
+                            if sig[j].abs() > t * u.s[j] && settled[j] {
+                                js.push(j);
+                                rhos.push(correlation(sig[j], u.s[i], u.s[j]));
+                            }
+                        }
+                        gelu_exact::pair_covs((u.mu[i], u.s[i]), (&u.mu, &u.s), &js, &rhos, col);
+                    }
                 } else {
                     (0..i).for_each(check);
                 }
@@ -485,6 +520,50 @@ mod tests {
                 let got = out.cov[(i, j)];
                 let tol = 1e-14 * (coef[i].var * coef[j].var).sqrt();
                 assert!((got - want).abs() <= tol, "({i}, {j}): {got:e} vs {want:e}");
+            }
+        }
+    }
+
+    /// GELU at wide pre-activations (the strongly correlated lane-test input widened 8×: pairs
+    /// with |ρ| above [`GELU_SERIES_RHO`], which take the closed form, and series pairs up to
+    /// it) against the closed form of every entry (`gelu_exact`, itself checked against the 2-D
+    /// quadrature and Monte Carlo): within 2·10⁻¹⁰ of √(CᵢᵢCⱼⱼ) (the series' tolerance 10⁻¹⁰),
+    /// means within 10⁻¹³ of |m| + √Var.
+    #[test]
+    fn gelu_strong_pairs_match_the_closed_form() {
+        use super::super::input::lane_test_input;
+        let act = Activation::Gelu;
+        let mut input = lane_test_input(0.05);
+        input.cov *= faer::Scale(64.0);
+        input.mean *= faer::Scale(8.0);
+        let u = units(&input, "test").unwrap();
+        let n = input.dim();
+        let strong = (0..n)
+            .flat_map(|i| (0..i).map(move |j| (i, j)))
+            .filter(|&(i, j)| {
+                correlation(input.cov[(i, j)], u.s[i], u.s[j]).abs() > GELU_SERIES_RHO
+            })
+            .count();
+        assert!(strong >= 10, "only {strong} pairs above the cap");
+        let got = HermiteClosure::new(act)
+            .unwrap()
+            .apply(&input, Corrections::None)
+            .unwrap();
+        let exact = |i: usize, j: usize| {
+            let rho = correlation(input.cov[(i, j)], u.s[i], u.s[j]);
+            gelu_exact::pair_cov(u.mu[i], u.s[i], u.mu[j], u.s[j], rho)
+        };
+        for i in 0..n {
+            if u.s[i] == 0.0 {
+                continue;
+            }
+            let (m, mw) = (got.mean[i], gelu_exact::unit_moments(u.mu[i], u.s[i]).0);
+            let scale = mw.abs() + exact(i, i).sqrt();
+            assert!((m - mw).abs() <= 1e-13 * scale, "m[{i}] {m} vs {mw}");
+            for j in (0..=i).filter(|&j| u.s[j] > 0.0) {
+                let (c, cw) = (got.cov[(i, j)], exact(i, j));
+                let tol = 2e-10 * (exact(i, i) * exact(j, j)).sqrt();
+                assert!((c - cw).abs() <= tol, "C[{i},{j}] {c:e} vs {cw:e}");
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use super::fourier_coef;
 use super::gauss_hermite;
+use super::gelu_exact;
 use super::input::Isa;
 use super::phi_lanes;
 use super::quadrature::{for_each_unit_node, half_range};
@@ -249,13 +250,18 @@ impl HermiteCoefficients {
             .collect()
     }
 
-    /// [`Self::fourier`] by `moments_wide` and c₂..c_K by `fourier_coef::fill`.
+    /// [`Self::fourier`] by `moments_wide` (GELU: its closed form, `gelu_exact::unit_moments`)
+    /// and c₂..c_K by `fourier_coef::fill`.
     fn fourier_wide(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
         let mut out: Vec<Self> = mu
             .par_iter()
             .zip(s)
             .map(|(&m, &sd)| {
-                let (mean, var, c1) = moments_wide(act, m, sd);
+                let (mean, var, c1) = if act == Activation::Gelu {
+                    gelu_exact::unit_moments(m, sd)
+                } else {
+                    moments_wide(act, m, sd)
+                };
                 let mut c = vec![0.0; order];
                 if let Some(first) = c.first_mut() {
                     *first = c1;

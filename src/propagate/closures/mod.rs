@@ -6,7 +6,8 @@
 //! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP. The κ₃/κ₄
 //! corrections of the non-quadratic closures are the Gram–Charlier expansion of [`edgeworth`],
 //! with Gaussian derivative expectations from `relu_terms`, `erf_terms` (on [`phi2_partials`]),
-//! `series_terms` and `quadrature_terms`.
+//! `series_terms` and `quadrature_terms`. GELU's Gaussian moments have a closed form too
+//! (`gelu_exact`), which the series closure takes for its strongest pairs.
 
 pub mod bvn;
 pub mod edgeworth;
@@ -14,6 +15,7 @@ pub mod erf;
 mod erf_terms;
 mod fourier_coef;
 mod gauss_hermite;
+mod gelu_exact;
 pub mod hermite;
 mod hermite_coef;
 mod hermite_rem;

@@ -12,7 +12,6 @@ use super::{Closure, Corrections};
 use crate::error::Result;
 use crate::linalg::fill_symmetric;
 use crate::net::Activation;
-use crate::special::{normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
 /// Integration range ±L in standard-normal units (mass beyond: 2Φ(−9) ≈ 2·10⁻¹⁹), widened by
@@ -217,31 +216,6 @@ pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
     (cov, evals)
 }
 
-/// Cov(GELU(hᵢ), GELU(hⱼ)) by the conditional route: given z₁, hⱼ ~ N(μⱼ + sⱼρz₁, w²) with
-/// w = sⱼq, and for Y ~ N(m, w²) the inner expectation is closed form,
-/// E\[YΦ(Y)\] = mΦ(m/σ) + (w²/σ)φ(m/σ), σ = √(1 + w²) (YΦ(Y) = E_ε\[Y·1{ε ≤ Y}\] with
-/// ε ~ N(0, 1); D = Y − ε ~ N(m, σ²) and Cov(Y, D) = w², so E\[Y·1{D ≥ 0}\] = mΦ(m/σ) +
-/// (w²/σ)φ(m/σ)). One rule over z₁ remains, the outer rule of [`pair_cov`]: ~10⁴ evaluations at
-/// s ≈ 5 instead of its ~10⁶. The series closure's fallback for GELU pairs its bound does not
-/// settle (wide units with |ρ| near 1, whose series converges algebraically like relu's).
-pub(crate) fn gelu_pair_cov(ui: Unit, uj: Unit, rho: f64) -> f64 {
-    if ui.s <= 0.0 || uj.s <= 0.0 {
-        return 0.0;
-    }
-    let rho = rho.clamp(-1.0, 1.0);
-    let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
-    let (sq, sr) = (uj.s * q, uj.s * rho);
-    let c = feature_half_width(Activation::Gelu);
-    let (outer_w, windows) = outer_rule(c, ui, uj, sq, sr);
-    let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
-    let sigma = (1.0 + sq * sq).sqrt();
-    normal_expect(&[], outer_w, &windows, range, |z1| {
-        let m = uj.mu + sr * z1;
-        let smoothed = m * normal_cdf(m / sigma) + sq * sq / sigma * normal_pdf(m / sigma);
-        (Activation::Gelu.eval(ui.mu + ui.s * z1) - ui.m) * (smoothed - uj.m)
-    })
-}
-
 /// The reference closure of any activation by quadrature: mᵢ, Cᵢᵢ by [`moments_1d`], Cᵢⱼ by
 /// [`pair_cov`] (≈ 3·10⁵ evaluations of φ per pair when s ≲ 1: for checks and small layers).
 /// κ₃/κ₄ corrections by quadrature of the expanded density (`quadrature_terms`).
@@ -407,37 +381,6 @@ mod tests {
                             assert!(evals <= bound, "{act} s = {s:e} ρ = {rho}: {evals}");
                         }
                     }
-                }
-            }
-        }
-    }
-
-    /// The GELU fallback (closed-form inner expectation) against the 2-D reference [`pair_cov`],
-    /// narrow and wide units, ρ from −0.7 to 1: within 10⁻¹² of √(VarᵢVarⱼ).
-    #[test]
-    fn gelu_conditional_route_matches_the_2d_rule() {
-        let act = Activation::Gelu;
-        let unit = |mu: f64, s: f64| Unit {
-            mu,
-            s,
-            m: moments_1d(act, mu, s).0,
-        };
-        let units = [unit(-0.5, 0.6), unit(1.0, 2.0), unit(-10.0, 4.8)];
-        for (k, &ui) in units.iter().enumerate() {
-            for &uj in &units[k..] {
-                let scale =
-                    (moments_1d(act, ui.mu, ui.s).1 * moments_1d(act, uj.mu, uj.s).1).sqrt();
-                for rho in [0.3, -0.7, 0.999, 1.0] {
-                    let got = gelu_pair_cov(ui, uj, rho);
-                    let want = pair_cov(act, ui, uj, rho);
-                    assert!(
-                        (got - want).abs() <= 1e-12 * scale,
-                        "({}, {}) ({}, {}) ρ = {rho}: {got:e} vs {want:e}",
-                        ui.mu,
-                        ui.s,
-                        uj.mu,
-                        uj.s
-                    );
                 }
             }
         }
