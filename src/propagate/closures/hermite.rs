@@ -59,7 +59,7 @@ const GELU_SERIES_RHO: f64 = 0.9;
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
 ///   (`fallback_above`) falls back to the 2-D quadrature (GELU: its closed form,
 ///   `gelu_exact::pair_cov`);
-/// - GELU: pairs with |ρ| > [`GELU_SERIES_RHO`] take the closed form, and the series (K, L,
+/// - GELU: pairs with |ρ| > `GELU_SERIES_RHO` (0.9) take the closed form, and the series (K, L,
 ///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
 ///   layers at any scale.
 ///
