@@ -94,10 +94,17 @@ pub fn sinh_cosh<S: Simd>(simd: S, x: S::f64s) -> (S::f64s, S::f64s) {
 /// |y| ≤ 1/3 (truncation y³⁹/39·(9/8) < 10⁻¹⁹ relative). A few ulp relative.
 #[inline(always)]
 pub fn log1p_unit<S: Simd>(simd: S, t: S::f64s) -> S::f64s {
+    log1p_atanh_series(simd, t, 18)
+}
+
+/// log(1 + t) = 2·atanh(y) = 2(y + y³/3 + … + y^(2·top+1)/(2·top+1)), y = t/(2 + t), lane by
+/// lane by Horner's rule in y²; the caller picks `top` for its range of y.
+#[inline(always)]
+pub fn log1p_atanh_series<S: Simd>(simd: S, t: S::f64s, top: usize) -> S::f64s {
     let y = simd.div_f64s(t, simd.add_f64s(t, simd.splat_f64s(2.0)));
     let y2 = simd.mul_f64s(y, y);
-    let mut p = simd.splat_f64s(1.0 / 37.0);
-    for k in (0..18).rev() {
+    let mut p = simd.splat_f64s(1.0 / (2 * top + 1) as f64);
+    for k in (0..top).rev() {
         p = simd.mul_add_f64s(p, y2, simd.splat_f64s(1.0 / (2 * k + 1) as f64));
     }
     simd.mul_f64s(simd.mul_f64s(p, y), simd.splat_f64s(2.0))

@@ -11,7 +11,7 @@ mod trig;
 
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
 pub use exp::{exp, exp_hi_lo, exp_slice};
-pub use hyper::{log1p_unit, sin_cos, sinh_cosh};
+pub use hyper::{log1p_atanh_series, log1p_unit, sin_cos, sinh_cosh};
 pub use isa::{dispatch, Isa, ISA_VAR};
 pub use lanes::Lanes;
 pub use trig::{asin, sin_small};

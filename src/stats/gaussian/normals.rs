@@ -189,13 +189,7 @@ impl WithSimd for Block<'_> {
 /// odd series 2(y + y³/3 + … + y²³/23) (truncation ≤ y²⁴/25 < 10⁻¹⁹ relative).
 #[inline(always)]
 fn ln_near_one<S: Simd>(simd: S, t: S::f64s) -> S::f64s {
-    let y = simd.div_f64s(t, simd.add_f64s(t, simd.splat_f64s(2.0)));
-    let y2 = simd.mul_f64s(y, y);
-    let mut p = simd.splat_f64s(1.0 / 23.0);
-    for k in (0..11).rev() {
-        p = simd.mul_add_f64s(p, y2, simd.splat_f64s(1.0 / (2 * k + 1) as f64));
-    }
-    simd.mul_f64s(simd.mul_f64s(p, y), simd.splat_f64s(2.0))
+    crate::simd::log1p_atanh_series(simd, t, 11)
 }
 
 #[cfg(test)]
