@@ -695,8 +695,14 @@ impl Carry {
         }
     }
 
-    /// `pre[c]` = W·current[c] per class, slices attached to `out`.
-    fn map(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) -> Result<()> {
+    /// `pre[c]` = W·current[c] per class, slices attached to `out` (`readout`: `out` is y).
+    fn map(
+        &mut self,
+        layer: &Layer,
+        out: &mut [Moments],
+        timings: &Timings,
+        readout: bool,
+    ) -> Result<()> {
         let (m, n) = (layer.fan_out(), layer.fan_in());
         self.zero_pre = self.zero.clone();
         let zero = |c: usize| self.zero.get(c) == Some(&true);
@@ -732,13 +738,30 @@ impl Carry {
             }
             attach(o, &pre.k3, pre.k4.as_ref());
         }
-        self.map_paired(layer, out, timings);
+        // A Gaussian class's h is not formed (its blocks are not mapped): skewness 0.
+        let skews: Vec<f64> = (out.iter().zip(&self.pre).enumerate())
+            .map(|(c, (o, t))| {
+                if zero(c) {
+                    0.0
+                } else {
+                    standardised(o, &t.k3, None).0
+                }
+            })
+            .collect();
+        self.map_paired(layer, out, timings, (!readout).then_some(&skews[..]));
         Ok(())
     }
 
     /// Order 3: the paired κ₄ of every class mapped into `out`'s stage (zero from a Gaussian
-    /// stage) and attached to its moments.
-    fn map_paired(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) {
+    /// stage) and attached to its moments; `skews`: per class, h's largest standardised
+    /// skewness as `enter` checks it (None at the read-out, whose blocks nothing reads).
+    fn map_paired(
+        &mut self,
+        layer: &Layer,
+        out: &mut [Moments],
+        timings: &Timings,
+        skews: Option<&[f64]>,
+    ) {
         let (m, n) = (layer.fan_out(), layer.fan_in());
         for (c, ((cur, pre), o)) in self
             .paired
@@ -774,18 +797,31 @@ impl Carry {
                 pre.0.clone_from(&h.paired.0);
                 Some(h)
             } else {
-                if let (false, Some(Some(zq))) = (zero, self.blocks.get_mut(c)) {
-                    zq.paired = cur.clone();
-                    let flops = zq.map_flops(m);
-                    let (hq, image) = timings.time("kappa affine", flops, || {
-                        zq.map(layer.w.as_ref(), GENERATIONS)
-                    });
-                    pre.0 += &image;
-                    *zq = hq;
-                    if let Some(Some(star)) = self.star4.get(c) {
+                if let (false, Some(slot)) = (zero, self.blocks.get_mut(c)) {
+                    // h's blocks are read unless this is the read-out or h is symmetric (its
+                    // paired κ₄ is then dropped by `enter`'s check when the kurtosis is not 0).
+                    let read =
+                        skews.is_some_and(|s| s.get(c).is_some_and(|&k| k >= SYMMETRIC_SKEW));
+                    if let (Some(zq), true) = (slot.as_mut(), read) {
+                        zq.paired = cur.clone();
+                        let flops = zq.map_flops(m);
+                        let (hq, image) = timings.time("kappa affine", flops, || {
+                            zq.map(layer.w.as_ref(), GENERATIONS)
+                        });
+                        pre.0 += &image;
+                        *zq = hq;
+                    } else if let Some(zq) = slot.as_ref() {
+                        let flops = zq.image_flops(m);
+                        pre.0 +=
+                            &timings.time("kappa affine", flops, || zq.image(layer.w.as_ref()));
+                    }
+                    if let (true, Some(Some(star))) = (slot.is_some(), self.star4.get(c)) {
                         let flops = star.flops(m);
                         pre.0 +=
                             timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                    }
+                    if !read {
+                        *slot = unread_blocks(slot.take(), skews, pre, o, layer.w.as_ref(), cur);
                     }
                 }
                 None
@@ -862,7 +898,10 @@ impl Carry {
             );
             self.sliced.push(s);
         }
-        self.map_paired(layer, out, timings);
+        let skews: Vec<f64> = (out.iter().zip(&self.sliced))
+            .map(|(o, s)| standardised(o, s, None).0)
+            .collect();
+        self.map_paired(layer, out, timings, Some(&skews));
         Ok(())
     }
 
@@ -937,6 +976,27 @@ impl Carry {
     }
 }
 
+/// h's blocks where [`Carry::map_paired`] formed z's image alone: none at the read-out
+/// (`skews` None) or where `enter`'s check drops h's paired κ₄ (skewness below
+/// [`SYMMETRIC_SKEW`], kurtosis from h's paired κ₄ `pre` not 0); else z's blocks `z` mapped
+/// through `w` with z's paired κ₄ `cur` after all.
+fn unread_blocks(
+    z: Option<Unpaired4Factored>,
+    skews: Option<&[f64]>,
+    pre: &Paired,
+    h: &Moments,
+    w: MatRef<'_, f64>,
+    cur: &Paired,
+) -> Option<Unpaired4Factored> {
+    let mut z = z?;
+    skews?;
+    if standardised(h, &ZeroKappa, Some(pre)).1 > 0.0 {
+        return None;
+    }
+    z.paired = cur.clone();
+    Some(z.map(w, GENERATIONS).0)
+}
+
 /// The engine drives the carry through these, layer by layer ([`CarryHook`]).
 impl CarryHook for Carry {
     /// Checks the start tensors against the start layer and every width against the memory
@@ -997,7 +1057,7 @@ impl CarryHook for Carry {
             self.map_sliced(layer, pre, timings)?;
             self.undo_negative(l, layer, pre);
         } else {
-            self.map(layer, pre, timings)?;
+            self.map(layer, pre, timings, false)?;
             self.undo_negative(l, layer, pre);
         }
         let mut check = LayerCheck {
@@ -1231,7 +1291,7 @@ impl CarryHook for Carry {
         if self.moments_only {
             return Ok(());
         }
-        self.map(layer, y, timings)?;
+        self.map(layer, y, timings, true)?;
         std::mem::swap(&mut self.current, &mut self.pre);
         std::mem::swap(&mut self.paired, &mut self.paired_pre);
         Ok(())

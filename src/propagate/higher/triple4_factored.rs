@@ -176,9 +176,9 @@ impl Unpaired4Factored {
     }
 
     /// The correction blocks (module docs) that make the blocks' sum equal R_a\[b,c\] =
-    /// κ₄\[a,a,b,c\] (zero where two indices meet) at every b, c; the paired κ₄'s δ_bc P\[a,b\]
-    /// is a third block, (P, I, I).
-    fn corrections(&self) -> [Block; 3] {
+    /// κ₄\[a,a,b,c\] (zero where two indices meet) at every b, c (the paired κ₄'s δ_bc P\[a,b\],
+    /// a third block (P, I, I), is formed by [`Unpaired4Factored::map`] alone).
+    fn corrections(&self) -> [Block; 2] {
         let n = self.dim();
         let mut g = Mat::<f64>::zeros(n, n);
         let mut h = Mat::<f64>::zeros(n, n);
@@ -199,8 +199,7 @@ impl Unpaired4Factored {
         let rows = Mat::from_fn(n, n, |c, a| -2.0 * h[(a, c)]);
         [
             Block::new(diag, false, eye.clone(), eye.clone()),
-            Block::new(eye.clone(), true, eye.clone(), rows),
-            Block::new(self.paired.0.clone(), false, eye.clone(), eye),
+            Block::new(eye.clone(), true, eye, rows),
         ]
     }
 
@@ -211,25 +210,63 @@ impl Unpaired4Factored {
         6.0 * n * n * r + 6.0 * m * n * r + 8.0 * m * m * r + 4.0 * m * m * n
     }
 
+    /// Flops of [`Unpaired4Factored::image`] for an M × N map (no F, no P block).
+    pub fn image_flops(&self, m: usize) -> f64 {
+        let (m, n) = (m as f64, self.dim() as f64);
+        let r = self.rank() as f64 + 2.0 * n;
+        6.0 * n * n * r + 6.0 * m * n * r + 4.0 * m * m * r + 4.0 * m * m * n
+    }
+
     /// Maps z's classes (`self`) through h = W z (module docs): h's κ₄\[i,i,i,j\] and
     /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::map`]),
     /// keeping the blocks that have been through at most `generations` maps, with h's paired
     /// κ₄ `paired`; and the image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄
-    /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks
-    /// with a non-diagonal A, kept at i = j only). The blocks are mapped once for both.
+    /// ([`Unpaired4Factored::image`], the same numbers). The blocks are mapped once for both.
     pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
         let (m, n) = (w.nrows(), w.ncols());
         let w2 = hadamard(w, w);
-        let [diag, rows, paired] = self.corrections();
-        let map = |k: &Block| Block {
-            a: gemm(w2.as_ref(), k.a.as_ref()),
-            diagonal: false,
-            x: gemm(w, k.x.as_ref()),
-            y: gemm(w, k.y.as_ref()),
-            age: k.age + 1,
-        };
+        let (mut mapped, image) = self.mapped_image(w, w2.as_ref());
+        let eye = Mat::<f64>::identity(n, n);
+        let paired = Block::new(self.paired.0.clone(), false, eye.clone(), eye);
+        mapped.push(map_block(w, w2.as_ref(), &paired));
+        // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
+        let mut f = Mat::<f64>::zeros(m, m);
+        for k in &mapped {
+            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
+            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
+            f += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
+                * faer::Scale(0.5);
+        }
+        let p = &self.paired.0;
+        let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
+        let once = gemm(w3p.as_ref(), w.transpose());
+        let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
+        let blocks = mapped
+            .into_iter()
+            .filter(|k| k.age <= generations)
+            .collect();
+        (
+            Unpaired4Factored::new(Paired::zeros(m), triple, blocks),
+            image,
+        )
+    }
+
+    /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ alone, for a class
+    /// whose mapped blocks nothing reads (the read-out, an h that drops its paired κ₄):
+    /// [`Unpaired4Factored::map`]'s image, the same operations, without h's κ₄\[i,i,i,j\]
+    /// and the P block it needs.
+    pub fn image(&self, w: MatRef<'_, f64>) -> Mat<f64> {
+        self.mapped_image(w, hadamard(w, w).as_ref()).1
+    }
+
+    /// z's blocks and corrections mapped (`w2` = W∘W), and their image in h's paired κ₄
+    /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks with a
+    /// non-diagonal A, kept at i = j only).
+    fn mapped_image(&self, w: MatRef<'_, f64>, w2: MatRef<'_, f64>) -> (Vec<Block>, Mat<f64>) {
+        let (m, n) = (w.nrows(), w.ncols());
+        let [diag, rows] = self.corrections();
         let originals: Vec<&Block> = self.blocks.iter().chain([&diag, &rows]).collect();
-        let mut mapped: Vec<Block> = originals.iter().map(|k| map(k)).collect();
+        let mapped: Vec<Block> = originals.iter().map(|k| map_block(w, w2, k)).collect();
         // e[i,j] = Σ_a W_ia² X_a[j,j] = [A'(X'∘Y')ᵀ]_ij, and the split term of the diagonal
         // blocks, split[i,j] = Σ_r d_r W_ir X'_ir W_jr Y'_jr, over z's κ₄\[a,a,b,c\] only.
         let mut e = Mat::<f64>::zeros(m, m);
@@ -245,19 +282,6 @@ impl Unpaired4Factored {
                 split += gemm(wx.as_ref(), wy.transpose());
             }
         }
-        mapped.push(map(&paired));
-        // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
-        let mut f = Mat::<f64>::zeros(m, m);
-        for k in &mapped {
-            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
-            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
-            f += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
-                * faer::Scale(0.5);
-        }
-        let p = &self.paired.0;
-        let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
-        let once = gemm(w3p.as_ref(), w.transpose());
-        let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
         let sw = gemm(w, self.triple.transpose());
         let ws = hadamard(w, sw.as_ref());
         let t = gemm(ws.as_ref(), w2.transpose()) * faer::Scale(2.0);
@@ -276,14 +300,18 @@ impl Unpaired4Factored {
                 + t[(i, j)]
                 + t[(j, i)]
         });
-        let blocks = mapped
-            .into_iter()
-            .filter(|k| k.age <= generations)
-            .collect();
-        (
-            Unpaired4Factored::new(Paired::zeros(m), triple, blocks),
-            image,
-        )
+        (mapped, image)
+    }
+}
+
+/// A block through h = W z: (W∘W)A, W X, W Y (`w2` = W∘W), one map older.
+fn map_block(w: MatRef<'_, f64>, w2: MatRef<'_, f64>, k: &Block) -> Block {
+    Block {
+        a: gemm(w2, k.a.as_ref()),
+        diagonal: false,
+        x: gemm(w, k.x.as_ref()),
+        y: gemm(w, k.y.as_ref()),
+        age: k.age + 1,
     }
 }
 
