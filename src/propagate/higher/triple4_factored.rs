@@ -71,11 +71,28 @@ use super::star4::Star4;
 /// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
 pub const GENERATIONS: usize = 1;
 
-/// A · B, computed by faer.
+/// A · B, computed by faer; where B or A is diagonal (the fresh blocks' diag(s) and diag(γ),
+/// the corrections' identities) the columns or rows of the other are scaled instead, the same
+/// numbers to the sign of a zero: the product's other terms are zeros.
 fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    if let Some(d) = diagonal(b) {
+        return Mat::from_fn(a.nrows(), b.ncols(), |i, j| a[(i, j)] * d[j]);
+    }
+    if let Some(d) = diagonal(a) {
+        return Mat::from_fn(a.nrows(), b.ncols(), |i, j| d[i] * b[(i, j)]);
+    }
     let mut out = Mat::zeros(a.nrows(), b.ncols());
     matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
     out
+}
+
+/// The diagonal of a square `x` that is zero off it, else None (at its first nonzero there).
+fn diagonal(x: MatRef<'_, f64>) -> Option<Vec<f64>> {
+    let n = x.nrows();
+    if x.ncols() != n || (0..n).any(|j| (0..n).any(|i| i != j && x[(i, j)] != 0.0)) {
+        return None;
+    }
+    Some((0..n).map(|i| x[(i, i)]).collect())
 }
 
 /// The element-wise product.
