@@ -507,6 +507,8 @@ mod tests {
         let w = random(m, n, &mut rng);
         let full = store(n, 3);
         let (_, got) = full.map(w.as_ref(), 0);
+        // The image alone (no h's κ₄[i,i,i,j]) is the map's, bit for bit.
+        assert_eq!(full.image(w.as_ref()), got);
         let want = dense(&full).map(w.as_ref(), Paired::zeros(m)).paired.0;
         let all = |a: usize, b: usize, c: usize| -> f64 {
             full.blocks.iter().map(|k| k.get(a, b, c)).sum()
@@ -557,6 +559,22 @@ mod tests {
         (0..n)
             .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 0.7, 0.8 + 0.1 * i as f64))
             .collect()
+    }
+
+    /// A GEMM with a diagonal factor (scaled rows/columns) is faer's product to rounding.
+    #[test]
+    fn diagonal_factor_gemm_is_the_product() {
+        let n = 7;
+        let mut rng = StdRng::seed_from_u64(6);
+        let w = random(5, n, &mut rng);
+        let d = Mat::from_fn(n, n, |i, j| if i == j { (i as f64) - 2.5 } else { 0.0 });
+        let x = random(n, n, &mut rng);
+        for (a, b) in [(w.as_ref(), d.as_ref()), (d.as_ref(), x.as_ref())] {
+            let mut want = Mat::zeros(a.nrows(), b.ncols());
+            matmul(want.as_mut(), Accum::Replace, a, b, 1.0, Par::Seq);
+            let got = gemm(a, b);
+            assert!((&got - &want).norm_max() <= 1e-15 * want.norm_max());
+        }
     }
 
     /// The fresh blocks hold [`Star4::entry`] (without κ₃) on distinct units, and
