@@ -7,7 +7,7 @@ use super::edgeworth::{corrected, Fallbacks};
 use super::gelu_exact;
 use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
-use super::quadrature::{pair_cov, Unit};
+use super::quadrature::{pair_cov_fallback, Unit};
 use super::quadrature_terms::QuadratureTerms;
 use super::series_lanes::{Column, GroupLanes, SeriesLanes, BLOCK, GROUP, LIMIT_STEP};
 use super::series_terms::SeriesTerms;
@@ -57,7 +57,8 @@ const GELU_SERIES_RHO: f64 = 0.9;
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to the 2-D quadrature (GELU: its closed form,
+///   (`fallback_above`) falls back to the 2-D quadrature with windows from scale 1 on
+///   (`quadrature::pair_cov_fallback`; GELU: its closed form,
 ///   `gelu_exact::pair_cov`);
 /// - GELU: pairs with |ρ| > `GELU_SERIES_RHO` (0.9) take the closed form, and the series (K, L,
 ///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
@@ -300,7 +301,7 @@ impl HermiteClosure {
                                 s: u.s[t],
                                 m: coef[t].mean,
                             };
-                            pair_cov(self.act, unit(i), unit(j), rho)
+                            pair_cov_fallback(self.act, unit(i), unit(j), rho).0
                         };
                     }
                 };

@@ -45,6 +45,10 @@ pub(crate) fn width(scale: f64) -> f64 {
 /// (whose count grows with the scale: 6·10⁸ nodes at s = 10⁶) and narrow only the window where
 /// φ has features ([`feature_half_width`]).
 const SPLIT_ABOVE: f64 = 8.0;
+/// The split threshold of [`pair_cov_fallback`]: windows from scale 1 on, where the windowed
+/// rule's panels (2 in h inside the window, 2 in z outside) are no wider than the single-width
+/// rule's in z, so the error analysis of [`SPLIT_PANEL`] holds unchanged.
+const FALLBACK_SPLIT_ABOVE: f64 = 1.0;
 
 /// Half-width c of the stretch |h| ≤ c outside which φ equals a polynomial of degree ≤ 1 to
 /// 10⁻¹⁷ (absolute): tanh 20 (1 − tanh|h| ≤ 2e^{−2|h|}), sigmoid 40 (e^{−|h|}), erf 6
@@ -77,14 +81,15 @@ pub(super) const SPLIT_PANEL: f64 = 2.0;
 
 /// The panel width and window of a rule for f(z) = g(μ + scale·z), g varying on unit scale
 /// within |h| ≤ c and (to 10⁻¹⁷) polynomial of degree ≤ 1 beyond:
-/// - scale ≤ [`SPLIT_ABOVE`]: panels PANEL_H/max(1, scale) wide everywhere (no window);
+/// - scale ≤ `split_above` ([`SPLIT_ABOVE`], or [`FALLBACK_SPLIT_ABOVE`] for the series'
+///   fallback pairs): panels PANEL_H/max(1, scale) wide everywhere (no window);
 /// - above: panels [`SPLIT_PANEL`] wide in z (outside the window f is the Gaussian weight times
 ///   a polynomial of degree ≤ 1), and SPLIT_PANEL/scale inside the window |μ + scale·z| ≤ c.
 ///   The node count is then at most 16(2L/2 + 2c/2 + 4) whatever the scale (≤ 1,344 for
 ///   L = 39 and c = 40) and the error that of the panels (above) plus the 10⁻¹⁷ of the
 ///   polynomial limit.
-fn rule_for(c: f64, mu: f64, scale: f64) -> (f64, Option<Window>) {
-    if scale <= SPLIT_ABOVE {
+fn rule_for(c: f64, mu: f64, scale: f64, split_above: f64) -> (f64, Option<Window>) {
+    if scale <= split_above {
         return (width(scale), None);
     }
     let window = (c > 0.0).then(|| Window {
@@ -105,7 +110,7 @@ pub fn moments_1d(act: Activation, mu: f64, s: f64) -> (f64, f64) {
     let brk = kink(act).map(|k| (k - mu) / s);
     let breaks = brk.as_slice();
     let range = half_range(mu / s);
-    let (w, window) = rule_for(feature_half_width(act), mu, s);
+    let (w, window) = rule_for(feature_half_width(act), mu, s, SPLIT_ABOVE);
     // φ once per node: the two sums below are the two `normal_expect` passes of the same rule.
     let mut nodes = Vec::new();
     for_each_normal_node(breaks, w, window.as_slice(), range, |z, w| {
@@ -128,13 +133,20 @@ pub struct Unit {
 }
 
 /// The outer rule over z₁ of a pair (panel width, windows) with sq = sⱼq and sr = sⱼρ, c the
-/// half-width of φ's feature window ([`pair_cov_counted`] explains it).
-fn outer_rule(c: f64, ui: Unit, uj: Unit, sq: f64, sr: f64) -> (f64, Vec<Window>) {
-    if ui.s.max(sr.abs()) <= SPLIT_ABOVE {
+/// half-width of φ's feature window and `split_above` the threshold of [`rule_for`]
+/// ([`pair_cov_counted`] explains it).
+fn outer_rule(
+    c: f64,
+    ui: Unit,
+    uj: Unit,
+    (sq, sr): (f64, f64),
+    split_above: f64,
+) -> (f64, Vec<Window>) {
+    if ui.s.max(sr.abs()) <= split_above {
         (width(ui.s.max(sr.abs())), Vec::new())
     } else {
-        // φ(hᵢ)'s own rule: one width up to sᵢ = 8, else unit panels and its window.
-        let (wi, window_i) = rule_for(c, ui.mu, ui.s);
+        // φ(hᵢ)'s own rule: one width up to sᵢ = split_above, else unit panels and its window.
+        let (wi, window_i) = rule_for(c, ui.mu, ui.s, split_above);
         let mut windows = Vec::with_capacity(2);
         windows.extend(window_i);
         if sr.abs() > 1.0 {
@@ -166,6 +178,21 @@ pub fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> f64 {
 /// bounded by ~(3 · 5,500)² whatever the scales (in practice far below: the windows overlap
 /// and lie mostly outside ±L).
 pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) -> (f64, usize) {
+    pair_cov_split(act, ui, uj, rho, SPLIT_ABOVE)
+}
+
+/// [`pair_cov`] with the windows from scale [`FALLBACK_SPLIT_ABOVE`] = 1 on instead of 8: the
+/// Hermite series' fallback pairs (wide units, 1 < s ≤ 8, whose series is not settled within
+/// its terms), where the single-width rule's PANEL_H/s panels over the whole range cost up to
+/// 2·10⁷ evaluations of φ per pair (tanh, s ≈ 7, |μ|/s ≈ 2.7: 5,300 outer × 4,000 inner nodes)
+/// and the windowed rule ~10⁴–10⁵. Same error analysis as the windowed rule above s = 8
+/// ([`SPLIT_PANEL`]); checked against [`pair_cov`] in the tests.
+pub(crate) fn pair_cov_fallback(act: Activation, ui: Unit, uj: Unit, rho: f64) -> (f64, usize) {
+    pair_cov_split(act, ui, uj, rho, FALLBACK_SPLIT_ABOVE)
+}
+
+/// [`pair_cov_counted`] with the split threshold `split_above` of [`rule_for`].
+fn pair_cov_split(act: Activation, ui: Unit, uj: Unit, rho: f64, split_above: f64) -> (f64, usize) {
     if ui.s <= 0.0 || uj.s <= 0.0 {
         return (0.0, 0);
     }
@@ -182,7 +209,7 @@ pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
     let c = feature_half_width(act);
     let sq = uj.s * q;
     let sr = uj.s * rho;
-    let (outer_w, windows) = outer_rule(c, ui, uj, sq, sr);
+    let (outer_w, windows) = outer_rule(c, ui, uj, (sq, sr), split_above);
     let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
     let split = !windows.is_empty();
     let mut evals = 0;
@@ -195,7 +222,7 @@ pub(crate) fn pair_cov_counted(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
             act.eval(base)
         } else if q > 0.0 {
             let inner = k.map(|k| (k - base) / sq);
-            let (inner_w, window) = rule_for(c, base, sq);
+            let (inner_w, window) = rule_for(c, base, sq, split_above);
             normal_expect(
                 inner.as_slice(),
                 inner_w,
@@ -295,7 +322,7 @@ pub(crate) fn for_each_unit_node(
     half_range: f64,
     visit: impl FnMut(f64, f64),
 ) {
-    let (w, window) = rule_for(feature_half_width(act), mu, s);
+    let (w, window) = rule_for(feature_half_width(act), mu, s, SPLIT_ABOVE);
     for_each_normal_node(&[], w, window.as_slice(), half_range, visit);
 }
 
@@ -303,7 +330,7 @@ pub(crate) fn for_each_unit_node(
 /// form its nodes without the normal density's weight (`rules::for_each_node`) and apply the
 /// weight themselves (on SIMD lanes).
 pub(crate) fn unit_rule(act: Activation, mu: f64, s: f64) -> (f64, Option<Window>) {
-    rule_for(feature_half_width(act), mu, s)
+    rule_for(feature_half_width(act), mu, s, SPLIT_ABOVE)
 }
 
 #[cfg(test)]
@@ -411,6 +438,52 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// The Hermite series' fallback rule (windows from s = 1 on, [`pair_cov_fallback`]) against
+    /// the reference [`pair_cov`] (windows above s = 8) at 1 < s ≤ 8, where the two differ:
+    /// every covariance within 10⁻¹² of √(VarᵢVarⱼ) (measured: ≤ 1.1·10⁻¹⁵), with at most a
+    /// third of its evaluations of φ and at most 10⁶ (measured: tanh at s ≈ 7 2.2·10⁵ against
+    /// 1.7–2.1·10⁷, sigmoid at s ≤ 2 7.5·10⁵ against 3.0·10⁶). The cases include three of the
+    /// pairs that fell back in `closure_ratio 1024 1 1 strong 16` (tanh: 32 pairs, 6.9·10⁸
+    /// evaluations in all).
+    #[test]
+    fn fallback_rule_matches_the_reference_pairs() {
+        let cases = [
+            (Activation::Tanh, (2.740_5, 6.202), (-19.150, 7.009), -0.747),
+            (Activation::Tanh, (-0.990, 7.185), (-10.477, 8.326), -0.764),
+            (Activation::Tanh, (-2.765, 7.9), (-5.427, 7.5), -0.94),
+            (Activation::Silu, (-18.1, 6.0), (-33.0, 6.2), -0.856),
+            (Activation::Sigmoid, (3.0, 1.5), (-1.0, 2.0), 0.99),
+            (Activation::Softplus, (-5.0, 4.0), (2.0, 3.0), 0.6),
+            (Activation::Erf, (0.5, 2.5), (-4.0, 5.0), -0.3),
+            (Activation::Gelu, (1.0, 3.0), (-2.0, 1.2), 0.9),
+        ];
+        for (act, (mi, si), (mj, sj), rho) in cases {
+            let (m_i, var_i) = moments_1d(act, mi, si);
+            let (m_j, var_j) = moments_1d(act, mj, sj);
+            let ui = Unit {
+                mu: mi,
+                s: si,
+                m: m_i,
+            };
+            let uj = Unit {
+                mu: mj,
+                s: sj,
+                m: m_j,
+            };
+            let (want, ref_evals) = pair_cov_counted(act, ui, uj, rho);
+            let (got, evals) = pair_cov_fallback(act, ui, uj, rho);
+            let scale = (var_i * var_j).sqrt();
+            assert!(
+                (got - want).abs() <= 1e-12 * scale,
+                "{act} ({mi}, {si}) ({mj}, {sj}) ρ = {rho}: {got:e} vs {want:e} (scale {scale:e})"
+            );
+            assert!(
+                3 * evals <= ref_evals && evals <= 1_000_000,
+                "{act} ({mi}, {si}) ({mj}, {sj}): {evals} vs {ref_evals} evaluations"
+            );
         }
     }
 }
