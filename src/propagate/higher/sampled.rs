@@ -140,6 +140,11 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
 /// (N × n, n ≥ 2): with δ = h − μ̂, κ₄\[i,i,j,j\] = E\[δᵢ²δⱼ²\] − Σᵢᵢ Σⱼⱼ − 2 Σᵢⱼ², the
 /// same estimate as [`measure_tensors`]' κ₄ on those entries (two N × N GEMMs over n).
 pub fn measure_paired(h: MatRef<'_, f64>) -> Result<Paired> {
+    paired_of(&centred(h)?)
+}
+
+/// δ = h − μ̂ of the samples in the columns of `h` (N × n), refusing n < 2.
+fn centred(h: MatRef<'_, f64>) -> Result<Mat<f64>> {
     let (units, n) = (h.nrows(), h.ncols());
     if n < 2 {
         return Err(Error::Numeric(format!(
@@ -149,11 +154,16 @@ pub fn measure_paired(h: MatRef<'_, f64>) -> Result<Paired> {
     let mean: Vec<f64> = (0..units)
         .map(|i| h.row(i).iter().sum::<f64>() / n as f64)
         .collect();
-    let delta = Mat::from_fn(units, n, |i, s| h[(i, s)] - mean[i]);
+    Ok(Mat::from_fn(units, n, |i, s| h[(i, s)] - mean[i]))
+}
+
+/// [`measure_paired`] of the centred samples `delta` (N × n).
+fn paired_of(delta: &Mat<f64>) -> Result<Paired> {
+    let (units, n) = (delta.nrows(), delta.ncols());
     let sq = Mat::from_fn(units, n, |i, s| delta[(i, s)] * delta[(i, s)]);
     let mut s2 = Mat::<f64>::zeros(units, units);
     let mut s22 = Mat::<f64>::zeros(units, units);
-    for (out, x) in [(&mut s2, &delta), (&mut s22, &sq)] {
+    for (out, x) in [(&mut s2, delta), (&mut s22, &sq)] {
         matmul(
             out.as_mut(),
             Accum::Replace,
@@ -187,12 +197,9 @@ pub fn measure_paired(h: MatRef<'_, f64>) -> Result<Paired> {
 /// the same estimate as [`measure_tensors`]' κ₄ on those entries; the paired entries are
 /// [`measure_paired`]'s. N + 1 GEMMs over n (2N³n + 2N²n flops), no N⁴ storage.
 pub fn measure_unpaired(h: MatRef<'_, f64>) -> Result<Unpaired4> {
-    let paired = measure_paired(h)?;
+    let delta = centred(h)?;
+    let paired = paired_of(&delta)?;
     let (units, n) = (h.nrows(), h.ncols());
-    let mean: Vec<f64> = (0..units)
-        .map(|i| h.row(i).iter().sum::<f64>() / n as f64)
-        .collect();
-    let delta = Mat::from_fn(units, n, |i, s| h[(i, s)] - mean[i]);
     let inv = 1.0 / n as f64;
     let product = |x: MatRef<'_, f64>, y: MatRef<'_, f64>| {
         let mut out = Mat::<f64>::zeros(x.nrows(), y.nrows());
