@@ -19,7 +19,7 @@
 //! carry's leading-order map ([`Unpaired4::affine`], [`affine_paired`] plus
 //! [`Unpaired4::paired_image`]) or by the exact map of the same classes (every other entry of
 //! z's κ₄ zero; [`affine_tensor`]); h²'s exact map of z¹'s measured classes too. Each is
-//! compared with the classes measured at that stage ([`measure_unpaired`]): the relative
+//! compared with the classes measured at that stage ([`measure_third`]): the relative
 //! Frobenius error of P = κ₄\[a,a,b,b\], T = κ₄\[a,a,a,b\] and D = κ₄\[a,a,b,c\]. The sampling
 //! error of the measured classes is the standard error of the mean over FOLDS disjoint folds
 //! (default 10) of each class's samples, ‖s.e.‖_F / ‖κ̂‖_F.
@@ -36,7 +36,7 @@ use corrflow::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
 use corrflow::propagate::higher::chaos::UnitChaos;
 use corrflow::propagate::higher::closure::{ChaosRule, Input};
 use corrflow::propagate::higher::paired::{affine_paired, Kappa4};
-use corrflow::propagate::higher::sampled::{measure_paired, measure_unpaired};
+use corrflow::propagate::higher::sampled::{measure_paired, measure_third};
 use corrflow::propagate::higher::tensor::SymTensor;
 use corrflow::propagate::higher::triple4::Unpaired4;
 use corrflow::propagate::higher::Carry;
@@ -184,7 +184,7 @@ fn moments_table(
             Carry::from_first_pre(3, vec![tensors()?])?
                 .with_first_paired(vec![measure_paired(h)?])?,
             Carry::from_first_pre(3, vec![tensors()?])?
-                .with_first_unpaired(vec![measure_unpaired(h)?])?,
+                .with_first_unpaired(vec![measure_third(h)?.1])?,
             Carry::from_first_pre(4, vec![measure_tensors(h, 4)?])?,
         ];
         for (v, mut carry) in carries.into_iter().enumerate() {
@@ -311,7 +311,7 @@ fn sampling_error(x: &Mat<f64>, folds: usize, full: &[Vec<f64>; 3]) -> Result<[f
     let n = x.ncols() / folds;
     let parts: Vec<[Vec<f64>; 3]> = (0..folds)
         .map(|f| {
-            let u = measure_unpaired(x.as_ref().subcols(f * n, n))?;
+            let u = measure_third(x.as_ref().subcols(f * n, n))?.1;
             Ok(classes(&u, x.nrows()))
         })
         .collect::<Result<_, Boxed>>()?;
@@ -353,9 +353,9 @@ fn classes_table(net: &Mlp, samples: &[(Stage, Vec<Mat<f64>>)], folds: usize) ->
     };
     for c in 0..h1.len() {
         let (n1, n2) = (h1[c].nrows(), h2[c].nrows());
-        let mh1 = measure_unpaired(h1[c].as_ref())?;
-        let mz1 = measure_unpaired(z1[c].as_ref())?;
-        let mh2 = measure_unpaired(h2[c].as_ref())?;
+        let mh1 = measure_third(h1[c].as_ref())?.1;
+        let mz1 = measure_third(z1[c].as_ref())?.1;
+        let mh2 = measure_third(h2[c].as_ref())?.1;
         let (ch1, cz1, ch2) = (classes(&mh1, n1), classes(&mz1, n1), classes(&mh2, n2));
         let se = |x: &Mat<f64>, full| sampling_error(x, folds, full);
         let z_paired = rule_z(&h1[c], act, &mh1.paired)?;
@@ -446,15 +446,15 @@ fn closure_table(
         let gz = gauss[1].cov(0).into_owned();
         let (mean, cov) = mean_cov(&h2[c]);
         let k3 = measure_tensors(h2[c].as_ref(), 3)?.k3;
-        let measured = measure_unpaired(h2[c].as_ref())?;
+        let measured = measure_third(h2[c].as_ref())?.1;
         let z_carried = rule_z(
             &h1[c],
             net.activation.at(1),
-            &measure_unpaired(h1[c].as_ref())?,
+            &measure_third(h1[c].as_ref())?.1,
         )?;
         let leading = z_carried.map(w2.as_ref(), affine_paired(w2.as_ref(), &z_carried.paired));
         let exact = exact_map(w2, &z_carried)?;
-        let exact_measured = exact_map(w2, &measure_unpaired(z1[c].as_ref())?)?;
+        let exact_measured = exact_map(w2, &measure_third(z1[c].as_ref())?.1)?;
         let n = h2[c].nrows();
         let variants = [
             Unpaired4::new(

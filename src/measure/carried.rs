@@ -4,7 +4,7 @@
 //! For start layer l (< L): h^{l+1} = W z^l + b is an affine function of the measured samples,
 //! so its full κ₃ (κ₄) is measured exactly from the projected samples of each class
 //! ([`super::tensors`]), and at order 3 the κ₄ classes its dense carry reads (κ₄\[i,i,j,j\],
-//! κ₄\[i,i,i,j\], κ₄\[i,i,j,k\]: `measure_unpaired`; left at zero, the rule's diagrams that
+//! κ₄\[i,i,i,j\], κ₄\[i,i,j,k\]: `measure_third`; left at zero, the rule's diagrams that
 //! balance them acted alone, EXPERIMENTS.md "MNIST order 3, ninth session"); from there
 //! [`Propagator::run_carried`] applies the closure, its
 //! chaos rule and the exact affine map of the tensors to every later layer
@@ -23,7 +23,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::propagate::closures::ClosureMethod;
-use crate::propagate::higher::sampled::measure_unpaired;
+use crate::propagate::higher::sampled::measure_third;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
 use crate::propagate::higher::triple4::Unpaired4;
@@ -150,14 +150,11 @@ enum Start {
 /// Measures class samples `h` (N × n) for [`Start`].
 fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Start> {
     match units {
-        None => Ok(Start::Full(
-            measure_tensors(h.as_ref(), order)?,
-            if order == 3 {
-                Some(measure_unpaired(h.as_ref())?)
-            } else {
-                None
-            },
-        )),
+        None if order == 3 => {
+            let (tensors, unpaired) = measure_third(h.as_ref())?;
+            Ok(Start::Full(tensors, Some(unpaired)))
+        }
+        None => Ok(Start::Full(measure_tensors(h.as_ref(), order)?, None)),
         Some(_) => {
             let slices = sample_slices(h.as_ref(), order)?;
             Ok(Start::Subset(slices, h.clone()))

@@ -485,7 +485,7 @@ impl Carry {
 
     /// Order 3 from measured tensors ([`Carry::from_first_pre`]): seeds h^{from+1}'s paired κ₄
     /// with its κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] ([`super::triple4`]), one per class (e.g.
-    /// [`super::sampled::measure_unpaired`]); they otherwise start at zero, and the rule
+    /// [`super::sampled::measure_third`]); they otherwise start at zero, and the rule
     /// ([`ChaosRule::unpaired`]) reads them at the first closure as it does at every later one.
     pub fn with_first_unpaired(self, unpaired: Vec<Unpaired4>) -> Result<Self> {
         let paired = unpaired.iter().map(|u| u.paired.clone()).collect();

@@ -77,13 +77,8 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
             for i in 0..units {
                 delta[(i, s)] = h[(i, start + s)] - mean[i];
             }
-            for j in 0..units {
-                let dj = delta[(j, s)];
-                for i in 0..=j {
-                    k[(pair_row(i, j), s)] = delta[(i, s)] * dj;
-                }
-            }
         }
+        pair_products(delta.as_ref().subcols(0, b), k.as_mut());
         let (d, kb) = (delta.as_ref().subcols(0, b), k.as_ref().subcols(0, b));
         matmul(
             s2.as_mut(),
@@ -186,17 +181,23 @@ fn paired_of(delta: &Mat<f64>) -> Result<Paired> {
     Ok(Paired(p))
 }
 
-/// The paired κ₄ with κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] ([`Unpaired4`], the classes order 3's
-/// dense carry reads) of the samples in the columns of `h` (N × n, n ≥ 2): with δ = h − μ̂,
+/// Order 3's measured start in one pass over the samples: κ₃ (as [`measure_tensors`] at
+/// order 3) and the paired κ₄ with κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] ([`Unpaired4`], the classes
+/// order 3's dense carry reads) of the samples in the columns of `h` (N × n, n ≥ 2): with
+/// δ = h − μ̂,
 ///
 /// ```text
+/// κ₃[a,b,c]   = E[δa δb δc]
 /// κ₄[a,a,a,b] = E[δa³ δb]    − 3 Σaa Σab
 /// κ₄[a,a,b,c] = E[δa² δb δc] − Σaa Σbc − 2 Σab Σac
 /// ```
 ///
-/// the same estimate as [`measure_tensors`]' κ₄ on those entries; the paired entries are
-/// [`measure_paired`]'s. N + 1 GEMMs over n (2N³n + 2N²n flops), no N⁴ storage.
-pub fn measure_unpaired(h: MatRef<'_, f64>) -> Result<Unpaired4> {
+/// the same estimates as [`measure_tensors`]' κ₃ and κ₄ on those entries; the paired entries
+/// are [`measure_paired`]'s. Both third- and fourth-order sums come from one GEMM per block of
+/// samples, K \[δ; δ²\]ᵀ (K the P × b pair products of the module docs: rows (b, c), columns
+/// a of δ give E\[δb δc δa\], of δ² give E\[δb δc δa²\]): 2PNn·2 ≈ 2N³n flops in large
+/// products, no N⁴ storage.
+pub fn measure_third(h: MatRef<'_, f64>) -> Result<(Tensors, Unpaired4)> {
     let delta = centred(h)?;
     let paired = paired_of(&delta)?;
     let (units, n) = (h.nrows(), h.ncols());
@@ -219,30 +220,71 @@ pub fn measure_unpaired(h: MatRef<'_, f64>) -> Result<Unpaired4> {
     let triple = Mat::from_fn(units, units, |a, b| {
         e31[(a, b)] - 3.0 * cov[(a, a)] * cov[(a, b)]
     });
-    let mut by_double = vec![0.0; units * units * units];
-    let mut weighted = Mat::<f64>::zeros(units, n);
-    for a in 0..units {
-        for s in 0..n {
-            let da2 = delta[(a, s)] * delta[(a, s)];
-            for b in 0..units {
-                weighted[(b, s)] = da2 * delta[(b, s)];
+    // Rows: the pairs (b, c); columns a < N: Σ_s δbδcδa, N + a: Σ_s δbδcδa².
+    let p = pairs(units);
+    let block = (BLOCK_BYTES / (8 * p.max(1))).clamp(16, 4096).min(n);
+    let mut k = Mat::<f64>::zeros(p, block);
+    let mut rhs = Mat::<f64>::zeros(2 * units, block);
+    let mut sums = Mat::<f64>::zeros(p, 2 * units);
+    for start in (0..n).step_by(block) {
+        let b = block.min(n - start);
+        let d = delta.as_ref().subcols(start, b);
+        pair_products(d, k.as_mut());
+        for s in 0..b {
+            for i in 0..units {
+                let x = d[(i, s)];
+                rhs[(i, s)] = x;
+                rhs[(units + i, s)] = x * x;
             }
         }
-        let e211 = product(weighted.as_ref(), delta.as_ref());
+        matmul(
+            sums.as_mut(),
+            Accum::Add,
+            k.as_ref().subcols(0, b),
+            rhs.as_ref().subcols(0, b).transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+    }
+    let mut k3 = SymTensor::zeros(units, 3);
+    fill(&mut k3, |t| sums[(pair_row(t[0], t[1]), t[2])] * inv);
+    let mut by_double = vec![0.0; units * units * units];
+    for a in 0..units {
         let block = &mut by_double[units * units * a..units * units * (a + 1)];
         for c in 0..units {
             for b in 0..units {
-                block[b + units * c] =
-                    e211[(b, c)] - cov[(a, a)] * cov[(b, c)] - 2.0 * cov[(a, b)] * cov[(a, c)];
+                block[b + units * c] = sums[(pair_row(b, c), units + a)] * inv
+                    - cov[(a, a)] * cov[(b, c)]
+                    - 2.0 * cov[(a, b)] * cov[(a, c)];
             }
         }
     }
-    if !triple.norm_max().is_finite() || by_double.iter().any(|v| !v.is_finite()) {
+    if !k3.is_finite() || !triple.norm_max().is_finite() || by_double.iter().any(|v| !v.is_finite())
+    {
         return Err(Error::Numeric(format!(
-            "the measured κ₄[a,a,a,b]/κ₄[a,a,b,c] of {units} units over {n} samples is not finite"
+            "the measured κ₃ and κ₄[a,a,a,b]/κ₄[a,a,b,c] of {units} units over {n} samples are \
+             not finite"
         )));
     }
-    Ok(Unpaired4::new(paired, triple, by_double))
+    let tensors = Tensors { k3, k4: None };
+    Ok((tensors, Unpaired4::new(paired, triple, by_double)))
+}
+
+/// The products δᵢδⱼ (i ≤ j) of the b columns of `delta` into the first b columns of `k`
+/// (P × ≥ b), row [`pair_row`]`(i, j)`: the block K of the module docs.
+fn pair_products(delta: MatRef<'_, f64>, mut k: faer::MatMut<'_, f64>) {
+    let units = delta.nrows();
+    for s in 0..delta.ncols() {
+        let col = delta.col(s);
+        let mut out = k.as_mut().col_mut(s);
+        for j in 0..units {
+            let dj = col[j];
+            let base = j * (j + 1) / 2;
+            for i in 0..=j {
+                out[base + i] = col[i] * dj;
+            }
+        }
+    }
 }
 
 /// Sets every entry of `t` (column-major, first index fastest) to f at its index tuple.
@@ -263,18 +305,25 @@ fn fill(t: &mut SymTensor, f: impl Fn(&[usize]) -> f64) {
 mod tests {
     use super::*;
 
-    /// κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] (and the paired entries) equal the full measured κ₄
-    /// on their entries; four distinct units read zero.
+    /// κ₃ equals the full measured κ₃, and κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] (and the paired
+    /// entries) the full measured κ₄ on their entries; four distinct units read zero.
     #[test]
-    fn unpaired_equals_the_full_tensor_on_its_classes() {
+    fn third_equals_the_full_tensors_on_its_classes() {
         use crate::propagate::higher::paired::Kappa4;
         let (units, n) = (5, 40);
         let h = Mat::from_fn(units, n, |i, s| {
             let x = ((i * 31 + s * 17) % 23) as f64 / 23.0 - 0.4;
             x * x * x + 0.1 * i as f64 * x + 0.05 * ((s * 7) % 5) as f64
         });
-        let full = measure_tensors(h.as_ref(), 4).unwrap().k4.unwrap();
-        let u = measure_unpaired(h.as_ref()).unwrap();
+        let full_tensors = measure_tensors(h.as_ref(), 4).unwrap();
+        let full = full_tensors.k4.unwrap();
+        let (third, u) = measure_third(h.as_ref()).unwrap();
+        let k3 = full_tensors.k3.data();
+        let k3_scale = full_tensors.k3.max_abs();
+        for (x, y) in third.k3.data().iter().zip(k3) {
+            assert!((x - y).abs() < 1e-12 * k3_scale);
+        }
+        assert!(third.k4.is_none());
         let scale = full.max_abs();
         let mut distinct = 0;
         for a in 0..units {
