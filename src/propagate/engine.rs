@@ -75,6 +75,21 @@ pub fn propagate(
     Ok(engine.into_stages())
 }
 
+/// Runs `f` on a thread of rayon's pool: directly where the caller is one, otherwise handed to
+/// the pool once. Called from any other thread (a program's main thread), every parallel
+/// kernel of a run hands its work to the pool and blocks until it is done (rayon's cold path:
+/// a mutex, a condition variable and two context switches per call), which on narrow networks
+/// is a large share of the run: a Gaussian relu run of ARC's 64-wide, 8-layer network (one
+/// thread) took 1.40 ms from the main thread and 0.97 ms on the pool (BENCHMARKS.md "Small
+/// runs on the pool, tenth session").
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        f()
+    } else {
+        rayon::scope(|_| f())
+    }
+}
+
 /// The propagation engine with its reusable buffers (see the module docs).
 #[derive(Clone, Debug, Default)]
 pub struct Propagator {
@@ -291,9 +306,25 @@ impl Propagator {
         self.run_inner(net, from, start, first, Some(carry), &closures, timings)
     }
 
-    /// The layer loop of [`Propagator::run_closure`] and [`Propagator::run_carried`].
+    /// The layer loop of [`Propagator::run_closure`] and [`Propagator::run_carried`], on a
+    /// thread of rayon's pool ([`on_pool`]).
     #[allow(clippy::too_many_arguments)]
     fn run_inner(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        first: (Option<&[Moments]>, Corrections),
+        carry: Option<&mut dyn CarryHook>,
+        closures: &[&dyn Closure],
+        timings: &Timings,
+    ) -> Result<&[Predicted]> {
+        on_pool(move || self.run_layers(net, from, start, first, carry, closures, timings))
+    }
+
+    /// [`Propagator::run_inner`] on the calling thread.
+    #[allow(clippy::too_many_arguments)]
+    fn run_layers(
         &mut self,
         net: &Mlp,
         from: usize,

@@ -133,12 +133,20 @@ pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
     let b: Vec<f64> = (0..SERIES_TERMS)
         .map(|m| (m as f64).sqrt() / ((m + 1) as f64).sqrt())
         .collect();
-    for (j, &xj) in x.iter().enumerate() {
-        let (mut prev, mut cur) = (1.0, xj);
-        table[herm_index(j, 0)] = 1.0;
+    // The recurrence of the block's units side by side (independent chains in one vector; a
+    // unit's own chain is serial), padding lanes held at 0 by ĥ₀ = 0 there.
+    for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
+        let out = &mut table[block * SERIES_TERMS * HERM_BLOCK..][..SERIES_TERMS * HERM_BLOCK];
+        let mut xs = [0.0; HERM_BLOCK];
+        xs[..units.len()].copy_from_slice(units);
+        let mut prev: [f64; HERM_BLOCK] =
+            std::array::from_fn(|l| if l < units.len() { 1.0 } else { 0.0 });
+        let mut cur = xs;
+        out[..HERM_BLOCK].copy_from_slice(&prev);
         for m in 1..SERIES_TERMS {
-            table[herm_index(j, m)] = cur;
-            let next = xj * a[m] * cur - b[m] * prev;
+            out[m * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(&cur);
+            let next: [f64; HERM_BLOCK] =
+                std::array::from_fn(|l| xs[l] * a[m] * cur[l] - b[m] * prev[l]);
             (prev, cur) = (cur, next);
         }
     }
@@ -262,6 +270,28 @@ pub(crate) fn failing_lanes<S: pulp::Simd>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table holds each unit's three-term recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1)
+    /// evaluated one unit at a time, bit for bit, and zeros in the padding lanes.
+    #[test]
+    fn hermite_table_is_the_scalar_recurrence() {
+        let x: Vec<f64> = (0..13).map(|j| -3.1 + 0.53 * j as f64).collect();
+        let table = hermite_table(&x);
+        assert_eq!(table.len(), 16 * SERIES_TERMS);
+        for (j, &xj) in x.iter().enumerate() {
+            let (mut prev, mut cur) = (1.0, xj);
+            assert_eq!(table[herm_index(j, 0)], 1.0);
+            for m in 1..SERIES_TERMS {
+                assert_eq!(table[herm_index(j, m)].to_bits(), cur.to_bits(), "{j} {m}");
+                let a = 1.0 / ((m + 1) as f64).sqrt();
+                let b = (m as f64).sqrt() / ((m + 1) as f64).sqrt();
+                (prev, cur) = (cur, xj * a * cur - b * prev);
+            }
+        }
+        for j in x.len()..16 {
+            assert!((0..SERIES_TERMS).all(|m| table[herm_index(j, m)] == 0.0));
+        }
+    }
 
     /// The term counts (tetrachoric and relu's Mehler series) keep Cramér's bound below
     /// [`SERIES_REMAINDER`] on the whole series range, each the smallest multiple of 4 that does,

@@ -8,7 +8,7 @@ use crate::stats::Moments;
 use crate::timing::Timings;
 
 /// A carry of higher cumulants through the layer loop (see [`super::carry::Carry`] for the contract).
-pub trait CarryHook {
+pub trait CarryHook: Send {
     /// Checks the start state against the network and the class count before anything runs
     /// (and learns the network's depth).
     fn check(&mut self, net: &Mlp, from: usize, classes: usize) -> Result<()>;
