@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
 use corrflow::io::MemoryLimit;
+use corrflow::linalg::on_pool;
 use corrflow::Result;
 
 /// Decompose a trained feed-forward network as a mapping of correlation functions (cumulants),
@@ -66,10 +67,12 @@ fn dispatch(cli: Cli) -> Result<()> {
     let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
     let limit = bytes.map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
+    // Each command on a pool thread, so that its parallel kernels do not each hand their work
+    // over from the main thread (`on_pool`); a sweep runs its points in pools of its own.
     match cli.command {
-        Command::Train(args) => train::run(args, limit),
-        Command::Propagate(args) => propagate::run(args, limit),
-        Command::Analyze(args) => analyze::run(args, limit),
+        Command::Train(args) => on_pool(|| train::run(args, limit)),
+        Command::Propagate(args) => on_pool(|| propagate::run(args, limit)),
+        Command::Analyze(args) => on_pool(|| analyze::run(args, limit)),
         Command::Sweep(args) => sweep::run(args, cli.threads, bytes),
     }
 }

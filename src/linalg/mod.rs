@@ -18,7 +18,7 @@ pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use scratch::with_work;
-pub use split::class_split;
+pub use split::{class_split, on_pool};
 pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
 pub use transpose::transpose_into;
 pub use zeros::par_zeros;

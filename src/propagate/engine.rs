@@ -17,6 +17,7 @@ use super::pair::ClosurePair;
 use super::single::{Finished, SinglePropagator, Start};
 pub use super::stage::Predicted;
 use crate::error::{Error, Field, Result};
+use crate::linalg::on_pool;
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::stats::{Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
@@ -73,21 +74,6 @@ pub fn propagate(
     let mut engine = Propagator::new();
     engine.run(net, from, start, first_pre, opts, &Timings::disabled())?;
     Ok(engine.into_stages())
-}
-
-/// Runs `f` on a thread of rayon's pool: directly where the caller is one, otherwise handed to
-/// the pool once. Called from any other thread (a program's main thread), every parallel
-/// kernel of a run hands its work to the pool and blocks until it is done (rayon's cold path:
-/// a mutex, a condition variable and two context switches per call), which on narrow networks
-/// is a large share of the run: a Gaussian relu run of ARC's 64-wide, 8-layer network (one
-/// thread) took 1.40 ms from the main thread and 0.97 ms on the pool (BENCHMARKS.md "Small
-/// runs on the pool, tenth session").
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if rayon::current_thread_index().is_some() {
-        f()
-    } else {
-        rayon::scope(|_| f())
-    }
 }
 
 /// The propagation engine with its reusable buffers (see the module docs).
