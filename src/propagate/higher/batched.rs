@@ -14,7 +14,9 @@
 //! ```
 //!
 //! (order 3 with [`Unpaired4`]: κ₄\[a,u,u,v\], κ₄\[a,u,u,u\], κ₄\[a,a,u,v\] and κ₄\[a,a,a,u\]
-//! from its N³ and N² stores, contiguous over a; κ₄\[a,u,v,w\] of distinct units is 0.)
+//! from its N³ and N² stores, contiguous over a; κ₄\[a,u,v,w\] of distinct units is 0. With T
+//! alone, [`Kappa4::triple`]: κ₄\[a,u,u,u\] and κ₄\[a,a,a,u\] from T's N² store, the classes
+//! over three distinct units 0.)
 //!
 //! So the column over a of the entries with the other units fixed is Σ_k s_k · Π_{v ∈ V_k} v:
 //! terms with the same vector factors V_k (the same degree of a and the same blocks through a)
@@ -172,6 +174,8 @@ pub struct Sources<'a> {
     k4_paired: Option<&'a Paired>,
     /// …unless κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] are carried beside it ([`Unpaired4`]).
     k4_unpaired: Option<&'a Unpaired4>,
+    /// …or κ₄\[a,a,a,b\] alone, as T and Tᵀ ([`Kappa4::triple`]).
+    k4_triple: Option<[&'a faer::Mat<f64>; 2]>,
     units: &'a [UnitChaos],
     /// `coef[j][a]` = B_{a,1,j}…
     coef: Vec<Vec<f64>>,
@@ -201,6 +205,7 @@ impl<'a> Sources<'a> {
         let k4_paired = k4.and_then(|t| t.paired());
         let k4_sliced = k4.and_then(|t| t.sliced());
         let k4_unpaired = k4.and_then(|t| t.unpaired());
+        let k4_triple = k4.and_then(|t| t.triple());
         let diag = |t: &SymTensor, reps: usize, cols: usize| -> Vec<f64> {
             // t[a, …, a (reps times), rest] for rest over `cols` flat positions.
             let step: usize = (0..reps).map(|r| n.pow(r as u32)).sum();
@@ -221,6 +226,7 @@ impl<'a> Sources<'a> {
             k4_dense,
             k4_paired,
             k4_unpaired,
+            k4_triple,
             units,
             coef: (0..=MAX_DEGREE)
                 .map(|j| units.iter().map(|u| u.b[1][j]).collect())
@@ -298,6 +304,15 @@ impl<'a> Sources<'a> {
                         (false, false, true) => Some(t.double_col(x, y)),
                         (false, false, false) => None,
                     };
+                }
+                _ => {}
+            }
+        }
+        if let Some([t, t_t]) = self.k4_triple {
+            match v {
+                Vector::K4aaa(a) => return Some(t.col_as_slice(g(a))),
+                Vector::K4(a, b, c) if g(a) == g(b) && g(b) == g(c) => {
+                    return Some(t_t.col_as_slice(g(a)))
                 }
                 _ => {}
             }

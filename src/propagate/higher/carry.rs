@@ -75,6 +75,7 @@ use super::triple4::{unpaired_map_flops, Unpaired4};
 use super::triple4_factored::{
     carried_blocks, fresh_blocks, kappa3_part, Unpaired4Factored, GENERATIONS,
 };
+use super::unpaired_factored::PairedTriple;
 use crate::error::{Error, Result};
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
@@ -222,6 +223,10 @@ pub struct Carry {
     unpaired: Vec<Option<Unpaired4>>,
     /// …and of the mapped pre-activation (None: not carried, the rule reads the paired κ₄).
     unpaired_pre: Vec<Option<Unpaired4>>,
+    /// Order 3 with `leading_paired`, per class: h's paired κ₄ with its κ₄\[a,a,a,b\] (from
+    /// the blocks' map), as the rule reads them ([`super::unpaired_factored`]; None: the
+    /// paired κ₄ alone).
+    triple_pre: Vec<Option<PairedTriple>>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
@@ -296,10 +301,11 @@ fn compiled_rule(order: usize) -> &'static ChaosRule {
     })
 }
 
-/// Order 3's rule for the factored κ₃ ([`ChaosRule::factorable`]), compiled once per process.
+/// Order 3's rule for the factored κ₃ reading h's κ₄\[a,a,a,b\]
+/// ([`ChaosRule::unpaired_factorable`]), compiled once per process.
 fn factorable_rule() -> &'static ChaosRule {
     static RULE: OnceLock<ChaosRule> = OnceLock::new();
-    RULE.get_or_init(|| ChaosRule::factorable(3))
+    RULE.get_or_init(ChaosRule::unpaired_factorable)
 }
 
 /// Attaches zero κ slices over `m` units to `o` (a Gaussian h).
@@ -415,6 +421,7 @@ impl Carry {
             pilot_verdict: None,
             unpaired: Vec::new(),
             unpaired_pre: Vec::new(),
+            triple_pre: Vec::new(),
         })
     }
 
@@ -507,11 +514,12 @@ impl Carry {
     /// Order 3 with z's κ₃ held factored between the layers ([`super::factored`]): the affine
     /// map is W on each factor and every h is held as the slices its closure reads, instead of
     /// the dense N³ map and column fill. Implies [`Carry::moments_only`]. The rule is
-    /// [`ChaosRule::factorable`]: κ₃(z)'s diagrams over three distinct units without the
-    /// covariance triangle and κ₃\[a,b,c\]Σ_bc (every other diagram as [`Carry::new`]'s), and the
-    /// paired κ₄ is mapped to leading order in the width ([`super::paired_leading`]), so the
-    /// results are the dense carry's with that rule ([`Carry::factorable_rule`]), not the
-    /// default one's.
+    /// [`ChaosRule::unpaired_factorable`]: κ₃(z)'s diagrams over three distinct units without the
+    /// covariance triangle, κ₃\[a,b,c\]Σ_bc and κ₄\[a,a,b,c\] (every other diagram as
+    /// [`Carry::new`]'s), reading h's κ₄\[a,a,a,b\] ([`super::unpaired_factored`]); κ₄\[a,a,b,c\]
+    /// is carried as blocks ([`super::triple4_factored`]) and the paired κ₄ is mapped to leading
+    /// order in the width ([`super::paired_leading`]), so the results are the dense carry's with
+    /// that rule and those carries ([`Carry::factorable_rule`]), not the default one's.
     pub fn factored(mut self) -> Result<Self> {
         if self.order() != 3 || self.gaussian_width.is_none() {
             return Err(Error::Unsupported(
@@ -527,9 +535,9 @@ impl Carry {
         Ok(self)
     }
 
-    /// Order 3's dense carry with the factored carry's rule ([`ChaosRule::factorable`], the
-    /// paired κ₄ mapped by [`super::paired_leading`]): the reference [`Carry::factored`] is
-    /// checked against.
+    /// Order 3's dense carry with the factored carry's rule ([`ChaosRule::unpaired_factorable`],
+    /// the paired κ₄ mapped by [`super::paired_leading`], κ₄\[a,a,a,b\] and the blocks of
+    /// κ₄\[a,a,b,c\] as [`Carry::factored`] carries them): the reference it is checked against.
     pub fn factorable_rule(mut self) -> Result<Self> {
         if self.order() != 3 {
             return Err(Error::Unsupported(
@@ -678,17 +686,19 @@ impl Carry {
         }
         match self.sliced.get(c) {
             Some(s) if self.sliced_at(l) => {
-                let k4: &dyn Kappa4 = match self.unpaired_pre.get(c) {
+                let k4: &dyn Kappa4 = match (self.unpaired_pre.get(c), self.triple_pre.get(c)) {
                     _ if self.order() >= 4 => s,
-                    Some(Some(u)) => u,
+                    (Some(Some(u)), _) => u,
+                    (_, Some(Some(t))) => t,
                     _ => &self.paired_pre[c],
                 };
                 (s, Some(k4))
             }
             _ => {
                 let t = &self.pre[c];
-                match self.unpaired_pre.get(c) {
-                    Some(Some(u)) => (&t.k3, Some(u)),
+                match (self.unpaired_pre.get(c), self.triple_pre.get(c)) {
+                    (Some(Some(u)), _) => (&t.k3, Some(u)),
+                    (_, Some(Some(p))) => (&t.k3, Some(p)),
                     _ => (&t.k3, k4_view(&self.paired_pre, c, t)),
                 }
             }
@@ -824,6 +834,13 @@ impl Carry {
                         *slot = unread_blocks(slot.take(), skews, pre, o, layer.w.as_ref(), cur);
                     }
                 }
+                self.triple_pre.resize(c + 1, None);
+                self.triple_pre[c] = self
+                    .blocks
+                    .get(c)
+                    .and_then(Option::as_ref)
+                    .filter(|_| !zero)
+                    .map(|hq| PairedTriple::new(pre.clone(), hq.triple().clone()));
                 None
             };
             o.k4_iijj = Some(pre.0.clone());
@@ -962,6 +979,9 @@ impl Carry {
         if let Some(b) = self.blocks.get_mut(c) {
             *b = None;
         }
+        if let Some(t) = self.triple_pre.get_mut(c) {
+            *t = None;
+        }
         if let Some(s) = self.sliced.get_mut(c) {
             s.clear();
         }
@@ -1088,6 +1108,9 @@ impl CarryHook for Carry {
                 if let Some(b) = self.blocks.get_mut(c) {
                     *b = None;
                 }
+                if let Some(t) = self.triple_pre.get_mut(c) {
+                    *t = None;
+                }
                 h.k4_iijj = None;
                 if self.stars.is_some() && skew < NOISE_SKEW {
                     self.drop_class(c, h);
@@ -1184,23 +1207,22 @@ impl CarryHook for Carry {
                 updates.push((inc, ZUpdate::Moments));
                 continue;
             }
+            // z's κ₄[a,a,b,c]: the fresh blocks and h's carried ones (its κ₃ term imaged), held
+            // until the closure gives z's κ₄[a,a,a,b] (h's blocks are read until then).
+            let mut blocks = None;
             if order == 3 && self.leading_paired {
                 self.star4.resize(pre.len(), None);
                 let star = self.star4_of(c, &pre[c].cov, &units, stars.is_some());
-                // z's κ₄[a,a,b,c]: the fresh blocks and h's carried ones; its κ₃ term imaged.
                 self.blocks.resize(pre.len(), None);
-                let mut blocks = fresh_blocks(&star);
+                let mut fresh = fresh_blocks(&star);
                 if let Some(h) = &self.blocks[c] {
-                    blocks.extend(carried_blocks(h, &units));
+                    fresh.extend(carried_blocks(h, &units));
                 }
-                let n = units.len();
-                self.blocks[c] = Some(Unpaired4Factored::new(
-                    Paired::zeros(n),
-                    Mat::zeros(n, n),
-                    blocks,
-                ));
+                blocks = Some(fresh);
                 self.star4[c] = Some(kappa3_part(&star));
             }
+            let n = units.len();
+            let mut triple = Mat::zeros(n, n);
             // h's factors become z's (scaled in place).
             let fh = stars.map(|_| std::mem::replace(&mut self.fh[c], Factored::zeros(0)));
             let (k3, k4) = self.kappa(l, c);
@@ -1212,16 +1234,19 @@ impl CarryHook for Carry {
             };
             if let (Some(stars), Some(fh)) = (stars, fh) {
                 let sh = &self.sliced[c].k3_aab;
-                let (fz, paired) = timings.time("kappa closure", 0.0, || {
-                    let (repeated, paired) = self.rule.slices_paired(&input);
+                let (fz, paired, t) = timings.time("kappa closure", 0.0, || {
+                    let (repeated, paired, t) = self.rule.slices_unpaired(&input);
                     let (kappa3, own) = stars.closure(&pre[c].cov, fh, sh, &units);
                     let fz = FactoredZ {
                         kappa3,
                         own,
                         repeated,
                     };
-                    (Box::new(fz), paired)
+                    (Box::new(fz), paired, t)
                 });
+                if let Some(blocks) = blocks {
+                    self.blocks[c] = Some(Unpaired4Factored::new(Paired::zeros(n), t, blocks));
+                }
                 updates.push((inc, ZUpdate::Factored { fz, paired }));
                 continue;
             }
@@ -1231,12 +1256,17 @@ impl CarryHook for Carry {
                     let u = self.rule.tensors_unpaired(&input, &mut next.k3);
                     (Some(u.paired.clone()), Some(Box::new(u)))
                 } else if order == 3 {
-                    (Some(self.rule.tensors_paired(&input, &mut next.k3)), None)
+                    let (paired, t) = self.rule.tensors_triple(&input, &mut next.k3);
+                    triple = t;
+                    (Some(paired), None)
                 } else {
                     self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
                     (None, None)
                 }
             });
+            if let Some(blocks) = blocks {
+                self.blocks[c] = Some(Unpaired4Factored::new(Paired::zeros(n), triple, blocks));
+            }
             updates.push((
                 inc,
                 ZUpdate::Dense {

@@ -36,7 +36,9 @@ use super::batched::Sources;
 use super::chaos::UnitChaos;
 use super::diagrams::{terms, Block, Rules, Term};
 use super::factored::{carried, StarTerms};
-use super::fill::{fill3, fill4, pair_matrix, paired4, repeated3, unpaired4, Patterns, Reduced};
+use super::fill::{
+    fill3, fill4, pair_matrix, paired4, repeated3, triple4, unpaired4, Patterns, Reduced,
+};
 use super::paired::{Kappa4, Paired};
 use super::sliced::Sliced;
 use super::tensor::{Kappa3, SymTensor};
@@ -125,13 +127,6 @@ impl ChaosRule {
         Self::build(order, false, false)
     }
 
-    /// [`ChaosRule::new`] with κ₃(z)'s diagrams over three distinct units restricted to those the
-    /// factored κ₃ carries ([`super::factored`]: stars and the single full κ₃ block; the
-    /// covariance triangle and κ₃\[a,b,c\]Σ_bc are dropped). Every other list is `new`'s.
-    pub fn factorable(order: usize) -> Self {
-        Self::build(order, true, false)
-    }
-
     /// Order 3's rule where h carries κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄
     /// ([`super::triple4`]): [`ChaosRule::new`]`(3)` with order 4's diagrams one degree above
     /// the cap of whole cost ≤ 3 (`keeps`). Their cost-3 diagrams balance those of the new κ₄
@@ -139,6 +134,16 @@ impl ChaosRule {
     /// them 6.3e-5 (EXPERIMENTS.md, "Against ARC's peer, eighth session").
     pub fn unpaired() -> Self {
         Self::build(3, false, true)
+    }
+
+    /// [`ChaosRule::unpaired`] with κ₃(z)'s diagrams over three distinct units restricted to
+    /// those the factored κ₃ carries ([`super::factored`]: stars and the single full κ₃ block;
+    /// the covariance triangle, κ₃\[a,b,c\]Σ_bc and κ₄\[a,a,b,c\] are dropped): the factored
+    /// order 3's rule, whose h carries κ₄\[a,a,a,b\] beside the paired κ₄
+    /// ([`super::unpaired_factored`]). Its entries over at most two distinct units (Δm, ΔC, z's
+    /// κ₃\[a,a,b\], paired κ₄ and κ₄\[a,a,a,b\]) are `unpaired`'s.
+    pub fn unpaired_factorable() -> Self {
+        Self::build(3, true, true)
     }
 
     fn build(order: usize, stars_only: bool, extended: bool) -> Self {
@@ -226,7 +231,7 @@ impl ChaosRule {
     }
 
     /// κ₃(z)'s diagrams over three distinct units sorted for the factored κ₃; an error where
-    /// one is not carried there (a rule not made by [`ChaosRule::factorable`]).
+    /// one is not carried there (a rule not made by [`ChaosRule::unpaired_factorable`]).
     pub fn star_terms(&self) -> crate::error::Result<StarTerms> {
         StarTerms::new(&self.distinct[3])
     }
@@ -324,16 +329,46 @@ impl ChaosRule {
     }
 
     /// Order 3 with z's κ₃ held factored ([`super::factored`]): z's κ₃ at repeated units,
-    /// S\[a,b\] = κ₃\[a,a,b\] (as [`ChaosRule::tensors_paired`] writes them), and z's paired κ₄.
-    pub fn slices_paired(&self, h: &Input<'_>) -> (Mat<f64>, Paired) {
+    /// S\[a,b\] = κ₃\[a,a,b\] (as [`ChaosRule::tensors_paired`] writes them), z's paired κ₄ and
+    /// its κ₄\[a,a,a,b\] as T\[a,b\] (zero diagonal) from the same S (`fill::triple4`;
+    /// [`super::unpaired_factored`]).
+    pub fn slices_unpaired(&self, h: &Input<'_>) -> (Mat<f64>, Paired, Mat<f64>) {
         let src = Sources::new(h.cov, h.k3, h.k4, h.units);
         let (dm, p) = self.second(h, &src);
-        let z = Reduced { dm: &dm, p: &p };
-        let s = repeated3(&self.patterns, &src, &z, |a| {
-            self.entry(h, &z, None, &[a, a, a])
+        let z = &Reduced { dm: &dm, p: &p };
+        let s = repeated3(&self.patterns, &src, z, |a| {
+            self.entry(h, z, None, &[a, a, a])
         });
-        let paired = self.paired_from(h, &src, &z, &s);
-        (s, paired)
+        let paired = self.paired_from(h, &src, z, &s);
+        // κ₃[a,b,b] over a is row b of S.
+        let n = s.nrows();
+        let rows: Vec<f64> = (0..n * n).map(|k| s[(k / n, k % n)]).collect();
+        let mut t = triple4(
+            &self.patterns,
+            &src,
+            z,
+            |b| s[(b, b)],
+            |b| &rows[b * n..(b + 1) * n],
+        );
+        zero_diagonal(&mut t);
+        (s, paired, t)
+    }
+
+    /// [`ChaosRule::tensors_paired`] with z's κ₄\[a,a,a,b\] as T\[a,b\] (zero diagonal) from
+    /// the κ₃ written (`fill::triple4`, as [`ChaosRule::tensors_unpaired`] forms it).
+    pub fn tensors_triple(&self, h: &Input<'_>, k3: &mut SymTensor) -> (Paired, Mat<f64>) {
+        self.with_paired(h, k3, |src, z, k3, paired| {
+            let n = k3.dim();
+            let mut t = triple4(
+                &self.patterns,
+                src,
+                z,
+                |b| k3.get(&[b, b, b]),
+                |b| &k3.data()[(b + n * b) * n..(b + n * b + 1) * n],
+            );
+            zero_diagonal(&mut t);
+            (paired, t)
+        })
     }
 
     /// Δm_a and the second moments P_ab about the Gaussian means (module docs; P column-major).
@@ -388,6 +423,14 @@ impl ChaosRule {
             - dm[b] * k3(a, c, d)
             - dm[c] * k3(a, b, d)
             - dm[d] * k3(a, b, c)
+    }
+}
+
+/// Sets the diagonal of the square `t` to zero (κ₄\[a,a,a,b\]'s T has none: the column
+/// pass leaves its free unit's meeting with the fixed one unset).
+fn zero_diagonal(t: &mut Mat<f64>) {
+    for a in 0..t.nrows() {
+        t[(a, a)] = 0.0;
     }
 }
 

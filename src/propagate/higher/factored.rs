@@ -479,7 +479,7 @@ mod tests {
         use super::super::closure::ChaosRule;
         let err = ChaosRule::new(3).star_terms().unwrap_err();
         assert!(err.to_string().contains("star diagrams only"), "{err}");
-        let stars = ChaosRule::factorable(3).star_terms().unwrap();
+        let stars = ChaosRule::unpaired_factorable().star_terms().unwrap();
         assert_eq!(stars.full, Some((1.0, 1)));
         assert!(!stars.stars.is_empty());
         assert!(stars.stars.iter().all(|s| s.arms[0] == (Arm::Cov, 1)));
@@ -504,7 +504,7 @@ mod tests {
         use super::super::closure::ChaosRule;
         use crate::net::Activation;
         let n = 6;
-        let stars = ChaosRule::factorable(3).star_terms().unwrap();
+        let stars = ChaosRule::unpaired_factorable().star_terms().unwrap();
         let h = terms(n, (4, 3), 11);
         let a = random(n, n, 17);
         let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);

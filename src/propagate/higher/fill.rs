@@ -276,15 +276,13 @@ pub fn unpaired4(
     k3z: &SymTensor,
 ) -> (faer::Mat<f64>, Vec<f64>) {
     let n = src.dim();
-    let mut abbb = vec![0.0; n * n];
-    abbb.par_chunks_mut(n.max(1))
-        .enumerate()
-        .for_each_init(Column::default, |col, (b, column)| {
-            col.clear();
-            col.add_pattern(&patterns.k4_triple, src, &[0, b]);
-            subtract_lower(col, z, k3z, [b, b, b]);
-            col.eval(column);
-        });
+    let triple = triple4(
+        patterns,
+        src,
+        z,
+        |b| k3z.get(&[b, b, b]),
+        |b| &k3z.data()[(b + n * b) * n..(b + n * b + 1) * n],
+    );
     // Block x is the symmetric Q_x[a,y] = κ₄[a,y,x,x]: column y is formed over a < y (the
     // units a and y both of multiplicity 1, the rule's terms are symmetric in them) and the
     // rest mirrored from the columns a > y.
@@ -308,8 +306,44 @@ pub fn unpaired4(
                 }
             }
         });
-    let triple = faer::Mat::from_fn(n, n, |a, b| abbb[b + n * a]);
     (triple, by_double)
+}
+
+/// z's κ₄\[a,a,a,b\] as T\[a,b\] (diagonal unset: the caller's class has none), from z's κ₃ at
+/// repeated units only — `k3_bbb(b)` = κ₃\[b,b,b\] and `k3_abb(b)` = κ₃\[a,b,b\] over a — a
+/// column κ₄\[·,b,b,b\] over the free unit per b, as [`fill4`] forms it:
+///
+/// ```text
+/// κ₄[a,b,b,b] = E ẑ_a ẑ_b³ − 3 P_bb P_ab − Δm_a κ₃[b,b,b] − 3 Δm_b κ₃[a,b,b]   (a ≠ b)
+/// ```
+///
+/// (`ChaosRule::entry`'s formula for the sorted tuple, the terms in `subtract_lower`'s order:
+/// the dense path's [`unpaired4`] and the factored path's T are the same sums).
+pub fn triple4<'k>(
+    patterns: &Patterns,
+    src: &Sources<'_>,
+    z: &Reduced<'_>,
+    k3_bbb: impl Fn(usize) -> f64 + Sync,
+    k3_abb: impl Fn(usize) -> &'k [f64] + Sync,
+) -> faer::Mat<f64> {
+    let n = src.dim();
+    let mut abbb = vec![0.0; n * n];
+    abbb.par_chunks_mut(n.max(1))
+        .enumerate()
+        .for_each_init(Column::default, |col, (b, column)| {
+            col.clear();
+            col.add_pattern(&patterns.k4_triple, src, &[0, b]);
+            let pbb = z.p(b, b);
+            for _ in 0..3 {
+                col.add(-pbb, &[z.p_col(b)]);
+            }
+            col.add(-k3_bbb(b), &[z.dm]);
+            for _ in 0..3 {
+                col.add(-z.dm[b], &[k3_abb(b)]);
+            }
+            col.eval(column);
+        });
+    faer::Mat::from_fn(n, n, |a, b| abbb[b + n * a])
 }
 
 /// The second pass of [`fill4`]: in every column r (a sorted triple) the entries whose free

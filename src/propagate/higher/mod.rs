@@ -18,6 +18,7 @@
 //! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
 //! - [`triple4_factored`]: κ₄\[a,a,b,c\] as symmetrised rank-R blocks (the factored path's);
+//! - [`unpaired_factored`]: the factored path's κ₄\[a,a,a,b\] and the view its rule reads;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
 //! - [`hook`]: the hook's trait;
@@ -46,5 +47,6 @@ pub mod subset;
 pub mod tensor;
 pub mod triple4;
 pub mod triple4_factored;
+pub mod unpaired_factored;
 
 pub use carry::{Carry, Fallback, Tensors};

@@ -56,6 +56,13 @@ pub trait Kappa4: Sync {
     fn unpaired(&self) -> Option<&super::triple4::Unpaired4> {
         None
     }
+
+    /// T\[a,b\] = κ₄\[a,a,a,b\] and Tᵀ, if this is the paired tensor with T beside it and no
+    /// other class ([`super::unpaired_factored::PairedTriple`]: the column-wise evaluation
+    /// reads T's columns for κ₄\[a,a,a,u\] and Tᵀ's for κ₄\[u,u,u,a\]).
+    fn triple(&self) -> Option<[&Mat<f64>; 2]> {
+        None
+    }
 }
 
 impl Kappa4 for SymTensor {

@@ -56,10 +56,9 @@
 //! star at a and the correction at b = a: Σ_r d_r W_ir W_jr …) and N⁴ otherwise; for the other
 //! blocks it is kept at i = j only, as [`super::star4`]'s image keeps its mixed term.
 //!
-//! **Not carried here:** z's κ₄\[a,a,a,b\] (the closure on this path does not form it; T is
-//! zero in z's store, and h's T is formed by the map but not read), and the rule's reading of
-//! h's new classes ([`super::closure::ChaosRule::unpaired`]): the factored path's rule stays
-//! [`super::closure::ChaosRule::factorable`].
+//! **z's κ₄\[a,a,a,b\]** is the closure's ([`super::unpaired_factored`]), held as T in z's
+//! store; the rule reads h's T (formed by the map) through
+//! [`super::unpaired_factored::PairedTriple`].
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
