@@ -16,6 +16,8 @@
 //! (W₁μ + b₁), so each surrogate folds its factor into the first layer ([`folded_network`]) and
 //! pushes z itself through: one N₁ × d × r product per class instead of a d × d × r spread.
 
+use std::borrow::Cow;
+
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatRef, Par};
 use rayon::prelude::*;
@@ -105,47 +107,37 @@ pub fn surrogate_accuracy(
         .collect();
     let sw = within_class_covariance(input)?;
     let d = sw.nrows();
-    // One factor of Σ_w for all classes (zero-mean draws shifted by each class's mean), and one
-    // per class: K + 1 independent factorisations, each on one thread.
-    let (pooled, factors) = rayon::join(
-        || LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w"),
+    let classes = (&counts[..], &input.classes[..]);
+    let mean = |k: usize| input.per_class[k].mean.as_ref();
+    // Order 1: x = μ_c + F_w z, one factor of Σ_w for all classes (zero-mean draws shifted by
+    // each class's mean); order 2: x = μ_c + F_c z, each class's factor formed in that class's
+    // task and dropped after its draws, so that only the factors in use are held (the next
+    // one reuses their memory instead of faulting in fresh pages). Every factorisation is on
+    // one thread; class k draws from its own seeded stream.
+    let (order1, order2) = rayon::join(
+        || -> Result<_> {
+            let pooled = LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w")?;
+            let (result, f) = evaluate(net, classes, seed, 1, |k| {
+                Ok((Cow::Borrowed(&pooled), mean(k)))
+            })?;
+            let result = SurrogateResult {
+                dropped_directions: pooled.dropped(),
+                largest_dropped_variance: pooled.residual(),
+                ..result
+            };
+            Ok((result, f + flops::pivoted_cholesky(d, pooled.rank())))
+        },
         || {
-            input
-                .per_class
-                .par_iter()
-                .map(|m| LowRankFactor::new(m.cov.as_ref(), Par::Seq, "surrogates: Σ_c"))
-                .collect::<Result<Vec<_>>>()
+            evaluate(net, classes, seed, 2, |k| {
+                let cov = input.per_class[k].cov.as_ref();
+                let factor = LowRankFactor::new(cov, Par::Seq, "surrogates: Σ_c")?;
+                Ok((Cow::Owned(factor), mean(k)))
+            })
         },
     );
-    let pooled = pooled?;
-    let factors = factors?;
-    let mut flops = flops::pivoted_cholesky(d, pooled.rank())
-        + factors
-            .iter()
-            .map(|f| flops::pivoted_cholesky(d, f.rank()))
-            .sum::<f64>();
-    // Order 1: x = μ_c + F_w z; order 2: x = μ_c + F_c z. Class k draws from its own seeded
-    // stream.
-    let (order1, f1) = evaluate(net, (&counts, &input.classes), seed, 1, |k| {
-        (pooled.factor(), input.per_class[k].mean.as_ref())
-    })?;
-    let (order2, f2) = evaluate(net, (&counts, &input.classes), seed, 2, |k| {
-        (factors[k].factor(), input.per_class[k].mean.as_ref())
-    })?;
-    flops += f1 + f2;
-    let order1 = SurrogateResult {
-        dropped_directions: pooled.dropped(),
-        largest_dropped_variance: pooled.residual(),
-        ..order1
-    };
-    let order2 = SurrogateResult {
-        dropped_directions: factors.iter().map(LowRankFactor::dropped).sum(),
-        largest_dropped_variance: factors
-            .iter()
-            .map(LowRankFactor::residual)
-            .fold(0.0, f64::max),
-        ..order2
-    };
+    let (order1, f1) = order1?;
+    let (order2, f2) = order2?;
+    let flops = f1 + f2;
     let (data, a) = real;
     let real = SurrogateResult {
         accuracy: a,
@@ -206,34 +198,54 @@ pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>)
     }
 }
 
-/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)`, and
-/// measures the network's accuracy on them (the factor fields are left 0 for the caller to
-/// fill), with the flops taken: per class the fold (2N₁d(r + 1), r the columns of F) and the
-/// forward pass of the draws with a first layer of width r ([`flops::forward`]).
+/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)` (F a
+/// [`LowRankFactor`], borrowed or formed for the class), and measures the network's accuracy
+/// on them. The factor fields of the result are those of the factors `gaussian` formed: the
+/// directions dropped summed over them and the largest residual variance (0 when every factor
+/// was borrowed; the caller then fills them). The flops: per class the pivoted Cholesky of
+/// each factor formed ([`flops::pivoted_cholesky`]), the fold (2N₁d(r + 1), r the columns of
+/// F) and the forward pass of the draws with a first layer of width r ([`flops::forward`]).
 fn evaluate<'a>(
     net: &Mlp,
     (counts, classes): (&[usize], &[usize]),
     seed: u64,
     order: u64,
-    gaussian: impl Fn(usize) -> (MatRef<'a, f64>, ColRef<'a, f64>) + Sync,
+    gaussian: impl Fn(usize) -> Result<(Cow<'a, LowRankFactor>, ColRef<'a, f64>)> + Sync,
 ) -> Result<(SurrogateResult, f64)> {
     let total: usize = counts.iter().sum();
+    let block = BLOCK.min(counts.iter().copied().max().unwrap_or(0).max(1));
     let per_class = counts
         .par_iter()
         .zip(classes)
         .enumerate()
-        .map(|(k, (&n, &c))| {
-            let mut normals = NormalStream::new(mix_seed(seed, 100 * order + k as u64));
-            let (factor, mean) = gaussian(k);
-            let folded = folded_network(net, factor, mean);
-            let hits = hits_on_draws(&folded, n, c, &mut normals);
-            let mut widths = folded.widths();
-            let fold = flops::gemm(widths[1], factor.ncols() + 1, factor.nrows());
-            widths[0] = factor.ncols();
-            (hits, fold + flops::forward(&widths, n))
-        })
-        .collect::<Vec<_>>();
-    let hits: usize = per_class.iter().map(|&(h, _)| h).sum();
+        .map_init(
+            || Draws::new(net, block),
+            |draws, (k, (&n, &c))| -> Result<ClassDraws> {
+                let mut normals = NormalStream::new(mix_seed(seed, 100 * order + k as u64));
+                let (factor, mean) = gaussian(k)?;
+                let f = factor.factor();
+                let folded = folded_network(net, f, mean);
+                let hits = hits_on_draws(&folded, n, c, &mut normals, draws);
+                let mut widths = folded.widths();
+                let fold = flops::gemm(widths[1], f.ncols() + 1, f.nrows());
+                widths[0] = f.ncols();
+                let owned = matches!(factor, Cow::Owned(_));
+                Ok(ClassDraws {
+                    hits,
+                    flops: fold
+                        + flops::forward(&widths, n)
+                        + if owned {
+                            flops::pivoted_cholesky(f.nrows(), f.ncols())
+                        } else {
+                            0.0
+                        },
+                    dropped: if owned { factor.dropped() } else { 0 },
+                    residual: if owned { factor.residual() } else { 0.0 },
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let hits: usize = per_class.iter().map(|c| c.hits).sum();
     let a = if total == 0 {
         f64::NAN
     } else {
@@ -243,27 +255,69 @@ fn evaluate<'a>(
         accuracy: a,
         stderr: binomial_stderr(a, total),
         n_samples: total,
-        dropped_directions: 0,
-        largest_dropped_variance: 0.0,
+        dropped_directions: per_class.iter().map(|c| c.dropped).sum(),
+        largest_dropped_variance: per_class.iter().map(|c| c.residual).fold(0.0, f64::max),
     };
-    Ok((result, per_class.iter().map(|&(_, f)| f).sum()))
+    Ok((result, per_class.iter().map(|c| c.flops).sum()))
+}
+
+/// One class's part of [`evaluate`].
+struct ClassDraws {
+    hits: usize,
+    flops: f64,
+    /// The dropped directions and the residual of the class's own factor (0 for a borrowed one).
+    dropped: usize,
+    residual: f64,
+}
+
+/// The buffers of [`hits_on_draws`], kept by each rayon task across the classes it takes (the
+/// draws of one block, r × `block` values, and the forward pass's activations, which
+/// depend only on the hidden widths that every folded network shares): one allocation per task
+/// instead of a fresh, zeroed, page-faulted one per class and order.
+struct Draws {
+    /// Grown to r × block values by the first class that needs them.
+    z: Vec<f64>,
+    fp: ForwardPass,
+    block: usize,
+}
+
+impl Draws {
+    fn new(net: &Mlp, block: usize) -> Self {
+        Draws {
+            z: Vec::new(),
+            fp: ForwardPass::new(net, block),
+            block,
+        }
+    }
 }
 
 /// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
 /// argmax `label`: z ~ N(0, I_r) drawn column by column from `normals`, pushed through in blocks
-/// of [`BLOCK`].
-fn hits_on_draws(folded: &Mlp, n: usize, label: usize, normals: &mut NormalStream) -> usize {
-    let block = BLOCK.min(n.max(1));
-    let mut z = Mat::zeros(folded.widths()[0], block);
-    let mut fp = ForwardPass::new(folded, block);
+/// of at most [`BLOCK`] (`draws.block`) columns, r × block in column-major order in `draws.z`.
+fn hits_on_draws(
+    folded: &Mlp,
+    n: usize,
+    label: usize,
+    normals: &mut NormalStream,
+    draws: &mut Draws,
+) -> usize {
+    let r = folded.widths()[0];
+    let block = draws.block;
+    if draws.z.len() < r * block {
+        draws.z.resize(r * block, 0.0);
+    }
     let mut hits = 0;
     for start in (0..n).step_by(block) {
         let len = block.min(n - start);
-        for j in 0..len {
-            normals.fill(z.col_as_slice_mut(j));
+        let z = &mut draws.z[..r * len];
+        for col in z.chunks_exact_mut(r.max(1)).take(len) {
+            normals.fill(&mut col[..r]);
         }
-        folded.forward_into(z.as_ref().subcols(0, len), &mut fp);
-        hits += argmax_columns(fp.output()).filter(|&p| p == label).count();
+        let z = MatRef::from_column_major_slice(&draws.z[..r * len], r, len);
+        folded.forward_into(z, &mut draws.fp);
+        hits += argmax_columns(draws.fp.output())
+            .filter(|&p| p == label)
+            .count();
     }
     hits
 }

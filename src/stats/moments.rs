@@ -116,8 +116,10 @@ pub struct EmpiricalMoments {
     pub counts: Vec<u64>,
     /// Moments of all samples together regardless of label (the class mixture), with κ slices
     /// when they were accumulated. This is the total covariance (within-class plus between-class
-    /// spread), not the average within-class covariance Σ_c n_cΣ_c / n.
-    pub pooled: Moments,
+    /// spread), not the average within-class covariance Σ_c n_cΣ_c / n. Formed by
+    /// [`MomentAccumulator::finish`]; None from [`MomentAccumulator::into_moments`], whose
+    /// callers (the layer statistics of `analyze` and `propagate`) read only the classes.
+    pub pooled: Option<Moments>,
 }
 
 impl MomentAccumulator {
@@ -281,13 +283,15 @@ impl MomentAccumulator {
     /// Errors if a class has exactly 1 sample (its covariance would be meaningless), naming the
     /// class, if no class has samples, or if a result is not finite.
     pub fn finish(&self) -> Result<EmpiricalMoments> {
-        finish_sums(self.classes.clone(), self.higher)
+        finish_sums(self.classes.clone(), self.higher, true)
     }
 
-    /// [`finish`](Self::finish) for the last use of the accumulator: each class's covariance is
-    /// formed in the buffer of its power sum S₂, without a copy of the d × d sums.
+    /// [`finish`](Self::finish) for the last use of the accumulator, per class only: each
+    /// class's covariance is formed in the buffer of its power sum S₂, without a copy of the
+    /// d × d sums, and the pooled moments are not formed (`pooled` is None: a d × d mixture
+    /// covariance, and its κ slices, that no reader of the layer statistics uses).
     pub fn into_moments(self) -> Result<EmpiricalMoments> {
-        finish_sums(self.classes, self.higher)
+        finish_sums(self.classes, self.higher, false)
     }
 
     /// Finishes class `c` now that its samples are complete, and releases its sums: its mean
@@ -377,8 +381,9 @@ impl MomentAccumulator {
     }
 }
 
-/// The conversion behind [`MomentAccumulator::finish`] and [`MomentAccumulator::into_moments`].
-fn finish_sums(classes: Vec<ClassSums>, higher: bool) -> Result<EmpiricalMoments> {
+/// The conversion behind [`MomentAccumulator::finish`] and [`MomentAccumulator::into_moments`],
+/// with the pooled moments when `pooled`.
+fn finish_sums(classes: Vec<ClassSums>, higher: bool, pooled: bool) -> Result<EmpiricalMoments> {
     for (c, s) in classes.iter().enumerate() {
         if s.n == 1 {
             return Err(Error::Numeric(format!(
@@ -401,9 +406,8 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool) -> Result<EmpiricalMoments
         .into_par_iter()
         .map(|(_, s)| s.central(higher))
         .collect();
-    let pooled = pool(&central, &counts);
+    let pooled = pooled.then(|| pool(&central, &counts).into_moments());
     let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
-    let pooled = pooled.into_moments();
     // The classes checked side by side; the first failing class in order is reported.
     let checked: Vec<Result<()>> = per_class
         .par_iter()
@@ -411,7 +415,9 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool) -> Result<EmpiricalMoments
         .map(|(c, m)| check_finite(m, &format!("class {c}")))
         .collect();
     checked.into_iter().collect::<Result<()>>()?;
-    check_finite(&pooled, "pooled moments")?;
+    if let Some(p) = &pooled {
+        check_finite(p, "pooled moments")?;
+    }
     Ok(EmpiricalMoments {
         per_class,
         classes,

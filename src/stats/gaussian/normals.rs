@@ -10,17 +10,18 @@
 //! Normals: Box–Muller (Box & Muller, Ann. Math. Statist. 29, 1958), from two words w₁, w₂
 //!
 //! ```text
-//! uᵢ = (⌊wᵢ / 2¹²⌋ + ½)·2⁻⁵² ∈ (0, 1),   ρ = √(−2 ln u₁),   θ = 2π(u₂ − ½),
+//! uᵢ = (⌊wᵢ / 2¹²⌋ + ½)·2⁻⁵² ∈ (0, 1),   ρ = √(−2 ln u₁),   θ = 2π(u₂ − ½) = (π/2)(4u₂ − 2),
 //! z₁ = ρ cos θ,   z₂ = ρ sin θ,
 //! ```
 //!
 //! two independent N(0, 1) draws; the largest |z| is √(2·53 ln 2) ≈ 8.57 (a tail probability of
-//! 10⁻¹⁷ left out). ln u₁ = e ln 2 + ln m with u₁ = 2ᵉ m, m ∈ [√½, √2), ln m = 2 atanh(y),
-//! y = (m − 1)/(m + 1), |y| ≤ 0.172, by its odd series to y²³ (`ln_near_one`: the general
-//! [`crate::simd::log1p_unit`] carries it to y³⁷ for |y| ≤ ⅓, a Horner chain 60 % longer on
-//! the critical path; the terms dropped are below 10⁻¹⁹ relative, and 6 of 8.4·10⁶ draws of a
-//! stream moved by 1 ulp when the series was cut), sin and cos by [`crate::simd::sin_cos`].
-//! Every lane operation is
+//! 10⁻¹⁷ left out). ln u₁ = e ln 2 + ln m with u₁ = 2ᵉ m, m ∈ [√½, √2), ln m by fdlibm's log
+//! kernel ([`crate::simd::log1p_reduced`], below 1 ulp); sin θ and cos θ from the 4u₂ − 2
+//! quarter turns (exact) by fdlibm's sin/cos kernels on |r| ≤ π/4 and the quadrant
+//! ([`crate::simd::sin_cos_quarter_turns`], ≈ 1 ulp). (Up to the ninth session sin/cos were
+//! Taylor polynomials of degree 23/24 on |r| ≤ π/2 and ln m the atanh series to y²³: the same
+//! words give the same draws to a few ulp, in 0.7–0.9× the CPU time per draw, bounded by the
+//! square root of ρ and the division of the log kernel, which stay.) Every lane operation is
 //! exact integer arithmetic or IEEE f64 with fused multiply-adds, so the stream is the same bit
 //! for bit on AVX-512, AVX2 and the scalar fallback.
 //!
@@ -30,7 +31,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use crate::simd::{sin_cos, Isa};
+use crate::simd::{log1p_reduced, sin_cos_quarter_turns, Isa};
 
 /// Parallel xoshiro256++ streams.
 const LANES: usize = 8;
@@ -79,9 +80,20 @@ impl NormalStream {
         }
     }
 
-    /// Overwrites `out` with the next `out.len()` draws of the stream.
+    /// Overwrites `out` with the next `out.len()` draws of the stream. A whole block that
+    /// starts at a block boundary is computed straight into `out` (the same numbers, without
+    /// the copy out of the block buffer).
     pub fn fill(&mut self, mut out: &mut [f64]) {
         while !out.is_empty() {
+            if self.next == BLOCK && out.len() >= BLOCK {
+                let (head, tail) = out.split_at_mut(BLOCK);
+                self.isa.run(Block {
+                    state: &mut self.state,
+                    out: head,
+                });
+                out = tail;
+                continue;
+            }
             if self.next == BLOCK {
                 self.isa.run(Block {
                     state: &mut self.state,
@@ -150,15 +162,15 @@ impl WithSimd for Block<'_> {
                 &mut words[PAIRS + t * LANES..PAIRS + (t + 1) * LANES],
             );
         }
-        // u₁ = 2ᵉ m with m ∈ [√½, √2): e and m − 1 by their bits; θ/2π = u₂ − ½.
-        let (mut e, mut t, mut turn) = ([0.0; PAIRS], [0.0; PAIRS], [0.0; PAIRS]);
+        // u₁ = 2ᵉ m with m ∈ [√½, √2): e and m − 1 by their bits; θ = (π/2)(4u₂ − 2), exact.
+        let (mut e, mut t, mut turns) = ([0.0; PAIRS], [0.0; PAIRS], [0.0; PAIRS]);
         for i in 0..PAIRS {
             let bits = unit(words[i]).to_bits();
             let m = f64::from_bits((bits & MANTISSA) | ONE_BITS);
             let big = m >= std::f64::consts::SQRT_2;
             e[i] = ((bits >> 52) as i64 - 1023 + i64::from(big)) as f64;
             t[i] = if big { 0.5 * m - 1.0 } else { m - 1.0 };
-            turn[i] = unit(words[PAIRS + i]) - 0.5;
+            turns[i] = 4.0 * unit(words[PAIRS + i]) - 2.0;
         }
         let (z1, z2) = self.out.split_at_mut(PAIRS);
         let lanes = S::F64_LANES;
@@ -167,29 +179,19 @@ impl WithSimd for Block<'_> {
             let ln_u = simd.mul_add_f64s(
                 crate::simd::load(simd, &e[at.clone()]),
                 simd.splat_f64s(std::f64::consts::LN_2),
-                ln_near_one(simd, crate::simd::load(simd, &t[at.clone()])),
+                log1p_reduced(simd, crate::simd::load(simd, &t[at.clone()])),
             );
             let rho2 = simd.max_f64s(
                 simd.mul_f64s(ln_u, simd.splat_f64s(-2.0)),
                 simd.splat_f64s(0.0),
             );
             let rho = simd.sqrt_f64s(rho2);
-            let theta = simd.mul_f64s(
-                crate::simd::load(simd, &turn[at.clone()]),
-                simd.splat_f64s(std::f64::consts::TAU),
-            );
-            let (sin, cos) = sin_cos(simd, theta);
+            let (sin, cos) =
+                sin_cos_quarter_turns(simd, crate::simd::load(simd, &turns[at.clone()]));
             crate::simd::store(simd, &mut z1[at.clone()], simd.mul_f64s(rho, cos));
             crate::simd::store(simd, &mut z2[at], simd.mul_f64s(rho, sin));
         }
     }
-}
-
-/// ln(1 + t) for t = m − 1, m ∈ [√½, √2): 2 atanh(y), y = t/(2 + t), |y| ≤ 0.1716, by the
-/// odd series 2(y + y³/3 + … + y²³/23) (truncation ≤ y²⁴/25 < 10⁻¹⁹ relative).
-#[inline(always)]
-fn ln_near_one<S: Simd>(simd: S, t: S::f64s) -> S::f64s {
-    crate::simd::log1p_atanh_series(simd, t, 11)
 }
 
 #[cfg(test)]
@@ -212,7 +214,7 @@ mod tests {
     }
 
     /// Each draw equals Box–Muller computed with std's ln, sqrt and sin/cos from the same
-    /// words (within 8 ulp of max(1, |z|)), and the stream is the same bit for bit on every
+    /// words and the same split of the angle into quarter turns (within 8 ulp of max(1, |z|)), and the stream is the same bit for bit on every
     /// instruction set and however it is split into `fill` calls.
     #[test]
     fn draws_are_box_muller_of_the_words_on_every_isa() {
@@ -228,9 +230,18 @@ mod tests {
             }
             for i in 0..PAIRS {
                 let rho = (-2.0 * unit(words[i]).ln()).sqrt();
-                let theta = std::f64::consts::TAU * (unit(words[PAIRS + i]) - 0.5);
-                want[b * BLOCK + i] = rho * theta.cos();
-                want[b * BLOCK + PAIRS + i] = rho * theta.sin();
+                // θ = (π/2)·v, v = 4u₂ = n + f: std's sin/cos of r = (π/2)·f, by quadrant.
+                let v = 4.0 * unit(words[PAIRS + i]) - 2.0;
+                let n = v.round_ties_even();
+                let (s, c) = ((v - n) * std::f64::consts::FRAC_PI_2).sin_cos();
+                let (sin, cos) = match (n as i64).rem_euclid(4) {
+                    0 => (s, c),
+                    1 => (c, -s),
+                    2 => (-s, -c),
+                    _ => (-c, s),
+                };
+                want[b * BLOCK + i] = rho * cos;
+                want[b * BLOCK + PAIRS + i] = rho * sin;
             }
         }
         let mut first: Option<Vec<f64>> = None;
