@@ -74,12 +74,12 @@ pub(super) struct Wide {
 }
 
 impl Wide {
-    /// No blocks over `rows` units.
-    pub fn new(rows: usize) -> Self {
+    /// No blocks over `rows` units, room for `a_cols` A and `v_cols` X/Y columns.
+    pub fn with_capacity(rows: usize, a_cols: usize, v_cols: usize) -> Self {
         Wide {
             rows,
-            a: Vec::new(),
-            v: Vec::new(),
+            a: Vec::with_capacity(rows * a_cols),
+            v: Vec::with_capacity(rows * v_cols),
             factors: Vec::new(),
             keys: Vec::new(),
             placed: Vec::new(),
@@ -195,30 +195,30 @@ impl Wide {
         }
     }
 
-    /// G = Σ_t A_t (X_t∘Y_t)ᵀ over the first `blocks` blocks (module docs).
-    pub fn g_form(&self, blocks: usize) -> Mat<f64> {
+    /// G = Σ_t A_t (X_t∘Y_t)ᵀ over the blocks `sel` (module docs).
+    pub fn g_form(&self, sel: &[usize]) -> Mat<f64> {
         let n = self.rows;
-        let cols = (self.placed[..blocks].iter())
-            .map(|p| p.a + p.rank)
-            .max()
-            .unwrap_or(0);
-        let mut xy = Mat::<f64>::zeros(n, cols);
-        for p in &self.placed[..blocks] {
+        let cols = sel.iter().map(|&k| self.placed[k].rank).sum();
+        let (mut a, mut xy) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(n, cols));
+        let mut c = 0;
+        for &k in sel {
+            let p = self.placed[k];
             let (x, y) = (self.factors[p.x].0, self.factors[p.y].0);
             for r in 0..p.rank {
-                let out = xy.col_as_slice_mut(p.a + r);
+                a.col_as_slice_mut(c).copy_from_slice(self.a_col(p.a + r));
+                let out = xy.col_as_slice_mut(c);
                 for ((o, &xi), &yi) in out.iter_mut().zip(self.v_col(x + r)).zip(self.v_col(y + r))
                 {
                     *o = xi * yi;
                 }
+                c += 1;
             }
         }
         let mut g = Mat::zeros(n, n);
-        let a = self.a().subcols(0, cols);
         matmul(
             g.as_mut(),
             Accum::Replace,
-            a,
+            a.as_ref(),
             xy.transpose(),
             1.0,
             Par::rayon(0),
@@ -226,21 +226,40 @@ impl Wide {
         g
     }
 
-    /// H = ½ Σ_t \[(A_t∘X_t)Y_tᵀ + (A_t∘Y_t)X_tᵀ\] over the first `blocks` blocks, as ½ L Vᵀ
-    /// (module docs).
-    pub fn h_form(&self, blocks: usize) -> Mat<f64> {
+    /// H = ½ Σ_t \[(A_t∘X_t)Y_tᵀ + (A_t∘Y_t)X_tᵀ\] over the blocks `sel`, as ½ L Vᵀ over the
+    /// factors they hold (module docs).
+    pub fn h_form(&self, sel: &[usize]) -> Mat<f64> {
         let n = self.rows;
-        let cols = (self.placed[..blocks].iter())
-            .map(|p| self.factors[p.x.max(p.y)].0 + p.rank)
-            .max()
-            .unwrap_or(0);
-        let mut l = Mat::<f64>::zeros(n, cols);
-        for p in &self.placed[..blocks] {
+        // The factors `sel` holds, each at its column of L.
+        let mut at: Vec<Option<usize>> = vec![None; self.factors.len()];
+        let mut cols = 0;
+        for &k in sel {
+            let p = self.placed[k];
+            for f in [p.x, p.y] {
+                if at[f].is_none() {
+                    at[f] = Some(cols);
+                    cols += self.factors[f].1;
+                }
+            }
+        }
+        let (mut l, mut v) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(n, cols));
+        for (f, &c) in at.iter().enumerate() {
+            if let Some(c) = c {
+                let (start, width) = self.factors[f];
+                for j in 0..width {
+                    v.col_as_slice_mut(c + j)
+                        .copy_from_slice(self.v_col(start + j));
+                }
+            }
+        }
+        for &k in sel {
+            let p = self.placed[k];
             let (x, y) = (self.factors[p.x].0, self.factors[p.y].0);
+            let (lx, ly) = (at[p.x].unwrap_or(0), at[p.y].unwrap_or(0));
             for r in 0..p.rank {
                 let a = self.a_col(p.a + r);
-                for (other, at) in [(x, y), (y, x)] {
-                    let out = l.col_as_slice_mut(at + r);
+                for (other, col) in [(x, ly), (y, lx)] {
+                    let out = l.col_as_slice_mut(col + r);
                     for ((o, &ai), &fi) in out.iter_mut().zip(a).zip(self.v_col(other + r)) {
                         *o += ai * fi;
                     }
@@ -248,7 +267,6 @@ impl Wide {
             }
         }
         let mut h = Mat::zeros(n, n);
-        let v = self.v().subcols(0, cols);
         matmul(
             h.as_mut(),
             Accum::Replace,
@@ -276,7 +294,10 @@ pub(super) fn distinct_columns<'a>(factors: impl Iterator<Item = &'a Factor>) ->
 fn extend(data: &mut Vec<f64>, x: MatRef<'_, f64>) {
     data.reserve(x.nrows() * x.ncols());
     for j in 0..x.ncols() {
-        data.extend(x.col(j).iter());
+        match x.col(j).try_as_col_major() {
+            Some(c) => data.extend_from_slice(c.as_slice()),
+            None => data.extend(x.col(j).iter()),
+        }
     }
 }
 
@@ -343,7 +364,7 @@ mod tests {
         let (x1, y1, y2, x3) = (arc(n), arc(n), arc(n), arc(2));
         let (a2, a3) = (random(n, n, &mut rng), random(n, 2, &mut rng));
         let blocks = [(&d, &x1, &y1), (&a2, &y1, &y2), (&a3, &x3, &x3)];
-        let mut wide = Wide::new(n);
+        let mut wide = Wide::with_capacity(n, 0, 0);
         for (k, (a, x, y)) in blocks.iter().enumerate() {
             wide.push((a.as_ref(), x, y), k == 0, 0);
         }
@@ -363,8 +384,12 @@ mod tests {
             let ay = Mat::from_fn(n, x.ncols(), |i, r| a[(i, r)] * y[(i, r)]);
             h += (&ax * y.transpose() + &ay * x.transpose()) * faer::Scale(0.5);
         }
-        assert!((wide.g_form(3) - &g).norm_max() < 1e-13 * g.norm_max());
-        assert!((wide.h_form(3) - &h).norm_max() < 1e-13 * h.norm_max());
+        assert!((wide.g_form(&[0, 1, 2]) - &g).norm_max() < 1e-13 * g.norm_max());
+        let parts = wide.g_form(&[2, 0]) + wide.g_form(&[1]);
+        assert!((parts - &g).norm_max() < 1e-13 * g.norm_max());
+        assert!((wide.h_form(&[0, 1, 2]) - &h).norm_max() < 1e-13 * h.norm_max());
+        let parts = wide.h_form(&[1]) + wide.h_form(&[2, 0]);
+        assert!((parts - &h).norm_max() < 1e-13 * h.norm_max());
         let w = random(m, n, &mut rng);
         let w2 = Mat::from_fn(m, n, |i, j| w[(i, j)] * w[(i, j)]);
         let mapped = wide.mapped(w.as_ref(), w2.as_ref());
