@@ -56,7 +56,7 @@
 //! star at a and the correction at b = a: Σ_r d_r W_ir W_jr …) and N⁴ otherwise; for the other
 //! blocks it is kept at i = j only, as [`super::star4`]'s image keeps its mixed term.
 //!
-//! **Speed** ([`super::blocks_wide`]): the blocks are mapped side by side, one GEMM per factor
+//! **Speed** (`blocks_wide`): the blocks are mapped side by side, one GEMM per factor
 //! role, each X/Y factor that several blocks share (an [`Arc`]) once, and G, H, e and F are
 //! one GEMM each over the blocks. A carried group's G and H ([`Sums`]) follow from h's G_h, H_h
 //! over its blocks (β, γ, α, B₂₂ as in [`carried_blocks`]):
@@ -263,7 +263,7 @@ impl Unpaired4Factored {
 
     /// Flops of [`Unpaired4Factored::image`] for an M × N map (no F, no P block): the
     /// corrections' G and H over the blocks without group sums, the map of the A and the
-    /// distinct X/Y factors ([`Wide`]; diagonal ones counted as dense), e, the split term and
+    /// distinct X/Y factors (`blocks_wide`; diagonal ones counted as dense), e, the split term and
     /// T's term.
     pub fn image_flops(&self, m: usize) -> f64 {
         let (m, n) = (m as f64, self.dim() as f64);
