@@ -18,6 +18,7 @@
 //! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
 //! - [`triple4_factored`]: κ₄\[a,a,b,c\] as symmetrised rank-R blocks (the factored path's);
+//! - `blocks_wide`: those blocks side by side, for their map in a few wide GEMMs;
 //! - [`unpaired_factored`]: the factored path's κ₄\[a,a,a,b\] and the view its rule reads;
 //! - [`sliced`]: the last hidden layer's h held as those slices only, mapped directly;
 //! - [`carry`]: the per-run state the engine's hook updates;
@@ -28,6 +29,7 @@
 pub mod affine;
 mod affine4;
 mod batched;
+mod blocks_wide;
 pub mod carry;
 pub mod chaos;
 mod chaos_sums;

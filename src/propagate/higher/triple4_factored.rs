@@ -56,13 +56,30 @@
 //! star at a and the correction at b = a: Σ_r d_r W_ir W_jr …) and N⁴ otherwise; for the other
 //! blocks it is kept at i = j only, as [`super::star4`]'s image keeps its mixed term.
 //!
+//! **Speed** (`blocks_wide`): the blocks are mapped side by side, one GEMM per factor
+//! role, each X/Y factor that several blocks share (an [`Arc`]) once, and G, H, e and F are
+//! one GEMM each over the blocks. A carried group's G and H ([`Sums`]) follow from h's G_h, H_h
+//! over its blocks (β, γ, α, B₂₂ as in [`carried_blocks`]):
+//!
+//! ```text
+//! G[a,b] = B₂₂_a β_b² G_h[a,b] + 2 α_a β_b γ_b H_h[b,a]
+//! H[a,c] = (B₂₂_a β_a + α_a γ_a) β_c H_h[a,c] + α_a β_a γ_c G_h[c,a]
+//! ```
+//!
+//! (the block with the repeated unit at a gives the first terms, the two at b and c together
+//! the second), so the corrections sum only the fresh blocks, and h's G_h, H_h are the kept
+//! blocks' parts of e and F with P's block's added.
+//!
 //! **z's κ₄\[a,a,a,b\]** is the closure's ([`super::unpaired_factored`]), held as T in z's
 //! store; the rule reads h's T (formed by the map) through
 //! [`super::unpaired_factored::PairedTriple`].
 
+use std::sync::Arc;
+
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 
+use super::blocks_wide::{diagonal, distinct_columns, Factor, Wide};
 use super::chaos::UnitChaos;
 use super::paired::Paired;
 use super::star4::Star4;
@@ -70,9 +87,9 @@ use super::star4::Star4;
 /// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
 pub const GENERATIONS: usize = 1;
 
-/// A · B, computed by faer; where B or A is diagonal (the fresh blocks' diag(s) and diag(γ),
-/// the corrections' identities) the columns or rows of the other are scaled instead, the same
-/// numbers to the sign of a zero: the product's other terms are zeros.
+/// A · B, computed by faer; where B or A is diagonal (P's diag, the identities) the columns or
+/// rows of the other are scaled instead, the same numbers to the sign of a zero: the product's
+/// other terms are zeros.
 fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     if let Some(d) = diagonal(b) {
         return Mat::from_fn(a.nrows(), b.ncols(), |i, j| a[(i, j)] * d[j]);
@@ -83,15 +100,6 @@ fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::zeros(a.nrows(), b.ncols());
     matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
     out
-}
-
-/// The diagonal of a square `x` that is zero off it, else None (at its first nonzero there).
-fn diagonal(x: MatRef<'_, f64>) -> Option<Vec<f64>> {
-    let n = x.nrows();
-    if x.ncols() != n || (0..n).any(|j| (0..n).any(|i| i != j && x[(i, j)] != 0.0)) {
-        return None;
-    }
-    Some((0..n).map(|i| x[(i, i)]).collect())
 }
 
 /// The element-wise product.
@@ -112,20 +120,35 @@ pub struct Block {
     a: Mat<f64>,
     /// Whether A is diagonal (R = N, A\[a,r\] = 0 for a ≠ r): its split image is exact.
     diagonal: bool,
-    x: Mat<f64>,
-    y: Mat<f64>,
+    /// X and Y, N × R; a factor several blocks hold (the carried blocks' diag(β)X, a fresh
+    /// star's X = Y) is one [`Arc`], mapped once ([`Wide`]).
+    x: Factor,
+    y: Factor,
     /// How many maps the block has been through since it was formed.
     age: usize,
+    /// G and H summed over the group of blocks [`carried_blocks`] made this one with (every
+    /// block of the group holds the same [`Arc`]), formed from h's sums in O(N²): the
+    /// corrections read them instead of summing the group's blocks. None: summed as blocks.
+    sums: Option<Arc<Sums>>,
+}
+
+/// G\[a,b\] = Σ_t \[A_t (X_t∘Y_t)ᵀ\]_ab and H\[a,c\] = ½ Σ_t \[(A_t∘X_t)Y_tᵀ + (A_t∘Y_t)X_tᵀ\]_ac over a set
+/// of blocks (module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sums {
+    g: Mat<f64>,
+    h: Mat<f64>,
 }
 
 impl Block {
-    fn new(a: Mat<f64>, diagonal: bool, x: Mat<f64>, y: Mat<f64>) -> Self {
+    fn new(a: Mat<f64>, diagonal: bool, x: Factor, y: Factor) -> Self {
         Block {
             a,
             diagonal,
             x,
             y,
             age: 0,
+            sums: None,
         }
     }
 
@@ -153,6 +176,8 @@ pub struct Unpaired4Factored {
     /// T\[a,b\] = κ₄\[a,a,a,b\] (zero diagonal).
     triple: Mat<f64>,
     blocks: Vec<Block>,
+    /// G and H over `blocks` where [`Unpaired4Factored::map`] formed them (None: not formed).
+    sums: Option<Arc<Sums>>,
 }
 
 impl Unpaired4Factored {
@@ -165,6 +190,7 @@ impl Unpaired4Factored {
             paired,
             triple,
             blocks,
+            sums: None,
         }
     }
 
@@ -191,80 +217,140 @@ impl Unpaired4Factored {
         self.blocks.iter().map(|k| k.get(a, b, c)).sum()
     }
 
-    /// The correction blocks (module docs) that make the blocks' sum equal R_a\[b,c\] =
-    /// κ₄\[a,a,b,c\] (zero where two indices meet) at every b, c (the paired κ₄'s δ_bc P\[a,b\],
-    /// a third block (P, I, I), is formed by [`Unpaired4Factored::map`] alone).
-    fn corrections(&self) -> [Block; 2] {
+    /// Whether T is zero (its image term is then skipped: it adds zeros).
+    fn triple_is_zero(&self) -> bool {
+        self.triple.col_iter().all(|c| c.iter().all(|&t| t == 0.0))
+    }
+
+    /// The blocks side by side ([`Wide`]) with the two correction blocks (module docs) that
+    /// make the blocks' sum equal R_a\[b,c\] = κ₄\[a,a,b,c\] (zero where two indices meet) at
+    /// every b, c (the paired κ₄'s δ_bc P\[a,b\], a third block (P, I, I), is formed by
+    /// [`Unpaired4Factored::map`] alone): the blocks without group sums first, then the
+    /// corrections, then the carried groups. G and H are [`Wide::g_form`] and [`Wide::h_form`]
+    /// over the first, plus each group's [`Sums`].
+    fn with_corrections(&self) -> Wide {
         let n = self.dim();
-        let mut g = Mat::<f64>::zeros(n, n);
-        let mut h = Mat::<f64>::zeros(n, n);
-        for k in &self.blocks {
-            g += gemm(
-                k.a.as_ref(),
-                hadamard(k.x.as_ref(), k.y.as_ref()).transpose(),
-            );
-            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
-            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
-            h += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
-                * faer::Scale(0.5);
+        let v = distinct_columns(self.blocks.iter().flat_map(|k| [&k.x, &k.y]));
+        let mut z = Wide::with_capacity(n, self.rank() + 2 * n, v + 2 * n);
+        let (grouped, own): (Vec<&Block>, Vec<&Block>) =
+            self.blocks.iter().partition(|k| k.sums.is_some());
+        for k in &own {
+            z.push((k.a.as_ref(), &k.x, &k.y), k.diagonal, k.age);
+        }
+        let sel: Vec<usize> = (0..own.len()).collect();
+        let (mut g, mut h) = (z.g_form(&sel), z.h_form(&sel));
+        let mut seen: Vec<&Arc<Sums>> = Vec::new();
+        for sums in grouped.iter().filter_map(|k| k.sums.as_ref()) {
+            if !seen.iter().any(|s| Arc::ptr_eq(s, sums)) {
+                g += &sums.g;
+                h += &sums.h;
+                seen.push(sums);
+            }
         }
         let diag = Mat::from_fn(n, n, |a, b| {
             -g[(a, b)] + if a == b { 2.0 * h[(a, a)] } else { 0.0 }
         });
-        let eye = Mat::<f64>::identity(n, n);
-        let rows = Mat::from_fn(n, n, |c, a| -2.0 * h[(a, c)]);
-        [
-            Block::new(diag, false, eye.clone(), eye.clone()),
-            Block::new(eye.clone(), true, eye, rows),
-        ]
+        let eye = Arc::new(Mat::<f64>::identity(n, n));
+        let rows = Arc::new(Mat::from_fn(n, n, |c, a| -2.0 * h[(a, c)]));
+        z.push((diag.as_ref(), &eye, &eye), false, 0);
+        z.push((eye.as_ref().as_ref(), &eye, &rows), true, 0);
+        for k in &grouped {
+            z.push((k.a.as_ref(), &k.x, &k.y), k.diagonal, k.age);
+        }
+        z
     }
 
-    /// Flops of [`Unpaired4Factored::map`] for an M × N map.
-    pub fn map_flops(&self, m: usize) -> f64 {
-        let (m, n) = (m as f64, self.dim() as f64);
-        let r = self.rank() as f64 + 3.0 * n;
-        6.0 * n * n * r + 6.0 * m * n * r + 8.0 * m * m * r + 4.0 * m * m * n
-    }
-
-    /// Flops of [`Unpaired4Factored::image`] for an M × N map (no F, no P block).
+    /// Flops of [`Unpaired4Factored::image`] for an M × N map (no F, no P block): the
+    /// corrections' G and H over the blocks without group sums, the map of the A and the
+    /// distinct X/Y factors (`blocks_wide`; diagonal ones counted as dense), e, the split term and
+    /// T's term.
     pub fn image_flops(&self, m: usize) -> f64 {
         let (m, n) = (m as f64, self.dim() as f64);
+        let own = || self.blocks.iter().filter(|k| k.sums.is_none());
+        let r_own = own().map(Block::rank).sum::<usize>() as f64;
+        let v_own = distinct_columns(own().flat_map(|k| [&k.x, &k.y])) as f64;
         let r = self.rank() as f64 + 2.0 * n;
-        6.0 * n * n * r + 6.0 * m * n * r + 4.0 * m * m * r + 4.0 * m * m * n
+        let v = distinct_columns(self.blocks.iter().flat_map(|k| [&k.x, &k.y])) as f64 + 2.0 * n;
+        let t = if self.triple_is_zero() {
+            0.0
+        } else {
+            2.0 * m * n * n + 2.0 * m * m * n
+        };
+        2.0 * n * n * (r_own + v_own) + 2.0 * m * n * (r + v) + 2.0 * m * m * (r + 2.0 * n) + t
+    }
+
+    /// Flops of [`Unpaired4Factored::map`] for an M × N map: the image's, F over the distinct
+    /// factors, P's block and its G, and T's second term.
+    pub fn map_flops(&self, m: usize) -> f64 {
+        let (mf, n) = (m as f64, self.dim() as f64);
+        let v = distinct_columns(self.blocks.iter().flat_map(|k| [&k.x, &k.y])) as f64;
+        self.image_flops(m) + 2.0 * mf * mf * (v + 2.0 * n) + 2.0 * mf * n * n + 6.0 * mf * mf * n
     }
 
     /// Maps z's classes (`self`) through h = W z (module docs): h's κ₄\[i,i,i,j\] and
     /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::map`]),
     /// keeping the blocks that have been through at most `generations` maps, with h's paired
     /// κ₄ `paired`; and the image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄
-    /// ([`Unpaired4Factored::image`], the same numbers). The blocks are mapped once for both.
+    /// ([`Unpaired4Factored::image`], the same numbers where `generations` is
+    /// [`GENERATIONS`]). The blocks are mapped once for both; the G and H sums of the kept
+    /// blocks ([`Sums`]) come with them for [`carried_blocks`].
     pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
         let (m, n) = (w.nrows(), w.ncols());
         let w2 = hadamard(w, w);
-        let (mut mapped, image) = self.mapped_image(w, w2.as_ref());
-        let eye = Mat::<f64>::identity(n, n);
-        let paired = Block::new(self.paired.0.clone(), false, eye.clone(), eye);
-        mapped.push(map_block(w, w2.as_ref(), &paired));
+        let (mapped, image, [kept, rest], g_kept) = self.mapped_image(w, w2.as_ref(), generations);
+        // P's block (P, I, I) through the map: ((W∘W)P, W, W); its H is (A'∘W)Wᵀ and its G
+        // A'(W∘W)ᵀ.
+        let pa = gemm(w2.as_ref(), self.paired.0.as_ref());
+        let pw = hadamard(pa.as_ref(), w);
+        let mut h_kept = mapped.h_form(&kept);
+        matmul(
+            h_kept.as_mut(),
+            Accum::Add,
+            pw.as_ref(),
+            w.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
         // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
-        let mut f = Mat::<f64>::zeros(m, m);
-        for k in &mapped {
-            let ax = hadamard(k.a.as_ref(), k.x.as_ref());
-            let ay = hadamard(k.a.as_ref(), k.y.as_ref());
-            f += (gemm(ax.as_ref(), k.y.transpose()) + gemm(ay.as_ref(), k.x.transpose()))
-                * faer::Scale(0.5);
-        }
+        let f = &h_kept + mapped.h_form(&rest);
         let p = &self.paired.0;
         let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
         let once = gemm(w3p.as_ref(), w.transpose());
         let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
-        let blocks = mapped
-            .into_iter()
-            .filter(|k| k.age <= generations)
+        let mut blocks: Vec<Block> = (mapped.blocks(|p| p.age <= generations).into_iter())
+            .map(|(a, x, y, age)| Block {
+                a,
+                diagonal: false,
+                x,
+                y,
+                age,
+                sums: None,
+            })
             .collect();
-        (
-            Unpaired4Factored::new(Paired::zeros(m), triple, blocks),
-            image,
-        )
+        let sums = (generations >= 1).then(|| {
+            let mut g = g_kept;
+            matmul(
+                g.as_mut(),
+                Accum::Add,
+                pa.as_ref(),
+                w2.transpose(),
+                1.0,
+                Par::rayon(0),
+            );
+            let w = Arc::new(w.to_owned());
+            blocks.push(Block {
+                a: pa,
+                diagonal: false,
+                x: w.clone(),
+                y: w,
+                age: 1,
+                sums: None,
+            });
+            Arc::new(Sums { g, h: h_kept })
+        });
+        let mut h = Unpaired4Factored::new(Paired::zeros(m), triple, blocks);
+        h.sums = sums;
+        (h, image)
     }
 
     /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ alone, for a class
@@ -272,35 +358,51 @@ impl Unpaired4Factored {
     /// [`Unpaired4Factored::map`]'s image, the same operations, without h's κ₄\[i,i,i,j\]
     /// and the P block it needs.
     pub fn image(&self, w: MatRef<'_, f64>) -> Mat<f64> {
-        self.mapped_image(w, hadamard(w, w).as_ref()).1
+        self.mapped_image(w, hadamard(w, w).as_ref(), GENERATIONS).1
     }
 
     /// z's blocks and corrections mapped (`w2` = W∘W), and their image in h's paired κ₄
     /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks with a
-    /// non-diagonal A, kept at i = j only).
-    fn mapped_image(&self, w: MatRef<'_, f64>, w2: MatRef<'_, f64>) -> (Vec<Block>, Mat<f64>) {
-        let (m, n) = (w.nrows(), w.ncols());
-        let [diag, rows] = self.corrections();
-        let originals: Vec<&Block> = self.blocks.iter().chain([&diag, &rows]).collect();
-        let mapped: Vec<Block> = originals.iter().map(|k| map_block(w, w2, k)).collect();
+    /// non-diagonal A, kept at i = j only); with the mapped blocks kept after `generations`
+    /// maps and the rest, and the kept ones' G (e's part from them).
+    #[allow(clippy::type_complexity)]
+    fn mapped_image(
+        &self,
+        w: MatRef<'_, f64>,
+        w2: MatRef<'_, f64>,
+        generations: usize,
+    ) -> (Wide, Mat<f64>, [Vec<usize>; 2], Mat<f64>) {
+        let m = w.nrows();
+        let z = self.with_corrections();
+        let h = z.mapped(w, w2);
+        let (kept, rest): (Vec<usize>, Vec<usize>) =
+            (0..h.placed.len()).partition(|&k| h.placed[k].age <= generations);
         // e[i,j] = Σ_a W_ia² X_a[j,j] = [A'(X'∘Y')ᵀ]_ij, and the split term of the diagonal
         // blocks, split[i,j] = Σ_r d_r W_ir X'_ir W_jr Y'_jr, over z's κ₄\[a,a,b,c\] only.
-        let mut e = Mat::<f64>::zeros(m, m);
-        let mut split = Mat::<f64>::zeros(m, m);
-        for (k, o) in mapped.iter().zip(&originals) {
-            e += gemm(
-                k.a.as_ref(),
-                hadamard(k.x.as_ref(), k.y.as_ref()).transpose(),
-            );
-            if o.diagonal {
-                let wx = Mat::from_fn(m, n, |i, r| o.a[(r, r)] * w[(i, r)] * k.x[(i, r)]);
-                let wy = hadamard(w, k.y.as_ref());
-                split += gemm(wx.as_ref(), wy.transpose());
+        let g_kept = h.g_form(&kept);
+        let e = &g_kept + h.g_form(&rest);
+        let diagonal: Vec<usize> = (0..z.placed.len())
+            .filter(|&k| z.placed[k].diagonal)
+            .collect();
+        let width = diagonal.iter().map(|&k| z.placed[k].rank).sum();
+        let (mut wx, mut wy) = (Mat::<f64>::zeros(m, width), Mat::<f64>::zeros(m, width));
+        let mut col = 0;
+        for &k in &diagonal {
+            let (a, x, y) = (z.a_of(k), h.x(k), h.y(k));
+            for r in 0..z.placed[k].rank {
+                for i in 0..m {
+                    wx[(i, col)] = a[(r, r)] * w[(i, r)] * x[(i, r)];
+                    wy[(i, col)] = w[(i, r)] * y[(i, r)];
+                }
+                col += 1;
             }
         }
-        let sw = gemm(w, self.triple.transpose());
-        let ws = hadamard(w, sw.as_ref());
-        let t = gemm(ws.as_ref(), w2.transpose()) * faer::Scale(2.0);
+        let split = gemm(wx.as_ref(), wy.transpose());
+        let t = (!self.triple_is_zero()).then(|| {
+            let sw = gemm(w, self.triple.transpose());
+            let ws = hadamard(w, sw.as_ref());
+            gemm(ws.as_ref(), w2.transpose()) * faer::Scale(2.0)
+        });
         let image = Mat::from_fn(m, m, |i, j| {
             // The diagonal blocks' split term is ½(split + splitᵀ); the others' is kept at
             // i = j, where it is their part of e, e − split.
@@ -309,25 +411,10 @@ impl Unpaired4Factored {
             } else {
                 0.0
             };
-            e[(i, j)]
-                + e[(j, i)]
-                + 2.0 * (split[(i, j)] + split[(j, i)])
-                + rest
-                + t[(i, j)]
-                + t[(j, i)]
+            let t = t.as_ref().map_or(0.0, |t| t[(i, j)] + t[(j, i)]);
+            e[(i, j)] + e[(j, i)] + 2.0 * (split[(i, j)] + split[(j, i)]) + rest + t
         });
-        (mapped, image)
-    }
-}
-
-/// A block through h = W z: (W∘W)A, W X, W Y (`w2` = W∘W), one map older.
-fn map_block(w: MatRef<'_, f64>, w2: MatRef<'_, f64>, k: &Block) -> Block {
-    Block {
-        a: gemm(w2, k.a.as_ref()),
-        diagonal: false,
-        x: gemm(w, k.x.as_ref()),
-        y: gemm(w, k.y.as_ref()),
-        age: k.age + 1,
+        (h, image, [kept, rest], g_kept)
     }
 }
 
@@ -336,7 +423,7 @@ fn map_block(w: MatRef<'_, f64>, w2: MatRef<'_, f64>, k: &Block) -> Block {
 pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
     let n = star.beta.len();
     let sg = &star.hollow;
-    let bs = scale_rows(&star.beta, sg.as_ref());
+    let bs = Arc::new(scale_rows(&star.beta, sg.as_ref()));
     vec![
         Block::new(
             Mat::from_fn(n, n, |a, r| if a == r { star.s[a] } else { 0.0 }),
@@ -347,7 +434,11 @@ pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
         Block::new(
             Mat::from_fn(n, n, |a, r| 4.0 * star.alpha[a] * sg[(a, r)]),
             false,
-            Mat::from_fn(n, n, |b, r| if b == r { star.gamma[b] } else { 0.0 }),
+            Arc::new(Mat::from_fn(
+                n,
+                n,
+                |b, r| if b == r { star.gamma[b] } else { 0.0 },
+            )),
             bs,
         ),
     ]
@@ -378,35 +469,48 @@ pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> 
     let coef = |p: usize, j: usize| -> Vec<f64> { units.iter().map(|u| u.b[p][j]).collect() };
     let (b22, alpha, beta, gamma) = (coef(2, 2), coef(2, 1), coef(1, 1), coef(1, 2));
     let s = |d: &[f64], x: &Mat<f64>| scale_rows(d, x.as_ref());
-    h.blocks
-        .iter()
-        .flat_map(|k| {
-            let ga = s(&gamma, &k.a);
-            [
-                Block {
-                    a: s(&b22, &k.a),
-                    diagonal: k.diagonal,
-                    x: s(&beta, &k.x),
-                    y: s(&beta, &k.y),
-                    age: k.age,
-                },
-                Block {
-                    a: s(&alpha, &k.x),
-                    diagonal: false,
-                    x: ga.clone(),
-                    y: s(&beta, &k.y),
-                    age: k.age,
-                },
-                Block {
-                    a: s(&alpha, &k.y),
-                    diagonal: false,
-                    x: ga,
-                    y: s(&beta, &k.x),
-                    age: k.age,
-                },
-            ]
+    // diag(β)F once per distinct factor F of h's blocks, shared by the blocks that hold it.
+    let mut scaled: Vec<(Factor, Factor)> = Vec::new();
+    let mut beta_of = |f: &Factor| -> Factor {
+        if let Some((_, b)) = scaled.iter().find(|(g, _)| Arc::ptr_eq(g, f)) {
+            return b.clone();
+        }
+        let b = Arc::new(s(&beta, f));
+        scaled.push((f.clone(), b.clone()));
+        b
+    };
+    // The group's G and H from h's (module docs, "Speed").
+    let sums = h.sums.as_ref().map(|hs| {
+        let n = units.len();
+        let (g, hh) = (&hs.g, &hs.h);
+        Arc::new(Sums {
+            g: Mat::from_fn(n, n, |a, b| {
+                b22[a] * beta[b] * beta[b] * g[(a, b)]
+                    + 2.0 * alpha[a] * beta[b] * gamma[b] * hh[(b, a)]
+            }),
+            h: Mat::from_fn(n, n, |a, c| {
+                (b22[a] * beta[a] + alpha[a] * gamma[a]) * beta[c] * hh[(a, c)]
+                    + alpha[a] * beta[a] * gamma[c] * g[(c, a)]
+            }),
         })
-        .collect()
+    });
+    let mut out = Vec::with_capacity(3 * h.blocks.len());
+    for k in &h.blocks {
+        let ga = Arc::new(s(&gamma, &k.a));
+        let (bx, by) = (beta_of(&k.x), beta_of(&k.y));
+        let block = |a: Mat<f64>, diagonal: bool, x: &Factor, y: &Factor| Block {
+            a,
+            diagonal,
+            x: x.clone(),
+            y: y.clone(),
+            age: k.age,
+            sums: sums.clone(),
+        };
+        out.push(block(s(&b22, &k.a), k.diagonal, &bx, &by));
+        out.push(block(s(&alpha, &k.x), false, &ga, &by));
+        out.push(block(s(&alpha, &k.y), false, &ga, &bx));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -433,14 +537,14 @@ mod tests {
             Block::new(
                 Mat::from_fn(n, n, |a, r| if a == r { d[(a, 0)] } else { 0.0 }),
                 true,
-                random(n, n, &mut rng),
-                random(n, n, &mut rng),
+                Arc::new(random(n, n, &mut rng)),
+                Arc::new(random(n, n, &mut rng)),
             ),
             Block::new(
                 random(n, 3, &mut rng),
                 false,
-                random(n, 3, &mut rng),
-                random(n, 3, &mut rng),
+                Arc::new(random(n, 3, &mut rng)),
+                Arc::new(random(n, 3, &mut rng)),
             ),
         ];
         Unpaired4Factored::new(p, t, blocks)
@@ -505,7 +609,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(4);
         let w = random(m, n, &mut rng);
         let full = store(n, 3);
-        let (_, got) = full.map(w.as_ref(), 0);
+        let (_, got) = full.map(w.as_ref(), GENERATIONS);
         // The image alone (no h's κ₄[i,i,i,j]) is the map's, bit for bit.
         assert_eq!(full.image(w.as_ref()), got);
         let want = dense(&full).map(w.as_ref(), Paired::zeros(m)).paired.0;
@@ -612,6 +716,41 @@ mod tests {
         let part = kappa3_part(&with_k3).image(w.as_ref());
         assert!((&rest - &part).norm_max() < 1e-12 * rest.norm_max());
         assert!(rest.norm_max() > 1e-3);
+    }
+
+    /// A carried group's G and H, formed from h's sums ([`Sums`]), are its blocks' sums, and
+    /// the next map reading them equals the map summing the blocks, to rounding.
+    #[test]
+    fn group_sums_are_the_blocks_sums() {
+        let (m, n) = (6, 7);
+        let z = store(n, 9);
+        let mut rng = StdRng::seed_from_u64(10);
+        let (w, v) = (random(m, n, &mut rng), random(5, m, &mut rng));
+        let (h, _) = z.map(w.as_ref(), GENERATIONS);
+        let units = chaos_units(m, crate::net::Activation::Gelu);
+        let carried = carried_blocks(&h, &units);
+        let plain: Vec<Block> = (carried.iter())
+            .map(|k| Block {
+                sums: None,
+                ..k.clone()
+            })
+            .collect();
+        let sums = carried[0].sums.clone().expect("h's sums from the map");
+        let mut wide = Wide::with_capacity(m, 0, 0);
+        for k in &plain {
+            wide.push((k.a.as_ref(), &k.x, &k.y), k.diagonal, k.age);
+        }
+        let all: Vec<usize> = (0..plain.len()).collect();
+        let close = |got: &Mat<f64>, want: &Mat<f64>| {
+            (got - want).norm_max() <= 1e-12 * want.norm_max() && want.norm_max() > 1e-3
+        };
+        assert!(close(&sums.g, &wide.g_form(&all)));
+        assert!(close(&sums.h, &wide.h_form(&all)));
+        let store = |blocks| Unpaired4Factored::new(Paired::zeros(m), Mat::zeros(m, m), blocks);
+        let (with, image) = store(carried).map(v.as_ref(), GENERATIONS);
+        let (without, want) = store(plain).map(v.as_ref(), GENERATIONS);
+        assert!(close(&image, &want));
+        assert!(close(&with.triple, &without.triple));
     }
 
     /// With h Gaussian but for κ₄\[a,a,b,c\] and Σ diagonal (no edge), z's κ₄\[a,a,b,c\] by
