@@ -20,7 +20,8 @@
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
 //! significantly worse than the Gaussian closure against the draws, [`Carry::with_pilot`];
-//! default 4096 at order 4 and none at order 3, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
+//! default 4096 at order 4 and at order 3 beyond 8 hidden layers, none on shallower order-3
+//! runs, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
 //! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
 //! metadata `seconds` (best of the timed runs), `cpu_seconds` (the least process CPU time of a
 //! timed run, every thread: a figure less sensitive than the wall time to other processes on a
@@ -66,10 +67,16 @@ const GAUSSIAN: PropagateOptions = PropagateOptions {
 
 /// The seed of the pilot's draws (`--pilot`).
 const PILOT_SEED: u64 = 0x5eed;
-/// Draws of the pilot per class at order 4 unless `--pilot` says otherwise (none at order 3:
+/// Draws of the pilot per class at order 4, and at order 3 on networks deeper than
+/// [`PILOT_DEPTH_ORDER3`], unless `--pilot` says otherwise (none on shallower order-3 runs:
 /// there its 4096 draws cost 4–8× the factored run at n = 64, L = 2, EXPERIMENTS.md "Never
 /// worse than the Gaussian, eighth session").
 const DEFAULT_PILOT: usize = 4096;
+/// Order 3 runs the pilot by default on networks with more hidden layers than this: the
+/// factored order 3 of gelu n = 128, L = 16 keeps a run whose output mean is worse than the
+/// Gaussian closure's (EXPERIMENTS.md "Against ARC's peer, tenth session"), and at that depth
+/// the draws cost a small share of the run.
+const PILOT_DEPTH_ORDER3: usize = 8;
 
 /// How order 3 holds κ₃ (`--kappa3`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,9 +202,11 @@ fn run_one(
     model: &Path,
     (order, form): (usize, Form),
     limits: (f64, f64),
-    pilot: usize,
+    pilot: Option<usize>,
 ) -> Result<(PathBuf, f64, String), String> {
     let net = model_io::load(model).map_err(|e| e.to_string())?;
+    let deep = order == 3 && net.depth() > PILOT_DEPTH_ORDER3;
+    let pilot = pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 });
     let mut engine = Propagator::new();
     let warm = Instant::now();
     let warm_up = propagate(&mut engine, &net, (order, form), limits, pilot, model)?;
@@ -335,7 +344,6 @@ fn main() -> Result<(), String> {
         return Err(USAGE.into());
     }
     for model in &models {
-        let pilot = pilot.unwrap_or(if order == 4 { DEFAULT_PILOT } else { 0 });
         let (out, best, note) = run_one(model, (order, form), limits, pilot)?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
