@@ -11,6 +11,7 @@ use super::quadrature::{pair_cov_fallback, Unit};
 use super::quadrature_terms::QuadratureTerms;
 use super::series_lanes::{Column, GroupLanes, SeriesLanes, BLOCK, GROUP, LIMIT_STEP};
 use super::series_terms::SeriesTerms;
+use super::split_pair;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric_grouped;
@@ -57,9 +58,11 @@ const GELU_SERIES_RHO: f64 = 0.9;
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to the 2-D quadrature with windows from scale 1 on
-///   (`quadrature::pair_cov_fallback`; GELU: its closed form,
-///   `gelu_exact::pair_cov`);
+///   (`fallback_above`) falls back to `split_pair::pair_cov` (φ split into its
+///   piecewise-linear limit, in closed form, and a localised rest integrated over its window:
+///   ≲ 10⁵ evaluations at any scale; tanh, sigmoid, SiLU, softplus, erf), else to the 2-D
+///   quadrature with windows from scale 1 on (`quadrature::pair_cov_fallback`; GELU: its
+///   closed form, `gelu_exact::pair_cov`);
 /// - GELU: pairs with |ρ| > `GELU_SERIES_RHO` (0.9) take the closed form, and the series (K, L,
 ///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
 ///   layers at any scale.
@@ -301,7 +304,11 @@ impl HermiteClosure {
                                 s: u.s[t],
                                 m: coef[t].mean,
                             };
-                            pair_cov_fallback(self.act, unit(i), unit(j), rho).0
+                            split_pair::pair_cov(self.act, unit(i), unit(j), rho)
+                                .unwrap_or_else(|| {
+                                    pair_cov_fallback(self.act, unit(i), unit(j), rho)
+                                })
+                                .0
                         };
                     }
                 };
