@@ -51,14 +51,13 @@ const GELU_SERIES_RHO: f64 = 0.9;
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
 /// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
-///   of a long column (L > 48) fewer terms from the vector's largest |ρ| (`vector_limits`;
-///   a vector holding an unsettled unit takes all L);
+///   of a long column (L > 48) of a settled unit fewer terms from the vector's largest |ρ|
+///   (`vector_limits`; its pairs with unsettled units are summed again to L terms);
 /// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
 ///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
-///   series) have their pairs checked (in their own columns only those beyond the |ρ| the
-///   vector limits serve), and a pair whose bound exceeds the threshold
+///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
 ///   (`fallback_above`) falls back to `split_pair::pair_cov` (φ split into its
 ///   piecewise-linear limit, in closed form, and a localised rest integrated over its window:
 ///   ≲ 10⁵ evaluations at any scale; tanh, sigmoid, SiLU, softplus, erf), else to the 2-D
@@ -211,18 +210,19 @@ impl HermiteClosure {
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
-        // Per column: its terms L (`column_terms`) and, for long columns, the per-vector limits
-        // (`vector_limits`).
+        // Per column: its terms L (`column_terms`) and, for long columns of settled units,
+        // the per-vector limits (`vector_limits`).
         let plan = |i: usize| -> (usize, Vec<f64>) {
             let len = if settled[i] && !fixed {
                 column_terms(rho_col[i].min(cap), rem_of(i), coef[i].var, &worst, tol)
             } else {
                 k
             };
-            // Shorter chains per lane vector (the vectors holding an unsettled unit take all
-            // `len` terms, `floor`), only for long columns: at L ≲ 48 the per-vector search
-            // costs more than the terms it saves (MNIST-shaped layers at scale 1: L ≈ 10–25).
-            let limits = if !fixed && len > LIMITS_ABOVE {
+            // Shorter chains per lane vector only in columns of settled units (the pairs with
+            // unsettled units are summed again to `len` terms below), and only for long
+            // columns: at L ≲ 48 the per-vector search costs more than the terms it saves
+            // (MNIST-shaped layers at scale 1: L ≈ 10–25).
+            let limits = if settled[i] && !fixed && len > LIMITS_ABOVE {
                 vector_limits(len, rem_of(i), coef[i].var, &worst, tol)
             } else {
                 Vec::new()
@@ -334,14 +334,7 @@ impl HermiteClosure {
                         gelu_exact::pair_covs((u.mu[i], u.s[i]), (&u.mu, &u.s), &js, &rhos, col);
                     }
                 } else {
-                    // An unsettled column: its pairs with settled units up to the |ρ| its last
-                    // vector limit serves (at `len` terms, bounded over the settled units by
-                    // `vector_limits`) are within the tolerance; the others are checked.
-                    let served = limits.last().map_or(0.0, |&l| l.min(cap));
-                    let t = served * u.s[i];
-                    (0..i)
-                        .filter(|&j| !settled[j] || sig[j].abs() > t * u.s[j])
-                        .for_each(check);
+                    (0..i).for_each(check);
                 }
                 col[i] = coef[i].var;
             }
@@ -413,7 +406,7 @@ fn column_terms(
     k
 }
 
-/// Terms per lane vector of a column (issue #14, item 3): entry t is the
+/// Terms per lane vector of a column of settled units (issue #14, item 3): entry t is the
 /// largest |ρ| for which L = min(8(t + 1), `len`) terms keep ρ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤
 /// tol (the bound of [`column_terms`] at that L), made non-decreasing from the right (each
 /// entry the least of those after it), so that a vector whose largest |ρ| is ≤ entry t may stop
