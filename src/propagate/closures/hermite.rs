@@ -11,6 +11,7 @@ use super::quadrature::{pair_cov_fallback, Unit};
 use super::quadrature_terms::QuadratureTerms;
 use super::series_lanes::{Column, GroupLanes, SeriesLanes, BLOCK, GROUP, LIMIT_STEP};
 use super::series_terms::SeriesTerms;
+use super::split_pair;
 use super::{Closure, Corrections};
 use crate::error::{Error, Result};
 use crate::linalg::fill_symmetric_grouped;
@@ -57,9 +58,11 @@ const GELU_SERIES_RHO: f64 = 0.9;
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to the 2-D quadrature with windows from scale 1 on
-///   (`quadrature::pair_cov_fallback`; GELU: its closed form,
-///   `gelu_exact::pair_cov`);
+///   (`fallback_above`) falls back to `split_pair::pair_cov` (φ split into its
+///   piecewise-linear limit, in closed form, and a localised rest integrated over its window:
+///   ≲ 10⁵ evaluations at any scale; tanh, sigmoid, SiLU, softplus, erf), else to the 2-D
+///   quadrature with windows from scale 1 on (`quadrature::pair_cov_fallback`; GELU: its
+///   closed form, `gelu_exact::pair_cov`);
 /// - GELU: pairs with |ρ| > `GELU_SERIES_RHO` (0.9) take the closed form, and the series (K, L,
 ///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
 ///   layers at any scale.
@@ -199,6 +202,8 @@ impl HermiteClosure {
             .map(|i| settled_at(&coef[i], rem_of(i)(k), rho_all, k, tol))
             .collect();
         let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
+        // The lane vectors holding an unsettled unit take all their column's terms.
+        let floor: Vec<f64> = settled.iter().map(|&s| if s { 0.0 } else { 2.0 }).collect();
         // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ.
         let kept: Vec<bool> = (0..n).map(|j| settled[j] && coef[j].var > 0.0).collect();
         let worst = worst_ratio(rem, &coef, &kept, BLOCK, k);
@@ -253,6 +258,7 @@ impl HermiteClosure {
                         out: cols,
                         cols: &group,
                         inv_s: &inv_s,
+                        floor: &floor,
                         lanes: &lanes,
                         terms,
                         end: shared,
@@ -269,6 +275,7 @@ impl HermiteClosure {
                         out: &mut col[shared..],
                         sig: &sig[shared..],
                         inv_s: &inv_s[shared..=i],
+                        floor: &floor[shared..=i],
                         inv_si: inv_s[i],
                         ci: &ci[c],
                         limits,
@@ -276,6 +283,7 @@ impl HermiteClosure {
                         terms,
                     },
                 );
+                let pass = pass_below(rem_of(i)(len), coef[i].var, len, tol);
                 let exact_pair = |j: usize, rho: f64| {
                     gelu_exact::pair_cov(u.mu[i], u.s[i], u.mu[j], u.s[j], rho)
                 };
@@ -285,10 +293,8 @@ impl HermiteClosure {
                         col[j] = exact_pair(j, rho);
                         return;
                     }
-                    if !limits.is_empty() {
-                        // The lane vector of j may have stopped short of `len` (its bound is
-                        // over the settled units only).
-                        col[j] = coef[i].series(&coef[j], rho, len);
+                    if rho.abs() <= pass {
+                        return;
                     }
                     let bound =
                         rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
@@ -301,7 +307,11 @@ impl HermiteClosure {
                                 s: u.s[t],
                                 m: coef[t].mean,
                             };
-                            pair_cov_fallback(self.act, unit(i), unit(j), rho).0
+                            split_pair::pair_cov(self.act, unit(i), unit(j), rho)
+                                .unwrap_or_else(|| {
+                                    pair_cov_fallback(self.act, unit(i), unit(j), rho)
+                                })
+                                .0
                         };
                     }
                 };
@@ -441,6 +451,24 @@ fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance:
     (tolerance * (ci.var * cj.var).sqrt()).max(floor)
 }
 
+/// The |ρ| at or below which every pair of a column of L = `len` terms meets its fallback
+/// threshold, whatever the other unit j: Rⱼ(L) ≤ (1 + 4ε)Varⱼ, so
+/// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) ≤ tol·√(VarᵢVarⱼ) ([`fallback_above`]) once
+/// |ρ|^{L+1} ≤ tol·√(Varᵢ/Rᵢ(L))/√(1 + 4ε) (taken with a margin of 10⁻¹²); 0 (no shortcut)
+/// for a deterministic unit. Lets the per-pair checks of unsettled units skip the power and
+/// square root of the bound for the pairs far from |ρ| = 1.
+fn pass_below(rem: f64, var: f64, len: usize, tol: f64) -> f64 {
+    if var <= 0.0 || rem <= 0.0 || !tol.is_finite() {
+        return 0.0;
+    }
+    let level = tol * (var / rem).sqrt() * (1.0 - 1e-12);
+    if level >= 1.0 {
+        1.0
+    } else {
+        (level.ln() / (len + 1) as f64).exp()
+    }
+}
+
 /// The largest |ρ| = |Σᵢⱼ|/(sᵢsⱼ) (at most 1) over j < i in SIMD lanes; 0 for deterministic units.
 struct RhoMax<'a> {
     sig: &'a [f64],
@@ -495,6 +523,37 @@ mod tests {
                 "{got:e} vs delta method {delta:e} (floor {above:e})"
             );
         }
+    }
+
+    /// [`pass_below`] is sound: at |ρ| = the threshold, the truncation bound of a pair with any
+    /// unit j (Rⱼ up to its largest value (1 + 4ε)Varⱼ) is within tol·√(VarᵢVarⱼ); and it is
+    /// useful: above 0.9 for a column with Rᵢ/Varᵢ = 10⁻³ at L = 256.
+    #[test]
+    fn pass_threshold_keeps_the_bound() {
+        let tol = DEFAULT_TOLERANCE;
+        for (var, ratio) in [
+            (1.0, 1.0),
+            (3e4, 1e-3),
+            (2e-6, 0.3),
+            (1.0, 1e-9),
+            (5.0, 1e-30),
+        ] {
+            for len in [8, 96, 256] {
+                let rem = ratio * var;
+                let pass = pass_below(rem, var, len, tol);
+                assert!((0.0..=1.0).contains(&pass), "{pass}");
+                for var_j in [1e-8, 1.0, 1e6] {
+                    let rem_j = (1.0 + 4.0 * f64::EPSILON) * var_j;
+                    let bound = pass.powi(len as i32 + 1) * (rem * rem_j).sqrt();
+                    assert!(
+                        bound <= tol * (var * var_j).sqrt(),
+                        "Var {var:e} R/Var {ratio:e} L {len}: {bound:e}"
+                    );
+                }
+            }
+        }
+        assert!(pass_below(1e-3, 1.0, 256, tol) > 0.9);
+        assert_eq!(pass_below(0.0, 0.0, 10, tol), 0.0);
     }
 
     /// With an infinite tolerance every pair is the full `order`-term series (no shorter column,

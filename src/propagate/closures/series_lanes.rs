@@ -16,13 +16,21 @@ pub(super) const LIMIT_STEP: usize = 8;
 pub(super) const GROUP: usize = 4;
 
 /// The terms one lane vector takes: `len`, or with `limits` (`hermite::vector_limits`, non-
-/// decreasing) the least 8(t + 1) whose limit covers the vector's largest |ρ|, at most `len`.
+/// decreasing, at most 1) the least 8(t + 1) whose limit covers the vector's largest
+/// max(|ρ|, floor) — `floor` per unit, 0 or (a unit whose pairs need all `len` terms: not
+/// settled, `hermite::settled_at`) 2 — at most `len`.
 #[inline(always)]
-fn vector_terms<S: Simd>(simd: S, rho: S::f64s, limits: &[f64], len: usize) -> usize {
+fn vector_terms<S: Simd>(
+    simd: S,
+    rho: S::f64s,
+    floor: S::f64s,
+    limits: &[f64],
+    len: usize,
+) -> usize {
     if limits.is_empty() {
         return len;
     }
-    let top = simd.reduce_max_f64s(simd.abs_f64s(rho));
+    let top = simd.reduce_max_f64s(simd.max_f64s(simd.abs_f64s(rho), floor));
     // The limits are non-decreasing: their count below `top` is the partition point, counted
     // without the binary search's unpredictable branches.
     let t = limits.iter().filter(|&&l| l < top).count();
@@ -46,6 +54,9 @@ pub(super) struct SeriesLanes<'a> {
     pub out: &'a mut [f64],
     pub sig: &'a [f64],
     pub inv_s: &'a [f64],
+    /// Per unit j (as `inv_s`): 0, or 2 where the vector must take all its terms
+    /// ([`vector_terms`]).
+    pub floor: &'a [f64],
     pub inv_si: f64,
     /// cₒ(i), padded with zeros to a multiple of 4 (≤ `terms`).
     pub ci: &'a [f64],
@@ -80,7 +91,8 @@ impl WithSimd for SeriesLanes<'_> {
                 simd.mul_f64s(simd.splat_f64s(self.ci[o]), cj)
             };
             let mut acc = [simd.splat_f64s(0.0); 4];
-            let len = vector_terms(simd, rho, self.limits, self.ci.len());
+            let floor = load(simd, &self.floor[j..end]);
+            let len = vector_terms(simd, rho, floor, self.limits, self.ci.len());
             for t in (0..len / 4).rev() {
                 for (k, a) in acc.iter_mut().enumerate() {
                     *a = simd.mul_add_e_f64s(*a, rho4, term(4 * t + k));
@@ -117,6 +129,8 @@ pub(super) struct GroupLanes<'a, 'b> {
     pub out: &'a mut [&'b mut [f64]],
     pub cols: &'a [Column<'a>; GROUP],
     pub inv_s: &'a [f64],
+    /// As in [`SeriesLanes`].
+    pub floor: &'a [f64],
     pub lanes: &'a [f64],
     pub terms: usize,
     pub end: usize,
@@ -134,6 +148,7 @@ impl WithSimd for GroupLanes<'_, '_> {
         let mut j = 0;
         while j + w <= self.end {
             let inv_sj = load(simd, &self.inv_s[j..j + w]);
+            let floor = load(simd, &self.floor[j..j + w]);
             let mut rho = [zero; GROUP];
             let mut rho2 = [zero; GROUP];
             let mut top = [0; GROUP];
@@ -141,7 +156,7 @@ impl WithSimd for GroupLanes<'_, '_> {
                 let r = correlation(simd, load(simd, &col.sig[j..j + w]), inv_si[c], inv_sj);
                 rho[c] = r;
                 rho2[c] = simd.mul_f64s(r, r);
-                top[c] = vector_terms(simd, r, col.limits, col.ci.len()) / 2;
+                top[c] = vector_terms(simd, r, floor, col.limits, col.ci.len()) / 2;
             }
             let need = 2 * top.iter().copied().max().unwrap_or(0);
             let block = &self.lanes[(j / BLOCK) * self.terms * BLOCK + j % BLOCK..];
@@ -220,6 +235,10 @@ mod tests {
             Vec::new(),
         ];
         let end = 32;
+        // Units 5 and 17 are not settled: their vectors take every term of the column.
+        let floor: Vec<f64> = (0..n)
+            .map(|j| if j == 5 || j == 17 { 2.0 } else { 0.0 })
+            .collect();
         for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
             let mut got = vec![vec![0.0; end]; GROUP];
             let mut out: Vec<&mut [f64]> = got.iter_mut().map(Vec::as_mut_slice).collect();
@@ -235,26 +254,32 @@ mod tests {
                     out: &mut out,
                     cols: &cols,
                     inv_s: &inv_s,
+                    floor: &floor,
                     lanes: &lanes,
                     terms,
                     end,
                 },
             );
             for c in 0..GROUP {
-                let mut want = vec![0.0; end];
-                isa.run(
-                    pulp::Arch::new(),
-                    SeriesLanes {
-                        out: &mut want,
-                        sig: &sig[c][..end],
-                        inv_s: &inv_s[..end],
-                        inv_si: 0.9,
-                        ci: &ci[c],
-                        limits: &limits[c],
-                        lanes: &lanes,
-                        terms,
-                    },
-                );
+                let single = |limits: &[f64]| {
+                    let mut want = vec![0.0; end];
+                    isa.run(
+                        pulp::Arch::new(),
+                        SeriesLanes {
+                            out: &mut want,
+                            sig: &sig[c][..end],
+                            inv_s: &inv_s[..end],
+                            floor: &floor[..end],
+                            inv_si: 0.9,
+                            ci: &ci[c],
+                            limits,
+                            lanes: &lanes,
+                            terms,
+                        },
+                    );
+                    want
+                };
+                let (want, full) = (single(&limits[c]), single(&[]));
                 for j in 0..end {
                     let size: f64 = (0..ci[c].len())
                         .map(|o| {
@@ -268,6 +293,14 @@ mod tests {
                         got[c][j],
                         want[j]
                     );
+                    if floor[j] > 0.0 {
+                        assert!(
+                            (want[j] - full[j]).abs() <= 8.0 * f64::EPSILON * size,
+                            "{isa:?} column {c}, unsettled row {j}: {} vs all terms {}",
+                            want[j],
+                            full[j]
+                        );
+                    }
                 }
                 if c == 3 {
                     assert!(got[c].iter().all(|&x| x == 0.0));

@@ -49,24 +49,70 @@ pub(crate) fn moments_wide(act: Activation, mu: f64, s: f64) -> (f64, f64, f64) 
 ///   2⌈log₂(c/2)⌉ + 2: tanh 10 instead of 20, sigmoid and SiLU 12 instead of 40–44; at smaller s
 ///   the cap in z splits the outer ones, to at most about the uniform count).
 fn graded_panels(c: f64, mu: f64, s: f64) -> Vec<(f64, f64)> {
-    let range = half_range(mu / s);
-    let (lo, hi) = ((-c).max(mu - s * range), c.min(mu + s * range));
-    let mut edges = vec![-range];
-    if lo < hi {
-        let mut graded = vec![0.0];
-        let mut e = 2.0;
-        while e < c {
-            graded.extend([-e, e]);
-            e *= 2.0;
-        }
-        graded.retain(|&h| lo < h && h < hi);
-        graded.sort_by(f64::total_cmp);
-        edges.push((lo - mu) / s);
-        edges.extend(graded.iter().map(|h| (h - mu) / s));
-        edges.push((hi - mu) / s);
-    }
-    edges.push(range);
     let mut panels = Vec::with_capacity(64);
+    push_panels(c, mu, s, half_range(mu / s), true, &mut panels);
+    panels
+}
+
+/// The panels of [`graded_panels`] inside φ's feature window only (|h| ≤ c, within ±`range`
+/// in z), appended to `panels`: the rules of functions that vanish outside the window
+/// (`split_pair`'s ψ = φ − its piecewise-linear limit, below 10⁻¹⁷ beyond c).
+pub(super) fn push_window_panels(
+    c: f64,
+    mu: f64,
+    s: f64,
+    range: f64,
+    panels: &mut Vec<(f64, f64)>,
+) {
+    push_panels(c, mu, s, range, false, panels);
+}
+
+/// [`graded_panels`] over ±`range`, with (`tails`) or without the stretches outside the window.
+fn push_panels(c: f64, mu: f64, s: f64, range: f64, tails: bool, panels: &mut Vec<(f64, f64)>) {
+    let (lo, hi) = ((-c).max(mu - s * range), c.min(mu + s * range));
+    // At most 2 ends, 2 window edges and the graded edges 0, ±2, ±4, … below c (11 for c ≤ 64).
+    let mut edges = [0.0; 24];
+    let mut n = 0;
+    let mut push = |z: f64| {
+        edges[n] = z;
+        n += 1;
+    };
+    if tails {
+        push(-range);
+    }
+    if lo < hi {
+        push((lo - mu) / s);
+        let mut top = 2.0;
+        while 2.0 * top < c && top < 64.0 {
+            top *= 2.0;
+        }
+        // −top, …, −2, 0, 2, …, top (those below c), ascending.
+        let mut e = -top;
+        while e <= top {
+            if e.abs() < c && lo < e && e < hi {
+                push((e - mu) / s);
+            }
+            e = if e < -2.0 {
+                0.5 * e
+            } else if e < 0.0 {
+                0.0
+            } else if e == 0.0 {
+                2.0
+            } else {
+                2.0 * e
+            };
+        }
+        push((hi - mu) / s);
+    }
+    if tails {
+        push(range);
+    }
+    push_segments(&edges[..n], panels);
+}
+
+/// Appends the panels (mid, half) between consecutive ascending `edges`, each stretch split
+/// into equal pieces of at most [`SPLIT_PANEL`] in z (empty stretches skipped).
+pub(super) fn push_segments(edges: &[f64], panels: &mut Vec<(f64, f64)>) {
     for seg in edges.windows(2) {
         let (a, b) = (seg[0], seg[1]);
         if b <= a {
@@ -76,7 +122,6 @@ fn graded_panels(c: f64, mu: f64, s: f64) -> Vec<(f64, f64)> {
         let half = 0.5 * (b - a) / pieces as f64;
         panels.extend((0..pieces).map(|p| (a + (2 * p + 1) as f64 * half, half)));
     }
-    panels
 }
 
 /// The two passes of [`moments_wide`] on SIMD lanes over the nodes of `panels` (mid, half):

@@ -1,0 +1,365 @@
+//! Cov(φ(hᵢ), φ(hⱼ)) for the Hermite series' fallback pairs (wide units, |ρ| near 1) by
+//! splitting φ into its piecewise-linear limit and a localised rest (issue #14, item 3), at a
+//! cost that does not grow with the scales.
+
+use pulp::{Simd, WithSimd};
+
+use super::input::Isa;
+use super::phi_lanes;
+use super::quadrature::{feature_half_width, half_range, Unit};
+use super::relu::{relu_cross, relu_moments};
+use super::rules::panel_nodes;
+use super::wide_moments::{push_segments, push_window_panels};
+use crate::net::Activation;
+use crate::simd::{exp, load};
+use crate::special::{bvn_cov, normal_cdf, normal_pdf};
+
+/// Half-range in z of the inner rules: ψ is bounded (|ψ| ≤ 1), so the mass 2Φ(−9) ≈ 2·10⁻¹⁹
+/// beyond ±9 is an absolute error below 2·10⁻¹⁹ of each conditional expectation.
+const INNER_RANGE: f64 = 9.0;
+
+/// The piecewise-linear limit P of φ at |h| → ∞, with its break at h = 0:
+/// - `Step { a, b }`: P(h) = a·1\[h > 0\] + b (tanh and erf: sign h, a = 2, b = −1; sigmoid:
+///   1\[h > 0\]);
+/// - `Ramp`: P(h) = max(h, 0) (SiLU, softplus).
+///
+/// ψ = φ − P decays away from 0 (tanh: 2e^{−2|h|}; sigmoid e^{−|h|}; SiLU |h|σ(−|h|); softplus
+/// log(1 + e^{−|h|}); erf erfc|h|) and is below 10⁻¹⁷ beyond φ's feature half-width c
+/// (`quadrature::feature_half_width`), analytic on each side of 0 with its singularities at
+/// |Im h| ≥ π/2 (those of φ), so the graded panels of `wide_moments` resolve it.
+#[derive(Clone, Copy, Debug)]
+enum Limit {
+    Step { a: f64, b: f64 },
+    Ramp,
+}
+
+impl Limit {
+    /// The limit of `act`; `None` where the rule does not apply (GELU has its closed form,
+    /// polynomials and relu need no fallback).
+    fn of(act: Activation) -> Option<Self> {
+        match act {
+            Activation::Tanh | Activation::Erf => Some(Limit::Step { a: 2.0, b: -1.0 }),
+            Activation::Sigmoid => Some(Limit::Step { a: 1.0, b: 0.0 }),
+            Activation::Silu | Activation::Softplus => Some(Limit::Ramp),
+            _ => None,
+        }
+    }
+
+    /// P(h).
+    fn eval(self, h: f64) -> f64 {
+        match self {
+            Limit::Step { a, b } => {
+                if h > 0.0 {
+                    a + b
+                } else {
+                    b
+                }
+            }
+            Limit::Ramp => h.max(0.0),
+        }
+    }
+
+    /// E\[P(h)\] for h ~ N(μ, t²): step aΦ(μ/t) + b, ramp μΦ(μ/t) + tφ(μ/t); t = 0 gives P(μ).
+    fn mean(self, mu: f64, t: f64) -> f64 {
+        if t <= 0.0 {
+            return self.eval(mu);
+        }
+        let x = mu / t;
+        match self {
+            Limit::Step { a, b } => a * normal_cdf(x) + b,
+            Limit::Ramp => mu * normal_cdf(x) + t * normal_pdf(x),
+        }
+    }
+
+    /// Cov(P(hᵢ), P(hⱼ)) in closed form: step a²·(Φ₂ − ΦΦ) of the indicators 1\[zᵢ > −αᵢ\]
+    /// (= `bvn_cov`(−αᵢ, −αⱼ, ρ), the complements' covariance, without cancellation); ramp
+    /// sᵢsⱼ·`relu_cross`(αᵢ, αⱼ, ρ) − E\[Pᵢ\]E\[Pⱼ\] (DESIGN.md §3), α = μ/s.
+    fn cov(self, ui: Unit, uj: Unit, rho: f64) -> f64 {
+        let (ai, aj) = (ui.mu / ui.s, uj.mu / uj.s);
+        match self {
+            Limit::Step { a, .. } => a * a * bvn_cov(-ai, -aj, rho),
+            Limit::Ramp => {
+                let mi = relu_moments(ui.mu, ui.s).0;
+                let mj = relu_moments(uj.mu, uj.s).0;
+                ui.s * uj.s * relu_cross(ai, aj, rho) - mi * mj
+            }
+        }
+    }
+}
+
+/// Cov(φ(hᵢ), φ(hⱼ)) and the number of evaluations of φ it made, for (hᵢ, hⱼ) Gaussian with
+/// correlation ρ, or `None` for an activation without a [`Limit`]. With φ = P + ψ:
+///
+/// ```text
+/// C = Cov(Pᵢ, Pⱼ) + E[ψ(hᵢ)·(φ(hⱼ) − mⱼ)] + E[(P(hᵢ) − E Pᵢ)·ψ(hⱼ)]
+/// ```
+///
+/// (E\[(ψᵢ − Eψᵢ)X\] = E\[ψᵢ(X − EX)\]): the first term in closed form (`Limit::cov`); the
+/// second over zᵢ (hᵢ = μᵢ + sᵢzᵢ) with hⱼ | zᵢ ~ N(b, t²), b = μⱼ + sⱼρzᵢ, t = sⱼ√(1 − ρ²):
+/// g(b) = E\[φ(hⱼ)|zᵢ\] = E\[P\] in closed form plus E\[ψ\] by the window rule of ψ in the
+/// conditional variable (`push_window_panels`, on SIMD lanes); the third over zⱼ with
+/// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
+/// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale, [`push_graded`])
+/// and from the centre of the other factor's feature: g's at b = 0 on the scale max(1, t)
+/// (E\[φ(hⱼ)|b\] varies on φ's unit scale or on t), E\[P(hᵢ)|zⱼ\]'s at μᵢ + sᵢρzⱼ = 0 on the
+/// scale sᵢ√(1 − ρ²) (a step or kink smoothed by the conditional spread). At most ~26 outer
+/// panels and ~12 inner ones of 16 points whatever the scales: ≲ 10⁵ evaluations per pair
+/// against ~2·10⁵ and more of the 2-D rule (`quadrature::pair_cov_fallback`). Zero for a
+/// deterministic unit (s = 0).
+pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<(f64, usize)> {
+    let limit = Limit::of(act)?;
+    if ui.s <= 0.0 || uj.s <= 0.0 {
+        return Some((0.0, 0));
+    }
+    let rho = rho.clamp(-1.0, 1.0);
+    let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
+    let c = feature_half_width(act);
+    let psi = |h: f64| act.eval(h) - limit.eval(h);
+    let (ti, tj) = (ui.s * q, uj.s * q);
+    // E[(P(hᵢ) − E Pᵢ)·ψ(hⱼ)] over zⱼ: hᵢ | zⱼ ~ N(μᵢ + sᵢρzⱼ, sᵢ²q²), whose mean of P is
+    // smooth beyond 9 of its spreads from its break (Φ at 9: 10⁻¹⁹ from its limits).
+    let mp_i = limit.mean(ui.mu, ui.s);
+    let mut evals = 0;
+    let mut third = 0.0;
+    for (z, w) in outer_nodes(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti)) {
+        let p = limit.mean(ui.mu + ui.s * rho * z, ti) - mp_i;
+        third += w * psi(uj.mu + uj.s * z) * p;
+        evals += 1;
+    }
+    // E[ψ(hᵢ)·(φ(hⱼ) − mⱼ)] over zᵢ: the outer weights times ψ(hᵢ), then the inner rules; g is
+    // φ's polynomial limit beyond c + 9t from b = 0.
+    let outer: Vec<(f64, f64)> = outer_nodes(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj))
+        .map(|(z, w)| (z, w * psi(ui.mu + ui.s * z)))
+        .collect();
+    evals += outer.len();
+    let (second, inner_evals) = Isa::Dispatch.run(
+        pulp::Arch::new(),
+        Conditional {
+            act,
+            limit,
+            c,
+            outer: &outer,
+            uj,
+            rho,
+            t: tj,
+        },
+    );
+    Some((limit.cov(ui, uj, rho) + second + third, evals + inner_evals))
+}
+
+/// The nodes z and weights of an outer rule of [`pair_cov`] for h = μ + s z over ψ's window
+/// (|h| ≤ c, within ±`half_range`(μ/s)) of unit `u`: edges graded from h = 0 on unit scale
+/// and from the other factor's feature `(centre, slope, scale, reach)` — the z where
+/// centre + slope·z = 0, graded on `scale` out to `reach` — each stretch split to at most
+/// `SPLIT_PANEL` in z; 16-point Gauss–Legendre on each panel times the normal density.
+fn outer_nodes(
+    c: f64,
+    u: Unit,
+    (centre, slope, scale, reach): (f64, f64, f64, f64),
+) -> impl Iterator<Item = (f64, f64)> {
+    let range = half_range(u.mu / u.s);
+    let (lo, hi) = (
+        ((-c - u.mu) / u.s).max(-range),
+        ((c - u.mu) / u.s).min(range),
+    );
+    let mut edges = Vec::with_capacity(48);
+    push_graded(u.mu, u.s, 1.0, c, &mut edges);
+    if slope != 0.0 {
+        push_graded(centre, slope, scale, reach, &mut edges);
+    }
+    let panels = panels_between(&mut edges, lo, hi);
+    let (gx, gw) = panel_nodes();
+    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    panels.into_iter().flat_map(move |(mid, half)| {
+        gx.iter().zip(gw).map(move |(x, g)| {
+            let z = mid + half * x;
+            (z, half * g * norm * (-0.5 * z * z).exp())
+        })
+    })
+}
+
+/// Appends the z = (h − μ)/σ of h = 0, ±2u, ±4u, ±8u, … below `reach` and of ±`reach` (only
+/// h = 0 when u = 0: a break).
+fn push_graded(mu: f64, sigma: f64, u: f64, reach: f64, edges: &mut Vec<f64>) {
+    edges.push(-mu / sigma);
+    if u <= 0.0 {
+        return;
+    }
+    let mut e = 2.0 * u;
+    while e < reach {
+        edges.extend([(-e - mu) / sigma, (e - mu) / sigma]);
+        e *= 2.0;
+    }
+    edges.extend([(-reach - mu) / sigma, (reach - mu) / sigma]);
+}
+
+/// The panels (mid, half) of \[lo, hi\] between the sorted `edges` inside it, each stretch
+/// split into equal pieces of at most `SPLIT_PANEL` ([`push_segments`]).
+fn panels_between(edges: &mut Vec<f64>, lo: f64, hi: f64) -> Vec<(f64, f64)> {
+    let mut panels = Vec::new();
+    if lo >= hi {
+        return panels;
+    }
+    edges.retain(|&z| lo < z && z < hi);
+    edges.extend([lo, hi]);
+    edges.sort_by(f64::total_cmp);
+    push_segments(edges, &mut panels);
+    panels
+}
+
+/// Σ over the outer nodes (zᵢ, Wψ(hᵢ)) of Wψ(hᵢ)·(E\[φ(hⱼ)|zᵢ\] − mⱼ), the conditional
+/// hⱼ | zᵢ ~ N(b, t²), b = μⱼ + sⱼρzᵢ: E\[P\] by `Limit::mean`, E\[ψ\] by the window rule in
+/// the conditional z over ±[`INNER_RANGE`] with nodes, Gaussian weights and ψ on SIMD lanes
+/// (t = 0: ψ(b)). Returns the sum and the count of inner evaluations.
+struct Conditional<'a> {
+    act: Activation,
+    limit: Limit,
+    c: f64,
+    outer: &'a [(f64, f64)],
+    uj: Unit,
+    rho: f64,
+    t: f64,
+}
+
+impl WithSimd for Conditional<'_> {
+    type Output = (f64, usize);
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> (f64, usize) {
+        let lanes = S::F64_LANES;
+        let (gx, gw) = panel_nodes();
+        let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        let minus_half = simd.splat_f64s(-0.5);
+        let zero = simd.splat_f64s(0.0);
+        let (tv, t) = (simd.splat_f64s(self.t), self.t);
+        let mut panels = Vec::with_capacity(32);
+        let (mut total, mut evals) = (0.0, 0);
+        for &(z, wpsi) in self.outer {
+            if wpsi == 0.0 {
+                continue;
+            }
+            let b = self.uj.mu + self.uj.s * self.rho * z;
+            let inner = if t > 0.0 {
+                panels.clear();
+                push_window_panels(self.c, b, t, INNER_RANGE, &mut panels);
+                let bv = simd.splat_f64s(b);
+                let mut acc = zero;
+                for &(mid, half) in &panels {
+                    let (mid, half_v) = (simd.splat_f64s(mid), simd.splat_f64s(half));
+                    let weight = simd.splat_f64s(half * norm);
+                    for (x, g) in gx.chunks(lanes).zip(gw.chunks(lanes)) {
+                        let zv = simd.mul_add_f64s(half_v, load(simd, x), mid);
+                        let gauss = exp(simd, simd.mul_f64s(minus_half, simd.mul_f64s(zv, zv)));
+                        let wv = simd.mul_f64s(simd.mul_f64s(load(simd, g), weight), gauss);
+                        let h = simd.mul_add_f64s(tv, zv, bv);
+                        let psi = simd.sub_f64s(
+                            phi_lanes::eval(simd, self.act, h),
+                            limit_lanes(simd, self.limit, h),
+                        );
+                        acc = simd.mul_add_f64s(wv, psi, acc);
+                    }
+                }
+                evals += panels.len() * gx.len();
+                simd.reduce_sum_f64s(acc)
+            } else {
+                evals += 1;
+                self.act.eval(b) - self.limit.eval(b)
+            };
+            total += wpsi * (self.limit.mean(b, t) + inner - self.uj.m);
+        }
+        (total, evals)
+    }
+}
+
+/// P(h) lane by lane ([`Limit::eval`]).
+#[inline(always)]
+fn limit_lanes<S: Simd>(simd: S, limit: Limit, h: S::f64s) -> S::f64s {
+    let zero = simd.splat_f64s(0.0);
+    match limit {
+        Limit::Step { a, b } => simd.select_f64s(
+            simd.greater_than_f64s(h, zero),
+            simd.splat_f64s(a + b),
+            simd.splat_f64s(b),
+        ),
+        Limit::Ramp => simd.max_f64s(h, zero),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::quadrature::{moments_1d, pair_cov as reference};
+    use super::*;
+
+    /// Against the 2-D quadrature reference (`quadrature::pair_cov`) for tanh, sigmoid, SiLU,
+    /// softplus and erf at scales s = 0.5 … 200 (narrow, the single-width rule's 1 < s ≤ 8,
+    /// and windowed) and |ρ| up to 1, means |μ|/s up to 2.5: every covariance within 10⁻¹² of
+    /// √(VarᵢVarⱼ) (measured: see the session's BENCHMARKS section), with at most 1.5·10⁵
+    /// evaluations of φ per pair at every scale.
+    #[test]
+    fn split_rule_matches_the_reference() {
+        let acts = [
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Silu,
+            Activation::Softplus,
+            Activation::Erf,
+        ];
+        let units = [
+            ((0.3, 0.5), (-0.2, 0.8)),
+            ((2.740_5, 6.202), (-19.150, 7.009)),
+            ((-30.0, 12.0), (20.0, 16.0)),
+            ((5.0, 64.0), (-40.0, 48.0)),
+            ((-100.0, 200.0), (150.0, 120.0)),
+        ];
+        let (mut worst, mut most): (f64, usize) = (0.0, 0);
+        for act in acts {
+            for ((mi, si), (mj, sj)) in units {
+                let (m_i, var_i) = moments_1d(act, mi, si);
+                let (m_j, var_j) = moments_1d(act, mj, sj);
+                let ui = Unit {
+                    mu: mi,
+                    s: si,
+                    m: m_i,
+                };
+                let uj = Unit {
+                    mu: mj,
+                    s: sj,
+                    m: m_j,
+                };
+                // The single-width rule at 1 < s ≤ 8 costs ~2·10⁷ evaluations per pair: two ρ.
+                let rhos: &[f64] = if si > 1.0 && si <= 8.0 {
+                    &[0.95, -0.6]
+                } else {
+                    &[0.3, -0.75, 0.92, 0.99, -0.999, 1.0]
+                };
+                for &rho in rhos {
+                    let want = reference(act, ui, uj, rho);
+                    let (got, evals) = pair_cov(act, ui, uj, rho).unwrap();
+                    let err = (got - want).abs() / (var_i * var_j).sqrt();
+                    worst = worst.max(err);
+                    most = most.max(evals);
+                    assert!(
+                        err <= 1e-12,
+                        "{act} ({mi}, {si}) ({mj}, {sj}) ρ = {rho}: {got:e} vs {want:e} ({err:e})"
+                    );
+                    assert!(
+                        evals <= 150_000,
+                        "{act} s = {si}, {sj}: {evals} evaluations"
+                    );
+                }
+            }
+        }
+        eprintln!("split rule: max |ΔC|/√(VarᵢVarⱼ) = {worst:e}, at most {most} evaluations");
+    }
+
+    /// The rule declines where it has no limit (GELU: its own closed form).
+    #[test]
+    fn split_rule_declines_gelu() {
+        let u = Unit {
+            mu: 0.0,
+            s: 2.0,
+            m: 0.0,
+        };
+        assert!(pair_cov(Activation::Gelu, u, u, 0.9).is_none());
+    }
+}
