@@ -308,25 +308,15 @@ mod tests {
         let (mu1, s1, mu2, s2, rho) = (0.5, 8.0, -2.0, 6.0, 0.9);
         let n = 4_000_000;
         let gelu = |x: f64| Activation::Gelu.eval(x);
-        let (mut sx, mut sy, mut sxy, mut sxy2) = (0.0, 0.0, 0.0, 0.0);
         let (mut xs, mut ys) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for _ in 0..n {
             let (z1, z2): (f64, f64) = (rng.sample(StandardNormal), rng.sample(StandardNormal));
             let x = gelu(mu1 + s1 * z1);
             let y = gelu(mu2 + s2 * (rho * z1 + (1.0 - rho * rho).sqrt() * z2));
-            sx += x;
-            sy += y;
             xs.push(x);
             ys.push(y);
         }
-        let (mx, my) = (sx / n as f64, sy / n as f64);
-        for (x, y) in xs.iter().zip(&ys) {
-            let p = (x - mx) * (y - my);
-            sxy += p;
-            sxy2 += p * p;
-        }
-        let cov = sxy / n as f64;
-        let se = ((sxy2 / n as f64 - cov * cov) / n as f64).sqrt();
+        let (cov, se) = super::super::input::sample_cov(&xs, &ys);
         let want = pair_cov(mu1, s1, mu2, s2, rho);
         assert!((cov - want).abs() <= 5.0 * se, "{cov} ± {se} vs {want}");
     }

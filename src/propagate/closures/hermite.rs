@@ -3,8 +3,8 @@
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
+use super::closed_pairs::ClosedPairs;
 use super::edgeworth::{corrected, Fallbacks};
-use super::gelu_exact;
 use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
 use super::quadrature::{pair_cov_fallback, Unit};
@@ -36,14 +36,6 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 const PROBES: usize = 8;
 /// Columns of at most this many terms skip the per-vector term counts.
 const LIMITS_ABOVE: usize = 48;
-/// GELU: the largest |ρ| the series serves; stronger pairs take the closed form
-/// (`gelu_exact::pair_cov`, one Φ₂ each) instead. At wide pre-activations the series needs up
-/// to ln(tol)/ln|ρ| terms (Rᵢ(L) ≤ Varᵢ: 219 at 0.9, unbounded as |ρ| → 1), so the cap bounds
-/// its term count at every scale. Measured (`closure_ratio 1024 1 5 strong 8`, one thread):
-/// 0.9 leaves 53 of 523 776 pairs to the closed form and K = 136 instead of 215; 0.8 and 0.7
-/// (1 894 and 9 151 pairs, K = 73 and 48) were slower, each closed-form pair costing about
-/// as much as the terms it saves (≈ 0.3–0.5 µs: a Φ₂, four Φ and four φ).
-const GELU_SERIES_RHO: f64 = 0.9;
 
 /// Hermite-series closure of a smooth activation: Cᵢⱼ = Σ_{n=1..L} ρⁿ cₙ(i)cₙ(j) in SIMD lanes
 /// over j (four Horner chains in ρ⁴), with as few terms as the truncation bound
@@ -58,14 +50,15 @@ const GELU_SERIES_RHO: f64 = 0.9;
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
 /// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
 ///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
-///   (`fallback_above`) falls back to `split_pair::pair_cov` (φ split into its
-///   piecewise-linear limit, in closed form, and a localised rest integrated over its window:
-///   ≲ 10⁵ evaluations at any scale; tanh, sigmoid, SiLU, softplus, erf), else to the 2-D
-///   quadrature with windows from scale 1 on (`quadrature::pair_cov_fallback`; GELU: its
-///   closed form, `gelu_exact::pair_cov`);
-/// - GELU: pairs with |ρ| > `GELU_SERIES_RHO` (0.9) take the closed form, and the series (K, L,
-///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays near the one of narrow
-///   layers at any scale.
+///   (`fallback_above`) takes its closed form (`closed_pairs`: GELU's orthant form, the
+///   logistic family's scale mixture where it serves the pair), else `split_pair::pair_cov`
+///   (φ split into its piecewise-linear limit, in closed form, and a localised rest
+///   integrated over its window: ≲ 10⁵ evaluations at any scale; tanh, sigmoid, SiLU,
+///   softplus, erf), else the 2-D quadrature with windows from scale 1 on
+///   (`quadrature::pair_cov_fallback`);
+/// - pairs with |ρ| above the cap of `closed_pairs::ClosedPairs` (0.9: GELU always, tanh,
+///   sigmoid, SiLU and softplus on wide layers) take the closed form, and the series (K, L,
+///   `settled_at`) serves only |ρ| ≤ that cap, so its term count stays bounded at any scale.
 ///
 /// Cᵢᵢ = Var φ(hᵢ) by the 1-D rule of the coefficients. Refuses relu: its series converges
 /// algebraically (a three-term truncation is 3 % off at ρ = 1); relu has the exact Φ₂
@@ -167,16 +160,31 @@ impl HermiteClosure {
         // An infinite tolerance (no fallback: the fixed series that `HermiteVjp` differentiates)
         // keeps all `order` terms in every column.
         let fixed = !tol.is_finite();
-        // GELU's pairs above the cap take the closed form: the series serves |ρ| ≤ cap only.
-        let exact = self.act == Activation::Gelu && !fixed;
-        let cap = if exact { GELU_SERIES_RHO } else { 1.0 };
-        let rho_all = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b)).min(cap);
-        let k = if fixed {
+        // Pairs above the cap take a closed form (`closed_pairs`): the series serves |ρ| ≤ cap.
+        let rho_max = rho_col.iter().fold(0.0, |a: f64, &b| a.max(b));
+        let closed = ClosedPairs::for_layer(self.act, &u.s, rho_max, fixed);
+        let cap = closed.cap();
+        let exact = cap < 1.0;
+        let rho_all = rho_max.min(cap);
+        let mut k = if fixed {
             self.order
         } else {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
-        let coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
+        let mut coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
+        // Capped series: every unit settles at cap^{K+1} ≤ tol (Rᵢ(K) ≤ Varᵢ). The probes (the
+        // widest units) can settle before others (×64: 150–300 SiLU/GELU units), whose pairs
+        // would then be checked and re-summed one by one; then K is that bound instead.
+        if exact {
+            let full = ((tol.ln() / cap.ln()).ceil() as usize).min(self.order.max(WIDE_ORDER));
+            let late = |c: &HermiteCoefficients| {
+                !settled_at(c, c.remainders()[k.min(c.c.len())], rho_all, k, tol)
+            };
+            if k < full && coef.iter().any(late) {
+                k = full;
+                coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
+            }
+        }
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
         // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
         let terms = k.next_multiple_of(4);
@@ -284,13 +292,25 @@ impl HermiteClosure {
                     },
                 );
                 let pass = pass_below(rem_of(i)(len), coef[i].var, len, tol);
-                let exact_pair = |j: usize, rho: f64| {
-                    gelu_exact::pair_cov(u.mu[i], u.s[i], u.mu[j], u.s[j], rho)
+                let fallback = |j: usize, rho: f64| {
+                    let unit = |t: usize| Unit {
+                        mu: u.mu[t],
+                        s: u.s[t],
+                        m: coef[t].mean,
+                    };
+                    split_pair::pair_cov(self.act, unit(i), unit(j), rho)
+                        .unwrap_or_else(|| pair_cov_fallback(self.act, unit(i), unit(j), rho))
+                        .0
+                };
+                let closed_pair = |j: usize, rho: f64| {
+                    closed
+                        .pair((u.mu[i], u.s[i]), (u.mu[j], u.s[j]), rho)
+                        .unwrap_or_else(|| fallback(j, rho))
                 };
                 let mut check = |j: usize| {
                     let rho = correlation(sig[j], u.s[i], u.s[j]);
                     if exact && rho.abs() > cap {
-                        col[j] = exact_pair(j, rho);
+                        col[j] = closed_pair(j, rho);
                         return;
                     }
                     if rho.abs() <= pass {
@@ -299,20 +319,7 @@ impl HermiteClosure {
                     let bound =
                         rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
                     if bound > fallback_above(&coef[i], &coef[j], tol) {
-                        col[j] = if exact {
-                            exact_pair(j, rho)
-                        } else {
-                            let unit = |t: usize| Unit {
-                                mu: u.mu[t],
-                                s: u.s[t],
-                                m: coef[t].mean,
-                            };
-                            split_pair::pair_cov(self.act, unit(i), unit(j), rho)
-                                .unwrap_or_else(|| {
-                                    pair_cov_fallback(self.act, unit(i), unit(j), rho)
-                                })
-                                .0
-                        };
+                        col[j] = closed_pair(j, rho);
                     }
                 };
                 if settled[i] {
@@ -331,7 +338,13 @@ impl HermiteClosure {
                                 rhos.push(correlation(sig[j], u.s[i], u.s[j]));
                             }
                         }
-                        gelu_exact::pair_covs((u.mu[i], u.s[i]), (&u.mu, &u.s), &js, &rhos, col);
+                        closed.pairs(
+                            (u.mu[i], u.s[i]),
+                            (&u.mu, &u.s),
+                            (&js, &rhos),
+                            col,
+                            fallback,
+                        );
                     }
                 } else {
                     (0..i).for_each(check);
@@ -497,6 +510,8 @@ impl WithSimd for RhoMax<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::closed_pairs::GELU_SERIES_RHO;
+    use super::super::gelu_exact;
     use super::*;
 
     /// Near-deterministic units (std/|mean| ~ 10⁻¹³, as deep in a saturated sigmoid network,

@@ -85,6 +85,22 @@ pub(crate) fn reset_output(out: &mut Moments, n: usize) {
     out.k4_iiij = None;
 }
 
+/// The sample covariance of paired draws and its standard error, estimated from the draws:
+/// C = mean of p = (x − x̄)(y − ȳ), s.e. = √((mean of p² − C²)/n). For the Monte Carlo checks.
+#[cfg(test)]
+pub(crate) fn sample_cov(xs: &[f64], ys: &[f64]) -> (f64, f64) {
+    let n = xs.len() as f64;
+    let (mx, my) = (xs.iter().sum::<f64>() / n, ys.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxy2) = (0.0, 0.0);
+    for (x, y) in xs.iter().zip(ys) {
+        let p = (x - mx) * (y - my);
+        sxy += p;
+        sxy2 += p * p;
+    }
+    let cov = sxy / n;
+    (cov, ((sxy2 / n - cov * cov) / n).sqrt())
+}
+
 /// Test inputs for the SIMD-vs-scalar checks of the closures: N = 37 units (not a multiple of
 /// any lane count) with Σ = BBᵀ/3 + D, B of rank 3, a few exactly deterministic units (zero
 /// row and column), means up to ±4s. D ~ `diag`·U(0, 2) (every fifth unit 1e-6): a small `diag`

@@ -10,6 +10,7 @@
 //! (`gelu_exact`), which the series closure takes for its strongest pairs.
 
 pub mod bvn;
+mod closed_pairs;
 pub mod edgeworth;
 pub mod erf;
 mod erf_terms;
@@ -22,6 +23,8 @@ mod hermite_rem;
 mod input;
 pub mod leaky_relu;
 pub mod linear;
+mod logistic_mixture;
+mod mixing_rule;
 pub mod phi2_partials;
 pub(crate) mod phi_lanes;
 pub mod quadratic;
