@@ -166,25 +166,12 @@ impl HermiteClosure {
         let cap = closed.cap();
         let exact = cap < 1.0;
         let rho_all = rho_max.min(cap);
-        let mut k = if fixed {
+        let k = if fixed {
             self.order
         } else {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
-        let mut coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
-        // Capped series: every unit settles at cap^{K+1} ≤ tol (Rᵢ(K) ≤ Varᵢ). The probes (the
-        // widest units) can settle before others (×64: 150–300 SiLU/GELU units), whose pairs
-        // would then be checked and re-summed one by one; then K is that bound instead.
-        if exact {
-            let full = ((tol.ln() / cap.ln()).ceil() as usize).min(self.order.max(WIDE_ORDER));
-            let late = |c: &HermiteCoefficients| {
-                !settled_at(c, c.remainders()[k.min(c.c.len())], rho_all, k, tol)
-            };
-            if k < full && coef.iter().any(late) {
-                k = full;
-                coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
-            }
-        }
+        let coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
         // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
         // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
         let terms = k.next_multiple_of(4);
