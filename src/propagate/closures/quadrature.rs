@@ -132,6 +132,15 @@ pub struct Unit {
     pub m: f64,
 }
 
+#[cfg(test)]
+impl Unit {
+    /// The unit N(μ, s²) of `act` with its mean from [`moments_1d`], and Var φ beside it.
+    pub(crate) fn with_variance(act: Activation, mu: f64, s: f64) -> (Unit, f64) {
+        let (m, var) = moments_1d(act, mu, s);
+        (Unit { mu, s, m }, var)
+    }
+}
+
 /// The outer rule over z₁ of a pair (panel width, windows) with sq = sⱼq and sr = sⱼρ, c the
 /// half-width of φ's feature window and `split_above` the threshold of [`rule_for`]
 /// ([`pair_cov_counted`] explains it).
@@ -386,11 +395,7 @@ mod tests {
                 for mu in [0.0, 0.3 * s, -3.0 * s, 5.0, -1e3] {
                     let n = unit_nodes(act, mu, s, 12.0);
                     assert!(n <= bound(12.0), "{act} μ = {mu:e} s = {s:e}: {n} nodes");
-                    let u = Unit {
-                        mu,
-                        s,
-                        m: moments_1d(act, mu, s).0,
-                    };
+                    let u = Unit::with_variance(act, mu, s).0;
                     // (Pairs at 1 < s ≤ 8, up to 2·10⁷ evaluations each, are left out for time.)
                     for rho in [0.3, 0.99, 1.0, -0.7]
                         .into_iter()
@@ -461,18 +466,8 @@ mod tests {
             (Activation::Gelu, (1.0, 3.0), (-2.0, 1.2), 0.9),
         ];
         for (act, (mi, si), (mj, sj), rho) in cases {
-            let (m_i, var_i) = moments_1d(act, mi, si);
-            let (m_j, var_j) = moments_1d(act, mj, sj);
-            let ui = Unit {
-                mu: mi,
-                s: si,
-                m: m_i,
-            };
-            let uj = Unit {
-                mu: mj,
-                s: sj,
-                m: m_j,
-            };
+            let (ui, var_i) = Unit::with_variance(act, mi, si);
+            let (uj, var_j) = Unit::with_variance(act, mj, sj);
             let (want, ref_evals) = pair_cov_counted(act, ui, uj, rho);
             let (got, evals) = pair_cov_fallback(act, ui, uj, rho);
             let scale = (var_i * var_j).sqrt();

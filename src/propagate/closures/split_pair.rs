@@ -287,7 +287,7 @@ fn limit_lanes<S: Simd>(simd: S, limit: Limit, h: S::f64s) -> S::f64s {
 
 #[cfg(test)]
 mod tests {
-    use super::super::quadrature::{moments_1d, pair_cov as reference};
+    use super::super::quadrature::pair_cov as reference;
     use super::*;
 
     /// Against the 2-D quadrature reference (`quadrature::pair_cov`) for tanh, sigmoid, SiLU,
@@ -314,18 +314,8 @@ mod tests {
         let (mut worst, mut most): (f64, usize) = (0.0, 0);
         for act in acts {
             for ((mi, si), (mj, sj)) in units {
-                let (m_i, var_i) = moments_1d(act, mi, si);
-                let (m_j, var_j) = moments_1d(act, mj, sj);
-                let ui = Unit {
-                    mu: mi,
-                    s: si,
-                    m: m_i,
-                };
-                let uj = Unit {
-                    mu: mj,
-                    s: sj,
-                    m: m_j,
-                };
+                let (ui, var_i) = Unit::with_variance(act, mi, si);
+                let (uj, var_j) = Unit::with_variance(act, mj, sj);
                 // The single-width rule at 1 < s ≤ 8 costs ~2·10⁷ evaluations per pair: two ρ.
                 let rhos: &[f64] = if si > 1.0 && si <= 8.0 {
                     &[0.95, -0.6]
