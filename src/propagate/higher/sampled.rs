@@ -65,7 +65,7 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
         .map(|i| h.row(i).iter().sum::<f64>() / n as f64)
         .collect();
     let p = pairs(units);
-    let block = (BLOCK_BYTES / (8 * p.max(1))).clamp(16, 4096).min(n);
+    let block = block_samples(p, n);
     let mut delta = Mat::<f64>::zeros(units, block);
     let mut k = Mat::<f64>::zeros(p, block);
     let mut s2 = Mat::<f64>::zeros(units, units);
@@ -135,7 +135,7 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
 /// (N × n, n ≥ 2): with δ = h − μ̂, κ₄\[i,i,j,j\] = E\[δᵢ²δⱼ²\] − Σᵢᵢ Σⱼⱼ − 2 Σᵢⱼ², the
 /// same estimate as [`measure_tensors`]' κ₄ on those entries (two N × N GEMMs over n).
 pub fn measure_paired(h: MatRef<'_, f64>) -> Result<Paired> {
-    paired_of(&centred(h)?)
+    Ok(paired_of(&centred(h)?)?.0)
 }
 
 /// δ = h − μ̂ of the samples in the columns of `h` (N × n), refusing n < 2.
@@ -152,8 +152,9 @@ fn centred(h: MatRef<'_, f64>) -> Result<Mat<f64>> {
     Ok(Mat::from_fn(units, n, |i, s| h[(i, s)] - mean[i]))
 }
 
-/// [`measure_paired`] of the centred samples `delta` (N × n).
-fn paired_of(delta: &Mat<f64>) -> Result<Paired> {
+/// [`measure_paired`] of the centred samples `delta` (N × n), with the covariance Σ = δδᵀ/n
+/// it is formed from.
+fn paired_of(delta: &Mat<f64>) -> Result<(Paired, Mat<f64>)> {
     let (units, n) = (delta.nrows(), delta.ncols());
     let sq = Mat::from_fn(units, n, |i, s| delta[(i, s)] * delta[(i, s)]);
     let mut s2 = Mat::<f64>::zeros(units, units);
@@ -169,16 +170,21 @@ fn paired_of(delta: &Mat<f64>) -> Result<Paired> {
         );
     }
     let inv = 1.0 / n as f64;
+    let cov = Mat::from_fn(units, units, |i, j| s2[(i, j)] * inv);
     let p = Mat::from_fn(units, units, |i, j| {
-        let c = |a: usize, b: usize| s2[(a, b)] * inv;
-        s22[(i, j)] * inv - c(i, i) * c(j, j) - 2.0 * c(i, j) * c(i, j)
+        s22[(i, j)] * inv - cov[(i, i)] * cov[(j, j)] - 2.0 * cov[(i, j)] * cov[(i, j)]
     });
     if !p.norm_max().is_finite() {
         return Err(Error::Numeric(format!(
             "the measured paired κ₄ of {units} units over {n} samples is not finite"
         )));
     }
-    Ok(Paired(p))
+    Ok((Paired(p), cov))
+}
+
+/// Samples per block of the pair products K (P × b): at most [`BLOCK_BYTES`], at least 16.
+fn block_samples(pairs: usize, n: usize) -> usize {
+    (BLOCK_BYTES / (8 * pairs.max(1))).clamp(16, 4096).min(n)
 }
 
 /// Order 3's measured start in one pass over the samples: κ₃ (as [`measure_tensors`] at
@@ -199,30 +205,25 @@ fn paired_of(delta: &Mat<f64>) -> Result<Paired> {
 /// products, no N⁴ storage.
 pub fn measure_third(h: MatRef<'_, f64>) -> Result<(Tensors, Unpaired4)> {
     let delta = centred(h)?;
-    let paired = paired_of(&delta)?;
+    let (paired, cov) = paired_of(&delta)?;
     let (units, n) = (h.nrows(), h.ncols());
     let inv = 1.0 / n as f64;
-    let product = |x: MatRef<'_, f64>, y: MatRef<'_, f64>| {
-        let mut out = Mat::<f64>::zeros(x.nrows(), y.nrows());
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            x,
-            y.transpose(),
-            inv,
-            Par::rayon(0),
-        );
-        out
-    };
-    let cov = product(delta.as_ref(), delta.as_ref());
     let cube = Mat::from_fn(units, n, |i, s| delta[(i, s)].powi(3));
-    let e31 = product(cube.as_ref(), delta.as_ref());
+    let mut e31 = Mat::<f64>::zeros(units, units);
+    matmul(
+        e31.as_mut(),
+        Accum::Replace,
+        cube.as_ref(),
+        delta.transpose(),
+        inv,
+        Par::rayon(0),
+    );
     let triple = Mat::from_fn(units, units, |a, b| {
         e31[(a, b)] - 3.0 * cov[(a, a)] * cov[(a, b)]
     });
     // Rows: the pairs (b, c); columns a < N: Σ_s δbδcδa, N + a: Σ_s δbδcδa².
     let p = pairs(units);
-    let block = (BLOCK_BYTES / (8 * p.max(1))).clamp(16, 4096).min(n);
+    let block = block_samples(p, n);
     let mut k = Mat::<f64>::zeros(p, block);
     let mut rhs = Mat::<f64>::zeros(2 * units, block);
     let mut sums = Mat::<f64>::zeros(p, 2 * units);
