@@ -16,6 +16,10 @@
 //! MODEL.safetensors…` (`--kappa3`, order 3: `factored` holds κ₃ factored between the layers,
 //! [`Carry::factored`], writing `corrflow_o3_factored.safetensors`; `stars` is the dense carry
 //! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`).
+//! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
+//! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
+//! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
+//! N⁴ κ₄.)
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
@@ -122,7 +126,9 @@ fn propagate(
             None,
         ),
         3 | 4 => {
-            let carry = Carry::from_gaussian(order, n, 1)
+            // The factored order 4 is the factored order-3 carry made quartic.
+            let quartic = order == 4 && form == Form::Factored;
+            let carry = Carry::from_gaussian(if quartic { 3 } else { order }, n, 1)
                 .map_err(err)?
                 .with_breakdown(max_skew, max_kurtosis)
                 .moments_only();
@@ -131,6 +137,9 @@ fn propagate(
                 Form::Stars => carry.factorable_rule().map_err(err)?,
                 Form::Factored => carry.factored().map_err(err)?,
             };
+            if quartic {
+                carry = carry.quartic().map_err(err)?;
+            }
             if pilot > 0 {
                 let pilot = Pilot {
                     samples: pilot,
@@ -298,7 +307,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1).peekable();
@@ -306,6 +315,7 @@ fn main() -> Result<(), String> {
     let mut limits = (f64::INFINITY, f64::INFINITY);
     let mut form = Form::Dense;
     let mut pilot = None;
+    let mut kappa4 = false;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
@@ -336,8 +346,19 @@ fn main() -> Result<(), String> {
                     }
                 }
             }
+            "--kappa4" => {
+                kappa4 = true;
+                form = match value.as_str() {
+                    "dense" => Form::Dense,
+                    "factored" => Form::Factored,
+                    _ => return Err(format!("--kappa4 {value:?}: expected dense or factored")),
+                }
+            }
             _ => return Err(format!("unknown flag {flag}; {USAGE}")),
         }
+    }
+    if kappa4 && order != 4 {
+        return Err(format!("--kappa4 is order 4's (given --order {order})"));
     }
     let models: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if models.is_empty() {

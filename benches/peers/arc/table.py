@@ -124,7 +124,10 @@ def main():
     if not any(out.glob("*/n*/d*/config.json")):
         raise SystemExit(f"{out}: no cases (expected <act>/n<n>/d<L>/config.json from driver.py)")
     methods = ["peer_k2", "peer_k3", "peer_k4"] + [
-        f"corrflow_o{o}" for o in (2, 3, 4) if any(out.glob(f"*/n*/d*/corrflow_o{o}.safetensors"))
+        f"corrflow_o{o}{form}"
+        for o in (2, 3, 4)
+        for form in ("", "_factored")
+        if any(out.glob(f"*/n*/d*/corrflow_o{o}{form}.safetensors"))
     ]
     labels = [m.replace("peer_k", "peer k=").replace("corrflow_o", "corrflow o") for m in methods]
     rows = list(case_rows(out, methods))

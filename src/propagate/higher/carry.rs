@@ -67,6 +67,7 @@ use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::pilot::{Pilot, PilotVerdict, PILOT_Z};
+use super::quartic_star::QuarticStar;
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
 use super::star4::{HKappa3, Star4};
@@ -227,6 +228,10 @@ pub struct Carry {
     /// the blocks' map), as the rule reads them ([`super::unpaired_factored`]; None: the
     /// paired κ₄ alone).
     triple_pre: Vec<Option<PairedTriple>>,
+    /// The factored order 4 ([`Carry::quartic`]), per class: the star of the last closure's
+    /// z's κ₄ over four distinct units, imaged in the next h's P and T ([`super::quartic_star`])
+    /// and not carried (None: not formed).
+    quartic: Option<Vec<Option<QuarticStar>>>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
@@ -306,6 +311,12 @@ fn compiled_rule(order: usize) -> &'static ChaosRule {
 fn factorable_rule() -> &'static ChaosRule {
     static RULE: OnceLock<ChaosRule> = OnceLock::new();
     RULE.get_or_init(ChaosRule::unpaired_factorable)
+}
+
+/// The factored order 4's rule ([`ChaosRule::quartic_factorable`]), compiled once per process.
+fn quartic_rule() -> &'static ChaosRule {
+    static RULE: OnceLock<ChaosRule> = OnceLock::new();
+    RULE.get_or_init(ChaosRule::quartic_factorable)
 }
 
 /// Attaches zero κ slices over `m` units to `o` (a Gaussian h).
@@ -422,6 +433,7 @@ impl Carry {
             unpaired: Vec::new(),
             unpaired_pre: Vec::new(),
             triple_pre: Vec::new(),
+            quartic: None,
         })
     }
 
@@ -532,6 +544,25 @@ impl Carry {
         self.stars = Some(self.rule.star_terms()?);
         self.moments_only = true;
         self.leading_paired = true;
+        Ok(self)
+    }
+
+    /// The factored order 4 ([`Carry::factored`] first): the factored carry with order 4's
+    /// budget for Δm and ΔC ([`ChaosRule::quartic_factorable`]), with the star of each z's κ₄
+    /// over four distinct units imaged in the next h's paired κ₄ and κ₄\[a,a,a,b\]
+    /// ([`super::quartic_star`]), and without order 3's drop of a symmetric h's paired κ₄ (h then
+    /// carries every κ₄ slice a two-unit entry reads, as the dense order 4 does, to leading
+    /// order in the width). h's κ₄ over four distinct units is not carried beyond one map, nor
+    /// are the paths and κ blocks of z's (module docs of [`super::quartic_star`]).
+    pub fn quartic(mut self) -> Result<Self> {
+        if self.stars.is_none() {
+            return Err(Error::Unsupported(
+                "the factored order 4 extends the factored κ₃ carry (Carry::factored first)".into(),
+            ));
+        }
+        self.rule = quartic_rule();
+        self.stars = Some(self.rule.star_terms()?);
+        self.quartic = Some(Vec::new());
         Ok(self)
     }
 
@@ -810,14 +841,22 @@ impl Carry {
                 if let (false, Some(slot)) = (zero, self.blocks.get_mut(c)) {
                     // h's blocks are read unless this is the read-out or h is symmetric (its
                     // paired κ₄ is then dropped by `enter`'s check when the kurtosis is not 0).
-                    let read =
-                        skews.is_some_and(|s| s.get(c).is_some_and(|&k| k >= SYMMETRIC_SKEW));
+                    let read = skews.is_some_and(|s| {
+                        s.get(c)
+                            .is_some_and(|&k| k >= SYMMETRIC_SKEW || self.quartic.is_some())
+                    });
                     if let (Some(zq), true) = (slot.as_mut(), read) {
                         zq.paired = cur.clone();
                         let flops = zq.map_flops(m);
-                        let (hq, image) = timings.time("kappa affine", flops, || {
+                        let (mut hq, image) = timings.time("kappa affine", flops, || {
                             zq.map(layer.w.as_ref(), GENERATIONS)
                         });
+                        if self.quartic.is_some() {
+                            let flops = 4.0 * (m * m * n + m * n * n) as f64;
+                            let t = timings
+                                .time("kappa affine", flops, || zq.triple_map(layer.w.as_ref()));
+                            hq.add_triple(&t);
+                        }
                         pre.0 += &image;
                         *zq = hq;
                     } else if let Some(zq) = slot.as_ref() {
@@ -832,6 +871,21 @@ impl Carry {
                     }
                     if !read {
                         *slot = unread_blocks(slot.take(), skews, pre, o, layer.w.as_ref(), cur);
+                    }
+                    // The factored order 4: z's star over four distinct units, imaged in a
+                    // hidden h's P and T (nothing reads the read-out's).
+                    let star = (self.quartic.as_ref())
+                        .and_then(|q| q.get(c))
+                        .and_then(Option::as_ref)
+                        .filter(|_| skews.is_some());
+                    if let Some(star) = star {
+                        let flops = star.flops(m);
+                        let (p, t) =
+                            timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                        pre.0 += &p;
+                        if let Some(hq) = slot.as_mut() {
+                            hq.add_triple(&t);
+                        }
                     }
                 }
                 self.triple_pre.resize(c + 1, None);
@@ -1093,7 +1147,7 @@ impl CarryHook for Carry {
             let (skew, kurt) = standardised(h, k3, k4);
             check.skew = check.skew.max(skew);
             check.kurtosis = check.kurtosis.max(kurt);
-            if self.order() == 3 && skew < SYMMETRIC_SKEW && kurt > 0.0 {
+            if self.order() == 3 && self.quartic.is_none() && skew < SYMMETRIC_SKEW && kurt > 0.0 {
                 self.fallbacks.push(Fallback {
                     layer: l,
                     reason: format!(
@@ -1220,6 +1274,10 @@ impl CarryHook for Carry {
                 }
                 blocks = Some(fresh);
                 self.star4[c] = Some(kappa3_part(&star));
+                if let Some(q) = self.quartic.as_mut() {
+                    q.resize(pre.len(), None);
+                    q[c] = Some(QuarticStar::new(&pre[c].cov, &units));
+                }
             }
             let n = units.len();
             let mut triple = Mat::zeros(n, n);

@@ -124,7 +124,7 @@ impl ChaosRule {
     /// in ΔC_ab and the entries with a repeated unit (fifth session: these brought order 4
     /// within 2× of the peer's K = 4 at n = 64, depth 4–8; EXPERIMENTS.md).
     pub fn new(order: usize) -> Self {
-        Self::build(order, false, false)
+        Self::build(order, false, false, false)
     }
 
     /// Order 3's rule where h carries κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄
@@ -133,7 +133,7 @@ impl ChaosRule {
     /// blocks: without them the output mean's error on relu n = 64, depth 8 is 3.9e-4, with
     /// them 6.3e-5 (EXPERIMENTS.md, "Against ARC's peer, eighth session").
     pub fn unpaired() -> Self {
-        Self::build(3, false, true)
+        Self::build(3, false, true, false)
     }
 
     /// [`ChaosRule::unpaired`] with κ₃(z)'s diagrams over three distinct units restricted to
@@ -143,10 +143,20 @@ impl ChaosRule {
     /// ([`super::unpaired_factored`]). Its entries over at most two distinct units (Δm, ΔC, z's
     /// κ₃\[a,a,b\], paired κ₄ and κ₄\[a,a,a,b\]) are `unpaired`'s.
     pub fn unpaired_factorable() -> Self {
-        Self::build(3, true, true)
+        Self::build(3, true, true, false)
     }
 
-    fn build(order: usize, stars_only: bool, extended: bool) -> Self {
+    /// [`ChaosRule::unpaired_factorable`] with order 4's budget for Δm and ΔC (diagrams of
+    /// whole cost ≤ 3 only, as [`ChaosRule::new`]`(4)`, so nothing is beyond it): the factored
+    /// order 4's rule ([`super::carry::Carry::quartic`]), whose h carries every κ₄ slice a
+    /// two-unit entry reads (P, T, κ₄\[a,a,a,a\]) with the star of κ₄ over four distinct units
+    /// imaged in them ([`super::quartic_star`]). Its entries are those of an order-3 carry
+    /// (the factored κ₃'s), so [`ChaosRule::order`] is 3.
+    pub fn quartic_factorable() -> Self {
+        Self::build(3, true, true, true)
+    }
+
+    fn build(order: usize, stars_only: bool, extended: bool, strict_budget: bool) -> Self {
         let rules = |gaussian| Rules {
             kappa3: true,
             kappa4: true,
@@ -193,7 +203,7 @@ impl ChaosRule {
         // Order 4's Δm and ΔC keep only the diagrams within its budget (whole cost ≤ 3, as the
         // peer's K = 4); order 3 keeps the cost-3 ones too (strict counting cost gelu's
         // covariance there; EXPERIMENTS.md, fourth and fifth sessions).
-        let strict = order >= 4;
+        let strict = order >= 4 || strict_budget;
         let kappa_terms: Vec<Vec<Term>> = (0..=2)
             .map(|g| {
                 if g == 0 {
@@ -211,7 +221,7 @@ impl ChaosRule {
                 })
                 .collect()
         };
-        let kappa = select(&|t| !strict || t.cost() < order);
+        let kappa = select(&|t| !strict || t.cost() < budget);
         // The diagrams order 3 keeps beyond its budget (reported as their share, `beyond_budget`).
         let beyond = select(&|t| !strict && t.cost() >= order);
         ChaosRule {

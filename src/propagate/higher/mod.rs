@@ -14,6 +14,8 @@
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`pilot`]: the Monte Carlo pilot check that abandons a carried run worse than the Gaussian;
+//! - [`quartic_star`]: the factored order 4's image of z's κ₄ over four distinct units (its
+//!   star) in the next h's paired κ₄ and κ₄\[a,a,a,b\];
 //! - [`slices`]: the N×N slices a closure reads;
 //! - [`star4`]: the factored order 3's image of z's κ₄\[a,a,b,c\] in the next h's paired κ₄;
 //! - [`triple4`]: order 3's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄, and their map;
@@ -41,6 +43,7 @@ pub mod hook;
 pub mod paired;
 pub mod paired_leading;
 pub mod pilot;
+pub mod quartic_star;
 pub mod sampled;
 pub mod sliced;
 pub mod slices;

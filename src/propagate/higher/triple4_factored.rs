@@ -209,6 +209,16 @@ impl Unpaired4Factored {
         &self.triple
     }
 
+    /// Adds `t` to T off the diagonal: an image formed beside the blocks' map (the factored
+    /// order 4's star, [`super::quartic_star`]).
+    pub fn add_triple(&mut self, t: &Mat<f64>) {
+        for b in 0..self.triple.ncols() {
+            for a in (0..self.triple.nrows()).filter(|&a| a != b) {
+                self.triple[(a, b)] += t[(a, b)];
+            }
+        }
+    }
+
     /// κ₄\[a,a,b,c\]: the blocks' sum on distinct a, b, c, else 0.
     pub fn double(&self, a: usize, b: usize, c: usize) -> f64 {
         if a == b || a == c || b == c {
@@ -351,6 +361,44 @@ impl Unpaired4Factored {
         let mut h = Unpaired4Factored::new(Paired::zeros(m), triple, blocks);
         h.sums = sums;
         (h, image)
+    }
+
+    /// The image of z's κ₄\[a,a,a,b\] (T) in h = W z's κ₄\[i,i,i,j\] (i ≠ j; zero diagonal),
+    /// exact: over the orderings of {a,a,a,b} (b at the position of row j, or at one of the
+    /// three of row i),
+    ///
+    /// ```text
+    /// Σ_{a≠b} (W_ia³ W_jb + 3 W_ia² W_ib W_ja) T[a,b] = [(W∘W∘W) T Wᵀ + 3 (W∘W∘S) Wᵀ]_ij,  S = W Tᵀ
+    /// ```
+    ///
+    /// The factored order 3's [`Unpaired4Factored::map`] leaves it out as one order in
+    /// n^(−1/2) below the blocks' image; for an odd φ at zero mean, whose blocks hold the star
+    /// at a alone, it is of their order, and the factored order 4 adds it
+    /// ([`super::carry::Carry::quartic`]).
+    pub fn triple_map(&self, w: MatRef<'_, f64>) -> Mat<f64> {
+        let (m, n) = (w.nrows(), w.ncols());
+        let s = gemm(w, self.triple.transpose());
+        let left = Mat::from_fn(m, n, |i, a| {
+            let x = w[(i, a)];
+            x * x * x
+        });
+        let mut out = gemm(
+            gemm(left.as_ref(), self.triple.as_ref()).as_ref(),
+            w.transpose(),
+        );
+        let ws = Mat::from_fn(m, n, |i, a| 3.0 * w[(i, a)] * w[(i, a)] * s[(i, a)]);
+        matmul(
+            out.as_mut(),
+            Accum::Add,
+            ws.as_ref(),
+            w.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        for i in 0..m {
+            out[(i, i)] = 0.0;
+        }
+        out
     }
 
     /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ alone, for a class
@@ -562,6 +610,46 @@ mod tests {
             }
         }
         Unpaired4::new(f.paired.clone(), f.triple.clone(), q)
+    }
+
+    /// z's T alone through the full affine map of a κ₄ holding only its entries
+    /// κ₄\[a,a,a,b\] (a ≠ b): h's κ₄\[i,i,i,j\] is [`Unpaired4Factored::triple_map`] to
+    /// rounding.
+    #[test]
+    fn triple_map_is_the_full_map_of_t() {
+        use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
+        use crate::propagate::higher::tensor::SymTensor;
+        let (m, n) = (4, 5);
+        let z = store(n, 3);
+        let mut rng = StdRng::seed_from_u64(4);
+        let w = random(m, n, &mut rng);
+        let mut t = SymTensor::zeros(n, 4);
+        for a in 0..n {
+            for b in (0..n).filter(|&b| b != a) {
+                t.set_sym(&[a, a, a, b], z.triple[(a, b)]);
+            }
+        }
+        let mut out = SymTensor::zeros(m, 4);
+        affine_tensor(
+            w.as_ref(),
+            &t,
+            &mut out,
+            &mut TensorAffineWorkspace::default(),
+        )
+        .unwrap();
+        let got = z.triple_map(w.as_ref());
+        let scale = got.norm_max();
+        assert!(scale > 1e-3);
+        for i in 0..m {
+            assert_eq!(got[(i, i)], 0.0);
+            for j in (0..m).filter(|&j| j != i) {
+                let want = out.get(&[i, i, i, j]);
+                assert!(
+                    (got[(i, j)] - want).abs() <= 1e-12 * scale,
+                    "{i},{j}: {want}"
+                );
+            }
+        }
     }
 
     /// The factored map equals [`Unpaired4::map`] of the same entries, to rounding, on
