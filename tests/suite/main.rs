@@ -32,6 +32,7 @@ mod higher_factored;
 mod higher_moments_only;
 mod higher_paired;
 mod higher_pilot;
+mod higher_quartic;
 mod higher_terms;
 mod idx;
 mod io_reliability;

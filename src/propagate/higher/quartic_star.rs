@@ -41,10 +41,10 @@
 //! and the off-diagonal image is exact where the rows of W share no unit. A few GEMMs:
 //! O(MN² + M²N) per class.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Mat, MatRef};
 
 use super::chaos::UnitChaos;
+use super::star4::gemm;
 
 /// What one class's z supplies to the image: h's Σ̊ and the units' chaos coefficients.
 #[derive(Clone, Debug, PartialEq)]
@@ -135,31 +135,14 @@ impl QuarticStar {
     }
 }
 
-/// A · B, computed by faer.
-fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
-    matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::net::Activation;
     use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
     use crate::propagate::higher::closure::{ChaosRule, Input};
+    use crate::propagate::higher::star4::tests::cov;
     use crate::propagate::higher::tensor::SymTensor;
-
-    /// A covariance with variances near 1 and correlations of size `eps`.
-    fn cov(n: usize, eps: f64) -> Mat<f64> {
-        Mat::from_fn(n, n, |a, b| {
-            if a == b {
-                0.8 + 0.1 * a as f64
-            } else {
-                eps * (((a * 5 + b * 5 + a * b) % 7) as f64 / 3.0 - 1.0)
-            }
-        })
-    }
 
     fn units(act: Activation, c: &Mat<f64>, mean: impl Fn(usize) -> f64) -> Vec<UnitChaos> {
         (0..c.nrows())

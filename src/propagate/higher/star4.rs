@@ -170,7 +170,7 @@ impl HKappa3 {
 }
 
 /// A · B, computed by faer.
-fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+pub(super) fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     let mut out = Mat::zeros(a.nrows(), b.ncols());
     matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
     out
@@ -279,14 +279,15 @@ impl Star4 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::net::Activation;
     use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
     use crate::propagate::higher::closure::{ChaosRule, Input};
 
-    /// A covariance with variances near 1 and correlations of size `eps`.
-    fn cov(n: usize, eps: f64) -> Mat<f64> {
+    /// A covariance with variances near 1 and correlations of size `eps` (also
+    /// [`super::super::quartic_star`]'s tests').
+    pub(in crate::propagate::higher) fn cov(n: usize, eps: f64) -> Mat<f64> {
         Mat::from_fn(n, n, |a, b| {
             if a == b {
                 0.8 + 0.1 * a as f64
