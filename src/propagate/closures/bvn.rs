@@ -119,11 +119,13 @@ pub(crate) fn herm_index(j: usize, m: usize) -> usize {
     ((j / HERM_BLOCK) * SERIES_TERMS + m) * HERM_BLOCK + j % HERM_BLOCK
 }
 
-/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], in blocks of
-/// [`HERM_BLOCK`] units, term-major within a block ([`herm_index`]): the series of one vector of
-/// lanes j..j+L (L | 8, j a multiple of L) reads one contiguous stretch of memory. By the
-/// stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x; padding units are 0.
-pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
+/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < `terms` (at most [`SERIES_TERMS`]; the
+/// entries m ≥ `terms` are 0: a caller whose series never take more terms does not pay for
+/// them), in blocks of [`HERM_BLOCK`] units, term-major within a block ([`herm_index`]): the
+/// series of one vector of lanes j..j+L (L | 8, j a multiple of L) reads one contiguous stretch
+/// of memory. By the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x;
+/// padding units are 0.
+pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
     let n = x.len();
     let mut table = vec![0.0; n.div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
     // aₘ = 1/√(m+1), bₘ = √m/√(m+1).
@@ -143,7 +145,7 @@ pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
             std::array::from_fn(|l| if l < units.len() { 1.0 } else { 0.0 });
         let mut cur = xs;
         out[..HERM_BLOCK].copy_from_slice(&prev);
-        for m in 1..SERIES_TERMS {
+        for m in 1..terms.min(SERIES_TERMS) {
             out[m * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(&cur);
             let next: [f64; HERM_BLOCK] =
                 std::array::from_fn(|l| xs[l] * a[m] * cur[l] - b[m] * prev[l]);
@@ -276,7 +278,7 @@ mod tests {
     #[test]
     fn hermite_table_is_the_scalar_recurrence() {
         let x: Vec<f64> = (0..13).map(|j| -3.1 + 0.53 * j as f64).collect();
-        let table = hermite_table(&x);
+        let table = hermite_table(&x, SERIES_TERMS);
         assert_eq!(table.len(), 16 * SERIES_TERMS);
         for (j, &xj) in x.iter().enumerate() {
             let (mut prev, mut cur) = (1.0, xj);
