@@ -135,21 +135,29 @@ pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
     let b: Vec<f64> = (0..SERIES_TERMS)
         .map(|m| (m as f64).sqrt() / ((m + 1) as f64).sqrt())
         .collect();
-    // The recurrence of the block's units side by side (independent chains in one vector; a
-    // unit's own chain is serial), padding lanes held at 0 by ĥ₀ = 0 there.
+    // The recurrence of a block's units side by side (independent chains in one vector; a
+    // unit's own chain is serial), every block's step m before any block's step m + 1 (the
+    // blocks' chains overlap instead of waiting on one another's latency); padding lanes held
+    // at 0 by ĥ₀ = 0 there.
+    let blocks = n.div_ceil(HERM_BLOCK);
+    let mut xs = vec![[0.0; HERM_BLOCK]; blocks];
+    let mut prev = vec![[0.0; HERM_BLOCK]; blocks];
     for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
-        let out = &mut table[block * SERIES_TERMS * HERM_BLOCK..][..SERIES_TERMS * HERM_BLOCK];
-        let mut xs = [0.0; HERM_BLOCK];
-        xs[..units.len()].copy_from_slice(units);
-        let mut prev: [f64; HERM_BLOCK] =
-            std::array::from_fn(|l| if l < units.len() { 1.0 } else { 0.0 });
-        let mut cur = xs;
-        out[..HERM_BLOCK].copy_from_slice(&prev);
-        for m in 1..terms.min(SERIES_TERMS) {
-            out[m * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(&cur);
+        xs[block][..units.len()].copy_from_slice(units);
+        prev[block][..units.len()].fill(1.0);
+    }
+    let mut cur = xs.clone();
+    for (block, p) in prev.iter().enumerate() {
+        table[block * SERIES_TERMS * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(p);
+    }
+    for m in 1..terms.min(SERIES_TERMS) {
+        for block in 0..blocks {
+            let at = (block * SERIES_TERMS + m) * HERM_BLOCK;
+            table[at..at + HERM_BLOCK].copy_from_slice(&cur[block]);
+            let (x, c, p) = (&xs[block], &cur[block], &prev[block]);
             let next: [f64; HERM_BLOCK] =
-                std::array::from_fn(|l| xs[l] * a[m] * cur[l] - b[m] * prev[l]);
-            (prev, cur) = (cur, next);
+                std::array::from_fn(|l| x[l] * a[m] * c[l] - b[m] * p[l]);
+            (prev[block], cur[block]) = (cur[block], next);
         }
     }
     table
