@@ -155,8 +155,7 @@ pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
             let at = (block * SERIES_TERMS + m) * HERM_BLOCK;
             table[at..at + HERM_BLOCK].copy_from_slice(&cur[block]);
             let (x, c, p) = (&xs[block], &cur[block], &prev[block]);
-            let next: [f64; HERM_BLOCK] =
-                std::array::from_fn(|l| x[l] * a[m] * c[l] - b[m] * p[l]);
+            let next: [f64; HERM_BLOCK] = std::array::from_fn(|l| x[l] * a[m] * c[l] - b[m] * p[l]);
             (prev[block], cur[block]) = (cur[block], next);
         }
     }
@@ -300,6 +299,31 @@ mod tests {
         }
         for j in x.len()..16 {
             assert!((0..SERIES_TERMS).all(|m| table[herm_index(j, m)] == 0.0));
+        }
+    }
+
+    /// A table cut at `terms` holds the full table's values below it, bit for bit (the
+    /// blocks' recurrences are the same whatever the count), and zeros from it on.
+    #[test]
+    fn truncated_hermite_table_is_the_full_one_below_its_terms() {
+        let x: Vec<f64> = (0..21).map(|j| -5.3 + 0.49 * j as f64).collect();
+        let full = hermite_table(&x, SERIES_TERMS);
+        for terms in [0, 1, 2, 37, 104] {
+            let cut = hermite_table(&x, terms);
+            for j in 0..24 {
+                for m in 0..SERIES_TERMS {
+                    let want = if m < terms.max(1) {
+                        full[herm_index(j, m)]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(
+                        cut[herm_index(j, m)].to_bits(),
+                        want.to_bits(),
+                        "{terms} {j} {m}"
+                    );
+                }
+            }
         }
     }
 

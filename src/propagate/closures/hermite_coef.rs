@@ -425,6 +425,23 @@ mod tests {
     use super::*;
     use crate::propagate::closures::hermite::DEFAULT_ORDER;
 
+    /// The narrow units' means and variances, summed 8 units side by side in `narrow`, are
+    /// those of each unit alone ([`HermiteCoefficients::new`]), bit for bit: both rules, a
+    /// last group of fewer than 8 units.
+    #[test]
+    fn grouped_node_sums_are_each_units_own() {
+        for act in [Activation::Gelu, Activation::Tanh] {
+            let mu: Vec<f64> = (0..19).map(|j| -2.0 + 0.23 * j as f64).collect();
+            let s: Vec<f64> = (0..19).map(|j| 0.05 + 0.1 * j as f64).collect();
+            let all = HermiteCoefficients::for_units(act, &mu, &s, 24);
+            for (j, got) in all.iter().enumerate() {
+                let alone = HermiteCoefficients::new(act, mu[j], s[j], 24);
+                assert_eq!(got.mean.to_bits(), alone.mean.to_bits(), "{act} unit {j}");
+                assert_eq!(got.var.to_bits(), alone.var.to_bits(), "{act} unit {j}");
+            }
+        }
+    }
+
     /// The coefficient lanes on every instruction set against the plain scalar recurrence,
     /// node by node in order. Only the summation order differs, so per order n the two sums
     /// of the K·nodes products f·hₙ agree to 2·nodes·ε·Σ|f·hₙ| (each recurrence value also

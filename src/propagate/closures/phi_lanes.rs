@@ -60,10 +60,7 @@ pub(crate) fn eval_at(act: Activation, mu: f64, s: f64, z: &[f64]) -> Vec<f64> {
 
 /// [`eval_at`] into `f` (as long as `z`).
 pub(crate) fn eval_into(act: Activation, mu: f64, s: f64, z: &[f64], f: &mut [f64]) {
-    Isa::Dispatch.run(
-        pulp::Arch::new(),
-        AtNodes { act, mu, s, z, f },
-    );
+    Isa::Dispatch.run(pulp::Arch::new(), AtNodes { act, mu, s, z, f });
 }
 
 /// The lanes of [`eval_at`].

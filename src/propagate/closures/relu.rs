@@ -665,6 +665,70 @@ mod tests {
     use super::*;
     use crate::propagate::closures::input::lane_test_input;
 
+    /// The cached full-range nodes give the integral the integrand's own sin and cos per node
+    /// gave (the tail variance before the cache), bit for bit, for every panel count up to
+    /// the cut range (|a| ≤ 16).
+    #[test]
+    fn cached_tail_nodes_give_the_per_call_integral() {
+        for a in [-1.5001, -2.5, -4.0, -6.0, -9.0, -12.5, -15.9, -16.0] {
+            let per_call = panel_rule(a, FRAC_PI_2, |u| {
+                let (sn, cs) = (0.5 * u).sin_cos();
+                2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
+            });
+            let big_phi = normal_cdf(a);
+            let want = 1.7 * 1.7 * (big_phi * big_phi + per_call / (2.0 * std::f64::consts::PI));
+            assert_eq!(tail_variance(a, 1.7).to_bits(), want.to_bits(), "a = {a}");
+        }
+    }
+
+    /// The layer's series bound covers every lane the column kernels sum by the series (|ρ|
+    /// as they round it, Σᵢⱼ/(sᵢsⱼ)), so its term count is at least every vector's; and the
+    /// Mehler factors are the column's quotients ĥₘ(aⱼ)/((m+1)(m+2)) bit for bit up to it,
+    /// 0 beyond, on every instruction set.
+    #[test]
+    fn series_bound_and_mehler_factors_cover_the_lanes() {
+        for diag in [0.0, 0.3, 3.0] {
+            let input = lane_test_input(diag);
+            let u = units(&input, "relu").unwrap();
+            let n = input.dim();
+            let regime: Vec<Regime> = (0..n)
+                .map(|i| Regime::of(u.mu[i] / u.s[i].max(f64::MIN_POSITIVE)))
+                .collect();
+            let mut exact = 0.0f64;
+            for i in (0..n).filter(|&i| u.s[i] > 0.0 && regime[i] == Regime::Regular) {
+                for j in (0..=i).filter(|&j| u.s[j] > 0.0) {
+                    let r = (input.cov[(j, i)] / (u.s[i] * u.s[j])).abs();
+                    if r < SERIES_MAX_RHO {
+                        exact = exact.max(r);
+                    }
+                }
+            }
+            let bound = series_rho_bound(&input, &u.s, &regime);
+            assert!(
+                bound >= exact && bound <= SERIES_MAX_RHO,
+                "{bound} vs {exact}"
+            );
+            let terms = mehler_terms(bound);
+            assert!(terms >= mehler_terms(exact));
+            let a: Vec<f64> = (0..n).map(|i| (0.37 * i as f64 - 6.0) / 3.0).collect();
+            let herm = hermite_table(&a, terms);
+            for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
+                let factors = mehler_table(&herm, terms, isa);
+                for i in 0..n {
+                    let column = mehler_column(&factors, i);
+                    for (m, c) in column.iter().enumerate() {
+                        let want = if m < terms {
+                            herm[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(c.to_bits(), want.to_bits(), "{isa:?} unit {i} term {m}");
+                    }
+                }
+            }
+        }
+    }
+
     /// The SIMD lanes against the scalar formula pair by pair.
     #[test]
     fn closed_form_variance_agrees_with_price_above_the_switch() {
