@@ -6,7 +6,9 @@
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
 //! closures and the read-out, with no allocation per layer), the comparison's KL divergence
 //! of two N × N Gaussians, one relu layer with f64 and with f32 covariances
-//! (`layer_precision`), and propagate's statistics and comparison kernels (`stats_compare`).
+//! (`layer_precision`), propagate's statistics and comparison kernels (`stats_compare`), and
+//! the Gaussian closure of the peer's small networks (`small_gaussian`: width 64, 8 hidden
+//! layers, relu/gelu/tanh, as `arc_compare --order 2` runs them).
 //!
 //! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
