@@ -6,7 +6,9 @@
 //! [`Propagator`] through an N-N-N-10 relu network, 10 classes: two affine updates, two
 //! closures and the read-out, with no allocation per layer), the comparison's KL divergence
 //! of two N × N Gaussians, one relu layer with f64 and with f32 covariances
-//! (`layer_precision`), and propagate's statistics and comparison kernels (`stats_compare`).
+//! (`layer_precision`), propagate's statistics and comparison kernels (`stats_compare`), and
+//! the Gaussian closure of the peer's small networks (`small_gaussian`: width 64, 8 hidden
+//! layers, relu/gelu/tanh, as `arc_compare --order 2` runs them).
 //!
 //! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
@@ -481,12 +483,42 @@ fn bench_carried_run(c: &mut Criterion) {
     g.finish();
 }
 
+/// The Gaussian closure (order 2) of the peer's small networks (issue #16's sampling goal,
+/// benches/peers/arc/): a warm [`Propagator`] runs x ~ N(0, I) through a width-64 MLP with 8
+/// hidden layers (He gain √2, zero biases) of relu, gelu and tanh, one class, as
+/// `arc_compare --order 2` times it. Run with RAYON_NUM_THREADS=1 for its one-thread figure.
+fn bench_small_gaussian(c: &mut Criterion) {
+    let mut g = c.benchmark_group("small_gaussian");
+    let opts = PropagateOptions {
+        method: ClosureMethod::Auto,
+        corrections: Corrections::None,
+    };
+    let (n, depth) = (64, 8);
+    for (name, act) in [
+        ("relu", Activation::Relu),
+        ("gelu", Activation::Gelu),
+        ("tanh", Activation::Tanh),
+    ] {
+        let net = Mlp::init(&[n; 10], act, 2f64.sqrt(), 1).expect("widths > 0");
+        let x = [Moments::gaussian(Col::zeros(n), Mat::identity(n, n))];
+        let mut engine = Propagator::new();
+        let timings = Timings::disabled();
+        g.bench_function(BenchmarkId::new(name, format!("n{n}_L{depth}")), |bench| {
+            bench.iter(|| {
+                let stages = engine.run(&net, 0, &x, None, opts, &timings).unwrap();
+                black_box(stages.len());
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare, bench_carried_run
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare, bench_carried_run, bench_small_gaussian
 }
 criterion_main!(benches);

@@ -33,6 +33,14 @@ einops, jaxtyping, opt_einsum, tqdm; the peer's checkout is given by --peer):
                       [--depths 1,2,4,8,16,32] [--max-depth 256:8] [--samples 2097152]
     driver.py peers   --out DIR --peer ARC_CHECKOUT [--ks 2,3,4] [--timeout 120]
                       [--k4-max-width 128]
+    driver.py sample-time --out DIR --peer ARC_CHECKOUT
+
+``sample-time`` re-times the per-draw sampling cost of every prepared case (the same sampler
+and timing as ``sample_seconds`` in truth.npz: best of 3 batches of 2^14, one thread), in wall
+time and in process CPU time, prints them beside the stored figure and writes them to
+``sample_time.json`` in the case directory (``sample_seconds``, ``sample_cpu_seconds``;
+truth.npz is left as it is): the same-window figures that ``table.py --retimed`` uses on a
+loaded machine.
 
 Both grid commands skip cases whose files exist, so an interrupted run resumes.
 """
@@ -74,14 +82,14 @@ def peer_mlp(peer_root: str, act: str, n: int, depth: int, seed: int):
     return MLP(input_dim=n, hidden_dim=n, output_dim=n, num_layers=depth + 1, nonlin=act)
 
 
-def best_time(fn):
-    """(best wall time, last result, calls) of up to MAX_REPEATS calls of `fn`, stopping once
-    REPEAT_BUDGET_S has passed."""
+def best_time(fn, clock=time.perf_counter):
+    """(best time on `clock` (wall by default), last result, calls) of up to MAX_REPEATS calls
+    of `fn`, stopping once REPEAT_BUDGET_S of wall time has passed."""
     best, start = float("inf"), time.perf_counter()
     for runs in range(1, MAX_REPEATS + 1):
-        t = time.perf_counter()
+        t = clock()
         result = fn()
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
         if time.perf_counter() - start >= REPEAT_BUDGET_S:
             break
     return best, result, runs
@@ -135,8 +143,9 @@ def monte_carlo(mlp, n: int, samples: int):
 
 
 @torch.no_grad()
-def sample_seconds(mlp, n: int) -> float:
-    """Time of one plain forward sample: draw x, float32 forward, add y to a running sum."""
+def sample_seconds(mlp, n: int, clock=time.perf_counter) -> float:
+    """Time of one plain forward sample on `clock` (wall by default; `time.process_time`, the
+    process CPU time, for a loaded machine): draw x, float32 forward, add y to a running sum."""
     batch = 1 << 14
     gen = torch.Generator().manual_seed(1)
     acc = torch.zeros(n)
@@ -145,7 +154,7 @@ def sample_seconds(mlp, n: int) -> float:
         acc.add_(mlp(torch.randn(batch, n, generator=gen)).out.sum(0))
 
     once()
-    return min(best_time(once)[0] for _ in range(3)) / batch
+    return min(best_time(once, clock)[0] for _ in range(3)) / batch
 
 
 def prepare(args):
@@ -255,6 +264,23 @@ def peers(args):
                 done.write_text(json.dumps({"status": status}))
 
 
+def sample_time(args):
+    torch.set_num_threads(1)
+    for case in case_dirs(Path(args.out)):
+        cfg = json.loads((case / "config.json").read_text())
+        mlp = peer_mlp(args.peer, cfg["act"], cfg["n"], cfg["depth"], cfg["seed"])
+        wall = sample_seconds(mlp, cfg["n"])
+        cpu = sample_seconds(mlp, cfg["n"], time.process_time)
+        stored = float(np.load(case / "truth.npz")["sample_seconds"])
+        times = {"sample_seconds": wall, "sample_cpu_seconds": cpu}
+        (case / "sample_time.json").write_text(json.dumps(times))
+        print(
+            f"{case}: {wall * 1e6:.3f} us wall, {cpu * 1e6:.3f} us CPU per draw "
+            f"(truth.npz: {stored * 1e6:.3f} us wall)",
+            flush=True,
+        )
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -273,8 +299,11 @@ def main():
     pe.add_argument("--ks", default="2,3,4")
     pe.add_argument("--timeout", type=float, default=120.0)
     pe.add_argument("--k4-max-width", type=int, default=128)
+    st = sub.add_parser("sample-time")
+    st.add_argument("--out", required=True)
+    st.add_argument("--peer", required=True)
     args = p.parse_args()
-    {"prepare": prepare, "peers": peers}[args.cmd](args)
+    {"prepare": prepare, "peers": peers, "sample-time": sample_time}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,13 @@
 activation: error vs depth of the peer's kprop at k_max = 2, 3, 4 and corrflow at order 2 (3, 4
 where their files exist), time, and the equal-accuracy sampling ratio.
 
-Usage: ``table.py OUT_DIR`` (the --out of driver.py); prints Markdown. NumPy and safetensors only.
+Usage: ``table.py OUT_DIR [--retimed]`` (the --out of driver.py); prints Markdown. NumPy and
+safetensors only. With ``--retimed`` the sampling ratio takes the per-draw time from each case's
+``sample_time.json`` (``driver.py sample-time``: re-timed in the same window as the methods)
+instead of truth.npz's ``sample_seconds``, on one clock per method: corrflow's process CPU time
+(``cpu_seconds``) against the sampler's CPU time, the peer's wall time against the sampler's
+wall time (the time table shows the clock the ratio used); a case without that file is an
+error.
 
 Definitions (μ, Σ the Monte Carlo output mean and covariance, m, C a method's):
 * mean error  MSE/Var = Σᵢ(mᵢ − μᵢ)² / Σᵢ Σᵢᵢ; its Monte Carlo floor Σᵢ SEᵢ² / Σᵢ Σᵢᵢ (≈ 1/samples)
@@ -42,15 +48,15 @@ def fmt(x: float) -> str:
 
 
 def load_method(case: Path, name: str):
-    """(mean, cov, seconds, marks after its errors) of one method's output in `case`, or a
-    status string, or None."""
+    """(mean, cov, seconds by clock ("wall", and "cpu" where the file has it), marks after its
+    errors) of one method's output in `case`, or a status string, or None."""
     if name.startswith("peer"):
         npz, status = case / f"{name}.npz", case / f"{name}.json"
         if npz.exists():
             d = np.load(npz)
             clamps = float(d["clamps_per_run"]) if "clamps_per_run" in d else None
             marks = {None: " ?", 0.0: ""}.get(clamps, " †")
-            return d["mean"], d["cov"], float(d["seconds"]), marks
+            return d["mean"], d["cov"], {"wall": float(d["seconds"])}, marks
         if status.exists():
             return json.loads(status.read_text())["status"].split(":")[0]
         return None
@@ -60,7 +66,10 @@ def load_method(case: Path, name: str):
     with safe_open(str(path), framework="numpy") as f:
         meta = f.metadata()
     t = load_file(str(path))
-    return t["mean"], t["cov"], float(meta["seconds"]), carry_mark(meta)
+    seconds = {"wall": float(meta["seconds"])}
+    if "cpu_seconds" in meta:
+        seconds["cpu"] = float(meta["cpu_seconds"])
+    return t["mean"], t["cov"], seconds, carry_mark(meta)
 
 
 def carry_mark(meta) -> str:
@@ -71,7 +80,19 @@ def carry_mark(meta) -> str:
     return mark + (" (g)" if int(meta.get("gaussian_unit_layers", "0")) > 0 else "")
 
 
-def case_rows(out: Path, methods):
+def draw_seconds(case: Path, truth, retimed: bool) -> dict:
+    """The per-draw sampling time by clock ("wall", "cpu"): truth.npz's wall time, or with
+    `retimed` sample_time.json's wall and CPU times."""
+    if not retimed:
+        return {"wall": float(truth["sample_seconds"])}
+    path = case / "sample_time.json"
+    if not path.exists():
+        raise SystemExit(f"{path}: missing (run driver.py sample-time --out DIR first)")
+    times = json.loads(path.read_text())
+    return {"wall": times["sample_seconds"], "cpu": times["sample_cpu_seconds"]}
+
+
+def case_rows(out: Path, methods, retimed: bool):
     def order(p):  # <act>/n<n>/d<L>/config.json, by activation, width, depth
         return p.parts[-4], int(p.parts[-3][1:]), int(p.parts[-2][1:])
 
@@ -84,6 +105,7 @@ def case_rows(out: Path, methods):
         floor = truth["se2_mean"].sum() / var
         noise_sd = np.sqrt(2.0) * np.linalg.norm(sigma) / (float(truth["samples"]) * var)
         row = dict(cfg, floor=floor, se_cov=float(truth["se_cov_rel"]), results={})
+        per_draw = draw_seconds(case, truth, retimed)
         for m in methods:
             got = load_method(case, m)
             if got is None or isinstance(got, str):
@@ -95,9 +117,11 @@ def case_rows(out: Path, methods):
                 cov_rel = float(np.linalg.norm(cov - sigma) / np.linalg.norm(sigma))
             resolved = mse_var > floor + 4 * noise_sd
             n_eq = 1.0 / (mse_var - floor if resolved else mse_var)
-            ratio = n_eq * float(truth["sample_seconds"]) / seconds
+            clock = "cpu" if "cpu" in seconds and "cpu" in per_draw else "wall"
+            ratio = n_eq * per_draw[clock] / seconds[clock]
             row["results"][m] = dict(
-                mse_var=mse_var, cov_rel=cov_rel, seconds=seconds, ratio=ratio, resolved=resolved,
+                mse_var=mse_var, cov_rel=cov_rel, seconds=seconds[clock], clock=clock, ratio=ratio,
+                resolved=resolved,
                 marks=marks,
             )
         yield row
@@ -109,7 +133,7 @@ def cell(r, key):
     if isinstance(r, str):
         return r
     if key == "ms":
-        return fmt(r["seconds"] * 1e3)
+        return fmt(r["seconds"] * 1e3) + (" cpu" if r["clock"] == "cpu" else "")
     if key == "ratio":
         if not np.isfinite(r["mse_var"]) or r["mse_var"] > 1e6:
             return "diverged"
@@ -118,9 +142,12 @@ def cell(r, key):
 
 
 def main():
-    if len(sys.argv) != 2:
-        raise SystemExit("usage: table.py OUT_DIR (the --out of driver.py)")
-    out = Path(sys.argv[1])
+    args = sys.argv[1:]
+    retimed = "--retimed" in args
+    args = [a for a in args if a != "--retimed"]
+    if len(args) != 1:
+        raise SystemExit("usage: table.py OUT_DIR [--retimed] (the --out of driver.py)")
+    out = Path(args[0])
     if not any(out.glob("*/n*/d*/config.json")):
         raise SystemExit(f"{out}: no cases (expected <act>/n<n>/d<L>/config.json from driver.py)")
     methods = ["peer_k2", "peer_k3", "peer_k4"] + [
@@ -130,11 +157,12 @@ def main():
         if any(out.glob(f"*/n*/d*/corrflow_o{o}{form}.safetensors"))
     ]
     labels = [m.replace("peer_k", "peer k=").replace("corrflow_o", "corrflow o") for m in methods]
-    rows = list(case_rows(out, methods))
+    rows = list(case_rows(out, methods, retimed))
     for act in sorted({r["act"] for r in rows}):
         these = [r for r in rows if r["act"] == act]
         samples = sorted({r["samples"] for r in these})
-        print(f"\n#### {act} (Monte Carlo: {', '.join(map(str, samples))} samples)\n")
+        timed = "re-timed per draw (sample_time.json)" if retimed else "truth.npz's per-draw time"
+        print(f"\n#### {act} (Monte Carlo: {', '.join(map(str, samples))} samples; sampling: {timed})\n")
         tables = [
             ("Output mean, MSE/Var", "MC floor", "floor", "mse_var"),
             ("Output covariance, relative Frobenius error", "MC s.e.", "se_cov", "cov_rel"),

@@ -119,11 +119,13 @@ pub(crate) fn herm_index(j: usize, m: usize) -> usize {
     ((j / HERM_BLOCK) * SERIES_TERMS + m) * HERM_BLOCK + j % HERM_BLOCK
 }
 
-/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < [`SERIES_TERMS`], in blocks of
-/// [`HERM_BLOCK`] units, term-major within a block ([`herm_index`]): the series of one vector of
-/// lanes j..j+L (L | 8, j a multiple of L) reads one contiguous stretch of memory. By the
-/// stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x; padding units are 0.
-pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
+/// Normalised Hermite values ĥₘ(x) = Heₘ(x)/√m! for m < `terms` (at most [`SERIES_TERMS`]; the
+/// entries m ≥ `terms` are 0: a caller whose series never take more terms does not pay for
+/// them), in blocks of [`HERM_BLOCK`] units, term-major within a block ([`herm_index`]): the
+/// series of one vector of lanes j..j+L (L | 8, j a multiple of L) reads one contiguous stretch
+/// of memory. By the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x;
+/// padding units are 0.
+pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
     let n = x.len();
     let mut table = vec![0.0; n.div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
     // aₘ = 1/√(m+1), bₘ = √m/√(m+1).
@@ -133,21 +135,28 @@ pub(crate) fn hermite_table(x: &[f64]) -> Vec<f64> {
     let b: Vec<f64> = (0..SERIES_TERMS)
         .map(|m| (m as f64).sqrt() / ((m + 1) as f64).sqrt())
         .collect();
-    // The recurrence of the block's units side by side (independent chains in one vector; a
-    // unit's own chain is serial), padding lanes held at 0 by ĥ₀ = 0 there.
+    // The recurrence of a block's units side by side (independent chains in one vector; a
+    // unit's own chain is serial), every block's step m before any block's step m + 1 (the
+    // blocks' chains overlap instead of waiting on one another's latency); padding lanes held
+    // at 0 by ĥ₀ = 0 there.
+    let blocks = n.div_ceil(HERM_BLOCK);
+    let mut xs = vec![[0.0; HERM_BLOCK]; blocks];
+    let mut prev = vec![[0.0; HERM_BLOCK]; blocks];
     for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
-        let out = &mut table[block * SERIES_TERMS * HERM_BLOCK..][..SERIES_TERMS * HERM_BLOCK];
-        let mut xs = [0.0; HERM_BLOCK];
-        xs[..units.len()].copy_from_slice(units);
-        let mut prev: [f64; HERM_BLOCK] =
-            std::array::from_fn(|l| if l < units.len() { 1.0 } else { 0.0 });
-        let mut cur = xs;
-        out[..HERM_BLOCK].copy_from_slice(&prev);
-        for m in 1..SERIES_TERMS {
-            out[m * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(&cur);
-            let next: [f64; HERM_BLOCK] =
-                std::array::from_fn(|l| xs[l] * a[m] * cur[l] - b[m] * prev[l]);
-            (prev, cur) = (cur, next);
+        xs[block][..units.len()].copy_from_slice(units);
+        prev[block][..units.len()].fill(1.0);
+    }
+    let mut cur = xs.clone();
+    for (block, p) in prev.iter().enumerate() {
+        table[block * SERIES_TERMS * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(p);
+    }
+    for m in 1..terms.min(SERIES_TERMS) {
+        for block in 0..blocks {
+            let at = (block * SERIES_TERMS + m) * HERM_BLOCK;
+            table[at..at + HERM_BLOCK].copy_from_slice(&cur[block]);
+            let (x, c, p) = (&xs[block], &cur[block], &prev[block]);
+            let next: [f64; HERM_BLOCK] = std::array::from_fn(|l| x[l] * a[m] * c[l] - b[m] * p[l]);
+            (prev[block], cur[block]) = (cur[block], next);
         }
     }
     table
@@ -276,7 +285,7 @@ mod tests {
     #[test]
     fn hermite_table_is_the_scalar_recurrence() {
         let x: Vec<f64> = (0..13).map(|j| -3.1 + 0.53 * j as f64).collect();
-        let table = hermite_table(&x);
+        let table = hermite_table(&x, SERIES_TERMS);
         assert_eq!(table.len(), 16 * SERIES_TERMS);
         for (j, &xj) in x.iter().enumerate() {
             let (mut prev, mut cur) = (1.0, xj);
@@ -290,6 +299,31 @@ mod tests {
         }
         for j in x.len()..16 {
             assert!((0..SERIES_TERMS).all(|m| table[herm_index(j, m)] == 0.0));
+        }
+    }
+
+    /// A table cut at `terms` holds the full table's values below it, bit for bit (the
+    /// blocks' recurrences are the same whatever the count), and zeros from it on.
+    #[test]
+    fn truncated_hermite_table_is_the_full_one_below_its_terms() {
+        let x: Vec<f64> = (0..21).map(|j| -5.3 + 0.49 * j as f64).collect();
+        let full = hermite_table(&x, SERIES_TERMS);
+        for terms in [0, 1, 2, 37, 104] {
+            let cut = hermite_table(&x, terms);
+            for j in 0..24 {
+                for m in 0..SERIES_TERMS {
+                    let want = if m < terms.max(1) {
+                        full[herm_index(j, m)]
+                    } else {
+                        0.0
+                    };
+                    assert_eq!(
+                        cut[herm_index(j, m)].to_bits(),
+                        want.to_bits(),
+                        "{terms} {j} {m}"
+                    );
+                }
+            }
         }
     }
 

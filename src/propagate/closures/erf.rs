@@ -95,7 +95,7 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
             .collect();
     let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
     let pdf_u: Vec<f64> = uu.iter().map(|&x| normal_pdf(x)).collect();
-    let herm = hermite_table(&uu);
+    let herm = hermite_table(&uu, SERIES_TERMS);
     for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
         out.mean[i] = libm::erf(mu * d);
     }

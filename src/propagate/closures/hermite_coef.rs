@@ -25,6 +25,8 @@ const COEFF_RANGE: f64 = 12.0;
 /// by d/s.
 const NARROW_SCALE: f64 = 1.0;
 const NARROW_MEAN: f64 = 6.0;
+/// Narrow units whose node sums [`HermiteCoefficients::narrow`] takes side by side.
+const UNIT_GROUP: usize = 8;
 /// Largest s·r of a unit that takes the 128-point rule (else the 256-point one).
 const SMALL_RULE_SCALE: f64 = 0.5;
 /// Largest |μ|/s of a wide unit (s·r > [`NARROW_SCALE`]) whose coefficients take the Fourier
@@ -168,20 +170,38 @@ impl HermiteCoefficients {
         let m = z.len();
         let units = mu.len();
         let mut f = vec![0.0; m * units];
+        // Groups of UNIT_GROUP units: φ at the nodes, then the sums Σ wφ and Σ w(φ − m)² of the
+        // group's units side by side, node by node (each unit's sum in node order, as one unit
+        // alone would take it: the same bits, without waiting on one addition's latency per
+        // node).
         let moments: Vec<(f64, f64)> = f
-            .par_chunks_mut(m)
+            .par_chunks_mut(m * UNIT_GROUP)
             .enumerate()
-            .map(|(j, fj)| {
-                let vals = phi_lanes::eval_at(act, mu[j], s[j], z);
-                let mean = vals.iter().zip(w).fold(0.0, |acc, (f, w)| acc + w * f);
-                let var = vals.iter().zip(w).fold(0.0, |acc, (f, w)| {
-                    let d = f - mean;
-                    acc + w * (d * d)
-                });
-                for ((out, f), w) in fj.iter_mut().zip(&vals).zip(w) {
-                    *out = w * (f - mean);
+            .flat_map_iter(|(g, fg)| {
+                let first = g * UNIT_GROUP;
+                for (j, fj) in fg.chunks_mut(m).enumerate() {
+                    phi_lanes::eval_into(act, mu[first + j], s[first + j], z, fj);
                 }
-                (mean, var)
+                let group = fg.len() / m;
+                let mut mean = [0.0; UNIT_GROUP];
+                let mut var = [0.0; UNIT_GROUP];
+                for (k, wk) in w.iter().enumerate() {
+                    for (j, acc) in mean[..group].iter_mut().enumerate() {
+                        *acc += wk * fg[j * m + k];
+                    }
+                }
+                for (k, wk) in w.iter().enumerate() {
+                    for (j, acc) in var[..group].iter_mut().enumerate() {
+                        let d = fg[j * m + k] - mean[j];
+                        *acc += wk * (d * d);
+                    }
+                }
+                for (j, fj) in fg.chunks_mut(m).enumerate() {
+                    for (out, w) in fj.iter_mut().zip(w) {
+                        *out = w * (*out - mean[j]);
+                    }
+                }
+                (0..group).map(move |j| (mean[j], var[j]))
             })
             .collect();
         let valid = order.min(Z_RULE_ORDER);
@@ -331,12 +351,12 @@ impl HermiteCoefficients {
 
     /// R(0), R(1), …, R(K) of [`Self::remainder`] for K = `c.len()`, by one running sum.
     pub fn remainders(&self) -> Vec<f64> {
+        let floor = 4.0 * f64::EPSILON * self.var;
+        let mut out = vec![self.var + floor; self.c.len() + 1];
         let mut head = 0.0;
-        let mut out = Vec::with_capacity(self.c.len() + 1);
-        out.push(self.var + 4.0 * f64::EPSILON * self.var);
-        for c in &self.c {
+        for (r, c) in out[1..].iter_mut().zip(&self.c) {
             head += c * c;
-            out.push((self.var - head).max(0.0) + 4.0 * f64::EPSILON * self.var);
+            *r = (self.var - head).max(0.0) + floor;
         }
         out
     }
@@ -404,6 +424,23 @@ impl WithSimd for CoefficientLanes<'_> {
 mod tests {
     use super::*;
     use crate::propagate::closures::hermite::DEFAULT_ORDER;
+
+    /// The narrow units' means and variances, summed 8 units side by side in `narrow`, are
+    /// those of each unit alone ([`HermiteCoefficients::new`]), bit for bit: both rules, a
+    /// last group of fewer than 8 units.
+    #[test]
+    fn grouped_node_sums_are_each_units_own() {
+        for act in [Activation::Gelu, Activation::Tanh] {
+            let mu: Vec<f64> = (0..19).map(|j| -2.0 + 0.23 * j as f64).collect();
+            let s: Vec<f64> = (0..19).map(|j| 0.05 + 0.1 * j as f64).collect();
+            let all = HermiteCoefficients::for_units(act, &mu, &s, 24);
+            for (j, got) in all.iter().enumerate() {
+                let alone = HermiteCoefficients::new(act, mu[j], s[j], 24);
+                assert_eq!(got.mean.to_bits(), alone.mean.to_bits(), "{act} unit {j}");
+                assert_eq!(got.var.to_bits(), alone.var.to_bits(), "{act} unit {j}");
+            }
+        }
+    }
 
     /// The coefficient lanes on every instruction set against the plain scalar recurrence,
     /// node by node in order. Only the summation order differs, so per order n the two sums

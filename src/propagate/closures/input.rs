@@ -13,6 +13,11 @@ pub(crate) struct Units {
     pub s: Vec<f64>,
 }
 
+/// Covariances of at most this many entries (N = 128) are scanned for non-finite entries on
+/// the calling thread: ~10⁴ entries take a few µs, about what splitting the scan into the
+/// pool's tasks costs on one thread.
+const SERIAL_SCAN_ENTRIES: usize = 128 * 128;
+
 /// Validates `input` (square N×N covariance, finite entries, Σᵢᵢ ≥ 0 up to rounding — a
 /// diagonal in [−64ε·(μᵢ² + max|Σₖₖ|), 0) counts as 0, by [`settled_variance`]) and returns μ
 /// and s.
@@ -33,14 +38,20 @@ pub(crate) fn units(input: &Moments, who: &str) -> Result<Units> {
         )));
     }
     // Branch-free (vectorisable) scan of each column, the columns in parallel (a serial scan
-    // was ~0.6 ms of every closure at N = 1024); locate the entry only on failure.
-    let bad = (0..n).into_par_iter().find_first(|&j| {
+    // was ~0.6 ms of every closure at N = 1024) but for small matrices, whose scan costs less
+    // than the pool's tasks; locate the entry only on failure.
+    let column_bad = |j: usize| {
         let col = input.cov.col_as_slice(j);
         col.iter()
             .map(|v| usize::from((v.to_bits() >> 52) & 0x7ff == 0x7ff))
             .sum::<usize>()
             > 0
-    });
+    };
+    let bad = if n * n <= SERIAL_SCAN_ENTRIES {
+        (0..n).find(|&j| column_bad(j))
+    } else {
+        (0..n).into_par_iter().find_first(|&j| column_bad(j))
+    };
     if let Some(j) = bad {
         let col = input.cov.col_as_slice(j);
         let i = col.iter().position(|v| !v.is_finite()).unwrap_or(0);

@@ -54,17 +54,13 @@ pub(crate) fn eval<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
 /// φ(μ + s·zₖ) for every node zₖ of a rule, on SIMD lanes ([`eval`]).
 pub(crate) fn eval_at(act: Activation, mu: f64, s: f64, z: &[f64]) -> Vec<f64> {
     let mut f = vec![0.0; z.len()];
-    Isa::Dispatch.run(
-        pulp::Arch::new(),
-        AtNodes {
-            act,
-            mu,
-            s,
-            z,
-            f: &mut f,
-        },
-    );
+    eval_into(act, mu, s, z, &mut f);
     f
+}
+
+/// [`eval_at`] into `f` (as long as `z`).
+pub(crate) fn eval_into(act: Activation, mu: f64, s: f64, z: &[f64], f: &mut [f64]) {
+    Isa::Dispatch.run(pulp::Arch::new(), AtNodes { act, mu, s, z, f });
 }
 
 /// The lanes of [`eval_at`].

@@ -9,7 +9,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{
     failing_lanes, herm_index, hermite_table, mehler_terms, plackett_lanes, series_plackett,
-    MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::{correlation, reset_output, units, Isa};
@@ -86,7 +86,12 @@ pub fn relu_moments(mu: f64, s: f64) -> (f64, f64) {
         Regime::Off => return (0.0, 0.0),
         Regime::Regular => {}
     }
-    let (big_phi, small_phi) = (normal_cdf(a), normal_pdf(a));
+    regular_moments(mu, s, a, normal_cdf(a), normal_pdf(a))
+}
+
+/// [`relu_moments`] of a regular unit (s > 0, |a| ≤ [`DETERMINISTIC_BEYOND`]) given
+/// a = μ/s, Φ(a) and φ(a) (the closure has them already for its pairs).
+fn regular_moments(mu: f64, s: f64, a: f64, big_phi: f64, small_phi: f64) -> (f64, f64) {
     let m = mu * big_phi + s * small_phi;
     if a >= PRICE_BELOW {
         let var = (mu * mu + s * s) * big_phi + mu * s * small_phi - m * m;
@@ -129,13 +134,46 @@ fn tail_variance(a: f64, s: f64) -> f64 {
             2.0 * sn * sn * (-0.5 * a * a * t * t).exp()
         })
     } else {
-        panel_rule(a, upper, |u| {
-            let (sn, cs) = (0.5 * u).sin_cos();
-            2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
-        })
+        // The full range: the nodes' factors depend on the panel count only (`full_range_nodes`).
+        let w = &rule20().1;
+        let width = upper / tail_panels(a) as f64;
+        let sum = full_range_nodes(tail_panels(a))
+            .iter()
+            .zip(w.iter().cycle())
+            .fold(0.0, |sum, (&(two_sn2, two_cs2), wi)| {
+                sum + wi * (two_sn2 * (-a * a / two_cs2).exp())
+            });
+        0.5 * width * sum
     };
     let big_phi = normal_cdf(a);
     s * s * (big_phi * big_phi + integral / (2.0 * std::f64::consts::PI))
+}
+
+/// The node factors (2 sin²(u/2), 2 cos²(u/2)) of [`tail_variance`]'s integrand on the full
+/// range [0, π/2] split into `panels` panels of 20-point Gauss–Legendre, in [`panel_rule`]'s
+/// order (panel by panel, the rule's nodes in order), computed once per panel count (1 to 9,
+/// [`tail_panels`]) by the expressions the integrand used per call: the same bits, without a
+/// sin and cos per node and call.
+fn full_range_nodes(panels: usize) -> &'static [(f64, f64)] {
+    static NODES: OnceLock<Vec<Vec<(f64, f64)>>> = OnceLock::new();
+    let all = NODES.get_or_init(|| {
+        let (x, _) = rule20();
+        (0..=tail_panels(f64::INFINITY))
+            .map(|panels| {
+                let width = FRAC_PI_2 / panels as f64;
+                (0..panels)
+                    .flat_map(|p| {
+                        let mid = (p as f64 + 0.5) * width;
+                        x.iter().map(move |xi| {
+                            let (sn, cs) = (0.5 * (mid + 0.5 * width * xi)).sin_cos();
+                            (2.0 * sn * sn, 2.0 * cs * cs)
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    &all[panels]
 }
 
 /// The fall of the tail integrand's exponent over which [`tail_variance`] integrates:
@@ -238,13 +276,6 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     let u = units(input, "relu")?;
     let n = input.dim();
     reset_output(out, n);
-    let (m, var): (Vec<f64>, Vec<f64>) = (0..n)
-        .into_par_iter()
-        .map(|i| relu_moments(u.mu[i], u.s[i]))
-        .unzip();
-    for (i, mi) in m.iter().enumerate() {
-        out.mean[i] = *mi;
-    }
     let regime: Vec<Regime> = (0..n)
         .map(|i| {
             if u.s[i] > 0.0 {
@@ -267,6 +298,21 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
         .collect();
     let phi_a: Vec<f64> = a.iter().map(|&x| normal_cdf(x)).collect();
     let pdf_a: Vec<f64> = a.iter().map(|&x| normal_pdf(x)).collect();
+    // A regular unit's a is its μ/s unclamped: relu_moments' Φ(a) and φ(a) are those above.
+    let (m, var): (Vec<f64>, Vec<f64>) = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let (mu, s) = (u.mu[i], u.s[i]);
+            if s > 0.0 && regime[i] == Regime::Regular {
+                regular_moments(mu, s, a[i], phi_a[i], pdf_a[i])
+            } else {
+                relu_moments(mu, s)
+            }
+        })
+        .unzip();
+    for (i, mi) in m.iter().enumerate() {
+        out.mean[i] = *mi;
+    }
     // E[relu'(hₖ)] = Φ(aₖ): 1 on, 0 off (and 0 for s = 0, whose rows are zero anyway).
     let slope: Vec<f64> = (0..n)
         .map(|k| match regime[k] {
@@ -284,7 +330,9 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
         let (si, sj) = (u.s[i], u.s[j]);
         si * sj * correlation(sigma_ij, si, sj) * slope[i] * slope[j]
     };
-    let herm = hermite_table(&a);
+    let terms = mehler_terms(series_rho_bound(input, &u.s, &regime));
+    let herm = hermite_table(&a, terms);
+    let factors = mehler_table(&herm, terms, isa);
     let arch = pulp::Arch::new();
     fill_symmetric(&mut out.cov, |i, col| {
         let sig = &input.cov.col_as_slice(i)[..=i];
@@ -300,7 +348,7 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
                     cdf_a: &phi_a[..=i],
                     pdf_a: &pdf_a[..=i],
                     herm: &herm,
-                    column: &mehler_column(&herm, i),
+                    column: &mehler_column(&factors, i),
                     i,
                 },
             );
@@ -318,10 +366,79 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     })
 }
 
+/// The factors ĥₘ(aⱼ)/((m+1)(m+2)) of relu's Mehler series for m < `terms` (0 beyond, where no
+/// lane vector reads), from the [`hermite_table`] `herm` and in its layout ([`herm_index`]):
+/// the units of a block divided side by side on SIMD lanes (`MehlerLanes`, the same correctly
+/// rounded quotients as one at a time), instead of a serial division per term in every column.
+/// Column i's factors are its strided entries ([`mehler_column`]).
+fn mehler_table(herm: &[f64], terms: usize, isa: Isa) -> Vec<f64> {
+    let mut out = vec![0.0; herm.len()];
+    isa.run(
+        pulp::Arch::new(),
+        MehlerLanes {
+            herm,
+            out: &mut out,
+            terms,
+        },
+    );
+    out
+}
+
+/// The lanes of [`mehler_table`].
+struct MehlerLanes<'a> {
+    herm: &'a [f64],
+    out: &'a mut [f64],
+    terms: usize,
+}
+
+impl WithSimd for MehlerLanes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let blocks = self.out.chunks_exact_mut(HERM_BLOCK);
+        for (k, (o, h)) in blocks.zip(self.herm.chunks_exact(HERM_BLOCK)).enumerate() {
+            let m = k % SERIES_TERMS;
+            if m < self.terms {
+                let d = simd.splat_f64s(((m + 1) * (m + 2)) as f64);
+                for (o, h) in o.chunks_mut(S::F64_LANES).zip(h.chunks(S::F64_LANES)) {
+                    store(simd, o, simd.div_f64s(load(simd, h), d));
+                }
+            }
+        }
+    }
+}
+
 /// The per-column factors of relu's Mehler series in [`ReluLanes`]: ĥₘ(aᵢ)/((m+1)(m+2)) for
-/// m < [`SERIES_TERMS`], from the [`hermite_table`].
+/// m < [`SERIES_TERMS`], from the [`mehler_table`].
 fn mehler_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
-    std::array::from_fn(|m| table[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64)
+    std::array::from_fn(|m| table[herm_index(i, m)])
+}
+
+/// An upper bound of the largest |ρᵢⱼ| = |Σᵢⱼ/(sᵢsⱼ)| that a lane of [`ReluLanes`] sums by the
+/// series (the columns i of regular units with sᵢ > 0, the rows j ≤ i with sⱼ > 0,
+/// |ρᵢⱼ| < [`SERIES_MAX_RHO`]), at most [`SERIES_MAX_RHO`]: each |Σᵢⱼ|·(1/sᵢ · 1/sⱼ), within
+/// 4ε of the lanes' rounded Σᵢⱼ/(sᵢsⱼ), capped at SERIES_MAX_RHO, their largest raised by 8ε.
+/// Every lane vector takes [`mehler_terms`] of its own largest such |ρ|, so [`mehler_terms`]
+/// of this one (a non-decreasing step function) bounds the terms of the whole layer: the
+/// table and column factors beyond it are never read.
+fn series_rho_bound(input: &Moments, s: &[f64], regime: &[Regime]) -> f64 {
+    let inv_s: Vec<f64> = s
+        .iter()
+        .map(|&s| if s > 0.0 { 1.0 / s } else { 0.0 })
+        .collect();
+    let mut max = [0.0f64; HERM_BLOCK];
+    for i in (0..s.len()).filter(|&i| s[i] > 0.0 && regime[i] == Regime::Regular) {
+        let sig = &input.cov.col_as_slice(i)[..=i];
+        for (sig, inv_sj) in sig.chunks(HERM_BLOCK).zip(inv_s[..=i].chunks(HERM_BLOCK)) {
+            for ((max, &sig), &inv_sj) in max.iter_mut().zip(sig).zip(inv_sj) {
+                let r = (sig.abs() * (inv_s[i] * inv_sj)).min(SERIES_MAX_RHO);
+                *max = max.max(r);
+            }
+        }
+    }
+    let max = max.iter().fold(0.0f64, |a, &b| a.max(b));
+    (max * (1.0 + 8.0 * f64::EPSILON)).min(SERIES_MAX_RHO)
 }
 
 /// SIMD lanes over j < i of column i: Cᵢⱼ = sᵢsⱼ·[`relu_cross`](aᵢ, aⱼ, ρ) − mᵢmⱼ. Each lane
@@ -547,6 +664,70 @@ impl WithSimd for ReluLanes<'_> {
 mod tests {
     use super::*;
     use crate::propagate::closures::input::lane_test_input;
+
+    /// The cached full-range nodes give the integral the integrand's own sin and cos per node
+    /// gave (the tail variance before the cache), bit for bit, for every panel count up to
+    /// the cut range (|a| ≤ 16).
+    #[test]
+    fn cached_tail_nodes_give_the_per_call_integral() {
+        for a in [-1.5001, -2.5, -4.0, -6.0, -9.0, -12.5, -15.9, -16.0] {
+            let per_call = panel_rule(a, FRAC_PI_2, |u| {
+                let (sn, cs) = (0.5 * u).sin_cos();
+                2.0 * sn * sn * (-a * a / (2.0 * cs * cs)).exp()
+            });
+            let big_phi = normal_cdf(a);
+            let want = 1.7 * 1.7 * (big_phi * big_phi + per_call / (2.0 * std::f64::consts::PI));
+            assert_eq!(tail_variance(a, 1.7).to_bits(), want.to_bits(), "a = {a}");
+        }
+    }
+
+    /// The layer's series bound covers every lane the column kernels sum by the series (|ρ|
+    /// as they round it, Σᵢⱼ/(sᵢsⱼ)), so its term count is at least every vector's; and the
+    /// Mehler factors are the column's quotients ĥₘ(aⱼ)/((m+1)(m+2)) bit for bit up to it,
+    /// 0 beyond, on every instruction set.
+    #[test]
+    fn series_bound_and_mehler_factors_cover_the_lanes() {
+        for diag in [0.0, 0.3, 3.0] {
+            let input = lane_test_input(diag);
+            let u = units(&input, "relu").unwrap();
+            let n = input.dim();
+            let regime: Vec<Regime> = (0..n)
+                .map(|i| Regime::of(u.mu[i] / u.s[i].max(f64::MIN_POSITIVE)))
+                .collect();
+            let mut exact = 0.0f64;
+            for i in (0..n).filter(|&i| u.s[i] > 0.0 && regime[i] == Regime::Regular) {
+                for j in (0..=i).filter(|&j| u.s[j] > 0.0) {
+                    let r = (input.cov[(j, i)] / (u.s[i] * u.s[j])).abs();
+                    if r < SERIES_MAX_RHO {
+                        exact = exact.max(r);
+                    }
+                }
+            }
+            let bound = series_rho_bound(&input, &u.s, &regime);
+            assert!(
+                bound >= exact && bound <= SERIES_MAX_RHO,
+                "{bound} vs {exact}"
+            );
+            let terms = mehler_terms(bound);
+            assert!(terms >= mehler_terms(exact));
+            let a: Vec<f64> = (0..n).map(|i| (0.37 * i as f64 - 6.0) / 3.0).collect();
+            let herm = hermite_table(&a, terms);
+            for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
+                let factors = mehler_table(&herm, terms, isa);
+                for i in 0..n {
+                    let column = mehler_column(&factors, i);
+                    for (m, c) in column.iter().enumerate() {
+                        let want = if m < terms {
+                            herm[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64
+                        } else {
+                            0.0
+                        };
+                        assert_eq!(c.to_bits(), want.to_bits(), "{isa:?} unit {i} term {m}");
+                    }
+                }
+            }
+        }
+    }
 
     /// The SIMD lanes against the scalar formula pair by pair.
     #[test]
