@@ -193,8 +193,24 @@ impl HermiteClosure {
             let at = (i / BLOCK) * (k + 1) * BLOCK + i % BLOCK;
             move |l: usize| rem[at + l * BLOCK]
         };
+        // For units known to v < K only: the largest Rⱼ(v)/Varⱼ of every unit, their partners'.
+        let shares: Vec<(usize, f64)> = coef
+            .iter()
+            .map(|c| c.known)
+            .filter(|&v| v < k)
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
+            .map(|v| {
+                let share = (0..n)
+                    .filter(|&j| coef[j].var > 0.0)
+                    .map(|j| rem_of(j)(v) / coef[j].var)
+                    .fold(0.0, f64::max);
+                (v, share)
+            })
+            .collect();
+        let partner = |v: usize| shares.iter().find(|s| s.0 == v).map_or(1.0, |s| s.1);
         let settled: Vec<bool> = (0..n)
-            .map(|i| settled_at(&coef[i], rem_of(i), rho_all, k, tol))
+            .map(|i| settled_at(&coef[i], rem_of(i), partner(coef[i].known), rho_all, k, tol))
             .collect();
         let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
         // The lane vectors holding an unsettled unit take all their column's terms.
@@ -361,7 +377,7 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
             // A rule in z stores zeros beyond its last order: no later K settles the unit.
             let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
             (1..=top)
-                .find(|&k| settled_at(c, |l| rem[l], rho_all, k, tol))
+                .find(|&k| settled_at(c, |l| rem[l], 1.0, rho_all, k, tol))
                 .unwrap_or(top)
         })
         .max()
@@ -374,12 +390,14 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
 /// ρ*^{K+1}·Rᵢ(K)/Varᵢ ≤ tol (two such units: ρ^{K+1}√(RᵢRⱼ) ≤ tol·√(VarᵢVarⱼ)), or
 /// √Rᵢ(K) ≤ 3.9ε|mᵢ|, the rounding floor (then ρ^{K+1}√(RᵢRⱼ) ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ) ≤
 /// 4ε|mᵢ|√Varⱼ). A unit whose coefficients are known to v < K only (`known`: a rule in z)
-/// bounds every pair at v terms (`truncation_bound`), where its partner's Rⱼ(v) is known only
-/// to be ≤ (1 + 4ε)Varⱼ: it is settled when ρ*^{v+1}·√(Rᵢ(v)/Varᵢ) ≤ tol (with a margin of
-/// 10⁻¹² for the 4ε), or at the rounding floor √Rᵢ(v) ≤ 3.9ε|mᵢ|. A deterministic unit is settled.
+/// bounds every pair at v terms (`truncation_bound`), with any partner j: given `partner` ≥
+/// Rⱼ(v)/Varⱼ of every unit (at most 1 + 4ε), it is settled when
+/// ρ*^{v+1}·√(Rᵢ(v)/Varᵢ · `partner`) ≤ tol, or at the rounding floor √Rᵢ(v) ≤ 3.9ε|mᵢ| (then
+/// the bound is ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ)). A deterministic unit is settled.
 fn settled_at(
     c: &HermiteCoefficients,
     rem: impl Fn(usize) -> f64,
+    partner: f64,
     rho_all: f64,
     k: usize,
     tol: f64,
@@ -393,7 +411,7 @@ fn settled_at(
         return rho_all.powi(k as i32 + 1) * r <= tol * c.var || at_floor(r);
     }
     let (v, r) = (c.known, rem(c.known));
-    rho_all.powi(v as i32 + 1) * (r / c.var).sqrt() <= tol * (1.0 - 1e-12) || at_floor(r)
+    rho_all.powi(v as i32 + 1) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
 }
 
 /// Terms L ≤ K for column i of settled units: the least L with
@@ -673,13 +691,8 @@ mod tests {
             .collect();
         let count = saturated.iter().filter(|&&x| x).count();
         assert!(count >= 3, "only {count} saturated wide units");
-        for act in [
-            Activation::Tanh,
-            Activation::Sigmoid,
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Gelu,
-        ] {
+        use Activation::{Gelu, Sigmoid, Silu, Softplus, Tanh};
+        for act in [Tanh, Sigmoid, Silu, Softplus, Gelu] {
             let got = HermiteClosure::new(act)
                 .unwrap()
                 .apply(&input, Corrections::None)
