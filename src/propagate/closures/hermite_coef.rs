@@ -105,7 +105,7 @@ pub struct HermiteCoefficients {
     /// c₁ … c_K.
     pub c: Vec<f64>,
     /// How many of c₁ … c_K are the unit's: a rule in z gives c₁..c_min(K, 96)
-    /// ([`Z_RULE_ORDER`]) and stores zeros beyond, where the true coefficients need not vanish,
+    /// (`Z_RULE_ORDER`) and stores zeros beyond, where the true coefficients need not vanish,
     /// so a series truncated after L > `known` terms misses ρⁿcₙ(i)cₙ(j) for `known` < n ≤ L
     /// as well as the tail: its error is bounded at `known` terms, not at L.
     pub known: usize,
