@@ -193,8 +193,24 @@ impl HermiteClosure {
             let at = (i / BLOCK) * (k + 1) * BLOCK + i % BLOCK;
             move |l: usize| rem[at + l * BLOCK]
         };
+        // For units known to v < K only: the largest Rⱼ(v)/Varⱼ of every unit, their partners'.
+        let shares: Vec<(usize, f64)> = coef
+            .iter()
+            .map(|c| c.known)
+            .filter(|&v| v < k)
+            .collect::<std::collections::BTreeSet<usize>>()
+            .into_iter()
+            .map(|v| {
+                let share = (0..n)
+                    .filter(|&j| coef[j].var > 0.0)
+                    .map(|j| rem_of(j)(v) / coef[j].var)
+                    .fold(0.0, f64::max);
+                (v, share)
+            })
+            .collect();
+        let partner = |v: usize| shares.iter().find(|s| s.0 == v).map_or(1.0, |s| s.1);
         let settled: Vec<bool> = (0..n)
-            .map(|i| settled_at(&coef[i], rem_of(i)(k), rho_all, k, tol))
+            .map(|i| settled_at(&coef[i], rem_of(i), partner(coef[i].known), rho_all, k, tol))
             .collect();
         let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
         // The lane vectors holding an unsettled unit take all their column's terms.
@@ -300,11 +316,13 @@ impl HermiteClosure {
                         col[j] = closed_pair(j, rho);
                         return;
                     }
-                    if rho.abs() <= pass {
+                    // The bound at m = min(L, both units' known orders) (`truncation_bound`);
+                    // `pass` is the shortcut of m = L.
+                    let m = len.min(coef[i].known).min(coef[j].known);
+                    if m == len && rho.abs() <= pass {
                         return;
                     }
-                    let bound =
-                        rho.abs().powi(len as i32 + 1) * (rem_of(i)(len) * rem_of(j)(len)).sqrt();
+                    let bound = rho.abs().powi(m as i32 + 1) * (rem_of(i)(m) * rem_of(j)(m)).sqrt();
                     if bound > fallback_above(&coef[i], &coef[j], tol) {
                         col[j] = closed_pair(j, rho);
                     }
@@ -359,7 +377,7 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
             // A rule in z stores zeros beyond its last order: no later K settles the unit.
             let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
             (1..=top)
-                .find(|&k| settled_at(c, rem[k], rho_all, k, tol))
+                .find(|&k| settled_at(c, |l| rem[l], 1.0, rho_all, k, tol))
                 .unwrap_or(top)
         })
         .max()
@@ -368,14 +386,32 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
 }
 
 /// A unit is settled at K terms when every pair it forms with another settled unit meets its
-/// fallback threshold ([`fallback_above`]) whatever ρ (|ρ| ≤ ρ*): either
+/// fallback threshold ([`fallback_above`]) whatever ρ (|ρ| ≤ ρ*), `rem(L)` its Rᵢ(L): either
 /// ρ*^{K+1}·Rᵢ(K)/Varᵢ ≤ tol (two such units: ρ^{K+1}√(RᵢRⱼ) ≤ tol·√(VarᵢVarⱼ)), or
 /// √Rᵢ(K) ≤ 3.9ε|mᵢ|, the rounding floor (then ρ^{K+1}√(RᵢRⱼ) ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ) ≤
-/// 4ε|mᵢ|√Varⱼ). A deterministic unit is settled.
-fn settled_at(c: &HermiteCoefficients, rem: f64, rho_all: f64, k: usize, tol: f64) -> bool {
-    c.var <= 0.0
-        || rho_all.powi(k as i32 + 1) * rem <= tol * c.var
-        || rem.sqrt() <= 3.9 * f64::EPSILON * c.mean.abs()
+/// 4ε|mᵢ|√Varⱼ). A unit whose coefficients are known to v < K only (`known`: a rule in z)
+/// bounds every pair at v terms (`truncation_bound`), with any partner j: given `partner` ≥
+/// Rⱼ(v)/Varⱼ of every unit (at most 1 + 4ε), it is settled when
+/// ρ*^{v+1}·√(Rᵢ(v)/Varᵢ · `partner`) ≤ tol, or at the rounding floor √Rᵢ(v) ≤ 3.9ε|mᵢ| (then
+/// the bound is ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ)). A deterministic unit is settled.
+fn settled_at(
+    c: &HermiteCoefficients,
+    rem: impl Fn(usize) -> f64,
+    partner: f64,
+    rho_all: f64,
+    k: usize,
+    tol: f64,
+) -> bool {
+    if c.var <= 0.0 {
+        return true;
+    }
+    let at_floor = |r: f64| r.sqrt() <= 3.9 * f64::EPSILON * c.mean.abs();
+    if c.known >= k {
+        let r = rem(k);
+        return rho_all.powi(k as i32 + 1) * r <= tol * c.var || at_floor(r);
+    }
+    let (v, r) = (c.known, rem(c.known));
+    rho_all.powi(v as i32 + 1) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
 }
 
 /// Terms L ≤ K for column i of settled units: the least L with
@@ -627,6 +663,74 @@ mod tests {
                 let tol = 2e-10 * (exact(i, i) * exact(j, j)).sqrt();
                 assert!((c - cw).abs() <= tol, "C[{i},{j}] {c:e} vs {cw:e}");
             }
+        }
+    }
+
+    /// Saturated wide units (the strongly correlated lane-test input widened 32×: s up to ~30,
+    /// |μ|/s up to 4; those with |μ|/s > 3 take a rule in z, whose coefficients stop at
+    /// [`Z_RULE_ORDER`](super::super::hermite_coef::Z_RULE_ORDER)) against the 2-D rule
+    /// (`quadrature::pair_cov_fallback`, checked against the reference `pair_cov` to 10⁻¹⁵,
+    /// `fallback_rule_matches_the_reference_pairs`): every pair with a saturated wide unit
+    /// (s > 10, |μ|/s > 3) and every variance (against `moments_1d`), for tanh, sigmoid, SiLU,
+    /// softplus and GELU, within the series' contract ([`fallback_above`]: its truncation bound
+    /// within 10⁻¹⁰·√(VarᵢVarⱼ) or the rounding floor) plus the 2-D rule's tested error
+    /// 10⁻¹²·√(VarᵢVarⱼ). Before the bounds stopped at a unit's known coefficients
+    /// (`HermiteCoefficients::known`), 11 such pairs were off by up to 3.1·10⁻⁸ of √(VarᵢVarⱼ)
+    /// (the series after 256 terms equal to the one after 96: the unit's stored zeros).
+    #[test]
+    fn wide_saturated_pairs_match_the_2d_rule() {
+        use super::super::input::lane_test_input;
+        use super::super::quadrature::moments_1d;
+        let mut input = lane_test_input(0.05);
+        input.cov *= faer::Scale(1024.0);
+        input.mean *= faer::Scale(32.0);
+        let u = units(&input, "test").unwrap();
+        let n = input.dim();
+        let saturated: Vec<bool> = (0..n)
+            .map(|i| u.s[i] > 10.0 && u.mu[i].abs() > 3.0 * u.s[i])
+            .collect();
+        let count = saturated.iter().filter(|&&x| x).count();
+        assert!(count >= 3, "only {count} saturated wide units");
+        use Activation::{Gelu, Sigmoid, Silu, Softplus, Tanh};
+        for act in [Tanh, Sigmoid, Silu, Softplus, Gelu] {
+            let got = HermiteClosure::new(act)
+                .unwrap()
+                .apply(&input, Corrections::None)
+                .unwrap();
+            let reference: Vec<(f64, f64)> =
+                (0..n).map(|i| moments_1d(act, u.mu[i], u.s[i])).collect();
+            let unit = |i: usize| Unit {
+                mu: u.mu[i],
+                s: u.s[i],
+                m: reference[i].0,
+            };
+            let contract = |i: usize, j: usize| {
+                let (mi, vi) = reference[i];
+                let (mj, vj) = reference[j];
+                let floor = 4.0 * f64::EPSILON * (mi.abs() * vj.sqrt() + mj.abs() * vi.sqrt());
+                (DEFAULT_TOLERANCE + 1e-12) * (vi * vj).sqrt() + floor
+            };
+            let mut worst: f64 = 0.0;
+            for i in (0..n).filter(|&i| u.s[i] > 0.0) {
+                let var = got.cov[(i, i)];
+                assert!(
+                    (var - reference[i].1).abs() <= contract(i, i),
+                    "{act} Var[{i}] {var:e} vs {:e}",
+                    reference[i].1
+                );
+                for j in (0..i).filter(|&j| u.s[j] > 0.0 && (saturated[i] || saturated[j])) {
+                    let rho = correlation(input.cov[(i, j)], u.s[i], u.s[j]);
+                    let want = pair_cov_fallback(act, unit(i), unit(j), rho).0;
+                    let err = (got.cov[(i, j)] - want).abs();
+                    worst = worst.max(err / (reference[i].1 * reference[j].1).sqrt());
+                    assert!(
+                        err <= contract(i, j),
+                        "{act} C[{i},{j}] (ρ {rho:.4}) {:e} vs {want:e}",
+                        got.cov[(i, j)]
+                    );
+                }
+            }
+            println!("{act}: worst {worst:e} of √(VarᵢVarⱼ)");
         }
     }
 }

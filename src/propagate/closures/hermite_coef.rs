@@ -106,6 +106,11 @@ pub struct HermiteCoefficients {
     pub var: f64,
     /// c₁ … c_K.
     pub c: Vec<f64>,
+    /// How many of c₁ … c_K are the unit's: a rule in z gives c₁..c_min(K, 96)
+    /// (`Z_RULE_ORDER`) and stores zeros beyond, where the true coefficients need not vanish,
+    /// so a series truncated after L > `known` terms misses ρⁿcₙ(i)cₙ(j) for `known` < n ≤ L
+    /// as well as the tail: its error is bounded at `known` terms, not at L.
+    pub known: usize,
 }
 
 impl HermiteCoefficients {
@@ -228,7 +233,12 @@ impl HermiteCoefficients {
                 for (n, x) in cj.iter_mut().take(valid).enumerate() {
                     *x = c[(n, j)];
                 }
-                HermiteCoefficients { mean, var, c: cj }
+                HermiteCoefficients {
+                    mean,
+                    var,
+                    c: cj,
+                    known: valid,
+                }
             })
             .collect()
     }
@@ -260,7 +270,12 @@ impl HermiteCoefficients {
         let mut from_rule = full.into_iter().zip(cs).map(|(all, sd)| {
             let (mean, var) = moments(all[0], all[1], sd);
             let c = all[1..=order].to_vec();
-            HermiteCoefficients { mean, var, c }
+            HermiteCoefficients {
+                mean,
+                var,
+                c,
+                known: order,
+            }
         });
         let mut wide =
             Self::fourier_wide(act, &pick(mu, false), &pick(s, false), order).into_iter();
@@ -286,7 +301,12 @@ impl HermiteCoefficients {
                 if let Some(first) = c.first_mut() {
                     *first = c1;
                 }
-                HermiteCoefficients { mean, var, c }
+                HermiteCoefficients {
+                    mean,
+                    var,
+                    c,
+                    known: order,
+                }
             })
             .collect();
         if order > 1 {
@@ -303,6 +323,7 @@ impl HermiteCoefficients {
                 mean: act.eval(mu),
                 var: 0.0,
                 c: vec![0.0; order],
+                known: order,
             };
         }
         match rule {
@@ -339,7 +360,12 @@ impl HermiteCoefficients {
                 },
             );
         }
-        HermiteCoefficients { mean, var, c }
+        HermiteCoefficients {
+            mean,
+            var,
+            c,
+            known: valid,
+        }
     }
 
     /// Rᵢ(K) = Var φ(hᵢ) − Σ_{n=1..K} cₙ² (Parseval), floored at 0 and raised by 4ε·Var to cover
@@ -371,9 +397,12 @@ impl HermiteCoefficients {
     }
 
     /// Cauchy–Schwarz bound on the truncation error of [`Self::series`]:
-    /// |Σ_{n>K} ρⁿ cₙ(i)cₙ(j)| ≤ |ρ|^{K+1} √(Rᵢ(K) Rⱼ(K)).
+    /// |Σ_{n>m} ρⁿ cₙ(i)cₙ(j)| ≤ |ρ|^{m+1} √(Rᵢ(m) Rⱼ(m)), m = min(K, `known` of both): beyond
+    /// a unit's known coefficients the stored zeros are not its own, so the series after K
+    /// terms misses every term past m.
     pub fn truncation_bound(&self, other: &Self, rho: f64, k: usize) -> f64 {
-        rho.abs().powi(k as i32 + 1) * (self.remainder(k) * other.remainder(k)).sqrt()
+        let m = k.min(self.known).min(other.known);
+        rho.abs().powi(m as i32 + 1) * (self.remainder(m) * other.remainder(m)).sqrt()
     }
 }
 
