@@ -371,7 +371,7 @@ fn bench_stats_compare(c: &mut Criterion) {
                         kl_divergence_with(
                             (p.mean.as_ref(), p.cov.as_ref()),
                             (q.mean.as_ref(), q.cov.as_ref()),
-                            1e-8,
+                            (1e-8, false),
                             par,
                         )
                         .unwrap()

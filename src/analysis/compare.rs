@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::measure::{LayerStats, Measured};
+use crate::net::Stage;
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean_error_parts};
 
@@ -96,7 +97,7 @@ pub fn compare_stages(
     empirical: &LayerStats,
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
-    let pairs = pairs(predicted, empirical)?;
+    let pairs = pairs(predicted, empirical, depth)?;
     let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
         Par::Seq
     } else {
@@ -119,18 +120,23 @@ pub fn compare_stage_lean(
     empirical: &LayerStats,
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
-    pairs(std::slice::from_ref(predicted), empirical)?
+    pairs(std::slice::from_ref(predicted), empirical, depth)?
         .into_iter()
         .map(|pair| compare_pair(pair, depth, Par::rayon(0)))
         .collect()
 }
 
-/// One (stage, class) pair: the predicted stage, its class index k, the class label and the
-/// measured stage.
-type Pair<'a> = (&'a Predicted, usize, usize, Measured<'a>);
+/// One (stage, class) pair: the predicted stage, its class index k, the class label, the
+/// measured stage, and whether the measured covariance is singular by construction
+/// ([`singular_by_construction`]).
+type Pair<'a> = (&'a Predicted, usize, usize, Measured<'a>, bool);
 
 /// Every (stage, class) pair of `predicted` with its measured stage, in stage-then-class order.
-fn pairs<'a>(predicted: &'a [Predicted], empirical: &'a LayerStats) -> Result<Vec<Pair<'a>>> {
+fn pairs<'a>(
+    predicted: &'a [Predicted],
+    empirical: &'a LayerStats,
+    depth: usize,
+) -> Result<Vec<Pair<'a>>> {
     let mut pairs = Vec::new();
     for p in predicted {
         let emp = empirical.measured(p.stage).ok_or_else(|| {
@@ -138,14 +144,54 @@ fn pairs<'a>(predicted: &'a [Predicted], empirical: &'a LayerStats) -> Result<Ve
         })?;
         let classes = emp.classes().iter().take(p.classes());
         for (k, &class) in classes.enumerate() {
-            pairs.push((p, k, class, emp));
+            let singular = singular_by_construction(p.stage, (k, class), empirical, depth);
+            pairs.push((p, k, class, emp, singular));
         }
     }
     Ok(pairs)
 }
 
+/// Whether the measured covariance of class `class` (entry `k`) at `stage` has rank below its
+/// dimension N in exact arithmetic, from two bounds on its rank: a covariance of n samples
+/// has rank ≤ n − 1 (the centred samples sum to zero), and an affine stage's samples
+/// Wv + b have the covariance W Σ_v Wᵀ of rank ≤ rank Σ_v ≤ the number of units of v that
+/// vary in the class (v: the input for h¹, z^{l−1} for hˡ, z^L for y; bounded only where v's
+/// statistics are still held). The KL's plain Cholesky factor of such a covariance has a
+/// pivot of rounding size at its first dependent column, below the ridge λ, and is dropped
+/// for the ridged one ([`kl_divergence_with`]): knowing this beforehand skips it.
+fn singular_by_construction(
+    stage: Stage,
+    (k, class): (usize, usize),
+    empirical: &LayerStats,
+    depth: usize,
+) -> bool {
+    let Some(emp) = empirical.measured(stage) else {
+        return false;
+    };
+    let n = emp.mean(k).nrows() as u64;
+    if emp.count(k) <= n {
+        return true;
+    }
+    let feeding = match stage {
+        Stage::Pre(1) => Stage::Input,
+        Stage::Pre(l) => Stage::Post(l - 1),
+        Stage::Output => Stage::Post(depth),
+        Stage::Input | Stage::Post(_) => return false,
+    };
+    empirical.measured(feeding).is_some_and(|v| {
+        v.classes()
+            .iter()
+            .position(|&c| c == class)
+            .is_some_and(|j| (v.varying(j) as u64) < n)
+    })
+}
+
 /// The comparison row of one pair, its factorizations run with parallelism `inner`.
-fn compare_pair((p, k, class, emp): Pair<'_>, depth: usize, inner: Par) -> Result<StageComparison> {
+fn compare_pair(
+    (p, k, class, emp, singular): Pair<'_>,
+    depth: usize,
+    inner: Par,
+) -> Result<StageComparison> {
     // An f32 stage's Σ (predicted or measured) is widened here, one (stage, class) per
     // thread at a time: the KL's factorisations need f64 (`stats::narrow`).
     let (widened, meas_cov) = (p.cov(k), emp.cov(k));
@@ -154,7 +200,7 @@ fn compare_pair((p, k, class, emp): Pair<'_>, depth: usize, inner: Par) -> Resul
     let kl = kl_divergence_with(
         (meas_mean.as_ref(), meas_cov.as_ref()),
         (prop_mean.as_ref(), prop_cov.as_ref()),
-        KL_RIDGE,
+        (KL_RIDGE, singular),
         inner,
     );
     let (kl, kl_jitter) = match kl {
@@ -191,4 +237,85 @@ fn compare_pair((p, k, class, emp): Pair<'_>, depth: usize, inner: Par) -> Resul
         kl_jitter,
         degenerate,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::Mat;
+
+    use super::*;
+    use crate::data::Dataset;
+    use crate::measure::{layer_stats, Higher};
+    use crate::net::{Activation, Mlp};
+
+    /// 2 classes of 40 samples of a 3-D input that varies in every coordinate.
+    fn data() -> Dataset {
+        Dataset {
+            x: Mat::from_fn(3, 80, |i, k| {
+                ((k * 7 + i * 5 + k * k * i) % 13) as f64 / 13.0
+            }),
+            labels: (0..80).map(|k| (k % 2) as u32).collect(),
+            n_classes: 2,
+        }
+    }
+
+    /// The rank bounds: a pre-activation wider than the units that vary before it (the input
+    /// of 3 under 4 units; z¹ with a dead unit under 4 units) is singular, as is a stage at
+    /// least as wide as its class has samples; a pre-activation no wider than the input, a
+    /// post-activation and the input itself are not known to be.
+    #[test]
+    fn singular_by_construction_follows_the_rank_bounds() {
+        let data = data();
+        let mut wide = Mlp::init(&[3, 4, 4, 2], Activation::Relu, 1.0, 5).unwrap();
+        // Unit 0 of z¹ is dead (0 on every sample): 3 units of z¹ vary.
+        wide.layers[0].b[0] = -1e3;
+        let stats = layer_stats(&wide, &data, Higher::None, 16).unwrap();
+        let on = |stage| singular_by_construction(stage, (0, 0), &stats, 2);
+        assert_eq!(stats.measured(Stage::Post(1)).unwrap().varying(0), 3);
+        assert!(on(Stage::Pre(1)) && on(Stage::Pre(2)));
+        assert!(!on(Stage::Input) && !on(Stage::Post(1)) && !on(Stage::Post(2)));
+        // The output (2 wide) is bounded by the units of z² that vary (40 samples per class).
+        let z2 = stats.measured(Stage::Post(2)).unwrap().varying(0);
+        assert_eq!(on(Stage::Output), z2 < 2);
+        let narrow = Mlp::init(&[3, 3, 2], Activation::Tanh, 1.0, 5).unwrap();
+        let stats = layer_stats(&narrow, &data, Higher::None, 16).unwrap();
+        assert!(!singular_by_construction(Stage::Pre(1), (1, 1), &stats, 1));
+        // 40 samples per class under 40 units: singular whatever the input.
+        let many = Mlp::init(&[3, 40, 2], Activation::Tanh, 1.0, 5).unwrap();
+        let stats = layer_stats(&many, &data, Higher::None, 16).unwrap();
+        assert!(singular_by_construction(Stage::Post(1), (1, 1), &stats, 1));
+    }
+
+    /// Skipping the plain factors changes no row: the comparison of a network whose
+    /// pre-activations are singular by construction equals the KL with the plain factors tried
+    /// first, to the bit.
+    #[test]
+    fn known_singular_stages_compare_as_with_the_plain_factors_tried() {
+        let data = data();
+        let net = Mlp::init(&[3, 4, 2], Activation::Relu, 1.0, 7).unwrap();
+        let stats = layer_stats(&net, &data, Higher::None, 16).unwrap();
+        let emp = stats.measured(Stage::Pre(1)).unwrap();
+        for k in 0..2 {
+            assert!(singular_by_construction(Stage::Pre(1), (k, k), &stats, 1));
+            let cov = emp.cov(k);
+            // The "prediction": the measured Gaussian slightly moved.
+            let q = Mat::from_fn(4, 4, |i, j| cov[(i, j)] * if i == j { 1.01 } else { 1.0 });
+            let mean = emp.mean(k).as_ref();
+            let kl = |singular| {
+                kl_divergence_with(
+                    (mean, (*cov).as_ref()),
+                    (mean, q.as_ref()),
+                    (KL_RIDGE, singular),
+                    Par::Seq,
+                )
+                .unwrap()
+            };
+            let (skipped, tried) = (kl(true), kl(false));
+            assert!(
+                tried.jitter > 0.0,
+                "the plain factor of a singular Σ was accepted"
+            );
+            assert_eq!(skipped, tried);
+        }
+    }
 }

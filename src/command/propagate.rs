@@ -158,7 +158,7 @@ fn in_f64(
     timings: &Timings,
 ) -> Result<(Vec<StageComparison>, Fallbacks, Option<CarryReport>)> {
     let start_stage = start_stage(a.from_layer);
-    let mut stats = layer_stats_timed(net, &dataset, higher, a.stats_batch, timings)?;
+    let stats = layer_stats_timed(net, &dataset, higher, a.stats_batch, timings)?;
     let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
     let start_moments = measured(start_stage);
     let (predicted, fallbacks, carried) = match carried {
@@ -200,8 +200,8 @@ fn in_f64(
             (engine.into_stages(), fallbacks, None)
         }
     };
-    // The start stage is not compared: released before the comparison.
-    stats.stages.retain(|(s, _)| *s != start_stage);
+    // The start stage is not compared, but its units that vary in each class bound the rank
+    // of the next pre-activation's covariance (`compare_stages`): held to the end.
     let layers = timings.time("comparison", 0.0, || {
         compare_stages(&predicted, &stats, net.depth())
     })?;

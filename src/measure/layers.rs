@@ -131,6 +131,28 @@ impl Measured<'_> {
         }
     }
 
+    /// Entry `k`'s sample count.
+    pub fn count(&self, k: usize) -> u64 {
+        match self {
+            Measured::Wide(m) => m.counts[k],
+            Measured::Narrow(m) => m.counts[k],
+        }
+    }
+
+    /// The number of entry `k`'s units that vary (a variance above 0, as held).
+    pub fn varying(&self, k: usize) -> usize {
+        match self {
+            Measured::Wide(m) => {
+                let cov = &m.per_class[k].cov;
+                (0..cov.nrows()).filter(|&i| cov[(i, i)] > 0.0).count()
+            }
+            Measured::Narrow(m) => {
+                let cov = m.cov_f32(k);
+                (0..cov.nrows()).filter(|&i| cov[(i, i)] > 0.0).count()
+            }
+        }
+    }
+
     /// Entry `k`'s covariance in f64: lent, or widened from f32 into a new matrix.
     pub fn cov(&self, k: usize) -> Cow<'_, Mat<f64>> {
         match self {

@@ -51,16 +51,19 @@ pub fn kl_divergence(
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
     ridge: f64,
 ) -> Result<KlDivergence> {
-    kl_divergence_with(p, q, ridge, get_global_parallelism())
+    kl_divergence_with(p, q, (ridge, false), get_global_parallelism())
 }
 
 /// [`kl_divergence`] with its factorizations and solves run with parallelism `par`: a caller
 /// that computes one divergence per thread passes `Par::Seq` (a nested parallel factorization
-/// of each would only split every kernel into smaller, slower pieces).
+/// of each would only split every kernel into smaller, slower pieces). `(ridge, p_singular)`:
+/// the relative ridge, and whether Σ_p is known to be singular by construction (rank below N
+/// in exact arithmetic: then, with a ridge, the ridged factors are formed without first trying
+/// the plain ones, which would be dropped for a pivot below λ; see `factor_group`).
 pub fn kl_divergence_with(
     p: (ColRef<'_, f64>, MatRef<'_, f64>),
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
-    ridge: f64,
+    ridge: (f64, bool),
     par: Par,
 ) -> Result<KlDivergence> {
     check_pair("kl_divergence", p, q)?;
@@ -122,7 +125,7 @@ pub fn bhattacharyya(
     let f = factor_group(
         &[s1, s2, avg.as_ref()],
         &["S1", "S2", "(S1+S2)/2"],
-        ridge,
+        (ridge, false),
         get_global_parallelism(),
     )?;
     let (l1, l2, lbar) = (&f.l[0], &f.l[1], &f.l[2]);

@@ -32,11 +32,16 @@ pub(super) fn log_det(l: &Mat<f64>) -> f64 {
 ///
 /// The plain factors are tried in order and the first that asks for the ridge ends the attempt:
 /// the group then needs the ridge whatever the later ones would give, so their O(N³) plain
-/// factors would be thrown away (the same decision as factoring them all first).
+/// factors would be thrown away (the same decision as factoring them all first). With
+/// `singular` the caller knows that some matrix of the group is singular by construction (of
+/// rank below N in exact arithmetic, e.g. a covariance of at most N samples): its plain
+/// factor would meet a pivot that is rounding noise, below λ ([`needs_ridge`]), so with λ > 0
+/// no plain factor is tried (the plain attempt of such a matrix runs until its first dependent
+/// column, nearly the whole O(N³) factorization, only to be dropped).
 pub(super) fn factor_group(
     covs: &[MatRef<'_, f64>],
     names: &[&str],
-    ridge: f64,
+    (ridge, singular): (f64, bool),
     par: Par,
 ) -> Result<Factors> {
     check_ridge(ridge)?;
@@ -50,10 +55,11 @@ pub(super) fn factor_group(
     }
     let mean_var = mean_variance(covs);
     let lambda = ridge * mean_var;
-    // A variance below λ already decides for the ridge: no plain factor is tried.
+    // A variance below λ, or a matrix known to be singular, already decides for the ridge:
+    // no plain factor is tried.
     let mut plain = Vec::with_capacity(covs.len());
     let mut first_failed = None;
-    if !variance_below(covs, lambda) {
+    if !(variance_below(covs, lambda) || (singular && lambda > 0.0)) {
         for (k, c) in covs.iter().enumerate() {
             let l = cholesky_with(*c, 0.0, par);
             if needs_ridge(l.as_ref(), ridge, lambda) {
@@ -301,7 +307,7 @@ mod tests {
         let group = [a.as_ref(), b.as_ref()];
         let lambda = 1e-6 * mean_variance(&group);
         assert!(variance_below(&group, lambda) && !variance_below(&group[1..], lambda));
-        let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
+        let f = factor_group(&group, &["a", "b"], (1e-6, false), Par::Seq).unwrap();
         assert_eq!(f.jitter, lambda);
         assert_eq!(f.l[0], cholesky_with(a.as_ref(), lambda, Par::Seq).unwrap());
         assert_eq!(f.l[1], cholesky_with(b.as_ref(), lambda, Par::Seq).unwrap());
@@ -328,7 +334,7 @@ mod tests {
             [singular.as_ref(), spd.as_ref()],
             [spd.as_ref(), singular.as_ref()],
         ] {
-            let f = factor_group(&group, &["a", "b"], 1e-6, Par::Seq).unwrap();
+            let f = factor_group(&group, &["a", "b"], (1e-6, false), Par::Seq).unwrap();
             assert_eq!(f.jitter, lambda);
             for (l, c) in f.l.iter().zip(group) {
                 assert_eq!(*l, cholesky_with(c, lambda, Par::Seq).unwrap());
@@ -339,7 +345,7 @@ mod tests {
         let err = factor_group(
             &[id.as_ref(), negative.as_ref()],
             &["a", "b"],
-            0.0,
+            (0.0, false),
             Par::Seq,
         )
         .err()
