@@ -231,6 +231,20 @@ impl StarTerms {
             Arm::K3Centre => s[(g, x)],
             Arm::K3Far => s[(x, g)],
         };
+        // M[g,·] as column g: Σ and S transposed (S's own columns for K3Far), and each
+        // degree's coefficients A_d(x) as one vector, so the sums below run down columns.
+        let (cov_t, s_t) = (cov.transpose().to_owned(), s.transpose().to_owned());
+        let along = |kind: Arm, g: usize| -> &[f64] {
+            match kind {
+                Arm::Cov => cov_t.col_as_slice(g),
+                Arm::K3Centre => s_t.col_as_slice(g),
+                Arm::K3Far => s.col_as_slice(g),
+            }
+        };
+        let degrees = units.first().map_or(0, |u| u.b[1].len());
+        let coefs: Vec<Vec<f64>> = (0..degrees)
+            .map(|d| units.iter().map(|u| u.b[1][d]).collect())
+            .collect();
         let mut merged: Vec<((Arm, u8), Mat<f64>)> = Vec::new();
         for st in &self.stars {
             let at = match merged.iter().position(|(k, _)| *k == st.arms[0]) {
@@ -247,8 +261,9 @@ impl StarTerms {
                 if centre == 0.0 {
                     continue;
                 }
-                for x in 0..n {
-                    y[(x, g)] += centre * a(d, x) * matrix(kind, g, x);
+                let column = y.col_as_slice_mut(g).iter_mut();
+                for ((y, &ax), &mx) in column.zip(&coefs[d as usize]).zip(along(kind, g)) {
+                    *y += centre * ax * mx;
                 }
             }
         }
