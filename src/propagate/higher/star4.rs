@@ -207,33 +207,47 @@ impl HKappa3 {
             }
             HKappa3::Factored(h) => {
                 let f = &h.f;
-                let lead = lead.filter(|next| self.leads(next));
-                let product = |x: &Mat<f64>, next: Option<&Mat<f64>>| -> Mat<f64> {
-                    match next {
-                        Some(y) => y.subcols(0, x.ncols()).to_owned(),
-                        None => gemm(u, x.as_ref()),
+                // U·F for F₀, F₁, F₂, P₀, P₁: views of `lead`'s first columns, or formed.
+                let formed: Vec<Mat<f64>>;
+                let products: Vec<MatRef<'_, f64>> = match lead.filter(|next| self.leads(next)) {
+                    Some(next) => (next.factors.iter().chain(&next.pairs))
+                        .zip(f.factors.iter().chain(&f.pairs))
+                        .map(|(y, x)| y.subcols(0, x.ncols()))
+                        .collect(),
+                    None => {
+                        formed = (f.factors.iter().chain(&f.pairs))
+                            .map(|x| gemm(u, x.as_ref()))
+                            .collect();
+                        formed.iter().map(Mat::as_ref).collect()
                     }
                 };
-                let p: Vec<Mat<f64>> = (0..3)
-                    .map(|k| product(&f.factors[k], lead.map(|l| &l.factors[k])))
-                    .collect();
-                let q: Vec<Mat<f64>> = (0..2)
-                    .map(|k| product(&f.pairs[k], lead.map(|l| &l.pairs[k])))
-                    .collect();
+                let (p, q) = products.split_at(3);
+                // (factor, Hadamard pair, weight): F_k (UF_l∘UF_o)ᵀ, 2 P₀(UP₀∘UP₁)ᵀ, P₁(UP₀∘UP₀)ᵀ;
+                // one scratch for the Hadamard products.
+                let terms = [
+                    (&f.factors[0], p[1], p[2], 1.0),
+                    (&f.factors[1], p[0], p[2], 1.0),
+                    (&f.factors[2], p[0], p[1], 1.0),
+                    (&f.pairs[0], q[0], q[1], 2.0),
+                    (&f.pairs[1], q[0], q[0], 1.0),
+                ];
+                let widest = f.factors[0].ncols().max(f.pairs[0].ncols());
+                let mut had = Mat::<f64>::zeros(m, widest);
                 let mut total = Mat::<f64>::zeros(n, m);
-                for (k, l, o) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
-                    let had = hadamard(p[l].as_ref(), p[o].as_ref());
-                    total += gemm(f.factors[k].as_ref(), had.transpose());
+                for (x, y, z, weight) in terms {
+                    let mut hy = had.as_mut().subcols_mut(0, x.ncols());
+                    hy.copy_from(y);
+                    zip!(hy.as_mut(), z).for_each(|unzip!(h, z)| *h *= *z);
+                    matmul(
+                        total.as_mut(),
+                        Accum::Add,
+                        x.as_ref(),
+                        hy.transpose(),
+                        weight / 3.0,
+                        Par::rayon(0),
+                    );
                 }
-                total += gemm(
-                    f.pairs[0].as_ref(),
-                    hadamard(q[0].as_ref(), q[1].as_ref()).transpose(),
-                ) * faer::Scale(2.0);
-                total += gemm(
-                    f.pairs[1].as_ref(),
-                    hadamard(q[0].as_ref(), q[0].as_ref()).transpose(),
-                );
-                total * faer::Scale(1.0 / 3.0)
+                total
             }
         }
     }
