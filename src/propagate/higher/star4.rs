@@ -88,7 +88,7 @@ pub enum HKappa3 {
 
 /// h's factored κ₃ with its slice S\[a,b\] = κ₃\[a,a,b\] ([`Factored::slice`], which the carry
 /// formed for h's closure) and whether the next h's factors begin with these mapped by
-/// U = W diag(β) ([`HKappa3::lead`]).
+/// U = W diag(β) ([`HKappa3::factored_with_slice`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FactoredH {
     pub(super) f: Factored,
@@ -97,7 +97,8 @@ pub struct FactoredH {
 }
 
 impl HKappa3 {
-    /// `f` held factored, its slice formed here; not [`HKappa3::lead`]ing.
+    /// `f` held factored, its slice formed here; not leading the next h's factors
+    /// ([`HKappa3::factored_with_slice`]).
     pub fn factored(f: Factored) -> Self {
         let slice = f.slice();
         HKappa3::Factored(Box::new(FactoredH {
@@ -430,7 +431,7 @@ impl Star4 {
     }
 
     /// The next h's κ₃ slice from this z's κ₃ term (module docs, "The next slice"), where h's
-    /// factored κ₃ [`HKappa3::leads`] `next` (the next h's factored κ₃, W's map of z's, which
+    /// factored κ₃ leads `next` (the next h's factored κ₃, W's map of z's, which
     /// begins with U·F₀, U·F₁, U·F₂ and U·P₀, U·P₁, U = W diag(β)): every slice term over those
     /// columns is a product with U, e.g. Σ_r (UF₀∘UF₁)\[i,r\] (UF₂)\[j,r\] =
     /// (U F₂ (UF₀∘UF₁)ᵀ)\[j,i\], so their sum is (U T)ᵀ with T = Σ_{b,c} U_jb U_jc κ₃(h)\[a,b,c\]
