@@ -212,6 +212,9 @@ pub struct Carry {
     /// Order 3 with `leading_paired`, per class: the κ₃ term of the last closure's z's
     /// κ₄\[a,a,b,c\], imaged in the next h's paired κ₄ ([`super::star4`]) and not carried…
     star4: Vec<Option<Star4>>,
+    /// …with the full contraction of its κ₃ term where the map formed it with h's slice
+    /// ([`Star4::next_slice`]), per class of the stage mapped (read by the image)…
+    star_total: Vec<Option<Mat<f64>>>,
     /// …and the rest of it as blocks ([`super::triple4_factored`]), of z after [`Carry::leave`],
     /// of h after the map (the factorable rule's carries, dense or factored κ₃).
     blocks: Vec<Option<Unpaired4Factored>>,
@@ -427,6 +430,7 @@ impl Carry {
             fh: Vec::new(),
             leading_paired: false,
             star4: Vec::new(),
+            star_total: Vec::new(),
             blocks: Vec::new(),
             pilot: None,
             pilot_verdict: None,
@@ -865,9 +869,11 @@ impl Carry {
                             &timings.time("kappa affine", flops, || zq.image(layer.w.as_ref()));
                     }
                     if let (true, Some(Some(star))) = (slot.is_some(), self.star4.get(c)) {
-                        let flops = star.flops(m);
-                        pre.0 +=
-                            timings.time("kappa affine", flops, || star.image(layer.w.as_ref()));
+                        let total = self.star_total.get(c).and_then(Option::as_ref);
+                        let flops = star.flops(m, total.is_some());
+                        pre.0 += timings.time("kappa affine", flops, || {
+                            star.image_with(layer.w.as_ref(), total)
+                        });
                     }
                     if !read {
                         *slot = unread_blocks(slot.take(), skews, pre, o, layer.w.as_ref(), cur);
@@ -901,6 +907,8 @@ impl Carry {
             self.unpaired_pre.resize(c + 1, None);
             self.unpaired_pre[c] = h;
         }
+        // The contractions were of this map's W: none is read by a later one.
+        self.star_total.clear();
     }
 
     /// The last hidden layer's h as slices ([`super::sliced`]) per class, attached to `out`;
@@ -934,7 +942,19 @@ impl Carry {
                     kappa3.map(layer.w.as_ref(), own, repeated)
                 })?;
                 let fh = std::mem::replace(kappa3, Factored::zeros(0));
-                let slice = fh.slice();
+                // h's slice over the columns z's κ₃ term leads from its contraction, formed
+                // once for the image as well.
+                let star = self.star4.get(c).and_then(Option::as_ref);
+                let flops = star.map_or(0.0, |s| s.next_slice_flops(m));
+                let lead = timings.time("kappa affine", flops, || {
+                    star.and_then(|s| s.next_slice(layer.w.as_ref(), &fh))
+                });
+                let (slice, total) = match lead {
+                    Some((slice, total)) => (slice, Some(total)),
+                    None => (fh.slice(), None),
+                };
+                self.star_total.resize(c + 1, None);
+                self.star_total[c] = total;
                 if !slice.is_all_finite() {
                     return Err(Error::Numeric(format!(
                         "the affine map of the factored κ₃ into width {m} overflowed"
@@ -1009,8 +1029,12 @@ impl Carry {
         let star = Star4::new(cov, units);
         if self.zero_pre.get(c) == Some(&true) {
             star
-        } else if factored {
-            star.with_kappa3(HKappa3::Factored(Box::new(self.fh[c].clone())))
+        } else if let (true, Some(stars)) = (factored, &self.stars) {
+            star.with_kappa3(HKappa3::factored_with_slice(
+                self.fh[c].clone(),
+                self.sliced[c].k3_aab.clone(),
+                stars.full_is_beta(),
+            ))
         } else {
             star.with_kappa3(HKappa3::Dense(self.pre[c].k3.clone()))
         }

@@ -138,6 +138,13 @@ fn full_block(term: &Term) -> bool {
 }
 
 impl StarTerms {
+    /// Whether z's full κ₃ block is h's factors with their rows scaled by β = B_{1,1} and
+    /// coefficient 1 (the single full κ₃ diagram at degree 1): the next map's first columns
+    /// are then h's factors mapped by W diag(β) ([`super::star4::HKappa3::factored_with_slice`]).
+    pub fn full_is_beta(&self) -> bool {
+        self.full == Some((1.0, 1))
+    }
+
     /// Sorts `list` (the rule's κ₃(z) diagrams over three distinct units); an error names the
     /// first diagram that is neither a star nor the single full κ₃ block, or a second full
     /// block (z's factors are h's scaled in place: one scaling).
@@ -224,6 +231,20 @@ impl StarTerms {
             Arm::K3Centre => s[(g, x)],
             Arm::K3Far => s[(x, g)],
         };
+        // M[g,·] as column g: Σ and S transposed (S's own columns for K3Far), and each
+        // degree's coefficients A_d(x) as one vector, so the sums below run down columns.
+        let (cov_t, s_t) = (cov.transpose().to_owned(), s.transpose().to_owned());
+        let along = |kind: Arm, g: usize| -> &[f64] {
+            match kind {
+                Arm::Cov => cov_t.col_as_slice(g),
+                Arm::K3Centre => s_t.col_as_slice(g),
+                Arm::K3Far => s.col_as_slice(g),
+            }
+        };
+        let degrees = units.first().map_or(0, |u| u.b[1].len());
+        let coefs: Vec<Vec<f64>> = (0..degrees)
+            .map(|d| units.iter().map(|u| u.b[1][d]).collect())
+            .collect();
         let mut merged: Vec<((Arm, u8), Mat<f64>)> = Vec::new();
         for st in &self.stars {
             let at = match merged.iter().position(|(k, _)| *k == st.arms[0]) {
@@ -240,8 +261,9 @@ impl StarTerms {
                 if centre == 0.0 {
                     continue;
                 }
-                for x in 0..n {
-                    y[(x, g)] += centre * a(d, x) * matrix(kind, g, x);
+                let column = y.col_as_slice_mut(g).iter_mut();
+                for ((y, &ax), &mx) in column.zip(&coefs[d as usize]).zip(along(kind, g)) {
+                    *y += centre * ax * mx;
                 }
             }
         }
@@ -311,6 +333,12 @@ impl Factored {
     /// κ₃\[i,i,j\] as an N × N matrix (module docs), accumulated over blocks of
     /// `SLICE_BLOCK` (256) columns.
     pub fn slice(&self) -> Mat<f64> {
+        self.slice_from(0, 0)
+    }
+
+    /// The slice of the terms from general term `r0` and pair `t0` on (the others' is formed
+    /// elsewhere: [`super::star4::Star4::next_slice`]).
+    pub fn slice_from(&self, r0: usize, t0: usize) -> Mat<f64> {
         let n = self.dim();
         let mut out = Mat::zeros(n, n);
         let ([f0, f1, f2], [p0, p1]) = (&self.factors, &self.pairs);
@@ -320,14 +348,14 @@ impl Factored {
         // terms and the two distinct ones of the pairs.
         let third = 1.0 / 3.0;
         let terms = [
-            (f0, f1, f2, third),
-            (f0, f2, f1, third),
-            (f1, f2, f0, third),
-            (p0, p0, p1, third),
-            (p0, p1, p0, 2.0 * third),
+            (f0, f1, f2, third, r0),
+            (f0, f2, f1, third, r0),
+            (f1, f2, f0, third, r0),
+            (p0, p0, p1, third, t0),
+            (p0, p1, p0, 2.0 * third, t0),
         ];
-        for (x, y, o, weight) in terms {
-            for at in (0..x.ncols()).step_by(SLICE_BLOCK) {
+        for (x, y, o, weight, from) in terms {
+            for at in (from..x.ncols()).step_by(SLICE_BLOCK) {
                 let w = SLICE_BLOCK.min(x.ncols() - at);
                 let mut h = had.as_mut().subcols_mut(0, w);
                 h.copy_from(x.subcols(at, w));
@@ -481,6 +509,8 @@ mod tests {
         assert!(err.to_string().contains("star diagrams only"), "{err}");
         let stars = ChaosRule::unpaired_factorable().star_terms().unwrap();
         assert_eq!(stars.full, Some((1.0, 1)));
+        // So the carry forms the next h's slice from the κ₃ term's contraction.
+        assert!(stars.full_is_beta());
         assert!(!stars.stars.is_empty());
         assert!(stars.stars.iter().all(|s| s.arms[0] == (Arm::Cov, 1)));
     }

@@ -56,9 +56,24 @@
 //! one N × N block per unit times Uᵀ (2N³M flops, a third of the dense κ₃ map's), or the factored
 //! one, (1/3) Σ_k F_k ((U F_l)∘(U F_m))ᵀ over its N × R factors (O(NMR)).
 //! Cost of the Σ terms O(MN² + M²N) per class, as the leading paired map's.
+//!
+//! **The next slice.** On the factored path z's full κ₃ block is h's factors with their rows
+//! scaled by β (coefficient 1, [`super::factored::StarTerms::full_is_beta`]), so the next h's
+//! factors begin with U·F₀, U·F₁, U·F₂ and pairs U·P₀, U·P₁ ([`super::factored::Factored::map`]
+//! lays them first). The contraction above reads those products instead of forming them, and
+//! the next h's slice over those columns is a product with U:
+//!
+//! ```text
+//! Σ_r (UF₀∘UF₁)[i,r] (UF₂)[j,r] = Σ_b U_jb [F₂ (UF₀∘UF₁)ᵀ][b,i],   so   S'[i,j] = (U T)[j,i] + S'_rest[i,j]
+//! T[a,j] = Σ_{b,c} U_jb U_jc κ₃(h)[a,b,c] = (1/3) Σ_k F_k (UF_l∘UF_o)ᵀ + (2/3) P₀(UP₀∘UP₁)ᵀ + (1/3) P₁(UP₀∘UP₀)ᵀ
+//! ```
+//!
+//! (the same pairings and weights as [`super::factored::Factored::slice`]; S'_rest the slice of
+//! the next h's other columns). That costs 2M²N instead of 2M²(3R + 2T) for a κ₃ of R general
+//! terms and T pairs, which grow by N each per layer; the results are the same to rounding.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{unzip, zip, Accum, Mat, MatRef, Par};
 
 use super::chaos::UnitChaos;
 use super::factored::Factored;
@@ -68,7 +83,39 @@ use super::tensor::SymTensor;
 #[derive(Clone, Debug, PartialEq)]
 pub enum HKappa3 {
     Dense(SymTensor),
-    Factored(Box<Factored>),
+    Factored(Box<FactoredH>),
+}
+
+/// h's factored κ₃ with its slice S\[a,b\] = κ₃\[a,a,b\] ([`Factored::slice`], which the carry
+/// formed for h's closure) and whether the next h's factors begin with these mapped by
+/// U = W diag(β) ([`HKappa3::factored_with_slice`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FactoredH {
+    pub(super) f: Factored,
+    pub(super) slice: Mat<f64>,
+    pub(super) leads: bool,
+}
+
+impl HKappa3 {
+    /// `f` held factored, its slice formed here; not leading the next h's factors
+    /// ([`HKappa3::factored_with_slice`]).
+    pub fn factored(f: Factored) -> Self {
+        let slice = f.slice();
+        HKappa3::Factored(Box::new(FactoredH {
+            f,
+            slice,
+            leads: false,
+        }))
+    }
+
+    /// `f` held factored with its slice `slice` (= `f.slice()`); `leads`: the next h's
+    /// factored κ₃ ([`Factored::map`] of z's) has U·F₀, U·F₁, U·F₂ as its first general
+    /// columns and U·P₀, U·P₁ as its first pairs (U = W diag(β), β the units' B_{1,1}): z's
+    /// full κ₃ block ([`super::factored::StarTerms::closure`]) scaled h's rows by β with
+    /// coefficient 1.
+    pub fn factored_with_slice(f: Factored, slice: Mat<f64>, leads: bool) -> Self {
+        HKappa3::Factored(Box::new(FactoredH { f, slice, leads }))
+    }
 }
 
 impl HKappa3 {
@@ -76,8 +123,8 @@ impl HKappa3 {
     fn get(&self, a: usize, b: usize, c: usize) -> f64 {
         match self {
             HKappa3::Dense(t) => t.get(&[a, b, c]),
-            HKappa3::Factored(f) => {
-                let [f0, f1, f2] = &f.factors;
+            HKappa3::Factored(h) => {
+                let [f0, f1, f2] = &h.f.factors;
                 let mut sum = 0.0;
                 for (x, y, z) in [
                     (a, b, c),
@@ -91,7 +138,7 @@ impl HKappa3 {
                         .map(|r| f0[(x, r)] * f1[(y, r)] * f2[(z, r)])
                         .sum::<f64>();
                 }
-                let [p0, p1] = &f.pairs;
+                let [p0, p1] = &h.f.pairs;
                 let pairs = (0..p0.ncols())
                     .map(|t| {
                         p0[(a, t)] * p0[(b, t)] * p1[(c, t)]
@@ -104,22 +151,40 @@ impl HKappa3 {
         }
     }
 
-    /// Flops of [`HKappa3::contracted`] for an M × N map.
-    fn flops(&self, m: usize, n: usize) -> f64 {
+    /// Flops of [`HKappa3::full_contraction`] for an M × N map; `lead`: the products U·F are
+    /// read from the next h's factors, not formed.
+    fn full_flops(&self, m: usize, n: usize, lead: bool) -> f64 {
         let (m, n) = (m as f64, n as f64);
         match self {
-            HKappa3::Dense(_) => 2.0 * n * n * n * m + 6.0 * m * n * n,
-            HKappa3::Factored(f) => {
-                let (r, t) = (f.factors[0].ncols() as f64, f.pairs[0].ncols() as f64);
-                (12.0 * r + 8.0 * t) * m * n + 6.0 * m * n * n
+            HKappa3::Dense(_) => 2.0 * n * n * n * m,
+            HKappa3::Factored(h) => {
+                let (r, t) = (h.f.factors[0].ncols() as f64, h.f.pairs[0].ncols() as f64);
+                let products = if lead {
+                    0.0
+                } else {
+                    (6.0 * r + 4.0 * t) * m * n
+                };
+                products + (6.0 * r + 4.0 * t) * m * n
             }
         }
     }
 
-    /// Σ_{b≠c; b,c≠a} U_jb U_jc κ₃\[a,b,c\] (module docs), N × M.
-    fn contracted(&self, u: MatRef<'_, f64>) -> Mat<f64> {
+    /// Whether `next` (the next h's factored κ₃) begins with this factored κ₃'s columns mapped
+    /// by U ([`HKappa3::factored_with_slice`]): its general terms and pairs are at least as many.
+    fn leads(&self, next: &Factored) -> bool {
+        matches!(self, HKappa3::Factored(h) if h.leads
+            && next.factors[0].ncols() >= h.f.factors[0].ncols()
+            && next.pairs[0].ncols() >= h.f.pairs[0].ncols())
+    }
+
+    /// Σ_{b,c} U_jb U_jc κ₃\[a,b,c\] over all b, c, N × M (module docs): the dense tensor one
+    /// N × N block per unit times Uᵀ; the factored one (1/3) Σ_k F_k (UF_l ∘ UF_o)ᵀ over its
+    /// general terms Sym(F₀⊗F₁⊗F₂) and (2/3) P₀ (UP₀ ∘ UP₁)ᵀ + (1/3) P₁ (UP₀ ∘ UP₀)ᵀ over its
+    /// pairs Sym(P₀⊗P₀⊗P₁), with the products U·F read from `lead`'s first columns where this
+    /// κ₃ [`HKappa3::leads`] it (the same numbers to rounding), else formed.
+    fn full_contraction(&self, u: MatRef<'_, f64>, lead: Option<&Factored>) -> Mat<f64> {
         let (m, n) = (u.nrows(), u.ncols());
-        let (total, s) = match self {
+        match self {
             HKappa3::Dense(t) => {
                 // Per a, the contiguous N × N block K_a[b,c] = κ₃[b,c,a] (symmetric, first
                 // index fastest): (U K_a Uᵀ)_jj = Σ_b U_jb (K_a Uᵀ)[b,j], one scratch reused.
@@ -139,27 +204,69 @@ impl HKappa3 {
                         total[(a, j)] = (0..n).map(|b| u[(j, b)] * ku[(b, j)]).sum::<f64>();
                     }
                 }
-                (total, Mat::from_fn(n, n, |a, b| t.get(&[a, a, b])))
+                total
             }
-            HKappa3::Factored(f) => {
-                // General terms Sym(F₀⊗F₁⊗F₂): (1/3) Σ_k F_k (UF_l ∘ UF_o)ᵀ; pairs
-                // Sym(P₀⊗P₀⊗P₁): (2/3) P₀ (UP₀ ∘ UP₁)ᵀ + (1/3) P₁ (UP₀ ∘ UP₀)ᵀ.
-                let hadamard = |x: &Mat<f64>, y: &Mat<f64>| {
-                    Mat::from_fn(m, x.ncols(), |j, r| x[(j, r)] * y[(j, r)])
+            HKappa3::Factored(h) => {
+                let f = &h.f;
+                // U·F for F₀, F₁, F₂, P₀, P₁: views of `lead`'s first columns, or formed.
+                let formed: Vec<Mat<f64>>;
+                let products: Vec<MatRef<'_, f64>> = match lead.filter(|next| self.leads(next)) {
+                    Some(next) => (next.factors.iter().chain(&next.pairs))
+                        .zip(f.factors.iter().chain(&f.pairs))
+                        .map(|(y, x)| y.subcols(0, x.ncols()))
+                        .collect(),
+                    None => {
+                        formed = (f.factors.iter().chain(&f.pairs))
+                            .map(|x| gemm(u, x.as_ref()))
+                            .collect();
+                        formed.iter().map(Mat::as_ref).collect()
+                    }
                 };
-                let p: Vec<Mat<f64>> = f.factors.iter().map(|x| gemm(u, x.as_ref())).collect();
-                let q: Vec<Mat<f64>> = f.pairs.iter().map(|x| gemm(u, x.as_ref())).collect();
+                let (p, q) = products.split_at(3);
+                // (factor, Hadamard pair, weight): F_k (UF_l∘UF_o)ᵀ, 2 P₀(UP₀∘UP₁)ᵀ, P₁(UP₀∘UP₀)ᵀ;
+                // one scratch for the Hadamard products.
+                let terms = [
+                    (&f.factors[0], p[1], p[2], 1.0),
+                    (&f.factors[1], p[0], p[2], 1.0),
+                    (&f.factors[2], p[0], p[1], 1.0),
+                    (&f.pairs[0], q[0], q[1], 2.0),
+                    (&f.pairs[1], q[0], q[0], 1.0),
+                ];
+                let widest = f.factors[0].ncols().max(f.pairs[0].ncols());
+                let mut had = Mat::<f64>::zeros(m, widest);
                 let mut total = Mat::<f64>::zeros(n, m);
-                for (k, l, o) in [(0, 1, 2), (1, 0, 2), (2, 0, 1)] {
-                    total += gemm(f.factors[k].as_ref(), hadamard(&p[l], &p[o]).transpose());
+                for (x, y, z, weight) in terms {
+                    let mut hy = had.as_mut().subcols_mut(0, x.ncols());
+                    hy.copy_from(y);
+                    zip!(hy.as_mut(), z).for_each(|unzip!(h, z)| *h *= *z);
+                    matmul(
+                        total.as_mut(),
+                        Accum::Add,
+                        x.as_ref(),
+                        hy.transpose(),
+                        weight / 3.0,
+                        Par::rayon(0),
+                    );
                 }
-                total += gemm(f.pairs[0].as_ref(), hadamard(&q[0], &q[1]).transpose())
-                    * faer::Scale(2.0);
-                total += gemm(f.pairs[1].as_ref(), hadamard(&q[0], &q[0]).transpose());
-                (total * faer::Scale(1.0 / 3.0), f.slice())
+                total
             }
+        }
+    }
+
+    /// Σ_{b≠c; b,c≠a} U_jb U_jc κ₃\[a,b,c\] (module docs), N × M, from the full contraction
+    /// `total` ([`HKappa3::full_contraction`]) by inclusion–exclusion over b = c, b = a, c = a
+    /// with S\[a,b\] = κ₃\[a,a,b\].
+    fn contracted(&self, u: MatRef<'_, f64>, total: &Mat<f64>) -> Mat<f64> {
+        let (m, n) = (u.nrows(), u.ncols());
+        let dense;
+        let s = match self {
+            HKappa3::Dense(t) => {
+                dense = Mat::from_fn(n, n, |a, b| t.get(&[a, a, b]));
+                &dense
+            }
+            HKappa3::Factored(h) => &h.slice,
         };
-        let u2 = Mat::from_fn(m, n, |j, b| u[(j, b)] * u[(j, b)]);
+        let u2 = hadamard(u, u);
         let same = gemm(u2.as_ref(), s.as_ref());
         let at_a = gemm(u, s.transpose());
         Mat::from_fn(n, m, |a, j| {
@@ -167,6 +274,13 @@ impl HKappa3 {
             total[(a, j)] - same[(j, a)] - 2.0 * ua * at_a[(j, a)] + 2.0 * ua * ua * s[(a, a)]
         })
     }
+}
+
+/// The element-wise product X ∘ Y.
+fn hadamard(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
+    let mut out = x.to_owned();
+    zip!(out.as_mut(), y).for_each(|unzip!(o, y)| *o *= *y);
+    out
 }
 
 /// A · B, computed by faer.
@@ -216,14 +330,25 @@ impl Star4 {
         self
     }
 
-    /// Flops of [`Star4::image`] for an M × N map.
-    pub fn flops(&self, m: usize) -> f64 {
+    /// Flops of [`Star4::image_with`] for an M × N map; `given`: with the full contraction of
+    /// h's κ₃ given ([`Star4::next_slice`] formed it).
+    pub fn flops(&self, m: usize, given: bool) -> f64 {
         let n = self.beta.len();
         let (mf, nf) = (m as f64, n as f64);
-        8.0 * mf * nf * nf
-            + 2.0 * mf * mf * nf
-            + 12.0 * mf * nf
-            + self.k3.as_ref().map_or(0.0, |k| k.flops(m, n))
+        let sigma = if self.sigma_free() {
+            0.0
+        } else {
+            8.0 * mf * nf * nf
+        };
+        let k3 = self.k3.as_ref().map_or(0.0, |k| {
+            let full = if given {
+                0.0
+            } else {
+                k.full_flops(m, n, false)
+            };
+            full + 6.0 * mf * nf * nf
+        });
+        sigma + 2.0 * mf * mf * nf + 12.0 * mf * nf + k3
     }
 
     /// κ₄(z)\[a,a,b,c\] to leading order (module docs), for distinct a, b, c.
@@ -236,12 +361,35 @@ impl Star4 {
                     + be[b] * be[c] * k3)
     }
 
-    /// D\[a,j\] = (W Q_a Wᵀ)_jj (module docs), N × M.
-    fn contracted(&self, w: MatRef<'_, f64>) -> Mat<f64> {
+    /// Whether the Σ terms are zero (s and γ zero, as [`super::triple4_factored::kappa3_part`]
+    /// makes them): D is then α_a times the κ₃ term alone.
+    fn sigma_free(&self) -> bool {
+        self.s.iter().chain(&self.gamma).all(|&x| x == 0.0)
+    }
+
+    /// U = W diag(β), M × N.
+    fn scaled(&self, w: MatRef<'_, f64>) -> Mat<f64> {
+        Mat::from_fn(w.nrows(), w.ncols(), |j, b| w[(j, b)] * self.beta[b])
+    }
+
+    /// D\[a,j\] = (W Q_a Wᵀ)_jj (module docs), N × M; `total`: the full contraction of h's κ₃
+    /// by U where [`Star4::next_slice`] formed it.
+    fn contracted(&self, w: MatRef<'_, f64>, total: Option<&Mat<f64>>) -> Mat<f64> {
         let (m, n) = (w.nrows(), w.ncols());
+        // U = W diag(β) (M × N).
+        let wb = self.scaled(w);
+        let k3 = self.k3.as_ref().map(|k| match total {
+            Some(t) => k.contracted(wb.as_ref(), t),
+            None => k.contracted(wb.as_ref(), &k.full_contraction(wb.as_ref(), None)),
+        });
+        if self.sigma_free() {
+            // The Σ terms below are exact zeros: s_a · (…) and the γ products vanish.
+            return Mat::from_fn(n, m, |a, j| {
+                self.alpha[a] * k3.as_ref().map_or(0.0, |t| t[(a, j)])
+            });
+        }
         let sg = self.hollow.as_ref();
-        // G = W diag(β) Σ̊ (M × N).
-        let wb = Mat::from_fn(m, n, |j, b| w[(j, b)] * self.beta[b]);
+        // G = U Σ̊ (M × N).
         let g = gemm(wb.as_ref(), sg);
         // Σ_b W_jb² v_a[b]² = [(W∘W) diag(β²) (Σ̊∘Σ̊)]_ja.
         let sq = Mat::from_fn(n, n, |a, b| sg[(a, b)] * sg[(a, b)]);
@@ -252,7 +400,6 @@ impl Star4 {
         let star_b = gemm(sg, x.as_ref());
         let wg = Mat::from_fn(n, m, |b, j| self.gamma[b] * w[(j, b)]);
         let back = gemm(sq.as_ref(), wg.as_ref());
-        let k3 = self.k3.as_ref().map(|k| k.contracted(wb.as_ref()));
         Mat::from_fn(n, m, |a, j| {
             let third = k3.as_ref().map_or(0.0, |t| t[(a, j)]);
             self.s[a] * (g[(j, a)] * g[(j, a)] - diag[(j, a)])
@@ -264,7 +411,13 @@ impl Star4 {
     /// The image of z's κ₄\[a,a,b,c\] (the Σ terms) in h = W z's paired κ₄, M × M (module
     /// docs): F + Fᵀ off the diagonal and 6 F_ii on it, F = (W∘W) D.
     pub fn image(&self, w: MatRef<'_, f64>) -> Mat<f64> {
-        let d = self.contracted(w);
+        self.image_with(w, None)
+    }
+
+    /// [`Star4::image`] with the full contraction of h's κ₃ by U = W diag(β) given (`total`,
+    /// from [`Star4::next_slice`]) instead of formed.
+    pub fn image_with(&self, w: MatRef<'_, f64>, total: Option<&Mat<f64>>) -> Mat<f64> {
+        let d = self.contracted(w, total);
         let (m, n) = (w.nrows(), w.ncols());
         let w2 = Mat::from_fn(m, n, |i, a| w[(i, a)] * w[(i, a)]);
         let f = gemm(w2.as_ref(), d.as_ref());
@@ -275,6 +428,41 @@ impl Star4 {
                 f[(i, j)] + f[(j, i)]
             }
         })
+    }
+
+    /// The next h's κ₃ slice from this z's κ₃ term (module docs, "The next slice"), where h's
+    /// factored κ₃ leads `next` (the next h's factored κ₃, W's map of z's, which
+    /// begins with U·F₀, U·F₁, U·F₂ and U·P₀, U·P₁, U = W diag(β)): every slice term over those
+    /// columns is a product with U, e.g. Σ_r (UF₀∘UF₁)\[i,r\] (UF₂)\[j,r\] =
+    /// (U F₂ (UF₀∘UF₁)ᵀ)\[j,i\], so their sum is (U T)ᵀ with T = Σ_{b,c} U_jb U_jc κ₃(h)\[a,b,c\]
+    /// the full contraction [`Star4::image_with`] reads (2M²N flops instead of 2M²(3R + 2T)),
+    /// and next's other columns add their own slice ([`Factored::slice_from`]). Returns
+    /// (next's slice, T), or None where h's κ₃ does not lead `next`.
+    pub fn next_slice(&self, w: MatRef<'_, f64>, next: &Factored) -> Option<(Mat<f64>, Mat<f64>)> {
+        let k = self.k3.as_ref().filter(|k| k.leads(next))?;
+        let HKappa3::Factored(h) = k else {
+            return None;
+        };
+        let wb = self.scaled(w);
+        let total = k.full_contraction(wb.as_ref(), Some(next));
+        let mut slice = next.slice_from(h.f.factors[0].ncols(), h.f.pairs[0].ncols());
+        matmul(
+            slice.as_mut().transpose_mut(),
+            Accum::Add,
+            wb.as_ref(),
+            total.as_ref(),
+            1.0,
+            Par::rayon(0),
+        );
+        Some((slice, total))
+    }
+
+    /// Flops of [`Star4::next_slice`] beyond next's own slice over its other columns: the
+    /// full contraction from next's columns and U T.
+    pub fn next_slice_flops(&self, m: usize) -> f64 {
+        let n = self.beta.len();
+        let k3 = self.k3.as_ref().map_or(0.0, |k| k.full_flops(m, n, true));
+        k3 + 2.0 * (m * m * n) as f64
     }
 }
 
@@ -445,7 +633,7 @@ pub(super) mod tests {
                 })
             }),
         };
-        let fk = HKappa3::Factored(Box::new(f));
+        let fk = HKappa3::factored(f);
         let mut dense = SymTensor::zeros(n, 3);
         for a in 0..n {
             for b in a..n {
@@ -460,5 +648,65 @@ pub(super) mod tests {
         let want = star.with_kappa3(HKappa3::Dense(dense)).image(w.as_ref());
         assert!((&got - &want).norm_max() < 1e-12 * (1.0 + want.norm_max()));
         assert!(want.norm_max() > 1e-3);
+    }
+    /// `n` × `cols` entries of a fixed pattern (`seed` varies it).
+    fn pattern(n: usize, cols: usize, seed: usize) -> Mat<f64> {
+        Mat::from_fn(n, cols, |i, q| {
+            ((i * 3 + q * 7 + seed * 5) % 11) as f64 / 7.0 - 0.6
+        })
+    }
+
+    /// The next h's slice from the contraction ([`Star4::next_slice`]) equals its slice formed
+    /// from all its columns, and the image reading that contraction equals the image forming
+    /// it, to rounding; where h's κ₃ does not lead (its flag off, or `next` narrower) there is
+    /// no shortcut.
+    #[test]
+    fn next_slice_from_the_contraction_is_the_slice() {
+        let (m, n, (r, t), extra) = (6, 5, (4, 3), 5);
+        let c = cov(n, 0.3);
+        let units = units(Activation::Gelu, &c);
+        let star = Star4::new(&c, &units);
+        let f = Factored {
+            factors: std::array::from_fn(|k| pattern(n, r, k)),
+            pairs: std::array::from_fn(|k| pattern(n, t, 3 + k)),
+        };
+        let w = weights(m, n);
+        let u = Mat::from_fn(m, n, |j, b| w[(j, b)] * star.beta[b]);
+        // next: U·F followed by other columns (W times z's own), as Factored::map lays it out.
+        let joined = |lead: &Mat<f64>, seed: usize| {
+            let other = &w * pattern(n, extra, seed);
+            Mat::from_fn(m, lead.ncols() + extra, |i, q| {
+                if q < lead.ncols() {
+                    lead[(i, q)]
+                } else {
+                    other[(i, q - lead.ncols())]
+                }
+            })
+        };
+        let next = Factored {
+            factors: std::array::from_fn(|k| joined(&(&u * &f.factors[k]), 10 + k)),
+            pairs: std::array::from_fn(|k| joined(&(&u * &f.pairs[k]), 20 + k)),
+        };
+        let slice = f.slice();
+        let leading =
+            star.clone()
+                .with_kappa3(HKappa3::factored_with_slice(f.clone(), slice.clone(), true));
+        let (got, total) = leading.next_slice(w.as_ref(), &next).expect("h leads next");
+        let want = next.slice();
+        assert!(want.norm_max() > 1e-2);
+        assert!((&got - &want).norm_max() < 1e-13 * want.norm_max());
+        let image = leading.image(w.as_ref());
+        let read = leading.image_with(w.as_ref(), Some(&total));
+        assert!(image.norm_max() > 1e-3);
+        assert!((&read - &image).norm_max() < 1e-13 * image.norm_max());
+        let plain = star
+            .clone()
+            .with_kappa3(HKappa3::factored_with_slice(f.clone(), slice, false));
+        assert!(plain.next_slice(w.as_ref(), &next).is_none());
+        let narrow = Factored {
+            factors: std::array::from_fn(|k| next.factors[k].subcols(0, r - 1).to_owned()),
+            pairs: std::array::from_fn(|k| next.pairs[k].to_owned()),
+        };
+        assert!(leading.next_slice(w.as_ref(), &narrow).is_none());
     }
 }

@@ -77,7 +77,7 @@
 use std::sync::Arc;
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{unzip, zip, Accum, Mat, MatRef, Par};
 
 use super::blocks_wide::{diagonal, distinct_columns, Factor, Wide};
 use super::chaos::UnitChaos;
@@ -104,12 +104,20 @@ fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
 
 /// The element-wise product.
 fn hadamard(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
-    Mat::from_fn(x.nrows(), x.ncols(), |i, r| x[(i, r)] * y[(i, r)])
+    let mut out = x.to_owned();
+    zip!(out.as_mut(), y).for_each(|unzip!(o, y)| *o *= *y);
+    out
 }
 
-/// diag(d) · X.
+/// diag(d) · X, a column at a time.
 fn scale_rows(d: &[f64], x: MatRef<'_, f64>) -> Mat<f64> {
-    Mat::from_fn(x.nrows(), x.ncols(), |i, r| d[i] * x[(i, r)])
+    let mut out = x.to_owned();
+    for r in 0..out.ncols() {
+        for (o, &di) in out.col_as_slice_mut(r).iter_mut().zip(d) {
+            *o *= di;
+        }
+    }
+    out
 }
 
 /// One block Σ_r A\[a,r\] ½(X\[b,r\] Y\[c,r\] + X\[c,r\] Y\[b,r\]) (module docs), with the layer
@@ -798,7 +806,7 @@ mod tests {
             factors: std::array::from_fn(|_| random(n, 2, &mut rng)),
             pairs: std::array::from_fn(|_| random(n, 3, &mut rng)),
         };
-        let with_k3 = star.clone().with_kappa3(HKappa3::Factored(Box::new(f)));
+        let with_k3 = star.clone().with_kappa3(HKappa3::factored(f));
         let w = random(4, n, &mut rng);
         let rest = with_k3.image(w.as_ref()) - star.image(w.as_ref());
         let part = kappa3_part(&with_k3).image(w.as_ref());
