@@ -1,11 +1,14 @@
 """Old/new arc_compare binaries alternated on the same models, for speed comparisons on a loaded
 machine (benches/peers/arc/, issue #16's sampling goal).
 
-Usage: ``alternate.py --old BIN --new BIN [--rounds 5] [--order 2] [--out DIR] MODEL_DIR...``
+Usage: ``alternate.py --old BIN --new BIN [--rounds 5] [--order 2] [--old-args ARGS]
+[--new-args ARGS] [--out DIR] MODEL_DIR...``
 
-Each round runs ``BIN --order ORDER MODEL_DIR/model.safetensors`` with RAYON_NUM_THREADS=1 for
-the old binary and then the new one, on every model in turn, so that both see the same minute
-of load. Each binary writes into its own copy directory under --out (default
+Each round runs ``BIN ARGS MODEL_DIR/model.safetensors`` with RAYON_NUM_THREADS=1 for the old
+binary and then the new one, on every model in turn, so that both see the same minute of load.
+ARGS is ``--order ORDER`` unless ``--old-args`` / ``--new-args`` give a side its own (e.g. the
+dense order 4 against ``--order 4 --kappa4 factored``); each side's output is the
+``corrflow_o*.safetensors`` its run wrote. Each binary writes into its own copy directory under --out (default
 /tmp/alternate/{old,new}/<the model's last three path parts>, holding a link to the model), so
 that the two outputs can be compared afterwards. Prints, per model, the median over rounds of
 the run's best wall time (``seconds`` in the output's metadata) and of its least process CPU
@@ -17,9 +20,11 @@ Standard library only (the outputs are read as safetensors by hand).
 import argparse
 import json
 import os
+import shlex
 import statistics
 import struct
 import subprocess
+import time
 from array import array
 from pathlib import Path
 
@@ -52,6 +57,8 @@ def main():
     p.add_argument("--new", required=True)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--order", default="2")
+    p.add_argument("--old-args", help="arguments of the old binary (default: --order ORDER)")
+    p.add_argument("--new-args", help="arguments of the new binary (default: --order ORDER)")
     p.add_argument("--out", default="/tmp/alternate")
     p.add_argument("models", nargs="+", help="case directories holding model.safetensors")
     args = p.parse_args()
@@ -72,15 +79,27 @@ def main():
             link.symlink_to(src)
             dirs[side] = d
         cases.append((tag, dirs))
+    side_args = {
+        side: shlex.split(getattr(args, f"{side}_args") or f"--order {args.order}")
+        for side in ("old", "new")
+    }
+    outputs = {}
     times = {(tag, side): [] for tag, _ in cases for side in ("old", "new")}
     for _ in range(args.rounds):
         for tag, dirs in cases:
             for side in ("old", "new"):
                 binary = getattr(args, side)
                 model = dirs[side] / "model.safetensors"
-                cmd = [binary, "--order", args.order, str(model)]
+                cmd = [binary, *side_args[side], str(model)]
+                start = time.time()
                 subprocess.run(cmd, env=env, check=True, capture_output=True)
-                meta, _ = read_safetensors(dirs[side] / f"corrflow_o{args.order}.safetensors")
+                written = [
+                    f for f in dirs[side].glob("corrflow_o*.safetensors") if f.stat().st_mtime >= start - 1
+                ]
+                if len(written) != 1:
+                    raise SystemExit(f"{' '.join(cmd)}: expected one fresh corrflow_o*.safetensors, found {written}")
+                outputs[(tag, side)] = written[0]
+                meta, _ = read_safetensors(written[0])
                 times[(tag, side)].append((float(meta["seconds"]), float(meta["cpu_seconds"])))
     print("| case | old wall ms | new wall ms | new/old | old CPU ms | new CPU ms | new/old | max rel. diff mean, cov |")
     print("|---|---|---|---|---|---|---|---|")
@@ -89,8 +108,8 @@ def main():
             side: [statistics.median(t[k] for t in times[(tag, side)]) * 1e3 for k in (0, 1)]
             for side in ("old", "new")
         }
-        _, old = read_safetensors(dirs["old"] / f"corrflow_o{args.order}.safetensors")
-        _, new = read_safetensors(dirs["new"] / f"corrflow_o{args.order}.safetensors")
+        _, old = read_safetensors(outputs[(tag, "old")])
+        _, new = read_safetensors(outputs[(tag, "new")])
         diff = f"{rel_diff(old['mean'], new['mean']):.1e}, {rel_diff(old['cov'], new['cov']):.1e}"
         (ow, oc), (nw, nc) = med["old"], med["new"]
         print(
