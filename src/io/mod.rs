@@ -1,7 +1,8 @@
 //! Low-level file helpers: atomic writes of files and folders, output paths that refuse what
 //! is not corrflow's, opening only regular files, memory limits, content checksums and
-//! self-cleaning temporary files.
+//! self-cleaning temporary files; the binaries' allocator setting.
 
+mod allocator;
 mod atomic;
 pub mod checksum;
 pub mod limit;
@@ -10,6 +11,7 @@ pub mod regular;
 pub mod temp;
 pub mod trim;
 
+pub use allocator::keep_freed_memory;
 pub use atomic::write_atomically;
 pub use limit::{default_memory_limit, MemoryLimit};
 pub use output::{check_output_dir, check_output_file, write_dir_atomically};
