@@ -317,7 +317,8 @@ fn main() -> Result<(), String> {
     let mut limits = (f64::INFINITY, f64::INFINITY);
     let mut form = Form::Dense;
     let mut pilot = None;
-    let mut kappa4 = false;
+    // The flag that chose the form (`--kappa3` or `--kappa4`) and the order it belongs to.
+    let mut form_flag: Option<(&str, usize)> = None;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
         let value = args.next().unwrap_or_default();
         match flag.as_str() {
@@ -336,7 +337,11 @@ fn main() -> Result<(), String> {
                     format!("--pilot {value:?}: expected a number of draws (0: no pilot)")
                 })?)
             }
+            "--kappa3" | "--kappa4" if form_flag.is_some() => {
+                return Err(format!("give one of --kappa3 and --kappa4; {USAGE}"))
+            }
             "--kappa3" => {
+                form_flag = Some(("--kappa3", 3));
                 form = match value.as_str() {
                     "dense" => Form::Dense,
                     "stars" => Form::Stars,
@@ -349,7 +354,7 @@ fn main() -> Result<(), String> {
                 }
             }
             "--kappa4" => {
-                kappa4 = true;
+                form_flag = Some(("--kappa4", 4));
                 form = match value.as_str() {
                     "dense" => Form::Dense,
                     "factored" => Form::Factored,
@@ -359,8 +364,10 @@ fn main() -> Result<(), String> {
             _ => return Err(format!("unknown flag {flag}; {USAGE}")),
         }
     }
-    if kappa4 && order != 4 {
-        return Err(format!("--kappa4 is order 4's (given --order {order})"));
+    if let Some((flag, its_order)) = form_flag.filter(|&(_, o)| o != order) {
+        return Err(format!(
+            "{flag} is order {its_order}'s (given --order {order})"
+        ));
     }
     let models: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if models.is_empty() {
