@@ -19,6 +19,7 @@ pub use super::stage::Predicted;
 use crate::error::{Error, Field, Result};
 use crate::linalg::on_pool;
 use crate::net::{Layer, Mlp, Precision, Stage};
+use crate::simd;
 use crate::stats::{Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
 use rayon::prelude::*;
@@ -433,13 +434,7 @@ fn timed_affine(
 /// weight, a closure's breakdown), naming the stage, its layer, the class and the map that
 /// produced it, so that no NaN or ∞ is passed on to the next layer or to the output.
 fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
-    // Branch-free (vectorisable) scan of the exponent bits first; locate only on failure.
-    let all_finite = |v: &[f64]| {
-        v.iter()
-            .map(|x| usize::from((x.to_bits() >> 52) & 0x7ff == 0x7ff))
-            .sum::<usize>()
-            == 0
-    };
+    // A scan on SIMD lanes first (`simd::all_finite`); locate only on failure.
     // An f32 stage's covariances: the same scan on f32's exponent bits.
     let all_finite32 = |v: &[f32]| {
         v.iter()
@@ -448,7 +443,7 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
             == 0
     };
     let bad_f64 = p.per_class.iter().enumerate().find_map(|(c, m)| {
-        let cov_ok = (0..m.cov.ncols()).all(|j| all_finite(m.cov.col_as_slice(j)));
+        let cov_ok = (0..m.cov.ncols()).all(|j| simd::all_finite(m.cov.col_as_slice(j)));
         if cov_ok && m.mean.iter().all(|v| v.is_finite()) {
             return None;
         }

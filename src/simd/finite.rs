@@ -1,0 +1,80 @@
+//! Whether every entry of a slice is finite, on SIMD lanes: the scans that keep NaN and ∞ out of
+//! the propagation (`propagate::engine`'s stage check, the closures' input check), which the
+//! baseline x86-64 code generation ran two lanes wide (SSE2, with 64-bit compares emulated).
+
+use pulp::{Simd, WithSimd};
+
+use super::dispatch;
+
+/// Independent accumulators per lane block, so that the additions do not wait on each other.
+const CHAINS: usize = 4;
+
+/// Σ 0·x over the slice: 0·x is ±0 for a finite x and NaN for ±∞ or NaN (IEEE 754), and a sum
+/// with a NaN term is NaN, so the sum is 0 exactly when every entry is finite.
+struct AllFinite<'a>(&'a [f64]);
+
+impl WithSimd for AllFinite<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> bool {
+        let (head, tail) = S::as_simd_f64s(self.0);
+        let zero = simd.splat_f64s(0.0);
+        let mut acc = [zero; CHAINS];
+        let mut blocks = head.chunks_exact(CHAINS);
+        for block in &mut blocks {
+            for (a, &x) in acc.iter_mut().zip(block) {
+                *a = simd.mul_add_f64s(zero, x, *a);
+            }
+        }
+        for &x in blocks.remainder() {
+            acc[0] = simd.mul_add_f64s(zero, x, acc[0]);
+        }
+        let sum = acc.iter().fold(zero, |s, &a| simd.add_f64s(s, a));
+        simd.reduce_sum_f64s(sum) == 0.0 && tail.iter().all(|x| x.is_finite())
+    }
+}
+
+/// Whether every entry of `xs` is finite (not NaN, not ±∞), on the process's SIMD lanes
+/// ([`dispatch`]).
+pub fn all_finite(xs: &[f64]) -> bool {
+    dispatch(AllFinite(xs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simd::Isa;
+
+    /// Every instruction set, every length up to a few lane blocks past the accumulators, with one non-finite value at
+    /// each position in turn, and extreme finite values (which 0·x keeps at ±0).
+    #[test]
+    fn finds_each_non_finite_entry_at_every_position() {
+        let finite = [
+            0.0,
+            -0.0,
+            1.0,
+            -3.5,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ];
+        for isa in [Isa::Best, Isa::Avx2, Isa::Scalar] {
+            for len in 0..80 {
+                let xs: Vec<f64> = (0..len).map(|k| finite[k % finite.len()]).collect();
+                assert!(isa.run(AllFinite(&xs)), "{isa:?}, length {len}: all finite");
+                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+                    for at in 0..len {
+                        let mut ys = xs.clone();
+                        ys[at] = bad;
+                        assert!(
+                            !isa.run(AllFinite(&ys)),
+                            "{isa:?}, length {len}: {bad} at {at}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
