@@ -72,6 +72,27 @@ fn start(d: usize, classes: usize) -> Vec<Moments> {
         .collect()
 }
 
+/// Runs one packed GEMM on every thread of rayon's global pool (the engine's, `linalg::on_pool`).
+/// faer's GEMM (the `gemm` crate) keeps a per-thread packing slab of the L2 cache's size
+/// (`L2_SLAB`, 1 MiB on Zen 5: above `LARGE`), allocated at a thread's first packed product.
+/// Which pool threads pack in the first run depends on work stealing, so without this a warm
+/// run could count a thread's first slab — not one of the engine's buffers.
+fn warm_every_pool_thread() {
+    rayon::broadcast(|_| {
+        let a = Mat::<f64>::from_fn(256, 256, |i, j| (i + 2 * j) as f64);
+        let mut c = Mat::<f64>::zeros(256, 256);
+        faer::linalg::matmul::matmul(
+            c.as_mut(),
+            faer::Accum::Replace,
+            a.as_ref(),
+            a.as_ref(),
+            1.0,
+            faer::Par::Seq,
+        );
+        std::hint::black_box(c);
+    });
+}
+
 fn large_allocations(f: impl FnOnce()) -> usize {
     let before = LARGE_ALLOCS.load(Ordering::SeqCst);
     f();
@@ -97,6 +118,7 @@ fn second_run_allocates_no_covariance_sized_buffer() {
     let x = start(N, 2);
     let timings = Timings::disabled();
     let mut engine = Propagator::new();
+    warm_every_pool_thread();
     let cold = large_allocations(|| {
         engine.run(&net, 0, &x, None, GAUSSIAN, &timings).unwrap();
     });
