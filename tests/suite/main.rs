@@ -28,6 +28,7 @@ mod data_mnist;
 mod data_tasks;
 mod higher_abandon;
 mod higher_depth;
+mod higher_compressed;
 mod higher_factored;
 mod higher_moments_only;
 mod higher_paired;
