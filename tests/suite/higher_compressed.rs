@@ -29,7 +29,10 @@ fn compressed_without_truncation_is_the_factored_carry() {
             if depth >= 3 && want.1.is_empty() {
                 let loose = run(&net, &start, factored().compressed(1e3).unwrap());
                 let d = deviation(&loose.0, &want.0);
-                assert!(d > 1e-12 && d.is_finite(), "{case}: τ = 1e3 deviates by {d:e}");
+                assert!(
+                    d > 1e-12 && d.is_finite(),
+                    "{case}: τ = 1e3 deviates by {d:e}"
+                );
             }
         }
     }

@@ -16,8 +16,8 @@
 //! MODEL.safetensors…` (`--kappa3`, order 3: `factored` holds κ₃ factored between the layers,
 //! [`Carry::factored`], writing `corrflow_o3_factored.safetensors`; `stars` is the dense carry
 //! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`;
-//! `compressed:TOL` is `factored` with each hidden h's κ₃ compressed to a Tucker form at
-//! relative tolerance TOL, [`Carry::compressed`], default 1e-2, writing
+//! `compressed:TOL` is `factored` with each hidden h's smallest κ₃ terms dropped within the
+//! relative tolerance TOL, [`Carry::compressed`], writing
 //! `corrflow_o3_compressed{TOL}.safetensors`, TOL as Rust's `{:e}` writes it, e.g. `1e-2`).
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
@@ -85,9 +85,6 @@ const DEFAULT_PILOT: usize = 4096;
 /// the draws cost a small share of the run.
 const PILOT_DEPTH_ORDER3: usize = 8;
 
-/// `--kappa3 compressed`'s relative tolerance of the compressed κ₃ ([`Carry::compressed`]).
-const DEFAULT_TOLERANCE: f64 = 1e-2;
-
 /// How order 3 holds κ₃ (`--kappa3`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Form {
@@ -97,7 +94,8 @@ enum Form {
     Stars,
     /// Factored κ₃ ([`Carry::factored`]).
     Factored,
-    /// Factored κ₃ compressed after each map at a relative tolerance ([`Carry::compressed`]).
+    /// Factored κ₃ with its smallest terms dropped after each map within a relative
+    /// tolerance ([`Carry::compressed`]).
     Compressed(f64),
 }
 
@@ -320,7 +318,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed[:TOL]] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -359,13 +357,12 @@ fn main() -> Result<(), String> {
                     "dense" => Form::Dense,
                     "stars" => Form::Stars,
                     "factored" => Form::Factored,
-                    "compressed" => Form::Compressed(DEFAULT_TOLERANCE),
                     other => match other.strip_prefix("compressed:").map(str::parse::<f64>) {
                         Some(Ok(tol)) => Form::Compressed(tol),
                         _ => {
                             return Err(format!(
-                                "--kappa3 {value:?}: expected dense, stars, factored, compressed \
-                                 or compressed:TOL (a relative tolerance ≥ 0)"
+                                "--kappa3 {value:?}: expected dense, stars, factored or \
+                                 compressed:TOL (a relative tolerance ≥ 0)"
                             ))
                         }
                     },
