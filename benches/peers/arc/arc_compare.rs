@@ -15,7 +15,10 @@
 //! Usage: `arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored]
 //! MODEL.safetensors…` (`--kappa3`, order 3: `factored` holds κ₃ factored between the layers,
 //! [`Carry::factored`], writing `corrflow_o3_factored.safetensors`; `stars` is the dense carry
-//! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`).
+//! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`;
+//! `compressed:TOL` is `factored` with each hidden h's smallest κ₃ terms dropped within the
+//! relative tolerance TOL, [`Carry::compressed`], writing
+//! `corrflow_o3_compressed{TOL}.safetensors`, TOL as Rust's `{:e}` writes it, e.g. `1e-2`).
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
 //! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
@@ -83,7 +86,7 @@ const DEFAULT_PILOT: usize = 4096;
 const PILOT_DEPTH_ORDER3: usize = 8;
 
 /// How order 3 holds κ₃ (`--kappa3`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Form {
     /// Dense tensors, the default rule.
     Dense,
@@ -91,15 +94,19 @@ enum Form {
     Stars,
     /// Factored κ₃ ([`Carry::factored`]).
     Factored,
+    /// Factored κ₃ with its smallest terms dropped after each map within a relative
+    /// tolerance ([`Carry::compressed`]).
+    Compressed(f64),
 }
 
 impl Form {
     /// The output file's suffix.
-    fn suffix(self) -> &'static str {
+    fn suffix(self) -> String {
         match self {
-            Form::Dense => "",
-            Form::Stars => "_stars",
-            Form::Factored => "_factored",
+            Form::Dense => String::new(),
+            Form::Stars => "_stars".into(),
+            Form::Factored => "_factored".into(),
+            Form::Compressed(tol) => format!("_compressed{tol:e}"),
         }
     }
 }
@@ -136,6 +143,10 @@ fn propagate(
                 Form::Dense => carry,
                 Form::Stars => carry.factorable_rule().map_err(err)?,
                 Form::Factored => carry.factored().map_err(err)?,
+                Form::Compressed(tol) => carry
+                    .factored()
+                    .and_then(|c| c.compressed(tol))
+                    .map_err(err)?,
             };
             if quartic {
                 carry = carry.quartic().map_err(err)?;
@@ -307,7 +318,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -346,11 +357,15 @@ fn main() -> Result<(), String> {
                     "dense" => Form::Dense,
                     "stars" => Form::Stars,
                     "factored" => Form::Factored,
-                    _ => {
-                        return Err(format!(
-                            "--kappa3 {value:?}: expected dense, stars or factored"
-                        ))
-                    }
+                    other => match other.strip_prefix("compressed:").map(str::parse::<f64>) {
+                        Some(Ok(tol)) => Form::Compressed(tol),
+                        _ => {
+                            return Err(format!(
+                                "--kappa3 {value:?}: expected dense, stars, factored or \
+                                 compressed:TOL (a relative tolerance ≥ 0)"
+                            ))
+                        }
+                    },
                 }
             }
             "--kappa4" => {

@@ -150,12 +150,10 @@ def main():
     out = Path(args[0])
     if not any(out.glob("*/n*/d*/config.json")):
         raise SystemExit(f"{out}: no cases (expected <act>/n<n>/d<L>/config.json from driver.py)")
-    methods = ["peer_k2", "peer_k3", "peer_k4"] + [
-        f"corrflow_o{o}{form}"
-        for o in (2, 3, 4)
-        for form in ("", "_factored")
-        if any(out.glob(f"*/n*/d*/corrflow_o{o}{form}.safetensors"))
-    ]
+    # every corrflow output found (orders 2-4, dense/factored/compressed forms), sorted by name
+    methods = ["peer_k2", "peer_k3", "peer_k4"] + sorted(
+        {p.stem for p in out.glob("*/n*/d*/corrflow_o*.safetensors")}
+    )
     labels = [m.replace("peer_k", "peer k=").replace("corrflow_o", "corrflow o") for m in methods]
     rows = list(case_rows(out, methods, retimed))
     for act in sorted({r["act"] for r in rows}):

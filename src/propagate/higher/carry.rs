@@ -62,6 +62,7 @@ use faer::{Mat, MatRef};
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
+use super::compressed::{compress, valid_tolerance};
 use super::factored::{Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
@@ -203,8 +204,10 @@ pub struct Carry {
     stars: Option<StarTerms>,
     /// …per class, z's factored κ₃ with its slice and repeated entries…
     fz: Vec<FactoredZ>,
-    /// …and h's factored κ₃ (its slices in `sliced`).
+    /// …and h's factored κ₃ (its slices in `sliced`)…
     fh: Vec<Factored>,
+    /// …compressed after each hidden map at this relative tolerance ([`Carry::compressed`]).
+    compress: Option<f64>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
     /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).
@@ -426,6 +429,7 @@ impl Carry {
             first_corrected: false,
             from: 0,
             stars: None,
+            compress: None,
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
@@ -548,6 +552,25 @@ impl Carry {
         self.stars = Some(self.rule.star_terms()?);
         self.moments_only = true;
         self.leading_paired = true;
+        Ok(self)
+    }
+
+    /// The factored carry ([`Carry::factored`] first) with each hidden h's factored κ₃
+    /// compressed after the map: its smallest terms dropped while ‖κ₃ − κ₃_c‖_F ≤ tol ‖κ₃‖_F
+    /// holds by the terms' norms ([`super::compressed`]; 0 drops nothing, the factored carry's
+    /// results). An error for a tolerance that is negative or not finite.
+    pub fn compressed(mut self, tol: f64) -> Result<Self> {
+        if self.stars.is_none() {
+            return Err(Error::Unsupported(
+                "the compressed κ₃ compresses the factored carry (Carry::factored first)".into(),
+            ));
+        }
+        if !valid_tolerance(tol) {
+            return Err(Error::Unsupported(format!(
+                "the compressed κ₃'s tolerance must be finite and ≥ 0, got {tol}"
+            )));
+        }
+        self.compress = Some(tol);
         Ok(self)
     }
 
@@ -913,7 +936,15 @@ impl Carry {
 
     /// The last hidden layer's h as slices ([`super::sliced`]) per class, attached to `out`;
     /// order 3's paired κ₄ mapped as in [`Carry::map`].
-    fn map_sliced(&mut self, layer: &Layer, out: &mut [Moments], timings: &Timings) -> Result<()> {
+    /// With [`Carry::compressed`], h's factored κ₃ is compressed where a closure reads it
+    /// (`hidden`), with its slice.
+    fn map_sliced(
+        &mut self,
+        layer: &Layer,
+        out: &mut [Moments],
+        timings: &Timings,
+        hidden: bool,
+    ) -> Result<()> {
         let (m, n) = (layer.fan_out(), layer.fan_in());
         let order = self.order();
         self.sliced.clear();
@@ -941,7 +972,7 @@ impl Carry {
                 timings.time("kappa affine", flops, || {
                     kappa3.map(layer.w.as_ref(), own, repeated)
                 })?;
-                let fh = std::mem::replace(kappa3, Factored::zeros(0));
+                let mut fh = std::mem::replace(kappa3, Factored::zeros(0));
                 // h's slice over the columns z's κ₃ term leads from its contraction, formed
                 // once for the image as well.
                 let star = self.star4.get(c).and_then(Option::as_ref);
@@ -949,10 +980,16 @@ impl Carry {
                 let lead = timings.time("kappa affine", flops, || {
                     star.and_then(|s| s.next_slice(layer.w.as_ref(), &fh))
                 });
-                let (slice, total) = match lead {
+                let (mut slice, total) = match lead {
                     Some((slice, total)) => (slice, Some(total)),
                     None => (fh.slice(), None),
                 };
+                if let (Some(tol), true) = (self.compress, hidden) {
+                    let kept = timings.time("kappa compress", 0.0, || compress(&fh, &slice, tol));
+                    if let Some((c, s)) = kept {
+                        (fh, slice) = (c, s);
+                    }
+                }
                 self.star_total.resize(c + 1, None);
                 self.star_total[c] = total;
                 if !slice.is_all_finite() {
@@ -1152,7 +1189,7 @@ impl CarryHook for Carry {
                 }
             }
         } else if self.sliced_at(l) {
-            self.map_sliced(layer, pre, timings)?;
+            self.map_sliced(layer, pre, timings, l < self.depth)?;
             self.undo_negative(l, layer, pre);
         } else {
             self.map(layer, pre, timings, false)?;

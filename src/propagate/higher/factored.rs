@@ -453,12 +453,12 @@ fn map_in_place(f: &mut Mat<f64>, w: MatRef<'_, f64>, scratch: &mut Mat<f64>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::propagate::higher::tensor::SymTensor;
 
     /// The dense symmetric tensor of `f` (general terms and pairs).
-    fn dense(f: &Factored) -> SymTensor {
+    pub(crate) fn dense(f: &Factored) -> SymTensor {
         let n = f.dim();
         let mut t = SymTensor::zeros(n, 3);
         let ([f0, f1, f2], [p0, p1]) = (&f.factors, &f.pairs);
@@ -484,7 +484,7 @@ mod tests {
         t
     }
 
-    fn random(n: usize, r: usize, seed: u64) -> Mat<f64> {
+    pub(crate) fn random(n: usize, r: usize, seed: u64) -> Mat<f64> {
         Mat::from_fn(n, r, |i, j| {
             let x = (seed as f64 + 1.0) * (i as f64 * 0.731 + j as f64 * 1.377 + 0.29);
             x.sin()
@@ -492,7 +492,7 @@ mod tests {
     }
 
     /// R general terms and T pairs over N units.
-    fn terms(n: usize, (r, t): (usize, usize), seed: u64) -> Factored {
+    pub(crate) fn terms(n: usize, (r, t): (usize, usize), seed: u64) -> Factored {
         Factored {
             factors: std::array::from_fn(|k| random(n, r, seed + k as u64)),
             pairs: std::array::from_fn(|k| random(n, t, seed + 3 + k as u64)),

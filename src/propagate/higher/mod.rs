@@ -11,6 +11,7 @@
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
+//! - [`compressed`]: that form with its smallest terms dropped under a relative tolerance;
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
 //! - [`paired_leading`]: that map to leading order in the width (the factorable rule's);
 //! - [`pilot`]: the Monte Carlo pilot check that abandons a carried run worse than the Gaussian;
@@ -36,6 +37,7 @@ pub mod carry;
 pub mod chaos;
 mod chaos_sums;
 pub mod closure;
+pub mod compressed;
 pub mod diagrams;
 pub mod factored;
 mod fill;
