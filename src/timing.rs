@@ -1,7 +1,8 @@
 //! A cheap per-stage wall-clock recorder for `--timings` (issue #5): the CLI hands one
 //! [`Timings`] down to the stages it wants broken down (data load, empirical statistics, affine
-//! update, closure, analysis); each records its elapsed time and, where the work has a known
-//! flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
+//! update, closure, analysis); each records its elapsed time, the process CPU time it took
+//! ([`cpu`]: what the stage cost where other work shares the cores) and, where the work has a
+//! known flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
 //! A disabled recorder costs one branch per stage. A [`StageObserver`] (the CLI's progress
 //! bars) is told when each stage starts, recording or not. With a [`GemmReference`] measured in
 //! the same process ([`calibrate`]), the table ends with the whole run's rate against it.
