@@ -1,12 +1,14 @@
 //! A cheap per-stage wall-clock recorder for `--timings` (issue #5): the CLI hands one
 //! [`Timings`] down to the stages it wants broken down (data load, empirical statistics, affine
-//! update, closure, analysis); each records its elapsed time and, where the work has a known
-//! flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
+//! update, closure, analysis); each records its elapsed time, the process CPU time it took
+//! ([`cpu`]: what the stage cost where other work shares the cores) and, where the work has a
+//! known flop count (the affine update's GEMMs), the flops, so the table shows achieved GFLOP/s.
 //! A disabled recorder costs one branch per stage. A [`StageObserver`] (the CLI's progress
 //! bars) is told when each stage starts, recording or not. With a [`GemmReference`] measured in
 //! the same process ([`calibrate`]), the table ends with the whole run's rate against it.
 
 pub mod calibrate;
+pub mod cpu;
 pub mod flops;
 pub mod peak;
 
@@ -24,6 +26,10 @@ pub struct StageTime {
     pub stage: &'static str,
     pub calls: u64,
     pub seconds: f64,
+    /// Process CPU time (user and system, every thread; [`cpu::process_cpu_seconds`]) while
+    /// the stage ran: its cost on a loaded machine, where `seconds` also counts the waits for a
+    /// core. Like `seconds`, a stage timed inside another is counted in both.
+    pub cpu_seconds: f64,
     /// Floating-point operations done in the stage (0 when not counted).
     pub flops: f64,
 }
@@ -49,6 +55,8 @@ pub struct TimingSummary {
     pub stages: Vec<StageTime>,
     /// Sum of the stages' seconds.
     pub seconds: f64,
+    /// Sum of the stages' CPU seconds.
+    pub cpu_seconds: f64,
     /// Sum of the stages' counted flops.
     pub flops: f64,
     /// flops / seconds · 10⁻⁹.
@@ -95,7 +103,7 @@ impl Timings {
         self.enabled
     }
 
-    /// Runs `f`, adding its wall time and `flops` to `stage`.
+    /// Runs `f`, adding its wall time, the process CPU time it took and `flops` to `stage`.
     pub fn time<T>(&self, stage: &'static str, flops: f64, f: impl FnOnce() -> T) -> T {
         if let Some(observer) = &self.observer {
             observer.enter(stage);
@@ -103,14 +111,18 @@ impl Timings {
         if !self.enabled {
             return f();
         }
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu::process_cpu_seconds().ok());
         let out = f();
-        self.add(stage, start.elapsed().as_secs_f64(), flops);
+        // A clock that could not be read (never on Linux) counts as 0 CPU seconds.
+        let cpu_seconds = cpu_start
+            .zip(cpu::process_cpu_seconds().ok())
+            .map_or(0.0, |(a, b)| (b - a).max(0.0));
+        self.add(stage, (start.elapsed().as_secs_f64(), cpu_seconds), flops);
         out
     }
 
-    /// Adds one call of `seconds` and `flops` to `stage`.
-    pub fn add(&self, stage: &'static str, seconds: f64, flops: f64) {
+    /// Adds one call of (wall `seconds`, `cpu_seconds`) and `flops` to `stage`.
+    pub fn add(&self, stage: &'static str, (seconds, cpu_seconds): (f64, f64), flops: f64) {
         if !self.enabled {
             return;
         }
@@ -119,12 +131,14 @@ impl Timings {
             Some(s) => {
                 s.calls += 1;
                 s.seconds += seconds;
+                s.cpu_seconds += cpu_seconds;
                 s.flops += flops;
             }
             None => stages.push(StageTime {
                 stage,
                 calls: 1,
                 seconds,
+                cpu_seconds,
                 flops,
             }),
         }
@@ -155,6 +169,7 @@ impl Timings {
     pub fn summary(&self) -> TimingSummary {
         let stages = self.stages();
         let seconds: f64 = stages.iter().map(|s| s.seconds).sum();
+        let cpu_seconds: f64 = stages.iter().map(|s| s.cpu_seconds).sum();
         let flops: f64 = stages.iter().map(|s| s.flops).sum();
         let gflops = if seconds > 0.0 {
             flops / seconds * 1e-9
@@ -165,6 +180,7 @@ impl Timings {
         TimingSummary {
             stages,
             seconds,
+            cpu_seconds,
             flops,
             gflops,
             gemm_reference,
@@ -172,15 +188,16 @@ impl Timings {
         }
     }
 
-    /// A table: stage, calls, seconds, share of the recorded total, GFLOP (counted flops) and
-    /// GFLOP/s where counted; then the whole run's rate, against the GEMM reference when set:
+    /// A table: stage, calls, seconds, share of the recorded total, GFLOP (counted flops),
+    /// GFLOP/s where counted and the process CPU seconds (last, so that the columns before it
+    /// stay where scripts read them); then the whole run's rate, against the GEMM reference when set:
     /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads)".
     pub fn table(&self) -> String {
         let summary = self.summary();
         let (stages, total) = (&summary.stages, summary.seconds);
         let mut out = format!(
-            "{:<22} {:>6} {:>10} {:>7} {:>9} {:>9}\n",
-            "stage", "calls", "seconds", "share", "GFLOP", "GFLOP/s"
+            "{:<22} {:>6} {:>10} {:>7} {:>9} {:>9} {:>9}\n",
+            "stage", "calls", "seconds", "share", "GFLOP", "GFLOP/s", "CPU s"
         );
         for s in stages {
             let (work, gflops) = if s.flops > 0.0 && s.seconds > 0.0 {
@@ -194,24 +211,26 @@ impl Timings {
             let share = if total > 0.0 { s.seconds / total } else { 0.0 };
             let _ = writeln!(
                 out,
-                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9} {:>9}",
+                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9} {:>9} {:>9.4}",
                 s.stage,
                 s.calls,
                 s.seconds,
                 100.0 * share,
                 work,
-                gflops
+                gflops,
+                s.cpu_seconds
             );
         }
         let _ = writeln!(
             out,
-            "{:<22} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1}",
+            "{:<22} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1} {:>9.4}",
             "total (recorded)",
             "",
             total,
             "",
             summary.flops * 1e-9,
-            summary.gflops
+            summary.gflops,
+            summary.cpu_seconds
         );
         match summary.gemm_reference {
             Some(r) => {
@@ -250,8 +269,8 @@ mod tests {
     fn accumulates_by_stage_in_first_seen_order() {
         let t = Timings::new();
         assert_eq!(t.time("a", 10.0, || 1 + 1), 2);
-        t.add("b", 0.5, 0.0);
-        t.add("a", 0.25, 5.0);
+        t.add("b", (0.5, 0.125), 0.0);
+        t.add("a", (0.25, 0.0625), 5.0);
         let s = t.stages();
         assert_eq!(s.len(), 2);
         assert_eq!((s[0].stage, s[0].calls, s[0].flops), ("a", 2, 15.0));
@@ -267,12 +286,14 @@ mod tests {
         });
         let sum = t.summary();
         assert_eq!((sum.flops, sum.seconds), (15.0, s[0].seconds + 0.5));
+        assert_eq!(sum.cpu_seconds, s[0].cpu_seconds + 0.125);
+        assert!(s[0].cpu_seconds >= 0.0625 && t.table().contains("CPU s"));
         assert_eq!(sum.share_of_gemm, Some(sum.gflops / 100.0));
         assert!(t
             .table()
             .contains("of this machine's GEMM (100.0 GFLOP/s, 2 threads"));
         let off = Timings::disabled();
-        off.add("a", 1.0, 1.0);
+        off.add("a", (1.0, 1.0), 1.0);
         assert!(off.time("a", 0.0, || true) && off.stages().is_empty());
         assert_eq!(affine_flops(2, 3, 1), 2.0 * 2.0 * 9.0 + 2.0 * 3.0 * 3.0);
     }

@@ -194,7 +194,9 @@ fn bad_input_fails_clearly_without_partial_reports() {
 
 /// `--timings` adds a per-stage table on stderr and a `timings` object to the JSON on stdout:
 /// every stage analyze runs appears with at least one call, the counted stages carry GFLOP and
-/// GFLOP/s figures, the recorded total does not exceed the run's wall time, and the run's rate
+/// GFLOP/s figures, every stage its process CPU seconds (last column; the JSON's
+/// `cpu_seconds`, summed into the total), the recorded total does not exceed the run's wall
+/// time, and the run's rate
 /// is set against the GEMM rate measured in the same process. Only structure and consistency
 /// are checked, never a rate: a tiny XOR affine map runs at 0.0 GFLOP/s (to one decimal) on a
 /// slower machine. The flop counts themselves are checked exactly in `analysis_numbers`.
@@ -237,14 +239,15 @@ fn timings_break_analyze_into_its_stages() {
         let cells = row(stage);
         assert_eq!(
             cells.len(),
-            5,
-            "{stage}: calls, seconds, share, GFLOP, GFLOP/s: {cells:?}"
+            6,
+            "{stage}: calls, seconds, share, GFLOP, GFLOP/s, CPU s: {cells:?}"
         );
         [
             &cells[1],
             cells[2].trim_end_matches('%'),
             &cells[3],
             &cells[4],
+            &cells[5],
         ]
         .map(|c| {
             c.parse::<f64>()
@@ -261,7 +264,7 @@ fn timings_break_analyze_into_its_stages() {
             assert!(x.is_finite() && x >= 0.0, "{stage} row: {x}");
         }
     }
-    assert_eq!(row("closure")[3..], ["-", "-"], "no flop count, no rate");
+    assert_eq!(row("closure")[3..5], ["-", "-"], "no flop count, no rate");
     let total: f64 = row("total (recorded)")[0].parse().unwrap();
     assert!(total.is_finite() && total >= 0.0);
     assert!(total <= f(&r["wall_seconds"]) + 1e-3);
@@ -288,6 +291,20 @@ fn timings_break_analyze_into_its_stages() {
         .map(|s| f(&s["flops"]))
         .sum();
     assert!(flops > 0.0 && (flops - f(&t["flops"])).abs() <= 1e-9 * flops);
+    let cpu: Vec<f64> = t["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| f(&s["cpu_seconds"]))
+        .collect();
+    let cpu_total: f64 = cpu.iter().sum();
+    assert!(cpu.iter().all(|c| c.is_finite() && *c >= 0.0), "{cpu:?}");
+    assert!((cpu_total - f(&t["cpu_seconds"])).abs() <= 1e-12 + 1e-9 * cpu_total);
+    let printed: f64 = row("total (recorded)")[3].parse().unwrap();
+    assert!(
+        (printed - cpu_total).abs() <= 1e-4,
+        "{printed} vs {cpu_total}"
+    );
     let reference = f(&t["gemm_reference"]["gflops"]);
     assert!(reference > 0.0 && t["gemm_reference"]["threads"].as_u64().unwrap() >= 1);
     let share = f(&t["share_of_gemm"]);

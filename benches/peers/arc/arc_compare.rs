@@ -271,20 +271,10 @@ fn run_one(
     Ok((out, best, note))
 }
 
-/// CPU time of this process so far (every thread), `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
+/// [`corrflow::timing::cpu::process_cpu_seconds`] with its error as text.
 fn process_cpu_seconds() -> Result<f64, String> {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a valid, writable timespec and the clock id is one the kernel defines.
-    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } != 0 {
-        return Err(format!(
-            "clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+    corrflow::timing::cpu::process_cpu_seconds()
+        .map_err(|e| format!("clock_gettime(CLOCK_PROCESS_CPUTIME_ID): {e}"))
 }
 
 /// Writes `mean` and `cov` (row-major) as F64 safetensors with `meta`.
