@@ -19,7 +19,11 @@
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
 //! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
-//! N⁴ κ₄.)
+//! N⁴ κ₄; `one-map-star|one-map-covariance|one-map-budget|one-map` is the dense order 4 as a
+//! diagnostic of the factored one, [`Carry::with_distinct4`]: z's κ₄ over four distinct units
+//! from the star, the covariance-only diagrams of cost ≤ 3, every diagram of cost ≤ 3, or the
+//! rule's, h's over four distinct units not carried beyond one map, writing
+//! `corrflow_o4_one_map_star…`, `…_covariance`, `…_budget`, `corrflow_o4_one_map…`.)
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
@@ -48,6 +52,7 @@ use std::time::Instant;
 
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::higher::distinct4::Distinct4;
 use corrflow::propagate::higher::pilot::Pilot;
 use corrflow::propagate::higher::Carry;
 use corrflow::propagate::{PropagateOptions, Propagator};
@@ -91,6 +96,9 @@ enum Form {
     Stars,
     /// Factored κ₃ ([`Carry::factored`]).
     Factored,
+    /// Order 4's dense tensors, some diagrams of κ₄ over four distinct units, carried one map
+    /// ([`Carry::with_distinct4`]).
+    OneMap(Distinct4),
 }
 
 impl Form {
@@ -100,6 +108,10 @@ impl Form {
             Form::Dense => "",
             Form::Stars => "_stars",
             Form::Factored => "_factored",
+            Form::OneMap(Distinct4::Star) => "_one_map_star",
+            Form::OneMap(Distinct4::Covariance) => "_one_map_covariance",
+            Form::OneMap(Distinct4::Budget) => "_one_map_budget",
+            Form::OneMap(Distinct4::Rule) => "_one_map",
         }
     }
 }
@@ -136,6 +148,7 @@ fn propagate(
                 Form::Dense => carry,
                 Form::Stars => carry.factorable_rule().map_err(err)?,
                 Form::Factored => carry.factored().map_err(err)?,
+                Form::OneMap(kind) => carry.with_distinct4(kind).map_err(err)?,
             };
             if quartic {
                 carry = carry.quartic().map_err(err)?;
@@ -307,7 +320,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored] [--kappa4 dense|factored|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -358,7 +371,16 @@ fn main() -> Result<(), String> {
                 form = match value.as_str() {
                     "dense" => Form::Dense,
                     "factored" => Form::Factored,
-                    _ => return Err(format!("--kappa4 {value:?}: expected dense or factored")),
+                    "one-map-star" => Form::OneMap(Distinct4::Star),
+                    "one-map-covariance" => Form::OneMap(Distinct4::Covariance),
+                    "one-map-budget" => Form::OneMap(Distinct4::Budget),
+                    "one-map" => Form::OneMap(Distinct4::Rule),
+                    _ => {
+                        return Err(format!(
+                            "--kappa4 {value:?}: expected dense, factored, one-map-star, \
+                             one-map-covariance, one-map-budget or one-map"
+                        ))
+                    }
                 }
             }
             _ => return Err(format!("unknown flag {flag}; {USAGE}")),

@@ -153,7 +153,8 @@ def main():
     methods = ["peer_k2", "peer_k3", "peer_k4"] + [
         f"corrflow_o{o}{form}"
         for o in (2, 3, 4)
-        for form in ("", "_factored")
+        for form in ("", "_factored", "_one_map_star", "_one_map_covariance", "_one_map_budget",
+                     "_one_map")
         if any(out.glob(f"*/n*/d*/corrflow_o{o}{form}.safetensors"))
     ]
     labels = [m.replace("peer_k", "peer k=").replace("corrflow_o", "corrflow o") for m in methods]

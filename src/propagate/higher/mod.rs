@@ -37,6 +37,7 @@ pub mod chaos;
 mod chaos_sums;
 pub mod closure;
 pub mod diagrams;
+pub mod distinct4;
 pub mod factored;
 mod fill;
 pub mod hook;
