@@ -153,6 +153,21 @@ mod tests {
             .collect()
     }
 
+    /// Calls `f` with h's Σ, κ₃, κ₄ and units (φ = `act`) over 6 units, as the rule's input.
+    fn with_input(act: Activation, f: impl FnOnce(&Input<'_>, &Mat<f64>, &[UnitChaos])) {
+        let n = 6;
+        let c = cov(n, 0.3);
+        let (k3, k4) = (tensor(n, 3, 0.05), tensor(n, 4, 0.02));
+        let u = units(act, &c);
+        let input = Input {
+            cov: &c,
+            k3: &k3,
+            k4: Some(&k4),
+            units: &u,
+        };
+        f(&input, &c, &u);
+    }
+
     /// The largest entry of four distinct units, and the largest difference there.
     fn compare(
         want: impl Fn([usize; 4]) -> f64,
@@ -170,26 +185,19 @@ mod tests {
     #[test]
     fn all_kept_diagrams_are_the_order_four_rule() {
         let n = 6;
-        let c = cov(n, 0.3);
-        let (k3, k4) = (tensor(n, 3, 0.05), tensor(n, 4, 0.02));
         for act in [Activation::Relu, Activation::Gelu, Activation::Tanh] {
-            let u = units(act, &c);
-            let input = Input {
-                cov: &c,
-                k3: &k3,
-                k4: Some(&k4),
-                units: &u,
-            };
-            let (mut z3, mut z4) = (SymTensor::zeros(n, 3), SymTensor::zeros(n, 4));
-            ChaosRule::new(4).tensors(&input, &mut z3, Some(&mut z4));
-            let all = Distinct4Diagrams::new(Distinct4::Rule);
-            let (size, err) = compare(|t| z4.get(&t), |t| all.entry(&input, t), n);
-            assert!(size > 1e-4, "{act}: nothing to compare ({size})");
-            assert!(err <= 1e-12 * size, "{act}: {err} of {size}");
-            // The budget's diagrams leave out some of the rule's (cost 4: e.g. the cycle).
-            let budget = Distinct4Diagrams::new(Distinct4::Budget);
-            let (_, off) = compare(|t| z4.get(&t), |t| budget.entry(&input, t), n);
-            assert!(off > 1e-9 * size, "{act}: the budget kept every diagram");
+            with_input(act, |input, _, _| {
+                let (mut z3, mut z4) = (SymTensor::zeros(n, 3), SymTensor::zeros(n, 4));
+                ChaosRule::new(4).tensors(input, &mut z3, Some(&mut z4));
+                let all = Distinct4Diagrams::new(Distinct4::Rule);
+                let (size, err) = compare(|t| z4.get(&t), |t| all.entry(input, t), n);
+                assert!(size > 1e-4, "{act}: nothing to compare ({size})");
+                assert!(err <= 1e-12 * size, "{act}: {err} of {size}");
+                // The budget's diagrams leave out some of the rule's (cost 4: e.g. the cycle).
+                let budget = Distinct4Diagrams::new(Distinct4::Budget);
+                let (_, off) = compare(|t| z4.get(&t), |t| budget.entry(input, t), n);
+                assert!(off > 1e-9 * size, "{act}: the budget kept every diagram");
+            });
         }
     }
 
@@ -198,53 +206,63 @@ mod tests {
     #[test]
     fn star_and_paths_are_the_stated_formulas() {
         let n = 6;
-        let c = cov(n, 0.3);
-        let (k3, k4) = (tensor(n, 3, 0.05), tensor(n, 4, 0.02));
         for act in [Activation::Relu, Activation::Gelu] {
-            let u = units(act, &c);
-            let input = Input {
-                cov: &c,
-                k3: &k3,
-                k4: Some(&k4),
-                units: &u,
-            };
-            let q = QuarticStar::new(&c, &u);
-            let star = Distinct4Diagrams::new(Distinct4::Star);
-            let (size, err) = compare(|t| q.entry(t), |t| star.entry(&input, t), n);
-            assert!(
-                size > 1e-4 && err <= 1e-12 * size,
-                "{act} star: {err} of {size}"
-            );
-            let path = |t: [usize; 4]| {
-                let (b, g) = (|k: usize| u[k].b[1][1], |k: usize| u[k].b[1][2]);
-                let mut sum = 0.0;
-                for p in 0..4 {
-                    for q2 in (0..4).filter(|&x| x != p) {
-                        for r in (0..4).filter(|&x| x != p && x != q2) {
-                            let s = 6 - p - q2 - r;
-                            // Each undirected path once: its first end before its last.
-                            if p < s {
-                                let (a, bb, cc, d) = (t[p], t[q2], t[r], t[s]);
-                                sum += 4.0
-                                    * b(a)
-                                    * g(bb)
-                                    * g(cc)
-                                    * b(d)
-                                    * c[(a, bb)]
-                                    * c[(bb, cc)]
-                                    * c[(cc, d)];
+            with_input(act, |input, c, u| {
+                let q = QuarticStar::new(c, u);
+                let star = Distinct4Diagrams::new(Distinct4::Star);
+                let (size, err) = compare(|t| q.entry(t), |t| star.entry(input, t), n);
+                assert!(
+                    size > 1e-4 && err <= 1e-12 * size,
+                    "{act} star: {err} of {size}"
+                );
+                let path = |t: [usize; 4]| {
+                    let (b, g) = (|k: usize| u[k].b[1][1], |k: usize| u[k].b[1][2]);
+                    let mut sum = 0.0;
+                    for p in 0..4 {
+                        for q2 in (0..4).filter(|&x| x != p) {
+                            for r in (0..4).filter(|&x| x != p && x != q2) {
+                                let s = 6 - p - q2 - r;
+                                // Each undirected path once: its first end before its last.
+                                if p < s {
+                                    let (a, bb, cc, d) = (t[p], t[q2], t[r], t[s]);
+                                    sum += 4.0
+                                        * b(a)
+                                        * g(bb)
+                                        * g(cc)
+                                        * b(d)
+                                        * c[(a, bb)]
+                                        * c[(bb, cc)]
+                                        * c[(cc, d)];
+                                }
                             }
                         }
                     }
-                }
-                q.entry(t) + sum
-            };
-            let covariance = Distinct4Diagrams::new(Distinct4::Covariance);
-            let (size, err) = compare(path, |t| covariance.entry(&input, t), n);
-            assert!(
-                size > 1e-4 && err <= 1e-12 * size,
-                "{act} paths: {err} of {size}"
-            );
+                    q.entry(t) + sum
+                };
+                let covariance = Distinct4Diagrams::new(Distinct4::Covariance);
+                let (size, err) = compare(path, |t| covariance.entry(input, t), n);
+                assert!(
+                    size > 1e-4 && err <= 1e-12 * size,
+                    "{act} paths: {err} of {size}"
+                );
+            });
         }
+    }
+
+    /// The diagnostic is the dense order 4's: refused at order 3 (dense or factored).
+    #[test]
+    fn only_the_dense_order_four_takes_it() {
+        use crate::propagate::higher::Carry;
+        let order3 = Carry::from_gaussian(3, 4, 1).unwrap();
+        assert!(order3.clone().with_distinct4(Distinct4::Star).is_err());
+        assert!(order3
+            .factored()
+            .unwrap()
+            .with_distinct4(Distinct4::Star)
+            .is_err());
+        assert!(Carry::from_gaussian(4, 4, 1)
+            .unwrap()
+            .with_distinct4(Distinct4::Star)
+            .is_ok());
     }
 }
