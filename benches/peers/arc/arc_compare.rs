@@ -22,7 +22,11 @@
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
 //! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
-//! N⁴ κ₄.)
+//! N⁴ κ₄; `one-map-star|one-map-covariance|one-map-budget|one-map` is the dense order 4 as a
+//! diagnostic of the factored one, [`Carry::with_distinct4`]: z's κ₄ over four distinct units
+//! from the star, the covariance-only diagrams of cost ≤ 3, every diagram of cost ≤ 3, or the
+//! rule's, h's over four distinct units not carried beyond one map, writing
+//! `corrflow_o4_one_map_star…`, `…_covariance`, `…_budget`, `corrflow_o4_one_map…`.)
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
@@ -51,6 +55,7 @@ use std::time::Instant;
 
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::higher::distinct4::Distinct4;
 use corrflow::propagate::higher::pilot::Pilot;
 use corrflow::propagate::higher::Carry;
 use corrflow::propagate::{PropagateOptions, Propagator};
@@ -97,6 +102,9 @@ enum Form {
     /// Factored κ₃ with its smallest terms dropped after each map within a relative
     /// tolerance ([`Carry::compressed`]).
     Compressed(f64),
+    /// Order 4's dense tensors, some diagrams of κ₄ over four distinct units, carried one map
+    /// ([`Carry::with_distinct4`]).
+    OneMap(Distinct4),
 }
 
 impl Form {
@@ -107,6 +115,10 @@ impl Form {
             Form::Stars => "_stars".into(),
             Form::Factored => "_factored".into(),
             Form::Compressed(tol) => format!("_compressed{tol:e}"),
+            Form::OneMap(Distinct4::Star) => "_one_map_star".into(),
+            Form::OneMap(Distinct4::Covariance) => "_one_map_covariance".into(),
+            Form::OneMap(Distinct4::Budget) => "_one_map_budget".into(),
+            Form::OneMap(Distinct4::Rule) => "_one_map".into(),
         }
     }
 }
@@ -147,6 +159,7 @@ fn propagate(
                     .factored()
                     .and_then(|c| c.compressed(tol))
                     .map_err(err)?,
+                Form::OneMap(kind) => carry.with_distinct4(kind).map_err(err)?,
             };
             if quartic {
                 carry = carry.quartic().map_err(err)?;
@@ -308,7 +321,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL] [--kappa4 dense|factored] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL] [--kappa4 dense|factored|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -363,7 +376,16 @@ fn main() -> Result<(), String> {
                 form = match value.as_str() {
                     "dense" => Form::Dense,
                     "factored" => Form::Factored,
-                    _ => return Err(format!("--kappa4 {value:?}: expected dense or factored")),
+                    "one-map-star" => Form::OneMap(Distinct4::Star),
+                    "one-map-covariance" => Form::OneMap(Distinct4::Covariance),
+                    "one-map-budget" => Form::OneMap(Distinct4::Budget),
+                    "one-map" => Form::OneMap(Distinct4::Rule),
+                    _ => {
+                        return Err(format!(
+                            "--kappa4 {value:?}: expected dense, factored, one-map-star, \
+                             one-map-covariance, one-map-budget or one-map"
+                        ))
+                    }
                 }
             }
             _ => return Err(format!("unknown flag {flag}; {USAGE}")),

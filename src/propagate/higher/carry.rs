@@ -63,6 +63,7 @@ use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
 use super::compressed::{compress, valid_tolerance};
+use super::distinct4::{cut, Distinct4, Distinct4Diagrams};
 use super::factored::{Factored, StarTerms};
 use super::hook::CarryHook;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
@@ -238,6 +239,10 @@ pub struct Carry {
     /// z's κ₄ over four distinct units, imaged in the next h's P and T ([`super::quartic_star`])
     /// and not carried (None: not formed).
     quartic: Option<Vec<Option<QuarticStar>>>,
+    /// The dense order 4's diagnostic ([`Carry::with_distinct4`]): the diagrams kept in z's κ₄
+    /// over four distinct units, h's over four distinct units cut after each map (None: the
+    /// rule's, carried).
+    distinct4: Option<Distinct4Diagrams>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
@@ -442,6 +447,7 @@ impl Carry {
             unpaired_pre: Vec::new(),
             triple_pre: Vec::new(),
             quartic: None,
+            distinct4: None,
         })
     }
 
@@ -590,6 +596,20 @@ impl Carry {
         self.rule = quartic_rule();
         self.stars = Some(self.rule.star_terms()?);
         self.quartic = Some(Vec::new());
+        Ok(self)
+    }
+
+    /// The dense order 4 as a diagnostic of the factored order 4 ([`super::distinct4`]): z's κ₄
+    /// over four distinct units from the diagrams of `kind` only, and h's κ₄ over four distinct
+    /// units set to zero after each map (imaged in the entries with a repeated unit, not carried
+    /// further). Refused for another order or a factored carry.
+    pub fn with_distinct4(mut self, kind: Distinct4) -> Result<Self> {
+        if self.order() != 4 || self.stars.is_some() {
+            return Err(Error::Unsupported(
+                "the distinct-unit diagnostic is the dense order 4's".into(),
+            ));
+        }
+        self.distinct4 = Some(Distinct4Diagrams::new(kind));
         Ok(self)
     }
 
@@ -798,6 +818,9 @@ impl Carry {
                 timings.time("kappa affine", flops, || {
                     affine_tensor(layer.w.as_ref(), c4, p4, &mut self.ws)
                 })?;
+                if self.distinct4.is_some() {
+                    cut(p4);
+                }
             }
             if !pre.k3.is_finite() || pre.k4.as_ref().is_some_and(|t| !t.is_finite()) {
                 return Err(Error::Numeric(format!(
@@ -1380,6 +1403,9 @@ impl CarryHook for Carry {
                     (Some(paired), None)
                 } else {
                     self.rule.tensors(&input, &mut next.k3, next.k4.as_mut());
+                    if let (Some(d), Some(k4)) = (&self.distinct4, next.k4.as_mut()) {
+                        d.fill(&input, k4);
+                    }
                     (None, None)
                 }
             });

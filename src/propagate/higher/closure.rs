@@ -63,7 +63,7 @@ fn base_degree(g: usize) -> u8 {
 /// two units, 3 for three or four) whose whole width power-counting cost ([`Term::cost`]) is at
 /// most order − 1 = 3 — the peer's K = 4 budget (Wu et al. 2026, eq. 14), e.g. κ₄\[a,a,a,a\]Σ_ab
 /// (degrees 5, 1) in ΔC_ab and Σ_ab²Σ_bc (degrees 2, 3, 1) in κ₄(z)\[a,a,b,c\].
-fn keeps(t: &Term, g: usize, order: usize) -> bool {
+pub(super) fn keeps(t: &Term, g: usize, order: usize) -> bool {
     t.degrees.iter().all(|&d| d <= base_degree(g)) || (order >= 4 && t.cost() < order)
 }
 

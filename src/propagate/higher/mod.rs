@@ -10,6 +10,8 @@
 //! - `chaos_sums`: their quadrature node sums on SIMD lanes;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
+//! - [`distinct4`]: a diagnostic dense order 4 keeping some diagrams of z's κ₄ over four
+//!   distinct units, carried one map (what the factored order 4 misses);
 //! - [`factored`]: κ₃ as a symmetrised sum of rank-one terms (order 3's middle layers);
 //! - [`compressed`]: that form with its smallest terms dropped under a relative tolerance;
 //! - [`paired`]: the paired κ₄ (κ₄\[a,a,b,b\]) order 3 carries beside κ₃, and its affine map;
@@ -39,6 +41,7 @@ mod chaos_sums;
 pub mod closure;
 pub mod compressed;
 pub mod diagrams;
+pub mod distinct4;
 pub mod factored;
 mod fill;
 pub mod hook;
