@@ -3,6 +3,7 @@
 pub mod activation;
 pub mod activations;
 pub mod forward;
+pub mod grad_update;
 pub mod kernels;
 pub mod mlp;
 pub mod model_io;

@@ -18,6 +18,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::forward::{argmax_columns, elementwise_parallel};
+use super::grad_update::FusedUpdate;
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
 use crate::data::Dataset;
@@ -109,7 +110,9 @@ pub struct EpochStats {
 
 /// Wall seconds one epoch of mini-batch training spent in each phase of its steps, summed
 /// over the batches: gathering the batch's columns, the forward pass, loss and accuracy,
-/// backpropagation, the optimiser step. Timed on the thread that runs the loop, so a phase's
+/// backpropagation of δ through the layers (`backward`), and every layer's gradient fused with
+/// the optimiser step on it (`update`, [`super::grad_update`]; before the twelfth session
+/// `backward` also formed ∂W and ∂b). Timed on the thread that runs the loop, so a phase's
 /// 1 → 2 thread ratio is its own speed-up, and phases that do not gain show the serial part.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepPhases {
@@ -195,9 +198,7 @@ fn train_in<T: Real>(
         .iter()
         .map(|l| Mat::zeros(l.fan_out(), batch))
         .collect();
-    let mut grads = zeros_like(net);
-    let mut state1 = zeros_like(net);
-    let mut state2 = zeros_like(net);
+    let mut optimiser = FusedUpdate::new(net);
     let data_x = T::convert_mat(&data.x);
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
@@ -230,10 +231,12 @@ fn train_in<T: Real>(
                 out_delta.as_mut().subcols_mut(0, b),
             ) * b as f64;
             phases.loss += lap(&mut clock);
-            backprop(net, x, &fp, &mut deltas, &mut grads);
+            for l in (1..net.layers.len()).rev() {
+                propagate_delta(net, l, &fp, &mut deltas, b);
+            }
             phases.backward += lap(&mut clock);
             step += 1;
-            update(net, &grads, &mut state1, &mut state2, cfg, step);
+            optimiser.step(net, x, &fp, &deltas, Rule::new(cfg, step));
             phases.update += lap(&mut clock);
         }
         let stats = EpochStats {
@@ -328,48 +331,84 @@ pub(crate) fn backprop<T: Real>(
     deltas: &mut [Mat<T>],
     grads: &mut [Layer<T>],
 ) {
-    let one = T::from_f64(1.0);
     let b = x.ncols();
     for l in (0..net.layers.len()).rev() {
-        let (lower, upper) = deltas.split_at_mut(l);
-        let delta = upper[0].as_ref().subcols(0, b);
+        let delta = deltas[l].as_ref().subcols(0, b);
         let input = if l == 0 { x } else { fp.post(l) };
-        gemm(grads[l].w.as_mut(), false, delta, input.transpose(), one);
-        let row_sum = |(i, bi): (usize, &mut T)| {
-            *bi = delta.row(i).iter().fold(T::from_f64(0.0), |s, &v| s + v);
-        };
+        gemm(
+            grads[l].w.as_mut(),
+            false,
+            delta,
+            input.transpose(),
+            T::from_f64(1.0),
+        );
         let bias = col_slice_mut(&mut grads[l].b);
         if elementwise_parallel(delta.nrows(), b) {
-            bias.par_iter_mut().enumerate().for_each(row_sum);
+            bias.par_chunks_mut(BIAS_ROWS)
+                .enumerate()
+                .for_each(|(k, chunk)| {
+                    let rows = delta.subrows(k * BIAS_ROWS, chunk.len());
+                    bias_gradient(rows, chunk);
+                });
         } else {
-            bias.iter_mut().enumerate().for_each(row_sum);
+            bias_gradient(delta, bias);
         }
         if l > 0 {
-            let mut below = lower[l - 1].as_mut().subcols_mut(0, b);
-            gemm(
-                below.rb_mut(),
-                false,
-                net.layers[l].w.transpose(),
-                delta,
-                one,
-            );
-            let act = net.activation.at(l - 1);
-            let column = |(g, h): (faer::ColMut<'_, T>, faer::ColRef<'_, T>)| {
-                let h = h.try_as_col_major().unwrap().as_slice();
-                T::mul_derivative(act, h, g.try_as_col_major_mut().unwrap().as_slice_mut());
-            };
-            if elementwise_parallel(below.nrows(), b) {
-                below
-                    .par_col_iter_mut()
-                    .zip(fp.pre(l).par_col_iter())
-                    .for_each(column);
-            } else {
-                below
-                    .col_iter_mut()
-                    .zip(fp.pre(l).col_iter())
-                    .for_each(column);
-            }
+            propagate_delta(net, l, fp, deltas, b);
         }
+    }
+}
+
+/// Rows of ∂b per parallel task of [`backprop`]: 256 rows × a batch of 64 is 2¹⁴ entries.
+const BIAS_ROWS: usize = 256;
+
+/// ∂b = Σ_batch δ into `bias` (one entry per row of `delta`): the columns added in batch order
+/// (b_i = ((δ_i0 + δ_i1) + δ_i2) + …, each row's sum in one fixed order), one contiguous
+/// column at a time.
+pub(crate) fn bias_gradient<T: Real>(delta: MatRef<'_, T>, bias: &mut [T]) {
+    bias.fill(T::from_f64(0.0));
+    for column in delta.col_iter() {
+        for (bi, &d) in bias.iter_mut().zip(column.iter()) {
+            *bi += d;
+        }
+    }
+}
+
+/// δˡ⁻¹ = (Wˡ)ᵀδˡ ∘ φ'(hˡ⁻¹) for the `b` columns of the batch: `deltas[l]` down into
+/// `deltas[l - 1]` (l ≥ 1), with layer l's weights as they are. The GEMM splits its output
+/// over rayon's threads, ∘ φ' its columns: the result does not depend on the thread count.
+pub(crate) fn propagate_delta<T: Real>(
+    net: &Mlp<T>,
+    l: usize,
+    fp: &ForwardPass<T>,
+    deltas: &mut [Mat<T>],
+    b: usize,
+) {
+    let (lower, upper) = deltas.split_at_mut(l);
+    let delta = upper[0].as_ref().subcols(0, b);
+    let mut below = lower[l - 1].as_mut().subcols_mut(0, b);
+    gemm(
+        below.rb_mut(),
+        false,
+        net.layers[l].w.transpose(),
+        delta,
+        T::from_f64(1.0),
+    );
+    let act = net.activation.at(l - 1);
+    let column = |(g, h): (faer::ColMut<'_, T>, faer::ColRef<'_, T>)| {
+        let h = h.try_as_col_major().unwrap().as_slice();
+        T::mul_derivative(act, h, g.try_as_col_major_mut().unwrap().as_slice_mut());
+    };
+    if elementwise_parallel(below.nrows(), b) {
+        below
+            .par_col_iter_mut()
+            .zip(fp.pre(l).par_col_iter())
+            .for_each(column);
+    } else {
+        below
+            .col_iter_mut()
+            .zip(fp.pre(l).col_iter())
+            .for_each(column);
     }
 }
 
@@ -383,26 +422,13 @@ pub(crate) fn update<T: Real>(
     cfg: &TrainConfig,
     step: i32,
 ) {
-    let adam_scale = (1.0 - ADAM_BETA2.powi(step)).sqrt() / (1.0 - ADAM_BETA1.powi(step));
-    let rule = Rule {
-        optimizer: cfg.optimizer,
-        lr: T::from_f64(cfg.lr),
-        momentum: T::from_f64(cfg.momentum),
-        step_size: T::from_f64(cfg.lr * adam_scale),
-        beta1: T::from_f64(ADAM_BETA1),
-        beta2: T::from_f64(ADAM_BETA2),
-        one_m_beta1: T::from_f64(1.0 - ADAM_BETA1),
-        one_m_beta2: T::from_f64(1.0 - ADAM_BETA2),
-        eps: T::from_f64(ADAM_EPS),
-    };
+    let rule = Rule::new(cfg, step);
     // Dispatched per column slice so that the loops are compiled for the best instruction set
     // (AVX-512: 8 f64 / 16 f32 lanes of √ and ÷, where the default target gives 2 / 4); the
     // columns of a large layer are split over rayon's threads. Every entry's update reads only
     // its own p, g, m, v: the result does not depend on the split or the thread count.
     let arch = pulp::Arch::new();
-    let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| {
-        arch.dispatch(ApplySlice { rule, p, g, m, v })
-    };
+    let apply = |p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]| rule.dispatch(arch, p, g, m, v);
     for ((((layer, g), m), v), &bias_free) in net
         .layers
         .iter_mut()
@@ -459,7 +485,7 @@ type ColumnQuad<'a, T> = (
 
 /// The constants of one optimiser step.
 #[derive(Clone, Copy)]
-struct Rule<T> {
+pub(crate) struct Rule<T> {
     optimizer: Optimizer,
     lr: T,
     momentum: T,
@@ -472,6 +498,35 @@ struct Rule<T> {
 }
 
 impl<T: Real> Rule<T> {
+    /// The constants of step number `step` (1-based) of `cfg`'s optimiser, rounded to T; Adam's
+    /// bias correction folded into the step size, η·√(1−β₂ᵗ)/(1−β₁ᵗ).
+    pub(crate) fn new(cfg: &TrainConfig, step: i32) -> Self {
+        let adam_scale = (1.0 - ADAM_BETA2.powi(step)).sqrt() / (1.0 - ADAM_BETA1.powi(step));
+        Rule {
+            optimizer: cfg.optimizer,
+            lr: T::from_f64(cfg.lr),
+            momentum: T::from_f64(cfg.momentum),
+            step_size: T::from_f64(cfg.lr * adam_scale),
+            beta1: T::from_f64(ADAM_BETA1),
+            beta2: T::from_f64(ADAM_BETA2),
+            one_m_beta1: T::from_f64(1.0 - ADAM_BETA1),
+            one_m_beta2: T::from_f64(1.0 - ADAM_BETA2),
+            eps: T::from_f64(ADAM_EPS),
+        }
+    }
+
+    /// [`Rule::apply`] compiled for the instruction set `arch` dispatches to (AVX-512: 8 f64 /
+    /// 16 f32 lanes of √ and ÷, where the default target gives 2 / 4).
+    pub(crate) fn dispatch(self, arch: pulp::Arch, p: &mut [T], g: &[T], m: &mut [T], v: &mut [T]) {
+        arch.dispatch(ApplySlice {
+            rule: self,
+            p,
+            g,
+            m,
+            v,
+        })
+    }
+
     /// SGD: m ← βm + g, p ← p − ηm. Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     /// p ← p − η·√(1−β₂ᵗ)/(1−β₁ᵗ)·m/(√v + ε) (Kingma & Ba 2015, §2 "efficient version").
     #[inline(always)]
@@ -516,7 +571,7 @@ fn col_slice<T: Real>(c: &Col<T>) -> &[T] {
     c.as_ref().try_as_col_major().unwrap().as_slice()
 }
 
-fn col_slice_mut<T: Real>(c: &mut Col<T>) -> &mut [T] {
+pub(crate) fn col_slice_mut<T: Real>(c: &mut Col<T>) -> &mut [T] {
     c.as_mut().try_as_col_major_mut().unwrap().as_slice_mut()
 }
 
