@@ -195,8 +195,15 @@ impl Timings {
     pub fn table(&self) -> String {
         let summary = self.summary();
         let (stages, total) = (&summary.stages, summary.seconds);
+        // The stage column as wide as its longest name, so that every row's numbers line up.
+        let w = stages
+            .iter()
+            .map(|s| s.stage.chars().count())
+            .chain([22])
+            .max()
+            .unwrap_or(22);
         let mut out = format!(
-            "{:<22} {:>6} {:>10} {:>7} {:>9} {:>9} {:>9}\n",
+            "{:<w$} {:>6} {:>10} {:>7} {:>9} {:>9} {:>9}\n",
             "stage", "calls", "seconds", "share", "GFLOP", "GFLOP/s", "CPU s"
         );
         for s in stages {
@@ -211,7 +218,7 @@ impl Timings {
             let share = if total > 0.0 { s.seconds / total } else { 0.0 };
             let _ = writeln!(
                 out,
-                "{:<22} {:>6} {:>10.4} {:>6.1}% {:>9} {:>9} {:>9.4}",
+                "{:<w$} {:>6} {:>10.4} {:>6.1}% {:>9} {:>9} {:>9.4}",
                 s.stage,
                 s.calls,
                 s.seconds,
@@ -223,7 +230,7 @@ impl Timings {
         }
         let _ = writeln!(
             out,
-            "{:<22} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1} {:>9.4}",
+            "{:<w$} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1} {:>9.4}",
             "total (recorded)",
             "",
             total,
@@ -304,6 +311,22 @@ mod tests {
         fn enter(&self, stage: &'static str) {
             self.0.lock().unwrap().push(stage);
         }
+    }
+
+    /// A stage name longer than the default column still leaves every row's numbers in the
+    /// same character columns (each row's last field ends where the header's does).
+    #[test]
+    fn long_stage_names_keep_the_columns_aligned() {
+        let t = Timings::new();
+        t.add("surrogates + information + tails", (0.5, 0.25), 1e9);
+        t.add("affine", (0.125, 0.125), 2e9);
+        let table = t.table();
+        let rows: Vec<&str> = table.lines().take(4).collect();
+        assert!(rows[3].starts_with("total (recorded)"), "{table}");
+        let ends: Vec<usize> = rows.iter().map(|r| r.chars().count()).collect();
+        assert!(ends.iter().all(|&e| e == ends[0]), "{table}");
+        let calls_end = |r: &str| r.find(" 1 ").map(|k| k + 2);
+        assert_eq!(calls_end(rows[1]), calls_end(rows[2]), "{table}");
     }
 
     #[test]
