@@ -98,109 +98,98 @@ impl<T: Real> FusedUpdate<T> {
         rule: Rule<T>,
     ) {
         let scratch = &self.blocks;
-        let (s1, s2) = (&mut self.s1, &mut self.s2);
-        gradient_update(net, x, fp, deltas, (s1, s2), rule, scratch);
-    }
-}
-
-/// [`FusedUpdate::step`] with the state `s1`, `s2` and the threads' scratch blocks.
-fn gradient_update<T: Real>(
-    net: &mut Mlp<T>,
-    x: MatRef<'_, T>,
-    fp: &ForwardPass<T>,
-    deltas: &[Mat<T>],
-    (s1, s2): (&mut [Layer<T>], &mut [Layer<T>]),
-    rule: Rule<T>,
-    scratch: &[Mutex<Vec<T>>],
-) {
-    let b = x.ncols();
-    let mut pieces = Vec::new();
-    for (layer, (((p, m), v), &bias_free)) in net
-        .layers
-        .iter_mut()
-        .zip(s1.iter_mut())
-        .zip(s2.iter_mut())
-        .zip(&net.bias_free)
-        .enumerate()
-    {
-        let cols = block_columns(p.fan_out());
-        let (mut pw, mut mw, mut vw) = (p.w.as_mut(), m.w.as_mut(), v.w.as_mut());
-        let mut start = 0;
-        while pw.ncols() > 0 {
-            let take = cols.min(pw.ncols());
-            let (p0, p1) = pw.split_at_col_mut(take);
-            let (m0, m1) = mw.split_at_col_mut(take);
-            let (v0, v1) = vw.split_at_col_mut(take);
-            pieces.push(Piece::Weights {
-                layer,
-                start,
-                p: p0,
-                m: m0,
-                v: v0,
-            });
-            (pw, mw, vw) = (p1, m1, v1);
-            start += take;
-        }
-        if !bias_free {
-            pieces.push(Piece::Bias {
-                layer,
-                p: col_slice_mut(&mut p.b),
-                m: col_slice_mut(&mut m.b),
-                v: col_slice_mut(&mut v.b),
-            });
-        }
-    }
-    let input = |layer: usize| if layer == 0 { x } else { fp.post(layer) };
-    let arch = pulp::Arch::new();
-    let piece = |piece: Piece<'_, T>| match piece {
-        Piece::Weights {
-            layer,
-            start,
-            mut p,
-            mut m,
-            mut v,
-        } => {
-            let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
-            let mut block = scratch[slot]
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let entries = p.nrows() * p.ncols();
-            let mut g =
-                MatMut::from_column_major_slice_mut(&mut block[..entries], p.nrows(), p.ncols());
-            matmul(
-                g.as_mut(),
-                Accum::Replace,
-                deltas[layer].as_ref().subcols(0, b),
-                input(layer).subrows(start, p.ncols()).transpose(),
-                T::from_f64(1.0),
-                Par::Seq,
-            );
-            for (((p, g), m), v) in p
-                .as_mut()
-                .col_iter_mut()
-                .zip(g.as_ref().col_iter())
-                .zip(m.as_mut().col_iter_mut())
-                .zip(v.as_mut().col_iter_mut())
-            {
-                rule.dispatch(
-                    arch,
-                    p.try_as_col_major_mut().unwrap().as_slice_mut(),
-                    g.try_as_col_major().unwrap().as_slice(),
-                    m.try_as_col_major_mut().unwrap().as_slice_mut(),
-                    v.try_as_col_major_mut().unwrap().as_slice_mut(),
-                );
+        let b = x.ncols();
+        let mut pieces = Vec::new();
+        for (layer, (((p, m), v), &bias_free)) in net
+            .layers
+            .iter_mut()
+            .zip(self.s1.iter_mut())
+            .zip(self.s2.iter_mut())
+            .zip(&net.bias_free)
+            .enumerate()
+        {
+            let cols = block_columns(p.fan_out());
+            let (mut pw, mut mw, mut vw) = (p.w.as_mut(), m.w.as_mut(), v.w.as_mut());
+            let mut start = 0;
+            while pw.ncols() > 0 {
+                let take = cols.min(pw.ncols());
+                let (p0, p1) = pw.split_at_col_mut(take);
+                let (m0, m1) = mw.split_at_col_mut(take);
+                let (v0, v1) = vw.split_at_col_mut(take);
+                pieces.push(Piece::Weights {
+                    layer,
+                    start,
+                    p: p0,
+                    m: m0,
+                    v: v0,
+                });
+                (pw, mw, vw) = (p1, m1, v1);
+                start += take;
+            }
+            if !bias_free {
+                pieces.push(Piece::Bias {
+                    layer,
+                    p: col_slice_mut(&mut p.b),
+                    m: col_slice_mut(&mut m.b),
+                    v: col_slice_mut(&mut v.b),
+                });
             }
         }
-        Piece::Bias { layer, p, m, v } => {
-            let mut g = vec![T::from_f64(0.0); p.len()];
-            bias_gradient(deltas[layer].as_ref().subcols(0, b), &mut g);
-            rule.dispatch(arch, p, &g, m, v);
+        let input = |layer: usize| if layer == 0 { x } else { fp.post(layer) };
+        let arch = pulp::Arch::new();
+        let piece = |piece: Piece<'_, T>| match piece {
+            Piece::Weights {
+                layer,
+                start,
+                mut p,
+                mut m,
+                mut v,
+            } => {
+                let slot = rayon::current_thread_index().unwrap_or(0) % scratch.len();
+                let mut block = scratch[slot]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let entries = p.nrows() * p.ncols();
+                let mut g = MatMut::from_column_major_slice_mut(
+                    &mut block[..entries],
+                    p.nrows(),
+                    p.ncols(),
+                );
+                matmul(
+                    g.as_mut(),
+                    Accum::Replace,
+                    deltas[layer].as_ref().subcols(0, b),
+                    input(layer).subrows(start, p.ncols()).transpose(),
+                    T::from_f64(1.0),
+                    Par::Seq,
+                );
+                for (((p, g), m), v) in p
+                    .as_mut()
+                    .col_iter_mut()
+                    .zip(g.as_ref().col_iter())
+                    .zip(m.as_mut().col_iter_mut())
+                    .zip(v.as_mut().col_iter_mut())
+                {
+                    rule.dispatch(
+                        arch,
+                        p.try_as_col_major_mut().unwrap().as_slice_mut(),
+                        g.try_as_col_major().unwrap().as_slice(),
+                        m.try_as_col_major_mut().unwrap().as_slice_mut(),
+                        v.try_as_col_major_mut().unwrap().as_slice_mut(),
+                    );
+                }
+            }
+            Piece::Bias { layer, p, m, v } => {
+                let mut g = vec![T::from_f64(0.0); p.len()];
+                bias_gradient(deltas[layer].as_ref().subcols(0, b), &mut g);
+                rule.dispatch(arch, p, &g, m, v);
+            }
+        };
+        if rayon::current_num_threads() > 1 {
+            pieces.into_par_iter().for_each(piece);
+        } else {
+            pieces.into_iter().for_each(piece);
         }
-    };
-    if rayon::current_num_threads() > 1 {
-        pieces.into_par_iter().for_each(piece);
-    } else {
-        pieces.into_iter().for_each(piece);
     }
 }
 

@@ -435,7 +435,8 @@ fn timed_affine(
 /// produced it, so that no NaN or ∞ is passed on to the next layer or to the output.
 fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
     // A scan on SIMD lanes first (`simd::all_finite`); locate only on failure.
-    // An f32 stage's covariances: the same scan on f32's exponent bits.
+    // An f32 stage's covariances: a branch-free scan of f32's exponent bits (`simd::all_finite`
+    // takes f64 only).
     let all_finite32 = |v: &[f32]| {
         v.iter()
             .map(|x| usize::from((x.to_bits() >> 23) & 0xff == 0xff))
