@@ -14,12 +14,9 @@
 
 use faer::reborrow::ReborrowMut;
 use faer::MatMut;
-use rand::rngs::StdRng;
-use rand::SeedableRng;
-use rand_distr::{ChiSquared, Distribution};
-
 use super::cumulants::WhitenedCumulants;
 use crate::error::{Error, Result};
+use crate::stats::gaussian::fill_chi_square;
 
 /// ν from the whitened κ₄ (see the module docs); `None` when the outputs are not heavier-tailed
 /// than a Gaussian (q ≤ 1).
@@ -33,17 +30,17 @@ pub fn dof_from_kurtosis(c: &WhitenedCumulants) -> Option<f64> {
     (q > 1.0).then(|| (4.0 * q - 2.0) / (q - 1.0))
 }
 
-/// √W for `pairs` antithetic pairs: W = (ν − 2)/G, G ~ χ²_ν, seeded by `seed`.
+/// √W for `pairs` antithetic pairs: W = (ν − 2)/G, G ~ χ²_ν seeded by `seed`
+/// ([`fill_chi_square`]: Marsaglia–Tsang on the SIMD normal stream; ν > 4 here).
 pub fn scales(dof: f64, pairs: usize, seed: u64) -> Result<Vec<f64>> {
-    let chi = ChiSquared::new(dof).map_err(|e| {
-        Error::Numeric(format!(
-            "Student t model: ν = {dof} is not a valid χ² parameter: {e}"
-        ))
+    let mut w = vec![0.0; pairs];
+    fill_chi_square(dof, seed, &mut w).map_err(|e| {
+        Error::Numeric(format!("Student t model: ν = {dof}: {e}"))
     })?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    Ok((0..pairs)
-        .map(|_| ((dof - 2.0) / chi.sample(&mut rng)).sqrt())
-        .collect())
+    for v in &mut w {
+        *v = ((dof - 2.0) / *v).sqrt();
+    }
+    Ok(w)
 }
 
 /// Row j of the draws `z` (b × r) times `scale[j]`: u√W for a batch of pairs.

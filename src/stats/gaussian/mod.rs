@@ -3,6 +3,7 @@
 
 mod argmax;
 mod argmax_all;
+mod chi_square;
 mod compare;
 mod divergence;
 mod factor;
@@ -16,6 +17,7 @@ pub use argmax_all::{
     argmax_distribution, weighted_argmax, weighted_argmax_models, ArgmaxDistribution, PairWeight,
     WeightSummary,
 };
+pub use chi_square::fill_chi_square;
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,

@@ -34,7 +34,7 @@ use pulp::{Simd, WithSimd};
 use crate::simd::{log1p_reduced, sin_cos_quarter_turns, Isa};
 
 /// Parallel xoshiro256++ streams.
-const LANES: usize = 8;
+pub(super) const LANES: usize = 8;
 /// Steps per lane for one half block.
 const STEPS: usize = 16;
 /// Box–Muller pairs per block.
@@ -65,15 +65,8 @@ impl NormalStream {
 
     /// The stream of `seed` computed on `isa` (the same numbers on every one).
     pub fn on(seed: u64, isa: Isa) -> Self {
-        let mut state = [[0; LANES]; 4];
-        let mut sm = seed;
-        for lane in 0..LANES {
-            for word in &mut state {
-                word[lane] = splitmix64(&mut sm);
-            }
-        }
         NormalStream {
-            state,
+            state: seeded_lanes(&mut { seed }),
             block: vec![0.0; BLOCK],
             next: BLOCK,
             isa,
@@ -110,6 +103,19 @@ impl NormalStream {
     }
 }
 
+/// The lanes' xoshiro256++ states from the next 32 words of the SplitMix64 sequence at `sm`
+/// (advanced past them): lane l's state is its words 4l … 4l + 3 (module docs; a seed's
+/// [`NormalStream`] takes the sequence's first 32 words).
+pub(super) fn seeded_lanes(sm: &mut u64) -> [[u64; LANES]; 4] {
+    let mut state = [[0; LANES]; 4];
+    for lane in 0..LANES {
+        for word in &mut state {
+            word[lane] = splitmix64(sm);
+        }
+    }
+    state
+}
+
 /// One SplitMix64 output (Steele, Lea & Flood, OOPSLA 2014), advancing `state`.
 fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -121,7 +127,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 
 /// One xoshiro256++ step of every lane: the outputs into `out`.
 #[inline(always)]
-fn step(s: &mut [[u64; LANES]; 4], out: &mut [u64]) {
+pub(super) fn step(s: &mut [[u64; LANES]; 4], out: &mut [u64]) {
     for (l, o) in out.iter_mut().enumerate().take(LANES) {
         *o = s[0][l]
             .wrapping_add(s[3][l])
@@ -139,7 +145,7 @@ fn step(s: &mut [[u64; LANES]; 4], out: &mut [u64]) {
 
 /// (⌊w / 2¹²⌋ + ½)·2⁻⁵² ∈ (0, 1), exactly: 1 + m·2⁻⁵² minus the largest f64 below 1 (Sterbenz).
 #[inline(always)]
-fn unit(w: u64) -> f64 {
+pub(super) fn unit(w: u64) -> f64 {
     f64::from_bits(ONE_BITS | (w >> 12)) - (1.0 - f64::EPSILON / 2.0)
 }
 
