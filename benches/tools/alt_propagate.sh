@@ -3,8 +3,9 @@
 # II: whole runs on Zen 5, eleventh session" and "analyze on Zen 5, twelfth session"): per run
 # the process CPU time (user, sys), page faults and peak RSS from /usr/bin/time and, from
 # --timings, the comparison stage's seconds (propagate) or the data load's and the class
-# analyses' seconds (analyze, whose JSON report is kept as OUTDIR/VERSION-ROUND-tTHREADS.json
-# to compare the two binaries' outputs).
+# analyses' seconds and the CPU seconds of the data load, forward pass + statistics, Monte
+# Carlo argmax, class analyses and total (analyze, whose JSON report is kept as
+# OUTDIR/VERSION-ROUND-tTHREADS.json to compare the two binaries' outputs).
 # usage: alt_propagate.sh OLD_BIN NEW_BIN MODEL ROUNDS THREADS OUTDIR [propagate|analyze]
 # (MNIST_DIR must be set; the command defaults to propagate)
 set -eu
@@ -25,6 +26,10 @@ for r in $(seq 1 "$rounds"); do
     if [ "$cmd" = analyze ]; then
       stages="data_s $(awk '/^data load/ {print $4}' "$tag.err")"
       stages="$stages class_analyses_s $(awk '/^surrogates/ {print $7}' "$tag.err")"
+      # process CPU seconds (--timings' last column) of the data load, the forward pass +
+      # statistics, the Monte Carlo argmax, the class analyses and the whole recorded run
+      stages="$stages cpu_s $(awk '/^(data load|forward pass|Monte Carlo|surrogates|total)/ \
+        {printf "%s ", $NF}' "$tag.err")"
     else
       stages="comparison_s $(awk '/^comparison/ {print $3}' "$tag.err")"
     fi

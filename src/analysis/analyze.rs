@@ -14,7 +14,7 @@ use super::start_layers::{carried_start_layer_outcomes, start_layer_outcomes, St
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
 use super::tails::{output_tails, output_tails_flops, OutputTails};
 use super::transfer::{quadratic_transfer, LayerTransfer};
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::measure::{layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Higher};
 use crate::net::Stage;
@@ -184,12 +184,13 @@ pub struct Heatmap {
 /// assert!((0.0..=1.0).contains(&analysis.network_accuracy));
 /// # Ok::<(), corrflow::Error>(())
 /// ```
-pub fn analyze(
+pub fn analyze<'a>(
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     opts: AnalysisOptions,
     timings: &Timings,
 ) -> Result<(Analysis, Heatmap)> {
+    let data = data.into();
     let depth = net.depth();
     if !(1..=depth + 1).contains(&opts.heatmap_layer) {
         return Err(Error::config(

@@ -12,7 +12,7 @@ use super::accuracy::{
 };
 use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::measure::{propagate_carried, CarryReport, LayerStats};
 use crate::net::{Mlp, Stage};
@@ -145,7 +145,7 @@ fn run_of(
 /// the runs and, per carried start layer, what the carry did.
 pub fn carried_start_layer_outcomes(
     net: &Mlp,
-    data: &Dataset,
+    data: Labelled<'_>,
     stats: &LayerStats,
     opts: AccuracyOptions,
     (order, kappa_units): (Corrections, Option<usize>),

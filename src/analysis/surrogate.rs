@@ -24,7 +24,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::accuracy::mix_seed;
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::net::forward::argmax_columns;
 use crate::net::{ForwardPass, Layer, Mlp};
@@ -87,9 +87,9 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
 /// per class (`None`: the data's own class counts), seeded. The flops counted: K + 1 pivoted
 /// Cholesky factors ([`flops::pivoted_cholesky`]: Σ_w and each Σ_c), and per class and order
 /// the folded first layer and the draws' forward pass (see [`folded_network`]).
-pub fn surrogate_accuracy(
+pub fn surrogate_accuracy<'a>(
     net: &Mlp,
-    real: (&Dataset, f64),
+    real: (impl Into<Labelled<'a>>, f64),
     input: &EmpiricalMoments,
     per_class: Option<usize>,
     seed: u64,
@@ -138,7 +138,7 @@ pub fn surrogate_accuracy(
     let (order1, f1) = order1?;
     let (order2, f2) = order2?;
     let flops = f1 + f2;
-    let (data, a) = real;
+    let (data, a) = (real.0.into(), real.1);
     let real = SurrogateResult {
         accuracy: a,
         stderr: binomial_stderr(a, data.len()),

@@ -15,7 +15,7 @@ use crate::analysis::{analyze, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{Field, On, RunConfig};
-use crate::data::Split;
+use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats};
@@ -92,7 +92,7 @@ pub fn analyze_run(
     }
     let (net, trained, loaded, mismatches, trained_on) = match model {
         Some(path) => {
-            let m = model_and_data(config, path, timings)?;
+            let m = model_and_data(config, path, true, timings)?;
             (m.net, None, m.loaded, m.mismatches, m.trained_on)
         }
         None => {
@@ -112,7 +112,12 @@ pub fn analyze_run(
         meta.extend(records(&loaded));
         model_io::save(&net, out, &meta)?;
     }
-    let data = a.on.pick(&loaded.split);
+    // The analysis reads the samples only in batches (`measure`): a test set of pixel bytes
+    // is converted batch by batch.
+    let data = match a.on {
+        On::Test => loaded.split.test_labelled(),
+        On::Train => Labelled::from(&loaded.split.train),
+    };
     let what = model.map_or("the trained network".to_string(), shown);
     check_network_fits(
         &net,

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use crate::config::provenance::{for_model, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, RunConfig};
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::net::train::check_fits;
 use crate::net::{model_io, Mlp};
@@ -25,7 +25,7 @@ use crate::timing::Timings;
 /// names both sides, and the task the model was trained on when it is not the one used.
 fn check_network_fits(
     net: &Mlp,
-    data: &Dataset,
+    data: Labelled<'_>,
     what: &str,
     description: &str,
     trained_on: Option<&str>,
@@ -56,8 +56,14 @@ struct ModelData {
     trained_on: Option<String>,
 }
 
-/// Loads the model at `path` and the data `config` describes, completed from the model's records.
-fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<ModelData> {
+/// Loads the model at `path` and the data `config` describes, completed from the model's records;
+/// with `pixels` a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]).
+fn model_and_data(
+    config: &RunConfig,
+    path: &Path,
+    pixels: bool,
+    timings: &Timings,
+) -> Result<ModelData> {
     let (net, meta) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
     })?;
@@ -67,7 +73,9 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         ..config.clone()
     };
     config.check_memory(Some(net.widths()))?;
-    let loaded = timings.time("data load", 0.0, || config.load_data_on(config.analysis.on))?;
+    let loaded = timings.time("data load", 0.0, || {
+        config.load_data_on(config.analysis.on, pixels)
+    })?;
     Ok(ModelData {
         net,
         mismatches,

@@ -14,7 +14,7 @@ use crate::analysis::{
 };
 use crate::config::provenance::Mismatch;
 use crate::config::{AnalysisConfig, Field, On, RunConfig};
-use crate::data::Dataset;
+use crate::data::{Dataset, Labelled};
 use crate::error::{Error, Result};
 use crate::io::trim::return_free_pages;
 use crate::measure::{
@@ -71,7 +71,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         mismatches,
         loaded,
         trained_on,
-    } = model_and_data(config, model, timings)?;
+    } = model_and_data(config, model, false, timings)?;
     // The other split is not read: released here (a field left in `loaded` would live on to
     // the end of the function).
     let (dataset, other) = match a.on {
@@ -82,7 +82,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     let n_samples = dataset.len();
     check_network_fits(
         &net,
-        &dataset,
+        Labelled::from(&dataset),
         &shown(model),
         &loaded.description,
         trained_on.as_deref(),

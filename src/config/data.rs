@@ -143,6 +143,12 @@ impl DataConfig {
         let norm = self.normalization()?;
         let sets = if norm.center || norm.standardize {
             Sets::Both
+        } else if norm.mean.is_some() || norm.std.is_some() {
+            // The normaliser rewrites the f64 values: no pixel bytes.
+            match sets {
+                Sets::TestPixels => Sets::Test,
+                s => s,
+            }
         } else {
             sets
         };

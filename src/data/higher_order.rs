@@ -99,7 +99,11 @@ impl HigherOrderConfig {
         };
         let train = draw(self.n_train);
         let test = draw(self.n_test);
-        Ok(Split { train, test })
+        Ok(Split {
+            train,
+            test,
+            test_pixels: None,
+        })
     }
 
     /// n unrotated samples as described in the module documentation.

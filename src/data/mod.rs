@@ -17,6 +17,7 @@ pub mod arrays;
 pub mod convert;
 pub mod higher_order;
 pub mod idx;
+pub mod labelled;
 pub mod mnist;
 pub mod preprocess;
 mod rotation;
@@ -27,6 +28,7 @@ pub mod xor;
 pub use arrays::ArraysConfig;
 pub use higher_order::HigherOrderConfig;
 pub use idx::{write_idx_u8, IdxFile, IdxImages, IdxLabels};
+pub use labelled::{Columns, Labelled};
 pub use mnist::{Mnist, MnistConfig, MnistFiles, MnistSource, TestSplit};
 pub use preprocess::{Normalization, Scale};
 pub use xor::XorConfig;
@@ -61,4 +63,26 @@ impl Dataset {
 pub struct Split {
     pub train: Dataset,
     pub test: Dataset,
+    /// The test samples as pixel bytes, sample j at j·d … (j+1)·d, when they were assembled
+    /// compact ([`split::Sets::TestPixels`]): then `test.x` is d × 0 (its labels are all there)
+    /// and the samples are read through [`Split::test_labelled`].
+    pub test_pixels: Option<Vec<u8>>,
+}
+
+impl Split {
+    /// The test set as the measurements read it: its pixel bytes when it was assembled
+    /// compact, else its f64 columns.
+    pub fn test_labelled(&self) -> Labelled<'_> {
+        match &self.test_pixels {
+            Some(bytes) => Labelled {
+                columns: Columns::Pixels {
+                    bytes,
+                    dim: self.test.dim(),
+                },
+                labels: &self.test.labels,
+                n_classes: self.test.n_classes,
+            },
+            None => Labelled::from(&self.test),
+        }
+    }
 }

@@ -28,6 +28,7 @@ use crate::error::Field;
 use crate::io::MemoryLimit;
 use crate::linalg::par_zeros;
 use crate::{Error, Result};
+use faer::Mat;
 
 /// How to split and convert: the test split, the training limit, the divisor of every value,
 /// the number of classes, the sets assembled.
@@ -50,6 +51,11 @@ pub enum Sets {
     /// limit and provenance exactly as under `Both`) but left empty, d × 0, for a command that
     /// reads the test set alone (`analyze`/`propagate --on test` of a model file).
     Test,
+    /// As [`Sets::Test`], and the test set kept as its pixel bytes ([`Split::test_pixels`],
+    /// `test.x` left d × 0) when every test sample is bytes scaled by 1/255; otherwise as
+    /// [`Sets::Test`]. For a command that reads the test set only through
+    /// [`Split::test_labelled`] (`analyze` of a model file).
+    TestPixels,
 }
 
 /// The split and a one-line account of which files and ranges went where.
@@ -78,15 +84,23 @@ pub fn split_pairs(
     let test_index: Vec<_> = test_segs.iter().flat_map(Segment::samples).collect();
     let assembled: &[Sample] = match spec.sets {
         Sets::Both => &train_index,
-        Sets::Test => &[],
+        Sets::Test | Sets::TestPixels => &[],
     };
+    let pixels = spec.sets == Sets::TestPixels
+        && spec.scale == Some(BYTE_SCALE)
+        && test_index
+            .iter()
+            .all(|&(pair, i)| pair.x.elem() == Elem::U8 && pair.x.row_bytes(i).is_some());
     check_memory(train, d, assembled.len() + test_index.len(), memory)?;
     // Independent: assembled side by side.
-    let (train_ds, test_ds) = rayon::join(
+    let (train_ds, test) = rayon::join(
         || assemble(assembled, d, spec),
-        || assemble(&test_index, d, spec),
+        || match pixels {
+            true => assemble_pixels(&test_index, d, spec).map(|(ds, b)| (ds, Some(b))),
+            false => assemble(&test_index, d, spec).map(|ds| (ds, None)),
+        },
     );
-    let (train_ds, test_ds) = (train_ds?, test_ds?);
+    let (train_ds, (test_ds, test_pixels)) = (train_ds?, test?);
     let provenance = format!(
         "train: {}{}; test: {}",
         describe(&train_segs),
@@ -99,6 +113,7 @@ pub fn split_pairs(
     let split = Split {
         train: train_ds,
         test: test_ds,
+        test_pixels,
     };
     Ok((split, provenance))
 }
@@ -275,17 +290,44 @@ fn assemble(samples: &[Sample], d: usize, spec: &SplitSpec) -> Result<Dataset> {
     })
 }
 
+/// The samples' pixel bytes side by side (sample j at j·d … (j+1)·d) and a d × 0 dataset with
+/// their labels: [`assemble`]'s values are these bytes divided by 255 ([`u8_to_unit`]), so
+/// reading them through [`Split::test_labelled`] gives its numbers bit for bit. Every sample
+/// must be bytes ([`split_pairs`] checks before it calls this).
+fn assemble_pixels(samples: &[Sample], d: usize, spec: &SplitSpec) -> Result<(Dataset, Vec<u8>)> {
+    let mut bytes = Vec::with_capacity(d * samples.len());
+    let mut labels = Vec::with_capacity(samples.len());
+    for &(pair, i) in samples {
+        labels.push(label(pair, i)?);
+        let row = pair.x.row_bytes(i).ok_or_else(|| {
+            Error::format(pair.x.path(), format!("sample {i} is not a row of bytes"))
+        })?;
+        bytes.extend_from_slice(row);
+    }
+    let ds = Dataset {
+        x: Mat::zeros(d, 0),
+        labels,
+        n_classes: spec.n_classes,
+    };
+    Ok((ds, bytes))
+}
+
+/// The label of sample `i` of `pair`.
+fn label(pair: &Pair, i: usize) -> Result<u32> {
+    pair.y.get(i).ok_or_else(|| {
+        Error::Shape(format!(
+            "sample {i} is beyond the labels of {}",
+            pair.y.path().display()
+        ))
+    })
+}
+
 /// Samples converted per task of [`assemble`].
 const COLUMNS_PER_TASK: usize = 64;
 
 /// Writes sample `i` of `pair` into `col`, divided by `spec.scale`, and returns its label.
 fn write_sample(pair: &Pair, i: usize, col: &mut [f64], spec: &SplitSpec) -> Result<u32> {
-    let label = pair.y.get(i).ok_or_else(|| {
-        Error::Shape(format!(
-            "sample {i} is beyond the labels of {}",
-            pair.y.path().display()
-        ))
-    })?;
+    let label = label(pair, i)?;
     match (pair.x.elem(), spec.scale, pair.x.row_bytes(i)) {
         // b/255 of a byte b: finite by construction.
         (Elem::U8, Some(BYTE_SCALE), Some(bytes)) => u8_to_unit(bytes, col),

@@ -81,7 +81,11 @@ impl XorConfig {
         };
         let train = draw(self.n_train);
         let test = draw(self.n_test);
-        Ok(Split { train, test })
+        Ok(Split {
+            train,
+            test,
+            test_pixels: None,
+        })
     }
 
     /// n unrotated samples: blob centre in coordinates 0 and 1 plus σ·N(0, I_d).

@@ -13,7 +13,7 @@
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::Result;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
@@ -41,11 +41,12 @@ impl Slot {
     }
 
     /// Gathers the samples `chunk` of `data` and runs them through `net`.
-    fn forward(&mut self, net: &Mlp, data: &Dataset, chunk: &[usize]) {
-        for (k, &j) in chunk.iter().enumerate() {
-            self.x.col_mut(k).copy_from(data.x.col(j));
-        }
+    fn forward(&mut self, net: &Mlp, data: Labelled<'_>, chunk: &[usize]) {
         self.len = chunk.len();
+        data.gather(
+            chunk.iter().copied(),
+            self.x.as_mut().subcols_mut(0, self.len),
+        );
         net.forward_into(self.x.as_ref().subcols(0, self.len), &mut self.fp);
         self.labels.clear();
         self.labels.extend(chunk.iter().map(|&j| data.labels[j]));
@@ -70,7 +71,7 @@ impl Slot {
 /// other. Recorded as [`STAGE`].
 pub(super) fn accumulate(
     net: &Mlp,
-    data: &Dataset,
+    data: Labelled<'_>,
     (batch, overlap): (usize, bool),
     (stages, accs): (&[Stage], &mut [MomentAccumulator]),
     timings: &Timings,
@@ -81,7 +82,7 @@ pub(super) fn accumulate(
 ) -> Result<()> {
     let batch = batch.min(data.len()).max(1);
     let widths = net.widths();
-    let order = class_order(&data.labels);
+    let order = class_order(data.labels);
     let chunks: Vec<&[usize]> = order.chunks(batch).collect();
     // `cur` holds the batch whose statistics are next; `spare` (with `overlap`) the next one.
     let mut cur = Slot::new(net, batch);
@@ -152,7 +153,7 @@ fn push_all(stages: &[Stage], accs: &mut [MomentAccumulator], slot: &Slot) -> Re
 
 /// The classes whose last sample is in the batch of `labels` (class-ordered): those other than
 /// the first class of the next batch (`next`, None after the last batch).
-fn finished_classes(labels: &[u32], next: Option<&[usize]>, data: &Dataset) -> Vec<u32> {
+fn finished_classes(labels: &[u32], next: Option<&[usize]>, data: Labelled<'_>) -> Vec<u32> {
     let next = next.and_then(|c| c.first()).map(|&j| data.labels[j]);
     let mut finished: Vec<u32> = labels.to_vec();
     finished.dedup();

@@ -19,7 +19,7 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::tensors::{first_pre_samples, measure_tensors, sample_slices};
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::propagate::closures::ClosureMethod;
@@ -204,10 +204,10 @@ pub fn kappa_units(
 /// stages h^{from+1} … y as [`Propagator::run`] does, and the report. `from` must be below
 /// the last hidden layer's index + 1 (from L the map to y is exact: nothing to carry).
 #[allow(clippy::too_many_arguments)]
-pub fn propagate_carried(
+pub fn propagate_carried<'a>(
     engine: &mut Propagator,
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     from: usize,
     (start, classes): (&[Moments], &[usize]),
     (order, requested): (usize, Option<usize>),
@@ -229,6 +229,7 @@ pub fn propagate_carried(
             classes.len()
         )));
     }
+    let data = data.into();
     let (units, bytes) = kappa_units(net, from, order, requested)?;
     let t0 = Instant::now();
     let samples = timings.time("forward pass", 0.0, || {

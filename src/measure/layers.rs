@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use faer::{Col, Mat, MatRef};
 
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
@@ -194,7 +194,12 @@ fn check_class_memory(
 }
 
 /// Measures every stage's per-class moments by pushing `data` through `net` in batches.
-pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> Result<LayerStats> {
+pub fn layer_stats<'a>(
+    net: &Mlp,
+    data: impl Into<Labelled<'a>>,
+    higher: Higher,
+    batch: usize,
+) -> Result<LayerStats> {
     layer_stats_timed(net, data, higher, batch, &Timings::disabled())
 }
 
@@ -207,16 +212,16 @@ pub fn layer_stats(net: &Mlp, data: &Dataset, higher: Higher, batch: usize) -> R
 /// [`crate::timing::flops::syrk`]; with κ slices also Σ(d∘d∘d)dᵀ and Σ(d∘d)dᵀ, and the lower
 /// triangle of Σ(d∘d)(d∘d)ᵀ) and the per-class conversion at the end as "statistics" (O(d²),
 /// not counted).
-pub fn layer_stats_timed(
+pub fn layer_stats_timed<'a>(
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     higher: Higher,
     batch: usize,
     timings: &Timings,
 ) -> Result<LayerStats> {
     let (stages, accs) = measure(
         net,
-        data,
+        data.into(),
         (higher, batch, true),
         timings,
         |_, _| {},
@@ -229,16 +234,17 @@ pub fn layer_stats_timed(
 /// the K × n_c outputs of the samples labelled c, in data order (the class-ordered batches
 /// take each class's samples in data order), K × 0 for a class absent from the data. The one
 /// forward pass serves the statistics and the outputs.
-pub fn layer_stats_and_outputs(
+pub fn layer_stats_and_outputs<'a>(
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     higher: Higher,
     batch: usize,
     timings: &Timings,
 ) -> Result<(LayerStats, Vec<Mat<f64>>)> {
+    let data = data.into();
     let k = net.output_dim();
     let mut counts = vec![0usize; data.n_classes];
-    for &l in &data.labels {
+    for &l in data.labels {
         *counts.get_mut(l as usize).ok_or_else(|| {
             Error::Shape(format!(
                 "label {l} is out of range for {} classes",
@@ -266,7 +272,7 @@ pub fn layer_stats_and_outputs(
 /// each batch beside the statistics of the one before).
 fn measure(
     net: &Mlp,
-    data: &Dataset,
+    data: Labelled<'_>,
     (higher, batch, overlap): (Higher, usize, bool),
     timings: &Timings,
     seen: impl FnMut(MatRef<'_, f64>, &[u32]) + Send,
@@ -309,9 +315,9 @@ fn finish(
 /// ([`NarrowMoments`]), so at most the classes of one batch have f64 sums at a time. The
 /// statistics are those of [`layer_stats_timed`] with each covariance rounded to f32; no pooled
 /// moments are formed for the f32 stages.
-pub fn layer_stats_narrow(
+pub fn layer_stats_narrow<'a>(
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     wide: &[Stage],
     batch: usize,
     timings: &Timings,
@@ -331,7 +337,7 @@ pub fn layer_stats_narrow(
     // One batch buffer: the f32 propagation keeps its peak memory (issue #14 item 4).
     let (stages, accs) = measure(
         net,
-        data,
+        data.into(),
         (Higher::None, batch, false),
         timings,
         |_, _| {},
@@ -358,7 +364,7 @@ pub fn layer_stats_narrow(
 /// inputs and the memory the sums may take.
 fn accumulators(
     net: &Mlp,
-    data: &Dataset,
+    data: Labelled<'_>,
     higher: Higher,
     batch: usize,
 ) -> Result<(Vec<Stage>, Vec<MomentAccumulator>)> {

@@ -3,7 +3,7 @@
 
 use faer::{Mat, MatRef};
 
-use crate::data::Dataset;
+use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::net::{ForwardPass, Mlp};
 pub use crate::propagate::higher::sampled::{measure_tensors, tensor_flops};
@@ -12,12 +12,13 @@ use crate::stats::MomentAccumulator;
 
 /// The samples of the first pre-activation after layer `from`, h^{from+1} = W z^{from} + b,
 /// grouped by class: entry c is N × n_c (columns in data order), for every class of `data`.
-pub fn first_pre_samples(
+pub fn first_pre_samples<'a>(
     net: &Mlp,
-    data: &Dataset,
+    data: impl Into<Labelled<'a>>,
     from: usize,
     batch: usize,
 ) -> Result<Vec<Mat<f64>>> {
+    let data = data.into();
     if from >= net.depth() {
         return Err(Error::Shape(format!(
             "layer {from} has no hidden pre-activation after it (the network has {} hidden \
@@ -27,16 +28,17 @@ pub fn first_pre_samples(
     }
     let units = net.widths()[from + 1];
     let mut counts = vec![0usize; data.n_classes];
-    for &l in &data.labels {
+    for &l in data.labels {
         counts[l as usize] += 1;
     }
     let mut out: Vec<Mat<f64>> = counts.iter().map(|&c| Mat::zeros(units, c)).collect();
     let mut filled = vec![0usize; data.n_classes];
     let batch = batch.clamp(1, data.len().max(1));
     let mut fp = ForwardPass::new(net, batch);
+    let mut converted = Mat::new();
     for start in (0..data.len()).step_by(batch) {
         let len = batch.min(data.len() - start);
-        net.forward_into(data.x.as_ref().subcols(start, len), &mut fp);
+        net.forward_into(data.range(start, len, &mut converted), &mut fp);
         let h = fp.pre(from + 1);
         for (s, &label) in data.labels[start..start + len].iter().enumerate() {
             let c = label as usize;

@@ -21,7 +21,7 @@ use super::forward::{argmax_columns, elementwise_parallel};
 use super::grad_update::FusedUpdate;
 use super::precision::{Precision, Real};
 use super::{ForwardPass, Layer, Mlp};
-use crate::data::Dataset;
+use crate::data::{Dataset, Labelled};
 use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::gemm;
 
@@ -262,7 +262,8 @@ fn train_in<T: Real>(
 }
 
 /// Checks that the data's dimension and class count fit the network.
-pub fn check_fits<T: Real>(net: &Mlp<T>, data: &Dataset) -> Result<()> {
+pub fn check_fits<'a, T: Real>(net: &Mlp<T>, data: impl Into<Labelled<'a>>) -> Result<()> {
+    let data = data.into();
     if data.dim() != net.input_dim() {
         return Err(Error::Shape(format!(
             "the data has {} inputs per sample but the network expects {}",

@@ -65,6 +65,50 @@ fn default_split_trains_on_train_and_tests_on_t10k() {
     );
 }
 
+/// `Sets::TestPixels` keeps the test set as its bytes (no f64 matrix), and every sample read
+/// through `test_labelled` is the fixture image /255 bit for bit, whole or by ranges, under a
+/// test split too; with `Sets::Test` the f64 matrix is assembled and there are no bytes.
+#[test]
+fn test_pixels_read_as_the_assembled_values() {
+    let cache = tempfile::tempdir().unwrap();
+    for (split, first) in [(None, 0), (Some("6:9"), 6)] {
+        let cfg = MnistConfig {
+            test_split: split.map(|s| s.parse().unwrap()),
+            ..config(cache.path())
+        };
+        let f64s = cfg
+            .load_sets_limited(MemoryLimit::default(), Sets::Test)
+            .unwrap();
+        assert!(f64s.split.test_pixels.is_none());
+        let m = cfg
+            .load_sets_limited(MemoryLimit::default(), Sets::TestPixels)
+            .unwrap();
+        let (te, p) = (&m.split.test, m.split.test_labelled());
+        assert_eq!((te.dim(), te.x.ncols()), (16, 0));
+        assert_eq!((p.dim(), p.len(), p.labels), (16, te.len(), &te.labels[..]));
+        assert_eq!(p.labels, &f64s.split.test.labels[..]);
+        let n = p.len();
+        let mut got = faer::Mat::<f64>::zeros(16, n);
+        p.gather((0..n).rev(), got.as_mut());
+        for j in 0..n {
+            for q in 0..16 {
+                let want = f64::from(pixel(first + n - 1 - j, q)) / 255.0;
+                assert_eq!(
+                    got[(q, j)].to_bits(),
+                    want.to_bits(),
+                    "sample {j} pixel {q}"
+                );
+            }
+        }
+        let mut buf = faer::Mat::new();
+        assert_eq!(
+            p.range(1, 2, &mut buf),
+            f64s.split.test.x.as_ref().subcols(1, 2)
+        );
+        assert_eq!(m.provenance, f64s.provenance);
+    }
+}
+
 #[test]
 fn split_of_the_test_file_moves_the_rest_into_training() {
     let cache = tempfile::tempdir().unwrap();
@@ -358,6 +402,21 @@ fn real_mnist_when_available() {
         assert!((0..w.len()).all(|j| t.x.col_as_slice(j) == w.x.col_as_slice(j)));
         assert_eq!((only.split.train.len(), only.split.train.dim()), (0, 784));
         assert_eq!(only.provenance, whole.provenance);
+        assert!(only.split.test_pixels.is_none());
+        // Kept as pixel bytes (`analyze`): no f64 matrix, and every sample read through
+        // `test_labelled` is the assembled column bit for bit.
+        let pixels = cfg
+            .load_sets_limited(MemoryLimit::default(), Sets::TestPixels)
+            .unwrap();
+        let p = pixels.split.test_labelled();
+        assert_eq!(pixels.split.test.x.ncols(), 0);
+        assert_eq!((p.len(), p.dim(), p.labels), (w.len(), 784, &w.labels[..]));
+        let mut got = faer::Mat::<f64>::zeros(784, w.len());
+        p.gather(0..w.len(), got.as_mut());
+        assert!((0..w.len()).all(|j| got.col_as_slice(j) == w.x.col_as_slice(j)));
+        let mut buf = faer::Mat::new();
+        assert_eq!(p.range(7, 3, &mut buf), w.x.as_ref().subcols(7, 3));
+        assert_eq!(pixels.provenance, whole.provenance);
     }
     // Centring needs the training mean: both sets are assembled.
     let centred = MnistConfig {
@@ -372,6 +431,12 @@ fn real_mnist_when_available() {
     assert_eq!(only.split.train.len(), tr.len());
     assert!((0..te.len())
         .all(|j| only.split.test.x.col_as_slice(j) == both.split.test.x.col_as_slice(j)));
+    // ... and no pixel bytes: centring rewrites the values.
+    let centred_pixels = centred
+        .load_sets_limited(MemoryLimit::default(), Sets::TestPixels)
+        .unwrap();
+    assert!(centred_pixels.split.test_pixels.is_none());
+    assert_eq!(centred_pixels.split.test.x.ncols(), te.len());
 }
 
 /// Run (b)'s configuration on `dir`: t10k\[5000..10000\] tested, the rest joins training.

@@ -12,11 +12,11 @@
 //! q = β̂ / (r(r+2)),   ν = (4q − 2)/(q − 1)  for q > 1   (ν > 4);   q ≤ 1: Gaussian (ν = ∞).
 //! ```
 
-use faer::reborrow::ReborrowMut;
-use faer::MatMut;
 use super::cumulants::WhitenedCumulants;
 use crate::error::{Error, Result};
 use crate::stats::gaussian::fill_chi_square;
+use faer::reborrow::ReborrowMut;
+use faer::MatMut;
 
 /// ν from the whitened κ₄ (see the module docs); `None` when the outputs are not heavier-tailed
 /// than a Gaussian (q ≤ 1).
@@ -34,9 +34,8 @@ pub fn dof_from_kurtosis(c: &WhitenedCumulants) -> Option<f64> {
 /// ([`fill_chi_square`]: Marsaglia–Tsang on the SIMD normal stream; ν > 4 here).
 pub fn scales(dof: f64, pairs: usize, seed: u64) -> Result<Vec<f64>> {
     let mut w = vec![0.0; pairs];
-    fill_chi_square(dof, seed, &mut w).map_err(|e| {
-        Error::Numeric(format!("Student t model: ν = {dof}: {e}"))
-    })?;
+    fill_chi_square(dof, seed, &mut w)
+        .map_err(|e| Error::Numeric(format!("Student t model: ν = {dof}: {e}")))?;
     for v in &mut w {
         *v = ((dof - 2.0) / *v).sqrt();
     }

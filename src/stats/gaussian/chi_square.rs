@@ -128,9 +128,7 @@ mod tests {
     fn central_moment(nu: f64, k: i32) -> f64 {
         let raw = |j: i32| (0..j).map(|i| nu + 2.0 * f64::from(i)).product::<f64>();
         let binom = |j: i32| (0..j).fold(1.0, |b, i| b * f64::from(k - i) / f64::from(i + 1));
-        (0..=k)
-            .map(|j| binom(j) * raw(j) * (-nu).powi(k - j))
-            .sum()
+        (0..=k).map(|j| binom(j) * raw(j) * (-nu).powi(k - j)).sum()
     }
 
     /// 10⁶ draws for ν = 2, 4.7 and 30: the sample mean and the sample moments about the true
@@ -177,7 +175,10 @@ mod tests {
         let mut short = vec![0.0; 300];
         fill_chi_square(6.0, 3, &mut long).unwrap();
         fill_chi_square(6.0, 3, &mut short).unwrap();
-        assert!(short.iter().zip(&long).all(|(a, b)| a.to_bits() == b.to_bits()));
+        assert!(short
+            .iter()
+            .zip(&long)
+            .all(|(a, b)| a.to_bits() == b.to_bits()));
         let mut other = vec![0.0; 300];
         fill_chi_square(6.0, 4, &mut other).unwrap();
         assert!(other.iter().zip(&short).all(|(a, b)| a != b));
