@@ -17,6 +17,7 @@
 
 use std::ops::Range;
 
+use faer::Mat;
 use rayon::prelude::*;
 
 use super::convert::u8_to_unit;
@@ -28,7 +29,6 @@ use crate::error::Field;
 use crate::io::MemoryLimit;
 use crate::linalg::par_zeros;
 use crate::{Error, Result};
-use faer::Mat;
 
 /// How to split and convert: the test split, the training limit, the divisor of every value,
 /// the number of classes, the sets assembled.
