@@ -43,13 +43,16 @@ const LIMITS_ABOVE: usize = 48;
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
 /// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
-///   of a long column (L > 48) of a settled unit fewer terms from the vector's largest |ρ|
-///   (`vector_limits`; its pairs with unsettled units are summed again to L terms);
+///   of a long column (L > 48) fewer terms from the vector's largest |ρ| (`vector_limits`),
+///   both against r*(L), the largest Rⱼ(L)/Varⱼ of every unit but the `short` ones below;
 /// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
 ///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
-/// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
-///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
+/// - the pairs of a column above the |ρ| its L terms bound against r*(L) (`column_pass`: the
+///   column of a unit not settled at K, `settled_at`, a wide pre-activation at |ρ| near 1
+///   with a slow series), and every pair of a `short` unit (not settled and known to fewer
+///   than K orders: a rule in z, whose vectors take all their column's terms) are checked one
+///   by one, and a pair whose bound exceeds the threshold
 ///   (`fallback_above`) takes its closed form (`closed_pairs`: GELU's orthant form, the
 ///   logistic family's scale mixture where it serves the pair), else `split_pair::pair_cov`
 ///   (φ split into its piecewise-linear limit, in closed form, and a localised rest
@@ -436,9 +439,9 @@ fn settled_at(
     rho_all.powi(v as i32 + 1) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
 }
 
-/// Terms L ≤ K for column i of settled units: the least L with
+/// Terms L ≤ K for column i: the least L with
 /// ρᵢ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤ tol, ρᵢ the column's largest |ρ| and r*(L) the largest
-/// Rⱼ(L)/Varⱼ of the settled units, so that every settled pair of the column is within
+/// Rⱼ(L)/Varⱼ of every unit but the `short` ones, so that every such pair of the column is within
 /// tol·√(VarᵢVarⱼ); K (= `worst.len()` − 1) when none is. Tested squared,
 /// ρᵢ^{2(L+1)}·Rᵢ(L)·r*(L) ≤ tol²·Varᵢ: three products per L instead of a square root and a
 /// division (at ×8 wider pre-activations a column scans up to K = 256 orders).
@@ -484,7 +487,7 @@ fn column_pass(rho_i: f64, cap: f64, rem: f64, var: f64, worst: f64, len: usize,
     level.min(cap)
 }
 
-/// Terms per lane vector of a column of settled units (issue #14, item 3): entry t is the
+/// Terms per lane vector of a column (issue #14, item 3): entry t is the
 /// largest |ρ| for which L = min(8(t + 1), `len`) terms keep ρ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤
 /// tol (the bound of [`column_terms`] at that L), made non-decreasing from the right (each
 /// entry the least of those after it), so that a vector whose largest |ρ| is ≤ entry t may stop
@@ -533,7 +536,7 @@ fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance:
 /// threshold, whatever the other unit j: Rⱼ(L) ≤ (1 + 4ε)Varⱼ, so
 /// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) ≤ tol·√(VarᵢVarⱼ) ([`fallback_above`]) once
 /// |ρ|^{L+1} ≤ tol·√(Varᵢ/Rᵢ(L))/√(1 + 4ε) (taken with a margin of 10⁻¹²); 0 (no shortcut)
-/// for a deterministic unit. Lets the per-pair checks of unsettled units skip the power and
+/// for a deterministic unit. Lets the per-pair checks of `short` units skip the power and
 /// square root of the bound for the pairs far from |ρ| = 1.
 fn pass_below(rem: f64, var: f64, len: usize, tol: f64) -> f64 {
     if var <= 0.0 || rem <= 0.0 || !tol.is_finite() {
