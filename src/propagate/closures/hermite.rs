@@ -43,13 +43,16 @@ const LIMITS_ABOVE: usize = 48;
 /// - the layer's K ≤ `order` from its widest units and largest |ρ| (`layer_terms`), every
 ///   unit's c₁..c_K computed once;
 /// - per column i, L ≤ K from the column's largest |ρ| (`column_terms`), and per lane vector
-///   of a long column (L > 48) of a settled unit fewer terms from the vector's largest |ρ|
-///   (`vector_limits`; its pairs with unsettled units are summed again to L terms);
+///   of a long column (L > 48) fewer terms from the vector's largest |ρ| (`vector_limits`),
+///   both against r*(L), the largest Rⱼ(L)/Varⱼ of every unit but the `short` ones below;
 /// - K up to [`DEFAULT_ORDER`] on units whose coefficients come from a rule in z, up to
 ///   [`WIDE_ORDER`] on wide units (s > 1, the Fourier rule of `fourier_coef`), so that wider
 ///   pre-activations are settled by more terms instead of the 2-D quadrature;
-/// - units not settled at K (`settled_at`: a wide pre-activation, |ρ| near 1 with a slow
-///   series) have each of their pairs checked, and a pair whose bound exceeds the threshold
+/// - the pairs of a column above the |ρ| its L terms bound against r*(L) (`column_pass`: the
+///   column of a unit not settled at K, `settled_at`, a wide pre-activation at |ρ| near 1
+///   with a slow series), and every pair of a `short` unit (not settled and known to fewer
+///   than K orders: a rule in z, whose vectors take all their column's terms) are checked one
+///   by one, and a pair whose bound exceeds the threshold
 ///   (`fallback_above`) takes its closed form (`closed_pairs`: GELU's orthant form, the
 ///   logistic family's scale mixture where it serves the pair), else `split_pair::pair_cov`
 ///   (φ split into its piecewise-linear limit, in closed form, and a localised rest
@@ -212,36 +215,53 @@ impl HermiteClosure {
         let settled: Vec<bool> = (0..n)
             .map(|i| settled_at(&coef[i], rem_of(i), partner(coef[i].known), rho_all, k, tol))
             .collect();
-        let unsettled: Vec<usize> = (0..n).filter(|&i| !settled[i]).collect();
-        // The lane vectors holding an unsettled unit take all their column's terms.
-        let floor: Vec<f64> = settled.iter().map(|&s| if s { 0.0 } else { 2.0 }).collect();
-        // r*(L) = max over the settled units of Rⱼ(L)/Varⱼ.
-        let kept: Vec<bool> = (0..n).map(|j| settled[j] && coef[j].var > 0.0).collect();
+        // Units whose pairs the per-vector limits cannot bound: not settled and known to fewer
+        // than K orders (a rule in z: the stored zeros beyond `known` are not the unit's, so its
+        // pairs' error is bounded at `known` terms, not at L). Their lane vectors take all
+        // their column's terms and every pair they form is checked.
+        let short: Vec<bool> = (0..n).map(|i| !settled[i] && coef[i].known < k).collect();
+        let checked: Vec<usize> = (0..n).filter(|&i| short[i]).collect();
+        let floor: Vec<f64> = short.iter().map(|&s| if s { 2.0 } else { 0.0 }).collect();
+        // r*(L) = max over every other unit of Rⱼ(L)/Varⱼ: the unsettled units known to K
+        // bound their pairs through it like the settled ones (issue #14 item 3: at ×64 a
+        // quarter of the units are unsettled, and a floor for them made nine lane vectors in
+        // ten take all their column's terms).
+        let kept: Vec<bool> = (0..n).map(|j| !short[j] && coef[j].var > 0.0).collect();
         let worst = worst_ratio(rem, &coef, &kept, BLOCK, k);
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
-        // Per column: its terms L (`column_terms`) and, for long columns of settled units,
-        // the per-vector limits (`vector_limits`).
-        let plan = |i: usize| -> (usize, Vec<f64>) {
-            let len = if settled[i] && !fixed {
-                column_terms(rho_col[i].min(cap), rem_of(i), coef[i].var, &worst, tol)
-            } else {
-                k
-            };
-            // Shorter chains per lane vector only in columns of settled units (the pairs with
-            // unsettled units are summed again to `len` terms below), and only for long
-            // columns: at L ≲ 48 the per-vector search costs more than the terms it saves
-            // (MNIST-shaped layers at scale 1: L ≈ 10–25).
-            let limits = if settled[i] && !fixed && len > LIMITS_ABOVE {
+        // Per column: its terms L (`column_terms`), for long columns the per-vector limits
+        // (`vector_limits`), and the |ρ| up to which its pairs with units other than `short`
+        // ones are within the bound (`column_pass`).
+        let plan = |i: usize| -> (usize, Vec<f64>, f64) {
+            if short[i] || fixed {
+                return (k, Vec::new(), if fixed { cap } else { 0.0 });
+            }
+            let rho_i = rho_col[i].min(cap);
+            let len = column_terms(rho_i, rem_of(i), coef[i].var, &worst, tol);
+            // Shorter chains per lane vector only for long columns: at L ≲ 48 the per-vector
+            // search costs more than the terms it saves (MNIST-shaped layers at scale 1:
+            // L ≈ 10–25).
+            let limits = if len > LIMITS_ABOVE {
                 vector_limits(len, rem_of(i), coef[i].var, &worst, tol)
             } else {
                 Vec::new()
             };
-            (len, limits)
+            let pass = column_pass(
+                rho_i,
+                cap,
+                rem_of(i)(len),
+                coef[i].var,
+                worst[len],
+                len,
+                tol,
+            );
+            (len, limits, pass)
         };
         fill_symmetric_grouped(&mut out.cov, GROUP, |i0, cols| {
-            let plans: Vec<(usize, Vec<f64>)> = (0..cols.len()).map(|c| plan(i0 + c)).collect();
+            let plans: Vec<(usize, Vec<f64>, f64)> =
+                (0..cols.len()).map(|c| plan(i0 + c)).collect();
             let ci: Vec<Vec<f64>> = (0..cols.len())
                 .map(|c| {
                     let len = plans[c].0;
@@ -278,7 +298,7 @@ impl HermiteClosure {
             }
             for (c, col) in cols.iter_mut().enumerate() {
                 let i = i0 + c;
-                let (len, limits) = (plans[c].0, &plans[c].1);
+                let (len, limits, column) = (plans[c].0, &plans[c].1, plans[c].2);
                 let sig = &input.cov.col_as_slice(i)[..=i];
                 Isa::Dispatch.run(
                     arch,
@@ -327,20 +347,27 @@ impl HermiteClosure {
                         col[j] = closed_pair(j, rho);
                     }
                 };
-                if settled[i] {
-                    unsettled
+                if short[i] {
+                    (0..i).for_each(check);
+                } else {
+                    checked
                         .iter()
                         .take_while(|&&j| j < i)
                         .for_each(|&j| check(j));
-                    if rho_col[i] > cap {
-                        // The settled units' pairs above the cap (the unsettled ones are
-                        // checked above), |Σᵢⱼ| > cap·sᵢsⱼ, in one batch.
+                    if rho_col[i] > column {
+                        // The other pairs above `column`, |Σᵢⱼ| > column·sᵢsⱼ: those above
+                        // the cap take the closed form in one batch, the rest are checked.
                         let (mut js, mut rhos) = (Vec::new(), Vec::new());
-                        let t = cap * u.s[i];
+                        let t = column * u.s[i];
                         for j in 0..i {
-                            if sig[j].abs() > t * u.s[j] && settled[j] {
-                                js.push(j);
-                                rhos.push(correlation(sig[j], u.s[i], u.s[j]));
+                            if sig[j].abs() > t * u.s[j] && !short[j] {
+                                let rho = correlation(sig[j], u.s[i], u.s[j]);
+                                if exact && rho.abs() > cap {
+                                    js.push(j);
+                                    rhos.push(rho);
+                                } else {
+                                    check(j);
+                                }
                             }
                         }
                         closed.pairs(
@@ -351,8 +378,6 @@ impl HermiteClosure {
                             fallback,
                         );
                     }
-                } else {
-                    (0..i).for_each(check);
                 }
                 col[i] = coef[i].var;
             }
@@ -414,9 +439,9 @@ fn settled_at(
     rho_all.powi(v as i32 + 1) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
 }
 
-/// Terms L ≤ K for column i of settled units: the least L with
+/// Terms L ≤ K for column i: the least L with
 /// ρᵢ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤ tol, ρᵢ the column's largest |ρ| and r*(L) the largest
-/// Rⱼ(L)/Varⱼ of the settled units, so that every settled pair of the column is within
+/// Rⱼ(L)/Varⱼ of every unit but the `short` ones, so that every such pair of the column is within
 /// tol·√(VarᵢVarⱼ); K (= `worst.len()` − 1) when none is. Tested squared,
 /// ρᵢ^{2(L+1)}·Rᵢ(L)·r*(L) ≤ tol²·Varᵢ: three products per L instead of a square root and a
 /// division (at ×8 wider pre-activations a column scans up to K = 256 orders).
@@ -442,7 +467,27 @@ fn column_terms(
     k
 }
 
-/// Terms per lane vector of a column of settled units (issue #14, item 3): entry t is the
+/// The |ρ| up to which every pair of column i (L = `len` terms, `rem` = Rᵢ(L), `worst` =
+/// r*(L) ≥ Rⱼ(L)/Varⱼ of every unit j known to K) is within its fallback threshold
+/// ([`fallback_above`]): |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) ≤ tol·√(VarᵢVarⱼ) once
+/// |ρ|^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤ tol. `cap` (no pair of the series left to check) when that
+/// holds at the column's largest |ρ| `rho_i` (≤ `cap`, the test of [`column_terms`]) or the unit
+/// is deterministic; otherwise the |ρ| where it is an equality, less a margin of 10⁻¹². A lane
+/// vector whose largest |ρ| exceeds it took all L terms ([`vector_limits`]' last entry is that
+/// |ρ|), so a pair above it is checked at L.
+fn column_pass(rho_i: f64, cap: f64, rem: f64, var: f64, worst: f64, len: usize, tol: f64) -> f64 {
+    let f2 = rem / var * worst;
+    if var <= 0.0
+        || f2 <= 0.0
+        || (rho_i * rho_i).powi(len as i32 + 1) * (rem * worst) <= tol * tol * var
+    {
+        return cap;
+    }
+    let level = ((tol.ln() - 0.5 * f2.ln()) / (len + 1) as f64).exp() * (1.0 - 1e-12);
+    level.min(cap)
+}
+
+/// Terms per lane vector of a column (issue #14, item 3): entry t is the
 /// largest |ρ| for which L = min(8(t + 1), `len`) terms keep ρ^{L+1}·√(Rᵢ(L)/Varᵢ · r*(L)) ≤
 /// tol (the bound of [`column_terms`] at that L), made non-decreasing from the right (each
 /// entry the least of those after it), so that a vector whose largest |ρ| is ≤ entry t may stop
@@ -491,7 +536,7 @@ fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance:
 /// threshold, whatever the other unit j: Rⱼ(L) ≤ (1 + 4ε)Varⱼ, so
 /// |ρ|^{L+1}√(Rᵢ(L)Rⱼ(L)) ≤ tol·√(VarᵢVarⱼ) ([`fallback_above`]) once
 /// |ρ|^{L+1} ≤ tol·√(Varᵢ/Rᵢ(L))/√(1 + 4ε) (taken with a margin of 10⁻¹²); 0 (no shortcut)
-/// for a deterministic unit. Lets the per-pair checks of unsettled units skip the power and
+/// for a deterministic unit. Lets the per-pair checks of `short` units skip the power and
 /// square root of the bound for the pairs far from |ρ| = 1.
 fn pass_below(rem: f64, var: f64, len: usize, tol: f64) -> f64 {
     if var <= 0.0 || rem <= 0.0 || !tol.is_finite() {
@@ -680,7 +725,6 @@ mod tests {
     #[test]
     fn wide_saturated_pairs_match_the_2d_rule() {
         use super::super::input::lane_test_input;
-        use super::super::quadrature::moments_1d;
         let mut input = lane_test_input(0.05);
         input.cov *= faer::Scale(1024.0);
         input.mean *= faer::Scale(32.0);
@@ -693,44 +737,129 @@ mod tests {
         assert!(count >= 3, "only {count} saturated wide units");
         use Activation::{Gelu, Sigmoid, Silu, Softplus, Tanh};
         for act in [Tanh, Sigmoid, Silu, Softplus, Gelu] {
-            let got = HermiteClosure::new(act)
-                .unwrap()
-                .apply(&input, Corrections::None)
-                .unwrap();
-            let reference: Vec<(f64, f64)> =
-                (0..n).map(|i| moments_1d(act, u.mu[i], u.s[i])).collect();
-            let unit = |i: usize| Unit {
-                mu: u.mu[i],
-                s: u.s[i],
-                m: reference[i].0,
-            };
-            let contract = |i: usize, j: usize| {
-                let (mi, vi) = reference[i];
-                let (mj, vj) = reference[j];
-                let floor = 4.0 * f64::EPSILON * (mi.abs() * vj.sqrt() + mj.abs() * vi.sqrt());
-                (DEFAULT_TOLERANCE + 1e-12) * (vi * vj).sqrt() + floor
-            };
-            let mut worst: f64 = 0.0;
-            for i in (0..n).filter(|&i| u.s[i] > 0.0) {
-                let var = got.cov[(i, i)];
+            let worst = match_the_2d_rule(act, &input, |i, j| saturated[i] || saturated[j]);
+            println!("{act}: worst {worst:e} of √(VarᵢVarⱼ)");
+        }
+    }
+
+    /// The series closure of `act` on `input` against the 2-D rule (`pair_cov_fallback`) for
+    /// the pairs j < i that `select` picks and against `moments_1d` for every variance, within
+    /// the series' contract ([`fallback_above`]: 10⁻¹⁰·√(VarᵢVarⱼ) or the rounding floor) plus
+    /// the 2-D rule's tested error 10⁻¹²·√(VarᵢVarⱼ); returns the largest pair error in
+    /// units of √(VarᵢVarⱼ).
+    fn match_the_2d_rule(
+        act: Activation,
+        input: &Moments,
+        select: impl Fn(usize, usize) -> bool,
+    ) -> f64 {
+        use super::super::quadrature::moments_1d;
+        let u = units(input, "test").unwrap();
+        let n = input.dim();
+        let got = HermiteClosure::new(act)
+            .unwrap()
+            .apply(input, Corrections::None)
+            .unwrap();
+        let reference: Vec<(f64, f64)> = (0..n).map(|i| moments_1d(act, u.mu[i], u.s[i])).collect();
+        let unit = |i: usize| Unit {
+            mu: u.mu[i],
+            s: u.s[i],
+            m: reference[i].0,
+        };
+        let contract = |i: usize, j: usize| {
+            let (mi, vi) = reference[i];
+            let (mj, vj) = reference[j];
+            let floor = 4.0 * f64::EPSILON * (mi.abs() * vj.sqrt() + mj.abs() * vi.sqrt());
+            (DEFAULT_TOLERANCE + 1e-12) * (vi * vj).sqrt() + floor
+        };
+        let mut worst: f64 = 0.0;
+        for i in (0..n).filter(|&i| u.s[i] > 0.0) {
+            let var = got.cov[(i, i)];
+            assert!(
+                (var - reference[i].1).abs() <= contract(i, i),
+                "{act} Var[{i}] {var:e} vs {:e}",
+                reference[i].1
+            );
+            for j in (0..i).filter(|&j| u.s[j] > 0.0 && select(i, j)) {
+                let rho = correlation(input.cov[(i, j)], u.s[i], u.s[j]);
+                let want = pair_cov_fallback(act, unit(i), unit(j), rho).0;
+                let err = (got.cov[(i, j)] - want).abs();
+                worst = worst.max(err / (reference[i].1 * reference[j].1).sqrt());
                 assert!(
-                    (var - reference[i].1).abs() <= contract(i, i),
-                    "{act} Var[{i}] {var:e} vs {:e}",
-                    reference[i].1
+                    err <= contract(i, j),
+                    "{act} C[{i},{j}] (ρ {rho:.4}) {:e} vs {want:e}",
+                    got.cov[(i, j)]
                 );
-                for j in (0..i).filter(|&j| u.s[j] > 0.0 && (saturated[i] || saturated[j])) {
-                    let rho = correlation(input.cov[(i, j)], u.s[i], u.s[j]);
-                    let want = pair_cov_fallback(act, unit(i), unit(j), rho).0;
-                    let err = (got.cov[(i, j)] - want).abs();
-                    worst = worst.max(err / (reference[i].1 * reference[j].1).sqrt());
-                    assert!(
-                        err <= contract(i, j),
-                        "{act} C[{i},{j}] (ρ {rho:.4}) {:e} vs {want:e}",
-                        got.cov[(i, j)]
-                    );
+            }
+        }
+        worst
+    }
+
+    /// Units not settled at the layer's K (`settled_at`) but known to K (not a rule in z's
+    /// stored zeros), which bound their pairs through r*(L) and the per-vector limits like the
+    /// settled ones, only the pairs above `column_pass` checked one by one: every pair of every
+    /// unit against the 2-D rule, for tanh, sigmoid, SiLU, softplus and GELU, within the
+    /// contract of [`match_the_2d_rule`]. The input has the lane-test input's correlations
+    /// (ρ up to 1) and wide units placed so that the eight widest (`layer_terms`' probes) settle
+    /// at a K that leaves others unsettled, as at ×64 of `closure_ratio … strong` (46–313 of 1024
+    /// units): their coefficients decay slowest off centre for tanh and sigmoid, centred for
+    /// the relu-like GELU, SiLU and softplus (kink-like feature at z = 0), so the probes (s = 80)
+    /// sit where theirs decay fastest and the others (s = 40) where theirs decay slowest. The
+    /// input is checked to hold at least three such units by the closure's own rule (K from
+    /// `layer_terms`, ρ* capped as `closed_pairs` caps it).
+    #[test]
+    fn unsettled_units_known_to_k_match_the_2d_rule() {
+        use super::super::input::lane_test_input;
+        let lanes = lane_test_input(0.05);
+        let n = lanes.dim();
+        let tol = DEFAULT_TOLERANCE;
+        use Activation::{Gelu, Sigmoid, Silu, Softplus, Tanh};
+        for act in [Tanh, Sigmoid, Silu, Softplus, Gelu] {
+            let (probe, other) = match act {
+                Tanh | Sigmoid => (0.0, 3.0),
+                _ => (3.0, 0.0),
+            };
+            // (sᵢ, μᵢ/sᵢ); a deterministic unit of the lane-test input stays deterministic, the
+            // first PROBES others are the widest.
+            let live: Vec<usize> = (0..n).filter(|&i| lanes.cov[(i, i)] > 0.0).collect();
+            let unit = |i: usize| match (lanes.cov[(i, i)] > 0.0, live[..PROBES].contains(&i)) {
+                (false, _) => (0.0, 0.0),
+                (true, true) => (80.0, probe),
+                (true, false) => (40.0, other),
+            };
+            let mut input = lanes.clone();
+            for i in 0..n {
+                input.mean[i] = unit(i).0 * unit(i).1;
+                for j in 0..n {
+                    let rho = lanes.cov[(i, j)] / (lanes.cov[(i, i)] * lanes.cov[(j, j)]).sqrt();
+                    input.cov[(i, j)] = if rho.is_finite() {
+                        rho * unit(i).0 * unit(j).0
+                    } else {
+                        0.0
+                    };
                 }
             }
-            println!("{act}: worst {worst:e} of √(VarᵢVarⱼ)");
+            let u = units(&input, "test").unwrap();
+            let rho_max = (0..n)
+                .flat_map(|i| (0..i).map(move |j| (i, j)))
+                .filter(|&(i, j)| u.s[i] > 0.0 && u.s[j] > 0.0)
+                .map(|(i, j)| correlation(input.cov[(i, j)], u.s[i], u.s[j]).abs())
+                .fold(0.0, f64::max);
+            let cap = ClosedPairs::for_layer(act, &u.s, rho_max, false).cap();
+            let rho_all = rho_max.min(cap);
+            let k = layer_terms(act, &u, rho_all, WIDE_ORDER, tol);
+            let coef = HermiteCoefficients::for_units(act, &u.mu, &u.s, k);
+            let unsettled = (0..n)
+                .filter(|&i| {
+                    let rem = coef[i].remainders();
+                    coef[i].known >= k && !settled_at(&coef[i], |l| rem[l], 1.0, rho_all, k, tol)
+                })
+                .count();
+            assert!(
+                unsettled >= 3,
+                "{act}: only {unsettled} unsettled units known to K = {k}"
+            );
+            let worst = match_the_2d_rule(act, &input, |_, _| true);
+            println!("{act}: K {k}, {unsettled} unsettled units, worst {worst:e} of √(VarᵢVarⱼ)");
         }
     }
 }

@@ -18,7 +18,7 @@ pub(super) const GROUP: usize = 4;
 /// The terms one lane vector takes: `len`, or with `limits` (`hermite::vector_limits`, non-
 /// decreasing, at most 1) the least 8(t + 1) whose limit covers the vector's largest
 /// max(|ρ|, floor) — `floor` per unit, 0 or (a unit whose pairs need all `len` terms: not
-/// settled, `hermite::settled_at`) 2 — at most `len`.
+/// settled at K and known to fewer orders, `short` in `hermite`) 2 — at most `len`.
 #[inline(always)]
 fn vector_terms<S: Simd>(
     simd: S,
