@@ -60,6 +60,7 @@ use std::sync::OnceLock;
 use faer::{Mat, MatRef};
 
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
+use super::blocks_truncated::truncate;
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
 use super::compressed::{compress, valid_tolerance};
@@ -209,6 +210,9 @@ pub struct Carry {
     fh: Vec<Factored>,
     /// …compressed after each hidden map at this relative tolerance ([`Carry::compressed`]).
     compress: Option<f64>,
+    /// z's κ₄\[a,a,b,c\] blocks truncated at this relative tolerance
+    /// ([`Carry::truncated_blocks`]).
+    blocks_tol: Option<f64>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
     /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).
@@ -435,6 +439,7 @@ impl Carry {
             from: 0,
             stars: None,
             compress: None,
+            blocks_tol: None,
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
@@ -577,6 +582,26 @@ impl Carry {
             )));
         }
         self.compress = Some(tol);
+        Ok(self)
+    }
+
+    /// The factored carry ([`Carry::factored`] first) with each z's κ₄\[a,a,b,c\] blocks
+    /// truncated after the closure forms them: their smallest terms dropped while the blocks'
+    /// tensor moves by at most tol times its Frobenius norm, by the terms' norms
+    /// ([`super::blocks_truncated`]; 0 drops nothing, the factored carry's results). An error
+    /// for a tolerance that is negative or not finite.
+    pub fn truncated_blocks(mut self, tol: f64) -> Result<Self> {
+        if self.stars.is_none() {
+            return Err(Error::Unsupported(
+                "the truncated κ₄ blocks are the factored carry's (Carry::factored first)".into(),
+            ));
+        }
+        if !valid_tolerance(tol) {
+            return Err(Error::Unsupported(format!(
+                "the κ₄ blocks' truncation tolerance must be finite and ≥ 0, got {tol}"
+            )));
+        }
+        self.blocks_tol = Some(tol);
         Ok(self)
     }
 
@@ -1356,8 +1381,13 @@ impl CarryHook for Carry {
                 if let Some(h) = &self.blocks[c] {
                     fresh.extend(carried_blocks(h, &units));
                 }
+                if let Some(tol) = self.blocks_tol {
+                    fresh = timings
+                        .time("kappa truncate", 0.0, || truncate(fresh, tol))
+                        .0;
+                }
                 blocks = Some(fresh);
-                self.star4[c] = Some(kappa3_part(&star));
+                self.star4[c] = Some(kappa3_part(star));
                 if let Some(q) = self.quartic.as_mut() {
                     q.resize(pre.len(), None);
                     q[c] = Some(QuarticStar::new(&pre[c].cov, &units));

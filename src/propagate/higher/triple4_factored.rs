@@ -492,12 +492,12 @@ pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
 
 /// The part of [`Star4::image`] from h's κ₃ alone (its Σ stars zeroed): the κ₃ term of z's
 /// κ₄\[a,a,b,c\] imaged without being carried as blocks.
-pub fn kappa3_part(star: &Star4) -> Star4 {
+pub fn kappa3_part(star: Star4) -> Star4 {
     let n = star.beta.len();
     Star4 {
         s: vec![0.0; n],
         gamma: vec![0.0; n],
-        ..star.clone()
+        ..star
     }
 }
 
@@ -806,7 +806,7 @@ mod tests {
         let with_k3 = star.clone().with_kappa3(HKappa3::factored(f));
         let w = random(4, n, &mut rng);
         let rest = with_k3.image(w.as_ref()) - star.image(w.as_ref());
-        let part = kappa3_part(&with_k3).image(w.as_ref());
+        let part = kappa3_part(with_k3).image(w.as_ref());
         assert!((&rest - &part).norm_max() < 1e-12 * rest.norm_max());
         assert!(rest.norm_max() > 1e-3);
     }
