@@ -588,7 +588,7 @@ impl Carry {
     /// The factored carry ([`Carry::factored`] first) with each z's κ₄\[a,a,b,c\] blocks
     /// truncated after the closure forms them: their smallest terms dropped while the blocks'
     /// tensor moves by at most tol times its Frobenius norm, by the terms' norms
-    /// ([`super::blocks_truncated`]; 0 drops nothing, the factored carry's results). An error
+    /// (`blocks_truncated.rs`; 0 drops nothing, the factored carry's results). An error
     /// for a tolerance that is negative or not finite.
     pub fn truncated_blocks(mut self, tol: f64) -> Result<Self> {
         if self.stars.is_none() {
