@@ -1,59 +1,22 @@
 //! The factored order 3 with its κ₄\[a,a,b,c\] blocks' smallest terms dropped
 //! ([`Carry::truncated_blocks`], issue #16 goal): no truncation gives the factored carry's
-//! outputs, a large tolerance changes them, and a tolerance that cannot be used is refused.
+//! outputs, a large tolerance changes them (relu, gelu: tanh's symmetric h drops the blocks
+//! anyway), and a tolerance that cannot be used is refused.
 
-use corrflow::net::{Activation, Mlp};
+use corrflow::net::Activation;
 use corrflow::propagate::higher::Carry;
 
-use super::higher_moments_only::{deviation, run, two_classes};
+use super::higher_compressed::{needs_factored_and_tolerance, truncation_cases};
 
 #[test]
 fn blocks_without_truncation_are_the_factored_carry() {
-    let n = 6;
-    let start = two_classes(n, 17);
-    let mut truncated = 0;
-    for act in [Activation::Relu, Activation::Tanh, Activation::Gelu] {
-        for depth in [2, 3, 5] {
-            let mut widths = vec![n];
-            widths.extend((0..depth).map(|l| 7 - l % 3));
-            widths.push(3);
-            let net = Mlp::init(&widths, act, 1.4, 3 + depth as u64).unwrap();
-            let factored = || Carry::from_gaussian(3, n, 2).unwrap().factored().unwrap();
-            let want = run(&net, &start, factored());
-            let exact = run(&net, &start, factored().truncated_blocks(0.0).unwrap());
-            let case = format!("{act:?} depth {depth}");
-            // Only terms of norm 0 are dropped: the same numbers to rounding.
-            let d = deviation(&exact.0, &want.0);
-            assert!(d < 1e-12, "{case}: τ = 0 deviates by {d:e}");
-            assert_eq!(exact.1, want.1, "{case}: fallbacks");
-            // A tolerance far above 1 drops every carried block from the second closure on,
-            // which the output reads where h is not symmetric (relu, gelu).
-            if depth >= 3 && want.1.is_empty() && act != Activation::Tanh {
-                let loose = run(&net, &start, factored().truncated_blocks(1e3).unwrap());
-                let d = deviation(&loose.0, &want.0);
-                assert!(
-                    d > 1e-12 && d.is_finite(),
-                    "{case}: τ = 1e3 deviates by {d:e}"
-                );
-                truncated += 1;
-            }
-        }
-    }
-    assert!(truncated > 0, "no case without fallbacks was truncated");
+    truncation_cases(
+        Carry::truncated_blocks,
+        &[Activation::Relu, Activation::Gelu],
+    );
 }
 
 #[test]
 fn truncated_blocks_need_the_factored_carry_and_a_tolerance() {
-    let plain = Carry::from_gaussian(3, 3, 1).unwrap().truncated_blocks(0.1);
-    let Err(err) = plain else {
-        panic!("a carry that is not factored is refused");
-    };
-    assert!(err.to_string().contains("Carry::factored first"), "{err}");
-    for tol in [-1e-3, f64::NAN, f64::INFINITY] {
-        let carry = Carry::from_gaussian(3, 3, 1).unwrap().factored().unwrap();
-        let Err(err) = carry.truncated_blocks(tol) else {
-            panic!("tolerance {tol} is refused");
-        };
-        assert!(err.to_string().contains("tolerance"), "{err}");
-    }
+    needs_factored_and_tolerance(Carry::truncated_blocks);
 }

@@ -571,18 +571,24 @@ impl Carry {
     /// holds by the terms' norms ([`super::compressed`]; 0 drops nothing, the factored carry's
     /// results). An error for a tolerance that is negative or not finite.
     pub fn compressed(mut self, tol: f64) -> Result<Self> {
+        self.compress = Some(self.factored_tolerance(tol, "the compressed κ₃")?);
+        Ok(self)
+    }
+
+    /// `tol` where this carry is factored and `tol` a relative tolerance ([`valid_tolerance`]),
+    /// else an error naming `what` ([`Carry::compressed`], [`Carry::truncated_blocks`]).
+    fn factored_tolerance(&self, tol: f64, what: &str) -> Result<f64> {
         if self.stars.is_none() {
-            return Err(Error::Unsupported(
-                "the compressed κ₃ compresses the factored carry (Carry::factored first)".into(),
-            ));
+            return Err(Error::Unsupported(format!(
+                "{what} needs the factored carry (Carry::factored first)"
+            )));
         }
         if !valid_tolerance(tol) {
             return Err(Error::Unsupported(format!(
-                "the compressed κ₃'s tolerance must be finite and ≥ 0, got {tol}"
+                "{what}'s tolerance must be finite and ≥ 0, got {tol}"
             )));
         }
-        self.compress = Some(tol);
-        Ok(self)
+        Ok(tol)
     }
 
     /// The factored carry ([`Carry::factored`] first) with each z's κ₄\[a,a,b,c\] blocks
@@ -591,17 +597,7 @@ impl Carry {
     /// (`blocks_truncated.rs`; 0 drops nothing, the factored carry's results). An error
     /// for a tolerance that is negative or not finite.
     pub fn truncated_blocks(mut self, tol: f64) -> Result<Self> {
-        if self.stars.is_none() {
-            return Err(Error::Unsupported(
-                "the truncated κ₄ blocks are the factored carry's (Carry::factored first)".into(),
-            ));
-        }
-        if !valid_tolerance(tol) {
-            return Err(Error::Unsupported(format!(
-                "the κ₄ blocks' truncation tolerance must be finite and ≥ 0, got {tol}"
-            )));
-        }
-        self.blocks_tol = Some(tol);
+        self.blocks_tol = Some(self.factored_tolerance(tol, "the truncation of the κ₄ blocks")?);
         Ok(self)
     }
 
