@@ -27,6 +27,7 @@ mod data_formats;
 mod data_mnist;
 mod data_tasks;
 mod higher_abandon;
+mod higher_blocks;
 mod higher_compressed;
 mod higher_depth;
 mod higher_factored;

@@ -18,7 +18,10 @@
 //! with that path's rule, [`Carry::factorable_rule`], its reference, `corrflow_o3_stars…`;
 //! `compressed:TOL` is `factored` with each hidden h's smallest κ₃ terms dropped within the
 //! relative tolerance TOL, [`Carry::compressed`], writing
-//! `corrflow_o3_compressed{TOL}.safetensors`, TOL as Rust's `{:e}` writes it, e.g. `1e-2`).
+//! `corrflow_o3_compressed{TOL}.safetensors`, TOL as Rust's `{:e}` writes it, e.g. `1e-2`;
+//! `blocks:TOL` is `factored` with each z's κ₄\[a,a,b,c\] blocks' smallest terms dropped within
+//! the relative tolerance TOL, [`Carry::truncated_blocks`], writing
+//! `corrflow_o3_blocks{TOL}.safetensors`).
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
 //! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
@@ -102,6 +105,9 @@ enum Form {
     /// Factored κ₃ with its smallest terms dropped after each map within a relative
     /// tolerance ([`Carry::compressed`]).
     Compressed(f64),
+    /// Factored κ₃ with each z's κ₄\[a,a,b,c\] blocks' smallest terms dropped within a
+    /// relative tolerance ([`Carry::truncated_blocks`]).
+    Blocks(f64),
     /// Order 4's dense tensors, some diagrams of κ₄ over four distinct units, carried one map
     /// ([`Carry::with_distinct4`]).
     OneMap(Distinct4),
@@ -115,6 +121,7 @@ impl Form {
             Form::Stars => "_stars".into(),
             Form::Factored => "_factored".into(),
             Form::Compressed(tol) => format!("_compressed{tol:e}"),
+            Form::Blocks(tol) => format!("_blocks{tol:e}"),
             Form::OneMap(Distinct4::Star) => "_one_map_star".into(),
             Form::OneMap(Distinct4::Covariance) => "_one_map_covariance".into(),
             Form::OneMap(Distinct4::Budget) => "_one_map_budget".into(),
@@ -158,6 +165,10 @@ fn propagate(
                 Form::Compressed(tol) => carry
                     .factored()
                     .and_then(|c| c.compressed(tol))
+                    .map_err(err)?,
+                Form::Blocks(tol) => carry
+                    .factored()
+                    .and_then(|c| c.truncated_blocks(tol))
                     .map_err(err)?,
                 Form::OneMap(kind) => carry.with_distinct4(kind).map_err(err)?,
             };
@@ -321,7 +332,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL] [--kappa4 dense|factored|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -360,12 +371,16 @@ fn main() -> Result<(), String> {
                     "dense" => Form::Dense,
                     "stars" => Form::Stars,
                     "factored" => Form::Factored,
-                    other => match other.strip_prefix("compressed:").map(str::parse::<f64>) {
-                        Some(Ok(tol)) => Form::Compressed(tol),
+                    other => match (
+                        other.strip_prefix("compressed:").map(str::parse::<f64>),
+                        other.strip_prefix("blocks:").map(str::parse::<f64>),
+                    ) {
+                        (Some(Ok(tol)), _) => Form::Compressed(tol),
+                        (_, Some(Ok(tol))) => Form::Blocks(tol),
                         _ => {
                             return Err(format!(
-                                "--kappa3 {value:?}: expected dense, stars, factored or \
-                                 compressed:TOL (a relative tolerance ≥ 0)"
+                                "--kappa3 {value:?}: expected dense, stars, factored, \
+                                 compressed:TOL or blocks:TOL (a relative tolerance ≥ 0)"
                             ))
                         }
                     },

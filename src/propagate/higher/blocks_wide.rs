@@ -176,6 +176,19 @@ impl Wide {
         self.a().subcols(p.a, p.rank)
     }
 
+    /// Adds `x` (`rows` × its rank) to block `k`'s A: a block with the same X and Y folded
+    /// into it (Σ_r (A + A₂)\[a,r\] ½(X_br Y_cr + X_cr Y_br) is the two blocks' sum).
+    pub fn add_to_a(&mut self, k: usize, x: MatRef<'_, f64>) {
+        let p = self.placed[k];
+        debug_assert_eq!((x.nrows(), x.ncols()), (self.rows, p.rank));
+        for r in 0..p.rank {
+            let col = &mut self.a[(p.a + r) * self.rows..(p.a + r + 1) * self.rows];
+            for (o, &v) in col.iter_mut().zip(x.col(r).iter()) {
+                *o += v;
+            }
+        }
+    }
+
     /// The blocks through h = W z (`w2` = W∘W): A ↦ (W∘W)A, V ↦ WV, one map older.
     pub fn mapped(&self, w: MatRef<'_, f64>, w2: MatRef<'_, f64>) -> Wide {
         let parts: Vec<(usize, usize)> = self.placed.iter().map(|p| (p.a, p.rank)).collect();

@@ -60,6 +60,7 @@ use std::sync::OnceLock;
 use faer::{Mat, MatRef};
 
 use super::affine::{affine_tensor, tensor_affine_flops, TensorAffineWorkspace};
+use super::blocks_truncated::truncate;
 use super::chaos::UnitChaos;
 use super::closure::{standardised, ChaosRule, Increments, Input};
 use super::compressed::{compress, valid_tolerance};
@@ -209,6 +210,9 @@ pub struct Carry {
     fh: Vec<Factored>,
     /// …compressed after each hidden map at this relative tolerance ([`Carry::compressed`]).
     compress: Option<f64>,
+    /// z's κ₄\[a,a,b,c\] blocks truncated at this relative tolerance
+    /// ([`Carry::truncated_blocks`]).
+    blocks_tol: Option<f64>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
     /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).
@@ -435,6 +439,7 @@ impl Carry {
             from: 0,
             stars: None,
             compress: None,
+            blocks_tol: None,
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
@@ -566,17 +571,33 @@ impl Carry {
     /// holds by the terms' norms ([`super::compressed`]; 0 drops nothing, the factored carry's
     /// results). An error for a tolerance that is negative or not finite.
     pub fn compressed(mut self, tol: f64) -> Result<Self> {
+        self.compress = Some(self.factored_tolerance(tol, "the compressed κ₃")?);
+        Ok(self)
+    }
+
+    /// `tol` where this carry is factored and `tol` a relative tolerance ([`valid_tolerance`]),
+    /// else an error naming `what` ([`Carry::compressed`], [`Carry::truncated_blocks`]).
+    fn factored_tolerance(&self, tol: f64, what: &str) -> Result<f64> {
         if self.stars.is_none() {
-            return Err(Error::Unsupported(
-                "the compressed κ₃ compresses the factored carry (Carry::factored first)".into(),
-            ));
+            return Err(Error::Unsupported(format!(
+                "{what} needs the factored carry (Carry::factored first)"
+            )));
         }
         if !valid_tolerance(tol) {
             return Err(Error::Unsupported(format!(
-                "the compressed κ₃'s tolerance must be finite and ≥ 0, got {tol}"
+                "{what}'s tolerance must be finite and ≥ 0, got {tol}"
             )));
         }
-        self.compress = Some(tol);
+        Ok(tol)
+    }
+
+    /// The factored carry ([`Carry::factored`] first) with each z's κ₄\[a,a,b,c\] blocks
+    /// truncated after the closure forms them: their smallest terms dropped while the blocks'
+    /// tensor moves by at most tol times its Frobenius norm, by the terms' norms
+    /// (`blocks_truncated.rs`; 0 drops nothing, the factored carry's results). An error
+    /// for a tolerance that is negative or not finite.
+    pub fn truncated_blocks(mut self, tol: f64) -> Result<Self> {
+        self.blocks_tol = Some(self.factored_tolerance(tol, "the truncation of the κ₄ blocks")?);
         Ok(self)
     }
 
@@ -1356,8 +1377,13 @@ impl CarryHook for Carry {
                 if let Some(h) = &self.blocks[c] {
                     fresh.extend(carried_blocks(h, &units));
                 }
+                if let Some(tol) = self.blocks_tol {
+                    fresh = timings
+                        .time("kappa truncate", 0.0, || truncate(fresh, tol))
+                        .0;
+                }
                 blocks = Some(fresh);
-                self.star4[c] = Some(kappa3_part(&star));
+                self.star4[c] = Some(kappa3_part(star));
                 if let Some(q) = self.quartic.as_mut() {
                     q.resize(pre.len(), None);
                     q[c] = Some(QuarticStar::new(&pre[c].cov, &units));

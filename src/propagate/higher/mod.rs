@@ -34,6 +34,7 @@
 pub mod affine;
 mod affine4;
 mod batched;
+mod blocks_truncated;
 mod blocks_wide;
 pub mod carry;
 pub mod chaos;

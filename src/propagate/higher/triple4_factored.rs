@@ -41,7 +41,10 @@
 //! and [`carried_blocks`] makes three of every block it carries, so the rank would grow
 //! geometrically with depth; [`Unpaired4Factored::map`] keeps the blocks that have been
 //! through at most [`GENERATIONS`] maps (the carry's cap: with 1, h's blocks are those born
-//! at the last closure and map, rank 5N, and z's at most 2N + 3·5N).
+//! at the last closure and map, rank 4N — P's block is folded into the correction
+//! (−G + 2 diag(H), I, I), both X = Y = W after the map — and z's at most 2N + 10N: the two
+//! of h's blocks with X = Y, the star at a and that correction, carry as two blocks each, the
+//! other two as three).
 //!
 //! **The image in h's paired κ₄** is [`super::triple4::Unpaired4::map`]'s, with
 //! X_a = W Q_a Wᵀ:
@@ -125,27 +128,27 @@ fn scale_rows(d: &[f64], x: MatRef<'_, f64>) -> Mat<f64> {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Block {
     /// A, N × R.
-    a: Mat<f64>,
+    pub(super) a: Mat<f64>,
     /// Whether A is diagonal (R = N, A\[a,r\] = 0 for a ≠ r): its split image is exact.
-    diagonal: bool,
+    pub(super) diagonal: bool,
     /// X and Y, N × R; a factor several blocks hold (the carried blocks' diag(β)X, a fresh
     /// star's X = Y) is one [`Arc`], mapped once ([`Wide`]).
-    x: Factor,
-    y: Factor,
+    pub(super) x: Factor,
+    pub(super) y: Factor,
     /// How many maps the block has been through since it was formed.
-    age: usize,
+    pub(super) age: usize,
     /// G and H summed over the group of blocks [`carried_blocks`] made this one with (every
     /// block of the group holds the same [`Arc`]), formed from h's sums in O(N²): the
     /// corrections read them instead of summing the group's blocks. None: summed as blocks.
-    sums: Option<Arc<Sums>>,
+    pub(super) sums: Option<Arc<Sums>>,
 }
 
 /// G\[a,b\] = Σ_t \[A_t (X_t∘Y_t)ᵀ\]_ab and H\[a,c\] = ½ Σ_t \[(A_t∘X_t)Y_tᵀ + (A_t∘Y_t)X_tᵀ\]_ac over a set
 /// of blocks (module docs).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sums {
-    g: Mat<f64>,
-    h: Mat<f64>,
+    pub(super) g: Mat<f64>,
+    pub(super) h: Mat<f64>,
 }
 
 impl Block {
@@ -245,8 +248,9 @@ impl Unpaired4Factored {
     /// every b, c (the paired κ₄'s δ_bc P\[a,b\], a third block (P, I, I), is formed by
     /// [`Unpaired4Factored::map`] alone): the blocks without group sums first, then the
     /// corrections, then the carried groups. G and H are [`Wide::g_form`] and [`Wide::h_form`]
-    /// over the first, plus each group's [`Sums`].
-    fn with_corrections(&self) -> Wide {
+    /// over the first, plus each group's [`Sums`]. With the index of the correction
+    /// (−G + 2 diag(H), I, I), the block P's (P, I, I) is folded into after the map.
+    fn with_corrections(&self) -> (Wide, usize) {
         let n = self.dim();
         let v = distinct_columns(self.blocks.iter().flat_map(|k| [&k.x, &k.y]));
         let mut z = Wide::with_capacity(n, self.rank() + 2 * n, v + 2 * n);
@@ -275,7 +279,7 @@ impl Unpaired4Factored {
         for k in &grouped {
             z.push((k.a.as_ref(), &k.x, &k.y), k.diagonal, k.age);
         }
-        z
+        (z, own.len())
     }
 
     /// Flops of [`Unpaired4Factored::image`] for an M × N map (no F, no P block): the
@@ -315,27 +319,21 @@ impl Unpaired4Factored {
     pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
         let (m, n) = (w.nrows(), w.ncols());
         let w2 = hadamard(w, w);
-        let (mapped, image, [kept, rest], g_kept) = self.mapped_image(w, w2.as_ref(), generations);
-        // P's block (P, I, I) through the map: ((W∘W)P, W, W); its H is (A'∘W)Wᵀ and its G
-        // A'(W∘W)ᵀ.
+        let (mut mapped, image, [kept, rest], g_kept, at) =
+            self.mapped_image(w, w2.as_ref(), generations);
+        // P's block (P, I, I) through the map: ((W∘W)P, W, W), folded into the mapped
+        // correction (−G + 2 diag(H), I, I), whose X and Y are W as well (one block of rank N,
+        // not two: its H, (A'∘W)Wᵀ, comes with the kept blocks'). Its G is A'(W∘W)ᵀ.
         let pa = gemm(w2.as_ref(), self.paired.0.as_ref());
-        let pw = hadamard(pa.as_ref(), w);
-        let mut h_kept = mapped.h_form(&kept);
-        matmul(
-            h_kept.as_mut(),
-            Accum::Add,
-            pw.as_ref(),
-            w.transpose(),
-            1.0,
-            Par::rayon(0),
-        );
+        mapped.add_to_a(at, pa.as_ref());
+        let h_kept = mapped.h_form(&kept);
         // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
         let f = &h_kept + mapped.h_form(&rest);
         let p = &self.paired.0;
         let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
         let once = gemm(w3p.as_ref(), w.transpose());
         let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
-        let mut blocks: Vec<Block> = (mapped.blocks(|p| p.age <= generations).into_iter())
+        let blocks: Vec<Block> = (mapped.blocks(|p| p.age <= generations).into_iter())
             .map(|(a, x, y, age)| Block {
                 a,
                 diagonal: false,
@@ -355,15 +353,6 @@ impl Unpaired4Factored {
                 1.0,
                 Par::rayon(0),
             );
-            let w = Arc::new(w.to_owned());
-            blocks.push(Block {
-                a: pa,
-                diagonal: false,
-                x: w.clone(),
-                y: w,
-                age: 1,
-                sums: None,
-            });
             Arc::new(Sums { g, h: h_kept })
         });
         let mut h = Unpaired4Factored::new(Paired::zeros(m), triple, blocks);
@@ -420,16 +409,17 @@ impl Unpaired4Factored {
     /// z's blocks and corrections mapped (`w2` = W∘W), and their image in h's paired κ₄
     /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks with a
     /// non-diagonal A, kept at i = j only); with the mapped blocks kept after `generations`
-    /// maps and the rest, and the kept ones' G (e's part from them).
+    /// maps and the rest, the kept ones' G (e's part from them) and where the correction
+    /// (−G + 2 diag(H), I, I) stands ([`Unpaired4Factored::with_corrections`]).
     #[allow(clippy::type_complexity)]
     fn mapped_image(
         &self,
         w: MatRef<'_, f64>,
         w2: MatRef<'_, f64>,
         generations: usize,
-    ) -> (Wide, Mat<f64>, [Vec<usize>; 2], Mat<f64>) {
+    ) -> (Wide, Mat<f64>, [Vec<usize>; 2], Mat<f64>, usize) {
         let m = w.nrows();
-        let z = self.with_corrections();
+        let (z, at) = self.with_corrections();
         let h = z.mapped(w, w2);
         let (kept, rest): (Vec<usize>, Vec<usize>) =
             (0..h.placed.len()).partition(|&k| h.placed[k].age <= generations);
@@ -470,7 +460,7 @@ impl Unpaired4Factored {
             let t = t.as_ref().map_or(0.0, |t| t[(i, j)] + t[(j, i)]);
             e[(i, j)] + e[(j, i)] + 2.0 * (split[(i, j)] + split[(j, i)]) + rest + t
         });
-        (h, image, [kept, rest], g_kept)
+        (h, image, [kept, rest], g_kept, at)
     }
 }
 
@@ -502,12 +492,12 @@ pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
 
 /// The part of [`Star4::image`] from h's κ₃ alone (its Σ stars zeroed): the κ₃ term of z's
 /// κ₄\[a,a,b,c\] imaged without being carried as blocks.
-pub fn kappa3_part(star: &Star4) -> Star4 {
+pub fn kappa3_part(star: Star4) -> Star4 {
     let n = star.beta.len();
     Star4 {
         s: vec![0.0; n],
         gamma: vec![0.0; n],
-        ..star.clone()
+        ..star
     }
 }
 
@@ -520,7 +510,9 @@ pub fn kappa3_part(star: &Star4) -> Star4 {
 ///
 /// (the block's repeated unit at z's a, at b, at c). The first is each block with its rows
 /// scaled; the other two together are, per block (A, X, Y), the blocks (diag(α)X, diag(γ)A,
-/// diag(β)Y) and (diag(α)Y, diag(γ)A, diag(β)X). Three blocks out per block in.
+/// diag(β)Y) and (diag(α)Y, diag(γ)A, diag(β)X). Three blocks out per block in; two where
+/// X = Y (the same factor: a star at a, the correction with P's block folded in), whose last
+/// two are then one, (2 diag(α)X, diag(γ)A, diag(β)X).
 pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> {
     let coef = |p: usize, j: usize| -> Vec<f64> { units.iter().map(|u| u.b[p][j]).collect() };
     let (b22, alpha, beta, gamma) = (coef(2, 2), coef(2, 1), coef(1, 1), coef(1, 2));
@@ -563,8 +555,13 @@ pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> 
             sums: sums.clone(),
         };
         out.push(block(s(&b22, &k.a), k.diagonal, &bx, &by));
-        out.push(block(s(&alpha, &k.x), false, &ga, &by));
-        out.push(block(s(&alpha, &k.y), false, &ga, &bx));
+        if Arc::ptr_eq(&k.x, &k.y) {
+            let twice: Vec<f64> = alpha.iter().map(|a| 2.0 * a).collect();
+            out.push(block(s(&twice, &k.x), false, &ga, &by));
+        } else {
+            out.push(block(s(&alpha, &k.x), false, &ga, &by));
+            out.push(block(s(&alpha, &k.y), false, &ga, &bx));
+        }
     }
     out
 }
@@ -809,7 +806,7 @@ mod tests {
         let with_k3 = star.clone().with_kappa3(HKappa3::factored(f));
         let w = random(4, n, &mut rng);
         let rest = with_k3.image(w.as_ref()) - star.image(w.as_ref());
-        let part = kappa3_part(&with_k3).image(w.as_ref());
+        let part = kappa3_part(with_k3).image(w.as_ref());
         assert!((&rest - &part).norm_max() < 1e-12 * rest.norm_max());
         assert!(rest.norm_max() > 1e-3);
     }
@@ -851,17 +848,41 @@ mod tests {
 
     /// With h Gaussian but for κ₄\[a,a,b,c\] and Σ diagonal (no edge), z's κ₄\[a,a,b,c\] by
     /// [`super::super::closure::ChaosRule::unpaired`] is B_{a,2,2} β_b β_c κ₄(h)\[a,a,b,c\]
-    /// ([`carried_blocks`]), for relu, gelu and tanh.
+    /// ([`carried_blocks`]), for relu, gelu and tanh: for random blocks, and for a mapped
+    /// store's, whose correction with P's block folded in has X = Y (carried as two blocks).
     #[test]
     fn carried_coefficient_is_the_rules() {
-        use crate::propagate::higher::closure::{ChaosRule, Input};
-        use crate::propagate::higher::tensor::SymTensor;
         let n = 5;
-        let h = {
+        let drawn = {
             let full = store(n, 8);
             Unpaired4Factored::new(Paired::zeros(n), Mat::zeros(n, n), full.blocks)
         };
-        let hd = dense(&h);
+        assert_eq!(
+            carried_blocks(&drawn, &chaos_units(n, crate::net::Activation::Relu)).len(),
+            6
+        );
+        let mut rng = StdRng::seed_from_u64(12);
+        let (mapped, _) = store(n + 1, 13).map(random(n, n + 1, &mut rng).as_ref(), GENERATIONS);
+        let same = mapped
+            .blocks
+            .iter()
+            .filter(|k| Arc::ptr_eq(&k.x, &k.y))
+            .count();
+        assert_eq!(same, 1, "the correction with P's block");
+        let mapped = Unpaired4Factored::new(Paired::zeros(n), Mat::zeros(n, n), mapped.blocks);
+        let units = chaos_units(n, crate::net::Activation::Relu);
+        assert_eq!(carried_blocks(&mapped, &units).len(), 3 * 4 - 1);
+        for h in [drawn, mapped] {
+            carried_match_the_rule(&h);
+        }
+    }
+
+    /// [`carried_blocks`] of `h` against the rule (`carried_coefficient_is_the_rules`).
+    fn carried_match_the_rule(h: &Unpaired4Factored) {
+        use crate::propagate::higher::closure::{ChaosRule, Input};
+        use crate::propagate::higher::tensor::SymTensor;
+        let n = h.dim();
+        let hd = dense(h);
         let cov = Mat::from_fn(n, n, |a, b| if a == b { 0.7 + 0.2 * a as f64 } else { 0.0 });
         for act in [
             crate::net::Activation::Relu,
@@ -883,7 +904,7 @@ mod tests {
             let ours = Unpaired4Factored::new(
                 Paired::zeros(n),
                 Mat::zeros(n, n),
-                carried_blocks(&h, &units),
+                carried_blocks(h, &units),
             );
             let (mut worst, mut size) = (0.0f64, 0.0f64);
             for a in 0..n {
