@@ -18,35 +18,59 @@
 //! where the true values are below 10⁻³⁰⁰. The recurrence is the forward one of the Hermite
 //! polynomials, stable for them; cₙ's difference of two terms cancels only where cₙ itself
 //! passes through zero, its absolute error a few ε of the terms, which are bounded as gₙ is
-//! (checked against the composite quadrature rule in `HermiteCoefficients`' tests). Mean,
-//! variance and c₁ come from `gelu_exact::unit_moments`.
+//! (checked against the composite quadrature rule in `HermiteCoefficients`' tests). Mean and
+//! c₁ come from `gelu_exact::unit_mean_c1`, the variance from `gelu_exact::unit_variances`.
 
-use super::gelu_exact::unit_moments;
+use super::gelu_exact::unit_mean_c1;
 use crate::special::normal_pdf;
 
-/// √n for n = 0..=K: shared by every unit of a layer ([`unit_coefficients`]).
-pub(crate) fn sqrt_table(order: usize) -> Vec<f64> {
-    (0..=order).map(|n| (n as f64).sqrt()).collect()
+/// The recurrence's constants for n = 2..=K, shared by every unit of a layer
+/// ([`unit_coefficients`]): 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a
+/// sum (no division, no square root).
+pub(crate) struct Recurrence {
+    inv: Vec<f64>,
+    ratio: Vec<f64>,
+    pair: Vec<f64>,
 }
 
-/// (mean, variance, c₁..c_K) of gelu(μ + s z), s > 0 finite, K = `roots.len()` − 1, `roots` =
-/// [`sqrt_table`]\(K\): the module's formula.
-pub(crate) fn unit_coefficients(mu: f64, s: f64, roots: &[f64]) -> (f64, f64, Vec<f64>) {
-    let order = roots.len().saturating_sub(1);
-    let (mean, var, c1) = unit_moments(mu, s);
+impl Recurrence {
+    pub(crate) fn new(order: usize) -> Self {
+        let root = |n: usize| (n as f64).sqrt();
+        let steps = 2..=order;
+        Recurrence {
+            inv: steps.clone().map(|n| 1.0 / root(n)).collect(),
+            ratio: steps.clone().map(|n| root(n - 1) / root(n)).collect(),
+            pair: steps.map(|n| 1.0 / (root(n) * root(n - 1))).collect(),
+        }
+    }
+}
+
+/// (mean, c₁..c_`order`) of gelu(μ + s z), s > 0 finite, `order` ≤ the K of `rec`: the
+/// module's formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂.
+pub(crate) fn unit_coefficients(
+    mu: f64,
+    s: f64,
+    order: usize,
+    rec: &Recurrence,
+) -> (f64, Vec<f64>) {
+    let (mean, c1) = unit_mean_c1(mu, s);
     let sigma = (1.0 + s * s).sqrt();
     let (t, u) = (mu / sigma, s / sigma);
     let mut c = vec![0.0; order];
     if let Some(first) = c.first_mut() {
         *first = c1;
     }
+    let (a, b) = (-u * t, -u * u);
+    let (s2, inv_sigma) = (s * s, 1.0 / sigma);
     // (gₙ₋₂, gₙ₋₁) at the start of step n = 2.
     let phi = normal_pdf(t);
-    let (mut g0, mut g1) = (phi, -u * t * phi);
-    for n in 2..=order {
-        let g2 = -u * (t * g1 + u * roots[n - 1] * g0) / roots[n];
-        c[n - 1] = (s * s * g0 / (roots[n] * roots[n - 1]) - g2) / sigma;
+    let (mut g0, mut g1) = (phi, a * phi);
+    for (n, cn) in c.iter_mut().enumerate().skip(1) {
+        // Step n + 1 (c is 0-based: c[n] = cₙ₊₁), tables from n + 1 = 2.
+        let at = n - 1;
+        let g2 = a * rec.inv[at] * g1 + b * rec.ratio[at] * g0;
+        *cn = (s2 * rec.pair[at] * g0 - g2) * inv_sigma;
         (g0, g1) = (g1, g2);
     }
-    (mean, var, c)
+    (mean, c)
 }

@@ -141,22 +141,31 @@ impl HermiteCoefficients {
 
     /// GELU's units in closed form (`gelu_coef::unit_coefficients`: Gaussian integration by
     /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
-    /// c₁..c_K known; a deterministic unit (s = 0 or not finite) as in [`Self::with_rule`].
+    /// c₁..c_K known; the variances of groups of [`UNIT_GROUP`] units side by side on SIMD lanes
+    /// (`gelu_exact::unit_variances`); a deterministic unit (s = 0 or not finite) as in
+    /// [`Self::with_rule`].
     fn gelu(mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
-        let roots = gelu_coef::sqrt_table(order);
-        mu.par_iter()
-            .zip(s)
-            .map(|(&m, &sd)| {
-                if sd <= 0.0 || !sd.is_finite() {
-                    return Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
-                }
-                let (mean, var, c) = gelu_coef::unit_coefficients(m, sd, &roots);
-                HermiteCoefficients {
-                    mean,
-                    var,
-                    c,
-                    known: order,
-                }
+        let rec = &gelu_coef::Recurrence::new(order);
+        mu.par_chunks(UNIT_GROUP)
+            .zip(s.par_chunks(UNIT_GROUP))
+            .flat_map_iter(|(mu, s)| {
+                let random = |&sd: &f64| sd > 0.0 && sd.is_finite();
+                let (rm, rs): (Vec<f64>, Vec<f64>) =
+                    mu.iter().zip(s).filter(|(_, sd)| random(sd)).unzip();
+                // One variance per random unit, in order.
+                let mut var = gelu_exact::unit_variances(&rm, &rs).into_iter();
+                mu.iter().zip(s).map(move |(&m, &sd)| {
+                    if !random(&sd) {
+                        return Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
+                    }
+                    let (mean, c) = gelu_coef::unit_coefficients(m, sd, order, rec);
+                    HermiteCoefficients {
+                        mean,
+                        var: var.next().unwrap_or(0.0),
+                        c,
+                        known: order,
+                    }
+                })
             })
             .collect()
     }
