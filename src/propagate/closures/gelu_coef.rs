@@ -22,7 +22,9 @@
 //! c₁ come from `gelu_exact::unit_mean_c1`, the variance from `gelu_exact::unit_variances`.
 
 use super::gelu_exact::unit_mean_c1;
+use super::hermite::WIDE_ORDER;
 use crate::special::normal_pdf;
+use std::sync::OnceLock;
 
 /// The recurrence's constants for n = 2..=K, shared by every unit of a layer
 /// ([`unit_coefficients`]): 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a
@@ -33,7 +35,16 @@ pub(crate) struct Recurrence {
     pair: Vec<f64>,
 }
 
+/// The largest K of [`Recurrence::shared`]: the series closure's largest order.
+const SHARED_ORDER: usize = WIDE_ORDER;
+
 impl Recurrence {
+    /// The constants up to K = [`SHARED_ORDER`], built once per process, if `order` ≤ that K.
+    pub(crate) fn shared(order: usize) -> Option<&'static Self> {
+        static SHARED: OnceLock<Recurrence> = OnceLock::new();
+        (order <= SHARED_ORDER).then(|| SHARED.get_or_init(|| Self::new(SHARED_ORDER)))
+    }
+
     pub(crate) fn new(order: usize) -> Self {
         let root = |n: usize| (n as f64).sqrt();
         let steps = 2..=order;
@@ -45,32 +56,51 @@ impl Recurrence {
     }
 }
 
-/// (mean, c₁..c_`order`) of gelu(μ + s z), s > 0 finite, `order` ≤ the K of `rec`: the
-/// module's formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂.
-pub(crate) fn unit_coefficients(
-    mu: f64,
-    s: f64,
+/// Units whose recurrences [`group_coefficients`] runs side by side (independent chains, which
+/// the compiler puts on SIMD lanes).
+pub(crate) const GROUP: usize = 8;
+
+/// (mean, c₁..c_`order`) of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite),
+/// `order` ≤ the K of `rec`: the module's formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂, the
+/// units' recurrences interleaved step by step (each unit's values are those it takes alone).
+pub(crate) fn group_coefficients(
+    mu: &[f64],
+    s: &[f64],
     order: usize,
     rec: &Recurrence,
-) -> (f64, Vec<f64>) {
-    let (mean, c1) = unit_mean_c1(mu, s);
-    let sigma = (1.0 + s * s).sqrt();
-    let (t, u) = (mu / sigma, s / sigma);
-    let mut c = vec![0.0; order];
-    if let Some(first) = c.first_mut() {
-        *first = c1;
-    }
-    let (a, b) = (-u * t, -u * u);
-    let (s2, inv_sigma) = (s * s, 1.0 / sigma);
+) -> Vec<(f64, Vec<f64>)> {
+    let units = mu.len().min(GROUP);
+    let (mut a, mut b, mut s2, mut inv_sigma) =
+        ([0.0; GROUP], [0.0; GROUP], [0.0; GROUP], [0.0; GROUP]);
     // (gₙ₋₂, gₙ₋₁) at the start of step n = 2.
-    let phi = normal_pdf(t);
-    let (mut g0, mut g1) = (phi, a * phi);
-    for (n, cn) in c.iter_mut().enumerate().skip(1) {
-        // Step n + 1 (c is 0-based: c[n] = cₙ₊₁), tables from n + 1 = 2.
-        let at = n - 1;
-        let g2 = a * rec.inv[at] * g1 + b * rec.ratio[at] * g0;
-        *cn = (s2 * rec.pair[at] * g0 - g2) * inv_sigma;
-        (g0, g1) = (g1, g2);
+    let (mut g0, mut g1) = ([0.0; GROUP], [0.0; GROUP]);
+    let mut out: Vec<(f64, Vec<f64>)> = Vec::with_capacity(units);
+    for j in 0..units {
+        let (mean, c1) = unit_mean_c1(mu[j], s[j]);
+        let mut c = vec![0.0; order];
+        if let Some(first) = c.first_mut() {
+            *first = c1;
+        }
+        out.push((mean, c));
+        let sigma = (1.0 + s[j] * s[j]).sqrt();
+        let (t, u) = (mu[j] / sigma, s[j] / sigma);
+        (a[j], b[j], s2[j], inv_sigma[j]) = (-u * t, -u * u, s[j] * s[j], 1.0 / sigma);
+        g0[j] = normal_pdf(t);
+        g1[j] = a[j] * g0[j];
     }
-    (mean, c)
+    let mut cn = [0.0; GROUP];
+    for n in 1..order {
+        // Step n + 1 (cₙ₊₁ is c[n]), tables from n + 1 = 2.
+        let at = n - 1;
+        let (inv, ratio, pair) = (rec.inv[at], rec.ratio[at], rec.pair[at]);
+        for j in 0..GROUP {
+            let g2 = a[j] * inv * g1[j] + b[j] * ratio * g0[j];
+            cn[j] = (s2[j] * pair * g0[j] - g2) * inv_sigma[j];
+            (g0[j], g1[j]) = (g1[j], g2);
+        }
+        for (unit, &x) in out.iter_mut().zip(&cn) {
+            unit.1[n] = x;
+        }
+    }
+    out
 }

@@ -145,25 +145,33 @@ impl HermiteCoefficients {
     /// (`gelu_exact::unit_variances`); a deterministic unit (s = 0 or not finite) as in
     /// [`Self::with_rule`].
     fn gelu(mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
-        let rec = &gelu_coef::Recurrence::new(order);
-        mu.par_chunks(UNIT_GROUP)
-            .zip(s.par_chunks(UNIT_GROUP))
+        let built;
+        let rec = match gelu_coef::Recurrence::shared(order) {
+            Some(rec) => rec,
+            None => {
+                built = gelu_coef::Recurrence::new(order);
+                &built
+            }
+        };
+        mu.par_chunks(gelu_coef::GROUP)
+            .zip(s.par_chunks(gelu_coef::GROUP))
             .flat_map_iter(|(mu, s)| {
                 let random = |&sd: &f64| sd > 0.0 && sd.is_finite();
                 let (rm, rs): (Vec<f64>, Vec<f64>) =
                     mu.iter().zip(s).filter(|(_, sd)| random(sd)).unzip();
-                // One variance per random unit, in order.
-                let mut var = gelu_exact::unit_variances(&rm, &rs).into_iter();
+                // One variance and one (mean, c) per random unit, in order.
+                let var = gelu_exact::unit_variances(&rm, &rs);
+                let coef = gelu_coef::group_coefficients(&rm, &rs, order, rec);
+                let mut each = var.into_iter().zip(coef);
                 mu.iter().zip(s).map(move |(&m, &sd)| {
-                    if !random(&sd) {
-                        return Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
-                    }
-                    let (mean, c) = gelu_coef::unit_coefficients(m, sd, order, rec);
-                    HermiteCoefficients {
-                        mean,
-                        var: var.next().unwrap_or(0.0),
-                        c,
-                        known: order,
+                    match random(&sd).then(|| each.next()).flatten() {
+                        Some((var, (mean, c))) => HermiteCoefficients {
+                            mean,
+                            var,
+                            c,
+                            known: order,
+                        },
+                        None => Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite),
                     }
                 })
             })
@@ -499,7 +507,7 @@ mod tests {
     /// last group of fewer than 8 units.
     #[test]
     fn grouped_node_sums_are_each_units_own() {
-        for act in [Activation::Gelu, Activation::Tanh] {
+        for act in [Activation::Sigmoid, Activation::Tanh] {
             let mu: Vec<f64> = (0..19).map(|j| -2.0 + 0.23 * j as f64).collect();
             let s: Vec<f64> = (0..19).map(|j| 0.05 + 0.1 * j as f64).collect();
             let all = HermiteCoefficients::for_units(act, &mu, &s, 24);
@@ -644,8 +652,8 @@ mod tests {
         println!("Fourier rule vs composite: worst {worst:e} of |m| + √Var");
     }
 
-    /// GELU's closed form (`gelu_coef`) against the composite rule in z, no order cap, valid to
-    /// s = 8, n = 1..256, narrow to wide units and from far below the bend (|μ|/s = 30,
+    /// GELU's closed form (`gelu_coef`, units in groups as `for_units` takes them) against the
+    /// composite rule in z, no order cap, valid to s = 8, n = 1..256, narrow to wide units and from far below the bend (|μ|/s = 30,
     /// t = μ/√(1 + s²) down to −30) to the linear side: mean, standard deviation and every cₙ
     /// agree to 10⁻¹³ of the output's scale |m| + √Var or 2ε absolute, the composite rule's own
     /// accuracy (`narrow_rule_matches_the_composite_rule`,
@@ -657,9 +665,11 @@ mod tests {
     fn gelu_closed_form_matches_the_composite_rule() {
         let k = 256;
         let mut worst: f64 = 0.0;
+        let ratios = [0.0, 1.3, -2.5, 6.0, -6.0, 12.0, -12.0, 30.0, -30.0];
         for s in [1e-13, 1e-3, 0.1, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0] {
-            for a in [0.0, 1.3, -2.5, 6.0, -6.0, 12.0, -12.0, 30.0, -30.0] {
-                let g = HermiteCoefficients::gelu(&[a * s], &[s], k).remove(0);
+            // The row's nine units together: a group of eight and one alone.
+            let row = HermiteCoefficients::gelu(&ratios.map(|a| a * s), &[s; 9], k);
+            for (a, g) in ratios.into_iter().zip(row) {
                 assert_eq!(g.known, k);
                 let q = composite_reference_over(Activation::Gelu, a * s, s, k, 20.0);
                 let scale = q.mean.abs() + q.var.sqrt();
@@ -680,6 +690,26 @@ mod tests {
             }
         }
         println!("GELU closed form vs composite: worst {worst:e} of the tolerance");
+    }
+
+    /// A deterministic GELU unit (s = 0, or s not finite) inside a group of random ones takes
+    /// mean gelu(μ), variance 0 and c = 0, and leaves its neighbours' means and coefficients
+    /// those they take alone, bit for bit (the group's recurrences are independent; their
+    /// variances share a Genz rule chosen by the group's largest r, `unit_variances`).
+    #[test]
+    fn gelu_deterministic_unit_in_a_group() {
+        let (mu, s) = ([0.3, 1.0, -0.5, 2.0], [0.5, 0.0, 0.7, f64::INFINITY]);
+        let all = HermiteCoefficients::gelu(&mu, &s, 24);
+        for j in [1, 3] {
+            assert_eq!(all[j].mean, Activation::Gelu.eval(mu[j]));
+            assert_eq!(all[j].var, 0.0);
+            assert!(all[j].c.iter().all(|&c| c == 0.0));
+        }
+        for j in [0, 2] {
+            let alone = HermiteCoefficients::gelu(&mu[j..=j], &s[j..=j], 24).remove(0);
+            assert_eq!(all[j].mean.to_bits(), alone.mean.to_bits(), "unit {j}");
+            assert_eq!(all[j].c, alone.c, "unit {j}");
+        }
     }
 
     /// GELU's closed form on units wider than the composite reference serves (s = 12, 40)
