@@ -131,7 +131,7 @@ impl HermiteCoefficients {
     /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
     /// `wide_moments::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
     /// a node count that does not grow with s. A deterministic unit (s = 0) has c = 0.
-    /// GELU's coefficients take their closed form instead ([`Self::gelu`]).
+    /// GELU's coefficients take their closed form instead (`gelu`).
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
         if act == Activation::Gelu {
             return Self::gelu(&[mu], &[s], order).remove(0);
@@ -179,7 +179,7 @@ impl HermiteCoefficients {
     }
 
     /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; GELU's in closed form
-    /// ([`Self::gelu`]), the other activations' units of each shared rule from one matrix
+    /// (`gelu`), the other activations' units of each shared rule from one matrix
     /// product: the wide units (Fourier rule) by `fourier_coef::fill`, the narrow ones by
     /// `narrow` (one product per Gauss–Hermite rule).
     pub fn for_units(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
