@@ -26,8 +26,7 @@ use super::hermite::WIDE_ORDER;
 use crate::special::normal_pdf;
 use std::sync::OnceLock;
 
-/// The recurrence's constants for n = 2..=K, shared by every unit of a layer
-/// ([`unit_coefficients`]): 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a
+/// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]): 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a
 /// sum (no division, no square root).
 pub(crate) struct Recurrence {
     inv: Vec<f64>,
@@ -45,6 +44,7 @@ impl Recurrence {
         (order <= SHARED_ORDER).then(|| SHARED.get_or_init(|| Self::new(SHARED_ORDER)))
     }
 
+    /// The constants up to K = `order`.
     pub(crate) fn new(order: usize) -> Self {
         let root = |n: usize| (n as f64).sqrt();
         let steps = 2..=order;
@@ -56,8 +56,8 @@ impl Recurrence {
     }
 }
 
-/// Units whose recurrences [`group_coefficients`] runs side by side (independent chains, which
-/// the compiler puts on SIMD lanes).
+/// Units whose recurrences [`group_coefficients`] runs side by side: independent chains, whose
+/// latencies overlap.
 pub(crate) const GROUP: usize = 8;
 
 /// (mean, c₁..c_`order`) of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite),
