@@ -25,13 +25,29 @@ use crate::special::{bvn_cov, normal_cdf, normal_pdf};
 /// c₁ = E\[gelu(h)z\] = s·E\[gelu′(h)\] = s(Φ(α) + μφ(α)/σ³) (E\[Φ(X)\] = Φ(α),
 /// E\[Xφ(X)\] = μφ(α)/σ³), with σ = √(1 + s²), α = μ/σ.
 pub(crate) fn unit_moments(mu: f64, s: f64) -> (f64, f64, f64) {
+    let (mean, c1) = unit_mean_c1(mu, s);
+    (mean, pair_cov(mu, s, mu, s, 1.0).max(0.0), c1)
+}
+
+/// The mean and c₁ of [`unit_moments`].
+pub(crate) fn unit_mean_c1(mu: f64, s: f64) -> (f64, f64) {
     let sigma = (1.0 + s * s).sqrt();
     let alpha = mu / sigma;
     let (cdf, pdf) = (normal_cdf(alpha), normal_pdf(alpha));
     let mean = mu * cdf + s * s * pdf / sigma;
-    let var = pair_cov(mu, s, mu, s, 1.0).max(0.0);
     let c1 = s * (cdf + mu * pdf / (sigma * sigma * sigma));
-    (mean, var, c1)
+    (mean, c1)
+}
+
+/// The variances of [`unit_moments`] of the units (μᵢ, sᵢ > 0): [`pair_cov`] of each unit with
+/// itself at ρ = 1, floored at 0, their Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`].
+pub(crate) fn unit_variances(mu: &[f64], s: &[f64]) -> Vec<f64> {
+    let pairs: Vec<Pair> = mu
+        .iter()
+        .zip(s)
+        .map(|(&m, &sd)| Pair::new(m, sd, m, sd, 1.0))
+        .collect();
+    covs(&pairs).into_iter().map(|v| v.max(0.0)).collect()
 }
 
 /// Cov(gelu(X), gelu(Y)) for X ~ N(μ₁, s₁²), Y ~ N(μ₂, s₂²) with correlation ρ (s₁, s₂ > 0;
@@ -73,6 +89,14 @@ pub(crate) fn pair_covs(
         .zip(rho)
         .map(|(&j, &r)| Pair::new(mu_i, s_i, mu[j], s[j], r))
         .collect();
+    for (&j, cov) in js.iter().zip(covs(&pairs)) {
+        out[j] = cov;
+    }
+}
+
+/// The covariance of each pair ([`Pair::cov`]), Φ₂ − ΦΦ on lanes where [`Pair::on_lanes`], else
+/// by the scalar `bvn_cov`.
+fn covs(pairs: &[Pair]) -> Vec<f64> {
     let lanes: Vec<usize> = (0..pairs.len()).filter(|&k| pairs[k].on_lanes()).collect();
     let mut extra: Vec<f64> = pairs
         .iter()
@@ -87,14 +111,12 @@ pub(crate) fn pair_covs(
     Isa::Dispatch.run(
         pulp::Arch::new(),
         PlackettBatch {
-            pairs: &pairs,
+            pairs,
             lanes: &lanes,
             extra: &mut extra,
         },
     );
-    for ((&j, p), e) in js.iter().zip(&pairs).zip(extra) {
-        out[j] = p.cov(e);
-    }
+    pairs.iter().zip(extra).map(|(p, e)| p.cov(e)).collect()
 }
 
 /// The per-pair quantities of [`pair_cov`]'s formula.

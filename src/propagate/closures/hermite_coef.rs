@@ -3,6 +3,7 @@
 
 use super::fourier_coef;
 use super::gauss_hermite;
+use super::gelu_coef;
 use super::gelu_exact;
 use super::input::Isa;
 use super::phi_lanes;
@@ -130,14 +131,61 @@ impl HermiteCoefficients {
     /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
     /// `wide_moments::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
     /// a node count that does not grow with s. A deterministic unit (s = 0) has c = 0.
+    /// GELU's coefficients take their closed form instead (`gelu`).
     pub fn new(act: Activation, mu: f64, s: f64, order: usize) -> Self {
+        if act == Activation::Gelu {
+            return Self::gelu(&[mu], &[s], order).remove(0);
+        }
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
     }
 
-    /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; the units of each shared
-    /// rule take their coefficients from one matrix product: the wide units (Fourier rule) by
-    /// `fourier_coef::fill`, the narrow ones by `narrow` (one product per Gauss–Hermite rule).
+    /// GELU's units in closed form (`gelu_coef::unit_coefficients`: Gaussian integration by
+    /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
+    /// c₁..c_K known; the variances of groups of [`UNIT_GROUP`] units side by side on SIMD lanes
+    /// (`gelu_exact::unit_variances`); a deterministic unit (s = 0 or not finite) as in
+    /// [`Self::with_rule`].
+    fn gelu(mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        let built;
+        let rec = match gelu_coef::Recurrence::shared(order) {
+            Some(rec) => rec,
+            None => {
+                built = gelu_coef::Recurrence::new(order);
+                &built
+            }
+        };
+        mu.par_chunks(gelu_coef::GROUP)
+            .zip(s.par_chunks(gelu_coef::GROUP))
+            .flat_map_iter(|(mu, s)| {
+                let random = |&sd: &f64| sd > 0.0 && sd.is_finite();
+                let (rm, rs): (Vec<f64>, Vec<f64>) =
+                    mu.iter().zip(s).filter(|(_, sd)| random(sd)).unzip();
+                // One variance and one (mean, c) per random unit, in order.
+                let var = gelu_exact::unit_variances(&rm, &rs);
+                let coef = gelu_coef::group_coefficients(&rm, &rs, order, rec);
+                let mut each = var.into_iter().zip(coef);
+                mu.iter().zip(s).map(move |(&m, &sd)| {
+                    match random(&sd).then(|| each.next()).flatten() {
+                        Some((var, (mean, c))) => HermiteCoefficients {
+                            mean,
+                            var,
+                            c,
+                            known: order,
+                        },
+                        None => Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; GELU's in closed form
+    /// (`gelu`), the other activations' units of each shared rule from one matrix
+    /// product: the wide units (Fourier rule) by `fourier_coef::fill`, the narrow ones by
+    /// `narrow` (one product per Gauss–Hermite rule).
     pub fn for_units(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        if act == Activation::Gelu {
+            return Self::gelu(mu, s, order);
+        }
         let rules: Vec<Rule> = mu
             .iter()
             .zip(s)
@@ -459,7 +507,7 @@ mod tests {
     /// last group of fewer than 8 units.
     #[test]
     fn grouped_node_sums_are_each_units_own() {
-        for act in [Activation::Gelu, Activation::Tanh] {
+        for act in [Activation::Sigmoid, Activation::Tanh] {
             let mu: Vec<f64> = (0..19).map(|j| -2.0 + 0.23 * j as f64).collect();
             let s: Vec<f64> = (0..19).map(|j| 0.05 + 0.1 * j as f64).collect();
             let all = HermiteCoefficients::for_units(act, &mu, &s, 24);
@@ -532,9 +580,20 @@ mod tests {
     /// reference for the Fourier rule, valid for s ≤ 8 (single-width panels ≤ 0.5/s, which
     /// resolve h₂₅₆'s oscillation, wavelength ≈ 0.28, with 16 nodes per panel).
     fn composite_reference(act: Activation, mu: f64, s: f64, k: usize) -> HermiteCoefficients {
+        composite_reference_over(act, mu, s, k, COEFF_RANGE)
+    }
+
+    /// [`composite_reference`] with the coefficients over |z| ≤ `range`.
+    fn composite_reference_over(
+        act: Activation,
+        mu: f64,
+        s: f64,
+        k: usize,
+        range: f64,
+    ) -> HermiteCoefficients {
         let mut c = HermiteCoefficients::with_rule(act, mu, s, 0, Rule::Composite);
         let (mut z, mut f) = (Vec::new(), Vec::new());
-        for_each_unit_node(act, mu, s, COEFF_RANGE, |zk, w| {
+        for_each_unit_node(act, mu, s, range, |zk, w| {
             z.push(zk);
             f.push(w * (act.eval(mu + s * zk) - c.mean));
         });
@@ -591,6 +650,91 @@ mod tests {
             }
         }
         println!("Fourier rule vs composite: worst {worst:e} of |m| + √Var");
+    }
+
+    /// GELU's closed form (`gelu_coef`, units in groups as `for_units` takes them) against the
+    /// composite rule in z, no order cap, valid to s = 8, n = 1..256, narrow to wide units and from far below the bend (|μ|/s = 30,
+    /// t = μ/√(1 + s²) down to −30) to the linear side: mean, standard deviation and every cₙ
+    /// agree to 10⁻¹³ of the output's scale |m| + √Var or 2ε absolute, the composite rule's own
+    /// accuracy (`narrow_rule_matches_the_composite_rule`,
+    /// `fourier_rule_matches_the_composite_rule`). The reference's coefficients are taken over
+    /// |z| ≤ 20, not 12: below the bend (μ = −6s, s = 8) the cut at 12 left
+    /// |f(μ + 12s)|·|hₙ(12)|φ(12) ≲ 48·e^{−36} ≈ 10⁻¹⁴ out, 8·10⁻¹² of that unit's
+    /// |m| + √Var ≈ 5·10⁻⁵ (at c₄₀); at 20 the cut is below e^{−100}.
+    #[test]
+    fn gelu_closed_form_matches_the_composite_rule() {
+        let k = 256;
+        let mut worst: f64 = 0.0;
+        let ratios = [0.0, 1.3, -2.5, 6.0, -6.0, 12.0, -12.0, 30.0, -30.0];
+        for s in [1e-13, 1e-3, 0.1, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0] {
+            // The row's nine units together: a group of eight and one alone.
+            let row = HermiteCoefficients::gelu(&ratios.map(|a| a * s), &[s; 9], k);
+            for (a, g) in ratios.into_iter().zip(row) {
+                assert_eq!(g.known, k);
+                let q = composite_reference_over(Activation::Gelu, a * s, s, k, 20.0);
+                let scale = q.mean.abs() + q.var.sqrt();
+                let (mut err, mut at) = (
+                    (g.mean - q.mean)
+                        .abs()
+                        .max((g.var.sqrt() - q.var.sqrt()).abs()),
+                    0,
+                );
+                for (n, (x, y)) in g.c.iter().zip(&q.c).enumerate() {
+                    if (x - y).abs() > err {
+                        (err, at) = ((x - y).abs(), n + 1);
+                    }
+                }
+                let tol = 1e-13 * scale + 2.0 * f64::EPSILON;
+                worst = worst.max(err / tol);
+                assert!(err <= tol, "s = {s} a = {a}: {err:e} of {scale:e} at c{at}");
+            }
+        }
+        println!("GELU closed form vs composite: worst {worst:e} of the tolerance");
+    }
+
+    /// A deterministic GELU unit (s = 0, or s not finite) inside a group of random ones takes
+    /// mean gelu(μ), variance 0 and c = 0, and leaves its neighbours' means and coefficients
+    /// those they take alone, bit for bit (the group's recurrences are independent; their
+    /// variances share a Genz rule chosen by the group's largest r, `unit_variances`).
+    #[test]
+    fn gelu_deterministic_unit_in_a_group() {
+        let (mu, s) = ([0.3, 1.0, -0.5, 2.0], [0.5, 0.0, 0.7, f64::INFINITY]);
+        let all = HermiteCoefficients::gelu(&mu, &s, 24);
+        for j in [1, 3] {
+            assert_eq!(all[j].mean, Activation::Gelu.eval(mu[j]));
+            assert_eq!(all[j].var, 0.0);
+            assert!(all[j].c.iter().all(|&c| c == 0.0));
+        }
+        for j in [0, 2] {
+            let alone = HermiteCoefficients::gelu(&mu[j..=j], &s[j..=j], 24).remove(0);
+            assert_eq!(all[j].mean.to_bits(), alone.mean.to_bits(), "unit {j}");
+            assert_eq!(all[j].c, alone.c, "unit {j}");
+        }
+    }
+
+    /// GELU's closed form on units wider than the composite reference serves (s = 12, 40)
+    /// against the Fourier rule, n = 1..256: within 2·10⁻¹³ of |m| + √Var, the sum of the two
+    /// rules' agreements with the composite rule (10⁻¹³ each,
+    /// `fourier_rule_matches_the_composite_rule` and the test above).
+    #[test]
+    fn gelu_closed_form_matches_the_fourier_rule_on_wide_units() {
+        let k = 256;
+        for s in [12.0, 40.0] {
+            for a in [0.0, 1.3, -2.0, 3.0, -3.0] {
+                let g = HermiteCoefficients::gelu(&[a * s], &[s], k).remove(0);
+                let q =
+                    HermiteCoefficients::with_rule(Activation::Gelu, a * s, s, k, Rule::Fourier);
+                let scale = q.mean.abs() + q.var.sqrt();
+                let err =
+                    g.c.iter()
+                        .zip(&q.c)
+                        .fold((g.mean - q.mean).abs(), |e, (x, y)| e.max((x - y).abs()));
+                assert!(
+                    err <= 2e-13 * scale,
+                    "s = {s} a = {a}: {err:e} of {scale:e}"
+                );
+            }
+        }
     }
 
     /// The Gauss–Hermite rules of narrow units against the composite rule, every smooth φ,

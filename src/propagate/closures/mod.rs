@@ -16,6 +16,7 @@ pub mod erf;
 mod erf_terms;
 mod fourier_coef;
 mod gauss_hermite;
+mod gelu_coef;
 mod gelu_exact;
 pub mod hermite;
 mod hermite_coef;
