@@ -34,6 +34,8 @@ pub const DEFAULT_TOLERANCE: f64 = 1e-10;
 /// Units (the widest, largest sᵢ) whose full coefficient vectors set the layer's number of
 /// terms ([`layer_terms`]).
 const PROBES: usize = 8;
+/// GELU's probes' first depth ([`probed_terms`]): above the layers' K at n = 64 (15–26).
+const FIRST_PROBE: usize = 32;
 /// Columns of at most this many terms skip the per-vector term counts.
 const LIMITS_ABOVE: usize = 48;
 
@@ -389,25 +391,62 @@ impl HermiteClosure {
 /// slowest series: cₙ decays on the scale of φ's features in z, 1/s) of the least K at which
 /// that unit is settled ([`settled_at`]) for ρ* = `rho_all`, the largest |ρ| of the layer
 /// (or its last nonzero coefficient if none settles it).
-/// At least 1. Any unit not settled at K is checked pair by pair.
+/// At least 1. Any unit not settled at K is checked pair by pair. GELU's probes start at
+/// [`FIRST_PROBE`] orders ([`probed_terms`]), the other activations' at `order`.
 fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64) -> usize {
-    let mut wide: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
-    wide.sort_by(|&a, &b| u.s[b].total_cmp(&u.s[a]));
-    wide.truncate(PROBES);
-    let pick = |v: &[f64]| wide.iter().map(|&i| v[i]).collect::<Vec<f64>>();
-    HermiteCoefficients::for_units(act, &pick(&u.mu), &pick(&u.s), order)
-        .par_iter()
-        .map(|c| {
-            let rem = c.remainders();
-            // A rule in z stores zeros beyond its last order: no later K settles the unit.
-            let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
-            (1..=top)
-                .find(|&k| settled_at(c, |l| rem[l], 1.0, rho_all, k, tol))
-                .unwrap_or(top)
-        })
-        .max()
-        .unwrap_or(1)
-        .max(1)
+    let first = if act == Activation::Gelu {
+        FIRST_PROBE
+    } else {
+        order
+    };
+    probed_terms(act, u, rho_all, order, tol, first)
+}
+
+/// [`layer_terms`] with the probes' coefficients computed to `first` orders, then ×4 deeper
+/// (to at most `order`) for the probes not settled at any K within them. Exact only where a
+/// unit's c₁..c_d do not depend on the depth d they are computed to and its variance and mean
+/// not at all (GELU's closed form, `gelu_coef`): then Rᵢ(L) for L ≤ d is the same running sum
+/// ([`HermiteCoefficients::remainders`]), so a probe settled at K ≤ d (the first K of the
+/// search over 1..=its last nonzero order) is settled at that same least K at depth `order`,
+/// and one not settled within depth d failed every K ≤ d at depth `order` too. At n = 64 the
+/// layers' K is 15–26 (ARC's gelu n64 d8), so 8 probes × 256 orders were mostly wasted.
+fn probed_terms(
+    act: Activation,
+    u: &Units,
+    rho_all: f64,
+    order: usize,
+    tol: f64,
+    first: usize,
+) -> usize {
+    let mut pending: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
+    pending.sort_by(|&a, &b| u.s[b].total_cmp(&u.s[a]));
+    pending.truncate(PROBES);
+    let (mut k, mut depth) = (1, first.clamp(1, order.max(1)));
+    while !pending.is_empty() {
+        let pick = |v: &[f64]| pending.iter().map(|&i| v[i]).collect::<Vec<f64>>();
+        let deepest = depth >= order;
+        let found: Vec<Option<usize>> =
+            HermiteCoefficients::for_units(act, &pick(&u.mu), &pick(&u.s), depth)
+                .par_iter()
+                .map(|c| {
+                    let rem = c.remainders();
+                    // A rule in z stores zeros beyond its last order: no later K settles the
+                    // unit.
+                    let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
+                    (1..=top)
+                        .find(|&k| settled_at(c, |l| rem[l], 1.0, rho_all, k, tol))
+                        .or(deepest.then_some(top))
+                })
+                .collect();
+        k = found.iter().flatten().fold(k, |a, &b| a.max(b));
+        pending = pending
+            .into_iter()
+            .zip(&found)
+            .filter_map(|(i, f)| f.is_none().then_some(i))
+            .collect();
+        depth = (depth * 4).min(order);
+    }
+    k
 }
 
 /// A unit is settled at K terms when every pair it forms with another settled unit meets its
@@ -792,6 +831,51 @@ mod tests {
             }
         }
         worst
+    }
+
+    /// GELU's staged probes ([`probed_terms`] from [`FIRST_PROBE`], as [`layer_terms`] takes
+    /// them) give the K of probes computed to the full depth at once, on layers whose 8 widest
+    /// units span s = 0.3 … 12 at centres μ/s = 0 … ±4, for ρ* from 0.3 to 1 and depths 20
+    /// (below the first probe) and 256: the layers' K cover both K ≤ 32 (settled at the
+    /// first depth) and K > 32 (probes computed again, deeper), as asserted.
+    #[test]
+    fn gelu_staged_probes_give_the_full_depth_k() {
+        let tol = DEFAULT_TOLERANCE;
+        let (mut shallow, mut deep) = (0, 0);
+        for (widest, spread) in [(0.3f64, 1.2f64), (1.0, 1.5), (3.0, 2.0), (12.0, 40.0)] {
+            for centre in [0.0, 1.0, -2.5, 4.0] {
+                // 12 units, s from `widest` down by `spread` in all, one deterministic.
+                let s: Vec<f64> = (0..12)
+                    .map(|i| widest / spread.powf(i as f64 / 11.0))
+                    .chain([0.0])
+                    .collect();
+                let mu = s
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &sd)| sd * centre * (1.0 - 0.1 * i as f64))
+                    .collect();
+                let u = Units { mu, s };
+                for rho_all in [0.3, 0.7, 0.9, 0.99, 1.0] {
+                    for order in [20, WIDE_ORDER] {
+                        let act = Activation::Gelu;
+                        let staged = layer_terms(act, &u, rho_all, order, tol);
+                        let whole = probed_terms(act, &u, rho_all, order, tol, order);
+                        assert_eq!(
+                            staged, whole,
+                            "s {widest} μ/s {centre} ρ* {rho_all} K {order}"
+                        );
+                        if order == WIDE_ORDER {
+                            shallow += usize::from(whole <= FIRST_PROBE);
+                            deep += usize::from(whole > FIRST_PROBE);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            shallow > 0 && deep > 0,
+            "K ≤ 32 in {shallow} layers, > 32 in {deep}"
+        );
     }
 
     /// Units not settled at the layer's K (`settled_at`) but known to K (not a rule in z's
