@@ -253,22 +253,27 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd.mul_f64s(rho, simd.mul_add_f64s(rho2, high, low))
 }
 
-/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] (with as many terms as
-/// `terms`(largest |ρ| of the lanes) says: [`series_terms`], or [`mehler_terms`] for relu's
-/// column factors), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where φ(h)φ(k) = 0 (|h|
-/// or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must have
-/// |ρ| < [`SERIES_MAX_RHO`].
+/// The series terms a vector of lanes takes: `terms`(largest |ρ| of the lanes), i.e.
+/// [`series_terms`], or [`mehler_terms`] for relu's column factors.
+#[inline(always)]
+pub(crate) fn lane_terms<S: pulp::Simd>(simd: S, rho: S::f64s, terms: fn(f64) -> usize) -> usize {
+    terms(simd.reduce_max_f64s(simd.abs_f64s(rho)))
+}
+
+/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] with `terms` terms (at least
+/// [`lane_terms`] of the lanes), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where
+/// φ(h)φ(k) = 0 (|h| or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must
+/// have |ρ| < [`SERIES_MAX_RHO`].
 #[inline(always)]
 pub(crate) fn series_plackett<S: pulp::Simd>(
     simd: S,
     rho: S::f64s,
     pdf_hk: S::f64s,
-    (column, terms): (&[f64; SERIES_TERMS], fn(f64) -> usize),
+    (column, terms): (&[f64; SERIES_TERMS], usize),
     table: &[f64],
     lanes: std::ops::Range<usize>,
 ) -> S::f64s {
-    let max_r = simd.reduce_max_f64s(simd.abs_f64s(rho));
-    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms(max_r));
+    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms);
     let zero = simd.splat_f64s(0.0);
     simd.select_f64s(
         simd.greater_than_f64s(pdf_hk, zero),
