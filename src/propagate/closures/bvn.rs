@@ -127,39 +127,57 @@ pub(crate) fn herm_index(j: usize, m: usize) -> usize {
 /// padding units are 0.
 pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
     let n = x.len();
-    let mut table = vec![0.0; n.div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
-    // aₘ = 1/√(m+1), bₘ = √m/√(m+1).
-    let a: Vec<f64> = (0..SERIES_TERMS)
-        .map(|m| 1.0 / ((m + 1) as f64).sqrt())
-        .collect();
-    let b: Vec<f64> = (0..SERIES_TERMS)
-        .map(|m| (m as f64).sqrt() / ((m + 1) as f64).sqrt())
-        .collect();
-    // The recurrence of a block's units side by side (independent chains in one vector; a
-    // unit's own chain is serial), every block's step m before any block's step m + 1 (the
-    // blocks' chains overlap instead of waiting on one another's latency); padding lanes held
-    // at 0 by ĥ₀ = 0 there.
     let blocks = n.div_ceil(HERM_BLOCK);
-    let mut xs = vec![[0.0; HERM_BLOCK]; blocks];
-    let mut prev = vec![[0.0; HERM_BLOCK]; blocks];
+    let mut table = vec![0.0; blocks * HERM_BLOCK * SERIES_TERMS];
+    let terms = terms.min(SERIES_TERMS);
     for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
-        xs[block][..units.len()].copy_from_slice(units);
-        prev[block][..units.len()].fill(1.0);
-    }
-    let mut cur = xs.clone();
-    for (block, p) in prev.iter().enumerate() {
-        table[block * SERIES_TERMS * HERM_BLOCK..][..HERM_BLOCK].copy_from_slice(p);
-    }
-    for m in 1..terms.min(SERIES_TERMS) {
-        for block in 0..blocks {
-            let at = (block * SERIES_TERMS + m) * HERM_BLOCK;
-            table[at..at + HERM_BLOCK].copy_from_slice(&cur[block]);
-            let (x, c, p) = (&xs[block], &cur[block], &prev[block]);
-            let next: [f64; HERM_BLOCK] = std::array::from_fn(|l| x[l] * a[m] * c[l] - b[m] * p[l]);
-            (prev[block], cur[block]) = (cur[block], next);
+        table[herm_index(block * HERM_BLOCK, 0)..][..units.len()].fill(1.0);
+        if terms > 1 {
+            table[herm_index(block * HERM_BLOCK, 1)..][..units.len()].copy_from_slice(units);
         }
     }
+    pulp::Arch::new().dispatch(HermiteLanes {
+        table: &mut table,
+        blocks,
+        terms,
+    });
     table
+}
+
+/// The recurrence of [`hermite_table`] from ĥ₂ on, in place in the table (whose rows 0 and 1
+/// hold ĥ₀ and ĥ₁ = x, padding lanes 0): ĥₘ₊₁ = x·aₘ·ĥₘ − bₘ·ĥₘ₋₁ with aₘ = 1/√(m+1),
+/// bₘ = √m/√(m+1), in that order of roundings (no fused multiply-add), a block's units side by
+/// side on SIMD lanes (independent chains; a unit's own chain is serial), every block's step m
+/// before any block's step m + 1 (the blocks' chains overlap instead of waiting on one
+/// another's latency); padding lanes stay 0 (ĥ₀ = ĥ₁ = 0 there).
+struct HermiteLanes<'a> {
+    table: &'a mut [f64],
+    blocks: usize,
+    terms: usize,
+}
+
+impl pulp::WithSimd for HermiteLanes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        for m in 1..self.terms.saturating_sub(1) {
+            let a = simd.splat_f64s(1.0 / ((m + 1) as f64).sqrt());
+            let b = simd.splat_f64s((m as f64).sqrt() / ((m + 1) as f64).sqrt());
+            for block in 0..self.blocks {
+                let row = |k: usize| herm_index(block * HERM_BLOCK, k);
+                let (done, next) = self.table.split_at_mut(row(m + 1));
+                let x = S::as_simd_f64s(&done[row(1)..][..HERM_BLOCK]).0;
+                let prev = S::as_simd_f64s(&done[row(m - 1)..][..HERM_BLOCK]).0;
+                let cur = S::as_simd_f64s(&done[row(m)..][..HERM_BLOCK]).0;
+                let next = S::as_mut_simd_f64s(&mut next[..HERM_BLOCK]).0;
+                for (l, next) in next.iter_mut().enumerate() {
+                    let ax = simd.mul_f64s(x[l], a);
+                    *next = simd.sub_f64s(simd.mul_f64s(ax, cur[l]), simd.mul_f64s(b, prev[l]));
+                }
+            }
+        }
+    }
 }
 
 /// The per-column factors of [`tetrachoric_lanes`]: ĥₘ(xᵢ)/(m+1) for m < [`SERIES_TERMS`].
@@ -175,8 +193,12 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{m≥0} ρᵐ [ĥₘ(h)/(m+1)] ĥₘ(k),
 /// ```
 ///
-/// from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and the ĥₘ(k) of the lanes `lanes` (a
-/// multiple of the lane count, within one [`HERM_BLOCK`]) in `table` ([`hermite_table`]).
+/// from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and the ĥₘ(k) of the lanes `lanes` (at most
+/// the lane count L, starting at a multiple of L, within one [`HERM_BLOCK`]) in `table`
+/// ([`hermite_table`]). A partial vector (the last of a column) reads its whole L-lane stretch
+/// of the table, which the padded blocks always hold: each lane's sum is its own (the lanes
+/// never mix), so the lanes beyond `lanes` are computed and left to the caller to drop, instead
+/// of a masked load per term.
 /// The sum over m runs as four independent Horner chains in ρ⁴ (m ≡ 0, 1, 2, 3 mod 4,
 /// Σ = S₀ + ρS₁ + ρ²S₂ + ρ³S₃), so that the FMA latency does not serialise the terms; it takes
 /// at least `terms` terms (rounded up to a multiple of 4). Cramér's inequality
@@ -196,13 +218,13 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
     let rho2 = simd.mul_f64s(rho, rho);
     let rho4 = simd.mul_f64s(rho2, rho2);
+    debug_assert!(lanes.len() <= S::F64_LANES && lanes.start.is_multiple_of(S::F64_LANES));
     let base = herm_index(lanes.start, 0);
-    let len = lanes.len();
     let chains = terms.div_ceil(4);
     let c = |m: usize| simd.splat_f64s(column[m]);
-    if S::F64_LANES == HERM_BLOCK && len == HERM_BLOCK {
-        // A full vector is one whole block: its terms are consecutive vectors (no per-term
-        // bounds check or partial load).
+    if S::F64_LANES == HERM_BLOCK {
+        // A vector is one whole block: its terms are consecutive vectors (no per-term bounds
+        // check or partial load).
         let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
         let column = &column[..4 * chains];
         for (h, c) in block.chunks_exact(4).zip(column.chunks_exact(4)).rev() {
@@ -215,7 +237,7 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     } else {
         let h = |m: usize| {
             let at = base + m * HERM_BLOCK;
-            load(simd, &table[at..at + len])
+            load(simd, &table[at..at + S::F64_LANES])
         };
         for t in (0..chains).rev() {
             let m = 4 * t;
@@ -231,22 +253,27 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     simd.mul_f64s(rho, simd.mul_add_f64s(rho2, high, low))
 }
 
-/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] (with as many terms as
-/// `terms`(largest |ρ| of the lanes) says: [`series_terms`], or [`mehler_terms`] for relu's
-/// column factors), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where φ(h)φ(k) = 0 (|h|
-/// or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must have
-/// |ρ| < [`SERIES_MAX_RHO`].
+/// The series terms a vector of lanes takes: `terms`(largest |ρ| of the lanes), i.e.
+/// [`series_terms`], or [`mehler_terms`] for relu's column factors.
+#[inline(always)]
+pub(crate) fn lane_terms<S: pulp::Simd>(simd: S, rho: S::f64s, terms: fn(f64) -> usize) -> usize {
+    terms(simd.reduce_max_f64s(simd.abs_f64s(rho)))
+}
+
+/// Φ₂(h, k; ρ) − Φ(h)Φ(k) on lanes by [`tetrachoric_lanes`] with `terms` terms (at least
+/// [`lane_terms`] of the lanes), given `pdf_hk` = φ(h)φ(k): φ(h)φ(k)·series, and 0 where
+/// φ(h)φ(k) = 0 (|h| or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must
+/// have |ρ| < [`SERIES_MAX_RHO`].
 #[inline(always)]
 pub(crate) fn series_plackett<S: pulp::Simd>(
     simd: S,
     rho: S::f64s,
     pdf_hk: S::f64s,
-    (column, terms): (&[f64; SERIES_TERMS], fn(f64) -> usize),
+    (column, terms): (&[f64; SERIES_TERMS], usize),
     table: &[f64],
     lanes: std::ops::Range<usize>,
 ) -> S::f64s {
-    let max_r = simd.reduce_max_f64s(simd.abs_f64s(rho));
-    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms(max_r));
+    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms);
     let zero = simd.splat_f64s(0.0);
     simd.select_f64s(
         simd.greater_than_f64s(pdf_hk, zero),

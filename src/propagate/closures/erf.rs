@@ -5,8 +5,8 @@ use std::f64::consts::{PI, SQRT_2};
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    failing_lanes, hermite_table, plackett_lanes, series_column, series_plackett, series_terms,
-    MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    failing_lanes, hermite_table, lane_terms, plackett_lanes, series_column, series_plackett,
+    series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::erf_terms::ErfTerms;
@@ -209,7 +209,7 @@ impl WithSimd for ErfLanes<'_> {
                 simd,
                 r_series,
                 pdf_hk,
-                (self.column, series_terms),
+                (self.column, lane_terms(simd, r_series, series_terms)),
                 self.herm,
                 j..end,
             );

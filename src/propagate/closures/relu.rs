@@ -8,8 +8,8 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    failing_lanes, herm_index, hermite_table, mehler_terms, plackett_lanes, series_plackett,
-    HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    failing_lanes, herm_index, hermite_table, lane_terms, mehler_terms, plackett_lanes,
+    series_plackett, HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::{correlation, reset_output, units, Isa};
@@ -543,7 +543,41 @@ struct Queue {
     len: usize,
 }
 
+/// One vector of lanes j..end of [`ReluLanes`]: sⱼ, which lanes take the series (|ρ| <
+/// [`SERIES_MAX_RHO`], sⱼ > 0), their ρ (0 in the other lanes) and the vector's term count.
+struct LaneRho<V, M> {
+    j: usize,
+    end: usize,
+    sj: V,
+    series_ok: M,
+    r: V,
+    terms: usize,
+}
+
 impl ReluLanes<'_> {
+    /// The [`LaneRho`] of the vector starting at lane `j`, ρ = Σᵢⱼ/(sᵢsⱼ) with `si_v` = sᵢ.
+    #[inline(always)]
+    fn lane_rho<S: Simd>(&self, simd: S, j: usize, si_v: S::f64s) -> LaneRho<S::f64s, S::m64s> {
+        let zero = simd.splat_f64s(0.0);
+        let end = (j + S::F64_LANES).min(self.out.len());
+        let sig = load(simd, &self.sig[j..end]);
+        let sj = load(simd, &self.s[j..end]);
+        let rho = simd.div_f64s(sig, simd.mul_f64s(si_v, sj));
+        let series_ok = simd.and_m64s(
+            simd.less_than_f64s(simd.abs_f64s(rho), simd.splat_f64s(SERIES_MAX_RHO)),
+            simd.greater_than_f64s(sj, zero),
+        );
+        let r = simd.select_f64s(series_ok, rho, zero);
+        LaneRho {
+            j,
+            end,
+            sj,
+            series_ok,
+            r,
+            terms: lane_terms(simd, r, mehler_terms),
+        }
+    }
+
     /// Gathers the queued lanes, runs Genz's 20-point Gauss–Legendre sum and the cross formula
     /// on them and scatters the results to `out`; empties the queue.
     #[inline(always)]
@@ -598,7 +632,6 @@ impl WithSimd for ReluLanes<'_> {
             cdf_ai: self.cdf_a[i],
             pdf_ai: self.pdf_a[i],
         };
-        let zero = simd.splat_f64s(0.0);
         let si_v = simd.splat_f64s(c.si);
         let pdf_ai = simd.splat_f64s(c.pdf_ai);
         let cdf_ai = simd.splat_f64s(c.cdf_ai);
@@ -607,27 +640,23 @@ impl WithSimd for ReluLanes<'_> {
             r: [0.0; MAX_LANES],
             len: 0,
         };
-        let mut j = 0;
-        while j < len {
-            let end = (j + S::F64_LANES).min(len);
-            let sig = load(simd, &self.sig[j..end]);
-            let sj = load(simd, &self.s[j..end]);
-            let rho = simd.div_f64s(sig, simd.mul_f64s(si_v, sj));
-            let series_ok = simd.and_m64s(
-                simd.less_than_f64s(simd.abs_f64s(rho), simd.splat_f64s(SERIES_MAX_RHO)),
-                simd.greater_than_f64s(sj, zero),
-            );
-            let r = simd.select_f64s(series_ok, rho, zero);
+        // The next vector's ρ and term count are computed before this vector's series, so
+        // that their chain (a division, a reduction, the term lookup) overlaps the series
+        // instead of following its loop exit.
+        let mut next = Some(self.lane_rho(simd, 0, si_v));
+        while let Some(LaneRho {
+            j,
+            end,
+            sj,
+            series_ok,
+            r,
+            terms,
+        }) = next
+        {
+            next = (end < len).then(|| self.lane_rho(simd, end, si_v));
             // Mehler: C = sᵢsⱼ ρ (Φ(aᵢ)Φ(aⱼ) + φ(aᵢ)φ(aⱼ) ρ Σₘ ρᵐ ĥₘ(aᵢ)ĥₘ(aⱼ)/((m+1)(m+2))).
             let pdf_hk = simd.mul_f64s(pdf_ai, load(simd, &self.pdf_a[j..end]));
-            let tail = series_plackett(
-                simd,
-                r,
-                pdf_hk,
-                (self.column, mehler_terms),
-                self.herm,
-                j..end,
-            );
+            let tail = series_plackett(simd, r, pdf_hk, (self.column, terms), self.herm, j..end);
             let cdf_hk = simd.mul_f64s(cdf_ai, load(simd, &self.cdf_a[j..end]));
             let cov = simd.mul_f64s(
                 simd.mul_f64s(si_v, sj),
@@ -654,7 +683,6 @@ impl WithSimd for ReluLanes<'_> {
                     }
                 }
             }
-            j = end;
         }
         self.flush(simd, c, &mut queue);
     }
