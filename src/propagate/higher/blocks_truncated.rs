@@ -27,9 +27,10 @@
 use std::sync::Arc;
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, Par};
 
 use super::blocks_wide::Factor;
+use super::compressed::{column_norms, columns, smallest_within};
 use super::triple4_factored::{Block, Sums};
 
 /// The sets of blocks linked by a shared X or Y factor, each as its blocks' indices.
@@ -68,11 +69,6 @@ fn linked(blocks: &[Block]) -> Vec<Vec<usize>> {
     out
 }
 
-/// The column norms of `x`.
-fn column_norms(x: MatRef<'_, f64>) -> Vec<f64> {
-    (0..x.ncols()).map(|j| x.col(j).norm_l2()).collect()
-}
-
 /// G = Σ_t A_t (X_t∘Y_t)ᵀ over `blocks`, each group with [`Sums`] read from them once.
 fn g_sum(blocks: &[Block]) -> Mat<f64> {
     let n = blocks.first().map_or(0, |k| k.a.nrows());
@@ -106,11 +102,6 @@ fn g_sum(blocks: &[Block]) -> Mat<f64> {
     g
 }
 
-/// The columns `cols` of `x`.
-fn columns(x: MatRef<'_, f64>, cols: &[usize]) -> Mat<f64> {
-    Mat::from_fn(x.nrows(), cols.len(), |i, j| x[(i, cols[j])])
-}
-
 /// `blocks` with their smallest terms dropped for the relative tolerance `tol`
 /// ([`super::compressed::valid_tolerance`]; module docs), and how many terms were dropped. Nothing is dropped
 /// where the budget τ ‖G‖_F covers no set's column.
@@ -125,29 +116,24 @@ pub fn truncate(blocks: Vec<Block>, tol: f64) -> (Vec<Block>, usize) {
             })
         })
         .collect();
-    // ν of each (set, column).
-    let mut terms: Vec<(f64, usize, usize)> = Vec::new();
+    // ν of each (set, column), set by set.
+    let (mut nu, mut term) = (Vec::new(), Vec::new());
     for (s, set) in sets.iter().enumerate() {
-        let mut nu = vec![0.0; blocks[set[0]].a.ncols()];
+        let mut set_nu = vec![0.0; blocks[set[0]].a.ncols()];
         for &k in set {
             let b = &blocks[k];
             let [a, x, y] =
                 [b.a.as_ref(), b.x.as_ref().as_ref(), b.y.as_ref().as_ref()].map(column_norms);
-            for r in 0..nu.len() {
-                nu[r] += a[r] * x[r] * y[r];
+            for r in 0..set_nu.len() {
+                set_nu[r] += a[r] * x[r] * y[r];
             }
         }
-        terms.extend(nu.into_iter().enumerate().map(|(r, v)| (v, s, r)));
+        term.extend((0..set_nu.len()).map(|r| (s, r)));
+        nu.extend(set_nu);
     }
-    terms.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let budget = tol * g_sum(&blocks).norm_l2();
+    let (drop, _) = smallest_within(&nu, tol * g_sum(&blocks).norm_l2());
     let mut dropped: Vec<Vec<usize>> = vec![Vec::new(); sets.len()];
-    let mut sum = 0.0;
-    for &(v, s, r) in &terms {
-        if sum + v > budget {
-            break;
-        }
-        sum += v;
+    for (&(s, r), _) in term.iter().zip(&drop).filter(|(_, &d)| d) {
         dropped[s].push(r);
     }
     let count: usize = (sets.iter().zip(&dropped))

@@ -33,7 +33,7 @@ pub fn valid_tolerance(tol: f64) -> bool {
 }
 
 /// The Euclidean norm of each column of `x`.
-fn column_norms(x: MatRef<'_, f64>) -> Vec<f64> {
+pub(super) fn column_norms(x: MatRef<'_, f64>) -> Vec<f64> {
     (0..x.ncols()).map(|j| x.col(j).norm_l2()).collect()
 }
 
@@ -51,10 +51,16 @@ fn term_norms(f: &Factored) -> Vec<f64> {
 /// given f's slice `slice`: the smallest ν first while their sum is at most τ ‖S‖_F. Returns
 /// the flags and the bound Σ_D ν.
 pub fn dropped(f: &Factored, slice: &Mat<f64>, tol: f64) -> (Vec<bool>, f64) {
-    let nu = term_norms(f);
+    smallest_within(&term_norms(f), tol * slice.norm_l2())
+}
+
+/// Which of the terms of norms `nu` to drop for `budget`: the smallest first (equal norms in
+/// index order) while their sum is at most `budget`. Returns the flags and the sum Σ_D ν, the
+/// bound on what the dropped terms move (module docs; also the κ₄ blocks' truncation,
+/// [`super::blocks_truncated`]).
+pub(super) fn smallest_within(nu: &[f64], budget: f64) -> (Vec<bool>, f64) {
     let mut order: Vec<usize> = (0..nu.len()).collect();
     order.sort_by(|&a, &b| nu[a].total_cmp(&nu[b]));
-    let budget = tol * slice.norm_l2();
     let mut drop = vec![false; nu.len()];
     let mut sum = 0.0;
     for r in order {
@@ -70,6 +76,11 @@ pub fn dropped(f: &Factored, slice: &Mat<f64>, tol: f64) -> (Vec<bool>, f64) {
 /// The columns of `x` whose flag in `flags` is `keep`.
 fn select(x: &Mat<f64>, flags: &[bool], keep: bool) -> Mat<f64> {
     let cols: Vec<usize> = (0..x.ncols()).filter(|&j| flags[j] != keep).collect();
+    columns(x.as_ref(), &cols)
+}
+
+/// The columns `cols` of `x`, in that order.
+pub(super) fn columns(x: MatRef<'_, f64>, cols: &[usize]) -> Mat<f64> {
     Mat::from_fn(x.nrows(), cols.len(), |i, j| x[(i, cols[j])])
 }
 
