@@ -95,9 +95,12 @@ pub fn split_pairs(
     // Independent: assembled side by side.
     let (train_ds, test) = rayon::join(
         || assemble(assembled, d, spec),
-        || match pixels {
-            true => assemble_pixels(&test_index, d, spec).map(|(ds, b)| (ds, Some(b))),
-            false => assemble(&test_index, d, spec).map(|ds| (ds, None)),
+        || {
+            if pixels {
+                assemble_pixels(&test_index, d, spec).map(|(ds, b)| (ds, Some(b)))
+            } else {
+                assemble(&test_index, d, spec).map(|ds| (ds, None))
+            }
         },
     );
     let (train_ds, (test_ds, test_pixels)) = (train_ds?, test?);

@@ -26,8 +26,9 @@ use super::hermite::WIDE_ORDER;
 use crate::special::normal_pdf;
 use std::sync::OnceLock;
 
-/// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]): 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a
-/// sum (no division, no square root).
+/// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]):
+/// 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a sum (no division, no
+/// square root).
 pub(crate) struct Recurrence {
     inv: Vec<f64>,
     ratio: Vec<f64>,

@@ -139,7 +139,7 @@ impl HermiteCoefficients {
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
     }
 
-    /// GELU's units in closed form (`gelu_coef::unit_coefficients`: Gaussian integration by
+    /// GELU's units in closed form (`gelu_coef::group_coefficients`: Gaussian integration by
     /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
     /// c₁..c_K known; the variances of groups of [`UNIT_GROUP`] units side by side on SIMD lanes
     /// (`gelu_exact::unit_variances`); a deterministic unit (s = 0 or not finite) as in
