@@ -434,15 +434,8 @@ fn timed_affine(
 /// weight, a closure's breakdown), naming the stage, its layer, the class and the map that
 /// produced it, so that no NaN or ∞ is passed on to the next layer or to the output.
 fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
-    // A scan on SIMD lanes first (`simd::all_finite`); locate only on failure.
-    // An f32 stage's covariances: a branch-free scan of f32's exponent bits (`simd::all_finite`
-    // takes f64 only).
-    let all_finite32 = |v: &[f32]| {
-        v.iter()
-            .map(|x| usize::from((x.to_bits() >> 23) & 0xff == 0xff))
-            .sum::<usize>()
-            == 0
-    };
+    // A scan on SIMD lanes first (`simd::all_finite`, `simd::all_finite_f32`); locate only on
+    // failure.
     let bad_f64 = p.per_class.iter().enumerate().find_map(|(c, m)| {
         let cov_ok = (0..m.cov.ncols()).all(|j| simd::all_finite(m.cov.col_as_slice(j)));
         if cov_ok && m.mean.iter().all(|v| v.is_finite()) {
@@ -464,7 +457,7 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
         p.single.iter().enumerate().find_map(|(c, s)| {
             (0..s.ncols()).find_map(|j| {
                 let col = s.col_as_slice(j);
-                if all_finite32(col) {
+                if simd::all_finite_f32(col) {
                     return None;
                 }
                 let i = col.iter().position(|v| !v.is_finite())?;

@@ -35,10 +35,41 @@ impl WithSimd for AllFinite<'_> {
     }
 }
 
+/// The f32 twin of [`AllFinite`]: the same Σ 0·x in f32 lanes (0·x is ±0 in f32 for every
+/// finite f32, the largest included, and NaN for ±∞ or NaN).
+struct AllFinite32<'a>(&'a [f32]);
+
+impl WithSimd for AllFinite32<'_> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> bool {
+        let (head, tail) = S::as_simd_f32s(self.0);
+        let zero = simd.splat_f32s(0.0);
+        let mut acc = [zero; CHAINS];
+        let mut blocks = head.chunks_exact(CHAINS);
+        for block in &mut blocks {
+            for (a, &x) in acc.iter_mut().zip(block) {
+                *a = simd.mul_add_f32s(zero, x, *a);
+            }
+        }
+        for &x in blocks.remainder() {
+            acc[0] = simd.mul_add_f32s(zero, x, acc[0]);
+        }
+        let sum = acc.iter().fold(zero, |s, &a| simd.add_f32s(s, a));
+        simd.reduce_sum_f32s(sum) == 0.0 && tail.iter().all(|x| x.is_finite())
+    }
+}
+
 /// Whether every entry of `xs` is finite (not NaN, not ±∞), on the process's SIMD lanes
 /// ([`dispatch`]).
 pub fn all_finite(xs: &[f64]) -> bool {
     dispatch(AllFinite(xs))
+}
+
+/// [`all_finite`] for f32 entries (the f32 stages' covariances), on f32 lanes.
+pub fn all_finite_f32(xs: &[f32]) -> bool {
+    dispatch(AllFinite32(xs))
 }
 
 #[cfg(test)]
@@ -60,10 +91,25 @@ mod tests {
             f64::MIN_POSITIVE,
             5e-324,
         ];
+        let finite32 = [
+            0.0,
+            -0.0,
+            1.0,
+            -3.5,
+            f32::MAX,
+            f32::MIN,
+            f32::MIN_POSITIVE,
+            1e-45,
+        ];
         for isa in [Isa::Best, Isa::Avx2, Isa::Scalar] {
             for len in 0..80 {
                 let xs: Vec<f64> = (0..len).map(|k| finite[k % finite.len()]).collect();
+                let xs32: Vec<f32> = (0..len).map(|k| finite32[k % finite32.len()]).collect();
                 assert!(isa.run(AllFinite(&xs)), "{isa:?}, length {len}: all finite");
+                assert!(
+                    isa.run(AllFinite32(&xs32)),
+                    "{isa:?}, length {len}: f32 all finite"
+                );
                 for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
                     for at in 0..len {
                         let mut ys = xs.clone();
@@ -71,6 +117,12 @@ mod tests {
                         assert!(
                             !isa.run(AllFinite(&ys)),
                             "{isa:?}, length {len}: {bad} at {at}"
+                        );
+                        let mut ys32 = xs32.clone();
+                        ys32[at] = bad as f32;
+                        assert!(
+                            !isa.run(AllFinite32(&ys32)),
+                            "{isa:?}, length {len}: f32 {bad} at {at}"
                         );
                     }
                 }

@@ -53,34 +53,6 @@ pub fn values_mut(c: &mut Col<f64>) -> &mut [f64] {
         .as_slice_mut()
 }
 
-/// Whether every value of `values` is finite: 0·v is ±0 for a finite v and NaN for ±∞ or
-/// NaN, summed in eight independent lanes so that the pass vectorises (a pulp kernel, run on
-/// the instruction set [`crate::simd::dispatch`] picks).
-pub fn all_finite(values: &[f64]) -> bool {
-    dispatch(AllFinite(values))
-}
-
-/// The kernel of [`all_finite`].
-struct AllFinite<'a>(&'a [f64]);
-
-impl WithSimd for AllFinite<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) -> bool {
-        let mut lanes = [0.0f64; 8];
-        let chunks = self.0.chunks_exact(8);
-        let tail = chunks.remainder();
-        for c in chunks {
-            for (l, v) in lanes.iter_mut().zip(c) {
-                *l += v * 0.0;
-            }
-        }
-        let tail: f64 = tail.iter().map(|v| v * 0.0).sum();
-        lanes.iter().sum::<f64>() + tail == 0.0
-    }
-}
-
 /// Rows of a d × b batch as increasing runs (start, length) of consecutive rows.
 #[derive(Clone, Debug, Default)]
 pub struct Runs {
@@ -283,21 +255,6 @@ impl WithSimd for ScatterColumn<'_> {
 mod tests {
     use super::*;
     use faer::Mat;
-
-    #[test]
-    fn all_finite_finds_every_kind_of_non_finite_value_anywhere() {
-        for n in [0, 1, 7, 8, 9, 23] {
-            let clean: Vec<f64> = (0..n).map(|i| i as f64 * 1e300 - 3.5).collect();
-            assert!(all_finite(&clean), "n = {n}");
-            for at in 0..n {
-                for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-                    let mut v = clean.clone();
-                    v[at] = bad;
-                    assert!(!all_finite(&v), "n = {n}, {bad} at {at}");
-                }
-            }
-        }
-    }
 
     /// Rows 0, 3, 4 and 6 vary in columns 1 and 2 (row 6 only in column 2); rows 1, 2 and 5
     /// equal the shift there though column 0 (not in `cols`) differs.

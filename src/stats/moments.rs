@@ -44,11 +44,12 @@ use faer::reborrow::{Reborrow, ReborrowMut};
 use faer::{Accum, Col, Mat, MatRef, Par};
 use rayon::prelude::*;
 
-use super::batch::{all_finite, col, values_mut, Runs};
+use super::batch::{col, values_mut, Runs};
 use super::gram::lower_gram;
 use super::Moments;
 use crate::error::{Error, Result};
 use crate::linalg::mirror_lower;
+use crate::simd::all_finite;
 use crate::timing::flops;
 
 /// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]`,

@@ -224,3 +224,25 @@ fn an_f32_engine_reused_in_f64_keeps_no_f32_stage() {
         }
     }
 }
+
+/// A covariance that overflows f32 (entries ~1e40 > 3.4e38, finite in f64) is an error naming
+/// the entry and the f32 precision with the way out, not an ∞ handed on; f64 runs it.
+#[test]
+fn an_f32_covariance_that_overflows_is_an_error() {
+    let mut net = Mlp::init(&[24, 32, 16, 4], Activation::Linear, 1.0, 3).unwrap();
+    net.layers[0].w *= faer::Scale(1e20);
+    let start = random_start(24, 2, 5);
+    let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+    let err = engine
+        .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("(f32)") && err.contains("= inf") && err.contains("--precision f64"),
+        "{err}"
+    );
+    let mut exact = Propagator::with_settings(Precision::F64, AffineStrategy::Dense);
+    exact
+        .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+        .unwrap();
+}
