@@ -9,57 +9,57 @@ use super::dispatch;
 /// Independent accumulators per lane block, so that the additions do not wait on each other.
 const CHAINS: usize = 4;
 
-/// Σ 0·x over the slice: 0·x is ±0 for a finite x and NaN for ±∞ or NaN (IEEE 754), and a sum
-/// with a NaN term is NaN, so the sum is 0 exactly when every entry is finite.
-struct AllFinite<'a>(&'a [f64]);
+/// A kernel struct `$name(&[$t])` whose `with_simd` is true exactly when every entry is finite:
+/// Σ 0·x over the slice in `$t` lanes, with [`CHAINS`] independent accumulators. 0·x is ±0 for
+/// every finite x (the largest included) and NaN for ±∞ or NaN (IEEE 754), and a sum with a NaN
+/// term is NaN, so the sum is 0 exactly when every entry is finite. One body for f64 and f32,
+/// which pulp's `Simd` spells with different method names.
+macro_rules! finite_kernel {
+    ($name:ident, $t:ty, $as_simd:ident, $splat:ident, $mul_add:ident, $add:ident, $reduce:ident) => {
+        struct $name<'a>(&'a [$t]);
 
-impl WithSimd for AllFinite<'_> {
-    type Output = bool;
+        impl WithSimd for $name<'_> {
+            type Output = bool;
 
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) -> bool {
-        let (head, tail) = S::as_simd_f64s(self.0);
-        let zero = simd.splat_f64s(0.0);
-        let mut acc = [zero; CHAINS];
-        let mut blocks = head.chunks_exact(CHAINS);
-        for block in &mut blocks {
-            for (a, &x) in acc.iter_mut().zip(block) {
-                *a = simd.mul_add_f64s(zero, x, *a);
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) -> bool {
+                let (head, tail) = S::$as_simd(self.0);
+                let zero = simd.$splat(0.0);
+                let mut acc = [zero; CHAINS];
+                let mut blocks = head.chunks_exact(CHAINS);
+                for block in &mut blocks {
+                    for (a, &x) in acc.iter_mut().zip(block) {
+                        *a = simd.$mul_add(zero, x, *a);
+                    }
+                }
+                for &x in blocks.remainder() {
+                    acc[0] = simd.$mul_add(zero, x, acc[0]);
+                }
+                let sum = acc.iter().fold(zero, |s, &a| simd.$add(s, a));
+                simd.$reduce(sum) == 0.0 && tail.iter().all(|x| x.is_finite())
             }
         }
-        for &x in blocks.remainder() {
-            acc[0] = simd.mul_add_f64s(zero, x, acc[0]);
-        }
-        let sum = acc.iter().fold(zero, |s, &a| simd.add_f64s(s, a));
-        simd.reduce_sum_f64s(sum) == 0.0 && tail.iter().all(|x| x.is_finite())
-    }
+    };
 }
 
-/// The f32 twin of [`AllFinite`]: the same Σ 0·x in f32 lanes (0·x is ±0 in f32 for every
-/// finite f32, the largest included, and NaN for ±∞ or NaN).
-struct AllFinite32<'a>(&'a [f32]);
-
-impl WithSimd for AllFinite32<'_> {
-    type Output = bool;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) -> bool {
-        let (head, tail) = S::as_simd_f32s(self.0);
-        let zero = simd.splat_f32s(0.0);
-        let mut acc = [zero; CHAINS];
-        let mut blocks = head.chunks_exact(CHAINS);
-        for block in &mut blocks {
-            for (a, &x) in acc.iter_mut().zip(block) {
-                *a = simd.mul_add_f32s(zero, x, *a);
-            }
-        }
-        for &x in blocks.remainder() {
-            acc[0] = simd.mul_add_f32s(zero, x, acc[0]);
-        }
-        let sum = acc.iter().fold(zero, |s, &a| simd.add_f32s(s, a));
-        simd.reduce_sum_f32s(sum) == 0.0 && tail.iter().all(|x| x.is_finite())
-    }
-}
+finite_kernel!(
+    AllFinite,
+    f64,
+    as_simd_f64s,
+    splat_f64s,
+    mul_add_f64s,
+    add_f64s,
+    reduce_sum_f64s
+);
+finite_kernel!(
+    AllFinite32,
+    f32,
+    as_simd_f32s,
+    splat_f32s,
+    mul_add_f32s,
+    add_f32s,
+    reduce_sum_f32s
+);
 
 /// Whether every entry of `xs` is finite (not NaN, not ±∞), on the process's SIMD lanes
 /// ([`dispatch`]).
