@@ -193,7 +193,9 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{m≥0} ρᵐ [ĥₘ(h)/(m+1)] ĥₘ(k),
 /// ```
 ///
-/// from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and the ĥₘ(k) of the lanes `lanes` (at most
+/// from the factors ĥₘ(h)/(m+1) ([`series_column`]), the m-th at `column[m·STRIDE]` (relu reads
+/// its factors in place in a table of the [`hermite_table`] layout, STRIDE = [`HERM_BLOCK`]),
+/// and the ĥₘ(k) of the lanes `lanes` (at most
 /// the lane count L, starting at a multiple of L, within one [`HERM_BLOCK`]) in `table`
 /// ([`hermite_table`]). A partial vector (the last of a column) reads its whole L-lane stretch
 /// of the table, which the padded blocks always hold: each lane's sum is its own (the lanes
@@ -206,10 +208,10 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
 /// φ(h)φ(k); [`series_remainder`]). One load, one multiplication and one FMA per term.
 #[inline(always)]
-pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
+pub(crate) fn tetrachoric_lanes<S: pulp::Simd, const STRIDE: usize>(
     simd: S,
     rho: S::f64s,
-    column: &[f64; SERIES_TERMS],
+    column: &[f64],
     table: &[f64],
     lanes: std::ops::Range<usize>,
     terms: usize,
@@ -221,14 +223,15 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     debug_assert!(lanes.len() <= S::F64_LANES && lanes.start.is_multiple_of(S::F64_LANES));
     let base = herm_index(lanes.start, 0);
     let chains = terms.div_ceil(4);
-    let c = |m: usize| simd.splat_f64s(column[m]);
+    // Every factor read, m < 4·chains, lies in `column` (checked once, not per term).
+    let column = &column[..(4 * chains).max(1) * STRIDE - (STRIDE - 1)];
+    let c = |m: usize| simd.splat_f64s(column[m * STRIDE]);
     if S::F64_LANES == HERM_BLOCK {
         // A vector is one whole block: its terms are consecutive vectors (no per-term bounds
         // check or partial load).
         let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
-        let column = &column[..4 * chains];
-        for (h, c) in block.chunks_exact(4).zip(column.chunks_exact(4)).rev() {
-            let c = |k: usize| simd.splat_f64s(c[k]);
+        for (t, h) in block.chunks_exact(4).enumerate().rev() {
+            let c = |k: usize| simd.splat_f64s(column[(4 * t + k) * STRIDE]);
             s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(0), h[0]));
             s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(1), h[1]));
             s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(2), h[2]));
@@ -265,15 +268,15 @@ pub(crate) fn lane_terms<S: pulp::Simd>(simd: S, rho: S::f64s, terms: fn(f64) ->
 /// φ(h)φ(k) = 0 (|h| or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must
 /// have |ρ| < [`SERIES_MAX_RHO`].
 #[inline(always)]
-pub(crate) fn series_plackett<S: pulp::Simd>(
+pub(crate) fn series_plackett<S: pulp::Simd, const STRIDE: usize>(
     simd: S,
     rho: S::f64s,
     pdf_hk: S::f64s,
-    (column, terms): (&[f64; SERIES_TERMS], usize),
+    (column, terms): (&[f64], usize),
     table: &[f64],
     lanes: std::ops::Range<usize>,
 ) -> S::f64s {
-    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms);
+    let series = tetrachoric_lanes::<S, STRIDE>(simd, rho, column, table, lanes, terms);
     let zero = simd.splat_f64s(0.0);
     simd.select_f64s(
         simd.greater_than_f64s(pdf_hk, zero),

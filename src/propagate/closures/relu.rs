@@ -348,7 +348,7 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
                     cdf_a: &phi_a[..=i],
                     pdf_a: &pdf_a[..=i],
                     herm: &herm,
-                    column: &mehler_column(&factors, i),
+                    column: &factors[herm_index(i, 0)..],
                     i,
                 },
             );
@@ -370,7 +370,7 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
 /// lane vector reads), from the [`hermite_table`] `herm` and in its layout ([`herm_index`]):
 /// the units of a block divided side by side on SIMD lanes (`MehlerLanes`, the same correctly
 /// rounded quotients as one at a time), instead of a serial division per term in every column.
-/// Column i's factors are its strided entries ([`mehler_column`]).
+/// Column i's factors are its entries from [`herm_index`](i, 0) on, strided by [`HERM_BLOCK`].
 fn mehler_table(herm: &[f64], terms: usize, isa: Isa) -> Vec<f64> {
     let mut out = vec![0.0; herm.len()];
     isa.run(
@@ -407,12 +407,6 @@ impl WithSimd for MehlerLanes<'_> {
             }
         }
     }
-}
-
-/// The per-column factors of relu's Mehler series in [`ReluLanes`]: ĥₘ(aᵢ)/((m+1)(m+2)) for
-/// m < [`SERIES_TERMS`], from the [`mehler_table`].
-fn mehler_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
-    std::array::from_fn(|m| table[herm_index(i, m)])
 }
 
 /// An upper bound of the largest |ρᵢⱼ| = |Σᵢⱼ/(sᵢsⱼ)| that a lane of [`ReluLanes`] sums by the
@@ -454,7 +448,7 @@ fn series_rho_bound(input: &Moments, s: &[f64], regime: &[Regime]) -> f64 {
 /// ```
 ///
 ///   evaluated by `bvn::tetrachoric_lanes` with the column factors ĥₘ(aᵢ)/((m+1)(m+2))
-///   ([`mehler_column`]): no Φ, φ, square root or division per pair. Its terms are those of the
+///   (`ReluLanes::column`): no Φ, φ, square root or division per pair. Its terms are those of the
 ///   tetrachoric series times ρ/(m+2); `bvn::mehler_terms` takes enough of them for Cramér's
 ///   bound on the remainder, 0.19|ρ|^{n+2}/((n+1)(n+2)(1−|ρ|)), to stay below 1e-17·sᵢsⱼ;
 /// - 0.75 ≤ |ρ| < 0.925: the lane index is queued, and full vectors of queued lanes are gathered
@@ -473,8 +467,9 @@ struct ReluLanes<'a> {
     pdf_a: &'a [f64],
     /// ĥₘ(aⱼ) of every unit, in the blocked layout of [`hermite_table`].
     herm: &'a [f64],
-    /// ĥₘ(aᵢ)/((m+1)(m+2)) of this column ([`mehler_column`]).
-    column: &'a [f64; SERIES_TERMS],
+    /// ĥₘ(aᵢ)/((m+1)(m+2)) of this column, the m-th at `column[m·HERM_BLOCK]`: the
+    /// [`mehler_table`] from [`herm_index`](i, 0) on, read in place (no copy per column).
+    column: &'a [f64],
     i: usize,
 }
 
@@ -656,7 +651,14 @@ impl WithSimd for ReluLanes<'_> {
             next = (end < len).then(|| self.lane_rho(simd, end, si_v));
             // Mehler: C = sᵢsⱼ ρ (Φ(aᵢ)Φ(aⱼ) + φ(aᵢ)φ(aⱼ) ρ Σₘ ρᵐ ĥₘ(aᵢ)ĥₘ(aⱼ)/((m+1)(m+2))).
             let pdf_hk = simd.mul_f64s(pdf_ai, load(simd, &self.pdf_a[j..end]));
-            let tail = series_plackett(simd, r, pdf_hk, (self.column, terms), self.herm, j..end);
+            let tail = series_plackett::<S, HERM_BLOCK>(
+                simd,
+                r,
+                pdf_hk,
+                (self.column, terms),
+                self.herm,
+                j..end,
+            );
             let cdf_hk = simd.mul_f64s(cdf_ai, load(simd, &self.cdf_a[j..end]));
             let cov = simd.mul_f64s(
                 simd.mul_f64s(si_v, sj),
@@ -743,8 +745,8 @@ mod tests {
             for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
                 let factors = mehler_table(&herm, terms, isa);
                 for i in 0..n {
-                    let column = mehler_column(&factors, i);
-                    for (m, c) in column.iter().enumerate() {
+                    for m in 0..SERIES_TERMS {
+                        let c = factors[herm_index(i, m)];
                         let want = if m < terms {
                             herm[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64
                         } else {
