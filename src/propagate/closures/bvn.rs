@@ -126,22 +126,34 @@ pub(crate) fn herm_index(j: usize, m: usize) -> usize {
 /// of memory. By the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x;
 /// padding units are 0.
 pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
-    let n = x.len();
-    let blocks = n.div_ceil(HERM_BLOCK);
-    let mut table = vec![0.0; blocks * HERM_BLOCK * SERIES_TERMS];
+    let mut table = vec![0.0; x.len().div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
+    hermite_table_into(x, terms, &mut table);
+    table
+}
+
+/// [`hermite_table`] into a reused buffer `table` (resized to the layout's length): rows
+/// m < max(`terms`, 1) are written in full, padding lanes 0, with the same bits; the rows from
+/// `terms` on keep whatever `table` held (for a caller that never reads them, so that a reused
+/// table is neither zeroed nor reallocated per layer).
+pub(crate) fn hermite_table_into(x: &[f64], terms: usize, table: &mut Vec<f64>) {
+    let blocks = x.len().div_ceil(HERM_BLOCK);
+    table.resize(blocks * HERM_BLOCK * SERIES_TERMS, 0.0);
     let terms = terms.min(SERIES_TERMS);
     for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
-        table[herm_index(block * HERM_BLOCK, 0)..][..units.len()].fill(1.0);
+        let row0 = &mut table[herm_index(block * HERM_BLOCK, 0)..][..HERM_BLOCK];
+        row0.fill(0.0);
+        row0[..units.len()].fill(1.0);
         if terms > 1 {
-            table[herm_index(block * HERM_BLOCK, 1)..][..units.len()].copy_from_slice(units);
+            let row1 = &mut table[herm_index(block * HERM_BLOCK, 1)..][..HERM_BLOCK];
+            row1.fill(0.0);
+            row1[..units.len()].copy_from_slice(units);
         }
     }
     pulp::Arch::new().dispatch(HermiteLanes {
-        table: &mut table,
+        table,
         blocks,
         terms,
     });
-    table
 }
 
 /// The recurrence of [`hermite_table`] from ĥ₂ on, in place in the table (whose rows 0 and 1
@@ -329,6 +341,25 @@ mod tests {
         }
         for j in x.len()..16 {
             assert!((0..SERIES_TERMS).all(|m| table[herm_index(j, m)] == 0.0));
+        }
+    }
+
+    /// A reused buffer (stale NaN everywhere, and a longer previous layer's length) receives
+    /// the fresh table's rows below `terms`, padding zeros included, bit for bit.
+    #[test]
+    fn reused_hermite_table_matches_the_fresh_one_below_its_terms() {
+        let x: Vec<f64> = (0..21).map(|j| -5.3 + 0.49 * j as f64).collect();
+        for terms in [0, 1, 2, 37, 104, SERIES_TERMS] {
+            let fresh = hermite_table(&x, terms);
+            let mut reused = vec![f64::NAN; 5 * HERM_BLOCK * SERIES_TERMS];
+            hermite_table_into(&x, terms, &mut reused);
+            assert_eq!(reused.len(), fresh.len());
+            for j in 0..24 {
+                for m in 0..terms.max(1) {
+                    let (got, want) = (reused[herm_index(j, m)], fresh[herm_index(j, m)]);
+                    assert_eq!(got.to_bits(), want.to_bits(), "{terms} {j} {m}");
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! φ(h) = max(h, 0): exact Gaussian closure through Φ₂ (DESIGN.md §3, "ReLU").
 
+use std::cell::Cell;
 use std::f64::consts::FRAC_PI_2;
 use std::sync::OnceLock;
 
@@ -8,7 +9,7 @@ use rayon::prelude::*;
 use pulp::{Simd, WithSimd};
 
 use super::bvn::{
-    failing_lanes, herm_index, hermite_table, lane_terms, mehler_terms, plackett_lanes,
+    failing_lanes, herm_index, hermite_table_into, lane_terms, mehler_terms, plackett_lanes,
     series_plackett, HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
@@ -331,10 +332,13 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
         si * sj * correlation(sigma_ij, si, sj) * slope[i] * slope[j]
     };
     let terms = mehler_terms(series_rho_bound(input, &u.s, &regime));
-    let herm = hermite_table(&a, terms);
-    let factors = mehler_table(&herm, terms, isa);
+    // The thread's tables, taken out for this call (a call nested on this thread, a stolen
+    // class's closure, finds none and allocates its own) and put back after it.
+    let (mut herm, mut factors) = TABLES.take();
+    hermite_table_into(&a, terms, &mut herm);
+    mehler_table_into(&herm, terms, isa, &mut factors);
     let arch = pulp::Arch::new();
-    fill_symmetric(&mut out.cov, |i, col| {
+    let filled = fill_symmetric(&mut out.cov, |i, col| {
         let sig = &input.cov.col_as_slice(i)[..=i];
         if u.s[i] > 0.0 && regime[i] == Regime::Regular {
             isa.run(
@@ -363,25 +367,36 @@ fn relu_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
             col.fill(0.0);
         }
         col[i] = var[i];
-    })
+    });
+    TABLES.set((herm, factors));
+    filled
 }
 
-/// The factors ĥₘ(aⱼ)/((m+1)(m+2)) of relu's Mehler series for m < `terms` (0 beyond, where no
-/// lane vector reads), from the [`hermite_table`] `herm` and in its layout ([`herm_index`]):
-/// the units of a block divided side by side on SIMD lanes (`MehlerLanes`, the same correctly
-/// rounded quotients as one at a time), instead of a serial division per term in every column.
+thread_local! {
+    /// The Hermite table and the Mehler factors of [`relu_apply`], reused from layer to layer
+    /// on each thread: only the rows below the layer's term count are written and read
+    /// ([`hermite_table_into`], [`mehler_table_into`]), instead of two zeroed tables of
+    /// N/8·8·120 entries (61 KB each at N = 64) allocated per layer. Each thread that ran the
+    /// closure keeps the largest layer's pair (1.9 MB at N = 1024).
+    static TABLES: Cell<(Vec<f64>, Vec<f64>)> = const { Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// The factors ĥₘ(aⱼ)/((m+1)(m+2)) of relu's Mehler series for m < `terms` into `out` (resized
+/// to `herm`'s length; rows from `terms` on, which no lane vector reads, keep what `out`
+/// held), from the [`hermite_table`] `herm` and in its layout ([`herm_index`]): the units of a
+/// block divided side by side on SIMD lanes (`MehlerLanes`, the same correctly rounded
+/// quotients as one at a time), instead of a serial division per term in every column.
 /// Column i's factors are its entries from [`herm_index`](i, 0) on, strided by [`HERM_BLOCK`].
-fn mehler_table(herm: &[f64], terms: usize, isa: Isa) -> Vec<f64> {
-    let mut out = vec![0.0; herm.len()];
+fn mehler_table_into(herm: &[f64], terms: usize, isa: Isa, out: &mut Vec<f64>) {
+    out.resize(herm.len(), 0.0);
     isa.run(
         pulp::Arch::new(),
         MehlerLanes {
             herm,
-            out: &mut out,
+            out,
             terms,
         },
     );
-    out
 }
 
 /// The lanes of [`mehler_table`].
@@ -714,7 +729,7 @@ mod tests {
     /// The layer's series bound covers every lane the column kernels sum by the series (|ρ|
     /// as they round it, Σᵢⱼ/(sᵢsⱼ)), so its term count is at least every vector's; and the
     /// Mehler factors are the column's quotients ĥₘ(aⱼ)/((m+1)(m+2)) bit for bit up to it,
-    /// 0 beyond, on every instruction set.
+    /// on every instruction set, written into a reused buffer.
     #[test]
     fn series_bound_and_mehler_factors_cover_the_lanes() {
         for diag in [0.0, 0.3, 3.0] {
@@ -741,17 +756,16 @@ mod tests {
             let terms = mehler_terms(bound);
             assert!(terms >= mehler_terms(exact));
             let a: Vec<f64> = (0..n).map(|i| (0.37 * i as f64 - 6.0) / 3.0).collect();
-            let herm = hermite_table(&a, terms);
+            let herm = crate::propagate::closures::bvn::hermite_table(&a, terms);
             for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
-                let factors = mehler_table(&herm, terms, isa);
+                // A reused buffer: stale NaN from a longer layer.
+                let mut factors = vec![f64::NAN; herm.len() + 5 * HERM_BLOCK * SERIES_TERMS];
+                mehler_table_into(&herm, terms, isa, &mut factors);
+                assert_eq!(factors.len(), herm.len());
                 for i in 0..n {
-                    for m in 0..SERIES_TERMS {
+                    for m in 0..terms {
                         let c = factors[herm_index(i, m)];
-                        let want = if m < terms {
-                            herm[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64
-                        } else {
-                            0.0
-                        };
+                        let want = herm[herm_index(i, m)] / ((m + 1) * (m + 2)) as f64;
                         assert_eq!(c.to_bits(), want.to_bits(), "{isa:?} unit {i} term {m}");
                     }
                 }
