@@ -78,20 +78,66 @@ fn term_limits(remainder: fn(f64, usize) -> f64) -> [f64; SERIES_TERMS / 4] {
     })
 }
 
-/// The smallest count 4c in `limits` ([`term_limits`]) that serves `abs_rho`, at most
-/// [`SERIES_TERMS`].
-fn terms_from(limits: &[f64; SERIES_TERMS / 4], abs_rho: f64) -> usize {
-    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+/// Buckets of |ρ| ∈ [0, 1) in a [`TermTable`], each 1/256 wide: narrower than the gap between
+/// any two consecutive [`term_limits`] (≥ 0.006 on [0, 1), checked when a table is built and
+/// in the tests), so that a bucket holds at most one.
+const BUCKETS: usize = 256;
+
+/// The count lookup of [`terms_from`] by bucket instead of a binary search (whose five
+/// dependent compare-and-select steps per lane vector stalled relu's series: BENCHMARKS.md
+/// "… fourteenth session (relu3)"): for bucket b = ⌊256|ρ|⌋, the number of limits below
+/// b/256 and the one limit in [b/256, (b+1)/256) (+∞ where there is none).
+struct TermTable {
+    below: [usize; BUCKETS],
+    limit: [f64; BUCKETS],
+}
+
+impl TermTable {
+    /// The table of `limits` (increasing). Panics if a bucket holds two limits, which the
+    /// remainder bounds of this module do not give (a fault of the constants, not of input).
+    fn new(limits: &[f64; SERIES_TERMS / 4]) -> Self {
+        let edge = |b: usize| b as f64 / BUCKETS as f64;
+        let mut table = TermTable {
+            below: [0; BUCKETS],
+            limit: [f64::INFINITY; BUCKETS],
+        };
+        for b in 0..BUCKETS {
+            table.below[b] = limits.iter().filter(|&&l| l < edge(b)).count();
+            let mut inside = limits.iter().filter(|&&l| l >= edge(b) && l < edge(b + 1));
+            if let Some(&l) = inside.next() {
+                table.limit[b] = l;
+            }
+            assert!(inside.next().is_none(), "two term limits in bucket {b}");
+        }
+        table
+    }
+
+    /// The number of limits below `abs_rho` (`limits.partition_point(|l| l < abs_rho)`):
+    /// those below the bucket's lower edge (≤ |ρ|), and its own limit if below |ρ|; every
+    /// limit is below 1, so |ρ| ≥ 1 (and +∞) counts all of them in the last bucket, NaN none
+    /// in the first.
+    #[inline(always)]
+    fn count_below(&self, abs_rho: f64) -> usize {
+        let b = ((abs_rho * BUCKETS as f64) as usize).min(BUCKETS - 1);
+        self.below[b] + usize::from(self.limit[b] < abs_rho)
+    }
+}
+
+/// The smallest count 4c in the limits of `table` ([`term_limits`]) that serves `abs_rho`, at
+/// most [`SERIES_TERMS`].
+#[inline(always)]
+fn terms_from(table: &TermTable, abs_rho: f64) -> usize {
+    4 * (table.count_below(abs_rho) + 1).min(SERIES_TERMS / 4)
 }
 
 /// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest
 /// multiple of 4 (the chain count of [`tetrachoric_lanes`]) whose [`series_remainder`] is at
 /// most [`SERIES_REMAINDER`], looked up in a table of the largest |ρ| each count serves (found
-/// once by bisection); at most [`SERIES_TERMS`].
+/// once by bisection, [`TermTable`]); at most [`SERIES_TERMS`].
 pub(crate) fn series_terms(abs_rho: f64) -> usize {
-    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    static TABLE: OnceLock<TermTable> = OnceLock::new();
     terms_from(
-        LIMITS.get_or_init(|| term_limits(series_remainder)),
+        TABLE.get_or_init(|| TermTable::new(&term_limits(series_remainder))),
         abs_rho,
     )
 }
@@ -99,9 +145,9 @@ pub(crate) fn series_terms(abs_rho: f64) -> usize {
 /// [`series_terms`] for relu's Mehler series, by [`mehler_remainder`] (104 terms at
 /// |ρ| → 0.75 instead of 120).
 pub(crate) fn mehler_terms(abs_rho: f64) -> usize {
-    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    static TABLE: OnceLock<TermTable> = OnceLock::new();
     terms_from(
-        LIMITS.get_or_init(|| term_limits(mehler_remainder)),
+        TABLE.get_or_init(|| TermTable::new(&term_limits(mehler_remainder))),
         abs_rho,
     )
 }
@@ -384,6 +430,30 @@ mod tests {
                         "{terms} {j} {m}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The bucket lookup gives the binary search's count (`partition_point`) for every |ρ|
+    /// on a fine grid, at each limit and its neighbouring floats, at the bucket edges, and
+    /// for 1, +∞, NaN; for both remainder bounds.
+    #[test]
+    fn bucket_lookup_is_the_binary_search() {
+        for remainder in [series_remainder as fn(f64, usize) -> f64, mehler_remainder] {
+            let limits = term_limits(remainder);
+            let table = TermTable::new(&limits);
+            let mut probes: Vec<f64> = (0..=20_000).map(|k| k as f64 * 5e-5).collect();
+            for &l in &limits {
+                probes.extend([l.next_down(), l, l.next_up()]);
+            }
+            for b in 0..=BUCKETS {
+                let e = b as f64 / BUCKETS as f64;
+                probes.extend([e.next_down(), e, e.next_up()]);
+            }
+            probes.extend([f64::INFINITY, f64::NAN, 1e300, 0.0]);
+            for r in probes {
+                let want = limits.partition_point(|&l| l < r);
+                assert_eq!(table.count_below(r), want, "|ρ| = {r:e}");
             }
         }
     }
