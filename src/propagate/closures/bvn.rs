@@ -281,15 +281,18 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd, const STRIDE: usize>(
     debug_assert!(lanes.len() <= S::F64_LANES && lanes.start.is_multiple_of(S::F64_LANES));
     let base = herm_index(lanes.start, 0);
     let chains = terms.div_ceil(4);
-    // Every factor read, m < 4·chains, lies in `column` (checked once, not per term).
-    let column = &column[..(4 * chains).max(1) * STRIDE - (STRIDE - 1)];
-    let c = |m: usize| simd.splat_f64s(column[m * STRIDE]);
+    // Every factor read, m < 4·chains, lies in `column`: checked once here, not per term (the
+    // compiler kept a bounds check per strided read).
+    assert!(chains == 0 || column.len() > (4 * chains - 1) * STRIDE);
+    // SAFETY: m < 4·chains at every call below, so m·STRIDE < column.len() by the assertion.
+    let factor = |m: usize| unsafe { *column.get_unchecked(m * STRIDE) };
+    let c = |m: usize| simd.splat_f64s(factor(m));
     if S::F64_LANES == HERM_BLOCK {
         // A vector is one whole block: its terms are consecutive vectors (no per-term bounds
         // check or partial load).
         let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
         for (t, h) in block.chunks_exact(4).enumerate().rev() {
-            let c = |k: usize| simd.splat_f64s(column[(4 * t + k) * STRIDE]);
+            let c = |k: usize| c(4 * t + k);
             s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(0), h[0]));
             s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(1), h[1]));
             s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(2), h[2]));
