@@ -45,10 +45,21 @@ pub fn mirror_upper<T: Copy + Send + Sync>(m: MatMut<'_, T>) {
     );
     let ld = m.col_stride() as usize;
     let base = Shared(m.as_ptr_mut());
-    (0..n.div_ceil(TILE)).into_par_iter().for_each(|t| {
+    let tile = |t: usize| {
         let p = base.get();
         let cols = t * TILE..((t + 1) * TILE).min(n);
         for rb in (cols.start..n).step_by(TILE) {
+            if rb > cols.start && rb + TILE <= n && cols.len() == TILE {
+                // A whole tile below the diagonal: fixed bounds, unrolled by the compiler
+                // (the general loop below ran ~3.5 cycles per entry at N = 64).
+                for c in cols.clone() {
+                    for r in rb..rb + TILE {
+                        // SAFETY: as below (r ≥ rb > c).
+                        unsafe { *p.add(c * ld + r) = *p.add(r * ld + c) };
+                    }
+                }
+                continue;
+            }
             for c in cols.clone() {
                 for r in rb.max(c + 1)..(rb + TILE).min(n) {
                     // SAFETY: r, c < n index the n×n matrix at `p` with column stride `ld`;
@@ -57,7 +68,13 @@ pub fn mirror_upper<T: Copy + Send + Sync>(m: MatMut<'_, T>) {
                 }
             }
         }
-    });
+    };
+    // On a pool of one thread the tiles run in order here, without rayon's splitting.
+    if rayon::current_num_threads() == 1 {
+        (0..n.div_ceil(TILE)).for_each(tile);
+    } else {
+        (0..n.div_ceil(TILE)).into_par_iter().for_each(tile);
+    }
 }
 
 /// The matrix pointer shared by the tasks of [`mirror_upper`] (through a method, so that
@@ -80,19 +97,30 @@ mod tests {
     use super::*;
     use faer::Mat;
 
+    /// On one thread (tiles in order) and on three (tiles in parallel), whole and partial
+    /// tiles, and a column stride beyond N.
     #[test]
     fn mirror_upper_copies_every_strict_upper_entry() {
-        for n in [1, 7, 8, 9, 63, 64, 65, 150] {
-            let mut m = Mat::from_fn(
-                n,
-                n,
-                |i, j| if i <= j { (j * 1000 + i) as f64 } else { -1.0 },
-            );
-            mirror_upper(m.as_mut());
-            for j in 0..n {
-                for i in 0..n {
-                    let (a, b) = (i.max(j), i.min(j));
-                    assert_eq!(m[(i, j)], (a * 1000 + b) as f64, "n = {n}, ({i}, {j})");
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for n in [1, 7, 8, 9, 16, 63, 64, 65, 150] {
+                let mut big = Mat::from_fn(n + 3, n, |i, j| {
+                    if i <= j || i >= n {
+                        (j * 1000 + i) as f64
+                    } else {
+                        -1.0
+                    }
+                });
+                pool.install(|| mirror_upper(big.as_mut().subrows_mut(0, n)));
+                for j in 0..n {
+                    for i in 0..n + 3 {
+                        let (a, b) = if i < n { (i.max(j), i.min(j)) } else { (j, i) };
+                        let want = (a * 1000 + b) as f64;
+                        assert_eq!(big[(i, j)], want, "{threads} threads, n = {n}, ({i}, {j})");
+                    }
                 }
             }
         }

@@ -13,13 +13,30 @@ type Group<'a, T> = (usize, Vec<&'a mut [T]>);
 /// j = 0..=i into `col` (length i + 1, contiguous in faer's column-major storage: the lanes
 /// j ≤ i for fixed i). Columns are processed in parallel in pairs (i, N−1−i), so that every
 /// rayon task has the same N + 1 entries of work; the strict upper triangle is then mirrored
-/// (in cache-sized tiles, in parallel).
+/// (in cache-sized tiles, in parallel). On a pool of one thread the columns run in order on the
+/// calling thread, without the tasks' slices and vectors (an allocation per column and rayon's
+/// splitting, a few per cent of a 64-wide layer: BENCHMARKS.md "… fourteenth session (relu3)").
 pub fn fill_symmetric<T, F>(cov: &mut Mat<T>, kernel: F) -> Result<()>
 where
     T: Copy + Send + Sync,
     F: Fn(usize, &mut [T]) + Sync,
 {
-    fill_symmetric_grouped(cov, 1, |i, cols| kernel(i, &mut *cols[0]))
+    if rayon::current_num_threads() > 1 {
+        return fill_symmetric_grouped(cov, 1, |i, cols| kernel(i, &mut *cols[0]));
+    }
+    for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
+        kernel(i, column_to_diagonal(col, i)?);
+    }
+    mirror_upper(cov.as_mut());
+    Ok(())
+}
+
+/// Entries 0..=i of column i, as a contiguous slice (an error unless column-major).
+fn column_to_diagonal<T>(col: faer::ColMut<'_, T>, i: usize) -> Result<&mut [T]> {
+    let col = col
+        .try_as_col_major_mut()
+        .ok_or_else(|| Error::Shape("closure output is not column-major".into()))?;
+    Ok(&mut col.as_slice_mut()[..=i])
 }
 
 /// [`fill_symmetric`] by groups of `width` adjacent columns, for kernels that share the loads
@@ -36,10 +53,7 @@ where
     let width = width.max(1);
     let mut groups: Vec<Option<Group<T>>> = Vec::with_capacity(n.div_ceil(width));
     for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
-        let col = col
-            .try_as_col_major_mut()
-            .ok_or_else(|| Error::Shape("closure output is not column-major".into()))?;
-        let col = &mut col.as_slice_mut()[..=i];
+        let col = column_to_diagonal(col, i)?;
         if i % width == 0 {
             groups.push(Some((i, Vec::with_capacity(width))));
         }
@@ -63,4 +77,40 @@ where
     // The strict upper triangle onto the lower one.
     mirror_upper(cov.as_mut());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// On one thread (the serial path) and on three (the paired tasks) every column's kernel
+    /// runs once with entries 0..=i, and the strict upper triangle is their mirror.
+    #[test]
+    fn serial_and_parallel_fills_write_every_column_once() {
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for n in [1, 2, 9, 64] {
+                let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
+                pool.install(|| {
+                    fill_symmetric(&mut cov, |i, col| {
+                        assert_eq!(col.len(), i + 1);
+                        for (j, c) in col.iter_mut().enumerate() {
+                            assert_eq!(*c, -1.0, "column {i} written twice");
+                            *c = (1000 * i + j) as f64;
+                        }
+                    })
+                })
+                .unwrap();
+                for i in 0..n {
+                    for j in 0..n {
+                        let want = (1000 * i.max(j) + i.min(j)) as f64;
+                        assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -78,20 +78,66 @@ fn term_limits(remainder: fn(f64, usize) -> f64) -> [f64; SERIES_TERMS / 4] {
     })
 }
 
-/// The smallest count 4c in `limits` ([`term_limits`]) that serves `abs_rho`, at most
-/// [`SERIES_TERMS`].
-fn terms_from(limits: &[f64; SERIES_TERMS / 4], abs_rho: f64) -> usize {
-    4 * (limits.partition_point(|&l| l < abs_rho) + 1).min(SERIES_TERMS / 4)
+/// Buckets of |ρ| ∈ [0, 1) in a [`TermTable`], each 1/256 wide: narrower than the gap between
+/// any two consecutive [`term_limits`] (≥ 0.006 on [0, 1), checked when a table is built and
+/// in the tests), so that a bucket holds at most one.
+const BUCKETS: usize = 256;
+
+/// The count lookup of [`terms_from`] by bucket instead of a binary search (whose five
+/// dependent compare-and-select steps per lane vector stalled relu's series: BENCHMARKS.md
+/// "… fourteenth session (relu3)"): for bucket b = ⌊256|ρ|⌋, the number of limits below
+/// b/256 and the one limit in [b/256, (b+1)/256) (+∞ where there is none).
+struct TermTable {
+    below: [usize; BUCKETS],
+    limit: [f64; BUCKETS],
+}
+
+impl TermTable {
+    /// The table of `limits` (increasing). Panics if a bucket holds two limits, which the
+    /// remainder bounds of this module do not give (a fault of the constants, not of input).
+    fn new(limits: &[f64; SERIES_TERMS / 4]) -> Self {
+        let edge = |b: usize| b as f64 / BUCKETS as f64;
+        let mut table = TermTable {
+            below: [0; BUCKETS],
+            limit: [f64::INFINITY; BUCKETS],
+        };
+        for b in 0..BUCKETS {
+            table.below[b] = limits.iter().filter(|&&l| l < edge(b)).count();
+            let mut inside = limits.iter().filter(|&&l| l >= edge(b) && l < edge(b + 1));
+            if let Some(&l) = inside.next() {
+                table.limit[b] = l;
+            }
+            assert!(inside.next().is_none(), "two term limits in bucket {b}");
+        }
+        table
+    }
+
+    /// The number of limits below `abs_rho` (`limits.partition_point(|l| l < abs_rho)`):
+    /// those below the bucket's lower edge (≤ |ρ|), and its own limit if below |ρ|; every
+    /// limit is below 1, so |ρ| ≥ 1 (and +∞) counts all of them in the last bucket, NaN none
+    /// in the first.
+    #[inline(always)]
+    fn count_below(&self, abs_rho: f64) -> usize {
+        let b = ((abs_rho * BUCKETS as f64) as usize).min(BUCKETS - 1);
+        self.below[b] + usize::from(self.limit[b] < abs_rho)
+    }
+}
+
+/// The smallest count 4c in the limits of `table` ([`term_limits`]) that serves `abs_rho`, at
+/// most [`SERIES_TERMS`].
+#[inline(always)]
+fn terms_from(table: &TermTable, abs_rho: f64) -> usize {
+    4 * (table.count_below(abs_rho) + 1).min(SERIES_TERMS / 4)
 }
 
 /// Number of series terms for lanes with |ρ| ≤ `abs_rho` (< [`SERIES_MAX_RHO`]): the smallest
 /// multiple of 4 (the chain count of [`tetrachoric_lanes`]) whose [`series_remainder`] is at
 /// most [`SERIES_REMAINDER`], looked up in a table of the largest |ρ| each count serves (found
-/// once by bisection); at most [`SERIES_TERMS`].
+/// once by bisection, [`TermTable`]); at most [`SERIES_TERMS`].
 pub(crate) fn series_terms(abs_rho: f64) -> usize {
-    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    static TABLE: OnceLock<TermTable> = OnceLock::new();
     terms_from(
-        LIMITS.get_or_init(|| term_limits(series_remainder)),
+        TABLE.get_or_init(|| TermTable::new(&term_limits(series_remainder))),
         abs_rho,
     )
 }
@@ -99,9 +145,9 @@ pub(crate) fn series_terms(abs_rho: f64) -> usize {
 /// [`series_terms`] for relu's Mehler series, by [`mehler_remainder`] (104 terms at
 /// |ρ| → 0.75 instead of 120).
 pub(crate) fn mehler_terms(abs_rho: f64) -> usize {
-    static LIMITS: OnceLock<[f64; SERIES_TERMS / 4]> = OnceLock::new();
+    static TABLE: OnceLock<TermTable> = OnceLock::new();
     terms_from(
-        LIMITS.get_or_init(|| term_limits(mehler_remainder)),
+        TABLE.get_or_init(|| TermTable::new(&term_limits(mehler_remainder))),
         abs_rho,
     )
 }
@@ -126,22 +172,34 @@ pub(crate) fn herm_index(j: usize, m: usize) -> usize {
 /// of memory. By the stable recurrence ĥₘ₊₁ = (x ĥₘ − √m ĥₘ₋₁)/√(m+1), ĥ₀ = 1, ĥ₁ = x;
 /// padding units are 0.
 pub(crate) fn hermite_table(x: &[f64], terms: usize) -> Vec<f64> {
-    let n = x.len();
-    let blocks = n.div_ceil(HERM_BLOCK);
-    let mut table = vec![0.0; blocks * HERM_BLOCK * SERIES_TERMS];
+    let mut table = vec![0.0; x.len().div_ceil(HERM_BLOCK) * HERM_BLOCK * SERIES_TERMS];
+    hermite_table_into(x, terms, &mut table);
+    table
+}
+
+/// [`hermite_table`] into a reused buffer `table` (resized to the layout's length): rows
+/// m < max(`terms`, 1) are written in full, padding lanes 0, with the same bits; the rows from
+/// `terms` on keep whatever `table` held (for a caller that never reads them, so that a reused
+/// table is neither zeroed nor reallocated per layer).
+pub(crate) fn hermite_table_into(x: &[f64], terms: usize, table: &mut Vec<f64>) {
+    let blocks = x.len().div_ceil(HERM_BLOCK);
+    table.resize(blocks * HERM_BLOCK * SERIES_TERMS, 0.0);
     let terms = terms.min(SERIES_TERMS);
     for (block, units) in x.chunks(HERM_BLOCK).enumerate() {
-        table[herm_index(block * HERM_BLOCK, 0)..][..units.len()].fill(1.0);
+        let row0 = &mut table[herm_index(block * HERM_BLOCK, 0)..][..HERM_BLOCK];
+        row0.fill(0.0);
+        row0[..units.len()].fill(1.0);
         if terms > 1 {
-            table[herm_index(block * HERM_BLOCK, 1)..][..units.len()].copy_from_slice(units);
+            let row1 = &mut table[herm_index(block * HERM_BLOCK, 1)..][..HERM_BLOCK];
+            row1.fill(0.0);
+            row1[..units.len()].copy_from_slice(units);
         }
     }
     pulp::Arch::new().dispatch(HermiteLanes {
-        table: &mut table,
+        table,
         blocks,
         terms,
     });
-    table
 }
 
 /// The recurrence of [`hermite_table`] from ĥ₂ on, in place in the table (whose rows 0 and 1
@@ -193,7 +251,9 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// φ(h)φ(k) Σ_{n≥1} ρⁿ/n! Heₙ₋₁(h)Heₙ₋₁(k) = φ(h)φ(k) ρ Σ_{m≥0} ρᵐ [ĥₘ(h)/(m+1)] ĥₘ(k),
 /// ```
 ///
-/// from `column` = ĥₘ(h)/(m+1) ([`series_column`]) and the ĥₘ(k) of the lanes `lanes` (at most
+/// from the factors ĥₘ(h)/(m+1) ([`series_column`]), the m-th at `column[m·STRIDE]` (relu reads
+/// its factors in place in a table of the [`hermite_table`] layout, STRIDE = [`HERM_BLOCK`]),
+/// and the ĥₘ(k) of the lanes `lanes` (at most
 /// the lane count L, starting at a multiple of L, within one [`HERM_BLOCK`]) in `table`
 /// ([`hermite_table`]). A partial vector (the last of a column) reads its whole L-lane stretch
 /// of the table, which the padded blocks always hold: each lane's sum is its own (the lanes
@@ -206,10 +266,10 @@ pub(crate) fn series_column(table: &[f64], i: usize) -> [f64; SERIES_TERMS] {
 /// 0.19 |ρ|^{terms+1}/((terms+1)(1−|ρ|)) · e^{−(h²+k²)/4} (absolute, after the factor
 /// φ(h)φ(k); [`series_remainder`]). One load, one multiplication and one FMA per term.
 #[inline(always)]
-pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
+pub(crate) fn tetrachoric_lanes<S: pulp::Simd, const STRIDE: usize>(
     simd: S,
     rho: S::f64s,
-    column: &[f64; SERIES_TERMS],
+    column: &[f64],
     table: &[f64],
     lanes: std::ops::Range<usize>,
     terms: usize,
@@ -221,14 +281,18 @@ pub(crate) fn tetrachoric_lanes<S: pulp::Simd>(
     debug_assert!(lanes.len() <= S::F64_LANES && lanes.start.is_multiple_of(S::F64_LANES));
     let base = herm_index(lanes.start, 0);
     let chains = terms.div_ceil(4);
-    let c = |m: usize| simd.splat_f64s(column[m]);
+    // Every factor read, m < 4·chains, lies in `column`: checked once here, not per term (the
+    // compiler kept a bounds check per strided read).
+    assert!(chains == 0 || column.len() > (4 * chains - 1) * STRIDE);
+    // SAFETY: m < 4·chains at every call below, so m·STRIDE < column.len() by the assertion.
+    let factor = |m: usize| unsafe { *column.get_unchecked(m * STRIDE) };
+    let c = |m: usize| simd.splat_f64s(factor(m));
     if S::F64_LANES == HERM_BLOCK {
         // A vector is one whole block: its terms are consecutive vectors (no per-term bounds
         // check or partial load).
         let block = S::as_simd_f64s(&table[base..base + 4 * chains * HERM_BLOCK]).0;
-        let column = &column[..4 * chains];
-        for (h, c) in block.chunks_exact(4).zip(column.chunks_exact(4)).rev() {
-            let c = |k: usize| simd.splat_f64s(c[k]);
+        for (t, h) in block.chunks_exact(4).enumerate().rev() {
+            let c = |k: usize| c(4 * t + k);
             s0 = simd.mul_add_f64s(s0, rho4, simd.mul_f64s(c(0), h[0]));
             s1 = simd.mul_add_f64s(s1, rho4, simd.mul_f64s(c(1), h[1]));
             s2 = simd.mul_add_f64s(s2, rho4, simd.mul_f64s(c(2), h[2]));
@@ -265,15 +329,15 @@ pub(crate) fn lane_terms<S: pulp::Simd>(simd: S, rho: S::f64s, terms: fn(f64) ->
 /// φ(h)φ(k) = 0 (|h| or |k| ≳ 38, where the Hermite values may have overflowed). Lanes must
 /// have |ρ| < [`SERIES_MAX_RHO`].
 #[inline(always)]
-pub(crate) fn series_plackett<S: pulp::Simd>(
+pub(crate) fn series_plackett<S: pulp::Simd, const STRIDE: usize>(
     simd: S,
     rho: S::f64s,
     pdf_hk: S::f64s,
-    (column, terms): (&[f64; SERIES_TERMS], usize),
+    (column, terms): (&[f64], usize),
     table: &[f64],
     lanes: std::ops::Range<usize>,
 ) -> S::f64s {
-    let series = tetrachoric_lanes(simd, rho, column, table, lanes, terms);
+    let series = tetrachoric_lanes::<S, STRIDE>(simd, rho, column, table, lanes, terms);
     let zero = simd.splat_f64s(0.0);
     simd.select_f64s(
         simd.greater_than_f64s(pdf_hk, zero),
@@ -329,6 +393,25 @@ mod tests {
         }
     }
 
+    /// A reused buffer (stale NaN everywhere, and a longer previous layer's length) receives
+    /// the fresh table's rows below `terms`, padding zeros included, bit for bit.
+    #[test]
+    fn reused_hermite_table_matches_the_fresh_one_below_its_terms() {
+        let x: Vec<f64> = (0..21).map(|j| -5.3 + 0.49 * j as f64).collect();
+        for terms in [0, 1, 2, 37, 104, SERIES_TERMS] {
+            let fresh = hermite_table(&x, terms);
+            let mut reused = vec![f64::NAN; 5 * HERM_BLOCK * SERIES_TERMS];
+            hermite_table_into(&x, terms, &mut reused);
+            assert_eq!(reused.len(), fresh.len());
+            for j in 0..24 {
+                for m in 0..terms.max(1) {
+                    let (got, want) = (reused[herm_index(j, m)], fresh[herm_index(j, m)]);
+                    assert_eq!(got.to_bits(), want.to_bits(), "{terms} {j} {m}");
+                }
+            }
+        }
+    }
+
     /// A table cut at `terms` holds the full table's values below it, bit for bit (the
     /// blocks' recurrences are the same whatever the count), and zeros from it on.
     #[test]
@@ -350,6 +433,30 @@ mod tests {
                         "{terms} {j} {m}"
                     );
                 }
+            }
+        }
+    }
+
+    /// The bucket lookup gives the binary search's count (`partition_point`) for every |ρ|
+    /// on a fine grid, at each limit and its neighbouring floats, at the bucket edges, and
+    /// for 1, +∞, NaN; for both remainder bounds.
+    #[test]
+    fn bucket_lookup_is_the_binary_search() {
+        for remainder in [series_remainder as fn(f64, usize) -> f64, mehler_remainder] {
+            let limits = term_limits(remainder);
+            let table = TermTable::new(&limits);
+            let mut probes: Vec<f64> = (0..=20_000).map(|k| k as f64 * 5e-5).collect();
+            for &l in &limits {
+                probes.extend([l.next_down(), l, l.next_up()]);
+            }
+            for b in 0..=BUCKETS {
+                let e = b as f64 / BUCKETS as f64;
+                probes.extend([e.next_down(), e, e.next_up()]);
+            }
+            probes.extend([f64::INFINITY, f64::NAN, 1e300, 0.0]);
+            for r in probes {
+                let want = limits.partition_point(|&l| l < r);
+                assert_eq!(table.count_below(r), want, "|ρ| = {r:e}");
             }
         }
     }

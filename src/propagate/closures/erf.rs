@@ -205,11 +205,14 @@ impl WithSimd for ErfLanes<'_> {
             let r_series = simd.select_f64s(series_ok, r, zero);
             let pdf_uj = load(simd, &self.pdf_u[j..end]);
             let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
-            let c = series_plackett(
+            let c = series_plackett::<S, 1>(
                 simd,
                 r_series,
                 pdf_hk,
-                (self.column, lane_terms(simd, r_series, series_terms)),
+                (
+                    self.column.as_slice(),
+                    lane_terms(simd, r_series, series_terms),
+                ),
                 self.herm,
                 j..end,
             );

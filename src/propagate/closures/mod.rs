@@ -32,6 +32,7 @@ pub mod quadratic;
 pub mod quadrature;
 mod quadrature_terms;
 pub mod relu;
+mod relu_tail;
 mod relu_terms;
 pub mod rules;
 mod series_lanes;
