@@ -47,19 +47,25 @@ pub struct Timings {
     stages: Mutex<Vec<StageTime>>,
     observer: Option<Box<dyn StageObserver>>,
     reference: Mutex<Option<GemmReference>>,
+    /// The first recorded stage's start and the last one's end ([`Timings::time`]).
+    span: Mutex<Option<(Instant, Instant)>>,
 }
 
 /// The recorded stages and the whole run's rate, for `--json` with `--timings`.
 #[derive(Clone, Debug, Serialize)]
 pub struct TimingSummary {
     pub stages: Vec<StageTime>,
-    /// Sum of the stages' seconds.
+    /// Sum of the stages' seconds (stages side by side or one inside another counted in each).
     pub seconds: f64,
+    /// The recorded run's wall time: from the first stage's start to the last stage's end,
+    /// the gaps between stages included and stages that ran side by side counted once (the sum
+    /// of the stages' seconds where no stage went through [`Timings::time`]).
+    pub span_seconds: f64,
     /// Sum of the stages' CPU seconds.
     pub cpu_seconds: f64,
     /// Sum of the stages' counted flops.
     pub flops: f64,
-    /// flops / seconds · 10⁻⁹.
+    /// flops / span_seconds · 10⁻⁹: the whole recorded run's rate.
     pub gflops: f64,
     /// The in-process GEMM rate, when measured.
     pub gemm_reference: Option<GemmReference>,
@@ -75,6 +81,7 @@ impl Timings {
             stages: Mutex::new(Vec::new()),
             observer: None,
             reference: Mutex::new(None),
+            span: Mutex::new(None),
         }
     }
 
@@ -113,6 +120,7 @@ impl Timings {
         }
         let (start, cpu_start) = (Instant::now(), cpu::process_cpu_seconds().ok());
         let out = f();
+        self.extend_span(start, Instant::now());
         // A clock that could not be read (never on Linux) counts as 0 CPU seconds.
         let cpu_seconds = cpu_start
             .zip(cpu::process_cpu_seconds().ok())
@@ -144,6 +152,15 @@ impl Timings {
         }
     }
 
+    /// Widens the recorded span to cover `start … end`.
+    fn extend_span(&self, start: Instant, end: Instant) {
+        let mut span = self.span.lock().expect("timings lock");
+        *span = Some(match *span {
+            Some((a, b)) => (a.min(start), b.max(end)),
+            None => (start, end),
+        });
+    }
+
     /// Adds `flops` to `stage` without counting a call (work known only after the stage ran).
     pub fn add_flops(&self, stage: &'static str, flops: f64) {
         if !self.enabled {
@@ -171,8 +188,13 @@ impl Timings {
         let seconds: f64 = stages.iter().map(|s| s.seconds).sum();
         let cpu_seconds: f64 = stages.iter().map(|s| s.cpu_seconds).sum();
         let flops: f64 = stages.iter().map(|s| s.flops).sum();
-        let gflops = if seconds > 0.0 {
-            flops / seconds * 1e-9
+        let span_seconds = self
+            .span
+            .lock()
+            .expect("timings lock")
+            .map_or(seconds, |(a, b)| (b - a).as_secs_f64());
+        let gflops = if span_seconds > 0.0 {
+            flops / span_seconds * 1e-9
         } else {
             0.0
         };
@@ -180,6 +202,7 @@ impl Timings {
         TimingSummary {
             stages,
             seconds,
+            span_seconds,
             cpu_seconds,
             flops,
             gflops,
@@ -190,7 +213,9 @@ impl Timings {
 
     /// A table: stage, calls, seconds, share of the recorded total, GFLOP (counted flops),
     /// GFLOP/s where counted and the process CPU seconds (last, so that the columns before it
-    /// stay where scripts read them); then the whole run's rate, against the GEMM reference when set:
+    /// stay where scripts read them); the total of the stages' seconds, the recorded span (first
+    /// stage's start to last stage's end); then the whole run's rate over the span, against the
+    /// GEMM reference when set:
     /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads)".
     pub fn table(&self) -> String {
         let summary = self.summary();
@@ -228,6 +253,13 @@ impl Timings {
                 s.cpu_seconds
             );
         }
+        let rate = |seconds: f64| {
+            if seconds > 0.0 {
+                summary.flops / seconds * 1e-9
+            } else {
+                0.0
+            }
+        };
         let _ = writeln!(
             out,
             "{:<w$} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1} {:>9.4}",
@@ -236,8 +268,21 @@ impl Timings {
             total,
             "",
             summary.flops * 1e-9,
-            summary.gflops,
+            rate(total),
             summary.cpu_seconds
+        );
+        // The run's wall from the first stage's start to the last one's end: what the rate
+        // below is taken over (stages side by side counted once, gaps included).
+        let _ = writeln!(
+            out,
+            "{:<w$} {:>6} {:>10.4} {:>7} {:>9.2} {:>9.1} {:>9}",
+            "recorded span",
+            "",
+            summary.span_seconds,
+            "",
+            summary.flops * 1e-9,
+            summary.gflops,
+            "-"
         );
         match summary.gemm_reference {
             Some(r) => {
@@ -305,6 +350,36 @@ mod tests {
         assert_eq!(affine_flops(2, 3, 1), 2.0 * 2.0 * 9.0 + 2.0 * 3.0 * 3.0);
     }
 
+    /// The span runs from the earliest start to the latest end: stages side by side count once,
+    /// a gap between stages counts, and the rate is taken over the span, not the sum.
+    #[test]
+    fn the_rate_is_over_the_span_of_the_stages() {
+        let t = Timings::new();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + std::time::Duration::from_millis(ms);
+        // a: 0–400 ms, b: 100–300 ms beside it, c: 500–600 ms after a gap.
+        for (stage, (a, b), flops) in [
+            ("a", (0, 400), 4e9),
+            ("b", (100, 300), 2e9),
+            ("c", (500, 600), 1e9),
+        ] {
+            t.add(stage, ((b - a) as f64 * 1e-3, 0.0), flops);
+            t.extend_span(at(a), at(b));
+        }
+        let sum = t.summary();
+        assert!((sum.seconds - 0.7).abs() < 1e-12, "{}", sum.seconds);
+        assert!(
+            (sum.span_seconds - 0.6).abs() < 1e-9,
+            "{}",
+            sum.span_seconds
+        );
+        assert!((sum.gflops - 7.0 / 0.6).abs() < 1e-6, "{}", sum.gflops);
+        // Without a timed stage the span is the sum.
+        let u = Timings::new();
+        u.add("a", (0.5, 0.0), 1e9);
+        assert_eq!(u.summary().span_seconds, 0.5);
+    }
+
     #[derive(Debug, Default)]
     struct Seen(Mutex<Vec<&'static str>>);
     impl StageObserver for std::sync::Arc<Seen> {
@@ -321,8 +396,9 @@ mod tests {
         t.add("surrogates + information + tails", (0.5, 0.25), 1e9);
         t.add("affine", (0.125, 0.125), 2e9);
         let table = t.table();
-        let rows: Vec<&str> = table.lines().take(4).collect();
+        let rows: Vec<&str> = table.lines().take(5).collect();
         assert!(rows[3].starts_with("total (recorded)"), "{table}");
+        assert!(rows[4].starts_with("recorded span"), "{table}");
         let ends: Vec<usize> = rows.iter().map(|r| r.chars().count()).collect();
         assert!(ends.iter().all(|&e| e == ends[0]), "{table}");
         let calls_end = |r: &str| r.find(" 1 ").map(|k| k + 2);
