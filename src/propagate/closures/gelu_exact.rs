@@ -33,21 +33,72 @@ pub(crate) fn unit_moments(mu: f64, s: f64) -> (f64, f64, f64) {
 pub(crate) fn unit_mean_c1(mu: f64, s: f64) -> (f64, f64) {
     let sigma = (1.0 + s * s).sqrt();
     let alpha = mu / sigma;
-    let (cdf, pdf) = (normal_cdf(alpha), normal_pdf(alpha));
+    mean_c1(mu, s, sigma, normal_cdf(alpha), normal_pdf(alpha))
+}
+
+/// [`unit_mean_c1`] from σ = √(1 + s²), Φ(α) and φ(α), α = μ/σ.
+fn mean_c1(mu: f64, s: f64, sigma: f64, cdf: f64, pdf: f64) -> (f64, f64) {
     let mean = mu * cdf + s * s * pdf / sigma;
     let c1 = s * (cdf + mu * pdf / (sigma * sigma * sigma));
     (mean, c1)
 }
 
-/// The variances of [`unit_moments`] of the units (μᵢ, sᵢ > 0): [`pair_cov`] of each unit with
-/// itself at ρ = 1, floored at 0, their Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`].
-pub(crate) fn unit_variances(mu: &[f64], s: &[f64]) -> Vec<f64> {
-    let pairs: Vec<Pair> = mu
-        .iter()
-        .zip(s)
-        .map(|(&m, &sd)| Pair::new(m, sd, m, sd, 1.0))
-        .collect();
-    covs(&pairs).into_iter().map(|v| v.max(0.0)).collect()
+/// Mean, variance and c₁ of one unit ([`unit_moments`]) with φ(α), α = μ/√(1 + s²) (the
+/// recurrence's φ(t) in `gelu_coef`, t = α).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct UnitMoments {
+    pub mean: f64,
+    pub var: f64,
+    pub c1: f64,
+    pub pdf: f64,
+}
+
+/// [`UnitMoments`] of at most [`MAX_LANES`] units (μᵢ, sᵢ > 0), in entries 0..`mu.len()`,
+/// without the heap: the variances' Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`]
+/// (the units' on-lane pairs share one Genz rule, chosen by their largest r), Φ(α) and φ(α)
+/// computed once for the mean, c₁ and the variance, and for the self pair (α = β, so
+/// α_B = β_A) Φ and φ at α_B once ([`Pair::self_normals`]): the same values, bit for bit, as
+/// [`unit_mean_c1`] and [`pair_cov`]'s formula of each unit with itself at ρ = 1.
+pub(crate) fn group_moments(mu: &[f64], s: &[f64]) -> [UnitMoments; MAX_LANES] {
+    let n = mu.len().min(s.len()).min(MAX_LANES);
+    let mut out = [UnitMoments::default(); MAX_LANES];
+    if n == 0 {
+        return out;
+    }
+    let pairs: [Pair; MAX_LANES] = std::array::from_fn(|k| {
+        let k = k.min(n - 1);
+        Pair::new(mu[k], s[k], mu[k], s[k], 1.0)
+    });
+    let (mut lanes, mut on) = ([0; MAX_LANES], 0);
+    let mut extra = [0.0; MAX_LANES];
+    for (k, p) in pairs[..n].iter().enumerate() {
+        if p.on_lanes() {
+            lanes[on] = k;
+            on += 1;
+        } else {
+            extra[k] = bvn_cov(p.alpha, p.beta, p.r);
+        }
+    }
+    Isa::Dispatch.run(
+        pulp::Arch::new(),
+        PlackettBatch {
+            pairs: &pairs[..n],
+            lanes: &lanes[..on],
+            extra: &mut extra[..n],
+        },
+    );
+    for (k, p) in pairs[..n].iter().enumerate() {
+        let (cdf, pdf) = (normal_cdf(p.alpha), normal_pdf(p.alpha));
+        let (mean, c1) = mean_c1(mu[k], s[k], (1.0 + p.v1).sqrt(), cdf, pdf);
+        let var = p.cov(extra[k], &p.self_normals(cdf, pdf)).max(0.0);
+        out[k] = UnitMoments {
+            mean,
+            var,
+            c1,
+            pdf,
+        };
+    }
+    out
 }
 
 /// Cov(gelu(X), gelu(Y)) for X ~ N(μ₁, s₁²), Y ~ N(μ₂, s₂²) with correlation ρ (s₁, s₂ > 0;
@@ -69,7 +120,7 @@ pub(crate) fn pair_cov(mu1: f64, s1: f64, mu2: f64, s2: f64, rho: f64) -> f64 {
         return 0.0;
     }
     let pair = Pair::new(mu1, s1, mu2, s2, rho);
-    pair.cov(bvn_cov(pair.alpha, pair.beta, pair.r))
+    pair.cov(bvn_cov(pair.alpha, pair.beta, pair.r), &pair.normals())
 }
 
 /// [`pair_cov`] of unit i (μᵢ, sᵢ > 0) with the units `js` (means `mu`, deviations `s`, all
@@ -116,7 +167,11 @@ fn covs(pairs: &[Pair]) -> Vec<f64> {
             extra: &mut extra,
         },
     );
-    pairs.iter().zip(extra).map(|(p, e)| p.cov(e)).collect()
+    pairs
+        .iter()
+        .zip(extra)
+        .map(|(p, e)| p.cov(e, &p.normals()))
+        .collect()
 }
 
 /// The per-pair quantities of [`pair_cov`]'s formula.
@@ -166,18 +221,56 @@ impl Pair {
         self.r.abs() < 0.925 && spread <= 4.0
     }
 
-    /// The covariance from `extra` = Φ₂(α, β; r) − Φ(α)Φ(β).
-    fn cov(&self, extra: f64) -> f64 {
-        let (mu1, mu2, v1, v2, c) = (self.mu1, self.mu2, self.v1, self.v2, self.c);
+    /// Φ and φ at α, β, α_B = (α − rβ)/q and β_A = (β − rα)/q.
+    fn normals(&self) -> Normals {
         let (alpha, beta, r, q) = (self.alpha, self.beta, self.r, self.q);
-        let (va, vb) = (1.0 + v1, 1.0 + v2);
-        let (sa, sb) = (va.sqrt(), vb.sqrt());
         let beta_a = (beta - r * alpha) / q;
         let alpha_b = (alpha - r * beta) / q;
-        let (pa, pb) = (normal_pdf(alpha), normal_pdf(beta));
-        let (ca, cb) = (normal_cdf(alpha), normal_cdf(beta));
-        let (c_ba, p_ba) = (normal_cdf(beta_a), normal_pdf(beta_a));
+        Normals {
+            ca: normal_cdf(alpha),
+            pa: normal_pdf(alpha),
+            cb: normal_cdf(beta),
+            pb: normal_pdf(beta),
+            c_ba: normal_cdf(beta_a),
+            p_ba: normal_pdf(beta_a),
+            c_ab: normal_cdf(alpha_b),
+            p_ab: normal_pdf(alpha_b),
+        }
+    }
+
+    /// [`Self::normals`] of a unit with itself (α = β, so β_A = α_B, the same expression),
+    /// given Φ(α) and φ(α): two evaluations instead of eight, the same values.
+    fn self_normals(&self, cdf: f64, pdf: f64) -> Normals {
+        let alpha_b = (self.alpha - self.r * self.beta) / self.q;
         let (c_ab, p_ab) = (normal_cdf(alpha_b), normal_pdf(alpha_b));
+        Normals {
+            ca: cdf,
+            pa: pdf,
+            cb: cdf,
+            pb: pdf,
+            c_ba: c_ab,
+            p_ba: p_ab,
+            c_ab,
+            p_ab,
+        }
+    }
+
+    /// The covariance from `extra` = Φ₂(α, β; r) − Φ(α)Φ(β) and the pair's [`Self::normals`].
+    fn cov(&self, extra: f64, normals: &Normals) -> f64 {
+        let (mu1, mu2, v1, v2, c) = (self.mu1, self.mu2, self.v1, self.v2, self.c);
+        let q = self.q;
+        let (va, vb) = (1.0 + v1, 1.0 + v2);
+        let (sa, sb) = (va.sqrt(), vb.sqrt());
+        let Normals {
+            ca,
+            pa,
+            cb,
+            pb,
+            c_ba,
+            p_ba,
+            c_ab,
+            p_ab,
+        } = *normals;
         let p = ca * cb + extra;
         let d_a = pa / sa * c_ba;
         let d_b = pb / sb * c_ab;
@@ -191,6 +284,19 @@ impl Pair {
         let m2 = mu2 * cb + g2;
         joint - (mu1 * ca * g2 + g1 * m2)
     }
+}
+
+/// Φ and φ at the four arguments of [`Pair::cov`].
+#[derive(Clone, Copy)]
+struct Normals {
+    ca: f64,
+    pa: f64,
+    cb: f64,
+    pb: f64,
+    c_ba: f64,
+    p_ba: f64,
+    c_ab: f64,
+    p_ab: f64,
 }
 
 /// Φ₂(α, β; r) − Φ(α)Φ(β) of the pairs `lanes` by [`plackett_lanes`], eight (the lane count)
