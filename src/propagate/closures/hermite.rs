@@ -346,7 +346,9 @@ impl HermiteClosure {
                     // `pass` is the shortcut of m = L.
                     let m = len.min(coef[i].known).min(coef[j].known);
                     if m == len
-                        && rho.abs() <= *pass.get_or_init(|| pass_below(rem_of(i)(len), coef[i].var, len, tol))
+                        && rho.abs()
+                            <= *pass
+                                .get_or_init(|| pass_below(rem_of(i)(len), coef[i].var, len, tol))
                     {
                         return;
                     }
