@@ -18,12 +18,10 @@
 //! where the true values are below 10⁻³⁰⁰. The recurrence is the forward one of the Hermite
 //! polynomials, stable for them; cₙ's difference of two terms cancels only where cₙ itself
 //! passes through zero, its absolute error a few ε of the terms, which are bounded as gₙ is
-//! (checked against the composite quadrature rule in `HermiteCoefficients`' tests). Mean and
-//! c₁ come from `gelu_exact::unit_mean_c1`, the variance from `gelu_exact::unit_variances`.
+//! (checked against the composite quadrature rule in `HermiteCoefficients`' tests). Mean, c₁
+//! and the variance come from `gelu_exact::group_moments`.
 
-use super::gelu_exact::unit_mean_c1;
 use super::hermite::WIDE_ORDER;
-use crate::special::normal_pdf;
 use std::sync::OnceLock;
 
 /// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]):
@@ -61,32 +59,31 @@ impl Recurrence {
 /// latencies overlap.
 pub(crate) const GROUP: usize = 8;
 
-/// (mean, c₁..c_`order`) of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite),
+/// c₁..c_`order` of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite), given
+/// their c₁ and φ(t) (`gelu_exact::group_moments`), in entries 0..`mu.len()` (the others empty),
 /// `order` ≤ the K of `rec`: the module's formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂, the
 /// units' recurrences interleaved step by step (each unit's values are those it takes alone).
 pub(crate) fn group_coefficients(
     mu: &[f64],
     s: &[f64],
+    (c1, pdf): (&[f64], &[f64]),
     order: usize,
     rec: &Recurrence,
-) -> Vec<(f64, Vec<f64>)> {
+) -> [Vec<f64>; GROUP] {
     let units = mu.len().min(GROUP);
     let (mut a, mut b, mut s2, mut inv_sigma) =
         ([0.0; GROUP], [0.0; GROUP], [0.0; GROUP], [0.0; GROUP]);
     // (gₙ₋₂, gₙ₋₁) at the start of step n = 2.
     let (mut g0, mut g1) = ([0.0; GROUP], [0.0; GROUP]);
-    let mut out: Vec<(f64, Vec<f64>)> = Vec::with_capacity(units);
+    let mut out: [Vec<f64>; GROUP] = std::array::from_fn(|_| Vec::new());
     for j in 0..units {
-        let (mean, c1) = unit_mean_c1(mu[j], s[j]);
-        let mut c = vec![0.0; order];
-        if let Some(first) = c.first_mut() {
-            *first = c1;
-        }
-        out.push((mean, c));
+        let mut c = Vec::with_capacity(order);
+        c.extend(c1[j..=j].iter().take(order));
+        out[j] = c;
         let sigma = (1.0 + s[j] * s[j]).sqrt();
         let (t, u) = (mu[j] / sigma, s[j] / sigma);
         (a[j], b[j], s2[j], inv_sigma[j]) = (-u * t, -u * u, s[j] * s[j], 1.0 / sigma);
-        g0[j] = normal_pdf(t);
+        g0[j] = pdf[j];
         g1[j] = a[j] * g0[j];
     }
     let mut cn = [0.0; GROUP];
@@ -99,8 +96,8 @@ pub(crate) fn group_coefficients(
             cn[j] = (s2[j] * pair * g0[j] - g2) * inv_sigma[j];
             (g0[j], g1[j]) = (g1[j], g2);
         }
-        for (unit, &x) in out.iter_mut().zip(&cn) {
-            unit.1[n] = x;
+        for (unit, &x) in out[..units].iter_mut().zip(&cn) {
+            unit.push(x);
         }
     }
     out

@@ -15,7 +15,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{plackett_lanes, MAX_LANES};
 use super::input::Isa;
-use crate::simd::{load, store};
+use crate::simd::{load, norm_cdf, norm_pdf, store};
 use crate::special::bvn::genz_rule;
 use crate::special::{bvn_cov, normal_cdf, normal_pdf};
 
@@ -33,21 +33,114 @@ pub(crate) fn unit_moments(mu: f64, s: f64) -> (f64, f64, f64) {
 pub(crate) fn unit_mean_c1(mu: f64, s: f64) -> (f64, f64) {
     let sigma = (1.0 + s * s).sqrt();
     let alpha = mu / sigma;
-    let (cdf, pdf) = (normal_cdf(alpha), normal_pdf(alpha));
+    mean_c1(mu, s, sigma, normal_cdf(alpha), normal_pdf(alpha))
+}
+
+/// [`unit_mean_c1`] from σ = √(1 + s²), Φ(α) and φ(α), α = μ/σ.
+fn mean_c1(mu: f64, s: f64, sigma: f64, cdf: f64, pdf: f64) -> (f64, f64) {
     let mean = mu * cdf + s * s * pdf / sigma;
     let c1 = s * (cdf + mu * pdf / (sigma * sigma * sigma));
     (mean, c1)
 }
 
-/// The variances of [`unit_moments`] of the units (μᵢ, sᵢ > 0): [`pair_cov`] of each unit with
-/// itself at ρ = 1, floored at 0, their Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`].
-pub(crate) fn unit_variances(mu: &[f64], s: &[f64]) -> Vec<f64> {
-    let pairs: Vec<Pair> = mu
-        .iter()
-        .zip(s)
-        .map(|(&m, &sd)| Pair::new(m, sd, m, sd, 1.0))
-        .collect();
-    covs(&pairs).into_iter().map(|v| v.max(0.0)).collect()
+/// Mean, variance and c₁ of one unit ([`unit_moments`]) with φ(α), α = μ/√(1 + s²) (the
+/// recurrence's φ(t) in `gelu_coef`, t = α).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct UnitMoments {
+    pub mean: f64,
+    pub var: f64,
+    pub c1: f64,
+    pub pdf: f64,
+}
+
+/// [`UnitMoments`] of at most [`MAX_LANES`] units (μᵢ, sᵢ > 0), in entries 0..`mu.len()`,
+/// without the heap: the formulas of [`unit_mean_c1`] and of [`pair_cov`] of each unit with
+/// itself at ρ = 1, the variances' Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`] (the units'
+/// on-lane pairs share one Genz rule, chosen by their largest r), and Φ, φ at α and at the self
+/// pair's α_B (= β_A, as α = β) once per unit, on SIMD lanes ([`NormalLanes`]: `simd::norm_cdf`
+/// and `simd::norm_pdf`, within a few ulp of the scalar `normal_cdf` and `normal_pdf`), shared
+/// by the mean, c₁ and the variance.
+pub(crate) fn group_moments(mu: &[f64], s: &[f64]) -> [UnitMoments; MAX_LANES] {
+    let n = mu.len().min(s.len()).min(MAX_LANES);
+    let mut out = [UnitMoments::default(); MAX_LANES];
+    if n == 0 {
+        return out;
+    }
+    let pairs: [Pair; MAX_LANES] = std::array::from_fn(|k| {
+        let k = k.min(n - 1);
+        Pair::new(mu[k], s[k], mu[k], s[k], 1.0)
+    });
+    let (mut lanes, mut on) = ([0; MAX_LANES], 0);
+    let mut extra = [0.0; MAX_LANES];
+    for (k, p) in pairs[..n].iter().enumerate() {
+        if p.on_lanes() {
+            lanes[on] = k;
+            on += 1;
+        } else {
+            extra[k] = bvn_cov(p.alpha, p.beta, p.r);
+        }
+    }
+    // α in entries 0..n, α_B in n..2n.
+    let mut x = [0.0; 2 * MAX_LANES];
+    for (k, p) in pairs[..n].iter().enumerate() {
+        (x[k], x[n + k]) = (p.alpha, (p.alpha - p.r * p.beta) / p.q);
+    }
+    let (mut cdf, mut pdf) = ([0.0; 2 * MAX_LANES], [0.0; 2 * MAX_LANES]);
+    let arch = pulp::Arch::new();
+    Isa::Dispatch.run(
+        arch,
+        PlackettBatch {
+            pairs: &pairs[..n],
+            lanes: &lanes[..on],
+            extra: &mut extra[..n],
+        },
+    );
+    Isa::Dispatch.run(
+        arch,
+        NormalLanes {
+            x: &x[..2 * n],
+            cdf: &mut cdf[..2 * n],
+            pdf: &mut pdf[..2 * n],
+        },
+    );
+    for (k, p) in pairs[..n].iter().enumerate() {
+        let (ca, pa) = (cdf[k], pdf[k]);
+        let (mean, c1) = mean_c1(mu[k], s[k], (1.0 + p.v1).sqrt(), ca, pa);
+        let normals = Normals::of_self((ca, pa), (cdf[n + k], pdf[n + k]));
+        out[k] = UnitMoments {
+            mean,
+            var: p.cov(extra[k], &normals).max(0.0),
+            c1,
+            pdf: pa,
+        };
+    }
+    out
+}
+
+/// Φ(x) and φ(x) of each `x` on SIMD lanes (`simd::norm_cdf`, `simd::norm_pdf`).
+struct NormalLanes<'a> {
+    x: &'a [f64],
+    cdf: &'a mut [f64],
+    pdf: &'a mut [f64],
+}
+
+impl WithSimd for NormalLanes<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let w = S::F64_LANES;
+        for ((x, cdf), pdf) in self
+            .x
+            .chunks(w)
+            .zip(self.cdf.chunks_mut(w))
+            .zip(self.pdf.chunks_mut(w))
+        {
+            let v = load(simd, x);
+            store(simd, cdf, norm_cdf(simd, v));
+            store(simd, pdf, norm_pdf(simd, v));
+        }
+    }
 }
 
 /// Cov(gelu(X), gelu(Y)) for X ~ N(μ₁, s₁²), Y ~ N(μ₂, s₂²) with correlation ρ (s₁, s₂ > 0;
@@ -69,7 +162,7 @@ pub(crate) fn pair_cov(mu1: f64, s1: f64, mu2: f64, s2: f64, rho: f64) -> f64 {
         return 0.0;
     }
     let pair = Pair::new(mu1, s1, mu2, s2, rho);
-    pair.cov(bvn_cov(pair.alpha, pair.beta, pair.r))
+    pair.cov(bvn_cov(pair.alpha, pair.beta, pair.r), &pair.normals())
 }
 
 /// [`pair_cov`] of unit i (μᵢ, sᵢ > 0) with the units `js` (means `mu`, deviations `s`, all
@@ -116,7 +209,11 @@ fn covs(pairs: &[Pair]) -> Vec<f64> {
             extra: &mut extra,
         },
     );
-    pairs.iter().zip(extra).map(|(p, e)| p.cov(e)).collect()
+    pairs
+        .iter()
+        .zip(extra)
+        .map(|(p, e)| p.cov(e, &p.normals()))
+        .collect()
 }
 
 /// The per-pair quantities of [`pair_cov`]'s formula.
@@ -166,18 +263,39 @@ impl Pair {
         self.r.abs() < 0.925 && spread <= 4.0
     }
 
-    /// The covariance from `extra` = Φ₂(α, β; r) − Φ(α)Φ(β).
-    fn cov(&self, extra: f64) -> f64 {
-        let (mu1, mu2, v1, v2, c) = (self.mu1, self.mu2, self.v1, self.v2, self.c);
+    /// Φ and φ at α, β, α_B = (α − rβ)/q and β_A = (β − rα)/q.
+    fn normals(&self) -> Normals {
         let (alpha, beta, r, q) = (self.alpha, self.beta, self.r, self.q);
-        let (va, vb) = (1.0 + v1, 1.0 + v2);
-        let (sa, sb) = (va.sqrt(), vb.sqrt());
         let beta_a = (beta - r * alpha) / q;
         let alpha_b = (alpha - r * beta) / q;
-        let (pa, pb) = (normal_pdf(alpha), normal_pdf(beta));
-        let (ca, cb) = (normal_cdf(alpha), normal_cdf(beta));
-        let (c_ba, p_ba) = (normal_cdf(beta_a), normal_pdf(beta_a));
-        let (c_ab, p_ab) = (normal_cdf(alpha_b), normal_pdf(alpha_b));
+        Normals {
+            ca: normal_cdf(alpha),
+            pa: normal_pdf(alpha),
+            cb: normal_cdf(beta),
+            pb: normal_pdf(beta),
+            c_ba: normal_cdf(beta_a),
+            p_ba: normal_pdf(beta_a),
+            c_ab: normal_cdf(alpha_b),
+            p_ab: normal_pdf(alpha_b),
+        }
+    }
+
+    /// The covariance from `extra` = Φ₂(α, β; r) − Φ(α)Φ(β) and the pair's [`Self::normals`].
+    fn cov(&self, extra: f64, normals: &Normals) -> f64 {
+        let (mu1, mu2, v1, v2, c) = (self.mu1, self.mu2, self.v1, self.v2, self.c);
+        let q = self.q;
+        let (va, vb) = (1.0 + v1, 1.0 + v2);
+        let (sa, sb) = (va.sqrt(), vb.sqrt());
+        let Normals {
+            ca,
+            pa,
+            cb,
+            pb,
+            c_ba,
+            p_ba,
+            c_ab,
+            p_ab,
+        } = *normals;
         let p = ca * cb + extra;
         let d_a = pa / sa * c_ba;
         let d_b = pb / sb * c_ab;
@@ -190,6 +308,36 @@ impl Pair {
         let (g1, g2) = (v1 * pa / sa, v2 * pb / sb);
         let m2 = mu2 * cb + g2;
         joint - (mu1 * ca * g2 + g1 * m2)
+    }
+}
+
+/// Φ and φ at the four arguments of [`Pair::cov`].
+#[derive(Clone, Copy)]
+struct Normals {
+    ca: f64,
+    pa: f64,
+    cb: f64,
+    pb: f64,
+    c_ba: f64,
+    p_ba: f64,
+    c_ab: f64,
+    p_ab: f64,
+}
+
+impl Normals {
+    /// [`Pair::normals`] of a unit with itself (α = β, so β_A = α_B), from Φ and φ at α and
+    /// at α_B.
+    fn of_self((ca, pa): (f64, f64), (c_ab, p_ab): (f64, f64)) -> Self {
+        Normals {
+            ca,
+            pa,
+            cb: ca,
+            pb: pa,
+            c_ba: c_ab,
+            p_ba: p_ab,
+            c_ab,
+            p_ab,
+        }
     }
 }
 
@@ -289,6 +437,43 @@ mod tests {
                 c1 * c1 <= var * (1.0 + 1e-12),
                 "μ = {mu}, s = {s}: c₁² > Var"
             );
+        }
+    }
+
+    /// [`group_moments`] (Φ and φ on SIMD lanes, the units' variances side by side) against
+    /// [`unit_moments`] (scalar, each unit alone) on groups of 1 to 16 units drawn from
+    /// [`UNITS`] and from units whose self pair leaves the lanes (r ≥ 0.925: s ≥ 3.5):
+    /// mean, √Var and c₁ within 8ε of the output's scale |m| + √Var (a few ulp of the
+    /// lane functions, `simd::norm_cdf`, propagated through sums of terms bounded by that
+    /// scale), and φ(α) within 4ε relative. The formula itself is the one of [`pair_cov`]
+    /// (checked against the 2-D rule below); this checks the group's own path: each unit's
+    /// lane, α_B and the Φ, φ entries it reads.
+    #[test]
+    fn group_moments_match_unit_moments() {
+        let extra = [(0.0, 3.6), (-7.0, 5.0), (1.5, 0.01), (-0.2, 1e-9)];
+        let all: Vec<(f64, f64)> = UNITS.iter().chain(&extra).copied().collect();
+        for len in 1..=MAX_LANES {
+            let group: Vec<(f64, f64)> = (0..len).map(|k| all[(3 * k + len) % all.len()]).collect();
+            let (mu, s): (Vec<f64>, Vec<f64>) = group.iter().copied().unzip();
+            let got = group_moments(&mu, &s);
+            for (k, &(m, sd)) in group.iter().enumerate() {
+                let (mean, var, c1) = unit_moments(m, sd);
+                let scale = mean.abs() + var.sqrt();
+                let g = got[k];
+                let close = |a: f64, b: f64| (a - b).abs() <= 8.0 * f64::EPSILON * scale;
+                assert!(close(g.mean, mean), "{m} {sd}: mean {} vs {mean}", g.mean);
+                assert!(
+                    close(g.var.sqrt(), var.sqrt()),
+                    "{m} {sd}: Var {} vs {var}",
+                    g.var
+                );
+                assert!(close(g.c1, c1), "{m} {sd}: c₁ {} vs {c1}", g.c1);
+                let pdf = normal_pdf(m / (1.0 + sd * sd).sqrt());
+                assert!(
+                    (g.pdf - pdf).abs() <= 4.0 * f64::EPSILON * pdf,
+                    "{m} {sd}: φ"
+                );
+            }
         }
     }
 

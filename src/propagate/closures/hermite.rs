@@ -261,17 +261,20 @@ impl HermiteClosure {
             );
             (len, limits, pass)
         };
+        let plans: Vec<(usize, Vec<f64>, f64)> = (0..n).into_par_iter().map(plan).collect();
         fill_symmetric_grouped(&mut out.cov, GROUP, |i0, cols| {
-            let plans: Vec<(usize, Vec<f64>, f64)> =
-                (0..cols.len()).map(|c| plan(i0 + c)).collect();
-            let ci: Vec<Vec<f64>> = (0..cols.len())
-                .map(|c| {
-                    let len = plans[c].0;
-                    let mut ci = coef[i0 + c].c[..len].to_vec();
-                    ci.resize(len.next_multiple_of(4), 0.0);
-                    ci
-                })
-                .collect();
+            let plans = &plans[i0..i0 + cols.len()];
+            // cₒ(i) of the group's columns, column c at `ci[c·terms..]`: its L terms, padded
+            // with zeros to a multiple of 4 (≤ `terms`); one buffer for the group.
+            let mut buf = vec![0.0; cols.len() * terms];
+            for (c, part) in buf.chunks_mut(terms).enumerate() {
+                let len = plans[c].0;
+                part[..len].copy_from_slice(&coef[i0 + c].c[..len]);
+            }
+            let ci: [&[f64]; GROUP] = std::array::from_fn(|c| match plans.get(c) {
+                Some(plan) => &buf[c * terms..c * terms + plan.0.next_multiple_of(4)],
+                None => &[],
+            });
             // The rows below the group's first block boundary: four columns per table load.
             let shared = if cols.len() == GROUP {
                 (i0 / BLOCK) * BLOCK
@@ -282,7 +285,7 @@ impl HermiteClosure {
                 let group: [Column; GROUP] = std::array::from_fn(|c| Column {
                     sig: input.cov.col_as_slice(i0 + c),
                     inv_si: inv_s[i0 + c],
-                    ci: &ci[c],
+                    ci: ci[c],
                     limits: &plans[c].1,
                 });
                 Isa::Dispatch.run(
@@ -310,13 +313,14 @@ impl HermiteClosure {
                         inv_s: &inv_s[shared..=i],
                         floor: &floor[shared..=i],
                         inv_si: inv_s[i],
-                        ci: &ci[c],
+                        ci: ci[c],
                         limits,
                         lanes: &lanes[(shared / BLOCK) * terms * BLOCK..],
                         terms,
                     },
                 );
-                let pass = pass_below(rem_of(i)(len), coef[i].var, len, tol);
+                // Only the checked pairs read it: its logarithm and exponential once, if any.
+                let pass = std::cell::OnceCell::new();
                 let fallback = |j: usize, rho: f64| {
                     let unit = |t: usize| Unit {
                         mu: u.mu[t],
@@ -341,7 +345,11 @@ impl HermiteClosure {
                     // The bound at m = min(L, both units' known orders) (`truncation_bound`);
                     // `pass` is the shortcut of m = L.
                     let m = len.min(coef[i].known).min(coef[j].known);
-                    if m == len && rho.abs() <= pass {
+                    if m == len
+                        && rho.abs()
+                            <= *pass
+                                .get_or_init(|| pass_below(rem_of(i)(len), coef[i].var, len, tol))
+                    {
                         return;
                     }
                     let bound = rho.abs().powi(m as i32 + 1) * (rem_of(i)(m) * rem_of(j)(m)).sqrt();
@@ -419,8 +427,14 @@ fn probed_terms(
     first: usize,
 ) -> usize {
     let mut pending: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
-    pending.sort_by(|&a, &b| u.s[b].total_cmp(&u.s[a]));
-    pending.truncate(PROBES);
+    // The PROBES widest, widest first, ties by index (the order of a stable sort by width),
+    // selected without sorting the whole layer.
+    let wider = |a: &usize, b: &usize| u.s[*b].total_cmp(&u.s[*a]).then(a.cmp(b));
+    if pending.len() > PROBES {
+        pending.select_nth_unstable_by(PROBES - 1, wider);
+        pending.truncate(PROBES);
+    }
+    pending.sort_unstable_by(wider);
     let (mut k, mut depth) = (1, first.clamp(1, order.max(1)));
     while !pending.is_empty() {
         let pick = |v: &[f64]| pending.iter().map(|&i| v[i]).collect::<Vec<f64>>();

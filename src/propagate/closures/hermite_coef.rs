@@ -141,10 +141,12 @@ impl HermiteCoefficients {
 
     /// GELU's units in closed form (`gelu_coef::group_coefficients`: Gaussian integration by
     /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
-    /// c₁..c_K known; the variances of groups of [`UNIT_GROUP`] units side by side on SIMD lanes
-    /// (`gelu_exact::unit_variances`); a deterministic unit (s = 0 or not finite) as in
-    /// [`Self::with_rule`].
+    /// c₁..c_K known; mean, variance and c₁ of the random units of each group of
+    /// `gelu_coef::GROUP` side by side (`gelu_exact::group_moments`, the variances on SIMD
+    /// lanes); a deterministic unit (s = 0 or not finite) as in [`Self::with_rule`]. Written in
+    /// place, group by group: one vector of coefficients per unit is the only allocation.
     fn gelu(mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
+        const GROUP: usize = gelu_coef::GROUP;
         let built;
         let rec = match gelu_coef::Recurrence::shared(order) {
             Some(rec) => rec,
@@ -153,29 +155,44 @@ impl HermiteCoefficients {
                 &built
             }
         };
-        mu.par_chunks(gelu_coef::GROUP)
-            .zip(s.par_chunks(gelu_coef::GROUP))
-            .flat_map_iter(|(mu, s)| {
-                let random = |&sd: &f64| sd > 0.0 && sd.is_finite();
-                let (rm, rs): (Vec<f64>, Vec<f64>) =
-                    mu.iter().zip(s).filter(|(_, sd)| random(sd)).unzip();
-                // One variance and one (mean, c) per random unit, in order.
-                let var = gelu_exact::unit_variances(&rm, &rs);
-                let coef = gelu_coef::group_coefficients(&rm, &rs, order, rec);
-                let mut each = var.into_iter().zip(coef);
-                mu.iter().zip(s).map(move |(&m, &sd)| {
-                    match random(&sd).then(|| each.next()).flatten() {
-                        Some((var, (mean, c))) => HermiteCoefficients {
-                            mean,
-                            var,
-                            c,
-                            known: order,
-                        },
-                        None => Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite),
+        let empty = HermiteCoefficients {
+            mean: 0.0,
+            var: 0.0,
+            c: Vec::new(),
+            known: order,
+        };
+        let mut out = vec![empty; mu.len()];
+        out.par_chunks_mut(GROUP)
+            .zip(mu.par_chunks(GROUP).zip(s.par_chunks(GROUP)))
+            .for_each(|(out, (mu, s))| {
+                // The random units of the group, compacted: (index, μ, s).
+                let (mut at, mut rm, mut rs) = ([0; GROUP], [0.0; GROUP], [0.0; GROUP]);
+                let mut count = 0;
+                for (k, (&m, &sd)) in mu.iter().zip(s).enumerate() {
+                    if sd > 0.0 && sd.is_finite() {
+                        (at[count], rm[count], rs[count]) = (k, m, sd);
+                        count += 1;
+                    } else {
+                        out[k] = Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
                     }
-                })
-            })
-            .collect()
+                }
+                let (rm, rs) = (&rm[..count], &rs[..count]);
+                let moments = gelu_exact::group_moments(rm, rs);
+                let c1: [f64; GROUP] = std::array::from_fn(|k| moments[k].c1);
+                let pdf: [f64; GROUP] = std::array::from_fn(|k| moments[k].pdf);
+                let coef = gelu_coef::group_coefficients(
+                    rm,
+                    rs,
+                    (&c1[..count], &pdf[..count]),
+                    order,
+                    rec,
+                );
+                for (k, c) in coef.into_iter().take(count).enumerate() {
+                    let unit = &mut out[at[k]];
+                    (unit.mean, unit.var, unit.c) = (moments[k].mean, moments[k].var, c);
+                }
+            });
+        out
     }
 
     /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; GELU's in closed form
@@ -695,7 +712,7 @@ mod tests {
     /// A deterministic GELU unit (s = 0, or s not finite) inside a group of random ones takes
     /// mean gelu(μ), variance 0 and c = 0, and leaves its neighbours' means and coefficients
     /// those they take alone, bit for bit (the group's recurrences are independent; their
-    /// variances share a Genz rule chosen by the group's largest r, `unit_variances`).
+    /// variances share a Genz rule chosen by the group's largest r, `gelu_exact::group_moments`).
     #[test]
     fn gelu_deterministic_unit_in_a_group() {
         let (mu, s) = ([0.3, 1.0, -0.5, 2.0], [0.5, 0.0, 0.7, f64::INFINITY]);
