@@ -21,4 +21,4 @@ pub use scratch::with_work;
 pub use split::{class_split, on_pool};
 pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
 pub use transpose::transpose_into;
-pub use zeros::par_zeros;
+pub use zeros::{par_zeros, ZeroBits};

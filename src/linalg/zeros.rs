@@ -6,14 +6,21 @@
 //! parallel chunks, so the faults are shared among rayon's threads.
 
 use faer::Mat;
+
+/// A float whose all-zero bit pattern is its 0.0 (IEEE 754 binary32 and binary64), so that
+/// [`par_zeros`] may write zero bytes.
+pub trait ZeroBits: Copy + Send + Sync + 'static {}
+
+impl ZeroBits for f64 {}
+impl ZeroBits for f32 {}
 use rayon::prelude::*;
 
 /// Columns zeroed per task: 64 columns of 784 values are 400 KB, a hundred pages.
 const COLUMNS_PER_TASK: usize = 64;
 
 /// A `rows` × `cols` matrix of zeros (as `Mat::zeros`), its columns written in parallel.
-pub fn par_zeros(rows: usize, cols: usize) -> Mat<f64> {
-    let mut m = Mat::<f64>::with_capacity(rows, cols);
+pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
+    let mut m = Mat::<T>::with_capacity(rows, cols);
     // An owned matrix's column stride is its row capacity, whatever its dimensions.
     let stride = m.col_stride() as usize;
     let base = Shared(m.as_ptr_mut());
@@ -23,7 +30,7 @@ pub fn par_zeros(rows: usize, cols: usize) -> Mat<f64> {
         .for_each(|j| {
             // SAFETY: column j < cols starts at j·stride inside the capacity of `cols` columns
             // of `stride` ≥ rows values; each task writes its own columns only. All-zero bits
-            // are the f64 0.0.
+            // are T's 0.0 (`ZeroBits`).
             unsafe { std::ptr::write_bytes(base.get().add(j * stride), 0, rows) }
         });
     // SAFETY: rows ≤ row capacity and cols ≤ column capacity (reserved above), and every entry
@@ -34,18 +41,18 @@ pub fn par_zeros(rows: usize, cols: usize) -> Mat<f64> {
 
 /// The matrix pointer shared by the tasks of [`par_zeros`] (through a method, so that closures
 /// capture the wrapper, not the raw pointer).
-struct Shared(*mut f64);
+struct Shared<T>(*mut T);
 
-impl Shared {
-    fn get(&self) -> *mut f64 {
+impl<T> Shared<T> {
+    fn get(&self) -> *mut T {
         self.0
     }
 }
 
 // SAFETY: the tasks of `par_zeros` write disjoint columns.
-unsafe impl Send for Shared {}
+unsafe impl<T> Send for Shared<T> {}
 // SAFETY: as above.
-unsafe impl Sync for Shared {}
+unsafe impl<T> Sync for Shared<T> {}
 
 #[cfg(test)]
 mod tests {
@@ -64,9 +71,12 @@ mod tests {
             (784, 300),
             (13, 1000),
         ] {
-            let m = par_zeros(r, c);
+            let m = par_zeros::<f64>(r, c);
             assert_eq!((m.nrows(), m.ncols()), (r, c));
             assert!((0..c).all(|j| m.col_as_slice(j).len() == r));
+            assert!((0..c).all(|j| m.col_as_slice(j).iter().all(|v| v.to_bits() == 0)));
+            let m = par_zeros::<f32>(r, c);
+            assert_eq!((m.nrows(), m.ncols()), (r, c));
             assert!((0..c).all(|j| m.col_as_slice(j).iter().all(|v| v.to_bits() == 0)));
         }
     }

@@ -15,6 +15,7 @@ use rayon::prelude::*;
 
 use crate::data::Labelled;
 use crate::error::Result;
+use crate::linalg::par_zeros;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
 use crate::timing::{flops, Timings};
@@ -33,7 +34,7 @@ struct Slot {
 impl Slot {
     fn new(net: &Mlp, batch: usize) -> Self {
         Slot {
-            x: Mat::zeros(net.input_dim(), batch),
+            x: par_zeros(net.input_dim(), batch),
             fp: ForwardPass::new(net, batch),
             labels: Vec::with_capacity(batch),
             len: 0,

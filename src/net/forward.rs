@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
-use crate::linalg::gemm;
+use crate::linalg::{gemm, par_zeros};
 
 /// Whether an elementwise sweep over a rows × cols block is worth splitting over rayon's
 /// threads: below 2¹⁶ entries (a 100-wide layer at batch 128 has 12 800) the sweep takes a few
@@ -35,10 +35,12 @@ impl<T: Real> ForwardPass<T> {
             .iter()
             .map(|l| l.fan_out())
             .collect();
+        // Zeroed in parallel ([`par_zeros`]): a 1000-wide network's buffers for 1024 samples
+        // are 16 MB, whose page faults on one thread were a serial pause before the first batch.
         ForwardPass {
-            h: hidden.iter().map(|&n| Mat::zeros(n, capacity)).collect(),
-            z: hidden.iter().map(|&n| Mat::zeros(n, capacity)).collect(),
-            y: Mat::zeros(net.output_dim(), capacity),
+            h: hidden.iter().map(|&n| par_zeros(n, capacity)).collect(),
+            z: hidden.iter().map(|&n| par_zeros(n, capacity)).collect(),
+            y: par_zeros(net.output_dim(), capacity),
             batch: 0,
         }
     }
