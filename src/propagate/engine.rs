@@ -414,6 +414,13 @@ impl Propagator {
     pub fn into_stages(self) -> Vec<Predicted> {
         self.stages
     }
+
+    /// The stages of the last run, moved out, the engine keeping its buffers: for a caller that
+    /// releases them (hundreds of MB at N = 1000, whose unmapping takes milliseconds) only once
+    /// its work on the stages is done.
+    pub fn take_stages(&mut self) -> Vec<Predicted> {
+        std::mem::take(&mut self.stages)
+    }
 }
 
 /// The exact affine map of every class through `layer`, timed as "affine" with its flops.
