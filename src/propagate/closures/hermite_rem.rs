@@ -2,7 +2,6 @@
 //! from its coefficient table with the units of one block in SIMD lanes.
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
 use super::input::Isa;
 use crate::simd::{load, store};
@@ -25,28 +24,33 @@ pub(super) fn remainders(
 ) -> Vec<f64> {
     let mut rem = vec![0.0; var.len().div_ceil(block) * block * (k + 1)];
     let arch = pulp::Arch::new();
-    rem.par_chunks_mut(block * (k + 1))
-        .zip(var.par_chunks(block))
-        .zip(table.par_chunks(terms * block))
-        .for_each(|((rows, units), table)| {
-            let mut var = units.to_vec();
-            var.resize(block, 0.0);
-            Isa::Dispatch.run(
-                arch,
-                RemainderLanes {
-                    table,
-                    var: &var,
-                    rows,
-                    k,
-                    block,
-                },
-            )
-        });
+    // The blocks in order on the calling thread: O(N·K) steps, which rayon's splitting and a
+    // vector per task outweighed at N = 64 (BENCHMARKS.md "… fourteenth session (gelu4)").
+    let mut padded = vec![0.0; block];
+    for ((rows, units), table) in rem
+        .chunks_mut(block * (k + 1))
+        .zip(var.chunks(block))
+        .zip(table.chunks(terms * block))
+    {
+        padded[..units.len()].copy_from_slice(units);
+        padded[units.len()..].fill(0.0);
+        Isa::Dispatch.run(
+            arch,
+            RemainderLanes {
+                table,
+                var: &padded,
+                rows,
+                k,
+                block,
+            },
+        )
+    }
     rem
 }
 
-/// r*(L) = max over the units j with `include[j]` of Rⱼ(L)/Varⱼ (`var`\[j\] = Varⱼ), L = 0..=`k` (0 if none), from
-/// [`remainders`]' layout; each quotient is the scalar one (an excluded lane divides 0 by 1).
+/// r*(L) = max over the units j with `include[j]` of Rⱼ(L)/Varⱼ (`var`\[j\] = Varⱼ),
+/// L = 0..=`k` (0 if none), from [`remainders`]' layout; each quotient is the scalar one (an
+/// excluded lane divides 0 by 1). The blocks in order on the calling thread, as [`remainders`].
 pub(super) fn worst_ratio(
     rem: &[f64],
     var: &[f64],
@@ -55,35 +59,31 @@ pub(super) fn worst_ratio(
     k: usize,
 ) -> Vec<f64> {
     let arch = pulp::Arch::new();
-    rem.par_chunks(block * (k + 1))
-        .zip(var.par_chunks(block).zip(include.par_chunks(block)))
-        .fold(
-            || vec![0.0; k + 1],
-            |mut worst, (rows, (units, include))| {
-                let mut keep = vec![0.0; block];
-                let mut var = vec![1.0; block];
-                for (u, (&v, &inc)) in units.iter().zip(include).enumerate() {
-                    if inc {
-                        (keep[u], var[u]) = (1.0, v);
-                    }
-                }
-                Isa::Dispatch.run(
-                    arch,
-                    WorstLanes {
-                        rows,
-                        keep: &keep,
-                        var: &var,
-                        worst: &mut worst,
-                        block,
-                    },
-                );
-                worst
+    let mut worst = vec![0.0; k + 1];
+    let (mut keep, mut scale) = (vec![0.0; block], vec![1.0; block]);
+    for (rows, (units, include)) in rem
+        .chunks(block * (k + 1))
+        .zip(var.chunks(block).zip(include.chunks(block)))
+    {
+        keep.fill(0.0);
+        scale.fill(1.0);
+        for (u, (&v, &inc)) in units.iter().zip(include).enumerate() {
+            if inc {
+                (keep[u], scale[u]) = (1.0, v);
+            }
+        }
+        Isa::Dispatch.run(
+            arch,
+            WorstLanes {
+                rows,
+                keep: &keep,
+                var: &scale,
+                worst: &mut worst,
+                block,
             },
-        )
-        .reduce(
-            || vec![0.0; k + 1],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x.max(*y)).collect(),
-        )
+        );
+    }
+    worst
 }
 
 /// [`remainders`] of one block: lanes over its units, orders in sequence.
