@@ -98,72 +98,58 @@ where
 mod tests {
     use super::*;
 
-    /// On one thread (the serial path) and on three (the paired tasks) every column's kernel
-    /// runs once with entries 0..=i, and the strict upper triangle is their mirror.
-    #[test]
-    fn serial_and_parallel_fills_write_every_column_once() {
+    /// Column i's kernel: checks entries 0..=i are unwritten (−1) and writes 1000·i + j.
+    fn write_column(i: usize, col: &mut [f64]) {
+        assert_eq!(col.len(), i + 1);
+        for (j, c) in col.iter_mut().enumerate() {
+            assert_eq!(*c, -1.0, "column {i} written twice");
+            *c = (1000 * i + j) as f64;
+        }
+    }
+
+    /// Runs `fill` on an n × n matrix of −1 on pools of one thread (the serial paths) and of
+    /// three (the paired tasks), and checks that every column was written by [`write_column`]
+    /// and the strict upper triangle is its mirror.
+    fn check_fills(n: usize, fill: impl Fn(&mut Mat<f64>) -> Result<()> + Sync) {
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            for n in [1, 2, 9, 64] {
-                let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
-                pool.install(|| {
-                    fill_symmetric(&mut cov, |i, col| {
-                        assert_eq!(col.len(), i + 1);
-                        for (j, c) in col.iter_mut().enumerate() {
-                            assert_eq!(*c, -1.0, "column {i} written twice");
-                            *c = (1000 * i + j) as f64;
-                        }
-                    })
-                })
-                .unwrap();
-                for i in 0..n {
-                    for j in 0..n {
-                        let want = (1000 * i.max(j) + i.min(j)) as f64;
-                        assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
-                    }
+            let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
+            pool.install(|| fill(&mut cov)).unwrap();
+            for i in 0..n {
+                for j in 0..n {
+                    let want = (1000 * i.max(j) + i.min(j)) as f64;
+                    assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
                 }
             }
         }
     }
 
-    /// The grouped fill likewise, on one thread (groups in order) and on three (paired
-    /// tasks): every group starts at a multiple of the width, holds `width` columns (the last
-    /// the rest) of entries 0..=i each, every column is written once, and the upper triangle
-    /// is mirrored.
+    /// Every column's kernel runs once with entries 0..=i, and the strict upper triangle is
+    /// their mirror.
+    #[test]
+    fn serial_and_parallel_fills_write_every_column_once() {
+        for n in [1, 2, 9, 64] {
+            check_fills(n, |cov| fill_symmetric(cov, write_column));
+        }
+    }
+
+    /// The grouped fill likewise; every group starts at a multiple of the width and holds
+    /// `width` columns (the last the rest).
     #[test]
     fn grouped_fill_writes_every_column_once() {
-        for threads in [1, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            for (n, width) in [(1, 4), (2, 4), (9, 4), (64, 4), (10, 3), (7, 1)] {
-                let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
-                pool.install(|| {
-                    fill_symmetric_grouped(&mut cov, width, |i0, cols| {
-                        assert_eq!(i0 % width, 0);
-                        assert_eq!(cols.len(), width.min(n - i0));
-                        for (c, col) in cols.iter_mut().enumerate() {
-                            let i = i0 + c;
-                            assert_eq!(col.len(), i + 1);
-                            for (j, x) in col.iter_mut().enumerate() {
-                                assert_eq!(*x, -1.0, "column {i} written twice");
-                                *x = (1000 * i + j) as f64;
-                            }
-                        }
-                    })
-                })
-                .unwrap();
-                for i in 0..n {
-                    for j in 0..n {
-                        let want = (1000 * i.max(j) + i.min(j)) as f64;
-                        assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
+        for (n, width) in [(1, 4), (2, 4), (9, 4), (64, 4), (10, 3), (7, 1)] {
+            check_fills(n, |cov| {
+                fill_symmetric_grouped(cov, width, |i0, cols| {
+                    assert_eq!(i0 % width, 0);
+                    assert_eq!(cols.len(), width.min(n - i0));
+                    for (c, col) in cols.iter_mut().enumerate() {
+                        write_column(i0 + c, col);
                     }
-                }
-            }
+                })
+            });
         }
     }
 }
