@@ -43,7 +43,8 @@ fn column_to_diagonal<T>(col: faer::ColMut<'_, T>, i: usize) -> Result<&mut [T]>
 /// of one row block among several columns: `kernel(i₀, cols)` must write C\[j, i₀ + c\] for
 /// j = 0..=i₀ + c into `cols[c]` (length i₀ + c + 1); every group has `width` columns but the
 /// last, which has the rest. Groups g and G−1−g share a rayon task, as the columns of
-/// [`fill_symmetric`] do.
+/// [`fill_symmetric`] do; on a pool of one thread the groups run in order on the calling
+/// thread, in one reused list of columns (no vector per group, no rayon splitting).
 pub fn fill_symmetric_grouped<T, F>(cov: &mut Mat<T>, width: usize, kernel: F) -> Result<()>
 where
     T: Copy + Send + Sync,
@@ -51,6 +52,20 @@ where
 {
     let n = cov.nrows();
     let width = width.max(1);
+    if rayon::current_num_threads() == 1 {
+        {
+            let mut cols: Vec<&mut [T]> = Vec::with_capacity(width);
+            for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
+                cols.push(column_to_diagonal(col, i)?);
+                if cols.len() == width || i + 1 == n {
+                    kernel(i + 1 - cols.len(), &mut cols);
+                    cols.clear();
+                }
+            }
+        }
+        mirror_upper(cov.as_mut());
+        return Ok(());
+    }
     let mut groups: Vec<Option<Group<T>>> = Vec::with_capacity(n.div_ceil(width));
     for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
         let col = column_to_diagonal(col, i)?;
@@ -83,34 +98,58 @@ where
 mod tests {
     use super::*;
 
-    /// On one thread (the serial path) and on three (the paired tasks) every column's kernel
-    /// runs once with entries 0..=i, and the strict upper triangle is their mirror.
-    #[test]
-    fn serial_and_parallel_fills_write_every_column_once() {
+    /// Column i's kernel: checks entries 0..=i are unwritten (−1) and writes 1000·i + j.
+    fn write_column(i: usize, col: &mut [f64]) {
+        assert_eq!(col.len(), i + 1);
+        for (j, c) in col.iter_mut().enumerate() {
+            assert_eq!(*c, -1.0, "column {i} written twice");
+            *c = (1000 * i + j) as f64;
+        }
+    }
+
+    /// Runs `fill` on an n × n matrix of −1 on pools of one thread (the serial paths) and of
+    /// three (the paired tasks), and checks that every column was written by [`write_column`]
+    /// and the strict upper triangle is its mirror.
+    fn check_fills(n: usize, fill: impl Fn(&mut Mat<f64>) -> Result<()> + Sync) {
         for threads in [1, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .unwrap();
-            for n in [1, 2, 9, 64] {
-                let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
-                pool.install(|| {
-                    fill_symmetric(&mut cov, |i, col| {
-                        assert_eq!(col.len(), i + 1);
-                        for (j, c) in col.iter_mut().enumerate() {
-                            assert_eq!(*c, -1.0, "column {i} written twice");
-                            *c = (1000 * i + j) as f64;
-                        }
-                    })
-                })
-                .unwrap();
-                for i in 0..n {
-                    for j in 0..n {
-                        let want = (1000 * i.max(j) + i.min(j)) as f64;
-                        assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
-                    }
+            let mut cov = Mat::from_fn(n, n, |_, _| -1.0);
+            pool.install(|| fill(&mut cov)).unwrap();
+            for i in 0..n {
+                for j in 0..n {
+                    let want = (1000 * i.max(j) + i.min(j)) as f64;
+                    assert_eq!(cov[(j, i)], want, "{threads} threads, n = {n}, ({j}, {i})");
                 }
             }
+        }
+    }
+
+    /// Every column's kernel runs once with entries 0..=i, and the strict upper triangle is
+    /// their mirror.
+    #[test]
+    fn serial_and_parallel_fills_write_every_column_once() {
+        for n in [1, 2, 9, 64] {
+            check_fills(n, |cov| fill_symmetric(cov, write_column));
+        }
+    }
+
+    /// The grouped fill likewise; every group starts at a multiple of the width and holds
+    /// `width` columns (the last the rest).
+    #[test]
+    fn grouped_fill_writes_every_column_once() {
+        for (n, width) in [(1, 4), (2, 4), (9, 4), (64, 4), (10, 3), (7, 1)] {
+            check_fills(n, |cov| {
+                fill_symmetric_grouped(cov, width, |i0, cols| {
+                    assert_eq!(i0 % width, 0);
+                    assert_eq!(cols.len(), width.min(n - i0));
+                    for (c, col) in cols.iter_mut().enumerate() {
+                        write_column(i0 + c, col);
+                    }
+                })
+            });
         }
     }
 }

@@ -59,27 +59,25 @@ impl Recurrence {
 /// latencies overlap.
 pub(crate) const GROUP: usize = 8;
 
-/// c₁..c_`order` of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite), given
-/// their c₁ and φ(t) (`gelu_exact::group_moments`), in entries 0..`mu.len()` (the others empty),
-/// `order` ≤ the K of `rec`: the module's formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂, the
-/// units' recurrences interleaved step by step (each unit's values are those it takes alone).
+/// c₂..c_`order` of gelu(μ + s z) for each of at most [`GROUP`] units (s > 0 finite), given
+/// their φ(t) (`gelu_exact::group_moments`, which gives c₁ too), `order` ≤ the K of `rec`: the module's
+/// formula, gₙ = (−ut/√n)gₙ₋₁ + (−u²√(n−1)/√n)gₙ₋₂, the units' recurrences interleaved step by
+/// step (each unit's values are those it takes alone). `emit(n, c)` receives cₙ₊₁ of the units
+/// (entries 0..`mu.len()`; the others 0) for n = 1..`order`, in order.
 pub(crate) fn group_coefficients(
     mu: &[f64],
     s: &[f64],
-    (c1, pdf): (&[f64], &[f64]),
+    pdf: &[f64],
     order: usize,
     rec: &Recurrence,
-) -> [Vec<f64>; GROUP] {
+    mut emit: impl FnMut(usize, &[f64; GROUP]),
+) {
     let units = mu.len().min(GROUP);
     let (mut a, mut b, mut s2, mut inv_sigma) =
         ([0.0; GROUP], [0.0; GROUP], [0.0; GROUP], [0.0; GROUP]);
     // (gₙ₋₂, gₙ₋₁) at the start of step n = 2.
     let (mut g0, mut g1) = ([0.0; GROUP], [0.0; GROUP]);
-    let mut out: [Vec<f64>; GROUP] = std::array::from_fn(|_| Vec::new());
     for j in 0..units {
-        let mut c = Vec::with_capacity(order);
-        c.extend(c1[j..=j].iter().take(order));
-        out[j] = c;
         let sigma = (1.0 + s[j] * s[j]).sqrt();
         let (t, u) = (mu[j] / sigma, s[j] / sigma);
         (a[j], b[j], s2[j], inv_sigma[j]) = (-u * t, -u * u, s[j] * s[j], 1.0 / sigma);
@@ -96,9 +94,6 @@ pub(crate) fn group_coefficients(
             cn[j] = (s2[j] * pair * g0[j] - g2) * inv_sigma[j];
             (g0[j], g1[j]) = (g1[j], g2);
         }
-        for (unit, &x) in out[..units].iter_mut().zip(&cn) {
-            unit.push(x);
-        }
+        emit(n, &cn);
     }
-    out
 }

@@ -4,6 +4,7 @@ use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
 use super::closed_pairs::ClosedPairs;
+use super::coef_table::CoefficientTable;
 use super::edgeworth::{corrected, Fallbacks};
 use super::hermite_rem::{remainders, worst_ratio};
 use super::input::{correlation, reset_output, units, Isa, Units};
@@ -20,6 +21,7 @@ use crate::simd::load;
 use crate::stats::Moments;
 
 pub use super::hermite_coef::HermiteCoefficients;
+use super::hermite_coef::UnitStats;
 
 /// Default number of series terms K: all of them in the fixed series (infinite tolerance, the
 /// one `HermiteVjp` differentiates), at most this many on units whose coefficients come from a
@@ -176,23 +178,12 @@ impl HermiteClosure {
         } else {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
-        let coef = HermiteCoefficients::for_units(self.act, &u.mu, &u.s, k);
-        // Blocks of BLOCK units, order-major inside: the K coefficients of the lanes j..j+8
-        // are one contiguous stretch, K padded with zeros to a multiple of the 4 Horner chains.
-        let terms = k.next_multiple_of(4);
-        let mut lanes = vec![0.0; terms * n.div_ceil(BLOCK) * BLOCK];
-        lanes
-            .par_chunks_mut(terms * BLOCK)
-            .zip(coef.par_chunks(BLOCK))
-            .for_each(|(block, units)| {
-                for (r, cj) in units.iter().enumerate() {
-                    for (o, c) in cj.c.iter().enumerate() {
-                        block[o * BLOCK + r] = *c;
-                    }
-                }
-            });
+        // Blocks of BLOCK units, order-major inside (`CoefficientTable`).
+        let table = CoefficientTable::new(self.act, &u.mu, &u.s, k);
+        let (lanes, terms, coef) = (&table.lanes, table.terms, &table.stats);
         // Rᵢ(L), L = 0..=K, in the layout of the table.
-        let rem = remainders(&coef, &lanes, terms, BLOCK, k);
+        let var: Vec<f64> = coef.iter().map(|c| c.var).collect();
+        let rem = remainders(&var, lanes, terms, BLOCK, k);
         let rem = rem.as_slice();
         let rem_of = |i: usize| {
             let at = (i / BLOCK) * (k + 1) * BLOCK + i % BLOCK;
@@ -229,7 +220,7 @@ impl HermiteClosure {
         // quarter of the units are unsettled, and a floor for them made nine lane vectors in
         // ten take all their column's terms).
         let kept: Vec<bool> = (0..n).map(|j| !short[j] && coef[j].var > 0.0).collect();
-        let worst = worst_ratio(rem, &coef, &kept, BLOCK, k);
+        let worst = worst_ratio(rem, &var, &kept, BLOCK, k);
         for (i, c) in coef.iter().enumerate() {
             out.mean[i] = c.mean;
         }
@@ -268,8 +259,7 @@ impl HermiteClosure {
             // with zeros to a multiple of 4 (≤ `terms`); one buffer for the group.
             let mut buf = vec![0.0; cols.len() * terms];
             for (c, part) in buf.chunks_mut(terms).enumerate() {
-                let len = plans[c].0;
-                part[..len].copy_from_slice(&coef[i0 + c].c[..len]);
+                table.column_into(i0 + c, plans[c].0, part);
             }
             let ci: [&[f64]; GROUP] = std::array::from_fn(|c| match plans.get(c) {
                 Some(plan) => &buf[c * terms..c * terms + plan.0.next_multiple_of(4)],
@@ -295,7 +285,7 @@ impl HermiteClosure {
                         cols: &group,
                         inv_s: &inv_s,
                         floor: &floor,
-                        lanes: &lanes,
+                        lanes,
                         terms,
                         end: shared,
                     },
@@ -448,7 +438,7 @@ fn probed_terms(
                     // unit.
                     let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
                     (1..=top)
-                        .find(|&k| settled_at(c, |l| rem[l], 1.0, rho_all, k, tol))
+                        .find(|&k| settled_at(&c.stats(), |l| rem[l], 1.0, rho_all, k, tol))
                         .or(deepest.then_some(top))
                 })
                 .collect();
@@ -473,7 +463,7 @@ fn probed_terms(
 /// ρ*^{v+1}·√(Rᵢ(v)/Varᵢ · `partner`) ≤ tol, or at the rounding floor √Rᵢ(v) ≤ 3.9ε|mᵢ| (then
 /// the bound is ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ)). A deterministic unit is settled.
 fn settled_at(
-    c: &HermiteCoefficients,
+    c: &UnitStats,
     rem: impl Fn(usize) -> f64,
     partner: f64,
     rho_all: f64,
@@ -579,7 +569,7 @@ fn vector_limits(
 /// than that floor; for a near-deterministic unit (std/|mean| ≲ 2·10⁻⁵, e.g. 10⁻¹³ deep in a
 /// saturated sigmoid network) the Parseval remainder is that rounding, not truncation, and
 /// integrating every pair would cost up to 6·10⁶ evaluations each for no accuracy.
-fn fallback_above(ci: &HermiteCoefficients, cj: &HermiteCoefficients, tolerance: f64) -> f64 {
+fn fallback_above(ci: &UnitStats, cj: &UnitStats, tolerance: f64) -> f64 {
     let floor =
         4.0 * f64::EPSILON * (ci.mean.abs() * cj.var.sqrt() + cj.mean.abs() * ci.var.sqrt());
     (tolerance * (ci.var * cj.var).sqrt()).max(floor)
@@ -650,7 +640,7 @@ mod tests {
             let ci = HermiteCoefficients::new(act, mi, si, DEFAULT_ORDER);
             let cj = HermiteCoefficients::new(act, mj, sj, DEFAULT_ORDER);
             let bound = ci.truncation_bound(&cj, rho, DEFAULT_ORDER);
-            let above = fallback_above(&ci, &cj, DEFAULT_TOLERANCE);
+            let above = fallback_above(&ci.stats(), &cj.stats(), DEFAULT_TOLERANCE);
             assert!(bound <= above, "bound {bound:e} above {above:e}");
             let delta = act.deriv(mi) * act.deriv(mj) * rho * si * sj;
             let got = ci.series(&cj, rho, DEFAULT_ORDER);
@@ -949,7 +939,8 @@ mod tests {
             let unsettled = (0..n)
                 .filter(|&i| {
                     let rem = coef[i].remainders();
-                    coef[i].known >= k && !settled_at(&coef[i], |l| rem[l], 1.0, rho_all, k, tol)
+                    coef[i].known >= k
+                        && !settled_at(&coef[i].stats(), |l| rem[l], 1.0, rho_all, k, tol)
                 })
                 .count();
             assert!(

@@ -114,7 +114,26 @@ pub struct HermiteCoefficients {
     pub known: usize,
 }
 
+/// A unit's mean, variance and known orders (those of its [`HermiteCoefficients`]) without the
+/// coefficients: what the series closure's truncation bounds read beside its coefficient table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UnitStats {
+    pub mean: f64,
+    pub var: f64,
+    /// As [`HermiteCoefficients::known`].
+    pub known: usize,
+}
+
 impl HermiteCoefficients {
+    /// The unit's mean, variance and known orders.
+    pub fn stats(&self) -> UnitStats {
+        UnitStats {
+            mean: self.mean,
+            var: self.var,
+            known: self.known,
+        }
+    }
+
     /// Computes c₁..c_K with the normalised recurrence hₙ₊₁ = (z hₙ − √n hₙ₋₁)/√(n+1),
     /// hₙ = Heₙ/√n!, run on SIMD lanes over the nodes of a rule (`CoefficientLanes`), φ
     /// evaluated once per node; mean Σ w φ and variance Σ w (φ − m)² over the same nodes.
@@ -139,14 +158,44 @@ impl HermiteCoefficients {
         Self::with_rule(act, mu, s, order, Rule::for_unit(act, mu, s))
     }
 
-    /// GELU's units in closed form (`gelu_coef::group_coefficients`: Gaussian integration by
-    /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
-    /// c₁..c_K known; mean, variance and c₁ of the random units of each group of
-    /// `gelu_coef::GROUP` side by side (`gelu_exact::group_moments`, the variances on SIMD
-    /// lanes); a deterministic unit (s = 0 or not finite) as in [`Self::with_rule`]. Written in
-    /// place, group by group: one vector of coefficients per unit is the only allocation.
+    /// GELU's units in closed form ([`Self::gelu_table`]), one vector per unit.
     fn gelu(mu: &[f64], s: &[f64], order: usize) -> Vec<Self> {
         const GROUP: usize = gelu_coef::GROUP;
+        let terms = order.max(1);
+        let mut table = vec![0.0; mu.len().div_ceil(GROUP) * GROUP * terms];
+        let stats = Self::gelu_table(mu, s, order, terms, &mut table);
+        stats
+            .into_iter()
+            .enumerate()
+            .map(|(j, st)| {
+                let at = (j / GROUP) * terms * GROUP + j % GROUP;
+                HermiteCoefficients {
+                    mean: st.mean,
+                    var: st.var,
+                    c: (0..order).map(|o| table[at + o * GROUP]).collect(),
+                    known: st.known,
+                }
+            })
+            .collect()
+    }
+
+    /// GELU's units in closed form (`gelu_coef::group_coefficients`: Gaussian integration by
+    /// parts and one normalised Hermite recurrence at t = μ/√(1 + s²) per unit), every
+    /// c₁..c_K known (K = `order` ≤ `terms`); mean, variance and c₁ of the random units of each
+    /// group of `gelu_coef::GROUP` side by side (`gelu_exact::group_moments`, the variances on
+    /// SIMD lanes); a deterministic unit (s = 0 or not finite) as in [`Self::with_rule`].
+    /// Written in place into `table` (zeroed by the caller), the series closure's layout:
+    /// cₒ₊₁(j) at `(j / G)·terms·G + o·G + j % G`, G = `gelu_coef::GROUP` (no vector per unit);
+    /// returns each unit's mean, variance and known orders.
+    pub(super) fn gelu_table(
+        mu: &[f64],
+        s: &[f64],
+        order: usize,
+        terms: usize,
+        table: &mut [f64],
+    ) -> Vec<UnitStats> {
+        const GROUP: usize = gelu_coef::GROUP;
+        assert!(order <= terms && table.len() >= mu.len().div_ceil(GROUP) * GROUP * terms);
         let built;
         let rec = match gelu_coef::Recurrence::shared(order) {
             Some(rec) => rec,
@@ -155,16 +204,17 @@ impl HermiteCoefficients {
                 &built
             }
         };
-        let empty = HermiteCoefficients {
+        let empty = UnitStats {
             mean: 0.0,
             var: 0.0,
-            c: Vec::new(),
             known: order,
         };
-        let mut out = vec![empty; mu.len()];
-        out.par_chunks_mut(GROUP)
+        let mut stats = vec![empty; mu.len()];
+        stats
+            .par_chunks_mut(GROUP)
+            .zip(table.par_chunks_mut(terms * GROUP))
             .zip(mu.par_chunks(GROUP).zip(s.par_chunks(GROUP)))
-            .for_each(|(out, (mu, s))| {
+            .for_each(|((stats, block), (mu, s))| {
                 // The random units of the group, compacted: (index, μ, s).
                 let (mut at, mut rm, mut rs) = ([0; GROUP], [0.0; GROUP], [0.0; GROUP]);
                 let mut count = 0;
@@ -173,26 +223,35 @@ impl HermiteCoefficients {
                         (at[count], rm[count], rs[count]) = (k, m, sd);
                         count += 1;
                     } else {
-                        out[k] = Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
+                        let unit = Self::with_rule(Activation::Gelu, m, sd, order, Rule::Composite);
+                        stats[k] = unit.stats();
+                        for (o, &x) in unit.c.iter().enumerate() {
+                            block[o * GROUP + k] = x;
+                        }
                     }
                 }
                 let (rm, rs) = (&rm[..count], &rs[..count]);
                 let moments = gelu_exact::group_moments(rm, rs);
-                let c1: [f64; GROUP] = std::array::from_fn(|k| moments[k].c1);
                 let pdf: [f64; GROUP] = std::array::from_fn(|k| moments[k].pdf);
-                let coef = gelu_coef::group_coefficients(
-                    rm,
-                    rs,
-                    (&c1[..count], &pdf[..count]),
-                    order,
-                    rec,
-                );
-                for (k, c) in coef.into_iter().take(count).enumerate() {
-                    let unit = &mut out[at[k]];
-                    (unit.mean, unit.var, unit.c) = (moments[k].mean, moments[k].var, c);
+                for (k, m) in moments.iter().take(count).enumerate() {
+                    stats[at[k]] = UnitStats {
+                        mean: m.mean,
+                        var: m.var,
+                        known: order,
+                    };
+                    if order > 0 {
+                        block[at[k]] = m.c1;
+                    }
                 }
+                let at = &at[..count];
+                gelu_coef::group_coefficients(rm, rs, &pdf[..count], order, rec, |n, cn| {
+                    let row = &mut block[n * GROUP..(n + 1) * GROUP];
+                    for (&a, &x) in at.iter().zip(cn) {
+                        row[a] = x;
+                    }
+                });
             });
-        out
+        stats
     }
 
     /// [`Self::new`] of every unit (μᵢ, sᵢ) of a layer, in parallel; GELU's in closed form

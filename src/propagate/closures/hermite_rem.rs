@@ -2,88 +2,88 @@
 //! from its coefficient table with the units of one block in SIMD lanes.
 
 use pulp::{Simd, WithSimd};
-use rayon::prelude::*;
 
-use super::hermite_coef::HermiteCoefficients;
 use super::input::Isa;
 use crate::simd::{load, store};
 
-/// Rⱼ(L) = Varⱼ − Σ_{n=1..L} cₙ(j)², floored at 0 and raised by 4ε·Varⱼ, for L = 0..=`k` and
-/// every unit j, in the layout of the coefficient table: Rⱼ(L) at
+/// Rⱼ(L) = Varⱼ − Σ_{n=1..L} cₙ(j)², floored at 0 and raised by 4ε·Varⱼ (`var`\[j\] = Varⱼ),
+/// for L = 0..=`k` and every unit j, in the layout of the coefficient table: Rⱼ(L) at
 /// `(j / block)·(k + 1)·block + L·block + j % block`. The values of
-/// [`HermiteCoefficients::remainders`] bit for bit (the same operations in the same order,
+/// [`HermiteCoefficients::remainders`](super::hermite_coef::HermiteCoefficients::remainders)
+/// bit for bit (the same operations in the same order,
 /// each unit's running sum Σ cₙ² in its own lane), but one SIMD step per block of units and
 /// order instead of one serial add chain per unit (at K = 256 and N = 1024 those chains took
 /// ~0.9 of a series closure's ~14 ms on one thread). `table` holds cₒ(j) at
 /// `(j / block)·terms·block + o·block + j % block` (`block` a multiple of every lane count).
 pub(super) fn remainders(
-    coef: &[HermiteCoefficients],
+    var: &[f64],
     table: &[f64],
     terms: usize,
     block: usize,
     k: usize,
 ) -> Vec<f64> {
-    let mut rem = vec![0.0; coef.len().div_ceil(block) * block * (k + 1)];
+    let mut rem = vec![0.0; var.len().div_ceil(block) * block * (k + 1)];
     let arch = pulp::Arch::new();
-    rem.par_chunks_mut(block * (k + 1))
-        .zip(coef.par_chunks(block))
-        .zip(table.par_chunks(terms * block))
-        .for_each(|((rows, units), table)| {
-            let mut var: Vec<f64> = units.iter().map(|u| u.var).collect();
-            var.resize(block, 0.0);
-            Isa::Dispatch.run(
-                arch,
-                RemainderLanes {
-                    table,
-                    var: &var,
-                    rows,
-                    k,
-                    block,
-                },
-            )
-        });
+    // The blocks in order on the calling thread: O(N·K) steps, which rayon's splitting and a
+    // vector per task outweighed at N = 64 (BENCHMARKS.md "… fourteenth session (gelu4)").
+    let mut padded = vec![0.0; block];
+    for ((rows, units), table) in rem
+        .chunks_mut(block * (k + 1))
+        .zip(var.chunks(block))
+        .zip(table.chunks(terms * block))
+    {
+        padded[..units.len()].copy_from_slice(units);
+        padded[units.len()..].fill(0.0);
+        Isa::Dispatch.run(
+            arch,
+            RemainderLanes {
+                table,
+                var: &padded,
+                rows,
+                k,
+                block,
+            },
+        )
+    }
     rem
 }
 
-/// r*(L) = max over the units j with `include[j]` of Rⱼ(L)/Varⱼ, L = 0..=`k` (0 if none), from
-/// [`remainders`]' layout; each quotient is the scalar one (an excluded lane divides 0 by 1).
+/// r*(L) = max over the units j with `include[j]` of Rⱼ(L)/Varⱼ (`var`\[j\] = Varⱼ),
+/// L = 0..=`k` (0 if none), from [`remainders`]' layout; each quotient is the scalar one (an
+/// excluded lane divides 0 by 1). The blocks in order on the calling thread, as [`remainders`].
 pub(super) fn worst_ratio(
     rem: &[f64],
-    coef: &[HermiteCoefficients],
+    var: &[f64],
     include: &[bool],
     block: usize,
     k: usize,
 ) -> Vec<f64> {
     let arch = pulp::Arch::new();
-    rem.par_chunks(block * (k + 1))
-        .zip(coef.par_chunks(block).zip(include.par_chunks(block)))
-        .fold(
-            || vec![0.0; k + 1],
-            |mut worst, (rows, (units, include))| {
-                let mut keep = vec![0.0; block];
-                let mut var = vec![1.0; block];
-                for (u, (c, &inc)) in units.iter().zip(include).enumerate() {
-                    if inc {
-                        (keep[u], var[u]) = (1.0, c.var);
-                    }
-                }
-                Isa::Dispatch.run(
-                    arch,
-                    WorstLanes {
-                        rows,
-                        keep: &keep,
-                        var: &var,
-                        worst: &mut worst,
-                        block,
-                    },
-                );
-                worst
+    let mut worst = vec![0.0; k + 1];
+    let (mut keep, mut scale) = (vec![0.0; block], vec![1.0; block]);
+    for (rows, (units, include)) in rem
+        .chunks(block * (k + 1))
+        .zip(var.chunks(block).zip(include.chunks(block)))
+    {
+        keep.fill(0.0);
+        scale.fill(1.0);
+        for (u, (&v, &inc)) in units.iter().zip(include).enumerate() {
+            if inc {
+                (keep[u], scale[u]) = (1.0, v);
+            }
+        }
+        Isa::Dispatch.run(
+            arch,
+            WorstLanes {
+                rows,
+                keep: &keep,
+                var: &scale,
+                worst: &mut worst,
+                block,
             },
-        )
-        .reduce(
-            || vec![0.0; k + 1],
-            |a, b| a.iter().zip(&b).map(|(x, y)| x.max(*y)).collect(),
-        )
+        );
+    }
+    worst
 }
 
 /// [`remainders`] of one block: lanes over its units, orders in sequence.
@@ -166,6 +166,7 @@ impl WithSimd for WorstLanes<'_> {
 mod tests {
     use super::*;
     use crate::net::Activation;
+    use crate::propagate::closures::hermite_coef::HermiteCoefficients;
 
     /// Equal bit for bit to each unit's own [`HermiteCoefficients::remainders`], for a partial
     /// last block and K not a multiple of the lanes; the block kernel likewise on every
@@ -190,7 +191,8 @@ mod tests {
                 table[(j / block) * terms * block + o * block + j % block] = *x;
             }
         }
-        let got = remainders(&coef, &table, terms, block, k);
+        let var: Vec<f64> = coef.iter().map(|u| u.var).collect();
+        let got = remainders(&var, &table, terms, block, k);
         let at = |j: usize, l: usize| got[(j / block) * (k + 1) * block + l * block + j % block];
         for (j, c) in coef.iter().enumerate() {
             let want = c.remainders();
@@ -199,7 +201,7 @@ mod tests {
             }
         }
         let include: Vec<bool> = (0..coef.len()).map(|j| j % 3 != 1).collect();
-        let worst = worst_ratio(&got, &coef, &include, block, k);
+        let worst = worst_ratio(&got, &var, &include, block, k);
         for (l, w) in worst.iter().enumerate() {
             let want = (0..coef.len())
                 .filter(|&j| include[j])
@@ -207,13 +209,12 @@ mod tests {
             assert_eq!(w.to_bits(), want.to_bits(), "r*({l})");
         }
         for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
-            let var: Vec<f64> = coef[..block].iter().map(|u| u.var).collect();
             let mut rows = vec![0.0; block * (k + 1)];
             isa.run(
                 pulp::Arch::new(),
                 RemainderLanes {
                     table: &table[..terms * block],
-                    var: &var,
+                    var: &var[..block],
                     rows: &mut rows,
                     k,
                     block,

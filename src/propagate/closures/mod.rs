@@ -11,6 +11,7 @@
 
 pub mod bvn;
 mod closed_pairs;
+mod coef_table;
 pub mod edgeworth;
 pub mod erf;
 mod erf_terms;
