@@ -230,54 +230,14 @@ pub fn analyze<'a>(
     } else {
         Stage::Post(opts.heatmap_layer)
     };
-    let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
-    let tails_note = match few {
-        _ if net.output_dim() > MAX_TAIL_OUTPUTS => Some(format!(
-            "{} outputs: the Edgeworth model holds K⁴ numbers per class, computed only up to \
-             {MAX_TAIL_OUTPUTS} outputs",
-            net.output_dim()
-        )),
-        Some(i) => Some(format!(
-            "class {} has fewer than 2 samples: no output cumulants",
-            outputs.classes[i]
-        )),
-        None => None,
-    };
-    // The theory from every start layer (its propagations and Monte Carlo argmax) beside the
-    // surrogates, the class information and the output tails, which read only the measured
-    // statistics, outputs and data: the second thread takes class work while a start layer's
-    // step runs on one (errors reported in this order, as when they ran one after another).
-    // The class analyses are recorded once as one stage with the flops of all three.
-    let (runs, class_analyses) = rayon::join(
-        || {
-            start_layer_outcomes(
-                net,
-                &stats,
-                acc_opts,
-                Corrections::None,
-                Some(heatmap_stage),
-                timings,
-            )
-        },
-        || {
-            timings.time(CLASS_ANALYSES, 0.0, || {
-                rayon::join(
-                    || surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed),
-                    || {
-                        rayon::join(
-                            || class_information(&stats, depth, opts.ridge),
-                            || {
-                                tails_note
-                                    .is_none()
-                                    .then(|| output_tails(&outputs, opts.mc_samples, opts.seed))
-                            },
-                        )
-                    },
-                )
-            })
-        },
-    );
-    let mut runs = runs?;
+    let mut runs = start_layer_outcomes(
+        net,
+        &stats,
+        acc_opts,
+        Corrections::None,
+        Some(heatmap_stage),
+        timings,
+    )?;
     let propagated = runs
         .first_mut()
         .and_then(|r| r.kept_cov.take())
@@ -316,7 +276,37 @@ pub fn analyze<'a>(
         .unzip();
     // The carried runs report their fallbacks in `carried`, not as unit and pair counts.
     let fallbacks = fallbacks.filter(|_| carried.is_empty());
-    let (surrogate, (information, tails)) = class_analyses;
+    let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
+    let tails_note = match few {
+        _ if net.output_dim() > MAX_TAIL_OUTPUTS => Some(format!(
+            "{} outputs: the Edgeworth model holds K⁴ numbers per class, computed only up to \
+             {MAX_TAIL_OUTPUTS} outputs",
+            net.output_dim()
+        )),
+        Some(i) => Some(format!(
+            "class {} has fewer than 2 samples: no output cumulants",
+            outputs.classes[i]
+        )),
+        None => None,
+    };
+    // The surrogates, the class information and the output tails read only the measured
+    // statistics, outputs and data: side by side, recorded once as one stage with the flops of
+    // all three (errors reported in this order, as when they ran one after another).
+    let (surrogate, (information, tails)) = timings.time(CLASS_ANALYSES, 0.0, || {
+        rayon::join(
+            || surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed),
+            || {
+                rayon::join(
+                    || class_information(&stats, depth, opts.ridge),
+                    || {
+                        tails_note
+                            .is_none()
+                            .then(|| output_tails(&outputs, opts.mc_samples, opts.seed))
+                    },
+                )
+            },
+        )
+    });
     let surrogate = surrogate?;
     let information = information?;
     let (tails, tails_note) = match tails {
