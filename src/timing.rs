@@ -28,9 +28,9 @@ pub struct StageTime {
     pub seconds: f64,
     /// Process CPU time (user and system, every thread; [`cpu::process_cpu_seconds`]) while
     /// the stage ran: its cost on a loaded machine, where `seconds` also counts the waits for a
-    /// core. Like `seconds`, a stage timed inside or beside another (analyze's start layers run
-    /// beside its class analyses) is counted in both: the run's rate is taken over the recorded
-    /// span ([`TimingSummary::span_seconds`]), not over the sum.
+    /// core. Like `seconds`, a stage timed inside or beside another is counted in both: the
+    /// run's rate is taken over the recorded span ([`TimingSummary::span_seconds`]), not over
+    /// the sum.
     pub cpu_seconds: f64,
     /// Floating-point operations done in the stage (0 when not counted).
     pub flops: f64,
