@@ -119,12 +119,15 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
 }
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
-/// with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a single
-/// Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75
-/// the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
+/// with a Plackett exponent spread E = (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a
+/// single Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`]
+/// = 0.75 the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
 /// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
-/// [`plackett_lanes`]. The others (near-degenerate correlation, far tails, where `bvn_cov`
-/// keeps relative accuracy panel by panel) by the scalar `bvn_cov`.
+/// [`plackett_lanes`]. Far-tail lanes with 4 < E ≤ [`ONE_PANEL_SPREAD`] and |r| < 0.925, where
+/// `bvn_cov` integrates ⌈E/16⌉ = 1 panel of 20-point Gauss–Legendre over [0, asin r] (the same
+/// sum as [`plackett_lanes`] with the 20-point rule), are queued apart and gathered into full
+/// vectors of that rule. The others (near-degenerate correlation, farther tails, where
+/// `bvn_cov` keeps relative accuracy over several panels) by the scalar `bvn_cov`.
 struct ErfLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
@@ -140,14 +143,49 @@ struct ErfLanes<'a> {
     ui: f64,
 }
 
+/// The largest spread E of a far-tail lane that [`ErfLanes`] gathers into the 20-point rule:
+/// `bvn_cov` takes ⌈E/16⌉ panels, one up to E = 16.
+const ONE_PANEL_SPREAD: f64 = 16.0;
+
+/// Lanes of one column queued for a Gauss–Legendre path of [`ErfLanes`].
+struct Queue {
+    idx: [usize; MAX_LANES],
+    r: [f64; MAX_LANES],
+    len: usize,
+    /// The rule every flush of this queue takes: Genz's rule for its largest |r|
+    /// ([`genz_rule`]), or always the 20-point rule (`bvn_cov`'s one far-tail panel).
+    fine: bool,
+}
+
+impl Queue {
+    fn new(fine: bool) -> Self {
+        Queue {
+            idx: [0; MAX_LANES],
+            r: [0.0; MAX_LANES],
+            len: 0,
+            fine,
+        }
+    }
+
+    /// Queues lane `k` with correlation `r`; whether the queue now holds `lanes` lanes.
+    fn push(&mut self, k: usize, r: f64, lanes: usize) -> bool {
+        (self.idx[self.len], self.r[self.len]) = (k, r);
+        self.len += 1;
+        self.len == lanes
+    }
+}
+
 impl ErfLanes<'_> {
-    /// 4·[`plackett_lanes`] on the queued lanes `idx` (correlations `r`), scattered to `out`.
+    /// 4·[`plackett_lanes`] on the queued lanes (the queue's rule), scattered to `out`; empties
+    /// the queue.
     #[inline(always)]
-    fn flush<S: Simd>(&mut self, simd: S, idx: &[usize], r: &[f64]) {
-        let n = idx.len();
+    fn flush<S: Simd>(&mut self, simd: S, queue: &mut Queue) {
+        let n = queue.len;
         if n == 0 {
             return;
         }
+        queue.len = 0;
+        let (idx, r) = (&queue.idx[..n], &queue.r[..n]);
         let mut uj = [0.0; MAX_LANES];
         for (b, &k) in uj.iter_mut().zip(idx) {
             *b = self.u[k];
@@ -159,7 +197,12 @@ impl ErfLanes<'_> {
             simd.splat_f64s(0.5),
             simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
         );
-        let max_r = r.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        // genz_rule(1) is the 20-point rule.
+        let max_r = if queue.fine {
+            1.0
+        } else {
+            r.iter().fold(0.0f64, |m, r| m.max(r.abs()))
+        };
         let c = plackett_lanes(simd, hk, hs, load(simd, r), genz_rule(max_r));
         let mut res = [0.0; MAX_LANES];
         store(simd, &mut res[..n], simd.mul_f64s(simd.splat_f64s(4.0), c));
@@ -179,7 +222,7 @@ impl WithSimd for ErfLanes<'_> {
         let pdf_ui = simd.splat_f64s(normal_pdf(self.ui));
         let ui = simd.splat_f64s(self.ui);
         let zero = simd.splat_f64s(0.0);
-        let (mut q_idx, mut q_r, mut q_len) = ([0usize; MAX_LANES], [0.0; MAX_LANES], 0);
+        let (mut genz, mut fine) = (Queue::new(false), Queue::new(true));
         let mut j = 0;
         while j < len {
             let end = (j + S::F64_LANES).min(len);
@@ -226,12 +269,16 @@ impl WithSimd for ErfLanes<'_> {
                     let (uk, r) = (self.u[k], 2.0 * self.sig[k] * self.di * self.d[k]);
                     let spread =
                         ((self.ui * uk).abs() + 0.5 * (self.ui * self.ui + uk * uk)) * r.abs();
-                    if r.abs() < 0.925 && spread <= 4.0 {
-                        (q_idx[q_len], q_r[q_len]) = (k, r);
-                        q_len += 1;
-                        if q_len == S::F64_LANES {
-                            self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
-                            q_len = 0;
+                    let queue = if r.abs() >= 0.925 || spread > ONE_PANEL_SPREAD {
+                        None
+                    } else if spread <= 4.0 {
+                        Some(&mut genz)
+                    } else {
+                        Some(&mut fine)
+                    };
+                    if let Some(queue) = queue {
+                        if queue.push(k, r, S::F64_LANES) {
+                            self.flush(simd, queue);
                         }
                     } else {
                         self.out[k] = 4.0 * bvn_cov(self.ui, uk, r);
@@ -240,7 +287,8 @@ impl WithSimd for ErfLanes<'_> {
             }
             j = end;
         }
-        self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
+        self.flush(simd, &mut genz);
+        self.flush(simd, &mut fine);
     }
 }
 
@@ -252,7 +300,7 @@ mod tests {
     /// The SIMD lanes (AVX-512 where dispatched, AVX2, scalar) against the scalar `bvn_cov`
     /// pair by pair; the strongly correlated input
     /// sends pairs down every path (series below 0.5 and in [0.5, 0.75), gathered
-    /// Gauss–Legendre, scalar).
+    /// Gauss–Legendre, scalar, gathered one-panel far tail).
     #[test]
     fn simd_lanes_match_scalar_bvn_cov() {
         // erf's r = 2Σᵢⱼdᵢdⱼ reaches the strong paths only for wide units: scale Σ (and μ with
@@ -271,13 +319,15 @@ mod tests {
                 .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
                 .collect();
             let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * input.mean[k] * d[k]).collect();
-            let mut paths = [0usize; 4];
+            let mut paths = [0usize; 5];
             for i in 0..n {
                 for j in 0..=i {
                     let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
                     let spread =
                         ((uu[i] * uu[j]).abs() + 0.5 * (uu[i].powi(2) + uu[j].powi(2))) * r.abs();
-                    paths[if spread > 4.0 {
+                    paths[if spread > 4.0 && spread <= ONE_PANEL_SPREAD && r.abs() < 0.925 {
+                        4
+                    } else if spread > 4.0 {
                         3
                     } else if r.abs() < 0.5 {
                         0
