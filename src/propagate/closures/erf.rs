@@ -175,7 +175,53 @@ impl Queue {
     }
 }
 
+/// One vector of lanes j..end of [`ErfLanes`]: which lanes take the series (|r| <
+/// [`SERIES_MAX_RHO`] and spread E ≤ 4), their r (0 in the other lanes) and the vector's term
+/// count ([`series_terms`] of its largest |r|).
+struct LaneR<M, V> {
+    j: usize,
+    end: usize,
+    series_ok: M,
+    r: V,
+    terms: usize,
+}
+
 impl ErfLanes<'_> {
+    /// The [`LaneR`] of the vector starting at lane `j`: r = 2Σᵢⱼdᵢdⱼ, E = (|uᵢuⱼ| + (uᵢ² +
+    /// uⱼ²)/2)|r|.
+    #[inline(always)]
+    fn lane_r<S: Simd>(&self, simd: S, j: usize) -> LaneR<S::m64s, S::f64s> {
+        let end = (j + S::F64_LANES).min(self.out.len());
+        let ui = simd.splat_f64s(self.ui);
+        let sig = load(simd, &self.sig[j..end]);
+        let dj = load(simd, &self.d[j..end]);
+        let r = simd.mul_f64s(simd.mul_f64s(simd.splat_f64s(2.0 * self.di), sig), dj);
+        let uj = load(simd, &self.u[j..end]);
+        let abs_r = simd.abs_f64s(r);
+        let hs = simd.mul_f64s(
+            simd.splat_f64s(0.5),
+            simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
+        );
+        let spread = simd.mul_f64s(
+            simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
+            abs_r,
+        );
+        // Far tails (spread > 4) need relative accuracy the absolute series bound does not
+        // give: `bvn_cov`'s panels, on lanes or scalar.
+        let series_ok = simd.and_m64s(
+            simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
+            simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
+        );
+        let r = simd.select_f64s(series_ok, r, simd.splat_f64s(0.0));
+        LaneR {
+            j,
+            end,
+            series_ok,
+            r,
+            terms: lane_terms(simd, r, series_terms),
+        }
+    }
+
     /// 4·[`plackett_lanes`] on the queued lanes (the queue's rule), scattered to `out`; empties
     /// the queue.
     #[inline(always)]
@@ -218,44 +264,28 @@ impl WithSimd for ErfLanes<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
         let len = self.out.len();
-        let two_di = simd.splat_f64s(2.0 * self.di);
         let pdf_ui = simd.splat_f64s(normal_pdf(self.ui));
-        let ui = simd.splat_f64s(self.ui);
-        let zero = simd.splat_f64s(0.0);
         let (mut genz, mut fine) = (Queue::new(false), Queue::new(true));
-        let mut j = 0;
-        while j < len {
-            let end = (j + S::F64_LANES).min(len);
-            let sig = load(simd, &self.sig[j..end]);
-            let dj = load(simd, &self.d[j..end]);
-            let r = simd.mul_f64s(simd.mul_f64s(two_di, sig), dj);
-            let uj = load(simd, &self.u[j..end]);
-            let abs_r = simd.abs_f64s(r);
-            let hs = simd.mul_f64s(
-                simd.splat_f64s(0.5),
-                simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
-            );
-            let spread = simd.mul_f64s(
-                simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
-                abs_r,
-            );
-            // Far tails (spread > 4) need relative accuracy the absolute series bound does not
-            // give: the scalar `bvn_cov` integrates them panel by panel.
-            let series_ok = simd.and_m64s(
-                simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
-                simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
-            );
-            let r_series = simd.select_f64s(series_ok, r, zero);
+        // The next vector's r, path mask and term count are computed before this vector's
+        // series, so that their chain (the reduction and the term lookup) overlaps the series
+        // instead of following its loop exit (as relu's `ReluLanes`).
+        let mut next = Some(self.lane_r(simd, 0));
+        while let Some(LaneR {
+            j,
+            end,
+            series_ok,
+            r,
+            terms,
+        }) = next
+        {
+            next = (end < len).then(|| self.lane_r(simd, end));
             let pdf_uj = load(simd, &self.pdf_u[j..end]);
             let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
             let c = series_plackett::<S, 1>(
                 simd,
-                r_series,
+                r,
                 pdf_hk,
-                (
-                    self.column.as_slice(),
-                    lane_terms(simd, r_series, series_terms),
-                ),
+                (self.column.as_slice(), terms),
                 self.herm,
                 j..end,
             );
@@ -285,7 +315,6 @@ impl WithSimd for ErfLanes<'_> {
                     }
                 }
             }
-            j = end;
         }
         self.flush(simd, &mut genz);
         self.flush(simd, &mut fine);
