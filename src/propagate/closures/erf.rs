@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{
     failing_lanes, hermite_table, lane_terms, plackett_lanes, series_column, series_plackett,
-    series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    series_terms, LaneQueue, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::erf_terms::ErfTerms;
@@ -147,34 +147,6 @@ struct ErfLanes<'a> {
 /// `bvn_cov` takes ⌈E/16⌉ panels, one up to E = 16.
 const ONE_PANEL_SPREAD: f64 = 16.0;
 
-/// Lanes of one column queued for a Gauss–Legendre path of [`ErfLanes`].
-struct Queue {
-    idx: [usize; MAX_LANES],
-    r: [f64; MAX_LANES],
-    len: usize,
-    /// The rule every flush of this queue takes: Genz's rule for its largest |r|
-    /// ([`genz_rule`]), or always the 20-point rule (`bvn_cov`'s one far-tail panel).
-    fine: bool,
-}
-
-impl Queue {
-    fn new(fine: bool) -> Self {
-        Queue {
-            idx: [0; MAX_LANES],
-            r: [0.0; MAX_LANES],
-            len: 0,
-            fine,
-        }
-    }
-
-    /// Queues lane `k` with correlation `r`; whether the queue now holds `lanes` lanes.
-    fn push(&mut self, k: usize, r: f64, lanes: usize) -> bool {
-        (self.idx[self.len], self.r[self.len]) = (k, r);
-        self.len += 1;
-        self.len == lanes
-    }
-}
-
 /// One vector of lanes j..end of [`ErfLanes`]: which lanes take the series (|r| <
 /// [`SERIES_MAX_RHO`] and spread E ≤ 4), their r (0 in the other lanes) and the vector's term
 /// count ([`series_terms`] of its largest |r|).
@@ -222,10 +194,11 @@ impl ErfLanes<'_> {
         }
     }
 
-    /// 4·[`plackett_lanes`] on the queued lanes (the queue's rule), scattered to `out`; empties
-    /// the queue.
+    /// 4·[`plackett_lanes`] on the queued lanes, scattered to `out`; empties the queue. The
+    /// rule: Genz's for the lanes' largest |r| ([`genz_rule`]), or with `fine` the 20-point
+    /// rule (`bvn_cov`'s one far-tail panel).
     #[inline(always)]
-    fn flush<S: Simd>(&mut self, simd: S, queue: &mut Queue) {
+    fn flush<S: Simd>(&mut self, simd: S, queue: &mut LaneQueue, fine: bool) {
         let n = queue.len;
         if n == 0 {
             return;
@@ -244,7 +217,7 @@ impl ErfLanes<'_> {
             simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
         );
         // genz_rule(1) is the 20-point rule.
-        let max_r = if queue.fine {
+        let max_r = if fine {
             1.0
         } else {
             r.iter().fold(0.0f64, |m, r| m.max(r.abs()))
@@ -265,7 +238,7 @@ impl WithSimd for ErfLanes<'_> {
     fn with_simd<S: Simd>(mut self, simd: S) {
         let len = self.out.len();
         let pdf_ui = simd.splat_f64s(normal_pdf(self.ui));
-        let (mut genz, mut fine) = (Queue::new(false), Queue::new(true));
+        let (mut genz, mut far) = (LaneQueue::new(), LaneQueue::new());
         // The next vector's r, path mask and term count are computed before this vector's
         // series, so that their chain (the reduction and the term lookup) overlaps the series
         // instead of following its loop exit (as relu's `ReluLanes`).
@@ -302,13 +275,13 @@ impl WithSimd for ErfLanes<'_> {
                     let queue = if r.abs() >= 0.925 || spread > ONE_PANEL_SPREAD {
                         None
                     } else if spread <= 4.0 {
-                        Some(&mut genz)
+                        Some((&mut genz, false))
                     } else {
-                        Some(&mut fine)
+                        Some((&mut far, true))
                     };
-                    if let Some(queue) = queue {
+                    if let Some((queue, fine)) = queue {
                         if queue.push(k, r, S::F64_LANES) {
-                            self.flush(simd, queue);
+                            self.flush(simd, queue, fine);
                         }
                     } else {
                         self.out[k] = 4.0 * bvn_cov(self.ui, uk, r);
@@ -316,8 +289,8 @@ impl WithSimd for ErfLanes<'_> {
                 }
             }
         }
-        self.flush(simd, &mut genz);
-        self.flush(simd, &mut fine);
+        self.flush(simd, &mut genz, false);
+        self.flush(simd, &mut far, true);
     }
 }
 
