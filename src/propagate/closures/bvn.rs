@@ -350,6 +350,34 @@ pub(crate) fn series_plackett<S: pulp::Simd, const STRIDE: usize>(
 /// (AVX-512: 8 f64) fits with room to spare.
 pub(crate) const MAX_LANES: usize = 16;
 
+/// Lanes of one column queued for a gathered Gauss–Legendre path of the relu and erf lanes:
+/// their indices and correlations, gathered into full vectors by the caller's flush.
+pub(crate) struct LaneQueue {
+    pub idx: [usize; MAX_LANES],
+    pub r: [f64; MAX_LANES],
+    pub len: usize,
+}
+
+impl LaneQueue {
+    /// An empty queue.
+    pub(crate) fn new() -> Self {
+        LaneQueue {
+            idx: [0; MAX_LANES],
+            r: [0.0; MAX_LANES],
+            len: 0,
+        }
+    }
+
+    /// Queues lane `k` with correlation `r`; whether the queue now holds `lanes` lanes (a full
+    /// vector, to flush). At most [`MAX_LANES`] lanes are queued between flushes.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, k: usize, r: f64, lanes: usize) -> bool {
+        (self.idx[self.len], self.r[self.len]) = (k, r);
+        self.len += 1;
+        self.len == lanes
+    }
+}
+
 /// The indices j..end of the lanes where `ok` is false, or `None` when every lane is ok.
 #[inline(always)]
 pub(crate) fn failing_lanes<S: pulp::Simd>(

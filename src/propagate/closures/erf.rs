@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{
     failing_lanes, hermite_table, lane_terms, plackett_lanes, series_column, series_plackett,
-    series_terms, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    series_terms, LaneQueue, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::erf_terms::ErfTerms;
@@ -119,12 +119,15 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
 }
 
 /// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
-/// with a Plackett exponent spread (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a single
-/// Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`] = 0.75
-/// the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
+/// with a Plackett exponent spread E = (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a
+/// single Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`]
+/// = 0.75 the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
 /// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
-/// [`plackett_lanes`]. The others (near-degenerate correlation, far tails, where `bvn_cov`
-/// keeps relative accuracy panel by panel) by the scalar `bvn_cov`.
+/// [`plackett_lanes`]. Far-tail lanes with 4 < E ≤ [`ONE_PANEL_SPREAD`] and |r| < 0.925, where
+/// `bvn_cov` integrates ⌈E/16⌉ = 1 panel of 20-point Gauss–Legendre over [0, asin r] (the same
+/// sum as [`plackett_lanes`] with the 20-point rule), are queued apart and gathered into full
+/// vectors of that rule. The others (near-degenerate correlation, farther tails, where
+/// `bvn_cov` keeps relative accuracy over several panels) by the scalar `bvn_cov`.
 struct ErfLanes<'a> {
     out: &'a mut [f64],
     sig: &'a [f64],
@@ -140,14 +143,68 @@ struct ErfLanes<'a> {
     ui: f64,
 }
 
+/// The largest spread E of a far-tail lane that [`ErfLanes`] gathers into the 20-point rule:
+/// `bvn_cov` takes ⌈E/16⌉ panels, one up to E = 16.
+const ONE_PANEL_SPREAD: f64 = 16.0;
+
+/// One vector of lanes j..end of [`ErfLanes`]: which lanes take the series (|r| <
+/// [`SERIES_MAX_RHO`] and spread E ≤ 4), their r (0 in the other lanes) and the vector's term
+/// count ([`series_terms`] of its largest |r|).
+struct LaneR<M, V> {
+    j: usize,
+    end: usize,
+    series_ok: M,
+    r: V,
+    terms: usize,
+}
+
 impl ErfLanes<'_> {
-    /// 4·[`plackett_lanes`] on the queued lanes `idx` (correlations `r`), scattered to `out`.
+    /// The [`LaneR`] of the vector starting at lane `j`: r = 2Σᵢⱼdᵢdⱼ, E = (|uᵢuⱼ| + (uᵢ² +
+    /// uⱼ²)/2)|r|.
     #[inline(always)]
-    fn flush<S: Simd>(&mut self, simd: S, idx: &[usize], r: &[f64]) {
-        let n = idx.len();
+    fn lane_r<S: Simd>(&self, simd: S, j: usize) -> LaneR<S::m64s, S::f64s> {
+        let end = (j + S::F64_LANES).min(self.out.len());
+        let ui = simd.splat_f64s(self.ui);
+        let sig = load(simd, &self.sig[j..end]);
+        let dj = load(simd, &self.d[j..end]);
+        let r = simd.mul_f64s(simd.mul_f64s(simd.splat_f64s(2.0 * self.di), sig), dj);
+        let uj = load(simd, &self.u[j..end]);
+        let abs_r = simd.abs_f64s(r);
+        let hs = simd.mul_f64s(
+            simd.splat_f64s(0.5),
+            simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
+        );
+        let spread = simd.mul_f64s(
+            simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
+            abs_r,
+        );
+        // Far tails (spread > 4) need relative accuracy the absolute series bound does not
+        // give: `bvn_cov`'s panels, on lanes or scalar.
+        let series_ok = simd.and_m64s(
+            simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
+            simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
+        );
+        let r = simd.select_f64s(series_ok, r, simd.splat_f64s(0.0));
+        LaneR {
+            j,
+            end,
+            series_ok,
+            r,
+            terms: lane_terms(simd, r, series_terms),
+        }
+    }
+
+    /// 4·[`plackett_lanes`] on the queued lanes, scattered to `out`; empties the queue. The
+    /// rule: Genz's for the lanes' largest |r| ([`genz_rule`]), or with `fine` the 20-point
+    /// rule (`bvn_cov`'s one far-tail panel).
+    #[inline(always)]
+    fn flush<S: Simd>(&mut self, simd: S, queue: &mut LaneQueue, fine: bool) {
+        let n = queue.len;
         if n == 0 {
             return;
         }
+        queue.len = 0;
+        let (idx, r) = (&queue.idx[..n], &queue.r[..n]);
         let mut uj = [0.0; MAX_LANES];
         for (b, &k) in uj.iter_mut().zip(idx) {
             *b = self.u[k];
@@ -159,7 +216,12 @@ impl ErfLanes<'_> {
             simd.splat_f64s(0.5),
             simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
         );
-        let max_r = r.iter().fold(0.0f64, |m, r| m.max(r.abs()));
+        // genz_rule(1) is the 20-point rule.
+        let max_r = if fine {
+            1.0
+        } else {
+            r.iter().fold(0.0f64, |m, r| m.max(r.abs()))
+        };
         let c = plackett_lanes(simd, hk, hs, load(simd, r), genz_rule(max_r));
         let mut res = [0.0; MAX_LANES];
         store(simd, &mut res[..n], simd.mul_f64s(simd.splat_f64s(4.0), c));
@@ -175,44 +237,28 @@ impl WithSimd for ErfLanes<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
         let len = self.out.len();
-        let two_di = simd.splat_f64s(2.0 * self.di);
         let pdf_ui = simd.splat_f64s(normal_pdf(self.ui));
-        let ui = simd.splat_f64s(self.ui);
-        let zero = simd.splat_f64s(0.0);
-        let (mut q_idx, mut q_r, mut q_len) = ([0usize; MAX_LANES], [0.0; MAX_LANES], 0);
-        let mut j = 0;
-        while j < len {
-            let end = (j + S::F64_LANES).min(len);
-            let sig = load(simd, &self.sig[j..end]);
-            let dj = load(simd, &self.d[j..end]);
-            let r = simd.mul_f64s(simd.mul_f64s(two_di, sig), dj);
-            let uj = load(simd, &self.u[j..end]);
-            let abs_r = simd.abs_f64s(r);
-            let hs = simd.mul_f64s(
-                simd.splat_f64s(0.5),
-                simd.mul_add_f64s(ui, ui, simd.mul_f64s(uj, uj)),
-            );
-            let spread = simd.mul_f64s(
-                simd.add_f64s(simd.abs_f64s(simd.mul_f64s(ui, uj)), hs),
-                abs_r,
-            );
-            // Far tails (spread > 4) need relative accuracy the absolute series bound does not
-            // give: the scalar `bvn_cov` integrates them panel by panel.
-            let series_ok = simd.and_m64s(
-                simd.less_than_f64s(abs_r, simd.splat_f64s(SERIES_MAX_RHO)),
-                simd.less_than_or_equal_f64s(spread, simd.splat_f64s(4.0)),
-            );
-            let r_series = simd.select_f64s(series_ok, r, zero);
+        let (mut genz, mut far) = (LaneQueue::new(), LaneQueue::new());
+        // The next vector's r, path mask and term count are computed before this vector's
+        // series, so that their chain (the reduction and the term lookup) overlaps the series
+        // instead of following its loop exit (as relu's `ReluLanes`).
+        let mut next = Some(self.lane_r(simd, 0));
+        while let Some(LaneR {
+            j,
+            end,
+            series_ok,
+            r,
+            terms,
+        }) = next
+        {
+            next = (end < len).then(|| self.lane_r(simd, end));
             let pdf_uj = load(simd, &self.pdf_u[j..end]);
             let pdf_hk = simd.mul_f64s(pdf_ui, pdf_uj);
             let c = series_plackett::<S, 1>(
                 simd,
-                r_series,
+                r,
                 pdf_hk,
-                (
-                    self.column.as_slice(),
-                    lane_terms(simd, r_series, series_terms),
-                ),
+                (self.column.as_slice(), terms),
                 self.herm,
                 j..end,
             );
@@ -226,21 +272,25 @@ impl WithSimd for ErfLanes<'_> {
                     let (uk, r) = (self.u[k], 2.0 * self.sig[k] * self.di * self.d[k]);
                     let spread =
                         ((self.ui * uk).abs() + 0.5 * (self.ui * self.ui + uk * uk)) * r.abs();
-                    if r.abs() < 0.925 && spread <= 4.0 {
-                        (q_idx[q_len], q_r[q_len]) = (k, r);
-                        q_len += 1;
-                        if q_len == S::F64_LANES {
-                            self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
-                            q_len = 0;
+                    let queue = if r.abs() >= 0.925 || spread > ONE_PANEL_SPREAD {
+                        None
+                    } else if spread <= 4.0 {
+                        Some((&mut genz, false))
+                    } else {
+                        Some((&mut far, true))
+                    };
+                    if let Some((queue, fine)) = queue {
+                        if queue.push(k, r, S::F64_LANES) {
+                            self.flush(simd, queue, fine);
                         }
                     } else {
                         self.out[k] = 4.0 * bvn_cov(self.ui, uk, r);
                     }
                 }
             }
-            j = end;
         }
-        self.flush(simd, &q_idx[..q_len], &q_r[..q_len]);
+        self.flush(simd, &mut genz, false);
+        self.flush(simd, &mut far, true);
     }
 }
 
@@ -252,7 +302,7 @@ mod tests {
     /// The SIMD lanes (AVX-512 where dispatched, AVX2, scalar) against the scalar `bvn_cov`
     /// pair by pair; the strongly correlated input
     /// sends pairs down every path (series below 0.5 and in [0.5, 0.75), gathered
-    /// Gauss–Legendre, scalar).
+    /// Gauss–Legendre, scalar, gathered one-panel far tail).
     #[test]
     fn simd_lanes_match_scalar_bvn_cov() {
         // erf's r = 2Σᵢⱼdᵢdⱼ reaches the strong paths only for wide units: scale Σ (and μ with
@@ -271,13 +321,15 @@ mod tests {
                 .map(|k| 1.0 / (1.0 + 2.0 * input.cov[(k, k)]).sqrt())
                 .collect();
             let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * input.mean[k] * d[k]).collect();
-            let mut paths = [0usize; 4];
+            let mut paths = [0usize; 5];
             for i in 0..n {
                 for j in 0..=i {
                     let r = 2.0 * input.cov[(i, j)] * d[i] * d[j];
                     let spread =
                         ((uu[i] * uu[j]).abs() + 0.5 * (uu[i].powi(2) + uu[j].powi(2))) * r.abs();
-                    paths[if spread > 4.0 {
+                    paths[if spread > 4.0 && spread <= ONE_PANEL_SPREAD && r.abs() < 0.925 {
+                        4
+                    } else if spread > 4.0 {
                         3
                     } else if r.abs() < 0.5 {
                         0

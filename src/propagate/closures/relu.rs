@@ -10,7 +10,7 @@ use pulp::{Simd, WithSimd};
 
 use super::bvn::{
     failing_lanes, herm_index, hermite_table_into, lane_terms, mehler_terms, plackett_lanes,
-    series_plackett, HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
+    series_plackett, LaneQueue, HERM_BLOCK, MAX_LANES, SERIES_MAX_RHO, SERIES_TERMS,
 };
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::{correlation, reset_output, units, Isa};
@@ -532,13 +532,6 @@ fn relu_lanes<S: Simd>(
     )
 }
 
-/// Lanes queued for the Gauss–Legendre path of [`ReluLanes`], gathered into contiguous buffers.
-struct Queue {
-    idx: [usize; MAX_LANES],
-    r: [f64; MAX_LANES],
-    len: usize,
-}
-
 /// One vector of lanes j..end of [`ReluLanes`]: sⱼ, which lanes take the series (|ρ| <
 /// [`SERIES_MAX_RHO`], sⱼ > 0), their ρ (0 in the other lanes) and the vector's term count.
 struct LaneRho<V, M> {
@@ -577,7 +570,7 @@ impl ReluLanes<'_> {
     /// Gathers the queued lanes, runs Genz's 20-point Gauss–Legendre sum and the cross formula
     /// on them and scatters the results to `out`; empties the queue.
     #[inline(always)]
-    fn flush<S: Simd>(&mut self, simd: S, c: ColumnConsts, queue: &mut Queue) {
+    fn flush<S: Simd>(&mut self, simd: S, c: ColumnConsts, queue: &mut LaneQueue) {
         let n = queue.len;
         if n == 0 {
             return;
@@ -631,11 +624,7 @@ impl WithSimd for ReluLanes<'_> {
         let si_v = simd.splat_f64s(c.si);
         let pdf_ai = simd.splat_f64s(c.pdf_ai);
         let cdf_ai = simd.splat_f64s(c.cdf_ai);
-        let mut queue = Queue {
-            idx: [0; MAX_LANES],
-            r: [0.0; MAX_LANES],
-            len: 0,
-        };
+        let mut queue = LaneQueue::new();
         // The next vector's ρ and term count are computed before this vector's series, so
         // that their chain (a division, a reduction, the term lookup) overlaps the series
         // instead of following its loop exit.
@@ -671,10 +660,7 @@ impl WithSimd for ReluLanes<'_> {
                     let sk = self.s[k];
                     let rho = correlation(self.sig[k], c.si, sk);
                     if sk > 0.0 && rho.abs() < 0.925 {
-                        queue.idx[queue.len] = k;
-                        queue.r[queue.len] = rho;
-                        queue.len += 1;
-                        if queue.len == S::F64_LANES {
+                        if queue.push(k, rho, S::F64_LANES) {
                             self.flush(simd, c, &mut queue);
                         }
                     } else {
