@@ -6,12 +6,16 @@
 //! `stats::gaussian` makes) of the SPD matrix A Aᵀ + N·I (A: N × N, U(−1, 1) entries), each on a
 //! fresh copy, and 20 products A Aᵀ (`matmul`, sequential); printed: N³/3 and 2N³ flops per
 //! process CPU second ([`corrflow::timing::cpu::process_cpu_seconds`]: robust to a loaded
-//! machine) and their ratio, per round.
+//! machine) and their ratio, per round. The environment variables `CHOLESKY_RECURSION` and
+//! `CHOLESKY_BLOCK` set faer's `LltParams` (recursion threshold, block size; unset: faer's
+//! defaults, 64 and 128, the parameters `stats::gaussian` runs with).
 
 use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::cholesky::llt::factor::{
+    cholesky_in_place, cholesky_in_place_scratch, LltParams,
+};
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Auto, Mat, Par, Spec};
 
 use corrflow::timing::cpu::process_cpu_seconds;
 
@@ -50,11 +54,7 @@ fn main() -> Result<(), String> {
     }
     let cpu = || process_cpu_seconds().map_err(|e| e.to_string());
     let nf = n as f64;
-    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
-        n,
-        Par::Seq,
-        Default::default(),
-    ));
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, Par::Seq, params()?));
     let mut l = Mat::<f64>::zeros(n, n);
     let mut prod = Mat::<f64>::zeros(n, n);
     for round in 1..=rounds {
@@ -67,7 +67,7 @@ fn main() -> Result<(), String> {
                 Default::default(),
                 Par::Seq,
                 MemStack::new(&mut mem),
-                Default::default(),
+                params()?,
             )
             .map_err(|_| "the test matrix is not positive definite".to_string())?;
             chol += cpu()? - t;
@@ -94,4 +94,23 @@ fn main() -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// faer's Cholesky parameters, with the recursion threshold and block size from
+/// `CHOLESKY_RECURSION` and `CHOLESKY_BLOCK` where set.
+fn params() -> Result<Spec<LltParams, f64>, String> {
+    let mut p = <LltParams as Auto<f64>>::auto();
+    for (name, field) in [
+        ("CHOLESKY_RECURSION", &mut p.recursion_threshold),
+        ("CHOLESKY_BLOCK", &mut p.block_size),
+    ] {
+        if let Ok(v) = std::env::var(name) {
+            *field = v
+                .parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+                .ok_or_else(|| format!("{name} must be a positive integer, got {v:?}"))?;
+        }
+    }
+    Ok(p.into())
 }
