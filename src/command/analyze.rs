@@ -92,7 +92,7 @@ pub fn analyze_run(
     }
     let (net, trained, loaded, mismatches, trained_on) = match model {
         Some(path) => {
-            let m = model_and_data(config, path, true, timings)?;
+            let m = model_and_data(config, path, timings)?;
             (m.net, None, m.loaded, m.mismatches, m.trained_on)
         }
         None => {

@@ -57,13 +57,8 @@ struct ModelData {
 }
 
 /// Loads the model at `path` and the data `config` describes, completed from the model's records;
-/// with `pixels` a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]).
-fn model_and_data(
-    config: &RunConfig,
-    path: &Path,
-    pixels: bool,
-    timings: &Timings,
-) -> Result<ModelData> {
+/// a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]).
+fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<ModelData> {
     let (net, meta) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
     })?;
@@ -73,9 +68,7 @@ fn model_and_data(
         ..config.clone()
     };
     config.check_memory(Some(net.widths()))?;
-    let loaded = timings.time("data load", 0.0, || {
-        config.load_data_on(config.analysis.on, pixels)
-    })?;
+    let loaded = timings.time("data load", 0.0, || config.load_data_on(config.analysis.on))?;
     Ok(ModelData {
         net,
         mismatches,

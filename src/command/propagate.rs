@@ -71,7 +71,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         mismatches,
         loaded,
         trained_on,
-    } = model_and_data(config, model, true, timings)?;
+    } = model_and_data(config, model, timings)?;
     // Only the split the run measures is loaded; a test set of plain pixels is held as its
     // bytes (7.8 MB for MNIST's 10 000 samples instead of 63 MB of f64), read batch by batch.
     let samples = Samples {

@@ -82,14 +82,13 @@ impl RunConfig {
 
     /// [`load_data`](Self::load_data) for a command that reads only the set `on`
     /// ([`DataConfig::load_sets_limited`]: under `--on test` the files' training set is not
-    /// assembled unless the preprocessing needs it). With `pixels` a test set of pixel bytes
-    /// is kept as bytes ([`Sets::TestPixels`]), for a command that reads it only through
+    /// assembled unless the preprocessing needs it), a test set of pixel bytes kept as bytes
+    /// ([`Sets::TestPixels`]): its commands read it only through
     /// [`crate::data::Split::test_labelled`].
-    pub fn load_data_on(&self, on: On, pixels: bool) -> Result<Loaded> {
-        let sets = match (on, pixels) {
-            (On::Test, true) => Sets::TestPixels,
-            (On::Test, false) => Sets::Test,
-            (On::Train, _) => Sets::Both,
+    pub fn load_data_on(&self, on: On) -> Result<Loaded> {
+        let sets = match on {
+            On::Test => Sets::TestPixels,
+            On::Train => Sets::Both,
         };
         self.data.load_sets_limited(self.max_memory, sets)
     }

@@ -54,7 +54,7 @@ pub enum Sets {
     /// As [`Sets::Test`], and the test set kept as its pixel bytes ([`Split::test_pixels`],
     /// `test.x` left d × 0) when every test sample is bytes scaled by 1/255; otherwise as
     /// [`Sets::Test`]. For a command that reads the test set only through
-    /// [`Split::test_labelled`] (`analyze` of a model file).
+    /// [`Split::test_labelled`] (`analyze` and `propagate` of a model file).
     TestPixels,
 }
 
