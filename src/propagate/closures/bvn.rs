@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use crate::simd::{load, store};
+use crate::simd::{dispatch, load, store};
 
 const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
 
@@ -195,7 +195,7 @@ pub(crate) fn hermite_table_into(x: &[f64], terms: usize, table: &mut Vec<f64>) 
             row1[..units.len()].copy_from_slice(units);
         }
     }
-    pulp::Arch::new().dispatch(HermiteLanes {
+    dispatch(HermiteLanes {
         table,
         blocks,
         terms,

@@ -5,7 +5,7 @@
 
 use pulp::{Simd, WithSimd};
 
-use crate::simd::{exp, load};
+use crate::simd::{dispatch, exp, load};
 
 /// Node lists are padded to a multiple of this (every pulp lane count, 1, 2, 4, 8, divides it).
 const PAD: usize = 8;
@@ -41,9 +41,9 @@ impl TailNodes {
     /// Σₖ wₖ·2sin²(uₖ/2)·exp(−a²/(2cos²(uₖ/2))) for `a2` = a² (finite; 2cos² ≥ 1 on the
     /// full range, so every exp argument is in [−a², 0]), each lane summing every L-th node and
     /// the lanes added at the end: positive terms, each within a few ulp of the libm one
-    /// (`simd::exp`).
+    /// (`simd::exp`), on the process's instruction set (`simd::dispatch`, `CORRFLOW_ISA`).
     pub(super) fn sum(&self, a2: f64) -> f64 {
-        pulp::Arch::new().dispatch(TailSum { nodes: self, a2 })
+        dispatch(TailSum { nodes: self, a2 })
     }
 }
 
