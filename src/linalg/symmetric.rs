@@ -16,19 +16,13 @@ type Group<'a, T> = (usize, Vec<&'a mut [T]>);
 /// (in cache-sized tiles, in parallel). On a pool of one thread the columns run in order on the
 /// calling thread, without the tasks' slices and vectors (an allocation per column and rayon's
 /// splitting, a few per cent of a 64-wide layer: BENCHMARKS.md "… fourteenth session (relu3)").
+/// [`fill_symmetric_grouped`] with groups of one column.
 pub fn fill_symmetric<T, F>(cov: &mut Mat<T>, kernel: F) -> Result<()>
 where
     T: Copy + Send + Sync,
     F: Fn(usize, &mut [T]) + Sync,
 {
-    if rayon::current_num_threads() > 1 {
-        return fill_symmetric_grouped(cov, 1, |i, cols| kernel(i, &mut *cols[0]));
-    }
-    for (i, col) in cov.as_mut().col_iter_mut().enumerate() {
-        kernel(i, column_to_diagonal(col, i)?);
-    }
-    mirror_upper(cov.as_mut());
-    Ok(())
+    fill_symmetric_grouped(cov, 1, |i, cols| kernel(i, &mut *cols[0]))
 }
 
 /// Entries 0..=i of column i, as a contiguous slice (an error unless column-major).
