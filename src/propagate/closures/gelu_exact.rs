@@ -55,7 +55,7 @@ pub(crate) struct UnitMoments {
 
 /// [`UnitMoments`] of at most [`MAX_LANES`] units (μᵢ, sᵢ > 0), in entries 0..`mu.len()`,
 /// without the heap: the formulas of [`unit_mean_c1`] and of [`pair_cov`] of each unit with
-/// itself at ρ = 1, the variances' Φ₂ − ΦΦ on SIMD lanes as in [`pair_covs`] (the units'
+/// itself at ρ = 1, the variances' Φ₂ − ΦΦ as in [`pair_covs`] ([`plackett_extras`]: the units'
 /// on-lane pairs share one Genz rule, chosen by their largest r), and Φ, φ at α and at the self
 /// pair's α_B (= β_A, as α = β) once per unit, on SIMD lanes ([`NormalLanes`]: `simd::norm_cdf`
 /// and `simd::norm_pdf`, within a few ulp of the scalar `normal_cdf` and `normal_pdf`), shared
@@ -70,31 +70,15 @@ pub(crate) fn group_moments(mu: &[f64], s: &[f64]) -> [UnitMoments; MAX_LANES] {
         let k = k.min(n - 1);
         Pair::new(mu[k], s[k], mu[k], s[k], 1.0)
     });
-    let (mut lanes, mut on) = ([0; MAX_LANES], 0);
-    let mut extra = [0.0; MAX_LANES];
-    for (k, p) in pairs[..n].iter().enumerate() {
-        if p.on_lanes() {
-            lanes[on] = k;
-            on += 1;
-        } else {
-            extra[k] = bvn_cov(p.alpha, p.beta, p.r);
-        }
-    }
+    let (mut lanes, mut extra) = ([0; MAX_LANES], [0.0; MAX_LANES]);
+    let arch = pulp::Arch::new();
+    plackett_extras(&pairs[..n], &mut lanes, &mut extra[..n], arch);
     // α in entries 0..n, α_B in n..2n.
     let mut x = [0.0; 2 * MAX_LANES];
     for (k, p) in pairs[..n].iter().enumerate() {
         (x[k], x[n + k]) = (p.alpha, (p.alpha - p.r * p.beta) / p.q);
     }
     let (mut cdf, mut pdf) = ([0.0; 2 * MAX_LANES], [0.0; 2 * MAX_LANES]);
-    let arch = pulp::Arch::new();
-    Isa::Dispatch.run(
-        arch,
-        PlackettBatch {
-            pairs: &pairs[..n],
-            lanes: &lanes[..on],
-            extra: &mut extra[..n],
-        },
-    );
     Isa::Dispatch.run(
         arch,
         NormalLanes {
@@ -190,30 +174,37 @@ pub(crate) fn pair_covs(
 /// The covariance of each pair ([`Pair::cov`]), Φ₂ − ΦΦ on lanes where [`Pair::on_lanes`], else
 /// by the scalar `bvn_cov`.
 fn covs(pairs: &[Pair]) -> Vec<f64> {
-    let lanes: Vec<usize> = (0..pairs.len()).filter(|&k| pairs[k].on_lanes()).collect();
-    let mut extra: Vec<f64> = pairs
-        .iter()
-        .map(|p| {
-            if p.on_lanes() {
-                0.0
-            } else {
-                bvn_cov(p.alpha, p.beta, p.r)
-            }
-        })
-        .collect();
-    Isa::Dispatch.run(
-        pulp::Arch::new(),
-        PlackettBatch {
-            pairs,
-            lanes: &lanes,
-            extra: &mut extra,
-        },
-    );
+    let (mut lanes, mut extra) = (vec![0; pairs.len()], vec![0.0; pairs.len()]);
+    plackett_extras(pairs, &mut lanes, &mut extra, pulp::Arch::new());
     pairs
         .iter()
         .zip(extra)
         .map(|(p, e)| p.cov(e, &p.normals()))
         .collect()
+}
+
+/// Φ₂(α, β; r) − Φ(α)Φ(β) of each pair into `extra` (as long as `pairs`): eight (the lane
+/// count) at a time on SIMD lanes ([`PlackettBatch`]) where [`Pair::on_lanes`], else by the
+/// scalar `bvn_cov`. `lanes` is scratch for the on-lane indices, at least `pairs.len()` long (a
+/// vector in [`covs`], an array in [`group_moments`], which stays off the heap).
+fn plackett_extras(pairs: &[Pair], lanes: &mut [usize], extra: &mut [f64], arch: pulp::Arch) {
+    let mut on = 0;
+    for (k, p) in pairs.iter().enumerate() {
+        if p.on_lanes() {
+            lanes[on] = k;
+            on += 1;
+        } else {
+            extra[k] = bvn_cov(p.alpha, p.beta, p.r);
+        }
+    }
+    Isa::Dispatch.run(
+        arch,
+        PlackettBatch {
+            pairs,
+            lanes: &lanes[..on],
+            extra,
+        },
+    );
 }
 
 /// The per-pair quantities of [`pair_cov`]'s formula.
