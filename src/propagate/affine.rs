@@ -17,7 +17,7 @@
 //! `k4_iijj = None`; the slices after an affine map need the full tensors (DESIGN.md §2: N³,
 //! small widths only) or a fresh empirical measurement.
 //!
-//! At fan-in and fan-out ≤ 64 ([`super::affine_small`]), one class or one thread, μ' and Σ'
+//! At fan-in and fan-out ≤ 64 (`affine_small`), one class or one thread, μ' and Σ'
 //! come from a register-blocked SIMD product instead of faer's (the same in-order sums, bit
 //! for bit at the widths measured: faer's dispatch, packing and triangle recursion were about
 //! half of the update's time at N = 64).

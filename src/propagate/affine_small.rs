@@ -24,6 +24,15 @@ pub(crate) fn small(w: MatRef<'_, f64>) -> bool {
     w.nrows() <= SMALL && w.ncols() <= SMALL && w.row_stride() == 1 && w.col_stride() >= 0
 }
 
+/// Entries a column-major matrix of `rows` × `cols` with column stride `ld` spans.
+fn extent(rows: usize, cols: usize, ld: usize) -> usize {
+    if rows == 0 || cols == 0 {
+        0
+    } else {
+        ld * (cols - 1) + rows
+    }
+}
+
 /// A column-major view as a slice: column j at `j·ld..j·ld + rows` (unit row stride).
 fn cols_of(m: MatRef<'_, f64>) -> (&[f64], usize) {
     assert!(
@@ -31,11 +40,7 @@ fn cols_of(m: MatRef<'_, f64>) -> (&[f64], usize) {
         "column-major view expected"
     );
     let ld = m.col_stride() as usize;
-    let len = if m.ncols() == 0 || m.nrows() == 0 {
-        0
-    } else {
-        ld * (m.ncols() - 1) + m.nrows()
-    };
+    let len = extent(m.nrows(), m.ncols(), ld);
     // SAFETY: a faer view of unit row stride and column stride `ld` ≥ 0 addresses exactly the
     // entries j·ld + i, i < nrows, j < ncols, all below `len`, borrowed for the view's lifetime.
     (unsafe { std::slice::from_raw_parts(m.as_ptr(), len) }, ld)
@@ -48,11 +53,7 @@ fn cols_of_mut(m: MatMut<'_, f64>) -> (&mut [f64], usize) {
         "column-major view expected"
     );
     let ld = m.col_stride() as usize;
-    let len = if m.ncols() == 0 || m.nrows() == 0 {
-        0
-    } else {
-        ld * (m.ncols() - 1) + m.nrows()
-    };
+    let len = extent(m.nrows(), m.ncols(), ld);
     // SAFETY: as in `cols_of`, the view borrowed mutably for its lifetime.
     (
         unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), len) },
@@ -230,17 +231,12 @@ impl Product<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
 
-    /// xorshift values in (−1, 1).
-    fn values(state: &mut u64, n: usize) -> Vec<f64> {
-        (0..n)
-            .map(|_| {
-                *state ^= *state << 13;
-                *state ^= *state >> 7;
-                *state ^= *state << 17;
-                (*state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-            })
-            .collect()
+    /// Uniform values in (−1, 1).
+    fn values(rng: &mut StdRng, n: usize) -> Vec<f64> {
+        (0..n).map(|_| rng.random_range(-1.0..1.0)).collect()
     }
 
     /// Σₖ x(k)y(k) in order k = 0, 1, … by fused multiply-adds from zero: the sum the product
@@ -255,7 +251,7 @@ mod tests {
     /// of T Wᵀ with T the in-order W S.
     #[test]
     fn products_are_the_in_order_sums() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = StdRng::seed_from_u64(16);
         for (n_out, n_in) in [
             (1, 1),
             (3, 5),
@@ -266,7 +262,7 @@ mod tests {
             (64, 64),
             (64, 9),
         ] {
-            let wv = values(&mut state, n_out * n_in);
+            let wv = values(&mut rng, n_out * n_in);
             let big = Mat::from_fn(n_out + 3, n_in, |i, j| {
                 if i < n_out {
                     wv[j * n_out + i]
@@ -275,9 +271,9 @@ mod tests {
                 }
             });
             let w = big.as_ref().subrows(0, n_out);
-            let sv = values(&mut state, n_in * n_in);
+            let sv = values(&mut rng, n_in * n_in);
             let s = Mat::from_fn(n_in, n_in, |i, j| sv[i.max(j) * n_in + i.min(j)]);
-            let mu = values(&mut state, n_in);
+            let mu = values(&mut rng, n_in);
             let mut mean = vec![f64::NAN; n_out];
             mean_into(w, &mu, &mut mean);
             let mut t = Mat::new();
