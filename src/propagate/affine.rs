@@ -17,6 +17,11 @@
 //! `k4_iijj = None`; the slices after an affine map need the full tensors (DESIGN.md §2: N³,
 //! small widths only) or a fresh empirical measurement.
 //!
+//! At fan-in and fan-out ≤ 64 (`affine_small`), one class or one thread, μ' and Σ'
+//! come from a register-blocked SIMD product instead of faer's (the same in-order sums, bit
+//! for bit at the widths measured: faer's dispatch, packing and triangle recursion were about
+//! half of the update's time at N = 64).
+//!
 //! With [`AffineStrategy::Auto`] a class whose Σ has structure that makes the update cheaper —
 //! constant coordinates (dropped), or a Cholesky factor U (then (WU)(WU)ᵀ) — is updated through
 //! it ([`super::affine_factored`]); that agrees with the dense update to rounding, not bit for
@@ -30,6 +35,7 @@ use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
+use super::affine_small;
 use crate::error::{Error, Result};
 use crate::linalg::{class_split, mirror_lower, transpose_into};
 use crate::net::Real;
@@ -169,6 +175,8 @@ impl<T: Real> Stacked<T> {
 #[derive(Clone, Debug)]
 pub struct AffineWorkspace {
     dense: Stacked<f64>,
+    /// T = W S of the small-width path ([`affine_small`]).
+    small: Mat<f64>,
     /// One workspace per group of classes updated side by side ([`class_split`]).
     factors: Vec<FactorWorkspace>,
     strategy: AffineStrategy,
@@ -184,6 +192,7 @@ impl AffineWorkspace {
     pub fn with_strategy(strategy: AffineStrategy) -> Self {
         AffineWorkspace {
             dense: Stacked::default(),
+            small: Mat::new(),
             factors: Vec::new(),
             strategy,
         }
@@ -248,6 +257,20 @@ pub fn affine_moments(
                 }
             });
     }
+    let count = dense.iter().filter(|&&d| d).count();
+    if affine_small::small(w) && (count == 1 || rayon::current_num_threads() == 1) {
+        // Small widths on one thread: each class by the register-blocked product, no stacking
+        // (several classes on a pool keep the stacked GEMM's class split).
+        for ((input, out), _) in inputs
+            .iter()
+            .zip(outputs.iter_mut())
+            .zip(&dense)
+            .filter(|(_, &d)| d)
+        {
+            affine_small::cov_into(w, input.cov.as_ref(), &mut ws.small, out.cov.as_mut());
+        }
+        return Ok(());
+    }
     let classes: Vec<usize> = (0..inputs.len()).filter(|&c| dense[c]).collect();
     if classes.is_empty() {
         return Ok(());
@@ -274,6 +297,22 @@ pub(crate) fn affine_mean(
     out: &mut Col<f64>,
 ) {
     out.resize_with(w.nrows(), |_| 0.0);
+    if affine_small::small(w) {
+        let mean = mean
+            .try_as_col_major()
+            .expect("an owned column is contiguous")
+            .as_slice();
+        let out_slice = out
+            .as_mut()
+            .try_as_col_major_mut()
+            .expect("an owned column is contiguous")
+            .as_slice_mut();
+        affine_small::mean_into(w, mean, out_slice);
+        for i in 0..w.nrows() {
+            out[i] += b[i];
+        }
+        return;
+    }
     matmul(
         out.as_mat_mut(),
         Accum::Replace,

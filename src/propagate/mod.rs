@@ -3,6 +3,7 @@
 
 pub mod affine;
 pub mod affine_factored;
+mod affine_small;
 pub mod backward;
 pub mod closures;
 pub mod engine;

@@ -205,8 +205,19 @@ impl HermiteClosure {
             })
             .collect();
         let partner = |v: usize| shares.iter().find(|s| s.0 == v).map_or(1.0, |s| s.1);
+        // ρ*^{K+1}, the power every unit known to K tests: once per layer, not once per unit.
+        let pow_k = rho_all.powi(k as i32 + 1);
         let settled: Vec<bool> = (0..n)
-            .map(|i| settled_at(&coef[i], rem_of(i), partner(coef[i].known), rho_all, k, tol))
+            .map(|i| {
+                let pow = |l: usize| {
+                    if l == k {
+                        pow_k
+                    } else {
+                        rho_all.powi(l as i32 + 1)
+                    }
+                };
+                settled_at(&coef[i], rem_of(i), partner(coef[i].known), pow, k, tol)
+            })
             .collect();
         // Units whose pairs the per-vector limits cannot bound: not settled and known to fewer
         // than K orders (a rule in z: the stored zeros beyond `known` are not the unit's, so its
@@ -429,19 +440,27 @@ fn probed_terms(
     while !pending.is_empty() {
         let pick = |v: &[f64]| pending.iter().map(|&i| v[i]).collect::<Vec<f64>>();
         let deepest = depth >= order;
-        let found: Vec<Option<usize>> =
-            HermiteCoefficients::for_units(act, &pick(&u.mu), &pick(&u.s), depth)
-                .par_iter()
-                .map(|c| {
-                    let rem = c.remainders();
-                    // A rule in z stores zeros beyond its last order: no later K settles the
-                    // unit.
-                    let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
-                    (1..=top)
-                        .find(|&k| settled_at(&c.stats(), |l| rem[l], 1.0, rho_all, k, tol))
-                        .or(deepest.then_some(top))
-                })
-                .collect();
+        let coefs = HermiteCoefficients::for_units(act, &pick(&u.mu), &pick(&u.s), depth);
+        // The probes' searches over K in turn, sharing ρ*^{L+1} (`pows[L]`, grown as a search
+        // reaches L: one `powi` per L, not one per probe and K).
+        let mut pows: Vec<f64> = Vec::new();
+        let found: Vec<Option<usize>> = coefs
+            .iter()
+            .map(|c| {
+                let rem = c.remainders();
+                // A rule in z stores zeros beyond its last order: no later K settles the unit.
+                let top = c.c.iter().rposition(|&x| x != 0.0).map_or(1, |p| p + 1);
+                for k in 1..=top {
+                    while pows.len() <= k {
+                        pows.push(rho_all.powi(pows.len() as i32 + 1));
+                    }
+                    if settled_at(&c.stats(), |l| rem[l], 1.0, |l| pows[l], k, tol) {
+                        return Some(k);
+                    }
+                }
+                deepest.then_some(top)
+            })
+            .collect();
         k = found.iter().flatten().fold(k, |a, &b| a.max(b));
         pending = pending
             .into_iter()
@@ -461,12 +480,13 @@ fn probed_terms(
 /// bounds every pair at v terms (`truncation_bound`), with any partner j: given `partner` ≥
 /// Rⱼ(v)/Varⱼ of every unit (at most 1 + 4ε), it is settled when
 /// ρ*^{v+1}·√(Rᵢ(v)/Varᵢ · `partner`) ≤ tol, or at the rounding floor √Rᵢ(v) ≤ 3.9ε|mᵢ| (then
-/// the bound is ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ)). A deterministic unit is settled.
+/// the bound is ≤ 3.9ε|mᵢ|·√((1 + 4ε)Varⱼ)). A deterministic unit is settled. `pow(L)` is
+/// ρ*^{L+1} (`rho_all.powi(L + 1)`, computed once by the caller for every unit it tests).
 fn settled_at(
     c: &UnitStats,
     rem: impl Fn(usize) -> f64,
     partner: f64,
-    rho_all: f64,
+    pow: impl Fn(usize) -> f64,
     k: usize,
     tol: f64,
 ) -> bool {
@@ -476,10 +496,10 @@ fn settled_at(
     let at_floor = |r: f64| r.sqrt() <= 3.9 * f64::EPSILON * c.mean.abs();
     if c.known >= k {
         let r = rem(k);
-        return rho_all.powi(k as i32 + 1) * r <= tol * c.var || at_floor(r);
+        return pow(k) * r <= tol * c.var || at_floor(r);
     }
     let (v, r) = (c.known, rem(c.known));
-    rho_all.powi(v as i32 + 1) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
+    pow(v) * (r / c.var * partner).sqrt() <= tol || at_floor(r)
 }
 
 /// Terms L ≤ K for column i: the least L with
@@ -940,7 +960,14 @@ mod tests {
                 .filter(|&i| {
                     let rem = coef[i].remainders();
                     coef[i].known >= k
-                        && !settled_at(&coef[i].stats(), |l| rem[l], 1.0, rho_all, k, tol)
+                        && !settled_at(
+                            &coef[i].stats(),
+                            |l| rem[l],
+                            1.0,
+                            |l| rho_all.powi(l as i32 + 1),
+                            k,
+                            tol,
+                        )
                 })
                 .count();
             assert!(
