@@ -137,13 +137,13 @@ impl Runs {
             at = end;
         }
         lower_gram_pieces(d, slices, |(first_col, mut slice), b0, piece| {
-            for b in b0..b0 + piece.ncols() {
+            for (k, &row) in rows[b0..b0 + piece.ncols()].iter().enumerate() {
                 dispatch(ScatterColumn {
                     runs: &self.runs,
-                    b,
+                    b: b0 + k,
                     first: b0,
-                    src: col(piece, b - b0),
-                    out: col_mut(slice.rb_mut(), rows[b] - first_col),
+                    src: col(piece, k),
+                    out: col_mut(slice.rb_mut(), row - first_col),
                 });
             }
         });

@@ -15,6 +15,12 @@
 //! the sums do not depend on the thread count. faer's own parallel triangular product split the
 //! 784² input Gram of MNIST (k ≈ 1000) into pieces too small to run at its GEMM rate; see
 //! BENCHMARKS.md, "Performance II: analyze, sixth session".
+//!
+//! [`lower_gram_pieces`] runs the same blocks into a small per-thread buffer and hands each
+//! block to the caller while it is in cache: the moment sums of the varying rows
+//! ([`super::batch::Runs::add_gram`]) scatter each block into the d × d sum on the thread that
+//! computed it, instead of one thread scattering a whole compact Gram after the product
+//! (BENCHMARKS.md, "analyze at 50 % of the GEMM rate, fifteenth session").
 
 use std::cell::RefCell;
 
