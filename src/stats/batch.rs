@@ -7,21 +7,12 @@
 //! changes no sum (MNIST's border pixels are 0 in every image of a class: 230–350 of 784
 //! rows per class, so the input Gram of the varying rows is 43 % of the 784² one).
 
-use std::cell::RefCell;
-
-use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Accum, Col, Mat, MatMut, MatRef};
+use faer::reborrow::ReborrowMut;
+use faer::{Col, MatMut, MatRef};
 use pulp::{Simd, WithSimd};
 
-use super::gram::lower_gram;
+use super::gram::{gram_blocks, lower_gram_pieces};
 use crate::simd::dispatch;
-
-thread_local! {
-    /// The compact Gram of [`Runs::add_gram`], shared by every accumulator on this thread (one
-    /// r × r buffer for the largest r seen, instead of a d × d one per accumulator: the f32
-    /// propagation's peak memory counts it).
-    static SCRATCH: RefCell<Mat<f64>> = const { RefCell::new(Mat::new()) };
-}
 
 /// Column j of `x` as a slice (`x` must have contiguous columns, row stride 1).
 pub fn col(x: MatRef<'_, f64>, j: usize) -> &[f64] {
@@ -127,40 +118,43 @@ impl Runs {
 
     /// Lower triangle of `dst` (d × d) += the Gram d dᵀ of `d` (len × b, the runs' rows one
     /// after another, as [`gather_shifted`](Self::gather_shifted) wrote them): the compact
-    /// len × len Gram ([`lower_gram`]) in this thread's scratch buffer, then scattered. A call
-    /// nested in one that holds the buffer (a rayon job stolen while waiting) uses its own.
+    /// len × len Gram block by block ([`lower_gram_pieces`], in parallel), each block's piece
+    /// scattered to its rows' columns of `dst` by the thread that computed it, while the piece
+    /// is in cache: dst\[i, j\] += gram\[a, b\] for a ≥ b, where a and b are the positions of
+    /// rows i and j in the runs (increasing, so i ≥ j: the lower triangle).
     pub fn add_gram(&self, dst: MatMut<'_, f64>, d: MatRef<'_, f64>) {
-        let r = self.len;
-        let add = |scratch: &mut Mat<f64>| {
-            if scratch.nrows() < r {
-                *scratch = Mat::zeros(r, r);
+        let rows = self.rows();
+        // Block (b₀, w) scatters into the columns rows[b₀] … rows[b₀ + w − 1] of `dst`: its
+        // slice of columns runs from rows[b₀] to the next block's first row.
+        let mut slices = Vec::new();
+        let mut rest = dst;
+        let mut at = 0;
+        for (b0, w) in gram_blocks(self.len) {
+            let end = rows.get(b0 + w).copied().unwrap_or(rest.ncols() + at);
+            let (slice, right) = rest.split_at_col_mut(end - at);
+            slices.push((at, slice));
+            rest = right;
+            at = end;
+        }
+        lower_gram_pieces(d, slices, |(first_col, mut slice), b0, piece| {
+            for (k, &row) in rows[b0..b0 + piece.ncols()].iter().enumerate() {
+                dispatch(ScatterColumn {
+                    runs: &self.runs,
+                    b: b0 + k,
+                    first: b0,
+                    src: col(piece, k),
+                    out: col_mut(slice.rb_mut(), row - first_col),
+                });
             }
-            let mut g = scratch.submatrix_mut(0, 0, r, r);
-            lower_gram(g.rb_mut(), d, Accum::Replace);
-            self.scatter_lower_add(dst, g.rb());
-        };
-        SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut scratch) => add(&mut scratch),
-            Err(_) => add(&mut Mat::new()),
         });
     }
 
-    /// Lower triangle of `dst` (d × d) += `gram` (len × len, the runs' rows one after another)
-    /// scattered to the runs' rows: dst\[i, j\] += gram\[a, b\] for a ≥ b, where a and b are the
-    /// positions of rows i and j in the runs (increasing, so i ≥ j: the lower triangle).
-    fn scatter_lower_add(&self, mut dst: MatMut<'_, f64>, gram: MatRef<'_, f64>) {
-        let mut b = 0;
-        for &(start_j, len_j) in &self.runs {
-            for j in start_j..start_j + len_j {
-                dispatch(ScatterColumn {
-                    runs: &self.runs,
-                    b,
-                    src: col(gram, b),
-                    out: col_mut(dst.rb_mut(), j),
-                });
-                b += 1;
-            }
-        }
+    /// The runs' rows in order: position a of the compact rows is row `rows()[a]`.
+    fn rows(&self) -> Vec<usize> {
+        self.runs
+            .iter()
+            .flat_map(|&(start, len)| start..start + len)
+            .collect()
     }
 }
 
@@ -221,11 +215,14 @@ impl WithSimd for Gather<'_> {
     }
 }
 
-/// The kernel of [`Runs::scatter_lower_add`] for the column at position `b` of the compact
-/// Gram (`src`) into its row's column of the sum (`out`), dispatched as [`Varying`].
+/// The kernel of [`Runs::add_gram`] for the column at position `b` of the compact Gram:
+/// `src` holds its positions `first` … len − 1 (a block's piece, `first` ≤ b), added to its
+/// row's column of the sum (`out`) at the rows of the positions ≥ b; dispatched as
+/// [`Varying`].
 struct ScatterColumn<'a> {
     runs: &'a [(usize, usize)],
     b: usize,
+    first: usize,
     src: &'a [f64],
     out: &'a mut [f64],
 }
@@ -239,12 +236,15 @@ impl WithSimd for ScatterColumn<'_> {
         for &(start_i, len_i) in self.runs {
             // Positions a … a + len_i − 1, of which those ≥ b are in the lower triangle.
             let skip = self.b.saturating_sub(a).min(len_i);
-            let rows = start_i + skip..start_i + len_i;
-            for (o, v) in self.out[rows]
-                .iter_mut()
-                .zip(&self.src[a + skip..a + len_i])
-            {
-                *o += v;
+            if skip < len_i {
+                let rows = start_i + skip..start_i + len_i;
+                let from = a + skip - self.first;
+                for (o, v) in self.out[rows]
+                    .iter_mut()
+                    .zip(&self.src[from..from + len_i - skip])
+                {
+                    *o += v;
+                }
             }
             a += len_i;
         }
@@ -285,22 +285,56 @@ mod tests {
             assert_eq!(s1[i], 10.0 * i as f64);
         }
 
-        // gram[a, b] = 100a + b + 1 in the lower triangle, a marker above it.
-        let gram = Mat::from_fn(4, 4, |a, b| {
-            if a >= b {
-                (100 * a + b + 1) as f64
-            } else {
-                -1e9
-            }
-        });
         let mut dst = Mat::from_fn(7, 7, |i, j| (i * 7 + j) as f64 * 1e-3);
         let before = dst.clone();
-        runs.scatter_lower_add(dst.as_mut(), gram.as_ref());
-        let pos = |i: usize| [0usize, 3, 4, 6].iter().position(|&r| r == i);
-        for j in 0..7 {
-            for i in 0..7 {
+        runs.add_gram(dst.as_mut(), d.as_ref());
+        let rows = [0usize, 3, 4, 6];
+        assert_added_gram(&dst, &before, &rows, &d);
+    }
+
+    /// The scatter across the Gram's column blocks (64 positions each): 150 varying rows of
+    /// 230 in runs that straddle the blocks' edges, added to a sum whose upper triangle and
+    /// constant rows must keep their values. The values are small integers, so every sum is
+    /// exact and the comparison is bit for bit.
+    #[test]
+    fn the_gram_is_scattered_across_blocks() {
+        let dim = 230;
+        let varies = |i: usize| i % 7 != 3 && !(60..100).contains(&i) && i != 229;
+        let shift = Col::from_fn(dim, |i| (i % 3) as f64);
+        let x = Mat::from_fn(dim, 5, |i, j| {
+            if varies(i) && (i + j) % 4 != 0 {
+                shift[i] + ((i * 3 + j * 5) % 7) as f64 - 3.0
+            } else {
+                shift[i]
+            }
+        });
+        let cols = [0, 1, 2, 3, 4];
+        let mut runs = Runs::default();
+        runs.set_varying(x.as_ref(), &cols, &shift);
+        let rows: Vec<usize> = (0..dim)
+            .filter(|&i| cols.iter().any(|&j| x[(i, j)] != shift[i]))
+            .collect();
+        assert_eq!(runs.rows(), rows);
+        assert!(rows.len() > 128, "three blocks of positions");
+        let mut d = Mat::zeros(rows.len(), cols.len());
+        let mut s1 = Col::zeros(dim);
+        runs.gather_shifted(d.as_mut(), x.as_ref(), &cols, &shift, &mut s1);
+        let mut dst = Mat::from_fn(dim, dim, |i, j| (i * 3 + j) as f64);
+        let before = dst.clone();
+        runs.add_gram(dst.as_mut(), d.as_ref());
+        assert_added_gram(&dst, &before, &rows, &d);
+    }
+
+    /// `dst` = `before` plus, at (i, j) with i ≥ j both in `rows` (positions a, b), the exact
+    /// Σₖ d\[a, k\]d\[b, k\]; every other entry as it was.
+    fn assert_added_gram(dst: &Mat<f64>, before: &Mat<f64>, rows: &[usize], d: &Mat<f64>) {
+        let pos = |i: usize| rows.iter().position(|&r| r == i);
+        for j in 0..dst.ncols() {
+            for i in 0..dst.nrows() {
                 let added = match (pos(i), pos(j)) {
-                    (Some(a), Some(b)) if i >= j => gram[(a, b)],
+                    (Some(a), Some(b)) if i >= j => {
+                        (0..d.ncols()).map(|k| d[(a, k)] * d[(b, k)]).sum()
+                    }
                     _ => 0.0,
                 };
                 assert_eq!(dst[(i, j)], before[(i, j)] + added, "({i}, {j})");

@@ -15,59 +15,110 @@
 //! the sums do not depend on the thread count. faer's own parallel triangular product split the
 //! 784² input Gram of MNIST (k ≈ 1000) into pieces too small to run at its GEMM rate; see
 //! BENCHMARKS.md, "Performance II: analyze, sixth session".
+//!
+//! [`lower_gram_pieces`] runs the same blocks into a small per-thread buffer and hands each
+//! block to the caller while it is in cache: the moment sums of the varying rows
+//! ([`super::batch::Runs::add_gram`]) scatter each block into the d × d sum on the thread that
+//! computed it, instead of one thread scattering a whole compact Gram after the product
+//! (BENCHMARKS.md, "analyze at 50 % of the GEMM rate, fifteenth session").
+
+use std::cell::RefCell;
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::reborrow::{Reborrow, ReborrowMut};
-use faer::{Accum, MatMut, MatRef, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 
 /// Columns per block: the rectangle below a block is a (d − j₀) × 64 × k GEMM, and d = 784
 /// gives 13 blocks, enough for two threads to share evenly (largest first).
 const BLOCK: usize = 64;
 
+thread_local! {
+    /// The piece of [`lower_gram_pieces`] being computed on this thread (one (d − j₀) × 64
+    /// buffer for the largest seen: 250 KB for d = 500, in L2 when its sink reads it).
+    static PIECE: RefCell<Mat<f64>> = const { RefCell::new(Mat::new()) };
+}
+
+/// The column blocks (j₀, w) of a d × d lower triangle, in column order: \[j₀, j₀ + w) with
+/// w = [`BLOCK`] but for the last.
+pub fn gram_blocks(d: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..d).step_by(BLOCK).map(move |j0| (j0, BLOCK.min(d - j0)))
+}
+
 /// Lower triangle of `dst` (d × d) `accum` A Aᵀ, `a` of d × k (samples as columns). The strict
 /// upper triangle of `dst` is neither read nor written.
 pub fn lower_gram(dst: MatMut<'_, f64>, a: MatRef<'_, f64>, accum: Accum) {
-    let d = a.nrows();
-    let mut blocks = Vec::with_capacity(d.div_ceil(BLOCK));
+    let mut blocks = Vec::with_capacity(a.nrows().div_ceil(BLOCK));
     let mut rest = dst;
-    let mut j0 = 0;
-    while j0 < d {
-        let w = BLOCK.min(d - j0);
+    for (j0, w) in gram_blocks(a.nrows()) {
         let (block, right) = rest.split_at_col_mut(w);
         blocks.push((j0, block));
         rest = right;
-        j0 += w;
     }
     blocks.into_par_iter().for_each(|(j0, block)| {
-        let w = block.ncols();
         let (_, below) = block.split_at_row_mut(j0);
-        let (mut diag, mut rect) = below.split_at_row_mut(w);
-        let cols = a.subrows(j0, w);
-        triangular::matmul(
-            diag.rb_mut(),
-            BlockStructure::TriangularLower,
+        block_product(below, a, j0, accum);
+    });
+}
+
+/// The lower triangle of A Aᵀ block by block ([`gram_blocks`]), in parallel: block (j₀, w)'s
+/// piece, rows j₀ … d − 1 of its columns ((d − j₀) × w, the products of [`lower_gram`], the
+/// same numbers; above the diagonal of its top w × w square it holds no value of the Gram),
+/// is computed in this thread's buffer and handed to `sink(state, j₀, piece)` with that
+/// block's entry of `states` (one per block, in block order), while it is still in cache.
+pub fn lower_gram_pieces<T: Send>(
+    a: MatRef<'_, f64>,
+    states: Vec<T>,
+    sink: impl Fn(T, usize, MatRef<'_, f64>) + Sync,
+) {
+    let d = a.nrows();
+    let blocks: Vec<((usize, usize), T)> = gram_blocks(d).zip(states).collect();
+    blocks.into_par_iter().for_each(|((j0, w), state)| {
+        let run = |buf: &mut Mat<f64>| {
+            if buf.nrows() < d - j0 || buf.ncols() < w {
+                *buf = Mat::zeros(d.max(buf.nrows()), BLOCK);
+            }
+            let mut piece = buf.submatrix_mut(0, 0, d - j0, w);
+            block_product(piece.rb_mut(), a, j0, Accum::Replace);
+            sink(state, j0, piece.rb());
+        };
+        PIECE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => run(&mut buf),
+            Err(_) => run(&mut Mat::new()),
+        });
+    });
+}
+
+/// Block (j₀, w) of the lower triangle of A Aᵀ into `piece` (rows j₀ … d − 1 of the block's
+/// columns, (d − j₀) × w): its top w × w lower triangle (faer's triangular product) and the
+/// rectangle below (one GEMM), each sequential.
+fn block_product(piece: MatMut<'_, f64>, a: MatRef<'_, f64>, j0: usize, accum: Accum) {
+    let (d, w) = (a.nrows(), piece.ncols());
+    let (mut diag, mut rect) = piece.split_at_row_mut(w);
+    let cols = a.subrows(j0, w);
+    triangular::matmul(
+        diag.rb_mut(),
+        BlockStructure::TriangularLower,
+        accum,
+        cols,
+        BlockStructure::Rectangular,
+        cols.transpose(),
+        BlockStructure::Rectangular,
+        1.0,
+        Par::Seq,
+    );
+    if rect.nrows() > 0 {
+        let rows = a.subrows(j0 + w, d - j0 - w);
+        matmul(
+            rect.rb_mut(),
             accum,
-            cols,
-            BlockStructure::Rectangular,
+            rows.rb(),
             cols.transpose(),
-            BlockStructure::Rectangular,
             1.0,
             Par::Seq,
         );
-        if rect.nrows() > 0 {
-            let rows = a.subrows(j0 + w, d - j0 - w);
-            matmul(
-                rect.rb_mut(),
-                accum,
-                rows.rb(),
-                cols.transpose(),
-                1.0,
-                Par::Seq,
-            );
-        }
-    });
+    }
 }
 
 #[cfg(test)]
