@@ -59,6 +59,47 @@ fn absurd_sizes_are_refused_by_the_memory_estimate_naming_the_flag() {
     assert!(err.contains("memory limit"), "{err}");
 }
 
+/// The allocations sized by a count of draws are in the estimate too: the Student t model of
+/// the output tails holds ⌈M/2⌉ scales per class (`--mc-samples` 2⁶² overflowed the vector's
+/// capacity in a worker thread, and the run hung), and the cumulant objective's sampled check
+/// passes C·K draws through the network (`--check-samples` 2⁶² overflowed faer's matrix).
+#[test]
+fn absurd_draw_counts_are_refused_by_the_memory_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let err = refused(
+        &[
+            "train",
+            "--task",
+            "xor",
+            "--objective",
+            "cumulants",
+            "--epochs",
+            "1",
+            "--check-samples",
+            HUGE,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "--check-samples",
+    );
+    assert!(err.contains("memory limit"), "{err}");
+    assert!(!out.exists());
+    let err = refused(
+        &[
+            "analyze",
+            "--task",
+            "xor",
+            "--epochs",
+            "1",
+            "--mc-samples",
+            HUGE,
+        ],
+        "--mc-samples",
+    );
+    assert!(err.contains("memory limit"), "{err}");
+}
+
 #[test]
 fn max_memory_is_a_global_flag_that_bounds_every_command() {
     let err = refused(
