@@ -426,3 +426,34 @@ fn mnist_test_files_without_the_training_pair_are_refused() {
     assert!(err.contains("--train-images and --train-labels"), "{err}");
     assert!(!model.exists());
 }
+
+/// A normaliser value that parses as a number but is not finite (`nan`, `inf`, in the list or in
+/// its file) is refused naming the flag; it used to be applied, and the run failed later with
+/// "layer 1 has non-finite weights or biases", naming neither.
+#[test]
+fn a_non_finite_normaliser_names_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let file = dir.path().join("std.txt");
+    std::fs::write(&file, "1 inf").unwrap();
+    let xor = [
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for (flag, mean, std) in [
+        ("--normalize-mean", "nan", "1"),
+        ("--normalize-mean", "0,-inf", "1"),
+        ("--normalize-std", "0", file.to_str().unwrap()),
+    ] {
+        let mut args = xor.to_vec();
+        args.extend(["--normalize-mean", mean, "--normalize-std", std]);
+        let err = refused(&args, flag);
+        assert!(err.contains("expected finite numbers"), "{err}");
+    }
+    assert!(!out.exists());
+}
