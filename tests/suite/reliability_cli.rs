@@ -457,3 +457,78 @@ fn a_non_finite_normaliser_names_its_flag() {
     }
     assert!(!out.exists());
 }
+
+/// Messages that say what was expected. `--n-classes` outside 2..=65536 names the flag before
+/// the memory estimate (2⁶² blamed --hidden, 0 and 1 the labels file); an output path ending in
+/// `/` is refused before training (it failed after, with "Not a directory"); a report folder
+/// given as an existing file says it is a file (it said "is not a regular file"); a plots folder
+/// given as a file says a folder was expected (it said "File exists").
+#[test]
+fn refusals_say_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 2, 3, 1);
+    let (xp, yp) = super::common::write_xy(dir.path(), "", &x, &y);
+    let out = dir.path().join("m.safetensors");
+    for k in ["0", "1", "65537", HUGE] {
+        let err = refused(
+            &[
+                "train",
+                "--task",
+                "data",
+                "--train-x",
+                xp.to_str().unwrap(),
+                "--train-y",
+                yp.to_str().unwrap(),
+                "--test-split",
+                "0:20",
+                "--n-classes",
+                k,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "--n-classes",
+        );
+        assert!(err.contains("expected 2 to 65536 classes"), "{err}");
+    }
+    let folder = format!("{}/", dir.path().join("new").display());
+    let err = refused(
+        &["train", "--task", "xor", "--epochs", "1", "--out", &folder],
+        "ends in '/'",
+    );
+    assert!(err.contains("expected the path of a file"), "{err}");
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 100\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let sweep = dir.path().join("sweep");
+    let ran = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let file = out.to_str().unwrap();
+    std::fs::write(&out, b"not a folder").unwrap();
+    let err = refused(
+        &[
+            "analyze", "--task", "xor", "--epochs", "1", "--report", file,
+        ],
+        "exists and is a file; a report is written as a folder",
+    );
+    assert!(!err.contains("not a regular file"), "{err}");
+    let summarized = corrflow(&[
+        "sweep",
+        "summarize",
+        sweep.to_str().unwrap(),
+        "--plots",
+        file,
+    ]);
+    assert_eq!(summarized.status.code(), Some(2), "{}", stderr(&summarized));
+    let err = stderr(&summarized);
+    assert!(err.contains("the plots are written into a folder"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"not a folder");
+}
