@@ -9,6 +9,7 @@ use super::defaults::{self, task_defaults};
 use super::Task;
 use crate::data::arrays::{X_TENSOR, Y_TENSOR};
 use crate::data::preprocess::{read_vector, write_vector};
+use crate::data::samples::MAX_CLASSES;
 use crate::data::split::Sets;
 use crate::data::{
     ArraysConfig, HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Normalization, Scale,
@@ -288,6 +289,18 @@ impl DataConfig {
             .as_deref()
             .map(str::parse::<TestSplit>)
             .transpose()
+    }
+
+    /// Refuses a class count (`n_classes`) outside 2..=[`MAX_CLASSES`] (the labels' own bound),
+    /// before the memory estimate sizes the read-out by it.
+    pub fn check_n_classes(&self) -> Result<()> {
+        match self.n_classes {
+            Some(k) if !(2..=MAX_CLASSES).contains(&k) => Err(Error::config(
+                Field::NClasses,
+                format!("{k}: expected 2 to {MAX_CLASSES} classes"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).

@@ -5,15 +5,19 @@
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN²; the surrogate
-//! inputs, 2·S·C·d for S samples per class (the draws and their assembled copy); and the
-//! training history, 4 words per epoch (its record and its time). The κ₃/κ₄ slices are not
-//! counted. Work: training 6P per sample and epoch, statistics 2P + ΣN² per test sample,
+//! inputs, 2·S·C·d for S samples per class (the draws and their assembled copy); the training
+//! history, 4 words per epoch (its record and its time); the Student t model of the output tails,
+//! ⌈M/2⌉ scales per class for M Monte Carlo draws (`analysis::tails::student_t::scales`, the
+//! classes side by side), C·⌈M/2⌉; and the cumulant objective's sampled check, whose C·K draws
+//! (K per class) pass forward and back like a training batch, 3·C·K·ΣNₗ. The κ₃/κ₄ slices are
+//! not counted. Work: training 6P per sample and epoch, statistics 2P + ΣN² per test sample,
 //! propagation ≈ 4N³ per class and layer from every start layer.
 
 use std::path::Path;
 
 use super::defaults::task_defaults;
 use super::{DataConfig, RunConfig, Task};
+use crate::cumtrain::Objective;
 use crate::data::array::{ArrayFile, OpenOptions};
 use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
@@ -56,6 +60,10 @@ pub struct Shape {
     pub batch: usize,
     /// Surrogate samples per class (`None`: the data's own class counts).
     pub surrogate_samples: Option<usize>,
+    /// Monte Carlo draws per class of the output tails (`--mc-samples`).
+    pub mc_samples: usize,
+    /// Draws per class of the cumulant objective's sampled check; 0 without one.
+    pub check_samples: usize,
     /// The settings that size the training data, the test data and the input dimension, for
     /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
     /// and the files for tasks read from files (MNIST, task data).
@@ -102,6 +110,13 @@ impl Shape {
             epochs: config.epochs(),
             batch: config.train.batch,
             surrogate_samples: config.analysis.surrogate_samples,
+            mc_samples: config.analysis.mc_samples,
+            check_samples: match config.train.objective {
+                Objective::Cumulants if config.train.closure_check > 0.0 => {
+                    config.train.check_samples
+                }
+                _ => 0,
+            },
             data_fields,
         }
     }
@@ -113,7 +128,7 @@ impl Shape {
     }
 
     /// The parts of the peak memory, in f64 words, each with the field that sets its size.
-    fn memory_terms(&self) -> [(Field, f64); 7] {
+    fn memory_terms(&self) -> [(Field, f64); 9] {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
@@ -135,6 +150,11 @@ impl Shape {
             ),
             (Field::SurrogateSamples, surrogates),
             (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
+            (Field::McSamples, c * f(self.mc_samples.div_ceil(2))),
+            (
+                Field::CheckSamples,
+                3.0 * c * f(self.check_samples) * width_sum,
+            ),
         ]
     }
 

@@ -67,6 +67,7 @@ impl RunConfig {
     /// anything is allocated; `widths` are a model file's, `None` for the network this run
     /// trains. The error names the setting that makes the run large.
     pub fn check_memory(&self, widths: Option<Vec<usize>>) -> Result<()> {
+        self.data.check_n_classes()?;
         let shape = estimate::Shape::of(self);
         let shape = match widths {
             Some(w) => shape.with_widths(w),

@@ -233,7 +233,8 @@ impl<'de> Deserialize<'de> for Scale {
 
 /// A vector given as a comma-separated list (`0.1307` or `0.5,0.4,0.3`) or as a file: a NumPy
 /// `.npy` array, or text holding numbers separated by commas or white space. Errors name
-/// `field` (and the file).
+/// `field` (and the file); a non-finite value (`nan`, `inf` parse as numbers) is refused here,
+/// where it enters, not found later as non-finite weights.
 pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
     let parse_list = |text: &str| -> Option<Vec<f64>> {
         text.split(|c: char| c == ',' || c.is_whitespace())
@@ -241,11 +242,10 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
             .map(|t| t.parse::<f64>().ok())
             .collect()
     };
-    if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
-        return Ok(v);
-    }
     let path = std::path::Path::new(spec);
-    let v = if path.extension().is_some_and(|e| e == "npy") {
+    let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
+        v
+    } else if path.extension().is_some_and(|e| e == "npy") {
         let a = super::array::ArrayFile::open(
             path,
             &super::array::OpenOptions {
@@ -268,6 +268,12 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
     };
     if v.is_empty() {
         return Err(Error::config(field, format!("{spec}: no values")));
+    }
+    if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        return Err(Error::config(
+            field,
+            format!("{spec}: value {} is {x}; expected finite numbers", i + 1),
+        ));
     }
     Ok(v)
 }

@@ -33,6 +33,7 @@ pub enum Field {
     TestY,
     XTensor,
     YTensor,
+    NClasses,
     Scale,
     Standardize,
     NormalizeMean,
@@ -69,7 +70,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 51] = [
+    pub const ALL: [Field; 52] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -93,6 +94,7 @@ impl Field {
         Field::TestY,
         Field::XTensor,
         Field::YTensor,
+        Field::NClasses,
         Field::Scale,
         Field::Standardize,
         Field::NormalizeMean,
@@ -149,6 +151,7 @@ impl Field {
             Field::TestY => "data.test_y",
             Field::XTensor => "data.x_tensor",
             Field::YTensor => "data.y_tensor",
+            Field::NClasses => "data.n_classes",
             Field::Scale => "data.scale",
             Field::Standardize => "data.standardize",
             Field::NormalizeMean => "data.normalize_mean",

@@ -16,10 +16,17 @@ pub fn parent_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Checks that `path` may be written as a file: it does not exist or is a regular file (not a
-/// symlink, device, FIFO or folder), and its folder exists and takes a new file (tried with a
-/// temporary file, removed at once).
+/// Checks that `path` may be written as a file: it does not end in `/`, it does not exist or is
+/// a regular file (not a symlink, device, FIFO or folder), and its folder exists and takes a new
+/// file (tried with a temporary file, removed at once).
 pub fn check_output_file(path: &Path) -> Result<()> {
+    if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
+        // Its folder would be checked as the path's parent, and the write fail after the work.
+        return Err(Error::format(
+            path,
+            "ends in '/', which names a folder: expected the path of a file",
+        ));
+    }
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_file() {
             return Err(Error::format(
@@ -136,6 +143,8 @@ fn describe(t: &std::fs::FileType) -> &'static str {
         "a device"
     } else if t.is_socket() {
         "a socket"
+    } else if t.is_file() {
+        "a file"
     } else {
         "not a regular file"
     }

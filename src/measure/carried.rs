@@ -169,8 +169,9 @@ pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 
 /// The carry to run from `from` at `order`: `None` = the full tensors (when every width after
 /// `from` fits [`DEFAULT_TENSOR_BYTES`] for one class and no subset is `requested`), or the
-/// number of units the subset carry keeps ([`SubsetCarry`]); with the bytes of one class's
-/// carried state at the widest stage.
+/// number of units the subset carry keeps ([`SubsetCarry`], a `requested` count above the widest
+/// layer after `from` lowered to it); with the bytes of one class's carried state at the widest
+/// stage.
 pub fn kappa_units(
     net: &Mlp,
     from: usize,
@@ -192,7 +193,15 @@ pub fn kappa_units(
     match units {
         None => Ok((None, tensor_bytes(widest as usize, order, 1))),
         Some(r) => {
-            check_memory(r, order, 1, from + 1, DEFAULT_TENSOR_BYTES)?;
+            // Keeping at least every unit of the widest layer keeps every unit of each layer
+            // (the subset takes min(r, N) per layer): the same carry, sized and reported as r = N.
+            let r = r.min(widest as usize);
+            check_memory(r, order, 1, from + 1, DEFAULT_TENSOR_BYTES).map_err(|e| match e {
+                Error::Unsupported(msg) => Error::Unsupported(format!(
+                    "--kappa-units {r} (the units carried per layer): {msg}"
+                )),
+                e => e,
+            })?;
             Ok((Some(r), tensor_bytes(r, order, 1) + slices))
         }
     }

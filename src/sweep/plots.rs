@@ -24,8 +24,15 @@ struct Panel<'a> {
 }
 
 /// Writes `gap_vs_width`, `gap_vs_depth` and `information`, each as `.svg` and `.png`, into
-/// `dir`; returns the paths of the SVG files.
+/// `dir` (created if missing; refused if it is something other than a folder); returns the
+/// paths of the SVG files.
 pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(Error::format(
+            dir,
+            "exists and is not a folder; the plots are written into a folder: choose another path",
+        ));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
     let log_width = |r: &Record| width(r).log2();

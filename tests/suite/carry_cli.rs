@@ -220,3 +220,39 @@ fn analyze_carries_from_every_start_layer() {
         "{text}"
     );
 }
+
+/// `--kappa-units` above the widest layer keeps every unit, the same carry as `--kappa-units N`
+/// (the subset takes min(r, N) per layer): reported as N with N's tensor bytes. 2⁶² used to be
+/// reported as such, with a tensor size wrapped to 1536 bytes; 65536 was refused as if a layer
+/// were that wide.
+#[test]
+fn kappa_units_above_the_widest_layer_are_the_widest_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "relu");
+    let carried = |r: &str| {
+        let out = propagate(
+            &m,
+            &[
+                "--order",
+                "3",
+                "--carry",
+                "depth",
+                "--kappa-units",
+                r,
+                "--json",
+            ],
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "--kappa-units {r}: {err}");
+        let mut c = json(&out)["carried"].clone();
+        for key in ["measure_seconds", "carry_seconds"] {
+            c.as_object_mut().unwrap().remove(key);
+        }
+        c
+    };
+    let widest = carried("8");
+    assert_eq!(widest["kappa_units"], 8);
+    for r in ["9", "65536", "4611686018427387904"] {
+        assert_eq!(carried(r), widest, "--kappa-units {r}");
+    }
+}

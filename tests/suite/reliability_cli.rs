@@ -59,6 +59,47 @@ fn absurd_sizes_are_refused_by_the_memory_estimate_naming_the_flag() {
     assert!(err.contains("memory limit"), "{err}");
 }
 
+/// The allocations sized by a count of draws are in the estimate too: the Student t model of
+/// the output tails holds ⌈M/2⌉ scales per class (`--mc-samples` 2⁶² overflowed the vector's
+/// capacity in a worker thread, and the run hung), and the cumulant objective's sampled check
+/// passes C·K draws through the network (`--check-samples` 2⁶² overflowed faer's matrix).
+#[test]
+fn absurd_draw_counts_are_refused_by_the_memory_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let err = refused(
+        &[
+            "train",
+            "--task",
+            "xor",
+            "--objective",
+            "cumulants",
+            "--epochs",
+            "1",
+            "--check-samples",
+            HUGE,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "--check-samples",
+    );
+    assert!(err.contains("memory limit"), "{err}");
+    assert!(!out.exists());
+    let err = refused(
+        &[
+            "analyze",
+            "--task",
+            "xor",
+            "--epochs",
+            "1",
+            "--mc-samples",
+            HUGE,
+        ],
+        "--mc-samples",
+    );
+    assert!(err.contains("memory limit"), "{err}");
+}
+
 #[test]
 fn max_memory_is_a_global_flag_that_bounds_every_command() {
     let err = refused(
@@ -384,4 +425,110 @@ fn mnist_test_files_without_the_training_pair_are_refused() {
     );
     assert!(err.contains("--train-images and --train-labels"), "{err}");
     assert!(!model.exists());
+}
+
+/// A normaliser value that parses as a number but is not finite (`nan`, `inf`, in the list or in
+/// its file) is refused naming the flag; it used to be applied, and the run failed later with
+/// "layer 1 has non-finite weights or biases", naming neither.
+#[test]
+fn a_non_finite_normaliser_names_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let file = dir.path().join("std.txt");
+    std::fs::write(&file, "1 inf").unwrap();
+    let xor = [
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for (flag, mean, std) in [
+        ("--normalize-mean", "nan", "1"),
+        ("--normalize-mean", "0,-inf", "1"),
+        ("--normalize-std", "0", file.to_str().unwrap()),
+    ] {
+        let mut args = xor.to_vec();
+        args.extend(["--normalize-mean", mean, "--normalize-std", std]);
+        let err = refused(&args, flag);
+        assert!(err.contains("expected finite numbers"), "{err}");
+    }
+    assert!(!out.exists());
+}
+
+/// Messages that say what was expected. `--n-classes` outside 2..=65536 names the flag before
+/// the memory estimate (2⁶² blamed --hidden, 0 and 1 the labels file); an output path ending in
+/// `/` is refused before training (it failed after, with "Not a directory"); a report folder
+/// given as an existing file says it is a file (it said "is not a regular file"); a plots folder
+/// given as a file says a folder was expected (it said "File exists").
+#[test]
+fn refusals_say_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 2, 3, 1);
+    let (xp, yp) = super::common::write_xy(dir.path(), "", &x, &y);
+    let out = dir.path().join("m.safetensors");
+    for k in ["0", "1", "65537", HUGE] {
+        let err = refused(
+            &[
+                "train",
+                "--task",
+                "data",
+                "--train-x",
+                xp.to_str().unwrap(),
+                "--train-y",
+                yp.to_str().unwrap(),
+                "--test-split",
+                "0:20",
+                "--n-classes",
+                k,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            "--n-classes",
+        );
+        assert!(err.contains("expected 2 to 65536 classes"), "{err}");
+    }
+    let folder = format!("{}/", dir.path().join("new").display());
+    let err = refused(
+        &["train", "--task", "xor", "--epochs", "1", "--out", &folder],
+        "ends in '/'",
+    );
+    assert!(err.contains("expected the path of a file"), "{err}");
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 100\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let sweep = dir.path().join("sweep");
+    let ran = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    assert!(ran.status.success(), "{}", stderr(&ran));
+    let file = out.to_str().unwrap();
+    std::fs::write(&out, b"not a folder").unwrap();
+    let err = refused(
+        &[
+            "analyze", "--task", "xor", "--epochs", "1", "--report", file,
+        ],
+        "exists and is a file; a report is written as a folder",
+    );
+    assert!(!err.contains("not a regular file"), "{err}");
+    let summarized = corrflow(&[
+        "sweep",
+        "summarize",
+        sweep.to_str().unwrap(),
+        "--plots",
+        file,
+    ]);
+    assert_eq!(summarized.status.code(), Some(2), "{}", stderr(&summarized));
+    let err = stderr(&summarized);
+    assert!(err.contains("the plots are written into a folder"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"not a folder");
 }

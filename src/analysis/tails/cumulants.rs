@@ -1,7 +1,8 @@
 //! The first four cumulants of a sample of K-dimensional outputs in whitened coordinates, as the
 //! Edgeworth model of the output's tails needs them ([`super::weight`]).
 //!
-//! With the sample mean ȳ and covariance C = (1/n) Σ (y − ȳ)(y − ȳ)ᵀ = U Λ Uᵀ, keep the r
+//! With the sample mean ȳ (a coordinate whose samples are all equal: that value, exactly) and
+//! covariance C = (1/n) Σ (y − ȳ)(y − ȳ)ᵀ = U Λ Uᵀ, keep the r
 //! eigenvalues above [`RANK_TOL`]·λ_max, F = U_r Λ_r^{1/2} (K × r, F Fᵀ = C on its range) and
 //! u = Λ_r^{−1/2} U_rᵀ (y − ȳ), so that y = ȳ + F u, E u = 0 and E u uᵀ = I. The cumulants of u are
 //!
@@ -54,7 +55,17 @@ impl WhitenedCumulants {
             ));
         }
         let nf = n as f64;
-        let mean = Col::from_fn(k, |i| (0..n).map(|j| y[(i, j)]).sum::<f64>() / nf);
+        // A coordinate whose samples are all equal has that value as its mean, exactly: the
+        // summed mean can differ from it by rounding, which left a covariance of rounding noise
+        // whose direction the relative rank test kept.
+        let mean = Col::from_fn(k, |i| {
+            let first = y[(i, 0)];
+            if (1..n).all(|j| y[(i, j)] == first) {
+                first
+            } else {
+                (0..n).map(|j| y[(i, j)]).sum::<f64>() / nf
+            }
+        });
         let centred = Mat::from_fn(k, n, |i, j| y[(i, j)] - mean[i]);
         let mut cov = Mat::zeros(k, k);
         gemm(
@@ -172,5 +183,32 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("do not vary"), "{err}");
+    }
+
+    /// Outputs that are constant but whose summed mean is not the value to rounding (0.1 and
+    /// −1.7 added 1000 times): the mean is the value itself, so the covariance is exactly zero
+    /// (it was rounding noise, kept as a direction: rank 1, and the Edgeworth expansion on it
+    /// was flagged as failing); beside a varying coordinate, the constant one drops out.
+    #[test]
+    fn constant_outputs_with_an_inexact_summed_mean_have_no_spread() {
+        let n = 1000;
+        let value = [0.1, -1.7];
+        let summed: Vec<f64> = value
+            .iter()
+            .map(|&v| (0..n).map(|_| v).sum::<f64>() / n as f64)
+            .collect();
+        assert!(
+            summed.iter().zip(&value).any(|(s, v)| s != v),
+            "the sums must round"
+        );
+        let y = Mat::from_fn(2, n, |i, _| value[i]);
+        let err = WhitenedCumulants::of_samples(y.as_ref())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("do not vary"), "{err}");
+        let y = Mat::from_fn(2, n, |i, j| if i == 0 { value[0] } else { (j % 7) as f64 });
+        let c = WhitenedCumulants::of_samples(y.as_ref()).unwrap();
+        assert_eq!(c.rank(), 1);
+        assert_eq!(c.factor[(0, 0)], 0.0);
     }
 }

@@ -167,11 +167,22 @@ pub const DEFAULT_TENSOR_BYTES: u64 = 16 << 30;
 /// layouts, [`super::triple4`]; 4: κ₃ and κ₄) need at width `n` for `classes` classes: three
 /// tensor sets per class (the stage carried, the mapped pre-activation and the closure's output
 /// before it replaces the first) and the affine map's two ping-pong buffers of the largest order.
+/// Saturates at `u64::MAX`, so an absurd width is refused by [`check_memory`], never wrapped to a
+/// small count.
 pub fn tensor_bytes(n: usize, order: usize, classes: usize) -> u64 {
     let n = n as u64;
-    let per_set = n.pow(3) + if order >= 4 { n.pow(4) } else { 2 * n.pow(3) };
-    let largest = if order >= 4 { n.pow(4) } else { n.pow(3) };
-    8 * (3 * classes as u64 * per_set + 2 * largest)
+    let (cube, fourth) = (n.saturating_pow(3), n.saturating_pow(4));
+    let per_set = cube.saturating_add(if order >= 4 {
+        fourth
+    } else {
+        cube.saturating_mul(2)
+    });
+    let largest = if order >= 4 { fourth } else { cube };
+    (classes as u64)
+        .saturating_mul(3)
+        .saturating_mul(per_set)
+        .saturating_add(largest.saturating_mul(2))
+        .saturating_mul(8)
 }
 
 /// Refuses widths whose carried tensors exceed `limit` bytes, naming the layer, its width and
