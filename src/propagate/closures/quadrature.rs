@@ -44,7 +44,7 @@ pub(crate) fn width(scale: f64) -> f64 {
 /// Above this scale of h per unit of z the rules stop narrowing every panel as PANEL_H/scale
 /// (whose count grows with the scale: 6·10⁸ nodes at s = 10⁶) and narrow only the window where
 /// φ has features ([`feature_half_width`]).
-const SPLIT_ABOVE: f64 = 8.0;
+pub(super) const SPLIT_ABOVE: f64 = 8.0;
 /// The split threshold of [`pair_cov_fallback`]: windows from scale 1 on, where the windowed
 /// rule's panels (2 in h inside the window, 2 in z outside) are no wider than the single-width
 /// rule's in z, so the error analysis of [`SPLIT_PANEL`] holds unchanged.
@@ -88,7 +88,7 @@ pub(super) const SPLIT_PANEL: f64 = 2.0;
 ///   The node count is then at most 16(2L/2 + 2c/2 + 4) whatever the scale (≤ 1,344 for
 ///   L = 39 and c = 40) and the error that of the panels (above) plus the 10⁻¹⁷ of the
 ///   polynomial limit.
-fn rule_for(c: f64, mu: f64, scale: f64, split_above: f64) -> (f64, Option<Window>) {
+pub(super) fn rule_for(c: f64, mu: f64, scale: f64, split_above: f64) -> (f64, Option<Window>) {
     if scale <= split_above {
         return (width(scale), None);
     }
@@ -144,7 +144,7 @@ impl Unit {
 /// The outer rule over z₁ of a pair (panel width, windows) with sq = sⱼq and sr = sⱼρ, c the
 /// half-width of φ's feature window and `split_above` the threshold of [`rule_for`]
 /// ([`pair_cov_counted`] explains it).
-fn outer_rule(
+pub(super) fn outer_rule(
     c: f64,
     ui: Unit,
     uj: Unit,

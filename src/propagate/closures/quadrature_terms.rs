@@ -15,9 +15,20 @@
 //! by the same composite Gauss–Legendre rules as [`super::quadrature`], in the Cholesky
 //! coordinates xᵢ = z₁, xⱼ = ρz₁ + qz₂ (so yᵢ = z₁ − ρz₂/q, yⱼ = z₂/q), split at the kinks of φ.
 //! One unit: E_G[g⁽ᵏ⁾(h)] = E[g(μ + sz)Heₖ(z)]/sᵏ for g = φ and φ².
+//!
+//! Above scale 8 the rules are [`super::quadrature`]'s windowed ones (`rule_for`, `outer_rule`):
+//! panels of unit scale in z outside φ's feature window and narrow ones only inside it, so the
+//! node count is bounded whatever the scale (a saturating unit at s = 10⁶ took 6·10⁸ nodes per
+//! unit with panels 0.5/s wide everywhere: `--order 3` on such a network did not finish). Outside
+//! the window the integrand is the Gaussian weight times a polynomial of degree ≤ 6 (φ or φ² of
+//! degree ≤ 2 times an H of degree ≤ 4), whose 32nd derivative is larger than the degree-1 case
+//! of [`super::quadrature`]'s `SPLIT_PANEL` bound (5·10⁻²⁸) by at most ~32³: still below 10⁻²².
+//! At scales ≤ 8 the rules are unchanged.
 
 use super::edgeworth::{DerivativeTerms, PairTerms, UnitTerms, ORDERS};
-use super::quadrature::{half_range, kink, width};
+use super::quadrature::{
+    feature_half_width, half_range, kink, outer_rule, rule_for, Unit, SPLIT_ABOVE,
+};
 use super::rules::for_each_normal_node;
 use crate::net::Activation;
 
@@ -61,25 +72,55 @@ fn he34(z: f64) -> [f64; 2] {
 
 impl DerivativeTerms for QuadratureTerms {
     fn unit(&self, i: usize) -> UnitTerms {
-        let (mu, s, act) = (self.mu[i], self.s[i], self.act);
-        let brk = kink(act).map(|k| (k - mu) / s);
-        let mut acc = [0.0; 4];
-        for_each_normal_node(brk.as_slice(), width(s), &[], half_range(mu / s), |z, w| {
-            let f = act.eval(mu + s * z);
-            let h = he34(z);
-            acc[0] += w * f * h[0];
-            acc[1] += w * f * h[1];
-            acc[2] += w * f * f * h[0];
-            acc[3] += w * f * f * h[1];
-        });
-        let (s3, s4) = (s * s * s, s * s * s * s);
-        UnitTerms {
-            phi: [acc[0] / s3, acc[1] / s4],
-            sq: [acc[2] / s3, acc[3] / s4],
-        }
+        self.unit_split(i, SPLIT_ABOVE).0
     }
 
     fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms> {
+        self.pair_split(i, j, rho, SPLIT_ABOVE).map(|(d, _)| d)
+    }
+}
+
+impl QuadratureTerms {
+    /// [`DerivativeTerms::unit`] with the windows of `rule_for` above scale `split_above`
+    /// (∞: the single-width rule), and the number of nodes of its rule (its cost).
+    fn unit_split(&self, i: usize, split_above: f64) -> (UnitTerms, usize) {
+        let (mu, s, act) = (self.mu[i], self.s[i], self.act);
+        let brk = kink(act).map(|k| (k - mu) / s);
+        let (w, window) = rule_for(feature_half_width(act), mu, s, split_above);
+        let mut acc = [0.0; 4];
+        let mut nodes = 0;
+        for_each_normal_node(
+            brk.as_slice(),
+            w,
+            window.as_slice(),
+            half_range(mu / s),
+            |z, w| {
+                nodes += 1;
+                let f = act.eval(mu + s * z);
+                let h = he34(z);
+                acc[0] += w * f * h[0];
+                acc[1] += w * f * h[1];
+                acc[2] += w * f * f * h[0];
+                acc[3] += w * f * f * h[1];
+            },
+        );
+        let (s3, s4) = (s * s * s, s * s * s * s);
+        let terms = UnitTerms {
+            phi: [acc[0] / s3, acc[1] / s4],
+            sq: [acc[2] / s3, acc[3] / s4],
+        };
+        (terms, nodes)
+    }
+
+    /// [`DerivativeTerms::pair`] with the windows of `outer_rule`/`rule_for` above scale
+    /// `split_above` (∞: the single-width rules), and the number of inner nodes (its cost).
+    fn pair_split(
+        &self,
+        i: usize,
+        j: usize,
+        rho: f64,
+        split_above: f64,
+    ) -> Option<(PairTerms, usize)> {
         let q2 = (1.0 - rho) * (1.0 + rho);
         if q2 < MIN_Q2 {
             return None;
@@ -97,6 +138,9 @@ impl DerivativeTerms for QuadratureTerms {
             }
         }
         let (sr, sq) = (sj * rho, sj * q);
+        let c = feature_half_width(act);
+        let unit = |mu, s| Unit { mu, s, m: 0.0 };
+        let (outer_w, windows) = outer_rule(c, unit(mi, si), unit(mj, sj), (sq, sr), split_above);
         let range = half_range((mi / si).abs().max((mj / sj).abs()));
         // Index lists per (a, b), a + b = 3, 4.
         let lists: Vec<(usize, usize, Vec<usize>)> = ORDERS
@@ -108,19 +152,22 @@ impl DerivativeTerms for QuadratureTerms {
             })
             .collect();
         let mut acc = vec![0.0; lists.len()];
-        for_each_normal_node(&outer, width(si.max(sr.abs())), &[], range, |z1, w1| {
+        let mut nodes = 0;
+        for_each_normal_node(&outer, outer_w, &windows, range, |z1, w1| {
             let fi = act.eval(mi + si * z1);
             if fi == 0.0 {
                 return;
             }
             let base = mj + sr * z1;
             let inner = k.map(|k| (k - base) / sq);
+            let (inner_w, window) = rule_for(c, base, sq, split_above);
             for_each_normal_node(
                 inner.as_slice(),
-                width(sq),
-                &[],
+                inner_w,
+                window.as_slice(),
                 half_range(base / sq),
                 |z2, w2| {
+                    nodes += 1;
                     let f = fi * act.eval(base + sq * z2) * w1 * w2;
                     let y = [z1 - rho * z2 / q, z2 / q];
                     for (a, (_, _, idx)) in acc.iter_mut().zip(&lists) {
@@ -133,13 +180,95 @@ impl DerivativeTerms for QuadratureTerms {
         for (v, (a, b, _)) in acc.iter().zip(&lists) {
             d[*a][*b] = v / (si.powi(*a as i32) * sj.powi(*b as i32));
         }
-        Some(d)
+        Some((d, nodes))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saturating tanh unit (μ = 0, s = 10⁶) takes the windowed rule: at most
+    /// 16(L + c + 4) nodes (L panels of width 2 over ±L, c of width 2/s in the window |h| ≤ c,
+    /// a few split at the edges) instead of the single-width rule's 16·4Ls ≈ 6·10⁸; and its
+    /// terms are the sign function's to the window's error: E[tanh(sz)He₃(z)] → E[sign(z)He₃(z)]
+    /// = −2φ(0), off by ≤ 2·3φ(0)∫₀^∞(1 − tanh su)u du = 6φ(0)(π²/24)/s² < 1/s², and
+    /// E[tanh(sz)He₄(z)] → 0, off by ≤ 2·3φ(0)∫₀^∞(1 − tanh su)du = 6φ(0)ln2/s < 1.7/s.
+    #[test]
+    fn saturating_units_take_the_windowed_rule() {
+        let s = 1e6;
+        let terms = QuadratureTerms {
+            act: Activation::Tanh,
+            mu: vec![0.0],
+            s: vec![s],
+        };
+        let (t, nodes) = terms.unit_split(0, SPLIT_ABOVE);
+        let bound = 16.0 * (half_range(0.0) + feature_half_width(Activation::Tanh) + 4.0);
+        assert!((nodes as f64) <= bound, "{nodes} nodes > {bound}");
+        let phi0 = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+        let he3 = t.phi[0] * s.powi(3);
+        assert!(
+            (he3 + 2.0 * phi0).abs() < 1.0 / (s * s) + 1e-13,
+            "E[φ He₃] = {he3}"
+        );
+        let he4 = t.phi[1] * s.powi(4);
+        assert!(he4.abs() < 1.7 / s + 1e-13, "E[φ He₄] = {he4}");
+    }
+
+    /// Just above the split (scales 9–10, where the single-width rule is still affordable) the
+    /// windowed unit and pair terms equal the single-width rule's (`split_above` = ∞, the rule
+    /// before the windows) with fewer nodes: units at s = 9.5 and 9 (tanh, GELU, relu); pairs
+    /// (9.5, 2) at ρ = 0.6 (the outer rule's own window and g's, sⱼ|ρ| > 1; tanh, relu) and
+    /// (1, 9) at ρ = 0.3 (the inner rule's window, sⱼq > 8; tanh) — the single-width rule
+    /// costs ~10⁷ nodes a pair here. Both rules' errors are ≤ 10⁻¹⁷ of the
+    /// integrand's scale (`SPLIT_PANEL`'s bound, module docs); the tolerance 1e-10 of the
+    /// largest term leaves room for the rounding of sums of ~10⁷ nodes.
+    #[test]
+    fn windowed_terms_equal_the_single_width_rule() {
+        for act in [Activation::Tanh, Activation::Gelu, Activation::Relu] {
+            let terms = QuadratureTerms {
+                act,
+                mu: vec![3.0, -5.0, 2.0, 0.5],
+                s: vec![9.5, 2.0, 9.0, 1.0],
+            };
+            for i in [0, 2] {
+                let (new, n_new) = terms.unit_split(i, SPLIT_ABOVE);
+                let (old, n_old) = terms.unit_split(i, f64::INFINITY);
+                let (a, b) = ([new.phi, new.sq].concat(), [old.phi, old.sq].concat());
+                let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+                for (x, y) in a.iter().zip(&b) {
+                    assert!(
+                        (x - y).abs() <= 1e-10 * scale,
+                        "{act:?} unit {i}: {x} vs {y}"
+                    );
+                }
+                assert!(
+                    n_new < n_old,
+                    "{act:?} unit {i}: {n_new} nodes, single width {n_old}"
+                );
+            }
+            let pairs: &[(usize, usize, f64)] = match act {
+                Activation::Tanh => &[(0, 1, 0.6), (3, 2, 0.3)],
+                Activation::Relu => &[(0, 1, 0.6)],
+                _ => &[],
+            };
+            for &(i, j, rho) in pairs {
+                let (new, n_new) = terms.pair_split(i, j, rho, SPLIT_ABOVE).unwrap();
+                let (old, n_old) = terms.pair_split(i, j, rho, f64::INFINITY).unwrap();
+                let scale = old.iter().flatten().fold(0.0_f64, |m, v| m.max(v.abs()));
+                for (x, y) in new.iter().flatten().zip(old.iter().flatten()) {
+                    assert!(
+                        (x - y).abs() <= 1e-10 * scale,
+                        "{act:?} ρ {rho}: {x} vs {y}"
+                    );
+                }
+                assert!(
+                    n_new < n_old,
+                    "{act:?} ρ {rho}: {n_new} nodes, single width {n_old}"
+                );
+            }
+        }
+    }
 
     /// At ρ = 0 the bivariate polynomials factor into the univariate ones: H_{i^a j^b} =
     /// Heₐ(xᵢ)He_b(xⱼ).
