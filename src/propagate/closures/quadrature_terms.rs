@@ -225,6 +225,14 @@ mod tests {
     /// largest term leaves room for the rounding of sums of ~10⁷ nodes.
     #[test]
     fn windowed_terms_equal_the_single_width_rule() {
+        // The windowed terms `new` against the single-width `old`, and their node counts.
+        let agree = |new: &[f64], old: &[f64], (n_new, n_old): (usize, usize), what: &str| {
+            let scale = old.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            for (x, y) in new.iter().zip(old) {
+                assert!((x - y).abs() <= 1e-10 * scale, "{what}: {x} vs {y}");
+            }
+            assert!(n_new < n_old, "{what}: {n_new} nodes, single width {n_old}");
+        };
         for act in [Activation::Tanh, Activation::Gelu, Activation::Relu] {
             let terms = QuadratureTerms {
                 act,
@@ -235,17 +243,7 @@ mod tests {
                 let (new, n_new) = terms.unit_split(i, SPLIT_ABOVE);
                 let (old, n_old) = terms.unit_split(i, f64::INFINITY);
                 let (a, b) = ([new.phi, new.sq].concat(), [old.phi, old.sq].concat());
-                let scale = b.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
-                for (x, y) in a.iter().zip(&b) {
-                    assert!(
-                        (x - y).abs() <= 1e-10 * scale,
-                        "{act:?} unit {i}: {x} vs {y}"
-                    );
-                }
-                assert!(
-                    n_new < n_old,
-                    "{act:?} unit {i}: {n_new} nodes, single width {n_old}"
-                );
+                agree(&a, &b, (n_new, n_old), &format!("{act:?} unit {i}"));
             }
             let pairs: &[(usize, usize, f64)] = match act {
                 Activation::Tanh => &[(0, 1, 0.6), (3, 2, 0.3)],
@@ -255,17 +253,8 @@ mod tests {
             for &(i, j, rho) in pairs {
                 let (new, n_new) = terms.pair_split(i, j, rho, SPLIT_ABOVE).unwrap();
                 let (old, n_old) = terms.pair_split(i, j, rho, f64::INFINITY).unwrap();
-                let scale = old.iter().flatten().fold(0.0_f64, |m, v| m.max(v.abs()));
-                for (x, y) in new.iter().flatten().zip(old.iter().flatten()) {
-                    assert!(
-                        (x - y).abs() <= 1e-10 * scale,
-                        "{act:?} ρ {rho}: {x} vs {y}"
-                    );
-                }
-                assert!(
-                    n_new < n_old,
-                    "{act:?} ρ {rho}: {n_new} nodes, single width {n_old}"
-                );
+                let (a, b) = (new.concat(), old.concat());
+                agree(&a, &b, (n_new, n_old), &format!("{act:?} ρ {rho}"));
             }
         }
     }
