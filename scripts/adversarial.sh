@@ -181,6 +181,27 @@ check "report is a file" "is a file" analyze --model "$OUT" --task xor --report 
 # (text, not --json: the error budget's shares are null by design where E(0) is 0, which the
 # pattern of `nonfinite` would count)
 check "cumulants of a constant net" - analyze --model "$W/zero.safetensors" --task xor
+# The κ₃/κ₄ corrections on saturating units (s ≈ 10⁶): a tanh network ×10⁶ at orders 3 and 4
+# (fifteenth session: the corrections' quadrature ran > 100 s before its windows).
+"$BIN" train --task xor --activation tanh --hidden 8 --epochs 20 --out "$W/tanh.safetensors" >/dev/null 2>&1
+python3 - "$W" <<'PY'
+import json, struct, sys
+w = sys.argv[1]
+raw = open(f"{w}/tanh.safetensors", "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+d = bytearray(raw[8 + n:])
+for k, v in head.items():
+    if k != "__metadata__" and v["dtype"] == "F64":
+        a, b = v["data_offsets"]
+        for i in range(a, b, 8):
+            d[i:i + 8] = struct.pack("<d", struct.unpack("<d", d[i:i + 8])[0] * 1e6)
+open(f"{w}/tanh-x1e6.safetensors", "wb").write(raw[:8 + n] + d)
+PY
+for o in 3 4; do
+  check "propagate --order $o saturating tanh" - propagate --model "$W/tanh-x1e6.safetensors" --task xor --order $o --json
+done
+check "analyze --order 3 saturating tanh" - analyze --model "$W/tanh-x1e6.safetensors" --task xor --order 3
 
 # 6. kill -9 mid-write, then rerun: debris left behind.
 mkdir -p "$W/kill"

@@ -224,12 +224,16 @@ fn train_in<T: Real>(
                 .filter(|(p, &l)| *p == l as usize)
                 .count();
             let out_delta = deltas.last_mut().expect("net has a read-out");
-            loss_sum += loss_and_delta(
+            let batch_loss = loss_and_delta(
                 cfg.loss,
                 fp.output(),
                 &labels[..b],
                 out_delta.as_mut().subcols_mut(0, b),
-            ) * b as f64;
+            );
+            if step == 0 && !batch_loss.is_finite() {
+                return Err(overflow_before_training(net, x, batch_loss));
+            }
+            loss_sum += batch_loss * b as f64;
             phases.loss += lap(&mut clock);
             for l in (1..net.layers.len()).rev() {
                 propagate_delta(net, l, &fp, &mut deltas, b);
@@ -259,6 +263,30 @@ fn train_in<T: Real>(
         history.push(stats);
     }
     Ok(history)
+}
+
+/// The error for a loss that is not finite on the first batch, before any update: not the
+/// learning rate's fault (the divergence message's), but a forward pass that overflows f64 —
+/// inputs or initial weights too large (a huge `--sigma` or `--scale`, data files of that
+/// scale, a huge `--gain`). Names the largest |input| of the batch and |weight| of the network.
+fn overflow_before_training<T: Real>(net: &Mlp<T>, x: MatRef<'_, T>, loss: f64) -> Error {
+    let largest = |m: MatRef<'_, T>| {
+        (0..m.ncols())
+            .flat_map(|j| (0..m.nrows()).map(move |i| m[(i, j)].to_f64().abs()))
+            .fold(0.0, f64::max)
+    };
+    let input = largest(x);
+    let weight = net
+        .layers
+        .iter()
+        .map(|l| largest(l.w.as_ref()))
+        .fold(0.0, f64::max);
+    Error::Numeric(format!(
+        "the loss is {loss} on the first batch, before any training step: the forward pass \
+         overflows (largest |input| {input:.3e}, largest initial |weight| {weight:.3e}); the \
+         data's scale (--sigma, --scale or the data files) or --gain is too large, not the \
+         learning rate"
+    ))
 }
 
 /// Checks that the data's dimension and class count fit the network.

@@ -532,3 +532,22 @@ fn refusals_say_what_was_expected() {
     assert!(err.contains("the plots are written into a folder"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), b"not a folder");
 }
+
+/// A loss that is not finite on the first batch, before any update, is an overflowing forward
+/// pass, not the learning rate's fault: `--sigma 1e308` (inputs overflow) and `--gain 1e308`
+/// (initial weights overflow) used to be refused as "lower the learning rate" (`--lr`).
+#[test]
+fn an_overflow_before_training_names_the_scale_not_the_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let out = out.to_str().unwrap();
+    for (flag, value) in [("--sigma", "1e308"), ("--gain", "1e308")] {
+        let args = [
+            "train", "--task", "xor", "--epochs", "1", flag, value, "--out", out,
+        ];
+        let err = refused(&args, flag);
+        assert!(err.contains("before any training step"), "{err}");
+        assert!(!err.contains("--lr"), "{err}");
+        assert!(!dir.path().join("m.safetensors").exists());
+    }
+}
