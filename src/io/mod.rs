@@ -14,5 +14,5 @@ pub mod trim;
 pub use allocator::keep_freed_memory;
 pub use atomic::write_atomically;
 pub use limit::{default_memory_limit, MemoryLimit};
-pub use output::{check_output_dir, check_output_file, write_dir_atomically};
+pub use output::{check_output_dir, check_output_file, not_a_folder, write_dir_atomically};
 pub use regular::{open_regular, open_regular_append, read_regular, read_regular_to_string};

@@ -48,12 +48,10 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Err(_) => {}
         Ok(meta) if !meta.file_type().is_dir() => {
-            return Err(Error::format(
+            return Err(not_a_folder(
                 dir,
-                format!(
-                    "exists and is {}; a report is written as a folder: choose another path",
-                    describe(&meta.file_type())
-                ),
+                &meta.file_type(),
+                "a report is written as a folder",
             ))
         }
         Ok(_) => {
@@ -74,6 +72,18 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
         }
     }
     check_writable(&parent_of(dir))
+}
+
+/// The refusal of `dir`, an existing entry of type `t` that is not a folder, where a folder is
+/// written (`purpose` says what goes there): what it is, and to choose another path.
+pub fn not_a_folder(dir: &Path, t: &std::fs::FileType, purpose: &str) -> Error {
+    Error::format(
+        dir,
+        format!(
+            "exists and is {}; {purpose}: choose another path",
+            describe(t)
+        ),
+    )
 }
 
 /// Writes `files` (name, content) as the folder `dir`, as one set: into a temporary folder

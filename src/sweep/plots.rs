@@ -9,7 +9,7 @@ use plotters::prelude::*;
 use super::record::Record;
 use super::summary::{depth, gap_curves, information_points, width, Curve};
 use crate::error::{Error, Result};
-use crate::io::write_atomically;
+use crate::io::{not_a_folder, write_atomically};
 use crate::report::render::{self, Plot, FONT};
 
 const SIZE: (u32, u32) = (1100, 450);
@@ -27,10 +27,11 @@ struct Panel<'a> {
 /// `dir` (created if missing; refused if it is something other than a folder); returns the
 /// paths of the SVG files.
 pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
-    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
-        return Err(Error::format(
+    if let Some(meta) = std::fs::metadata(dir).ok().filter(|m| !m.is_dir()) {
+        return Err(not_a_folder(
             dir,
-            "exists and is not a folder; the plots are written into a folder: choose another path",
+            &meta.file_type(),
+            "the plots are written into a folder",
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
