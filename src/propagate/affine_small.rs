@@ -91,11 +91,11 @@ pub(crate) fn cov_into(
 ) {
     let (n_out, n_in) = (w.nrows(), w.ncols());
     t.resize_with(n_out, n_in, |_, _| 0.0);
-    let (a, lda) = cols_of(w);
+    let (wa, lda) = cols_of(w);
     let (b, lds) = cols_of(s);
     let (d, ldt) = cols_of_mut(t.as_mut());
     dispatch(Product {
-        a,
+        a: wa,
         lda,
         m: n_out,
         kdim: n_in,
@@ -115,7 +115,7 @@ pub(crate) fn cov_into(
         lda: ldt,
         m: n_out,
         kdim: n_in,
-        b: cols_of(w).0,
+        b: wa,
         bk: lda,
         bj: 1,
         n: n_out,

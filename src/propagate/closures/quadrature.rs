@@ -141,27 +141,27 @@ impl Unit {
     }
 }
 
-/// The outer rule over z₁ of a pair (panel width, windows) with sq = sⱼq and sr = sⱼρ, c the
-/// half-width of φ's feature window and `split_above` the threshold of [`rule_for`]
-/// ([`pair_cov_counted`] explains it).
+/// The outer rule over z₁ of a pair (panel width, windows) with hᵢ ~ N(μᵢ, sᵢ²), μⱼ,
+/// sq = sⱼq and sr = sⱼρ, c the half-width of φ's feature window and `split_above` the
+/// threshold of [`rule_for`] ([`pair_cov_counted`] explains it).
 pub(super) fn outer_rule(
     c: f64,
-    ui: Unit,
-    uj: Unit,
+    (mu_i, s_i): (f64, f64),
+    mu_j: f64,
     (sq, sr): (f64, f64),
     split_above: f64,
 ) -> (f64, Vec<Window>) {
-    if ui.s.max(sr.abs()) <= split_above {
-        (width(ui.s.max(sr.abs())), Vec::new())
+    if s_i.max(sr.abs()) <= split_above {
+        (width(s_i.max(sr.abs())), Vec::new())
     } else {
         // φ(hᵢ)'s own rule: one width up to sᵢ = split_above, else unit panels and its window.
-        let (wi, window_i) = rule_for(c, ui.mu, ui.s, split_above);
+        let (wi, window_i) = rule_for(c, mu_i, s_i, split_above);
         let mut windows = Vec::with_capacity(2);
         windows.extend(window_i);
         if sr.abs() > 1.0 {
             // g's window |μⱼ + sⱼρz₁| ≤ c + 9sⱼq, resolved on its scale max(1, sⱼq).
             let reach = c + 9.0 * sq;
-            let (a, b) = ((-reach - uj.mu) / sr, (reach - uj.mu) / sr);
+            let (a, b) = ((-reach - mu_j) / sr, (reach - mu_j) / sr);
             windows.push(Window {
                 lo: a.min(b),
                 hi: a.max(b),
@@ -218,7 +218,7 @@ fn pair_cov_split(act: Activation, ui: Unit, uj: Unit, rho: f64, split_above: f6
     let c = feature_half_width(act);
     let sq = uj.s * q;
     let sr = uj.s * rho;
-    let (outer_w, windows) = outer_rule(c, ui, uj, (sq, sr), split_above);
+    let (outer_w, windows) = outer_rule(c, (ui.mu, ui.s), uj.mu, (sq, sr), split_above);
     let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
     let split = !windows.is_empty();
     let mut evals = 0;

@@ -26,9 +26,7 @@
 //! At scales ≤ 8 the rules are unchanged.
 
 use super::edgeworth::{DerivativeTerms, PairTerms, UnitTerms, ORDERS};
-use super::quadrature::{
-    feature_half_width, half_range, kink, outer_rule, rule_for, Unit, SPLIT_ABOVE,
-};
+use super::quadrature::{feature_half_width, half_range, kink, outer_rule, rule_for, SPLIT_ABOVE};
 use super::rules::for_each_normal_node;
 use crate::net::Activation;
 
@@ -139,8 +137,7 @@ impl QuadratureTerms {
         }
         let (sr, sq) = (sj * rho, sj * q);
         let c = feature_half_width(act);
-        let unit = |mu, s| Unit { mu, s, m: 0.0 };
-        let (outer_w, windows) = outer_rule(c, unit(mi, si), unit(mj, sj), (sq, sr), split_above);
+        let (outer_w, windows) = outer_rule(c, (mi, si), mj, (sq, sr), split_above);
         let range = half_range((mi / si).abs().max((mj / sj).abs()));
         // Index lists per (a, b), a + b = 3, 4.
         let lists: Vec<(usize, usize, Vec<usize>)> = ORDERS
