@@ -39,7 +39,7 @@ use super::accuracy::{class_priors, mix_seed};
 use super::confusion::ConfusionMatrix;
 use super::outputs::ClassOutputs;
 use crate::error::{Error, Result};
-use crate::stats::gaussian::{weighted_argmax_models, PairWeight};
+use crate::stats::gaussian::{weighted_argmax_models, ArgmaxModel, DrawWeight, PairWeight};
 use crate::timing::flops;
 use cumulants::WhitenedCumulants;
 use weight::EdgeworthWeight;
@@ -116,7 +116,7 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
         .map(|(&c, y)| {
             let cum = WhitenedCumulants::of_samples(y.as_ref())?;
             let w = EdgeworthWeight::new(&cum);
-            let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
+            let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
             let s = mix_seed(seed, c as u64);
             let (mean, f) = (cum.mean.as_ref(), cum.factor.as_ref());
             let dof = student_t::dof_from_kurtosis(&cum);
@@ -126,9 +126,10 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
             };
             let hook: PairWeight<'_> = &|first, z, _, _| student_t::scale_rows(z, &scale[first..]);
             // The three models on one stream of draws (the same seed each would have alone).
+            let (gaussian, edgeworth) = (ArgmaxModel::Gaussian, ArgmaxModel::Weight(pair));
             let models = match dof {
-                Some(_) => vec![None, Some(pair), Some(hook)],
-                None => vec![None, Some(pair)],
+                Some(_) => vec![gaussian, edgeworth, ArgmaxModel::Hook(hook)],
+                None => vec![gaussian, edgeworth],
             };
             let mut d = weighted_argmax_models(mean, f, mc_samples, s, &models)?.into_iter();
             let mut next = || {
@@ -216,8 +217,9 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
 
 /// Flops of [`output_tails`] that returned `tails` for `outputs` (K outputs; class c with n_c
 /// samples, rank r, P = r(r+1)/2 pairs of draws): the cumulants ([`cumulants_flops`]), and per
-/// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for each
-/// model evaluated (Gaussian, Edgeworth, and Student t where ν is finite). The weight's set-up
+/// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for the
+/// Gaussian and Edgeworth models together (they share the draws and argmaxes,
+/// [`ArgmaxModel::Weight`]) and one more for the Student t model where ν is finite. The weight's set-up
 /// (O(r⁴) once per class), random numbers and the argmax are not counted.
 pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
     let pairs = (tails.mc_samples / 2) as f64;
@@ -227,9 +229,9 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
         .zip(&tails.per_class)
         .map(|(y, t)| {
             let (k, r) = (y.nrows(), t.rank);
-            let models = if t.student_t_dof.is_some() { 3.0 } else { 2.0 };
+            let spreads = if t.student_t_dof.is_some() { 2.0 } else { 1.0 };
             cumulants_flops(k, r, y.ncols())
-                + pairs * (weight::pair_flops(r) + models * flops::gemm(k, 1, r))
+                + pairs * (weight::pair_flops(r) + spreads * flops::gemm(k, 1, r))
         })
         .sum()
 }
@@ -378,8 +380,8 @@ mod tests {
             k4,
         };
         let w = EdgeworthWeight::new(&cum);
-        let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
-        let models = [None, Some(pair)];
+        let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
+        let models = [ArgmaxModel::Gaussian, ArgmaxModel::Weight(pair)];
         let est =
             weighted_argmax_models(mean.as_ref(), a.as_ref(), 2_000_000, 21, &models).unwrap();
         let (gauss, edge) = (&est[0], &est[1]);
