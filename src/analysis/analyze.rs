@@ -126,8 +126,9 @@ fn carried_order(carry: CarryMode, order: Corrections) -> Result<Option<Correcti
     }
 }
 
-/// The stage under which the surrogates, the class information and the output tails are
-/// recorded: they run side by side ([`analyze`]).
+/// The stage under which the surrogates, the class information and the output tails (with
+/// start layer L's Monte Carlo rows where they share its draws) are recorded: they run side by
+/// side ([`analyze`]).
 pub const CLASS_ANALYSES: &str = "surrogates + information + tails";
 
 /// Number of off-diagonal confusions listed.
@@ -290,8 +291,9 @@ pub fn analyze<'a>(
         None => None,
     };
     // The surrogates, the class information and the output tails read only the measured
-    // statistics, outputs and data: side by side, recorded once as one stage with the flops of
-    // all three (errors reported in this order, as when they ran one after another).
+    // statistics, outputs and data (the tails also start layer L's output Gaussians): side by
+    // side, recorded once as one stage with the flops of all three (errors reported in this
+    // order, as when they ran one after another).
     let (surrogate, (information, tails)) = timings.time(CLASS_ANALYSES, 0.0, || {
         rayon::join(
             || surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed),
