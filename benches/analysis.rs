@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use corrflow::analysis::tails::cumulants::WhitenedCumulants;
 use corrflow::analysis::tails::weight::{pair_flops, EdgeworthWeight};
-use corrflow::stats::gaussian::{weighted_argmax_models, PairWeight};
+use corrflow::stats::gaussian::{weighted_argmax_models, ArgmaxModel, DrawWeight, PairWeight};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faer::{Mat, MatMut};
 
@@ -49,7 +49,7 @@ fn bench_tail_models(c: &mut Criterion) {
     let (k, draws) = (10, 200_000);
     let cum = skewed_cumulants(k);
     let w = EdgeworthWeight::new(&cum);
-    let edge: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
+    let edge: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
     let scale: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
         for j in 0..z.ncols() {
             let s = 0.8 + 0.1 * ((first + j) % 5) as f64;
@@ -58,7 +58,11 @@ fn bench_tail_models(c: &mut Criterion) {
             }
         }
     };
-    let models = [None, Some(edge), Some(scale)];
+    let models = [
+        ArgmaxModel::Gaussian,
+        ArgmaxModel::Weight(edge),
+        ArgmaxModel::Hook(scale),
+    ];
     g.throughput(Throughput::Elements(draws as u64));
     g.bench_function(BenchmarkId::from_parameter(k), |bench| {
         bench.iter(|| {

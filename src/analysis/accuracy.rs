@@ -17,14 +17,14 @@
 
 use serde::Serialize;
 
-use super::confusion::{predicted_confusion, ConfusionMatrix};
+use super::confusion::{predicted_confusion_with, ConfusionMatrix};
 use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::{EngineSettings, Predicted, PropagateOptions, Propagator};
-use crate::stats::gaussian::prob_argmax_flops;
+use crate::stats::gaussian::{prob_argmax_flops, ArgmaxDistribution};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
@@ -155,7 +155,7 @@ pub fn propagate_from<'e>(
 }
 
 /// The output stage of a propagation.
-fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
+pub fn output_of(predicted: &[Predicted]) -> Result<&[Moments]> {
     predicted
         .last()
         .filter(|p| p.stage == Stage::Output)
@@ -209,7 +209,7 @@ impl TheoryAccuracy {
 
 /// One propagation from layer `from` ([`propagate_from`] with `opts.method` and `corrections`),
 /// then one Monte Carlo argmax distribution per
-/// class with seeds derived from `seed` ([`predicted_confusion`]). Returns the theory and every
+/// class with seeds derived from `seed` ([`predicted_confusion`](super::confusion::predicted_confusion)). Returns the theory and every
 /// propagated stage, the output last.
 #[allow(clippy::too_many_arguments)]
 pub fn theory_from<'e>(
@@ -236,7 +236,7 @@ pub fn theory_from<'e>(
 
 /// The accuracy and confusion of the propagated stages `predicted` (the output last) from
 /// start layer `from`: one Monte Carlo argmax distribution per class with seeds derived from
-/// `seed` ([`predicted_confusion`]).
+/// `seed` ([`predicted_confusion`](super::confusion::predicted_confusion)).
 pub fn theory_of(
     stats: &LayerStats,
     from: usize,
@@ -245,25 +245,47 @@ pub fn theory_of(
     seed: u64,
     timings: &Timings,
 ) -> Result<LayerTheory> {
+    theory_of_output(
+        stats,
+        from,
+        output_of(predicted)?,
+        opts,
+        (seed, &[]),
+        timings,
+    )
+}
+
+/// [`theory_of`] from the predicted output Gaussians `output` (one per class present), with the
+/// rows `known[i]` that are `Some` already drawn on that row's seed ([`predicted_confusion_with`]);
+/// the rows drawn here are recorded under "Monte Carlo argmax".
+pub fn theory_of_output(
+    stats: &LayerStats,
+    from: usize,
+    output: &[Moments],
+    opts: AccuracyOptions,
+    (seed, known): (u64, &[Option<ArgmaxDistribution>]),
+    timings: &Timings,
+) -> Result<LayerTheory> {
     let input = stats
         .get(Stage::Input)
         .ok_or_else(|| Error::Shape("no measured statistics for the input".into()))?;
     let priors = class_priors(&input.counts)?;
-    let output = output_of(predicted)?;
     let degenerate = any_point_mass(output, &priors);
     let flops = output
         .iter()
         .zip(&priors)
-        .filter(|(_, &p)| p > 0.0)
-        .map(|(m, _)| prob_argmax_flops(m.dim(), opts.mc_samples))
+        .enumerate()
+        .filter(|(i, (_, &p))| p > 0.0 && !matches!(known.get(*i), Some(Some(_))))
+        .map(|(_, (m, _))| prob_argmax_flops(m.dim(), opts.mc_samples))
         .sum();
     let confusion = timings.time("Monte Carlo argmax", flops, || {
-        predicted_confusion(
+        predicted_confusion_with(
             start_stage(from).to_string(),
             output,
             &input.classes,
             opts.mc_samples,
             seed,
+            known,
         )
     })?;
     let accuracy = TheoryAccuracy::from_confusion(from, &confusion, &priors, degenerate);

@@ -5,14 +5,16 @@
 use faer::Mat;
 use serde::Serialize;
 
-use super::accuracy::{corrected_order, has_kappa, AccuracyOptions, TheoryAccuracy};
+use super::accuracy::{corrected_order, has_kappa, mix_seed, AccuracyOptions, TheoryAccuracy};
 use super::budget::{error_budget, OrderBudget};
 use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
 use super::outputs::ClassOutputs;
-use super::start_layers::{carried_start_layer_outcomes, start_layer_outcomes, StartLayerOutcome};
+use super::start_layers::{
+    carried_start_layer_outcomes, start_layer_outcomes, PendingLast, StartLayerOutcome,
+};
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
-use super::tails::{output_tails, output_tails_flops, OutputTails};
+use super::tails::{output_tails, output_tails_flops, OutputTails, StartGaussian};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
@@ -124,8 +126,9 @@ fn carried_order(carry: CarryMode, order: Corrections) -> Result<Option<Correcti
     }
 }
 
-/// The stage under which the surrogates, the class information and the output tails are
-/// recorded: they run side by side ([`analyze`]).
+/// The stage under which the surrogates, the class information and the output tails (with
+/// start layer L's Monte Carlo rows where they share its draws) are recorded: they run side by
+/// side ([`analyze`]).
 pub const CLASS_ANALYSES: &str = "surrogates + information + tails";
 
 /// Number of off-diagonal confusions listed.
@@ -230,21 +233,17 @@ pub fn analyze<'a>(
     } else {
         Stage::Post(opts.heatmap_layer)
     };
-    let mut runs = start_layer_outcomes(
+    // Start layer L's Monte Carlo waits for the output tails, which draw its rows on its seeds
+    // where they can (`output_tails`).
+    let (mut runs, last) = start_layer_outcomes(
         net,
         &stats,
         acc_opts,
         Corrections::None,
-        Some(heatmap_stage),
+        (Some(heatmap_stage), true),
         timings,
     )?;
-    let propagated = runs
-        .first_mut()
-        .and_then(|r| r.kept_cov.take())
-        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {heatmap_stage}")))?;
-    let heatmap = heatmap(&stats, heatmap_stage, propagated)?;
-    let (theory, outcomes): (Vec<_>, Vec<_>) =
-        runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
+    let last = last.ok_or_else(|| Error::Shape("no start layer L to finish".into()))?;
     // The theory corrected at order 3/4 at the first nonlinearity after each start layer: the
     // row "x+κ" (from l = 0) and the error budget of that order.
     let (corrected_order, corrected, carried) = match carried {
@@ -263,7 +262,9 @@ pub fn analyze<'a>(
         None => {
             let o = corrected_order(net, opts.order).filter(|_| has_kappa(&stats, 1));
             let runs = match o {
-                Some(o) => start_layer_outcomes(net, &stats, acc_opts, o, None, timings)?,
+                Some(o) => {
+                    start_layer_outcomes(net, &stats, acc_opts, o, (None, false), timings)?.0
+                }
                 None => Vec::new(),
             };
             (o, runs, Vec::new())
@@ -290,8 +291,9 @@ pub fn analyze<'a>(
         None => None,
     };
     // The surrogates, the class information and the output tails read only the measured
-    // statistics, outputs and data: side by side, recorded once as one stage with the flops of
-    // all three (errors reported in this order, as when they ran one after another).
+    // statistics, outputs and data (the tails also start layer L's output Gaussians): side by
+    // side, recorded once as one stage with the flops of all three (errors reported in this
+    // order, as when they ran one after another).
     let (surrogate, (information, tails)) = timings.time(CLASS_ANALYSES, 0.0, || {
         rayon::join(
             || surrogate_accuracy(net, (data, a), input, opts.surrogate_samples, opts.seed),
@@ -299,9 +301,10 @@ pub fn analyze<'a>(
                 rayon::join(
                     || class_information(&stats, depth, opts.ridge),
                     || {
-                        tails_note
-                            .is_none()
-                            .then(|| output_tails(&outputs, opts.mc_samples, opts.seed))
+                        tails_note.is_none().then(|| {
+                            let start = start_gaussians(&last, &outputs.classes, &input.classes);
+                            output_tails(&outputs, opts.mc_samples, opts.seed, start.as_deref())
+                        })
                     },
                 )
             },
@@ -309,12 +312,20 @@ pub fn analyze<'a>(
     });
     let surrogate = surrogate?;
     let information = information?;
-    let (tails, tails_note) = match tails {
-        None => (None, tails_note),
-        Some(Ok(t)) => (Some(t), None),
-        Some(Err(Error::Numeric(msg))) => (None, Some(msg)),
+    let (tails, start_rows, tails_note) = match tails {
+        None => (None, Vec::new(), tails_note),
+        Some(Ok((t, rows))) => (Some(t), rows, None),
+        Some(Err(Error::Numeric(msg))) => (None, Vec::new(), Some(msg)),
         Some(Err(e)) => return Err(e),
     };
+    runs.push(last.finish(net, &stats, acc_opts, &start_rows, timings)?);
+    let propagated = runs
+        .first_mut()
+        .and_then(|r| r.kept_cov.take())
+        .ok_or_else(|| Error::Shape(format!("no propagated statistics for {heatmap_stage}")))?;
+    let heatmap = heatmap(&stats, heatmap_stage, propagated)?;
+    let (theory, outcomes): (Vec<_>, Vec<_>) =
+        runs.into_iter().map(|r| (r.theory, r.outcome)).unzip();
     let tails_flops = tails
         .as_ref()
         .map_or(0.0, |t| output_tails_flops(&outputs, t));
@@ -370,6 +381,28 @@ pub fn analyze<'a>(
         output_tails_note: tails_note,
     };
     Ok((analysis, heatmap))
+}
+
+/// Start layer L's output Gaussians and Monte Carlo seeds in the order of the output tails'
+/// classes `tail_classes` (`pending`'s are those of the measured input, `classes`); None when
+/// the two lists differ (the tails then draw their own).
+fn start_gaussians<'p>(
+    pending: &'p PendingLast,
+    tail_classes: &[usize],
+    classes: &[usize],
+) -> Option<Vec<StartGaussian<'p>>> {
+    (tail_classes == classes && pending.output.len() == classes.len()).then(|| {
+        pending
+            .output
+            .iter()
+            .zip(classes)
+            .map(|(m, &c)| StartGaussian {
+                mean: m.mean.as_ref(),
+                cov: m.cov.as_ref(),
+                seed: mix_seed(pending.seed, c as u64),
+            })
+            .collect()
+    })
 }
 
 /// Class 0's covariance at `stage`, measured (from `stats`) and `propagated` from the input.

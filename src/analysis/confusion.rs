@@ -110,6 +110,20 @@ pub fn predicted_confusion(
     mc_samples: usize,
     seed: u64,
 ) -> Result<ConfusionMatrix> {
+    predicted_confusion_with(source, output, classes, mc_samples, seed, &[])
+}
+
+/// [`predicted_confusion`] where the rows `known[i]` that are `Some` were already drawn (the
+/// same Monte Carlo, run elsewhere on its draws: [`crate::analysis::tails`]); the other rows
+/// are drawn here.
+pub fn predicted_confusion_with(
+    source: String,
+    output: &[Moments],
+    classes: &[usize],
+    mc_samples: usize,
+    seed: u64,
+    known: &[Option<ArgmaxDistribution>],
+) -> Result<ConfusionMatrix> {
     if output.len() != classes.len() {
         return Err(Error::Shape(format!(
             "{} output Gaussians for {} classes",
@@ -120,13 +134,15 @@ pub fn predicted_confusion(
     let d = output
         .par_iter()
         .zip(classes)
-        .map(|(m, &c)| {
-            argmax_distribution(
+        .enumerate()
+        .map(|(i, (m, &c))| match known.get(i) {
+            Some(Some(d)) => Ok(d.clone()),
+            _ => argmax_distribution(
                 m.mean.as_ref(),
                 m.cov.as_ref(),
                 mc_samples,
                 mix_seed(seed, c as u64),
-            )
+            ),
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(ConfusionMatrix::from_distributions(source, classes, d))

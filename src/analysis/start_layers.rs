@@ -7,8 +7,8 @@ use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
-    corrected_label, corrected_seed, gaussian_seed, start_stage, theory_from, theory_of,
-    AccuracyOptions, LayerTheory, TheoryAccuracy,
+    corrected_label, corrected_seed, gaussian_seed, output_of, propagate_from, start_stage,
+    theory_from, theory_of, theory_of_output, AccuracyOptions, LayerTheory, TheoryAccuracy,
 };
 use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
@@ -18,6 +18,8 @@ use crate::measure::{propagate_carried, CarryReport, LayerStats};
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
+use crate::stats::gaussian::ArgmaxDistribution;
+use crate::stats::Moments;
 use crate::timing::Timings;
 
 /// The theory from one start layer, at the output.
@@ -53,36 +55,89 @@ pub struct StartLayerRun {
 /// must hold them for every pre-activation, `Higher::Pre`), the Monte Carlo seeds are
 /// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
 /// start stage. With `keep`, the run from l = 0 also keeps the first class's propagated
-/// covariance at that stage (the heatmap's, without a propagation of its own).
+/// covariance at that stage (the heatmap's, without a propagation of its own). With
+/// `defer_last`, start layer L is propagated and compared but its Monte Carlo is left to
+/// [`PendingLast::finish`] (returned beside the runs of l < L), so that rows drawn elsewhere on
+/// its seeds can be used.
 pub fn start_layer_outcomes(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
     corrections: Corrections,
-    keep: Option<Stage>,
+    (keep, defer_last): (Option<Stage>, bool),
     timings: &Timings,
-) -> Result<Vec<StartLayerRun>> {
+) -> Result<(Vec<StartLayerRun>, Option<PendingLast>)> {
     let mut engine = opts.engine.engine();
-    (0..=net.depth())
-        .map(|l| {
-            let seed = match corrections {
-                Corrections::None => gaussian_seed(opts.seed, l),
-                _ => corrected_seed(opts.seed, l),
+    let mut runs = Vec::new();
+    for l in 0..=net.depth() {
+        let seed = match corrections {
+            Corrections::None => gaussian_seed(opts.seed, l),
+            _ => corrected_seed(opts.seed, l),
+        };
+        let label = (corrections != Corrections::None && l < net.depth())
+            .then(|| corrected_label(l, corrections));
+        let predicted = propagate_from(
+            &mut engine,
+            net,
+            stats,
+            l,
+            (opts.method, corrections),
+            timings,
+        )?;
+        let kept_cov = match keep {
+            Some(stage) if l == 0 => Some(first_class_cov(predicted, stage)?),
+            _ => None,
+        };
+        let errors = output_errors(net, stats, predicted)?;
+        if defer_last && l == net.depth() {
+            let pending = PendingLast {
+                output: output_of(predicted)?.to_vec(),
+                seed,
+                errors,
+                kept_cov,
+                fallbacks: engine.fallbacks(),
             };
-            let (t, predicted) =
-                theory_from(&mut engine, net, stats, l, corrections, opts, seed, timings)?;
-            let kept_cov = match keep {
-                Some(stage) if l == 0 => Some(first_class_cov(predicted, stage)?),
-                _ => None,
-            };
-            let label = (corrections != Corrections::None && l < net.depth())
-                .then(|| corrected_label(l, corrections));
-            let mut run = run_of(net, stats, l, t, predicted, label)?;
-            run.fallbacks = engine.fallbacks();
-            run.kept_cov = kept_cov;
-            Ok(run)
-        })
-        .collect()
+            return Ok((runs, Some(pending)));
+        }
+        let t = theory_of(stats, l, predicted, opts, seed, timings)?;
+        let mut run = run_of(l, t, errors, label);
+        run.fallbacks = engine.fallbacks();
+        run.kept_cov = kept_cov;
+        runs.push(run);
+    }
+    Ok((runs, None))
+}
+
+/// Start layer L's run before its Monte Carlo ([`start_layer_outcomes`] with `defer_last`).
+#[derive(Clone, Debug)]
+pub struct PendingLast {
+    /// The predicted output Gaussian of each class present.
+    pub output: Vec<Moments>,
+    /// The seed of its Monte Carlo: class c's rows are drawn on mix_seed(`seed`, c).
+    pub seed: u64,
+    errors: OutputErrors,
+    kept_cov: Option<Mat<f64>>,
+    fallbacks: Fallbacks,
+}
+
+impl PendingLast {
+    /// The run, with the rows `known[i]` (class i of `output`) that are `Some` taken as drawn
+    /// (by the same Monte Carlo on the same seed) and the others drawn here.
+    pub fn finish(
+        self,
+        net: &Mlp,
+        stats: &LayerStats,
+        opts: AccuracyOptions,
+        known: &[Option<ArgmaxDistribution>],
+        timings: &Timings,
+    ) -> Result<StartLayerRun> {
+        let l = net.depth();
+        let t = theory_of_output(stats, l, &self.output, opts, (self.seed, known), timings)?;
+        let mut run = run_of(l, t, self.errors, None);
+        run.fallbacks = self.fallbacks;
+        run.kept_cov = self.kept_cov;
+        Ok(run)
+    }
 }
 
 /// The first class's propagated covariance at `stage` (widened to f64 if stored in f32).
@@ -94,16 +149,16 @@ fn first_class_cov(predicted: &[Predicted], stage: Stage) -> Result<Mat<f64>> {
         .ok_or_else(|| Error::Shape(format!("no propagated statistics for {stage}")))
 }
 
-/// The run of start layer `l` from its theory `t` and propagated stages (the output last),
-/// labelled `label` when it is not the plain start stage.
-fn run_of(
-    net: &Mlp,
-    stats: &LayerStats,
-    l: usize,
-    t: LayerTheory,
-    predicted: &[Predicted],
-    label: Option<String>,
-) -> Result<StartLayerRun> {
+/// The class means of the propagated output's errors against the measured one: the relative
+/// Frobenius error of the covariance and the KL divergence (null when a class has none).
+#[derive(Clone, Copy, Debug)]
+struct OutputErrors {
+    cov_rel_err: f64,
+    kl: Option<f64>,
+}
+
+/// [`OutputErrors`] of the propagated stages `predicted` (the output last).
+fn output_errors(net: &Mlp, stats: &LayerStats, predicted: &[Predicted]) -> Result<OutputErrors> {
     let output = predicted
         .last()
         .ok_or_else(|| Error::Shape("propagation did not reach the output".into()))?;
@@ -111,6 +166,19 @@ fn run_of(
     let mean = class_means(&rows)
         .pop()
         .ok_or_else(|| Error::Shape("no class to compare at the output".into()))?;
+    Ok(OutputErrors {
+        cov_rel_err: mean.cov_rel_err,
+        kl: rows
+            .iter()
+            .map(|r| r.kl)
+            .sum::<Option<f64>>()
+            .map(|s| s / rows.len() as f64),
+    })
+}
+
+/// The run of start layer `l` from its theory `t` and output errors, labelled `label` when it
+/// is not the plain start stage.
+fn run_of(l: usize, t: LayerTheory, errors: OutputErrors, label: Option<String>) -> StartLayerRun {
     let mut theory = t.accuracy;
     if let Some(label) = label {
         theory.start_stage = label;
@@ -123,19 +191,15 @@ fn run_of(
         accuracy: theory.accuracy,
         accuracy_stderr: theory.stderr,
         confusion,
-        cov_rel_err: mean.cov_rel_err,
-        kl: rows
-            .iter()
-            .map(|r| r.kl)
-            .sum::<Option<f64>>()
-            .map(|s| s / rows.len() as f64),
+        cov_rel_err: errors.cov_rel_err,
+        kl: errors.kl,
     };
-    Ok(StartLayerRun {
+    StartLayerRun {
         theory,
         outcome,
         fallbacks: Fallbacks::default(),
         kept_cov: None,
-    })
+    }
 }
 
 /// [`start_layer_outcomes`] with `order` (3 or 4) carried through every layer after each start
@@ -168,7 +232,8 @@ pub fn carried_start_layer_outcomes(
                 seed,
                 timings,
             )?;
-            runs.push(run_of(net, stats, l, t, predicted, None)?);
+            let errors = output_errors(net, stats, predicted)?;
+            runs.push(run_of(l, t, errors, None));
             continue;
         }
         let start = stats.get(start_stage(l)).ok_or_else(|| {
@@ -192,7 +257,8 @@ pub fn carried_start_layer_outcomes(
             "κ₃/κ₄"
         };
         let label = format!("{} ({kappa} carried from h{})", start_stage(l), l + 1);
-        runs.push(run_of(net, stats, l, t, &predicted, Some(label))?);
+        let errors = output_errors(net, stats, &predicted)?;
+        runs.push(run_of(l, t, errors, Some(label)));
         reports.push(report);
     }
     Ok((runs, reports))

@@ -152,7 +152,11 @@ fn gaussian_outputs_have_edgeworth_close_to_gaussian() {
     let sigma = (t.edgeworth_stderr.powi(2) + binom.powi(2)).sqrt();
     assert!((t.edgeworth_accuracy - a.network_accuracy).abs() < 4.0 * sigma + 0.01);
     assert!((t.edgeworth_accuracy - t.gaussian_accuracy).abs() < 4.0 * t.edgeworth_stderr + 0.01);
+    // Full rank: the models ran on start layer L's draws, whose row is the Gaussian column.
+    let last = a.theory_accuracy.last().unwrap();
+    assert_eq!(t.gaussian_accuracy, last.accuracy);
     for c in &t.per_class {
+        assert!(c.start_draws, "class {}", c.class);
         assert_eq!(c.rank, 3);
         assert!(
             c.negative_share < 0.01,

@@ -32,6 +32,9 @@ pub mod cumulants;
 pub mod student_t;
 pub mod weight;
 
+use std::sync::Mutex;
+
+use faer::{ColRef, Mat, MatRef};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -39,7 +42,10 @@ use super::accuracy::{class_priors, mix_seed};
 use super::confusion::ConfusionMatrix;
 use super::outputs::ClassOutputs;
 use crate::error::{Error, Result};
-use crate::stats::gaussian::{weighted_argmax_models, PairWeight};
+use crate::stats::gaussian::{
+    weighted_argmax_models, ArgmaxDistribution, ArgmaxModel, DrawWeight, GaussianSampler,
+    PairWeight,
+};
 use crate::timing::flops;
 use cumulants::WhitenedCumulants;
 use weight::EdgeworthWeight;
@@ -55,6 +61,7 @@ pub struct ClassTail {
     pub class: usize,
     /// The network's accuracy on the class's samples.
     pub measured: f64,
+    /// P_c(argmax = c) under N(ȳ_c, C_c): start layer L's row where `start_draws`.
     pub gaussian: f64,
     pub gaussian_stderr: f64,
     /// P(argmax = c) under the clipped, renormalised Edgeworth density (module docs).
@@ -76,12 +83,17 @@ pub struct ClassTail {
     pub student_t_dof: Option<f64>,
     pub student_t: f64,
     pub student_t_stderr: f64,
+    /// The models ran on start layer L's draws ([`output_tails`]): `gaussian` is start layer
+    /// L's row.
+    pub start_draws: bool,
 }
 
 /// Accuracy from the output's own cumulants: Gaussian (orders 1–2) and Edgeworth (orders 1–4).
 #[derive(Clone, Debug, Serialize)]
 pub struct OutputTails {
-    /// Σ_c p(c) P_c(argmax = c) under N(ȳ_c, C_c) (1/n covariance), same draws as Edgeworth.
+    /// Σ_c p(c) P_c(argmax = c) under N(ȳ_c, C_c) (1/n covariance), same draws as Edgeworth; on
+    /// start layer L's draws (`start_draws`) its propagated Gaussian, equal to rounding, so
+    /// that this is `theory_accuracy[L]` there ([`output_tails`]).
     pub gaussian_accuracy: f64,
     pub gaussian_stderr: f64,
     /// Σ_c p(c) P_c(argmax = c) under the clipped, renormalised Edgeworth density.
@@ -103,9 +115,34 @@ pub struct OutputTails {
     pub mc_samples: usize,
 }
 
-/// The output-tails prediction for the network outputs `outputs`, `mc_samples` draws per class,
-/// class c seeded mix_seed(mix_seed(`seed`, 3000), c).
-pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Result<OutputTails> {
+/// Start layer L's predicted output Gaussian of one class and the seed of its Monte Carlo row
+/// (mix_seed(gaussian_seed(seed, L), c), [`crate::analysis::accuracy`]): where the class's
+/// outputs have full rank, the three models run on its draws ([`output_tails`]).
+#[derive(Clone, Copy, Debug)]
+pub struct StartGaussian<'a> {
+    pub mean: ColRef<'a, f64>,
+    pub cov: MatRef<'a, f64>,
+    pub seed: u64,
+}
+
+/// The output-tails prediction for the network outputs `outputs`, `mc_samples` draws per class.
+///
+/// Without `start` (or for a class with fewer than 3 outputs or outputs of rank r < K), class c's
+/// draws are y = ȳ_c + F_c u, u ~ N(0, I_r), seeded mix_seed(mix_seed(`seed`, 3000), c). With
+/// `start[i]` (class i of `outputs`) and full rank, they are start layer L's: y = μ + F_L z with
+/// (μ, F_L) its Gaussian's mean and [`GaussianSampler`] factor and its seed, so the Gaussian
+/// model is start layer L's Monte Carlo row itself (returned beside the tails, bit for bit what
+/// [`crate::stats::gaussian::argmax_distribution`] draws), and the Edgeworth weight is taken at
+/// u = T z, T = F_c⁺ F_L = diag(1/‖f_a‖²) F_cᵀ F_L (F_c's columns f_a are orthogonal): the same
+/// density as on the tails' own draws wherever μ = ȳ_c and F_L F_Lᵀ = C_c, which start layer L's
+/// propagation W Σ_L Wᵀ + b meets to rounding (the affine map of the measured z^L statistics).
+/// The Student t scales are seeded from the tails' class seed either way.
+pub fn output_tails(
+    outputs: &ClassOutputs,
+    mc_samples: usize,
+    seed: u64,
+    start: Option<&[StartGaussian<'_>]>,
+) -> Result<(OutputTails, Vec<Option<ArgmaxDistribution>>)> {
     let counts: Vec<u64> = outputs.per_class.iter().map(|y| y.ncols() as u64).collect();
     let priors = class_priors(&counts)?;
     let seed = mix_seed(seed, 3000);
@@ -113,24 +150,51 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
         .classes
         .par_iter()
         .zip(&outputs.per_class)
-        .map(|(&c, y)| {
+        .enumerate()
+        .map(|(i, (&c, y))| {
             let cum = WhitenedCumulants::of_samples(y.as_ref())?;
             let w = EdgeworthWeight::new(&cum);
-            let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
             let s = mix_seed(seed, c as u64);
-            let (mean, f) = (cum.mean.as_ref(), cum.factor.as_ref());
             let dof = student_t::dof_from_kurtosis(&cum);
             let scale = match dof {
                 Some(nu) => student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?,
                 None => Vec::new(),
             };
             let hook: PairWeight<'_> = &|first, z, _, _| student_t::scale_rows(z, &scale[first..]);
+            let k = y.nrows();
+            let shared = start
+                .and_then(|g| g.get(i))
+                .filter(|_| k >= 3 && cum.rank() == k);
             // The three models on one stream of draws (the same seed each would have alone).
-            let models = match dof {
-                Some(_) => vec![None, Some(pair), Some(hook)],
-                None => vec![None, Some(pair)],
+            let run = |pair: DrawWeight<'_>, mean, factor, seed| {
+                let edgeworth = ArgmaxModel::Weight(pair);
+                let models = match dof {
+                    Some(_) => vec![ArgmaxModel::Gaussian, edgeworth, ArgmaxModel::Hook(hook)],
+                    None => vec![ArgmaxModel::Gaussian, edgeworth],
+                };
+                weighted_argmax_models(mean, factor, mc_samples, seed, &models)
             };
-            let mut d = weighted_argmax_models(mean, f, mc_samples, s, &models)?.into_iter();
+            let d = match shared {
+                Some(g) => {
+                    let sampler = GaussianSampler::new(g.mean, g.cov)?;
+                    let t = to_whitened(cum.factor.as_ref(), sampler.factor());
+                    let u = Mutex::new(Mat::zeros(0, 0));
+                    let pair: DrawWeight<'_> = &|_, z, p, m| {
+                        let mut u = u.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        if u.nrows() != z.nrows() {
+                            *u = Mat::zeros(z.nrows(), t.nrows());
+                        }
+                        cumulants::gemm(u.as_mut(), z, t.transpose(), 1.0);
+                        w.pair(u.as_ref(), p, m);
+                    };
+                    run(pair, g.mean, sampler.factor(), g.seed)?
+                }
+                None => {
+                    let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
+                    run(pair, cum.mean.as_ref(), cum.factor.as_ref(), s)?
+                }
+            };
+            let mut d = d.into_iter();
             let mut next = || {
                 d.next()
                     .ok_or_else(|| Error::Shape("output tails: a model was not evaluated".into()))
@@ -145,13 +209,22 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
                 classes: vec![c],
                 per_class: vec![y.clone()],
             });
-            Ok((c, measured.rows[0].p[c], cum.rank(), gauss, edge, (dof, t)))
+            let start_row = shared.map(|_| gauss.clone());
+            Ok((
+                c,
+                measured.rows[0].p[c],
+                cum.rank(),
+                (gauss, start_row),
+                edge,
+                (dof, t),
+            ))
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut start_rows = Vec::new();
     let mut tails = Vec::new();
     let mut edges = Vec::new();
     let mut ts = Vec::new();
-    for (c, measured, rank, gauss, edge, (dof, t)) in per_class {
+    for (c, measured, rank, (gauss, start_row), edge, (dof, t)) in per_class {
         let weights = edge.weights;
         tails.push(ClassTail {
             class: c,
@@ -169,9 +242,11 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
             student_t_dof: dof,
             student_t: t.p[c],
             student_t_stderr: t.stderr[c],
+            start_draws: start_row.is_some(),
         });
         edges.push(edge);
         ts.push(t);
+        start_rows.push(start_row);
     }
     let combine = |p: &dyn Fn(&ClassTail) -> (f64, f64)| {
         let (a, v) = tails
@@ -194,7 +269,7 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
         .map(|t| t.class)
         .collect();
     let edgeworth_negative_mass = tails.iter().map(|t| t.negative_mass).fold(0.0, f64::max);
-    Ok(OutputTails {
+    let tails = OutputTails {
         gaussian_accuracy: ga,
         gaussian_stderr: gs,
         edgeworth_accuracy: ea,
@@ -211,14 +286,31 @@ pub fn output_tails(outputs: &ClassOutputs, mc_samples: usize, seed: u64) -> Res
             ts,
         ),
         mc_samples,
-    })
+    };
+    Ok((tails, start_rows))
+}
+
+/// T = F⁺ G = diag(1/‖f_a‖²) Fᵀ G for F (K × r) with orthogonal columns f_a: the whitened
+/// coordinates u = T z of y − μ = G z.
+fn to_whitened(f: MatRef<'_, f64>, g: MatRef<'_, f64>) -> Mat<f64> {
+    let mut t = Mat::zeros(f.ncols(), g.ncols());
+    cumulants::gemm(t.as_mut(), f.transpose(), g, 1.0);
+    for a in 0..f.ncols() {
+        let norm = f.col(a).squared_norm_l2();
+        for j in 0..g.ncols() {
+            t[(a, j)] /= norm;
+        }
+    }
+    t
 }
 
 /// Flops of [`output_tails`] that returned `tails` for `outputs` (K outputs; class c with n_c
 /// samples, rank r, P = r(r+1)/2 pairs of draws): the cumulants ([`cumulants_flops`]), and per
-/// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for each
-/// model evaluated (Gaussian, Edgeworth, and Student t where ν is finite). The weight's set-up
-/// (O(r⁴) once per class), random numbers and the argmax are not counted.
+/// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for the
+/// Gaussian and Edgeworth models together (they share the draws and argmaxes,
+/// [`ArgmaxModel::Weight`]) and one more for the Student t model where ν is finite; on start
+/// layer L's draws also its Gaussian's eigendecomposition and the map u = T z (2rK per pair).
+/// The weight's set-up (O(r⁴) once per class), random numbers and the argmax are not counted.
 pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
     let pairs = (tails.mc_samples / 2) as f64;
     outputs
@@ -227,9 +319,15 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
         .zip(&tails.per_class)
         .map(|(y, t)| {
             let (k, r) = (y.nrows(), t.rank);
-            let models = if t.student_t_dof.is_some() { 3.0 } else { 2.0 };
+            let spreads = if t.student_t_dof.is_some() { 2.0 } else { 1.0 };
+            let start = if t.start_draws {
+                flops::symmetric_eigen(k) + pairs * flops::gemm(r, 1, k)
+            } else {
+                0.0
+            };
             cumulants_flops(k, r, y.ncols())
-                + pairs * (weight::pair_flops(r) + models * flops::gemm(k, 1, r))
+                + pairs * (weight::pair_flops(r) + spreads * flops::gemm(k, 1, r))
+                + start
         })
         .sum()
 }
@@ -378,8 +476,8 @@ mod tests {
             k4,
         };
         let w = EdgeworthWeight::new(&cum);
-        let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
-        let models = [None, Some(pair)];
+        let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
+        let models = [ArgmaxModel::Gaussian, ArgmaxModel::Weight(pair)];
         let est =
             weighted_argmax_models(mean.as_ref(), a.as_ref(), 2_000_000, 21, &models).unwrap();
         let (gauss, edge) = (&est[0], &est[1]);
@@ -416,5 +514,87 @@ mod tests {
             "the Gaussian is too close: too weak a test"
         );
         assert!(edge.p.iter().all(|p| (0.0..=1.0).contains(p)));
+    }
+
+    /// Two classes of 3 skewed outputs (Gamma(4) noise mixed by a full-rank map, 4000 samples
+    /// each), with start Gaussians equal to each class's measured mean and 1/n covariance: the
+    /// Gaussian column run on the start draws is start layer L's row, bit for bit what
+    /// `argmax_distribution` draws on that seed; the Edgeworth and Student t columns agree with
+    /// those on the tails' own draws within 4 standard errors of their difference (the same
+    /// model on independent draws); a class whose start Gaussian is missing keeps its own draws.
+    #[test]
+    fn models_on_start_draws_are_the_start_row_and_the_same_models() {
+        use rand_distr::{Distribution, Gamma};
+        let (k, n, draws) = (3, 4000, 200_000);
+        let gamma = Gamma::new(4.0, 1.0).unwrap();
+        let mut rng = StdRng::seed_from_u64(17);
+        let mix = [[1.0, 0.2, -0.3], [0.4, 0.9, 0.1], [-0.2, 0.5, 0.8]];
+        let per_class: Vec<Mat<f64>> = (0..2)
+            .map(|c| {
+                let e = Mat::from_fn(k, n, |_, _| gamma.sample(&mut rng) - 4.0);
+                Mat::from_fn(k, n, |i, j| {
+                    0.5 * (i == c) as usize as f64
+                        + (0..k).map(|a| mix[i][a] * e[(a, j)]).sum::<f64>()
+                })
+            })
+            .collect();
+        let outputs = ClassOutputs {
+            classes: vec![0, 1],
+            per_class,
+        };
+        let moments: Vec<(Col<f64>, Mat<f64>)> = outputs
+            .per_class
+            .iter()
+            .map(|y| {
+                let mean = Col::from_fn(k, |i| (0..n).map(|j| y[(i, j)]).sum::<f64>() / n as f64);
+                let cov = Mat::from_fn(k, k, |a, b| {
+                    (0..n)
+                        .map(|j| (y[(a, j)] - mean[a]) * (y[(b, j)] - mean[b]))
+                        .sum::<f64>()
+                        / n as f64
+                });
+                (mean, cov)
+            })
+            .collect();
+        let start: Vec<StartGaussian<'_>> = moments
+            .iter()
+            .enumerate()
+            .map(|(c, (m, s))| StartGaussian {
+                mean: m.as_ref(),
+                cov: s.as_ref(),
+                seed: 90 + c as u64,
+            })
+            .collect();
+        let (own, none) = output_tails(&outputs, draws, 5, None).unwrap();
+        assert!(none.iter().all(Option::is_none));
+        let (shared, rows) = output_tails(&outputs, draws, 5, Some(&start)).unwrap();
+        for (i, g) in start.iter().enumerate() {
+            let want = crate::stats::gaussian::argmax_distribution(g.mean, g.cov, draws, g.seed);
+            assert_eq!(rows[i].as_ref(), Some(&want.unwrap()), "class {i}");
+            let (a, b) = (&own.per_class[i], &shared.per_class[i]);
+            assert!(b.start_draws && !a.start_draws);
+            assert_eq!(b.gaussian, rows[i].as_ref().unwrap().p[i]);
+            for (name, x, y) in [
+                (
+                    "edgeworth",
+                    (a.edgeworth, a.edgeworth_stderr),
+                    (b.edgeworth, b.edgeworth_stderr),
+                ),
+                (
+                    "student t",
+                    (a.student_t, a.student_t_stderr),
+                    (b.student_t, b.student_t_stderr),
+                ),
+            ] {
+                let se = x.1.hypot(y.1);
+                assert!(
+                    (x.0 - y.0).abs() < 4.0 * se,
+                    "class {i} {name}: {x:?} vs {y:?}"
+                );
+            }
+        }
+        let (partial, rows) = output_tails(&outputs, draws, 5, Some(&start[..1])).unwrap();
+        assert!(rows[0].is_some() && rows[1].is_none());
+        assert_eq!(partial.per_class[1].edgeworth, own.per_class[1].edgeworth);
     }
 }

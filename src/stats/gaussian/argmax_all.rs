@@ -37,6 +37,22 @@ const EXACT_COUNTS: usize = 1 << 48;
 /// rescale the rows of z in place (a scale mixture), before y = μ ± F z is formed.
 pub type PairWeight<'a> = &'a (dyn Fn(usize, MatMut<'_, f64>, &mut [f64], &mut [f64]) + Sync);
 
+/// A weight on each batch of draws z (b × r, row j the draw of pair `first` + j) that leaves
+/// them as they are: it only writes w(z) and w(−z) into `plus` and `minus`.
+pub type DrawWeight<'a> = &'a (dyn Fn(usize, MatRef<'_, f64>, &mut [f64], &mut [f64]) + Sync);
+
+/// One model of [`weighted_argmax_models`].
+#[derive(Clone, Copy)]
+pub enum ArgmaxModel<'a> {
+    /// w = 1: the Gaussian itself.
+    Gaussian,
+    /// A weight of the unchanged draws (an Edgeworth density): its argmaxes are the Gaussian's,
+    /// found once per chunk for every such model.
+    Weight(DrawWeight<'a>),
+    /// A hook that may rescale the draws (a scale mixture): its own copy of z, its own argmaxes.
+    Hook(PairWeight<'a>),
+}
+
 /// P(argmax y = k) for every output k, with standard errors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ArgmaxDistribution {
@@ -131,20 +147,24 @@ pub fn weighted_argmax(
     seed: u64,
     weight: Option<PairWeight<'_>>,
 ) -> Result<ArgmaxDistribution> {
-    let mut d = weighted_argmax_models(mean, factor, n_samples, seed, &[weight])?;
+    let model = weight.map_or(ArgmaxModel::Gaussian, ArgmaxModel::Hook);
+    let mut d = weighted_argmax_models(mean, factor, n_samples, seed, &[model])?;
     d.pop()
         .ok_or_else(|| Error::Shape("weighted argmax: no model evaluated".into()))
 }
 
 /// [`weighted_argmax`] for several models on one stream of draws: model m's result equals
-/// `weighted_argmax(mean, factor, n_samples, seed, models[m])` exactly, but the standard normals
-/// are drawn once per chunk for all of them (each hook gets its own copy of z to rescale).
+/// `weighted_argmax(mean, factor, n_samples, seed, w)` exactly (w = None for
+/// [`ArgmaxModel::Gaussian`], the weight or hook otherwise), but the standard normals are drawn
+/// once per chunk for all of them, the product μ ± F z and its argmaxes are formed once per
+/// chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z), and each
+/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes.
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
     n_samples: usize,
     seed: u64,
-    models: &[Option<PairWeight<'_>>],
+    models: &[ArgmaxModel<'_>],
 ) -> Result<Vec<ArgmaxDistribution>> {
     let (k, r) = (mean.nrows(), factor.ncols());
     if factor.nrows() != k || k == 0 {
@@ -166,7 +186,8 @@ pub fn weighted_argmax_models(
     let mut hooked = Mat::zeros(chunk, r);
     let mut spread = Mat::zeros(chunk, k);
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
-    let mut winners = Winners::new(mean, chunk);
+    // The argmaxes of the unchanged draws (shared) and of a hook's rescaled copy.
+    let (mut shared, mut hooked_winners) = (Winners::new(mean, chunk), Winners::new(mean, chunk));
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
     let mut done = 0;
     while done < pairs {
@@ -174,42 +195,63 @@ pub fn weighted_argmax_models(
         for a in 0..r {
             normals.fill(&mut z.col_as_slice_mut(a)[..b]);
         }
+        let mut shared_found = false;
         for (model, tally) in models.iter().zip(&mut tallies) {
             plus[..b].fill(1.0);
             minus[..b].fill(1.0);
-            let draws = match model {
-                Some(w) => {
-                    hooked
-                        .as_mut()
-                        .subrows_mut(0, b)
-                        .copy_from(z.as_ref().subrows(0, b));
-                    w(
-                        done,
-                        hooked.as_mut().subrows_mut(0, b),
-                        &mut plus[..b],
-                        &mut minus[..b],
-                    );
-                    hooked.as_ref().subrows(0, b)
+            let winners = match model {
+                ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => {
+                    if let ArgmaxModel::Weight(w) = model {
+                        w(
+                            done,
+                            z.as_ref().subrows(0, b),
+                            &mut plus[..b],
+                            &mut minus[..b],
+                        );
+                    }
+                    if !shared_found {
+                        spread_winners(&mut shared, &mut spread, z.as_ref().subrows(0, b), factor);
+                        shared_found = true;
+                    }
+                    &shared
                 }
-                None => z.as_ref().subrows(0, b),
+                ArgmaxModel::Hook(w) => {
+                    let mut draws = hooked.as_mut().subrows_mut(0, b);
+                    draws.copy_from(z.as_ref().subrows(0, b));
+                    w(done, draws, &mut plus[..b], &mut minus[..b]);
+                    let draws = hooked.as_ref().subrows(0, b);
+                    spread_winners(&mut hooked_winners, &mut spread, draws, factor);
+                    &hooked_winners
+                }
             };
-            matmul(
-                spread.as_mut().subrows_mut(0, b),
-                Accum::Replace,
-                draws,
-                factor.transpose(),
-                1.0,
-                Par::Seq,
-            );
-            winners.find(&spread, b);
             match model {
-                None if pairs < EXACT_COUNTS => tally.add_unweighted(&winners, b),
-                _ => tally.add(&winners, &plus[..b], &minus[..b]),
+                ArgmaxModel::Gaussian if pairs < EXACT_COUNTS => tally.add_unweighted(winners, b),
+                _ => tally.add(winners, &plus[..b], &minus[..b]),
             }
         }
         done += b;
     }
     tallies.into_iter().map(|t| t.finish(pairs)).collect()
+}
+
+/// The spreads s = F z of the rows of `draws` (into the first rows of `spread`) and the
+/// argmaxes of μ ± s into `winners`.
+fn spread_winners(
+    winners: &mut Winners,
+    spread: &mut Mat<f64>,
+    draws: MatRef<'_, f64>,
+    factor: MatRef<'_, f64>,
+) {
+    let b = draws.nrows();
+    matmul(
+        spread.as_mut().subrows_mut(0, b),
+        Accum::Replace,
+        draws,
+        factor.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    winners.find(spread, b);
 }
 
 /// The argmax of μ + s and of μ − s for every row s of a chunk's spreads, found column by
@@ -498,7 +540,8 @@ mod tests {
     }
 
     /// Several models on one stream: each equals its own weighted_argmax run bit for bit, also
-    /// when a hook rescales z (the next model still sees the draws unscaled).
+    /// when a hook rescales z (the next model still sees the draws unscaled) and when a weight
+    /// of the unchanged draws shares the Gaussian's argmaxes (before and after it, after a hook).
     #[test]
     fn models_on_one_stream_equal_separate_runs() {
         let (mean, cov) = example();
@@ -510,20 +553,29 @@ mod tests {
                 }
             }
         };
-        let tilt: PairWeight<'_> = &|_, z: MatMut<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+        let tilt: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
             for j in 0..z.nrows() {
                 p[j] = 1.0 + 0.3 * z[(j, 0)];
                 m[j] = 1.0 - 0.3 * z[(j, 0)];
             }
         };
-        let models = [Some(scale), None, Some(tilt)];
+        let tilt_hook: PairWeight<'_> = &|first, z, p, m| tilt(first, z.as_ref(), p, m);
+        let models = [
+            ArgmaxModel::Hook(scale),
+            ArgmaxModel::Weight(tilt),
+            ArgmaxModel::Gaussian,
+        ];
+        let alone = [Some(scale), Some(tilt_hook), None];
         let (n, seed) = (10_000, 5);
-        let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &models).unwrap();
-        for (model, got) in models.iter().zip(&all) {
-            let alone = weighted_argmax(mean.as_ref(), f.factor(), n, seed, *model).unwrap();
-            assert_eq!(*got, alone);
+        for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let ms: Vec<ArgmaxModel<'_>> = order.iter().map(|&i| models[i]).collect();
+            let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &ms).unwrap();
+            for (&i, got) in order.iter().zip(&all) {
+                let want = weighted_argmax(mean.as_ref(), f.factor(), n, seed, alone[i]).unwrap();
+                assert_eq!(*got, want, "model {i} in order {order:?}");
+            }
+            assert!(all[0] != all[1] && all[1] != all[2]);
         }
-        assert_ne!(all[0], all[1]);
     }
 
     /// Two outputs: Φ and its complement; a constant weight 2 changes no probability and no
