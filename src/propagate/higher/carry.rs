@@ -672,6 +672,25 @@ impl Carry {
         self.fallbacks.first()
     }
 
+    /// Class `c`'s last hidden h as its closure read it, after a run with
+    /// [`Carry::moments_only`]: `[S, P, T]` with S\[a,b\] = κ₃\[a,a,b\], P\[a,b\] = κ₄\[a,a,b,b\],
+    /// T\[a,b\] = κ₄\[a,a,a,b\] (zero where h was taken as Gaussian); None before such a run,
+    /// or for a class not carried (the diagnostic `examples/o4_gap.rs` compares two carries'
+    /// with it).
+    pub fn last_slices(&self, c: usize) -> Option<[Mat<f64>; 3]> {
+        if !self.sliced_at(self.depth) {
+            return None;
+        }
+        let m = self.sliced.get(c)?.dim();
+        let (k3, k4) = self.kappa(self.depth, c);
+        let k4 = k4?;
+        Some([
+            Mat::from_fn(m, m, |a, b| k3.get(&[a, a, b])),
+            Mat::from_fn(m, m, |a, b| k4.get(&[a, a, b, b])),
+            Mat::from_fn(m, m, |a, b| k4.get(&[a, a, a, b])),
+        ])
+    }
+
     /// Every layer and class where the carried cumulants were dropped (module docs).
     pub fn fallbacks(&self) -> &[Fallback] {
         &self.fallbacks
