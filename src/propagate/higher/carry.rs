@@ -607,7 +607,14 @@ impl Carry {
     /// ([`super::quartic_star`]), and without order 3's drop of a symmetric h's paired κ₄ (h then
     /// carries every κ₄ slice a two-unit entry reads, as the dense order 4 does, to leading
     /// order in the width). h's κ₄ over four distinct units is not carried beyond one map, nor
-    /// are the paths and κ blocks of z's (module docs of [`super::quartic_star`]).
+    /// are the paths and κ blocks of z's (module docs of [`super::quartic_star`]). Unlike the
+    /// factored order 3 it maps the paired κ₄ exactly ([`affine_paired`], not
+    /// [`super::paired_leading`]: M²N²/2 flops) and adds the mixed positions of z's
+    /// κ₄\[a,a,b,c\] blocks to h's κ₄\[a,a,a,b\]
+    /// ([`super::triple4_factored::Unpaired4Factored::mixed_triple`]): both are of the order
+    /// of the images it adds, and with them its covariance at depth 2 (h¹ Gaussian) comes
+    /// closer to the dense one-map's (`examples/o4_gap.rs`; EXPERIMENTS.md, sixteenth session
+    /// (o4cov)).
     pub fn quartic(mut self) -> Result<Self> {
         if self.stars.is_none() {
             return Err(Error::Unsupported(
@@ -904,7 +911,7 @@ impl Carry {
             let zero = self.zero.get(c) == Some(&true);
             if zero {
                 *pre = Paired::zeros(m);
-            } else if self.leading_paired {
+            } else if self.leading_paired && self.quartic.is_none() {
                 let flops = paired_leading_flops(m, n);
                 *pre = timings.time("kappa affine", flops, || {
                     affine_paired_leading(layer.w.as_ref(), cur)
@@ -945,6 +952,10 @@ impl Carry {
                             let flops = 4.0 * (m * m * n + m * n * n) as f64;
                             let t = timings
                                 .time("kappa affine", flops, || zq.triple_map(layer.w.as_ref()));
+                            hq.add_triple(&t);
+                            let flops = zq.mixed_triple_flops(m);
+                            let t = timings
+                                .time("kappa affine", flops, || zq.mixed_triple(layer.w.as_ref()));
                             hq.add_triple(&t);
                         }
                         pre.0 += &image;

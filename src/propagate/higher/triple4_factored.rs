@@ -398,6 +398,50 @@ impl Unpaired4Factored {
         out
     }
 
+    /// The mixed positions of z's κ₄\[a,a,b,c\] in h = W z's κ₄\[i,i,i,j\] (i ≠ j; zero
+    /// diagonal), exact: one a at the position of row j, the other and b, c at row i's,
+    ///
+    /// ```text
+    /// 3 Σ_a W_ia W_ja (W Q_a Wᵀ)_ii = 3 [(W ∘ Eᵀ) Wᵀ]_ij,   E[a,i] = Σ_t [A_t ((W X_t) ∘ (W Y_t))ᵀ]_ai
+    /// ```
+    ///
+    /// over the blocks and their corrections (Q_a zero where two indices meet; module docs).
+    /// [`Unpaired4Factored::map`]'s F(i;i,j) holds both a's at row i's positions only; the
+    /// mixed ones are of the same order in the width (a sum over a of random sign, as F's), and
+    /// the factored order 4 adds them ([`super::carry::Carry::quartic`]; EXPERIMENTS.md,
+    /// sixteenth session (o4cov): on tanh n = 64, depth 2 they are the largest piece of the
+    /// covariance's gap to the dense one-map order 4). Flops ≈ 4MN(R + N) + 2M²N, R the rank.
+    pub fn mixed_triple(&self, w: MatRef<'_, f64>) -> Mat<f64> {
+        let (m, n) = (w.nrows(), w.ncols());
+        let (z, _) = self.with_corrections();
+        let h = z.mapped(w, hadamard(w, w).as_ref());
+        let mut e = Mat::<f64>::zeros(n, m);
+        for k in 0..z.placed.len() {
+            let xy = hadamard(h.x(k), h.y(k));
+            matmul(
+                e.as_mut(),
+                Accum::Add,
+                z.a_of(k),
+                xy.transpose(),
+                1.0,
+                Par::rayon(0),
+            );
+        }
+        let we = Mat::from_fn(m, n, |i, a| 3.0 * w[(i, a)] * e[(a, i)]);
+        let mut out = gemm(we.as_ref(), w.transpose());
+        for i in 0..m {
+            out[(i, i)] = 0.0;
+        }
+        out
+    }
+
+    /// Flops of [`Unpaired4Factored::mixed_triple`] for an M × N map.
+    pub fn mixed_triple_flops(&self, m: usize) -> f64 {
+        let (m, n) = (m as f64, self.dim() as f64);
+        let r = self.rank() as f64 + 2.0 * n;
+        4.0 * m * n * (r + n) + 2.0 * m * m * n
+    }
+
     /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ alone, for a class
     /// whose mapped blocks nothing reads (the read-out, an h that drops its paired κ₄):
     /// [`Unpaired4Factored::map`]'s image, the same operations, without h's κ₄\[i,i,i,j\]
@@ -655,6 +699,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The factored order 4's h's κ₄\[i,i,i,j\] — the map's (P's block and the blocks' F),
+    /// [`Unpaired4Factored::triple_map`]'s and [`Unpaired4Factored::mixed_triple`]'s — is the
+    /// full affine map of z's κ₄ holding P (κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]), T and the blocks'
+    /// κ₄\[a,a,b,c\] on distinct units, to rounding: without the mixed positions it is not
+    /// (checked below: they are a large part of it here).
+    #[test]
+    fn triple_with_the_mixed_positions_is_the_full_map() {
+        use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
+        use crate::propagate::higher::tensor::SymTensor;
+        let (m, n) = (4, 6);
+        let z = store(n, 5);
+        let mut rng = StdRng::seed_from_u64(6);
+        let w = random(m, n, &mut rng);
+        let mut k4 = SymTensor::zeros(n, 4);
+        for a in 0..n {
+            for b in 0..n {
+                k4.set_sym(&[a, a, b, b], z.paired.0[(a, b)]);
+            }
+        }
+        for a in 0..n {
+            for b in (0..n).filter(|&b| b != a) {
+                k4.set_sym(&[a, a, a, b], z.triple[(a, b)]);
+                for c in (0..n).filter(|&c| c != a && c != b) {
+                    k4.set_sym(&[a, a, b, c], z.double(a, b, c));
+                }
+            }
+        }
+        let mut out = SymTensor::zeros(m, 4);
+        affine_tensor(
+            w.as_ref(),
+            &k4,
+            &mut out,
+            &mut TensorAffineWorkspace::default(),
+        )
+        .unwrap();
+        let (h, _) = z.map(w.as_ref(), GENERATIONS);
+        let mixed = z.mixed_triple(w.as_ref());
+        let got = &h.triple + z.triple_map(w.as_ref()) + &mixed;
+        // Rounding: each entry sums O(N⁴) products; the map's scale bounds them.
+        let scale = (0..m)
+            .flat_map(|i| (0..m).map(move |j| (i, j)))
+            .map(|(i, j)| out.get(&[i, i, i, j]).abs())
+            .fold(0.0, f64::max);
+        for i in 0..m {
+            assert_eq!(mixed[(i, i)], 0.0);
+            for j in (0..m).filter(|&j| j != i) {
+                let want = out.get(&[i, i, i, j]);
+                assert!(
+                    (got[(i, j)] - want).abs() <= 1e-12 * scale,
+                    "{i},{j}: {} vs {want}",
+                    got[(i, j)]
+                );
+            }
+        }
+        assert!(mixed.norm_max() > 0.1 * scale);
     }
 
     /// The factored map equals [`Unpaired4::map`] of the same entries, to rounding, on
