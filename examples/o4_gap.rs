@@ -26,10 +26,11 @@
 //! Up to width [`PIECES_MAX_WIDTH`], the pieces the factored h² still lacks, each computed
 //! exactly from z¹'s dense tensors and added to the factored slices: κ₃'s dropped diagrams
 //! over three distinct units (the covariance triangle), the dense rule's κ₄\[a,a,b,c\] less
-//! the factored blocks' (cost-3 diagrams), those blocks' mixed positions in P (one a on each
-//! row) and the star's meetings of rows i and j; printed as the gap with each piece, and with
-//! every piece but it. (P's second pairing and the blocks' mixed positions in T were two more
-//! before the sixteenth session, which put them in the factored order 4.)
+//! the factored blocks' (cost-3 diagrams), those blocks' mixed positions in P (one a on row
+//! i, one on row j; the factored order 4 adds them only with `Carry::with_mixed_paired`) and
+//! the star's meetings of rows i and j; printed as the gap with each piece, and with every
+//! piece but it. (P's second pairing and the blocks' mixed positions in T were two more
+//! before the sixteenth session, which put them in the factored order 4; EXPERIMENTS.md.)
 
 use std::path::Path;
 
@@ -288,16 +289,15 @@ fn factored_z(input: &Input<'_>, n: usize) -> (SymTensor, SymTensor) {
 }
 
 /// Off the diagonal, the mixed positions of z's κ₄[a,a,b,c] (`q`) in h's P that the
-/// factored image leaves out (`triple4_factored.rs`): 4 Σ_a W_ia W_ja (W Q_a Wᵀ)_ij less the
-/// star at a's part (`star`, which the image keeps). (Their mixed positions in T, which the
-/// factored order 4 adds since this session, `Unpaired4Factored::mixed_triple`, were the sixth
-/// piece before it.)
-fn mixed(w: MatRef<'_, f64>, q: &SymTensor, star: &SymTensor) -> Mat<f64> {
+/// factored image leaves out unless asked (`Carry::with_mixed_paired`):
+/// 4 Σ_a W_ia W_ja (W Q_a Wᵀ)_ij less that of the diagonal blocks (`kept(a)` over every b,
+/// c, their values where indices meet included), whose split term the image keeps.
+fn mixed(w: MatRef<'_, f64>, q: &SymTensor, kept: impl Fn(usize) -> Mat<f64>) -> Mat<f64> {
     let (m, n) = (w.nrows(), w.ncols());
     let mut p = Mat::zeros(m, m);
     for a in 0..n {
         let qa = Mat::from_fn(n, n, |b, c| q.get(&[a, a, b, c]));
-        let sa = Mat::from_fn(n, n, |b, c| star.get(&[a, a, b, c]));
+        let sa = kept(a);
         let xs = w * (&qa - &sa) * w.transpose();
         for i in 0..m {
             for j in (0..m).filter(|&j| j != i) {
@@ -360,8 +360,7 @@ fn pieces(net: &Mlp, dense_slices: &[Mat<f64>; 3]) -> Result<Vec<Piece>> {
         *d -= f;
     }
     let s3 = affine_sliced(w, &dk3, None, &mut SliceWorkspace::default()).k3_aab;
-    // κ₄[a,a,b,c]: the dense rule's less the factored blocks', whole image; and the blocks'
-    // mixed positions.
+    // κ₄[a,a,b,c]: the dense rule's less the factored blocks', whole image.
     let qd = masked(&k4, (3, 2));
     let mut dq = qd.clone();
     for (d, f) in dq.data_mut().iter_mut().zip(qf.data()) {
@@ -378,36 +377,25 @@ fn pieces(net: &Mlp, dense_slices: &[Mat<f64>; 3]) -> Result<Vec<Piece>> {
     );
     let dq_img = image(w, &zero3, &dq);
     drop(dq);
-    let star_a = {
-        let mut s = qf.clone();
+    // The diagonal blocks the image keeps the split term of, at a, over every b, c: the star
+    // at a's (b = c included) and the correction (I, I, −2Hᵀ) removing the blocks' values
+    // where b or c is a (there the star at b's, 2α_a β_a γ_x Σ_ax², x the other unit).
+    let kept = |a: usize| {
         let u = &units;
-        for (f, v) in s.data_mut().iter_mut().enumerate() {
-            let idx = [f % n, f / n % n, f / (n * n) % n, f / (n * n * n)];
-            if *v == 0.0 {
-                continue;
-            }
-            let mut sorted = idx;
-            sorted.sort_unstable();
-            let a = if sorted[0] == sorted[1] {
-                sorted[0]
-            } else if sorted[1] == sorted[2] {
-                sorted[1]
-            } else {
-                sorted[2]
-            };
-            let others: Vec<usize> = sorted.iter().copied().filter(|&x| x != a).collect();
-            let (b, c) = (others[0], others[1]);
-            let beta = |x: usize| u[x].b[1][1];
-            *v = 2.0
-                * (u[a].b[2][2] - beta(a) * beta(a))
-                * beta(b)
-                * beta(c)
-                * cov[(a, b)]
-                * cov[(a, c)];
-        }
-        s
+        let (alpha, beta, gamma) = (
+            |x: usize| u[x].b[2][1],
+            |x: usize| u[x].b[1][1],
+            |x: usize| u[x].b[1][2],
+        );
+        let s = 2.0 * (u[a].b[2][2] - beta(a) * beta(a));
+        let hollow = |x: usize| if x == a { 0.0 } else { cov[(a, x)] };
+        let at_a = |x: usize| 2.0 * alpha(a) * beta(a) * gamma(x) * hollow(x) * hollow(x);
+        Mat::from_fn(n, n, |b, c| {
+            let corr = if b == a { at_a(c) } else { 0.0 } + if c == a { at_a(b) } else { 0.0 };
+            s * beta(b) * beta(c) * hollow(b) * hollow(c) - corr
+        })
     };
-    let pmix = mixed(w, &qf, &star_a);
+    let pmix = mixed(w, &qf, kept);
     drop(qd);
     // Four distinct units: the exact image less the star's (the meetings of rows i and j).
     let dz = masked(&k4, (4, 1));

@@ -241,8 +241,11 @@ pub struct Carry {
     triple_pre: Vec<Option<PairedTriple>>,
     /// The factored order 4 ([`Carry::quartic`]), per class: the star of the last closure's
     /// z's κ₄ over four distinct units, imaged in the next h's P and T ([`super::quartic_star`])
-    /// and not carried (None: not formed).
+    /// and not carried (None: not formed)…
     quartic: Option<Vec<Option<QuarticStar>>>,
+    /// …with the mixed positions of z's κ₄\[a,a,b,c\] blocks in h's P
+    /// ([`Carry::with_mixed_paired`]).
+    mixed_paired: bool,
     /// The dense order 4's diagnostic ([`Carry::with_distinct4`]): the diagrams kept in z's κ₄
     /// over four distinct units, h's over four distinct units cut after each map (None: the
     /// rule's, carried).
@@ -452,6 +455,7 @@ impl Carry {
             unpaired_pre: Vec::new(),
             triple_pre: Vec::new(),
             quartic: None,
+            mixed_paired: false,
             distinct4: None,
         })
     }
@@ -611,7 +615,8 @@ impl Carry {
     /// factored order 3 it maps the paired κ₄ exactly ([`affine_paired`], not
     /// [`super::paired_leading`]: M²N²/2 flops) and adds the mixed positions of z's
     /// κ₄\[a,a,b,c\] blocks to h's κ₄\[a,a,a,b\]
-    /// ([`super::triple4_factored::Unpaired4Factored::mixed_triple`]): both are of the order
+    /// ([`super::triple4_factored::Unpaired4Factored::mixed`]; to h's P only on request,
+    /// [`Carry::with_mixed_paired`]): both are of the order
     /// of the images it adds, and with them its covariance at depth 2 (h¹ Gaussian) comes
     /// closer to the dense one-map's (`examples/o4_gap.rs`; EXPERIMENTS.md, sixteenth session
     /// (o4cov)).
@@ -624,6 +629,23 @@ impl Carry {
         self.rule = quartic_rule();
         self.stars = Some(self.rule.star_terms()?);
         self.quartic = Some(Vec::new());
+        Ok(self)
+    }
+
+    /// The factored order 4 ([`Carry::quartic`] first) with the mixed positions of z's
+    /// κ₄\[a,a,b,c\] blocks imaged in h's paired κ₄ off the diagonal as well (one a on each
+    /// row, [`super::triple4_factored::Unpaired4Factored::mixed`]; O(M²NR) per map, R the
+    /// blocks' rank). Exact at one map from a Gaussian h, where it brings the output
+    /// covariance to the dense one-map order 4's but for z's dropped diagrams; carried through
+    /// depth it made the ARC benchmark's relu/gelu errors worse at depth 4–8, so it is not the
+    /// default (EXPERIMENTS.md, sixteenth session (o4cov)).
+    pub fn with_mixed_paired(mut self) -> Result<Self> {
+        if self.quartic.is_none() {
+            return Err(Error::Unsupported(
+                "the mixed positions in P are the factored order 4's (Carry::quartic first)".into(),
+            ));
+        }
+        self.mixed_paired = true;
         Ok(self)
     }
 
@@ -953,10 +975,14 @@ impl Carry {
                             let t = timings
                                 .time("kappa affine", flops, || zq.triple_map(layer.w.as_ref()));
                             hq.add_triple(&t);
-                            let flops = zq.mixed_triple_flops(m);
-                            let t = timings
-                                .time("kappa affine", flops, || zq.mixed_triple(layer.w.as_ref()));
+                            let with_p = self.mixed_paired;
+                            let flops = zq.mixed_flops(m, with_p);
+                            let (p, t) = timings
+                                .time("kappa affine", flops, || zq.mixed(layer.w.as_ref(), with_p));
                             hq.add_triple(&t);
+                            if let Some(p) = p {
+                                pre.0 += &p;
+                            }
                         }
                         pre.0 += &image;
                         *zq = hq;
