@@ -24,6 +24,16 @@ fn quartic_needs_the_factored_carry() {
     assert!(ok.is_ok(), "the factored carry takes it");
 }
 
+#[test]
+fn mixed_paired_needs_the_factored_order_four() {
+    let factored = || Carry::from_gaussian(3, 4, 1).unwrap().factored().unwrap();
+    let Err(err) = factored().with_mixed_paired() else {
+        panic!("the factored order 3 is refused");
+    };
+    assert!(err.to_string().contains("Carry::quartic"), "{err}");
+    assert!(factored().quartic().unwrap().with_mixed_paired().is_ok());
+}
+
 /// With one hidden layer (h¹ Gaussian) every order is the closure's exact output: the factored
 /// order 4 equals the dense order 4 to rounding, for two classes and changing widths.
 #[test]

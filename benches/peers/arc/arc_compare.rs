@@ -24,7 +24,9 @@
 //! `corrflow_o3_blocks{TOL}.safetensors`).
 //! (`--kappa4 dense|factored`, order 4: `factored` is the factored order 4, the factored κ₃
 //! carry with order 4's budget and the star of κ₄ over four distinct units imaged in the next
-//! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; default dense, the full
+//! h, [`Carry::quartic`], writing `corrflow_o4_factored.safetensors`; `factored-mixed` that
+//! with the mixed positions of z's κ₄\[a,a,b,c\] blocks in h's P, [`Carry::with_mixed_paired`],
+//! writing `corrflow_o4_factored_mixed.safetensors`; default dense, the full
 //! N⁴ κ₄; `one-map-star|one-map-covariance|one-map-budget|one-map` is the dense order 4 as a
 //! diagnostic of the factored one, [`Carry::with_distinct4`]: z's κ₄ over four distinct units
 //! from the star, the covariance-only diagrams of cost ≤ 3, every diagram of cost ≤ 3, or the
@@ -102,6 +104,9 @@ enum Form {
     Stars,
     /// Factored κ₃ ([`Carry::factored`]).
     Factored,
+    /// Order 4: the factored order 4 with the mixed positions of z's κ₄\[a,a,b,c\] blocks in
+    /// h's P ([`Carry::with_mixed_paired`]).
+    FactoredMixed,
     /// Factored κ₃ with its smallest terms dropped after each map within a relative
     /// tolerance ([`Carry::compressed`]).
     Compressed(f64),
@@ -120,6 +125,7 @@ impl Form {
             Form::Dense => String::new(),
             Form::Stars => "_stars".into(),
             Form::Factored => "_factored".into(),
+            Form::FactoredMixed => "_factored_mixed".into(),
             Form::Compressed(tol) => format!("_compressed{tol:e}"),
             Form::Blocks(tol) => format!("_blocks{tol:e}"),
             Form::OneMap(Distinct4::Star) => "_one_map_star".into(),
@@ -153,7 +159,7 @@ fn propagate(
         ),
         3 | 4 => {
             // The factored order 4 is the factored order-3 carry made quartic.
-            let quartic = order == 4 && form == Form::Factored;
+            let quartic = order == 4 && matches!(form, Form::Factored | Form::FactoredMixed);
             let carry = Carry::from_gaussian(if quartic { 3 } else { order }, n, 1)
                 .map_err(err)?
                 .with_breakdown(max_skew, max_kurtosis)
@@ -161,7 +167,7 @@ fn propagate(
             let mut carry = match form {
                 Form::Dense => carry,
                 Form::Stars => carry.factorable_rule().map_err(err)?,
-                Form::Factored => carry.factored().map_err(err)?,
+                Form::Factored | Form::FactoredMixed => carry.factored().map_err(err)?,
                 Form::Compressed(tol) => carry
                     .factored()
                     .and_then(|c| c.compressed(tol))
@@ -174,6 +180,9 @@ fn propagate(
             };
             if quartic {
                 carry = carry.quartic().map_err(err)?;
+            }
+            if form == Form::FactoredMixed {
+                carry = carry.with_mixed_paired().map_err(err)?;
             }
             if pilot > 0 {
                 let pilot = Pilot {
@@ -332,7 +341,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -391,13 +400,14 @@ fn main() -> Result<(), String> {
                 form = match value.as_str() {
                     "dense" => Form::Dense,
                     "factored" => Form::Factored,
+                    "factored-mixed" => Form::FactoredMixed,
                     "one-map-star" => Form::OneMap(Distinct4::Star),
                     "one-map-covariance" => Form::OneMap(Distinct4::Covariance),
                     "one-map-budget" => Form::OneMap(Distinct4::Budget),
                     "one-map" => Form::OneMap(Distinct4::Rule),
                     _ => {
                         return Err(format!(
-                            "--kappa4 {value:?}: expected dense, factored, one-map-star, \
+                            "--kappa4 {value:?}: expected dense, factored, factored-mixed, one-map-star, \
                              one-map-covariance, one-map-budget or one-map"
                         ))
                     }

@@ -241,8 +241,11 @@ pub struct Carry {
     triple_pre: Vec<Option<PairedTriple>>,
     /// The factored order 4 ([`Carry::quartic`]), per class: the star of the last closure's
     /// z's κ₄ over four distinct units, imaged in the next h's P and T ([`super::quartic_star`])
-    /// and not carried (None: not formed).
+    /// and not carried (None: not formed)…
     quartic: Option<Vec<Option<QuarticStar>>>,
+    /// …with the mixed positions of z's κ₄\[a,a,b,c\] blocks in h's P
+    /// ([`Carry::with_mixed_paired`]).
+    mixed_paired: bool,
     /// The dense order 4's diagnostic ([`Carry::with_distinct4`]): the diagrams kept in z's κ₄
     /// over four distinct units, h's over four distinct units cut after each map (None: the
     /// rule's, carried).
@@ -452,6 +455,7 @@ impl Carry {
             unpaired_pre: Vec::new(),
             triple_pre: Vec::new(),
             quartic: None,
+            mixed_paired: false,
             distinct4: None,
         })
     }
@@ -607,7 +611,15 @@ impl Carry {
     /// ([`super::quartic_star`]), and without order 3's drop of a symmetric h's paired κ₄ (h then
     /// carries every κ₄ slice a two-unit entry reads, as the dense order 4 does, to leading
     /// order in the width). h's κ₄ over four distinct units is not carried beyond one map, nor
-    /// are the paths and κ blocks of z's (module docs of [`super::quartic_star`]).
+    /// are the paths and κ blocks of z's (module docs of [`super::quartic_star`]). Unlike the
+    /// factored order 3 it maps the paired κ₄ exactly ([`affine_paired`], not
+    /// [`super::paired_leading`]: M²N²/2 flops) and adds the mixed positions of z's
+    /// κ₄\[a,a,b,c\] blocks to h's κ₄\[a,a,a,b\]
+    /// ([`super::triple4_factored::Unpaired4Factored::mixed`]; to h's P only on request,
+    /// [`Carry::with_mixed_paired`]): both are of the order
+    /// of the images it adds, and with them its covariance at depth 2 (h¹ Gaussian) comes
+    /// closer to the dense one-map's (`examples/o4_gap.rs`; EXPERIMENTS.md, sixteenth session
+    /// (o4cov)).
     pub fn quartic(mut self) -> Result<Self> {
         if self.stars.is_none() {
             return Err(Error::Unsupported(
@@ -617,6 +629,23 @@ impl Carry {
         self.rule = quartic_rule();
         self.stars = Some(self.rule.star_terms()?);
         self.quartic = Some(Vec::new());
+        Ok(self)
+    }
+
+    /// The factored order 4 ([`Carry::quartic`] first) with the mixed positions of z's
+    /// κ₄\[a,a,b,c\] blocks imaged in h's paired κ₄ off the diagonal as well (one a on each
+    /// row, [`super::triple4_factored::Unpaired4Factored::mixed`]; O(M²NR) per map, R the
+    /// blocks' rank). Exact at one map from a Gaussian h, where it brings the output
+    /// covariance to the dense one-map order 4's but for z's dropped diagrams; carried through
+    /// depth it made the ARC benchmark's relu/gelu errors worse at depth 4–8, so it is not the
+    /// default (EXPERIMENTS.md, sixteenth session (o4cov)).
+    pub fn with_mixed_paired(mut self) -> Result<Self> {
+        if self.quartic.is_none() {
+            return Err(Error::Unsupported(
+                "the mixed positions in P are the factored order 4's (Carry::quartic first)".into(),
+            ));
+        }
+        self.mixed_paired = true;
         Ok(self)
     }
 
@@ -670,6 +699,25 @@ impl Carry {
     /// The first layer where the expansion broke down (see [`Carry::fallbacks`]), if any.
     pub fn fallback(&self) -> Option<&Fallback> {
         self.fallbacks.first()
+    }
+
+    /// Class `c`'s last hidden h as its closure read it, after a run with
+    /// [`Carry::moments_only`]: `[S, P, T]` with S\[a,b\] = κ₃\[a,a,b\], P\[a,b\] = κ₄\[a,a,b,b\],
+    /// T\[a,b\] = κ₄\[a,a,a,b\] (zero where h was taken as Gaussian); None before such a run,
+    /// or for a class not carried (the diagnostic `examples/o4_gap.rs` compares two carries'
+    /// with it).
+    pub fn last_slices(&self, c: usize) -> Option<[Mat<f64>; 3]> {
+        if !self.sliced_at(self.depth) {
+            return None;
+        }
+        let m = self.sliced.get(c)?.dim();
+        let (k3, k4) = self.kappa(self.depth, c);
+        let k4 = k4?;
+        Some([
+            Mat::from_fn(m, m, |a, b| k3.get(&[a, a, b])),
+            Mat::from_fn(m, m, |a, b| k4.get(&[a, a, b, b])),
+            Mat::from_fn(m, m, |a, b| k4.get(&[a, a, a, b])),
+        ])
     }
 
     /// Every layer and class where the carried cumulants were dropped (module docs).
@@ -885,7 +933,7 @@ impl Carry {
             let zero = self.zero.get(c) == Some(&true);
             if zero {
                 *pre = Paired::zeros(m);
-            } else if self.leading_paired {
+            } else if self.leading_paired && self.quartic.is_none() {
                 let flops = paired_leading_flops(m, n);
                 *pre = timings.time("kappa affine", flops, || {
                     affine_paired_leading(layer.w.as_ref(), cur)
@@ -927,6 +975,14 @@ impl Carry {
                             let t = timings
                                 .time("kappa affine", flops, || zq.triple_map(layer.w.as_ref()));
                             hq.add_triple(&t);
+                            let with_p = self.mixed_paired;
+                            let flops = zq.mixed_flops(m, with_p);
+                            let (p, t) = timings
+                                .time("kappa affine", flops, || zq.mixed(layer.w.as_ref(), with_p));
+                            hq.add_triple(&t);
+                            if let Some(p) = p {
+                                pre.0 += &p;
+                            }
                         }
                         pre.0 += &image;
                         *zq = hq;

@@ -398,6 +398,115 @@ impl Unpaired4Factored {
         out
     }
 
+    /// The mixed positions of z's κ₄\[a,a,b,c\] that [`Unpaired4Factored::map`] leaves out,
+    /// exact, as (P, T) to add to h = W z's paired κ₄ and κ₄\[i,i,i,j\] (both M × M, zero
+    /// diagonal): the two a's on rows i and j (one each). In T, with one a at row j's position,
+    ///
+    /// ```text
+    /// 3 Σ_a W_ia W_ja (W Q_a Wᵀ)_ii = 3 [(W ∘ Eᵀ) Wᵀ]_ij,   E[a,i] = Σ_t [A_t ((W X_t) ∘ (W Y_t))ᵀ]_ai
+    /// ```
+    ///
+    /// over the blocks and their corrections (Q_a zero where two indices meet; module docs):
+    /// the map's F(i;i,j) holds both a's at row i's positions only. In P, the split term
+    /// 4 Σ_a W_ia W_ja (W Q_a Wᵀ)_ij = 2 (split\[i,j\] + split\[j,i\]) of the blocks with a
+    /// non-diagonal A, which the image keeps at i = j only (module docs),
+    ///
+    /// ```text
+    /// split[i,j] = Σ_a W_ia W_ja V_i[a,j],   V_i = A diag(W X[i,·]) (W Y)ᵀ
+    /// ```
+    ///
+    /// over those blocks side by side, formed only `with_paired` (None otherwise). Both are of
+    /// the order in the width of what the map keeps (sums over a of random sign). The factored
+    /// order 4 adds T's ([`super::carry::Carry::quartic`]), and P's on request
+    /// ([`super::carry::Carry::with_mixed_paired`]): at depth 2 (one map from a Gaussian h)
+    /// the two are the largest pieces of its covariance's gap to the dense one-map order 4,
+    /// but carried through depth P's made the ARC benchmark's relu/gelu errors worse at depth
+    /// 4–8 (EXPERIMENTS.md, sixteenth session (o4cov)). Flops ≈ 4MN(R + N) + 2M²N, and
+    /// 2M²NR' more for P, R the rank and R' that of the non-diagonal blocks
+    /// ([`Unpaired4Factored::mixed_flops`]).
+    pub fn mixed(&self, w: MatRef<'_, f64>, with_paired: bool) -> (Option<Mat<f64>>, Mat<f64>) {
+        let (m, n) = (w.nrows(), w.ncols());
+        let (z, _) = self.with_corrections();
+        let h = z.mapped(w, hadamard(w, w).as_ref());
+        let general: Vec<usize> = (0..z.placed.len())
+            .filter(|&k| with_paired && !z.placed[k].diagonal)
+            .collect();
+        let width = general.iter().map(|&k| z.placed[k].rank).sum();
+        let mut e = Mat::<f64>::zeros(n, m);
+        let (mut a, mut x, mut y) = (
+            Mat::<f64>::zeros(n, width),
+            Mat::<f64>::zeros(m, width),
+            Mat::<f64>::zeros(m, width),
+        );
+        let mut col = 0;
+        for k in 0..z.placed.len() {
+            let xy = hadamard(h.x(k), h.y(k));
+            matmul(
+                e.as_mut(),
+                Accum::Add,
+                z.a_of(k),
+                xy.transpose(),
+                1.0,
+                Par::rayon(0),
+            );
+            if general.contains(&k) {
+                let rank = z.placed[k].rank;
+                a.subcols_mut(col, rank).copy_from(z.a_of(k));
+                x.subcols_mut(col, rank).copy_from(h.x(k));
+                y.subcols_mut(col, rank).copy_from(h.y(k));
+                col += rank;
+            }
+        }
+        let we = Mat::from_fn(m, n, |i, a| 3.0 * w[(i, a)] * e[(a, i)]);
+        let mut t = gemm(we.as_ref(), w.transpose());
+        let mut split = Mat::<f64>::zeros(m, m);
+        let mut v = Mat::<f64>::zeros(n, m);
+        for i in (0..m).filter(|_| with_paired) {
+            let scaled = Mat::from_fn(n, width, |b, r| a[(b, r)] * x[(i, r)]);
+            matmul(
+                v.as_mut(),
+                Accum::Replace,
+                scaled.as_ref(),
+                y.transpose(),
+                1.0,
+                Par::rayon(0),
+            );
+            for j in 0..m {
+                split[(i, j)] = (0..n).map(|b| w[(i, b)] * w[(j, b)] * v[(b, j)]).sum();
+            }
+        }
+        for i in 0..m {
+            t[(i, i)] = 0.0;
+        }
+        if !with_paired {
+            return (None, t);
+        }
+        let p = Mat::from_fn(m, m, |i, j| {
+            if i == j {
+                0.0
+            } else {
+                2.0 * (split[(i, j)] + split[(j, i)])
+            }
+        });
+        (Some(p), t)
+    }
+
+    /// Flops of [`Unpaired4Factored::mixed`] for an M × N map.
+    pub fn mixed_flops(&self, m: usize, with_paired: bool) -> f64 {
+        let (mf, n) = (m as f64, self.dim() as f64);
+        let r = self.rank() as f64 + 2.0 * n;
+        let general = (self.blocks.iter().filter(|k| !k.diagonal))
+            .map(Block::rank)
+            .sum::<usize>() as f64
+            + n;
+        let p = if with_paired {
+            2.0 * mf * mf * n * (general + 1.0)
+        } else {
+            0.0
+        };
+        4.0 * mf * n * (r + n) + 2.0 * mf * mf * n + p
+    }
+
     /// The image of z's κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] in h's paired κ₄ alone, for a class
     /// whose mapped blocks nothing reads (the read-out, an h that drops its paired κ₄):
     /// [`Unpaired4Factored::map`]'s image, the same operations, without h's κ₄\[i,i,i,j\]
@@ -569,7 +678,9 @@ pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
     use crate::propagate::higher::paired::Kappa4;
+    use crate::propagate::higher::tensor::SymTensor;
     use crate::propagate::higher::triple4::Unpaired4;
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
@@ -617,44 +728,98 @@ mod tests {
         Unpaired4::new(f.paired.clone(), f.triple.clone(), q)
     }
 
+    /// h = W z's full κ₄ from z's `k4` ([`affine_tensor`]), M = W's rows.
+    fn full_map(w: &Mat<f64>, k4: &SymTensor) -> SymTensor {
+        let mut out = SymTensor::zeros(w.nrows(), 4);
+        affine_tensor(
+            w.as_ref(),
+            k4,
+            &mut out,
+            &mut TensorAffineWorkspace::default(),
+        )
+        .unwrap();
+        out
+    }
+
+    /// z's T (`z.triple`) written into `k4` at κ₄\[a,a,a,b\] (a ≠ b).
+    fn set_triple(k4: &mut SymTensor, z: &Unpaired4Factored) {
+        for a in 0..z.dim() {
+            for b in (0..z.dim()).filter(|&b| b != a) {
+                k4.set_sym(&[a, a, a, b], z.triple[(a, b)]);
+            }
+        }
+    }
+
+    /// `got` has a zero diagonal and is `full`'s κ₄\[i,i,i,j\] off it, to `tol`.
+    fn assert_triple(got: &Mat<f64>, full: &SymTensor, tol: f64) {
+        for i in 0..got.nrows() {
+            assert_eq!(got[(i, i)], 0.0);
+            for j in (0..got.nrows()).filter(|&j| j != i) {
+                let want = full.get(&[i, i, i, j]);
+                assert!(
+                    (got[(i, j)] - want).abs() <= tol,
+                    "{i},{j}: {} vs {want}",
+                    got[(i, j)]
+                );
+            }
+        }
+    }
+
     /// z's T alone through the full affine map of a κ₄ holding only its entries
     /// κ₄\[a,a,a,b\] (a ≠ b): h's κ₄\[i,i,i,j\] is [`Unpaired4Factored::triple_map`] to
     /// rounding.
     #[test]
     fn triple_map_is_the_full_map_of_t() {
-        use crate::propagate::higher::affine::{affine_tensor, TensorAffineWorkspace};
-        use crate::propagate::higher::tensor::SymTensor;
         let (m, n) = (4, 5);
         let z = store(n, 3);
         let mut rng = StdRng::seed_from_u64(4);
         let w = random(m, n, &mut rng);
         let mut t = SymTensor::zeros(n, 4);
-        for a in 0..n {
-            for b in (0..n).filter(|&b| b != a) {
-                t.set_sym(&[a, a, a, b], z.triple[(a, b)]);
-            }
-        }
-        let mut out = SymTensor::zeros(m, 4);
-        affine_tensor(
-            w.as_ref(),
-            &t,
-            &mut out,
-            &mut TensorAffineWorkspace::default(),
-        )
-        .unwrap();
+        set_triple(&mut t, &z);
         let got = z.triple_map(w.as_ref());
         let scale = got.norm_max();
         assert!(scale > 1e-3);
-        for i in 0..m {
-            assert_eq!(got[(i, i)], 0.0);
-            for j in (0..m).filter(|&j| j != i) {
-                let want = out.get(&[i, i, i, j]);
-                assert!(
-                    (got[(i, j)] - want).abs() <= 1e-12 * scale,
-                    "{i},{j}: {want}"
-                );
+        assert_eq!(got.nrows(), m);
+        assert_triple(&got, &full_map(&w, &t), 1e-12 * scale);
+    }
+
+    /// The factored order 4's h's κ₄\[i,i,i,j\] — the map's (P's block and the blocks' F),
+    /// [`Unpaired4Factored::triple_map`]'s and [`Unpaired4Factored::mixed`]'s — is the
+    /// full affine map of z's κ₄ holding P (κ₄\[a,a,b,b\], κ₄\[a,a,a,a\]), T and the blocks'
+    /// κ₄\[a,a,b,c\] on distinct units, to rounding: without the mixed positions it is not
+    /// (checked below: they are a large part of it here).
+    #[test]
+    fn triple_with_the_mixed_positions_is_the_full_map() {
+        let (m, n) = (4, 6);
+        let z = store(n, 5);
+        let mut rng = StdRng::seed_from_u64(6);
+        let w = random(m, n, &mut rng);
+        let mut k4 = SymTensor::zeros(n, 4);
+        for a in 0..n {
+            for b in 0..n {
+                k4.set_sym(&[a, a, b, b], z.paired.0[(a, b)]);
             }
         }
+        set_triple(&mut k4, &z);
+        for a in 0..n {
+            for b in (0..n).filter(|&b| b != a) {
+                for c in (0..n).filter(|&c| c != a && c != b) {
+                    k4.set_sym(&[a, a, b, c], z.double(a, b, c));
+                }
+            }
+        }
+        let out = full_map(&w, &k4);
+        let (h, _) = z.map(w.as_ref(), GENERATIONS);
+        let (_, mixed) = z.mixed(w.as_ref(), false);
+        let got = &h.triple + z.triple_map(w.as_ref()) + &mixed;
+        // Rounding: each entry sums O(N⁴) products; the map's scale bounds them.
+        let scale = (0..m)
+            .flat_map(|i| (0..m).map(move |j| (i, j)))
+            .map(|(i, j)| out.get(&[i, i, i, j]).abs())
+            .fold(0.0, f64::max);
+        assert_eq!(mixed[(0, 0)], 0.0);
+        assert_triple(&got, &out, 1e-12 * scale);
+        assert!(mixed.norm_max() > 0.1 * scale);
     }
 
     /// The factored map equals [`Unpaired4::map`] of the same entries, to rounding, on
@@ -689,6 +854,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The image with [`Unpaired4Factored::mixed`]'s P added is the paired image of
+    /// [`Unpaired4::map`] (from a zero paired κ₄) of the same entries at every i, j, to
+    /// rounding; without it, it is not off the diagonal (the next test's split term).
+    #[test]
+    fn image_with_the_mixed_positions_is_the_dense_image() {
+        let (m, n) = (5, 6);
+        let mut rng = StdRng::seed_from_u64(7);
+        let w = random(m, n, &mut rng);
+        let full = store(n, 8);
+        let (Some(p), _) = full.mixed(w.as_ref(), true) else {
+            panic!("P's mixed positions were asked for");
+        };
+        let got = full.image(w.as_ref()) + &p;
+        let want = dense(&full).map(w.as_ref(), Paired::zeros(m)).paired.0;
+        // Rounding: each entry sums O(N³) products; the image's scale bounds them.
+        let scale = want.norm_max();
+        for i in 0..m {
+            assert_eq!(p[(i, i)], 0.0);
+            for j in 0..m {
+                let d = (got[(i, j)] - want[(i, j)]).abs();
+                assert!(
+                    d <= 1e-12 * scale,
+                    "{i},{j}: {} vs {}",
+                    got[(i, j)],
+                    want[(i, j)]
+                );
+            }
+        }
+        assert!(p.norm_max() > 0.1 * scale);
     }
 
     /// The image differs from the paired image of [`Unpaired4::map`] (from a zero paired κ₄) of the same entries by exactly the
@@ -880,7 +1076,6 @@ mod tests {
     /// [`carried_blocks`] of `h` against the rule (`carried_coefficient_is_the_rules`).
     fn carried_match_the_rule(h: &Unpaired4Factored) {
         use crate::propagate::higher::closure::{ChaosRule, Input};
-        use crate::propagate::higher::tensor::SymTensor;
         let n = h.dim();
         let hd = dense(h);
         let cov = Mat::from_fn(n, n, |a, b| if a == b { 0.7 + 0.2 * a as f64 } else { 0.0 });
