@@ -27,18 +27,33 @@ pub fn check_output_file(path: &Path) -> Result<()> {
             "ends in '/', which names a folder: expected the path of a file",
         ));
     }
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.file_type().is_file() {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
             return Err(Error::format(
                 path,
                 format!(
                     "exists and is {}; corrflow replaces only regular files: choose another path",
                     describe(&meta.file_type())
                 ),
-            ));
+            ))
         }
+        Err(e) => unusable(path, e)?,
+        Ok(_) => {}
     }
     check_writable(&parent_of(path))
+}
+
+/// The refusal of an output `path` whose look-up failed with `e` for another reason than its
+/// absence (a name longer than the file system takes, a parent that is a file, no permission),
+/// found before the work rather than at the write; `Ok` when it is simply absent.
+fn unusable(path: &Path, e: std::io::Error) -> Result<()> {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        format!("cannot be written ({e}); choose another path"),
+    ))
 }
 
 /// Checks that `dir` may be written as a report folder: it does not exist, or it is a folder
@@ -46,7 +61,7 @@ pub fn check_output_file(path: &Path) -> Result<()> {
 /// folder takes new entries.
 pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
-        Err(_) => {}
+        Err(e) => unusable(dir, e)?,
         Ok(meta) if !meta.file_type().is_dir() => {
             return Err(not_a_folder(
                 dir,

@@ -37,6 +37,7 @@ mod higher_pilot;
 mod higher_quartic;
 mod higher_terms;
 mod idx;
+mod interrupt_cli;
 mod io_reliability;
 mod model_python;
 mod propagate_engine;

@@ -1,0 +1,107 @@
+//! Interruption (sixteenth session): SIGTERM in the middle of writing a model removes the
+//! temporary file before the process dies of the signal, and a write past `ulimit -f` is an
+//! error naming the file instead of a SIGXFSZ death; neither leaves a `.corrflow-tmp-` file.
+
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::Stdio;
+
+use super::common::command;
+
+/// `corrflow train` of a 2→3000→3000→2 network on 8 samples: little work, a 72 MB model file.
+const BIG_MODEL: [&str; 12] = [
+    "train",
+    "--task",
+    "xor",
+    "--n-train",
+    "8",
+    "--n-test",
+    "8",
+    "--epochs",
+    "1",
+    "--hidden",
+    "3000,3000",
+    "--out",
+];
+
+/// Names in `dir` that are corrflow temporary files.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".corrflow-tmp-"))
+        .collect()
+}
+
+#[test]
+fn sigterm_during_the_write_of_a_model_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    // A run is caught mid-write by stopping it (SIGSTOP) as soon as its temporary file
+    // appears; a run that finishes its write first is tried again.
+    for _ in 0..10 {
+        let mut child = command()
+            .args(BIG_MODEL)
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let caught = loop {
+            if !temporaries(dir.path()).is_empty() {
+                // SAFETY: pid is our child, not yet waited for.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                break !temporaries(dir.path()).is_empty();
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+        };
+        if !caught {
+            // SAFETY: as above (a finished child is not reaped until wait).
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+            child.wait().unwrap();
+            let _ = std::fs::remove_file(&out);
+            continue;
+        }
+        // SAFETY: as above; SIGTERM stays pending until SIGCONT resumes the child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+        assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+        return;
+    }
+    panic!("no run was caught in the middle of writing its model");
+}
+
+#[test]
+fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let mut cmd = command();
+    cmd.args(BIG_MODEL).arg(&out);
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+    assert!(!out.exists());
+}
