@@ -292,11 +292,16 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     Err(Error::config(
         field,
         format!(
-            "the run needs about {} ({} of it for this setting), over the memory limit of {}; \
+            "the run needs about {} ({} of it for this setting), over the memory limit of {}{}; \
              make it smaller or raise the memory limit",
             human_bytes(bytes),
             human_bytes(8.0 * words),
-            human_bytes(limit.bytes as f64)
+            human_bytes(limit.bytes as f64),
+            if crate::io::limit::address_space_limit() == Some(limit.bytes) {
+                " (ulimit -v)"
+            } else {
+                ""
+            }
         ),
     ))
 }

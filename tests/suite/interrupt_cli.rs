@@ -1,12 +1,14 @@
-//! Interruption (sixteenth session): SIGTERM in the middle of writing a model removes the
-//! temporary file before the process dies of the signal, and a write past `ulimit -f` is an
-//! error naming the file instead of a SIGXFSZ death; neither leaves a `.corrflow-tmp-` file.
+//! Interruption and write limits (sixteenth session): SIGTERM in the middle of writing a model
+//! removes the temporary file before the process dies of the signal; a write past `ulimit -f`
+//! is an error naming the file instead of a SIGXFSZ death, leaves no `.corrflow-tmp-` file, and
+//! a sweep's results file cut by it keeps whole records only.
 
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use super::common::command;
+use super::common::sweep::{grid_file, record_ids, tiny_grid};
 
 /// `corrflow train` of a 2→3000→3000→2 network on 8 samples: little work, a 72 MB model file.
 const BIG_MODEL: [&str; 12] = [
@@ -78,17 +80,13 @@ fn sigterm_during_the_write_of_a_model_leaves_no_temporary_file() {
     panic!("no run was caught in the middle of writing its model");
 }
 
-#[test]
-fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("m.safetensors");
-    let mut cmd = command();
-    cmd.args(BIG_MODEL).arg(&out);
+/// Limits the files `cmd`'s process writes to `bytes` each (`ulimit -f`).
+fn limit_file_size(cmd: &mut Command, bytes: u64) {
     // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: 1 << 20,
+                rlim_cur: bytes,
                 rlim_max: libc::RLIM_INFINITY,
             };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
@@ -98,10 +96,68 @@ fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
             }
         });
     }
+}
+
+#[test]
+fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let mut cmd = command();
+    cmd.args(BIG_MODEL).arg(&out);
+    limit_file_size(&mut cmd, 1 << 20);
     let o = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
     assert!(err.contains("File too large"), "{err}");
     assert_eq!(temporaries(dir.path()), Vec::<String>::new());
     assert!(!out.exists());
+}
+
+#[test]
+fn a_sweep_whose_results_file_hits_the_size_limit_keeps_whole_records_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("sw");
+    let run = |limit: Option<u64>| {
+        let mut cmd = super::common::sweep::corrflow();
+        cmd.args(["sweep", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        if let Some(bytes) = limit {
+            limit_file_size(&mut cmd, bytes);
+        }
+        cmd.output().unwrap()
+    };
+    let full = run(None);
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let results = out.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let first = text.find('\n').unwrap() + 1;
+    std::fs::remove_dir_all(&out).unwrap();
+    // Room for the first record and half of the second.
+    let o = run(Some((first + first / 2) as u64));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(
+        err.contains("results.jsonl") && err.contains("File too large"),
+        "{err}"
+    );
+    // The records' lengths differ between runs by their wall times' digits: whole lines only.
+    let cut = std::fs::read(&results).unwrap();
+    assert_eq!(cut.last(), Some(&b'\n'), "the partial second record is cut away");
+    assert_eq!(cut.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert_eq!(record_ids(&out).len(), 1);
+    let resumed = run(None);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&resumed.stderr).contains("partial"));
+    assert_eq!(record_ids(&out).len(), 3);
 }
