@@ -149,7 +149,11 @@ fn a_sweep_whose_results_file_hits_the_size_limit_keeps_whole_records_only() {
     );
     // The records' lengths differ between runs by their wall times' digits: whole lines only.
     let cut = std::fs::read(&results).unwrap();
-    assert_eq!(cut.last(), Some(&b'\n'), "the partial second record is cut away");
+    assert_eq!(
+        cut.last(),
+        Some(&b'\n'),
+        "the partial second record is cut away"
+    );
     assert_eq!(cut.iter().filter(|&&b| b == b'\n').count(), 1);
     assert_eq!(record_ids(&out).len(), 1);
     let resumed = run(None);

@@ -551,3 +551,28 @@ fn an_overflow_before_training_names_the_scale_not_the_learning_rate() {
         assert!(!dir.path().join("m.safetensors").exists());
     }
 }
+
+/// Ten layers of the quadratic activation (the xor default) overflow inputs and weights of
+/// order one: the message names the activation and the depth, not only the data's scale
+/// (sixteenth session; it blamed `--sigma`, `--scale` and `--gain` alone).
+#[test]
+fn an_overflow_of_a_deep_quadratic_network_names_the_activation_and_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let hidden = ["8"; 10].join(",");
+    let args = [
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--hidden",
+        &hidden,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let err = refused(&args, "--activation quad");
+    assert!(err.contains("10 hidden layers (--hidden)"), "{err}");
+    let relu = corrflow(&[&args[..], &["--activation", "relu"]].concat());
+    assert!(relu.status.success(), "{}", stderr(&relu));
+}
