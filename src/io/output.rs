@@ -78,8 +78,9 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
                     return Err(Error::format(
                         dir,
                         format!(
-                            "holds {name}, which is not part of a report; corrflow replaces \
-                             only a folder of its own report: choose an empty or new folder"
+                            "holds {name}, which is not part of a report (or of a sweep's \
+                             plots); corrflow replaces only a folder of its own files: choose \
+                             an empty or new folder"
                         ),
                     ));
                 }

@@ -165,3 +165,52 @@ fn a_sweep_whose_results_file_hits_the_size_limit_keeps_whole_records_only() {
     assert!(!String::from_utf8_lossy(&resumed.stderr).contains("partial"));
     assert_eq!(record_ids(&out).len(), 3);
 }
+
+#[test]
+fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("sw");
+    let plots = out.join("plots");
+    let sweep = super::common::sweep::run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let summarize = |limit: Option<u64>| {
+        let mut cmd = command();
+        cmd.args(["sweep", "summarize"]).arg(&out);
+        if let Some(bytes) = limit {
+            limit_file_size(&mut cmd, bytes);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(summarize(None).status.success());
+    let size = |name: &str| std::fs::metadata(plots.join(name)).unwrap().len();
+    // The first plot written fits, a larger one does not: the old per-file writes left the
+    // first ones behind.
+    let limit = size("gap_vs_width.svg");
+    let largest = ["gap_vs_depth.svg", "information.svg", "information.png"]
+        .map(size)
+        .into_iter()
+        .max()
+        .unwrap();
+    assert!(
+        largest > limit,
+        "no plot is larger than the first: the case tests nothing"
+    );
+    std::fs::remove_dir_all(&plots).unwrap();
+    let o = summarize(Some(limit));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!plots.exists(), "a partial plots folder is left");
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+}
