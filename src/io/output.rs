@@ -133,15 +133,32 @@ fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 
 /// Puts the finished folder `fresh` at `dir`: a plain rename when `dir` does not exist, else
 /// the old folder is first renamed to a temporary name (removed afterwards, or by a later run
-/// if this one is killed in between).
+/// if this one is killed in between). A rename that finds `dir` gone, or back, lost a race
+/// with another run writing the same folder: said so.
 fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
-        return std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e));
+        return std::fs::rename(fresh, dir).map_err(|e| raced(dir, e));
     }
     let old = temp_path(parent, name);
-    std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-    std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::rename(dir, &old).map_err(|e| raced(dir, e))?;
+    std::fs::rename(fresh, dir).map_err(|e| raced(dir, e))?;
     std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
+}
+
+/// The error of a rename onto or away from `dir`: one that found `dir` missing or non-empty
+/// where it had just been seen the other way was overtaken by another process writing `dir`.
+fn raced(dir: &Path, e: std::io::Error) -> Error {
+    use std::io::ErrorKind::{DirectoryNotEmpty, NotFound};
+    if matches!(e.kind(), NotFound | DirectoryNotEmpty) {
+        return Error::format(
+            dir,
+            format!(
+                "another process replaced this folder while this run was writing it ({e}); \
+                 run one writer per folder"
+            ),
+        );
+    }
+    Error::io(dir, e)
 }
 
 /// Checks that `dir` exists and a new file can be created in it.
@@ -173,5 +190,41 @@ fn describe(t: &std::fs::FileType) -> &'static str {
         "a file"
     } else {
         "not a regular file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two runs swapping in the same report folder: the loser's rename finds the folder gone
+    /// (or back); its error says so instead of a bare "No such file or directory".
+    #[test]
+    fn a_swap_overtaken_by_another_writer_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("rep");
+        let fresh = dir.path().join("fresh");
+        std::fs::create_dir(&fresh).unwrap();
+        // The folder was seen (so the swap renames it away) but is gone by the rename.
+        let err = std::fs::rename(&report, dir.path().join("old")).unwrap_err();
+        let text = raced(&report, err).to_string();
+        assert!(
+            text.contains("another process replaced this folder"),
+            "{text}"
+        );
+        // A folder put back before the second rename: the rename onto it fails.
+        std::fs::create_dir(&report).unwrap();
+        std::fs::write(report.join("report.md"), b"theirs").unwrap();
+        let err = std::fs::rename(&fresh, &report).unwrap_err();
+        let text = raced(&report, err).to_string();
+        assert!(
+            text.contains("another process replaced this folder"),
+            "{text}"
+        );
+        let other = raced(
+            &report,
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert!(!other.to_string().contains("another process"));
     }
 }
