@@ -2,9 +2,7 @@
 //! bound of `--threads`, `ulimit -v` bounds the default memory limit, and an unusable
 //! `CORRFLOW_CACHE` is named.
 
-use std::os::unix::process::CommandExt;
-
-use super::common::command;
+use super::common::{command, set_rlimit, train_data};
 
 #[test]
 fn rayon_num_threads_beyond_the_bound_of_threads_is_refused() {
@@ -38,21 +36,8 @@ fn rayon_num_threads_beyond_the_bound_of_threads_is_refused() {
 fn the_default_memory_limit_stays_under_ulimit_v() {
     let mut cmd = command();
     cmd.args(["analyze", "--task", "xor", "--json"]);
-    // SAFETY: setrlimit is async-signal-safe and touches only the child's limits. 48 MiB of
-    // address space: below the estimate's fixed base, so the estimate must refuse.
-    unsafe {
-        cmd.pre_exec(|| {
-            let limit = libc::rlimit {
-                rlim_cur: 48 << 20,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
+    // 48 MiB of address space: below the estimate's fixed base, so the estimate must refuse.
+    set_rlimit(&mut cmd, libc::RLIMIT_AS, 48 << 20);
     let o = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
@@ -80,22 +65,7 @@ fn a_cache_folder_that_is_a_file_is_named_with_its_variable() {
             .unwrap();
         std::fs::write(path, gz.finish().unwrap()).unwrap();
     }
-    let o = command()
-        .args([
-            "train",
-            "--task",
-            "data",
-            "--test-split",
-            "0:2",
-            "--epochs",
-            "1",
-            "--train-x",
-        ])
-        .arg(&images)
-        .arg("--train-y")
-        .arg(&labels)
-        .arg("--out")
-        .arg(dir.path().join("m.safetensors"))
+    let o = train_data(&images, &labels, &dir.path().join("m.safetensors"))
         .env("CORRFLOW_CACHE", &file)
         .output()
         .unwrap();

@@ -3,12 +3,12 @@
 //! is an error naming the file instead of a SIGXFSZ death, leaves no `.corrflow-tmp-` file, and
 //! a sweep's results file cut by it keeps whole records only.
 
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use super::common::command;
 use super::common::sweep::{grid_file, record_ids, tiny_grid};
+use super::common::{command, set_rlimit};
 
 /// `corrflow train` of a 2→3000→3000→2 network on 8 samples: little work, a 72 MB model file.
 const BIG_MODEL: [&str; 12] = [
@@ -80,31 +80,13 @@ fn sigterm_during_the_write_of_a_model_leaves_no_temporary_file() {
     panic!("no run was caught in the middle of writing its model");
 }
 
-/// Limits the files `cmd`'s process writes to `bytes` each (`ulimit -f`).
-fn limit_file_size(cmd: &mut Command, bytes: u64) {
-    // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
-    unsafe {
-        cmd.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: bytes,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
-}
-
 #[test]
 fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.safetensors");
     let mut cmd = command();
     cmd.args(BIG_MODEL).arg(&out);
-    limit_file_size(&mut cmd, 1 << 20);
+    set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, 1 << 20);
     let o = cmd.output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
@@ -125,7 +107,7 @@ fn a_sweep_whose_results_file_hits_the_size_limit_keeps_whole_records_only() {
             .arg("--out")
             .arg(&out);
         if let Some(bytes) = limit {
-            limit_file_size(&mut cmd, bytes);
+            set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, bytes);
         }
         cmd.output().unwrap()
     };
@@ -188,7 +170,7 @@ fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
         let mut cmd = command();
         cmd.args(["sweep", "summarize"]).arg(&out);
         if let Some(bytes) = limit {
-            limit_file_size(&mut cmd, bytes);
+            set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, bytes);
         }
         cmd.output().unwrap()
     };

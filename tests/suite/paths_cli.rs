@@ -105,28 +105,7 @@ fn a_data_path_that_is_not_utf8_is_refused_naming_its_flag() {
         &[[0u8; 8], [1, 0, 0, 0, 0, 0, 0, 0]].concat().repeat(2),
     );
     let out = dir.path().join("m.safetensors");
-    let args = [
-        "train",
-        "--task",
-        "data",
-        "--test-split",
-        "0:2",
-        "--epochs",
-        "1",
-        "--train-x",
-    ]
-    .map(os);
-    let o = run(&[
-        &args[..],
-        &[
-            x.as_os_str(),
-            os("--train-y"),
-            y.as_os_str(),
-            os("--out"),
-            out.as_os_str(),
-        ],
-    ]
-    .concat());
+    let o = super::common::train_data(&x, &y, &out).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
