@@ -19,7 +19,7 @@ const NAME_MAX: usize = 255;
 static OWN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
 /// A fresh temporary path in `dir` for a file that will be renamed to `name`. The name is
-/// `.corrflow-tmp-<pid>-<n>-` followed by as much of `name` as fits in [`NAME_MAX`] bytes (cut
+/// `.corrflow-tmp-<pid>-<n>-` followed by as much of `name` as fits in 255 bytes (`NAME_MAX`; cut
 /// at a character boundary), so that any output name the file system takes has a temporary
 /// twin it takes too.
 pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
