@@ -9,10 +9,16 @@
 #   panics     exit 101, abort (134), any other signal but the timeout's, or "panicked" on stderr
 #   hangs      killed by the 20 s timeout
 #   rss>4G     peak resident memory over 4 GiB (getrusage through /usr/bin/time)
-#   nonfinite  exit 0 with NaN/inf printed, or null for a float key that is never null by design
+#   nonfinite  exit 0 with NaN/inf printed, or null for a float key that is never null by design,
+#              or a JSON output (stdout starting with '{') that a strict parser refuses
 #   unnamed    a refusal (exit ≠ 0) whose message does not name the flag, file or grid key at fault
+#   refused    (section 8) a run that must succeed (EXPECT "+") and did not
 #   clobbered  an output path that was a FIFO, symlink or folder is something else afterwards
-#   debris     temporary files left after kill -9 mid-write and a rerun
+#   debris     temporary files left after kill -9 mid-write and a rerun; (section 8) temporary
+#              files or partial outputs left by SIGINT/SIGTERM mid-write, a full disk, ulimit -f
+#
+# PRE (a shell command run before the binary, e.g. "ulimit -f 64") and environment variables
+# set on a `check` line apply to that run only.
 set -u
 BIN=$(realpath "$1")
 W=${2:-$(mktemp -d)}
@@ -21,16 +27,17 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MNIST=${MNIST_DIR:-/work/shared/mnist}
 FIX=$ROOT/fixtures/idx
 HUGE=4611686018427387904
-runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0
+runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0
 
 # check NAME EXPECT ARGS...: runs BIN ARGS; EXPECT is a text the message of a refusal must hold
-# ("-" when the run may succeed).
+# ("-" when the run may succeed, "+" when it must).
 check() {
   local name=$1 expect=$2
   shift 2
   runs=$((runs + 1))
   (
     ulimit -v 16777216
+    [ -n "${PRE:-}" ] && eval "$PRE"
     exec /usr/bin/time -f %M -o "$W/rss" timeout -s KILL 20 "$BIN" "$@" >"$W/out" 2>"$W/err" </dev/null
   )
   local rc=$? rss
@@ -47,7 +54,13 @@ check() {
   if [ $rc -eq 0 ] && grep -Eq '(NaN|-?inf\b|"(cov_rel_err|mean_err|test_accuracy|train_accuracy|final_loss|loss|accuracy|network_accuracy|mean_term|cov_term|gap_from_input|gap_from_layer1)": null)' "$W/out"; then
     nonfinite=$((nonfinite + 1)); what="$what non-finite printed"
   fi
-  if [ $rc -ne 0 ] && [ "$expect" != "-" ] && [ -z "$what" ] && ! grep -qF -- "$expect" "$W/err"; then
+  if [ $rc -eq 0 ] && [ "$(head -c 1 "$W/out")" = "{" ] && ! python3 -c 'import json, sys
+json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(1))' "$W/out" 2>/dev/null; then
+    nonfinite=$((nonfinite + 1)); what="$what JSON a strict parser refuses"
+  fi
+  if [ $rc -ne 0 ] && [ "$expect" = "+" ] && [ -z "$what" ]; then
+    refused=$((refused + 1)); what="$what refused a valid run"
+  elif [ $rc -ne 0 ] && [ "$expect" != "-" ] && [ -z "$what" ] && ! grep -qF -- "$expect" "$W/err"; then
     unnamed=$((unnamed + 1)); what="$what message does not name '$expect'"
   fi
   [ -n "$what" ] && printf '%-40s %s | %s\n' "$name" "$what" "$(head -c 160 "$W/err" | tr '\n' ' ')"
@@ -200,4 +213,75 @@ done
 debris=$(find "$W/kill" -name '.*' -type f | wc -l)
 echo "kill -9 then rerun: $debris temporary files left in $W/kill"
 
-echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris"
+# 8. Sixteenth session (adv16): interruption, write limits, names, environment.
+# left DIR WHAT: counts as debris every corrflow temporary file in DIR, and removes them (so
+# that a later count does not see them again).
+left() {
+  local n
+  n=$(find "$1" -name '.corrflow-tmp-*' 2>/dev/null | wc -l)
+  [ "$n" -gt 0 ] && echo "$2: $n temporary files left in $1"
+  find "$1" -name '.corrflow-tmp-*' -prune -exec rm -rf {} + 2>/dev/null
+  debris=$((debris + n))
+}
+# SIGINT/SIGTERM/SIGHUP while a 72 MB model is written: the run is stopped (SIGSTOP) as soon as
+# its temporary file appears, sent the signal, and resumed; a run that finished first is retried.
+# (A background job of a script starts with SIGINT ignored: env restores the default.)
+for sig in INT TERM HUP; do
+  mkdir -p "$W/sig$sig"
+  for _ in 1 2 3 4 5; do
+    env --default-signal=INT "$BIN" --threads 1 train --task xor --n-train 8 --n-test 8 --epochs 1 --hidden 3000,3000 \
+      --out "$W/sig$sig/m.safetensors" >/dev/null 2>&1 &
+    pid=$!
+    caught=""
+    while kill -0 $pid 2>/dev/null; do
+      if ls -A "$W/sig$sig" | grep -q '^\.corrflow-tmp-'; then kill -STOP $pid; caught=1; break; fi
+    done
+    [ -n "$caught" ] && { kill -$sig $pid; kill -CONT $pid; }
+    wait $pid 2>/dev/null
+    [ -n "$caught" ] && break
+  done
+  runs=$((runs + 1))
+  [ -z "$caught" ] && echo "SIG$sig: no run caught mid-write"
+  left "$W/sig$sig" "SIG$sig mid-write"
+done
+PRE="ulimit -f 1024" check "ulimit -f: train" "File too large" train --task xor --n-train 8 --n-test 8 --epochs 1 --hidden 3000,3000 --out "$W/fsize.safetensors"
+left "$W" "ulimit -f: train"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 2\nseed = [1, 2, 3]\n' >"$W/g8.toml"
+rm -rf "$W/sw8"
+PRE="ulimit -f 1" check "ulimit -f: sweep" "results.jsonl" sweep --grid "$W/g8.toml" --out "$W/sw8"
+[ -s "$W/sw8/results.jsonl" ] && [ "$(tail -c 1 "$W/sw8/results.jsonl" | od -An -c | tr -d ' ')" != '\n' ] &&
+  { debris=$((debris + 1)); echo "ulimit -f: sweep: a partial record is left"; }
+"$BIN" --threads 1 sweep --grid "$W/g8.toml" --out "$W/sw8" >/dev/null 2>&1
+PRE="ulimit -f 40" check "ulimit -f: sweep plots" "File too large" sweep summarize "$W/sw8" --plots "$W/plots8"
+[ -e "$W/plots8" ] && { debris=$((debris + 1)); echo "ulimit -f: sweep plots: a partial plots folder is left"; }
+left "$W" "ulimit -f: sweep plots"
+# A full disk (a 64 KiB tmpfs, where this user may mount one).
+mkdir -p "$W/full"
+if mount -t tmpfs -o size=64k tmpfs "$W/full" 2>/dev/null; then
+  check "full disk: train" "No space left" train "${MN[@]}" --train-limit 100 --hidden 64 --epochs 1 --out "$W/full/m.safetensors"
+  check "full disk: report" "No space left" analyze --model "$W/mnist.safetensors" "${MN[@]}" --report "$W/full/rep"
+  check "full disk: plots" "No space left" sweep summarize "$W/sw8" --plots "$W/full/plots"
+  n=$(find "$W/full" -mindepth 1 | wc -l)
+  [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "full disk: $n entries left in $W/full"; }
+  umount "$W/full"
+fi
+# Names: 255 bytes (its temporary twin must fit), 256 (refused before a million epochs), bytes
+# that are not UTF-8 in an output, a report, a model and a data file.
+check "output name of 255 bytes" + train "${XOR[@]}" --out "$W/$(printf 'n%.0s' $(seq 255))"
+check "output name of 256 bytes" "File name too long" train --task xor --epochs 1000000 --out "$W/$(printf 'n%.0s' $(seq 256))"
+NU="$W/$(printf 'u\xff')"
+check "non-UTF-8 model, train --json" + train "${XOR[@]}" --out "$NU.safetensors" --json
+check "non-UTF-8 model, propagate --json" + propagate --model "$NU.safetensors" --json
+check "non-UTF-8 model, analyze --json" + analyze --model "$NU.safetensors" --json
+check "non-UTF-8 report" + analyze --model "$NU.safetensors" --report "$NU-report"
+cp "$FIX/train-images-idx3-ubyte" "$NU-x"
+check "non-UTF-8 data path" --train-x train --task data --train-x "$NU-x" --train-y "$FIX/train-labels-idx1-ubyte" --test-split 0:5 --out "$W/x"
+# Environment.
+RAYON_NUM_THREADS=100000 check "RAYON_NUM_THREADS=100000" RAYON_NUM_THREADS train "${XOR[@]}" --out "$W/x"
+RAYON_NUM_THREADS=abc check "RAYON_NUM_THREADS=abc" + train "${XOR[@]}" --out "$W/x"
+PRE="ulimit -v 60000" check "ulimit -v 60000: analyze MNIST" "ulimit -v" analyze --model "$W/mnist.safetensors" "${MN[@]}" --json
+touch "$W/cachefile"
+CORRFLOW_CACHE="$W/cachefile" check "CORRFLOW_CACHE a file (MNIST .gz)" CORRFLOW_CACHE train "${MN[@]}" --train-limit 100 --epochs 1 --out "$W/x"
+check "xor, 10 quadratic layers" "--activation quad" train "${XOR[@]}" --hidden 8,8,8,8,8,8,8,8,8,8 --out "$W/x"
+
+echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused"

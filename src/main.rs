@@ -8,6 +8,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    corrflow::io::clean_up_on_interrupt();
     corrflow::io::keep_freed_memory();
     let args = cli::Cli::parse();
     match cli::run(args) {

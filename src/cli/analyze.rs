@@ -116,7 +116,10 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
             |e| bar.epoch(e),
         )?;
         if let Some(dir) = &args.report {
-            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let command = std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
             report.write_folder(dir, command, &timings)?;
         }
         Ok::<_, corrflow::Error>(report)

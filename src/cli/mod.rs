@@ -78,7 +78,9 @@ fn dispatch(cli: Cli) -> Result<()> {
 }
 
 /// Sizes the global rayon pool that faer's `Par::rayon(0)` and the kernels use; refuses more
-/// than [`THREADS_PER_CORE`] threads per available core or [`MAX_THREADS`] in all.
+/// than [`THREADS_PER_CORE`] threads per available core or [`MAX_THREADS`] in all, asked for
+/// by `--threads` or, under `--threads 0`, by `RAYON_NUM_THREADS` (which rayon then obeys when
+/// it is a positive count).
 fn init_threads(threads: usize) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let most = (THREADS_PER_CORE * cores).min(MAX_THREADS);
@@ -87,6 +89,18 @@ fn init_threads(threads: usize) -> Result<()> {
             Field::Threads,
             format!(
                 "{threads} threads on {cores} available cores; at most {most} (0 = one per core)"
+            ),
+        ));
+    }
+    let from_env = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(n) = from_env.filter(|&n| threads == 0 && n > most) {
+        return Err(corrflow::Error::config(
+            Field::Threads,
+            format!(
+                "0 defers to RAYON_NUM_THREADS={n} in the environment: {n} threads on {cores} \
+                 available cores; at most {most} (unset it or lower it)"
             ),
         ));
     }

@@ -36,6 +36,7 @@ pub struct Trained {
 /// The `--json` output of `analyze`.
 #[derive(Serialize)]
 pub struct AnalyzeReport {
+    #[serde(serialize_with = "crate::report::path_text::lossy_opt")]
     pub model: Option<PathBuf>,
     pub trained: Option<Trained>,
     pub task: String,
@@ -89,6 +90,8 @@ pub fn analyze_run(
             ));
         }
         crate::io::check_output_file(out)?;
+        // The model records the data's paths (`provenance::records`).
+        config.data.check_text_paths()?;
     }
     let (net, trained, loaded, mismatches, trained_on) = match model {
         Some(path) => {

@@ -31,6 +31,7 @@ use crate::timing::{TimingSummary, Timings};
 /// The `--json` output of `propagate`, displayed as its tables.
 #[derive(Serialize)]
 pub struct PropagateReport {
+    #[serde(serialize_with = "crate::report::path_text::lossy")]
     pub model: PathBuf,
     pub task: String,
     pub on: On,

@@ -39,6 +39,7 @@ pub struct TrainReport {
     /// With `--timings`: every stage's time and flops and the run's share of the GEMM rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timings: Option<TimingSummary>,
+    #[serde(serialize_with = "crate::report::path_text::lossy")]
     pub model: PathBuf,
     pub epochs: Vec<EpochStats>,
     /// Seconds of each epoch, for `--timings`.
@@ -73,6 +74,8 @@ pub fn train_model(
     let start = Instant::now();
     let objective = config.train.objective;
     check_output_file(out)?;
+    // The model records the data's paths (`provenance::records`).
+    config.data.check_text_paths()?;
     config.check_memory(None)?;
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;

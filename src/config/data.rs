@@ -291,6 +291,37 @@ impl DataConfig {
             .transpose()
     }
 
+    /// Refuses a sample file or folder whose path is not valid UTF-8, naming its flag: the
+    /// paths are recorded in a model as JSON text and merged with a model's record as JSON
+    /// ([`super::provenance`]), which has no way to hold such a path exactly.
+    pub fn check_text_paths(&self) -> Result<()> {
+        let paths = [
+            (Field::MnistDir, &self.mnist_dir),
+            (Field::TrainImages, &self.train_images),
+            (Field::TrainLabels, &self.train_labels),
+            (Field::TestImages, &self.test_images),
+            (Field::TestLabels, &self.test_labels),
+            (Field::TrainX, &self.train_x),
+            (Field::TrainY, &self.train_y),
+            (Field::TestX, &self.test_x),
+            (Field::TestY, &self.test_y),
+        ];
+        match paths
+            .into_iter()
+            .find(|(_, p)| p.as_ref().is_some_and(|p| p.to_str().is_none()))
+        {
+            Some((field, Some(p))) => Err(Error::config(
+                field,
+                format!(
+                    "{}: the path is not valid UTF-8, and corrflow records the data's paths in \
+                     the model as text; rename the file or folder",
+                    p.display()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a class count (`n_classes`) outside 2..=[`MAX_CLASSES`] (the labels' own bound),
     /// before the memory estimate sizes the read-out by it.
     pub fn check_n_classes(&self) -> Result<()> {

@@ -127,8 +127,10 @@ impl Shape {
         self
     }
 
-    /// The parts of the peak memory, in f64 words, each with the field that sets its size.
-    fn memory_terms(&self) -> [(Field, f64); 9] {
+    /// The parts of the peak memory, in f64 words, each with the field that sets its size. The
+    /// output stage's per-class covariances, C·K² words for K = C outputs (3·C³ with the
+    /// measured and propagated copies), are the class count's, not the hidden widths'.
+    fn memory_terms(&self) -> [(Field, f64); 10] {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
@@ -136,14 +138,16 @@ impl Shape {
             .surrogate_samples
             .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
         let [train, test, dim] = self.data_fields;
+        let output = 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
         [
             (train, f(self.n_train) * f(self.d_in)),
             (test, f(self.n_test) * f(self.d_in)),
             (dim, 3.0 * c * f(self.d_in).powi(2)),
             (
                 Field::Hidden,
-                4.0 * self.params() + 3.0 * c * (self.square_sum() - f(self.d_in).powi(2)),
+                4.0 * self.params() + 3.0 * c * (self.square_sum() - f(self.d_in).powi(2)) - output,
             ),
+            (Field::NClasses, output),
             (
                 Field::Batch,
                 3.0 * f(self.batch.min(self.n_train)) * width_sum,
@@ -292,11 +296,16 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     Err(Error::config(
         field,
         format!(
-            "the run needs about {} ({} of it for this setting), over the memory limit of {}; \
+            "the run needs about {} ({} of it for this setting), over the memory limit of {}{}; \
              make it smaller or raise the memory limit",
             human_bytes(bytes),
             human_bytes(8.0 * words),
-            human_bytes(limit.bytes as f64)
+            human_bytes(limit.bytes as f64),
+            if crate::io::limit::address_space_limit() == Some(limit.bytes) {
+                " (ulimit -v)"
+            } else {
+                ""
+            }
         ),
     ))
 }

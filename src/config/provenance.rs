@@ -63,6 +63,8 @@ pub fn for_model(
     meta: &HashMap<String, String>,
     output_dim: usize,
 ) -> Result<(DataConfig, Vec<Mismatch>)> {
+    // Before `compact`, which cannot write such a path and would drop every setting.
+    user.check_text_paths()?;
     let mut model = Map::new();
     for key in [DATA_KEY, PREPROCESS_KEY] {
         if let Some(text) = meta.get(key) {

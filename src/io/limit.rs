@@ -33,9 +33,24 @@ impl Default for MemoryLimit {
 }
 
 /// Half of the physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that cannot be
-/// read. The CLI may replace it (e.g. with `--max-memory`).
+/// read, and never more than [`address_space_limit`] (`ulimit -v`): past that an allocation
+/// fails, which faer and the standard library answer with an abort. The estimates' fixed
+/// overhead (`config::estimate`'s base) stands for the binary, its libraries and the threads'
+/// stacks, which count against that limit too. The CLI may replace it (e.g. with
+/// `--max-memory`).
 pub fn default_memory_limit() -> MemoryLimit {
-    MemoryLimit::new(mem_total().map_or(FALLBACK_BYTES, |b| b / 2))
+    let half = mem_total().map_or(FALLBACK_BYTES, |b| b / 2);
+    MemoryLimit::new(address_space_limit().map_or(half, |left| half.min(left)))
+}
+
+/// The address space this process may map, its soft `RLIMIT_AS` (`ulimit -v`); `None` without
+/// a limit or where it cannot be read.
+pub fn address_space_limit() -> Option<u64> {
+    // SAFETY: rlimit is a plain C struct of integers; getrlimit writes it.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid resource and a valid, writable rlimit.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_AS, &mut lim) };
+    (rc == 0 && lim.rlim_cur != libc::RLIM_INFINITY).then_some(lim.rlim_cur)
 }
 
 /// `MemTotal` from `/proc/meminfo`, in bytes.

@@ -1,10 +1,11 @@
 //! Low-level file helpers: atomic writes of files and folders, output paths that refuse what
 //! is not corrflow's, opening only regular files, memory limits, content checksums and
-//! self-cleaning temporary files; the binaries' allocator setting.
+//! self-cleaning temporary files, removed on interruption; the binaries' allocator setting.
 
 mod allocator;
 mod atomic;
 pub mod checksum;
+mod interrupt;
 pub mod limit;
 pub mod output;
 pub mod regular;
@@ -13,6 +14,7 @@ pub mod trim;
 
 pub use allocator::keep_freed_memory;
 pub use atomic::write_atomically;
+pub use interrupt::clean_up_on_interrupt;
 pub use limit::{default_memory_limit, MemoryLimit};
 pub use output::{check_output_dir, check_output_file, not_a_folder, write_dir_atomically};
 pub use regular::{open_regular, open_regular_append, read_regular, read_regular_to_string};

@@ -27,18 +27,33 @@ pub fn check_output_file(path: &Path) -> Result<()> {
             "ends in '/', which names a folder: expected the path of a file",
         ));
     }
-    if let Ok(meta) = std::fs::symlink_metadata(path) {
-        if !meta.file_type().is_file() {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_file() => {
             return Err(Error::format(
                 path,
                 format!(
                     "exists and is {}; corrflow replaces only regular files: choose another path",
                     describe(&meta.file_type())
                 ),
-            ));
+            ))
         }
+        Err(e) => unusable(path, e)?,
+        Ok(_) => {}
     }
     check_writable(&parent_of(path))
+}
+
+/// The refusal of an output `path` whose look-up failed with `e` for another reason than its
+/// absence (a name longer than the file system takes, a parent that is a file, no permission),
+/// found before the work rather than at the write; `Ok` when it is simply absent.
+fn unusable(path: &Path, e: std::io::Error) -> Result<()> {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        format!("cannot be written ({e}); choose another path"),
+    ))
 }
 
 /// Checks that `dir` may be written as a report folder: it does not exist, or it is a folder
@@ -46,7 +61,7 @@ pub fn check_output_file(path: &Path) -> Result<()> {
 /// folder takes new entries.
 pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
-        Err(_) => {}
+        Err(e) => unusable(dir, e)?,
         Ok(meta) if !meta.file_type().is_dir() => {
             return Err(not_a_folder(
                 dir,
@@ -63,8 +78,9 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
                     return Err(Error::format(
                         dir,
                         format!(
-                            "holds {name}, which is not part of a report; corrflow replaces \
-                             only a folder of its own report: choose an empty or new folder"
+                            "holds {name}, which is not part of a report (or of a sweep's \
+                             plots); corrflow replaces only a folder of its own files: choose \
+                             an empty or new folder"
                         ),
                     ));
                 }
@@ -117,15 +133,32 @@ fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 
 /// Puts the finished folder `fresh` at `dir`: a plain rename when `dir` does not exist, else
 /// the old folder is first renamed to a temporary name (removed afterwards, or by a later run
-/// if this one is killed in between).
+/// if this one is killed in between). A rename that finds `dir` gone, or back, lost a race
+/// with another run writing the same folder: said so.
 fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
-        return std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e));
+        return std::fs::rename(fresh, dir).map_err(|e| raced(dir, e));
     }
     let old = temp_path(parent, name);
-    std::fs::rename(dir, &old).map_err(|e| Error::io(dir, e))?;
-    std::fs::rename(fresh, dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::rename(dir, &old).map_err(|e| raced(dir, e))?;
+    std::fs::rename(fresh, dir).map_err(|e| raced(dir, e))?;
     std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
+}
+
+/// The error of a rename onto or away from `dir`: one that found `dir` missing or non-empty
+/// where it had just been seen the other way was overtaken by another process writing `dir`.
+fn raced(dir: &Path, e: std::io::Error) -> Error {
+    use std::io::ErrorKind::{DirectoryNotEmpty, NotFound};
+    if matches!(e.kind(), NotFound | DirectoryNotEmpty) {
+        return Error::format(
+            dir,
+            format!(
+                "another process replaced this folder while this run was writing it ({e}); \
+                 run one writer per folder"
+            ),
+        );
+    }
+    Error::io(dir, e)
 }
 
 /// Checks that `dir` exists and a new file can be created in it.
@@ -157,5 +190,41 @@ fn describe(t: &std::fs::FileType) -> &'static str {
         "a file"
     } else {
         "not a regular file"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two runs swapping in the same report folder: the loser's rename finds the folder gone
+    /// (or back); its error says so instead of a bare "No such file or directory".
+    #[test]
+    fn a_swap_overtaken_by_another_writer_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("rep");
+        let fresh = dir.path().join("fresh");
+        std::fs::create_dir(&fresh).unwrap();
+        // The folder was seen (so the swap renames it away) but is gone by the rename.
+        let err = std::fs::rename(&report, dir.path().join("old")).unwrap_err();
+        let text = raced(&report, err).to_string();
+        assert!(
+            text.contains("another process replaced this folder"),
+            "{text}"
+        );
+        // A folder put back before the second rename: the rename onto it fails.
+        std::fs::create_dir(&report).unwrap();
+        std::fs::write(report.join("report.md"), b"theirs").unwrap();
+        let err = std::fs::rename(&fresh, &report).unwrap_err();
+        let text = raced(&report, err).to_string();
+        assert!(
+            text.contains("another process replaced this folder"),
+            "{text}"
+        );
+        let other = raced(
+            &report,
+            std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        );
+        assert!(!other.to_string().contains("another process"));
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::forward::{argmax_columns, elementwise_parallel};
 use super::grad_update::FusedUpdate;
 use super::precision::{Precision, Real};
-use super::{ForwardPass, Layer, Mlp};
+use super::{Activation, ForwardPass, Layer, Mlp};
 use crate::data::{Dataset, Labelled};
 use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::gemm;
@@ -268,7 +268,10 @@ fn train_in<T: Real>(
 /// The error for a loss that is not finite on the first batch, before any update: not the
 /// learning rate's fault (the divergence message's), but a forward pass that overflows f64 —
 /// inputs or initial weights too large (a huge `--sigma` or `--scale`, data files of that
-/// scale, a huge `--gain`). Names the largest |input| of the batch and |weight| of the network.
+/// scale, a huge `--gain`), or a quadratic φ(h) = h + αh² over many layers: a scale s > 1/α
+/// becomes ~αs² at the next layer, so ln s about doubles per layer and reaches f64's ln(max)
+/// ≈ 709.8 after ~log₂(709.8 / ln(αs₀)) layers (the xor default overflows at depth 10). Names the
+/// largest |input| of the batch and |weight| of the network, and the depth when φ is quadratic.
 fn overflow_before_training<T: Real>(net: &Mlp<T>, x: MatRef<'_, T>, loss: f64) -> Error {
     let largest = |m: MatRef<'_, T>| {
         (0..m.ncols())
@@ -281,11 +284,23 @@ fn overflow_before_training<T: Real>(net: &Mlp<T>, x: MatRef<'_, T>, loss: f64) 
         .iter()
         .map(|l| largest(l.w.as_ref()))
         .fold(0.0, f64::max);
+    let depth = net.depth();
+    let quadratic = (0..depth)
+        .any(|l| matches!(net.activation.at(l), Activation::Quadratic { alpha } if alpha != 0.0));
+    let compounding = if quadratic {
+        format!(
+            ", or the quadratic activation (--activation quad, the default of the xor and \
+             higher-order tasks) squares the scale at each of the {depth} hidden layers (--hidden): \
+             fewer layers or another --activation"
+        )
+    } else {
+        String::new()
+    };
     Error::Numeric(format!(
         "the loss is {loss} on the first batch, before any training step: the forward pass \
          overflows (largest |input| {input:.3e}, largest initial |weight| {weight:.3e}); the \
-         data's scale (--sigma, --scale or the data files) or --gain is too large, not the \
-         learning rate"
+         data's scale (--sigma, --scale or the data files) or --gain is too large{compounding}, \
+         not the learning rate"
     ))
 }
 

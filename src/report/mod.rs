@@ -5,7 +5,7 @@
 //! - [`table`] is the table model behind the text and Markdown outputs, [`tables`] the tables
 //!   of `analyze` and `propagate` built on it;
 //! - [`markdown`] writes the text of report.md; [`number`] formats numbers for text; [`json`]
-//!   every JSON output, refusing non-finite numbers;
+//!   every JSON output, refusing non-finite numbers; [`path_text`] file paths in JSON;
 //! - [`analysis_report`] renders every file of a report folder in memory, [`write_files`]
 //!   writes them.
 
@@ -14,6 +14,7 @@ pub mod beyond_plots;
 pub mod json;
 pub mod markdown;
 pub mod number;
+pub mod path_text;
 pub mod plots;
 pub mod render;
 pub mod table;

@@ -9,7 +9,8 @@ use plotters::prelude::*;
 use super::record::Record;
 use super::summary::{depth, gap_curves, information_points, width, Curve};
 use crate::error::{Error, Result};
-use crate::io::{not_a_folder, write_atomically};
+use crate::io::output::parent_of;
+use crate::io::{not_a_folder, write_dir_atomically};
 use crate::report::render::{self, Plot, FONT};
 
 const SIZE: (u32, u32) = (1100, 450);
@@ -23,9 +24,11 @@ struct Panel<'a> {
     lines: bool,
 }
 
-/// Writes `gap_vs_width`, `gap_vs_depth` and `information`, each as `.svg` and `.png`, into
-/// `dir` (created if missing; refused if it is something other than a folder); returns the
-/// paths of the SVG files.
+/// Writes `gap_vs_width`, `gap_vs_depth` and `information`, each as `.svg` and `.png`, as the
+/// folder `dir`: all six rendered first, then written as one set ([`write_dir_atomically`]: a
+/// full disk or a kill leaves the folder as it was, never some new plots beside old ones). Its
+/// parent is created if missing; `dir` is refused if it is something other than a folder, or a
+/// folder holding other files. Returns the paths of the SVG files.
 pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
     if let Some(meta) = std::fs::metadata(dir).ok().filter(|m| !m.is_dir()) {
         return Err(not_a_folder(
@@ -34,7 +37,9 @@ pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
             "the plots are written into a folder",
         ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let parent = parent_of(dir);
+    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let mut files = Vec::new();
     let mut written = Vec::new();
     let log_width = |r: &Record| width(r).log2();
     for (name, x_label, x) in [
@@ -48,6 +53,7 @@ pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
         let c = gap_curves(records, x);
         let path = dir.join(name);
         two_panels(
+            &mut files,
             &path,
             [
                 Panel {
@@ -71,6 +77,7 @@ pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
     let [input, output] = information_points(records);
     let path = dir.join("information.svg");
     two_panels(
+        &mut files,
         &path,
         [
             Panel {
@@ -90,16 +97,27 @@ pub fn write_plots(records: &[Record], dir: &Path) -> Result<Vec<PathBuf>> {
         ],
     )?;
     written.push(path);
+    write_dir_atomically(dir, &files)?;
     Ok(written)
 }
 
-/// Two panels side by side, written as `path` (SVG) and the same name with `.png`.
-fn two_panels(path: &Path, panels: [Panel<'_>; 2]) -> Result<()> {
+/// Two panels side by side, rendered into `files` as (name, bytes): `path`'s file name (SVG)
+/// and the same name with `.png`.
+fn two_panels(
+    files: &mut Vec<(String, Vec<u8>)>,
+    path: &Path,
+    panels: [Panel<'_>; 2],
+) -> Result<()> {
     let plot = TwoPanels(panels);
     let svg = render::svg(&plot, SIZE).map_err(|e| Error::format(path, e.to_string()))?;
     let png = render::png(&plot, SIZE).map_err(|e| Error::format(path, e.to_string()))?;
-    write_atomically(path, svg.as_bytes())?;
-    write_atomically(&path.with_extension("png"), &png)
+    let name = |p: &Path| {
+        p.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    };
+    files.push((name(path), svg.into_bytes()));
+    files.push((name(&path.with_extension("png")), png));
+    Ok(())
 }
 
 struct TwoPanels<'a>([Panel<'a>; 2]);

@@ -69,7 +69,13 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
     Ok(Setup {
         grid,
         threads,
-        budget_bytes: opts.max_memory.or_else(mem_available),
+        budget_bytes: opts.max_memory.or_else(|| {
+            let left = crate::io::limit::address_space_limit().map(|b| b as f64);
+            match (mem_available(), left) {
+                (Some(a), Some(l)) => Some(a.min(l)),
+                (a, l) => a.or(l),
+            }
+        }),
     })
 }
 

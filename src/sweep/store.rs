@@ -207,14 +207,26 @@ impl ResultsLog {
         self.append_line(failure, &failure.id)
     }
 
+    /// Writes one line; a write that fails part-way (a full disk, `ulimit -f`) is cut back to
+    /// the file's length before it, so the file never ends in a partial record.
     fn append_line(&mut self, value: &impl serde::Serialize, id: &str) -> Result<()> {
         let mut line = serde_json::to_string(value)
             .map_err(|e| Error::Numeric(format!("record {id}: {e}")))?;
         line.push('\n');
-        self.file
+        let before = self
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&self.path, e))?
+            .len();
+        let written = self
+            .file
             .write_all(line.as_bytes())
-            .and_then(|()| self.file.sync_data())
-            .map_err(|e| Error::io(&self.path, e))
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            // Best effort: the write's own error is the one reported.
+            let _ = self.file.set_len(before);
+        }
+        written.map_err(|e| Error::io(&self.path, e))
     }
 
     /// Path of the results file.

@@ -551,3 +551,61 @@ fn an_overflow_before_training_names_the_scale_not_the_learning_rate() {
         assert!(!dir.path().join("m.safetensors").exists());
     }
 }
+
+/// Ten layers of the quadratic activation (the xor default) overflow inputs and weights of
+/// order one: the message names the activation and the depth, not only the data's scale
+/// (sixteenth session; it blamed `--sigma`, `--scale` and `--gain` alone).
+#[test]
+fn an_overflow_of_a_deep_quadratic_network_names_the_activation_and_depth() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let hidden = ["8"; 10].join(",");
+    let args = [
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--hidden",
+        &hidden,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let err = refused(&args, "--activation quad");
+    assert!(err.contains("10 hidden layers (--hidden)"), "{err}");
+    let relu = corrflow(&[&args[..], &["--activation", "relu"]].concat());
+    assert!(relu.status.success(), "{}", stderr(&relu));
+}
+
+/// The output stage's per-class covariances grow as the cube of the class count: a class count
+/// too large for memory is refused naming `--n-classes`, not `--hidden` (sixteenth session: a
+/// 4-wide network with 1000 classes blamed `--hidden`).
+#[test]
+fn a_class_count_too_large_for_memory_names_n_classes() {
+    let fix = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/idx");
+    let x = fix.join("train-images-idx3-ubyte");
+    let y = fix.join("train-labels-idx1-ubyte");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let args = [
+        "--max-memory",
+        "1G",
+        "train",
+        "--task",
+        "data",
+        "--train-x",
+        x.to_str().unwrap(),
+        "--train-y",
+        y.to_str().unwrap(),
+        "--test-split",
+        "0:5",
+        "--hidden",
+        "4",
+        "--n-classes",
+        "1000",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let err = refused(&args, "--n-classes");
+    assert!(err.contains("over the memory limit"), "{err}");
+}

@@ -77,7 +77,15 @@ pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cach
     if let Some(c) = verified(src, &target, source_hash) {
         return Ok(c);
     }
-    fs::create_dir_all(cache_dir).map_err(|e| Error::io(cache_dir, e))?;
+    fs::create_dir_all(cache_dir).map_err(|e| {
+        Error::format(
+            cache_dir,
+            format!(
+                "cannot be used as the folder of inflated IDX files ({e}); set {CACHE_ENV} to a \
+                 writable folder (default: the system's temporary folder, TMPDIR)"
+            ),
+        )
+    })?;
     remove_stale(cache_dir);
     let name = target
         .file_name()

@@ -176,3 +176,45 @@ pub fn train_small_mnist<'a>(
     json(&corrflow(&train));
     data
 }
+
+/// Sets the soft limit `resource` (`libc::RLIMIT_FSIZE` for `ulimit -f`, `RLIMIT_AS` for
+/// `ulimit -v`) of `cmd`'s process to `bytes`.
+pub fn set_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+    unsafe {
+        cmd.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            if libc::setrlimit(resource, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+/// `corrflow train --task data` of the features `x` and labels `y` (samples 0..2 the test
+/// set, one epoch) into `out`; paths need not be UTF-8.
+pub fn train_data(x: &std::path::Path, y: &std::path::Path, out: &std::path::Path) -> Command {
+    let mut c = command();
+    c.args([
+        "train",
+        "--task",
+        "data",
+        "--test-split",
+        "0:2",
+        "--epochs",
+        "1",
+    ])
+    .arg("--train-x")
+    .arg(x)
+    .arg("--train-y")
+    .arg(y)
+    .arg("--out")
+    .arg(out);
+    c
+}

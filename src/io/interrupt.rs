@@ -1,0 +1,60 @@
+//! Interruption: SIGINT, SIGTERM and SIGHUP remove the temporary files of writes they cut short
+//! (see [`super::temp`]) before the process dies of the signal, so that Ctrl-C or a job
+//! scheduler's kill leaves no debris; SIGXFSZ (a write past `ulimit -f`) becomes the write's
+//! error instead of killing the process mid-write.
+
+/// The signals whose default action would kill the process with temporary files on disk.
+const CAUGHT: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Blocks those of SIGINT, SIGTERM and SIGHUP that the process was not started with ignored
+/// (`nohup`, a background job of a non-interactive shell: those stay ignored) in this thread,
+/// and so in every thread started after it, and starts a thread that waits for them; on one it
+/// removes this process's temporary files ([`super::temp::remove_own`]) and dies of the same
+/// signal, so the exit status is the usual one (130 for Ctrl-C). Ignores SIGXFSZ. Call first
+/// thing in `main`, before other threads.
+pub fn clean_up_on_interrupt() {
+    // SAFETY: sigset_t is a plain C struct for which sigemptyset writes a valid empty set;
+    // pthread_sigmask and signal take valid arguments and are called before any other thread
+    // exists, so the mask is inherited by every thread the process starts.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in CAUGHT {
+            let mut now: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(sig, std::ptr::null(), &mut now);
+            if now.sa_sigaction != libc::SIG_IGN {
+                libc::sigaddset(&mut set, sig);
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        set
+    };
+    let waiter = std::thread::Builder::new()
+        .name("corrflow-signals".into())
+        .spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is a valid signal set and `sig` a valid place for the result.
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                return;
+            }
+            super::temp::remove_own();
+            // SAFETY: restores the default action of `sig`, unblocks it in this thread only and
+            // raises it in this thread: the process dies of it as if it had never been caught.
+            unsafe {
+                libc::signal(sig, libc::SIG_DFL);
+                let mut one: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut one);
+                libc::sigaddset(&mut one, sig);
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &one, std::ptr::null_mut());
+                libc::raise(sig);
+            }
+        });
+    if waiter.is_err() {
+        // Without the waiter the signals must keep their default action, not stay blocked.
+        // SAFETY: as above; unblocking restores the state before this call.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        }
+    }
+}

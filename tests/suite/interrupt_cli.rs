@@ -1,0 +1,198 @@
+//! Interruption and write limits (sixteenth session): SIGTERM in the middle of writing a model
+//! removes the temporary file before the process dies of the signal; a write past `ulimit -f`
+//! is an error naming the file instead of a SIGXFSZ death, leaves no `.corrflow-tmp-` file, and
+//! a sweep's results file cut by it keeps whole records only.
+
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::process::Stdio;
+
+use super::common::sweep::{grid_file, record_ids, tiny_grid};
+use super::common::{command, set_rlimit};
+
+/// `corrflow train` of a 2→3000→3000→2 network on 8 samples: little work, a 72 MB model file.
+const BIG_MODEL: [&str; 12] = [
+    "train",
+    "--task",
+    "xor",
+    "--n-train",
+    "8",
+    "--n-test",
+    "8",
+    "--epochs",
+    "1",
+    "--hidden",
+    "3000,3000",
+    "--out",
+];
+
+/// Names in `dir` that are corrflow temporary files.
+fn temporaries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".corrflow-tmp-"))
+        .collect()
+}
+
+#[test]
+fn sigterm_during_the_write_of_a_model_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    // A run is caught mid-write by stopping it (SIGSTOP) as soon as its temporary file
+    // appears; a run that finishes its write first is tried again.
+    for _ in 0..10 {
+        let mut child = command()
+            .args(BIG_MODEL)
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as libc::pid_t;
+        let caught = loop {
+            if !temporaries(dir.path()).is_empty() {
+                // SAFETY: pid is our child, not yet waited for.
+                unsafe { libc::kill(pid, libc::SIGSTOP) };
+                break !temporaries(dir.path()).is_empty();
+            }
+            if child.try_wait().unwrap().is_some() {
+                break false;
+            }
+        };
+        if !caught {
+            // SAFETY: as above (a finished child is not reaped until wait).
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+            child.wait().unwrap();
+            let _ = std::fs::remove_file(&out);
+            continue;
+        }
+        // SAFETY: as above; SIGTERM stays pending until SIGCONT resumes the child.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+        assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+        return;
+    }
+    panic!("no run was caught in the middle of writing its model");
+}
+
+#[test]
+fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let mut cmd = command();
+    cmd.args(BIG_MODEL).arg(&out);
+    set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, 1 << 20);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert_eq!(temporaries(dir.path()), Vec::<String>::new());
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_sweep_whose_results_file_hits_the_size_limit_keeps_whole_records_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("sw");
+    let run = |limit: Option<u64>| {
+        let mut cmd = super::common::sweep::corrflow();
+        cmd.args(["sweep", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        if let Some(bytes) = limit {
+            set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, bytes);
+        }
+        cmd.output().unwrap()
+    };
+    let full = run(None);
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+    let results = out.join("results.jsonl");
+    let text = std::fs::read_to_string(&results).unwrap();
+    let first = text.find('\n').unwrap() + 1;
+    std::fs::remove_dir_all(&out).unwrap();
+    // Room for the first record and half of the second.
+    let o = run(Some((first + first / 2) as u64));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(
+        err.contains("results.jsonl") && err.contains("File too large"),
+        "{err}"
+    );
+    // The records' lengths differ between runs by their wall times' digits: whole lines only.
+    let cut = std::fs::read(&results).unwrap();
+    assert_eq!(
+        cut.last(),
+        Some(&b'\n'),
+        "the partial second record is cut away"
+    );
+    assert_eq!(cut.iter().filter(|&&b| b == b'\n').count(), 1);
+    assert_eq!(record_ids(&out).len(), 1);
+    let resumed = run(None);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&resumed.stderr).contains("partial"));
+    assert_eq!(record_ids(&out).len(), 3);
+}
+
+#[test]
+fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("sw");
+    let plots = out.join("plots");
+    let sweep = super::common::sweep::run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let summarize = |limit: Option<u64>| {
+        let mut cmd = command();
+        cmd.args(["sweep", "summarize"]).arg(&out);
+        if let Some(bytes) = limit {
+            set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, bytes);
+        }
+        cmd.output().unwrap()
+    };
+    assert!(summarize(None).status.success());
+    let size = |name: &str| std::fs::metadata(plots.join(name)).unwrap().len();
+    // The first plot written fits, a larger one does not: the old per-file writes left the
+    // first ones behind.
+    let limit = size("gap_vs_width.svg");
+    let largest = ["gap_vs_depth.svg", "information.svg", "information.png"]
+        .map(size)
+        .into_iter()
+        .max()
+        .unwrap();
+    assert!(
+        largest > limit,
+        "no plot is larger than the first: the case tests nothing"
+    );
+    std::fs::remove_dir_all(&plots).unwrap();
+    let o = summarize(Some(limit));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!plots.exists(), "a partial plots folder is left");
+    assert_eq!(temporaries(&out), Vec::<String>::new());
+}

@@ -1,0 +1,116 @@
+//! Output and input names at the edges of what a file system takes (sixteenth session): a name
+//! of up to 255 bytes is written (its temporary twin used to be too long), a longer one is
+//! refused before the work, and names that are not UTF-8 neither panic nor fail `--json`.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::common::command;
+
+/// Runs corrflow with `args` (paths that need not be UTF-8).
+fn run(args: &[&OsStr]) -> std::process::Output {
+    command().args(args).output().unwrap()
+}
+
+fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
+
+#[test]
+fn an_output_name_of_255_bytes_is_written_and_a_longer_one_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let longest = dir.path().join("m".repeat(255));
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    let o = run(&[&train[..], &[longest.as_os_str()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(longest.is_file());
+    let report = dir.path().join("r".repeat(255));
+    let analyze = ["analyze", "--task", "xor", "--epochs", "1", "--report"].map(os);
+    let o = run(&[&analyze[..], &[report.as_os_str()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(report.join("report.json").is_file());
+
+    // A million epochs: refused at once, or the test would time out.
+    let too_long = dir.path().join("m".repeat(256));
+    let slow = ["train", "--task", "xor", "--epochs", "1000000", "--out"].map(os);
+    let o = run(&[&slow[..], &[too_long.as_os_str()]].concat());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot be written (File name too long"),
+        "{err}"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "only the two outputs: {left:?}");
+}
+
+#[test]
+fn names_that_are_not_utf8_neither_panic_nor_fail_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |tail: &[u8]| {
+        let mut bytes = dir.path().as_os_str().as_bytes().to_vec();
+        bytes.extend_from_slice(tail);
+        std::path::PathBuf::from(OsStr::from_bytes(&bytes))
+    };
+    let model = p(b"/n\xff.safetensors");
+    let report = p(b"/r\xff");
+    let train = ["train", "--task", "xor", "--epochs", "1", "--json", "--out"].map(os);
+    let o = run(&[&train[..], &[model.as_os_str()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["model"]
+        .as_str()
+        .unwrap()
+        .ends_with("n\u{fffd}.safetensors"));
+    for cmd in ["propagate", "analyze"] {
+        let args = [cmd, "--json", "--model"].map(os);
+        let o = run(&[&args[..], &[model.as_os_str()]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{cmd}: {err}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            v["model"]
+                .as_str()
+                .unwrap()
+                .ends_with("n\u{fffd}.safetensors"),
+            "{cmd}"
+        );
+    }
+    // The report records its command line: the argument that is not UTF-8 used to panic.
+    let args = ["analyze", "--model"].map(os);
+    let o = run(&[
+        &args[..],
+        &[model.as_os_str(), os("--report"), report.as_os_str()],
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(Path::new(&report).join("report.md")).unwrap();
+    assert!(md.contains("r\u{fffd}"), "{md}");
+}
+
+#[test]
+fn a_data_path_that_is_not_utf8_is_refused_naming_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = dir.path().as_os_str().as_bytes().to_vec();
+    bytes.extend_from_slice(b"/x\xff.npy");
+    let x = std::path::PathBuf::from(OsStr::from_bytes(&bytes));
+    super::common::write_npy(&x, "<f8", false, &[4, 1], &[0u8; 32]);
+    let y = dir.path().join("y.npy");
+    super::common::write_npy(
+        &y,
+        "<i8",
+        false,
+        &[4],
+        &[[0u8; 8], [1, 0, 0, 0, 0, 0, 0, 0]].concat().repeat(2),
+    );
+    let out = dir.path().join("m.safetensors");
+    let o = super::common::train_data(&x, &y, &out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--train-x") && err.contains("not valid UTF-8"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
