@@ -33,14 +33,26 @@ impl Default for MemoryLimit {
 }
 
 /// Half of the physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that cannot be
-/// read, and never more than [`address_space_limit`] (`ulimit -v`): past that an allocation
-/// fails, which faer and the standard library answer with an abort. The estimates' fixed
-/// overhead (`config::estimate`'s base) stands for the binary, its libraries and the threads'
-/// stacks, which count against that limit too. The CLI may replace it (e.g. with
-/// `--max-memory`).
+/// read, and never more than [`address_space_budget`] (`ulimit -v` less what the threads map
+/// outside the estimates): past that an allocation fails, which faer and the standard library
+/// answer with an abort. The estimates' fixed overhead (`config::estimate`'s base) stands for
+/// the binary and its libraries. The CLI may replace it (e.g. with `--max-memory`).
 pub fn default_memory_limit() -> MemoryLimit {
     let half = mem_total().map_or(FALLBACK_BYTES, |b| b / 2);
-    MemoryLimit::new(address_space_limit().map_or(half, |left| half.min(left)))
+    MemoryLimit::new(address_space_budget().map_or(half, |left| half.min(left)))
+}
+
+/// Address space a thread maps beyond the arrays the estimates count: faer's GEMM kernels keep a
+/// 64 MiB workspace per thread (private-gemm's thread-local buffer, allocated on a thread's
+/// first product; a failed allocation aborts: seen under `ulimit -v` 70–80 MiB on a 2-thread
+/// `train --task xor`), and its stack (2 MiB).
+pub const THREAD_ADDRESS_SPACE: u64 = 66 << 20;
+
+/// [`address_space_limit`] less [`THREAD_ADDRESS_SPACE`] for each thread of rayon's pool and
+/// the main thread (0 when that is more than the limit); `None` without a limit.
+pub fn address_space_budget() -> Option<u64> {
+    let threads = rayon::current_num_threads() as u64 + 1;
+    address_space_limit().map(|left| left.saturating_sub(threads * THREAD_ADDRESS_SPACE))
 }
 
 /// The address space this process may map, its soft `RLIMIT_AS` (`ulimit -v`); `None` without

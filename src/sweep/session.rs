@@ -70,7 +70,11 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
         grid,
         threads,
         budget_bytes: opts.max_memory.or_else(|| {
-            let left = crate::io::limit::address_space_limit().map(|b| b as f64);
+            // ulimit -v less what each point's threads map beyond the estimates.
+            let left = crate::io::limit::address_space_limit().map(|b| {
+                b.saturating_sub((threads as u64 + 1) * crate::io::limit::THREAD_ADDRESS_SPACE)
+                    as f64
+            });
             match (mem_available(), left) {
                 (Some(a), Some(l)) => Some(a.min(l)),
                 (a, l) => a.or(l),

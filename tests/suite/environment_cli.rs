@@ -34,17 +34,41 @@ fn rayon_num_threads_beyond_the_bound_of_threads_is_refused() {
 
 #[test]
 fn the_default_memory_limit_stays_under_ulimit_v() {
-    let mut cmd = command();
-    cmd.args(["analyze", "--task", "xor", "--json"]);
-    // 48 MiB of address space: below the estimate's fixed base, so the estimate must refuse.
-    set_rlimit(&mut cmd, libc::RLIMIT_AS, 48 << 20);
-    let o = cmd.output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
-    assert!(
-        err.contains("over the memory limit of 48.0 MiB (ulimit -v)"),
-        "{err}"
-    );
+    // 48 MiB of address space: below the estimate's fixed base; 80 MiB: above the XOR run's
+    // estimate, but a second thread's GEMM workspace (64 MiB) no longer fits, where the run
+    // used to abort inside faer (exit 134). Both must be refused by the estimate, naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let model = model.to_str().unwrap();
+    for (args, bytes) in [
+        (vec!["analyze", "--task", "xor", "--json"], 48u64 << 20),
+        (
+            vec![
+                "train",
+                "--task",
+                "xor",
+                "--epochs",
+                "1",
+                "--threads",
+                "2",
+                "--out",
+                model,
+            ],
+            80 << 20,
+        ),
+    ] {
+        let mut cmd = command();
+        cmd.args(&args);
+        set_rlimit(&mut cmd, libc::RLIMIT_AS, bytes);
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {:?}: {err}", o.status);
+        assert!(
+            err.contains("(ulimit -v, less 66 MiB per thread for its stack and faer's GEMM"),
+            "{err}"
+        );
+    }
+    assert!(!dir.path().join("m.safetensors").exists());
 }
 
 #[test]
