@@ -301,11 +301,7 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
             human_bytes(bytes),
             human_bytes(8.0 * words),
             human_bytes(limit.bytes as f64),
-            if crate::io::limit::address_space_budget() == Some(limit.bytes) {
-                " (ulimit -v, less 66 MiB per thread for its stack and faer's GEMM workspace)"
-            } else {
-                ""
-            }
+            limit.source()
         ),
     ))
 }

@@ -239,8 +239,8 @@ fn check_memory(pair: &Pair, d: usize, n: usize, limit: MemoryLimit) -> Result<(
     Err(Error::format(
         pair.x.path(),
         format!(
-            "{n} samples of {d} values need {bytes} bytes as f64, over the memory limit of {} bytes; keep fewer samples",
-            limit.bytes
+            "{n} samples of {d} values need {bytes} bytes as f64, over the memory limit of {}; keep fewer samples",
+            limit.describe()
         ),
     ))
 }

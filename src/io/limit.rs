@@ -23,6 +23,21 @@ impl MemoryLimit {
     pub fn allows(&self, needed: u128) -> bool {
         needed <= u128::from(self.bytes)
     }
+
+    /// "N bytes", with where the limit comes from when that is `ulimit -v`
+    /// ([`address_space_budget`]), for the messages of a refused read or estimate.
+    pub fn describe(&self) -> String {
+        format!("{} bytes{}", self.bytes, self.source())
+    }
+
+    /// " (ulimit -v, less … per thread …)" when the limit is [`address_space_budget`], else "".
+    pub fn source(&self) -> &'static str {
+        if address_space_budget() == Some(self.bytes) {
+            " (ulimit -v, less 66 MiB per thread for its stack and faer's GEMM workspace)"
+        } else {
+            ""
+        }
+    }
 }
 
 impl Default for MemoryLimit {

@@ -188,8 +188,8 @@ fn check_class_memory(
         return Ok(());
     }
     Err(Error::Shape(format!(
-        "per-class statistics of {n_classes} classes for widths {widths:?} need {bytes} bytes (K × 8 bytes × every stage's d², twice), over the memory limit of {} bytes",
-        limit.bytes
+        "per-class statistics of {n_classes} classes for widths {widths:?} need {bytes} bytes (K × 8 bytes × every stage's d², twice), over the memory limit of {}",
+        limit.describe()
     )))
 }
 

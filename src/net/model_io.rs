@@ -168,8 +168,8 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         .sum::<u128>();
     if !limit.allows(needed) {
         return Err(bad(format!(
-            "metadata 'widths' = {widths:?} needs {needed} bytes of weights, over the memory limit of {} bytes",
-            limit.bytes
+            "metadata 'widths' = {widths:?} needs {needed} bytes of weights, over the memory limit of {}",
+            limit.describe()
         )));
     }
     let known: Vec<String> = (0..=depth)

@@ -171,9 +171,9 @@ fn inflate_into(
         return Err(Error::format(
             src,
             format!(
-                "its IDX header declares {} ({total} bytes inflated), over the memory limit of {} bytes",
+                "its IDX header declares {} ({total} bytes inflated), over the memory limit of {}",
                 header::dims_string(&h.dims),
-                limit.bytes
+                limit.describe()
             ),
         ));
     }
