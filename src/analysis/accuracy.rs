@@ -35,7 +35,7 @@ pub struct AccuracyOptions {
     pub method: ClosureMethod,
     /// Monte Carlo draws per class for ≥ 3 outputs (2 outputs are exact through Φ).
     pub mc_samples: usize,
-    /// Seed of the Monte Carlo draws; class c from start layer l uses a seed derived from it.
+    /// Seed of the Monte Carlo draws; class c uses a seed derived from it ([`gaussian_seed`]).
     pub seed: u64,
     /// How the propagations compute (`--precision`, `--affine`).
     pub engine: EngineSettings,
@@ -307,7 +307,7 @@ pub fn theory_accuracy(
     let mut engine = opts.engine.engine();
     (0..=net.depth())
         .map(|l| {
-            let seed = gaussian_seed(opts.seed, l);
+            let seed = gaussian_seed(opts.seed, net.depth());
             let (t, _) = theory_from(
                 &mut engine,
                 net,
@@ -323,9 +323,13 @@ pub fn theory_accuracy(
         .collect()
 }
 
-/// The Monte Carlo seed of the Gaussian theory from start layer l.
-pub fn gaussian_seed(seed: u64, layer: usize) -> u64 {
-    mix_seed(seed, 1000 + layer as u64)
+/// The Monte Carlo seed of the Gaussian theory from every start layer of a network of `depth`
+/// hidden layers: one seed for all (common random numbers: class c's draws are the same normals
+/// whatever the start layer, so the change of A_l from one start layer to the next — the error
+/// budget, [`super::budget`] — carries only the difference of the two predicted Gaussians, not
+/// the noise of two independent samples), the one start layer L = `depth` always had.
+pub fn gaussian_seed(seed: u64, depth: usize) -> u64 {
+    mix_seed(seed, 1000 + depth as u64)
 }
 
 /// The Monte Carlo seed of the corrected theory from start layer l.

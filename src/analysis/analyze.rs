@@ -11,10 +11,10 @@ use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
 use super::outputs::ClassOutputs;
 use super::start_layers::{
-    carried_start_layer_outcomes, start_layer_outcomes, PendingLast, StartLayerOutcome,
+    carried_start_layer_outcomes, start_layer_outcomes, PendingStart, StartLayerOutcome,
 };
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
-use super::tails::{output_tails, output_tails_flops, OutputTails, StartGaussian};
+use super::tails::{output_tails, output_tails_flops, OutputTails, StartGaussians};
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
@@ -233,9 +233,9 @@ pub fn analyze<'a>(
     } else {
         Stage::Post(opts.heatmap_layer)
     };
-    // Start layer L's Monte Carlo waits for the output tails, which draw its rows on its seeds
-    // where they can (`output_tails`).
-    let (mut runs, last) = start_layer_outcomes(
+    // The start layers' Monte Carlo waits for the output tails, which draw every start layer's
+    // rows on the common seed beside their own models where they can (`output_tails`).
+    let (_, pending) = start_layer_outcomes(
         net,
         &stats,
         acc_opts,
@@ -243,7 +243,6 @@ pub fn analyze<'a>(
         (Some(heatmap_stage), true),
         timings,
     )?;
-    let last = last.ok_or_else(|| Error::Shape("no start layer L to finish".into()))?;
     // The theory corrected at order 3/4 at the first nonlinearity after each start layer: the
     // row "x+κ" (from l = 0) and the error budget of that order.
     let (corrected_order, corrected, carried) = match carried {
@@ -291,7 +290,7 @@ pub fn analyze<'a>(
         None => None,
     };
     // The surrogates, the class information and the output tails read only the measured
-    // statistics, outputs and data (the tails also start layer L's output Gaussians): side by
+    // statistics, outputs and data (the tails also the start layers' output Gaussians): side by
     // side, recorded once as one stage with the flops of all three (errors reported in this
     // order, as when they ran one after another).
     let (surrogate, (information, tails)) = timings.time(CLASS_ANALYSES, 0.0, || {
@@ -302,7 +301,7 @@ pub fn analyze<'a>(
                     || class_information(&stats, depth, opts.ridge),
                     || {
                         tails_note.is_none().then(|| {
-                            let start = start_gaussians(&last, &outputs.classes, &input.classes);
+                            let start = start_gaussians(&pending, &outputs.classes, &input.classes);
                             output_tails(&outputs, opts.mc_samples, opts.seed, start.as_deref())
                         })
                     },
@@ -318,7 +317,14 @@ pub fn analyze<'a>(
         Some(Err(Error::Numeric(msg))) => (None, Vec::new(), Some(msg)),
         Some(Err(e)) => return Err(e),
     };
-    runs.push(last.finish(net, &stats, acc_opts, &start_rows, timings)?);
+    let mut runs = pending
+        .into_iter()
+        .enumerate()
+        .map(|(l, p)| {
+            let known = start_rows.get(l).map_or(&[][..], Vec::as_slice);
+            p.finish(&stats, acc_opts, known, timings)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let propagated = runs
         .first_mut()
         .and_then(|r| r.kept_cov.take())
@@ -383,23 +389,29 @@ pub fn analyze<'a>(
     Ok((analysis, heatmap))
 }
 
-/// Start layer L's output Gaussians and Monte Carlo seeds in the order of the output tails'
-/// classes `tail_classes` (`pending`'s are those of the measured input, `classes`); None when
-/// the two lists differ (the tails then draw their own).
+/// Every start layer's output Gaussians and their common Monte Carlo seed per class, in the
+/// order of the output tails' classes `tail_classes` (`pending`'s are those of the measured
+/// input, `classes`); None when the two lists differ (the start layers then draw their own).
 fn start_gaussians<'p>(
-    pending: &'p PendingLast,
+    pending: &'p [PendingStart],
     tail_classes: &[usize],
     classes: &[usize],
-) -> Option<Vec<StartGaussian<'p>>> {
-    (tail_classes == classes && pending.output.len() == classes.len()).then(|| {
-        pending
-            .output
+) -> Option<Vec<StartGaussians<'p>>> {
+    let seed = pending.last()?.seed;
+    let fits = tail_classes == classes
+        && pending
             .iter()
-            .zip(classes)
-            .map(|(m, &c)| StartGaussian {
-                mean: m.mean.as_ref(),
-                cov: m.cov.as_ref(),
-                seed: mix_seed(pending.seed, c as u64),
+            .all(|p| p.output.len() == classes.len() && p.seed == seed);
+    fits.then(|| {
+        classes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| StartGaussians {
+                layers: pending
+                    .iter()
+                    .map(|p| (p.output[i].mean.as_ref(), p.output[i].cov.as_ref()))
+                    .collect(),
+                seed: mix_seed(seed, c as u64),
             })
             .collect()
     })

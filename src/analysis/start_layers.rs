@@ -53,25 +53,25 @@ pub struct StartLayerRun {
 /// closed with `opts.method` in `opts.engine`'s engine. With `corrections` (order 3 or 4) each
 /// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
 /// must hold them for every pre-activation, `Higher::Pre`), the Monte Carlo seeds are
-/// [`corrected_seed`] and the labels [`corrected_label`]; without, [`gaussian_seed`] and the
-/// start stage. With `keep`, the run from l = 0 also keeps the first class's propagated
-/// covariance at that stage (the heatmap's, without a propagation of its own). With
-/// `defer_last`, start layer L is propagated and compared but its Monte Carlo is left to
-/// [`PendingLast::finish`] (returned beside the runs of l < L), so that rows drawn elsewhere on
-/// its seeds can be used.
+/// [`corrected_seed`] and the labels [`corrected_label`]; without, every start layer draws on
+/// the one seed [`gaussian_seed`] (common random numbers) and is labelled by its start stage.
+/// With `keep`, the run from l = 0 also keeps the first class's propagated covariance at that
+/// stage (the heatmap's, without a propagation of its own). With `defer`, every start layer is
+/// propagated and compared but its Monte Carlo is left to [`PendingStart::finish`] (returned
+/// instead of the runs), so that rows drawn elsewhere on its seed can be used.
 pub fn start_layer_outcomes(
     net: &Mlp,
     stats: &LayerStats,
     opts: AccuracyOptions,
     corrections: Corrections,
-    (keep, defer_last): (Option<Stage>, bool),
+    (keep, defer): (Option<Stage>, bool),
     timings: &Timings,
-) -> Result<(Vec<StartLayerRun>, Option<PendingLast>)> {
+) -> Result<(Vec<StartLayerRun>, Vec<PendingStart>)> {
     let mut engine = opts.engine.engine();
-    let mut runs = Vec::new();
+    let (mut runs, mut pending) = (Vec::new(), Vec::new());
     for l in 0..=net.depth() {
         let seed = match corrections {
-            Corrections::None => gaussian_seed(opts.seed, l),
+            Corrections::None => gaussian_seed(opts.seed, net.depth()),
             _ => corrected_seed(opts.seed, l),
         };
         let label = (corrections != Corrections::None && l < net.depth())
@@ -89,15 +89,17 @@ pub fn start_layer_outcomes(
             _ => None,
         };
         let errors = output_errors(net, stats, predicted)?;
-        if defer_last && l == net.depth() {
-            let pending = PendingLast {
+        if defer {
+            pending.push(PendingStart {
+                start_layer: l,
                 output: output_of(predicted)?.to_vec(),
                 seed,
+                label,
                 errors,
                 kept_cov,
                 fallbacks: engine.fallbacks(),
-            };
-            return Ok((runs, Some(pending)));
+            });
+            continue;
         }
         let t = theory_of(stats, l, predicted, opts, seed, timings)?;
         let mut run = run_of(l, t, errors, label);
@@ -105,35 +107,38 @@ pub fn start_layer_outcomes(
         run.kept_cov = kept_cov;
         runs.push(run);
     }
-    Ok((runs, None))
+    Ok((runs, pending))
 }
 
-/// Start layer L's run before its Monte Carlo ([`start_layer_outcomes`] with `defer_last`).
+/// A start layer's run before its Monte Carlo ([`start_layer_outcomes`] with `defer`).
 #[derive(Clone, Debug)]
-pub struct PendingLast {
+pub struct PendingStart {
+    /// l: the layer the theory starts from.
+    pub start_layer: usize,
     /// The predicted output Gaussian of each class present.
     pub output: Vec<Moments>,
     /// The seed of its Monte Carlo: class c's rows are drawn on mix_seed(`seed`, c).
     pub seed: u64,
+    label: Option<String>,
     errors: OutputErrors,
-    kept_cov: Option<Mat<f64>>,
+    /// The first class's propagated covariance at the stage `keep` asked for (l = 0 only).
+    pub kept_cov: Option<Mat<f64>>,
     fallbacks: Fallbacks,
 }
 
-impl PendingLast {
+impl PendingStart {
     /// The run, with the rows `known[i]` (class i of `output`) that are `Some` taken as drawn
     /// (by the same Monte Carlo on the same seed) and the others drawn here.
     pub fn finish(
         self,
-        net: &Mlp,
         stats: &LayerStats,
         opts: AccuracyOptions,
         known: &[Option<ArgmaxDistribution>],
         timings: &Timings,
     ) -> Result<StartLayerRun> {
-        let l = net.depth();
+        let l = self.start_layer;
         let t = theory_of_output(stats, l, &self.output, opts, (self.seed, known), timings)?;
-        let mut run = run_of(l, t, self.errors, None);
+        let mut run = run_of(l, t, self.errors, self.label);
         run.fallbacks = self.fallbacks;
         run.kept_cov = self.kept_cov;
         Ok(run)

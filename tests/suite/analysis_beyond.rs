@@ -64,7 +64,8 @@ fn options(mc: usize) -> AnalysisOptions {
 
 /// A tanh network (closures that lose something): the predicted confusion rows are the argmax
 /// distributions behind the theory accuracy (the diagonal equals its per-class P exactly, the
-/// rows sum to 1); the budget's E(l) equal the output errors of a direct propagation from layer
+/// rows sum to 1), bit for bit `theory_accuracy`'s (`sweep`'s) although `analyze` draws every
+/// start layer's rows beside the output tails (common random numbers); the budget's E(l) equal the output errors of a direct propagation from layer
 /// l and Gaussian comparisons per class; its steps add up to E(0); the measured confusion
 /// diagonal is the network's per-class accuracy from its own predictions.
 #[test]
@@ -82,6 +83,12 @@ fn confusion_and_budget_match_independent_computations() {
     };
     let theory = theory_accuracy(&net, &stats, acc_opts, &Timings::disabled()).unwrap();
     assert_eq!(a.start_layers.len(), 3);
+    // Every start layer's rows were drawn beside the output tails, on start layer L's normals.
+    let tails = a.output_tails.as_ref().expect("tails computed");
+    assert!(tails
+        .per_class
+        .iter()
+        .all(|c| c.start_draws && c.drawn_alongside == 2));
     let measured_out = stats.get(Stage::Output).unwrap();
     let budget = &a.error_budget[0];
     assert_eq!(budget.order, 2);

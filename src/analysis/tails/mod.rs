@@ -86,6 +86,9 @@ pub struct ClassTail {
     /// The models ran on start layer L's draws ([`output_tails`]): `gaussian` is start layer
     /// L's row.
     pub start_draws: bool,
+    /// Earlier start layers l < L whose rows were drawn on those draws too.
+    #[serde(skip)]
+    pub drawn_alongside: usize,
 }
 
 /// Accuracy from the output's own cumulants: Gaussian (orders 1–2) and Edgeworth (orders 1–4).
@@ -115,13 +118,15 @@ pub struct OutputTails {
     pub mc_samples: usize,
 }
 
-/// Start layer L's predicted output Gaussian of one class and the seed of its Monte Carlo row
-/// (mix_seed(gaussian_seed(seed, L), c), [`crate::analysis::accuracy`]): where the class's
-/// outputs have full rank, the three models run on its draws ([`output_tails`]).
-#[derive(Clone, Copy, Debug)]
-pub struct StartGaussian<'a> {
-    pub mean: ColRef<'a, f64>,
-    pub cov: MatRef<'a, f64>,
+/// The predicted output Gaussians of one class from every start layer l = 0 … L and the seed of
+/// their Monte Carlo rows (mix_seed(gaussian_seed(seed, L), c), one seed for every start layer:
+/// [`crate::analysis::accuracy::gaussian_seed`]): where the class's outputs have full rank, the
+/// three models run on start layer L's draws and every start layer's row is drawn beside them
+/// ([`output_tails`]).
+#[derive(Clone, Debug)]
+pub struct StartGaussians<'a> {
+    /// (mean, covariance) from start layer l = 0 … L, L's last.
+    pub layers: Vec<(ColRef<'a, f64>, MatRef<'a, f64>)>,
     pub seed: u64,
 }
 
@@ -131,18 +136,22 @@ pub struct StartGaussian<'a> {
 /// draws are y = ȳ_c + F_c u, u ~ N(0, I_r), seeded mix_seed(mix_seed(`seed`, 3000), c). With
 /// `start[i]` (class i of `outputs`) and full rank, they are start layer L's: y = μ + F_L z with
 /// (μ, F_L) its Gaussian's mean and [`GaussianSampler`] factor and its seed, so the Gaussian
-/// model is start layer L's Monte Carlo row itself (returned beside the tails, bit for bit what
-/// [`crate::stats::gaussian::argmax_distribution`] draws), and the Edgeworth weight is taken at
+/// model is start layer L's Monte Carlo row itself, and the Edgeworth weight is taken at
 /// u = T z, T = F_c⁺ F_L = diag(1/‖f_a‖²) F_cᵀ F_L (F_c's columns f_a are orthogonal): the same
 /// density as on the tails' own draws wherever μ = ȳ_c and F_L F_Lᵀ = C_c, which start layer L's
 /// propagation W Σ_L Wᵀ + b meets to rounding (the affine map of the measured z^L statistics).
-/// The Student t scales are seeded from the tails' class seed either way.
+/// Every earlier start layer l whose factor F_l has F_L's column count is drawn on the same z
+/// ([`ArgmaxModel::Alongside`]). Returned beside the tails: per start layer l = 0 … L, per class,
+/// the rows drawn here, each bit for bit what
+/// [`crate::stats::gaussian::argmax_distribution`] draws for that Gaussian on that seed (None
+/// where a start layer's row was not drawn here). The Student t scales are seeded from the
+/// tails' class seed either way.
 pub fn output_tails(
     outputs: &ClassOutputs,
     mc_samples: usize,
     seed: u64,
-    start: Option<&[StartGaussian<'_>]>,
-) -> Result<(OutputTails, Vec<Option<ArgmaxDistribution>>)> {
+    start: Option<&[StartGaussians<'_>]>,
+) -> Result<(OutputTails, Vec<Vec<Option<ArgmaxDistribution>>>)> {
     let counts: Vec<u64> = outputs.per_class.iter().map(|y| y.ncols() as u64).collect();
     let priors = class_priors(&counts)?;
     let seed = mix_seed(seed, 3000);
@@ -165,18 +174,32 @@ pub fn output_tails(
             let shared = start
                 .and_then(|g| g.get(i))
                 .filter(|_| k >= 3 && cum.rank() == k);
-            // The three models on one stream of draws (the same seed each would have alone).
-            let run = |pair: DrawWeight<'_>, mean, factor, seed| {
+            // The three models (and the earlier start layers' Gaussians) on one stream of draws
+            // (the same seed each would have alone).
+            let run = |pair: DrawWeight<'_>, mean, factor, seed, alongside: &[ArgmaxModel<'_>]| {
                 let edgeworth = ArgmaxModel::Weight(pair);
-                let models = match dof {
+                let mut models = match dof {
                     Some(_) => vec![ArgmaxModel::Gaussian, edgeworth, ArgmaxModel::Hook(hook)],
                     None => vec![ArgmaxModel::Gaussian, edgeworth],
                 };
+                models.extend_from_slice(alongside);
                 weighted_argmax_models(mean, factor, mc_samples, seed, &models)
+            };
+            let earlier = match shared {
+                Some(g) => earlier_samplers(g)?,
+                None => Vec::new(),
             };
             let d = match shared {
                 Some(g) => {
-                    let sampler = GaussianSampler::new(g.mean, g.cov)?;
+                    let (mean, cov) = g.layers[g.layers.len() - 1];
+                    let sampler = GaussianSampler::new(mean, cov)?;
+                    let r = sampler.factor().ncols();
+                    let alongside: Vec<ArgmaxModel<'_>> = earlier
+                        .iter()
+                        .filter_map(|e| e.as_ref())
+                        .filter(|(_, f)| f.factor().ncols() == r)
+                        .map(|(m, f)| ArgmaxModel::Alongside(*m, f.factor()))
+                        .collect();
                     let t = to_whitened(cum.factor.as_ref(), sampler.factor());
                     let u = Mutex::new(Mat::zeros(0, 0));
                     let pair: DrawWeight<'_> = &|_, z, p, m| {
@@ -187,13 +210,16 @@ pub fn output_tails(
                         cumulants::gemm(u.as_mut(), z, t.transpose(), 1.0);
                         w.pair(u.as_ref(), p, m);
                     };
-                    run(pair, g.mean, sampler.factor(), g.seed)?
+                    let d = run(pair, mean, sampler.factor(), g.seed, &alongside)?;
+                    (d, r)
                 }
                 None => {
                     let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
-                    run(pair, cum.mean.as_ref(), cum.factor.as_ref(), s)?
+                    let d = run(pair, cum.mean.as_ref(), cum.factor.as_ref(), s, &[])?;
+                    (d, 0)
                 }
             };
+            let (d, start_rank) = d;
             let mut d = d.into_iter();
             let mut next = || {
                 d.next()
@@ -209,12 +235,22 @@ pub fn output_tails(
                 classes: vec![c],
                 per_class: vec![y.clone()],
             });
-            let start_row = shared.map(|_| gauss.clone());
+            // Per start layer: the rows drawn here (the earlier ones alongside, L's the Gaussian).
+            let mut start_rows: Vec<Option<ArgmaxDistribution>> = Vec::new();
+            if shared.is_some() {
+                for e in &earlier {
+                    start_rows.push(match e {
+                        Some((_, f)) if f.factor().ncols() == start_rank => Some(next()?),
+                        _ => None,
+                    });
+                }
+                start_rows.push(Some(gauss.clone()));
+            }
             Ok((
                 c,
                 measured.rows[0].p[c],
                 cum.rank(),
-                (gauss, start_row),
+                (gauss, start_rows),
                 edge,
                 (dof, t),
             ))
@@ -225,6 +261,7 @@ pub fn output_tails(
     let mut edges = Vec::new();
     let mut ts = Vec::new();
     for (c, measured, rank, (gauss, start_row), edge, (dof, t)) in per_class {
+        let drawn_alongside = start_row.iter().rev().skip(1).flatten().count();
         let weights = edge.weights;
         tails.push(ClassTail {
             class: c,
@@ -242,7 +279,8 @@ pub fn output_tails(
             student_t_dof: dof,
             student_t: t.p[c],
             student_t_stderr: t.stderr[c],
-            start_draws: start_row.is_some(),
+            start_draws: !start_row.is_empty(),
+            drawn_alongside,
         });
         edges.push(edge);
         ts.push(t);
@@ -287,7 +325,30 @@ pub fn output_tails(
         ),
         mc_samples,
     };
-    Ok((tails, start_rows))
+    // Per start layer, per class.
+    let layers = start.and_then(|g| g.first()).map_or(0, |g| g.layers.len());
+    let mut by_layer: Vec<Vec<Option<ArgmaxDistribution>>> =
+        vec![vec![None; start_rows.len()]; layers];
+    for (i, rows) in start_rows.into_iter().enumerate() {
+        for (l, row) in rows.into_iter().enumerate() {
+            if let Some(at) = by_layer.get_mut(l) {
+                at[i] = row;
+            }
+        }
+    }
+    Ok((tails, by_layer))
+}
+
+/// The [`GaussianSampler`] of each start layer l < L's Gaussian in `g` (None where it has none:
+/// that start layer then draws its row itself, and reports the error there).
+fn earlier_samplers<'a>(
+    g: &StartGaussians<'a>,
+) -> Result<Vec<Option<(ColRef<'a, f64>, GaussianSampler)>>> {
+    let earlier = g.layers.len().saturating_sub(1);
+    Ok(g.layers[..earlier]
+        .iter()
+        .map(|&(mean, cov)| GaussianSampler::new(mean, cov).ok().map(|s| (mean, s)))
+        .collect())
 }
 
 /// T = F⁺ G = diag(1/‖f_a‖²) Fᵀ G for F (K × r) with orthogonal columns f_a: the whitened
@@ -309,7 +370,8 @@ fn to_whitened(f: MatRef<'_, f64>, g: MatRef<'_, f64>) -> Mat<f64> {
 /// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for the
 /// Gaussian and Edgeworth models together (they share the draws and argmaxes,
 /// [`ArgmaxModel::Weight`]) and one more for the Student t model where ν is finite; on start
-/// layer L's draws also its Gaussian's eigendecomposition and the map u = T z (2rK per pair).
+/// layer L's draws also its Gaussian's eigendecomposition and the map u = T z (2rK per pair),
+/// and per earlier start layer drawn alongside its eigendecomposition and spread (2K² per pair).
 /// The weight's set-up (O(r⁴) once per class), random numbers and the argmax are not counted.
 pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
     let pairs = (tails.mc_samples / 2) as f64;
@@ -321,7 +383,10 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
             let (k, r) = (y.nrows(), t.rank);
             let spreads = if t.student_t_dof.is_some() { 2.0 } else { 1.0 };
             let start = if t.start_draws {
-                flops::symmetric_eigen(k) + pairs * flops::gemm(r, 1, k)
+                let alongside = t.drawn_alongside as f64;
+                flops::symmetric_eigen(k)
+                    + pairs * flops::gemm(r, 1, k)
+                    + alongside * (flops::symmetric_eigen(k) + pairs * flops::gemm(k, 1, k))
             } else {
                 0.0
             };
@@ -518,7 +583,8 @@ mod tests {
 
     /// Two classes of 3 skewed outputs (Gamma(4) noise mixed by a full-rank map, 4000 samples
     /// each), with start Gaussians equal to each class's measured mean and 1/n covariance: the
-    /// Gaussian column run on the start draws is start layer L's row, bit for bit what
+    /// Gaussian column run on the start draws is start layer L's row and an earlier start
+    /// layer's Gaussian drawn alongside gets its own row, each bit for bit what
     /// `argmax_distribution` draws on that seed; the Edgeworth and Student t columns agree with
     /// those on the tails' own draws within 4 standard errors of their difference (the same
     /// model on independent draws); a class whose start Gaussian is missing keeps its own draws.
@@ -556,24 +622,42 @@ mod tests {
                 (mean, cov)
             })
             .collect();
-        let start: Vec<StartGaussian<'_>> = moments
+        // An earlier start layer's Gaussian beside each class's own (L's, last).
+        let earlier: Vec<(Col<f64>, Mat<f64>)> = moments
             .iter()
+            .map(|(m, s)| {
+                let mean = Col::from_fn(k, |i| m[i] + 0.1 * i as f64);
+                let cov = Mat::from_fn(k, k, |a, b| s[(a, b)] * if a == b { 1.3 } else { 0.8 });
+                (mean, cov)
+            })
+            .collect();
+        let start: Vec<StartGaussians<'_>> = moments
+            .iter()
+            .zip(&earlier)
             .enumerate()
-            .map(|(c, (m, s))| StartGaussian {
-                mean: m.as_ref(),
-                cov: s.as_ref(),
+            .map(|(c, ((m, s), (em, es)))| StartGaussians {
+                layers: vec![(em.as_ref(), es.as_ref()), (m.as_ref(), s.as_ref())],
                 seed: 90 + c as u64,
             })
             .collect();
         let (own, none) = output_tails(&outputs, draws, 5, None).unwrap();
-        assert!(none.iter().all(Option::is_none));
+        assert!(none.is_empty());
         let (shared, rows) = output_tails(&outputs, draws, 5, Some(&start)).unwrap();
+        assert_eq!(rows.len(), 2);
         for (i, g) in start.iter().enumerate() {
-            let want = crate::stats::gaussian::argmax_distribution(g.mean, g.cov, draws, g.seed);
-            assert_eq!(rows[i].as_ref(), Some(&want.unwrap()), "class {i}");
+            for (l, &(mean, cov)) in g.layers.iter().enumerate() {
+                let want = crate::stats::gaussian::argmax_distribution(mean, cov, draws, g.seed);
+                assert_eq!(
+                    rows[l][i].as_ref(),
+                    Some(&want.unwrap()),
+                    "class {i}, layer {l}"
+                );
+            }
+            assert!(rows[0][i] != rows[1][i]);
             let (a, b) = (&own.per_class[i], &shared.per_class[i]);
             assert!(b.start_draws && !a.start_draws);
-            assert_eq!(b.gaussian, rows[i].as_ref().unwrap().p[i]);
+            assert_eq!((b.drawn_alongside, a.drawn_alongside), (1, 0));
+            assert_eq!(b.gaussian, rows[1][i].as_ref().unwrap().p[i]);
             for (name, x, y) in [
                 (
                     "edgeworth",
@@ -594,7 +678,7 @@ mod tests {
             }
         }
         let (partial, rows) = output_tails(&outputs, draws, 5, Some(&start[..1])).unwrap();
-        assert!(rows[0].is_some() && rows[1].is_none());
+        assert!(rows.iter().all(|r| r[0].is_some() && r[1].is_none()));
         assert_eq!(partial.per_class[1].edgeworth, own.per_class[1].edgeworth);
     }
 }

@@ -51,6 +51,12 @@ pub enum ArgmaxModel<'a> {
     Weight(DrawWeight<'a>),
     /// A hook that may rescale the draws (a scale mixture): its own copy of z, its own argmaxes.
     Hook(PairWeight<'a>),
+    /// Another Gaussian μ' + F' z on the same draws (F' has as many columns as the draws), w = 1:
+    /// its own spreads and argmaxes. Its result equals `weighted_argmax(μ', F', n, seed, None)`
+    /// (the same normals fill the same columns), so Gaussians compared with each other (the
+    /// start layers of an analysis) share their random numbers
+    /// ("common random numbers": the noise of their differences shrinks) and draw them once.
+    Alongside(ColRef<'a, f64>, MatRef<'a, f64>),
 }
 
 /// P(argmax y = k) for every output k, with standard errors.
@@ -157,8 +163,10 @@ pub fn weighted_argmax(
 /// `weighted_argmax(mean, factor, n_samples, seed, w)` exactly (w = None for
 /// [`ArgmaxModel::Gaussian`], the weight or hook otherwise), but the standard normals are drawn
 /// once per chunk for all of them, the product μ ± F z and its argmaxes are formed once per
-/// chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z), and each
-/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes.
+/// chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z), each
+/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes, and each
+/// [`ArgmaxModel::Alongside`] μ' + F' z its own spreads and argmaxes of the same z (its result
+/// is `weighted_argmax(μ', F', n_samples, seed, None)`'s).
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
@@ -172,6 +180,19 @@ pub fn weighted_argmax_models(
             "weighted argmax: mean of length {k} with a {}×{r} factor",
             factor.nrows()
         )));
+    }
+    for model in models {
+        if let ArgmaxModel::Alongside(m, f) = model {
+            if m.nrows() != k || f.nrows() != k || f.ncols() != r {
+                return Err(Error::Shape(format!(
+                    "weighted argmax: a Gaussian alongside with a mean of length {} and a {}×{} \
+                     factor, the draws' Gaussian has {k} outputs and {r} columns",
+                    m.nrows(),
+                    f.nrows(),
+                    f.ncols()
+                )));
+            }
+        }
     }
     let pairs = n_samples / 2;
     if pairs < 2 {
@@ -188,6 +209,14 @@ pub fn weighted_argmax_models(
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
     // The argmaxes of the unchanged draws (shared) and of a hook's rescaled copy.
     let (mut shared, mut hooked_winners) = (Winners::new(mean, chunk), Winners::new(mean, chunk));
+    // Each Gaussian alongside: its own argmaxes.
+    let mut alongside: Vec<Option<Winners>> = models
+        .iter()
+        .map(|m| match m {
+            ArgmaxModel::Alongside(mean, _) => Some(Winners::new(*mean, chunk)),
+            _ => None,
+        })
+        .collect();
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
     let mut done = 0;
     while done < pairs {
@@ -196,7 +225,7 @@ pub fn weighted_argmax_models(
             normals.fill(&mut z.col_as_slice_mut(a)[..b]);
         }
         let mut shared_found = false;
-        for (model, tally) in models.iter().zip(&mut tallies) {
+        for ((model, tally), own) in models.iter().zip(&mut tallies).zip(&mut alongside) {
             plus[..b].fill(1.0);
             minus[..b].fill(1.0);
             let winners = match model {
@@ -223,9 +252,18 @@ pub fn weighted_argmax_models(
                     spread_winners(&mut hooked_winners, &mut spread, draws, factor);
                     &hooked_winners
                 }
+                ArgmaxModel::Alongside(_, f) => {
+                    let own = own.as_mut().ok_or_else(|| {
+                        Error::Shape("weighted argmax: no argmaxes for a Gaussian alongside".into())
+                    })?;
+                    spread_winners(own, &mut spread, z.as_ref().subrows(0, b), *f);
+                    &*own
+                }
             };
             match model {
-                ArgmaxModel::Gaussian if pairs < EXACT_COUNTS => tally.add_unweighted(winners, b),
+                ArgmaxModel::Gaussian | ArgmaxModel::Alongside(..) if pairs < EXACT_COUNTS => {
+                    tally.add_unweighted(winners, b)
+                }
                 _ => tally.add(winners, &plus[..b], &minus[..b]),
             }
         }
@@ -576,6 +614,40 @@ mod tests {
             }
             assert!(all[0] != all[1] && all[1] != all[2]);
         }
+    }
+
+    /// A Gaussian alongside the draws' own gets the rows its own Monte Carlo would draw on the
+    /// same seed, bit for bit, beside a weight and a hook; another mean or covariance changes
+    /// them (the test can fail), and a factor with another column count is refused.
+    #[test]
+    fn a_gaussian_alongside_gets_its_own_rows() {
+        let (mean, cov) = example();
+        let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
+        let other_mean = Col::from_fn(4, |i| [0.8, 0.9, 0.1, 1.0][i]);
+        let other_cov = Mat::from_fn(4, 4, |i, j| cov[(i, j)] * if i == j { 1.5 } else { 0.7 });
+        let g = GaussianSampler::new(other_mean.as_ref(), other_cov.as_ref()).unwrap();
+        assert_eq!(g.factor().ncols(), f.factor().ncols());
+        let tilt: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+            for j in 0..z.nrows() {
+                p[j] = 1.0 + 0.3 * z[(j, 0)];
+                m[j] = 1.0 - 0.3 * z[(j, 0)];
+            }
+        };
+        let models = [
+            ArgmaxModel::Gaussian,
+            ArgmaxModel::Alongside(other_mean.as_ref(), g.factor()),
+            ArgmaxModel::Weight(tilt),
+        ];
+        let (n, seed) = (10_000, 9);
+        let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &models).unwrap();
+        let own = argmax_distribution(mean.as_ref(), cov.as_ref(), n, seed).unwrap();
+        let other = argmax_distribution(other_mean.as_ref(), other_cov.as_ref(), n, seed).unwrap();
+        assert_eq!(all[0], own);
+        assert_eq!(all[1], other);
+        assert!(all[1] != all[0]);
+        let wide = Mat::<f64>::zeros(4, f.factor().ncols() + 1);
+        let refused = [ArgmaxModel::Alongside(other_mean.as_ref(), wide.as_ref())];
+        assert!(weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &refused).is_err());
     }
 
     /// Two outputs: Φ and its complement; a constant weight 2 changes no probability and no
