@@ -186,7 +186,7 @@ pub fn output_tails(
                 weighted_argmax_models(mean, factor, mc_samples, seed, &models)
             };
             let earlier = match shared {
-                Some(g) => earlier_samplers(g)?,
+                Some(g) => earlier_samplers(g),
                 None => Vec::new(),
             };
             let d = match shared {
@@ -339,16 +339,17 @@ pub fn output_tails(
     Ok((tails, by_layer))
 }
 
+/// An earlier start layer's mean and sampler, None where its Gaussian has no sampler.
+type EarlierSampler<'a> = Option<(ColRef<'a, f64>, GaussianSampler)>;
+
 /// The [`GaussianSampler`] of each start layer l < L's Gaussian in `g` (None where it has none:
 /// that start layer then draws its row itself, and reports the error there).
-fn earlier_samplers<'a>(
-    g: &StartGaussians<'a>,
-) -> Result<Vec<Option<(ColRef<'a, f64>, GaussianSampler)>>> {
+fn earlier_samplers<'a>(g: &StartGaussians<'a>) -> Vec<EarlierSampler<'a>> {
     let earlier = g.layers.len().saturating_sub(1);
-    Ok(g.layers[..earlier]
+    g.layers[..earlier]
         .iter()
         .map(|&(mean, cov)| GaussianSampler::new(mean, cov).ok().map(|s| (mean, s)))
-        .collect())
+        .collect()
 }
 
 /// T = F⁺ G = diag(1/‖f_a‖²) Fᵀ G for F (K × r) with orthogonal columns f_a: the whitened
