@@ -18,16 +18,15 @@ use super::tails::{output_tails, output_tails_flops, OutputTails, StartGaussians
 use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
-use crate::measure::{layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Higher};
+use crate::measure::{
+    layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Higher, STATS_BATCH,
+};
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::EngineSettings;
 use crate::stats::gaussian::relative_frobenius;
 use crate::timing::Timings;
-
-/// Samples per forward-pass batch when measuring statistics.
-const STATS_BATCH: usize = 1024;
 
 /// Settings of [`analyze`].
 #[derive(Clone, Copy, Debug)]

@@ -130,8 +130,8 @@ pub const CHECK_SAMPLES: usize = 64;
 pub const GAUSSIAN_LOSS_DRAWS: usize = 10_000;
 
 // Analysis and propagation.
-/// Samples per forward-pass batch when measuring statistics.
-pub const STATS_BATCH: usize = 1024;
+/// Samples per forward-pass batch when measuring statistics ([`crate::measure::STATS_BATCH`]).
+pub const STATS_BATCH: usize = crate::measure::STATS_BATCH;
 /// Monte Carlo draws per class for P(argmax y = c) in `analyze` (standard error ≤ 0.0011).
 pub const MC_SAMPLES: usize = 200_000;
 /// Monte Carlo draws per class in a sweep point (standard error ≤ 0.0035).

@@ -9,5 +9,5 @@ pub mod tensors;
 pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings};
 pub use layers::{
     layer_stats, layer_stats_and_outputs, layer_stats_narrow, layer_stats_timed, Higher,
-    LayerStats, Measured,
+    LayerStats, Measured, STATS_BATCH,
 };

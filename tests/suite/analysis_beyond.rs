@@ -11,7 +11,7 @@ use corrflow::analysis::accuracy::{start_stage, theory_accuracy, AccuracyOptions
 use corrflow::analysis::compare::KL_RIDGE;
 use corrflow::analysis::{analyze, AnalysisOptions};
 use corrflow::data::Dataset;
-use corrflow::measure::{layer_stats, CarrySettings, Higher};
+use corrflow::measure::{layer_stats, CarrySettings, Higher, STATS_BATCH};
 use corrflow::net::{Activation, Mlp, Stage};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{propagate, EngineSettings, PropagateOptions};
@@ -74,7 +74,7 @@ fn confusion_and_budget_match_independent_computations() {
     let net = Mlp::init(&[4, 6, 5, 3], Activation::Tanh, 1.5, 2).unwrap();
     let opts = options(40_000);
     let (a, _) = analyze(&net, &data, opts, &Timings::disabled()).unwrap();
-    let stats = layer_stats(&net, &data, Higher::None, 1024).unwrap();
+    let stats = layer_stats(&net, &data, Higher::None, STATS_BATCH).unwrap();
     let acc_opts = AccuracyOptions {
         method: opts.method,
         mc_samples: opts.mc_samples,
