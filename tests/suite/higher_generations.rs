@@ -36,14 +36,20 @@ fn generations_act_alike_on_the_factored_and_the_dense_carry() {
                 let (f, d) = (factored(g), dense(g));
                 let case = format!("{act:?} depth {depth} generations {g}");
                 let dev = deviation(&f.0, &d.0);
-                assert!(dev < 1e-10, "{case}: the factored carry deviates by {dev:e}");
+                assert!(
+                    dev < 1e-10,
+                    "{case}: the factored carry deviates by {dev:e}"
+                );
                 assert_eq!(f.1, d.1, "{case}: fallbacks");
             }
             let default = run(&net, &start, gauss().factored().unwrap());
             assert_eq!(deviation(&default.0, &factored(1).0), 0.0);
             let two = deviation(&factored(2).0, &factored(1).0);
             if depth >= 3 {
-                assert!(two > 1e-12, "{act:?} depth {depth}: a second generation is {two:e}");
+                assert!(
+                    two > 1e-12,
+                    "{act:?} depth {depth}: a second generation is {two:e}"
+                );
             }
         }
     }
@@ -66,6 +72,10 @@ fn the_block_options_need_a_carry_that_holds_the_blocks() {
     };
     assert!(err.to_string().contains("at most"), "{err}");
     assert!(factored().with_generations(MAX_GENERATIONS).is_ok());
-    assert!(plain().factorable_rule().unwrap().with_generations(2).is_ok());
+    assert!(plain()
+        .factorable_rule()
+        .unwrap()
+        .with_generations(2)
+        .is_ok());
     assert!(factored().with_kappa3_blocks().is_ok());
 }

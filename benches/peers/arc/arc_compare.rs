@@ -276,14 +276,8 @@ fn run_one(
     let pilot = pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 });
     let mut engine = Propagator::new();
     let warm = Instant::now();
-    let warm_up = propagate(
-        &mut engine,
-        &net,
-        (order, form, generations, k3_blocks),
-        limits,
-        pilot,
-        model,
-    )?;
+    let variant = (order, form, generations, k3_blocks);
+    let warm_up = propagate(&mut engine, &net, variant, limits, pilot, model)?;
     let warm_s = warm.elapsed().as_secs_f64();
     let (mut best, mut runs, mut last) = if warm_s > LONG_RUN_S {
         (warm_s, 1, Some(warm_up))
@@ -294,14 +288,7 @@ fn run_one(
     let first = Instant::now();
     while runs < MAX_RUNS && (runs == 0 || first.elapsed().as_secs_f64() < TIME_BUDGET_S) {
         let (t, cpu) = (Instant::now(), process_cpu_seconds()?);
-        let got = propagate(
-            &mut engine,
-            &net,
-            (order, form, generations, k3_blocks),
-            limits,
-            pilot,
-            model,
-        )?;
+        let got = propagate(&mut engine, &net, variant, limits, pilot, model)?;
         best = best.min(t.elapsed().as_secs_f64());
         best_cpu = best_cpu.min(process_cpu_seconds()? - cpu);
         runs += 1;

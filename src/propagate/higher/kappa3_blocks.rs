@@ -84,6 +84,20 @@ mod tests {
         Mat::from_fn(rows, cols, |_, _| rng.sample::<f64, _>(StandardNormal))
     }
 
+    /// A gelu layer's star over h's covariance `cov` with a random factored κ₃ (4 general
+    /// terms, 3 paired).
+    fn star_with_kappa3(cov: &Mat<f64>, rng: &mut StdRng) -> Star4 {
+        let n = cov.nrows();
+        let units: Vec<UnitChaos> = (0..n)
+            .map(|i| UnitChaos::new(Activation::Gelu, 0.3 * i as f64 - 0.7, 0.9))
+            .collect();
+        let f = Factored {
+            factors: std::array::from_fn(|_| random(n, 4, rng)),
+            pairs: std::array::from_fn(|_| random(n, 3, rng)),
+        };
+        Star4::new(cov, &units).with_kappa3(HKappa3::factored(f))
+    }
+
     /// The fresh blocks and the κ₃ blocks together hold [`Star4::entry`] with h's κ₃ on
     /// distinct units, to rounding (the same products summed in another order); without the
     /// κ₃ blocks they miss its κ₃ term, checked to be a large part of the entries.
@@ -93,14 +107,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(21);
         let a = random(n, n, &mut rng);
         let cov = &a * a.transpose() * faer::Scale(0.2) + Mat::<f64>::identity(n, n);
-        let units: Vec<UnitChaos> = (0..n)
-            .map(|i| UnitChaos::new(Activation::Gelu, 0.3 * i as f64 - 0.7, 0.9))
-            .collect();
-        let f = Factored {
-            factors: std::array::from_fn(|_| random(n, 4, &mut rng)),
-            pairs: std::array::from_fn(|_| random(n, 3, &mut rng)),
-        };
-        let star = Star4::new(&cov, &units).with_kappa3(HKappa3::factored(f));
+        let star = star_with_kappa3(&cov, &mut rng);
         let k3 = kappa3_blocks(&star).expect("h's κ₃ is factored");
         assert_eq!(k3.len(), 5);
         let mut blocks = fresh_blocks(&star);
@@ -131,14 +138,7 @@ mod tests {
     fn kappa3_blocks_image_the_diagonal_as_the_star_does() {
         let n = 6;
         let mut rng = StdRng::seed_from_u64(23);
-        let units: Vec<UnitChaos> = (0..n)
-            .map(|i| UnitChaos::new(Activation::Gelu, 0.3 * i as f64 - 0.7, 0.9))
-            .collect();
-        let f = Factored {
-            factors: std::array::from_fn(|_| random(n, 4, &mut rng)),
-            pairs: std::array::from_fn(|_| random(n, 3, &mut rng)),
-        };
-        let star = Star4::new(&Mat::identity(n, n), &units).with_kappa3(HKappa3::factored(f));
+        let star = star_with_kappa3(&Mat::identity(n, n), &mut rng);
         let blocks = kappa3_blocks(&star).expect("h's κ₃ is factored");
         let held = Unpaired4Factored::new(Paired::zeros(n), Mat::zeros(n, n), blocks);
         let w = random(5, n, &mut rng);
