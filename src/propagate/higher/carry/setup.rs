@@ -221,7 +221,9 @@ impl Carry {
     /// ([`crate::propagate::higher::triple4_factored::Unpaired4Factored::map`]; 0: imaged
     /// once, not carried). Each generation triples the carried rank ([`carried_blocks`]: h's
     /// blocks of rank R give z's of rank ≤ 3R), so the cost of the blocks' map grows as 3^g;
-    /// an error above [`MAX_GENERATIONS`].
+    /// an error above [`MAX_GENERATIONS`]. Not the default: on the ARC benchmark's factored
+    /// order 4, g = 2 moves the depth-8 means toward the peer's K = 4 but relu n = 64, depth 4
+    /// away (2.35× → 2.62×; EXPERIMENTS.md, seventeenth session (o4gen)).
     pub fn with_generations(mut self, generations: usize) -> Result<Self> {
         if !self.leading_paired {
             return Err(Error::Unsupported(
@@ -243,7 +245,11 @@ impl Carry {
     /// The factored carry ([`Carry::factored`] first) with the κ₃ term of z's κ₄\[a,a,b,c\],
     /// α_a β_b β_c κ₃(h)\[a,b,c\], carried as blocks ([`crate::propagate::higher::kappa3_blocks`]:
     /// rank 3R + 2R' for h's factored κ₃ of R general and R' paired terms) beside the Σ
-    /// stars', instead of imaged once in the next h's paired κ₄ and dropped.
+    /// stars', instead of imaged once in the next h's paired κ₄ and dropped (where h's
+    /// skewness is rounding noise, below [`NOISE_SKEW`], the term is imaged as without it). Not
+    /// the default: on the ARC benchmark's factored order 4 it takes relu n = 64, depth 8 from
+    /// 1.66× the peer's K = 4 mean error to 0.88× but depth 4 from 2.35× to 2.82×, at up to 2.4×
+    /// the time (EXPERIMENTS.md, seventeenth session (o4gen)).
     pub fn with_kappa3_blocks(mut self) -> Result<Self> {
         if self.stars.is_none() {
             return Err(Error::Unsupported(
