@@ -16,7 +16,8 @@
 //! Its κ₃ term α_a β_b β_c κ₃(h)\[a,b,c\] is h's κ₃ factors with their rows scaled, of κ₃'s
 //! rank (2N more per layer): it is imaged as [`super::star4`] does ([`kappa3_part`]) and not
 //! carried (carried as five blocks it took relu n = 64, depth 8 from 2.2e-4 to 1.3e-4 at 2.5×
-//! the time; EXPERIMENTS.md, ninth session). h's own κ₄\[a,a,b,c\] enters z's through the
+//! the time; EXPERIMENTS.md, ninth session), unless the carry is asked to
+//! ([`super::kappa3_blocks`], [`super::carry::Carry::with_kappa3_blocks`]). h's own κ₄\[a,a,b,c\] enters z's through the
 //! diagrams of one κ₄ block and no Σ edge ([`carried_blocks`]; the test
 //! `carried_coefficient_is_the_rules` checks them against
 //! [`super::closure::ChaosRule::unpaired`]); the diagrams with a Σ edge and the rule's other
@@ -87,7 +88,8 @@ use super::chaos::UnitChaos;
 use super::paired::Paired;
 use super::star4::Star4;
 
-/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
+/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]), unless
+/// [`super::carry::Carry::with_generations`] sets another cap.
 pub const GENERATIONS: usize = 1;
 
 /// A · B, computed by faer; where B or A is diagonal (P's diag, the identities) the columns or
