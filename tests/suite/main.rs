@@ -32,6 +32,7 @@ mod higher_blocks;
 mod higher_compressed;
 mod higher_depth;
 mod higher_factored;
+mod higher_generations;
 mod higher_moments_only;
 mod higher_paired;
 mod higher_pilot;

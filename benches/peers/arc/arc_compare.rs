@@ -32,6 +32,12 @@
 //! from the star, the covariance-only diagrams of cost ≤ 3, every diagram of cost ≤ 3, or the
 //! rule's, h's over four distinct units not carried beyond one map, writing
 //! `corrflow_o4_one_map_star…`, `…_covariance`, `…_budget`, `corrflow_o4_one_map…`.)
+//! (`--generations G`, the factored orders 3/4: z's κ₄\[a,a,b,c\] blocks kept through G maps
+//! after their birth instead of 1, [`Carry::with_generations`]; the output's name gains
+//! `_gen{G}`, e.g. `corrflow_o4_factored_gen2.safetensors`.)
+//! (`--kappa3-term imaged|blocks`, the factored orders 3/4: the κ₃ term of z's κ₄\[a,a,b,c\]
+//! imaged once (default) or carried as blocks, [`Carry::with_kappa3_blocks`]; with `blocks`
+//! the output's name gains `_k3blocks`.)
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
@@ -136,12 +142,14 @@ impl Form {
     }
 }
 
-/// One propagation of N(0, I) through `net` at `order`: the output moments, and at orders 3/4
-/// the carry (for its fallback report).
+/// One propagation of N(0, I) through `net` at `order` (the factored carry's blocks kept
+/// through `generations` maps where given, their κ₃ term as blocks with `k3_blocks`): the
+/// output moments, and at orders 3/4 the carry
+/// (for its fallback report).
 fn propagate(
     engine: &mut Propagator,
     net: &Mlp,
-    (order, form): (usize, Form),
+    (order, form, generations, k3_blocks): (usize, Form, Option<usize>, bool),
     (max_skew, max_kurtosis): (f64, f64),
     pilot: usize,
     model: &Path,
@@ -178,6 +186,12 @@ fn propagate(
                     .map_err(err)?,
                 Form::OneMap(kind) => carry.with_distinct4(kind).map_err(err)?,
             };
+            if let Some(g) = generations {
+                carry = carry.with_generations(g).map_err(err)?;
+            }
+            if k3_blocks {
+                carry = carry.with_kappa3_blocks().map_err(err)?;
+            }
             if quartic {
                 carry = carry.quartic().map_err(err)?;
             }
@@ -253,7 +267,7 @@ fn carry_meta(carry: &Carry) -> [(String, String); 4] {
 /// returns the output path, the best time in seconds and the fallback report.
 fn run_one(
     model: &Path,
-    (order, form): (usize, Form),
+    (order, form, generations, k3_blocks): (usize, Form, Option<usize>, bool),
     limits: (f64, f64),
     pilot: Option<usize>,
 ) -> Result<(PathBuf, f64, String), String> {
@@ -262,7 +276,8 @@ fn run_one(
     let pilot = pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 });
     let mut engine = Propagator::new();
     let warm = Instant::now();
-    let warm_up = propagate(&mut engine, &net, (order, form), limits, pilot, model)?;
+    let variant = (order, form, generations, k3_blocks);
+    let warm_up = propagate(&mut engine, &net, variant, limits, pilot, model)?;
     let warm_s = warm.elapsed().as_secs_f64();
     let (mut best, mut runs, mut last) = if warm_s > LONG_RUN_S {
         (warm_s, 1, Some(warm_up))
@@ -273,7 +288,7 @@ fn run_one(
     let first = Instant::now();
     while runs < MAX_RUNS && (runs == 0 || first.elapsed().as_secs_f64() < TIME_BUDGET_S) {
         let (t, cpu) = (Instant::now(), process_cpu_seconds()?);
-        let got = propagate(&mut engine, &net, (order, form), limits, pilot, model)?;
+        let got = propagate(&mut engine, &net, variant, limits, pilot, model)?;
         best = best.min(t.elapsed().as_secs_f64());
         best_cpu = best_cpu.min(process_cpu_seconds()? - cpu);
         runs += 1;
@@ -281,7 +296,12 @@ fn run_one(
     }
     let (y, carry) = last.ok_or("no timed run")?;
     let dir = model.parent().unwrap_or(Path::new("."));
-    let out = dir.join(format!("corrflow_o{order}{}.safetensors", form.suffix()));
+    let generation = generations.map_or(String::new(), |g| format!("_gen{g}"));
+    let k3 = if k3_blocks { "_k3blocks" } else { "" };
+    let out = dir.join(format!(
+        "corrflow_o{order}{}{generation}{k3}.safetensors",
+        form.suffix()
+    ));
     let mut meta = HashMap::from([
         ("seconds".to_string(), format!("{best:e}")),
         ("cpu_seconds".to_string(), format!("{best_cpu:e}")),
@@ -341,7 +361,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -351,6 +371,8 @@ fn main() -> Result<(), String> {
     let mut limits = (f64::INFINITY, f64::INFINITY);
     let mut form = Form::Dense;
     let mut pilot = None;
+    let mut generations = None;
+    let mut k3_blocks = false;
     // The flag that chose the form (`--kappa3` or `--kappa4`) and the order it belongs to.
     let mut form_flag: Option<(&str, usize)> = None;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
@@ -370,6 +392,22 @@ fn main() -> Result<(), String> {
                 pilot = Some(value.parse().map_err(|_| {
                     format!("--pilot {value:?}: expected a number of draws (0: no pilot)")
                 })?)
+            }
+            "--generations" => {
+                generations = Some(value.parse().map_err(|_| {
+                    format!("--generations {value:?}: expected a number of maps (0, 1, 2, …)")
+                })?)
+            }
+            "--kappa3-term" => {
+                k3_blocks = match value.as_str() {
+                    "imaged" => false,
+                    "blocks" => true,
+                    _ => {
+                        return Err(format!(
+                            "--kappa3-term {value:?}: expected imaged or blocks"
+                        ))
+                    }
+                }
             }
             "--kappa3" | "--kappa4" if form_flag.is_some() => {
                 return Err(format!("give one of --kappa3 and --kappa4; {USAGE}"))
@@ -421,12 +459,23 @@ fn main() -> Result<(), String> {
             "{flag} is order {its_order}'s (given --order {order})"
         ));
     }
+    if (generations.is_some() || k3_blocks)
+        && !matches!(
+            form,
+            Form::Factored | Form::FactoredMixed | Form::Compressed(_) | Form::Blocks(_)
+        )
+    {
+        return Err(format!(
+            "--generations and --kappa3-term are the factored carry's (give --kappa3 or --kappa4 factored…); {USAGE}"
+        ));
+    }
     let models: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if models.is_empty() {
         return Err(USAGE.into());
     }
     for model in &models {
-        let (out, best, note) = run_one(model, (order, form), limits, pilot)?;
+        let (out, best, note) =
+            run_one(model, (order, form, generations, k3_blocks), limits, pilot)?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
     Ok(())

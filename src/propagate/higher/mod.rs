@@ -46,6 +46,7 @@ pub mod distinct4;
 pub mod factored;
 mod fill;
 pub mod hook;
+pub mod kappa3_blocks;
 pub mod paired;
 pub mod paired_leading;
 pub mod pilot;

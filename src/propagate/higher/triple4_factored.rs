@@ -16,7 +16,8 @@
 //! Its κ₃ term α_a β_b β_c κ₃(h)\[a,b,c\] is h's κ₃ factors with their rows scaled, of κ₃'s
 //! rank (2N more per layer): it is imaged as [`super::star4`] does ([`kappa3_part`]) and not
 //! carried (carried as five blocks it took relu n = 64, depth 8 from 2.2e-4 to 1.3e-4 at 2.5×
-//! the time; EXPERIMENTS.md, ninth session). h's own κ₄\[a,a,b,c\] enters z's through the
+//! the time; EXPERIMENTS.md, ninth session), unless the carry is asked to
+//! ([`super::kappa3_blocks`], [`super::carry::Carry::with_kappa3_blocks`]). h's own κ₄\[a,a,b,c\] enters z's through the
 //! diagrams of one κ₄ block and no Σ edge ([`carried_blocks`]; the test
 //! `carried_coefficient_is_the_rules` checks them against
 //! [`super::closure::ChaosRule::unpaired`]); the diagrams with a Σ edge and the rule's other
@@ -87,7 +88,8 @@ use super::chaos::UnitChaos;
 use super::paired::Paired;
 use super::star4::Star4;
 
-/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]).
+/// Maps a block goes through before the carry drops it ([`Unpaired4Factored::map`]), unless
+/// [`super::carry::Carry::with_generations`] sets another cap.
 pub const GENERATIONS: usize = 1;
 
 /// A · B, computed by faer; where B or A is diagonal (P's diag, the identities) the columns or
@@ -152,7 +154,7 @@ pub struct Sums {
 }
 
 impl Block {
-    fn new(a: Mat<f64>, diagonal: bool, x: Factor, y: Factor) -> Self {
+    pub(super) fn new(a: Mat<f64>, diagonal: bool, x: Factor, y: Factor) -> Self {
         Block {
             a,
             diagonal,
@@ -854,6 +856,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Through two maps with the blocks carried between them ([`carried_blocks`]), a cap of 2
+    /// generations keeps the descendants of z's blocks: the second h's κ₄\[i,i,j,k\] is
+    /// [`Unpaired4::map`] of every block the carry formed, to rounding; with 1 it lacks them
+    /// (checked to be a large part of the entries).
+    #[test]
+    fn two_generations_keep_the_first_blocks_descendants() {
+        let (m, n, k) = (6, 7, 5);
+        let mut rng = StdRng::seed_from_u64(31);
+        let (w, v) = (random(m, n, &mut rng), random(k, m, &mut rng));
+        let units = chaos_units(m, crate::net::Activation::Gelu);
+        let second = |generations: usize| {
+            let (h, _) = store(n, 32).map(w.as_ref(), generations);
+            let z = Unpaired4Factored::new(
+                Paired::zeros(m),
+                Mat::zeros(m, m),
+                carried_blocks(&h, &units),
+            );
+            let (h2, _) = z.map(v.as_ref(), generations);
+            (h2, dense(&z).map(v.as_ref(), Paired::zeros(k)))
+        };
+        let (kept, want) = second(2);
+        let (capped, _) = second(1);
+        let (mut worst, mut missed, mut scale) = (0.0f64, 0.0f64, 0.0f64);
+        for i in 0..k {
+            for j in (0..k).filter(|&j| j != i) {
+                for l in (0..k).filter(|&l| l != i && l != j) {
+                    let d = want.get(&[i, i, j, l]);
+                    worst = worst.max((kept.double(i, j, l) - d).abs());
+                    missed = missed.max((capped.double(i, j, l) - d).abs());
+                    scale = scale.max(d.abs());
+                }
+            }
+        }
+        // Rounding: each entry sums O(N³) products of the blocks; the map's scale bounds them.
+        assert!(
+            scale > 1e-3 && worst <= 1e-12 * scale,
+            "{worst:e} of {scale:e}"
+        );
+        assert!(missed > 0.1 * scale, "{missed:e} of {scale:e}");
     }
 
     /// The image with [`Unpaired4Factored::mixed`]'s P added is the paired image of

@@ -78,6 +78,8 @@ impl CarryHook for Carry {
             let (k3, k4) = self.kappa(l, c);
             let (skew, kurt) = standardised(h, k3, k4);
             check.skew = check.skew.max(skew);
+            self.h_skew.resize(c + 1, 0.0);
+            self.h_skew[c] = skew;
             check.kurtosis = check.kurtosis.max(kurt);
             if self.order() == 3 && self.quartic.is_none() && skew < SYMMETRIC_SKEW && kurt > 0.0 {
                 self.fallbacks.push(Fallback {
@@ -209,8 +211,21 @@ impl CarryHook for Carry {
                         .time("kappa truncate", 0.0, || truncate(fresh, tol))
                         .0;
                 }
+                // With `kappa3_blocks` its κ₃ term is carried as blocks, not imaged once (where
+                // h's κ₃ is not rounding noise: tanh's at order 4, which keeps it).
+                let noise = self.h_skew.get(c).is_none_or(|&s| s < NOISE_SKEW);
+                let k3 = (self.kappa3_blocks && !noise)
+                    .then(|| kappa3_blocks(&star))
+                    .flatten()
+                    .filter(|k3| !k3.is_empty());
+                self.star4[c] = match k3 {
+                    Some(k3) => {
+                        fresh.extend(k3);
+                        None
+                    }
+                    None => Some(kappa3_part(star)),
+                };
                 blocks = Some(fresh);
-                self.star4[c] = Some(kappa3_part(star));
                 if let Some(q) = self.quartic.as_mut() {
                     q.resize(pre.len(), None);
                     q[c] = Some(QuarticStar::new(&pre[c].cov, &units));

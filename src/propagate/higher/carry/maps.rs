@@ -171,7 +171,7 @@ impl Carry {
                         zq.paired = cur.clone();
                         let flops = zq.map_flops(m);
                         let (mut hq, image) = timings.time("kappa affine", flops, || {
-                            zq.map(layer.w.as_ref(), GENERATIONS)
+                            zq.map(layer.w.as_ref(), self.generations)
                         });
                         if self.quartic.is_some() {
                             let flops = 4.0 * (m * m * n + m * n * n) as f64;
@@ -202,7 +202,15 @@ impl Carry {
                         });
                     }
                     if !read {
-                        *slot = unread_blocks(slot.take(), skews, pre, o, layer.w.as_ref(), cur);
+                        *slot = unread_blocks(
+                            slot.take(),
+                            skews,
+                            pre,
+                            o,
+                            layer.w.as_ref(),
+                            cur,
+                            self.generations,
+                        );
                     }
                     // The factored order 4: z's star over four distinct units, imaged in a
                     // hidden h's P and T (nothing reads the read-out's).
@@ -431,6 +439,7 @@ fn unread_blocks(
     h: &Moments,
     w: MatRef<'_, f64>,
     cur: &Paired,
+    generations: usize,
 ) -> Option<Unpaired4Factored> {
     let mut z = z?;
     skews?;
@@ -438,5 +447,5 @@ fn unread_blocks(
         return None;
     }
     z.paired = cur.clone();
-    Some(z.map(w, GENERATIONS).0)
+    Some(z.map(w, generations).0)
 }

@@ -67,6 +67,7 @@ use super::compressed::{compress, valid_tolerance};
 use super::distinct4::{cut, Distinct4, Distinct4Diagrams};
 use super::factored::{Factored, StarTerms};
 use super::hook::CarryHook;
+use super::kappa3_blocks::kappa3_blocks;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
 use super::pilot::{Pilot, PilotVerdict, PILOT_Z};
@@ -114,6 +115,10 @@ pub const MIN_VARIANCE_SHARE: f64 = 0.1;
 /// is small (on the ARC benchmark the ratio stays ≤ 4 to depth 8 and reaches 10–2 600 only
 /// where the corrected variances later turn negative, depth 11–16 at n = 64/128).
 pub const MAX_VARIANCE_INCREMENT: f64 = 10.0;
+/// Most generations of the κ₄\[a,a,b,c\] blocks [`Carry::with_generations`] takes: the
+/// carried rank triples with each, and at 3 the ninth session's factored order 3 already took
+/// 26× the time of 1 on relu n = 64, depth 8 (EXPERIMENTS.md, "cap 2 / 3").
+pub const MAX_GENERATIONS: usize = 3;
 
 /// κ₃ (and at order 4 κ₄) of one class at one stage.
 #[derive(Clone, Debug)]
@@ -217,6 +222,14 @@ pub struct Carry {
     /// z's κ₄\[a,a,b,c\] blocks truncated at this relative tolerance
     /// ([`Carry::truncated_blocks`]).
     blocks_tol: Option<f64>,
+    /// Maps a κ₄\[a,a,b,c\] block goes through before the carry drops it
+    /// ([`Carry::with_generations`]; default [`GENERATIONS`]).
+    generations: usize,
+    /// Whether z's κ₄\[a,a,b,c\]'s κ₃ term is carried as blocks ([`Carry::with_kappa3_blocks`])
+    /// instead of imaged once.
+    kappa3_blocks: bool,
+    /// Per class, the largest standardised skewness of the last h the hook's `enter` checked.
+    h_skew: Vec<f64>,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
     /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).

@@ -50,6 +50,9 @@ impl Carry {
             stars: None,
             compress: None,
             blocks_tol: None,
+            generations: GENERATIONS,
+            kappa3_blocks: false,
+            h_skew: Vec::new(),
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
@@ -209,6 +212,51 @@ impl Carry {
     /// for a tolerance that is negative or not finite.
     pub fn truncated_blocks(mut self, tol: f64) -> Result<Self> {
         self.blocks_tol = Some(self.factored_tolerance(tol, "the truncation of the κ₄ blocks")?);
+        Ok(self)
+    }
+
+    /// A carry that holds z's κ₄\[a,a,b,c\] as blocks ([`Carry::factored`] or
+    /// [`Carry::factorable_rule`] first) with the blocks kept through `generations` maps after
+    /// their birth instead of [`GENERATIONS`]
+    /// ([`crate::propagate::higher::triple4_factored::Unpaired4Factored::map`]; 0: imaged
+    /// once, not carried). Each generation triples the carried rank ([`carried_blocks`]: h's
+    /// blocks of rank R give z's of rank ≤ 3R), so the cost of the blocks' map grows as 3^g;
+    /// an error above [`MAX_GENERATIONS`]. Not the default: on the ARC benchmark's factored
+    /// order 4, g = 2 moves the depth-8 means toward the peer's K = 4 but relu n = 64, depth 4
+    /// away (2.35× → 2.62×; EXPERIMENTS.md, seventeenth session (o4gen)).
+    pub fn with_generations(mut self, generations: usize) -> Result<Self> {
+        if !self.leading_paired {
+            return Err(Error::Unsupported(
+                "the generations of the κ₄ blocks need a carry that holds them (Carry::factored \
+                 or Carry::factorable_rule first)"
+                    .into(),
+            ));
+        }
+        if generations > MAX_GENERATIONS {
+            return Err(Error::Unsupported(format!(
+                "the κ₄ blocks' generations must be at most {MAX_GENERATIONS} (the carried rank \
+                 triples with each), got {generations}"
+            )));
+        }
+        self.generations = generations;
+        Ok(self)
+    }
+
+    /// The factored carry ([`Carry::factored`] first) with the κ₃ term of z's κ₄\[a,a,b,c\],
+    /// α_a β_b β_c κ₃(h)\[a,b,c\], carried as blocks ([`crate::propagate::higher::kappa3_blocks`]:
+    /// rank 3R + 2R' for h's factored κ₃ of R general and R' paired terms) beside the Σ
+    /// stars', instead of imaged once in the next h's paired κ₄ and dropped (where h's
+    /// skewness is rounding noise, below [`NOISE_SKEW`], the term is imaged as without it). Not
+    /// the default: on the ARC benchmark's factored order 4 it takes relu n = 64, depth 8 from
+    /// 1.66× the peer's K = 4 mean error to 0.88× but depth 4 from 2.35× to 2.82×, at up to 2.4×
+    /// the time (EXPERIMENTS.md, seventeenth session (o4gen)).
+    pub fn with_kappa3_blocks(mut self) -> Result<Self> {
+        if self.stars.is_none() {
+            return Err(Error::Unsupported(
+                "the κ₃ term as blocks needs the factored carry (Carry::factored first)".into(),
+            ));
+        }
+        self.kappa3_blocks = true;
         Ok(self)
     }
 
