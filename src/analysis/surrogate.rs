@@ -15,8 +15,8 @@
 //! A draw x = μ + F z (z ~ N(0, I_r)) enters the network only through W₁x + b₁ = (W₁F) z +
 //! (W₁μ + b₁), so each surrogate folds its factor into the first layer ([`folded_network`]) and
 //! pushes z itself through: one N₁ × d × r product per class instead of a d × d × r spread.
-//! A class's order-1 and order-2 draws read the same standard normals (the first r_w and r_c of
-//! each draw's r = max(r_w, r_c)), so each class draws one stream for both orders.
+
+use std::borrow::Cow;
 
 use faer::linalg::matmul::matmul;
 use faer::{unzip, zip, Accum, ColRef, Mat, MatRef, Par};
@@ -107,69 +107,37 @@ pub fn surrogate_accuracy<'a>(
         .collect();
     let sw = within_class_covariance(input)?;
     let d = sw.nrows();
-    // Order 1: x = μ_c + F_w z, one factor of Σ_w for all classes; order 2: x = μ_c + F_c z,
-    // each class's factor formed in that class's task and dropped after its draws, so that
-    // only the factors in use are held (the next one reuses their memory instead of faulting
-    // in fresh pages). Every factorisation is on one thread. Class k's draws of both orders
-    // share one seeded stream of normals ([`hits_on_draws`]).
-    let pooled = LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w")?;
-    let block = BLOCK.min(counts.iter().copied().max().unwrap_or(0).max(1));
-    let per_class = counts
-        .par_iter()
-        .zip(&input.classes)
-        .enumerate()
-        .map_init(
-            || Draws::new(net, block),
-            |draws, (k, (&n, &c))| -> Result<ClassDraws> {
-                let mean = input.per_class[k].mean.as_ref();
+    let classes = (&counts[..], &input.classes[..]);
+    let mean = |k: usize| input.per_class[k].mean.as_ref();
+    // Order 1: x = μ_c + F_w z, one factor of Σ_w for all classes (zero-mean draws shifted by
+    // each class's mean); order 2: x = μ_c + F_c z, each class's factor formed in that class's
+    // task and dropped after its draws, so that only the factors in use are held (the next
+    // one reuses their memory instead of faulting in fresh pages). Every factorisation is on
+    // one thread; class k draws from its own seeded stream.
+    let (order1, order2) = rayon::join(
+        || -> Result<_> {
+            let pooled = LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w")?;
+            let (result, f) = evaluate(net, classes, seed, 1, |k| {
+                Ok((Cow::Borrowed(&pooled), mean(k)))
+            })?;
+            let result = SurrogateResult {
+                dropped_directions: pooled.dropped(),
+                largest_dropped_variance: pooled.residual(),
+                ..result
+            };
+            Ok((result, f + flops::pivoted_cholesky(d, pooled.rank())))
+        },
+        || {
+            evaluate(net, classes, seed, 2, |k| {
                 let cov = input.per_class[k].cov.as_ref();
-                let own = LowRankFactor::new(cov, Par::Seq, "surrogates: Σ_c")?;
-                let folded = [
-                    folded_network(net, pooled.factor(), mean),
-                    folded_network(net, own.factor(), mean),
-                ];
-                let mut normals = NormalStream::new(mix_seed(seed, 300 + k as u64));
-                let hits = hits_on_draws(&folded, n, c, &mut normals, draws);
-                let flops: f64 = folded
-                    .iter()
-                    .map(|f| {
-                        let widths = f.widths();
-                        flops::gemm(widths[1], widths[0] + 1, d) + flops::forward(&widths, n)
-                    })
-                    .sum();
-                Ok(ClassDraws {
-                    hits,
-                    flops: flops + flops::pivoted_cholesky(d, own.rank()),
-                    dropped: own.dropped(),
-                    residual: own.residual(),
-                })
-            },
-        )
-        .collect::<Result<Vec<_>>>()?;
-    let total: usize = counts.iter().sum();
-    let result = |order: usize, dropped, residual| {
-        let hits: usize = per_class.iter().map(|c| c.hits[order]).sum();
-        let a = if total == 0 {
-            f64::NAN
-        } else {
-            hits as f64 / total as f64
-        };
-        SurrogateResult {
-            accuracy: a,
-            stderr: binomial_stderr(a, total),
-            n_samples: total,
-            dropped_directions: dropped,
-            largest_dropped_variance: residual,
-        }
-    };
-    let order1 = result(0, pooled.dropped(), pooled.residual());
-    let order2 = result(
-        1,
-        per_class.iter().map(|c| c.dropped).sum(),
-        per_class.iter().map(|c| c.residual).fold(0.0, f64::max),
+                let factor = LowRankFactor::new(cov, Par::Seq, "surrogates: Σ_c")?;
+                Ok((Cow::Owned(factor), mean(k)))
+            })
+        },
     );
-    let flops =
-        flops::pivoted_cholesky(d, pooled.rank()) + per_class.iter().map(|c| c.flops).sum::<f64>();
+    let (order1, f1) = order1?;
+    let (order2, f2) = order2?;
+    let flops = f1 + f2;
     let (data, a) = (real.0.into(), real.1);
     let real = SurrogateResult {
         accuracy: a,
@@ -230,13 +198,74 @@ pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>)
     }
 }
 
-/// One class's part of [`surrogate_accuracy`].
+/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)` (F a
+/// [`LowRankFactor`], borrowed or formed for the class), and measures the network's accuracy
+/// on them. The factor fields of the result are those of the factors `gaussian` formed: the
+/// directions dropped summed over them and the largest residual variance (0 when every factor
+/// was borrowed; the caller then fills them). The flops: per class the pivoted Cholesky of
+/// each factor formed ([`flops::pivoted_cholesky`]), the fold (2N₁d(r + 1), r the columns of
+/// F) and the forward pass of the draws with a first layer of width r ([`flops::forward`]).
+fn evaluate<'a>(
+    net: &Mlp,
+    (counts, classes): (&[usize], &[usize]),
+    seed: u64,
+    order: u64,
+    gaussian: impl Fn(usize) -> Result<(Cow<'a, LowRankFactor>, ColRef<'a, f64>)> + Sync,
+) -> Result<(SurrogateResult, f64)> {
+    let total: usize = counts.iter().sum();
+    let block = BLOCK.min(counts.iter().copied().max().unwrap_or(0).max(1));
+    let per_class = counts
+        .par_iter()
+        .zip(classes)
+        .enumerate()
+        .map_init(
+            || Draws::new(net, block),
+            |draws, (k, (&n, &c))| -> Result<ClassDraws> {
+                let mut normals = NormalStream::new(mix_seed(seed, 100 * order + k as u64));
+                let (factor, mean) = gaussian(k)?;
+                let f = factor.factor();
+                let folded = folded_network(net, f, mean);
+                let hits = hits_on_draws(&folded, n, c, &mut normals, draws);
+                let mut widths = folded.widths();
+                let fold = flops::gemm(widths[1], f.ncols() + 1, f.nrows());
+                widths[0] = f.ncols();
+                let owned = matches!(factor, Cow::Owned(_));
+                Ok(ClassDraws {
+                    hits,
+                    flops: fold
+                        + flops::forward(&widths, n)
+                        + if owned {
+                            flops::pivoted_cholesky(f.nrows(), f.ncols())
+                        } else {
+                            0.0
+                        },
+                    dropped: if owned { factor.dropped() } else { 0 },
+                    residual: if owned { factor.residual() } else { 0.0 },
+                })
+            },
+        )
+        .collect::<Result<Vec<_>>>()?;
+    let hits: usize = per_class.iter().map(|c| c.hits).sum();
+    let a = if total == 0 {
+        f64::NAN
+    } else {
+        hits as f64 / total as f64
+    };
+    let result = SurrogateResult {
+        accuracy: a,
+        stderr: binomial_stderr(a, total),
+        n_samples: total,
+        dropped_directions: per_class.iter().map(|c| c.dropped).sum(),
+        largest_dropped_variance: per_class.iter().map(|c| c.residual).fold(0.0, f64::max),
+    };
+    Ok((result, per_class.iter().map(|c| c.flops).sum()))
+}
+
+/// One class's part of [`evaluate`].
 struct ClassDraws {
-    /// Hits of the order-1 and the order-2 surrogate.
-    hits: [usize; 2],
-    /// The fold and forward pass of both orders and the class's own pivoted Cholesky.
+    hits: usize,
     flops: f64,
-    /// The dropped directions and the residual of the class's own factor.
+    /// The dropped directions and the residual of the class's own factor (0 for a borrowed one).
     dropped: usize,
     residual: f64,
 }
@@ -244,7 +273,7 @@ struct ClassDraws {
 /// The buffers of [`hits_on_draws`], kept by each rayon task across the classes it takes (the
 /// draws of one block, r × `block` values, and the forward pass's activations, which
 /// depend only on the hidden widths that every folded network shares): one allocation per task
-/// instead of a fresh, zeroed, page-faulted one per class.
+/// instead of a fresh, zeroed, page-faulted one per class and order.
 struct Draws {
     /// Grown to r × block values by the first class that needs them.
     z: Vec<f64>,
@@ -262,26 +291,22 @@ impl Draws {
     }
 }
 
-/// How many of n draws through each of the `folded` networks (first layer folded,
-/// [`folded_network`], of widths r₁ and r₂) have the argmax `label`: z ~ N(0, I_r), r = max(r₁,
-/// r₂), drawn column by column from `normals` and pushed through in blocks of at most [`BLOCK`]
-/// (`draws.block`) columns, r × block in column-major order in `draws.z`; network i reads the
-/// first rᵢ rows of each draw. Both networks see the same normals: each is plain Monte Carlo
-/// of its own surrogate (the rows it reads are independent standard normals), with half the
-/// random numbers two streams would take.
+/// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
+/// argmax `label`: z ~ N(0, I_r) drawn column by column from `normals`, pushed through in blocks
+/// of at most [`BLOCK`] (`draws.block`) columns, r × block in column-major order in `draws.z`.
 fn hits_on_draws(
-    folded: &[Mlp; 2],
+    folded: &Mlp,
     n: usize,
     label: usize,
     normals: &mut NormalStream,
     draws: &mut Draws,
-) -> [usize; 2] {
-    let r = folded.iter().map(|f| f.widths()[0]).max().unwrap_or(0);
+) -> usize {
+    let r = folded.widths()[0];
     let block = draws.block;
     if draws.z.len() < r * block {
         draws.z.resize(r * block, 0.0);
     }
-    let mut hits = [0; 2];
+    let mut hits = 0;
     for start in (0..n).step_by(block) {
         let len = block.min(n - start);
         let z = &mut draws.z[..r * len];
@@ -289,12 +314,10 @@ fn hits_on_draws(
             normals.fill(&mut col[..r]);
         }
         let z = MatRef::from_column_major_slice(&draws.z[..r * len], r, len);
-        for (f, h) in folded.iter().zip(&mut hits) {
-            f.forward_into(z.subrows(0, f.widths()[0]), &mut draws.fp);
-            *h += argmax_columns(draws.fp.output())
-                .filter(|&p| p == label)
-                .count();
-        }
+        folded.forward_into(z, &mut draws.fp);
+        hits += argmax_columns(draws.fp.output())
+            .filter(|&p| p == label)
+            .count();
     }
     hits
 }
@@ -305,41 +328,6 @@ mod tests {
 
     use super::*;
     use crate::net::Activation;
-
-    /// Both orders' draws read one stream: network i's hits are those of its forward pass on
-    /// the first rᵢ rows of the stream's r = max(r₁, r₂) normals per draw, over blocks of
-    /// uneven length (n = 2·block + 3); swapping the two networks swaps the counts.
-    #[test]
-    fn both_orders_read_the_first_rows_of_one_stream() {
-        let (d, n, label) = (5, 2 * BLOCK + 3, 1);
-        let net = Mlp::init(&[d, 4, 3], Activation::Tanh, 1.0, 2).unwrap();
-        let mean = Col::from_fn(d, |i| 0.1 * i as f64 - 0.2);
-        let factor = |r: usize| Mat::from_fn(d, r, |i, k| ((i * 3 + k * 5) % 7) as f64 / 7.0 - 0.4);
-        let (f3, f2) = (factor(3), factor(2));
-        let folded = [
-            folded_network(&net, f3.as_ref(), mean.as_ref()),
-            folded_network(&net, f2.as_ref(), mean.as_ref()),
-        ];
-        let mut draws = Draws::new(&net, BLOCK);
-        let hits = hits_on_draws(&folded, n, label, &mut NormalStream::new(4), &mut draws);
-        let mut normals = NormalStream::new(4);
-        let mut z = Mat::zeros(3, n);
-        for j in 0..n {
-            normals.fill(z.col_mut(j).try_as_col_major_mut().unwrap().as_slice_mut());
-        }
-        for (f, &h) in folded.iter().zip(&hits) {
-            let r = f.widths()[0];
-            let mut fp = ForwardPass::new(f, n);
-            f.forward_into(z.as_ref().subrows(0, r), &mut fp);
-            let want = argmax_columns(fp.output()).filter(|&p| p == label).count();
-            assert_eq!(h, want, "rank {r}");
-        }
-        assert!(hits[0] != hits[1] && hits.iter().all(|&h| h > 0 && h < n));
-        let swapped = [folded[1].clone(), folded[0].clone()];
-        let mut draws = Draws::new(&net, BLOCK);
-        let back = hits_on_draws(&swapped, n, label, &mut NormalStream::new(4), &mut draws);
-        assert_eq!(back, [hits[1], hits[0]]);
-    }
 
     /// The folded network on z gives the network's outputs on x = μ + F z (to rounding), for
     /// a factor with fewer columns than rows (a singular Σ).
