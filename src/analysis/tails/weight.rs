@@ -41,10 +41,11 @@ pub struct EdgeworthWeight {
     r: usize,
     /// The pairs (b, c), b ≤ c, in the order of the rows of the pair products.
     pairs: Vec<(usize, usize)>,
-    /// r × P: m_q κ₃\[a, b_q, c_q\], m_q = 1 for b = c, 2 otherwise (Q = this × pair products).
-    k3: Mat<f64>,
-    /// P × P: m_p m_q κ₄\[b_p, c_p, b_q, c_q\] (κ₄·u⁴ = the pair products' quadratic form).
-    k4: Mat<f64>,
+    /// P × (r + P): first r columns m_q κ₃\[a, b_q, c_q\] (column a; m_q = 1 for b = c, 2
+    /// otherwise: Q = pair products × these), then m_p m_q κ₄\[b_p, c_p, b_q, c_q\] (κ₄·u⁴ =
+    /// the pair products' quadratic form): both contractions of the pair products in one
+    /// product.
+    k34: Mat<f64>,
     v: Vec<f64>,
     /// (G − M)/4: the quadratic terms −6uᵀMu/24 + 18uᵀGu/72 of the even part, in one form.
     h: Mat<f64>,
@@ -85,13 +86,14 @@ impl EdgeworthWeight {
         let np = pairs.len();
         EdgeworthWeight {
             r,
-            k3: Mat::from_fn(r, np, |a, q| {
-                let (b, cc) = pairs[q];
-                mult(pairs[q]) * k3(a, b, cc)
-            }),
-            k4: Mat::from_fn(np, np, |p, q| {
-                let ((a, b), (cc, d)) = (pairs[p], pairs[q]);
-                mult(pairs[p]) * mult(pairs[q]) * k4(a, b, cc, d)
+            k34: Mat::from_fn(np, r + np, |q, col| {
+                if col < r {
+                    let (b, cc) = pairs[q];
+                    mult(pairs[q]) * k3(col, b, cc)
+                } else {
+                    let ((a, b), (cc, d)) = (pairs[col - r], pairs[q]);
+                    mult(pairs[col - r]) * mult(pairs[q]) * k4(a, b, cc, d)
+                }
             }),
             h: Mat::from_fn(r, r, |a, b| 0.25 * (g[(a, b)] - m[(a, b)])),
             constant: 1.0 + 3.0 * s / 24.0 + (-9.0 * v2 - 6.0 * k3_sq) / 72.0,
@@ -121,25 +123,25 @@ impl EdgeworthWeight {
     }
 
     /// [`EdgeworthWeight::pair`] on the rows of `z` (at most the scratch's), all at once: the
-    /// pair products, Q, κ₄'s form and (G − M)/4·u as GEMMs of the b × P and b × r draws, then
-    /// the dot products of the module documentation column by column across rows.
+    /// pair products, then Q and κ₄'s form in one GEMM of the b × P pair products and
+    /// (G − M)/4·u in one of the b × r draws, then the dot products of the module documentation
+    /// column by column across rows.
     fn rows(&self, w: &mut Scratch, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
         let b = z.nrows();
         w.u.as_mut().subrows_mut(0, b).copy_from(z);
-        let Scratch { u, z2, q, kz, hz } = w;
+        let Scratch { u, z2, qk, hz } = w;
         for (c, &(a, e)) in self.pairs.iter().enumerate() {
             let (x, y) = (&u.col_as_slice(a)[..b], &u.col_as_slice(e)[..b]);
             dispatch(Rows::Product(x, y, &mut z2.col_as_slice_mut(c)[..b]));
         }
         let (ub, z2b) = (u.as_ref().subrows(0, b), z2.as_ref().subrows(0, b));
-        gemm(q.as_mut().subrows_mut(0, b), z2b, self.k3.transpose(), 1.0);
-        gemm(kz.as_mut().subrows_mut(0, b), z2b, self.k4.as_ref(), 1.0);
+        gemm(qk.as_mut().subrows_mut(0, b), z2b, self.k34.as_ref(), 1.0);
         gemm(hz.as_mut().subrows_mut(0, b), ub, self.h.transpose(), 1.0);
         // Per row: A = u·Q, v·u, v·Q, |Q|², u·(G − M)u/4 and κ₄·u⁴ = z2·(κ₄ z2).
         let mut sums: [Vec<f64>; 6] = std::array::from_fn(|_| vec![0.0; b]);
         let [big_a, vu, vq, q2, uhu, b4] = &mut sums;
         for (a, &va) in self.v.iter().enumerate() {
-            let (ua, qa) = (&u.col_as_slice(a)[..b], &q.col_as_slice(a)[..b]);
+            let (ua, qa) = (&u.col_as_slice(a)[..b], &qk.col_as_slice(a)[..b]);
             let ha = &hz.col_as_slice(a)[..b];
             dispatch(Rows::AddProduct(ua, qa, big_a));
             dispatch(Rows::AddScaled(va, ua, vu));
@@ -148,7 +150,7 @@ impl EdgeworthWeight {
             dispatch(Rows::AddProduct(ua, ha, uhu));
         }
         for c in 0..self.pairs.len() {
-            let (zc, kc) = (&z2.col_as_slice(c)[..b], &kz.col_as_slice(c)[..b]);
+            let (zc, kc) = (&z2.col_as_slice(c)[..b], &qk.col_as_slice(self.r + c)[..b]);
             dispatch(Rows::AddProduct(zc, kc, b4));
         }
         let rows = big_a.iter().zip(vu.iter()).zip(vq.iter().zip(q2.iter()));
@@ -167,9 +169,10 @@ impl EdgeworthWeight {
     }
 }
 
-/// Rows per block of [`EdgeworthWeight::pair`]: the b × P pair products and κ₄'s form of a
-/// block (P = 55 at r = 10: 2 × 225 KB at 512 rows) stay in the 1 MB L2 cache between the GEMM
-/// that writes them and the passes that read them (a whole 4096-row chunk of draws: 2 × 1.8 MB).
+/// Rows per block of [`EdgeworthWeight::pair`]: the b × P pair products and their b × (r + P)
+/// contractions (P = 55 at r = 10: 225 + 266 KB at 512 rows) stay in the 1 MB L2 cache between
+/// the GEMM that writes them and the passes that read them (a whole 4096-row chunk of draws:
+/// 1.8 + 2.1 MB).
 const ROWS: usize = 512;
 
 /// Elementwise operations over a batch's rows, as plain loops inside `with_simd` so that the
@@ -209,12 +212,11 @@ impl WithSimd for Rows<'_> {
 }
 
 /// Work matrices of [`EdgeworthWeight::pair`], kept between batches: the draws u (b × r), their
-/// pair products (b × P), Q (b × r), κ₄·z2 (b × P) and (G − M)/4·u (b × r).
+/// pair products (b × P), Q beside κ₄·z2 (b × (r + P)) and (G − M)/4·u (b × r).
 struct Scratch {
     u: Mat<f64>,
     z2: Mat<f64>,
-    q: Mat<f64>,
-    kz: Mat<f64>,
+    qk: Mat<f64>,
     hz: Mat<f64>,
 }
 
@@ -223,8 +225,7 @@ impl Scratch {
         Scratch {
             u: Mat::zeros(b, r),
             z2: Mat::zeros(b, np),
-            q: Mat::zeros(b, r),
-            kz: Mat::zeros(b, np),
+            qk: Mat::zeros(b, r + np),
             hz: Mat::zeros(b, r),
         }
     }
