@@ -191,7 +191,9 @@ pub fn output_tails(
             };
             let d = match shared {
                 Some(g) => {
-                    let (mean, cov) = g.layers[g.layers.len() - 1];
+                    let &(mean, cov) = g.layers.last().ok_or_else(|| {
+                        Error::Shape("output tails: start Gaussians without start layer L".into())
+                    })?;
                     let sampler = GaussianSampler::new(mean, cov)?;
                     let r = sampler.factor().ncols();
                     let alongside: Vec<ArgmaxModel<'_>> = earlier
@@ -588,7 +590,8 @@ mod tests {
     /// layer's Gaussian drawn alongside gets its own row, each bit for bit what
     /// `argmax_distribution` draws on that seed; the Edgeworth and Student t columns agree with
     /// those on the tails' own draws within 4 standard errors of their difference (the same
-    /// model on independent draws); a class whose start Gaussian is missing keeps its own draws.
+    /// model on independent draws); a class whose start Gaussian is missing keeps its own draws;
+    /// start Gaussians without start layer L are an error, not a panic.
     #[test]
     fn models_on_start_draws_are_the_start_row_and_the_same_models() {
         use rand_distr::{Distribution, Gamma};
@@ -680,6 +683,13 @@ mod tests {
         }
         let (partial, rows) = output_tails(&outputs, draws, 5, Some(&start[..1])).unwrap();
         assert!(rows.iter().all(|r| r[0].is_some() && r[1].is_none()));
+        let empty: Vec<StartGaussians<'_>> = (0..2)
+            .map(|c| StartGaussians {
+                layers: Vec::new(),
+                seed: c,
+            })
+            .collect();
+        assert!(output_tails(&outputs, draws, 5, Some(&empty)).is_err());
         assert_eq!(partial.per_class[1].edgeworth, own.per_class[1].edgeworth);
     }
 }
