@@ -140,8 +140,8 @@ pub struct StartGaussians<'a> {
 /// u = T z, T = F_c⁺ F_L = diag(1/‖f_a‖²) F_cᵀ F_L (F_c's columns f_a are orthogonal): the same
 /// density as on the tails' own draws wherever μ = ȳ_c and F_L F_Lᵀ = C_c, which start layer L's
 /// propagation W Σ_L Wᵀ + b meets to rounding (the affine map of the measured z^L statistics).
-/// Every earlier start layer l whose factor F_l has F_L's column count is drawn on the same z
-/// ([`ArgmaxModel::Alongside`]). Returned beside the tails: per start layer l = 0 … L, per class,
+/// Every earlier start layer l whose Gaussian has a [`GaussianSampler`] (factor F_l, K × K as
+/// F_L) is drawn on the same z ([`ArgmaxModel::Alongside`]). Returned beside the tails: per start layer l = 0 … L, per class,
 /// the rows drawn here, each bit for bit what
 /// [`crate::stats::gaussian::argmax_distribution`] draws for that Gaussian on that seed (None
 /// where a start layer's row was not drawn here). The Student t scales are seeded from the
@@ -195,11 +195,10 @@ pub fn output_tails(
                         Error::Shape("output tails: start Gaussians without start layer L".into())
                     })?;
                     let sampler = GaussianSampler::new(mean, cov)?;
-                    let r = sampler.factor().ncols();
+                    // Every sampler's factor is K × K, the draws' column count.
                     let alongside: Vec<ArgmaxModel<'_>> = earlier
                         .iter()
-                        .filter_map(|e| e.as_ref())
-                        .filter(|(_, f)| f.factor().ncols() == r)
+                        .flatten()
                         .map(|(m, f)| ArgmaxModel::Alongside(*m, f.factor()))
                         .collect();
                     let t = to_whitened(cum.factor.as_ref(), sampler.factor());
@@ -212,16 +211,13 @@ pub fn output_tails(
                         cumulants::gemm(u.as_mut(), z, t.transpose(), 1.0);
                         w.pair(u.as_ref(), p, m);
                     };
-                    let d = run(pair, mean, sampler.factor(), g.seed, &alongside)?;
-                    (d, r)
+                    run(pair, mean, sampler.factor(), g.seed, &alongside)?
                 }
                 None => {
                     let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
-                    let d = run(pair, cum.mean.as_ref(), cum.factor.as_ref(), s, &[])?;
-                    (d, 0)
+                    run(pair, cum.mean.as_ref(), cum.factor.as_ref(), s, &[])?
                 }
             };
-            let (d, start_rank) = d;
             let mut d = d.into_iter();
             let mut next = || {
                 d.next()
@@ -242,8 +238,8 @@ pub fn output_tails(
             if shared.is_some() {
                 for e in &earlier {
                     start_rows.push(match e {
-                        Some((_, f)) if f.factor().ncols() == start_rank => Some(next()?),
-                        _ => None,
+                        Some(_) => Some(next()?),
+                        None => None,
                     });
                 }
                 start_rows.push(Some(gauss.clone()));

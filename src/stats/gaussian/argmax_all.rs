@@ -207,14 +207,16 @@ pub fn weighted_argmax_models(
     let mut hooked = Mat::zeros(chunk, r);
     let mut spread = Mat::zeros(chunk, k);
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
-    // The argmaxes of the unchanged draws (shared) and of a hook's rescaled copy.
-    let (mut shared, mut hooked_winners) = (Winners::new(mean, chunk), Winners::new(mean, chunk));
-    // Each Gaussian alongside: its own argmaxes.
-    let mut alongside: Vec<Option<Winners>> = models
+    // The argmaxes of the unchanged draws (shared by the Gaussian and the weights), and each
+    // hook's (of its rescaled copy) and Gaussian alongside's own (of its own mean and spreads);
+    // the models that read the shared ones hold an empty buffer.
+    let mut shared = Winners::new(mean, chunk);
+    let mut own: Vec<Winners> = models
         .iter()
         .map(|m| match m {
-            ArgmaxModel::Alongside(mean, _) => Some(Winners::new(*mean, chunk)),
-            _ => None,
+            ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, 0),
+            ArgmaxModel::Hook(_) => Winners::new(mean, chunk),
+            ArgmaxModel::Alongside(mean, _) => Winners::new(*mean, chunk),
         })
         .collect();
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
@@ -225,7 +227,7 @@ pub fn weighted_argmax_models(
             normals.fill(&mut z.col_as_slice_mut(a)[..b]);
         }
         let mut shared_found = false;
-        for ((model, tally), own) in models.iter().zip(&mut tallies).zip(&mut alongside) {
+        for ((model, tally), own) in models.iter().zip(&mut tallies).zip(&mut own) {
             plus[..b].fill(1.0);
             minus[..b].fill(1.0);
             let winners = match model {
@@ -249,13 +251,10 @@ pub fn weighted_argmax_models(
                     draws.copy_from(z.as_ref().subrows(0, b));
                     w(done, draws, &mut plus[..b], &mut minus[..b]);
                     let draws = hooked.as_ref().subrows(0, b);
-                    spread_winners(&mut hooked_winners, &mut spread, draws, factor);
-                    &hooked_winners
+                    spread_winners(own, &mut spread, draws, factor);
+                    &*own
                 }
                 ArgmaxModel::Alongside(_, f) => {
-                    let own = own.as_mut().ok_or_else(|| {
-                        Error::Shape("weighted argmax: no argmaxes for a Gaussian alongside".into())
-                    })?;
                     spread_winners(own, &mut spread, z.as_ref().subrows(0, b), *f);
                     &*own
                 }
