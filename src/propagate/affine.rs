@@ -41,6 +41,7 @@ use crate::linalg::{class_split, mirror_lower, transpose_into};
 use crate::net::Real;
 use crate::stats::Moments;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// How [`affine_moments`] updates each class's covariance (`--affine`, grid key `affine`).
 #[derive(
@@ -177,7 +178,7 @@ pub struct AffineWorkspace {
     dense: Stacked<f64>,
     /// T = W S of the small-width path ([`affine_small`]).
     small: Mat<f64>,
-    /// One workspace per group of classes updated side by side ([`class_split`]).
+    /// The workspaces of the classes updated side by side, one per task that ran at once.
     factors: Vec<FactorWorkspace>,
     strategy: AffineStrategy,
 }
@@ -232,30 +233,32 @@ pub fn affine_moments(
     };
     let mut dense = vec![choice.is_none(); inputs.len()];
     if let Some(choice) = choice {
-        // Classes side by side, each group with its own workspace.
-        let (size, par) = class_split(inputs.len());
-        let groups = inputs.len().div_ceil(size);
-        if ws.factors.len() < groups {
-            ws.factors.resize_with(groups, FactorWorkspace::new);
-        }
+        // Classes side by side, one task per class (a thread that falls behind, e.g. on a
+        // loaded machine, leaves the remaining classes to the others), each taking a
+        // workspace from the pool while it runs: at most one per running task.
+        let (_, par) = class_split(inputs.len());
+        let pool = Mutex::new(std::mem::take(&mut ws.factors));
         outputs
-            .par_chunks_mut(size)
-            .zip(inputs.par_chunks(size))
-            .zip(dense.par_chunks_mut(size))
-            .zip(ws.factors.par_iter_mut())
-            .for_each(|(((outs, ins), dense), factor)| {
-                for ((out, input), dense) in outs.iter_mut().zip(ins).zip(dense) {
-                    let structured = structured_update(
-                        w,
-                        input.cov.as_ref(),
-                        out.cov.as_mut(),
-                        factor,
-                        choice,
-                        par,
-                    );
-                    *dense = structured.is_none();
+            .par_iter_mut()
+            .zip(inputs.par_iter())
+            .zip(dense.par_iter_mut())
+            .for_each(|((out, input), dense)| {
+                let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
+                let mut factor = taken.unwrap_or_default();
+                let structured = structured_update(
+                    w,
+                    input.cov.as_ref(),
+                    out.cov.as_mut(),
+                    &mut factor,
+                    choice,
+                    par,
+                );
+                *dense = structured.is_none();
+                if let Ok(mut p) = pool.lock() {
+                    p.push(factor);
                 }
             });
+        ws.factors = pool.into_inner().unwrap_or_default();
     }
     let count = dense.iter().filter(|&&d| d).count();
     if affine_small::small(w) && (count == 1 || rayon::current_num_threads() == 1) {

@@ -195,18 +195,17 @@ pub(super) fn lower_cholesky_of_sum(
     par: Par,
 ) -> bool {
     let n = l.nrows();
+    let mut cols: Vec<(f64, Cow<'_, [f64]>)> = Vec::with_capacity(parts.len());
     for j in 0..n {
-        let cols: Vec<(f64, Cow<'_, [f64]>)> = parts
-            .iter()
-            .map(|&(w, c)| {
-                let col = c.col(j).subrows(j, n - j);
-                let col = match col.try_as_col_major() {
-                    Some(s) => Cow::Borrowed(s.as_slice()),
-                    None => Cow::Owned(col.iter().copied().collect()),
-                };
-                (w, col)
-            })
-            .collect();
+        cols.clear();
+        cols.extend(parts.iter().map(|&(w, c)| {
+            let col = c.col(j).subrows(j, n - j);
+            let col = match col.try_as_col_major() {
+                Some(s) => Cow::Borrowed(s.as_slice()),
+                None => Cow::Owned(col.iter().copied().collect()),
+            };
+            (w, col)
+        }));
         let out = &mut l.col_as_slice_mut(j)[j..];
         crate::simd::dispatch(WeightedSum { out, cols: &cols });
         out[0] += lambda;
@@ -239,6 +238,15 @@ impl WithSimd for WeightedSum<'_> {
             self.out.fill(0.0);
             return;
         };
+        // Two terms (a pair average) in one pass over `out`: the same two roundings per entry
+        // as the general loop below, with `out` written once instead of written and re-read
+        // (the pass is bound by memory: 784² matrices do not fit in the caches).
+        if let [(w1, second)] = rest {
+            for ((o, x), y) in self.out.iter_mut().zip(first.iter()).zip(second.iter()) {
+                *o = (0.0 + w0 * x) + w1 * y;
+            }
+            return;
+        }
         for (o, x) in self.out.iter_mut().zip(first.iter()) {
             *o = 0.0 + w0 * x;
         }

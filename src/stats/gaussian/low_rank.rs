@@ -60,15 +60,28 @@ impl LowRankFactor {
             });
         }
         // The factorisation overwrites its copy of Σ: formed in this thread's work matrix.
+        let silent_rows: Vec<usize> = (0..d).filter(|&i| silent[i]).collect();
         with_work(d, d, |a| {
             for j in 0..d {
                 let col = a.col_as_slice_mut(j);
-                for (i, v) in col.iter_mut().enumerate() {
-                    *v = if i < j || silent[i] || silent[j] {
-                        0.0
-                    } else {
-                        cov[(i, j)]
-                    };
+                if silent[j] {
+                    col.fill(0.0);
+                    continue;
+                }
+                // Column j's lower part copied whole, then its silent rows and the upper part
+                // zeroed: the entries the element-wise rule (0 where i < j or i, j silent, else
+                // Σᵢⱼ) gives, by block copies.
+                col[..j].fill(0.0);
+                let src = cov.col(j).subrows(j, d - j);
+                match src.try_as_col_major() {
+                    Some(s) => col[j..].copy_from_slice(s.as_slice()),
+                    None => col[j..]
+                        .iter_mut()
+                        .zip(src.iter())
+                        .for_each(|(v, &x)| *v = x),
+                }
+                for &i in silent_rows.iter().filter(|&&i| i > j) {
+                    col[i] = 0.0;
                 }
             }
             Self::factor_in_place(a, par, what)
