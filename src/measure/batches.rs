@@ -94,11 +94,19 @@ pub(super) fn accumulate(
     // Their buffers (for MNIST's 784-wide input, two × 6.4 MB of x alone) are zeroed within the
     // stage's first call, so that the time of their page faults is the stage's, not a gap
     // between stages.
+    // The spare's buffers are zeroed beside the first batch's forward pass.
     let (mut cur, mut spare) = timings.time(STAGE, forward_flops(0), || {
-        let mut cur = Slot::new(net, batch);
-        let spare = overlap.then(|| Slot::new(net, batch));
-        if let Some(first) = chunks.first() {
-            cur.forward(net, data, first);
+        let (cur, spare) = rayon::join(
+            || {
+                let mut cur = Slot::new(net, batch);
+                if let Some(first) = chunks.first() {
+                    cur.forward(net, data, first);
+                }
+                cur
+            },
+            || overlap.then(|| Slot::new(net, batch)),
+        );
+        if !chunks.is_empty() {
             seen(cur.fp.output(), &cur.labels);
         }
         (cur, spare)
