@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
+use corrflow::io::limit::threads_failed;
 use corrflow::io::MemoryLimit;
 use corrflow::linalg::on_pool;
 use corrflow::Result;
@@ -107,5 +108,7 @@ fn init_threads(threads: usize) -> Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
-        .map_err(|e| corrflow::Error::config(Field::Threads, e.to_string()))
+        .map_err(|e| {
+            corrflow::Error::config(Field::Threads, threads_failed(threads, &e, "--threads"))
+        })
 }
