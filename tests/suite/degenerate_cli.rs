@@ -2,12 +2,35 @@
 //! output, a class absent from the cumulant objective's training data, and a class whose
 //! samples are identical in a sweep's record.
 
+use std::path::Path;
+
 use corrflow::net::{model_io, Activation, Mlp};
 
 use super::common::{corrflow, json, write_xy};
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `--task data` with training features and labels `x`, `y` and test files `tx`, `ty`.
+fn data_args(x: &Path, y: &Path, tx: &Path, ty: &Path) -> Vec<String> {
+    let mut args = vec!["--task".to_string(), "data".to_string()];
+    for (flag, p) in [
+        ("--train-x", x),
+        ("--train-y", y),
+        ("--test-x", tx),
+        ("--test-y", ty),
+    ] {
+        args.push(flag.to_string());
+        args.push(p.to_str().unwrap().to_string());
+    }
+    args
+}
+
+/// Runs corrflow with `head` then `tail`.
+fn run(head: &[&str], tail: &[String]) -> std::process::Output {
+    let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+    corrflow(&[head, &tail[..]].concat())
 }
 
 /// A model with one output is refused naming the model and its output count; task data took
@@ -21,18 +44,9 @@ fn a_model_with_one_output_is_refused_naming_the_model() {
     let (x, y) = super::common::blobs(40, 2, 2, 1);
     let (xp, yp) = write_xy(dir.path(), "", &x, &y);
     let m = model.to_str().unwrap();
-    let data = [
-        "--task",
-        "data",
-        "--train-x",
-        xp.to_str().unwrap(),
-        "--train-y",
-        yp.to_str().unwrap(),
-        "--test-split",
-        "0:20",
-    ];
+    let data = data_args(&xp, &yp, &xp, &yp);
     for command in ["analyze", "propagate"] {
-        let o = corrflow(&[&[command, "--model", m, "--json"][..], &data].concat());
+        let o = run(&[command, "--model", m, "--json"], &data);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(2), "{command}: {err}");
         assert!(
@@ -54,27 +68,18 @@ fn a_class_absent_from_the_cumulant_objective_is_named() {
     let (x, y) = super::common::blobs(30, 3, 2, 2);
     let (tex, tey) = write_xy(dir.path(), "test-", &x, &y);
     let out = dir.path().join("m.safetensors");
-    let p = |p: &std::path::Path| p.to_str().unwrap().to_string();
     let args = [
         "train",
-        "--task",
-        "data",
         "--objective",
         "cumulants",
         "--epochs",
         "1",
-        "--train-x",
-        &p(&trx),
-        "--train-y",
-        &p(&try_),
-        "--test-x",
-        &p(&tex),
-        "--test-y",
-        &p(&tey),
         "--out",
-        &p(&out),
     ];
-    let o = corrflow(&args);
+    let o = run(
+        &[&args[..], &[out.to_str().unwrap()]].concat(),
+        &data_args(&trx, &try_, &tex, &tey),
+    );
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
@@ -124,24 +129,10 @@ fn a_sweep_record_flags_a_point_mass_class_like_analyze() {
     for t in theory {
         assert_eq!(t["degenerate"], true, "{t}");
     }
-    let analyze = corrflow(&[
-        "analyze",
-        "--task",
-        "data",
-        "--train-x",
-        xp.to_str().unwrap(),
-        "--train-y",
-        yp.to_str().unwrap(),
-        "--test-x",
-        xp.to_str().unwrap(),
-        "--test-y",
-        yp.to_str().unwrap(),
-        "--hidden",
-        "4",
-        "--epochs",
-        "1",
-        "--json",
-    ]);
+    let analyze = run(
+        &["analyze", "--hidden", "4", "--epochs", "1", "--json"],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
     for t in json(&analyze)["theory_accuracy"].as_array().unwrap() {
         assert_eq!(t["degenerate"], true, "{t}");
     }
