@@ -16,9 +16,8 @@
 
 use faer::{Col, Mat};
 
-use crate::config::Field;
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
 use crate::propagate::backward::{affine_vjp, Adjoint};
 use crate::propagate::closures::{ClosureMethod, Corrections};
