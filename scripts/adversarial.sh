@@ -13,6 +13,9 @@
 #              or a JSON output (stdout starting with '{') that a strict parser refuses
 #   unnamed    a refusal (exit ≠ 0) whose message does not name the flag, file or grid key at fault
 #   refused    (section 8) a run that must succeed (EXPECT "+") and did not
+#   implausible (section 9 on) a JSON output that scripts/json-plausible.py refuses: a
+#              probability outside [0, 1], a confusion row not summing to 1, an accuracy that
+#              disagrees with its per-class terms or with the counts
 #   clobbered  an output path that was a FIFO, symlink or folder is something else afterwards
 #   debris     temporary files left after kill -9 mid-write and a rerun; (section 8) temporary
 #              files or partial outputs left by SIGINT/SIGTERM mid-write, a full disk, ulimit -f
@@ -27,7 +30,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MNIST=${MNIST_DIR:-/work/shared/mnist}
 FIX=$ROOT/fixtures/idx
 HUGE=4611686018427387904
-runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0
+runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0 implausible=0
 
 # check NAME EXPECT ARGS...: runs BIN ARGS; EXPECT is a text the message of a refusal must hold
 # ("-" when the run may succeed, "+" when it must).
@@ -57,6 +60,9 @@ check() {
   if [ $rc -eq 0 ] && [ "$(head -c 1 "$W/out")" = "{" ] && ! python3 -c 'import json, sys
 json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(1))' "$W/out" 2>/dev/null; then
     nonfinite=$((nonfinite + 1)); what="$what JSON a strict parser refuses"
+  fi
+  if [ $rc -eq 0 ] && [ "$(head -c 1 "$W/out")" = "{" ] && ! python3 "$ROOT/scripts/json-plausible.py" "$W/out" >"$W/plaus" 2>/dev/null; then
+    implausible=$((implausible + 1)); what="$what implausible JSON: $(head -n 1 "$W/plaus")"
   fi
   if [ $rc -ne 0 ] && [ "$expect" = "+" ] && [ -z "$what" ]; then
     refused=$((refused + 1)); what="$what refused a valid run"
@@ -284,4 +290,109 @@ touch "$W/cachefile"
 CORRFLOW_CACHE="$W/cachefile" check "CORRFLOW_CACHE a file (MNIST .gz)" CORRFLOW_CACHE train "${MN[@]}" --train-limit 100 --epochs 1 --out "$W/x"
 check "xor, 10 quadratic layers" "--activation quad" train "${XOR[@]}" --hidden 8,8,8,8,8,8,8,8,8,8 --out "$W/x"
 
-echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused"
+# 9. Eighteenth session (adv18): threads that cannot start, immutable outputs, degenerate data
+# and models (every JSON output also checked for plausibility above).
+PRE="ulimit -v 20000" check "ulimit -v 20000, --max-memory 1G, 2 threads" "ulimit -v" --threads 2 --max-memory 1G train "${XOR[@]}" --out "$W/x"
+cp "$OUT" "$W/imm.safetensors"
+if chattr +i "$W/imm.safetensors" 2>/dev/null; then
+  check "immutable --out" "immutable" train --task xor --epochs 100000 --out "$W/imm.safetensors"
+  chattr -i "$W/imm.safetensors"
+fi
+# Degenerate data (.npy written here): 3 blobs of 300 in 4 dimensions (base), a class of 2
+# samples (two), a class of identical samples (ident), classes 0 and 1 identical (same01),
+# class 2 absent (absent), one class (one), one sample (single), NaN at sample 512 and 1e200 at
+# sample 513 of 1200 (batches of 512), 33 classes (c33), 1e200 in class 2 with class 0 absent
+# (gap), a 1-output model.
+mkdir -p "$W/deg"
+python3 - "$W/deg" <<'PY'
+import random, struct, sys
+d = sys.argv[1]
+def npy(path, descr, shape, values, fmt):
+    tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
+    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
+        f.write(b"".join(struct.pack(fmt, v) for v in values))
+def save(name, counts, dim=4, shift=2.0, edit=None):
+    rng = random.Random(name)
+    x, y = [], []
+    for c, n in enumerate(counts):
+        for _ in range(n):
+            x.append([rng.gauss(0, 1) + shift * c for _ in range(dim)])
+            y.append(c)
+    if edit:
+        edit(x, y)
+    npy(f"{d}/{name}-x.npy", "<f8", (len(x), dim), [v for r in x for v in r], "<d")
+    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
+def ident(x, y):
+    for i, c in enumerate(y):
+        if c == 1:
+            x[i] = list(x[300])
+def same01(x, y):
+    for i in range(300):
+        x[300 + i] = list(x[i])
+def at(pos, val):
+    def edit(x, y):
+        x[pos][1] = val
+    return edit
+save("base", [300, 300, 300]); save("two", [300, 300, 2]); save("ident", [300, 300, 300], edit=ident)
+save("same01", [300, 300, 300], edit=same01); save("absent", [300, 300]); save("one", [300])
+save("single", [1]); save("nan512", [400, 400, 400], edit=at(512, float("nan")))
+save("big513", [400, 400, 400], edit=at(513, 1e200)); save("c33", [30] * 33, dim=6, shift=0.5)
+save("gap", [0, 400, 400], edit=at(500, 1e200))
+PY
+DG=$W/deg
+dat() { echo --task data --train-x "$DG/base-x.npy" --train-y "$DG/base-y.npy" --test-x "$DG/$1-x.npy" --test-y "$DG/$1-y.npy"; }
+"$BIN" --threads 1 train $(dat base) --hidden 8 --epochs 5 --out "$DG/base.safetensors" >/dev/null 2>&1
+for c in two ident same01 absent; do
+  check "analyze --json: data $c" + analyze --model "$DG/base.safetensors" $(dat $c) --json
+  check "propagate --order 3 --carry depth: data $c" + propagate --model "$DG/base.safetensors" $(dat $c) --order 3 --carry depth --json
+done
+check "analyze --order 4 --carry depth: data ident" + analyze --model "$DG/base.safetensors" $(dat ident) --order 4 --carry depth --json
+check "analyze: one class in the data" "at least 2 classes" analyze --model "$DG/base.safetensors" $(dat one) --json
+check "analyze: one sample" "1 sample" analyze --model "$DG/base.safetensors" $(dat single) --json
+check "analyze: NaN at sample 512" "sample 512" analyze --model "$DG/base.safetensors" $(dat nan512) --json
+check "analyze: 1e200 at sample 513 (class 1)" "class 1" analyze --model "$DG/base.safetensors" $(dat big513) --json
+check "analyze: class 0 absent, 1e200 in class 2" "class 2" analyze --model "$DG/base.safetensors" $(dat gap) --json
+for b in 1 511 513 1000000; do check "propagate --batch $b" + propagate --model "$DG/base.safetensors" $(dat base) --batch $b --json; done
+for s in 0 18446744073709551615; do check "analyze --seed $s" + analyze --model "$DG/base.safetensors" $(dat base) --seed $s --json; done
+check "analyze --mc-samples 2" --mc-samples analyze --model "$DG/base.safetensors" $(dat base) --mc-samples 2
+check "cumulant objective, class 2 absent" --objective train --task data --train-x "$DG/absent-x.npy" --train-y "$DG/absent-y.npy" \
+  --test-x "$DG/base-x.npy" --test-y "$DG/base-y.npy" --objective cumulants --epochs 1 --out "$W/x"
+check "train, 33 classes" + train --task data --train-x "$DG/c33-x.npy" --train-y "$DG/c33-y.npy" --test-split 0:330 --hidden 16 --epochs 3 --out "$DG/c33.safetensors"
+check "analyze --json, 33 outputs" + analyze --model "$DG/c33.safetensors" --mc-samples 20000 --json
+python3 - "$DG/base.safetensors" "$DG/out1.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+body = raw[8 + n:]
+keep = {}
+for k, v in head.items():
+    if k == "__metadata__":
+        continue
+    a, b = v["data_offsets"]
+    data = body[a:b]
+    if k.startswith("readout"):  # one output: the first row of the read-out
+        cols = v["shape"][1] if len(v["shape"]) == 2 else 1
+        data, v["shape"] = data[:8 * cols], [1] + v["shape"][1:]
+    keep[k] = (v, data)
+out, off, meta = {}, 0, dict(head["__metadata__"], widths="4,8,1")
+for k, (v, data) in keep.items():
+    out[k] = dict(v, data_offsets=[off, off + len(data)])
+    off += len(data)
+out["__metadata__"] = meta
+h = json.dumps(out).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + b"".join(d for _, d in keep.values()))
+PY
+check "a model with 1 output" "1 output" analyze --model "$DG/out1.safetensors" $(dat base) --json
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_x = "%s"\ntest_y = "%s"\nhidden = [[8]]\nepochs = 2\n' \
+  "$DG/ident-x.npy" "$DG/ident-y.npy" "$DG/ident-x.npy" "$DG/ident-y.npy" >"$W/g9.toml"
+rm -rf "$W/sw9"
+check "sweep, a class of identical samples" + sweep --grid "$W/g9.toml" --out "$W/sw9"
+grep -q '"degenerate":true' "$W/sw9/results.jsonl" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "sweep, a class of identical samples: theory accuracy not flagged degenerate"; }
+
+echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible"

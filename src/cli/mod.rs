@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 
 use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
+use corrflow::io::limit::threads_failed;
 use corrflow::io::MemoryLimit;
 use corrflow::linalg::on_pool;
 use corrflow::Result;
@@ -33,7 +34,7 @@ pub struct Cli {
     threads: usize,
     /// Memory a run may use, e.g. 8G; a run whose estimated peak (or a file's claimed size) is
     /// larger stops before it allocates [default: half the physical memory; a sweep:
-    /// MemAvailable].
+    /// MemAvailable; under `ulimit -v` at most that limit less 66 MiB per thread].
     #[arg(long, global = true, value_name = "SIZE")]
     max_memory: Option<String>,
 }
@@ -107,5 +108,7 @@ fn init_threads(threads: usize) -> Result<()> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
-        .map_err(|e| corrflow::Error::config(Field::Threads, e.to_string()))
+        .map_err(|e| {
+            corrflow::Error::config(Field::Threads, threads_failed(threads, &e, "--threads"))
+        })
 }

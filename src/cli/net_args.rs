@@ -39,7 +39,8 @@ pub struct NetArgs {
     /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1].
     #[arg(long)]
     pub gain: Option<f64>,
-    /// Seed of the weight initialisation and of the batch order.
+    /// Seed of the weight initialisation and of the batch order; `analyze` (also with
+    /// --model) and a sweep's points seed their Monte Carlo draws with it.
     #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
     /// Float type of training (forward pass, backpropagation, optimiser) and of the propagated

@@ -62,6 +62,16 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     let (net, meta) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
     })?;
+    if net.output_dim() < 2 {
+        // Else task data takes the outputs as its class count and blames --n-classes.
+        return Err(Error::format(
+            path,
+            format!(
+                "has {} output: corrflow analyses classifiers, one output per class, at least 2",
+                net.output_dim()
+            ),
+        ));
+    }
     let (data, mismatches) = data_for(&config.data, &meta, &net)?;
     let config = RunConfig {
         data,

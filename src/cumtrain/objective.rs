@@ -17,7 +17,7 @@
 use faer::{Col, Mat};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
 use crate::propagate::backward::{affine_vjp, Adjoint};
 use crate::propagate::closures::{ClosureMethod, Corrections};
@@ -37,7 +37,8 @@ pub struct ClassStatistics {
 
 impl ClassStatistics {
     /// Measures mean and covariance (population, ÷ n_c) of every class of `data` with a
-    /// [`MomentAccumulator`]. Errors if a class has fewer than 2 samples.
+    /// [`MomentAccumulator`]. Errors if a class has fewer than 2 samples (none: naming
+    /// `--objective`).
     pub fn measure(data: &Dataset) -> Result<Self> {
         let mut acc = MomentAccumulator::new(data.dim(), data.n_classes, false)?;
         let n = data.len();
@@ -51,6 +52,16 @@ impl ClassStatistics {
             start += b;
         }
         let m = acc.finish()?;
+        if let Some(c) = (0..data.n_classes).find(|c| !m.classes.contains(c)) {
+            // Else `check` finds fewer statistics than outputs, a shape error naming nothing.
+            return Err(Error::config(
+                Field::Objective,
+                format!(
+                    "cumulants: class {c} has no training samples, and the objective fits every \
+                     class's mean and covariance; use --objective samples or data with every class"
+                ),
+            ));
+        }
         let total: u64 = m.counts.iter().sum();
         let weights = m.counts.iter().map(|&c| c as f64 / total as f64).collect();
         Ok(ClassStatistics {

@@ -70,6 +70,32 @@ pub fn address_space_budget() -> Option<u64> {
     address_space_limit().map(|left| left.saturating_sub(threads * THREAD_ADDRESS_SPACE))
 }
 
+/// The message of `threads` threads (0: one per core) that could not be started (`e`, from
+/// `pthread_create`: EAGAIN when the address space or the thread count is exhausted); `flag`
+/// sets their count (`--threads`, a sweep's `--jobs`). Each thread maps
+/// [`THREAD_ADDRESS_SPACE`] (its stack and faer's GEMM workspace) beyond the estimates, so
+/// under `ulimit -v` the message names that limit and what the threads take.
+pub fn threads_failed(threads: usize, e: &dyn std::fmt::Display, flag: &str) -> String {
+    let count = match threads {
+        0 => "one thread per core".to_string(),
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
+    };
+    let mib = THREAD_ADDRESS_SPACE >> 20;
+    match address_space_limit() {
+        Some(bytes) => format!(
+            "could not start {count} ({e}): the address space is limited to {} KiB (ulimit -v) \
+             and each thread maps {mib} MiB (its stack and faer's GEMM workspace); raise \
+             ulimit -v or lower {flag}",
+            bytes >> 10
+        ),
+        None => format!(
+            "could not start {count} ({e}): the system refused another thread (the limit on \
+             processes, ulimit -u, or memory); lower {flag}"
+        ),
+    }
+}
+
 /// The address space this process may map, its soft `RLIMIT_AS` (`ulimit -v`); `None` without
 /// a limit or where it cannot be read.
 pub fn address_space_limit() -> Option<u64> {

@@ -5,6 +5,7 @@
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
+use super::inode_flags::check_replaceable;
 use super::temp::{remove_stale, temp_path};
 use crate::error::{Error, Result};
 
@@ -17,8 +18,9 @@ pub fn parent_of(path: &Path) -> PathBuf {
 }
 
 /// Checks that `path` may be written as a file: it does not end in `/`, it does not exist or is
-/// a regular file (not a symlink, device, FIFO or folder), and its folder exists and takes a new
-/// file (tried with a temporary file, removed at once).
+/// a regular file (not a symlink, device, FIFO or folder) that may be replaced (not immutable or
+/// append-only), and its folder exists and takes a new file (tried with a temporary file,
+/// removed at once).
 pub fn check_output_file(path: &Path) -> Result<()> {
     if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
         // Its folder would be checked as the path's parent, and the write fail after the work.
@@ -38,7 +40,7 @@ pub fn check_output_file(path: &Path) -> Result<()> {
             ))
         }
         Err(e) => unusable(path, e)?,
-        Ok(_) => {}
+        Ok(_) => check_replaceable(path)?,
     }
     check_writable(&parent_of(path))
 }
@@ -57,8 +59,8 @@ fn unusable(path: &Path, e: std::io::Error) -> Result<()> {
 }
 
 /// Checks that `dir` may be written as a report folder: it does not exist, or it is a folder
-/// (not a symlink) holding nothing but files named in `own` (a previous report); its parent
-/// folder takes new entries.
+/// (not a symlink) holding nothing but files named in `own` (a previous report), none of them
+/// immutable or append-only; its parent folder takes new entries.
 pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Err(e) => unusable(dir, e)?,
@@ -70,10 +72,12 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
             ))
         }
         Ok(_) => {
+            check_replaceable(dir)?;
             let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| Error::io(dir, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
+                check_replaceable(&entry.path())?;
                 if !own.contains(&name) {
                     return Err(Error::format(
                         dir,

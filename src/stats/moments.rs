@@ -412,11 +412,12 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool, pooled: bool) -> Result<Em
         .collect();
     let pooled = pooled.then(|| pool(&central, &counts).into_moments());
     let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
-    // The classes checked side by side; the first failing class in order is reported.
+    // The classes checked side by side; the first failing class in order is reported, by its
+    // label (an absent class before it shifts the index).
     let checked: Vec<Result<()>> = per_class
         .par_iter()
-        .enumerate()
-        .map(|(c, m)| check_finite(m, &format!("class {c}")))
+        .zip(&classes)
+        .map(|(m, c)| check_finite(m, &format!("class {c}")))
         .collect();
     checked.into_iter().collect::<Result<()>>()?;
     if let Some(p) = &pooled {

@@ -84,6 +84,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
             from_layer: t.start_layer,
             accuracy: t.accuracy,
             stderr: t.stderr,
+            degenerate: t.degenerate,
         })
         .collect();
     let info = |stage: Stage| {

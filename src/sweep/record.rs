@@ -14,6 +14,11 @@ pub struct TheoryAccuracy {
     pub accuracy: f64,
     /// Its Monte Carlo standard error (0 for two outputs, where it is exact).
     pub stderr: f64,
+    /// Some class's predicted output is a point mass to rounding, as `analyze`'s
+    /// (`analysis::accuracy::point_mass`): the accuracy says nothing about that class. Written
+    /// only when true; records without it read as false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub degenerate: bool,
 }
 
 /// The Bhattacharyya distance of one stage split into mean and covariance terms, averaged over

@@ -14,6 +14,7 @@ use super::record::{FailedRecord, Record};
 use super::store::ResultsLog;
 use crate::config::RunConfig;
 use crate::error::{Error, Field, Result};
+use crate::io::limit::threads_failed;
 use crate::io::MemoryLimit;
 
 /// How the thread budget is split.
@@ -61,7 +62,7 @@ pub fn run_points(
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for _ in 0..budget.jobs.min(points.len()) {
-            scope.spawn(|| {
+            let worker = std::thread::Builder::new().spawn_scoped(scope, || {
                 let pool = match rayon::ThreadPoolBuilder::new()
                     .num_threads(budget.threads_per_point)
                     .build()
@@ -69,7 +70,10 @@ pub fn run_points(
                     Ok(p) => p,
                     Err(e) => {
                         stop.store(true, Ordering::SeqCst);
-                        *lock(&fatal) = Some(Error::config(Field::Threads, e.to_string()));
+                        *lock(&fatal) = Some(Error::config(
+                            Field::Threads,
+                            threads_failed(budget.threads_per_point, &e, "--threads"),
+                        ));
                         return;
                     }
                 };
@@ -113,6 +117,16 @@ pub fn run_points(
                     }
                 }
             });
+            // A job that cannot start stops the sweep like a pool that cannot (the points
+            // already running finish and are recorded).
+            if let Err(e) = worker {
+                stop.store(true, Ordering::SeqCst);
+                *lock(&fatal) = Some(Error::config(
+                    Field::Jobs,
+                    threads_failed(budget.jobs, &e, "--jobs"),
+                ));
+                break;
+            }
         }
     });
     if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {

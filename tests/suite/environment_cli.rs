@@ -100,3 +100,36 @@ fn a_cache_folder_that_is_a_file_is_named_with_its_variable() {
         "{err}"
     );
 }
+
+/// Worker threads that cannot be started (20 MiB of address space, `--max-memory` lifting the
+/// estimate's limit, two threads: `pthread_create` fails with EAGAIN) are refused naming the
+/// limit, `--threads` and what a thread maps (it was "invalid value for --threads: Resource
+/// temporarily unavailable (os error 11)").
+#[test]
+fn threads_that_cannot_start_name_the_address_space_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let mut cmd = command();
+    cmd.args([
+        "--threads",
+        "2",
+        "--max-memory",
+        "1G",
+        "train",
+        "--task",
+        "xor",
+    ])
+    .args(["--epochs", "1", "--out"])
+    .arg(&model);
+    set_rlimit(&mut cmd, libc::RLIMIT_AS, 20 << 20);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(
+        err.contains("could not start 2 threads")
+            && err.contains("limited to 20480 KiB (ulimit -v)")
+            && err.contains("lower --threads"),
+        "{err}"
+    );
+    assert!(!model.exists());
+}

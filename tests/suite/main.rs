@@ -26,6 +26,7 @@ mod data_cli;
 mod data_formats;
 mod data_mnist;
 mod data_tasks;
+mod degenerate_cli;
 mod environment_cli;
 mod higher_abandon;
 mod higher_blocks;

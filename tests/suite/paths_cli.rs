@@ -114,3 +114,69 @@ fn a_data_path_that_is_not_utf8_is_refused_naming_its_flag() {
     );
     assert!(!out.exists());
 }
+
+/// Sets (`on`) or clears the immutable attribute (`chattr +i`) of `path`; false where this
+/// process or file system cannot (no CAP_LINUX_IMMUTABLE, no inode flags).
+fn set_immutable(path: &Path, on: bool) -> bool {
+    use std::os::fd::AsRawFd;
+    const IMMUTABLE: libc::c_int = 0x10; // FS_IMMUTABLE_FL of linux/fs.h
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut flags: libc::c_int = 0;
+    // SAFETY: a valid descriptor and a writable int, the kernel's size for these flags.
+    if unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) } != 0 {
+        return false;
+    }
+    flags = if on {
+        flags | IMMUTABLE
+    } else {
+        flags & !IMMUTABLE
+    };
+    // SAFETY: as above; the kernel reads the int.
+    unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_SETFLAGS, &flags) == 0 }
+}
+
+/// Clears the attribute again when the test ends, pass or fail (else the temporary folder
+/// cannot be removed).
+struct Immutable<'a>(&'a Path);
+
+impl Drop for Immutable<'_> {
+    fn drop(&mut self) {
+        set_immutable(self.0, false);
+    }
+}
+
+/// An immutable output file or report folder cannot be renamed over: refused before the work,
+/// naming the attribute, and left as it was (it failed after the work with "Operation not
+/// permitted").
+#[test]
+fn an_immutable_output_is_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let report = dir.path().join("report");
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    assert!(run(&[&train[..], &[model.as_os_str()]].concat())
+        .status
+        .success());
+    let analyze = ["analyze", "--task", "xor", "--epochs", "1", "--report"].map(os);
+    assert!(run(&[&analyze[..], &[report.as_os_str()]].concat())
+        .status
+        .success());
+    let before = std::fs::read(&model).unwrap();
+    if !set_immutable(&model, true) || !set_immutable(&report, true) {
+        set_immutable(&model, false);
+        eprintln!("SKIPPED: cannot set the immutable attribute here (needs root and ext4/xfs/btrfs/tmpfs)");
+        return;
+    }
+    let _guards = (Immutable(&model), Immutable(&report));
+    for (args, path) in [(&train, &model), (&analyze, &report)] {
+        let o = run(&[&args[..], &[path.as_os_str()]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("is immutable (chattr +i)"), "{err}");
+    }
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}

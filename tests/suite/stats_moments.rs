@@ -306,3 +306,15 @@ fn rows_that_do_not_vary_are_skipped_exactly() {
     let want = syrk(56.0, count(0)) + syrk(60.0, count(1)) + syrk(70.0, count(2));
     assert_eq!(acc.flops(), want);
 }
+
+/// A class whose power sums overflow is named by its label, also after an absent class: with
+/// class 0 empty, the overflow of class 2 (values 2 and 1e200: a squared deviation past
+/// f64::MAX) was reported as "class 1", its index among the classes present (adv18).
+#[test]
+fn a_non_finite_class_is_named_by_its_label_after_an_absent_class() {
+    let mut acc = MomentAccumulator::new(1, 3, false).unwrap();
+    let x = Mat::from_fn(1, 4, |_, j| if j == 3 { 1e200 } else { j as f64 });
+    acc.push(x.as_ref(), &[1, 1, 2, 2]).unwrap();
+    let err = acc.finish().unwrap_err().to_string();
+    assert!(err.contains("class 2") && !err.contains("class 1"), "{err}");
+}

@@ -1,0 +1,42 @@
+//! The inode attributes (`chattr`) that make an existing output impossible to replace: an
+//! immutable or append-only file or folder cannot be renamed over or away, so a run would do
+//! its work and then fail at the write. Read once, before the work.
+
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// `FS_IMMUTABLE_FL` of linux/fs.h (`chattr +i`): no rename, unlink or write.
+const IMMUTABLE: libc::c_int = 0x0000_0010;
+/// `FS_APPEND_FL` of linux/fs.h (`chattr +a`): writes only append; no rename or unlink.
+const APPEND_ONLY: libc::c_int = 0x0000_0020;
+
+/// Refuses `path`, an existing file or folder that an output replaces, when it is immutable or
+/// append-only (`lsattr` shows `i` or `a`). A file system without these attributes (the ioctl
+/// `FS_IOC_GETFLAGS` fails) or a path that cannot be opened passes: the write then reports
+/// its own error.
+pub fn check_replaceable(path: &Path) -> Result<()> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
+    let mut flags: libc::c_int = 0;
+    // SAFETY: a valid open descriptor and a writable int, the kernel's size for these flags.
+    let rc = unsafe { libc::ioctl(file.as_raw_fd(), libc::FS_IOC_GETFLAGS, &mut flags) };
+    let what = if rc != 0 {
+        return Ok(());
+    } else if flags & IMMUTABLE != 0 {
+        "immutable (chattr +i)"
+    } else if flags & APPEND_ONLY != 0 {
+        "append-only (chattr +a)"
+    } else {
+        return Ok(());
+    };
+    Err(Error::format(
+        path,
+        format!(
+            "exists and is {what}, so it cannot be replaced; remove the attribute (chattr -i / \
+             -a) or choose another path"
+        ),
+    ))
+}

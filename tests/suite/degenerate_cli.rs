@@ -1,0 +1,139 @@
+//! Degenerate data and models through the commands (eighteenth session, adv18): a model with one
+//! output, a class absent from the cumulant objective's training data, and a class whose
+//! samples are identical in a sweep's record.
+
+use std::path::Path;
+
+use corrflow::net::{model_io, Activation, Mlp};
+
+use super::common::{corrflow, json, write_xy};
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `--task data` with training features and labels `x`, `y` and test files `tx`, `ty`.
+fn data_args(x: &Path, y: &Path, tx: &Path, ty: &Path) -> Vec<String> {
+    let mut args = vec!["--task".to_string(), "data".to_string()];
+    for (flag, p) in [
+        ("--train-x", x),
+        ("--train-y", y),
+        ("--test-x", tx),
+        ("--test-y", ty),
+    ] {
+        args.push(flag.to_string());
+        args.push(p.to_str().unwrap().to_string());
+    }
+    args
+}
+
+/// Runs corrflow with `head` then `tail`.
+fn run(head: &[&str], tail: &[String]) -> std::process::Output {
+    let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
+    corrflow(&[head, &tail[..]].concat())
+}
+
+/// A model with one output is refused naming the model and its output count; task data took
+/// the output count as its class count and blamed `--n-classes`, which the user never gave.
+#[test]
+fn a_model_with_one_output_is_refused_naming_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("one.safetensors");
+    let net = Mlp::init(&[2, 4, 1], Activation::Relu, 1.0, 1).unwrap();
+    model_io::save(&net, &model, &[]).unwrap();
+    let (x, y) = super::common::blobs(40, 2, 2, 1);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let m = model.to_str().unwrap();
+    let data = data_args(&xp, &yp, &xp, &yp);
+    for command in ["analyze", "propagate"] {
+        let o = run(&[command, "--model", m, "--json"], &data);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains(m) && err.contains("1 output") && !err.contains("--n-classes"),
+            "{command}: {err}"
+        );
+    }
+}
+
+/// The cumulant objective fits every class's input mean and covariance: a class with no
+/// training sample (labels 0 and 1, a test set with class 2) is refused naming `--objective`
+/// and the class, where it was "statistics of 2 classes (2 weights) for a network with 3
+/// outputs".
+#[test]
+fn a_class_absent_from_the_cumulant_objective_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 2, 2, 1);
+    let (trx, try_) = write_xy(dir.path(), "train-", &x, &y);
+    let (x, y) = super::common::blobs(30, 3, 2, 2);
+    let (tex, tey) = write_xy(dir.path(), "test-", &x, &y);
+    let out = dir.path().join("m.safetensors");
+    let args = [
+        "train",
+        "--objective",
+        "cumulants",
+        "--epochs",
+        "1",
+        "--out",
+    ];
+    let o = run(
+        &[&args[..], &[out.to_str().unwrap()]].concat(),
+        &data_args(&trx, &try_, &tex, &tey),
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--objective") && err.contains("class 2 has no training samples"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}
+
+/// A class whose test samples are all the same point has a point-mass output: `analyze` flags
+/// its theory accuracy `"degenerate": true`, and a sweep's record now does too (it printed the
+/// accuracy without the flag).
+#[test]
+fn a_sweep_record_flags_a_point_mass_class_like_analyze() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut x, y) = super::common::blobs(90, 3, 2, 3);
+    let first = x[1].clone();
+    for (row, &label) in x.iter_mut().zip(&y) {
+        if label == 1 {
+            row.clone_from(&first);
+        }
+    }
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        format!(
+            "task = \"data\"\ntrain_x = {:?}\ntrain_y = {:?}\ntest_x = {:?}\ntest_y = {:?}\n\
+             hidden = [[4]]\nepochs = 1\n",
+            xp, yp, xp, yp
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("sw");
+    let o = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let theory = record["theory"].as_array().unwrap();
+    assert!(!theory.is_empty(), "{record}");
+    for t in theory {
+        assert_eq!(t["degenerate"], true, "{t}");
+    }
+    let analyze = run(
+        &["analyze", "--hidden", "4", "--epochs", "1", "--json"],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    for t in json(&analyze)["theory_accuracy"].as_array().unwrap() {
+        assert_eq!(t["degenerate"], true, "{t}");
+    }
+}
