@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
 use corrflow::io::limit::threads_failed;
-use corrflow::io::MemoryLimit;
+use corrflow::io::{set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
 use corrflow::Result;
 
@@ -68,6 +68,9 @@ fn dispatch(cli: Cli) -> Result<()> {
     let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
     let limit = bytes.map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
+    if bytes.is_some() {
+        set_process_limit(limit);
+    }
     // Each command on a pool thread, so that its parallel kernels do not each hand their work
     // over from the main thread (`on_pool`); a sweep runs its points in pools of its own.
     match cli.command {

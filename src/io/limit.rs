@@ -24,6 +24,12 @@ impl MemoryLimit {
         needed <= u128::from(self.bytes)
     }
 
+    /// This limit, but never above [`address_space_budget`]: for a check right before an
+    /// allocation, which fails past `ulimit -v` whatever `--max-memory` allows.
+    pub fn within_address_space(self) -> Self {
+        MemoryLimit::new(address_space_budget().map_or(self.bytes, |left| self.bytes.min(left)))
+    }
+
     /// "N bytes", with where the limit comes from when that is `ulimit -v`
     /// ([`address_space_budget`]), for the messages of a refused read or estimate.
     pub fn describe(&self) -> String {
@@ -41,10 +47,26 @@ impl MemoryLimit {
 }
 
 impl Default for MemoryLimit {
+    /// The limit [`set_process_limit`] set (the command line's `--max-memory`), else
     /// [`default_memory_limit`].
     fn default() -> Self {
-        default_memory_limit()
+        PROCESS_LIMIT
+            .get()
+            .copied()
+            .unwrap_or_else(default_memory_limit)
     }
+}
+
+/// The limit [`MemoryLimit::default`] returns once [`set_process_limit`] has set it.
+static PROCESS_LIMIT: std::sync::OnceLock<MemoryLimit> = std::sync::OnceLock::new();
+
+/// Makes `limit` what [`MemoryLimit::default`] returns for the rest of the process (the first
+/// call wins): the command line sets its `--max-memory` here, so that the checks inside the
+/// library that take no limit of their own (the per-class statistics' sums before they are
+/// allocated) hold the run to the limit the user gave, not to the machine's default — a
+/// `--max-memory` above the default was refused by them though every estimate allowed it.
+pub fn set_process_limit(limit: MemoryLimit) {
+    let _ = PROCESS_LIMIT.set(limit);
 }
 
 /// Half of the physical memory (`MemTotal` in `/proc/meminfo`), or 4 GiB where that cannot be

@@ -187,10 +187,13 @@ fn check_class_memory(
     if limit.allows(bytes) {
         return Ok(());
     }
-    Err(Error::Shape(format!(
-        "per-class statistics of {n_classes} classes for widths {widths:?} need {bytes} bytes (K × 8 bytes × every stage's d², twice), over the memory limit of {}",
-        limit.describe()
-    )))
+    Err(Error::config(
+        Field::MaxMemory,
+        format!(
+            "per-class statistics of {n_classes} classes for widths {widths:?} need {bytes} bytes (K × 8 bytes × every stage's d², twice), over the memory limit of {}",
+            limit.describe()
+        ),
+    ))
 }
 
 /// Samples per forward-pass batch of the statistics: `analyze`'s, and the default of `sweep` and
@@ -382,7 +385,10 @@ fn accumulators(
     }
     let stages = Stage::all(net.depth());
     let widths = net.widths();
-    check_class_memory(&widths, data.n_classes, higher, MemoryLimit::default())?;
+    // The process's limit (the command line's --max-memory, else the machine's default), but
+    // never past what `ulimit -v` lets the sums be allocated in.
+    let limit = MemoryLimit::default().within_address_space();
+    check_class_memory(&widths, data.n_classes, higher, limit)?;
     let accs = stages
         .iter()
         .map(|&stage| {

@@ -2,7 +2,7 @@
 //! bound of `--threads`, `ulimit -v` bounds the default memory limit, and an unusable
 //! `CORRFLOW_CACHE` is named.
 
-use super::common::{command, set_rlimit, train_data};
+use super::common::{blobs, command, set_rlimit, train_data, write_xy};
 
 #[test]
 fn rayon_num_threads_beyond_the_bound_of_threads_is_refused() {
@@ -132,4 +132,52 @@ fn threads_that_cannot_start_name_the_address_space_limit() {
         "{err}"
     );
     assert!(!model.exists());
+}
+
+/// The per-class statistics' check before their sums are allocated holds the run to
+/// `--max-memory`, capped by `ulimit -v`: 60 classes of 600 features need ≈ 346 MB of sums,
+/// over the ≈ 170 MiB that `ulimit -v` 300 MiB leaves two threads, so the run is refused
+/// naming `--max-memory` and `ulimit -v` (it said "shape mismatch" and ignored the flag); the
+/// same run without the ulimit goes through with `--max-memory 2G` (the machine's default
+/// would also allow it) and is refused by the run's estimate with `--max-memory 100M`.
+#[test]
+fn the_per_class_statistics_check_obeys_max_memory_within_ulimit_v() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = blobs(240, 60, 600, 3);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let o = train_data(&xp, &yp, &model)
+        .args(["--hidden", "4"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let analyze = |max: &str| {
+        let mut c = command();
+        c.args(["--threads", "2", "--max-memory", max, "analyze", "--model"])
+            .arg(&model)
+            .args(["--task", "data", "--test-split", "0:120", "--train-x"])
+            .arg(&xp)
+            .arg("--train-y")
+            .arg(&yp)
+            .args(["--mc-samples", "1000", "--json"]);
+        c
+    };
+    let mut limited = analyze("2G");
+    set_rlimit(&mut limited, libc::RLIMIT_AS, 300 << 20);
+    let o = limited.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--max-memory")
+            && err.contains("per-class statistics of 60 classes")
+            && err.contains("ulimit -v")
+            && !err.contains("shape mismatch"),
+        "{err}"
+    );
+    let o = analyze("2G").output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = analyze("100M").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("over the memory limit of 100 MiB"), "{err}");
 }
