@@ -93,8 +93,7 @@ pub(super) fn accumulate(
     // `cur` holds the batch whose statistics are next; `spare` (with `overlap`) the next one.
     // Their buffers (for MNIST's 784-wide input, two × 6.4 MB of x alone) are zeroed within the
     // stage's first call, so that the time of their page faults is the stage's, not a gap
-    // between stages.
-    // The spare's buffers are zeroed beside the first batch's forward pass.
+    // between stages; the spare's beside the first batch's forward pass.
     let (mut cur, mut spare) = timings.time(STAGE, forward_flops(0), || {
         let (cur, spare) = rayon::join(
             || {
