@@ -96,11 +96,13 @@ pub fn analyze_run(
     let (net, trained, loaded, mismatches, trained_on) = match model {
         Some(path) => {
             let m = model_and_data(config, path, timings)?;
+            check_two_classes(&m.loaded.split, &m.loaded.description, a.on)?;
             (m.net, None, m.loaded, m.mismatches, m.trained_on)
         }
         None => {
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
+            check_two_classes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, on_epoch)
             })?;
@@ -306,5 +308,25 @@ impl fmt::Display for AnalyzeReport {
         writeln!(f)?;
         writeln!(f, "depth       {} hidden layers", a.widths.len() - 2)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
+    }
+}
+
+/// Refuses an analysed set whose samples all carry one label, before any training, naming the
+/// data and the split that chose it: the analysis compares the classes' distributions (their
+/// information, confusions and error budget), and reached "class information needs at least 2
+/// classes" without saying which data.
+fn check_two_classes(split: &Split, description: &str, on: On) -> Result<()> {
+    let labels = &on.pick(split).labels;
+    match labels.split_first() {
+        Some((&first, rest)) if rest.iter().all(|&l| l == first) => Err(Error::config(
+            Field::TestSplit,
+            format!(
+                "{description}: all {} samples of the {} set have label {first}; analyze \
+                 compares the classes' distributions and needs samples of at least 2 classes",
+                labels.len(),
+                on.name()
+            ),
+        )),
+        _ => Ok(()),
     }
 }

@@ -137,3 +137,37 @@ fn a_sweep_record_flags_a_point_mass_class_like_analyze() {
         assert_eq!(t["degenerate"], true, "{t}");
     }
 }
+
+/// An analysed set of one class is refused before any training, naming the split and the
+/// label (it reached "class information needs at least 2 classes" after training, without
+/// saying which data); with a model, before the analysis. A split with two classes runs.
+#[test]
+fn an_analysed_set_of_one_class_is_refused_naming_the_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 3, 4, 2);
+    let order: Vec<usize> = (0..60).map(|i| (i % 20) * 3 + i / 20).collect();
+    let x: Vec<Vec<f64>> = order.iter().map(|&i| x[i].clone()).collect();
+    let y: Vec<i64> = order.iter().map(|&i| y[i]).collect();
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let (xs, ys) = (xp.to_str().unwrap(), yp.to_str().unwrap());
+    let data = ["--task", "data", "--train-x", xs, "--train-y", ys];
+    let o = corrflow(&[&["analyze"], &data[..], &["--test-split", "0:10", "--json"]].concat());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--test-split")
+            && err.contains("all 10 samples of the test set have label 0")
+            && !err.contains("epoch"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    let o = corrflow(
+        &[
+            &["analyze"],
+            &data[..],
+            &["--test-split", "15:25", "--json"],
+        ]
+        .concat(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
