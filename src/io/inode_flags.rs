@@ -3,6 +3,7 @@
 //! its work and then fail at the write. Read once, before the work.
 
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -13,11 +14,20 @@ const IMMUTABLE: libc::c_int = 0x0000_0010;
 const APPEND_ONLY: libc::c_int = 0x0000_0020;
 
 /// Refuses `path`, an existing file or folder that an output replaces, when it is immutable or
-/// append-only (`lsattr` shows `i` or `a`). A file system without these attributes (the ioctl
-/// `FS_IOC_GETFLAGS` fails) or a path that cannot be opened passes: the write then reports
-/// its own error.
+/// append-only (`lsattr` shows `i` or `a`). Anything else passes, the write then reporting its
+/// own error: a file system without these attributes (the ioctl `FS_IOC_GETFLAGS` fails), a
+/// path that cannot be opened, and anything but a regular file or a folder (a FIFO, a device or
+/// a symlink is not opened: opening a FIFO waits for a writer).
 pub fn check_replaceable(path: &Path) -> Result<()> {
-    let Ok(file) = std::fs::File::open(path) else {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() || m.is_dir() => {}
+        _ => return Ok(()),
+    }
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path);
+    let Ok(file) = opened else {
         return Ok(());
     };
     let mut flags: libc::c_int = 0;

@@ -180,3 +180,43 @@ fn an_immutable_output_is_refused_before_the_work() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+/// A previous report whose file is a FIFO under one of the report's own names: the check for
+/// immutable entries opened it and waited for a writer forever; now it does not open what is
+/// not a regular file or folder, and the run replaces the report as it did before that check.
+#[test]
+fn a_fifo_in_a_previous_report_does_not_hang_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("rep");
+    let args = |r: &Path| {
+        let mut c = command();
+        c.args(["analyze", "--task", "xor", "--epochs", "2", "--report"])
+            .arg(r);
+        c
+    };
+    let o = args(&report).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let fifo = report.join("accuracy.svg");
+    std::fs::remove_file(&fifo).unwrap();
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let mut child = args(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the run hung on a FIFO in the previous report");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().is_file());
+}
