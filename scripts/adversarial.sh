@@ -394,5 +394,11 @@ rm -rf "$W/sw9"
 check "sweep, a class of identical samples" + sweep --grid "$W/g9.toml" --out "$W/sw9"
 grep -q '"degenerate":true' "$W/sw9/results.jsonl" 2>/dev/null ||
   { implausible=$((implausible + 1)); echo "sweep, a class of identical samples: theory accuracy not flagged degenerate"; }
+# A previous report holding a FIFO under one of its own names (the lead's review of adv18: the
+# immutable-entry check opened it and waited for a writer): replaced like any previous report.
+rm -rf "$W/rep9"
+"$BIN" analyze --task xor --epochs 2 --report "$W/rep9" >/dev/null 2>&1
+rm -f "$W/rep9/accuracy.svg" && mkfifo "$W/rep9/accuracy.svg"
+check "analyze --report over a FIFO in the previous report" + analyze --task xor --epochs 2 --report "$W/rep9"
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible"
