@@ -37,6 +37,7 @@ use faer::reborrow::ReborrowMut;
 use faer::{Accum, Col, Mat, MatMut, MatRef, Par};
 
 use crate::linalg::mirror_lower;
+use crate::stats::Runs;
 
 /// The cost of the factorisation per flop relative to GEMM, set where the model's break-even
 /// matches the measurement: on full-rank Σ the factored update ran at 0.95–1.16× the dense one
@@ -217,7 +218,8 @@ fn compress(w: MatRef<'_, f64>, cov: MatRef<'_, f64>, ws: &mut FactorWorkspace) 
     if r < n {
         let active = &ws.active;
         ws.sigma_a.resize_with(r, r, |_, _| 0.0);
-        let runs = runs_of(active);
+        let mut runs = Runs::default();
+        runs.set_rows(active.iter().copied());
         for (jj, &j) in active.iter().enumerate() {
             let src = column(cov, j);
             let dst = ws
@@ -227,7 +229,7 @@ fn compress(w: MatRef<'_, f64>, cov: MatRef<'_, f64>, ws: &mut FactorWorkspace) 
                 .expect("an owned matrix's column is contiguous")
                 .as_slice_mut();
             let mut at = 0;
-            for &(start, len) in &runs {
+            for &(start, len) in runs.runs() {
                 dst[at..at + len].copy_from_slice(&src[start..start + len]);
                 at += len;
             }
@@ -238,19 +240,6 @@ fn compress(w: MatRef<'_, f64>, cov: MatRef<'_, f64>, ws: &mut FactorWorkspace) 
         }
     }
     Some(r)
-}
-
-/// The increasing indices `active` as runs (start, length) of consecutive indices (MNIST's
-/// kept pixels come in runs along the image rows), so that Σ_AA is gathered by block copies.
-fn runs_of(active: &[usize]) -> Vec<(usize, usize)> {
-    let mut runs: Vec<(usize, usize)> = Vec::new();
-    for &i in active {
-        match runs.last_mut() {
-            Some((start, len)) if *start + *len == i => *len += 1,
-            _ => runs.push((i, 1)),
-        }
-    }
-    runs
 }
 
 /// max |vᵢ| (0 for an empty slice; NaN entries are skipped, as `abs() > bound` was false for
@@ -470,13 +459,6 @@ fn residual_is_rounding(cov: MatRef<'_, f64>, rank: usize, ws: &mut CholeskyWork
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_group_consecutive_indices() {
-        assert_eq!(runs_of(&[]), Vec::<(usize, usize)>::new());
-        assert_eq!(runs_of(&[0, 1, 2, 5, 6, 9]), vec![(0, 3), (5, 2), (9, 1)]);
-        assert_eq!(runs_of(&[4]), vec![(4, 1)]);
-    }
 
     /// max |vᵢ| over the eight running maxima and the tail, NaN skipped as `abs() > bound`
     /// skipped it.

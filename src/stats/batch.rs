@@ -75,21 +75,25 @@ impl Runs {
             shift,
             varies: &mut varies,
         });
+        self.set_rows((0..varies.len()).filter(|&i| varies[i]));
+    }
+
+    /// The increasing row indices `rows` as runs.
+    pub fn set_rows(&mut self, rows: impl IntoIterator<Item = usize>) {
         self.runs.clear();
         self.len = 0;
-        let mut i = 0;
-        while i < varies.len() {
-            if !varies[i] {
-                i += 1;
-                continue;
+        for i in rows {
+            match self.runs.last_mut() {
+                Some((start, len)) if *start + *len == i => *len += 1,
+                _ => self.runs.push((i, 1)),
             }
-            let start = i;
-            while i < varies.len() && varies[i] {
-                i += 1;
-            }
-            self.runs.push((start, i - start));
-            self.len += i - start;
+            self.len += 1;
         }
+    }
+
+    /// The runs (start, length), increasing.
+    pub fn runs(&self) -> &[(usize, usize)] {
+        &self.runs
     }
 
     /// Copies the runs' rows of columns `cols` of `x`, minus `shift`, into `dst` (len × cols.len(),
@@ -255,6 +259,20 @@ impl WithSimd for ScatterColumn<'_> {
 mod tests {
     use super::*;
     use faer::Mat;
+
+    #[test]
+    fn set_rows_groups_consecutive_indices() {
+        let mut runs = Runs::default();
+        for (rows, expected) in [
+            (vec![], vec![]),
+            (vec![0, 1, 2, 5, 6, 9], vec![(0, 3), (5, 2), (9, 1)]),
+            (vec![4], vec![(4, 1)]),
+        ] {
+            runs.set_rows(rows.iter().copied());
+            assert_eq!(runs.runs(), &expected[..]);
+            assert_eq!(runs.len(), rows.len());
+        }
+    }
 
     /// Rows 0, 3, 4 and 6 vary in columns 1 and 2 (row 6 only in column 2); rows 1, 2 and 5
     /// equal the shift there though column 0 (not in `cols`) differs.

@@ -6,6 +6,7 @@ mod gram;
 pub mod moments;
 pub mod narrow;
 
+pub(crate) use batch::Runs;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 pub use narrow::NarrowMoments;
 
