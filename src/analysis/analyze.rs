@@ -339,7 +339,7 @@ pub fn analyze<'a>(
         .map_or(0.0, |t| output_tails_flops(&outputs, t));
     timings.add_flops(
         CLASS_ANALYSES,
-        surrogate.flops + information_flops(&stats, &information) + tails_flops,
+        surrogate.flops + information_flops(&information) + tails_flops,
     );
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let measured = measured_confusion(&outputs);

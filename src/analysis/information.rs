@@ -26,7 +26,6 @@ use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::stats::gaussian::pairwise_bhattacharyya;
 use crate::stats::Moments;
-use crate::timing::flops;
 
 /// Default relative ridge of the split (see the module docs).
 pub const INFORMATION_RIDGE: f64 = 1e-6;
@@ -62,6 +61,9 @@ pub struct StageInformation {
     /// Pairs compared with the ridge: 0 or all of them (the ridge is chosen per stage).
     pub ridged_pairs: usize,
     pub pairs: Vec<PairInformation>,
+    /// Flops of the split's factors and solves (`PairwiseSplit::flops`), for `--timings`.
+    #[serde(skip)]
+    pub flops: f64,
 }
 
 /// The split for every pair of `per_class` (class c's Gaussian is `per_class[c]`), averaged,
@@ -108,6 +110,7 @@ pub fn stage_information(
         mean_share: if total > 0.0 { mean_term / total } else { 0.0 },
         ridged_pairs: pairs.iter().filter(|p| p.jitter > 0.0).count(),
         pairs,
+        flops: split.flops,
     })
 }
 
@@ -128,22 +131,10 @@ pub fn class_information(
         .collect()
 }
 
-/// Flops of [`class_information`] that returned `info` from `stats`: per stage of width d and
-/// K classes, the Cholesky factors of the K class covariances and of the K(K−1)/2 pair averages
-/// ([`flops::cholesky`]) and per pair the average (d²) and the Mahalanobis solve (d²). Factors
-/// tried and dropped for the ridge are not counted.
-pub fn information_flops(stats: &LayerStats, info: &[StageInformation]) -> f64 {
-    info.iter()
-        .filter_map(|i| {
-            let (_, m) = stats
-                .stages
-                .iter()
-                .find(|(s, _)| s.to_string() == i.stage)?;
-            let (k, d) = (m.per_class.len(), m.per_class.first()?.dim());
-            let pairs = i.pairs.len() as f64;
-            Some((k as f64 + pairs) * flops::cholesky(d) + pairs * 2.0 * (d * d) as f64)
-        })
-        .sum()
+/// Flops of [`class_information`] that returned `info`: per stage, its split's factors (each
+/// on the support of the covariances it factors) and solves ([`StageInformation::flops`]).
+pub fn information_flops(info: &[StageInformation]) -> f64 {
+    info.iter().map(|i| i.flops).sum()
 }
 
 /// True when the covariance of `m` is zero (its trace, a sum of variances, is 0).

@@ -69,14 +69,14 @@ pub fn kl_divergence_with(
     check_pair("kl_divergence", p, q)?;
     let n = p.0.nrows();
     let mut f = factor_group(&[p.1, q.1], &["p", "q"], ridge, par)?;
-    let log_det_p = log_det(&f.l[0]);
+    let log_det_p = log_det(f.l[0].as_ref());
     // L_p is solved in place: no third n × n matrix.
     let mut x = std::mem::replace(&mut f.l[0], Mat::new());
     let lq = &f.l[1];
     solve_lower_triangular_rhs(lq.as_ref(), x.as_mut(), par);
     let trace = frobenius_sq(x.as_ref());
     let maha = mahalanobis_sq_with(lq, p.0, q.0, par);
-    let value = 0.5 * (trace + maha - n as f64 + log_det(lq) - log_det_p);
+    let value = 0.5 * (trace + maha - n as f64 + log_det(lq.as_ref()) - log_det_p);
     Ok(KlDivergence {
         value,
         jitter: f.jitter,
@@ -131,7 +131,8 @@ pub fn bhattacharyya(
     let (l1, l2, lbar) = (&f.l[0], &f.l[1], &f.l[2]);
     Ok(Bhattacharyya {
         mean_term: 0.125 * mahalanobis_sq(lbar, m1, m2),
-        cov_term: 0.5 * (log_det(lbar) - 0.5 * (log_det(l1) + log_det(l2))),
+        cov_term: 0.5
+            * (log_det(lbar.as_ref()) - 0.5 * (log_det(l1.as_ref()) + log_det(l2.as_ref()))),
         jitter: f.jitter,
     })
 }

@@ -7,14 +7,11 @@
 //! for the whole group keeps pairwise measures consistent: they compare N(μ₁, Σ₁ + λI) with
 //! N(μ₂, Σ₂ + λI). With ε = 0 no ridge is ever added and a failed factorization is an error.
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
-use std::borrow::Cow;
-
 use faer::{Mat, MatRef, Par};
-use pulp::{Simd, WithSimd};
 
+use super::support::lower_cholesky_on;
 use crate::error::{Error, Result};
+use crate::stats::Runs;
 
 /// Lower Cholesky factors of a group of covariances and the jitter λ that was added (0 if none).
 pub(super) struct Factors {
@@ -23,7 +20,7 @@ pub(super) struct Factors {
 }
 
 /// 2 Σᵢ ln Lᵢᵢ = ln det Σ.
-pub(super) fn log_det(l: &Mat<f64>) -> f64 {
+pub(super) fn log_det(l: MatRef<'_, f64>) -> f64 {
     2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
 }
 
@@ -62,7 +59,7 @@ pub(super) fn factor_group(
     if !(variance_below(covs, lambda) || (singular && lambda > 0.0)) {
         for (k, c) in covs.iter().enumerate() {
             let l = cholesky_with(*c, 0.0, par);
-            if needs_ridge(l.as_ref(), ridge, lambda) {
+            if needs_ridge(l.as_ref().map(Mat::as_ref), ridge, lambda) {
                 first_failed = l.is_none().then_some(k);
                 break;
             }
@@ -151,7 +148,7 @@ pub(super) fn variance_below(covs: &[MatRef<'_, f64>], lambda: f64) -> bool {
 }
 
 /// Whether a plain factor asks for the ridge: it failed, or (with ε > 0) a pivot Lᵢᵢ² < λ.
-pub(super) fn needs_ridge(l: Option<&Mat<f64>>, ridge: f64, lambda: f64) -> bool {
+pub(super) fn needs_ridge(l: Option<MatRef<'_, f64>>, ridge: f64, lambda: f64) -> bool {
     match l {
         None => true,
         Some(l) => ridge > 0.0 && (0..l.nrows()).any(|i| l[(i, i)] * l[(i, i)] < lambda),
@@ -186,76 +183,16 @@ pub(super) fn cholesky_of_sum(
 
 /// [`cholesky_of_sum`] for a caller that reads only the lower triangle of `l` (its diagonal,
 /// a triangular solve): the factor in the lower triangle, the upper part left as it was (`l`
-/// may be a reused work matrix). Built column by column: with the weights ½, ½ the pair
-/// average ½(C₁ + C₂) exactly as ½C₁ + ½C₂ rounds it (halving is exact).
+/// may be a reused work matrix). [`lower_cholesky_on`] with every row in the support.
 pub(super) fn lower_cholesky_of_sum(
     l: &mut Mat<f64>,
     parts: &[(f64, MatRef<'_, f64>)],
     lambda: f64,
     par: Par,
 ) -> bool {
-    let n = l.nrows();
-    let mut cols: Vec<(f64, Cow<'_, [f64]>)> = Vec::with_capacity(parts.len());
-    for j in 0..n {
-        cols.clear();
-        cols.extend(parts.iter().map(|&(w, c)| {
-            let col = c.col(j).subrows(j, n - j);
-            let col = match col.try_as_col_major() {
-                Some(s) => Cow::Borrowed(s.as_slice()),
-                None => Cow::Owned(col.iter().copied().collect()),
-            };
-            (w, col)
-        }));
-        let out = &mut l.col_as_slice_mut(j)[j..];
-        crate::simd::dispatch(WeightedSum { out, cols: &cols });
-        out[0] += lambda;
-    }
-    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(n, par, Default::default()));
-    cholesky_in_place(
-        l.as_mut(),
-        Default::default(),
-        par,
-        MemStack::new(&mut mem),
-        Default::default(),
-    )
-    .is_ok()
-}
-
-/// out = Σₖ wₖ colₖ, as plain loops inside `with_simd` (vectorised by the compiler for the
-/// instruction set pulp dispatches to; each entry is the same sum in the same order).
-struct WeightedSum<'a> {
-    out: &'a mut [f64],
-    cols: &'a [(f64, Cow<'a, [f64]>)],
-}
-
-impl WithSimd for WeightedSum<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        // The first term as 0 + w·x: the sum a zeroed `out` would start, without that pass.
-        let Some(((w0, first), rest)) = self.cols.split_first() else {
-            self.out.fill(0.0);
-            return;
-        };
-        // Two terms (a pair average) in one pass over `out`: the same two roundings per entry
-        // as the general loop below, with `out` written once instead of written and re-read
-        // (the pass is bound by memory: 784² matrices do not fit in the caches).
-        if let [(w1, second)] = rest {
-            for ((o, x), y) in self.out.iter_mut().zip(first.iter()).zip(second.iter()) {
-                *o = (0.0 + w0 * x) + w1 * y;
-            }
-            return;
-        }
-        for (o, x) in self.out.iter_mut().zip(first.iter()) {
-            *o = 0.0 + w0 * x;
-        }
-        for (w, col) in rest {
-            for (o, x) in self.out.iter_mut().zip(col.iter()) {
-                *o += w * x;
-            }
-        }
-    }
+    let mut all = Runs::default();
+    all.set_all(l.nrows());
+    lower_cholesky_on(l.as_mut(), parts, &all, lambda, par)
 }
 
 #[cfg(test)]
@@ -321,7 +258,7 @@ mod tests {
         assert_eq!(f.l[1], cholesky_with(b.as_ref(), lambda, Par::Seq).unwrap());
         assert!(
             cholesky_with(a.as_ref(), 0.0, Par::Seq).is_none_or(|l| needs_ridge(
-                Some(&l),
+                Some(l.as_ref()),
                 1e-6,
                 lambda
             ))

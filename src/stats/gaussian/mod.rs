@@ -11,6 +11,7 @@ mod low_rank;
 mod normals;
 mod pairwise;
 mod sampler;
+mod support;
 
 pub use argmax::{prob_argmax, prob_argmax_flops};
 pub use argmax_all::{

@@ -5,18 +5,18 @@
 //! every Σ_c when any class, or the average Σ̄ = (Σ_a + Σ_b)/2 of any pair, has a failed plain
 //! Cholesky factor or a pivot Lᵢᵢ² < λ (the rule of [`factor`](super::factor), applied to the
 //! whole stage). Every pair then compares the same regularised Gaussians N(μ_c, Σ_c + λI), and
-//! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair.
+//! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair, each on the
+//! rows its matrices do not hold at zero (`support`: constant coordinates cost no O(N³) work).
 
-use faer::{ColRef, Mat, MatRef};
+use faer::{ColRef, MatRef};
 use rayon::prelude::*;
 
-use super::divergence::{mahalanobis_sq_with, Bhattacharyya};
-use super::factor::{
-    check_ridge, log_det, lower_cholesky_of_sum, mean_variance, needs_ridge, unridged,
-    variance_below,
-};
+use super::divergence::Bhattacharyya;
+use super::factor::{check_ridge, log_det, mean_variance, needs_ridge, unridged, variance_below};
+use super::support::{lower_cholesky_on, mahalanobis_sq_on, null_rows, support};
 use crate::error::{Error, Result};
 use crate::linalg::{class_split, with_work};
+use crate::timing::flops;
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
 /// λ added to every covariance (0 when none was needed; then `pairs[k].jitter` is 0 too).
@@ -24,6 +24,9 @@ use crate::linalg::{class_split, with_work};
 pub struct PairwiseSplit {
     pub pairs: Vec<(usize, usize, Bhattacharyya)>,
     pub jitter: f64,
+    /// Flops of the factors and solves that gave `pairs` (the plain attempt, when dropped for
+    /// the ridge, not counted): per factor of m rows (its support) m³/3, per pair also 2m².
+    pub flops: f64,
 }
 
 /// The Bhattacharyya split of every pair of `classes` (mean, covariance), see the module docs;
@@ -36,48 +39,56 @@ pub fn pairwise_bhattacharyya(
     let covs: Vec<MatRef<'_, f64>> = classes.iter().map(|&(_, s)| s).collect();
     let mean_var = mean_variance(&covs);
     let lambda = ridge * mean_var;
-    let pivots_pass = |l: &Mat<f64>| !needs_ridge(Some(l), ridge, lambda);
+    let pivots_pass = |l: MatRef<'_, f64>| !needs_ridge(Some(l), ridge, lambda);
     // A class variance below λ rejects its plain factor anyway: straight to the ridge.
     if !variance_below(&covs, lambda) {
-        if let Some(pairs) = split_all(classes, 0.0, &pivots_pass) {
-            return Ok(PairwiseSplit { pairs, jitter: 0.0 });
+        if let Some(split) = split_all(classes, 0.0, &pivots_pass) {
+            return Ok(split);
         }
     }
     if lambda <= 0.0 {
         return Err(unridged("a class covariance", ridge, mean_var));
     }
-    let pairs = split_all(classes, lambda, &|_| true).ok_or_else(|| {
+    split_all(classes, lambda, &|_| true).ok_or_else(|| {
         Error::Numeric(format!(
             "a class covariance is not positive definite even with the ridge λ = {lambda:e} \
              (= {ridge} × mean variance) added to its diagonal"
         ))
-    })?;
-    Ok(PairwiseSplit {
-        pairs,
-        jitter: lambda,
     })
 }
 
-/// Every pair's split with λ added to every covariance (and reported as its jitter), or `None`
-/// as soon as a Cholesky factor fails or is not `accept`ed (classes and pairs in parallel).
-/// Each factor is formed in its thread's work matrix ([`with_work`]) and only its diagonal and
-/// lower triangle are read (log det, pivots, the Mahalanobis solve), so no factor is kept or
-/// zeroed above its diagonal.
+/// Every pair's split with λ added to every covariance (and reported as its jitter), with the
+/// flops of its factors and solves, or `None` as soon as a Cholesky factor fails or is not
+/// `accept`ed (classes and pairs in parallel). Each factor is formed in its thread's work
+/// matrix ([`with_work`]) on the support of its matrix — the rows not identically zero in
+/// every class it averages ([`support`](super::support): exact, the rest of the factor is
+/// √λ I) — and only its diagonal and lower triangle are read (log det, pivots, the
+/// Mahalanobis solve), so no factor is kept or zeroed above its diagonal. Without a ridge a
+/// zero row is a zero pivot: the factor fails there.
 fn split_all(
     classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
     lambda: f64,
-    accept: &(dyn Fn(&Mat<f64>) -> bool + Sync),
-) -> Option<Vec<(usize, usize, Bhattacharyya)>> {
+    accept: &(dyn Fn(MatRef<'_, f64>) -> bool + Sync),
+) -> Option<PairwiseSplit> {
     // Classes, then pairs, side by side: each factorisation sequential once the tasks fill the
     // pool (nested parallel factorisations of 45 pairs slowed 16 threads below 8).
     let n = classes.first().map_or(0, |c| c.1.nrows());
+    let null: Vec<Vec<bool>> = classes.par_iter().map(|&(_, s)| null_rows(s)).collect();
+    if lambda <= 0.0 && null.iter().flatten().any(|&z| z) {
+        return None;
+    }
     let (_, class_par) = class_split(classes.len());
-    let log_dets: Vec<f64> = classes
+    // Per class: ln det of the support's factor, the number of zero rows, the support's size.
+    let classes_factored: Vec<(f64, usize, usize)> = classes
         .par_iter()
-        .map(|(_, s)| {
+        .zip(&null)
+        .map(|(&(_, s), z)| {
+            let support = support(n, |i| z[i]);
+            let m = support.len();
             with_work(n, n, |l| {
-                (lower_cholesky_of_sum(l, &[(1.0, *s)], lambda, class_par) && accept(l))
-                    .then(|| log_det(l))
+                let ok = lower_cholesky_on(l.as_mut(), &[(1.0, s)], &support, lambda, class_par);
+                let l = l.as_ref().submatrix(0, 0, m, m);
+                (ok && accept(l)).then(|| (log_det(l), n - m, m))
             })
         })
         .collect::<Option<_>>()?;
@@ -86,28 +97,57 @@ fn split_all(
         .flat_map(|a| (a + 1..k).map(move |b| (a, b)))
         .collect();
     let (_, par) = class_split(pairs.len());
-    pairs
+    let split: Vec<((usize, usize, Bhattacharyya), usize)> = pairs
         .into_par_iter()
         .map(|(a, b)| {
+            let support = support(n, |i| null[a][i] && null[b][i]);
+            let m = support.len();
             with_work(n, n, |lbar| {
                 let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
                 let parts = [(0.5, sa), (0.5, sb)];
-                if !(lower_cholesky_of_sum(lbar, &parts, lambda, par) && accept(lbar)) {
+                if !lower_cholesky_on(lbar.as_mut(), &parts, &support, lambda, par) {
                     return None;
                 }
-                let lbar = &*lbar;
+                let lbar = lbar.as_ref().submatrix(0, 0, m, m);
+                if !accept(lbar) {
+                    return None;
+                }
+                let ((da, za, _), (db, zb, _)) = (classes_factored[a], classes_factored[b]);
+                // ln det Σ̄ − ½(ln det Σ_a + ln det Σ_b) with each ln det = ln det of its
+                // support + (zero rows) · ln λ: the ln λ terms taken together, exactly.
+                let zeros = ((n - m) as f64 - 0.5 * (za + zb) as f64) * lambda.ln();
+                let zeros = if za + zb > 0 { zeros } else { 0.0 };
                 Some((
-                    a,
-                    b,
-                    Bhattacharyya {
-                        mean_term: 0.125 * mahalanobis_sq_with(lbar, ma, mb, par),
-                        cov_term: 0.5 * (log_det(lbar) - 0.5 * (log_dets[a] + log_dets[b])),
-                        jitter: lambda,
-                    },
+                    (
+                        a,
+                        b,
+                        Bhattacharyya {
+                            mean_term: 0.125
+                                * mahalanobis_sq_on(lbar, (ma, mb), &support, lambda, par),
+                            cov_term: 0.5 * (log_det(lbar) - 0.5 * (da + db) + zeros),
+                            jitter: lambda,
+                        },
+                    ),
+                    m,
                 ))
             })
         })
-        .collect()
+        .collect::<Option<_>>()?;
+    // Per factor of m rows: the Cholesky flops; per pair also the average and the solve (m²).
+    let flops = classes_factored
+        .iter()
+        .map(|&(_, _, m)| flops::cholesky(m))
+        .chain(
+            split
+                .iter()
+                .map(|&(_, m)| flops::cholesky(m) + 2.0 * (m * m) as f64),
+        )
+        .sum();
+    Some(PairwiseSplit {
+        pairs: split.into_iter().map(|(p, _)| p).collect(),
+        jitter: lambda,
+        flops,
+    })
 }
 
 fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<()> {
