@@ -283,7 +283,7 @@ mod tests {
         let (zmin, zmax) = (-13.0, 13.0);
         let (lo, hi) = (((-48.0 - mu) / s).max(zmin), ((48.0 - mu) / s).min(zmax));
         let mut edges = vec![zmin];
-        let mut stretch = |a: f64, b: f64, width: f64, edges: &mut Vec<f64>| {
+        let stretch = |a: f64, b: f64, width: f64, edges: &mut Vec<f64>| {
             if b > a {
                 let pieces = ((b - a) / width).ceil().max(1.0) as usize;
                 edges.extend((1..=pieces).map(|p| a + (b - a) * p as f64 / pieces as f64));
