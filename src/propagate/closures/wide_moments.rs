@@ -24,7 +24,7 @@ use crate::special::{normal_cdf, normal_pdf};
 /// each panel, the weights half·wₖe^{−zₖ²/2}/√(2π) and φ(μ + s zₖ) are formed on SIMD lanes
 /// ([`phi_lanes::eval`], within a few ulp of |φ| + 1); m = Σ Wφ + the closed tails'
 /// E\[φ; tail\], then Var = Σ W(φ − m)² and c₁ = Σ W(φ − m)z in a second pass, plus theirs.
-/// Before (thirteenth session) both tails took panels: at s ≳ 40 (window ±c/s in z) about as
+/// Before (main eea9957) both tails took panels: at s ≳ 40 (window ±c/s in z) about as
 /// many nodes as the window. A closed tail's error is absolute (≲ 10⁻¹⁷): small against
 /// |m| + √Var for the units `hermite_coef` gives this rule (|μ|/s ≤ 3), not for far-saturated
 /// ones whose whole output lies beyond the window (σ at μ = −75, s = 3: m ≈ 2·10⁻³¹).
@@ -77,8 +77,8 @@ const CLOSED_EDGE: f64 = 1.0;
 /// φₑ + σβt there (φₑ its value at the edge, β = b·s), and with Q(a) = 1 − Φ(a),
 /// ψ₁ = E\[t; t > 0\] = ϕ(a) − aQ(a) and ψ₂ = E\[t²; t > 0\] = (1 + a²)Q(a) − aϕ(a):
 /// E\[φ; tail\] = φₑQ + σβψ₁, E\[(φ − m)²; tail\] = x²Q + 2σxβψ₁ + β²ψ₂ and
-/// E\[(φ − m)z; tail\] = σxϕ(a) + βQ, x = φₑ − m (Owen, "A table of normal integrals",
-/// 1980, 10,010.1–2).
+/// E\[(φ − m)z; tail\] = σxϕ(a) + βQ, x = φₑ − m (from ∫_a^∞ zϕ = ϕ(a) and
+/// ∫_a^∞ z²ϕ = aϕ(a) + Q(a), by ϕ′ = −zϕ; the lower tail is the upper one of −z).
 #[derive(Clone, Copy, Debug)]
 struct Tail {
     edge: f64,
