@@ -1,7 +1,8 @@
-//! The κ₄\[a,a,b,c\] blocks' options ([`Carry::with_generations`], [`Carry::with_kappa3_blocks`];
-//! EXPERIMENTS.md, seventeenth session (o4gen)): the cap on the blocks' generations acts alike on
-//! the factored carry and the dense carry with its rule, and both options are refused where no
-//! carry holds the blocks.
+//! The κ₄\[a,a,b,c\] blocks' options ([`Carry::with_generations`], [`Carry::with_kappa3_blocks`],
+//! [`Carry::with_dropped_blocks_paired_only`]; EXPERIMENTS.md, seventeenth session (o4gen),
+//! nineteenth session (o3t)): the cap on the blocks' generations and the dropped blocks' image
+//! act alike on the factored carry and the dense carry with its rule, and the options are
+//! refused where no carry holds the blocks.
 
 use corrflow::net::{Activation, Mlp};
 use corrflow::propagate::higher::carry::MAX_GENERATIONS;
@@ -78,4 +79,51 @@ fn the_block_options_need_a_carry_that_holds_the_blocks() {
         .with_generations(2)
         .is_ok());
     assert!(factored().with_kappa3_blocks().is_ok());
+}
+
+/// With the dropped blocks imaged in the paired κ₄ alone the factored carry gives the dense
+/// carry's output with its rule to the same 1e-10 as `generations_act_alike…`; from depth 3
+/// (z²'s carried blocks are the first the map drops with a part in h³'s κ₄\[i,i,i,j\]) the
+/// output differs from the default's, and before it equals it.
+#[test]
+fn paired_only_acts_alike_on_the_factored_and_the_dense_carry() {
+    let n = 6;
+    let start = two_classes(n, 17);
+    for act in [Activation::Relu, Activation::Gelu] {
+        for depth in [2, 4] {
+            let mut widths = vec![n];
+            widths.extend((0..depth).map(|l| 7 - l % 3));
+            widths.push(3);
+            let net = Mlp::init(&widths, act, 1.4, 3 + depth as u64).unwrap();
+            let gauss = || Carry::from_gaussian(3, n, 2).unwrap();
+            let paired = |c: Carry| c.with_dropped_blocks_paired_only().unwrap();
+            let f = run(&net, &start, paired(gauss().factored().unwrap()));
+            let dense = gauss().factorable_rule().unwrap().moments_only();
+            let d = run(&net, &start, paired(dense));
+            let case = format!("{act:?} depth {depth}");
+            let dev = deviation(&f.0, &d.0);
+            assert!(
+                dev < 1e-10,
+                "{case}: the factored carry deviates by {dev:e}"
+            );
+            assert_eq!(f.1, d.1, "{case}: fallbacks");
+            let default = run(&net, &start, gauss().factored().unwrap());
+            let moved = deviation(&f.0, &default.0);
+            if depth >= 3 {
+                assert!(
+                    moved > 1e-12,
+                    "{case}: the option moved the output {moved:e}"
+                );
+            } else {
+                assert_eq!(moved, 0.0, "{case}: no block is dropped before depth 3");
+            }
+        }
+    }
+    let Err(err) = Carry::from_gaussian(3, 4, 1)
+        .unwrap()
+        .with_dropped_blocks_paired_only()
+    else {
+        panic!("the dense default carry holds no blocks");
+    };
+    assert!(err.to_string().contains("Carry::factored"), "{err}");
 }
