@@ -101,7 +101,7 @@ pub enum Dropped {
     #[default]
     Mapped,
     /// Their image in h's paired κ₄ alone, e = (W∘W) Σ_t A_t((W X_t)∘(W Y_t))ᵀ
-    /// ([`super::blocks_wide::Wide::g_mapped`]): their A is not mapped and their part of
+    /// (`blocks_wide`'s `Wide::g_mapped`): their A is not mapped and their part of
     /// κ₄\[i,i,i,j\] is dropped (a method change; EXPERIMENTS.md, nineteenth session (o3t)).
     PairedOnly,
 }
