@@ -205,8 +205,9 @@ impl Wide {
     /// D = Σ_t A_t ((W X_t)∘(W Y_t))ᵀ over the blocks `sel`, N × M: their A factors unmapped,
     /// only the X/Y factors they hold mapped (a diagonal one as W's columns scaled). The blocks'
     /// G after the map is (W∘W) D: G'\[i,j\] = Σ_r \[(W∘W)A\]\[i,r\] (WX)\[j,r\] (WY)\[j,r\]
-    /// = Σ_a W_ia² D\[a,j\], 2NM(R + V) + 2M²N flops instead of the 2NMR + 2M²R of mapping A
-    /// and forming G from it (R, V: the blocks' rank and distinct factor columns).
+    /// = Σ_a W_ia² D\[a,j\]: 2NM(R + V) flops and the caller's 2M²N for (W∘W)D, instead of
+    /// the 2NM(R + V) + 2M²R of mapping A and the factors and forming G from A' (R, V: the
+    /// blocks' rank and distinct factor columns).
     pub fn g_mapped(&self, sel: &[usize], w: MatRef<'_, f64>) -> Mat<f64> {
         let (n, m) = (self.rows, w.nrows());
         // W times each factor `sel` holds (the others left empty).
