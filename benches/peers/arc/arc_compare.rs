@@ -38,6 +38,10 @@
 //! (`--kappa3-term imaged|blocks`, the factored orders 3/4: the κ₃ term of z's κ₄\[a,a,b,c\]
 //! imaged once (default) or carried as blocks, [`Carry::with_kappa3_blocks`]; with `blocks`
 //! the output's name gains `_k3blocks`.)
+//! (`--dropped-blocks mapped|paired`, the factored orders 3/4: the κ₄\[a,a,b,c\] blocks the
+//! carry drops after a map give h their image in its paired κ₄ and their part of its
+//! κ₄\[i,i,i,j\] (default `mapped`), or the image alone, their A factors not mapped
+//! (`paired`, [`Carry::with_dropped_blocks_paired_only`]; the output's name gains `_dpaired`).)
 //! (`--breakdown`: limits on h's standardised skewness and excess kurtosis beyond which a layer
 //! falls back, [`Carry::with_breakdown`]; default none, as the carry's). (`--pilot S`, orders
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
@@ -143,13 +147,14 @@ impl Form {
 }
 
 /// One propagation of N(0, I) through `net` at `order` (the factored carry's blocks kept
-/// through `generations` maps where given, their κ₃ term as blocks with `k3_blocks`): the
+/// through `generations` maps where given, their κ₃ term as blocks with `k3_blocks`, the
+/// dropped blocks imaged in the paired κ₄ alone with `dropped`): the
 /// output moments, and at orders 3/4 the carry
 /// (for its fallback report).
 fn propagate(
     engine: &mut Propagator,
     net: &Mlp,
-    (order, form, generations, k3_blocks): (usize, Form, Option<usize>, bool),
+    (order, form, generations, k3_blocks, dropped): (usize, Form, Option<usize>, bool, bool),
     (max_skew, max_kurtosis): (f64, f64),
     pilot: usize,
     model: &Path,
@@ -191,6 +196,9 @@ fn propagate(
             }
             if k3_blocks {
                 carry = carry.with_kappa3_blocks().map_err(err)?;
+            }
+            if dropped {
+                carry = carry.with_dropped_blocks_paired_only().map_err(err)?;
             }
             if quartic {
                 carry = carry.quartic().map_err(err)?;
@@ -267,7 +275,7 @@ fn carry_meta(carry: &Carry) -> [(String, String); 4] {
 /// returns the output path, the best time in seconds and the fallback report.
 fn run_one(
     model: &Path,
-    (order, form, generations, k3_blocks): (usize, Form, Option<usize>, bool),
+    (order, form, generations, k3_blocks, dropped): (usize, Form, Option<usize>, bool, bool),
     limits: (f64, f64),
     pilot: Option<usize>,
 ) -> Result<(PathBuf, f64, String), String> {
@@ -276,7 +284,7 @@ fn run_one(
     let pilot = pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 });
     let mut engine = Propagator::new();
     let warm = Instant::now();
-    let variant = (order, form, generations, k3_blocks);
+    let variant = (order, form, generations, k3_blocks, dropped);
     let warm_up = propagate(&mut engine, &net, variant, limits, pilot, model)?;
     let warm_s = warm.elapsed().as_secs_f64();
     let (mut best, mut runs, mut last) = if warm_s > LONG_RUN_S {
@@ -298,8 +306,9 @@ fn run_one(
     let dir = model.parent().unwrap_or(Path::new("."));
     let generation = generations.map_or(String::new(), |g| format!("_gen{g}"));
     let k3 = if k3_blocks { "_k3blocks" } else { "" };
+    let dpaired = if dropped { "_dpaired" } else { "" };
     let out = dir.join(format!(
-        "corrflow_o{order}{}{generation}{k3}.safetensors",
+        "corrflow_o{order}{}{generation}{k3}{dpaired}.safetensors",
         form.suffix()
     ));
     let mut meta = HashMap::from([
@@ -361,7 +370,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--dropped-blocks mapped|paired] [--pilot S] MODEL.safetensors...";
 
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
@@ -373,6 +382,7 @@ fn main() -> Result<(), String> {
     let mut pilot = None;
     let mut generations = None;
     let mut k3_blocks = false;
+    let mut dropped = false;
     // The flag that chose the form (`--kappa3` or `--kappa4`) and the order it belongs to.
     let mut form_flag: Option<(&str, usize)> = None;
     while let Some(flag) = args.next_if(|a| a.starts_with("--")) {
@@ -405,6 +415,17 @@ fn main() -> Result<(), String> {
                     _ => {
                         return Err(format!(
                             "--kappa3-term {value:?}: expected imaged or blocks"
+                        ))
+                    }
+                }
+            }
+            "--dropped-blocks" => {
+                dropped = match value.as_str() {
+                    "mapped" => false,
+                    "paired" => true,
+                    _ => {
+                        return Err(format!(
+                            "--dropped-blocks {value:?}: expected mapped or paired"
                         ))
                     }
                 }
@@ -459,14 +480,14 @@ fn main() -> Result<(), String> {
             "{flag} is order {its_order}'s (given --order {order})"
         ));
     }
-    if (generations.is_some() || k3_blocks)
+    if (generations.is_some() || k3_blocks || dropped)
         && !matches!(
             form,
             Form::Factored | Form::FactoredMixed | Form::Compressed(_) | Form::Blocks(_)
         )
     {
         return Err(format!(
-            "--generations and --kappa3-term are the factored carry's (give --kappa3 or --kappa4 factored…); {USAGE}"
+            "--generations, --kappa3-term and --dropped-blocks are the factored carry's (give --kappa3 or --kappa4 factored…); {USAGE}"
         ));
     }
     let models: Vec<PathBuf> = args.map(PathBuf::from).collect();
@@ -474,8 +495,12 @@ fn main() -> Result<(), String> {
         return Err(USAGE.into());
     }
     for model in &models {
-        let (out, best, note) =
-            run_one(model, (order, form, generations, k3_blocks), limits, pilot)?;
+        let (out, best, note) = run_one(
+            model,
+            (order, form, generations, k3_blocks, dropped),
+            limits,
+            pilot,
+        )?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }
     Ok(())

@@ -189,6 +189,67 @@ impl Wide {
         }
     }
 
+    /// The blocks other than `drop` (indices of `placed`), their factors held as here: those of
+    /// a [`Wide`] that was pushed (not mapped).
+    pub fn without(&self, drop: &[usize]) -> Wide {
+        let mut out = Wide::with_capacity(self.rows, self.a.len() / self.rows.max(1), 0);
+        for (k, p) in self.placed.iter().enumerate() {
+            if !drop.contains(&k) {
+                let (x, y) = (&self.keys[p.x], &self.keys[p.y]);
+                out.push((self.a_of(k), x, y), p.diagonal, p.age);
+            }
+        }
+        out
+    }
+
+    /// D = Σ_t A_t ((W X_t)∘(W Y_t))ᵀ over the blocks `sel`, N × M: their A factors unmapped,
+    /// only the X/Y factors they hold mapped (a diagonal one as W's columns scaled). The blocks'
+    /// G after the map is (W∘W) D: G'\[i,j\] = Σ_r \[(W∘W)A\]\[i,r\] (WX)\[j,r\] (WY)\[j,r\]
+    /// = Σ_a W_ia² D\[a,j\]: 2NM(R + V) flops and the caller's 2M²N for (W∘W)D, instead of
+    /// the 2NM(R + V) + 2M²R of mapping A and the factors and forming G from A' (R, V: the
+    /// blocks' rank and distinct factor columns).
+    pub fn g_mapped(&self, sel: &[usize], w: MatRef<'_, f64>) -> Mat<f64> {
+        let (n, m) = (self.rows, w.nrows());
+        // W times each factor `sel` holds (the others left empty).
+        let mut mapped: Vec<Mat<f64>> = vec![Mat::zeros(0, 0); self.factors.len()];
+        for &k in sel {
+            let p = self.placed[k];
+            for f in [p.x, p.y] {
+                if mapped[f].ncols() == 0 {
+                    let x = self.factor_at(f);
+                    let data = map_columns(w, x, &[(0, x.ncols())]);
+                    mapped[f] = MatRef::from_column_major_slice(&data, m, x.ncols()).to_owned();
+                }
+            }
+        }
+        let cols = sel.iter().map(|&k| self.placed[k].rank).sum();
+        let (mut a, mut xy) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(m, cols));
+        let mut c = 0;
+        for &k in sel {
+            let p = self.placed[k];
+            a.as_mut().subcols_mut(c, p.rank).copy_from(self.a_of(k));
+            let (x, y) = (&mapped[p.x], &mapped[p.y]);
+            for r in 0..p.rank {
+                let out = xy.col_as_slice_mut(c + r);
+                for ((o, &xi), &yi) in out.iter_mut().zip(x.col_as_slice(r)).zip(y.col_as_slice(r))
+                {
+                    *o = xi * yi;
+                }
+            }
+            c += p.rank;
+        }
+        let mut d = Mat::zeros(n, m);
+        matmul(
+            d.as_mut(),
+            Accum::Replace,
+            a.as_ref(),
+            xy.transpose(),
+            1.0,
+            Par::rayon(0),
+        );
+        d
+    }
+
     /// The blocks through h = W z (`w2` = W∘W): A ↦ (W∘W)A, V ↦ WV, one map older.
     pub fn mapped(&self, w: MatRef<'_, f64>, w2: MatRef<'_, f64>) -> Wide {
         let parts: Vec<(usize, usize)> = self.placed.iter().map(|p| (p.a, p.rank)).collect();
@@ -415,5 +476,19 @@ mod tests {
             assert!(close(mapped.y(k), &w * y.as_ref()), "Y of {k}");
             assert_eq!(mapped.placed[k].age, 1);
         }
+        // G of the mapped blocks from their unmapped A: (W∘W)D, D = Σ_t A_t (WX_t ∘ WY_t)ᵀ.
+        let tol = |x: &Mat<f64>| 1e-13 * x.norm_max();
+        for sel in [vec![1, 2], vec![0, 1, 2]] {
+            let want = mapped.g_form(&sel);
+            let got = &w2 * wide.g_mapped(&sel, w.as_ref());
+            assert!((&got - &want).norm_max() < tol(&want), "{sel:?}");
+        }
+        // Without the second block: the others, their shared factors held once.
+        let rest = wide.without(&[1]);
+        assert_eq!(rest.placed.len(), 2);
+        assert_eq!(rest.v().ncols(), 2 * n + 2);
+        let want = mapped.h_form(&[0, 2]);
+        let got = rest.mapped(w.as_ref(), w2.as_ref()).h_form(&[0, 1]);
+        assert!((&got - &want).norm_max() < tol(&want));
     }
 }

@@ -92,6 +92,20 @@ use super::star4::Star4;
 /// [`super::carry::Carry::with_generations`] sets another cap.
 pub const GENERATIONS: usize = 1;
 
+/// What the blocks [`Unpaired4Factored::map`] drops after this map (those older than the
+/// generations cap: with [`GENERATIONS`], the blocks [`carried_blocks`] made) give h.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dropped {
+    /// Their image in h's paired κ₄ and their part of h's κ₄\[i,i,i,j\], F(i;i,j) =
+    /// ½\[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ\]_ij, which needs their A mapped, A' = (W∘W)A (the default).
+    #[default]
+    Mapped,
+    /// Their image in h's paired κ₄ alone, e = (W∘W) Σ_t A_t((W X_t)∘(W Y_t))ᵀ
+    /// (`blocks_wide`'s `Wide::g_mapped`): their A is not mapped and their part of
+    /// κ₄\[i,i,i,j\] is dropped (a method change; EXPERIMENTS.md, nineteenth session (o3t)).
+    PairedOnly,
+}
+
 /// A · B, computed by faer; where B or A is diagonal (P's diag, the identities) the columns or
 /// rows of the other are scaled instead, the same numbers to the sign of a zero: the product's
 /// other terms are zeros.
@@ -311,6 +325,32 @@ impl Unpaired4Factored {
         self.image_flops(m) + 2.0 * mf * mf * (v + 2.0 * n) + 2.0 * mf * n * n + 6.0 * mf * mf * n
     }
 
+    /// Flops of [`Unpaired4Factored::map_with`]: [`Unpaired4Factored::map_flops`] less, for
+    /// the blocks imaged alone ([`Dropped::PairedOnly`]; rank R, distinct factor columns V),
+    /// their G and F from mapped A (2M²R + 2M²V) and plus (W∘W)D (2M²N); D's 2NMR replaces
+    /// A's map.
+    pub fn map_with_flops(&self, m: usize, generations: usize, dropped: Dropped) -> f64 {
+        let imaged: Vec<&Block> = match dropped {
+            Dropped::Mapped => Vec::new(),
+            Dropped::PairedOnly => self.imaged(generations).collect(),
+        };
+        if imaged.is_empty() {
+            return self.map_flops(m);
+        }
+        let (mf, n) = (m as f64, self.dim() as f64);
+        let r = imaged.iter().map(|k| k.rank()).sum::<usize>() as f64;
+        let v = distinct_columns(imaged.iter().flat_map(|k| [&k.x, &k.y])) as f64;
+        self.map_flops(m) - 2.0 * mf * mf * (r + v) + 2.0 * mf * mf * n
+    }
+
+    /// The blocks [`Dropped::PairedOnly`] images alone: those the map drops after
+    /// `generations` maps whose A is not diagonal (the corrections are younger).
+    fn imaged(&self, generations: usize) -> impl Iterator<Item = &Block> {
+        self.blocks
+            .iter()
+            .filter(move |k| k.age + 1 > generations && !k.diagonal)
+    }
+
     /// Maps z's classes (`self`) through h = W z (module docs): h's κ₄\[i,i,i,j\] and
     /// κ₄\[i,i,j,k\] to leading order (the map of [`super::triple4::Unpaired4::map`]),
     /// keeping the blocks that have been through at most `generations` maps, with h's paired
@@ -319,10 +359,22 @@ impl Unpaired4Factored {
     /// [`GENERATIONS`]). The blocks are mapped once for both; the G and H sums of the kept
     /// blocks ([`Sums`]) come with them for [`carried_blocks`].
     pub fn map(&self, w: MatRef<'_, f64>, generations: usize) -> (Unpaired4Factored, Mat<f64>) {
+        self.map_with(w, generations, Dropped::Mapped)
+    }
+
+    /// [`Unpaired4Factored::map`] with what the dropped blocks give h chosen by `dropped`
+    /// ([`Dropped::PairedOnly`]: their image in h's paired κ₄ alone, the same numbers to
+    /// rounding, and h's κ₄\[i,i,i,j\] without their part).
+    pub fn map_with(
+        &self,
+        w: MatRef<'_, f64>,
+        generations: usize,
+        dropped: Dropped,
+    ) -> (Unpaired4Factored, Mat<f64>) {
         let (m, n) = (w.nrows(), w.ncols());
         let w2 = hadamard(w, w);
         let (mut mapped, image, [kept, rest], g_kept, at) =
-            self.mapped_image(w, w2.as_ref(), generations);
+            self.mapped_image(w, w2.as_ref(), generations, dropped);
         // P's block (P, I, I) through the map: ((W∘W)P, W, W), folded into the mapped
         // correction (−G + 2 diag(H), I, I), whose X and Y are W as well (one block of rank N,
         // not two: its H, (A'∘W)Wᵀ, comes with the kept blocks'). Its G is A'(W∘W)ᵀ.
@@ -514,30 +566,50 @@ impl Unpaired4Factored {
     /// [`Unpaired4Factored::map`]'s image, the same operations, without h's κ₄\[i,i,i,j\]
     /// and the P block it needs.
     pub fn image(&self, w: MatRef<'_, f64>) -> Mat<f64> {
-        self.mapped_image(w, hadamard(w, w).as_ref(), GENERATIONS).1
+        self.mapped_image(w, hadamard(w, w).as_ref(), GENERATIONS, Dropped::Mapped)
+            .1
     }
 
     /// z's blocks and corrections mapped (`w2` = W∘W), and their image in h's paired κ₄
     /// ([`super::triple4::Unpaired4::map`]'s but for the split term of the blocks with a
     /// non-diagonal A, kept at i = j only); with the mapped blocks kept after `generations`
     /// maps and the rest, the kept ones' G (e's part from them) and where the correction
-    /// (−G + 2 diag(H), I, I) stands ([`Unpaired4Factored::with_corrections`]).
+    /// (−G + 2 diag(H), I, I) stands ([`Unpaired4Factored::with_corrections`]). With
+    /// [`Dropped::PairedOnly`] the dropped blocks with a non-diagonal A give e alone, as
+    /// (W∘W)D ([`Wide::g_mapped`]), and are not among the mapped blocks returned.
     #[allow(clippy::type_complexity)]
     fn mapped_image(
         &self,
         w: MatRef<'_, f64>,
         w2: MatRef<'_, f64>,
         generations: usize,
+        dropped: Dropped,
     ) -> (Wide, Mat<f64>, [Vec<usize>; 2], Mat<f64>, usize) {
         let m = w.nrows();
         let (z, at) = self.with_corrections();
+        let imaged: Vec<usize> = (0..z.placed.len())
+            .filter(|&k| {
+                let p = &z.placed[k];
+                dropped == Dropped::PairedOnly && k != at && !p.diagonal && p.age + 1 > generations
+            })
+            .collect();
+        let e_imaged = (!imaged.is_empty()).then(|| gemm(w2, z.g_mapped(&imaged, w).as_ref()));
+        let (z, at) = if imaged.is_empty() {
+            (z, at)
+        } else {
+            let before = imaged.iter().filter(|&&k| k < at).count();
+            (z.without(&imaged), at - before)
+        };
         let h = z.mapped(w, w2);
         let (kept, rest): (Vec<usize>, Vec<usize>) =
             (0..h.placed.len()).partition(|&k| h.placed[k].age <= generations);
         // e[i,j] = Σ_a W_ia² X_a[j,j] = [A'(X'∘Y')ᵀ]_ij, and the split term of the diagonal
         // blocks, split[i,j] = Σ_r d_r W_ir X'_ir W_jr Y'_jr, over z's κ₄\[a,a,b,c\] only.
         let g_kept = h.g_form(&kept);
-        let e = &g_kept + h.g_form(&rest);
+        let mut e = &g_kept + h.g_form(&rest);
+        if let Some(x) = &e_imaged {
+            e += x;
+        }
         let diagonal: Vec<usize> = (0..z.placed.len())
             .filter(|&k| z.placed[k].diagonal)
             .collect();
@@ -988,6 +1060,63 @@ mod tests {
         }
         assert!(largest > 0.01 * want.norm_max());
         assert!(want.norm_max() > 0.1);
+    }
+
+    /// [`Dropped::PairedOnly`] on z's blocks with carried ones ([`carried_blocks`], which the
+    /// map drops) beside fresh ones: the image in h's paired κ₄ and h's blocks are the default
+    /// map's to rounding, and h's κ₄\[i,i,i,j\] differs from the default's by exactly 3F of the
+    /// dropped blocks, F(i;i,j) = Σ_r A'\[i,r\] ½(X'\[i,r\] Y'\[j,r\] + Y'\[i,r\] X'\[j,r\]),
+    /// A' = (V∘V)A, X' = VX, Y' = VY (by brute force per block), a large part of it.
+    #[test]
+    fn paired_only_drops_the_dropped_blocks_triple_alone() {
+        let (m, n, k) = (6, 7, 5);
+        let mut rng = StdRng::seed_from_u64(41);
+        let (w, v) = (random(m, n, &mut rng), random(k, m, &mut rng));
+        let units = chaos_units(m, crate::net::Activation::Gelu);
+        let (h, _) = store(n, 42).map(w.as_ref(), GENERATIONS);
+        let fresh = store(m, 43);
+        let mut blocks = carried_blocks(&h, &units);
+        let carried = blocks.len();
+        blocks.extend(fresh.blocks);
+        let z = Unpaired4Factored::new(fresh.paired, fresh.triple, blocks);
+        let (want, want_image) = z.map(v.as_ref(), GENERATIONS);
+        let (got, got_image) = z.map_with(v.as_ref(), GENERATIONS, Dropped::PairedOnly);
+        let scale = want_image.norm_max();
+        assert!(scale > 1e-3);
+        assert!((&got_image - &want_image).norm_max() <= 1e-12 * scale);
+        assert_eq!(got.blocks.len(), want.blocks.len());
+        let (mut worst, mut size) = (0.0f64, 0.0f64);
+        for i in 0..k {
+            for j in (0..k).filter(|&j| j != i) {
+                for l in (0..k).filter(|&l| l != i && l != j) {
+                    worst = worst.max((got.double(i, j, l) - want.double(i, j, l)).abs());
+                    size = size.max(want.double(i, j, l).abs());
+                }
+            }
+        }
+        assert!(
+            size > 1e-3 && worst <= 1e-12 * size,
+            "{worst:e} of {size:e}"
+        );
+        let v2 = hadamard(v.as_ref(), v.as_ref());
+        let mut f = Mat::<f64>::zeros(k, k);
+        for b in &z.blocks[..carried] {
+            let (a, x, y) = (&v2 * &b.a, &v * b.x.as_ref(), &v * b.y.as_ref());
+            f += Mat::from_fn(k, k, |i, j| {
+                (0..b.rank())
+                    .map(|r| a[(i, r)] * 0.5 * (x[(i, r)] * y[(j, r)] + y[(i, r)] * x[(j, r)]))
+                    .sum::<f64>()
+            });
+        }
+        let t_scale = want.triple.norm_max();
+        for i in 0..k {
+            assert_eq!(got.triple[(i, i)], 0.0);
+            for j in (0..k).filter(|&j| j != i) {
+                let d = want.triple[(i, j)] - got.triple[(i, j)] - 3.0 * f[(i, j)];
+                assert!(d.abs() <= 1e-12 * t_scale, "{i},{j}: {d:e} of {t_scale:e}");
+            }
+        }
+        assert!(3.0 * f.norm_max() > 0.1 * t_scale);
     }
 
     fn chaos_units(n: usize, act: crate::net::Activation) -> Vec<UnitChaos> {

@@ -169,9 +169,9 @@ impl Carry {
                     });
                     if let (Some(zq), true) = (slot.as_mut(), read) {
                         zq.paired = cur.clone();
-                        let flops = zq.map_flops(m);
+                        let flops = zq.map_with_flops(m, self.generations, self.dropped);
                         let (mut hq, image) = timings.time("kappa affine", flops, || {
-                            zq.map(layer.w.as_ref(), self.generations)
+                            zq.map_with(layer.w.as_ref(), self.generations, self.dropped)
                         });
                         if self.quartic.is_some() {
                             let flops = 4.0 * (m * m * n + m * n * n) as f64;

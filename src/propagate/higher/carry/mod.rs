@@ -78,7 +78,7 @@ use super::star4::{HKappa3, Star4};
 use super::tensor::{check_memory, Kappa3, SymTensor, ZeroKappa, DEFAULT_TENSOR_BYTES};
 use super::triple4::{unpaired_map_flops, Unpaired4};
 use super::triple4_factored::{
-    carried_blocks, fresh_blocks, kappa3_part, Unpaired4Factored, GENERATIONS,
+    carried_blocks, fresh_blocks, kappa3_part, Dropped, Unpaired4Factored, GENERATIONS,
 };
 use super::unpaired_factored::PairedTriple;
 use crate::error::{Error, Result};
@@ -225,6 +225,9 @@ pub struct Carry {
     /// Maps a κ₄\[a,a,b,c\] block goes through before the carry drops it
     /// ([`Carry::with_generations`]; default [`GENERATIONS`]).
     generations: usize,
+    /// What the blocks dropped after a map give h ([`Carry::with_dropped_blocks_paired_only`];
+    /// default [`Dropped::Mapped`]).
+    dropped: Dropped,
     /// Whether z's κ₄\[a,a,b,c\]'s κ₃ term is carried as blocks ([`Carry::with_kappa3_blocks`])
     /// instead of imaged once.
     kappa3_blocks: bool,
