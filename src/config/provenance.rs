@@ -50,9 +50,21 @@ pub fn records(loaded: &Loaded) -> Vec<(&'static str, String)> {
         (DATA_KEY, Value::Object(compact(&source)).to_string()),
         (
             PREPROCESS_KEY,
-            Value::Object(compact(&loaded.preprocess)).to_string(),
+            Value::Object(preprocessing(compact(&loaded.preprocess))).to_string(),
         ),
     ]
+}
+
+/// The preprocessing keys of `record` ([`is_preprocess`]). A preprocessing record written
+/// before the fourth adversarial pass also holds the generator settings at their defaults
+/// (`sigma`, `data_seed`, `rotate`, …, which a `DataConfig` always has); read whole, they
+/// overwrote the data record's own, and a model trained on `--rotate` or `--sigma 0.5` was
+/// analysed on the default generator's samples.
+fn preprocessing(record: Map<String, Value>) -> Map<String, Value> {
+    record
+        .into_iter()
+        .filter(|(k, _)| is_preprocess(k))
+        .collect()
 }
 
 /// What analysing a model with `user`'s settings runs on: `user` completed from the model's
@@ -69,6 +81,7 @@ pub fn for_model(
     for key in [DATA_KEY, PREPROCESS_KEY] {
         if let Some(text) = meta.get(key) {
             match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) if key == PREPROCESS_KEY => model.extend(preprocessing(m)),
                 Ok(Value::Object(m)) => model.extend(m),
                 _ => {
                     return Err(Error::Unsupported(format!(
