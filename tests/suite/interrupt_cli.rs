@@ -196,3 +196,31 @@ fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
     assert!(!plots.exists(), "a partial plots folder is left");
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }
+
+/// Standard output on a full disk (`/dev/full`, as `> FILE` on a full file system): the run's
+/// printed result cannot be written, which is an error naming standard output (exit 2); it
+/// was the panic of `print!` (exit 101 and a backtrace), for the text and the JSON alike.
+#[test]
+fn a_result_that_cannot_be_printed_is_an_error_naming_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    for args in [
+        &["train", "--task", "xor", "--epochs", "1", "--out", m][..],
+        &["propagate", "--model", m, "--json"],
+        &["propagate", "--model", m],
+        &["analyze", "--model", m, "--json"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = command().args(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}
