@@ -224,3 +224,38 @@ fn a_result_that_cannot_be_printed_is_an_error_naming_standard_output() {
         );
     }
 }
+
+/// `sweep merge` whose write fails (`ulimit -f`, as a full disk): the results file that its
+/// lock created empty, and the folder it created, are removed; they were left, a merge of 0
+/// records for a later `summarize` or `export` to read.
+#[test]
+fn a_merge_that_cannot_be_written_leaves_no_empty_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
+    let sw = dir.path().join("sw");
+    let merged = dir.path().join("merged");
+    let sweep = super::common::sweep::run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let mut cmd = command();
+    cmd.args(["sweep", "merge", "--grid"])
+        .arg(&grid)
+        .arg("--out")
+        .arg(&merged)
+        .arg(&sw);
+    set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, 64);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!merged.exists(), "the merge left {merged:?}");
+}
