@@ -272,6 +272,27 @@ fn generator_settings_travel_with_the_model() {
     )
     .unwrap();
     assert_eq!(run(&old), expected);
+
+    // The normaliser of a model exported by python/corrflow_torch.py before that pass was
+    // recorded as lists under "mean" and "std", which corrflow ignored.
+    let torch = dir.path().join("torch-record.safetensors");
+    model_io::save(
+        &net,
+        &torch,
+        &[
+            ("task", expected.into()),
+            ("corrflow.data", data.into()),
+            (
+                "corrflow.preprocess",
+                r#"{"mean":[100.0,100.0,100.0],"std":[1.0,1.0,1.0]}"#.into(),
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        run(&torch),
+        format!("{expected}; normalised by mean 100 / std 1").as_str()
+    );
 }
 
 #[test]
