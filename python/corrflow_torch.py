@@ -11,7 +11,8 @@ The model format (``src/net/model_io.rs``): a safetensors file with F64 tensors
 ``format`` = ``corrflow-mlp``, ``widths`` = ``"4,16,3"``, ``activation`` = one name for every
 hidden layer or a comma-separated name per hidden layer. A normaliser before the first layer is
 either folded into it (W' = W/sigma, b' = b - W (mu/sigma)) or recorded as the metadata key
-``corrflow.preprocess`` = ``{"mean": [...], "std": [...]}`` for corrflow to apply to the data.
+``corrflow.preprocess`` = ``{"normalize_mean": "m1,m2,...", "normalize_std": "s1,s2,..."}``
+(the record ``corrflow train`` writes) for corrflow to apply to the data.
 
 Example::
 
@@ -219,7 +220,8 @@ def export_arrays(weights, biases, activations, path, preprocess=None, fold=True
             biases[0] = b - w @ mean
             weights[0] = w
         else:
-            meta[PREPROCESS_KEY] = json.dumps({"mean": mean.tolist(), "std": std.tolist()})
+            meta[PREPROCESS_KEY] = json.dumps({"normalize_mean": _comma_list(mean),
+                                               "normalize_std": _comma_list(std)})
     depth = len(weights) - 1
     tensors = {}
     for l, (w, b) in enumerate(zip(weights, biases)):
@@ -321,6 +323,11 @@ def write_dataset(x, y, path_prefix):
     np.save(px, np.ascontiguousarray(x))
     np.save(py, y.astype(np.int64))
     return px, py
+
+
+def _comma_list(values):
+    """Values as the comma list of corrflow's normaliser record (repr: exact round trip)."""
+    return ",".join(repr(float(v)) for v in values)
 
 
 def _numpy(v):

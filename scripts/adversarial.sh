@@ -18,7 +18,8 @@
 #              disagrees with its per-class terms or with the counts
 #   clobbered  an output path that was a FIFO, symlink or folder is something else afterwards
 #   debris     temporary files left after kill -9 mid-write and a rerun; (section 8) temporary
-#              files or partial outputs left by SIGINT/SIGTERM mid-write, a full disk, ulimit -f
+#              files or partial outputs left by SIGINT/SIGTERM mid-write, a full disk, ulimit -f;
+#              (section 10) a merge's folder left by a failed write
 #
 # PRE (a shell command run before the binary, e.g. "ulimit -f 64") and environment variables
 # set on a `check` line apply to that run only.
@@ -400,5 +401,53 @@ rm -rf "$W/rep9"
 "$BIN" analyze --task xor --epochs 2 --report "$W/rep9" >/dev/null 2>&1
 rm -f "$W/rep9/accuracy.svg" && mkfifo "$W/rep9/accuracy.svg"
 check "analyze --report over a FIFO in the previous report" + analyze --task xor --epochs 2 --report "$W/rep9"
+
+# 10. Nineteenth session (adv19): generator settings through a model's records, outputs of
+# another user, stdout on a full disk, a diverging cumulant objective, nan/inf in a grid, a merge
+# that cannot be written.
+# A model trained with --rotate --data-seed 7 --dim 3 is propagated on those samples (the
+# preprocessing record overwrote them with the defaults: implausible when it does not say so).
+check "train --rotate --data-seed 7 --dim 3" + train "${XOR[@]}" --rotate --data-seed 7 --dim 3 --out "$W/rot.safetensors"
+check "propagate the rotated model" + propagate --model "$W/rot.safetensors" --json
+grep -q '"task": "xor (σ=0.3, d=3, rotate=true, seed=7)"' "$W/out" ||
+  { implausible=$((implausible + 1)); echo "propagate the rotated model: not on the model's samples: $(grep '"task"' "$W/out")"; }
+# Outputs this user may not replace, run as user 65534 against root's files (where possible):
+# a model and a report in a sticky folder, a report folder it cannot write.
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  mkdir -p "$W/sticky" "$W/open" && chmod 1777 "$W/sticky" && chmod 777 "$W/open" && chmod o+x "$W"
+  "$BIN" train "${XOR[@]}" --out "$W/sticky/m.safetensors" >/dev/null 2>&1
+  "$BIN" analyze "${XOR[@]}" --report "$W/sticky/rep" >/dev/null 2>&1
+  "$BIN" analyze "${XOR[@]}" --report "$W/open/rep" >/dev/null 2>&1
+  for t in "train|sticky/m.safetensors|sticky bit" "analyze|sticky/rep|sticky bit" "analyze|open/rep|cannot be removed"; do
+    IFS='|' read -r cmd path says <<<"$t"
+    if [ "$cmd" = train ]; then flag=--out; else flag=--report; fi
+    runs=$((runs + 1))
+    timeout -s KILL 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" $cmd --task xor --epochs 100000 $flag "$W/$path" \
+      >/dev/null 2>"$W/err" </dev/null
+    rc=$?
+    if [ $rc -eq 137 ]; then hangs=$((hangs + 1)); echo "another user's $path: hang (the work ran)"
+    elif [ $rc -ne 2 ] || ! grep -q "$says" "$W/err"; then unnamed=$((unnamed + 1)); echo "another user's $path: rc $rc $(head -c 160 "$W/err")"; fi
+  done
+  left "$W/open" "another user's report"
+fi
+# The result printed on a full disk (/dev/full): an error naming standard output, not a panic.
+for c in "train ${XOR[*]} --out $W/x" "propagate --model $OUT --json" "analyze --model $OUT"; do
+  runs=$((runs + 1))
+  timeout -s KILL 20 "$BIN" $c >/dev/full 2>"$W/err" </dev/null
+  rc=$?
+  if [ $rc -eq 101 ] || [ $rc -gt 128 ]; then panics=$((panics + 1)); echo "stdout on /dev/full ($c): rc $rc"
+  elif [ $rc -ne 2 ] || ! grep -q "standard output" "$W/err"; then unnamed=$((unnamed + 1)); echo "stdout on /dev/full ($c): rc $rc"; fi
+done
+check "cumulant objective, sgd momentum 0.99" --lr train --task xor --epochs 2 --objective cumulants --optimizer sgd --momentum 0.99 --out "$W/x"
+for v in "lr = nan" "gain = inf" "closure_check = [nan, inf]"; do
+  printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nobjective = "cumulants"\n%s\n' "$v" >"$W/g10.toml"
+  rm -rf "$W/sw10"
+  check "grid $v" "expected a finite number" sweep --grid "$W/g10.toml" --out "$W/sw10"
+  [ -s "$W/sw10/results.jsonl" ] &&
+    { implausible=$((implausible + 1)); echo "grid $v: a point ran (with the key's default)"; }
+done
+rm -rf "$W/merged10"
+PRE="ulimit -f 1" check "ulimit -f: sweep merge" "File too large" sweep merge --grid "$W/g8.toml" --out "$W/merged10" "$W/sw8"
+[ -e "$W/merged10" ] && { debris=$((debris + 1)); echo "ulimit -f: sweep merge: $W/merged10 is left"; }
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible"

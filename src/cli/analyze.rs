@@ -134,9 +134,12 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     if args.json {
         return print_json(&report);
     }
-    print!("{report}");
+    output::print_out(&report)?;
     if let Some(dir) = &args.report {
-        println!("report      {}", dir.join("report.md").display());
+        output::print_out(format_args!(
+            "report      {}\n",
+            dir.join("report.md").display()
+        ))?;
     }
     Ok(())
 }

@@ -146,8 +146,18 @@ pub fn finish_timings(timings: &Timings) -> Option<TimingSummary> {
 
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = to_json(value, "JSON output")?;
-    println!("{text}");
-    Ok(())
+    print_out(format_args!("{text}\n"))
+}
+
+/// Writes `text` on stdout and flushes it: a failed write (a full disk behind `> FILE`, a
+/// closed descriptor) is an error naming standard output, where `print!` panicked (exit 101).
+/// A closed pipe still ends the process by SIGPIPE (`main`).
+pub fn print_out(text: impl std::fmt::Display) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::io("standard output", e))
 }
 
 /// The sweep's progress bar on stderr.

@@ -96,6 +96,5 @@ pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     if args.json {
         return print_json(&report);
     }
-    print!("{report}");
-    Ok(())
+    output::print_out(&report)
 }

@@ -14,7 +14,7 @@ use corrflow::sweep::summary::{means_table, table};
 use corrflow::sweep::Shard;
 use corrflow::{Error, Result};
 
-use super::output::{progress, SweepBar};
+use super::output::{print_out, progress, SweepBar};
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -110,13 +110,14 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
         }
         Some(SweepCommand::Summarize { dir, plots }) => {
             let (records, failed) = read_records(&dir, &note)?;
-            print!("{}", table(&records));
+            let mut text = table(&records);
             if !failed.is_empty() {
-                println!("\nfailed points ({})", failed.len());
-                print!("{}", failed_table(&failed));
+                text += &format!("\nfailed points ({})\n", failed.len());
+                text += &failed_table(&failed);
             }
-            println!("\nmeans over seeds and other keys");
-            print!("{}", means_table(&records));
+            text += "\nmeans over seeds and other keys\n";
+            text += &means_table(&records);
+            print_out(&text)?;
             for path in write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))? {
                 eprintln!("wrote {}", path.display());
             }
@@ -141,8 +142,7 @@ fn run_grid(args: RunArgs, threads: usize, max_memory: Option<f64>) -> Result<()
         retry_failed: args.retry_failed,
     };
     if args.dry_run {
-        print!("{}", dry_run(&opts)?);
-        return Ok(());
+        return print_out(dry_run(&opts)?);
     }
     run_sweep(&opts, &SweepBar(progress(0, "sweep", true)))
 }

@@ -12,6 +12,8 @@ use corrflow::sweep::slurm::script::shell_quote;
 use corrflow::sweep::slurm::Request;
 use corrflow::{Error, Result};
 
+use super::output::print_out;
+
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
     /// Grid file (TOML), as for `corrflow sweep --grid`.
@@ -95,8 +97,7 @@ pub fn run(args: SubmitArgs) -> Result<()> {
             shell_quote(&script)
         );
         eprintln!("when every task has ended: {merge}");
-        println!("{}", script.display());
-        return Ok(());
+        return print_out(format_args!("{}\n", script.display()));
     };
     let id = submit(&sbatch, &script, &[])?;
     eprintln!(
@@ -108,6 +109,5 @@ pub fn run(args: SubmitArgs) -> Result<()> {
         "merge lists the shards a failed task left short; `sbatch --array=I {}` reruns task I alone",
         shell_quote(&script)
     );
-    println!("{id}");
-    Ok(())
+    print_out(format_args!("{id}\n"))
 }

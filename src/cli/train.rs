@@ -93,6 +93,5 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
     if args.json {
         return print_json(&report);
     }
-    print!("{report}");
-    Ok(())
+    output::print_out(&report)
 }

@@ -50,9 +50,42 @@ pub fn records(loaded: &Loaded) -> Vec<(&'static str, String)> {
         (DATA_KEY, Value::Object(compact(&source)).to_string()),
         (
             PREPROCESS_KEY,
-            Value::Object(compact(&loaded.preprocess)).to_string(),
+            Value::Object(preprocessing(compact(&loaded.preprocess))).to_string(),
         ),
     ]
+}
+
+/// The preprocessing keys of `record` ([`is_preprocess`]). A preprocessing record written
+/// before the fourth adversarial pass also holds the generator settings at their defaults
+/// (`sigma`, `data_seed`, `rotate`, …, which a `DataConfig` always has); read whole, they
+/// overwrote the data record's own, and a model trained on `--rotate` or `--sigma 0.5` was
+/// analysed on the default generator's samples. The normaliser of a model exported by
+/// `python/corrflow_torch.py` before that pass, `{"mean": [..], "std": [..]}`, is read as
+/// `normalize_mean`/`normalize_std` (comma lists); it was ignored, and such a model analysed on
+/// data it was not trained on.
+fn preprocessing(record: Map<String, Value>) -> Map<String, Value> {
+    record
+        .into_iter()
+        .filter_map(|(k, v)| match k.as_str() {
+            "mean" | "std" => Some((format!("normalize_{k}"), comma_list(v))),
+            _ => is_preprocess(&k).then_some((k, v)),
+        })
+        .collect()
+}
+
+/// A JSON list of numbers as the comma list the normaliser fields hold; anything else as it
+/// is (the record's reader then names it).
+fn comma_list(value: Value) -> Value {
+    let numbers = value.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(Value::as_f64)
+            .collect::<Option<Vec<f64>>>()
+    });
+    match numbers {
+        Some(v) => Value::String(crate::data::preprocess::write_vector(&v)),
+        None => value,
+    }
 }
 
 /// What analysing a model with `user`'s settings runs on: `user` completed from the model's
@@ -69,6 +102,7 @@ pub fn for_model(
     for key in [DATA_KEY, PREPROCESS_KEY] {
         if let Some(text) = meta.get(key) {
             match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) if key == PREPROCESS_KEY => model.extend(preprocessing(m)),
                 Ok(Value::Object(m)) => model.extend(m),
                 _ => {
                     return Err(Error::Unsupported(format!(

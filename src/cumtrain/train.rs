@@ -100,7 +100,14 @@ pub fn train_cumulants(
     for epoch in 1..=cfg.epochs {
         let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
         for _ in 0..steps {
-            let closure = objective.loss_and_grad(net, &stats, &mut grads)?;
+            // After an update, a numerical failure of the propagation is the updates' doing.
+            let closure =
+                objective
+                    .loss_and_grad(net, &stats, &mut grads)
+                    .map_err(|e| match e {
+                        Error::Numeric(what) if step > 0 => diverged(epoch, &what, cfg.lr),
+                        e => e,
+                    })?;
             closure_sum += closure;
             loss_sum += match sampler.as_mut() {
                 None => closure,
@@ -124,17 +131,26 @@ pub fn train_cumulants(
             phases: None,
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
-            return Err(Error::config(
-                Field::Lr,
-                format!(
-                    "cumulant training diverged in epoch {epoch} (objective {}); lower the \
-                     learning rate (now {})",
-                    stats.loss, cfg.lr
-                ),
+            return Err(diverged(
+                epoch,
+                &format!("objective {}", stats.loss),
+                cfg.lr,
             ));
         }
         on_epoch(&stats, net);
         history.push(stats);
     }
     Ok(history)
+}
+
+/// The refusal of a cumulant training that diverged in `epoch` (`what` the failure seen),
+/// naming the learning rate `lr`.
+fn diverged(epoch: usize, what: &str, lr: f64) -> Error {
+    Error::config(
+        Field::Lr,
+        format!(
+            "cumulant training diverged in epoch {epoch} ({what}); lower the learning rate \
+             (now {lr})"
+        ),
+    )
 }

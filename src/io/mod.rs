@@ -9,6 +9,7 @@ mod inode_flags;
 mod interrupt;
 pub mod limit;
 pub mod output;
+mod ownership;
 pub mod regular;
 pub mod temp;
 pub mod trim;

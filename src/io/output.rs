@@ -6,6 +6,7 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use super::inode_flags::check_replaceable;
+use super::ownership::{check_folder_writable, check_owner_may_replace};
 use super::temp::{remove_stale, temp_path};
 use crate::error::{Error, Result};
 
@@ -19,7 +20,7 @@ pub fn parent_of(path: &Path) -> PathBuf {
 
 /// Checks that `path` may be written as a file: it does not end in `/`, it does not exist or is
 /// a regular file (not a symlink, device, FIFO or folder) that may be replaced (not immutable or
-/// append-only), and its folder exists and takes a new file (tried with a temporary file,
+/// append-only, not another user's in a sticky folder), and its folder exists and takes a new file (tried with a temporary file,
 /// removed at once).
 pub fn check_output_file(path: &Path) -> Result<()> {
     if path.as_os_str().as_encoded_bytes().ends_with(b"/") {
@@ -40,7 +41,10 @@ pub fn check_output_file(path: &Path) -> Result<()> {
             ))
         }
         Err(e) => unusable(path, e)?,
-        Ok(_) => check_replaceable(path)?,
+        Ok(_) => {
+            check_replaceable(path)?;
+            check_owner_may_replace(path)?;
+        }
     }
     check_writable(&parent_of(path))
 }
@@ -60,7 +64,9 @@ fn unusable(path: &Path, e: std::io::Error) -> Result<()> {
 
 /// Checks that `dir` may be written as a report folder: it does not exist, or it is a folder
 /// (not a symlink) holding nothing but files named in `own` (a previous report), none of them
-/// immutable or append-only; its parent folder takes new entries.
+/// immutable or append-only, that this user may replace (not another user's in a sticky folder)
+/// and whose entries this user may remove (write permission on it); its parent folder takes
+/// new entries.
 pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Err(e) => unusable(dir, e)?,
@@ -73,6 +79,8 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
         }
         Ok(_) => {
             check_replaceable(dir)?;
+            check_owner_may_replace(dir)?;
+            check_folder_writable(dir)?;
             let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
             for entry in entries {
                 let entry = entry.map_err(|e| Error::io(dir, e))?;

@@ -112,10 +112,16 @@ fn axis_values(key: &str, value: &toml::Value) -> std::result::Result<Vec<Value>
     items.into_iter().map(|v| to_json(key, v)).collect()
 }
 
+/// `value` of `key` as JSON. TOML's `nan` and `inf` are refused here: JSON has no such number
+/// (`Value::from` makes them null, which read as the key left out: the point ran with the
+/// default, and `[nan, inf]` was two equal points).
 fn to_json(key: &str, value: &toml::Value) -> std::result::Result<Value, String> {
     Ok(match value {
         toml::Value::String(s) => Value::String(s.clone()),
         toml::Value::Integer(i) => Value::from(*i),
+        toml::Value::Float(f) if !f.is_finite() => {
+            return Err(format!("key '{key}' = {f}: expected a finite number"))
+        }
         toml::Value::Float(f) => Value::from(*f),
         toml::Value::Boolean(b) => Value::Bool(*b),
         toml::Value::Array(items) => Value::Array(
@@ -204,6 +210,15 @@ mod tests {
             ("seed = []", "empty list"),
             ("seed = [1, 1]", "same configuration"),
             ("task = 'cifar'", "key 'task'"),
+            ("lr = nan", "key 'lr' = NaN: expected a finite number"),
+            (
+                "sigma = [0.3, inf]",
+                "key 'sigma' = inf: expected a finite number",
+            ),
+            (
+                "hidden = [[4]]\ngain = -inf",
+                "key 'gain' = -inf: expected a finite number",
+            ),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.starts_with("g.toml: "), "{err}");

@@ -110,14 +110,25 @@ pub fn merge_into(
             grid_path.display()
         ));
     }
+    let path = results_path(out);
+    let (folder_existed, file_existed) = (out.exists(), path.exists());
     let _lock = lock_dir(out)?;
     let mut text = String::new();
     for r in &m.records {
         text.push_str(&serde_json::to_string(r).map_err(|e| Error::Numeric(e.to_string()))?);
         text.push('\n');
     }
-    let path = results_path(out);
-    crate::io::write_atomically(&path, text.as_bytes())?;
+    if let Err(e) = crate::io::write_atomically(&path, text.as_bytes()) {
+        // The lock created an empty results file (and the folder): a write that fails (a full
+        // disk, `ulimit -f`) takes them away again rather than leave a merge of 0 records.
+        if !file_existed {
+            let _ = std::fs::remove_file(&path);
+            if !folder_existed {
+                let _ = std::fs::remove_dir(out);
+            }
+        }
+        return Err(e);
+    }
     note(&format!(
         "merged {} of {} points from {} folders into {}",
         m.records.len(),

@@ -222,6 +222,79 @@ fn task_defaults_to_the_models_and_a_wrong_task_gets_a_hint() {
     assert!(a["task"].as_str().unwrap().starts_with("xor"), "{err}");
 }
 
+/// A generated task's settings (`--rotate`, `--data-seed`, `--sigma`, `--dim`) travel with the
+/// model: `propagate --model` regenerates the samples the model was trained on. Models written
+/// before the fourth adversarial pass hold these settings at their defaults in the
+/// preprocessing record too, which overwrote the data record's: such a file (written here by
+/// hand) is read by its data record.
+#[test]
+fn generator_settings_travel_with_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("rot.safetensors");
+    let settings = [
+        "--rotate",
+        "--dim",
+        "3",
+        "--data-seed",
+        "7",
+        "--sigma",
+        "0.5",
+    ];
+    let mut args = vec!["train", "--task", "xor", "--epochs", "1", "--json"];
+    args.extend(settings);
+    args.extend(["--out", model.to_str().unwrap()]);
+    let trained = json(&corrflow(&args));
+    let expected = "xor (σ=0.5, d=3, rotate=true, seed=7)";
+    assert_eq!(trained["task"], expected);
+    let run = |m: &Path| {
+        json(&corrflow(&[
+            "propagate",
+            "--model",
+            m.to_str().unwrap(),
+            "--json",
+        ]))["task"]
+            .clone()
+    };
+    assert_eq!(run(&model), expected);
+
+    let old = dir.path().join("old-record.safetensors");
+    let net = Mlp::init(&[3, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    let data = r#"{"data_seed":7,"dim":3,"gamma_shape":1.0,"rotate":true,"sigma":0.5,"skewed":3,"task":"xor"}"#;
+    let preprocess = r#"{"center":false,"data_seed":0,"gamma_shape":1.0,"rotate":false,"scale":"none","sigma":0.3,"skewed":3,"standardize":false}"#;
+    model_io::save(
+        &net,
+        &old,
+        &[
+            ("task", expected.into()),
+            ("corrflow.data", data.into()),
+            ("corrflow.preprocess", preprocess.into()),
+        ],
+    )
+    .unwrap();
+    assert_eq!(run(&old), expected);
+
+    // The normaliser of a model exported by python/corrflow_torch.py before that pass was
+    // recorded as lists under "mean" and "std", which corrflow ignored.
+    let torch = dir.path().join("torch-record.safetensors");
+    model_io::save(
+        &net,
+        &torch,
+        &[
+            ("task", expected.into()),
+            ("corrflow.data", data.into()),
+            (
+                "corrflow.preprocess",
+                r#"{"mean":[100.0,100.0,100.0],"std":[1.0,1.0,1.0]}"#.into(),
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        run(&torch),
+        format!("{expected}; normalised by mean 100 / std 1").as_str()
+    );
+}
+
 #[test]
 fn safetensors_and_idx_data_files_train_and_propagate() {
     let dir = tempfile::tempdir().unwrap();

@@ -196,3 +196,66 @@ fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
     assert!(!plots.exists(), "a partial plots folder is left");
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }
+
+/// Standard output on a full disk (`/dev/full`, as `> FILE` on a full file system): the run's
+/// printed result cannot be written, which is an error naming standard output (exit 2); it
+/// was the panic of `print!` (exit 101 and a backtrace), for the text and the JSON alike.
+#[test]
+fn a_result_that_cannot_be_printed_is_an_error_naming_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    for args in [
+        &["train", "--task", "xor", "--epochs", "1", "--out", m][..],
+        &["propagate", "--model", m, "--json"],
+        &["propagate", "--model", m],
+        &["analyze", "--model", m, "--json"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let o = command().args(args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// `sweep merge` whose write fails (`ulimit -f`, as a full disk): the results file that its
+/// lock created empty, and the folder it created, are removed; they were left, a merge of 0
+/// records for a later `summarize` or `export` to read.
+#[test]
+fn a_merge_that_cannot_be_written_leaves_no_empty_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
+    let sw = dir.path().join("sw");
+    let merged = dir.path().join("merged");
+    let sweep = super::common::sweep::run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert!(
+        sweep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sweep.stderr)
+    );
+    let mut cmd = command();
+    cmd.args(["sweep", "merge", "--grid"])
+        .arg(&grid)
+        .arg("--out")
+        .arg(&merged)
+        .arg(&sw);
+    set_rlimit(&mut cmd, libc::RLIMIT_FSIZE, 64);
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("File too large"), "{err}");
+    assert!(!merged.exists(), "the merge left {merged:?}");
+}

@@ -220,3 +220,71 @@ fn a_fifo_in_a_previous_report_does_not_hang_the_check() {
     assert!(status.success(), "{status:?}");
     assert!(std::fs::symlink_metadata(&fifo).unwrap().is_file());
 }
+
+/// Outputs that exist and that this user may not replace, found before the work (they failed
+/// after it: "Operation not permitted" for a file or report of another user in a sticky folder
+/// such as /tmp; "Permission denied" naming a temporary folder, left behind, for a previous
+/// report folder this user cannot write). Run as user 65534 (nobody) against root's files; it
+/// skips, saying so, when the test is not run as root.
+#[test]
+fn another_users_output_is_refused_before_the_work() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root, to give the outputs to another user than the runner");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(dir.path(), 0o755).unwrap();
+    let (sticky, open) = (dir.path().join("sticky"), dir.path().join("open"));
+    for (d, m) in [(&sticky, 0o1777), (&open, 0o777)] {
+        std::fs::create_dir(d).unwrap();
+        mode(d, m).unwrap();
+    }
+    let model = sticky.join("m.safetensors");
+    let (report, open_report) = (sticky.join("rep"), open.join("rep"));
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    let analyze = ["analyze", "--task", "xor", "--epochs", "1", "--report"].map(os);
+    for (args, path) in [
+        (&train, &model),
+        (&analyze, &report),
+        (&analyze, &open_report),
+    ] {
+        let o = run(&[&args[..], &[path.as_os_str()]].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let before = std::fs::read(&model).unwrap();
+    for (args, path, says) in [
+        (&train, &model, "in a folder with the sticky bit"),
+        (&analyze, &report, "in a folder with the sticky bit"),
+        (
+            &analyze,
+            &open_report,
+            "its old files cannot be removed by this user",
+        ),
+    ] {
+        let o = command()
+            .args([&args[..], &[path.as_os_str()]].concat())
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    for d in [&sticky, &open] {
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.iter()
+                .all(|n| !n.to_string_lossy().starts_with(".corrflow-tmp")),
+            "{left:?}"
+        );
+    }
+}

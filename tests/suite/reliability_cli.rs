@@ -609,3 +609,32 @@ fn a_class_count_too_large_for_memory_names_n_classes() {
     let err = refused(&args, "--n-classes");
     assert!(err.contains("over the memory limit"), "{err}");
 }
+
+/// The cumulant objective diverging under SGD with momentum 0.99: after some updates the
+/// propagation of the network overflows inside the closure. That failure, past the first step,
+/// is the updates' doing: refused naming `--lr` as the samples objective's divergence is (it
+/// was "numerical error: stage z1 (layer 1), class 0: covariance (0, 0) = inf, produced by the
+/// closure", which reads as a defect of the closure).
+#[test]
+fn a_diverging_cumulant_training_names_the_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let args = [
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "2",
+        "--objective",
+        "cumulants",
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.99",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let err = refused(&args, "--lr");
+    assert!(err.contains("cumulant training diverged in epoch"), "{err}");
+    assert!(!out.exists());
+}

@@ -79,7 +79,7 @@ def forward(x):
 json.dump({"x": x.tolist(), "y": forward(x).tolist()}, open(f"{d}/expected.json", "w"))
 back = ct.load_arrays(f"{d}/recorded.safetensors")
 assert back[1][0] is None and back[2] == acts, back[2]
-assert json.loads(back[3]["corrflow.preprocess"])["std"] == std.tolist()
+assert json.loads(back[3]["corrflow.preprocess"])["normalize_std"] == "2.0,0.5,1.5,3.0"
 "#;
 
 #[test]
@@ -118,7 +118,7 @@ fn numpy_exports_load_and_compute_the_same_outputs() {
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let pre = &header.metadata().as_ref().unwrap()["corrflow.preprocess"];
     let pre: serde_json::Value = serde_json::from_str(pre).unwrap();
-    assert_eq!(pre["mean"], serde_json::json!([0.5, -1.0, 2.0, 0.0]));
+    assert_eq!(pre["normalize_mean"], "0.5,-1.0,2.0,0.0");
 }
 
 const TORCH_SCRIPT: &str = r#"
