@@ -438,6 +438,9 @@ for c in "train ${XOR[*]} --out $W/x" "propagate --model $OUT --json" "analyze -
   if [ $rc -eq 101 ] || [ $rc -gt 128 ]; then panics=$((panics + 1)); echo "stdout on /dev/full ($c): rc $rc"
   elif [ $rc -ne 2 ] || ! grep -q "standard output" "$W/err"; then unnamed=$((unnamed + 1)); echo "stdout on /dev/full ($c): rc $rc"; fi
 done
+# A flag the task does not read (lead, nineteenth session): refused naming it, not ignored.
+check "xor with --test-split" --test-split train "${XOR[@]}" --test-split 0:10 --out "$W/x"
+check "a model of xor with --train-limit" --train-limit propagate --model "$OUT" --train-limit 5
 check "cumulant objective, sgd momentum 0.99" --lr train --task xor --epochs 2 --objective cumulants --optimizer sgd --momentum 0.99 --out "$W/x"
 for v in "lr = nan" "gain = inf" "closure_check = [nan, inf]"; do
   printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nobjective = "cumulants"\n%s\n' "$v" >"$W/g10.toml"

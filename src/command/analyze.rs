@@ -100,6 +100,7 @@ pub fn analyze_run(
             (m.net, None, m.loaded, m.mismatches, m.trained_on)
         }
         None => {
+            config.data.check_applies_to(config.data.task())?;
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;

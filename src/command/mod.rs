@@ -73,6 +73,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         ));
     }
     let (data, mismatches) = data_for(&config.data, &meta, &net)?;
+    config.data.check_applies_to(data.task())?;
     let config = RunConfig {
         data,
         ..config.clone()

@@ -76,6 +76,7 @@ pub fn train_model(
     check_output_file(out)?;
     // The model records the data's paths (`provenance::records`).
     config.data.check_text_paths()?;
+    config.data.check_applies_to(config.data.task())?;
     config.check_memory(None)?;
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;

@@ -334,6 +334,46 @@ impl DataConfig {
         }
     }
 
+    /// Refuses a setting that `task` does not read, naming its flag, where it would be ignored
+    /// without a word: a generator setting (`n_train`, `n_test`, `dim`; `rotate` outside XOR)
+    /// with files, MNIST's files or task data's files, tensor names and class count with
+    /// another task, a split or limit of files with a generated task. Settings that always hold
+    /// a value (σ, the data seed, the skewed directions, the Gamma shape) cannot be told from
+    /// absent and are not checked, nor MNIST's folder, which `MNIST_DIR` sets for every run.
+    /// Called on the user's settings against the task the run resolves (with `--model`, the
+    /// model's unless `--task` is given); a sweep's grid points are not checked (one grid may
+    /// mix tasks).
+    pub fn check_applies_to(&self, task: Task) -> Result<()> {
+        let generated = matches!(task, Task::Xor | Task::HigherOrder);
+        let (mnist, data) = (task == Task::Mnist, task == Task::Data);
+        let settings = [
+            (Field::NTrain, self.n_train.is_some(), generated),
+            (Field::NTest, self.n_test.is_some(), generated),
+            (Field::Dim, self.dim.is_some(), generated),
+            (Field::Rotate, self.rotate, task == Task::Xor),
+            (Field::TrainImages, self.train_images.is_some(), mnist),
+            (Field::TrainLabels, self.train_labels.is_some(), mnist),
+            (Field::TestImages, self.test_images.is_some(), mnist),
+            (Field::TestLabels, self.test_labels.is_some(), mnist),
+            (Field::TrainX, self.train_x.is_some(), data),
+            (Field::TrainY, self.train_y.is_some(), data),
+            (Field::TestX, self.test_x.is_some(), data),
+            (Field::TestY, self.test_y.is_some(), data),
+            (Field::XTensor, self.x_tensor.is_some(), data),
+            (Field::YTensor, self.y_tensor.is_some(), data),
+            (Field::NClasses, self.n_classes.is_some(), data),
+            (Field::TestSplit, self.test_split.is_some(), !generated),
+            (Field::TrainLimit, self.train_limit.is_some(), !generated),
+        ];
+        match settings.into_iter().find(|&(_, set, applies)| set && !applies) {
+            Some((field, _, _)) => Err(Error::config(
+                field,
+                format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).
     pub fn mnist_config(&self) -> Result<MnistConfig> {
         self.check_mnist_files()?;

@@ -394,3 +394,63 @@ fn a_sweep_grid_runs_on_task_data() {
     assert_eq!(records.lines().count(), 2, "{records}");
     assert!(records.contains("\"train_x\""), "{records}");
 }
+
+/// A flag the run's task does not read is refused naming it, before any work: with the task
+/// given (train, analyze without a model) and with the task the model's records resolve
+/// (propagate/analyze --model), where it used to be ignored without a word (adv19's "found,
+/// not fixed"). The same flags on the task they belong to still run.
+#[test]
+fn a_flag_the_task_does_not_read_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 200, 2, 5);
+    let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
+    let refused = |args: &[&str], flag: &str, task: &str| {
+        let out = corrflow(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
+            "{args:?}: {err}"
+        );
+    };
+    let out = dir.path().join("never.safetensors");
+    let out = out.to_str().unwrap();
+    refused(
+        &[
+            "train",
+            "--task",
+            "xor",
+            "--test-split",
+            "0:10",
+            "--out",
+            out,
+        ],
+        "--test-split",
+        "xor",
+    );
+    refused(
+        &["train", "--task", "higher-order", "--rotate", "--out", out],
+        "--rotate",
+        "higher-order",
+    );
+    refused(
+        &["analyze", "--task", "xor", "--x-tensor", "features"],
+        "--x-tensor",
+        "xor",
+    );
+    let m = model.to_str().unwrap();
+    refused(&["propagate", "--model", m, "--dim", "5"], "--dim", "data");
+    refused(
+        &["analyze", "--model", m, "--n-train", "100"],
+        "--n-train",
+        "data",
+    );
+    assert!(!dir.path().join("never.safetensors").exists());
+    // On their own task they apply.
+    let ok = corrflow(&["propagate", "--model", m, "--train-limit", "120", "--json"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
