@@ -117,8 +117,11 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             }
             text += "\nmeans over seeds and other keys\n";
             text += &means_table(&records);
+            // The plots first: a plots folder that cannot be written is refused before any
+            // table is printed (no partial output).
+            let written = write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))?;
             print_out(&text)?;
-            for path in write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))? {
+            for path in written {
                 eprintln!("wrote {}", path.display());
             }
             Ok(())

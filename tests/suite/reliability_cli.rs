@@ -207,6 +207,21 @@ fn a_sweep_survives_a_bad_point_records_it_and_skips_it_on_a_rerun() {
         text.contains("failed points (1)") && text.contains(&ids[1]),
         "{text}"
     );
+    // A plots path that cannot be a folder is refused before any table is printed.
+    let file = dir.path().join("plots-file");
+    std::fs::write(&file, "x").unwrap();
+    let refused = run(&["sweep", "summarize", o, "--plots", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("plots-file"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        refused.stdout.is_empty(),
+        "partial output: {}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
     let csv = dir.path().join("r.csv");
     let export = run(&["sweep", "export", o, "--csv", csv.to_str().unwrap()]);
     assert!(export.status.success(), "{}", stderr(&export));
