@@ -13,7 +13,7 @@ pub mod train;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::config::provenance::{for_model, Mismatch, TASK_KEY};
+use crate::config::provenance::{for_model, from_record, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, RunConfig};
 use crate::data::Labelled;
 use crate::error::{Error, Result};
@@ -74,12 +74,27 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     }
     let (data, mismatches) = data_for(&config.data, &meta, &net)?;
     config.data.check_applies_to(data.task())?;
+    let user = &config.data;
     let config = RunConfig {
         data,
         ..config.clone()
     };
-    config.check_memory(Some(net.widths()))?;
-    let loaded = timings.time("data load", 0.0, || config.load_data_on(config.analysis.on))?;
+    // A setting the model's records supplied (not the user's flags) that cannot be used is
+    // the model file's error: a flag the user never gave would be blamed.
+    let recorded = |e: Error| match e {
+        Error::Config { field, msg } => match from_record(user, &config.data, field) {
+            Some(record) => Error::format(
+                path,
+                format!("its record {record} sets {}: {msg}", field.name()),
+            ),
+            None => Error::Config { field, msg },
+        },
+        e => e,
+    };
+    config.check_memory(Some(net.widths())).map_err(recorded)?;
+    let loaded = timings
+        .time("data load", 0.0, || config.load_data_on(config.analysis.on))
+        .map_err(recorded)?;
     Ok(ModelData {
         net,
         mismatches,

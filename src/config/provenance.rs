@@ -200,6 +200,25 @@ fn is_preprocess(key: &str) -> bool {
     )
 }
 
+/// The record of a model (`corrflow.data` or `corrflow.preprocess`) that set `field` of
+/// `merged` (a run's settings completed by [`for_model`]), or `None` when the value is the
+/// user's: the two differ there (the user's paths made absolute, as the merge makes them). An
+/// error on such a field is the model file's, not a flag's.
+pub fn from_record(user: &DataConfig, merged: &DataConfig, field: Field) -> Option<&'static str> {
+    let name = field.name();
+    // The user's paths as `for_model` merged them: absolute.
+    let mut given = user.clone();
+    absolute(&mut given);
+    let (user, merged) = (compact(&given), compact(merged));
+    (merged.contains_key(name) && user.get(name) != merged.get(name)).then_some(
+        if is_preprocess(name) {
+            PREPROCESS_KEY
+        } else {
+            DATA_KEY
+        },
+    )
+}
+
 /// The configuration field whose name (grid key) is `key`.
 fn field_named(key: &str) -> Option<Field> {
     Field::ALL.into_iter().find(|f| f.name() == key)

@@ -454,3 +454,42 @@ fn a_flag_the_task_does_not_read_is_refused_naming_it() {
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// A setting the model's data record supplies that cannot be used is the model file's error,
+/// naming the file and the record's key — not a flag the user never gave (adv19's "found, not
+/// fixed": "invalid value for --n-train"). The same value given as a flag still names the flag.
+#[test]
+fn an_unusable_record_names_the_model_not_a_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    for (record, key) in [
+        (r#"{"task":"xor","n_train":4611686018427387904}"#, "n_train"),
+        (r#"{"task":"xor","dim":0}"#, "dim"),
+        (r#"{"task":"xor","n_test":0}"#, "n_test"),
+    ] {
+        let model = dir.path().join(format!("{key}.safetensors"));
+        model_io::save(&net, &model, &[("corrflow.data", record.into())]).unwrap();
+        let out = corrflow(&["propagate", "--model", model.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{record}: {err}");
+        assert!(
+            err.contains(model.to_str().unwrap())
+                && err.contains(&format!("corrflow.data sets {key}"))
+                && !err.contains("--"),
+            "{record}: {err}"
+        );
+    }
+    let model = dir.path().join("n_test.safetensors");
+    let out = corrflow(&[
+        "propagate",
+        "--model",
+        model.to_str().unwrap(),
+        "--n-test",
+        "0",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--n-test"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
