@@ -78,7 +78,8 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
 }
 
 /// The value text of `'key': value` in the header dict: a quoted string without its quotes, a
-/// parenthesised tuple with its parentheses, or a bare word.
+/// parenthesised tuple with its parentheses, a bracketed list (a structured dtype's fields,
+/// nested lists included) with its brackets, or a bare word.
 fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     let at = header.find(&format!("'{key}'"))? + key.len() + 2;
     let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
@@ -87,6 +88,22 @@ fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
     }
     if rest.starts_with('(') {
         return rest.find(')').map(|e| &rest[..=e]);
+    }
+    if rest.starts_with('[') {
+        let mut depth = 0usize;
+        for (i, c) in rest.char_indices() {
+            match c {
+                '[' => depth += 1,
+                ']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(&rest[..=i]);
+                    }
+                }
+                _ => {}
+            }
+        }
+        return None;
     }
     rest.split([',', '}']).next().map(str::trim)
 }
@@ -141,5 +158,14 @@ mod tests {
         assert_eq!(parse_shape("()"), Some(vec![]));
         assert_eq!(parse_descr(">i2"), Some((Elem::I16, Endian::Big)));
         assert_eq!(parse_descr("<c16"), None);
+        // A structured dtype is quoted whole in the error, nested fields included.
+        let h = "{'descr': [('a', '<f8'), ('b', [('c', '<i4')])], 'fortran_order': False, 'shape': (3,), }";
+        assert_eq!(
+            field(h, "descr"),
+            Some("[('a', '<f8'), ('b', [('c', '<i4')])]")
+        );
+        assert_eq!(parse_descr(field(h, "descr").unwrap()), None);
+        assert_eq!(field(h, "shape"), Some("(3,)"));
+        assert_eq!(field("{'descr': [('a', '<f8'), }", "descr"), None);
     }
 }
