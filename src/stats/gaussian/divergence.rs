@@ -4,10 +4,12 @@
 
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::ReborrowMut;
-use faer::{get_global_parallelism, Col, ColRef, Mat, MatMut, MatRef, Par};
+use faer::{get_global_parallelism, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::factor::{factor_group, log_det};
+use super::support::mahalanobis_sq_on;
 use crate::error::{Error, Result};
+use crate::stats::Runs;
 use crate::timing::flops;
 
 /// Column-block width of [`solve_lower_triangular_rhs`].
@@ -143,16 +145,16 @@ pub(super) fn mahalanobis_sq(l: &Mat<f64>, a: ColRef<'_, f64>, b: ColRef<'_, f64
 }
 
 /// [`mahalanobis_sq`] with the solve's parallelism `par` (`Par::Seq` where the caller already
-/// runs one pair per thread).
+/// runs one pair per thread): [`mahalanobis_sq_on`] with every row in the support.
 pub(super) fn mahalanobis_sq_with(
     l: &Mat<f64>,
     a: ColRef<'_, f64>,
     b: ColRef<'_, f64>,
     par: Par,
 ) -> f64 {
-    let mut y = Col::from_fn(a.nrows(), |i| b[i] - a[i]);
-    solve_lower_triangular_in_place(l.as_ref(), y.as_mat_mut(), par);
-    y.iter().map(|v| v * v).sum()
+    let mut all = Runs::default();
+    all.set_all(a.nrows());
+    mahalanobis_sq_on(l.as_ref(), (a, b), &all, 0.0, par)
 }
 
 fn frobenius_sq(x: MatRef<'_, f64>) -> f64 {

@@ -8,7 +8,7 @@
 //! each class is factored once: K + K(K−1)/2 factorizations instead of 3 per pair, each on the
 //! rows its matrices do not hold at zero (`support`: constant coordinates cost no O(N³) work).
 
-use faer::{ColRef, MatRef};
+use faer::{ColRef, MatRef, Par};
 use rayon::prelude::*;
 
 use super::divergence::Bhattacharyya;
@@ -16,6 +16,7 @@ use super::factor::{check_ridge, log_det, mean_variance, needs_ridge, unridged, 
 use super::support::{lower_cholesky_on, mahalanobis_sq_on, null_rows, support};
 use crate::error::{Error, Result};
 use crate::linalg::{class_split, with_work};
+use crate::stats::Runs;
 use crate::timing::flops;
 
 /// The split of every pair (a, b), a < b, in the order (0,1), (0,2), …, (K−2,K−1), and the ridge
@@ -78,17 +79,14 @@ fn split_all(
         return None;
     }
     let (_, class_par) = class_split(classes.len());
-    // Per class: ln det of the support's factor, the number of zero rows, the support's size.
-    let classes_factored: Vec<(f64, usize, usize)> = classes
+    // Per class: ln det of the support's factor and the support's size.
+    let classes_factored: Vec<(f64, usize)> = classes
         .par_iter()
         .zip(&null)
         .map(|(&(_, s), z)| {
             let support = support(n, |i| z[i]);
-            let m = support.len();
-            with_work(n, n, |l| {
-                let ok = lower_cholesky_on(l.as_mut(), &[(1.0, s)], &support, lambda, class_par);
-                let l = l.as_ref().submatrix(0, 0, m, m);
-                (ok && accept(l)).then(|| (log_det(l), n - m, m))
+            factored(n, &[(1.0, s)], &support, (lambda, class_par), accept, |l| {
+                (log_det(l), l.nrows())
             })
         })
         .collect::<Option<_>>()?;
@@ -101,42 +99,29 @@ fn split_all(
         .into_par_iter()
         .map(|(a, b)| {
             let support = support(n, |i| null[a][i] && null[b][i]);
-            let m = support.len();
-            with_work(n, n, |lbar| {
-                let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
-                let parts = [(0.5, sa), (0.5, sb)];
-                if !lower_cholesky_on(lbar.as_mut(), &parts, &support, lambda, par) {
-                    return None;
-                }
-                let lbar = lbar.as_ref().submatrix(0, 0, m, m);
-                if !accept(lbar) {
-                    return None;
-                }
-                let ((da, za, _), (db, zb, _)) = (classes_factored[a], classes_factored[b]);
+            let ((ma, sa), (mb, sb)) = (classes[a], classes[b]);
+            let parts = [(0.5, sa), (0.5, sb)];
+            factored(n, &parts, &support, (lambda, par), accept, |lbar| {
+                let m = lbar.nrows();
+                let ((da, rows_a), (db, rows_b)) = (classes_factored[a], classes_factored[b]);
                 // ln det Σ̄ − ½(ln det Σ_a + ln det Σ_b) with each ln det = ln det of its
                 // support + (zero rows) · ln λ: the ln λ terms taken together, exactly.
+                let (za, zb) = (n - rows_a, n - rows_b);
                 let zeros = ((n - m) as f64 - 0.5 * (za + zb) as f64) * lambda.ln();
                 let zeros = if za + zb > 0 { zeros } else { 0.0 };
-                Some((
-                    (
-                        a,
-                        b,
-                        Bhattacharyya {
-                            mean_term: 0.125
-                                * mahalanobis_sq_on(lbar, (ma, mb), &support, lambda, par),
-                            cov_term: 0.5 * (log_det(lbar) - 0.5 * (da + db) + zeros),
-                            jitter: lambda,
-                        },
-                    ),
-                    m,
-                ))
+                let d = Bhattacharyya {
+                    mean_term: 0.125 * mahalanobis_sq_on(lbar, (ma, mb), &support, lambda, par),
+                    cov_term: 0.5 * (log_det(lbar) - 0.5 * (da + db) + zeros),
+                    jitter: lambda,
+                };
+                ((a, b, d), m)
             })
         })
         .collect::<Option<_>>()?;
     // Per factor of m rows: the Cholesky flops; per pair also the average and the solve (m²).
     let flops = classes_factored
         .iter()
-        .map(|&(_, _, m)| flops::cholesky(m))
+        .map(|&(_, m)| flops::cholesky(m))
         .chain(
             split
                 .iter()
@@ -147,6 +132,27 @@ fn split_all(
         pairs: split.into_iter().map(|(p, _)| p).collect(),
         jitter: lambda,
         flops,
+    })
+}
+
+/// `then` of the lower Cholesky factor of (Σₖ wₖ Cₖ)\[S, S\] + λI on `support` S (formed in
+/// this thread's work matrix, [`with_work`], on `par`), or `None` when it fails or is not
+/// `accept`ed.
+fn factored<R>(
+    n: usize,
+    parts: &[(f64, MatRef<'_, f64>)],
+    support: &Runs,
+    (lambda, par): (f64, Par),
+    accept: &(dyn Fn(MatRef<'_, f64>) -> bool + Sync),
+    then: impl FnOnce(MatRef<'_, f64>) -> R,
+) -> Option<R> {
+    with_work(n, n, |l| {
+        if !lower_cholesky_on(l.as_mut(), parts, support, lambda, par) {
+            return None;
+        }
+        let m = support.len();
+        let l = l.as_ref().submatrix(0, 0, m, m);
+        accept(l).then(|| then(l))
     })
 }
 
