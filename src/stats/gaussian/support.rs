@@ -338,45 +338,6 @@ mod tests {
         );
     }
 
-    /// With every row in the support, the factor is the one `cholesky_with` forms, bit for bit
-    /// (the same sums, the same factorization), and an indefinite sum fails.
-    #[test]
-    fn the_full_support_is_the_plain_factor() {
-        let n = 11;
-        let (a, b) = (with_zero_rows(n, 3, &[]), with_zero_rows(n, 4, &[]));
-        let avg = Mat::from_fn(n, n, |i, j| 0.5 * a[(i, j)] + 0.5 * b[(i, j)]);
-        let dense = cholesky_with(avg.as_ref(), 1e-2, Par::Seq).unwrap();
-        let all = support(n, |_| false);
-        let mut work = Mat::from_fn(n, n, |_, _| f64::NAN);
-        let parts = [(0.5, a.as_ref()), (0.5, b.as_ref())];
-        assert!(lower_cholesky_on(
-            work.as_mut(),
-            &parts,
-            &all,
-            1e-2,
-            Par::Seq
-        ));
-        for j in 0..n {
-            for i in j..n {
-                assert_eq!(
-                    work[(i, j)].to_bits(),
-                    dense[(i, j)].to_bits(),
-                    "({i}, {j})"
-                );
-            }
-        }
-        let indefinite = Mat::from_fn(2, 2, |i, j| if i == j { [1.0, -1.0][i] } else { 0.0 });
-        let mut work = Mat::zeros(2, 2);
-        let one = [(1.0, indefinite.as_ref())];
-        assert!(!lower_cholesky_on(
-            work.as_mut(),
-            &one,
-            &support(2, |_| false),
-            0.0,
-            Par::Seq
-        ));
-    }
-
     /// The stage-wide split with zero rows shared by some classes (a pair's support smaller
     /// than N, so its ln λ terms are taken together): every pair equals the dense two-class
     /// split of the ridged covariances to the rounding of its terms (each ln det a sum of N
