@@ -291,16 +291,13 @@ fn spread_winners(
     winners.find(spread, b);
 }
 
-/// The argmax of μ + s and of μ − s for every row s of a chunk's spreads, found column by
-/// column across the rows (one vectorised pass per output), ties to the lowest index.
+/// The argmax of μ + s and of μ − s for every row s of a chunk's spreads, ties to the lowest
+/// index.
 struct Winners {
     mean: Vec<f64>,
     /// argmax of the + and − side per row.
     plus: Vec<u64>,
     minus: Vec<u64>,
-    /// The largest value so far per row.
-    best_plus: Vec<f64>,
-    best_minus: Vec<f64>,
 }
 
 impl Winners {
@@ -309,8 +306,6 @@ impl Winners {
             mean: mean.iter().copied().collect(),
             plus: vec![0; chunk],
             minus: vec![0; chunk],
-            best_plus: vec![0.0; chunk],
-            best_minus: vec![0.0; chunk],
         }
     }
 
@@ -324,22 +319,24 @@ impl Winners {
             cols: &cols,
             plus: &mut self.plus[..b],
             minus: &mut self.minus[..b],
-            best_plus: &mut self.best_plus[..b],
-            best_minus: &mut self.best_minus[..b],
         });
     }
 }
 
-/// The kernel of [`Winners::find`]: plain loops inside `with_simd`, so that the compiler
-/// vectorises them for the instruction set pulp dispatches to. A strict > keeps the first
-/// maximum; μᵢ − s equals μᵢ + (−s) exactly.
+/// Rows whose running maxima [`FindWinners`] holds in registers while it reads the outputs.
+const WINNER_ROWS: usize = 8;
+
+/// The kernel of [`Winners::find`]: rows taken [`WINNER_ROWS`] at a time, each block's running
+/// maxima and their indices kept in fixed-size arrays across the K outputs (registers once the
+/// compiler vectorises the lane loops for the instruction set pulp dispatches to), so each
+/// spread is read once and each winner written once; the rows after the last full block one
+/// by one, by the same comparisons. A strict > keeps the first maximum; μᵢ − s equals
+/// μᵢ + (−s) exactly.
 struct FindWinners<'a> {
     mean: &'a [f64],
     cols: &'a [&'a [f64]],
     plus: &'a mut [u64],
     minus: &'a mut [u64],
-    best_plus: &'a mut [f64],
-    best_minus: &'a mut [f64],
 }
 
 impl pulp::WithSimd for FindWinners<'_> {
@@ -347,29 +344,44 @@ impl pulp::WithSimd for FindWinners<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let (m0, s0) = (self.mean[0], self.cols[0]);
-        for (j, &s) in s0.iter().enumerate() {
-            self.best_plus[j] = m0 + s;
-            self.best_minus[j] = m0 - s;
-            self.plus[j] = 0;
-            self.minus[j] = 0;
+        let b = self.plus.len();
+        let full = b - b % WINNER_ROWS;
+        for j in (0..full).step_by(WINNER_ROWS) {
+            let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, j);
+            self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
+            self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
         }
-        for (i, (&m, col)) in self.mean.iter().zip(self.cols).enumerate().skip(1) {
-            let i = i as u64;
-            let rows = col
-                .iter()
-                .zip(self.best_plus.iter_mut().zip(self.plus.iter_mut()))
-                .zip(self.best_minus.iter_mut().zip(self.minus.iter_mut()));
-            for ((&s, (bp, kp)), (bm, km)) in rows {
-                let (vp, vm) = (m + s, m - s);
-                let (up, um) = (vp > *bp, vm > *bm);
-                *bp = if up { vp } else { *bp };
-                *kp = if up { i } else { *kp };
-                *bm = if um { vm } else { *bm };
-                *km = if um { i } else { *km };
-            }
+        for j in full..b {
+            let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, j);
+            (self.plus[j], self.minus[j]) = (kp, km);
         }
     }
+}
+
+/// The argmaxes of μ + s and μ − s for the W rows j … j + W − 1 of the spreads `cols` (one
+/// slice per output), the outputs in order.
+#[inline(always)]
+fn block_winners<const W: usize>(mean: &[f64], cols: &[&[f64]], j: usize) -> ([u64; W], [u64; W]) {
+    let s0: &[f64; W] = cols[0][j..j + W].try_into().expect("W rows");
+    let (mut bp, mut bm) = ([0.0; W], [0.0; W]);
+    for l in 0..W {
+        bp[l] = mean[0] + s0[l];
+        bm[l] = mean[0] - s0[l];
+    }
+    let (mut kp, mut km) = ([0u64; W], [0u64; W]);
+    for (i, (&m, col)) in mean.iter().zip(cols).enumerate().skip(1) {
+        let i = i as u64;
+        let s: &[f64; W] = col[j..j + W].try_into().expect("W rows");
+        for l in 0..W {
+            let (vp, vm) = (m + s[l], m - s[l]);
+            let (up, um) = (vp > bp[l], vm > bm[l]);
+            bp[l] = if up { vp } else { bp[l] };
+            kp[l] = if up { i } else { kp[l] };
+            bm[l] = if um { vm } else { bm[l] };
+            km[l] = if um { i } else { km[l] };
+        }
+    }
+    (kp, km)
 }
 
 /// The kernel of [`Tally::add_unweighted`] for output `k`: the number of pairs whose two
@@ -530,6 +542,55 @@ mod tests {
             (0..4).map(|k| a[(i, k)] * a[(j, k)]).sum::<f64>() + f64::from(i == j) * 0.1
         });
         (mean, cov)
+    }
+
+    /// The blocked winners equal a plain argmax of μ ± s row by row (first maximum wins), on
+    /// every instruction set, for chunk lengths around the block of 8 and outputs K = 1 … 10,
+    /// with spreads from a small set of values so that ties are common, and a NaN spread
+    /// (never a winner, as NaN > x is false).
+    #[test]
+    fn blocked_winners_equal_the_row_by_row_argmax() {
+        for k in [1, 2, 3, 10] {
+            for b in [0, 1, 7, 8, 9, 23, 4099] {
+                let mean = Col::from_fn(k, |i| [0.5, 0.0, 0.5, 1.0][i % 4]);
+                let spread = Mat::from_fn(b, k, |j, i| match (j * 7 + i * 3) % 11 {
+                    10 if j % 5 == 0 => f64::NAN,
+                    v => [0.0, 0.5, -0.5, 1.0][v % 4],
+                });
+                let side = |j: usize, sign: f64| {
+                    let mut best = (0, mean[0] + sign * spread[(j, 0)]);
+                    for i in 1..k {
+                        let v = mean[i] + sign * spread[(j, i)];
+                        if v > best.1 {
+                            best = (i as u64, v);
+                        }
+                    }
+                    best.0
+                };
+                let plus: Vec<u64> = (0..b).map(|j| side(j, 1.0)).collect();
+                let minus: Vec<u64> = (0..b).map(|j| side(j, -1.0)).collect();
+                for isa in [
+                    crate::simd::Isa::Best,
+                    crate::simd::Isa::Avx2,
+                    crate::simd::Isa::Scalar,
+                ] {
+                    let mut w = Winners::new(mean.as_ref(), b);
+                    let cols: Vec<&[f64]> = (0..k).map(|i| spread.col_as_slice(i)).collect();
+                    isa.run(FindWinners {
+                        mean: &w.mean,
+                        cols: &cols,
+                        plus: &mut w.plus[..b],
+                        minus: &mut w.minus[..b],
+                    });
+                    assert_eq!(
+                        (&w.plus, &w.minus),
+                        (&plus, &minus),
+                        "K = {k}, b = {b}, {isa:?}"
+                    );
+                }
+                assert!(k < 3 || b < 8 || plus.iter().any(|&p| p > 0));
+            }
+        }
     }
 
     /// The unweighted tally's chunk counts give the pair-by-pair sums of `add` with unit
