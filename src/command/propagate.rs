@@ -327,8 +327,15 @@ pub fn carried_order(
 }
 
 /// The text line on the corrections' breakdowns: how many units and pairs (over all classes)
-/// were left Gaussian, out of how many were tried.
+/// were left Gaussian, out of how many were tried; when none was tried (a closure that takes
+/// κ₃/κ₄ in closed form, the quadratic, or no unit with a positive variance), that, instead of
+/// "0 of 0".
 pub fn fallback_line(f: &Fallbacks) -> String {
+    if f.units_tried == 0 && f.pairs_tried == 0 {
+        return "fallbacks   none: no unit or pair went through the Gram–Charlier expansion (the \
+                closure takes κ₃/κ₄ in closed form, or no unit has a positive variance)"
+            .into();
+    }
     format!(
         "fallbacks   {} of {} units and {} of {} pairs kept Gaussian, {} units at order 3 only \
          (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1)",

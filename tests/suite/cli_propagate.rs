@@ -62,6 +62,16 @@ fn xor_quadratic_network_gaussian_closure_vs_k3k4() {
         "--json",
     ]));
     assert_eq!(o4["layers"], k["layers"]);
+    // The quadratic closure takes κ₃/κ₄ in closed form: nothing goes through the expansion,
+    // and the text says so instead of "0 of 0 units".
+    assert_eq!(o4["fallbacks"]["units_tried"], 0, "{}", o4["fallbacks"]);
+    let out = corrflow(&["propagate", "--model", m, "--task", "xor", "--order", "4"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("fallbacks   none: no unit or pair went through") && !text.contains("0 of 0"),
+        "{text}"
+    );
 }
 
 /// A relu network takes `--order 3`: the first nonlinearity moves, the fallbacks are counted in
