@@ -31,7 +31,8 @@ fn bench_edgeworth_weight(c: &mut Criterion) {
     let b = 4096;
     for r in [5, 10, 20] {
         let w = EdgeworthWeight::new(&skewed_cumulants(r));
-        let z = Mat::from_fn(r, b, |i, j| ((i * 7 + j * 13) % 29) as f64 / 10.0 - 1.4);
+        // b draws of r coordinates, one per row (`EdgeworthWeight::pair` reads z as b × r).
+        let z = Mat::from_fn(b, r, |j, i| ((i * 7 + j * 13) % 29) as f64 / 10.0 - 1.4);
         let (mut plus, mut minus) = (vec![0.0; b], vec![0.0; b]);
         g.throughput(Throughput::Elements((pair_flops(r) * b as f64) as u64));
         g.bench_with_input(BenchmarkId::from_parameter(r), &r, |bench, _| {
