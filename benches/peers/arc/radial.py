@@ -105,10 +105,9 @@ def gsm_k4(tau, mu_h, c_h):
     κ(R², R²)(C_ii C_jj + 2C_ij²) + κ(R², R, R)(C_ii μ_j² + C_jj μ_i² + 4C_ij μ_i μ_j)
     + κ₄(R) μ_i² μ_j² (C = C_g, μ = μ_g); None where C_g is not positive semidefinite."""
     r1, r2, r3, r4 = root_moments(tau)
-    mu = mu_h / r1
-    c = c_h + torch.outer(mu_h, mu_h) - torch.outer(mu, mu)
-    evals = torch.linalg.eigvalsh(c)
-    if evals[0] < -len(evals) * EPS * evals[-1]:
+    try:
+        mu, c = scale_free(r1, mu_h, c_h, "h")
+    except Breakdown:
         return None
     k22 = r4 - r2 * r2
     k211 = r4 - 2 * r3 * r1 - r2 * r2 + 2 * r2 * r1 * r1
@@ -299,9 +298,7 @@ def propagate(weights, mode, chunks=0, seed=0, taus=None):
     τ_gen by `mode` ("gauss": τ ≡ 0, the plain Gaussian closure; "SOURCE-FIT" with SOURCE
     "indep" or "sampled" (τ_gen from κ₄ of W relu(g) with independent units or sampled) or
     "oracle" (`taus[mode]`, fitted to the network's own h_l), FIT "vv", "full" or "exact"
-    (`fit`)). Raises Breakdown where C_g = C_h − (1/(E R)² − 1) μ_h μ_hᵀ is not positive
-    semidefinite (an eigenvalue below −n·ε·λ_max, the rounding of forming it): Var(R) μ_g μ_gᵀ
-    exceeds C_h along some direction, so no GSM with this E R holds h's moments."""
+    (`fit`)). Raises Breakdown where C_g is not a covariance (scale_free)."""
     w1 = weights[0]
     mu_h, c_h = torch.zeros(w1.shape[0], dtype=torch.float64), w1 @ w1.T
     tau, used, pre = 0.0, [], []
@@ -310,11 +307,7 @@ def propagate(weights, mode, chunks=0, seed=0, taus=None):
             tau = taus[mode][layer]
         used.append(tau)
         er = root_moments(tau)[0]
-        mu_g = mu_h / er
-        c_g = c_h + torch.outer(mu_h, mu_h) - torch.outer(mu_g, mu_g)
-        evals = torch.linalg.eigvalsh(c_g)
-        if evals[0] < -len(evals) * EPS * evals[-1]:  # below C_g's rounding: not a covariance
-            raise Breakdown(f"h{layer + 1}")
+        mu_g, c_g = scale_free(er, mu_h, c_h, f"h{layer + 1}")
         pre.append((mu_g, c_g))
         m, c_relu = layer_torch.relu_closure(mu_g, c_g)
         mu_a = er * m
@@ -335,7 +328,20 @@ def propagate(weights, mode, chunks=0, seed=0, taus=None):
 
 
 class Breakdown(Exception):
-    """The GSM closure's C_g lost a positive variance at the layer named."""
+    """The GSM closure's C_g is not a covariance at the layer named."""
+
+
+def scale_free(er, mu_h, c_h, where):
+    """(μ_g, C_g) of h = R g given E R = `er` (E R² = 1): μ_g = μ_h/E R,
+    C_g = C_h + μ_h μ_hᵀ − μ_g μ_gᵀ. Raises Breakdown (naming `where`) where C_g has an
+    eigenvalue below −n·ε·λ_max (the rounding of forming it): Var(R) μ_g μ_gᵀ exceeds C_h along
+    some direction, so no GSM with this E R holds h's moments."""
+    mu_g = mu_h / er
+    c_g = c_h + torch.outer(mu_h, mu_h) - torch.outer(mu_g, mu_g)
+    evals = torch.linalg.eigvalsh(c_g)
+    if evals[0] < -len(evals) * EPS * evals[-1]:
+        raise Breakdown(where)
+    return mu_g, c_g
 
 
 def errors(mean, cov, truth):

@@ -73,16 +73,11 @@ def r_rule(tau):
 
 def propagate(weights, phi, taus):
     """Output (mean, covariance) of the GSM closure with the τ profile `taus` (τ ≡ 0: the
-    Gaussian closure). Raises radial.Breakdown where C_g is not positive semidefinite."""
+    Gaussian closure). Raises radial.Breakdown where C_g is not a covariance."""
     w1 = weights[0]
     mu_h, c_h = torch.zeros(w1.shape[0], dtype=torch.float64), w1 @ w1.T
     for layer, w in enumerate(weights[1:]):
-        er = radial.root_moments(taus[layer])[0]
-        mu_g = mu_h / er
-        c_g = c_h + torch.outer(mu_h, mu_h) - torch.outer(mu_g, mu_g)
-        evals = torch.linalg.eigvalsh(c_g)
-        if evals[0] < -len(evals) * radial.EPS * evals[-1]:
-            raise radial.Breakdown(f"h{layer + 1}")
+        mu_g, c_g = radial.scale_free(radial.root_moments(taus[layer])[0], mu_h, c_h, f"h{layer + 1}")
         mean, second = 0.0, 0.0
         for r, wq in zip(*r_rule(taus[layer])):
             m, c = gauss_closure(phi, r * mu_g, r * r * c_g)
