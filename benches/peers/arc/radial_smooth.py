@@ -14,8 +14,8 @@ N(r μ_g, r² C_g) and (r_q², w_q) the Q-point generalised Gauss–Laguerre rul
 The Gaussian closure is Gauss–Hermite: 1-D for the means and variances, 2-D on every pair
 ((g_i, g_j) = (μ_i + s_i z₁, μ_j + s_j(ρ z₁ + √(1 − ρ²) z₂))); it is checked against
 corrflow's order 2 (corrflow_o2.safetensors). τ_l is fitted to the network's own h_l
-(radial.oracle_taus, exact fit), and also scaled by the best multiple c against the truth (a
-ceiling). The relation τ' = (1 + τ)(1 + τ_gen) − 1 of radial.py needs a homogeneous φ, so no
+(radial.oracle_taus, exact fit on τ ≥ 0; the linear "full" fit, which may be negative, is
+recorded beside it), and also scaled by the best multiple c against the truth (a ceiling). The relation τ' = (1 + τ)(1 + τ_gen) − 1 of radial.py needs a homogeneous φ, so no
 τ_gen model is tried here.
 """
 
@@ -94,8 +94,8 @@ def run_case(case: Path, draws: int):
     weights = radial.load_weights(case)
     truth = np.load(case / "truth.npz")
     chunks = max(draws // radial.CHUNK, 1)
-    own = radial.oracle_taus(weights, chunks, 20261130, ("exact",), act=phi)["exact"]
-    own = [0.0] + own[1:]
+    fitted = radial.oracle_taus(weights, chunks, 20261130, ("exact", "full"), act=phi)
+    own = [0.0] + fitted["exact"][1:]
     results = {}
     gauss = propagate(weights, phi, [0.0] * len(own))
     results["gauss"] = radial.errors(*gauss, truth)
@@ -117,10 +117,11 @@ def run_case(case: Path, draws: int):
         results[name] = radial.errors(mean, cov, truth)
         if name == "corrflow_o2":
             results["gauss vs corrflow_o2"] = (
-                float(np.abs(gauss[0] - mean).max() / np.abs(mean).max()),
+                float(np.abs(gauss[0] - mean).max() / np.sqrt(np.diag(cov).max())),  # ÷ the largest s.d.
                 float(np.abs(gauss[1] - cov).max() / np.abs(cov).max()),
             )
-    record = dict(cfg, results=results, own_taus=own, best_c=best_c, draws=chunks * radial.CHUNK,
+    record = dict(cfg, results=results, own_taus=own, own_taus_full=fitted["full"], best_c=best_c,
+                  draws=chunks * radial.CHUNK,
                   floor=float(truth["se2_mean"].sum() / np.trace(truth["cov"])), se_cov=float(truth["se_cov_rel"]))
     (case / "radial_smooth.json").write_text(json.dumps(record, indent=1))
     return record
@@ -133,7 +134,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     cols = ["gauss", "oracle-exact", "best c", "peer K=3", "corrflow_o3_factored"]
-    head = ["case", "MC floor / s.e."] + cols + ["c", "own τ_L", "Gauss vs corrflow_o2"]
+    head = ["case", "MC floor / s.e."] + cols + ["c", "own τ_L exact / full", "Gauss vs corrflow_o2"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for case in args.cases:
         if not (case / "config.json").exists():
@@ -142,7 +143,7 @@ def main():
         d = r["results"].get("gauss vs corrflow_o2")
         cells = [radial.cell(r["results"].get(c, "–")) for c in cols]
         print(f"| {radial.name(r)} | {radial.fmt(r['floor'])} / {radial.fmt(r['se_cov'])} | " + " | ".join(cells)
-              + f" | {r['best_c']:.2f} | {radial.fmt(r['own_taus'][-1])} | "
+              + f" | {r['best_c']:.2f} | {radial.fmt(r['own_taus'][-1])} / {radial.fmt(r['own_taus_full'][-1])} | "
               + (f"{d[0]:.0e} / {d[1]:.0e} |" if d else "– |"), flush=True)
 
 
