@@ -56,6 +56,13 @@ import layer_torch  # noqa: E402
 ndtr = torch.special.ndtr
 
 
+def check_case(case: Path):
+    """Exits with a message unless `case` holds a driver.py case's config, model and truth."""
+    missing = [f for f in ("config.json", "model.safetensors", "truth.npz") if not (case / f).exists()]
+    if missing:
+        raise SystemExit(f"{case}: no {', '.join(missing)} (expected a driver.py case directory)")
+
+
 def load_weights(case: Path):
     """[W_1, …, W_L, W_out] of a driver.py case (float64 tensors)."""
     t = load_file(str(case / "model.safetensors"))
@@ -488,8 +495,7 @@ def main():
     torch.set_num_threads(1)
     records = []
     for case in args.cases:
-        if not (case / "config.json").exists():
-            raise SystemExit(f"{case}: no config.json (expected a driver.py case directory)")
+        check_case(case)
         if args.from_json:
             if not (case / "radial.json").exists():
                 raise SystemExit(f"{case}: no radial.json (run without --from-json first)")

@@ -137,8 +137,7 @@ def main():
     head = ["case", "MC floor / s.e."] + cols + ["c", "own τ_L exact / full", "Gauss vs corrflow_o2"]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for case in args.cases:
-        if not (case / "config.json").exists():
-            raise SystemExit(f"{case}: no config.json (expected a driver.py case directory)")
+        radial.check_case(case)
         r = run_case(case, 1 << args.draws)
         d = r["results"].get("gauss vs corrflow_o2")
         cells = [radial.cell(r["results"].get(c, "–")) for c in cols]
