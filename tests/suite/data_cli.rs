@@ -455,6 +455,104 @@ fn a_flag_the_task_does_not_read_is_refused_naming_it() {
     );
 }
 
+/// The generator settings (`--data-seed`, `--sigma`, `--skewed`, `--gamma-shape`) held a
+/// plain default and looked absent when given at that value: a task that does not read them
+/// ignored them without a word, and `--sigma 0.3` (the default) given for a model trained on
+/// σ = 0.5 was replaced by the model's 0.5 (adv19's "found, not fixed"). Given, they are now
+/// refused by name where they do not apply, and used (with the mismatch warning) where they do.
+#[test]
+fn a_generator_flag_at_its_default_is_a_given_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 200, 2, 5);
+    let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
+    let m = model.to_str().unwrap();
+    let out = dir.path().join("never.safetensors");
+    let out = out.to_str().unwrap();
+    let refused: [(&[&str], &str, &str); 6] = [
+        (
+            &["train", "--task", "xor", "--skewed", "3", "--out", out],
+            "--skewed",
+            "xor",
+        ),
+        (
+            &[
+                "train",
+                "--task",
+                "higher-order",
+                "--sigma",
+                "0.3",
+                "--out",
+                out,
+            ],
+            "--sigma",
+            "higher-order",
+        ),
+        (
+            &["analyze", "--task", "xor", "--gamma-shape", "1"],
+            "--gamma-shape",
+            "xor",
+        ),
+        (
+            &["propagate", "--model", m, "--sigma", "0.3"],
+            "--sigma",
+            "data",
+        ),
+        (
+            &["analyze", "--model", m, "--data-seed", "0"],
+            "--data-seed",
+            "data",
+        ),
+        (
+            &["propagate", "--model", m, "--skewed", "3"],
+            "--skewed",
+            "data",
+        ),
+    ];
+    for (args, flag, task) in refused {
+        let o = corrflow(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!dir.path().join("never.safetensors").exists());
+    // Where the task reads it, the flag is used even at the default value.
+    let xor = dir.path().join("xor.safetensors");
+    let t = json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--sigma",
+        "0.5",
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        xor.to_str().unwrap(),
+    ]));
+    assert_eq!(t["task"], "xor (σ=0.5, d=2, rotate=false, seed=0)");
+    let o = corrflow(&[
+        "propagate",
+        "--model",
+        xor.to_str().unwrap(),
+        "--sigma",
+        "0.3",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        json(&o)["task"],
+        "xor (σ=0.3, d=2, rotate=false, seed=0)",
+        "{err}"
+    );
+    assert!(
+        err.contains("--sigma 0.3 differs from the model's 0.5"),
+        "{err}"
+    );
+}
+
 /// A setting the model's data record supplies that cannot be used is the model file's error,
 /// naming the file and the record's key — not a flag the user never gave (adv19's "found, not
 /// fixed": "invalid value for --n-train"). The same value given as a flag still names the flag.
