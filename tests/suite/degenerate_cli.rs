@@ -171,3 +171,28 @@ fn an_analysed_set_of_one_class_is_refused_naming_the_split() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A ridge too small for the singular covariances of a hidden stage (XOR's 16 units span its
+/// 2 input dimensions) names `--ridge` and prints the ridge in scientific notation, once
+/// "numerical error": the message printed 10⁻³⁰⁰ as 300 zeros, said "pass a ridge > 0"
+/// without the flag, and repeated its "numerical error:" prefix (twentieth session).
+#[test]
+fn a_ridge_too_small_is_named_by_its_flag_in_a_readable_message() {
+    for (ridge, says) in [
+        ("1e-300", "(= 1e-300 × mean variance)"),
+        ("0", "pass a ridge > 0 (--ridge)"),
+    ] {
+        let o = corrflow(&[
+            "analyze", "--task", "xor", "--epochs", "1", "--ridge", ridge,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(says)
+                && err.contains("--ridge")
+                && err.matches("numerical error").count() == 1
+                && !err.contains("0.000000"),
+            "{err}"
+        );
+    }
+}
