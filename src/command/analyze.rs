@@ -277,8 +277,15 @@ impl fmt::Display for AnalyzeReport {
         writeln!(f)?;
         write!(f, "{}", tables::surrogates(a).text(None))?;
         writeln!(f)?;
+        // x, h and z of each hidden layer, y: those where every class is constant have no
+        // split and are left out (`class_information`), which the table says.
+        let stages = 2 * a.widths.len().saturating_sub(2) + 2;
+        let left_out = match stages.saturating_sub(a.information.len()) {
+            0 => String::new(),
+            n => format!("; {n} of {stages} stages left out: every class constant there"),
+        };
         let note = format!(
-            "(Bhattacharyya, mean over class pairs, ridge {:e})",
+            "(Bhattacharyya, mean over class pairs, ridge {:e}{left_out})",
             a.information_ridge
         );
         write!(f, "{}", tables::information(a).text(Some(&note)))?;

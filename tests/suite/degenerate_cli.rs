@@ -196,3 +196,35 @@ fn a_ridge_too_small_is_named_by_its_flag_in_a_readable_message() {
         );
     }
 }
+
+/// A network whose every relu unit is dead for every class: z¹ and y are constant in every
+/// class, have no Bhattacharyya split and are left out of the class information; the text
+/// table says how many stages it left out, where it showed fewer rows without a word
+/// (twentieth session). A live network's table has no such note.
+#[test]
+fn the_information_table_says_which_stages_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 2, 2, 3);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let data = data_args(&xp, &yp, &xp, &yp);
+    let mut net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    let live = dir.path().join("live.safetensors");
+    model_io::save(&net, &live, &[]).unwrap();
+    // Pre-activations far below 0 for every sample of these blobs (|x| of order 1).
+    for b in net.layers[0].b.iter_mut() {
+        *b = -1e6;
+    }
+    let dead = dir.path().join("dead.safetensors");
+    model_io::save(&net, &dead, &[]).unwrap();
+    let text = |m: &Path| {
+        let o = run(&["analyze", "--model", m.to_str().unwrap()], &data);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = text(&dead);
+    assert!(
+        out.contains("2 of 4 stages left out: every class constant there"),
+        "{out}"
+    );
+    assert!(!text(&live).contains("left out"));
+}
