@@ -72,7 +72,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
             ),
         ));
     }
-    let (data, mismatches) = data_for(&config.data, &meta, &net)?;
+    let (data, mismatches) = data_for(&config.data, &meta, &net, path)?;
     config.data.check_applies_to(data.task())?;
     let user = &config.data;
     let config = RunConfig {
@@ -103,13 +103,14 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     })
 }
 
-/// [`for_model`] for `net`.
+/// [`for_model`] for `net`, read from `path`.
 fn data_for(
     user: &DataConfig,
     meta: &HashMap<String, String>,
     net: &Mlp,
+    path: &Path,
 ) -> Result<(DataConfig, Vec<Mismatch>)> {
-    for_model(user, meta, net.output_dim())
+    for_model(user, meta, net.output_dim(), path)
 }
 
 /// Prefixes a numerical error of the work on the model at `model` with its path, so that a

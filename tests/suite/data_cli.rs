@@ -591,3 +591,51 @@ fn an_unusable_record_names_the_model_not_a_flag() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A hand-edited record that does not read (a value of the wrong type, a JSON number out of
+/// range, an empty value) is an error naming the model file, the record and the key; it named
+/// neither the file nor the key, called an out-of-range number "not a JSON object", and blamed
+/// `corrflow.data` for a bad `corrflow.preprocess` (twentieth session).
+#[test]
+fn a_record_that_does_not_read_names_the_model_the_record_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    for (name, key, record, says) in [
+        (
+            "str",
+            "corrflow.data",
+            r#"{"task":"xor","sigma":"abc"}"#,
+            "sets sigma = \"abc\"",
+        ),
+        (
+            "seed",
+            "corrflow.data",
+            r#"{"task":"xor","data_seed":-1}"#,
+            "sets data_seed = -1",
+        ),
+        (
+            "big",
+            "corrflow.data",
+            r#"{"task":"xor","sigma":1e400}"#,
+            "is not valid JSON (number out of range",
+        ),
+        ("empty", "corrflow.preprocess", "", "is not valid JSON"),
+        (
+            "center",
+            "corrflow.preprocess",
+            r#"{"center":"yes"}"#,
+            "sets center = \"yes\"",
+        ),
+    ] {
+        let model = dir.path().join(format!("{name}.safetensors"));
+        model_io::save(&net, &model, &[(key, record.into())]).unwrap();
+        let out = corrflow(&["propagate", "--model", model.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{record}: {err}");
+        assert!(
+            err.contains(model.to_str().unwrap())
+                && err.contains(&format!("its record {key} {says}")),
+            "{record}: {err}"
+        );
+    }
+}
