@@ -356,9 +356,22 @@ impl DataConfig {
     /// them: [`Self::load`]); MNIST's folder is not checked, as `MNIST_DIR` sets it for every
     /// run.
     /// Called on the user's settings against the task the run resolves (with `--model`, the
-    /// model's unless `--task` is given); a sweep's grid points are not checked (one grid may
-    /// mix tasks).
+    /// model's unless `--task` is given). A sweep's grid points are not checked one by one (one
+    /// grid may cross a task axis with another task's keys); a grid key that no point's task
+    /// reads is refused (`sweep::grid::Grid::check_keys_are_read`).
     pub fn check_applies_to(&self, task: Task) -> Result<()> {
+        match self.not_read_by(task).first() {
+            Some(&field) => Err(Error::config(
+                field,
+                format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The settings given in `self` that `task` does not read, in the order of
+    /// [`check_applies_to`](Self::check_applies_to)'s list.
+    pub fn not_read_by(&self, task: Task) -> Vec<Field> {
         let generated = matches!(task, Task::Xor | Task::HigherOrder);
         let (mnist, data) = (task == Task::Mnist, task == Task::Data);
         let settings = [
@@ -392,13 +405,11 @@ impl DataConfig {
             (Field::TestSplit, self.test_split.is_some(), !generated),
             (Field::TrainLimit, self.train_limit.is_some(), !generated),
         ];
-        match settings.into_iter().find(|&(_, set, applies)| set && !applies) {
-            Some((field, _, _)) => Err(Error::config(
-                field,
-                format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
-            )),
-            None => Ok(()),
-        }
+        settings
+            .into_iter()
+            .filter(|&(_, set, applies)| set && !applies)
+            .map(|(field, _, _)| field)
+            .collect()
     }
 
     /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).
