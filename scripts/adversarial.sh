@@ -309,7 +309,9 @@ fi
 # samples (two), a class of identical samples (ident), classes 0 and 1 identical (same01),
 # class 2 absent (absent), one class (one), one sample (single), NaN at sample 512 and 1e200 at
 # sample 513 of 1200 (batches of 512), 33 classes (c33), 1e200 in class 2 with class 0 absent
-# (gap), a 1-output model.
+# (gap), a 1-output model; iris-like data for section 11 (3 classes of 50 in 4 features: irisconst
+# a class whose every feature is constant, iristwin two identical classes, irisfeat a feature
+# constant in one class only, irisall every class constant, irisone a class of one sample).
 mkdir -p "$W/deg"
 python3 - "$W/deg" <<'PY'
 import random, struct, sys
@@ -348,6 +350,19 @@ save("same01", [300, 300, 300], edit=same01); save("absent", [300, 300]); save("
 save("single", [1]); save("nan512", [400, 400, 400], edit=at(512, float("nan")))
 save("big513", [400, 400, 400], edit=at(513, 1e200)); save("c33", [30] * 33, dim=6, shift=0.5)
 save("gap", [0, 400, 400], edit=at(500, 1e200))
+rng = random.Random(11)
+means = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]]
+x = [[m + 0.3 * rng.gauss(0, 1) for m in means[c]] for c in range(3) for _ in range(50)]
+y = [c for c in range(3) for _ in range(50)]
+def isave(name, x, y):
+    npy(f"{d}/{name}-x.npy", "<f8", (len(x), 4), [v for r in x for v in r], "<d")
+    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
+isave("iris", x, y)
+isave("irisconst", [list(x[100]) if c == 2 else r for r, c in zip(x, y)], y)
+isave("iristwin", [list(x[i - 50]) if c == 1 else r for i, (r, c) in enumerate(zip(x, y))], y)
+isave("irisfeat", [[5.0] + r[1:] if c == 0 else r for r, c in zip(x, y)], y)
+isave("irisall", [list(means[c]) for c in y], y)
+isave("irisone", x[:101], y[:101])
 PY
 DG=$W/deg
 dat() { echo --task data --train-x "$DG/base-x.npy" --train-y "$DG/base-y.npy" --test-x "$DG/$1-x.npy" --test-y "$DG/$1-y.npy"; }
@@ -479,33 +494,6 @@ check "/proc/cpuinfo as --train-x" "/proc/cpuinfo: a special file" train --task 
 check "/proc/cpuinfo as --train-images" "/proc/cpuinfo: a special file" train --task mnist --train-images /proc/cpuinfo --train-labels "$FIX/train-labels-idx1-ubyte" --out "$W/x"
 [ -e /sys/devices/system/cpu/online ] &&
   check "/sys/devices/system/cpu/online as --model" "cannot be mapped" propagate --model /sys/devices/system/cpu/online
-# Iris-like data (3 classes of 50 in 4 features): a class whose every feature is constant, two
-# identical classes, a feature constant in one class only, every class constant, a class of one
-# sample.
-python3 - "$DG" <<'PY'
-import random, struct, sys
-d = sys.argv[1]
-def npy(path, descr, shape, values, fmt):
-    tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
-        f.write(b"".join(struct.pack(fmt, v) for v in values))
-rng = random.Random(11)
-means = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]]
-x = [[m + 0.3 * rng.gauss(0, 1) for m in means[c]] for c in range(3) for _ in range(50)]
-y = [c for c in range(3) for _ in range(50)]
-def save(name, x, y):
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), 4), [v for r in x for v in r], "<d")
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
-save("iris", x, y)
-save("irisconst", [list(x[100]) if c == 2 else r for r, c in zip(x, y)], y)
-save("iristwin", [list(x[i - 50]) if c == 1 else r for i, (r, c) in enumerate(zip(x, y))], y)
-save("irisfeat", [[5.0] + r[1:] if c == 0 else r for r, c in zip(x, y)], y)
-save("irisall", [list(means[c]) for c in y], y)
-save("irisone", x[:101], y[:101])
-PY
 iris() { echo --task data --train-x "$DG/$1-x.npy" --train-y "$DG/$1-y.npy" --test-x "$DG/$1-x.npy" --test-y "$DG/$1-y.npy"; }
 for c in iris irisconst iristwin irisfeat; do check "analyze --json: $c" + analyze $(iris $c) --epochs 5 --json; done
 check "analyze: every iris class constant" + analyze $(iris irisall) --epochs 5

@@ -19,7 +19,7 @@ use crate::{Error, Result};
 ///
 /// Errors: [`Error::Io`] naming `path` when it cannot be opened (missing, permission denied) and
 /// [`Error::Format`] naming `path` when it is not a regular file, or is one whose size is not
-/// known ([`check_size_known`]).
+/// known: it reports 0 bytes but yields bytes when read (a /proc file).
 pub fn open_regular(path: &Path) -> Result<File> {
     let file = open_checked(path, OpenOptions::new().read(true))?;
     check_size_known(path, &file)?;

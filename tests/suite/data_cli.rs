@@ -395,6 +395,17 @@ fn a_sweep_grid_runs_on_task_data() {
     assert!(records.contains("\"train_x\""), "{records}");
 }
 
+/// Runs corrflow with `args` and checks that it refuses `flag` as not applying to `task`.
+fn refused(args: &[&str], flag: &str, task: &str) {
+    let out = corrflow(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
+        "{args:?}: {err}"
+    );
+}
+
 /// A flag the run's task does not read is refused naming it, before any work: with the task
 /// given (train, analyze without a model) and with the task the model's records resolve
 /// (propagate/analyze --model), where it used to be ignored without a word (adv19's "found,
@@ -404,15 +415,6 @@ fn a_flag_the_task_does_not_read_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = files(dir.path(), 200, 2, 5);
     let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
-    let refused = |args: &[&str], flag: &str, task: &str| {
-        let out = corrflow(args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
-            "{args:?}: {err}"
-        );
-    };
     let out = dir.path().join("never.safetensors");
     let out = out.to_str().unwrap();
     refused(
@@ -468,7 +470,7 @@ fn a_generator_flag_at_its_default_is_a_given_flag() {
     let m = model.to_str().unwrap();
     let out = dir.path().join("never.safetensors");
     let out = out.to_str().unwrap();
-    let refused: [(&[&str], &str, &str); 6] = [
+    let cases: [(&[&str], &str, &str); 6] = [
         (
             &["train", "--task", "xor", "--skewed", "3", "--out", out],
             "--skewed",
@@ -508,14 +510,8 @@ fn a_generator_flag_at_its_default_is_a_given_flag() {
             "data",
         ),
     ];
-    for (args, flag, task) in refused {
-        let o = corrflow(args);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
-            "{args:?}: {err}"
-        );
+    for (args, flag, task) in cases {
+        refused(args, flag, task);
     }
     assert!(!dir.path().join("never.safetensors").exists());
     // Where the task reads it, the flag is used even at the default value.

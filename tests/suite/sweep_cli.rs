@@ -300,6 +300,16 @@ fn a_grid_key_no_task_of_the_grid_reads_is_refused() {
         "task = 'mnist'\nmnist_dir = '{}'\nsigma = 0.5\n",
         dir.path().display()
     );
+    let sweep = |name: &str, text: &str| {
+        let grid = grid_file(dir.path(), name, &format!("{text}{common}"));
+        run(&[
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
     for (i, (text, want)) in [
         (
             mnist.as_str(),
@@ -317,33 +327,12 @@ fn a_grid_key_no_task_of_the_grid_reads_is_refused() {
     .into_iter()
     .enumerate()
     {
-        let grid = grid_file(
-            dir.path(),
-            &format!("g{i}.toml"),
-            &format!("{text}{common}"),
-        );
-        let o = run(&[
-            "sweep",
-            "--grid",
-            grid.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ]);
+        let o = sweep(&format!("g{i}.toml"), text);
         assert_eq!(o.status.code(), Some(2), "{text}");
         assert!(stderr(&o).contains(want), "{text}: {}", stderr(&o));
         assert!(!out.exists(), "{text}");
     }
-    let mixed = grid_file(
-        dir.path(),
-        "mixed.toml",
-        &format!("task = ['xor', 'higher-order']\nsigma = 0.5\nn_train = 50\n{common}"),
-    );
-    let o = run(&[
-        "sweep",
-        "--grid",
-        mixed.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mixed = "task = ['xor', 'higher-order']\nsigma = 0.5\nn_train = 50\n";
+    let o = sweep("mixed.toml", mixed);
     assert!(o.status.success(), "{}", stderr(&o));
 }
