@@ -499,7 +499,7 @@ for c in iris irisconst iristwin irisfeat; do check "analyze --json: $c" + analy
 check "analyze: every iris class constant" + analyze $(iris irisall) --epochs 5
 grep -q "4 of 4 stages left out" "$W/out" ||
   { implausible=$((implausible + 1)); echo "analyze: every iris class constant: the empty information table says nothing"; }
-check "analyze: an iris class of one sample" "1 sample" analyze $(iris irisone) --epochs 5 --json
+check "analyze: an iris class of one sample" "irisone-x.npy[0..101]; 3 classes: class 2 has 1 sample in the test set" analyze $(iris irisone) --epochs 5 --json
 "$BIN" --threads 1 train $(iris iris) --epochs 5 --out "$DG/iris.safetensors" >/dev/null 2>&1
 for r in 0 1e-300 5e-324; do
   check "analyze --ridge $r" "--ridge" analyze --model "$DG/iris.safetensors" --ridge $r --json

@@ -104,6 +104,7 @@ pub fn analyze_run(
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;
+            super::check_class_sizes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, on_epoch)
             })?;

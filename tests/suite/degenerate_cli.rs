@@ -228,3 +228,33 @@ fn the_information_table_says_which_stages_it_left_out() {
     );
     assert!(!text(&live).contains("left out"));
 }
+
+/// A class of one sample in the analysed set is refused naming the data, the set and the class,
+/// by `analyze` and `propagate`: the statistics refused it as "numerical error: MODEL: class 2
+/// has 1 sample; …", naming the model file (twentieth session).
+#[test]
+fn a_class_of_one_sample_is_refused_naming_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(61, 3, 2, 5);
+    // Labels cycle 0, 1, 2: keep one sample of class 2.
+    let keep: Vec<usize> = (0..61).filter(|&i| y[i] != 2 || i == 2).collect();
+    let x: Vec<Vec<f64>> = keep.iter().map(|&i| x[i].clone()).collect();
+    let y: Vec<i64> = keep.iter().map(|&i| y[i]).collect();
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let data = data_args(&xp, &yp, &xp, &yp);
+    let model = dir.path().join("m.safetensors");
+    let net = Mlp::init(&[2, 4, 3], Activation::Relu, 1.0, 1).unwrap();
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    for command in ["analyze", "propagate"] {
+        let o = run(&[command, "--model", m], &data);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("class 2 has 1 sample in the test set")
+                && err.contains(xp.to_str().unwrap())
+                && !err.contains(m),
+            "{command}: {err}"
+        );
+    }
+}
