@@ -13,6 +13,8 @@
 #              or a JSON output (stdout starting with '{') that a strict parser refuses
 #   unnamed    a refusal (exit ≠ 0) whose message does not name the flag, file or grid key at fault
 #   refused    (section 8) a run that must succeed (EXPECT "+") and did not
+#   ignored    (section 11) a run that must be refused (EXPECT "!TEXT": refused naming TEXT)
+#              and succeeded: a flag, grid key or record ignored without a word
 #   implausible (section 9 on) a JSON output that scripts/json-plausible.py refuses: a
 #              probability outside [0, 1], a confusion row not summing to 1, an accuracy that
 #              disagrees with its per-class terms or with the counts
@@ -31,7 +33,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MNIST=${MNIST_DIR:-/work/shared/mnist}
 FIX=$ROOT/fixtures/idx
 HUGE=4611686018427387904
-runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0 implausible=0
+runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0 implausible=0 ignored=0
 
 # check NAME EXPECT ARGS...: runs BIN ARGS; EXPECT is a text the message of a refusal must hold
 # ("-" when the run may succeed, "+" when it must).
@@ -65,6 +67,10 @@ json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(1))' "$W/out" 2>/
   if [ $rc -eq 0 ] && [ "$(head -c 1 "$W/out")" = "{" ] && ! python3 "$ROOT/scripts/json-plausible.py" "$W/out" >"$W/plaus" 2>/dev/null; then
     implausible=$((implausible + 1)); what="$what implausible JSON: $(head -n 1 "$W/plaus")"
   fi
+  if [ $rc -eq 0 ] && [ "${expect:0:1}" = "!" ]; then
+    ignored=$((ignored + 1)); what="$what ran, not refused naming '${expect:1}'"
+  fi
+  [ "${expect:0:1}" = "!" ] && expect=${expect:1}
   if [ $rc -ne 0 ] && [ "$expect" = "+" ] && [ -z "$what" ]; then
     refused=$((refused + 1)); what="$what refused a valid run"
   elif [ $rc -ne 0 ] && [ "$expect" != "-" ] && [ -z "$what" ] && ! grep -qF -- "$expect" "$W/err"; then
@@ -303,7 +309,9 @@ fi
 # samples (two), a class of identical samples (ident), classes 0 and 1 identical (same01),
 # class 2 absent (absent), one class (one), one sample (single), NaN at sample 512 and 1e200 at
 # sample 513 of 1200 (batches of 512), 33 classes (c33), 1e200 in class 2 with class 0 absent
-# (gap), a 1-output model.
+# (gap), a 1-output model; iris-like data for section 11 (3 classes of 50 in 4 features: irisconst
+# a class whose every feature is constant, iristwin two identical classes, irisfeat a feature
+# constant in one class only, irisall every class constant, irisone a class of one sample).
 mkdir -p "$W/deg"
 python3 - "$W/deg" <<'PY'
 import random, struct, sys
@@ -342,6 +350,19 @@ save("same01", [300, 300, 300], edit=same01); save("absent", [300, 300]); save("
 save("single", [1]); save("nan512", [400, 400, 400], edit=at(512, float("nan")))
 save("big513", [400, 400, 400], edit=at(513, 1e200)); save("c33", [30] * 33, dim=6, shift=0.5)
 save("gap", [0, 400, 400], edit=at(500, 1e200))
+rng = random.Random(11)
+means = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]]
+x = [[m + 0.3 * rng.gauss(0, 1) for m in means[c]] for c in range(3) for _ in range(50)]
+y = [c for c in range(3) for _ in range(50)]
+def isave(name, x, y):
+    npy(f"{d}/{name}-x.npy", "<f8", (len(x), 4), [v for r in x for v in r], "<d")
+    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
+isave("iris", x, y)
+isave("irisconst", [list(x[100]) if c == 2 else r for r, c in zip(x, y)], y)
+isave("iristwin", [list(x[i - 50]) if c == 1 else r for i, (r, c) in enumerate(zip(x, y))], y)
+isave("irisfeat", [[5.0] + r[1:] if c == 0 else r for r, c in zip(x, y)], y)
+isave("irisall", [list(means[c]) for c in y], y)
+isave("irisone", x[:101], y[:101])
 PY
 DG=$W/deg
 dat() { echo --task data --train-x "$DG/base-x.npy" --train-y "$DG/base-y.npy" --test-x "$DG/$1-x.npy" --test-y "$DG/$1-y.npy"; }
@@ -453,4 +474,70 @@ rm -rf "$W/merged10"
 PRE="ulimit -f 1" check "ulimit -f: sweep merge" "File too large" sweep merge --grid "$W/g8.toml" --out "$W/merged10" "$W/sw8"
 [ -e "$W/merged10" ] && { debris=$((debris + 1)); echo "ulimit -f: sweep merge: $W/merged10 is left"; }
 
-echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible"
+# 11. Twentieth session (adv20): generator flags at their default value where the task does not
+# read them, order 3 from the last hidden layer, /proc and /sys files as inputs, the class
+# information on degenerate iris-like data and absurd ridges, hand-edited model records, grid
+# keys no task of the grid reads.
+check "higher-order with --sigma 0.3 (the default)" "!--sigma" train --task higher-order --epochs 1 --sigma 0.3 --out "$W/x"
+check "xor with --skewed 3 (the default)" "!--skewed" train "${XOR[@]}" --skewed 3 --out "$W/x"
+check "a data model with --data-seed 0" "!--data-seed" propagate --model "$DG/base.safetensors" $(dat base) --data-seed 0 --json
+check "a data model with --gamma-shape 1" "!--gamma-shape" analyze --model "$DG/base.safetensors" $(dat base) --gamma-shape 1 --json
+"$BIN" --threads 1 train "${XOR[@]}" --sigma 0.5 --out "$W/s05.safetensors" >/dev/null 2>&1
+check "propagate a σ=0.5 model with --sigma 0.3" + propagate --model "$W/s05.safetensors" --sigma 0.3 --json
+grep -q '"task": "xor (σ=0.3,' "$W/out" ||
+  { implausible=$((implausible + 1)); echo "propagate a σ=0.5 model with --sigma 0.3: --sigma ignored: $(grep '"task"' "$W/out")"; }
+check "propagate --order 3 from the last hidden layer" + propagate --model "$OUT" --order 3 --from-layer 1 --json
+grep -q '"note": "from layer 1, the last hidden layer' "$W/out" ||
+  { implausible=$((implausible + 1)); echo "propagate --order 3 from the last hidden layer: '0 of 0 units' without a note"; }
+check "/proc/self/status as --model" "/proc/self/status: a special file" propagate --model /proc/self/status
+check "/proc/cpuinfo as --train-x" "/proc/cpuinfo: a special file" train --task data --train-x /proc/cpuinfo --train-y "$DG/base-y.npy" --out "$W/x"
+check "/proc/cpuinfo as --train-images" "/proc/cpuinfo: a special file" train --task mnist --train-images /proc/cpuinfo --train-labels "$FIX/train-labels-idx1-ubyte" --out "$W/x"
+[ -e /sys/devices/system/cpu/online ] &&
+  check "/sys/devices/system/cpu/online as --model" "cannot be mapped" propagate --model /sys/devices/system/cpu/online
+iris() { echo --task data --train-x "$DG/$1-x.npy" --train-y "$DG/$1-y.npy" --test-x "$DG/$1-x.npy" --test-y "$DG/$1-y.npy"; }
+for c in iris irisconst iristwin irisfeat; do check "analyze --json: $c" + analyze $(iris $c) --epochs 5 --json; done
+check "analyze: every iris class constant" + analyze $(iris irisall) --epochs 5
+grep -q "4 of 4 stages left out" "$W/out" ||
+  { implausible=$((implausible + 1)); echo "analyze: every iris class constant: the empty information table says nothing"; }
+check "analyze: an iris class of one sample" "irisone-x.npy[0..101]; 3 classes: class 2 has 1 sample in the test set" analyze $(iris irisone) --epochs 5 --json
+"$BIN" --threads 1 train $(iris iris) --epochs 5 --out "$DG/iris.safetensors" >/dev/null 2>&1
+for r in 0 1e-300 5e-324; do
+  check "analyze --ridge $r" "--ridge" analyze --model "$DG/iris.safetensors" --ridge $r --json
+  grep -q "0\.000000" "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge $r: the ridge printed as a run of zeros"; }
+done
+check "analyze --ridge 1e300" + analyze --model "$DG/iris.safetensors" --ridge 1e300 --json
+# Hand-edited records of the XOR model: a value of the wrong type, another record's key of the
+# wrong type, an empty value, a number out of range, a byte that is not UTF-8.
+python3 - "$OUT" "$W" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head, body = json.loads(raw[8:8 + n]), raw[8 + n:]
+for name, key, value in [("rstr", "corrflow.data", '{"task":"xor","sigma":"abc"}'),
+                         ("rpre", "corrflow.preprocess", '{"center":"yes"}'),
+                         ("rempty", "corrflow.data", ""),
+                         ("rbig", "corrflow.data", '{"task":"xor","sigma":1e400}'),
+                         ("rutf", "corrflow.data", '{"task":"xor","sigma":"@@"}')]:
+    h = dict(head, __metadata__=dict(head["__metadata__"], **{key: value}))
+    text = json.dumps(h).encode().replace(b"@@", b"\xff\xfe")
+    text += b" " * (-len(text) % 8)
+    open(f"{sys.argv[2]}/{name}.safetensors", "wb").write(struct.pack("<Q", len(text)) + text + body)
+PY
+check "record: sigma of the wrong type" "corrflow.data sets sigma" propagate --model "$W/rstr.safetensors" --json
+check "record: center of the wrong type" "corrflow.preprocess sets center" propagate --model "$W/rpre.safetensors" --json
+check "record: an empty value" "rempty.safetensors: its record corrflow.data is not valid JSON" propagate --model "$W/rempty.safetensors" --json
+check "record: 1e400" "number out of range" propagate --model "$W/rbig.safetensors" --json
+check "record: not UTF-8" "rutf.safetensors" propagate --model "$W/rutf.safetensors" --json
+# Grid keys the task of no point reads; one read by some points' task runs.
+for v in "task = \"mnist\"|mnist_dir = \"$MNIST\"|sigma = 0.5|sigma" "task = \"xor\"|n_train = 200|test_split = \"0:10\"|test_split" \
+  "task = \"xor\"|n_train = 200|skewed = 3|skewed"; do
+  IFS='|' read -r t a k key <<<"$v"
+  printf '%s\n%s\n%s\nhidden = [[4]]\nepochs = 1\n' "$t" "$a" "$k" >"$W/g11.toml"
+  rm -rf "$W/sw11"
+  check "grid: $key with $t" "!grid key '$key'" sweep --grid "$W/g11.toml" --out "$W/sw11"
+done
+printf 'task = ["xor", "higher-order"]\nsigma = 0.5\nn_train = 200\nhidden = [[4]]\nepochs = 1\n' >"$W/g11.toml"
+rm -rf "$W/sw11"
+check "grid: sigma beside a task axis xor, higher-order" + sweep --grid "$W/g11.toml" --out "$W/sw11"
+
+echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -87,7 +87,8 @@ pub struct Analysis {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub carried_start_layers: Vec<StartLayerOutcome>,
     pub surrogate_accuracy: SurrogateAccuracy,
-    /// One entry per stage: x, h1, z1, …, y.
+    /// One entry per stage: x, h1, z1, …, y; a stage where every class is constant has no
+    /// split and no entry.
     pub information: Vec<StageInformation>,
     pub information_ridge: f64,
     /// Per hidden layer; null unless the activation is quadratic.

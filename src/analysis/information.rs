@@ -84,8 +84,11 @@ pub fn stage_information(
         .iter()
         .map(|m| (m.mean.as_ref(), m.cov.as_ref()))
         .collect();
-    let split = pairwise_bhattacharyya(&classes, ridge)
-        .map_err(|e| Error::Numeric(format!("Bhattacharyya split at {stage}: {e}")))?;
+    let split = pairwise_bhattacharyya(&classes, ridge).map_err(|e| match e {
+        // Not "numerical error: … numerical error: …".
+        Error::Numeric(msg) => Error::Numeric(format!("Bhattacharyya split at {stage}: {msg}")),
+        e => Error::Numeric(format!("Bhattacharyya split at {stage}: {e}")),
+    })?;
     let pairs: Vec<PairInformation> = split
         .pairs
         .into_iter()

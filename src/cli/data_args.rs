@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use corrflow::config::{defaults, DataConfig, Task};
+use corrflow::config::{DataConfig, Task};
 use corrflow::data::Scale;
 
 #[derive(Debug, Args, Clone)]
@@ -19,24 +19,24 @@ pub struct DataArgs {
     /// Generated tasks: test samples [default: as --n-train].
     #[arg(long, value_name = "N", help_heading = "Generated tasks")]
     pub n_test: Option<usize>,
-    /// Generated tasks: seed of the data (independent of the network's --seed).
-    #[arg(long, default_value_t = defaults::DATA_SEED, value_name = "S", help_heading = "Generated tasks")]
-    pub data_seed: u64,
+    /// Generated tasks: seed of the data (independent of the network's --seed) [default: 0].
+    #[arg(long, value_name = "S", help_heading = "Generated tasks")]
+    pub data_seed: Option<u64>,
     /// Input dimension d (xor: the 2-D task embedded in d dimensions) [default: xor 2, higher-order 10].
     #[arg(long, value_name = "D", help_heading = "Generated tasks")]
     pub dim: Option<usize>,
-    /// XOR: noise standard deviation σ of each blob.
-    #[arg(long, default_value_t = defaults::SIGMA, value_name = "σ", help_heading = "Generated tasks")]
-    pub sigma: f64,
+    /// XOR: noise standard deviation σ of each blob [default: 0.3].
+    #[arg(long, value_name = "σ", help_heading = "Generated tasks")]
+    pub sigma: Option<f64>,
     /// XOR: apply a random rotation (seeded by --data-seed) to the d-dimensional inputs.
     #[arg(long, help_heading = "Generated tasks")]
     pub rotate: bool,
-    /// Higher-order task: number of skewed directions.
-    #[arg(long, default_value_t = defaults::SKEWED, value_name = "M", help_heading = "Generated tasks")]
-    pub skewed: usize,
-    /// Higher-order task: Gamma shape k of the skewed variable (skewness 2/√k).
-    #[arg(long, default_value_t = defaults::GAMMA_SHAPE, value_name = "K", help_heading = "Generated tasks")]
-    pub gamma_shape: f64,
+    /// Higher-order task: number of skewed directions [default: 3].
+    #[arg(long, value_name = "M", help_heading = "Generated tasks")]
+    pub skewed: Option<usize>,
+    /// Higher-order task: Gamma shape k of the skewed variable (skewness 2/√k) [default: 1].
+    #[arg(long, value_name = "K", help_heading = "Generated tasks")]
+    pub gamma_shape: Option<f64>,
 
     /// MNIST folder with train-/train5k- and t10k- IDX files, raw or .gz.
     #[arg(long, env = "MNIST_DIR", value_name = "DIR", help_heading = "MNIST")]
@@ -197,6 +197,77 @@ impl From<DataArgs> for DataConfig {
             standardize: switch(a.standardize, a.no_standardize),
             normalize_mean: a.normalize_mean,
             normalize_std: a.normalize_std,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+    use corrflow::config::defaults;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        data: DataArgs,
+    }
+
+    /// The generator settings are unset unless given (so that a task which does not read them
+    /// can refuse them by name), and their help states the defaults the generators apply
+    /// (`DataConfig::load`): the text is written out, so it is checked against the constants.
+    #[test]
+    fn generator_flags_are_unset_unless_given_and_their_help_states_the_defaults() {
+        let data = |args: &[&str]| {
+            DataConfig::from(
+                Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+                    .unwrap()
+                    .data,
+            )
+        };
+        let unset = data(&[]);
+        assert_eq!(
+            (
+                unset.data_seed,
+                unset.sigma,
+                unset.skewed,
+                unset.gamma_shape
+            ),
+            (None, None, None, None)
+        );
+        let given = data(&[
+            "--data-seed",
+            "0",
+            "--sigma",
+            "0.3",
+            "--skewed",
+            "3",
+            "--gamma-shape",
+            "1",
+        ]);
+        assert_eq!(
+            (
+                given.data_seed,
+                given.sigma,
+                given.skewed,
+                given.gamma_shape
+            ),
+            (Some(0), Some(0.3), Some(3), Some(1.0))
+        );
+        let command = Cli::command();
+        for (id, default) in [
+            ("data_seed", defaults::DATA_SEED.to_string()),
+            ("sigma", defaults::SIGMA.to_string()),
+            ("skewed", defaults::SKEWED.to_string()),
+            ("gamma_shape", defaults::GAMMA_SHAPE.to_string()),
+        ] {
+            let arg = command.get_arguments().find(|a| a.get_id() == id).unwrap();
+            let help = arg.get_help().unwrap().to_string();
+            assert!(
+                help.ends_with(&format!("[default: {default}]")),
+                "{id}: {help}"
+            );
         }
     }
 }

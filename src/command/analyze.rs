@@ -104,6 +104,7 @@ pub fn analyze_run(
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;
+            super::check_class_sizes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, on_epoch)
             })?;
@@ -277,8 +278,15 @@ impl fmt::Display for AnalyzeReport {
         writeln!(f)?;
         write!(f, "{}", tables::surrogates(a).text(None))?;
         writeln!(f)?;
+        // x, h and z of each hidden layer, y: those where every class is constant have no
+        // split and are left out (`class_information`), which the table says.
+        let stages = 2 * a.widths.len().saturating_sub(2) + 2;
+        let left_out = match stages.saturating_sub(a.information.len()) {
+            0 => String::new(),
+            n => format!("; {n} of {stages} stages left out: every class constant there"),
+        };
         let note = format!(
-            "(Bhattacharyya, mean over class pairs, ridge {:e})",
+            "(Bhattacharyya, mean over class pairs, ridge {:e}{left_out})",
             a.information_ridge
         );
         write!(f, "{}", tables::information(a).text(Some(&note)))?;

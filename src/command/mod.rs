@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::config::provenance::{for_model, from_record, Mismatch, TASK_KEY};
-use crate::config::{DataConfig, Loaded, RunConfig};
-use crate::data::Labelled;
+use crate::config::{DataConfig, Loaded, On, RunConfig};
+use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::net::train::check_fits;
 use crate::net::{model_io, Mlp};
@@ -72,7 +72,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
             ),
         ));
     }
-    let (data, mismatches) = data_for(&config.data, &meta, &net)?;
+    let (data, mismatches) = data_for(&config.data, &meta, &net, path)?;
     config.data.check_applies_to(data.task())?;
     let user = &config.data;
     let config = RunConfig {
@@ -95,6 +95,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     let loaded = timings
         .time("data load", 0.0, || config.load_data_on(config.analysis.on))
         .map_err(recorded)?;
+    check_class_sizes(&loaded.split, &loaded.description, config.analysis.on)?;
     Ok(ModelData {
         net,
         mismatches,
@@ -103,13 +104,36 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     })
 }
 
-/// [`for_model`] for `net`.
+/// Refuses an analysed set (`on`) in which some class has exactly one sample, naming the data
+/// (`description`), the set and the class: a class's covariance (divisor n − 1) needs two
+/// samples. The statistics refused it later as "numerical error: MODEL: class 2 has 1 sample;
+/// …", naming the model file instead of the data (twentieth session).
+fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
+    let set = on.pick(split);
+    let mut counts = vec![0usize; set.n_classes];
+    for &label in &set.labels {
+        if let Some(n) = counts.get_mut(label as usize) {
+            *n += 1;
+        }
+    }
+    match counts.iter().position(|&n| n == 1) {
+        Some(c) => Err(Error::Unsupported(format!(
+            "{description}: class {c} has 1 sample in the {} set; the class statistics need at \
+             least 2 samples of every class present",
+            on.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// [`for_model`] for `net`, read from `path`.
 fn data_for(
     user: &DataConfig,
     meta: &HashMap<String, String>,
     net: &Mlp,
+    path: &Path,
 ) -> Result<(DataConfig, Vec<Mismatch>)> {
-    for_model(user, meta, net.output_dim())
+    for_model(user, meta, net.output_dim(), path)
 }
 
 /// Prefixes a numerical error of the work on the model at `model` with its path, so that a

@@ -44,6 +44,10 @@ pub struct PropagateReport {
     pub order: u8,
     /// Units and pairs where the corrections broke down and the Gaussian was kept.
     pub fallbacks: Fallbacks,
+    /// At order 3 or 4 from the last hidden layer: why the corrections did nothing (only the
+    /// affine read-out follows, which maps every cumulant exactly).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// With `--carry depth`: the order carried to which stage per class, and every fallback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carried: Option<CarryReport>,
@@ -121,6 +125,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         from_layer: a.from_layer,
         closure,
         order: a.order.order(),
+        note: read_out_only(a.order, a.from_layer, net.depth()),
         fallbacks,
         carried,
         layers,
@@ -290,8 +295,11 @@ impl fmt::Display for PropagateReport {
                     writeln!(f, "{line}")?;
                 }
             }
-            None if self.order > 2 => writeln!(f, "{}", fallback_line(&self.fallbacks))?,
-            None => {}
+            None => match &self.note {
+                Some(note) => writeln!(f, "note        {note}")?,
+                None if self.order > 2 => writeln!(f, "{}", fallback_line(&self.fallbacks))?,
+                None => {}
+            },
         }
         writeln!(f)?;
         write!(f, "{}", tables::comparisons(&self.layers).text(None))?;
@@ -324,6 +332,22 @@ pub fn carried_order(
         (CarryMode::Depth, _) if from >= depth => Ok(None),
         (CarryMode::Depth, o) => Ok(Some(usize::from(o.order()))),
     }
+}
+
+/// The note of a propagation at order 3 or 4 (`order`) from the last hidden layer (`from` =
+/// `depth`): there is no nonlinearity after it to correct, only the read-out y = W h + b,
+/// which maps the mean and covariance exactly (E y = W E h + b, Cov y = W Cov h Wᵀ), so
+/// κ₃/κ₄ change nothing and the result is order 2's. `None` otherwise. The run is not refused:
+/// a scan over every start layer at order 3 reaches this layer too.
+fn read_out_only(order: Corrections, from: usize, depth: usize) -> Option<String> {
+    (order != Corrections::None && from >= depth).then(|| {
+        format!(
+            "from layer {from}, the last hidden layer, only the affine read-out follows; it \
+             maps the mean and covariance exactly, so there is no nonlinearity for order {} \
+             to correct and the result is order 2's",
+            order.order()
+        )
+    })
 }
 
 /// The text line on the corrections' breakdowns: how many units and pairs (over all classes)

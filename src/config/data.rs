@@ -28,18 +28,19 @@ pub struct DataConfig {
     pub n_train: Option<usize>,
     /// Generated tasks: test samples [default: as `n_train`].
     pub n_test: Option<usize>,
-    /// Generated tasks: seed of the data.
-    pub data_seed: u64,
+    /// Generated tasks: seed of the data [default: [`defaults::DATA_SEED`]].
+    pub data_seed: Option<u64>,
     /// Generated tasks: input dimension [default: the task's].
     pub dim: Option<usize>,
-    /// XOR: noise standard deviation of each blob.
-    pub sigma: f64,
+    /// XOR: noise standard deviation of each blob [default: [`defaults::SIGMA`]].
+    pub sigma: Option<f64>,
     /// XOR: a random rotation of the d-dimensional inputs.
     pub rotate: bool,
-    /// Higher-order task: number of skewed directions.
-    pub skewed: usize,
-    /// Higher-order task: Gamma shape of the skewed variable.
-    pub gamma_shape: f64,
+    /// Higher-order task: number of skewed directions [default: [`defaults::SKEWED`]].
+    pub skewed: Option<usize>,
+    /// Higher-order task: Gamma shape of the skewed variable [default:
+    /// [`defaults::GAMMA_SHAPE`]].
+    pub gamma_shape: Option<f64>,
     /// MNIST: folder of the IDX files.
     pub mnist_dir: Option<PathBuf>,
     /// MNIST: explicit files (override `mnist_dir`).
@@ -78,12 +79,12 @@ impl Default for DataConfig {
             task: None,
             n_train: None,
             n_test: None,
-            data_seed: defaults::DATA_SEED,
+            data_seed: None,
             dim: None,
-            sigma: defaults::SIGMA,
+            sigma: None,
             rotate: defaults::XOR_ROTATE,
-            skewed: defaults::SKEWED,
-            gamma_shape: defaults::GAMMA_SHAPE,
+            skewed: None,
+            gamma_shape: None,
             mnist_dir: None,
             train_images: None,
             train_labels: None,
@@ -198,16 +199,34 @@ impl DataConfig {
         let d = task_defaults(self.task());
         let n_train = self.n_train.unwrap_or(d.n_train);
         let n_test = self.n_test.or(self.n_train).unwrap_or(n_train);
+        // The record of the source: the generator settings the task reads are filled in below
+        // at the values used; those it does not read are left out.
+        let mut source = DataConfig {
+            task: Some(self.task()),
+            data_seed: None,
+            sigma: None,
+            skewed: None,
+            gamma_shape: None,
+            scale: None,
+            center: None,
+            standardize: None,
+            normalize_mean: None,
+            normalize_std: None,
+            ..self.clone()
+        };
+        // The generators' defaults are applied here, where the generated tasks read their
+        // settings, and nowhere else.
         let (mut split, mut description, scale) = match self.task() {
             Task::Xor => {
                 let cfg = XorConfig {
-                    sigma: self.sigma,
+                    sigma: self.sigma.unwrap_or(defaults::SIGMA),
                     dim: self.dim.unwrap_or(d.dim),
                     rotate: self.rotate,
                     n_train,
                     n_test,
-                    seed: self.data_seed,
+                    seed: self.data_seed.unwrap_or(defaults::DATA_SEED),
                 };
+                (source.sigma, source.data_seed) = (Some(cfg.sigma), Some(cfg.seed));
                 let description = format!(
                     "xor (σ={}, d={}, rotate={}, seed={})",
                     cfg.sigma, cfg.dim, cfg.rotate, cfg.seed
@@ -217,13 +236,16 @@ impl DataConfig {
             Task::HigherOrder => {
                 let cfg = HigherOrderConfig {
                     dim: self.dim.unwrap_or(d.dim),
-                    n_skewed: self.skewed,
-                    shape: self.gamma_shape,
+                    n_skewed: self.skewed.unwrap_or(defaults::SKEWED),
+                    shape: self.gamma_shape.unwrap_or(defaults::GAMMA_SHAPE),
                     rotate: defaults::HIGHER_ORDER_ROTATE,
                     n_train,
                     n_test,
-                    seed: self.data_seed,
+                    seed: self.data_seed.unwrap_or(defaults::DATA_SEED),
                 };
+                source.skewed = Some(cfg.n_skewed);
+                source.gamma_shape = Some(cfg.shape);
+                source.data_seed = Some(cfg.seed);
                 let description = format!(
                     "higher-order (d={}, skewed directions={}, gamma shape={}, seed={})",
                     cfg.dim, cfg.n_skewed, cfg.shape, cfg.seed
@@ -252,15 +274,6 @@ impl DataConfig {
             normalize_mean: norm.mean.as_deref().map(write_vector),
             normalize_std: norm.std.as_deref().map(write_vector),
             ..DataConfig::default()
-        };
-        let source = DataConfig {
-            task: Some(self.task()),
-            scale: None,
-            center: None,
-            standardize: None,
-            normalize_mean: None,
-            normalize_std: None,
-            ..self.clone()
         };
         Ok(Loaded {
             split,
@@ -335,22 +348,49 @@ impl DataConfig {
     }
 
     /// Refuses a setting that `task` does not read, naming its flag, where it would be ignored
-    /// without a word: a generator setting (`n_train`, `n_test`, `dim`; `rotate` outside XOR)
+    /// without a word: a generator setting (`n_train`, `n_test`, `dim`, `data_seed`; `sigma`
+    /// and `rotate` outside XOR, `skewed` and `gamma_shape` outside the higher-order task)
     /// with files, MNIST's files or task data's files, tensor names and class count with
-    /// another task, a split or limit of files with a generated task. Settings that always hold
-    /// a value (σ, the data seed, the skewed directions, the Gamma shape) cannot be told from
-    /// absent and are not checked, nor MNIST's folder, which `MNIST_DIR` sets for every run.
+    /// another task, a split or limit of files with a generated task. A setting given at its
+    /// default value is refused as well (the generator settings are unset until a task reads
+    /// them: [`Self::load`]); MNIST's folder is not checked, as `MNIST_DIR` sets it for every
+    /// run.
     /// Called on the user's settings against the task the run resolves (with `--model`, the
-    /// model's unless `--task` is given); a sweep's grid points are not checked (one grid may
-    /// mix tasks).
+    /// model's unless `--task` is given). A sweep's grid points are not checked one by one (one
+    /// grid may cross a task axis with another task's keys); a grid key that no point's task
+    /// reads is refused (`sweep::grid::Grid::check_keys_are_read`).
     pub fn check_applies_to(&self, task: Task) -> Result<()> {
+        match self.not_read_by(task).first() {
+            Some(&field) => Err(Error::config(
+                field,
+                format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The settings given in `self` that `task` does not read, in the order of
+    /// [`check_applies_to`](Self::check_applies_to)'s list.
+    pub fn not_read_by(&self, task: Task) -> Vec<Field> {
         let generated = matches!(task, Task::Xor | Task::HigherOrder);
         let (mnist, data) = (task == Task::Mnist, task == Task::Data);
         let settings = [
             (Field::NTrain, self.n_train.is_some(), generated),
             (Field::NTest, self.n_test.is_some(), generated),
             (Field::Dim, self.dim.is_some(), generated),
+            (Field::DataSeed, self.data_seed.is_some(), generated),
+            (Field::Sigma, self.sigma.is_some(), task == Task::Xor),
             (Field::Rotate, self.rotate, task == Task::Xor),
+            (
+                Field::Skewed,
+                self.skewed.is_some(),
+                task == Task::HigherOrder,
+            ),
+            (
+                Field::GammaShape,
+                self.gamma_shape.is_some(),
+                task == Task::HigherOrder,
+            ),
             (Field::TrainImages, self.train_images.is_some(), mnist),
             (Field::TrainLabels, self.train_labels.is_some(), mnist),
             (Field::TestImages, self.test_images.is_some(), mnist),
@@ -365,13 +405,11 @@ impl DataConfig {
             (Field::TestSplit, self.test_split.is_some(), !generated),
             (Field::TrainLimit, self.train_limit.is_some(), !generated),
         ];
-        match settings.into_iter().find(|&(_, set, applies)| set && !applies) {
-            Some((field, _, _)) => Err(Error::config(
-                field,
-                format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
-            )),
-            None => Ok(()),
-        }
+        settings
+            .into_iter()
+            .filter(|&(_, set, applies)| set && !applies)
+            .map(|(field, _, _)| field)
+            .collect()
     }
 
     /// The MNIST files, split and limit (centring and scaling are applied by [`Self::load`]).

@@ -88,28 +88,41 @@ fn comma_list(value: Value) -> Value {
     }
 }
 
-/// What analysing a model with `user`'s settings runs on: `user` completed from the model's
-/// metadata `meta` (see the module documentation), and the settings that differ from the
-/// model's. `output_dim` (the model's classes) is task data's class count unless set.
+/// What analysing the model at `path` with `user`'s settings runs on: `user` completed from
+/// the model's metadata `meta` (see the module documentation), and the settings that differ
+/// from the model's. `output_dim` (the model's classes) is task data's class count unless set.
+/// A record that is not a JSON object of settings of the right types is an error naming the
+/// model file, the record and the key.
 pub fn for_model(
     user: &DataConfig,
     meta: &HashMap<String, String>,
     output_dim: usize,
+    path: &Path,
 ) -> Result<(DataConfig, Vec<Mismatch>)> {
     // Before `compact`, which cannot write such a path and would drop every setting.
     user.check_text_paths()?;
+    let bad = |key: &str, msg: String| Error::format(path, format!("its record {key} {msg}"));
     let mut model = Map::new();
     for key in [DATA_KEY, PREPROCESS_KEY] {
         if let Some(text) = meta.get(key) {
-            match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(m)) if key == PREPROCESS_KEY => model.extend(preprocessing(m)),
-                Ok(Value::Object(m)) => model.extend(m),
-                _ => {
-                    return Err(Error::Unsupported(format!(
-                        "model metadata '{key}' is not a JSON object: {text}"
-                    )))
-                }
+            let record = match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(m)) if key == PREPROCESS_KEY => preprocessing(m),
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(bad(key, format!("is not a JSON object: {text}"))),
+                Err(e) => return Err(bad(key, format!("is not valid JSON ({e}): {text}"))),
+            };
+            // Each setting read alone, so that a value of the wrong type names its record and
+            // key (serde's message names neither).
+            for (name, value) in &record {
+                let one = Map::from_iter([(name.clone(), value.clone())]);
+                serde_json::from_value::<DataConfig>(Value::Object(one)).map_err(|e| {
+                    bad(
+                        key,
+                        format!("sets {name} = {value}, which does not read: {e}"),
+                    )
+                })?;
             }
+            model.extend(record);
         }
     }
     if !model.contains_key("task") {
@@ -172,7 +185,7 @@ pub fn for_model(
         }
     }
     let mut config: DataConfig = serde_json::from_value(Value::Object(merged))
-        .map_err(|e| Error::Unsupported(format!("model metadata '{DATA_KEY}': {e}")))?;
+        .map_err(|e| Error::format(path, format!("its records with the flags do not read: {e}")))?;
     if config.task() == Task::Data && config.n_classes.is_none() {
         config.n_classes = Some(output_dim);
     }

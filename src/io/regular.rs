@@ -8,7 +8,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
@@ -18,9 +18,33 @@ use crate::{Error, Result};
 /// "`<path>`: not a regular file (a FIFO)" (or a directory, a character device, …).
 ///
 /// Errors: [`Error::Io`] naming `path` when it cannot be opened (missing, permission denied) and
-/// [`Error::Format`] naming `path` when it is not a regular file.
+/// [`Error::Format`] naming `path` when it is not a regular file, or is one whose size is not
+/// known: it reports 0 bytes but yields bytes when read (a /proc file).
 pub fn open_regular(path: &Path) -> Result<File> {
-    open_checked(path, OpenOptions::new().read(true))
+    let file = open_checked(path, OpenOptions::new().read(true))?;
+    check_size_known(path, &file)?;
+    Ok(file)
+}
+
+/// Refuses a regular file that reports 0 bytes yet yields bytes when read (one byte at offset
+/// 0, without moving the file's position): a pseudo-file of /proc or /sys, whose content is
+/// made as it is read, so that its size is not known beforehand. Such a file can be neither
+/// mapped nor bounded by its size; it read as an empty file ("0 bytes") until the twentieth
+/// session. A truly empty file passes, for its reader to name as empty.
+fn check_size_known(path: &Path, file: &File) -> Result<()> {
+    if file.metadata().map_err(|e| Error::io(path, e))?.len() != 0 {
+        return Ok(());
+    }
+    match file.read_at(&mut [0u8; 1], 0) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Error::format(
+            path,
+            "a special file (as under /proc or /sys) whose size is not known: it reports 0 \
+             bytes but has content, which corrflow cannot map or bound; copy it to a regular \
+             file",
+        )),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Opens (creating it if missing) the file `path` for appending, refusing at once anything that
@@ -73,6 +97,21 @@ pub fn read_regular_to_string(path: &Path, max_bytes: u64, what: &str) -> Result
         .map_err(|e| Error::format(path, format!("{what} is not UTF-8 text: {e}")))
 }
 
+/// The error of mapping the regular file `path` into memory: `ENODEV` (the file system does not
+/// map files: a /sys attribute, which reports a size of one page) says what the file is; other
+/// errors as [`Error::io`]. It said only "No such device (os error 19)" until the twentieth
+/// session.
+pub fn map_failed(path: &Path, e: std::io::Error) -> Error {
+    if e.raw_os_error() == Some(libc::ENODEV) {
+        return Error::format(
+            path,
+            "a special file (as under /proc or /sys) that cannot be mapped into memory; copy it \
+             to a regular file",
+        );
+    }
+    Error::io(path, e)
+}
+
 /// "is a directory, not a regular file", "not a regular file (a FIFO)" and the like.
 fn not_regular(path: &Path, kind: &std::fs::FileType) -> Error {
     if kind.is_dir() {
@@ -121,5 +160,23 @@ mod tests {
         assert_eq!(read_regular(&f, 5, "test file").unwrap(), b"12345");
         let err = read_regular(&f, 4, "test file").unwrap_err().to_string();
         assert!(err.contains("larger than the limit"), "{err}");
+    }
+
+    /// A /proc file reports 0 bytes but has content: refused naming it, where it read as
+    /// empty; a truly empty file still opens (its reader names it as empty).
+    #[test]
+    fn a_file_whose_size_is_not_known_is_named_as_such() {
+        for proc_file in ["/proc/self/status", "/proc/cpuinfo"] {
+            let path = Path::new(proc_file);
+            let err = open_regular(path).unwrap_err().to_string();
+            assert!(
+                err.contains(proc_file) && err.contains("whose size is not known"),
+                "{err}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(read_regular(&empty, 4, "test file").unwrap().is_empty());
     }
 }

@@ -17,7 +17,7 @@ use safetensors::SafeTensors;
 
 use super::{Activations, Layer, Mlp};
 use crate::error::{Error, Result};
-use crate::io::{open_regular, write_atomically, MemoryLimit};
+use crate::io::{map_failed, open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
 pub const FORMAT_TAG: &str = "corrflow-mlp";
@@ -83,7 +83,7 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
 pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
     let file = open_regular(path)?;
     // SAFETY: read-only map of a regular file; only the header is parsed from it.
-    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::format(path, format!("not a safetensors file ({e})")))?;
     Ok(header.metadata().clone().unwrap_or_default())
@@ -122,7 +122,7 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
     }
     // SAFETY: read-only map of a regular file; a file changed while it is read is outside what
     // corrflow supports (tensors are copied out and validated right away).
-    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let tensors = SafeTensors::deserialize(&bytes)

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::point::PointConfig;
 use crate::config::estimate::Estimate;
-use crate::error::{Error, Result};
+use crate::config::Task;
+use crate::error::{Error, Field, Result};
 use crate::io::read_regular_to_string;
 
 /// Grid files longer than this (16 MiB) are refused before they are read.
@@ -38,6 +39,42 @@ pub struct GridPoint {
 }
 
 impl Grid {
+    /// Refuses a data key that the task of no point reads (e.g. `sigma` with only task mnist),
+    /// naming it: every point would ignore it without a word. A key read by the task of some
+    /// points only (`task = ["xor", "higher-order"]` with `sigma`) is allowed, as the grid is a
+    /// product of its axes and cannot give a key to some tasks alone.
+    pub fn check_keys_are_read(&self) -> Result<()> {
+        let mut unread: Option<Vec<Field>> = None;
+        let mut tasks: Vec<Task> = Vec::new();
+        for p in &self.points {
+            let data = p.config.run_config()?.data;
+            let task = data.task();
+            if !tasks.contains(&task) {
+                tasks.push(task);
+            }
+            let here = data.not_read_by(task);
+            unread = Some(match unread {
+                None => here,
+                Some(u) => u.into_iter().filter(|f| here.contains(f)).collect(),
+            });
+        }
+        match unread.as_deref().and_then(<[Field]>::first) {
+            Some(field) => {
+                let tasks: Vec<String> = tasks.iter().map(Task::to_string).collect();
+                Err(Error::format(
+                    &self.path,
+                    format!(
+                        "grid key '{}' is read by no task of the grid ({}): every point would \
+                         ignore it; remove it",
+                        field.name(),
+                        tasks.join(", ")
+                    ),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Reads and validates the grid file at `path`.
     pub fn load(path: &Path) -> Result<Grid> {
         let text = read_regular_to_string(path, MAX_GRID_BYTES, "grid file")?;

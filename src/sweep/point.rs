@@ -363,8 +363,8 @@ mod tests {
         };
         let c = point.run_config().unwrap();
         assert_eq!(c.data.task(), Task::HigherOrder);
-        assert_eq!(c.data.skewed, 2);
-        assert_eq!(c.data.sigma, defaults::SIGMA);
+        assert_eq!(c.data.skewed, Some(2));
+        assert_eq!(c.data.sigma, None);
         assert_eq!(c.net.hidden, Some(vec![8, 4]));
         assert_eq!(c.net.activation, Some(Activation::Relu));
         assert_eq!(c.net.seed, 7);

@@ -62,6 +62,7 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
             )
         })?;
     }
+    grid.check_keys_are_read()?;
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,

@@ -256,3 +256,42 @@ fn kappa_units_above_the_widest_layer_are_the_widest_layer() {
         assert_eq!(carried(r), widest, "--kappa-units {r}");
     }
 }
+
+/// From the last hidden layer only the affine read-out follows, which maps the cumulants
+/// exactly: order 3 or 4 has nothing to correct. The run says so (text and JSON `note`) instead
+/// of "0 of 0 units" with no word (adv19's "found, not fixed"), and its comparisons are order
+/// 2's; from the layer before, the corrections apply and there is no note.
+#[test]
+fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = two_layer_xor(dir.path(), "relu");
+    let gaussian = json(&propagate(&m, &["--from-layer", "2", "--json"]));
+    assert!(gaussian.get("note").is_none());
+    for order in ["3", "4"] {
+        for carry in ["first", "depth"] {
+            let args = ["--from-layer", "2", "--order", order, "--carry", carry];
+            let out = propagate(&m, &args);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{args:?}: {text}");
+            assert!(
+                text.contains(&format!(
+                    "no nonlinearity for order {order} to correct and the result is order 2's"
+                )) && !text.contains("0 of 0 units"),
+                "{args:?}: {text}"
+            );
+            let mut with_json = args.to_vec();
+            with_json.push("--json");
+            let r = json(&propagate(&m, &with_json));
+            assert!(r["note"]
+                .as_str()
+                .unwrap()
+                .contains("the last hidden layer"));
+            assert_eq!(r["layers"], gaussian["layers"], "{args:?}");
+        }
+    }
+    let before = json(&propagate(
+        &m,
+        &["--from-layer", "1", "--order", "3", "--json"],
+    ));
+    assert!(before.get("note").is_none(), "{before}");
+}

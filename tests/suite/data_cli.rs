@@ -395,6 +395,17 @@ fn a_sweep_grid_runs_on_task_data() {
     assert!(records.contains("\"train_x\""), "{records}");
 }
 
+/// Runs corrflow with `args` and checks that it refuses `flag` as not applying to `task`.
+fn refused(args: &[&str], flag: &str, task: &str) {
+    let out = corrflow(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(
+        err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
+        "{args:?}: {err}"
+    );
+}
+
 /// A flag the run's task does not read is refused naming it, before any work: with the task
 /// given (train, analyze without a model) and with the task the model's records resolve
 /// (propagate/analyze --model), where it used to be ignored without a word (adv19's "found,
@@ -404,15 +415,6 @@ fn a_flag_the_task_does_not_read_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = files(dir.path(), 200, 2, 5);
     let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
-    let refused = |args: &[&str], flag: &str, task: &str| {
-        let out = corrflow(args);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(
-            err.contains(flag) && err.contains(&format!("does not apply to task {task}")),
-            "{args:?}: {err}"
-        );
-    };
     let out = dir.path().join("never.safetensors");
     let out = out.to_str().unwrap();
     refused(
@@ -455,6 +457,98 @@ fn a_flag_the_task_does_not_read_is_refused_naming_it() {
     );
 }
 
+/// The generator settings (`--data-seed`, `--sigma`, `--skewed`, `--gamma-shape`) held a
+/// plain default and looked absent when given at that value: a task that does not read them
+/// ignored them without a word, and `--sigma 0.3` (the default) given for a model trained on
+/// σ = 0.5 was replaced by the model's 0.5 (adv19's "found, not fixed"). Given, they are now
+/// refused by name where they do not apply, and used (with the mismatch warning) where they do.
+#[test]
+fn a_generator_flag_at_its_default_is_a_given_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = files(dir.path(), 200, 2, 5);
+    let (model, _) = train(dir.path(), &strs(&data), &["--test-split", "0:50"]);
+    let m = model.to_str().unwrap();
+    let out = dir.path().join("never.safetensors");
+    let out = out.to_str().unwrap();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (
+            &["train", "--task", "xor", "--skewed", "3", "--out", out],
+            "--skewed",
+            "xor",
+        ),
+        (
+            &[
+                "train",
+                "--task",
+                "higher-order",
+                "--sigma",
+                "0.3",
+                "--out",
+                out,
+            ],
+            "--sigma",
+            "higher-order",
+        ),
+        (
+            &["analyze", "--task", "xor", "--gamma-shape", "1"],
+            "--gamma-shape",
+            "xor",
+        ),
+        (
+            &["propagate", "--model", m, "--sigma", "0.3"],
+            "--sigma",
+            "data",
+        ),
+        (
+            &["analyze", "--model", m, "--data-seed", "0"],
+            "--data-seed",
+            "data",
+        ),
+        (
+            &["propagate", "--model", m, "--skewed", "3"],
+            "--skewed",
+            "data",
+        ),
+    ];
+    for (args, flag, task) in cases {
+        refused(args, flag, task);
+    }
+    assert!(!dir.path().join("never.safetensors").exists());
+    // Where the task reads it, the flag is used even at the default value.
+    let xor = dir.path().join("xor.safetensors");
+    let t = json(&corrflow(&[
+        "train",
+        "--task",
+        "xor",
+        "--sigma",
+        "0.5",
+        "--epochs",
+        "1",
+        "--json",
+        "--out",
+        xor.to_str().unwrap(),
+    ]));
+    assert_eq!(t["task"], "xor (σ=0.5, d=2, rotate=false, seed=0)");
+    let o = corrflow(&[
+        "propagate",
+        "--model",
+        xor.to_str().unwrap(),
+        "--sigma",
+        "0.3",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        json(&o)["task"],
+        "xor (σ=0.3, d=2, rotate=false, seed=0)",
+        "{err}"
+    );
+    assert!(
+        err.contains("--sigma 0.3 differs from the model's 0.5"),
+        "{err}"
+    );
+}
+
 /// A setting the model's data record supplies that cannot be used is the model file's error,
 /// naming the file and the record's key — not a flag the user never gave (adv19's "found, not
 /// fixed": "invalid value for --n-train"). The same value given as a flag still names the flag.
@@ -492,4 +586,52 @@ fn an_unusable_record_names_the_model_not_a_flag() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A hand-edited record that does not read (a value of the wrong type, a JSON number out of
+/// range, an empty value) is an error naming the model file, the record and the key; it named
+/// neither the file nor the key, called an out-of-range number "not a JSON object", and blamed
+/// `corrflow.data` for a bad `corrflow.preprocess` (twentieth session).
+#[test]
+fn a_record_that_does_not_read_names_the_model_the_record_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    for (name, key, record, says) in [
+        (
+            "str",
+            "corrflow.data",
+            r#"{"task":"xor","sigma":"abc"}"#,
+            "sets sigma = \"abc\"",
+        ),
+        (
+            "seed",
+            "corrflow.data",
+            r#"{"task":"xor","data_seed":-1}"#,
+            "sets data_seed = -1",
+        ),
+        (
+            "big",
+            "corrflow.data",
+            r#"{"task":"xor","sigma":1e400}"#,
+            "is not valid JSON (number out of range",
+        ),
+        ("empty", "corrflow.preprocess", "", "is not valid JSON"),
+        (
+            "center",
+            "corrflow.preprocess",
+            r#"{"center":"yes"}"#,
+            "sets center = \"yes\"",
+        ),
+    ] {
+        let model = dir.path().join(format!("{name}.safetensors"));
+        model_io::save(&net, &model, &[(key, record.into())]).unwrap();
+        let out = corrflow(&["propagate", "--model", model.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{record}: {err}");
+        assert!(
+            err.contains(model.to_str().unwrap())
+                && err.contains(&format!("its record {key} {says}")),
+            "{record}: {err}"
+        );
+    }
 }

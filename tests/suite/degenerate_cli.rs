@@ -171,3 +171,90 @@ fn an_analysed_set_of_one_class_is_refused_naming_the_split() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A ridge too small for the singular covariances of a hidden stage (XOR's 16 units span its
+/// 2 input dimensions) names `--ridge` and prints the ridge in scientific notation, once
+/// "numerical error": the message printed 10⁻³⁰⁰ as 300 zeros, said "pass a ridge > 0"
+/// without the flag, and repeated its "numerical error:" prefix (twentieth session).
+#[test]
+fn a_ridge_too_small_is_named_by_its_flag_in_a_readable_message() {
+    for (ridge, says) in [
+        ("1e-300", "(= 1e-300 × mean variance)"),
+        ("0", "pass a ridge > 0 (--ridge)"),
+    ] {
+        let o = corrflow(&[
+            "analyze", "--task", "xor", "--epochs", "1", "--ridge", ridge,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(says)
+                && err.contains("--ridge")
+                && err.matches("numerical error").count() == 1
+                && !err.contains("0.000000"),
+            "{err}"
+        );
+    }
+}
+
+/// A network whose every relu unit is dead for every class: z¹ and y are constant in every
+/// class, have no Bhattacharyya split and are left out of the class information; the text
+/// table says how many stages it left out, where it showed fewer rows without a word
+/// (twentieth session). A live network's table has no such note.
+#[test]
+fn the_information_table_says_which_stages_it_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(60, 2, 2, 3);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let data = data_args(&xp, &yp, &xp, &yp);
+    let mut net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    let live = dir.path().join("live.safetensors");
+    model_io::save(&net, &live, &[]).unwrap();
+    // Pre-activations far below 0 for every sample of these blobs (|x| of order 1).
+    for b in net.layers[0].b.iter_mut() {
+        *b = -1e6;
+    }
+    let dead = dir.path().join("dead.safetensors");
+    model_io::save(&net, &dead, &[]).unwrap();
+    let text = |m: &Path| {
+        let o = run(&["analyze", "--model", m.to_str().unwrap()], &data);
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = text(&dead);
+    assert!(
+        out.contains("2 of 4 stages left out: every class constant there"),
+        "{out}"
+    );
+    assert!(!text(&live).contains("left out"));
+}
+
+/// A class of one sample in the analysed set is refused naming the data, the set and the class,
+/// by `analyze` and `propagate`: the statistics refused it as "numerical error: MODEL: class 2
+/// has 1 sample; …", naming the model file (twentieth session).
+#[test]
+fn a_class_of_one_sample_is_refused_naming_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(61, 3, 2, 5);
+    // Labels cycle 0, 1, 2: keep one sample of class 2.
+    let keep: Vec<usize> = (0..61).filter(|&i| y[i] != 2 || i == 2).collect();
+    let x: Vec<Vec<f64>> = keep.iter().map(|&i| x[i].clone()).collect();
+    let y: Vec<i64> = keep.iter().map(|&i| y[i]).collect();
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let data = data_args(&xp, &yp, &xp, &yp);
+    let model = dir.path().join("m.safetensors");
+    let net = Mlp::init(&[2, 4, 3], Activation::Relu, 1.0, 1).unwrap();
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    for command in ["analyze", "propagate"] {
+        let o = run(&[command, "--model", m], &data);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains("class 2 has 1 sample in the test set")
+                && err.contains(xp.to_str().unwrap())
+                && !err.contains(m),
+            "{command}: {err}"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
+use corrflow::data::array::{ArrayFile, OpenOptions as ArrayOptions};
 use corrflow::data::mnist::{MnistConfig, TestSplit};
 use corrflow::data::{write_idx_u8, IdxFile};
 use corrflow::io::MemoryLimit;
@@ -109,6 +110,50 @@ fn a_fifo_or_directory_as_any_input_is_refused_at_once() {
     let cfg = MnistConfig::from_dir(file.join("sub"));
     let msg = err_within("mnist-dir", move || cfg.load());
     assert!(msg.contains("Not a directory"), "{msg}");
+}
+
+/// A /proc file reports 0 bytes and read as an empty model or data file ("0 bytes"); a /sys
+/// attribute reports a page but cannot be mapped ("No such device (os error 19)"). Both are
+/// now named as special files, as a model, task data and MNIST files (twentieth session).
+#[test]
+fn a_proc_or_sys_file_as_an_input_is_named_as_a_special_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    for (file, what) in [
+        ("/proc/self/status", "whose size is not known"),
+        ("/proc/cpuinfo", "whose size is not known"),
+        (
+            "/sys/devices/system/cpu/online",
+            "cannot be mapped into memory",
+        ),
+    ] {
+        let path = Path::new(file);
+        let errors = [
+            model_io::load(path).unwrap_err().to_string(),
+            model_io::metadata(path).unwrap_err().to_string(),
+            IdxFile::open_with_cache(path, &cache)
+                .err()
+                .unwrap()
+                .to_string(),
+            ArrayFile::open(
+                path,
+                &ArrayOptions {
+                    tensor: "x",
+                    cache_dir: Some(&cache),
+                    limit: MemoryLimit::default(),
+                },
+            )
+            .err()
+            .unwrap()
+            .to_string(),
+        ];
+        for err in errors {
+            assert!(
+                err.contains(file) && err.contains("a special file") && err.contains(what),
+                "{err}"
+            );
+        }
+    }
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {

@@ -285,3 +285,54 @@ fn mnist_without_data_is_refused_before_anything_runs() {
     );
     assert!(!out.exists());
 }
+
+/// A data key that the task of no point reads (`sigma` with task mnist, `skewed` or
+/// `test_split` with xor) ran every point without it, without a word; it is refused naming the
+/// key and the grid's tasks before anything runs. A key read by the task of some points only
+/// (`sigma` with a task axis of xor and higher-order) still runs (twentieth session).
+#[test]
+fn a_grid_key_no_task_of_the_grid_reads_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let common = "hidden = [[4]]\nepochs = 1\n";
+    // Preflight checks only that MNIST's folder is one; the run never starts.
+    let mnist = format!(
+        "task = 'mnist'\nmnist_dir = '{}'\nsigma = 0.5\n",
+        dir.path().display()
+    );
+    let sweep = |name: &str, text: &str| {
+        let grid = grid_file(dir.path(), name, &format!("{text}{common}"));
+        run(&[
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    for (i, (text, want)) in [
+        (
+            mnist.as_str(),
+            "grid key 'sigma' is read by no task of the grid (mnist)",
+        ),
+        (
+            "task = 'xor'\nn_train = 50\nskewed = 3\n",
+            "grid key 'skewed' is read by no task of the grid (xor)",
+        ),
+        (
+            "task = 'xor'\nn_train = 50\ntest_split = '0:10'\n",
+            "grid key 'test_split' is read by no task of the grid (xor)",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let o = sweep(&format!("g{i}.toml"), text);
+        assert_eq!(o.status.code(), Some(2), "{text}");
+        assert!(stderr(&o).contains(want), "{text}: {}", stderr(&o));
+        assert!(!out.exists(), "{text}");
+    }
+    let mixed = "task = ['xor', 'higher-order']\nsigma = 0.5\nn_train = 50\n";
+    let o = sweep("mixed.toml", mixed);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -83,7 +83,8 @@ pub(super) fn factor_group(
         l.push(cholesky_with(*c, lambda, par).ok_or_else(|| {
             Error::Numeric(format!(
                 "covariance {name} is not positive definite even with the ridge \
-                 λ = {lambda:e} (= {ridge} × mean variance) added to its diagonal"
+                 λ = {lambda:e} (= {ridge:e} × mean variance) added to its diagonal; raise the \
+                 ridge (--ridge)"
             ))
         })?);
     }
@@ -96,8 +97,8 @@ pub(super) fn factor_group(
 /// degenerate in every direction — and no relative ridge exists; otherwise raise the ridge.
 pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
     Error::Numeric(format!(
-        "{what} is not positive definite and no ridge can help (ridge = {ridge}, mean variance = \
-         {mean_var:e}); {}",
+        "{what} is not positive definite and no ridge can help (ridge = {ridge:e}, mean variance \
+         = {mean_var:e}); {}",
         ridge_advice(ridge, mean_var)
     ))
 }
@@ -118,12 +119,12 @@ pub(super) fn check_ridge(ridge: f64) -> Result<()> {
 /// constant), no relative ridge can help and the stage has no split.
 fn ridge_advice(ridge: f64, mean_var: f64) -> &'static str {
     if ridge <= 0.0 {
-        "pass a ridge > 0"
+        "pass a ridge > 0 (--ridge)"
     } else if mean_var <= 0.0 {
         "the group is degenerate: every covariance is zero (the values are constant along every \
          direction), so no relative ridge can help"
     } else {
-        "the mean variance is too small for the ridge to register; raise the ridge"
+        "the mean variance is too small for the ridge to register; raise the ridge (--ridge)"
     }
 }
 

@@ -53,7 +53,7 @@ pub fn pairwise_bhattacharyya(
     split_all(classes, lambda, &|_| true).ok_or_else(|| {
         Error::Numeric(format!(
             "a class covariance is not positive definite even with the ridge λ = {lambda:e} \
-             (= {ridge} × mean variance) added to its diagonal"
+             (= {ridge:e} × mean variance) added to its diagonal; raise the ridge (--ridge)"
         ))
     })
 }
