@@ -505,7 +505,8 @@ for r in 0 1e-300 5e-324; do
   check "analyze --ridge $r" "--ridge" analyze --model "$DG/iris.safetensors" --ridge $r --json
   grep -q "0\.000000" "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge $r: the ridge printed as a run of zeros"; }
 done
-check "analyze --ridge 1e300" + analyze --model "$DG/iris.safetensors" --ridge 1e300 --json
+for r in 1e300 1.5; do check "analyze --ridge $r" "must be a number in [0, 1]" analyze --model "$DG/iris.safetensors" --ridge $r --json; done
+check "analyze --ridge 1" + analyze --model "$DG/iris.safetensors" --ridge 1 --json
 # Hand-edited records of the XOR model: a value of the wrong type, another record's key of the
 # wrong type, an empty value, a number out of range, a byte that is not UTF-8.
 python3 - "$OUT" "$W" <<'PY'

@@ -25,7 +25,7 @@ use crate::net::Stage;
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::EngineSettings;
-use crate::stats::gaussian::relative_frobenius;
+use crate::stats::gaussian::{relative_frobenius, MAX_RIDGE, RIDGE_RANGE};
 use crate::timing::Timings;
 
 /// Settings of [`analyze`].
@@ -206,8 +206,8 @@ pub fn analyze<'a>(
             ),
         ));
     }
-    if !(opts.ridge.is_finite() && opts.ridge >= 0.0) {
-        return Err(Error::config(Field::Ridge, "must be a finite number ≥ 0"));
+    if !(0.0..=MAX_RIDGE).contains(&opts.ridge) {
+        return Err(Error::config(Field::Ridge, RIDGE_RANGE));
     }
     let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
     let carried = carried_order(opts.carry.mode, opts.order)?;

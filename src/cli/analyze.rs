@@ -53,7 +53,8 @@ pub struct AnalyzeArgs {
     /// Surrogate samples per class [default: the data's own class counts].
     #[arg(long, value_name = "N")]
     pub surrogate_samples: Option<usize>,
-    /// Relative ridge of the Bhattacharyya split for singular covariances.
+    /// Relative ridge of the Bhattacharyya split for singular covariances, in [0, 1] (a
+    /// fraction of each stage's mean variance).
     #[arg(long, default_value_t = defaults::RIDGE, value_name = "ε")]
     pub ridge: f64,
     /// Layer whose class-0 covariance is drawn as a heatmap: 1…L (zˡ) or L+1 (output).

@@ -197,6 +197,29 @@ fn a_ridge_too_small_is_named_by_its_flag_in_a_readable_message() {
     }
 }
 
+/// A ridge above 1 (a fraction of the mean variance) swamps the covariances: the covariance
+/// term is then a difference of ln det's holding n·ln λ each, i.e. rounding (`--ridge 1e300`
+/// printed −1.3e-11 with exit 0, where the term is ~1e-300). It is refused naming `--ridge` and
+/// the range; 1 itself runs.
+#[test]
+fn a_ridge_above_one_is_refused_naming_the_flag_and_the_range() {
+    for ridge in ["1e300", "1.5", "inf", "nan"] {
+        let o = corrflow(&[
+            "analyze", "--task", "xor", "--epochs", "1", "--ridge", ridge,
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{ridge}: {err}");
+        assert!(
+            err.contains("--ridge") && err.contains("must be a number in [0, 1]"),
+            "{ridge}: {err}"
+        );
+    }
+    let o = corrflow(&[
+        "analyze", "--task", "xor", "--epochs", "1", "--ridge", "1", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// A network whose every relu unit is dead for every class: z¹ and y are constant in every
 /// class, have no Bhattacharyya split and are left out of the class information; the text
 /// table says how many stages it left out, where it showed fewer rows without a word

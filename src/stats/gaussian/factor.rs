@@ -105,14 +105,23 @@ pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
 
 /// The relative ridge ε must be finite and ≥ 0.
 pub(super) fn check_ridge(ridge: f64) -> Result<()> {
-    if ridge >= 0.0 && ridge.is_finite() {
+    if (0.0..=MAX_RIDGE).contains(&ridge) {
         Ok(())
     } else {
-        Err(Error::Numeric(format!(
-            "ridge must be a finite number ≥ 0, got {ridge}"
-        )))
+        Err(Error::Numeric(format!("ridge {ridge:e}: {RIDGE_RANGE}")))
     }
 }
+
+/// The largest relative ridge ε (λ = ε · mean variance). Above it λ swamps the covariances: the
+/// split then measures the ridge, and its covariance term, a difference of ln det's that each
+/// hold n·ln λ, is rounding (at ε = 10³⁰⁰, 784 × ln λ ≈ 5·10⁵ left −1.3·10⁻¹¹ where the term is
+/// ~10⁻³⁰⁰).
+pub const MAX_RIDGE: f64 = 1.0;
+
+/// What a relative ridge must be, for errors.
+pub const RIDGE_RANGE: &str = "must be a number in [0, 1]: a fraction of the stage's mean \
+    variance added to every class's diagonal; above 1 the ridge swamps the covariances and the \
+    split measures the ridge";
 
 /// What to do when no ridge λ = ridge · mean variance can make the covariances positive
 /// definite: with ridge = 0, pass one; with mean variance 0 (every covariance zero, the stage

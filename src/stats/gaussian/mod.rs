@@ -23,6 +23,7 @@ pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_froben
 pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
 };
+pub use factor::{MAX_RIDGE, RIDGE_RANGE};
 pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
