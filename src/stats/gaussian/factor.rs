@@ -103,7 +103,7 @@ pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
     ))
 }
 
-/// The relative ridge ε must be finite and ≥ 0.
+/// The relative ridge ε must lie in [0, [`MAX_RIDGE`]] (NaN and ∞ refused).
 pub(super) fn check_ridge(ridge: f64) -> Result<()> {
     if (0.0..=MAX_RIDGE).contains(&ridge) {
         Ok(())
