@@ -107,8 +107,9 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
 /// Refuses an analysed set (`on`) in which some class has exactly one sample, naming the data
 /// (`description`), the set and the class: a class's covariance (divisor n − 1) needs two
 /// samples. The statistics refused it later as "numerical error: MODEL: class 2 has 1 sample;
-/// …", naming the model file instead of the data (twentieth session).
-fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
+/// …", naming the model file instead of the data (twentieth session); a sweep's point checks
+/// its test set with it too (twenty-first session).
+pub(crate) fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
     let set = on.pick(split);
     let mut counts = vec![0usize; set.n_classes];
     for &label in &set.labels {

@@ -4,7 +4,8 @@
 
 use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use crate::analysis::information::stage_information;
-use crate::config::RunConfig;
+use crate::command::check_class_sizes;
+use crate::config::{On, RunConfig};
 use crate::cumtrain::fit;
 use crate::data::Split;
 use crate::error::Result;
@@ -27,10 +28,13 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Loads the data of `config` and builds its untrained network.
+    /// Loads the data of `config` and builds its untrained network. A test set (the one
+    /// [`evaluate`] measures) with a class of one sample is refused naming the data, as
+    /// `corrflow analyze` does, before the training.
     pub fn new(config: &RunConfig) -> Result<Prepared> {
         config.check_memory(None)?;
         let loaded = config.load_data()?;
+        check_class_sizes(&loaded.split, &loaded.description, On::Test)?;
         let (net, train) =
             config.network(loaded.split.train.dim(), loaded.split.train.n_classes)?;
         Ok(Prepared {

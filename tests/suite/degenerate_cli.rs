@@ -281,3 +281,46 @@ fn a_class_of_one_sample_is_refused_naming_the_data() {
         );
     }
 }
+
+/// A sweep point whose test set has a class of one sample fails naming the data, the set and
+/// the class, as `analyze` does (it failed with the statistics' "numerical error: class 2 has 1
+/// sample; at least 2 are needed for its covariance", naming no data; twentieth session's open
+/// item), and before its training.
+#[test]
+fn a_sweep_point_with_a_class_of_one_sample_fails_naming_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(61, 3, 2, 5);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let keep: Vec<usize> = (0..61).filter(|&i| y[i] != 2 || i == 2).collect();
+    let tx: Vec<Vec<f64>> = keep.iter().map(|&i| x[i].clone()).collect();
+    let ty: Vec<i64> = keep.iter().map(|&i| y[i]).collect();
+    let (txp, typ) = write_xy(dir.path(), "one-", &tx, &ty);
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        format!(
+            "task = \"data\"\ntrain_x = {:?}\ntrain_y = {:?}\ntest_x = {:?}\ntest_y = {:?}\n\
+             hidden = [[4]]\nepochs = 1\n",
+            xp, yp, txp, typ
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("sw");
+    let o = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    let failed = record["failed"].as_str().unwrap_or_default();
+    assert!(
+        failed.contains("class 2 has 1 sample in the test set")
+            && failed.contains(txp.to_str().unwrap())
+            && failed.contains("at least 2 samples of every class"),
+        "{record}"
+    );
+}
