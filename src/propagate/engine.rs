@@ -123,7 +123,7 @@ impl Propagator {
             let start = Start::Wide(start);
             self.run_single(net, from, start, opts.method, &closures, timings, None)?;
             for p in &self.stages {
-                check_finite(p, net.depth(), "the f32 propagation")?;
+                check_finite(p, net.depth(), F32_PRODUCED)?;
             }
             return Ok(&self.stages);
         }
@@ -165,7 +165,7 @@ impl Propagator {
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         let depth = net.depth();
         let mut checked = |p: &Predicted| {
-            check_finite(p, depth, "the f32 propagation")?;
+            check_finite(p, depth, F32_PRODUCED)?;
             finished(p)
         };
         self.run_single(
@@ -496,6 +496,10 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// What [`check_finite`] says produced a non-finite f32 result: the output's read-out, widened
+/// from f32, named the f32 propagation without its range or the remedy (twenty-first session).
+const F32_PRODUCED: &str = "the f32 propagation (f32 overflows above 3.4e38; use --precision f64)";
 
 /// Every class's dimension of `start`.
 fn dims(start: &[Moments]) -> Vec<usize> {

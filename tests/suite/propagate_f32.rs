@@ -246,3 +246,33 @@ fn an_f32_covariance_that_overflows_is_an_error() {
         .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
         .unwrap();
 }
+
+/// The same before an activation without f32 lanes (tanh: the f64 closure on the widened f32
+/// stage said "Hermite series closure: cov[(0, 0)] = inf", naming neither f32 nor the way out)
+/// and in the read-out, whose f32 update is widened to f64 for the output (it said "produced by
+/// the f32 propagation" without the range or the way out; twenty-first session). f64 runs each.
+#[test]
+fn an_f32_overflow_before_a_closure_without_f32_lanes_or_in_the_read_out_names_the_way_out() {
+    for (act, layer) in [
+        (Activation::Tanh, 0),
+        (Activation::Tanh, 2),
+        (Activation::Relu, 2),
+    ] {
+        let mut net = Mlp::init(&[24, 32, 16, 4], act, 1.0, 3).unwrap();
+        net.layers[layer].w *= faer::Scale(1e22);
+        let start = random_start(24, 2, 5);
+        let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+        let err = engine
+            .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f32 overflows above 3.4e38") && err.contains("--precision f64"),
+            "{act} ×1e22 at layer {layer}: {err}"
+        );
+        let mut exact = Propagator::with_settings(Precision::F64, AffineStrategy::Dense);
+        exact
+            .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+            .unwrap();
+    }
+}

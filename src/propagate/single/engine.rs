@@ -8,6 +8,7 @@ use faer::Mat;
 
 use super::closure::{apply_f32, has_f32_lanes};
 use super::start::Start;
+use super::units::finite32;
 use crate::error::Result;
 use crate::linalg::{narrow, widen};
 use crate::net::Mlp;
@@ -134,6 +135,8 @@ impl SinglePropagator {
                         )
                     })?;
                 } else {
+                    // The f64 closure would name an overflow of the f32 update as its own.
+                    finite32(&pre.single[c], &act.to_string())?;
                     let [wide_h, wide_z] = &mut self.wide;
                     timings.time("f32 ↔ f64", 0.0, || {
                         wide_h.mean.clone_from(&h.mean);
