@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cli::unset_empty_variables();
     restore_sigpipe();
     corrflow::io::clean_up_on_interrupt();
     corrflow::io::keep_freed_memory();

@@ -58,6 +58,22 @@ enum Command {
     Sweep(sweep::SweepArgs),
 }
 
+/// The environment variables clap reads as a flag's value when the flag is not given.
+const FLAG_VARIABLES: [&str; 1] = ["MNIST_DIR"];
+
+/// Takes each of [`FLAG_VARIABLES`] that is set but empty (`export MNIST_DIR=$UNSET`) as unset.
+/// clap passed the empty value to the flag, so every command, `--task xor` too, failed with "a
+/// value is required for '--mnist-dir <DIR>'", a flag the user never gave (twenty-first
+/// session). Changes the environment: call it first thing in `main`, before any other thread
+/// exists.
+pub fn unset_empty_variables() {
+    for name in FLAG_VARIABLES {
+        if std::env::var_os(name).is_some_and(|v| v.is_empty()) {
+            std::env::remove_var(name);
+        }
+    }
+}
+
 /// Runs the parsed command line; a configuration error names the flag at fault.
 pub fn run(cli: Cli) -> Result<()> {
     dispatch(cli).map_err(|e| e.name_field(flags::flag))

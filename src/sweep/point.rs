@@ -131,7 +131,9 @@ impl PointConfig {
         let mut config: RunConfig = serde_json::from_value(table)
             .map_err(|e| Error::Unsupported(format!("grid point {}: {e}", self.summary())))?;
         if config.data.mnist_dir.is_none() {
-            config.data.mnist_dir = std::env::var_os("MNIST_DIR").map(PathBuf::from);
+            config.data.mnist_dir = std::env::var_os("MNIST_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
         }
         config.analysis.mc_samples = self.mc_samples.unwrap_or(defaults::SWEEP_MC_SAMPLES);
         Ok(config)

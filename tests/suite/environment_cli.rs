@@ -181,3 +181,46 @@ fn the_per_class_statistics_check_obeys_max_memory_within_ulimit_v() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("over the memory limit of 100 MiB"), "{err}");
 }
+
+/// `MNIST_DIR` set but empty (`export MNIST_DIR=$UNSET`) is unset: a run that does not read
+/// MNIST runs, and one that does is told where MNIST comes from. clap handed the empty value to
+/// `--mnist-dir`, so every command failed with "a value is required for '--mnist-dir <DIR>'",
+/// a flag not given (twenty-first session); a sweep point took it as the folder "".
+#[test]
+fn an_empty_mnist_dir_in_the_environment_is_unset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let run = |args: &[&str]| command().args(args).env("MNIST_DIR", "").output().unwrap();
+    let o = run(&[
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["propagate", "--model", out.to_str().unwrap(), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["train", "--task", "mnist", "--out", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--mnist-dir") && err.contains("MNIST_DIR in the environment"),
+        "{err}"
+    );
+    let grid = dir.path().join("g.toml");
+    std::fs::write(&grid, "task = \"mnist\"\nepochs = 1\n").unwrap();
+    let sweep = dir.path().join("sw");
+    let o = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sweep.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("MNIST_DIR in the environment"), "{err}");
+}
