@@ -362,20 +362,34 @@ impl Propagator {
                 c.enter(l, layer, &mut pre.per_class, timings)?;
             }
             let closure = closures[l - 1];
+            // From the second layer on, a carried run's h holds the corrections carried into z
+            // of the layer before: a closure's numerical error (a negative variance of h) is
+            // theirs, and the message says so and names the way around them.
+            let carried = carry.is_some() && l > from + 1;
             // Classes side by side (each closure is parallel over its pairs too): the per-class
             // serial parts (unit moments, tables, zeroing) overlap. Results and errors in class order.
-            timings.time("closure", 0.0, || {
-                let counts: Vec<Result<Fallbacks>> = pre
-                    .per_class
-                    .par_iter()
-                    .zip(post.per_class.par_iter_mut())
-                    .map(|(h, z)| closure.apply_counted(h, corrections, z))
-                    .collect();
-                counts.into_iter().try_for_each(|count| {
-                    *fallbacks = fallbacks.plus(count?);
-                    Ok(())
+            timings
+                .time("closure", 0.0, || {
+                    let counts: Vec<Result<Fallbacks>> = pre
+                        .per_class
+                        .par_iter()
+                        .zip(post.per_class.par_iter_mut())
+                        .map(|(h, z)| closure.apply_counted(h, corrections, z))
+                        .collect();
+                    counts.into_iter().try_for_each(|count| {
+                        *fallbacks = fallbacks.plus(count?);
+                        Ok(())
+                    })
                 })
-            })?;
+                .map_err(|e| match e {
+                    Error::Numeric(msg) if carried => Error::Numeric(format!(
+                        "stage h{l} (layer {l}), after the κ₃/κ₄ corrections carried from layer \
+                     {from} into z{} (--carry depth): {msg}; with --carry first or --order 2 no \
+                     carried correction enters",
+                        l - 1
+                    )),
+                    e => e,
+                })?;
             if let Some(c) = carry.as_deref_mut() {
                 c.leave(
                     l,

@@ -295,3 +295,62 @@ fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
     ));
     assert!(before.get("note").is_none(), "{before}");
 }
+
+/// A 30-layer tanh network of width 4 (XOR, 2 epochs, one thread): at order 3 the corrections
+/// carried into some z leave the next h with a negative variance, which the Hermite closure
+/// refuses. The message named the closure alone ("Hermite series closure: negative variance
+/// …"); it now names the stage, the start layer, `--carry depth` and the way around it, and
+/// `--carry first` runs (twenty-first session; a design question for the carry, see
+/// EXPERIMENTS.md "Adversarial pass, twenty-first session").
+#[test]
+fn a_negative_variance_after_carried_corrections_names_the_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("d30.safetensors");
+    let m = model.to_str().unwrap();
+    let hidden = vec!["4"; 30].join(",");
+    json(&corrflow(&[
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--activation",
+        "tanh",
+        "--hidden",
+        &hidden,
+        "--epochs",
+        "2",
+        "--n-train",
+        "1000",
+        "--n-test",
+        "1000",
+        "--json",
+        "--out",
+        m,
+    ]));
+    let run = |carry: &str| {
+        corrflow(&[
+            "--threads",
+            "1",
+            "propagate",
+            "--model",
+            m,
+            "--order",
+            "3",
+            "--carry",
+            carry,
+            "--json",
+        ])
+    };
+    let o = run("depth");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("negative variance")
+            && err.contains("corrections carried from layer 0")
+            && err.contains("--carry depth")
+            && err.contains("--carry first"),
+        "{err}"
+    );
+    json(&run("first"));
+}
