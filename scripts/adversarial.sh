@@ -541,4 +541,57 @@ printf 'task = ["xor", "higher-order"]\nsigma = 0.5\nn_train = 200\nhidden = [[4
 rm -rf "$W/sw11"
 check "grid: sigma beside a task axis xor, higher-order" + sweep --grid "$W/g11.toml" --out "$W/sw11"
 
+# 12. Twenty-first session (adv21): a sweep point whose test set has a class of one sample, an
+# empty MNIST_DIR, f32 overflows before a closure without f32 lanes and in the read-out, a
+# negative variance after corrections carried through 30 layers, and inputs held before (IDX of
+# 255 dimensions, an MNIST folder that is a FIFO or a symlink loop, a path of 4 KiB).
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_x = "%s"\ntest_y = "%s"\nhidden = [[4]]\nepochs = 1\n' \
+  "$DG/iris-x.npy" "$DG/iris-y.npy" "$DG/irisone-x.npy" "$DG/irisone-y.npy" >"$W/g12.toml"
+rm -rf "$W/sw12"
+check "sweep: a test class of one sample" "points failed" sweep --grid "$W/g12.toml" --out "$W/sw12"
+grep -q 'irisone-x.npy\[0..101\]; 3 classes: class 2 has 1 sample in the test set' "$W/sw12/results.jsonl" 2>/dev/null ||
+  { unnamed=$((unnamed + 1)); echo "sweep: a test class of one sample: the failed record does not name the data: $(grep -o '"failed":"[^"]*' "$W/sw12/results.jsonl" 2>/dev/null | head -c 160)"; }
+MNIST_DIR= check "MNIST_DIR empty: train --task xor" + train "${XOR[@]}" --out "$W/x"
+MNIST_DIR= check "MNIST_DIR empty: propagate an XOR model" + propagate --model "$OUT" --json
+MNIST_DIR= check "MNIST_DIR empty: train --task mnist" "MNIST_DIR in the environment" train --task mnist --out "$W/x"
+python3 - "$W" <<'PY'
+import json, struct, sys
+w = sys.argv[1]
+def scaled(src, name, suffix, f):
+    raw = open(f"{w}/{src}.safetensors", "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    head = json.loads(raw[8:8 + n])
+    d = bytearray(raw[8 + n:])
+    for k, v in head.items():
+        if k != "__metadata__" and k.endswith(suffix):
+            a, b = v["data_offsets"]
+            for i in range(a, b, 8):
+                d[i:i + 8] = struct.pack("<d", struct.unpack("<d", d[i:i + 8])[0] * f)
+    open(f"{w}/{name}.safetensors", "wb").write(raw[:8 + n] + d)
+scaled("tanh", "tanh-h1e22", "hidden1.weight", 1e22)  # f32 overflows at h1, before tanh's f64 closure
+scaled("m", "ro1e22", "readout.weight", 1e22)          # f32 overflows in the read-out only
+PY
+for m in tanh-h1e22 ro1e22; do
+  check "propagate --precision f32: $m" "--precision f64" propagate --model "$W/$m.safetensors" --precision f32 --json
+  check "analyze --precision f32: $m" "--precision f64" analyze --model "$W/$m.safetensors" --precision f32 --json
+  check "propagate --precision f64: $m" + propagate --model "$W/$m.safetensors" --json
+done
+"$BIN" --threads 1 train --task xor --activation tanh --hidden "$(printf '4,%.0s' $(seq 29))4" --epochs 2 --n-train 1000 \
+  --n-test 1000 --out "$W/d30.safetensors" >/dev/null 2>&1
+check "order 3 --carry depth, 30 tanh layers" "--carry depth" --threads 1 propagate --model "$W/d30.safetensors" --order 3 --carry depth --json
+check "order 3 --carry first, 30 tanh layers" + --threads 1 propagate --model "$W/d30.safetensors" --order 3 --carry first --json
+check "order 4 --carry depth from layer 10, 30 tanh layers" - --threads 1 propagate --model "$W/d30.safetensors" --order 4 --carry depth --from-layer 10 --json
+python3 - "$W/idx255" <<'PY'
+import struct, sys
+open(sys.argv[1], "wb").write(bytes([0, 0, 8, 255]) + struct.pack(">I", 1) * 255 + b"\0")
+PY
+check "IDX of 255 dimensions as images" "idx255" train --task mnist --train-images "$W/idx255" --train-labels "$FIX/train-labels-idx1-ubyte" --out "$W/x"
+check "IDX of 255 dimensions as --train-x" "count mismatch" train --task data --train-x "$W/idx255" --train-y "$FIX/train-labels-idx1-ubyte" --out "$W/x"
+check "--mnist-dir a FIFO" "$W/fifo" train --task mnist --mnist-dir "$W/fifo" --out "$W/x"
+ln -sfn "$W/loop2" "$W/loop1" && ln -sfn "$W/loop1" "$W/loop2"
+check "--mnist-dir a symlink loop" "$W/loop1" train --task mnist --mnist-dir "$W/loop1" --out "$W/x"
+LONG=$W/$(printf 'd%.0s' $(seq 200))
+for _ in $(seq 21); do LONG=$LONG/$(printf 'd%.0s' $(seq 200)); done
+check "--out a path of 4 KiB" "File name too long" train "${XOR[@]}" --out "$LONG/m.safetensors"
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
