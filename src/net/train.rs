@@ -259,10 +259,43 @@ fn train_in<T: Real>(
                 ),
             ));
         }
+        if let Some(l) = net.layers.iter().position(|l| !parameters_finite(l)) {
+            return Err(parameters_overflowed(
+                l + 1,
+                epoch,
+                T::EPSILON > f64::EPSILON,
+            ));
+        }
         on_epoch(&stats);
         history.push(stats);
     }
     Ok(history)
+}
+
+/// Whether every weight and bias of `layer` is finite.
+fn parameters_finite<T: Real>(layer: &Layer<T>) -> bool {
+    let finite = |v: &T| v.to_f64().is_finite();
+    (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(finite)) && layer.b.iter().all(finite)
+}
+
+/// The error for parameters of `layer` (1-based) made non-finite by the updates of `epoch` while
+/// the loss stayed finite: a saturating φ (tanh) turns an infinite weight into a finite output,
+/// so the divergence check passed and the model file's check refused the trained network with
+/// "layer 1 has non-finite weights or biases", naming no flag (twenty-first session: `train
+/// --activation tanh --gain 1e20 --precision f32`, whose gradients of ~10⁴⁰ overflow f32 and
+/// which f64 runs). `f32`: the training ran in f32.
+fn parameters_overflowed(layer: usize, epoch: usize, f32: bool) -> Error {
+    let range = if f32 {
+        " f32's range (3.4e38; --precision f64 reaches 1.8e308)"
+    } else {
+        ""
+    };
+    Error::Numeric(format!(
+        "training made the weights or biases of layer {layer} non-finite in epoch {epoch} \
+         while the loss stayed finite (a saturating activation hides them): the gradients \
+         overflowed{range}; --gain, the data's scale (--sigma, --scale or the data files) or \
+         --lr is too large"
+    ))
 }
 
 /// The error for a loss that is not finite on the first batch, before any update: not the

@@ -567,6 +567,42 @@ fn an_overflow_before_training_names_the_scale_not_the_learning_rate() {
     }
 }
 
+/// Gradients that overflow while the loss stays finite: tanh with `--gain 1e20` trained in f32
+/// (loss ~10⁴⁰ in f64, its gradients ~10⁴⁰ overflow f32) left infinite weights in layer 1,
+/// which tanh turns into finite outputs; the model file's check then refused the trained
+/// network as "layer 1 has non-finite weights or biases", naming no flag (twenty-first session).
+/// Now the epoch's check names the layer, f32's range and the flags; f64 runs it.
+#[test]
+fn weights_made_non_finite_by_training_name_the_precision_and_the_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let out = out.to_str().unwrap();
+    let args = [
+        "train",
+        "--task",
+        "xor",
+        "--activation",
+        "tanh",
+        "--gain",
+        "1e20",
+        "--epochs",
+        "1",
+        "--out",
+        out,
+    ];
+    let err = refused(
+        &[&args[..], &["--precision", "f32"]].concat(),
+        "--precision f64",
+    );
+    assert!(
+        err.contains("layer 1 non-finite in epoch 1") && err.contains("--gain"),
+        "{err}"
+    );
+    assert!(!dir.path().join("m.safetensors").exists());
+    let f64 = corrflow(&args);
+    assert!(f64.status.success(), "{}", stderr(&f64));
+}
+
 /// Ten layers of the quadratic activation (the xor default) overflow inputs and weights of
 /// order one: the message names the activation and the depth, not only the data's scale
 /// (sixteenth session; it blamed `--sigma`, `--scale` and `--gain` alone).
