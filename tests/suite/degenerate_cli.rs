@@ -27,6 +27,23 @@ fn data_args(x: &Path, y: &Path, tx: &Path, ty: &Path) -> Vec<String> {
     args
 }
 
+/// A sweep in `dir` of one `task = "data"` point (hidden [4], 1 epoch) on the training and test
+/// files `[x, y, tx, ty]`: its output and the one record of its results.jsonl.
+fn sweep_one(dir: &Path, files: [&Path; 4]) -> (std::process::Output, serde_json::Value) {
+    let grid = dir.join("g.toml");
+    let [x, y, tx, ty] = files;
+    let text = format!(
+        "task = \"data\"\ntrain_x = {x:?}\ntrain_y = {y:?}\ntest_x = {tx:?}\ntest_y = {ty:?}\n\
+         hidden = [[4]]\nepochs = 1\n"
+    );
+    std::fs::write(&grid, text).unwrap();
+    let out = dir.join("sw");
+    let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
+    let o = corrflow(&["sweep", "--grid", g, "--out", o]);
+    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    (o, serde_json::from_str(line.trim()).unwrap())
+}
+
 /// Runs corrflow with `head` then `tail`.
 fn run(head: &[&str], tail: &[String]) -> std::process::Output {
     let tail: Vec<&str> = tail.iter().map(String::as_str).collect();
@@ -103,27 +120,8 @@ fn a_sweep_record_flags_a_point_mass_class_like_analyze() {
         }
     }
     let (xp, yp) = write_xy(dir.path(), "", &x, &y);
-    let grid = dir.path().join("g.toml");
-    std::fs::write(
-        &grid,
-        format!(
-            "task = \"data\"\ntrain_x = {:?}\ntrain_y = {:?}\ntest_x = {:?}\ntest_y = {:?}\n\
-             hidden = [[4]]\nepochs = 1\n",
-            xp, yp, xp, yp
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("sw");
-    let o = corrflow(&[
-        "sweep",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, record) = sweep_one(dir.path(), [&xp, &yp, &xp, &yp]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     let theory = record["theory"].as_array().unwrap();
     assert!(!theory.is_empty(), "{record}");
     for t in theory {
@@ -295,27 +293,8 @@ fn a_sweep_point_with_a_class_of_one_sample_fails_naming_the_data() {
     let tx: Vec<Vec<f64>> = keep.iter().map(|&i| x[i].clone()).collect();
     let ty: Vec<i64> = keep.iter().map(|&i| y[i]).collect();
     let (txp, typ) = write_xy(dir.path(), "one-", &tx, &ty);
-    let grid = dir.path().join("g.toml");
-    std::fs::write(
-        &grid,
-        format!(
-            "task = \"data\"\ntrain_x = {:?}\ntrain_y = {:?}\ntest_x = {:?}\ntest_y = {:?}\n\
-             hidden = [[4]]\nepochs = 1\n",
-            xp, yp, txp, typ
-        ),
-    )
-    .unwrap();
-    let out = dir.path().join("sw");
-    let o = corrflow(&[
-        "sweep",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let (o, record) = sweep_one(dir.path(), [&xp, &yp, &txp, &typ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
-    let record: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     let failed = record["failed"].as_str().unwrap_or_default();
     assert!(
         failed.contains("class 2 has 1 sample in the test set")

@@ -190,20 +190,13 @@ fn the_per_class_statistics_check_obeys_max_memory_within_ulimit_v() {
 fn an_empty_mnist_dir_in_the_environment_is_unset() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m.safetensors");
+    let m = out.to_str().unwrap();
     let run = |args: &[&str]| command().args(args).env("MNIST_DIR", "").output().unwrap();
-    let o = run(&[
-        "train",
-        "--task",
-        "xor",
-        "--epochs",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = run(&["train", "--task", "xor", "--epochs", "1", "--out", m]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run(&["propagate", "--model", out.to_str().unwrap(), "--json"]);
+    let o = run(&["propagate", "--model", m, "--json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run(&["train", "--task", "mnist", "--out", out.to_str().unwrap()]);
+    let o = run(&["train", "--task", "mnist", "--out", m]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(

@@ -231,20 +231,25 @@ fn an_f32_engine_reused_in_f64_keeps_no_f32_stage() {
 fn an_f32_covariance_that_overflows_is_an_error() {
     let mut net = Mlp::init(&[24, 32, 16, 4], Activation::Linear, 1.0, 3).unwrap();
     net.layers[0].w *= faer::Scale(1e20);
-    let start = random_start(24, 2, 5);
-    let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
-    let err = engine
-        .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
-        .unwrap_err()
-        .to_string();
+    let err = f32_error(&net);
     assert!(
         err.contains("(f32)") && err.contains("= inf") && err.contains("--precision f64"),
         "{err}"
     );
+}
+
+/// The error of `net`'s f32 propagation of a random start of 24 inputs, which f64 runs.
+fn f32_error(net: &Mlp) -> String {
+    let start = random_start(24, 2, 5);
     let mut exact = Propagator::with_settings(Precision::F64, AffineStrategy::Dense);
     exact
-        .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+        .run(net, 0, &start, None, GAUSSIAN, &Timings::disabled())
         .unwrap();
+    let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
+    engine
+        .run(net, 0, &start, None, GAUSSIAN, &Timings::disabled())
+        .unwrap_err()
+        .to_string()
 }
 
 /// The same before an activation without f32 lanes (tanh: the f64 closure on the widened f32
@@ -260,19 +265,10 @@ fn an_f32_overflow_before_a_closure_without_f32_lanes_or_in_the_read_out_names_t
     ] {
         let mut net = Mlp::init(&[24, 32, 16, 4], act, 1.0, 3).unwrap();
         net.layers[layer].w *= faer::Scale(1e22);
-        let start = random_start(24, 2, 5);
-        let mut engine = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
-        let err = engine
-            .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
-            .unwrap_err()
-            .to_string();
+        let err = f32_error(&net);
         assert!(
             err.contains("f32 overflows above 3.4e38") && err.contains("--precision f64"),
             "{act} ×1e22 at layer {layer}: {err}"
         );
-        let mut exact = Propagator::with_settings(Precision::F64, AffineStrategy::Dense);
-        exact
-            .run(&net, 0, &start, None, GAUSSIAN, &Timings::disabled())
-            .unwrap();
     }
 }
