@@ -542,8 +542,8 @@ rm -rf "$W/sw11"
 check "grid: sigma beside a task axis xor, higher-order" + sweep --grid "$W/g11.toml" --out "$W/sw11"
 
 # 12. Twenty-first session (adv21): a sweep point whose test set has a class of one sample, an
-# empty MNIST_DIR, f32 overflows before a closure without f32 lanes and in the read-out, a
-# negative variance after corrections carried through 30 layers, and inputs held before (IDX of
+# empty MNIST_DIR, f32 overflows before a closure without f32 lanes, in the read-out and in
+# training's gradients (tanh with --gain 1e20), a negative variance after corrections carried through 30 layers, and inputs held before (IDX of
 # 255 dimensions, an MNIST folder that is a FIFO or a symlink loop, a path of 4 KiB).
 printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_x = "%s"\ntest_y = "%s"\nhidden = [[4]]\nepochs = 1\n' \
   "$DG/iris-x.npy" "$DG/iris-y.npy" "$DG/irisone-x.npy" "$DG/irisone-y.npy" >"$W/g12.toml"
@@ -576,6 +576,8 @@ for m in tanh-h1e22 ro1e22; do
   check "analyze --precision f32: $m" "--precision f64" analyze --model "$W/$m.safetensors" --precision f32 --json
   check "propagate --precision f64: $m" + propagate --model "$W/$m.safetensors" --json
 done
+check "train tanh --gain 1e20 --precision f32" "--precision f64" train "${XOR[@]}" --activation tanh --gain 1e20 --precision f32 --out "$W/x"
+check "train tanh --gain 1e20 (f64)" + train "${XOR[@]}" --activation tanh --gain 1e20 --out "$W/x"
 "$BIN" --threads 1 train --task xor --activation tanh --hidden "$(printf '4,%.0s' $(seq 29))4" --epochs 2 --n-train 1000 \
   --n-test 1000 --out "$W/d30.safetensors" >/dev/null 2>&1
 check "order 3 --carry depth, 30 tanh layers" "--carry depth" --threads 1 propagate --model "$W/d30.safetensors" --order 3 --carry depth --json
