@@ -147,19 +147,7 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut 
             .par_chunks_mut(used)
             .zip(g_odd.par_chunks_mut(used))
             .enumerate()
-            .for_each(|(j, (even, odd))| {
-                Isa::Dispatch.run(
-                    pulp::Arch::new(),
-                    FourierLanes {
-                        act,
-                        inv_s: 1.0 / s[j],
-                        a: mu[j] / s[j],
-                        u,
-                        even,
-                        odd,
-                    },
-                )
-            });
+            .for_each(|(j, (even, odd))| g_column(act, mu[j], s[j], u, even, odd));
     }
     let product = |p: MatRef<f64>, bands: &[(usize, usize)], rows: Range<usize>, g: &[f64]| {
         let mut out = Mat::<f64>::zeros(rows.len(), units);
@@ -203,14 +191,15 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut 
 /// The adaptive series of `hermite` takes at most K = 256 on wide units.
 const CACHED_ORDERS: usize = 257;
 
-/// Rows of P per band of [`fill`]'s products: one node window per 16 rows (32 orders) kept
-/// 49 % of P's entries at K = 190 (per 8 rows ~46 %, per 32 ~54 %, in smaller products).
+/// Rows of P per band of [`fill`]'s products: one node window per 16 rows (32 orders) keeps
+/// 49 % of P's entries at K = 190; narrower bands keep a little less in smaller products.
 const BAND: usize = 16;
 
 /// The share of Σₘ|Pₙₘ| a row's node window may leave out ([`NodeWeights::bands`]), half on
-/// each side: 10⁻¹⁷, below one ulp of the largest term, so that the dropped part is of the
-/// order of the sum's own rounding (`banded_fill_matches_the_whole_sum`: within 1 % of that
-/// bound) and the rule keeps its 10⁻¹³ of |m| + √Var (`fourier_rule_matches_the_composite_rule`).
+/// each side: 10⁻¹⁷, a tenth of ε·Σₘ|Pₙₘ|, the scale of the sum's own rounding, so that the
+/// dropped part is below it (`banded_fill_matches_the_whole_sum`: within 1 % of the bound
+/// with both) and the rule keeps its 10⁻¹³ of |m| + √Var
+/// (`fourier_rule_matches_the_composite_rule`).
 const DROPPED: f64 = 1e-17;
 
 /// P of [`fill`] in two halves and each half's node windows per band of [`BAND`] rows.
@@ -326,6 +315,21 @@ pub(crate) fn squared_moments(act: Activation) -> Option<FromFirstTwo> {
     }
 }
 
+/// Column j of G ([`fill`]) at the nodes `u`: [`FourierLanes`] of the unit μ + s z.
+fn g_column(act: Activation, mu: f64, s: f64, u: &[f64], even: &mut [f64], odd: &mut [f64]) {
+    Isa::Dispatch.run(
+        pulp::Arch::new(),
+        FourierLanes {
+            act,
+            inv_s: 1.0 / s,
+            a: mu / s,
+            u,
+            even,
+            odd,
+        },
+    )
+}
+
 /// Column j of G (see [`fill`]): `even`ₘ = Re and `odd`ₘ = Im of φ̂(uₘ/s)e^{iauₘ}, the nodes
 /// in SIMD lanes (sin and cos by [`sin_cos`]).
 struct FourierLanes<'a> {
@@ -436,17 +440,7 @@ mod tests {
                 let (p_even, p_odd) = node_weights(from + count);
                 for (j, cj) in c.iter().enumerate() {
                     let (mut even, mut odd) = (vec![0.0; u.len()], vec![0.0; u.len()]);
-                    Isa::Dispatch.run(
-                        pulp::Arch::new(),
-                        FourierLanes {
-                            act,
-                            inv_s: 1.0 / s[j],
-                            a: mu[j] / s[j],
-                            u,
-                            even: &mut even,
-                            odd: &mut odd,
-                        },
-                    );
+                    g_column(act, mu[j], s[j], u, &mut even, &mut odd);
                     let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
                     for (k, &got) in cj.iter().enumerate() {
                         let n = from + k;
