@@ -24,6 +24,7 @@
 //! unit: the coefficients of many units are one matrix product ([`fill`]).
 
 use std::f64::consts::PI;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use faer::linalg::matmul::matmul;
@@ -107,7 +108,11 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
 /// at once: with the M = 128 positive nodes uₘ and weights wₘ of the 256-point rule, cₙ(j) =
 /// (2/(√(2π)sⱼ))·Σₘ Pₙₘ Gₘⱼ, where Pₙₘ = ±wₘpₙ(uₘ) (the sign of the module docs) does not depend
 /// on the unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: G on SIMD lanes over
-/// the nodes, one unit per task, then one GEMM per parity, (K/2 × M)·(M × units).
+/// the nodes, one unit per task, then per parity and per band of [`BAND`] rows of P one GEMM
+/// over the band's nodes only ([`NodeWeights::bands`]: |Pₙₘ| peaks at uₘ ≈ √n and falls like
+/// e^{−(uₘ − √n)²}, so each row's weight lies in a window of nodes; at K = 190, a wide layer's
+/// table, the bands hold 49 % of P's entries and G is needed at 96 of the 128 nodes, issue #14
+/// item 3). The nodes left out change cₙ by at most (2/(√(2π)s))·[`DROPPED`]·Σₘ|Pₙₘ|·maxₘ|Gₘⱼ|.
 /// For s > 1 and |μ|/s ≤ 3 (where `hermite_coef` takes it): checked against the composite
 /// rule in z to 10⁻¹³ of |m| + √Var up to n = 256 (`fourier_rule_matches_the_composite_rule`).
 /// c₀ and c₁ (f = 0) are right only for φ without a linear part ([`squared_moments`]: c₀ is
@@ -120,60 +125,148 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut 
     }
     let (z, _) = gauss_hermite::rule(true);
     let u = &z[z.len() / 2..];
-    let m = u.len();
     // Rows of P: n = f, f + 2, … (even) and n = f + 1, f + 3, … (odd), of tables from n = 0.
     let (first, ne, no) = (from / 2, count.div_ceil(2), count / 2);
-    static CACHED: OnceLock<(Mat<f64>, Mat<f64>)> = OnceLock::new();
+    static CACHED: OnceLock<NodeWeights> = OnceLock::new();
     let built;
-    let (p_even, p_odd) = if from + count <= CACHED_ORDERS {
-        CACHED.get_or_init(|| node_weights(CACHED_ORDERS))
+    let weights = if from + count <= CACHED_ORDERS {
+        CACHED.get_or_init(|| NodeWeights::new(CACHED_ORDERS))
     } else {
-        built = node_weights(from + count);
+        built = NodeWeights::new(from + count);
         &built
     };
-    let (p_even, p_odd) = (
-        p_even.as_ref().subrows(first, ne),
-        p_odd.as_ref().subrows(first, no),
-    );
-    let (mut g_even, mut g_odd) = (vec![0.0; m * units], vec![0.0; m * units]);
-    g_even
-        .par_chunks_mut(m)
-        .zip(g_odd.par_chunks_mut(m))
-        .enumerate()
-        .for_each(|(j, (even, odd))| {
-            Isa::Dispatch.run(
-                pulp::Arch::new(),
-                FourierLanes {
-                    act,
-                    inv_s: 1.0 / s[j],
-                    a: mu[j] / s[j],
-                    u,
-                    even,
-                    odd,
-                },
-            )
-        });
-    let product = |p: MatRef<f64>, g: &[f64]| {
-        let mut out = Mat::<f64>::zeros(p.nrows(), units);
-        let g = MatRef::from_column_major_slice(g, m, units);
-        matmul(out.as_mut(), Accum::Replace, p, g, 1.0, Par::rayon(0));
+    let (even_rows, odd_rows) = (first..first + ne, first..first + no);
+    // G at the nodes some band of the rows reads: uₘ, m < `used`.
+    let used = weights
+        .nodes(&weights.even_bands, even_rows.clone())
+        .max(weights.nodes(&weights.odd_bands, odd_rows.clone()));
+    let u = &u[..used];
+    let (mut g_even, mut g_odd) = (vec![0.0; used * units], vec![0.0; used * units]);
+    if used > 0 {
+        g_even
+            .par_chunks_mut(used)
+            .zip(g_odd.par_chunks_mut(used))
+            .enumerate()
+            .for_each(|(j, (even, odd))| g_column(act, mu[j], s[j], u, even, odd));
+    }
+    let product = |p: MatRef<f64>, bands: &[(usize, usize)], rows: Range<usize>, g: &[f64]| {
+        let mut out = Mat::<f64>::zeros(rows.len(), units);
+        let g = MatRef::from_column_major_slice(g, used, units);
+        for (b, &(lo, hi)) in bands.iter().enumerate() {
+            let (r0, r1) = ((b * BAND).max(rows.start), ((b + 1) * BAND).min(rows.end));
+            if r0 >= r1 || lo >= hi {
+                continue;
+            }
+            matmul(
+                out.as_mut().subrows_mut(r0 - rows.start, r1 - r0),
+                Accum::Replace,
+                p.submatrix(r0, lo, r1 - r0, hi - lo),
+                g.subrows(lo, hi - lo),
+                1.0,
+                Par::rayon(0),
+            );
+        }
         out
     };
-    let (even, odd) = (product(p_even, &g_even), product(p_odd, &g_odd));
+    let even = product(
+        weights.p_even.as_ref(),
+        &weights.even_bands,
+        even_rows,
+        &g_even,
+    );
+    let odd = product(weights.p_odd.as_ref(), &weights.odd_bands, odd_rows, &g_odd);
     c.par_iter_mut().enumerate().for_each(|(j, cj)| {
         let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
+        let (even, odd) = (even.col_as_slice(j), odd.col_as_slice(j));
         for (k, ck) in cj.iter_mut().enumerate() {
-            let part = if k % 2 == 0 { &even } else { &odd };
-            *ck = scale * part[(k / 2, j)];
+            let part = if k % 2 == 0 { even } else { odd };
+            *ck = scale * part[k / 2];
         }
     });
 }
 
-/// Orders c₀..c_{CACHED_ORDERS − 1} whose node weights P ([`node_weights`]) are built once per
+/// Orders c₀..c_{CACHED_ORDERS − 1} whose node weights P ([`NodeWeights`]) are built once per
 /// process and shared by every later [`fill`] (rows of a shorter K are the leading rows of the
 /// same table): building them took 0.2–0.4 ms, serial, twice per series closure at K = 256.
 /// The adaptive series of `hermite` takes at most K = 256 on wide units.
 const CACHED_ORDERS: usize = 257;
+
+/// Rows of P per band of [`fill`]'s products: one node window per 16 rows (32 orders) keeps
+/// 49 % of P's entries at K = 190; narrower bands keep a little less in smaller products.
+const BAND: usize = 16;
+
+/// The share of Σₘ|Pₙₘ| a row's node window may leave out ([`NodeWeights::bands`]), half on
+/// each side: 10⁻¹⁷, a tenth of ε·Σₘ|Pₙₘ|, the scale of the sum's own rounding, so that the
+/// dropped part is below it (`banded_fill_matches_the_whole_sum`: within 1 % of the bound
+/// with both) and the rule keeps its 10⁻¹³ of |m| + √Var
+/// (`fourier_rule_matches_the_composite_rule`).
+const DROPPED: f64 = 1e-17;
+
+/// P of [`fill`] in two halves and each half's node windows per band of [`BAND`] rows.
+struct NodeWeights {
+    /// Rows n = 0, 2, … (even) and n = 1, 3, … (odd), columns the M = 128 positive nodes uₘ of
+    /// the 256-point rule, entries ±wₘ·pₙ(uₘ), pₙ = uⁿ/√n! by p₀ = 1, pₙ = pₙ₋₁·u/√n (the sign
+    /// of the module docs).
+    p_even: Mat<f64>,
+    p_odd: Mat<f64>,
+    /// [`Self::bands`] of `p_even` and `p_odd`.
+    even_bands: Vec<(usize, usize)>,
+    odd_bands: Vec<(usize, usize)>,
+}
+
+impl NodeWeights {
+    /// P for c₀..c_{orders−1} and its bands.
+    fn new(orders: usize) -> Self {
+        let (p_even, p_odd) = node_weights(orders);
+        let (even_bands, odd_bands) = (Self::bands(p_even.as_ref()), Self::bands(p_odd.as_ref()));
+        NodeWeights {
+            p_even,
+            p_odd,
+            even_bands,
+            odd_bands,
+        }
+    }
+
+    /// Per band of [`BAND`] rows of `p`, the nodes lo..hi that [`fill`] sums over: for every row
+    /// of the band, Σ_{m<lo}|Pₙₘ| and Σ_{m≥hi}|Pₙₘ| are each at most ½·[`DROPPED`]·Σₘ|Pₙₘ| (each
+    /// row's own window, the band's the union of its rows'). The sum over the window differs
+    /// from the whole sum by at most [`DROPPED`]·Σₘ|Pₙₘ|·max|Gₘⱼ|.
+    fn bands(p: MatRef<f64>) -> Vec<(usize, usize)> {
+        let m = p.ncols();
+        (0..p.nrows().div_ceil(BAND))
+            .map(|b| {
+                let rows = b * BAND..((b + 1) * BAND).min(p.nrows());
+                rows.map(|r| {
+                    let row: Vec<f64> = (0..m).map(|k| p[(r, k)].abs()).collect();
+                    let cut = 0.5 * DROPPED * row.iter().sum::<f64>();
+                    let (mut lo, mut low) = (0, 0.0);
+                    while lo < m && low + row[lo] <= cut {
+                        low += row[lo];
+                        lo += 1;
+                    }
+                    let (mut hi, mut high) = (m, 0.0);
+                    while hi > lo && high + row[hi - 1] <= cut {
+                        high += row[hi - 1];
+                        hi -= 1;
+                    }
+                    (lo, hi)
+                })
+                .fold((m, 0), |(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
+            })
+            .collect()
+    }
+
+    /// The nodes the bands of `rows` read: 0..the largest window end (0 for no rows).
+    fn nodes(&self, bands: &[(usize, usize)], rows: Range<usize>) -> usize {
+        bands
+            .iter()
+            .enumerate()
+            .filter(|(b, _)| b * BAND < rows.end && (b + 1) * BAND > rows.start)
+            .map(|(_, &(_, hi))| hi)
+            .max()
+            .unwrap_or(0)
+    }
+}
 
 /// The two halves of P in [`fill`] for c₀..c_{orders−1}: rows n = 0, 2, … (even) and
 /// n = 1, 3, … (odd), columns the M = 128 positive nodes uₘ of the 256-point rule, entries
@@ -222,6 +315,21 @@ pub(crate) fn squared_moments(act: Activation) -> Option<FromFirstTwo> {
     }
 }
 
+/// Column j of G ([`fill`]) at the nodes `u`: [`FourierLanes`] of the unit μ + s z.
+fn g_column(act: Activation, mu: f64, s: f64, u: &[f64], even: &mut [f64], odd: &mut [f64]) {
+    Isa::Dispatch.run(
+        pulp::Arch::new(),
+        FourierLanes {
+            act,
+            inv_s: 1.0 / s,
+            a: mu / s,
+            u,
+            even,
+            odd,
+        },
+    )
+}
+
 /// Column j of G (see [`fill`]): `even`ₘ = Re and `odd`ₘ = Im of φ̂(uₘ/s)e^{iauₘ}, the nodes
 /// in SIMD lanes (sin and cos by [`sin_cos`]).
 struct FourierLanes<'a> {
@@ -261,5 +369,105 @@ impl WithSimd for FourierLanes<'_> {
                 simd.mul_add_f64s(im, cos, simd.mul_f64s(re, sin)),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of P leaves at most [`DROPPED`] of Σₘ|Pₙₘ| outside its band's nodes, and the
+    /// bands are narrow: at K = 190 (a wide layer's table, ×1024 of `closure_ratio … strong`)
+    /// they hold at most half of P's entries and G is read at fewer than 100 of the 128 nodes.
+    /// Fails with one band of every node (`bands` returning (0, 128)).
+    #[test]
+    fn bands_drop_little_and_skip_half_of_p() {
+        let w = NodeWeights::new(CACHED_ORDERS);
+        for (p, bands) in [(&w.p_even, &w.even_bands), (&w.p_odd, &w.odd_bands)] {
+            for r in 0..p.nrows() {
+                let (lo, hi) = bands[r / BAND];
+                let all: f64 = (0..p.ncols()).map(|m| p[(r, m)].abs()).sum();
+                let out: f64 = (0..lo).chain(hi..p.ncols()).map(|m| p[(r, m)].abs()).sum();
+                assert!(out <= DROPPED * all, "row {r}: {out:e} of {all:e}");
+            }
+        }
+        let k: usize = 190;
+        let (ne, no) = (k.div_ceil(2), k / 2);
+        let held: usize = [(&w.even_bands, ne), (&w.odd_bands, no)]
+            .iter()
+            .flat_map(|&(bands, rows)| {
+                bands.iter().enumerate().map(move |(b, &(lo, hi))| {
+                    let r = (b * BAND).min(rows)..((b + 1) * BAND).min(rows);
+                    r.len() * (hi - lo)
+                })
+            })
+            .sum();
+        let share = held as f64 / (k * 128) as f64;
+        let nodes = w
+            .nodes(&w.even_bands, 0..ne)
+            .max(w.nodes(&w.odd_bands, 0..no));
+        assert!(share <= 0.5 && nodes < 100, "share {share}, {nodes} nodes");
+    }
+
+    /// [`fill`] (the bands' products) against the whole sum over the 128 nodes, term by term in
+    /// order, for the six activations with a transform, from c₀ and from c₂, K = 190 and 256
+    /// (past the cached table), s from 1.05 to 10⁴ and |μ|/s ≤ 3: within the dropped part's
+    /// bound [`DROPPED`]·Σₘ|Pₙₘ|·max|Gₘⱼ| plus the two sums' rounding, 2·128ε·Σₘ|PₙₘGₘⱼ|, both
+    /// times 2/(√(2π)s).
+    #[test]
+    fn banded_fill_matches_the_whole_sum() {
+        let (z, _) = gauss_hermite::rule(true);
+        let u = &z[z.len() / 2..];
+        let acts = [
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Erf,
+            Activation::Softplus,
+            Activation::Silu,
+            Activation::Gelu,
+        ];
+        let units: Vec<(f64, f64)> = [1.05, 3.0, 40.0, 1024.0, 1e4]
+            .iter()
+            .flat_map(|&s| [0.0, 1.2, -2.0, 3.0].map(|a| (a * s, s)))
+            .collect();
+        let (mu, s): (Vec<f64>, Vec<f64>) = units.iter().copied().unzip();
+        let mut worst: f64 = 0.0;
+        for act in acts {
+            for (from, count) in [(0, 191), (2, 189), (2, 255)] {
+                let mut c = vec![vec![0.0; count]; units.len()];
+                let mut rows: Vec<&mut [f64]> = c.iter_mut().map(Vec::as_mut_slice).collect();
+                fill(act, &mu, &s, from, &mut rows);
+                let (p_even, p_odd) = node_weights(from + count);
+                for (j, cj) in c.iter().enumerate() {
+                    let (mut even, mut odd) = (vec![0.0; u.len()], vec![0.0; u.len()]);
+                    g_column(act, mu[j], s[j], u, &mut even, &mut odd);
+                    let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
+                    for (k, &got) in cj.iter().enumerate() {
+                        let n = from + k;
+                        let (p, g) = if n % 2 == 0 {
+                            (&p_even, &even)
+                        } else {
+                            (&p_odd, &odd)
+                        };
+                        let row = |m: usize| p[(n / 2, m)];
+                        let want = scale * (0..u.len()).map(|m| row(m) * g[m]).sum::<f64>();
+                        let size: f64 = (0..u.len()).map(|m| (row(m) * g[m]).abs()).sum();
+                        let mass: f64 = (0..u.len()).map(|m| row(m).abs()).sum();
+                        let top = g.iter().fold(0.0, |a: f64, b| a.max(b.abs()));
+                        let bound =
+                            scale * (DROPPED * mass * top + 2.0 * 128.0 * f64::EPSILON * size);
+                        let err = (got - want).abs();
+                        assert!(
+                            err <= bound,
+                            "{act} μ {} s {} c{n}: {got:e} vs {want:e} (bound {bound:e})",
+                            mu[j],
+                            s[j]
+                        );
+                        worst = worst.max(err / bound);
+                    }
+                }
+            }
+        }
+        println!("banded vs whole sum: worst {worst:.3} of the bound");
     }
 }
