@@ -405,7 +405,7 @@ fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closur
             corrections: Corrections::None,
         };
         let gauss = Propagator::new()
-            .run(&net, k - 1, &z, None, options, &timings)
+            .run(&net, k - 1, z, None, options, &timings)
             .unwrap()
             .to_vec();
         assert_eq!(gauss.len(), carried.len() - (2 * k - 2));
