@@ -64,6 +64,11 @@ pub struct ClassCarry {
     pub fallback: Option<(usize, String)>,
     /// (hidden layer, units) whose corrected variance broke down and kept the Gaussian moments.
     pub gaussian_units: Vec<(usize, usize)>,
+    /// Hidden layer from which the carry stopped and the Gaussian closure alone ran to y, and
+    /// why: the carried run failed there (a covariance its corrections left indefinite;
+    /// [`Propagator::run_carried_or_cut`]); absent where the carry ran to y.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gaussian_from: Option<(usize, String)>,
 }
 
 /// What the carried run did, for the text and JSON reports.
@@ -110,6 +115,17 @@ impl CarryReport {
                     "            class {}: carried to {}, Gaussian from hidden layer {layer}: \
                      {reason}",
                     c.class, c.carried_to
+                ));
+            }
+            if let Some((layer, reason)) = c
+                .gaussian_from
+                .as_ref()
+                .filter(|g| Some(*g) != c.fallback.as_ref())
+            {
+                out.push(format!(
+                    "            class {}: carry stopped, Gaussian closure alone from hidden \
+                     layer {layer} to y: {reason}",
+                    c.class
                 ));
             }
         }
@@ -260,20 +276,31 @@ pub fn propagate_carried<'a>(
         let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
         measure_seconds += t.elapsed().as_secs_f64();
         let t = Instant::now();
+        let mut cut = None;
         let run = match units {
             None => {
-                let Start::Full(tensors, paired) = tensors else {
-                    unreachable!("measure_start measures full tensors without units")
+                // The carry is made again (its tensors measured again) only where a run that
+                // failed is made again cut (`run_carried_or_cut`).
+                let mut measured = Some(tensors);
+                let mut make = || {
+                    let tensors = match measured.take() {
+                        Some(t) => t,
+                        None => measure_start(h, order, units)?,
+                    };
+                    let Start::Full(tensors, paired) = tensors else {
+                        unreachable!("measure_start measures full tensors without units")
+                    };
+                    let carry = Carry::from_first_pre(order, vec![tensors])?;
+                    match paired {
+                        Some(u) => carry.with_first_unpaired(vec![u]),
+                        None => Ok(carry),
+                    }
                 };
-                let mut carry = Carry::from_first_pre(order, vec![tensors])?;
-                if let Some(u) = paired {
-                    carry = carry.with_first_unpaired(vec![u])?;
-                }
-                let run = engine
-                    .run_carried(net, from, one, &mut carry, method, timings)?
-                    .to_vec();
+                let carry =
+                    engine.run_carried_or_cut(net, from, one, &mut make, method, timings)?;
+                cut = carry.cut_at().cloned();
                 (
-                    run,
+                    engine.stages().to_vec(),
                     carry.fallback().cloned(),
                     carry.gaussian_units().to_vec(),
                 )
@@ -316,6 +343,10 @@ pub fn propagate_carried<'a>(
                 (f.layer, reason.to_string())
             }),
             gaussian_units: gaussian.iter().map(|g| (g.layer, g.units)).collect(),
+            gaussian_from: cut.map(|f| {
+                let reason = f.reason.strip_prefix("class 0: ").unwrap_or(&f.reason);
+                (f.layer, reason.to_string())
+            }),
         });
     }
     Ok((

@@ -85,6 +85,10 @@ pub struct Propagator {
     precision: Precision,
     single: SinglePropagator,
     fallbacks: Fallbacks,
+    /// The hidden layer whose closure failed in the last carried run from the second carried
+    /// layer on (its h held corrections carried into the z before): read by
+    /// [`Propagator::run_carried_or_cut`].
+    failed_carried: Option<usize>,
 }
 
 impl Propagator {
@@ -274,6 +278,88 @@ impl Propagator {
         self.run_inner(net, from, start, first, None, &closures, timings)
     }
 
+    /// [`Propagator::run_carried`] that falls back instead of failing where the carried
+    /// corrections break the run (issue #16: never worse than the Gaussian at any depth). A
+    /// closure of hidden layer l ≥ from + 2 can fail (a negative variance of h^l) when the
+    /// corrections added to earlier z's left a covariance indefinite — the Gaussian closure's
+    /// covariance of a PSD h is PSD and the affine map keeps it so, but a correction ΔC is not
+    /// PSD, and [`Carry::abandons_run`] / the undo of the last correction do not cover those of
+    /// a run whose first closure was corrected from measured cumulants. Then the run is made
+    /// again from a new carry (`make`, which must build the same one) cut at hidden layer k
+    /// ([`Carry::with_cut`]): the carried run up to z^{k−1}, the Gaussian closure alone from
+    /// h^k on, k being the first layer below l whose z is indefinite beyond rounding
+    /// ([`indefinite`]), else l − 1 (the z that fed h^l); should that run fail too, k moves
+    /// down, to from + 1 at the latest (the Gaussian closure's run from the start). The cut and
+    /// why are listed among the carry's fallbacks ([`Carry::cut_at`]). Runs that do not fail
+    /// are [`Propagator::run_carried`]'s. Returns the carry of the run kept; its stages are
+    /// the engine's.
+    pub fn run_carried_or_cut(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        make: &mut dyn FnMut() -> Result<Carry>,
+        method: ClosureMethod,
+        timings: &Timings,
+    ) -> Result<Carry> {
+        let mut cut: Option<(usize, String)> = None;
+        loop {
+            let mut carry = make()?;
+            if let Some((k, reason)) = &cut {
+                carry = carry.with_cut(*k, reason.clone());
+            }
+            let err = match self.run_carried(net, from, start, &mut carry, method, timings) {
+                Ok(_) => return Ok(carry),
+                Err(e) => e,
+            };
+            let Some(l) = self.failed_carried.take() else {
+                return Err(err);
+            };
+            // Layers below the failing one and below the last cut, whose z the failed run wrote.
+            let below = cut.as_ref().map_or(l, |c| c.0.min(l));
+            let found = (from + 1..below).find_map(|j| {
+                let z = &self.stages[2 * (j - from - 1) + 1];
+                z.per_class
+                    .iter()
+                    .enumerate()
+                    .find_map(|(c, m)| indefinite(m).map(|lambda| (j, c, lambda)))
+            });
+            let (k, why) = match found {
+                Some((j, c, lambda)) => (
+                    j,
+                    format!(
+                        "class {c}: z{j}'s covariance with its carried correction is indefinite \
+                         (smallest eigenvalue {lambda:.3e})"
+                    ),
+                ),
+                None => (
+                    below - 1,
+                    format!(
+                        "the corrections carried into z{} and before left a later covariance \
+                         indefinite",
+                        below - 1
+                    ),
+                ),
+            };
+            let cause = match &err {
+                Error::Numeric(msg) => msg.split(": ").skip(1).collect::<Vec<_>>().join(": "),
+                e => e.to_string(),
+            };
+            let cause = cause
+                .split("; with --carry first")
+                .next()
+                .unwrap_or("")
+                .to_string();
+            cut = Some((
+                k,
+                format!(
+                    "{why}, so that the closure of h{l} failed ({cause}): the series broke down; \
+                     the Gaussian closure alone from h{k} on"
+                ),
+            ));
+        }
+    }
+
     /// [`Propagator::run_carried`] with any [`CarryHook`] (the full tensors' [`Carry`] or the
     /// leading-unit [`super::higher::subset::SubsetCarry`]).
     pub fn run_hooked(
@@ -338,9 +424,14 @@ impl Propagator {
             ws,
             stages,
             fallbacks,
+            failed_carried,
             ..
         } = self;
         *fallbacks = Fallbacks::default();
+        *failed_carried = None;
+        // A cut carry ([`Carry::with_cut`]) is not called from its cut on.
+        let cut = carry.as_deref().and_then(|c| c.cut());
+        let carries = |l: usize| cut.is_none_or(|k| l < k);
         for l in from + 1..=depth {
             let layer = &net.layers[l - 1];
             let (done, rest) = stages.split_at_mut(2 * (l - from - 1));
@@ -358,14 +449,14 @@ impl Propagator {
             if corrections != Corrections::None {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
-            if let Some(c) = carry.as_deref_mut() {
+            if let Some(c) = carry.as_deref_mut().filter(|_| carries(l)) {
                 c.enter(l, layer, &mut pre.per_class, timings)?;
             }
             let closure = closures[l - 1];
             // From the second layer on, a carried run's h holds the corrections carried into z
-            // of the layer before: a closure's numerical error (a negative variance of h) is
+            // of the layers before: a closure's numerical error (a negative variance of h) is
             // theirs, and the message says so and names the way around them.
-            let carried = carry.is_some() && l > from + 1;
+            let carried = carry.is_some() && l > from + 1 && carries(from + 1);
             // Classes side by side (each closure is parallel over its pairs too): the per-class
             // serial parts (unit moments, tables, zeroing) overlap. Results and errors in class order.
             timings
@@ -382,15 +473,18 @@ impl Propagator {
                     })
                 })
                 .map_err(|e| match e {
-                    Error::Numeric(msg) if carried => Error::Numeric(format!(
+                    Error::Numeric(msg) if carried => {
+                        *failed_carried = Some(l);
+                        Error::Numeric(format!(
                         "stage h{l} (layer {l}), after the κ₃/κ₄ corrections carried from layer \
                      {from} into z{} (--carry depth): {msg}; with --carry first or --order 2 no \
                      carried correction enters",
                         l - 1
-                    )),
+                    ))
+                    }
                     e => e,
                 })?;
-            if let Some(c) = carry.as_deref_mut() {
+            if let Some(c) = carry.as_deref_mut().filter(|_| carries(l)) {
                 c.leave(
                     l,
                     net.activation.at(l - 1),
@@ -411,7 +505,7 @@ impl Propagator {
         let (done, y) = stages.split_at_mut(2 * (depth - from));
         let current = done.last().map_or(start, |p| p.per_class.as_slice());
         timed_affine(readout, current, &mut y[0].per_class, ws, timings)?;
-        if let Some(c) = carry {
+        if let Some(c) = carry.filter(|_| cut.is_none()) {
             c.readout(readout, &mut y[0].per_class, timings)?;
         }
         check_finite(&y[0], depth, "the read-out's affine map")?;
@@ -422,6 +516,11 @@ impl Propagator {
     /// ([`Fallbacks`]; all zero at order 2).
     pub fn fallbacks(&self) -> Fallbacks {
         self.fallbacks
+    }
+
+    /// The stages of the last run (h^{from+1}, z^{from+1}, …, y), valid until the next.
+    pub fn stages(&self) -> &[Predicted] {
+        &self.stages
     }
 
     /// The stages of the last run, moved out.
@@ -514,6 +613,25 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
 /// What [`check_finite`] says produced a non-finite f32 result: the output's read-out, widened
 /// from f32, named the f32 propagation without its range or the remedy (twenty-first session).
 const F32_PRODUCED: &str = "the f32 propagation (f32 overflows above 3.4e38; use --precision f64)";
+
+/// The smallest eigenvalue of `m`'s covariance where it is below −64ε·N·max_a(m_a² + Σ_aa),
+/// the rounding of a closure's covariance (the closures' own floor on a variance,
+/// −64ε·(mean² + largest variance), times N for an eigenvalue of an N×N perturbation); None
+/// for a covariance PSD to rounding (or whose eigenvalues could not be found).
+fn indefinite(m: &Moments) -> Option<f64> {
+    let n = m.dim();
+    let scale = (0..n)
+        .map(|a| m.mean[a] * m.mean[a] + m.cov[(a, a)].abs())
+        .fold(0.0, f64::max);
+    let floor = -64.0 * f64::EPSILON * n as f64 * scale;
+    let lambda = m
+        .cov
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .ok()?
+        .first()
+        .copied()?;
+    (lambda < floor).then_some(lambda)
+}
 
 /// Every class's dimension of `start`.
 fn dims(start: &[Moments]) -> Vec<usize> {

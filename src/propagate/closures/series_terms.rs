@@ -69,6 +69,11 @@ impl DerivativeTerms for SeriesTerms {
     }
 
     fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms> {
+        // Near-deterministic units: the delta method, settled where the series' coefficients
+        // (and the quadrature) hold only rounding (`QuadratureTerms::taylor_pair`).
+        if let Some(d) = self.quadrature.taylor_pair(i, j, rho) {
+            return Some(d);
+        }
         let mut d = [[0.0; 5]; 5];
         for (a, b) in ORDERS {
             match self.entry(i, j, rho, a, b) {

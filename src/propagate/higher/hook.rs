@@ -32,4 +32,10 @@ pub trait CarryHook: Send {
     ) -> Result<()>;
     /// Maps the carried state through the read-out into y, attaching y's slices.
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()>;
+    /// The first hidden layer the hook no longer carries (None: it carries to y): from there
+    /// the engine runs the Gaussian closure alone, calls neither `enter`, `leave` nor
+    /// `readout`, and drops the κ slices of every h ([`super::carry::Carry::with_cut`]).
+    fn cut(&self) -> Option<usize> {
+        None
+    }
 }

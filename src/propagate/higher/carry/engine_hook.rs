@@ -39,6 +39,7 @@ impl CarryHook for Carry {
         for (l, &n) in net.widths().iter().enumerate().skip(at) {
             check_memory(n, self.order(), classes, l, self.limit)?;
         }
+        self.reach_cut(from + 1);
         Ok(())
     }
 
@@ -326,10 +327,15 @@ impl CarryHook for Carry {
         }
         // z^l is not Gaussian: the closure made its κ from h's Σ.
         self.zero.clear();
+        self.reach_cut(l + 1);
         Ok(())
     }
 
     /// Maps the tensors of z^L through the read-out into y and attaches y's slices.
+    fn cut(&self) -> Option<usize> {
+        self.cut.as_ref().map(|f| f.layer)
+    }
+
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {
         if self.moments_only {
             return Ok(());

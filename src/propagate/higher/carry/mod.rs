@@ -270,6 +270,9 @@ pub struct Carry {
     /// over four distinct units, h's over four distinct units cut after each map (None: the
     /// rule's, carried).
     distinct4: Option<Distinct4Diagrams>,
+    /// The first hidden layer not carried ([`Carry::with_cut`]: the Gaussian closure alone from
+    /// there, after a carried run failed) and why, None: carried to y.
+    cut: Option<Fallback>,
 }
 
 /// One class's factored κ₃ of z, as the next layer's map reads it ([`Factored::map`]).
