@@ -288,7 +288,7 @@ impl Propagator {
     /// again from a new carry (`make`, which must build the same one) cut at hidden layer k
     /// ([`Carry::with_cut`]): the carried run up to z^{k−1}, the Gaussian closure alone from
     /// h^k on, k being the first layer below l whose z is indefinite beyond rounding
-    /// ([`indefinite`]), else l − 1 (the z that fed h^l); should that run fail too, k moves
+    /// (`indefinite`), else l − 1 (the z that fed h^l); should that run fail too, k moves
     /// down, to from + 1 at the latest (the Gaussian closure's run from the start). The cut and
     /// why are listed among the carry's fallbacks ([`Carry::cut_at`]). Runs that do not fail
     /// are [`Propagator::run_carried`]'s. Returns the carry of the run kept; its stages are
