@@ -86,9 +86,9 @@ pub struct Propagator {
     single: SinglePropagator,
     fallbacks: Fallbacks,
     /// The hidden layer whose closure failed in the last carried run from the second carried
-    /// layer on (its h held corrections carried into the z before): read by
-    /// [`Propagator::run_carried_or_cut`].
-    failed_carried: Option<usize>,
+    /// layer on (its h held corrections carried into the z before), and the closure's own
+    /// message: read by [`Propagator::run_carried_or_cut`].
+    failed_carried: Option<(usize, String)>,
 }
 
 impl Propagator {
@@ -312,7 +312,7 @@ impl Propagator {
                 Ok(_) => return Ok(carry),
                 Err(e) => e,
             };
-            let Some(l) = self.failed_carried.take() else {
+            let Some((l, cause)) = self.failed_carried.take() else {
                 return Err(err);
             };
             // Layers below the failing one and below the last cut, whose z the failed run wrote.
@@ -341,15 +341,6 @@ impl Propagator {
                     ),
                 ),
             };
-            let cause = match &err {
-                Error::Numeric(msg) => msg.split(": ").skip(1).collect::<Vec<_>>().join(": "),
-                e => e.to_string(),
-            };
-            let cause = cause
-                .split("; with --carry first")
-                .next()
-                .unwrap_or("")
-                .to_string();
             cut = Some((
                 k,
                 format!(
@@ -474,13 +465,14 @@ impl Propagator {
                 })
                 .map_err(|e| match e {
                     Error::Numeric(msg) if carried => {
-                        *failed_carried = Some(l);
-                        Error::Numeric(format!(
-                        "stage h{l} (layer {l}), after the κ₃/κ₄ corrections carried from layer \
-                     {from} into z{} (--carry depth): {msg}; with --carry first or --order 2 no \
-                     carried correction enters",
-                        l - 1
-                    ))
+                        let e = Error::Numeric(format!(
+                            "stage h{l} (layer {l}), after the κ₃/κ₄ corrections carried from \
+                             layer {from} into z{} (--carry depth): {msg}; with --carry first or \
+                             --order 2 no carried correction enters",
+                            l - 1
+                        ));
+                        *failed_carried = Some((l, msg));
+                        e
                     }
                     e => e,
                 })?;
