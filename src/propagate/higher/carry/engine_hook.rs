@@ -331,11 +331,12 @@ impl CarryHook for Carry {
         Ok(())
     }
 
-    /// Maps the tensors of z^L through the read-out into y and attaches y's slices.
+    /// The layer of [`Carry::with_cut`], if any.
     fn cut(&self) -> Option<usize> {
         self.cut.as_ref().map(|f| f.layer)
     }
 
+    /// Maps the tensors of z^L through the read-out into y and attaches y's slices.
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {
         if self.moments_only {
             return Ok(());
