@@ -17,6 +17,14 @@ pub struct Layer<T = f64> {
     pub b: Col<T>,
 }
 
+impl<T: Real> Layer<T> {
+    /// Whether every weight and bias is finite.
+    pub fn is_finite(&self) -> bool {
+        let finite = |v: &T| v.to_f64().is_finite();
+        (0..self.w.ncols()).all(|j| self.w.col(j).iter().all(finite)) && self.b.iter().all(finite)
+    }
+}
+
 impl<T> Layer<T> {
     /// Input width.
     pub fn fan_in(&self) -> usize {
@@ -155,16 +163,13 @@ impl Mlp {
                     layer.fan_out()
                 )));
             }
-            let finite_w =
-                (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(|v| v.is_finite()));
-            let finite_b = layer.b.iter().all(|v| v.is_finite());
             if self.bias_free[l] && layer.b.iter().any(|&v| v != 0.0) {
                 return Err(Error::Numeric(format!(
                     "layer {} is bias-free but has a non-zero bias",
                     l + 1
                 )));
             }
-            if !(finite_w && finite_b) {
+            if !layer.is_finite() {
                 return Err(Error::Numeric(format!(
                     "layer {} has non-finite weights or biases",
                     l + 1

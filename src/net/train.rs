@@ -259,7 +259,7 @@ fn train_in<T: Real>(
                 ),
             ));
         }
-        if let Some(l) = net.layers.iter().position(|l| !parameters_finite(l)) {
+        if let Some(l) = net.layers.iter().position(|l| !l.is_finite()) {
             return Err(parameters_overflowed(
                 l + 1,
                 epoch,
@@ -270,12 +270,6 @@ fn train_in<T: Real>(
         history.push(stats);
     }
     Ok(history)
-}
-
-/// Whether every weight and bias of `layer` is finite.
-fn parameters_finite<T: Real>(layer: &Layer<T>) -> bool {
-    let finite = |v: &T| v.to_f64().is_finite();
-    (0..layer.w.ncols()).all(|j| layer.w.col(j).iter().all(finite)) && layer.b.iter().all(finite)
 }
 
 /// The error for parameters of `layer` (1-based) made non-finite by the updates of `epoch` while
