@@ -20,5 +20,5 @@ pub use interrupt::clean_up_on_interrupt;
 pub use limit::{default_memory_limit, set_process_limit, MemoryLimit};
 pub use output::{check_output_dir, check_output_file, not_a_folder, write_dir_atomically};
 pub use regular::{
-    map_failed, open_regular, open_regular_append, read_regular, read_regular_to_string,
+    map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,
 };

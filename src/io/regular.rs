@@ -12,6 +12,8 @@ use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
+use memmap2::Mmap;
+
 use crate::{Error, Result};
 
 /// Opens `path` for reading, refusing anything that is not a regular file with
@@ -97,11 +99,20 @@ pub fn read_regular_to_string(path: &Path, max_bytes: u64, what: &str) -> Result
         .map_err(|e| Error::format(path, format!("{what} is not UTF-8 text: {e}")))
 }
 
+/// Maps `file`, the regular file opened from `path` ([`open_regular`]), into memory read-only,
+/// for the readers of models, IDX and array files. A failure names `path`; where the file system
+/// cannot map files (ENODEV: a /sys attribute) it says the file is a special file.
+pub fn map_regular(path: &Path, file: &File) -> Result<Mmap> {
+    // SAFETY: a read-only map of a regular file; a file changed while it is mapped is outside
+    // what corrflow supports (the readers copy out and validate what they use).
+    unsafe { Mmap::map(file) }.map_err(|e| map_failed(path, e))
+}
+
 /// The error of mapping the regular file `path` into memory: `ENODEV` (the file system does not
 /// map files: a /sys attribute, which reports a size of one page) says what the file is; other
 /// errors as [`Error::io`]. It said only "No such device (os error 19)" until the twentieth
 /// session.
-pub fn map_failed(path: &Path, e: std::io::Error) -> Error {
+fn map_failed(path: &Path, e: std::io::Error) -> Error {
     if e.raw_os_error() == Some(libc::ENODEV) {
         return Error::format(
             path,

@@ -11,13 +11,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use faer::{Col, Mat};
-use memmap2::Mmap;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::{Activations, Layer, Mlp};
 use crate::error::{Error, Result};
-use crate::io::{map_failed, open_regular, write_atomically, MemoryLimit};
+use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
 pub const FORMAT_TAG: &str = "corrflow-mlp";
@@ -82,8 +81,8 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
 /// `corrflow.preprocess` (the records the run configuration reads back; README, "Model files").
 pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
     let file = open_regular(path)?;
-    // SAFETY: read-only map of a regular file; only the header is parsed from it.
-    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))?;
+    // Only the header is parsed from the map.
+    let bytes = map_regular(path, &file)?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::format(path, format!("not a safetensors file ({e})")))?;
     Ok(header.metadata().clone().unwrap_or_default())
@@ -120,9 +119,8 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
             "not a safetensors file: {len} bytes, expected at least the 8-byte header size"
         )));
     }
-    // SAFETY: read-only map of a regular file; a file changed while it is read is outside what
-    // corrflow supports (tensors are copied out and validated right away).
-    let bytes = unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))?;
+    // The tensors are copied out of the map and validated right away.
+    let bytes = map_regular(path, &file)?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
     let tensors = SafeTensors::deserialize(&bytes)

@@ -20,7 +20,7 @@ use memmap2::Mmap;
 pub use elem::{Elem, Endian};
 
 use super::idx::{default_cache_dir, IdxFile};
-use crate::io::{map_failed, open_regular, MemoryLimit};
+use crate::io::{map_regular, open_regular, MemoryLimit};
 use crate::{Error, Result};
 
 /// Memory order of the elements of a multi-dimensional array.
@@ -197,9 +197,7 @@ pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
     if len == 0 {
         return Err(Error::format(path, "empty file: expected an array file"));
     }
-    // SAFETY: read-only map of a regular file; a file changed while it is mapped is outside what
-    // corrflow supports.
-    unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))
+    map_regular(path, &file)
 }
 
 /// Checks that a data section of `actual` bytes holds exactly ∏ `dims` elements of `elem`.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::array::{ArrayFile, Elem, Endian, Order};
-use crate::io::{map_failed, open_regular, MemoryLimit};
+use crate::io::{map_regular, open_regular, MemoryLimit};
 use crate::{Error, Result};
 
 pub use cache::{default_cache_dir, CACHE_ENV};
@@ -76,9 +76,7 @@ impl IdxFile {
                 ),
             ));
         }
-        // SAFETY: the map is read-only. Mutating the file while it is mapped is outside what
-        // corrflow supports.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| map_failed(path, e))?;
+        let map = map_regular(path, &file)?;
         let h = header::parse(path, &map)?;
         Ok(IdxFile {
             path: path.to_path_buf(),
