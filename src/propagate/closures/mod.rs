@@ -12,6 +12,7 @@
 pub mod bvn;
 mod closed_pairs;
 mod coef_table;
+mod derivatives;
 pub mod edgeworth;
 pub mod erf;
 mod erf_terms;
