@@ -276,18 +276,18 @@ pub fn propagate_carried<'a>(
         let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
         measure_seconds += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let mut cut = None;
+        let cut;
+        // The carry is made again (its tensors measured again) only where a run that failed
+        // is made again cut (`run_carried_or_cut`, `run_hooked_or_cut`).
+        let mut measured = Some(tensors);
+        let mut start_tensors = || match measured.take() {
+            Some(t) => Ok(t),
+            None => measure_start(h, order, units),
+        };
         let run = match units {
             None => {
-                // The carry is made again (its tensors measured again) only where a run that
-                // failed is made again cut (`run_carried_or_cut`).
-                let mut measured = Some(tensors);
                 let mut make = || {
-                    let tensors = match measured.take() {
-                        Some(t) => t,
-                        None => measure_start(h, order, units)?,
-                    };
-                    let Start::Full(tensors, paired) = tensors else {
+                    let Start::Full(tensors, paired) = start_tensors()? else {
                         unreachable!("measure_start measures full tensors without units")
                     };
                     let carry = Carry::from_first_pre(order, vec![tensors])?;
@@ -306,15 +306,16 @@ pub fn propagate_carried<'a>(
                 )
             }
             Some(r) => {
-                let Start::Subset(slices, samples) = tensors else {
-                    unreachable!("measure_start keeps the samples with units")
+                let mut make = || {
+                    let Start::Subset(slices, samples) = start_tensors()? else {
+                        unreachable!("measure_start keeps the samples with units")
+                    };
+                    SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])
                 };
-                let mut carry = SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])?;
-                let run = engine
-                    .run_hooked(net, from, one, &mut carry, method, timings)?
-                    .to_vec();
+                let carry = engine.run_hooked_or_cut(net, from, one, &mut make, method, timings)?;
+                cut = carry.cut_at().cloned();
                 (
-                    run,
+                    engine.stages().to_vec(),
                     carry.fallback().cloned(),
                     carry.gaussian_units().to_vec(),
                 )

@@ -286,7 +286,7 @@ impl Propagator {
     /// PSD, and [`Carry::abandons_run`] / the undo of the last correction do not cover those of
     /// a run whose first closure was corrected from measured cumulants. Then the run is made
     /// again from a new carry (`make`, which must build the same one) cut at hidden layer k
-    /// ([`Carry::with_cut`]): the carried run up to z^{k−1}, the Gaussian closure alone from
+    /// ([`CarryHook::set_cut`]): the carried run up to z^{k−1}, the Gaussian closure alone from
     /// h^k on, k being the first layer below l whose z is indefinite beyond rounding
     /// (`indefinite`), else l − 1 (the z that fed h^l); should that run fail too, k moves
     /// down, to from + 1 at the latest (the Gaussian closure's run from the start). The cut and
@@ -302,14 +302,47 @@ impl Propagator {
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<Carry> {
+        self.run_or_cut(from, make, &mut |engine, carry| {
+            engine
+                .run_carried(net, from, start, carry, method, timings)
+                .map(|_| ())
+        })
+    }
+
+    /// [`Propagator::run_carried_or_cut`] for any [`CarryHook`] run by
+    /// [`Propagator::run_hooked`] (the leading-unit
+    /// [`super::higher::subset::SubsetCarry`]): the same cut, found the same way.
+    pub fn run_hooked_or_cut<H: CarryHook>(
+        &mut self,
+        net: &Mlp,
+        from: usize,
+        start: &[Moments],
+        make: &mut dyn FnMut() -> Result<H>,
+        method: ClosureMethod,
+        timings: &Timings,
+    ) -> Result<H> {
+        self.run_or_cut(from, make, &mut |engine, carry| {
+            engine
+                .run_hooked(net, from, start, carry, method, timings)
+                .map(|_| ())
+        })
+    }
+
+    /// The loop of [`Propagator::run_carried_or_cut`]: `run` runs a carry from `from`.
+    fn run_or_cut<H: CarryHook>(
+        &mut self,
+        from: usize,
+        make: &mut dyn FnMut() -> Result<H>,
+        run: &mut dyn FnMut(&mut Propagator, &mut H) -> Result<()>,
+    ) -> Result<H> {
         let mut cut: Option<(usize, String)> = None;
         loop {
             let mut carry = make()?;
             if let Some((k, reason)) = &cut {
-                carry = carry.with_cut(*k, reason.clone());
+                carry.set_cut(*k, reason.clone());
             }
-            let err = match self.run_carried(net, from, start, &mut carry, method, timings) {
-                Ok(_) => return Ok(carry),
+            let err = match run(self, &mut carry) {
+                Ok(()) => return Ok(carry),
                 Err(e) => e,
             };
             let Some((l, cause)) = self.failed_carried.take() else {
@@ -420,7 +453,7 @@ impl Propagator {
         } = self;
         *fallbacks = Fallbacks::default();
         *failed_carried = None;
-        // A cut carry ([`Carry::with_cut`]) is not called from its cut on.
+        // A cut carry ([`CarryHook::set_cut`]) is not called from its cut on.
         let cut = carry.as_deref().and_then(|c| c.cut());
         let carries = |l: usize| cut.is_none_or(|k| l < k);
         for l in from + 1..=depth {

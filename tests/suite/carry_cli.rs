@@ -3,7 +3,9 @@
 //! carried stages and the fallbacks, no NaN, and clear refusals.
 
 use corrflow::data::xor::XorConfig;
+use corrflow::measure::layers::{layer_stats, Higher};
 use corrflow::measure::propagate_carried;
+use corrflow::net::Stage;
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::MomentAccumulator;
@@ -303,17 +305,10 @@ fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
     assert!(before.get("note").is_none(), "{before}");
 }
 
-/// adv21's 30-layer tanh XOR network of width 4 (2 epochs): the corrections carried from the
-/// measured h¹ leave z's covariance indefinite (z⁵ of class 1) and, 14 layers later, h¹⁹ gets a
-/// negative variance. `propagate` and `analyze --order 3 --carry depth` exited 2 with the
-/// closure's error; now the carry stops where the covariance turned indefinite, says so in the
-/// text and the JSON (`gaussian_from`), and from there the numbers are the Gaussian closure's:
-/// equal, bit for bit, to `Propagator::run` at order 2 from the carried z^{k−1}.
-#[test]
-fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closure() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("d30.safetensors");
-    let m = model.to_str().unwrap();
+/// A 30-layer XOR network of width 4 with `activation` (2 epochs, 1000 training samples):
+/// adv21's d30 for tanh.
+fn d30(dir: &std::path::Path, activation: &str) -> std::path::PathBuf {
+    let model = dir.join(format!("d30-{activation}.safetensors"));
     let hidden = vec!["4"; 30].join(",");
     json(&corrflow(&[
         "--threads",
@@ -322,7 +317,7 @@ fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closur
         "--task",
         "xor",
         "--activation",
-        "tanh",
+        activation,
         "--hidden",
         &hidden,
         "--epochs",
@@ -333,8 +328,104 @@ fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closur
         "1000",
         "--json",
         "--out",
-        m,
+        model.to_str().unwrap(),
     ]));
+    model
+}
+
+/// The reason of the first class whose carry was cut (JSON `carried.classes[].gaussian_from`);
+/// fails when no class was cut.
+fn first_cut(report: &serde_json::Value) -> String {
+    let classes = report["carried"]["classes"].as_array().unwrap();
+    let cut = classes.iter().find(|c| !c["gaussian_from"].is_null());
+    let cut = cut.unwrap_or_else(|| panic!("no class was cut: {classes:?}"));
+    cut["gaussian_from"][1].as_str().unwrap().to_string()
+}
+
+/// Through the library, on the XOR test set `model` was trained beside: each class carried
+/// from layer `from` at `order` with `units` (None: the full tensors), and for every class
+/// that was cut at hidden layer k, every stage from h^k on equals, bit for bit,
+/// `Propagator::run` at order 2 from layer k − 1 started from the cut run's z^{k−1}. Returns
+/// the number of classes cut.
+fn cut_stages_are_the_gaussian_closures(
+    model: &std::path::Path,
+    from: usize,
+    order: usize,
+    units: Option<usize>,
+) -> usize {
+    let net = corrflow::net::model_io::load(model).unwrap();
+    let split = XorConfig {
+        n_train: 1000,
+        n_test: 1000,
+        ..XorConfig::default()
+    }
+    .generate()
+    .unwrap();
+    let data = split.test;
+    let start = if from == 0 {
+        let mut acc = MomentAccumulator::new(data.x.nrows(), data.n_classes, false).unwrap();
+        acc.push(data.x.as_ref(), &data.labels).unwrap();
+        acc.finish().unwrap().per_class
+    } else {
+        let stats = layer_stats(&net, &data, Higher::None, 64).unwrap();
+        stats.get(Stage::Post(from)).unwrap().per_class.clone()
+    };
+    let timings = Timings::disabled();
+    let mut cuts = 0;
+    for c in 0..start.len() {
+        let mut engine = Propagator::new();
+        let (carried, report) = propagate_carried(
+            &mut engine,
+            &net,
+            &data,
+            from,
+            (&start[c..=c], &[c]),
+            (order, units),
+            ClosureMethod::Auto,
+            64,
+            &timings,
+        )
+        .unwrap();
+        let Some((k, _)) = &report.classes[0].gaussian_from else {
+            continue;
+        };
+        cuts += 1;
+        // Stages h^{from+1}, z^{from+1}, …: z^{k−1} is entry 2(k − from) − 3, h^k the next.
+        assert!(
+            *k >= from + 2,
+            "a cut at h{k} is the order-2 run from layer {from}"
+        );
+        let at = 2 * (k - from) - 2;
+        let z = carried[at - 1].f64_moments().unwrap();
+        let options = PropagateOptions {
+            method: ClosureMethod::Auto,
+            corrections: Corrections::None,
+        };
+        let gauss = Propagator::new()
+            .run(&net, k - 1, z, None, options, &timings)
+            .unwrap()
+            .to_vec();
+        assert_eq!(gauss.len(), carried.len() - at);
+        for (a, b) in carried[at..].iter().zip(&gauss) {
+            assert_eq!(a.stage, b.stage);
+            let (a, b) = (a.f64_moments().unwrap(), b.f64_moments().unwrap());
+            assert!(a[0].mean == b[0].mean && a[0].cov == b[0].cov, "{:?}", b[0]);
+        }
+    }
+    cuts
+}
+
+/// adv21's 30-layer tanh XOR network of width 4 (2 epochs): the corrections carried from the
+/// measured h¹ leave z's covariance indefinite (z⁵ of class 1) and, 14 layers later, h¹⁹ gets a
+/// negative variance. `propagate` and `analyze --order 3 --carry depth` exited 2 with the
+/// closure's error; now the carry stops where the covariance turned indefinite, says so in the
+/// text and the JSON (`gaussian_from`), and from there the numbers are the Gaussian closure's:
+/// equal, bit for bit, to `Propagator::run` at order 2 from the carried z^{k−1}.
+#[test]
+fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closure() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = d30(dir.path(), "tanh");
+    let m = model.to_str().unwrap();
     let run = |command: &str, extra: &[&str]| {
         let mut args = vec!["--threads", "1", command, "--model", m, "--order", "3"];
         args.extend_from_slice(&["--carry", "depth"]);
@@ -342,19 +433,8 @@ fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closur
         corrflow(&args)
     };
     let report = json(&run("propagate", &["--json"]));
-    let classes = report["carried"]["classes"].as_array().unwrap();
-    let stopped: Vec<&serde_json::Value> = classes
-        .iter()
-        .filter(|c| !c["gaussian_from"].is_null())
-        .collect();
-    assert!(!stopped.is_empty(), "{classes:?}");
-    assert!(
-        stopped[0]["gaussian_from"][1]
-            .as_str()
-            .unwrap()
-            .contains("indefinite"),
-        "{stopped:?}"
-    );
+    let why = first_cut(&report);
+    assert!(why.contains("indefinite"), "{why}");
     let text = run("propagate", &[]);
     let out = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(0), "{out}");
@@ -365,55 +445,45 @@ fn a_carry_that_leaves_a_covariance_indefinite_falls_back_to_the_gaussian_closur
     json(&run("analyze", &["--json"]));
 
     // The library's run of the same data: from the cut on, the Gaussian closure's numbers.
-    let net = corrflow::net::model_io::load(&model).unwrap();
-    let split = XorConfig {
-        n_train: 1000,
-        n_test: 1000,
-        ..XorConfig::default()
-    }
-    .generate()
-    .unwrap();
-    let data = split.test;
-    let mut acc = MomentAccumulator::new(data.x.nrows(), data.n_classes, false).unwrap();
-    acc.push(data.x.as_ref(), &data.labels).unwrap();
-    let start = acc.finish().unwrap().per_class;
-    let timings = Timings::disabled();
-    let mut cuts = 0;
-    for c in 0..start.len() {
-        let mut engine = Propagator::new();
-        let (carried, report) = propagate_carried(
-            &mut engine,
-            &net,
-            &data,
-            0,
-            (&start[c..=c], &[c]),
-            (3, None),
-            ClosureMethod::Auto,
-            64,
-            &timings,
-        )
-        .unwrap();
-        let Some((k, _)) = &report.classes[0].gaussian_from else {
-            continue;
-        };
-        cuts += 1;
-        // Stages h¹, z¹, h², …: z^{k−1} is entry 2k − 3, h^k entry 2k − 2.
-        assert!(*k >= 2, "a cut at h1 is the order-2 run from x");
-        let z = carried[2 * k - 3].f64_moments().unwrap();
-        let options = PropagateOptions {
-            method: ClosureMethod::Auto,
-            corrections: Corrections::None,
-        };
-        let gauss = Propagator::new()
-            .run(&net, k - 1, z, None, options, &timings)
-            .unwrap()
-            .to_vec();
-        assert_eq!(gauss.len(), carried.len() - (2 * k - 2));
-        for (a, b) in carried[2 * k - 2..].iter().zip(&gauss) {
-            assert_eq!(a.stage, b.stage);
-            let (a, b) = (a.f64_moments().unwrap(), b.f64_moments().unwrap());
-            assert!(a[0].mean == b[0].mean && a[0].cov == b[0].cov, "{:?}", b[0]);
-        }
-    }
-    assert!(cuts > 0, "no class was cut");
+    assert!(
+        cut_stages_are_the_gaussian_closures(&model, 0, 3, None) > 0,
+        "no class was cut"
+    );
+}
+
+/// The subset carry (`--kappa-units`, [`corrflow::propagate::higher::subset::SubsetCarry`])
+/// takes the same cut through the carry hook: on the 30-layer erf network from layer 16 at
+/// order 4 with 3 units per layer the corrections carried into z¹⁹ gave h²⁰ a negative
+/// variance and the run exited 2 (dm22); now it exits 0, says where the carry stopped (text
+/// and JSON `gaussian_from`), and the stages from the cut on are the order-2 run's from the
+/// carried z at the cut.
+#[test]
+fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = d30(dir.path(), "erf");
+    let m = model.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--threads", "1", "propagate", "--model", m];
+        args.extend_from_slice(&["--from-layer", "16", "--order", "4", "--carry", "depth"]);
+        args.extend_from_slice(&["--kappa-units", "3"]);
+        args.extend_from_slice(extra);
+        corrflow(&args)
+    };
+    let text = run(&[]);
+    let out = String::from_utf8_lossy(&text.stdout);
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert_eq!(text.status.code(), Some(0), "{out}{err}");
+    assert!(
+        out.contains("carry stopped, Gaussian closure alone from hidden layer")
+            || out.contains("Gaussian from hidden layer"),
+        "{out}"
+    );
+    let report = json(&run(&["--json"]));
+    assert_eq!(report["carried"]["kappa_units"], 3);
+    let why = first_cut(&report);
+    assert!(why.contains("the Gaussian closure alone from h"), "{why}");
+    assert!(
+        cut_stages_are_the_gaussian_closures(&model, 16, 4, Some(3)) > 0,
+        "no class was cut"
+    );
 }

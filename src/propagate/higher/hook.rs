@@ -34,8 +34,14 @@ pub trait CarryHook: Send {
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()>;
     /// The first hidden layer the hook no longer carries (None: it carries to y): from there
     /// the engine runs the Gaussian closure alone, calls neither `enter`, `leave` nor
-    /// `readout`, and drops the κ slices of every h ([`super::carry::Carry::with_cut`]).
-    fn cut(&self) -> Option<usize> {
-        None
-    }
+    /// `readout`, and drops the κ slices of every h ([`CarryHook::set_cut`]).
+    fn cut(&self) -> Option<usize>;
+    /// Stops the carry before hidden layer `k`, set before the run: the engine runs layers k,
+    /// k + 1, … with the Gaussian closure alone (h^k's mean and covariance are still the map of
+    /// the carried z^{k−1}; its κ are dropped) and y gets no tensors. `reason` is listed among
+    /// the hook's fallbacks at layer k once the run reaches it, after those of earlier layers.
+    /// For a run whose corrections left a covariance indefinite, so that a later closure failed
+    /// ([`crate::propagate::Propagator::run_carried_or_cut`],
+    /// [`crate::propagate::Propagator::run_hooked_or_cut`]).
+    fn set_cut(&mut self, k: usize, reason: String);
 }

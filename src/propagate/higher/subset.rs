@@ -91,6 +91,8 @@ pub struct SubsetCarry {
     pending: Vec<Option<Pending>>,
     ws: TensorAffineWorkspace,
     fallback: Option<Fallback>,
+    /// The first hidden layer not carried ([`CarryHook::set_cut`]).
+    cut: Option<Fallback>,
     /// Breakdown limits on h's standardised skewness and |excess kurtosis|.
     limits: (f64, f64),
     gaussian_units: Vec<GaussianUnits>,
@@ -127,6 +129,7 @@ impl SubsetCarry {
             pre,
             ws: TensorAffineWorkspace::default(),
             fallback: None,
+            cut: None,
             limits: (MAX_SKEW, MAX_KURTOSIS),
             gaussian_units: Vec::new(),
         })
@@ -145,9 +148,23 @@ impl SubsetCarry {
         self.rank
     }
 
-    /// Where the expansion broke down and the Gaussian closure took over, if it did.
+    /// Where the expansion broke down and the Gaussian closure took over, if it did (the cut,
+    /// once reached, where nothing broke down before it).
     pub fn fallback(&self) -> Option<&Fallback> {
         self.fallback.as_ref()
+    }
+
+    /// The first hidden layer not carried ([`CarryHook::set_cut`]).
+    pub fn cut_at(&self) -> Option<&Fallback> {
+        self.cut.as_ref()
+    }
+
+    /// Records the cut as the fallback once the carry has reached it (layer `l` is the next
+    /// hidden layer the engine runs), unless the carry stopped before.
+    fn reach_cut(&mut self, l: usize) {
+        if self.fallback.is_none() {
+            self.fallback = self.cut.clone().filter(|f| f.layer == l);
+        }
     }
 
     /// Per layer and class, the units whose corrected variance broke down.
@@ -427,7 +444,9 @@ impl CarryHook for SubsetCarry {
             1,
             from + 1,
             super::tensor::DEFAULT_TENSOR_BYTES,
-        )
+        )?;
+        self.reach_cut(from + 1);
+        Ok(())
     }
 
     fn enter(
@@ -514,7 +533,16 @@ impl CarryHook for SubsetCarry {
                 z_sd,
             });
         }
+        self.reach_cut(l + 1);
         Ok(())
+    }
+
+    fn cut(&self) -> Option<usize> {
+        self.cut.as_ref().map(|f| f.layer)
+    }
+
+    fn set_cut(&mut self, k: usize, reason: String) {
+        self.cut = Some(Fallback { layer: k, reason });
     }
 
     fn readout(&mut self, layer: &Layer, y: &mut [Moments], timings: &Timings) -> Result<()> {

@@ -331,9 +331,12 @@ impl CarryHook for Carry {
         Ok(())
     }
 
-    /// The layer of [`Carry::with_cut`], if any.
     fn cut(&self) -> Option<usize> {
         self.cut.as_ref().map(|f| f.layer)
+    }
+
+    fn set_cut(&mut self, k: usize, reason: String) {
+        self.cut = Some(Fallback { layer: k, reason });
     }
 
     /// Maps the tensors of z^L through the read-out into y and attaches y's slices.

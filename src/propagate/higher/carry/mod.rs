@@ -270,7 +270,7 @@ pub struct Carry {
     /// over four distinct units, h's over four distinct units cut after each map (None: the
     /// rule's, carried).
     distinct4: Option<Distinct4Diagrams>,
-    /// The first hidden layer not carried ([`Carry::with_cut`]: the Gaussian closure alone from
+    /// The first hidden layer not carried ([`CarryHook::set_cut`]: the Gaussian closure alone from
     /// there, after a carried run failed) and why, None: carried to y.
     cut: Option<Fallback>,
 }

@@ -365,18 +365,8 @@ impl Carry {
         self
     }
 
-    /// Stops the carry before hidden layer `k`: the engine runs layers k, k + 1, … with the
-    /// Gaussian closure alone (h^k's mean and covariance are still the map of the carried
-    /// z^{k−1}; its κ are dropped) and y gets no tensors ([`Carry::last`] is None). `reason`
-    /// is listed among the fallbacks at layer k, after those of earlier layers. For a run whose
-    /// corrections left a covariance indefinite, so that a later closure failed
-    /// ([`crate::propagate::Propagator::run_carried_or_cut`]).
-    pub fn with_cut(mut self, k: usize, reason: String) -> Self {
-        self.cut = Some(Fallback { layer: k, reason });
-        self
-    }
-
-    /// The first hidden layer not carried ([`Carry::with_cut`]).
+    /// The first hidden layer not carried ([`CarryHook::set_cut`]; [`Carry::last`] is then
+    /// None).
     pub fn cut_at(&self) -> Option<&Fallback> {
         self.cut.as_ref()
     }
@@ -437,7 +427,7 @@ impl Carry {
     /// The tensors of the last stage carried (z^L, or y after the read-out), per class (after a
     /// fallback at some layer, those made from there on); `None` for [`Carry::moments_only`]
     /// for a run the carry abandoned ([`Carry::abandons_run`]) and for a cut one
-    /// ([`Carry::with_cut`]).
+    /// ([`CarryHook::set_cut`]).
     pub fn last(&self) -> Option<&[Tensors]> {
         (!self.moments_only && !self.abandons_run() && self.cut.is_none())
             .then_some(self.current.as_slice())
