@@ -13,7 +13,7 @@
 use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
-use crate::data::Labelled;
+use crate::data::{Columns, Labelled};
 use crate::error::Result;
 use crate::linalg::par_zeros;
 use crate::net::{ForwardPass, Mlp, Stage};
@@ -83,6 +83,8 @@ pub(super) fn accumulate(
 ) -> Result<()> {
     let batch = batch.min(data.len()).max(1);
     let widths = net.widths();
+    // Pixels scaled from bytes are finite: the input's accumulator skips the scan for NaN.
+    let pixels = matches!(data.columns, Columns::Pixels { .. });
     let order = class_order(data.labels);
     let chunks: Vec<&[usize]> = order.chunks(batch).collect();
     let forward_flops = |k: usize| {
@@ -117,7 +119,7 @@ pub(super) fn accumulate(
             let finished = match spare.as_mut() {
                 Some(spare) => {
                     let (pushed, ()) = rayon::join(
-                        || push_all(stages, accs, &cur),
+                        || push_all(stages, accs, &cur, pixels),
                         || {
                             if let Some(c) = next {
                                 spare.forward(net, data, c);
@@ -131,7 +133,7 @@ pub(super) fn accumulate(
                     finished
                 }
                 None => {
-                    push_all(stages, accs, &cur)?;
+                    push_all(stages, accs, &cur, pixels)?;
                     let finished = finished_classes(&cur.labels, next, data);
                     if let Some(c) = next {
                         cur.forward(net, data, c);
@@ -152,13 +154,24 @@ pub(super) fn accumulate(
 
 /// Every stage's values of `slot` into its accumulator, the accumulators side by side (each
 /// one's Gram blocks are parallel too): each accumulator's sums are its own, so the results do
-/// not depend on the schedule; the first error in stage order is the one reported.
-fn push_all(stages: &[Stage], accs: &mut [MomentAccumulator], slot: &Slot) -> Result<()> {
+/// not depend on the schedule; the first error in stage order is the one reported. With
+/// `pixels` (the input gathered from bytes, finite by construction) the input's values are
+/// not scanned for non-finite ones ([`MomentAccumulator::push_finite`]); every other stage's
+/// are, a forward pass can overflow.
+fn push_all(
+    stages: &[Stage],
+    accs: &mut [MomentAccumulator],
+    slot: &Slot,
+    pixels: bool,
+) -> Result<()> {
     let labels = &slot.labels[..slot.len];
     let pushed: Vec<Result<()>> = accs
         .par_iter_mut()
         .zip(stages)
-        .map(|(acc, &stage)| acc.push(slot.values(stage), labels))
+        .map(|(acc, &stage)| match stage {
+            Stage::Input if pixels => acc.push_finite(slot.values(stage), labels),
+            _ => acc.push(slot.values(stage), labels),
+        })
         .collect();
     pushed.into_iter().collect()
 }

@@ -467,3 +467,42 @@ fn empty_test_file_keeps_the_input_dimension() {
     let m = load(&cfg);
     assert_eq!((m.split.test.len(), m.split.test.dim()), (0, 16));
 }
+
+/// The training and test pairs are opened side by side; when both are broken the training
+/// pair's error is the one reported, as when they were opened one after the other, and a
+/// broken test pair alone is reported by its own path.
+#[test]
+fn both_pairs_broken_report_the_training_pair_first() {
+    let cache = tempfile::tempdir().unwrap();
+    let bad = tempfile::tempdir().unwrap();
+    let (train_img, test_img) = (bad.path().join("train-img"), bad.path().join("test-img"));
+    fs::write(&train_img, b"not an idx file").unwrap();
+    fs::write(&test_img, b"neither is this").unwrap();
+    let files = MnistFiles {
+        train_images: train_img.clone(),
+        train_labels: fixtures().join("train-labels-idx1-ubyte"),
+        test_images: Some(test_img.clone()),
+        test_labels: Some(fixtures().join("t10k-labels-idx1-ubyte.gz")),
+    };
+    let cfg = MnistConfig {
+        source: MnistSource::Files(files.clone()),
+        ..config(cache.path())
+    };
+    for _ in 0..5 {
+        let msg = cfg.load().unwrap_err().to_string();
+        assert!(
+            msg.contains(&train_img.display().to_string())
+                && !msg.contains(&test_img.display().to_string()),
+            "{msg}"
+        );
+    }
+    let cfg = MnistConfig {
+        source: MnistSource::Files(MnistFiles {
+            train_images: fixtures().join("train-images-idx3-ubyte"),
+            ..files
+        }),
+        ..config(cache.path())
+    };
+    let msg = cfg.load().unwrap_err().to_string();
+    assert!(msg.contains(&test_img.display().to_string()), "{msg}");
+}

@@ -77,11 +77,16 @@ impl MnistConfig {
     pub fn load_sets_limited(&self, limit: MemoryLimit, sets: Sets) -> Result<Mnist> {
         let files = self.source.resolve()?;
         let cache = self.cache_dir.clone().unwrap_or_else(default_cache_dir);
-        let (train, image_shape) = open_pair(&files.train, &cache, limit)?;
-        let test = match &files.test {
-            Some(t) => Some(open_pair(t, &cache, limit)?),
-            None => None,
-        };
+        // The two pairs are opened side by side: each hashes its gzip sources and verifies its
+        // cache files (MNIST: 4.7 MB for train5k, 9.4 MB for t10k), reads bound by memory and
+        // the page cache, where one after another left the second core idle. The training
+        // pair's error is reported first, as when it was opened first.
+        let (train, test) = rayon::join(
+            || open_pair(&files.train, &cache, limit),
+            || files.test.as_ref().map(|t| open_pair(t, &cache, limit)),
+        );
+        let (train, image_shape) = train?;
+        let test = test.transpose()?;
         if let Some((t, shape)) = &test {
             if *shape != image_shape {
                 return Err(Error::format(
