@@ -303,3 +303,72 @@ fn a_sweep_point_with_a_class_of_one_sample_fails_naming_the_data() {
         "{record}"
     );
 }
+
+/// Data whose one value makes a class's covariance overflow is refused naming the data, the
+/// set, the class and the sample, before any training (adv21's `big513`: `propagate --model M`
+/// said "numerical error: M: class 1: moments are not finite", blaming the model, and
+/// `analyze --task data` trained first); a training set holding a value whose square overflows
+/// f64 names the data, not `--lr` ("invalid value for --lr: training diverged"); adv22.
+#[test]
+fn data_whose_squares_overflow_is_named_not_the_model_or_the_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let mut big = x.clone();
+    big[13][1] = 1e200; // class 13 % 3 = 1
+    let (bxp, byp) = write_xy(dir.path(), "big-", &big, &y);
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let named = |o: &std::process::Output| {
+        let e = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains(bxp.to_str().unwrap())
+                && e.contains("class 1 of the test set")
+                && e.contains("sample 13 of the set holds 1.0e200")
+                && e.contains("expected a standard deviation below")
+                && !e.contains("m.safetensors"),
+            "{e}"
+        );
+    };
+    for cmd in ["propagate", "analyze"] {
+        named(&run(
+            &[cmd, "--model", m, "--json"],
+            &data_args(&xp, &yp, &bxp, &byp),
+        ));
+    }
+    // Refused before the training: the report names no epoch.
+    named(&run(
+        &["analyze", "--epochs", "1", "--json"],
+        &data_args(&xp, &yp, &bxp, &byp),
+    ));
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&bxp, &byp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(bxp.to_str().unwrap())
+            && e.contains("sample 13 of the training set holds 1.0e200")
+            && e.contains("whose square overflows f64")
+            && !e.contains("--lr"),
+        "{e}"
+    );
+    let o = run(
+        &["train", "--epochs", "2", "--precision", "f32", "--out", m],
+        &data_args(&bxp, &byp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains("sample 13 of the training set holds 1.0e200")
+            && e.contains("beyond f32's range")
+            && e.contains("--precision f64"),
+        "{e}"
+    );
+}
