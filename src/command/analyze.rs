@@ -90,6 +90,22 @@ pub fn analyze_run(
             ));
         }
         crate::io::check_output_file(out)?;
+        if let Some(dir) = report {
+            let same = |a: &Path, b: &Path| {
+                std::path::absolute(a)
+                    .ok()
+                    .is_some_and(|a| std::path::absolute(b).ok() == Some(a))
+            };
+            if same(out, dir) {
+                // Else the model was written there after the training and the report then
+                // refused the file it found (adv22: `--report R --out R`).
+                return Err(Error::Unsupported(format!(
+                    "--out and --report name the same path {}: the model file and the report \
+                     folder need two paths",
+                    out.display()
+                )));
+            }
+        }
         // The model records the data's paths (`provenance::records`).
         config.data.check_text_paths()?;
     }
