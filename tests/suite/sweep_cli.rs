@@ -98,19 +98,24 @@ fn the_memory_guard_fails_the_point_that_does_not_fit_and_runs_the_rest() {
     );
 }
 
-#[test]
-fn dry_run_lists_every_point_with_estimates() {
-    let dir = tempfile::tempdir().unwrap();
-    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
-    let out = dir.path().join("out");
-    let o = run(&[
+/// `sweep --grid GRID --out OUT --dry-run`.
+fn dry_run(grid: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    run(&[
         "sweep",
         "--grid",
         grid.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--dry-run",
-    ]);
+    ])
+}
+
+#[test]
+fn dry_run_lists_every_point_with_estimates() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("out");
+    let o = dry_run(&grid, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     for id in grid_ids(&grid) {
@@ -134,14 +139,7 @@ fn a_dry_run_of_a_large_grid_lists_its_ends_and_counts_the_rest() {
     );
     let grid = grid_file(dir.path(), "g.toml", &text);
     let out = dir.path().join("out");
-    let o = run(&[
-        "sweep",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--dry-run",
-    ]);
+    let o = dry_run(&grid, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     let ids = grid_ids(&grid);
