@@ -50,6 +50,9 @@ pub struct ClassMean {
     pub mean_err: f64,
     /// Mean KL; `None` when any class has none (a singular or indefinite covariance).
     pub kl: Option<f64>,
+    /// True when any class's row is [`degenerate`](StageComparison::degenerate): the means
+    /// then average absolute errors with (or instead of) relative ones.
+    pub degenerate: bool,
 }
 
 /// The arithmetic mean over classes of each stage of `rows` (rows of one stage adjacent, as
@@ -70,6 +73,7 @@ pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
                     .map(|r| r.kl)
                     .sum::<Option<f64>>()
                     .map(|s| s / rows.len() as f64),
+                degenerate: rows.iter().any(|r| r.degenerate),
             }
         })
         .collect()

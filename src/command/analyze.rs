@@ -90,6 +90,22 @@ pub fn analyze_run(
             ));
         }
         crate::io::check_output_file(out)?;
+        if let Some(dir) = report {
+            let same = |a: &Path, b: &Path| {
+                std::path::absolute(a)
+                    .ok()
+                    .is_some_and(|a| std::path::absolute(b).ok() == Some(a))
+            };
+            if same(out, dir) {
+                // Else the model was written there after the training and the report then
+                // refused the file it found (adv22: `--report R --out R`).
+                return Err(Error::Unsupported(format!(
+                    "--out and --report name the same path {}: the model file and the report \
+                     folder need two paths",
+                    out.display()
+                )));
+            }
+        }
         // The model records the data's paths (`provenance::records`).
         config.data.check_text_paths()?;
     }
@@ -104,9 +120,9 @@ pub fn analyze_run(
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;
-            super::check_class_sizes(&loaded.split, &loaded.description, a.on)?;
+            super::check_classes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
-                train_network(config, &loaded.split, on_epoch)
+                train_network(config, &loaded.split, &loaded.description, on_epoch)
             })?;
             (net, trained, loaded, Vec::new(), None)
         }
@@ -163,10 +179,13 @@ pub fn analyze_run(
 fn train_network(
     config: &RunConfig,
     split: &Split,
+    description: &str,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<(Mlp, Option<Trained>)> {
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
-    train(&mut net, &split.train, &cfg, on_epoch)?;
+    super::train_checked(&split.train, description, cfg.precision, || {
+        train(&mut net, &split.train, &cfg, on_epoch)
+    })?;
     let trained = Trained {
         epochs: cfg.epochs,
         n_train: split.train.len(),

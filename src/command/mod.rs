@@ -15,9 +15,10 @@ use std::path::Path;
 
 use crate::config::provenance::{for_model, from_record, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, On, RunConfig};
-use crate::data::{Labelled, Split};
-use crate::error::{Error, Result};
+use crate::data::{Dataset, Labelled, Split};
+use crate::error::{Error, Field, Result};
 use crate::net::train::check_fits;
+use crate::net::Precision;
 use crate::net::{model_io, Mlp};
 use crate::timing::Timings;
 
@@ -95,7 +96,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
     let loaded = timings
         .time("data load", 0.0, || config.load_data_on(config.analysis.on))
         .map_err(recorded)?;
-    check_class_sizes(&loaded.split, &loaded.description, config.analysis.on)?;
+    check_classes(&loaded.split, &loaded.description, config.analysis.on)?;
     Ok(ModelData {
         net,
         mismatches,
@@ -109,7 +110,7 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
 /// samples. The statistics refused it later as "numerical error: MODEL: class 2 has 1 sample;
 /// …", naming the model file instead of the data (twentieth session); a sweep's point checks
 /// its test set with it too (twenty-first session).
-pub(crate) fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
+fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
     let set = on.pick(split);
     let mut counts = vec![0usize; set.n_classes];
     for &label in &set.labels {
@@ -125,6 +126,133 @@ pub(crate) fn check_class_sizes(split: &Split, description: &str, on: On) -> Res
         ))),
         None => Ok(()),
     }
+}
+
+/// [`check_class_sizes`], then [`check_class_spread`]: the analysed set's classes, before any
+/// training or measurement.
+pub(crate) fn check_classes(split: &Split, description: &str, on: On) -> Result<()> {
+    check_class_sizes(split, description, on)?;
+    check_class_spread(on.pick(split), description, on)
+}
+
+/// Refuses an analysed set (`on`) in which some class's feature spreads so far that its
+/// covariance overflows f64, naming the data (`description`), the set, the class, the feature
+/// and the sample farthest from the class mean. The statistics form Σ from the power sum
+/// S₂ = Σₖ (xₖ − K)² about a shift K (`stats::moments`); whatever K is, S₂ ≥ Σₖ (xₖ − x̄)² = n·var,
+/// so n·var > f64::MAX (a standard deviation above √(f64::MAX / n)) makes S₂ infinite: the
+/// refusal is a necessary condition of the statistics, never of data they could measure. Before
+/// this check `propagate`/`analyze --model M` said "M: class 1: moments are not finite" for
+/// 10²⁰⁰ at one sample of the data (adv21's `big513`), blaming the model (adv22). A set whose
+/// largest |x| keeps n·(2·max)² finite (every real data set) is cleared by one scan of its
+/// values; pixel bytes (a test set kept as bytes, `test.x` empty) are bounded by construction.
+fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
+    let (dim, n) = (set.x.nrows(), set.x.ncols());
+    let largest = (0..n)
+        .map(|j| set.x.col(j).iter().fold(0.0, |m: f64, v| m.max(v.abs())))
+        .fold(0.0, f64::max);
+    if n == 0 || largest <= (f64::MAX / (4.0 * n as f64)).sqrt() {
+        return Ok(());
+    }
+    let mut members = vec![Vec::new(); set.n_classes];
+    for (j, &label) in set.labels.iter().enumerate() {
+        if let Some(m) = members.get_mut(label as usize) {
+            m.push(j);
+        }
+    }
+    for (c, cols) in members.iter().enumerate() {
+        let count = cols.len() as f64;
+        for i in 0..dim {
+            let values = || cols.iter().map(|&j| (j, set.x[(i, j)]));
+            // Scaled by the largest |x| so that no intermediate overflows.
+            let scale = values().map(|(_, v)| v.abs()).fold(0.0, f64::max);
+            if scale == 0.0 {
+                continue;
+            }
+            let mean = values().map(|(_, v)| v / scale).sum::<f64>() / count;
+            let squares: f64 = values().map(|(_, v)| (v / scale - mean).powi(2)).sum();
+            if squares <= f64::MAX / scale / scale {
+                continue;
+            }
+            let (far, value) = values()
+                .max_by(|a, b| {
+                    (a.1 / scale - mean)
+                        .abs()
+                        .total_cmp(&(b.1 / scale - mean).abs())
+                })
+                .expect("a class with a nonzero value has samples");
+            return Err(Error::Unsupported(format!(
+                "{description}: class {c} of the {} set: feature {i} spreads beyond f64: \
+                 Σ(x − mean)² over the class's {} samples exceeds 1.8e308 (standard deviation \
+                 {:.1e}; sample {far} of the set holds {value:.1e}), so the class covariance \
+                 overflows; expected a standard deviation below √(1.8e308 / {}) = {:.1e}",
+                on.name(),
+                cols.len(),
+                scale * (squares / count).sqrt(),
+                cols.len(),
+                (f64::MAX / count).sqrt()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `training` on the training set `train` (described by `description`) with the checks of
+/// the data's scale around it: an f32 training of data holding a value beyond f32's range is
+/// refused before it starts (the value turns into ∞ when the batch is rounded to f32: before
+/// this check the loss turned NaN and the message blamed --lr); a divergence the training
+/// blames on the learning rate is the data's when the data holds a value whose square
+/// overflows the float type (|x| above √max: 1.3e154 in f64, 1.8e19 in f32), since Adam's
+/// second moment holds the gradient's square ~|x|² and an SGD step moves the next
+/// pre-activation by lr·|δ|·|x|² (adv21's `big513`, 10²⁰⁰ at one sample: "invalid value for
+/// --lr: training diverged"; adv22). Valid trainings run unchanged: the scan runs before (f32
+/// only) and after a failure.
+pub(crate) fn train_checked<R>(
+    train: &Dataset,
+    description: &str,
+    precision: Precision,
+    training: impl FnOnce() -> Result<R>,
+) -> Result<R> {
+    let f32 = precision == Precision::F32;
+    if f32 {
+        if let Some((j, i, v)) = first_value(train, |v| (v as f32).is_infinite()) {
+            return Err(Error::Unsupported(format!(
+                "{description}: sample {j} of the training set holds {v:.1e} (feature {i}), \
+                 beyond f32's range (3.4e38) of --precision f32; expected values of f32's range, \
+                 or --precision f64"
+            )));
+        }
+    }
+    let (max, name) = if f32 {
+        (f64::from(f32::MAX), "f32 (--precision f32)")
+    } else {
+        (f64::MAX, "f64")
+    };
+    training().map_err(|e| match e {
+        Error::Config {
+            field: Field::Lr, ..
+        } => match first_value(train, |v| v.abs() > max.sqrt()) {
+            Some((j, i, v)) => Error::Unsupported(format!(
+                "{description}: training diverged (the loss turned non-finite) because sample \
+                 {j} of the training set holds {v:.1e} (feature {i}), whose square overflows \
+                 {name}, not because of the learning rate; expected values up to {:.1e} \
+                 (rescale the data{})",
+                max.sqrt(),
+                if f32 { ", or --precision f64" } else { "" }
+            )),
+            None => e,
+        },
+        e => e,
+    })
+}
+
+/// The first value of `set` (sample j, feature i, value) for which `bad` holds.
+fn first_value(set: &Dataset, bad: impl Fn(f64) -> bool) -> Option<(usize, usize, f64)> {
+    (0..set.x.ncols()).find_map(|j| {
+        let col = set.x.col(j);
+        (0..col.nrows())
+            .find(|&i| bad(col[i]))
+            .map(|i| (j, i, col[i]))
+    })
 }
 
 /// [`for_model`] for `net`, read from `path`.

@@ -310,6 +310,9 @@ impl fmt::Display for PropagateReport {
             "{}",
             tables::class_means(&class_means(&self.layers)).text(None)
         )?;
+        if self.layers.iter().any(|r| r.degenerate) {
+            writeln!(f, "{}", tables::DEGENERATE_NOTE)?;
+        }
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
     }

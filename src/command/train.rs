@@ -98,7 +98,9 @@ pub fn train_model(
     };
     let check = config.train.check();
     let history = timings.time(stage, flops, || {
-        fit(&mut net, &split.train, &cfg, objective, &check, each_epoch)
+        super::train_checked(&split.train, &loaded.description, cfg.precision, || {
+            fit(&mut net, &split.train, &cfg, objective, &check, each_epoch)
+        })
     })?;
     let gaussian_model_loss = match objective {
         Objective::Samples => None,

@@ -241,6 +241,11 @@ fn train_in<T: Real>(
             phases.backward += lap(&mut clock);
             step += 1;
             optimiser.step(net, x, &fp, &deltas, Rule::new(cfg, step));
+            if step == 1 {
+                if let Some(l) = net.layers.iter().position(|l| !l.is_finite()) {
+                    return Err(first_step_overflowed(l + 1, T::EPSILON > f64::EPSILON));
+                }
+            }
             phases.update += lap(&mut clock);
         }
         let stats = EpochStats {
@@ -289,6 +294,26 @@ fn parameters_overflowed(layer: usize, epoch: usize, f32: bool) -> Error {
          while the loss stayed finite (a saturating activation hides them): the gradients \
          overflowed{range}; --gain, the data's scale (--sigma, --scale or the data files) or \
          --lr is too large"
+    ))
+}
+
+/// The error for parameters of `layer` (1-based) made non-finite by the first update: the
+/// learning rate cannot do that (Adam's first step moves each weight by at most ~--lr, SGD's by
+/// --lr times a finite gradient), so the gradients, or their squares in Adam's second moment,
+/// overflowed — the initial scale (--gain) or the data's, against the float type's range. Before
+/// this check the loss turned NaN in the next batch and the divergence message blamed --lr
+/// (twenty-first session's sweep point: tanh, gain 1e30, f32; adv22). One scan of the
+/// parameters after the first step only. `f32`: the training ran in f32.
+fn first_step_overflowed(layer: usize, f32: bool) -> Error {
+    let range = if f32 {
+        "f32's range (3.4e38) under --precision f32 (--precision f64 reaches 1.8e308)"
+    } else {
+        "f64's range (1.8e308)"
+    };
+    Error::Numeric(format!(
+        "the first training step made the weights or biases of layer {layer} non-finite: the \
+         gradients (or their squares) overflowed {range}; the initial scale (--gain) or the \
+         data's scale (--sigma, --scale or the data files) is too large, not the learning rate"
     ))
 }
 

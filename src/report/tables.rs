@@ -80,7 +80,24 @@ pub fn information(a: &Analysis) -> Table {
     t
 }
 
-/// Propagated against measured statistics, one row per stage and class.
+/// Marks the errors of a degenerate row (absolute, not relative: [`DEGENERATE_NOTE`]).
+pub const DEGENERATE_MARK: &str = "*";
+
+/// The footnote of the tables of [`comparisons`] and [`class_means`] when a row is marked: the
+/// JSON's `"degenerate": true`, which the text table showed only as implausibly small or large
+/// "relative" errors (adv21's relu network ×10⁻³⁰; adv22).
+pub const DEGENERATE_NOTE: &str = "* degenerate: the measured covariance (or its trace) is zero \
+     while the prediction differs, so cov_rel_err and mean_err are absolute errors (JSON: \
+     \"degenerate\": true); a mean over classes then mixes them with relative ones";
+
+/// `value` (an error of [`non_negative`]'s 4 digits) with [`DEGENERATE_MARK`] when `degenerate`.
+fn marked(value: f64, degenerate: bool) -> String {
+    let mark = if degenerate { DEGENERATE_MARK } else { "" };
+    format!("{}{mark}", non_negative(value, 4))
+}
+
+/// Propagated against measured statistics, one row per stage and class; the errors of a
+/// degenerate row are marked ([`DEGENERATE_MARK`]).
 pub fn comparisons(rows: &[StageComparison]) -> Table {
     let mut t = Table::new(&[
         Column::new("layer", 5),
@@ -95,15 +112,16 @@ pub fn comparisons(rows: &[StageComparison]) -> Table {
             r.layer.to_string(),
             r.stage.to_string(),
             r.class.to_string(),
-            non_negative(r.cov_rel_err, 4),
-            non_negative(r.mean_err, 4),
+            marked(r.cov_rel_err, r.degenerate),
+            marked(r.mean_err, r.degenerate),
             r.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
         ]);
     }
     t
 }
 
-/// The comparisons averaged over classes, one row per stage.
+/// The comparisons averaged over classes, one row per stage; a stage with a degenerate class
+/// is marked ([`DEGENERATE_MARK`]).
 pub fn class_means(means: &[ClassMean]) -> Table {
     let mut t = Table::new(&[
         Column::new("layer", 5),
@@ -116,8 +134,8 @@ pub fn class_means(means: &[ClassMean]) -> Table {
         t.row(vec![
             m.layer.to_string(),
             m.stage.to_string(),
-            non_negative(m.cov_rel_err, 4),
-            non_negative(m.mean_err, 4),
+            marked(m.cov_rel_err, m.degenerate),
+            marked(m.mean_err, m.degenerate),
             m.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
         ]);
     }

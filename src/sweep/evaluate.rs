@@ -4,7 +4,7 @@
 
 use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use crate::analysis::information::stage_information;
-use crate::command::check_class_sizes;
+use crate::command::{check_classes, train_checked};
 use crate::config::{On, RunConfig};
 use crate::cumtrain::fit;
 use crate::data::Split;
@@ -34,7 +34,7 @@ impl Prepared {
     pub fn new(config: &RunConfig) -> Result<Prepared> {
         config.check_memory(None)?;
         let loaded = config.load_data()?;
-        check_class_sizes(&loaded.split, &loaded.description, On::Test)?;
+        check_classes(&loaded.split, &loaded.description, On::Test)?;
         let (net, train) =
             config.network(loaded.split.train.dim(), loaded.split.train.n_classes)?;
         Ok(Prepared {
@@ -65,16 +65,18 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         split,
         mut net,
         train: cfg,
-        ..
+        data,
     } = prepared;
-    fit(
-        &mut net,
-        &split.train,
-        &cfg,
-        config.train.objective,
-        &config.train.check(),
-        |_| {},
-    )?;
+    train_checked(&split.train, &data, cfg.precision, || {
+        fit(
+            &mut net,
+            &split.train,
+            &cfg,
+            config.train.objective,
+            &config.train.check(),
+            |_| {},
+        )
+    })?;
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,

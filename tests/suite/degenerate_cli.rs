@@ -303,3 +303,146 @@ fn a_sweep_point_with_a_class_of_one_sample_fails_naming_the_data() {
         "{record}"
     );
 }
+
+/// Data whose one value makes a class's covariance overflow is refused naming the data, the
+/// set, the class and the sample, before any training (adv21's `big513`: `propagate --model M`
+/// said "numerical error: M: class 1: moments are not finite", blaming the model, and
+/// `analyze --task data` trained first); a training set holding a value whose square overflows
+/// f64 names the data, not `--lr` ("invalid value for --lr: training diverged"); adv22.
+#[test]
+fn data_whose_squares_overflow_is_named_not_the_model_or_the_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let mut big = x.clone();
+    big[13][1] = 1e200; // class 13 % 3 = 1
+    let (bxp, byp) = write_xy(dir.path(), "big-", &big, &y);
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let named = |o: &std::process::Output| {
+        let e = stderr(o);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains(bxp.to_str().unwrap())
+                && e.contains("class 1 of the test set")
+                && e.contains("sample 13 of the set holds 1.0e200")
+                && e.contains("expected a standard deviation below")
+                && !e.contains("m.safetensors"),
+            "{e}"
+        );
+    };
+    for cmd in ["propagate", "analyze"] {
+        named(&run(
+            &[cmd, "--model", m, "--json"],
+            &data_args(&xp, &yp, &bxp, &byp),
+        ));
+    }
+    // Refused before the training: the report names no epoch.
+    named(&run(
+        &["analyze", "--epochs", "1", "--json"],
+        &data_args(&xp, &yp, &bxp, &byp),
+    ));
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&bxp, &byp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(bxp.to_str().unwrap())
+            && e.contains("sample 13 of the training set holds 1.0e200")
+            && e.contains("whose square overflows f64")
+            && !e.contains("--lr"),
+        "{e}"
+    );
+    let o = run(
+        &["train", "--epochs", "2", "--precision", "f32", "--out", m],
+        &data_args(&bxp, &byp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains("sample 13 of the training set holds 1.0e200")
+            && e.contains("beyond f32's range")
+            && e.contains("--precision f64"),
+        "{e}"
+    );
+}
+
+/// The text table of `propagate` marks the rows the JSON flags `degenerate` (absolute errors
+/// in the `cov_rel_err` and `mean_err` columns) and explains the mark; the numbers are the
+/// JSON's. A relu network with every tensor ×10⁻³⁰ leaves h² a covariance ~10⁻¹²⁰ that f64
+/// cannot resolve (adv21's open item): the text showed 1.793e-119 as a relative error.
+#[test]
+fn the_text_table_marks_the_degenerate_rows_of_the_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("tiny.safetensors");
+    let mut net = Mlp::init(&[2, 8, 8, 2], Activation::Relu, 1.0, 3).unwrap();
+    for l in &mut net.layers {
+        l.w = &l.w * faer::Scale(1e-30);
+        l.b = &l.b * faer::Scale(1e-30);
+    }
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    let args = ["propagate", "--model", m, "--task", "xor"];
+    let j = json(&corrflow(&[&args[..], &["--json"]].concat()));
+    let o = corrflow(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let rows = j["layers"].as_array().unwrap();
+    let flagged = rows.iter().filter(|r| r["degenerate"] == true).count();
+    assert!(flagged > 0, "no degenerate row to show: {j}");
+    for r in rows {
+        let key = format!(
+            "{:>5} {:>6} {:>5} ",
+            r["layer"].as_u64().unwrap(),
+            r["stage"].as_str().unwrap(),
+            r["class"].as_u64().unwrap()
+        );
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&key))
+            .unwrap_or_else(|| panic!("no row '{key}' in {text}"));
+        let marked = line.contains('*');
+        assert_eq!(marked, r["degenerate"] == true, "{line} vs {r}");
+        let cov = line[key.len()..].split_whitespace().next().unwrap();
+        let shown: f64 = cov.trim_end_matches('*').parse().unwrap();
+        let value = r["cov_rel_err"].as_f64().unwrap();
+        assert!(
+            (shown - value).abs() <= 1e-3 * value.abs().max(1e-300),
+            "{line} vs {r}"
+        );
+    }
+    assert!(
+        text.contains("* degenerate:") && text.contains("absolute errors"),
+        "{text}"
+    );
+}
+
+/// `analyze --out P --report P` is refused before the training, naming both flags, and leaves
+/// nothing at P: both checks passed (P did not exist), the model was written to P after the
+/// training and the report then refused the file it found there, leaving the model (adv22).
+#[test]
+fn analyze_refuses_one_path_for_the_model_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("both");
+    let o = corrflow(&[
+        "analyze",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--out",
+        p.to_str().unwrap(),
+        "--report",
+        dir.path().join(".").join("both").to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("--out and --report name the same path"), "{e}");
+    assert!(!p.exists(), "{e}");
+}

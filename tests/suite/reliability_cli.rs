@@ -594,13 +594,73 @@ fn weights_made_non_finite_by_training_name_the_precision_and_the_scale() {
         &[&args[..], &["--precision", "f32"]].concat(),
         "--precision f64",
     );
+    // Since adv22 the first step's check finds it (an_f32_overflow_of_the_first_step_…).
     assert!(
-        err.contains("layer 1 non-finite in epoch 1") && err.contains("--gain"),
+        (err.contains("layer 1 non-finite in epoch 1")
+            || err.contains("first training step made the weights or biases of layer 1"))
+            && err.contains("--gain"),
         "{err}"
     );
     assert!(!dir.path().join("m.safetensors").exists());
     let f64 = corrflow(&args);
     assert!(f64.status.success(), "{}", stderr(&f64));
+}
+
+/// A first training step whose f32 gradients overflow (tanh, gain 10³⁰) names f32's range,
+/// `--precision f64` and the initial scale, and says the learning rate is not the cause: a
+/// sweep point's record said "invalid value for grid key 'lr': training diverged in epoch 1
+/// (loss NaN)" (Adam's ∞/∞ left NaN weights, the next batch's loss turned NaN) and `train`
+/// listed `--lr` among the causes (adv21's open item; adv22).
+#[test]
+fn an_f32_overflow_of_the_first_step_names_the_precision_not_the_learning_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let err = refused(
+        &[
+            "train",
+            "--task",
+            "xor",
+            "--activation",
+            "tanh",
+            "--gain",
+            "1e30",
+            "--precision",
+            "f32",
+            "--epochs",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        "--precision f64",
+    );
+    assert!(
+        err.contains("first training step")
+            && err.contains("--gain")
+            && err.contains("not the learning rate")
+            && !err.contains("--lr"),
+        "{err}"
+    );
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[8]]\nepochs = 1\nactivation = \"tanh\"\n\
+         gain = 1e30\nprecision = \"f32\"\n",
+    )
+    .unwrap();
+    let sw = dir.path().join("sw");
+    let o = corrflow(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        sw.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let record = std::fs::read_to_string(sw.join("results.jsonl")).unwrap();
+    assert!(
+        record.contains("first training step") && !record.contains("'lr'"),
+        "{record}"
+    );
 }
 
 /// Ten layers of the quadratic activation (the xor default) overflow inputs and weights of
