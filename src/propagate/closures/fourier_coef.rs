@@ -161,22 +161,24 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut 
                     g_column(act, mu[j], s[j], u, even, odd);
                 }
             }
-            let even = band_product(
-                weights.p_even.as_ref(),
-                &weights.even_bands,
-                even_rows.clone(),
-                &g_even,
-                used,
-                units,
-            );
-            let odd = band_product(
-                weights.p_odd.as_ref(),
-                &weights.odd_bands,
-                odd_rows.clone(),
-                &g_odd,
-                used,
-                units,
-            );
+            let product = |odd: bool, g: &[f64]| {
+                let (p, bands, rows) = if odd {
+                    (weights.p_odd.as_ref(), &weights.odd_bands, odd_rows.clone())
+                } else {
+                    (
+                        weights.p_even.as_ref(),
+                        &weights.even_bands,
+                        even_rows.clone(),
+                    )
+                };
+                band_product(
+                    p,
+                    bands,
+                    rows,
+                    MatRef::from_column_major_slice(g, used, units),
+                )
+            };
+            let (even, odd) = (product(false, &g_even), product(true, &g_odd));
             for (j, cj) in cs.iter_mut().enumerate() {
                 let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
                 let (even, odd) = (even.col_as_slice(j), odd.col_as_slice(j));
@@ -198,12 +200,9 @@ fn band_product(
     p: MatRef<f64>,
     bands: &[(usize, usize)],
     rows: Range<usize>,
-    g: &[f64],
-    used: usize,
-    units: usize,
+    g: MatRef<f64>,
 ) -> Mat<f64> {
-    let mut out = Mat::<f64>::zeros(rows.len(), units);
-    let g = MatRef::from_column_major_slice(g, used, units);
+    let mut out = Mat::<f64>::zeros(rows.len(), g.ncols());
     for (b, &(lo, hi)) in bands.iter().enumerate() {
         let (r0, r1) = ((b * BAND).max(rows.start), ((b + 1) * BAND).min(rows.end));
         if r0 >= r1 || lo >= hi {
@@ -467,7 +466,7 @@ mod tests {
             .iter()
             .flat_map(|&s| (0..30).map(move |k| (s * (-3.0 + 0.2 * k as f64), s)))
             .collect();
-        assert!(units.len() > 2 * UNIT_CHUNK && units.len() % UNIT_CHUNK != 0);
+        assert!(units.len() > 2 * UNIT_CHUNK && !units.len().is_multiple_of(UNIT_CHUNK));
         let (mu, s): (Vec<f64>, Vec<f64>) = units.iter().copied().unzip();
         let mut worst: f64 = 0.0;
         for act in acts {
