@@ -276,6 +276,7 @@ pub fn affine_moments(
     }
     let classes: Vec<usize> = (0..inputs.len()).filter(|&c| dense[c]).collect();
     if classes.is_empty() {
+        crate::simd::clear_upper_everywhere();
         return Ok(());
     }
     ws.dense.multiply(w, classes.len(), |k, mut slot| {
@@ -289,6 +290,9 @@ pub fn affine_moments(
         .map(|(k, (_, out))| (k, out.cov.as_mut()))
         .collect();
     ws.dense.lower_each(outs);
+    // faer's micro-kernels leave the workers' AVX upper state in use; the closure that follows
+    // calls libm from scalar code on them (`simd::clear_upper`).
+    crate::simd::clear_upper_everywhere();
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod hyper;
 mod isa;
 mod lanes;
 mod trig;
+mod upper;
 
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
 pub use exp::{exp, exp_hi_lo, exp_slice};
@@ -19,6 +20,7 @@ pub use hyper::{log1p_atanh_series, log1p_unit, sin_cos, sinh_cosh};
 pub use isa::{dispatch, Isa, ISA_VAR};
 pub use lanes::Lanes;
 pub use trig::{asin, sin_small};
+pub use upper::{clear_upper, clear_upper_everywhere, upper_in_use};
 
 /// Loads `slice` (at most `S::F64_LANES` long) into a vector, zero-filling missing lanes. A full
 /// slice is a plain unaligned vector load; pulp's `partial_load_f64s` is an out-of-line masked

@@ -35,7 +35,7 @@ use rayon::prelude::*;
 use super::gauss_hermite;
 use super::input::Isa;
 use crate::net::Activation;
-use crate::simd::{exp, load, sin_cos, sinh_cosh, store};
+use crate::simd::{clear_upper, exp, load, sin_cos, sinh_cosh, store};
 
 /// Whether φ has a Fourier transform here (the six transcendental smooth activations).
 pub(crate) fn supports(act: Activation) -> bool {
@@ -107,9 +107,11 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
 /// `from` = 0 or 2) of the units h = μⱼ + sⱼ z by the Fourier rule (module docs), for all units
 /// at once: with the M = 128 positive nodes uₘ and weights wₘ of the 256-point rule, cₙ(j) =
 /// (2/(√(2π)sⱼ))·Σₘ Pₙₘ Gₘⱼ, where Pₙₘ = ±wₘpₙ(uₘ) (the sign of the module docs) does not depend
-/// on the unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: G on SIMD lanes over
-/// the nodes, one unit per task, then per parity and per band of [`BAND`] rows of P one GEMM
-/// over the band's nodes only ([`NodeWeights::bands`]: |Pₙₘ| peaks at uₘ ≈ √n and falls like
+/// on the unit and Gₘⱼ = Re or Im of φ̂(uₘ/sⱼ)e^{iaⱼuₘ} (even or odd n) does: per task of
+/// [`UNIT_CHUNK`] units (one parallel pass, sequential GEMMs inside: the GEMMs had run with
+/// `Par::rayon` between parallel passes for G and the scatter, at two threads no faster than at
+/// one, clo22), G of its units on SIMD lanes over the nodes, then per parity and per band of
+/// [`BAND`] rows of P one GEMM over the band's nodes only ([`NodeWeights::bands`]: |Pₙₘ| peaks at uₘ ≈ √n and falls like
 /// e^{−(uₘ − √n)²}, so each row's weight lies in a window of nodes; at K = 190, a wide layer's
 /// table, the bands hold 49 % of P's entries and G is needed at 96 of the 128 nodes, issue #14
 /// item 3). The nodes left out change cₙ by at most (2/(√(2π)s))·[`DROPPED`]·Σₘ|Pₙₘ|·maxₘ|Gₘⱼ|.
@@ -119,7 +121,6 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
 /// then the mean less φ's constant part).
 pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut [&mut [f64]]) {
     let count = c.first().map_or(0, |c| c.len());
-    let units = c.len();
     if count == 0 {
         return;
     }
@@ -141,48 +142,82 @@ pub(crate) fn fill(act: Activation, mu: &[f64], s: &[f64], from: usize, c: &mut 
         .nodes(&weights.even_bands, even_rows.clone())
         .max(weights.nodes(&weights.odd_bands, odd_rows.clone()));
     let u = &u[..used];
-    let (mut g_even, mut g_odd) = (vec![0.0; used * units], vec![0.0; used * units]);
-    if used > 0 {
-        g_even
-            .par_chunks_mut(used)
-            .zip(g_odd.par_chunks_mut(used))
-            .enumerate()
-            .for_each(|(j, (even, odd))| g_column(act, mu[j], s[j], u, even, odd));
-    }
-    let product = |p: MatRef<f64>, bands: &[(usize, usize)], rows: Range<usize>, g: &[f64]| {
-        let mut out = Mat::<f64>::zeros(rows.len(), units);
-        let g = MatRef::from_column_major_slice(g, used, units);
-        for (b, &(lo, hi)) in bands.iter().enumerate() {
-            let (r0, r1) = ((b * BAND).max(rows.start), ((b + 1) * BAND).min(rows.end));
-            if r0 >= r1 || lo >= hi {
-                continue;
+    // One task per [`UNIT_CHUNK`] units: G of its units, the banded products (sequential
+    // GEMMs) and the scatter into their vectors, then the GEMM's AVX upper state cleared for
+    // the scalar code that follows on the worker (`simd::clear_upper`).
+    c.par_chunks_mut(UNIT_CHUNK)
+        .enumerate()
+        .for_each(|(t, cs)| {
+            let j0 = t * UNIT_CHUNK;
+            let units = cs.len();
+            let (mu, s) = (&mu[j0..j0 + units], &s[j0..j0 + units]);
+            let (mut g_even, mut g_odd) = (vec![0.0; used * units], vec![0.0; used * units]);
+            if used > 0 {
+                for (j, (even, odd)) in g_even
+                    .chunks_mut(used)
+                    .zip(g_odd.chunks_mut(used))
+                    .enumerate()
+                {
+                    g_column(act, mu[j], s[j], u, even, odd);
+                }
             }
-            matmul(
-                out.as_mut().subrows_mut(r0 - rows.start, r1 - r0),
-                Accum::Replace,
-                p.submatrix(r0, lo, r1 - r0, hi - lo),
-                g.subrows(lo, hi - lo),
-                1.0,
-                Par::rayon(0),
-            );
+            let product = |odd: bool, g: &[f64]| {
+                let (p, bands, rows) = if odd {
+                    (weights.p_odd.as_ref(), &weights.odd_bands, odd_rows.clone())
+                } else {
+                    (
+                        weights.p_even.as_ref(),
+                        &weights.even_bands,
+                        even_rows.clone(),
+                    )
+                };
+                band_product(
+                    p,
+                    bands,
+                    rows,
+                    MatRef::from_column_major_slice(g, used, units),
+                )
+            };
+            let (even, odd) = (product(false, &g_even), product(true, &g_odd));
+            for (j, cj) in cs.iter_mut().enumerate() {
+                let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
+                let (even, odd) = (even.col_as_slice(j), odd.col_as_slice(j));
+                for (k, ck) in cj.iter_mut().enumerate() {
+                    let part = if k % 2 == 0 { even } else { odd };
+                    *ck = scale * part[k / 2];
+                }
+            }
+            clear_upper();
+        });
+}
+
+/// Units per task of [`fill`]: 16 tasks for a layer of 1024 units. Fixed, so that the products'
+/// shapes and with them the coefficients' bits do not depend on the thread count.
+const UNIT_CHUNK: usize = 64;
+
+/// Rows `rows` of P·G over each band's nodes (sequential GEMMs).
+fn band_product(
+    p: MatRef<f64>,
+    bands: &[(usize, usize)],
+    rows: Range<usize>,
+    g: MatRef<f64>,
+) -> Mat<f64> {
+    let mut out = Mat::<f64>::zeros(rows.len(), g.ncols());
+    for (b, &(lo, hi)) in bands.iter().enumerate() {
+        let (r0, r1) = ((b * BAND).max(rows.start), ((b + 1) * BAND).min(rows.end));
+        if r0 >= r1 || lo >= hi {
+            continue;
         }
-        out
-    };
-    let even = product(
-        weights.p_even.as_ref(),
-        &weights.even_bands,
-        even_rows,
-        &g_even,
-    );
-    let odd = product(weights.p_odd.as_ref(), &weights.odd_bands, odd_rows, &g_odd);
-    c.par_iter_mut().enumerate().for_each(|(j, cj)| {
-        let scale = 2.0 / ((2.0 * PI).sqrt() * s[j]);
-        let (even, odd) = (even.col_as_slice(j), odd.col_as_slice(j));
-        for (k, ck) in cj.iter_mut().enumerate() {
-            let part = if k % 2 == 0 { even } else { odd };
-            *ck = scale * part[k / 2];
-        }
-    });
+        matmul(
+            out.as_mut().subrows_mut(r0 - rows.start, r1 - r0),
+            Accum::Replace,
+            p.submatrix(r0, lo, r1 - r0, hi - lo),
+            g.subrows(lo, hi - lo),
+            1.0,
+            Par::Seq,
+        );
+    }
+    out
 }
 
 /// Orders c₀..c_{CACHED_ORDERS − 1} whose node weights P ([`NodeWeights`]) are built once per
@@ -426,10 +461,12 @@ mod tests {
             Activation::Silu,
             Activation::Gelu,
         ];
+        // 150 units: two whole tasks of `UNIT_CHUNK` and a partial one.
         let units: Vec<(f64, f64)> = [1.05, 3.0, 40.0, 1024.0, 1e4]
             .iter()
-            .flat_map(|&s| [0.0, 1.2, -2.0, 3.0].map(|a| (a * s, s)))
+            .flat_map(|&s| (0..30).map(move |k| (s * (-3.0 + 0.2 * k as f64), s)))
             .collect();
+        assert!(units.len() > 2 * UNIT_CHUNK && !units.len().is_multiple_of(UNIT_CHUNK));
         let (mu, s): (Vec<f64>, Vec<f64>) = units.iter().copied().unzip();
         let mut worst: f64 = 0.0;
         for act in acts {
@@ -469,5 +506,34 @@ mod tests {
             }
         }
         println!("banded vs whole sum: worst {worst:.3} of the bound");
+    }
+
+    /// After [`fill`] every worker of the pool that ran its GEMMs has the AVX upper state
+    /// cleared (`simd::upper_in_use`), so that the scalar libm calls that follow on it do not
+    /// pay the transition (28× on this project's Intel Xeon). Fails without the task's
+    /// `clear_upper` (faer's micro-kernels return with the state in use). Skipped where the CPU
+    /// cannot report the state.
+    #[test]
+    fn fill_leaves_the_workers_upper_state_clear() {
+        use crate::simd::upper_in_use;
+        if upper_in_use().is_none() {
+            println!("XINUSE not readable on this CPU: skipped");
+            return;
+        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let units = 8 * UNIT_CHUNK;
+        let s: Vec<f64> = (0..units).map(|j| 2.0 + j as f64 / 16.0).collect();
+        let mu: Vec<f64> = s.iter().map(|&sd| 0.5 * sd).collect();
+        let mut c = vec![vec![0.0; 189]; units];
+        let mut rows: Vec<&mut [f64]> = c.iter_mut().map(Vec::as_mut_slice).collect();
+        pool.install(|| fill(Activation::Tanh, &mu, &s, 2, &mut rows));
+        let states = pool.broadcast(|_| upper_in_use());
+        assert!(
+            states.iter().all(|&st| st == Some(false)),
+            "upper state per worker after fill: {states:?}"
+        );
     }
 }

@@ -348,6 +348,8 @@ impl HermiteCoefficients {
                 1.0,
                 Par::rayon(0),
             );
+            // The GEMM's micro-kernels ran on the pool's workers (`simd::clear_upper`).
+            crate::simd::clear_upper_everywhere();
         }
         moments
             .into_iter()
