@@ -384,7 +384,10 @@ impl MomentAccumulator {
                 "label {l} of batch column {j}: that class was already finished (take_class)"
             )));
         }
-        for j in (0..x.ncols()).filter(|_| scan) {
+        if !scan {
+            return Ok(());
+        }
+        for j in 0..x.ncols() {
             let col = col(x, j);
             if all_finite(col) {
                 continue;
@@ -735,8 +738,6 @@ pub fn settled_variance(v: f64, mean: f64, scale: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// The panelled formation of Σ equals the column-by-column lower fill followed by a mirror,
-    /// bit for bit, for sizes that are and are not multiples of the panel, on every ISA.
     /// The unscanned push of finite batches (the input of pixel data) forms the sums of the
     /// scanned one bit for bit, over batches that split classes and leave rows constant, and
     /// still refuses a wrong shape or label before touching a sum; the scan itself is what
@@ -799,6 +800,8 @@ mod tests {
         );
     }
 
+    /// The panelled formation of Σ equals the column-by-column lower fill followed by a mirror,
+    /// bit for bit, for sizes that are and are not multiples of the panel, on every ISA.
     #[test]
     fn central_covariance_equals_the_plain_fill_and_mirror() {
         for n in [1, 7, 8, 21, 40] {

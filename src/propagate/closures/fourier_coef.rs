@@ -111,10 +111,10 @@ fn transform<S: Simd>(simd: S, act: Activation, k: S::f64s) -> (S::f64s, S::f64s
 /// [`UNIT_CHUNK`] units (one parallel pass, sequential GEMMs inside: the GEMMs had run with
 /// `Par::rayon` between parallel passes for G and the scatter, at two threads no faster than at
 /// one, clo22), G of its units on SIMD lanes over the nodes, then per parity and per band of
-/// [`BAND`] rows of P one GEMM over the band's nodes only ([`NodeWeights::bands`]: |Pₙₘ| peaks at uₘ ≈ √n and falls like
-/// e^{−(uₘ − √n)²}, so each row's weight lies in a window of nodes; at K = 190, a wide layer's
-/// table, the bands hold 49 % of P's entries and G is needed at 96 of the 128 nodes, issue #14
-/// item 3). The nodes left out change cₙ by at most (2/(√(2π)s))·[`DROPPED`]·Σₘ|Pₙₘ|·maxₘ|Gₘⱼ|.
+/// [`BAND`] rows of P one GEMM over the band's nodes only ([`NodeWeights::bands`]: |Pₙₘ| peaks
+/// at uₘ ≈ √n and falls like e^{−(uₘ − √n)²}, so each row's weight lies in a window of nodes;
+/// at K = 190, a wide layer's table, the bands hold 49 % of P's entries and G is needed at 96
+/// of the 128 nodes, issue #14 item 3). The nodes left out change cₙ by at most (2/(√(2π)s))·[`DROPPED`]·Σₘ|Pₙₘ|·maxₘ|Gₘⱼ|.
 /// For s > 1 and |μ|/s ≤ 3 (where `hermite_coef` takes it): checked against the composite
 /// rule in z to 10⁻¹³ of |m| + √Var up to n = 256 (`fourier_rule_matches_the_composite_rule`).
 /// c₀ and c₁ (f = 0) are right only for φ without a linear part ([`squared_moments`]: c₀ is
