@@ -77,7 +77,7 @@ pub fn train_model(
     // The model records the data's paths (`provenance::records`).
     config.data.check_text_paths()?;
     config.data.check_applies_to(config.data.task())?;
-    config.check_memory(None)?;
+    config.check_training_memory()?;
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;

@@ -68,6 +68,9 @@ pub struct Shape {
     /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
     /// and the files for tasks read from files (MNIST, task data).
     pub data_fields: [Field; 3],
+    /// Whether the run measures the classes' statistics and propagates them (every command but
+    /// `train` with the samples objective, [`Shape::training_only`]).
+    pub statistics: bool,
 }
 
 impl Shape {
@@ -118,7 +121,17 @@ impl Shape {
                 _ => 0,
             },
             data_fields,
+            statistics: true,
         }
+    }
+
+    /// The same run without statistics: `train` with the samples objective allocates the data,
+    /// the parameters, the batch's activations and the history, never a class covariance, so
+    /// its input dimension is not held to the 3·C·d² words of the statistics (40 samples of 10⁵
+    /// features were refused as needing 447 GiB, adv22).
+    pub fn training_only(mut self) -> Shape {
+        self.statistics = false;
+        self
     }
 
     /// The same run with the widths of a given network (a model file).
@@ -134,18 +147,22 @@ impl Shape {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
-        let surrogates = self
-            .surrogate_samples
-            .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
+        // The statistics' terms, zero for a run without them ([`Shape::training_only`]).
+        let stats = if self.statistics { 1.0 } else { 0.0 };
+        let surrogates = stats
+            * self
+                .surrogate_samples
+                .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
         let [train, test, dim] = self.data_fields;
-        let output = 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
+        let output = stats * 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
+        let hidden_covariances = stats * 3.0 * c * (self.square_sum() - f(self.d_in).powi(2));
         [
             (train, f(self.n_train) * f(self.d_in)),
             (test, f(self.n_test) * f(self.d_in)),
-            (dim, 3.0 * c * f(self.d_in).powi(2)),
+            (dim, stats * 3.0 * c * f(self.d_in).powi(2)),
             (
                 Field::Hidden,
-                4.0 * self.params() + 3.0 * c * (self.square_sum() - f(self.d_in).powi(2)) - output,
+                4.0 * self.params() + hidden_covariances - output,
             ),
             (Field::NClasses, output),
             (
@@ -154,7 +171,7 @@ impl Shape {
             ),
             (Field::SurrogateSamples, surrogates),
             (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
-            (Field::McSamples, c * f(self.mc_samples.div_ceil(2))),
+            (Field::McSamples, stats * c * f(self.mc_samples.div_ceil(2))),
             (
                 Field::CheckSamples,
                 3.0 * c * f(self.check_samples) * width_sum,
@@ -374,6 +391,31 @@ mod tests {
         assert_eq!(parse_size("1000").unwrap(), 1000.0);
         assert!(parse_size("lots").is_err());
         assert!(parse_size("4X").is_err());
+    }
+
+    /// A training without statistics is not charged the class covariances: 40 samples of 10⁵
+    /// features and 2 classes need 3·2·10¹⁰ words (447 GiB) with them, a few MiB without.
+    #[test]
+    fn training_only_drops_the_class_covariances() {
+        let mut config = RunConfig::default();
+        config.data.task = Some(Task::Xor);
+        config.data.dim = Some(100_000);
+        config.data.n_train = Some(40);
+        config.data.n_test = Some(40);
+        config.net.hidden = Some(vec![4]);
+        let shape = Shape::of(&config);
+        let full = Estimate::of_shape(&shape).bytes;
+        let training = Estimate::of_shape(&shape.clone().training_only()).bytes;
+        assert!(full > 400.0 * 1024f64.powi(3), "{full}");
+        // The data (80·10⁵ words), the parameters ×4 (4·400 014) and the batch's activations
+        // (3·40·100 006), plus a history of under 10⁴ words: ~173 MB, where the covariances
+        // alone were 6·10¹⁰ words.
+        let words = 80.0e5 + 4.0 * 400_014.0 + 3.0 * 40.0 * 100_006.0;
+        assert!(training >= BASE_BYTES + 8.0 * words, "{training}");
+        assert!(training < BASE_BYTES + 8.0 * (words + 1e4), "{training}");
+        let limit = MemoryLimit::new(1024 * 1024 * 1024);
+        assert!(check_memory(&shape, limit).is_err());
+        assert!(check_memory(&shape.training_only(), limit).is_ok());
     }
 
     #[test]

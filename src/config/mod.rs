@@ -76,6 +76,17 @@ impl RunConfig {
         estimate::check_memory(&shape, self.max_memory)
     }
 
+    /// [`check_memory`](Self::check_memory) for `train`: with the samples objective no class
+    /// statistics are measured ([`estimate::Shape::training_only`]); the cumulant objective
+    /// measures and propagates them like `analyze`.
+    pub fn check_training_memory(&self) -> Result<()> {
+        if self.train.objective == Objective::Cumulants {
+            return self.check_memory(None);
+        }
+        self.data.check_n_classes()?;
+        estimate::check_memory(&estimate::Shape::of(self).training_only(), self.max_memory)
+    }
+
     /// Generates or reads the task's samples within [`max_memory`](Self::max_memory).
     pub fn load_data(&self) -> Result<Loaded> {
         self.data.load_limited(self.max_memory)

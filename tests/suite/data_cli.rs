@@ -635,3 +635,45 @@ fn a_record_that_does_not_read_names_the_model_the_record_and_the_key() {
         );
     }
 }
+
+/// `train` with the samples objective measures no class statistics, so 40 samples of 10⁵
+/// features (4 MB of bytes) train: the plan check had charged them the input's class
+/// covariances, 3·2·10¹⁰ words, and refused "--train-x: the run needs about 447 GiB" (adv22).
+/// `analyze` of the same data, which does measure them, is still refused before it allocates.
+#[test]
+fn train_on_wide_data_is_not_charged_the_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, d) = (40, 100_000);
+    let x: Vec<u8> = (0..n * d).map(|i| (i * 31 % 251) as u8).collect();
+    let y: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
+    write_npy(&xp, "|u1", false, &[n, d], &x);
+    write_npy(&yp, "|u1", false, &[n], &y);
+    let data = [
+        "--train-x",
+        xp.to_str().unwrap(),
+        "--train-y",
+        yp.to_str().unwrap(),
+        "--test-split",
+        "0:10",
+    ];
+    let model = dir.path().join("m.safetensors");
+    let mut args = vec!["--threads", "1", "train", "--task", "data", "--hidden", "4"];
+    args.extend(["--epochs", "1", "--out", model.to_str().unwrap()]);
+    args.extend(data);
+    let out = corrflow(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(model.exists());
+    let mut args = vec![
+        "analyze", "--task", "data", "--hidden", "4", "--epochs", "1",
+    ];
+    args.extend(data);
+    let out = corrflow(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("the run needs about"), "{err}");
+}
