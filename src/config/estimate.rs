@@ -156,6 +156,29 @@ impl Shape {
         let [train, test, dim] = self.data_fields;
         let output = stats * 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
         let hidden_covariances = stats * 3.0 * c * (self.square_sum() - f(self.d_in).powi(2));
+        let batch_rows = self.batch.min(self.n_train);
+        // The fields the error names. With the statistics the input's d² term names the input
+        // dimension and the hidden ones `--hidden`; without them ([`Shape::training_only`]) the
+        // largest terms are products of a count and a width, each named by its larger factor.
+        let (train, test, batch) = if self.statistics {
+            (train, test, Field::Batch)
+        } else {
+            let widest = self.widths.iter().copied().max().unwrap_or(0);
+            let by_width = if widest == self.d_in {
+                dim
+            } else {
+                Field::Hidden
+            };
+            (
+                if self.d_in > self.n_train { dim } else { train },
+                if self.d_in > self.n_test { dim } else { test },
+                if batch_rows >= widest {
+                    Field::Batch
+                } else {
+                    by_width
+                },
+            )
+        };
         [
             (train, f(self.n_train) * f(self.d_in)),
             (test, f(self.n_test) * f(self.d_in)),
@@ -165,10 +188,7 @@ impl Shape {
                 4.0 * self.params() + hidden_covariances - output,
             ),
             (Field::NClasses, output),
-            (
-                Field::Batch,
-                3.0 * f(self.batch.min(self.n_train)) * width_sum,
-            ),
+            (batch, 3.0 * f(batch_rows) * width_sum),
             (Field::SurrogateSamples, surrogates),
             (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
             (Field::McSamples, stats * c * f(self.mc_samples.div_ceil(2))),
@@ -415,7 +435,28 @@ mod tests {
         assert!(training < BASE_BYTES + 8.0 * (words + 1e4), "{training}");
         let limit = MemoryLimit::new(1024 * 1024 * 1024);
         assert!(check_memory(&shape, limit).is_err());
-        assert!(check_memory(&shape.training_only(), limit).is_ok());
+        assert!(check_memory(&shape.clone().training_only(), limit).is_ok());
+        // Without the statistics the refusal still names the setting at fault (the library
+        // names the config field; the CLI maps it to --dim / --hidden): a huge input
+        // dimension or hidden width, not the sample count or the batch that multiply it.
+        let refused = |config: &RunConfig| {
+            check_memory(&Shape::of(config).training_only(), limit)
+                .unwrap_err()
+                .to_string()
+        };
+        config.data.dim = Some(1 << 40);
+        assert!(
+            refused(&config).contains("data.dim"),
+            "{}",
+            refused(&config)
+        );
+        config.data.dim = Some(2);
+        config.net.hidden = Some(vec![1 << 40]);
+        assert!(
+            refused(&config).contains("net.hidden"),
+            "{}",
+            refused(&config)
+        );
     }
 
     #[test]
