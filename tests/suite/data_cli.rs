@@ -89,6 +89,15 @@ fn centring_and_split_travel_with_the_model() {
     assert_eq!(c["n_samples"], 100);
 }
 
+/// Writes byte features `x` (n × d, row per sample) and byte labels `y` as `x.npy` / `y.npy`
+/// in `dir`; returns their paths.
+fn write_bytes(dir: &Path, (n, d): (usize, usize), x: &[u8], y: &[u8]) -> (PathBuf, PathBuf) {
+    let (xp, yp) = (dir.join("x.npy"), dir.join("y.npy"));
+    write_npy(&xp, "|u1", false, &[n, d], x);
+    write_npy(&yp, "|u1", false, &[n], y);
+    (xp, yp)
+}
+
 #[test]
 fn a_normaliser_travels_with_the_model() {
     let dir = tempfile::tempdir().unwrap();
@@ -97,9 +106,7 @@ fn a_normaliser_travels_with_the_model() {
         .map(|i| ((i * 37 + i / d * 11) % 256) as u8)
         .collect();
     let y: Vec<u8> = (0..n).map(|i| u8::from(x[i * d] > 127)).collect();
-    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&xp, "|u1", false, &[n, d], &x);
-    write_npy(&yp, "|u1", false, &[n], &y);
+    let (xp, yp) = write_bytes(dir.path(), (n, d), &x, &y);
     let data = [
         "--train-x",
         xp.to_str().unwrap(),
@@ -646,9 +653,7 @@ fn train_on_wide_data_is_not_charged_the_statistics() {
     let (n, d) = (40, 100_000);
     let x: Vec<u8> = (0..n * d).map(|i| (i * 31 % 251) as u8).collect();
     let y: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
-    let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    write_npy(&xp, "|u1", false, &[n, d], &x);
-    write_npy(&yp, "|u1", false, &[n], &y);
+    let (xp, yp) = write_bytes(dir.path(), (n, d), &x, &y);
     let data = [
         "--train-x",
         xp.to_str().unwrap(),
