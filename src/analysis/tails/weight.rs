@@ -267,18 +267,21 @@ mod tests {
         h
     }
 
-    /// The fast contractions equal the definition summed over every index tuple, at random
-    /// points, for whitened cumulants of a skewed 3-D sample (symmetric tensors by construction).
+    /// n samples of r skewed coordinates: exponential draws scaled 1, 2, … plus a uniform.
+    fn skewed(r: usize, n: usize, rng: &mut StdRng) -> Mat<f64> {
+        Mat::from_fn(r, n, |i, _| {
+            let e: f64 = -(1.0 - rng.random::<f64>()).ln();
+            e * (1.0 + i as f64) + rng.random::<f64>()
+        })
+    }
+
     /// The weight reads contiguous draws in place (no copy since ana23) and copies strided
     /// ones: both give the same numbers bit for bit, over more rows than one block.
     #[test]
     fn strided_and_contiguous_draws_give_the_same_weights() {
-        let (r, n) = (4, 3000);
         let mut rng = StdRng::seed_from_u64(5);
-        let y = Mat::from_fn(r, n, |i, _| {
-            let e: f64 = -(1.0 - rng.random::<f64>()).ln();
-            e * (1.0 + i as f64) + rng.random::<f64>()
-        });
+        let y = skewed(4, 3000, &mut rng);
+        let r = y.nrows();
         let w = EdgeworthWeight::new(&WhitenedCumulants::of_samples(y.as_ref()).unwrap());
         let b = ROWS + 77;
         let zt = Mat::from_fn(r, b, |_, _| 2.0 * rng.random::<f64>() - 1.0);
@@ -293,14 +296,13 @@ mod tests {
         assert!(p1.iter().zip(&m1).any(|(p, m)| p != m));
     }
 
+    /// The fast contractions equal the definition summed over every index tuple, at random
+    /// points, for whitened cumulants of a skewed 3-D sample (symmetric tensors by construction).
     #[test]
     fn contractions_match_the_hermite_definition() {
-        let (r, n) = (3, 2000);
+        let r = 3;
         let mut rng = StdRng::seed_from_u64(2);
-        let y = Mat::from_fn(r, n, |i, _| {
-            let e: f64 = -(1.0 - rng.random::<f64>()).ln();
-            e * (1.0 + i as f64) + rng.random::<f64>()
-        });
+        let y = skewed(r, 2000, &mut rng);
         let c = WhitenedCumulants::of_samples(y.as_ref()).unwrap();
         let w = EdgeworthWeight::new(&c);
         let k3 = |a: usize, b: usize, d: usize| c.k3[(a, b + r * d)];

@@ -443,41 +443,25 @@ impl Tally {
     /// Adds the pairs whose argmaxes are `winners`' (with weights `plus`, `minus`, clipped at
     /// 0): xₖ is nonzero only at the argmax of each side, so only those one or two sums change
     /// (adding the zeros of every other k would leave them as they are).
-    ///
-    /// The scalar sums run in locals and are stored once per chunk: as fields behind `&mut
-    /// self` they were stored and reloaded on every pair (the per-output sums are written
-    /// through the same `self`, so the compiler kept them in memory), a store-to-load chain on
-    /// each of the six. Every sum takes its terms in the same order, so the totals are the
-    /// same bit for bit.
     fn add(&mut self, winners: &Winners, plus: &[f64], minus: &[f64]) {
-        let (mut y_sum, mut y_sq, mut w_sum) = (self.y_sum, self.y_sq, self.w_sum);
-        let (mut w_neg, mut w_min, mut negative) = (self.w_neg, self.w_min, self.negative);
-        let (sum, sum_sq, sum_xy) = (&mut self.sum, &mut self.sum_sq, &mut self.sum_xy);
-        let mut accumulate = |k: usize, x: f64, y: f64| {
-            sum[k] += x;
-            sum_sq[k] += x * x;
-            sum_xy[k] += x * y;
-        };
         let sides = winners.plus.iter().zip(&winners.minus);
         for ((&kp, &km), (&wp, &wm)) in sides.zip(plus.iter().zip(minus)) {
             let (kp, km) = (kp as usize, km as usize);
             let (cp, cm) = (wp.max(0.0), wm.max(0.0));
             let y = 0.5 * (cp + cm);
             if kp == km {
-                accumulate(kp, y, y);
+                self.accumulate(kp, y, y);
             } else {
-                accumulate(kp, 0.5 * cp, y);
-                accumulate(km, 0.5 * cm, y);
+                self.accumulate(kp, 0.5 * cp, y);
+                self.accumulate(km, 0.5 * cm, y);
             }
-            y_sum += y;
-            y_sq += y * y;
-            w_sum += wp + wm;
-            w_neg += (cp - wp) + (cm - wm);
-            w_min = w_min.min(wp).min(wm);
-            negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
+            self.y_sum += y;
+            self.y_sq += y * y;
+            self.w_sum += wp + wm;
+            self.w_neg += (cp - wp) + (cm - wm);
+            self.w_min = self.w_min.min(wp).min(wm);
+            self.negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
         }
-        (self.y_sum, self.y_sq, self.w_sum) = (y_sum, y_sq, w_sum);
-        (self.w_neg, self.w_min, self.negative) = (w_neg, w_min, negative);
     }
 
     /// [`add`](Self::add) with unit weights (no hook: w = 1 on both sides), for the first `b`
@@ -504,6 +488,12 @@ impl Tally {
         self.y_sq += n;
         self.w_sum += 2.0 * n;
         self.w_min = self.w_min.min(1.0);
+    }
+
+    fn accumulate(&mut self, k: usize, x: f64, y: f64) {
+        self.sum[k] += x;
+        self.sum_sq[k] += x * x;
+        self.sum_xy[k] += x * y;
     }
 
     fn finish(self, pairs: usize) -> Result<ArgmaxDistribution> {
@@ -632,64 +622,6 @@ mod tests {
         assert_eq!(scalars(&counted), scalars(&summed));
         assert_eq!(counted.negative, summed.negative);
         assert!(counted.sum.iter().all(|&s| s > 0.0));
-    }
-
-    /// `add` keeps its scalar sums in locals across a chunk: every sum equals the pair-by-pair
-    /// field updates (the form before ana23) bit for bit, over chunks carrying sums from one
-    /// to the next, with negative, zero and NaN-free weights of both signs and sides that agree
-    /// or not.
-    #[test]
-    fn weighted_sums_equal_the_pair_by_pair_updates() {
-        let (mean, _) = example();
-        let k = 4;
-        let mut winners = Winners::new(mean.as_ref(), 700);
-        let mut tally = Tally::new(k);
-        // The reference: the same terms added field by field, pair by pair.
-        let mut want = Tally::new(k);
-        for (chunk, b) in [700, 1, 333].into_iter().enumerate() {
-            let w = |j: usize, s: usize| ((j * 37 + s * 11 + chunk * 5) % 23) as f64 / 7.0 - 0.9;
-            let (plus, minus): (Vec<f64>, Vec<f64>) = (0..b).map(|j| (w(j, 0), w(j, 1))).unzip();
-            for j in 0..b {
-                winners.plus[j] = ((j * 7 + chunk) % k) as u64;
-                winners.minus[j] = if j % 3 == 0 {
-                    winners.plus[j]
-                } else {
-                    ((j * 5) % k) as u64
-                };
-            }
-            tally.add(&winners, &plus, &minus);
-            for j in 0..b {
-                let (kp, km) = (winners.plus[j] as usize, winners.minus[j] as usize);
-                let (wp, wm) = (plus[j], minus[j]);
-                let (cp, cm) = (wp.max(0.0), wm.max(0.0));
-                let y = 0.5 * (cp + cm);
-                let mut acc = |k: usize, x: f64| {
-                    want.sum[k] += x;
-                    want.sum_sq[k] += x * x;
-                    want.sum_xy[k] += x * y;
-                };
-                if kp == km {
-                    acc(kp, y);
-                } else {
-                    acc(kp, 0.5 * cp);
-                    acc(km, 0.5 * cm);
-                }
-                want.y_sum += y;
-                want.y_sq += y * y;
-                want.w_sum += wp + wm;
-                want.w_neg += (cp - wp) + (cm - wm);
-                want.w_min = want.w_min.min(wp).min(wm);
-                want.negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
-            }
-        }
-        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&tally.sum), bits(&want.sum));
-        assert_eq!(bits(&tally.sum_sq), bits(&want.sum_sq));
-        assert_eq!(bits(&tally.sum_xy), bits(&want.sum_xy));
-        let scalars = |t: &Tally| [t.y_sum, t.y_sq, t.w_sum, t.w_neg, t.w_min].map(f64::to_bits);
-        assert_eq!(scalars(&tally), scalars(&want));
-        assert_eq!(tally.negative, want.negative);
-        assert!(tally.negative > 0 && tally.w_min < 0.0 && tally.w_neg > 0.0);
     }
 
     /// The same draws as prob_argmax: every class's probability equals it exactly, the
