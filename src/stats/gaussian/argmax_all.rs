@@ -409,6 +409,20 @@ impl pulp::WithSimd for CountWins<'_> {
     }
 }
 
+/// b when b < a, else a: `f64::min` for a running minimum that is never NaN (a NaN b is
+/// skipped, as `min` skips it), as one compare-and-select (x86 `minsd`), where `f64::min` adds
+/// a NaN fix-up to the chain of [`Tally::add`], whose two minimums per pair bound its loop.
+/// Only the sign of a zero minimum met by a zero of the other sign can differ, which `f64::min`
+/// leaves unspecified too.
+#[inline(always)]
+fn smaller(a: f64, b: f64) -> f64 {
+    if b < a {
+        b
+    } else {
+        a
+    }
+}
+
 /// Running sums of one model's pair values xₖ and yⱼ (see [`weighted_argmax`]) and weights.
 struct Tally {
     /// Σ xₖ, Σ xₖ², Σ xₖ y per output k.
@@ -459,7 +473,7 @@ impl Tally {
             self.y_sq += y * y;
             self.w_sum += wp + wm;
             self.w_neg += (cp - wp) + (cm - wm);
-            self.w_min = self.w_min.min(wp).min(wm);
+            self.w_min = smaller(smaller(self.w_min, wp), wm);
             self.negative += usize::from(wp < 0.0) + usize::from(wm < 0.0);
         }
     }
@@ -591,6 +605,32 @@ mod tests {
                 assert!(k < 3 || b < 8 || plus.iter().any(|&p| p > 0));
             }
         }
+    }
+
+    /// The running minimum by compare-and-select equals `f64::min`'s over values with
+    /// negatives, repeats and NaN (skipped by both), starting from +∞.
+    #[test]
+    fn running_minimum_equals_f64_min() {
+        let values = [
+            3.0,
+            f64::NAN,
+            2.5,
+            -0.75,
+            -0.75,
+            f64::NAN,
+            7.0,
+            -1e-300,
+            -2.0,
+            1.0,
+        ];
+        let (mut a, mut b) = (f64::INFINITY, f64::INFINITY);
+        for pair in values.chunks(2) {
+            a = smaller(smaller(a, pair[0]), pair[1]);
+            b = b.min(pair[0]).min(pair[1]);
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert_eq!(a, -2.0);
+        assert_eq!(smaller(f64::INFINITY, f64::NAN), f64::INFINITY);
     }
 
     /// The unweighted tally's chunk counts give the pair-by-pair sums of `add` with unit
