@@ -12,7 +12,7 @@ use super::plan::{ids, not_done, plan, points_table};
 use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
-use super::store::{read_log, LogContents, ResultsLog};
+use super::store::{read_log, GridIds, LogContents, ResultsLog};
 use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
@@ -94,7 +94,11 @@ impl Setup {
             .iter()
             .filter(|p| opts.shard.contains(p.index))
             .collect();
-        let done = settled(read_log(&results_path(&opts.out))?, opts.retry_failed).0;
+        let done = settled(
+            read_log(&results_path(&opts.out), Some(&GridIds::of(&self.grid)))?,
+            opts.retry_failed,
+        )
+        .0;
         Ok((mine, done))
     }
 }
@@ -138,7 +142,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         s.budget_bytes,
     )?;
 
-    let (mut log, contents) = ResultsLog::open(&opts.out)?;
+    let (mut log, contents) = ResultsLog::open(&opts.out, Some(&GridIds::of(&s.grid)))?;
     if let Some(bytes) = contents.dropped_tail {
         progress.note(&format!(
             "note: removed a partial last record ({bytes} bytes) from {}; that point runs again",
