@@ -95,7 +95,10 @@ impl Setup {
             .filter(|p| opts.shard.contains(p.index))
             .collect();
         let done = settled(
-            read_log(&results_path(&opts.out), Some(&GridIds::of(&self.grid)))?,
+            read_log(
+                &results_path(&opts.out),
+                records_to_check(&self.grid, opts).as_ref(),
+            )?,
             opts.retry_failed,
         )
         .0;
@@ -142,7 +145,8 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         s.budget_bytes,
     )?;
 
-    let (mut log, contents) = ResultsLog::open(&opts.out, Some(&GridIds::of(&s.grid)))?;
+    let (mut log, contents) =
+        ResultsLog::open(&opts.out, records_to_check(&s.grid, opts).as_ref())?;
     if let Some(bytes) = contents.dropped_tail {
         progress.note(&format!(
             "note: removed a partial last record ({bytes} bytes) from {}; that point runs again",
@@ -229,6 +233,15 @@ fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, Vec<F
     let mut done = ids(contents.records);
     done.extend(failed.iter().map(|f| f.id.clone()));
     (done, failed)
+}
+
+/// The grid's ids to check the records of `opts.out` against, built only when its results
+/// file holds something (a map of every point: 10⁶ points cost ~80 MB a fresh run or dry run
+/// need not spend).
+fn records_to_check(grid: &Grid, opts: &SweepOptions) -> Option<GridIds> {
+    std::fs::metadata(results_path(&opts.out))
+        .is_ok_and(|m| m.len() > 0)
+        .then(|| GridIds::of(grid))
 }
 
 /// Grid indices as `1, #4, #7` (after a leading `#`).
