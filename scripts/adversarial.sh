@@ -632,15 +632,21 @@ PY
 check "propagate text, relu x1e-30" + propagate --model "$W/relu-m30.safetensors"
 grep -q "^\* degenerate:" "$W/out" || { implausible=$((implausible + 1)); echo "propagate text, relu x1e-30: degenerate rows not marked"; }
 mkdir -p "$W/odd"
-python3 - "$W/odd" <<'PY'
-import random, struct, sys
-d = sys.argv[1]
+# npy(path, descr, shape, data): a .npy file, for sections 13 and 14.
+cat >"$W/npy.py" <<'PY'
+import struct
 def npy(path, descr, shape, data):
     tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
     head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
     head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+PY
+python3 - "$W/odd" "$W" <<'PY'
+import random, struct, sys
+sys.path.insert(0, sys.argv[2])
+from npy import npy
+d = sys.argv[1]
 rng = random.Random(13)
 y = [c for c in range(3) for _ in range(200)]
 x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
@@ -680,5 +686,120 @@ check "resume: one point recorded twice" "recorded twice" sweep --grid "$W/g13r.
 rm -rf "$W/both13"
 check "analyze --out P --report P" "--out and --report" analyze "${XOR[@]}" --out "$W/both13" --report "$W/both13"
 [ -e "$W/both13" ] && { debris=$((debris + 1)); echo "analyze --out P --report P: $W/both13 left"; }
+
+# 14. Twenty-third session (adv23): a tampered results.jsonl whose records parse (refused naming
+# the line and the field), SGD on data of 10¹⁰⁰ (the data's scale named beside --lr), and an
+# eighth pass: analyze --order 3|4 on odd data, the Hermite/delta closures of gelu, erf, silu
+# and softplus at weights ×10³…10³⁰⁰ and ×10⁻³⁰⁰, --affine factored|auto and --precision f32 on
+# rank-1 and tiny data, power sums that overflow, SIGTERM during a sweep and analyze --out.
+cp "$W/r13.jsonl" "$W/r14.jsonl"
+python3 - "$W" <<'PY'
+import json, sys
+w = sys.argv[1]
+lines = open(f"{w}/r14.jsonl").read().splitlines()
+def put(name, third):
+    open(f"{w}/r14-{name}.jsonl", "w").write("\n".join(lines[:2] + [third]) + "\n")
+r = json.loads(lines[2])
+put("acc", json.dumps({**r, "test_accuracy": 2.5}))
+put("index", json.dumps({**r, "index": 99}))
+put("failed", json.dumps({**r, "failed": 5, "theory": None}))
+put("config", json.dumps({**r, "config": {**r["config"], "seed": 9}}))
+PY
+for t in acc index failed config; do
+  cp "$W/r14-$t.jsonl" "$W/sw13r/results.jsonl"
+  check "resume: tampered record ($t)" "!results.jsonl: line 3: " sweep --grid "$W/g13r.toml" --out "$W/sw13r"
+done
+cp "$W/r14-acc.jsonl" "$W/sw13r/results.jsonl"
+check "export: accuracy 2.5" "!results.jsonl: line 3: test_accuracy" sweep export "$W/sw13r" --csv -
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2]\n' >"$W/g14.toml"
+cp "$W/r13.jsonl" "$W/sw13r/results.jsonl"
+check "resume: records of another grid" "!is not a point of" sweep --grid "$W/g14.toml" --out "$W/sw13r"
+cp "$W/r13.jsonl" "$W/sw13r/results.jsonl"
+check "resume: untouched records" + sweep --grid "$W/g13r.toml" --out "$W/sw13r"
+mkdir -p "$W/d14"
+python3 - "$W/d14" "$W" <<'PY'
+import random, struct, sys
+sys.path.insert(0, sys.argv[2])
+from npy import npy
+d = sys.argv[1]
+rng = random.Random(23)
+y = [c for c in range(3) for _ in range(200)]
+rng.shuffle(y)
+x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
+f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
+npy(f"{d}/y.npy", "<i8", (600,), b"".join(struct.pack("<q", c) for c in y))
+for name, rows in [
+    ("u100", [[v * 1e100 for v in r] for r in x]),
+    ("huge", [[v * 1e150 for v in r] for r in x]),
+    ("f1", [r[:1] for r in x]),
+    ("const", [[r[0], 5.0, r[2], r[3]] for r in x]),
+    ("allconst", [[1.0, 2.0, 3.0, 4.0] for _ in x]),
+    ("dup", [x[y.index(c)] for c in y]),
+    ("rank1", [[r[0], 2 * r[0], -r[0], 3 * r[0]] for r in x]),
+    ("tiny", [[v * 1e-300 for v in r] for r in x]),
+]:
+    npy(f"{d}/{name}.npy", "<f8", (600, len(rows[0])), f8(rows))
+PY
+D14=$W/d14
+dd() { echo --task data --train-x "$D14/$1.npy" --train-y "$D14/y.npy" --test-split 0:150; }
+check "train sgd on data x1e100" "--standardize" train $(dd u100) --optimizer sgd --epochs 2 --out "$W/x"
+grep -q -- "--lr" "$W/err" || { unnamed=$((unnamed + 1)); echo "train sgd on data x1e100: --lr no longer named"; }
+check "train sgd on data x1e100 --standardize" + train $(dd u100) --optimizer sgd --lr 0.01 --standardize --epochs 2 --out "$W/x"
+# dup (every class one repeated row) and allconst in text: their JSON error budgets' shares are
+# 0/0, null by design (README), which check's pattern would count as non-finite.
+for f in f1 const allconst dup rank1; do
+  j=--json
+  case $f in dup | allconst) j="" ;; esac
+  for o in 3 4; do check "analyze --order $o, $f data" + analyze $(dd $f) --epochs 2 --order $o ${j:+"$j"}; done
+done
+for f in rank1 tiny huge; do
+  "$BIN" --threads 1 train $(dd $f) --activation tanh --hidden 16,16 --epochs 2 --out "$D14/m-$f.safetensors" >/dev/null 2>&1
+done
+for f in rank1 tiny; do
+  for o in "--affine factored" "--affine auto" "--precision f32" "--precision f32 --affine factored"; do
+    check "propagate $f data $o" + propagate --model "$D14/m-$f.safetensors" --json $o
+  done
+done
+check "propagate --order 4, model of data x1e150" "κ₃" propagate --model "$D14/m-huge.safetensors" --order 4 --json
+for a in gelu erf silu softplus; do
+  "$BIN" --threads 1 train --task xor --activation $a --hidden 8,8 --epochs 3 --out "$D14/$a.safetensors" >/dev/null 2>&1
+  python3 - "$D14/$a.safetensors" <<'PY'
+import struct, sys
+p = sys.argv[1]
+raw = open(p, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+for tag, f in [("k3", 1e3), ("k100", 1e100), ("k300", 1e300), ("m300", 1e-300)]:
+    d = bytearray(raw[8 + n:])
+    for i in range(0, len(d), 8):
+        d[i:i + 8] = struct.pack("<d", struct.unpack("<d", d[i:i + 8])[0] * f)
+    open(p.replace(".safetensors", f"-{tag}.safetensors"), "wb").write(raw[:8 + n] + d)
+PY
+  for t in k3 m300; do check "propagate $a x$t" + propagate --model "$D14/$a-$t.safetensors" --json; done
+  for t in k100 k300; do check "propagate $a x$t" "$a-$t.safetensors" propagate --model "$D14/$a-$t.safetensors" --json; done
+  check "propagate --order 4 $a x1e100" "κ₄" propagate --model "$D14/$a-k100.safetensors" --order 4 --json
+done
+# SIGTERM in the middle of a sweep's points, then the rerun: no partial record, every point once.
+printf 'task = "xor"\nn_train = 20000\nepochs = 20\nhidden = [[16]]\nseed = [1, 2, 3, 4]\n' >"$W/g14t.toml"
+rm -rf "$W/sw14t"
+env --default-signal=TERM "$BIN" --threads 1 sweep --grid "$W/g14t.toml" --out "$W/sw14t" --jobs 1 >/dev/null 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ ! -s "$W/sw14t/results.jsonl" ]; do sleep 0.01; done
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+runs=$((runs + 1))
+check "sweep rerun after SIGTERM" + sweep --grid "$W/g14t.toml" --out "$W/sw14t"
+[ "$(wc -l <"$W/sw14t/results.jsonl")" -eq 4 ] || { debris=$((debris + 1)); echo "sweep after SIGTERM: $(wc -l <"$W/sw14t/results.jsonl") records, expected 4"; }
+left "$W/sw14t" "sweep SIGTERM"
+# SIGTERM while analyze trains (before --out and --report are written): nothing left at either.
+rm -rf "$W/an14" && mkdir -p "$W/an14"
+env --default-signal=TERM "$BIN" --threads 1 analyze --task xor --n-train 20000 --epochs 50 --hidden 64 \
+  --out "$W/an14/m.safetensors" --report "$W/an14/rep" >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -TERM $pid 2>/dev/null
+wait $pid 2>/dev/null
+runs=$((runs + 1))
+n=$(ls -A "$W/an14" | wc -l)
+[ "$n" -eq 0 ] || { debris=$((debris + n)); echo "analyze SIGTERM mid-training: left $(ls -A "$W/an14" | tr '\n' ' ')"; }
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

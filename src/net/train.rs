@@ -259,8 +259,10 @@ fn train_in<T: Real>(
             return Err(Error::config(
                 Field::Lr,
                 format!(
-                    "training diverged in epoch {epoch} (loss {}); lower the learning rate (now {})",
-                    stats.loss, cfg.lr
+                    "training diverged in epoch {epoch} (loss {}); lower the learning rate (now {}){}",
+                    stats.loss,
+                    cfg.lr,
+                    data_scale_hint(data, cfg)
                 ),
             ));
         }
@@ -275,6 +277,55 @@ fn train_in<T: Real>(
         history.push(stats);
     }
     Ok(history)
+}
+
+/// The part of an SGD divergence that the data's scale explains, as a clause for the `--lr`
+/// message, or "" when it explains none.
+///
+/// Heavy-ball SGD (m ← βm + g, p ← p − ηm) on a quadratic of curvature λ is stable iff
+/// ηλ < 2(1 + β). The loss's curvature in the first layer's weights is E[x xᵀ] times the
+/// curvature the rest of the network puts on the first layer's pre-activations, and the
+/// largest eigenvalue of E[x xᵀ] is at least its trace over d, the features' mean square q: the
+/// data alone scale the step by η·q. When η·q exceeds 2(1 + β) the data's scale is named, with
+/// the remedy (standardising brings q to 1, `--scale √q` near it); at unit scale the same rate
+/// gives η. Data of 10¹⁰⁰ (q ~ 10²⁰⁰) at the default rate: "lr·q = 5e198, beyond 3.8". Adam's
+/// steps do not scale with the gradient, so its divergences get no such clause.
+fn data_scale_hint(data: &Dataset, cfg: &TrainConfig) -> String {
+    if cfg.optimizer != Optimizer::Sgd || data.is_empty() {
+        return String::new();
+    }
+    let x = data.x.as_ref();
+    let (mut big, mut at) = (0.0f64, (0, 0));
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            if x[(i, j)].abs() > big {
+                (big, at) = (x[(i, j)].abs(), (j, i));
+            }
+        }
+    }
+    if !(big.is_finite() && big > 0.0) {
+        return String::new();
+    }
+    // Scaled by the largest |x| so that data of 1e200 sum without overflow.
+    let mut sum = 0.0;
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            sum += (x[(i, j)] / big).powi(2);
+        }
+    }
+    let rms = big * (sum / (x.nrows() * x.ncols()) as f64).sqrt();
+    let (step, stable) = (cfg.lr * rms * rms, 2.0 * (1.0 + cfg.momentum));
+    if step.is_nan() || step <= stable {
+        return String::new();
+    }
+    format!(
+        ", and bring the data to unit scale: its features' root mean square is {rms:.1e} (the \
+         largest |x| {big:.1e}, sample {} feature {}), so the data alone scale an SGD step's \
+         curvature by lr·(mean square) = {step:.1e}, beyond the {stable} under which SGD with \
+         momentum {} is stable; --standardize (or --scale {rms:.1e}) brings the mean square to \
+         about 1, where lr·(mean square) is the learning rate itself, {}",
+        at.0, at.1, cfg.momentum, cfg.lr
+    )
 }
 
 /// The error for parameters of `layer` (1-based) made non-finite by the updates of `epoch` while

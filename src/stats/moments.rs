@@ -350,7 +350,7 @@ impl MomentAccumulator {
             return Ok(None);
         }
         let m = sums.central(false).into_moments();
-        check_finite(&m, &format!("class {c}"))?;
+        check_finite(&m, &format!("class {c}"), n)?;
         Ok(Some((n, m)))
     }
 
@@ -435,11 +435,12 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool, pooled: bool) -> Result<Em
     let checked: Vec<Result<()>> = per_class
         .par_iter()
         .zip(&classes)
-        .map(|(m, c)| check_finite(m, &format!("class {c}")))
+        .zip(&counts)
+        .map(|((m, c), &n)| check_finite(m, &format!("class {c}"), n))
         .collect();
     checked.into_iter().collect::<Result<()>>()?;
     if let Some(p) = &pooled {
-        check_finite(p, "pooled moments")?;
+        check_finite(p, "pooled moments", counts.iter().sum())?;
     }
     Ok(EmpiricalMoments {
         per_class,
@@ -694,23 +695,45 @@ fn lower(m: &Mat<f64>, i: usize, j: usize) -> f64 {
     }
 }
 
-fn check_finite(m: &Moments, what: &str) -> Result<()> {
-    let finite = m.mean.iter().all(|v| v.is_finite())
-        && [
-            Some(&m.cov),
-            m.k3_iij.as_ref(),
-            m.k4_iijj.as_ref(),
-            m.k4_iiij.as_ref(),
-        ]
+/// Refuses moments of `n` samples with a non-finite part, naming the first such part (means,
+/// covariances, κ₃, κ₄), the power whose sum overflowed and the size of values it implies: a
+/// sum of n p-th powers of deviations about the class's shift exceeds f64::MAX only when some
+/// deviation exceeds (f64::MAX / n)^(1/p), so that bound is what the values must stay below
+/// (data of 10¹⁵⁰ under `--order 4`: fourth powers of 10⁶⁰⁰ where the bound is ~10⁷⁷; the message
+/// was "moments are not finite (overflow in the power sums?)", adv23).
+fn check_finite(m: &Moments, what: &str, n: u64) -> Result<()> {
+    let all = |a: &Mat<f64>| (0..a.ncols()).all(|j| all_finite(col(a.as_ref(), j)));
+    let bad = if !m.mean.iter().all(|v| v.is_finite()) {
+        Some(("means", "values", 1, ""))
+    } else if !all(&m.cov) {
+        Some(("covariances", "squares", 2, ""))
+    } else if !m.k3_iij.as_ref().is_none_or(all) {
+        Some(("third cumulants κ₃", "cubes", 3, ", or a lower --order"))
+    } else if ![m.k4_iijj.as_ref(), m.k4_iiij.as_ref()]
         .into_iter()
         .flatten()
-        .all(|a| (0..a.ncols()).all(|j| all_finite(col(a.as_ref(), j))));
-    if finite {
-        Ok(())
+        .all(all)
+    {
+        Some((
+            "fourth cumulants κ₄",
+            "fourth powers",
+            4,
+            ", or a lower --order",
+        ))
     } else {
-        Err(Error::Numeric(format!(
-            "{what}: moments are not finite (overflow in the power sums?)"
-        )))
+        None
+    };
+    match bad {
+        None => Ok(()),
+        Some((part, powers, p, order)) => {
+            let bound = (f64::MAX / n.max(1) as f64).powf(1.0 / f64::from(p));
+            Err(Error::Numeric(format!(
+                "{what}: the {part} of its {n} samples are not finite: their sum of {powers} \
+                 overflows f64, so some value deviates from the class's centre by more than \
+                 (1.8e308 / {n})^(1/{p}) = {bound:.1e}; expected smaller values (rescale the data \
+                 or the weights that make them{order})"
+            )))
+        }
     }
 }
 
@@ -742,6 +765,56 @@ mod tests {
     /// scanned one bit for bit, over batches that split classes and leave rows constant, and
     /// still refuses a wrong shape or label before touching a sum; the scan itself is what
     /// refuses a NaN, which `push_finite` is never given.
+    /// Moments whose power sums overflow name the part, the power and the bound the values
+    /// must stay below, per order: deviations of ±10ᵉ in one of two classes of 8 samples
+    /// (the other class stays small) overflow the fourth powers from e = 76.8 ((1.8e308/8)^¼ =
+    /// 6.9e76), the cubes from 102.4, the squares from 153.7. adv23: each said "moments are not
+    /// finite (overflow in the power sums?)".
+    #[test]
+    fn an_overflow_of_the_power_sums_names_the_power_and_the_bound() {
+        let finish = |e: i32, higher: bool| {
+            let x = Mat::from_fn(2, 16, |i, j| {
+                let v = if j % 2 == 1 && i == 1 {
+                    10f64.powi(e)
+                } else {
+                    1.0
+                };
+                if j % 4 < 2 {
+                    v
+                } else {
+                    -v
+                }
+            });
+            let labels: Vec<u32> = (0..16).map(|j| (j % 2) as u32).collect();
+            let mut acc = MomentAccumulator::new(2, 2, higher).unwrap();
+            acc.push(x.as_ref(), &labels).unwrap();
+            acc.finish().map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(finish(76, true).is_ok());
+        for (e, higher, part) in [
+            (
+                80,
+                true,
+                "the fourth cumulants κ₄ of its 8 samples are not finite: their sum of \
+                        fourth powers overflows f64, so some value deviates from the class's \
+                        centre by more than (1.8e308 / 8)^(1/4) = 6.9e76",
+            ),
+            (110, true, "the third cumulants κ₃ of its 8 samples"),
+            (110, false, "the covariances of its 8 samples"),
+            (160, true, "the covariances of its 8 samples"),
+        ] {
+            if higher || e >= 154 {
+                let err = finish(e, higher).unwrap_err();
+                assert!(
+                    err.contains("class 1: ") && err.contains(part),
+                    "{e}: {err}"
+                );
+            } else {
+                assert!(finish(e, higher).is_ok(), "{e}");
+            }
+        }
+    }
+
     #[test]
     fn push_finite_forms_the_sums_of_push_and_validates_the_rest() {
         let dim = 9;

@@ -31,7 +31,7 @@ pub fn merge(grid: &Grid, inputs: &[PathBuf]) -> Result<Merged> {
     let mut merged = Merged::default();
     let mut order = Vec::new();
     for dir in inputs {
-        let contents = read_log(&results_path(dir))?;
+        let contents = read_log(&results_path(dir), None)?;
         if contents.dropped_tail.is_some() {
             merged.partial.push(dir.clone());
         }
@@ -172,7 +172,7 @@ pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<(Vec<Record>, Vec
             format!("no {RESULTS_FILE} here; is this a sweep's --out folder?"),
         ));
     }
-    let contents = read_log(&path)?;
+    let contents = read_log(&path, None)?;
     if let Some(bytes) = contents.dropped_tail {
         note(&format!(
             "note: {} ends in a partial record ({bytes} bytes), skipped",

@@ -12,7 +12,7 @@ use super::plan::{ids, not_done, plan, points_table};
 use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
-use super::store::{read_log, LogContents, ResultsLog};
+use super::store::{read_log, GridIds, LogContents, ResultsLog};
 use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
@@ -94,7 +94,14 @@ impl Setup {
             .iter()
             .filter(|p| opts.shard.contains(p.index))
             .collect();
-        let done = settled(read_log(&results_path(&opts.out))?, opts.retry_failed).0;
+        let done = settled(
+            read_log(
+                &results_path(&opts.out),
+                records_to_check(&self.grid, opts).as_ref(),
+            )?,
+            opts.retry_failed,
+        )
+        .0;
         Ok((mine, done))
     }
 }
@@ -138,7 +145,8 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         s.budget_bytes,
     )?;
 
-    let (mut log, contents) = ResultsLog::open(&opts.out)?;
+    let (mut log, contents) =
+        ResultsLog::open(&opts.out, records_to_check(&s.grid, opts).as_ref())?;
     if let Some(bytes) = contents.dropped_tail {
         progress.note(&format!(
             "note: removed a partial last record ({bytes} bytes) from {}; that point runs again",
@@ -225,6 +233,15 @@ fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, Vec<F
     let mut done = ids(contents.records);
     done.extend(failed.iter().map(|f| f.id.clone()));
     (done, failed)
+}
+
+/// The grid's ids to check the records of `opts.out` against, built only when its results
+/// file holds something (a map of every point: 10⁶ points cost ~80 MB a fresh run or dry run
+/// need not spend).
+fn records_to_check(grid: &Grid, opts: &SweepOptions) -> Option<GridIds> {
+    std::fs::metadata(results_path(&opts.out))
+        .is_ok_and(|m| m.len() > 0)
+        .then(|| GridIds::of(grid))
 }
 
 /// Grid indices as `1, #4, #7` (after a leading `#`).

@@ -22,6 +22,7 @@ use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use super::grid::Grid;
 use super::record::{FailedRecord, Record};
 use crate::error::{Error, Result};
 use crate::io::{open_regular_append, read_regular, MemoryLimit};
@@ -47,7 +48,12 @@ pub struct LogContents {
 /// Reads the records of `path` (a missing file has none). A broken last line is reported in
 /// [`LogContents::dropped_tail`]; a broken line before it is an error, and so is a point recorded
 /// twice with different results.
-pub fn read_log(path: &Path) -> Result<LogContents> {
+///
+/// Each record is checked on read ([`check_record`]): its id is that of its configuration, its
+/// accuracies are probabilities, its other numbers finite and in range; with `grid` (a sweep
+/// resuming), its id is a point of the grid and its index that point's. A record that fails is an
+/// error naming the line and the field.
+pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
     let bytes = match read_regular(path, MemoryLimit::default().bytes, "results file") {
         Ok(b) => b,
         Err(Error::Io { ref source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
@@ -69,18 +75,32 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
             .position(|&b| b == b'\n')
             .map(|p| start + p);
         let line = end.map(|end| &bytes[start..end]);
+        let bad = |msg: String| Error::format(path, format!("line {line_no}: {msg}"));
         if let (Some(end), Some(f)) = (
             end,
             line.and_then(|l| serde_json::from_slice::<FailedRecord>(l).ok()),
         ) {
+            check_failed(&f, grid).map_err(bad)?;
             failed.insert(f.id.clone(), (line_no, f));
             start = end + 1;
             valid_len = start;
             continue;
         }
-        let parsed = line.and_then(|l| serde_json::from_slice::<Record>(l).ok());
+        let parsed = match line.map(serde_json::from_slice::<Record>) {
+            Some(Ok(rec)) => Some(rec),
+            // A complete line that is JSON but not a record was not cut short by a kill: a
+            // field of the wrong type or a missing one, named by serde.
+            Some(Err(e)) => {
+                match serde_json::from_slice::<serde_json::Value>(line.unwrap_or(&[])) {
+                    Ok(value) => return Err(bad(not_a_record(&value, e))),
+                    Err(_) => None,
+                }
+            }
+            None => None,
+        };
         match (end, parsed) {
             (Some(end), Some(rec)) => {
+                check_record(&rec, grid).map_err(bad)?;
                 match seen.get(&rec.id) {
                     Some(&(k, first_line)) => {
                         if !same_results(&records[k], &rec) {
@@ -123,6 +143,147 @@ pub fn read_log(path: &Path) -> Result<LogContents> {
         valid_len: valid_len as u64,
         duplicates,
     })
+}
+
+/// The ids of a grid's points with their indices, for checking the records of a results file
+/// against the grid it is resumed with.
+#[derive(Debug)]
+pub struct GridIds {
+    /// The grid file, for messages.
+    pub path: PathBuf,
+    /// Point id → index in grid order.
+    pub index: HashMap<String, usize>,
+}
+
+impl GridIds {
+    /// The ids and indices of `grid`'s points.
+    pub fn of(grid: &Grid) -> GridIds {
+        GridIds {
+            path: grid.path.clone(),
+            index: grid
+                .points
+                .iter()
+                .map(|p| (p.id.clone(), p.index))
+                .collect(),
+        }
+    }
+
+    /// Refuses an `id`/`index` pair that is not a point of the grid at its position.
+    fn check(&self, id: &str, index: usize) -> std::result::Result<(), String> {
+        let edited = "a results file of another grid, or of this one before it was edited; \
+                      run this grid into a new --out folder (`corrflow sweep merge` combines \
+                      folders and leaves out points of other grids)";
+        match self.index.get(id) {
+            None => Err(format!(
+                "id: {id} is not a point of {}: expected the id of one of its {} points ({edited})",
+                self.path.display(),
+                self.index.len()
+            )),
+            Some(&at) if at != index => Err(format!(
+                "index: {index}, but point {id} is #{at} of {}: expected {at} ({edited})",
+                self.path.display()
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// Why a complete JSON line is not a record: the serde error of the record it looks like (a
+/// failure when it has a `failed` key).
+fn not_a_record(value: &serde_json::Value, as_record: serde_json::Error) -> String {
+    let err = match value.get("failed") {
+        Some(_) => serde_json::from_value::<FailedRecord>(value.clone())
+            .err()
+            .map_or_else(|| as_record.to_string(), |e| e.to_string()),
+        None => as_record.to_string(),
+    };
+    format!("not a result record ({err}); fix or remove the line")
+}
+
+/// The id is the configuration's: an edited id or configuration is refused.
+fn check_id(id: &str, config: &super::point::PointConfig) -> std::result::Result<(), String> {
+    let own = config.id();
+    if id == own {
+        Ok(())
+    } else {
+        Err(format!(
+            "id: {id}, but the record's config ({}) has id {own}: expected the id of the \
+             configuration (the line was edited)",
+            config.summary()
+        ))
+    }
+}
+
+/// Checks a record read back from a results file: the id is its configuration's, the fields
+/// hold what a sweep writes (accuracies in [0, 1], standard errors ≥ 0, gaps in [−1, 1], finite
+/// information terms and wall time, at least one thread), and with `grid` the id and index are
+/// a point of it. The message names the field and what was expected.
+pub fn check_record(r: &Record, grid: Option<&GridIds>) -> std::result::Result<(), String> {
+    check_id(&r.id, &r.config)?;
+    let prob = |name: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("{name}: {v}: expected an accuracy in [0, 1]"))
+        }
+    };
+    prob("train_accuracy", r.train_accuracy)?;
+    prob("test_accuracy", r.test_accuracy)?;
+    for (l, t) in r.theory.iter().enumerate() {
+        if t.from_layer != l {
+            return Err(format!(
+                "theory[{l}].from_layer: {}: expected {l} (one entry per start layer, in order)",
+                t.from_layer
+            ));
+        }
+        prob(&format!("theory[{l}].accuracy"), t.accuracy)?;
+        if !(t.stderr.is_finite() && t.stderr >= 0.0) {
+            return Err(format!(
+                "theory[{l}].stderr: {}: expected a standard error ≥ 0",
+                t.stderr
+            ));
+        }
+    }
+    for (name, v) in [
+        ("gap_from_input", r.gap_from_input),
+        ("gap_from_layer1", r.gap_from_layer1),
+    ] {
+        if !(-1.0..=1.0).contains(&v) {
+            return Err(format!(
+                "{name}: {v}: expected a difference of two accuracies, in [-1, 1]"
+            ));
+        }
+    }
+    for (name, info) in [("input_info", r.input_info), ("output_info", r.output_info)] {
+        if let Some(i) = info {
+            if !(i.mean_term.is_finite() && i.cov_term.is_finite()) {
+                return Err(format!(
+                    "{name}: mean_term {}, cov_term {}: expected finite numbers (or null)",
+                    i.mean_term, i.cov_term
+                ));
+            }
+        }
+    }
+    if !(r.wall_seconds.is_finite() && r.wall_seconds >= 0.0) {
+        return Err(format!(
+            "wall_seconds: {}: expected a time ≥ 0",
+            r.wall_seconds
+        ));
+    }
+    if r.threads == 0 {
+        return Err("threads: 0: expected at least 1".to_string());
+    }
+    grid.map_or(Ok(()), |g| g.check(&r.id, r.index))
+}
+
+/// Checks a failure record read back: its id is its configuration's, the error is not empty,
+/// and with `grid` the id and index are a point of it.
+fn check_failed(f: &FailedRecord, grid: Option<&GridIds>) -> std::result::Result<(), String> {
+    check_id(&f.id, &f.config)?;
+    if f.failed.trim().is_empty() {
+        return Err("failed: empty: expected the point's error".to_string());
+    }
+    grid.map_or(Ok(()), |g| g.check(&f.id, f.index))
 }
 
 /// True when two records of one point agree in everything but wall time, thread count and
@@ -185,10 +346,11 @@ pub struct ResultsLog {
 impl ResultsLog {
     /// Creates `dir` if needed, locks its results file against other writers, truncates a
     /// partial last line away and returns the writer with the records already there.
-    pub fn open(dir: &Path) -> Result<(ResultsLog, LogContents)> {
+    /// With `grid`, every record must be a point of it ([`read_log`]).
+    pub fn open(dir: &Path, grid: Option<&GridIds>) -> Result<(ResultsLog, LogContents)> {
         let file = lock_dir(dir)?;
         let path = dir.join(RESULTS_FILE);
-        let contents = read_log(&path)?;
+        let contents = read_log(&path, grid)?;
         if contents.dropped_tail.is_some() {
             file.set_len(contents.valid_len)
                 .map_err(|e| Error::io(&path, e))?;
@@ -238,57 +400,132 @@ impl ResultsLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sweep::point::PointConfig;
 
     #[test]
     fn a_broken_last_line_is_dropped_and_a_broken_middle_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESULTS_FILE);
         std::fs::write(&path, "{\"id\":").unwrap();
-        let c = read_log(&path).unwrap();
+        let c = read_log(&path, None).unwrap();
         assert_eq!(
             (c.records.len(), c.dropped_tail, c.valid_len),
             (0, Some(6), 0)
         );
         std::fs::write(&path, "not json\n").unwrap();
-        assert_eq!(read_log(&path).unwrap().dropped_tail, Some(9));
+        assert_eq!(read_log(&path, None).unwrap().dropped_tail, Some(9));
         std::fs::write(&path, "not json\nnor this\n").unwrap();
-        let err = read_log(&path).unwrap_err().to_string();
+        let err = read_log(&path, None).unwrap_err().to_string();
         assert!(err.contains("line 1 is not a result record"), "{err}");
-        assert!(read_log(&dir.path().join("none"))
+        assert!(read_log(&dir.path().join("none"), None)
             .unwrap()
             .records
             .is_empty());
     }
 
-    /// A record line of point `id` with test accuracy `acc` and wall time `wall`.
-    fn line(id: &str, acc: f64, wall: f64) -> String {
+    /// The id of the configuration `{"seed": seed}`.
+    fn id_of(seed: u64) -> String {
+        serde_json::from_value::<PointConfig>(serde_json::json!({ "seed": seed }))
+            .unwrap()
+            .id()
+    }
+
+    /// A record line of the point with seed `seed` at `index`, with test accuracy `acc` and wall
+    /// time `wall`.
+    fn record_at(seed: u64, index: usize, acc: f64, wall: f64) -> String {
+        let id = id_of(seed);
         format!(
-            "{{\"id\":\"{id}\",\"index\":0,\"config\":{{}},\"data\":\"d\",\"widths\":[2,1],\
-             \"activation\":\"relu\",\"train_accuracy\":0.5,\"test_accuracy\":{acc},\"theory\":[],\
+            "{{\"id\":\"{id}\",\"index\":{index},\"config\":{{\"seed\":{seed}}},\"data\":\"d\",\
+             \"widths\":[2,1],\"activation\":\"relu\",\"train_accuracy\":0.5,\"test_accuracy\":{acc},\
+             \"theory\":[{{\"from_layer\":0,\"accuracy\":0.5,\"stderr\":0.0}}],\
              \"gap_from_input\":0.0,\"gap_from_layer1\":0.0,\"input_info\":null,\"output_info\":null,\
              \"wall_seconds\":{wall},\"threads\":1,\"corrflow_version\":\"x\"}}\n"
         )
+    }
+
+    /// [`record_at`] index 0.
+    fn line(seed: u64, acc: f64, wall: f64) -> String {
+        record_at(seed, 0, acc, wall)
     }
 
     #[test]
     fn a_duplicate_point_is_kept_once_and_a_conflicting_one_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESULTS_FILE);
-        let text = [
-            line("a", 0.5, 1.0),
-            line("b", 0.7, 1.0),
-            line("a", 0.5, 2.0),
-        ]
-        .concat();
+        let text = [line(1, 0.5, 1.0), line(2, 0.7, 1.0), line(1, 0.5, 2.0)].concat();
         std::fs::write(&path, text).unwrap();
-        let c = read_log(&path).unwrap();
-        let ids: Vec<_> = c.records.iter().map(|r| r.id.as_str()).collect();
-        assert_eq!((ids, c.duplicates), (vec!["a", "b"], vec!["a".to_string()]));
-        std::fs::write(&path, [line("a", 0.5, 1.0), line("a", 0.6, 1.0)].concat()).unwrap();
-        let err = read_log(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("point a is recorded twice with different results (lines 1 and 2)"),
-            "{err}"
+        let c = read_log(&path, None).unwrap();
+        let ids: Vec<_> = c.records.iter().map(|r| r.id.clone()).collect();
+        assert_eq!(
+            (ids, c.duplicates),
+            (vec![id_of(1), id_of(2)], vec![id_of(1)])
         );
+        std::fs::write(&path, [line(1, 0.5, 1.0), line(1, 0.6, 1.0)].concat()).unwrap();
+        let err = read_log(&path, None).unwrap_err().to_string();
+        let want = format!(
+            "point {} is recorded twice with different results (lines 1 and 2)",
+            id_of(1)
+        );
+        assert!(err.contains(&want), "{err}");
+    }
+
+    /// adv22's tampered records (a foreign id, a wrong index, a `failed` that is not a string, an
+    /// accuracy of 2.5) are refused on read, each naming the line and the field; they were
+    /// resumed past and exported before.
+    #[test]
+    fn a_tampered_record_is_refused_naming_the_line_and_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS_FILE);
+        let grid = GridIds {
+            path: PathBuf::from("g.toml"),
+            index: [(id_of(1), 0), (id_of(2), 1)].into_iter().collect(),
+        };
+        let good = [record_at(1, 0, 0.5, 1.0), record_at(2, 1, 0.5, 1.0)].concat();
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(read_log(&path, Some(&grid)).unwrap().records.len(), 2);
+        let failed = |seed: u64, index: usize, failed: &str| {
+            format!(
+                "{{\"id\":\"{}\",\"index\":{index},\"config\":{{\"seed\":{seed}}},\
+                 \"failed\":{failed},\"corrflow_version\":\"x\"}}\n",
+                id_of(seed)
+            )
+        };
+        let cases: [(String, bool, &str); 8] = [
+            (record_at(3, 1, 0.5, 1.0), true, "line 2: id: "),
+            (
+                record_at(2, 99, 0.5, 1.0),
+                true,
+                "line 2: index: 99, but point",
+            ),
+            (
+                record_at(2, 1, 2.5, 1.0),
+                false,
+                "line 2: test_accuracy: 2.5: expected an accuracy in [0, 1]",
+            ),
+            (
+                record_at(2, 1, 0.5, -1.0),
+                false,
+                "line 2: wall_seconds: -1: expected a time ≥ 0",
+            ),
+            (
+                failed(2, 1, "5"),
+                false,
+                "line 2: not a result record (invalid type: integer `5`, expected a string",
+            ),
+            (failed(2, 1, "\"\""), false, "line 2: failed: empty"),
+            (failed(3, 1, "\"e\""), true, "line 2: id: "),
+            (
+                record_at(2, 1, 0.5, 1.0).replace(&id_of(2), &id_of(3)),
+                false,
+                "line 2: id: ",
+            ),
+        ];
+        for (second, needs_grid, want) in cases {
+            std::fs::write(&path, [record_at(1, 0, 0.5, 1.0), second.clone()].concat()).unwrap();
+            let err = read_log(&path, Some(&grid)).unwrap_err().to_string();
+            assert!(err.contains(want), "{second}: {err}");
+            assert!(err.starts_with(&path.display().to_string()), "{err}");
+            assert_eq!(read_log(&path, None).is_ok(), needs_grid, "{second}");
+        }
     }
 }

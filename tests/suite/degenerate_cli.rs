@@ -373,6 +373,62 @@ fn data_whose_squares_overflow_is_named_not_the_model_or_the_learning_rate() {
     );
 }
 
+/// f64 SGD on data of 10¹⁰⁰ (squares still finite) diverges at any usable learning rate: the
+/// message names `--lr` and now also the data's scale (its features' root mean square, the
+/// factor lr·(mean square) beyond SGD's stable 2(1 + momentum)) with the remedy, `--standardize`
+/// or `--scale`, which then trains; a divergence of unit-scale data (lr·(mean square) ≈ 2.6
+/// below 3.8) names `--lr` alone (adv22's open item: "lower the learning rate" was all it said).
+#[test]
+fn an_sgd_divergence_of_huge_data_names_the_data_scale_and_its_remedy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let huge: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| r.iter().map(|v| v * 1e100).collect())
+        .collect();
+    let (hxp, hyp) = write_xy(dir.path(), "huge-", &huge, &y);
+    let m = dir.path().join("m.safetensors");
+    let m = m.to_str().unwrap();
+    let sgd = ["train", "--optimizer", "sgd", "--epochs", "2", "--out", m];
+    let o = run(&sgd, &data_args(&hxp, &hyp, &hxp, &hyp));
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("invalid value for --lr: training diverged")
+            && e.contains("root mean square is 2.")
+            && e.contains("e100")
+            && e.contains("beyond the 3.8 under which SGD with momentum 0.9 is stable")
+            && e.contains("--standardize")
+            && e.contains("--scale"),
+        "{e}"
+    );
+    let o = run(
+        &[&sgd[..], &["--standardize"]].concat(),
+        &data_args(&hxp, &hyp, &hxp, &hyp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        &[
+            "train",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.5",
+            "--epochs",
+            "8",
+            "--out",
+            m,
+        ],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert!(
+        e.contains("invalid value for --lr: training diverged") && !e.contains("unit scale"),
+        "{e}"
+    );
+}
+
 /// The text table of `propagate` marks the rows the JSON flags `degenerate` (absolute errors
 /// in the `cov_rel_err` and `mean_err` columns) and explains the mark; the numbers are the
 /// JSON's. A relu network with every tensor ×10⁻³⁰ leaves h² a covariance ~10⁻¹²⁰ that f64

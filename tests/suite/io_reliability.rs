@@ -80,7 +80,7 @@ fn a_fifo_or_directory_as_any_input_is_refused_at_once() {
     fs::create_dir(&out).unwrap();
     mkfifo(&out.join(RESULTS_FILE));
     let p = out.join(RESULTS_FILE);
-    let msg = err_within("results", move || read_log(&p));
+    let msg = err_within("results", move || read_log(&p, None));
     assert!(msg.contains("not a regular file (a FIFO)"), "{msg}");
     let o = out.clone();
     let msg = err_within("lock", move || lock_dir(&o));
@@ -311,7 +311,7 @@ fn model_errors_name_the_file_and_tensor_and_claims_are_bounded() {
 fn the_results_file_itself_is_locked() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let (_writer, _) = ResultsLog::open(&out).unwrap();
+    let (_writer, _) = ResultsLog::open(&out, None).unwrap();
     // Deleting every other file in the folder (a lock file, say) does not let a second writer in.
     for p in listing(&out) {
         if p.file_name().unwrap() != RESULTS_FILE {
@@ -320,7 +320,7 @@ fn the_results_file_itself_is_locked() {
     }
     let e = lock_dir(&out).unwrap_err().to_string();
     assert!(e.contains("another corrflow sweep"), "{e}");
-    assert!(ResultsLog::open(&out).is_err());
+    assert!(ResultsLog::open(&out, None).is_err());
 }
 
 /// Writes a sparse IDX image file of `n × rows × cols` (nothing but the header is stored) and a

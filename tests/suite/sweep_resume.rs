@@ -91,7 +91,7 @@ fn a_second_writer_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let grid = grid_file(dir.path(), "g.toml", &tiny_grid(1));
     let out = dir.path().join("out");
-    let (_holder, _) = corrflow::sweep::store::ResultsLog::open(&out).unwrap();
+    let (_holder, _) = corrflow::sweep::store::ResultsLog::open(&out, None).unwrap();
     let o = run(&[
         "sweep",
         "--grid",
@@ -106,4 +106,72 @@ fn a_second_writer_is_refused() {
         stderr(&o)
     );
     assert!(record_ids(&out).is_empty());
+}
+
+/// adv22's tampered `results.jsonl` (open item of adv22): records that parse but were edited —
+/// an accuracy of 2.5, an index that is not the point's, an id of no point of the grid, a
+/// `failed` that is not a string — were resumed past and exported. Each is now refused by the
+/// resuming sweep naming the file, the line and the field; `export`, which has no grid, refuses
+/// what the record alone shows (the accuracy, the type), and an untouched file still resumes.
+#[test]
+fn a_tampered_results_file_is_refused_naming_the_line_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("out");
+    let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
+    let first = run(&["sweep", "--grid", g, "--out", o]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let results = out.join("results.jsonl");
+    let good = std::fs::read_to_string(&results).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let other = grid_file(dir.path(), "other.toml", &tiny_grid(4));
+    let foreign_id = grid_ids(&other)[3].clone();
+    // The point with seed 4 of the other grid, recorded consistently (id of its configuration).
+    let foreign = lines[2]
+        .replace(&grid_ids(&grid)[2], &foreign_id)
+        .replace("\"seed\":3", "\"seed\":4");
+    let set = |line: &str, key: &str, value: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v[key] = serde_json::from_str(value).unwrap();
+        v.to_string()
+    };
+    // A failure record whose error is a number (theory null: it is no result record either).
+    let failed = set(&set(lines[2], "failed", "5"), "theory", "null");
+    let foreign_want = format!("id: {foreign_id} is not a point of");
+    let cases = [
+        (
+            set(lines[2], "test_accuracy", "2.5"),
+            "test_accuracy: 2.5: expected an accuracy in [0, 1]",
+            true,
+        ),
+        (set(lines[2], "index", "99"), "index: 99, but point", false),
+        (foreign, foreign_want.as_str(), false),
+        (failed, "invalid type: integer `5`, expected a string", true),
+    ];
+    for (third, want, export_refuses) in cases {
+        std::fs::write(&results, format!("{}\n{}\n{third}\n", lines[0], lines[1])).unwrap();
+        let resumed = run(&["sweep", "--grid", g, "--out", o]);
+        let err = stderr(&resumed);
+        assert!(!resumed.status.success(), "{third}: {err}");
+        let at = format!("{}: line 3: ", results.display());
+        assert!(err.contains(&at) && err.contains(want), "{third}: {err}");
+        let exported = run(&["sweep", "export", o, "--csv", "-"]);
+        assert_eq!(
+            !exported.status.success(),
+            export_refuses,
+            "{third}: {}",
+            stderr(&exported)
+        );
+        if export_refuses {
+            assert!(stderr(&exported).contains(&at), "{}", stderr(&exported));
+        }
+    }
+    std::fs::write(&results, &good).unwrap();
+    let resumed = run(&["sweep", "--grid", g, "--out", o]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("3 already done, 0 to run"),
+        "{}",
+        stderr(&resumed)
+    );
 }
