@@ -761,10 +761,6 @@ pub fn settled_variance(v: f64, mean: f64, scale: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// The unscanned push of finite batches (the input of pixel data) forms the sums of the
-    /// scanned one bit for bit, over batches that split classes and leave rows constant, and
-    /// still refuses a wrong shape or label before touching a sum; the scan itself is what
-    /// refuses a NaN, which `push_finite` is never given.
     /// Moments whose power sums overflow name the part, the power and the bound the values
     /// must stay below, per order: deviations of ±10ᵉ in one of two classes of 8 samples
     /// (the other class stays small) overflow the fourth powers from e = 76.8 ((1.8e308/8)^¼ =
@@ -815,6 +811,10 @@ mod tests {
         }
     }
 
+    /// The unscanned push of finite batches (the input of pixel data) forms the sums of the
+    /// scanned one bit for bit, over batches that split classes and leave rows constant, and
+    /// still refuses a wrong shape or label before touching a sum; the scan itself is what
+    /// refuses a NaN, which `push_finite` is never given.
     #[test]
     fn push_finite_forms_the_sums_of_push_and_validates_the_rest() {
         let dim = 9;
