@@ -18,17 +18,19 @@ use clap::ValueEnum;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
-use super::tensors::{first_pre_samples, measure_tensors, sample_slices};
+use super::tensors::{class_outputs, first_pre_samples, measure_tensors, sample_slices};
 use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::net::Mlp;
-use crate::propagate::closures::ClosureMethod;
+use crate::propagate::closures::Closure;
+use crate::propagate::closures::{ClosureMethod, Corrections};
+use crate::propagate::higher::pilot::{held_out_check, PilotVerdict, PILOT_Z};
 use crate::propagate::higher::sampled::measure_third;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
 use crate::propagate::higher::triple4::Unpaired4;
-use crate::propagate::higher::{Carry, Tensors};
-use crate::propagate::{Predicted, Propagator};
+use crate::propagate::higher::{Carry, Fallback, Tensors};
+use crate::propagate::{ClosurePair, Predicted, Propagator};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
@@ -44,13 +46,85 @@ pub enum CarryMode {
     Depth,
 }
 
-/// `--carry` and `--kappa-units`.
+/// `--pilot`: whether a run carried through depth from data is checked against the outputs of
+/// held-out samples ([`HeldOut`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PilotMode {
+    /// Check each class's carried output against the held-out split's outputs and replace it
+    /// by the Gaussian closure's where it is significantly worse.
+    On,
+    /// Keep every carried output unchecked.
+    Off,
+}
+
+/// `--carry`, `--kappa-units` and `--pilot`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CarrySettings {
     pub mode: CarryMode,
     /// Units the subset approximation keeps per layer (None: the full tensors where they fit,
     /// else [`DEFAULT_KAPPA_UNITS`]).
     pub kappa_units: Option<usize>,
+    /// `--pilot` as given (None: on for `--carry depth`, where held-out samples are given).
+    pub pilot: Option<PilotMode>,
+}
+
+impl CarrySettings {
+    /// Whether a carried run from data is checked by the pilot: on by default under `--carry
+    /// depth`, off with `--pilot off`; `--pilot` with `--carry first`, where nothing is
+    /// carried to check, is an error naming both flags.
+    pub fn pilot_on(&self) -> Result<bool> {
+        match (self.mode, self.pilot) {
+            (CarryMode::First, Some(p)) => Err(Error::Unsupported(format!(
+                "--pilot {} checks a run carried through every layer: it needs --carry depth \
+                 (with --carry first there is no carried output to check)",
+                if p == PilotMode::On { "on" } else { "off" }
+            ))),
+            (CarryMode::First, None) => Ok(false),
+            (CarryMode::Depth, p) => Ok(p != Some(PilotMode::Off)),
+        }
+    }
+}
+
+/// The pilot's draws for a data start: the network's outputs on held-out samples of the same
+/// distribution, per class (`outputs[c]`: K × n_c), and which set they are. They are never the
+/// samples the start was measured on (the theory's reported error is measured there: checking
+/// against them would select on it); the verdict then assumes that both sets are drawn from
+/// one distribution.
+#[derive(Clone, Debug)]
+pub struct HeldOut {
+    /// "training set" or "test set".
+    pub set: String,
+    pub outputs: Vec<Mat<f64>>,
+}
+
+impl HeldOut {
+    /// The outputs of `data` (the held-out `set`) pushed through `net` in batches of `batch`.
+    pub fn measure<'a>(
+        net: &Mlp,
+        data: impl Into<Labelled<'a>>,
+        set: &str,
+        batch: usize,
+        timings: &Timings,
+    ) -> Result<Self> {
+        let outputs = timings.time("pilot", 0.0, || class_outputs(net, data, batch))?;
+        Ok(HeldOut {
+            set: set.to_string(),
+            outputs,
+        })
+    }
+}
+
+/// A class's pilot check ([`HeldOut`], [`held_out_check`]): the held-out set, its verdict
+/// (`samples`: the held-out outputs of the class; `worse`: the carried output was replaced by
+/// the Gaussian closure's), or why it did not run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClassPilot {
+    pub held_out: String,
+    #[serde(flatten)]
+    pub verdict: Option<PilotVerdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
 }
 
 /// One class's carry: how far it went and where it fell back.
@@ -69,6 +143,10 @@ pub struct ClassCarry {
     /// [`Propagator::run_carried_or_cut`]); absent where the carry ran to y.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gaussian_from: Option<(usize, String)>,
+    /// The pilot's check of this class's output (absent with `--pilot off` or without held-out
+    /// samples).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pilot: Option<ClassPilot>,
 }
 
 /// What the carried run did, for the text and JSON reports.
@@ -129,6 +207,31 @@ impl CarryReport {
                 ));
             }
         }
+        let pilots: Vec<String> = self
+            .classes
+            .iter()
+            .filter_map(|c| c.pilot.as_ref().map(|p| (c.class, p)))
+            .map(|(class, p)| match (&p.verdict, &p.not_run) {
+                (Some(v), _) => format!(
+                    "class {class} {} (z mean {:.1}, cov {:.1}; {} draws)",
+                    if v.worse { "abandoned" } else { "kept" },
+                    v.mean_z,
+                    v.cov_z,
+                    v.samples
+                ),
+                (None, why) => format!(
+                    "class {class} not run ({})",
+                    why.as_deref().unwrap_or("no held-out samples")
+                ),
+            })
+            .collect();
+        if let Some(p) = self.classes.iter().find_map(|c| c.pilot.as_ref()) {
+            out.push(format!(
+                "            pilot against the held-out {} (limit z {PILOT_Z}): {}",
+                p.held_out,
+                pilots.join(", ")
+            ));
+        }
         let units: usize = self
             .classes
             .iter()
@@ -183,6 +286,53 @@ fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Sta
 /// from the CLI" for the error and time against r.
 pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 
+/// The pilot of one class's carried run `run` (stages h^{from+1} … y) from the measured
+/// `start` of layer `from`: the Gaussian closure's run from the same start (the order-2 run
+/// of `propagate`, [`Propagator::run_closure`] on the same engine, in f64) and
+/// [`held_out_check`] of both outputs against the class's held-out outputs. Returns the check
+/// and, where the carried output is worse, the Gaussian run's stages that replace it. A class
+/// with fewer than 2 held-out outputs is not checked (kept, with the reason).
+fn pilot_class(
+    engine: &mut Propagator,
+    net: &Mlp,
+    from: usize,
+    start: &Moments,
+    run: &[Predicted],
+    (held_out, class): (&HeldOut, usize),
+    method: ClosureMethod,
+) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
+    let draws = held_out.outputs.get(class).map_or(0, |y| y.ncols());
+    let mut report = ClassPilot {
+        held_out: held_out.set.clone(),
+        verdict: None,
+        not_run: None,
+    };
+    if draws < 2 {
+        report.not_run = Some(format!(
+            "{draws} held-out samples of class {class} in the {}; the pilot needs at least 2",
+            held_out.set
+        ));
+        return Ok((report, None));
+    }
+    let pairs = ClosurePair::for_layers(net, method, true)?;
+    let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+    let one = std::slice::from_ref(start);
+    let quiet = Timings::disabled();
+    let gauss = engine
+        .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
+        .to_vec();
+    let output = |stages: &[Predicted]| -> Result<Vec<Moments>> {
+        let y = stages
+            .last()
+            .ok_or_else(|| Error::Shape("pilot: a run without stages".into()))?;
+        Ok(y.f64_moments()?.to_vec())
+    };
+    let y = held_out.outputs[class].as_ref();
+    let verdict = held_out_check(&output(run)?, &output(&gauss)?, &[y])?;
+    report.verdict = Some(verdict);
+    Ok((report, verdict.worse.then_some(gauss)))
+}
+
 /// The carry to run from `from` at `order`: `None` = the full tensors (when every width after
 /// `from` fits [`DEFAULT_TENSOR_BYTES`] for one class and no subset is `requested`), or the
 /// number of units the subset carry keeps ([`SubsetCarry`], a `requested` count above the widest
@@ -227,7 +377,9 @@ pub fn kappa_units(
 /// to the output carrying `order` (3 or 4) through every layer, one class at a time; the
 /// start tensors are measured at h^{from+1} from `data` (see the module docs). Returns the
 /// stages h^{from+1} … y as [`Propagator::run`] does, and the report. `from` must be below
-/// the last hidden layer's index + 1 (from L the map to y is exact: nothing to carry).
+/// the last hidden layer's index + 1 (from L the map to y is exact: nothing to carry). With
+/// `held_out` each class's carried output is checked by the pilot ([`pilot_class`]) and
+/// replaced by the Gaussian closure's run where it is significantly worse.
 #[allow(clippy::too_many_arguments)]
 pub fn propagate_carried<'a>(
     engine: &mut Propagator,
@@ -236,6 +388,7 @@ pub fn propagate_carried<'a>(
     from: usize,
     (start, classes): (&[Moments], &[usize]),
     (order, requested): (usize, Option<usize>),
+    held_out: Option<&HeldOut>,
     method: ClosureMethod,
     batch: usize,
     timings: &Timings,
@@ -321,7 +474,34 @@ pub fn propagate_carried<'a>(
                 )
             }
         };
-        let (run, fallback, gaussian) = run;
+        let (mut run, mut fallback, mut gaussian) = run;
+        let mut cut = cut;
+        let pilot = match held_out {
+            Some(h) => {
+                let (pilot, gauss) = timings.time("pilot", 0.0, || {
+                    pilot_class(engine, net, from, moments, &run, (h, class), method)
+                })?;
+                if let Some(g) = gauss {
+                    // The class's output is the Gaussian closure's run from the start layer:
+                    // no carried layer, unit or cut of the discarded run is reported.
+                    run = g;
+                    let reason = pilot.verdict.as_ref().map(|v| {
+                        v.abandon_reason(
+                            &format!("{} held-out samples of the {}", v.samples, h.set),
+                            "the class's output is the Gaussian closure's from the start layer",
+                        )
+                    });
+                    fallback = reason.map(|reason| Fallback {
+                        layer: from + 1,
+                        reason,
+                    });
+                    gaussian.clear();
+                    cut = None;
+                }
+                Some(pilot)
+            }
+            None => None,
+        };
         if stages.is_empty() {
             stages = run
                 .iter()
@@ -348,6 +528,7 @@ pub fn propagate_carried<'a>(
                 let reason = f.reason.strip_prefix("class 0: ").unwrap_or(&f.reason);
                 (f.layer, reason.to_string())
             }),
+            pilot,
         });
     }
     Ok((

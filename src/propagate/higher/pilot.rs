@@ -32,6 +32,7 @@
 use faer::{Col, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
@@ -59,7 +60,7 @@ pub struct Pilot {
 /// scaled squared errors, carried − Gaussian, of the mean (÷ tr C₂) and the covariance
 /// (÷ ‖C₂‖²_F), each with its z = estimate / standard error (0 where both predictions tie);
 /// `worse` where a z exceeds [`PILOT_Z`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PilotVerdict {
     pub samples: usize,
     pub mean_diff: f64,
@@ -123,8 +124,59 @@ pub fn pilot_check(
              the network)"
         )));
     }
+    verdict(carried, gaussian, pilot.samples, &mut |c| {
+        let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
+        draw_outputs(net, from, &start[c], pilot.samples, &mut rng)
+    })
+}
+
+/// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
+/// draws are `held_out[c]`, class c's outputs y of held-out samples of the same distribution
+/// pushed through the network (outputs × n_c, e.g. the other split's: never the samples the
+/// start was measured on, which would select on the reported error), in place of draws of a
+/// Gaussian start; the statistics, their standard errors, [`PILOT_Z`] and [`TIE`] are
+/// [`pilot_check`]'s (module docs). The verdict's `samples` is the number of held-out
+/// outputs over the classes. An error where a class whose predictions differ has fewer than 2
+/// held-out outputs, or outputs of another width.
+pub fn held_out_check(
+    carried: &[Moments],
+    gaussian: &[Moments],
+    held_out: &[MatRef<'_, f64>],
+) -> Result<PilotVerdict> {
+    if carried.len() != held_out.len() || gaussian.len() != held_out.len() {
+        return Err(Error::Shape(format!(
+            "pilot: {} classes of held-out outputs, {} carried and {} Gaussian outputs",
+            held_out.len(),
+            carried.len(),
+            gaussian.len()
+        )));
+    }
+    let samples = held_out.iter().map(|y| y.ncols()).sum();
+    verdict(carried, gaussian, samples, &mut |c| {
+        let y = held_out[c];
+        if y.ncols() < 2 || y.nrows() != carried[c].mean.nrows() {
+            return Err(Error::Unsupported(format!(
+                "the pilot needs at least 2 held-out outputs of width {} per class, got {} × {} \
+                 for class {c}",
+                carried[c].mean.nrows(),
+                y.nrows(),
+                y.ncols()
+            )));
+        }
+        Ok(y.to_owned())
+    })
+}
+
+/// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
+/// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
+fn verdict(
+    carried: &[Moments],
+    gaussian: &[Moments],
+    samples: usize,
+    draws: &mut dyn FnMut(usize) -> Result<Mat<f64>>,
+) -> Result<PilotVerdict> {
     let mut sums = [0.0; 4];
-    for (c, ((x, k), g)) in start.iter().zip(carried).zip(gaussian).enumerate() {
+    for (c, (k, g)) in carried.iter().zip(gaussian).enumerate() {
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
         let (scale_m, scale_c) = (trace(g.cov.as_ref()), g.cov.squared_norm_l2());
@@ -135,8 +187,7 @@ pub fn pilot_check(
         if differ == [false, false] {
             continue;
         }
-        let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
-        let y = draw_outputs(net, from, x, pilot.samples, &mut rng)?;
+        let y = draws(c)?;
         let [tm, vm, tc, vc] = class_statistics(y.as_ref(), k, g);
         if differ[0] {
             sums[0] += tm / scale_m;
@@ -150,13 +201,26 @@ pub fn pilot_check(
     let z = |t: f64, v: f64| if v > 0.0 { t / v.sqrt() } else { 0.0 };
     let (mean_z, cov_z) = (z(sums[0], sums[1]), z(sums[2], sums[3]));
     Ok(PilotVerdict {
-        samples: pilot.samples,
+        samples,
         mean_diff: sums[0],
         mean_z,
         cov_diff: sums[2],
         cov_z,
         worse: mean_z > PILOT_Z || cov_z > PILOT_Z,
     })
+}
+
+impl PilotVerdict {
+    /// Why a run found worse is abandoned: the pilot's `draws` (what they were), its z values
+    /// and the limit, and what replaces the carried output (`replaced`).
+    pub fn abandon_reason(&self, draws: &str, replaced: &str) -> String {
+        format!(
+            "the Monte Carlo pilot ({draws}) finds the carried output further from them than \
+             the Gaussian closure's (mean z = {:.1}, covariance z = {:.1}; limit {PILOT_Z}): \
+             {replaced}",
+            self.mean_z, self.cov_z
+        )
+    }
 }
 
 /// `[T_m, se(T_m)², T_C, se(T_C)²]` of one class from its output draws `y` (outputs × S)

@@ -70,7 +70,7 @@ use super::hook::CarryHook;
 use super::kappa3_blocks::kappa3_blocks;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
-use super::pilot::{Pilot, PilotVerdict, PILOT_Z};
+use super::pilot::{Pilot, PilotVerdict};
 use super::quartic_star::QuarticStar;
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;
