@@ -214,7 +214,12 @@ impl CarryReport {
             .map(|(class, p)| match (&p.verdict, &p.not_run) {
                 (Some(v), _) => format!(
                     "class {class} {} (z mean {:.1}, cov {:.1}; {} draws)",
-                    if v.worse { "abandoned" } else { "kept" },
+                    match (v.worse, v.mean_z == 0.0 && v.cov_z == 0.0) {
+                        (true, _) => "abandoned",
+                        // Both outputs equal to rounding (e.g. the carry already fell back).
+                        (false, true) => "tie",
+                        (false, false) => "kept",
+                    },
                     v.mean_z,
                     v.cov_z,
                     v.samples

@@ -1,7 +1,10 @@
 //! The Monte Carlo pilot check of a carried run from a Gaussian start (issue #16 item 7: "never
 //! worse than the Gaussian at any depth"): S draws of the start distribution are pushed through
 //! the network, and the carried output is abandoned for the Gaussian closure's where it is
-//! *significantly* further from the draws' statistics than the Gaussian one.
+//! *significantly* further from the draws' statistics than the Gaussian one. A start measured
+//! from data has no distribution to draw from: [`held_out_check`] takes the outputs of held-out
+//! samples of the same distribution instead (the other split, `measure::HeldOut`), with the
+//! same statistics (EXPERIMENTS.md, "The pilot for data starts, twenty-third session (pil23)").
 //!
 //! Per class, with m_K, C_K the carried output's mean and covariance, m₂, C₂ the Gaussian
 //! closure's, d = m_K − m₂, D = C_K − C₂, and ȳ, Ĉ the draws' mean and unbiased covariance
@@ -363,6 +366,38 @@ mod tests {
         let single = pilot_check(&net, 0, one(&x), &k[1..], &g[1..], alone).unwrap();
         assert!(both.worse, "{both:?}");
         assert_eq!((both.cov_z, both.mean_z), (single.cov_z, single.mean_z));
+    }
+
+    /// The data start's pilot is the Gaussian start's with the draws given: handed the very
+    /// outputs `pilot_check` draws (same seed per class), it returns the same verdict.
+    #[test]
+    fn held_out_draws_give_the_verdict_of_the_same_draws() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 2048,
+            seed: 5,
+        };
+        let k = [off(&t, 0.2), off(&t, 0.02)];
+        let g = [off(&t, 0.1), off(&t, 0.1)];
+        let start = [x.clone(), x.clone()];
+        let drawn = pilot_check(&net, 0, &start, &k, &g, pilot).unwrap();
+        let held: Vec<Mat<f64>> = (0..2)
+            .map(|c| {
+                let mut rng = StdRng::seed_from_u64(pilot.seed + c);
+                draw_outputs(&net, 0, &x, pilot.samples, &mut rng).unwrap()
+            })
+            .collect();
+        let views: Vec<MatRef<'_, f64>> = held.iter().map(|y| y.as_ref()).collect();
+        let given = held_out_check(&k, &g, &views).unwrap();
+        assert_eq!(
+            (given.mean_z, given.cov_z, given.worse),
+            (drawn.mean_z, drawn.cov_z, drawn.worse)
+        );
+        assert_eq!(given.samples, 2 * pilot.samples);
+        // A class with a single held-out output cannot be checked: an error naming it.
+        let one = [held[0].as_ref(), held[1].as_ref().subcols(0, 1)];
+        let err = held_out_check(&k, &g, &one).unwrap_err();
+        assert!(err.to_string().contains("class 1"), "{err}");
     }
 
     #[test]
