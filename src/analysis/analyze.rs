@@ -268,11 +268,10 @@ pub fn analyze_held_out(
             };
             let (runs, reports) = carried_start_layer_outcomes(
                 net,
-                data,
+                (data, held_out.as_ref()),
                 &stats,
                 acc_opts,
                 (o, opts.carry.kappa_units),
-                held_out.as_ref(),
                 STATS_BATCH,
                 timings,
             )?;

@@ -210,16 +210,15 @@ fn run_of(l: usize, t: LayerTheory, errors: OutputErrors, label: Option<String>)
 /// [`start_layer_outcomes`] with `order` (3 or 4) carried through every layer after each start
 /// layer l < L from the κ tensors measured at h^{l+1} on `data` ([`propagate_carried`], classes
 /// one at a time, `batch` samples per forward pass); from l = L the map to y is exact and the
-/// plain theory is used; with `held_out` each carried output is checked by the pilot
+/// plain theory is used; with held-out outputs (`held_out`) each carried output is checked by the pilot
 /// ([`propagate_carried`]). Labels "x (κ₃ carried from h1)" …; seeds [`corrected_seed`]. Returns
 /// the runs and, per carried start layer, what the carry did.
 pub fn carried_start_layer_outcomes(
     net: &Mlp,
-    data: Labelled<'_>,
+    (data, held_out): (Labelled<'_>, Option<&HeldOut>),
     stats: &LayerStats,
     opts: AccuracyOptions,
     (order, kappa_units): (Corrections, Option<usize>),
-    held_out: Option<&HeldOut>,
     batch: usize,
     timings: &Timings,
 ) -> Result<(Vec<StartLayerRun>, Vec<CarryReport>)> {

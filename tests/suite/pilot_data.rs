@@ -20,6 +20,23 @@ fn propagate(model: &std::path::Path, args: &[&str]) -> serde_json::Value {
     json(&corrflow(&all))
 }
 
+/// The d30 network of `activation` (trained in `dir`) and its `propagate --json` reports at
+/// order 2, and carried at `order` with `--pilot off` and with the default (on).
+fn runs(
+    dir: &std::path::Path,
+    activation: &str,
+    order: &str,
+) -> (std::path::PathBuf, [serde_json::Value; 3]) {
+    let model = d30(dir, activation);
+    let carried = ["--order", order, "--carry", "depth"];
+    let reports = [
+        propagate(&model, &["--order", "2"]),
+        propagate(&model, &[&carried[..], &["--pilot", "off"]].concat()),
+        propagate(&model, &carried),
+    ];
+    (model, reports)
+}
+
 /// The output rows' `key` per class of a `propagate --json` report (classes in order).
 fn output(report: &serde_json::Value, key: &str) -> Vec<f64> {
     let rows = report["layers"].as_array().unwrap();
@@ -36,11 +53,8 @@ fn output(report: &serde_json::Value, key: &str) -> Vec<f64> {
 #[test]
 fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
     let dir = tempfile::tempdir().unwrap();
-    let model = d30(dir.path(), "gelu");
+    let (model, [gauss, unchecked, checked]) = runs(dir.path(), "gelu", "4");
     let carried = ["--order", "4", "--carry", "depth"];
-    let gauss = propagate(&model, &["--order", "2"]);
-    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
-    let checked = propagate(&model, &carried);
     // The premise, measured against the test set.
     let (e2, e4) = (
         output(&gauss, "cov_rel_err"),
@@ -95,11 +109,7 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
 #[test]
 fn a_carried_output_better_than_the_gaussian_is_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let model = d30(dir.path(), "erf");
-    let carried = ["--order", "3", "--carry", "depth"];
-    let gauss = propagate(&model, &["--order", "2"]);
-    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
-    let checked = propagate(&model, &carried);
+    let (_, [gauss, unchecked, checked]) = runs(dir.path(), "erf", "3");
     let (e2, e3) = (
         output(&gauss, "cov_rel_err"),
         output(&unchecked, "cov_rel_err"),

@@ -97,14 +97,7 @@ pub fn pilot_check(
             pilot.samples
         )));
     }
-    if carried.len() != start.len() || gaussian.len() != start.len() {
-        return Err(Error::Shape(format!(
-            "pilot: {} start classes, {} carried and {} Gaussian outputs",
-            start.len(),
-            carried.len(),
-            gaussian.len()
-        )));
-    }
+    same_classes((start.len(), "start classes"), carried, gaussian)?;
     let (width, out) = match net.layers.get(from) {
         Some(layer) => (layer.fan_in(), net.output_dim()),
         None => {
@@ -146,14 +139,11 @@ pub fn held_out_check(
     gaussian: &[Moments],
     held_out: &[MatRef<'_, f64>],
 ) -> Result<PilotVerdict> {
-    if carried.len() != held_out.len() || gaussian.len() != held_out.len() {
-        return Err(Error::Shape(format!(
-            "pilot: {} classes of held-out outputs, {} carried and {} Gaussian outputs",
-            held_out.len(),
-            carried.len(),
-            gaussian.len()
-        )));
-    }
+    same_classes(
+        (held_out.len(), "classes of held-out outputs"),
+        carried,
+        gaussian,
+    )?;
     let samples = held_out.iter().map(|y| y.ncols()).sum();
     verdict(carried, gaussian, samples, &mut |c| {
         let y = held_out[c];
@@ -170,6 +160,18 @@ pub fn held_out_check(
     })
 }
 
+/// An error unless there are as many carried and Gaussian outputs as `n` classes of `what`.
+fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Moments]) -> Result<()> {
+    if carried.len() != n || gaussian.len() != n {
+        return Err(Error::Shape(format!(
+            "pilot: {n} {what}, {} carried and {} Gaussian outputs",
+            carried.len(),
+            gaussian.len()
+        )));
+    }
+    Ok(())
+}
+
 /// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
 /// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
 fn verdict(
@@ -183,9 +185,11 @@ fn verdict(
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
         let (scale_m, scale_c) = (trace(g.cov.as_ref()), g.cov.squared_norm_l2());
+        // A Gaussian prediction without spread (a class of identical samples) gives its
+        // statistic no scale: it is left out rather than divided by zero.
         let differ = [
-            d.squared_norm_l2() > TIE * TIE * scale_m,
-            dc.squared_norm_l2() > TIE * TIE * scale_c,
+            d.squared_norm_l2() > TIE * TIE * scale_m && scale_m > 0.0,
+            dc.squared_norm_l2() > TIE * TIE * scale_c && scale_c > 0.0,
         ];
         if differ == [false, false] {
             continue;
@@ -398,6 +402,18 @@ mod tests {
         let one = [held[0].as_ref(), held[1].as_ref().subcols(0, 1)];
         let err = held_out_check(&k, &g, &one).unwrap_err();
         assert!(err.to_string().contains("class 1"), "{err}");
+    }
+
+    /// A Gaussian prediction with zero covariance (a class of identical samples) has no scale
+    /// for either statistic: the verdict is a finite tie, not a division by zero.
+    #[test]
+    fn a_gaussian_prediction_without_spread_gives_no_evidence() {
+        let (net, x, t) = setup();
+        let flat = Moments::gaussian(t.mean.clone(), Mat::zeros(4, 4));
+        let mut rng = StdRng::seed_from_u64(3);
+        let y = draw_outputs(&net, 0, &x, 64, &mut rng).unwrap();
+        let v = held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()]).unwrap();
+        assert_eq!((v.mean_z, v.cov_z, v.worse), (0.0, 0.0, false), "{v:?}");
     }
 
     #[test]
