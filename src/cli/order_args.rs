@@ -30,10 +30,11 @@ pub struct OrderArgs {
     /// (order 4).
     #[arg(long, value_name = "R", requires = "carry")]
     pub kappa_units: Option<usize>,
-    /// With --carry depth (default on): check each class's carried output against the outputs
-    /// of the other set's samples (--on test: the training set, and vice versa) and replace it
-    /// by the Gaussian closure's where it is significantly further from them (z > 3, mean or
-    /// covariance); `off` keeps every carried output unchecked.
+    /// With --carry depth (default on): on the other set (--on test: the training set, and
+    /// vice versa), split per class into halves, run the carried and the Gaussian closure's
+    /// theory from one half's start against the other half's outputs, and where the carried
+    /// output is significantly further from them (z > 3, mean or covariance) report the
+    /// Gaussian closure's run instead; `off` keeps every carried output unchecked.
     #[arg(long, value_enum, value_name = "on|off")]
     pub pilot: Option<PilotMode>,
 }

@@ -18,12 +18,15 @@ use clap::ValueEnum;
 use faer::Mat;
 use serde::{Deserialize, Serialize};
 
+use super::layers::{layer_stats, Higher, LayerStats};
 use super::tensors::{class_outputs, first_pre_samples, measure_tensors, sample_slices};
-use crate::data::Labelled;
+use crate::analysis::accuracy::start_stage;
+use crate::data::{Dataset, Labelled};
 use crate::error::{Error, Result};
 use crate::net::Mlp;
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
+use crate::propagate::higher::carry::GaussianUnits;
 use crate::propagate::higher::pilot::{held_out_check, PilotVerdict, PILOT_Z};
 use crate::propagate::higher::sampled::measure_third;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
@@ -86,20 +89,35 @@ impl CarrySettings {
     }
 }
 
-/// The pilot's draws for a data start: the network's outputs on held-out samples of the same
-/// distribution, per class (`outputs[c]`: K × n_c), and which set they are. They are never the
-/// samples the start was measured on (the theory's reported error is measured there: checking
-/// against them would select on it); the verdict then assumes that both sets are drawn from
-/// one distribution.
+/// The pilot's held-out samples for a data start (`--carry depth` from measured moments): a
+/// set of the same distribution that the reported run never reads (the other split; `set`
+/// names it), split per class into two interleaved halves by the sample's index within its
+/// class (even: the *start* half, odd: the *draws* half; deterministic). The check runs the
+/// theory from the start half's measured start (moments at layer `from` and the carry's
+/// tensors, measured as the reported run measures them on its own set) and compares it with
+/// the draws half's outputs: predictions and draws then come from one distribution and are
+/// independent of each other, which [`held_out_check`]'s statistics and standard errors
+/// assume. (Checking the predictions from the reported set's start against the other set's
+/// outputs measured the shift between the sets instead: on MNIST the network's training
+/// outputs differ from its test outputs, and the check abandoned classes whose carried
+/// output was the better one on the test set; EXPERIMENTS.md, "The check on halves of the
+/// held-out set".)
 #[derive(Clone, Debug)]
 pub struct HeldOut {
     /// "training set" or "test set".
     pub set: String,
-    pub outputs: Vec<Mat<f64>>,
+    /// The start half (even index within the class), its samples owned.
+    start: Dataset,
+    /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
+    /// from the samples, [`first_pre_samples`]).
+    start_stats: LayerStats,
+    /// The draws half's outputs y per class (`draws[c]`: K × n_c, odd index within class c).
+    pub draws: Vec<Mat<f64>>,
 }
 
 impl HeldOut {
-    /// The outputs of `data` (the held-out `set`) pushed through `net` in batches of `batch`.
+    /// Splits `data` (the held-out `set`) into its halves, measures the start half's moments
+    /// at every stage and pushes the draws half through `net`, in batches of `batch`.
     pub fn measure<'a>(
         net: &Mlp,
         data: impl Into<Labelled<'a>>,
@@ -107,20 +125,67 @@ impl HeldOut {
         batch: usize,
         timings: &Timings,
     ) -> Result<Self> {
-        let outputs = timings.time("pilot", 0.0, || class_outputs(net, data, batch))?;
-        Ok(HeldOut {
-            set: set.to_string(),
-            outputs,
+        let data = data.into();
+        timings.time("pilot", 0.0, || {
+            let halves = class_halves(data.labels, data.n_classes)?;
+            let mut x = Mat::zeros(data.dim(), halves[0].len());
+            data.gather(halves[0].iter().copied(), x.as_mut());
+            let start = Dataset {
+                x,
+                labels: halves[0].iter().map(|&j| data.labels[j]).collect(),
+                n_classes: data.n_classes,
+            };
+            let start_stats = layer_stats(net, &start, Higher::None, batch)?;
+            // Every output, then each class's odd columns (columns are in data order).
+            let outputs = class_outputs(net, data, batch)?;
+            let draws = outputs
+                .iter()
+                .map(|y| {
+                    let odd: Vec<usize> = (1..y.ncols()).step_by(2).collect();
+                    Mat::from_fn(y.nrows(), odd.len(), |i, k| y[(i, odd[k])])
+                })
+                .collect();
+            Ok(HeldOut {
+                set: set.to_string(),
+                start,
+                start_stats,
+                draws,
+            })
         })
+    }
+
+    /// The start half's moments of layer `from` for `class` (None where the half has no
+    /// sample of it).
+    fn start_moments(&self, from: usize, class: usize) -> Option<&Moments> {
+        let m = self.start_stats.get(start_stage(from))?;
+        let k = m.classes.iter().position(|&c| c == class)?;
+        m.per_class.get(k)
     }
 }
 
-/// A class's pilot check ([`HeldOut`], [`held_out_check`]): the held-out set, its verdict
-/// (`samples`: the held-out outputs of the class; `worse`: the carried output was replaced by
-/// the Gaussian closure's), or why it did not run.
+/// The sample indices of `labels` in two halves, [even, odd] by the sample's index within its
+/// class, each in data order.
+fn class_halves(labels: &[u32], n_classes: usize) -> Result<[Vec<usize>; 2]> {
+    let mut seen = vec![0usize; n_classes];
+    let mut halves = [Vec::new(), Vec::new()];
+    for (j, &l) in labels.iter().enumerate() {
+        let k = seen.get_mut(l as usize).ok_or_else(|| {
+            Error::Shape(format!("label {l} is out of range for {n_classes} classes"))
+        })?;
+        halves[*k % 2].push(j);
+        *k += 1;
+    }
+    Ok(halves)
+}
+
+/// A class's pilot check ([`HeldOut`], [`held_out_check`]): the held-out set, the number of
+/// its samples of the class in the start half (`start_samples`), its verdict (`samples`: the
+/// draws half's outputs of the class; `worse`: the carried output was replaced by the Gaussian
+/// closure's), or why it did not run.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClassPilot {
     pub held_out: String,
+    pub start_samples: usize,
     #[serde(flatten)]
     pub verdict: Option<PilotVerdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -213,7 +278,7 @@ impl CarryReport {
             .filter_map(|c| c.pilot.as_ref().map(|p| (c.class, p)))
             .map(|(class, p)| match (&p.verdict, &p.not_run) {
                 (Some(v), _) => format!(
-                    "class {class} {} (z mean {:.1}, cov {:.1}; {} draws)",
+                    "class {class} {} (z mean {:.1}, cov {:.1}; start {}, {} draws)",
                     match (v.worse, v.mean_z == 0.0 && v.cov_z == 0.0) {
                         (true, _) => "abandoned",
                         // Both outputs equal to rounding (e.g. the carry already fell back).
@@ -222,6 +287,7 @@ impl CarryReport {
                     },
                     v.mean_z,
                     v.cov_z,
+                    p.start_samples,
                     v.samples
                 ),
                 (None, why) => format!(
@@ -232,7 +298,7 @@ impl CarryReport {
             .collect();
         if let Some(p) = self.classes.iter().find_map(|c| c.pilot.as_ref()) {
             out.push(format!(
-                "            pilot against the held-out {} (limit z {PILOT_Z}): {}",
+                "            pilot on two halves of the held-out {} (limit z {PILOT_Z}): {}",
                 p.held_out,
                 pilots.join(", ")
             ));
@@ -291,51 +357,143 @@ fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Sta
 /// from the CLI" for the error and time against r.
 pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 
-/// The pilot of one class's carried run `run` (stages h^{from+1} … y) from the measured
-/// `start` of layer `from`: the Gaussian closure's run from the same start (the order-2 run
-/// of `propagate`, [`Propagator::run_closure`] on the same engine, in f64) and
-/// [`held_out_check`] of both outputs against the class's held-out outputs. Returns the check
-/// and, where the carried output is worse, the Gaussian run's stages that replace it. A class
-/// with fewer than 2 held-out outputs is not checked (kept, with the reason).
+/// The pilot of one class (`class`, measured start `start` of layer `from`): the carried run
+/// ([`carry_class`]) and the Gaussian closure's run (the order-2 run of `propagate`,
+/// [`Propagator::run_closure`] on the same engine, in f64) from the start measured on the
+/// held-out start half (moments `half` of layer `from`, h^{from+1} samples `h`), and
+/// [`held_out_check`] of both outputs against the draws half's outputs ([`HeldOut`]). Returns
+/// the check and, where the carried output is worse, the Gaussian closure's run from the
+/// reported `start` that replaces it. A class with fewer than 2 samples in either half is not
+/// checked (kept, with the reason).
 fn pilot_class(
     engine: &mut Propagator,
     net: &Mlp,
-    from: usize,
-    start: &Moments,
-    run: &[Predicted],
-    (held_out, class): (&HeldOut, usize),
+    (from, start, class): (usize, &Moments, usize),
+    (held_out, half, h): (&HeldOut, Option<&Moments>, Option<&Mat<f64>>),
+    (order, units): (usize, Option<usize>),
     method: ClosureMethod,
 ) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
-    let draws = held_out.outputs.get(class).map_or(0, |y| y.ncols());
+    let draws = held_out.draws.get(class).map_or(0, |y| y.ncols());
+    let start_samples = h.map_or(0, |h| h.ncols());
     let mut report = ClassPilot {
         held_out: held_out.set.clone(),
+        start_samples,
         verdict: None,
         not_run: None,
     };
-    if draws < 2 {
+    let (Some(half), Some(h)) = (half.filter(|_| start_samples >= 2 && draws >= 2), h) else {
         report.not_run = Some(format!(
-            "{draws} held-out samples of class {class} in the {}; the pilot needs at least 2",
+            "{} held-out samples of class {class} in the {}; the pilot needs at least 4 (2 to              measure its start, 2 draws)",
+            start_samples + draws,
             held_out.set
         ));
         return Ok((report, None));
-    }
-    let pairs = ClosurePair::for_layers(net, method, true)?;
-    let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
-    let one = std::slice::from_ref(start);
+    };
     let quiet = Timings::disabled();
-    let gauss = engine
-        .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
-        .to_vec();
+    let gaussian = |engine: &mut Propagator, start: &Moments| -> Result<Vec<Predicted>> {
+        let pairs = ClosurePair::for_layers(net, method, true)?;
+        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        let one = std::slice::from_ref(start);
+        Ok(engine
+            .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
+            .to_vec())
+    };
     let output = |stages: &[Predicted]| -> Result<Vec<Moments>> {
         let y = stages
             .last()
             .ok_or_else(|| Error::Shape("pilot: a run without stages".into()))?;
         Ok(y.f64_moments()?.to_vec())
     };
-    let y = held_out.outputs[class].as_ref();
-    let verdict = held_out_check(&output(run)?, &output(&gauss)?, &[y])?;
+    let carried = carry_class(engine, net, (from, half, h), (order, units), method, &quiet)?;
+    let carried = output(&carried.stages)?;
+    let closed = output(&gaussian(engine, half)?)?;
+    let y = held_out.draws[class].as_ref();
+    let verdict = held_out_check(&carried, &closed, &[y])?;
     report.verdict = Some(verdict);
-    Ok((report, verdict.worse.then_some(gauss)))
+    let replaced = if verdict.worse {
+        Some(gaussian(engine, start)?)
+    } else {
+        None
+    };
+    Ok((report, replaced))
+}
+
+/// One class's carried run: its stages h^{from+1} … y, where it fell back to the Gaussian
+/// closure, the unit-layers that kept the Gaussian moments, and where a failed run was made
+/// again cut.
+struct ClassRun {
+    stages: Vec<Predicted>,
+    fallback: Option<Fallback>,
+    gaussian: Vec<GaussianUnits>,
+    cut: Option<Fallback>,
+    /// Seconds measuring the start tensors.
+    measure_seconds: f64,
+}
+
+/// The carried run of one class from `moments` (layer `from`) and the start tensors measured
+/// from its h^{from+1} samples `h` ([`measure_start`]): the full tensors (`units` None) or
+/// the subset carry; the same for the reported run and the pilot's start half.
+fn carry_class(
+    engine: &mut Propagator,
+    net: &Mlp,
+    (from, moments, h): (usize, &Moments, &Mat<f64>),
+    (order, units): (usize, Option<usize>),
+    method: ClosureMethod,
+    timings: &Timings,
+) -> Result<ClassRun> {
+    let one = std::slice::from_ref(moments);
+    let t = Instant::now();
+    let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
+    let measure_seconds = t.elapsed().as_secs_f64();
+    // The carry is made again (its tensors measured again) only where a run that failed
+    // is made again cut (`run_carried_or_cut`, `run_hooked_or_cut`).
+    let mut measured = Some(tensors);
+    let mut start_tensors = || match measured.take() {
+        Some(t) => Ok(t),
+        None => measure_start(h, order, units),
+    };
+    let carry = match units {
+        None => {
+            let mut make = || {
+                let Start::Full(tensors, paired) = start_tensors()? else {
+                    unreachable!("measure_start measures full tensors without units")
+                };
+                let carry = Carry::from_first_pre(order, vec![tensors])?;
+                match paired {
+                    Some(u) => carry.with_first_unpaired(vec![u]),
+                    None => Ok(carry),
+                }
+            };
+            let carry = engine.run_carried_or_cut(net, from, one, &mut make, method, timings)?;
+            (
+                carry.cut_at().cloned(),
+                carry.fallback().cloned(),
+                carry.gaussian_units().to_vec(),
+            )
+        }
+        Some(r) => {
+            let mut make = || {
+                let Start::Subset(slices, samples) = start_tensors()? else {
+                    unreachable!("measure_start keeps the samples with units")
+                };
+                SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])
+            };
+            let carry = engine.run_hooked_or_cut(net, from, one, &mut make, method, timings)?;
+            (
+                carry.cut_at().cloned(),
+                carry.fallback().cloned(),
+                carry.gaussian_units().to_vec(),
+            )
+        }
+    };
+    let (cut, fallback, gaussian) = carry;
+    Ok(ClassRun {
+        stages: engine.stages().to_vec(),
+        fallback,
+        gaussian,
+        cut,
+        measure_seconds,
+    })
 }
 
 /// The carry to run from `from` at `order`: `None` = the full tensors (when every width after
@@ -418,6 +576,16 @@ pub fn propagate_carried<'a>(
     let samples = timings.time("forward pass", 0.0, || {
         first_pre_samples(net, data, from, batch)
     })?;
+    // The pilot's start half: its h^{from+1} samples and moments of layer `from`.
+    let halves = match held_out {
+        Some(held) => Some((
+            timings.time("pilot", 0.0, || {
+                first_pre_samples(net, &held.start, from, batch)
+            })?,
+            |class| held.start_moments(from, class),
+        )),
+        None => None,
+    };
     let mut measure_seconds = t0.elapsed().as_secs_f64();
     let mut carry_seconds = 0.0;
     let mut stages: Vec<Predicted> = Vec::new();
@@ -430,61 +598,32 @@ pub fn propagate_carried<'a>(
             ))
         })?;
         let t = Instant::now();
-        let one = std::slice::from_ref(moments);
-        let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
-        measure_seconds += t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let cut;
-        // The carry is made again (its tensors measured again) only where a run that failed
-        // is made again cut (`run_carried_or_cut`, `run_hooked_or_cut`).
-        let mut measured = Some(tensors);
-        let mut start_tensors = || match measured.take() {
-            Some(t) => Ok(t),
-            None => measure_start(h, order, units),
-        };
-        let run = match units {
-            None => {
-                let mut make = || {
-                    let Start::Full(tensors, paired) = start_tensors()? else {
-                        unreachable!("measure_start measures full tensors without units")
-                    };
-                    let carry = Carry::from_first_pre(order, vec![tensors])?;
-                    match paired {
-                        Some(u) => carry.with_first_unpaired(vec![u]),
-                        None => Ok(carry),
-                    }
-                };
-                let carry =
-                    engine.run_carried_or_cut(net, from, one, &mut make, method, timings)?;
-                cut = carry.cut_at().cloned();
-                (
-                    engine.stages().to_vec(),
-                    carry.fallback().cloned(),
-                    carry.gaussian_units().to_vec(),
-                )
-            }
-            Some(r) => {
-                let mut make = || {
-                    let Start::Subset(slices, samples) = start_tensors()? else {
-                        unreachable!("measure_start keeps the samples with units")
-                    };
-                    SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])
-                };
-                let carry = engine.run_hooked_or_cut(net, from, one, &mut make, method, timings)?;
-                cut = carry.cut_at().cloned();
-                (
-                    engine.stages().to_vec(),
-                    carry.fallback().cloned(),
-                    carry.gaussian_units().to_vec(),
-                )
-            }
-        };
-        let (mut run, mut fallback, mut gaussian) = run;
-        let mut cut = cut;
-        let pilot = match held_out {
-            Some(h) => {
+        let ClassRun {
+            stages: mut run,
+            mut fallback,
+            mut gaussian,
+            mut cut,
+            measure_seconds: measured,
+        } = carry_class(
+            engine,
+            net,
+            (from, moments, h),
+            (order, units),
+            method,
+            timings,
+        )?;
+        measure_seconds += measured;
+        let pilot = match (held_out, &halves) {
+            (Some(held), Some((half_pre, half_moments))) => {
                 let (pilot, gauss) = timings.time("pilot", 0.0, || {
-                    pilot_class(engine, net, from, moments, &run, (h, class), method)
+                    pilot_class(
+                        engine,
+                        net,
+                        (from, moments, class),
+                        (held, half_moments(class), half_pre.get(class)),
+                        (order, units),
+                        method,
+                    )
                 })?;
                 if let Some(g) = gauss {
                     // The class's output is the Gaussian closure's run from the start layer:
@@ -492,7 +631,10 @@ pub fn propagate_carried<'a>(
                     run = g;
                     let reason = pilot.verdict.as_ref().map(|v| {
                         v.abandon_reason(
-                            &format!("{} held-out samples of the {}", v.samples, h.set),
+                            &format!(
+                                "{} draws of the {}'s held-out half, its other half the start",
+                                v.samples, held.set
+                            ),
                             "the class's output is the Gaussian closure's from the start layer",
                         )
                     });
@@ -505,7 +647,7 @@ pub fn propagate_carried<'a>(
                 }
                 Some(pilot)
             }
-            None => None,
+            _ => None,
         };
         if stages.is_empty() {
             stages = run

@@ -3,8 +3,11 @@
 //! the network, and the carried output is abandoned for the Gaussian closure's where it is
 //! *significantly* further from the draws' statistics than the Gaussian one. A start measured
 //! from data has no distribution to draw from: [`held_out_check`] takes the outputs of held-out
-//! samples of the same distribution instead (the other split, `measure::HeldOut`), with the
-//! same statistics (EXPERIMENTS.md, "The pilot for data starts, twenty-third session (pil23)").
+//! samples instead, with the same statistics; `measure::HeldOut` splits the other set per class
+//! into two halves, the predictions start from one half and the draws are the other's outputs,
+//! so that both come from one distribution and are independent, as the statistics assume
+//! (EXPERIMENTS.md, "The pilot for data starts, twenty-third session (pil23)", "The check on
+//! halves of the held-out set").
 //!
 //! Per class, with m_K, C_K the carried output's mean and covariance, m₂, C₂ the Gaussian
 //! closure's, d = m_K − m₂, D = C_K − C₂, and ȳ, Ĉ the draws' mean and unbiased covariance
@@ -128,8 +131,8 @@ pub fn pilot_check(
 
 /// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
 /// draws are `held_out[c]`, class c's outputs y of held-out samples of the same distribution
-/// pushed through the network (outputs × n_c, e.g. the other split's: never the samples the
-/// start was measured on, which would select on the reported error), in place of draws of a
+/// pushed through the network (outputs × n_c: never the samples the predictions' start was
+/// measured on, which would select on their error; `measure::HeldOut`), in place of draws of a
 /// Gaussian start; the statistics, their standard errors, [`PILOT_Z`] and [`TIE`] are
 /// [`pilot_check`]'s (module docs). The verdict's `samples` is the number of held-out
 /// outputs over the classes. An error where a class whose predictions differ has fewer than 2
