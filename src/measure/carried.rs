@@ -11,19 +11,26 @@
 //! ([`crate::propagate::higher`]). Classes run one at a time, so the memory is that of one
 //! class's tensors ([`tensor_bytes`]`(N, order, 1)` at the widest layer after l, plus the
 //! measurement's P × P sum at order 4, P = N(N+1)/2).
+//!
+//! With the pilot (`--pilot on`, the default) each class is also run from the start measured
+//! on one half of the held-out set and checked against the other half's outputs ([`HeldOut`],
+//! [`pilot_class`]); where its carried output is significantly worse there, the reported
+//! output is the Gaussian closure's.
 
 use std::time::Instant;
 
 use clap::ValueEnum;
 use faer::Mat;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::layers::{layer_stats, Higher, LayerStats};
 use super::tensors::{class_outputs, first_pre_samples, measure_tensors, sample_slices};
-use crate::analysis::accuracy::start_stage;
 use crate::data::{Dataset, Labelled};
 use crate::error::{Error, Result};
-use crate::net::Mlp;
+use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::higher::carry::GaussianUnits;
@@ -91,8 +98,8 @@ impl CarrySettings {
 
 /// The pilot's held-out samples for a data start (`--carry depth` from measured moments): a
 /// set of the same distribution that the reported run never reads (the other split; `set`
-/// names it), split per class into two interleaved halves by the sample's index within its
-/// class (even: the *start* half, odd: the *draws* half; deterministic). The check runs the
+/// names it), split per class into two halves by a fixed shuffle ([`class_halves`]: the
+/// *start* half and the *draws* half; deterministic). The check runs the
 /// theory from the start half's measured start (moments at layer `from` and the carry's
 /// tensors, measured as the reported run measures them on its own set) and compares it with
 /// the draws half's outputs: predictions and draws then come from one distribution and are
@@ -106,12 +113,12 @@ impl CarrySettings {
 pub struct HeldOut {
     /// "training set" or "test set".
     pub set: String,
-    /// The start half (even index within the class), its samples owned.
+    /// The start half, its samples owned (in data order).
     start: Dataset,
     /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
     /// from the samples, [`first_pre_samples`]).
     start_stats: LayerStats,
-    /// The draws half's outputs y per class (`draws[c]`: K × n_c, odd index within class c).
+    /// The draws half's outputs y per class (`draws[c]`: K × its count of class c).
     pub draws: Vec<Mat<f64>>,
 }
 
@@ -128,21 +135,32 @@ impl HeldOut {
         let data = data.into();
         timings.time("pilot", 0.0, || {
             let halves = class_halves(data.labels, data.n_classes)?;
-            let mut x = Mat::zeros(data.dim(), halves[0].len());
-            data.gather(halves[0].iter().copied(), x.as_mut());
+            // The start half's sample indices, in data order.
+            let mut seen = vec![0usize; data.n_classes];
+            let picked: Vec<usize> = (0..data.len())
+                .filter(|&j| {
+                    let c = data.labels[j] as usize;
+                    seen[c] += 1;
+                    halves[c][seen[c] - 1]
+                })
+                .collect();
+            let mut x = Mat::zeros(data.dim(), picked.len());
+            data.gather(picked.iter().copied(), x.as_mut());
             let start = Dataset {
                 x,
-                labels: halves[0].iter().map(|&j| data.labels[j]).collect(),
+                labels: picked.iter().map(|&j| data.labels[j]).collect(),
                 n_classes: data.n_classes,
             };
             let start_stats = layer_stats(net, &start, Higher::None, batch)?;
-            // Every output, then each class's odd columns (columns are in data order).
+            // Every output, then each class's columns outside the start half (columns are in
+            // data order).
             let outputs = class_outputs(net, data, batch)?;
             let draws = outputs
                 .iter()
-                .map(|y| {
-                    let odd: Vec<usize> = (1..y.ncols()).step_by(2).collect();
-                    Mat::from_fn(y.nrows(), odd.len(), |i, k| y[(i, odd[k])])
+                .zip(&halves)
+                .map(|(y, start)| {
+                    let rest: Vec<usize> = (0..y.ncols()).filter(|&k| !start[k]).collect();
+                    Mat::from_fn(y.nrows(), rest.len(), |i, k| y[(i, rest[k])])
                 })
                 .collect();
             Ok(HeldOut {
@@ -157,25 +175,48 @@ impl HeldOut {
     /// The start half's moments of layer `from` for `class` (None where the half has no
     /// sample of it).
     fn start_moments(&self, from: usize, class: usize) -> Option<&Moments> {
-        let m = self.start_stats.get(start_stage(from))?;
+        // The stage a run from layer `from` starts at: the input, or hidden layer `from`'s z.
+        let stage = if from == 0 {
+            Stage::Input
+        } else {
+            Stage::Post(from)
+        };
+        let m = self.start_stats.get(stage)?;
         let k = m.classes.iter().position(|&c| c == class)?;
         m.per_class.get(k)
     }
 }
 
-/// The sample indices of `labels` in two halves, [even, odd] by the sample's index within its
-/// class, each in data order.
-fn class_halves(labels: &[u32], n_classes: usize) -> Result<[Vec<usize>; 2]> {
-    let mut seen = vec![0usize; n_classes];
-    let mut halves = [Vec::new(), Vec::new()];
-    for (j, &l) in labels.iter().enumerate() {
-        let k = seen.get_mut(l as usize).ok_or_else(|| {
+/// Seed of the pilot's split of the held-out set into halves ([`class_halves`]).
+const HALVES_SEED: u64 = 0x5eed_1a1f;
+
+/// Which of each class's samples (in data order) fall into the start half: `true` for
+/// ⌈n_c/2⌉ of them, chosen by a shuffle seeded with [`HALVES_SEED`] + c (deterministic). Not
+/// the alternate samples: a generated set can cycle through its components in data order
+/// (`--task xor` takes blob j mod 4, so alternate samples of a class alternate between its two
+/// blobs, and each half would hold one blob).
+fn class_halves(labels: &[u32], n_classes: usize) -> Result<Vec<Vec<bool>>> {
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        *counts.get_mut(l as usize).ok_or_else(|| {
             Error::Shape(format!("label {l} is out of range for {n_classes} classes"))
-        })?;
-        halves[*k % 2].push(j);
-        *k += 1;
+        })? += 1;
     }
-    Ok(halves)
+    Ok(counts
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut StdRng::seed_from_u64(
+                HALVES_SEED.wrapping_add(c as u64),
+            ));
+            let mut start = vec![false; n];
+            for &k in &order[..n.div_ceil(2)] {
+                start[k] = true;
+            }
+            start
+        })
+        .collect())
 }
 
 /// A class's pilot check ([`HeldOut`], [`held_out_check`]): the held-out set, the number of
@@ -691,4 +732,33 @@ pub fn propagate_carried<'a>(
             carry_seconds,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::class_halves;
+
+    /// Each class's samples split into ⌈n_c/2⌉ start samples and the rest, the same split on
+    /// every call, and not the alternate samples (XOR's classes cycle through two blobs in data
+    /// order); a label beyond the classes is an error naming it.
+    #[test]
+    fn halves_are_a_fixed_shuffle_of_each_class() {
+        let labels: Vec<u32> = (0..400).map(|j| [0, 1, 0, 1][j % 4]).chain([2]).collect();
+        let halves = class_halves(&labels, 3).unwrap();
+        assert_eq!(halves, class_halves(&labels, 3).unwrap());
+        let count = |h: &[bool]| h.iter().filter(|&&b| b).count();
+        assert_eq!(
+            halves.iter().map(|h| h.len()).collect::<Vec<_>>(),
+            [200, 200, 1]
+        );
+        assert_eq!(
+            halves.iter().map(|h| count(h)).collect::<Vec<_>>(),
+            [100, 100, 1]
+        );
+        // Class 0's samples alternate between two blobs: each half takes both.
+        let even_in_start = halves[0].iter().step_by(2).filter(|&&b| b).count();
+        assert!((25..=75).contains(&even_in_start), "{even_in_start}");
+        let err = class_halves(&[0, 3], 3).unwrap_err();
+        assert!(err.to_string().contains("label 3"), "{err}");
+    }
 }

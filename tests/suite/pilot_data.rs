@@ -1,15 +1,13 @@
 //! The pilot of a data start (issue #16 goal "never worse than the Gaussian at any depth";
 //! `propagate`/`analyze --order 3|4 --carry depth`, `--pilot on|off`): the other split (`--on
-//! test`: the training set) is halved per class (even / odd index within the class); the
-//! carried and the Gaussian closure's runs from the even half's start are checked against the
-//! odd half's outputs with the Gaussian pilot's statistics, and the reported class output is
-//! replaced by the Gaussian closure's where the carried one is significantly worse. On dm22's
-//! 30-layer, width-4 XOR networks (500 training samples per class: halves of 250): gelu at
-//! order 4, class 1, whose carried output covariance error is 7× the Gaussian's on the test
-//! set, is replaced by the order-2 run, bit for bit; erf at order 3, class 1, which the carry
-//! improves, is kept unchanged. (Class 0 of both is decided against its test-set error: the
-//! check judges runs from half the class, and these networks' carried runs depend strongly on
-//! their start sample; EXPERIMENTS.md "The check on halves of the held-out set".)
+//! test`: the training set) is halved per class by a fixed shuffle; the carried and the
+//! Gaussian closure's runs from one half's start are checked against the other half's outputs
+//! with the Gaussian pilot's statistics, and the reported class output is replaced by the
+//! Gaussian closure's where the carried one is significantly worse. On dm22's 30-layer,
+//! width-4 XOR networks (500 training samples per class: halves of 250): gelu at order 4,
+//! whose carried output covariance error is 7–50× the Gaussian's on the test set, is replaced
+//! by the order-2 run, bit for bit; erf at order 3, which the carry improves, is kept
+//! unchanged.
 
 use corrflow::propagate::higher::pilot::PILOT_Z;
 
@@ -49,33 +47,12 @@ fn output(report: &serde_json::Value, key: &str) -> Vec<f64> {
     y.map(|r| r[key].as_f64().unwrap()).collect()
 }
 
-/// Every row of class `c` in a `propagate --json` report.
-fn class_rows(report: &serde_json::Value, c: u64) -> Vec<serde_json::Value> {
-    let rows = report["layers"].as_array().unwrap();
-    rows.iter().filter(|r| r["class"] == c).cloned().collect()
-}
-
-/// Class `c`'s entry of a report's `carried.classes`.
-fn carried_class(report: &serde_json::Value, c: u64) -> &serde_json::Value {
-    let classes = report["carried"]["classes"].as_array().unwrap();
-    classes.iter().find(|k| k["class"] == c).unwrap()
-}
-
-/// Every class is checked on the training set's halves: 250 start samples, 250 draws.
-fn checked_on_halves(report: &serde_json::Value) {
-    for c in report["carried"]["classes"].as_array().unwrap() {
-        let p = &c["pilot"];
-        assert_eq!(p["held_out"], "training set", "{c}");
-        assert_eq!(p["start_samples"], 250, "{c}");
-        assert_eq!(p["samples"], 250, "{c}");
-    }
-}
-
-/// gelu d30 at order 4, class 1: on the test set (which the pilot never reads) its carried
-/// output covariance error exceeds the Gaussian closure's; the pilot on the training set's
-/// halves abandons it (mean z > 3), says so in the text and the JSON, and its every compared
-/// stage equals the order-2 run's exactly; `--pilot off` keeps the carried numbers. `analyze`
-/// takes the same check at start layer 0.
+/// gelu d30 at order 4: on the test set (which the pilot never reads) every class's carried
+/// output covariance error exceeds the Gaussian closure's; the pilot (two halves of the 500
+/// training samples of each class) abandons both classes with covariance z > 3, says so in the text and the
+/// JSON, and every compared stage equals the order-2 run's exactly; `--pilot off` keeps the
+/// carried numbers. `analyze` takes the same check: its carried theory from the input is the
+/// Gaussian theory's.
 #[test]
 fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -86,27 +63,31 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
         output(&gauss, "cov_rel_err"),
         output(&unchecked, "cov_rel_err"),
     );
-    assert!(e4[1] > e2[1], "{e2:?} {e4:?}");
+    assert!(e2.iter().zip(&e4).all(|(g, k)| k > g), "{e2:?} {e4:?}");
     assert!(unchecked["carried"]["classes"][0].get("pilot").is_none());
 
-    checked_on_halves(&checked);
-    assert_eq!(class_rows(&checked, 1), class_rows(&gauss, 1));
-    let c = carried_class(&checked, 1);
-    let p = &c["pilot"];
-    assert_eq!(p["worse"], true, "{c}");
-    assert!(p["mean_z"].as_f64().unwrap() > PILOT_Z, "{c}");
-    assert_eq!(c["carried_to"], "none", "{c}");
-    let why = c["fallback"][1].as_str().unwrap();
-    assert!(
-        why.contains("250 draws of the training set's held-out half"),
-        "{why}"
-    );
+    assert_eq!(checked["layers"], gauss["layers"]);
+    for c in checked["carried"]["classes"].as_array().unwrap() {
+        let p = &c["pilot"];
+        assert_eq!(p["held_out"], "training set", "{c}");
+        assert_eq!(p["start_samples"], 250, "{c}");
+        assert_eq!(p["samples"], 250, "{c}");
+        assert_eq!(p["worse"], true, "{c}");
+        assert!(p["cov_z"].as_f64().unwrap() > PILOT_Z, "{c}");
+        assert_eq!(c["carried_to"], "none", "{c}");
+        let why = c["fallback"][1].as_str().unwrap();
+        assert!(
+            why.contains("250 draws of the training set's held-out half"),
+            "{why}"
+        );
+    }
     let m = model.to_str().unwrap();
     let text = corrflow(&[&["--threads", "1", "propagate", "--model", m][..], &carried].concat());
     let out = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(0), "{out}");
     assert!(
         out.contains("pilot on two halves of the held-out training set")
+            && out.contains("class 0 abandoned")
             && out.contains("class 1 abandoned")
             && out.contains("start 250, 250 draws"),
         "{out}"
@@ -120,13 +101,17 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
         ]
         .concat(),
     ));
-    let class1 = &analysis["carried"][0]["classes"][1];
-    assert_eq!(class1["pilot"]["worse"], true, "{class1}");
-    assert_eq!(class1["pilot"]["start_samples"], 250, "{class1}");
+    let (kept, plain) = (
+        &analysis["carried_start_layers"][0],
+        &analysis["start_layers"][0],
+    );
+    assert_eq!(kept["cov_rel_err"], plain["cov_rel_err"], "{kept} {plain}");
+    assert_eq!(kept["kl"], plain["kl"], "{kept} {plain}");
+    assert_eq!(analysis["carried"][0]["classes"][0]["pilot"]["worse"], true);
 }
 
-/// erf d30 at order 3, class 1: the carried output is closer to the test set than the
-/// Gaussian closure's; the pilot on the training set's halves finds it better (mean and
+/// erf d30 at order 3: the carried output is closer to the test set than the Gaussian
+/// closure's in every class; the pilot on the training set's halves finds it better (mean and
 /// covariance z < −3) and keeps every number of the unchecked run.
 #[test]
 fn a_carried_output_better_than_the_gaussian_is_kept() {
@@ -136,15 +121,16 @@ fn a_carried_output_better_than_the_gaussian_is_kept() {
         output(&gauss, "cov_rel_err"),
         output(&unchecked, "cov_rel_err"),
     );
-    assert!(e3[1] < e2[1], "{e2:?} {e3:?}");
+    assert!(e2.iter().zip(&e3).all(|(g, k)| k < g), "{e2:?} {e3:?}");
 
-    checked_on_halves(&checked);
-    assert_eq!(class_rows(&checked, 1), class_rows(&unchecked, 1));
-    let c = carried_class(&checked, 1);
-    let p = &c["pilot"];
-    assert_eq!(p["worse"], false, "{c}");
-    assert!(p["cov_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
-    assert!(p["mean_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
+    assert_eq!(checked["layers"], unchecked["layers"]);
+    for c in checked["carried"]["classes"].as_array().unwrap() {
+        let p = &c["pilot"];
+        assert_eq!(p["start_samples"], 250, "{c}");
+        assert_eq!(p["worse"], false, "{c}");
+        assert!(p["cov_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
+        assert!(p["mean_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
+    }
 }
 
 /// `--pilot` takes `on` or `off`, and only with `--carry depth`: each refusal names the flag.
