@@ -19,7 +19,7 @@ use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::measure::{
-    layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Higher, STATS_BATCH,
+    layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, HeldOut, Higher, STATS_BATCH,
 };
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
@@ -193,7 +193,21 @@ pub fn analyze<'a>(
     opts: AnalysisOptions,
     timings: &Timings,
 ) -> Result<(Analysis, Heatmap)> {
-    let data = data.into();
+    analyze_held_out(net, data.into(), None, opts, timings)
+}
+
+/// [`analyze`] with held-out samples of the same distribution (`held_out`: the samples and
+/// the set's name, e.g. the other split): under `--carry depth` and the pilot on
+/// ([`crate::measure::CarrySettings::pilot_on`]) each start layer's carried output is checked
+/// against their outputs per class and replaced by the Gaussian closure's where it is
+/// significantly worse ([`crate::measure::HeldOut`]). Without them nothing is checked.
+pub fn analyze_held_out(
+    net: &Mlp,
+    data: Labelled<'_>,
+    held_out: Option<(Labelled<'_>, &str)>,
+    opts: AnalysisOptions,
+    timings: &Timings,
+) -> Result<(Analysis, Heatmap)> {
     let depth = net.depth();
     if !(1..=depth + 1).contains(&opts.heatmap_layer) {
         return Err(Error::config(
@@ -211,6 +225,7 @@ pub fn analyze<'a>(
     }
     let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
     let carried = carried_order(opts.carry.mode, opts.order)?;
+    let pilot = opts.carry.pilot_on()?;
     let higher = if quadratic || (opts.order != Corrections::None && carried.is_none()) {
         Higher::Pre
     } else {
@@ -247,9 +262,13 @@ pub fn analyze<'a>(
     // row "x+κ" (from l = 0) and the error budget of that order.
     let (corrected_order, corrected, carried) = match carried {
         Some(o) => {
+            let held_out = match held_out.filter(|_| pilot) {
+                Some((h, set)) => Some(HeldOut::measure(net, h, set, STATS_BATCH, timings)?),
+                None => None,
+            };
             let (runs, reports) = carried_start_layer_outcomes(
                 net,
-                data,
+                (data, held_out.as_ref()),
                 &stats,
                 acc_opts,
                 (o, opts.carry.kappa_units),

@@ -19,7 +19,7 @@ pub mod surrogate;
 pub mod tails;
 pub mod transfer;
 
-pub use analyze::{analyze, Analysis, AnalysisOptions, Heatmap};
+pub use analyze::{analyze, analyze_held_out, Analysis, AnalysisOptions, Heatmap};
 pub use compare::{
     class_means, compare_stage_lean, compare_stages, comparison_flops, ClassMean, StageComparison,
 };

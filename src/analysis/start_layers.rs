@@ -14,7 +14,7 @@ use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
 use crate::data::Labelled;
 use crate::error::{Error, Result};
-use crate::measure::{propagate_carried, CarryReport, LayerStats};
+use crate::measure::{propagate_carried, CarryReport, HeldOut, LayerStats};
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
@@ -210,11 +210,12 @@ fn run_of(l: usize, t: LayerTheory, errors: OutputErrors, label: Option<String>)
 /// [`start_layer_outcomes`] with `order` (3 or 4) carried through every layer after each start
 /// layer l < L from the κ tensors measured at h^{l+1} on `data` ([`propagate_carried`], classes
 /// one at a time, `batch` samples per forward pass); from l = L the map to y is exact and the
-/// plain theory is used. Labels "x (κ₃ carried from h1)" …; seeds [`corrected_seed`]. Returns
+/// plain theory is used; with held-out outputs (`held_out`) each carried output is checked by the pilot
+/// ([`propagate_carried`]). Labels "x (κ₃ carried from h1)" …; seeds [`corrected_seed`]. Returns
 /// the runs and, per carried start layer, what the carry did.
 pub fn carried_start_layer_outcomes(
     net: &Mlp,
-    data: Labelled<'_>,
+    (data, held_out): (Labelled<'_>, Option<&HeldOut>),
     stats: &LayerStats,
     opts: AccuracyOptions,
     (order, kappa_units): (Corrections, Option<usize>),
@@ -251,6 +252,7 @@ pub fn carried_start_layer_outcomes(
             l,
             (&start.per_class, &start.classes),
             (usize::from(order.order()), kappa_units),
+            held_out,
             opts.method,
             batch,
             timings,

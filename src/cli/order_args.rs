@@ -4,7 +4,7 @@
 use clap::{Args, ValueEnum};
 
 use corrflow::config::defaults;
-use corrflow::measure::{CarryMode, CarrySettings};
+use corrflow::measure::{CarryMode, CarrySettings, PilotMode};
 use corrflow::propagate::closures::Corrections;
 
 #[derive(Clone, Copy, Debug, Args)]
@@ -30,6 +30,13 @@ pub struct OrderArgs {
     /// (order 4).
     #[arg(long, value_name = "R", requires = "carry")]
     pub kappa_units: Option<usize>,
+    /// With --carry depth (default on): on the other set (--on test: the training set, and
+    /// vice versa), split per class into halves, run the carried and the Gaussian closure's
+    /// theory from one half's start against the other half's outputs, and where the carried
+    /// output is significantly further from them (z > 3, mean or covariance) report the
+    /// Gaussian closure's run instead; `off` keeps every carried output unchecked.
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub pilot: Option<PilotMode>,
 }
 
 /// The values `--corrections` took before `--order`.
@@ -43,11 +50,12 @@ pub enum LegacyCorrections {
 }
 
 impl OrderArgs {
-    /// `--carry` and `--kappa-units`.
+    /// `--carry`, `--kappa-units` and `--pilot`.
     pub fn carry(&self) -> CarrySettings {
         CarrySettings {
             mode: self.carry,
             kappa_units: self.kappa_units,
+            pilot: self.pilot,
         }
     }
 

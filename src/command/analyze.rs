@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown};
 use crate::analysis::accuracy::start_stage;
-use crate::analysis::{analyze, Analysis, Heatmap};
+use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{Field, On, RunConfig};
@@ -150,9 +150,12 @@ pub fn analyze_run(
         trained_on.as_deref(),
     )?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
-    let analysed = analyze(
+    // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
+    let held_out = super::propagate::held_out(&loaded.split, a.on);
+    let analysed = analyze_held_out(
         &net,
         data,
+        Some(held_out),
         a.options(config.net.seed, config.train.precision.unwrap_or_default()),
         timings,
     );

@@ -93,8 +93,12 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         e => e,
     };
     config.check_memory(Some(net.widths())).map_err(recorded)?;
+    // The pilot of a carried run reads the other set (`measure::HeldOut`).
+    let held_out = config.analysis.carry.pilot_on()?;
     let loaded = timings
-        .time("data load", 0.0, || config.load_data_on(config.analysis.on))
+        .time("data load", 0.0, || {
+            config.load_data_on(config.analysis.on, held_out)
+        })
         .map_err(recorded)?;
     check_classes(&loaded.split, &loaded.description, config.analysis.on)?;
     Ok(ModelData {

@@ -18,8 +18,8 @@ use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::io::trim::return_free_pages;
 use crate::measure::{
-    layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, Higher,
-    LayerStats,
+    layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, HeldOut,
+    Higher, LayerStats,
 };
 use crate::net::{Mlp, Precision, Stage};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
@@ -150,6 +150,20 @@ impl Samples {
             On::Test => self.split.test_labelled(),
         }
     }
+
+    /// The other set, the pilot's held-out samples, and its name.
+    fn held_out(&self) -> (Labelled<'_>, &'static str) {
+        held_out(&self.split, self.on)
+    }
+}
+
+/// The set of `split` that is not `on`, the pilot's held-out samples ([`HeldOut`]), and its
+/// name.
+pub(super) fn held_out(split: &Split, on: On) -> (Labelled<'_>, &'static str) {
+    match on {
+        On::Train => (split.test_labelled(), "test set"),
+        On::Test => (Labelled::from(&split.train), "training set"),
+    }
 }
 
 /// `--from-layer` names a stage the network has: the input (0) or a hidden layer.
@@ -186,6 +200,12 @@ fn in_f64(
     let (predicted, fallbacks, carried) = match carried {
         Some(order) => {
             let classes = &stats.get(start_stage).expect("measured").classes;
+            let held_out = if a.carry.pilot_on()? {
+                let (data, set) = samples.held_out();
+                Some(HeldOut::measure(net, data, set, a.stats_batch, timings)?)
+            } else {
+                None
+            };
             let (predicted, report) = propagate_carried(
                 &mut engine,
                 net,
@@ -193,6 +213,7 @@ fn in_f64(
                 a.from_layer,
                 (start_moments, classes),
                 (order, a.carry.kappa_units),
+                held_out.as_ref(),
                 a.closure,
                 a.stats_batch,
                 timings,

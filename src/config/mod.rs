@@ -96,11 +96,12 @@ impl RunConfig {
     /// ([`DataConfig::load_sets_limited`]: under `--on test` the files' training set is not
     /// assembled unless the preprocessing needs it), a test set of pixel bytes kept as bytes
     /// ([`Sets::TestPixels`]): its commands read it only through
-    /// [`crate::data::Split::test_labelled`].
-    pub fn load_data_on(&self, on: On) -> Result<Loaded> {
+    /// [`crate::data::Split::test_labelled`]. With `held_out` both sets are assembled: the
+    /// other set is the pilot's held-out samples (`--carry depth`, [`crate::measure::CarrySettings::pilot_on`]).
+    pub fn load_data_on(&self, on: On, held_out: bool) -> Result<Loaded> {
         let sets = match on {
-            On::Test => Sets::TestPixels,
-            On::Train => Sets::Both,
+            On::Test if !held_out => Sets::TestPixels,
+            On::Test | On::Train => Sets::Both,
         };
         self.data.load_sets_limited(self.max_memory, sets)
     }

@@ -6,7 +6,7 @@ pub mod carried;
 pub mod layers;
 pub mod tensors;
 
-pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings};
+pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings, HeldOut, PilotMode};
 pub use layers::{
     layer_stats, layer_stats_and_outputs, layer_stats_narrow, layer_stats_timed, Higher,
     LayerStats, Measured, STATS_BATCH,

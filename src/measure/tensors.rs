@@ -18,7 +18,6 @@ pub fn first_pre_samples<'a>(
     from: usize,
     batch: usize,
 ) -> Result<Vec<Mat<f64>>> {
-    let data = data.into();
     if from >= net.depth() {
         return Err(Error::Shape(format!(
             "layer {from} has no hidden pre-activation after it (the network has {} hidden \
@@ -27,9 +26,36 @@ pub fn first_pre_samples<'a>(
         )));
     }
     let units = net.widths()[from + 1];
+    class_samples(net, data.into(), batch, units, &|fp| fp.pre(from + 1))
+}
+
+/// The network's outputs y of `data`'s samples grouped by class: entry c is K × n_c (columns
+/// in data order), for every class of `data` (the held-out draws of the pilot of a data start,
+/// [`crate::propagate::higher::pilot::held_out_check`]).
+pub fn class_outputs<'a>(
+    net: &Mlp,
+    data: impl Into<Labelled<'a>>,
+    batch: usize,
+) -> Result<Vec<Mat<f64>>> {
+    class_samples(net, data.into(), batch, net.output_dim(), &|fp| fp.output())
+}
+
+/// One stage of `data`'s forward passes (`stage`, `units` rows), grouped by class.
+fn class_samples(
+    net: &Mlp,
+    data: Labelled<'_>,
+    batch: usize,
+    units: usize,
+    stage: &dyn for<'f> Fn(&'f ForwardPass) -> MatRef<'f, f64>,
+) -> Result<Vec<Mat<f64>>> {
     let mut counts = vec![0usize; data.n_classes];
     for &l in data.labels {
-        counts[l as usize] += 1;
+        *counts.get_mut(l as usize).ok_or_else(|| {
+            Error::Shape(format!(
+                "label {l} is out of range for {} classes",
+                data.n_classes
+            ))
+        })? += 1;
     }
     let mut out: Vec<Mat<f64>> = counts.iter().map(|&c| Mat::zeros(units, c)).collect();
     let mut filled = vec![0usize; data.n_classes];
@@ -39,7 +65,7 @@ pub fn first_pre_samples<'a>(
     for start in (0..data.len()).step_by(batch) {
         let len = batch.min(data.len() - start);
         net.forward_into(data.range(start, len, &mut converted), &mut fp);
-        let h = fp.pre(from + 1);
+        let h = stage(&fp);
         for (s, &label) in data.labels[start..start + len].iter().enumerate() {
             let c = label as usize;
             out[c].col_mut(filled[c]).copy_from(h.col(s));

@@ -322,6 +322,7 @@ fn measured_order_three_start_carries_the_unpaired_classes() {
         0,
         (&start, &[0]),
         (3, None),
+        None,
         ClosureMethod::Auto,
         64,
         &timings,

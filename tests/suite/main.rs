@@ -44,6 +44,7 @@ mod interrupt_cli;
 mod io_reliability;
 mod model_python;
 mod paths_cli;
+mod pilot_data;
 mod propagate_engine;
 mod propagate_f32;
 mod reliability_cli;

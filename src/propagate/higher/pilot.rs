@@ -1,7 +1,13 @@
 //! The Monte Carlo pilot check of a carried run from a Gaussian start (issue #16 item 7: "never
 //! worse than the Gaussian at any depth"): S draws of the start distribution are pushed through
 //! the network, and the carried output is abandoned for the Gaussian closure's where it is
-//! *significantly* further from the draws' statistics than the Gaussian one.
+//! *significantly* further from the draws' statistics than the Gaussian one. A start measured
+//! from data has no distribution to draw from: [`held_out_check`] takes the outputs of held-out
+//! samples instead, with the same statistics; `measure::HeldOut` splits the other set per class
+//! into two halves, the predictions start from one half and the draws are the other's outputs,
+//! so that both come from one distribution and are independent, as the statistics assume
+//! (EXPERIMENTS.md, "The pilot for data starts, twenty-third session (pil23)", "The check on
+//! halves of the held-out set").
 //!
 //! Per class, with m_K, C_K the carried output's mean and covariance, m₂, C₂ the Gaussian
 //! closure's, d = m_K − m₂, D = C_K − C₂, and ȳ, Ĉ the draws' mean and unbiased covariance
@@ -32,6 +38,7 @@
 use faer::{Col, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
@@ -59,7 +66,7 @@ pub struct Pilot {
 /// scaled squared errors, carried − Gaussian, of the mean (÷ tr C₂) and the covariance
 /// (÷ ‖C₂‖²_F), each with its z = estimate / standard error (0 where both predictions tie);
 /// `worse` where a z exceeds [`PILOT_Z`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PilotVerdict {
     pub samples: usize,
     pub mean_diff: f64,
@@ -93,14 +100,7 @@ pub fn pilot_check(
             pilot.samples
         )));
     }
-    if carried.len() != start.len() || gaussian.len() != start.len() {
-        return Err(Error::Shape(format!(
-            "pilot: {} start classes, {} carried and {} Gaussian outputs",
-            start.len(),
-            carried.len(),
-            gaussian.len()
-        )));
-    }
+    same_classes((start.len(), "start classes"), carried, gaussian)?;
     let (width, out) = match net.layers.get(from) {
         Some(layer) => (layer.fan_in(), net.output_dim()),
         None => {
@@ -123,20 +123,81 @@ pub fn pilot_check(
              the network)"
         )));
     }
+    verdict(carried, gaussian, pilot.samples, &mut |c| {
+        let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
+        draw_outputs(net, from, &start[c], pilot.samples, &mut rng)
+    })
+}
+
+/// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
+/// draws are `held_out[c]`, class c's outputs y of held-out samples of the same distribution
+/// pushed through the network (outputs × n_c: never the samples the predictions' start was
+/// measured on, which would select on their error; `measure::HeldOut`), in place of draws of a
+/// Gaussian start; the statistics, their standard errors, [`PILOT_Z`] and [`TIE`] are
+/// [`pilot_check`]'s (module docs). The verdict's `samples` is the number of held-out
+/// outputs over the classes. An error where a class whose predictions differ has fewer than 2
+/// held-out outputs, or outputs of another width.
+pub fn held_out_check(
+    carried: &[Moments],
+    gaussian: &[Moments],
+    held_out: &[MatRef<'_, f64>],
+) -> Result<PilotVerdict> {
+    same_classes(
+        (held_out.len(), "classes of held-out outputs"),
+        carried,
+        gaussian,
+    )?;
+    let samples = held_out.iter().map(|y| y.ncols()).sum();
+    verdict(carried, gaussian, samples, &mut |c| {
+        let y = held_out[c];
+        if y.ncols() < 2 || y.nrows() != carried[c].mean.nrows() {
+            return Err(Error::Unsupported(format!(
+                "the pilot needs at least 2 held-out outputs of width {} per class, got {} × {} \
+                 for class {c}",
+                carried[c].mean.nrows(),
+                y.nrows(),
+                y.ncols()
+            )));
+        }
+        Ok(y.to_owned())
+    })
+}
+
+/// An error unless there are as many carried and Gaussian outputs as `n` classes of `what`.
+fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Moments]) -> Result<()> {
+    if carried.len() != n || gaussian.len() != n {
+        return Err(Error::Shape(format!(
+            "pilot: {n} {what}, {} carried and {} Gaussian outputs",
+            carried.len(),
+            gaussian.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
+/// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
+fn verdict(
+    carried: &[Moments],
+    gaussian: &[Moments],
+    samples: usize,
+    draws: &mut dyn FnMut(usize) -> Result<Mat<f64>>,
+) -> Result<PilotVerdict> {
     let mut sums = [0.0; 4];
-    for (c, ((x, k), g)) in start.iter().zip(carried).zip(gaussian).enumerate() {
+    for (c, (k, g)) in carried.iter().zip(gaussian).enumerate() {
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
         let (scale_m, scale_c) = (trace(g.cov.as_ref()), g.cov.squared_norm_l2());
+        // A Gaussian prediction without spread (a class of identical samples) gives its
+        // statistic no scale: it is left out rather than divided by zero.
         let differ = [
-            d.squared_norm_l2() > TIE * TIE * scale_m,
-            dc.squared_norm_l2() > TIE * TIE * scale_c,
+            d.squared_norm_l2() > TIE * TIE * scale_m && scale_m > 0.0,
+            dc.squared_norm_l2() > TIE * TIE * scale_c && scale_c > 0.0,
         ];
         if differ == [false, false] {
             continue;
         }
-        let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
-        let y = draw_outputs(net, from, x, pilot.samples, &mut rng)?;
+        let y = draws(c)?;
         let [tm, vm, tc, vc] = class_statistics(y.as_ref(), k, g);
         if differ[0] {
             sums[0] += tm / scale_m;
@@ -150,13 +211,26 @@ pub fn pilot_check(
     let z = |t: f64, v: f64| if v > 0.0 { t / v.sqrt() } else { 0.0 };
     let (mean_z, cov_z) = (z(sums[0], sums[1]), z(sums[2], sums[3]));
     Ok(PilotVerdict {
-        samples: pilot.samples,
+        samples,
         mean_diff: sums[0],
         mean_z,
         cov_diff: sums[2],
         cov_z,
         worse: mean_z > PILOT_Z || cov_z > PILOT_Z,
     })
+}
+
+impl PilotVerdict {
+    /// Why a run found worse is abandoned: the pilot's `draws` (what they were), its z values
+    /// and the limit, and what replaces the carried output (`replaced`).
+    pub fn abandon_reason(&self, draws: &str, replaced: &str) -> String {
+        format!(
+            "the Monte Carlo pilot ({draws}) finds the carried output further from them than \
+             the Gaussian closure's (mean z = {:.1}, covariance z = {:.1}; limit {PILOT_Z}): \
+             {replaced}",
+            self.mean_z, self.cov_z
+        )
+    }
 }
 
 /// `[T_m, se(T_m)², T_C, se(T_C)²]` of one class from its output draws `y` (outputs × S)
@@ -299,6 +373,50 @@ mod tests {
         let single = pilot_check(&net, 0, one(&x), &k[1..], &g[1..], alone).unwrap();
         assert!(both.worse, "{both:?}");
         assert_eq!((both.cov_z, both.mean_z), (single.cov_z, single.mean_z));
+    }
+
+    /// The data start's pilot is the Gaussian start's with the draws given: handed the very
+    /// outputs `pilot_check` draws (same seed per class), it returns the same verdict.
+    #[test]
+    fn held_out_draws_give_the_verdict_of_the_same_draws() {
+        let (net, x, t) = setup();
+        let pilot = Pilot {
+            samples: 2048,
+            seed: 5,
+        };
+        let k = [off(&t, 0.2), off(&t, 0.02)];
+        let g = [off(&t, 0.1), off(&t, 0.1)];
+        let start = [x.clone(), x.clone()];
+        let drawn = pilot_check(&net, 0, &start, &k, &g, pilot).unwrap();
+        let held: Vec<Mat<f64>> = (0..2)
+            .map(|c| {
+                let mut rng = StdRng::seed_from_u64(pilot.seed + c);
+                draw_outputs(&net, 0, &x, pilot.samples, &mut rng).unwrap()
+            })
+            .collect();
+        let views: Vec<MatRef<'_, f64>> = held.iter().map(|y| y.as_ref()).collect();
+        let given = held_out_check(&k, &g, &views).unwrap();
+        assert_eq!(
+            (given.mean_z, given.cov_z, given.worse),
+            (drawn.mean_z, drawn.cov_z, drawn.worse)
+        );
+        assert_eq!(given.samples, 2 * pilot.samples);
+        // A class with a single held-out output cannot be checked: an error naming it.
+        let one = [held[0].as_ref(), held[1].as_ref().subcols(0, 1)];
+        let err = held_out_check(&k, &g, &one).unwrap_err();
+        assert!(err.to_string().contains("class 1"), "{err}");
+    }
+
+    /// A Gaussian prediction with zero covariance (a class of identical samples) has no scale
+    /// for either statistic: the verdict is a finite tie, not a division by zero.
+    #[test]
+    fn a_gaussian_prediction_without_spread_gives_no_evidence() {
+        let (net, x, t) = setup();
+        let flat = Moments::gaussian(t.mean.clone(), Mat::zeros(4, 4));
+        let mut rng = StdRng::seed_from_u64(3);
+        let y = draw_outputs(&net, 0, &x, 64, &mut rng).unwrap();
+        let v = held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()]).unwrap();
+        assert_eq!((v.mean_z, v.cov_z, v.worse), (0.0, 0.0, false), "{v:?}");
     }
 
     #[test]

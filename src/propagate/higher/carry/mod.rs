@@ -30,7 +30,9 @@
 //! diverges can still end worse than the Gaussian closure (tanh at depth 16, width 64, order
 //! 4): for a Gaussian start, the Monte Carlo pilot ([`Carry::with_pilot`], [`super::pilot`])
 //! compares both outputs with draws pushed through the network and abandons the run where the
-//! carried one is significantly further from them. The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
+//! carried one is significantly further from them; for a start measured from data,
+//! `measure::carried` runs the same statistics per class against held-out samples' outputs
+//! ([`super::pilot::held_out_check`]). The Gram–Charlier density region (|skewness| ≤ [`MAX_SKEW`],
 //! excess kurtosis ≤ [`MAX_KURTOSIS`]) is no longer a default criterion: the chaos expansion
 //! needs no positive density, and on the ARC benchmark that check fired at depth 5–8 where
 //! keeping the carry cut the covariance error 2–3× (EXPERIMENTS.md, "Against ARC's peer,
@@ -70,7 +72,7 @@ use super::hook::CarryHook;
 use super::kappa3_blocks::kappa3_blocks;
 use super::paired::{affine_paired, paired_affine_flops, Kappa4, Paired};
 use super::paired_leading::{affine_paired_leading, paired_leading_flops};
-use super::pilot::{Pilot, PilotVerdict, PILOT_Z};
+use super::pilot::{Pilot, PilotVerdict};
 use super::quartic_star::QuarticStar;
 use super::sliced::{affine_sliced, sliced_affine_flops, SliceWorkspace, Sliced};
 use super::slices::attach;

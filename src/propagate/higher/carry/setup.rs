@@ -479,11 +479,9 @@ impl Carry {
                 0,
                 Fallback {
                     layer: self.from + 1,
-                    reason: format!(
-                        "the Monte Carlo pilot ({} draws) finds the carried output further \
-                         from them than the Gaussian closure's (mean z = {:.1}, covariance \
-                         z = {:.1}; limit {PILOT_Z}): the whole run is the Gaussian closure's",
-                        verdict.samples, verdict.mean_z, verdict.cov_z
+                    reason: verdict.abandon_reason(
+                        &format!("{} draws", verdict.samples),
+                        "the whole run is the Gaussian closure's",
                     ),
                 },
             );
