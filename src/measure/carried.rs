@@ -14,7 +14,7 @@
 //!
 //! With the pilot (`--pilot on`, the default) each class is also run from the start measured
 //! on one half of the held-out set and checked against the other half's outputs ([`HeldOut`],
-//! [`pilot_class`]); where its carried output is significantly worse there, the reported
+//! `pilot_class`); where its carried output is significantly worse there, the reported
 //! output is the Gaussian closure's.
 
 use std::time::Instant;
@@ -98,7 +98,7 @@ impl CarrySettings {
 
 /// The pilot's held-out samples for a data start (`--carry depth` from measured moments): a
 /// set of the same distribution that the reported run never reads (the other split; `set`
-/// names it), split per class into two halves by a fixed shuffle ([`class_halves`]: the
+/// names it), split per class into two halves by a fixed shuffle (`class_halves`: the
 /// *start* half and the *draws* half; deterministic). The check runs the
 /// theory from the start half's measured start (moments at layer `from` and the carry's
 /// tensors, measured as the reported run measures them on its own set) and compares it with
@@ -583,7 +583,7 @@ pub fn kappa_units(
 /// start tensors are measured at h^{from+1} from `data` (see the module docs). Returns the
 /// stages h^{from+1} … y as [`Propagator::run`] does, and the report. `from` must be below
 /// the last hidden layer's index + 1 (from L the map to y is exact: nothing to carry). With
-/// `held_out` each class's carried output is checked by the pilot ([`pilot_class`]) and
+/// `held_out` each class's carried output is checked by the pilot (`pilot_class`) and
 /// replaced by the Gaussian closure's run where it is significantly worse.
 #[allow(clippy::too_many_arguments)]
 pub fn propagate_carried<'a>(
