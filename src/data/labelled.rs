@@ -10,6 +10,19 @@ use faer::{Mat, MatMut, MatRef};
 
 use super::convert::u8_to_unit;
 use super::Dataset;
+use crate::error::{Error, Result};
+
+/// The number of samples of each class 0..`n_classes` among `labels`; an error naming the
+/// first label out of that range.
+pub fn class_counts(labels: &[u32], n_classes: usize) -> Result<Vec<usize>> {
+    let mut counts = vec![0usize; n_classes];
+    for &l in labels {
+        *counts.get_mut(l as usize).ok_or_else(|| {
+            Error::Shape(format!("label {l} is out of range for {n_classes} classes"))
+        })? += 1;
+    }
+    Ok(counts)
+}
 
 /// The values of a labelled set's samples.
 #[derive(Clone, Copy, Debug)]

@@ -28,7 +28,7 @@ pub mod xor;
 pub use arrays::ArraysConfig;
 pub use higher_order::HigherOrderConfig;
 pub use idx::{write_idx_u8, IdxFile, IdxImages, IdxLabels};
-pub use labelled::{Columns, Labelled};
+pub use labelled::{class_counts, Columns, Labelled};
 pub use mnist::{Mnist, MnistConfig, MnistFiles, MnistSource, TestSplit};
 pub use preprocess::{Normalization, Scale};
 pub use xor::XorConfig;

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layers::{layer_stats, Higher, LayerStats};
 use super::tensors::{class_outputs, first_pre_samples, measure_tensors, sample_slices};
-use crate::data::{Dataset, Labelled};
+use crate::data::{class_counts, Dataset, Labelled};
 use crate::error::{Error, Result};
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Closure;
@@ -196,13 +196,7 @@ const HALVES_SEED: u64 = 0x5eed_1a1f;
 /// (`--task xor` takes blob j mod 4, so alternate samples of a class alternate between its two
 /// blobs, and each half would hold one blob).
 fn class_halves(labels: &[u32], n_classes: usize) -> Result<Vec<Vec<bool>>> {
-    let mut counts = vec![0usize; n_classes];
-    for &l in labels {
-        *counts.get_mut(l as usize).ok_or_else(|| {
-            Error::Shape(format!("label {l} is out of range for {n_classes} classes"))
-        })? += 1;
-    }
-    Ok(counts
+    Ok(class_counts(labels, n_classes)?
         .iter()
         .enumerate()
         .map(|(c, &n)| {

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use faer::{Col, Mat, MatRef};
 
-use crate::data::Labelled;
+use crate::data::{class_counts, Labelled};
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
@@ -254,15 +254,7 @@ pub fn layer_stats_and_outputs<'a>(
 ) -> Result<(LayerStats, Vec<Mat<f64>>)> {
     let data = data.into();
     let k = net.output_dim();
-    let mut counts = vec![0usize; data.n_classes];
-    for &l in data.labels {
-        *counts.get_mut(l as usize).ok_or_else(|| {
-            Error::Shape(format!(
-                "label {l} is out of range for {} classes",
-                data.n_classes
-            ))
-        })? += 1;
-    }
+    let counts = class_counts(data.labels, data.n_classes)?;
     let mut outputs: Vec<Mat<f64>> = counts.iter().map(|&n| Mat::zeros(k, n)).collect();
     let mut filled = vec![0usize; data.n_classes];
     let seen = |y: MatRef<'_, f64>, labels: &[u32]| {

@@ -3,7 +3,7 @@
 
 use faer::{Mat, MatRef};
 
-use crate::data::Labelled;
+use crate::data::{class_counts, Labelled};
 use crate::error::{Error, Result};
 use crate::net::{ForwardPass, Mlp};
 pub use crate::propagate::higher::sampled::{measure_tensors, tensor_flops};
@@ -48,15 +48,7 @@ fn class_samples(
     units: usize,
     stage: &dyn for<'f> Fn(&'f ForwardPass) -> MatRef<'f, f64>,
 ) -> Result<Vec<Mat<f64>>> {
-    let mut counts = vec![0usize; data.n_classes];
-    for &l in data.labels {
-        *counts.get_mut(l as usize).ok_or_else(|| {
-            Error::Shape(format!(
-                "label {l} is out of range for {} classes",
-                data.n_classes
-            ))
-        })? += 1;
-    }
+    let counts = class_counts(data.labels, data.n_classes)?;
     let mut out: Vec<Mat<f64>> = counts.iter().map(|&c| Mat::zeros(units, c)).collect();
     let mut filled = vec![0usize; data.n_classes];
     let batch = batch.clamp(1, data.len().max(1));
