@@ -481,6 +481,10 @@ impl Propagator {
             // of the layers before: a closure's numerical error (a negative variance of h) is
             // theirs, and the message says so and names the way around them.
             let carried = carry.is_some() && l > from + 1 && carries(from + 1);
+            // Without a carry, the first closure's corrections (from measured κ slices) are the
+            // only ones; a later closure's numerical error is theirs, named with the order.
+            let corrected_first =
+                carry.is_none() && l > from + 1 && first_corrections != Corrections::None;
             // Classes side by side (each closure is parallel over its pairs too): the per-class
             // serial parts (unit moments, tables, zeroing) overlap. Results and errors in class order.
             timings
@@ -491,12 +495,31 @@ impl Propagator {
                         .zip(post.per_class.par_iter_mut())
                         .map(|(h, z)| closure.apply_counted(h, corrections, z))
                         .collect();
-                    counts.into_iter().try_for_each(|count| {
-                        *fallbacks = fallbacks.plus(count?);
+                    counts.into_iter().enumerate().try_for_each(|(c, count)| {
+                        *fallbacks = fallbacks.plus(count.map_err(|e| (c, e))?);
                         Ok(())
                     })
                 })
-                .map_err(|e| match e {
+                .map_err(|(c, e)| match e {
+                    Error::Numeric(msg) if corrected_first => {
+                        let k = from + 1;
+                        let order = first_corrections.order();
+                        let why = match indefinite(&done[2 * (k - from - 1) + 1].per_class[c]) {
+                            Some(lambda) => format!(
+                                "z{k}'s covariance with the corrections is indefinite (smallest \
+                                 eigenvalue {lambda:.3e}), "
+                            ),
+                            None => String::new(),
+                        };
+                        let kappa = if order == 3 { "κ₃" } else { "κ₃/κ₄" };
+                        Error::Numeric(format!(
+                            "stage h{l} (layer {l}), class {c}, after the {kappa} corrections of \
+                             --order {order} at layer {k}: {why}{msg}; expected a covariance the \
+                             next closure can take: --order 2 (no correction) runs, or try \
+                             --carry depth, whose carry falls back to the Gaussian closure where \
+                             the corrections break the series"
+                        ))
+                    }
                     Error::Numeric(msg) if carried => {
                         let e = Error::Numeric(format!(
                             "stage h{l} (layer {l}), after the κ₃/κ₄ corrections carried from \
@@ -524,7 +547,7 @@ impl Propagator {
                     m.k4_iiij = None;
                 }
             }
-            check_finite(post, depth, "the closure")?;
+            check_finite(post, depth, "the closure").map_err(|e| beyond_range(e, pre, l))?;
         }
         let readout = net.layers.last().expect("validated network has a read-out");
         let (done, y) = stages.split_at_mut(2 * (depth - from));
@@ -633,6 +656,40 @@ fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The largest second moment mean² + variance of a closure's input h^l up to which the closures
+/// are finite: (f64::MAX)^(1/2) = 1.3e154. Measured (twenty-fourth session): gelu and silu
+/// XOR networks (8, 8) scaled until their closure's output turned NaN did so where h²'s
+/// largest mean² + variance crossed 1.3e154–2.8e154 (the series' products of two such moments
+/// overflow); a network that large overflows the output's comparison anyway (the squared
+/// covariance entries of y, beyond 10³⁰⁸ from weights ×10³⁰ on).
+const CLOSURE_RANGE: f64 = 1.3407807929942596e154;
+
+/// A closure's non-finite output `e` completed with the size of its input h`l` where that is
+/// beyond [`CLOSURE_RANGE`] (an input within it keeps `e` as it is): what the closures take,
+/// and what was found.
+fn beyond_range(e: Error, pre: &Predicted, l: usize) -> Error {
+    let Error::Numeric(msg) = e else { return e };
+    let largest = pre
+        .per_class
+        .iter()
+        .enumerate()
+        .flat_map(|(c, m)| (0..m.dim()).map(move |a| (m.mean[a] * m.mean[a] + m.cov[(a, a)], c, a)))
+        .fold(
+            (0.0f64, 0, 0),
+            |best, x| if x.0 > best.0 { x } else { best },
+        );
+    let (second, c, a) = largest;
+    if !(second > CLOSURE_RANGE) {
+        return Error::Numeric(msg);
+    }
+    Error::Numeric(format!(
+        "{msg}: its input h{l} has a second moment mean² + variance of {second:.2e} (class {c}, \
+         unit {a}), beyond the {CLOSURE_RANGE:.2e} = (1.8e308)^(1/2) the closures take (their \
+         products of two such moments overflow f64); expected smaller pre-activations (rescale \
+         the model's weights or the inputs)"
+    ))
 }
 
 /// What [`check_finite`] says produced a non-finite f32 result: the output's read-out, widened
