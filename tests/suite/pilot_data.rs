@@ -155,3 +155,74 @@ fn pilot_refusals_name_the_flag() {
         assert!(err.contains("--pilot") && err.contains("maybe"), "{err}");
     }
 }
+
+/// A held-out class of 1 or 2 samples (`--on test`: the training set's class 2) has a start
+/// half of one sample, without a covariance: the pilot's measurement of its start half failed
+/// for every class ("class 2 has 1 sample; at least 2 are needed for its covariance", exit 2)
+/// where `--pilot off` ran (adv24). The class is now left unchecked with the reason, the
+/// others checked, and the carried numbers are `--pilot off`'s where nothing was replaced.
+#[test]
+fn a_held_out_class_of_one_or_two_samples_is_left_unchecked_not_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = crate::common::blobs(600, 3, 4, 24);
+    let (xp, yp) = crate::common::write_xy(dir.path(), "", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let data = |xp: &std::path::Path, yp: &std::path::Path| {
+        [
+            "--task",
+            "data",
+            "--train-x",
+            xp.to_str().unwrap(),
+            "--train-y",
+            yp.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let m = model.to_str().unwrap();
+    let mut args: Vec<String> = ["--threads", "1", "train"].map(String::from).to_vec();
+    args.extend(data(&xp, &yp));
+    args.extend(["--activation", "tanh", "--hidden", "16,16", "--epochs", "2"].map(String::from));
+    args.extend(["--test-split", "0:150", "--out", m].map(String::from));
+    let o = corrflow(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for keep in [1, 2] {
+        // The training set with class 2 cut to `keep` samples; the test set all 600.
+        let mut seen = 0;
+        let (tx, ty): (Vec<Vec<f64>>, Vec<i64>) = x
+            .iter()
+            .zip(&y)
+            .filter(|(_, &c)| {
+                seen += usize::from(c == 2);
+                c != 2 || seen <= keep
+            })
+            .map(|(r, &c)| (r.clone(), c))
+            .unzip();
+        let prefix = format!("k{keep}-");
+        let (txp, typ) = crate::common::write_xy(dir.path(), &prefix, &tx, &ty);
+        let mut args: Vec<String> = data(&txp, &typ).to_vec();
+        args.extend(
+            [
+                "--test-x",
+                xp.to_str().unwrap(),
+                "--test-y",
+                yp.to_str().unwrap(),
+            ]
+            .map(String::from),
+        );
+        args.extend(["--order", "3", "--carry", "depth"].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let on = propagate(&model, &args);
+        let off = propagate(&model, &[&args[..], &["--pilot", "off"]].concat());
+        let text = on.to_string();
+        assert!(
+            text.contains(&format!(
+                "{keep} held-out samples of class 2 in the training set; the pilot needs at least 4"
+            )),
+            "{text}"
+        );
+        let replaced = text.matches("\"worse\":true").count();
+        if replaced == 0 {
+            assert_eq!(output(&on, "cov_rel_err"), output(&off, "cov_rel_err"));
+        }
+    }
+}
