@@ -802,4 +802,92 @@ runs=$((runs + 1))
 n=$(ls -A "$W/an14" | wc -l)
 [ "$n" -eq 0 ] || { debris=$((debris + n)); echo "analyze SIGTERM mid-training: left $(ls -A "$W/an14" | tr '\n' ' ')"; }
 
+# 15. Twenty-fourth session (adv24): adv23's open items (--order 3|4 of the rank-1 tanh model
+# names --order, the stage and the class; gelu/silu ×10⁵⁰ name the closures' range; SGD at its
+# default rate on unit-scale data names the read-out's curvature and a rate), and a ninth pass:
+# the pilot of --carry depth on a held-out class of 1-3 samples (--on test and train, analyze),
+# --kappa-units, --from-layer at the last layer, NaN/Inf features and labels out of range of a
+# propagate's data, concurrent sweeps into one --out, SIGINT while train trains.
+for o in 3 4; do
+  check "propagate --order $o, rank-1 tanh model" "--order $o at layer 1" propagate --model "$D14/m-rank1.safetensors" --order $o
+done
+for a in gelu silu; do
+  python3 - "$D14/$a.safetensors" <<'PY'
+import struct, sys
+p = sys.argv[1]
+raw = open(p, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+d = bytearray(raw[8 + n:])
+for i in range(0, len(d), 8):
+    d[i:i + 8] = struct.pack("<d", struct.unpack("<d", d[i:i + 8])[0] * 1e50)
+open(p.replace(".safetensors", "-k50.safetensors"), "wb").write(raw[:8 + n] + d)
+PY
+  for o in 2 4; do
+    check "propagate --order $o $a x1e50" "the closures take" propagate --model "$D14/$a-k50.safetensors" --order $o --json
+  done
+done
+mkdir -p "$W/d15"
+python3 - "$W/d15" "$W" <<'PY'
+import random, struct, sys
+sys.path.insert(0, sys.argv[2])
+from npy import npy
+d = sys.argv[1]
+rng = random.Random(24)
+f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
+i8 = lambda y: b"".join(struct.pack("<q", c) for c in y)
+def put(name, x, y):
+    npy(f"{d}/{name}-x.npy", "<f8", (len(x), len(x[0])), f8(x))
+    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), i8(y))
+y = [i % 3 for i in range(600)]
+x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
+put("base", x, y)
+for k in (1, 2, 3):
+    keep = [i for i, c in enumerate(y) if c != 2 or sum(1 for j in range(i + 1) if y[j] == 2) <= k]
+    put(f"c2n{k}", [x[i] for i in keep], [y[i] for i in keep])
+put("one", [r for r, c in zip(x, y) if c == 0], [0] * 200)
+xn = [r[:] for r in x]; xn[5][1] = float("nan"); put("nan", xn, y)
+xi = [r[:] for r in x]; xi[7][2] = float("inf"); put("inf", xi, y)
+put("labbig", x, [c if i != 9 else 7 for i, c in enumerate(y)])
+put("labneg", x, [c if i != 9 else -1 for i, c in enumerate(y)])
+PY
+D15=$W/d15
+d15() { echo --task data --train-x "$D15/$1-x.npy" --train-y "$D15/$1-y.npy" --test-x "$D15/$2-x.npy" --test-y "$D15/$2-y.npy"; }
+check "train sgd default rate, unit-scale data" "curvature" train $(d15 base base) --optimizer sgd --hidden 100 --epochs 2 --out "$W/x"
+"$BIN" --threads 1 train $(d15 base base) --activation tanh --hidden 16,16 --epochs 3 --out "$D15/m.safetensors" >/dev/null 2>&1
+P15="propagate --model $D15/m.safetensors --carry depth"
+for k in 1 2 3; do
+  check "pilot: held-out class 2 of $k" + $P15 $(d15 c2n$k base) --order 3 --json
+  check "pilot --on train: held-out class 2 of $k" + $P15 $(d15 base c2n$k) --order 4 --on train --json
+  check "analyze pilot: held-out class 2 of $k" + analyze $(d15 c2n$k base) --activation tanh --hidden 16,16 --epochs 2 --order 3 --carry depth --json
+done
+check "pilot: one class" + $P15 $(d15 one one) --order 3 --json
+check "pilot: --kappa-units 1" + $P15 $(d15 base base) --order 4 --kappa-units 1 --json
+check "pilot: --kappa-units 0" "--kappa-units" $P15 $(d15 base base) --order 4 --kappa-units 0
+check "pilot: --from-layer 2 (the last)" + $P15 $(d15 base base) --order 3 --from-layer 2 --json
+check "pilot: --order 2" "--order 3 or 4" $P15 $(d15 base base) --order 2
+for f in nan inf labbig labneg; do
+  check "propagate: $f in the test files" "$f-" propagate --model "$D15/m.safetensors" $(d15 base $f) --json
+done
+# Two sweeps into one --out at once: one runs every point, the other is refused naming the lock.
+printf 'task = "xor"\nn_train = 4000\nepochs = 5\nhidden = [[16]]\nseed = [1, 2, 3, 4, 5, 6]\n' >"$W/g15.toml"
+rm -rf "$W/sw15"
+"$BIN" --threads 1 sweep --grid "$W/g15.toml" --out "$W/sw15" --jobs 1 >/dev/null 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ ! -e "$W/sw15/results.jsonl" ]; do sleep 0.01; done
+check "second sweep into the same --out" "another corrflow sweep" sweep --grid "$W/g15.toml" --out "$W/sw15"
+wait $pid
+[ "$(wc -l <"$W/sw15/results.jsonl")" -eq 6 ] || { debris=$((debris + 1)); echo "concurrent sweeps: $(wc -l <"$W/sw15/results.jsonl") records, expected 6"; }
+left "$W/sw15" "concurrent sweeps"
+# SIGINT while train trains (before --out is written): nothing left.
+rm -rf "$W/tr15" && mkdir -p "$W/tr15"
+env --default-signal=INT "$BIN" --threads 1 train --task xor --n-train 20000 --epochs 50 --hidden 64 \
+  --out "$W/tr15/m.safetensors" >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -INT $pid 2>/dev/null
+wait $pid 2>/dev/null
+runs=$((runs + 1))
+n=$(ls -A "$W/tr15" | wc -l)
+[ "$n" -eq 0 ] || { debris=$((debris + n)); echo "train SIGINT mid-training: left $(ls -A "$W/tr15" | tr '\n' ' ')"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
