@@ -790,17 +790,24 @@ runs=$((runs + 1))
 check "sweep rerun after SIGTERM" + sweep --grid "$W/g14t.toml" --out "$W/sw14t"
 [ "$(wc -l <"$W/sw14t/results.jsonl")" -eq 4 ] || { debris=$((debris + 1)); echo "sweep after SIGTERM: $(wc -l <"$W/sw14t/results.jsonl") records, expected 4"; }
 left "$W/sw14t" "sweep SIGTERM"
+# signalled SIG DIR WHAT ARGS...: runs BIN ARGS (outputs in the empty folder DIR), sends SIG 0.5 s
+# in, and counts as debris whatever is left in DIR.
+signalled() {
+  local sig=$1 dir=$2 what=$3 pid n
+  shift 3
+  rm -rf "$dir" && mkdir -p "$dir"
+  env --default-signal="$sig" "$BIN" "$@" >/dev/null 2>&1 &
+  pid=$!
+  sleep 0.5
+  kill -"$sig" $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  runs=$((runs + 1))
+  n=$(ls -A "$dir" | wc -l)
+  [ "$n" -eq 0 ] || { debris=$((debris + n)); echo "$what: left $(ls -A "$dir" | tr '\n' ' ')"; }
+}
 # SIGTERM while analyze trains (before --out and --report are written): nothing left at either.
-rm -rf "$W/an14" && mkdir -p "$W/an14"
-env --default-signal=TERM "$BIN" --threads 1 analyze --task xor --n-train 20000 --epochs 50 --hidden 64 \
-  --out "$W/an14/m.safetensors" --report "$W/an14/rep" >/dev/null 2>&1 &
-pid=$!
-sleep 0.5
-kill -TERM $pid 2>/dev/null
-wait $pid 2>/dev/null
-runs=$((runs + 1))
-n=$(ls -A "$W/an14" | wc -l)
-[ "$n" -eq 0 ] || { debris=$((debris + n)); echo "analyze SIGTERM mid-training: left $(ls -A "$W/an14" | tr '\n' ' ')"; }
+signalled TERM "$W/an14" "analyze SIGTERM mid-training" --threads 1 analyze --task xor --n-train 20000 \
+  --epochs 50 --hidden 64 --out "$W/an14/m.safetensors" --report "$W/an14/rep"
 
 # 15. Twenty-fourth session (adv24): adv23's open items (--order 3|4 of the rank-1 tanh model
 # names --order, the stage and the class; gelu/silu ×10⁵⁰ name the closures' range; SGD at its
@@ -879,15 +886,7 @@ wait $pid
 [ "$(wc -l <"$W/sw15/results.jsonl")" -eq 6 ] || { debris=$((debris + 1)); echo "concurrent sweeps: $(wc -l <"$W/sw15/results.jsonl") records, expected 6"; }
 left "$W/sw15" "concurrent sweeps"
 # SIGINT while train trains (before --out is written): nothing left.
-rm -rf "$W/tr15" && mkdir -p "$W/tr15"
-env --default-signal=INT "$BIN" --threads 1 train --task xor --n-train 20000 --epochs 50 --hidden 64 \
-  --out "$W/tr15/m.safetensors" >/dev/null 2>&1 &
-pid=$!
-sleep 0.5
-kill -INT $pid 2>/dev/null
-wait $pid 2>/dev/null
-runs=$((runs + 1))
-n=$(ls -A "$W/tr15" | wc -l)
-[ "$n" -eq 0 ] || { debris=$((debris + n)); echo "train SIGINT mid-training: left $(ls -A "$W/tr15" | tr '\n' ' ')"; }
+signalled INT "$W/tr15" "train SIGINT mid-training" --threads 1 train --task xor --n-train 20000 \
+  --epochs 50 --hidden 64 --out "$W/tr15/m.safetensors"
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -681,7 +681,7 @@ fn beyond_range(e: Error, pre: &Predicted, l: usize) -> Error {
             |best, x| if x.0 > best.0 { x } else { best },
         );
     let (second, c, a) = largest;
-    if !(second > CLOSURE_RANGE) {
+    if second.is_nan() || second <= CLOSURE_RANGE {
         return Error::Numeric(msg);
     }
     Error::Numeric(format!(
