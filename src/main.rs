@@ -6,10 +6,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// Large blocks on transparent huge pages where the kernel grants them (`corrflow::io::HugePages`).
-#[global_allocator]
-static ALLOCATOR: corrflow::io::HugePages = corrflow::io::HugePages;
-
 fn main() -> ExitCode {
     cli::unset_empty_variables();
     restore_sigpipe();
