@@ -14,8 +14,10 @@
 //!
 //! With the pilot (`--pilot on`, the default) each class is also run from the start measured
 //! on one half of the held-out set and checked against the other half's outputs ([`HeldOut`],
-//! `pilot_class`); where its carried output is significantly worse there, the reported
-//! output is the Gaussian closure's.
+//! `pilot_class`); where its carried output is significantly worse there (the start half's
+//! noise counted by a jackknife where the draws' alone put z above the limit), or where the
+//! check cannot judge the reported carry (its own carry stopped at an earlier layer), the
+//! reported output is the Gaussian closure's ([`Judgement`]).
 
 use std::time::Instant;
 
@@ -498,16 +500,10 @@ fn pilot_class(
             .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
             .to_vec())
     };
-    let output = |stages: &[Predicted]| -> Result<Moments> {
-        let y = stages
-            .last()
-            .ok_or_else(|| Error::Shape("pilot: a run without stages".into()))?;
-        Ok(y.f64_moments()?[0].clone())
-    };
     let check = carry_class(engine, net, (from, half, h), (order, units), method, &quiet)?;
     let check_end = carry_end(&check);
-    let carried = [output(&check.stages)?];
-    let closed = [output(&gaussian(engine, half)?)?];
+    let carried = [one_output(&check.stages)?];
+    let closed = [one_output(&gaussian(engine, half)?)?];
     let y = held_out.draws[class].as_ref();
     let mut verdict = held_out_check(&carried, &closed, &[y], &[])?;
     let stopped_earlier = match (check_end, reported_end) {
@@ -586,6 +582,14 @@ fn pilot_class(
     Ok((report, replaced))
 }
 
+/// The output moments of a one-class run's `stages`.
+fn one_output(stages: &[Predicted]) -> Result<Moments> {
+    let y = stages
+        .last()
+        .ok_or_else(|| Error::Shape("pilot: a run without stages".into()))?;
+    Ok(y.f64_moments()?[0].clone())
+}
+
 /// The held-out set, and of its start half for one class: the moments of the start layer, its
 /// z^{from} samples and h^{from+1} samples ([`pilot_class`]).
 type HalfStart<'a> = (
@@ -630,12 +634,6 @@ fn jackknife(
         return Ok(Vec::new());
     };
     let quiet = Timings::disabled();
-    let last = |stages: &[Predicted]| -> Result<Moments> {
-        let y = stages
-            .last()
-            .ok_or_else(|| Error::Shape("pilot: a run without stages".into()))?;
-        Ok(y.f64_moments()?[0].clone())
-    };
     (0..groups)
         .map(|g| {
             let keep: Vec<usize> = (0..n).filter(|&k| k * groups / n != g).collect();
@@ -652,8 +650,8 @@ fn jackknife(
                 method,
                 &quiet,
             )?;
-            let carried = last(&run.stages)?;
-            let closed = last(&gaussian(engine, &moments)?)?;
+            let carried = one_output(&run.stages)?;
+            let closed = one_output(&gaussian(engine, &moments)?)?;
             Ok((carried, closed, carry_path(&run)))
         })
         .collect()

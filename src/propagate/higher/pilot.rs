@@ -216,6 +216,10 @@ fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Momen
     Ok(())
 }
 
+/// The start's variance of class c's unscaled \[T_m, T_C\] given its draws y (None: not
+/// measured; [`held_out_check`]).
+type StartVariance<'a> = &'a dyn Fn(usize, MatRef<'_, f64>) -> Option<[f64; 2]>;
+
 /// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
 /// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
 /// `start_var(c, y)`: the start's variance of class c's unscaled \[T_m, T_C\] (None: not
@@ -225,7 +229,7 @@ fn verdict(
     gaussian: &[Moments],
     samples: usize,
     draws: &mut dyn FnMut(usize) -> Result<Mat<f64>>,
-    start_var: &dyn Fn(usize, MatRef<'_, f64>) -> Option<[f64; 2]>,
+    start_var: StartVariance<'_>,
 ) -> Result<PilotVerdict> {
     let mut sums = [0.0; 4];
     // The draws' variances alone, and whether any class measured the start's.
@@ -480,7 +484,8 @@ mod tests {
         let reps: Vec<(Moments, Moments)> = (0..10)
             .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
             .collect();
-        let v = held_out_check(one(&k), one(&g), &[y.as_ref()], &[reps.clone()]).unwrap();
+        let v =
+            held_out_check(one(&k), one(&g), &[y.as_ref()], std::slice::from_ref(&reps)).unwrap();
         assert_eq!(v.draws_only_z, Some([plain.mean_z, plain.cov_z]));
         let [tm, vm, tc, vc] = class_statistics(y.as_ref(), &k, &g);
         let stats: Vec<[f64; 4]> = reps
