@@ -47,6 +47,12 @@ fn output(report: &serde_json::Value, key: &str) -> Vec<f64> {
     y.map(|r| r[key].as_f64().unwrap()).collect()
 }
 
+/// Every row of `class` in a `propagate --json` report.
+fn class_rows(report: &serde_json::Value, class: u64) -> Vec<serde_json::Value> {
+    let all = report["layers"].as_array().unwrap().iter();
+    all.filter(|r| r["class"] == class).cloned().collect()
+}
+
 /// gelu d30 at order 4: on the test set (which the pilot never reads) every class's carried
 /// output covariance error exceeds the Gaussian closure's; the pilot (two halves of the 500
 /// training samples of each class) abandons both classes with covariance z > 3, says so in the text and the
@@ -168,10 +174,7 @@ fn pilot_refusals_name_the_flag() {
 fn a_check_that_stopped_carrying_earlier_cannot_judge_and_gives_the_gaussian() {
     let dir = tempfile::tempdir().unwrap();
     let (model, [gauss, unchecked, checked]) = runs(dir.path(), "gelu", "3");
-    let rows = |report: &serde_json::Value, class: u64| -> Vec<serde_json::Value> {
-        let all = report["layers"].as_array().unwrap().iter();
-        all.filter(|r| r["class"] == class).cloned().collect()
-    };
+    let rows = class_rows;
     // The premise: the reported carry of class 0 runs past the first layer and is worse.
     let c0 = &unchecked["carried"]["classes"][0];
     assert_ne!(c0["carried_to"], "none", "{c0}");
@@ -206,4 +209,34 @@ fn a_check_that_stopped_carrying_earlier_cannot_judge_and_gives_the_gaussian() {
     let text = corrflow(&[&args[..], &["--carry", "depth"]].concat());
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(out.contains("class 0 cannot judge, abandoned"), "{out}");
+}
+
+/// The subset carry (`--kappa-units 2` on the width-4 tanh d30, order 4) takes the same check:
+/// on the test set class 1's carried output covariance error is above order 2's and class 0's
+/// below; the pilot finds class 1 worse with the start half's jackknife counted (cov z > 3,
+/// `jackknife_groups` 10) and its rows are the order-2 run's, bit for bit; class 0 is kept
+/// and its rows are the unchecked run's.
+#[test]
+fn a_subset_carry_worse_than_the_gaussian_is_replaced_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = d30(dir.path(), "tanh");
+    let carried = ["--order", "4", "--carry", "depth", "--kappa-units", "2"];
+    let gauss = propagate(&model, &["--order", "2"]);
+    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
+    let checked = propagate(&model, &carried);
+    assert_eq!(checked["carried"]["kappa_units"], 2);
+    let (e2, e4) = (
+        output(&gauss, "cov_rel_err"),
+        output(&unchecked, "cov_rel_err"),
+    );
+    assert!(e4[0] < e2[0] && e4[1] > e2[1], "{e2:?} {e4:?}");
+    let classes = checked["carried"]["classes"].as_array().unwrap();
+    let (kept, worse) = (&classes[0]["pilot"], &classes[1]["pilot"]);
+    assert_eq!(kept["verdict"], "kept", "{kept}");
+    assert_eq!(worse["verdict"], "worse", "{worse}");
+    assert_eq!(worse["jackknife_groups"], 10, "{worse}");
+    assert!(worse["cov_z"].as_f64().unwrap() > PILOT_Z, "{worse}");
+    assert_eq!(class_rows(&checked, 0), class_rows(&unchecked, 0));
+    assert_eq!(class_rows(&checked, 1), class_rows(&gauss, 1));
+    assert_eq!(classes[1]["carried_to"], "none");
 }
