@@ -26,7 +26,30 @@ pub fn first_pre_samples<'a>(
         )));
     }
     let units = net.widths()[from + 1];
-    class_samples(net, data.into(), batch, units, &|fp| fp.pre(from + 1))
+    class_samples(net, data.into(), batch, units, &|fp, _| fp.pre(from + 1))
+}
+
+/// The samples of layer `from`'s input z^{from} (x for 0), grouped by class as in
+/// [`first_pre_samples`]: what the start moments of a run from `from` are measured on (the
+/// pilot's jackknife of its start half, [`super::carried`]).
+pub fn start_samples<'a>(
+    net: &Mlp,
+    data: impl Into<Labelled<'a>>,
+    from: usize,
+    batch: usize,
+) -> Result<Vec<Mat<f64>>> {
+    if from > net.depth() {
+        return Err(Error::Shape(format!(
+            "layer {from} of a network of {} hidden layers",
+            net.depth()
+        )));
+    }
+    let units = net.widths()[from];
+    if from == 0 {
+        class_samples(net, data.into(), batch, units, &|_, x| x)
+    } else {
+        class_samples(net, data.into(), batch, units, &|fp, _| fp.post(from))
+    }
 }
 
 /// The network's outputs y of `data`'s samples grouped by class: entry c is K × n_c (columns
@@ -37,7 +60,9 @@ pub fn class_outputs<'a>(
     data: impl Into<Labelled<'a>>,
     batch: usize,
 ) -> Result<Vec<Mat<f64>>> {
-    class_samples(net, data.into(), batch, net.output_dim(), &|fp| fp.output())
+    class_samples(net, data.into(), batch, net.output_dim(), &|fp, _| {
+        fp.output()
+    })
 }
 
 /// One stage of `data`'s forward passes (`stage`, `units` rows), grouped by class.
@@ -46,7 +71,7 @@ fn class_samples(
     data: Labelled<'_>,
     batch: usize,
     units: usize,
-    stage: &dyn for<'f> Fn(&'f ForwardPass) -> MatRef<'f, f64>,
+    stage: &dyn for<'f> Fn(&'f ForwardPass, MatRef<'f, f64>) -> MatRef<'f, f64>,
 ) -> Result<Vec<Mat<f64>>> {
     let counts = class_counts(data.labels, data.n_classes)?;
     let mut out: Vec<Mat<f64>> = counts.iter().map(|&c| Mat::zeros(units, c)).collect();
@@ -56,8 +81,9 @@ fn class_samples(
     let mut converted = Mat::new();
     for start in (0..data.len()).step_by(batch) {
         let len = batch.min(data.len() - start);
-        net.forward_into(data.range(start, len, &mut converted), &mut fp);
-        let h = stage(&fp);
+        let x = data.range(start, len, &mut converted);
+        net.forward_into(x, &mut fp);
+        let h = stage(&fp, x);
         for (s, &label) in data.labels[start..start + len].iter().enumerate() {
             let c = label as usize;
             out[c].col_mut(filled[c]).copy_from(h.col(s));

@@ -74,6 +74,10 @@ pub struct PilotVerdict {
     pub cov_diff: f64,
     pub cov_z: f64,
     pub worse: bool,
+    /// With a jackknife of the start ([`held_out_check`]): the z values from the draws' noise
+    /// alone (mean, covariance), beside `mean_z`/`cov_z`, which count the start's noise too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub draws_only_z: Option<[f64; 2]>,
 }
 
 /// Forward flops of one draw from layer `from` to the output (2 per weight).
@@ -123,10 +127,11 @@ pub fn pilot_check(
              the network)"
         )));
     }
-    verdict(carried, gaussian, pilot.samples, &mut |c| {
+    let draws = &mut |c| {
         let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
         draw_outputs(net, from, &start[c], pilot.samples, &mut rng)
-    })
+    };
+    verdict(carried, gaussian, pilot.samples, draws, &|_, _| None)
 }
 
 /// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
@@ -137,18 +142,49 @@ pub fn pilot_check(
 /// [`pilot_check`]'s (module docs). The verdict's `samples` is the number of held-out
 /// outputs over the classes. An error where a class whose predictions differ has fewer than 2
 /// held-out outputs, or outputs of another width.
+///
+/// The start's noise: the predictions are measured from a sample too (the held-out start
+/// half), and se(T) above counts only the draws'. `jackknife[c]` (empty: none) holds class c's
+/// two predictions from its start with each of G groups left out in turn (the delete-a-group
+/// jackknife, [`JACKKNIFE_GROUPS`]); their T values against the same draws give
+/// Var_start(T) ≈ (G − 1)/G · Σ_g (T_g − T̄)², added to the draws' se(T)². Start and draws are
+/// independent, so Var T = E_start Var_draws(T | start) + Var_start E_draws(T | start): the
+/// first term is the draws' plug-in variance, the second the jackknife's (with the draws held
+/// fixed, to O(1/(n_start · S))). The verdict then also reports the draws-only z
+/// (`draws_only_z`).
 pub fn held_out_check(
     carried: &[Moments],
     gaussian: &[Moments],
     held_out: &[MatRef<'_, f64>],
+    jackknife: &[Vec<(Moments, Moments)>],
 ) -> Result<PilotVerdict> {
     same_classes(
         (held_out.len(), "classes of held-out outputs"),
         carried,
         gaussian,
     )?;
+    if !jackknife.is_empty() && jackknife.len() != carried.len() {
+        return Err(Error::Shape(format!(
+            "pilot: jackknife replicates for {} of {} classes",
+            jackknife.len(),
+            carried.len()
+        )));
+    }
     let samples = held_out.iter().map(|y| y.ncols()).sum();
-    verdict(carried, gaussian, samples, &mut |c| {
+    let start_var = |c: usize, y: MatRef<'_, f64>| -> Option<[f64; 2]> {
+        let reps = jackknife.get(c).filter(|r| r.len() >= 2)?;
+        let g = reps.len() as f64;
+        let t: Vec<[f64; 4]> = reps
+            .iter()
+            .map(|(k, q)| class_statistics(y, k, q))
+            .collect();
+        let var = |i: usize| {
+            let v: Vec<f64> = t.iter().map(|s| s[i]).collect();
+            variance(&v) * (g - 1.0) * (g - 1.0) / g
+        };
+        Some([var(0), var(2)])
+    };
+    let draws = &mut |c: usize| {
         let y = held_out[c];
         if y.ncols() < 2 || y.nrows() != carried[c].mean.nrows() {
             return Err(Error::Unsupported(format!(
@@ -160,8 +196,13 @@ pub fn held_out_check(
             )));
         }
         Ok(y.to_owned())
-    })
+    };
+    verdict(carried, gaussian, samples, draws, &start_var)
 }
+
+/// Groups of the start half's delete-a-group jackknife ([`held_out_check`]): 10 carried and 10
+/// Gaussian runs more per class checked, each from 90 % of the start half.
+pub const JACKKNIFE_GROUPS: usize = 10;
 
 /// An error unless there are as many carried and Gaussian outputs as `n` classes of `what`.
 fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Moments]) -> Result<()> {
@@ -175,15 +216,25 @@ fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Momen
     Ok(())
 }
 
+/// The start's variance of class c's unscaled \[T_m, T_C\] given its draws y (None: not
+/// measured; [`held_out_check`]).
+type StartVariance<'a> = &'a dyn Fn(usize, MatRef<'_, f64>) -> Option<[f64; 2]>;
+
 /// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
 /// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
+/// `start_var(c, y)`: the start's variance of class c's unscaled \[T_m, T_C\] (None: not
+/// measured), added to the draws'.
 fn verdict(
     carried: &[Moments],
     gaussian: &[Moments],
     samples: usize,
     draws: &mut dyn FnMut(usize) -> Result<Mat<f64>>,
+    start_var: StartVariance<'_>,
 ) -> Result<PilotVerdict> {
     let mut sums = [0.0; 4];
+    // The draws' variances alone, and whether any class measured the start's.
+    let mut draws_var = [0.0; 2];
+    let mut with_start = false;
     for (c, (k, g)) in carried.iter().zip(gaussian).enumerate() {
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
@@ -199,13 +250,22 @@ fn verdict(
         }
         let y = draws(c)?;
         let [tm, vm, tc, vc] = class_statistics(y.as_ref(), k, g);
+        let [sm, sc] = match start_var(c, y.as_ref()) {
+            Some(v) => {
+                with_start = true;
+                v
+            }
+            None => [0.0; 2],
+        };
         if differ[0] {
             sums[0] += tm / scale_m;
-            sums[1] += vm / (scale_m * scale_m);
+            sums[1] += (vm + sm) / (scale_m * scale_m);
+            draws_var[0] += vm / (scale_m * scale_m);
         }
         if differ[1] {
             sums[2] += tc / scale_c;
-            sums[3] += vc / (scale_c * scale_c);
+            sums[3] += (vc + sc) / (scale_c * scale_c);
+            draws_var[1] += vc / (scale_c * scale_c);
         }
     }
     let z = |t: f64, v: f64| if v > 0.0 { t / v.sqrt() } else { 0.0 };
@@ -217,6 +277,7 @@ fn verdict(
         cov_diff: sums[2],
         cov_z,
         worse: mean_z > PILOT_Z || cov_z > PILOT_Z,
+        draws_only_z: with_start.then(|| [z(sums[0], draws_var[0]), z(sums[2], draws_var[1])]),
     })
 }
 
@@ -395,7 +456,7 @@ mod tests {
             })
             .collect();
         let views: Vec<MatRef<'_, f64>> = held.iter().map(|y| y.as_ref()).collect();
-        let given = held_out_check(&k, &g, &views).unwrap();
+        let given = held_out_check(&k, &g, &views, &[]).unwrap();
         assert_eq!(
             (given.mean_z, given.cov_z, given.worse),
             (drawn.mean_z, drawn.cov_z, drawn.worse)
@@ -403,8 +464,45 @@ mod tests {
         assert_eq!(given.samples, 2 * pilot.samples);
         // A class with a single held-out output cannot be checked: an error naming it.
         let one = [held[0].as_ref(), held[1].as_ref().subcols(0, 1)];
-        let err = held_out_check(&k, &g, &one).unwrap_err();
+        let err = held_out_check(&k, &g, &one, &[]).unwrap_err();
         assert!(err.to_string().contains("class 1"), "{err}");
+    }
+
+    /// The start half's jackknife: its variance, (G − 1)/G · Σ_g (T_g − T̄)² over the
+    /// replicates' statistics against the same draws, is added to the draws' se(T)², per
+    /// statistic (here formed by hand from `class_statistics`); the draws-only z values are
+    /// those of the check without replicates; G identical replicates add nothing.
+    #[test]
+    fn the_start_jackknife_adds_its_variance_to_the_draws() {
+        let (net, x, t) = setup();
+        let mut rng = StdRng::seed_from_u64(4);
+        let y = draw_outputs(&net, 0, &x, 1024, &mut rng).unwrap();
+        let (k, g) = (off(&t, 0.2), off(&t, 0.1));
+        let one = std::slice::from_ref;
+        let plain = held_out_check(one(&k), one(&g), &[y.as_ref()], &[]).unwrap();
+        assert_eq!(plain.draws_only_z, None);
+        let reps: Vec<(Moments, Moments)> = (0..10)
+            .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
+            .collect();
+        let v =
+            held_out_check(one(&k), one(&g), &[y.as_ref()], std::slice::from_ref(&reps)).unwrap();
+        assert_eq!(v.draws_only_z, Some([plain.mean_z, plain.cov_z]));
+        let [tm, vm, tc, vc] = class_statistics(y.as_ref(), &k, &g);
+        let stats: Vec<[f64; 4]> = reps
+            .iter()
+            .map(|(a, b)| class_statistics(y.as_ref(), a, b))
+            .collect();
+        let jackknife = |i: usize| {
+            let mean = stats.iter().map(|s| s[i]).sum::<f64>() / 10.0;
+            stats.iter().map(|s| (s[i] - mean).powi(2)).sum::<f64>() * 9.0 / 10.0
+        };
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
+        assert!(close(v.mean_z, tm / (vm + jackknife(0)).sqrt()), "{v:?}");
+        assert!(close(v.cov_z, tc / (vc + jackknife(2)).sqrt()), "{v:?}");
+        assert!(0.0 < v.cov_z && v.cov_z < plain.cov_z, "{v:?} {plain:?}");
+        let same = vec![(k.clone(), g.clone()); 10];
+        let w = held_out_check(one(&k), one(&g), &[y.as_ref()], &[same]).unwrap();
+        assert_eq!((w.mean_z, w.cov_z), (plain.mean_z, plain.cov_z));
     }
 
     /// A Gaussian prediction with zero covariance (a class of identical samples) has no scale
@@ -415,7 +513,7 @@ mod tests {
         let flat = Moments::gaussian(t.mean.clone(), Mat::zeros(4, 4));
         let mut rng = StdRng::seed_from_u64(3);
         let y = draw_outputs(&net, 0, &x, 64, &mut rng).unwrap();
-        let v = held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()]).unwrap();
+        let v = held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()], &[]).unwrap();
         assert_eq!((v.mean_z, v.cov_z, v.worse), (0.0, 0.0, false), "{v:?}");
     }
 
