@@ -208,7 +208,7 @@ const HALVES_SEED: u64 = 0x5eed_1a1f;
 
 /// The environment variable that replaces [`HALVES_SEED`] (a hidden knob for experiments that
 /// vary the split: EXPERIMENTS.md, "The pilot that can say 'cannot judge'"; no flag).
-pub const HALVES_SEED_VAR: &str = "CORRFLOW_PILOT_HALVES_SEED";
+const HALVES_SEED_VAR: &str = "CORRFLOW_PILOT_HALVES_SEED";
 
 /// [`HALVES_SEED`], or the unsigned integer in [`HALVES_SEED_VAR`]; anything else there is
 /// an error naming it.
