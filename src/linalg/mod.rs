@@ -3,8 +3,10 @@
 //!
 //! **Convention** (faer's): every operation is a free function that writes into a view or buffer
 //! the caller owns (`MatMut`, `&mut Mat`) and allocates no matrix itself, so a loop that reuses
-//! its buffers does not allocate; one file per operation.
+//! its buffers does not allocate; one file per operation. The exception is [`columns`], a copy
+//! of picked columns by definition.
 
+mod columns;
 mod gemm;
 mod mirror;
 mod precision;
@@ -14,6 +16,7 @@ mod symmetric;
 mod transpose;
 mod zeros;
 
+pub use columns::columns;
 pub use gemm::gemm;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};

@@ -34,6 +34,7 @@ use super::tensors::{
 };
 use crate::data::{class_counts, Dataset, Labelled};
 use crate::error::{Error, Result};
+use crate::linalg::columns;
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
@@ -171,7 +172,7 @@ impl HeldOut {
                 .zip(&halves)
                 .map(|(y, start)| {
                     let rest: Vec<usize> = (0..y.ncols()).filter(|&k| !start[k]).collect();
-                    Mat::from_fn(y.nrows(), rest.len(), |i, k| y[(i, rest[k])])
+                    columns(y.as_ref(), &rest)
                 })
                 .collect();
             Ok(HeldOut {
@@ -653,11 +654,8 @@ fn jackknife(
     (0..groups)
         .map(|g| {
             let keep: Vec<usize> = (0..n).filter(|&k| k * groups / n != g).collect();
-            let pick = |m: &Mat<f64>| Mat::from_fn(m.nrows(), keep.len(), |i, k| m[(i, keep[k])]);
-            let (zg, hg) = (pick(z), pick(h));
-            let mut acc = MomentAccumulator::new(zg.nrows(), 1, false)?;
-            acc.push(zg.as_ref(), &vec![0; keep.len()])?;
-            let moments = acc.into_moments()?.per_class.swap_remove(0);
+            let (zg, hg) = (columns(z.as_ref(), &keep), columns(h.as_ref(), &keep));
+            let moments = MomentAccumulator::of_one_class(zg.as_ref(), false)?;
             let run = carry_class(
                 engine,
                 net,

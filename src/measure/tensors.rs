@@ -97,9 +97,7 @@ fn class_samples(
 /// (one class; [`MomentAccumulator`]'s estimates), the κ₄ slices zero at `order` 3: the start
 /// of the subset carry.
 pub fn sample_slices(h: MatRef<'_, f64>, order: usize) -> Result<Slices> {
-    let mut acc = MomentAccumulator::new(h.nrows(), 1, true)?;
-    acc.push(h, &vec![0; h.ncols()])?;
-    let m = acc.finish()?.per_class.remove(0);
+    let m = MomentAccumulator::of_one_class(h, true)?;
     let missing = || Error::Numeric("the κ slices of the samples were not measured".into());
     let k4 = |s: Option<Mat<f64>>| -> Result<Mat<f64>> {
         if order >= 4 {

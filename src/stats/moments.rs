@@ -125,6 +125,16 @@ pub struct EmpiricalMoments {
 }
 
 impl MomentAccumulator {
+    /// The moments of the samples in the columns of `x` taken as one class (with `higher`,
+    /// its κ slices too): [`push`](Self::push) of them all, then
+    /// [`into_moments`](Self::into_moments) (without the pooled moments, which for one class
+    /// would repeat its own).
+    pub fn of_one_class(x: MatRef<'_, f64>, higher: bool) -> Result<Moments> {
+        let mut acc = Self::new(x.nrows(), 1, higher)?;
+        acc.push(x, &vec![0; x.ncols()])?;
+        Ok(acc.into_moments()?.per_class.swap_remove(0))
+    }
+
     /// An empty accumulator for `dim`-dimensional samples in `n_classes` classes. With `higher`,
     /// the `κ₃[i,i,j]`, `κ₄[i,i,j,j]` and `κ₄[i,i,i,j]` slices are accumulated too (three more
     /// GEMMs per batch and three more d × d sums per class).

@@ -30,8 +30,9 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 
 use super::blocks_wide::Factor;
-use super::compressed::{column_norms, columns, smallest_within};
+use super::compressed::{column_norms, smallest_within};
 use super::triple4_factored::{Block, Sums};
+use crate::linalg::columns;
 
 /// The sets of blocks linked by a shared X or Y factor, each as its blocks' indices.
 fn linked(blocks: &[Block]) -> Vec<Vec<usize>> {

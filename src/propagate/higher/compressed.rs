@@ -26,6 +26,7 @@
 use faer::{Mat, MatRef};
 
 use super::factored::Factored;
+use crate::linalg::columns;
 
 /// Whether `tol` is a relative tolerance [`compress`] takes (finite, ≥ 0).
 pub fn valid_tolerance(tol: f64) -> bool {
@@ -77,11 +78,6 @@ pub(super) fn smallest_within(nu: &[f64], budget: f64) -> (Vec<bool>, f64) {
 fn select(x: &Mat<f64>, flags: &[bool], keep: bool) -> Mat<f64> {
     let cols: Vec<usize> = (0..x.ncols()).filter(|&j| flags[j] != keep).collect();
     columns(x.as_ref(), &cols)
-}
-
-/// The columns `cols` of `x`, in that order.
-pub(super) fn columns(x: MatRef<'_, f64>, cols: &[usize]) -> Mat<f64> {
-    Mat::from_fn(x.nrows(), cols.len(), |i, j| x[(i, cols[j])])
 }
 
 /// `f` (with its slice `slice`) with the terms [`dropped`] picks for `tol` removed, and the

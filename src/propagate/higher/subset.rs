@@ -44,6 +44,7 @@ use super::paired::Kappa4;
 use super::sampled::measure_tensors;
 use super::tensor::SymTensor;
 use crate::error::{Error, Result};
+use crate::linalg::columns;
 use crate::net::{Activation, Layer, Mlp};
 use crate::stats::Moments;
 use crate::timing::Timings;
@@ -209,7 +210,7 @@ impl SubsetCarry {
             timings.time("kappa closure", 0.0, || {
                 self.rule.tensors(&input, &mut core.k3, core.k4.as_mut())
             });
-            let factor = Mat::from_fn(layer.fan_out(), keep.len(), |i, k| layer.w[(i, keep[k])]);
+            let factor = columns(layer.w.as_ref(), &keep);
             *pre = Some(PreTensors::Factored { factor, core });
         }
         Ok(())
