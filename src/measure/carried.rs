@@ -15,7 +15,8 @@
 //! With the pilot (`--pilot on`, the default) each class is also run from the start measured
 //! on one half of the held-out set and checked against the other half's outputs ([`HeldOut`],
 //! `pilot_class`); where its carried output is significantly worse there (the start half's
-//! noise counted by a jackknife where the draws' alone put z above the limit), or where the
+//! noise counted by a jackknife where the draws' alone put z above the limit, unless every
+//! jackknife replicate is worse on its own), or where the
 //! check cannot judge the reported carry (its own carry stopped at an earlier layer), the
 //! reported output is the Gaussian closure's ([`Judgement`]).
 
@@ -39,7 +40,9 @@ use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::higher::carry::GaussianUnits;
-use crate::propagate::higher::pilot::{held_out_check, PilotVerdict, JACKKNIFE_GROUPS, PILOT_Z};
+use crate::propagate::higher::pilot::{
+    held_out_check, replicates_worse, PilotVerdict, JACKKNIFE_GROUPS, PILOT_Z,
+};
 use crate::propagate::higher::sampled::measure_third;
 use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
@@ -281,6 +284,11 @@ pub struct ClassPilot {
     /// measured: the z values count the draws' noise alone, and were not above the limit, or
     /// the check could not judge; [`held_out_check`]).
     pub jackknife_groups: usize,
+    /// Where the jackknife ran: how many of its replicates are worse on their own, \[mean,
+    /// covariance\] ([`replicates_worse`]); all of them on a statistic the draws alone find
+    /// worse make the class worse whatever the jackknife's z.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicates_worse: Option<[usize; 2]>,
     #[serde(flatten)]
     pub verdict: Option<PilotVerdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -386,7 +394,12 @@ impl CarryReport {
                     p.start_samples,
                     v.samples,
                     v.draws_only_z.map_or_else(String::new, |[m, c]| format!(
-                        "; with the start's jackknife, draws alone {m:.1} / {c:.1}"
+                        "; with the start's jackknife, draws alone {m:.1} / {c:.1}{}",
+                        p.replicates_worse
+                            .map_or_else(String::new, |[rm, rc]| format!(
+                                ", worse alone in {rm} / {rc} of {} replicates",
+                                p.jackknife_groups
+                            ))
                     ))
                 ),
                 (None, why) => format!(
@@ -470,7 +483,8 @@ pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 ///   from the draws' noise alone are computed first, and only where they exceed the limit is
 ///   the start half's delete-a-group jackknife run ([`JACKKNIFE_GROUPS`] more carried and
 ///   Gaussian runs; adding a variance can only lower |z|, so the decision is the same as
-///   running it everywhere);
+///   running it everywhere); and worse too where every replicate is worse on its own on a
+///   statistic the draws alone find worse ([`replicates_worse`]), whatever the jackknife's z;
 /// - otherwise **kept**. A class with fewer than 2 samples in either half is not checked
 ///   (kept, with the reason).
 fn pilot_class(
@@ -490,6 +504,7 @@ fn pilot_class(
         judgement: Judgement::NotRun,
         why: String::new(),
         jackknife_groups: 0,
+        replicates_worse: None,
         verdict: None,
         not_run: None,
     };
@@ -517,9 +532,34 @@ fn pilot_class(
             .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
             .to_vec())
     };
-    let check = carry_class(engine, net, (from, half, h), (order, units), method, &quiet)?;
+    // The check follows the reported run's path: no breakdown limit stops it before the
+    // reported run stopped (`Carry::with_rules_from`).
+    let rules_from = reported_end.map_or(usize::MAX, |r| r.layer);
+    let carry = (order, units, rules_from);
+    let replaced = "the class's output is the Gaussian closure's from the start layer";
+    // Pushed along the reported path, the check's carry may fail or leave its output not
+    // finite where its own limits would have stopped it: no test of the reported carry then.
+    let check = carry_class(engine, net, (from, half, h), carry, method, &quiet)
+        .and_then(|run| Ok((one_output(&run.stages)?, run)))
+        .map_err(|e| format!("failed ({e})"))
+        .and_then(|(output, run)| match finite(&output) {
+            true => Ok((output, run)),
+            false => Err("left its output not finite".to_string()),
+        });
+    let (output, check) = match check {
+        Ok(c) => c,
+        Err(what) => {
+            report.judgement = Judgement::CannotJudge;
+            report.why = format!(
+                "the pilot cannot judge the carried output: its carry from the held-out start \
+                 half along the reported run's path {what}; {replaced}"
+            );
+            report.verdict = Some(PilotVerdict::tie(draws));
+            return Ok((report, Some(gaussian(engine, start)?)));
+        }
+    };
     let check_end = carry_end(&check);
-    let carried = [one_output(&check.stages)?];
+    let carried = [output];
     let closed = [one_output(&gaussian(engine, half)?)?];
     let y = held_out.draws[class].as_ref();
     let mut verdict = held_out_check(&carried, &closed, &[y], &[])?;
@@ -528,7 +568,6 @@ fn pilot_class(
         (Some(_), None) => true,
         (None, _) => false,
     };
-    let replaced = "the class's output is the Gaussian closure's from the start layer";
     if let (true, Some(c)) = (stopped_earlier, check_end) {
         let reason = c.reason.strip_prefix("class 0: ").unwrap_or(&c.reason);
         report.judgement = Judgement::CannotJudge;
@@ -543,13 +582,23 @@ fn pilot_class(
             ),
         );
     } else if verdict.worse {
-        let reps = jackknife(engine, net, (from, z, h), (order, units), method, &gaussian)?;
+        let reps = jackknife(engine, net, (from, z, h), carry, method, &gaussian)?;
         let path = carry_path(&check);
         let (unstable, groups) = (reps.iter().filter(|r| r.2 != path).count(), reps.len());
+        // The statistics the draws alone find worse that every replicate finds worse on its
+        // own too (`replicates_worse`): worse whatever the jackknife's z.
+        let mut unanimous = Vec::new();
         if !reps.is_empty() && unstable == 0 {
             report.jackknife_groups = reps.len();
-            let reps = reps.into_iter().map(|(k, g, _)| (k, g)).collect();
-            verdict = held_out_check(&carried, &closed, &[y], &[reps])?;
+            let reps: Vec<(Moments, Moments)> = reps.into_iter().map(|(k, g, _)| (k, g)).collect();
+            let alone = replicates_worse(y, &reps)?;
+            let draws_only = [verdict.mean_z, verdict.cov_z];
+            verdict = held_out_check(&carried, &closed, &[y], std::slice::from_ref(&reps))?;
+            unanimous = (0..2)
+                .filter(|&s| draws_only[s] > PILOT_Z && alone[s] == groups)
+                .collect();
+            report.replicates_worse = Some(alone);
+            verdict.worse |= !unanimous.is_empty();
         }
         let draws = format!(
             "{} draws of the {}'s held-out half, its other half the start{}",
@@ -565,7 +614,30 @@ fn pilot_class(
                 (g, _) => format!(", z counting its {g}-group jackknife"),
             }
         );
-        if verdict.worse {
+        if let (true, Some([m, c])) = (verdict.worse, verdict.draws_only_z) {
+            report.judgement = Judgement::Worse;
+            report.why = if unanimous.is_empty() {
+                verdict.abandon_reason(&draws, replaced)
+            } else {
+                format!(
+                    "the Monte Carlo pilot ({draws}) finds the carried output's {} further from \
+                     them than the Gaussian closure's on the draws' noise alone (mean z = \
+                     {m:.1}, covariance z = {c:.1}; limit {PILOT_Z}), and so does each of the \
+                     {groups} jackknife replicates on its own, every one leaving out another \
+                     tenth of the start: the start carries no part of the difference; the \
+                     jackknife's z (mean {:.1}, covariance {:.1}) is below the limit because \
+                     the carry moves with the start more than a smooth statistic would, which \
+                     is no reason to keep it; {replaced}",
+                    match unanimous.as_slice() {
+                        [0] => "mean",
+                        [1] => "covariance",
+                        _ => "mean and covariance",
+                    },
+                    verdict.mean_z,
+                    verdict.cov_z
+                )
+            };
+        } else if verdict.worse {
             report.judgement = Judgement::Worse;
             report.why = verdict.abandon_reason(&draws, replaced);
         } else {
@@ -597,6 +669,13 @@ fn pilot_class(
         Judgement::Kept | Judgement::NotRun => None,
     };
     Ok((report, replaced))
+}
+
+/// Whether every entry of `m`'s mean and covariance is finite.
+fn finite(m: &Moments) -> bool {
+    let cov = m.cov.as_ref();
+    m.mean.iter().all(|x| x.is_finite())
+        && (0..cov.ncols()).all(|j| cov.col(j).iter().all(|x| x.is_finite()))
 }
 
 /// The output moments of a one-class run's `stages`.
@@ -641,7 +720,7 @@ fn jackknife(
     engine: &mut Propagator,
     net: &Mlp,
     (from, z, h): (usize, Option<&Mat<f64>>, &Mat<f64>),
-    (order, units): (usize, Option<usize>),
+    carry: (usize, Option<usize>, usize),
     method: ClosureMethod,
     gaussian: &dyn Fn(&mut Propagator, &Moments) -> Result<Vec<Predicted>>,
 ) -> Result<Vec<JackknifeRun>> {
@@ -656,19 +735,18 @@ fn jackknife(
             let keep: Vec<usize> = (0..n).filter(|&k| k * groups / n != g).collect();
             let (zg, hg) = (columns(z.as_ref(), &keep), columns(h.as_ref(), &keep));
             let moments = MomentAccumulator::of_one_class(zg.as_ref(), false)?;
-            let run = carry_class(
-                engine,
-                net,
-                (from, &moments, &hg),
-                (order, units),
-                method,
-                &quiet,
-            )?;
+            // A replicate whose carry fails or is not finite (pushed along the reported path)
+            // measures no noise: no jackknife, the draws-only verdict stands.
+            let Ok(run) = carry_class(engine, net, (from, &moments, &hg), carry, method, &quiet)
+            else {
+                return Ok(None);
+            };
             let carried = one_output(&run.stages)?;
             let closed = one_output(&gaussian(engine, &moments)?)?;
-            Ok((carried, closed, carry_path(&run)))
+            Ok(finite(&carried).then(|| (carried, closed, carry_path(&run))))
         })
-        .collect()
+        .collect::<Result<Option<Vec<_>>>>()
+        .map(Option::unwrap_or_default)
 }
 
 /// A carry's discrete decision: the hidden layer where it stopped (None: carried to y). The
@@ -694,12 +772,15 @@ struct ClassRun {
 
 /// The carried run of one class from `moments` (layer `from`) and the start tensors measured
 /// from its h^{from+1} samples `h` ([`measure_start`]): the full tensors (`units` None) or
-/// the subset carry; the same for the reported run and the pilot's start half.
+/// the subset carry; the same for the reported run and the pilot's start half. The breakdown
+/// rules that test a statistic against a limit stop it only from hidden layer `rules_from`
+/// on (0 for the reported run; the pilot's check follows the reported run's path,
+/// [`Carry::with_rules_from`]).
 fn carry_class(
     engine: &mut Propagator,
     net: &Mlp,
     (from, moments, h): (usize, &Moments, &Mat<f64>),
-    (order, units): (usize, Option<usize>),
+    (order, units, rules_from): (usize, Option<usize>, usize),
     method: ClosureMethod,
     timings: &Timings,
 ) -> Result<ClassRun> {
@@ -720,7 +801,8 @@ fn carry_class(
                 let Start::Full(tensors, paired) = start_tensors()? else {
                     unreachable!("measure_start measures full tensors without units")
                 };
-                let carry = Carry::from_first_pre(order, vec![tensors])?;
+                let carry =
+                    Carry::from_first_pre(order, vec![tensors])?.with_rules_from(rules_from);
                 match paired {
                     Some(u) => carry.with_first_unpaired(vec![u]),
                     None => Ok(carry),
@@ -738,7 +820,10 @@ fn carry_class(
                 let Start::Subset(slices, samples) = start_tensors()? else {
                     unreachable!("measure_start keeps the samples with units")
                 };
-                SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])
+                Ok(
+                    SubsetCarry::from_first_pre(order, r, vec![(slices, samples)])?
+                        .with_rules_from(rules_from),
+                )
             };
             let carry = engine.run_hooked_or_cut(net, from, one, &mut make, method, timings)?;
             (
@@ -873,7 +958,7 @@ pub fn propagate_carried<'a>(
             engine,
             net,
             (from, moments, h),
-            (order, units),
+            (order, units, 0),
             method,
             timings,
         )?;

@@ -96,6 +96,9 @@ pub struct SubsetCarry {
     cut: Option<Fallback>,
     /// Breakdown limits on h's standardised skewness and |excess kurtosis|.
     limits: (f64, f64),
+    /// The first hidden layer at which the breakdown limits may stop the carry
+    /// ([`SubsetCarry::with_rules_from`]).
+    rules_from: usize,
     gaussian_units: Vec<GaussianUnits>,
 }
 
@@ -132,6 +135,7 @@ impl SubsetCarry {
             fallback: None,
             cut: None,
             limits: (MAX_SKEW, MAX_KURTOSIS),
+            rules_from: 0,
             gaussian_units: Vec::new(),
         })
     }
@@ -141,6 +145,14 @@ impl SubsetCarry {
     /// but the subset carry still stops at the first breakdown).
     pub fn with_breakdown(mut self, max_skew: f64, max_kurtosis: f64) -> Self {
         self.limits = (max_skew, max_kurtosis);
+        self
+    }
+
+    /// Lets the breakdown limits stop the carry only from hidden layer `layer` on (as
+    /// [`super::carry::Carry::with_rules_from`]: the pilot's check follows the reported run's
+    /// path).
+    pub fn with_rules_from(mut self, layer: usize) -> Self {
+        self.rules_from = layer;
         self
     }
 
@@ -477,7 +489,8 @@ impl CarryHook for SubsetCarry {
             h.k3_iij = Some(s.k3_iij.clone());
             h.k4_iijj = Some(s.k4_iijj.clone());
             *slot = Some(s);
-            if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
+            let limits = outside_region(c, l, (skew, kurt), self.limits);
+            if let Some(reason) = limits.filter(|_| l >= self.rules_from) {
                 self.stop(l, reason, pre);
                 return Ok(());
             }

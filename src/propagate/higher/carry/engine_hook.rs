@@ -104,7 +104,9 @@ impl CarryHook for Carry {
                 if self.stars.is_some() && skew < NOISE_SKEW {
                     self.drop_class(c, h);
                 }
-            } else if let Some(reason) = outside_region(c, l, (skew, kurt), self.limits) {
+            } else if let Some(reason) =
+                outside_region(c, l, (skew, kurt), self.limits).filter(|_| l >= self.rules_from)
+            {
                 self.fallbacks.push(Fallback { layer: l, reason });
                 self.drop_class(c, h);
             }
@@ -160,12 +162,13 @@ impl CarryHook for Carry {
                     .relative
                     .max(inc.cov.norm_l2() / post[c].cov.norm_l2().max(f64::MIN_POSITIVE));
             }
-            let reason = if share > MAX_BEYOND_SHARE {
+            let rules = l >= self.rules_from;
+            let reason = if rules && share > MAX_BEYOND_SHARE {
                 Some(format!(
                     "class {c}: z{l}'s covariance increment beyond the order's power \
                      counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
                 ))
-            } else if growth > MAX_VARIANCE_INCREMENT {
+            } else if rules && growth > MAX_VARIANCE_INCREMENT {
                 self.diverge(l);
                 Some(format!(
                     "class {c}: a unit of z{l} has a variance increment {growth:.3e} times its \

@@ -179,6 +179,9 @@ pub struct Carry {
     checks: Vec<LayerCheck>,
     /// Breakdown limits on h's standardised skewness and |excess kurtosis|.
     limits: (f64, f64),
+    /// The first hidden layer at which a breakdown rule may stop the carry
+    /// ([`Carry::with_rules_from`]; 0: every layer).
+    rules_from: usize,
     gaussian_units: Vec<GaussianUnits>,
     /// The tensors in `pre` are the measured ones of h^{from+1}: the first [`Carry::enter`]
     /// attaches them instead of mapping `current` ([`Carry::from_first_pre`]).
