@@ -16,9 +16,10 @@
 //! on one half of the held-out set and checked against the other half's outputs ([`HeldOut`],
 //! `pilot_class`); where its carried output is significantly worse there (the start half's
 //! noise counted by a jackknife where the draws' alone put z above the limit, unless every
-//! jackknife replicate is worse on its own), or where the
-//! check cannot judge the reported carry (its own carry stopped at an earlier layer), the
-//! reported output is the Gaussian closure's ([`Judgement`]).
+//! jackknife replicate is worse on its own), or where the check cannot judge the reported
+//! carry (its own carry stopped at an earlier layer), the reported output is the Gaussian
+//! closure's ([`Judgement`]). The check follows the reported run's path: its breakdown limits
+//! apply only from the layer where the reported run stopped ([`Carry::with_rules_from`]).
 
 use std::time::Instant;
 
@@ -477,8 +478,12 @@ pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 /// outputs ([`HeldOut`]). Returns the check and, where the reported output is to be replaced,
 /// the Gaussian closure's run from the reported `start` that replaces it:
 /// - **cannot judge** where the check's carry stopped (fell back or was cut) at an earlier
-///   hidden layer than the reported run's (`reported_end`; None: carried to y): its carried
-///   output is then not the reported carry's, whatever the z values say;
+///   hidden layer than the reported run's (`reported_end`; None: carried to y), or failed or
+///   left its output not finite: its carried output is then not the reported carry's,
+///   whatever the z values say. The check and its jackknife replicates follow the reported
+///   run's path (their breakdown limits apply from `reported_end` on,
+///   [`Carry::with_rules_from`]), so only what no limit decides (a covariance left
+///   indefinite, a negative variance) stops them earlier;
 /// - **worse** where a z exceeds [`PILOT_Z`] with the start half's noise counted: the z values
 ///   from the draws' noise alone are computed first, and only where they exceed the limit is
 ///   the start half's delete-a-group jackknife run ([`JACKKNIFE_GROUPS`] more carried and
@@ -714,8 +719,9 @@ fn earliest<'a>(a: Option<&'a Fallback>, b: Option<&'a Fallback>) -> Option<&'a 
 /// min([`JACKKNIFE_GROUPS`], n) contiguous groups of the class's n start samples (z^{from}
 /// columns `z`, h^{from+1} columns `h`, the same samples in the same order), the carried and
 /// the Gaussian closure's outputs from the other samples (their moments measured as the
-/// start's are, their tensors as [`carry_class`] measures them). Empty where a replicate would
-/// keep fewer than 2 samples or `z` is absent.
+/// start's are, their tensors as [`carry_class`] measures them; `carry`: the order, units and
+/// first layer of the breakdown limits, as the check's). Empty where a replicate would keep
+/// fewer than 2 samples, `z` is absent, or a replicate's carry fails or is not finite.
 fn jackknife(
     engine: &mut Propagator,
     net: &Mlp,
