@@ -650,12 +650,13 @@ fn pilot_class(
             report.why = format!(
                 "not significantly worse than the Gaussian closure's output once the start \
                  half's noise is counted ({draws}; z mean {:.1}, covariance {:.1}, limit \
-                 {PILOT_Z}; the draws' noise alone gave {})",
+                 {PILOT_Z}; the draws' noise alone gave {}){}",
                 verdict.mean_z,
                 verdict.cov_z,
                 verdict
                     .draws_only_z
-                    .map_or_else(String::new, |[m, c]| format!("{m:.1} / {c:.1}"))
+                    .map_or_else(String::new, |[m, c]| format!("{m:.1} / {c:.1}")),
+                verdict.sees()
             );
         }
     } else {
@@ -664,7 +665,9 @@ fn pilot_class(
             "the check's carried and Gaussian outputs tie (equal to rounding)".to_string()
         } else {
             format!(
-                "not significantly worse than the Gaussian closure's output (limit z {PILOT_Z})"
+                "not significantly worse than the Gaussian closure's output (limit z \
+                 {PILOT_Z}){}",
+                verdict.sees()
             )
         };
     }

@@ -137,6 +137,21 @@ fn a_carried_output_better_than_the_gaussian_is_kept() {
         assert_eq!(p["worse"], false, "{c}");
         assert!(p["cov_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
         assert!(p["mean_z"].as_f64().unwrap() < -PILOT_Z, "{c}");
+        // What the check can see: the Gaussian closure's error as the draws estimate it, and
+        // above it the carried error it would call worse, said in the reason too.
+        let r = &p["resolution"];
+        for (own, above) in [
+            ("gaussian_cov_err", "worse_cov_above"),
+            ("gaussian_mean_err", "worse_mean_above"),
+        ] {
+            let (own, above) = (r[own].as_f64().unwrap(), r[above].as_f64().unwrap());
+            assert!(own >= 0.0 && above > own && above.is_finite(), "{c}");
+        }
+        let why = p["why"].as_str().unwrap();
+        assert!(
+            why.contains("it calls worse a carried covariance error above"),
+            "{why}"
+        );
     }
 }
 

@@ -78,6 +78,34 @@ pub struct PilotVerdict {
     /// alone (mean, covariance), beside `mean_z`/`cov_z`, which count the start's noise too.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub draws_only_z: Option<[f64; 2]>,
+    /// What the check can see (None where no class was drawn: every prediction tied).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+/// What a check can see, in the units of its statistics' square roots (the mean's error
+/// relative to √tr C₂, the covariance's relative to ‖C₂‖_F, as `propagate`'s `cov_rel_err`
+/// is to the measured covariance's norm; summed over the classes checked as squares):
+/// - `gaussian_mean_err`, `gaussian_cov_err`: the Gaussian closure's own errors as the draws
+///   estimate them, √ of the unbiased ‖m₂ − ȳ‖² − tr Ĉ / S and ‖C₂ − Ĉ‖²_F − Σ_ij Var(Ĉ_ij)
+///   (Var(Ĉ_ij) ≈ Σ_s (ỹ_si ỹ_sj − Ĉ_ij)² / (S − 1)²), 0 where that is negative (below the
+///   draws' noise);
+/// - `worse_mean_above`, `worse_cov_above`: the smallest carried error the check calls worse:
+///   T = e_K² − e₂² exceeds [`PILOT_Z`]·se(T) where e_K > √(e₂² + [`PILOT_Z`]·se), se being the
+///   check's standard error (with the start's jackknife where it ran; that of the observed
+///   difference, an approximation for another carried output). Absent for a statistic whose
+///   predictions tied (no test).
+///
+/// A carried output kept with an error between the two is one the check could not tell
+/// from the Gaussian closure's (EXPERIMENTS.md, "The pilot through chaotic carries").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Resolution {
+    pub gaussian_mean_err: f64,
+    pub gaussian_cov_err: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worse_mean_above: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worse_cov_above: Option<f64>,
 }
 
 /// Forward flops of one draw from layer `from` to the output (2 per weight).
@@ -259,6 +287,11 @@ fn verdict(
     // The draws' variances alone, and whether any class measured the start's.
     let mut draws_var = [0.0; 2];
     let mut with_start = false;
+    // The Gaussian closure's scaled squared errors (`Resolution`), whether any class was
+    // drawn, and which statistics were tested.
+    let mut gaussian_err = [0.0; 2];
+    let mut drawn = false;
+    let mut tested = [false; 2];
     for (c, (k, g)) in carried.iter().zip(gaussian).enumerate() {
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
@@ -274,6 +307,11 @@ fn verdict(
         }
         let y = draws(c)?;
         let [tm, vm, tc, vc] = class_statistics(y.as_ref(), k, g);
+        let [em, ec] = gaussian_error(y.as_ref(), g);
+        gaussian_err[0] += em / scale_m;
+        gaussian_err[1] += ec / scale_c;
+        drawn = true;
+        tested = [tested[0] || differ[0], tested[1] || differ[1]];
         let [sm, sc] = match start_var(c, y.as_ref()) {
             Some(v) => {
                 with_start = true;
@@ -302,7 +340,40 @@ fn verdict(
         cov_z,
         worse: mean_z > PILOT_Z || cov_z > PILOT_Z,
         draws_only_z: with_start.then(|| [z(sums[0], draws_var[0]), z(sums[2], draws_var[1])]),
+        resolution: drawn.then(|| {
+            let [e2m, e2c] = gaussian_err.map(|e| e.max(0.0));
+            let above = |t: bool, e2: f64, v: f64| t.then(|| (e2 + PILOT_Z * v.sqrt()).sqrt());
+            Resolution {
+                gaussian_mean_err: e2m.sqrt(),
+                gaussian_cov_err: e2c.sqrt(),
+                worse_mean_above: above(tested[0], e2m, sums[1]),
+                worse_cov_above: above(tested[1], e2c, sums[3]),
+            }
+        }),
     })
+}
+
+/// Unbiased estimates of the Gaussian prediction `g`'s squared errors \[‖m₂ − m‖²,
+/// ‖C₂ − C‖²_F\] from the output draws `y` (outputs × S; [`Resolution`]).
+fn gaussian_error(y: MatRef<'_, f64>, g: &Moments) -> [f64; 2] {
+    let (n, s) = (y.nrows(), y.ncols() as f64);
+    let ybar = Col::from_fn(n, |i| y.row(i).iter().sum::<f64>() / s);
+    let yc = Mat::from_fn(n, y.ncols(), |i, j| y[(i, j)] - ybar[i]);
+    let c = &yc * yc.transpose() * faer::Scale(1.0 / (s - 1.0));
+    let tr: f64 = (0..n).map(|i| c[(i, i)]).sum();
+    let mean = (&g.mean - &ybar).squared_norm_l2() - tr / s;
+    // Σ_s ‖ỹ_s ỹ_sᵀ − Ĉ‖²_F = Σ_s (|ỹ_s|⁴ − 2 ỹ_sᵀ Ĉ ỹ_s) + S ‖Ĉ‖²_F.
+    let cy = &c * &yc;
+    let spread: f64 = (0..yc.ncols())
+        .map(|j| {
+            let v = yc.col(j).squared_norm_l2();
+            v * v - 2.0 * (yc.col(j).transpose() * cy.col(j))
+        })
+        .sum::<f64>()
+        + s * c.squared_norm_l2();
+    // E Σ_s (ỹ_si ỹ_sj − Ĉ_ij)² ≈ (S − 1) Var(y_i y_j) and Var(Ĉ_ij) = Var(y_i y_j) / (S − 1).
+    let cov = (&g.cov - &c).squared_norm_l2() - spread / ((s - 1.0) * (s - 1.0));
+    [mean, cov]
 }
 
 impl PilotVerdict {
@@ -316,6 +387,35 @@ impl PilotVerdict {
             cov_z: 0.0,
             worse: false,
             draws_only_z: None,
+            resolution: None,
+        }
+    }
+
+    /// What the check could see, for the reason of a kept output: "; it calls worse a carried
+    /// covariance error above X (the Gaussian closure's: Y) and a mean error above …" (empty
+    /// without a [`Resolution`] or a tested statistic).
+    pub fn sees(&self) -> String {
+        let Some(r) = self.resolution else {
+            return String::new();
+        };
+        let parts: Vec<String> = [
+            ("covariance", r.worse_cov_above, r.gaussian_cov_err),
+            ("mean", r.worse_mean_above, r.gaussian_mean_err),
+        ]
+        .into_iter()
+        .filter_map(|(what, above, own)| {
+            let own = match own > 0.0 {
+                true => format!("{own:.3}"),
+                false => "below the draws' noise".to_string(),
+            };
+            above.map(|a| {
+                format!("a carried {what} error above {a:.3} (the Gaussian closure's: {own})")
+            })
+        })
+        .collect();
+        match parts.is_empty() {
+            true => String::new(),
+            false => format!("; it calls worse {}", parts.join(" and ")),
         }
     }
 
@@ -559,6 +659,64 @@ mod tests {
         assert_eq!(replicates_worse(y.as_ref(), &reps).unwrap(), [10, 10]);
         reps[3] = (g.clone(), g.clone());
         assert_eq!(replicates_worse(y.as_ref(), &reps).unwrap(), [9, 9]);
+    }
+
+    /// `gaussian_error`'s estimates of ‖m₂ − m‖² and ‖C₂ − C‖²_F are unbiased: over 400 sets of
+    /// 64 draws of a known N(m, C) their averages lie within 4 standard errors of the exact
+    /// values, where the uncorrected ‖m₂ − ȳ‖² and ‖C₂ − Ĉ‖²_F are off by their biases tr C / S
+    /// and Σ_ij (C_ii C_jj + C_ij²) / (S − 1), many standard errors.
+    #[test]
+    fn the_gaussian_closures_error_estimate_is_unbiased() {
+        let n = 3;
+        let cov = Mat::from_fn(n, n, |i, j| if i == j { 1.0 + i as f64 } else { 0.3 });
+        let mean = Col::from_fn(n, |i| i as f64);
+        let g = Moments::gaussian(
+            Col::from_fn(n, |i| mean[i] + 0.1),
+            Mat::from_fn(n, n, |i, j| 1.1 * cov[(i, j)]),
+        );
+        let exact = [
+            (&g.mean - &mean).squared_norm_l2(),
+            (&g.cov - &cov).squared_norm_l2(),
+        ];
+        let sampler = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
+        let mut rng = StdRng::seed_from_u64(11);
+        let (reps, s) = (400, 64);
+        let draws: Vec<Mat<f64>> = (0..reps).map(|_| sampler.sample(s, &mut rng)).collect();
+        let average = |v: Vec<f64>| {
+            let m = v.iter().sum::<f64>() / reps as f64;
+            (m, (variance(&v) / reps as f64).sqrt())
+        };
+        for k in 0..2 {
+            let (m, se) = average(
+                draws
+                    .iter()
+                    .map(|y| gaussian_error(y.as_ref(), &g)[k])
+                    .collect(),
+            );
+            assert!(
+                (m - exact[k]).abs() < 4.0 * se,
+                "{k}: {m} ± {se} against {}",
+                exact[k]
+            );
+        }
+        let raw = |y: &Mat<f64>| {
+            let sf = s as f64;
+            let ybar = Col::from_fn(n, |i| y.row(i).iter().sum::<f64>() / sf);
+            let yc = Mat::from_fn(n, s, |i, j| y[(i, j)] - ybar[i]);
+            let c = &yc * yc.transpose() * faer::Scale(1.0 / (sf - 1.0));
+            [
+                (&g.mean - &ybar).squared_norm_l2(),
+                (&g.cov - &c).squared_norm_l2(),
+            ]
+        };
+        for k in 0..2 {
+            let (m, se) = average(draws.iter().map(|y| raw(y)[k]).collect());
+            assert!(
+                (m - exact[k]).abs() > 8.0 * se,
+                "{k}: {m} ± {se} against {}",
+                exact[k]
+            );
+        }
     }
 
     /// A Gaussian prediction with zero covariance (a class of identical samples) has no scale
