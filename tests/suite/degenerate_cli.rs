@@ -657,10 +657,10 @@ fn a_closure_input_beyond_its_range_is_named_with_the_range() {
 }
 
 /// Labels 0…2 with one stray 7 train an 8-class network (the class count is the largest label
-/// + 1): adv24's open item, trained without a word. Training goes on (a gap may be meant), but
-/// stderr names the absent classes and `--n-classes`, and the JSON and the summary list them;
-/// `--n-classes 8` declares the gap and silences the warning; data with every class keeps its
-/// JSON without the field.
+/// plus one): adv24's open item, trained without a word. Training goes on (a gap may be
+/// meant), but stderr names the absent classes and `--n-classes`, and the JSON and the summary
+/// list them; `--n-classes 8` declares the gap and silences the warning; data with every class
+/// keeps its JSON without the field.
 #[test]
 fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
     let dir = tempfile::tempdir().unwrap();
