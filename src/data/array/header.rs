@@ -49,6 +49,15 @@ fn dtype_bytes(name: &str) -> Option<u128> {
     })
 }
 
+/// The list of integers at `key` of a tensor's entry (`None`: absent or not such a list).
+fn integers(info: &Value, key: &str) -> Option<Vec<u128>> {
+    info.get(key)?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_u64().map(u128::from))
+        .collect()
+}
+
 /// The first defect of the safetensors file `bytes` (its whole content) that explains a
 /// refusal, said with what was expected and what was found; `None` where none is found (the
 /// caller keeps the crate's message).
@@ -77,18 +86,7 @@ pub fn header_defect(bytes: &[u8]) -> Option<String> {
         }
         let dtype = info.get("dtype")?.as_str()?;
         let size = dtype_bytes(dtype)?;
-        let shape: Vec<u128> = info
-            .get("shape")?
-            .as_array()?
-            .iter()
-            .map(|v| v.as_u64().map(u128::from))
-            .collect::<Option<_>>()?;
-        let offsets: Vec<u128> = info
-            .get("data_offsets")?
-            .as_array()?
-            .iter()
-            .map(|v| v.as_u64().map(u128::from))
-            .collect::<Option<_>>()?;
+        let (shape, offsets) = (integers(info, "shape")?, integers(info, "data_offsets")?);
         let [start, end] = offsets[..] else {
             return None;
         };
