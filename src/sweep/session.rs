@@ -119,7 +119,7 @@ impl Setup {
 
 /// The `--dry-run` text: the points with their estimates and the plan. Creates and locks
 /// nothing. The grid's points are walked one at a time, not held ([`Axes::try_for_each`],
-/// [`Listing`]): the checks and the text are those of a run's [`setup`] and a held grid's (the
+/// [`Listing`]): the checks and the text are those of a run's setup and a held grid's (the
 /// first point that fails its own check is reported after the grid's repeated points, as
 /// [`Grid::load`] finds those first).
 pub fn dry_run(opts: &SweepOptions) -> Result<String> {
