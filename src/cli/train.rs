@@ -84,6 +84,9 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
     let bar = epoch_bar(config.epochs(), !args.json);
     let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
+    if let Some(warning) = report.absent_classes_warning() {
+        eprintln!("{warning}");
+    }
     report.timings = output::finish_timings(&timings);
     if report.timings.is_some() {
         if let Some(line) = report.epoch_line() {

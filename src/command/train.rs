@@ -8,10 +8,11 @@ use serde::Serialize;
 
 use crate::config::defaults;
 use crate::config::provenance::{records, TASK_KEY};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
     fit, gaussian_model_loss, CheckSettings, ClassStatistics, GaussianModelLoss, Objective,
 };
+use crate::data::class_counts;
 use crate::error::Result;
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
@@ -31,6 +32,15 @@ pub struct TrainReport {
     pub train_accuracy: f64,
     pub test_accuracy: f64,
     pub final_loss: f64,
+    /// Classes below the network's class count with no training sample (a stray label, or a
+    /// gap in the labels): their outputs only learn to stay low. Absent from the JSON when
+    /// every class has a sample.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_classes: Vec<usize>,
+    /// The class count is the largest label + 1 (`--n-classes` not given, task data): the
+    /// absent classes get a warning naming the flag.
+    #[serde(skip)]
+    classes_inferred: bool,
     /// Cumulant objective: the trained network's loss on the Gaussian class model N(μ_c, Σ_c)
     /// of the training set, by Monte Carlo: what the objective should have reported.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +91,11 @@ pub fn train_model(
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
+    let absent_classes: Vec<usize> = class_counts(&split.train.labels, split.train.n_classes)?
+        .iter()
+        .enumerate()
+        .filter_map(|(c, &n)| (n == 0).then_some(c))
+        .collect();
     let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
     // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
@@ -139,6 +154,8 @@ pub fn train_model(
         train_accuracy,
         test_accuracy,
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
+        absent_classes,
+        classes_inferred: config.data.task() == Task::Data && config.data.n_classes.is_none(),
         gaussian_model_loss,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
@@ -155,6 +172,27 @@ pub fn train_model(
 }
 
 impl TrainReport {
+    /// The warning for classes with no training sample where the class count was inferred
+    /// from the labels (twenty-fifth session: labels 0…2 and one stray 7 trained an 8-class
+    /// network without a word). `None` where every class has a sample or `--n-classes` chose
+    /// the count (a gap so declared is meant).
+    pub fn absent_classes_warning(&self) -> Option<String> {
+        if self.absent_classes.is_empty() || !self.classes_inferred {
+            return None;
+        }
+        let k = self.widths.last().copied().unwrap_or(0);
+        Some(format!(
+            "warning: the training set has no sample of {} of the {k} classes the network is \
+             trained for ({k} = the largest label, {}, + 1: --n-classes not given); their \
+             outputs only learn to stay low. If the gap is meant, --n-classes {k} says so (and \
+             silences this warning); otherwise look for a stray label {} in --train-y or \
+             --test-y",
+            class_list(&self.absent_classes),
+            k.saturating_sub(1),
+            k.saturating_sub(1)
+        ))
+    }
+
     /// `training epoch  min … s  median … s  (E epochs, f64, … GFLOP/s at the median)`: the
     /// per-epoch figure of `--timings` for the samples objective (the first epoch includes
     /// buffer allocation and thread start-up, so the median is the steady state), and below it
@@ -179,6 +217,15 @@ impl TrainReport {
                 medians.collect::<Vec<_>>().join("  ")
             )
         })
+    }
+}
+
+/// "class 3" or "classes 3, 4, 5".
+fn class_list(classes: &[usize]) -> String {
+    let list: Vec<String> = classes.iter().map(usize::to_string).collect();
+    match list.len() {
+        1 => format!("class {}", list[0]),
+        _ => format!("classes {}", list.join(", ")),
     }
 }
 
@@ -225,6 +272,13 @@ impl fmt::Display for TrainReport {
         writeln!(f, "train accuracy  {:.4}", self.train_accuracy)?;
         writeln!(f, "test accuracy   {:.4}", self.test_accuracy)?;
         writeln!(f, "final loss      {:.5}", self.final_loss)?;
+        if !self.absent_classes.is_empty() {
+            writeln!(
+                f,
+                "absent classes  {} (no training sample)",
+                class_list(&self.absent_classes)
+            )?;
+        }
         if let Some(g) = &self.gaussian_model_loss {
             writeln!(
                 f,

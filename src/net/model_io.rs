@@ -15,6 +15,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::{Activations, Layer, Mlp};
+use crate::data::array::safetensors_refused;
 use crate::error::{Error, Result};
 use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
 
@@ -84,7 +85,7 @@ pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
     // Only the header is parsed from the map.
     let bytes = map_regular(path, &file)?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::format(path, format!("not a safetensors file ({e})")))?;
+        .map_err(|e| Error::format(path, safetensors_refused(&bytes, &e)))?;
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
@@ -121,10 +122,10 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
     }
     // The tensors are copied out of the map and validated right away.
     let bytes = map_regular(path, &file)?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
-    let tensors = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| bad(safetensors_refused(&bytes, &e)))?;
+    let tensors =
+        SafeTensors::deserialize(&bytes).map_err(|e| bad(safetensors_refused(&bytes, &e)))?;
     let meta = header.metadata().clone().unwrap_or_default();
     match meta.get("format").map(String::as_str) {
         Some(FORMAT_TAG) => {}

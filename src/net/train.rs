@@ -375,7 +375,10 @@ fn readout_curvature<T: Real>(z: MatRef<'_, T>) -> (f64, usize) {
 
 /// The clause of an SGD divergence of unit-scale data that the network's own curvature
 /// explains (`readout_curvature` at initialisation): where lr·λ exceeds 2(1 + β), the rate
-/// below which the first step is stable is named ("" otherwise: the bound explains nothing).
+/// below which the first step is stable is named ("" otherwise: the bound explains nothing),
+/// said to be a necessary bound and not a guarantee (twenty-fifth session: adv24's message
+/// said "below" alone; lr 0.02 above adv24's named 1.6e-2 did not diverge in 2 epochs, and a
+/// rate below it is not promised to train: the curvature changes as the network trains).
 /// Twenty-fourth session: 600 samples of 4 features with class means 0, 1, 2 through 100 relu
 /// units diverge at SGD's default 0.05 though their scale is 1 (η·q = 0.13): the 100 units'
 /// mean outputs put a curvature of ~10² on the read-out.
@@ -391,9 +394,10 @@ fn curvature_hint(first: Option<(f64, usize)>, cfg: &TrainConfig) -> String {
         ": at initialisation the loss's curvature in the read-out's weights is at least \
          {lambda:.3} (2·E[z̃ z̃ᵀ]'s largest eigenvalue, z̃ = the read-out's inputs and 1, over the \
          first batch of {b}), so lr·curvature = {step:.3}, beyond the {stable} under which SGD \
-         with momentum {} is stable; expected --lr below {:.2e} (a necessary bound: the \
-         curvature changes as the network trains), or --optimizer adam, whose steps do not \
-         scale with the curvature",
+         with momentum {} is stable; expected --lr below {:.2e}, or --optimizer adam, whose \
+         steps do not scale with the curvature (that rate is a necessary bound, not a \
+         guarantee: the curvature named is a lower estimate on one batch and changes as the \
+         network trains, so a rate below it can still diverge or train poorly)",
         cfg.momentum,
         stable / lambda
     )

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::point::PointConfig;
+use super::store::GridIds;
 use crate::config::estimate::Estimate;
 use crate::config::Task;
 use crate::error::{Error, Field, Result};
@@ -44,45 +45,57 @@ impl Grid {
     /// points only (`task = ["xor", "higher-order"]` with `sigma`) is allowed, as the grid is a
     /// product of its axes and cannot give a key to some tasks alone.
     pub fn check_keys_are_read(&self) -> Result<()> {
-        let mut unread: Option<Vec<Field>> = None;
-        let mut tasks: Vec<Task> = Vec::new();
+        let mut keys = KeysRead::default();
         for p in &self.points {
-            let data = p.config.run_config()?.data;
-            let task = data.task();
-            if !tasks.contains(&task) {
-                tasks.push(task);
-            }
-            let here = data.not_read_by(task);
-            unread = Some(match unread {
-                None => here,
-                Some(u) => u.into_iter().filter(|f| here.contains(f)).collect(),
-            });
+            keys.add(&p.config)?;
         }
-        match unread.as_deref().and_then(<[Field]>::first) {
-            Some(field) => {
-                let tasks: Vec<String> = tasks.iter().map(Task::to_string).collect();
-                Err(Error::format(
-                    &self.path,
-                    format!(
-                        "grid key '{}' is read by no task of the grid ({}): every point would \
-                         ignore it; remove it",
-                        field.name(),
-                        tasks.join(", ")
-                    ),
-                ))
-            }
-            None => Ok(()),
-        }
+        keys.check(&self.path)
     }
 
     /// Reads and validates the grid file at `path`.
     pub fn load(path: &Path) -> Result<Grid> {
-        let text = read_regular_to_string(path, MAX_GRID_BYTES, "grid file")?;
-        Grid::parse(&text, path)
+        Grid::of(Axes::load(path)?)
     }
 
     /// Parses grid text; `path` is only used in error messages.
     pub fn parse(text: &str, path: &Path) -> Result<Grid> {
+        Grid::of(Axes::parse(text, path)?)
+    }
+
+    /// Every point of `axes`, held.
+    fn of(axes: Axes) -> Result<Grid> {
+        let mut points = Vec::with_capacity(axes.total);
+        axes.try_for_each(|p| {
+            points.push(p);
+            Ok(())
+        })?;
+        Ok(Grid {
+            path: axes.path,
+            points,
+        })
+    }
+}
+
+/// A parsed grid file before its points are built: the axes (keys sorted) and the number of
+/// points of their product. [`Grid::load`] holds every point; a dry run walks them one at a
+/// time ([`Axes::try_for_each`]), so that a 10⁶-point grid is not held (adv24's open item: its
+/// `--dry-run` held ~920 MB of points).
+pub struct Axes {
+    pub path: PathBuf,
+    axes: Vec<(String, Vec<Value>)>,
+    /// Points in the grid.
+    pub total: usize,
+}
+
+impl Axes {
+    /// Reads and parses the grid file at `path`.
+    pub fn load(path: &Path) -> Result<Axes> {
+        let text = read_regular_to_string(path, MAX_GRID_BYTES, "grid file")?;
+        Axes::parse(&text, path)
+    }
+
+    /// Parses grid text and checks every value; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Axes> {
         let bad = |msg: String| Error::format(path, msg);
         let table: toml::Table = text
             .parse()
@@ -107,10 +120,20 @@ impl Grid {
                 n.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS)
             })
             .ok_or_else(|| bad(format!("the grid has more than {MAX_POINTS} points")))?;
-        let mut points = Vec::with_capacity(total);
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for index in 0..total {
-            let config = point_at(&axes, index).map_err(&bad)?;
+        Ok(Axes {
+            path: path.to_path_buf(),
+            axes,
+            total,
+        })
+    }
+
+    /// Builds every point in grid order and hands it to `f`, refusing a configuration that
+    /// repeats an earlier one (naming both); returns each point's id with its index.
+    pub fn try_for_each(&self, mut f: impl FnMut(GridPoint) -> Result<()>) -> Result<GridIds> {
+        let bad = |msg: String| Error::format(&self.path, msg);
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(self.total);
+        for index in 0..self.total {
+            let config = point_at(&self.axes, index).map_err(&bad)?;
             let id = config.id();
             if let Some(first) = seen.insert(id.clone(), index) {
                 return Err(bad(format!(
@@ -119,17 +142,61 @@ impl Grid {
                 )));
             }
             let estimate = Estimate::of(&config.run_config()?);
-            points.push(GridPoint {
+            f(GridPoint {
                 index,
                 config,
                 id,
                 estimate,
-            });
+            })?;
         }
-        Ok(Grid {
-            path: path.to_path_buf(),
-            points,
+        Ok(GridIds {
+            path: self.path.clone(),
+            index: seen,
         })
+    }
+}
+
+/// The data keys that the task of no point reads, point by point
+/// ([`Grid::check_keys_are_read`]).
+#[derive(Default)]
+pub struct KeysRead {
+    unread: Option<Vec<Field>>,
+    tasks: Vec<Task>,
+}
+
+impl KeysRead {
+    /// Counts `config`'s task and the keys it does not read.
+    pub fn add(&mut self, config: &PointConfig) -> Result<()> {
+        let data = config.run_config()?.data;
+        let task = data.task();
+        if !self.tasks.contains(&task) {
+            self.tasks.push(task);
+        }
+        let here = data.not_read_by(task);
+        self.unread = Some(match self.unread.take() {
+            None => here,
+            Some(u) => u.into_iter().filter(|f| here.contains(f)).collect(),
+        });
+        Ok(())
+    }
+
+    /// The error naming the first key no point read, for the grid file at `path`.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        match self.unread.as_deref().and_then(<[Field]>::first) {
+            Some(field) => {
+                let tasks: Vec<String> = self.tasks.iter().map(Task::to_string).collect();
+                Err(Error::format(
+                    path,
+                    format!(
+                        "grid key '{}' is read by no task of the grid ({}): every point would \
+                         ignore it; remove it",
+                        field.name(),
+                        tasks.join(", ")
+                    ),
+                ))
+            }
+            None => Ok(()),
+        }
     }
 }
 

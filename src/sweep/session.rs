@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::grid::{Grid, GridPoint};
+use super::grid::{Axes, Grid, GridPoint, KeysRead};
 use super::merge::results_path;
-use super::plan::{ids, not_done, plan, points_table};
+use super::plan::{ids, not_done, plan, Listing};
 use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
@@ -55,33 +55,44 @@ struct Setup {
 fn setup(opts: &SweepOptions) -> Result<Setup> {
     let grid = Grid::load(&opts.grid)?;
     for p in grid.points.iter().filter(|p| opts.shard.contains(p.index)) {
-        p.config.preflight().map_err(|e| {
-            Error::format(
-                &opts.grid,
-                format!("point #{} ({}): {e}", p.index, p.config.summary()),
-            )
-        })?;
+        preflight(p, opts)?;
     }
     grid.check_keys_are_read()?;
+    let (threads, budget_bytes) = threads_and_budget(opts);
+    Ok(Setup {
+        grid,
+        threads,
+        budget_bytes,
+    })
+}
+
+/// A point's own checks, failing with the grid file, the point's index and summary.
+fn preflight(p: &GridPoint, opts: &SweepOptions) -> Result<()> {
+    p.config.preflight().map_err(|e| {
+        Error::format(
+            &opts.grid,
+            format!("point #{} ({}): {e}", p.index, p.config.summary()),
+        )
+    })
+}
+
+/// The threads in all (0 = one per core) and the memory limit in effect.
+fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<f64>) {
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
     };
-    Ok(Setup {
-        grid,
-        threads,
-        budget_bytes: opts.max_memory.or_else(|| {
-            // ulimit -v less what each point's threads map beyond the estimates.
-            let left = crate::io::limit::address_space_limit().map(|b| {
-                b.saturating_sub((threads as u64 + 1) * crate::io::limit::THREAD_ADDRESS_SPACE)
-                    as f64
-            });
-            match (mem_available(), left) {
-                (Some(a), Some(l)) => Some(a.min(l)),
-                (a, l) => a.or(l),
-            }
-        }),
-    })
+    let budget = opts.max_memory.or_else(|| {
+        // ulimit -v less what each point's threads map beyond the estimates.
+        let left = crate::io::limit::address_space_limit().map(|b| {
+            b.saturating_sub((threads as u64 + 1) * crate::io::limit::THREAD_ADDRESS_SPACE) as f64
+        });
+        match (mem_available(), left) {
+            (Some(a), Some(l)) => Some(a.min(l)),
+            (a, l) => a.or(l),
+        }
+    });
+    (threads, budget)
 }
 
 impl Setup {
@@ -107,21 +118,49 @@ impl Setup {
 }
 
 /// The `--dry-run` text: the points with their estimates and the plan. Creates and locks
-/// nothing.
+/// nothing. The grid's points are walked one at a time, not held ([`Axes::try_for_each`],
+/// [`Listing`]): the checks and the text are those of a run's setup and a held grid's (the
+/// first point that fails its own check is reported after the grid's repeated points, as
+/// [`Grid::load`] finds those first).
 pub fn dry_run(opts: &SweepOptions) -> Result<String> {
-    let s = setup(opts)?;
-    let (mine, done) = s.mine_and_done(opts)?;
-    let pending = not_done(&mine, &done);
-    let mut text = points_table(&s.grid, opts.shard, &mine, &done);
-    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes)?;
+    let axes = Axes::load(&opts.grid)?;
+    let mut listing = Listing::with_capacity(axes.total);
+    let mut keys = KeysRead::default();
+    let mut failed: Option<Error> = None;
+    let ids = axes.try_for_each(|p| {
+        keys.add(&p.config)?;
+        if opts.shard.contains(p.index) {
+            if failed.is_none() {
+                failed = preflight(&p, opts).err();
+            }
+            listing.add(p);
+        }
+        Ok(())
+    })?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    // The keys' check after every point's own, as in a run's setup.
+    keys.check(&axes.path)?;
+    let (threads, budget_bytes) = threads_and_budget(opts);
+    let check = std::fs::metadata(results_path(&opts.out)).is_ok_and(|m| m.len() > 0);
+    let done = settled(
+        read_log(&results_path(&opts.out), check.then_some(&ids))?,
+        opts.retry_failed,
+    )
+    .0;
+    drop(ids);
+    let mut text = listing.text(axes.total, &axes.path, opts.shard, &done);
+    let budget = plan(listing.pending(&done), threads, opts.jobs, budget_bytes)?;
+    let pending = listing.pending(&done).count();
     text.push_str(&format!(
         "plan: {} of {} points to run, {} at a time with {} threads each\n",
-        pending.len(),
-        mine.len(),
+        pending,
+        listing.len(),
         budget.jobs,
         budget.threads_per_point
     ));
-    let flops: f64 = pending.iter().map(|p| p.estimate.flops).sum();
+    let flops: f64 = listing.pending(&done).map(|p| p.1.flops).sum();
     let threads = budget.jobs * budget.threads_per_point;
     text.push_str(&format!(
         "estimated time: ~{} ({flops:.2e} flops on {threads} threads at an assumed {:.0} \
@@ -139,7 +178,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
     // runs.
     let (mine, done) = s.mine_and_done(opts)?;
     plan(
-        &not_done(&mine, &done),
+        not_done(&mine, &done).iter().map(|p| (p.index, p.estimate)),
         s.threads,
         opts.jobs,
         s.budget_bytes,
@@ -173,7 +212,12 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         ));
     }
     let pending = not_done(&mine, &settled);
-    let budget = plan(&pending, s.threads, opts.jobs, s.budget_bytes)?;
+    let budget = plan(
+        pending.iter().map(|p| (p.index, p.estimate)),
+        s.threads,
+        opts.jobs,
+        s.budget_bytes,
+    )?;
     let pending: Vec<GridPoint> = pending.into_iter().cloned().collect();
     progress.note(&format!(
         "sweep: {} points in {}{}, {} already done, {} to run ({} at a time, {} threads each)",

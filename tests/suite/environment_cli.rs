@@ -217,3 +217,36 @@ fn an_empty_mnist_dir_in_the_environment_is_unset() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("MNIST_DIR in the environment"), "{err}");
 }
+
+/// `MNIST_DIR` (or `--mnist-dir`) naming a FIFO, a regular file or nothing: the error names the
+/// setting and the files the folder must hold (adv25: "PATH: Not a directory (os error 20)"
+/// alone, naming neither MNIST_DIR nor what was expected).
+#[test]
+fn an_mnist_dir_that_is_not_a_folder_names_the_setting_and_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path; mkfifo touches nothing else.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let file = dir.path().join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = dir.path().join("m.safetensors");
+    for target in [&fifo, &file, &dir.path().join("absent")] {
+        let o = command()
+            .args(["train", "--task", "mnist", "--epochs", "1", "--out"])
+            .arg(&out)
+            .env("MNIST_DIR", target)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains(target.to_str().unwrap())
+                && e.contains("cannot be read as the folder of the MNIST IDX files")
+                && e.contains("MNIST_DIR in the environment")
+                && e.contains("train-images-idx3-ubyte[.gz]"),
+            "{e}"
+        );
+        assert!(!out.exists());
+    }
+}

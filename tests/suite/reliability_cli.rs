@@ -756,3 +756,100 @@ fn a_diverging_cumulant_training_names_the_learning_rate() {
     assert!(err.contains("cumulant training diverged in epoch"), "{err}");
     assert!(!out.exists());
 }
+
+/// A model file whose header the `safetensors` crate refuses is named with the tensor and what
+/// was expected (adv25: the crate's "invalid shape, data type, or offset for tensor" named no
+/// tensor, and a tensor left out of the header was blamed on its neighbour's offsets).
+#[test]
+fn a_malformed_model_header_names_the_tensor_and_what_was_expected() {
+    use corrflow::net::{model_io, Activation, Mlp};
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("m.safetensors");
+    let net = Mlp::init(&[2, 8, 2], Activation::Relu, 1.0, 1).unwrap();
+    model_io::save(&net, &good, &[]).unwrap();
+    let raw = std::fs::read(&good).unwrap();
+    let n = u64::from_le_bytes(raw[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&raw[8..8 + n]).unwrap();
+    let data = &raw[8 + n..];
+    // The file of header text `text` (length as written unless `len`) and data `data`.
+    let file = |name: &str, text: &str, len: Option<u64>, data: &[u8]| {
+        let p = dir.path().join(name);
+        let len = len.unwrap_or(text.len() as u64);
+        std::fs::write(&p, [&len.to_le_bytes()[..], text.as_bytes(), data].concat()).unwrap();
+        p
+    };
+    let edited = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut h = header.as_object().unwrap().clone();
+        f(&mut h);
+        serde_json::Value::Object(h).to_string()
+    };
+    let text = header.to_string();
+    // A second entry for the read-out's bias over other bytes (an identical one is harmless:
+    // the crate keeps one).
+    let bias = r#"{"dtype":"F64","shape":[2],"data_offsets":[0,16]}"#;
+    let cases = [
+        (
+            file(
+                "shape.safetensors",
+                &edited(&|h| h["hidden1.weight"]["shape"] = serde_json::json!([8, 3])),
+                None,
+                data,
+            ),
+            "tensor 'hidden1.weight' has shape [8, 3] of F64, 192 bytes",
+        ),
+        (
+            file(
+                "missing.safetensors",
+                &edited(&|h| {
+                    h.remove("readout.bias");
+                }),
+                None,
+                data,
+            ),
+            "belong to no tensor: expected the tensors to cover the data (a tensor left out",
+        ),
+        (
+            file("length.safetensors", &text, Some(1 << 20), data),
+            "its first 8 bytes give a header of 1048576 bytes, beyond the file's",
+        ),
+        (
+            file(
+                "truncated.safetensors",
+                &text,
+                None,
+                &data[..data.len() - 5],
+            ),
+            "beyond its data's",
+        ),
+        (
+            file(
+                "twice.safetensors",
+                &format!("{},\"readout.bias\":{bias}}}", &text[..text.len() - 1]),
+                None,
+                data,
+            ),
+            "the header names tensor 'readout.bias' twice",
+        ),
+        (
+            file(
+                "trailing.safetensors",
+                &text,
+                None,
+                &[data, &[0u8; 8]].concat(),
+            ),
+            "8 left over",
+        ),
+    ];
+    for (path, want) in cases {
+        let p = path.to_str().unwrap();
+        for args in [
+            &["propagate", "--model", p, "--task", "xor"][..],
+            &["analyze", "--model", p, "--task", "xor"][..],
+        ] {
+            let o = corrflow(args);
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+            assert!(e.contains(p) && e.contains(want), "{args:?}: {e}");
+        }
+    }
+}

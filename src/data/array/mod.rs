@@ -9,8 +9,11 @@
 //! `np.save` instead.
 
 pub mod elem;
+pub mod header;
 mod npy;
 mod tensor;
+
+pub use tensor::refused as safetensors_refused;
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

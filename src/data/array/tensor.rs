@@ -6,15 +6,24 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 
+use super::header::header_defect;
 use super::{map_file, ArrayFile, Elem, Endian, Order};
 use crate::{Error, Result};
+
+/// The message for a safetensors file `bytes` that the crate refused with `e`: the defect
+/// [`header_defect`] finds, else the crate's message.
+pub fn refused(bytes: &[u8], e: &dyn std::fmt::Display) -> String {
+    match header_defect(bytes) {
+        Some(defect) => format!("not a safetensors file: {defect}"),
+        None => format!("not a safetensors file ({e})"),
+    }
+}
 
 /// Opens tensor `name` of the safetensors file `path`.
 pub fn open(path: &Path, name: &str) -> Result<ArrayFile> {
     let map = map_file(path)?;
     let bad = |msg: String| Error::format(path, msg);
-    let tensors =
-        SafeTensors::deserialize(&map).map_err(|e| bad(format!("not a safetensors file ({e})")))?;
+    let tensors = SafeTensors::deserialize(&map).map_err(|e| bad(refused(&map, &e)))?;
     let view = tensors.tensor(name).map_err(|_| {
         let mut names = tensors.names();
         names.sort();

@@ -97,8 +97,23 @@ fn find(dir: &Path, base: &str) -> Result<Option<PathBuf>> {
 /// Resolves the standard names in `dir`.
 fn resolve_dir(dir: &Path) -> Result<ResolvedFiles> {
     // Reading the directory names the real failure: not found, permission denied, not a
-    // directory.
-    std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    // directory; the message says which setting gave the folder and what it must hold
+    // (twenty-fifth session: a FIFO or a file as MNIST_DIR said "Not a directory (os error
+    // 20)" alone).
+    std::fs::read_dir(dir).map_err(|e| {
+        let [img, lab] = base_names(TRAIN_PREFIXES[0]);
+        Error::io(
+            dir,
+            std::io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot be read as the folder of the MNIST IDX files ({e}); expected the \
+                     folder (--mnist-dir, or MNIST_DIR in the environment) holding {img}[.gz] \
+                     and {lab}[.gz]"
+                ),
+            ),
+        )
+    })?;
     let mut looked_for = Vec::new();
     let mut train = None;
     for prefix in TRAIN_PREFIXES {
