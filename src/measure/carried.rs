@@ -478,8 +478,8 @@ pub const DEFAULT_KAPPA_UNITS: [usize; 2] = [128, 32];
 /// outputs ([`HeldOut`]). Returns the check and, where the reported output is to be replaced,
 /// the Gaussian closure's run from the reported `start` that replaces it:
 /// - **cannot judge** where the check's carry stopped (fell back or was cut) at an earlier
-///   hidden layer than the reported run's (`reported_end`; None: carried to y), or failed or
-///   left its output not finite: its carried output is then not the reported carry's,
+///   hidden layer than the reported run's (`reported_end`; None: carried to y), or failed (a
+///   stage not finite, among others): its carried output is then not the reported carry's,
 ///   whatever the z values say. The check and its jackknife replicates follow the reported
 ///   run's path (their breakdown limits apply from `reported_end` on,
 ///   [`Carry::with_rules_from`]), so only what no limit decides (a covariance left
@@ -542,22 +542,18 @@ fn pilot_class(
     let rules_from = reported_end.map_or(usize::MAX, |r| r.layer);
     let carry = (order, units, rules_from);
     let replaced = "the class's output is the Gaussian closure's from the start layer";
-    // Pushed along the reported path, the check's carry may fail or leave its output not
-    // finite where its own limits would have stopped it: no test of the reported carry then.
+    // Pushed along the reported path, the check's carry may fail where its own limits would
+    // have stopped it (the engine refuses a stage that is not finite, among others): no test
+    // of the reported carry then.
     let check = carry_class(engine, net, (from, half, h), carry, method, &quiet)
-        .and_then(|run| Ok((one_output(&run.stages)?, run)))
-        .map_err(|e| format!("failed ({e})"))
-        .and_then(|(output, run)| match finite(&output) {
-            true => Ok((output, run)),
-            false => Err("left its output not finite".to_string()),
-        });
+        .and_then(|run| Ok((one_output(&run.stages)?, run)));
     let (output, check) = match check {
         Ok(c) => c,
-        Err(what) => {
+        Err(e) => {
             report.judgement = Judgement::CannotJudge;
             report.why = format!(
                 "the pilot cannot judge the carried output: its carry from the held-out start \
-                 half along the reported run's path {what}; {replaced}"
+                 half along the reported run's path failed ({e}); {replaced}"
             );
             report.verdict = Some(PilotVerdict::tie(draws));
             return Ok((report, Some(gaussian(engine, start)?)));
@@ -679,13 +675,6 @@ fn pilot_class(
     Ok((report, replaced))
 }
 
-/// Whether every entry of `m`'s mean and covariance is finite.
-fn finite(m: &Moments) -> bool {
-    let cov = m.cov.as_ref();
-    m.mean.iter().all(|x| x.is_finite())
-        && (0..cov.ncols()).all(|j| cov.col(j).iter().all(|x| x.is_finite()))
-}
-
 /// The output moments of a one-class run's `stages`.
 fn one_output(stages: &[Predicted]) -> Result<Moments> {
     let y = stages
@@ -724,7 +713,7 @@ fn earliest<'a>(a: Option<&'a Fallback>, b: Option<&'a Fallback>) -> Option<&'a 
 /// the Gaussian closure's outputs from the other samples (their moments measured as the
 /// start's are, their tensors as [`carry_class`] measures them; `carry`: the order, units and
 /// first layer of the breakdown limits, as the check's). Empty where a replicate would keep
-/// fewer than 2 samples, `z` is absent, or a replicate's carry fails or is not finite.
+/// fewer than 2 samples, `z` is absent, or a replicate's carry fails.
 fn jackknife(
     engine: &mut Propagator,
     net: &Mlp,
@@ -744,15 +733,15 @@ fn jackknife(
             let keep: Vec<usize> = (0..n).filter(|&k| k * groups / n != g).collect();
             let (zg, hg) = (columns(z.as_ref(), &keep), columns(h.as_ref(), &keep));
             let moments = MomentAccumulator::of_one_class(zg.as_ref(), false)?;
-            // A replicate whose carry fails or is not finite (pushed along the reported path)
-            // measures no noise: no jackknife, the draws-only verdict stands.
+            // A replicate whose carry fails (pushed along the reported path) measures no
+            // noise: no jackknife, the draws-only verdict stands.
             let Ok(run) = carry_class(engine, net, (from, &moments, &hg), carry, method, &quiet)
             else {
                 return Ok(None);
             };
             let carried = one_output(&run.stages)?;
             let closed = one_output(&gaussian(engine, &moments)?)?;
-            Ok(finite(&carried).then(|| (carried, closed, carry_path(&run))))
+            Ok(Some((carried, closed, carry_path(&run))))
         })
         .collect::<Result<Option<Vec<_>>>>()
         .map(Option::unwrap_or_default)
