@@ -435,3 +435,70 @@ fn the_check_follows_the_reported_path_past_a_limit_its_noise_alone_crosses() {
         .iter()
         .all(|c| c["pilot"]["verdict"] != "cannot_judge"));
 }
+
+/// The subset carry's check follows the reported path too (`SubsetCarry::with_rules_from`): on
+/// the MNIST network of the test above, `--order 4 --carry depth --kappa-units 8`, the checks
+/// of classes 3, 4 and 7 crossed the region's limit by the start half's noise where their
+/// reported carries did not, and could not judge before; now every class is judged (kept or
+/// worse), every kept class's rows are the unchecked run's, every abandoned class's the
+/// order-2 run's.
+#[test]
+fn the_subset_carry_s_check_follows_the_reported_path_too() {
+    let Some(mnist) = crate::common::mnist_dir() else {
+        eprintln!("note: MNIST_DIR is unset or missing; skipping the MNIST subset path test");
+        return;
+    };
+    let mnist = mnist.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("mnist32.safetensors");
+    let m = model.to_str().unwrap();
+    let train = [
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "mnist",
+        "--mnist-dir",
+        mnist,
+        "--hidden",
+        "32,32",
+        "--epochs",
+        "2",
+        "--out",
+        m,
+    ];
+    let out = corrflow(&train);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = ["--task", "mnist", "--mnist-dir", mnist, "--on", "test"];
+    let gauss = propagate(&model, &[&data[..], &["--order", "2"]].concat());
+    let carried = [
+        &data[..],
+        &["--order", "4", "--carry", "depth", "--kappa-units", "8"],
+    ]
+    .concat();
+    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
+    let checked = propagate(&model, &carried);
+    assert_eq!(checked["carried"]["kappa_units"], 8);
+    for (c, u) in checked["carried"]["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(unchecked["carried"]["classes"].as_array().unwrap())
+    {
+        let class = c["class"].as_u64().unwrap();
+        let expected = match c["pilot"]["verdict"].as_str().unwrap() {
+            "kept" => &unchecked,
+            "worse" => &gauss,
+            v => panic!("verdict {v}: {c} (unchecked: {u})"),
+        };
+        assert_eq!(
+            class_rows(&checked, class),
+            class_rows(expected, class),
+            "{c}"
+        );
+    }
+}
