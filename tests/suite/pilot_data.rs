@@ -53,6 +53,26 @@ fn class_rows(report: &serde_json::Value, class: u64) -> Vec<serde_json::Value> 
     all.filter(|r| r["class"] == class).cloned().collect()
 }
 
+/// A 784-32-32-10 relu network trained on MNIST's training set (in `dir`, 2 epochs) and its
+/// `propagate --on test --json` reports at order 2, and carried (`--carry depth` and `args`)
+/// with `--pilot off` and with the default (on); `None`, said, without `MNIST_DIR`.
+fn mnist_runs(dir: &std::path::Path, args: &[&str]) -> Option<[serde_json::Value; 3]> {
+    let Some(mnist) = crate::common::mnist_dir() else {
+        eprintln!("note: MNIST_DIR is unset or missing; skipping an MNIST pilot test");
+        return None;
+    };
+    let model = dir.join("mnist32.safetensors");
+    let (m, mnist) = (model.to_str().unwrap(), mnist.to_str().unwrap());
+    let data = crate::common::train_small_mnist(m, mnist, "32,32", "2", "5000");
+    let data = [&data[..], &["--on", "test"]].concat();
+    let carried = [&data[..], &["--carry", "depth"], args].concat();
+    Some([
+        propagate(&model, &[&data[..], &["--order", "2"]].concat()),
+        propagate(&model, &[&carried[..], &["--pilot", "off"]].concat()),
+        propagate(&model, &carried),
+    ])
+}
+
 /// gelu d30 at order 4: on the test set (which the pilot never reads) every class's carried
 /// output covariance error exceeds the Gaussian closure's; the pilot (two halves of the 500
 /// training samples of each class) abandons both classes with covariance z > 3, says so in the text and the
@@ -380,40 +400,10 @@ fn a_carry_every_jackknife_replicate_finds_worse_is_worse_whatever_its_spread() 
 /// "cannot judge".)
 #[test]
 fn the_check_follows_the_reported_path_past_a_limit_its_noise_alone_crosses() {
-    let Some(mnist) = crate::common::mnist_dir() else {
-        eprintln!("note: MNIST_DIR is unset or missing; skipping the MNIST pilot path test");
+    let dir = tempfile::tempdir().unwrap();
+    let Some([gauss, unchecked, checked]) = mnist_runs(dir.path(), &["--order", "3"]) else {
         return;
     };
-    let mnist = mnist.to_str().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("mnist32.safetensors");
-    let m = model.to_str().unwrap();
-    let train = [
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "mnist",
-        "--mnist-dir",
-        mnist,
-        "--hidden",
-        "32,32",
-        "--epochs",
-        "2",
-        "--out",
-        m,
-    ];
-    let out = corrflow(&train);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let data = ["--task", "mnist", "--mnist-dir", mnist, "--on", "test"];
-    let gauss = propagate(&model, &[&data[..], &["--order", "2"]].concat());
-    let carried = [&data[..], &["--order", "3", "--carry", "depth"]].concat();
-    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
-    let checked = propagate(&model, &carried);
     let (e2, e3) = (
         output(&gauss, "cov_rel_err"),
         output(&unchecked, "cov_rel_err"),
@@ -444,44 +434,11 @@ fn the_check_follows_the_reported_path_past_a_limit_its_noise_alone_crosses() {
 /// order-2 run's.
 #[test]
 fn the_subset_carry_s_check_follows_the_reported_path_too() {
-    let Some(mnist) = crate::common::mnist_dir() else {
-        eprintln!("note: MNIST_DIR is unset or missing; skipping the MNIST subset path test");
+    let dir = tempfile::tempdir().unwrap();
+    let carried = ["--order", "4", "--kappa-units", "8"];
+    let Some([gauss, unchecked, checked]) = mnist_runs(dir.path(), &carried) else {
         return;
     };
-    let mnist = mnist.to_str().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("mnist32.safetensors");
-    let m = model.to_str().unwrap();
-    let train = [
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "mnist",
-        "--mnist-dir",
-        mnist,
-        "--hidden",
-        "32,32",
-        "--epochs",
-        "2",
-        "--out",
-        m,
-    ];
-    let out = corrflow(&train);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let data = ["--task", "mnist", "--mnist-dir", mnist, "--on", "test"];
-    let gauss = propagate(&model, &[&data[..], &["--order", "2"]].concat());
-    let carried = [
-        &data[..],
-        &["--order", "4", "--carry", "depth", "--kappa-units", "8"],
-    ]
-    .concat();
-    let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
-    let checked = propagate(&model, &carried);
     assert_eq!(checked["carried"]["kappa_units"], 8);
     for (c, u) in checked["carried"]["classes"]
         .as_array()
