@@ -1,14 +1,14 @@
 //! Writing a file atomically: a temporary file in the same folder, then a rename.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
 use super::output::{check_output_file, parent_of};
-use super::temp::{remove_stale, temp_path};
+use super::temp::{create_temp, remove_stale};
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to `path` through a temporary file in the same folder ([`temp_path`]: a
+/// Writes `bytes` to `path` through a temporary file in the same folder ([`create_temp`]: a
 /// later run removes it if this one is killed) and a rename, so a reader never sees a partial
 /// file. `path` must be absent or a regular file ([`check_output_file`]): a device, FIFO,
 /// symlink or folder there is refused, not replaced.
@@ -19,8 +19,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let name = path
         .file_name()
         .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = temp_path(&dir, &name);
-    let written = write_new(&tmp, bytes)
+    let (tmp, file) = create_temp(&dir, &name, create_new);
+    let written = file
+        .and_then(|file| write_synced(file, bytes))
+        .map_err(|e| Error::io(&tmp, e))
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -28,15 +30,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     written
 }
 
-/// Creates `tmp` (rw-r--r--), writes `bytes` and syncs them.
-fn write_new(tmp: &Path, bytes: &[u8]) -> Result<()> {
+/// Creates the file `tmp` (rw-r--r--), failing if anything is there.
+fn create_new(tmp: &Path) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut file = OpenOptions::new()
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o644)
         .open(tmp)
-        .map_err(|e| Error::io(tmp, e))?;
-    file.write_all(bytes).map_err(|e| Error::io(tmp, e))?;
-    file.sync_all().map_err(|e| Error::io(tmp, e))
+}
+
+/// Writes `bytes` to `file` and syncs them.
+fn write_synced(mut file: File, bytes: &[u8]) -> std::io::Result<()> {
+    file.write_all(bytes)?;
+    file.sync_all()
 }

@@ -9,9 +9,10 @@ const CAUGHT: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 /// Blocks those of SIGINT, SIGTERM and SIGHUP that the process was not started with ignored
 /// (`nohup`, a background job of a non-interactive shell: those stay ignored) in this thread,
 /// and so in every thread started after it, and starts a thread that waits for them; on one it
-/// removes this process's temporary files ([`super::temp::remove_own`]) and dies of the same
-/// signal, so the exit status is the usual one (130 for Ctrl-C). Ignores SIGXFSZ. Call first
-/// thing in `main`, before other threads.
+/// removes this process's temporary files ([`super::temp::remove_own_for_exit`], which also
+/// stops any later one from being created) and dies of the same signal, so the exit status is
+/// the usual one (130 for Ctrl-C). Ignores SIGXFSZ. Call first thing in `main`, before other
+/// threads.
 pub fn clean_up_on_interrupt() {
     // SAFETY: sigset_t is a plain C struct for which sigemptyset writes a valid empty set;
     // pthread_sigmask and signal take valid arguments and are called before any other thread
@@ -38,7 +39,7 @@ pub fn clean_up_on_interrupt() {
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 return;
             }
-            super::temp::remove_own();
+            super::temp::remove_own_for_exit();
             // SAFETY: restores the default action of `sig`, unblocks it in this thread only and
             // raises it in this thread: the process dies of it as if it had never been caught.
             unsafe {

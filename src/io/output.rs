@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::inode_flags::check_replaceable;
 use super::ownership::{check_folder_writable, check_owner_may_replace};
-use super::temp::{remove_stale, temp_path};
+use super::temp::{create_temp, remove_stale};
 use crate::error::{Error, Result};
 
 /// The folder a file output is written in (`.` for a bare file name).
@@ -125,17 +125,19 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     let name = dir
         .file_name()
         .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
-    let fresh = temp_path(&parent, &name);
-    let written = write_into(&fresh, files).and_then(|()| swap_in(&fresh, dir, &parent, &name));
+    let (fresh, made) = create_temp(&parent, &name, |p| std::fs::create_dir(p));
+    let written = made
+        .map_err(|e| Error::io(&fresh, e))
+        .and_then(|()| write_into(&fresh, files))
+        .and_then(|()| swap_in(&fresh, dir, &parent, &name));
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
     }
     written
 }
 
-/// Creates the folder `dir` and writes every file into it, each synced.
+/// Writes every file into the folder `dir`.
 fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    std::fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
     for (name, bytes) in files {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
@@ -151,8 +153,8 @@ fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
         return std::fs::rename(fresh, dir).map_err(|e| raced(dir, e));
     }
-    let old = temp_path(parent, name);
-    std::fs::rename(dir, &old).map_err(|e| raced(dir, e))?;
+    let (old, moved) = create_temp(parent, name, |old| std::fs::rename(dir, old));
+    moved.map_err(|e| raced(dir, e))?;
     std::fs::rename(fresh, dir).map_err(|e| raced(dir, e))?;
     std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
 }
@@ -175,8 +177,10 @@ fn raced(dir: &Path, e: std::io::Error) -> Error {
 
 /// Checks that `dir` exists and a new file can be created in it.
 fn check_writable(dir: &Path) -> Result<()> {
-    let probe = temp_path(dir, "probe");
-    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+    let (probe, made) = create_temp(dir, "probe", |p| {
+        OpenOptions::new().write(true).create_new(true).open(p)
+    });
+    match made {
         Ok(_) => std::fs::remove_file(&probe).map_err(|e| Error::io(&probe, e)),
         Err(e) => Err(Error::format(
             dir,

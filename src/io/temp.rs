@@ -2,11 +2,16 @@
 //! so that a later run can find the debris of a killed one (its pid no longer alive) and remove
 //! it. A pid reused by an unrelated live process only delays the clean-up to a later run.
 //! Every temporary path is also recorded, so that the process itself removes what it left when
-//! it is interrupted ([`remove_own`], called on SIGINT/SIGTERM by the binaries).
+//! it is interrupted ([`remove_own_for_exit`], called on SIGINT/SIGTERM by the binaries).
+//!
+//! A temporary file or folder is created under the same lock as its record ([`create_temp`]),
+//! and the clean-up on an interruption keeps that lock until the process ends: no temporary
+//! file can appear after the clean-up has looked (a model's temporary file created between the
+//! clean-up and the process's death was left behind before; twenty-sixth session).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Prefix of every temporary file corrflow writes.
 pub const TEMP_PREFIX: &str = ".corrflow-tmp-";
@@ -14,15 +19,70 @@ pub const TEMP_PREFIX: &str = ".corrflow-tmp-";
 /// Longest file name the file systems corrflow writes to take (Linux's `NAME_MAX`, in bytes).
 const NAME_MAX: usize = 255;
 
-/// Every temporary path this process has handed out; most are renamed or removed by the time
-/// [`remove_own`] looks, which then finds nothing there.
-static OWN: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// How often the clean-up tries to remove a temporary folder that another thread is still
+/// writing files into (each try removes what it finds; the writer's next file then fails).
+const FOLDER_TRIES: usize = 1000;
 
-/// A fresh temporary path in `dir` for a file that will be renamed to `name`. The name is
-/// `.corrflow-tmp-<pid>-<n>-` followed by as much of `name` as fits in 255 bytes (`NAME_MAX`; cut
-/// at a character boundary), so that any output name the file system takes has a temporary
-/// twin it takes too.
-pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
+/// The temporary paths a process has handed out, behind the lock under which each is created.
+struct Registry {
+    paths: Mutex<Vec<PathBuf>>,
+}
+
+/// This process's temporary paths; most are renamed or removed by the time
+/// [`remove_own_for_exit`] looks, which then finds nothing there.
+static OWN: Registry = Registry::new();
+
+impl Registry {
+    const fn new() -> Self {
+        Registry {
+            paths: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+        self.paths.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A fresh path in `dir` recorded and then created by `create`, both under the lock.
+    fn create<T>(
+        &self,
+        dir: &Path,
+        name: &str,
+        create: impl FnOnce(&Path) -> std::io::Result<T>,
+    ) -> (PathBuf, std::io::Result<T>) {
+        let mut paths = self.lock();
+        let path = fresh_path(dir, name);
+        paths.push(path.clone());
+        let created = create(&path);
+        (path, created)
+    }
+
+    /// Removes the recorded paths that exist and returns the lock, still held, with how many
+    /// were removed: while the caller holds it no temporary path can be created.
+    fn remove_all(&self) -> (MutexGuard<'_, Vec<PathBuf>>, usize) {
+        let paths = self.lock();
+        let removed = remove_existing(&paths);
+        (paths, removed)
+    }
+}
+
+/// A fresh temporary path in `dir` for a file or folder that will be renamed to `name`, created
+/// by `create` (which must create it: `create_new`, `create_dir`, a rename onto it) under the
+/// lock of the process's record of temporary paths, so that the clean-up on an interruption
+/// either sees it or runs before it exists and then stops its creation. The name is
+/// `.corrflow-tmp-<pid>-<n>-` followed by as much of `name` as fits in 255 bytes (`NAME_MAX`;
+/// cut at a character boundary), so that any output name the file system takes has a temporary
+/// twin it takes too. Returns the path with `create`'s result.
+pub fn create_temp<T>(
+    dir: &Path,
+    name: &str,
+    create: impl FnOnce(&Path) -> std::io::Result<T>,
+) -> (PathBuf, std::io::Result<T>) {
+    OWN.create(dir, name, create)
+}
+
+/// `.corrflow-tmp-<pid>-<n>-<name cut to fit>` in `dir`, `n` counting this process's paths.
+fn fresh_path(dir: &Path, name: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let head = format!("{TEMP_PREFIX}{}-{n}-", std::process::id());
@@ -30,21 +90,17 @@ pub fn temp_path(dir: &Path, name: &str) -> PathBuf {
     while !name.is_char_boundary(keep) {
         keep -= 1;
     }
-    let path = dir.join(format!("{head}{}", &name[..keep]));
-    OWN.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(path.clone());
-    path
+    dir.join(format!("{head}{}", &name[..keep]))
 }
 
 /// Removes the temporary files and folders this process created that are still there (a write
-/// cut short by an interruption); returns how many were removed. Best effort, like
-/// [`remove_stale`].
-pub fn remove_own() -> usize {
-    remove_existing(
-        &OWN.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    )
+/// cut short by an interruption) and then blocks every later [`create_temp`] of the process for
+/// good: call it only when the process is about to end (the signal thread, before it raises
+/// the signal). Returns how many were removed. Best effort, like [`remove_stale`].
+pub fn remove_own_for_exit() -> usize {
+    let (held, removed) = OWN.remove_all();
+    std::mem::forget(held);
+    removed
 }
 
 /// Removes those of `paths` that exist (a folder with its contents); returns how many.
@@ -52,11 +108,24 @@ fn remove_existing(paths: &[PathBuf]) -> usize {
     paths
         .iter()
         .filter(|p| match std::fs::symlink_metadata(p) {
-            Ok(m) if m.is_dir() => std::fs::remove_dir_all(p).is_ok(),
+            Ok(m) if m.is_dir() => remove_folder(p),
             Ok(_) => std::fs::remove_file(p).is_ok(),
             Err(_) => false,
         })
         .count()
+}
+
+/// Removes the folder `p` and its contents, trying again while another thread's writes leave
+/// it not empty (at most [`FOLDER_TRIES`] times); true once it is gone.
+fn remove_folder(p: &Path) -> bool {
+    for _ in 0..FOLDER_TRIES {
+        match std::fs::remove_dir_all(p) {
+            Ok(()) => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty => {}
+            Err(_) => break,
+        }
+    }
+    std::fs::symlink_metadata(p).is_err()
 }
 
 /// Removes the temporary files and folders in `dir` left by processes that are no longer alive;
@@ -103,8 +172,8 @@ mod tests {
     #[test]
     fn debris_of_a_dead_process_is_removed_and_live_ones_are_kept() {
         let dir = tempfile::tempdir().unwrap();
-        let mine = temp_path(dir.path(), "x.idx");
-        std::fs::write(&mine, b"live").unwrap();
+        let (mine, made) = create_temp(dir.path(), "x.idx", |p| std::fs::write(p, b"live"));
+        made.unwrap();
         // A child that has exited and been reaped: its pid is free.
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
@@ -120,25 +189,76 @@ mod tests {
     #[test]
     fn own_temporary_files_and_folders_are_removed_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
-        let file = temp_path(dir.path(), "m.safetensors");
-        std::fs::write(&file, b"half a model").unwrap();
-        let folder = temp_path(dir.path(), "report");
-        std::fs::create_dir(&folder).unwrap();
+        let own = Registry::new();
+        let (file, made) = own.create(dir.path(), "m.safetensors", |p| {
+            std::fs::write(p, b"half a model")
+        });
+        made.unwrap();
+        let (folder, made) = own.create(dir.path(), "report", |p| std::fs::create_dir(p));
+        made.unwrap();
         std::fs::write(folder.join("report.json"), b"{").unwrap();
-        let renamed = temp_path(dir.path(), "done");
+        let (renamed, made) = own.create(dir.path(), "done", |p| std::fs::write(p, b"done"));
+        made.unwrap();
         let output = dir.path().join("m.safetensors");
-        std::fs::write(&output, b"kept").unwrap();
-        // Other tests of this process may have paths of their own in use: remove only ours.
-        let ours: Vec<PathBuf> = OWN
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|p| p.starts_with(dir.path()))
-            .cloned()
-            .collect();
-        assert_eq!(ours, [file.clone(), folder.clone(), renamed.clone()]);
-        assert_eq!(remove_existing(&ours), 2);
+        std::fs::rename(&renamed, &output).unwrap();
+        assert_eq!(*own.lock(), [file.clone(), folder.clone(), renamed.clone()]);
+        assert_eq!(own.remove_all().1, 2);
         assert!(!file.exists() && !folder.exists() && !renamed.exists() && output.exists());
+    }
+
+    #[test]
+    fn no_temporary_file_is_created_while_the_clean_up_holds_the_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Registry::new();
+        let (held, removed) = own.remove_all();
+        assert_eq!(removed, 0);
+        let (started, start) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let creator = s.spawn(|| {
+                started.send(()).unwrap();
+                own.create(dir.path(), "m.safetensors", |p| std::fs::write(p, b"m"))
+            });
+            start.recv().unwrap();
+            // Time for the creator to create its file if the held record did not stop it.
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+            drop(held);
+            let (path, made) = creator.join().unwrap();
+            made.unwrap();
+            assert!(path.exists());
+        });
+    }
+
+    #[test]
+    fn a_temporary_folder_still_being_written_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Registry::new();
+        let (folder, made) = own.create(dir.path(), "report", |p| std::fs::create_dir(p));
+        made.unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (started, start) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            // A writer that puts files into the folder until told to stop.
+            let writer = s.spawn(|| {
+                started.send(()).unwrap();
+                for i in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let _ = std::fs::write(folder.join(format!("f{i}")), b"x");
+                }
+            });
+            start.recv().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let (held, removed) = own.remove_all();
+            let gone = !folder.exists();
+            stop.store(true, Ordering::Relaxed);
+            drop(held);
+            writer.join().unwrap();
+            assert_eq!(removed, 1);
+            assert!(gone);
+        });
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
     #[test]
@@ -149,7 +269,7 @@ mod tests {
             "b".repeat(250),
             "é".repeat(127),
         ] {
-            let tmp = temp_path(dir, &name);
+            let tmp = fresh_path(dir, &name);
             let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
             assert!(tmp_name.len() <= NAME_MAX, "{tmp_name}");
             assert!(tmp_name.starts_with(TEMP_PREFIX));

@@ -24,7 +24,7 @@ use memmap2::Mmap;
 
 use super::header::{self, check_len, header_len, parse_dims, Header};
 use crate::io::checksum::{xxh64, Xxh64};
-use crate::io::temp::{remove_stale, temp_path};
+use crate::io::temp::{create_temp, remove_stale};
 use crate::io::{open_regular, MemoryLimit};
 use crate::{Error, Result};
 
@@ -102,8 +102,12 @@ pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cach
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = temp_path(cache_dir, &name);
-    let result = inflate_into(src, &tmp, cache_dir, source_hash, limit)
+    let (tmp, file) = create_temp(cache_dir, &name, |p| {
+        File::options().write(true).create_new(true).open(p)
+    });
+    let result = file
+        .map_err(|e| Error::io(&tmp, e))
+        .and_then(|file| inflate_into(src, file, &tmp, cache_dir, source_hash, limit))
         .and_then(|()| fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e)));
     if result.is_err() {
         // Best effort: the temporary file is useless after a failure.
@@ -189,11 +193,12 @@ impl Candidate {
     }
 }
 
-/// Inflates `src` into the new file `dst`: the header first (validated, its declared size checked
-/// against `limit` and the free space of `cache_dir`), then exactly the declared data, then the
-/// trailer; synced to disk.
+/// Inflates `src` into `out`, the new empty file `dst`: the header first (validated, its
+/// declared size checked against `limit` and the free space of `cache_dir`), then exactly the
+/// declared data, then the trailer; synced to disk.
 fn inflate_into(
     src: &Path,
+    out: File,
     dst: &Path,
     cache_dir: &Path,
     source_hash: u64,
@@ -220,7 +225,7 @@ fn inflate_into(
         ));
     }
     check_free_space(cache_dir, total)?;
-    let mut out = BufWriter::new(File::create(dst).map_err(|e| Error::io(dst, e))?);
+    let mut out = BufWriter::new(out);
     let mut content = Xxh64::new(0);
     content.update(&head);
     out.write_all(&head).map_err(|e| Error::io(dst, e))?;
