@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::inode_flags::check_replaceable;
 use super::ownership::{check_folder_writable, check_owner_may_replace};
-use super::temp::{create_temp, remove_stale};
+use super::temp::{create_temp, displace, remove_stale};
 use crate::error::{Error, Result};
 
 /// The folder a file output is written in (`.` for a bare file name).
@@ -146,14 +146,15 @@ fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 }
 
 /// Puts the finished folder `fresh` at `dir`: a plain rename when `dir` does not exist, else
-/// the old folder is first renamed to a temporary name (removed afterwards, or by a later run
-/// if this one is killed in between). A rename that finds `dir` gone, or back, lost a race
+/// the old folder is first moved aside to a temporary name ([`displace`]) and removed
+/// afterwards; an interruption in between puts it back, a SIGKILL leaves it to a later run's
+/// clean-up. A rename that finds `dir` gone, or back, lost a race
 /// with another run writing the same folder: said so.
 fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
         return std::fs::rename(fresh, dir).map_err(|e| raced(dir, e));
     }
-    let (old, moved) = create_temp(parent, name, |old| std::fs::rename(dir, old));
+    let (old, moved) = displace(parent, name, dir);
     moved.map_err(|e| raced(dir, e))?;
     std::fs::rename(fresh, dir).map_err(|e| raced(dir, e))?;
     std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))

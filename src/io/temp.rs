@@ -25,7 +25,14 @@ const FOLDER_TRIES: usize = 1000;
 
 /// The temporary paths a process has handed out, behind the lock under which each is created.
 struct Registry {
-    paths: Mutex<Vec<PathBuf>>,
+    paths: Mutex<Vec<Entry>>,
+}
+
+/// A recorded temporary path; for an output moved aside to make room for its replacement
+/// ([`displace`]), also where it came from.
+struct Entry {
+    path: PathBuf,
+    home: Option<PathBuf>,
 }
 
 /// This process's temporary paths; most are renamed or removed by the time
@@ -39,7 +46,7 @@ impl Registry {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<PathBuf>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
         self.paths.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -50,20 +57,55 @@ impl Registry {
         name: &str,
         create: impl FnOnce(&Path) -> std::io::Result<T>,
     ) -> (PathBuf, std::io::Result<T>) {
+        self.record(dir, name, None, create)
+    }
+
+    /// [`displace`] on this record.
+    fn displace(&self, dir: &Path, name: &str, home: &Path) -> (PathBuf, std::io::Result<()>) {
+        self.record(dir, name, Some(home), |path| std::fs::rename(home, path))
+    }
+
+    fn record<T>(
+        &self,
+        dir: &Path,
+        name: &str,
+        home: Option<&Path>,
+        create: impl FnOnce(&Path) -> std::io::Result<T>,
+    ) -> (PathBuf, std::io::Result<T>) {
         let mut paths = self.lock();
         let path = fresh_path(dir, name);
-        paths.push(path.clone());
+        paths.push(Entry {
+            path: path.clone(),
+            home: home.map(Path::to_path_buf),
+        });
         let created = create(&path);
         (path, created)
     }
 
-    /// Removes the recorded paths that exist and returns the lock, still held, with how many
-    /// were removed: while the caller holds it no temporary path can be created.
-    fn remove_all(&self) -> (MutexGuard<'_, Vec<PathBuf>>, usize) {
+    /// Puts back the displaced outputs whose place is still empty, removes the other recorded
+    /// paths that exist, and returns the lock, still held, with how many paths were put back
+    /// or removed: while the caller holds it no temporary path can be created.
+    fn remove_all(&self) -> (MutexGuard<'_, Vec<Entry>>, usize) {
         let paths = self.lock();
-        let removed = remove_existing(&paths);
-        (paths, removed)
+        let restored: Vec<bool> = paths.iter().map(restore).collect();
+        let left: Vec<PathBuf> = (paths.iter().zip(&restored))
+            .filter(|(_, &r)| !r)
+            .map(|(e, _)| e.path.clone())
+            .collect();
+        let done = restored.iter().filter(|&&r| r).count() + remove_existing(&left);
+        (paths, done)
     }
+}
+
+/// Moves a displaced output back home when it is still aside and its place empty (a run
+/// interrupted between moving the old output away and renaming the new one in); true if so.
+fn restore(e: &Entry) -> bool {
+    let Some(home) = &e.home else {
+        return false;
+    };
+    std::fs::symlink_metadata(home).is_err()
+        && std::fs::symlink_metadata(&e.path).is_ok()
+        && std::fs::rename(&e.path, home).is_ok()
 }
 
 /// A fresh temporary path in `dir` for a file or folder that will be renamed to `name`, created
@@ -81,6 +123,14 @@ pub fn create_temp<T>(
     OWN.create(dir, name, create)
 }
 
+/// Moves the existing output `home` aside to a fresh temporary path in `dir` (named as in
+/// [`create_temp`]), under the same lock, so that its replacement can be renamed in. An
+/// interruption before the replacement is in puts it back; after, it is removed like any
+/// temporary path. Returns the temporary path with the rename's result.
+pub fn displace(dir: &Path, name: &str, home: &Path) -> (PathBuf, std::io::Result<()>) {
+    OWN.displace(dir, name, home)
+}
+
 /// `.corrflow-tmp-<pid>-<n>-<name cut to fit>` in `dir`, `n` counting this process's paths.
 fn fresh_path(dir: &Path, name: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -94,9 +144,10 @@ fn fresh_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// Removes the temporary files and folders this process created that are still there (a write
-/// cut short by an interruption) and then blocks every later [`create_temp`] of the process for
+/// cut short by an interruption), puts back an output moved aside ([`displace`]) whose
+/// replacement is not in place, and then blocks every later [`create_temp`] of the process for
 /// good: call it only when the process is about to end (the signal thread, before it raises
-/// the signal). Returns how many were removed. Best effort, like [`remove_stale`].
+/// the signal). Returns how many paths were removed or put back. Best effort, like [`remove_stale`].
 pub fn remove_own_for_exit() -> usize {
     let (held, removed) = OWN.remove_all();
     std::mem::forget(held);
@@ -201,7 +252,8 @@ mod tests {
         made.unwrap();
         let output = dir.path().join("m.safetensors");
         std::fs::rename(&renamed, &output).unwrap();
-        assert_eq!(*own.lock(), [file.clone(), folder.clone(), renamed.clone()]);
+        let recorded: Vec<PathBuf> = own.lock().iter().map(|e| e.path.clone()).collect();
+        assert_eq!(recorded, [file.clone(), folder.clone(), renamed.clone()]);
         assert_eq!(own.remove_all().1, 2);
         assert!(!file.exists() && !folder.exists() && !renamed.exists() && output.exists());
     }
@@ -259,6 +311,32 @@ mod tests {
             assert!(gone);
         });
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_output_moved_aside_goes_back_unless_its_replacement_is_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = Registry::new();
+        let report = dir.path().join("report");
+        let replaced = dir.path().join("replaced");
+        for folder in [&report, &replaced] {
+            std::fs::create_dir(folder).unwrap();
+            std::fs::write(folder.join("report.json"), b"old").unwrap();
+        }
+        // `report` is interrupted between the two renames, `replaced` after both.
+        let (aside, moved) = own.displace(dir.path(), "report", &report);
+        moved.unwrap();
+        let (old, moved) = own.displace(dir.path(), "replaced", &replaced);
+        moved.unwrap();
+        let (fresh, made) = own.create(dir.path(), "replaced", |p| std::fs::create_dir(p));
+        made.unwrap();
+        std::fs::write(fresh.join("report.json"), b"new").unwrap();
+        std::fs::rename(&fresh, &replaced).unwrap();
+        assert_eq!(own.remove_all().1, 2);
+        assert_eq!(std::fs::read(report.join("report.json")).unwrap(), b"old");
+        assert_eq!(std::fs::read(replaced.join("report.json")).unwrap(), b"new");
+        assert!(!aside.exists() && !old.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]
