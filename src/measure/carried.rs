@@ -25,19 +25,14 @@ use std::time::Instant;
 
 use clap::ValueEnum;
 use faer::Mat;
-use rand::rngs::StdRng;
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
-use super::layers::{layer_stats, Higher, LayerStats};
-use super::tensors::{
-    class_outputs, first_pre_samples, measure_tensors, sample_slices, start_samples,
-};
-use crate::data::{class_counts, Dataset, Labelled};
+use super::held_out::{HeldOut, PILOT_MIN_SAMPLES};
+use super::tensors::{first_pre_samples, measure_tensors, sample_slices, start_samples};
+use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::linalg::columns;
-use crate::net::{Mlp, Stage};
+use crate::net::Mlp;
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::higher::carry::GaussianUnits;
@@ -103,152 +98,6 @@ impl CarrySettings {
             (CarryMode::Depth, p) => Ok(p != Some(PilotMode::Off)),
         }
     }
-}
-
-/// The pilot's held-out samples for a data start (`--carry depth` from measured moments): a
-/// set of the same distribution that the reported run never reads (the other split; `set`
-/// names it), split per class into two halves by a fixed shuffle (`class_halves`: the
-/// *start* half and the *draws* half; deterministic). The check runs the
-/// theory from the start half's measured start (moments at layer `from` and the carry's
-/// tensors, measured as the reported run measures them on its own set) and compares it with
-/// the draws half's outputs: predictions and draws then come from one distribution and are
-/// independent of each other, which [`held_out_check`]'s statistics and standard errors
-/// assume. (Checking the predictions from the reported set's start against the other set's
-/// outputs measured the shift between the sets instead: on MNIST the network's training
-/// outputs differ from its test outputs, and the check abandoned classes whose carried
-/// output was the better one on the test set; EXPERIMENTS.md, "The check on halves of the
-/// held-out set".)
-#[derive(Clone, Debug)]
-pub struct HeldOut {
-    /// "training set" or "test set".
-    pub set: String,
-    /// The start half, its samples owned (in data order).
-    start: Dataset,
-    /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
-    /// from the samples, [`first_pre_samples`]).
-    start_stats: LayerStats,
-    /// The draws half's outputs y per class (`draws[c]`: K × its count of class c).
-    pub draws: Vec<Mat<f64>>,
-    /// The held-out set's samples of each class (both halves).
-    counts: Vec<usize>,
-}
-
-impl HeldOut {
-    /// Splits `data` (the held-out `set`) into its halves, measures the start half's moments
-    /// at every stage and pushes the draws half through `net`, in batches of `batch`.
-    pub fn measure<'a>(
-        net: &Mlp,
-        data: impl Into<Labelled<'a>>,
-        set: &str,
-        batch: usize,
-        timings: &Timings,
-    ) -> Result<Self> {
-        let data = data.into();
-        timings.time("pilot", 0.0, || {
-            let halves = class_halves(data.labels, data.n_classes, halves_seed()?)?;
-            let counts: Vec<usize> = halves.iter().map(Vec::len).collect();
-            // The start half's sample indices, in data order: none of a class of 1 or 2 samples,
-            // whose start half of one sample has no covariance and failed the measurement of
-            // every class (adv24: such a held-out class refused the run, "class 2 has 1
-            // sample", where --pilot off ran); the pilot does not check it
-            // ([`PILOT_MIN_SAMPLES`]), and classes of 3 keep their start half of 2 as before.
-            let mut seen = vec![0usize; data.n_classes];
-            let picked: Vec<usize> = (0..data.len())
-                .filter(|&j| {
-                    let c = data.labels[j] as usize;
-                    seen[c] += 1;
-                    halves[c][seen[c] - 1] && counts[c] >= 3
-                })
-                .collect();
-            let mut x = Mat::zeros(data.dim(), picked.len());
-            data.gather(picked.iter().copied(), x.as_mut());
-            let start = Dataset {
-                x,
-                labels: picked.iter().map(|&j| data.labels[j]).collect(),
-                n_classes: data.n_classes,
-            };
-            let start_stats = layer_stats(net, &start, Higher::None, batch)?;
-            // Every output, then each class's columns outside the start half (columns are in
-            // data order).
-            let outputs = class_outputs(net, data, batch)?;
-            let draws = outputs
-                .iter()
-                .zip(&halves)
-                .map(|(y, start)| {
-                    let rest: Vec<usize> = (0..y.ncols()).filter(|&k| !start[k]).collect();
-                    columns(y.as_ref(), &rest)
-                })
-                .collect();
-            Ok(HeldOut {
-                set: set.to_string(),
-                start,
-                start_stats,
-                draws,
-                counts,
-            })
-        })
-    }
-
-    /// The start half's moments of layer `from` for `class` (None where the half has no
-    /// sample of it).
-    fn start_moments(&self, from: usize, class: usize) -> Option<&Moments> {
-        // The stage a run from layer `from` starts at: the input, or hidden layer `from`'s z.
-        let stage = if from == 0 {
-            Stage::Input
-        } else {
-            Stage::Post(from)
-        };
-        let m = self.start_stats.get(stage)?;
-        let k = m.classes.iter().position(|&c| c == class)?;
-        m.per_class.get(k)
-    }
-}
-
-/// The fewest held-out samples of a class the pilot checks: 2 in the start half (a covariance)
-/// and 2 draws.
-const PILOT_MIN_SAMPLES: usize = 4;
-
-/// Seed of the pilot's split of the held-out set into halves ([`class_halves`]).
-const HALVES_SEED: u64 = 0x5eed_1a1f;
-
-/// The environment variable that replaces [`HALVES_SEED`] (a hidden knob for experiments that
-/// vary the split: EXPERIMENTS.md, "The pilot that can say 'cannot judge'"; no flag).
-const HALVES_SEED_VAR: &str = "CORRFLOW_PILOT_HALVES_SEED";
-
-/// [`HALVES_SEED`], or the unsigned integer in [`HALVES_SEED_VAR`]; anything else there is
-/// an error naming it.
-fn halves_seed() -> Result<u64> {
-    match std::env::var(HALVES_SEED_VAR) {
-        Err(std::env::VarError::NotPresent) => Ok(HALVES_SEED),
-        Ok(v) => v.trim().parse().map_err(|_| {
-            Error::Unsupported(format!(
-                "{HALVES_SEED_VAR}={v:?}: expected an unsigned integer (the seed of the pilot's \
-             split of the held-out set)"
-            ))
-        }),
-        Err(e) => Err(Error::Unsupported(format!("{HALVES_SEED_VAR}: {e}"))),
-    }
-}
-
-/// Which of each class's samples (in data order) fall into the start half: `true` for
-/// ⌈n_c/2⌉ of them, chosen by a shuffle seeded with `seed` + c (deterministic). Not
-/// the alternate samples: a generated set can cycle through its components in data order
-/// (`--task xor` takes blob j mod 4, so alternate samples of a class alternate between its two
-/// blobs, and each half would hold one blob).
-fn class_halves(labels: &[u32], n_classes: usize, seed: u64) -> Result<Vec<Vec<bool>>> {
-    Ok(class_counts(labels, n_classes)?
-        .iter()
-        .enumerate()
-        .map(|(c, &n)| {
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut StdRng::seed_from_u64(seed.wrapping_add(c as u64)));
-            let mut start = vec![false; n];
-            for &k in &order[..n.div_ceil(2)] {
-                start[k] = true;
-            }
-            start
-        })
-        .collect())
 }
 
 /// What the pilot decided for a class ([`ClassPilot`]).
@@ -1037,33 +886,4 @@ pub fn propagate_carried<'a>(
             carry_seconds,
         },
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{class_halves, HALVES_SEED};
-
-    /// Each class's samples split into ⌈n_c/2⌉ start samples and the rest, the same split on
-    /// every call, and not the alternate samples (XOR's classes cycle through two blobs in data
-    /// order); a label beyond the classes is an error naming it.
-    #[test]
-    fn halves_are_a_fixed_shuffle_of_each_class() {
-        let labels: Vec<u32> = (0..400).map(|j| [0, 1, 0, 1][j % 4]).chain([2]).collect();
-        let halves = class_halves(&labels, 3, HALVES_SEED).unwrap();
-        assert_eq!(halves, class_halves(&labels, 3, HALVES_SEED).unwrap());
-        let count = |h: &[bool]| h.iter().filter(|&&b| b).count();
-        assert_eq!(
-            halves.iter().map(|h| h.len()).collect::<Vec<_>>(),
-            [200, 200, 1]
-        );
-        assert_eq!(
-            halves.iter().map(|h| count(h)).collect::<Vec<_>>(),
-            [100, 100, 1]
-        );
-        // Class 0's samples alternate between two blobs: each half takes both.
-        let even_in_start = halves[0].iter().step_by(2).filter(|&&b| b).count();
-        assert!((25..=75).contains(&even_in_start), "{even_in_start}");
-        let err = class_halves(&[0, 3], 3, HALVES_SEED).unwrap_err();
-        assert!(err.to_string().contains("label 3"), "{err}");
-    }
 }
