@@ -2,7 +2,7 @@
 //! output, a class absent from the cumulant objective's training data, and a class whose
 //! samples are identical in a sweep's record.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use corrflow::net::{model_io, Activation, Mlp};
 
@@ -664,10 +664,7 @@ fn a_closure_input_beyond_its_range_is_named_with_the_range() {
 #[test]
 fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, mut y) = shifted_classes(300, 25, false);
-    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
-    y[5] = 7;
-    let (_, y7) = write_xy(dir.path(), "stray-", &x, &y);
+    let (xp, yp, y7) = stray_label_data(dir.path());
     let m = dir.path().join("m.safetensors");
     let head = [
         "train",
@@ -717,4 +714,65 @@ fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
         stderr(&o)
     );
     assert!(json(&o).get("absent_classes").is_none());
+}
+
+/// Three classes (labels 0…2) and the same data with sample 5 relabelled 7, in `dir`:
+/// (features, labels, stray labels).
+fn stray_label_data(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (x, mut y) = shifted_classes(300, 25, false);
+    let (xp, yp) = write_xy(dir, "", &x, &y);
+    y[5] = 7;
+    let (_, y7) = write_xy(dir, "stray-", &x, &y);
+    (xp, yp, y7)
+}
+
+/// adv25's open item: `analyze` without `--model` trains its default network on the data, and
+/// a stray label (labels 0…2 and one 7) gave it an 8-class network without `train`'s warning.
+/// Now the same warning on stderr, the absent classes in `trained.absent_classes` of the JSON,
+/// a `training` line in the text and the report's header; `--n-classes 8` silences the warning
+/// and keeps the field; data with every class: neither.
+#[test]
+fn analyze_without_a_model_warns_of_a_stray_label_s_absent_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (xp, yp, y7) = stray_label_data(dir.path());
+    let head = ["analyze", "--hidden", "8", "--epochs", "1"];
+    let o = run(
+        &[&head[..], &["--json"]].concat(),
+        &data_args(&xp, &y7, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        e.contains("warning: the training set has no sample of classes 3, 4, 5, 6 of the 8")
+            && e.contains("--n-classes 8 says so"),
+        "{e}"
+    );
+    let j = json(&o);
+    assert_eq!(
+        j["trained"]["absent_classes"],
+        serde_json::json!([3, 4, 5, 6]),
+        "{j}"
+    );
+    let report = dir.path().join("report");
+    let o = run(
+        &[&head[..], &["--report", report.to_str().unwrap()]].concat(),
+        &data_args(&xp, &y7, &xp, &yp),
+    );
+    let line = "classes 3, 4, 5, 6 absent (no training sample)";
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("training    {line}")));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains(&format!("| training | {line} |")), "{md}");
+    let given = [&head[..], &["--json", "--n-classes", "8"]].concat();
+    let o = run(&given, &data_args(&xp, &y7, &xp, &yp));
+    assert!(o.status.success() && !stderr(&o).contains("warning"));
+    assert_eq!(
+        json(&o)["trained"]["absent_classes"],
+        serde_json::json!([3, 4, 5, 6])
+    );
+    let o = run(
+        &[&head[..], &["--json"]].concat(),
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success() && !stderr(&o).contains("warning"));
+    assert!(json(&o)["trained"].get("absent_classes").is_none());
 }
