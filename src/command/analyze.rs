@@ -226,8 +226,15 @@ impl AnalyzeReport {
                 .as_ref()
                 .map_or("trained by this run".into(), |p| p.display().to_string()),
         )];
-        if let Some(t) = self.trained.as_ref().filter(|t| !t.absent_classes.is_empty()) {
-            let absent = format!("{} absent (no training sample)", class_list(&t.absent_classes));
+        if let Some(t) = self
+            .trained
+            .as_ref()
+            .filter(|t| !t.absent_classes.is_empty())
+        {
+            let absent = format!(
+                "{} absent (no training sample)",
+                class_list(&t.absent_classes)
+            );
             header.push(("training", absent));
         }
         header.extend([
@@ -261,7 +268,11 @@ impl fmt::Display for AnalyzeReport {
                 a.widths, a.activation
             )?,
         }
-        if let Some(t) = self.trained.as_ref().filter(|t| !t.absent_classes.is_empty()) {
+        if let Some(t) = self
+            .trained
+            .as_ref()
+            .filter(|t| !t.absent_classes.is_empty())
+        {
             writeln!(
                 f,
                 "training    {} absent (no training sample)",

@@ -288,3 +288,112 @@ fn another_users_output_is_refused_before_the_work() {
         );
     }
 }
+
+/// Read-only outputs (adv25's open item, tried as user 65534 in adv26): a mode-444 file this
+/// user owns, in a folder it may write, was replaced by `train --out` and `sweep export --csv`
+/// (rename(2) needs only the folder's permission) and left writable; a `sweep --out` that
+/// cannot be created (a mode-555 parent) or whose results.jsonl is mode 444 said only
+/// "Permission denied". Each is now refused naming the path and what was expected, the file
+/// unchanged, nothing left. Skips, saying so, when the test is not run as root.
+#[test]
+fn read_only_outputs_are_refused_naming_the_path() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root, to run as another user than the files' owner");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(dir.path(), 0o755).unwrap();
+    let (open, shut) = (dir.path().join("open"), dir.path().join("shut"));
+    for (d, m) in [(&open, 0o777), (&shut, 0o555)] {
+        std::fs::create_dir(d).unwrap();
+        mode(d, m).unwrap();
+    }
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let sweep = open.join("sw");
+    let o = run(&[
+        os("sweep"),
+        os("--grid"),
+        grid.as_os_str(),
+        os("--out"),
+        sweep.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (model, csv) = (open.join("m.safetensors"), open.join("e.csv"));
+    let results = sweep.join("results.jsonl");
+    for p in [&model, &csv] {
+        std::fs::write(p, b"keep").unwrap();
+    }
+    for p in [&sweep, &results, &model, &csv] {
+        chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    for p in [&results, &model, &csv] {
+        mode(p, 0o444).unwrap();
+    }
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    let export = [os("sweep"), os("export"), sweep.as_os_str(), os("--csv")];
+    let to_sweep = [os("sweep"), os("--grid"), grid.as_os_str(), os("--out")];
+    let new_sweep = shut.join("sw");
+    let read_only = "exists and is read-only for this user (mode 444";
+    for (args, path, says, expected) in [
+        (
+            &train[..],
+            &model,
+            read_only,
+            "make it writable (chmod u+w)",
+        ),
+        (&export[..], &csv, read_only, "make it writable (chmod u+w)"),
+        (
+            &to_sweep[..],
+            &new_sweep,
+            "cannot be created as the output folder (Permission denied",
+            "expected --out to name a folder this user may create",
+        ),
+        (
+            &to_sweep[..],
+            &sweep,
+            "results.jsonl: cannot be opened for appending (Permission denied",
+            "expected a results file and folder this user may write",
+        ),
+    ] {
+        let o = command()
+            .args([args, &[path.as_os_str()]].concat())
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let named = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            err.contains(&*named) && err.contains(says) && err.contains(expected),
+            "{err}"
+        );
+    }
+    for p in [&model, &csv] {
+        assert_eq!(std::fs::read(p).unwrap(), b"keep");
+        assert_eq!(
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+    }
+    for d in [&open, &shut, &sweep] {
+        let left: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.iter()
+                .all(|n| !n.to_string_lossy().starts_with(".corrflow-tmp")),
+            "{left:?}"
+        );
+    }
+}
