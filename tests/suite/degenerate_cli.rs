@@ -782,3 +782,30 @@ fn analyze_without_a_model_warns_of_a_stray_label_s_absent_classes() {
     assert!(o.status.success() && !stderr(&o).contains("warning"));
     assert!(json(&o)["trained"].get("absent_classes").is_none());
 }
+
+/// Label files with no label at all (shape (0,), features (0, 4)), as training and test set:
+/// they were refused as "every label is 0: a classification needs at least 2 classes" (the
+/// largest label of no labels was taken as 0, adv26); now named as holding no labels. One
+/// label file of zeros keeps its message.
+#[test]
+fn empty_label_files_are_named_as_empty_not_as_all_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Vec<Vec<f64>> = Vec::new();
+    let (ex, ey) = write_xy(dir.path(), "empty-", &x, &[]);
+    super::common::write_npy(&ex, "<f8", false, &[0, 4], &[]);
+    let (zx, zy) = write_xy(dir.path(), "zero-", &[vec![1.0; 4], vec![2.0; 4]], &[0, 0]);
+    let out = dir.path().join("m.safetensors");
+    let head = ["train", "--epochs", "1", "--out", out.to_str().unwrap()];
+    for ((x, y), says) in [
+        (
+            (&ex, &ey),
+            "empty-y.npy: holds no labels (0 samples): expected samples of at least 2",
+        ),
+        ((&zx, &zy), "zero-y.npy: every label is 0"),
+    ] {
+        let o = run(&head, &data_args(x, y, x, y));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
+}
