@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::common::command;
 
@@ -228,21 +228,11 @@ fn a_fifo_in_a_previous_report_does_not_hang_the_check() {
 /// skips, saying so, when the test is not run as root.
 #[test]
 fn another_users_output_is_refused_before_the_work() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: needs root, to give the outputs to another user than the runner");
+    let Some((_dir, [sticky, open])) =
+        folders_for_another_user([("sticky", 0o1777), ("open", 0o777)])
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
-    mode(dir.path(), 0o755).unwrap();
-    let (sticky, open) = (dir.path().join("sticky"), dir.path().join("open"));
-    for (d, m) in [(&sticky, 0o1777), (&open, 0o777)] {
-        std::fs::create_dir(d).unwrap();
-        mode(d, m).unwrap();
-    }
+    };
     let model = sticky.join("m.safetensors");
     let (report, open_report) = (sticky.join("rep"), open.join("rep"));
     let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
@@ -265,28 +255,13 @@ fn another_users_output_is_refused_before_the_work() {
             "its old files cannot be removed by this user",
         ),
     ] {
-        let o = command()
-            .args([&args[..], &[path.as_os_str()]].concat())
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap();
+        let o = run_as_nobody(&[&args[..], &[path.as_os_str()]].concat());
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(err.contains(says), "{err}");
     }
     assert_eq!(std::fs::read(&model).unwrap(), before);
-    for d in [&sticky, &open] {
-        let left: Vec<_> = std::fs::read_dir(d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert!(
-            left.iter()
-                .all(|n| !n.to_string_lossy().starts_with(".corrflow-tmp")),
-            "{left:?}"
-        );
-    }
+    assert_no_temporaries(&[&sticky, &open]);
 }
 
 /// Read-only outputs (adv25's open item, tried as user 65534 in adv26): a mode-444 file this
@@ -298,20 +273,10 @@ fn another_users_output_is_refused_before_the_work() {
 #[test]
 fn read_only_outputs_are_refused_naming_the_path() {
     use std::os::unix::fs::{chown, PermissionsExt};
-    use std::os::unix::process::CommandExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: needs root, to run as another user than the files' owner");
+    let Some((dir, [open, shut])) = folders_for_another_user([("open", 0o777), ("shut", 0o555)])
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
-    mode(dir.path(), 0o755).unwrap();
-    let (open, shut) = (dir.path().join("open"), dir.path().join("shut"));
-    for (d, m) in [(&open, 0o777), (&shut, 0o555)] {
-        std::fs::create_dir(d).unwrap();
-        mode(d, m).unwrap();
-    }
+    };
     let grid = dir.path().join("g.toml");
     std::fs::write(
         &grid,
@@ -336,7 +301,7 @@ fn read_only_outputs_are_refused_naming_the_path() {
         chown(p, Some(65534), Some(65534)).unwrap();
     }
     for p in [&results, &model, &csv] {
-        mode(p, 0o444).unwrap();
+        set_mode(p, 0o444);
     }
     let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
     let export = [os("sweep"), os("export"), sweep.as_os_str(), os("--csv")];
@@ -364,12 +329,7 @@ fn read_only_outputs_are_refused_naming_the_path() {
             "expected a results file and folder this user may write",
         ),
     ] {
-        let o = command()
-            .args([args, &[path.as_os_str()]].concat())
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap();
+        let o = run_as_nobody(&[args, &[path.as_os_str()]].concat());
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         let named = path.file_name().unwrap().to_string_lossy();
@@ -385,7 +345,44 @@ fn read_only_outputs_are_refused_naming_the_path() {
             0o444
         );
     }
-    for d in [&open, &shut, &sweep] {
+    assert_no_temporaries(&[&open, &shut, &sweep]);
+}
+
+/// A temporary folder (mode 755) holding the `folders` (name, mode), for runs as user 65534
+/// against root's files; `None`, saying so, when the test is not run as root.
+fn folders_for_another_user<const N: usize>(
+    folders: [(&str, u32); N],
+) -> Option<(tempfile::TempDir, [PathBuf; N])> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root, to run as another user than the files' owner");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    set_mode(dir.path(), 0o755);
+    let paths = folders.map(|(name, m)| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        set_mode(&d, m);
+        d
+    });
+    Some((dir, paths))
+}
+
+fn set_mode(p: &Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// Runs corrflow with `args` as user 65534 (nobody).
+fn run_as_nobody(args: &[&OsStr]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    command().args(args).uid(65534).gid(65534).output().unwrap()
+}
+
+/// Asserts that no temporary file or folder (`.corrflow-tmp-…`) is left in `dirs`.
+fn assert_no_temporaries(dirs: &[&Path]) {
+    for d in dirs {
         let left: Vec<_> = std::fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().file_name())
