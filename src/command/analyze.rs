@@ -209,7 +209,7 @@ fn train_network(
 
 impl AnalyzeReport {
     /// Without `--model`: `train`'s warning for the trained network's classes with no training
-    /// sample ([`absent_classes_warning`]).
+    /// sample (`command::train`'s `absent_classes_warning`, one function for both).
     pub fn absent_classes_warning(&self) -> Option<String> {
         let t = self.trained.as_ref()?;
         let k = self.analysis.widths.last().copied().unwrap_or(0);

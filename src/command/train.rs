@@ -168,7 +168,8 @@ pub fn train_model(
 }
 
 impl TrainReport {
-    /// The warning for its classes with no training sample ([`absent_classes_warning`]).
+    /// The warning for its classes with no training sample (`absent_classes_warning`, shared
+    /// with `analyze`).
     pub fn absent_classes_warning(&self) -> Option<String> {
         let k = self.widths.last().copied().unwrap_or(0);
         absent_classes_warning(&self.absent_classes, k, self.classes_inferred)
