@@ -131,6 +131,9 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     stages.finish();
     let mut report = report?;
     output::warn_mismatches(&report.mismatches);
+    if let Some(warning) = report.absent_classes_warning() {
+        eprintln!("{warning}");
+    }
     report.timings = output::finish_timings(&timings);
     if args.json {
         return print_json(&report);

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::train::{absent_classes_warning, absent_training_classes, class_list, classes_inferred};
 use super::{check_network_fits, model_and_data, naming_model, shown};
 use crate::analysis::accuracy::start_stage;
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
@@ -31,6 +32,13 @@ pub struct Trained {
     pub epochs: usize,
     pub n_train: usize,
     pub train_accuracy: f64,
+    /// Classes below the class count with no training sample, as `train` reports them
+    /// (absent from the JSON when every class has one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub absent_classes: Vec<usize>,
+    /// The class count was inferred from the labels: the absent classes get the warning.
+    #[serde(skip)]
+    classes_inferred: bool,
 }
 
 /// The `--json` output of `analyze`.
@@ -193,27 +201,48 @@ fn train_network(
         epochs: cfg.epochs,
         n_train: split.train.len(),
         train_accuracy: net.accuracy(&split.train),
+        absent_classes: absent_training_classes(&split.train)?,
+        classes_inferred: classes_inferred(config),
     };
     Ok((net, Some(trained)))
 }
 
 impl AnalyzeReport {
+    /// Without `--model`: `train`'s warning for the trained network's classes with no training
+    /// sample (`command::train`'s `absent_classes_warning`, one function for both).
+    pub fn absent_classes_warning(&self) -> Option<String> {
+        let t = self.trained.as_ref()?;
+        let k = self.analysis.widths.last().copied().unwrap_or(0);
+        absent_classes_warning(&t.absent_classes, k, t.classes_inferred)
+    }
+
     /// Writes report.md, report.json and the plots into `dir`; `command` is the command line
     /// recorded in the report's header.
     pub fn write_folder(&self, dir: &Path, command: String, timings: &Timings) -> Result<()> {
         let json = to_json(self, "report.json")?;
-        let header = [
-            (
-                "model",
-                self.model
-                    .as_ref()
-                    .map_or("trained by this run".into(), |p| p.display().to_string()),
-            ),
+        let mut header = vec![(
+            "model",
+            self.model
+                .as_ref()
+                .map_or("trained by this run".into(), |p| p.display().to_string()),
+        )];
+        if let Some(t) = self
+            .trained
+            .as_ref()
+            .filter(|t| !t.absent_classes.is_empty())
+        {
+            let absent = format!(
+                "{} absent (no training sample)",
+                class_list(&t.absent_classes)
+            );
+            header.push(("training", absent));
+        }
+        header.extend([
             ("data", self.task.clone()),
             ("analysed set", self.on.name().to_string()),
             ("closure", self.closure.clone()),
             ("command", command),
-        ];
+        ]);
         timings.time("report", 0.0, || {
             let files = analysis_report(&header, &self.analysis, &self.heatmap, &json)?;
             write_files(dir, &files)
@@ -238,6 +267,17 @@ impl fmt::Display for AnalyzeReport {
                 "model       trained here {:?} {}",
                 a.widths, a.activation
             )?,
+        }
+        if let Some(t) = self
+            .trained
+            .as_ref()
+            .filter(|t| !t.absent_classes.is_empty())
+        {
+            writeln!(
+                f,
+                "training    {} absent (no training sample)",
+                class_list(&t.absent_classes)
+            )?;
         }
         writeln!(
             f,

@@ -12,7 +12,7 @@ use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
     fit, gaussian_model_loss, CheckSettings, ClassStatistics, GaussianModelLoss, Objective,
 };
-use crate::data::class_counts;
+use crate::data::{class_counts, Dataset};
 use crate::error::Result;
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
@@ -91,11 +91,7 @@ pub fn train_model(
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
-    let absent_classes: Vec<usize> = class_counts(&split.train.labels, split.train.n_classes)?
-        .iter()
-        .enumerate()
-        .filter_map(|(c, &n)| (n == 0).then_some(c))
-        .collect();
+    let absent_classes = absent_training_classes(&split.train)?;
     let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
     // cumulant objective's cost is not a GEMM count, so it is timed without a rate.
@@ -155,7 +151,7 @@ pub fn train_model(
         test_accuracy,
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
         absent_classes,
-        classes_inferred: config.data.task() == Task::Data && config.data.n_classes.is_none(),
+        classes_inferred: classes_inferred(config),
         gaussian_model_loss,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
@@ -172,25 +168,11 @@ pub fn train_model(
 }
 
 impl TrainReport {
-    /// The warning for classes with no training sample where the class count was inferred
-    /// from the labels (twenty-fifth session: labels 0…2 and one stray 7 trained an 8-class
-    /// network without a word). `None` where every class has a sample or `--n-classes` chose
-    /// the count (a gap so declared is meant).
+    /// The warning for its classes with no training sample (`absent_classes_warning`, shared
+    /// with `analyze`).
     pub fn absent_classes_warning(&self) -> Option<String> {
-        if self.absent_classes.is_empty() || !self.classes_inferred {
-            return None;
-        }
         let k = self.widths.last().copied().unwrap_or(0);
-        Some(format!(
-            "warning: the training set has no sample of {} of the {k} classes the network is \
-             trained for ({k} = the largest label, {}, + 1: --n-classes not given); their \
-             outputs only learn to stay low. If the gap is meant, --n-classes {k} says so (and \
-             silences this warning); otherwise look for a stray label {} in --train-y or \
-             --test-y",
-            class_list(&self.absent_classes),
-            k.saturating_sub(1),
-            k.saturating_sub(1)
-        ))
+        absent_classes_warning(&self.absent_classes, k, self.classes_inferred)
     }
 
     /// `training epoch  min … s  median … s  (E epochs, f64, … GFLOP/s at the median)`: the
@@ -220,8 +202,44 @@ impl TrainReport {
     }
 }
 
+/// The classes below the training set's class count with no training sample (a stray label,
+/// or a gap in the labels): `train` and `analyze` without `--model` name them.
+pub(crate) fn absent_training_classes(train: &Dataset) -> Result<Vec<usize>> {
+    Ok(class_counts(&train.labels, train.n_classes)?
+        .iter()
+        .enumerate()
+        .filter_map(|(c, &n)| (n == 0).then_some(c))
+        .collect())
+}
+
+/// Whether the class count is the largest label + 1 (task data, `--n-classes` not given): only
+/// then do absent classes get the warning naming the flag.
+pub(crate) fn classes_inferred(config: &RunConfig) -> bool {
+    config.data.task() == Task::Data && config.data.n_classes.is_none()
+}
+
+/// The warning for the `absent` classes of a network trained for `k` classes, where the count
+/// was `inferred` from the labels (twenty-fifth session: labels 0…2 and one stray 7 trained an
+/// 8-class network without a word). `None` where every class has a sample or `--n-classes`
+/// chose the count (a gap so declared is meant).
+pub(crate) fn absent_classes_warning(absent: &[usize], k: usize, inferred: bool) -> Option<String> {
+    if absent.is_empty() || !inferred {
+        return None;
+    }
+    Some(format!(
+        "warning: the training set has no sample of {} of the {k} classes the network is \
+         trained for ({k} = the largest label, {}, + 1: --n-classes not given); their \
+         outputs only learn to stay low. If the gap is meant, --n-classes {k} says so (and \
+         silences this warning); otherwise look for a stray label {} in --train-y or \
+         --test-y",
+        class_list(absent),
+        k.saturating_sub(1),
+        k.saturating_sub(1)
+    ))
+}
+
 /// "class 3" or "classes 3, 4, 5".
-fn class_list(classes: &[usize]) -> String {
+pub(crate) fn class_list(classes: &[usize]) -> String {
     let list: Vec<String> = classes.iter().map(usize::to_string).collect();
     match list.len() {
         1 => format!("class {}", list[0]),

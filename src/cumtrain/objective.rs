@@ -16,7 +16,7 @@
 
 use faer::{Col, Mat};
 
-use crate::data::Dataset;
+use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
 use crate::propagate::backward::{affine_vjp, Adjoint};
@@ -37,9 +37,21 @@ pub struct ClassStatistics {
 
 impl ClassStatistics {
     /// Measures mean and covariance (population, ÷ n_c) of every class of `data` with a
-    /// [`MomentAccumulator`]. Errors if a class has fewer than 2 samples (none: naming
-    /// `--objective`).
+    /// [`MomentAccumulator`]. Errors naming `--objective` if a class has fewer than 2 samples
+    /// (one: the accumulator's "class 0 has 1 sample" named neither the flag nor the training
+    /// set until adv26).
     pub fn measure(data: &Dataset) -> Result<Self> {
+        let counts = class_counts(&data.labels, data.n_classes)?;
+        if let Some(c) = counts.iter().position(|&n| n == 1) {
+            return Err(Error::config(
+                Field::Objective,
+                format!(
+                    "cumulants: class {c} has 1 training sample, and the objective fits every \
+                     class's covariance, which needs at least 2; use --objective samples or \
+                     data with at least 2 samples of every class"
+                ),
+            ));
+        }
         let mut acc = MomentAccumulator::new(data.dim(), data.n_classes, false)?;
         let n = data.len();
         let mut start = 0;

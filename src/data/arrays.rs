@@ -72,9 +72,15 @@ impl ArraysConfig {
         let max = test.iter().map(|t| t.y.max()).fold(train.y.max(), u32::max);
         let n_classes = self.n_classes.unwrap_or(max as usize + 1);
         if n_classes < 2 {
+            // No label at all left `max` at 0: said "every label is 0" for empty files (adv26).
+            let none = train.y.is_empty() && test.iter().all(|t| t.y.is_empty());
             return Err(Error::format(
                 &self.train_y,
-                "every label is 0: a classification needs at least 2 classes",
+                if none {
+                    "holds no labels (0 samples): expected samples of at least 2 classes"
+                } else {
+                    "every label is 0: a classification needs at least 2 classes"
+                },
             ));
         }
         let scale = self.scale.divisor(train.x.elem());

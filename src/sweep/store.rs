@@ -302,11 +302,30 @@ pub fn same_results(a: &Record, b: &Record) -> bool {
 /// lock on it, so that no other corrflow process writes it; the lock lasts as long as the
 /// returned file is open (or the process lives).
 pub fn lock_dir(dir: &Path) -> Result<File> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::format(
+            dir,
+            format!(
+                "cannot be created as the output folder ({e}); expected --out to name a folder \
+                 this user may create, or one it may write: choose another path"
+            ),
+        )
+    })?;
     let path = dir.join(RESULTS_FILE);
     // A few tries: another process may replace the file between our open and our lock.
     for _ in 0..8 {
-        let file = open_regular_append(&path)?;
+        let file = open_regular_append(&path).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                Error::format(
+                    &path,
+                    format!(
+                        "cannot be opened for appending ({source}); expected a results file \
+                         and folder this user may write (chmod u+w), or another --out"
+                    ),
+                )
+            }
+            e => e,
+        })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {

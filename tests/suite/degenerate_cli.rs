@@ -2,7 +2,7 @@
 //! output, a class absent from the cumulant objective's training data, and a class whose
 //! samples are identical in a sweep's record.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use corrflow::net::{model_io, Activation, Mlp};
 
@@ -76,14 +76,18 @@ fn a_model_with_one_output_is_refused_naming_the_model() {
 /// The cumulant objective fits every class's input mean and covariance: a class with no
 /// training sample (labels 0 and 1, a test set with class 2) is refused naming `--objective`
 /// and the class, where it was "statistics of 2 classes (2 weights) for a network with 3
-/// outputs".
+/// outputs"; so is a class of one training sample (adv26: "numerical error: class 2 has 1
+/// sample; …", naming neither the flag nor the training set).
 #[test]
-fn a_class_absent_from_the_cumulant_objective_is_named() {
+fn a_class_absent_or_alone_in_the_cumulant_objective_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let (x, y) = super::common::blobs(60, 2, 2, 1);
     let (trx, try_) = write_xy(dir.path(), "train-", &x, &y);
-    let (x, y) = super::common::blobs(30, 3, 2, 2);
-    let (tex, tey) = write_xy(dir.path(), "test-", &x, &y);
+    let (tx, ty) = super::common::blobs(30, 3, 2, 2);
+    let (tex, tey) = write_xy(dir.path(), "test-", &tx, &ty);
+    let lone = ty.iter().position(|&c| c == 2).unwrap();
+    let (x1, y1) = ([&x[..], &tx[lone..=lone]].concat(), [&y[..], &[2]].concat());
+    let (onex, oney) = write_xy(dir.path(), "one-", &x1, &y1);
     let out = dir.path().join("m.safetensors");
     let args = [
         "train",
@@ -93,17 +97,19 @@ fn a_class_absent_from_the_cumulant_objective_is_named() {
         "1",
         "--out",
     ];
-    let o = run(
-        &[&args[..], &[out.to_str().unwrap()]].concat(),
-        &data_args(&trx, &try_, &tex, &tey),
-    );
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("--objective") && err.contains("class 2 has no training samples"),
-        "{err}"
-    );
-    assert!(!out.exists());
+    for ((x, y), says) in [
+        ((&trx, &try_), "class 2 has no training samples"),
+        ((&onex, &oney), "class 2 has 1 training sample"),
+    ] {
+        let o = run(
+            &[&args[..], &[out.to_str().unwrap()]].concat(),
+            &data_args(x, y, &tex, &tey),
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("--objective") && err.contains(says), "{err}");
+        assert!(!out.exists());
+    }
 }
 
 /// A class whose test samples are all the same point has a point-mass output: `analyze` flags
@@ -664,10 +670,7 @@ fn a_closure_input_beyond_its_range_is_named_with_the_range() {
 #[test]
 fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, mut y) = shifted_classes(300, 25, false);
-    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
-    y[5] = 7;
-    let (_, y7) = write_xy(dir.path(), "stray-", &x, &y);
+    let (xp, yp, y7) = stray_label_data(dir.path());
     let m = dir.path().join("m.safetensors");
     let head = [
         "train",
@@ -682,12 +685,9 @@ fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
         &[&head[..], &["--json"]].concat(),
         &data_args(&xp, &y7, &xp, &yp),
     );
-    let e = stderr(&o);
-    assert!(o.status.success(), "{e}");
+    let e = warns_of_classes_3_to_6(&o);
     assert!(
-        e.contains("warning: the training set has no sample of classes 3, 4, 5, 6 of the 8")
-            && e.contains("the largest label, 7, + 1: --n-classes not given")
-            && e.contains("--n-classes 8 says so"),
+        e.contains("the largest label, 7, + 1: --n-classes not given"),
         "{e}"
     );
     let j = json(&o);
@@ -717,4 +717,99 @@ fn a_stray_label_s_absent_classes_are_named_with_n_classes() {
         stderr(&o)
     );
     assert!(json(&o).get("absent_classes").is_none());
+}
+
+/// Asserts that the run `o` of [`stray_label_data`] succeeded with the warning naming its absent
+/// classes 3…6 and `--n-classes 8`; returns its stderr.
+fn warns_of_classes_3_to_6(o: &std::process::Output) -> String {
+    let e = stderr(o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        e.contains("warning: the training set has no sample of classes 3, 4, 5, 6 of the 8")
+            && e.contains("--n-classes 8 says so"),
+        "{e}"
+    );
+    e
+}
+
+/// Three classes (labels 0…2) and the same data with sample 5 relabelled 7, in `dir`:
+/// (features, labels, stray labels).
+fn stray_label_data(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (x, mut y) = shifted_classes(300, 25, false);
+    let (xp, yp) = write_xy(dir, "", &x, &y);
+    y[5] = 7;
+    let (_, y7) = write_xy(dir, "stray-", &x, &y);
+    (xp, yp, y7)
+}
+
+/// adv25's open item: `analyze` without `--model` trains its default network on the data, and
+/// a stray label (labels 0…2 and one 7) gave it an 8-class network without `train`'s warning.
+/// Now the same warning on stderr, the absent classes in `trained.absent_classes` of the JSON,
+/// a `training` line in the text and the report's header; `--n-classes 8` silences the warning
+/// and keeps the field; data with every class: neither.
+#[test]
+fn analyze_without_a_model_warns_of_a_stray_label_s_absent_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (xp, yp, y7) = stray_label_data(dir.path());
+    let head = ["analyze", "--hidden", "8", "--epochs", "1"];
+    let o = run(
+        &[&head[..], &["--json"]].concat(),
+        &data_args(&xp, &y7, &xp, &yp),
+    );
+    warns_of_classes_3_to_6(&o);
+    let j = json(&o);
+    assert_eq!(
+        j["trained"]["absent_classes"],
+        serde_json::json!([3, 4, 5, 6]),
+        "{j}"
+    );
+    let report = dir.path().join("report");
+    let o = run(
+        &[&head[..], &["--report", report.to_str().unwrap()]].concat(),
+        &data_args(&xp, &y7, &xp, &yp),
+    );
+    let line = "classes 3, 4, 5, 6 absent (no training sample)";
+    assert!(String::from_utf8_lossy(&o.stdout).contains(&format!("training    {line}")));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains(&format!("| training | {line} |")), "{md}");
+    let given = [&head[..], &["--json", "--n-classes", "8"]].concat();
+    let o = run(&given, &data_args(&xp, &y7, &xp, &yp));
+    assert!(o.status.success() && !stderr(&o).contains("warning"));
+    assert_eq!(
+        json(&o)["trained"]["absent_classes"],
+        serde_json::json!([3, 4, 5, 6])
+    );
+    let o = run(
+        &[&head[..], &["--json"]].concat(),
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success() && !stderr(&o).contains("warning"));
+    assert!(json(&o)["trained"].get("absent_classes").is_none());
+}
+
+/// Label files with no label at all (shape (0,), features (0, 4)), as training and test set:
+/// they were refused as "every label is 0: a classification needs at least 2 classes" (the
+/// largest label of no labels was taken as 0, adv26); now named as holding no labels. One
+/// label file of zeros keeps its message.
+#[test]
+fn empty_label_files_are_named_as_empty_not_as_all_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Vec<Vec<f64>> = Vec::new();
+    let (ex, ey) = write_xy(dir.path(), "empty-", &x, &[]);
+    super::common::write_npy(&ex, "<f8", false, &[0, 4], &[]);
+    let (zx, zy) = write_xy(dir.path(), "zero-", &[vec![1.0; 4], vec![2.0; 4]], &[0, 0]);
+    let out = dir.path().join("m.safetensors");
+    let head = ["train", "--epochs", "1", "--out", out.to_str().unwrap()];
+    for ((x, y), says) in [
+        (
+            (&ex, &ey),
+            "empty-y.npy: holds no labels (0 samples): expected samples of at least 2",
+        ),
+        ((&zx, &zy), "zero-y.npy: every label is 0"),
+    ] {
+        let o = run(&head, &data_args(x, y, x, y));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
 }

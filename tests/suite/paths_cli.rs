@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::common::command;
 
@@ -228,21 +228,11 @@ fn a_fifo_in_a_previous_report_does_not_hang_the_check() {
 /// skips, saying so, when the test is not run as root.
 #[test]
 fn another_users_output_is_refused_before_the_work() {
-    use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: needs root, to give the outputs to another user than the runner");
+    let Some((_dir, [sticky, open])) =
+        folders_for_another_user([("sticky", 0o1777), ("open", 0o777)])
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
-    mode(dir.path(), 0o755).unwrap();
-    let (sticky, open) = (dir.path().join("sticky"), dir.path().join("open"));
-    for (d, m) in [(&sticky, 0o1777), (&open, 0o777)] {
-        std::fs::create_dir(d).unwrap();
-        mode(d, m).unwrap();
-    }
+    };
     let model = sticky.join("m.safetensors");
     let (report, open_report) = (sticky.join("rep"), open.join("rep"));
     let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
@@ -265,18 +255,134 @@ fn another_users_output_is_refused_before_the_work() {
             "its old files cannot be removed by this user",
         ),
     ] {
-        let o = command()
-            .args([&args[..], &[path.as_os_str()]].concat())
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap();
+        let o = run_as_nobody(&[&args[..], &[path.as_os_str()]].concat());
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(err.contains(says), "{err}");
     }
     assert_eq!(std::fs::read(&model).unwrap(), before);
-    for d in [&sticky, &open] {
+    assert_no_temporaries(&[&sticky, &open]);
+}
+
+/// Read-only outputs (adv25's open item, tried as user 65534 in adv26): a mode-444 file this
+/// user owns, in a folder it may write, was replaced by `train --out` and `sweep export --csv`
+/// (rename(2) needs only the folder's permission) and left writable; a `sweep --out` that
+/// cannot be created (a mode-555 parent) or whose results.jsonl is mode 444 said only
+/// "Permission denied". Each is now refused naming the path and what was expected, the file
+/// unchanged, nothing left. Skips, saying so, when the test is not run as root.
+#[test]
+fn read_only_outputs_are_refused_naming_the_path() {
+    use std::os::unix::fs::{chown, PermissionsExt};
+    let Some((dir, [open, shut])) = folders_for_another_user([("open", 0o777), ("shut", 0o555)])
+    else {
+        return;
+    };
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let sweep = open.join("sw");
+    let o = run(&[
+        os("sweep"),
+        os("--grid"),
+        grid.as_os_str(),
+        os("--out"),
+        sweep.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (model, csv) = (open.join("m.safetensors"), open.join("e.csv"));
+    let results = sweep.join("results.jsonl");
+    for p in [&model, &csv] {
+        std::fs::write(p, b"keep").unwrap();
+    }
+    for p in [&sweep, &results, &model, &csv] {
+        chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    for p in [&results, &model, &csv] {
+        set_mode(p, 0o444);
+    }
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    let export = [os("sweep"), os("export"), sweep.as_os_str(), os("--csv")];
+    let to_sweep = [os("sweep"), os("--grid"), grid.as_os_str(), os("--out")];
+    let new_sweep = shut.join("sw");
+    let read_only = "exists and is read-only for this user (mode 444";
+    for (args, path, says, expected) in [
+        (
+            &train[..],
+            &model,
+            read_only,
+            "make it writable (chmod u+w)",
+        ),
+        (&export[..], &csv, read_only, "make it writable (chmod u+w)"),
+        (
+            &to_sweep[..],
+            &new_sweep,
+            "cannot be created as the output folder (Permission denied",
+            "expected --out to name a folder this user may create",
+        ),
+        (
+            &to_sweep[..],
+            &sweep,
+            "results.jsonl: cannot be opened for appending (Permission denied",
+            "expected a results file and folder this user may write",
+        ),
+    ] {
+        let o = run_as_nobody(&[args, &[path.as_os_str()]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        let named = path.file_name().unwrap().to_string_lossy();
+        assert!(
+            err.contains(&*named) && err.contains(says) && err.contains(expected),
+            "{err}"
+        );
+    }
+    for p in [&model, &csv] {
+        assert_eq!(std::fs::read(p).unwrap(), b"keep");
+        assert_eq!(
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777,
+            0o444
+        );
+    }
+    assert_no_temporaries(&[&open, &shut, &sweep]);
+}
+
+/// A temporary folder (mode 755) holding the `folders` (name, mode), for runs as user 65534
+/// against root's files; `None`, saying so, when the test is not run as root.
+fn folders_for_another_user<const N: usize>(
+    folders: [(&str, u32); N],
+) -> Option<(tempfile::TempDir, [PathBuf; N])> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root, to run as another user than the files' owner");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    set_mode(dir.path(), 0o755);
+    let paths = folders.map(|(name, m)| {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        set_mode(&d, m);
+        d
+    });
+    Some((dir, paths))
+}
+
+fn set_mode(p: &Path, m: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+}
+
+/// Runs corrflow with `args` as user 65534 (nobody).
+fn run_as_nobody(args: &[&OsStr]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    command().args(args).uid(65534).gid(65534).output().unwrap()
+}
+
+/// Asserts that no temporary file or folder (`.corrflow-tmp-…`) is left in `dirs`.
+fn assert_no_temporaries(dirs: &[&Path]) {
+    for d in dirs {
         let left: Vec<_> = std::fs::read_dir(d)
             .unwrap()
             .map(|e| e.unwrap().file_name())
