@@ -37,7 +37,8 @@ pub struct ClassStatistics {
 
 impl ClassStatistics {
     /// Measures mean and covariance (population, ÷ n_c) of every class of `data` with a
-    /// [`MomentAccumulator`]. Errors naming `--objective` if a class has fewer than 2 samples
+    /// [`MomentAccumulator`]. Errors naming `--objective` (or the grid key `objective`: the
+    /// advice names the value, not the flag) if a class has fewer than 2 samples
     /// (one: the accumulator's "class 0 has 1 sample" named neither the flag nor the training
     /// set until adv26).
     pub fn measure(data: &Dataset) -> Result<Self> {
@@ -47,7 +48,7 @@ impl ClassStatistics {
                 Field::Objective,
                 format!(
                     "cumulants: class {c} has 1 training sample, and the objective fits every \
-                     class's covariance, which needs at least 2; use --objective samples or \
+                     class's covariance, which needs at least 2; use the objective samples, or \
                      data with at least 2 samples of every class"
                 ),
             ));
@@ -70,7 +71,8 @@ impl ClassStatistics {
                 Field::Objective,
                 format!(
                     "cumulants: class {c} has no training samples, and the objective fits every \
-                     class's mean and covariance; use --objective samples or data with every class"
+                     class's mean and covariance; use the objective samples, or data with every \
+                     class"
                 ),
             ));
         }
