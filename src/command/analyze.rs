@@ -216,6 +216,19 @@ impl AnalyzeReport {
         absent_classes_warning(&t.absent_classes, k, t.classes_inferred)
     }
 
+    /// "classes 3, 4 absent (no training sample)" for the network this run trained, the line of
+    /// the text and of report.md's header; `None` with `--model` or every class present.
+    fn absent_training(&self) -> Option<String> {
+        let t = self
+            .trained
+            .as_ref()
+            .filter(|t| !t.absent_classes.is_empty())?;
+        Some(format!(
+            "{} absent (no training sample)",
+            class_list(&t.absent_classes)
+        ))
+    }
+
     /// Writes report.md, report.json and the plots into `dir`; `command` is the command line
     /// recorded in the report's header.
     pub fn write_folder(&self, dir: &Path, command: String, timings: &Timings) -> Result<()> {
@@ -226,15 +239,7 @@ impl AnalyzeReport {
                 .as_ref()
                 .map_or("trained by this run".into(), |p| p.display().to_string()),
         )];
-        if let Some(t) = self
-            .trained
-            .as_ref()
-            .filter(|t| !t.absent_classes.is_empty())
-        {
-            let absent = format!(
-                "{} absent (no training sample)",
-                class_list(&t.absent_classes)
-            );
+        if let Some(absent) = self.absent_training() {
             header.push(("training", absent));
         }
         header.extend([
@@ -268,16 +273,8 @@ impl fmt::Display for AnalyzeReport {
                 a.widths, a.activation
             )?,
         }
-        if let Some(t) = self
-            .trained
-            .as_ref()
-            .filter(|t| !t.absent_classes.is_empty())
-        {
-            writeln!(
-                f,
-                "training    {} absent (no training sample)",
-                class_list(&t.absent_classes)
-            )?;
+        if let Some(absent) = self.absent_training() {
+            writeln!(f, "training    {absent}")?;
         }
         writeln!(
             f,

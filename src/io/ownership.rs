@@ -41,8 +41,9 @@ pub fn check_owner_may_replace(path: &Path) -> Result<()> {
             ),
         ));
     }
-    let refused = denied(path, libc::W_OK).filter(|e| e.raw_os_error() == Some(libc::EACCES));
-    if entry.file_type().is_file() && refused.is_some() {
+    let read_only = entry.file_type().is_file()
+        && denied(path, libc::W_OK).is_some_and(|e| e.raw_os_error() == Some(libc::EACCES));
+    if read_only {
         return Err(Error::format(
             path,
             format!(

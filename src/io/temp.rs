@@ -87,12 +87,10 @@ impl Registry {
     /// or removed: while the caller holds it no temporary path can be created.
     fn remove_all(&self) -> (MutexGuard<'_, Vec<Entry>>, usize) {
         let paths = self.lock();
-        let restored: Vec<bool> = paths.iter().map(restore).collect();
-        let left: Vec<PathBuf> = (paths.iter().zip(&restored))
-            .filter(|(_, &r)| !r)
-            .map(|(e, _)| e.path.clone())
-            .collect();
-        let done = restored.iter().filter(|&&r| r).count() + remove_existing(&left);
+        let done = paths
+            .iter()
+            .filter(|e| restore(e) || remove_existing(&e.path))
+            .count();
         (paths, done)
     }
 }
@@ -154,16 +152,13 @@ pub fn remove_own_for_exit() -> usize {
     removed
 }
 
-/// Removes those of `paths` that exist (a folder with its contents); returns how many.
-fn remove_existing(paths: &[PathBuf]) -> usize {
-    paths
-        .iter()
-        .filter(|p| match std::fs::symlink_metadata(p) {
-            Ok(m) if m.is_dir() => remove_folder(p),
-            Ok(_) => std::fs::remove_file(p).is_ok(),
-            Err(_) => false,
-        })
-        .count()
+/// Removes `path` if it exists (a folder with its contents); true if it was removed.
+fn remove_existing(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => remove_folder(path),
+        Ok(_) => std::fs::remove_file(path).is_ok(),
+        Err(_) => false,
+    }
 }
 
 /// Removes the folder `p` and its contents, trying again while another thread's writes leave
