@@ -632,7 +632,9 @@ PY
 check "propagate text, relu x1e-30" + propagate --model "$W/relu-m30.safetensors"
 grep -q "^\* degenerate:" "$W/out" || { implausible=$((implausible + 1)); echo "propagate text, relu x1e-30: degenerate rows not marked"; }
 mkdir -p "$W/odd"
-# npy(path, descr, shape, data): a .npy file, for sections 13 and 14.
+# npy(path, descr, shape, data): a .npy file; f8(rows) and i8(labels) their little-endian
+# bytes; xy(d, name, x, y, width): the pair d/name-x.npy (f8, width columns, default the first
+# row's) and d/name-y.npy (i8). For sections 13 on.
 cat >"$W/npy.py" <<'PY'
 import struct
 def npy(path, descr, shape, data):
@@ -641,16 +643,20 @@ def npy(path, descr, shape, data):
     head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
+i8 = lambda y: b"".join(struct.pack("<q", c) for c in y)
+def xy(d, name, x, y, width=None):
+    npy(f"{d}/{name}-x.npy", "<f8", (len(x), width or len(x[0])), f8(x))
+    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), i8(y))
 PY
 python3 - "$W/odd" "$W" <<'PY'
 import random, struct, sys
 sys.path.insert(0, sys.argv[2])
-from npy import npy
+from npy import npy, f8
 d = sys.argv[1]
 rng = random.Random(13)
 y = [c for c in range(3) for _ in range(200)]
 x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
-f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
 npy(f"{d}/x.npy", "<f8", (600, 4), f8(x))
 npy(f"{d}/f1-x.npy", "<f8", (600, 1), f8([r[:1] for r in x]))
 npy(f"{d}/y.npy", "<i8", (600,), b"".join(struct.pack("<q", c) for c in y))
@@ -720,13 +726,12 @@ mkdir -p "$W/d14"
 python3 - "$W/d14" "$W" <<'PY'
 import random, struct, sys
 sys.path.insert(0, sys.argv[2])
-from npy import npy
+from npy import npy, f8
 d = sys.argv[1]
 rng = random.Random(23)
 y = [c for c in range(3) for _ in range(200)]
 rng.shuffle(y)
 x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
-f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
 npy(f"{d}/y.npy", "<i8", (600,), b"".join(struct.pack("<q", c) for c in y))
 for name, rows in [
     ("u100", [[v * 1e100 for v in r] for r in x]),
@@ -837,14 +842,10 @@ mkdir -p "$W/d15"
 python3 - "$W/d15" "$W" <<'PY'
 import random, struct, sys
 sys.path.insert(0, sys.argv[2])
-from npy import npy
+from npy import xy
 d = sys.argv[1]
 rng = random.Random(24)
-f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
-i8 = lambda y: b"".join(struct.pack("<q", c) for c in y)
-def put(name, x, y):
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), len(x[0])), f8(x))
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), i8(y))
+put = lambda name, x, y: xy(d, name, x, y)
 y = [i % 3 for i in range(600)]
 x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
 put("base", x, y)
@@ -973,14 +974,10 @@ mkdir -p "$W/d17"
 python3 - "$W/d17" "$W" <<'PY'
 import json, random, struct, sys
 sys.path.insert(0, sys.argv[2])
-from npy import npy
+from npy import f8, i8, xy
 d = sys.argv[1]
 rng = random.Random(26)
-f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
-i8 = lambda y: b"".join(struct.pack("<q", c) for c in y)
-def put(name, x, y):
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), 4), f8(x))
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), i8(y))
+put = lambda name, x, y: xy(d, name, x, y, 4)
 def blobs(counts):
     y = [c for c, n in enumerate(counts) for _ in range(n)]
     return [[rng.gauss(0, 1) + 2 * c for _ in range(4)] for c in y], y
