@@ -16,7 +16,8 @@ use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt_pivoting::factor::{
     cholesky_in_place, cholesky_in_place_scratch, PivLltParams,
 };
-use faer::{Mat, MatRef, Par, Spec};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Mat, MatMut, MatRef, Par, Spec};
 
 use crate::error::{Error, Result};
 use crate::linalg::with_work;
@@ -72,11 +73,12 @@ impl LowRankFactor {
             });
         }
         // The factorisation overwrites its copy of Σ on the support (the m rows and columns
-        // with variance, in their order): formed in this thread's m × m work matrix. The silent
-        // rows would otherwise ride along in every trailing update of the d × d factor without
-        // ever being pivoted.
+        // with variance, in their order): formed in the leading m × m block of this thread's
+        // d × d work matrix (the one the class information's factors keep; an m × m one would
+        // be a fresh allocation for each class's m). The silent rows would otherwise ride along
+        // in every trailing update of the d × d factor without ever being pivoted.
         let m = support.len();
-        with_work(m, m, |a| {
+        with_work(d, d, |work| {
             let mut next = 0;
             for j in 0..d {
                 // Column j is scanned for non-finite entries (all of it, the upper part and the
@@ -92,7 +94,7 @@ impl LowRankFactor {
                 // (the lower triangle the factor reads), zeros above.
                 let c = next;
                 next += 1;
-                let col = a.col_as_slice_mut(c);
+                let col = &mut work.col_as_slice_mut(c)[..m];
                 col[..c].fill(0.0);
                 let src = cov.col(j);
                 let rows = col[c..].iter_mut().zip(&support[c..]);
@@ -104,6 +106,7 @@ impl LowRankFactor {
                     None => rows.for_each(|(v, &i)| *v = src[i]),
                 }
             }
+            let a = work.as_mut().submatrix_mut(0, 0, m, m);
             Self::factor_in_place(a, &support, d, par, what)
         })
     }
@@ -115,7 +118,7 @@ impl LowRankFactor {
     /// diagonal), so the d × d run stops at the first j > 0 with L_jj² < τ, and the factor is
     /// cut there: the same τ, the same rank.
     fn factor_in_place(
-        a: &mut Mat<f64>,
+        mut a: MatMut<'_, f64>,
         support: &[usize],
         d: usize,
         par: Par,
@@ -130,7 +133,7 @@ impl LowRankFactor {
         params.config.block_size = PIVOT_BLOCK;
         let mut mem = MemBuffer::new(cholesky_in_place_scratch::<usize, f64>(m, par, params));
         let (info, _) = cholesky_in_place(
-            a.as_mut(),
+            a.rb_mut(),
             &mut perm,
             &mut perm_inv,
             par,
@@ -153,7 +156,7 @@ impl LowRankFactor {
         };
         let mut factor = Mat::zeros(d, r);
         for k in 0..r {
-            let (src, mut dst) = (a.col(k), factor.col_mut(k));
+            let (src, mut dst) = (a.rb().col(k), factor.col_mut(k));
             for (i, &row) in perm.iter().enumerate().skip(k) {
                 dst[support[row]] = src[i];
             }
