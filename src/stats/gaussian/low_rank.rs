@@ -8,9 +8,9 @@
 //!
 //! The factor runs on the support only, the m ≤ d coordinates with variance (MNIST's class
 //! covariances have 230–350 constant pixels of 784), with the d × d factor's τ kept (see
-//! [`LowRankFactor::new`]): cost ≈ (m³ − (m − r)³)/3 flops
-//! ([`flops::pivoted_cholesky`](crate::timing::flops::pivoted_cholesky)) against 10d³/3 for the
-//! eigendecomposition of [`super::GaussianSampler`], and r ≤ m normals per draw instead of d.
+//! [`LowRankFactor::new`]): cost ≈ (m³ − (m − r)³)/3 flops ([`flops::pivoted_cholesky`])
+//! against 10d³/3 for the eigendecomposition of [`super::GaussianSampler`], and r ≤ m normals
+//! per draw instead of d.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt_pivoting::factor::{
