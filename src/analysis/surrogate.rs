@@ -112,8 +112,8 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
 /// `real`: the data and the network's accuracy on them (measured from the outputs of the
 /// statistics' forward pass, [`super::outputs::ClassOutputs::accuracy`]). `per_class` draws
 /// per class (`None`: the data's own class counts), seeded. The flops counted: K + 1 pivoted
-/// Cholesky factors ([`flops::pivoted_cholesky`]: Σ_w and each Σ_c), and per class and order
-/// the folded first layer and the draws' forward pass (see [`folded_network`]).
+/// Cholesky factors ([`LowRankFactor::flops`]: Σ_w and each Σ_c, on their supports), and per
+/// class and order the folded first layer and the draws' forward pass (see [`folded_network`]).
 pub fn surrogate_accuracy<'a>(
     net: &Mlp,
     real: (impl Into<Labelled<'a>>, f64),
@@ -133,7 +133,6 @@ pub fn surrogate_accuracy<'a>(
         .map(|&c| per_class.unwrap_or(c as usize))
         .collect();
     let sw = within_class_covariance(input)?;
-    let d = sw.nrows();
     let classes = (&counts[..], &input.classes[..]);
     let mean = |k: usize| input.per_class[k].mean.as_ref();
     // Order 1: x = μ_c + F_w z, one factor of Σ_w for all classes (zero-mean draws shifted by
@@ -152,7 +151,7 @@ pub fn surrogate_accuracy<'a>(
                 largest_dropped_variance: pooled.residual(),
                 ..result
             };
-            Ok((result, f + flops::pivoted_cholesky(d, pooled.rank())))
+            Ok((result, f + pooled.flops()))
         },
         || {
             evaluate(net, classes, seed, 2, |k| {
@@ -230,7 +229,7 @@ pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>)
 /// on them. The factor fields of the result are those of the factors `gaussian` formed: the
 /// directions dropped summed over them and the largest residual variance (0 when every factor
 /// was borrowed; the caller then fills them). The flops: per class the pivoted Cholesky of
-/// each factor formed ([`flops::pivoted_cholesky`]), the fold (2N₁d(r + 1), r the columns of
+/// each factor formed ([`LowRankFactor::flops`], on its support), the fold (2N₁d(r + 1), r the columns of
 /// F) and the forward pass of the draws with a first layer of width r ([`flops::forward`]).
 fn evaluate<'a>(
     net: &Mlp,
@@ -261,11 +260,7 @@ fn evaluate<'a>(
                     hits,
                     flops: fold
                         + flops::forward(&widths, n)
-                        + if owned {
-                            flops::pivoted_cholesky(f.nrows(), f.ncols())
-                        } else {
-                            0.0
-                        },
+                        + if owned { factor.flops() } else { 0.0 },
                     dropped: if owned { factor.dropped() } else { 0 },
                     residual: if owned { factor.residual() } else { 0.0 },
                 })

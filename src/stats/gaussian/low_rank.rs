@@ -6,18 +6,23 @@
 //! I_r)) leave out only directions whose variance is at the rounding level of Σ — MNIST's
 //! constant pixels and the exact linear dependencies between rarely-lit ones.
 //!
-//! Cost ≈ (d³ − (d − r)³)/3 flops ([`flops::pivoted_cholesky`](crate::timing::flops::pivoted_cholesky)) against 10d³/3 for the
-//! eigendecomposition of [`super::GaussianSampler`], and r ≤ d normals per draw instead of d.
+//! The factor runs on the support only, the m ≤ d coordinates with variance (MNIST's class
+//! covariances have 230–350 constant pixels of 784), with the d × d factor's τ kept (see
+//! [`LowRankFactor::new`]): cost ≈ (m³ − (m − r)³)/3 flops ([`flops::pivoted_cholesky`])
+//! against 10d³/3 for the eigendecomposition of [`super::GaussianSampler`], and r ≤ m normals
+//! per draw instead of d.
 
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt_pivoting::factor::{
     cholesky_in_place, cholesky_in_place_scratch, PivLltParams,
 };
-use faer::{Mat, MatRef, Par, Spec};
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Mat, MatMut, MatRef, Par, Spec};
 
 use crate::error::{Error, Result};
 use crate::linalg::with_work;
 use crate::simd::all_finite;
+use crate::timing::flops;
 
 /// Columns per block of the pivoted Cholesky. Within a block each new column is updated by the
 /// block's earlier columns one matrix–vector product at a time (the pivot needs the updated
@@ -33,6 +38,8 @@ pub struct LowRankFactor {
     factor: Mat<f64>,
     /// The largest diagonal of the Schur complement left out (0 at full rank).
     residual: f64,
+    /// The flops of the factorisation done (on the support, to faer's stop).
+    flops: f64,
 }
 
 impl LowRankFactor {
@@ -49,8 +56,12 @@ impl LowRankFactor {
         }
         let non_finite =
             || Error::Numeric(format!("{what}: the covariance has non-finite entries"));
-        let silent: Vec<bool> = (0..d).map(|i| cov[(i, i)] <= 0.0).collect();
-        if silent.iter().all(|&s| s) {
+        // The support: the rows with variance, in their order (a NaN diagonal among them, to be
+        // refused by the scan below).
+        let support: Vec<usize> = (0..d)
+            .filter(|&i| cov[(i, i)] > 0.0 || cov[(i, i)].is_nan())
+            .collect();
+        if support.is_empty() {
             if !(0..d).all(|j| column_finite(cov, j)) {
                 return Err(non_finite());
             }
@@ -58,52 +69,71 @@ impl LowRankFactor {
             return Ok(LowRankFactor {
                 factor: Mat::zeros(d, 0),
                 residual: 0.0,
+                flops: 0.0,
             });
         }
-        // The factorisation overwrites its copy of Σ: formed in this thread's work matrix.
-        let silent_rows: Vec<usize> = (0..d).filter(|&i| silent[i]).collect();
-        with_work(d, d, |a| {
+        // The factorisation overwrites its copy of Σ on the support (the m rows and columns
+        // with variance, in their order): formed in the leading m × m block of this thread's
+        // d × d work matrix (the one the class information's factors keep; an m × m one would
+        // be a fresh allocation for each class's m). The silent rows would otherwise ride along
+        // in every trailing update of the d × d factor without ever being pivoted.
+        let m = support.len();
+        with_work(d, d, |work| {
+            let mut next = 0;
             for j in 0..d {
-                // Column j is scanned for non-finite entries (all of it, the upper part too)
-                // right before its lower part is copied: the copy reads it from the cache
-                // instead of from memory a second time.
+                // Column j is scanned for non-finite entries (all of it, the upper part and the
+                // silent columns too) right before its support rows are gathered: the gather
+                // reads it from the cache instead of from memory a second time.
                 if !column_finite(cov, j) {
                     return Err(non_finite());
                 }
-                let col = a.col_as_slice_mut(j);
-                if silent[j] {
-                    col.fill(0.0);
+                if support.get(next) != Some(&j) {
                     continue;
                 }
-                // Column j's lower part copied whole, then its silent rows and the upper part
-                // zeroed: the entries the element-wise rule (0 where i < j or i, j silent, else
-                // Σᵢⱼ) gives, by block copies.
-                col[..j].fill(0.0);
-                let src = cov.col(j).subrows(j, d - j);
+                // Compact column c = next holds Σ's column j on the support rows from c on
+                // (the lower triangle the factor reads), zeros above.
+                let c = next;
+                next += 1;
+                let col = &mut work.col_as_slice_mut(c)[..m];
+                col[..c].fill(0.0);
+                let src = cov.col(j);
+                let rows = col[c..].iter_mut().zip(&support[c..]);
                 match src.try_as_col_major() {
-                    Some(s) => col[j..].copy_from_slice(s.as_slice()),
-                    None => col[j..]
-                        .iter_mut()
-                        .zip(src.iter())
-                        .for_each(|(v, &x)| *v = x),
-                }
-                for &i in silent_rows.iter().filter(|&&i| i > j) {
-                    col[i] = 0.0;
+                    Some(s) => {
+                        let s = s.as_slice();
+                        rows.for_each(|(v, &i)| *v = s[i]);
+                    }
+                    None => rows.for_each(|(v, &i)| *v = src[i]),
                 }
             }
-            Self::factor_in_place(a, par, what)
+            let a = work.as_mut().submatrix_mut(0, 0, m, m);
+            Self::factor_in_place(a, &support, d, par, what)
         })
     }
 
-    /// The factor of the copy `a` (lower triangle; overwritten), see [`LowRankFactor::new`].
-    fn factor_in_place(a: &mut Mat<f64>, par: Par, what: &str) -> Result<Self> {
-        let d = a.nrows();
-        let (mut perm, mut perm_inv) = (vec![0usize; d], vec![0usize; d]);
+    /// The factor of `a`, Σ's compact copy on the rows `support` of the d (lower triangle;
+    /// overwritten), see [`LowRankFactor::new`]. faer's stop is τ' = m·ε·maxᵢ Σᵢᵢ, below the
+    /// d × d factor's τ = d·ε·maxᵢ Σᵢᵢ, so its run may go on past where that one stopped; each
+    /// pivot is the largest diagonal of the Schur complement at its step (L_jj² = that
+    /// diagonal), so the d × d run stops at the first j > 0 with L_jj² < τ, and the factor is
+    /// cut there: the same τ, the same rank.
+    fn factor_in_place(
+        mut a: MatMut<'_, f64>,
+        support: &[usize],
+        d: usize,
+        par: Par,
+        what: &str,
+    ) -> Result<Self> {
+        let m = a.nrows();
+        let largest = (0..m).map(|i| a[(i, i)]).fold(0.0, f64::max);
+        // faer's expression for the d × d matrix (`eps * n * ajj`, evaluated left to right).
+        let tau = f64::EPSILON * d as f64 * largest;
+        let (mut perm, mut perm_inv) = (vec![0usize; m], vec![0usize; m]);
         let mut params: Spec<PivLltParams, f64> = Default::default();
         params.config.block_size = PIVOT_BLOCK;
-        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<usize, f64>(d, par, params));
+        let mut mem = MemBuffer::new(cholesky_in_place_scratch::<usize, f64>(m, par, params));
         let (info, _) = cholesky_in_place(
-            a.as_mut(),
+            a.rb_mut(),
             &mut perm,
             &mut perm_inv,
             par,
@@ -111,16 +141,31 @@ impl LowRankFactor {
             params,
         )
         .map_err(|e| Error::Numeric(format!("{what}: pivoted Cholesky failed: {e:?}")))?;
-        let r = info.rank;
-        let residual = if r < d { a[(r, r)].max(0.0) } else { 0.0 };
+        let done = info.rank;
+        let r = (1..done)
+            .find(|&j| below_tolerance(a[(j, j)], tau))
+            .unwrap_or(done);
+        // The largest variance left out: at a cut, the pivot faer went on with (its square
+        // root's square, within 2 ulp); at faer's own stop, the diagonal it left in place.
+        let residual = if r < done {
+            a[(r, r)] * a[(r, r)]
+        } else if r < m {
+            a[(r, r)].max(0.0)
+        } else {
+            0.0
+        };
         let mut factor = Mat::zeros(d, r);
         for k in 0..r {
-            let (src, mut dst) = (a.col(k), factor.col_mut(k));
+            let (src, mut dst) = (a.rb().col(k), factor.col_mut(k));
             for (i, &row) in perm.iter().enumerate().skip(k) {
-                dst[row] = src[i];
+                dst[support[row]] = src[i];
             }
         }
-        Ok(LowRankFactor { factor, residual })
+        Ok(LowRankFactor {
+            factor,
+            residual,
+            flops: flops::pivoted_cholesky(m, done),
+        })
     }
 
     /// F (d × r).
@@ -143,6 +188,20 @@ impl LowRankFactor {
     pub fn residual(&self) -> f64 {
         self.residual
     }
+
+    /// The flops of the pivoted Cholesky done: [`flops::pivoted_cholesky`] of the m rows with
+    /// variance, to the step faer stopped at (at or past [`LowRankFactor::rank`]).
+    pub fn flops(&self) -> f64 {
+        self.flops
+    }
+}
+
+/// Whether a pivot L_jj = fl(√a) has a < τ (the d × d factor's stop): decided by the correctly
+/// rounded, monotone square root against fl(√τ) (L_jj < fl(√τ) ⇒ a < τ, L_jj > fl(√τ) ⇒ a > τ),
+/// and only where L_jj equals fl(√τ) to the bit by the square L_jj² < τ (a within 2 ulp of τ).
+fn below_tolerance(pivot: f64, tau: f64) -> bool {
+    let root = tau.sqrt();
+    pivot < root || (pivot == root && pivot * pivot < tau)
 }
 
 /// Whether column j of `cov` is finite: a contiguous column by [`all_finite`] on the SIMD lanes
@@ -244,5 +303,93 @@ mod tests {
         );
         assert_eq!(f.rank(), d);
         assert_eq!(f.factor(), g.factor());
+    }
+
+    /// Σ with zero rows scattered among the varying ones (d = 12, m = 7 on the support
+    /// {1, 2, 5, 6, 7, 9, 10}; Σ there = G Gᵀ + I, full rank, unequal variances so the pivots
+    /// permute): F keeps the m directions, its zero rows are exactly the constant coordinates,
+    /// F Fᵀ = Σ within the rounding bound |F Fᵀ − Σ| ≤ (γ_{m+1} + γ_m) (|F| |F|ᵀ) (Higham,
+    /// Thm 10.3, for the factor on the support, plus the product formed here with m terms,
+    /// γ_n = nε/(1 − nε)), and the flops counted are those of the m × m factor.
+    #[test]
+    fn zero_rows_scattered_in_the_covariance_are_left_out_and_placed_back() {
+        let (d, support) = (12, [1usize, 2, 5, 6, 7, 9, 10]);
+        let m = support.len();
+        let g = Mat::from_fn(m, m, |i, k| {
+            ((i * 5 + k * 3) % 7) as f64 - 3.0 + 0.25 * i as f64
+        });
+        let compact = &g * g.transpose() + Mat::<f64>::identity(m, m);
+        let mut sigma = Mat::<f64>::zeros(d, d);
+        for (a, &i) in support.iter().enumerate() {
+            for (b, &j) in support.iter().enumerate() {
+                sigma[(i, j)] = compact[(a, b)];
+            }
+        }
+        let f = LowRankFactor::new(sigma.as_ref(), Par::Seq, "test").unwrap();
+        assert_eq!((f.rank(), f.dropped(), f.residual()), (m, d - m, 0.0));
+        assert_eq!(f.flops(), flops::pivoted_cholesky(m, m));
+        for i in (0..d).filter(|i| !support.contains(i)) {
+            assert!(f.factor().row(i).iter().all(|&v| v == 0.0), "row {i}");
+        }
+        let gamma = |n: usize| n as f64 * f64::EPSILON / (1.0 - n as f64 * f64::EPSILON);
+        let back = f.factor() * f.factor().transpose();
+        let abs = f.factor().to_owned();
+        let abs = Mat::from_fn(d, m, |i, k| abs[(i, k)].abs());
+        let bound = &abs * abs.transpose() * (gamma(m + 1) + gamma(m));
+        for i in 0..d {
+            for j in 0..d {
+                let err = (back[(i, j)] - sigma[(i, j)]).abs();
+                assert!(
+                    err <= bound[(i, j)],
+                    "({i},{j}): {} vs {}, bound {}",
+                    back[(i, j)],
+                    sigma[(i, j)],
+                    bound[(i, j)]
+                );
+            }
+        }
+    }
+
+    /// The stop stays the d × d factor's τ = d·ε·max Σᵢᵢ, not the m × m run's m·ε·max Σᵢᵢ:
+    /// d = 100 with variance on two coordinates, Σ₃₃ = 1 and Σ₅₇,₅₇ = 64ε = 2⁻⁴⁶ (2ε < 64ε <
+    /// 100ε, and √(2⁻⁴⁶) = 2⁻²³ is exact): the second direction is dropped, as the d × d
+    /// factor drops it, with its variance as the residual.
+    #[test]
+    fn the_tolerance_is_the_full_size_one() {
+        let d = 100;
+        let small = 64.0 * f64::EPSILON;
+        let sigma = Mat::from_fn(d, d, |i, j| match (i, j) {
+            (3, 3) => 1.0,
+            (57, 57) => small,
+            _ => 0.0,
+        });
+        let f = LowRankFactor::new(sigma.as_ref(), Par::Seq, "test").unwrap();
+        assert_eq!((f.rank(), f.dropped(), f.residual()), (1, 99, small));
+        assert_eq!(f.factor()[(3, 0)], 1.0);
+        // faer's run on the support went on to m = 2 (its own τ' = 2ε·1 is below 64ε).
+        assert_eq!(f.flops(), flops::pivoted_cholesky(2, 2));
+        // Just above τ the direction is kept.
+        let kept = Mat::from_fn(d, d, |i, j| match (i, j) {
+            (3, 3) => 1.0,
+            (57, 57) => 128.0 * f64::EPSILON,
+            _ => 0.0,
+        });
+        let f = LowRankFactor::new(kept.as_ref(), Par::Seq, "test").unwrap();
+        assert_eq!((f.rank(), f.residual()), (2, 0.0));
+    }
+
+    /// The stop's comparison L_jj² < τ through fl(√τ): exact on either side of it.
+    #[test]
+    fn below_tolerance_decides_by_the_rounded_root() {
+        let tau = 100.0 * f64::EPSILON;
+        let root = tau.sqrt();
+        assert!(below_tolerance(root * 0.5, tau));
+        assert!(!below_tolerance(root * 2.0, tau));
+        let exact = 64.0 * f64::EPSILON;
+        assert!(!below_tolerance(exact.sqrt(), exact));
+        assert!(below_tolerance(
+            exact.sqrt(),
+            exact * (1.0 + 2.0 * f64::EPSILON)
+        ));
     }
 }
