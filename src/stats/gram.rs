@@ -90,34 +90,52 @@ pub fn lower_gram_pieces<T: Send>(
     });
 }
 
+/// Samples per product in [`block_product`]: a Gram's sum over k runs in chunks of at most this
+/// many columns of A, each chunk one sequential faer product added to the last. faer's
+/// sequential GEMM of these shapes slows down for k ≳ 384 (on this project's Intel machine a
+/// 500 × 64 × 512 product ran at 38–45 GFLOP/s against 66–73 in chunks of 128 or 256;
+/// BENCHMARKS.md, "The Gram's sum over samples in chunks, twenty-seventh session").
+const K_CHUNK: usize = 128;
+
 /// Block (j₀, w) of the lower triangle of A Aᵀ into `piece` (rows j₀ … d − 1 of the block's
 /// columns, (d − j₀) × w): its top w × w lower triangle (faer's triangular product) and the
-/// rectangle below (one GEMM), each sequential.
+/// rectangle below (one GEMM), each sequential, over the samples in chunks of [`K_CHUNK`]
+/// (the first with `accum`, the rest added).
 fn block_product(piece: MatMut<'_, f64>, a: MatRef<'_, f64>, j0: usize, accum: Accum) {
-    let (d, w) = (a.nrows(), piece.ncols());
+    let (d, w, k) = (a.nrows(), piece.ncols(), a.ncols());
     let (mut diag, mut rect) = piece.split_at_row_mut(w);
-    let cols = a.subrows(j0, w);
-    triangular::matmul(
-        diag.rb_mut(),
-        BlockStructure::TriangularLower,
-        accum,
-        cols,
-        BlockStructure::Rectangular,
-        cols.transpose(),
-        BlockStructure::Rectangular,
-        1.0,
-        Par::Seq,
-    );
-    if rect.nrows() > 0 {
-        let rows = a.subrows(j0 + w, d - j0 - w);
-        matmul(
-            rect.rb_mut(),
+    let mut start = 0;
+    loop {
+        let len = K_CHUNK.min(k - start);
+        let accum = if start == 0 { accum } else { Accum::Add };
+        let chunk = a.subcols(start, len);
+        let cols = chunk.subrows(j0, w);
+        triangular::matmul(
+            diag.rb_mut(),
+            BlockStructure::TriangularLower,
             accum,
-            rows.rb(),
+            cols,
+            BlockStructure::Rectangular,
             cols.transpose(),
+            BlockStructure::Rectangular,
             1.0,
             Par::Seq,
         );
+        if rect.nrows() > 0 {
+            let rows = chunk.subrows(j0 + w, d - j0 - w);
+            matmul(
+                rect.rb_mut(),
+                accum,
+                rows.rb(),
+                cols.transpose(),
+                1.0,
+                Par::Seq,
+            );
+        }
+        start += len;
+        if start >= k {
+            break;
+        }
     }
 }
 
@@ -127,10 +145,22 @@ mod tests {
     use faer::Mat;
 
     /// Every lower entry equals the plain sum Σₖ aᵢₖaⱼₖ to rounding, for sizes below, at and
-    /// across the block width; the strict upper triangle keeps its values; Add accumulates.
+    /// across the block width and sample counts below, at and across the chunk length
+    /// ([`K_CHUNK`]: one, two and three chunks, the last partial); the strict upper triangle
+    /// keeps its values; Add accumulates.
     #[test]
     fn lower_gram_matches_the_plain_sum() {
-        for &(d, k) in &[(1, 3), (5, 7), (64, 10), (65, 33), (150, 40), (200, 1)] {
+        for &(d, k) in &[
+            (1, 3),
+            (5, 7),
+            (64, 10),
+            (65, 33),
+            (150, 40),
+            (200, 1),
+            (70, K_CHUNK),
+            (3, K_CHUNK + 1),
+            (130, 2 * K_CHUNK + 45),
+        ] {
             let a = Mat::from_fn(d, k, |i, j| {
                 ((i * 7 + j * 13) % 11) as f64 - 5.0 + 0.1 * i as f64
             });
