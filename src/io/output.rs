@@ -49,6 +49,36 @@ pub fn check_output_file(path: &Path) -> Result<()> {
     check_writable(&parent_of(path))
 }
 
+/// Refuses the output file `out` when it is one of the run's `inputs` (each with what it is,
+/// for the message): the same file by device and inode, whatever path names it (`./x.npy`, a
+/// hard link). An output that does not exist yet, or an input that does not, is no match.
+/// Written after the work, such an output replaced the data the run had read (adv27: `train
+/// --out x.npy` of its own `--train-x x.npy`; `sweep export DIR --csv DIR/results.jsonl`).
+pub fn check_not_an_input<'a>(
+    out: &Path,
+    inputs: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    let same = |m: std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
+    match inputs
+        .into_iter()
+        .find(|(input, _)| std::fs::metadata(input).is_ok_and(same))
+    {
+        Some((input, what)) => Err(Error::format(
+            out,
+            format!(
+                "is {what}, {}, which this run reads; an output never replaces an input: \
+                 choose another path",
+                input.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The refusal of an output `path` whose look-up failed with `e` for another reason than its
 /// absence (a name longer than the file system takes, a parent that is a file, no permission),
 /// found before the work rather than at the write; `Ok` when it is simply absent.

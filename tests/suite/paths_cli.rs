@@ -394,3 +394,88 @@ fn assert_no_temporaries(dirs: &[&Path]) {
         );
     }
 }
+
+/// An output that is one of the run's own inputs, under any path that names it (`dir/./x.npy`,
+/// a hard link), is refused before the work, naming the output and the input: `train --out`
+/// of its `--train-x` replaced the training data with the model (exit 0), `analyze --out` the
+/// same, and `sweep export DIR --csv DIR/results.jsonl` replaced the sweep's results with the
+/// CSV (adv27). The inputs are unchanged; a new file in the sweep folder is still written.
+#[test]
+fn an_output_that_is_one_of_the_run_s_inputs_is_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (x, y) = super::common::blobs(300, 3, 4, 27);
+    let (xp, yp) = super::common::write_xy(d, "", &x, &y);
+    let (xb, yb) = (std::fs::read(&xp).unwrap(), std::fs::read(&yp).unwrap());
+    let linked = d.join("y-link.npy");
+    std::fs::hard_link(&yp, &linked).unwrap();
+    let data = [
+        os("--task"),
+        os("data"),
+        os("--train-x"),
+        xp.as_os_str(),
+        os("--train-y"),
+        yp.as_os_str(),
+        os("--test-split"),
+        os("0:30"),
+        os("--epochs"),
+        os("1"),
+        os("--out"),
+    ];
+    let dotted = d.join(".").join("x.npy");
+    for (command, out, input) in [
+        ("train", &dotted, "the training features (--train-x)"),
+        ("train", &linked, "the training labels (--train-y)"),
+        ("analyze", &xp, "the training features (--train-x)"),
+    ] {
+        let o = run(&[&[os(command)], &data[..], &[out.as_os_str()]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains(&*out.to_string_lossy())
+                && err.contains(input)
+                && err.contains("an output never replaces an input"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&xp).unwrap(), xb);
+    assert_eq!(std::fs::read(&yp).unwrap(), yb);
+
+    let grid = d.join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let sweep = d.join("sw");
+    let o = run(&[
+        os("sweep"),
+        os("--grid"),
+        grid.as_os_str(),
+        os("--out"),
+        sweep.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let results = sweep.join("results.jsonl");
+    let kept = std::fs::read(&results).unwrap();
+    let export = |csv: &Path| {
+        run(&[
+            os("sweep"),
+            os("export"),
+            sweep.as_os_str(),
+            os("--csv"),
+            csv.as_os_str(),
+        ])
+    };
+    let o = export(&results);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("results.jsonl: is a file of the sweep folder being exported"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&results).unwrap(), kept);
+    let o = export(&sweep.join("e.csv"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_no_temporaries(&[d, &sweep]);
+}
