@@ -479,3 +479,63 @@ fn an_output_that_is_one_of_the_run_s_inputs_is_refused_before_the_work() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_no_temporaries(&[d, &sweep]);
 }
+
+/// A report path whose last name is `.` or `..`, or a symbolic link to a report folder named
+/// with a trailing `/`, is refused before the work naming the path; the old report is left as
+/// it was. The first failed after the work at the swap's rename ("Device or resource busy"),
+/// the link's with "Not a directory" (adv27).
+#[test]
+fn a_report_path_ending_in_a_dot_or_a_slashed_symlink_is_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = d.join("m.safetensors");
+    let o = run(&[
+        os("train"),
+        os("--task"),
+        os("xor"),
+        os("--epochs"),
+        os("1"),
+        os("--out"),
+        model.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = d.join("rep");
+    let analyze = |r: &OsStr, cwd: &Path| {
+        command()
+            .args([
+                os("analyze"),
+                os("--model"),
+                model.as_os_str(),
+                os("--report"),
+                r,
+            ])
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    let o = analyze(report.as_os_str(), d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let old = std::fs::read(report.join("report.json")).unwrap();
+    std::os::unix::fs::symlink("rep", d.join("link")).unwrap();
+    for (path, cwd, says) in [
+        (".", &report, "ends in '.', which a rename cannot replace"),
+        (
+            "rep/.",
+            &d.to_path_buf(),
+            "ends in '.', which a rename cannot replace",
+        ),
+        (
+            "rep/..",
+            &d.to_path_buf(),
+            "ends in '..', which a rename cannot replace",
+        ),
+        ("link/", &d.to_path_buf(), "exists and is a symbolic link"),
+    ] {
+        let o = analyze(os(path), cwd);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{path}: {err}");
+        assert!(err.contains(&format!("{path}: {says}")), "{path}: {err}");
+    }
+    assert_eq!(std::fs::read(report.join("report.json")).unwrap(), old);
+    assert_no_temporaries(&[d, &report]);
+}
