@@ -277,21 +277,8 @@ fn read_only_outputs_are_refused_naming_the_path() {
     else {
         return;
     };
-    let grid = dir.path().join("g.toml");
-    std::fs::write(
-        &grid,
-        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
-    )
-    .unwrap();
     let sweep = open.join("sw");
-    let o = run(&[
-        os("sweep"),
-        os("--grid"),
-        grid.as_os_str(),
-        os("--out"),
-        sweep.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let grid = one_point_sweep(dir.path(), &sweep);
     let (model, csv) = (open.join("m.safetensors"), open.join("e.csv"));
     let results = sweep.join("results.jsonl");
     for p in [&model, &csv] {
@@ -346,6 +333,25 @@ fn read_only_outputs_are_refused_naming_the_path() {
         );
     }
     assert_no_temporaries(&[&open, &shut, &sweep]);
+}
+
+/// Writes a one-point XOR grid `dir/g.toml`, runs its sweep into `out`, and returns the grid.
+fn one_point_sweep(dir: &Path, out: &Path) -> PathBuf {
+    let grid = dir.join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let o = run(&[
+        os("sweep"),
+        os("--grid"),
+        grid.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    grid
 }
 
 /// A temporary folder (mode 755) holding the `folders` (name, mode), for runs as user 65534
@@ -441,21 +447,8 @@ fn an_output_that_is_one_of_the_run_s_inputs_is_refused_before_the_work() {
     assert_eq!(std::fs::read(&xp).unwrap(), xb);
     assert_eq!(std::fs::read(&yp).unwrap(), yb);
 
-    let grid = d.join("g.toml");
-    std::fs::write(
-        &grid,
-        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
-    )
-    .unwrap();
     let sweep = d.join("sw");
-    let o = run(&[
-        os("sweep"),
-        os("--grid"),
-        grid.as_os_str(),
-        os("--out"),
-        sweep.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    one_point_sweep(d, &sweep);
     let results = sweep.join("results.jsonl");
     let kept = std::fs::read(&results).unwrap();
     let export = |csv: &Path| {
