@@ -1065,7 +1065,8 @@ for t in 0.3 0.9; do
 done
 
 # 18. Twenty-seventh session (adv27): the newest code. Outputs that are the run's own inputs
-# (train/analyze --out of --train-x, sweep export --csv of the sweep's results.jsonl), report
+# (train/analyze --out of --train-x, sweep export --csv of the sweep's results.jsonl), a sweep
+# --out that is a file or a FIFO, report
 # paths ending in '.'/'..' or a symlink with a trailing '/', a report under a mode-555 parent as
 # user 65534, SIGKILL held inside the report swap (strace makes each rename last 1 s), signals
 # at moments of three writers over an existing output; the pilot's held-out set of 1-2 samples
@@ -1101,6 +1102,11 @@ cp "$W/sw0/results.jsonl" "$W/r18.keep"
 check "export --csv the sweep's results.jsonl" "an output never replaces an input" sweep export "$W/sw0" --csv "$W/sw0/results.jsonl"
 same "$W/sw0/results.jsonl" "$W/r18.keep" "export --csv = results.jsonl"
 cp "$W/r18.keep" "$W/sw0/results.jsonl"
+mkfifo "$W/fifo18" 2>/dev/null
+for o in "$W/g0.toml" "$W/fifo18"; do
+  check "sweep --out ${o##*/} (not a folder)" "expected --out to name the sweep's folder" sweep --grid "$W/g0.toml" --out "$o"
+  check "sweep --dry-run --out ${o##*/}" "expected --out to name the sweep's folder" sweep --grid "$W/g0.toml" --out "$o" --dry-run
+done
 rm -rf "$W/r18" && mkdir -p "$W/r18" && "$BIN" --threads 1 analyze --model "$OUT" --report "$W/r18/rep" >/dev/null 2>&1
 cp "$W/r18/rep/report.json" "$W/rj18.keep" && ln -sfn rep "$W/r18/link"
 for r in . rep/. rep/.. link/ link//; do
