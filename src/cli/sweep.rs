@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use corrflow::sweep::export::write_csv;
+use corrflow::sweep::export::{check_not_in_folder, write_csv};
 use corrflow::sweep::merge::{merge_into, read_records};
 use corrflow::sweep::plots::write_plots;
 use corrflow::sweep::session::{dry_run, run_sweep, SweepOptions};
@@ -97,6 +97,7 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
     match args.command {
         Some(SweepCommand::Merge { grid, out, inputs }) => merge_into(&grid, &out, &inputs, &note),
         Some(SweepCommand::Export { dir, csv }) => {
+            check_not_in_folder(&csv, &dir)?;
             let (records, failed) = read_records(&dir, &note)?;
             write_csv(&records, &csv)?;
             eprintln!("wrote {} records to {}", records.len(), csv.display());

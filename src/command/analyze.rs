@@ -98,6 +98,7 @@ pub fn analyze_run(
             ));
         }
         crate::io::check_output_file(out)?;
+        config.data.check_not_an_input(out)?;
         if let Some(dir) = report {
             let same = |a: &Path, b: &Path| {
                 std::path::absolute(a)

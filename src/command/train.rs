@@ -84,6 +84,7 @@ pub fn train_model(
     let start = Instant::now();
     let objective = config.train.objective;
     check_output_file(out)?;
+    config.data.check_not_an_input(out)?;
     // The model records the data's paths (`provenance::records`).
     config.data.check_text_paths()?;
     config.data.check_applies_to(config.data.task())?;

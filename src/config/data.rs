@@ -304,6 +304,53 @@ impl DataConfig {
             .transpose()
     }
 
+    /// The files this configuration reads, each with what it is (for messages): the sample
+    /// files given, the MNIST files found in `mnist_dir` (whichever task: an output is refused
+    /// as one of them even where the task reads other files), a normaliser given as a file.
+    /// Paths that do not exist are listed too; [`crate::io::check_not_an_input`] skips them.
+    pub fn input_files(&self) -> Vec<(PathBuf, &'static str)> {
+        let given = [
+            (&self.train_images, "the MNIST training images"),
+            (&self.train_labels, "the MNIST training labels"),
+            (&self.test_images, "the MNIST test images"),
+            (&self.test_labels, "the MNIST test labels"),
+            (&self.train_x, "the training features (--train-x)"),
+            (&self.train_y, "the training labels (--train-y)"),
+            (&self.test_x, "the test features (--test-x)"),
+            (&self.test_y, "the test labels (--test-y)"),
+        ];
+        let mut files: Vec<(PathBuf, &'static str)> = given
+            .into_iter()
+            .filter_map(|(p, what)| p.clone().map(|p| (p, what)))
+            .collect();
+        let found = self
+            .mnist_dir
+            .as_ref()
+            .and_then(|dir| MnistSource::Dir(dir.clone()).resolve().ok());
+        if let Some(found) = found {
+            let (images, labels) = found.train;
+            files.push((images, "an MNIST file of the data folder"));
+            files.push((labels, "an MNIST file of the data folder"));
+            if let Some((images, labels)) = found.test {
+                files.push((images, "an MNIST file of the data folder"));
+                files.push((labels, "an MNIST file of the data folder"));
+            }
+        }
+        for (spec, what) in [
+            (&self.normalize_mean, "the normaliser's mean file"),
+            (&self.normalize_std, "the normaliser's std file"),
+        ] {
+            files.extend(spec.as_ref().map(|s| (PathBuf::from(s), what)));
+        }
+        files
+    }
+
+    /// Refuses the output file `out` when it is one of [`Self::input_files`].
+    pub fn check_not_an_input(&self, out: &std::path::Path) -> Result<()> {
+        let files = self.input_files();
+        crate::io::check_not_an_input(out, files.iter().map(|(p, what)| (p.as_path(), *what)))
+    }
+
     /// Refuses a sample file or folder whose path is not valid UTF-8, naming its flag: the
     /// paths are recorded in a model as JSON text and merged with a model's record as JSON
     /// ([`super::provenance`]), which has no way to hold such a path exactly.

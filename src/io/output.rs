@@ -49,6 +49,36 @@ pub fn check_output_file(path: &Path) -> Result<()> {
     check_writable(&parent_of(path))
 }
 
+/// Refuses the output file `out` when it is one of the run's `inputs` (each with what it is,
+/// for the message): the same file by device and inode, whatever path names it (`./x.npy`, a
+/// hard link). An output that does not exist yet, or an input that does not, is no match.
+/// Written after the work, such an output replaced the data the run had read (adv27: `train
+/// --out x.npy` of its own `--train-x x.npy`; `sweep export DIR --csv DIR/results.jsonl`).
+pub fn check_not_an_input<'a>(
+    out: &Path,
+    inputs: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(out) else {
+        return Ok(());
+    };
+    let same = |m: std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
+    match inputs
+        .into_iter()
+        .find(|(input, _)| std::fs::metadata(input).is_ok_and(same))
+    {
+        Some((input, what)) => Err(Error::format(
+            out,
+            format!(
+                "is {what}, {}, which this run reads; an output never replaces an input: \
+                 choose another path",
+                input.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The refusal of an output `path` whose look-up failed with `e` for another reason than its
 /// absence (a name longer than the file system takes, a parent that is a file, no permission),
 /// found before the work rather than at the write; `Ok` when it is simply absent.
@@ -68,6 +98,7 @@ fn unusable(path: &Path, e: std::io::Error) -> Result<()> {
 /// and whose entries this user may remove (write permission on it); its parent folder takes
 /// new entries.
 pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
+    check_folder_name(dir)?;
     match std::fs::symlink_metadata(dir) {
         Err(e) => unusable(dir, e)?,
         Ok(meta) if !meta.file_type().is_dir() => {
@@ -100,6 +131,43 @@ pub fn check_output_dir(dir: &Path, own: &[String]) -> Result<()> {
         }
     }
     check_writable(&parent_of(dir))
+}
+
+/// Refuses a folder output `dir` that a rename cannot put in place, found before the work
+/// rather than at the swap (adv27): a path whose last name is `.` or `..` (rename(2) says
+/// "Device or resource busy" or "Directory not empty"), and a symbolic link named with a
+/// trailing `/` (the look-up follows it to its folder; rename(2) then says "Not a directory").
+fn check_folder_name(dir: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = dir.as_os_str().as_bytes();
+    let trimmed = match bytes.iter().rposition(|&b| b != b'/') {
+        Some(end) => &bytes[..=end],
+        None => return Ok(()),
+    };
+    let last = trimmed.rsplit(|&b| b == b'/').next().unwrap_or(trimmed);
+    if last == b"." || last == b".." {
+        return Err(Error::format(
+            dir,
+            format!(
+                "ends in '{}', which a rename cannot replace; expected a path that ends in the \
+                 folder's own name (e.g. ../reports rather than .)",
+                String::from_utf8_lossy(last)
+            ),
+        ));
+    }
+    if trimmed.len() < bytes.len() {
+        let bare = Path::new(std::ffi::OsStr::from_bytes(trimmed));
+        if let Ok(meta) = std::fs::symlink_metadata(bare) {
+            if meta.file_type().is_symlink() {
+                return Err(not_a_folder(
+                    dir,
+                    &meta.file_type(),
+                    "a report is written as a folder",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The refusal of `dir`, an existing entry of type `t` that is not a folder, where a folder is
@@ -146,18 +214,55 @@ fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 }
 
 /// Puts the finished folder `fresh` at `dir`: a plain rename when `dir` does not exist, else
-/// the old folder is first moved aside to a temporary name ([`displace`]) and removed
-/// afterwards; an interruption in between puts it back, a SIGKILL leaves it to a later run's
-/// clean-up. A rename that finds `dir` gone, or back, lost a race
-/// with another run writing the same folder: said so.
+/// one exchange of the two folders (`renameat2` with `RENAME_EXCHANGE`), after which the old
+/// one, at the recorded temporary path `fresh`, is removed: at every moment `dir` is the old
+/// folder or the new one, whatever signal comes, SIGKILL included (adv27: between the two
+/// renames of the fallback a SIGKILL left no folder at `dir`, and the next run in the parent
+/// folder removed the old report as debris). On a file system without the exchange the old
+/// folder is first moved aside to a temporary name ([`displace`]): an interruption in between
+/// puts it back, a SIGKILL leaves it there. A rename that finds `dir` gone, or back, lost a
+/// race with another run writing the same folder: said so.
 fn swap_in(fresh: &Path, dir: &Path, parent: &Path, name: &str) -> Result<()> {
     if std::fs::symlink_metadata(dir).is_err() {
         return std::fs::rename(fresh, dir).map_err(|e| raced(dir, e));
+    }
+    match exchange(fresh, dir) {
+        Ok(()) => return std::fs::remove_dir_all(fresh).map_err(|e| Error::io(fresh, e)),
+        Err(e) if !matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS)) => {
+            return Err(raced(dir, e))
+        }
+        Err(_) => {}
     }
     let (old, moved) = displace(parent, name, dir);
     moved.map_err(|e| raced(dir, e))?;
     std::fs::rename(fresh, dir).map_err(|e| raced(dir, e))?;
     std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))
+}
+
+/// Exchanges the folders `a` and `b` in one step (`renameat2(…, RENAME_EXCHANGE)`); EINVAL or
+/// ENOSYS where the file system or kernel cannot.
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+    };
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: two NUL-terminated paths, read only; AT_FDCWD resolves them as open(2) would.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// The error of a rename onto or away from `dir`: one that found `dir` missing or non-empty

@@ -37,8 +37,9 @@ pub struct HeldOut {
     /// The start half, its samples owned (in data order).
     pub(super) start: Dataset,
     /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
-    /// from the samples, [`first_pre_samples`](super::tensors::first_pre_samples)).
-    start_stats: LayerStats,
+    /// from the samples, [`first_pre_samples`](super::tensors::first_pre_samples)); `None`
+    /// where the start half is empty (every class has fewer than 3 held-out samples).
+    start_stats: Option<LayerStats>,
     /// The draws half's outputs y per class (`draws[c]`: K × its count of class c).
     pub draws: Vec<Mat<f64>>,
     /// The held-out set's samples of each class (both halves).
@@ -79,7 +80,13 @@ impl HeldOut {
                 labels: picked.iter().map(|&j| data.labels[j]).collect(),
                 n_classes: data.n_classes,
             };
-            let start_stats = layer_stats(net, &start, Higher::None, batch)?;
+            // No start sample at all (every class of 1 or 2 held-out samples): nothing to
+            // measure, and no class is checked (adv27: the measurement refused the empty set,
+            // "shape mismatch: the data set is empty", where --pilot off ran).
+            let start_stats = match start.is_empty() {
+                true => None,
+                false => Some(layer_stats(net, &start, Higher::None, batch)?),
+            };
             // Every output, then each class's columns outside the start half (columns are in
             // data order).
             let outputs = class_outputs(net, data, batch)?;
@@ -110,7 +117,7 @@ impl HeldOut {
         } else {
             Stage::Post(from)
         };
-        let m = self.start_stats.get(stage)?;
+        let m = self.start_stats.as_ref()?.get(stage)?;
         let k = m.classes.iter().position(|&c| c == class)?;
         m.per_class.get(k)
     }

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::record::Record;
 use crate::error::{Error, Result};
-use crate::io::write_atomically;
+use crate::io::{check_not_an_input, write_atomically};
 
 /// Writes `records` to `path` as CSV. Columns: `id`, `index`, one column per configuration key
 /// used by any record (sorted; `hidden` as widths joined by `x`), the accuracies, the gaps, the
@@ -20,6 +20,24 @@ pub fn write_csv(records: &[Record], path: &Path) -> Result<()> {
             .map_err(|e| Error::io("standard output", e));
     }
     write_atomically(path, &bytes)
+}
+
+/// Refuses a CSV path (`--csv`) that is one of the files in the sweep folder `dir` being
+/// exported: written after they are read, the CSV replaced the sweep's results.jsonl (adv27).
+/// `-` (stdout) passes.
+pub fn check_not_in_folder(path: &Path, dir: &Path) -> Result<()> {
+    if path == Path::new("-") {
+        return Ok(());
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    check_not_an_input(
+        path,
+        files
+            .iter()
+            .map(|f| (f.as_path(), "a file of the sweep folder being exported")),
+    )
 }
 
 /// The CSV text of `records` (`path` for messages).

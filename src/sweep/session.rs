@@ -12,7 +12,7 @@ use super::plan::{ids, not_done, plan, Listing};
 use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
-use super::store::{read_log, GridIds, LogContents, ResultsLog};
+use super::store::{check_out_folder, read_log, GridIds, LogContents, ResultsLog};
 use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
@@ -123,6 +123,7 @@ impl Setup {
 /// first point that fails its own check is reported after the grid's repeated points, as
 /// [`Grid::load`] finds those first).
 pub fn dry_run(opts: &SweepOptions) -> Result<String> {
+    check_out_folder(&opts.out)?;
     let axes = Axes::load(&opts.grid)?;
     let mut listing = Listing::with_capacity(axes.total);
     let mut keys = KeysRead::default();
@@ -173,6 +174,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
 
 /// Runs the pending points of `opts.grid` into `opts.out`; an error lists the failed points.
 pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
+    check_out_folder(&opts.out)?;
     let s = setup(opts)?;
     // Check the plan before anything is created or locked; the locked read below decides what
     // runs.

@@ -298,6 +298,21 @@ pub fn same_results(a: &Record, b: &Record) -> bool {
     strip(a) == strip(b)
 }
 
+/// Refuses a sweep's output folder `dir` (`--out`) that exists and is not a folder (a file, a
+/// FIFO, a device), naming it and what was expected, before its results file is looked for
+/// inside it (adv27: "g.toml/results.jsonl: Not a directory (os error 20)" named neither
+/// `--out` nor a folder). A symbolic link to a folder passes, as before.
+pub fn check_out_folder(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(crate::io::not_a_folder(
+            dir,
+            &m.file_type(),
+            "expected --out to name the sweep's folder of results (new, or one a sweep wrote)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Creates `dir` if needed, opens (creating) its results file for appending and takes an OS
 /// lock on it, so that no other corrflow process writes it; the lock lasts as long as the
 /// returned file is open (or the process lives).

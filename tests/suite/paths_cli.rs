@@ -277,21 +277,8 @@ fn read_only_outputs_are_refused_naming_the_path() {
     else {
         return;
     };
-    let grid = dir.path().join("g.toml");
-    std::fs::write(
-        &grid,
-        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
-    )
-    .unwrap();
     let sweep = open.join("sw");
-    let o = run(&[
-        os("sweep"),
-        os("--grid"),
-        grid.as_os_str(),
-        os("--out"),
-        sweep.as_os_str(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let grid = one_point_sweep(dir.path(), &sweep);
     let (model, csv) = (open.join("m.safetensors"), open.join("e.csv"));
     let results = sweep.join("results.jsonl");
     for p in [&model, &csv] {
@@ -348,6 +335,25 @@ fn read_only_outputs_are_refused_naming_the_path() {
     assert_no_temporaries(&[&open, &shut, &sweep]);
 }
 
+/// Writes a one-point XOR grid `dir/g.toml`, runs its sweep into `out`, and returns the grid.
+fn one_point_sweep(dir: &Path, out: &Path) -> PathBuf {
+    let grid = dir.join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n",
+    )
+    .unwrap();
+    let o = run(&[
+        os("sweep"),
+        os("--grid"),
+        grid.as_os_str(),
+        os("--out"),
+        out.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    grid
+}
+
 /// A temporary folder (mode 755) holding the `folders` (name, mode), for runs as user 65534
 /// against root's files; `None`, saying so, when the test is not run as root.
 fn folders_for_another_user<const N: usize>(
@@ -393,4 +399,136 @@ fn assert_no_temporaries(dirs: &[&Path]) {
             "{left:?}"
         );
     }
+}
+
+/// An output that is one of the run's own inputs, under any path that names it (`dir/./x.npy`,
+/// a hard link), is refused before the work, naming the output and the input: `train --out`
+/// of its `--train-x` replaced the training data with the model (exit 0), `analyze --out` the
+/// same, and `sweep export DIR --csv DIR/results.jsonl` replaced the sweep's results with the
+/// CSV (adv27). The inputs are unchanged; a new file in the sweep folder is still written.
+#[test]
+fn an_output_that_is_one_of_the_run_s_inputs_is_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (x, y) = super::common::blobs(300, 3, 4, 27);
+    let (xp, yp) = super::common::write_xy(d, "", &x, &y);
+    let (xb, yb) = (std::fs::read(&xp).unwrap(), std::fs::read(&yp).unwrap());
+    let linked = d.join("y-link.npy");
+    std::fs::hard_link(&yp, &linked).unwrap();
+    let data = [
+        os("--task"),
+        os("data"),
+        os("--train-x"),
+        xp.as_os_str(),
+        os("--train-y"),
+        yp.as_os_str(),
+        os("--test-split"),
+        os("0:30"),
+        os("--epochs"),
+        os("1"),
+        os("--out"),
+    ];
+    let dotted = d.join(".").join("x.npy");
+    for (command, out, input) in [
+        ("train", &dotted, "the training features (--train-x)"),
+        ("train", &linked, "the training labels (--train-y)"),
+        ("analyze", &xp, "the training features (--train-x)"),
+    ] {
+        let o = run(&[&[os(command)], &data[..], &[out.as_os_str()]].concat());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        assert!(
+            err.contains(&*out.to_string_lossy())
+                && err.contains(input)
+                && err.contains("an output never replaces an input"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&xp).unwrap(), xb);
+    assert_eq!(std::fs::read(&yp).unwrap(), yb);
+
+    let sweep = d.join("sw");
+    one_point_sweep(d, &sweep);
+    let results = sweep.join("results.jsonl");
+    let kept = std::fs::read(&results).unwrap();
+    let export = |csv: &Path| {
+        run(&[
+            os("sweep"),
+            os("export"),
+            sweep.as_os_str(),
+            os("--csv"),
+            csv.as_os_str(),
+        ])
+    };
+    let o = export(&results);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("results.jsonl: is a file of the sweep folder being exported"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&results).unwrap(), kept);
+    let o = export(&sweep.join("e.csv"));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_no_temporaries(&[d, &sweep]);
+}
+
+/// A report path whose last name is `.` or `..`, or a symbolic link to a report folder named
+/// with a trailing `/`, is refused before the work naming the path; the old report is left as
+/// it was. The first failed after the work at the swap's rename ("Device or resource busy"),
+/// the link's with "Not a directory" (adv27).
+#[test]
+fn a_report_path_ending_in_a_dot_or_a_slashed_symlink_is_refused_before_the_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = d.join("m.safetensors");
+    let o = run(&[
+        os("train"),
+        os("--task"),
+        os("xor"),
+        os("--epochs"),
+        os("1"),
+        os("--out"),
+        model.as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = d.join("rep");
+    let analyze = |r: &OsStr, cwd: &Path| {
+        command()
+            .args([
+                os("analyze"),
+                os("--model"),
+                model.as_os_str(),
+                os("--report"),
+                r,
+            ])
+            .current_dir(cwd)
+            .output()
+            .unwrap()
+    };
+    let o = analyze(report.as_os_str(), d);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let old = std::fs::read(report.join("report.json")).unwrap();
+    std::os::unix::fs::symlink("rep", d.join("link")).unwrap();
+    for (path, cwd, says) in [
+        (".", &report, "ends in '.', which a rename cannot replace"),
+        (
+            "rep/.",
+            &d.to_path_buf(),
+            "ends in '.', which a rename cannot replace",
+        ),
+        (
+            "rep/..",
+            &d.to_path_buf(),
+            "ends in '..', which a rename cannot replace",
+        ),
+        ("link/", &d.to_path_buf(), "exists and is a symbolic link"),
+    ] {
+        let o = analyze(os(path), cwd);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{path}: {err}");
+        assert!(err.contains(&format!("{path}: {says}")), "{path}: {err}");
+    }
+    assert_eq!(std::fs::read(report.join("report.json")).unwrap(), old);
+    assert_no_temporaries(&[d, &report]);
 }

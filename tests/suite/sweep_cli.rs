@@ -409,3 +409,28 @@ fn a_grid_key_no_task_of_the_grid_reads_is_refused() {
     let o = sweep("mixed.toml", mixed);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A sweep `--out` (and its `--dry-run`) that exists and is not a folder is refused naming the
+/// path, what it is and what `--out` must name; it said "g.toml/results.jsonl: Not a directory
+/// (os error 20)", naming neither (adv27). The file is left as it was.
+#[test]
+fn a_sweep_out_that_is_not_a_folder_is_refused_naming_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(1));
+    let text = std::fs::read(&grid).unwrap();
+    let g = grid.to_str().unwrap();
+    for args in [
+        vec!["sweep", "--grid", g, "--out", g],
+        vec!["sweep", "--grid", g, "--out", g, "--dry-run"],
+    ] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{g}: exists and is a file"))
+                && err.contains("expected --out to name the sweep's folder of results"),
+            "{err}"
+        );
+    }
+    assert_eq!(std::fs::read(&grid).unwrap(), text);
+}
