@@ -252,6 +252,14 @@ fn bench_moments(c: &mut Criterion) {
             bench.iter(|| acc.push(x.as_ref(), &labels).unwrap())
         });
     }
+    // A batch of one class, as `analyze` takes them (class-ordered batches of 512): one Gram
+    // of 784 rows over 512 samples, its sum over samples in chunks (`stats::gram`).
+    let one = vec![0u32; 512];
+    let mut acc = MomentAccumulator::new(dim, 10, false).unwrap();
+    g.throughput(Throughput::Elements(512));
+    g.bench_function(BenchmarkId::new("mean_cov_one_class", "784x512"), |bench| {
+        bench.iter(|| acc.push(x.as_ref().subcols(0, 512), &one).unwrap())
+    });
     g.finish();
 }
 
