@@ -11,7 +11,10 @@
 //!
 //! and E(L) is what remains with no closure at all (the affine map to y is exact): rounding for
 //! the covariance and KL, the output's non-Gaussianity for the accuracy. Shares are step / E(0)
-//! and sum to 1 with E(L)'s share. The steps are not independent effects — a closure's loss is
+//! and sum to 1 with E(L)'s share; none is given where E(0)'s component is itself at the
+//! rounding level ([`ROUNDING_LEVEL`]: a quadratic network's closures are exact, and its
+//! covariance and KL totals of ~10⁻¹⁴ would otherwise be split into "shares" of rounding that
+//! change with every change of summation order). The steps are not independent effects — a closure's loss is
 //! measured with the later closures in place — and a step can be negative (a later error
 //! cancelling an earlier one). One budget per closure order: `order` 2 is the Gaussian closure;
 //! a run with a higher order adds a budget with the same layout.
@@ -20,6 +23,7 @@ use serde::Serialize;
 
 use super::start_layers::StartLayerOutcome;
 use crate::error::{Error, Result};
+use crate::stats::ROUNDING_LEVEL;
 
 /// E(l) of one start layer, or one step of the budget.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq)]
@@ -37,7 +41,8 @@ pub struct BudgetStep {
     pub layer: Option<usize>,
     pub label: String,
     pub errors: BudgetErrors,
-    /// errors / E(0), component by component; null where E(0)'s component is 0 or null.
+    /// errors / E(0), component by component; null where E(0)'s component is null or at most
+    /// [`ROUNDING_LEVEL`] in magnitude (a share of rounding).
     pub shares: BudgetShares,
 }
 
@@ -84,7 +89,7 @@ pub fn error_budget(
         .collect();
     let total = by_start_layer[0];
     let share = |x: Option<f64>, t: Option<f64>| match (x, t) {
-        (Some(x), Some(t)) if t != 0.0 => Some(x / t),
+        (Some(x), Some(t)) if t.abs() > ROUNDING_LEVEL => Some(x / t),
         _ => None,
     };
     let step = |layer: Option<usize>, label: String, e: BudgetErrors| BudgetStep {
@@ -163,5 +168,29 @@ mod tests {
         assert!((sum(&|s| s.shares.kl.unwrap()) - 1.0).abs() < 1e-12);
         assert!((sum(&|s| s.shares.accuracy_err.unwrap()) - 1.0).abs() < 1e-12);
         assert!(error_budget(2, &o[1..], 0.94).is_err());
+    }
+
+    /// A total at the rounding level (a quadratic network's exact closures: covariance and KL
+    /// errors of ~10⁻¹⁴) gets no shares, while the accuracy's total beside it does; a total just
+    /// above the level still gets them.
+    #[test]
+    fn no_share_of_a_total_at_the_rounding_level() {
+        let o = [
+            outcome(0, 1.27e-14, 4.4e-16, 0.90),
+            outcome(1, 3.95e-15, -4.4e-16, 0.93),
+        ];
+        let b = error_budget(4, &o, 0.94).unwrap();
+        for s in &b.steps {
+            assert_eq!(s.shares.cov_rel_err, None);
+            assert_eq!(s.shares.kl, None);
+            assert!(s.shares.accuracy_err.is_some());
+        }
+        let o = [
+            outcome(0, 2.0 * ROUNDING_LEVEL, -2.0 * ROUNDING_LEVEL, 0.90),
+            outcome(1, ROUNDING_LEVEL, 0.0, 0.93),
+        ];
+        let b = error_budget(4, &o, 0.94).unwrap();
+        assert_eq!(b.steps[0].shares.cov_rel_err, Some(0.5));
+        assert_eq!(b.steps[0].shares.kl, Some(1.0));
     }
 }

@@ -7,10 +7,9 @@
 //! [`ROUNDING_LEVEL`] is floating-point cancellation and prints as `0`; a larger negative value
 //! is printed as it is, since it signals a real problem rather than rounding.
 
-/// Magnitude below which a negative value of a non-negative quantity counts as rounding: the
-/// quantities printed this way are O(1) differences of sums in f64 (ε ≈ 2.2·10⁻¹⁶), whose
-/// cancellation leaves at most a few hundred ulps of their terms.
-pub const ROUNDING_LEVEL: f64 = 1e-10;
+/// Magnitude below which a negative value of a non-negative quantity counts as rounding (the
+/// crate's one rounding level for O(1) quantities, defined with the statistics).
+pub use crate::stats::ROUNDING_LEVEL;
 
 /// `x` with `digits` significant digits (at least 1), as the module docs describe.
 pub fn sig(x: f64, digits: usize) -> String {

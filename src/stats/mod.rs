@@ -7,6 +7,14 @@ pub mod moments;
 pub mod narrow;
 
 pub(crate) use batch::Runs;
+
+/// Magnitude at or below which an O(1) quantity computed in f64 — a KL divergence, a relative
+/// error, a difference of accuracies — is rounding, not a value: such quantities are differences
+/// of sums whose cancellation leaves at most a few hundred ulps (ε ≈ 2.2·10⁻¹⁶) of their terms.
+/// The text output prints a rounding-level negative of a non-negative quantity as 0
+/// (`report::number`), and the error budget reports no share of a total at this level
+/// ([`crate::analysis::budget`]).
+pub const ROUNDING_LEVEL: f64 = 1e-10;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 pub use narrow::NarrowMoments;
 
