@@ -13,7 +13,7 @@ pub(crate) use batch::Runs;
 /// of sums whose cancellation leaves at most a few hundred ulps (ε ≈ 2.2·10⁻¹⁶) of their terms.
 /// The text output prints a rounding-level negative of a non-negative quantity as 0
 /// (`report::number`), and the error budget reports no share of a total at this level
-/// ([`crate::analysis::budget`]).
+/// (`analysis::budget`).
 pub const ROUNDING_LEVEL: f64 = 1e-10;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 pub use narrow::NarrowMoments;
