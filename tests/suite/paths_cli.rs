@@ -406,6 +406,41 @@ fn assert_no_temporaries(dirs: &[&Path]) {
 /// of its `--train-x` replaced the training data with the model (exit 0), `analyze --out` the
 /// same, and `sweep export DIR --csv DIR/results.jsonl` replaced the sweep's results with the
 /// CSV (adv27). The inputs are unchanged; a new file in the sweep folder is still written.
+/// An output in the MNIST folder under a name the folder is searched for (raw or `.gz`, any
+/// prefix) is refused before the work, and nothing is written: beside the `.gz` a run reads,
+/// the raw name would be read instead by every later run (adv27's left item). The folder need
+/// not hold the files: the name alone decides.
+#[test]
+fn an_output_under_a_name_the_mnist_folder_is_searched_for_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in [
+        "t10k-labels-idx1-ubyte",
+        "train-images-idx3-ubyte.gz",
+        "train5k-labels-idx1-ubyte",
+    ] {
+        let out = d.join(".").join(name);
+        let o = run(&[
+            os("train"),
+            os("--task"),
+            os("mnist"),
+            os("--mnist-dir"),
+            d.as_os_str(),
+            os("--epochs"),
+            os("1"),
+            os("--out"),
+            out.as_os_str(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(name) && err.contains("is a name the MNIST folder"),
+            "{err}"
+        );
+        assert!(!d.join(name).exists(), "{name} was written");
+    }
+}
+
 #[test]
 fn an_output_that_is_one_of_the_run_s_inputs_is_refused_before_the_work() {
     let dir = tempfile::tempdir().unwrap();

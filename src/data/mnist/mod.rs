@@ -15,7 +15,7 @@ mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use source::{MnistFiles, MnistSource, ResolvedFiles};
+pub use source::{searched_names, MnistFiles, MnistSource, ResolvedFiles};
 pub use spec::TestSplit;
 
 use super::array::Elem;

@@ -72,6 +72,18 @@ impl MnistSource {
     }
 }
 
+/// Every name a folder source is searched for ([`MnistSource::Dir`]): each prefix's images and
+/// labels, raw and `.gz`. A file written under one of these names in the folder becomes data
+/// for later runs (a raw name shadows its `.gz`, a `train-` pair shadows `train5k-`).
+pub fn searched_names() -> Vec<String> {
+    TRAIN_PREFIXES
+        .iter()
+        .chain([&TEST_PREFIX])
+        .flat_map(|prefix| base_names(prefix))
+        .flat_map(|base| [format!("{base}.gz"), base])
+        .collect()
+}
+
 /// `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte`.
 fn base_names(prefix: &str) -> [String; 2] {
     [
