@@ -14,9 +14,9 @@
 //! and sum to 1 with E(L)'s share; none is given where E(0)'s component is itself at the
 //! rounding level ([`ROUNDING_LEVEL`]: a quadratic network's closures are exact, and its
 //! covariance and KL totals of ~10⁻¹⁴ would otherwise be split into "shares" of rounding that
-//! change with every change of summation order). The steps are not independent effects — a closure's loss is
-//! measured with the later closures in place — and a step can be negative (a later error
-//! cancelling an earlier one). One budget per closure order: `order` 2 is the Gaussian closure;
+//! change with every change of summation order). The steps are not independent effects — a
+//! closure's loss is measured with the later closures in place — and a step can be negative (a
+//! later error cancelling an earlier one). One budget per closure order: `order` 2 is the Gaussian closure;
 //! a run with a higher order adds a budget with the same layout.
 
 use serde::Serialize;

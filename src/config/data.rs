@@ -347,39 +347,20 @@ impl DataConfig {
 
     /// Refuses the output file `out` when it is one of [`Self::input_files`], or when it would
     /// become one: a file in the MNIST folder `mnist_dir` under a name the folder is searched
-    /// for ([`crate::data::mnist::searched_names`]; e.g. `t10k-labels-idx1-ubyte` beside the
+    /// for ([`crate::data::mnist::is_searched_path`]; e.g. `t10k-labels-idx1-ubyte` beside the
     /// `.gz` the run reads, which later runs would read instead, adv27).
     pub fn check_not_an_input(&self, out: &std::path::Path) -> Result<()> {
         let files = self.input_files();
         crate::io::check_not_an_input(out, files.iter().map(|(p, what)| (p.as_path(), *what)))?;
-        let Some(dir) = &self.mnist_dir else {
-            return Ok(());
-        };
-        let name = out.file_name().and_then(|n| n.to_str());
-        let parent = match out.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => std::path::Path::new("."),
-        };
-        let same_folder = match (parent.canonicalize(), dir.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        match name {
-            Some(name)
-                if same_folder
-                    && crate::data::mnist::searched_names()
-                        .iter()
-                        .any(|n| n == name) =>
-            {
-                Err(Error::format(
-                    out,
-                    format!(
-                        "is a name the MNIST folder {} is searched for; written there it would be \
-                         read as data by later runs: choose another path",
-                        dir.display()
-                    ),
-                ))
-            }
+        match &self.mnist_dir {
+            Some(dir) if crate::data::mnist::is_searched_path(dir, out) => Err(Error::format(
+                out,
+                format!(
+                    "is a name the MNIST folder {} is searched for; written there it would be \
+                     read as data by later runs: choose another path",
+                    dir.display()
+                ),
+            )),
             _ => Ok(()),
         }
     }

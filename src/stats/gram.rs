@@ -93,8 +93,9 @@ pub fn lower_gram_pieces<T: Send>(
 /// Samples per product in [`block_product`]: a Gram's sum over k runs in chunks of at most this
 /// many columns of A, each chunk one sequential faer product added to the last. faer's
 /// sequential GEMM of these shapes slows down for k ≳ 384 (on this project's Intel machine a
-/// 500 × 64 × 512 product ran at 38–45 GFLOP/s against 66–73 in chunks of 128 or 256;
-/// BENCHMARKS.md, "The Gram's sum over samples in chunks, twenty-seventh session").
+/// 500 × 64 × 512 product ran at 34–45 GFLOP/s against 66–73 in chunks of 128; chunks of 256
+/// fell to 36–40 at other shapes; BENCHMARKS.md, "The Gram's sum over samples in chunks,
+/// twenty-seventh session").
 const K_CHUNK: usize = 128;
 
 /// Block (j₀, w) of the lower triangle of A Aᵀ into `piece` (rows j₀ … d − 1 of the block's
@@ -104,8 +105,8 @@ const K_CHUNK: usize = 128;
 fn block_product(piece: MatMut<'_, f64>, a: MatRef<'_, f64>, j0: usize, accum: Accum) {
     let (d, w, k) = (a.nrows(), piece.ncols(), a.ncols());
     let (mut diag, mut rect) = piece.split_at_row_mut(w);
-    let mut start = 0;
-    loop {
+    // One product at k = 0 too (with `Accum::Replace` it zeroes the piece).
+    for start in (0..k.max(1)).step_by(K_CHUNK) {
         let len = K_CHUNK.min(k - start);
         let accum = if start == 0 { accum } else { Accum::Add };
         let chunk = a.subcols(start, len);
@@ -131,10 +132,6 @@ fn block_product(piece: MatMut<'_, f64>, a: MatRef<'_, f64>, j0: usize, accum: A
                 1.0,
                 Par::Seq,
             );
-        }
-        start += len;
-        if start >= k {
-            break;
         }
     }
 }

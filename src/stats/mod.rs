@@ -7,6 +7,10 @@ pub mod moments;
 pub mod narrow;
 
 pub(crate) use batch::Runs;
+pub use moments::{EmpiricalMoments, MomentAccumulator};
+pub use narrow::NarrowMoments;
+
+use faer::{Col, Mat};
 
 /// Magnitude at or below which an O(1) quantity computed in f64 — a KL divergence, a relative
 /// error, a difference of accuracies — is rounding, not a value: such quantities are differences
@@ -15,10 +19,6 @@ pub(crate) use batch::Runs;
 /// (`report::number`), and the error budget reports no share of a total at this level
 /// (`analysis::budget`).
 pub const ROUNDING_LEVEL: f64 = 1e-10;
-pub use moments::{EmpiricalMoments, MomentAccumulator};
-pub use narrow::NarrowMoments;
-
-use faer::{Col, Mat};
 
 /// The cumulants corrflow tracks for one class at one layer.
 ///

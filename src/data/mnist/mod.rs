@@ -15,7 +15,7 @@ mod spec;
 
 use std::path::{Path, PathBuf};
 
-pub use source::{searched_names, MnistFiles, MnistSource, ResolvedFiles};
+pub use source::{is_searched_path, MnistFiles, MnistSource, ResolvedFiles};
 pub use spec::TestSplit;
 
 use super::array::Elem;

@@ -72,16 +72,24 @@ impl MnistSource {
     }
 }
 
-/// Every name a folder source is searched for ([`MnistSource::Dir`]): each prefix's images and
-/// labels, raw and `.gz`. A file written under one of these names in the folder becomes data
-/// for later runs (a raw name shadows its `.gz`, a `train-` pair shadows `train5k-`).
-pub fn searched_names() -> Vec<String> {
-    TRAIN_PREFIXES
+/// Whether `path` is in the folder `dir` under a name a folder source ([`MnistSource::Dir`]) is
+/// searched for: a prefix's images or labels, raw or `.gz`. A file written there becomes data
+/// for later runs (a raw name shadows its `.gz`, a `train-` pair shadows `train5k-`). False
+/// when either folder cannot be resolved.
+pub fn is_searched_path(dir: &Path, path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let searched = TRAIN_PREFIXES
         .iter()
         .chain([&TEST_PREFIX])
         .flat_map(|prefix| base_names(prefix))
-        .flat_map(|base| [format!("{base}.gz"), base])
-        .collect()
+        .any(|base| name == base || name.strip_suffix(".gz") == Some(base.as_str()));
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    searched && matches!((parent.canonicalize(), dir.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// `<prefix>-images-idx3-ubyte` and `<prefix>-labels-idx1-ubyte`.
