@@ -8,6 +8,12 @@
 //! and the clean-up on an interruption keeps that lock until the process ends: no temporary
 //! file can appear after the clean-up has looked (a model's temporary file created between the
 //! clean-up and the process's death was left behind before; twenty-sixth session).
+//!
+//! An output folder moved aside to make room for its replacement ([`displace`], the fallback
+//! where the file system cannot exchange two folders) is named `.corrflow-tmp-<pid>-<n>h-<name>`
+//! when its whole name fits: if the process is killed before the replacement is in, a later
+//! run in the folder puts it back at `<name>` instead of removing it as debris
+//! ([`remove_stale`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +23,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub const TEMP_PREFIX: &str = ".corrflow-tmp-";
 
 /// Longest file name the file systems corrflow writes to take (Linux's `NAME_MAX`, in bytes).
+/// Marks the counter of an output moved aside whose whole name follows ([`fresh_path`]).
+const ASIDE_MARK: char = 'h';
+
 const NAME_MAX: usize = 255;
 
 /// How often the clean-up tries to remove a temporary folder that another thread is still
@@ -73,7 +82,7 @@ impl Registry {
         create: impl FnOnce(&Path) -> std::io::Result<T>,
     ) -> (PathBuf, std::io::Result<T>) {
         let mut paths = self.lock();
-        let path = fresh_path(dir, name);
+        let path = fresh_path(dir, name, home.is_some());
         paths.push(Entry {
             path: path.clone(),
             home: home.map(Path::to_path_buf),
@@ -129,11 +138,18 @@ pub fn displace(dir: &Path, name: &str, home: &Path) -> (PathBuf, std::io::Resul
     OWN.displace(dir, name, home)
 }
 
-/// `.corrflow-tmp-<pid>-<n>-<name cut to fit>` in `dir`, `n` counting this process's paths.
-fn fresh_path(dir: &Path, name: &str) -> PathBuf {
+/// `.corrflow-tmp-<pid>-<n>-<name cut to fit>` in `dir`, `n` counting this process's paths; for
+/// an output moved `aside`, `.corrflow-tmp-<pid>-<n>h-<name>` when the whole name fits (the
+/// mark [`remove_stale`] restores by), else the plain form.
+fn fresh_path(dir: &Path, name: &str, aside: bool) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let head = format!("{TEMP_PREFIX}{}-{n}-", std::process::id());
+    let pid = std::process::id();
+    let marked = format!("{TEMP_PREFIX}{pid}-{n}{ASIDE_MARK}-");
+    if aside && marked.len() + name.len() <= NAME_MAX {
+        return dir.join(format!("{marked}{name}"));
+    }
+    let head = format!("{TEMP_PREFIX}{pid}-{n}-");
     let mut keep = NAME_MAX.saturating_sub(head.len()).min(name.len());
     while !name.is_char_boundary(keep) {
         keep -= 1;
@@ -174,9 +190,11 @@ fn remove_folder(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_err()
 }
 
-/// Removes the temporary files and folders in `dir` left by processes that are no longer alive;
-/// returns how many were removed. Best effort: entries that cannot be read or removed are left
-/// alone.
+/// Removes the temporary files and folders in `dir` left by processes that are no longer alive,
+/// except an output such a process moved aside ([`displace`]) whose place is empty: that one is
+/// put back (a SIGKILL between the fallback's two renames left no output at its name, and its
+/// old contents under the temporary one). Returns how many were removed or put back. Best
+/// effort: entries that cannot be read, removed or renamed are left alone.
 pub fn remove_stale(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -189,6 +207,12 @@ pub fn remove_stale(dir: &Path) -> usize {
         })
         .filter(|e| {
             let path = e.path();
+            if let Some(home) = aside_home(&e.file_name().to_string_lossy()) {
+                let home = dir.join(home);
+                if std::fs::symlink_metadata(&home).is_err() {
+                    return std::fs::rename(&path, &home).is_ok();
+                }
+            }
             match e.file_type() {
                 Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path).is_ok(),
                 _ => std::fs::remove_file(&path).is_ok(),
@@ -202,6 +226,17 @@ fn owner_pid(name: &str) -> Option<i32> {
     let rest = name.strip_prefix(TEMP_PREFIX)?;
     let (pid, _) = rest.split_once('-')?;
     pid.parse().ok().filter(|&p| p > 0)
+}
+
+/// The output name in a temporary name `.corrflow-tmp-<pid>-<n>h-<name>` of an output moved
+/// aside, or `None` for other names.
+fn aside_home(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(TEMP_PREFIX)?;
+    let (_pid, rest) = rest.split_once('-')?;
+    let (counter, home) = rest.split_once('-')?;
+    let digits = counter.strip_suffix(ASIDE_MARK)?;
+    let valid = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    (valid && !home.is_empty()).then_some(home)
 }
 
 /// True when a process `pid` exists (`kill(pid, 0)` succeeds or is refused for permission).
@@ -220,16 +255,76 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (mine, made) = create_temp(dir.path(), "x.idx", |p| std::fs::write(p, b"live"));
         made.unwrap();
-        // A child that has exited and been reaped: its pid is free.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
-        let dead = child.id();
-        child.wait().unwrap();
+        let dead = dead_pid();
         let stale = dir.path().join(format!("{TEMP_PREFIX}{dead}-0-x.idx"));
         std::fs::write(&stale, b"debris").unwrap();
         let other = dir.path().join("x.idx");
         std::fs::write(&other, b"kept").unwrap();
         assert_eq!(remove_stale(dir.path()), 1);
         assert!(mine.exists() && other.exists() && !stale.exists());
+    }
+
+    /// A pid that no process holds: a child that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        dead
+    }
+
+    #[test]
+    fn an_output_a_killed_run_moved_aside_goes_back_to_its_empty_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dead_pid();
+        let folder = |name: &str, contents: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::create_dir(&path).unwrap();
+            std::fs::write(path.join("report.json"), contents).unwrap();
+            path
+        };
+        // Killed between the fallback's two renames: the old report aside, the new one beside it.
+        let aside = folder(&format!("{TEMP_PREFIX}{dead}-4h-report"), b"old");
+        let fresh = folder(&format!("{TEMP_PREFIX}{dead}-3-report"), b"new");
+        // Killed while writing a first report: nothing to put back.
+        let half = folder(&format!("{TEMP_PREFIX}{dead}-5-first"), b"{");
+        // Killed after the new report was in: the old one is debris.
+        let old = folder(&format!("{TEMP_PREFIX}{dead}-7h-replaced"), b"old");
+        let replaced = folder("replaced", b"new");
+        assert_eq!(remove_stale(dir.path()), 4);
+        let report = dir.path().join("report");
+        assert_eq!(std::fs::read(report.join("report.json")).unwrap(), b"old");
+        assert_eq!(std::fs::read(replaced.join("report.json")).unwrap(), b"new");
+        for gone in [&aside, &fresh, &half, &old] {
+            assert!(!gone.exists(), "{}", gone.display());
+        }
+        assert!(!dir.path().join("first").exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn only_an_output_moved_aside_under_its_whole_name_is_marked() {
+        let dir = Path::new("/x");
+        let name_of = |p: PathBuf| p.file_name().unwrap().to_str().unwrap().to_string();
+        assert_eq!(
+            aside_home(&name_of(fresh_path(dir, "report", true))),
+            Some("report")
+        );
+        assert_eq!(
+            aside_home(&name_of(fresh_path(dir, "my-report-1", true))),
+            Some("my-report-1")
+        );
+        // A name cut to fit, a temporary file and foreign names carry no home.
+        let long = "b".repeat(250);
+        assert_eq!(aside_home(&name_of(fresh_path(dir, &long, true))), None);
+        assert_eq!(aside_home(&name_of(fresh_path(dir, "report", false))), None);
+        for name in [
+            "report",
+            ".corrflow-tmp-12-h-x",
+            ".corrflow-tmp-12-3h-",
+            ".corrflow-tmp-12-3-h-x",
+        ] {
+            assert_eq!(aside_home(name), None, "{name}");
+        }
     }
 
     #[test]
@@ -342,7 +437,7 @@ mod tests {
             "b".repeat(250),
             "é".repeat(127),
         ] {
-            let tmp = fresh_path(dir, &name);
+            let tmp = fresh_path(dir, &name, false);
             let tmp_name = tmp.file_name().unwrap().to_str().unwrap();
             assert!(tmp_name.len() <= NAME_MAX, "{tmp_name}");
             assert!(tmp_name.starts_with(TEMP_PREFIX));
