@@ -1,5 +1,9 @@
-"""Issue #16 (EXPERIMENTS.md, "Orders 2, 3 and 4 through depth on four networks"): Table of theory accuracy / output covariance error / KL per start layer and order, from
-`corrflow analyze --json --order 2|3|4 [--carry depth]` files: PREFIX-o{2,3,4}.json."""
+"""Theory accuracy / output covariance error / KL per start layer and order (issue #16; EXPERIMENTS.md,
+"Orders 2, 3 and 4 through depth on four networks"), from `corrflow analyze --json --order 2|3|4
+[--carry depth]` files PREFIX-o2.json, PREFIX-o3.json, PREFIX-o4.json:
+
+    python3 benches/tools/orders_table.py PREFIX...
+"""
 import json, sys
 def fmt(v, p=4):
     return "n/a" if v is None else f"{v:.{p}f}"
