@@ -11,7 +11,8 @@ use super::confusion::{largest_confusions, measured_confusion, ConfusionMatrix};
 use super::information::{class_information, information_flops, StageInformation};
 use super::outputs::ClassOutputs;
 use super::start_layers::{
-    carried_start_layer_outcomes, start_layer_outcomes, PendingStart, StartLayerOutcome,
+    carried_start_layer_outcomes, start_layer_outcomes, IndefiniteOutput, PendingStart,
+    StartLayerOutcome,
 };
 use super::surrogate::{binomial_stderr, surrogate_accuracy, SurrogateAccuracy};
 use super::tails::{output_tails, output_tails_flops, OutputTails, StartGaussians};
@@ -52,6 +53,16 @@ pub struct AnalysisOptions {
     pub seed: u64,
     /// How the propagations compute (`--precision`, `--affine`).
     pub engine: EngineSettings,
+}
+
+/// A theory whose propagated output covariance is not positive semidefinite for `classes`.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndefiniteStart {
+    /// The theory's label, as in the theory accuracy table ("x (κ₃ carried from h1)", "z1", …).
+    pub start_stage: String,
+    pub classes: Vec<IndefiniteOutput>,
+    /// Whether the theory's KL exists all the same (its ridge covers the negative eigenvalues).
+    pub kl_exists: bool,
 }
 
 /// Everything `corrflow analyze` reports, as serialised to JSON.
@@ -102,6 +113,10 @@ pub struct Analysis {
     pub start_layers: Vec<StartLayerOutcome>,
     /// The off-diagonal cells (class, predicted as) largest in any of the confusion matrices.
     pub largest_confusions: Vec<[usize; 2]>,
+    /// Every theory (Gaussian or corrected, from any start layer) whose propagated output
+    /// covariance is not positive semidefinite for some class ([`IndefiniteOutput`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub indefinite_outputs: Vec<IndefiniteStart>,
     /// The per-layer error budget, one per closure order run: order 2 (the Gaussian closure),
     /// then `order` when it is 3 or 4 (each start layer's first nonlinearity corrected with
     /// its measured κ slices).
@@ -368,8 +383,18 @@ pub fn analyze_held_out(
     let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
     let mut budget = vec![error_budget(2, &outcomes, a)?];
     let mut carried_start_layers = Vec::new();
+    let corrected: Vec<StartLayerOutcome> = corrected.into_iter().map(|r| r.outcome).collect();
+    let indefinite_outputs = outcomes
+        .iter()
+        .chain(&corrected)
+        .filter(|o| !o.indefinite_classes.is_empty())
+        .map(|o| IndefiniteStart {
+            start_stage: o.start_stage.clone(),
+            classes: o.indefinite_classes.clone(),
+            kl_exists: o.kl.is_some(),
+        })
+        .collect();
     if !corrected.is_empty() {
-        let corrected: Vec<StartLayerOutcome> = corrected.into_iter().map(|r| r.outcome).collect();
         budget.push(error_budget(usize::from(order), &corrected, a)?);
         if !carried.is_empty() {
             carried_start_layers = corrected;
@@ -403,6 +428,7 @@ pub fn analyze_held_out(
         seed: opts.seed,
         measured_confusion: measured,
         start_layers: outcomes,
+        indefinite_outputs,
         largest_confusions: largest,
         error_budget: budget,
         output_tails: tails,

@@ -145,6 +145,7 @@ mod tests {
             accuracy_stderr: 0.0,
             cov_rel_err: cov,
             kl: Some(kl),
+            indefinite_classes: Vec::new(),
         }
     }
 

@@ -18,8 +18,8 @@ use crate::measure::{propagate_carried, CarryReport, HeldOut, LayerStats};
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
-use crate::stats::gaussian::ArgmaxDistribution;
-use crate::stats::Moments;
+use crate::stats::gaussian::{ArgmaxDistribution, GaussianSampler};
+use crate::stats::{Moments, ROUNDING_LEVEL};
 use crate::timing::Timings;
 
 /// The theory from one start layer, at the output.
@@ -36,6 +36,22 @@ pub struct StartLayerOutcome {
     pub cov_rel_err: f64,
     /// Class mean of KL(N_emp ‖ N_prop) at the output; null when a class has none.
     pub kl: Option<f64>,
+    /// The classes whose propagated output covariance is not positive semidefinite beyond
+    /// rounding ([`IndefiniteOutput`]); empty for a Gaussian closure, whose covariances are.
+    pub indefinite_classes: Vec<IndefiniteOutput>,
+}
+
+/// A class whose propagated output covariance Σ has an eigenvalue below −`ROUNDING_LEVEL`·tr Σ:
+/// no Gaussian has it (a truncated expansion's covariance need not be one). Its theory
+/// accuracy draws from Σ with the negative eigenvalues set to 0 ([`GaussianSampler`]; with 2
+/// outputs it reads only the variance of their difference), and its KL does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct IndefiniteOutput {
+    pub class: usize,
+    /// The most negative eigenvalue of Σ.
+    pub most_negative_eigenvalue: f64,
+    /// tr Σ, the sum of its eigenvalues, for scale.
+    pub trace: f64,
 }
 
 /// One start layer's theory: the accuracy row, the outcome, and the units and pairs where the
@@ -156,10 +172,11 @@ fn first_class_cov(predicted: &[Predicted], stage: Stage) -> Result<Mat<f64>> {
 
 /// The class means of the propagated output's errors against the measured one: the relative
 /// Frobenius error of the covariance and the KL divergence (null when a class has none).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct OutputErrors {
     cov_rel_err: f64,
     kl: Option<f64>,
+    indefinite: Vec<IndefiniteOutput>,
 }
 
 /// [`OutputErrors`] of the propagated stages `predicted` (the output last).
@@ -171,6 +188,12 @@ fn output_errors(net: &Mlp, stats: &LayerStats, predicted: &[Predicted]) -> Resu
     let mean = class_means(&rows)
         .pop()
         .ok_or_else(|| Error::Shape("no class to compare at the output".into()))?;
+    let indefinite = rows
+        .iter()
+        .enumerate()
+        .map(|(k, r)| indefinite_output(output, k, r.class))
+        .filter_map(Result::transpose)
+        .collect::<Result<_>>()?;
     Ok(OutputErrors {
         cov_rel_err: mean.cov_rel_err,
         kl: rows
@@ -178,7 +201,29 @@ fn output_errors(net: &Mlp, stats: &LayerStats, predicted: &[Predicted]) -> Resu
             .map(|r| r.kl)
             .sum::<Option<f64>>()
             .map(|s| s / rows.len() as f64),
+        indefinite,
     })
+}
+
+/// Class `class` (entry `k` of the propagated `output`) as an [`IndefiniteOutput`] when its
+/// covariance has an eigenvalue below −`ROUNDING_LEVEL`·tr Σ (the eigendecomposition the
+/// theory accuracy's draws use: K × K, K the number of outputs), else `None`.
+fn indefinite_output(
+    output: &Predicted,
+    k: usize,
+    class: usize,
+) -> Result<Option<IndefiniteOutput>> {
+    let cov = output.cov(k);
+    let trace: f64 = (0..cov.nrows()).map(|i| cov[(i, i)]).sum();
+    let sampler = GaussianSampler::new(output.mean(k).as_ref(), (*cov).as_ref())?;
+    let lowest = sampler.most_negative();
+    Ok(
+        (lowest < -ROUNDING_LEVEL * trace.abs()).then_some(IndefiniteOutput {
+            class,
+            most_negative_eigenvalue: lowest,
+            trace,
+        }),
+    )
 }
 
 /// The run of start layer `l` from its theory `t` and output errors, labelled `label` when it
@@ -198,6 +243,7 @@ fn run_of(l: usize, t: LayerTheory, errors: OutputErrors, label: Option<String>)
         confusion,
         cov_rel_err: errors.cov_rel_err,
         kl: errors.kl,
+        indefinite_classes: errors.indefinite,
     };
     StartLayerRun {
         theory,
@@ -269,4 +315,43 @@ pub fn carried_start_layer_outcomes(
         reports.push(report);
     }
     Ok((runs, reports))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::Col;
+
+    /// An output stage of three classes: Σ positive definite, Σ with one eigenvalue of −ε·tr Σ
+    /// (rounding: not flagged) and Σ = diag(2, 1, −0.5) rotated (flagged with −0.5, trace 2.5).
+    #[test]
+    fn only_an_output_covariance_negative_beyond_rounding_is_indefinite() {
+        let rotate = |d: [f64; 3]| {
+            // Q = I − 2vvᵀ/vᵀv with v = (1, 2, 2): orthogonal, so QDQᵀ has the eigenvalues d.
+            let v = [1.0, 2.0, 2.0];
+            let q = Mat::from_fn(3, 3, |i, j| {
+                f64::from(u8::from(i == j)) - 2.0 * v[i] * v[j] / 9.0
+            });
+            let d = Mat::from_fn(3, 3, |i, j| if i == j { d[i] } else { 0.0 });
+            &q * &d * q.transpose()
+        };
+        let class = |cov: Mat<f64>| Moments::gaussian(Col::zeros(3), cov);
+        let output = Predicted::from_classes(
+            Stage::Output,
+            vec![
+                class(rotate([2.0, 1.0, 0.5])),
+                class(rotate([2.0, 1.0, -1e-14])),
+                class(rotate([2.0, 1.0, -0.5])),
+            ],
+        );
+        assert_eq!(indefinite_output(&output, 0, 4).unwrap(), None);
+        assert_eq!(indefinite_output(&output, 1, 5).unwrap(), None);
+        let flagged = indefinite_output(&output, 2, 6).unwrap().unwrap();
+        assert_eq!(flagged.class, 6);
+        assert!(
+            (flagged.most_negative_eigenvalue + 0.5).abs() < 1e-12,
+            "{flagged:?}"
+        );
+        assert!((flagged.trace - 2.5).abs() < 1e-12, "{flagged:?}");
+    }
 }

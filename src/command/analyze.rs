@@ -335,6 +335,9 @@ impl fmt::Display for AnalyzeReport {
         for line in a.carried.iter().flat_map(CarryReport::lines) {
             writeln!(f, "{line}")?;
         }
+        for warning in beyond::indefinite_warnings(a) {
+            writeln!(f, "warning     {warning}")?;
+        }
         writeln!(f)?;
         write!(f, "{}", tables::surrogates(a).text(None))?;
         writeln!(f)?;

@@ -176,6 +176,46 @@ pub fn edgeworth_warning(t: &OutputTails) -> Option<String> {
     ))
 }
 
+/// One warning per theory whose propagated output covariance is not positive semidefinite for
+/// some class (`Analysis::indefinite_outputs`): which classes, how negative, and what that does
+/// to the figures.
+pub fn indefinite_warnings(a: &Analysis) -> Vec<String> {
+    let accuracy = match a.widths.last() {
+        Some(2) => "the accuracy reads only the variance of the two outputs' difference",
+        _ => "the accuracy draws from it with the negative eigenvalues set to 0",
+    };
+    a.indefinite_outputs
+        .iter()
+        .map(|t| {
+            let classes: Vec<String> = t
+                .classes
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} (lowest eigenvalue {:.3e}, {:.2} % of its trace)",
+                        c.class,
+                        c.most_negative_eigenvalue,
+                        100.0 * c.most_negative_eigenvalue.abs() / c.trace.abs()
+                    )
+                })
+                .collect();
+            format!(
+                "the output covariance propagated from {} is not positive semidefinite for \
+                 class{} {}: no Gaussian has it (a truncated expansion's covariance need not \
+                 be one); {accuracy}{}",
+                t.start_stage,
+                if classes.len() == 1 { "" } else { "es" },
+                classes.join(", "),
+                if t.kl_exists {
+                    ""
+                } else {
+                    ", and the KL is n/a"
+                }
+            )
+        })
+        .collect()
+}
+
 /// The output tails section: Gaussian and Edgeworth accuracy from y's own cumulants.
 pub fn tails_section(a: &Analysis) -> String {
     let mut w = String::new();

@@ -56,6 +56,9 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
             t.accuracy - a.network_accuracy
         );
     }
+    for warning in super::beyond::indefinite_warnings(a) {
+        let _ = writeln!(w, "\n**Warning:** {warning}.");
+    }
     let _ = writeln!(w, "\n## Surrogate inputs by correlation order\n");
     let _ = writeln!(
         w,

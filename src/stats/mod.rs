@@ -16,8 +16,9 @@ use faer::{Col, Mat};
 /// error, a difference of accuracies — is rounding, not a value: such quantities are differences
 /// of sums whose cancellation leaves at most a few hundred ulps (ε ≈ 2.2·10⁻¹⁶) of their terms.
 /// The text output prints a rounding-level negative of a non-negative quantity as 0
-/// (`report::number`), and the error budget reports no share of a total at this level
-/// (`analysis::budget`).
+/// (`report::number`), the error budget reports no share of a total at this level
+/// (`analysis::budget`), and a propagated output covariance Σ counts as not positive
+/// semidefinite only with an eigenvalue below −`ROUNDING_LEVEL`·tr Σ (`analysis::start_layers`).
 pub const ROUNDING_LEVEL: f64 = 1e-10;
 
 /// The cumulants corrflow tracks for one class at one layer.

@@ -490,3 +490,71 @@ fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
         "no class was cut"
     );
 }
+
+/// A carried output covariance that is not positive semidefinite is said, not silently
+/// clipped: on the higher-order task's quadratic network (the defaults of `train`) order 3
+/// carried from x leaves class 0's 2 × 2 output covariance with a negative eigenvalue (10 % of
+/// its trace). `--json` lists it under `indefinite_outputs` with the theory's label, the text
+/// output warns naming the theory and the class, and no Gaussian theory is listed (the
+/// Gaussian closure's covariances are positive semidefinite).
+#[test]
+fn an_indefinite_carried_output_covariance_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("ho-quad.safetensors");
+    let m = model.to_str().unwrap();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "higher-order",
+        "--activation",
+        "quad:0.5",
+        "--json",
+        "--out",
+        m,
+    ]));
+    let args = [
+        "analyze",
+        "--task",
+        "higher-order",
+        "--model",
+        m,
+        "--order",
+        "3",
+        "--carry",
+        "depth",
+    ];
+    let r = json(&corrflow(&[&args[..], &["--json"]].concat()));
+    let listed = r["indefinite_outputs"]
+        .as_array()
+        .expect("indefinite_outputs listed");
+    assert!(!listed.is_empty());
+    let carried: Vec<&str> = r["carried_start_layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["start_stage"].as_str().unwrap())
+        .collect();
+    let out = corrflow(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for t in listed {
+        let stage = t["start_stage"].as_str().unwrap();
+        assert!(
+            carried.contains(&stage),
+            "{stage} is not a carried theory: {carried:?}"
+        );
+        for c in t["classes"].as_array().unwrap() {
+            let (lowest, trace) = (
+                c["most_negative_eigenvalue"].as_f64().unwrap(),
+                c["trace"].as_f64().unwrap(),
+            );
+            assert!(lowest < -1e-10 * trace.abs(), "{c}");
+        }
+        let warned = format!("warning     the output covariance propagated from {stage} is not");
+        assert!(text.contains(&warned), "no warning for {stage}:\n{text}");
+    }
+}
