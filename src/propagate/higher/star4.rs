@@ -635,23 +635,11 @@ pub(super) mod tests {
         }
     }
 
-    /// The factored κ₃ gives the image of the same κ₃ written out densely.
-    #[test]
-    fn factored_kappa3_gives_the_dense_image() {
-        let (m, n, r) = (4, 5, 3);
+    /// The image of the factored κ₃ `f` over 5 units into 4 equals that of the same κ₃ written
+    /// out densely (entry by entry, no contraction).
+    fn assert_dense_image(f: Factored) {
+        let (m, n) = (4, f.dim());
         let c = cov(n, 0.3);
-        let f = Factored {
-            factors: std::array::from_fn(|k| {
-                Mat::from_fn(n, r, |i, q| {
-                    ((i * 3 + q * 7 + k * 5) % 6) as f64 / 5.0 - 0.4
-                })
-            }),
-            pairs: std::array::from_fn(|k| {
-                Mat::from_fn(n, 2, |i, q| {
-                    ((i * 5 + q * 3 + k * 7) % 7) as f64 / 6.0 - 0.5
-                })
-            }),
-        };
         let fk = HKappa3::factored(f);
         let mut dense = SymTensor::zeros(n, 3);
         for a in 0..n {
@@ -668,16 +656,33 @@ pub(super) mod tests {
         assert!((&got - &want).norm_max() < 1e-12 * (1.0 + want.norm_max()));
         assert!(want.norm_max() > 1e-3);
     }
+
+    /// The factored κ₃ gives the image of the same κ₃ written out densely.
+    #[test]
+    fn factored_kappa3_gives_the_dense_image() {
+        let (n, r) = (5, 3);
+        assert_dense_image(Factored {
+            factors: std::array::from_fn(|k| {
+                Mat::from_fn(n, r, |i, q| {
+                    ((i * 3 + q * 7 + k * 5) % 6) as f64 / 5.0 - 0.4
+                })
+            }),
+            pairs: std::array::from_fn(|k| {
+                Mat::from_fn(n, 2, |i, q| {
+                    ((i * 5 + q * 3 + k * 7) % 7) as f64 / 6.0 - 0.5
+                })
+            }),
+        });
+    }
+
     /// Where F₂ is P₀ ([`Factored::third_is_first_factor`], the factorable carry after a map)
     /// the full contraction forms their two products as one, P₀ \[(UF₀∘UF₁) + 2(UP₀∘UP₁)\]ᵀ:
-    /// the image still equals that of the same κ₃ written out densely (entry by entry, no
-    /// contraction), to the tolerance of [`factored_kappa3_gives_the_dense_image`]; a wrong
-    /// weight of either Hadamard term in the shared product fails it. A copy with one entry
-    /// of F₂ changed is not shared.
+    /// the image still equals that of the same κ₃ written out densely, to the tolerance of
+    /// `factored_kappa3_gives_the_dense_image`; a wrong weight of either Hadamard term in the
+    /// shared product fails it. A copy with one entry of F₂ changed is not shared.
     #[test]
     fn shared_third_factor_gives_the_dense_image() {
-        let (m, n, r) = (4, 5, 3);
-        let c = cov(n, 0.3);
+        let (n, r) = (5, 3);
         let p0 = pattern(n, r, 4);
         let f = Factored {
             factors: [pattern(n, r, 1), pattern(n, r, 2), p0.clone()],
@@ -687,21 +692,7 @@ pub(super) mod tests {
         let mut off = f.clone();
         off.factors[2][(0, 0)] += 0.5;
         assert!(!off.third_is_first_factor());
-        let fk = HKappa3::factored(f);
-        let mut dense = SymTensor::zeros(n, 3);
-        for a in 0..n {
-            for b in a..n {
-                for d in b..n {
-                    dense.set_sym(&[a, b, d], fk.get(a, b, d));
-                }
-            }
-        }
-        let star = Star4::new(&c, &units(Activation::Relu, &c));
-        let w = weights(m, n);
-        let got = star.clone().with_kappa3(fk).image(w.as_ref());
-        let want = star.with_kappa3(HKappa3::Dense(dense)).image(w.as_ref());
-        assert!(want.norm_max() > 1e-3);
-        assert!((&got - &want).norm_max() < 1e-12 * (1.0 + want.norm_max()));
+        assert_dense_image(f);
     }
 
     /// `n` × `cols` entries of a fixed pattern (`seed` varies it).
