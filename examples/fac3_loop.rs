@@ -22,6 +22,9 @@ use faer::{Col, Mat};
 const USAGE: &str = "usage: fac3_loop MODEL.safetensors [RUNS]";
 
 fn main() -> Result<(), String> {
+    // The allocator setting of `arc_compare` and the CLI: without it a profile of this loop
+    // counts page faults the timed runs do not take (EXPERIMENTS.md, twenty-eighth session).
+    corrflow::io::keep_freed_memory();
     let mut args = std::env::args().skip(1);
     let model = args.next().ok_or(USAGE)?;
     let runs: usize = match args.next() {

@@ -269,35 +269,62 @@ impl Wide {
         }
     }
 
-    /// G = Σ_t A_t (X_t∘Y_t)ᵀ over the blocks `sel` (module docs).
+    /// G = Σ_t A_t (X_t∘Y_t)ᵀ over the blocks `sel` (module docs). The A factors are read in
+    /// place where `sel`'s stand side by side in order ([`Wide::a_run`]), else gathered; the
+    /// products X∘Y are written once, into a buffer that is not zeroed first.
     pub fn g_form(&self, sel: &[usize]) -> Mat<f64> {
         let n = self.rows;
-        let cols = sel.iter().map(|&k| self.placed[k].rank).sum();
-        let (mut a, mut xy) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(n, cols));
-        let mut c = 0;
+        let cols: usize = sel.iter().map(|&k| self.placed[k].rank).sum();
+        let mut gathered = Vec::new();
+        let a = match self.a_run(sel) {
+            Some(start) => self.a().subcols(start, cols),
+            None => {
+                gathered.reserve_exact(n * cols);
+                for &k in sel {
+                    let p = self.placed[k];
+                    gathered.extend_from_slice(&self.a[p.a * n..(p.a + p.rank) * n]);
+                }
+                MatRef::from_column_major_slice(&gathered, n, cols)
+            }
+        };
+        let mut xy = Vec::with_capacity(n * cols);
         for &k in sel {
             let p = self.placed[k];
             let (x, y) = (self.factors[p.x].0, self.factors[p.y].0);
             for r in 0..p.rank {
-                a.col_as_slice_mut(c).copy_from_slice(self.a_col(p.a + r));
-                let out = xy.col_as_slice_mut(c);
-                for ((o, &xi), &yi) in out.iter_mut().zip(self.v_col(x + r)).zip(self.v_col(y + r))
-                {
-                    *o = xi * yi;
-                }
-                c += 1;
+                let (xs, ys) = (self.v_col(x + r), self.v_col(y + r));
+                xy.extend(xs.iter().zip(ys).map(|(&xi, &yi)| xi * yi));
             }
         }
+        let xy = MatRef::from_column_major_slice(&xy, n, cols);
         let mut g = Mat::zeros(n, n);
         matmul(
             g.as_mut(),
             Accum::Replace,
-            a.as_ref(),
+            a,
             xy.transpose(),
             1.0,
             Par::rayon(0),
         );
         g
+    }
+
+    /// The first A column of the blocks `sel` where they stand side by side in `a`, in the
+    /// order given (each block's columns right after the previous one's), else None.
+    fn a_run(&self, sel: &[usize]) -> Option<usize> {
+        if self.rows == 0 {
+            return None;
+        }
+        let first = self.placed[*sel.first()?].a;
+        let mut next = first;
+        for &k in sel {
+            let p = self.placed[k];
+            if p.a != next {
+                return None;
+            }
+            next += p.rank;
+        }
+        Some(first)
     }
 
     /// H = ½ Σ_t \[(A_t∘X_t)Y_tᵀ + (A_t∘Y_t)X_tᵀ\] over the blocks `sel`, as ½ L Vᵀ over the
@@ -316,16 +343,31 @@ impl Wide {
                 }
             }
         }
-        let (mut l, mut v) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(n, cols));
-        for (f, &c) in at.iter().enumerate() {
-            if let Some(c) = c {
+        // V's columns in L's order: a view of the factors where those `sel` holds are the
+        // first ones in their own order (then L's columns are V's), else gathered.
+        let prefix = n > 0
+            && at
+                .iter()
+                .zip(&self.factors)
+                .take_while(|(c, _)| c.is_some())
+                .all(|(&c, &(start, _))| c == Some(start))
+            && at.iter().skip_while(|c| c.is_some()).all(Option::is_none);
+        let mut gathered = Vec::new();
+        let v = if prefix {
+            self.v().subcols(0, cols)
+        } else {
+            let mut order: Vec<(usize, usize)> = (at.iter().enumerate())
+                .filter_map(|(f, &c)| Some((c?, f)))
+                .collect();
+            order.sort_unstable();
+            gathered.reserve_exact(n * cols);
+            for (_, f) in order {
                 let (start, width) = self.factors[f];
-                for j in 0..width {
-                    v.col_as_slice_mut(c + j)
-                        .copy_from_slice(self.v_col(start + j));
-                }
+                gathered.extend_from_slice(&self.v[start * n..(start + width) * n]);
             }
-        }
+            MatRef::from_column_major_slice(&gathered, n, cols)
+        };
+        let mut l = Mat::<f64>::zeros(n, cols);
         for &k in sel {
             let p = self.placed[k];
             let (x, y) = (self.factors[p.x].0, self.factors[p.y].0);
@@ -424,6 +466,64 @@ mod tests {
 
     fn random(rows: usize, cols: usize, rng: &mut StdRng) -> Mat<f64> {
         Mat::from_fn(rows, cols, |_, _| rng.sample::<f64, _>(StandardNormal))
+    }
+
+    /// G and H read the A factors in place where the selection's blocks stand side by side in
+    /// the order given (a run from any column) and the X/Y factors in place where those held
+    /// are the first ones in their own order; else they gather them. Over every ordered
+    /// selection of three blocks (both paths, a run from column 0 and from a later one), both
+    /// equal the per-block sums: a view taken where a gather is needed (a selection out of
+    /// order, with a gap, or factors not a prefix) reads other columns and fails this.
+    #[test]
+    fn forms_in_place_and_gathered_equal_the_per_block_sums() {
+        let n = 7;
+        let mut rng = StdRng::seed_from_u64(29);
+        let mut arc = |cols: usize| Arc::new(random(n, cols, &mut rng));
+        let (x1, y1, y2, x3) = (arc(n), arc(n), arc(n), arc(3));
+        let (a1, a2, a3) = (
+            random(n, n, &mut rng),
+            random(n, n, &mut rng),
+            random(n, 3, &mut rng),
+        );
+        let blocks = [(&a1, &x1, &y1), (&a2, &y1, &y2), (&a3, &x3, &x3)];
+        let mut wide = Wide::with_capacity(n, 0, 0);
+        for (a, x, y) in blocks {
+            wide.push((a.as_ref(), x, y), false, 0);
+        }
+        let per_block: Vec<(Mat<f64>, Mat<f64>)> = (blocks.iter())
+            .map(|(a, x, y)| {
+                let (x, y) = (x.as_ref(), y.as_ref());
+                let xy = Mat::from_fn(n, x.ncols(), |i, r| x[(i, r)] * y[(i, r)]);
+                let ax = Mat::from_fn(n, x.ncols(), |i, r| a[(i, r)] * x[(i, r)]);
+                let ay = Mat::from_fn(n, x.ncols(), |i, r| a[(i, r)] * y[(i, r)]);
+                let h = (&ax * y.transpose() + &ay * x.transpose()) * faer::Scale(0.5);
+                (*a * xy.transpose(), h)
+            })
+            .collect();
+        assert_eq!(wide.a_run(&[0, 1, 2]), Some(0));
+        assert_eq!(wide.a_run(&[1, 2]), Some(n));
+        assert_eq!(wide.a_run(&[2, 1]), None);
+        assert_eq!(wide.a_run(&[0, 2]), None);
+        let mut selections: Vec<Vec<usize>> = Vec::new();
+        for i in 0..3 {
+            selections.push(vec![i]);
+            for j in (0..3).filter(|&j| j != i) {
+                selections.push(vec![i, j]);
+                selections.push(vec![i, j, 3 - i - j]);
+            }
+        }
+        assert_eq!(selections.len(), 15);
+        for sel in &selections {
+            let mut g = Mat::<f64>::zeros(n, n);
+            let mut h = Mat::<f64>::zeros(n, n);
+            for &k in sel {
+                g += &per_block[k].0;
+                h += &per_block[k].1;
+            }
+            let (got_g, got_h) = (wide.g_form(sel), wide.h_form(sel));
+            assert!((&got_g - &g).norm_max() < 1e-13 * g.norm_max(), "G {sel:?}");
+            assert!((&got_h - &h).norm_max() < 1e-13 * h.norm_max(), "H {sel:?}");
+        }
     }
 
     /// Three blocks sharing factors (the second's X is the first's Y, the third's X = Y) and

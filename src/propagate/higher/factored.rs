@@ -322,12 +322,18 @@ impl Factored {
         self.factors[0].ncols() + self.pairs[0].ncols()
     }
 
-    /// Flops of [`Factored::map`] into width M (its GEMMs: three per general term, two per
-    /// pair, the correction's W·Q).
+    /// Flops of [`Factored::map`] into width M (its GEMMs: three per general term, two where
+    /// the third factor is copied, two per pair, the correction's W·Q).
     pub fn map_flops(&self, m: usize) -> f64 {
         let (m, n) = (m as f64, self.dim() as f64);
         let (r, t) = (self.factors[0].ncols() as f64, self.pairs[0].ncols() as f64);
-        2.0 * m * n * (3.0 * r + 2.0 * t + n)
+        // F₂ copied from the mapped P₀ where it is [P₀, I] (`third_is_first_pairs`).
+        let general = if self.third_is_first_pairs() {
+            2.0
+        } else {
+            3.0
+        };
+        2.0 * m * n * (general * r + 2.0 * t + n)
     }
 
     /// κ₃\[i,i,j\] as an N × N matrix (module docs), accumulated over blocks of
@@ -403,8 +409,13 @@ impl Factored {
         let m = w.nrows();
         let widest = self.factors[0].ncols().max(self.pairs[0].ncols());
         let mut scratch = Mat::zeros(m, MAP_BLOCK.min(widest));
-        for f in &mut self.factors {
+        let shared = self.third_is_first_pairs();
+        let [f0, f1, f2] = &mut self.factors;
+        for f in [f0, f1] {
             map_in_place(f, w, &mut scratch);
+        }
+        if !shared {
+            map_in_place(f2, w, &mut scratch);
         }
         let t = self.pairs[0].ncols();
         for (k, p) in self.pairs.iter_mut().enumerate() {
@@ -417,7 +428,44 @@ impl Factored {
                 matmul(block, Accum::Replace, w, q.as_ref(), 1.0, Par::rayon(0));
             }
         }
+        if shared {
+            // W·[P₀, I] = [W·P₀, W]: the pairs' first factor as just mapped, the correction's
+            // block W included.
+            let f2 = &mut self.factors[2];
+            fit(f2, m, t + n);
+            f2.copy_from(&self.pairs[0]);
+        }
         Ok(())
+    }
+
+    /// Whether the general terms' third factor is the pairs' first factor, F₂ = P₀ entry for
+    /// entry (`==`): the factorable order-3 rule's carry after a map
+    /// ([`Factored::third_is_first_pairs`]). The full contraction of the star's κ₃ term
+    /// (`star4`) then forms F₂'s product and P₀'s as one.
+    pub fn third_is_first_factor(&self) -> bool {
+        let ([.., f2], [p0, _]) = (&self.factors, &self.pairs);
+        // faer's `==` compares the row counts only.
+        f2.nrows() == p0.nrows() && f2.ncols() == p0.ncols() && f2 == p0
+    }
+
+    /// Whether the general terms' third factor is the pairs' first followed by the identity,
+    /// F₂ = \[P₀, I\], entry for entry (`==`): the factorable order-3 rule's carry keeps it so.
+    /// Each closure ([`StarTerms::closure`]) appends one star block whose third factor is I and
+    /// scales F₂ and P₀ alike (both by 1: the full block's coefficient goes on F₀ and P₁); each
+    /// map ([`Factored::map`]) maps both by W and appends to P₀ the correction's first factor
+    /// W = W·I, so after it F₂ = P₀ and the next closure's star block restores \[P₀, I\]. Then
+    /// W·F₂ is W·P₀ with W appended: [`Factored::map`] copies it instead of a third GEMM over
+    /// the general terms (the same numbers: W·I is W exactly, and equal columns map to equal
+    /// columns).
+    pub fn third_is_first_pairs(&self) -> bool {
+        let ([.., f2], [p0, _]) = (&self.factors, &self.pairs);
+        let (n, t) = (f2.nrows(), p0.ncols());
+        let column = |j: usize| f2.col(j).iter();
+        n > 0
+            && f2.ncols() == t + n
+            && p0.nrows() == n
+            && (0..t).all(|j| column(j).eq(p0.col(j).iter()))
+            && (0..n).all(|j| (column(t + j).enumerate()).all(|(i, &x)| x == f64::from(i == j)))
     }
 }
 
@@ -545,6 +593,75 @@ pub(super) mod tests {
         let want = z.slice();
         let worst = (&own - &want).norm_max() / want.norm_max();
         assert!(worst < 1e-13, "largest relative deviation {worst:e}");
+    }
+
+    /// W·F within the rounding bound of a product: |fl(W·F) − W·F| ≤ γ_n |W|·|F| entry by
+    /// entry (γ_n = n u / (1 − n u), n the inner dimension, u = 2⁻⁵³).
+    fn within_product_bound(got: &Mat<f64>, w: &Mat<f64>, f: &Mat<f64>) -> bool {
+        let n = w.ncols() as f64;
+        let u = f64::EPSILON / 2.0;
+        let gamma = n * u / (1.0 - n * u);
+        let abs = |x: &Mat<f64>| Mat::from_fn(x.nrows(), x.ncols(), |i, j| x[(i, j)].abs());
+        let (want, bound) = (w * f, abs(w) * abs(f));
+        got.nrows() == want.nrows()
+            && got.ncols() == want.ncols()
+            && (0..want.nrows()).all(|i| {
+                (0..want.ncols())
+                    .all(|j| (got[(i, j)] - want[(i, j)]).abs() <= gamma * bound[(i, j)])
+            })
+    }
+
+    /// Through three layers of the factorable rule's carry (closure, then map), F₂ = \[P₀, I\]
+    /// before every map (the first closure's from rank 0, the later ones with the full block's
+    /// scaling), the map copies F₂ from the mapped P₀, and the copy is W·F₂ within a product's
+    /// rounding bound; a copy from any other columns (the pairs' second factor, P₀ shifted by
+    /// a block) is not. With one entry of F₂ changed the map multiplies F₂ by W instead.
+    #[test]
+    fn third_factor_copied_from_the_pairs_is_its_map() {
+        use super::super::closure::ChaosRule;
+        use crate::net::Activation;
+        let n = 6;
+        let stars = ChaosRule::unpaired_factorable().star_terms().unwrap();
+        let a = random(n, n, 17);
+        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
+        let units: Vec<UnitChaos> = (0..n)
+            .map(|i| UnitChaos::new(Activation::Gelu, 0.4 * i as f64 - 1.0, cov[(i, i)].sqrt()))
+            .collect();
+        let w = random(n, n, 23) * faer::Scale(0.5);
+        let mut h = Factored::zeros(n);
+        for layer in 0..3 {
+            let (z, own) = stars.closure(&cov, h.clone(), &h.slice(), &units);
+            assert!(z.third_is_first_pairs(), "layer {layer}");
+            assert_eq!(z.pairs[0].ncols() + n, z.factors[2].ncols());
+            let s = random(n, n, 30 + layer);
+            let mut mapped = z.clone();
+            mapped.map(w.as_ref(), &own, &s).unwrap();
+            let got = &mapped.factors[2];
+            assert!(mapped.third_is_first_factor(), "layer {layer}");
+            assert!(
+                within_product_bound(got, &w, &z.factors[2]),
+                "layer {layer}"
+            );
+            assert!(!within_product_bound(&mapped.pairs[1], &w, &z.factors[2]));
+            if layer > 0 {
+                let mut shifted = got.clone();
+                let t = got.ncols();
+                shifted
+                    .as_mut()
+                    .subcols_mut(0, t - n)
+                    .copy_from(got.subcols(n, t - n));
+                assert!(!within_product_bound(&shifted, &w, &z.factors[2]));
+            }
+            // One entry off: not [P₀, I], mapped by the GEMM.
+            let mut off = z.clone();
+            off.factors[2][(1, 0)] += 0.25;
+            assert!(!off.third_is_first_pairs());
+            let before = off.factors[2].clone();
+            off.map(w.as_ref(), &own, &s).unwrap();
+            assert!(within_product_bound(&off.factors[2], &w, &before));
+            assert!(!off.third_is_first_factor());
+            h = mapped;
+        }
     }
 
     /// The map with the repeated-entry correction equals the dense map of the tensor that is

@@ -164,7 +164,13 @@ impl HKappa3 {
                 } else {
                     (6.0 * r + 4.0 * t) * m * n
                 };
-                products + (6.0 * r + 4.0 * t) * m * n
+                // F₂'s product shared with P₀'s where F₂ is P₀ (`full_contraction`).
+                let general = if h.f.third_is_first_factor() {
+                    4.0
+                } else {
+                    6.0
+                };
+                products + (general * r + 4.0 * t) * m * n
             }
         }
     }
@@ -224,21 +230,34 @@ impl HKappa3 {
                 };
                 let (p, q) = products.split_at(3);
                 // (factor, Hadamard pair, weight): F_k (UF_l∘UF_o)ᵀ, 2 P₀(UP₀∘UP₁)ᵀ, P₁(UP₀∘UP₀)ᵀ;
-                // one scratch for the Hadamard products.
-                let terms = [
+                // one scratch for the Hadamard products. Where F₂ is P₀ (the factorable
+                // rule's carry after a map, [`Factored::third_is_first_factor`]), F₂'s term and
+                // P₀'s are one product, P₀ [(UF₀∘UF₁) + 2(UP₀∘UP₁)]ᵀ (`shared`).
+                let shared = f.third_is_first_factor();
+                let mut terms = vec![
                     (&f.factors[0], p[1], p[2], 1.0),
                     (&f.factors[1], p[0], p[2], 1.0),
-                    (&f.factors[2], p[0], p[1], 1.0),
-                    (&f.pairs[0], q[0], q[1], 2.0),
-                    (&f.pairs[1], q[0], q[0], 1.0),
                 ];
+                if !shared {
+                    terms.push((&f.factors[2], p[0], p[1], 1.0));
+                }
+                terms.push((&f.pairs[0], q[0], q[1], 2.0));
+                terms.push((&f.pairs[1], q[0], q[0], 1.0));
                 let widest = f.factors[0].ncols().max(f.pairs[0].ncols());
                 let mut had = Mat::<f64>::zeros(m, widest);
                 let mut total = Mat::<f64>::zeros(n, m);
-                for (x, y, z, weight) in terms {
+                for (k, (x, y, z, weight)) in terms.into_iter().enumerate() {
                     let mut hy = had.as_mut().subcols_mut(0, x.ncols());
                     hy.copy_from(y);
                     zip!(hy.as_mut(), z).for_each(|unzip!(h, z)| *h *= *z);
+                    let weight = if shared && k == 2 {
+                        // (UF₀∘UF₁) + 2(UP₀∘UP₁) with weight 1.
+                        zip!(hy.as_mut(), p[0], p[1])
+                            .for_each(|unzip!(h, x, y)| *h = *x * *y + 2.0 * *h);
+                        1.0
+                    } else {
+                        weight
+                    };
                     matmul(
                         total.as_mut(),
                         Accum::Add,
@@ -616,23 +635,11 @@ pub(super) mod tests {
         }
     }
 
-    /// The factored κ₃ gives the image of the same κ₃ written out densely.
-    #[test]
-    fn factored_kappa3_gives_the_dense_image() {
-        let (m, n, r) = (4, 5, 3);
+    /// The image of the factored κ₃ `f` over 5 units into 4 equals that of the same κ₃ written
+    /// out densely (entry by entry, no contraction).
+    fn assert_dense_image(f: Factored) {
+        let (m, n) = (4, f.dim());
         let c = cov(n, 0.3);
-        let f = Factored {
-            factors: std::array::from_fn(|k| {
-                Mat::from_fn(n, r, |i, q| {
-                    ((i * 3 + q * 7 + k * 5) % 6) as f64 / 5.0 - 0.4
-                })
-            }),
-            pairs: std::array::from_fn(|k| {
-                Mat::from_fn(n, 2, |i, q| {
-                    ((i * 5 + q * 3 + k * 7) % 7) as f64 / 6.0 - 0.5
-                })
-            }),
-        };
         let fk = HKappa3::factored(f);
         let mut dense = SymTensor::zeros(n, 3);
         for a in 0..n {
@@ -649,6 +656,45 @@ pub(super) mod tests {
         assert!((&got - &want).norm_max() < 1e-12 * (1.0 + want.norm_max()));
         assert!(want.norm_max() > 1e-3);
     }
+
+    /// The factored κ₃ gives the image of the same κ₃ written out densely.
+    #[test]
+    fn factored_kappa3_gives_the_dense_image() {
+        let (n, r) = (5, 3);
+        assert_dense_image(Factored {
+            factors: std::array::from_fn(|k| {
+                Mat::from_fn(n, r, |i, q| {
+                    ((i * 3 + q * 7 + k * 5) % 6) as f64 / 5.0 - 0.4
+                })
+            }),
+            pairs: std::array::from_fn(|k| {
+                Mat::from_fn(n, 2, |i, q| {
+                    ((i * 5 + q * 3 + k * 7) % 7) as f64 / 6.0 - 0.5
+                })
+            }),
+        });
+    }
+
+    /// Where F₂ is P₀ ([`Factored::third_is_first_factor`], the factorable carry after a map)
+    /// the full contraction forms their two products as one, P₀ \[(UF₀∘UF₁) + 2(UP₀∘UP₁)\]ᵀ:
+    /// the image still equals that of the same κ₃ written out densely, to the tolerance of
+    /// `factored_kappa3_gives_the_dense_image`; a wrong weight of either Hadamard term in the
+    /// shared product fails it. A copy with one entry of F₂ changed is not shared.
+    #[test]
+    fn shared_third_factor_gives_the_dense_image() {
+        let (n, r) = (5, 3);
+        let p0 = pattern(n, r, 4);
+        let f = Factored {
+            factors: [pattern(n, r, 1), pattern(n, r, 2), p0.clone()],
+            pairs: [p0, pattern(n, r, 6)],
+        };
+        assert!(f.third_is_first_factor());
+        let mut off = f.clone();
+        off.factors[2][(0, 0)] += 0.5;
+        assert!(!off.third_is_first_factor());
+        assert_dense_image(f);
+    }
+
     /// `n` × `cols` entries of a fixed pattern (`seed` varies it).
     fn pattern(n: usize, cols: usize, seed: usize) -> Mat<f64> {
         Mat::from_fn(n, cols, |i, q| {
