@@ -813,3 +813,57 @@ fn empty_label_files_are_named_as_empty_not_as_all_zero() {
         assert!(err.contains(says), "{err}");
     }
 }
+
+/// Data whose class variance underflows f64's normal range (values of 10⁻³⁰⁰, or 10⁻¹⁶⁰ whose
+/// squares are subnormal) is refused naming the data, the set, the class, the feature and the
+/// remedy, before any training; `propagate --model M` printed KLs of 10⁵ and a `cov_rel_err`
+/// of 1 from the rounding of a zero covariance with exit 0, and `analyze` failed at the
+/// surrogate's split naming neither the data nor its scale (adv28). Data of 10⁻²⁰ (variance
+/// 10⁻⁴⁰, normal) still runs.
+#[test]
+fn data_whose_variance_underflows_is_named_not_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (scale, name) in [(1e-300, "t300-"), (1e-160, "t160-")] {
+        let tiny: Vec<Vec<f64>> = x
+            .iter()
+            .map(|r| r.iter().map(|v| v * scale).collect())
+            .collect();
+        let (tx, ty) = write_xy(dir.path(), name, &tiny, &y);
+        for head in [
+            &["propagate", "--model", m, "--json"][..],
+            &["analyze", "--model", m, "--json"],
+            &["analyze", "--epochs", "1", "--json"],
+        ] {
+            let o = run(head, &data_args(&xp, &yp, &tx, &ty));
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{head:?} {scale:e}: {e}");
+            assert!(
+                e.contains(tx.to_str().unwrap())
+                    && e.contains("class 0 of the test set: feature 0 spreads below f64's normal")
+                    && e.contains("at least √(2.2e-308) = 1.5e-154")
+                    && e.contains("--scale")
+                    && !e.contains("m.safetensors"),
+                "{head:?} {scale:e}: {e}"
+            );
+        }
+    }
+    let small: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| r.iter().map(|v| v * 1e-20).collect())
+        .collect();
+    let (tx, ty) = write_xy(dir.path(), "t20-", &small, &y);
+    let o = run(
+        &["propagate", "--model", m, "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
