@@ -867,3 +867,30 @@ fn data_whose_variance_underflows_is_named_not_the_model() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A forward pass that overflows in a hidden layer (a quadratic network with weights and biases
+/// × 10¹⁰⁰: h2 ~ 10³⁰⁰ squared) is named with the stage and the overflow; the message said
+/// "non-finite value inf at row 0, column 0 of the batch", naming neither (adv28).
+#[test]
+fn a_forward_pass_that_overflows_names_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("big.safetensors");
+    let mut net = Mlp::init(&[2, 8, 8, 2], Activation::Quadratic { alpha: 0.5 }, 1.0, 3).unwrap();
+    for l in &mut net.layers {
+        l.w = &l.w * faer::Scale(1e100);
+        l.b = &l.b * faer::Scale(1e100);
+    }
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    for cmd in ["propagate", "analyze"] {
+        let o = corrflow(&[cmd, "--model", m, "--task", "xor", "--json"]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {e}");
+        assert!(
+            e.contains(m)
+                && e.contains("the forward pass of the samples overflows f64 at ")
+                && e.contains("rescale the model's weights or the data"),
+            "{cmd}: {e}"
+        );
+    }
+}
