@@ -894,3 +894,43 @@ fn a_forward_pass_that_overflows_names_the_stage() {
         );
     }
 }
+
+/// `--precision f32` of data whose variance lies below f32's normal range (10⁻²⁵: variance
+/// 10⁻⁵⁰, fine in f64) is refused naming f32's range and `--precision f64`; it reported every
+/// row "degenerate" with errors of 0 and no KL, exit 0, where the f64 run matches to 10⁻¹⁵
+/// (adv28). The f64 run still runs.
+#[test]
+fn f32_propagation_of_variances_below_f32_s_range_is_refused_naming_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let o = run(
+        &["train", "--epochs", "2", "--out", m],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let tiny: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| r.iter().map(|v| v * 1e-25).collect())
+        .collect();
+    let (tx, ty) = write_xy(dir.path(), "t-", &tiny, &y);
+    let f64_run = run(
+        &["propagate", "--model", m, "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(f64_run.status.success(), "{}", stderr(&f64_run));
+    let o = run(
+        &["propagate", "--model", m, "--precision", "f32", "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--precision f32: the measured variance of unit")
+            && e.contains("below f32's normal range (1.2e-38)")
+            && e.contains("expected --precision f64"),
+        "{e}"
+    );
+}
