@@ -50,6 +50,27 @@ fn run(head: &[&str], tail: &[String]) -> std::process::Output {
     corrflow(&[head, &tail[..]].concat())
 }
 
+/// The blobs (90 samples, 3 classes, 2 features, seed 7) as x.npy/y.npy in `dir` and a model
+/// trained on them (2 epochs) at dir/m.safetensors: (x, y, the two files, the model).
+fn blobs_and_model(dir: &Path) -> (Vec<Vec<f64>>, Vec<i64>, [PathBuf; 2], PathBuf) {
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir, "", &x, &y);
+    let model = dir.join("m.safetensors");
+    let o = run(
+        &["train", "--epochs", "2", "--out", model.to_str().unwrap()],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    (x, y, [xp, yp], model)
+}
+
+/// Every value of `x` times `s`.
+fn scaled(x: &[Vec<f64>], s: f64) -> Vec<Vec<f64>> {
+    x.iter()
+        .map(|r| r.iter().map(|v| v * s).collect())
+        .collect()
+}
+
 /// A model with one output is refused naming the model and its output count; task data took
 /// the output count as its class count and blamed `--n-classes`, which the user never gave.
 #[test]
@@ -823,21 +844,10 @@ fn empty_label_files_are_named_as_empty_not_as_all_zero() {
 #[test]
 fn data_whose_variance_underflows_is_named_not_the_model() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = super::common::blobs(90, 3, 2, 7);
-    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
-    let model = dir.path().join("m.safetensors");
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
     let m = model.to_str().unwrap();
-    let o = run(
-        &["train", "--epochs", "2", "--out", m],
-        &data_args(&xp, &yp, &xp, &yp),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
     for (scale, name) in [(1e-300, "t300-"), (1e-160, "t160-")] {
-        let tiny: Vec<Vec<f64>> = x
-            .iter()
-            .map(|r| r.iter().map(|v| v * scale).collect())
-            .collect();
-        let (tx, ty) = write_xy(dir.path(), name, &tiny, &y);
+        let (tx, ty) = write_xy(dir.path(), name, &scaled(&x, scale), &y);
         for head in [
             &["propagate", "--model", m, "--json"][..],
             &["analyze", "--model", m, "--json"],
@@ -856,11 +866,7 @@ fn data_whose_variance_underflows_is_named_not_the_model() {
             );
         }
     }
-    let small: Vec<Vec<f64>> = x
-        .iter()
-        .map(|r| r.iter().map(|v| v * 1e-20).collect())
-        .collect();
-    let (tx, ty) = write_xy(dir.path(), "t20-", &small, &y);
+    let (tx, ty) = write_xy(dir.path(), "t20-", &scaled(&x, 1e-20), &y);
     let o = run(
         &["propagate", "--model", m, "--json"],
         &data_args(&xp, &yp, &tx, &ty),
@@ -902,20 +908,9 @@ fn a_forward_pass_that_overflows_names_the_stage() {
 #[test]
 fn f32_propagation_of_variances_below_f32_s_range_is_refused_naming_f64() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = super::common::blobs(90, 3, 2, 7);
-    let (xp, yp) = write_xy(dir.path(), "", &x, &y);
-    let model = dir.path().join("m.safetensors");
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
     let m = model.to_str().unwrap();
-    let o = run(
-        &["train", "--epochs", "2", "--out", m],
-        &data_args(&xp, &yp, &xp, &yp),
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    let tiny: Vec<Vec<f64>> = x
-        .iter()
-        .map(|r| r.iter().map(|v| v * 1e-25).collect())
-        .collect();
-    let (tx, ty) = write_xy(dir.path(), "t-", &tiny, &y);
+    let (tx, ty) = write_xy(dir.path(), "t-", &scaled(&x, 1e-25), &y);
     let f64_run = run(
         &["propagate", "--model", m, "--json"],
         &data_args(&xp, &yp, &tx, &ty),
