@@ -149,12 +149,32 @@ pub(crate) fn check_classes(split: &Split, description: &str, on: On) -> Result<
 /// 10²⁰⁰ at one sample of the data (adv21's `big513`), blaming the model (adv22). A set whose
 /// largest |x| keeps n·(2·max)² finite (every real data set) is cleared by one scan of its
 /// values; pixel bytes (a test set kept as bytes, `test.x` empty) are bounded by construction.
+///
+/// Also refused, naming the same, a feature whose values differ within a class but whose
+/// variance is below f64's normal range (2.2e-308: subnormal or 0), e.g. data of 10⁻³⁰⁰ or
+/// 10⁻¹⁶⁰ (adv28: the class covariance underflowed, `propagate` printed KLs of 10⁵ and
+/// `cov_rel_err` 1 from rounding noise with exit 0, `analyze` failed at "Bhattacharyya split at
+/// h1 … every covariance is zero" naming neither the data nor its scale). Two distinct values
+/// a, b of magnitude ≥ T differ by more than 2⁻⁵³·T, so n·var ≥ (a − b)²/2 keeps var normal
+/// when every nonzero |x| is at least 2⁵⁴·√(n·2.2e-308) (1.8e-138 for 10⁶ samples): the same
+/// scan clears every set whose smallest nonzero |x| is above that.
 fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
     let (dim, n) = (set.x.nrows(), set.x.ncols());
-    let largest = (0..n)
-        .map(|j| set.x.col(j).iter().fold(0.0, |m: f64, v| m.max(v.abs())))
-        .fold(0.0, f64::max);
-    if n == 0 || largest <= (f64::MAX / (4.0 * n as f64)).sqrt() {
+    let (largest, smallest) = (0..n)
+        .map(|j| {
+            set.x
+                .col(j)
+                .iter()
+                .fold((0.0, f64::INFINITY), |(hi, lo): (f64, f64), v| {
+                    let a = v.abs();
+                    (hi.max(a), if a > 0.0 { lo.min(a) } else { lo })
+                })
+        })
+        .fold((0.0, f64::INFINITY), |(hi, lo): (f64, f64), (h, l)| {
+            (hi.max(h), lo.min(l))
+        });
+    let lowest = 2f64.powi(54) * (n as f64 * f64::MIN_POSITIVE).sqrt();
+    if n == 0 || (largest <= (f64::MAX / (4.0 * n as f64)).sqrt() && smallest >= lowest) {
         return Ok(());
     }
     let mut members = vec![Vec::new(); set.n_classes];
@@ -174,7 +194,8 @@ fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
             }
             let mean = values().map(|(_, v)| v / scale).sum::<f64>() / count;
             let squares: f64 = values().map(|(_, v)| (v / scale - mean).powi(2)).sum();
-            if squares <= f64::MAX / scale / scale {
+            let subnormal = squares > 0.0 && squares / count < f64::MIN_POSITIVE / scale / scale;
+            if squares <= f64::MAX / scale / scale && !subnormal {
                 continue;
             }
             let (far, value) = values()
@@ -184,6 +205,19 @@ fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
                         .total_cmp(&(b.1 / scale - mean).abs())
                 })
                 .expect("a class with a nonzero value has samples");
+            if subnormal {
+                return Err(Error::Unsupported(format!(
+                    "{description}: class {c} of the {} set: feature {i} spreads below f64's \
+                     normal range: its variance over the class's {} samples is below 2.2e-308 \
+                     (standard deviation {:.1e}; sample {far} of the set holds {value:.1e}), so \
+                     the class covariance underflows to subnormal numbers or 0 and loses its \
+                     digits; expected a standard deviation of at least √(2.2e-308) = 1.5e-154 \
+                     (rescale the data: --scale S divides every value by S)",
+                    on.name(),
+                    cols.len(),
+                    scale * (squares / count).sqrt(),
+                )));
+            }
             return Err(Error::Unsupported(format!(
                 "{description}: class {c} of the {} set: feature {i} spreads beyond f64: \
                  Σ(x − mean)² over the class's {} samples exceeds 1.8e308 (standard deviation \

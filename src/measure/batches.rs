@@ -14,7 +14,7 @@ use faer::{Mat, MatRef};
 use rayon::prelude::*;
 
 use crate::data::{Columns, Labelled};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linalg::par_zeros;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
@@ -170,10 +170,27 @@ fn push_all(
         .zip(stages)
         .map(|(acc, &stage)| match stage {
             Stage::Input if pixels => acc.push_finite(slot.values(stage), labels),
-            _ => acc.push(slot.values(stage), labels),
+            Stage::Input => acc.push(slot.values(stage), labels),
+            _ => acc
+                .push(slot.values(stage), labels)
+                .map_err(|e| overflowed(e, stage)),
         })
         .collect();
     pushed.into_iter().collect()
+}
+
+/// A stage's non-finite value (`MomentAccumulator::push`'s "non-finite value inf at row i,
+/// column j of the batch") completed with the stage and its cause: the forward pass of the
+/// samples overflowed there (adv28: a quadratic network with weights × 10¹⁰⁰ said only that,
+/// naming neither the stage nor the overflow). Other errors pass unchanged.
+fn overflowed(e: Error, stage: Stage) -> Error {
+    match e {
+        Error::Numeric(msg) => Error::Numeric(format!(
+            "the forward pass of the samples overflows f64 at {stage}: {msg}; expected \
+             pre-activations within f64's range (rescale the model's weights or the data)"
+        )),
+        e => e,
+    }
 }
 
 /// The classes whose last sample is in the batch of `labels` (class-ordered): those other than

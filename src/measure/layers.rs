@@ -14,7 +14,7 @@ use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Corrections;
-use crate::stats::{EmpiricalMoments, MomentAccumulator, NarrowMoments};
+use crate::stats::{EmpiricalMoments, MomentAccumulator, Moments, NarrowMoments};
 use crate::timing::Timings;
 
 use super::batches::accumulate;
@@ -331,6 +331,7 @@ pub fn layer_stats_narrow<'a>(
         for ((acc, held), stage) in accs.iter_mut().zip(&mut narrow).zip(&all) {
             if !wide.contains(stage) {
                 if let Some((n, m)) = acc.take_class(c)? {
+                    check_f32_range(&m, *stage, c)?;
                     held.push(c, n, m);
                 }
             }
@@ -361,6 +362,28 @@ pub fn layer_stats_narrow<'a>(
         stages: kept,
         narrow: held,
     })
+}
+
+/// Refuses a measured class whose variance at `stage` is positive in f64 but below f32's normal
+/// range (1.2e-38), where [`NarrowMoments`] holds it as a subnormal or 0 that the comparison
+/// would read as the measurement (adv28: data of 10⁻²⁵ through a bias-free network reported
+/// every row "degenerate" with errors of 0 and no KL, exit 0; with 10⁻²² the tanh closure
+/// failed on a "negative variance … beyond rounding" naming neither f32 nor the remedy).
+fn check_f32_range(m: &Moments, stage: Stage, class: usize) -> Result<()> {
+    let small = (0..m.dim()).find(|&a| {
+        let v = m.cov[(a, a)];
+        v > 0.0 && v < f64::from(f32::MIN_POSITIVE)
+    });
+    match small {
+        Some(a) => Err(Error::Numeric(format!(
+            "--precision f32: the measured variance of unit {a} of {stage}, class {class}, is \
+             {:.1e}, below f32's normal range (1.2e-38): held in f32 it loses its digits (or \
+             turns 0) and the comparison would read that as the measurement; expected \
+             --precision f64 (or data and weights that keep the variances above 1.2e-38)",
+            m.cov[(a, a)]
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The stages of `net` ([`Stage::all`]) and an empty accumulator for each, after checking the

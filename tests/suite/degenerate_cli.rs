@@ -50,6 +50,27 @@ fn run(head: &[&str], tail: &[String]) -> std::process::Output {
     corrflow(&[head, &tail[..]].concat())
 }
 
+/// The blobs (90 samples, 3 classes, 2 features, seed 7) as x.npy/y.npy in `dir` and a model
+/// trained on them (2 epochs) at dir/m.safetensors: (x, y, the two files, the model).
+fn blobs_and_model(dir: &Path) -> (Vec<Vec<f64>>, Vec<i64>, [PathBuf; 2], PathBuf) {
+    let (x, y) = super::common::blobs(90, 3, 2, 7);
+    let (xp, yp) = write_xy(dir, "", &x, &y);
+    let model = dir.join("m.safetensors");
+    let o = run(
+        &["train", "--epochs", "2", "--out", model.to_str().unwrap()],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    (x, y, [xp, yp], model)
+}
+
+/// Every value of `x` times `s`.
+fn scaled(x: &[Vec<f64>], s: f64) -> Vec<Vec<f64>> {
+    x.iter()
+        .map(|r| r.iter().map(|v| v * s).collect())
+        .collect()
+}
+
 /// A model with one output is refused naming the model and its output count; task data took
 /// the output count as its class count and blamed `--n-classes`, which the user never gave.
 #[test]
@@ -812,4 +833,99 @@ fn empty_label_files_are_named_as_empty_not_as_all_zero() {
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(err.contains(says), "{err}");
     }
+}
+
+/// Data whose class variance underflows f64's normal range (values of 10⁻³⁰⁰, or 10⁻¹⁶⁰ whose
+/// squares are subnormal) is refused naming the data, the set, the class, the feature and the
+/// remedy, before any training; `propagate --model M` printed KLs of 10⁵ and a `cov_rel_err`
+/// of 1 from the rounding of a zero covariance with exit 0, and `analyze` failed at the
+/// surrogate's split naming neither the data nor its scale (adv28). Data of 10⁻²⁰ (variance
+/// 10⁻⁴⁰, normal) still runs.
+#[test]
+fn data_whose_variance_underflows_is_named_not_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let m = model.to_str().unwrap();
+    for (scale, name) in [(1e-300, "t300-"), (1e-160, "t160-")] {
+        let (tx, ty) = write_xy(dir.path(), name, &scaled(&x, scale), &y);
+        for head in [
+            &["propagate", "--model", m, "--json"][..],
+            &["analyze", "--model", m, "--json"],
+            &["analyze", "--epochs", "1", "--json"],
+        ] {
+            let o = run(head, &data_args(&xp, &yp, &tx, &ty));
+            let e = stderr(&o);
+            assert_eq!(o.status.code(), Some(2), "{head:?} {scale:e}: {e}");
+            assert!(
+                e.contains(tx.to_str().unwrap())
+                    && e.contains("class 0 of the test set: feature 0 spreads below f64's normal")
+                    && e.contains("at least √(2.2e-308) = 1.5e-154")
+                    && e.contains("--scale")
+                    && !e.contains("m.safetensors"),
+                "{head:?} {scale:e}: {e}"
+            );
+        }
+    }
+    let (tx, ty) = write_xy(dir.path(), "t20-", &scaled(&x, 1e-20), &y);
+    let o = run(
+        &["propagate", "--model", m, "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// A forward pass that overflows in a hidden layer (a quadratic network with weights and biases
+/// × 10¹⁰⁰: h2 ~ 10³⁰⁰ squared) is named with the stage and the overflow; the message said
+/// "non-finite value inf at row 0, column 0 of the batch", naming neither (adv28).
+#[test]
+fn a_forward_pass_that_overflows_names_the_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("big.safetensors");
+    let mut net = Mlp::init(&[2, 8, 8, 2], Activation::Quadratic { alpha: 0.5 }, 1.0, 3).unwrap();
+    for l in &mut net.layers {
+        l.w = &l.w * faer::Scale(1e100);
+        l.b = &l.b * faer::Scale(1e100);
+    }
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    for cmd in ["propagate", "analyze"] {
+        let o = corrflow(&[cmd, "--model", m, "--task", "xor", "--json"]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{cmd}: {e}");
+        assert!(
+            e.contains(m)
+                && e.contains("the forward pass of the samples overflows f64 at ")
+                && e.contains("rescale the model's weights or the data"),
+            "{cmd}: {e}"
+        );
+    }
+}
+
+/// `--precision f32` of data whose variance lies below f32's normal range (10⁻²⁵: variance
+/// 10⁻⁵⁰, fine in f64) is refused naming f32's range and `--precision f64`; it reported every
+/// row "degenerate" with errors of 0 and no KL, exit 0, where the f64 run matches to 10⁻¹⁵
+/// (adv28). The f64 run still runs.
+#[test]
+fn f32_propagation_of_variances_below_f32_s_range_is_refused_naming_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let m = model.to_str().unwrap();
+    let (tx, ty) = write_xy(dir.path(), "t-", &scaled(&x, 1e-25), &y);
+    let f64_run = run(
+        &["propagate", "--model", m, "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(f64_run.status.success(), "{}", stderr(&f64_run));
+    let o = run(
+        &["propagate", "--model", m, "--precision", "f32", "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--precision f32: the measured variance of unit")
+            && e.contains("below f32's normal range (1.2e-38)")
+            && e.contains("expected --precision f64"),
+        "{e}"
+    );
 }
