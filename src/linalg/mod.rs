@@ -17,7 +17,7 @@ mod transpose;
 mod zeros;
 
 pub use columns::columns;
-pub use gemm::gemm;
+pub use gemm::{gemm, gemm_batch};
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use scratch::with_work;

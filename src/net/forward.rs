@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
-use crate::linalg::{gemm, par_zeros};
+use crate::linalg::{gemm_batch, par_zeros};
 
 /// Whether an elementwise sweep over a rows × cols block is worth splitting over rayon's
 /// threads: below 2¹⁶ entries (a 100-wide layer at batch 128 has 12 800) the sweep takes a few
@@ -97,7 +97,7 @@ impl<T: Real> Mlp<T> {
                 before[l - 1].as_ref().subcols(0, b)
             };
             let mut h = fp.h[l].as_mut().subcols_mut(0, b);
-            gemm(h.rb_mut(), false, layer.w.as_ref(), input, T::from_f64(1.0));
+            gemm_batch(h.rb_mut(), false, layer.w.as_ref(), input, T::from_f64(1.0));
             let z = rest[0].as_mut().subcols_mut(0, b);
             let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
             let column = |h: faer::ColMut<'_, T>, z: faer::ColMut<'_, T>| {
@@ -122,7 +122,7 @@ impl<T: Real> Mlp<T> {
             fp.z[self.depth() - 1].as_ref().subcols(0, b)
         };
         let mut y = fp.y.as_mut().subcols_mut(0, b);
-        gemm(
+        gemm_batch(
             y.rb_mut(),
             false,
             readout.w.as_ref(),

@@ -23,7 +23,7 @@ use super::precision::{Precision, Real};
 use super::{Activation, ForwardPass, Layer, Mlp};
 use crate::data::{Dataset, Labelled};
 use crate::error::{value_name, Error, Field, Result};
-use crate::linalg::gemm;
+use crate::linalg::{gemm, gemm_batch};
 
 /// The training loss, averaged over the batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -609,7 +609,7 @@ pub(crate) fn propagate_delta<T: Real>(
     let (lower, upper) = deltas.split_at_mut(l);
     let delta = upper[0].as_ref().subcols(0, b);
     let mut below = lower[l - 1].as_mut().subcols_mut(0, b);
-    gemm(
+    gemm_batch(
         below.rb_mut(),
         false,
         net.layers[l].w.transpose(),
