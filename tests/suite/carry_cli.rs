@@ -40,6 +40,17 @@ fn propagate(m: &str, extra: &[&str]) -> std::process::Output {
     corrflow(&args)
 }
 
+/// The text output of a run of `args` that must succeed.
+fn success_text(args: &[&str]) -> String {
+    let out = corrflow(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Largest output-stage covariance error of a `--json` report.
 fn output_err(report: &serde_json::Value) -> f64 {
     report["layers"]
@@ -217,13 +228,7 @@ fn analyze_carries_from_every_start_layer() {
         .map(|b| b["order"].as_u64().unwrap())
         .collect();
     assert_eq!(orders, [2, 3]);
-    let out = corrflow(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = success_text(&args);
     assert!(
         text.contains("carried     order 3 from h1") && !text.contains("NaN"),
         "{text}"
@@ -534,13 +539,7 @@ fn an_indefinite_carried_output_covariance_is_reported() {
         .iter()
         .map(|o| o["start_stage"].as_str().unwrap())
         .collect();
-    let out = corrflow(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = success_text(&args);
     for t in listed {
         let stage = t["start_stage"].as_str().unwrap();
         assert!(
