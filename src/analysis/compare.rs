@@ -15,6 +15,14 @@ use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean
 /// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.
 pub const KL_RIDGE: f64 = 1e-8;
 
+/// A measured class whose spread √tr Σ is at most this many ε (f64's) of its mean's norm ‖μ‖
+/// holds no measured spread: each sample's value is only resolved to about ε‖μ‖, so Σ is the
+/// rounding of the samples around their mean (data of 10⁻²⁰ through biases of 0.1: adv28), and
+/// relative errors and the KL against it are meaningless. Real spreads are many orders above
+/// (MNIST's smallest per-class stage spread is ~10⁻¹ of ‖μ‖); 16 ε leaves room for the rounding
+/// of the affine map's sums.
+pub const ROUNDING_SPREAD_ULPS: f64 = 16.0;
+
 /// One row of the comparison.
 #[derive(Clone, Debug, Serialize)]
 pub struct StageComparison {
@@ -35,8 +43,10 @@ pub struct StageComparison {
     /// `kl`.
     pub kl_jitter: Option<f64>,
     /// True when the measured covariance (or its trace) is zero (every unit constant: dead relu
-    /// units, a class of one sample) while the prediction differs from it: the relative errors are
-    /// undefined, so `cov_rel_err` and `mean_err` hold absolute errors. Only written when true.
+    /// units, a class of one sample), or its spread is the rounding of its mean
+    /// (√tr Σ ≤ [`ROUNDING_SPREAD_ULPS`]·ε·‖μ‖), while the prediction differs from it: the
+    /// relative errors are undefined, so `cov_rel_err` and `mean_err` hold absolute errors, and
+    /// where the spread is rounding `kl` is null. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degenerate: bool,
 }
@@ -222,8 +232,15 @@ fn compare_pair(
              inputs are too large)"
         )));
     }
-    let degenerate = (cov_ref == 0.0 && (cov_diff > 0.0 || mean_diff > 0.0))
-        || (spread == 0.0 && mean_diff > 0.0);
+    let rounding = spread <= ROUNDING_SPREAD_ULPS * f64::EPSILON * meas_mean.norm_l2();
+    let differs = cov_diff > 0.0 || mean_diff > 0.0;
+    let degenerate =
+        (cov_ref == 0.0 && differs) || (spread == 0.0 && mean_diff > 0.0) || (rounding && differs);
+    let (kl, kl_jitter) = if rounding && differs {
+        (None, None)
+    } else {
+        (kl, kl_jitter)
+    };
     let relative = |diff: f64, reference: f64| {
         if degenerate || diff == 0.0 {
             diff

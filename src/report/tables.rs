@@ -86,8 +86,9 @@ pub const DEGENERATE_MARK: &str = "*";
 /// The footnote of the tables of [`comparisons`] and [`class_means`] when a row is marked: the
 /// JSON's `"degenerate": true`, which the text table showed only as implausibly small or large
 /// "relative" errors (adv21's relu network ×10⁻³⁰; adv22).
-pub const DEGENERATE_NOTE: &str = "* degenerate: the measured covariance (or its trace) is zero \
-     while the prediction differs, so cov_rel_err and mean_err are absolute errors (JSON: \
+pub const DEGENERATE_NOTE: &str = "* degenerate: the measured covariance (or its trace) is zero, \
+     or only the rounding of its mean (spread ≤ 16 ε ‖mean‖; its KL is then n/a), while the \
+     prediction differs, so cov_rel_err and mean_err are absolute errors (JSON: \
      \"degenerate\": true); a mean over classes then mixes them with relative ones";
 
 /// `value` (an error of [`non_negative`]'s 4 digits) with [`DEGENERATE_MARK`] when `degenerate`.

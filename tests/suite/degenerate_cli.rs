@@ -874,6 +874,36 @@ fn data_whose_variance_underflows_is_named_not_the_model() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// Data of 10⁻²⁰ through a network with biases of ~0.1: every hidden stage's measured spread
+/// (10⁻²¹ of its mean) is below what f64 resolves (ε‖μ‖), so its measured covariance is the
+/// rounding of the samples around their mean. Those rows are marked degenerate with absolute
+/// errors and no KL; before, `propagate` reported them as relative errors of 6·10⁷ and KLs of
+/// 10⁵ with exit 0 (adv28).
+#[test]
+fn a_measured_spread_below_the_rounding_of_its_mean_is_degenerate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let (tx, ty) = write_xy(dir.path(), "t20-", &scaled(&x, 1e-20), &y);
+    let o = run(
+        &["propagate", "--model", model.to_str().unwrap(), "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = r["layers"].as_array().unwrap();
+    for row in rows {
+        let degenerate = row["degenerate"].as_bool().unwrap_or(false);
+        if matches!(row["stage"].as_str(), Some("pre" | "post")) {
+            assert!(degenerate && row["kl"].is_null(), "{row}");
+        }
+        if !degenerate {
+            let err = row["cov_rel_err"].as_f64().unwrap();
+            assert!(err < 10.0, "{row}");
+        }
+    }
+    assert!(rows.iter().any(|r| r["stage"] == "post"));
+}
+
 /// A forward pass that overflows in a hidden layer (a quadratic network with weights and biases
 /// × 10¹⁰⁰: h2 ~ 10³⁰⁰ squared) is named with the stage and the overflow; the message said
 /// "non-finite value inf at row 0, column 0 of the batch", naming neither (adv28).
