@@ -959,3 +959,33 @@ fn f32_propagation_of_variances_below_f32_s_range_is_refused_naming_f64() {
         "{e}"
     );
 }
+
+/// `analyze --precision f32` of data whose variance lies below f32's normal range (10⁻²⁵:
+/// variance 10⁻⁵⁰) is refused naming f32's range and `--precision f64`: its theory starts from
+/// f64 statistics that the f32 engine rounded to 0, and it printed theory errors of 1.0 and KLs
+/// of 3·10⁸ with exit 0 (adv28's found-not-fixed). The f64 run still runs.
+#[test]
+fn f32_analysis_of_variances_below_f32_s_range_is_refused_naming_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let m = model.to_str().unwrap();
+    let (tx, ty) = write_xy(dir.path(), "t-", &scaled(&x, 1e-25), &y);
+    let f64_run = run(
+        &["analyze", "--model", m, "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    assert!(f64_run.status.success(), "{}", stderr(&f64_run));
+    let o = run(
+        &["analyze", "--model", m, "--precision", "f32", "--json"],
+        &data_args(&xp, &yp, &tx, &ty),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--precision f32: the variance of unit")
+            && e.contains("(the start)")
+            && e.contains("below f32's normal range (1.2e-38)")
+            && e.contains("expected --precision f64"),
+        "{e}"
+    );
+}
