@@ -89,15 +89,6 @@ fn any_point_mass(output: &[Moments], priors: &[f64]) -> bool {
         .any(|(m, &p)| p > 0.0 && point_mass(m))
 }
 
-/// The stage layer l's statistics are taken from: x for l = 0, zˡ otherwise.
-pub fn start_stage(layer: usize) -> Stage {
-    if layer == 0 {
-        Stage::Input
-    } else {
-        Stage::Post(layer)
-    }
-}
-
 /// p(c) = n_c / n from the per-class sample counts.
 pub fn class_priors(counts: &[u64]) -> Result<Vec<f64>> {
     let n: u64 = counts.iter().sum();
@@ -107,7 +98,7 @@ pub fn class_priors(counts: &[u64]) -> Result<Vec<f64>> {
     Ok(counts.iter().map(|&c| c as f64 / n as f64).collect())
 }
 
-/// Propagates the measured statistics of layer `from` (see [`start_stage`]) to the output in
+/// Propagates the measured statistics of layer `from` (see [`Stage::start`]) to the output in
 /// `engine`'s buffers, closed with `method` and, at h^{from+1}, `corrections` with the measured
 /// κ slices of h^{from+1} from `stats` (none from the last layer, whose map to y is affine).
 /// Returns every later stage, the output last; the affine and closure stages are recorded in
@@ -137,7 +128,7 @@ pub fn propagate_from<'e>(
             )))
         }
     };
-    let stage = start_stage(from);
+    let stage = Stage::start(from);
     let start = stats
         .get(stage)
         .ok_or_else(|| Error::Shape(format!("no measured statistics for stage {stage}")))?;
@@ -280,7 +271,7 @@ pub fn theory_of_output(
         .sum();
     let confusion = timings.time("Monte Carlo argmax", flops, || {
         predicted_confusion_with(
-            start_stage(from).to_string(),
+            Stage::start(from).to_string(),
             output,
             &input.classes,
             opts.mc_samples,
@@ -391,7 +382,7 @@ pub fn corrected_label(layer: usize, order: Corrections) -> String {
         Corrections::K3 => "κ₃",
         _ => "κ₃/κ₄",
     };
-    format!("{} (+{kappa} at h{})", start_stage(layer), layer + 1)
+    format!("{} (+{kappa} at h{})", Stage::start(layer), layer + 1)
 }
 
 /// A seed for sub-stream `k` of `seed` (SplitMix64 finaliser, so nearby k give unrelated seeds).

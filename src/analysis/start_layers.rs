@@ -7,8 +7,8 @@ use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
-    corrected_label, corrected_seed, gaussian_seed, output_of, propagate_from, start_stage,
-    theory_from, theory_of, theory_of_output, AccuracyOptions, LayerTheory, TheoryAccuracy,
+    corrected_label, corrected_seed, gaussian_seed, output_of, propagate_from, theory_from,
+    theory_of, theory_of_output, AccuracyOptions, LayerTheory, TheoryAccuracy,
 };
 use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
@@ -44,7 +44,8 @@ pub struct StartLayerOutcome {
 /// A class whose propagated output covariance Σ has an eigenvalue below −`ROUNDING_LEVEL`·tr Σ:
 /// no Gaussian has it (a truncated expansion's covariance need not be one). Its theory
 /// accuracy draws from Σ with the negative eigenvalues set to 0 ([`GaussianSampler`]; with 2
-/// outputs it reads only the variance of their difference), and its KL does not exist.
+/// outputs it reads only the variance of their difference), and its KL does not exist unless
+/// the KL's ridge covers the negative eigenvalues.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct IndefiniteOutput {
     pub class: usize,
@@ -288,8 +289,8 @@ pub fn carried_start_layer_outcomes(
             runs.push(run_of(l, t, errors, None));
             continue;
         }
-        let start = stats.get(start_stage(l)).ok_or_else(|| {
-            Error::Shape(format!("no measured statistics for {}", start_stage(l)))
+        let start = stats.get(Stage::start(l)).ok_or_else(|| {
+            Error::Shape(format!("no measured statistics for {}", Stage::start(l)))
         })?;
         let (predicted, report) = propagate_carried(
             &mut engine,
@@ -309,7 +310,7 @@ pub fn carried_start_layer_outcomes(
         } else {
             "κ₃/κ₄"
         };
-        let label = format!("{} ({kappa} carried from h{})", start_stage(l), l + 1);
+        let label = format!("{} ({kappa} carried from h{})", Stage::start(l), l + 1);
         let errors = output_errors(net, stats, &predicted)?;
         runs.push(run_of(l, t, errors, Some(label)));
         reports.push(report);

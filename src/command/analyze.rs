@@ -11,7 +11,6 @@ use serde::Serialize;
 
 use super::train::{absent_classes_warning, absent_training_classes, class_list, classes_inferred};
 use super::{check_network_fits, model_and_data, naming_model, shown};
-use crate::analysis::accuracy::start_stage;
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
@@ -20,7 +19,7 @@ use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats};
-use crate::net::{model_io, Mlp};
+use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
 use crate::report::{analysis_report, beyond, check_report_dir, tables, write_files};
@@ -317,7 +316,7 @@ impl fmt::Display for AnalyzeReport {
             theory.row_with_note(
                 vec![
                     o.start_layer.to_string(),
-                    format!("{}+κ", start_stage(o.start_layer)),
+                    format!("{}+κ", Stage::start(o.start_layer)),
                     format!("{:.4}", o.accuracy),
                     format!("{:.4}", o.accuracy_stderr),
                     format!("{:+.4}", o.accuracy - a.network_accuracy),

@@ -8,7 +8,6 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
-use crate::analysis::accuracy::start_stage;
 use crate::analysis::{
     class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
 };
@@ -193,7 +192,7 @@ fn in_f64(
     a: &AnalysisConfig,
     timings: &Timings,
 ) -> Result<(Vec<StageComparison>, Fallbacks, Option<CarryReport>)> {
-    let start_stage = start_stage(a.from_layer);
+    let start_stage = Stage::start(a.from_layer);
     let stats = layer_stats_timed(net, samples.labelled(), higher, a.stats_batch, timings)?;
     let measured = |stage| &stats.get(stage).expect("every stage is measured").per_class;
     let start_moments = measured(start_stage);
@@ -267,7 +266,7 @@ fn streamed(
     method: ClosureMethod,
     timings: &Timings,
 ) -> Result<Vec<StageComparison>> {
-    let start_stage = start_stage(from);
+    let start_stage = Stage::start(from);
     let start = stats.take_narrow(start_stage).ok_or_else(|| {
         Error::Shape(format!(
             "no f32 statistics of the start stage {start_stage}"

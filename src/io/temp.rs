@@ -23,10 +23,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 pub const TEMP_PREFIX: &str = ".corrflow-tmp-";
 
 /// Longest file name the file systems corrflow writes to take (Linux's `NAME_MAX`, in bytes).
+const NAME_MAX: usize = 255;
+
 /// Marks the counter of an output moved aside whose whole name follows ([`fresh_path`]).
 const ASIDE_MARK: char = 'h';
-
-const NAME_MAX: usize = 255;
 
 /// How often the clean-up tries to remove a temporary folder that another thread is still
 /// writing files into (each try removes what it finds; the writer's next file then fails).
@@ -144,12 +144,11 @@ pub fn displace(dir: &Path, name: &str, home: &Path) -> (PathBuf, std::io::Resul
 fn fresh_path(dir: &Path, name: &str, aside: bool) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let pid = std::process::id();
-    let marked = format!("{TEMP_PREFIX}{pid}-{n}{ASIDE_MARK}-");
-    if aside && marked.len() + name.len() <= NAME_MAX {
-        return dir.join(format!("{marked}{name}"));
+    let head = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+    if aside && head.len() + 2 + name.len() <= NAME_MAX {
+        return dir.join(format!("{head}{ASIDE_MARK}-{name}"));
     }
-    let head = format!("{TEMP_PREFIX}{pid}-{n}-");
+    let head = format!("{head}-");
     let mut keep = NAME_MAX.saturating_sub(head.len()).min(name.len());
     while !name.is_char_boundary(keep) {
         keep -= 1;

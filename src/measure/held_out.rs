@@ -111,13 +111,7 @@ impl HeldOut {
     /// The start half's moments of layer `from` for `class` (None where the half has no
     /// sample of it).
     pub(super) fn start_moments(&self, from: usize, class: usize) -> Option<&Moments> {
-        // The stage a run from layer `from` starts at: the input, or hidden layer `from`'s z.
-        let stage = if from == 0 {
-            Stage::Input
-        } else {
-            Stage::Post(from)
-        };
-        let m = self.start_stats.as_ref()?.get(stage)?;
+        let m = self.start_stats.as_ref()?.get(Stage::start(from))?;
         let k = m.classes.iter().position(|&c| c == class)?;
         m.per_class.get(k)
     }

@@ -14,7 +14,7 @@ use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::Corrections;
-use crate::stats::{EmpiricalMoments, MomentAccumulator, Moments, NarrowMoments};
+use crate::stats::{below_f32_range, EmpiricalMoments, MomentAccumulator, Moments, NarrowMoments};
 use crate::timing::Timings;
 
 use super::batches::accumulate;
@@ -370,17 +370,12 @@ pub fn layer_stats_narrow<'a>(
 /// every row "degenerate" with errors of 0 and no KL, exit 0; with 10⁻²² the tanh closure
 /// failed on a "negative variance … beyond rounding" naming neither f32 nor the remedy).
 fn check_f32_range(m: &Moments, stage: Stage, class: usize) -> Result<()> {
-    let small = (0..m.dim()).find(|&a| {
-        let v = m.cov[(a, a)];
-        v > 0.0 && v < f64::from(f32::MIN_POSITIVE)
-    });
-    match small {
-        Some(a) => Err(Error::Numeric(format!(
+    match below_f32_range(m) {
+        Some((a, v)) => Err(Error::Numeric(format!(
             "--precision f32: the measured variance of unit {a} of {stage}, class {class}, is \
-             {:.1e}, below f32's normal range (1.2e-38): held in f32 it loses its digits (or \
+             {v:.1e}, below f32's normal range (1.2e-38): held in f32 it loses its digits (or \
              turns 0) and the comparison would read that as the measurement; expected \
-             --precision f64 (or data and weights that keep the variances above 1.2e-38)",
-            m.cov[(a, a)]
+             --precision f64 (or data and weights that keep the variances above 1.2e-38)"
         ))),
         None => Ok(()),
     }

@@ -38,6 +38,16 @@ impl Stage {
         }
     }
 
+    /// The stage layer `layer`'s statistics are taken from, where a propagation from that layer
+    /// starts: x for layer 0, zˡ otherwise.
+    pub fn start(layer: usize) -> Stage {
+        if layer == 0 {
+            Stage::Input
+        } else {
+            Stage::Post(layer)
+        }
+    }
+
     /// Every stage of a network with `depth` hidden layers, from input to output.
     pub fn all(depth: usize) -> Vec<Stage> {
         let mut s = vec![Stage::Input];

@@ -125,11 +125,7 @@ impl Propagator {
         let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
         if self.precision == Precision::F32 && opts.corrections == Corrections::None {
             let start = Start::Wide(start);
-            start.check_f32_range(if from == 0 {
-                Stage::Input
-            } else {
-                Stage::Post(from)
-            })?;
+            start.check_f32_range(Stage::start(from))?;
             self.run_single(net, from, start, opts.method, &closures, timings, None)?;
             for p in &self.stages {
                 check_finite(p, net.depth(), F32_PRODUCED)?;

@@ -8,7 +8,7 @@ pub mod narrow;
 
 pub(crate) use batch::Runs;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
-pub use narrow::NarrowMoments;
+pub use narrow::{below_f32_range, NarrowMoments};
 
 use faer::{Col, Mat};
 

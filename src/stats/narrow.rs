@@ -15,6 +15,15 @@ use faer::{Col, Mat};
 use super::Moments;
 use crate::linalg::{narrow, widen};
 
+/// The first unit of `m` whose variance is positive but below f32's normal range (1.2e-38), with
+/// that variance: rounded to f32 it loses its digits or turns 0, so a propagation in f32 would
+/// read it as another covariance (adv28). `None` when every variance fits.
+pub fn below_f32_range(m: &Moments) -> Option<(usize, f64)> {
+    (0..m.dim())
+        .map(|a| (a, m.cov[(a, a)]))
+        .find(|&(_, v)| v > 0.0 && v < f64::from(f32::MIN_POSITIVE))
+}
+
 /// The finished per-class means (f64) and covariances (f32) of one stage.
 #[derive(Clone, Debug, Default)]
 pub struct NarrowMoments {

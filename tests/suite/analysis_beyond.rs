@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use corrflow::analysis::accuracy::{start_stage, theory_accuracy, AccuracyOptions};
+use corrflow::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use corrflow::analysis::compare::KL_RIDGE;
 use corrflow::analysis::{analyze, AnalysisOptions};
 use corrflow::data::Dataset;
@@ -98,7 +98,7 @@ fn confusion_and_budget_match_independent_computations() {
             assert_eq!(row.p[row.class], p.p_correct);
             assert!((row.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
         }
-        let start = &stats.get(start_stage(l)).unwrap().per_class;
+        let start = &stats.get(Stage::start(l)).unwrap().per_class;
         let prop_opts = PropagateOptions {
             method: opts.method,
             corrections: Corrections::None,

@@ -9,7 +9,7 @@ use faer::{Col, MatMut};
 
 use crate::error::{Error, Result};
 use crate::linalg::narrow;
-use crate::stats::{Moments, NarrowMoments};
+use crate::stats::{below_f32_range, Moments, NarrowMoments};
 
 /// The per-class moments an f32 propagation starts from.
 #[derive(Debug)]
@@ -56,18 +56,13 @@ impl Start<'_> {
             return Ok(());
         };
         for (c, class) in m.iter().enumerate() {
-            let small = (0..class.dim()).find(|&a| {
-                let v = class.cov[(a, a)];
-                v > 0.0 && v < f64::from(f32::MIN_POSITIVE)
-            });
-            if let Some(a) = small {
+            if let Some((a, v)) = below_f32_range(class) {
                 return Err(Error::Numeric(format!(
                     "--precision f32: the variance of unit {a} of {stage} (the start), class entry \
-                     {c}, is {:.1e}, below f32's normal range (1.2e-38): held in f32 it loses its \
+                     {c}, is {v:.1e}, below f32's normal range (1.2e-38): held in f32 it loses its \
                      digits (or turns 0) and the prediction would be that of another covariance; \
                      expected --precision f64 (or data and weights that keep the variances above \
-                     1.2e-38)",
-                    class.cov[(a, a)]
+                     1.2e-38)"
                 )));
             }
         }
