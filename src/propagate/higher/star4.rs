@@ -233,24 +233,26 @@ impl HKappa3 {
                 // one scratch for the Hadamard products. Where F₂ is P₀ (the factorable
                 // rule's carry after a map, [`Factored::third_is_first_factor`]), F₂'s term and
                 // P₀'s are one product, P₀ [(UF₀∘UF₁) + 2(UP₀∘UP₁)]ᵀ (`shared`).
+                // The fifth entry: whether the term also carries F₂'s (UF₀∘UF₁), true for P₀'s
+                // term only and only where `shared`.
                 let shared = f.third_is_first_factor();
                 let mut terms = vec![
-                    (&f.factors[0], p[1], p[2], 1.0),
-                    (&f.factors[1], p[0], p[2], 1.0),
+                    (&f.factors[0], p[1], p[2], 1.0, false),
+                    (&f.factors[1], p[0], p[2], 1.0, false),
                 ];
                 if !shared {
-                    terms.push((&f.factors[2], p[0], p[1], 1.0));
+                    terms.push((&f.factors[2], p[0], p[1], 1.0, false));
                 }
-                terms.push((&f.pairs[0], q[0], q[1], 2.0));
-                terms.push((&f.pairs[1], q[0], q[0], 1.0));
+                terms.push((&f.pairs[0], q[0], q[1], 2.0, shared));
+                terms.push((&f.pairs[1], q[0], q[0], 1.0, false));
                 let widest = f.factors[0].ncols().max(f.pairs[0].ncols());
                 let mut had = Mat::<f64>::zeros(m, widest);
                 let mut total = Mat::<f64>::zeros(n, m);
-                for (k, (x, y, z, weight)) in terms.into_iter().enumerate() {
+                for (x, y, z, weight, plus_general) in terms {
                     let mut hy = had.as_mut().subcols_mut(0, x.ncols());
                     hy.copy_from(y);
                     zip!(hy.as_mut(), z).for_each(|unzip!(h, z)| *h *= *z);
-                    let weight = if shared && k == 2 {
+                    let weight = if plus_general {
                         // (UF₀∘UF₁) + 2(UP₀∘UP₁) with weight 1.
                         zip!(hy.as_mut(), p[0], p[1])
                             .for_each(|unzip!(h, x, y)| *h = *x * *y + 2.0 * *h);
