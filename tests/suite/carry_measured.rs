@@ -214,8 +214,10 @@ fn subset_with_every_unit_is_the_full_carry() {
     acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
     let m = acc.finish().unwrap().per_class.remove(0);
     // Order 4 only: at order 3 the full carry also carries the paired κ₄ (κ₄[a,a,b,b]) and
-    // its fallbacks resume, which the subset carry does not (yet). Both without the breakdown
-    // limits: h² of this net has |skewness| 1.8, beyond the Gram–Charlier region.
+    // its fallbacks resume, which the subset carry does not (yet). Both with their default
+    // breakdown limits, which leave out the Gram–Charlier region: h² of this net has |skewness|
+    // 1.8, beyond it (the subset carry kept the region as its default until the twenty-ninth
+    // session, and then fell back at h²: R = N deviated from the full carry).
     {
         let order = 4;
         let slices = || Slices {
@@ -226,8 +228,7 @@ fn subset_with_every_unit_is_the_full_carry() {
         let mut engine = Propagator::new();
         let mut full =
             Carry::from_first_pre(order, vec![measure_tensors(h1.as_ref(), order).unwrap()])
-                .unwrap()
-                .with_breakdown(f64::INFINITY, f64::INFINITY);
+                .unwrap();
         let want = engine
             .run_carried(
                 &net,
@@ -245,9 +246,8 @@ fn subset_with_every_unit_is_the_full_carry() {
             full.fallback()
         );
         let mut deviation = |r: usize| {
-            let mut sub = SubsetCarry::from_first_pre(order, r, vec![(slices(), h1.clone())])
-                .unwrap()
-                .with_breakdown(f64::INFINITY, f64::INFINITY);
+            let mut sub =
+                SubsetCarry::from_first_pre(order, r, vec![(slices(), h1.clone())]).unwrap();
             let got = engine
                 .run_hooked(
                     &net,
@@ -283,6 +283,25 @@ fn subset_with_every_unit_is_the_full_carry() {
             "order {order}: R = 1 drops nothing? {devs:?}"
         );
         assert!(devs.iter().all(|v| v.is_finite()));
+        // The region, where asked for, still stops the subset carry at h².
+        let mut region = SubsetCarry::from_first_pre(order, 7, vec![(slices(), h1.clone())])
+            .unwrap()
+            .with_breakdown(1.05, 4.0);
+        engine
+            .run_hooked(
+                &net,
+                0,
+                &start,
+                &mut region,
+                ClosureMethod::Auto,
+                &Timings::disabled(),
+            )
+            .unwrap();
+        let f = region
+            .fallback()
+            .expect("h² is outside the Gram–Charlier region");
+        assert_eq!(f.layer, 2, "{f:?}");
+        assert!(f.reason.contains("skewness"), "{}", f.reason);
     }
 }
 

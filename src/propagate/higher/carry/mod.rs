@@ -93,9 +93,9 @@ mod maps;
 mod setup;
 
 /// The edge of the region where the 4th-order Gram–Charlier density is a density (|skewness|
-/// ≤ 1.05 and excess kurtosis ≤ 4; Jondeau & Rockinger, J. Econ. Dyn. Control 25, 2001): the
-/// subset carry's breakdown limit, and the full carry's only when set by
-/// [`Carry::with_breakdown`] (module docs).
+/// ≤ 1.05 and excess kurtosis ≤ 4; Jondeau & Rockinger, J. Econ. Dyn. Control 25, 2001): a
+/// breakdown limit of the full and the subset carry only when set by [`Carry::with_breakdown`]
+/// (module docs) or [`super::subset::SubsetCarry::with_breakdown`].
 pub const MAX_SKEW: f64 = 1.05;
 /// The Gram–Charlier region's |excess kurtosis| edge (see [`MAX_SKEW`]).
 pub const MAX_KURTOSIS: f64 = 4.0;
