@@ -42,17 +42,79 @@ pub struct StartLayerOutcome {
 }
 
 /// A class whose propagated output covariance Σ has an eigenvalue below −`ROUNDING_LEVEL`·tr Σ:
-/// no Gaussian has it (a truncated expansion's covariance need not be one). Its theory
-/// accuracy draws from Σ with the negative eigenvalues set to 0 ([`GaussianSampler`]; with 2
-/// outputs it reads only the variance of their difference), and its KL does not exist unless
-/// the KL's ridge covers the negative eigenvalues.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+/// no Gaussian has it (a truncated expansion's covariance need not be one). A carried theory
+/// (`--carry depth`) falls back for that class ([`crate::propagate::OutputRule::Cut`]): its
+/// output is then the Gaussian closure's from hidden layer `fallback.gaussian_from_layer` on,
+/// and Σ here is the carried one it replaced. Any other theory keeps Σ: its accuracy draws
+/// from Σ with the negative eigenvalues set to 0 ([`GaussianSampler`]; with 2 outputs it
+/// reads only the variance of their difference), and its KL does not exist unless the KL's
+/// ridge covers the negative eigenvalues.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IndefiniteOutput {
     pub class: usize,
     /// The most negative eigenvalue of Σ.
     pub most_negative_eigenvalue: f64,
     /// tr Σ, the sum of its eigenvalues, for scale.
     pub trace: f64,
+    /// What replaced Σ in the theory; absent where Σ was kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<OutputFallback>,
+}
+
+/// The output a carried theory reports for a class whose carried output was indefinite.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OutputFallback {
+    /// The hidden layer from which the output is the Gaussian closure's (the first after the
+    /// start layer: the Gaussian closure's run from the start).
+    pub gaussian_from_layer: usize,
+    /// The same in words: "the Gaussian closure's output from x", "the carry to z1 and the
+    /// Gaussian closure from h2 on".
+    pub fell_back_to: String,
+}
+
+impl OutputFallback {
+    /// The fallback of a theory from layer `from` whose output is the Gaussian closure's from
+    /// hidden layer `k` on.
+    pub fn new(from: usize, k: usize) -> Self {
+        let fell_back_to = if k <= from + 1 {
+            format!("the Gaussian closure's output from {}", Stage::start(from))
+        } else {
+            format!(
+                "the carry to z{} and the Gaussian closure from h{k} on",
+                k - 1
+            )
+        };
+        OutputFallback {
+            gaussian_from_layer: k,
+            fell_back_to,
+        }
+    }
+}
+
+/// The indefinite outputs of a carried theory from layer `from`: the classes its carry cut for
+/// an indefinite output (`report`, with their fallback), then those of its final output
+/// (`found`) not already listed, in class order.
+fn carried_indefinite(
+    report: &CarryReport,
+    from: usize,
+    found: Vec<IndefiniteOutput>,
+) -> Vec<IndefiniteOutput> {
+    let mut all: Vec<IndefiniteOutput> = report
+        .classes
+        .iter()
+        .filter_map(|c| {
+            c.indefinite_output.map(|i| IndefiniteOutput {
+                class: c.class,
+                most_negative_eigenvalue: i.most_negative_eigenvalue,
+                trace: i.trace,
+                fallback: Some(OutputFallback::new(from, i.gaussian_from_layer)),
+            })
+        })
+        .collect();
+    let listed: Vec<usize> = all.iter().map(|i| i.class).collect();
+    all.extend(found.into_iter().filter(|i| !listed.contains(&i.class)));
+    all.sort_by_key(|i| i.class);
+    all
 }
 
 /// One start layer's theory: the accuracy row, the outcome, and the units and pairs where the
@@ -223,6 +285,7 @@ fn indefinite_output(
             class,
             most_negative_eigenvalue: lowest,
             trace,
+            fallback: None,
         }),
     )
 }
@@ -311,7 +374,8 @@ pub fn carried_start_layer_outcomes(
             "κ₃/κ₄"
         };
         let label = format!("{} ({kappa} carried from h{})", Stage::start(l), l + 1);
-        let errors = output_errors(net, stats, &predicted)?;
+        let mut errors = output_errors(net, stats, &predicted)?;
+        errors.indefinite = carried_indefinite(&report, l, errors.indefinite);
         runs.push(run_of(l, t, errors, Some(label)));
         reports.push(report);
     }

@@ -21,7 +21,10 @@ pub struct OrderArgs {
     /// Where --order 3|4 applies: `first` = the first nonlinearity after the start layer, from
     /// its measured κ slices; `depth` = every later layer, the full κ₃ (κ₄) tensors measured
     /// at the first pre-activation and carried (memory N³ / N⁴ per class: order 4 up to width
-    /// 143, order 3 up to 580).
+    /// 143, order 3 up to 580). A class whose carried output covariance is not positive
+    /// semidefinite (an eigenvalue below −1e-10·trace: the expansion broke down) falls back:
+    /// carried up to the first indefinite z, the Gaussian closure from there on, said per class
+    /// and in the "fell back to" warning.
     #[arg(long, value_enum, default_value_t = CarryMode::First)]
     pub carry: CarryMode,
     /// With --carry depth: carry κ₃/κ₄ on the R units of each layer with the largest

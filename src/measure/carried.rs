@@ -44,7 +44,7 @@ use crate::propagate::higher::subset::{Slices, SubsetCarry};
 use crate::propagate::higher::tensor::{check_memory, tensor_bytes, DEFAULT_TENSOR_BYTES};
 use crate::propagate::higher::triple4::Unpaired4;
 use crate::propagate::higher::{Carry, Fallback, Tensors};
-use crate::propagate::{ClosurePair, Predicted, Propagator};
+use crate::propagate::{ClosurePair, IndefiniteCarried, OutputRule, Predicted, Propagator};
 use crate::stats::{MomentAccumulator, Moments};
 use crate::timing::Timings;
 
@@ -165,6 +165,25 @@ pub struct ClassCarry {
     /// samples).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pilot: Option<ClassPilot>,
+    /// Where the carried output covariance was indefinite beyond rounding (the expansion broke
+    /// down): how negative, and from which hidden layer the output reported is the Gaussian
+    /// closure's instead ([`Propagator::run_carried_or_cut`]); absent where it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indefinite_output: Option<IndefiniteOutputFallback>,
+}
+
+/// A class whose carried output covariance Σ had an eigenvalue below −`ROUNDING_LEVEL`·tr Σ
+/// (no Gaussian has it) and the fallback that replaced it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct IndefiniteOutputFallback {
+    /// The most negative eigenvalue of the carried Σ.
+    pub most_negative_eigenvalue: f64,
+    /// tr Σ of the carried Σ.
+    pub trace: f64,
+    /// The hidden layer from which the output reported is the Gaussian closure's: the first
+    /// after the start layer = the Gaussian closure's run from the start; a later one = the
+    /// carry up to the z before it, whose covariances are positive semidefinite.
+    pub gaussian_from_layer: usize,
 }
 
 /// What the carried run did, for the text and JSON reports.
@@ -347,7 +366,7 @@ fn pilot_class(
     (from, start, class): (usize, &Moments, usize),
     (held_out, half, z, h): HalfStart<'_>,
     (order, units): (usize, Option<usize>),
-    reported_end: Option<&Fallback>,
+    (reported_end, output_cut): (Option<&Fallback>, Option<usize>),
     method: ClosureMethod,
 ) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
     let draws = held_out.draws.get(class).map_or(0, |y| y.ncols());
@@ -389,7 +408,7 @@ fn pilot_class(
     // The check follows the reported run's path: no breakdown limit stops it before the
     // reported run stopped (`Carry::with_rules_from`).
     let rules_from = reported_end.map_or(usize::MAX, |r| r.layer);
-    let carry = (order, units, rules_from);
+    let carry = (order, units, rules_from, OutputRule::Follow(output_cut));
     let replaced = "the class's output is the Gaussian closure's from the start layer";
     // Pushed along the reported path, the check's carry may fail where its own limits would
     // have stopped it (the engine refuses a stage that is not finite, among others): no test
@@ -567,7 +586,7 @@ fn jackknife(
     engine: &mut Propagator,
     net: &Mlp,
     (from, z, h): (usize, Option<&Mat<f64>>, &Mat<f64>),
-    carry: (usize, Option<usize>, usize),
+    carry: (usize, Option<usize>, usize, OutputRule),
     method: ClosureMethod,
     gaussian: &dyn Fn(&mut Propagator, &Moments) -> Result<Vec<Predicted>>,
 ) -> Result<Vec<JackknifeRun>> {
@@ -613,6 +632,9 @@ struct ClassRun {
     fallback: Option<Fallback>,
     gaussian: Vec<GaussianUnits>,
     cut: Option<Fallback>,
+    /// The carried output's indefiniteness where the run was cut for it
+    /// ([`Propagator::indefinite_carried`]).
+    indefinite: Option<IndefiniteCarried>,
     /// Seconds measuring the start tensors.
     measure_seconds: f64,
 }
@@ -627,7 +649,7 @@ fn carry_class(
     engine: &mut Propagator,
     net: &Mlp,
     (from, moments, h): (usize, &Moments, &Mat<f64>),
-    (order, units, rules_from): (usize, Option<usize>, usize),
+    (order, units, rules_from, rule): (usize, Option<usize>, usize, OutputRule),
     method: ClosureMethod,
     timings: &Timings,
 ) -> Result<ClassRun> {
@@ -655,7 +677,8 @@ fn carry_class(
                     None => Ok(carry),
                 }
             };
-            let carry = engine.run_carried_or_cut(net, from, one, &mut make, method, timings)?;
+            let carry =
+                engine.run_carried_or_cut(net, from, one, (&mut make, rule), method, timings)?;
             (
                 carry.cut_at().cloned(),
                 carry.fallback().cloned(),
@@ -672,7 +695,8 @@ fn carry_class(
                         .with_rules_from(rules_from),
                 )
             };
-            let carry = engine.run_hooked_or_cut(net, from, one, &mut make, method, timings)?;
+            let carry =
+                engine.run_hooked_or_cut(net, from, one, (&mut make, rule), method, timings)?;
             (
                 carry.cut_at().cloned(),
                 carry.fallback().cloned(),
@@ -686,6 +710,7 @@ fn carry_class(
         fallback,
         gaussian,
         cut,
+        indefinite: engine.indefinite_carried().first().copied(),
         measure_seconds,
     })
 }
@@ -800,12 +825,13 @@ pub fn propagate_carried<'a>(
             mut fallback,
             mut gaussian,
             mut cut,
+            indefinite,
             measure_seconds: measured,
         } = carry_class(
             engine,
             net,
             (from, moments, h),
-            (order, units, 0),
+            (order, units, 0, OutputRule::Cut),
             method,
             timings,
         )?;
@@ -813,6 +839,8 @@ pub fn propagate_carried<'a>(
         let pilot = match (held_out, &halves) {
             (Some(held), Some((half_pre, half_z, half_moments))) => {
                 let reported_end = earliest(fallback.as_ref(), cut.as_ref()).cloned();
+                // Cut for an indefinite output: the check follows it to the same layer.
+                let output_cut = indefinite.and(cut.as_ref()).map(|c| c.layer);
                 let (pilot, gauss) = timings.time("pilot", 0.0, || {
                     pilot_class(
                         engine,
@@ -825,7 +853,7 @@ pub fn propagate_carried<'a>(
                             half_pre.get(class),
                         ),
                         (order, units),
-                        reported_end.as_ref(),
+                        (reported_end.as_ref(), output_cut),
                         method,
                     )
                 })?;
@@ -855,6 +883,12 @@ pub fn propagate_carried<'a>(
             all.append(one)?;
         }
         carry_seconds += t.elapsed().as_secs_f64();
+        let indefinite_output = indefinite.map(|i| IndefiniteOutputFallback {
+            most_negative_eigenvalue: i.most_negative_eigenvalue,
+            trace: i.trace,
+            gaussian_from_layer: earliest(fallback.as_ref(), cut.as_ref())
+                .map_or(from + 1, |f| f.layer),
+        });
         report.push(ClassCarry {
             class,
             carried_to: fallback
@@ -871,6 +905,7 @@ pub fn propagate_carried<'a>(
                 (f.layer, reason.to_string())
             }),
             pilot,
+            indefinite_output,
         });
     }
     Ok((

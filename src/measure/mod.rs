@@ -7,7 +7,9 @@ pub mod held_out;
 pub mod layers;
 pub mod tensors;
 
-pub use carried::{propagate_carried, CarryMode, CarryReport, CarrySettings, PilotMode};
+pub use carried::{
+    propagate_carried, CarryMode, CarryReport, CarrySettings, IndefiniteOutputFallback, PilotMode,
+};
 pub use held_out::HeldOut;
 pub use layers::{
     layer_stats, layer_stats_and_outputs, layer_stats_narrow, layer_stats_timed, Higher,

@@ -20,7 +20,7 @@ use crate::error::{Error, Field, Result};
 use crate::linalg::on_pool;
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::simd;
-use crate::stats::{Moments, NarrowMoments};
+use crate::stats::{Moments, NarrowMoments, ROUNDING_LEVEL};
 use crate::timing::{affine_flops, Timings};
 use rayon::prelude::*;
 
@@ -89,6 +89,37 @@ pub struct Propagator {
     /// layer on (its h held corrections carried into the z before), and the closure's own
     /// message: read by [`Propagator::run_carried_or_cut`].
     failed_carried: Option<(usize, String)>,
+    /// The classes whose carried output covariance was indefinite beyond rounding in the last
+    /// [`Propagator::run_carried_or_cut`] (or [`Propagator::run_hooked_or_cut`]), as the first
+    /// run that had such an output left it: the run kept was cut instead.
+    indefinite_carried: Vec<IndefiniteCarried>,
+}
+
+/// What [`Propagator::run_carried_or_cut`] does with a run whose carried output covariance is
+/// indefinite beyond rounding ([`IndefiniteCarried`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputRule {
+    /// Cut it (the run reported): at the first hidden layer whose z is indefinite beyond
+    /// rounding, else one layer earlier each time, until the output is positive semidefinite
+    /// (at the latest the Gaussian closure's run from the start).
+    Cut,
+    /// Keep it, and cut the run at hidden layer k from the start where `Some(k)`: the pilot's
+    /// check of a reported run that was cut at k for its output, following the same path (its
+    /// comparison of errors takes any covariance).
+    Follow(Option<usize>),
+}
+
+/// A class whose output covariance Σ, as a carried run left it, had an eigenvalue below
+/// −[`ROUNDING_LEVEL`]·tr Σ: no Gaussian has that covariance, the expansion broke down
+/// (issue #16: fall back, saying so). [`Propagator::run_carried_or_cut`] cuts such a run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct IndefiniteCarried {
+    /// The class's index among the run's classes.
+    pub class: usize,
+    /// The most negative eigenvalue of Σ.
+    pub most_negative_eigenvalue: f64,
+    /// tr Σ, for scale.
+    pub trace: f64,
 }
 
 impl Propagator {
@@ -292,18 +323,24 @@ impl Propagator {
     /// (`indefinite`), else l − 1 (the z that fed h^l); should that run fail too, k moves
     /// down, to from + 1 at the latest (the Gaussian closure's run from the start). The cut and
     /// why are listed among the carry's fallbacks ([`Carry::cut_at`]). Runs that do not fail
-    /// are [`Propagator::run_carried`]'s. Returns the carry of the run kept; its stages are
-    /// the engine's.
+    /// are [`Propagator::run_carried`]'s. With [`OutputRule::Cut`] a run that does not fail
+    /// but leaves an output covariance indefinite beyond rounding (an eigenvalue below
+    /// −[`ROUNDING_LEVEL`]·tr Σ: the expansion broke down, no Gaussian has it) is cut the same
+    /// way — at the first hidden layer whose z is indefinite, else one layer earlier each time
+    /// — until the output is positive semidefinite (issue #16: fall back, saying so; measured
+    /// against the alternatives in EXPERIMENTS.md "Indefinite carried outputs fall back,
+    /// twenty-ninth session (psd29)"); [`Propagator::indefinite_carried`] lists the classes
+    /// and the cut says why. Returns the carry of the run kept; its stages are the engine's.
     pub fn run_carried_or_cut(
         &mut self,
         net: &Mlp,
         from: usize,
         start: &[Moments],
-        make: &mut dyn FnMut() -> Result<Carry>,
+        (make, rule): (&mut dyn FnMut() -> Result<Carry>, OutputRule),
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<Carry> {
-        self.run_or_cut(from, make, &mut |engine, carry| {
+        self.run_or_cut(from, (make, rule), &mut |engine, carry| {
             engine
                 .run_carried(net, from, start, carry, method, timings)
                 .map(|_| ())
@@ -318,11 +355,11 @@ impl Propagator {
         net: &Mlp,
         from: usize,
         start: &[Moments],
-        make: &mut dyn FnMut() -> Result<H>,
+        (make, rule): (&mut dyn FnMut() -> Result<H>, OutputRule),
         method: ClosureMethod,
         timings: &Timings,
     ) -> Result<H> {
-        self.run_or_cut(from, make, &mut |engine, carry| {
+        self.run_or_cut(from, (make, rule), &mut |engine, carry| {
             engine
                 .run_hooked(net, from, start, carry, method, timings)
                 .map(|_| ())
@@ -333,17 +370,58 @@ impl Propagator {
     fn run_or_cut<H: CarryHook>(
         &mut self,
         from: usize,
-        make: &mut dyn FnMut() -> Result<H>,
+        (make, rule): (&mut dyn FnMut() -> Result<H>, OutputRule),
         run: &mut dyn FnMut(&mut Propagator, &mut H) -> Result<()>,
     ) -> Result<H> {
-        let mut cut: Option<(usize, String)> = None;
+        let mut cut: Option<(usize, String)> = match rule {
+            OutputRule::Follow(Some(k)) => Some((
+                k,
+                "the run checked was cut here, its carried output covariance being not \
+                 positive semidefinite: the same path; the Gaussian closure alone from here on"
+                    .to_string(),
+            )),
+            OutputRule::Cut | OutputRule::Follow(None) => None,
+        };
+        self.indefinite_carried.clear();
         loop {
             let mut carry = make()?;
             if let Some((k, reason)) = &cut {
                 carry.set_cut(*k, reason.clone());
             }
             let err = match run(self, &mut carry) {
-                Ok(()) => return Ok(carry),
+                Ok(()) => {
+                    // An output covariance indefinite beyond rounding: no Gaussian has it, the
+                    // expansion broke down. Cut as for a failed closure, unless the run is
+                    // already the Gaussian closure's from the start (cut at from + 1).
+                    let end = cut
+                        .as_ref()
+                        .map_or(from + self.stages.len().div_ceil(2), |c| c.0);
+                    let found = indefinite_outputs(self.stages.last())?;
+                    let cuts = rule == OutputRule::Cut && end > from + 1;
+                    let Some(worst) = found.first().copied().filter(|_| cuts) else {
+                        return Ok(carry);
+                    };
+                    if self.indefinite_carried.is_empty() {
+                        self.indefinite_carried = found;
+                    }
+                    let (k, z) = self.first_indefinite_z(from, end);
+                    let IndefiniteCarried {
+                        class,
+                        most_negative_eigenvalue: lambda,
+                        trace,
+                    } = worst;
+                    cut = Some((
+                        k,
+                        format!(
+                            "class {class}: the output covariance with the carried corrections \
+                             is not positive semidefinite (lowest eigenvalue {lambda:.3e}, \
+                             {:.2} % of its trace){z}: the series broke down; the Gaussian \
+                             closure alone from h{k} on",
+                            100.0 * lambda.abs() / trace.abs()
+                        ),
+                    ));
+                    continue;
+                }
                 Err(e) => e,
             };
             let Some((l, cause)) = self.failed_carried.take() else {
@@ -351,13 +429,7 @@ impl Propagator {
             };
             // Layers below the failing one and below the last cut, whose z the failed run wrote.
             let below = cut.as_ref().map_or(l, |c| c.0.min(l));
-            let found = (from + 1..below).find_map(|j| {
-                let z = &self.stages[2 * (j - from - 1) + 1];
-                z.per_class
-                    .iter()
-                    .enumerate()
-                    .find_map(|(c, m)| indefinite(m).map(|lambda| (j, c, lambda)))
-            });
+            let found = self.indefinite_z(from, below);
             let (k, why) = match found {
                 Some((j, c, lambda)) => (
                     j,
@@ -383,6 +455,43 @@ impl Propagator {
                 ),
             ));
         }
+    }
+
+    /// The first hidden layer j in from + 1 .. `below` whose z^j the last run left indefinite
+    /// beyond rounding ([`indefinite`]), with the class and smallest eigenvalue found there.
+    fn indefinite_z(&self, from: usize, below: usize) -> Option<(usize, usize, f64)> {
+        (from + 1..below).find_map(|j| {
+            let z = &self.stages[2 * (j - from - 1) + 1];
+            z.per_class
+                .iter()
+                .enumerate()
+                .find_map(|(c, m)| indefinite(m).map(|lambda| (j, c, lambda)))
+        })
+    }
+
+    /// Where to cut a run whose output was indefinite and which carried up to hidden layer
+    /// `end` (exclusive; the depth + 1 when it was not cut): at the first layer whose z is
+    /// indefinite beyond rounding (the run up to the PSD z before it is kept: its Gaussian
+    /// closure's covariances are then PSD to y), else one layer earlier than `end`. Returns
+    /// the layer and the clause that says why.
+    fn first_indefinite_z(&self, from: usize, end: usize) -> (usize, String) {
+        match self.indefinite_z(from, end) {
+            Some((j, _, lambda)) => (
+                j,
+                format!(
+                    ", z{j}'s covariance with its carried correction being indefinite \
+                     (smallest eigenvalue {lambda:.3e})"
+                ),
+            ),
+            None => (end - 1, String::new()),
+        }
+    }
+
+    /// The classes whose carried output covariance the last [`Propagator::run_carried_or_cut`]
+    /// (or [`Propagator::run_hooked_or_cut`]) found indefinite beyond rounding before it cut
+    /// the run (empty where it kept the run as carried).
+    pub fn indefinite_carried(&self) -> &[IndefiniteCarried] {
+        &self.indefinite_carried
     }
 
     /// [`Propagator::run_carried`] with any [`CarryHook`] (the full tensors' [`Carry`] or the
@@ -716,6 +825,35 @@ fn indefinite(m: &Moments) -> Option<f64> {
     (lambda < floor).then_some(lambda)
 }
 
+/// The classes of the output stage `y` whose covariance Σ has an eigenvalue below
+/// −[`ROUNDING_LEVEL`]·|tr Σ| (K × K, K the outputs: cheap), the most negative first.
+fn indefinite_outputs(y: Option<&Predicted>) -> Result<Vec<IndefiniteCarried>> {
+    let Some(y) = y else { return Ok(Vec::new()) };
+    let mut found = Vec::new();
+    for class in 0..y.classes() {
+        let cov = y.cov(class);
+        let trace: f64 = (0..cov.nrows()).map(|i| cov[(i, i)]).sum();
+        let lowest = cov
+            .self_adjoint_eigenvalues(faer::Side::Lower)
+            .map_err(|e| Error::Numeric(format!("the output covariance of class {class}: {e:?}")))?
+            .first()
+            .copied()
+            .unwrap_or(0.0);
+        if lowest < -ROUNDING_LEVEL * trace.abs() {
+            found.push(IndefiniteCarried {
+                class,
+                most_negative_eigenvalue: lowest,
+                trace,
+            });
+        }
+    }
+    found.sort_by(|a, b| {
+        a.most_negative_eigenvalue
+            .total_cmp(&b.most_negative_eigenvalue)
+    });
+    Ok(found)
+}
+
 /// Every class's dimension of `start`.
 fn dims(start: &[Moments]) -> Vec<usize> {
     start.iter().map(Moments::dim).collect()
@@ -799,7 +937,109 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Activation;
     use faer::{Col, Mat};
+
+    /// A carry that adds `delta` to z^`layer`'s covariance (every class), as a carried
+    /// correction ΔC would, and records where it was cut.
+    struct AddToZ {
+        layer: usize,
+        delta: Mat<f64>,
+        cut: Option<(usize, String)>,
+    }
+
+    impl CarryHook for AddToZ {
+        fn check(&mut self, _: &Mlp, _: usize, _: usize) -> Result<()> {
+            Ok(())
+        }
+        fn enter(&mut self, _: usize, _: &Layer, _: &mut [Moments], _: &Timings) -> Result<()> {
+            Ok(())
+        }
+        fn leave(
+            &mut self,
+            l: usize,
+            _: crate::net::Activation,
+            _: &mut [Moments],
+            post: &mut [Moments],
+            _: &Timings,
+        ) -> Result<()> {
+            if l == self.layer {
+                for m in post {
+                    m.cov += &self.delta;
+                }
+            }
+            Ok(())
+        }
+        fn readout(&mut self, _: &Layer, _: &mut [Moments], _: &Timings) -> Result<()> {
+            Ok(())
+        }
+        fn cut(&self) -> Option<usize> {
+            self.cut.as_ref().map(|c| c.0)
+        }
+        fn set_cut(&mut self, k: usize, reason: String) {
+            self.cut = Some((k, reason));
+        }
+    }
+
+    /// A linear 2-2-2-2 network with identity weights from x ~ N(0, I): z¹ = z² = y = x
+    /// without a carry. A carry adding diag(0, −1.5) to z² leaves y's covariance diag(1, −0.5),
+    /// indefinite beyond rounding: the run is cut at the first indefinite z, z² (the carry
+    /// to z¹ kept, the Gaussian closure from h² on), y is diag(1, 1) again, and the engine lists
+    /// the class with its eigenvalue −0.5 and trace 0.5. A carry leaving a variance of −10⁻¹³
+    /// in z² (and y: an eigenvalue of −10⁻¹³·tr Σ, rounding, although beyond the floor of
+    /// [`indefinite`] for a z) is kept as carried. With
+    /// [`OutputRule::Follow`] the indefinite run is kept (or cut where told).
+    #[test]
+    fn an_output_indefinite_beyond_rounding_is_cut_one_at_rounding_is_not() {
+        let mut net = Mlp::init(&[2, 2, 2, 2], Activation::Linear, 1.0, 1).unwrap();
+        for layer in &mut net.layers {
+            layer.w = Mat::identity(2, 2);
+            layer.b = Col::zeros(2);
+        }
+        let x = [Moments::gaussian(Col::zeros(2), Mat::identity(2, 2))];
+        let diag = |a: f64, b: f64| Mat::from_fn(2, 2, |i, j| [[a, 0.0], [0.0, b]][i][j]);
+        let run = |layer: usize, delta: Mat<f64>, rule: OutputRule| {
+            let mut engine = Propagator::new();
+            let mut make = || {
+                Ok(AddToZ {
+                    layer,
+                    delta: delta.clone(),
+                    cut: None,
+                })
+            };
+            let t = Timings::disabled();
+            let hook = engine
+                .run_hooked_or_cut(&net, 0, &x, (&mut make, rule), ClosureMethod::Auto, &t)
+                .unwrap();
+            let y = engine.stages().last().unwrap().cov(0).into_owned();
+            (hook.cut, engine.indefinite_carried().to_vec(), y)
+        };
+        let (cut, found, y) = run(2, diag(0.0, -1.5), OutputRule::Cut);
+        let (k, why) = cut.expect("an indefinite output is cut");
+        assert_eq!(k, 2, "{why}");
+        assert!(
+            why.contains("not positive semidefinite") && why.contains("z2"),
+            "{why}"
+        );
+        assert_eq!(found.len(), 1);
+        assert!(
+            (found[0].most_negative_eigenvalue + 0.5).abs() < 1e-12,
+            "{found:?}"
+        );
+        assert!((found[0].trace - 0.5).abs() < 1e-12, "{found:?}");
+        assert!((&y - &diag(1.0, 1.0)).norm_max() < 1e-12, "{y:?}");
+
+        let (cut, found, y) = run(2, diag(0.0, -1.0 - 1e-13), OutputRule::Cut);
+        assert!(cut.is_none() && found.is_empty(), "{cut:?} {found:?}");
+        assert!((&y - &diag(1.0, -1e-13)).norm_max() < 1e-15, "{y:?}");
+
+        let (cut, found, y) = run(2, diag(0.0, -1.5), OutputRule::Follow(None));
+        assert!(cut.is_none() && found.is_empty(), "{cut:?} {found:?}");
+        assert!((&y - &diag(1.0, -0.5)).norm_max() < 1e-12, "{y:?}");
+        let (cut, _, y) = run(2, diag(0.0, -1.5), OutputRule::Follow(Some(2)));
+        assert_eq!(cut.map(|c| c.0), Some(2));
+        assert!((&y - &diag(1.0, 1.0)).norm_max() < 1e-12, "{y:?}");
+    }
 
     /// The first class in order with a non-finite entry is reported, with the entry, on both
     /// the serial scan of a small stage and the parallel scan of a large one; a finite stage

@@ -13,6 +13,8 @@ pub mod settings;
 pub mod single;
 pub mod stage;
 
-pub use engine::{propagate, Predicted, PropagateOptions, Propagator};
+pub use engine::{
+    propagate, IndefiniteCarried, OutputRule, Predicted, PropagateOptions, Propagator,
+};
 pub use pair::ClosurePair;
 pub use settings::EngineSettings;

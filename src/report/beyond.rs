@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::table::{Column, Table};
 use crate::analysis::budget::OrderBudget;
+use crate::analysis::start_layers::IndefiniteOutput;
 use crate::analysis::tails::{OutputTails, NEGATIVE_MASS_TOL};
 use crate::analysis::Analysis;
 
@@ -178,42 +179,66 @@ pub fn edgeworth_warning(t: &OutputTails) -> Option<String> {
 
 /// One warning per theory whose propagated output covariance is not positive semidefinite for
 /// some class (`Analysis::indefinite_outputs`): which classes, how negative, and what that does
-/// to the figures.
+/// to the figures — for the classes a carried theory fell back for, what it fell back to (one
+/// more line where the same theory kept an indefinite output for other classes).
 pub fn indefinite_warnings(a: &Analysis) -> Vec<String> {
     let accuracy = match a.widths.last() {
         Some(2) => "the accuracy reads only the variance of the two outputs' difference",
         _ => "the accuracy draws from it with the negative eigenvalues set to 0",
     };
-    a.indefinite_outputs
-        .iter()
-        .map(|t| {
-            let classes: Vec<String> = t
-                .classes
+    let lowest = |c: &IndefiniteOutput| {
+        format!(
+            "{} (lowest eigenvalue {:.3e}, {:.2} % of its trace",
+            c.class,
+            c.most_negative_eigenvalue,
+            100.0 * c.most_negative_eigenvalue.abs() / c.trace.abs()
+        )
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "es" };
+    let mut out = Vec::new();
+    for t in &a.indefinite_outputs {
+        let (fell, kept): (Vec<&IndefiniteOutput>, Vec<&IndefiniteOutput>) =
+            t.classes.iter().partition(|c| c.fallback.is_some());
+        if !fell.is_empty() {
+            let classes: Vec<String> = fell
                 .iter()
-                .map(|c| {
-                    format!(
-                        "{} (lowest eigenvalue {:.3e}, {:.2} % of its trace)",
-                        c.class,
-                        c.most_negative_eigenvalue,
-                        100.0 * c.most_negative_eigenvalue.abs() / c.trace.abs()
-                    )
+                .filter_map(|c| {
+                    let f = c.fallback.as_ref()?;
+                    Some(format!("{}; fell back to {})", lowest(c), f.fell_back_to))
                 })
                 .collect();
-            format!(
+            out.push(format!(
+                "the output covariance carried from {} was not positive semidefinite for \
+                 class{} {}: the expansion broke down there (no Gaussian has such a \
+                 covariance), so the output, accuracy and KL of {} are the fallback's",
+                t.start_stage,
+                plural(fell.len()),
+                classes.join(", "),
+                if fell.len() == 1 {
+                    "that class"
+                } else {
+                    "those classes"
+                }
+            ));
+        }
+        if !kept.is_empty() {
+            let classes: Vec<String> = kept.iter().map(|c| format!("{})", lowest(c))).collect();
+            out.push(format!(
                 "the output covariance propagated from {} is not positive semidefinite for \
                  class{} {}: no Gaussian has it (a truncated expansion's covariance need not \
                  be one); {accuracy}{}",
                 t.start_stage,
-                if classes.len() == 1 { "" } else { "es" },
+                plural(kept.len()),
                 classes.join(", "),
                 if t.kl_exists {
                     ""
                 } else {
                     ", and the KL is n/a"
                 }
-            )
-        })
-        .collect()
+            ));
+        }
+    }
+    out
 }
 
 /// The output tails section: Gaussian and Edgeworth accuracy from y's own cumulants.
