@@ -380,3 +380,81 @@ fn measured_order_three_start_carries_the_unpaired_classes() {
     let share = (&without.cov - &inc.cov).norm_max() / inc.cov.norm_max();
     assert!(share > 1e-3, "κ₄[a,a,a,b]'s share of ΔC is only {share:e}");
 }
+
+/// The subset carry stops where the series diverges, as the full carry does (a unit's
+/// variance increment above `MAX_VARIANCE_INCREMENT` times its Gaussian variance): over layer-2
+/// bias shifts that push relu units towards their tail, with R = N the subset carry falls back
+/// at the layer and for the reason the full carry does, or at none where the full carry keeps
+/// every layer; some shift diverges and some does not. Until the twenty-ninth session the
+/// subset carry had no divergence rule and carried a diverged series on.
+#[test]
+fn a_subset_carry_stops_where_the_series_diverges_as_the_full_carry() {
+    let (d, n) = (4, 3000);
+    let x = skewed(d, n, 11);
+    let data = Dataset {
+        x: x.clone(),
+        labels: vec![0; n],
+        n_classes: 1,
+    };
+    let mut acc = MomentAccumulator::new(d, 1, false).unwrap();
+    acc.push(x.as_ref(), &data.labels).unwrap();
+    let start = acc.finish().unwrap().per_class;
+    let order = 4;
+    let (mut diverged, mut kept) = (0, 0);
+    for shift in [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0] {
+        let mut net = Mlp::init(&[d, 7, 6, 2], Activation::Relu, 1.0, 5).unwrap();
+        for b in net.layers[1].b.iter_mut() {
+            *b -= shift;
+        }
+        let h1 = first_pre_samples(&net, &data, 0, 64).unwrap().remove(0);
+        let mut acc = MomentAccumulator::new(h1.nrows(), 1, true).unwrap();
+        acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
+        let m = acc.finish().unwrap().per_class.remove(0);
+        let mut engine = Propagator::new();
+        let mut full =
+            Carry::from_first_pre(order, vec![measure_tensors(h1.as_ref(), order).unwrap()])
+                .unwrap();
+        engine
+            .run_carried(
+                &net,
+                0,
+                &start,
+                &mut full,
+                ClosureMethod::Auto,
+                &Timings::disabled(),
+            )
+            .unwrap();
+        let slices = Slices {
+            k3_iij: m.k3_iij.clone().unwrap(),
+            k4_iijj: m.k4_iijj.clone().unwrap(),
+            k4_iiij: m.k4_iiij.clone().unwrap(),
+        };
+        let mut sub = SubsetCarry::from_first_pre(order, 7, vec![(slices, h1.clone())]).unwrap();
+        engine
+            .run_hooked(
+                &net,
+                0,
+                &start,
+                &mut sub,
+                ClosureMethod::Auto,
+                &Timings::disabled(),
+            )
+            .unwrap();
+        let (f, s) = (full.fallback(), sub.fallback());
+        println!("shift {shift}: full {f:?}, subset {s:?}");
+        match f {
+            Some(f) if f.reason.contains("the series diverges") => {
+                diverged += 1;
+                let s = s.unwrap_or_else(|| panic!("shift {shift}: the subset carried on"));
+                assert_eq!(s.layer, f.layer, "shift {shift}");
+                assert!(s.reason.contains("the series diverges"), "{}", s.reason);
+            }
+            None => {
+                kept += 1;
+                assert!(s.is_none(), "shift {shift}: the subset stopped: {s:?}");
+            }
+            Some(_) => {} // a rule the subset carry does not have (module docs)
+        }
+    }
+    assert!(diverged > 0 && kept > 0, "diverged {diverged}, kept {kept}");
+}

@@ -25,16 +25,13 @@
 //! (test `subset_with_every_unit_is_the_full_carry`); the error against the full tensors as
 //! a function of r is in EXPERIMENTS.md ("Orders 3/4 through depth from the CLI").
 //!
-//! **Breakdown.** None by default: no Gram–Charlier region ([`SubsetCarry::with_breakdown`])
-//! and, unlike the full carry ([`super::carry`] module docs), no divergence rule (a unit's
-//! variance increment above 10× its Gaussian variance) and no beyond-the-power-counting rule;
-//! units whose corrected variance would fall below a tenth of the Gaussian keep the Gaussian
-//! closure's variance and covariances (`guard_units`, as in the full carry), and the held-out pilot
-//! (`measure::carried`) checks every class it reports. On MNIST's 784-1000-1000-10 relu
-//! network the full carry's divergence rule stopped 7 of 10 classes from z¹ at order 4
-//! (increments 10.6–73× in some unit of 1000), whose carried outputs were otherwise far
-//! closer to the measured ones (output covariance error 0.046 against 0.216 with the rule,
-//! 0.251 Gaussian; EXPERIMENTS.md, "The subset carry without the Gram–Charlier region").
+//! **Breakdown.** As the full carry's ([`super::carry`] module docs), with no Gram–Charlier
+//! region by default ([`SubsetCarry::with_breakdown`]): where a unit's variance increment
+//! exceeds [`MAX_VARIANCE_INCREMENT`] times its Gaussian variance (the series diverging) the
+//! carry stops at that layer, every class Gaussian from there on (from
+//! [`SubsetCarry::with_rules_from`]'s layer on). Unlike the full carry it does not resume
+//! at a later layer and has no beyond-the-power-counting rule; the held-out pilot
+//! (`measure::carried`) checks what it reports.
 //!
 //! Why units and not an eigen-subspace of Σ: the chaos rule is per unit (φ acts on each
 //! coordinate), so on a unit subset it stays exact on every kept entry, while a rotated
@@ -45,7 +42,10 @@ use faer::{Accum, Mat, MatRef, Par};
 use rayon::prelude::*;
 
 use super::affine::{affine_tensor, TensorAffineWorkspace};
-use super::carry::{guard_units, outside_region, Fallback, GaussianUnits, Tensors};
+use super::carry::{
+    guard_units, outside_region, variance_increment, Fallback, GaussianUnits, Tensors,
+    MAX_VARIANCE_INCREMENT,
+};
 use super::chaos::UnitChaos;
 use super::closure::{standardised_diagonal, ChaosRule, Input};
 use super::hook::CarryHook;
@@ -156,10 +156,10 @@ impl SubsetCarry {
     /// Until the twenty-ninth session the subset carry kept the region as its default: on the
     /// 784-1000-1000-10 relu MNIST network 7 of 10 classes then fell back at h¹ (one unit of
     /// 1000 with |skewness| 1.08–1.93) and order 3's output covariance error from x was 0.850
-    /// against the Gaussian's 0.953; without it every class is carried, the held-out pilot
-    /// keeps each (its carried output significantly closer than the Gaussian closure's) and
-    /// the error is 0.449 (EXPERIMENTS.md, "The subset carry without the Gram–Charlier
-    /// region").
+    /// against the Gaussian's 0.953; without it, and with the divergence rule (module docs),
+    /// 6 classes are carried to y and 4 up to z¹, the held-out pilot keeps each (its carried
+    /// output significantly closer than the Gaussian closure's) and the error is 0.415
+    /// (EXPERIMENTS.md, "The subset carry without the Gram–Charlier region").
     pub fn with_breakdown(mut self, max_skew: f64, max_kurtosis: f64) -> Self {
         self.limits = (max_skew, max_kurtosis);
         self
@@ -526,22 +526,43 @@ impl CarryHook for SubsetCarry {
         if self.fallback.is_some() {
             return Ok(());
         }
-        let state = self.pre.iter_mut().zip(&mut self.slices);
-        for (c, ((h, z), ((t, s), pending))) in pre
-            .iter()
-            .zip(post.iter_mut())
-            .zip(state.zip(&mut self.pending))
-            .enumerate()
-        {
-            let missing = || Error::Shape(format!("no carried κ tensors for h{l} of class {c}"));
-            let (t, s) = (t.take().ok_or_else(missing)?, s.take().ok_or_else(missing)?);
+        // Every class's increments first: where one diverges (a unit's variance increment
+        // above MAX_VARIANCE_INCREMENT times its Gaussian variance, the full carry's rule) the
+        // carry stops at this layer with no class's z changed, as a stop in `enter` leaves
+        // them.
+        let mut computed = Vec::with_capacity(pre.len());
+        for (c, (h, z)) in pre.iter().zip(post.iter()).enumerate() {
+            let s = self.slices[c].as_ref().ok_or_else(|| {
+                Error::Shape(format!("no carried κ slices for h{l} of class {c}"))
+            })?;
             let units: Vec<UnitChaos> = (0..h.dim())
                 .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
                 .collect();
             let (dm, dc) = timings.time("kappa closure", 0.0, || {
-                increments(&self.rule, &h.cov, &units, &s)
+                increments(&self.rule, &h.cov, &units, s)
             });
-            let mut inc = super::closure::Increments { mean: dm, cov: dc };
+            let inc = super::closure::Increments { mean: dm, cov: dc };
+            let growth = variance_increment(&inc, z);
+            if l >= self.rules_from && growth > MAX_VARIANCE_INCREMENT {
+                let reason = format!(
+                    "class {c}: a unit of z{l} has a variance increment {growth:.3e} times its \
+                     Gaussian variance (limit {MAX_VARIANCE_INCREMENT}): the series diverges"
+                );
+                self.stop(l, reason, pre);
+                return Ok(());
+            }
+            computed.push((units, inc));
+        }
+        let state = self.pre.iter_mut().zip(&mut self.slices);
+        for (c, (((h, z), (units, mut inc)), ((t, s), pending))) in pre
+            .iter()
+            .zip(post.iter_mut())
+            .zip(computed)
+            .zip(state.zip(&mut self.pending))
+            .enumerate()
+        {
+            let missing = || Error::Shape(format!("no carried κ tensors for h{l} of class {c}"));
+            let (t, _) = (t.take().ok_or_else(missing)?, s.take().ok_or_else(missing)?);
             let kept = guard_units(&mut inc, z);
             if kept < h.dim() {
                 self.gaussian_units.push(GaussianUnits {
