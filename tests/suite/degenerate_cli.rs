@@ -1004,6 +1004,35 @@ fn read_out_scaled(model: &Path, s: f64, name: &str) -> PathBuf {
     out
 }
 
+/// Data ×10¹⁵⁰ (variance 10³⁰⁰: it fits f64, and the data check clears it) through a model of
+/// unit-scale weights overflows the comparison's squared covariances; the refusal names the
+/// data, its largest value, the bound (1.8e308)^(1/4) and `--scale`. It named the model and no
+/// data file ("MODEL: layer 1 (pre), class 0: … not finite (they overflow f64: the model's
+/// weights or the inputs are too large)", adv28's found-not-fixed).
+#[test]
+fn data_beyond_the_squares_range_is_named_not_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let m = model.to_str().unwrap();
+    let (tx, ty) = write_xy(dir.path(), "t150-", &scaled(&x, 1e150), &y);
+    for head in [
+        &["propagate", "--model", m, "--json"][..],
+        &["analyze", "--epochs", "1", "--json"],
+    ] {
+        let o = run(head, &data_args(&xp, &yp, &tx, &ty));
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{head:?}: {e}");
+        assert!(
+            e.contains(tx.to_str().unwrap())
+                && e.contains("the test set holds values up to ")
+                && e.contains("beyond (1.8e308)^(1/4) = 1.2e77")
+                && e.contains("--scale")
+                && !e.contains("m.safetensors"),
+            "{head:?}: {e}"
+        );
+    }
+}
+
 /// `analyze --precision f32` of a model whose read-out weights are 10⁻²⁵ (biases zeroed, so
 /// that the f64 run is exact): y's variances (~10⁻⁵⁰) fall below f32's normal range inside the
 /// f32 propagation, where neither the start's check nor the measured one sees them; it printed
