@@ -10,7 +10,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::train::{absent_classes_warning, absent_training_classes, class_list, classes_inferred};
-use super::{check_network_fits, model_and_data, naming_model, shown};
+use super::{check_network_fits, model_and_data, naming_data_scale, naming_model, shown};
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
@@ -117,22 +117,22 @@ pub fn analyze_run(
         // The model records the data's paths (`provenance::records`).
         config.data.check_text_paths()?;
     }
-    let (net, trained, loaded, mismatches, trained_on) = match model {
+    let (net, trained, loaded, mismatches, trained_on, largest) = match model {
         Some(path) => {
             let m = model_and_data(config, path, timings)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, a.on)?;
-            (m.net, None, m.loaded, m.mismatches, m.trained_on)
+            (m.net, None, m.loaded, m.mismatches, m.trained_on, m.largest)
         }
         None => {
             config.data.check_applies_to(config.data.task())?;
             config.check_memory(None)?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;
-            super::check_classes(&loaded.split, &loaded.description, a.on)?;
+            let largest = super::check_classes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, &loaded.description, on_epoch)
             })?;
-            (net, trained, loaded, Vec::new(), None)
+            (net, trained, loaded, Vec::new(), None, largest)
         }
     };
     if let Some(out) = keep {
@@ -160,13 +160,16 @@ pub fn analyze_run(
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
     let held_out = super::propagate::held_out(&loaded.split, a.on);
+    let precision = config.train.precision.unwrap_or_default();
     let analysed = analyze_held_out(
         &net,
         data,
         Some(held_out),
-        a.options(config.net.seed, config.train.precision.unwrap_or_default()),
+        a.options(config.net.seed, precision),
         timings,
     );
+    // A numerical failure of data beyond the squares' range names the data, not the model.
+    let analysed = naming_data_scale(analysed, (&loaded.description, a.on), largest, precision);
     let (analysis, heatmap) = match model {
         Some(path) => naming_model(path, analysed)?,
         None => analysed?,

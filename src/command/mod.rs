@@ -55,6 +55,8 @@ struct ModelData {
     mismatches: Vec<Mismatch>,
     loaded: Loaded,
     trained_on: Option<String>,
+    /// The analysed set's largest |x| ([`check_classes`]), for [`naming_data_scale`].
+    largest: f64,
 }
 
 /// Loads the model at `path` and the data `config` describes, completed from the model's records;
@@ -100,12 +102,13 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
             config.load_data_on(config.analysis.on, held_out)
         })
         .map_err(recorded)?;
-    check_classes(&loaded.split, &loaded.description, config.analysis.on)?;
+    let largest = check_classes(&loaded.split, &loaded.description, config.analysis.on)?;
     Ok(ModelData {
         net,
         mismatches,
         loaded,
         trained_on: meta.get(TASK_KEY).cloned(),
+        largest,
     })
 }
 
@@ -133,10 +136,46 @@ fn check_class_sizes(split: &Split, description: &str, on: On) -> Result<()> {
 }
 
 /// [`check_class_sizes`], then [`check_class_spread`]: the analysed set's classes, before any
-/// training or measurement.
-pub(crate) fn check_classes(split: &Split, description: &str, on: On) -> Result<()> {
+/// training or measurement. Returns the set's largest |x| (0 for a set of pixel bytes), read
+/// by the same scan, for [`naming_data_scale`].
+pub(crate) fn check_classes(split: &Split, description: &str, on: On) -> Result<f64> {
     check_class_sizes(split, description, on)?;
     check_class_spread(on.pick(split), description, on)
+}
+
+/// The largest |x| of data whose covariances (entries up to x²) the comparisons can square in
+/// f64: (f64::MAX)^(1/4) = 1.2e77.
+const SQUARED_COVARIANCE_LIMIT: f64 = 1.157_920_892_373_162e77;
+
+/// A numerical failure of the work on data whose largest |x| (`largest`, of the `on` set
+/// described by `description`) is beyond [`SQUARED_COVARIANCE_LIMIT`] is the data's: its
+/// covariances hold entries of ~x², whose squares (the comparison's Frobenius norms, the
+/// closures' fourth moments) overflow f64 past it. The error then names the data, the largest
+/// value, the failure and `--scale`; before, data ×10¹⁵⁰ (which [`check_class_spread`] clears:
+/// its variance fits f64) through a model with weights of ~1 was refused as "MODEL: layer 1
+/// (pre), class 0: … not finite (… the model's weights or the inputs are too large)", naming
+/// the model and no data file (adv28's found-not-fixed). Other failures, failures on data
+/// within the limit (a model's huge weights), and the failures of an f32 run (`precision`: its
+/// own range, 3.4e38, is named with `--precision f64`) are left as they are.
+pub(crate) fn naming_data_scale<T>(
+    result: Result<T>,
+    (description, on): (&str, On),
+    largest: f64,
+    precision: Precision,
+) -> Result<T> {
+    let f64_run = precision == Precision::F64;
+    result.map_err(|e| match e {
+        Error::Numeric(msg) if f64_run && largest > SQUARED_COVARIANCE_LIMIT => {
+            Error::Unsupported(format!(
+                "{description}: the {} set holds values up to {largest:.1e}, beyond \
+                 (1.8e308)^(1/4) = 1.2e77: its covariances hold entries of ~x², whose squares \
+                 overflow f64, and the work on it failed ({msg}); expected values below 1.2e77 \
+                 (rescale the data: --scale S divides every value by S)",
+                on.name()
+            ))
+        }
+        other => other,
+    })
 }
 
 /// Refuses an analysed set (`on`) in which some class's feature spreads so far that its
@@ -157,8 +196,8 @@ pub(crate) fn check_classes(split: &Split, description: &str, on: On) -> Result<
 /// h1 … every covariance is zero" naming neither the data nor its scale). Two distinct values
 /// a, b of magnitude ≥ T differ by more than 2⁻⁵³·T, so n·var ≥ (a − b)²/2 keeps var normal
 /// when every nonzero |x| is at least 2⁵⁴·√(n·2.2e-308) (1.8e-138 for 10⁶ samples): the same
-/// scan clears every set whose smallest nonzero |x| is above that.
-fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
+/// scan clears every set whose smallest nonzero |x| is above that. Returns the set's largest |x|.
+fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<f64> {
     let (dim, n) = (set.x.nrows(), set.x.ncols());
     let (largest, smallest) = (0..n)
         .map(|j| {
@@ -175,7 +214,7 @@ fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
         });
     let lowest = 2f64.powi(54) * (n as f64 * f64::MIN_POSITIVE).sqrt();
     if n == 0 || (largest <= (f64::MAX / (4.0 * n as f64)).sqrt() && smallest >= lowest) {
-        return Ok(());
+        return Ok(largest);
     }
     let mut members = vec![Vec::new(); set.n_classes];
     for (j, &label) in set.labels.iter().enumerate() {
@@ -231,7 +270,7 @@ fn check_class_spread(set: &Dataset, description: &str, on: On) -> Result<()> {
             )));
         }
     }
-    Ok(())
+    Ok(largest)
 }
 
 /// Runs `training` on the training set `train` (described by `description`) with the checks of

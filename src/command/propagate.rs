@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::{check_network_fits, model_and_data, naming_model, shown, ModelData};
+use super::{
+    check_network_fits, model_and_data, naming_data_scale, naming_model, shown, ModelData,
+};
 use crate::analysis::{
     class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
 };
@@ -75,6 +77,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         mismatches,
         loaded,
         trained_on,
+        largest,
     } = model_and_data(config, model, timings)?;
     // Only the split the run measures is loaded; a test set of plain pixels is held as its
     // bytes (7.8 MB for MNIST's 10 000 samples instead of 63 MB of f64), read batch by batch.
@@ -99,7 +102,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
     };
     let settings = config.engine();
     let mut engine = settings.engine();
-    let (layers, fallbacks, carried) =
+    // A numerical failure of data beyond the squares' range names the data, not the model.
+    let work = || {
         if settings.precision == Precision::F32 && higher == Higher::None && carried.is_none() {
             // An f32 propagation without κ slices holds every measured stage in f32
             // (`stats::narrow`: accumulated in f64, rounded once finished) and compares each
@@ -110,10 +114,17 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
             return_free_pages();
             let (from, method) = (a.from_layer, a.closure);
             let layers = streamed(&mut engine, &net, from, stats, method, timings)?;
-            (layers, engine.fallbacks(), None)
+            Ok((layers, engine.fallbacks(), None))
         } else {
-            in_f64(engine, &net, samples, (higher, carried), a, timings)?
-        };
+            in_f64(engine, &net, samples, (higher, carried), a, timings)
+        }
+    };
+    let (layers, fallbacks, carried) = naming_data_scale(
+        work(),
+        (&loaded.description, a.on),
+        largest,
+        settings.precision,
+    )?;
     Ok(PropagateReport {
         model: model.to_path_buf(),
         task: loaded.description,

@@ -220,11 +220,21 @@ pub fn remove_stale(dir: &Path) -> usize {
         .count()
 }
 
-/// The pid in a temporary file name `.corrflow-tmp-<pid>-…`, or `None` for other names.
+/// The pid in a temporary file name `.corrflow-tmp-<pid>-<n>-…` or `.corrflow-tmp-<pid>-<n>h-…`
+/// ([`fresh_path`]: `<pid>` and `<n>` in plain decimal), or `None` for other names. A name
+/// corrflow never writes is not its debris: `.corrflow-tmp-+<pid>-…` and `.corrflow-tmp-0<pid>-…`
+/// (which `parse` reads as the pid) were removed, or renamed as an output moved aside, when that
+/// pid was dead (adv29).
 fn owner_pid(name: &str) -> Option<i32> {
     let rest = name.strip_prefix(TEMP_PREFIX)?;
-    let (pid, _) = rest.split_once('-')?;
-    pid.parse().ok().filter(|&p| p > 0)
+    let (pid, rest) = rest.split_once('-')?;
+    let (counter, _) = rest.split_once('-')?;
+    let counter = counter.strip_suffix(ASIDE_MARK).unwrap_or(counter);
+    let plain = |digits: &str| digits.parse::<u64>().is_ok_and(|n| n.to_string() == digits);
+    (plain(pid) && plain(counter))
+        .then(|| pid.parse().ok())
+        .flatten()
+        .filter(|&p| p > 0)
 }
 
 /// The output name in a temporary name `.corrflow-tmp-<pid>-<n>h-<name>` of an output moved
@@ -261,6 +271,32 @@ mod tests {
         std::fs::write(&other, b"kept").unwrap();
         assert_eq!(remove_stale(dir.path()), 1);
         assert!(mine.exists() && other.exists() && !stale.exists());
+    }
+
+    /// Names corrflow never writes are left alone, whatever process their digits name: a pid
+    /// or counter that is not plain decimal (`+`, a leading 0: `parse` reads both), no counter.
+    #[test]
+    fn names_corrflow_never_writes_are_not_its_debris() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = dead_pid();
+        let foreign = [
+            format!("{TEMP_PREFIX}+{dead}-3h-report"),
+            format!("{TEMP_PREFIX}0{dead}-3h-report"),
+            format!("{TEMP_PREFIX}+{dead}-3-x.idx"),
+            format!("{TEMP_PREFIX}{dead}-+3-x.idx"),
+            format!("{TEMP_PREFIX}{dead}-03h-report"),
+            format!("{TEMP_PREFIX}{dead}-x.idx"),
+        ];
+        for name in &foreign {
+            std::fs::write(dir.path().join(name), b"theirs").unwrap();
+        }
+        let ours = dir.path().join(format!("{TEMP_PREFIX}{dead}-3-x.idx"));
+        std::fs::write(&ours, b"debris").unwrap();
+        assert_eq!(remove_stale(dir.path()), 1);
+        assert!(!ours.exists() && !dir.path().join("report").exists());
+        for name in &foreign {
+            assert!(dir.path().join(name).exists(), "{name}");
+        }
     }
 
     /// A pid that no process holds: a child that has exited and been reaped.

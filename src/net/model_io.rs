@@ -7,7 +7,7 @@
 //! `format` = `corrflow-mlp`, `widths` = `784,100,100,10`, `activation` = `quad:0.5`, plus any
 //! free-form keys the caller adds (task, seed, …).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use faer::{Col, Mat};
@@ -40,7 +40,7 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
         .map(usize::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    let mut meta: HashMap<String, String> = extra
+    let mut meta: BTreeMap<String, String> = extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
@@ -72,9 +72,32 @@ pub fn save(net: &Mlp, path: &Path, extra: &[(&str, String)]) -> Result<()> {
                 .map_err(|e| Error::format(path, format!("cannot build tensor {name}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let bytes = safetensors::serialize(views, Some(meta))
+    let bytes = safetensors::serialize(views, None)
         .map_err(|e| Error::format(path, format!("cannot serialise the model: {e}")))?;
-    write_atomically(path, &bytes)
+    write_atomically(path, &with_metadata(&bytes, &meta))
+}
+
+/// The safetensors file `bytes` (written without metadata) with `meta` as its `__metadata__`,
+/// keys in order, where `safetensors::serialize` puts it: first in the header, which is padded
+/// with spaces to a multiple of 8 bytes. `serialize` takes the metadata as a `HashMap`, whose
+/// order changes from process to process, so two identical trainings wrote files that differ
+/// (adv29: `cmp` at byte 27); with the keys sorted the same model and records give the same
+/// bytes. The tensors' offsets count from the data, which does not move.
+fn with_metadata(bytes: &[u8], meta: &BTreeMap<String, String>) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes of header length")) as usize;
+    let tensors = std::str::from_utf8(&bytes[8..8 + n])
+        .expect("safetensors writes a UTF-8 header")
+        .trim_end();
+    let rest = tensors.strip_prefix('{').expect("a JSON object");
+    let sep = if rest.starts_with('}') { "" } else { "," };
+    let meta = serde_json::to_string(meta).expect("a map of strings serialises");
+    let mut header = format!("{{\"__metadata__\":{meta}{sep}{rest}");
+    header.push_str(&" ".repeat((8 - header.len() % 8) % 8));
+    let mut out = Vec::with_capacity(8 + header.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
 }
 
 /// The metadata of the model file `path` (its header only is read and validated): `format`,
@@ -273,6 +296,42 @@ fn read_tensor(
 mod tests {
     use super::*;
     use crate::net::Activation;
+
+    /// The same network and records give the same file bytes, save after save (the metadata's
+    /// keys in order: `safetensors::serialize` wrote a `HashMap`'s order, which changes from
+    /// one map to the next, adv29), and the file reads back with every key.
+    #[test]
+    fn the_same_model_and_records_give_the_same_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = Mlp::init(&[4, 3, 2], Activation::Tanh, 1.0, 5).unwrap();
+        let extra: Vec<(&str, String)> = ["task", "seed", "epochs", "loss", "optimizer", "lr"]
+            .iter()
+            .map(|&k| (k, format!("value of {k}")))
+            .collect();
+        let files: Vec<Vec<u8>> = (0..8)
+            .map(|i| {
+                let path = dir.path().join(format!("m{i}.safetensors"));
+                save(&net, &path, &extra).unwrap();
+                std::fs::read(path).unwrap()
+            })
+            .collect();
+        assert!(files.iter().all(|f| f == &files[0]));
+        let path = dir.path().join("m0.safetensors");
+        assert_eq!(load(&path).unwrap(), net);
+        let meta = metadata(&path).unwrap();
+        for (k, v) in &extra {
+            assert_eq!(meta.get(*k), Some(v), "{k}");
+        }
+        assert_eq!(meta.get("format").map(String::as_str), Some(FORMAT_TAG));
+        // The header is padded to a multiple of 8 bytes, as safetensors writes it.
+        let n = u64::from_le_bytes(files[0][..8].try_into().unwrap());
+        assert_eq!(n % 8, 0);
+        let text = std::str::from_utf8(&files[0][8..8 + n as usize]).unwrap();
+        assert!(
+            text.starts_with("{\"__metadata__\":{\"activation\":"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn roundtrip_is_bit_identical_and_corruption_is_reported() {

@@ -989,3 +989,76 @@ fn f32_analysis_of_variances_below_f32_s_range_is_refused_naming_f64() {
         "{e}"
     );
 }
+
+/// The model at `model` with its biases zeroed and its read-out weights × `s`, saved beside it
+/// as `name`.
+fn read_out_scaled(model: &Path, s: f64, name: &str) -> PathBuf {
+    let mut net = model_io::load(model).unwrap();
+    for l in &mut net.layers {
+        l.b = &l.b * faer::Scale(0.0);
+    }
+    let last = net.layers.last_mut().unwrap();
+    last.w = &last.w * faer::Scale(s);
+    let out = model.with_file_name(name);
+    model_io::save(&net, &out, &[]).unwrap();
+    out
+}
+
+/// Data ×10¹⁵⁰ (variance 10³⁰⁰: it fits f64, and the data check clears it) through a model of
+/// unit-scale weights overflows the comparison's squared covariances; the refusal names the
+/// data, its largest value, the bound (1.8e308)^(1/4) and `--scale`. It named the model and no
+/// data file ("MODEL: layer 1 (pre), class 0: … not finite (they overflow f64: the model's
+/// weights or the inputs are too large)", adv28's found-not-fixed).
+#[test]
+fn data_beyond_the_squares_range_is_named_not_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y, [xp, yp], model) = blobs_and_model(dir.path());
+    let m = model.to_str().unwrap();
+    let (tx, ty) = write_xy(dir.path(), "t150-", &scaled(&x, 1e150), &y);
+    for head in [
+        &["propagate", "--model", m, "--json"][..],
+        &["analyze", "--epochs", "1", "--json"],
+    ] {
+        let o = run(head, &data_args(&xp, &yp, &tx, &ty));
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{head:?}: {e}");
+        assert!(
+            e.contains(tx.to_str().unwrap())
+                && e.contains("the test set holds values up to ")
+                && e.contains("beyond (1.8e308)^(1/4) = 1.2e77")
+                && e.contains("--scale")
+                && !e.contains("m.safetensors"),
+            "{head:?}: {e}"
+        );
+    }
+}
+
+/// `analyze --precision f32` of a model whose read-out weights are 10⁻²⁵ (biases zeroed, so
+/// that the f64 run is exact): y's variances (~10⁻⁵⁰) fall below f32's normal range inside the
+/// f32 propagation, where neither the start's check nor the measured one sees them; it printed
+/// a covariance error of 1 and KLs of 3·10⁸ at y with exit 0 (adv29). Refused naming the
+/// stage, the layer and `--precision f64`; the f64 run still runs.
+#[test]
+fn f32_analysis_of_a_variance_that_underflows_inside_the_propagation_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, _, [xp, yp], model) = blobs_and_model(dir.path());
+    let tiny = read_out_scaled(&model, 1e-25, "tiny.safetensors");
+    let m = tiny.to_str().unwrap();
+    let data = data_args(&xp, &yp, &xp, &yp);
+    let f64_run = run(&["analyze", "--model", m, "--json"], &data);
+    assert!(f64_run.status.success(), "{}", stderr(&f64_run));
+    let o = run(
+        &["analyze", "--model", m, "--precision", "f32", "--json"],
+        &data,
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--precision f32: the variance of unit")
+            && e.contains(" of y (layer ")
+            && e.contains("'s affine update)")
+            && e.contains("below f32's normal range (1.2e-38)")
+            && e.contains("expected --precision f64"),
+        "{e}"
+    );
+}

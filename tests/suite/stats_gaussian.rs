@@ -134,6 +134,27 @@ fn singular_covariances_need_the_ridge() {
     assert!(matches!(hopeless, Err(Error::Numeric(_))));
 }
 
+/// Covariances that are zero up to a negative rounding residue (the measured y of data whose
+/// spread is below the rounding of its mean) leave no ridge: the refusal says there is no
+/// variance above rounding instead of printing the residue as a mean variance ("mean variance
+/// = -2.7e-48", adv28's found-not-fixed), and still says why no ridge helps.
+#[test]
+fn a_split_of_rounding_residues_says_no_variance_above_rounding() {
+    let m = col![0.1, 0.2];
+    let residue = mat![[-3.0e-49, 1.0e-49], [1.0e-49, 2.0e-50]];
+    let zero = Mat::<f64>::zeros(2, 2);
+    let classes = [(m.as_ref(), residue.as_ref()), (m.as_ref(), zero.as_ref())];
+    let e = pairwise_bhattacharyya(&classes, 1e-6)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no variance above rounding: the mean variance is not positive")
+            && !e.contains("mean variance =")
+            && e.contains("every covariance is zero"),
+        "{e}"
+    );
+}
+
 #[test]
 fn sampler_matches_mean_and_cov_within_sampling_error() {
     let mean = col![1.0, -2.0, 0.5];

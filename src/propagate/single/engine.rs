@@ -9,9 +9,9 @@ use faer::Mat;
 use super::closure::{apply_f32, has_f32_lanes};
 use super::start::Start;
 use super::units::finite32;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::linalg::{narrow, widen};
-use crate::net::Mlp;
+use crate::net::{Mlp, Stage};
 use crate::propagate::affine::{affine_mean, Stacked};
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
 use crate::propagate::Predicted;
@@ -75,6 +75,16 @@ impl SinglePropagator {
             let [pre, post @ ..] = rest else {
                 unreachable!("the caller labelled every stage")
             };
+            check_terms_in_f32_range(
+                layer.w.as_ref(),
+                pre.stage,
+                l,
+                classes,
+                |c, j| match previous {
+                    Some(p) => f64::from(p.single[c][(j, j)]),
+                    None => start.variance(c, j),
+                },
+            )?;
             self.w.resize_with(n, layer.fan_in(), |_, _| 0.0);
             narrow(&layer.w, self.w.as_mut());
             let flops = affine_flops(n, layer.fan_in(), classes);
@@ -172,6 +182,46 @@ impl SinglePropagator {
             timings.time("f32 ↔ f64", 0.0, || widen(&self.out, &mut m.cov));
         }
     }
+}
+
+/// Refuses an affine update `stage` = W·(input) of layer `l` whose unit i has a scale
+/// sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ (σ²ⱼ = `variance(c, j)`, the input's, for each of `classes`) positive but
+/// below f32's normal range (1.2e-38). Every term wᵢⱼ Σⱼₖ wᵢₖ of the variance (W Σ Wᵀ)ᵢᵢ is at most
+/// |wᵢⱼ|σⱼ·|wᵢₖ|σₖ ≤ maxⱼ w²ᵢⱼ σ²ⱼ ≤ sᵢ, so each is then subnormal in f32: the product loses its
+/// digits or turns 0, and the prediction would be that of another covariance. The start's and
+/// the measured stages' variances are checked where they are narrowed (`Start::check_f32_range`,
+/// `measure::layers`); this is the check of the stages the f32 engine makes itself, which the
+/// f64 side never holds (adv29: `analyze --precision f32` of a network whose read-out weights
+/// are 10⁻²⁵ printed a covariance error of 1 and KLs of 3·10⁸ at y with exit 0). An exact 0
+/// (zero weights, constant inputs) is not refused. O(N·fan-in) per class beside the O(N·fan-in²)
+/// update.
+fn check_terms_in_f32_range(
+    w: faer::MatRef<'_, f64>,
+    stage: Stage,
+    l: usize,
+    classes: usize,
+    variance: impl Fn(usize, usize) -> f64,
+) -> Result<()> {
+    let floor = f64::from(f32::MIN_POSITIVE);
+    for c in 0..classes {
+        let input: Vec<f64> = (0..w.ncols()).map(|j| variance(c, j)).collect();
+        for i in 0..w.nrows() {
+            let s: f64 = (0..w.ncols())
+                .map(|j| w[(i, j)] * w[(i, j)] * input[j])
+                .sum();
+            if s > 0.0 && s < floor {
+                return Err(Error::Numeric(format!(
+                    "--precision f32: the variance of unit {i} of {stage} (layer {l}'s affine \
+                     update), class entry {c}, is of the order of {s:.1e} (Σⱼ w²ᵢⱼ σ²ⱼ), below \
+                     f32's normal range (1.2e-38): each of its terms is subnormal in f32, so the \
+                     f32 product loses its digits (or turns 0) and the prediction would be that \
+                     of another covariance; expected --precision f64 (or weights that keep the \
+                     variances above 1.2e-38)"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The receiver of each finished stage of [`SinglePropagator::run`].

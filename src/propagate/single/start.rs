@@ -37,6 +37,14 @@ impl Start<'_> {
         }
     }
 
+    /// Class `c`'s variance of unit `j`, in f64 (read from the f32 copy when held narrow).
+    pub fn variance(&self, c: usize, j: usize) -> f64 {
+        match self {
+            Start::Wide(m) => m[c].cov[(j, j)],
+            Start::Narrow(m) => f64::from(m.cov_f32(c)[(j, j)]),
+        }
+    }
+
     /// Class `c`'s covariance in f32 into `slot` (of its shape): rounded, or copied.
     pub fn fill(&self, c: usize, mut slot: MatMut<'_, f32>) {
         match self {

@@ -95,10 +95,17 @@ pub(super) fn factor_group(
 /// make it so, with advice ([`ridge_advice`]) that never contradicts the settings: with ε = 0,
 /// pass a ridge > 0; with ε > 0 and mean variance 0, every class of the group is constant —
 /// degenerate in every direction — and no relative ridge exists; otherwise raise the ridge.
+/// A mean variance ≤ 0 is said as such, not printed: the covariances' diagonals are ≥ 0 up to
+/// rounding, so a negative mean is the rounding residue of zero covariances (adv28 printed
+/// "mean variance = −1.7e-49" for data of 10⁻²⁰ through biases of 0.1).
 pub(super) fn unridged(what: &str, ridge: f64, mean_var: f64) -> Error {
+    let mean = if mean_var > 0.0 {
+        format!("mean variance = {mean_var:e}")
+    } else {
+        "no variance above rounding: the mean variance is not positive".to_string()
+    };
     Error::Numeric(format!(
-        "{what} is not positive definite and no ridge can help (ridge = {ridge:e}, mean variance \
-         = {mean_var:e}); {}",
+        "{what} is not positive definite and no ridge can help (ridge = {ridge:e}, {mean}); {}",
         ridge_advice(ridge, mean_var)
     ))
 }
