@@ -4,7 +4,7 @@
 
 use crate::common::corrflow;
 
-use corrflow::cumtrain::{ClassStatistics, CumulantObjective};
+use corrflow::cumtrain::{ClassStatistics, CumulantObjective, SurrogateCheck};
 use corrflow::data::{Dataset, HigherOrderConfig};
 use corrflow::net::train::zeros_like;
 use corrflow::net::{Activation, ForwardPass, Mlp};
@@ -235,4 +235,64 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--order") && err.contains("samples"), "{err}");
+}
+
+/// At order 3/4 the sampled check draws from each class's training samples: its mean over many
+/// steps is the network's MSE on the training set (p(c) = n_c/n), within 4 standard errors
+/// √(Σ_c p(c)² v_c / (N·R)), v_c the variance of one sample's loss in class c (draws with
+/// replacement). The Gaussian surrogate's mean (the order-2 check) is printed beside it: on
+/// this skewed data it is many standard errors away, so a check still drawing from
+/// N(μ_c, Σ_c) fails here.
+#[test]
+fn sample_check_estimates_the_training_mse() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let net = Mlp::init(&[4, 3, 2], QUAD, 1.0, 5).unwrap();
+    let zero = [0.0; 4];
+    let own = ClassSamples::gather(&data, &[&zero[..], &zero[..]]);
+    // Every sample's loss, per class: the exact training MSE and v_c.
+    let mut fp = ForwardPass::new(&net, data.len());
+    net.forward_into(data.x.as_ref(), &mut fp);
+    let y = fp.output();
+    let (mut train_mse, mut var_s) = (0.0, 0.0);
+    let (per_class, steps) = (4000, 50);
+    for c in 0..2 {
+        let losses: Vec<f64> = (0..data.len())
+            .filter(|&k| data.labels[k] == c as u32)
+            .map(|k| {
+                (0..2)
+                    .map(|i| (y[(i, k)] - f64::from(u8::from(i == c))).powi(2))
+                    .sum()
+            })
+            .collect();
+        let n_c = losses.len() as f64;
+        let mean = losses.iter().sum::<f64>() / n_c;
+        let v = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n_c;
+        let p = stats.weights[c];
+        train_mse += p * mean;
+        var_s += p * p * v / (per_class * steps) as f64;
+    }
+    let mut grads = zeros_like(&net);
+    let mut mean_of = |mut check: SurrogateCheck| {
+        (0..steps)
+            .map(|_| check.loss_and_grad(&net, &mut grads))
+            .sum::<f64>()
+            / steps as f64
+    };
+    let drawn = mean_of(SurrogateCheck::from_samples(
+        &net,
+        own.centred,
+        &stats,
+        per_class,
+        3,
+    ));
+    let gaussian = mean_of(SurrogateCheck::new(&net, &stats, per_class, 3).unwrap());
+    let se = var_s.sqrt();
+    println!(
+        "training MSE {train_mse:.6}, sample check {drawn:.6} ± {se:.1e}, Gaussian {gaussian:.6}"
+    );
+    assert!(
+        (drawn - train_mse).abs() < 4.0 * se,
+        "{drawn} vs {train_mse} ± {se}"
+    );
 }
