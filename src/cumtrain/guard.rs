@@ -11,6 +11,11 @@
 //! expected loss on the Gaussian class model, which no network can bring below the Bayes MSE
 //! of the class mixture: the optimiser can no longer gain by moving into a region where the
 //! closure underestimates the loss, and is pushed towards networks the closure describes.
+//! With the first closure corrected (`--order 3|4`) S draws from each class's training
+//! samples instead ([`super::check`]): E\[S\] is the network's training MSE L_train, and λ ≥ 1
+//! gives E\[J\] ≥ L_train: the objective cannot report less than the network's actual loss on
+//! its training samples (it can still lie below the population's Bayes MSE by as much as the
+//! network overfits them, as the sample objective's loss can).
 //! λ = 0 is the closure objective alone. Its gradient is exact for J at the step's draws:
 //! ∇J = ∇L_C + λ s (∇L_C − ∇S), s = sign(L_C − S) (+1 at a tie, which has probability 0).
 

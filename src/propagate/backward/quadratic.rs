@@ -17,7 +17,7 @@ use crate::stats::Moments;
 ///
 /// in agreement with Price's theorem (Pᵢⱼ = E[φ'ᵢφ'ⱼ] = gᵢgⱼ + 4α²Σᵢⱼ). The κ₃/κ₄ terms of the
 /// forward closure are differentiated by [`QuadraticVjp::kappa_terms`], which the corrected
-/// first layer of the cumulant objective adds ([`crate::cumtrain::first_layer`]).
+/// first layer of the cumulant objective adds (`cumtrain::first_layer`).
 #[derive(Clone, Copy, Debug)]
 pub struct QuadraticVjp {
     alpha: f64,
