@@ -43,7 +43,7 @@ fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
 /// and counted twice (its own O(H²) error); δ ≤ 64ε|f| (the loss is a sum of O(N²) products
 /// per class whose rounding adds up to far less than 64 ulps of the total, f ≥ 0 and of order
 /// 1). h = 10⁻⁵ balances the two. Removing the κ slices' reverse pass (`Slices::backward`) or
-/// the κ₃ term of the mean's adjoint makes the W¹ (or b¹) entries miss by 10⁻³…10⁻¹.
+/// the κ₃ term of the mean's adjoint makes the W¹ entries miss by 5·10⁻⁴…3·10⁻².
 #[test]
 fn corrected_gradient_matches_central_differences() {
     let data = skewed(400);
