@@ -54,6 +54,9 @@ pub struct TrainSettings {
     pub closure_check: f64,
     /// Cumulant objective: surrogate draws per class and step of the sampled check.
     pub check_samples: usize,
+    /// Cumulant objective: the first closure's cumulant order (2 = Gaussian, 3/4 = with the
+    /// κ slices of h¹ measured per step from the training samples).
+    pub order: u8,
 }
 
 impl TrainSettings {
@@ -62,6 +65,7 @@ impl TrainSettings {
         CheckSettings {
             weight: self.closure_check,
             samples: self.check_samples,
+            order: self.order,
         }
     }
 }
@@ -79,6 +83,7 @@ impl Default for TrainSettings {
             precision: None,
             closure_check: defaults::CLOSURE_CHECK,
             check_samples: defaults::CHECK_SAMPLES,
+            order: defaults::ORDER,
         }
     }
 }

@@ -12,10 +12,20 @@
 //! x = μ + Fε does not depend on the weights), so it is exact for the S of that step.
 //! [`gaussian_model_loss`] estimates E\[S\] itself with many draws, to report what a trained
 //! network's loss on the Gaussian class model is.
+//!
+//! With the first closure corrected (`--order 3|4`, [`super::first_layer`]) L_C stands for the
+//! loss on the data's own class distributions, which N(μ_c, Σ_c) (no κ₃) does not describe. The
+//! check then draws x_ck from class c's **training samples** instead: N indices uniformly with
+//! replacement, fresh per step ([`SurrogateCheck::from_samples`]). E\[S\] is then exactly the
+//! network's MSE on the training set, L_train = Σ_c p(c) (1/n_c) Σ_{k ∈ c} ‖f(x_k) − t_c‖²
+//! (p(c) = n_c/n), and the guard's J ≥ S (λ ≥ 1) gives E\[J\] ≥ L_train at every step: the
+//! objective cannot fall below what the network actually achieves on its training samples. That
+//! is a bound on the closure's error, not on overfitting: L_train can lie below the Bayes MSE of
+//! the population by as much as the network fits the sample (as with `--objective samples`).
 
 use faer::Mat;
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 
 use super::objective::ClassStatistics;
@@ -24,9 +34,17 @@ use crate::net::train::backprop;
 use crate::net::{ForwardPass, Layer, Mlp};
 use crate::stats::gaussian::GaussianSampler;
 
+/// Where the check's inputs come from.
+enum Source {
+    /// Gaussian draws N(μ_c, Σ_c) (order 2).
+    Gaussian(Vec<GaussianSampler>),
+    /// Each class's own training samples (d × n_c), drawn with replacement (order 3/4).
+    Samples(Vec<Mat<f64>>),
+}
+
 /// Fresh surrogate draws of every class, their forward pass and backpropagation buffers.
 pub struct SurrogateCheck {
-    samplers: Vec<GaussianSampler>,
+    source: Source,
     weights: Vec<f64>,
     per_class: usize,
     rng: StdRng,
@@ -44,9 +62,43 @@ impl SurrogateCheck {
             .iter()
             .map(|m| GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref()))
             .collect::<Result<Vec<_>>>()?;
-        let batch = per_class * samplers.len();
-        Ok(SurrogateCheck {
-            samplers,
+        Ok(Self::with_source(
+            net,
+            Source::Gaussian(samplers),
+            stats,
+            per_class,
+            seed,
+        ))
+    }
+
+    /// The check on draws from each class's training samples `per_class_samples[c]` (d × n_c,
+    /// n_c ≥ 1; module docs), `per_class` per class and step, seeded by `seed`.
+    pub fn from_samples(
+        net: &Mlp,
+        per_class_samples: Vec<Mat<f64>>,
+        stats: &ClassStatistics,
+        per_class: usize,
+        seed: u64,
+    ) -> Self {
+        Self::with_source(
+            net,
+            Source::Samples(per_class_samples),
+            stats,
+            per_class,
+            seed,
+        )
+    }
+
+    fn with_source(
+        net: &Mlp,
+        source: Source,
+        stats: &ClassStatistics,
+        per_class: usize,
+        seed: u64,
+    ) -> Self {
+        let batch = per_class * stats.weights.len();
+        SurrogateCheck {
+            source,
             weights: stats.weights.clone(),
             per_class,
             rng: StdRng::seed_from_u64(seed),
@@ -57,7 +109,7 @@ impl SurrogateCheck {
                 .iter()
                 .map(|l| Mat::zeros(l.fan_out(), batch))
                 .collect(),
-        })
+        }
     }
 
     /// S (module docs) on a fresh draw, with ∂S/∂W and ∂S/∂b written into `grads` (shaped like
@@ -65,9 +117,21 @@ impl SurrogateCheck {
     /// column is ∂S/∂y = 2 p(c) (y − t_c) / N.
     pub fn loss_and_grad(&mut self, net: &Mlp, grads: &mut [Layer]) -> f64 {
         let n = self.per_class;
-        for (c, sampler) in self.samplers.iter().enumerate() {
-            let draws = sampler.sample(n, &mut self.rng);
-            self.x.as_mut().subcols_mut(c * n, n).copy_from(&draws);
+        match &self.source {
+            Source::Gaussian(samplers) => {
+                for (c, sampler) in samplers.iter().enumerate() {
+                    let draws = sampler.sample(n, &mut self.rng);
+                    self.x.as_mut().subcols_mut(c * n, n).copy_from(&draws);
+                }
+            }
+            Source::Samples(classes) => {
+                for (c, xs) in classes.iter().enumerate() {
+                    for k in 0..n {
+                        let pick = self.rng.random_range(0..xs.ncols());
+                        self.x.as_mut().col_mut(c * n + k).copy_from(xs.col(pick));
+                    }
+                }
+            }
         }
         net.forward_into(self.x.as_ref(), &mut self.fp);
         let y = self.fp.output();

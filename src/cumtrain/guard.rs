@@ -11,6 +11,11 @@
 //! expected loss on the Gaussian class model, which no network can bring below the Bayes MSE
 //! of the class mixture: the optimiser can no longer gain by moving into a region where the
 //! closure underestimates the loss, and is pushed towards networks the closure describes.
+//! With the first closure corrected (`--order 3|4`) S draws from each class's training
+//! samples instead ([`super::check`]): E\[S\] is the network's training MSE L_train, and λ ≥ 1
+//! gives E\[J\] ≥ L_train: the objective cannot report less than the network's actual loss on
+//! its training samples (it can still lie below the population's Bayes MSE by as much as the
+//! network overfits them, as the sample objective's loss can).
 //! λ = 0 is the closure objective alone. Its gradient is exact for J at the step's draws:
 //! ∇J = ∇L_C + λ s (∇L_C − ∇S), s = sign(L_C − S) (+1 at a tie, which has probability 0).
 
@@ -18,19 +23,42 @@ use serde::Serialize;
 
 use crate::error::{Error, Field, Result};
 use crate::net::Layer;
+use crate::propagate::closures::Corrections;
 
-/// The check's settings (`--closure-check`, `--check-samples`).
+/// The check's settings (`--closure-check`, `--check-samples`) and the order of the first
+/// closure (`--order`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct CheckSettings {
     /// λ of J (module docs); 0 turns the check off.
     pub weight: f64,
     /// Draws per class and step of the sampled check S.
     pub samples: usize,
+    /// The first closure's cumulant order: 2 = Gaussian (the check draws from N(μ_c, Σ_c)),
+    /// 3 or 4 = with the κ slices of h¹ measured per step from the training samples
+    /// ([`super::first_layer`]; the check draws from the training samples themselves,
+    /// [`super::check`]). Absent from the JSON at 2.
+    #[serde(skip_serializing_if = "is_gaussian")]
+    pub order: u8,
+}
+
+fn is_gaussian(order: &u8) -> bool {
+    *order == 2
 }
 
 impl CheckSettings {
-    /// Checks λ (finite, ≥ 0) and the draws (≥ 2 where the check is on).
+    /// The first closure's corrections (`order`): an error naming `--order` outside 2..=4.
+    pub fn corrections(&self) -> Result<Corrections> {
+        Corrections::from_order(self.order).ok_or_else(|| {
+            Error::config(
+                Field::Order,
+                format!("{} is not a cumulant order: 2, 3 or 4", self.order),
+            )
+        })
+    }
+
+    /// Checks λ (finite, ≥ 0), the draws (≥ 2 where the check is on) and the order.
     pub fn validate(&self) -> Result<()> {
+        self.corrections()?;
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(Error::config(
                 Field::ClosureCheck,

@@ -12,14 +12,18 @@
 //! [`crate::net::train`] has the same convention: no ½). The gradient is reverse mode through the
 //! layers ([`crate::propagate::backward`]): at the output ∂L/∂μ_y = 2p(c)(μ_y − t_c),
 //! ∂L/∂Σ_y = p(c) I; then the affine VJP and the closure VJP alternate down to the first layer.
-//! κ₃/κ₄ corrections are not used: the objective sees the data only through μ_c and Σ_c.
+//! At order 2 (the default) the objective sees the data only through μ_c and Σ_c. At order 3/4
+//! ([`CumulantObjective::corrected`], quadratic φ only) the first closure also takes the κ₃
+//! (κ₄) slices of h¹ measured per step from each class's training samples, and the gradient
+//! includes their dependence on W¹ ([`super::first_layer`]); deeper closures stay Gaussian.
 
 use faer::{Col, Mat};
 
+use super::first_layer::{self, ClassSamples, Slices};
 use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
-use crate::propagate::backward::{affine_vjp, Adjoint};
+use crate::propagate::backward::{affine_vjp, Adjoint, QuadraticVjp};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{ClosurePair, Predicted, Propagator};
 use crate::stats::{MomentAccumulator, Moments};
@@ -92,6 +96,15 @@ impl ClassStatistics {
 pub struct CumulantObjective {
     /// Hidden layer l's pair at index l − 1.
     closures: Vec<ClosurePair>,
+    /// The corrected first layer at order 3/4.
+    first: Option<Corrected>,
+}
+
+/// What the κ corrections of the first closure need (order 3/4, [`super::first_layer`]).
+struct Corrected {
+    order: Corrections,
+    vjp: QuadraticVjp,
+    samples: ClassSamples,
 }
 
 impl CumulantObjective {
@@ -101,7 +114,44 @@ impl CumulantObjective {
         for pair in &closures {
             pair.vjp()?;
         }
-        Ok(CumulantObjective { closures })
+        Ok(CumulantObjective {
+            closures,
+            first: None,
+        })
+    }
+
+    /// The objective with the first closure at `order` (3 or 4: the κ slices of h¹ from
+    /// `data`'s training samples of each class, centred on `stats`' class means; 2: as
+    /// [`CumulantObjective::new`]). Errors naming `--order` unless the first hidden layer's φ
+    /// is quadratic ([`first_layer::check_activation`]).
+    pub fn corrected(
+        net: &Mlp,
+        order: Corrections,
+        data: &Dataset,
+        stats: &ClassStatistics,
+    ) -> Result<Self> {
+        let mut objective = Self::new(net)?;
+        if order == Corrections::None {
+            return Ok(objective);
+        }
+        let alpha = first_layer::check_activation(net, order)?;
+        let means: Vec<&[f64]> = stats
+            .per_class
+            .iter()
+            .map(|m| {
+                m.mean
+                    .as_ref()
+                    .try_as_col_major()
+                    .expect("a Col is contiguous")
+                    .as_slice()
+            })
+            .collect();
+        objective.first = Some(Corrected {
+            order,
+            vjp: QuadraticVjp::new(alpha),
+            samples: ClassSamples::gather(data, &means),
+        });
+        Ok(objective)
     }
 
     /// L (see the module docs).
@@ -110,7 +160,8 @@ impl CumulantObjective {
         let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let stages = self.forward(net, x, &mut engine)?;
+            let slices = self.slices(net, c);
+            let stages = self.forward(net, x, slices.as_ref(), &mut engine)?;
             total += p * class_loss(output(stages)?, c);
         }
         Ok(total)
@@ -138,7 +189,8 @@ impl CumulantObjective {
         let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let stages = self.forward(net, x, &mut engine)?;
+            let slices = self.slices(net, c);
+            let stages = self.forward(net, x, slices.as_ref(), &mut engine)?;
             let y = output(stages)?;
             total += p * class_loss(y, c);
             let n_out = y.dim();
@@ -158,32 +210,54 @@ impl CumulantObjective {
                     affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
                 if let Some(z_adj) = below {
                     let vjp = self.closures[l - 1].vjp()?;
-                    adj = vjp.vjp(&stages[2 * l - 2].f64_moments()?[0], input, &z_adj)?;
+                    let h = &stages[2 * l - 2].f64_moments()?[0];
+                    adj = vjp.vjp(h, input, &z_adj)?;
+                    if let (1, Some(first), Some(slices)) = (l, &self.first, &slices) {
+                        let order4 = first.order == Corrections::K3K4;
+                        let k = first.vjp.kappa_terms(h, &slices.k3_iij, &z_adj, order4)?;
+                        adj.mean += &k.mean;
+                        let centred = first.samples.centred[c].as_ref();
+                        slices.backward(centred, &k, &mut adj.cov, grads[0].w.as_mut());
+                    }
                 }
             }
         }
         Ok(total)
     }
 
-    /// One class's forward pass through `engine`, from its input moments `x` (μ and Σ; κ
-    /// corrections are not used): the stages h¹, z¹, …, h^L, z^L, y of that class alone.
+    /// Class c's κ slices of h¹ at the current W¹ (order 3/4; None at order 2).
+    fn slices(&self, net: &Mlp, c: usize) -> Option<Slices> {
+        self.first.as_ref().map(|first| {
+            Slices::measure(
+                net.layers[0].w.as_ref(),
+                first.samples.centred[c].as_ref(),
+                first.order == Corrections::K3K4,
+            )
+        })
+    }
+
+    /// One class's forward pass through `engine`, from its input moments `x` (μ and Σ) and, at
+    /// order 3/4, the κ slices of h¹ `slices`: the stages h¹, z¹, …, h^L, z^L, y of that class
+    /// alone.
     fn forward<'e>(
         &self,
         net: &Mlp,
         x: &Moments,
+        slices: Option<&Slices>,
         engine: &'e mut Propagator,
     ) -> Result<&'e [Predicted]> {
+        let measured = slices.map(|s| [s.moments()]);
         engine.run_closure(
             net,
             0,
             std::slice::from_ref(x),
-            None,
+            measured.as_ref().map(|m| m.as_slice()),
             &self
                 .closures
                 .iter()
                 .map(|p| p.closure.as_ref())
                 .collect::<Vec<_>>(),
-            Corrections::None,
+            self.first.as_ref().map_or(Corrections::None, |f| f.order),
             &Timings::disabled(),
         )
     }

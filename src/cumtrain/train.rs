@@ -8,6 +8,8 @@
 //! Every step minimises the guarded objective of [`super::guard`]: the closure's value L_C plus
 //! λ (`--closure-check`) times its distance from the sampled check S ([`super::check`]), so
 //! that the optimiser cannot gain from the closure's error (λ = 0: L_C alone, no draws).
+//! `--order 3|4` corrects the first closure with the κ slices of h¹ measured per step from the
+//! training samples ([`super::first_layer`]); the check then draws from the training samples.
 
 use std::fmt;
 
@@ -16,6 +18,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::check::SurrogateCheck;
+use super::first_layer::ClassSamples;
 use super::guard::{guard, CheckSettings};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
@@ -24,6 +27,7 @@ use crate::net::train::{
     check_fits, train, update, zeros_like, EpochStats, Loss, ObjectiveParts, TrainConfig,
 };
 use crate::net::Mlp;
+use crate::propagate::closures::Corrections;
 
 /// What training fits (`--objective`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
@@ -84,11 +88,26 @@ pub fn train_cumulants(
     cfg.validate()?;
     check.validate()?;
     let stats = ClassStatistics::measure(data)?;
-    let objective = CumulantObjective::new(net)?;
-    let mut sampler = if check.weight > 0.0 {
-        Some(SurrogateCheck::new(net, &stats, check.samples, cfg.seed)?)
-    } else {
-        None
+    let order = check.corrections()?;
+    let objective = CumulantObjective::corrected(net, order, data, &stats)?;
+    let mut sampler = match (check.weight > 0.0, order) {
+        (false, _) => None,
+        (true, Corrections::None) => {
+            Some(SurrogateCheck::new(net, &stats, check.samples, cfg.seed)?)
+        }
+        // The corrected closure stands for the data's class distributions, not N(μ_c, Σ_c):
+        // the check draws from the training samples ([`super::check`]).
+        (true, _) => {
+            let zero = vec![0.0; data.dim()];
+            let own = ClassSamples::gather(data, &vec![zero.as_slice(); data.n_classes]);
+            Some(SurrogateCheck::from_samples(
+                net,
+                own.centred,
+                &stats,
+                check.samples,
+                cfg.seed,
+            ))
+        }
     };
     let mut check_grads = zeros_like(net);
     let steps = data.len().div_ceil(cfg.batch.min(data.len()));

@@ -54,6 +54,7 @@ pub enum Field {
     Precision,
     ClosureCheck,
     CheckSamples,
+    Order,
     // analysis and propagation
     FromLayer,
     StatsBatch,
@@ -70,7 +71,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 52] = [
+    pub const ALL: [Field; 53] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -113,6 +114,7 @@ impl Field {
         Field::Precision,
         Field::ClosureCheck,
         Field::CheckSamples,
+        Field::Order,
         Field::FromLayer,
         Field::StatsBatch,
         Field::McSamples,
@@ -170,6 +172,7 @@ impl Field {
             Field::Precision => "train.precision",
             Field::ClosureCheck => "train.closure_check",
             Field::CheckSamples => "train.check_samples",
+            Field::Order => "train.order",
             Field::FromLayer => "analysis.from_layer",
             Field::StatsBatch => "analysis.stats_batch",
             Field::McSamples => "analysis.mc_samples",

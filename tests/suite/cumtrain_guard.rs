@@ -166,6 +166,7 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
         let check = CheckSettings {
             weight,
             samples: defaults::CHECK_SAMPLES,
+            order: defaults::ORDER,
         };
         let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
         (history.last().unwrap().loss, net)

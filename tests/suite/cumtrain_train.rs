@@ -30,6 +30,7 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
     let check = CheckSettings {
         weight: defaults::CLOSURE_CHECK,
         samples: defaults::CHECK_SAMPLES,
+        order: defaults::ORDER,
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
     assert_eq!(history.len(), 20);

@@ -18,6 +18,7 @@ mod closures_degenerate;
 mod closures_edgeworth;
 mod closures_exact;
 mod closures_series;
+mod cumtrain_corrected;
 mod cumtrain_guard;
 mod cumtrain_objective;
 mod cumtrain_train;

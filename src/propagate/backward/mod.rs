@@ -28,7 +28,7 @@ pub use erf::ErfVjp;
 pub use hermite::HermiteVjp;
 pub use leaky_relu::LeakyReluVjp;
 pub use linear::LinearVjp;
-pub use quadratic::QuadraticVjp;
+pub use quadratic::{KappaAdjoint, QuadraticVjp};
 pub use relu::ReluVjp;
 
 use faer::{Col, Mat};

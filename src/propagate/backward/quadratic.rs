@@ -4,7 +4,7 @@
 use faer::{Col, Mat};
 
 use super::{check_dims, Adjoint, ClosureVjp};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::stats::Moments;
 
 /// With gᵢ = 1 + 2αμᵢ, the closure is mᵢ = μᵢ + α(μᵢ² + Σᵢᵢ) and Cᵢⱼ = gᵢgⱼΣᵢⱼ + 2α²Σᵢⱼ² for
@@ -15,8 +15,9 @@ use crate::stats::Moments;
 /// ∂L/∂μᵢ  = ḡᵢ gᵢ + 4α Σⱼ Ḡᵢⱼ gⱼ Σᵢⱼ            (Ḡ symmetric; Cᵢⱼ and Cⱼᵢ both move with μᵢ)
 /// ```
 ///
-/// in agreement with Price's theorem (Pᵢⱼ = E[φ'ᵢφ'ⱼ] = gᵢgⱼ + 4α²Σᵢⱼ). The κ₃/κ₄ corrections
-/// of the forward closure are not differentiated: training uses the Gaussian closure.
+/// in agreement with Price's theorem (Pᵢⱼ = E[φ'ᵢφ'ⱼ] = gᵢgⱼ + 4α²Σᵢⱼ). The κ₃/κ₄ terms of the
+/// forward closure are differentiated by [`QuadraticVjp::kappa_terms`], which the corrected
+/// first layer of the cumulant objective adds (`cumtrain::first_layer`).
 #[derive(Clone, Copy, Debug)]
 pub struct QuadraticVjp {
     alpha: f64,
@@ -26,6 +27,59 @@ impl QuadraticVjp {
     /// The VJP for φ(h) = h + αh².
     pub fn new(alpha: f64) -> Self {
         QuadraticVjp { alpha }
+    }
+}
+
+/// What the κ terms of the corrected quadratic closure add to the reverse pass
+/// ([`QuadraticVjp::kappa_terms`]).
+#[derive(Clone, Debug)]
+pub struct KappaAdjoint {
+    /// Added to ∂L/∂μ: 4α² Σⱼ Ḡᵢⱼ κ₃\[i,j,j\] (the κ₃ terms move with gᵢ = 1 + 2αμᵢ).
+    pub mean: Col<f64>,
+    /// ∂L/∂T, T\[(i, j)\] = κ₃\[i,i,j\] (`Moments::k3_iij`): 2α gⱼ Ḡᵢⱼ.
+    pub k3_iij: Mat<f64>,
+    /// ∂L/∂K, K\[(i, j)\] = κ₄\[i,i,j,j\] (`Moments::k4_iijj`): α² Ḡᵢⱼ; None at order 3.
+    pub k4_iijj: Option<Mat<f64>>,
+}
+
+impl QuadraticVjp {
+    /// The adjoint of the κ terms of the corrected closure
+    /// Cᵢⱼ = … + αgᵢκ₃\[i,j,j\] + αgⱼκ₃\[i,i,j\] + α²κ₄\[i,i,j,j\]
+    /// ([`crate::propagate::closures::QuadraticClosure`]) for the output adjoint `adjoint`
+    /// (Ḡ symmetric), at `input`'s mean and the κ₃ slice `k3_iij` (T\[(i, j)\] = κ₃\[i,i,j\]);
+    /// `order4` adds κ₄'s. With T = κ₃\[i,i,j\]
+    /// as a matrix, Cᵢⱼ holds αgⱼTᵢⱼ + αgᵢTⱼᵢ, and Cⱼᵢ the same: Tᵢⱼ moves Cᵢⱼ and Cⱼᵢ by αgⱼ
+    /// each, hence ∂L/∂Tᵢⱼ = 2αgⱼḠᵢⱼ; gᵢ moves both by αTⱼᵢ, hence the mean's 4α²ΣⱼḠᵢⱼTⱼᵢ.
+    /// The Gaussian part ([`ClosureVjp::vjp`]) is unchanged by the corrections.
+    pub fn kappa_terms(
+        &self,
+        input: &Moments,
+        k3_iij: &Mat<f64>,
+        adjoint: &Adjoint,
+        order4: bool,
+    ) -> Result<KappaAdjoint> {
+        let n = input.dim();
+        let t = k3_iij;
+        let square = |m: &Mat<f64>| m.nrows() == n && m.ncols() == n;
+        if !(square(t) && square(&adjoint.cov) && adjoint.dim() == n) {
+            return Err(Error::Shape(format!(
+                "quadratic κ VJP: input of dimension {n} needs an {n}×{n} κ₃ slice and adjoint"
+            )));
+        }
+        let alpha = self.alpha;
+        let gc = &adjoint.cov;
+        let g: Vec<f64> = (0..n).map(|i| 1.0 + 2.0 * alpha * input.mean[i]).collect();
+        let mean = Col::from_fn(n, |i| {
+            let cross: f64 = (0..n).map(|j| gc[(i, j)] * t[(j, i)]).sum();
+            4.0 * alpha * alpha * cross
+        });
+        let k3_iij = Mat::from_fn(n, n, |i, j| 2.0 * alpha * g[j] * gc[(i, j)]);
+        let k4_iijj = order4.then(|| Mat::from_fn(n, n, |i, j| alpha * alpha * gc[(i, j)]));
+        Ok(KappaAdjoint {
+            mean,
+            k3_iij,
+            k4_iijj,
+        })
     }
 }
 

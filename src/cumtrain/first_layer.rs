@@ -1,0 +1,200 @@
+//! The κ₃/κ₄ corrections of the cumulant objective at the first layer (`train --objective
+//! cumulants --order 3|4`, issue #16 item 6).
+//!
+//! The first closure gets the κ slices of its pre-activation h¹ = W¹x + b¹ that the forward
+//! `--carry first` path uses for the quadratic closure, measured **per step** from each class's
+//! training samples: with X̃_c the class's centred samples (d × n_c, fixed), D = W¹X̃_c
+//! (N × n_c; b¹ drops out of centred cumulants) and E = D∘D,
+//!
+//! ```text
+//! S = D Dᵀ / n_c                                  (= W¹Σ_c W¹ᵀ, the affine map's Σ of h¹)
+//! T = E Dᵀ / n_c,      Tᵢⱼ = κ₃[i,i,j] = E[δᵢ²δⱼ]                      (order 3 and 4)
+//! K = E Eᵀ / n_c − diag(S) diag(S)ᵀ − 2 S∘S,  Kᵢⱼ = κ₄[i,i,j,j]          (order 4)
+//! ```
+//!
+//! (population normalisation, as [`super::ClassStatistics`]). For φ(h) = h + αh² the closure
+//! ([`crate::propagate::closures::QuadraticClosure`]) needs exactly μ, Σ, κ₃\[i,i,j\],
+//! κ₃\[i,j,j\] = Tⱼᵢ and κ₄\[i,i,j,j\], so at order 4 the first layer's z¹ mean and covariance
+//! are the sample mean and covariance of φ(h¹) over the class's samples, exactly (order 3 puts
+//! the Gaussian 2Σᵢⱼ² in place of κ₄\[i,i,j,j\] + 2Σᵢⱼ²). Deeper layers keep the Gaussian
+//! closure: their inputs' κ slices are not carried.
+//!
+//! The reverse pass ([`Slices::backward`]) takes ∂L/∂T and ∂L/∂K from
+//! [`crate::propagate::backward::QuadraticVjp::kappa_terms`] back to W¹ through the three
+//! GEMMs: Ē = T̄D/n + (K̄ + K̄ᵀ)E/n, D̄ = T̄ᵀE/n + 2D∘Ē, ∂L/∂W¹ += D̄X̃ᵀ; K's dependence on S
+//! goes into Σ's adjoint (Σ̄ᵢⱼ −= 4KᵢⱼSᵢⱼ… see the method), which the affine map's VJP takes
+//! to W¹ as it does for the Gaussian part. Only the quadratic activation has this corrected
+//! closure and VJP: `--order 3|4` with any other first activation is refused
+//! ([`check_activation`]).
+
+use faer::{Mat, MatRef};
+
+use crate::data::Dataset;
+use crate::error::{Error, Field, Result};
+use crate::linalg::gemm;
+use crate::net::{Activation, Mlp};
+use crate::propagate::backward::KappaAdjoint;
+use crate::propagate::closures::Corrections;
+use crate::stats::Moments;
+
+/// Each class's training samples, centred on the class mean: X̃_c (d × n_c).
+#[derive(Clone, Debug)]
+pub struct ClassSamples {
+    pub centred: Vec<Mat<f64>>,
+}
+
+impl ClassSamples {
+    /// The columns of `data` of each class c, minus `means[c]` (d each). Classes without a
+    /// sample get a d × 0 matrix ([`super::ClassStatistics::measure`] refuses those first).
+    pub fn gather(data: &Dataset, means: &[&[f64]]) -> Self {
+        let d = data.dim();
+        let mut centred: Vec<Mat<f64>> = (0..data.n_classes)
+            .map(|c| {
+                let n_c = data.labels.iter().filter(|&&l| l as usize == c).count();
+                Mat::zeros(d, n_c)
+            })
+            .collect();
+        let mut next = vec![0usize; data.n_classes];
+        for (k, &label) in data.labels.iter().enumerate() {
+            let c = label as usize;
+            let col = next[c];
+            next[c] += 1;
+            for i in 0..d {
+                centred[c][(i, col)] = data.x[(i, k)] - means[c][i];
+            }
+        }
+        ClassSamples { centred }
+    }
+}
+
+/// Refuses `--order 3|4` unless the first hidden layer's φ is quadratic (the one closure whose
+/// κ terms the objective differentiates), naming `--order` and the activation.
+pub fn check_activation(net: &Mlp, order: Corrections) -> Result<f64> {
+    if net.depth() == 0 {
+        return Err(Error::config(
+            Field::Order,
+            format!(
+                "{}: the corrections act at the first hidden layer's closure, and the network \
+                 has no hidden layer; use --order 2",
+                order.order()
+            ),
+        ));
+    }
+    match net.activation.at(0) {
+        Activation::Quadratic { alpha } => Ok(alpha),
+        other => Err(Error::config(
+            Field::Order,
+            format!(
+                "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
+                 quadratic activation (quad:α) only, not {other} (the first hidden layer's); \
+                 use --order 2",
+                order.order()
+            ),
+        )),
+    }
+}
+
+/// The κ slices of h¹ of one class (module docs), with D and E kept for the reverse pass.
+pub struct Slices {
+    d: Mat<f64>,
+    e: Mat<f64>,
+    s: Mat<f64>,
+    /// T\[(i, j)\] = κ₃\[i,i,j\].
+    pub k3_iij: Mat<f64>,
+    /// K\[(i, j)\] = κ₄\[i,i,j,j\] at order 4; zeros at order 3 (the closure does not read it).
+    pub k4_iijj: Mat<f64>,
+}
+
+impl Slices {
+    /// The slices of h¹ = W¹x + b¹ for first-layer weights `w` (N × d) and a class's centred
+    /// samples `centred` (d × n, n ≥ 1): T always, K at order 4 (`order4`).
+    pub fn measure(w: MatRef<'_, f64>, centred: MatRef<'_, f64>, order4: bool) -> Self {
+        let (big_n, n) = (w.nrows(), centred.ncols());
+        let inv_n = 1.0 / n as f64;
+        let mut d = Mat::zeros(big_n, n);
+        gemm(d.as_mut(), false, w, centred, 1.0);
+        let e = Mat::from_fn(big_n, n, |i, k| d[(i, k)] * d[(i, k)]);
+        let mut s = Mat::zeros(big_n, big_n);
+        gemm(s.as_mut(), false, d.as_ref(), d.transpose(), inv_n);
+        let mut k3_iij = Mat::zeros(big_n, big_n);
+        gemm(k3_iij.as_mut(), false, e.as_ref(), d.transpose(), inv_n);
+        let mut k4_iijj = Mat::zeros(big_n, big_n);
+        if order4 {
+            gemm(k4_iijj.as_mut(), false, e.as_ref(), e.transpose(), inv_n);
+            for j in 0..big_n {
+                for i in 0..big_n {
+                    k4_iijj[(i, j)] -= s[(i, i)] * s[(j, j)] + 2.0 * s[(i, j)] * s[(i, j)];
+                }
+            }
+        }
+        Slices {
+            d,
+            e,
+            s,
+            k3_iij,
+            k4_iijj,
+        }
+    }
+
+    /// The slices as the κ fields of a [`Moments`] (mean zero, covariance S: the engine reads
+    /// only the κ fields of the measured first pre-activation it is given).
+    pub fn moments(&self) -> Moments {
+        Moments {
+            k3_iij: Some(self.k3_iij.clone()),
+            k4_iijj: Some(self.k4_iijj.clone()),
+            ..Moments::gaussian(faer::Col::zeros(self.s.nrows()), self.s.clone())
+        }
+    }
+
+    /// Adds what the slices' adjoint `adj` contributes to ∂L/∂W¹ (`w_grad`, N × d) and to Σ's
+    /// adjoint `cov_adj` (N × N), for the class whose centred samples `centred` these slices
+    /// were measured from. K = Q − diag(S)diag(S)ᵀ − 2S∘S moves with Sᵢⱼ by −4SᵢⱼK̄ᵢⱼ and
+    /// with Sᵢᵢ by −Σⱼ(K̄ᵢⱼ + K̄ⱼᵢ)Sⱼⱼ: those go into `cov_adj`, whose Σ = S is the affine map's
+    /// (its VJP carries them to W¹).
+    pub fn backward(
+        &self,
+        centred: MatRef<'_, f64>,
+        adj: &KappaAdjoint,
+        cov_adj: &mut Mat<f64>,
+        w_grad: faer::MatMut<'_, f64>,
+    ) {
+        let (big_n, n) = (self.d.nrows(), self.d.ncols());
+        let inv_n = 1.0 / n as f64;
+        let mut e_bar = Mat::zeros(big_n, n);
+        gemm(
+            e_bar.as_mut(),
+            false,
+            adj.k3_iij.as_ref(),
+            self.d.as_ref(),
+            inv_n,
+        );
+        let mut d_bar = Mat::zeros(big_n, n);
+        gemm(
+            d_bar.as_mut(),
+            false,
+            adj.k3_iij.transpose(),
+            self.e.as_ref(),
+            inv_n,
+        );
+        if let Some(k_bar) = &adj.k4_iijj {
+            let sym = Mat::from_fn(big_n, big_n, |i, j| k_bar[(i, j)] + k_bar[(j, i)]);
+            gemm(e_bar.as_mut(), true, sym.as_ref(), self.e.as_ref(), inv_n);
+            let s = &self.s;
+            for j in 0..big_n {
+                for i in 0..big_n {
+                    cov_adj[(i, j)] -= 4.0 * s[(i, j)] * k_bar[(i, j)];
+                }
+            }
+            for i in 0..big_n {
+                let diag: f64 = (0..big_n).map(|j| sym[(i, j)] * s[(j, j)]).sum();
+                cov_adj[(i, i)] -= diag;
+            }
+        }
+        for k in 0..n {
+            for i in 0..big_n {
+                d_bar[(i, k)] += 2.0 * self.d[(i, k)] * e_bar[(i, k)];
+            }
+        }
+        gemm(w_grad, true, d_bar.as_ref(), centred.transpose(), 1.0);
+    }
+}

@@ -1,0 +1,298 @@
+//! The cumulant objective with κ₃/κ₄ corrections at the first layer (`--order 3|4`,
+//! `cumtrain::first_layer`): its gradient against central differences on skewed data, its
+//! first layer against the sample moments of φ(h¹), and the command line.
+
+use crate::common::corrflow;
+
+use corrflow::cumtrain::{ClassStatistics, CumulantObjective, SurrogateCheck};
+use corrflow::data::{Dataset, HigherOrderConfig};
+use corrflow::net::train::zeros_like;
+use corrflow::net::{Activation, ForwardPass, Mlp};
+use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::{ClosurePair, Propagator};
+use corrflow::timing::Timings;
+
+use corrflow::cumtrain::first_layer::{ClassSamples, Slices};
+
+const QUAD: Activation = Activation::Quadratic { alpha: 0.5 };
+
+/// The higher-order task at d = 4 (two skewed directions, exponential: skewness 2), `n`
+/// training samples: classes with equal mean and covariance, opposite κ₃.
+fn skewed(n: usize) -> Dataset {
+    HigherOrderConfig {
+        dim: 4,
+        n_skewed: 2,
+        n_train: n,
+        n_test: 2,
+        ..HigherOrderConfig::default()
+    }
+    .generate()
+    .unwrap()
+    .train
+}
+
+/// The objective's loss at `net`.
+fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
+    obj.loss(net, stats).unwrap()
+}
+
+/// Every weight and bias of a [4, 3, 2] and a [4, 3, 3, 2] quad network, at orders 3 and 4,
+/// against central differences f'(w) ≈ (f(w + h) − f(w − h)) / 2h. Their error is at most
+/// h²/6·|f'''| (truncation) + 2δ/2h (each evaluation's rounding δ). |f'''| along the weight is
+/// estimated by the 4-point difference (f(2H) − 2f(H) + 2f(−H) − f(−2H)) / 2H³ at H = 10⁻²,
+/// and counted twice (its own O(H²) error); δ ≤ 64ε|f| (the loss is a sum of O(N²) products
+/// per class whose rounding adds up to far less than 64 ulps of the total, f ≥ 0 and of order
+/// 1). h = 10⁻⁵ balances the two. Removing the κ slices' reverse pass (`Slices::backward`) or
+/// the κ₃ term of the mean's adjoint makes the W¹ entries miss by 5·10⁻⁴…3·10⁻².
+#[test]
+fn corrected_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    for widths in [&[4, 3, 2][..], &[4, 3, 3, 2][..]] {
+        for order in [Corrections::K3, Corrections::K3K4] {
+            let net = Mlp::init(widths, QUAD, 1.0, 3).unwrap();
+            let obj = CumulantObjective::corrected(&net, order, &data, &stats).unwrap();
+            let mut grads = zeros_like(&net);
+            let f0 = obj.loss_and_grad(&net, &stats, &mut grads).unwrap();
+            assert_eq!(f0, loss(&obj, &net, &stats));
+            let (h, big_h) = (1e-5, 1e-2);
+            let mut worst: f64 = 0.0;
+            for (l, grad) in grads.iter().enumerate() {
+                let mut entries: Vec<(usize, Option<usize>)> = (0..grad.fan_out())
+                    .flat_map(|i| (0..grad.fan_in()).map(move |j| (i, Some(j))))
+                    .collect();
+                entries.extend((0..grad.fan_out()).map(|i| (i, None)));
+                for (i, j) in entries {
+                    let at = |delta: f64| {
+                        let mut n = net.clone();
+                        match j {
+                            Some(j) => n.layers[l].w[(i, j)] += delta,
+                            None => n.layers[l].b[i] += delta,
+                        }
+                        loss(&obj, &n, &stats)
+                    };
+                    let fd = (at(h) - at(-h)) / (2.0 * h);
+                    let third = (at(2.0 * big_h) - 2.0 * at(big_h) + 2.0 * at(-big_h)
+                        - at(-2.0 * big_h))
+                        / (2.0 * big_h.powi(3));
+                    let tol = 2.0 * third.abs() * h * h / 6.0 + 64.0 * f64::EPSILON * f0.abs() / h;
+                    let g = j.map_or(grad.b[i], |j| grad.w[(i, j)]);
+                    assert!(
+                        (fd - g).abs() <= tol,
+                        "{widths:?} order {} layer {l} ({i}, {j:?}): {g} vs {fd} (tol {tol:e})",
+                        order.order()
+                    );
+                    worst = worst.max((fd - g).abs() / tol);
+                }
+            }
+            println!(
+                "{widths:?} order {}: loss {f0:.6}, worst |error|/tol {worst:.3}",
+                order.order()
+            );
+        }
+    }
+}
+
+/// The order-4 closure of φ(h) = h + αh² is exact for sample cumulants: z¹'s predicted mean
+/// and covariance equal the sample mean and covariance (÷ n) of φ(W¹x + b¹) over each class's
+/// samples, to rounding (64ε of the largest entry: both are sums of n products of O(1)
+/// numbers computed in different orders). Order 3 (κ₄ left out) and order 2 differ by far more
+/// on this skewed data, so the check sees the corrections.
+#[test]
+fn corrected_first_layer_is_the_sample_moments_of_phi() {
+    let data = skewed(2000);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let net = Mlp::init(&[4, 5, 2], QUAD, 1.0, 5).unwrap();
+    let means: Vec<Vec<f64>> = stats
+        .per_class
+        .iter()
+        .map(|m| (0..4).map(|i| m.mean[i]).collect())
+        .collect();
+    let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
+    let samples = ClassSamples::gather(&data, &refs);
+    let pairs = ClosurePair::for_layers(&net, ClosureMethod::Auto, false).unwrap();
+    let closures: Vec<_> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+    for c in 0..2 {
+        // The sample moments of z¹ = φ(W¹x + b¹) over class c.
+        let xs: Vec<usize> = (0..data.len())
+            .filter(|&k| data.labels[k] == c as u32)
+            .collect();
+        let x = faer::Mat::from_fn(4, xs.len(), |i, k| data.x[(i, xs[k])]);
+        let mut fp = ForwardPass::new(&net, xs.len());
+        net.forward_into(x.as_ref(), &mut fp);
+        let z = fp.post(1);
+        let n = xs.len() as f64;
+        let m: Vec<f64> = (0..5)
+            .map(|i| (0..xs.len()).map(|k| z[(i, k)]).sum::<f64>() / n)
+            .collect();
+        let cov = faer::Mat::from_fn(5, 5, |i, j| {
+            (0..xs.len())
+                .map(|k| (z[(i, k)] - m[i]) * (z[(j, k)] - m[j]))
+                .sum::<f64>()
+                / n
+        });
+        let scale = cov
+            .norm_max()
+            .max(m.iter().fold(0.0_f64, |a, v| a.max(v.abs())));
+        let tol = 64.0 * f64::EPSILON * scale;
+        let mut gaps = Vec::new();
+        for order in [Corrections::None, Corrections::K3, Corrections::K3K4] {
+            let slices = Slices::measure(
+                net.layers[0].w.as_ref(),
+                samples.centred[c].as_ref(),
+                order == Corrections::K3K4,
+            );
+            let measured = [slices.moments()];
+            let mut engine = Propagator::new();
+            let stages = engine
+                .run_closure(
+                    &net,
+                    0,
+                    std::slice::from_ref(&stats.per_class[c]),
+                    (order != Corrections::None).then_some(&measured[..]),
+                    &closures,
+                    order,
+                    &Timings::disabled(),
+                )
+                .unwrap();
+            let z1 = &stages[1].f64_moments().unwrap()[0];
+            let mean_gap = (0..5).fold(0.0_f64, |a, i| a.max((z1.mean[i] - m[i]).abs()));
+            let cov_gap = (&z1.cov - &cov).norm_max();
+            assert!(
+                mean_gap <= tol,
+                "class {c} order {}: mean {mean_gap:e}",
+                order.order()
+            );
+            gaps.push(cov_gap);
+        }
+        println!("class {c}: covariance gaps (orders 2, 3, 4) {gaps:?}, tol {tol:e}");
+        assert!(
+            gaps[2] <= tol,
+            "class {c}: order 4 covariance off by {:e}",
+            gaps[2]
+        );
+        assert!(gaps[0] > 1e6 * tol && gaps[1] > 1e6 * tol, "{gaps:?}");
+    }
+}
+
+#[test]
+fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("k3.safetensors");
+    let m = model.to_str().unwrap();
+    let common = [
+        "train",
+        "--task",
+        "higher-order",
+        "--n-train",
+        "400",
+        "--n-test",
+        "200",
+        "--hidden",
+        "8",
+        "--epochs",
+        "2",
+        "--objective",
+        "cumulants",
+        "--json",
+    ];
+    let out = corrflow(
+        &[
+            &common[..],
+            &["--activation", "quad:0.5", "--order", "3", "--out", m],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["config"]["closure_check"]["order"], 3);
+    assert!(report["final_loss"].as_f64().unwrap().is_finite());
+    assert!(model.exists());
+    std::fs::remove_file(&model).unwrap();
+    for (args, needles) in [
+        (
+            vec!["--activation", "relu", "--order", "3"],
+            &["--order", "relu", "quadratic"][..],
+        ),
+        (
+            vec!["--activation", "quad:0.5", "--order", "5"],
+            &["--order"][..],
+        ),
+    ] {
+        let out = corrflow(&[&common[..], &args[..], &["--out", m]].concat());
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        for needle in needles {
+            assert!(err.contains(needle), "{args:?}: {err}");
+        }
+        assert!(!model.exists());
+    }
+    let out = corrflow(&["train", "--order", "3", "--out", m]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--order") && err.contains("samples"), "{err}");
+}
+
+/// At order 3/4 the sampled check draws from each class's training samples: its mean over many
+/// steps is the network's MSE on the training set (p(c) = n_c/n), within 4 standard errors
+/// √(Σ_c p(c)² v_c / (N·R)), v_c the variance of one sample's loss in class c (draws with
+/// replacement). The Gaussian surrogate's mean (the order-2 check) is printed beside it: on
+/// this skewed data it is many standard errors away, so a check still drawing from
+/// N(μ_c, Σ_c) fails here.
+#[test]
+fn sample_check_estimates_the_training_mse() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let net = Mlp::init(&[4, 3, 2], QUAD, 1.0, 5).unwrap();
+    let zero = [0.0; 4];
+    let own = ClassSamples::gather(&data, &[&zero[..], &zero[..]]);
+    // Every sample's loss, per class: the exact training MSE and v_c.
+    let mut fp = ForwardPass::new(&net, data.len());
+    net.forward_into(data.x.as_ref(), &mut fp);
+    let y = fp.output();
+    let (mut train_mse, mut var_s) = (0.0, 0.0);
+    let (per_class, steps) = (4000, 50);
+    for c in 0..2 {
+        let losses: Vec<f64> = (0..data.len())
+            .filter(|&k| data.labels[k] == c as u32)
+            .map(|k| {
+                (0..2)
+                    .map(|i| (y[(i, k)] - f64::from(u8::from(i == c))).powi(2))
+                    .sum()
+            })
+            .collect();
+        let n_c = losses.len() as f64;
+        let mean = losses.iter().sum::<f64>() / n_c;
+        let v = losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / n_c;
+        let p = stats.weights[c];
+        train_mse += p * mean;
+        var_s += p * p * v / (per_class * steps) as f64;
+    }
+    let mut grads = zeros_like(&net);
+    let mut mean_of = |mut check: SurrogateCheck| {
+        (0..steps)
+            .map(|_| check.loss_and_grad(&net, &mut grads))
+            .sum::<f64>()
+            / steps as f64
+    };
+    let drawn = mean_of(SurrogateCheck::from_samples(
+        &net,
+        own.centred,
+        &stats,
+        per_class,
+        3,
+    ));
+    let gaussian = mean_of(SurrogateCheck::new(&net, &stats, per_class, 3).unwrap());
+    let se = var_s.sqrt();
+    println!(
+        "training MSE {train_mse:.6}, sample check {drawn:.6} ± {se:.1e}, Gaussian {gaussian:.6}"
+    );
+    assert!(
+        (drawn - train_mse).abs() < 4.0 * se,
+        "{drawn} vs {train_mse} ± {se}"
+    );
+}
