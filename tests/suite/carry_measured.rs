@@ -21,8 +21,8 @@ use corrflow::propagate::higher::sampled::measure_paired;
 use corrflow::propagate::higher::subset::{Slices, SubsetCarry};
 use corrflow::propagate::higher::tensor::SymTensor;
 use corrflow::propagate::higher::Carry;
-use corrflow::propagate::{PropagateOptions, Propagator};
-use corrflow::stats::MomentAccumulator;
+use corrflow::propagate::{Predicted, PropagateOptions, Propagator};
+use corrflow::stats::{MomentAccumulator, Moments};
 use corrflow::timing::Timings;
 
 /// Skewed, correlated samples: exponential draws mixed by a random matrix (d × n).
@@ -41,6 +41,71 @@ fn mildly_skewed(d: usize, n: usize, seed: u64) -> Mat<f64> {
         rng.sample::<f64, _>(StandardNormal) + 0.5 * rng.sample::<f64, _>(Exp1)
     });
     &mix * &e
+}
+
+/// h¹'s samples of the one class of `data` through `net`, and their measured κ slices: the
+/// subset carry's start.
+fn first_pre_and_slices(net: &Mlp, data: &Dataset) -> (Mat<f64>, Slices) {
+    let h1 = first_pre_samples(net, data, 0, 64).unwrap().remove(0);
+    let mut acc = MomentAccumulator::new(h1.nrows(), 1, true).unwrap();
+    acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
+    let m = acc.finish().unwrap().per_class.remove(0);
+    let slices = Slices {
+        k3_iij: m.k3_iij.unwrap(),
+        k4_iijj: m.k4_iijj.unwrap(),
+        k4_iiij: m.k4_iiij.unwrap(),
+    };
+    (h1, slices)
+}
+
+/// `x` (d × n) as one class's data set, and its measured moments (the start at layer 0).
+fn one_class(x: Mat<f64>) -> (Dataset, Vec<Moments>) {
+    let n = x.ncols();
+    let mut acc = MomentAccumulator::new(x.nrows(), 1, false).unwrap();
+    acc.push(x.as_ref(), &vec![0; n]).unwrap();
+    let start = acc.finish().unwrap().per_class;
+    let data = Dataset {
+        x,
+        labels: vec![0; n],
+        n_classes: 1,
+    };
+    (data, start)
+}
+
+/// The engine's run of the full carry `full` from layer 0's `start` (every stage).
+fn run_full(
+    engine: &mut Propagator,
+    net: &Mlp,
+    start: &[Moments],
+    full: &mut Carry,
+) -> Vec<Predicted> {
+    let run = engine.run_carried(
+        net,
+        0,
+        start,
+        full,
+        ClosureMethod::Auto,
+        &Timings::disabled(),
+    );
+    run.unwrap().to_vec()
+}
+
+/// The engine's run of the subset carry `sub` from layer 0's `start` (every stage).
+fn run_subset(
+    engine: &mut Propagator,
+    net: &Mlp,
+    start: &[Moments],
+    sub: &mut SubsetCarry,
+) -> Vec<Predicted> {
+    let run = engine.run_hooked(
+        net,
+        0,
+        start,
+        sub,
+        ClosureMethod::Auto,
+        &Timings::disabled(),
+    );
+    run.unwrap().to_vec()
 }
 
 /// Largest |a − b| over the entries, relative to the largest |b|.
@@ -149,30 +214,13 @@ fn measured_start_tensors_are_the_affine_map_of_the_inputs() {
 fn carry_from_measured_first_pre_equals_carry_from_the_start_layer() {
     let (d, n) = (4, 800);
     let x = skewed(d, n, 4);
-    let data = Dataset {
-        x: x.clone(),
-        labels: vec![0; n],
-        n_classes: 1,
-    };
+    let (data, start) = one_class(x.clone());
     let net = Mlp::init(&[d, 6, 5, 2], Activation::Relu, 1.0, 5).unwrap();
-    let mut acc = MomentAccumulator::new(d, 1, false).unwrap();
-    acc.push(x.as_ref(), &data.labels).unwrap();
-    let start = acc.finish().unwrap().per_class;
     let h1 = first_pre_samples(&net, &data, 0, 64).unwrap().remove(0);
     for order in [3, 4] {
         let run = |mut carry: Carry| {
             let mut engine = Propagator::new();
-            let stages = engine
-                .run_carried(
-                    &net,
-                    0,
-                    &start,
-                    &mut carry,
-                    ClosureMethod::Auto,
-                    &Timings::disabled(),
-                )
-                .unwrap()
-                .to_vec();
+            let stages = run_full(&mut engine, &net, &start, &mut carry);
             (stages, carry.fallback().cloned())
         };
         let input = Carry::new(order, vec![measure_tensors(x.as_ref(), order).unwrap()]).unwrap();
@@ -200,19 +248,9 @@ fn carry_from_measured_first_pre_equals_carry_from_the_start_layer() {
 fn subset_with_every_unit_is_the_full_carry() {
     let (d, n) = (4, 800);
     let x = mildly_skewed(d, n, 6);
-    let data = Dataset {
-        x: x.clone(),
-        labels: vec![0; n],
-        n_classes: 1,
-    };
+    let (data, start) = one_class(x.clone());
     let net = Mlp::init(&[d, 7, 6, 2], Activation::Relu, 1.0, 7).unwrap();
-    let mut acc = MomentAccumulator::new(d, 1, false).unwrap();
-    acc.push(x.as_ref(), &data.labels).unwrap();
-    let start = acc.finish().unwrap().per_class;
-    let h1 = first_pre_samples(&net, &data, 0, 64).unwrap().remove(0);
-    let mut acc = MomentAccumulator::new(h1.nrows(), 1, true).unwrap();
-    acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
-    let m = acc.finish().unwrap().per_class.remove(0);
+    let (h1, slices) = first_pre_and_slices(&net, &data);
     // Order 4 only: at order 3 the full carry also carries the paired κ₄ (κ₄[a,a,b,b]) and
     // its fallbacks resume, which the subset carry does not (yet). Both with their default
     // breakdown limits, which leave out the Gram–Charlier region: h² of this net has |skewness|
@@ -220,26 +258,11 @@ fn subset_with_every_unit_is_the_full_carry() {
     // session, and then fell back at h²: R = N deviated from the full carry).
     {
         let order = 4;
-        let slices = || Slices {
-            k3_iij: m.k3_iij.clone().unwrap(),
-            k4_iijj: m.k4_iijj.clone().unwrap(),
-            k4_iiij: m.k4_iiij.clone().unwrap(),
-        };
         let mut engine = Propagator::new();
         let mut full =
             Carry::from_first_pre(order, vec![measure_tensors(h1.as_ref(), order).unwrap()])
                 .unwrap();
-        let want = engine
-            .run_carried(
-                &net,
-                0,
-                &start,
-                &mut full,
-                ClosureMethod::Auto,
-                &Timings::disabled(),
-            )
-            .unwrap()
-            .to_vec();
+        let want = run_full(&mut engine, &net, &start, &mut full);
         assert!(
             full.fallback().is_none(),
             "order {order}: {:?}",
@@ -247,17 +270,8 @@ fn subset_with_every_unit_is_the_full_carry() {
         );
         let mut deviation = |r: usize| {
             let mut sub =
-                SubsetCarry::from_first_pre(order, r, vec![(slices(), h1.clone())]).unwrap();
-            let got = engine
-                .run_hooked(
-                    &net,
-                    0,
-                    &start,
-                    &mut sub,
-                    ClosureMethod::Auto,
-                    &Timings::disabled(),
-                )
-                .unwrap();
+                SubsetCarry::from_first_pre(order, r, vec![(slices.clone(), h1.clone())]).unwrap();
+            let got = run_subset(&mut engine, &net, &start, &mut sub);
             want.iter()
                 .zip(got)
                 .map(|(p, q)| {
@@ -284,19 +298,10 @@ fn subset_with_every_unit_is_the_full_carry() {
         );
         assert!(devs.iter().all(|v| v.is_finite()));
         // The region, where asked for, still stops the subset carry at h².
-        let mut region = SubsetCarry::from_first_pre(order, 7, vec![(slices(), h1.clone())])
+        let mut region = SubsetCarry::from_first_pre(order, 7, vec![(slices.clone(), h1.clone())])
             .unwrap()
             .with_breakdown(1.05, 4.0);
-        engine
-            .run_hooked(
-                &net,
-                0,
-                &start,
-                &mut region,
-                ClosureMethod::Auto,
-                &Timings::disabled(),
-            )
-            .unwrap();
+        run_subset(&mut engine, &net, &start, &mut region);
         let f = region
             .fallback()
             .expect("h² is outside the Gram–Charlier region");
@@ -315,15 +320,8 @@ fn subset_with_every_unit_is_the_full_carry() {
 fn measured_order_three_start_carries_the_unpaired_classes() {
     let (d, n) = (4, 2000);
     let x = mildly_skewed(d, n, 8);
-    let data = Dataset {
-        x: x.clone(),
-        labels: vec![0; n],
-        n_classes: 1,
-    };
+    let (data, start) = one_class(x.clone());
     let net = Mlp::init(&[d, 5, 2], Activation::Relu, 1.0, 9).unwrap();
-    let mut acc = MomentAccumulator::new(d, 1, false).unwrap();
-    acc.push(x.as_ref(), &data.labels).unwrap();
-    let start = acc.finish().unwrap().per_class;
     let timings = Timings::disabled();
     let mut engine = Propagator::new();
     let options = PropagateOptions {
@@ -391,14 +389,7 @@ fn measured_order_three_start_carries_the_unpaired_classes() {
 fn a_subset_carry_stops_where_the_series_diverges_as_the_full_carry() {
     let (d, n) = (4, 3000);
     let x = skewed(d, n, 11);
-    let data = Dataset {
-        x: x.clone(),
-        labels: vec![0; n],
-        n_classes: 1,
-    };
-    let mut acc = MomentAccumulator::new(d, 1, false).unwrap();
-    acc.push(x.as_ref(), &data.labels).unwrap();
-    let start = acc.finish().unwrap().per_class;
+    let (data, start) = one_class(x.clone());
     let order = 4;
     let (mut diverged, mut kept) = (0, 0);
     for shift in [0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0] {
@@ -406,40 +397,14 @@ fn a_subset_carry_stops_where_the_series_diverges_as_the_full_carry() {
         for b in net.layers[1].b.iter_mut() {
             *b -= shift;
         }
-        let h1 = first_pre_samples(&net, &data, 0, 64).unwrap().remove(0);
-        let mut acc = MomentAccumulator::new(h1.nrows(), 1, true).unwrap();
-        acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
-        let m = acc.finish().unwrap().per_class.remove(0);
+        let (h1, slices) = first_pre_and_slices(&net, &data);
         let mut engine = Propagator::new();
         let mut full =
             Carry::from_first_pre(order, vec![measure_tensors(h1.as_ref(), order).unwrap()])
                 .unwrap();
-        engine
-            .run_carried(
-                &net,
-                0,
-                &start,
-                &mut full,
-                ClosureMethod::Auto,
-                &Timings::disabled(),
-            )
-            .unwrap();
-        let slices = Slices {
-            k3_iij: m.k3_iij.clone().unwrap(),
-            k4_iijj: m.k4_iijj.clone().unwrap(),
-            k4_iiij: m.k4_iiij.clone().unwrap(),
-        };
+        run_full(&mut engine, &net, &start, &mut full);
         let mut sub = SubsetCarry::from_first_pre(order, 7, vec![(slices, h1.clone())]).unwrap();
-        engine
-            .run_hooked(
-                &net,
-                0,
-                &start,
-                &mut sub,
-                ClosureMethod::Auto,
-                &Timings::disabled(),
-            )
-            .unwrap();
+        run_subset(&mut engine, &net, &start, &mut sub);
         let (f, s) = (full.fallback(), sub.fallback());
         println!("shift {shift}: full {f:?}, subset {s:?}");
         match f {
