@@ -1481,7 +1481,7 @@ text = open(f"{d}/ind.txt").read()
 md = open(f"{d}/indrep/report.md").read()
 ok = bool(listed) and listed == r.get("indefinite_outputs")
 for t in listed:
-    line = "the output covariance propagated from %s is not positive semidefinite" % t["start_stage"]
+    line = "the output covariance carried from %s was not positive semidefinite" % t["start_stage"]
     ok = ok and line in text and line in md
 sys.exit(0 if ok else 1)' "$D20" 2>/dev/null || {
   implausible=$((implausible + 1)); echo "indefinite outputs: text, JSON and --report disagree"; }
