@@ -18,8 +18,8 @@ use crate::measure::{propagate_carried, CarryReport, HeldOut, LayerStats};
 use crate::net::{Mlp, Stage};
 use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
-use crate::stats::gaussian::{ArgmaxDistribution, GaussianSampler};
-use crate::stats::{Moments, ROUNDING_LEVEL};
+use crate::stats::gaussian::ArgmaxDistribution;
+use crate::stats::{indefinite_beyond_rounding, Moments};
 use crate::timing::Timings;
 
 /// The theory from one start layer, at the output.
@@ -46,7 +46,7 @@ pub struct StartLayerOutcome {
 /// (`--carry depth`) falls back for that class ([`crate::propagate::OutputRule::Cut`]): its
 /// output is then the Gaussian closure's from hidden layer `fallback.gaussian_from_layer` on,
 /// and Σ here is the carried one it replaced. Any other theory keeps Σ: its accuracy draws
-/// from Σ with the negative eigenvalues set to 0 ([`GaussianSampler`]; with 2 outputs it
+/// from Σ with the negative eigenvalues set to 0 ([`crate::stats::gaussian::GaussianSampler`]; with 2 outputs it
 /// reads only the variance of their difference), and its KL does not exist unless the KL's
 /// ridge covers the negative eigenvalues.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -276,18 +276,14 @@ fn indefinite_output(
     k: usize,
     class: usize,
 ) -> Result<Option<IndefiniteOutput>> {
-    let cov = output.cov(k);
-    let trace: f64 = (0..cov.nrows()).map(|i| cov[(i, i)]).sum();
-    let sampler = GaussianSampler::new(output.mean(k).as_ref(), (*cov).as_ref())?;
-    let lowest = sampler.most_negative();
-    Ok(
-        (lowest < -ROUNDING_LEVEL * trace.abs()).then_some(IndefiniteOutput {
-            class,
-            most_negative_eigenvalue: lowest,
-            trace,
-            fallback: None,
-        }),
-    )
+    let what = format!("the output covariance of class {class}");
+    let found = indefinite_beyond_rounding((*output.cov(k)).as_ref(), &what)?;
+    Ok(found.map(|(lowest, trace)| IndefiniteOutput {
+        class,
+        most_negative_eigenvalue: lowest,
+        trace,
+        fallback: None,
+    }))
 }
 
 /// The run of start layer `l` from its theory `t` and output errors, labelled `label` when it

@@ -20,7 +20,7 @@ use crate::error::{Error, Field, Result};
 use crate::linalg::on_pool;
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::simd;
-use crate::stats::{Moments, NarrowMoments, ROUNDING_LEVEL};
+use crate::stats::{indefinite_beyond_rounding, Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
 use rayon::prelude::*;
 
@@ -110,7 +110,7 @@ pub enum OutputRule {
 }
 
 /// A class whose output covariance Σ, as a carried run left it, had an eigenvalue below
-/// −[`ROUNDING_LEVEL`]·tr Σ: no Gaussian has that covariance, the expansion broke down
+/// −[`crate::stats::ROUNDING_LEVEL`]·tr Σ: no Gaussian has that covariance, the expansion broke down
 /// (issue #16: fall back, saying so). [`Propagator::run_carried_or_cut`] cuts such a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct IndefiniteCarried {
@@ -325,7 +325,7 @@ impl Propagator {
     /// why are listed among the carry's fallbacks ([`Carry::cut_at`]). Runs that do not fail
     /// are [`Propagator::run_carried`]'s. With [`OutputRule::Cut`] a run that does not fail
     /// but leaves an output covariance indefinite beyond rounding (an eigenvalue below
-    /// −[`ROUNDING_LEVEL`]·tr Σ: the expansion broke down, no Gaussian has it) is cut the same
+    /// −[`crate::stats::ROUNDING_LEVEL`]·tr Σ: the expansion broke down, no Gaussian has it) is cut the same
     /// way — at the first hidden layer whose z is indefinite, else one layer earlier each time
     /// — until the output is positive semidefinite (issue #16: fall back, saying so; measured
     /// against the alternatives in EXPERIMENTS.md "Indefinite carried outputs fall back,
@@ -826,20 +826,14 @@ fn indefinite(m: &Moments) -> Option<f64> {
 }
 
 /// The classes of the output stage `y` whose covariance Σ has an eigenvalue below
-/// −[`ROUNDING_LEVEL`]·|tr Σ| (K × K, K the outputs: cheap), the most negative first.
+/// −[`crate::stats::ROUNDING_LEVEL`]·|tr Σ| (K × K, K the outputs: cheap), the most negative first.
 fn indefinite_outputs(y: Option<&Predicted>) -> Result<Vec<IndefiniteCarried>> {
     let Some(y) = y else { return Ok(Vec::new()) };
     let mut found = Vec::new();
     for class in 0..y.classes() {
-        let cov = y.cov(class);
-        let trace: f64 = (0..cov.nrows()).map(|i| cov[(i, i)]).sum();
-        let lowest = cov
-            .self_adjoint_eigenvalues(faer::Side::Lower)
-            .map_err(|e| Error::Numeric(format!("the output covariance of class {class}: {e:?}")))?
-            .first()
-            .copied()
-            .unwrap_or(0.0);
-        if lowest < -ROUNDING_LEVEL * trace.abs() {
+        let what = format!("the output covariance of class {class}");
+        if let Some((lowest, trace)) = indefinite_beyond_rounding((*y.cov(class)).as_ref(), &what)?
+        {
             found.push(IndefiniteCarried {
                 class,
                 most_negative_eigenvalue: lowest,

@@ -18,8 +18,26 @@ use faer::{Col, Mat};
 /// The text output prints a rounding-level negative of a non-negative quantity as 0
 /// (`report::number`), the error budget reports no share of a total at this level
 /// (`analysis::budget`), and a propagated output covariance Σ counts as not positive
-/// semidefinite only with an eigenvalue below −`ROUNDING_LEVEL`·tr Σ (`analysis::start_layers`).
+/// semidefinite only with an eigenvalue below −`ROUNDING_LEVEL`·tr Σ ([`indefinite_beyond_rounding`]).
 pub const ROUNDING_LEVEL: f64 = 1e-10;
+
+/// The lowest eigenvalue and the trace of the covariance `cov` (`what`, named in an error) when
+/// that eigenvalue is below −[`ROUNDING_LEVEL`]·|tr Σ|: no Gaussian has such a covariance. None
+/// when Σ is positive semidefinite to rounding. The one rule of `analysis::start_layers`' report
+/// and of the engine's fallback for carried outputs (`propagate::Propagator::run_carried_or_cut`).
+pub fn indefinite_beyond_rounding(
+    cov: faer::MatRef<'_, f64>,
+    what: &str,
+) -> crate::error::Result<Option<(f64, f64)>> {
+    let trace: f64 = (0..cov.nrows()).map(|i| cov[(i, i)]).sum();
+    let lowest = cov
+        .self_adjoint_eigenvalues(faer::Side::Lower)
+        .map_err(|e| crate::error::Error::Numeric(format!("{what}: {e:?}")))?
+        .first()
+        .copied()
+        .unwrap_or(0.0);
+    Ok((lowest < -ROUNDING_LEVEL * trace.abs()).then_some((lowest, trace)))
+}
 
 /// The cumulants corrflow tracks for one class at one layer.
 ///
