@@ -553,16 +553,19 @@ impl CarryHook for SubsetCarry {
             }
             computed.push((units, inc));
         }
-        let state = self.pre.iter_mut().zip(&mut self.slices);
-        for (c, (((h, z), (units, mut inc)), ((t, s), pending))) in pre
+        // The increments read the slices; this layer is done with them.
+        self.slices.iter_mut().for_each(|s| *s = None);
+        let state = self.pre.iter_mut().zip(&mut self.pending);
+        for (c, (((h, z), (units, mut inc)), (t, pending))) in pre
             .iter()
             .zip(post.iter_mut())
             .zip(computed)
-            .zip(state.zip(&mut self.pending))
+            .zip(state)
             .enumerate()
         {
-            let missing = || Error::Shape(format!("no carried κ tensors for h{l} of class {c}"));
-            let (t, _) = (t.take().ok_or_else(missing)?, s.take().ok_or_else(missing)?);
+            let t = t.take().ok_or_else(|| {
+                Error::Shape(format!("no carried κ tensors for h{l} of class {c}"))
+            })?;
             let kept = guard_units(&mut inc, z);
             if kept < h.dim() {
                 self.gaussian_units.push(GaussianUnits {
