@@ -7,7 +7,7 @@
 //! (N × n_c; b¹ drops out of centred cumulants) and E = D∘D,
 //!
 //! ```text
-//! S = D Dᵀ / n_c                                  (= W¹Σ_c W¹ᵀ, the affine map's Σ of h¹)
+//! S = D Dᵀ / n_c                                  (= W¹Σ_c W¹ᵀ; order 4 only, where K reads it)
 //! T = E Dᵀ / n_c,      Tᵢⱼ = κ₃[i,i,j] = E[δᵢ²δⱼ]                      (order 3 and 4)
 //! K = E Eᵀ / n_c − diag(S) diag(S)ᵀ − 2 S∘S,  Kᵢⱼ = κ₄[i,i,j,j]          (order 4)
 //! ```
@@ -98,7 +98,8 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<f64> {
 pub struct Slices {
     d: Mat<f64>,
     e: Mat<f64>,
-    s: Mat<f64>,
+    /// S at order 4 (K and its adjoint read it); None at order 3, where nothing does.
+    s: Option<Mat<f64>>,
     /// T\[(i, j)\] = κ₃\[i,i,j\].
     pub k3_iij: Mat<f64>,
     /// K\[(i, j)\] = κ₄\[i,i,j,j\] at order 4; zeros at order 3 (the closure does not read it).
@@ -114,12 +115,15 @@ impl Slices {
         let mut d = Mat::zeros(big_n, n);
         gemm(d.as_mut(), false, w, centred, 1.0);
         let e = Mat::from_fn(big_n, n, |i, k| d[(i, k)] * d[(i, k)]);
-        let mut s = Mat::zeros(big_n, big_n);
-        gemm(s.as_mut(), false, d.as_ref(), d.transpose(), inv_n);
         let mut k3_iij = Mat::zeros(big_n, big_n);
         gemm(k3_iij.as_mut(), false, e.as_ref(), d.transpose(), inv_n);
         let mut k4_iijj = Mat::zeros(big_n, big_n);
-        if order4 {
+        let s = order4.then(|| {
+            let mut s = Mat::zeros(big_n, big_n);
+            gemm(s.as_mut(), false, d.as_ref(), d.transpose(), inv_n);
+            s
+        });
+        if let Some(s) = &s {
             gemm(k4_iijj.as_mut(), false, e.as_ref(), e.transpose(), inv_n);
             for j in 0..big_n {
                 for i in 0..big_n {
@@ -136,13 +140,14 @@ impl Slices {
         }
     }
 
-    /// The slices as the κ fields of a [`Moments`] (mean zero, covariance S: the engine reads
-    /// only the κ fields of the measured first pre-activation it is given).
+    /// The slices as the κ fields of a [`Moments`] (mean and covariance zero: the engine reads
+    /// only the κ fields of the measured first pre-activation it is given, `attach_kappa`).
     pub fn moments(&self) -> Moments {
+        let n = self.k3_iij.nrows();
         Moments {
             k3_iij: Some(self.k3_iij.clone()),
             k4_iijj: Some(self.k4_iijj.clone()),
-            ..Moments::gaussian(faer::Col::zeros(self.s.nrows()), self.s.clone())
+            ..Moments::gaussian(faer::Col::zeros(n), Mat::zeros(n, n))
         }
     }
 
@@ -176,10 +181,10 @@ impl Slices {
             self.e.as_ref(),
             inv_n,
         );
-        if let Some(k_bar) = &adj.k4_iijj {
+        // K̄ exists at order 4 only, where S was measured.
+        if let (Some(k_bar), Some(s)) = (&adj.k4_iijj, &self.s) {
             let sym = Mat::from_fn(big_n, big_n, |i, j| k_bar[(i, j)] + k_bar[(j, i)]);
             gemm(e_bar.as_mut(), true, sym.as_ref(), self.e.as_ref(), inv_n);
-            let s = &self.s;
             for j in 0..big_n {
                 for i in 0..big_n {
                     cov_adj[(i, j)] -= 4.0 * s[(i, j)] * k_bar[(i, j)];
