@@ -36,6 +36,7 @@ use crate::net::Mlp;
 use crate::propagate::closures::Closure;
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::higher::carry::GaussianUnits;
+use crate::propagate::higher::output_guard::guard_output_directions;
 use crate::propagate::higher::pilot::{
     held_out_check, replicates_worse, PilotVerdict, JACKKNIFE_GROUPS, PILOT_Z,
 };
@@ -156,6 +157,10 @@ pub struct ClassCarry {
     pub fallback: Option<(usize, String)>,
     /// (hidden layer, units) whose corrected variance broke down and kept the Gaussian moments.
     pub gaussian_units: Vec<(usize, usize)>,
+    /// Directions of the carried output whose variance fell below 10 % of the Gaussian
+    /// closure's and took the Gaussian's ([`guard_output_directions`]; 0 where none did, the
+    /// carry stopped before y, or the pilot replaced the output).
+    pub guarded_directions: usize,
     /// Hidden layer from which the carry stopped and the Gaussian closure alone ran to y, and
     /// why: the carried run failed there (a covariance its corrections left indefinite;
     /// [`Propagator::run_carried_or_cut`]); absent where the carry ran to y.
@@ -296,6 +301,19 @@ impl CarryReport {
                  (corrected variance below 10 % of the Gaussian)"
             ));
         }
+        let guarded: Vec<String> = self
+            .classes
+            .iter()
+            .filter(|c| c.guarded_directions > 0)
+            .map(|c| format!("class {} ({})", c.class, c.guarded_directions))
+            .collect();
+        if !guarded.is_empty() {
+            out.push(format!(
+                "            output directions whose carried variance fell below 10 % of the \
+                 Gaussian closure's kept the Gaussian's: {}",
+                guarded.join(", ")
+            ));
+        }
         out
     }
 }
@@ -398,12 +416,7 @@ fn pilot_class(
     };
     let quiet = Timings::disabled();
     let gaussian = |engine: &mut Propagator, start: &Moments| -> Result<Vec<Predicted>> {
-        let pairs = ClosurePair::for_layers(net, method, true)?;
-        let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
-        let one = std::slice::from_ref(start);
-        Ok(engine
-            .run_closure(net, from, one, None, &closures, Corrections::None, &quiet)?
-            .to_vec())
+        gaussian_run(engine, net, (from, start), method, &quiet)
     };
     // The check follows the reported run's path: no breakdown limit stops it before the
     // reported run stopped (`Carry::with_rules_from`).
@@ -543,6 +556,23 @@ fn pilot_class(
     Ok((report, replaced))
 }
 
+/// The Gaussian closure's stages of one class from `start` (layer `from`), no corrections: the
+/// pilot's comparison and the output guard's reference.
+fn gaussian_run(
+    engine: &mut Propagator,
+    net: &Mlp,
+    (from, start): (usize, &Moments),
+    method: ClosureMethod,
+    timings: &Timings,
+) -> Result<Vec<Predicted>> {
+    let pairs = ClosurePair::for_layers(net, method, true)?;
+    let closures: Vec<&dyn Closure> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+    let one = std::slice::from_ref(start);
+    Ok(engine
+        .run_closure(net, from, one, None, &closures, Corrections::None, timings)?
+        .to_vec())
+}
+
 /// The output moments of a one-class run's `stages`.
 fn one_output(stages: &[Predicted]) -> Result<Moments> {
     let y = stages
@@ -635,6 +665,9 @@ struct ClassRun {
     /// The carried output's indefiniteness where the run was cut for it
     /// ([`Propagator::indefinite_carried`]).
     indefinite: Option<IndefiniteCarried>,
+    /// Directions of the output that kept the Gaussian closure's variance
+    /// ([`guard_output_directions`]).
+    guarded_directions: usize,
     /// Seconds measuring the start tensors.
     measure_seconds: f64,
 }
@@ -705,11 +738,31 @@ fn carry_class(
         }
     };
     let (cut, fallback, gaussian) = carry;
+    let mut stages = engine.stages().to_vec();
+    // A carry that reached y: its output's collapsed directions keep the Gaussian closure's
+    // variance (`output_guard`). A cut or fallen-back output is a Gaussian closure's already.
+    let mut guarded_directions = 0;
+    if cut.is_none() && fallback.is_none() {
+        let closed = gaussian_run(engine, net, (from, moments), method, timings)?;
+        let gaussian_output = one_output(&closed)?;
+        let y = stages
+            .last_mut()
+            .ok_or_else(|| Error::Shape("a carried run without stages".into()))?;
+        let mut output = one_output(std::slice::from_ref(y))?;
+        if let Some((cov, k)) =
+            guard_output_directions(output.cov.as_ref(), gaussian_output.cov.as_ref())
+        {
+            output.cov = cov;
+            *y = Predicted::from_classes(y.stage, vec![output]);
+            guarded_directions = k;
+        }
+    }
     Ok(ClassRun {
-        stages: engine.stages().to_vec(),
+        stages,
         fallback,
         gaussian,
         cut,
+        guarded_directions,
         indefinite: engine.indefinite_carried().first().copied(),
         measure_seconds,
     })
@@ -826,6 +879,7 @@ pub fn propagate_carried<'a>(
             mut gaussian,
             mut cut,
             indefinite,
+            mut guarded_directions,
             measure_seconds: measured,
         } = carry_class(
             engine,
@@ -867,6 +921,7 @@ pub fn propagate_carried<'a>(
                     });
                     gaussian.clear();
                     cut = None;
+                    guarded_directions = 0;
                 }
                 Some(pilot)
             }
@@ -900,6 +955,7 @@ pub fn propagate_carried<'a>(
                 (f.layer, reason.to_string())
             }),
             gaussian_units: gaussian.iter().map(|g| (g.layer, g.units)).collect(),
+            guarded_directions,
             gaussian_from: cut.map(|f| {
                 let reason = f.reason.strip_prefix("class 0: ").unwrap_or(&f.reason);
                 (f.layer, reason.to_string())

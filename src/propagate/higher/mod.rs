@@ -47,6 +47,7 @@ pub mod factored;
 mod fill;
 pub mod hook;
 pub mod kappa3_blocks;
+pub mod output_guard;
 pub mod paired;
 pub mod paired_leading;
 pub mod pilot;

@@ -55,7 +55,8 @@
 //! layer. A unit
 //! whose corrected variance would fall below [`MIN_VARIANCE_SHARE`] of the Gaussian one keeps
 //! the Gaussian closure's variance and covariances, and its corrected mean
-//! ([`Carry::gaussian_units`] counts them).
+//! ([`Carry::gaussian_units`] counts them); at the output the same share is tested along every
+//! direction, not only units ([`super::output_guard`], applied by `measure::carried`).
 
 use std::sync::OnceLock;
 
