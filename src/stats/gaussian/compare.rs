@@ -12,7 +12,7 @@ pub fn relative_frobenius(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<f64>
 
 /// (‖A − B‖_F, ‖B‖_F): the parts of [`relative_frobenius`], for a caller that reports the
 /// absolute error where the reference is zero. Each norm is the plain √Σ x² where that sum is
-/// finite (every valid run: the same bits as before), else [`scaled_norm`]'s s·√Σ (x/s)², so
+/// finite (every valid run: the same bits as before), else s·√Σ (x/s)² with s the largest |x|, so
 /// that covariances of data ×10¹⁵⁰ (finite entries of ~10³⁰⁰, whose squares overflow) give
 /// finite norms and a ratio as for the unscaled data (adv29's found-not-fixed).
 pub fn frobenius_parts(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<(f64, f64)> {
