@@ -1431,8 +1431,10 @@ PY
 # variance above rounding" (it printed "mean variance = -2.7e-48"); f32 variances of 1e-50 made
 # inside the propagation (read-out or layer-2 weights x1e-25, biases 0) refused naming the
 # layer and --precision f64 (analyze printed KLs of 3e8 at y with exit 0 for the read-out).
-check "propagate: 1e150 data names the data" "!rescale the data: --scale" --threads 1 propagate --model "$D20/t.safetensors" $(d20 base e150) --json
-check "analyze --task data: 1e150" "!rescale the data: --scale" --threads 1 analyze $(d20 e150) --hidden 8 --epochs 2 --json
+# (Since adv30 data x1e150 runs in both commands: the comparison's norms are taken scaled where
+# their plain sums of squares overflow; section 21 checks the numbers.)
+check "propagate: 1e150 data runs" + --threads 1 propagate --model "$D20/t.safetensors" $(d20 base e150) --json
+check "analyze --task data: 1e150 runs" + --threads 1 analyze $(d20 e150) --hidden 8 --epochs 2 --json
 check "analyze: data of 1e-20 (surrogate)" "no variance above rounding" --threads 1 analyze --model "$D20/t.safetensors" $(d20 base em20) --json
 check "analyze: read-out x1e-25 (surrogate)" "no variance above rounding" --threads 1 analyze --model "$D20/r25b.safetensors" $(d20 base) --json
 for m in r25 h25; do
@@ -1527,5 +1529,142 @@ for i in 1 2 3 4 5 6; do
 done
 check "train --out after kill -9 during --report" + --threads 1 train "${XOR[@]}" --out "$KR/m.safetensors"
 left "$KR" "kill -9 during --report, then a run in the folder"
+
+# 21. Thirtieth session (adv30): adv29's found-not-fixed items (data x1e150 in both commands,
+# with the unscaled numbers; data x1e-20 named against the biases; two asides of one output;
+# an f32 closure whose output variance underflows) and train --objective cumulants --order 3|4
+# (flags, activations, NaN, tiny and huge data, classes of 1, 2 and 5 samples), and the
+# indefinite output of --carry first in text, JSON and --report.
+python3 - "$W" <<'PY'
+import os, random, sys
+sys.path.insert(0, sys.argv[1])
+from npy import blobs, xy
+d = os.path.join(sys.argv[1], "d21")
+os.makedirs(d, exist_ok=True)
+rng = random.Random(30)
+x, y = blobs(rng, [100, 100, 100]); xy(d, "base", x, y)
+for s, name in ((1e150, "huge"), (1e-20, "tiny")):
+    xy(d, name, [[v * s for v in r] for r in x], y)
+xy(d, "nan", [[float("nan") if j == 5 and i == 0 else v for i, v in enumerate(r)] for j, r in enumerate(x)], y)
+for n in (1, 2, 5):
+    xy(d, f"c{n}", *blobs(rng, [50, 50, n]))
+xy(d, "const", [[0.7] * 4 if c == 1 else r for r, c in zip(x, y)], y)
+xy(d, "rank1", [[r[0]] * 4 for r in x], y)
+x, y = blobs(random.Random(29), [300, 300, 300])
+xy(d, "e153", [[v * 1e153 for v in r] for r in x], y)
+PY
+D21=$W/d21
+# Models: section 20's t with its first layer x1e-150; sigmoid and silu nets with h1 biases -45
+# and layer-2 weights x1e10 (h1's variances ~1e-39, below f32's normal range).
+for a in sigmoid silu; do
+  "$BIN" --threads 1 train $(d20 base) --hidden 8,8 --activation $a --epochs 3 --out "$D21/$a.safetensors" >/dev/null 2>&1
+done
+python3 - "$D20" "$D21" <<'PY'
+import json, struct, sys
+def edit(src, out, rules):
+    raw = open(src, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; head = json.loads(raw[8:8 + n])
+    data = bytearray(raw[8 + n:])
+    for k, v in head.items():
+        if k in rules:
+            a, b = v["data_offsets"]; w = struct.unpack(f"<{(b - a) // 8}d", data[a:b])
+            data[a:b] = struct.pack(f"<{(b - a) // 8}d", *map(rules[k], w))
+    open(out, "wb").write(raw[:8 + n] + data)
+d20, d21 = sys.argv[1:]
+edit(f"{d20}/t.safetensors", f"{d21}/t150.safetensors", {"hidden1.weight": lambda w: w * 1e-150})
+for a in ("sigmoid", "silu"):
+    edit(f"{d21}/{a}.safetensors", f"{d21}/{a}-sat.safetensors", {"hidden1.bias": lambda w: -45.0, "hidden2.weight": lambda w: w * 1e10})
+PY
+# Item 1: data x1e150 runs in propagate and analyze --model alike (adv29: propagate refused,
+# analyze ran); through t's first layer x1e-150 every row is the unscaled run's (relative errors
+# and KLs are scale-invariant; KLs of singular stages, exact up to rounding, to 1e-10 absolute:
+# their relative jitter amplifies rounding); x1e153 (n.var beyond f64) is refused by both
+# naming the data.
+check "propagate --model t: data x1e150" + --threads 1 propagate --model "$D20/t.safetensors" $(d20 base e150) --json
+check "analyze --model t: data x1e150" + --threads 1 analyze --model "$D20/t.safetensors" $(d20 base e150) --json
+check "propagate --model t150: data x1e150" + --threads 1 propagate --model "$D21/t150.safetensors" $(d20 base e150) --json
+cp "$W/out" "$D21/p150.json"
+check "propagate --model t: unscaled" + --threads 1 propagate --model "$D20/t.safetensors" $(d20 base) --json
+python3 -c 'import json, sys
+a, b = (json.load(open(p))["layers"] for p in sys.argv[1:])
+tol = {"cov_rel_err": (1e-14, 1e-9), "mean_err": (1e-14, 1e-9), "kl": (1e-10, 1e-6)}
+ok = len(a) == len(b) and all(abs(r[k] - s[k]) <= f + e * abs(s[k]) for r, s in zip(a, b) for k, (f, e) in tol.items())
+sys.exit(0 if ok else 1)' "$D21/p150.json" "$W/out" 2>/dev/null || {
+  implausible=$((implausible + 1)); echo "data x1e150 through the first layer x1e-150: rows differ from the unscaled run's"; }
+for c in propagate analyze; do
+  check "$c --model t: data x1e153" "!spreads beyond f64" --threads 1 $c --model "$D20/t.safetensors" --task data --train-x "$D20/base-x.npy" --train-y "$D20/base-y.npy" --test-x "$D21/e153-x.npy" --test-y "$D21/e153-y.npy" --json
+done
+# Item 2: data x1e-20 through t (biases of ~0.1) is named with its scale against the biases.
+check "analyze --model t: data x1e-20 names the scale" "!16 rounding units of its bias" --threads 1 analyze --model "$D20/t.safetensors" $(d20 base em20) --json
+# Item 4: an f32 closure whose output variance underflows (h1 ~ -45: sigmoid/silu variances
+# ~1e-39) is refused naming z1 and --precision f64; the f64 runs run.
+for a in sigmoid silu; do
+  for c in propagate analyze; do
+    check "$c f64: $a saturated" + --threads 1 $c --model "$D21/$a-sat.safetensors" $(d20 base) --json
+    check "$c f32: $a saturated" "!--precision f64" --threads 1 $c --model "$D21/$a-sat.safetensors" $(d20 base) --precision f32 --json
+  done
+done
+# The cumulant objective at orders 3 and 4.
+d21() { echo --task data --train-x "$D21/$1-x.npy" --train-y "$D21/$1-y.npy" --test-split 0:20; }
+CUM=(--threads 1 train --objective cumulants --hidden 8 --epochs 2 --out "$D21/m.safetensors")
+for o in 3 4; do
+  for a in relu erf tanh; do check "cumulants --order $o --activation $a" "!--order" "${CUM[@]}" $(d21 base) --order $o --activation $a; done
+  for ds in base tiny const rank1 c2 c5; do check "cumulants --order $o: $ds" + "${CUM[@]}" $(d21 $ds) --order $o --activation quad:0.5; done
+  check "cumulants --order $o: x1e150" "!--scale" "${CUM[@]}" $(d21 huge) --order $o --activation quad:0.5
+  check "cumulants --order $o: quad:1e300" "!--activation quad:" "${CUM[@]}" $(d21 base) --order $o --activation quad:1e300
+  check "cumulants --order $o: NaN" "!nan-x.npy" "${CUM[@]}" $(d21 nan) --order $o --activation quad:0.5
+  check "cumulants --order $o: a class of 1" "!1 training sample" "${CUM[@]}" $(d21 c1) --order $o --activation quad:0.5
+  check "cumulants --order $o --precision f32" "!--precision" "${CUM[@]}" $(d21 base) --order $o --activation quad:0.5 --precision f32
+  check "samples --order $o" "!--order" --threads 1 train $(d21 base) --order $o --activation quad:0.5 --hidden 8 --epochs 2 --out "$D21/m.safetensors"
+done
+for o in 0 1 5 x -1 99999999999999999999; do check "cumulants --order $o" "!--order" "${CUM[@]}" $(d21 base) --order=$o --activation quad:0.5; done
+check "cumulants --order 4 --hidden 1" + "${CUM[@]}" $(d21 base) --order 4 --activation quad:0.5 --hidden 1
+check "cumulants --order 4 --batch 1" + "${CUM[@]}" $(d21 base) --order 4 --activation quad:0.5 --batch 1
+check "cumulants --order 4 --check-samples 0" "!--check-samples" "${CUM[@]}" $(d21 base) --order 4 --activation quad:0.5 --check-samples 0
+# Item 3: two asides of one output from two dead processes: the newer goes back whatever the
+# names' order, the older is removed (adv29: read_dir's order chose).
+true &
+DEAD1=$!
+wait $DEAD1
+true &
+DEAD2=$!
+wait $DEAD2
+for newer in 1 2; do
+  TA=$W/ta21-$newer
+  rm -rf "$TA" && mkdir -p "$TA"
+  for k in 1 2; do
+    if [ $k = 1 ]; then p=$DEAD1; else p=$DEAD2; fi
+    A="$TA/.corrflow-tmp-$p-${k}h-R"
+    mkdir -p "$A"
+    if [ $k = $newer ]; then
+      echo newer >"$A/report.md"
+    else
+      echo older >"$A/report.md"
+      touch -d '2 hours ago' "$A"
+    fi
+  done
+  check "train --out beside two asides of R (newer $newer)" + --threads 1 train "${XOR[@]}" --out "$TA/m.safetensors"
+  [ "$(cat "$TA/R/report.md" 2>/dev/null)" = newer ] || { clobbered=$((clobbered + 1)); echo "temp: of two asides of R the newer ($newer) is not back"; }
+  left "$TA" "two asides of R (newer $newer), then a run in the folder"
+done
+# The indefinite output of --carry first (no fallback there): text, JSON and --report agree.
+FIRST=(--threads 1 analyze --model "$D20/hq.safetensors" --order 3 --carry first)
+check "analyze --order 3 --carry first: indefinite (json)" + "${FIRST[@]}" --json
+cp "$W/out" "$D21/first.json"
+check "analyze --order 3 --carry first: indefinite (text)" + "${FIRST[@]}"
+cp "$W/out" "$D21/first.txt"
+rm -rf "$D21/firstrep"
+check "analyze --order 3 --carry first: indefinite (report)" + "${FIRST[@]}" --report "$D21/firstrep"
+python3 -c 'import json, sys
+d = sys.argv[1]
+j = json.load(open(f"{d}/first.json"))
+r = json.load(open(f"{d}/firstrep/report.json"))
+listed = j.get("indefinite_outputs") or []
+text, md = open(f"{d}/first.txt").read(), open(f"{d}/firstrep/report.md").read()
+ok = bool(listed) and listed == r.get("indefinite_outputs") and j.get("fallbacks") == r.get("fallbacks")
+for t in listed:
+    line = "the output covariance propagated from %s is not positive semidefinite" % t["start_stage"]
+    ok = ok and line in text and line in md
+sys.exit(0 if ok else 1)' "$D21" 2>/dev/null || {
+  implausible=$((implausible + 1)); echo "indefinite outputs (--carry first): text, JSON and --report disagree"; }
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

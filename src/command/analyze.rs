@@ -10,7 +10,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::train::{absent_classes_warning, absent_training_classes, class_list, classes_inferred};
-use super::{check_network_fits, model_and_data, naming_data_scale, naming_model, shown};
+use super::{
+    check_network_fits, model_and_data, naming_data_below_biases, naming_data_scale, naming_model,
+    shown,
+};
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
@@ -170,6 +173,8 @@ pub fn analyze_run(
     );
     // A numerical failure of data beyond the squares' range names the data, not the model.
     let analysed = naming_data_scale(analysed, (&loaded.description, a.on), largest, precision);
+    // …and of data lost in the rounding of the first layer's biases, the data's scale.
+    let analysed = naming_data_below_biases(analysed, (&loaded.description, a.on), largest, &net);
     let (analysis, heatmap) = match model {
         Some(path) => naming_model(path, analysed)?,
         None => analysed?,

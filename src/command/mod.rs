@@ -178,6 +178,49 @@ pub(crate) fn naming_data_scale<T>(
     })
 }
 
+/// How many units of rounding of a first-layer bias the data may move its pre-activation by and
+/// still be lost in it: `analysis::ROUNDING_SPREAD_ULPS`, the comparisons' rounding level.
+const BIAS_ROUNDING_ULPS: f64 = crate::analysis::compare::ROUNDING_SPREAD_ULPS;
+
+/// A numerical failure of `analyze` on data so small against the first layer's biases that no
+/// unit of h¹ sees it is the data's: where every unit i has bᵢ ≠ 0 and
+/// `largest`·Σⱼ|W¹ᵢⱼ| ≤ 16ε|bᵢ| ([`BIAS_ROUNDING_ULPS`]), each zᵢ = bᵢ + Σⱼ W¹ᵢⱼxⱼ moves by at most
+/// 16 rounding units of its bias, so h¹'s class covariances are rounding noise and the
+/// surrogate's split at h1 fails. The error then names the data, its largest value, the
+/// biases' smallest |bᵢ| and `--scale`; before (data ×10⁻²⁰, adv29's found-not-fixed) it was
+/// "MODEL: Bhattacharyya split at h1: … no variance above rounding", naming the model.
+/// `largest` = 0 (pixel bytes, not scanned) and failures on data any unit resolves are left as
+/// they are.
+pub(crate) fn naming_data_below_biases<T>(
+    result: Result<T>,
+    (description, on): (&str, On),
+    largest: f64,
+    net: &Mlp,
+) -> Result<T> {
+    let first = &net.layers[0];
+    let lost = |i: usize| {
+        let b = first.b[i].abs();
+        let moved = largest * first.w.row(i).iter().map(|w| w.abs()).sum::<f64>();
+        b > 0.0 && moved <= BIAS_ROUNDING_ULPS * f64::EPSILON * b
+    };
+    let below = largest > 0.0 && (0..first.b.nrows()).all(lost);
+    result.map_err(|e| match e {
+        Error::Numeric(msg) if below => {
+            let smallest = first.b.iter().fold(f64::INFINITY, |m, b| m.min(b.abs()));
+            Error::Unsupported(format!(
+                "{description}: the {} set holds values of at most {largest:.1e}: through the \
+                 first layer's weights they move each unit of h1 by less than 16 rounding units \
+                 of its bias (|b| ≥ {smallest:.1e}), so h1 holds the biases alone and the work \
+                 on it failed ({msg}); expected data whose spread reaches above the biases' \
+                 rounding (rescale the data: --scale S divides every value by S; S < 1 \
+                 enlarges it)",
+                on.name()
+            ))
+        }
+        other => other,
+    })
+}
+
 /// Refuses an analysed set (`on`) in which some class's feature spreads so far that its
 /// covariance overflows f64, naming the data (`description`), the set, the class, the feature
 /// and the sample farthest from the class mean. The statistics form Σ from the power sum

@@ -13,11 +13,47 @@ use crate::cumtrain::{
     fit, gaussian_model_loss, CheckSettings, ClassStatistics, GaussianModelLoss, Objective,
 };
 use crate::data::{class_counts, Dataset};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
 use crate::net::{model_io, Precision};
 use crate::timing::{TimingSummary, Timings};
+
+/// A numerical failure of the cumulant objective names what the user can change. Its closures
+/// take each class's propagated moments, whose products overflow f64 past (1.8e308)^(1/2)
+/// (the closure's own message): on data beyond (1.8e308)^(1/4) = 1.2e77
+/// ([`super::naming_data_scale`]) the data and `--scale` are named; otherwise the data's
+/// largest |x|, `--gain` and the activation (quad:α squares the pre-activations). Before adv30
+/// `train --objective cumulants` of data ×10¹⁵⁰ said "… expected smaller pre-activations
+/// (rescale the model's weights or the inputs)" (no model, no file named), and of
+/// `--activation quad:1e300` only "stage z1 (layer 1), class 0: covariance (0, 0) = inf,
+/// produced by the closure", naming neither the flag nor the data.
+fn naming_cumulant_overflow<R>(
+    result: Result<R>,
+    train: &Dataset,
+    description: &str,
+    activation: &str,
+) -> Result<R> {
+    let largest = || {
+        (0..train.x.ncols())
+            .flat_map(|j| train.x.col(j).iter().map(|v| v.abs()).collect::<Vec<_>>())
+            .fold(0.0, f64::max)
+    };
+    result.or_else(|e| {
+        let on = (description, crate::config::On::Train);
+        match super::naming_data_scale(Err(e), on, largest(), Precision::F64) {
+            Err(Error::Numeric(msg)) => Err(Error::Numeric(format!(
+                "{description}: the cumulant objective (--objective cumulants) failed: {msg}; the \
+                 training set's values reach {:.1e}: the data's scale (--scale, the data \
+                 files), the initial weights (--gain) or the activation (--activation \
+                 {activation}: quad:α squares the pre-activations) put the class moments beyond \
+                 what f64 holds",
+                largest()
+            ))),
+            other => other,
+        }
+    })
+}
 
 /// The record of a training run: the `--json` output, displayed as the human summary.
 #[derive(Serialize)]
@@ -109,11 +145,18 @@ pub fn train_model(
         Objective::Cumulants => ("training (cumulants)", 0.0),
     };
     let check = config.train.check();
+    let activation = net.activation.to_string();
     let history = timings.time(stage, flops, || {
         super::train_checked(&split.train, &loaded.description, cfg.precision, || {
             fit(&mut net, &split.train, &cfg, objective, &check, each_epoch)
         })
-    })?;
+    });
+    let history = match objective {
+        Objective::Samples => history?,
+        Objective::Cumulants => {
+            naming_cumulant_overflow(history, &split.train, &loaded.description, &activation)?
+        }
+    };
     let gaussian_model_loss = match objective {
         Objective::Samples => None,
         Objective::Cumulants => Some(timings.time("Gaussian-model loss", 0.0, || {

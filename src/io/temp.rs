@@ -194,16 +194,26 @@ fn remove_folder(p: &Path) -> bool {
 /// put back (a SIGKILL between the fallback's two renames left no output at its name, and its
 /// old contents under the temporary one). Returns how many were removed or put back. Best
 /// effort: entries that cannot be read, removed or renamed are left alone.
+///
+/// Of several outputs moved aside to one empty place (two dead processes, each of which moved
+/// the output there aside), the newest (latest modification time; then the greater name) goes
+/// back, and the older ones are then debris like any output moved aside whose place is taken:
+/// each was a whole output once, and the newest is the last one a run put in place. Before
+/// adv30 `read_dir`'s order chose, so an older copy could come back and the newest be removed.
 pub fn remove_stale(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    entries
+    let mut dead: Vec<_> = entries
         .flatten()
         .filter(|e| {
             let name = e.file_name();
             owner_pid(&name.to_string_lossy()).is_some_and(|pid| !is_alive(pid))
         })
+        .collect();
+    let modified = |e: &std::fs::DirEntry| e.metadata().and_then(|m| m.modified()).ok();
+    dead.sort_by_cached_key(|e| std::cmp::Reverse((modified(e), e.file_name())));
+    dead.into_iter()
         .filter(|e| {
             let path = e.path();
             if let Some(home) = aside_home(&e.file_name().to_string_lossy()) {
@@ -334,6 +344,39 @@ mod tests {
         }
         assert!(!dir.path().join("first").exists());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    /// Two dead processes' asides of one output, in two folders with the same names created in
+    /// the same order and the newer copy under either name: the newer goes back in both, the
+    /// older is removed. Before adv30 the same name (`read_dir`'s order) came back in both
+    /// folders, so one of them lost the newer copy.
+    #[test]
+    fn of_two_asides_of_one_output_the_newest_goes_back() {
+        let (first, second) = (dead_pid(), dead_pid());
+        let names = [
+            format!("{TEMP_PREFIX}{first}-3h-report"),
+            format!("{TEMP_PREFIX}{second}-8h-report"),
+        ];
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for newer in 0..2 {
+            let dir = tempfile::tempdir().unwrap();
+            for (k, name) in names.iter().enumerate() {
+                let path = dir.path().join(name);
+                std::fs::create_dir(&path).unwrap();
+                let text = if k == newer { "newer" } else { "older" };
+                std::fs::write(path.join("report.json"), text).unwrap();
+                if k != newer {
+                    std::fs::File::open(&path)
+                        .unwrap()
+                        .set_modified(old)
+                        .unwrap();
+                }
+            }
+            assert_eq!(remove_stale(dir.path()), 2);
+            let back = std::fs::read(dir.path().join("report").join("report.json")).unwrap();
+            assert_eq!(back, b"newer", "newer under {}", names[newer]);
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
     }
 
     #[test]
