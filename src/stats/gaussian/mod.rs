@@ -10,6 +10,7 @@ mod factor;
 mod low_rank;
 mod normals;
 mod pairwise;
+mod precision;
 mod sampler;
 mod support;
 
@@ -27,4 +28,5 @@ pub use factor::{MAX_RIDGE, RIDGE_RANGE};
 pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
+pub use precision::{precisions, Precisions};
 pub use sampler::GaussianSampler;
