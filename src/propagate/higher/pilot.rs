@@ -79,11 +79,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::Serialize;
 
-use crate::analysis::compare::KL_RIDGE;
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
 use crate::net::{ForwardPass, Mlp};
-use crate::stats::gaussian::{precisions, GaussianSampler};
+use crate::stats::gaussian::{precisions, GaussianSampler, KL_RIDGE};
 use crate::stats::Moments;
 
 /// Standard errors by which the carried output must be further from the pilot's draws than the
