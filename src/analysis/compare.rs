@@ -11,9 +11,7 @@ use crate::net::Stage;
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean_error_parts};
 
-/// Relative ridge for the KL divergence when a covariance is singular (dead relu units, constant
-/// MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and reported.
-pub const KL_RIDGE: f64 = 1e-8;
+pub use crate::stats::gaussian::KL_RIDGE;
 
 /// A measured class whose spread √tr Σ is at most this many ε (f64's) of its mean's norm ‖μ‖
 /// holds no measured spread: each sample's value is only resolved to about ε‖μ‖, so Σ is the

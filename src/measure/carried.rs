@@ -136,10 +136,10 @@ pub struct ClassPilot {
     /// the check could not judge; [`held_out_check`]).
     pub jackknife_groups: usize,
     /// Where the jackknife ran: how many of its replicates are worse on their own, \[mean,
-    /// covariance\] ([`replicates_worse`]); all of them on a statistic the draws alone find
-    /// worse make the class worse whatever the jackknife's z.
+    /// covariance, KL\] ([`replicates_worse`]); all of them on a statistic the draws alone
+    /// find worse make the class worse whatever the jackknife's z.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub replicates_worse: Option<[usize; 2]>,
+    pub replicates_worse: Option<[usize; 3]>,
     #[serde(flatten)]
     pub verdict: Option<PilotVerdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -249,14 +249,14 @@ impl CarryReport {
                 ));
             }
         }
-        let pilots: Vec<String> = self
-            .classes
-            .iter()
-            .filter_map(|c| c.pilot.as_ref().map(|p| (c.class, p)))
-            .map(|(class, p)| match (&p.verdict, &p.not_run) {
-                (Some(v), _) => format!(
-                    "class {class} {} (z mean {:.1}, cov {:.1}; start {}, {} draws{})",
-                    match (p.judgement, v.mean_z == 0.0 && v.cov_z == 0.0) {
+        let pilots: Vec<String> =
+            self.classes
+                .iter()
+                .filter_map(|c| c.pilot.as_ref().map(|p| (c.class, p)))
+                .map(|(class, p)| match (&p.verdict, &p.not_run) {
+                    (Some(v), _) => format!(
+                    "class {class} {} (z mean {:.1}, cov {:.1}, KL {:.1}; start {}, {} draws{})",
+                    match (p.judgement, v.mean_z == 0.0 && v.cov_z == 0.0 && v.kl_z == 0.0) {
                         (Judgement::Worse, _) => "abandoned",
                         (Judgement::CannotJudge, _) => "cannot judge, abandoned",
                         // Both outputs equal to rounding (e.g. the carry already fell back).
@@ -265,23 +265,24 @@ impl CarryReport {
                     },
                     v.mean_z,
                     v.cov_z,
+                    v.kl_z,
                     p.start_samples,
                     v.samples,
-                    v.draws_only_z.map_or_else(String::new, |[m, c]| format!(
-                        "; with the start's jackknife, draws alone {m:.1} / {c:.1}{}",
+                    v.draws_only_z.map_or_else(String::new, |[m, c, k]| format!(
+                        "; with the start's jackknife, draws alone {m:.1} / {c:.1} / {k:.1}{}",
                         p.replicates_worse
-                            .map_or_else(String::new, |[rm, rc]| format!(
-                                ", worse alone in {rm} / {rc} of {} replicates",
+                            .map_or_else(String::new, |[rm, rc, rk]| format!(
+                                ", worse alone in {rm} / {rc} / {rk} of {} replicates",
                                 p.jackknife_groups
                             ))
                     ))
                 ),
-                (None, why) => format!(
-                    "class {class} not run ({})",
-                    why.as_deref().unwrap_or("no held-out samples")
-                ),
-            })
-            .collect();
+                    (None, why) => format!(
+                        "class {class} not run ({})",
+                        why.as_deref().unwrap_or("no held-out samples")
+                    ),
+                })
+                .collect();
         if let Some(p) = self.classes.iter().find_map(|c| c.pilot.as_ref()) {
             out.push(format!(
                 "            pilot on two halves of the held-out {} (limit z {PILOT_Z}): {}",
@@ -474,9 +475,9 @@ fn pilot_class(
             report.jackknife_groups = reps.len();
             let reps: Vec<(Moments, Moments)> = reps.into_iter().map(|(k, g, _)| (k, g)).collect();
             let alone = replicates_worse(y, &reps)?;
-            let draws_only = [verdict.mean_z, verdict.cov_z];
+            let draws_only = [verdict.mean_z, verdict.cov_z, verdict.kl_z];
             verdict = held_out_check(&carried, &closed, &[y], std::slice::from_ref(&reps))?;
-            unanimous = (0..2)
+            unanimous = (0..3)
                 .filter(|&s| draws_only[s] > PILOT_Z && alone[s] == groups)
                 .collect();
             report.replicates_worse = Some(alone);
@@ -496,7 +497,7 @@ fn pilot_class(
                 (g, _) => format!(", z counting its {g}-group jackknife"),
             }
         );
-        if let (true, Some([m, c])) = (verdict.worse, verdict.draws_only_z) {
+        if let (true, Some([m, c, k])) = (verdict.worse, verdict.draws_only_z) {
             report.judgement = Judgement::Worse;
             report.why = if unanimous.is_empty() {
                 verdict.abandon_reason(&draws, replaced)
@@ -504,19 +505,20 @@ fn pilot_class(
                 format!(
                     "the Monte Carlo pilot ({draws}) finds the carried output's {} further from \
                      them than the Gaussian closure's on the draws' noise alone (mean z = \
-                     {m:.1}, covariance z = {c:.1}; limit {PILOT_Z}), and so does each of the \
-                     {groups} jackknife replicates on its own, every one leaving out another \
-                     tenth of the start: the start carries no part of the difference; the \
-                     jackknife's z (mean {:.1}, covariance {:.1}) is below the limit because \
-                     the carry moves with the start more than a smooth statistic would, which \
-                     is no reason to keep it; {replaced}",
-                    match unanimous.as_slice() {
-                        [0] => "mean",
-                        [1] => "covariance",
-                        _ => "mean and covariance",
-                    },
+                     {m:.1}, covariance z = {c:.1}, KL z = {k:.1}; limit {PILOT_Z}), and so \
+                     does each of the {groups} jackknife replicates on its own, every one \
+                     leaving out another tenth of the start: the start carries no part of the \
+                     difference; the jackknife's z (mean {:.1}, covariance {:.1}, KL {:.1}) is \
+                     below the limit because the carry moves with the start more than a smooth \
+                     statistic would, which is no reason to keep it; {replaced}",
+                    unanimous
+                        .iter()
+                        .map(|&s| ["mean", "covariance", "KL"][s])
+                        .collect::<Vec<_>>()
+                        .join(" and "),
                     verdict.mean_z,
-                    verdict.cov_z
+                    verdict.cov_z,
+                    verdict.kl_z
                 )
             };
         } else if verdict.worse {
@@ -526,19 +528,20 @@ fn pilot_class(
             report.judgement = Judgement::Kept;
             report.why = format!(
                 "not significantly worse than the Gaussian closure's output once the start \
-                 half's noise is counted ({draws}; z mean {:.1}, covariance {:.1}, limit \
-                 {PILOT_Z}; the draws' noise alone gave {}){}",
+                 half's noise is counted ({draws}; z mean {:.1}, covariance {:.1}, KL {:.1}, \
+                 limit {PILOT_Z}; the draws' noise alone gave {}){}",
                 verdict.mean_z,
                 verdict.cov_z,
+                verdict.kl_z,
                 verdict
                     .draws_only_z
-                    .map_or_else(String::new, |[m, c]| format!("{m:.1} / {c:.1}")),
+                    .map_or_else(String::new, |[m, c, k]| format!("{m:.1} / {c:.1} / {k:.1}")),
                 verdict.sees()
             );
         }
     } else {
         report.judgement = Judgement::Kept;
-        report.why = if verdict.mean_z == 0.0 && verdict.cov_z == 0.0 {
+        report.why = if verdict.mean_z == 0.0 && verdict.cov_z == 0.0 && verdict.kl_z == 0.0 {
             "the check's carried and Gaussian outputs tie (equal to rounding)".to_string()
         } else {
             format!(

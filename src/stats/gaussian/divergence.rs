@@ -12,6 +12,11 @@ use crate::error::{Error, Result};
 use crate::stats::Runs;
 use crate::timing::flops;
 
+/// Relative ridge for the report's KL divergence when a covariance is singular (dead relu
+/// units, constant MNIST border pixels): λ = RIDGE · tr Σ / N is added to both covariances, and
+/// reported (`analysis::compare`; the pilot's KL statistic uses it too).
+pub const KL_RIDGE: f64 = 1e-8;
+
 /// Column-block width of [`solve_lower_triangular_rhs`].
 const TRIANGULAR_RHS_BLOCK: usize = 128;
 

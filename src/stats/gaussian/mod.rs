@@ -10,6 +10,7 @@ mod factor;
 mod low_rank;
 mod normals;
 mod pairwise;
+mod precision;
 mod sampler;
 mod support;
 
@@ -22,9 +23,11 @@ pub use chi_square::fill_chi_square;
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
+    KL_RIDGE,
 };
 pub use factor::{MAX_RIDGE, RIDGE_RANGE};
 pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
+pub use precision::{precisions, Precisions};
 pub use sampler::GaussianSampler;
