@@ -203,12 +203,19 @@ fn check_terms_in_f32_range(
     variance: impl Fn(usize, usize) -> f64,
 ) -> Result<()> {
     let floor = f64::from(f32::MIN_POSITIVE);
+    let mut scale = vec![0.0; w.nrows()];
     for c in 0..classes {
-        let input: Vec<f64> = (0..w.ncols()).map(|j| variance(c, j)).collect();
-        for i in 0..w.nrows() {
-            let s: f64 = (0..w.ncols())
-                .map(|j| w[(i, j)] * w[(i, j)] * input[j])
-                .sum();
+        // sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ summed over j in order for every i at once, down W's columns (W is
+        // column-major: a walk along its rows strided by the column length and took 7 ms per
+        // class at 1024 × 1024, a fifth of the f32 layer; thirtieth session).
+        scale.fill(0.0);
+        for j in 0..w.ncols() {
+            let v = variance(c, j);
+            for (s, &wij) in scale.iter_mut().zip(w.col(j).iter()) {
+                *s += wij * wij * v;
+            }
+        }
+        for (i, &s) in scale.iter().enumerate() {
             if s > 0.0 && s < floor {
                 return Err(Error::Numeric(format!(
                     "--precision f32: the variance of unit {i} of {stage} (layer {l}'s affine \
