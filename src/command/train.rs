@@ -34,21 +34,17 @@ fn naming_cumulant_overflow<R>(
     description: &str,
     activation: &str,
 ) -> Result<R> {
-    let largest = || {
-        (0..train.x.ncols())
-            .flat_map(|j| train.x.col(j).iter().map(|v| v.abs()).collect::<Vec<_>>())
-            .fold(0.0, f64::max)
-    };
     result.or_else(|e| {
+        let largest = train.x.norm_max();
         let on = (description, crate::config::On::Train);
-        match super::naming_data_scale(Err(e), on, largest(), Precision::F64) {
+        match super::naming_data_scale(Err(e), on, largest, Precision::F64) {
             Err(Error::Numeric(msg)) => Err(Error::Numeric(format!(
                 "{description}: the cumulant objective (--objective cumulants) failed: {msg}; the \
                  training set's values reach {:.1e}: the data's scale (--scale, the data \
                  files), the initial weights (--gain) or the activation (--activation \
                  {activation}: quad:α squares the pre-activations) put the class moments beyond \
                  what f64 holds",
-                largest()
+                largest
             ))),
             other => other,
         }
