@@ -429,7 +429,7 @@ fn pilot_class(
     // of the reported carry then.
     let check = carry_class(engine, net, (from, half, h), carry, method, &quiet)
         .and_then(|run| Ok((one_output(&run.stages)?, run)));
-    let (output, check) = match check {
+    let (output, mut check) = match check {
         Ok(c) => c,
         Err(e) => {
             report.judgement = Judgement::CannotJudge;
@@ -441,9 +441,12 @@ fn pilot_class(
             return Ok((report, Some(gaussian(engine, start)?)));
         }
     };
+    let closed = [match check.gaussian_output.take() {
+        Some(g) => g,
+        None => one_output(&gaussian(engine, half)?)?,
+    }];
     let check_end = carry_end(&check);
     let carried = [output];
-    let closed = [one_output(&gaussian(engine, half)?)?];
     let y = held_out.draws[class].as_ref();
     let mut verdict = held_out_check(&carried, &closed, &[y], &[])?;
     let stopped_earlier = match (check_end, reported_end) {
@@ -636,12 +639,16 @@ fn jackknife(
             let moments = MomentAccumulator::of_one_class(zg.as_ref(), false)?;
             // A replicate whose carry fails (pushed along the reported path) measures no
             // noise: no jackknife, the draws-only verdict stands.
-            let Ok(run) = carry_class(engine, net, (from, &moments, &hg), carry, method, &quiet)
+            let Ok(mut run) =
+                carry_class(engine, net, (from, &moments, &hg), carry, method, &quiet)
             else {
                 return Ok(None);
             };
             let carried = one_output(&run.stages)?;
-            let closed = one_output(&gaussian(engine, &moments)?)?;
+            let closed = match run.gaussian_output.take() {
+                Some(g) => g,
+                None => one_output(&gaussian(engine, &moments)?)?,
+            };
             Ok(Some((carried, closed, carry_path(&run))))
         })
         .collect::<Result<Option<Vec<_>>>>()
@@ -671,6 +678,9 @@ struct ClassRun {
     /// Directions of the output that kept the Gaussian closure's variance
     /// ([`guard_output_directions`]).
     guarded_directions: usize,
+    /// The Gaussian closure's output from the same start, where the guard computed it (the
+    /// carry reached y): the pilot's comparison takes it rather than running it again.
+    gaussian_output: Option<Moments>,
     /// Seconds measuring the start tensors.
     measure_seconds: f64,
 }
@@ -745,9 +755,16 @@ fn carry_class(
     // A carry that reached y: its output's collapsed directions keep the Gaussian closure's
     // variance (`output_guard`). A cut or fallen-back output is a Gaussian closure's already.
     let mut guarded_directions = 0;
+    let mut gaussian_output = None;
     if cut.is_none() && fallback.is_none() {
-        let closed = gaussian_run(engine, net, (from, moments), method, timings)?;
-        let gaussian_output = one_output(&closed)?;
+        let closed = one_output(&gaussian_run(
+            engine,
+            net,
+            (from, moments),
+            method,
+            timings,
+        )?)?;
+        let gaussian_output = gaussian_output.insert(closed);
         let y = stages
             .last_mut()
             .ok_or_else(|| Error::Shape("a carried run without stages".into()))?;
@@ -766,6 +783,7 @@ fn carry_class(
         gaussian,
         cut,
         guarded_directions,
+        gaussian_output,
         indefinite: engine.indefinite_carried().first().copied(),
         measure_seconds,
     })
@@ -883,6 +901,7 @@ pub fn propagate_carried<'a>(
             mut cut,
             indefinite,
             mut guarded_directions,
+            gaussian_output: _,
             measure_seconds: measured,
         } = carry_class(
             engine,
