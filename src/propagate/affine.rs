@@ -74,7 +74,10 @@ pub enum AffineStrategy {
 /// The stacked dense update Σ'ₖ = W Sₖ Wᵀ of several covariances in one float type T (f64 here,
 /// f32 for `--precision f32`): [`Stacked::multiply`] forms W [S₁ … S_K] in one GEMM,
 /// [`Stacked::lower_into`] the lower triangle of each (W Sₖ) Wᵀ, mirrored. The buffers grow to
-/// the largest layer seen and are then reused without allocation.
+/// the largest layer seen and are then reused as views of the current layer's size
+/// ([`at_least`]): a narrower layer (the read-out) does not shrink them, so the next wide one
+/// neither allocates nor writes them twice (a shrunk faer `Mat` fills every entry again when it
+/// grows back: 2·N_out·K·N_in + N_in·N_out stores per run before the GEMMs overwrite them).
 #[derive(Clone, Debug)]
 pub(crate) struct Stacked<T: Real> {
     /// [S₁ … S_K], N_in × K·N_in.
@@ -84,6 +87,8 @@ pub(crate) struct Stacked<T: Real> {
     /// Wᵀ stored column-major (N_in × N_out): faer multiplies by a transposed *view* of W at
     /// ~60 % of its plain GEMM rate here, by this copy at ~90 % (BENCHMARKS.md, Goal 2).
     w_t: Mat<T>,
+    /// (N_out, N_in) of the last [`Stacked::multiply`]: the part of the buffers it wrote.
+    dims: (usize, usize),
 }
 
 impl<T: Real> Default for Stacked<T> {
@@ -92,8 +97,20 @@ impl<T: Real> Default for Stacked<T> {
             stacked: Mat::new(),
             product: Mat::new(),
             w_t: Mat::new(),
+            dims: (0, 0),
         }
     }
+}
+
+/// The top-left `rows` × `cols` block of `buf`, grown first (new entries 0) where it is smaller
+/// in either dimension; never shrunk, so a buffer sized once for the widest layer is reused
+/// without writing its entries again.
+fn at_least<T: Real>(buf: &mut Mat<T>, rows: usize, cols: usize) -> MatMut<'_, T> {
+    if buf.nrows() < rows || buf.ncols() < cols {
+        let zero = T::from_f64(0.0);
+        buf.resize_with(buf.nrows().max(rows), buf.ncols().max(cols), |_, _| zero);
+    }
+    buf.as_mut().submatrix_mut(0, 0, rows, cols)
 }
 
 impl<T: Real> Stacked<T> {
@@ -106,19 +123,17 @@ impl<T: Real> Stacked<T> {
         mut fill: impl FnMut(usize, MatMut<'_, T>),
     ) {
         let (n_out, n_in) = (w.nrows(), w.ncols());
-        let zero = T::from_f64(0.0);
-        self.stacked.resize_with(n_in, count * n_in, |_, _| zero);
-        self.product.resize_with(n_out, count * n_in, |_, _| zero);
-        self.w_t.resize_with(n_in, n_out, |_, _| zero);
-        transpose_into(w, self.w_t.as_mut());
+        self.dims = (n_out, n_in);
+        transpose_into(w, at_least(&mut self.w_t, n_in, n_out));
+        let mut stacked = at_least(&mut self.stacked, n_in, count * n_in);
         for k in 0..count {
-            fill(k, self.stacked.as_mut().subcols_mut(k * n_in, n_in));
+            fill(k, stacked.rb_mut().subcols_mut(k * n_in, n_in));
         }
         matmul(
-            self.product.as_mut(),
+            at_least(&mut self.product, n_out, count * n_in),
             Accum::Replace,
             w,
-            self.stacked.as_ref(),
+            stacked.as_ref(),
             T::from_f64(1.0),
             Par::rayon(0),
         );
@@ -156,14 +171,14 @@ impl<T: Real> Stacked<T> {
     }
 
     fn lower_with(&self, k: usize, mut out: MatMut<'_, T>, par: Par) {
-        let n_in = self.w_t.nrows();
+        let (n_out, n_in) = self.dims;
         triangular::matmul(
             out.as_mut(),
             BlockStructure::TriangularLower,
             Accum::Replace,
-            self.product.as_ref().subcols(k * n_in, n_in),
+            self.product.as_ref().submatrix(0, k * n_in, n_out, n_in),
             BlockStructure::Rectangular,
-            self.w_t.as_ref(),
+            self.w_t.as_ref().submatrix(0, 0, n_in, n_out),
             BlockStructure::Rectangular,
             T::from_f64(1.0),
             par,
@@ -365,4 +380,59 @@ fn check_shapes(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wide layer, a narrow one (a read-out) and the wide one again through one [`Stacked`]:
+    /// every update equals a fresh [`Stacked`]'s bit for bit, and the narrow layer leaves the
+    /// buffers at the wide layer's size, so the wide one after it neither allocates nor writes
+    /// them again. (Shrinking them, as `resize_with` to the narrow size did, fails the second
+    /// check.)
+    #[test]
+    fn a_narrow_layer_keeps_the_buffers_of_a_wide_one() {
+        let cov = |s: f64| {
+            Mat::from_fn(5, 5, |i, j| {
+                if i == j {
+                    2.0 + s
+                } else {
+                    0.1 * ((i + j) as f64 + s).sin()
+                }
+            })
+        };
+        let weights =
+            |m: usize, s: f64| Mat::from_fn(m, 5, |i, j| ((i * 7 + j * 3) as f64 * 0.37 + s).sin());
+        let covs = [cov(0.3), cov(0.7)];
+        let run = |stacked: &mut Stacked<f64>, w: &Mat<f64>| {
+            stacked.multiply(w.as_ref(), covs.len(), |c, mut slot| {
+                slot.copy_from(&covs[c])
+            });
+            (0..covs.len())
+                .map(|c| {
+                    let mut out = Mat::zeros(w.nrows(), w.nrows());
+                    stacked.lower_into(c, out.as_mut());
+                    out
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut reused = Stacked::<f64>::default();
+        for (k, w) in [weights(6, 0.0), weights(1, 1.0), weights(6, 2.0)]
+            .iter()
+            .enumerate()
+        {
+            let got = run(&mut reused, w);
+            assert_eq!(got, run(&mut Stacked::default(), w), "layer {k}");
+            assert_eq!(
+                (
+                    reused.product.nrows(),
+                    reused.product.ncols(),
+                    reused.w_t.ncols()
+                ),
+                (6, 10, 6),
+                "layer {k}: the buffers shrank"
+            );
+        }
+    }
 }
