@@ -8,6 +8,7 @@
 
 mod columns;
 mod gemm;
+mod grow;
 mod mirror;
 mod precision;
 mod scratch;
@@ -18,6 +19,7 @@ mod zeros;
 
 pub use columns::columns;
 pub use gemm::{gemm, gemm_batch};
+pub use grow::at_least;
 pub use mirror::mirror_lower;
 pub use precision::{narrow, widen};
 pub use scratch::with_work;

@@ -37,7 +37,7 @@ use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use super::affine_small;
 use crate::error::{Error, Result};
-use crate::linalg::{class_split, mirror_lower, transpose_into};
+use crate::linalg::{at_least, class_split, mirror_lower, transpose_into};
 use crate::net::Real;
 use crate::stats::Moments;
 use rayon::prelude::*;
@@ -76,8 +76,8 @@ pub enum AffineStrategy {
 /// [`Stacked::lower_into`] the lower triangle of each (W Sₖ) Wᵀ, mirrored. The buffers grow to
 /// the largest layer seen and are then reused as views of the current layer's size
 /// ([`at_least`]): a narrower layer (the read-out) does not shrink them, so the next wide one
-/// neither allocates nor writes them twice (a shrunk faer `Mat` fills every entry again when it
-/// grows back: 2·N_out·K·N_in + N_in·N_out stores per run before the GEMMs overwrite them).
+/// neither allocates nor writes them twice (N_out·K·N_in + N_in·N_out stores per run before the
+/// GEMMs overwrite them).
 #[derive(Clone, Debug)]
 pub(crate) struct Stacked<T: Real> {
     /// [S₁ … S_K], N_in × K·N_in.
@@ -102,17 +102,6 @@ impl<T: Real> Default for Stacked<T> {
     }
 }
 
-/// The top-left `rows` × `cols` block of `buf`, grown first (new entries 0) where it is smaller
-/// in either dimension; never shrunk, so a buffer sized once for the widest layer is reused
-/// without writing its entries again.
-fn at_least<T: Real>(buf: &mut Mat<T>, rows: usize, cols: usize) -> MatMut<'_, T> {
-    if buf.nrows() < rows || buf.ncols() < cols {
-        let zero = T::from_f64(0.0);
-        buf.resize_with(buf.nrows().max(rows), buf.ncols().max(cols), |_, _| zero);
-    }
-    buf.as_mut().submatrix_mut(0, 0, rows, cols)
-}
-
 impl<T: Real> Stacked<T> {
     /// Stacks `count` covariances (each N_in × N_in, written by `fill(k, slot)`) and multiplies
     /// them by `w` (N_out × N_in) in one GEMM.
@@ -124,13 +113,14 @@ impl<T: Real> Stacked<T> {
     ) {
         let (n_out, n_in) = (w.nrows(), w.ncols());
         self.dims = (n_out, n_in);
-        transpose_into(w, at_least(&mut self.w_t, n_in, n_out));
-        let mut stacked = at_least(&mut self.stacked, n_in, count * n_in);
+        let zero = T::from_f64(0.0);
+        transpose_into(w, at_least(&mut self.w_t, n_in, n_out, zero));
+        let mut stacked = at_least(&mut self.stacked, n_in, count * n_in, zero);
         for k in 0..count {
             fill(k, stacked.rb_mut().subcols_mut(k * n_in, n_in));
         }
         matmul(
-            at_least(&mut self.product, n_out, count * n_in),
+            at_least(&mut self.product, n_out, count * n_in, zero),
             Accum::Replace,
             w,
             stacked.as_ref(),

@@ -5,12 +5,13 @@
 //! The hidden stages stay f32 ([`Predicted::is_f32`]); the output y is widened to f64.
 
 use faer::Mat;
+use rayon::prelude::*;
 
 use super::closure::{apply_f32, has_f32_lanes};
 use super::start::Start;
 use super::units::finite32;
 use crate::error::{Error, Result};
-use crate::linalg::{narrow, widen};
+use crate::linalg::{at_least, narrow, widen};
 use crate::net::{Mlp, Stage};
 use crate::propagate::affine::{affine_mean, Stacked};
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
@@ -85,12 +86,13 @@ impl SinglePropagator {
                     None => start.variance(c, j),
                 },
             )?;
-            self.w.resize_with(n, layer.fan_in(), |_, _| 0.0);
-            narrow(&layer.w, self.w.as_mut());
+            let w = at_least(&mut self.w, n, layer.fan_in(), 0.0);
+            narrow(&layer.w, w);
+            let w = self.w.as_ref().submatrix(0, 0, n, layer.fan_in());
             let flops = affine_flops(n, layer.fan_in(), classes);
             timings.time("affine", flops, || {
                 self.dense
-                    .multiply(self.w.as_ref(), classes, |c, mut slot| match previous {
+                    .multiply(w, classes, |c, mut slot| match previous {
                         Some(p) => slot.copy_from(p.single[c].as_ref()),
                         None => start.fill(c, slot),
                     });
@@ -194,7 +196,11 @@ impl SinglePropagator {
 /// f64 side never holds (adv29: `analyze --precision f32` of a network whose read-out weights
 /// are 10⁻²⁵ printed a covariance error of 1 and KLs of 3·10⁸ at y with exit 0). An exact 0
 /// (zero weights, constant inputs) is not refused. O(N·fan-in) per class beside the O(N·fan-in²)
-/// update.
+/// update, in one pass over W for every class, its rows split among the threads (the check of a
+/// 1024-wide layer ran alone on one thread for 0.7 ms per class, W read again for each class:
+/// ~4 % of the f32 layer at 2 threads; thirty-first session). Each sᵢ is the same sum, in the
+/// same order (j ascending), as a loop over one class; the unit reported is the first in
+/// (class, unit) order.
 fn check_terms_in_f32_range(
     w: faer::MatRef<'_, f64>,
     stage: Stage,
@@ -202,33 +208,67 @@ fn check_terms_in_f32_range(
     classes: usize,
     variance: impl Fn(usize, usize) -> f64,
 ) -> Result<()> {
+    let (n, fan_in) = (w.nrows(), w.ncols());
+    // v[j·C + c] = σ²ⱼ of class c: the variances of column j side by side.
+    let v: Vec<f64> = (0..fan_in)
+        .flat_map(|j| (0..classes).map(move |c| (j, c)))
+        .map(|(j, c)| variance(c, j))
+        .collect();
+    let rows: Vec<(usize, usize)> = (0..n)
+        .step_by(CHECK_ROWS)
+        .map(|i| (i, (i + CHECK_ROWS).min(n)))
+        .collect();
+    let first = rows
+        .par_iter()
+        .filter_map(|&(lo, hi)| first_subnormal_scale(w.subrows(lo, hi - lo), &v, classes, lo))
+        .min_by_key(|&(c, i, _)| (c, i));
+    match first {
+        None => Ok(()),
+        Some((c, i, s)) => Err(Error::Numeric(format!(
+            "--precision f32: the variance of unit {i} of {stage} (layer {l}'s affine \
+             update), class entry {c}, is of the order of {s:.1e} (Σⱼ w²ᵢⱼ σ²ⱼ), below \
+             f32's normal range (1.2e-38): each of its terms is subnormal in f32, so the \
+             f32 product loses its digits (or turns 0) and the prediction would be that \
+             of another covariance; expected --precision f64 (or weights that keep the \
+             variances above 1.2e-38)"
+        ))),
+    }
+}
+
+/// Rows of W per task of [`check_terms_in_f32_range`]: their sums for ten classes (64 × 10
+/// f64) stay in L1 while the columns of W stream past.
+const CHECK_ROWS: usize = 64;
+
+/// For the rows `w` (unit `first` + r for row r) and every class c, sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ with
+/// σ²ⱼ = `v[j·classes + c]`: the first (class, unit, sᵢ) in (class, unit) order with sᵢ
+/// positive but below f32's normal range, if any.
+fn first_subnormal_scale(
+    w: faer::MatRef<'_, f64>,
+    v: &[f64],
+    classes: usize,
+    first: usize,
+) -> Option<(usize, usize, f64)> {
+    let rows = w.nrows();
     let floor = f64::from(f32::MIN_POSITIVE);
-    let mut scale = vec![0.0; w.nrows()];
-    for c in 0..classes {
-        // sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ summed over j in order for every i at once, down W's columns (W is
-        // column-major: a walk along its rows strided by the column length and took 7 ms per
-        // class at 1024 × 1024, a fifth of the f32 layer; thirtieth session).
-        scale.fill(0.0);
-        for j in 0..w.ncols() {
-            let v = variance(c, j);
-            for (s, &wij) in scale.iter_mut().zip(w.col(j).iter()) {
-                *s += wij * wij * v;
-            }
+    // scale[c·rows + r]: class c's sum of row r.
+    let mut scale = vec![0.0; classes * rows];
+    let mut square = vec![0.0; rows];
+    for j in 0..w.ncols() {
+        for (q, &wij) in square.iter_mut().zip(w.col(j).iter()) {
+            *q = wij * wij;
         }
-        for (i, &s) in scale.iter().enumerate() {
-            if s > 0.0 && s < floor {
-                return Err(Error::Numeric(format!(
-                    "--precision f32: the variance of unit {i} of {stage} (layer {l}'s affine \
-                     update), class entry {c}, is of the order of {s:.1e} (Σⱼ w²ᵢⱼ σ²ⱼ), below \
-                     f32's normal range (1.2e-38): each of its terms is subnormal in f32, so the \
-                     f32 product loses its digits (or turns 0) and the prediction would be that \
-                     of another covariance; expected --precision f64 (or weights that keep the \
-                     variances above 1.2e-38)"
-                )));
+        let vj = &v[j * classes..(j + 1) * classes];
+        for (sums, &var) in scale.chunks_exact_mut(rows).zip(vj) {
+            for (s, &q) in sums.iter_mut().zip(&square) {
+                *s += q * var;
             }
         }
     }
-    Ok(())
+    scale.chunks_exact(rows).enumerate().find_map(|(c, sums)| {
+        sums.iter()
+            .position(|&s| s > 0.0 && s < floor)
+            .map(|r| (c, first + r, sums[r]))
+    })
 }
 
 /// The receiver of each finished stage of [`SinglePropagator::run`].
@@ -255,5 +295,45 @@ fn to_f32(p: &mut Predicted, n: usize) {
         m.k4_iijj = None;
         m.k4_iiij = None;
         s.resize_with(n, n, |_, _| 0.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 200 units in four tasks of rows, three classes. Units 10 and 70 have weights of 1e-21 on
+    /// columns 0–14 (unit 10) or 15–29 (unit 70) and 0 elsewhere; class 1's variances are 1e6
+    /// on columns 0–14 and ~1 on 15–29, class 2's the reverse, class 0's 1e6 everywhere. So
+    /// sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ is below f32's normal range (~1e-41) for unit 70 in class 1 and unit 10
+    /// in class 2 only. The error names class 1's unit 70 — the first in (class, unit) order —
+    /// with its sum as a loop over that class alone gives it, though unit 10 of class 2 comes
+    /// first in row order (a minimum over (unit, class) names it instead: checked to fail).
+    /// With class 1 and 2's small variances raised there is no error.
+    #[test]
+    fn the_first_subnormal_scale_in_class_order_is_named() {
+        let (n, fan_in, classes) = (200, 30, 3);
+        let w = Mat::from_fn(n, fan_in, |i, j| match i {
+            10 => f64::from(u8::from(j < 15)) * 1e-21,
+            70 => f64::from(u8::from(j >= 15)) * 1e-21,
+            _ => 0.1 + ((i * 31 + j * 17) % 23) as f64 / 23.0,
+        });
+        let variance = |c: usize, j: usize| match (c, j < 15) {
+            (0, _) | (1, true) | (2, false) => 1e6,
+            _ => 1.0 + j as f64,
+        };
+        let err = check_terms_in_f32_range(w.as_ref(), Stage::Pre(1), 1, classes, variance);
+        let msg = err
+            .expect_err("subnormal scales must be refused")
+            .to_string();
+        let want: f64 = (0..fan_in)
+            .map(|j| w[(70, j)] * w[(70, j)] * variance(1, j))
+            .sum();
+        assert!(want > 0.0 && want < 1e-38, "the case: {want:e}");
+        assert!(msg.contains("unit 70 of h1"), "{msg}");
+        assert!(msg.contains("class entry 1"), "{msg}");
+        assert!(msg.contains(&format!("{want:.1e}")), "{msg}");
+        let raised = |c: usize, j: usize| variance(c, j).max(1e6);
+        check_terms_in_f32_range(w.as_ref(), Stage::Pre(1), 1, classes, raised).unwrap();
     }
 }
