@@ -496,6 +496,24 @@ fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
     );
 }
 
+/// A quadratic (quad:0.5) network trained on the higher-order task with the default settings,
+/// in `dir`: its path.
+fn higher_order_quad(dir: &std::path::Path) -> String {
+    let model = dir.join("ho-quad.safetensors");
+    let m = model.to_str().unwrap().to_string();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "higher-order",
+        "--activation",
+        "quad:0.5",
+        "--json",
+        "--out",
+        &m,
+    ]));
+    m
+}
+
 /// On the higher-order task a quadratic network (the default training) with order 3 carried
 /// from x leaves class 0's 2 × 2 output covariance with a negative eigenvalue (10 % of its
 /// trace): the expansion broke down, and the class falls back (here to the Gaussian closure's
@@ -508,18 +526,7 @@ fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
 #[test]
 fn an_indefinite_carried_output_covariance_falls_back_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("ho-quad.safetensors");
-    let m = model.to_str().unwrap();
-    json(&corrflow(&[
-        "train",
-        "--task",
-        "higher-order",
-        "--activation",
-        "quad:0.5",
-        "--json",
-        "--out",
-        m,
-    ]));
+    let m: &str = &higher_order_quad(dir.path());
     let args = [
         "analyze",
         "--task",
@@ -604,18 +611,7 @@ fn an_indefinite_carried_output_covariance_falls_back_and_says_so() {
 #[test]
 fn an_indefinite_output_whose_trace_is_negative_is_not_given_a_share_of_it() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("ho-quad.safetensors");
-    let m = model.to_str().unwrap();
-    json(&corrflow(&[
-        "train",
-        "--task",
-        "higher-order",
-        "--activation",
-        "quad:0.5",
-        "--json",
-        "--out",
-        m,
-    ]));
+    let m: &str = &higher_order_quad(dir.path());
     let args = ["analyze", "--model", m, "--order", "3", "--carry", "first"];
     let r = json(&corrflow(&[&args[..], &["--json"]].concat()));
     let text = success_text(&args);

@@ -14,7 +14,7 @@ use crate::timing::flops;
 ///   stderr 0. If v ≤ 0 to rounding the difference is deterministic. A v negative beyond
 ///   rounding (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
 ///   truncated expansion's output), and v is read from Σ with its negative eigenvalue set to 0,
-///   as the draws of ≥ 3 outputs are ([`clipped_difference_variance`]).
+///   as the draws of ≥ 3 outputs are (closed form: `clipped_difference_variance`).
 /// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues
 ///   clipped, see [`super::GaussianSampler`]), `n_samples` draws in n_samples/2 pairs, seeded by `seed`.
 ///   p is the mean indicator; stderr = s/√pairs with s the sample standard deviation of the
