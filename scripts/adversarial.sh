@@ -1667,4 +1667,148 @@ for t in listed:
 sys.exit(0 if ok else 1)' "$D21" 2>/dev/null || {
   implausible=$((implausible + 1)); echo "indefinite outputs (--carry first): text, JSON and --report disagree"; }
 
+# 22. Thirty-first session (adv31): the output guard (carried outputs of zero, tiny, huge and
+# tied variances, one output, identical classes), the pilot's KL statistic (held-out classes
+# of 1 and 2 samples, constant outputs), the scaled norms (data x1e150 ... x1e153 and x1e-150
+# through propagate, analyze, sweep and --report), the f32 check of subnormal affine terms
+# (data and weights near f32's limits, subnormal weights) and io::temp::remove_stale (three
+# asides of one output, an aside whose place is a dangling link or a file, a read-only
+# folder); and adv30's --carry first output whose trace is negative (said so, not "115 %").
+python3 - "$W" <<'PY'
+import os, random, sys
+sys.path.insert(0, sys.argv[1])
+from npy import blobs, xy
+d = os.path.join(sys.argv[1], "d22")
+os.makedirs(d, exist_ok=True)
+rng = random.Random(31)
+x, y = blobs(rng, [200, 200, 200]); xy(d, "base", x, y)
+for s, name in ((1e-60, "em60"), (1e150, "e150"), (1e151, "e151"), (1e152, "e152"), (1e153, "e153"), (1e-150, "em150"),
+                (1e19, "e19"), (1e-19, "em19"), (1e-30, "em30")):
+    xy(d, name, [[v * s for v in r] for r in x], y)
+xy(d, "const", [[0.7] * 4 if c == 1 else r for r, c in zip(x, y)], y)
+xy(d, "tied", [x[j % 200] for j in range(600)], y)
+keep = [j for j, c in enumerate(y) if c != 2 or j < 401]
+xy(d, "c2n1", [x[j] for j in keep], [y[j] for j in keep])
+keep = [j for j, c in enumerate(y) if c != 2 or j < 402]
+xy(d, "c2n2", [x[j] for j in keep], [y[j] for j in keep])
+xy(d, "one", [r for r, c in zip(x, y) if c == 0], [0] * 200)
+PY
+D22=$W/d22
+d22() { echo --task data --train-x "$D22/$1-x.npy" --train-y "$D22/$1-y.npy" --test-x "$D22/${2:-$1}-x.npy" --test-y "$D22/${2:-$1}-y.npy"; }
+for a in quad:0.5 tanh; do
+  "$BIN" --threads 1 train $(d22 base) --hidden 8,8 --activation $a --epochs 3 --out "$D22/${a%%:*}.safetensors" >/dev/null 2>&1
+done
+python3 - "$D22" <<'PY'
+import json, struct, sys
+d = sys.argv[1]
+def edit(src, out, rules):
+    raw = open(src, "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; head = json.loads(raw[8:8 + n])
+    data = bytearray(raw[8 + n:])
+    for k, v in head.items():
+        if k in rules:
+            a, b = v["data_offsets"]; w = struct.unpack(f"<{(b - a) // 8}d", data[a:b])
+            data[a:b] = struct.pack(f"<{(b - a) // 8}d", *rules[k](list(w)))
+    open(out, "wb").write(raw[:8 + n] + data)
+scale = lambda s: lambda w: [v * s for v in w]
+edit(f"{d}/quad.safetensors", f"{d}/q-r0.safetensors", {"readout.weight": scale(0.0)})
+edit(f"{d}/quad.safetensors", f"{d}/q-tiedout.safetensors", {"readout.weight": lambda w: w[:len(w) // 3] * 3, "readout.bias": lambda w: [0.0] * len(w)})
+edit(f"{d}/quad.safetensors", f"{d}/q-r1e-150.safetensors", {"readout.weight": scale(1e-150)})
+edit(f"{d}/quad.safetensors", f"{d}/q-r1e100.safetensors", {"readout.weight": scale(1e100)})
+edit(f"{d}/quad.safetensors", f"{d}/q-h1e-150.safetensors", {"hidden1.weight": scale(1e-150)})
+edit(f"{d}/tanh.safetensors", f"{d}/t-sub.safetensors", {"hidden1.weight": scale(1e-40)})
+edit(f"{d}/tanh.safetensors", f"{d}/t-sub1.safetensors", {"hidden2.weight": lambda w: [1e-45] + w[1:]})
+edit(f"{d}/tanh.safetensors", f"{d}/t-e30.safetensors", {"hidden2.weight": scale(1e30)})
+edit(f"{d}/tanh.safetensors", f"{d}/t-f32max.safetensors", {"readout.weight": lambda w: [3.4e38] + w[1:]})
+edit(f"{d}/tanh.safetensors", f"{d}/t-inf.safetensors", {"hidden1.weight": lambda w: [float("inf")] + w[1:]})
+PY
+# The output guard and the KL pilot: order 3 carried through the quadratic net on degenerate
+# classes, with read-outs x0 (constant outputs), tied (three equal outputs), x1e-150 and x1e100;
+# guarded_directions must be a count, every number finite.
+CAR=(--threads 1 propagate --carry depth --json)
+for ds in base const tied c2n2 one; do
+  for o in 3 4; do check "guard/pilot: quad o$o $ds" + "${CAR[@]}" --model "$D22/quad.safetensors" $(d22 base $ds) --order $o; done
+done
+for o in 3 4; do
+  check "guard/pilot: quad o$o a test class of 1" "!at least 2 samples" "${CAR[@]}" --model "$D22/quad.safetensors" $(d22 base c2n1) --order $o
+  check "guard/pilot: quad o$o x1e150" "!--scale" "${CAR[@]}" --model "$D22/quad.safetensors" $(d22 base e150) --order $o
+done
+# Found, not fixed (adv31): order 3 carried on data x1e-60 or x1e-150 (order 2 and order 3
+# uncarried run) fails with "the affine map of the carried κ tensors into width 8 overflowed",
+# naming the model; x1e-30 runs. Counted as refused until fixed.
+for ds in em60 em150; do
+  for m in quad tanh; do check "carry o3 $m: data $ds" + "${CAR[@]}" --model "$D22/$m.safetensors" $(d22 base $ds) --order 3; done
+done
+for m in q-r0 q-tiedout q-r1e-150 q-r1e100 q-h1e-150; do
+  check "guard/pilot: $m o3" - "${CAR[@]}" --model "$D22/$m.safetensors" $(d22 base) --order 3
+  check "guard/pilot: $m o3 analyze" - --threads 1 analyze --model "$D22/$m.safetensors" $(d22 base) --order 3 --carry depth --json
+done
+check "guard: one class held out of 1 draw (--on train)" + "${CAR[@]}" --model "$D22/quad.safetensors" $(d22 base c2n1) --order 3 --on train
+check "guard: analyze --report tied" + --threads 1 analyze --model "$D22/quad.safetensors" $(d22 base tied) --order 3 --carry depth --report "$D22/rep-tied"
+python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+ok = True
+for rep in r.get("carried", []):
+    for c in rep.get("classes", []):
+        g = c.get("guarded_directions", 0)
+        ok = ok and isinstance(g, int) and 0 <= g <= 3
+sys.exit(0 if ok else 1)' "$D22/rep-tied/report.json" 2>/dev/null || { implausible=$((implausible + 1)); echo "guard: guarded_directions not a count of the 3 outputs"; }
+# Scaled norms: x1e150 ... x1e152 run through propagate, analyze, --report and a sweep; x1e153
+# refused naming the spread; x1e-150 runs.
+for ds in e150 e151 e152 em150; do
+  check "scaled: propagate tanh $ds" + --threads 1 propagate --model "$D22/tanh.safetensors" $(d22 base $ds) --json
+  check "scaled: analyze tanh $ds --report" + --threads 1 analyze --model "$D22/tanh.safetensors" $(d22 base $ds) --report "$D22/rep-$ds"
+  check "scaled: analyze --task data $ds" + --threads 1 analyze $(d22 $ds) --hidden 8 --epochs 1 --json
+  printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:60"\nhidden = [[4]]\nepochs = 1\n' "$D22/$ds-x.npy" "$D22/$ds-y.npy" >"$D22/g-$ds.toml"
+  rm -rf "$D22/sw-$ds"
+  check "scaled: sweep $ds" + --threads 1 sweep --grid "$D22/g-$ds.toml" --out "$D22/sw-$ds"
+done
+check "scaled: propagate e153" "!spreads beyond f64" --threads 1 propagate --model "$D22/tanh.safetensors" $(d22 base e153) --json
+check "scaled: analyze --report e153" "!spreads beyond f64" --threads 1 analyze --model "$D22/tanh.safetensors" $(d22 base e153) --report "$D22/rep-e153"
+[ -e "$D22/rep-e153" ] && { debris=$((debris + 1)); echo "scaled: a refused --report left $D22/rep-e153"; }
+# The f32 path near f32's limits: data x1e19 (squares near f32's largest), x1e-19 and x1e-30
+# (squares subnormal or below f32), weights x1e-40 (subnormal), one weight 1e-45, layer-2
+# weights x1e30, a read-out weight 3.4e38, an inf weight (refused on load).
+for ds in e19 em19 em30; do
+  for c in propagate analyze; do check "f32: $c tanh $ds" - --threads 1 $c --model "$D22/tanh.safetensors" $(d22 base $ds) --precision f32 --json; done
+done
+for m in t-sub t-sub1 t-e30 t-f32max; do
+  for c in propagate analyze; do check "f32: $c $m" - --threads 1 $c --model "$D22/$m.safetensors" $(d22 base) --precision f32 --json; done
+done
+check "f32: inf weight" "t-inf.safetensors" --threads 1 propagate --model "$D22/t-inf.safetensors" $(d22 base) --precision f32 --json
+# io::temp::remove_stale: three asides of R from dead processes (the newest goes back), an
+# aside whose place is a dangling link (kept there: a link is not the output's place to take)
+# or a file, and a read-only folder (the run refused, the aside untouched).
+pids=()
+for _ in 1 2 3; do true & pids+=($!); wait $!; done
+TS=$W/ts22
+rm -rf "$TS" && mkdir -p "$TS"
+for k in 0 1 2; do
+  A="$TS/.corrflow-tmp-${pids[$k]}-${k}h-R"
+  mkdir -p "$A" && echo "age $k" >"$A/report.md" && touch -d "$((k + 1)) hours ago" "$A"
+done
+check "train --out beside three asides of R" + --threads 1 train "${XOR[@]}" --out "$TS/m.safetensors"
+[ "$(cat "$TS/R/report.md" 2>/dev/null)" = "age 0" ] || { clobbered=$((clobbered + 1)); echo "temp: of three asides of R the newest is not back"; }
+left "$TS" "three asides of R, then a run in the folder"
+TL=$W/tl22
+rm -rf "$TL" && mkdir -p "$TL" && ln -s "$TL/nowhere" "$TL/R" && echo f >"$TL/F"
+mkdir -p "$TL/.corrflow-tmp-${pids[0]}-1h-R" "$TL/.corrflow-tmp-${pids[1]}-1h-F"
+check "train --out beside asides whose places are a dangling link and a file" + --threads 1 train "${XOR[@]}" --out "$TL/m.safetensors"
+{ [ -L "$TL/R" ] && [ "$(cat "$TL/F")" = f ]; } || { clobbered=$((clobbered + 1)); echo "temp: a link or file in an aside's place was replaced"; }
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+  TR=$W/tr22
+  rm -rf "$TR" && mkdir -p "$TR/.corrflow-tmp-${pids[2]}-1h-R" && echo keep >"$TR/.corrflow-tmp-${pids[2]}-1h-R/x"
+  chmod o+x "$W" && chmod 555 "$TR"
+  runs=$((runs + 1))
+  timeout -s KILL 20 setpriv --reuid=65534 --regid=65534 --clear-groups "$BIN" --threads 1 train "${XOR[@]}" --out "$TR/m.safetensors" >/dev/null 2>"$W/err" </dev/null
+  rc=$?
+  if [ $rc -eq 137 ]; then hangs=$((hangs + 1)); echo "read-only folder with an aside: hang"
+  elif [ $rc -ne 2 ] || ! grep -q "$TR" "$W/err"; then unnamed=$((unnamed + 1)); echo "read-only folder with an aside: rc $rc $(head -c 160 "$W/err")"; fi
+  [ "$(cat "$TR/.corrflow-tmp-${pids[2]}-1h-R/x" 2>/dev/null)" = keep ] || { clobbered=$((clobbered + 1)); echo "temp: the aside in a read-only folder was touched"; }
+  chmod 755 "$TR"
+fi
+# adv30's --carry first output with a negative trace: no share of it in the warning.
+check "analyze --order 3 --carry first: negative trace (text)" + --threads 1 analyze --model "$D20/hq.safetensors" --order 3 --carry first
+if grep -q "is negative too" "$W/out"; then :; elif grep -qE "[0-9]{3}\.[0-9]{2} % of its trace" "$W/out"; then
+  implausible=$((implausible + 1)); echo "--carry first: a share above 100 % of the trace"; fi
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -47,7 +47,8 @@ pub struct StartLayerOutcome {
 /// output is then the Gaussian closure's from hidden layer `fallback.gaussian_from_layer` on,
 /// and Σ here is the carried one it replaced. Any other theory keeps Σ: its accuracy draws
 /// from Σ with the negative eigenvalues set to 0 ([`crate::stats::gaussian::GaussianSampler`]; with 2 outputs it
-/// reads only the variance of their difference), and its KL does not exist unless the KL's
+/// reads the variance of their difference, from that clipped Σ where the variance is negative:
+/// [`crate::stats::gaussian::prob_argmax`]), and its KL does not exist unless the KL's
 /// ridge covers the negative eigenvalues.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct IndefiniteOutput {
@@ -59,6 +60,11 @@ pub struct IndefiniteOutput {
     /// What replaced Σ in the theory; absent where Σ was kept.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback: Option<OutputFallback>,
+    /// With 2 outputs and Σ kept: uᵀΣu, u = e₀ − e₁, the variance of the outputs' difference,
+    /// all the accuracy reads of Σ; where it is negative the accuracy reads it from Σ with its
+    /// negative eigenvalue set to 0 ([`crate::stats::gaussian::prob_argmax`]). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub difference_variance: Option<f64>,
 }
 
 /// The output a carried theory reports for a class whose carried output was indefinite.
@@ -108,6 +114,7 @@ fn carried_indefinite(
                 most_negative_eigenvalue: i.most_negative_eigenvalue,
                 trace: i.trace,
                 fallback: Some(OutputFallback::new(from, i.gaussian_from_layer)),
+                difference_variance: None,
             })
         })
         .collect();
@@ -277,12 +284,16 @@ fn indefinite_output(
     class: usize,
 ) -> Result<Option<IndefiniteOutput>> {
     let what = format!("the output covariance of class {class}");
-    let found = indefinite_beyond_rounding((*output.cov(k)).as_ref(), &what)?;
+    let cov = output.cov(k);
+    let found = indefinite_beyond_rounding((*cov).as_ref(), &what)?;
+    let difference_variance =
+        (cov.nrows() == 2).then(|| cov[(0, 0)] + cov[(1, 1)] - 2.0 * cov[(0, 1)]);
     Ok(found.map(|(lowest, trace)| IndefiniteOutput {
         class,
         most_negative_eigenvalue: lowest,
         trace,
         fallback: None,
+        difference_variance,
     }))
 }
 

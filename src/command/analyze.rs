@@ -174,7 +174,12 @@ pub fn analyze_run(
     // A numerical failure of data beyond the squares' range names the data, not the model.
     let analysed = naming_data_scale(analysed, (&loaded.description, a.on), largest, precision);
     // …and of data lost in the rounding of the first layer's biases, the data's scale.
-    let analysed = naming_data_below_biases(analysed, (&loaded.description, a.on), largest, &net);
+    let analysed = naming_data_below_biases(
+        analysed,
+        (&loaded.description, a.on),
+        largest,
+        (&net, precision),
+    );
     let (analysis, heatmap) = match model {
         Some(path) => naming_model(path, analysed)?,
         None => analysed?,

@@ -112,15 +112,33 @@ impl fmt::Display for Activation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Activation::Linear => write!(f, "linear"),
-            Activation::Quadratic { alpha } => write!(f, "quad:{alpha}"),
+            Activation::Quadratic { alpha } => write!(f, "quad:{}", Parameter(*alpha)),
             Activation::Relu => write!(f, "relu"),
             Activation::Erf => write!(f, "erf"),
             Activation::Tanh => write!(f, "tanh"),
             Activation::Sigmoid => write!(f, "sigmoid"),
             Activation::Gelu => write!(f, "gelu"),
-            Activation::LeakyRelu { slope } => write!(f, "leaky_relu:{slope}"),
+            Activation::LeakyRelu { slope } => write!(f, "leaky_relu:{}", Parameter(*slope)),
             Activation::Silu => write!(f, "silu"),
             Activation::Softplus => write!(f, "softplus"),
+        }
+    }
+}
+
+/// An activation's parameter in the shortest digits that parse back to the same f64: Rust's
+/// `{}` for f64 gives those digits but never an exponent (quad:1e300 would print 301
+/// digits, quad:1e-300 a run of 300 zeros), so magnitudes outside [1e-4, 1e16) take `{:e}`
+/// (also shortest round-trip: `1e300`, `2.5e-7`); the others, 0 and non-finite values keep
+/// `{}` (`0.5`, `1`, `0.01`).
+struct Parameter(f64);
+
+impl fmt::Display for Parameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || !a.is_finite() || (1e-4..1e16).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:e}", self.0)
         }
     }
 }
@@ -194,6 +212,36 @@ impl TryFrom<String> for Activation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parameters far from 1 print in the shortest digits that parse back to the same bits
+    /// (adv31: `quad:1e300` printed 301 digits through `{}`); those in [1e-4, 1e16) as before.
+    #[test]
+    fn extreme_parameters_print_short_and_parse_back_bit_for_bit() {
+        for (alpha, text) in [
+            (1e300, "quad:1e300"),
+            (-1e300, "quad:-1e300"),
+            (1e-300, "quad:1e-300"),
+            (f64::MAX, "quad:1.7976931348623157e308"),
+            (f64::MIN_POSITIVE / 8.0, "quad:2.781342323134e-309"),
+            (1e16, "quad:1e16"),
+            (9.999999999999998e15, "quad:9999999999999998"),
+            (1e-4, "quad:0.0001"),
+            (9.9e-5, "quad:9.9e-5"),
+            (0.5, "quad:0.5"),
+            (1.0, "quad:1"),
+            (0.0, "quad:0"),
+        ] {
+            let a = Activation::Quadratic { alpha };
+            assert_eq!(a.to_string(), text);
+            let Activation::Quadratic { alpha: back } = text.parse().unwrap() else {
+                panic!("{text}")
+            };
+            assert_eq!(back.to_bits(), alpha.to_bits(), "{text}");
+        }
+        let a = Activation::LeakyRelu { slope: 3e-7 };
+        assert_eq!(a.to_string(), "leaky_relu:3e-7");
+        assert_eq!(a.to_string().parse::<Activation>().unwrap(), a);
+    }
 
     #[test]
     fn parse_display_roundtrip() {

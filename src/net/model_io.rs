@@ -295,7 +295,7 @@ fn read_tensor(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Activation;
+    use crate::net::{Activation, Activations};
 
     /// The same network and records give the same file bytes, save after save (the metadata's
     /// keys in order: `safetensors::serialize` wrote a `HashMap`'s order, which changes from
@@ -331,6 +331,26 @@ mod tests {
             text.starts_with("{\"__metadata__\":{\"activation\":"),
             "{text}"
         );
+    }
+
+    /// A model of `quad:1e300` keeps its α bit for bit through the file, and its metadata
+    /// spells it `quad:1e300` (301 digits before adv31).
+    #[test]
+    fn an_extreme_quadratic_alpha_is_saved_short_and_loads_bit_for_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.safetensors");
+        for alpha in [1e300, 1e-300, -3.3e-200] {
+            let net = Mlp::init(&[3, 2, 2], Activation::Quadratic { alpha }, 1.0, 4).unwrap();
+            save(&net, &path, &[]).unwrap();
+            let back = load(&path).unwrap();
+            assert_eq!(back, net);
+            let Activations::Uniform(Activation::Quadratic { alpha: a }) = back.activation else {
+                panic!("{:?}", back.activation)
+            };
+            assert_eq!(a.to_bits(), alpha.to_bits());
+            let meta = metadata(&path).unwrap();
+            assert_eq!(meta["activation"], format!("quad:{alpha:e}"));
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::error::{Error, Field, Result};
 use crate::linalg::on_pool;
 use crate::net::{Layer, Mlp, Precision, Stage};
 use crate::simd;
-use crate::stats::{indefinite_beyond_rounding, Moments, NarrowMoments};
+use crate::stats::{indefinite_beyond_rounding, lowest_eigenvalue_words, Moments, NarrowMoments};
 use crate::timing::{affine_flops, Timings};
 use rayon::prelude::*;
 
@@ -414,10 +414,9 @@ impl Propagator {
                         k,
                         format!(
                             "class {class}: the output covariance with the carried corrections \
-                             is not positive semidefinite (lowest eigenvalue {lambda:.3e}, \
-                             {:.2} % of its trace){z}: the series broke down; the Gaussian \
-                             closure alone from h{k} on",
-                            100.0 * lambda.abs() / trace.abs()
+                             is not positive semidefinite ({}){z}: the series broke down; the \
+                             Gaussian closure alone from h{k} on",
+                            lowest_eigenvalue_words(lambda, trace)
                         ),
                     ));
                     continue;

@@ -10,6 +10,7 @@ use crate::analysis::budget::OrderBudget;
 use crate::analysis::start_layers::IndefiniteOutput;
 use crate::analysis::tails::{OutputTails, NEGATIVE_MASS_TOL};
 use crate::analysis::Analysis;
+use crate::stats::lowest_eigenvalue_words;
 
 /// A Markdown table from a header and rows of cells.
 fn md_table(header: &[String], rows: &[Vec<String>]) -> String {
@@ -183,15 +184,21 @@ pub fn edgeworth_warning(t: &OutputTails) -> Option<String> {
 /// more line where the same theory kept an indefinite output for other classes).
 pub fn indefinite_warnings(a: &Analysis) -> Vec<String> {
     let accuracy = match a.widths.last() {
-        Some(2) => "the accuracy reads only the variance of the two outputs' difference",
+        Some(2) => {
+            "the accuracy reads only the variance of the two outputs' difference, from the \
+             covariance with its negative eigenvalue set to 0 where that variance is negative"
+        }
         _ => "the accuracy draws from it with the negative eigenvalues set to 0",
     };
     let lowest = |c: &IndefiniteOutput| {
+        let difference = match c.difference_variance {
+            Some(v) if v < 0.0 => format!("; the outputs' difference has variance {v:.3e} < 0"),
+            _ => String::new(),
+        };
         format!(
-            "{} (lowest eigenvalue {:.3e}, {:.2} % of its trace",
+            "{} ({}{difference}",
             c.class,
-            c.most_negative_eigenvalue,
-            100.0 * c.most_negative_eigenvalue.abs() / c.trace.abs()
+            lowest_eigenvalue_words(c.most_negative_eigenvalue, c.trace)
         )
     };
     let plural = |n: usize| if n == 1 { "" } else { "es" };

@@ -39,6 +39,21 @@ pub fn indefinite_beyond_rounding(
     Ok((lowest < -ROUNDING_LEVEL * trace.abs()).then_some((lowest, trace)))
 }
 
+/// The lowest eigenvalue λ of an indefinite covariance Σ in words, for a warning: with its
+/// share of tr Σ where tr Σ > 0 ("lowest eigenvalue -3.500e-4, 0.24 % of its trace"); where
+/// tr Σ ≤ 0 the negative eigenvalues outweigh the positive ones and a share of the trace would
+/// say nothing true, so the trace is given itself ("…; its trace, -2.639e-2, is negative too").
+pub fn lowest_eigenvalue_words(lowest: f64, trace: f64) -> String {
+    if trace > 0.0 {
+        format!(
+            "lowest eigenvalue {lowest:.3e}, {:.2} % of its trace",
+            100.0 * lowest.abs() / trace
+        )
+    } else {
+        format!("lowest eigenvalue {lowest:.3e}; its trace, {trace:.3e}, is negative too")
+    }
+}
+
 /// The cumulants corrflow tracks for one class at one layer.
 ///
 /// `mean` μ and covariance Σ always; the two N×N slices of the third and fourth cumulant that

@@ -496,6 +496,24 @@ fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
     );
 }
 
+/// A quadratic (quad:0.5) network trained on the higher-order task with the default settings,
+/// in `dir`: its path.
+fn higher_order_quad(dir: &std::path::Path) -> String {
+    let model = dir.join("ho-quad.safetensors");
+    let m = model.to_str().unwrap().to_string();
+    json(&corrflow(&[
+        "train",
+        "--task",
+        "higher-order",
+        "--activation",
+        "quad:0.5",
+        "--json",
+        "--out",
+        &m,
+    ]));
+    m
+}
+
 /// On the higher-order task a quadratic network (the default training) with order 3 carried
 /// from x leaves class 0's 2 × 2 output covariance with a negative eigenvalue (10 % of its
 /// trace): the expansion broke down, and the class falls back (here to the Gaussian closure's
@@ -508,18 +526,7 @@ fn the_subset_carry_is_cut_where_its_covariance_turns_indefinite() {
 #[test]
 fn an_indefinite_carried_output_covariance_falls_back_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("ho-quad.safetensors");
-    let m = model.to_str().unwrap();
-    json(&corrflow(&[
-        "train",
-        "--task",
-        "higher-order",
-        "--activation",
-        "quad:0.5",
-        "--json",
-        "--out",
-        m,
-    ]));
+    let m: &str = &higher_order_quad(dir.path());
     let args = [
         "analyze",
         "--task",
@@ -591,6 +598,56 @@ fn an_indefinite_carried_output_covariance_falls_back_and_says_so() {
         assert!(text.contains(&warned), "no warning for {stage}:\n{text}");
     }
     assert!(!text.contains("KL is n/a"), "{text}");
+}
+
+/// `--carry first` keeps an indefinite output (no fallback there); on the quadratic
+/// higher-order network the theory from z¹ (+κ₃ at h²) leaves class 0 with eigenvalues
+/// −3.0e-2 and +4.1e-3: its trace is negative, and the warning said "115.43 % of its trace"
+/// (a share of |tr Σ|). It now gives the trace itself ("is negative too") wherever the trace
+/// is not positive, a share only where it is; and with 2 outputs it gives the variance of the
+/// outputs' difference (JSON `difference_variance`) where that is negative (here −6.1e-2), read
+/// from the covariance with its negative eigenvalue set to 0 (before adv31 the negative
+/// variance read as a certain difference, p = 1, without a word).
+#[test]
+fn an_indefinite_output_whose_trace_is_negative_is_not_given_a_share_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let m: &str = &higher_order_quad(dir.path());
+    let args = ["analyze", "--model", m, "--order", "3", "--carry", "first"];
+    let r = json(&corrflow(&[&args[..], &["--json"]].concat()));
+    let text = success_text(&args);
+    let (mut negative, mut negative_difference) = (0, 0);
+    for t in r["indefinite_outputs"].as_array().expect("listed") {
+        for c in t["classes"].as_array().unwrap() {
+            let (lowest, trace) = (
+                c["most_negative_eigenvalue"].as_f64().unwrap(),
+                c["trace"].as_f64().unwrap(),
+            );
+            let said = if trace > 0.0 {
+                format!("{:.2} % of its trace", 100.0 * lowest.abs() / trace)
+            } else {
+                negative += 1;
+                format!("lowest eigenvalue {lowest:.3e}; its trace, {trace:.3e}, is negative too")
+            };
+            assert!(text.contains(&said), "{said}:\n{text}");
+            let v = c["difference_variance"]
+                .as_f64()
+                .expect("2 outputs, Σ kept");
+            if v < 0.0 {
+                negative_difference += 1;
+                let said = format!("the outputs' difference has variance {v:.3e} < 0");
+                assert!(text.contains(&said), "{said}:\n{text}");
+            }
+        }
+    }
+    assert!(negative > 0, "no negative trace here any more: {r}");
+    assert!(
+        negative_difference > 0,
+        "no negative difference variance: {r}"
+    );
+    assert!(
+        text.contains("from the covariance with its negative eigenvalue set to 0"),
+        "{text}"
+    );
 }
 
 /// The output KL of each class at y, from `propagate --json`'s per-stage rows.

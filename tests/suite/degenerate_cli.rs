@@ -1140,6 +1140,29 @@ fn analysis_of_data_lost_in_the_biases_rounding_names_the_data_scale() {
             && !e.contains("biased.safetensors"),
         "{e}"
     );
+    // In f32, first-layer weights ×10⁻⁴⁰ (h1's variances ~10⁻⁸⁰) fail first on f32's range:
+    // the message names --precision f64 and does not say that h1 holds the biases alone (adv31:
+    // it did, and ended "rescale the data", of data whose values reach 4.4, wrapping f32's own
+    // message; where h1 resolves the data in f64 — section 22's tanh net with biases ≥ 5.6e-3,
+    // data ×10⁻¹⁹ or weights ×10⁻⁴⁰ — the f64 run succeeds, so the biases were not the cause).
+    let mut net = model_io::load(&trained).unwrap();
+    net.layers[0].w =
+        faer::Mat::from_fn(net.layers[0].w.nrows(), net.layers[0].w.ncols(), |i, j| {
+            1e-40 * net.layers[0].w[(i, j)]
+        });
+    let model = dir.path().join("tiny-w.safetensors");
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    let o = run(
+        &["analyze", "--model", m, "--precision", "f32", "--json"],
+        &data_args(&xp, &yp, &xp, &yp),
+    );
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("--precision f64") && !e.contains("rounding units of its bias"),
+        "{e}"
+    );
 }
 
 /// `train --objective cumulants` whose closure overflows names the data or the flags: data

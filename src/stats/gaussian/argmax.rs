@@ -4,13 +4,17 @@ use faer::{ColRef, MatRef};
 
 use crate::error::{Error, Result};
 use crate::special::normal_cdf;
+use crate::stats::ROUNDING_LEVEL;
 use crate::timing::flops;
 
 /// P(argmax y = `class`) for y ~ N(mean, cov), and its standard error.
 ///
 /// * 1 output: the argmax is always 0, so p is 1 or 0 exactly.
 /// * 2 outputs: exact, P(y_c > y_o) = Φ(Δμ/√v), Δμ = μ_c − μ_o, v = Σ_cc + Σ_oo − 2Σ_co;
-///   stderr 0. If v ≤ 0 the difference is deterministic.
+///   stderr 0. If v ≤ 0 to rounding the difference is deterministic. A v negative beyond
+///   rounding (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
+///   truncated expansion's output), and v is read from Σ with its negative eigenvalue set to 0,
+///   as the draws of ≥ 3 outputs are (closed form: `clipped_difference_variance`).
 /// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues
 ///   clipped, see [`super::GaussianSampler`]), `n_samples` draws in n_samples/2 pairs, seeded by `seed`.
 ///   p is the mean indicator; stderr = s/√pairs with s the sample standard deviation of the
@@ -65,6 +69,12 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
             "prob_argmax: mean or covariance has non-finite entries".into(),
         ));
     }
+    let scale = cov[(class, class)].abs() + cov[(other, other)].abs();
+    let var = if var < -ROUNDING_LEVEL * scale {
+        clipped_difference_variance(cov, var)
+    } else {
+        var
+    };
     let p = if var > 0.0 {
         normal_cdf(dmu / var.sqrt())
     } else if dmu > 0.0 || (dmu == 0.0 && class < other) {
@@ -73,6 +83,24 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
         0.0
     };
     Ok((p, 0.0))
+}
+
+/// uᵀΣ₊u, u = e₀ − e₁, for a symmetric 2 × 2 Σ (whose uᵀΣu is `var`) with its negative
+/// eigenvalues set to 0 (Σ₊, the clipping of [`super::GaussianSampler`]). With eigenvalues
+/// λ₋ ≤ λ₊ (m ± r, m = (Σ₀₀ + Σ₁₁)/2, r = √(((Σ₀₀ − Σ₁₁)/2)² + Σ₀₁²)): Σ₊ = 0 when λ₊ ≤ 0, Σ when
+/// λ₋ ≥ 0, and otherwise λ₊ P₊ with P₊ = (Σ − λ₋I)/(λ₊ − λ₋) the projector on λ₊'s
+/// eigenvector, so uᵀΣ₊u = λ₊ (uᵀΣu − 2λ₋)/(λ₊ − λ₋) (uᵀu = 2).
+fn clipped_difference_variance(cov: MatRef<'_, f64>, var: f64) -> f64 {
+    let m = 0.5 * (cov[(0, 0)] + cov[(1, 1)]);
+    let r = (0.5 * (cov[(0, 0)] - cov[(1, 1)])).hypot(cov[(0, 1)]);
+    let (low, high) = (m - r, m + r);
+    if high <= 0.0 {
+        0.0
+    } else if low >= 0.0 {
+        var
+    } else {
+        (high * (var - 2.0 * low) / (high - low)).max(0.0)
+    }
 }
 
 /// P(argmax y = `class`) from the whole argmax distribution on the same draws
@@ -86,4 +114,53 @@ fn monte_carlo(
 ) -> Result<(f64, f64)> {
     let d = super::argmax_distribution(mean, cov, n_samples, seed)?;
     Ok((d.p[class], d.stderr[class]))
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{col, mat};
+
+    use super::*;
+
+    /// An indefinite Σ (eigenvalues 1.42 and −0.92) whose difference variance uᵀΣu = −1.3 is
+    /// negative: the two-output closed form reads Σ with its negative eigenvalue set to 0, as
+    /// the Monte Carlo of ≥ 3 outputs does. Checked against the eigendecomposition (faer) and
+    /// against 3 outputs whose third never wins (mean −100), drawn from the clipped Σ by the
+    /// sampler: within 4 standard errors of the draws. (Before adv31 a negative v read as a
+    /// certain difference: p = 1 here, 0.70 below.)
+    #[test]
+    fn a_negative_difference_variance_reads_the_clipped_covariance() {
+        let cov = mat![[1.0, 0.9], [0.9, -0.5]];
+        let mean = col![0.3, 0.0];
+        let (p, se) = prob_argmax(mean.as_ref(), cov.as_ref(), 0, 0, 0).unwrap();
+        assert_eq!(se, 0.0);
+        let eig = cov.self_adjoint_eigen(faer::Side::Lower).unwrap();
+        let (lambda, vecs) = (eig.S(), eig.U());
+        let v: f64 = (0..2)
+            .map(|k| lambda[k].max(0.0) * (vecs[(0, k)] - vecs[(1, k)]).powi(2))
+            .sum();
+        assert!((v - 0.32944).abs() < 1e-4, "clipped variance {v}");
+        let want = normal_cdf(0.3 / v.sqrt());
+        assert!(
+            (p - want).abs() < 1e-12,
+            "p {p}, clipped closed form {want}"
+        );
+        let (p1, _) = prob_argmax(mean.as_ref(), cov.as_ref(), 1, 0, 0).unwrap();
+        assert!((p + p1 - 1.0).abs() < 1e-12);
+        let cov3 = mat![[1.0, 0.9, 0.0], [0.9, -0.5, 0.0], [0.0, 0.0, 1.0]];
+        let mean3 = col![0.3, 0.0, -100.0];
+        let (q, q_se) = prob_argmax(mean3.as_ref(), cov3.as_ref(), 0, 200_000, 31).unwrap();
+        assert!(
+            q_se > 0.0 && (q - p).abs() < 4.0 * q_se,
+            "3 outputs {q} ± {q_se}, 2: {p}"
+        );
+    }
+
+    /// A difference variance negative by rounding alone is still a certain difference.
+    #[test]
+    fn a_rounding_negative_difference_variance_is_a_certain_difference() {
+        let cov = mat![[1.0, 1.0], [1.0, 1.0 - 1e-15]];
+        let (p, _) = prob_argmax(col![1e-3, 0.0].as_ref(), cov.as_ref(), 0, 0, 0).unwrap();
+        assert_eq!(p, 1.0);
+    }
 }
