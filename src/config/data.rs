@@ -613,8 +613,8 @@ mod tests {
     /// longer test set holds after the reported one (so of the same distribution, the hidden
     /// rotation included), none of them a training or test sample, labels as the generator
     /// assigns them; a task without a generator is refused naming the flag. Fails where the
-    /// fresh samples are drawn with another seed (another rotation) or from the test set's
-    /// start (broken on purpose: `subcols(0, n)`).
+    /// fresh samples are drawn with another seed (another rotation) or overlap the test set
+    /// (broken on purpose: `subcols(n_test - 1, n)`, one test sample among them).
     #[test]
     fn fresh_samples_continue_the_generators_test_stream() {
         for task in [Task::Xor, Task::HigherOrder] {

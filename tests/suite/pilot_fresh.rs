@@ -49,7 +49,7 @@ fn says_fresh(report: &serde_json::Value) {
 /// the test set; the reported outputs tested against the fresh samples are worse (a z above
 /// the limit), both classes are replaced by the Gaussian closure's, bit for bit the order-2
 /// run, and the text names the check. Fails where the check keeps them (broken on purpose:
-/// `reported_class` never abandoning).
+/// `reported_class`'s verdict inverted).
 #[test]
 fn a_reported_output_worse_on_fresh_samples_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,8 +112,7 @@ fn a_reported_output_worse_on_fresh_samples_is_replaced() {
 /// erf d30 at order 3: the carried output is better than the Gaussian closure's on the test
 /// set; tested against the fresh samples it is better too (mean and covariance z < −3) and
 /// every number of the unchecked run is kept. Fails where the check abandons it (broken on
-/// purpose: the check's draws replaced by the training set's outputs keeps it too, so the
-/// break made was `worse` set for every class: then this test fails).
+/// purpose: `reported_class`'s verdict inverted).
 #[test]
 fn a_reported_output_better_on_fresh_samples_is_kept() {
     let dir = tempfile::tempdir().unwrap();
