@@ -170,6 +170,24 @@ pub struct ClassPilot {
     pub not_run: Option<String>,
 }
 
+impl ClassPilot {
+    /// A check of `held_out` from a start of `start_samples`, before its verdict (`not_run`
+    /// until one is set).
+    fn pending(held_out: &HeldOut, start_samples: usize) -> Self {
+        ClassPilot {
+            held_out: held_out.set.clone(),
+            check: held_out.check,
+            start_samples,
+            judgement: Judgement::NotRun,
+            why: String::new(),
+            jackknife_groups: 0,
+            replicates_worse: None,
+            verdict: None,
+            not_run: None,
+        }
+    }
+}
+
 /// One class's carry: how far it went and where it fell back.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClassCarry {
@@ -421,17 +439,7 @@ fn pilot_class(
 ) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
     let draws = held_out.draws.get(class).map_or(0, |y| y.ncols());
     let start_samples = h.map_or(0, |h| h.ncols());
-    let mut report = ClassPilot {
-        held_out: held_out.set.clone(),
-        check: held_out.check,
-        start_samples,
-        judgement: Judgement::NotRun,
-        why: String::new(),
-        jackknife_groups: 0,
-        replicates_worse: None,
-        verdict: None,
-        not_run: None,
-    };
+    let mut report = ClassPilot::pending(held_out, start_samples);
     let (Some(half), Some(h)) = (half.filter(|_| start_samples >= 2 && draws >= 2), h) else {
         let why = format!(
             "{} held-out samples of class {class} in the {}; the pilot needs at least \
@@ -611,17 +619,7 @@ fn reported_class(
     method: ClosureMethod,
 ) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
     let y = held_out.draws.get(class).filter(|y| y.ncols() >= 2);
-    let mut report = ClassPilot {
-        held_out: held_out.set.clone(),
-        check: Check::ReportedOutput,
-        start_samples: n,
-        judgement: Judgement::NotRun,
-        why: String::new(),
-        jackknife_groups: 0,
-        replicates_worse: None,
-        verdict: None,
-        not_run: None,
-    };
+    let mut report = ClassPilot::pending(held_out, n);
     let Some(y) = y else {
         let why = format!(
             "{} fresh samples of class {class}; the check needs at least 2",
