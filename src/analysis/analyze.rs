@@ -20,7 +20,8 @@ use super::transfer::{quadratic_transfer, LayerTransfer};
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::measure::{
-    layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, HeldOut, Higher, STATS_BATCH,
+    layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Check, HeldOut, Higher,
+    STATS_BATCH,
 };
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
@@ -211,15 +212,15 @@ pub fn analyze<'a>(
     analyze_held_out(net, data.into(), None, opts, timings)
 }
 
-/// [`analyze`] with held-out samples of the same distribution (`held_out`: the samples and
-/// the set's name, e.g. the other split): under `--carry depth` and the pilot on
+/// [`analyze`] with held-out samples of the same distribution (`held_out`: the samples, the
+/// set's name, e.g. the other split, and the check they make, [`Check`]): under `--carry depth` and the pilot on
 /// ([`crate::measure::CarrySettings::pilot_on`]) each start layer's carried output is checked
 /// against their outputs per class and replaced by the Gaussian closure's where it is
 /// significantly worse ([`crate::measure::HeldOut`]). Without them nothing is checked.
 pub fn analyze_held_out(
     net: &Mlp,
     data: Labelled<'_>,
-    held_out: Option<(Labelled<'_>, &str)>,
+    held_out: Option<(Labelled<'_>, &str, Check)>,
     opts: AnalysisOptions,
     timings: &Timings,
 ) -> Result<(Analysis, Heatmap)> {
@@ -278,7 +279,7 @@ pub fn analyze_held_out(
     let (corrected_order, corrected, carried) = match carried {
         Some(o) => {
             let held_out = match held_out.filter(|_| pilot) {
-                Some((h, set)) => Some(HeldOut::measure(net, h, set, STATS_BATCH, timings)?),
+                Some(h) => Some(HeldOut::of(net, h, STATS_BATCH, timings)?),
                 None => None,
             };
             let (runs, reports) = carried_start_layer_outcomes(

@@ -36,9 +36,11 @@ pub struct OrderArgs {
     /// With --carry depth (default on): on the other set (--on test: the training set, and
     /// vice versa), split per class into halves, run the carried and the Gaussian closure's
     /// theory from one half's start against the other half's outputs, and where the carried
-    /// output is significantly further from them (z > 3, mean or covariance) report the
-    /// Gaussian closure's run instead; `off` keeps every carried output unchecked.
-    #[arg(long, value_enum, value_name = "on|off")]
+    /// output is significantly further from them (z > 3, mean, covariance or KL) report the
+    /// Gaussian closure's run instead; `fresh` (generated tasks only) tests the reported
+    /// carried output itself against 4 × the reported set's size of fresh samples of the
+    /// task's generator; `off` keeps every carried output unchecked.
+    #[arg(long, value_enum, value_name = "on|off|fresh")]
     pub pilot: Option<PilotMode>,
 }
 

@@ -120,11 +120,12 @@ pub fn analyze_run(
         // The model records the data's paths (`provenance::records`).
         config.data.check_text_paths()?;
     }
-    let (net, trained, loaded, mismatches, trained_on, largest) = match model {
+    let (net, trained, loaded, mismatches, trained_on, (largest, fresh)) = match model {
         Some(path) => {
             let m = model_and_data(config, path, timings)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, a.on)?;
-            (m.net, None, m.loaded, m.mismatches, m.trained_on, m.largest)
+            let extra = (m.largest, m.fresh);
+            (m.net, None, m.loaded, m.mismatches, m.trained_on, extra)
         }
         None => {
             config.data.check_applies_to(config.data.task())?;
@@ -135,7 +136,8 @@ pub fn analyze_run(
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, &loaded.description, on_epoch)
             })?;
-            (net, trained, loaded, Vec::new(), None, largest)
+            let fresh = timings.time("data load", 0.0, || super::fresh(config, &loaded))?;
+            (net, trained, loaded, Vec::new(), None, (largest, fresh))
         }
     };
     if let Some(out) = keep {
@@ -162,7 +164,7 @@ pub fn analyze_run(
     )?;
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
-    let held_out = super::propagate::held_out(&loaded.split, a.on);
+    let held_out = super::propagate::held_out(&loaded.split, a.on, fresh.as_ref());
     let precision = config.train.precision.unwrap_or_default();
     let analysed = analyze_held_out(
         &net,

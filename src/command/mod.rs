@@ -17,6 +17,7 @@ use crate::config::provenance::{for_model, from_record, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, On, RunConfig};
 use crate::data::{Dataset, Labelled, Split};
 use crate::error::{Error, Field, Result};
+use crate::measure::carried::FRESH_PER_REPORTED;
 use crate::net::train::check_fits;
 use crate::net::Precision;
 use crate::net::{model_io, Mlp};
@@ -57,6 +58,20 @@ struct ModelData {
     trained_on: Option<String>,
     /// The analysed set's largest |x| ([`check_classes`]), for [`naming_data_scale`].
     largest: f64,
+    /// `--pilot fresh`: the generated task's fresh samples and their description ([`fresh`]).
+    fresh: Option<(Dataset, String)>,
+}
+
+/// `--pilot fresh` ([`crate::measure::CarrySettings::pilot_fresh`]): [`FRESH_PER_REPORTED`] ×
+/// the analysed set's size of fresh samples of the generated task `config` describes
+/// ([`DataConfig::fresh_samples`](crate::config::DataConfig::fresh_samples), an error for
+/// files and MNIST); None without it.
+fn fresh(config: &RunConfig, loaded: &Loaded) -> Result<Option<(Dataset, String)>> {
+    if !config.analysis.carry.pilot_fresh()? {
+        return Ok(None);
+    }
+    let n = FRESH_PER_REPORTED * config.analysis.on.pick(&loaded.split).labels.len();
+    config.data.fresh_samples(config.max_memory, n).map(Some)
 }
 
 /// Loads the model at `path` and the data `config` describes, completed from the model's records;
@@ -103,12 +118,14 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         })
         .map_err(recorded)?;
     let largest = check_classes(&loaded.split, &loaded.description, config.analysis.on)?;
+    let fresh = timings.time("data load", 0.0, || fresh(&config, &loaded))?;
     Ok(ModelData {
         net,
         mismatches,
         loaded,
         trained_on: meta.get(TASK_KEY).cloned(),
         largest,
+        fresh,
     })
 }
 

@@ -15,12 +15,12 @@ use crate::analysis::{
 };
 use crate::config::provenance::Mismatch;
 use crate::config::{AnalysisConfig, Field, On, RunConfig};
-use crate::data::{Labelled, Split};
+use crate::data::{Dataset, Labelled, Split};
 use crate::error::{Error, Result};
 use crate::io::trim::return_free_pages;
 use crate::measure::{
-    layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, HeldOut,
-    Higher, LayerStats,
+    layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, Check,
+    HeldOut, Higher, LayerStats,
 };
 use crate::net::{Mlp, Precision, Stage};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
@@ -78,12 +78,14 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         loaded,
         trained_on,
         largest,
+        fresh,
     } = model_and_data(config, model, timings)?;
     // Only the split the run measures is loaded; a test set of plain pixels is held as its
     // bytes (7.8 MB for MNIST's 10 000 samples instead of 63 MB of f64), read batch by batch.
     let samples = Samples {
         split: loaded.split,
         on: a.on,
+        fresh,
     };
     let n_samples = samples.labelled().len();
     check_network_fits(
@@ -149,6 +151,8 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
 struct Samples {
     split: Split,
     on: On,
+    /// `--pilot fresh`: the generated task's fresh samples and their description.
+    fresh: Option<(Dataset, String)>,
 }
 
 impl Samples {
@@ -161,18 +165,25 @@ impl Samples {
         }
     }
 
-    /// The other set, the pilot's held-out samples, and its name.
-    fn held_out(&self) -> (Labelled<'_>, &'static str) {
-        held_out(&self.split, self.on)
+    /// The pilot's held-out samples, their name and the check they make: the fresh samples
+    /// where there are some, else the other set's halves ([`held_out`]).
+    fn held_out(&self) -> (Labelled<'_>, &str, Check) {
+        held_out(&self.split, self.on, self.fresh.as_ref())
     }
 }
 
-/// The set of `split` that is not `on`, the pilot's held-out samples ([`HeldOut`]), and its
-/// name.
-pub(super) fn held_out(split: &Split, on: On) -> (Labelled<'_>, &'static str) {
-    match on {
-        On::Train => (split.test_labelled(), "test set"),
-        On::Test => (Labelled::from(&split.train), "training set"),
+/// The pilot's held-out samples ([`HeldOut`]), their name and the check they make: `fresh`
+/// samples of a generated task (`--pilot fresh`: the reported output tested against them), else
+/// the set of `split` that is not `on` (its halves).
+pub(super) fn held_out<'a>(
+    split: &'a Split,
+    on: On,
+    fresh: Option<&'a (Dataset, String)>,
+) -> (Labelled<'a>, &'a str, Check) {
+    match (fresh, on) {
+        (Some((d, set)), _) => (Labelled::from(d), set, Check::ReportedOutput),
+        (None, On::Train) => (split.test_labelled(), "test set", Check::Halves),
+        (None, On::Test) => (Labelled::from(&split.train), "training set", Check::Halves),
     }
 }
 
@@ -211,8 +222,12 @@ fn in_f64(
         Some(order) => {
             let classes = &stats.get(start_stage).expect("measured").classes;
             let held_out = if a.carry.pilot_on()? {
-                let (data, set) = samples.held_out();
-                Some(HeldOut::measure(net, data, set, a.stats_batch, timings)?)
+                Some(HeldOut::of(
+                    net,
+                    samples.held_out(),
+                    a.stats_batch,
+                    timings,
+                )?)
             } else {
                 None
             };

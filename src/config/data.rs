@@ -12,8 +12,8 @@ use crate::data::preprocess::{read_vector, write_vector};
 use crate::data::samples::MAX_CLASSES;
 use crate::data::split::Sets;
 use crate::data::{
-    ArraysConfig, HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Normalization, Scale,
-    Split, TestSplit, XorConfig,
+    ArraysConfig, Dataset, HigherOrderConfig, MnistConfig, MnistFiles, MnistSource, Normalization,
+    Scale, Split, TestSplit, XorConfig,
 };
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
@@ -193,6 +193,45 @@ impl DataConfig {
             }
         }
         Ok(loaded)
+    }
+
+    /// `n` fresh samples of a generated task (`--pilot fresh`, [`crate::measure::HeldOut::fresh`]):
+    /// the generator run again with n more test samples, whose tail (samples n_test … n_test +
+    /// n − 1 of the test stream) are samples of the same distribution — the same seed, hence
+    /// the same hidden rotation, and the same preprocessing, fitted on the same training set —
+    /// that neither the training nor the test set holds. With the samples, their description.
+    /// Files and MNIST have no such samples: an error naming `--pilot fresh` and the task.
+    pub fn fresh_samples(&self, limit: MemoryLimit, n: usize) -> Result<(Dataset, String)> {
+        let task = self.task();
+        if !matches!(task, Task::Xor | Task::HigherOrder) {
+            return Err(Error::Unsupported(format!(
+                "--pilot fresh draws new samples from the task's generator: it applies to the \
+                 generated tasks (--task xor, higher-order), not --task {task} (no samples beyond its \
+                 training and test sets; use --pilot on)"
+            )));
+        }
+        let d = task_defaults(task);
+        let n_test = self.n_test.or(self.n_train).unwrap_or(d.n_train);
+        let more = DataConfig {
+            n_test: Some(n_test + n),
+            ..self.clone()
+        };
+        let test = more.load_sets(limit, Sets::Both)?.split.test;
+        let x = test.x.subcols(n_test, n).to_owned();
+        let labels = test.labels[n_test..].to_vec();
+        let description = format!(
+            "{n} fresh samples of the generator (its test stream's samples {n_test}..{}, \
+             never trained on nor reported)",
+            n_test + n
+        );
+        Ok((
+            Dataset {
+                x,
+                labels,
+                n_classes: test.n_classes,
+            },
+            description,
+        ))
     }
 
     fn load_sets(&self, limit: MemoryLimit, sets: Sets) -> Result<Loaded> {
@@ -562,5 +601,63 @@ impl DataConfig {
             n_classes: self.n_classes,
             cache_dir: None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DataConfig, Task};
+    use crate::io::MemoryLimit;
+
+    /// The fresh samples are the tail of the test stream run longer: equal to the samples a
+    /// longer test set holds after the reported one (so of the same distribution, the hidden
+    /// rotation included), none of them a training or test sample, labels as the generator
+    /// assigns them; a task without a generator is refused naming the flag. Fails where the
+    /// fresh samples are drawn with another seed (another rotation) or overlap the test set
+    /// (broken on purpose: `subcols(n_test - 1, n)`, one test sample among them).
+    #[test]
+    fn fresh_samples_continue_the_generators_test_stream() {
+        for task in [Task::Xor, Task::HigherOrder] {
+            let cfg = DataConfig {
+                task: Some(task),
+                n_train: Some(60),
+                n_test: Some(40),
+                rotate: true,
+                ..DataConfig::default()
+            };
+            let limit = MemoryLimit::default();
+            let (fresh, about) = cfg.fresh_samples(limit, 30).unwrap();
+            assert!(
+                about.contains("30 fresh samples") && about.contains("40..70"),
+                "{about}"
+            );
+            let longer = DataConfig {
+                n_test: Some(70),
+                ..cfg.clone()
+            };
+            let split = longer.load().unwrap().split;
+            assert_eq!(fresh.x, split.test.x.subcols(40, 30).to_owned());
+            assert_eq!(fresh.labels, split.test.labels[40..]);
+            let used = cfg.load().unwrap().split;
+            for j in 0..fresh.x.ncols() {
+                let seen = |x: &faer::Mat<f64>| (0..x.ncols()).any(|k| x.col(k) == fresh.x.col(j));
+                assert!(
+                    !seen(&used.train.x) && !seen(&used.test.x),
+                    "{task} sample {j}"
+                );
+            }
+        }
+        let mnist = DataConfig {
+            task: Some(Task::Mnist),
+            ..DataConfig::default()
+        };
+        let err = mnist
+            .fresh_samples(MemoryLimit::default(), 10)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--pilot fresh") && err.contains("--task mnist"),
+            "{err}"
+        );
     }
 }

@@ -1,12 +1,16 @@
 //! The pilot's held-out samples for a data start (issue #16 item 7): the other split of the
 //! data, divided per class into a start half and a draws half by a fixed shuffle, the start
-//! half's moments at every stage and the draws half's outputs ([`HeldOut`]); the check itself
-//! is [`crate::propagate::higher::pilot::held_out_check`], driven from [`super::carried`].
+//! half's moments at every stage and the draws half's outputs ([`HeldOut::measure`],
+//! [`Check::Halves`]); or, for a generated task, fresh samples of its generator that neither
+//! the network nor the report has seen, all of them draws against which the reported output
+//! itself is tested ([`HeldOut::fresh`], [`Check::ReportedOutput`]). The check itself is
+//! [`crate::propagate::higher::pilot::held_out_check`], driven from [`super::carried`].
 
 use faer::Mat;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use serde::Serialize;
 
 use super::layers::{layer_stats, Higher, LayerStats};
 use super::tensors::class_outputs;
@@ -32,8 +36,10 @@ use crate::timing::Timings;
 /// held-out set".)
 #[derive(Clone, Debug)]
 pub struct HeldOut {
-    /// "training set" or "test set".
+    /// "training set" or "test set", or the fresh samples' description.
     pub set: String,
+    /// Which check these samples make.
+    pub check: Check,
     /// The start half, its samples owned (in data order).
     pub(super) start: Dataset,
     /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
@@ -100,10 +106,59 @@ impl HeldOut {
                 .collect();
             Ok(HeldOut {
                 set: set.to_string(),
+                check: Check::Halves,
                 start,
                 start_stats,
                 draws,
                 counts,
+            })
+        })
+    }
+
+    /// [`measure`](Self::measure) (`Check::Halves`) or [`fresh`](Self::fresh)
+    /// (`Check::ReportedOutput`) of `data`, the held-out `set`.
+    pub fn of<'a>(
+        net: &Mlp,
+        (data, set, check): (Labelled<'a>, &str, Check),
+        batch: usize,
+        timings: &Timings,
+    ) -> Result<Self> {
+        match check {
+            Check::Halves => Self::measure(net, data, set, batch, timings),
+            Check::ReportedOutput => Self::fresh(net, data, set, batch, timings),
+        }
+    }
+
+    /// Fresh samples of a generated task (`--pilot fresh`; `set` describes them): drawn from
+    /// the task's generator after the test set (the same stream, so the same hidden rotation),
+    /// never seen by the network's training nor by the report. Every sample is a draw: the
+    /// check tests the reported carried output and the Gaussian closure's from the reported
+    /// start against their outputs ([`Check::ReportedOutput`]). The reported output is fixed
+    /// given the reported set and independent of these draws, so the statistics' standard
+    /// errors are the draws' alone (no start half, no jackknife), and the draws' distribution
+    /// is the reported set's (no shift between the network's training and test outputs:
+    /// EXPERIMENTS.md, "The pilot's check against the report, thirty-first session (nw31)").
+    pub fn fresh<'a>(
+        net: &Mlp,
+        data: impl Into<Labelled<'a>>,
+        set: &str,
+        batch: usize,
+        timings: &Timings,
+    ) -> Result<Self> {
+        let data = data.into();
+        timings.time("pilot", 0.0, || {
+            let draws = class_outputs(net, data, batch)?;
+            Ok(HeldOut {
+                set: set.to_string(),
+                check: Check::ReportedOutput,
+                start: Dataset {
+                    x: Mat::zeros(data.dim(), 0),
+                    labels: Vec::new(),
+                    n_classes: data.n_classes,
+                },
+                start_stats: None,
+                counts: draws.iter().map(|y| y.ncols()).collect(),
+                draws,
             })
         })
     }
@@ -115,6 +170,19 @@ impl HeldOut {
         let k = m.classes.iter().position(|&c| c == class)?;
         m.per_class.get(k)
     }
+}
+
+/// Which check the pilot makes (JSON `check` of each class's pilot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// The carried and Gaussian outputs from one half of the other set's start against the
+    /// other half's outputs (`--pilot on`): a test of the carry as a procedure at half the
+    /// other set's size, not of the reported output.
+    Halves,
+    /// The reported carried and Gaussian outputs against fresh samples' outputs (`--pilot
+    /// fresh`, generated tasks): a test of the reported output itself.
+    ReportedOutput,
 }
 
 /// The fewest held-out samples of a class the pilot checks: 2 in the start half (a covariance)

@@ -10,7 +10,7 @@ pub mod tensors;
 pub use carried::{
     propagate_carried, CarryMode, CarryReport, CarrySettings, IndefiniteOutputFallback, PilotMode,
 };
-pub use held_out::HeldOut;
+pub use held_out::{Check, HeldOut};
 pub use layers::{
     layer_stats, layer_stats_and_outputs, layer_stats_narrow, layer_stats_timed, Higher,
     LayerStats, Measured, STATS_BATCH,

@@ -46,6 +46,7 @@ mod io_reliability;
 mod model_python;
 mod paths_cli;
 mod pilot_data;
+mod pilot_fresh;
 mod propagate_engine;
 mod propagate_f32;
 mod reliability_cli;
