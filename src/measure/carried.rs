@@ -607,14 +607,15 @@ fn pilot_class(
 /// cut or fallen back) and the Gaussian closure's output from the same reported `start` (`n`
 /// samples) against the fresh samples' outputs of `class`, the draws' noise alone (the
 /// reported output is fixed: no start noise enters the question whether *it* is worse).
-/// Returns the check and, where the carried output is significantly worse ([`PILOT_Z`]), the
-/// Gaussian closure's stages that replace it. A class with fewer than 2 fresh samples is kept
-/// unchecked, said.
+/// The Gaussian closure's output is `gaussian_output` where the output guard computed it from
+/// the same start (the carry reached y), else run here. Returns the check and, where the
+/// carried output is significantly worse ([`PILOT_Z`]), the Gaussian closure's stages that
+/// replace it. A class with fewer than 2 fresh samples is kept unchecked, said.
 fn reported_class(
     engine: &mut Propagator,
     net: &Mlp,
     (from, start, class, n): (usize, &Moments, usize, usize),
-    carried: &[Predicted],
+    (carried, gaussian_output): (&[Predicted], Option<Moments>),
     held_out: &HeldOut,
     method: ClosureMethod,
 ) -> Result<(ClassPilot, Option<Vec<Predicted>>)> {
@@ -629,13 +630,15 @@ fn reported_class(
         report.not_run = Some(why);
         return Ok((report, None));
     };
-    let gaussian = gaussian_run(engine, net, (from, start), method, &Timings::disabled())?;
-    let verdict = held_out_check(
-        &[one_output(carried)?],
-        &[one_output(&gaussian)?],
-        &[y.as_ref()],
-        &[],
-    )?;
+    let run = |engine: &mut Propagator| {
+        gaussian_run(engine, net, (from, start), method, &Timings::disabled())
+    };
+    let mut gaussian = None;
+    let closed = match gaussian_output {
+        Some(g) => g,
+        None => one_output(gaussian.insert(run(engine)?))?,
+    };
+    let verdict = held_out_check(&[one_output(carried)?], &[closed], &[y.as_ref()], &[])?;
     let draws = format!(
         "the reported output against {} outputs of {}",
         verdict.samples, held_out.set
@@ -662,7 +665,12 @@ fn reported_class(
         ),
     };
     report.verdict = Some(verdict);
-    Ok((report, verdict.worse.then_some(gaussian)))
+    let replaced = match (verdict.worse, gaussian) {
+        (false, _) => None,
+        (true, Some(g)) => Some(g),
+        (true, None) => Some(run(engine)?),
+    };
+    Ok((report, replaced))
 }
 
 /// The Gaussian closure's stages of one class from `start` (layer `from`), no corrections: the
@@ -1004,7 +1012,7 @@ pub fn propagate_carried<'a>(
             mut cut,
             indefinite,
             mut guarded_directions,
-            gaussian_output: _,
+            gaussian_output,
             measure_seconds: measured,
         } = carry_class(
             engine,
@@ -1019,7 +1027,14 @@ pub fn propagate_carried<'a>(
             (Some(held), None) if held.check == Check::ReportedOutput => {
                 let n = h.ncols();
                 Some(timings.time("pilot", 0.0, || {
-                    reported_class(engine, net, (from, moments, class, n), &run, held, method)
+                    reported_class(
+                        engine,
+                        net,
+                        (from, moments, class, n),
+                        (&run, gaussian_output),
+                        held,
+                        method,
+                    )
                 })?)
             }
             (Some(held), Some((half_pre, half_z, half_moments))) => {
