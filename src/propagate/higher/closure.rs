@@ -30,6 +30,7 @@
 //! (EXPERIMENTS.md, "Higher cumulants through depth").
 
 use faer::Mat;
+use std::sync::OnceLock;
 
 use super::batched::Pattern;
 use super::batched::Sources;
@@ -125,6 +126,17 @@ impl ChaosRule {
     /// within 2× of the peer's K = 4 at n = 64, depth 4–8; EXPERIMENTS.md).
     pub fn new(order: usize) -> Self {
         Self::build(order, false, false, false)
+    }
+
+    /// [`ChaosRule::new`]`(order)` for order 3 or 4, built once per process and shared: its
+    /// diagram enumeration is the same for every network and costs more than a whole carried
+    /// run through a narrow one (adv32: 98 % of a pilot-checked `--kappa-units` order-4 run of
+    /// a width-8 net, the subset carry building it anew per class, pilot check and jackknife
+    /// replicate, ~0.1 s each).
+    pub fn shared(order: usize) -> &'static ChaosRule {
+        static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
+        assert!(order == 3 || order == 4, "a chaos rule of order {order}");
+        RULES[order - 3].get_or_init(|| Self::new(order))
     }
 
     /// Order 3's rule where h carries κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\] beside the paired κ₄

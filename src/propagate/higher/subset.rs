@@ -91,7 +91,7 @@ struct Pending {
 /// κ₃/κ₄ carried on a leading subset of r units per layer (module docs).
 #[derive(Clone, Debug)]
 pub struct SubsetCarry {
-    rule: ChaosRule,
+    rule: &'static ChaosRule,
     rank: usize,
     /// Per class: the current pre-activation's tensors (before `leave`) …
     pre: Vec<Option<PreTensors>>,
@@ -135,7 +135,7 @@ impl SubsetCarry {
             .map(|(slices, samples)| Some(PreTensors::Measured { slices, samples }))
             .collect::<Vec<_>>();
         Ok(SubsetCarry {
-            rule: ChaosRule::new(order),
+            rule: ChaosRule::shared(order),
             rank,
             pending: vec![None; pre.len()],
             slices: vec![None; pre.len()],
@@ -539,7 +539,7 @@ impl CarryHook for SubsetCarry {
                 .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
                 .collect();
             let (dm, dc) = timings.time("kappa closure", 0.0, || {
-                increments(&self.rule, &h.cov, &units, s)
+                increments(self.rule, &h.cov, &units, s)
             });
             let inc = super::closure::Increments { mean: dm, cov: dc };
             let growth = variance_increment(&inc, z);

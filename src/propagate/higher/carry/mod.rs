@@ -343,14 +343,12 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
 /// run through a narrow one. Order 3's dense carry reads κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\]
 /// ([`ChaosRule::unpaired`]).
 fn compiled_rule(order: usize) -> &'static ChaosRule {
-    static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
-    RULES[order.clamp(3, 4) - 3].get_or_init(|| {
-        if order == 3 {
-            ChaosRule::unpaired()
-        } else {
-            ChaosRule::new(order)
-        }
-    })
+    static UNPAIRED: OnceLock<ChaosRule> = OnceLock::new();
+    if order == 3 {
+        UNPAIRED.get_or_init(ChaosRule::unpaired)
+    } else {
+        ChaosRule::shared(4)
+    }
 }
 
 /// Order 3's rule for the factored κ₃ reading h's κ₄\[a,a,a,b\]
