@@ -24,15 +24,24 @@ pub(super) struct CoefficientTable {
 impl CoefficientTable {
     /// The table of [`HermiteCoefficients::for_units`] at K = `order` ≥ 1: GELU's written in
     /// place by its closed form (`HermiteCoefficients::gelu_table`, no vector per unit), the
-    /// other activations' copied from their vectors.
-    pub(super) fn new(act: Activation, mu: &[f64], s: &[f64], order: usize) -> Self {
+    /// other activations' copied from their vectors — those computed already to a depth ≥ K
+    /// (`earlier`, by unit: the probes of `hermite::probed_terms`) where they are the same bits
+    /// (`HermiteCoefficients::reused`), else computed.
+    pub(super) fn new(
+        act: Activation,
+        mu: &[f64],
+        s: &[f64],
+        order: usize,
+        earlier: &[Option<HermiteCoefficients>],
+    ) -> Self {
         let terms = order.next_multiple_of(4);
         assert!(terms > 0, "the series takes at least one term");
         let mut lanes = vec![0.0; terms * mu.len().div_ceil(BLOCK) * BLOCK];
         let stats = if act == Activation::Gelu {
             HermiteCoefficients::gelu_table(mu, s, order, terms, &mut lanes)
         } else {
-            let coef = HermiteCoefficients::for_units(act, mu, s, order);
+            let coef = HermiteCoefficients::reused(act, mu, s, order, earlier)
+                .unwrap_or_else(|| HermiteCoefficients::for_units(act, mu, s, order));
             lanes
                 .par_chunks_mut(terms * BLOCK)
                 .zip(coef.par_chunks(BLOCK))

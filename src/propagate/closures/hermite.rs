@@ -173,13 +173,14 @@ impl HermiteClosure {
         let cap = closed.cap();
         let exact = cap < 1.0;
         let rho_all = rho_max.min(cap);
-        let k = if fixed {
-            self.order
+        let (k, probes) = if fixed {
+            (self.order, Vec::new())
         } else {
             layer_terms(self.act, &u, rho_all, self.order.max(WIDE_ORDER), tol)
         };
-        // Blocks of BLOCK units, order-major inside (`CoefficientTable`).
-        let table = CoefficientTable::new(self.act, &u.mu, &u.s, k);
+        // Blocks of BLOCK units, order-major inside (`CoefficientTable`); the probes'
+        // coefficients serve the table where they are its own (`CoefficientTable::new`).
+        let table = CoefficientTable::new(self.act, &u.mu, &u.s, k, &probes);
         let (lanes, terms, coef) = (&table.lanes, table.terms, &table.stats);
         // Rᵢ(L), L = 0..=K, in the layout of the table.
         let var: Vec<f64> = coef.iter().map(|c| c.var).collect();
@@ -401,8 +402,9 @@ impl HermiteClosure {
 /// that unit is settled ([`settled_at`]) for ρ* = `rho_all`, the largest |ρ| of the layer
 /// (or its last nonzero coefficient if none settles it).
 /// At least 1. Any unit not settled at K is checked pair by pair. GELU's probes start at
-/// [`FIRST_PROBE`] orders ([`probed_terms`]), the other activations' at `order`.
-fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64) -> usize {
+/// [`FIRST_PROBE`] orders ([`probed_terms`]), the other activations' at `order`. Returns K and
+/// each probe's coefficients (by unit; None for the other units), as [`probed_terms`].
+fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64) -> Probed {
     let first = if act == Activation::Gelu {
         FIRST_PROBE
     } else {
@@ -419,6 +421,9 @@ fn layer_terms(act: Activation, u: &Units, rho_all: f64, order: usize, tol: f64)
 /// search over 1..=its last nonzero order) is settled at that same least K at depth `order`,
 /// and one not settled within depth d failed every K ≤ d at depth `order` too. At n = 64 the
 /// layers' K is 15–26 (ARC's gelu n64 d8), so 8 probes × 256 orders were mostly wasted.
+/// Beside K, each probe's coefficients as last computed (at a depth ≥ K where it set or
+/// reached K), by unit index, so that a layer whose units are all probes need not compute
+/// them again (`CoefficientTable::new`).
 fn probed_terms(
     act: Activation,
     u: &Units,
@@ -426,7 +431,8 @@ fn probed_terms(
     order: usize,
     tol: f64,
     first: usize,
-) -> usize {
+) -> Probed {
+    let mut probes: Vec<Option<HermiteCoefficients>> = vec![None; u.s.len()];
     let mut pending: Vec<usize> = (0..u.s.len()).filter(|&i| u.s[i] > 0.0).collect();
     // The PROBES widest, widest first, ties by index (the order of a stable sort by width),
     // selected without sorting the whole layer.
@@ -462,6 +468,9 @@ fn probed_terms(
             })
             .collect();
         k = found.iter().flatten().fold(k, |a, &b| a.max(b));
+        for (&i, c) in pending.iter().zip(coefs) {
+            probes[i] = Some(c);
+        }
         pending = pending
             .into_iter()
             .zip(&found)
@@ -469,8 +478,11 @@ fn probed_terms(
             .collect();
         depth = (depth * 4).min(order);
     }
-    k
+    (k, probes)
 }
+
+/// A layer's number of terms K and its probes' coefficients ([`probed_terms`]).
+type Probed = (usize, Vec<Option<HermiteCoefficients>>);
 
 /// A unit is settled at K terms when every pair it forms with another settled unit meets its
 /// fallback threshold ([`fallback_above`]) whatever ρ (|ρ| ≤ ρ*), `rem(L)` its Rᵢ(L): either
@@ -882,8 +894,8 @@ mod tests {
                 for rho_all in [0.3, 0.7, 0.9, 0.99, 1.0] {
                     for order in [20, WIDE_ORDER] {
                         let act = Activation::Gelu;
-                        let staged = layer_terms(act, &u, rho_all, order, tol);
-                        let whole = probed_terms(act, &u, rho_all, order, tol, order);
+                        let staged = layer_terms(act, &u, rho_all, order, tol).0;
+                        let whole = probed_terms(act, &u, rho_all, order, tol, order).0;
                         assert_eq!(
                             staged, whole,
                             "s {widest} μ/s {centre} ρ* {rho_all} K {order}"
@@ -954,7 +966,7 @@ mod tests {
                 .fold(0.0, f64::max);
             let cap = ClosedPairs::for_layer(act, &u.s, rho_max, false).cap();
             let rho_all = rho_max.min(cap);
-            let k = layer_terms(act, &u, rho_all, WIDE_ORDER, tol);
+            let k = layer_terms(act, &u, rho_all, WIDE_ORDER, tol).0;
             let coef = HermiteCoefficients::for_units(act, &u.mu, &u.s, k);
             let unsettled = (0..n)
                 .filter(|&i| {

@@ -7,7 +7,7 @@ use super::gelu_coef;
 use super::gelu_exact;
 use super::input::Isa;
 use super::phi_lanes;
-use super::quadrature::{for_each_unit_node, half_range};
+use super::quadrature::{for_each_unit_node, half_range, unit_node_count};
 use super::wide_moments::moments_wide;
 use crate::net::Activation;
 use faer::linalg::matmul::matmul;
@@ -290,6 +290,45 @@ impl HermiteCoefficients {
         out.into_iter().flatten().collect()
     }
 
+    /// [`Self::for_units`] at K = `order` from coefficients already computed to a depth ≥ K
+    /// (`earlier`, by unit: the series closure's probes), bit for bit, where every unit's are
+    /// its own truncation: a deterministic unit (s = 0 or not finite) and a unit on the
+    /// composite rule, whose c₁..c_K `CoefficientLanes` sums order by order over nodes that do
+    /// not depend on the depth, and whose mean and variance do not depend on it at all. None
+    /// (compute them) where a unit has none, has fewer than K, or takes another rule (the
+    /// Gauss–Hermite rules' matrix product and the Fourier rule are not checked to give the
+    /// same bits at another depth) or the activation is GELU (its table is written in place).
+    /// On a narrow layer of near-deterministic units (|μ| > 6s: the composite rule's ~2,500
+    /// nodes per unit) the probes are every unit, and computing them twice was half the cost
+    /// of the closure.
+    pub(super) fn reused(
+        act: Activation,
+        mu: &[f64],
+        s: &[f64],
+        order: usize,
+        earlier: &[Option<Self>],
+    ) -> Option<Vec<Self>> {
+        if act == Activation::Gelu || earlier.len() != mu.len() {
+            return None;
+        }
+        (0..mu.len())
+            .map(|i| {
+                if !(s[i] > 0.0 && s[i].is_finite()) {
+                    // Not a probe: its closed form, as `for_units` takes it.
+                    return Some(Self::with_rule(act, mu[i], s[i], order, Rule::Composite));
+                }
+                let c = earlier[i].as_ref()?;
+                let own = Rule::for_unit(act, mu[i], s[i]) == Rule::Composite;
+                (own && c.c.len() >= order).then(|| HermiteCoefficients {
+                    mean: c.mean,
+                    var: c.var,
+                    c: c.c[..order].to_vec(),
+                    known: c.known.min(order),
+                })
+            })
+            .collect()
+    }
+
     /// Narrow units on one Gauss–Hermite rule (128 or 256 nodes zₖ, weights wₖ): φ on SIMD lanes
     /// (`phi_lanes::eval_at`), m = Σ wφ and Var = Σ w(φ − m)² per unit, then c₁..c_min(K, 96)
     /// of all of them by one matrix product cₙ(j) = Σₖ hₙ(zₖ)·wₖ(φⱼ(zₖ) − mⱼ), the table hₙ(zₖ)
@@ -459,8 +498,8 @@ impl HermiteCoefficients {
             }
             Rule::Composite => {}
         }
-        let mut nodes = Vec::new();
         let range = COEFF_RANGE.max(half_range(mu / s));
+        let mut nodes = Vec::with_capacity(unit_node_count(act, mu, s, range));
         for_each_unit_node(act, mu, s, range, |z, w| {
             nodes.push((z, w, act.eval(mu + s * z)))
         });
@@ -472,11 +511,14 @@ impl HermiteCoefficients {
         let mut c = vec![0.0; order];
         let valid = order.min(Z_RULE_ORDER);
         if valid > 0 {
-            let (z, f): (Vec<f64>, Vec<f64>) = nodes
-                .iter()
-                .filter(|(z, _, _)| z.abs() <= COEFF_RANGE)
-                .map(|&(z, w, f)| (z, w * (f - mean)))
-                .unzip();
+            let (mut z, mut f) = (
+                Vec::with_capacity(nodes.len()),
+                Vec::with_capacity(nodes.len()),
+            );
+            for &(zk, w, fk) in nodes.iter().filter(|(z, _, _)| z.abs() <= COEFF_RANGE) {
+                z.push(zk);
+                f.push(w * (fk - mean));
+            }
             Isa::Dispatch.run(
                 pulp::Arch::new(),
                 CoefficientLanes {
@@ -579,6 +621,37 @@ impl WithSimd for CoefficientLanes<'_> {
 mod tests {
     use super::*;
     use crate::propagate::closures::hermite::DEFAULT_ORDER;
+
+    /// Coefficients computed to a deeper K serve a table of fewer terms only where they are
+    /// its own bits: composite-rule units (|μ| > 6s) and deterministic ones read back as
+    /// [`HermiteCoefficients::for_units`] at each K bit for bit (mean, variance, known orders,
+    /// c₁..c_K), a narrow unit (Gauss–Hermite rule) is not reused. Fails where every rule is
+    /// reused (checked).
+    #[test]
+    fn reused_coefficients_are_the_tables_own() {
+        let act = Activation::Tanh;
+        let (mu, s) = ([3.0, -2.0, 0.7, 40.0], [0.1, 0.05, 0.0, 2.0]);
+        let deep = HermiteCoefficients::for_units(act, &mu, &s, 256);
+        let earlier: Vec<Option<HermiteCoefficients>> = deep
+            .into_iter()
+            .zip(s)
+            .map(|(c, sd)| (sd > 0.0).then_some(c))
+            .collect();
+        for k in [1, 7, 96, 200] {
+            let got = HermiteCoefficients::reused(act, &mu, &s, k, &earlier).unwrap();
+            let want = HermiteCoefficients::for_units(act, &mu, &s, k);
+            for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+                assert_eq!(g.mean.to_bits(), w.mean.to_bits(), "unit {j} K {k}");
+                assert_eq!(g.var.to_bits(), w.var.to_bits(), "unit {j} K {k}");
+                assert_eq!(g.known, w.known, "unit {j} K {k}");
+                let bits = |c: &[f64]| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&g.c), bits(&w.c), "unit {j} K {k}");
+            }
+        }
+        let narrow = HermiteCoefficients::for_units(act, &[0.1], &[0.5], 256);
+        let earlier = [Some(narrow[0].clone())];
+        assert!(HermiteCoefficients::reused(act, &[0.1], &[0.5], 8, &earlier).is_none());
+    }
 
     /// The narrow units' means and variances, summed 8 units side by side in `narrow`, are
     /// those of each unit alone ([`HermiteCoefficients::new`]), bit for bit: both rules, a

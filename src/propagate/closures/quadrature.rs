@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::edgeworth::{corrected, Fallbacks};
 use super::input::{correlation, reset_output, units};
 use super::quadrature_terms::QuadratureTerms;
-use super::rules::{for_each_normal_node, normal_expect, Window};
+use super::rules::{for_each_normal_node, for_each_panel, normal_expect, panel_nodes, Window};
 use super::{Closure, Corrections};
 use crate::error::Result;
 use crate::linalg::fill_symmetric;
@@ -333,6 +333,15 @@ pub(crate) fn for_each_unit_node(
 ) {
     let (w, window) = rule_for(feature_half_width(act), mu, s, SPLIT_ABOVE);
     for_each_normal_node(&[], w, window.as_slice(), half_range, visit);
+}
+
+/// How many nodes [`for_each_unit_node`] visits (its panels × the panel rule's points), counted
+/// without forming them: the capacity of a caller's node list.
+pub(crate) fn unit_node_count(act: Activation, mu: f64, s: f64, half_range: f64) -> usize {
+    let (w, window) = rule_for(feature_half_width(act), mu, s, SPLIT_ABOVE);
+    let mut panels = 0;
+    for_each_panel(&[], w, window.as_slice(), half_range, |_, _| panels += 1);
+    panels * panel_nodes().0.len()
 }
 
 /// The panel width and feature window of [`for_each_unit_node`]'s rule, for callers that
