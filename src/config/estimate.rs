@@ -1,7 +1,9 @@
 //! The plan check every command and every sweep point runs before it allocates: peak memory and
 //! floating-point work from the run configuration alone (no data is read), against a limit.
 //!
-//! Peak memory, in f64 words: the data, (n_train + n_test)·d; the parameters P four times
+//! Peak memory, in f64 words: the data, (n_train + n_test)·(d' + 1) with d' = d rounded up to
+//! a multiple of 8 (faer's column padding) and a label per sample, and with `--pilot fresh` the
+//! fresh samples' generation, (n_train + n_test + 2F)·(d' + 1) for F of them; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN²; the surrogate
@@ -16,12 +18,13 @@
 use std::path::Path;
 
 use super::defaults::task_defaults;
-use super::{DataConfig, RunConfig, Task};
+use super::{DataConfig, On, RunConfig, Task};
 use crate::cumtrain::Objective;
 use crate::data::array::{ArrayFile, OpenOptions};
 use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
+use crate::measure::carried::FRESH_PER_REPORTED;
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -71,6 +74,22 @@ pub struct Shape {
     /// Whether the run measures the classes' statistics and propagates them (every command but
     /// `train` with the samples objective, [`Shape::training_only`]).
     pub statistics: bool,
+    /// `--pilot fresh` of a generated task: its fresh samples, [`FRESH_PER_REPORTED`] × the
+    /// analysed set's size, and the setting of that size (`--n-test`, or `--n-train` with `--on
+    /// train`); None without them.
+    pub fresh: Option<(Field, usize)>,
+}
+
+/// [`Shape::fresh`] of `config`, whose generated sets hold `n_train` and `n_test` samples.
+fn fresh_samples(config: &RunConfig, n_train: usize, n_test: usize) -> Option<(Field, usize)> {
+    let generated = matches!(config.data.task(), Task::Xor | Task::HigherOrder);
+    if !generated || !config.analysis.carry.pilot_fresh().unwrap_or(false) {
+        return None;
+    }
+    Some(match config.analysis.on {
+        On::Train => (Field::NTrain, FRESH_PER_REPORTED.saturating_mul(n_train)),
+        On::Test => (Field::NTest, FRESH_PER_REPORTED.saturating_mul(n_test)),
+    })
 }
 
 impl Shape {
@@ -122,6 +141,7 @@ impl Shape {
             },
             data_fields,
             statistics: true,
+            fresh: fresh_samples(config, n_train, n_test),
         }
     }
 
@@ -143,7 +163,7 @@ impl Shape {
     /// The parts of the peak memory, in f64 words, each with the field that sets its size. The
     /// output stage's per-class covariances, C·K² words for K = C outputs (3·C³ with the
     /// measured and propagated copies), are the class count's, not the hidden widths'.
-    fn memory_terms(&self) -> [(Field, f64); 10] {
+    fn memory_terms(&self) -> [(Field, f64); 11] {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
@@ -179,9 +199,21 @@ impl Shape {
                 },
             )
         };
+        // A sample: its column of the d × n features (faer pads a column of f64 to a multiple
+        // of 8, 64 bytes: XOR's d = 2 takes 8 words, adv32) and its label.
+        let sample = (f(self.d_in) / 8.0).ceil() * 8.0 + 1.0;
+        // `--pilot fresh` generates the task again with a test stream longer by the fresh
+        // samples and copies them out (`DataConfig::fresh_samples`): at its peak a second
+        // training set, the longer test set and the copy. Named by the analysed set's size,
+        // which sets the fresh samples' count.
+        let (analysed, fresh) = self.fresh.map_or((test, 0.0), |(field, n)| {
+            let words = (f(self.n_train) + f(self.n_test) + 2.0 * f(n)) * sample;
+            (field, words)
+        });
         [
-            (train, f(self.n_train) * f(self.d_in)),
-            (test, f(self.n_test) * f(self.d_in)),
+            (train, f(self.n_train) * sample),
+            (test, f(self.n_test) * sample),
+            (analysed, fresh),
             (dim, stats * 3.0 * c * f(self.d_in).powi(2)),
             (
                 Field::Hidden,

@@ -180,3 +180,45 @@ fn pilot_fresh_refusals_name_the_flag() {
         "{err}"
     );
 }
+
+/// `--pilot fresh` generates the task again with 4 × the analysed set's size of fresh samples
+/// beside the loaded sets: the memory estimate counts them, so an absurd `--n-test` is refused
+/// before anything is allocated, naming the flag. XOR's 10⁶ test samples fit 400 MiB (72 MB)
+/// but their 4·10⁶ fresh ones do not (648 MB at the generation's peak). Before adv32 the
+/// estimate left them out: this ran (and `--n-test 100000000` panicked on the generator's
+/// 32 GB allocation under a 16 GiB address limit). Fails on main's binary (checked).
+#[test]
+fn fresh_samples_count_in_the_memory_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    let train = [
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--n-train",
+        "200",
+    ];
+    let out = corrflow(&[&train[..], &["--hidden", "4", "--epochs", "1", "--out", m]].concat());
+    assert_eq!(out.status.code(), Some(0));
+    let args = [
+        "--threads",
+        "1",
+        "--max-memory",
+        "400M",
+        "propagate",
+        "--model",
+        m,
+    ];
+    let carried = ["--n-test", "1000000", "--order", "3", "--carry", "depth"];
+    let out = corrflow(&[&args[..], &carried, &["--pilot", "fresh"]].concat());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--n-test") && err.contains("memory limit of 400 MiB"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

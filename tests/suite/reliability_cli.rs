@@ -118,6 +118,41 @@ fn max_memory_is_a_global_flag_that_bounds_every_command() {
     refused(&["--max-memory", "lots", "train"], "--max-memory");
 }
 
+/// The memory estimate counts a sample as faer holds it: its column of features padded to a
+/// multiple of 8 f64 (64 bytes) and its label. XOR's 4·10⁶ test samples (d = 2) take 288 MB
+/// (8 words + a label each), over a limit of 256 MiB; the estimate counted 2 words each (64
+/// MB), passed, and the run allocated 4× the data it had estimated (adv32; at --n-test 3·10⁸
+/// the 19.2 GB generator allocation panicked under a 16 GiB address limit). Fails where the
+/// estimate counts d words per sample (checked: main's binary runs it).
+#[test]
+fn the_memory_estimate_counts_the_padded_columns_of_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    let train = [
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--n-train",
+        "200",
+    ];
+    let out = corrflow(&[&train[..], &["--hidden", "4", "--epochs", "1", "--out", m]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let args = [
+        "--threads",
+        "1",
+        "--max-memory",
+        "256M",
+        "propagate",
+        "--model",
+        m,
+    ];
+    let err = refused(&[&args[..], &["--n-test", "4000000"]].concat(), "--n-test");
+    assert!(err.contains("memory limit of 256 MiB"), "{err}");
+}
+
 /// A task read from files has no --n-train or --dim: over the limit, MNIST names the settings it
 /// does have (the training limit or the image files), never a flag that does not apply.
 #[test]
