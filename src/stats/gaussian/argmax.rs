@@ -89,17 +89,20 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
 /// eigenvalues set to 0 (Σ₊, the clipping of [`super::GaussianSampler`]). With eigenvalues
 /// λ₋ ≤ λ₊ (m ± r, m = (Σ₀₀ + Σ₁₁)/2, r = √(((Σ₀₀ − Σ₁₁)/2)² + Σ₀₁²)): Σ₊ = 0 when λ₊ ≤ 0, Σ when
 /// λ₋ ≥ 0, and otherwise λ₊ P₊ with P₊ = (Σ − λ₋I)/(λ₊ − λ₋) the projector on λ₊'s
-/// eigenvector, so uᵀΣ₊u = λ₊ (uᵀΣu − 2λ₋)/(λ₊ − λ₋) (uᵀu = 2).
+/// eigenvector, so uᵀΣ₊u = λ₊ (uᵀΣu − 2λ₋)/(λ₊ − λ₋) (uᵀu = 2). The ratio is taken first: it
+/// lies in [0, 2] (uᵀΣu ≤ 2λ₊), so the product neither overflows nor underflows where Σ's
+/// entries are near f64's limits (λ₊(uᵀΣu − 2λ₋) is of Σ's scale squared: it overflowed from
+/// entries ~10¹⁵⁴ on and read v₊ = ∞, p = ½, adv32), and m and r are formed from halves.
 fn clipped_difference_variance(cov: MatRef<'_, f64>, var: f64) -> f64 {
-    let m = 0.5 * (cov[(0, 0)] + cov[(1, 1)]);
-    let r = (0.5 * (cov[(0, 0)] - cov[(1, 1)])).hypot(cov[(0, 1)]);
+    let m = 0.5 * cov[(0, 0)] + 0.5 * cov[(1, 1)];
+    let r = (0.5 * cov[(0, 0)] - 0.5 * cov[(1, 1)]).hypot(cov[(0, 1)]);
     let (low, high) = (m - r, m + r);
     if high <= 0.0 {
         0.0
     } else if low >= 0.0 {
         var
     } else {
-        (high * (var - 2.0 * low) / (high - low)).max(0.0)
+        (high * ((var - 2.0 * low) / (high - low))).max(0.0)
     }
 }
 
@@ -154,6 +157,29 @@ mod tests {
             q_se > 0.0 && (q - p).abs() < 4.0 * q_se,
             "3 outputs {q} ± {q_se}, 2: {p}"
         );
+    }
+
+    /// The clipped variance scales with Σ: Σ·s reads s·v₊ (to rounding) for s from 10⁻²⁰⁰ to
+    /// 10³⁰⁰, so p does not move when the read-out is scaled. Before adv32 the product
+    /// λ₊(uᵀΣu − 2λ₋) overflowed (s ≥ 10¹⁶⁰ here: v₊ = ∞) or underflowed (s = 10⁻²⁰⁰: v₊ = 0, a
+    /// certain difference). Fails with the product taken first (checked).
+    #[test]
+    fn the_clipped_variance_scales_with_the_covariance() {
+        let cov = mat![[1.0, 0.9], [0.9, -0.5]];
+        let v = clipped_difference_variance(cov.as_ref(), -1.3);
+        for s in [1e-200, 1e-160, 1e160, 1e300] {
+            let scaled = mat![[s, 0.9 * s], [0.9 * s, -0.5 * s]];
+            let got = clipped_difference_variance(scaled.as_ref(), -1.3 * s);
+            assert!(
+                (got / s - v).abs() <= 1e-14 * v,
+                "s {s:e}: {got:e} vs {:e}",
+                v * s
+            );
+            let mean = col![0.3 * s.sqrt(), 0.0];
+            let (p, _) = prob_argmax(mean.as_ref(), scaled.as_ref(), 0, 0, 0).unwrap();
+            let want = normal_cdf(0.3 / v.sqrt());
+            assert!((p - want).abs() < 1e-12, "s {s:e}: p {p} vs {want}");
+        }
     }
 
     /// A difference variance negative by rounding alone is still a certain difference.
