@@ -1811,4 +1811,78 @@ check "analyze --order 3 --carry first: negative trace (text)" + --threads 1 ana
 if grep -q "is negative too" "$W/out"; then :; elif grep -qE "[0-9]{3}\.[0-9]{2} % of its trace" "$W/out"; then
   implausible=$((implausible + 1)); echo "--carry first: a share above 100 % of the trace"; fi
 
+# 23. Thirty-second session (adv32): --pilot fresh (absurd sizes of the set whose 4x fresh
+# samples it generates: refused by the memory estimate naming the flag, before allocation; the
+# tasks it refuses), the data's padded columns in the memory estimate (XOR's d = 2 takes 8 words
+# a sample in faer: --n-test 3e8 passed the estimate and panicked on the allocation), the
+# clipped 2-output difference variance at read-outs x1e80..x1e150 (the same accuracies as x1:
+# the argmax does not depend on the scale), activation parameters printed with {:e} (subnormal,
+# negative, beyond f64, and through a model file's metadata) and the stacked affine buffers
+# (width 1 between wide layers, f64 and f32, orders 3 and 4).
+D23=$W/d23
+mkdir -p "$D23"
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --out "$D23/xor.safetensors" >/dev/null 2>&1
+PF=(--threads 1 propagate --model "$D23/xor.safetensors" --order 3 --carry depth --pilot fresh --json)
+for n in 100000000 300000000 $HUGE; do
+  check "--pilot fresh: --n-test $n" --n-test "${PF[@]}" --n-test $n
+  check "analyze --pilot fresh: --n-test $n" --n-test --threads 1 analyze --model "$D23/xor.safetensors" --order 3 --carry depth --pilot fresh --n-test $n --json
+done
+check "--pilot fresh --on train: --n-train 100000000" --n-train "${PF[@]}" --on train --n-train 100000000
+check "--pilot fresh: --n-test 1000" + "${PF[@]}" --n-test 1000
+check "no pilot: --n-test 300000000 (padded columns)" --n-test --threads 1 propagate --model "$D23/xor.safetensors" --n-test 300000000 --json
+check "--pilot fresh on task data" "--pilot fresh" --threads 1 propagate --model "$D22/tanh.safetensors" $(d22 base) --order 3 --carry depth --pilot fresh --json
+check "--pilot fresh with --carry first" "--carry depth" --threads 1 propagate --model "$D23/xor.safetensors" --order 3 --carry first --pilot fresh --json
+check "--pilot yes" --pilot --threads 1 propagate --model "$D23/xor.safetensors" --order 3 --carry depth --pilot yes --json
+# The clipped difference variance: read-outs scaled by s leave every accuracy unchanged.
+python3 - "$D20/hq.safetensors" "$D23" <<'PY2'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+for s in (1e80, 1e100, 1e150):
+    data = bytearray(b[8 + n:])
+    for key in ("readout.weight", "readout.bias"):
+        a, e = h[key]["data_offsets"]
+        w = struct.unpack(f"<{(e - a) // 8}d", data[a:e])
+        data[a:e] = struct.pack(f"<{len(w)}d", *[v * s for v in w])
+    open(f"{sys.argv[2]}/hq{s:.0e}.safetensors", "wb").write(b[:8 + n] + bytes(data))
+PY2
+"$BIN" --threads 1 analyze --model "$D20/hq.safetensors" --order 3 --carry first --json >"$D23/hq1.json" 2>/dev/null
+for s in 1e+80 1e+100 1e+150; do
+  check "--carry first, read-out x$s" + --threads 1 analyze --model "$D23/hq$s.safetensors" --order 3 --carry first --json
+  if ! python3 - "$D23/hq1.json" "$W/out" <<'PY2'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+acc = lambda j: [x["accuracy_err"] for e in j["error_budget"] for x in e["by_start_layer"]]
+same = lambda u, v: u == v or (u is not None and v is not None and abs(u - v) < 1e-9)
+sys.exit(0 if len(acc(a)) == len(acc(b)) and all(same(u, v) for u, v in zip(acc(a), acc(b))) else 1)
+PY2
+  then implausible=$((implausible + 1)); echo "--carry first, read-out x$s: accuracies differ from x1"; fi
+done
+# Activation parameters: train and a model file's metadata.
+for a in quad:5e-324 quad:-1e-310 quad:-0 quad:1e-400 leaky_relu:1e-320 leaky_relu:-1e20 quad:1e+5; do
+  check "--activation $a" + --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --activation $a --json --out "$D23/a.safetensors"
+  check "--activation $a, its model" + --threads 1 propagate --model "$D23/a.safetensors" --json
+done
+for a in quad:1e400 quad:nan quad:inf "quad: 1" quad:0x10 leaky_relu:inf; do
+  check "--activation '$a'" --activation --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --activation "$a" --out "$D23/b.safetensors"
+  python3 - "$D23/xor.safetensors" "$D23/act.safetensors" "$a" <<'PY2'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+h["__metadata__"]["activation"] = sys.argv[3]
+hb = json.dumps(h).encode(); hb += b" " * ((8 - len(hb) % 8) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hb)) + hb + b[8 + n:])
+PY2
+  check "model metadata activation '$a'" act.safetensors --threads 1 propagate --model "$D23/act.safetensors" --json
+done
+# The stacked affine buffers: width 1 between wide layers, read-outs of width 1's input.
+for h in 16,1,16,1 1,16,1 16,1; do
+  "$BIN" --threads 1 train "${XOR[@]}" --n-train 400 --hidden $h --activation tanh --out "$D23/w$h.safetensors" >/dev/null 2>&1
+  for p in f64 f32; do
+    check "hidden $h $p order 2" + --threads 1 propagate --model "$D23/w$h.safetensors" --precision $p --json
+    for o in 3 4; do
+      check "hidden $h $p order $o depth" + --threads 1 propagate --model "$D23/w$h.safetensors" --precision $p --order $o --carry depth --json
+    done
+  done
+  check "hidden $h analyze order 3 depth" + --threads 1 analyze --model "$D23/w$h.safetensors" --order 3 --carry depth --json
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
