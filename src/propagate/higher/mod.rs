@@ -38,6 +38,8 @@ mod blocks_truncated;
 mod blocks_wide;
 pub mod carry;
 pub mod chaos;
+#[cfg(test)]
+mod chaos_reference;
 mod chaos_sums;
 pub mod closure;
 pub mod compressed;
