@@ -8,6 +8,8 @@
 //! - `affine4`: its κ₄ map on the input's sorted columns;
 //! - [`chaos`]: per-unit Hermite-chaos coefficients of the powers of φ;
 //! - `chaos_sums`: their quadrature node sums on SIMD lanes;
+//! - `chaos_taylor`: those coefficients of a near-deterministic unit from φ's Taylor series;
+//! - `taylor_series`: an activation's Taylor coefficients around a point;
 //! - [`diagrams`]: the Wick diagrams of moments and cumulants of Wick powers;
 //! - [`closure`]: the closure's output κ₃/κ₄ and its Δm, ΔC;
 //! - [`distinct4`]: a diagnostic dense order 4 keeping some diagrams of z's κ₄ over four
@@ -38,7 +40,10 @@ mod blocks_truncated;
 mod blocks_wide;
 pub mod carry;
 pub mod chaos;
+#[cfg(test)]
+mod chaos_reference;
 mod chaos_sums;
+mod chaos_taylor;
 pub mod closure;
 pub mod compressed;
 pub mod diagrams;
@@ -57,6 +62,7 @@ pub mod sliced;
 pub mod slices;
 pub mod star4;
 pub mod subset;
+mod taylor_series;
 pub mod tensor;
 pub mod triple4;
 pub mod triple4_factored;
