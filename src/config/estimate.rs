@@ -9,19 +9,23 @@
 //! history, 4 words per epoch (its record and its time); the Student t model of the output tails,
 //! ⌈M/2⌉ scales per class for M Monte Carlo draws (`analysis::tails::student_t::scales`, the
 //! classes side by side), C·⌈M/2⌉; and the cumulant objective's sampled check, whose C·K draws
-//! (K per class) pass forward and back like a training batch, 3·C·K·ΣNₗ. The κ₃/κ₄ slices are
-//! not counted. Work: training 6P per sample and epoch, statistics 2P + ΣN² per test sample,
-//! propagation ≈ 4N³ per class and layer from every start layer.
+//! (K per class) pass forward and back like a training batch, 3·C·K·ΣNₗ; and `--pilot fresh`'s
+//! fresh samples of a generated task, F = [`FRESH_PER_REPORTED`] × the reported set's n
+//! (`DataConfig::fresh_samples`: the generator run again, (n_train + n_test + F)·d, the fresh
+//! tail copied out of it, F·d, and their outputs, F·C), in all (n_train + n_test + 2F)·d +
+//! F·C. The κ₃/κ₄ slices are not counted. Work: training 6P per sample and epoch, statistics
+//! 2P + ΣN² per test sample, propagation ≈ 4N³ per class and layer from every start layer.
 
 use std::path::Path;
 
 use super::defaults::task_defaults;
-use super::{DataConfig, RunConfig, Task};
+use super::{DataConfig, On, RunConfig, Task};
 use crate::cumtrain::Objective;
 use crate::data::array::{ArrayFile, OpenOptions};
 use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
+use crate::measure::carried::FRESH_PER_REPORTED;
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -64,6 +68,10 @@ pub struct Shape {
     pub mc_samples: usize,
     /// Draws per class of the cumulant objective's sampled check; 0 without one.
     pub check_samples: usize,
+    /// Fresh samples of `--pilot fresh` ([`FRESH_PER_REPORTED`] × the reported set's size, a
+    /// generated task's; 0 without them) and the setting that sizes them (`n_test`, or
+    /// `n_train` with `--on train`).
+    pub fresh_samples: (usize, Field),
     /// The settings that size the training data, the test data and the input dimension, for
     /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
     /// and the files for tasks read from files (MNIST, task data).
@@ -120,6 +128,15 @@ impl Shape {
                 }
                 _ => 0,
             },
+            fresh_samples: match config.analysis.carry.pilot_fresh(task) {
+                Ok(true) if matches!(task, Task::Xor | Task::HigherOrder) => {
+                    match config.analysis.on {
+                        On::Test => (FRESH_PER_REPORTED * n_test, Field::NTest),
+                        On::Train => (FRESH_PER_REPORTED * n_train, Field::NTrain),
+                    }
+                }
+                _ => (0, Field::NTest),
+            },
             data_fields,
             statistics: true,
         }
@@ -143,7 +160,7 @@ impl Shape {
     /// The parts of the peak memory, in f64 words, each with the field that sets its size. The
     /// output stage's per-class covariances, C·K² words for K = C outputs (3·C³ with the
     /// measured and propagated copies), are the class count's, not the hidden widths'.
-    fn memory_terms(&self) -> [(Field, f64); 10] {
+    fn memory_terms(&self) -> [(Field, f64); 11] {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
@@ -154,7 +171,13 @@ impl Shape {
                 .surrogate_samples
                 .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
         let [train, test, dim] = self.data_fields;
-        let output = stats * 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
+        let outputs = f(self.widths.last().copied().unwrap_or(0));
+        let output = stats * 3.0 * c * outputs.powi(2);
+        let (fresh, reported) = self.fresh_samples;
+        let fresh_words = match fresh {
+            0 => 0.0,
+            n => (f(self.n_train) + f(self.n_test) + 2.0 * f(n)) * f(self.d_in) + f(n) * outputs,
+        };
         let hidden_covariances = stats * 3.0 * c * (self.square_sum() - f(self.d_in).powi(2));
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
@@ -196,6 +219,7 @@ impl Shape {
                 Field::CheckSamples,
                 3.0 * c * f(self.check_samples) * width_sum,
             ),
+            (reported, fresh_words),
         ]
     }
 
@@ -457,6 +481,51 @@ mod tests {
             "{}",
             refused(&config)
         );
+    }
+
+    /// `--pilot fresh` is charged its fresh samples: the generator run again ((n_train +
+    /// n_test + F)·d), the fresh tail copied (F·d) and its outputs (F·C), F = 4 × the reported
+    /// set; a limit between the two estimates refuses it naming the reported set's size.
+    #[test]
+    fn pilot_fresh_counts_its_fresh_samples() {
+        use crate::measure::{CarryMode, PilotMode};
+        let mut config = RunConfig::default();
+        config.data.task = Some(Task::HigherOrder);
+        config.data.n_train = Some(1000);
+        config.data.n_test = Some(3000);
+        config.analysis.carry.mode = CarryMode::Depth;
+        let without = Estimate::of(&config).bytes;
+        config.analysis.carry.pilot = Some(PilotMode::Fresh);
+        let fresh = FRESH_PER_REPORTED as f64 * 3000.0;
+        let words = (1000.0 + 3000.0 + 2.0 * fresh) * 10.0 + fresh * 2.0;
+        let with = Estimate::of(&config).bytes;
+        assert!(
+            (with - without - 8.0 * words).abs() < 1e-6,
+            "{with} {without}"
+        );
+        config.analysis.on = On::Train;
+        let fresh = FRESH_PER_REPORTED as f64 * 1000.0;
+        let words = (1000.0 + 3000.0 + 2.0 * fresh) * 10.0 + fresh * 2.0;
+        let on_train = Estimate::of(&config).bytes;
+        assert!(
+            (on_train - without - 8.0 * words).abs() < 1e-6,
+            "{on_train}"
+        );
+        // A limit the run without fits: refused with the fresh samples, naming n_train here
+        // (the reported set is the training set) where they are the largest term.
+        config.data.n_train = Some(1_000_000);
+        config.data.n_test = Some(10);
+        let shape = Shape::of(&config);
+        let limit = MemoryLimit::new(Estimate::of_shape(&shape).bytes as u64 - 1);
+        let err = check_memory(&shape, limit).unwrap_err().to_string();
+        assert!(err.contains("data.n_train"), "{err}");
+        config.analysis.carry.pilot = Some(PilotMode::On);
+        assert!(Estimate::of(&config).bytes < limit.bytes as f64);
+        // MNIST refuses --pilot fresh itself: nothing charged.
+        config.data.task = Some(Task::Mnist);
+        let mnist_on = Estimate::of(&config).bytes;
+        config.analysis.carry.pilot = Some(PilotMode::Fresh);
+        assert_eq!(Estimate::of(&config).bytes, mnist_on);
     }
 
     #[test]
