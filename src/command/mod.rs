@@ -68,7 +68,11 @@ struct ModelData {
 /// ([`DataConfig::fresh_samples`](crate::config::DataConfig::fresh_samples), an error for
 /// files and MNIST); None without it.
 fn fresh(config: &RunConfig, loaded: &Loaded) -> Result<Option<(Dataset, String)>> {
-    if !config.analysis.carry.pilot_fresh(config.data.task())? {
+    let generated = matches!(
+        config.data.task(),
+        crate::config::Task::Xor | crate::config::Task::HigherOrder
+    );
+    if !config.analysis.carry.pilot_fresh(generated)? {
         return Ok(None);
     }
     let n = FRESH_PER_REPORTED * config.analysis.on.pick(&loaded.split).labels.len();

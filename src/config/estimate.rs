@@ -88,6 +88,7 @@ impl Shape {
         let data = &config.data;
         let task = data.task();
         let d = task_defaults(task);
+        let generated = matches!(task, Task::Xor | Task::HigherOrder);
         let (d_in, n_train) = match task {
             Task::Mnist => (d.dim, data.train_limit.unwrap_or(d.n_train)),
             Task::Data => data_shape(data),
@@ -128,13 +129,11 @@ impl Shape {
                 }
                 _ => 0,
             },
-            fresh_samples: match config.analysis.carry.pilot_fresh(task) {
-                Ok(true) if matches!(task, Task::Xor | Task::HigherOrder) => {
-                    match config.analysis.on {
-                        On::Test => (FRESH_PER_REPORTED * n_test, Field::NTest),
-                        On::Train => (FRESH_PER_REPORTED * n_train, Field::NTrain),
-                    }
-                }
+            fresh_samples: match config.analysis.carry.pilot_fresh(generated) {
+                Ok(true) if generated => match config.analysis.on {
+                    On::Test => (FRESH_PER_REPORTED * n_test, Field::NTest),
+                    On::Train => (FRESH_PER_REPORTED * n_train, Field::NTrain),
+                },
                 _ => (0, Field::NTest),
             },
             data_fields,
@@ -494,6 +493,7 @@ mod tests {
         config.data.n_train = Some(1000);
         config.data.n_test = Some(3000);
         config.analysis.carry.mode = CarryMode::Depth;
+        config.analysis.carry.pilot = Some(PilotMode::On);
         let without = Estimate::of(&config).bytes;
         config.analysis.carry.pilot = Some(PilotMode::Fresh);
         let fresh = FRESH_PER_REPORTED as f64 * 3000.0;

@@ -29,7 +29,6 @@ use serde::{Deserialize, Serialize};
 
 use super::held_out::{Check, HeldOut, PILOT_MIN_SAMPLES};
 use super::tensors::{first_pre_samples, measure_tensors, sample_slices, start_samples};
-use crate::config::task::Task;
 use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::linalg::columns;
@@ -119,16 +118,16 @@ impl CarrySettings {
 
     /// Whether the pilot tests the reported output against fresh samples of a generated task
     /// (`--pilot fresh` with `--carry depth`), the check without `--pilot` on the generated
-    /// tasks (`task` xor or higher-order; the check on halves, `--pilot on`, elsewhere): on
+    /// tasks (`generated`: xor or higher-order; the check on halves, `--pilot on`, elsewhere): on
     /// 18 networks of the two tasks it kept no carry worse than the Gaussian closure (the
     /// check on halves kept 9 of 21) and abandoned 2 of 22 better (one class at orders 3 and
     /// 4; the check on halves 3), in a third of the time (EXPERIMENTS.md, "`--pilot fresh` on
     /// more networks, thirty-second session (fresh32)"). [`pilot_on`](Self::pilot_on)'s errors.
-    pub fn pilot_fresh(&self, task: Task) -> Result<bool> {
+    pub fn pilot_fresh(&self, generated: bool) -> Result<bool> {
         Ok(self.pilot_on()?
             && match self.pilot {
                 Some(p) => p == PilotMode::Fresh,
-                None => matches!(task, Task::Xor | Task::HigherOrder),
+                None => generated,
             })
     }
 }
