@@ -2,7 +2,7 @@
 //! (nw31)": why the pilot's check and the report disagree.
 //!
 //! ```text
-//! cargo run --release --example pilot_diag -- MODEL mnist|higher-order ORDER FROM CLASS NSUB REPS
+//! cargo run --release --example pilot_diag -- MODEL mnist|higher-order|xor ORDER FROM CLASS NSUB REPS
 //! ```
 //!
 //! For class CLASS: the reported run's carried and Gaussian outputs (start: the test set's
@@ -13,7 +13,15 @@
 //! of each set. Environment: FRESH (fresh samples drawn for the higher-order task, default
 //! 10000), QUICK (stop after the reported outputs' tests). The carries of the check on halves
 //! here keep their own breakdown limits (the pilot's follow the reported run's path).
+//!
+//! SWEEP=F1,F2,… (generated tasks; EXPERIMENTS.md "`--pilot fresh` on more networks,
+//! thirty-second session (fresh32)"): after the report's line, the `--pilot fresh` check of the
+//! reported outputs against the fresh samples n..n + F·n of the test stream (n the reported test
+//! set's size, the CLI's samples at F = 4) for each F, then the *truth*: the same statistics and
+//! the measured KL / covariance error of both outputs against TRUTH further samples drawn after
+//! the largest F's (n + F_max·n onwards: independent of every check's draws).
 
+use corrflow::config::defaults::task_defaults;
 use corrflow::config::task::Task;
 use corrflow::config::DataConfig;
 use corrflow::data::preprocess::Scale;
@@ -37,7 +45,9 @@ type R<T> = Result<T, Box<dyn std::error::Error>>;
 fn main() -> R<()> {
     let a: Vec<String> = std::env::args().skip(1).collect();
     if a.len() != 7 {
-        return Err("usage: pilot_diag MODEL mnist|higher-order ORDER FROM CLASS NSUB REPS".into());
+        return Err(
+            "usage: pilot_diag MODEL mnist|higher-order|xor ORDER FROM CLASS NSUB REPS".into(),
+        );
     }
     let net = model_io::load(std::path::Path::new(&a[0]))?;
     let task = a[1].as_str();
@@ -48,27 +58,42 @@ fn main() -> R<()> {
     let reps: usize = a[6].parse()?;
     let mut cfg = DataConfig::default();
     let fresh_n: usize = std::env::var("FRESH").map_or(Ok(10_000), |v| v.parse())?;
-    if task == "mnist" {
-        cfg.task = Some(Task::Mnist);
-        cfg.mnist_dir = Some(std::env::var("MNIST_DIR")?.into());
-        cfg.scale = Some(Scale::Divide(255.0));
-    } else {
-        cfg.task = Some(Task::HigherOrder);
-        cfg.n_train = Some(10_000);
-        cfg.n_test = Some(10_000 + fresh_n);
-    }
+    let sweep: Vec<usize> = match std::env::var("SWEEP") {
+        Ok(v) => v.split(',').map(str::parse).collect::<Result<_, _>>()?,
+        Err(_) => Vec::new(),
+    };
+    let truth_n: usize = std::env::var("TRUTH").map_or(Ok(0), |v| v.parse())?;
+    let sweep_max = sweep.iter().copied().max().unwrap_or(0);
+    // n: the reported test set's size (the task's default, as the CLI's).
+    let n = match task {
+        "mnist" => {
+            cfg.task = Some(Task::Mnist);
+            cfg.mnist_dir = Some(std::env::var("MNIST_DIR")?.into());
+            cfg.scale = Some(Scale::Divide(255.0));
+            0
+        }
+        "xor" | "higher-order" => {
+            let t = if task == "xor" {
+                Task::Xor
+            } else {
+                Task::HigherOrder
+            };
+            let n = task_defaults(t).n_train;
+            cfg.task = Some(t);
+            cfg.n_train = Some(n);
+            cfg.n_test = Some(n + (sweep_max * n + truth_n).max(fresh_n));
+            n
+        }
+        _ => return Err(format!("task {task}: expected mnist, higher-order or xor").into()),
+    };
     let split = cfg.load()?.split;
     let train = only(&split.train, class, None);
     let (test, fresh) = if task == "mnist" {
         (only(&split.test, class, None), None)
     } else {
         (
-            only(&range(&split.test, 0, 10_000), class, None),
-            Some(only(
-                &range(&split.test, 10_000, 10_000 + fresh_n),
-                class,
-                None,
-            )),
+            only(&range(&split.test, 0, n), class, None),
+            Some(only(&range(&split.test, n, n + fresh_n), class, None)),
         )
     };
     println!(
@@ -111,6 +136,38 @@ fn main() -> R<()> {
             v.mean_z, v.cov_z, v.kl_z, v.kl_diff, v.samples
         ))
     };
+    if !sweep.is_empty() {
+        for &f in &sweep {
+            let d = only(&range(&split.test, n, n + f * n), class, None);
+            let y = outputs(&net, &d)?;
+            let worse = held_out_check(
+                std::slice::from_ref(&k),
+                std::slice::from_ref(&g),
+                &[y.as_ref()],
+                &[],
+            )?
+            .worse;
+            println!(
+                "SWEEP {f} | {} | verdict {}",
+                z(&k, &g, &y)?,
+                if worse { "abandoned" } else { "kept" }
+            );
+        }
+        let lo = n + sweep_max * n;
+        let t = only(&range(&split.test, lo, lo + truth_n), class, None);
+        let y_t = outputs(&net, &t)?;
+        let m_t = MomentAccumulator::of_one_class(y_t.as_ref(), false)?;
+        println!(
+            "TRUTH samples {lo}..{} | {} | carried KL {:.4} cov {:.4} gaussian KL {:.4} cov {:.4}",
+            lo + truth_n,
+            z(&k, &g, &y_t)?,
+            kl(&m_t, &k)?,
+            cov(&m_t, &k),
+            kl(&m_t, &g)?,
+            cov(&m_t, &g)
+        );
+        return Ok(());
+    }
     println!(
         "  reported outputs vs training draws (all {}): {}",
         train.len(),

@@ -33,13 +33,14 @@ pub struct OrderArgs {
     /// (order 4).
     #[arg(long, value_name = "R", requires = "carry")]
     pub kappa_units: Option<usize>,
-    /// With --carry depth (default on): on the other set (--on test: the training set, and
-    /// vice versa), split per class into halves, run the carried and the Gaussian closure's
-    /// theory from one half's start against the other half's outputs, and where the carried
-    /// output is significantly further from them (z > 3, mean, covariance or KL) report the
+    /// With --carry depth [default: fresh for the generated tasks (xor, higher-order), on for
+    /// mnist and task data]: `on` splits the other set (--on test: the training set, and
+    /// vice versa) per class into halves, runs the carried and the Gaussian closure's theory
+    /// from one half's start against the other half's outputs, and where the carried output
+    /// is significantly further from them (z > 3, mean, covariance or KL) reports the
     /// Gaussian closure's run instead; `fresh` (generated tasks only) tests the reported
     /// carried output itself against 4 × the reported set's size of fresh samples of the
-    /// task's generator; `off` keeps every carried output unchecked.
+    /// task's generator, with the same rule; `off` keeps every carried output unchecked.
     #[arg(long, value_enum, value_name = "on|off|fresh")]
     pub pilot: Option<PilotMode>,
 }

@@ -62,12 +62,17 @@ struct ModelData {
     fresh: Option<(Dataset, String)>,
 }
 
-/// `--pilot fresh` ([`crate::measure::CarrySettings::pilot_fresh`]): [`FRESH_PER_REPORTED`] ×
+/// `--pilot fresh`, the default of the generated tasks
+/// ([`crate::measure::CarrySettings::pilot_fresh`]): [`FRESH_PER_REPORTED`] ×
 /// the analysed set's size of fresh samples of the generated task `config` describes
 /// ([`DataConfig::fresh_samples`](crate::config::DataConfig::fresh_samples), an error for
 /// files and MNIST); None without it.
 fn fresh(config: &RunConfig, loaded: &Loaded) -> Result<Option<(Dataset, String)>> {
-    if !config.analysis.carry.pilot_fresh()? {
+    let generated = matches!(
+        config.data.task(),
+        crate::config::Task::Xor | crate::config::Task::HigherOrder
+    );
+    if !config.analysis.carry.pilot_fresh(generated)? {
         return Ok(None);
     }
     let n = FRESH_PER_REPORTED * config.analysis.on.pick(&loaded.split).labels.len();

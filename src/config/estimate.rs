@@ -2,8 +2,7 @@
 //! floating-point work from the run configuration alone (no data is read), against a limit.
 //!
 //! Peak memory, in f64 words: the data, (n_train + n_test)·(d' + 1) with d' = d rounded up to
-//! a multiple of 8 (faer's column padding) and a label per sample, and with `--pilot fresh` the
-//! fresh samples' generation, (n_train + n_test + 2F)·(d' + 1) for F of them; the parameters P four times
+//! a multiple of 8 (faer's column padding) and a label per sample; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN²; the surrogate
@@ -11,9 +10,12 @@
 //! history, 4 words per epoch (its record and its time); the Student t model of the output tails,
 //! ⌈M/2⌉ scales per class for M Monte Carlo draws (`analysis::tails::student_t::scales`, the
 //! classes side by side), C·⌈M/2⌉; and the cumulant objective's sampled check, whose C·K draws
-//! (K per class) pass forward and back like a training batch, 3·C·K·ΣNₗ. The κ₃/κ₄ slices are
-//! not counted. Work: training 6P per sample and epoch, statistics 2P + ΣN² per test sample,
-//! propagation ≈ 4N³ per class and layer from every start layer.
+//! (K per class) pass forward and back like a training batch, 3·C·K·ΣNₗ; and `--pilot fresh`'s
+//! fresh samples of a generated task, F = [`FRESH_PER_REPORTED`] × the reported set's n
+//! (`DataConfig::fresh_samples`: the generator run again, (n_train + n_test + F)·(d' + 1), the
+//! fresh tail copied out of it, F·(d' + 1), and their outputs, F·C), in all (n_train + n_test +
+//! 2F)·(d' + 1) + F·C. The κ₃/κ₄ slices are not counted. Work: training 6P per sample and epoch, statistics
+//! 2P + ΣN² per test sample, propagation ≈ 4N³ per class and layer from every start layer.
 
 use std::path::Path;
 
@@ -67,6 +69,10 @@ pub struct Shape {
     pub mc_samples: usize,
     /// Draws per class of the cumulant objective's sampled check; 0 without one.
     pub check_samples: usize,
+    /// Fresh samples of `--pilot fresh` ([`FRESH_PER_REPORTED`] × the reported set's size, a
+    /// generated task's; 0 without them) and the setting that sizes them (`n_test`, or
+    /// `n_train` with `--on train`).
+    pub fresh_samples: (usize, Field),
     /// The settings that size the training data, the test data and the input dimension, for
     /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
     /// and the files for tasks read from files (MNIST, task data).
@@ -74,22 +80,6 @@ pub struct Shape {
     /// Whether the run measures the classes' statistics and propagates them (every command but
     /// `train` with the samples objective, [`Shape::training_only`]).
     pub statistics: bool,
-    /// `--pilot fresh` of a generated task: its fresh samples, [`FRESH_PER_REPORTED`] × the
-    /// analysed set's size, and the setting of that size (`--n-test`, or `--n-train` with `--on
-    /// train`); None without them.
-    pub fresh: Option<(Field, usize)>,
-}
-
-/// [`Shape::fresh`] of `config`, whose generated sets hold `n_train` and `n_test` samples.
-fn fresh_samples(config: &RunConfig, n_train: usize, n_test: usize) -> Option<(Field, usize)> {
-    let generated = matches!(config.data.task(), Task::Xor | Task::HigherOrder);
-    if !generated || !config.analysis.carry.pilot_fresh().unwrap_or(false) {
-        return None;
-    }
-    Some(match config.analysis.on {
-        On::Train => (Field::NTrain, FRESH_PER_REPORTED.saturating_mul(n_train)),
-        On::Test => (Field::NTest, FRESH_PER_REPORTED.saturating_mul(n_test)),
-    })
 }
 
 impl Shape {
@@ -99,6 +89,7 @@ impl Shape {
         let data = &config.data;
         let task = data.task();
         let d = task_defaults(task);
+        let generated = matches!(task, Task::Xor | Task::HigherOrder);
         let (d_in, n_train) = match task {
             Task::Mnist => (d.dim, data.train_limit.unwrap_or(d.n_train)),
             Task::Data => data_shape(data),
@@ -139,9 +130,15 @@ impl Shape {
                 }
                 _ => 0,
             },
+            fresh_samples: match config.analysis.carry.pilot_fresh(generated) {
+                Ok(true) if generated => match config.analysis.on {
+                    On::Test => (FRESH_PER_REPORTED.saturating_mul(n_test), Field::NTest),
+                    On::Train => (FRESH_PER_REPORTED.saturating_mul(n_train), Field::NTrain),
+                },
+                _ => (0, Field::NTest),
+            },
             data_fields,
             statistics: true,
-            fresh: fresh_samples(config, n_train, n_test),
         }
     }
 
@@ -174,7 +171,20 @@ impl Shape {
                 .surrogate_samples
                 .map_or(0.0, |s| 2.0 * f(s) * c * f(self.d_in));
         let [train, test, dim] = self.data_fields;
-        let output = stats * 3.0 * c * f(self.widths.last().copied().unwrap_or(0)).powi(2);
+        let outputs = f(self.widths.last().copied().unwrap_or(0));
+        let output = stats * 3.0 * c * outputs.powi(2);
+        // A sample: its column of the d × n features (faer pads a column of f64 to a multiple
+        // of 8, 64 bytes: XOR's d = 2 takes 8 words, adv32) and its label.
+        let sample = (f(self.d_in) / 8.0).ceil() * 8.0 + 1.0;
+        // `--pilot fresh` generates the task again with a test stream longer by the fresh
+        // samples and copies them out (`DataConfig::fresh_samples`): at its peak a second
+        // training set, the longer test set, the copy and its outputs. Named by the reported
+        // set's size, which sets the fresh samples' count.
+        let (fresh, reported) = self.fresh_samples;
+        let fresh_words = match fresh {
+            0 => 0.0,
+            n => (f(self.n_train) + f(self.n_test) + 2.0 * f(n)) * sample + f(n) * outputs,
+        };
         let hidden_covariances = stats * 3.0 * c * (self.square_sum() - f(self.d_in).powi(2));
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
@@ -199,21 +209,9 @@ impl Shape {
                 },
             )
         };
-        // A sample: its column of the d × n features (faer pads a column of f64 to a multiple
-        // of 8, 64 bytes: XOR's d = 2 takes 8 words, adv32) and its label.
-        let sample = (f(self.d_in) / 8.0).ceil() * 8.0 + 1.0;
-        // `--pilot fresh` generates the task again with a test stream longer by the fresh
-        // samples and copies them out (`DataConfig::fresh_samples`): at its peak a second
-        // training set, the longer test set and the copy. Named by the analysed set's size,
-        // which sets the fresh samples' count.
-        let (analysed, fresh) = self.fresh.map_or((test, 0.0), |(field, n)| {
-            let words = (f(self.n_train) + f(self.n_test) + 2.0 * f(n)) * sample;
-            (field, words)
-        });
         [
             (train, f(self.n_train) * sample),
             (test, f(self.n_test) * sample),
-            (analysed, fresh),
             (dim, stats * 3.0 * c * f(self.d_in).powi(2)),
             (
                 Field::Hidden,
@@ -228,6 +226,7 @@ impl Shape {
                 Field::CheckSamples,
                 3.0 * c * f(self.check_samples) * width_sum,
             ),
+            (reported, fresh_words),
         ]
     }
 
@@ -489,6 +488,53 @@ mod tests {
             "{}",
             refused(&config)
         );
+    }
+
+    /// `--pilot fresh` is charged its fresh samples: the generator run again ((n_train +
+    /// n_test + F)·(d' + 1), d = 10 padded to d' = 16, a label each), the fresh tail copied
+    /// (F·(d' + 1)) and its outputs (F·C), F = 4 × the reported
+    /// set; a limit between the two estimates refuses it naming the reported set's size.
+    #[test]
+    fn pilot_fresh_counts_its_fresh_samples() {
+        use crate::measure::{CarryMode, PilotMode};
+        let mut config = RunConfig::default();
+        config.data.task = Some(Task::HigherOrder);
+        config.data.n_train = Some(1000);
+        config.data.n_test = Some(3000);
+        config.analysis.carry.mode = CarryMode::Depth;
+        config.analysis.carry.pilot = Some(PilotMode::On);
+        let without = Estimate::of(&config).bytes;
+        config.analysis.carry.pilot = Some(PilotMode::Fresh);
+        let fresh = FRESH_PER_REPORTED as f64 * 3000.0;
+        let words = (1000.0 + 3000.0 + 2.0 * fresh) * 17.0 + fresh * 2.0;
+        let with = Estimate::of(&config).bytes;
+        assert!(
+            (with - without - 8.0 * words).abs() < 1e-6,
+            "{with} {without}"
+        );
+        config.analysis.on = On::Train;
+        let fresh = FRESH_PER_REPORTED as f64 * 1000.0;
+        let words = (1000.0 + 3000.0 + 2.0 * fresh) * 17.0 + fresh * 2.0;
+        let on_train = Estimate::of(&config).bytes;
+        assert!(
+            (on_train - without - 8.0 * words).abs() < 1e-6,
+            "{on_train}"
+        );
+        // A limit the run without fits: refused with the fresh samples, naming n_train here
+        // (the reported set is the training set) where they are the largest term.
+        config.data.n_train = Some(1_000_000);
+        config.data.n_test = Some(10);
+        let shape = Shape::of(&config);
+        let limit = MemoryLimit::new(Estimate::of_shape(&shape).bytes as u64 - 1);
+        let err = check_memory(&shape, limit).unwrap_err().to_string();
+        assert!(err.contains("data.n_train"), "{err}");
+        config.analysis.carry.pilot = Some(PilotMode::On);
+        assert!(Estimate::of(&config).bytes < limit.bytes as f64);
+        // MNIST refuses --pilot fresh itself: nothing charged.
+        config.data.task = Some(Task::Mnist);
+        let mnist_on = Estimate::of(&config).bytes;
+        config.analysis.carry.pilot = Some(PilotMode::Fresh);
+        assert_eq!(Estimate::of(&config).bytes, mnist_on);
     }
 
     #[test]

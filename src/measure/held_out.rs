@@ -21,35 +21,68 @@ use crate::net::{Mlp, Stage};
 use crate::stats::Moments;
 use crate::timing::Timings;
 
-/// The pilot's held-out samples for a data start (`--carry depth` from measured moments): a
-/// set of the same distribution that the reported run never reads (the other split; `set`
-/// names it), split per class into two halves by a fixed shuffle (`class_halves`: the
-/// *start* half and the *draws* half; deterministic). The check runs the
-/// theory from the start half's measured start (moments at layer `from` and the carry's
-/// tensors, measured as the reported run measures them on its own set) and compares it with
-/// the draws half's outputs: predictions and draws then come from one distribution and are
-/// independent of each other, which [`held_out_check`](crate::propagate::higher::pilot::held_out_check)'s statistics and standard errors
-/// assume. (Checking the predictions from the reported set's start against the other set's
-/// outputs measured the shift between the sets instead: on MNIST the network's training
-/// outputs differ from its test outputs, and the check abandoned classes whose carried
-/// output was the better one on the test set; EXPERIMENTS.md, "The check on halves of the
-/// held-out set".)
+/// The pilot's held-out samples for a data start (`--carry depth` from measured moments):
+/// samples of the same distribution that the reported run never reads (`set` names them): the
+/// outputs y per class that the check's predictions are compared with, and what else the check
+/// reads (`Samples`, which says the check: [`HeldOut::check`]).
+///
+/// The check on halves (`--pilot on`, [`HeldOut::measure`]): the other split, divided per class
+/// into two halves by a fixed shuffle (`class_halves`: the *start* half and the *draws* half;
+/// deterministic). The check runs the theory from the start half's measured start (moments at
+/// layer `from` and the carry's tensors, measured as the reported run measures them on its own
+/// set) and compares it with the draws half's outputs: predictions and draws then come from one
+/// distribution and are independent of each other, which
+/// [`held_out_check`](crate::propagate::higher::pilot::held_out_check)'s statistics and standard
+/// errors assume. (Checking the predictions from the reported set's start against the other
+/// set's outputs measured the shift between the sets instead: on MNIST the network's training
+/// outputs differ from its test outputs, and the check abandoned classes whose carried output
+/// was the better one on the test set; EXPERIMENTS.md, "The check on halves of the held-out
+/// set".)
+///
+/// The check of the reported output (`--pilot fresh`, [`HeldOut::fresh`]): every sample is a
+/// draw; there is no start half.
 #[derive(Clone, Debug)]
 pub struct HeldOut {
     /// "training set" or "test set", or the fresh samples' description.
     pub set: String,
-    /// Which check these samples make.
-    pub check: Check,
+    /// The draws' outputs y per class (`draws[c]`: K × its count of class c): the draws half's
+    /// (the check on halves) or every fresh sample's (the check of the reported output).
+    pub draws: Vec<Mat<f64>>,
+    /// What the check reads besides the draws, and so which check it is.
+    pub(super) samples: Samples,
+}
+
+/// The held-out samples besides the draws: the kind of check they make ([`HeldOut::check`]).
+#[derive(Clone, Debug)]
+pub(super) enum Samples {
+    /// The check on halves ([`Check::Halves`]): the start half its predictions start from.
+    Halves(StartHalf),
+    /// The check of the reported output against fresh samples ([`Check::ReportedOutput`]):
+    /// nothing besides the draws (the predictions are the reported run's).
+    Fresh,
+}
+
+/// The start half of the check on halves ([`Samples::Halves`]).
+#[derive(Clone, Debug)]
+pub(super) struct StartHalf {
     /// The start half, its samples owned (in data order).
     pub(super) start: Dataset,
     /// Every stage's moments of the start half (no κ slices: the carry measures its tensors
     /// from the samples, [`first_pre_samples`](super::tensors::first_pre_samples)); `None`
     /// where the start half is empty (every class has fewer than 3 held-out samples).
-    start_stats: Option<LayerStats>,
-    /// The draws half's outputs y per class (`draws[c]`: K × its count of class c).
-    pub draws: Vec<Mat<f64>>,
+    stats: Option<LayerStats>,
     /// The held-out set's samples of each class (both halves).
     pub(super) counts: Vec<usize>,
+}
+
+impl StartHalf {
+    /// The start half's moments of layer `from` for `class` (None where the half has no
+    /// sample of it).
+    pub(super) fn moments(&self, from: usize, class: usize) -> Option<&Moments> {
+        let m = self.stats.as_ref()?.get(Stage::start(from))?;
+        let k = m.classes.iter().position(|&c| c == class)?;
+        m.per_class.get(k)
+    }
 }
 
 impl HeldOut {
@@ -89,7 +122,7 @@ impl HeldOut {
             // No start sample at all (every class of 1 or 2 held-out samples): nothing to
             // measure, and no class is checked (adv27: the measurement refused the empty set,
             // "shape mismatch: the data set is empty", where --pilot off ran).
-            let start_stats = match start.is_empty() {
+            let stats = match start.is_empty() {
                 true => None,
                 false => Some(layer_stats(net, &start, Higher::None, batch)?),
             };
@@ -106,11 +139,12 @@ impl HeldOut {
                 .collect();
             Ok(HeldOut {
                 set: set.to_string(),
-                check: Check::Halves,
-                start,
-                start_stats,
                 draws,
-                counts,
+                samples: Samples::Halves(StartHalf {
+                    start,
+                    stats,
+                    counts,
+                }),
             })
         })
     }
@@ -147,28 +181,28 @@ impl HeldOut {
     ) -> Result<Self> {
         let data = data.into();
         timings.time("pilot", 0.0, || {
-            let draws = class_outputs(net, data, batch)?;
             Ok(HeldOut {
                 set: set.to_string(),
-                check: Check::ReportedOutput,
-                start: Dataset {
-                    x: Mat::zeros(data.dim(), 0),
-                    labels: Vec::new(),
-                    n_classes: data.n_classes,
-                },
-                start_stats: None,
-                counts: draws.iter().map(|y| y.ncols()).collect(),
-                draws,
+                draws: class_outputs(net, data, batch)?,
+                samples: Samples::Fresh,
             })
         })
     }
 
-    /// The start half's moments of layer `from` for `class` (None where the half has no
-    /// sample of it).
-    pub(super) fn start_moments(&self, from: usize, class: usize) -> Option<&Moments> {
-        let m = self.start_stats.as_ref()?.get(Stage::start(from))?;
-        let k = m.classes.iter().position(|&c| c == class)?;
-        m.per_class.get(k)
+    /// Which check these samples make.
+    pub fn check(&self) -> Check {
+        match self.samples {
+            Samples::Halves(_) => Check::Halves,
+            Samples::Fresh => Check::ReportedOutput,
+        }
+    }
+
+    /// The start half of the check on halves (None for fresh samples).
+    pub(super) fn start_half(&self) -> Option<&StartHalf> {
+        match &self.samples {
+            Samples::Halves(half) => Some(half),
+            Samples::Fresh => None,
+        }
     }
 }
 

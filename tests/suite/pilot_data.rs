@@ -1,5 +1,7 @@
 //! The pilot of a data start (issue #16 goal "never worse than the Gaussian at any depth";
-//! `propagate`/`analyze --order 3|4 --carry depth`, `--pilot on|off`): the other split (`--on
+//! `propagate`/`analyze --order 3|4 --carry depth`, `--pilot on|off`; `--pilot on` given
+//! explicitly, the generated tasks' default being `--pilot fresh` since the thirty-second
+//! session, tests/suite/pilot_fresh.rs): the other split (`--on
 //! test`: the training set) is halved per class by a fixed shuffle; the carried and the
 //! Gaussian closure's runs from one half's start are checked against the other half's outputs
 //! with the Gaussian pilot's statistics, and the reported class output is replaced by the
@@ -24,7 +26,7 @@ fn propagate(model: &std::path::Path, args: &[&str]) -> serde_json::Value {
 }
 
 /// The d30 network of `activation` (trained in `dir`) and its `propagate --json` reports at
-/// order 2, and carried at `order` with `--pilot off` and with the default (on).
+/// order 2, and carried at `order` with `--pilot off` and with `--pilot on`.
 fn runs(
     dir: &std::path::Path,
     activation: &str,
@@ -35,7 +37,7 @@ fn runs(
     let reports = [
         propagate(&model, &["--order", "2"]),
         propagate(&model, &[&carried[..], &["--pilot", "off"]].concat()),
-        propagate(&model, &carried),
+        propagate(&model, &[&carried[..], &["--pilot", "on"]].concat()),
     ];
     (model, reports)
 }
@@ -109,7 +111,8 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
         );
     }
     let m = model.to_str().unwrap();
-    let text = corrflow(&[&["--threads", "1", "propagate", "--model", m][..], &carried].concat());
+    let args = [&["--threads", "1", "propagate", "--model", m][..], &carried];
+    let text = corrflow(&[&args.concat()[..], &["--pilot", "on"]].concat());
     let out = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.status.code(), Some(0), "{out}");
     assert!(
@@ -124,7 +127,7 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
         &[
             &["--threads", "1", "analyze", "--model", m][..],
             &carried,
-            &["--json"],
+            &["--pilot", "on", "--json"],
         ]
         .concat(),
     ));
@@ -320,7 +323,7 @@ fn a_check_that_stopped_carrying_earlier_cannot_judge_and_gives_the_gaussian() {
     }
     let m = model.to_str().unwrap();
     let args = ["--threads", "1", "propagate", "--model", m, "--order", "3"];
-    let text = corrflow(&[&args[..], &["--carry", "depth"]].concat());
+    let text = corrflow(&[&args[..], &["--carry", "depth", "--pilot", "on"]].concat());
     let out = String::from_utf8_lossy(&text.stdout);
     assert!(out.contains("class 0 cannot judge, abandoned"), "{out}");
 }
@@ -338,7 +341,7 @@ fn a_subset_carry_worse_than_the_gaussian_is_replaced_by_it() {
     let carried = ["--order", "4", "--carry", "depth", "--kappa-units", "2"];
     let gauss = propagate(&model, &["--order", "2"]);
     let unchecked = propagate(&model, &[&carried[..], &["--pilot", "off"]].concat());
-    let checked = propagate(&model, &carried);
+    let checked = propagate(&model, &[&carried[..], &["--pilot", "on"]].concat());
     assert_eq!(checked["carried"]["kappa_units"], 2);
     let (e2, e4) = (
         output(&gauss, "cov_rel_err"),
@@ -383,7 +386,7 @@ fn a_carry_every_jackknife_replicate_finds_worse_is_worse_whatever_its_spread() 
     };
     let gauss = run(&["--order", "2"]);
     let unchecked = run(&["--order", "4", "--carry", "depth", "--pilot", "off"]);
-    let checked = run(&["--order", "4", "--carry", "depth"]);
+    let checked = run(&["--order", "4", "--carry", "depth", "--pilot", "on"]);
     let (e2, e4) = (
         output(&gauss, "cov_rel_err"),
         output(&unchecked, "cov_rel_err"),

@@ -5,7 +5,9 @@
 //! of the carry from one half of the other set against its other half. On dm22's 30-layer,
 //! width-4 XOR networks (1000 test samples: 4000 fresh, 2000 per class): gelu at order 4,
 //! worse than the Gaussian closure on the test set, is replaced by it; erf at order 3, better,
-//! is kept; MNIST, which has no unseen samples, is refused with the flag named.
+//! is kept; MNIST, which has no unseen samples, is refused with the flag named. The check is the
+//! generated tasks' default (no `--pilot`) since the thirty-second session (EXPERIMENTS.md,
+//! "`--pilot fresh` on more networks, thirty-second session (fresh32)").
 
 use corrflow::propagate::higher::pilot::PILOT_Z;
 
@@ -48,8 +50,10 @@ fn says_fresh(report: &serde_json::Value) {
 /// gelu d30 at order 4: every class's carried output is worse than the Gaussian closure's on
 /// the test set; the reported outputs tested against the fresh samples are worse (a z above
 /// the limit), both classes are replaced by the Gaussian closure's, bit for bit the order-2
-/// run, and the text names the check. Fails where the check keeps them (broken on purpose:
-/// `reported_class`'s verdict inverted).
+/// run, and the text names the check; without `--pilot` the run is the same (the generated
+/// tasks' default). Fails where the check keeps them (broken on purpose: `reported_class`'s
+/// verdict inverted), and where the default is the check on halves (the binary before the
+/// default changed: `check` is `halves`).
 #[test]
 fn a_reported_output_worse_on_fresh_samples_is_replaced() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,6 +70,10 @@ fn a_reported_output_worse_on_fresh_samples_is_replaced() {
     let checked = propagate(&model, &[&carried[..], &["--pilot", "fresh"]].concat());
     says_fresh(&checked);
     assert_eq!(checked["layers"], gauss["layers"]);
+    let default = propagate(&model, &carried);
+    says_fresh(&default);
+    assert_eq!(default["layers"], checked["layers"]);
+    assert_eq!(default["carried"]["classes"], checked["carried"]["classes"]);
     for c in checked["carried"]["classes"].as_array().unwrap() {
         let p = &c["pilot"];
         assert_eq!(p["verdict"], "worse", "{c}");
