@@ -12,7 +12,7 @@
 use corrflow::propagate::higher::pilot::PILOT_Z;
 
 use crate::carry_cli::d30;
-use crate::common::{corrflow, json};
+use crate::common::{corrflow, json, train_tiny_xor};
 
 /// `propagate --threads 1 --model MODEL ARGS --json`.
 fn propagate(model: &std::path::Path, args: &[&str]) -> serde_json::Value {
@@ -200,17 +200,7 @@ fn fresh_samples_count_in_the_memory_estimate() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("xor.safetensors");
     let m = model.to_str().unwrap();
-    let train = [
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "xor",
-        "--n-train",
-        "200",
-    ];
-    let out = corrflow(&[&train[..], &["--hidden", "4", "--epochs", "1", "--out", m]].concat());
-    assert_eq!(out.status.code(), Some(0));
+    train_tiny_xor(m);
     let args = [
         "--threads",
         "1",

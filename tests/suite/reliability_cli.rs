@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use super::common::corrflow;
+use super::common::{corrflow, train_tiny_xor};
 
 /// 2⁶², a size no machine holds.
 const HUGE: &str = "4611686018427387904";
@@ -129,17 +129,7 @@ fn the_memory_estimate_counts_the_padded_columns_of_the_data() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("xor.safetensors");
     let m = model.to_str().unwrap();
-    let train = [
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "xor",
-        "--n-train",
-        "200",
-    ];
-    let out = corrflow(&[&train[..], &["--hidden", "4", "--epochs", "1", "--out", m]].concat());
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    train_tiny_xor(m);
     let args = [
         "--threads",
         "1",

@@ -177,6 +177,32 @@ pub fn train_small_mnist<'a>(
     data
 }
 
+/// Trains a tiny XOR network (200 training samples, `--hidden 4`, one epoch, one thread) into
+/// `model`; panics with its stderr unless it exits 0.
+pub fn train_tiny_xor(model: &str) {
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--n-train",
+        "200",
+        "--hidden",
+        "4",
+        "--epochs",
+        "1",
+        "--out",
+        model,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Sets the soft limit `resource` (`libc::RLIMIT_FSIZE` for `ulimit -f`, `RLIMIT_AS` for
 /// `ulimit -v`) of `cmd`'s process to `bytes`.
 pub fn set_rlimit(cmd: &mut Command, resource: libc::__rlimit_resource_t, bytes: u64) {
