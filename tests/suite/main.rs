@@ -10,6 +10,7 @@ mod analysis_cli;
 mod analysis_numbers;
 mod analysis_ranges;
 mod carry_cli;
+mod carry_kink;
 mod carry_measured;
 mod cli_propagate;
 mod cli_train;

@@ -37,7 +37,7 @@ pub const MAX_POWER: usize = 4;
 /// Highest chaos degree j.
 pub const MAX_DEGREE: usize = 5;
 /// Integration range in standard deviations.
-const RANGE: f64 = 12.0;
+pub(super) const RANGE: f64 = 12.0;
 /// Panel width (in z) of the composite rule for piecewise-polynomial φ. The integrands are a
 /// polynomial of degree ≤ 9 times the normal density; 16-point Gauss–Legendre on panels of
 /// width 2 is exact for them to rounding (test `relu_panels_equal_a_four_times_finer_rule`:

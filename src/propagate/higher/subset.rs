@@ -47,6 +47,7 @@ use super::carry::{
     MAX_VARIANCE_INCREMENT,
 };
 use super::chaos::UnitChaos;
+use super::chaos_range::layer_units;
 use super::closure::{standardised_diagonal, ChaosRule, Input};
 use super::hook::CarryHook;
 use super::paired::Kappa4;
@@ -535,9 +536,7 @@ impl CarryHook for SubsetCarry {
             let s = self.slices[c].as_ref().ok_or_else(|| {
                 Error::Shape(format!("no carried κ slices for h{l} of class {c}"))
             })?;
-            let units: Vec<UnitChaos> = (0..h.dim())
-                .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
-                .collect();
+            let units = layer_units(act, h, (l, c))?;
             let (dm, dc) = timings.time("kappa closure", 0.0, || {
                 increments(self.rule, &h.cov, &units, s)
             });

@@ -2,6 +2,7 @@
 //! every hidden layer, and read out at y.
 
 use super::*;
+use crate::propagate::higher::chaos_range::layer_units;
 
 /// The engine drives the carry through these, layer by layer ([`CarryHook`]).
 impl CarryHook for Carry {
@@ -132,9 +133,7 @@ impl CarryHook for Carry {
         let tensors = !self.sliced_at(l);
         for c in 0..pre.len() {
             let h = &pre[c];
-            let units: Vec<UnitChaos> = (0..h.dim())
-                .map(|i| UnitChaos::new(act, h.mean[i], h.cov[(i, i)].max(0.0).sqrt()))
-                .collect();
+            let units = layer_units(act, h, (l, c))?;
             let (k3, k4) = self.kappa(l, c);
             let input = Input {
                 cov: &h.cov,
