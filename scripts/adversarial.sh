@@ -1903,4 +1903,90 @@ for h in 16,1,16,1 1,16,1 16,1; do
   check "hidden $h analyze order 3 depth" + --threads 1 analyze --model "$D23/w$h.safetensors" --order 3 --carry depth --json
 done
 
+# 24. Thirty-third session (adv33): the carried κ tensors in the memory estimate (--order 4
+# --carry depth of a width-100 layer: 1.6 GB resident under --max-memory 1G, the estimate left
+# them out: must be refused naming --order, or --kappa-units where given), --pilot on|off|fresh
+# with --carry first|depth on tiny test sets (1..5 samples), the default check of a generated
+# task (reported_output) and of MNIST (halves), ChaosRule::shared (--threads 1 and 2 give the
+# same JSON; --kappa-units 0, beyond the width, repeated) and the Taylor-form chaos
+# coefficients through the CLI: networks that are linear (leaky_relu:1, quad:0) carried at
+# orders 3/4 must give order 2's errors (the map is exact), other slopes and α must run.
+D24=$W/d24
+mkdir -p "$D24"
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 100 --activation tanh --out "$D24/w100.safetensors" >/dev/null 2>&1
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --activation tanh --out "$D24/x.safetensors" >/dev/null 2>&1
+W100=(--threads 1 --max-memory 1G propagate --model "$D24/w100.safetensors" --carry depth --pilot off --n-test 200 --json)
+check "width 100 order 4 depth, 1G" "!--order" "${W100[@]}" --order 4
+check "width 100 order 4 --kappa-units 100, 1G" "!--kappa-units" "${W100[@]}" --order 4 --kappa-units 100
+check "width 100 order 4 --kappa-units 8, 1G" + "${W100[@]}" --order 4 --kappa-units 8
+check "width 100 order 3 depth, 1G" + "${W100[@]}" --order 3
+check "analyze width 100 order 4 depth, 1G" "!--order" --threads 1 --max-memory 1G analyze --model "$D24/w100.safetensors" --order 4 --carry depth --pilot off --n-test 200 --json
+X24=(--model "$D24/x.safetensors" --order 3)
+for c in propagate analyze; do
+  for p in on off fresh; do
+    check "$c --carry first --pilot $p" "--carry depth" --threads 1 $c "${X24[@]}" --carry first --pilot $p --json
+    check "$c --pilot $p --n-test 1" "test set" --threads 1 $c "${X24[@]}" --carry depth --pilot $p --n-test 1 --json
+    for n in 4 5; do
+      check "$c --pilot $p --n-test $n" + --threads 1 $c "${X24[@]}" --carry depth --pilot $p --n-test $n --json
+    done
+  done
+done
+check_field() { # NAME FILE WANT: every pilot "check" in FILE is WANT
+  python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+found = []
+def walk(x):
+    if isinstance(x, dict):
+        if isinstance(x.get("check"), str): found.append(x["check"])
+        for v in x.values(): walk(v)
+    elif isinstance(x, list):
+        for v in x: walk(v)
+walk(j)
+sys.exit(0 if found and all(f == sys.argv[2] for f in found) else 1)' "$2" "$3" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: the pilot's check is not $3"; }
+}
+check "xor depth, default pilot" + --threads 1 propagate "${X24[@]}" --carry depth --json
+check_field "xor depth, default pilot" "$W/out" reported_output
+check "mnist depth, default pilot" + --threads 1 propagate --model "$W/mnist.safetensors" "${MN[@]}" --train-limit 2000 --order 3 --carry depth --json
+check_field "mnist depth, default pilot" "$W/out" halves
+# ChaosRule::shared: one diagram list per process, the same numbers on 1 and 2 threads.
+for k in 1 3 1000000; do
+  for t in 1 2; do
+    check "--kappa-units $k threads $t" + --threads $t propagate --model "$D24/x.safetensors" --order 4 --carry depth --kappa-units $k --pilot on --json
+    python3 -c 'import json, sys
+def strip(x):
+    if isinstance(x, dict): return {k: strip(v) for k, v in x.items() if not k.endswith("seconds")}
+    return [strip(v) for v in x] if isinstance(x, list) else x
+json.dump(strip(json.load(open(sys.argv[1]))), open(sys.argv[2], "w"), sort_keys=True)' "$W/out" "$D24/k$k-t$t.json" 2>/dev/null
+  done
+  cmp -s "$D24/k$k-t1.json" "$D24/k$k-t2.json" ||
+    { implausible=$((implausible + 1)); echo "--kappa-units $k: threads 1 and 2 differ"; }
+done
+check "--kappa-units 0" --kappa-units --threads 1 propagate --model "$D24/x.safetensors" --order 4 --carry depth --kappa-units 0 --json
+check "--kappa-units 2^64-1" + --threads 1 propagate --model "$D24/x.safetensors" --order 4 --carry depth --kappa-units 18446744073709551615 --json
+check "--kappa-units repeated" --kappa-units --threads 1 propagate --model "$D24/x.safetensors" --order 4 --carry depth --kappa-units 1 --kappa-units 2 --json
+# The Taylor-form coefficients: a linear network carried at orders 3/4 gives order 2's errors.
+for a in leaky_relu:1 quad:0; do
+  "$BIN" --threads 1 train "${XOR[@]}" --n-train 400 --hidden 8,8 --activation $a --out "$D24/lin.safetensors" >/dev/null 2>&1
+  check "linear $a order 2" + --threads 1 propagate --model "$D24/lin.safetensors" --json
+  cp "$W/out" "$D24/lin-o2.json"
+  for o in 3 4; do
+    check "linear $a order $o depth" + --threads 1 propagate --model "$D24/lin.safetensors" --order $o --carry depth --json
+    python3 -c 'import json, sys
+a, b = (json.load(open(p))["layers"] for p in sys.argv[1:])
+key = lambda x: (x["layer"], x["stage"], x["class"])
+two = {key(x): x for x in a}
+bad = [x for x in b for f in ("cov_rel_err", "mean_err")
+       if abs(x[f] - two[key(x)][f]) > 1e-9 * max(abs(x[f]), abs(two[key(x)][f])) + 1e-12]
+sys.exit(1 if bad or len(b) != len(a) else 0)' "$D24/lin-o2.json" "$W/out" 2>/dev/null ||
+      { implausible=$((implausible + 1)); echo "linear $a order $o: errors not order 2's"; }
+  done
+done
+for a in leaky_relu:0 leaky_relu:-1 leaky_relu:1e20 quad:1e150 quad:-1e150; do
+  "$BIN" --threads 1 train "${XOR[@]}" --n-train 400 --hidden 8,8 --activation $a --out "$D24/a.safetensors" >/dev/null 2>&1
+  for o in 3 4; do
+    check "$a order $o depth" - --threads 1 propagate --model "$D24/a.safetensors" --order $o --carry depth --json
+  done
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -14,8 +14,13 @@
 //! fresh samples of a generated task, F = [`FRESH_PER_REPORTED`] × the reported set's n
 //! (`DataConfig::fresh_samples`: the generator run again, (n_train + n_test + F)·(d' + 1), the
 //! fresh tail copied out of it, F·(d' + 1), and their outputs, F·C), in all (n_train + n_test +
-//! 2F)·(d' + 1) + F·C. The κ₃/κ₄ slices are not counted. Work: training 6P per sample and epoch, statistics
-//! 2P + ΣN² per test sample, propagation ≈ 4N³ per class and layer from every start layer.
+//! 2F)·(d' + 1) + F·C; and `--order 3|4 --carry depth`'s carried state, one class's κ tensors
+//! at the widest stage it carries (`propagate::higher::tensor::tensor_bytes`, or the subset
+//! carry's R units and its N² slices: `measure::carried::kappa_units`). `--carry first`'s κ₃/κ₄
+//! slices are not counted, nor faer's padding of the N × N matrices' columns to a multiple of 8
+//! rows (a few percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial
+//! pass, thirty-third session"). Work: training 6P per sample and epoch, statistics 2P + ΣN² per
+//! test sample, propagation ≈ 4N³ per class and layer from every start layer.
 
 use std::path::Path;
 
@@ -26,7 +31,8 @@ use crate::data::array::{ArrayFile, OpenOptions};
 use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
-use crate::measure::carried::FRESH_PER_REPORTED;
+use crate::measure::carried::{carried_units, FRESH_PER_REPORTED};
+use crate::measure::CarryMode;
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -73,6 +79,9 @@ pub struct Shape {
     /// generated task's; 0 without them) and the setting that sizes them (`n_test`, or
     /// `n_train` with `--on train`).
     pub fresh_samples: (usize, Field),
+    /// `--order 3|4 --carry depth`: the order, the first start layer (`--from-layer`) and
+    /// `--kappa-units` as given; `None` without a carry through depth.
+    pub carried: Option<(usize, usize, Option<usize>)>,
     /// The settings that size the training data, the test data and the input dimension, for
     /// the error to name: `n_train`, `n_test`, `dim` for generated tasks; the training limit
     /// and the files for tasks read from files (MNIST, task data).
@@ -137,6 +146,14 @@ impl Shape {
                 },
                 _ => (0, Field::NTest),
             },
+            carried: match (config.analysis.order.order(), config.analysis.carry.mode) {
+                (order @ (3 | 4), CarryMode::Depth) => Some((
+                    usize::from(order),
+                    config.analysis.from_layer,
+                    config.analysis.carry.kappa_units,
+                )),
+                _ => None,
+            },
             data_fields,
             statistics: true,
         }
@@ -160,7 +177,7 @@ impl Shape {
     /// The parts of the peak memory, in f64 words, each with the field that sets its size. The
     /// output stage's per-class covariances, C·K² words for K = C outputs (3·C³ with the
     /// measured and propagated copies), are the class count's, not the hidden widths'.
-    fn memory_terms(&self) -> [(Field, f64); 11] {
+    fn memory_terms(&self) -> [(Field, f64); 12] {
         let f = |n: usize| n as f64;
         let width_sum: f64 = self.widths.iter().map(|&n| f(n)).sum();
         let c = f(self.n_classes);
@@ -227,7 +244,33 @@ impl Shape {
                 3.0 * c * f(self.check_samples) * width_sum,
             ),
             (reported, fresh_words),
+            self.carried_words(),
         ]
+    }
+
+    /// The state of `--order 3|4 --carry depth`, in words, and the setting that sizes it:
+    /// one class's carried tensors at a time ([`carried_units`]: the full κ tensors where they
+    /// fit the carry's own limit, else the subset carry's), the largest over the start layers
+    /// from `from_layer` on (`analyze` carries from each in turn; for `propagate`, which
+    /// carries from the first only, an upper bound). Before, the estimate left them out and
+    /// the carry held them to its fixed 16 GiB alone: `--max-memory 100M --order 4 --carry
+    /// depth` of a width-100 layer reached 1.6 GB. A `--kappa-units` the carry refuses counts
+    /// nothing here: the carry's own message says what fits.
+    fn carried_words(&self) -> (Field, f64) {
+        let Some((order, from, requested)) = self.carried.filter(|_| self.statistics) else {
+            return (Field::Order, 0.0);
+        };
+        let field = match requested {
+            Some(_) => Field::KappaUnits,
+            None => Field::Order,
+        };
+        let depth = self.widths.len().saturating_sub(2);
+        let bytes = (from..depth)
+            .filter_map(|l| carried_units(&self.widths, l, order, requested).ok())
+            .map(|(_, bytes)| bytes)
+            .max()
+            .unwrap_or(0);
+        (field, bytes as f64 / 8.0)
     }
 
     /// ΣN² over the stages: the input, pre and post of every hidden layer, the output.
@@ -431,6 +474,15 @@ pub fn mem_available() -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// The configuration of a generated task with `n_train` and `n_test` samples.
+    fn generated(task: Task, n_train: usize, n_test: usize) -> RunConfig {
+        let mut config = RunConfig::default();
+        config.data.task = Some(task);
+        config.data.n_train = Some(n_train);
+        config.data.n_test = Some(n_test);
+        config
+    }
+
     #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("4G").unwrap(), 4.0 * 1024.0 * 1024.0 * 1024.0);
@@ -448,11 +500,8 @@ mod tests {
     /// features and 2 classes need 3·2·10¹⁰ words (447 GiB) with them, a few MiB without.
     #[test]
     fn training_only_drops_the_class_covariances() {
-        let mut config = RunConfig::default();
-        config.data.task = Some(Task::Xor);
+        let mut config = generated(Task::Xor, 40, 40);
         config.data.dim = Some(100_000);
-        config.data.n_train = Some(40);
-        config.data.n_test = Some(40);
         config.net.hidden = Some(vec![4]);
         let shape = Shape::of(&config);
         let full = Estimate::of_shape(&shape).bytes;
@@ -496,11 +545,8 @@ mod tests {
     /// set; a limit between the two estimates refuses it naming the reported set's size.
     #[test]
     fn pilot_fresh_counts_its_fresh_samples() {
-        use crate::measure::{CarryMode, PilotMode};
-        let mut config = RunConfig::default();
-        config.data.task = Some(Task::HigherOrder);
-        config.data.n_train = Some(1000);
-        config.data.n_test = Some(3000);
+        use crate::measure::PilotMode;
+        let mut config = generated(Task::HigherOrder, 1000, 3000);
         config.analysis.carry.mode = CarryMode::Depth;
         config.analysis.carry.pilot = Some(PilotMode::On);
         let without = Estimate::of(&config).bytes;
@@ -535,6 +581,73 @@ mod tests {
         let mnist_on = Estimate::of(&config).bytes;
         config.analysis.carry.pilot = Some(PilotMode::Fresh);
         assert_eq!(Estimate::of(&config).bytes, mnist_on);
+    }
+
+    /// `--order 3|4 --carry depth` is charged one class's carried state: the full tensors
+    /// (`tensor_bytes`) at the widest stage after the start, or the subset carry's R units and
+    /// its 3·N² slices, the largest over the start layers; a limit the run without the carry
+    /// fits refuses it naming `--order` (`--kappa-units` where that was given). Before adv33
+    /// nothing was charged: a width-100 order-4 carry (3.7 GiB by `tensor_bytes`, 1.6 GB
+    /// measured) passed `--max-memory 100M`.
+    #[test]
+    fn the_carried_tensors_count_in_the_memory_estimate() {
+        use crate::propagate::closures::Corrections;
+        use crate::propagate::higher::tensor::tensor_bytes;
+        let mut config = generated(Task::Xor, 1000, 1000);
+        // From x the carry starts at h¹ (200 units: order 4's tensors do not fit its 16 GiB,
+        // the subset of 32 units), from z¹ at h² (40 units: the full tensors, the larger).
+        config.net.hidden = Some(vec![200, 40]);
+        config.analysis.order = Corrections::K3K4;
+        config.analysis.carry.mode = CarryMode::Depth;
+        let charged = |config: &RunConfig| {
+            let mut shape = Shape::of(config);
+            let with = Estimate::of_shape(&shape).bytes;
+            shape.carried = None;
+            with - Estimate::of_shape(&shape).bytes
+        };
+        let subset = (tensor_bytes(32, 4, 1) + 3 * 8 * 200 * 200) as f64;
+        let full = tensor_bytes(40, 4, 1) as f64;
+        assert!(full > subset, "{full} {subset}");
+        assert_eq!(charged(&config), full);
+        // From z¹ (propagate --from-layer 1) the same; from z² nothing is carried.
+        config.analysis.from_layer = 1;
+        assert_eq!(charged(&config), full);
+        config.analysis.from_layer = 2;
+        assert_eq!(charged(&config), 0.0);
+        config.analysis.from_layer = 0;
+        // Order 3's tensors of 200 units fit: the full ones from x, the larger.
+        config.analysis.order = Corrections::K3;
+        assert_eq!(charged(&config), tensor_bytes(200, 3, 1) as f64);
+        config.analysis.order = Corrections::K3K4;
+        // --kappa-units 100: 100 units of the 200 from x, all 40 from z¹.
+        config.analysis.carry.kappa_units = Some(100);
+        let hundred = (tensor_bytes(100, 4, 1) + 3 * 8 * 200 * 200) as f64;
+        assert_eq!(charged(&config), hundred);
+        let refused = |config: &RunConfig| {
+            let shape = Shape::of(config);
+            let limit = Estimate::of_shape(&shape).bytes - 1.0;
+            check_memory(&shape, MemoryLimit::new(limit as u64))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refused(&config);
+        assert!(err.contains("analysis.kappa_units"), "{err}");
+        config.analysis.carry.kappa_units = None;
+        let err = refused(&config);
+        assert!(err.contains("train.order"), "{err}");
+        // --carry first and order 2 carry nothing; nor does a training without statistics.
+        config.analysis.carry.mode = CarryMode::First;
+        assert_eq!(charged(&config), 0.0);
+        config.analysis.carry.mode = CarryMode::Depth;
+        let shape = Shape::of(&config).training_only();
+        let mut bare = shape.clone();
+        bare.carried = None;
+        assert_eq!(
+            Estimate::of_shape(&shape).bytes,
+            Estimate::of_shape(&bare).bytes
+        );
+        config.analysis.order = Corrections::None;
+        assert_eq!(charged(&config), 0.0);
     }
 
     #[test]

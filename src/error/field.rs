@@ -57,6 +57,7 @@ pub enum Field {
     Order,
     // analysis and propagation
     FromLayer,
+    KappaUnits,
     StatsBatch,
     McSamples,
     SurrogateSamples,
@@ -71,7 +72,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 53] = [
+    pub const ALL: [Field; 54] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -116,6 +117,7 @@ impl Field {
         Field::CheckSamples,
         Field::Order,
         Field::FromLayer,
+        Field::KappaUnits,
         Field::StatsBatch,
         Field::McSamples,
         Field::SurrogateSamples,
@@ -174,6 +176,7 @@ impl Field {
             Field::CheckSamples => "train.check_samples",
             Field::Order => "train.order",
             Field::FromLayer => "analysis.from_layer",
+            Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",
             Field::McSamples => "analysis.mc_samples",
             Field::SurrogateSamples => "analysis.surrogate_samples",

@@ -920,7 +920,18 @@ pub fn kappa_units(
     order: usize,
     requested: Option<usize>,
 ) -> Result<(Option<usize>, u64)> {
-    let widths = &net.widths()[from + 1..];
+    carried_units(&net.widths(), from, order, requested)
+}
+
+/// [`kappa_units`] of a network of `widths` (input to output), from its widths alone: the
+/// memory estimate (`config::estimate`) sizes the carry with it before any model is built.
+pub fn carried_units(
+    widths: &[usize],
+    from: usize,
+    order: usize,
+    requested: Option<usize>,
+) -> Result<(Option<usize>, u64)> {
+    let widths = widths.get(from + 1..).unwrap_or_default();
     let widest = widths.iter().copied().max().unwrap_or(0) as u64;
     let slices = 3 * 8 * widest * widest;
     let units = match requested {

@@ -12,7 +12,7 @@
 use corrflow::propagate::higher::pilot::PILOT_Z;
 
 use crate::carry_cli::d30;
-use crate::common::{corrflow, json, train_tiny_xor};
+use crate::common::{corrflow, json, refused_over_memory};
 
 /// `propagate --threads 1 --model MODEL ARGS --json`.
 fn propagate(model: &std::path::Path, args: &[&str]) -> serde_json::Value {
@@ -197,26 +197,11 @@ fn pilot_fresh_refusals_name_the_flag() {
 /// 32 GB allocation under a 16 GiB address limit). Fails on main's binary (checked).
 #[test]
 fn fresh_samples_count_in_the_memory_estimate() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("xor.safetensors");
-    let m = model.to_str().unwrap();
-    train_tiny_xor(m);
-    let args = [
-        "--threads",
-        "1",
-        "--max-memory",
-        "400M",
-        "propagate",
-        "--model",
-        m,
-    ];
     let carried = ["--n-test", "1000000", "--order", "3", "--carry", "depth"];
-    let out = corrflow(&[&args[..], &carried, &["--pilot", "fresh"]].concat());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("--n-test") && err.contains("memory limit of 400 MiB"),
-        "{err}"
+    refused_over_memory(
+        "4",
+        400,
+        &[&carried[..], &["--pilot", "fresh"]].concat(),
+        "--n-test",
     );
-    assert!(out.stdout.is_empty());
 }

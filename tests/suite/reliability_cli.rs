@@ -5,7 +5,7 @@
 
 use std::process::Output;
 
-use super::common::{corrflow, train_tiny_xor};
+use super::common::{corrflow, refused_over_memory};
 
 /// 2⁶², a size no machine holds.
 const HUGE: &str = "4611686018427387904";
@@ -126,21 +126,21 @@ fn max_memory_is_a_global_flag_that_bounds_every_command() {
 /// estimate counts d words per sample (checked: main's binary runs it).
 #[test]
 fn the_memory_estimate_counts_the_padded_columns_of_the_data() {
-    let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("xor.safetensors");
-    let m = model.to_str().unwrap();
-    train_tiny_xor(m);
-    let args = [
-        "--threads",
-        "1",
-        "--max-memory",
-        "256M",
-        "propagate",
-        "--model",
-        m,
-    ];
-    let err = refused(&[&args[..], &["--n-test", "4000000"]].concat(), "--n-test");
-    assert!(err.contains("memory limit of 256 MiB"), "{err}");
+    refused_over_memory("4", 256, &["--n-test", "4000000"], "--n-test");
+}
+
+/// `--order 3|4 --carry depth` holds one class's κ tensors at a time (`tensor_bytes`): for a
+/// hidden layer of 64 units at order 4, 646 MiB of the 712 MiB estimate (354 MB measured).
+/// The estimate left them out, and the carry held them to its own fixed 16 GiB alone: under
+/// `--max-memory 200M` this ran, and a width-100 layer reached 1.6 GB (adv33). Now refused
+/// naming `--order`, `--kappa-units` where the subset carry was asked for. Fails on main's
+/// binary (checked: it runs to exit 0).
+#[test]
+fn the_memory_estimate_counts_the_carried_tensors() {
+    let carried = ["--order", "4", "--carry", "depth", "--pilot", "off"];
+    refused_over_memory("64", 200, &carried, "--order");
+    let subset = [&carried[..], &["--kappa-units", "64"]].concat();
+    refused_over_memory("64", 200, &subset, "--kappa-units");
 }
 
 /// A task read from files has no --n-train or --dim: over the limit, MNIST names the settings it

@@ -177,9 +177,9 @@ pub fn train_small_mnist<'a>(
     data
 }
 
-/// Trains a tiny XOR network (200 training samples, `--hidden 4`, one epoch, one thread) into
-/// `model`; panics with its stderr unless it exits 0.
-pub fn train_tiny_xor(model: &str) {
+/// Trains a tiny XOR network (200 training samples, `--hidden hidden`, one epoch, one thread)
+/// into `model`; panics with its stderr unless it exits 0.
+pub fn train_tiny_xor(model: &str, hidden: &str) {
     let out = corrflow(&[
         "--threads",
         "1",
@@ -189,7 +189,7 @@ pub fn train_tiny_xor(model: &str) {
         "--n-train",
         "200",
         "--hidden",
-        "4",
+        hidden,
         "--epochs",
         "1",
         "--out",
@@ -201,6 +201,36 @@ pub fn train_tiny_xor(model: &str) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `propagate` of a tiny XOR model ([`train_tiny_xor`] with `--hidden hidden`, in a temp dir)
+/// with `--threads 1 --max-memory {limit_mib}M` and `extra`: asserts that the memory estimate
+/// refuses it before any output (exit 2, stdout empty) naming `flag` and the limit, and returns
+/// its stderr.
+pub fn refused_over_memory(hidden: &str, limit_mib: u32, extra: &[&str], flag: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    train_tiny_xor(m, hidden);
+    let limit = format!("{limit_mib}M");
+    let args = [
+        "--threads",
+        "1",
+        "--max-memory",
+        &limit,
+        "propagate",
+        "--model",
+        m,
+    ];
+    let out = corrflow(&[&args[..], extra].concat());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(flag) && err.contains(&format!("memory limit of {limit_mib} MiB")),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    err
 }
 
 /// Sets the soft limit `resource` (`libc::RLIMIT_FSIZE` for `ulimit -f`, `RLIMIT_AS` for
