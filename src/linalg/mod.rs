@@ -20,7 +20,7 @@ mod zeros;
 pub use columns::columns;
 pub use gemm::{gemm, gemm_batch};
 pub use grow::at_least;
-pub use mirror::mirror_lower;
+pub use mirror::{mirror_lower, mirror_upper};
 pub use precision::{narrow, widen};
 pub use scratch::with_work;
 pub use split::{class_split, on_pool};

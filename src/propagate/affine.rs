@@ -37,7 +37,7 @@ use faer::{Accum, Col, ColRef, Mat, MatMut, MatRef, Par};
 use super::affine_factored::{structured_update, Choice, FactorWorkspace};
 use super::affine_small;
 use crate::error::{Error, Result};
-use crate::linalg::{at_least, class_split, mirror_lower, transpose_into};
+use crate::linalg::{at_least, class_split, mirror_lower, mirror_upper, transpose_into};
 use crate::net::Real;
 use crate::stats::Moments;
 use rayon::prelude::*;
@@ -129,6 +129,29 @@ impl<T: Real> Stacked<T> {
         );
     }
 
+    /// [`Stacked::multiply`] of covariances held apart (`inputs[k]`, each N_in × N_in): one
+    /// GEMM per covariance, read where it is held, into its block of the product W [S₁ … S_K],
+    /// without the copy of K·N_in² entries into the stacked buffer that [`Stacked::multiply`]
+    /// makes (a copy of each f32 stage between two layers, ~2 % of the f32 engine's time at
+    /// N = 1024: thirty-third session).
+    pub(crate) fn multiply_each(&mut self, w: MatRef<'_, T>, inputs: &[MatRef<'_, T>]) {
+        let (n_out, n_in) = (w.nrows(), w.ncols());
+        self.dims = (n_out, n_in);
+        let zero = T::from_f64(0.0);
+        transpose_into(w, at_least(&mut self.w_t, n_in, n_out, zero));
+        let mut product = at_least(&mut self.product, n_out, inputs.len() * n_in, zero);
+        for (k, input) in inputs.iter().enumerate() {
+            matmul(
+                product.rb_mut().subcols_mut(k * n_in, n_in),
+                Accum::Replace,
+                w,
+                *input,
+                T::from_f64(1.0),
+                Par::rayon(0),
+            );
+        }
+    }
+
     /// Releases the stacked covariances [S₁ … S_K], which only the GEMM of
     /// [`Stacked::multiply`] reads (the next multiply allocates them again): for a caller that
     /// holds as little as it can between layers.
@@ -151,20 +174,41 @@ impl<T: Real> Stacked<T> {
     /// [`Stacked::lower_into`] of several covariances, `(k, out)` each, side by side on the
     /// pool ([`class_split`]).
     pub(crate) fn lower_each(&self, outs: Vec<(usize, MatMut<'_, T>)>) {
+        self.each(outs, Triangle::Lower);
+    }
+
+    /// [`Stacked::lower_each`] with the upper triangle computed and mirrored down instead
+    /// ([`mirror_upper`]: contiguous writes down each column, in parallel; [`mirror_lower`]'s
+    /// strided writes cost about twice as much per entry, BENCHMARKS.md "f32 over its line on
+    /// model 207"). The same entries to rounding, not bit for bit: the f32 engine's update.
+    pub(crate) fn upper_each(&self, outs: Vec<(usize, MatMut<'_, T>)>) {
+        self.each(outs, Triangle::Upper);
+    }
+
+    fn each(&self, outs: Vec<(usize, MatMut<'_, T>)>, triangle: Triangle) {
         let (size, par) = class_split(outs.len());
         let mut outs = outs;
         outs.par_chunks_mut(size).for_each(|group| {
             for (k, out) in group.iter_mut() {
-                self.lower_with(*k, out.rb_mut(), par);
+                self.triangle_with(*k, out.rb_mut(), par, triangle);
             }
         });
     }
 
-    fn lower_with(&self, k: usize, mut out: MatMut<'_, T>, par: Par) {
+    fn lower_with(&self, k: usize, out: MatMut<'_, T>, par: Par) {
+        self.triangle_with(k, out, par, Triangle::Lower);
+    }
+
+    /// W Sₖ Wᵀ into `out`: `triangle` by a triangular GEMM, then mirrored onto the other.
+    fn triangle_with(&self, k: usize, mut out: MatMut<'_, T>, par: Par, triangle: Triangle) {
         let (n_out, n_in) = self.dims;
+        let structure = match triangle {
+            Triangle::Lower => BlockStructure::TriangularLower,
+            Triangle::Upper => BlockStructure::TriangularUpper,
+        };
         triangular::matmul(
             out.as_mut(),
-            BlockStructure::TriangularLower,
+            structure,
             Accum::Replace,
             self.product.as_ref().submatrix(0, k * n_in, n_out, n_in),
             BlockStructure::Rectangular,
@@ -173,8 +217,18 @@ impl<T: Real> Stacked<T> {
             T::from_f64(1.0),
             par,
         );
-        mirror_lower(out);
+        match triangle {
+            Triangle::Lower => mirror_lower(out),
+            Triangle::Upper => mirror_upper(out),
+        }
     }
+}
+
+/// The triangle of W Sₖ Wᵀ that [`Stacked`] computes (the other is mirrored from it).
+#[derive(Clone, Copy, Debug)]
+enum Triangle {
+    Lower,
+    Upper,
 }
 
 /// Reusable buffers of [`affine_moments`]: the stacked update and the factored one's.
@@ -375,6 +429,54 @@ fn check_shapes(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Three covariances (37 × 37) through W (41 × 37): multiplied held apart
+    /// ([`Stacked::multiply_each`]) and with the upper triangle computed
+    /// ([`Stacked::upper_each`]), each output is exactly symmetric and W Sₖ Wᵀ to f64 rounding
+    /// (against a plain triple sum), as the stacked, lower-triangle update is. The outputs start
+    /// as NaN, so a triangle left unwritten shows. (Checked to fail with each block of the
+    /// product put at k·N_out instead of k·N_in, and with the upper triangle mirrored by
+    /// `mirror_lower`.)
+    #[test]
+    fn covariances_held_apart_and_the_upper_triangle_give_w_s_wt() {
+        let (n_out, n_in) = (41, 37);
+        let cov = |s: f64| {
+            let a = Mat::from_fn(n_in, n_in, |i, j| ((i * 5 + j * 3) as f64 * 0.29 + s).sin());
+            &a * a.transpose()
+        };
+        let covs = [cov(0.1), cov(0.6), cov(1.3)];
+        let w = Mat::from_fn(n_out, n_in, |i, j| ((i * 7 + j * 11) as f64 * 0.17).cos());
+        let want = |k: usize| &w * &covs[k] * w.transpose();
+        let outputs = |upper: bool| {
+            let mut stacked = Stacked::<f64>::default();
+            let mut outs = vec![Mat::from_fn(n_out, n_out, |_, _| f64::NAN); covs.len()];
+            let slots = outs.iter_mut().map(Mat::as_mut).enumerate().collect();
+            if upper {
+                let inputs: Vec<_> = covs.iter().map(Mat::as_ref).collect();
+                stacked.multiply_each(w.as_ref(), &inputs);
+                stacked.upper_each(slots);
+            } else {
+                stacked.multiply(w.as_ref(), covs.len(), |k, mut slot| {
+                    slot.copy_from(&covs[k])
+                });
+                stacked.lower_each(slots);
+            }
+            outs
+        };
+        for upper in [false, true] {
+            for (k, got) in outputs(upper).iter().enumerate() {
+                let want = want(k);
+                let scale = want.norm_max();
+                for i in 0..n_out {
+                    for j in 0..n_out {
+                        assert_eq!(got[(i, j)], got[(j, i)], "upper {upper}, class {k}");
+                        let err = (got[(i, j)] - want[(i, j)]).abs();
+                        assert!(err <= 1e-13 * scale, "upper {upper}, class {k}, ({i}, {j})");
+                    }
+                }
+            }
+        }
+    }
 
     /// A wide layer, a narrow one (a read-out) and the wide one again through one [`Stacked`]:
     /// every update equals a fresh [`Stacked`]'s bit for bit, and the narrow layer leaves the

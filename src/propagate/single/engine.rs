@@ -1,31 +1,36 @@
-//! The f32 layer loop: per layer the input Σ of every class (the start's rounded to f32, or the
-//! previous f32 stage's) stacked into one f32 GEMM, then per class the f32 update written
-//! straight into the stage's f32 storage and the f32 closure from there into the next stage's
-//! (or, for closures without f32 lanes, the f64 closure on one class's Σ widened at a time).
-//! The hidden stages stay f32 ([`Predicted::is_f32`]); the output y is widened to f64.
+//! The f32 layer loop: per layer one pass over the f64 W ([`weights_pass`]: W rounded to f32,
+//! every class's mean, the check of subnormal terms), then the f32 GEMM W Σ of every class (the
+//! start's Σ rounded into one stacked GEMM; from the second layer on one GEMM per class, read
+//! from the previous f32 stage where it lies), per class the upper triangle of the f32 update
+//! written straight into the stage's f32 storage and mirrored, and the f32 closure from there
+//! into the next stage's (or, for closures without f32 lanes, the f64 closure on one class's Σ
+//! widened at a time). The hidden stages stay f32 ([`Predicted::is_f32`]); the output y is
+//! widened to f64.
 
 use faer::Mat;
-use rayon::prelude::*;
 
 use super::closure::{apply_f32, has_f32_lanes};
 use super::start::Start;
 use super::units::finite32;
+use super::weights::{weights_pass, Inputs};
 use crate::error::{Error, Result};
 use crate::linalg::{at_least, narrow, widen};
-use crate::net::{Mlp, Stage};
-use crate::propagate::affine::{affine_mean, Stacked};
+use crate::net::{Layer, Mlp, Stage};
+use crate::propagate::affine::Stacked;
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
 use crate::propagate::Predicted;
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
 
 /// The f32 buffers of a propagation: the stacked affine update of every class, W rounded to
-/// f32, one class's output Σ in f32 before it is widened, and one class's h and z in f64 for
+/// f32, every class's mean of the current layer, one class's output Σ in f32 before it is widened, and one class's h and z in f64 for
 /// the closures without f32 lanes (sized only when such a closure runs).
 #[derive(Clone, Debug)]
 pub struct SinglePropagator {
     dense: Stacked<f32>,
     w: Mat<f32>,
+    /// Every class's mean μ' = Wμ + b of the current layer, one column per class.
+    means: Mat<f64>,
     out: Mat<f32>,
     wide: [Moments; 2],
 }
@@ -36,6 +41,7 @@ impl Default for SinglePropagator {
         SinglePropagator {
             dense: Stacked::default(),
             w: Mat::new(),
+            means: Mat::new(),
             out: Mat::new(),
             wide: [empty(), empty()],
         }
@@ -76,32 +82,42 @@ impl SinglePropagator {
             let [pre, post @ ..] = rest else {
                 unreachable!("the caller labelled every stage")
             };
-            check_terms_in_f32_range(
-                layer.w.as_ref(),
-                pre.stage,
-                l,
+            let fan_in = layer.fan_in();
+            let inputs = Inputs::gather(
                 classes,
+                fan_in,
+                |c, j| match previous {
+                    Some(p) => p.per_class[c].mean[j],
+                    None => start.mean(c)[j],
+                },
                 |c, j| match previous {
                     Some(p) => f64::from(p.single[c][(j, j)]),
                     None => start.variance(c, j),
                 },
+            );
+            prepare_layer(
+                layer,
+                pre.stage,
+                l,
+                &inputs,
+                at_least(&mut self.w, n, fan_in, 0.0),
+                at_least(&mut self.means, n, classes, 0.0),
             )?;
-            let w = at_least(&mut self.w, n, layer.fan_in(), 0.0);
-            narrow(&layer.w, w);
-            let w = self.w.as_ref().submatrix(0, 0, n, layer.fan_in());
-            let flops = affine_flops(n, layer.fan_in(), classes);
+            let w = self.w.as_ref().submatrix(0, 0, n, fan_in);
+            let flops = affine_flops(n, fan_in, classes);
             timings.time("affine", flops, || {
-                self.dense
-                    .multiply(w, classes, |c, mut slot| match previous {
-                        Some(p) => slot.copy_from(p.single[c].as_ref()),
-                        None => start.fill(c, slot),
-                    });
+                match previous {
+                    Some(p) => {
+                        let covs: Vec<_> = p.single.iter().map(Mat::as_ref).collect();
+                        self.dense.multiply_each(w, &covs);
+                    }
+                    None => self
+                        .dense
+                        .multiply(w, classes, |c, slot| start.fill(c, slot)),
+                }
                 for (c, out) in pre.per_class.iter_mut().enumerate() {
-                    let mean = match previous {
-                        Some(p) => &p.per_class[c].mean,
-                        None => start.mean(c),
-                    };
-                    affine_mean(layer.w.as_ref(), layer.b.as_ref(), mean, &mut out.mean);
+                    out.mean.resize_with(n, |_| 0.0);
+                    out.mean.copy_from(self.means.col(c).subrows(0, n));
                 }
             });
             if l == from + 1 {
@@ -128,7 +144,7 @@ impl SinglePropagator {
                     .enumerate()
                     .map(|(c, cov)| (c, cov.as_mut()))
                     .collect();
-                self.dense.lower_each(outs);
+                self.dense.upper_each(outs);
             });
             if finished.is_some() {
                 self.dense.release_product();
@@ -186,42 +202,36 @@ impl SinglePropagator {
     }
 }
 
-/// Refuses an affine update `stage` = W·(input) of layer `l` whose unit i has a scale
-/// sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ (σ²ⱼ = `variance(c, j)`, the input's, for each of `classes`) positive but
-/// below f32's normal range (1.2e-38). Every term wᵢⱼ Σⱼₖ wᵢₖ of the variance (W Σ Wᵀ)ᵢᵢ is at most
-/// |wᵢⱼ|σⱼ·|wᵢₖ|σₖ ≤ maxⱼ w²ᵢⱼ σ²ⱼ ≤ sᵢ, so each is then subnormal in f32: the product loses its
-/// digits or turns 0, and the prediction would be that of another covariance. The start's and
-/// the measured stages' variances are checked where they are narrowed (`Start::check_f32_range`,
-/// `measure::layers`); this is the check of the stages the f32 engine makes itself, which the
-/// f64 side never holds (adv29: `analyze --precision f32` of a network whose read-out weights
-/// are 10⁻²⁵ printed a covariance error of 1 and KLs of 3·10⁸ at y with exit 0). An exact 0
-/// (zero weights, constant inputs) is not refused. O(N·fan-in) per class beside the O(N·fan-in²)
-/// update, in one pass over W for every class, its rows split among the threads (the check of a
-/// 1024-wide layer ran alone on one thread for 0.7 ms per class, W read again for each class:
-/// ~4 % of the f32 layer at 2 threads; thirty-first session). Each sᵢ is the same sum, in the
-/// same order (j ascending), as a loop over one class; the unit reported is the first in
-/// (class, unit) order.
-fn check_terms_in_f32_range(
-    w: faer::MatRef<'_, f64>,
+/// Rounds layer `l`'s W to f32 into `w32`, writes every class's mean μ' = Wμ + b into the
+/// columns of `means` ([`weights_pass`], one read of W for all three) and refuses an affine
+/// update `stage` = W·(input) whose unit i has a scale sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ (σ²ⱼ the input's, in
+/// `inputs`, for each class) positive but below f32's normal range (1.2e-38). Every term
+/// wᵢⱼ Σⱼₖ wᵢₖ of the variance (W Σ Wᵀ)ᵢᵢ is at most |wᵢⱼ|σⱼ·|wᵢₖ|σₖ ≤ maxⱼ w²ᵢⱼ σ²ⱼ ≤ sᵢ, so
+/// each is then subnormal in f32: the product loses its digits or turns 0, and the prediction
+/// would be that of another covariance. The start's and the measured stages' variances are
+/// checked where they are narrowed (`Start::check_f32_range`, `measure::layers`); this is the
+/// check of the stages the f32 engine makes itself, which the f64 side never holds (adv29:
+/// `analyze --precision f32` of a network whose read-out weights are 10⁻²⁵ printed a
+/// covariance error of 1 and KLs of 3·10⁸ at y with exit 0). An exact 0 (zero weights,
+/// constant inputs) is not refused. Each sᵢ is summed j ascending, whatever the number of
+/// classes; the unit reported is the first in (class, unit) order.
+fn prepare_layer(
+    layer: &Layer,
     stage: Stage,
     l: usize,
-    classes: usize,
-    variance: impl Fn(usize, usize) -> f64,
+    inputs: &Inputs,
+    w32: faer::MatMut<'_, f32>,
+    means: faer::MatMut<'_, f64>,
 ) -> Result<()> {
-    let (n, fan_in) = (w.nrows(), w.ncols());
-    // v[j·C + c] = σ²ⱼ of class c: the variances of column j side by side.
-    let v: Vec<f64> = (0..fan_in)
-        .flat_map(|j| (0..classes).map(move |c| (j, c)))
-        .map(|(j, c)| variance(c, j))
-        .collect();
-    let rows: Vec<(usize, usize)> = (0..n)
-        .step_by(CHECK_ROWS)
-        .map(|i| (i, (i + CHECK_ROWS).min(n)))
-        .collect();
-    let first = rows
-        .par_iter()
-        .filter_map(|&(lo, hi)| first_subnormal_scale(w.subrows(lo, hi - lo), &v, classes, lo))
-        .min_by_key(|&(c, i, _)| (c, i));
+    let floor = f64::from(f32::MIN_POSITIVE);
+    let first = weights_pass(
+        layer.w.as_ref(),
+        layer.b.as_ref(),
+        inputs,
+        floor,
+        w32,
+        means,
+    );
     match first {
         None => Ok(()),
         Some((c, i, s)) => Err(Error::Numeric(format!(
@@ -233,42 +243,6 @@ fn check_terms_in_f32_range(
              variances above 1.2e-38)"
         ))),
     }
-}
-
-/// Rows of W per task of [`check_terms_in_f32_range`]: their sums for ten classes (64 × 10
-/// f64) stay in L1 while the columns of W stream past.
-const CHECK_ROWS: usize = 64;
-
-/// For the rows `w` (unit `first` + r for row r) and every class c, sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ with
-/// σ²ⱼ = `v[j·classes + c]`: the first (class, unit, sᵢ) in (class, unit) order with sᵢ
-/// positive but below f32's normal range, if any.
-fn first_subnormal_scale(
-    w: faer::MatRef<'_, f64>,
-    v: &[f64],
-    classes: usize,
-    first: usize,
-) -> Option<(usize, usize, f64)> {
-    let rows = w.nrows();
-    let floor = f64::from(f32::MIN_POSITIVE);
-    // scale[c·rows + r]: class c's sum of row r.
-    let mut scale = vec![0.0; classes * rows];
-    let mut square = vec![0.0; rows];
-    for j in 0..w.ncols() {
-        for (q, &wij) in square.iter_mut().zip(w.col(j).iter()) {
-            *q = wij * wij;
-        }
-        let vj = &v[j * classes..(j + 1) * classes];
-        for (sums, &var) in scale.chunks_exact_mut(rows).zip(vj) {
-            for (s, &q) in sums.iter_mut().zip(&square) {
-                *s += q * var;
-            }
-        }
-    }
-    scale.chunks_exact(rows).enumerate().find_map(|(c, sums)| {
-        sums.iter()
-            .position(|&s| s > 0.0 && s < floor)
-            .map(|r| (c, first + r, sums[r]))
-    })
 }
 
 /// The receiver of each finished stage of [`SinglePropagator::run`].
@@ -302,7 +276,7 @@ fn to_f32(p: &mut Predicted, n: usize) {
 mod tests {
     use super::*;
 
-    /// 200 units in four tasks of rows, three classes. Units 10 and 70 have weights of 1e-21 on
+    /// [`prepare_layer`] of 200 units in four tasks of rows, three classes. Units 10 and 70 have weights of 1e-21 on
     /// columns 0–14 (unit 10) or 15–29 (unit 70) and 0 elsewhere; class 1's variances are 1e6
     /// on columns 0–14 and ~1 on 15–29, class 2's the reverse, class 0's 1e6 everywhere. So
     /// sᵢ = Σⱼ w²ᵢⱼ σ²ⱼ is below f32's normal range (~1e-41) for unit 70 in class 1 and unit 10
@@ -322,8 +296,23 @@ mod tests {
             (0, _) | (1, true) | (2, false) => 1e6,
             _ => 1.0 + j as f64,
         };
-        let err = check_terms_in_f32_range(w.as_ref(), Stage::Pre(1), 1, classes, variance);
-        let msg = err
+        let layer = Layer {
+            w: w.clone(),
+            b: faer::Col::zeros(n),
+        };
+        let check = |variance: &dyn Fn(usize, usize) -> f64| {
+            let inputs = Inputs::gather(classes, fan_in, |_, _| 0.0, variance);
+            let (mut w32, mut means) = (Mat::zeros(n, fan_in), Mat::zeros(n, classes));
+            prepare_layer(
+                &layer,
+                Stage::Pre(1),
+                1,
+                &inputs,
+                w32.as_mut(),
+                means.as_mut(),
+            )
+        };
+        let msg = check(&variance)
             .expect_err("subnormal scales must be refused")
             .to_string();
         let want: f64 = (0..fan_in)
@@ -334,6 +323,6 @@ mod tests {
         assert!(msg.contains("class entry 1"), "{msg}");
         assert!(msg.contains(&format!("{want:.1e}")), "{msg}");
         let raised = |c: usize, j: usize| variance(c, j).max(1e6);
-        check_terms_in_f32_range(w.as_ref(), Stage::Pre(1), 1, classes, raised).unwrap();
+        check(&raised).unwrap();
     }
 }

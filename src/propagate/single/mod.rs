@@ -19,7 +19,8 @@
 //!
 //! Memory: every hidden stage's Σ is held in f32 only ([`super::stage::Predicted::is_f32`]),
 //! half the f64 path's bytes; the other buffers are the stacked update of all classes
-//! ((N_in + N_out)·C·N_in f32, also half the f64 path's), W rounded to f32 and, for closures
+//! ((N_in + N_out)·C·N_in f32, also half the f64 path's), W rounded to f32, each class's mean
+//! of the current layer and, for closures
 //! without f32 lanes, one class's h and z in f64. Nothing is converted between the layers: each layer's GEMM reads the previous
 //! stage's f32 Σ, the update writes into the stage's f32 storage and the closure reads it there.
 //! Streamed (`Propagator::run_streamed`, `propagate --precision f32`): the start is read from
@@ -38,6 +39,7 @@ mod math;
 mod relu;
 mod start;
 mod units;
+mod weights;
 
 pub use closure::has_f32_lanes;
 pub use engine::{Finished, SinglePropagator};
