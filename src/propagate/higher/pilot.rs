@@ -74,6 +74,8 @@
 //! Cost: S·Σ_l 2 n_l n_{l−1} flops and S·Σ_l n_l activations for the draws, plus one Gaussian
 //! run for m₂, C₂ (EXPERIMENTS.md, "Never worse than the Gaussian, eighth session").
 
+use std::borrow::Cow;
+
 use faer::{Col, ColRef, Mat, MatRef};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -202,7 +204,7 @@ pub fn pilot_check(
         let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
         draw_outputs(net, from, &start[c], pilot.samples, &mut rng)
     };
-    verdict(carried, gaussian, pilot.samples, draws, &|_, _| None)
+    verdict(carried, gaussian, pilot.samples, draws, &|_, _, _| None)
 }
 
 /// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
@@ -242,12 +244,15 @@ pub fn held_out_check(
         )));
     }
     let samples = held_out.iter().map(|y| y.ncols()).sum();
-    let start_var = |c: usize, y: MatRef<'_, f64>| -> Option<[f64; 3]> {
+    let start_var = |c: usize, y: MatRef<'_, f64>, f: f64| -> Option<[f64; 3]> {
         let reps = jackknife.get(c).filter(|r| r.len() >= 2)?;
         let g = reps.len() as f64;
         let t: Vec<ClassStatistics> = reps
             .iter()
-            .map(|(k, q)| class_statistics(y, k, q))
+            .map(|(k, q)| match f == 1.0 {
+                true => class_statistics(y, k, q),
+                false => class_statistics(y, &scaled(k, f), &scaled(q, f)),
+            })
             .collect();
         // A replicate without a KL (a covariance not positive definite) gives the KL's
         // jackknife no value: its variance is then taken over the others.
@@ -317,9 +322,36 @@ fn same_classes((n, what): (usize, &str), carried: &[Moments], gaussian: &[Momen
     Ok(())
 }
 
-/// The start's variance of class c's unscaled \[T_m, T_C, T_KL\] given its draws y (None:
-/// not measured; [`held_out_check`]).
-type StartVariance<'a> = &'a dyn Fn(usize, MatRef<'_, f64>) -> Option<[f64; 3]>;
+/// The start's variance of class c's unscaled \[T_m, T_C, T_KL\] given its draws y, with the
+/// predictions scaled by f as y is ([`output_scale`]; None: not measured; [`held_out_check`]).
+type StartVariance<'a> = &'a dyn Fn(usize, MatRef<'_, f64>, f64) -> Option<[f64; 3]>;
+
+/// Outputs whose spread lies beyond 2^±[`SCALE_FREE_EXPONENT`] are scaled before the
+/// statistics ([`output_scale`]).
+const SCALE_FREE_EXPONENT: i32 = 32;
+
+/// The power of two f by which class outputs of Gaussian prediction `g` are scaled before the
+/// statistics: 1 where the largest standard deviation σ lies within 2^±32, else 2^−round(log₂ σ).
+///
+/// The variance of T_C holds the outputs to the 8th power (q_s = ỹ_sᵀ ΔC ỹ_s squared), beyond
+/// f64's range for σ above ~10³⁸ or below ~10⁻³⁸ (a network of quad α = −10¹⁵⁰ gave
+/// ‖C₂‖²_F = ∞ and a NaN z). Every figure the verdict reports is a ratio invariant under
+/// y → f y, m → f m, C → f² C (T_m / tr C₂, T_C / ‖C₂‖²_F, the dimensionless KL up to its
+/// ridge), and a power of two scales without rounding: within the range nothing changes.
+fn output_scale(g: &Moments) -> f64 {
+    let widest = (0..g.dim()).map(|i| g.cov[(i, i)]).fold(0.0, f64::max);
+    let exponent = (0.5 * widest.log2()).round();
+    match widest.is_finite() && widest > 0.0 && exponent.abs() > SCALE_FREE_EXPONENT as f64 {
+        true => (-exponent).exp2(),
+        false => 1.0,
+    }
+}
+
+/// `m` with its mean scaled by f and its covariance by f² (κ slices dropped: the checks read
+/// mean and covariance only).
+fn scaled(m: &Moments, f: f64) -> Moments {
+    Moments::gaussian(&m.mean * faer::Scale(f), &m.cov * faer::Scale(f * f))
+}
 
 /// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
 /// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
@@ -345,6 +377,13 @@ fn verdict(
     let mut gaussian_err = [0.0; 2];
     let mut drawn = false;
     for (c, (k, g)) in carried.iter().zip(gaussian).enumerate() {
+        // Outputs far from unit size in units of a power of two (exact; `output_scale`).
+        let f = output_scale(g);
+        let (k, g) = match f == 1.0 {
+            true => (Cow::Borrowed(k), Cow::Borrowed(g)),
+            false => (Cow::Owned(scaled(k, f)), Cow::Owned(scaled(g, f))),
+        };
+        let (k, g) = (k.as_ref(), g.as_ref());
         let d = &k.mean - &g.mean;
         let dc = &k.cov - &g.cov;
         let (scale_m, scale_c) = (trace(g.cov.as_ref()), g.cov.squared_norm_l2());
@@ -357,13 +396,16 @@ fn verdict(
         if differ == [false, false] {
             continue;
         }
-        let y = draws(c)?;
+        let mut y = draws(c)?;
+        if f != 1.0 {
+            y *= faer::Scale(f);
+        }
         let stats = class_statistics(y.as_ref(), k, g);
         let [em, ec] = gaussian_error(y.as_ref(), g);
         gaussian_err[0] += em / scale_m;
         gaussian_err[1] += ec / scale_c;
         drawn = true;
-        let start = start_var(c, y.as_ref());
+        let start = start_var(c, y.as_ref(), f);
         with_start |= start.is_some();
         let start = start.unwrap_or([0.0; 3]);
         // The KL is dimensionless: unscaled (module docs).
@@ -764,6 +806,46 @@ mod tests {
             (w.mean_z, w.cov_z, w.kl_z),
             (plain.mean_z, plain.cov_z, plain.kl_z)
         );
+    }
+
+    /// The verdict does not depend on the outputs' unit: the check of outputs, predictions and
+    /// jackknife replicates scaled by 2^±200 (where the variance of T_C, ~y⁸, leaves f64's
+    /// range: ∞/NaN before `output_scale`) equals the unscaled one field for field, and by
+    /// 10¹⁵⁰ (not a power of two: rounding) within 1e-9 relative.
+    #[test]
+    fn outputs_of_any_size_give_the_same_verdict() {
+        let (net, x, t) = setup();
+        let mut rng = StdRng::seed_from_u64(4);
+        let y = draw_outputs(&net, 0, &x, 1024, &mut rng).unwrap();
+        let (k, g) = (off(&t, 0.2), off(&t, 0.1));
+        let reps: Vec<(Moments, Moments)> = (0..10)
+            .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
+            .collect();
+        let check = |f: f64| {
+            let (ks, gs) = (scaled(&k, f), scaled(&g, f));
+            let ys = &y * faer::Scale(f);
+            let rs: Vec<(Moments, Moments)> = reps
+                .iter()
+                .map(|(a, b)| (scaled(a, f), scaled(b, f)))
+                .collect();
+            let one = std::slice::from_ref;
+            held_out_check(one(&ks), one(&gs), &[ys.as_ref()], &[rs]).unwrap()
+        };
+        let v = check(1.0);
+        // Every statistic tested, with the jackknife's variance: z of order 0.4, draws alone > 2.
+        let [dm, dc, dk] = v.draws_only_z.unwrap();
+        assert!(v.mean_z > 0.1 && v.cov_z > 0.1 && v.kl_z > 0.1, "{v:?}");
+        assert!(dm > PILOT_Z && dc > 2.0 && dk > PILOT_Z, "{v:?}");
+        for f in [2f64.powi(200), 2f64.powi(-200)] {
+            assert_eq!(check(f), v, "scaled by {f:e}");
+        }
+        let w = check(1e150);
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+        assert!(
+            close(w.mean_z, v.mean_z) && close(w.cov_z, v.cov_z),
+            "{w:?} {v:?}"
+        );
+        assert!(close(w.kl_z, v.kl_z), "{w:?} {v:?}");
     }
 
     /// `replicates_worse` counts, per statistic, the replicates whose own check (no
