@@ -758,22 +758,36 @@ mod tests {
         assert!(err.to_string().contains("class 1"), "{err}");
     }
 
+    /// 1024 drawn outputs, a prediction 20 % off and a Gaussian one 10 % off, and ten jackknife
+    /// replicates of the former spread ±9 % around it (the start half's replicates).
+    struct Jackknifed {
+        y: Mat<f64>,
+        k: Moments,
+        g: Moments,
+        reps: Vec<(Moments, Moments)>,
+    }
+
+    fn jackknifed() -> Jackknifed {
+        let (net, x, t) = setup();
+        let mut rng = StdRng::seed_from_u64(4);
+        let y = draw_outputs(&net, 0, &x, 1024, &mut rng).unwrap();
+        let (k, g) = (off(&t, 0.2), off(&t, 0.1));
+        let reps = (0..10)
+            .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
+            .collect();
+        Jackknifed { y, k, g, reps }
+    }
+
     /// The start half's jackknife: its variance, (G − 1)/G · Σ_g (T_g − T̄)² over the
     /// replicates' statistics against the same draws, is added to the draws' se(T)², per
     /// statistic (here formed by hand from `class_statistics`); the draws-only z values are
     /// those of the check without replicates; G identical replicates add nothing.
     #[test]
     fn the_start_jackknife_adds_its_variance_to_the_draws() {
-        let (net, x, t) = setup();
-        let mut rng = StdRng::seed_from_u64(4);
-        let y = draw_outputs(&net, 0, &x, 1024, &mut rng).unwrap();
-        let (k, g) = (off(&t, 0.2), off(&t, 0.1));
+        let Jackknifed { y, k, g, reps } = jackknifed();
         let one = std::slice::from_ref;
         let plain = held_out_check(one(&k), one(&g), &[y.as_ref()], &[]).unwrap();
         assert_eq!(plain.draws_only_z, None);
-        let reps: Vec<(Moments, Moments)> = (0..10)
-            .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
-            .collect();
         let v =
             held_out_check(one(&k), one(&g), &[y.as_ref()], std::slice::from_ref(&reps)).unwrap();
         assert_eq!(
@@ -814,13 +828,7 @@ mod tests {
     /// 10¹⁵⁰ (not a power of two: rounding) within 1e-9 relative.
     #[test]
     fn outputs_of_any_size_give_the_same_verdict() {
-        let (net, x, t) = setup();
-        let mut rng = StdRng::seed_from_u64(4);
-        let y = draw_outputs(&net, 0, &x, 1024, &mut rng).unwrap();
-        let (k, g) = (off(&t, 0.2), off(&t, 0.1));
-        let reps: Vec<(Moments, Moments)> = (0..10)
-            .map(|i| (off(&t, 0.2 + 0.02 * (i as f64 - 4.5)), g.clone()))
-            .collect();
+        let Jackknifed { y, k, g, reps } = jackknifed();
         let check = |f: f64| {
             let (ks, gs) = (scaled(&k, f), scaled(&g, f));
             let ys = &y * faer::Scale(f);
