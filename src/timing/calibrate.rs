@@ -5,8 +5,8 @@
 //! On a machine shared with other work the rate of one product is not that: the product is split
 //! between the threads and waits for the slowest, so one thread preempted for a scheduler tick
 //! (~4 ms) costs the whole product a fifth of its ~20 ms. On a 2-core Intel Xeon shared with other
-//! processes (thirty-fourth session, BENCHMARKS.md) single products of one process ran at 17–34
-//! GFLOP/s in steps of whole ticks while the fastest products of a quiet moment reach ~100: the
+//! processes (thirty-fourth session, BENCHMARKS.md) single products of one process ran at 12–34
+//! GFLOP/s in steps of whole ticks, where quiet products reach 93–101 (BENCHMARKS.md): the
 //! old reference (fastest of 4 products) swung 71–101 GFLOP/s between runs, and the share with
 //! it. So the products are timed, after one untimed warm-up, until the fastest of them ran with
 //! no thread of the process preempted (`getrusage`'s involuntary context switches,
@@ -19,7 +19,7 @@
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, Par};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
 use serde::Serialize;
 
 use super::cpu::involuntary_switches;
@@ -57,26 +57,12 @@ pub struct GemmReference {
 /// thread of the process preempted, up to [`CALIBRATION_MAX_REPS`] (or `min_reps` if larger)
 /// and [`CALIBRATION_MAX_SECONDS`] — and returns the rate of the fastest (module docs).
 pub fn gemm_reference(n: usize, min_reps: usize) -> GemmReference {
-    let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.1 - 0.5);
-    let b = Mat::from_fn(n, n, |i, j| ((i * 5 + j * 2) % 13) as f64 * 0.1 - 0.6);
-    let mut c = Mat::<f64>::zeros(n, n);
+    let (a, b, mut c) = calibration_matrices(n);
     let min_reps = min_reps.max(1);
     let max_reps = CALIBRATION_MAX_REPS.max(min_reps);
     let mut product = || {
-        let switches = involuntary_switches().ok();
-        let start = Instant::now();
-        matmul(
-            c.as_mut(),
-            Accum::Replace,
-            a.as_ref(),
-            b.as_ref(),
-            1.0,
-            Par::rayon(0),
-        );
-        let seconds = start.elapsed().as_secs_f64();
-        let after = involuntary_switches().ok();
-        let clean = matches!((switches, after), (Some(s), Some(e)) if e == s);
-        (seconds, clean)
+        let (seconds, switches) = timed_product(c.as_mut(), a.as_ref(), b.as_ref());
+        (seconds, switches == Some(0))
     };
     product();
     let f = fastest((min_reps, max_reps, CALIBRATION_MAX_SECONDS), &mut product);
@@ -89,6 +75,29 @@ pub fn gemm_reference(n: usize, min_reps: usize) -> GemmReference {
         preempted: f.preempted,
         undisturbed: f.clean,
     }
+}
+
+/// The calibration's A and B (n × n, fixed entries in [−0.6, 0.6]) and a zero C.
+pub fn calibration_matrices(n: usize) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
+    let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 3) % 11) as f64 * 0.1 - 0.5);
+    let b = Mat::from_fn(n, n, |i, j| ((i * 5 + j * 2) % 13) as f64 * 0.1 - 0.6);
+    (a, b, Mat::zeros(n, n))
+}
+
+/// One calibration product C = A·B with `Par::rayon(0)`, timed: its seconds and the involuntary
+/// context switches of the process during it ([`super::cpu::involuntary_switches`]; None where
+/// they cannot be read).
+pub fn timed_product(
+    c: MatMut<'_, f64>,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+) -> (f64, Option<u64>) {
+    let before = involuntary_switches().ok();
+    let start = Instant::now();
+    matmul(c, Accum::Replace, a, b, 1.0, Par::rayon(0));
+    let seconds = start.elapsed().as_secs_f64();
+    let after = involuntary_switches().ok();
+    (seconds, before.zip(after).map(|(s, e)| e.saturating_sub(s)))
 }
 
 /// The fastest of a series of timed runs and how the series went.
