@@ -932,21 +932,7 @@ mod tests {
                 for a in [0.0, 1.3, -2.5, 6.0, -6.0] {
                     let rule = Rule::for_unit(act, a * s, s);
                     assert_ne!(rule, Rule::Composite);
-                    let g = HermiteCoefficients::with_rule(act, a * s, s, DEFAULT_ORDER, rule);
-                    let q = HermiteCoefficients::with_rule(
-                        act,
-                        a * s,
-                        s,
-                        DEFAULT_ORDER,
-                        Rule::Composite,
-                    );
-                    let scale = q.mean.abs() + q.var.sqrt();
-                    let mut err = (g.mean - q.mean)
-                        .abs()
-                        .max((g.var.sqrt() - q.var.sqrt()).abs());
-                    for (x, y) in g.c.iter().zip(&q.c) {
-                        err = err.max((x - y).abs());
-                    }
+                    let (err, scale) = against_composite(act, a * s, s, DEFAULT_ORDER, rule);
                     worst = worst.max(err / scale);
                     assert!(
                         err <= 1e-13 * scale + 2.0 * f64::EPSILON,
@@ -956,6 +942,14 @@ mod tests {
             }
         }
         println!("narrow rule vs composite: worst {worst:e} of |m| + √Var");
+    }
+
+    /// [`rule_gap`] of `rule` against the composite rule on the unit (μ, s) to `order`, and the
+    /// composite rule's |m| + √Var.
+    fn against_composite(act: Activation, mu: f64, s: f64, order: usize, rule: Rule) -> (f64, f64) {
+        let g = HermiteCoefficients::with_rule(act, mu, s, order, rule);
+        let q = HermiteCoefficients::with_rule(act, mu, s, order, Rule::Composite);
+        (rule_gap(&g, &q), q.mean.abs() + q.var.sqrt())
     }
 
     /// Largest difference of mean, standard deviation and c₁..c₉₆ between two rules' results.
@@ -979,7 +973,7 @@ mod tests {
     /// 2.5·10⁻¹⁵ (gelu, s = 0.1, μ = 12 s; EXPERIMENTS.md, gh34, also against mpmath). Every
     /// saturated narrow unit on such a side takes the Gauss–Hermite rule, every other one the
     /// composite rule. Fails where wide saturated units (s·r > 1) take the Gauss–Hermite rule
-    /// (checked: tanh, s = 2, μ = 6.5 s). On the decaying side (`saturates_away_from_zero`)
+    /// (checked: at tanh, s = 1.5, μ = 6.5 s). On the decaying side (`saturates_away_from_zero`)
     /// the rules differ by less than 2ε absolute, so this tolerance does not resolve them.
     #[test]
     fn saturated_units_take_the_narrow_rule() {
@@ -994,16 +988,7 @@ mod tests {
                     let rule = Rule::for_unit(act, a * s, s);
                     if rule != Rule::Composite {
                         switched += 1;
-                        let g = HermiteCoefficients::with_rule(act, a * s, s, Z_RULE_ORDER, rule);
-                        let q = HermiteCoefficients::with_rule(
-                            act,
-                            a * s,
-                            s,
-                            Z_RULE_ORDER,
-                            Rule::Composite,
-                        );
-                        let scale = q.mean.abs() + q.var.sqrt();
-                        let err = rule_gap(&g, &q);
+                        let (err, scale) = against_composite(act, a * s, s, Z_RULE_ORDER, rule);
                         worst = worst.max(err / scale);
                         assert!(
                             err <= 1e-13 * scale + 2.0 * f64::EPSILON,
