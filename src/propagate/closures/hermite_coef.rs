@@ -23,7 +23,8 @@ const COEFF_RANGE: f64 = 12.0;
 /// Largest s·r, and largest |μ|/s, of a unit whose coefficients take a Gauss–Hermite rule in
 /// z, r = π/(2d) with d the distance of φ's nearest complex singularity from the real axis
 /// (`Rule::for_unit`): the rule's error decays as the series of φ(μ + s z), whose rate is set
-/// by d/s.
+/// by d/s. Beyond |μ|/s = [`NARROW_MEAN`] only where φ levels off at a nonzero value or grows
+/// linearly ([`saturates_away_from_zero`]).
 const NARROW_SCALE: f64 = 1.0;
 const NARROW_MEAN: f64 = 6.0;
 /// Narrow units whose node sums [`HermiteCoefficients::narrow`] takes side by side.
@@ -60,7 +61,12 @@ impl Rule {
     /// others (sigmoid, SiLU and softplus: poles or branch points at ±iπ; erf and GELU are
     /// entire: taken as π). Narrow units, s·r ≤ [`NARROW_SCALE`] and |μ| ≤ [`NARROW_MEAN`]·s:
     /// Gauss–Hermite in z, 128 points where s·r ≤ [`SMALL_RULE_SCALE`], else 256. Wide units
-    /// with |μ| ≤ [`FOURIER_MEAN`]·s: the Fourier rule. Others: the composite rule.
+    /// with |μ| ≤ [`FOURIER_MEAN`]·s: the Fourier rule. Others: the composite rule, except
+    /// narrow units with |μ| > [`NARROW_MEAN`]·s on a side where φ saturates away from zero
+    /// ([`saturates_away_from_zero`]): those take the same Gauss–Hermite rule (128 or 256
+    /// points) instead of the composite rule's 64·(9 + min(|μ|/s, 30)) nodes (up to 2 496),
+    /// measured within 2.5·10⁻¹⁵ of |m| + √Var of it on every smooth φ at |μ|/s = 6.5 … 30
+    /// and 10⁴, s = 10⁻³ … 2 (`saturated_units_take_the_narrow_rule`).
     fn for_unit(act: Activation, mu: f64, s: f64) -> Self {
         let reach = if act == Activation::Tanh { 1.0 } else { 0.5 };
         if s * reach > NARROW_SCALE {
@@ -69,7 +75,7 @@ impl Rule {
             }
             return Rule::Composite;
         }
-        if mu.abs() > NARROW_MEAN * s {
+        if mu.abs() > NARROW_MEAN * s && !saturates_away_from_zero(act, mu) {
             return Rule::Composite;
         }
         if s * reach <= SMALL_RULE_SCALE {
@@ -77,6 +83,24 @@ impl Rule {
         } else {
             Rule::Hermite256
         }
+    }
+}
+
+/// Whether φ(μ + s z) of a unit far on one side (|μ| > [`NARROW_MEAN`]·s) levels off at a
+/// nonzero value or grows linearly there: tanh and erf on both sides, sigmoid, SiLU, softplus
+/// and GELU for μ > 0. On their other side φ decays to 0 (as eʰ, or e^{−h²/2} for GELU), the
+/// unit's |m| + √Var is tiny, and the two rules differ by up to 3·10⁻¹ of it (GELU, s = 1,
+/// μ = −20 s); mpmath puts that error on the composite rule (its coefficients cut at
+/// |z| ≤ 12: GELU, s = 1, μ = −12 s, 8·10⁻⁸ against the Gauss–Hermite rule's 2·10⁻¹⁵;
+/// EXPERIMENTS.md, gh34), but no test here resolves the rules there, so that side keeps the
+/// composite rule. The other activations are not smooth or do not saturate and keep it too.
+fn saturates_away_from_zero(act: Activation, mu: f64) -> bool {
+    match act {
+        Activation::Tanh | Activation::Erf => true,
+        Activation::Sigmoid | Activation::Silu | Activation::Softplus | Activation::Gelu => {
+            mu > 0.0
+        }
+        _ => false,
     }
 }
 
@@ -141,7 +165,8 @@ impl HermiteCoefficients {
     /// (`phi_lanes::eval_at`) (`Rule::for_unit`;
     /// exact for f·hₙ of degree ≤ 2M − 1: its error is the part of φ(μ + s z)'s series beyond
     /// order 2M − 1 − n, measured ≤ 10⁻¹³·(|m| + √Var) against the composite rule,
-    /// `narrow_rule_matches_the_composite_rule`); the others the composite Gauss–Legendre
+    /// `narrow_rule_matches_the_composite_rule`, and on the saturated units that take it,
+    /// `saturated_units_take_the_narrow_rule`); the others the composite Gauss–Legendre
     /// rule of the unit (`quadrature::for_each_unit_node`: panels ≤ 0.5/max(1, s) wide up to
     /// s = 8, beyond only inside φ's feature window, so that φ(μ + s z) is resolved at any s by
     /// a bounded number of nodes) over ±max(12, 9 + min(|μ|/s, 30)) (the range of
@@ -629,8 +654,9 @@ mod tests {
     /// reused (checked).
     #[test]
     fn reused_coefficients_are_the_tables_own() {
-        let act = Activation::Tanh;
-        let (mu, s) = ([3.0, -2.0, 0.7, 40.0], [0.1, 0.05, 0.0, 2.0]);
+        // Sigmoid below its bend (|μ| > 6s, μ < 0) and a wide unit: composite-rule units.
+        let act = Activation::Sigmoid;
+        let (mu, s) = ([-3.0, -2.0, 0.7, -80.0], [0.1, 0.05, 0.0, 4.0]);
         let deep = HermiteCoefficients::for_units(act, &mu, &s, 256);
         let earlier: Vec<Option<HermiteCoefficients>> = deep
             .into_iter()
@@ -906,21 +932,7 @@ mod tests {
                 for a in [0.0, 1.3, -2.5, 6.0, -6.0] {
                     let rule = Rule::for_unit(act, a * s, s);
                     assert_ne!(rule, Rule::Composite);
-                    let g = HermiteCoefficients::with_rule(act, a * s, s, DEFAULT_ORDER, rule);
-                    let q = HermiteCoefficients::with_rule(
-                        act,
-                        a * s,
-                        s,
-                        DEFAULT_ORDER,
-                        Rule::Composite,
-                    );
-                    let scale = q.mean.abs() + q.var.sqrt();
-                    let mut err = (g.mean - q.mean)
-                        .abs()
-                        .max((g.var.sqrt() - q.var.sqrt()).abs());
-                    for (x, y) in g.c.iter().zip(&q.c) {
-                        err = err.max((x - y).abs());
-                    }
+                    let (err, scale) = against_composite(act, a * s, s, DEFAULT_ORDER, rule);
                     worst = worst.max(err / scale);
                     assert!(
                         err <= 1e-13 * scale + 2.0 * f64::EPSILON,
@@ -930,5 +942,143 @@ mod tests {
             }
         }
         println!("narrow rule vs composite: worst {worst:e} of |m| + √Var");
+    }
+
+    /// [`rule_gap`] of `rule` against the composite rule on the unit (μ, s) to `order`, and the
+    /// composite rule's |m| + √Var.
+    fn against_composite(act: Activation, mu: f64, s: f64, order: usize, rule: Rule) -> (f64, f64) {
+        let g = HermiteCoefficients::with_rule(act, mu, s, order, rule);
+        let q = HermiteCoefficients::with_rule(act, mu, s, order, Rule::Composite);
+        (rule_gap(&g, &q), q.mean.abs() + q.var.sqrt())
+    }
+
+    /// Largest difference of mean, standard deviation and c₁..c₉₆ between two rules' results.
+    fn rule_gap(g: &HermiteCoefficients, q: &HermiteCoefficients) -> f64 {
+        g.c.iter().zip(&q.c).fold(
+            (g.mean - q.mean)
+                .abs()
+                .max((g.var.sqrt() - q.var.sqrt()).abs()),
+            |e, (x, y)| e.max((x - y).abs()),
+        )
+    }
+
+    /// The saturated units (|μ| > 6s) that take a Gauss–Hermite rule (`Rule::for_unit`: narrow,
+    /// s·r ≤ 1, and on a side where φ saturates away from zero), every smooth φ, |μ|/s = 6.5 …
+    /// 30 and 10⁴, both signs, s = 10⁻³ … 10: mean, standard deviation and c₁..c₉₆ agree with
+    /// the composite rule to 10⁻¹³ of |m| + √Var, or 2ε absolute, the tolerance of
+    /// `narrow_rule_matches_the_composite_rule`. Both rules round φ near its level (ε|φ| per
+    /// node, weights summing to 1), so mean, the deviations φ − m, √Var and each cₙ =
+    /// Σ w(φ − m)hₙ carry ~ε|m| (Σ w|hₙ| ≤ 1); a recursive sum of n ≤ 2 496 terms adds at most
+    /// n·ε ≈ 2.8·10⁻¹³ of its terms' sizes, typically √n·ε ≈ 5.5·10⁻¹⁵; measured worst
+    /// 2.5·10⁻¹⁵ (gelu, s = 0.1, μ = 12 s; EXPERIMENTS.md, gh34, also against mpmath). Every
+    /// saturated narrow unit on such a side takes the Gauss–Hermite rule, every other one the
+    /// composite rule. Fails where wide saturated units (s·r > 1) take the Gauss–Hermite rule
+    /// (checked: at tanh, s = 1.5, μ = 6.5 s). On the decaying side (`saturates_away_from_zero`)
+    /// the rules differ by less than 2ε absolute, so this tolerance does not resolve them.
+    #[test]
+    fn saturated_units_take_the_narrow_rule() {
+        let mut worst: f64 = 0.0;
+        let mut switched = 0;
+        for act in SMOOTH {
+            let reach = if act == Activation::Tanh { 1.0 } else { 0.5 };
+            for s in [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0] {
+                for a in [
+                    6.5, -6.5, 8.0, -8.0, 12.0, -12.0, 20.0, -20.0, 30.0, -30.0, 1e4, -1e4,
+                ] {
+                    let rule = Rule::for_unit(act, a * s, s);
+                    if rule != Rule::Composite {
+                        switched += 1;
+                        let (err, scale) = against_composite(act, a * s, s, Z_RULE_ORDER, rule);
+                        worst = worst.max(err / scale);
+                        assert!(
+                            err <= 1e-13 * scale + 2.0 * f64::EPSILON,
+                            "{act} s = {s} a = {a} ({rule:?}): {err:e} of {scale:e}"
+                        );
+                    }
+                    let narrow = s * reach <= NARROW_SCALE && saturates_away_from_zero(act, a);
+                    assert_eq!(rule != Rule::Composite, narrow, "{act} s = {s} a = {a}");
+                }
+            }
+        }
+        println!("saturated units, Gauss–Hermite vs composite: {switched} units, worst {worst:e} of |m| + √Var");
+    }
+
+    /// Full-precision mean, variance and c₁..c₉₆ of both rules on the rows checked against
+    /// mpmath (`cargo test --release --lib saturated_rule_dump -- --ignored --nocapture`;
+    /// EXPERIMENTS.md, gh34).
+    #[test]
+    #[ignore = "rows for the mpmath check in EXPERIMENTS.md"]
+    fn saturated_rule_dump() {
+        let rows = [
+            (Activation::Gelu, 12.0, 0.1),
+            (Activation::Silu, 12.0, 0.5),
+            (Activation::Sigmoid, 30.0, 1e-3),
+            (Activation::Sigmoid, 8.0, 1e-3),
+            (Activation::Tanh, 1e4, 1e-3),
+            (Activation::Tanh, 8.0, 1.0),
+            (Activation::Erf, 8.0, 2.0),
+            (Activation::Softplus, 30.0, 2.0),
+            (Activation::Gelu, -12.0, 1.0),
+            (Activation::Sigmoid, -12.0, 2.0),
+        ];
+        for (act, a, s) in rows {
+            let own = Rule::for_unit(act, a * s, s);
+            let reach = if act == Activation::Tanh { 1.0 } else { 0.5 };
+            let gh = if s * reach <= SMALL_RULE_SCALE {
+                Rule::Hermite128
+            } else {
+                Rule::Hermite256
+            };
+            for rule in [gh, Rule::Composite] {
+                let g = HermiteCoefficients::with_rule(act, a * s, s, Z_RULE_ORDER, rule);
+                let c: Vec<String> = g.c.iter().map(|x| format!("{x:e}")).collect();
+                println!(
+                    "ROW {act} {a} {s} {own:?} {rule:?} {:e} {:e} {}",
+                    g.mean,
+                    g.var,
+                    c.join(" ")
+                );
+            }
+        }
+    }
+
+    /// Saturated units (|μ|/s = 6.5 … 30 and 10⁴, both signs, s = 10⁻³ … 10), every smooth φ:
+    /// the 128- and 256-point Gauss–Hermite rules against the composite rule, printed in units
+    /// of |m| + √Var and of the unit's own spread √Var (`cargo test --release --lib
+    /// saturated_rule_table -- --ignored --nocapture`; EXPERIMENTS.md, gh34).
+    #[test]
+    #[ignore = "a table for EXPERIMENTS.md"]
+    fn saturated_rule_table() {
+        println!("act s |μ|/s nodes | GH128 /(|m|+√Var) /√Var | GH256 /(|m|+√Var) /√Var | rule");
+        for act in SMOOTH {
+            for s in [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0] {
+                for a in [
+                    6.5, -6.5, 8.0, -8.0, 12.0, -12.0, 20.0, -20.0, 30.0, -30.0, 1e4, -1e4,
+                ] {
+                    let q = HermiteCoefficients::with_rule(
+                        act,
+                        a * s,
+                        s,
+                        Z_RULE_ORDER,
+                        Rule::Composite,
+                    );
+                    let (scale, sd) = (q.mean.abs() + q.var.sqrt(), q.var.sqrt());
+                    let nodes = unit_node_count(act, a * s, s, COEFF_RANGE.max(half_range(a)));
+                    let gap = |rule| {
+                        let g = HermiteCoefficients::with_rule(act, a * s, s, Z_RULE_ORDER, rule);
+                        rule_gap(&g, &q)
+                    };
+                    let (g128, g256) = (gap(Rule::Hermite128), gap(Rule::Hermite256));
+                    println!(
+                        "{act} {s:e} {a} {nodes} | {:.1e} {:.1e} | {:.1e} {:.1e} | {:?}",
+                        g128 / scale,
+                        g128 / sd,
+                        g256 / scale,
+                        g256 / sd,
+                        Rule::for_unit(act, a * s, s)
+                    );
+                }
+            }
+        }
     }
 }
