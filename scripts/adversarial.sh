@@ -2000,4 +2000,32 @@ for a in leaky_relu:0 leaky_relu:-1 leaky_relu:1e20 quad:1e150 quad:-1e150; do
   done
 done
 
+# 25. Thirty-fourth session (adv34): order 2's working set at large widths in the memory
+# estimate (a width-2000 XOR net reached 656 MiB resident against an estimate of 435 MiB: under
+# --max-memory 600M it must be refused naming --hidden, propagate and analyze, f64 and f32;
+# width 1000 under 1G must run), `--carry first` at orders 3/4 past the 2-D quadrature's work
+# limit (a width-40 tanh XOR net took past 212 s at order 3, width 1001 ~30 h: refused naming
+# --order; width 8 must run), and the f32 engine's one-pass weights at widths 1, 15, 16, 17, 33.
+D25=$W/d25
+mkdir -p "$D25"
+for h in 40 1000 2000; do
+  "$BIN" --threads 1 train "${XOR[@]}" --n-train 400 --hidden $h --activation tanh --out "$D25/w$h.safetensors" >/dev/null 2>&1
+done
+for c in propagate analyze; do
+  for p in f64 f32; do
+    check "$c width 2000 order 2 $p, 600M" "!--hidden" --threads 1 --max-memory 600M $c --model "$D25/w2000.safetensors" --n-test 400 --precision $p --json
+  done
+done
+check "propagate width 1000 order 2, 1G" + --threads 1 --max-memory 1G propagate --model "$D25/w1000.safetensors" --n-test 400 --json
+for o in 3 4; do
+  check "width 40 order $o carry first" "!--order" --threads 1 propagate --model "$D25/w40.safetensors" --order $o --json
+  check "width 8 order $o carry first" + --threads 1 propagate --model "$OUT" --order $o --json
+done
+for h in 1 15 16 17 33; do
+  "$BIN" --threads 1 train "${XOR[@]}" --n-train 400 --hidden $h,$h --out "$D25/f$h.safetensors" >/dev/null 2>&1
+  for c in propagate analyze; do
+    check "$c f32 width $h" + --threads 1 $c --model "$D25/f$h.safetensors" --precision f32 --json
+  done
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

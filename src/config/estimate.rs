@@ -5,7 +5,9 @@
 //! a multiple of 8 (faer's column padding) and a label per sample; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
-//! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN²; the surrogate
+//! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN² — and
+//! `WORKSPACE_SQUARES`·N² of the widest compared stage (the comparison's and the affine map's
+//! temporaries and the freed blocks the allocator keeps; adv34 measured 9 at N = 2000); the surrogate
 //! inputs, 2·S·C·d for S samples per class (the draws and their assembled copy); the training
 //! history, 4 words per epoch (its record and its time); the Student t model of the output tails,
 //! ⌈M/2⌉ scales per class for M Monte Carlo draws (`analysis::tails::student_t::scales`, the
@@ -58,6 +60,18 @@ const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 
 /// Words the training history keeps per epoch: the record (epoch, loss, accuracy) and its time.
 const HISTORY_WORDS: f64 = 4.0;
+
+/// N × N blocks of the widest compared stage beyond the 3·C per stage, for the statistics'
+/// working set and what the allocator keeps of it: the comparison's three temporaries of the
+/// (stage, class) it holds (`analysis::compare_stages`: the factor, the solve, the difference;
+/// one at a time on one thread), the engine's affine buffer, and up to five blocks freed on the
+/// heap (`io::keep_freed_memory` keeps blocks ≤ 32 MiB, N ≤ 2048, on the heap once freed, and
+/// the accumulators freed before the propagation leave holes later blocks do not all reuse).
+/// Measured with one thread on [2, N, 2] XOR nets (C = 2, 12 N² counted before): peak RSS less
+/// the process's 15 MiB and the other terms, 18.6 N² at N = 1001, 20.9 N² at N = 2000 (heap)
+/// and 15.5 N² at N = 4000 (blocks mmap'd, returned when freed); the 3·C·ΣN² alone let
+/// `propagate` of the N = 2000 net reach 1.51× its estimate (656 MiB against 435; adv34).
+const WORKSPACE_SQUARES: f64 = 9.0;
 
 /// Shape of a run's problem as the estimates need it.
 #[derive(Clone, Debug, PartialEq)]
@@ -202,7 +216,10 @@ impl Shape {
             0 => 0.0,
             n => (f(self.n_train) + f(self.n_test) + 2.0 * f(n)) * sample + f(n) * outputs,
         };
-        let hidden_covariances = stats * 3.0 * c * (self.square_sum() - f(self.d_in).powi(2));
+        let widest_compared = self.widths.iter().skip(1).copied().max().unwrap_or(0);
+        let hidden_covariances = stats
+            * (3.0 * c * (self.square_sum() - f(self.d_in).powi(2))
+                + WORKSPACE_SQUARES * f(widest_compared).powi(2));
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
         // dimension and the hidden ones `--hidden`; without them ([`Shape::training_only`]) the
@@ -658,9 +675,11 @@ mod tests {
             config.net.hidden = Some(vec![n]);
             Estimate::of(&config).bytes
         };
-        // 10 classes, pre and post: 3·10·2·N² words dominate for a wide layer.
+        // 10 classes, pre and post: 3·10·2·N² words dominate for a wide layer, and the
+        // working set's WORKSPACE_SQUARES·N² of the widest stage (9, adv34: 18.6–20.9 N² resident
+        // against 12 counted for C = 2 at N = 1001–2000).
         let wide = at(20_000) - at(10_000);
-        let expected = 8.0 * 60.0 * (20_000f64.powi(2) - 10_000f64.powi(2));
+        let expected = 8.0 * (60.0 + 9.0) * (20_000f64.powi(2) - 10_000f64.powi(2));
         assert!((wide / expected - 1.0).abs() < 0.01, "{wide} vs {expected}");
     }
 }

@@ -143,6 +143,17 @@ fn the_memory_estimate_counts_the_carried_tensors() {
     refused_over_memory("64", 200, &subset, "--kappa-units");
 }
 
+/// Order 2 at a large width holds more N × N blocks than the 3·C per stage the estimate
+/// counted: the comparison's and the affine map's temporaries and the freed blocks the allocator
+/// keeps (`WORKSPACE_SQUARES`). A [2, 2000, 2] XOR net with 400 test samples reached 656 MiB
+/// resident against an estimate of 435 MiB, so under `--max-memory 600M` it ran past the limit;
+/// now estimated at 710 MiB and refused naming `--hidden` (adv34). Fails on main's binary
+/// (checked: it runs to exit 0).
+#[test]
+fn order_2s_working_set_counts_in_the_memory_estimate() {
+    refused_over_memory("2000", 600, &["--n-test", "400"], "--hidden");
+}
+
 /// A task read from files has no --n-train or --dim: over the limit, MNIST names the settings it
 /// does have (the training limit or the image files), never a flag that does not apply.
 #[test]

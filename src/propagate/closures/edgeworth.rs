@@ -35,11 +35,13 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use faer::Mat;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use super::input::{correlation, units, Units};
+use super::quadrature_terms::PAIR_NODE_BUDGET;
 use super::Corrections;
-use crate::error::{Error, Result};
+use crate::error::{Error, Field, Result};
 use crate::linalg::fill_symmetric;
 use crate::stats::Moments;
 
@@ -75,6 +77,13 @@ pub(crate) trait DerivativeTerms: Sync {
     /// [`PairTerms`] of units i ≠ j with correlation ρ, or `None` where they do not exist in
     /// floating point (the pair then falls back to the Gaussian).
     fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms>;
+    /// The integrand evaluations [`DerivativeTerms::pair`] will take from a 2-D quadrature for
+    /// the pair (0 where its terms come in closed form, from a converged series or the delta
+    /// method): summed over the pairs before any is computed, and the corrections refused above
+    /// [`PAIR_NODE_BUDGET`].
+    fn pair_cost(&self, _i: usize, _j: usize, _rho: f64) -> usize {
+        0
+    }
 }
 
 /// How many units and pairs the corrections left Gaussian (module docs), out of how many
@@ -161,14 +170,54 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     let u = units(input, who)?;
     gaussian(out)?;
     let t = terms(&u);
-    correct(input, &slices, &u.s, &t, out)
+    correct(input, (&slices, order, who), &u.s, &t, out)
+}
+
+/// Refuses corrections whose pairs need more than [`PAIR_NODE_BUDGET`] integrand evaluations
+/// of a 2-D quadrature ([`DerivativeTerms::pair_cost`], over the pairs of units both corrected,
+/// `level` > 2), before any is integrated: such a run takes hours (adv34: `--order 3 --carry
+/// first` of a width-1,001 tanh XOR net, ~30 h), so it is refused naming --order, like the
+/// memory estimate's refusals.
+fn check_pair_work(
+    input: &Moments,
+    s: &[f64],
+    level: &[u8],
+    terms: &dyn DerivativeTerms,
+    (order, who): (Corrections, &str),
+) -> Result<()> {
+    let n = input.dim();
+    let cost: usize = (0..n)
+        .into_par_iter()
+        .filter(|&i| level[i] > 2)
+        .map(|i| {
+            (0..i)
+                .filter(|&j| level[j] > 2)
+                .map(|j| terms.pair_cost(i, j, correlation(input.cov[(i, j)], s[i], s[j])))
+                .fold(0usize, usize::saturating_add)
+        })
+        .reduce(|| 0, usize::saturating_add);
+    if cost <= PAIR_NODE_BUDGET {
+        return Ok(());
+    }
+    Err(Error::config(
+        Field::Order,
+        format!(
+            "the order-{} corrections of these {n} units need the {who} closure's 2-D quadrature \
+             for pairs whose series does not converge: {:.1e} integrand evaluations, over the \
+             limit of {:.1e} (minutes to hours at this width); use --order 2, or a narrower \
+             network",
+            order.order(),
+            cost as f64,
+            PAIR_NODE_BUDGET as f64
+        ),
+    ))
 }
 
 /// Adds the corrections of `order` to the Gaussian closure's result in `out` (mean and full
 /// covariance of φ(h) under N(μ, Σ)), in place. `s` are the input's standard deviations.
 fn correct(
     input: &Moments,
-    slices: &Slices<'_>,
+    (slices, order, who): (&Slices<'_>, Corrections, &str),
     s: &[f64],
     terms: &dyn DerivativeTerms,
     out: &mut Moments,
@@ -226,6 +275,7 @@ fn correct(
         dm[i] = d_mean;
         var[i] = v;
     }
+    check_pair_work(input, s, &level, terms, (order, who))?;
     let dropped = AtomicUsize::new(0);
     let tried = AtomicUsize::new(0);
     let mean_g: Vec<f64> = out.mean.iter().copied().collect();
@@ -345,6 +395,56 @@ fn cubic_real_roots(a: f64, b: f64, c: f64) -> [Option<f64>; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Terms whose every pair needs a quadrature of `cost` evaluations; integrating one fails
+    /// the test.
+    struct Costly {
+        cost: usize,
+    }
+
+    impl DerivativeTerms for Costly {
+        fn unit(&self, _: usize) -> UnitTerms {
+            UnitTerms::default()
+        }
+        fn pair(&self, _: usize, _: usize, _: f64) -> Option<PairTerms> {
+            assert!(
+                self.cost * 3 <= PAIR_NODE_BUDGET,
+                "a pair integrated past the limit"
+            );
+            Some([[0.0; 5]; 5])
+        }
+        fn pair_cost(&self, _: usize, _: usize, _: f64) -> usize {
+            self.cost
+        }
+    }
+
+    /// Corrections whose pairs need more than [`PAIR_NODE_BUDGET`] quadrature evaluations are
+    /// refused naming --order before any pair is integrated (adv34: width-1,001 `--order 3
+    /// --carry first` would have run ~30 h); three pairs of a third of the limit each run.
+    /// Fails with `check_pair_work`'s call removed (a pair integrated past the limit).
+    #[test]
+    fn corrections_past_the_work_limit_are_refused_naming_the_order() {
+        let n = 3;
+        let cov = Mat::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.3 });
+        let mut input = Moments::gaussian(faer::Col::zeros(n), cov);
+        input.k3_iij = Some(Mat::from_fn(n, n, |_, _| 0.01));
+        let mut out = input.clone();
+        let run = |cost: usize, out: &mut Moments| {
+            corrected(
+                &input,
+                Corrections::K3,
+                out,
+                "test",
+                |_| Ok(()),
+                |_| Costly { cost },
+            )
+        };
+        let err = run(PAIR_NODE_BUDGET / 3 + 1, &mut out).expect_err("refused");
+        let text = err.to_string();
+        assert!(text.contains("--order") && text.contains("2-D"), "{text}");
+        let fallbacks = run(PAIR_NODE_BUDGET / 3, &mut out).expect("within the limit");
+        assert_eq!(fallbacks.pairs_tried, 3);
+    }
 
     /// The region of Jondeau & Rockinger (2001): S = 0 reaches K = 4 exactly (the minimum
     /// 1 − K/4 at z² = 3); the widest skewness, |S| ≈ 1.049, near K ≈ 2.4; nothing at K < 0 or

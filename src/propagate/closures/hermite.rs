@@ -129,11 +129,7 @@ impl Closure for HermiteClosure {
         corrected(input, corrections, out, "Hermite series", gaussian, |u| {
             SeriesTerms {
                 coef: HermiteCoefficients::for_units(self.act, &u.mu, &u.s, self.order),
-                quadrature: QuadratureTerms {
-                    act: self.act,
-                    mu: u.mu.clone(),
-                    s: u.s.clone(),
-                },
+                quadrature: QuadratureTerms::new(self.act, u.mu.clone(), u.s.clone()),
             }
         })
     }

@@ -280,11 +280,7 @@ impl Closure for QuadratureClosure {
     ) -> Result<Fallbacks> {
         let gaussian = |out: &mut Moments| self.gaussian(input, out);
         corrected(input, corrections, out, "quadrature", gaussian, |u| {
-            QuadratureTerms {
-                act: self.act,
-                mu: u.mu.clone(),
-                s: u.s.clone(),
-            }
+            QuadratureTerms::new(self.act, u.mu.clone(), u.s.clone())
         })
     }
 }

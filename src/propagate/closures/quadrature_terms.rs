@@ -28,13 +28,23 @@
 use super::derivatives;
 use super::edgeworth::{DerivativeTerms, PairTerms, UnitTerms, ORDERS};
 use super::quadrature::{feature_half_width, half_range, kink, outer_rule, rule_for, SPLIT_ABOVE};
-use super::rules::for_each_normal_node;
+use super::rules::{for_each_normal_node, for_each_panel, Window, PANEL_POINTS};
 use std::sync::OnceLock;
 
 use crate::net::Activation;
 
 /// Below this q² = 1 − ρ² the Hermite weights (∝ q⁻⁴) cancel too much: the pair is refused.
 const MIN_Q2: f64 = 1e-6;
+
+/// Integrand evaluations the pairs of one closure application may need from the 2-D quadrature
+/// (the series' fallback, or every pair of the quadrature closure): above it the corrections
+/// are refused before any pair is integrated (`edgeworth::correct`, by
+/// [`DerivativeTerms::pair_cost`]). ~10⁸ evaluations take ~25 s of one thread here (~250 ns
+/// each with [`hermites`]). adv34: `--order 3 --carry first` of the XOR nets (tanh, one epoch),
+/// whose pairs mostly miss the series' convergence test (~10⁶ evaluations a pair), took 7.6 s
+/// of CPU at width 9, 38 s at 17 and past 212 s at 40 (2.5, 13.7 and 160 s with
+/// [`hermites`]); the time grows with the N² pairs, so width 1,001 would have taken ~30 h.
+pub(crate) const PAIR_NODE_BUDGET: usize = 150_000_000;
 
 /// Quadrature terms of `act` for an input with means `mu` and standard deviations `s`.
 pub(crate) struct QuadratureTerms {
@@ -43,7 +53,58 @@ pub(crate) struct QuadratureTerms {
     pub s: Vec<f64>,
 }
 
-/// H for the index list `idx` (0 = i, 1 = j) of length 3 or 4 (module docs).
+/// The 2-D rule of one pair (module docs): the outer rule over z₁ and, at each z₁, the inner
+/// rule over z₂ around base = μⱼ + sⱼρz₁.
+struct PairRule {
+    q: f64,
+    mj: f64,
+    sr: f64,
+    sq: f64,
+    kink: Option<f64>,
+    c: f64,
+    split_above: f64,
+    breaks: Vec<f64>,
+    width: f64,
+    windows: Vec<Window>,
+    range: f64,
+}
+
+impl PairRule {
+    /// The inner rule at z₁: its break, panel width, window and half-range.
+    fn inner(&self, z1: f64) -> (f64, Option<f64>, f64, Option<Window>, f64) {
+        let base = self.mj + self.sr * z1;
+        let brk = self.kink.map(|k| (k - base) / self.sq);
+        let (w, window) = rule_for(self.c, base, self.sq, self.split_above);
+        (base, brk, w, window, half_range(base / self.sq))
+    }
+
+    /// The integrand evaluations of the rule, counted by panels: each outer panel's 16 nodes
+    /// times the inner rule's nodes at its midpoint (the inner rule changes with z₁ only
+    /// through its window and range, so this is the count to within the panels a window edge
+    /// moves across).
+    fn nodes(&self) -> usize {
+        let mut n = 0;
+        for_each_panel(
+            &self.breaks,
+            self.width,
+            &self.windows,
+            self.range,
+            |mid, _| {
+                let (_, brk, w, window, range) = self.inner(mid);
+                let mut panels = 0;
+                for_each_panel(brk.as_slice(), w, window.as_slice(), range, |_, _| {
+                    panels += 1
+                });
+                n += PANEL_POINTS * PANEL_POINTS * panels;
+            },
+        );
+        n
+    }
+}
+
+/// H for the index list `idx` (0 = i, 1 = j) of length 3 or 4 (module docs), term by term:
+/// the reference [`hermites`] is checked against.
+#[cfg(test)]
 fn hermite(idx: &[usize], y: [f64; 2], g: [[f64; 2]; 2]) -> f64 {
     let prod: f64 = idx.iter().map(|&a| y[a]).product();
     let k = idx.len();
@@ -63,6 +124,49 @@ fn hermite(idx: &[usize], y: [f64; 2], g: [[f64; 2]; 2]) -> f64 {
         doubles = gg(0, 1, 2, 3) + gg(0, 2, 1, 3) + gg(0, 3, 1, 2);
     }
     prod - pairs + doubles
+}
+
+/// H_{i^a j^b} for every (a, b) of [`ORDERS`], in that order, by counting the index pairs and
+/// pairings of the module docs' sums by kind: with a indices i and b indices j,
+///
+/// ```text
+/// Σ y…y g (one pair contracted) = C(a,2)·g_ii·yᵢᵃ⁻²yⱼᵇ + ab·g_ij·yᵢᵃ⁻¹yⱼᵇ⁻¹ + C(b,2)·g_jj·yᵢᵃyⱼᵇ⁻²,
+/// Σ₃ g g (a + b = 4)          = 3g_ii², 3g_ii·g_ij, g_ii·g_jj + 2g_ij², 3g_ij·g_jj, 3g_jj²
+/// ```
+///
+/// for (a, b) = (4, 0) … (0, 4). One call per quadrature node instead of nine walks over index
+/// lists (the walks were 75 % of `--order 3 --carry first`'s time on the XOR nets, adv34).
+fn hermites(y: [f64; 2], g: [[f64; 2]; 2]) -> [f64; 9] {
+    let mut pi = [1.0; 5];
+    let mut pj = [1.0; 5];
+    for k in 1..5 {
+        pi[k] = pi[k - 1] * y[0];
+        pj[k] = pj[k - 1] * y[1];
+    }
+    let (gii, gij, gjj) = (g[0][0], g[0][1], g[1][1]);
+    // yᵢᵏyⱼˡ, 0 for a negative power (a term whose pair does not exist).
+    let p = |k: usize, l: usize, less_k: usize, less_l: usize| match (
+        k.checked_sub(less_k),
+        l.checked_sub(less_l),
+    ) {
+        (Some(k), Some(l)) => pi[k] * pj[l],
+        _ => 0.0,
+    };
+    let choose2 = |n: usize| (n * n.saturating_sub(1) / 2) as f64;
+    ORDERS.map(|(a, b)| {
+        let pairs = choose2(a) * gii * p(a, b, 2, 0)
+            + (a * b) as f64 * gij * p(a, b, 1, 1)
+            + choose2(b) * gjj * p(a, b, 0, 2);
+        let doubles = match (a, b) {
+            (4, 0) => 3.0 * gii * gii,
+            (3, 1) => 3.0 * gii * gij,
+            (2, 2) => gii * gjj + 2.0 * gij * gij,
+            (1, 3) => 3.0 * gij * gjj,
+            (0, 4) => 3.0 * gjj * gjj,
+            _ => 0.0,
+        };
+        pi[a] * pj[b] - pairs + doubles
+    })
 }
 
 /// Largest derivative order the delta method reads: a + b ≤ 4 plus the remainder's 4.
@@ -314,9 +418,22 @@ impl DerivativeTerms for QuadratureTerms {
         }
         self.pair_split(i, j, rho, SPLIT_ABOVE).map(|(d, _)| d)
     }
+
+    fn pair_cost(&self, i: usize, j: usize, rho: f64) -> usize {
+        if self.taylor_pair(i, j, rho).is_some() {
+            return 0;
+        }
+        self.pair_rule(i, j, rho, SPLIT_ABOVE)
+            .map_or(0, |r| r.nodes())
+    }
 }
 
 impl QuadratureTerms {
+    /// The terms of `act` for units of means `mu` and standard deviations `s`, none spent.
+    pub(crate) fn new(act: Activation, mu: Vec<f64>, s: Vec<f64>) -> Self {
+        QuadratureTerms { act, mu, s }
+    }
+
     /// Unit i's terms by the delta method ([`Taylor`]) where it is settled; None elsewhere.
     pub(crate) fn taylor_unit(&self, i: usize) -> Option<UnitTerms> {
         Taylor::new(self.act)?.unit(self.mu[i], self.s[i])
@@ -358,6 +475,42 @@ impl QuadratureTerms {
         (terms, nodes)
     }
 
+    /// The rule of pair (i, j) at ρ with the windows above scale `split_above`; None where
+    /// q² = 1 − ρ² < [`MIN_Q2`] (the pair is refused).
+    fn pair_rule(&self, i: usize, j: usize, rho: f64, split_above: f64) -> Option<PairRule> {
+        let q2 = (1.0 - rho) * (1.0 + rho);
+        if q2 < MIN_Q2 {
+            return None;
+        }
+        let q = q2.sqrt();
+        let (mi, si, mj, sj) = (self.mu[i], self.s[i], self.mu[j], self.s[j]);
+        let kink = kink(self.act);
+        let mut breaks = Vec::with_capacity(2);
+        if let Some(k) = kink {
+            breaks.push((k - mi) / si);
+            if rho != 0.0 {
+                breaks.push((k - mj) / (sj * rho));
+            }
+        }
+        let (sr, sq) = (sj * rho, sj * q);
+        let c = feature_half_width(self.act);
+        let (width, windows) = outer_rule(c, (mi, si), mj, (sq, sr), split_above);
+        let range = half_range((mi / si).abs().max((mj / sj).abs()));
+        Some(PairRule {
+            q,
+            mj,
+            sr,
+            sq,
+            kink,
+            c,
+            split_above,
+            breaks,
+            width,
+            windows,
+            range,
+        })
+    }
+
     /// [`DerivativeTerms::pair`] with the windows of `outer_rule`/`rule_for` above scale
     /// `split_above` (∞: the single-width rules), and the number of inner nodes (its cost).
     fn pair_split(
@@ -367,63 +520,43 @@ impl QuadratureTerms {
         rho: f64,
         split_above: f64,
     ) -> Option<(PairTerms, usize)> {
-        let q2 = (1.0 - rho) * (1.0 + rho);
-        if q2 < MIN_Q2 {
-            return None;
-        }
-        let q = q2.sqrt();
-        let act = self.act;
-        let (mi, si, mj, sj) = (self.mu[i], self.s[i], self.mu[j], self.s[j]);
+        let rule = self.pair_rule(i, j, rho, split_above)?;
+        let (act, q) = (self.act, rule.q);
+        let (mi, si, sj) = (self.mu[i], self.s[i], self.s[j]);
+        let q2 = q * q;
         let g = [[1.0 / q2, -rho / q2], [-rho / q2, 1.0 / q2]];
-        let k = kink(act);
-        let mut outer = Vec::with_capacity(2);
-        if let Some(k) = k {
-            outer.push((k - mi) / si);
-            if rho != 0.0 {
-                outer.push((k - mj) / (sj * rho));
-            }
-        }
-        let (sr, sq) = (sj * rho, sj * q);
-        let c = feature_half_width(act);
-        let (outer_w, windows) = outer_rule(c, (mi, si), mj, (sq, sr), split_above);
-        let range = half_range((mi / si).abs().max((mj / sj).abs()));
-        // Index lists per (a, b), a + b = 3, 4.
-        let lists: Vec<(usize, usize, Vec<usize>)> = ORDERS
-            .into_iter()
-            .map(|(a, b)| {
-                let mut v = vec![0; a];
-                v.extend(std::iter::repeat_n(1, b));
-                (a, b, v)
-            })
-            .collect();
-        let mut acc = vec![0.0; lists.len()];
+        let mut acc = [0.0; ORDERS.len()];
         let mut nodes = 0;
-        for_each_normal_node(&outer, outer_w, &windows, range, |z1, w1| {
-            let fi = act.eval(mi + si * z1);
-            if fi == 0.0 {
-                return;
-            }
-            let base = mj + sr * z1;
-            let inner = k.map(|k| (k - base) / sq);
-            let (inner_w, window) = rule_for(c, base, sq, split_above);
-            for_each_normal_node(
-                inner.as_slice(),
-                inner_w,
-                window.as_slice(),
-                half_range(base / sq),
-                |z2, w2| {
-                    nodes += 1;
-                    let f = fi * act.eval(base + sq * z2) * w1 * w2;
-                    let y = [z1 - rho * z2 / q, z2 / q];
-                    for (a, (_, _, idx)) in acc.iter_mut().zip(&lists) {
-                        *a += f * hermite(idx, y, g);
-                    }
-                },
-            );
-        });
+        for_each_normal_node(
+            &rule.breaks,
+            rule.width,
+            &rule.windows,
+            rule.range,
+            |z1, w1| {
+                let fi = act.eval(mi + si * z1);
+                if fi == 0.0 {
+                    return;
+                }
+                let (base, brk, inner_w, window, range) = rule.inner(z1);
+                for_each_normal_node(
+                    brk.as_slice(),
+                    inner_w,
+                    window.as_slice(),
+                    range,
+                    |z2, w2| {
+                        nodes += 1;
+                        let f = fi * act.eval(base + rule.sq * z2) * w1 * w2;
+                        let y = [z1 - rho * z2 / q, z2 / q];
+                        for (a, h) in acc.iter_mut().zip(hermites(y, g)) {
+                            *a += f * h;
+                        }
+                    },
+                );
+            },
+        );
         let mut d = [[0.0; 5]; 5];
-        for (v, (a, b, _)) in acc.iter().zip(&lists) {
-            d[*a][*b] = v / (si.powi(*a as i32) * sj.powi(*b as i32));
+        for (v, (a, b)) in acc.iter().zip(ORDERS) {
+            d[a][b] = v / (si.powi(a as i32) * sj.powi(b as i32));
         }
         Some((d, nodes))
     }
@@ -442,11 +575,7 @@ mod tests {
     #[test]
     fn saturating_units_take_the_windowed_rule() {
         let s = 1e6;
-        let terms = QuadratureTerms {
-            act: Activation::Tanh,
-            mu: vec![0.0],
-            s: vec![s],
-        };
+        let terms = QuadratureTerms::new(Activation::Tanh, vec![0.0], vec![s]);
         let (t, nodes) = terms.unit_split(0, SPLIT_ABOVE);
         let bound = 16.0 * (half_range(0.0) + feature_half_width(Activation::Tanh) + 4.0);
         assert!((nodes as f64) <= bound, "{nodes} nodes > {bound}");
@@ -479,11 +608,8 @@ mod tests {
             assert!(n_new < n_old, "{what}: {n_new} nodes, single width {n_old}");
         };
         for act in [Activation::Tanh, Activation::Gelu, Activation::Relu] {
-            let terms = QuadratureTerms {
-                act,
-                mu: vec![3.0, -5.0, 2.0, 0.5],
-                s: vec![9.5, 2.0, 9.0, 1.0],
-            };
+            let terms =
+                QuadratureTerms::new(act, vec![3.0, -5.0, 2.0, 0.5], vec![9.5, 2.0, 9.0, 1.0]);
             for i in [0, 2] {
                 let (new, n_new) = terms.unit_split(i, SPLIT_ABOVE);
                 let (old, n_old) = terms.unit_split(i, f64::INFINITY);
@@ -525,11 +651,7 @@ mod tests {
             Activation::Softplus,
         ] {
             let t = Taylor::new(act).unwrap();
-            let terms = QuadratureTerms {
-                act,
-                mu: vec![mi, mj],
-                s: vec![s, s],
-            };
+            let terms = QuadratureTerms::new(act, vec![mi, mj], vec![s, s]);
             let (di, dj) = (t.derivs(mi), t.derivs(mj));
             for rho in [0.5, -0.5] {
                 let quad = terms.pair_split(0, 1, rho, SPLIT_ABOVE).unwrap().0;
@@ -564,6 +686,52 @@ mod tests {
                     assert!((sq - quad.sq[k]).abs() <= r + 1e-6, "{act:?} unit {i} φ²");
                 }
                 assert!(t.unit(mu, 1e-5).is_some() && t.unit(mu, s).is_none());
+            }
+        }
+    }
+
+    /// A pair's predicted cost is its rule's evaluations: within 10 % of the count the
+    /// integration makes (tanh, s = 1 and 3, ρ = ±0.6, 0.95), 0 where the delta method settles
+    /// the pair (s = 10⁻⁵) or q² is below the floor (ρ = 1).
+    #[test]
+    fn pair_costs_count_the_rules_evaluations() {
+        for s in [1.0, 3.0] {
+            let terms = QuadratureTerms::new(Activation::Tanh, vec![0.3, -0.2], vec![s, 1.5]);
+            for rho in [-0.6, 0.6, 0.95] {
+                let (_, nodes) = terms.pair_split(0, 1, rho, SPLIT_ABOVE).unwrap();
+                let cost = terms.pair_cost(0, 1, rho);
+                let off = (cost as f64 / nodes as f64 - 1.0).abs();
+                assert!(
+                    off <= 0.1,
+                    "s {s} ρ {rho}: cost {cost}, {nodes} evaluations"
+                );
+            }
+            assert_eq!(terms.pair_cost(0, 1, 1.0), 0);
+        }
+        let settled = QuadratureTerms::new(Activation::Tanh, vec![0.3, -0.2], vec![1e-5, 1e-5]);
+        assert_eq!(settled.pair_cost(0, 1, 0.5), 0);
+    }
+
+    /// The counted form [`hermites`] equals the term-by-term sums of [`hermite`] at every
+    /// (a, b), on points and correlations that make every term count (ρ ≠ 0, y of both signs);
+    /// a wrong count of pairs or pairings moves some entry by ≥ |g|·|y|² ≈ 0.1.
+    #[test]
+    fn counted_hermite_polynomials_equal_the_sums() {
+        for rho in [-0.93, -0.4, 0.3, 0.8] {
+            let q2: f64 = 1.0 - rho * rho;
+            let g = [[1.0 / q2, -rho / q2], [-rho / q2, 1.0 / q2]];
+            for y in [[0.7, -1.3], [-2.1, 0.4], [1.5, 2.5]] {
+                let fast = hermites(y, g);
+                for (k, (a, b)) in ORDERS.into_iter().enumerate() {
+                    let mut idx = vec![0; a];
+                    idx.extend(std::iter::repeat_n(1, b));
+                    let want = hermite(&idx, y, g);
+                    assert!(
+                        (fast[k] - want).abs() <= 1e-12 * want.abs().max(1.0),
+                        "ρ {rho} y {y:?} ({a}, {b}): {} vs {want}",
+                        fast[k]
+                    );
+                }
             }
         }
     }

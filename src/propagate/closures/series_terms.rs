@@ -83,4 +83,18 @@ impl DerivativeTerms for SeriesTerms {
         }
         Some(d)
     }
+
+    fn pair_cost(&self, i: usize, j: usize, rho: f64) -> usize {
+        if self.quadrature.taylor_pair(i, j, rho).is_some() {
+            return 0;
+        }
+        let converged = ORDERS
+            .iter()
+            .all(|&(a, b)| self.entry(i, j, rho, a, b).is_some());
+        if converged {
+            0
+        } else {
+            self.quadrature.pair_cost(i, j, rho)
+        }
+    }
 }
