@@ -218,8 +218,7 @@ impl Timings {
     /// stay where scripts read them); the total of the stages' seconds, the recorded span (first
     /// stage's start to last stage's end); then the whole run's rate over the span, against the
     /// GEMM reference when set:
-    /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads; … fastest
-    /// of 4 products, none preempted)" ([`gemm_reference`]).
+    /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads)".
     pub fn table(&self) -> String {
         let summary = self.summary();
         let (stages, total) = (&summary.stages, summary.seconds);
@@ -289,23 +288,15 @@ impl Timings {
         );
         match summary.gemm_reference {
             Some(r) => {
-                let disturbed = match (r.preempted, r.undisturbed) {
-                    (0, _) => "none preempted".to_string(),
-                    (p, true) => format!("{p} preempted, not the fastest"),
-                    (p, false) => {
-                        format!("{p} preempted, the fastest too: the reference may be low")
-                    }
-                };
                 let _ = writeln!(
                     out,
-                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s, {} thread{}; {}² f64 GEMM measured in this process, fastest of {} products, {disturbed})",
+                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s, {} thread{}; {}² f64 GEMM measured in this process)",
                     summary.gflops,
                     100.0 * summary.gflops / r.gflops,
                     r.gflops,
                     r.threads,
                     if r.threads == 1 { "" } else { "s" },
-                    r.n,
-                    r.reps,
+                    r.n
                 );
             }
             None => {
@@ -346,9 +337,6 @@ mod tests {
             gflops: 100.0,
             threads: 2,
             n: 8,
-            reps: 5,
-            preempted: 2,
-            undisturbed: false,
         });
         let sum = t.summary();
         assert_eq!((sum.flops, sum.seconds), (15.0, s[0].seconds + 0.5));
@@ -358,9 +346,6 @@ mod tests {
         assert!(t
             .table()
             .contains("of this machine's GEMM (100.0 GFLOP/s, 2 threads"));
-        assert!(t
-            .table()
-            .contains("fastest of 5 products, 2 preempted, the fastest too"));
         let off = Timings::disabled();
         off.add("a", (1.0, 1.0), 1.0);
         assert!(off.time("a", 0.0, || true) && off.stages().is_empty());
