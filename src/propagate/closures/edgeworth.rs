@@ -31,8 +31,16 @@
 //! is not positive, falls back to the Gaussian (its mean, variance and every pair it is in). A
 //! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
 //! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
+//!
+//! **Work.** A pair whose terms need a 2-D quadrature ([`PairStep::Quadrature`]: the series'
+//! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
+//! filled in, its integrand evaluations counted; the set-aside pairs are integrated only if
+//! they add up to at most [`PAIR_NODE_BUDGET`], and otherwise the corrections are refused
+//! naming --order before any pair is integrated (adv34: `--order 3 --carry first` of a
+//! width-1,001 tanh XOR net would have run ~30 h).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 use faer::Mat;
 use rayon::prelude::*;
@@ -69,20 +77,30 @@ pub const ORDERS: [(usize, usize); 9] = [
     (0, 4),
 ];
 
+/// One pair's terms as the first pass over the pairs gets them ([`DerivativeTerms::pair_step`]).
+pub(crate) enum PairStep {
+    /// The terms (closed form, a converged series, the delta method), or `None` where they do
+    /// not exist in floating point (the pair falls back to the Gaussian).
+    Terms(Option<PairTerms>),
+    /// The terms need a 2-D quadrature of this many integrand evaluations
+    /// ([`DerivativeTerms::pair`] integrates it).
+    Quadrature(usize),
+}
+
 /// The Gaussian derivative expectations a closure supplies for its corrections, by unit index
 /// of the input it was prepared for (units with s = 0 are never asked).
 pub(crate) trait DerivativeTerms: Sync {
     /// [`UnitTerms`] of unit i.
     fn unit(&self, i: usize) -> UnitTerms;
-    /// [`PairTerms`] of units i ≠ j with correlation ρ, or `None` where they do not exist in
-    /// floating point (the pair then falls back to the Gaussian).
+    /// [`PairTerms`] of units i ≠ j with correlation ρ, by whatever they take (a 2-D
+    /// quadrature included), or `None` where they do not exist in floating point (the pair then
+    /// falls back to the Gaussian).
     fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms>;
-    /// The integrand evaluations [`DerivativeTerms::pair`] will take from a 2-D quadrature for
-    /// the pair (0 where its terms come in closed form, from a converged series or the delta
-    /// method): summed over the pairs before any is computed, and the corrections refused above
-    /// [`PAIR_NODE_BUDGET`].
-    fn pair_cost(&self, _i: usize, _j: usize, _rho: f64) -> usize {
-        0
+    /// The pair's terms where they come without a 2-D quadrature, otherwise that quadrature's
+    /// integrand evaluations (module docs, "Work"). Closures whose terms all come in closed
+    /// form keep the default, [`DerivativeTerms::pair`].
+    fn pair_step(&self, i: usize, j: usize, rho: f64) -> PairStep {
+        PairStep::Terms(self.pair(i, j, rho))
     }
 }
 
@@ -173,44 +191,19 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     correct(input, (&slices, order, who), &u.s, &t, out)
 }
 
-/// Refuses corrections whose pairs need more than [`PAIR_NODE_BUDGET`] integrand evaluations
-/// of a 2-D quadrature ([`DerivativeTerms::pair_cost`], over the pairs of units both corrected,
-/// `level` > 2), before any is integrated: such a run takes hours (adv34: `--order 3 --carry
-/// first` of a width-1,001 tanh XOR net, ~30 h), so it is refused naming --order, like the
-/// memory estimate's refusals.
-fn check_pair_work(
-    input: &Moments,
-    s: &[f64],
-    level: &[u8],
-    terms: &dyn DerivativeTerms,
-    (order, who): (Corrections, &str),
-) -> Result<()> {
-    let n = input.dim();
-    let cost: usize = (0..n)
-        .into_par_iter()
-        .filter(|&i| level[i] > 2)
-        .map(|i| {
-            (0..i)
-                .filter(|&j| level[j] > 2)
-                .map(|j| terms.pair_cost(i, j, correlation(input.cov[(i, j)], s[i], s[j])))
-                .fold(0usize, usize::saturating_add)
-        })
-        .reduce(|| 0, usize::saturating_add);
-    if cost <= PAIR_NODE_BUDGET {
-        return Ok(());
-    }
-    Err(Error::config(
+/// The refusal of corrections whose set-aside pairs need more than [`PAIR_NODE_BUDGET`]
+/// integrand evaluations of a 2-D quadrature (module docs, "Work"); the counting stops there.
+fn too_much_quadrature(n: usize, (order, who): (Corrections, &str)) -> Error {
+    Error::config(
         Field::Order,
         format!(
             "the order-{} corrections of these {n} units need the {who} closure's 2-D quadrature \
-             for pairs whose series does not converge: {:.1e} integrand evaluations, over the \
-             limit of {:.1e} (minutes to hours at this width); use --order 2, or a narrower \
-             network",
+             for pairs whose series does not converge, more than the limit of {:.1e} integrand \
+             evaluations (minutes to hours at this width); use --order 2, or a narrower network",
             order.order(),
-            cost as f64,
             PAIR_NODE_BUDGET as f64
         ),
-    ))
+    )
 }
 
 /// Adds the corrections of `order` to the Gaussian closure's result in `out` (mean and full
@@ -275,50 +268,94 @@ fn correct(
         dm[i] = d_mean;
         var[i] = v;
     }
-    check_pair_work(input, s, &level, terms, (order, who))?;
+    let mean_g: Vec<f64> = out.mean.iter().copied().collect();
+    let rho = |i: usize, j: usize| correlation(input.cov[(i, j)], s[i], s[j]);
+    // The corrected covariance of pair (i, j) from its Gaussian one `c` and its terms `d`, and
+    // whether it fell back (to `c` within the corrected variances' bound).
+    let entry = |i: usize, j: usize, c: f64, d: Option<PairTerms>| -> (f64, bool) {
+        let de = d.map(|d| {
+            let mut e = (k3[(i, i)] * d[3][0]
+                + 3.0 * k3[(i, j)] * d[2][1]
+                + 3.0 * k3[(j, i)] * d[1][2]
+                + k3[(j, j)] * d[0][3])
+                / 6.0;
+            if let (Some((k4, k31)), 4, 4) = (slices.k4, level[i], level[j]) {
+                e += (k4[(i, i)] * d[4][0]
+                    + 4.0 * k31[(i, j)] * d[3][1]
+                    + 6.0 * k4[(i, j)] * d[2][2]
+                    + 4.0 * k31[(j, i)] * d[1][3]
+                    + k4[(j, j)] * d[0][4])
+                    / 24.0;
+            }
+            e
+        });
+        let bound = (var[i] * var[j]).sqrt();
+        let corrected = de.map(|e| c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
+        match corrected {
+            Some(v) if v.is_finite() && v.abs() <= bound => (v, false),
+            _ => (c.clamp(-bound, bound), true),
+        }
+    };
     let dropped = AtomicUsize::new(0);
     let tried = AtomicUsize::new(0);
-    let mean_g: Vec<f64> = out.mean.iter().copied().collect();
+    // Pass 1: every pair but those needing a 2-D quadrature, which are set aside and counted.
+    let set_aside = Mutex::new(Vec::new());
+    let counted = AtomicUsize::new(0);
+    let over = AtomicBool::new(false);
     fill_symmetric(&mut out.cov, |i, col| {
+        let mut aside = Vec::new();
         for (j, c) in col.iter_mut().enumerate() {
             if j == i {
                 *c = var[i];
                 continue;
             }
-            if level[i] == 2 || level[j] == 2 {
+            if level[i] == 2 || level[j] == 2 || over.load(Ordering::Relaxed) {
                 continue;
             }
             tried.fetch_add(1, Ordering::Relaxed);
-            let rho = correlation(input.cov[(i, j)], s[i], s[j]);
-            let de = terms.pair(i, j, rho).map(|d| {
-                let mut e = (k3[(i, i)] * d[3][0]
-                    + 3.0 * k3[(i, j)] * d[2][1]
-                    + 3.0 * k3[(j, i)] * d[1][2]
-                    + k3[(j, j)] * d[0][3])
-                    / 6.0;
-                if let (Some((k4, k31)), 4, 4) = (slices.k4, level[i], level[j]) {
-                    e += (k4[(i, i)] * d[4][0]
-                        + 4.0 * k31[(i, j)] * d[3][1]
-                        + 6.0 * k4[(i, j)] * d[2][2]
-                        + 4.0 * k31[(j, i)] * d[1][3]
-                        + k4[(j, j)] * d[0][4])
-                        / 24.0;
+            let d = match terms.pair_step(i, j, rho(i, j)) {
+                PairStep::Terms(d) => d,
+                PairStep::Quadrature(cost) => {
+                    let total = counted
+                        .fetch_add(cost, Ordering::Relaxed)
+                        .saturating_add(cost);
+                    if total > PAIR_NODE_BUDGET {
+                        over.store(true, Ordering::Relaxed);
+                    }
+                    aside.push(j);
+                    continue;
                 }
-                e
-            });
-            let bound = (var[i] * var[j]).sqrt();
-            let corrected =
-                de.map(|e| *c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
-            match corrected {
-                Some(v) if v.is_finite() && v.abs() <= bound => *c = v,
-                _ => {
-                    dropped.fetch_add(1, Ordering::Relaxed);
-                    // The Gaussian covariance, within the corrected variances' bound.
-                    *c = c.clamp(-bound, bound);
-                }
+            };
+            let (v, fell_back) = entry(i, j, *c, d);
+            *c = v;
+            if fell_back {
+                dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+        if !aside.is_empty() {
+            let mut all = set_aside.lock().unwrap_or_else(|e| e.into_inner());
+            all.extend(aside.into_iter().map(|j| (i, j)));
+        }
     })?;
+    if over.into_inner() {
+        return Err(too_much_quadrature(n, (order, who)));
+    }
+    // Pass 2: the set-aside pairs, integrated side by side.
+    let set_aside = set_aside.into_inner().unwrap_or_else(|e| e.into_inner());
+    let integrated: Vec<(usize, usize, f64)> = set_aside
+        .into_par_iter()
+        .map(|(i, j)| {
+            let (v, fell_back) = entry(i, j, out.cov[(i, j)], terms.pair(i, j, rho(i, j)));
+            if fell_back {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            (i, j, v)
+        })
+        .collect();
+    for (i, j, v) in integrated {
+        out.cov[(i, j)] = v;
+        out.cov[(j, i)] = v;
+    }
     for (i, d) in dm.iter().enumerate() {
         out.mean[i] += d;
     }
@@ -413,15 +450,15 @@ mod tests {
             );
             Some([[0.0; 5]; 5])
         }
-        fn pair_cost(&self, _: usize, _: usize, _: f64) -> usize {
-            self.cost
+        fn pair_step(&self, _: usize, _: usize, _: f64) -> PairStep {
+            PairStep::Quadrature(self.cost)
         }
     }
 
     /// Corrections whose pairs need more than [`PAIR_NODE_BUDGET`] quadrature evaluations are
     /// refused naming --order before any pair is integrated (adv34: width-1,001 `--order 3
     /// --carry first` would have run ~30 h); three pairs of a third of the limit each run.
-    /// Fails with `check_pair_work`'s call removed (a pair integrated past the limit).
+    /// Fails with the refusal after the first pass removed (a pair integrated past the limit).
     #[test]
     fn corrections_past_the_work_limit_are_refused_naming_the_order() {
         let n = 3;
@@ -444,6 +481,80 @@ mod tests {
         assert!(text.contains("--order") && text.contains("2-D"), "{text}");
         let fallbacks = run(PAIR_NODE_BUDGET / 3, &mut out).expect("within the limit");
         assert_eq!(fallbacks.pairs_tried, 3);
+    }
+
+    /// Pair terms made up from the indices (pairs with i + j = 5 have none, with i + j = 4 they
+    /// are too large, so both fall back); with `aside` the pairs with i + j odd go through the
+    /// set-aside quadrature pass.
+    struct Made {
+        aside: bool,
+    }
+
+    impl DerivativeTerms for Made {
+        fn unit(&self, i: usize) -> UnitTerms {
+            UnitTerms {
+                phi: [0.1 * (i + 1) as f64, 0.05],
+                sq: [0.2, 0.1 * i as f64],
+            }
+        }
+        fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms> {
+            let size = if i + j == 4 { 1e3 } else { 0.01 };
+            (i + j != 5).then(|| {
+                let mut d = [[0.0; 5]; 5];
+                for (a, b) in ORDERS {
+                    d[a][b] = size * (1 + i + 2 * j + 3 * a + b) as f64 * (1.0 + rho);
+                }
+                d
+            })
+        }
+        fn pair_step(&self, i: usize, j: usize, rho: f64) -> PairStep {
+            if self.aside && (i + j) % 2 == 1 {
+                PairStep::Quadrature(1)
+            } else {
+                PairStep::Terms(self.pair(i, j, rho))
+            }
+        }
+    }
+
+    /// Pairs set aside for the quadrature pass end where the single pass puts them: the same
+    /// corrected means, covariance (both triangles, bit for bit) and fallback counts as with
+    /// every pair filled in directly, at order 4 with asymmetric κ slices, fallbacks in both
+    /// passes (pairs (1, 4), (2, 3) set aside without terms). Fails with pass 2 writing one
+    /// triangle only, or reading the (i, j) terms as (j, i).
+    #[test]
+    fn set_aside_pairs_give_the_single_pass_result() {
+        let n = 5;
+        let cov = Mat::from_fn(n, n, |i, j| if i == j { 1.0 + 0.1 * i as f64 } else { 0.2 });
+        let mut input = Moments::gaussian(faer::Col::zeros(n), cov);
+        let asym =
+            |scale: f64| Mat::from_fn(n, n, |i, j| scale * (1.0 + i as f64 + 0.3 * j as f64));
+        input.k3_iij = Some(asym(0.01));
+        input.k4_iijj = Some(asym(0.05));
+        input.k4_iiij = Some(asym(0.02));
+        let run = |aside: bool| {
+            let mut out = input.clone();
+            let f = corrected(
+                &input,
+                Corrections::K3K4,
+                &mut out,
+                "test",
+                |_| Ok(()),
+                |_| Made { aside },
+            )
+            .expect("corrected");
+            (out, f)
+        };
+        let ((direct, fd), (two_pass, f2)) = (run(false), run(true));
+        assert_eq!(fd, f2);
+        assert!(fd.pairs >= 4 && fd.pairs_tried == 10, "{fd:?}");
+        for i in 0..n {
+            assert_eq!(direct.mean[i].to_bits(), two_pass.mean[i].to_bits());
+            for j in 0..n {
+                let (a, b) = (direct.cov[(i, j)], two_pass.cov[(i, j)]);
+                assert_eq!(a.to_bits(), b.to_bits(), "({i}, {j}): {a} vs {b}");
+            }
+        }
+        assert!((0..n).any(|i| (0..n).any(|j| direct.cov[(i, j)] != input.cov[(i, j)])));
     }
 
     /// The region of Jondeau & Rockinger (2001): S = 0 reaches K = 4 exactly (the minimum

@@ -26,7 +26,7 @@
 //! At scales ≤ 8 the rules are unchanged.
 
 use super::derivatives;
-use super::edgeworth::{DerivativeTerms, PairTerms, UnitTerms, ORDERS};
+use super::edgeworth::{DerivativeTerms, PairStep, PairTerms, UnitTerms, ORDERS};
 use super::quadrature::{feature_half_width, half_range, kink, outer_rule, rule_for, SPLIT_ABOVE};
 use super::rules::{for_each_normal_node, for_each_panel, Window, PANEL_POINTS};
 use std::sync::OnceLock;
@@ -38,8 +38,8 @@ const MIN_Q2: f64 = 1e-6;
 
 /// Integrand evaluations the pairs of one closure application may need from the 2-D quadrature
 /// (the series' fallback, or every pair of the quadrature closure): above it the corrections
-/// are refused before any pair is integrated (`edgeworth::correct`, by
-/// [`DerivativeTerms::pair_cost`]). ~10⁸ evaluations take ~25 s of one thread here (~250 ns
+/// are refused before any pair is integrated ([`super::edgeworth`], "Work"; each pair's count
+/// from [`DerivativeTerms::pair_step`]). ~10⁸ evaluations take ~25 s of one thread here (~250 ns
 /// each with [`hermites`]). adv34: `--order 3 --carry first` of the XOR nets (tanh, one epoch),
 /// whose pairs mostly miss the series' convergence test (~10⁶ evaluations a pair), took 7.6 s
 /// of CPU at width 9, 38 s at 17 and past 212 s at 40 (2.5, 13.7 and 160 s with
@@ -419,12 +419,14 @@ impl DerivativeTerms for QuadratureTerms {
         self.pair_split(i, j, rho, SPLIT_ABOVE).map(|(d, _)| d)
     }
 
-    fn pair_cost(&self, i: usize, j: usize, rho: f64) -> usize {
-        if self.taylor_pair(i, j, rho).is_some() {
-            return 0;
+    fn pair_step(&self, i: usize, j: usize, rho: f64) -> PairStep {
+        if let Some(d) = self.taylor_pair(i, j, rho) {
+            return PairStep::Terms(Some(d));
         }
-        self.pair_rule(i, j, rho, SPLIT_ABOVE)
-            .map_or(0, |r| r.nodes())
+        match self.pair_rule(i, j, rho, SPLIT_ABOVE) {
+            Some(rule) => PairStep::Quadrature(rule.nodes()),
+            None => PairStep::Terms(None),
+        }
     }
 }
 
@@ -691,25 +693,30 @@ mod tests {
     }
 
     /// A pair's predicted cost is its rule's evaluations: within 10 % of the count the
-    /// integration makes (tanh, s = 1 and 3, ρ = ±0.6, 0.95), 0 where the delta method settles
-    /// the pair (s = 10⁻⁵) or q² is below the floor (ρ = 1).
+    /// integration makes (tanh, s = 1 and 3, ρ = ±0.6, 0.95); no quadrature where the delta
+    /// method settles the pair (s = 10⁻⁵: its terms) or q² is below the floor (ρ = 1: none).
     #[test]
     fn pair_costs_count_the_rules_evaluations() {
         for s in [1.0, 3.0] {
             let terms = QuadratureTerms::new(Activation::Tanh, vec![0.3, -0.2], vec![s, 1.5]);
             for rho in [-0.6, 0.6, 0.95] {
                 let (_, nodes) = terms.pair_split(0, 1, rho, SPLIT_ABOVE).unwrap();
-                let cost = terms.pair_cost(0, 1, rho);
+                let PairStep::Quadrature(cost) = terms.pair_step(0, 1, rho) else {
+                    panic!("s {s} ρ {rho}: no quadrature");
+                };
                 let off = (cost as f64 / nodes as f64 - 1.0).abs();
                 assert!(
                     off <= 0.1,
                     "s {s} ρ {rho}: cost {cost}, {nodes} evaluations"
                 );
             }
-            assert_eq!(terms.pair_cost(0, 1, 1.0), 0);
+            assert!(matches!(terms.pair_step(0, 1, 1.0), PairStep::Terms(None)));
         }
         let settled = QuadratureTerms::new(Activation::Tanh, vec![0.3, -0.2], vec![1e-5, 1e-5]);
-        assert_eq!(settled.pair_cost(0, 1, 0.5), 0);
+        assert!(matches!(
+            settled.pair_step(0, 1, 0.5),
+            PairStep::Terms(Some(_))
+        ));
     }
 
     /// The counted form [`hermites`] equals the term-by-term sums of [`hermite`] at every

@@ -16,7 +16,7 @@
 //! of the expanded density ([`QuadratureTerms`]). One unit's terms are that quadrature's 1-D
 //! rule (E_G[g⁽ᵏ⁾] = E[g(μ + sz)Heₖ(z)]/sᵏ for g = φ and φ²).
 
-use super::edgeworth::{DerivativeTerms, PairTerms, UnitTerms, ORDERS};
+use super::edgeworth::{DerivativeTerms, PairStep, PairTerms, UnitTerms, ORDERS};
 use super::hermite::HermiteCoefficients;
 use super::quadrature_terms::QuadratureTerms;
 
@@ -69,32 +69,25 @@ impl DerivativeTerms for SeriesTerms {
     }
 
     fn pair(&self, i: usize, j: usize, rho: f64) -> Option<PairTerms> {
+        match self.pair_step(i, j, rho) {
+            PairStep::Terms(d) => d,
+            PairStep::Quadrature(_) => self.quadrature.pair(i, j, rho),
+        }
+    }
+
+    fn pair_step(&self, i: usize, j: usize, rho: f64) -> PairStep {
         // Near-deterministic units: the delta method, settled where the series' coefficients
         // (and the quadrature) hold only rounding (`QuadratureTerms::taylor_pair`).
         if let Some(d) = self.quadrature.taylor_pair(i, j, rho) {
-            return Some(d);
+            return PairStep::Terms(Some(d));
         }
         let mut d = [[0.0; 5]; 5];
         for (a, b) in ORDERS {
             match self.entry(i, j, rho, a, b) {
                 Some(v) => d[a][b] = v,
-                None => return self.quadrature.pair(i, j, rho),
+                None => return self.quadrature.pair_step(i, j, rho),
             }
         }
-        Some(d)
-    }
-
-    fn pair_cost(&self, i: usize, j: usize, rho: f64) -> usize {
-        if self.quadrature.taylor_pair(i, j, rho).is_some() {
-            return 0;
-        }
-        let converged = ORDERS
-            .iter()
-            .all(|&(a, b)| self.entry(i, j, rho, a, b).is_some());
-        if converged {
-            0
-        } else {
-            self.quadrature.pair_cost(i, j, rho)
-        }
+        PairStep::Terms(Some(d))
     }
 }
