@@ -23,8 +23,8 @@ const COEFF_RANGE: f64 = 12.0;
 /// Largest s·r, and largest |μ|/s, of a unit whose coefficients take a Gauss–Hermite rule in
 /// z, r = π/(2d) with d the distance of φ's nearest complex singularity from the real axis
 /// (`Rule::for_unit`): the rule's error decays as the series of φ(μ + s z), whose rate is set
-/// by d/s. Beyond |μ|/s = [`NARROW_MEAN`] only where φ levels off at a nonzero value or grows
-/// linearly ([`saturates_away_from_zero`]).
+/// by d/s. Beyond |μ|/s = [`NARROW_MEAN`] only where the rule resolves φ there
+/// ([`narrow_rule_far_out`]).
 const NARROW_SCALE: f64 = 1.0;
 const NARROW_MEAN: f64 = 6.0;
 /// Narrow units whose node sums [`HermiteCoefficients::narrow`] takes side by side.
@@ -62,11 +62,14 @@ impl Rule {
     /// entire: taken as π). Narrow units, s·r ≤ [`NARROW_SCALE`] and |μ| ≤ [`NARROW_MEAN`]·s:
     /// Gauss–Hermite in z, 128 points where s·r ≤ [`SMALL_RULE_SCALE`], else 256. Wide units
     /// with |μ| ≤ [`FOURIER_MEAN`]·s: the Fourier rule. Others: the composite rule, except
-    /// narrow units with |μ| > [`NARROW_MEAN`]·s on a side where φ saturates away from zero
-    /// ([`saturates_away_from_zero`]): those take the same Gauss–Hermite rule (128 or 256
-    /// points) instead of the composite rule's 64·(9 + min(|μ|/s, 30)) nodes (up to 2 496),
-    /// measured within 2.5·10⁻¹⁵ of |m| + √Var of it on every smooth φ at |μ|/s = 6.5 … 30
-    /// and 10⁴, s = 10⁻³ … 2 (`saturated_units_take_the_narrow_rule`).
+    /// narrow units with |μ| > [`NARROW_MEAN`]·s where the Gauss–Hermite rule resolves φ
+    /// ([`narrow_rule_far_out`]: where φ levels off or grows linearly, and where it decays as
+    /// eʰ): those take the same Gauss–Hermite rule (128 or 256 points) instead of the
+    /// composite rule's 64·(9 + min(|μ|/s, 30)) nodes (up to 2 496), measured within
+    /// 2.5·10⁻¹⁵ of |m| + √Var of it on every smooth φ at |μ|/s = 6.5 … 30 and 10⁴,
+    /// s = 10⁻³ … 2 (`saturated_units_take_the_narrow_rule`), and on the decaying side within
+    /// 10⁻¹³ of |m| + √Var of an independent reference where the composite rule was 6·10⁻⁹
+    /// off (`decaying_side_matches_the_reference`).
     fn for_unit(act: Activation, mu: f64, s: f64) -> Self {
         let reach = if act == Activation::Tanh { 1.0 } else { 0.5 };
         if s * reach > NARROW_SCALE {
@@ -75,7 +78,7 @@ impl Rule {
             }
             return Rule::Composite;
         }
-        if mu.abs() > NARROW_MEAN * s && !saturates_away_from_zero(act, mu) {
+        if mu.abs() > NARROW_MEAN * s && !narrow_rule_far_out(act, mu) {
             return Rule::Composite;
         }
         if s * reach <= SMALL_RULE_SCALE {
@@ -86,22 +89,38 @@ impl Rule {
     }
 }
 
-/// Whether φ(μ + s z) of a unit far on one side (|μ| > [`NARROW_MEAN`]·s) levels off at a
-/// nonzero value or grows linearly there: tanh and erf on both sides, sigmoid, SiLU, softplus
-/// and GELU for μ > 0. On their other side φ decays to 0 (as eʰ, or e^{−h²/2} for GELU), the
-/// unit's |m| + √Var is tiny, and the two rules differ by up to 3·10⁻¹ of it (GELU, s = 1,
-/// μ = −20 s); mpmath puts that error on the composite rule (its coefficients cut at
-/// |z| ≤ 12: GELU, s = 1, μ = −12 s, 8·10⁻⁸ against the Gauss–Hermite rule's 2·10⁻¹⁵;
-/// EXPERIMENTS.md, gh34), but no test here resolves the rules there, so that side keeps the
-/// composite rule. The other activations are not smooth or do not saturate and keep it too.
-fn saturates_away_from_zero(act: Activation, mu: f64) -> bool {
+/// Whether a narrow unit far on one side (|μ| > [`NARROW_MEAN`]·s) takes the Gauss–Hermite
+/// rule: where φ levels off at a nonzero value or grows linearly (tanh and erf on both sides;
+/// sigmoid, SiLU, softplus and GELU for μ > 0), and where it decays as eʰ (sigmoid, SiLU and
+/// softplus for μ < 0: φ(μ + s z)·e^{−z²/2} ∝ e^{−(z − s)²/2}, centred at z = s ≤ 2 inside
+/// the rule's nodes). Against an independent reference (`coef_reference`) the Gauss–Hermite
+/// rule is within 3·10⁻¹⁵ of |m| + √Var on that side at |μ|/s = 6.5 … 10⁴, s ≤ 2, where the
+/// composite rule was up to 6·10⁻⁹ off (its coefficients cut at |z| ≤ 12, since fixed:
+/// [`HermiteCoefficients::with_rule`]; EXPERIMENTS.md, gh35). GELU below its bend decays as
+/// e^{−h²/2}: its mass sits at z = −μs/(1 + s²), up to 24 at s = 2, |μ|/s = 30, where the
+/// 256-point rule was 3·10⁻⁸ off, so it keeps the composite rule (GELU's production path is
+/// its closed form, `gelu_coef`). The other activations are not smooth or do not saturate and
+/// keep the composite rule too.
+fn narrow_rule_far_out(act: Activation, mu: f64) -> bool {
     match act {
-        Activation::Tanh | Activation::Erf => true,
-        Activation::Sigmoid | Activation::Silu | Activation::Softplus | Activation::Gelu => {
-            mu > 0.0
-        }
+        Activation::Tanh
+        | Activation::Erf
+        | Activation::Sigmoid
+        | Activation::Silu
+        | Activation::Softplus => true,
+        Activation::Gelu => mu > 0.0,
         _ => false,
     }
+}
+
+/// Whether φ decays to 0 on the unit's side (sigmoid, SiLU, softplus and GELU for μ < 0):
+/// there the unit's |m| + √Var is tiny and the composite rule takes its coefficients over its
+/// whole range, not |z| ≤ [`COEFF_RANGE`] ([`HermiteCoefficients::with_rule`]).
+fn decays(act: Activation, mu: f64) -> bool {
+    matches!(
+        act,
+        Activation::Sigmoid | Activation::Silu | Activation::Softplus | Activation::Gelu
+    ) && mu < 0.0
 }
 
 /// hₙ(zₖ), n = 1..[`Z_RULE_ORDER`] (rows) at the nodes zₖ of a Gauss–Hermite rule (columns), by
@@ -170,7 +189,8 @@ impl HermiteCoefficients {
     /// rule of the unit (`quadrature::for_each_unit_node`: panels ≤ 0.5/max(1, s) wide up to
     /// s = 8, beyond only inside φ's feature window, so that φ(μ + s z) is resolved at any s by
     /// a bounded number of nodes) over ±max(12, 9 + min(|μ|/s, 30)) (the range of
-    /// `quadrature::moments_1d`, widened to 12), the coefficients over |z| ≤ 12 only. The
+    /// `quadrature::moments_1d`, widened to 12), the coefficients over |z| ≤ 12 only where φ
+    /// does not decay to 0 on the unit's side, over the whole range where it does (`decays`). The
     /// z-space rules give c₁..c_min(K, 96) (`Z_RULE_ORDER`) and zeros beyond. Wide units
     /// (tanh s > 1, the others s > 2; |μ|/s ≤ 3) take mean, variance and c₁ from
     /// `wide_moments::moments_wide` and c₂..c_K from the Fourier rule (`fourier_coef`): both with
@@ -540,7 +560,11 @@ impl HermiteCoefficients {
                 Vec::with_capacity(nodes.len()),
                 Vec::with_capacity(nodes.len()),
             );
-            for &(zk, w, fk) in nodes.iter().filter(|(z, _, _)| z.abs() <= COEFF_RANGE) {
+            // Beyond |z| = 12, |hₙ(z)|φ(z) ≲ e^{−z²/4} (Cramér) is below 10⁻¹⁵ of φ's level,
+            // but not of a decaying unit's |m| + √Var, which can be far below φ's level
+            // there (sigmoid, s = 2, μ = −12 s: the cut left 2·10⁻⁹ of it, s = 10: 0.25).
+            let cut = if decays(act, mu) { range } else { COEFF_RANGE };
+            for &(zk, w, fk) in nodes.iter().filter(|(z, _, _)| z.abs() <= cut) {
                 z.push(zk);
                 f.push(w * (fk - mean));
             }
@@ -645,18 +669,20 @@ impl WithSimd for CoefficientLanes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagate::closures::coef_reference;
     use crate::propagate::closures::hermite::DEFAULT_ORDER;
 
     /// Coefficients computed to a deeper K serve a table of fewer terms only where they are
-    /// its own bits: composite-rule units (|μ| > 6s) and deterministic ones read back as
+    /// its own bits: composite-rule units (wide, |μ| > 3s) and deterministic ones read back as
     /// [`HermiteCoefficients::for_units`] at each K bit for bit (mean, variance, known orders,
     /// c₁..c_K), a narrow unit (Gauss–Hermite rule) is not reused. Fails where every rule is
     /// reused (checked).
     #[test]
     fn reused_coefficients_are_the_tables_own() {
-        // Sigmoid below its bend (|μ| > 6s, μ < 0) and a wide unit: composite-rule units.
+        // Wide sigmoid units beyond |μ| = 3s (composite-rule units; narrow ones below the
+        // bend take the Gauss–Hermite rule) and a deterministic one.
         let act = Activation::Sigmoid;
-        let (mu, s) = ([-3.0, -2.0, 0.7, -80.0], [0.1, 0.05, 0.0, 4.0]);
+        let (mu, s) = ([-30.0, -20.0, 0.7, -80.0], [4.0, 3.0, 0.0, 4.0]);
         let deep = HermiteCoefficients::for_units(act, &mu, &s, 256);
         let earlier: Vec<Option<HermiteCoefficients>> = deep
             .into_iter()
@@ -963,7 +989,7 @@ mod tests {
     }
 
     /// The saturated units (|μ| > 6s) that take a Gauss–Hermite rule (`Rule::for_unit`: narrow,
-    /// s·r ≤ 1, and on a side where φ saturates away from zero), every smooth φ, |μ|/s = 6.5 …
+    /// s·r ≤ 1, and [`narrow_rule_far_out`]), every smooth φ, |μ|/s = 6.5 …
     /// 30 and 10⁴, both signs, s = 10⁻³ … 10: mean, standard deviation and c₁..c₉₆ agree with
     /// the composite rule to 10⁻¹³ of |m| + √Var, or 2ε absolute, the tolerance of
     /// `narrow_rule_matches_the_composite_rule`. Both rules round φ near its level (ε|φ| per
@@ -973,8 +999,9 @@ mod tests {
     /// 2.5·10⁻¹⁵ (gelu, s = 0.1, μ = 12 s; EXPERIMENTS.md, gh34, also against mpmath). Every
     /// saturated narrow unit on such a side takes the Gauss–Hermite rule, every other one the
     /// composite rule. Fails where wide saturated units (s·r > 1) take the Gauss–Hermite rule
-    /// (checked: at tanh, s = 1.5, μ = 6.5 s). On the decaying side (`saturates_away_from_zero`)
-    /// the rules differ by less than 2ε absolute, so this tolerance does not resolve them.
+    /// (checked: at tanh, s = 1.5, μ = 6.5 s). On the decaying side the rules differ by less
+    /// than 2ε absolute, so this tolerance does not resolve them there: the reference test
+    /// `decaying_side_matches_the_reference` does.
     #[test]
     fn saturated_units_take_the_narrow_rule() {
         let mut worst: f64 = 0.0;
@@ -995,7 +1022,7 @@ mod tests {
                             "{act} s = {s} a = {a} ({rule:?}): {err:e} of {scale:e}"
                         );
                     }
-                    let narrow = s * reach <= NARROW_SCALE && saturates_away_from_zero(act, a);
+                    let narrow = s * reach <= NARROW_SCALE && narrow_rule_far_out(act, a);
                     assert_eq!(rule != Rule::Composite, narrow, "{act} s = {s} a = {a}");
                 }
             }
@@ -1080,5 +1107,174 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The one-sided smooth activations, whose φ decays to 0 for μ → −∞.
+    const DECAYING: [Activation; 4] = [
+        Activation::Sigmoid,
+        Activation::Silu,
+        Activation::Softplus,
+        Activation::Gelu,
+    ];
+    /// s of the decaying-side grid.
+    const DECAY_S: [f64; 10] = [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0];
+    /// μ/s of the decaying-side grid.
+    const DECAY_A: [f64; 8] = [-6.5, -8.0, -12.0, -20.0, -30.0, -100.0, -1e3, -1e4];
+
+    /// Largest difference of mean, standard deviation and c₁..c_K between a rule's result and
+    /// the reference (`coef_reference`).
+    fn reference_gap(g: &HermiteCoefficients, r: &coef_reference::Reference) -> f64 {
+        g.c.iter().zip(&r.c).fold(
+            (g.mean - r.mean).abs().max((g.var.sqrt() - r.sd).abs()),
+            |e, (x, y)| e.max((x - y).abs()),
+        )
+    }
+
+    /// Whether the reference `r` judges a unit: its variance is a normal f64 (√Var above
+    /// 3.2·10⁻¹⁵³; below, every rule's variance underflows and the unit's output is below
+    /// 10⁻¹⁵⁰ absolute) and its cut at ±50 is below 10⁻¹⁷ of |m| + √Var.
+    fn judged(r: &coef_reference::Reference) -> bool {
+        let scale = r.mean.abs() + r.sd;
+        r.sd > 3.2e-153 && r.tail.max(r.var_tail) <= 1e-17 * scale
+    }
+
+    /// The decaying side of sigmoid, SiLU, softplus and GELU (μ/s = −6.5 … −10⁴, s = 10⁻³ …
+    /// 10; narrow and wide units): the rule `Rule::for_unit` takes (GELU's: the rule of its
+    /// deterministic units and of `with_rule`; its production path is the closed form) gives
+    /// mean, √Var and c₁..c₉₆ within 10⁻¹³ of |m| + √Var of the reference
+    /// (`coef_reference`, whose own error, measured by halving its panels, is ≤ 1.4·10⁻¹⁵ of
+    /// it on these units, and checked against mpmath; EXPERIMENTS.md, gh35). Measured worst:
+    /// 2.4·10⁻¹⁵. Units the reference does not judge ([`judged`]: 75 of 320, their output
+    /// below 10⁻¹⁵⁰) are skipped. Fails on main's rules (the composite rule's coefficients cut
+    /// at |z| ≤ 12: sigmoid s = 2, μ = −20 s, 5.7·10⁻⁹; s = 10: 0.25; checked).
+    #[test]
+    fn decaying_side_matches_the_reference() {
+        let (mut worst, mut judged_units): (f64, usize) = (0.0, 0);
+        for act in DECAYING {
+            for s in DECAY_S {
+                for a in DECAY_A {
+                    let mu = a * s;
+                    let r = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.25);
+                    if !judged(&r) {
+                        continue;
+                    }
+                    judged_units += 1;
+                    let rule = Rule::for_unit(act, mu, s);
+                    let g = HermiteCoefficients::with_rule(act, mu, s, Z_RULE_ORDER, rule);
+                    let (err, scale) = (reference_gap(&g, &r), r.mean.abs() + r.sd);
+                    worst = worst.max(err / scale);
+                    assert!(
+                        err <= 1e-13 * scale,
+                        "{act} s = {s} μ/s = {a} ({rule:?}): {err:e} of {scale:e}"
+                    );
+                }
+            }
+        }
+        assert_eq!(judged_units, 245);
+        println!("decaying side vs reference: {judged_units} units, worst {worst:e} of |m| + √Var");
+    }
+
+    /// Full-precision reference and rules on the decaying-side rows where the rules differ
+    /// most, for the mpmath check (`cargo test --release --lib decaying_side_dump -- --ignored
+    /// --nocapture`; EXPERIMENTS.md, gh35): `REF` lines (mean, √Var, c₁..c₉₆) and one line per
+    /// rule.
+    #[test]
+    #[ignore = "rows for the mpmath check in EXPERIMENTS.md"]
+    fn decaying_side_dump() {
+        let rows = [
+            (Activation::Sigmoid, 2.0, -20.0),
+            (Activation::Silu, 2.0, -100.0),
+            (Activation::Softplus, 2.0, -20.0),
+            (Activation::Sigmoid, 10.0, -20.0),
+            (Activation::Sigmoid, 1.5, -100.0),
+            (Activation::Gelu, 1.0, -20.0),
+            (Activation::Gelu, 2.0, -30.0),
+            (Activation::Gelu, 10.0, -12.0),
+            (Activation::Gelu, 5.0, -20.0),
+            (Activation::Gelu, 1.5, -30.0),
+        ];
+        let line = |tag: String, mean: f64, sd: f64, c: &[f64]| {
+            let c: Vec<String> = c.iter().map(|x| format!("{x:e}")).collect();
+            println!("{tag} {mean:e} {sd:e} {}", c.join(" "));
+        };
+        for (act, s, a) in rows {
+            let mu = a * s;
+            let r = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.25);
+            line(format!("ROW {act} {s} {a} REF"), r.mean, r.sd, &r.c);
+            for rule in [Rule::Composite, Rule::Hermite128, Rule::Hermite256] {
+                let g = HermiteCoefficients::with_rule(act, mu, s, Z_RULE_ORDER, rule);
+                line(
+                    format!("ROW {act} {s} {a} {rule:?}"),
+                    g.mean,
+                    g.var.sqrt(),
+                    &g.c,
+                );
+            }
+            if act == Activation::Gelu {
+                let g = HermiteCoefficients::gelu(&[mu], &[s], Z_RULE_ORDER).remove(0);
+                line(
+                    format!("ROW {act} {s} {a} Closed"),
+                    g.mean,
+                    g.var.sqrt(),
+                    &g.c,
+                );
+            }
+        }
+    }
+
+    /// Decaying side (μ/s = −6.5 … −10⁴, s = 10⁻³ … 10), sigmoid, SiLU, softplus and GELU: each
+    /// rule (composite, GH128, GH256, the one `Rule::for_unit` takes, GELU's closed form)
+    /// against the reference (`coef_reference`, panels 0.25 and 0.125), mean, √Var and
+    /// c₁..c₉₆, in units of |m| + √Var and of √Var (`cargo test --release --lib
+    /// decaying_side_table -- --ignored --nocapture`; EXPERIMENTS.md, gh35).
+    #[test]
+    #[ignore = "a table for EXPERIMENTS.md"]
+    fn decaying_side_table() {
+        println!("act s a scale sd tail/scale halving/scale | comp gh128 gh256 own(rule) closed: /scale /sd");
+        for act in DECAYING {
+            for s in DECAY_S {
+                for a in DECAY_A {
+                    let mu = a * s;
+                    let r = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.25);
+                    let half = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.125);
+                    let scale = r.mean.abs() + r.sd;
+                    let halving = reference_gap_refs(&r, &half);
+                    let own = Rule::for_unit(act, mu, s);
+                    let gap = |rule| {
+                        let g = HermiteCoefficients::with_rule(act, mu, s, Z_RULE_ORDER, rule);
+                        reference_gap(&g, &r)
+                    };
+                    let mut cols = vec![
+                        gap(Rule::Composite),
+                        gap(Rule::Hermite128),
+                        gap(Rule::Hermite256),
+                        gap(own),
+                    ];
+                    if act == Activation::Gelu {
+                        let g = HermiteCoefficients::gelu(&[mu], &[s], Z_RULE_ORDER).remove(0);
+                        cols.push(reference_gap(&g, &r));
+                    }
+                    let text: Vec<String> = cols
+                        .iter()
+                        .map(|e| format!("{:.1e} {:.1e}", e / scale, e / r.sd))
+                        .collect();
+                    println!(
+                        "ROW {act} {s:e} {a} {scale:.2e} {:.2e} {:.1e} {:.1e} | {} ({own:?})",
+                        r.sd,
+                        r.tail.max(r.var_tail) / scale,
+                        halving / scale,
+                        text.join(" | ")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Largest difference of mean, standard deviation and c₁..c_K between two references.
+    fn reference_gap_refs(r: &coef_reference::Reference, q: &coef_reference::Reference) -> f64 {
+        r.c.iter().zip(&q.c).fold(
+            (r.mean - q.mean).abs().max((r.sd - q.sd).abs()),
+            |e, (x, y)| e.max((x - y).abs()),
+        )
     }
 }

@@ -11,6 +11,8 @@
 
 pub mod bvn;
 mod closed_pairs;
+#[cfg(test)]
+pub(crate) mod coef_reference;
 mod coef_table;
 mod derivatives;
 pub mod edgeworth;
