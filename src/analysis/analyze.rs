@@ -242,11 +242,8 @@ pub fn analyze_held_out(
     let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
     let carried = carried_order(opts.carry.mode, opts.order)?;
     let pilot = opts.carry.pilot_on()?;
-    let higher = if quadratic || (opts.order != Corrections::None && carried.is_none()) {
-        Higher::Pre
-    } else {
-        Higher::None
-    };
+    // carried_order refused --carry depth at order 2, so no carry here is --carry first.
+    let higher = Higher::for_analysis(quadratic, opts.order, opts.carry.mode);
     let (stats, outputs) = layer_stats_and_outputs(net, data, higher, STATS_BATCH, timings)?;
     let outputs = ClassOutputs::from_labels(outputs);
     let a = outputs.accuracy();

@@ -122,14 +122,14 @@ pub fn analyze_run(
     }
     let (net, trained, loaded, mismatches, trained_on, (largest, fresh)) = match model {
         Some(path) => {
-            let m = model_and_data(config, path, timings)?;
+            let m = model_and_data(config, path, timings, true)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, a.on)?;
             let extra = (m.largest, m.fresh);
             (m.net, None, m.loaded, m.mismatches, m.trained_on, extra)
         }
         None => {
             config.data.check_applies_to(config.data.task())?;
-            config.check_memory(None)?;
+            config.check_memory_measuring(None, config.analysis_higher(None))?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, a.on)?;
             let largest = super::check_classes(&loaded.split, &loaded.description, a.on)?;

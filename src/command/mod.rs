@@ -18,6 +18,7 @@ use crate::config::{DataConfig, Loaded, On, RunConfig};
 use crate::data::{Dataset, Labelled, Split};
 use crate::error::{Error, Field, Result};
 use crate::measure::carried::FRESH_PER_REPORTED;
+use crate::measure::Higher;
 use crate::net::train::check_fits;
 use crate::net::Precision;
 use crate::net::{model_io, Mlp};
@@ -80,8 +81,14 @@ fn fresh(config: &RunConfig, loaded: &Loaded) -> Result<Option<(Dataset, String)
 }
 
 /// Loads the model at `path` and the data `config` describes, completed from the model's records;
-/// a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]).
-fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<ModelData> {
+/// a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]). `analysis`: the run is
+/// `analyze`'s, whose κ slices count in the memory check ([`RunConfig::analysis_higher`]).
+fn model_and_data(
+    config: &RunConfig,
+    path: &Path,
+    timings: &Timings,
+    analysis: bool,
+) -> Result<ModelData> {
     let (net, meta) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
     })?;
@@ -114,7 +121,14 @@ fn model_and_data(config: &RunConfig, path: &Path, timings: &Timings) -> Result<
         },
         e => e,
     };
-    config.check_memory(Some(net.widths())).map_err(recorded)?;
+    // `analyze` measures κ slices besides the covariances where `propagate` does not.
+    let higher = match analysis {
+        true => config.analysis_higher(Some(&net)),
+        false => Higher::None,
+    };
+    config
+        .check_memory_measuring(Some(net.widths()), higher)
+        .map_err(recorded)?;
     // The pilot of a carried run reads the other set (`measure::HeldOut`).
     let held_out = config.analysis.carry.pilot_on()?;
     let loaded = timings

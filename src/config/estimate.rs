@@ -34,7 +34,7 @@ use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::measure::carried::{carried_units, FRESH_PER_REPORTED};
-use crate::measure::CarryMode;
+use crate::measure::{CarryMode, Higher};
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -73,6 +73,27 @@ const HISTORY_WORDS: f64 = 4.0;
 /// `propagate` of the N = 2000 net reach 1.51× its estimate (656 MiB against 435; adv34).
 const WORKSPACE_SQUARES: f64 = 9.0;
 
+/// N × N blocks per class and hidden layer of width N whose κ slices `analyze` measures
+/// (`measure::Higher::for_analysis`: networks of quadratic units, `--order 3|4 --carry first`):
+/// the three slices κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\] accumulated and finished (6
+/// blocks), and the blocks the corrected start-layer runs and the heap's holes add beyond the
+/// order-2 run's (heaptrack at N = 2000: 22 blocks live at the peak against the tanh net's 14).
+/// Measured (adv35) on [2, N, 2] quad:0.5 XOR nets, `analyze --n-test 400`: peak RSS 906–1272 MiB
+/// over four runs at N = 2000 with one thread (1468 MiB with eight), 321 MiB at N = 1000,
+/// against the 710 and 227 MiB counted without the slices; the heap holds it all (`smaps`: one
+/// `[heap]` mapping, blocks of 32 MB below the 32 MiB mmap threshold stay there once freed).
+/// The largest, 1272 MiB, needs 9.2; 12 bounds every one of them with the thread term
+/// ([`PAIR_SQUARES`]), by 1.13× at that one (1442 MiB) and 1.17× with eight threads.
+const KAPPA_SQUARES: f64 = 12.0;
+
+/// N × N blocks each (stage, class) pair of the comparison holds while it is compared
+/// (`analysis::compare_stages`: the Cholesky factors of the measured and the predicted Σ, the
+/// solve L_q⁻¹L_p made in place of the first, and the widened copy of an f32 Σ, or the
+/// difference of the Frobenius error): the pairs run in parallel, one per worker thread, so
+/// with T threads the T − 1 largest pairs beyond the one [`WORKSPACE_SQUARES`] counts are
+/// held at once as well (adv35; adv34 had found the gap and left it).
+const PAIR_SQUARES: f64 = 3.0;
+
 /// Shape of a run's problem as the estimates need it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shape {
@@ -89,6 +110,13 @@ pub struct Shape {
     pub mc_samples: usize,
     /// Draws per class of the cumulant objective's sampled check; 0 without one.
     pub check_samples: usize,
+    /// Widths of the hidden layers whose pre-activations' κ slices the run measures
+    /// ([`Shape::measuring`]); empty for order 2.
+    pub kappa_widths: Vec<usize>,
+    /// Worker threads of the run: the comparison holds one (stage, class) pair's temporaries
+    /// per thread. [`Shape::of`] takes the current rayon pool's (the CLI's
+    /// `--threads`, a sweep point's share of them).
+    pub threads: usize,
     /// Fresh samples of `--pilot fresh` ([`FRESH_PER_REPORTED`] × the reported set's size, a
     /// generated task's; 0 without them) and the setting that sizes them (`n_test`, or
     /// `n_train` with `--on train`).
@@ -153,6 +181,8 @@ impl Shape {
                 }
                 _ => 0,
             },
+            kappa_widths: Vec::new(),
+            threads: rayon::current_num_threads(),
             fresh_samples: match config.analysis.carry.pilot_fresh(generated) {
                 Ok(true) if generated => match config.analysis.on {
                     On::Test => (FRESH_PER_REPORTED.saturating_mul(n_test), Field::NTest),
@@ -179,6 +209,13 @@ impl Shape {
     /// features were refused as needing 447 GiB, adv22).
     pub fn training_only(mut self) -> Shape {
         self.statistics = false;
+        self
+    }
+
+    /// The same run measuring the κ slices `higher` names (`analyze`'s choice,
+    /// `measure::Higher::for_analysis`) of its network's hidden layers.
+    pub fn measuring(mut self, higher: Higher) -> Shape {
+        self.kappa_widths = higher.slice_widths(&self.widths);
         self
     }
 
@@ -219,7 +256,9 @@ impl Shape {
         let widest_compared = self.widths.iter().skip(1).copied().max().unwrap_or(0);
         let hidden_covariances = stats
             * (3.0 * c * (self.square_sum() - f(self.d_in).powi(2))
-                + WORKSPACE_SQUARES * f(widest_compared).powi(2));
+                + WORKSPACE_SQUARES * f(widest_compared).powi(2)
+                + PAIR_SQUARES * self.parallel_pair_squares()
+                + KAPPA_SQUARES * c * self.kappa_widths.iter().map(|&n| f(n).powi(2)).sum::<f64>());
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
         // dimension and the hidden ones `--hidden`; without them ([`Shape::training_only`]) the
@@ -288,6 +327,36 @@ impl Shape {
             .max()
             .unwrap_or(0);
         (field, bytes as f64 / 8.0)
+    }
+
+    /// Σn² over the pairs the comparison's other threads hold while the widest is compared:
+    /// the T − 1 largest after it among the (stage, class) pairs (each hidden layer's pre- and
+    /// post-activation and the output, C classes each; T = [`Shape::threads`]).
+    fn parallel_pair_squares(&self) -> f64 {
+        let classes = self.n_classes.max(1);
+        // (n², pairs of that width), widest first; the counts, not the pairs, so an absurd
+        // class count costs nothing here (its own term refuses it).
+        let mut widths: Vec<(f64, usize)> = match self.widths.as_slice() {
+            [_, hidden @ .., last] => hidden
+                .iter()
+                .map(|&n| (n, 2))
+                .chain([(*last, 1)])
+                .map(|(n, stages)| ((n as f64).powi(2), classes.saturating_mul(stages)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        widths.sort_by(|a, b| b.0.total_cmp(&a.0));
+        // The widest pair is WORKSPACE_SQUARES's; the next T − 1 are the other threads'.
+        let mut skip = 1;
+        let mut left = self.threads.max(1) - 1;
+        let mut sum = 0.0;
+        for (square, count) in widths {
+            let here = count.saturating_sub(skip).min(left);
+            skip = skip.saturating_sub(count);
+            left -= here;
+            sum += square * here as f64;
+        }
+        sum
     }
 
     /// ΣN² over the stages: the input, pre and post of every hidden layer, the output.
@@ -408,6 +477,20 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     let bytes = Estimate::of_shape(shape).bytes;
     if bytes <= limit.bytes as f64 {
         return Ok(());
+    }
+    // A limit below the fixed overhead no setting can meet: the limit is at fault, not the
+    // largest term (`--max-memory 1M` blamed `--mc-samples`' 156 KiB, adv35).
+    if BASE_BYTES > limit.bytes as f64 {
+        return Err(Error::config(
+            Field::MaxMemory,
+            format!(
+                "the memory limit of {}{} is below the {} every run needs (code, allocator, \
+                 thread pools) before its data; raise it",
+                human_bytes(limit.bytes as f64),
+                limit.source(),
+                human_bytes(BASE_BYTES)
+            ),
+        ));
     }
     // The largest term; on a tie the first (n_train before n_test, which defaults to it).
     let (field, words) =
@@ -667,13 +750,90 @@ mod tests {
         assert_eq!(charged(&config), 0.0);
     }
 
+    /// The [2, 2000, 2] XOR net's shape with `threads` worker threads.
+    fn xor_2000(threads: usize) -> Shape {
+        let mut config = generated(Task::Xor, 200, 400);
+        config.net.hidden = Some(vec![2000]);
+        Shape {
+            threads,
+            ..Shape::of(&config)
+        }
+    }
+
+    /// With T threads the comparison holds the T − 1 next largest (stage, class) pairs' three
+    /// blocks besides the widest's: [2, 2000, 2] has four pairs of width 2000 (pre and post, two
+    /// classes) and two of width 2, so 2 threads add 3·2000² words, 8 threads 3·(3·2000² + 2·2²),
+    /// and 100 no more than 8. Before adv35 the estimate was the same at every thread count.
+    #[test]
+    fn the_comparisons_threads_count_in_the_memory_estimate() {
+        let bytes = |t: usize| Estimate::of_shape(&xor_2000(t)).bytes;
+        let square = 2000f64.powi(2);
+        assert_eq!(bytes(2) - bytes(1), 8.0 * 3.0 * square);
+        assert_eq!(bytes(8) - bytes(1), 8.0 * 3.0 * (3.0 * square + 2.0 * 4.0));
+        assert_eq!(bytes(100), bytes(8));
+        // 0 threads (the pool's default) counts as one; an absurd class count is the class
+        // count's term, not a long list of pairs here.
+        assert_eq!(bytes(0), bytes(1));
+        let mut many = xor_2000(4);
+        many.n_classes = 1 << 40;
+        assert!(Estimate::of_shape(&many).bytes.is_finite());
+    }
+
+    /// `analyze` of a quadratic network, or with `--order 3|4 --carry first`, measures the κ
+    /// slices of every hidden pre-activation: KAPPA_SQUARES·C·ΣN² words more, named by
+    /// `--hidden`; `propagate --order 3` measures the first start layer's only; order 2 none.
+    #[test]
+    fn the_kappa_slices_count_in_the_memory_estimate() {
+        use crate::measure::Higher;
+        use crate::net::Stage;
+        let mut shape = xor_2000(1);
+        shape.widths = vec![2, 2000, 300, 2];
+        let plain = Estimate::of_shape(&shape).bytes;
+        let with = |h: Higher| Estimate::of_shape(&shape.clone().measuring(h)).bytes - plain;
+        let c = 2.0;
+        let pre = 2000f64.powi(2) + 300f64.powi(2);
+        assert_eq!(with(Higher::Pre), 8.0 * KAPPA_SQUARES * c * pre);
+        assert_eq!(
+            with(Higher::At(Stage::Pre(2))),
+            8.0 * KAPPA_SQUARES * c * 90_000.0
+        );
+        assert_eq!(with(Higher::At(Stage::Pre(3))), 0.0);
+        assert_eq!(with(Higher::None), 0.0);
+        // The rule is analyze's (`analysis::analyze_held_out`).
+        use crate::propagate::closures::Corrections;
+        assert_eq!(
+            Higher::for_analysis(true, Corrections::None, CarryMode::First),
+            Higher::Pre
+        );
+        assert_eq!(
+            Higher::for_analysis(false, Corrections::K3, CarryMode::First),
+            Higher::Pre
+        );
+        for (order, carry) in [
+            (Corrections::None, CarryMode::First),
+            (Corrections::K3K4, CarryMode::Depth),
+        ] {
+            assert_eq!(Higher::for_analysis(false, order, carry), Higher::None);
+        }
+        let limit = MemoryLimit::new((plain + 1.0) as u64);
+        let err = check_memory(&shape.clone().measuring(Higher::Pre), limit)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("net.hidden"), "{err}");
+    }
+
     #[test]
     fn memory_grows_with_the_square_of_the_width() {
         let at = |n: usize| {
             let mut config = RunConfig::default();
             config.data.task = Some(Task::Mnist);
             config.net.hidden = Some(vec![n]);
-            Estimate::of(&config).bytes
+            // One thread: the comparison's other pairs (3·N² each) depend on the pool.
+            Estimate::of_shape(&Shape {
+                threads: 1,
+                ..Shape::of(&config)
+            })
+            .bytes
         };
         // 10 classes, pre and post: 3·10·2·N² words dominate for a wide layer, and the
         // working set's WORKSPACE_SQUARES·N² of the widest stage (9, adv34: 18.6–20.9 N² resident

@@ -27,8 +27,9 @@ use crate::cumtrain::Objective;
 use crate::data::split::Sets;
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
+use crate::measure::Higher;
 use crate::net::train::TrainConfig;
-use crate::net::{Mlp, Precision};
+use crate::net::{Activation, Mlp, Precision};
 
 /// Everything one run needs: data, network, training, analysis. A flat key space, so a grid
 /// point's table deserialises into it directly.
@@ -67,13 +68,34 @@ impl RunConfig {
     /// anything is allocated; `widths` are a model file's, `None` for the network this run
     /// trains. The error names the setting that makes the run large.
     pub fn check_memory(&self, widths: Option<Vec<usize>>) -> Result<()> {
+        self.check_memory_measuring(widths, Higher::None)
+    }
+
+    /// [`check_memory`](Self::check_memory) for a run that also measures the κ slices `higher`
+    /// names (`analyze`: [`Higher::for_analysis`]).
+    pub fn check_memory_measuring(&self, widths: Option<Vec<usize>>, higher: Higher) -> Result<()> {
         self.data.check_n_classes()?;
         let shape = estimate::Shape::of(self);
         let shape = match widths {
             Some(w) => shape.with_widths(w),
             None => shape,
         };
-        estimate::check_memory(&shape, self.max_memory)
+        estimate::check_memory(&shape.measuring(higher), self.max_memory)
+    }
+
+    /// The κ slices `analyze` measures for `net` (a model file's), or for the network this
+    /// configuration trains (`None`): [`Higher::for_analysis`].
+    pub fn analysis_higher(&self, net: Option<&Mlp>) -> Higher {
+        let quadratic = |a: Option<Activation>| matches!(a, Some(Activation::Quadratic { .. }));
+        let quadratic = match net {
+            Some(net) => quadratic(net.activation.uniform()),
+            None => quadratic(Some(
+                self.net
+                    .activation
+                    .unwrap_or(defaults::task_defaults(self.data.task()).activation),
+            )),
+        };
+        Higher::for_analysis(quadratic, self.analysis.order, self.analysis.carry.mode)
     }
 
     /// [`check_memory`](Self::check_memory) for `train`: with the samples objective no class

@@ -99,8 +99,15 @@ pub const FRESH_PER_REPORTED: usize = 4;
 impl CarrySettings {
     /// Whether a carried run from data is checked by the pilot: on by default under `--carry
     /// depth`, off with `--pilot off`; `--pilot` with `--carry first`, where nothing is
-    /// carried to check, is an error naming both flags.
+    /// carried to check, is an error naming both flags; so is `--kappa-units` with `--carry
+    /// first`, which carries nothing (it ran without a word, the units ignored: adv35).
     pub fn pilot_on(&self) -> Result<bool> {
+        if let (CarryMode::First, Some(r)) = (self.mode, self.kappa_units) {
+            return Err(Error::Unsupported(format!(
+                "--kappa-units {r} chooses the units carried through every layer: it needs \
+                 --carry depth (with --carry first nothing is carried)"
+            )));
+        }
         match (self.mode, self.pilot) {
             (CarryMode::First, Some(p)) => Err(Error::Unsupported(format!(
                 "--pilot {} checks a run carried through every layer: it needs --carry depth \

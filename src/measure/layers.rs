@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use faer::{Col, Mat, MatRef};
 
+use super::CarryMode;
 use crate::data::{class_counts, Labelled};
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
@@ -43,6 +44,35 @@ impl Higher {
                 Higher::At(Stage::Pre(from_layer + 1))
             }
             _ => Higher::None,
+        }
+    }
+
+    /// The cumulants `analyze` measures beyond the covariance: the κ slices of every
+    /// pre-activation for a network of quadratic units (its exact closure's order-3/4 row) or
+    /// for corrections at the first nonlinearity (`--order 3|4 --carry first`); none otherwise
+    /// (order 2, or the carry through depth, which measures its own).
+    pub fn for_analysis(quadratic: bool, corrections: Corrections, carry: CarryMode) -> Self {
+        if quadratic || (corrections != Corrections::None && carry == CarryMode::First) {
+            Higher::Pre
+        } else {
+            Higher::None
+        }
+    }
+
+    /// The widths of the stages that get the κ slices, for a network of `widths` (input,
+    /// hidden layers, output): every hidden layer's for [`Higher::Pre`].
+    pub fn slice_widths(self, widths: &[usize]) -> Vec<usize> {
+        let hidden = widths.get(1..widths.len().saturating_sub(1)).unwrap_or(&[]);
+        match self {
+            Higher::None => Vec::new(),
+            Higher::Pre => hidden.to_vec(),
+            Higher::At(Stage::Pre(l)) => l
+                .checked_sub(1)
+                .and_then(|i| hidden.get(i))
+                .copied()
+                .into_iter()
+                .collect(),
+            Higher::At(_) => Vec::new(),
         }
     }
 

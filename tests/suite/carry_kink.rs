@@ -109,3 +109,32 @@ fn kink_units_at_tiny_spread_are_exact_or_refused() {
         }
     }
 }
+
+/// The same above the range (adv35): order 3 on data ×10⁵⁵ (spreads ~10⁵⁵ at the kink, whose
+/// s⁸ products overflow) ran to exit 0 with errors 8–70 % off data ×1's; now refused naming the
+/// kink and `--scale`. Data ×10³⁰ still gives ×1's errors. Fails on main's binary (checked: exit
+/// 0 on ×10⁵⁵).
+#[test]
+fn kink_units_at_huge_spread_are_exact_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for act in [Activation::Relu, Activation::LeakyRelu { slope: 0.1 }] {
+        let model = dir.path().join("net.safetensors");
+        let net = Mlp::init(&[3, 6, 6, 3], act, 2f64.sqrt(), 5).unwrap();
+        model_io::save(&net, &model, &[]).unwrap();
+        let off = ["--pilot", "off"];
+        let want = json(&run(dir.path(), "propagate", &model, 1.0, "3", &off));
+        let got = json(&run(dir.path(), "propagate", &model, 1e30, "3", &off));
+        assert_same_errors(&got, &want, &format!("{act} order 3 data ×1e30"));
+        for order in ["3", "4"] {
+            let out = run(dir.path(), "propagate", &model, 1e55, order, &off);
+            let err = String::from_utf8_lossy(&out.stderr);
+            let what = format!("{act} order {order} data ×1e55");
+            assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+            assert!(
+                err.contains("of its kink") && err.contains("--scale"),
+                "{what}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{what}: partial output");
+        }
+    }
+}

@@ -100,6 +100,9 @@ fn absurd_draw_counts_are_refused_by_the_memory_estimate() {
     assert!(err.contains("memory limit"), "{err}");
 }
 
+/// A limit below the 64 MiB every run needs names `--max-memory`: it blamed the largest term
+/// (`--mc-samples`' 156 KiB for a tiny XOR run under `--max-memory 1M`, adv35), a setting that
+/// could not make the run fit. Fails on main's binary (checked: it names `--mc-samples`).
 #[test]
 fn max_memory_is_a_global_flag_that_bounds_every_command() {
     let err = refused(
@@ -114,8 +117,27 @@ fn max_memory_is_a_global_flag_that_bounds_every_command() {
         ],
         "memory limit of 1.0 MiB",
     );
-    assert!(err.contains("--"), "names a flag: {err}");
+    assert!(err.contains("--max-memory"), "names the limit: {err}");
     refused(&["--max-memory", "lots", "train"], "--max-memory");
+    // A sweep's point says the same, naming the flag (no grid key sets the limit).
+    use super::common::sweep::{grid_file, run, tiny_grid};
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(1));
+    let out = dir.path().join("out");
+    let o = run(&[
+        "--max-memory",
+        "1M",
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("invalid value for --max-memory") && !err.contains("grid key"),
+        "{err}"
+    );
 }
 
 /// The memory estimate counts a sample as faer holds it: its column of features padded to a
@@ -154,6 +176,71 @@ fn order_2s_working_set_counts_in_the_memory_estimate() {
     refused_over_memory("2000", 600, &["--n-test", "400"], "--hidden");
 }
 
+/// `analyze` of a quadratic network measures the κ slices of its hidden pre-activations and
+/// runs the corrected start layers besides order 2's: a [2, 2000, 2] quad:0.5 XOR net with 400
+/// test samples reached 906–1272 MiB resident on one thread (four runs; 1468 MiB on eight)
+/// against an estimate of 710 MiB, so under `--max-memory 800M` it ran past the limit. Now
+/// estimated at 1442 MiB and refused naming `--hidden` (adv35). Fails on main's binary
+/// (checked: it runs to exit 0); `propagate` of the same net measures no slices and still fits
+/// the estimate it had (626 MiB resident under 710).
+#[test]
+fn analyzes_kappa_slices_count_in_the_memory_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    super::common::train_tiny_xor(m, "2000");
+    let args = [
+        "--threads",
+        "1",
+        "--max-memory",
+        "800M",
+        "analyze",
+        "--model",
+        m,
+        "--n-test",
+        "400",
+        "--json",
+    ];
+    let err = refused(&args, "--hidden");
+    assert!(err.contains("memory limit of 800 MiB"), "{err}");
+    // The estimate's check is the same for propagate, which measures no slices: it fits.
+    let propagate =
+        corrflow(&[&args[..4], &["propagate", "--model", m, "--n-test", "400"]].concat());
+    assert_eq!(propagate.status.code(), Some(0), "{}", stderr(&propagate));
+}
+
+/// `--kappa-units` picks the units carried through every layer: with `--carry first` nothing
+/// is carried, and the flag ran without a word, ignored (adv35). Refused naming it, in
+/// `propagate` and `analyze`, as `--pilot` is; with `--carry depth` it runs. Fails on main's
+/// binary (checked: exit 0).
+#[test]
+fn kappa_units_without_the_carry_through_depth_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    super::common::train_tiny_xor(m, "4");
+    for cmd in ["propagate", "analyze"] {
+        let args = [
+            "--threads",
+            "1",
+            cmd,
+            "--model",
+            m,
+            "--order",
+            "3",
+            "--kappa-units",
+            "3",
+        ];
+        let err = refused(
+            &[&args[..], &["--carry", "first", "--json"]].concat(),
+            "--kappa-units",
+        );
+        assert!(err.contains("--carry depth"), "{err}");
+        let out = corrflow(&[&args[..], &["--carry", "depth", "--json"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{cmd}: {}", stderr(&out));
+    }
+}
+
 /// A task read from files has no --n-train or --dim: over the limit, MNIST names the settings it
 /// does have (the training limit or the image files), never a flag that does not apply.
 #[test]
@@ -165,14 +252,14 @@ fn the_memory_error_of_a_file_task_names_its_own_settings() {
     let err = refused(
         &[
             "--max-memory",
-            "10M",
+            "100M",
             "analyze",
             "--task",
             "mnist",
             "--mnist-dir",
             mnist.to_str().unwrap(),
         ],
-        "memory limit of 10.0 MiB",
+        "memory limit of 100 MiB",
     );
     assert!(
         !err.contains("--n-train") && !err.contains("--dim") && !err.contains("--n-test"),

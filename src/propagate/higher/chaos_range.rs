@@ -11,6 +11,10 @@
 //! networks (EXPERIMENTS.md, chaos33), data ×10⁻⁴²…×10⁻⁵⁰ gave order 4 errors 5–52 % off the
 //! exact answer (the same network on data ×1, by homogeneity) with exit 0, and from ×10⁻⁴⁵ on
 //! NaN in the closure or the pilot; at ×10⁻³⁰…×10⁻⁴⁰ the answers agree with ×1 to 5·10⁻⁹.
+//! The products leave the range on the other side too, s⁸ above f64's largest for
+//! s > 2^127.75 ≈ 2.9·10³⁸ ([`KINK_SPREAD_MAX`]): order 4 is refused there by its own overflow
+//! check, but order 3 ran to exit 0 on data ×10⁵⁵ with errors 8–70 % off data ×1's (adv35;
+//! ×10⁴⁰…×10⁵⁰ still agreed to 10⁻⁷), so a spread above the bound is refused as well.
 //! A smooth φ at tiny s is linear to O(s) and its carried corrections are negligible there
 //! (they underflow harmlessly), and a relu unit further than 12 s from its kink is exactly
 //! linear: neither is refused.
@@ -23,6 +27,10 @@ use crate::stats::Moments;
 /// The smallest spread s of a relu or leaky relu unit within [`RANGE`]·s of its kink that the
 /// carried orders accept: s⁸ and s⁻⁸ within f64's normal range (module docs).
 pub const KINK_SPREAD_MIN: f64 = 3.5e-39;
+
+/// The largest spread s of such a unit the carried orders accept: 1 / [`KINK_SPREAD_MIN`]
+/// (s⁸ within f64's range, module docs).
+pub const KINK_SPREAD_MAX: f64 = 1.0 / KINK_SPREAD_MIN;
 
 /// The chaos coefficients of every unit of one class's pre-activation `h` at layer `l`, or an
 /// error naming the first unit (module docs) whose coefficients the carry cannot use.
@@ -37,9 +45,9 @@ pub fn layer_units(
             if beyond_range(act, mu, s) {
                 return Err(Error::Numeric(format!(
                     "class {class}: unit {i} of h{l} ({act}) lies within {RANGE} standard \
-                     deviations of its kink (mean {mu:e}, standard deviation {s:e}, below \
-                     {KINK_SPREAD_MIN:e}): orders 3/4 multiply its carried κ₄ (~s⁴) and chaos \
-                     coefficients (~s⁻⁴) in pairs, beyond f64's range; rescale the data \
+                     deviations of its kink (mean {mu:e}, standard deviation {s:e}, outside \
+                     {KINK_SPREAD_MIN:e}…{KINK_SPREAD_MAX:.1e}): orders 3/4 multiply its carried \
+                     κ₄ (~s⁴) and chaos coefficients (~s⁻⁴) in pairs, beyond f64's range; rescale the data \
                      (--scale S divides every value by S; exact for a network without biases) \
                      or use --order 2"
                 )));
@@ -50,11 +58,11 @@ pub fn layer_units(
 }
 
 /// Whether a unit of `act` at h ~ N(μ, s²) is a relu or leaky relu unit near its kink with s
-/// below [`KINK_SPREAD_MIN`].
+/// below [`KINK_SPREAD_MIN`] or above [`KINK_SPREAD_MAX`].
 fn beyond_range(act: Activation, mu: f64, s: f64) -> bool {
     matches!(act, Activation::Relu | Activation::LeakyRelu { .. })
         && s > 0.0
-        && s < KINK_SPREAD_MIN
+        && !(KINK_SPREAD_MIN..=KINK_SPREAD_MAX).contains(&s)
         && mu.abs() <= RANGE * s
 }
 
@@ -97,5 +105,29 @@ mod tests {
         for act in [Activation::Tanh, Activation::Linear] {
             assert!(layer_units(act, &unit(0.0, 1e-45), (1, 0)).is_ok(), "{act}");
         }
+    }
+
+    /// The same above the bound (adv35: order 3 on data ×10⁵⁵ ran with errors 8–70 % off):
+    /// a spread of 10⁵⁵ or 10³⁹ at the kink is refused, 10³⁸ and one far from the kink are not.
+    #[test]
+    fn kink_units_above_the_bound_are_refused() {
+        for act in [Activation::Relu, Activation::LeakyRelu { slope: 0.1 }] {
+            for (mu, s) in [(0.0, 1e55), (-3e39, 1e39)] {
+                let err = layer_units(act, &unit(mu, s), (1, 0))
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("unit 0 of h1") && err.contains("kink") && err.contains("--scale"),
+                    "{act} {mu} {s}: {err}"
+                );
+            }
+            for (mu, s) in [(0.0, 1e38), (1e100, 1e55), (0.0, 2.8e38)] {
+                assert!(
+                    layer_units(act, &unit(mu, s), (1, 0)).is_ok(),
+                    "{act} {mu} {s}"
+                );
+            }
+        }
+        assert!(layer_units(Activation::Tanh, &unit(0.0, 1e55), (1, 0)).is_ok());
     }
 }
