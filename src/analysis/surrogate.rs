@@ -18,7 +18,7 @@
 //! Gaussian, N(W₁μ + b₁, G Gᵀ) with G = W₁F (N₁ × r), so where the first layer is narrower than
 //! the factor (N₁ < r: MNIST's 100 units against r ≈ 480–660) it is drawn from a
 //! [`LowRankFactor`] H (N₁ × r') of G Gᵀ instead, h₁ = H z' + W₁μ + b₁ with z' ~ N(0, I_r'),
-//! r' ≤ N₁ ([`first_layer`]): the same distribution (H Hᵀ = G Gᵀ up to directions at its
+//! r' ≤ N₁ (`first_layer`): the same distribution (H Hᵀ = G Gᵀ up to directions at its
 //! rounding level) from r' normals and an N₁ × r' product per draw instead of r and N₁ × r.
 //! The draws differ from those of G z, so the accuracies move within their Monte Carlo error.
 
