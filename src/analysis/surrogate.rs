@@ -13,10 +13,14 @@
 //! are reported so the handling is visible.
 //!
 //! A draw x = μ + F z (z ~ N(0, I_r)) enters the network only through W₁x + b₁ = (W₁F) z +
-//! (W₁μ + b₁), so each surrogate folds its factor into the first layer ([`folded_network`]) and
-//! pushes z itself through: one N₁ × d × r product per class instead of a d × d × r spread.
-
-use std::borrow::Cow;
+//! (W₁μ + b₁), so each surrogate folds its factor into the first layer ([`folded_network`]):
+//! one N₁ × d × r product per class instead of a d × d × r spread. That pre-activation is
+//! Gaussian, N(W₁μ + b₁, G Gᵀ) with G = W₁F (N₁ × r), so where the first layer is narrower than
+//! the factor (N₁ < r: MNIST's 100 units against r ≈ 480–660) it is drawn from a
+//! [`LowRankFactor`] H (N₁ × r') of G Gᵀ instead, h₁ = H z' + W₁μ + b₁ with z' ~ N(0, I_r'),
+//! r' ≤ N₁ (`first_layer`): the same distribution (H Hᵀ = G Gᵀ up to directions at its
+//! rounding level) from r' normals and an N₁ × r' product per draw instead of r and N₁ × r.
+//! The draws differ from those of G z, so the accuracies move within their Monte Carlo error.
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::ReborrowMut;
@@ -140,24 +144,27 @@ pub fn surrogate_accuracy<'a>(
     // task and dropped after its draws, so that only the factors in use are held (the next
     // one reuses their memory instead of faulting in fresh pages). Every factorisation is on
     // one thread; class k draws from its own seeded stream.
+    // Order 1's classes share F_w, so its first layer is formed once for all of them (each
+    // class adds only its bias W₁μ_c + b₁).
     let (order1, order2) = rayon::join(
         || -> Result<_> {
             let pooled = LowRankFactor::new(sw.as_ref(), Par::Seq, "surrogates: Σ_w")?;
+            let (w, fold) = first_layer(net, pooled.factor())?;
             let (result, f) = evaluate(net, classes, seed, 1, |k| {
-                Ok((Cow::Borrowed(&pooled), mean(k)))
+                Ok((ClassFactor::Shared(&w), mean(k)))
             })?;
             let result = SurrogateResult {
                 dropped_directions: pooled.dropped(),
                 largest_dropped_variance: pooled.residual(),
                 ..result
             };
-            Ok((result, f + pooled.flops()))
+            Ok((result, f + fold + pooled.flops()))
         },
         || {
             evaluate(net, classes, seed, 2, |k| {
                 let cov = input.per_class[k].cov.as_ref();
                 let factor = LowRankFactor::new(cov, Par::Seq, "surrogates: Σ_c")?;
-                Ok((Cow::Owned(factor), mean(k)))
+                Ok((ClassFactor::Own(factor), mean(k)))
             })
         },
     );
@@ -192,6 +199,36 @@ pub fn binomial_stderr(a: f64, n: usize) -> f64 {
 /// The network `net` with its first layer folded with a Gaussian's factor F (d × r) and mean
 /// μ: first layer (W₁F, W₁μ + b₁), which takes z (r rows) where `net` takes x = μ + F z.
 pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>) -> Mlp {
+    with_first_layer(net, folded_weights(net, factor), mean)
+}
+
+/// The first layer's weights for the draws of x = μ + F z (F: d × r) and the flops that formed
+/// them (module docs): G = W₁F ([`folded_weights`], 2N₁dr) where N₁ ≥ r; where N₁ < r the
+/// [`LowRankFactor`] H of G Gᵀ (N₁ × r', r' ≤ N₁; 2N₁²r for G Gᵀ and H's own flops more),
+/// whose pre-activations H z' have G z's distribution. Errors as [`LowRankFactor::new`].
+fn first_layer(net: &Mlp, factor: MatRef<'_, f64>) -> Result<(Mat<f64>, f64)> {
+    let g = folded_weights(net, factor);
+    let (n1, r) = g.shape();
+    let fold = flops::gemm(n1, r, factor.nrows());
+    if n1 >= r {
+        return Ok((g, fold));
+    }
+    let mut c = Mat::zeros(n1, n1);
+    matmul(
+        c.as_mut(),
+        Accum::Replace,
+        g.as_ref(),
+        g.transpose(),
+        1.0,
+        Par::Seq,
+    );
+    let h = LowRankFactor::new(c.as_ref(), Par::Seq, "surrogates: W₁ΣW₁ᵀ")?;
+    let flops = fold + flops::gemm(n1, n1, r) + h.flops();
+    Ok((h.factor().to_owned(), flops))
+}
+
+/// W₁F (N₁ × r): the first layer's weights folded with a factor F (d × r).
+fn folded_weights(net: &Mlp, factor: MatRef<'_, f64>) -> Mat<f64> {
     let first = &net.layers[0];
     let mut w = Mat::zeros(first.fan_out(), factor.ncols());
     matmul(
@@ -202,6 +239,13 @@ pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>)
         1.0,
         Par::Seq,
     );
+    w
+}
+
+/// `net` with the folded weights `w` = W₁F ([`folded_weights`]) and the bias W₁μ + b₁ as its
+/// first layer.
+fn with_first_layer(net: &Mlp, w: Mat<f64>, mean: ColRef<'_, f64>) -> Mlp {
+    let first = &net.layers[0];
     let mut b = first.b.clone();
     matmul(
         b.as_mut(),
@@ -224,19 +268,30 @@ pub fn folded_network(net: &Mlp, factor: MatRef<'_, f64>, mean: ColRef<'_, f64>)
     }
 }
 
-/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)` (F a
-/// [`LowRankFactor`], borrowed or formed for the class), and measures the network's accuracy
-/// on them. The factor fields of the result are those of the factors `gaussian` formed: the
-/// directions dropped summed over them and the largest residual variance (0 when every factor
-/// was borrowed; the caller then fills them). The flops: per class the pivoted Cholesky of
-/// each factor formed ([`LowRankFactor::flops`], on its support), the fold (2N₁d(r + 1), r the columns of
-/// F) and the forward pass of the draws with a first layer of width r ([`flops::forward`]).
+/// The factor F of a class's surrogate x = μ + F z in [`evaluate`].
+enum ClassFactor<'a> {
+    /// A factor shared by every class, as its first layer's weights ([`first_layer`]), formed
+    /// once by the caller.
+    Shared(&'a Mat<f64>),
+    /// The class's own factor, its first layer formed for the class.
+    Own(LowRankFactor),
+}
+
+/// Draws `counts[k]` samples x = μ + F z of class `classes[k]`, (F, μ) = `gaussian(k)` (F
+/// shared by the classes with its first layer formed by the caller, or formed for the class,
+/// [`ClassFactor`]), and measures the network's accuracy on them. The factor fields of the
+/// result are those of the factors `gaussian` formed: the directions dropped summed over them
+/// and the largest residual variance (0 when every factor was shared; the caller then fills
+/// them). The flops: per class the pivoted Cholesky of each factor formed
+/// ([`LowRankFactor::flops`], on its support), its first layer ([`first_layer`]), the bias
+/// W₁μ + b₁ (2N₁d) and the forward pass of the draws with a first layer of width r' (the
+/// first layer's columns, [`flops::forward`]).
 fn evaluate<'a>(
     net: &Mlp,
     (counts, classes): (&[usize], &[usize]),
     seed: u64,
     order: u64,
-    gaussian: impl Fn(usize) -> Result<(Cow<'a, LowRankFactor>, ColRef<'a, f64>)> + Sync,
+    gaussian: impl Fn(usize) -> Result<(ClassFactor<'a>, ColRef<'a, f64>)> + Sync,
 ) -> Result<(SurrogateResult, f64)> {
     let total: usize = counts.iter().sum();
     let block = BLOCK.min(counts.iter().copied().max().unwrap_or(0).max(1));
@@ -249,20 +304,30 @@ fn evaluate<'a>(
             |draws, (k, (&n, &c))| -> Result<ClassDraws> {
                 let mut normals = NormalStream::new(mix_seed(seed, 100 * order + k as u64));
                 let (factor, mean) = gaussian(k)?;
-                let f = factor.factor();
-                let folded = folded_network(net, f, mean);
+                let (folded, own) = match factor {
+                    ClassFactor::Shared(w) => (with_first_layer(net, w.clone(), mean), None),
+                    ClassFactor::Own(f) => {
+                        let (w, fold) = first_layer(net, f.factor())?;
+                        (with_first_layer(net, w, mean), Some((f, fold)))
+                    }
+                };
                 let hits = hits_on_draws(&folded, n, c, &mut normals, draws);
-                let mut widths = folded.widths();
-                let fold = flops::gemm(widths[1], f.ncols() + 1, f.nrows());
-                widths[0] = f.ncols();
-                let owned = matches!(factor, Cow::Owned(_));
-                Ok(ClassDraws {
-                    hits,
-                    flops: fold
-                        + flops::forward(&widths, n)
-                        + if owned { factor.flops() } else { 0.0 },
-                    dropped: if owned { factor.dropped() } else { 0 },
-                    residual: if owned { factor.residual() } else { 0.0 },
+                let widths = folded.widths();
+                let bias = flops::gemm(widths[1], 1, mean.nrows());
+                let drawn = bias + flops::forward(&widths, n);
+                Ok(match own {
+                    Some((f, fold)) => ClassDraws {
+                        hits,
+                        flops: drawn + fold + f.flops(),
+                        dropped: f.dropped(),
+                        residual: f.residual(),
+                    },
+                    None => ClassDraws {
+                        hits,
+                        flops: drawn,
+                        dropped: 0,
+                        residual: 0.0,
+                    },
                 })
             },
         )
@@ -313,7 +378,7 @@ impl Draws {
     }
 }
 
-/// How many of n draws through `folded` (first layer folded, [`folded_network`]) have the
+/// How many of n draws through `folded` (its first layer [`first_layer`]'s) have the
 /// argmax `label`: z ~ N(0, I_r) drawn column by column from `normals`, pushed through in blocks
 /// of at most [`BLOCK`] (`draws.block`) columns, r × block in column-major order in `draws.z`.
 fn hits_on_draws(
@@ -387,6 +452,43 @@ mod tests {
         mixed.per_class[1] = Moments::gaussian(Col::zeros(d - 1), Mat::zeros(d - 1, d - 1));
         let e = within_class_covariance(&mixed).unwrap_err();
         assert!(e.to_string().contains("within-class covariance"), "{e}");
+    }
+
+    /// Where the first layer is narrower than the factor (N₁ = 3 < r = 5) its weights H are a
+    /// factor of G Gᵀ, G = W₁F (H Hᵀ = G Gᵀ to rounding, r' = N₁ columns), so that H z' has G z's
+    /// distribution; where it is not (N₁ = 3 ≥ r = 2) they are G itself, bit for bit. The flops
+    /// count G, G Gᵀ and H's factor, or G alone.
+    #[test]
+    fn first_layer_draws_the_folded_pre_activations() {
+        let d = 7;
+        let net = Mlp::init(&[d, 3, 2], Activation::Tanh, 1.0, 5).unwrap();
+        let w1 = net.layers[0].w.as_ref();
+        for r in [5, 2] {
+            let factor = Mat::from_fn(d, r, |i, k| ((i * 5 + k * 3) % 11) as f64 / 11.0 - 0.45);
+            let g = w1 * &factor;
+            let (h, flops) = first_layer(&net, factor.as_ref()).unwrap();
+            if r > 3 {
+                assert_eq!(h.shape(), (3, 3));
+                let (hh, gg) = (&h * h.transpose(), &g * g.transpose());
+                let scale = (0..3).map(|i| gg[(i, i)]).fold(0.0, f64::max);
+                for i in 0..3 {
+                    for j in 0..3 {
+                        let e = (hh[(i, j)] - gg[(i, j)]).abs();
+                        assert!(
+                            e < 1e-13 * scale,
+                            "({i},{j}): {} vs {}",
+                            hh[(i, j)],
+                            gg[(i, j)]
+                        );
+                    }
+                }
+                let want = (2 * 3 * r * d + 2 * 3 * 3 * r) as f64;
+                assert!(flops > want, "{flops} <= {want}");
+            } else {
+                assert_eq!(h, folded_weights(&net, factor.as_ref()));
+                assert_eq!(flops, (2 * 3 * r * d) as f64);
+            }
+        }
     }
 
     /// The folded network on z gives the network's outputs on x = μ + F z (to rounding), for
