@@ -32,10 +32,10 @@
 //! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
 //! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
 //!
-//! **Work.** A pair whose terms need a 2-D quadrature ([`PairStep::Quadrature`]: the series'
+//! **Work.** A pair whose terms need a 2-D quadrature (`PairStep::Quadrature`: the series'
 //! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
 //! filled in, its integrand evaluations counted; the set-aside pairs are integrated only if
-//! they add up to at most [`PAIR_NODE_BUDGET`], and otherwise the corrections are refused
+//! they add up to at most 1.5·10⁸ (`PAIR_NODE_BUDGET`), and otherwise the corrections are refused
 //! naming --order before any pair is integrated (adv34: `--order 3 --carry first` of a
 //! width-1,001 tanh XOR net would have run ~30 h).
 
