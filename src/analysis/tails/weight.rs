@@ -38,7 +38,7 @@
 //! form over all pairs multiplies all 3 025. With the pairs ordered by their larger index, the
 //! p of a column q = (c, d) are the first (c+1)(c+2)/2 pairs, so the columns with c below a split
 //! s take the products of the first s(s+1)/2 pairs only: two GEMMs, the split chosen to
-//! minimise their multiply-adds ([`split_cost`]; at r = 10: 15 × 40 and 55 × 26, 2 030
+//! minimise their multiply-adds (`split_cost`; at r = 10: 15 × 40 and 55 × 26, 2 030
 //! multiply-adds per draw where one 55 × 65 product and the 10 × 10 form took 3 675). The
 //! quadratic and linear terms uᵀ(G − M)u/4 + 18 v·Q/72 are linear in the z_p: one more column
 //! of the second GEMM. [`pair_flops`] counts the work per draw.
@@ -88,7 +88,7 @@ fn best_split(r: usize) -> usize {
 }
 
 /// Flops of [`EdgeworthWeight::pair`] per draw (one draw gives w(u) and w(−u)), with
-/// P = r(r+1)/2: the pair products (P), the two GEMMs (2 × [`split_cost`], the staircase's
+/// P = r(r+1)/2: the pair products (P), the two GEMMs (2 × `split_cost`, the staircase's
 /// zeros inside each block included: they are multiplied), the three r-dot products A = u·Q,
 /// v·u, |Q|² (6r), κ₄'s sum Σ_q z_q Y_q (2P) and 16 scalar operations.
 pub fn pair_flops(r: usize) -> f64 {
