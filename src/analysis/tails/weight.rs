@@ -24,9 +24,24 @@
 //! or heavy tails), which the weight summary reports.
 
 //!
-//! Cost: κ₃ and κ₄ are symmetric, so they are contracted over the P = r(r+1)/2 distinct products
-//! u_b u_c (b ≤ c, each off-diagonal pair counted twice through its multiplicity), not the r²
-//! ordered ones ([`EdgeworthWeight::pair`]); [`pair_flops`] counts the work per draw.
+//! Cost: κ₃ and κ₄ are symmetric, so they are contracted over the P = r(r+1)/2 distinct
+//! products z_p = u_a u_b (p = (a, b), a ≤ b), not the r² ordered ones. Q_a = Σ_p m_p κ₃\[a, p\] z_p
+//! (m_p = 1 for a = b, 2 otherwise). κ₄·u⁴ is summed over the C(r+3, 4) distinct monomials
+//! u_a u_b u_c u_d, a ≤ b ≤ c ≤ d, each written once as z_(a,b) z_(c,d) with its multiplicity
+//! 4!/∏(repeats!):
+//!
+//! ```text
+//! κ₄·u⁴ = Σ_q z_q Y_q,   Y_q = Σ_{p = (a, b): b ≤ c} mult(a, b, c, d) κ₄[a, b, c, d] z_p,   q = (c, d),
+//! ```
+//!
+//! a staircase matrix with 715 of its 55 × 55 entries nonzero at r = 10, where the quadratic
+//! form over all pairs multiplies all 3 025. With the pairs ordered by their larger index, the
+//! p of a column q = (c, d) are the first (c+1)(c+2)/2 pairs, so the columns with c below a split
+//! s take the products of the first s(s+1)/2 pairs only: two GEMMs, the split chosen to
+//! minimise their multiply-adds (`split_cost`; at r = 10: 15 × 40 and 55 × 26, 2 030
+//! multiply-adds per draw where one 55 × 65 product and the 10 × 10 form took 3 675). The
+//! quadratic and linear terms uᵀ(G − M)u/4 + 18 v·Q/72 are linear in the z_p: one more column
+//! of the second GEMM. [`pair_flops`] counts the work per draw.
 
 use std::sync::Mutex;
 
@@ -36,31 +51,64 @@ use pulp::{Simd, WithSimd};
 use super::cumulants::{gemm, WhitenedCumulants};
 use crate::simd::dispatch;
 
-/// The precomputed contractions of κ₃ and κ₄, over the distinct index pairs b ≤ c.
+/// The precomputed contractions of κ₃ and κ₄, over the distinct index pairs a ≤ b.
 pub struct EdgeworthWeight {
     r: usize,
-    /// The pairs (b, c), b ≤ c, in the order of the rows of the pair products.
+    /// The pairs (a, b), a ≤ b, ordered by b, then a: the columns of the pair products.
     pairs: Vec<(usize, usize)>,
-    /// P × (r + P): first r columns m_q κ₃\[a, b_q, c_q\] (column a; m_q = 1 for b = c, 2
-    /// otherwise: Q = pair products × these), then m_p m_q κ₄\[b_p, c_p, b_q, c_q\] (κ₄·u⁴ =
-    /// the pair products' quadratic form): both contractions of the pair products in one
-    /// product.
+    /// s(s+1)/2 for the split s: the pairs whose larger index is below s.
+    lead: usize,
+    /// lead × (columns q = (c, d) with c < s): κ₄'s staircase coefficients / 24 (module docs).
+    k4_lead: Mat<f64>,
+    /// The pair of each column of `k4_lead`.
+    lead_cols: Vec<usize>,
+    /// P × (r + 1 + the columns q with c ≥ s): m_p κ₃\[a, p\] (column a), the linear term
+    /// m_p ((G − M)/4)\[p\] + (18/72) Σ_a m_p κ₃\[a, p\] v_a, then κ₄'s staircase / 24.
     k34: Mat<f64>,
+    /// The pair of each κ₄ column of `k34` (after its first r + 1).
+    rest_cols: Vec<usize>,
     v: Vec<f64>,
-    /// (G − M)/4: the quadratic terms −6uᵀMu/24 + 18uᵀGu/72 of the even part, in one form.
-    h: Mat<f64>,
     /// 1 + 3s/24 + (−9|v|² − 6‖κ₃‖²)/72: the even part's constant.
     constant: f64,
     scratch: Mutex<Scratch>,
 }
 
+/// Multiply-adds per draw of the two GEMMs of [`EdgeworthWeight::pair`] at rank r with the
+/// split s: (s(s+1)/2) × n_s for the n_s = Σ_{c<s} (r − c) columns below the split, and
+/// P × (r + 1 + P − n_s) for Q, the linear term and the other κ₄ columns.
+fn split_cost(r: usize, s: usize) -> usize {
+    let p = r * (r + 1) / 2;
+    let below: usize = (0..s).map(|c| r - c).sum();
+    s * (s + 1) / 2 * below + p * (r + 1 + p - below)
+}
+
+/// The split s ∈ 0…r with the fewest multiply-adds ([`split_cost`]), the smallest on a tie.
+fn best_split(r: usize) -> usize {
+    (0..=r).min_by_key(|&s| split_cost(r, s)).unwrap_or(0)
+}
+
 /// Flops of [`EdgeworthWeight::pair`] per draw (one draw gives w(u) and w(−u)), with
-/// P = r(r+1)/2: the pair products (P), Q = κ₃·(u_b u_c) (2rP), κ₄'s quadratic form (2P² + 2P),
-/// the quadratic form (G − M)/4 (2r² + 2r), the four r-dot products A = u·Q, v·u, v·Q, |Q|²
-/// (8r) and 16 scalar operations.
+/// P = r(r+1)/2: the pair products (P), the two GEMMs (2 × `split_cost`, the staircase's
+/// zeros inside each block included: they are multiplied), the three r-dot products A = u·Q,
+/// v·u, |Q|² (6r), κ₄'s sum Σ_q z_q Y_q (2P) and 16 scalar operations.
 pub fn pair_flops(r: usize) -> f64 {
-    let (r, p) = (r as f64, (r * (r + 1) / 2) as f64);
-    p + 2.0 * r * p + 2.0 * p * p + 2.0 * p + 2.0 * r * r + 2.0 * r + 8.0 * r + 16.0
+    let p = (r * (r + 1) / 2) as f64;
+    p + 2.0 * split_cost(r, best_split(r)) as f64 + 6.0 * r as f64 + 2.0 * p + 16.0
+}
+
+/// 4!/∏(repeats!) for a ≤ b ≤ c ≤ d: the ordered index tuples of one monomial u_a u_b u_c u_d.
+fn multiplicity(idx: [usize; 4]) -> f64 {
+    let mut denom = 1.0;
+    let mut run = 1.0;
+    for w in idx.windows(2) {
+        if w[0] == w[1] {
+            run += 1.0;
+            denom *= run;
+        } else {
+            run = 1.0;
+        }
+    }
+    24.0 / denom
 }
 
 impl EdgeworthWeight {
@@ -84,22 +132,41 @@ impl EdgeworthWeight {
         let v2: f64 = v.iter().map(|x| x * x).sum();
         let k3_sq: f64 = (0..r * r).map(|p| c.k3.col(p).squared_norm_l2()).sum();
         let np = pairs.len();
+        let split = best_split(r);
+        let lead = split * (split + 1) / 2;
+        // κ₄'s staircase: row p = (a, b), column q = (cc, d), nonzero where b ≤ cc.
+        let staircase = |p: usize, q: usize| {
+            let ((a, b), (cc, d)) = (pairs[p], pairs[q]);
+            if b <= cc {
+                multiplicity([a, b, cc, d]) * k4(a, b, cc, d) / 24.0
+            } else {
+                0.0
+            }
+        };
+        let (lead_cols, rest_cols): (Vec<usize>, Vec<usize>) =
+            (0..np).partition(|&q| pairs[q].0 < split);
+        let k3m = |q: usize, a: usize| mult(pairs[q]) * k3(a, pairs[q].0, pairs[q].1);
+        let linear = |q: usize| {
+            let (a, b) = pairs[q];
+            let h = 0.25 * (g[(a, b)] - m[(a, b)]);
+            let vq: f64 = (0..r).map(|e| k3m(q, e) * v[e]).sum();
+            mult(pairs[q]) * h + 18.0 / 72.0 * vq
+        };
         EdgeworthWeight {
             r,
-            k34: Mat::from_fn(np, r + np, |q, col| {
-                if col < r {
-                    let (b, cc) = pairs[q];
-                    mult(pairs[q]) * k3(col, b, cc)
-                } else {
-                    let ((a, b), (cc, d)) = (pairs[col - r], pairs[q]);
-                    mult(pairs[col - r]) * mult(pairs[q]) * k4(a, b, cc, d)
-                }
+            lead,
+            k4_lead: Mat::from_fn(lead, lead_cols.len(), |p, j| staircase(p, lead_cols[j])),
+            k34: Mat::from_fn(np, r + 1 + rest_cols.len(), |p, col| match col {
+                col if col < r => k3m(p, col),
+                col if col == r => linear(p),
+                col => staircase(p, rest_cols[col - r - 1]),
             }),
-            h: Mat::from_fn(r, r, |a, b| 0.25 * (g[(a, b)] - m[(a, b)])),
+            lead_cols,
+            rest_cols,
             constant: 1.0 + 3.0 * s / 24.0 + (-9.0 * v2 - 6.0 * k3_sq) / 72.0,
             pairs,
             v,
-            scratch: Mutex::new(Scratch::new(0, r, np)),
+            scratch: Mutex::new(Scratch::new(0, r, 0, 0)),
         }
     }
 
@@ -114,7 +181,7 @@ impl EdgeworthWeight {
         let w = &mut *guard;
         let b = z.nrows().min(ROWS);
         if w.u.nrows() < b {
-            *w = Scratch::new(b, self.r, self.pairs.len());
+            *w = Scratch::new(b, self.r, self.k4_lead.ncols(), self.k34.ncols());
         }
         let blocks = plus.chunks_mut(ROWS).zip(minus.chunks_mut(ROWS));
         for (k, (p, m)) in blocks.enumerate() {
@@ -123,12 +190,12 @@ impl EdgeworthWeight {
     }
 
     /// [`EdgeworthWeight::pair`] on the rows of `z` (at most the scratch's), all at once: the
-    /// pair products, then Q and κ₄'s form in one GEMM of the b × P pair products and
-    /// (G − M)/4·u in one of the b × r draws, then the dot products of the module documentation
-    /// column by column across rows.
+    /// pair products, then the two GEMMs of the module documentation (κ₄'s staircase below the
+    /// split; Q, the linear term and the rest of the staircase), then the dot products column
+    /// by column across rows.
     fn rows(&self, w: &mut Scratch, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
         let b = z.nrows();
-        let Scratch { u, z2, qk, hz } = w;
+        let Scratch { u, z2, ya, yb } = w;
         // The draws' columns are read as slices: the draws themselves when their columns are
         // contiguous (the Monte Carlo chunks always are), else a copy in the scratch.
         let ub = if z.row_stride() == 1 {
@@ -148,44 +215,51 @@ impl EdgeworthWeight {
             dispatch(Rows::Product(x, y, &mut z2.col_as_slice_mut(c)[..b]));
         }
         let z2b = z2.as_ref().subrows(0, b);
-        gemm(qk.as_mut().subrows_mut(0, b), z2b, self.k34.as_ref(), 1.0);
-        gemm(hz.as_mut().subrows_mut(0, b), ub, self.h.transpose(), 1.0);
-        // Per row: A = u·Q, v·u, v·Q, |Q|², u·(G − M)u/4 and κ₄·u⁴ = z2·(κ₄ z2).
-        let mut sums: [Vec<f64>; 6] = std::array::from_fn(|_| vec![0.0; b]);
-        let [big_a, vu, vq, q2, uhu, b4] = &mut sums;
+        let lead = z2b.subcols(0, self.lead);
+        gemm(
+            ya.as_mut().subrows_mut(0, b),
+            lead,
+            self.k4_lead.as_ref(),
+            1.0,
+        );
+        gemm(yb.as_mut().subrows_mut(0, b), z2b, self.k34.as_ref(), 1.0);
+        // Per row: A = u·Q, v·u, |Q|² and κ₄·u⁴/24 = Σ_q z_q Y_q.
+        let mut sums: [Vec<f64>; 4] = std::array::from_fn(|_| vec![0.0; b]);
+        let [big_a, vu, q2, b4] = &mut sums;
         for (a, &va) in self.v.iter().enumerate() {
-            let (ua, qa) = (u_col(a), &qk.col_as_slice(a)[..b]);
-            let ha = &hz.col_as_slice(a)[..b];
+            let (ua, qa) = (u_col(a), &yb.col_as_slice(a)[..b]);
             dispatch(Rows::AddProduct(ua, qa, big_a));
             dispatch(Rows::AddScaled(va, ua, vu));
-            dispatch(Rows::AddScaled(va, qa, vq));
             dispatch(Rows::AddProduct(qa, qa, q2));
-            dispatch(Rows::AddProduct(ua, ha, uhu));
         }
-        for c in 0..self.pairs.len() {
-            let (zc, kc) = (&z2.col_as_slice(c)[..b], &qk.col_as_slice(self.r + c)[..b]);
-            dispatch(Rows::AddProduct(zc, kc, b4));
+        let lead_cols = self
+            .lead_cols
+            .iter()
+            .enumerate()
+            .map(|(j, &q)| (ya.col_as_slice(j), q));
+        let rest = self.rest_cols.iter().enumerate();
+        let rest_cols = rest.map(|(j, &q)| (yb.col_as_slice(self.r + 1 + j), q));
+        for (y, q) in lead_cols.chain(rest_cols) {
+            dispatch(Rows::AddProduct(&z2.col_as_slice(q)[..b], &y[..b], b4));
         }
-        let rows = big_a.iter().zip(vu.iter()).zip(vq.iter().zip(q2.iter()));
-        let rows = rows.zip(uhu.iter().zip(b4.iter()));
-        for ((((&a, &vu), (&vq, &q2)), (&uhu, &b4)), (p, m)) in
-            rows.zip(plus.iter_mut().zip(minus.iter_mut()))
+        let linear = &yb.col_as_slice(self.r)[..b];
+        let rows = big_a.iter().zip(vu.iter()).zip(q2.iter().zip(b4.iter()));
+        for ((((&a, &vu), (&q2, &b4)), &lin), (p, m)) in
+            rows.zip(linear).zip(plus.iter_mut().zip(minus.iter_mut()))
         {
             let h3 = a - 3.0 * vu;
-            let e = self.constant
-                + b4 / 24.0
-                + uhu
-                + (a * a - 6.0 * vu * a - 9.0 * q2 + 9.0 * vu * vu + 18.0 * vq) / 72.0;
+            let e =
+                self.constant + b4 + lin + (a * a - 6.0 * vu * a - 9.0 * q2 + 9.0 * vu * vu) / 72.0;
             *p = e + h3 / 6.0;
             *m = e - h3 / 6.0;
         }
     }
 }
 
-/// Rows per block of [`EdgeworthWeight::pair`]: the b × P pair products and their b × (r + P)
-/// contractions (P = 55 at r = 10: 225 + 266 KB at 512 rows) stay in the 1 MB L2 cache between
-/// the GEMM that writes them and the passes that read them (a whole 4096-row chunk of draws:
-/// 1.8 + 2.1 MB).
+/// Rows per block of [`EdgeworthWeight::pair`]: the b × P pair products and the two GEMMs'
+/// outputs (P = 55 at r = 10: 225 + 164 + 106 KB at 512 rows) stay in the 1 MB L2 cache
+/// between the GEMMs that write them and the passes that read them (a whole 4096-row chunk of
+/// draws: 1.8 + 2.1 MB).
 const ROWS: usize = 512;
 
 /// Elementwise operations over a batch's rows, as plain loops inside `with_simd` so that the
@@ -225,21 +299,21 @@ impl WithSimd for Rows<'_> {
 }
 
 /// Work matrices of [`EdgeworthWeight::pair`], kept between batches: the draws u (b × r), their
-/// pair products (b × P), Q beside κ₄·z2 (b × (r + P)) and (G − M)/4·u (b × r).
+/// pair products (b × P) and the two GEMMs' outputs.
 struct Scratch {
     u: Mat<f64>,
     z2: Mat<f64>,
-    qk: Mat<f64>,
-    hz: Mat<f64>,
+    ya: Mat<f64>,
+    yb: Mat<f64>,
 }
 
 impl Scratch {
-    fn new(b: usize, r: usize, np: usize) -> Self {
+    fn new(b: usize, r: usize, lead_cols: usize, k34_cols: usize) -> Self {
         Scratch {
             u: Mat::zeros(b, r),
-            z2: Mat::zeros(b, np),
-            qk: Mat::zeros(b, r + np),
-            hz: Mat::zeros(b, r),
+            z2: Mat::zeros(b, r * (r + 1) / 2),
+            ya: Mat::zeros(b, lead_cols),
+            yb: Mat::zeros(b, k34_cols),
         }
     }
 }
@@ -297,14 +371,22 @@ mod tests {
     }
 
     /// The fast contractions equal the definition summed over every index tuple, at random
-    /// points, for whitened cumulants of a skewed 3-D sample (symmetric tensors by construction).
+    /// points, for whitened cumulants of skewed samples (symmetric tensors by construction), at
+    /// ranks 1 (one GEMM: no split) to 7 (split s = 3: κ₄'s staircase in both GEMMs).
     #[test]
     fn contractions_match_the_hermite_definition() {
-        let r = 3;
-        let mut rng = StdRng::seed_from_u64(2);
+        for r in [1, 2, 3, 5, 7] {
+            contractions_match_at_rank(r);
+        }
+    }
+
+    fn contractions_match_at_rank(r: usize) {
+        let mut rng = StdRng::seed_from_u64(2 + r as u64);
         let y = skewed(r, 2000, &mut rng);
         let c = WhitenedCumulants::of_samples(y.as_ref()).unwrap();
+        assert_eq!(c.rank(), r);
         let w = EdgeworthWeight::new(&c);
+        assert_eq!(w.lead_cols.is_empty(), r == 1, "rank {r}: the split");
         let k3 = |a: usize, b: usize, d: usize| c.k3[(a, b + r * d)];
         let k4 = |a: usize, b: usize, d: usize, e: usize| c.k4[(a + r * b, d + r * e)];
         let z = Mat::from_fn(5, r, |_, _| 2.0 * rng.random::<f64>() - 1.0);
@@ -329,10 +411,38 @@ mod tests {
             let scale = 1.0 + t3.abs() + t4.abs() + t6.abs();
             assert!(
                 (plus[j] - want).abs() < 1e-12 * scale,
-                "{} vs {want}",
+                "rank {r}: {} vs {want}",
                 plus[j]
             );
             assert!((minus[j] - want_minus).abs() < 1e-12 * scale);
+        }
+    }
+
+    /// The multiplicity of a monomial is the number of distinct orderings of its indices,
+    /// counted here by listing all 4! permutations.
+    #[test]
+    fn multiplicity_counts_the_orderings() {
+        let perms = |i: [usize; 4]| {
+            let mut seen: Vec<[usize; 4]> = Vec::new();
+            for t in 0..256 {
+                let pos = [t % 4, t / 4 % 4, t / 16 % 4, t / 64];
+                let distinct = (0..4).all(|x| (0..x).all(|y| pos[x] != pos[y]));
+                let ordered = pos.map(|k| i[k]);
+                if distinct && !seen.contains(&ordered) {
+                    seen.push(ordered);
+                }
+            }
+            seen.len() as f64
+        };
+        for i in [
+            [0, 1, 2, 3],
+            [0, 0, 1, 2],
+            [0, 0, 1, 1],
+            [0, 0, 0, 1],
+            [2, 2, 2, 2],
+            [0, 1, 1, 1],
+        ] {
+            assert_eq!(multiplicity(i), perms(i), "{i:?}");
         }
     }
 }
