@@ -8,7 +8,7 @@
 //!
 //! **The rule.** Per class c and unit i of every stage but the input (the data's own spread is
 //! checked where it is read, `command::check_class_spread`, and a constant input feature may be
-//! any size), with μ the mean and v = S₂[i,i]/n − m² the variance as the conversion forms them
+//! any size), with μ the mean and v = S₂\[i,i\]/n − m² the variance as the conversion forms them
 //! ([`MomentAccumulator::diagonal`]):
 //!
 //! - v = ∞ or NaN: the sum of squared deviations overflowed (some deviation above

@@ -324,7 +324,7 @@ impl MomentAccumulator {
     }
 
     /// Class `c`'s sample count and each unit's mean and variance, read from the diagonal of its
-    /// sums as [`finish`](Self::finish) converts them (varᵢ = S₂[i,i]/n − mᵢ², meanᵢ = Kᵢ + mᵢ,
+    /// sums as [`finish`](Self::finish) converts them (varᵢ = S₂\[i,i\]/n − mᵢ², meanᵢ = Kᵢ + mᵢ,
     /// m = S₁/n) without finishing anything: O(d). None for a class without samples (or one
     /// already taken).
     pub fn diagonal(&self, c: usize) -> Option<(u64, Vec<(f64, f64)>)> {
