@@ -16,8 +16,9 @@ use super::{
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
+use crate::config::estimate::monte_carlo_warning;
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
-use crate::config::{Field, On, RunConfig};
+use crate::config::{DataConfig, Field, On, RunConfig};
 use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
@@ -123,7 +124,7 @@ pub fn analyze_run(
     let (net, trained, loaded, mismatches, trained_on, (largest, fresh)) = match model {
         Some(path) => {
             let m = model_and_data(config, path, timings, true)?;
-            check_two_classes(&m.loaded.split, &m.loaded.description, a.on)?;
+            check_two_classes(&m.loaded.split, &m.loaded.description, (a.on, &config.data))?;
             let extra = (m.largest, m.fresh);
             (m.net, None, m.loaded, m.mismatches, m.trained_on, extra)
         }
@@ -131,7 +132,7 @@ pub fn analyze_run(
             config.data.check_applies_to(config.data.task())?;
             config.check_memory_measuring(None, config.analysis_higher(None))?;
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
-            check_two_classes(&loaded.split, &loaded.description, a.on)?;
+            check_two_classes(&loaded.split, &loaded.description, (a.on, &config.data))?;
             let largest = super::check_classes(&loaded.split, &loaded.description, a.on)?;
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(config, &loaded.split, &loaded.description, on_epoch)
@@ -162,6 +163,12 @@ pub fn analyze_run(
         &loaded.description,
         trained_on.as_deref(),
     )?;
+    // The Monte Carlo's time, said before the work starts (adv35: 150 classes at the default
+    // draws took 75 s of CPU without a word).
+    let threads = rayon::current_num_threads();
+    if let Some(w) = monte_carlo_warning(data.n_classes, net.output_dim(), a.mc_samples, threads) {
+        eprintln!("{w}");
+    }
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
     let held_out = super::propagate::held_out(&loaded.split, a.on, fresh.as_ref());
@@ -398,14 +405,19 @@ impl fmt::Display for AnalyzeReport {
 }
 
 /// Refuses an analysed set whose samples all carry one label, before any training, naming the
-/// data and the split that chose it: the analysis compares the classes' distributions (their
-/// information, confusions and error budget), and reached "class information needs at least 2
-/// classes" without saying which data.
-fn check_two_classes(split: &Split, description: &str, on: On) -> Result<()> {
+/// data and the setting that chose its labels ([`DataConfig::labels_field`]: adv35's one-class
+/// test file named `--test-split`, which had not been given): the analysis compares the
+/// classes' distributions (their information, confusions and error budget), and reached "class
+/// information needs at least 2 classes" without saying which data.
+fn check_two_classes(
+    split: &Split,
+    description: &str,
+    (on, data): (On, &DataConfig),
+) -> Result<()> {
     let labels = &on.pick(split).labels;
     match labels.split_first() {
         Some((&first, rest)) if rest.iter().all(|&l| l == first) => Err(Error::config(
-            Field::TestSplit,
+            data.labels_field(on == On::Test),
             format!(
                 "{description}: all {} samples of the {} set have label {first}; analyze \
                  compares the classes' distributions and needs samples of at least 2 classes",

@@ -404,6 +404,33 @@ impl DataConfig {
         }
     }
 
+    /// The setting a user gave that chose the labels of the training (`test` false) or test
+    /// set, for an error about them: `--test-split` / `--train-limit` when given, else the
+    /// labels' file (`--test-y`, or `--train-y` when the test set is carved from it;
+    /// `--test-labels` / `--train-labels`), else `--mnist-dir`; `--n-test` / `--n-train` for a generated task.
+    /// adv35: one-class test data named `--test-split`, which had not been given.
+    pub fn labels_field(&self, test: bool) -> Field {
+        let (cut, generated) = match test {
+            true => (self.test_split.is_some(), Field::NTest),
+            false => (self.train_limit.is_some(), Field::NTrain),
+        };
+        let labels = match test {
+            true => (self.test_labels.is_some(), Field::TestLabels),
+            false => (self.train_labels.is_some(), Field::TrainLabels),
+        };
+        match self.task() {
+            Task::Mnist | Task::Data if cut => match test {
+                true => Field::TestSplit,
+                false => Field::TrainLimit,
+            },
+            Task::Data if test && self.test_y.is_some() => Field::TestY,
+            Task::Data => Field::TrainY,
+            Task::Mnist if labels.0 => labels.1,
+            Task::Mnist => Field::MnistDir,
+            _ => generated,
+        }
+    }
+
     /// Refuses a sample file or folder whose path is not valid UTF-8, naming its flag: the
     /// paths are recorded in a model as JSON text and merged with a model's record as JSON
     /// ([`super::provenance`]), which has no way to hold such a path exactly.

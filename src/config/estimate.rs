@@ -22,7 +22,8 @@
 //! slices are not counted, nor faer's padding of the N × N matrices' columns to a multiple of 8
 //! rows (a few percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial
 //! pass, thirty-third session"). Work: training 6P per sample and epoch, statistics 2P + ΣN² per
-//! test sample, propagation ≈ 4N³ per class and layer from every start layer.
+//! test sample, propagation ≈ 4N³ per class and layer from every start layer, and the Monte
+//! Carlo argmax of K ≥ 3 outputs, 2·C·(10K³/3 + K²M) for M draws ([`monte_carlo_flops`]).
 
 use std::path::Path;
 
@@ -436,9 +437,12 @@ impl Estimate {
                     .sum::<f64>()
             })
             .sum();
+        let stats_on = if s.statistics { 1.0 } else { 0.0 };
+        let outputs = s.widths.last().copied().unwrap_or(0);
+        let monte_carlo = stats_on * monte_carlo_flops(s.n_classes, outputs, s.mc_samples);
         Estimate {
             bytes: BASE_BYTES + 8.0 * words,
-            flops: train + stats + propagate,
+            flops: train + stats + propagate + monte_carlo,
         }
     }
 
@@ -469,6 +473,55 @@ pub fn human_duration(flops: f64, threads: usize) -> String {
     } else {
         format!("{:.1} h", seconds / 3600.0)
     }
+}
+
+/// Passes of the Monte Carlo argmax over every class that `analyze` runs: the predicted
+/// accuracy and the predicted confusion (`analysis::accuracy`, `analysis::confusion`), each
+/// `stats::gaussian::prob_argmax_flops` per class. Measured: `analyze --timings` of 150 classes
+/// (K = 150 outputs) records "Monte Carlo argmax" 2 calls, 16.88 GFLOP at 2 000 draws and
+/// 138.38 at 20 000: 6.75·10⁶ flops per draw = 2·C·K² (EXPERIMENTS.md, "Adversarial pass,
+/// thirty-sixth session").
+pub const MONTE_CARLO_PASSES: f64 = 2.0;
+
+/// Flops of the Monte Carlo argmax of `classes` classes of `outputs` outputs with `mc_samples`
+/// draws each: [`MONTE_CARLO_PASSES`] × C × (the eigendecomposition of the K × K covariance,
+/// 10K³/3, plus the draws' GEMM, 2·K·(M/2)·K = K²M), 0 for K < 3 (closed forms). At the default
+/// 200 000 draws, 150 classes of 150 outputs: 1.35·10¹² flops, where adv35 measured 74.7 s of
+/// CPU with no word of the time.
+pub fn monte_carlo_flops(classes: usize, outputs: usize, mc_samples: usize) -> f64 {
+    if outputs < 3 {
+        return 0.0;
+    }
+    let k = outputs as f64;
+    MONTE_CARLO_PASSES
+        * classes as f64
+        * (crate::timing::flops::symmetric_eigen(outputs) + k * k * mc_samples as f64)
+}
+
+/// Estimated seconds of work above which a command says how long it may take before it starts.
+pub const LONG_RUN_SECONDS: f64 = 10.0;
+
+/// The warning `analyze` prints before its Monte Carlo when [`monte_carlo_flops`] on `threads`
+/// threads at [`ASSUMED_FLOPS_PER_THREAD`] exceeds [`LONG_RUN_SECONDS`]: the work, the time and
+/// the flag that sets it (`--mc-samples`); None below.
+pub fn monte_carlo_warning(
+    classes: usize,
+    outputs: usize,
+    mc_samples: usize,
+    threads: usize,
+) -> Option<String> {
+    let flops = monte_carlo_flops(classes, outputs, mc_samples);
+    let seconds = flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64);
+    (seconds > LONG_RUN_SECONDS).then(|| {
+        format!(
+            "warning: the Monte Carlo of the predicted accuracy and confusion ({classes} classes \
+             × {mc_samples} draws of {outputs} outputs, {flops:.2e} flops) may take ~{} on \
+             {threads} thread(s) at an assumed {:.0} GFLOP/s per thread (slower on a loaded \
+             machine); --mc-samples sets the draws per class",
+            human_duration(flops, threads),
+            ASSUMED_FLOPS_PER_THREAD * 1e-9,
+        )
+    })
 }
 
 /// Checks that a run of shape `shape` fits `limit` before anything is allocated; the error
@@ -841,5 +894,38 @@ mod tests {
         let wide = at(20_000) - at(10_000);
         let expected = 8.0 * (60.0 + 9.0) * (20_000f64.powi(2) - 10_000f64.powi(2));
         assert!((wide / expected - 1.0).abs() < 0.01, "{wide} vs {expected}");
+    }
+
+    /// The Monte Carlo argmax counts in the work and warns past [`LONG_RUN_SECONDS`]: adv36's
+    /// `--timings` of 150 classes of 150 outputs recorded 16.88 GFLOP at 2 000 draws and 138.38
+    /// at 20 000 (2 passes), which the count gives to 0.01 %; the default 200 000 draws (1.35·10¹²
+    /// flops, 135 s at the assumed rate; adv35: 74.7 s of CPU) warn naming `--mc-samples` on 1
+    /// thread and on 8 (17 s), 2 000 draws do not (1.7 s), nor 2 outputs (closed forms).
+    #[test]
+    fn the_monte_carlo_counts_in_the_time_estimate_and_warns() {
+        let rel = |a: f64, b: f64| ((a - b) / b).abs();
+        assert!(rel(monte_carlo_flops(150, 150, 2_000), 16.88e9) < 1e-3);
+        assert!(rel(monte_carlo_flops(150, 150, 20_000), 138.38e9) < 1e-3);
+        assert_eq!(monte_carlo_flops(150, 2, 200_000), 0.0);
+        let mut shape = xor_2000(1);
+        shape.widths = vec![4, 16, 150];
+        shape.n_classes = 150;
+        shape.mc_samples = 200_000;
+        let with = Estimate::of_shape(&shape).flops;
+        shape.mc_samples = 0;
+        let without = Estimate::of_shape(&shape).flops;
+        assert!(rel(with - without, 1.35e12) < 0.01, "{with} {without}");
+        for threads in [1, 8] {
+            let w = monte_carlo_warning(150, 150, 200_000, threads).unwrap();
+            assert!(
+                w.contains("--mc-samples") && w.contains("150 classes"),
+                "{w}"
+            );
+        }
+        assert!(monte_carlo_warning(150, 150, 200_000, 1)
+            .unwrap()
+            .contains("2.3 min"));
+        assert!(monte_carlo_warning(150, 150, 2_000, 1).is_none());
+        assert!(monte_carlo_warning(150, 2, 200_000, 1).is_none());
     }
 }

@@ -20,6 +20,8 @@ use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
 use crate::timing::{flops, Timings};
 
+use super::range::check_class_range;
+
 /// The stage name under which the forward passes and the per-batch statistics are recorded.
 pub const STAGE: &str = "forward pass + statistics";
 
@@ -67,7 +69,8 @@ impl Slot {
 /// Pushes `data` through `net` in batches of `batch` samples taken in class order, each
 /// stage's values into its accumulator, shows each batch's output and labels to
 /// `seen(y, labels)` (batches in order), and calls `done(accs, c)` right after the batch that
-/// holds class c's last sample. With `overlap` the next batch's forward pass runs beside this
+/// holds class c's last sample, after refusing class c if its spread at some stage lies outside
+/// f64's range ([`super::range`]). With `overlap` the next batch's forward pass runs beside this
 /// batch's statistics (twice the batch buffers; see the module docs); without, one after the
 /// other. Recorded as [`STAGE`].
 pub(super) fn accumulate(
@@ -142,9 +145,10 @@ pub(super) fn accumulate(
                     finished
                 }
             };
-            finished
-                .iter()
-                .try_for_each(|&c| done(&mut *accs, c as usize))
+            finished.iter().try_for_each(|&c| {
+                check_class_range(stages, accs, c as usize)?;
+                done(&mut *accs, c as usize)
+            })
         })?;
         let after: f64 = accs.iter().map(MomentAccumulator::flops).sum();
         timings.add_flops(STAGE, after - before);

@@ -5,6 +5,7 @@ pub mod batches;
 pub mod carried;
 pub mod held_out;
 pub mod layers;
+pub mod range;
 pub mod tensors;
 
 pub use carried::{

@@ -323,6 +323,22 @@ impl MomentAccumulator {
         finish_sums(self.classes, self.higher, false)
     }
 
+    /// Class `c`'s sample count and each unit's mean and variance, read from the diagonal of its
+    /// sums as [`finish`](Self::finish) converts them (varᵢ = S₂\[i,i\]/n − mᵢ², meanᵢ = Kᵢ + mᵢ,
+    /// m = S₁/n) without finishing anything: O(d). None for a class without samples (or one
+    /// already taken).
+    pub fn diagonal(&self, c: usize) -> Option<(u64, Vec<(f64, f64)>)> {
+        let sums = self.classes.get(c).filter(|s| s.n > 0)?;
+        let inv_n = 1.0 / sums.n as f64;
+        let units = (0..self.dim)
+            .map(|i| {
+                let m = sums.s1[i] * inv_n;
+                (sums.shift[i] + m, sums.s2[(i, i)] * inv_n - m * m)
+            })
+            .collect();
+        Some((sums.n, units))
+    }
+
     /// Finishes class `c` now that its samples are complete, and releases its sums: its mean
     /// and covariance (the same conversion as [`finish`](Self::finish)) with its sample count,
     /// or None when it has no samples. Only without κ slices. Afterwards the class takes no

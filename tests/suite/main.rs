@@ -51,6 +51,8 @@ mod pilot_fresh;
 mod propagate_engine;
 mod propagate_f32;
 mod reliability_cli;
+mod reliability_cli_names;
+mod reliability_cli_range;
 mod stats_affine;
 mod stats_affine_factored;
 mod stats_gaussian;

@@ -58,12 +58,15 @@ pub fn layer_units(
 }
 
 /// Whether a unit of `act` at h ~ N(μ, s²) is a relu or leaky relu unit near its kink with s
-/// below [`KINK_SPREAD_MIN`] or above [`KINK_SPREAD_MAX`].
+/// below [`KINK_SPREAD_MIN`] or above [`KINK_SPREAD_MAX`]. A leaky relu of slope 1 is the
+/// identity: it has no kink (adv35 found it refused at spreads below 3.5·10⁻³⁹).
 fn beyond_range(act: Activation, mu: f64, s: f64) -> bool {
-    matches!(act, Activation::Relu | Activation::LeakyRelu { .. })
-        && s > 0.0
-        && !(KINK_SPREAD_MIN..=KINK_SPREAD_MAX).contains(&s)
-        && mu.abs() <= RANGE * s
+    let kinked = match act {
+        Activation::Relu => true,
+        Activation::LeakyRelu { slope } => slope != 1.0,
+        _ => false,
+    };
+    kinked && s > 0.0 && !(KINK_SPREAD_MIN..=KINK_SPREAD_MAX).contains(&s) && mu.abs() <= RANGE * s
 }
 
 #[cfg(test)]
@@ -129,5 +132,24 @@ mod tests {
             }
         }
         assert!(layer_units(Activation::Tanh, &unit(0.0, 1e55), (1, 0)).is_ok());
+    }
+
+    /// A leaky relu of slope 1 is linear: at the kink's spreads that are refused for slope 0.1
+    /// (10⁻⁴⁵, 10⁵⁵) it is computed, and its chaos is the identity's (adv36; adv35 found it
+    /// refused).
+    #[test]
+    fn a_leaky_relu_of_slope_1_has_no_kink() {
+        let one = Activation::LeakyRelu { slope: 1.0 };
+        for s in [1e-45, 1e55] {
+            assert!(
+                layer_units(Activation::LeakyRelu { slope: 0.1 }, &unit(0.0, s), (1, 0)).is_err()
+            );
+            let got = layer_units(one, &unit(0.0, s), (1, 0)).unwrap();
+            assert_eq!(got, vec![UnitChaos::new(one, 0.0, s)], "{s}");
+            let linear = UnitChaos::new(Activation::Linear, 0.0, s);
+            for (a, b) in got[0].b.iter().flatten().zip(linear.b.iter().flatten()) {
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{s}: {a} vs {b}");
+            }
+        }
     }
 }
