@@ -11,14 +11,14 @@
 //! order-4 diagrams κ₄\[a,a,a,a\]Σ_ab, [`super::closure`]).
 //!
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
-//! (`for_each_unit_node`'s nodes, bounded cost at any s) over |z| ≤ [`RANGE`], and on the
+//! (`for_each_unit_node`'s nodes, bounded cost at any s) over |z| ≤ 12 (`RANGE`), and on the
 //! decaying side (sigmoid, SiLU, softplus and GELU with μ < 0, where φ → 0) over
-//! −[`RANGE`] ≤ z ≤ max(12, 9 + min(|μ|/s, 30)): there the mass of (φ − m)^p lies where φ
+//! −12 ≤ z ≤ max(12, 9 + min(|μ|/s, 30)): there the mass of (φ − m)^p lies where φ
 //! grows, at z ≈ p·s for φ ~ eʰ (sigmoid, SiLU, softplus) and z ≈ p|μ|s/(1 + p s²) for GELU
-//! (φ ~ e^{−h²/2}), capped by −μ/s, the bend (at s = 2, μ = −12 s the cut at 12 missed 2.5·10⁻⁴
-//! of E[(φ − m)⁴He₅]; at s = 10, 0.8 of it; EXPERIMENTS.md, gh36), and for linear, quadratic, relu and leaky
-//! relu the composite 16-point Gauss–Legendre rule split at the kink z = −μ/s (polynomial on
-//! each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
+//! (φ ~ e^{−h²/2}), capped by −μ/s, the bend (sigmoid at s = 2, μ = −20 s: the cut at 12
+//! missed 2.5·10⁻⁴ of E[(φ − m)⁴He₅]; at s = 10, μ = −12 s, 0.83 of it; EXPERIMENTS.md,
+//! gh36); for linear, quadratic, relu and leaky relu the composite 16-point Gauss–Legendre
+//! rule split at the kink z = −μ/s (polynomial on each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
 //! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]), and the normal density's
 //! weight as well (`simd::exp_slice`, for every φ). A deterministic unit
 //! (s = 0) has δ = 0: every B is 0.

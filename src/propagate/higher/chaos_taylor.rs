@@ -82,8 +82,9 @@ pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos>
 /// for every smooth φ here, the distance to its bend near h = 0. A saturated unit of wide
 /// spread (tanh s = 10, μ = 6.5 s) reaches the bend from its bulk: the series around μ, flat
 /// there, misses the mass that crosses it (its mean 1 where the reference's is
-/// 1 − 9.6·10⁻¹¹, its variance 0), while its own truncation estimate, in the same flat
-/// series' units, saw nothing (EXPERIMENTS.md, gh36); such a unit keeps the quadrature.
+/// 1 − 9.6·10⁻¹¹, E[(φ − m)⁴He₅] 3.8·10⁻⁷ off), while its own truncation estimate, in the
+/// same flat series' units, saw nothing (EXPERIMENTS.md, gh36); such a unit keeps the
+/// quadrature.
 fn within_reach(mu: f64, s: f64) -> bool {
     9.0 * s < mu.hypot(std::f64::consts::FRAC_PI_2)
 }
