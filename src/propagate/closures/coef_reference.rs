@@ -126,7 +126,9 @@ pub fn tail_bound(mu: f64, s: f64, m: f64, r: f64) -> (f64, f64) {
 /// and compensated sums as [`reference`], and the Cauchy–Schwarz scale of each row,
 /// √E[(φ − m)^{2p}] (|E[(φ − m)^p Heⱼ]| ≤ √E[(φ − m)^{2p}]·√j!): the reference for the carried
 /// orders' chaos coefficients (`propagate::higher::chaos`), whose B_{p,j} is this over
-/// j!·s^j. Returns (the table, the scales, m).
+/// j!·s^j. Returns (the table, the scales, m). Its cut at ±[`RANGE`] is bounded by
+/// [`powers_tail_bound`]; its discretisation is checked by halving the panels and against
+/// mpmath (EXPERIMENTS.md, gh36).
 pub fn powers(act: Activation, mu: f64, s: f64, width: f64) -> ([[f64; 6]; 5], [f64; 5], f64) {
     let r = reference(act, mu, s, 0, width);
     let (x, wx) = gauss_legendre(POINTS);
@@ -159,4 +161,16 @@ pub fn powers(act: Activation, mu: f64, s: f64, width: f64) -> ([[f64; 6]; 5], [
     }
     let table = sums.map(|row| row.map(Sum::value));
     (table, even.map(|e| e.value().max(0.0).sqrt()), r.mean)
+}
+
+/// A bound on the part of E[(φ − m)^p Heⱼ(z)] beyond |z| = R ≥ 4 (both tails), over √j!, for
+/// φ with |φ(h)| ≤ |h| + 1 (sigmoid, SiLU, softplus, GELU, tanh, erf): with A = |μ| + 1 + |m|,
+/// |φ − m| ≤ A + s|z| and Cramér's |Heⱼ(z)| ≤ 1.0865·√j!·e^{z²/4}, the integrand is at most
+/// f(z) = 1.0865·(A + s z)^p e^{−z²/4}/√(2π) for z ≥ R, whose log-derivative
+/// p s/(A + s z) − z/2 ≤ p/R − R/2 ≤ −R/4 (p ≤ R²/4), so ∫_R^∞ f ≤ 4f(R)/R:
+/// 2·1.0865·(4/R)·(A + sR)^p·e^{−R²/4}/√(2π) for both tails together.
+pub fn powers_tail_bound(mu: f64, s: f64, m: f64, p: usize, r: f64) -> f64 {
+    let a = mu.abs() + 1.0 + m.abs();
+    2.0 * 1.0865 * 4.0 / r * (a + s * r).powi(p as i32) * (-r * r / 4.0).exp()
+        / (2.0 * std::f64::consts::PI).sqrt()
 }

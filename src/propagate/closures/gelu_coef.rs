@@ -22,6 +22,22 @@
 //! and the variance come from `gelu_exact::group_moments`.
 
 use super::hermite::WIDE_ORDER;
+
+/// Largest −t = −μ/√(1 + s²) of a unit the closed form serves. Beyond, on GELU's decaying
+/// side, its mean μΦ(t) + (s²/σ)φ(t) and its cₙ are differences of terms ~|t|² times their
+/// result (Φ(t) ≈ φ(t)/|t| cancels against φ(t)), and against the reference
+/// (`coef_reference`, 20-point Gauss–Legendre over |z| ≤ 50) the closed form was off by
+/// 1.0·10⁻¹⁰ of |m| + √Var at s = 10, μ = −12 s (t = −11.9), 6·10⁻¹³ at s = 1.5, μ = −30 s
+/// and 100 % at s ≥ 5, μ ≤ −20 s (where φ(t) underflows first); such units take the composite
+/// rule (`HermiteCoefficients::with_rule`, within 10⁻¹³ of the reference there; EXPERIMENTS.md,
+/// gh35 and gh36). At t ≥ −6 it was within 10⁻¹³ on gh35's grid.
+pub(crate) const CLOSED_FORM_T: f64 = 6.0;
+
+/// Whether a GELU unit at h ~ N(μ, s²) lies beyond the closed form's range
+/// ([`CLOSED_FORM_T`]).
+pub(crate) fn beyond_closed_form(mu: f64, s: f64) -> bool {
+    mu < -CLOSED_FORM_T * (1.0 + s * s).sqrt()
+}
 use std::sync::OnceLock;
 
 /// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]):

@@ -47,6 +47,7 @@ mod wide_moments;
 pub use edgeworth::Fallbacks;
 pub use erf::ErfClosure;
 pub use hermite::HermiteClosure;
+pub(crate) use hermite_coef::decays;
 pub use leaky_relu::LeakyReluClosure;
 pub use linear::LinearClosure;
 pub use quadratic::QuadraticClosure;

@@ -11,9 +11,14 @@
 //! order-4 diagrams κ₄\[a,a,a,a\]Σ_ab, [`super::closure`]).
 //!
 //! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
-//! (`for_each_unit_node`'s nodes, bounded cost at any s), and for linear, quadratic, relu and leaky
-//! relu the composite 16-point Gauss–Legendre rule split at the kink z = −μ/s (polynomial on
-//! each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
+//! (`for_each_unit_node`'s nodes, bounded cost at any s) over |z| ≤ 12 (`RANGE`), and on the
+//! decaying side (sigmoid, SiLU, softplus and GELU with μ < 0, where φ → 0) over
+//! −12 ≤ z ≤ max(12, 9 + min(|μ|/s, 30)): there the mass of (φ − m)^p lies where φ
+//! grows, at z ≈ p·s for φ ~ eʰ (sigmoid, SiLU, softplus) and z ≈ p|μ|s/(1 + p s²) for GELU
+//! (φ ~ e^{−h²/2}), capped by −μ/s, the bend (sigmoid at s = 2, μ = −20 s: the cut at 12
+//! missed 2.5·10⁻⁴ of E[(φ − m)⁴He₅]; at s = 10, μ = −12 s, 0.83 of it; EXPERIMENTS.md,
+//! gh36); for linear, quadratic, relu and leaky relu the composite 16-point Gauss–Legendre
+//! rule split at the kink z = −μ/s (polynomial on each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
 //! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]), and the normal density's
 //! weight as well (`simd::exp_slice`, for every φ). A deterministic unit
 //! (s = 0) has δ = 0: every B is 0.
@@ -27,8 +32,9 @@
 use super::chaos_sums::node_sums;
 use super::chaos_taylor::near_deterministic;
 use crate::net::Activation;
+use crate::propagate::closures::decays;
 use crate::propagate::closures::phi_lanes::eval_at;
-use crate::propagate::closures::quadrature::unit_rule;
+use crate::propagate::closures::quadrature::{half_range, unit_rule};
 use crate::propagate::closures::rules::for_each_node;
 use crate::simd::exp_slice;
 
@@ -104,6 +110,20 @@ fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
         }
         Activation::Relu | Activation::LeakyRelu { .. } => {
             for_each_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
+        }
+        _ if decays(act, mu) => {
+            // The decaying side: the mass of (φ − m)^p sits where φ grows, at z up to
+            // −μ/s (module docs), so the rule reaches past it as the series closure's
+            // composite rule does; below z = −RANGE the Gaussian weight is below e⁻⁷² and
+            // |φ − m| no larger than within the range, so those panels are left out (split
+            // there, then dropped).
+            let (width, window) = unit_rule(act, mu, s);
+            let reach = RANGE.max(half_range(mu / s));
+            for_each_node(&[-RANGE], width, window.as_slice(), reach, |x, weight| {
+                if x >= -RANGE {
+                    push(x, weight)
+                }
+            })
         }
         _ => {
             let (width, window) = unit_rule(act, mu, s);

@@ -24,7 +24,8 @@
 //! is at most [`OLD_PATH_LIMIT`] and s ≥ [`S_MIN`] (below it (φ − m)⁴ and j!s^j lose range);
 //! elsewhere the Taylor form is used where its truncation estimate is at most
 //! [`TAYLOR_LIMIT`], and otherwise whichever of the two estimates is smaller (a saturated
-//! unit of wide spread, where neither is accurate in these units). Relu and leaky relu are
+//! unit of wide spread, where neither is accurate in these units), but never where the
+//! unit's bulk reaches beyond φ's series around μ (`within_reach`). Relu and leaky relu are
 //! exactly linear when the kink lies beyond the rule's range (|μ| > 12 s): truncation 0;
 //! nearer the kink, below [`S_MIN`], they are scale-free: the quadrature at unit spread,
 //! scaled (`homogeneous`).
@@ -69,9 +70,23 @@ pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos>
         Activation::Linear | Activation::Quadratic { .. } => 0.0,
         Activation::Relu | Activation::LeakyRelu { .. } if mu.abs() > RANGE * s => 0.0,
         Activation::Relu | Activation::LeakyRelu { .. } => return Some(homogeneous(act, mu, s)),
+        _ if !within_reach(mu, s) => return None,
         _ => truncation(&unit, &from_series(&c, s, DEGREE - 4), s),
     };
     (truncation <= TAYLOR_LIMIT || truncation < old).then_some(unit)
+}
+
+/// Whether φ's Taylor series around μ can stand for φ over the unit's bulk |δ| ≤ 9 s (mass
+/// beyond 2Φ(−9) ≈ 2·10⁻¹⁹): 9 s below √(μ² + (π/2)²), the radius of convergence of tanh's
+/// series at μ (poles at ±iπ/2; sigmoid's, SiLU's and softplus's at ±iπ lie further out) and,
+/// for every smooth φ here, the distance to its bend near h = 0. A saturated unit of wide
+/// spread (tanh s = 10, μ = 6.5 s) reaches the bend from its bulk: the series around μ, flat
+/// there, misses the mass that crosses it (its mean 1 where the reference's is
+/// 1 − 9.6·10⁻¹¹, E[(φ − m)⁴He₅] 3.8·10⁻⁷ off), while its own truncation estimate, in the
+/// same flat series' units, saw nothing (EXPERIMENTS.md, gh36); such a unit keeps the
+/// quadrature.
+fn within_reach(mu: f64, s: f64) -> bool {
+    9.0 * s < mu.hypot(std::f64::consts::FRAC_PI_2)
 }
 
 /// The coefficients of relu or leaky relu, positively homogeneous of degree 1, near its kink

@@ -45,6 +45,8 @@ mod chaos_range;
 mod chaos_reference;
 mod chaos_sums;
 mod chaos_taylor;
+#[cfg(test)]
+mod chaos_whole_range;
 pub mod closure;
 pub mod compressed;
 pub mod diagrams;
