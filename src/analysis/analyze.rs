@@ -23,8 +23,8 @@ use crate::measure::{
     layer_stats_and_outputs, CarryMode, CarryReport, CarrySettings, Check, HeldOut, Higher,
     STATS_BATCH,
 };
+use crate::net::Mlp;
 use crate::net::Stage;
-use crate::net::{Activation, Mlp};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::EngineSettings;
 use crate::stats::gaussian::{relative_frobenius, MAX_RIDGE, RIDGE_RANGE};
@@ -239,11 +239,10 @@ pub fn analyze_held_out(
     if !(0.0..=MAX_RIDGE).contains(&opts.ridge) {
         return Err(Error::config(Field::Ridge, RIDGE_RANGE));
     }
-    let quadratic = matches!(net.activation.uniform(), Some(Activation::Quadratic { .. }));
     let carried = carried_order(opts.carry.mode, opts.order)?;
     let pilot = opts.carry.pilot_on()?;
     // carried_order refused --carry depth at order 2, so no carry here is --carry first.
-    let higher = Higher::for_analysis(quadratic, opts.order, opts.carry.mode);
+    let higher = Higher::for_analysis(net.activation.uniform(), opts.order, opts.carry.mode);
     let (stats, outputs) = layer_stats_and_outputs(net, data, higher, STATS_BATCH, timings)?;
     let outputs = ClassOutputs::from_labels(outputs);
     let a = outputs.accuracy();

@@ -853,20 +853,24 @@ mod tests {
         assert_eq!(with(Higher::At(Stage::Pre(3))), 0.0);
         assert_eq!(with(Higher::None), 0.0);
         // The rule is analyze's (`analysis::analyze_held_out`).
+        use crate::net::Activation;
         use crate::propagate::closures::Corrections;
+        let quadratic = Activation::Quadratic { alpha: 0.5 };
         assert_eq!(
-            Higher::for_analysis(true, Corrections::None, CarryMode::First),
+            Higher::for_analysis(Some(quadratic), Corrections::None, CarryMode::First),
             Higher::Pre
         );
         assert_eq!(
-            Higher::for_analysis(false, Corrections::K3, CarryMode::First),
+            Higher::for_analysis(Some(Activation::Relu), Corrections::K3, CarryMode::First),
             Higher::Pre
         );
         for (order, carry) in [
             (Corrections::None, CarryMode::First),
             (Corrections::K3K4, CarryMode::Depth),
         ] {
-            assert_eq!(Higher::for_analysis(false, order, carry), Higher::None);
+            for activation in [None, Some(Activation::Relu)] {
+                assert_eq!(Higher::for_analysis(activation, order, carry), Higher::None);
+            }
         }
         let limit = MemoryLimit::new((plain + 1.0) as u64);
         let err = check_memory(&shape.clone().measuring(Higher::Pre), limit)

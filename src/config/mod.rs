@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
 use crate::measure::Higher;
 use crate::net::train::TrainConfig;
-use crate::net::{Activation, Mlp, Precision};
+use crate::net::{Mlp, Precision};
 
 /// Everything one run needs: data, network, training, analysis. A flat key space, so a grid
 /// point's table deserialises into it directly.
@@ -86,16 +86,15 @@ impl RunConfig {
     /// The κ slices `analyze` measures for `net` (a model file's), or for the network this
     /// configuration trains (`None`): [`Higher::for_analysis`].
     pub fn analysis_higher(&self, net: Option<&Mlp>) -> Higher {
-        let quadratic = |a: Option<Activation>| matches!(a, Some(Activation::Quadratic { .. }));
-        let quadratic = match net {
-            Some(net) => quadratic(net.activation.uniform()),
-            None => quadratic(Some(
+        let activation = match net {
+            Some(net) => net.activation.uniform(),
+            None => Some(
                 self.net
                     .activation
                     .unwrap_or(defaults::task_defaults(self.data.task()).activation),
-            )),
+            ),
         };
-        Higher::for_analysis(quadratic, self.analysis.order, self.analysis.carry.mode)
+        Higher::for_analysis(activation, self.analysis.order, self.analysis.carry.mode)
     }
 
     /// [`check_memory`](Self::check_memory) for `train`: with the samples objective no class

@@ -13,7 +13,7 @@ use crate::data::{class_counts, Labelled};
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::net::train::check_fits;
-use crate::net::{Mlp, Stage};
+use crate::net::{Activation, Mlp, Stage};
 use crate::propagate::closures::Corrections;
 use crate::stats::{below_f32_range, EmpiricalMoments, MomentAccumulator, Moments, NarrowMoments};
 use crate::timing::Timings;
@@ -47,11 +47,17 @@ impl Higher {
         }
     }
 
-    /// The cumulants `analyze` measures beyond the covariance: the κ slices of every
-    /// pre-activation for a network of quadratic units (its exact closure's order-3/4 row) or
-    /// for corrections at the first nonlinearity (`--order 3|4 --carry first`); none otherwise
-    /// (order 2, or the carry through depth, which measures its own).
-    pub fn for_analysis(quadratic: bool, corrections: Corrections, carry: CarryMode) -> Self {
+    /// The cumulants `analyze` measures beyond the covariance for a network of one `activation`
+    /// (`None`: mixed): the κ slices of every pre-activation for a network of quadratic units
+    /// (its exact closure's order-3/4 row) or for corrections at the first nonlinearity
+    /// (`--order 3|4 --carry first`); none otherwise (order 2, or the carry through depth, which
+    /// measures its own).
+    pub fn for_analysis(
+        activation: Option<Activation>,
+        corrections: Corrections,
+        carry: CarryMode,
+    ) -> Self {
+        let quadratic = matches!(activation, Some(Activation::Quadratic { .. }));
         if quadratic || (corrections != Corrections::None && carry == CarryMode::First) {
             Higher::Pre
         } else {
