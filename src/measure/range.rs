@@ -23,7 +23,13 @@
 //!   resolve, whether it varies or not.
 //!
 //! A unit that is exactly 0 (a dead relu unit) or constant at |μ| ≥ 2⁻⁴⁵⁰ passes, as does
-//! every unit whose variance is normal however small its mean.
+//! every unit whose variance is normal however small its mean. The last two rules apply only
+//! where no unit of the stage has a normal variance for that class: a unit below the range
+//! beside units whose spread is resolved adds nothing the stage's comparison can see (its
+//! entries of Σ are below rounding of theirs, in the measurement and the theory alike), and
+//! refusing it refused real networks — a GELU unit whose pre-activation sits near −30 for
+//! every sample of a class (outputs ~10⁻¹⁹⁶, squares 0) stopped the whole run. An overflow is
+//! refused wherever it is.
 
 use crate::error::{Error, Result};
 use crate::net::Stage;
@@ -47,18 +53,30 @@ pub(super) fn check_class_range(
         let Some((n, units)) = acc.diagonal(c) else {
             continue;
         };
-        for (i, &(mean, var)) in units.iter().enumerate() {
-            if let Some(why) = out_of_range(mean, var, n) {
-                return Err(Error::Numeric(format!(
-                    "the forward pass of the samples at {stage}, class {c}, unit {i} (mean \
-                     {mean:.1e}, variance {var:.1e} over {n} samples): {why}; expected values \
-                     whose spread f64 holds (rescale the model's weights or the data: the layer \
-                     that makes {stage})"
-                )));
-            }
+        if let Some((i, why)) = unresolved_unit(&units, n) {
+            let (mean, var) = units[i];
+            return Err(Error::Numeric(format!(
+                "the forward pass of the samples at {stage}, class {c}, unit {i} (mean \
+                 {mean:.1e}, variance {var:.1e} over {n} samples): {why}; expected values \
+                 whose spread f64 holds (rescale the model's weights or the data: the layer \
+                 that makes {stage})"
+            )));
         }
     }
     Ok(())
+}
+
+/// The first unit of one stage and class (`units`: mean and variance over `n` samples) whose
+/// spread the stage cannot resolve, and why (module docs): an overflow anywhere; a spread below
+/// f64's range only where no unit has a normal variance.
+fn unresolved_unit(units: &[(f64, f64)], n: u64) -> Option<(usize, String)> {
+    let resolved = units
+        .iter()
+        .any(|&(_, var)| var.is_finite() && var >= f64::MIN_POSITIVE);
+    units.iter().enumerate().find_map(|(i, &(mean, var))| {
+        let why = out_of_range(mean, var, n)?;
+        (!var.is_finite() || !resolved).then_some((i, why))
+    })
 }
 
 /// Why a unit of mean `mean` and variance `var` over `n` samples is outside the range the
@@ -112,5 +130,24 @@ mod tests {
         }
         assert!(out_of_range(1.0, f64::INFINITY, 200).is_some_and(|w| w.contains("9.5e152")));
         assert!(out_of_range(1.0, f64::NAN, 200).is_some());
+    }
+
+    /// A unit below the range beside one with a normal variance passes (the GELU unit at −30:
+    /// mean −1.9·10⁻¹⁹⁶, variance 0, beside a unit of variance 0.2); alone, or beside a constant
+    /// or another unresolved unit, it is refused; an overflow is refused beside resolved units.
+    #[test]
+    fn only_a_stage_with_no_resolved_unit_is_refused_for_underflow() {
+        let tiny = (-1.9e-196, 0.0);
+        let subnormal = (1e-157, 1e-314);
+        assert!(unresolved_unit(&[(0.3, 0.2), tiny, subnormal], 2000).is_none());
+        assert_eq!(unresolved_unit(&[(1.0, 0.0), tiny], 2000).unwrap().0, 1);
+        assert_eq!(unresolved_unit(&[subnormal, tiny], 2000).unwrap().0, 0);
+        assert_eq!(
+            unresolved_unit(&[(0.3, 0.2), (1.0, f64::INFINITY)], 2000)
+                .unwrap()
+                .0,
+            1
+        );
+        assert!(unresolved_unit(&[(0.0, 0.0), (1.0, 0.0)], 2000).is_none());
     }
 }

@@ -89,3 +89,45 @@ fn a_read_out_scaled_beyond_f64s_range_is_refused_naming_the_stage() {
         }
     }
 }
+
+/// One GELU unit whose pre-activation sits at −30 (weights × 0.01, bias −30) for every sample:
+/// its outputs are ~−2·10⁻¹⁹⁶ and their squares 0. The range check refused the whole run ("at
+/// z1, class 0, unit 0 … below 2^-450") though the other units' spread is resolved (lead,
+/// thirty-sixth session); it runs, with finite errors at every stage.
+#[test]
+fn a_dead_gelu_unit_beside_resolved_ones_is_not_refused() {
+    use corrflow::net::{model_io, Activation, Mlp};
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Mlp::init(&[2, 8, 2], Activation::Gelu, 1.0, 3).unwrap();
+    let first = &mut net.layers[0];
+    for k in 0..2 {
+        first.w[(0, k)] *= 0.01;
+    }
+    first.b[0] = -30.0;
+    let p = dir.path().join("dead.safetensors");
+    model_io::save(&net, &p, &[]).unwrap();
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "propagate",
+        "--model",
+        p.to_str().unwrap(),
+        "--task",
+        "xor",
+        "--n-test",
+        "400",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let layers = json(&out)["layers"].as_array().unwrap().clone();
+    assert!(!layers.is_empty());
+    for l in &layers {
+        let e = l["cov_rel_err"].as_f64().unwrap();
+        assert!(e.is_finite(), "{l}");
+    }
+}
