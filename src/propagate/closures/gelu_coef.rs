@@ -22,6 +22,7 @@
 //! and the variance come from `gelu_exact::group_moments`.
 
 use super::hermite::WIDE_ORDER;
+use std::sync::OnceLock;
 
 /// Largest −t = −μ/√(1 + s²) of a unit the closed form serves. Beyond, on GELU's decaying
 /// side, its mean μΦ(t) + (s²/σ)φ(t) and its cₙ are differences of terms ~|t|² times their
@@ -38,7 +39,6 @@ pub(crate) const CLOSED_FORM_T: f64 = 6.0;
 pub(crate) fn beyond_closed_form(mu: f64, s: f64) -> bool {
     mu < -CLOSED_FORM_T * (1.0 + s * s).sqrt()
 }
-use std::sync::OnceLock;
 
 /// The recurrence's constants for n = 2..=K, shared by every unit ([`group_coefficients`]):
 /// 1/√n, √(n−1)/√n and 1/√(n(n−1)), so that a step is products and a sum (no division, no

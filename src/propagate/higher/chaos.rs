@@ -18,10 +18,10 @@
 //! (φ ~ e^{−h²/2}), capped by −μ/s, the bend (sigmoid at s = 2, μ = −20 s: the cut at 12
 //! missed 2.5·10⁻⁴ of E[(φ − m)⁴He₅]; at s = 10, μ = −12 s, 0.83 of it; EXPERIMENTS.md,
 //! gh36); for linear, quadratic, relu and leaky relu the composite 16-point Gauss–Legendre
-//! rule split at the kink z = −μ/s (polynomial on each side, so accurate to rounding); φ at the nodes on SIMD lanes (the closures'
-//! `phi_lanes::eval_at`, within a few ulp of [`Activation::eval`]), and the normal density's
-//! weight as well (`simd::exp_slice`, for every φ). A deterministic unit
-//! (s = 0) has δ = 0: every B is 0.
+//! rule split at the kink z = −μ/s (polynomial on each side, so accurate to rounding); φ at
+//! the nodes on SIMD lanes (the closures' `phi_lanes::eval_at`, within a few ulp of
+//! [`Activation::eval`]), and the normal density's weight as well (`simd::exp_slice`, for
+//! every φ). A deterministic unit (s = 0) has δ = 0: every B is 0.
 //!
 //! A near-deterministic unit (s small against |φ(μ)|/|φ′(μ)| or below 10⁻³⁰), where
 //! φ(μ + s z) − m cancels in rounding and j!·s^j underflows, takes its coefficients from φ's
