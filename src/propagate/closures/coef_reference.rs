@@ -24,6 +24,11 @@ use crate::net::Activation;
 
 /// Half range of the reference's rule in z.
 pub const RANGE: f64 = 50.0;
+/// Spreads s of the grids the reference judges the rules on (`hermite_coef`'s decaying side,
+/// `higher::chaos_whole_range`).
+pub const SPREADS: [f64; 10] = [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0];
+/// |μ|/s of those grids (the decaying side takes −|μ|/s, the whole range both signs).
+pub const MEANS: [f64; 8] = [6.5, 8.0, 12.0, 20.0, 30.0, 100.0, 1e3, 1e4];
 /// Gauss–Legendre points per panel.
 const POINTS: usize = 20;
 
@@ -68,27 +73,8 @@ impl Sum {
 /// (module docs; 0.25 resolves h₉₆'s oscillation, wavelength ≈ 0.32 at z = 0, and φ's
 /// features, 1/s wide in z, with ~5 points a wavelength per panel's 20).
 pub fn reference(act: Activation, mu: f64, s: f64, order: usize, width: f64) -> Reference {
-    let (x, wx) = gauss_legendre(POINTS);
-    let panels = (2.0 * RANGE * s.max(1.0) / width).ceil() as usize;
-    let half = RANGE / panels as f64;
-    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-    let mut nodes = Vec::with_capacity(panels * POINTS);
-    for p in 0..panels {
-        let mid = -RANGE + (2 * p + 1) as f64 * half;
-        for (xk, wk) in x.iter().zip(&wx) {
-            let z = mid + half * xk;
-            nodes.push((
-                z,
-                half * wk * norm * (-0.5 * z * z).exp(),
-                act.eval(mu + s * z),
-            ));
-        }
-    }
-    let mut mean = Sum::default();
-    for &(_, w, f) in &nodes {
-        mean.add(w * f);
-    }
-    let mean = mean.value();
+    let nodes = nodes(act, mu, s, width);
+    let mean = mean(&nodes);
     let (mut var, mut c) = (Sum::default(), vec![Sum::default(); order]);
     for &(z, w, f) in &nodes {
         let d = w * (f - mean);
@@ -108,6 +94,37 @@ pub fn reference(act: Activation, mu: f64, s: f64, order: usize, width: f64) -> 
         tail,
         var_tail,
     }
+}
+
+/// The reference's nodes (z, the weight w of N(0, 1) there, φ(μ + s z)): 20-point
+/// Gauss–Legendre on panels `width`/max(1, s) wide over |z| ≤ [`RANGE`].
+fn nodes(act: Activation, mu: f64, s: f64, width: f64) -> Vec<(f64, f64, f64)> {
+    let (x, wx) = gauss_legendre(POINTS);
+    let panels = (2.0 * RANGE * s.max(1.0) / width).ceil() as usize;
+    let half = RANGE / panels as f64;
+    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    let mut nodes = Vec::with_capacity(panels * POINTS);
+    for p in 0..panels {
+        let mid = -RANGE + (2 * p + 1) as f64 * half;
+        for (xk, wk) in x.iter().zip(&wx) {
+            let z = mid + half * xk;
+            nodes.push((
+                z,
+                half * wk * norm * (-0.5 * z * z).exp(),
+                act.eval(mu + s * z),
+            ));
+        }
+    }
+    nodes
+}
+
+/// m = Σ w φ over `nodes`, compensated.
+fn mean(nodes: &[(f64, f64, f64)]) -> f64 {
+    let mut mean = Sum::default();
+    for &(_, w, f) in nodes {
+        mean.add(w * f);
+    }
+    mean.value()
 }
 
 /// The bounds of the module docs on the parts of Σ w(φ − m)hₙ (n ≥ 0) and of the variance
@@ -130,37 +147,29 @@ pub fn tail_bound(mu: f64, s: f64, m: f64, r: f64) -> (f64, f64) {
 /// [`powers_tail_bound`]; its discretisation is checked by halving the panels and against
 /// mpmath (EXPERIMENTS.md, gh36).
 pub fn powers(act: Activation, mu: f64, s: f64, width: f64) -> ([[f64; 6]; 5], [f64; 5], f64) {
-    let r = reference(act, mu, s, 0, width);
-    let (x, wx) = gauss_legendre(POINTS);
-    let panels = (2.0 * RANGE * s.max(1.0) / width).ceil() as usize;
-    let half = RANGE / panels as f64;
-    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
+    let nodes = nodes(act, mu, s, width);
+    let mean = mean(&nodes);
     let (mut sums, mut even) = ([[Sum::default(); 6]; 5], [Sum::default(); 5]);
-    for p in 0..panels {
-        let mid = -RANGE + (2 * p + 1) as f64 * half;
-        for (xk, wk) in x.iter().zip(&wx) {
-            let z = mid + half * xk;
-            let w = half * wk * norm * (-0.5 * z * z).exp();
-            let d = act.eval(mu + s * z) - r.mean;
-            let he = [
-                1.0,
-                z,
-                z * z - 1.0,
-                z * (z * z - 3.0),
-                (z * z) * (z * z) - 6.0 * z * z + 3.0,
-                z * ((z * z) * (z * z) - 10.0 * z * z + 15.0),
-            ];
-            for q in 1..=4 {
-                let dq = d.powi(q as i32);
-                for (j, h) in he.iter().enumerate() {
-                    sums[q][j].add(w * dq * h);
-                }
-                even[q].add(w * dq * dq);
+    for &(z, w, f) in &nodes {
+        let d = f - mean;
+        let he = [
+            1.0,
+            z,
+            z * z - 1.0,
+            z * (z * z - 3.0),
+            (z * z) * (z * z) - 6.0 * z * z + 3.0,
+            z * ((z * z) * (z * z) - 10.0 * z * z + 15.0),
+        ];
+        for q in 1..=4 {
+            let dq = d.powi(q as i32);
+            for (j, h) in he.iter().enumerate() {
+                sums[q][j].add(w * dq * h);
             }
+            even[q].add(w * dq * dq);
         }
     }
     let table = sums.map(|row| row.map(Sum::value));
-    (table, even.map(|e| e.value().max(0.0).sqrt()), r.mean)
+    (table, even.map(|e| e.value().max(0.0).sqrt()), mean)
 }
 
 /// A bound on the part of E[(φ − m)^p Heⱼ(z)] beyond |z| = R ≥ 4 (both tails), over √j!, for

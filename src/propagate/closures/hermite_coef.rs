@@ -1121,10 +1121,6 @@ mod tests {
         Activation::Softplus,
         Activation::Gelu,
     ];
-    /// s of the decaying-side grid.
-    const DECAY_S: [f64; 10] = [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0];
-    /// μ/s of the decaying-side grid.
-    const DECAY_A: [f64; 8] = [-6.5, -8.0, -12.0, -20.0, -30.0, -100.0, -1e3, -1e4];
 
     /// Largest difference of mean, standard deviation and c₁..c_K between a rule's result and
     /// the reference (`coef_reference`).
@@ -1158,8 +1154,8 @@ mod tests {
     fn decaying_side_matches_the_reference() {
         let (mut worst, mut judged_units): (f64, usize) = (0.0, 0);
         for act in DECAYING {
-            for s in DECAY_S {
-                for a in DECAY_A {
+            for s in coef_reference::SPREADS {
+                for a in coef_reference::MEANS.map(|a| -a) {
                     let mu = a * s;
                     let r = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.25);
                     if !judged(&r) {
@@ -1250,8 +1246,8 @@ mod tests {
     fn decaying_side_table() {
         println!("act s a scale sd tail/scale halving/scale | comp gh128 gh256 own(rule) closed: /scale /sd");
         for act in DECAYING {
-            for s in DECAY_S {
-                for a in DECAY_A {
+            for s in coef_reference::SPREADS {
+                for a in coef_reference::MEANS.map(|a| -a) {
                     let mu = a * s;
                     let r = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.25);
                     let half = coef_reference::reference(act, mu, s, Z_RULE_ORDER, 0.125);

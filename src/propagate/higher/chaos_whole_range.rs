@@ -17,12 +17,9 @@
 
 use super::chaos::UnitChaos;
 use crate::net::Activation;
-use crate::propagate::closures::coef_reference::{powers, powers_tail_bound, RANGE};
-
-/// Spreads of the grid.
-pub const SPREADS: [f64; 10] = [1e-3, 1e-2, 0.1, 0.5, 0.7, 1.0, 1.5, 2.0, 5.0, 10.0];
-/// |μ|/s of the grid (both signs are taken).
-pub const MEANS: [f64; 8] = [6.5, 8.0, 12.0, 20.0, 30.0, 100.0, 1e3, 1e4];
+use crate::propagate::closures::coef_reference::{
+    powers, powers_tail_bound, MEANS, RANGE, SPREADS,
+};
 /// The activations of the grid.
 pub const ACTS: [Activation; 6] = [
     Activation::Sigmoid,
