@@ -315,19 +315,16 @@ fn evaluate<'a>(
                 let widths = folded.widths();
                 let bias = flops::gemm(widths[1], 1, mean.nrows());
                 let drawn = bias + flops::forward(&widths, n);
-                Ok(match own {
-                    Some((f, fold)) => ClassDraws {
-                        hits,
-                        flops: drawn + fold + f.flops(),
-                        dropped: f.dropped(),
-                        residual: f.residual(),
-                    },
-                    None => ClassDraws {
-                        hits,
-                        flops: drawn,
-                        dropped: 0,
-                        residual: 0.0,
-                    },
+                // A shared factor's fold and pivoted Cholesky are the caller's to count.
+                let (fold, cholesky, dropped, residual) = own
+                    .map_or((0.0, 0.0, 0, 0.0), |(f, fold)| {
+                        (fold, f.flops(), f.dropped(), f.residual())
+                    });
+                Ok(ClassDraws {
+                    hits,
+                    flops: drawn + fold + cholesky,
+                    dropped,
+                    residual,
                 })
             },
         )
