@@ -36,10 +36,14 @@ pub struct StageTime {
     pub flops: f64,
 }
 
-/// Told when a stage starts: the command line's per-stage progress display.
+/// Told when a stage starts: the command line's per-stage progress display. It is also the
+/// channel of the run's notes ([`Timings::note`]: a warning of the time a part of the work may
+/// take, said before that work starts), which the display shows without breaking its lines.
 pub trait StageObserver: Send + Sync + std::fmt::Debug {
     /// `stage` (a name passed to [`Timings::time`]) starts once more.
     fn enter(&self, stage: &'static str);
+    /// A line for the user (a warning), given once, before the work it is about.
+    fn note(&self, line: &str);
 }
 
 /// Per-stage recorder; stages keep the order in which they were first seen.
@@ -91,6 +95,16 @@ impl Timings {
     pub fn observed_by(mut self, observer: Box<dyn StageObserver>) -> Self {
         self.observer = Some(observer);
         self
+    }
+
+    /// Passes `line` (a warning or an estimate of the work to come, [`StageObserver::note`]) to
+    /// the observer, recording or not; a recorder without one (a library caller's) drops it.
+    /// Library code says such lines here, never on stderr itself: the command line's progress
+    /// lines would be broken by them (adv36: `analyze`'s Monte Carlo warning).
+    pub fn note(&self, line: &str) {
+        if let Some(observer) = &self.observer {
+            observer.note(line);
+        }
     }
 
     /// A recorder that only runs the closures it is given.
@@ -383,10 +397,13 @@ mod tests {
     }
 
     #[derive(Debug, Default)]
-    struct Seen(Mutex<Vec<&'static str>>);
+    struct Seen(Mutex<Vec<String>>);
     impl StageObserver for std::sync::Arc<Seen> {
         fn enter(&self, stage: &'static str) {
-            self.0.lock().unwrap().push(stage);
+            self.0.lock().unwrap().push(stage.to_string());
+        }
+        fn note(&self, line: &str) {
+            self.0.lock().unwrap().push(format!("note {line}"));
         }
     }
 
@@ -413,7 +430,10 @@ mod tests {
         let off = Timings::disabled().observed_by(Box::new(seen.clone()));
         off.time("a", 0.0, || ());
         off.time("b", 0.0, || off.time("a", 0.0, || ()));
-        assert_eq!(*seen.0.lock().unwrap(), ["a", "b", "a"]);
+        off.note("w");
+        assert_eq!(*seen.0.lock().unwrap(), ["a", "b", "a", "note w"]);
+        // Without an observer a note goes nowhere (no stderr from library code).
+        Timings::new().note("dropped");
         assert!(off.stages().is_empty());
     }
 }

@@ -70,6 +70,24 @@ impl EpochBar {
     pub fn finish(&self) {
         self.0.finish_and_clear();
     }
+
+    /// The run's notes ([`Timings::note`]) on stderr, the bar cleared while each is written
+    /// (`train`, which has no stage lines).
+    pub fn notes(&self) -> Box<dyn StageObserver> {
+        Box::new(BarNotes(self.0.clone()))
+    }
+}
+
+/// The notes of a run whose only display is one bar ([`EpochBar::notes`]).
+#[derive(Debug)]
+struct BarNotes(ProgressBar);
+
+impl StageObserver for BarNotes {
+    fn enter(&self, _stage: &'static str) {}
+
+    fn note(&self, line: &str) {
+        self.0.suspend(|| eprintln!("{line}"));
+    }
 }
 
 /// One spinner line per stage of `analyze`/`propagate` on stderr (drawn only when stderr is a
@@ -111,6 +129,11 @@ impl StageObserver for StageBars {
             bar
         });
         bar.inc(1);
+    }
+
+    /// The line on stderr with the stage lines cleared while it is written (drawn or not).
+    fn note(&self, line: &str) {
+        self.lines.suspend(|| eprintln!("{line}"));
     }
 }
 

@@ -94,8 +94,8 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
         max_memory,
         ..args.config()?
     };
-    let timings = Timings::when(args.timings);
     let bar = epoch_bar(config.epochs(), !args.json);
+    let timings = Timings::when(args.timings).observed_by(bar.notes());
     let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
     if let Some(warning) = report.absent_classes_warning() {

@@ -16,13 +16,13 @@ use super::{
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
-use crate::config::estimate::monte_carlo_warning;
+use crate::config::estimate::{monte_carlo_warning, training_warning};
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Field, On, RunConfig};
 use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
-use crate::net::train::{train, EpochStats};
+use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
@@ -125,6 +125,8 @@ pub fn analyze_run(
         Some(path) => {
             let m = model_and_data(config, path, timings, true)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, (a.on, &config.data))?;
+            let classes = a.on.pick(&m.loaded.split).n_classes;
+            warn_long_runs(timings, (&m.net, classes, a.mc_samples), None);
             let extra = (m.largest, m.fresh);
             (m.net, None, m.loaded, m.mismatches, m.trained_on, extra)
         }
@@ -134,8 +136,19 @@ pub fn analyze_run(
             let loaded = timings.time("data load", 0.0, || config.load_data())?;
             check_two_classes(&loaded.split, &loaded.description, (a.on, &config.data))?;
             let largest = super::check_classes(&loaded.split, &loaded.description, a.on)?;
+            let train_set = &loaded.split.train;
+            let (net, cfg) = config.network(train_set.dim(), train_set.n_classes)?;
+            let classes = a.on.pick(&loaded.split).n_classes;
+            let training = (train_set.len(), &cfg);
+            warn_long_runs(timings, (&net, classes, a.mc_samples), Some(training));
             let (net, trained) = timings.time("training", 0.0, || {
-                train_network(config, &loaded.split, &loaded.description, on_epoch)
+                train_network(
+                    config,
+                    (net, cfg),
+                    &loaded.split,
+                    &loaded.description,
+                    on_epoch,
+                )
             })?;
             let fresh = timings.time("data load", 0.0, || super::fresh(config, &loaded))?;
             (net, trained, loaded, Vec::new(), None, (largest, fresh))
@@ -163,12 +176,6 @@ pub fn analyze_run(
         &loaded.description,
         trained_on.as_deref(),
     )?;
-    // The Monte Carlo's time, said before the work starts (adv35: 150 classes at the default
-    // draws took 75 s of CPU without a word).
-    let threads = rayon::current_num_threads();
-    if let Some(w) = monte_carlo_warning(data.n_classes, net.output_dim(), a.mc_samples, threads) {
-        eprintln!("{w}");
-    }
     let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
     let held_out = super::propagate::held_out(&loaded.split, a.on, fresh.as_ref());
@@ -208,14 +215,39 @@ pub fn analyze_run(
     })
 }
 
-/// Trains the network `config` describes on the training set.
+/// The time the training (`training`: the training set's size and settings, without
+/// `--model`) and the Monte Carlo (`net`'s outputs for the analysed set's `classes`, with
+/// `mc_samples` draws from each start layer) may take, when past
+/// [`LONG_RUN_SECONDS`](crate::config::estimate::LONG_RUN_SECONDS), said through `timings`'
+/// notes once, before the work (adv35: 150 classes at the default draws took 75 s of CPU
+/// without a word; adv36's warning was printed on stderr by this library function, after the
+/// training, into the progress lines).
+fn warn_long_runs(
+    timings: &Timings,
+    (net, classes, mc_samples): (&Mlp, usize, usize),
+    training: Option<(usize, &TrainConfig)>,
+) {
+    let threads = rayon::current_num_threads();
+    let widths = net.widths();
+    if let Some((n_train, cfg)) = training {
+        if let Some(w) = training_warning(&widths, n_train, cfg.batch, cfg.epochs, threads) {
+            timings.note(&w);
+        }
+    }
+    let (outputs, start_layers) = (net.output_dim(), net.depth() + 1);
+    if let Some(w) = monte_carlo_warning(classes, outputs, mc_samples, start_layers, threads) {
+        timings.note(&w);
+    }
+}
+
+/// Trains `net` with `cfg` (the network `config` describes) on the training set.
 fn train_network(
     config: &RunConfig,
+    (mut net, cfg): (Mlp, TrainConfig),
     split: &Split,
     description: &str,
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<(Mlp, Option<Trained>)> {
-    let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
     super::train_checked(&split.train, description, cfg.precision, || {
         train(&mut net, &split.train, &cfg, on_epoch)
     })?;
@@ -426,5 +458,65 @@ fn check_two_classes(
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::timing::StageObserver;
+
+    /// Every stage start and note, in order.
+    #[derive(Debug, Default)]
+    struct Seen(Mutex<Vec<String>>);
+
+    impl StageObserver for Arc<Seen> {
+        fn enter(&self, stage: &'static str) {
+            self.0.lock().unwrap().push(format!("stage {stage}"));
+        }
+        fn note(&self, line: &str) {
+            self.0.lock().unwrap().push(line.to_string());
+        }
+    }
+
+    /// adv36's Monte Carlo warning was printed by this library code with `eprintln!`, after the
+    /// training, into the command line's progress lines; the training's time had no warning.
+    /// Both now go through the run's notes, once each, the training's first: a [4, 16, 150]
+    /// net of 150 classes at 200 000 draws (1.35·10¹² flops, 2.3 min on 1 thread), trained for
+    /// 10⁶ epochs of 4 000 samples; at 2 000 draws and 10 epochs nothing is said.
+    #[test]
+    fn long_runs_are_said_through_the_notes_once() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let notes = |draws: usize, epochs: usize| {
+            let seen = Arc::new(Seen::default());
+            let timings = Timings::disabled().observed_by(Box::new(seen.clone()));
+            let mut config = RunConfig::default();
+            config.net.hidden = Some(vec![16]);
+            let (net, mut cfg) = config.network(4, 150).unwrap();
+            assert_eq!(net.widths(), [4, 16, 150]);
+            cfg.epochs = epochs;
+            pool.install(|| warn_long_runs(&timings, (&net, 150, draws), Some((4000, &cfg))));
+            let lines = seen.0.lock().unwrap().clone();
+            lines
+        };
+        let lines = notes(200_000, 1_000_000);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("warning: training [4, 16, 150] for 1000000 epochs")
+                && lines[0].contains("--epochs"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].contains("150 classes × 200000 draws")
+                && lines[1].contains("2.3 min")
+                && lines[1].contains("--mc-samples"),
+            "{lines:?}"
+        );
+        assert!(notes(2_000, 10).is_empty());
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::defaults;
+use crate::config::estimate::training_warning;
 use crate::config::provenance::{records, TASK_KEY};
 use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
@@ -125,6 +126,15 @@ pub fn train_model(
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
     let absent_classes = absent_training_classes(&split.train)?;
+    // The training's time, said before it starts (adv36: `--epochs 1000000`, about an hour,
+    // ran without a word). The cumulant objective's full-batch steps are not counted so.
+    if objective == Objective::Samples {
+        let threads = rayon::current_num_threads();
+        let (n, widths) = (split.train.len(), net.widths());
+        if let Some(w) = training_warning(&widths, n, cfg.batch, cfg.epochs, threads) {
+            timings.note(&w);
+        }
+    }
     let weights: usize = net.layers.iter().map(|l| l.fan_in() * l.fan_out()).sum();
     // GFLOP/s of sample training (forward + backward ≈ 6 flops per weight and sample); the
     // cumulant objective's cost is not a GEMM count, so it is timed without a rate.

@@ -21,9 +21,11 @@
 //! carry's R units and its N² slices: `measure::carried::kappa_units`). `--carry first`'s κ₃/κ₄
 //! slices are not counted, nor faer's padding of the N × N matrices' columns to a multiple of 8
 //! rows (a few percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial
-//! pass, thirty-third session"). Work: training 6P per sample and epoch, statistics 2P + ΣN² per
+//! pass, thirty-third session"). Work: training ([`training_flops`]) 6P per sample and epoch with
+//! each hidden unit's elementwise work and each step's fixed cost, statistics 2P + ΣN² per
 //! test sample, propagation ≈ 4N³ per class and layer from every start layer, and the Monte
-//! Carlo argmax of K ≥ 3 outputs, 2·C·(10K³/3 + K²M) for M draws ([`monte_carlo_flops`]).
+//! Carlo argmax of K ≥ 3 outputs, C·(10K³/3 + K²M) for M draws per start layer
+//! ([`monte_carlo_flops`]).
 
 use std::path::Path;
 
@@ -374,11 +376,16 @@ impl Shape {
 
     /// Weights and biases P.
     fn params(&self) -> f64 {
-        self.widths
-            .windows(2)
-            .map(|w| w[0] as f64 * w[1] as f64 + w[1] as f64)
-            .sum()
+        params(&self.widths)
     }
+}
+
+/// Weights and biases P of a network of `widths`.
+fn params(widths: &[usize]) -> f64 {
+    widths
+        .windows(2)
+        .map(|w| w[0] as f64 * w[1] as f64 + w[1] as f64)
+        .sum()
 }
 
 /// How long a point takes, by its floating-point work.
@@ -427,7 +434,7 @@ impl Estimate {
         let params = s.params();
         let c = f(s.n_classes);
         let sq_sum = s.square_sum();
-        let train = f(s.epochs) * f(s.n_train) * 6.0 * params;
+        let train = training_flops(&s.widths, s.n_train, s.batch, s.epochs);
         let stats = f(s.n_test) * (2.0 * params + sq_sum);
         let propagate: f64 = (0..s.widths.len().saturating_sub(1))
             .map(|from| {
@@ -439,7 +446,9 @@ impl Estimate {
             .sum();
         let stats_on = if s.statistics { 1.0 } else { 0.0 };
         let outputs = s.widths.last().copied().unwrap_or(0);
-        let monte_carlo = stats_on * monte_carlo_flops(s.n_classes, outputs, s.mc_samples);
+        let start_layers = s.widths.len().saturating_sub(1);
+        let monte_carlo =
+            stats_on * monte_carlo_flops(s.n_classes, outputs, s.mc_samples, start_layers);
         Estimate {
             bytes: BASE_BYTES + 8.0 * words,
             flops: train + stats + propagate + monte_carlo,
@@ -475,53 +484,121 @@ pub fn human_duration(flops: f64, threads: usize) -> String {
     }
 }
 
-/// Passes of the Monte Carlo argmax over every class that `analyze` runs: the predicted
-/// accuracy and the predicted confusion (`analysis::accuracy`, `analysis::confusion`), each
-/// `stats::gaussian::prob_argmax_flops` per class. Measured: `analyze --timings` of 150 classes
-/// (K = 150 outputs) records "Monte Carlo argmax" 2 calls, 16.88 GFLOP at 2 000 draws and
-/// 138.38 at 20 000: 6.75·10⁶ flops per draw = 2·C·K² (EXPERIMENTS.md, "Adversarial pass,
-/// thirty-sixth session").
-pub const MONTE_CARLO_PASSES: f64 = 2.0;
-
 /// Flops of the Monte Carlo argmax of `classes` classes of `outputs` outputs with `mc_samples`
-/// draws each: [`MONTE_CARLO_PASSES`] × C × (the eigendecomposition of the K × K covariance,
-/// 10K³/3, plus the draws' GEMM, 2·K·(M/2)·K = K²M), 0 for K < 3 (closed forms). At the default
-/// 200 000 draws, 150 classes of 150 outputs: 1.35·10¹² flops, where adv35 measured 74.7 s of
-/// CPU with no word of the time.
-pub fn monte_carlo_flops(classes: usize, outputs: usize, mc_samples: usize) -> f64 {
+/// draws each, once per start layer (`start_layers`: the theory from every start layer x, z¹,
+/// …, z^L draws each class's predicted output once, `analysis::accuracy::theory_accuracy`, in
+/// `analyze` and in a sweep point alike): `start_layers` × C × (the eigendecomposition of the
+/// K × K covariance, 10K³/3, plus the draws' GEMM, 2·K·(M/2)·K = K²M), 0 for K < 3 (closed
+/// forms). adv36's `analyze --timings` of 150 classes (K = 150 outputs, one hidden layer: two
+/// start layers) recorded "Monte Carlo argmax" 2 calls, 16.88 GFLOP at 2 000 draws and 138.38
+/// at 20 000; adv37's of 12 classes with 1, 2 and 3 hidden layers 2, 3 and 4 calls (the count
+/// had been 2 passes whatever the depth). At the default 200 000 draws, 150 classes of 150
+/// outputs and one hidden layer: 1.35·10¹² flops, where adv35 measured 74.7 s of CPU.
+pub fn monte_carlo_flops(
+    classes: usize,
+    outputs: usize,
+    mc_samples: usize,
+    start_layers: usize,
+) -> f64 {
     if outputs < 3 {
         return 0.0;
     }
     let k = outputs as f64;
-    MONTE_CARLO_PASSES
+    start_layers as f64
         * classes as f64
         * (crate::timing::flops::symmetric_eigen(outputs) + k * k * mc_samples as f64)
+}
+
+/// Flop-equivalents of one hidden unit's elementwise work per sample and epoch of training (its
+/// activation and derivative forward and back, the gather of its batch), at
+/// [`ASSUMED_FLOPS_PER_THREAD`]: 100, 10 ns. Measured (adv37, `train --task xor --timings`, one
+/// thread, load 4–5): [2, 8, 8, 2] with the quadratic activation 1.2 ms per epoch of 4 000
+/// samples (19 ns per unit and sample, GEMMs included), tanh 3.3 ms (52 ns), [2, 1000, 2]
+/// tanh 53 ns in its forward phase alone; the cheapest activation's share, so the estimate
+/// stays below what such runs take.
+pub const TRAINING_UNIT_FLOPS: f64 = 100.0;
+
+/// Flop-equivalents of one optimiser step's fixed cost (the batch's buffers, the update's
+/// passes over the parameters' bookkeeping) at [`ASSUMED_FLOPS_PER_THREAD`]: 30 000, 3 µs.
+/// Measured (adv37): `--batch 1` of the tanh [2, 8, 8, 2] XOR net 15.7 ms per epoch of 4 000
+/// steps, 3.3 ms of it the units' work at `--batch 64`: ~3 µs a step.
+pub const TRAINING_STEP_FLOPS: f64 = 30_000.0;
+
+/// Work of training a network of `widths` for `epochs` epochs on `n_train` samples in batches
+/// of `batch` (the samples objective, mini-batches), in flop-equivalents at
+/// [`ASSUMED_FLOPS_PER_THREAD`]: epochs × (n·(6P + [`TRAINING_UNIT_FLOPS`]·ΣNₗ) + ⌈n/batch⌉ ·
+/// [`TRAINING_STEP_FLOPS`]), P the weights and biases, ΣNₗ the hidden units. The 6P alone (the
+/// GEMMs, forward and back) put XOR's [2, 8, 8, 2] at 2.7·10⁶ flops an epoch, 0.27 ms, where it
+/// takes 1.2–3.3 ms: `train --epochs 1000000` (an hour) ran without a word (adv36).
+pub fn training_flops(widths: &[usize], n_train: usize, batch: usize, epochs: usize) -> f64 {
+    let f = |n: usize| n as f64;
+    let hidden: f64 = match widths {
+        [_, hidden @ .., _] => hidden.iter().map(|&n| f(n)).sum(),
+        _ => 0.0,
+    };
+    let steps = f(n_train.div_ceil(batch.max(1)));
+    f(epochs)
+        * (f(n_train) * (6.0 * params(widths) + TRAINING_UNIT_FLOPS * hidden)
+            + steps * TRAINING_STEP_FLOPS)
 }
 
 /// Estimated seconds of work above which a command says how long it may take before it starts.
 pub const LONG_RUN_SECONDS: f64 = 10.0;
 
-/// The warning `analyze` prints before its Monte Carlo when [`monte_carlo_flops`] on `threads`
-/// threads at [`ASSUMED_FLOPS_PER_THREAD`] exceeds [`LONG_RUN_SECONDS`]: the work, the time and
-/// the flag that sets it (`--mc-samples`); None below.
-pub fn monte_carlo_warning(
-    classes: usize,
-    outputs: usize,
-    mc_samples: usize,
-    threads: usize,
-) -> Option<String> {
-    let flops = monte_carlo_flops(classes, outputs, mc_samples);
+/// The warning a command gives before a part of its work whose `flops` on `threads` threads at
+/// [`ASSUMED_FLOPS_PER_THREAD`] exceed [`LONG_RUN_SECONDS`]: `what` the work is, its flops,
+/// the time and `hint` (the flags that set it); None below.
+fn long_run_warning(what: &str, flops: f64, threads: usize, hint: &str) -> Option<String> {
     let seconds = flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64);
     (seconds > LONG_RUN_SECONDS).then(|| {
         format!(
-            "warning: the Monte Carlo of the predicted accuracy and confusion ({classes} classes \
-             × {mc_samples} draws of {outputs} outputs, {flops:.2e} flops) may take ~{} on \
-             {threads} thread(s) at an assumed {:.0} GFLOP/s per thread (slower on a loaded \
-             machine); --mc-samples sets the draws per class",
+            "warning: {what} ({flops:.2e} flops) may take ~{} on {threads} thread(s) at an \
+             assumed {:.0} GFLOP/s per thread (slower on a loaded machine); {hint}",
             human_duration(flops, threads),
             ASSUMED_FLOPS_PER_THREAD * 1e-9,
         )
     })
+}
+
+/// The warning `analyze` gives before its work when [`monte_carlo_flops`] exceeds
+/// [`LONG_RUN_SECONDS`] (the work, the time and `--mc-samples`); None below.
+pub fn monte_carlo_warning(
+    classes: usize,
+    outputs: usize,
+    mc_samples: usize,
+    start_layers: usize,
+    threads: usize,
+) -> Option<String> {
+    long_run_warning(
+        &format!(
+            "the Monte Carlo of the predicted accuracy and confusion ({classes} classes × \
+             {mc_samples} draws of {outputs} outputs from each of {start_layers} start layers)"
+        ),
+        monte_carlo_flops(classes, outputs, mc_samples, start_layers),
+        threads,
+        "--mc-samples sets the draws per class",
+    )
+}
+
+/// The warning `train` (and `analyze` without `--model`) gives before training when
+/// [`training_flops`] exceeds [`LONG_RUN_SECONDS`]: the epochs, samples, network and time, and
+/// the flags that set them; None below.
+pub fn training_warning(
+    widths: &[usize],
+    n_train: usize,
+    batch: usize,
+    epochs: usize,
+    threads: usize,
+) -> Option<String> {
+    long_run_warning(
+        &format!(
+            "training {widths:?} for {epochs} epochs of {n_train} samples in batches of {batch}"
+        ),
+        training_flops(widths, n_train, batch, epochs),
+        threads,
+        "--epochs sets the epochs (--batch, --hidden and the training set's size the work of \
+         each)",
+    )
 }
 
 /// Checks that a run of shape `shape` fits `limit` before anything is allocated; the error
@@ -901,35 +978,81 @@ mod tests {
     }
 
     /// The Monte Carlo argmax counts in the work and warns past [`LONG_RUN_SECONDS`]: adv36's
-    /// `--timings` of 150 classes of 150 outputs recorded 16.88 GFLOP at 2 000 draws and 138.38
-    /// at 20 000 (2 passes), which the count gives to 0.01 %; the default 200 000 draws (1.35·10¹²
-    /// flops, 135 s at the assumed rate; adv35: 74.7 s of CPU) warn naming `--mc-samples` on 1
-    /// thread and on 8 (17 s), 2 000 draws do not (1.7 s), nor 2 outputs (closed forms).
+    /// `--timings` of 150 classes of 150 outputs (one hidden layer: two start layers) recorded
+    /// 16.88 GFLOP at 2 000 draws and 138.38 at 20 000, which the count gives to 0.01 %; the
+    /// default 200 000 draws (1.35·10¹² flops, 135 s at the assumed rate; adv35: 74.7 s of CPU)
+    /// warn naming `--mc-samples` on 1 thread and on 8 (17 s), 2 000 draws do not (1.7 s), nor 2
+    /// outputs (closed forms). The draws are counted once per start layer (adv37: 2, 3 and 4
+    /// calls at 1, 2 and 3 hidden layers, where the count had been 2 whatever the depth).
     #[test]
     fn the_monte_carlo_counts_in_the_time_estimate_and_warns() {
         let rel = |a: f64, b: f64| ((a - b) / b).abs();
-        assert!(rel(monte_carlo_flops(150, 150, 2_000), 16.88e9) < 1e-3);
-        assert!(rel(monte_carlo_flops(150, 150, 20_000), 138.38e9) < 1e-3);
-        assert_eq!(monte_carlo_flops(150, 2, 200_000), 0.0);
+        assert!(rel(monte_carlo_flops(150, 150, 2_000, 2), 16.88e9) < 1e-3);
+        assert!(rel(monte_carlo_flops(150, 150, 20_000, 2), 138.38e9) < 1e-3);
+        assert_eq!(monte_carlo_flops(150, 2, 200_000, 2), 0.0);
         let mut shape = xor_2000(1);
         shape.widths = vec![4, 16, 150];
         shape.n_classes = 150;
         shape.mc_samples = 200_000;
-        let with = Estimate::of_shape(&shape).flops;
-        shape.mc_samples = 0;
-        let without = Estimate::of_shape(&shape).flops;
-        assert!(rel(with - without, 1.35e12) < 0.01, "{with} {without}");
+        let mc = |shape: &mut Shape| {
+            let with = Estimate::of_shape(shape).flops;
+            let draws = shape.mc_samples;
+            shape.mc_samples = 0;
+            let without = Estimate::of_shape(shape).flops;
+            shape.mc_samples = draws;
+            with - without
+        };
+        assert!(rel(mc(&mut shape), 1.35e12) < 0.01, "{}", mc(&mut shape));
+        // Three hidden layers: four start layers, twice the draws of one.
+        shape.widths = vec![4, 16, 16, 16, 150];
+        assert!(
+            rel(mc(&mut shape), 2.0 * 1.35e12) < 0.01,
+            "{}",
+            mc(&mut shape)
+        );
         for threads in [1, 8] {
-            let w = monte_carlo_warning(150, 150, 200_000, threads).unwrap();
+            let w = monte_carlo_warning(150, 150, 200_000, 2, threads).unwrap();
             assert!(
                 w.contains("--mc-samples") && w.contains("150 classes"),
                 "{w}"
             );
         }
-        assert!(monte_carlo_warning(150, 150, 200_000, 1)
+        assert!(monte_carlo_warning(150, 150, 200_000, 2, 1)
             .unwrap()
             .contains("2.3 min"));
-        assert!(monte_carlo_warning(150, 150, 2_000, 1).is_none());
-        assert!(monte_carlo_warning(150, 2, 200_000, 1).is_none());
+        assert!(monte_carlo_warning(150, 150, 2_000, 2, 1).is_none());
+        assert!(monte_carlo_warning(150, 150, 20_000, 8, 1).is_some());
+        assert!(monte_carlo_warning(150, 2, 200_000, 2, 1).is_none());
+    }
+
+    /// Training counts each hidden unit's elementwise work and each step's cost besides its
+    /// GEMMs: XOR's [2, 8, 8, 2] on 4 000 samples in batches of 64 (63 steps) is 4 000·(6·114 +
+    /// 100·16) + 63·30 000 = 1.103·10⁷ flop-equivalents an epoch, 1.1 ms at the assumed rate
+    /// (measured 1.2 ms with the quadratic activation, 3.3 ms with tanh), where the 6P alone
+    /// were 2.7·10⁶. `train --epochs 1000000` (adv36: no word of its time, about an hour)
+    /// warns naming `--epochs`; the default 40 epochs do not.
+    #[test]
+    fn training_counts_its_units_and_steps_and_warns() {
+        let xor = [2, 8, 8, 2];
+        let epoch = 4000.0 * (6.0 * 114.0 + 100.0 * 16.0) + 63.0 * 30_000.0;
+        assert_eq!(training_flops(&xor, 4000, 64, 1), epoch);
+        assert_eq!(training_flops(&xor, 4000, 64, 7), 7.0 * epoch);
+        let mut shape = xor_2000(1);
+        shape.widths = xor.to_vec();
+        shape.n_train = 4000;
+        shape.batch = 64;
+        shape.epochs = 10;
+        let ten = Estimate::of_shape(&shape).flops;
+        shape.epochs = 0;
+        assert!((ten - Estimate::of_shape(&shape).flops - 10.0 * epoch).abs() < 1.0);
+        let w = training_warning(&xor, 4000, 64, 1_000_000, 1).unwrap();
+        assert!(
+            w.contains("--epochs") && w.contains("1000000 epochs"),
+            "{w}"
+        );
+        assert!(w.contains("18.4 min"), "{w}");
+        assert!(training_warning(&xor, 4000, 64, 40, 1).is_none());
+        // A batch of 0 (refused by the training itself) does not divide by 0 here.
+        assert!(training_flops(&xor, 4000, 0, 1).is_finite());
     }
 }
