@@ -6,6 +6,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::measure::range::unresolved_below;
 use crate::measure::{LayerStats, Measured};
 use crate::net::Stage;
 use crate::propagate::Predicted;
@@ -47,6 +48,14 @@ pub struct StageComparison {
     /// where the spread is rounding `kl` is null. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degenerate: bool,
+    /// Why the measured spread of this hidden stage and class lies below f64's range (every
+    /// unit's variance subnormal or 0 at values below 2⁻⁴⁵⁰, `measure::range::unresolved_below`:
+    /// a GELU layer dead for the class, outputs ~10⁻¹⁹⁶), naming the first such unit; its
+    /// errors are then not reported in the text ("n/a") and in the JSON are the absolute ones
+    /// of a [`degenerate`](Self::degenerate) row, the rounding of nothing. Only written when
+    /// set. (At the output such a spread refuses the run.)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unresolved: Option<String>,
 }
 
 /// One stage's comparison averaged over its classes (`propagate`'s second table).
@@ -61,6 +70,9 @@ pub struct ClassMean {
     /// True when any class's row is [`degenerate`](StageComparison::degenerate): the means
     /// then average absolute errors with (or instead of) relative ones.
     pub degenerate: bool,
+    /// True when any class's row is [`unresolved`](StageComparison::unresolved): the means are
+    /// not reported.
+    pub unresolved: bool,
 }
 
 /// The arithmetic mean over classes of each stage of `rows` (rows of one stage adjacent, as
@@ -82,6 +94,7 @@ pub fn class_means(rows: &[StageComparison]) -> Vec<ClassMean> {
                     .sum::<Option<f64>>()
                     .map(|s| s / rows.len() as f64),
                 degenerate: rows.iter().any(|r| r.degenerate),
+                unresolved: rows.iter().any(|r| r.unresolved.is_some()),
             }
         })
         .collect()
@@ -231,11 +244,24 @@ fn compare_pair(
         )));
     }
     let rounding = spread <= ROUNDING_SPREAD_ULPS * f64::EPSILON * meas_mean.norm_l2();
-    let differs = cov_diff > 0.0 || mean_diff > 0.0;
+    // Entries below 1e-154 have squares that underflow: ‖Σ_prop − Σ_emp‖_F can be 0 where the
+    // two differ (a stage after a dead GELU layer, constant to rounding, was compared with a
+    // ridged KL of 10.1 beside cov_rel_err 0; adv37), so the entries decide.
+    let differs = cov_diff > 0.0
+        || mean_diff > 0.0
+        || prop_mean.as_ref() != meas_mean.as_ref()
+        || prop_cov.as_ref() != meas_cov.as_ref();
+    // A hidden stage whose spread lies below f64's range for the class (adv37: the measurement
+    // lets it through only before a resolved output).
+    let units: Vec<(f64, f64)> = (0..meas_mean.nrows())
+        .map(|i| (meas_mean[i], meas_cov[(i, i)]))
+        .collect();
+    let unresolved = unresolved_below(&units)
+        .map(|(i, why)| format!("unit {i} (mean {:.1e}): {why}", meas_mean[i]));
     // A zero spread is a rounding one; ‖Σ‖_F can underflow to 0 where tr Σ does not (entries of
     // 10⁻¹⁷⁰), so a zero Frobenius norm is checked on its own.
-    let degenerate = (cov_ref == 0.0 || rounding) && differs;
-    let (kl, kl_jitter) = if rounding && differs {
+    let degenerate = (cov_ref == 0.0 || rounding) && differs || unresolved.is_some();
+    let (kl, kl_jitter) = if rounding && differs || unresolved.is_some() {
         (None, None)
     } else {
         (kl, kl_jitter)
@@ -256,6 +282,7 @@ fn compare_pair(
         kl,
         kl_jitter,
         degenerate,
+        unresolved,
     })
 }
 

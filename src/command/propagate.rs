@@ -356,8 +356,15 @@ impl fmt::Display for PropagateReport {
             "{}",
             tables::class_means(&class_means(&self.layers)).text(None)
         )?;
-        if self.layers.iter().any(|r| r.degenerate) {
+        if self
+            .layers
+            .iter()
+            .any(|r| r.degenerate && r.unresolved.is_none())
+        {
             writeln!(f, "{}", tables::DEGENERATE_NOTE)?;
+        }
+        if self.layers.iter().any(|r| r.unresolved.is_some()) {
+            writeln!(f, "{}", tables::UNRESOLVED_NOTE)?;
         }
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)

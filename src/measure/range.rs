@@ -24,12 +24,20 @@
 //!
 //! A unit that is exactly 0 (a dead relu unit) or constant at |μ| ≥ 2⁻⁴⁵⁰ passes, as does
 //! every unit whose variance is normal however small its mean. The last two rules apply only
-//! where no unit of the stage has a normal variance for that class: a unit below the range
-//! beside units whose spread is resolved adds nothing the stage's comparison can see (its
-//! entries of Σ are below rounding of theirs, in the measurement and the theory alike), and
-//! refusing it refused real networks — a GELU unit whose pre-activation sits near −30 for
-//! every sample of a class (outputs ~10⁻¹⁹⁶, squares 0) stopped the whole run. An overflow is
-//! refused wherever it is.
+//! where no unit of the stage has a normal variance for that class ([`unresolved_below`]): a
+//! unit below the range beside units whose spread is resolved adds nothing the stage's
+//! comparison can see (its entries of Σ are below rounding of theirs, in the measurement and
+//! the theory alike), and refusing it refused real networks — a GELU unit whose pre-activation
+//! sits near −30 for every sample of a class (outputs ~10⁻¹⁹⁶, squares 0) stopped the whole run.
+//!
+//! **What is refused** (adv37). A stage below the range refuses the class only at the output
+//! (the run's figures, `cov_rel_err` 0.0 with exit 0 before adv36), naming the class's first
+//! stage below the range, the layer to rescale. A hidden stage below the range before a
+//! resolved output is a valid network — a GELU layer dead for every sample of a class (outputs
+//! ~10⁻¹⁹⁶) feeds the next layer its biases, the stages after it are constant or resolved as
+//! usual — and passes: the comparison withholds that stage's own figures (`propagate`: "n/a†",
+//! JSON `"unresolved"` with the unit and the reason), never a silent 0. An overflow is refused
+//! wherever it is.
 
 use crate::error::{Error, Result};
 use crate::net::Stage;
@@ -39,13 +47,24 @@ use crate::stats::MomentAccumulator;
 /// squares underflowed (module docs).
 pub const SMALLEST_RESOLVED: f64 = f64::from_bits((1023 - 450) << 52);
 
-/// Refuses class `c` at every stage but the input when some unit's spread is outside f64's
-/// range (module docs), naming the stage, the class, the unit, its mean and variance.
+/// Refuses class `c` when some unit's spread is outside f64's range (module docs) at the output
+/// or beyond it anywhere (an overflow), naming the stage, the class, the unit, its mean and
+/// variance: for a spread below the range, the first such stage of the class (the layer to
+/// rescale). A hidden stage below the range before a resolved output passes; the comparison
+/// withholds its figures ([`unresolved_below`]).
 pub(super) fn check_class_range(
     stages: &[Stage],
     accs: &[MomentAccumulator],
     c: usize,
 ) -> Result<()> {
+    let refusal = |stage: Stage, (i, (mean, var)): (usize, (f64, f64)), n: u64, why: &str| {
+        Error::Numeric(format!(
+            "the forward pass of the samples at {stage}, class {c}, unit {i} (mean {mean:.1e}, \
+             variance {var:.1e} over {n} samples): {why}; expected values whose spread f64 \
+             holds (rescale the model's weights or the data: the layer that makes {stage})"
+        ))
+    };
+    let mut first_below = None;
     for (&stage, acc) in stages.iter().zip(accs) {
         if stage == Stage::Input {
             continue;
@@ -53,56 +72,67 @@ pub(super) fn check_class_range(
         let Some((n, units)) = acc.diagonal(c) else {
             continue;
         };
-        if let Some((i, why)) = unresolved_unit(&units, n) {
-            let (mean, var) = units[i];
-            return Err(Error::Numeric(format!(
-                "the forward pass of the samples at {stage}, class {c}, unit {i} (mean \
-                 {mean:.1e}, variance {var:.1e} over {n} samples): {why}; expected values \
-                 whose spread f64 holds (rescale the model's weights or the data: the layer \
-                 that makes {stage})"
-            )));
+        if let Some((i, why)) = overflowing(&units, n) {
+            return Err(refusal(stage, (i, units[i]), n, &why));
+        }
+        if let Some((i, why)) = unresolved_below(&units) {
+            first_below.get_or_insert((stage, (i, units[i]), n, why));
+        }
+        let output_below = stage == Stage::Output && unresolved_below(&units).is_some();
+        if let (true, Some((stage, unit, n, why))) = (output_below, first_below) {
+            return Err(refusal(stage, unit, n, why));
         }
     }
     Ok(())
 }
 
 /// The first unit of one stage and class (`units`: mean and variance over `n` samples) whose
-/// spread the stage cannot resolve, and why (module docs): an overflow anywhere; a spread below
-/// f64's range only where no unit has a normal variance.
-fn unresolved_unit(units: &[(f64, f64)], n: u64) -> Option<(usize, String)> {
-    let resolved = units
-        .iter()
-        .any(|&(_, var)| var.is_finite() && var >= f64::MIN_POSITIVE);
-    units.iter().enumerate().find_map(|(i, &(mean, var))| {
-        let why = out_of_range(mean, var, n)?;
-        (!var.is_finite() || !resolved).then_some((i, why))
-    })
-}
-
-/// Why a unit of mean `mean` and variance `var` over `n` samples is outside the range the
-/// statistics resolve (module docs), or None.
-fn out_of_range(mean: f64, var: f64, n: u64) -> Option<String> {
-    if !var.is_finite() {
-        return Some(format!(
+/// sum of squared deviations overflowed, and why (module docs).
+fn overflowing(units: &[(f64, f64)], n: u64) -> Option<(usize, String)> {
+    let i = units.iter().position(|&(_, var)| !var.is_finite())?;
+    Some((
+        i,
+        format!(
             "the sum of the squares of its deviations overflows f64 (some value deviates from \
              the class's centre by more than √(1.8e308 / {n}) = {:.1e})",
             (f64::MAX / n as f64).sqrt()
-        ));
+        ),
+    ))
+}
+
+/// The first unit of one stage and class (`units`: mean and variance) whose spread lies below
+/// f64's range, and why, where no unit of the stage has a normal variance (module docs); None
+/// where the stage's spread is resolved (or every unit is constant at a resolved size, or
+/// exactly 0). The comparison withholds such a hidden stage's figures (`propagate`: "not
+/// resolved"), which are the rounding of nothing; at the output the run is refused.
+pub fn unresolved_below(units: &[(f64, f64)]) -> Option<(usize, &'static str)> {
+    let resolved = units
+        .iter()
+        .any(|&(_, var)| var.is_finite() && var >= f64::MIN_POSITIVE);
+    if resolved {
+        return None;
     }
+    units
+        .iter()
+        .enumerate()
+        .find_map(|(i, &(mean, var))| Some((i, below_range(mean, var)?)))
+}
+
+/// Why a unit of mean `mean` and finite variance `var` is below the range the statistics
+/// resolve (module docs), or None.
+fn below_range(mean: f64, var: f64) -> Option<&'static str> {
     if var > 0.0 && var < f64::MIN_POSITIVE {
         return Some(
             "its values vary, but their variance is below f64's normal range (2.2e-308): the \
              squares of their deviations underflow to subnormal numbers, so the measured \
-             covariance (and the prediction, formed alike) would be rounding"
-                .into(),
+             covariance (and the prediction, formed alike) would be rounding",
         );
     }
     if var <= 0.0 && mean != 0.0 && mean.abs() < SMALLEST_RESOLVED {
         return Some(
             "its values are below 2^-450 = 3.5e-136, where the squares of their deviations \
              underflow to 0: a spread among them cannot be told from none, so the measured \
-             covariance (and the prediction, formed alike) would be 0"
-                .into(),
+             covariance (and the prediction, formed alike) would be 0",
         );
     }
     None
@@ -113,41 +143,73 @@ mod tests {
     use super::*;
 
     /// The rule of the module docs at its edges: a normal variance passes whatever the mean
-    /// (10⁻³⁰⁰ of a unit spread by 10⁻¹⁵⁰); a subnormal one is refused; 0 passes for a unit
-    /// exactly 0 or constant at ≥ 2⁻⁴⁵⁰ (1.0, 10⁻¹³⁰) and is refused below (10⁻³⁰¹); ∞ is refused
-    /// naming the bound.
+    /// (10⁻³⁰⁰ of a unit spread by 10⁻¹⁵⁰); a subnormal one is below the range; 0 passes for a
+    /// unit exactly 0 or constant at ≥ 2⁻⁴⁵⁰ (1.0, 10⁻¹³⁰) and is below the range below it
+    /// (10⁻³⁰¹); ∞ and NaN overflow, named with the bound.
     #[test]
     fn a_spread_outside_f64s_range_is_refused() {
         assert_eq!(SMALLEST_RESOLVED, 2f64.powi(-450));
-        assert!(out_of_range(1e-300, 1e-300, 10).is_none());
-        assert!(out_of_range(1.0, f64::MIN_POSITIVE, 10).is_none());
-        assert!(out_of_range(1e-157, 1e-314, 10).is_some_and(|w| w.contains("subnormal")));
+        assert!(below_range(1e-300, 1e-300).is_none());
+        assert!(below_range(1.0, f64::MIN_POSITIVE).is_none());
+        assert!(below_range(1e-157, 1e-314).is_some_and(|w| w.contains("subnormal")));
         for mean in [0.0, 1.0, -1e-130, 2f64.powi(-450)] {
-            assert!(out_of_range(mean, 0.0, 10).is_none(), "{mean}");
+            assert!(below_range(mean, 0.0).is_none(), "{mean}");
         }
         for mean in [1e-301, -2f64.powi(-451)] {
-            assert!(out_of_range(mean, 0.0, 10).is_some_and(|w| w.contains("2^-450")));
+            assert!(below_range(mean, 0.0).is_some_and(|w| w.contains("2^-450")));
         }
-        assert!(out_of_range(1.0, f64::INFINITY, 200).is_some_and(|w| w.contains("9.5e152")));
-        assert!(out_of_range(1.0, f64::NAN, 200).is_some());
+        let inf = overflowing(&[(1.0, 0.5), (1.0, f64::INFINITY)], 200).unwrap();
+        assert_eq!(inf.0, 1);
+        assert!(inf.1.contains("9.5e152"), "{}", inf.1);
+        assert!(overflowing(&[(1.0, f64::NAN)], 200).is_some());
+        assert!(overflowing(&[(1.0, 0.5), (1e-301, 0.0)], 200).is_none());
     }
 
-    /// A unit below the range beside one with a normal variance passes (the GELU unit at −30:
-    /// mean −1.9·10⁻¹⁹⁶, variance 0, beside a unit of variance 0.2); alone, or beside a constant
-    /// or another unresolved unit, it is refused; an overflow is refused beside resolved units.
+    /// A unit below the range beside one with a normal variance is resolved (the GELU unit at
+    /// −30: mean −1.9·10⁻¹⁹⁶, variance 0, beside a unit of variance 0.2); alone, or beside a
+    /// constant or another unresolved unit, it is not.
     #[test]
-    fn only_a_stage_with_no_resolved_unit_is_refused_for_underflow() {
+    fn only_a_stage_with_no_resolved_unit_is_below_the_range() {
         let tiny = (-1.9e-196, 0.0);
         let subnormal = (1e-157, 1e-314);
-        assert!(unresolved_unit(&[(0.3, 0.2), tiny, subnormal], 2000).is_none());
-        assert_eq!(unresolved_unit(&[(1.0, 0.0), tiny], 2000).unwrap().0, 1);
-        assert_eq!(unresolved_unit(&[subnormal, tiny], 2000).unwrap().0, 0);
-        assert_eq!(
-            unresolved_unit(&[(0.3, 0.2), (1.0, f64::INFINITY)], 2000)
-                .unwrap()
-                .0,
-            1
-        );
-        assert!(unresolved_unit(&[(0.0, 0.0), (1.0, 0.0)], 2000).is_none());
+        assert!(unresolved_below(&[(0.3, 0.2), tiny, subnormal]).is_none());
+        assert_eq!(unresolved_below(&[(1.0, 0.0), tiny]).unwrap().0, 1);
+        assert_eq!(unresolved_below(&[subnormal, tiny]).unwrap().0, 0);
+        assert!(unresolved_below(&[(0.0, 0.0), (1.0, 0.0)]).is_none());
+    }
+
+    /// Accumulators of one class at h1, z1 and y with the values `h1`, `z1` and `y` per sample.
+    fn three_stages(h1: [f64; 3], z1: [f64; 3], y: [f64; 3]) -> Vec<MomentAccumulator> {
+        [h1, z1, y]
+            .iter()
+            .map(|v| {
+                let mut acc = MomentAccumulator::new(1, 1, false).unwrap();
+                let x = faer::Mat::from_fn(1, 3, |_, j| v[j]);
+                acc.push(x.as_ref(), &[0, 0, 0]).unwrap();
+                acc
+            })
+            .collect()
+    }
+
+    /// A hidden stage below the range (z1 dead: every value ~10⁻¹⁹⁶) before a resolved output
+    /// passes, where adv36's rule refused it; the same stage before an output below the range
+    /// is refused naming that first stage, and an output below the range alone names y; an
+    /// overflow is refused at a hidden stage too.
+    #[test]
+    fn only_an_output_below_the_range_refuses_the_class() {
+        let stages = [Stage::Pre(1), Stage::Post(1), Stage::Output];
+        let live = [0.1, 0.5, 0.9];
+        let dead = [-1.9e-196, -1.8e-196, -2.0e-196];
+        let check = |h1, z1, y| check_class_range(&stages, &three_stages(h1, z1, y), 0);
+        assert!(check(live, dead, [0.2, 0.2, 0.2]).is_ok());
+        assert!(check(live, dead, live).is_ok());
+        let e = check(live, dead, dead).unwrap_err().to_string();
+        assert!(e.contains("at z1, class 0, unit 0"), "{e}");
+        let e = check(live, live, dead).unwrap_err().to_string();
+        assert!(e.contains("at y, class 0"), "{e}");
+        let e = check([1e300, -1e300, 0.0], dead, live)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at h1") && e.contains("overflows"), "{e}");
     }
 }

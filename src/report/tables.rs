@@ -91,10 +91,39 @@ pub const DEGENERATE_NOTE: &str = "* degenerate: the measured covariance (or its
      prediction differs, so cov_rel_err and mean_err are absolute errors (JSON: \
      \"degenerate\": true); a mean over classes then mixes them with relative ones";
 
+/// Marks a row whose errors are not reported: the stage's measured spread lies below f64's
+/// range for the class ([`UNRESOLVED_NOTE`]).
+pub const UNRESOLVED_MARK: &str = "n/a†";
+
+/// The footnote of the tables of [`comparisons`] and [`class_means`] when a row is not
+/// reported (the JSON's `"unresolved"`, with the unit and the reason).
+pub const UNRESOLVED_NOTE: &str = "† not resolved: every unit of the stage has, for that class, \
+     a spread below f64's range (its variance subnormal, or 0 at values below 2^-450: units \
+     dead for every sample, such as a GELU unit far below 0); its measured covariance and the \
+     prediction are rounding, so its errors are not reported (JSON: \"unresolved\", the errors \
+     there absolute); the stages after it are compared as usual";
+
 /// `value` (an error of [`non_negative`]'s 4 digits) with [`DEGENERATE_MARK`] when `degenerate`.
 fn marked(value: f64, degenerate: bool) -> String {
     let mark = if degenerate { DEGENERATE_MARK } else { "" };
     format!("{}{mark}", non_negative(value, 4))
+}
+
+/// The three errors of a row: [`UNRESOLVED_MARK`] each where `unresolved`.
+fn errors(
+    cov: f64,
+    mean: f64,
+    kl: Option<f64>,
+    (degenerate, unresolved): (bool, bool),
+) -> [String; 3] {
+    if unresolved {
+        return [UNRESOLVED_MARK; 3].map(String::from);
+    }
+    [
+        marked(cov, degenerate),
+        marked(mean, degenerate),
+        kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
+    ]
 }
 
 /// Propagated against measured statistics, one row per stage and class; the errors of a
@@ -109,14 +138,14 @@ pub fn comparisons(rows: &[StageComparison]) -> Table {
         Column::new("kl", 12),
     ]);
     for r in rows {
-        t.row(vec![
+        let flags = (r.degenerate, r.unresolved.is_some());
+        let mut row = vec![
             r.layer.to_string(),
             r.stage.to_string(),
             r.class.to_string(),
-            marked(r.cov_rel_err, r.degenerate),
-            marked(r.mean_err, r.degenerate),
-            r.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
-        ]);
+        ];
+        row.extend(errors(r.cov_rel_err, r.mean_err, r.kl, flags));
+        t.row(row);
     }
     t
 }
@@ -132,13 +161,10 @@ pub fn class_means(means: &[ClassMean]) -> Table {
         Column::new("kl", 12),
     ]);
     for m in means {
-        t.row(vec![
-            m.layer.to_string(),
-            m.stage.to_string(),
-            marked(m.cov_rel_err, m.degenerate),
-            marked(m.mean_err, m.degenerate),
-            m.kl.map_or("n/a".to_string(), |k| non_negative(k, 4)),
-        ]);
+        let flags = (m.degenerate, m.unresolved);
+        let mut row = vec![m.layer.to_string(), m.stage.to_string()];
+        row.extend(errors(m.cov_rel_err, m.mean_err, m.kl, flags));
+        t.row(row);
     }
     t
 }

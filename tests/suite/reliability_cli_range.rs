@@ -131,3 +131,87 @@ fn a_dead_gelu_unit_beside_resolved_ones_is_not_refused() {
         assert!(e.is_finite(), "{l}");
     }
 }
+
+/// A GELU [2, 8, 8, 2] net whose first layer is dead for every sample (every unit's weights
+/// × 0.01, bias −30: z1's values ~−2·10⁻¹⁹⁶, their squares 0): a valid network, the stages
+/// after z1 constant at the next biases. adv36's rule refused the whole run ("at z1, class 0,
+/// unit 0 … below 2^-450"; main's binary, checked); now z1's rows are withheld ("unresolved",
+/// "n/a†" in the text), every other row is reported without the mark, and the same net with
+/// its read-out × 2⁻¹⁰⁰⁰ (the output below the range too) is still refused, naming z1.
+#[test]
+fn a_dead_gelu_layer_is_reported_as_unresolved_not_refused() {
+    use corrflow::net::{model_io, Activation, Mlp};
+    let dir = tempfile::tempdir().unwrap();
+    let mut net = Mlp::init(&[2, 8, 8, 2], Activation::Gelu, 1.0, 3).unwrap();
+    let first = &mut net.layers[0];
+    first.w = &first.w * faer::Scale(0.01);
+    for i in 0..first.b.nrows() {
+        first.b[i] = -30.0;
+    }
+    // Biases after it (Mlp::init's are 0, which would carry z1's scale to the output).
+    for layer in &mut net.layers[1..] {
+        for i in 0..layer.b.nrows() {
+            layer.b[i] = 0.1 * (i + 1) as f64;
+        }
+    }
+    let dead = dir.path().join("dead.safetensors");
+    model_io::save(&net, &dead, &[]).unwrap();
+    let out = net.layers.last_mut().unwrap();
+    out.w = &out.w * faer::Scale(2f64.powi(-1000));
+    out.b = &out.b * faer::Scale(2f64.powi(-1000));
+    let tiny = dir.path().join("tiny.safetensors");
+    model_io::save(&net, &tiny, &[]).unwrap();
+    let run = |model: &std::path::Path, json: bool| {
+        let mut args = vec![
+            "--threads",
+            "1",
+            "propagate",
+            "--model",
+            model.to_str().unwrap(),
+            "--task",
+            "xor",
+            "--n-test",
+            "400",
+        ];
+        if json {
+            args.push("--json");
+        }
+        corrflow(&args)
+    };
+    let o = run(&dead, true);
+    let layers = json(&o)["layers"].as_array().unwrap().clone();
+    assert_eq!(layers.len(), 10, "{layers:?}");
+    for l in &layers {
+        let z1 = l["layer"] == 1 && l["stage"] == "post";
+        let why = l["unresolved"].as_str();
+        assert_eq!(why.is_some(), z1, "{l}");
+        if let Some(why) = why {
+            assert!(
+                why.contains("unit 0") && why.contains("below 2^-450"),
+                "{l}"
+            );
+            assert_eq!(l["degenerate"], true, "{l}");
+        }
+        assert!(l["cov_rel_err"].as_f64().unwrap().is_finite(), "{l}");
+        // The stages after z1 are constant to rounding, measured and predicted: no KL of the
+        // ridges' difference (it read 10.1 at z2 and 9.4 at y for class 0, checked).
+        if l["layer"].as_u64().unwrap() >= 2 {
+            assert!(l["kl"].is_null() || l["kl"].as_f64() == Some(0.0), "{l}");
+        }
+    }
+    let text = run(&dead, false);
+    assert_eq!(text.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("n/a†") && text.contains("† not resolved"),
+        "{text}"
+    );
+    let refused = run(&tiny, true);
+    let e = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{e}");
+    assert!(refused.stdout.is_empty());
+    assert!(
+        e.contains("at z1, class 0, unit 0") && e.contains("tiny.safetensors"),
+        "{e}"
+    );
+}
