@@ -81,6 +81,10 @@ pub fn run(cli: Cli) -> Result<()> {
 
 fn dispatch(cli: Cli) -> Result<()> {
     init_threads(cli.threads)?;
+    // An unknown CORRFLOW_ISA, said once before any work (the kernels then use the best).
+    if let Err(e) = corrflow::simd::Isa::from_env() {
+        eprintln!("warning: {e}; using the best instruction set");
+    }
     let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
     let limit = bytes.map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));

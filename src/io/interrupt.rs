@@ -1,12 +1,29 @@
-//! Interruption: SIGINT, SIGTERM and SIGHUP remove the temporary files of writes they cut short
-//! (see [`super::temp`]) before the process dies of the signal, so that Ctrl-C or a job
-//! scheduler's kill leaves no debris; SIGXFSZ (a write past `ulimit -f`) becomes the write's
+//! Interruption: SIGINT, SIGTERM, SIGHUP and the other signals whose default action ends the
+//! process and that reach it from outside (`CAUGHT`: Ctrl-\\, a CPU-time limit, a scheduler's
+//! warning signal, an alarm) remove the temporary files of writes they cut short (see
+//! [`super::temp`]) before the process dies of the signal, so that Ctrl-C or a job scheduler's
+//! kill leaves no debris; SIGXFSZ (a write past `ulimit -f`) becomes the write's
 //! error instead of killing the process mid-write.
 
-/// The signals whose default action would kill the process with temporary files on disk.
-const CAUGHT: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+/// The signals whose default action would kill the process with temporary files on disk, and
+/// which are sent to the process (not to the thread that caused them, as SIGPIPE and SIGXFSZ
+/// are: a blocked thread-directed signal stays pending on its thread, out of the waiter's
+/// reach). adv37 found SIGXCPU (`ulimit -t`, the soft CPU limit of SGE and LSF) and SIGUSR1
+/// (Slurm's `--signal`, SGE's `-notify`) leaving a 72 MB `.corrflow-tmp-` file mid-write; SIGQUIT
+/// (Ctrl-\\), SIGUSR2, SIGALRM and SIGVTALRM end a process alike.
+const CAUGHT: [libc::c_int; 9] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGXCPU,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+    libc::SIGVTALRM,
+];
 
-/// Blocks those of SIGINT, SIGTERM and SIGHUP that the process was not started with ignored
+/// Blocks those of the `CAUGHT` signals that the process was not started with ignored
 /// (`nohup`, a background job of a non-interactive shell: those stay ignored) in this thread,
 /// and so in every thread started after it, and starts a thread that waits for them; on one it
 /// removes this process's temporary files ([`super::temp::remove_own_for_exit`], which also

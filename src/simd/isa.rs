@@ -35,17 +35,25 @@ impl Isa {
         }
     }
 
-    /// The setting of this process (read once; an unknown value is reported on stderr once
-    /// and the best instruction set is used).
+    /// The environment's setting: `CORRFLOW_ISA` [parsed](Isa::parse); a value that is not
+    /// UTF-8 is no instruction set either (it was read as unset).
+    pub fn from_env() -> Result<Self, String> {
+        match std::env::var(ISA_VAR) {
+            Ok(value) => Isa::parse(Some(&value)),
+            Err(std::env::VarError::NotPresent) => Ok(Isa::Best),
+            Err(std::env::VarError::NotUnicode(value)) => Err(format!(
+                "{ISA_VAR}={value:?} is not an instruction set: expected avx512 (or best), avx2 \
+                 or scalar"
+            )),
+        }
+    }
+
+    /// The setting of this process (read once): [`Isa::from_env`], the best instruction set
+    /// for a value it refuses. The command line warns of such a value when it starts (adv37:
+    /// this library function printed the warning itself, mid-run, into the progress lines).
     pub fn current() -> Self {
         static CURRENT: OnceLock<Isa> = OnceLock::new();
-        *CURRENT.get_or_init(|| {
-            let value = std::env::var(ISA_VAR).ok();
-            Isa::parse(value.as_deref()).unwrap_or_else(|e| {
-                eprintln!("warning: {e}; using the best instruction set");
-                Isa::Best
-            })
-        })
+        *CURRENT.get_or_init(|| Isa::from_env().unwrap_or(Isa::Best))
     }
 
     /// What the kernels actually run on under this setting: "avx512", "avx2" or "scalar".
