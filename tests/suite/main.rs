@@ -53,7 +53,6 @@ mod propagate_f32;
 mod reliability_cli;
 mod reliability_cli_names;
 mod reliability_cli_range;
-mod reliability_cli_signals;
 mod reliability_cli_time;
 mod stats_affine;
 mod stats_affine_factored;

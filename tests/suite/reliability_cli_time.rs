@@ -64,3 +64,28 @@ fn a_long_training_is_announced_before_it_starts() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// An unknown `CORRFLOW_ISA` is said once, by the command line at the start, whatever the
+/// command: the library printed it at the first SIMD kernel, mid-run, so `train` (which runs
+/// none) said nothing, and a non-UTF-8 value read as unset (main's binary: no line for either,
+/// checked).
+#[test]
+fn an_unknown_instruction_set_is_said_once_at_the_start() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    for value in [&b"bogus"[..], &b"\xff"[..]] {
+        let run = command()
+            .args(["--threads", "1", "train", "--task", "xor", "--epochs", "1"])
+            .arg("--out")
+            .arg(&out)
+            .env("CORRFLOW_ISA", std::ffi::OsStr::from_bytes(value))
+            .env_remove("MNIST_DIR")
+            .output()
+            .unwrap();
+        assert!(run.status.success());
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(err.matches("CORRFLOW_ISA=").count(), 1, "{err}");
+        assert!(err.contains("is not an instruction set"), "{err}");
+    }
+}
