@@ -20,7 +20,7 @@ const KEPT_BUFFERS: usize = 4;
 
 /// Square matrices handed back for reuse by the factorizations (`factor_group_in`): a factor
 /// formed in one needs no fresh allocation, whose zeroing is an n × n memset and, for a large
-/// matrix, a page fault per 4 KiB (0.24 of the comparison's 2.2 CPU seconds in `propagate`
+/// matrix, a page fault per 4 KiB (0.18 of the comparison's 2.2 CPU seconds in `propagate`
 /// 784-1000-1000-10). Each factor overwrites its buffer's lower triangle and zeroes its upper
 /// one, so the factors are the same numbers whatever the buffers held. A caller that computes
 /// many factorizations of one size in turn (the comparison's KL per stage and class) keeps one
