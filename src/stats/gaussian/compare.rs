@@ -22,8 +22,8 @@ pub fn relative_frobenius(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<f64>
 /// finite (every valid run), else s·√Σ (x/s)² with s the largest |x|, so that covariances of
 /// data ×10¹⁵⁰ (finite entries of ~10³⁰⁰, whose squares overflow) give finite norms and a
 /// ratio as for the unscaled data (adv29's found-not-fixed). The plain sums run on SIMD lanes
-/// with independent accumulators ([`SquareSums`]; the same terms as a serial loop, added in
-/// another order: the sums agree with it to rounding).
+/// with independent accumulators (the same terms as a serial loop, added in another order: the
+/// sums agree with it to rounding).
 pub fn frobenius_parts(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<(f64, f64)> {
     if a.nrows() != b.nrows() || a.ncols() != b.ncols() {
         return Err(Error::Shape(format!(
