@@ -10,7 +10,9 @@ use crate::measure::range::unresolved_below;
 use crate::measure::{LayerStats, Measured};
 use crate::net::Stage;
 use crate::propagate::Predicted;
-use crate::stats::gaussian::{frobenius_parts, kl_divergence_with, kl_flops, mean_error_parts};
+use crate::stats::gaussian::{
+    frobenius_parts, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
+};
 
 pub use crate::stats::gaussian::KL_RIDGE;
 
@@ -128,9 +130,12 @@ pub fn compare_stages(
     } else {
         Par::rayon(0)
     };
+    // One set of factor buffers per rayon job: the pairs' factors reuse them.
     pairs
         .into_par_iter()
-        .map(|pair| compare_pair(pair, depth, inner))
+        .map_init(FactorBuffers::default, |buffers, pair| {
+            compare_pair(pair, depth, inner, buffers)
+        })
         .collect()
 }
 
@@ -145,9 +150,10 @@ pub fn compare_stage_lean(
     empirical: &LayerStats,
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
+    let mut buffers = FactorBuffers::default();
     pairs(std::slice::from_ref(predicted), empirical, depth)?
         .into_iter()
-        .map(|pair| compare_pair(pair, depth, Par::rayon(0)))
+        .map(|pair| compare_pair(pair, depth, Par::rayon(0), &mut buffers))
         .collect()
 }
 
@@ -183,7 +189,7 @@ fn pairs<'a>(
 /// vary in the class (v: the input for h¹, z^{l−1} for hˡ, z^L for y; bounded only where v's
 /// statistics are still held). The KL's plain Cholesky factor of such a covariance has a
 /// pivot of rounding size at its first dependent column, below the ridge λ, and is dropped
-/// for the ridged one ([`kl_divergence_with`]): knowing this beforehand skips it.
+/// for the ridged one ([`kl_divergence_in`]): knowing this beforehand skips it.
 fn singular_by_construction(
     stage: Stage,
     (k, class): (usize, usize),
@@ -211,22 +217,25 @@ fn singular_by_construction(
     })
 }
 
-/// The comparison row of one pair, its factorizations run with parallelism `inner`.
+/// The comparison row of one pair, its factorizations run with parallelism `inner` in
+/// `buffers` (handed back there for the next pair).
 fn compare_pair(
     (p, k, class, emp, singular): Pair<'_>,
     depth: usize,
     inner: Par,
+    buffers: &mut FactorBuffers,
 ) -> Result<StageComparison> {
     // An f32 stage's Σ (predicted or measured) is widened here, one (stage, class) per
     // thread at a time: the KL's factorisations need f64 (`stats::narrow`).
     let (widened, meas_cov) = (p.cov(k), emp.cov(k));
     let (stage, prop_mean, prop_cov) = (p.stage, p.mean(k), &*widened);
     let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
-    let kl = kl_divergence_with(
+    let kl = kl_divergence_in(
         (meas_mean.as_ref(), meas_cov.as_ref()),
         (prop_mean.as_ref(), prop_cov.as_ref()),
         (KL_RIDGE, singular),
         inner,
+        buffers,
     );
     let (kl, kl_jitter) = match kl {
         Ok(k) => (Some(k.value), Some(k.jitter)),
@@ -294,6 +303,7 @@ mod tests {
     use crate::data::Dataset;
     use crate::measure::{layer_stats, Higher};
     use crate::net::{Activation, Mlp};
+    use crate::stats::gaussian::kl_divergence_with;
 
     /// 2 classes of 40 samples of a 3-D input that varies in every coordinate.
     fn data() -> Dataset {

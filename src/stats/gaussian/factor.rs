@@ -11,7 +11,43 @@ use faer::{Mat, MatRef, Par};
 
 use super::support::lower_cholesky_on;
 use crate::error::{Error, Result};
+use crate::simd::all_finite;
 use crate::stats::Runs;
+
+/// The most buffers [`FactorBuffers`] keeps: a KL divergence hands back two, a group of two
+/// whose plain factors were dropped for the ridge at most two more.
+const KEPT_BUFFERS: usize = 4;
+
+/// Square matrices handed back for reuse by the factorizations (`factor_group_in`): a factor
+/// formed in one needs no fresh allocation, whose zeroing is an n × n memset and, for a large
+/// matrix, a page fault per 4 KiB (0.18 of the comparison's 2.2 CPU seconds in `propagate`
+/// 784-1000-1000-10). Each factor overwrites its buffer's lower triangle and zeroes its upper
+/// one, so the factors are the same numbers whatever the buffers held. A caller that computes
+/// many factorizations of one size in turn (the comparison's KL per stage and class) keeps one
+/// per thread for the run of them; dropping it releases the buffers.
+#[derive(Debug, Default)]
+pub struct FactorBuffers(Vec<Mat<f64>>);
+
+impl FactorBuffers {
+    /// An n × n matrix, of any content: a kept one of that size, else a fresh one.
+    fn take(&mut self, n: usize) -> Mat<f64> {
+        match self.0.iter().position(|m| m.nrows() == n && m.ncols() == n) {
+            Some(i) => self.0.swap_remove(i),
+            None => Mat::zeros(n, n),
+        }
+    }
+
+    /// Keeps `l` for reuse, up to [`KEPT_BUFFERS`] (the oldest is dropped beyond).
+    pub(super) fn give(&mut self, l: Mat<f64>) {
+        if l.nrows() == 0 {
+            return;
+        }
+        if self.0.len() == KEPT_BUFFERS {
+            self.0.remove(0);
+        }
+        self.0.push(l);
+    }
+}
 
 /// Lower Cholesky factors of a group of covariances and the jitter λ that was added (0 if none).
 pub(super) struct Factors {
@@ -24,8 +60,19 @@ pub(super) fn log_det(l: MatRef<'_, f64>) -> f64 {
     2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
 }
 
+/// [`factor_group_in`] with fresh buffers.
+pub(super) fn factor_group(
+    covs: &[MatRef<'_, f64>],
+    names: &[&str],
+    ridge: (f64, bool),
+    par: Par,
+) -> Result<Factors> {
+    factor_group_in(covs, names, ridge, par, &mut FactorBuffers::default())
+}
+
 /// Factors every matrix of `covs` (named `names` in errors), adding the shared ridge if needed;
-/// the factorizations run with parallelism `par`.
+/// the factorizations run with parallelism `par`, each in a buffer taken from `buffers`, to
+/// which the plain factors dropped for the ridge are handed back.
 ///
 /// The plain factors are tried in order and the first that asks for the ridge ends the attempt:
 /// the group then needs the ridge whatever the later ones would give, so their O(N³) plain
@@ -35,15 +82,20 @@ pub(super) fn log_det(l: MatRef<'_, f64>) -> f64 {
 /// factor would meet a pivot that is rounding noise, below λ ([`needs_ridge`]), so with λ > 0
 /// no plain factor is tried (the plain attempt of such a matrix runs until its first dependent
 /// column, nearly the whole O(N³) factorization, only to be dropped).
-pub(super) fn factor_group(
+pub(super) fn factor_group_in(
     covs: &[MatRef<'_, f64>],
     names: &[&str],
     (ridge, singular): (f64, bool),
     par: Par,
+    buffers: &mut FactorBuffers,
 ) -> Result<Factors> {
     check_ridge(ridge)?;
     for (c, name) in covs.iter().zip(names) {
-        let finite = (0..c.ncols()).all(|j| c.col(j).iter().all(|v| v.is_finite()));
+        // Contiguous columns on SIMD lanes (a 1000² covariance is 10⁶ entries per matrix).
+        let finite = (0..c.ncols()).all(|j| match c.col(j).try_as_col_major() {
+            Some(col) => all_finite(col.as_slice()),
+            None => c.col(j).iter().all(|v| v.is_finite()),
+        });
         if !finite {
             return Err(Error::Numeric(format!(
                 "covariance {name} has non-finite entries"
@@ -58,9 +110,14 @@ pub(super) fn factor_group(
     let mut first_failed = None;
     if !(variance_below(covs, lambda) || (singular && lambda > 0.0)) {
         for (k, c) in covs.iter().enumerate() {
-            let l = cholesky_with(*c, 0.0, par);
+            let l = cholesky_in(*c, 0.0, par, buffers);
             if needs_ridge(l.as_ref().map(Mat::as_ref), ridge, lambda) {
                 first_failed = l.is_none().then_some(k);
+                // A failed factor's buffer is back already; a factor with a pivot below λ is
+                // dropped for the ridged one.
+                if let Some(l) = l {
+                    buffers.give(l);
+                }
                 break;
             }
             plain.extend(l);
@@ -72,15 +129,17 @@ pub(super) fn factor_group(
             });
         }
     }
-    // The plain factors are released before the ridged ones are formed.
-    drop(plain);
+    // The plain factors are handed back before the ridged ones are formed (in their buffers).
+    for l in plain {
+        buffers.give(l);
+    }
     if lambda <= 0.0 {
         let bad = names[first_failed.unwrap_or(0)];
         return Err(unridged(&format!("covariance {bad}"), ridge, mean_var));
     }
     let mut l = Vec::with_capacity(covs.len());
     for (c, name) in covs.iter().zip(names) {
-        l.push(cholesky_with(*c, lambda, par).ok_or_else(|| {
+        l.push(cholesky_in(*c, lambda, par, buffers).ok_or_else(|| {
             Error::Numeric(format!(
                 "covariance {name} is not positive definite even with the ridge \
                  λ = {lambda:e} (= {ridge:e} × mean variance) added to its diagonal; raise the \
@@ -176,31 +235,38 @@ pub(super) fn needs_ridge(l: Option<MatRef<'_, f64>>, ridge: f64, lambda: f64) -
 /// in place in one n × n buffer, with the parameters faer's `Llt` uses (the same factor,
 /// without its two extra copies), on `par` (`Par::Seq` where the caller already runs one
 /// factorization per thread).
+#[cfg(test)]
 pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option<Mat<f64>> {
-    let n = c.nrows();
-    let mut l = Mat::zeros(n, n);
-    cholesky_of_sum(&mut l, &[(1.0, c)], lambda, par).then_some(l)
+    cholesky_in(c, lambda, par, &mut FactorBuffers::default())
 }
 
-/// Overwrites `l` (n × n) with the lower Cholesky factor of Σₖ wₖ Cₖ + λI (lower triangles of
-/// the Cₖ read, upper part of `l` zero), factored in place on `par`; false if the sum is not
-/// positive definite ([`lower_cholesky_of_sum`], then the upper part zeroed).
-pub(super) fn cholesky_of_sum(
-    l: &mut Mat<f64>,
-    parts: &[(f64, MatRef<'_, f64>)],
+/// [`cholesky_with`] in a buffer taken from `buffers`: its lower triangle overwritten by the
+/// factor, its upper part zeroed (the factorization leaves values there); handed back to
+/// `buffers` when the matrix is not positive definite.
+fn cholesky_in(
+    c: MatRef<'_, f64>,
     lambda: f64,
     par: Par,
-) -> bool {
-    let ok = lower_cholesky_of_sum(l, parts, lambda, par);
+    buffers: &mut FactorBuffers,
+) -> Option<Mat<f64>> {
+    let mut l = buffers.take(c.nrows());
+    let ok = lower_cholesky_of_sum(&mut l, &[(1.0, c)], lambda, par);
     for j in 1..l.nrows() {
         l.col_as_slice_mut(j)[..j].fill(0.0);
     }
-    ok
+    if ok {
+        Some(l)
+    } else {
+        buffers.give(l);
+        None
+    }
 }
 
-/// [`cholesky_of_sum`] for a caller that reads only the lower triangle of `l` (its diagonal,
-/// a triangular solve): the factor in the lower triangle, the upper part left as it was (`l`
-/// may be a reused work matrix). [`lower_cholesky_on`] with every row in the support.
+/// Overwrites the lower triangle of `l` (n × n) with the lower Cholesky factor of
+/// Σₖ wₖ Cₖ + λI (lower triangles of the Cₖ read), factored in place on `par`; false if the sum
+/// is not positive definite. For a caller that reads only the lower triangle (its diagonal, a
+/// triangular solve): the upper part is not read, and holds no zeros afterwards (`l` may be a
+/// reused work matrix). [`lower_cholesky_on`] with every row in the support.
 pub(super) fn lower_cholesky_of_sum(
     l: &mut Mat<f64>,
     parts: &[(f64, MatRef<'_, f64>)],
@@ -237,7 +303,7 @@ mod tests {
         );
         let parts = [(0.5, a.as_ref()), (0.5, b.as_ref())];
         let mut zeroed = Mat::zeros(n, n);
-        assert!(cholesky_of_sum(&mut zeroed, &parts, 1e-3, Par::Seq));
+        assert!(lower_cholesky_of_sum(&mut zeroed, &parts, 1e-3, Par::Seq));
         let mut work = Mat::from_fn(n, n, |_, _| f64::NAN);
         assert!(lower_cholesky_of_sum(&mut work, &parts, 1e-3, Par::Seq));
         for j in 0..n {

@@ -22,10 +22,10 @@ pub use argmax_all::{
 pub use chi_square::fill_chi_square;
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
 pub use divergence::{
-    bhattacharyya, kl_divergence, kl_divergence_with, kl_flops, Bhattacharyya, KlDivergence,
-    KL_RIDGE,
+    bhattacharyya, kl_divergence, kl_divergence_in, kl_divergence_with, kl_flops, Bhattacharyya,
+    KlDivergence, KL_RIDGE,
 };
-pub use factor::{MAX_RIDGE, RIDGE_RANGE};
+pub use factor::{FactorBuffers, MAX_RIDGE, RIDGE_RANGE};
 pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
