@@ -44,7 +44,6 @@ use super::outputs::ClassOutputs;
 use crate::error::{Error, Result};
 use crate::stats::gaussian::{
     weighted_argmax_models, ArgmaxDistribution, ArgmaxModel, DrawWeight, GaussianSampler,
-    PairWeight,
 };
 use crate::timing::flops;
 use cumulants::WhitenedCumulants;
@@ -169,7 +168,6 @@ pub fn output_tails(
                 Some(nu) => student_t::scales(nu, mc_samples / 2, mix_seed(s, 1))?,
                 None => Vec::new(),
             };
-            let hook: PairWeight<'_> = &|first, z, _, _| student_t::scale_rows(z, &scale[first..]);
             let k = y.nrows();
             let shared = start
                 .and_then(|g| g.get(i))
@@ -179,7 +177,11 @@ pub fn output_tails(
             let run = |pair: DrawWeight<'_>, mean, factor, seed, alongside: &[ArgmaxModel<'_>]| {
                 let edgeworth = ArgmaxModel::Weight(pair);
                 let mut models = match dof {
-                    Some(_) => vec![ArgmaxModel::Gaussian, edgeworth, ArgmaxModel::Hook(hook)],
+                    Some(_) => vec![
+                        ArgmaxModel::Gaussian,
+                        edgeworth,
+                        ArgmaxModel::Scaled(&scale),
+                    ],
                     None => vec![ArgmaxModel::Gaussian, edgeworth],
                 };
                 models.extend_from_slice(alongside);
@@ -368,7 +370,8 @@ fn to_whitened(f: MatRef<'_, f64>, g: MatRef<'_, f64>) -> Mat<f64> {
 /// samples, rank r, P = r(r+1)/2 pairs of draws): the cumulants ([`cumulants_flops`]), and per
 /// pair of draws the Edgeworth weight ([`weight::pair_flops`]) and one spread F z (2Kr) for the
 /// Gaussian and Edgeworth models together (they share the draws and argmaxes,
-/// [`ArgmaxModel::Weight`]) and one more for the Student t model where ν is finite; on start
+/// [`ArgmaxModel::Weight`]), and where ν is finite the Student t model's scaling of that spread
+/// (K multiplications: it reads the shared spreads, [`ArgmaxModel::Scaled`]); on start
 /// layer L's draws also its Gaussian's eigendecomposition and the map u = T z (2rK per pair),
 /// and per earlier start layer drawn alongside its eigendecomposition and spread (2K² per pair).
 /// The weight's set-up (O(r⁴) once per class), random numbers and the argmax are not counted.
@@ -380,7 +383,11 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
         .zip(&tails.per_class)
         .map(|(y, t)| {
             let (k, r) = (y.nrows(), t.rank);
-            let spreads = if t.student_t_dof.is_some() { 2.0 } else { 1.0 };
+            let scaled = if t.student_t_dof.is_some() {
+                k as f64
+            } else {
+                0.0
+            };
             let start = if t.start_draws {
                 let alongside = t.drawn_alongside as f64;
                 flops::symmetric_eigen(k)
@@ -390,7 +397,7 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
                 0.0
             };
             cumulants_flops(k, r, y.ncols())
-                + pairs * (weight::pair_flops(r) + spreads * flops::gemm(k, 1, r))
+                + pairs * (weight::pair_flops(r) + flops::gemm(k, 1, r) + scaled)
                 + start
         })
         .sum()
@@ -416,7 +423,7 @@ mod tests {
 
     use super::*;
     use crate::special::{normal_cdf, normal_pdf};
-    use crate::stats::gaussian::weighted_argmax;
+    use crate::stats::gaussian::{weighted_argmax, PairWeight};
     use rand_distr::StandardNormal;
 
     /// Two outputs, three whitened directions: y₀ − y₁ = (μ₀ − μ₁) + σ d·u with d a unit vector,

@@ -15,8 +15,6 @@
 use super::cumulants::WhitenedCumulants;
 use crate::error::{Error, Result};
 use crate::stats::gaussian::fill_chi_square;
-use faer::reborrow::ReborrowMut;
-use faer::MatMut;
 
 /// ν from the whitened κ₄ (see the module docs); `None` when the outputs are not heavier-tailed
 /// than a Gaussian (q ≤ 1).
@@ -42,26 +40,18 @@ pub fn scales(dof: f64, pairs: usize, seed: u64) -> Result<Vec<f64>> {
     Ok(w)
 }
 
-/// Row j of the draws `z` (b × r) times `scale[j]`: u√W for a batch of pairs.
-pub fn scale_rows(mut z: MatMut<'_, f64>, scale: &[f64]) {
-    for a in 0..z.ncols() {
-        for (v, &w) in z.rb_mut().col_mut(a).iter_mut().zip(scale) {
-            *v *= w;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use faer::{Col, Mat};
 
     use super::*;
     use crate::special::normal_cdf;
-    use crate::stats::gaussian::{weighted_argmax, PairWeight};
+    use crate::stats::gaussian::{weighted_argmax_models, ArgmaxModel};
 
     /// Two outputs: y₀ − y₁ = Δμ + σ√W s, s ~ N(0, 1), so P(argmax = 0) = E_G[Φ(Δμ√G/(σ√(ν−2)))]
-    /// with G ~ χ²_ν, by Simpson quadrature over the χ² density; the Monte Carlo with the scale
-    /// hook agrees within 4 standard errors and differs from the Gaussian Φ(Δμ/σ) by more.
+    /// with G ~ χ²_ν, by Simpson quadrature over the χ² density; the Monte Carlo of the scale
+    /// mixture (the model `output_tails` runs, [`ArgmaxModel::Scaled`] by √W) agrees within 4
+    /// standard errors and differs from the Gaussian Φ(Δμ/σ) by more.
     #[test]
     fn two_outputs_match_the_chi_square_mixture_integral() {
         let nu: f64 = 5.0;
@@ -90,8 +80,9 @@ mod tests {
             / 3.0;
         let pairs = 500_000;
         let s = scales(nu, pairs, 3).unwrap();
-        let hook: PairWeight<'_> = &|first, z, _, _| scale_rows(z, &s[first..]);
-        let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2 * pairs, 8, Some(hook)).unwrap();
+        let models = [ArgmaxModel::Scaled(&s)];
+        let d = weighted_argmax_models(mean.as_ref(), f.as_ref(), 2 * pairs, 8, &models).unwrap();
+        let d = &d[0];
         assert!(
             (d.p[0] - exact).abs() < 4.0 * d.stderr[0],
             "{} ± {} vs {exact}",

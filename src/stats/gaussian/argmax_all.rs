@@ -51,6 +51,13 @@ pub enum ArgmaxModel<'a> {
     Weight(DrawWeight<'a>),
     /// A hook that may rescale the draws (a scale mixture): its own copy of z, its own argmaxes.
     Hook(PairWeight<'a>),
+    /// A scale mixture μ + c_j F z_j of the draws, w = 1: pair j (counted from the first pair
+    /// of the run) scaled by `c[j]` (at least as many entries as pairs). Its argmaxes are those
+    /// of μ ± c_j s_j with s_j = F z_j the shared spreads ([`ArgmaxModel::Gaussian`]'s), so it
+    /// needs no copy of z and no product of its own: the result of the [`ArgmaxModel::Hook`]
+    /// that multiplies row j of z by c_j, up to the rounding of c_j (F z_j) against F (c_j z_j),
+    /// which can move an argmax only where two outputs tie to within it.
+    Scaled(&'a [f64]),
     /// Another Gaussian μ' + F' z on the same draws (F' has as many columns as the draws), w = 1:
     /// its own spreads and argmaxes. Its result equals `weighted_argmax(μ', F', n, seed, None)`
     /// (the same normals fill the same columns), so Gaussians compared with each other (the
@@ -164,9 +171,11 @@ pub fn weighted_argmax(
 /// [`ArgmaxModel::Gaussian`], the weight or hook otherwise), but the standard normals are drawn
 /// once per chunk for all of them, the product μ ± F z and its argmaxes are formed once per
 /// chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z), each
-/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes, and each
-/// [`ArgmaxModel::Alongside`] μ' + F' z its own spreads and argmaxes of the same z (its result
-/// is `weighted_argmax(μ', F', n_samples, seed, None)`'s).
+/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes, each
+/// [`ArgmaxModel::Scaled`] its own argmaxes of the shared spreads scaled per pair (the scaling
+/// hook's result up to rounding, see there), and each [`ArgmaxModel::Alongside`] μ' + F' z its
+/// own spreads and argmaxes of the same z (its result is
+/// `weighted_argmax(μ', F', n_samples, seed, None)`'s).
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
@@ -181,7 +190,16 @@ pub fn weighted_argmax_models(
             factor.nrows()
         )));
     }
+    let pairs = n_samples / 2;
     for model in models {
+        if let ArgmaxModel::Scaled(c) = model {
+            if c.len() < pairs {
+                return Err(Error::Shape(format!(
+                    "weighted argmax: {} scales for {pairs} pairs of draws",
+                    c.len()
+                )));
+            }
+        }
         if let ArgmaxModel::Alongside(m, f) = model {
             if m.nrows() != k || f.nrows() != k || f.ncols() != r {
                 return Err(Error::Shape(format!(
@@ -194,7 +212,6 @@ pub fn weighted_argmax_models(
             }
         }
     }
-    let pairs = n_samples / 2;
     if pairs < 2 {
         return Err(Error::Numeric(format!(
             "argmax distribution: {n_samples} Monte Carlo samples give fewer than 2 antithetic \
@@ -205,7 +222,10 @@ pub fn weighted_argmax_models(
     let mut normals = NormalStream::new(seed);
     let mut z = Mat::zeros(chunk, r);
     let mut hooked = Mat::zeros(chunk, r);
+    // The spreads F z of the unchanged draws (read by the Gaussian, the weights and the scale
+    // mixtures), and those of a hook's rescaled copy or of a Gaussian alongside.
     let mut spread = Mat::zeros(chunk, k);
+    let mut own_spread = Mat::zeros(chunk, k);
     let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
     // The argmaxes of the unchanged draws (shared by the Gaussian and the weights), and each
     // hook's (of its rescaled copy) and Gaussian alongside's own (of its own mean and spreads);
@@ -215,7 +235,7 @@ pub fn weighted_argmax_models(
         .iter()
         .map(|m| match m {
             ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, 0),
-            ArgmaxModel::Hook(_) => Winners::new(mean, chunk),
+            ArgmaxModel::Hook(_) | ArgmaxModel::Scaled(_) => Winners::new(mean, chunk),
             ArgmaxModel::Alongside(mean, _) => Winners::new(*mean, chunk),
         })
         .collect();
@@ -226,10 +246,18 @@ pub fn weighted_argmax_models(
         for a in 0..r {
             normals.fill(&mut z.col_as_slice_mut(a)[..b]);
         }
-        let mut shared_found = false;
+        let (mut spread_formed, mut shared_found) = (false, false);
         for ((model, tally), own) in models.iter().zip(&mut tallies).zip(&mut own) {
             plus[..b].fill(1.0);
             minus[..b].fill(1.0);
+            let reads_spread = matches!(
+                model,
+                ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) | ArgmaxModel::Scaled(_)
+            );
+            if reads_spread && !spread_formed {
+                form_spread(&mut spread, z.as_ref().subrows(0, b), factor);
+                spread_formed = true;
+            }
             let winners = match model {
                 ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => {
                     if let ArgmaxModel::Weight(w) = model {
@@ -241,26 +269,33 @@ pub fn weighted_argmax_models(
                         );
                     }
                     if !shared_found {
-                        spread_winners(&mut shared, &mut spread, z.as_ref().subrows(0, b), factor);
+                        shared.find(&spread, b, None);
                         shared_found = true;
                     }
                     &shared
+                }
+                ArgmaxModel::Scaled(c) => {
+                    own.find(&spread, b, Some(&c[done..done + b]));
+                    &*own
                 }
                 ArgmaxModel::Hook(w) => {
                     let mut draws = hooked.as_mut().subrows_mut(0, b);
                     draws.copy_from(z.as_ref().subrows(0, b));
                     w(done, draws, &mut plus[..b], &mut minus[..b]);
-                    let draws = hooked.as_ref().subrows(0, b);
-                    spread_winners(own, &mut spread, draws, factor);
+                    form_spread(&mut own_spread, hooked.as_ref().subrows(0, b), factor);
+                    own.find(&own_spread, b, None);
                     &*own
                 }
                 ArgmaxModel::Alongside(_, f) => {
-                    spread_winners(own, &mut spread, z.as_ref().subrows(0, b), *f);
+                    form_spread(&mut own_spread, z.as_ref().subrows(0, b), *f);
+                    own.find(&own_spread, b, None);
                     &*own
                 }
             };
             match model {
-                ArgmaxModel::Gaussian | ArgmaxModel::Alongside(..) if pairs < EXACT_COUNTS => {
+                ArgmaxModel::Gaussian | ArgmaxModel::Scaled(_) | ArgmaxModel::Alongside(..)
+                    if pairs < EXACT_COUNTS =>
+                {
                     tally.add_unweighted(winners, b)
                 }
                 _ => tally.add(winners, &plus[..b], &minus[..b]),
@@ -271,14 +306,8 @@ pub fn weighted_argmax_models(
     tallies.into_iter().map(|t| t.finish(pairs)).collect()
 }
 
-/// The spreads s = F z of the rows of `draws` (into the first rows of `spread`) and the
-/// argmaxes of μ ± s into `winners`.
-fn spread_winners(
-    winners: &mut Winners,
-    spread: &mut Mat<f64>,
-    draws: MatRef<'_, f64>,
-    factor: MatRef<'_, f64>,
-) {
+/// The spreads s = F z of the rows of `draws`, into the first rows of `spread`.
+fn form_spread(spread: &mut Mat<f64>, draws: MatRef<'_, f64>, factor: MatRef<'_, f64>) {
     let b = draws.nrows();
     matmul(
         spread.as_mut().subrows_mut(0, b),
@@ -288,11 +317,10 @@ fn spread_winners(
         1.0,
         Par::Seq,
     );
-    winners.find(spread, b);
 }
 
-/// The argmax of μ + s and of μ − s for every row s of a chunk's spreads, ties to the lowest
-/// index.
+/// The argmax of μ + s and of μ − s for every row s of a chunk's spreads (or of μ ± c_j s_j
+/// with a scale c_j per row), ties to the lowest index.
 struct Winners {
     mean: Vec<f64>,
     /// argmax of the + and − side per row.
@@ -309,14 +337,16 @@ impl Winners {
         }
     }
 
-    /// The winners of the first `b` rows of `spread` (chunk × K).
-    fn find(&mut self, spread: &Mat<f64>, b: usize) {
+    /// The winners of the first `b` rows of `spread` (chunk × K), each row s_j scaled by
+    /// `scale[j]` where given (b entries).
+    fn find(&mut self, spread: &Mat<f64>, b: usize, scale: Option<&[f64]>) {
         let cols: Vec<&[f64]> = (0..self.mean.len())
             .map(|i| &spread.col_as_slice(i)[..b])
             .collect();
         crate::simd::dispatch(FindWinners {
             mean: &self.mean,
             cols: &cols,
+            scale,
             plus: &mut self.plus[..b],
             minus: &mut self.minus[..b],
         });
@@ -331,10 +361,13 @@ const WINNER_ROWS: usize = 8;
 /// compiler vectorises the lane loops for the instruction set pulp dispatches to), so each
 /// spread is read once and each winner written once; the rows after the last full block one
 /// by one, by the same comparisons. A strict > keeps the first maximum; μᵢ − s equals
-/// μᵢ + (−s) exactly.
+/// μᵢ + (−s) exactly. With `scale`, row j's spreads are c_j s first (one rounding), then the
+/// same comparisons.
 struct FindWinners<'a> {
     mean: &'a [f64],
     cols: &'a [&'a [f64]],
+    /// c_j per row, or none (c = 1, no multiplication).
+    scale: Option<&'a [f64]>,
     plus: &'a mut [u64],
     minus: &'a mut [u64],
 }
@@ -346,23 +379,52 @@ impl pulp::WithSimd for FindWinners<'_> {
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
         let b = self.plus.len();
         let full = b - b % WINNER_ROWS;
-        for j in (0..full).step_by(WINNER_ROWS) {
-            let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, j);
-            self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
-            self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
-        }
-        for j in full..b {
-            let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, j);
-            (self.plus[j], self.minus[j]) = (kp, km);
+        // Two copies of the loops, so that the unscaled one multiplies nothing.
+        match self.scale {
+            None => {
+                for j in (0..full).step_by(WINNER_ROWS) {
+                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, None, j);
+                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
+                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
+                }
+                for j in full..b {
+                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, None, j);
+                    (self.plus[j], self.minus[j]) = (kp, km);
+                }
+            }
+            Some(c) => {
+                for j in (0..full).step_by(WINNER_ROWS) {
+                    let cj = Some(c[j..j + WINNER_ROWS].try_into().expect("W rows"));
+                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, cj, j);
+                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
+                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
+                }
+                for (j, &cj) in c.iter().enumerate().take(b).skip(full) {
+                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, Some(&[cj]), j);
+                    (self.plus[j], self.minus[j]) = (kp, km);
+                }
+            }
         }
     }
 }
 
 /// The argmaxes of μ + s and μ − s for the W rows j … j + W − 1 of the spreads `cols` (one
-/// slice per output), the outputs in order.
+/// slice per output), the outputs in order; with `scale`, of μ ± c_l s for row j + l.
 #[inline(always)]
-fn block_winners<const W: usize>(mean: &[f64], cols: &[&[f64]], j: usize) -> ([u64; W], [u64; W]) {
-    let s0: &[f64; W] = cols[0][j..j + W].try_into().expect("W rows");
+fn block_winners<const W: usize>(
+    mean: &[f64],
+    cols: &[&[f64]],
+    scale: Option<&[f64; W]>,
+    j: usize,
+) -> ([u64; W], [u64; W]) {
+    let row = |col: &[f64]| -> [f64; W] {
+        let s: &[f64; W] = col[j..j + W].try_into().expect("W rows");
+        match scale {
+            Some(c) => std::array::from_fn(|l| c[l] * s[l]),
+            None => *s,
+        }
+    };
+    let s0 = row(cols[0]);
     let (mut bp, mut bm) = ([0.0; W], [0.0; W]);
     for l in 0..W {
         bp[l] = mean[0] + s0[l];
@@ -371,7 +433,7 @@ fn block_winners<const W: usize>(mean: &[f64], cols: &[&[f64]], j: usize) -> ([u
     let (mut kp, mut km) = ([0u64; W], [0u64; W]);
     for (i, (&m, col)) in mean.iter().zip(cols).enumerate().skip(1) {
         let i = i as u64;
-        let s: &[f64; W] = col[j..j + W].try_into().expect("W rows");
+        let s = row(col);
         for l in 0..W {
             let (vp, vm) = (m + s[l], m - s[l]);
             let (up, um) = (vp > bp[l], vm > bm[l]);
@@ -593,6 +655,7 @@ mod tests {
                     isa.run(FindWinners {
                         mean: &w.mean,
                         cols: &cols,
+                        scale: None,
                         plus: &mut w.plus[..b],
                         minus: &mut w.minus[..b],
                     });
@@ -600,6 +663,34 @@ mod tests {
                         (&w.plus, &w.minus),
                         (&plus, &minus),
                         "K = {k}, b = {b}, {isa:?}"
+                    );
+                    // Scaled rows: the argmax of μ ± c_j s_j, c_j = 1 reproducing the above.
+                    let scale: Vec<f64> = (0..b).map(|j| [1.0, 0.25, 3.0][j % 3]).collect();
+                    isa.run(FindWinners {
+                        mean: &w.mean,
+                        cols: &cols,
+                        scale: Some(&scale),
+                        plus: &mut w.plus[..b],
+                        minus: &mut w.minus[..b],
+                    });
+                    let scaled = |sign: f64| -> Vec<u64> {
+                        (0..b)
+                            .map(|j| {
+                                let v = |i: usize| mean[i] + sign * (scale[j] * spread[(j, i)]);
+                                let mut best = (0, v(0));
+                                for i in 1..k {
+                                    if v(i) > best.1 {
+                                        best = (i as u64, v(i));
+                                    }
+                                }
+                                best.0
+                            })
+                            .collect()
+                    };
+                    assert_eq!(
+                        (&w.plus, &w.minus),
+                        (&scaled(1.0), &scaled(-1.0)),
+                        "scaled, K = {k}, b = {b}, {isa:?}"
                     );
                 }
                 assert!(k < 3 || b < 8 || plus.iter().any(|&p| p > 0));
@@ -714,6 +805,48 @@ mod tests {
             }
             assert!(all[0] != all[1] && all[1] != all[2]);
         }
+    }
+
+    /// A scale mixture read from the shared spreads gives the distribution of the hook that
+    /// scales the rows of z (the same argmaxes: c_j (F z_j) and F (c_j z_j) differ by rounding,
+    /// which ties no two outputs of these draws), beside the Gaussian and before, between or
+    /// after a Gaussian alongside (whose own spreads must not overwrite the shared ones it
+    /// reads); it differs from the Gaussian's, and fewer scales than pairs are refused.
+    #[test]
+    fn a_scale_mixture_equals_the_scaling_hook() {
+        let (mean, cov) = example();
+        let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
+        let (n, seed) = (10_000, 3);
+        let c: Vec<f64> = (0..n / 2).map(|j| 0.3 + (j % 7) as f64 * 0.4).collect();
+        let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
+            for a in 0..z.ncols() {
+                for j in 0..z.nrows() {
+                    z[(j, a)] *= c[first + j];
+                }
+            }
+        };
+        let want = weighted_argmax(mean.as_ref(), f.factor(), n, seed, Some(hook)).unwrap();
+        let other_mean = Col::from_fn(4, |i| [0.8, 0.9, 0.1, 1.0][i]);
+        let other_cov = Mat::from_fn(4, 4, |i, j| cov[(i, j)] * if i == j { 1.5 } else { 0.7 });
+        let g = GaussianSampler::new(other_mean.as_ref(), other_cov.as_ref()).unwrap();
+        let along = ArgmaxModel::Alongside(other_mean.as_ref(), g.factor());
+        let scaled = ArgmaxModel::Scaled(&c);
+        for models in [
+            [along, ArgmaxModel::Gaussian, scaled],
+            [ArgmaxModel::Gaussian, along, scaled],
+            [ArgmaxModel::Gaussian, scaled, along],
+        ] {
+            let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &models).unwrap();
+            let got = all
+                .iter()
+                .zip(&models)
+                .find(|(_, m)| matches!(m, ArgmaxModel::Scaled(_)));
+            let got = got.unwrap().0;
+            assert_eq!(*got, want);
+            assert!(all.iter().any(|d| d != got));
+        }
+        let few = [ArgmaxModel::Scaled(&c[1..])];
+        assert!(weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &few).is_err());
     }
 
     /// A Gaussian alongside the draws' own gets the rows its own Monte Carlo would draw on the

@@ -16,6 +16,7 @@ use super::factor::{check_ridge, log_det, mean_variance, needs_ridge, unridged, 
 use super::support::{lower_cholesky_on, mahalanobis_sq_on, null_rows, support};
 use crate::error::{Error, Result};
 use crate::linalg::{class_split, with_work};
+use crate::simd::all_finite;
 use crate::stats::Runs;
 use crate::timing::flops;
 
@@ -172,8 +173,13 @@ fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<(
                 s.ncols()
             )));
         }
-        let finite = m.iter().all(|v| v.is_finite())
-            && (0..n).all(|j| s.col(j).iter().all(|v| v.is_finite()));
+        // Column by column on SIMD lanes where the columns are contiguous (a class's
+        // covariance), element by element otherwise.
+        let column_finite = |j: usize| match s.col(j).try_as_col_major() {
+            Some(col) => all_finite(col.as_slice()),
+            None => s.col(j).iter().all(|v| v.is_finite()),
+        };
+        let finite = m.iter().all(|v| v.is_finite()) && (0..n).all(column_finite);
         if !finite {
             return Err(Error::Numeric(format!(
                 "class {c} has non-finite entries in its mean or covariance"
@@ -181,4 +187,47 @@ fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{Col, Mat};
+
+    use super::*;
+
+    /// A non-finite entry anywhere in a class covariance is refused naming the class, in its
+    /// strict upper triangle (which no factor reads) and lower triangle alike, in a column-major
+    /// covariance (scanned on SIMD lanes) and in a transposed, strided view of it (entry by
+    /// entry); finite classes pass.
+    #[test]
+    fn a_non_finite_covariance_entry_is_refused() {
+        let n = 9;
+        let spd = |i: usize, j: usize| {
+            if i == j {
+                2.0
+            } else {
+                0.1 / (1.0 + (i + j) as f64)
+            }
+        };
+        let mean = Col::<f64>::zeros(n);
+        let good = Mat::from_fn(n, n, spd);
+        let ok = [
+            (mean.as_ref(), good.as_ref()),
+            (mean.as_ref(), good.as_ref()),
+        ];
+        assert!(check(&ok, 1e-6).is_ok());
+        for bad in [f64::NAN, f64::INFINITY] {
+            for (i, j) in [(0, 8), (8, 0), (4, 4), (7, 3)] {
+                let cov = Mat::from_fn(n, n, |a, b| if (a, b) == (i, j) { bad } else { spd(a, b) });
+                for view in [cov.as_ref(), cov.transpose()] {
+                    let classes = [(mean.as_ref(), good.as_ref()), (mean.as_ref(), view)];
+                    let e = check(&classes, 1e-6).unwrap_err().to_string();
+                    assert!(
+                        e.contains("class 1 has non-finite"),
+                        "({i}, {j}) {bad}: {e}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -133,7 +133,8 @@ pub(super) fn mahalanobis_sq_on(
 /// c = the k-th row of the support) gets, at the support's rows from its diagonal on, the
 /// weighted sum of the parts' column c — run by run, as plain loops inside `with_simd`
 /// (vectorised by the compiler for the instruction set pulp dispatches to) — and λ on its
-/// diagonal.
+/// diagonal. The parts' columns are looked up once per column and the runs wholly above the
+/// diagonal skipped once (the first run reaching it only moves down as k grows), not per run.
 struct SupportSum<'a> {
     l: MatMut<'a, f64>,
     parts: &'a [(f64, MatRef<'a, f64>)],
@@ -146,7 +147,9 @@ impl WithSimd for SupportSum<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, _simd: S) {
-        let mut slices: Vec<(f64, &[f64])> = Vec::with_capacity(self.parts.len());
+        let mut columns: Vec<(f64, &[f64])> = Vec::with_capacity(self.parts.len());
+        // The first run that reaches position k, and its first position.
+        let (mut first, mut first_at) = (0, 0);
         let mut k = 0;
         for &(start_c, len_c) in self.runs {
             for c in start_c..start_c + len_c {
@@ -157,25 +160,28 @@ impl WithSimd for SupportSum<'_> {
                     .try_as_col_major_mut()
                     .expect("a column of a work matrix is contiguous")
                     .as_slice_mut()[k..];
+                columns.clear();
+                columns.extend(self.parts.iter().map(|(w, p)| {
+                    let col = p
+                        .col(c)
+                        .try_as_col_major()
+                        .expect("the parts' columns are contiguous")
+                        .as_slice();
+                    (*w, col)
+                }));
+                while first_at + self.runs[first].1 <= k {
+                    first_at += self.runs[first].1;
+                    first += 1;
+                }
                 // Position a of the support is row `start + (a − at)` of the run starting at
                 // position `at`; the lower triangle takes the positions ≥ k.
-                let (mut at, mut o) = (0, 0);
-                for &(start, len) in self.runs {
-                    let skip = k.saturating_sub(at).min(len);
-                    if skip < len {
-                        let rows = start + skip..start + len;
-                        slices.clear();
-                        slices.extend(self.parts.iter().map(|(w, p)| {
-                            let col = p
-                                .col(c)
-                                .try_as_col_major()
-                                .expect("the parts' columns are contiguous")
-                                .as_slice();
-                            (*w, &col[rows.clone()])
-                        }));
-                        weighted_sum(&mut out[o..o + rows.len()], &slices);
-                        o += rows.len();
-                    }
+                let (mut at, mut o) = (first_at, 0);
+                for &(start, len) in &self.runs[first..] {
+                    let skip = k.saturating_sub(at);
+                    let rows = start + skip..start + len;
+                    let n = rows.len();
+                    weighted_sum(&mut out[o..o + n], &columns, rows);
+                    o += n;
                     at += len;
                 }
                 out[0] += self.lambda;
@@ -185,17 +191,19 @@ impl WithSimd for SupportSum<'_> {
     }
 }
 
-/// out = Σₖ wₖ xₖ, each entry as `(0 + w₁x₁) + w₂x₂ …` (the first term as the sum a zeroed
-/// `out` would start). Two terms (a pair average) in one pass over `out`, with the same two
-/// roundings per entry: the pass is bound by memory (784² matrices do not fit in the caches).
+/// out = Σₖ wₖ xₖ\[rows\] over the parts' columns xₖ, each entry as `(0 + w₁x₁) + w₂x₂ …` (the
+/// first term as the sum a zeroed `out` would start). Two terms (a pair average) in one pass
+/// over `out`, with the same two roundings per entry: the pass is bound by memory (784²
+/// matrices do not fit in the caches).
 #[inline(always)]
-fn weighted_sum(out: &mut [f64], parts: &[(f64, &[f64])]) {
+fn weighted_sum(out: &mut [f64], parts: &[(f64, &[f64])], rows: std::ops::Range<usize>) {
     let Some((&(w0, first), rest)) = parts.split_first() else {
         out.fill(0.0);
         return;
     };
+    let first = &first[rows.clone()];
     if let [(w1, second)] = rest {
-        for ((o, x), y) in out.iter_mut().zip(first).zip(*second) {
+        for ((o, x), y) in out.iter_mut().zip(first).zip(&second[rows]) {
             *o = (0.0 + w0 * x) + w1 * y;
         }
         return;
@@ -204,7 +212,7 @@ fn weighted_sum(out: &mut [f64], parts: &[(f64, &[f64])]) {
         *o = 0.0 + w0 * x;
     }
     for (w, col) in rest {
-        for (o, x) in out.iter_mut().zip(*col) {
+        for (o, x) in out.iter_mut().zip(&col[rows.clone()]) {
             *o += w * x;
         }
     }
