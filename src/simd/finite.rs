@@ -72,6 +72,18 @@ pub fn all_finite_f32(xs: &[f32]) -> bool {
     dispatch(AllFinite32(xs))
 }
 
+/// Whether column j of `m` is finite: a contiguous column by [`all_finite`] on the SIMD lanes
+/// (the element-wise scan through faer's strided iterator took ~1 % of an `analyze` run's CPU
+/// on MNIST's eleven 784² factors), a strided one entry by entry. The covariance checks of the
+/// factorisations, the low-rank factor and the class information.
+pub fn column_finite(m: faer::MatRef<'_, f64>, j: usize) -> bool {
+    let col = m.col(j);
+    match col.try_as_col_major() {
+        Some(c) => all_finite(c.as_slice()),
+        None => col.iter().all(|v| v.is_finite()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use faer::{Mat, MatRef, Par};
 
 use super::support::lower_cholesky_on;
 use crate::error::{Error, Result};
-use crate::simd::all_finite;
+use crate::simd::column_finite;
 use crate::stats::Runs;
 
 /// The most buffers [`FactorBuffers`] keeps: a KL divergence hands back two, a group of two
@@ -92,10 +92,7 @@ pub(super) fn factor_group_in(
     check_ridge(ridge)?;
     for (c, name) in covs.iter().zip(names) {
         // Contiguous columns on SIMD lanes (a 1000² covariance is 10⁶ entries per matrix).
-        let finite = (0..c.ncols()).all(|j| match c.col(j).try_as_col_major() {
-            Some(col) => all_finite(col.as_slice()),
-            None => c.col(j).iter().all(|v| v.is_finite()),
-        });
+        let finite = (0..c.ncols()).all(|j| column_finite(*c, j));
         if !finite {
             return Err(Error::Numeric(format!(
                 "covariance {name} has non-finite entries"

@@ -21,7 +21,7 @@ use faer::{Mat, MatMut, MatRef, Par, Spec};
 
 use crate::error::{Error, Result};
 use crate::linalg::with_work;
-use crate::simd::all_finite;
+use crate::simd::column_finite;
 use crate::timing::flops;
 
 /// Columns per block of the pivoted Cholesky. Within a block each new column is updated by the
@@ -202,17 +202,6 @@ impl LowRankFactor {
 fn below_tolerance(pivot: f64, tau: f64) -> bool {
     let root = tau.sqrt();
     pivot < root || (pivot == root && pivot * pivot < tau)
-}
-
-/// Whether column j of `cov` is finite: a contiguous column by [`all_finite`] on the SIMD lanes
-/// (the element-wise scan through faer's strided iterator took ~1 % of an `analyze` run's CPU
-/// on MNIST's eleven 784² factors), a strided one entry by entry.
-fn column_finite(cov: MatRef<'_, f64>, j: usize) -> bool {
-    let col = cov.col(j);
-    match col.try_as_col_major() {
-        Some(c) => all_finite(c.as_slice()),
-        None => col.iter().all(|v| v.is_finite()),
-    }
 }
 
 #[cfg(test)]
