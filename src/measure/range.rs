@@ -76,11 +76,10 @@ pub(super) fn check_class_range(
             return Err(refusal(stage, (i, units[i]), n, &why));
         }
         if let Some((i, why)) = unresolved_below(&units) {
-            first_below.get_or_insert((stage, (i, units[i]), n, why));
-        }
-        let output_below = stage == Stage::Output && unresolved_below(&units).is_some();
-        if let (true, Some((stage, unit, n, why))) = (output_below, first_below) {
-            return Err(refusal(stage, unit, n, why));
+            let (first, unit, n, why) = *first_below.get_or_insert((stage, (i, units[i]), n, why));
+            if stage == Stage::Output {
+                return Err(refusal(first, unit, n, why));
+            }
         }
     }
     Ok(())

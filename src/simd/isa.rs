@@ -21,6 +21,13 @@ pub enum Isa {
     Scalar,
 }
 
+/// The refusal of a `CORRFLOW_ISA` value that names no instruction set (text or not).
+fn not_an_isa(value: impl std::fmt::Debug) -> String {
+    format!(
+        "{ISA_VAR}={value:?} is not an instruction set: expected avx512 (or best), avx2 or scalar"
+    )
+}
+
 impl Isa {
     /// `CORRFLOW_ISA` parsed: unset, empty, `best` or `avx512` → Best; `avx2`; `scalar`.
     pub fn parse(value: Option<&str>) -> Result<Self, String> {
@@ -28,10 +35,7 @@ impl Isa {
             None | Some("" | "best" | "avx512") => Ok(Isa::Best),
             Some("avx2") => Ok(Isa::Avx2),
             Some("scalar") => Ok(Isa::Scalar),
-            Some(other) => Err(format!(
-                "{ISA_VAR}={other:?} is not an instruction set: expected avx512 (or best), \
-                 avx2 or scalar"
-            )),
+            Some(other) => Err(not_an_isa(other)),
         }
     }
 
@@ -41,10 +45,7 @@ impl Isa {
         match std::env::var(ISA_VAR) {
             Ok(value) => Isa::parse(Some(&value)),
             Err(std::env::VarError::NotPresent) => Ok(Isa::Best),
-            Err(std::env::VarError::NotUnicode(value)) => Err(format!(
-                "{ISA_VAR}={value:?} is not an instruction set: expected avx512 (or best), avx2 \
-                 or scalar"
-            )),
+            Err(std::env::VarError::NotUnicode(value)) => Err(not_an_isa(value)),
         }
     }
 

@@ -228,18 +228,18 @@ pub(super) fn needs_ridge(l: Option<MatRef<'_, f64>>, ridge: f64, lambda: f64) -
     }
 }
 
-/// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
-/// in place in one n × n buffer, with the parameters faer's `Llt` uses (the same factor,
-/// without its two extra copies), on `par` (`Par::Seq` where the caller already runs one
-/// factorization per thread).
+/// [`cholesky_in`] with fresh buffers (the tests' reference factor).
 #[cfg(test)]
 pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option<Mat<f64>> {
     cholesky_in(c, lambda, par, &mut FactorBuffers::default())
 }
 
-/// [`cholesky_with`] in a buffer taken from `buffers`: its lower triangle overwritten by the
-/// factor, its upper part zeroed (the factorization leaves values there); handed back to
-/// `buffers` when the matrix is not positive definite.
+/// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
+/// in place in one n × n buffer taken from `buffers` (its lower triangle overwritten, its upper
+/// part zeroed: the factorization leaves values there), with the parameters faer's `Llt` uses
+/// (the same factor, without its two extra copies), on `par` (`Par::Seq` where the caller
+/// already runs one factorization per thread); the buffer is handed back to `buffers` when the
+/// matrix is not positive definite.
 fn cholesky_in(
     c: MatRef<'_, f64>,
     lambda: f64,
