@@ -21,6 +21,10 @@ use faer::{Col, Mat};
 
 const USAGE: &str = "usage: fac3_loop MODEL.safetensors [RUNS]";
 
+/// The allocator of the `corrflow` binary ([`corrflow::io::PaddingZeroing`]).
+#[global_allocator]
+static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
+
 fn main() -> Result<(), String> {
     // The allocator setting of `arc_compare` and the CLI: without it a profile of this loop
     // counts page faults the timed runs do not take (EXPERIMENTS.md, twenty-eighth session).

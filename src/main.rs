@@ -6,6 +6,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// faer's matrix blocks handed out zeroed: see [`corrflow::io::PaddingZeroing`].
+#[global_allocator]
+static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
+
 fn main() -> ExitCode {
     cli::unset_empty_variables();
     restore_sigpipe();

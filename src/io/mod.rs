@@ -14,7 +14,7 @@ pub mod regular;
 pub mod temp;
 pub mod trim;
 
-pub use allocator::keep_freed_memory;
+pub use allocator::{keep_freed_memory, PaddingZeroing};
 pub use atomic::write_atomically;
 pub use interrupt::clean_up_on_interrupt;
 pub use limit::{default_memory_limit, set_process_limit, MemoryLimit};

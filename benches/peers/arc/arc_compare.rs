@@ -372,6 +372,10 @@ fn write_moments(
 const USAGE: &str =
     "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--dropped-blocks mapped|paired] [--pilot S] MODEL.safetensors...";
 
+/// The allocator of the `corrflow` binary ([`corrflow::io::PaddingZeroing`]).
+#[global_allocator]
+static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
+
 fn main() -> Result<(), String> {
     // The allocator setting of the `corrflow` binary, so that the engine is timed as it runs there.
     corrflow::io::keep_freed_memory();
