@@ -13,6 +13,10 @@
 //! [`command`] is the library half of each subcommand; [`sweep`] runs grids of configurations.
 //! Source of the science: Fischer et al., "Decomposing neural networks as mappings of
 //! correlation functions", Phys. Rev. Research 4, 043143 (2022).
+//!
+//! A program using the library should install [`io::PaddingZeroing`] as its global allocator,
+//! as the binaries do: without it faer's products whose left operand has a row count that is not
+//! a multiple of 8 can run many times slower (never to different results; see its doc).
 
 pub mod analysis;
 pub mod command;
