@@ -38,6 +38,11 @@ use faer::{Accum, Col, Mat, Par};
 
 #[path = "tools/inputs.rs"]
 mod inputs;
+
+/// The allocator of the `corrflow` binary ([`corrflow::io::PaddingZeroing`]), so that the kernels
+/// are timed as the binary runs them (the forward pass's 10-row read-out among them).
+#[global_allocator]
+static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
 use inputs::{closure_cases, layer_moments, smooth_cases, strong_layer_moments, Uniform};
 
 const WIDTHS: [usize; 6] = [64, 128, 256, 512, 1024, 2048];
