@@ -374,34 +374,43 @@ impl pulp::WithSimd for FindWinners<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let b = self.plus.len();
-        let full = b - b % WINNER_ROWS;
-        // Two copies of the loops, so that the unscaled one multiplies nothing.
+        // One loop, compiled once per case: `scale_of` is None or Some for every block, so
+        // the unscaled rows multiply nothing.
         match self.scale {
-            None => {
-                for j in (0..full).step_by(WINNER_ROWS) {
-                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, None, j);
-                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
-                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
-                }
-                for j in full..b {
-                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, None, j);
-                    (self.plus[j], self.minus[j]) = (kp, km);
-                }
-            }
-            Some(c) => {
-                for j in (0..full).step_by(WINNER_ROWS) {
-                    let cj = Some(c[j..j + WINNER_ROWS].try_into().expect("W rows"));
-                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, cj, j);
-                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
-                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
-                }
-                for (j, &cj) in c.iter().enumerate().take(b).skip(full) {
-                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, Some(&[cj]), j);
-                    (self.plus[j], self.minus[j]) = (kp, km);
-                }
-            }
+            None => all_rows(self.mean, self.cols, |_| None, self.plus, self.minus),
+            Some(c) => all_rows(
+                self.mean,
+                self.cols,
+                |rows| Some(&c[rows]),
+                self.plus,
+                self.minus,
+            ),
         }
+    }
+}
+
+/// [`FindWinners`]' loop over the rows: blocks of [`WINNER_ROWS`], then the rest one by one;
+/// `scale_of` gives the scales of a range of rows (or none).
+#[inline(always)]
+fn all_rows<'c>(
+    mean: &[f64],
+    cols: &[&[f64]],
+    scale_of: impl Fn(std::ops::Range<usize>) -> Option<&'c [f64]>,
+    plus: &mut [u64],
+    minus: &mut [u64],
+) {
+    let b = plus.len();
+    let full = b - b % WINNER_ROWS;
+    for j in (0..full).step_by(WINNER_ROWS) {
+        let cj = scale_of(j..j + WINNER_ROWS).map(|c| c.try_into().expect("W rows"));
+        let (kp, km) = block_winners::<WINNER_ROWS>(mean, cols, cj, j);
+        plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
+        minus[j..j + WINNER_ROWS].copy_from_slice(&km);
+    }
+    for j in full..b {
+        let cj = scale_of(j..j + 1).map(|c| c.try_into().expect("1 row"));
+        let ([kp], [km]) = block_winners::<1>(mean, cols, cj, j);
+        (plus[j], minus[j]) = (kp, km);
     }
 }
 
