@@ -172,7 +172,7 @@ pub fn weighted_argmax(
 /// `weighted_argmax(μ', F', n_samples, seed, None)`'s). Only the buffers some model reads are
 /// allocated: the shared spreads for the Gaussian, weights and scale mixtures, a second spread
 /// buffer for the Gaussians alongside, the weight vectors for the weights (or for unweighted
-/// tallies past [`EXACT_COUNTS`] pairs).
+/// tallies past 2⁴⁸ pairs, where the counts stop being exact).
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
