@@ -1,7 +1,7 @@
 //! Criterion benchmarks of `analyze`'s own kernels (issue #14 item 2): the output tails'
 //! Edgeworth weight w(±u) over a block of 4096 whitened draws (one element = one flop of
 //! [`pair_flops`] per draw), for output ranks r = 5, 10, 20, and the three tail models
-//! (Gaussian, Edgeworth, Student-t-like rescaling) on one stream of 2·10⁵ draws of a
+//! (Gaussian, Edgeworth, Student-t-like scale mixture) on one stream of 2·10⁵ draws of a
 //! 10-output class (one element = one draw).
 
 use std::hint::black_box;
@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use corrflow::analysis::tails::cumulants::WhitenedCumulants;
 use corrflow::analysis::tails::weight::{pair_flops, EdgeworthWeight};
-use corrflow::stats::gaussian::{weighted_argmax_models, ArgmaxModel, DrawWeight, PairWeight};
+use corrflow::stats::gaussian::{weighted_argmax_models, ArgmaxModel, DrawWeight};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use faer::{Mat, MatMut};
+use faer::Mat;
 
 /// Cumulants of r skewed outputs: cubes of uniform draws, mixed (a whitened κ₃/κ₄ that is full).
 fn skewed_cumulants(r: usize) -> WhitenedCumulants {
@@ -51,18 +51,12 @@ fn bench_tail_models(c: &mut Criterion) {
     let cum = skewed_cumulants(k);
     let w = EdgeworthWeight::new(&cum);
     let edge: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
-    let scale: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-        for j in 0..z.ncols() {
-            let s = 0.8 + 0.1 * ((first + j) % 5) as f64;
-            for i in 0..z.nrows() {
-                z[(i, j)] *= s;
-            }
-        }
-    };
+    // A scale per pair, as the Student-t-like model of the output tails draws them.
+    let scale: Vec<f64> = (0..draws / 2).map(|j| 0.8 + 0.1 * (j % 5) as f64).collect();
     let models = [
         ArgmaxModel::Gaussian,
         ArgmaxModel::Weight(edge),
-        ArgmaxModel::Hook(scale),
+        ArgmaxModel::Scaled(&scale),
     ];
     g.throughput(Throughput::Elements(draws as u64));
     g.bench_function(BenchmarkId::from_parameter(k), |bench| {

@@ -423,7 +423,7 @@ mod tests {
 
     use super::*;
     use crate::special::{normal_cdf, normal_pdf};
-    use crate::stats::gaussian::{weighted_argmax, PairWeight};
+    use crate::stats::gaussian::{weighted_argmax, DrawWeight};
     use rand_distr::StandardNormal;
 
     /// Two outputs, three whitened directions: y₀ − y₁ = (μ₀ − μ₁) + σ d·u with d a unit vector,
@@ -498,7 +498,7 @@ mod tests {
             (exact - gaussian).abs() > 10.0 * se,
             "κ₃ = {k3}: too weak a test"
         );
-        let pair: PairWeight<'_> = &|_, z, p, m| w.pair(z.as_ref(), p, m);
+        let pair: DrawWeight<'_> = &|_, z, p, m| w.pair(z, p, m);
         let est = weighted_argmax(mean.as_ref(), f.as_ref(), 2_000_000, 4, Some(pair)).unwrap();
         let (p, se, n) = (est.p[0], est.stderr[0], est.weights.negative_mass);
         assert!(

@@ -19,26 +19,23 @@
 //! Carlo.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, ColRef, Mat, MatMut, MatRef, Par};
+use faer::{Accum, ColRef, Mat, MatRef, Par};
 
 use super::normals::NormalStream;
 use super::sampler::GaussianSampler;
 use crate::error::{Error, Result};
 
-/// Antithetic pairs per chunk (bounds memory to (2r + K) × this many f64).
+/// Antithetic pairs per chunk (the rows of every per-chunk buffer: the draws, the spreads, the
+/// weights, the winners).
 const CHUNK: usize = 4096;
 
 /// Below this many pairs every sum of an unweighted tally is a multiple of ¼ under 2⁵¹, exact
 /// in f64 whatever the order of its terms ([`Tally::add_unweighted`]).
 const EXACT_COUNTS: usize = 1 << 48;
 
-/// A hook on each batch of standard normal draws z (b × r, row j the draw of pair `first` + j):
-/// it writes the weights w(z) and w(−z) into `plus` and `minus` (left at 1 otherwise) and may
-/// rescale the rows of z in place (a scale mixture), before y = μ ± F z is formed.
-pub type PairWeight<'a> = &'a (dyn Fn(usize, MatMut<'_, f64>, &mut [f64], &mut [f64]) + Sync);
-
-/// A weight on each batch of draws z (b × r, row j the draw of pair `first` + j) that leaves
-/// them as they are: it only writes w(z) and w(−z) into `plus` and `minus`.
+/// A weight on each batch of standard normal draws z (b × r, row j the draw of pair
+/// `first` + j) that leaves them as they are: it writes w(z) and w(−z) into `plus` and `minus`
+/// (b entries each, set to 1 before the call).
 pub type DrawWeight<'a> = &'a (dyn Fn(usize, MatRef<'_, f64>, &mut [f64], &mut [f64]) + Sync);
 
 /// One model of [`weighted_argmax_models`].
@@ -49,14 +46,12 @@ pub enum ArgmaxModel<'a> {
     /// A weight of the unchanged draws (an Edgeworth density): its argmaxes are the Gaussian's,
     /// found once per chunk for every such model.
     Weight(DrawWeight<'a>),
-    /// A hook that may rescale the draws (a scale mixture): its own copy of z, its own argmaxes.
-    Hook(PairWeight<'a>),
     /// A scale mixture μ + c_j F z_j of the draws, w = 1: pair j (counted from the first pair
     /// of the run) scaled by `c[j]` (at least as many entries as pairs). Its argmaxes are those
     /// of μ ± c_j s_j with s_j = F z_j the shared spreads ([`ArgmaxModel::Gaussian`]'s), so it
-    /// needs no copy of z and no product of its own: the result of the [`ArgmaxModel::Hook`]
-    /// that multiplies row j of z by c_j, up to the rounding of c_j (F z_j) against F (c_j z_j),
-    /// which can move an argmax only where two outputs tie to within it.
+    /// needs no copy of z and no product of its own: the Gaussian μ + F (c_j z_j) of the
+    /// rescaled draws up to the rounding of c_j (F z_j) against F (c_j z_j), which can move an
+    /// argmax only where two outputs tie to within it.
     Scaled(&'a [f64]),
     /// Another Gaussian μ' + F' z on the same draws (F' has as many columns as the draws), w = 1:
     /// its own spreads and argmaxes. Its result equals `weighted_argmax(μ', F', n, seed, None)`
@@ -142,8 +137,8 @@ pub fn argmax_distribution(
 }
 
 /// E_{z~N(0,I_r)}[w(z) 1{argmax(μ + F z) = k}] for every k (w = 1 without `weight`), from
-/// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The hook
-/// `weight` sets w and may rescale z first ([`PairWeight`]). The normals come from
+/// `n_samples` draws in antithetic pairs (z, −z) seeded by `seed`; F is K × r. The weight
+/// `weight` sets w ([`DrawWeight`]). The normals come from
 /// [`NormalStream`]`::new(seed)`, chunk by chunk (pairs of up to 4096), coordinate by coordinate
 /// within a chunk (column a of the b × r chunk is coordinate a of its b pairs).
 ///
@@ -158,9 +153,9 @@ pub fn weighted_argmax(
     factor: MatRef<'_, f64>,
     n_samples: usize,
     seed: u64,
-    weight: Option<PairWeight<'_>>,
+    weight: Option<DrawWeight<'_>>,
 ) -> Result<ArgmaxDistribution> {
-    let model = weight.map_or(ArgmaxModel::Gaussian, ArgmaxModel::Hook);
+    let model = weight.map_or(ArgmaxModel::Gaussian, ArgmaxModel::Weight);
     let mut d = weighted_argmax_models(mean, factor, n_samples, seed, &[model])?;
     d.pop()
         .ok_or_else(|| Error::Shape("weighted argmax: no model evaluated".into()))
@@ -168,14 +163,16 @@ pub fn weighted_argmax(
 
 /// [`weighted_argmax`] for several models on one stream of draws: model m's result equals
 /// `weighted_argmax(mean, factor, n_samples, seed, w)` exactly (w = None for
-/// [`ArgmaxModel::Gaussian`], the weight or hook otherwise), but the standard normals are drawn
-/// once per chunk for all of them, the product μ ± F z and its argmaxes are formed once per
-/// chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z), each
-/// [`ArgmaxModel::Hook`] gets its own copy of z to rescale and its own argmaxes, each
-/// [`ArgmaxModel::Scaled`] its own argmaxes of the shared spreads scaled per pair (the scaling
-/// hook's result up to rounding, see there), and each [`ArgmaxModel::Alongside`] μ' + F' z its
-/// own spreads and argmaxes of the same z (its result is
-/// `weighted_argmax(μ', F', n_samples, seed, None)`'s).
+/// [`ArgmaxModel::Gaussian`], the weight for [`ArgmaxModel::Weight`]), but the standard normals
+/// are drawn once per chunk for all of them, the product μ ± F z and its argmaxes are formed
+/// once per chunk for the Gaussian and every [`ArgmaxModel::Weight`] (they see the same z),
+/// each [`ArgmaxModel::Scaled`] gets its own argmaxes of the shared spreads scaled per pair
+/// (the rescaled draws' result up to rounding, see there), and each [`ArgmaxModel::Alongside`]
+/// μ' + F' z its own spreads and argmaxes of the same z (its result is
+/// `weighted_argmax(μ', F', n_samples, seed, None)`'s). Only the buffers some model reads are
+/// allocated: the shared spreads for the Gaussian, weights and scale mixtures, a second spread
+/// buffer for the Gaussians alongside, the weight vectors for the weights (or for unweighted
+/// tallies past 2⁴⁸ pairs, where the counts stop being exact).
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
@@ -219,23 +216,28 @@ pub fn weighted_argmax_models(
         )));
     }
     let chunk = CHUNK.min(pairs);
+    let any = |f: fn(&ArgmaxModel<'_>) -> bool| models.iter().any(f);
+    let rows = |needed: bool| if needed { chunk } else { 0 };
     let mut normals = NormalStream::new(seed);
     let mut z = Mat::zeros(chunk, r);
-    let mut hooked = Mat::zeros(chunk, r);
     // The spreads F z of the unchanged draws (read by the Gaussian, the weights and the scale
-    // mixtures), and those of a hook's rescaled copy or of a Gaussian alongside.
-    let mut spread = Mat::zeros(chunk, k);
-    let mut own_spread = Mat::zeros(chunk, k);
-    let (mut plus, mut minus) = (vec![1.0; chunk], vec![1.0; chunk]);
+    // mixtures), and those of a Gaussian alongside (its own factor).
+    let mut spread = Mat::zeros(rows(any(reads_shared_spread)), k);
+    let mut own_spread = Mat::zeros(rows(any(|m| matches!(m, ArgmaxModel::Alongside(..)))), k);
+    // The weights w(±z) of one model's chunk: for the weights, and for unit weights where the
+    // counts are not exact.
+    let weighted = pairs >= EXACT_COUNTS || any(|m| matches!(m, ArgmaxModel::Weight(_)));
+    let (mut plus, mut minus) = (vec![1.0; rows(weighted)], vec![1.0; rows(weighted)]);
     // The argmaxes of the unchanged draws (shared by the Gaussian and the weights), and each
-    // hook's (of its rescaled copy) and Gaussian alongside's own (of its own mean and spreads);
-    // the models that read the shared ones hold an empty buffer.
-    let mut shared = Winners::new(mean, chunk);
+    // scale mixture's and Gaussian alongside's own; the models that read the shared ones hold
+    // an empty buffer.
+    let shares = any(|m| matches!(m, ArgmaxModel::Gaussian | ArgmaxModel::Weight(_)));
+    let mut shared = Winners::new(mean, rows(shares));
     let mut own: Vec<Winners> = models
         .iter()
         .map(|m| match m {
             ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, 0),
-            ArgmaxModel::Hook(_) | ArgmaxModel::Scaled(_) => Winners::new(mean, chunk),
+            ArgmaxModel::Scaled(_) => Winners::new(mean, chunk),
             ArgmaxModel::Alongside(mean, _) => Winners::new(*mean, chunk),
         })
         .collect();
@@ -246,28 +248,15 @@ pub fn weighted_argmax_models(
         for a in 0..r {
             normals.fill(&mut z.col_as_slice_mut(a)[..b]);
         }
+        let draws = z.as_ref().subrows(0, b);
         let (mut spread_formed, mut shared_found) = (false, false);
         for ((model, tally), own) in models.iter().zip(&mut tallies).zip(&mut own) {
-            plus[..b].fill(1.0);
-            minus[..b].fill(1.0);
-            let reads_spread = matches!(
-                model,
-                ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) | ArgmaxModel::Scaled(_)
-            );
-            if reads_spread && !spread_formed {
-                form_spread(&mut spread, z.as_ref().subrows(0, b), factor);
+            if reads_shared_spread(model) && !spread_formed {
+                form_spread(&mut spread, draws, factor);
                 spread_formed = true;
             }
             let winners = match model {
                 ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => {
-                    if let ArgmaxModel::Weight(w) = model {
-                        w(
-                            done,
-                            z.as_ref().subrows(0, b),
-                            &mut plus[..b],
-                            &mut minus[..b],
-                        );
-                    }
                     if !shared_found {
                         shared.find(&spread, b, None);
                         shared_found = true;
@@ -278,16 +267,8 @@ pub fn weighted_argmax_models(
                     own.find(&spread, b, Some(&c[done..done + b]));
                     &*own
                 }
-                ArgmaxModel::Hook(w) => {
-                    let mut draws = hooked.as_mut().subrows_mut(0, b);
-                    draws.copy_from(z.as_ref().subrows(0, b));
-                    w(done, draws, &mut plus[..b], &mut minus[..b]);
-                    form_spread(&mut own_spread, hooked.as_ref().subrows(0, b), factor);
-                    own.find(&own_spread, b, None);
-                    &*own
-                }
                 ArgmaxModel::Alongside(_, f) => {
-                    form_spread(&mut own_spread, z.as_ref().subrows(0, b), *f);
+                    form_spread(&mut own_spread, draws, *f);
                     own.find(&own_spread, b, None);
                     &*own
                 }
@@ -298,12 +279,28 @@ pub fn weighted_argmax_models(
                 {
                     tally.add_unweighted(winners, b)
                 }
-                _ => tally.add(winners, &plus[..b], &minus[..b]),
+                _ => {
+                    let (plus, minus) = (&mut plus[..b], &mut minus[..b]);
+                    plus.fill(1.0);
+                    minus.fill(1.0);
+                    if let ArgmaxModel::Weight(w) = model {
+                        w(done, draws, plus, minus);
+                    }
+                    tally.add(winners, plus, minus)
+                }
             }
         }
         done += b;
     }
     tallies.into_iter().map(|t| t.finish(pairs)).collect()
+}
+
+/// Whether `model` reads the spreads F z of the unchanged draws.
+fn reads_shared_spread(model: &ArgmaxModel<'_>) -> bool {
+    matches!(
+        model,
+        ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) | ArgmaxModel::Scaled(_)
+    )
 }
 
 /// The spreads s = F z of the rows of `draws`, into the first rows of `spread`.
@@ -377,34 +374,43 @@ impl pulp::WithSimd for FindWinners<'_> {
 
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _simd: S) {
-        let b = self.plus.len();
-        let full = b - b % WINNER_ROWS;
-        // Two copies of the loops, so that the unscaled one multiplies nothing.
+        // One loop, compiled once per case: `scale_of` is None or Some for every block, so
+        // the unscaled rows multiply nothing.
         match self.scale {
-            None => {
-                for j in (0..full).step_by(WINNER_ROWS) {
-                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, None, j);
-                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
-                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
-                }
-                for j in full..b {
-                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, None, j);
-                    (self.plus[j], self.minus[j]) = (kp, km);
-                }
-            }
-            Some(c) => {
-                for j in (0..full).step_by(WINNER_ROWS) {
-                    let cj = Some(c[j..j + WINNER_ROWS].try_into().expect("W rows"));
-                    let (kp, km) = block_winners::<WINNER_ROWS>(self.mean, self.cols, cj, j);
-                    self.plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
-                    self.minus[j..j + WINNER_ROWS].copy_from_slice(&km);
-                }
-                for (j, &cj) in c.iter().enumerate().take(b).skip(full) {
-                    let ([kp], [km]) = block_winners::<1>(self.mean, self.cols, Some(&[cj]), j);
-                    (self.plus[j], self.minus[j]) = (kp, km);
-                }
-            }
+            None => all_rows(self.mean, self.cols, |_| None, self.plus, self.minus),
+            Some(c) => all_rows(
+                self.mean,
+                self.cols,
+                |rows| Some(&c[rows]),
+                self.plus,
+                self.minus,
+            ),
         }
+    }
+}
+
+/// [`FindWinners`]' loop over the rows: blocks of [`WINNER_ROWS`], then the rest one by one;
+/// `scale_of` gives the scales of a range of rows (or none).
+#[inline(always)]
+fn all_rows<'c>(
+    mean: &[f64],
+    cols: &[&[f64]],
+    scale_of: impl Fn(std::ops::Range<usize>) -> Option<&'c [f64]>,
+    plus: &mut [u64],
+    minus: &mut [u64],
+) {
+    let b = plus.len();
+    let full = b - b % WINNER_ROWS;
+    for j in (0..full).step_by(WINNER_ROWS) {
+        let cj = scale_of(j..j + WINNER_ROWS).map(|c| c.try_into().expect("W rows"));
+        let (kp, km) = block_winners::<WINNER_ROWS>(mean, cols, cj, j);
+        plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
+        minus[j..j + WINNER_ROWS].copy_from_slice(&km);
+    }
+    for j in full..b {
+        let cj = scale_of(j..j + 1).map(|c| c.try_into().expect("1 row"));
+        let ([kp], [km]) = block_winners::<1>(mean, cols, cj, j);
+        (plus[j], minus[j]) = (kp, km);
     }
 }
 
@@ -540,7 +546,7 @@ impl Tally {
         }
     }
 
-    /// [`add`](Self::add) with unit weights (no hook: w = 1 on both sides), for the first `b`
+    /// [`add`](Self::add) with unit weights (no weight: w = 1 on both sides), for the first `b`
     /// rows of `winners`. Then y = 1 per pair, and xₖ is 1 where both sides' argmax is k and ½
     /// where one side's is: per output k, with `both` and `half` such pairs in the chunk,
     /// Σxₖ and Σxₖy grow by both + ½·half, Σxₖ² by both + ¼·half. Every term and partial sum is
@@ -768,64 +774,93 @@ mod tests {
         assert!((d.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     }
 
-    /// Several models on one stream: each equals its own weighted_argmax run bit for bit, also
-    /// when a hook rescales z (the next model still sees the draws unscaled) and when a weight
-    /// of the unchanged draws shares the Gaussian's argmaxes (before and after it, after a hook).
+    /// Several models on one stream: each equals its own run bit for bit, also when a scale
+    /// mixture reads the shared spreads (the next model still sees them unscaled) and when a
+    /// weight of the unchanged draws shares the Gaussian's argmaxes (before and after it, after
+    /// a scale mixture).
     #[test]
     fn models_on_one_stream_equal_separate_runs() {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
-        let scale: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-            for a in 0..z.ncols() {
-                for j in 0..z.nrows() {
-                    z[(j, a)] *= 1.0 + ((first + j) % 3) as f64;
-                }
-            }
-        };
+        let (n, seed) = (10_000, 5);
+        let c: Vec<f64> = (0..n / 2).map(|j| 1.0 + (j % 3) as f64).collect();
         let tilt: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
             for j in 0..z.nrows() {
                 p[j] = 1.0 + 0.3 * z[(j, 0)];
                 m[j] = 1.0 - 0.3 * z[(j, 0)];
             }
         };
-        let tilt_hook: PairWeight<'_> = &|first, z, p, m| tilt(first, z.as_ref(), p, m);
         let models = [
-            ArgmaxModel::Hook(scale),
+            ArgmaxModel::Scaled(&c),
             ArgmaxModel::Weight(tilt),
             ArgmaxModel::Gaussian,
         ];
-        let alone = [Some(scale), Some(tilt_hook), None];
-        let (n, seed) = (10_000, 5);
         for order in [[0, 1, 2], [2, 1, 0], [1, 2, 0]] {
             let ms: Vec<ArgmaxModel<'_>> = order.iter().map(|&i| models[i]).collect();
             let all = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &ms).unwrap();
             for (&i, got) in order.iter().zip(&all) {
-                let want = weighted_argmax(mean.as_ref(), f.factor(), n, seed, alone[i]).unwrap();
-                assert_eq!(*got, want, "model {i} in order {order:?}");
+                let alone = [models[i]];
+                let want = weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &alone);
+                assert_eq!(*got, want.unwrap()[0], "model {i} in order {order:?}");
             }
             assert!(all[0] != all[1] && all[1] != all[2]);
         }
     }
 
-    /// A scale mixture read from the shared spreads gives the distribution of the hook that
-    /// scales the rows of z (the same argmaxes: c_j (F z_j) and F (c_j z_j) differ by rounding,
-    /// which ties no two outputs of these draws), beside the Gaussian and before, between or
-    /// after a Gaussian alongside (whose own spreads must not overwrite the shared ones it
-    /// reads); it differs from the Gaussian's, and fewer scales than pairs are refused.
+    /// The argmax distribution of μ ± F (c_j z_j) over the pairs of `weighted_argmax`'s draws
+    /// (its documented order: chunks of up to [`CHUNK`] pairs, coordinate by coordinate), pair
+    /// by pair: pₖ = Σⱼ xₖⱼ / m and se(pₖ) = √(Σⱼ (xₖⱼ − pₖ)² / (m − 1) / m).
+    fn rescaled_draws(
+        mean: &Col<f64>,
+        f: MatRef<'_, f64>,
+        n: usize,
+        seed: u64,
+        c: &[f64],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let (k, r, pairs) = (mean.nrows(), f.ncols(), n / 2);
+        let mut normals = NormalStream::new(seed);
+        let mut x = vec![vec![0.0; k]; pairs];
+        for first in (0..pairs).step_by(CHUNK) {
+            let b = CHUNK.min(pairs - first);
+            let mut z = Mat::zeros(b, r);
+            for a in 0..r {
+                normals.fill(z.col_as_slice_mut(a));
+            }
+            for j in 0..b {
+                let u: Vec<f64> = (0..r).map(|a| c[first + j] * z[(j, a)]).collect();
+                for sign in [1.0, -1.0] {
+                    let y =
+                        |i: usize| mean[i] + sign * (0..r).map(|a| f[(i, a)] * u[a]).sum::<f64>();
+                    let best = (1..k).fold(0, |best, i| if y(i) > y(best) { i } else { best });
+                    x[first + j][best] += 0.5;
+                }
+            }
+        }
+        let m = pairs as f64;
+        let p: Vec<f64> = (0..k)
+            .map(|i| x.iter().map(|xj| xj[i]).sum::<f64>() / m)
+            .collect();
+        let se = (0..k)
+            .map(|i| {
+                (x.iter().map(|xj| (xj[i] - p[i]).powi(2)).sum::<f64>() / (m - 1.0) / m).sqrt()
+            })
+            .collect();
+        (p, se)
+    }
+
+    /// A scale mixture read from the shared spreads gives the argmax distribution of the
+    /// rescaled draws μ ± F (c_j z_j), computed pair by pair (the same argmaxes: c_j (F z_j) and
+    /// F (c_j z_j) differ by rounding, which ties no two outputs of these draws; the standard
+    /// errors to rounding), beside the Gaussian and before, between or after a Gaussian
+    /// alongside (whose own spreads must not overwrite the shared ones it reads), over two
+    /// chunks; it differs from the Gaussian's, and fewer scales than pairs are refused.
     #[test]
-    fn a_scale_mixture_equals_the_scaling_hook() {
+    fn a_scale_mixture_equals_the_rescaled_draws() {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
         let (n, seed) = (10_000, 3);
         let c: Vec<f64> = (0..n / 2).map(|j| 0.3 + (j % 7) as f64 * 0.4).collect();
-        let hook: PairWeight<'_> = &|first, mut z: MatMut<'_, f64>, _, _| {
-            for a in 0..z.ncols() {
-                for j in 0..z.nrows() {
-                    z[(j, a)] *= c[first + j];
-                }
-            }
-        };
-        let want = weighted_argmax(mean.as_ref(), f.factor(), n, seed, Some(hook)).unwrap();
+        let (want_p, want_se) = rescaled_draws(&mean, f.factor(), n, seed, &c);
         let other_mean = Col::from_fn(4, |i| [0.8, 0.9, 0.1, 1.0][i]);
         let other_cov = Mat::from_fn(4, 4, |i, j| cov[(i, j)] * if i == j { 1.5 } else { 0.7 });
         let g = GaussianSampler::new(other_mean.as_ref(), other_cov.as_ref()).unwrap();
@@ -842,15 +877,19 @@ mod tests {
                 .zip(&models)
                 .find(|(_, m)| matches!(m, ArgmaxModel::Scaled(_)));
             let got = got.unwrap().0;
-            assert_eq!(*got, want);
-            assert!(all.iter().any(|d| d != got));
+            assert_eq!(got.p, want_p);
+            for (se, want) in got.stderr.iter().zip(&want_se) {
+                assert!((se - want).abs() <= 1e-12 * want, "{se} vs {want}");
+            }
+            assert_eq!(got.weights, WeightSummary::UNIT);
+            assert!(all.iter().any(|d| d.p != got.p));
         }
         let few = [ArgmaxModel::Scaled(&c[1..])];
         assert!(weighted_argmax_models(mean.as_ref(), f.factor(), n, seed, &few).is_err());
     }
 
     /// A Gaussian alongside the draws' own gets the rows its own Monte Carlo would draw on the
-    /// same seed, bit for bit, beside a weight and a hook; another mean or covariance changes
+    /// same seed, bit for bit, beside a weight; another mean or covariance changes
     /// them (the test can fail), and a factor with another column count is refused.
     #[test]
     fn a_gaussian_alongside_gets_its_own_rows() {
@@ -895,7 +934,7 @@ mod tests {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
         let one = weighted_argmax(mean.as_ref(), f.factor(), 4000, 3, None).unwrap();
-        let two: PairWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
+        let two: DrawWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
             p.fill(2.0);
             m.fill(2.0);
         };
@@ -939,7 +978,7 @@ mod tests {
         let pos = |z: f64| pdf(z) * w(z).max(0.0);
         let z_norm = simpson(&pos, -12.0, 12.0);
         let neg_mass = simpson(&|z| pdf(z) * (-w(z)).max(0.0), -12.0, 12.0);
-        let hook: PairWeight<'_> = &|_, z: MatMut<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+        let weight: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
             for j in 0..z.nrows() {
                 (p[j], m[j]) = (w(z[(j, 0)]), w(-z[(j, 0)]));
             }
@@ -951,7 +990,7 @@ mod tests {
             assert!(clipped <= 1.0 && (signed - clipped).abs() <= neg_mass);
             assert!(t > -2.0 || signed > 1.0, "t = {t}: {signed}");
             let mean = Col::from_fn(2, |i| [0.0, t][i]);
-            let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2_000_000, 9, Some(hook)).unwrap();
+            let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2_000_000, 9, Some(weight)).unwrap();
             assert!(d.p.iter().all(|p| (0.0..=1.0).contains(p)));
             assert!((d.p[0] + d.p[1] - 1.0).abs() < 1e-12);
             assert!(
@@ -975,7 +1014,7 @@ mod tests {
     fn ratio_standard_error_matches_the_spread_over_seeds() {
         let kappa = 2.5;
         let w = |z: f64| 1.0 + kappa / 6.0 * (z * z * z - 3.0 * z);
-        let hook: PairWeight<'_> = &|_, z: MatMut<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+        let weight: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
             for j in 0..z.nrows() {
                 (p[j], m[j]) = (w(z[(j, 0)]), w(-z[(j, 0)]));
             }
@@ -984,7 +1023,7 @@ mod tests {
         let f = Mat::from_fn(2, 1, |i, _| [1.0, 0.0][i]);
         let runs: Vec<(f64, f64)> = (0..400)
             .map(|s| {
-                let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2000, 100 + s, Some(hook));
+                let d = weighted_argmax(mean.as_ref(), f.as_ref(), 2000, 100 + s, Some(weight));
                 let d = d.unwrap();
                 (d.p[0], d.stderr[0])
             })
@@ -1004,7 +1043,7 @@ mod tests {
     fn no_positive_weight_is_an_error() {
         let (mean, cov) = example();
         let f = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
-        let negative: PairWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
+        let negative: DrawWeight<'_> = &|_, _, p: &mut [f64], m: &mut [f64]| {
             p.fill(-1.0);
             m.fill(0.0);
         };

@@ -17,7 +17,7 @@ mod support;
 pub use argmax::{prob_argmax, prob_argmax_flops};
 pub use argmax_all::{
     argmax_distribution, weighted_argmax, weighted_argmax_models, ArgmaxDistribution, ArgmaxModel,
-    DrawWeight, PairWeight, WeightSummary,
+    DrawWeight, WeightSummary,
 };
 pub use chi_square::fill_chi_square;
 pub use compare::{frobenius_parts, mean_error, mean_error_parts, relative_frobenius};
