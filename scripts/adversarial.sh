@@ -2367,4 +2367,220 @@ check "non-UTF-8 --out" + --threads 1 train "${XOR[@]}" --out "$D28/"$'\xff\xfe'
 check "--out component of 300 bytes" "cannot be written" --threads 1 train "${XOR[@]}" --out "$D28/$(printf 'a%.0s' $(seq 300)).safetensors"
 check "--out path of 5000 bytes" "cannot be written" --threads 1 train "${XOR[@]}" --out "$D28/$(printf 'b%.0s' $(seq 200))$(printf '/%0200d' $(seq 24))/m.safetensors"
 
+# 29. Thirty-eighth session (adv38): input files that shrink while they are mapped (a .npy
+# training set and an uncompressed IDX test set truncated mid-run: SIGBUS, exit 135, no word of
+# the file), npy edge cases (byte order, Fortran order, 0-d, 0-length axes, 3-d, complex, object,
+# f16, bool and structured dtypes, a declared shape of 4e12 elements, headers without padding,
+# versions 2 and 3, a header length past the file, keys reordered, a negative dimension),
+# safetensors with F16/BF16/I64/F32 tensors, offsets out of order, a gap, offsets backwards or
+# past 2^63, a shape of 2^80 elements, a scalar or 3-d shape, a header length of 2^62, a JSON
+# array header, metadata that is a list, holds a NUL or a non-finite slope; sweep grids with
+# duplicate keys or tables, nesting 5000 deep, 8e9 points, a float overflow, a seed of 2^64-1,
+# a BOM, CRLF; flags at extremes (--seed 2^64, NaN/inf floats, --n-train 0 / 2^63,
+# --mc-samples 0 / 2^64); COLUMNS=0/-5, HOME unset, TMPDIR missing, an odd locale; two trains
+# and two sweeps writing the same --out at once; the --out folder removed mid-run.
+D29=$W/d29
+mkdir -p "$D29"
+python3 - "$D29" "$OUT" <<'PY29'
+import json, random, struct, sys
+d, model = sys.argv[1:3]
+rng = random.Random(29)
+def npy(path, descr, shape, data, version=1, pad=True, header=None):
+    h = header or "{'descr': %s, 'fortran_order': False, 'shape': %s, }" % (
+        descr if descr.startswith("[") else repr(descr),
+        "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")")
+    h = h.encode()
+    lead = 10 if version == 1 else 12
+    if pad:
+        h += b" " * ((64 - (lead + len(h) + 1) % 64) % 64)
+    h += b"\n"
+    size = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    open(path, "wb").write(b"\x93NUMPY" + bytes([version, 0]) + size + h + data)
+n = 300
+x = [rng.gauss(0, 1) for _ in range(n * 4)]
+f8 = lambda fmt: b"".join(struct.pack(fmt, v) for v in x)
+npy(f"{d}/x.npy", "<f8", (n, 4), f8("<d"))
+npy(f"{d}/y.npy", "<i8", (n,), b"".join(struct.pack("<q", k % 3) for k in range(n)))
+npy(f"{d}/xbe.npy", ">f8", (n, 4), f8(">d"))
+npy(f"{d}/xF.npy", "<f8", (n, 4), f8("<d"), header="{'descr': '<f8', 'fortran_order': True, 'shape': (300, 4), }")
+npy(f"{d}/x0d.npy", "<f8", (), struct.pack("<d", 1.0), header="{'descr': '<f8', 'fortran_order': False, 'shape': (), }")
+npy(f"{d}/x0len.npy", "<f8", (0, 4), b"")
+npy(f"{d}/x0feat.npy", "<f8", (n, 0), b"")
+npy(f"{d}/x3d.npy", "<f8", (n, 2, 2), f8("<d"))
+npy(f"{d}/xc16.npy", "<c16", (n, 2), f8("<d"))
+npy(f"{d}/xO.npy", "|O", (n,), b"")
+npy(f"{d}/xf2.npy", "<f2", (n, 4), b"\0" * (2 * n * 4))
+npy(f"{d}/xb1.npy", "|b1", (n, 4), b"\1" * (n * 4))
+npy(f"{d}/xrec.npy", "[('a', '<f8'), ('b', '<f8')]", (n,), f8("<d")[: 16 * n])
+npy(f"{d}/xhuge.npy", "<f8", (10**12, 4), b"\0" * 64)
+npy(f"{d}/xnopad.npy", "<f8", (n, 4), f8("<d"), pad=False)
+npy(f"{d}/xv2.npy", "<f8", (n, 4), f8("<d"), version=2)
+npy(f"{d}/xv3.npy", "<f8", (n, 4), f8("<d"), version=3)
+open(f"{d}/xhlen.npy", "wb").write(b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**32 - 1) + b"{'descr': '<f8', ")
+npy(f"{d}/xkeys.npy", "<f8", (n, 4), f8("<d"), header="{'shape': (300, 4), 'fortran_order': False, 'descr': '<f8'}")
+npy(f"{d}/xneg.npy", "<f8", (n, 4), f8("<d"), header="{'descr': '<f8', 'fortran_order': False, 'shape': (300, -4), }")
+# 200 000 x 16 (25.6 MB), truncated mid-run below
+npy(f"{d}/big-x.npy", "<f8", (200000, 16), struct.pack("<d", 0.5) * (200000 * 16))
+npy(f"{d}/big-y.npy", "<i8", (200000,), b"".join(struct.pack("<q", k % 3) for k in range(200000)))
+raw = open(model, "rb").read()
+hl = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + hl])
+data = raw[8 + hl:]
+names = [k for k in head if k != "__metadata__"]
+def put(name, h, body):
+    hb = json.dumps(h).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(hb)) + hb + body)
+def values(k):
+    a, b = head[k]["data_offsets"]
+    return [v for (v,) in struct.iter_unpack("<d", data[a:b])]
+def bf16(v):
+    return struct.pack("<H", struct.unpack("<I", struct.pack("<f", v))[0] >> 16)
+for dt, enc in [("F16", lambda v: struct.pack("<e", v)), ("BF16", bf16), ("I64", lambda v: struct.pack("<q", int(v))), ("F32", lambda v: struct.pack("<f", v))]:
+    h, body = json.loads(json.dumps(head)), b""
+    for k in names:
+        bs = b"".join(enc(v) for v in values(k))
+        h[k]["dtype"], h[k]["data_offsets"] = dt, [len(body), len(body) + len(bs)]
+        body += bs
+    put(f"st-{dt}", h, body)
+h, body = json.loads(json.dumps(head)), b""
+for k in reversed(names):
+    a, b = head[k]["data_offsets"]
+    h[k]["data_offsets"] = [len(body), len(body) + b - a]
+    body += data[a:b]
+put("st-reversed", h, body)
+h, body = json.loads(json.dumps(head)), b""
+for k in names:
+    a, b = head[k]["data_offsets"]
+    body += bytes(16)
+    h[k]["data_offsets"] = [len(body), len(body) + b - a]
+    body += data[a:b]
+put("st-gap", h, body)
+def edit(name, f):
+    h = json.loads(json.dumps(head))
+    f(h, names[0])
+    put(name, h, data)
+edit("st-backwards", lambda h, k: h[k].update(data_offsets=h[k]["data_offsets"][::-1]))
+edit("st-offset63", lambda h, k: h[k].update(data_offsets=[0, 2**63]))
+edit("st-shape80", lambda h, k: h[k].update(shape=[2**40, 2**40]))
+edit("st-scalar", lambda h, k: h[k].update(shape=[]))
+edit("st-3d", lambda h, k: h[k].update(shape=[8, 2, 1]))
+edit("st-metalist", lambda h, k: h["__metadata__"].update(widths=[2, 8, 2]))
+edit("st-metanul", lambda h, k: h["__metadata__"].update(activation="quad:0.5\u0000"))
+edit("st-metanan", lambda h, k: h["__metadata__"].update(activation="quad:nan"))
+edit("st-metainf", lambda h, k: h["__metadata__"].update(activation="leaky_relu:inf"))
+open(f"{d}/st-hlen.safetensors", "wb").write(struct.pack("<Q", 2**62) + raw[8:])
+open(f"{d}/st-array.safetensors", "wb").write(struct.pack("<Q", 8) + b"[1,2,3] ")
+PY29
+npx() { echo --threads 1 train --task data --train-x "$D29/$1.npy" --train-y "$D29/${2:-y}.npy" --test-split 0:100 --hidden 4 --epochs 1 --out "$D29/m.safetensors"; }
+for f in x xbe xF x3d xnopad xv2 xv3 xkeys; do
+  check "npy $f" + $(npx $f)
+done
+for f in x0d x0len x0feat xc16 xO xf2 xb1 xrec xhuge xhlen xneg; do
+  check "npy $f" "$f.npy" $(npx $f)
+done
+for f in F32 reversed; do
+  check "safetensors $f" + --threads 1 propagate --model "$D29/st-$f.safetensors" --task xor --json
+done
+for f in F16 BF16 I64 gap backwards offset63 shape80 scalar 3d metalist metanul metanan metainf hlen array; do
+  check "safetensors $f" "st-$f.safetensors" --threads 1 propagate --model "$D29/st-$f.safetensors" --task xor --json
+done
+g29() { printf 'task = "xor"\nn_train = 400\n%b' "$2" >"$D29/$1.toml"; }
+g29 dupkey 'epochs = 1\nepochs = 2\n'
+g29 duptable '[net]\nhidden = [[4]]\n[net]\nhidden = [[8]]\n'
+g29 deep "hidden = $(printf '[%.0s' $(seq 5000))4$(printf ']%.0s' $(seq 5000))\n"
+g29 inline "x = $(printf '{a=%.0s' $(seq 3000))1$(printf '}%.0s' $(seq 3000))\n"
+g29 points "n_test = [$(seq -s, 100 2099)]\nepochs = [$(seq -s, 1 2000)]\nseed = [$(seq -s, 0 1999)]\n"
+g29 overflow 'epochs = 1e400\n'
+g29 seedmax 'seed = 18446744073709551615\n'
+for g in dupkey duptable deep inline points overflow seedmax; do
+  check "grid $g" "$g.toml" --threads 1 sweep --grid "$D29/$g.toml" --out "$D29/sw-$g" --dry-run
+done
+printf '\xef\xbb\xbftask = "xor"\r\nn_train = 400\r\nepochs = 1\r\n' >"$D29/bomcrlf.toml"
+check "grid with a BOM and CRLF" + --threads 1 sweep --grid "$D29/bomcrlf.toml" --out "$D29/sw-bom"
+check "--seed 2^64" "--seed" --threads 1 train "${XOR[@]}" --seed 18446744073709551616 --out "$D29/m.safetensors"
+for v in nan inf -inf 1e400; do
+  check "--lr $v" "--lr" --threads 1 train "${XOR[@]}" --lr=$v --out "$D29/m.safetensors"
+  check "--gain $v" "--gain" --threads 1 train "${XOR[@]}" --gain=$v --out "$D29/m.safetensors"
+  check "--sigma $v" "--sigma" --threads 1 train "${XOR[@]}" --sigma=$v --out "$D29/m.safetensors"
+done
+check "--n-train 0" "--n-train" --threads 1 train "${XOR[@]}" --n-train 0 --out "$D29/m.safetensors"
+check "--n-train 2^63" "--n-train" --threads 1 train "${XOR[@]}" --n-train 9223372036854775808 --out "$D29/m.safetensors"
+check "--mc-samples 0" "--mc-samples" --threads 1 analyze --model "$OUT" --task xor --mc-samples 0 --json
+check "--mc-samples 2^64" "--mc-samples" --threads 1 analyze --model "$OUT" --task xor --mc-samples 18446744073709551616 --json
+COLUMNS=0 check "COLUMNS=0" + --threads 1 train "${XOR[@]}" --out "$D29/m.safetensors"
+COLUMNS=-5 check "COLUMNS=-5 --help" + train --help
+PRE="unset HOME" check "HOME unset" + --threads 1 train "${XOR[@]}" --out "$D29/m.safetensors"
+TMPDIR=$D29/none CORRFLOW_CACHE= check "TMPDIR missing (MNIST cache)" + --threads 1 train "${MN[@]}" --train-limit 500 --hidden 8 --epochs 1 --out "$D29/m.safetensors"
+PRE="export LC_ALL=tr_TR.UTF-8 LANG=xx 2>/dev/null" check "odd locale" + --threads 1 train "${XOR[@]}" --out "$D29/m.safetensors"
+# Two writers of one --out at once: a whole model (the last rename) and no temporary file.
+rm -rf "$D29/same" && mkdir -p "$D29/same"
+for i in 1 2 3; do
+  "$BIN" --threads 1 train --task xor --epochs 20 --hidden 100 --seed $i --out "$D29/same/m.safetensors" >/dev/null 2>&1 &
+done
+wait
+check "model of three writers at once" + --threads 1 propagate --model "$D29/same/m.safetensors" --task xor --json
+n=$(ls -A "$D29/same" | grep -c corrflow-tmp)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "three writers of one --out: $n temporary files"; }
+printf 'task = "xor"\nn_train = 400\nhidden = [[4], [8], [16], [32]]\nepochs = [1, 2, 3]\n' >"$D29/g2.toml"
+rm -rf "$D29/sw2"
+for i in 1 2; do "$BIN" --threads 1 sweep --grid "$D29/g2.toml" --out "$D29/sw2" >/dev/null 2>"$D29/sw2.e$i" & done
+wait
+[ "$(wc -l <"$D29/sw2/results.jsonl")" = 12 ] && python3 -c 'import json, sys
+ids = [json.dumps(json.loads(l).get("id")) for l in open(sys.argv[1])]
+sys.exit(0 if len(set(ids)) == 12 else 1)' "$D29/sw2/results.jsonl" ||
+  { implausible=$((implausible + 1)); echo "two sweeps into one --out: not 12 distinct records"; }
+cat "$D29"/sw2.e1 "$D29"/sw2.e2 | grep -q "another corrflow sweep is writing" ||
+  echo "two sweeps into one --out: neither was refused (ran one after the other)"
+# The --out folder removed mid-run: refused naming it.
+mkdir -p "$D29/gone"
+"$BIN" --threads 1 train --task xor --epochs 300 --hidden 200 --out "$D29/gone/m.safetensors" >/dev/null 2>"$D29/gone.err" &
+pid=$!
+sleep 1
+rm -rf "$D29/gone"
+wait $pid
+rc=$?
+runs=$((runs + 1))
+if [ $rc -gt 128 ]; then
+  panics=$((panics + 1)); echo "--out folder removed mid-run: died of signal $((rc - 128))"
+elif [ $rc -ne 0 ] && ! grep -q "gone" "$D29/gone.err"; then
+  unnamed=$((unnamed + 1)); echo "--out folder removed mid-run: $(head -c 160 "$D29/gone.err")"
+fi
+# Inputs truncated while mapped: each try stopped, the file cut to 1 MB (100 kB), continued;
+# the run must end without a signal, naming the file where it fails.
+shrink() { # NAME FILE KEEP ARGS...: KEEP the bytes to restore FILE from before each try
+  local name=$1 file=$2 keep=$3 rc delay
+  shift 3
+  for delay in 0.02 0.1 0.3; do
+    cp "$keep" "$file"
+    runs=$((runs + 1))
+    ( exec "$BIN" "$@" >/dev/null 2>"$D29/shrink.err" ) &
+    local pid=$!
+    sleep $delay
+    kill -STOP $pid 2>/dev/null
+    truncate -s 100000 "$file"
+    kill -CONT $pid 2>/dev/null
+    wait $pid
+    rc=$?
+    if [ $rc -gt 128 ]; then
+      panics=$((panics + 1)); echo "$name truncated after ${delay} s: died of signal $((rc - 128))"
+    elif [ $rc -ne 0 ] && ! grep -qF "$(basename "$file")" "$D29/shrink.err"; then
+      unnamed=$((unnamed + 1)); echo "$name truncated after ${delay} s: $(head -c 160 "$D29/shrink.err")"
+    fi
+  done
+  cp "$keep" "$file"
+}
+cp "$D29/big-x.npy" "$D29/big-x.keep"
+shrink "npy training set" "$D29/big-x.npy" "$D29/big-x.keep" --threads 1 train --task data \
+  --train-x "$D29/big-x.npy" --train-y "$D29/big-y.npy" --test-split 0:1000 --hidden 4 --epochs 1 --out "$D29/m.safetensors"
+mkdir -p "$D29/mn"
+for f in train5k-images-idx3-ubyte train5k-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do
+  gzip -dc "$MNIST/$f.gz" >"$D29/mn/$f"
+done
+cp "$D29/mn/t10k-images-idx3-ubyte" "$D29/t10k.keep"
+shrink "IDX test set" "$D29/mn/t10k-images-idx3-ubyte" "$D29/t10k.keep" --threads 1 train --task mnist \
+  --mnist-dir "$D29/mn" --hidden 32 --epochs 3 --out "$D29/m.safetensors"
+n=$(ls -A "$D29" "$D29/mn" | grep -c corrflow-tmp)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "inputs truncated mid-run: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::measure::range::unresolved_below;
+use crate::measure::range::Unresolved;
 use crate::measure::{LayerStats, Measured};
 use crate::net::Stage;
 use crate::propagate::Predicted;
@@ -51,7 +51,8 @@ pub struct StageComparison {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degenerate: bool,
     /// Why the measured spread of this hidden stage and class lies below f64's range (every
-    /// unit's variance subnormal or 0 at values below 2⁻⁴⁵⁰, `measure::range::unresolved_below`:
+    /// unit's variance subnormal or 0 at values below 2⁻⁴⁵⁰, as the measurement decided,
+    /// `measure::range::Unresolved`:
     /// a GELU layer dead for the class, outputs ~10⁻¹⁹⁶), naming the first such unit; its
     /// errors are then not reported in the text ("n/a") and in the JSON are the absolute ones
     /// of a [`degenerate`](Self::degenerate) row, the rounding of nothing. Only written when
@@ -158,9 +159,17 @@ pub fn compare_stage_lean(
 }
 
 /// One (stage, class) pair: the predicted stage, its class index k, the class label, the
-/// measured stage, and whether the measured covariance is singular by construction
-/// ([`singular_by_construction`]).
-type Pair<'a> = (&'a Predicted, usize, usize, Measured<'a>, bool);
+/// measured stage, whether the measured covariance is singular by construction
+/// ([`singular_by_construction`]), and why its spread lies below f64's range where the
+/// measurement found so ([`LayerStats::unresolved`]).
+type Pair<'a> = (
+    &'a Predicted,
+    usize,
+    usize,
+    Measured<'a>,
+    bool,
+    Option<&'a Unresolved>,
+);
 
 /// Every (stage, class) pair of `predicted` with its measured stage, in stage-then-class order.
 fn pairs<'a>(
@@ -176,7 +185,8 @@ fn pairs<'a>(
         let classes = emp.classes().iter().take(p.classes());
         for (k, &class) in classes.enumerate() {
             let singular = singular_by_construction(p.stage, (k, class), empirical, depth);
-            pairs.push((p, k, class, emp, singular));
+            let below = empirical.unresolved(p.stage, class);
+            pairs.push((p, k, class, emp, singular, below));
         }
     }
     Ok(pairs)
@@ -220,7 +230,7 @@ fn singular_by_construction(
 /// The comparison row of one pair, its factorizations run with parallelism `inner` in
 /// `buffers` (handed back there for the next pair).
 fn compare_pair(
-    (p, k, class, emp, singular): Pair<'_>,
+    (p, k, class, emp, singular, below): Pair<'_>,
     depth: usize,
     inner: Par,
     buffers: &mut FactorBuffers,
@@ -260,13 +270,9 @@ fn compare_pair(
         || mean_diff > 0.0
         || prop_mean.as_ref() != meas_mean.as_ref()
         || prop_cov.as_ref() != meas_cov.as_ref();
-    // A hidden stage whose spread lies below f64's range for the class (adv37: the measurement
-    // lets it through only before a resolved output).
-    let units: Vec<(f64, f64)> = (0..meas_mean.nrows())
-        .map(|i| (meas_mean[i], meas_cov[(i, i)]))
-        .collect();
-    let unresolved = unresolved_below(&units)
-        .map(|(i, why)| format!("unit {i} (mean {:.1e}): {why}", meas_mean[i]));
+    // A hidden stage whose spread lies below f64's range for the class, as the measurement
+    // decided (it lets one through only before a resolved output; adv37).
+    let unresolved = below.map(ToString::to_string);
     // A zero spread is a rounding one; ‖Σ‖_F can underflow to 0 where tr Σ does not (entries of
     // 10⁻¹⁷⁰), so a zero Frobenius norm is checked on its own.
     let degenerate = (cov_ref == 0.0 || rounding) && differs || unresolved.is_some();

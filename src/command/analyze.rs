@@ -230,7 +230,12 @@ fn warn_long_runs(
     let threads = rayon::current_num_threads();
     let widths = net.widths();
     if let Some((n_train, cfg)) = training {
-        if let Some(w) = training_warning(&widths, n_train, cfg.batch, cfg.epochs, threads) {
+        if let Some(w) = training_warning(
+            (&widths, &net.activation),
+            n_train,
+            (cfg.batch, cfg.epochs),
+            threads,
+        ) {
             timings.note(&w);
         }
     }

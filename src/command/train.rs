@@ -131,7 +131,12 @@ pub fn train_model(
     if objective == Objective::Samples {
         let threads = rayon::current_num_threads();
         let (n, widths) = (split.train.len(), net.widths());
-        if let Some(w) = training_warning(&widths, n, cfg.batch, cfg.epochs, threads) {
+        if let Some(w) = training_warning(
+            (&widths, &net.activation),
+            n,
+            (cfg.batch, cfg.epochs),
+            threads,
+        ) {
             timings.note(&w);
         }
     }

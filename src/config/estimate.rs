@@ -38,6 +38,7 @@ use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::measure::carried::{carried_units, FRESH_PER_REPORTED};
 use crate::measure::{CarryMode, Higher};
+use crate::net::{Activation, Activations};
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -105,6 +106,8 @@ pub struct Shape {
     pub n_train: usize,
     pub n_test: usize,
     pub widths: Vec<usize>,
+    /// The hidden layers' activation (the training's cost per unit, [`unit_flops`]).
+    pub activation: Activation,
     pub epochs: usize,
     pub batch: usize,
     /// Surrogate samples per class (`None`: the data's own class counts).
@@ -174,6 +177,7 @@ impl Shape {
             n_train,
             n_test,
             widths,
+            activation: config.net.activation.unwrap_or(d.activation),
             epochs: config.epochs(),
             batch: config.train.batch,
             surrogate_samples: config.analysis.surrogate_samples,
@@ -434,7 +438,12 @@ impl Estimate {
         let params = s.params();
         let c = f(s.n_classes);
         let sq_sum = s.square_sum();
-        let train = training_flops(&s.widths, s.n_train, s.batch, s.epochs);
+        let train = training_flops(
+            &s.widths,
+            &Activations::Uniform(s.activation),
+            s.n_train,
+            (s.batch, s.epochs),
+        );
         let stats = f(s.n_test) * (2.0 * params + sq_sum);
         let propagate: f64 = (0..s.widths.len().saturating_sub(1))
             .map(|from| {
@@ -509,14 +518,27 @@ pub fn monte_carlo_flops(
         * (crate::timing::flops::symmetric_eigen(outputs) + k * k * mc_samples as f64)
 }
 
-/// Flop-equivalents of one hidden unit's elementwise work per sample and epoch of training (its
-/// activation and derivative forward and back, the gather of its batch), at
-/// [`ASSUMED_FLOPS_PER_THREAD`]: 100, 10 ns. Measured (adv37, `train --task xor --timings`, one
-/// thread, load 4–5): [2, 8, 8, 2] with the quadratic activation 1.2 ms per epoch of 4 000
-/// samples (19 ns per unit and sample, GEMMs included), tanh 3.3 ms (52 ns), [2, 1000, 2]
-/// tanh 53 ns in its forward phase alone; the cheapest activation's share, so the estimate
-/// stays below what such runs take.
-pub const TRAINING_UNIT_FLOPS: f64 = 100.0;
+/// Flop-equivalents of one hidden unit's elementwise work per sample and epoch of training with
+/// `activation` (its value and derivative forward and back, the gather of its batch, and the
+/// passes over the batch's values a unit costs beyond the GEMMs' 6P), at
+/// [`ASSUMED_FLOPS_PER_THREAD`]. Measured (adv38, `train --timings`, one thread, the
+/// "training" row's CPU seconds per epoch, load 5–9, `EXPERIMENTS.md` "Adversarial pass,
+/// thirty-eighth session"): less the counted 6P and steps, per unit and sample, XOR [2, 1000,
+/// 2] / [2, 8, 8, 2] / MNIST [784, 100, 100, 10]: relu 46 / 8 / ≤ 0 ns, quadratic, linear
+/// and leaky relu 91 / 9 / 7, erf and sigmoid 92 / 19 / 6, GELU and SiLU 91–116 / 30 / 4–6,
+/// tanh 123 / 35 / 10, softplus 132 / 47 / 13 ns. The counts below (20 to 80 ns) put every
+/// kind's epoch within 0.4–3× of those runs (adv37's flat 10 ns: 0.1–2.4×, tanh 9× short
+/// on the wide net).
+pub fn unit_flops(activation: Activation) -> f64 {
+    match activation {
+        Activation::Relu => 200.0,
+        Activation::Linear | Activation::LeakyRelu { .. } | Activation::Quadratic { .. } => 350.0,
+        Activation::Erf | Activation::Sigmoid => 500.0,
+        Activation::Gelu | Activation::Silu => 600.0,
+        Activation::Tanh => 700.0,
+        Activation::Softplus => 800.0,
+    }
+}
 
 /// Flop-equivalents of one optimiser step's fixed cost (the batch's buffers, the update's
 /// passes over the parameters' bookkeeping) at [`ASSUMED_FLOPS_PER_THREAD`]: 30 000, 3 µs.
@@ -524,22 +546,30 @@ pub const TRAINING_UNIT_FLOPS: f64 = 100.0;
 /// steps, 3.3 ms of it the units' work at `--batch 64`: ~3 µs a step.
 pub const TRAINING_STEP_FLOPS: f64 = 30_000.0;
 
-/// Work of training a network of `widths` for `epochs` epochs on `n_train` samples in batches
-/// of `batch` (the samples objective, mini-batches), in flop-equivalents at
-/// [`ASSUMED_FLOPS_PER_THREAD`]: epochs × (n·(6P + [`TRAINING_UNIT_FLOPS`]·ΣNₗ) + ⌈n/batch⌉ ·
-/// [`TRAINING_STEP_FLOPS`]), P the weights and biases, ΣNₗ the hidden units. The 6P alone (the
-/// GEMMs, forward and back) put XOR's [2, 8, 8, 2] at 2.7·10⁶ flops an epoch, 0.27 ms, where it
-/// takes 1.2–3.3 ms: `train --epochs 1000000` (an hour) ran without a word (adv36).
-pub fn training_flops(widths: &[usize], n_train: usize, batch: usize, epochs: usize) -> f64 {
+/// Work of training a network of `widths` with `activations` for `epochs` epochs on `n_train`
+/// samples in batches of `batch` (the samples objective, mini-batches), in flop-equivalents at
+/// [`ASSUMED_FLOPS_PER_THREAD`]: epochs × (n·(6P + Σₗ unit_flops(φₗ)·Nₗ) + ⌈n/batch⌉ ·
+/// [`TRAINING_STEP_FLOPS`]), P the weights and biases, Nₗ and φₗ hidden layer l's units and
+/// activation. The 6P alone (the GEMMs, forward and back) put XOR's [2, 8, 8, 2] at 2.7·10⁶
+/// flops an epoch, 0.27 ms, where it takes 1–3 ms: `train --epochs 1000000` (an hour) ran
+/// without a word (adv36).
+pub fn training_flops(
+    widths: &[usize],
+    activations: &Activations,
+    n_train: usize,
+    (batch, epochs): (usize, usize),
+) -> f64 {
     let f = |n: usize| n as f64;
-    let hidden: f64 = match widths {
-        [_, hidden @ .., _] => hidden.iter().map(|&n| f(n)).sum(),
+    let units: f64 = match widths {
+        [_, hidden @ .., _] => hidden
+            .iter()
+            .enumerate()
+            .map(|(l, &n)| unit_flops(activations.at(l)) * f(n))
+            .sum(),
         _ => 0.0,
     };
     let steps = f(n_train.div_ceil(batch.max(1)));
-    f(epochs)
-        * (f(n_train) * (6.0 * params(widths) + TRAINING_UNIT_FLOPS * hidden)
-            + steps * TRAINING_STEP_FLOPS)
+    f(epochs) * (f(n_train) * (6.0 * params(widths) + units) + steps * TRAINING_STEP_FLOPS)
 }
 
 /// Estimated seconds of work above which a command says how long it may take before it starts.
@@ -584,17 +614,16 @@ pub fn monte_carlo_warning(
 /// [`training_flops`] exceeds [`LONG_RUN_SECONDS`]: the epochs, samples, network and time, and
 /// the flags that set them; None below.
 pub fn training_warning(
-    widths: &[usize],
+    (widths, activations): (&[usize], &Activations),
     n_train: usize,
-    batch: usize,
-    epochs: usize,
+    (batch, epochs): (usize, usize),
     threads: usize,
 ) -> Option<String> {
     long_run_warning(
         &format!(
             "training {widths:?} for {epochs} epochs of {n_train} samples in batches of {batch}"
         ),
-        training_flops(widths, n_train, batch, epochs),
+        training_flops(widths, activations, n_train, (batch, epochs)),
         threads,
         "--epochs sets the epochs (--batch, --hidden and the training set's size the work of \
          each)",
@@ -1025,18 +1054,32 @@ mod tests {
         assert!(monte_carlo_warning(150, 2, 200_000, 2, 1).is_none());
     }
 
-    /// Training counts each hidden unit's elementwise work and each step's cost besides its
-    /// GEMMs: XOR's [2, 8, 8, 2] on 4 000 samples in batches of 64 (63 steps) is 4 000·(6·114 +
-    /// 100·16) + 63·30 000 = 1.103·10⁷ flop-equivalents an epoch, 1.1 ms at the assumed rate
-    /// (measured 1.2 ms with the quadratic activation, 3.3 ms with tanh), where the 6P alone
-    /// were 2.7·10⁶. `train --epochs 1000000` (adv36: no word of its time, about an hour)
-    /// warns naming `--epochs`; the default 40 epochs do not.
+    /// Training counts each hidden unit's elementwise work at its activation's cost and each
+    /// step's cost besides its GEMMs: XOR's [2, 8, 8, 2] (quadratic, the task's default) on
+    /// 4 000 samples in batches of 64 (63 steps) is 4 000·(6·114 + 350·16) + 63·30 000 =
+    /// 2.70·10⁷ flop-equivalents an epoch, 2.7 ms at the assumed rate, with tanh 4.94·10⁷ and
+    /// relu then tanh per layer 4 000·(684 + 200·8 + 700·8) + 63·30 000; the 6P alone were
+    /// 2.7·10⁶. `train --epochs 1000000` (adv36: no word of its time, about an hour) warns
+    /// naming `--epochs`; the default 40 epochs do not.
     #[test]
     fn training_counts_its_units_and_steps_and_warns() {
         let xor = [2, 8, 8, 2];
-        let epoch = 4000.0 * (6.0 * 114.0 + 100.0 * 16.0) + 63.0 * 30_000.0;
-        assert_eq!(training_flops(&xor, 4000, 64, 1), epoch);
-        assert_eq!(training_flops(&xor, 4000, 64, 7), 7.0 * epoch);
+        let (quad, tanh) = (
+            Activations::Uniform(Activation::Quadratic { alpha: 0.5 }),
+            Activations::Uniform(Activation::Tanh),
+        );
+        let epoch = |units: f64| 4000.0 * (6.0 * 114.0 + units) + 63.0 * 30_000.0;
+        assert_eq!(
+            training_flops(&xor, &quad, 4000, (64, 1)),
+            epoch(350.0 * 16.0)
+        );
+        assert_eq!(
+            training_flops(&xor, &tanh, 4000, (64, 7)),
+            7.0 * epoch(700.0 * 16.0)
+        );
+        let mixed = Activations::per_layer(vec![Activation::Relu, Activation::Tanh]).unwrap();
+        let per_layer = epoch(200.0 * 8.0 + 700.0 * 8.0);
+        assert_eq!(training_flops(&xor, &mixed, 4000, (64, 1)), per_layer);
         let mut shape = xor_2000(1);
         shape.widths = xor.to_vec();
         shape.n_train = 4000;
@@ -1044,15 +1087,56 @@ mod tests {
         shape.epochs = 10;
         let ten = Estimate::of_shape(&shape).flops;
         shape.epochs = 0;
-        assert!((ten - Estimate::of_shape(&shape).flops - 10.0 * epoch).abs() < 1.0);
-        let w = training_warning(&xor, 4000, 64, 1_000_000, 1).unwrap();
+        let trained = ten - Estimate::of_shape(&shape).flops;
+        assert!((trained - 10.0 * epoch(350.0 * 16.0)).abs() < 1.0);
+        let w = training_warning((&xor, &quad), 4000, (64, 1_000_000), 1).unwrap();
         assert!(
             w.contains("--epochs") && w.contains("1000000 epochs"),
             "{w}"
         );
-        assert!(w.contains("18.4 min"), "{w}");
-        assert!(training_warning(&xor, 4000, 64, 40, 1).is_none());
+        assert!(w.contains("45.0 min"), "{w}");
+        assert!(training_warning((&xor, &quad), 4000, (64, 40), 1).is_none());
         // A batch of 0 (refused by the training itself) does not divide by 0 here.
-        assert!(training_flops(&xor, 4000, 0, 1).is_finite());
+        assert!(training_flops(&xor, &quad, 4000, (0, 1)).is_finite());
+    }
+
+    /// Each activation's count against adv38's measured CPU seconds per epoch (one thread,
+    /// `train --timings`, EXPERIMENTS.md "Adversarial pass, thirty-eighth session"; figures
+    /// fixed here, not timed) of relu, quadratic, GELU and tanh on XOR [2, 1000, 2] and
+    /// [2, 8, 8, 2] (4 000 samples) and MNIST [784, 100, 100, 10] (5 000): the estimate is within
+    /// 0.4–3× of every one, where adv37's flat 10 ns per unit fell 7–9× short of the wide tanh
+    /// and GELU nets.
+    #[test]
+    fn each_activation_is_counted_near_its_measured_cost() {
+        let measured = [
+            // (widths, n_train, [relu, quadratic, gelu, tanh] seconds per epoch)
+            (&[2, 1000, 2][..], 4000, [0.192, 0.365, 0.363, 0.491]),
+            (
+                &[2, 8, 8, 2][..],
+                4000,
+                [0.00093, 0.00093, 0.00235, 0.00272],
+            ),
+            (
+                &[784, 100, 100, 10][..],
+                5000,
+                [0.1145, 0.1712, 0.1697, 0.1974],
+            ),
+        ];
+        let kinds = [
+            Activation::Relu,
+            Activation::Quadratic { alpha: 0.5 },
+            Activation::Gelu,
+            Activation::Tanh,
+        ];
+        for (widths, n, seconds) in measured {
+            for (&kind, &s) in kinds.iter().zip(&seconds) {
+                let flops = training_flops(widths, &Activations::Uniform(kind), n, (64, 1));
+                let ratio = flops / ASSUMED_FLOPS_PER_THREAD / s;
+                assert!(
+                    (0.4..=3.0).contains(&ratio),
+                    "{widths:?} {kind}: {ratio:.2}"
+                );
+            }
+        }
     }
 }

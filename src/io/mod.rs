@@ -8,6 +8,7 @@ pub mod checksum;
 mod inode_flags;
 mod interrupt;
 pub mod limit;
+pub mod mapped;
 pub mod output;
 mod ownership;
 pub mod regular;

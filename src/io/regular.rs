@@ -14,6 +14,8 @@ use std::path::Path;
 
 use memmap2::Mmap;
 
+use super::mapped::Mapped;
+
 use crate::{Error, Result};
 
 /// Opens `path` for reading, refusing anything that is not a regular file with
@@ -102,10 +104,15 @@ pub fn read_regular_to_string(path: &Path, max_bytes: u64, what: &str) -> Result
 /// Maps `file`, the regular file opened from `path` ([`open_regular`]), into memory read-only,
 /// for the readers of models, IDX and array files. A failure names `path`; where the file system
 /// cannot map files (ENODEV: a /sys attribute) it says the file is a special file.
-pub fn map_regular(path: &Path, file: &File) -> Result<Mmap> {
-    // SAFETY: a read-only map of a regular file; a file changed while it is mapped is outside
-    // what corrflow supports (the readers copy out and validate what they use).
-    unsafe { Mmap::map(file) }.map_err(|e| map_failed(path, e))
+///
+/// The map is registered for as long as it lives ([`Mapped`]): a file that shrinks while it is
+/// read is said, naming `path`, instead of killing the process with SIGBUS.
+pub fn map_regular(path: &Path, file: &File) -> Result<Mapped> {
+    // SAFETY: a read-only map of a regular file; a file changed in place while it is mapped is
+    // outside what corrflow supports (the readers copy out and validate what they use; one
+    // that shrinks is said and the run ends, `super::mapped`).
+    let map = unsafe { Mmap::map(file) }.map_err(|e| map_failed(path, e))?;
+    Ok(Mapped::new(map, path))
 }
 
 /// The error of mapping the regular file `path` into memory: `ENODEV` (the file system does not

@@ -20,7 +20,7 @@ use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
 use crate::timing::{flops, Timings};
 
-use super::range::check_class_range;
+use super::range::{check_class_range, Unresolved};
 
 /// The stage name under which the forward passes and the per-batch statistics are recorded.
 pub const STAGE: &str = "forward pass + statistics";
@@ -70,7 +70,8 @@ impl Slot {
 /// stage's values into its accumulator, shows each batch's output and labels to
 /// `seen(y, labels)` (batches in order), and calls `done(accs, c)` right after the batch that
 /// holds class c's last sample, after refusing class c if its spread at some stage lies outside
-/// f64's range ([`super::range`]). With `overlap` the next batch's forward pass runs beside this
+/// f64's range ([`super::range`]); returns the hidden stages and classes whose spread lies below
+/// it (passed, their figures to withhold). With `overlap` the next batch's forward pass runs beside this
 /// batch's statistics (twice the batch buffers; see the module docs); without, one after the
 /// other. Recorded as [`STAGE`].
 pub(super) fn accumulate(
@@ -83,7 +84,7 @@ pub(super) fn accumulate(
         impl FnMut(MatRef<'_, f64>, &[u32]) + Send,
         impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
     ),
-) -> Result<()> {
+) -> Result<Vec<Unresolved>> {
     let batch = batch.min(data.len()).max(1);
     let widths = net.widths();
     // Pixels scaled from bytes are finite: the input's accumulator skips the scan for NaN.
@@ -115,6 +116,7 @@ pub(super) fn accumulate(
         }
         (cur, spare)
     });
+    let mut unresolved = Vec::new();
     for k in 0..chunks.len() {
         let next = chunks.get(k + 1).copied();
         let before: f64 = accs.iter().map(MomentAccumulator::flops).sum();
@@ -146,14 +148,14 @@ pub(super) fn accumulate(
                 }
             };
             finished.iter().try_for_each(|&c| {
-                check_class_range(stages, accs, c as usize)?;
+                unresolved.extend(check_class_range(stages, accs, c as usize)?);
                 done(&mut *accs, c as usize)
             })
         })?;
         let after: f64 = accs.iter().map(MomentAccumulator::flops).sum();
         timings.add_flops(STAGE, after - before);
     }
-    Ok(())
+    Ok(unresolved)
 }
 
 /// Every stage's values of `slot` into its accumulator, the accumulators side by side (each

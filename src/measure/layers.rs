@@ -19,6 +19,7 @@ use crate::stats::{below_f32_range, EmpiricalMoments, MomentAccumulator, Moments
 use crate::timing::Timings;
 
 use super::batches::accumulate;
+use super::range::Unresolved;
 
 /// Which stages also get the κ₃\[i,i,j\] / κ₄\[i,i,j,j\] / κ₄\[i,i,i,j\] slices (they cost
 /// three more GEMMs and three more N² sums per class).
@@ -98,9 +99,20 @@ impl Higher {
 pub struct LayerStats {
     pub stages: Vec<(Stage, EmpiricalMoments)>,
     narrow: Vec<(Stage, NarrowMoments)>,
+    /// The hidden stages and classes whose spread lies below f64's range, as the measurement
+    /// decided ([`super::range`]).
+    unresolved: Vec<Unresolved>,
 }
 
 impl LayerStats {
+    /// Why the spread of `stage` for `class` lies below f64's range (the first unit below it),
+    /// where the measurement found so; the comparison withholds that row's figures.
+    pub fn unresolved(&self, stage: Stage, class: usize) -> Option<&Unresolved> {
+        self.unresolved
+            .iter()
+            .find(|u| u.stage == stage && u.class == class)
+    }
+
     /// The moments of `stage` when they are held in f64 (None for an f32 stage: read those
     /// through [`LayerStats::measured`]).
     pub fn get(&self, stage: Stage) -> Option<&EmpiricalMoments> {
@@ -266,7 +278,7 @@ pub fn layer_stats_timed<'a>(
     batch: usize,
     timings: &Timings,
 ) -> Result<LayerStats> {
-    let (stages, accs) = measure(
+    let measured = measure(
         net,
         data.into(),
         (higher, batch, true),
@@ -274,7 +286,7 @@ pub fn layer_stats_timed<'a>(
         |_, _| {},
         |_, _| Ok(()),
     )?;
-    finish(stages, accs, timings)
+    finish(measured, timings)
 }
 
 /// [`layer_stats_timed`] that also keeps the network's output y of every sample: entry c is
@@ -300,10 +312,10 @@ pub fn layer_stats_and_outputs<'a>(
             filled[c] += 1;
         }
     };
-    let (stages, accs) = measure(net, data, (higher, batch, true), timings, seen, |_, _| {
+    let measured = measure(net, data, (higher, batch, true), timings, seen, |_, _| {
         Ok(())
     })?;
-    Ok((finish(stages, accs, timings)?, outputs))
+    Ok((finish(measured, timings)?, outputs))
 }
 
 /// The stages of `net` and their accumulators after pushing `data` through in batches of
@@ -316,9 +328,9 @@ fn measure(
     timings: &Timings,
     seen: impl FnMut(MatRef<'_, f64>, &[u32]) + Send,
     done: impl FnMut(&mut [MomentAccumulator], usize) -> Result<()>,
-) -> Result<(Vec<Stage>, Vec<MomentAccumulator>)> {
+) -> Result<Measurement> {
     let (stages, mut accs) = accumulators(net, data, higher, batch)?;
-    accumulate(
+    let unresolved = accumulate(
         net,
         data,
         (batch, overlap),
@@ -326,15 +338,15 @@ fn measure(
         timings,
         (seen, done),
     )?;
-    Ok((stages, accs))
+    Ok((stages, accs, unresolved))
 }
 
+/// The stages of a network, their accumulators after the batch loop, and the hidden stages
+/// below f64's range ([`measure`]).
+type Measurement = (Vec<Stage>, Vec<MomentAccumulator>, Vec<Unresolved>);
+
 /// Every stage's moments from its accumulator (timed as "statistics").
-fn finish(
-    stages: Vec<Stage>,
-    accs: Vec<MomentAccumulator>,
-    timings: &Timings,
-) -> Result<LayerStats> {
+fn finish((stages, accs, unresolved): Measurement, timings: &Timings) -> Result<LayerStats> {
     let stages = timings.time("statistics", 0.0, || {
         stages
             .into_iter()
@@ -345,6 +357,7 @@ fn finish(
     Ok(LayerStats {
         stages,
         narrow: Vec::new(),
+        unresolved,
     })
 }
 
@@ -375,7 +388,7 @@ pub fn layer_stats_narrow<'a>(
         Ok(())
     };
     // One batch buffer: the f32 propagation keeps its peak memory (issue #14 item 4).
-    let (stages, accs) = measure(
+    let (stages, accs, unresolved) = measure(
         net,
         data.into(),
         (Higher::None, batch, false),
@@ -397,6 +410,7 @@ pub fn layer_stats_narrow<'a>(
     Ok(LayerStats {
         stages: kept,
         narrow: held,
+        unresolved,
     })
 }
 
@@ -447,4 +461,53 @@ fn accumulators(
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((stages, accs))
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::Mat;
+
+    use super::*;
+    use crate::data::Dataset;
+
+    /// A GELU layer dead for every sample of class 1 only (its pre-activations near −30 there,
+    /// outputs ~10⁻¹⁹⁶) is carried with the statistics as unresolved at z¹ for class 1 and
+    /// nowhere else, in f64 and with the f32 stages alike: the measurement's decision, which the
+    /// comparison reads instead of deciding again (`analysis::compare`).
+    #[test]
+    fn a_stage_below_the_range_travels_with_the_statistics() {
+        let data = Dataset {
+            x: Mat::from_fn(2, 60, |i, k| {
+                let spread = ((k * 7 + i * 3) % 11) as f64 / 11.0;
+                if k % 2 == 1 {
+                    -30.0 + 0.01 * spread
+                } else {
+                    spread
+                }
+            }),
+            labels: (0..60).map(|k| (k % 2) as u32).collect(),
+            n_classes: 2,
+        };
+        let mut net = Mlp::init(&[2, 3, 2], Activation::Gelu, 1.0, 3).unwrap();
+        // h¹ = x₀ for every unit: about −30 for class 1, in [0, 1) for class 0.
+        net.layers[0].w = Mat::from_fn(3, 2, |_, j| if j == 0 { 1.0 } else { 0.0 });
+        net.layers[0].b.fill(0.0);
+        // y = W²z¹ + 0.5: constant at a resolved size where z¹ is dead.
+        net.layers[1].b.fill(0.5);
+        let wide = layer_stats(&net, &data, Higher::None, 16).unwrap();
+        let narrow =
+            layer_stats_narrow(&net, &data, &[Stage::Input], 16, &Timings::disabled()).unwrap();
+        for stats in [&wide, &narrow] {
+            let below = stats.unresolved(Stage::Post(1), 1).expect("z1 of class 1");
+            assert_eq!((below.unit, below.class), (0, 1));
+            assert!(below.mean < 0.0 && below.mean > -1e-190, "{below:?}");
+            for stage in Stage::all(1) {
+                assert!(stats.unresolved(stage, 0).is_none(), "{stage}");
+                assert_eq!(
+                    stats.unresolved(stage, 1).is_some(),
+                    stage == Stage::Post(1)
+                );
+            }
+        }
+    }
 }

@@ -47,16 +47,42 @@ use crate::stats::MomentAccumulator;
 /// squares underflowed (module docs).
 pub const SMALLEST_RESOLVED: f64 = f64::from_bits((1023 - 450) << 52);
 
+/// A hidden stage whose spread for one class lies below f64's range (module docs), decided
+/// once where it is measured (`check_class_range`) and carried with the statistics
+/// ([`super::LayerStats::unresolved`]): the comparison withholds that stage's figures for the
+/// class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unresolved {
+    pub stage: Stage,
+    pub class: usize,
+    /// The first unit below the range and its mean.
+    pub unit: usize,
+    pub mean: f64,
+    /// Why ([`unresolved_below`]).
+    pub why: &'static str,
+}
+
+impl std::fmt::Display for Unresolved {
+    /// "unit i (mean m): why", the text of `propagate`'s JSON `"unresolved"`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unit {} (mean {:.1e}): {}",
+            self.unit, self.mean, self.why
+        )
+    }
+}
+
 /// Refuses class `c` when some unit's spread is outside f64's range (module docs) at the output
 /// or beyond it anywhere (an overflow), naming the stage, the class, the unit, its mean and
 /// variance: for a spread below the range, the first such stage of the class (the layer to
-/// rescale). A hidden stage below the range before a resolved output passes; the comparison
-/// withholds its figures ([`unresolved_below`]).
+/// rescale). A hidden stage below the range before a resolved output passes and is returned,
+/// one [`Unresolved`] per such stage, for the comparison to withhold its figures.
 pub(super) fn check_class_range(
     stages: &[Stage],
     accs: &[MomentAccumulator],
     c: usize,
-) -> Result<()> {
+) -> Result<Vec<Unresolved>> {
     let refusal = |stage: Stage, (i, (mean, var)): (usize, (f64, f64)), n: u64, why: &str| {
         Error::Numeric(format!(
             "the forward pass of the samples at {stage}, class {c}, unit {i} (mean {mean:.1e}, \
@@ -65,6 +91,7 @@ pub(super) fn check_class_range(
         ))
     };
     let mut first_below = None;
+    let mut below = Vec::new();
     for (&stage, acc) in stages.iter().zip(accs) {
         if stage == Stage::Input {
             continue;
@@ -80,9 +107,17 @@ pub(super) fn check_class_range(
             if stage == Stage::Output {
                 return Err(refusal(first, unit, n, why));
             }
+            let (unit, mean) = (i, units[i].0);
+            below.push(Unresolved {
+                stage,
+                class: c,
+                unit,
+                mean,
+                why,
+            });
         }
     }
-    Ok(())
+    Ok(below)
 }
 
 /// The first unit of one stage and class (`units`: mean and variance over `n` samples) whose
@@ -191,7 +226,8 @@ mod tests {
     }
 
     /// A hidden stage below the range (z1 dead: every value ~10⁻¹⁹⁶) before a resolved output
-    /// passes, where adv36's rule refused it; the same stage before an output below the range
+    /// passes, where adv36's rule refused it, and is returned as unresolved (the fact the
+    /// comparison reads); the same stage before an output below the range
     /// is refused naming that first stage, and an output below the range alone names y; an
     /// overflow is refused at a hidden stage too.
     #[test]
@@ -200,8 +236,17 @@ mod tests {
         let live = [0.1, 0.5, 0.9];
         let dead = [-1.9e-196, -1.8e-196, -2.0e-196];
         let check = |h1, z1, y| check_class_range(&stages, &three_stages(h1, z1, y), 0);
-        assert!(check(live, dead, [0.2, 0.2, 0.2]).is_ok());
-        assert!(check(live, dead, live).is_ok());
+        for y in [[0.2, 0.2, 0.2], live] {
+            let below = check(live, dead, y).unwrap();
+            assert_eq!(below.len(), 1, "{below:?}");
+            let u = &below[0];
+            assert_eq!((u.stage, u.class, u.unit), (Stage::Post(1), 0, 0));
+            assert!(
+                (u.mean + 1.9e-196).abs() < 1e-209 && u.why.contains("2^-450"),
+                "{u:?}"
+            );
+        }
+        assert_eq!(check(live, live, live).unwrap(), []);
         let e = check(live, dead, dead).unwrap_err().to_string();
         assert!(e.contains("at z1, class 0, unit 0"), "{e}");
         let e = check(live, live, dead).unwrap_err().to_string();

@@ -18,7 +18,7 @@ pub use tensor::refused as safetensors_refused;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use crate::io::mapped::Mapped;
 
 pub use elem::{Elem, Endian};
 
@@ -39,7 +39,7 @@ pub enum Order {
 #[derive(Debug)]
 pub struct ArrayFile {
     path: PathBuf,
-    map: Mmap,
+    map: Mapped,
     data: Range<usize>,
     dims: Vec<usize>,
     elem: Elem,
@@ -61,7 +61,7 @@ impl ArrayFile {
     /// An array over `map[data]` (whose length the caller has checked to be ∏ dims · size).
     pub(crate) fn new(
         path: PathBuf,
-        map: Mmap,
+        map: Mapped,
         data: Range<usize>,
         dims: Vec<usize>,
         (elem, endian): (Elem, Endian),
@@ -194,7 +194,7 @@ fn cache_dir(opts: &OpenOptions) -> PathBuf {
 }
 
 /// `path` (a regular file, else refused at once) mapped read-only; an empty file is an error.
-pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
+pub(crate) fn map_file(path: &Path) -> Result<Mapped> {
     let file = open_regular(path)?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     if len == 0 {

@@ -19,13 +19,13 @@ use std::hash::{Hash, Hasher};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::io::mapped::Mapped;
 use flate2::read::MultiGzDecoder;
-use memmap2::Mmap;
 
 use super::header::{self, check_len, header_len, parse_dims, Header};
 use crate::io::checksum::{xxh64, Xxh64};
 use crate::io::temp::{create_temp, remove_stale};
-use crate::io::{open_regular, MemoryLimit};
+use crate::io::{map_regular, open_regular, MemoryLimit};
 use crate::{Error, Result};
 
 /// Environment variable naming the cache directory.
@@ -47,7 +47,7 @@ pub fn default_cache_dir() -> PathBuf {
 
 /// A verified cache file, mapped: the IDX bytes are `map[..idx_len]`.
 pub struct Cached {
-    pub map: Mmap,
+    pub map: Mapped,
     pub idx_len: usize,
     pub header: Header,
 }
@@ -147,7 +147,7 @@ fn verified(src: &Path, target: &Path, source_hash: u64) -> Option<Cached> {
 /// names: read before (or while) the source is hashed, and used only when that hash matches
 /// ([`Candidate::matching`]).
 struct Candidate {
-    map: Mmap,
+    map: Mapped,
     idx_len: usize,
     source_hash: u64,
 }
@@ -161,9 +161,10 @@ impl Candidate {
         if len < TRAILER_LEN + 4 {
             return None;
         }
-        // SAFETY: the map is read-only; cache files are only ever created by rename, never
-        // rewritten in place, and any change made by hand is caught by the content hash below.
-        let map = unsafe { Mmap::map(&file) }.ok()?;
+        // Cache files are only ever created by rename, never rewritten in place, and any change
+        // made by hand is caught by the content hash below (one truncated while mapped is said,
+        // `io::mapped`).
+        let map = map_regular(target, &file).ok()?;
         let idx_len = len - TRAILER_LEN;
         let trailer = &map[idx_len..];
         let word = |k: usize| u64::from_le_bytes(trailer[k..k + 8].try_into().unwrap_or([0; 8]));

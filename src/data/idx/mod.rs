@@ -14,7 +14,7 @@ mod write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use crate::io::mapped::Mapped;
 
 use super::array::{ArrayFile, Elem, Endian, Order};
 use crate::io::{map_regular, open_regular, MemoryLimit};
@@ -31,7 +31,7 @@ pub struct IdxFile {
     elem: Elem,
     dims: Vec<usize>,
     data: Range<usize>,
-    map: Mmap,
+    map: Mapped,
 }
 
 impl IdxFile {

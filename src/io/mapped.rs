@@ -1,0 +1,191 @@
+//! Memory-mapped input files that shrink while they are read. A map of a regular file whose
+//! pages past a new end of file are touched raises SIGBUS (the kernel has no page to give), and
+//! the process died of it — `bash: Bus error`, exit 135, no word of the file — when a training
+//! set's `.npy` was truncated (rewritten in place, `cp` over it, a download restarting) while
+//! `train` read it (adv38: at every delay tried from 0.02 to 0.4 s into the run).
+//!
+//! Every map [`super::map_regular`] makes is registered here (its address range and its path)
+//! for as long as it lives ([`Mapped`]); a SIGBUS handler looks the faulting address up among
+//! them and, where it lies in one, writes "error: `<path>`: the file shrank while corrflow read
+//! it …" to stderr and has the process exit with status 2 once the temporary files of its writes
+//! are removed (`io::interrupt::exit_after_fault`). A SIGBUS outside every registered map
+//! keeps its default action. The handler only reads atomics and calls `write(2)`,
+//! async-signal-safe.
+
+use std::ops::Deref;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Once;
+
+use memmap2::Mmap;
+
+/// Maps held at once that can be named on a fault; a map beyond them is read as any other (a
+/// fault in it is said without its file's name).
+const SLOTS: usize = 64;
+
+/// One registered map: its first address (0 when free), its length and its path's bytes (a
+/// leaked `Box<[u8]>`, reclaimed when the map is dropped).
+struct Slot {
+    start: AtomicUsize,
+    len: AtomicUsize,
+    path: AtomicPtr<u8>,
+    path_len: AtomicUsize,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Slot = Slot {
+    start: AtomicUsize::new(0),
+    len: AtomicUsize::new(0),
+    path: AtomicPtr::new(std::ptr::null_mut()),
+    path_len: AtomicUsize::new(0),
+};
+
+static REGISTRY: [Slot; SLOTS] = [FREE; SLOTS];
+
+/// A read-only map of a regular file, registered for the SIGBUS handler while it lives; reads
+/// as its bytes.
+#[derive(Debug)]
+pub struct Mapped {
+    map: Mmap,
+    slot: Option<usize>,
+}
+
+impl Mapped {
+    /// Registers `map`, the map of `path` (installing the SIGBUS handler on first use).
+    pub(super) fn new(map: Mmap, path: &Path) -> Self {
+        static HANDLER: Once = Once::new();
+        HANDLER.call_once(install_handler);
+        let start = map.as_ptr() as usize;
+        if map.is_empty() || start == 0 {
+            return Mapped { map, slot: None };
+        }
+        let bytes: Box<[u8]> = path.as_os_str().as_bytes().into();
+        let path_len = bytes.len();
+        let path_ptr = Box::into_raw(bytes) as *mut u8;
+        for (i, slot) in REGISTRY.iter().enumerate() {
+            // Claim a free slot by its length (0 = free), fill it, publish its start last.
+            if slot
+                .len
+                .compare_exchange(0, map.len(), Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                slot.path.store(path_ptr, Ordering::Relaxed);
+                slot.path_len.store(path_len, Ordering::Relaxed);
+                slot.start.store(start, Ordering::Release);
+                return Mapped { map, slot: Some(i) };
+            }
+        }
+        // SAFETY: `path_ptr` came from `Box::into_raw` of a `[u8]` of `path_len` bytes above
+        // and was stored nowhere.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(path_ptr, path_len)) });
+        Mapped { map, slot: None }
+    }
+}
+
+impl Deref for Mapped {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        let Some(i) = self.slot else { return };
+        let slot = &REGISTRY[i];
+        slot.start.store(0, Ordering::Release);
+        let ptr = slot.path.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        let len = slot.path_len.load(Ordering::Relaxed);
+        // SAFETY: `ptr` and `len` are the path `new` leaked into this slot, taken out once.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len)) });
+        slot.len.store(0, Ordering::Release);
+    }
+}
+
+/// Installs [`on_sigbus`] for SIGBUS.
+fn install_handler() {
+    // SAFETY: a zeroed sigaction with a valid handler of the SA_SIGINFO form and an empty mask.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = on_sigbus as *const () as usize;
+        act.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaction(libc::SIGBUS, &act, std::ptr::null_mut());
+    }
+}
+
+/// The registered map holding `addr`: its path's bytes.
+fn mapped_at(addr: usize) -> Option<&'static [u8]> {
+    REGISTRY.iter().find_map(|slot| {
+        let start = slot.start.load(Ordering::Acquire);
+        let len = slot.len.load(Ordering::Acquire);
+        if start == 0 || addr < start || addr - start >= len {
+            return None;
+        }
+        let ptr = slot.path.load(Ordering::Acquire);
+        // SAFETY: a slot with a start holds the path leaked for it until its map is dropped,
+        // which cannot happen while that map is being read.
+        (!ptr.is_null()).then(|| unsafe {
+            std::slice::from_raw_parts(ptr, slot.path_len.load(Ordering::Relaxed))
+        })
+    })
+}
+
+/// The SIGBUS handler (module docs): a fault in a registered map says the file and exits with
+/// status 2; any other restores the default action, and the fault, repeated on return, ends the
+/// process as before.
+extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t for a SA_SIGINFO handler of SIGBUS.
+    let addr = unsafe { (*info).si_addr() } as usize;
+    let Some(path) = mapped_at(addr) else {
+        // SAFETY: restoring the default action of the signal being handled.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        return;
+    };
+    for part in [
+        b"error: ".as_slice(),
+        path,
+        b": the file shrank while corrflow read it (truncated or rewritten in place: \
+           the bytes it declared are gone); expected the file unchanged for the whole run: \
+           rerun once it is complete\n"
+            .as_slice(),
+    ] {
+        // SAFETY: write(2) of a valid buffer, async-signal-safe; a short write loses text only.
+        unsafe { libc::write(2, part.as_ptr().cast(), part.len()) };
+    }
+    super::interrupt::exit_after_fault();
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs::File;
+    use std::io::Write;
+
+    use super::*;
+
+    /// A live map is found by any address inside it and named by its path; once dropped, its
+    /// path is no longer found there.
+    #[test]
+    fn a_registered_map_is_found_by_its_addresses_until_dropped() {
+        let dir = std::env::temp_dir().join(format!("corrflow-mapped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.bin");
+        File::create(&path)
+            .unwrap()
+            .write_all(&[7u8; 5000])
+            .unwrap();
+        let file = File::open(&path).unwrap();
+        // SAFETY: a read-only map of a file this test owns.
+        let mapped = Mapped::new(unsafe { Mmap::map(&file) }.unwrap(), &path);
+        let start = mapped.as_ptr() as usize;
+        let name = path.as_os_str().as_bytes();
+        assert_eq!(mapped_at(start), Some(name));
+        assert_eq!(mapped_at(start + 4999), Some(name));
+        assert_eq!(mapped_at(start + 5000), None);
+        drop(mapped);
+        // (Another test's map may take the freed addresses: only this path must be gone.)
+        assert_ne!(mapped_at(start), Some(name));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
