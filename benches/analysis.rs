@@ -13,6 +13,11 @@ use corrflow::stats::gaussian::{weighted_argmax_models, ArgmaxModel, DrawWeight}
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use faer::Mat;
 
+/// The allocator of the `corrflow` binary ([`corrflow::io::PaddingZeroing`]), so that the kernels
+/// are timed as the binary runs them (r = 10 outputs: left operands of 10 rows).
+#[global_allocator]
+static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
+
 /// Cumulants of r skewed outputs: cubes of uniform draws, mixed (a whitened κ₃/κ₄ that is full).
 fn skewed_cumulants(r: usize) -> WhitenedCumulants {
     let mut state = 7u64;
