@@ -270,8 +270,42 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             // Φ(h) + hφ(h)
             simd.mul_add_f64s(h, simd::norm_pdf(simd, h), simd::norm_cdf(simd, h))
         }
-        _ => per_lane(h, |v| act.deriv(v)),
+        Activation::Tanh => {
+            // 1 − tanh²h = s(2 − s) with s = 1 − tanh|h| = 2/(e^{2|h|} + 1) formed directly (no
+            // cancellation where tanh → 1); below TANH_SERIES_MAX, 1 − t² of the lanes' series.
+            let one = simd.splat_f64s(1.0);
+            let abs = simd.abs_f64s(h);
+            let e = simd::exp(simd, simd.add_f64s(abs, abs));
+            let s = simd.div_f64s(simd.splat_f64s(2.0), simd.add_f64s(e, one));
+            let wide = simd.mul_f64s(s, simd.sub_f64s(simd.splat_f64s(2.0), s));
+            let t = phi_lanes(simd, act, h);
+            let near = simd.mul_add_f64s(simd.neg_f64s(t), t, one);
+            let small = simd.less_than_f64s(abs, simd.splat_f64s(TANH_SERIES_MAX));
+            simd.select_f64s(small, near, wide)
+        }
+        Activation::Sigmoid => logistic_slope(simd, h),
+        // σ(h) + h·σ(h)(1 − σ(h))
+        Activation::Silu => simd.mul_add_f64s(h, logistic_slope(simd, h), logistic_lanes(simd, h)),
+        Activation::Softplus => logistic_lanes(simd, h),
     }
+}
+
+/// σ(h) = 1/(1 + e^{−h}) on lanes (e^{−h} = ∞ far below 0 gives 0, as σ underflows there).
+#[inline(always)]
+fn logistic_lanes<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
+    let one = simd.splat_f64s(1.0);
+    let e = simd::exp(simd, simd.neg_f64s(h));
+    simd.div_f64s(one, simd.add_f64s(one, e))
+}
+
+/// σ'(h) = σ(h)(1 − σ(h)) = e/(1 + e)² with e = e^{−|h|} (σ' is even): no overflow and no
+/// cancellation at either end.
+#[inline(always)]
+fn logistic_slope<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
+    let one = simd.splat_f64s(1.0);
+    let e = simd::exp(simd, simd.neg_f64s(simd.abs_f64s(h)));
+    let d = simd.add_f64s(one, e);
+    simd.div_f64s(e, simd.mul_f64s(d, d))
 }
 
 /// `f` applied to every lane of `h` by the scalar reference.
@@ -386,9 +420,52 @@ mod tests {
                     (z[k] - want).abs() <= 4e-16 * (1.0 + want.abs()),
                     "{act} at {hk}"
                 );
+                // SiLU's scalar σ + hσ(1 − σ) carries 1 − σ's rounding (≤ ε) times |h|σ.
+                let slack = match act {
+                    Activation::Silu => 1.0 + hk.abs(),
+                    _ => 1.0,
+                };
                 assert!(
-                    (g[k] - 1.5 * act.deriv(hk)).abs() <= 1e-15,
+                    (g[k] - 1.5 * act.deriv(hk)).abs() <= 1e-15 * slack,
                     "{act}' at {hk}"
+                );
+            }
+        }
+    }
+
+    /// tanh', σ', SiLU' and softplus' on f64 lanes far into the tails (|h| up to 800), where the
+    /// scalar 1 − tanh² is 0 from |h| ≈ 19 on: within 8 ulp of 1/cosh²h (libm), e/(1 + e)²,
+    /// σ + hσ' and σ from e = e^{−|h|}, and finite everywhere.
+    #[test]
+    fn logistic_and_tanh_slopes_hold_their_relative_accuracy_in_the_tails() {
+        let mut pre = Vec::new();
+        for m in [
+            0.3, 1.0, 2.5, 7.0, 19.5, 25.0, 60.0, 200.0, 350.0, 700.0, 800.0,
+        ] {
+            pre.extend([m, -m]);
+        }
+        pre.extend([1e-3, -1e-3]);
+        let n = pre.len() - pre.len() % 8; // whole vectors only: the tail is the scalar reference
+        let slope = |h: f64| {
+            let e = (-h.abs()).exp();
+            e / ((1.0 + e) * (1.0 + e))
+        };
+        let sigma = |h: f64| 1.0 / (1.0 + (-h).exp());
+        let cases: [(Activation, &dyn Fn(f64) -> f64); 4] = [
+            (Activation::Tanh, &|h: f64| 1.0 / (h.cosh() * h.cosh())),
+            (Activation::Sigmoid, &slope),
+            (Activation::Silu, &|h: f64| sigma(h) + h * slope(h)),
+            (Activation::Softplus, &sigma),
+        ];
+        for (act, want) in cases {
+            let mut g = vec![1.0; n];
+            mul_derivative(act, &pre[..n], &mut g);
+            for (&h, &got) in pre[..n].iter().zip(&g) {
+                let w = want(h);
+                assert!(got.is_finite(), "{act}'({h}) = {got}");
+                assert!(
+                    (got - w).abs() <= 8.0 * f64::EPSILON * w.abs() + 1e-300,
+                    "{act}'({h}) = {got:e}, reference {w:e}"
                 );
             }
         }
