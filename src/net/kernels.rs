@@ -236,11 +236,8 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             );
             let sign = simd.and_f64s(h, simd.splat_f64s(-0.0));
             let wide = simd.or_f64s(t, sign);
-            let h2 = simd.mul_f64s(h, h);
-            let p = simd.mul_add_f64s(h2, simd.splat_f64s(2.0 / 15.0), simd.splat_f64s(-1.0 / 3.0));
-            let series = simd.mul_add_f64s(simd.mul_f64s(h, h2), p, h);
             let small = simd.less_than_f64s(abs, simd.splat_f64s(TANH_SERIES_MAX));
-            simd.select_f64s(small, series, wide)
+            simd.select_f64s(small, tanh_series(simd, h), wide)
         }
         Activation::Erf => simd::erf(simd, h),
         Activation::Gelu => {
@@ -278,7 +275,7 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             let e = simd::exp(simd, simd.add_f64s(abs, abs));
             let s = simd.div_f64s(simd.splat_f64s(2.0), simd.add_f64s(e, one));
             let wide = simd.mul_f64s(s, simd.sub_f64s(simd.splat_f64s(2.0), s));
-            let t = phi_lanes(simd, act, h);
+            let t = tanh_series(simd, h);
             let near = simd.mul_add_f64s(simd.neg_f64s(t), t, one);
             let small = simd.less_than_f64s(abs, simd.splat_f64s(TANH_SERIES_MAX));
             simd.select_f64s(small, near, wide)
@@ -288,6 +285,15 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
         Activation::Silu => simd.mul_add_f64s(h, logistic_slope(simd, h), logistic_lanes(simd, h)),
         Activation::Softplus => logistic_lanes(simd, h),
     }
+}
+
+/// tanh h by its odd series h − h³/3 + 2h⁵/15, for |h| < [`TANH_SERIES_MAX`] (see
+/// [`phi_lanes`]).
+#[inline(always)]
+fn tanh_series<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
+    let h2 = simd.mul_f64s(h, h);
+    let p = simd.mul_add_f64s(h2, simd.splat_f64s(2.0 / 15.0), simd.splat_f64s(-1.0 / 3.0));
+    simd.mul_add_f64s(simd.mul_f64s(h, h2), p, h)
 }
 
 /// σ(h) = 1/(1 + e^{−h}) on lanes (e^{−h} = ∞ far below 0 gives 0, as σ underflows there).
