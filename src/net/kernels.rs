@@ -220,10 +220,7 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
         | Activation::Relu
         | Activation::LeakyRelu { .. } => arithmetic_phi::<f64, S>(simd, act, h),
         Activation::Silu | Activation::Softplus => per_lane(h, |v| act.eval(v)),
-        Activation::Sigmoid => {
-            let e = simd::exp(simd, simd.neg_f64s(h));
-            simd.div_f64s(one, simd.add_f64s(one, e))
-        }
+        Activation::Sigmoid => logistic_lanes(simd, h),
         Activation::Tanh => {
             // tanh h = sign(h)·(1 − 2/(e^{2|h|} + 1)); absolute error ~3e-16, so below
             // TANH_SERIES_MAX the odd series h − h³/3 + 2h⁵/15 (within an ulp there: the next
