@@ -18,7 +18,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use calibrate::{gemm_reference, GemmReference};
+pub use calibrate::{gemm_reference, GemmReference, Moment};
+use calibrate::{gemm_samples, GemmSample, CALIBRATION_N, CALIBRATION_REPS};
 
 /// Accumulated time of one named stage.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -193,9 +194,26 @@ impl Timings {
         self.stages.lock().expect("timings lock").clone()
     }
 
-    /// Sets the GEMM rate the whole run is measured against (see [`gemm_reference`]).
-    pub fn set_reference(&self, reference: GemmReference) {
-        *self.reference.lock().expect("timings lock") = Some(reference);
+    /// When recording: measures faer's GEMM rate now ([`gemm_samples`], `CALIBRATION_REPS`
+    /// products of side `CALIBRATION_N` after a warm-up) and adds the samples to the reference
+    /// at `moment` (the CLI calibrates just before the run and just after it).
+    pub fn calibrate(&self, moment: Moment) {
+        if !self.enabled {
+            return;
+        }
+        let samples = gemm_samples(CALIBRATION_N, CALIBRATION_REPS);
+        let mut reference = self.reference.lock().expect("timings lock");
+        match reference.as_mut() {
+            Some(r) => r.add(moment, samples),
+            None => {
+                *reference = Some(GemmReference::new(
+                    CALIBRATION_N,
+                    rayon::current_num_threads(),
+                    moment,
+                    samples,
+                ))
+            }
+        }
     }
 
     /// The stages, their totals and the whole run's rate against the reference, if set.
@@ -214,7 +232,7 @@ impl Timings {
         } else {
             0.0
         };
-        let gemm_reference = *self.reference.lock().expect("timings lock");
+        let gemm_reference = self.reference.lock().expect("timings lock").clone();
         TimingSummary {
             stages,
             seconds,
@@ -222,8 +240,8 @@ impl Timings {
             cpu_seconds,
             flops,
             gflops,
+            share_of_gemm: gemm_reference.as_ref().map(|r| gflops / r.gflops),
             gemm_reference,
-            share_of_gemm: gemm_reference.map(|r| gflops / r.gflops),
         }
     }
 
@@ -300,14 +318,16 @@ impl Timings {
             summary.gflops,
             "-"
         );
-        match summary.gemm_reference {
+        match &summary.gemm_reference {
             Some(r) => {
                 let _ = writeln!(
                     out,
-                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s, {} thread{}; {}² f64 GEMM measured in this process)",
+                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s: the fastest of {} products {}; {} thread{}; {}² f64 GEMM measured in this process)",
                     summary.gflops,
                     100.0 * summary.gflops / r.gflops,
                     r.gflops,
+                    r.before.len() + r.after.len(),
+                    moments(r),
                     r.threads,
                     if r.threads == 1 { "" } else { "s" },
                     r.n
@@ -319,6 +339,24 @@ impl Timings {
         }
         out
     }
+}
+
+/// "before the run 48.0–52.1, after it 50.3–61.2 GFLOP/s": each moment's range of rates.
+fn moments(r: &GemmReference) -> String {
+    let range = |when: &str, samples: &[GemmSample]| {
+        let (lo, hi) = samples.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), s| {
+            (lo.min(s.gflops), hi.max(s.gflops))
+        });
+        (!samples.is_empty()).then(|| format!("{when} {lo:.1}–{hi:.1}"))
+    };
+    let parts: Vec<String> = [
+        range("before the run", &r.before),
+        range("after it", &r.after),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!("{} GFLOP/s", parts.join(", "))
 }
 
 /// Flops of the affine covariance update Σ' = WΣWᵀ (DESIGN.md §2) for `classes` classes, W of
@@ -347,11 +385,13 @@ mod tests {
         t.add_flops("never seen", 1.0);
         assert_eq!((t.stages()[1].calls, t.stages()[1].flops), (1, 2.0));
         t.add_flops("b", -2.0);
-        t.set_reference(GemmReference {
-            gflops: 100.0,
-            threads: 2,
-            n: 8,
-        });
+        let sample = |gflops| GemmSample {
+            gflops,
+            cpu_seconds: 0.0,
+        };
+        let mut reference = GemmReference::new(8, 2, Moment::Before, vec![sample(90.0)]);
+        reference.add(Moment::After, vec![sample(100.0), sample(80.0)]);
+        *t.reference.lock().unwrap() = Some(reference);
         let sum = t.summary();
         assert_eq!((sum.flops, sum.seconds), (15.0, s[0].seconds + 0.5));
         assert_eq!(sum.cpu_seconds, s[0].cpu_seconds + 0.125);
@@ -359,7 +399,7 @@ mod tests {
         assert_eq!(sum.share_of_gemm, Some(sum.gflops / 100.0));
         assert!(t
             .table()
-            .contains("of this machine's GEMM (100.0 GFLOP/s, 2 threads"));
+            .contains("of this machine's GEMM (100.0 GFLOP/s: the fastest of 3 products before the run 90.0–90.0, after it 80.0–100.0 GFLOP/s; 2 threads"));
         let off = Timings::disabled();
         off.add("a", (1.0, 1.0), 1.0);
         assert!(off.time("a", 0.0, || true) && off.stages().is_empty());

@@ -71,7 +71,7 @@ fn print_machine() {
         "machine peak (FMA loop, {} f64 lanes): {:.1} GFLOP/s per core, {:.1} GFLOP/s on {} threads",
         p.lanes, p.per_core, p.total, p.threads
     );
-    let g = gemm_reference(CALIBRATION_N, CALIBRATION_REPS);
+    let g = gemm_reference(CALIBRATION_N, 2 * CALIBRATION_REPS);
     println!(
         "faer GEMM ({n}² f64): {:.1} GFLOP/s on {} threads = {:.0} % of the measured peak\n",
         g.gflops,

@@ -11,7 +11,6 @@ use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
 use corrflow::io::MemoryLimit;
 use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::ClosureMethod;
-use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
@@ -67,7 +66,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
     /// Print a per-stage time breakdown (data load, training, empirical statistics, affine with
-    /// GFLOP/s, closure, Monte Carlo argmax, surrogates, information, transfer, report) on stderr.
+    /// GFLOP/s, closure, Monte Carlo argmax, surrogates, information, transfer, report) on stderr,
+    /// ending with the run's share of faer's GEMM rate: the fastest of the products timed in
+    /// this process just before and just after the run.
     #[arg(long)]
     pub timings: bool,
 }
@@ -105,7 +106,7 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
         ..args.config()?
     };
     let stages = StageBars::new(stage_bars_wanted(args.json));
-    let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
+    let timings = output::start_timings(args.timings, Box::new(stages.clone()));
     let bar = epoch_bar(config.epochs(), args.model.is_none());
     let work = || {
         let report = analyze_run(

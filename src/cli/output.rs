@@ -13,8 +13,7 @@ use corrflow::net::train::EpochStats;
 use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
-use corrflow::timing::calibrate::{CALIBRATION_N, CALIBRATION_REPS};
-use corrflow::timing::{gemm_reference, StageObserver, TimingSummary, Timings};
+use corrflow::timing::{Moment, StageObserver, TimingSummary, Timings};
 use corrflow::{Error, Result};
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and `enabled`.
@@ -154,18 +153,28 @@ pub fn stage_bars_wanted(json: bool) -> bool {
     !json || std::io::stdout().is_terminal()
 }
 
-/// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
-/// With `--timings`: measures faer's GEMM rate in this process (after the run, with its thread
-/// count), prints the stage table and the run's share of that rate on stderr, and returns the
-/// summary for `--json`. None without `--timings`.
+/// The run's recorder (`record`: `--timings`) telling `observer` of each stage; when recording,
+/// faer's GEMM rate is measured in this process first, just before the run
+/// ([`Timings::calibrate`]).
+pub fn start_timings(record: bool, observer: Box<dyn StageObserver>) -> Timings {
+    let timings = Timings::when(record).observed_by(observer);
+    timings.calibrate(Moment::Before);
+    timings
+}
+
+/// With `--timings`: measures faer's GEMM rate again just after the run (with its thread count),
+/// prints the stage table and the run's share of the fastest GEMM of both moments on stderr,
+/// and returns the summary for `--json`. None without `--timings`.
 pub fn finish_timings(timings: &Timings) -> Option<TimingSummary> {
     if !timings.enabled() {
         return None;
     }
-    timings.set_reference(gemm_reference(CALIBRATION_N, CALIBRATION_REPS));
+    timings.calibrate(Moment::After);
     eprint!("{}", timings.table());
     Some(timings.summary())
 }
+
+/// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
 
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = to_json(value, "JSON output")?;

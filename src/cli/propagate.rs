@@ -12,7 +12,6 @@ use corrflow::io::MemoryLimit;
 use corrflow::net::Precision;
 use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::ClosureMethod;
-use corrflow::timing::Timings;
 use corrflow::Result;
 
 use super::data_args::DataArgs;
@@ -53,7 +52,9 @@ pub struct PropagateArgs {
     /// Print one JSON object on stdout instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// Print a per-stage time breakdown (with GFLOP/s of the affine update) on stderr.
+    /// Print a per-stage time breakdown (with GFLOP/s of the affine update) on stderr, ending
+    /// with the run's share of faer's GEMM rate: the fastest of the products timed in this
+    /// process just before and just after the run.
     #[arg(long)]
     pub timings: bool,
 }
@@ -83,7 +84,7 @@ impl From<&PropagateArgs> for RunConfig {
 
 pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     let stages = StageBars::new(stage_bars_wanted(args.json));
-    let timings = Timings::when(args.timings).observed_by(Box::new(stages.clone()));
+    let timings = output::start_timings(args.timings, Box::new(stages.clone()));
     let config = RunConfig {
         max_memory,
         ..RunConfig::from(&args)

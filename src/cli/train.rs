@@ -8,7 +8,6 @@ use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
 use corrflow::cumtrain::Objective;
 use corrflow::io::MemoryLimit;
-use corrflow::timing::Timings;
 use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
@@ -95,7 +94,7 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
         ..args.config()?
     };
     let bar = epoch_bar(config.epochs(), !args.json);
-    let timings = Timings::when(args.timings).observed_by(bar.notes());
+    let timings = output::start_timings(args.timings, bar.notes());
     let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
     if let Some(warning) = report.absent_classes_warning() {

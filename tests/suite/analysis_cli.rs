@@ -307,6 +307,22 @@ fn timings_break_analyze_into_its_stages() {
     );
     let reference = f(&t["gemm_reference"]["gflops"]);
     assert!(reference > 0.0 && t["gemm_reference"]["threads"].as_u64().unwrap() >= 1);
+    // The reference is the fastest of the products timed just before and just after the run,
+    // each of them in the JSON, and the line names both moments.
+    let rates = |moment: &str| -> Vec<f64> {
+        let samples = t["gemm_reference"][moment].as_array().unwrap();
+        samples.iter().map(|s| f(&s["gflops"])).collect()
+    };
+    let (before, after) = (rates("before"), rates("after"));
+    assert_eq!((before.len(), after.len()), (2, 2), "{before:?} {after:?}");
+    assert_eq!(
+        reference,
+        before.iter().chain(&after).fold(0.0, |a, &b| a.max(b))
+    );
+    assert!(
+        line.contains("the fastest of 4 products before the run ") && line.contains(", after it "),
+        "{line}"
+    );
     let share = f(&t["share_of_gemm"]);
     assert!((share - f(&t["gflops"]) / reference).abs() <= 1e-12 * share.max(1.0));
     // Without --timings the JSON has no timings object.
