@@ -317,7 +317,7 @@ fn timings_break_analyze_into_its_stages() {
     assert_eq!((before.len(), after.len()), (2, 2), "{before:?} {after:?}");
     assert_eq!(
         reference,
-        before.iter().chain(&after).fold(0.0, |a, &b| a.max(b))
+        before.iter().chain(&after).fold(0.0_f64, |a, &b| a.max(b))
     );
     assert!(
         line.contains("the fastest of 4 products before the run ") && line.contains(", after it "),
