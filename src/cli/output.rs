@@ -175,7 +175,6 @@ pub fn finish_timings(timings: &Timings) -> Option<TimingSummary> {
 }
 
 /// Prints `value` as one JSON object on stdout; a non-finite number is an error naming it.
-
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = to_json(value, "JSON output")?;
     print_out(format_args!("{text}\n"))
