@@ -526,18 +526,23 @@ pub fn monte_carlo_flops(
 /// "training" row's CPU seconds per epoch, quiet, Intel Xeon; the figures of
 /// `each_activation_is_counted_near_its_measured_cost`): per unit and sample, less the counted
 /// GEMMs and steps, XOR [2, 1000, 2] / [2, 8, 8, 2]: relu 35 / 87, quadratic 21 / 94, tanh 50 /
-/// 66, GELU 156 / 150 flop-equivalents. erf and sigmoid run on lanes as tanh does; softplus's φ
-/// is the scalar reference per lane (counted above GELU). adv38's first figures (relu 46 ns, tanh
-/// 123 ns on the wide net) were taken while faer's padding rows held subnormal garbage.
+/// 66, GELU 156 / 150 flop-equivalents. erf, sigmoid, SiLU and softplus measured by kern39
+/// (thirty-ninth session, after SiLU's and softplus' φ and SiLU's φ' went onto lanes, one
+/// exponential each; the same runs, loaded, relu and tanh alongside as controls): counted 120,
+/// 60, 80 and 100, which put every measured epoch at 0.58–1.45× of its count. adv38's first
+/// figures (relu 46 ns, tanh 123 ns on the wide net) were taken while faer's padding rows held
+/// subnormal garbage.
 pub fn unit_flops(activation: Activation) -> f64 {
     match activation {
         Activation::Relu
         | Activation::Linear
         | Activation::LeakyRelu { .. }
         | Activation::Quadratic { .. } => 50.0,
-        Activation::Tanh | Activation::Erf | Activation::Sigmoid => 60.0,
-        Activation::Gelu | Activation::Silu => 150.0,
-        Activation::Softplus => 200.0,
+        Activation::Tanh | Activation::Sigmoid => 60.0,
+        Activation::Silu => 80.0,
+        Activation::Softplus => 100.0,
+        Activation::Erf => 120.0,
+        Activation::Gelu => 150.0,
     }
 }
 
@@ -1109,27 +1114,39 @@ mod tests {
         assert!(training_flops(&xor, &quad, 4000, (0, 1)).is_finite());
     }
 
-    /// Each activation's count against the lead's measured CPU seconds per epoch (thirty-eighth
-    /// session, one thread, quiet, `train --timings`, the "training" row over 3 epochs, 20 for
-    /// the small net; BENCHMARKS.md "faer's padding rows and subnormal garbage"; figures fixed
-    /// here, not timed) of relu, quadratic, GELU and tanh on XOR [2, 1000, 2] and [2, 8, 8, 2]
-    /// (4 000 samples) and MNIST [784, 100, 100, 10] (5 000): the estimate is within 0.5–2.5× of
-    /// every one, where adv37's flat count with the GEMMs at the assumed rate was 4.6× long on
-    /// MNIST.
+    /// Each activation's count against measured CPU seconds per epoch (one thread, `train
+    /// --timings`, the "training" row over 3 epochs, 20 for the small net; figures fixed here,
+    /// not timed) on XOR [2, 1000, 2] and [2, 8, 8, 2] (4 000 samples) and MNIST [784, 100, 100,
+    /// 10] (5 000): relu, quadratic, GELU and tanh by the lead (thirty-eighth session, quiet;
+    /// BENCHMARKS.md "faer's padding rows and subnormal garbage"), erf, sigmoid, SiLU and
+    /// softplus by kern39 (thirty-ninth session, medians of 10 runs at load 3–5; BENCHMARKS.md
+    /// "Kernel and allocator leftovers"). The estimate is within 0.5–2.5× of every one, where
+    /// adv37's flat count with the GEMMs at the assumed rate was 4.6× long on MNIST.
     #[test]
     fn each_activation_is_counted_near_its_measured_cost() {
         let measured = [
-            // (widths, n_train, [relu, quadratic, gelu, tanh] seconds per epoch)
-            (&[2, 1000, 2][..], 4000, [0.0170, 0.0117, 0.0658, 0.0233]),
+            // (widths, n_train, seconds per epoch of [relu, quadratic, gelu, tanh, erf, sigmoid,
+            // silu, softplus])
+            (
+                &[2, 1000, 2][..],
+                4000,
+                [
+                    0.0170, 0.0117, 0.0658, 0.0233, 0.0454, 0.0285, 0.0292, 0.0377,
+                ],
+            ),
             (
                 &[2, 8, 8, 2][..],
                 4000,
-                [0.00082, 0.00086, 0.00122, 0.00068],
+                [
+                    0.00082, 0.00086, 0.00122, 0.00068, 0.00139, 0.00115, 0.00114, 0.00098,
+                ],
             ),
             (
                 &[784, 100, 100, 10][..],
                 5000,
-                [0.0584, 0.0683, 0.0585, 0.0588],
+                [
+                    0.0584, 0.0683, 0.0585, 0.0588, 0.0718, 0.0713, 0.0745, 0.0687,
+                ],
             ),
         ];
         let kinds = [
@@ -1137,6 +1154,10 @@ mod tests {
             Activation::Quadratic { alpha: 0.5 },
             Activation::Gelu,
             Activation::Tanh,
+            Activation::Erf,
+            Activation::Sigmoid,
+            Activation::Silu,
+            Activation::Softplus,
         ];
         for (widths, n, seconds) in measured {
             for (&kind, &s) in kinds.iter().zip(&seconds) {

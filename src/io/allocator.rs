@@ -27,20 +27,45 @@ pub fn keep_freed_memory() {
     }
 }
 
+mod mapped;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// Blocks of this alignment or more are faer's matrices (64 bytes: `Mat` rounds its column
 /// length up to whole cache lines) and workspaces.
 const MATRIX_ALIGN: usize = 64;
 
-/// Blocks up to this size are zeroed: glibc's heap, where [`keep_freed_memory`] keeps every freed
-/// block up to its 32 MiB mmap threshold. Larger blocks come, as a rule, from fresh mmaps, whose
-/// pages the kernel zeroes (faer's packing arena of an L3's size among them: zeroing that would
-/// touch every page of it).
+/// Matrix blocks up to this size come from glibc's heap, zeroed: [`keep_freed_memory`] keeps
+/// every freed block up to its 32 MiB mmap threshold there. Larger ones are mappings of their own
+/// (faer's packing arena of an L3's size among them: zeroing that would touch every page of it).
 const ZEROED_UP_TO: usize = 32 << 20;
 
-/// The system allocator, handing out faer's matrix blocks (alignment ≥ 64 bytes, ≤ 32 MiB)
-/// zeroed.
+/// Where a block of a given alignment and size comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Block {
+    /// Not a matrix block (alignment < 64): the system allocator's, as it hands it out.
+    Plain,
+    /// A matrix block of the heap (≤ 32 MiB, or over a page's alignment): zeroed.
+    Zeroed,
+    /// A matrix block over 32 MiB (alignment ≤ a page): an anonymous mapping of its own, zero
+    /// pages from the kernel, faulted in only where written or read.
+    Mapped,
+}
+
+impl Block {
+    fn of(align: usize, size: usize) -> Block {
+        if align < MATRIX_ALIGN {
+            Block::Plain
+        } else if size <= ZEROED_UP_TO || align > mapped::PAGE {
+            Block::Zeroed
+        } else {
+            Block::Mapped
+        }
+    }
+}
+
+/// The system allocator, handing out faer's matrix blocks (alignment ≥ 64 bytes) zeroed: up to
+/// 32 MiB from the heap, zeroed there; larger ones as anonymous mappings of their own.
 ///
 /// Why: faer's `Mat` rounds each column up to a multiple of 64 bytes (8 f64, 16 f32) and leaves
 /// the padding rows uninitialised, and faer's GEMM (private-gemm-x86) multiplies whole 8-row
@@ -54,70 +79,88 @@ const ZEROED_UP_TO: usize = 32 << 20;
 /// 784-100-100-10 0.07–0.095 and 0.10–0.12 s (0.036–0.056 and 0.066–0.072). The results never
 /// depended on the padding (its rows are discarded), only the time did: zeroed padding stays
 /// zero, as nothing writes it.
+///
+/// Blocks over glibc's 32 MiB mmap threshold are fresh mmaps only when no free chunk of the heap
+/// fits: glibc serves them from a coalesced free chunk (or the heap's top) first, garbage and
+/// all. Mapping them here gives zero pages whatever the heap holds, without touching a page
+/// nobody uses, as zeroing such a block would (thirty-ninth session, kern39).
 pub struct PaddingZeroing;
 
-// SAFETY: every call is forwarded to `System` with the caller's layout; zeroing a block the
-// system allocator returned writes only within it.
+// SAFETY: plain and heap blocks are forwarded to `System` with the caller's layout, and zeroing
+// a block the system allocator returned writes only within it; mapped blocks are whole
+// mappings of at least the layout's size, page-aligned (≥ the layout's alignment, which is at
+// most a page for them), released or resized only by the calls that take their layout.
 unsafe impl GlobalAlloc for PaddingZeroing {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `alloc`'s contract, which `alloc_zeroed` shares.
+        // SAFETY: the caller upholds `alloc`'s contract, which `alloc_zeroed` shares, and a
+        // mapped block's size (> 32 MiB) is non-zero.
         unsafe {
-            if zeroed(layout.align(), layout.size()) {
-                System.alloc_zeroed(layout)
-            } else {
-                System.alloc(layout)
+            match Block::of(layout.align(), layout.size()) {
+                Block::Plain => System.alloc(layout),
+                Block::Zeroed => System.alloc_zeroed(layout),
+                Block::Mapped => mapped::map(layout.size()),
             }
         }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller upholds `alloc_zeroed`'s contract.
-        unsafe { System.alloc_zeroed(layout) }
+        // SAFETY: the caller upholds `alloc_zeroed`'s contract; a mapping comes zeroed.
+        unsafe {
+            match Block::of(layout.align(), layout.size()) {
+                Block::Mapped => mapped::map(layout.size()),
+                _ => System.alloc_zeroed(layout),
+            }
+        }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` (through this allocator) with `layout`.
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: `ptr` came from this allocator with `layout`, hence from the same source.
+        unsafe {
+            match Block::of(layout.align(), layout.size()) {
+                Block::Mapped => mapped::unmap(ptr, layout.size()),
+                _ => System.dealloc(ptr, layout),
+            }
+        }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if !zeroed(layout.align(), new_size) {
-            // SAFETY: `ptr` came from `System` with `layout`; the caller upholds `new_size`'s rules.
-            return unsafe { System.realloc(ptr, layout, new_size) };
-        }
-        // A matrix block that grows: a fresh zeroed block, the old contents copied in (what
-        // `System` does for such alignments anyway, without the zeroing).
-        // SAFETY: the caller guarantees `new_size` with `layout.align()` is a valid layout, and
-        // `ptr` holds `layout.size()` bytes, which both blocks have room for.
+        let (align, size) = (layout.align(), layout.size());
+        // SAFETY: `ptr` came from this allocator with `layout`; the caller guarantees `new_size`
+        // with `align` is a valid non-zero layout, and both blocks hold min(size, new_size) bytes.
         unsafe {
-            let new_layout = Layout::from_size_align_unchecked(new_size, layout.align());
-            let new = System.alloc_zeroed(new_layout);
-            if !new.is_null() {
-                std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
-                System.dealloc(ptr, layout);
+            match (Block::of(align, size), Block::of(align, new_size)) {
+                (Block::Plain, _) => System.realloc(ptr, layout, new_size),
+                (Block::Mapped, Block::Mapped) => mapped::remap(ptr, size, new_size),
+                // A matrix block changing size otherwise: a fresh zeroed block of the new size,
+                // the old contents copied in (what `System` does for such alignments anyway).
+                _ => {
+                    let new_layout = Layout::from_size_align_unchecked(new_size, align);
+                    let new = self.alloc(new_layout);
+                    if !new.is_null() {
+                        std::ptr::copy_nonoverlapping(ptr, new, size.min(new_size));
+                        self.dealloc(ptr, layout);
+                    }
+                    new
+                }
             }
-            new
         }
     }
-}
-
-/// Whether a block of this alignment and size is handed out zeroed.
-fn zeroed(align: usize, size: usize) -> bool {
-    align >= MATRIX_ALIGN && size <= ZEROED_UP_TO
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A matrix block recycled from the heap comes back zeroed; a byte buffer and a block over
-    /// the limit are left as the system hands them out.
+    /// A matrix block recycled from the heap comes back zeroed; a byte buffer is left as the
+    /// system hands it out, a block over the limit is a mapping of its own.
     #[test]
     fn matrix_blocks_come_zeroed() {
-        assert!(zeroed(64, 8 * 1024));
-        assert!(zeroed(128, ZEROED_UP_TO));
-        assert!(!zeroed(16, 8 * 1024));
-        assert!(!zeroed(4096, ZEROED_UP_TO + 1));
+        assert_eq!(Block::of(64, 8 * 1024), Block::Zeroed);
+        assert_eq!(Block::of(128, ZEROED_UP_TO), Block::Zeroed);
+        assert_eq!(Block::of(16, 8 * 1024), Block::Plain);
+        assert_eq!(Block::of(16, ZEROED_UP_TO + 1), Block::Plain);
+        assert_eq!(Block::of(4096, ZEROED_UP_TO + 1), Block::Mapped);
+        assert_eq!(Block::of(8192, ZEROED_UP_TO + 1), Block::Zeroed);
         let layout = Layout::from_size_align(4096, MATRIX_ALIGN).unwrap();
         for _ in 0..8 {
             // SAFETY: a non-zero layout; each block is freed with it.

@@ -1,9 +1,11 @@
 //! Elementwise kernels of the forward and backward pass, vectorised with pulp (runtime dispatch).
 //!
 //! Bias and activation are fused: one sweep over a column of the pre-activation turns W·x into
-//! h = W·x + b and writes z = φ(h). linear, quadratic and relu are pure arithmetic lanes; tanh and
-//! sigmoid go through the SIMD [`exp`](crate::simd::exp), erf and gelu through the SIMD
-//! [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a few ulp from libm).
+//! h = W·x + b and writes z = φ(h). linear, quadratic and relu are pure arithmetic lanes; tanh
+//! goes through the SIMD [`exp`](crate::simd::exp), sigmoid, SiLU and softplus through the
+//! logistic family ([`logistic`](crate::simd::logistic) …, one e^{−|h|} each), erf and gelu
+//! through the SIMD [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a
+//! few ulp from libm).
 //!
 //! One kernel per operation (`BiasActivation`, `MulDerivative`) is generic over the element
 //! type through [`Lanes`] (pulp's f64/f32 operations) and `Elementwise` (φ and φ' per type):
@@ -210,7 +212,7 @@ fn arithmetic_dphi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T
 /// lanes at or above the cut are computed as before.
 const TANH_SERIES_MAX: f64 = 1.0 / 8192.0;
 
-/// φ on f64 lanes (per-lane scalar for silu and softplus).
+/// φ on f64 lanes.
 #[inline(always)]
 fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
@@ -219,8 +221,9 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
         | Activation::Quadratic { .. }
         | Activation::Relu
         | Activation::LeakyRelu { .. } => arithmetic_phi::<f64, S>(simd, act, h),
-        Activation::Silu | Activation::Softplus => per_lane(h, |v| act.eval(v)),
-        Activation::Sigmoid => logistic_lanes(simd, h),
+        Activation::Silu => simd::silu(simd, h),
+        Activation::Softplus => simd::softplus(simd, h),
+        Activation::Sigmoid => simd::logistic(simd, h),
         Activation::Tanh => {
             // tanh h = sign(h)·(1 − 2/(e^{2|h|} + 1)); absolute error ~3e-16, so below
             // TANH_SERIES_MAX the odd series h − h³/3 + 2h⁵/15 (within an ulp there: the next
@@ -248,7 +251,7 @@ fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
-/// φ' on f64 lanes (per-lane scalar for tanh, sigmoid, silu and softplus).
+/// φ' on f64 lanes.
 #[inline(always)]
 fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     match act {
@@ -277,10 +280,9 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             let small = simd.less_than_f64s(abs, simd.splat_f64s(TANH_SERIES_MAX));
             simd.select_f64s(small, near, wide)
         }
-        Activation::Sigmoid => logistic_slope(simd, h),
-        // σ(h) + h·σ(h)(1 − σ(h))
-        Activation::Silu => simd.mul_add_f64s(h, logistic_slope(simd, h), logistic_lanes(simd, h)),
-        Activation::Softplus => logistic_lanes(simd, h),
+        Activation::Sigmoid => simd::logistic_slope(simd, h),
+        Activation::Silu => simd::silu_slope(simd, h),
+        Activation::Softplus => simd::logistic(simd, h),
     }
 }
 
@@ -291,33 +293,6 @@ fn tanh_series<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
     let h2 = simd.mul_f64s(h, h);
     let p = simd.mul_add_f64s(h2, simd.splat_f64s(2.0 / 15.0), simd.splat_f64s(-1.0 / 3.0));
     simd.mul_add_f64s(simd.mul_f64s(h, h2), p, h)
-}
-
-/// σ(h) = 1/(1 + e^{−h}) on lanes (e^{−h} = ∞ far below 0 gives 0, as σ underflows there).
-#[inline(always)]
-fn logistic_lanes<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
-    let one = simd.splat_f64s(1.0);
-    let e = simd::exp(simd, simd.neg_f64s(h));
-    simd.div_f64s(one, simd.add_f64s(one, e))
-}
-
-/// σ'(h) = σ(h)(1 − σ(h)) = e/(1 + e)² with e = e^{−|h|} (σ' is even): no overflow and no
-/// cancellation at either end.
-#[inline(always)]
-fn logistic_slope<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
-    let one = simd.splat_f64s(1.0);
-    let e = simd::exp(simd, simd.neg_f64s(simd.abs_f64s(h)));
-    let d = simd.add_f64s(one, e);
-    simd.div_f64s(e, simd.mul_f64s(d, d))
-}
-
-/// `f` applied to every lane of `h` by the scalar reference.
-#[inline(always)]
-fn per_lane<V: bytemuck::Pod>(mut h: V, f: impl Fn(f64) -> f64) -> V {
-    for v in bytemuck::cast_slice_mut::<V, f64>(std::slice::from_mut(&mut h)) {
-        *v = f(*v);
-    }
-    h
 }
 
 /// f32 columns: h ← h + b, z ← φ(h). linear, quadratic, relu and leaky relu run on f32 lanes

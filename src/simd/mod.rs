@@ -9,6 +9,7 @@ mod finite;
 mod hyper;
 mod isa;
 mod lanes;
+mod logistic;
 mod trig;
 mod upper;
 
@@ -19,6 +20,7 @@ pub use finite::{all_finite, all_finite_f32, column_finite};
 pub use hyper::{log1p_atanh_series, log1p_unit, sin_cos, sinh_cosh};
 pub use isa::{dispatch, Isa, ISA_VAR};
 pub use lanes::Lanes;
+pub use logistic::{logistic, logistic_slope, silu, silu_slope, softplus};
 pub use trig::{asin, sin_small};
 pub use upper::{clear_upper, clear_upper_everywhere, upper_in_use};
 

@@ -6,7 +6,7 @@ use pulp::{Simd, WithSimd};
 use super::input::Isa;
 
 use crate::net::Activation;
-use crate::simd::{erf, erfc, exp, load, log1p_unit, sinh_cosh, store};
+use crate::simd::{erf, erfc, load, logistic, silu, sinh_cosh, softplus, store};
 
 /// |h| beyond which tanh h = ±1 to 10⁻¹⁷ (1 − tanh 20 = 8·10⁻¹⁸).
 const TANH_ONE: f64 = 20.0;
@@ -14,13 +14,13 @@ const TANH_ONE: f64 = 20.0;
 /// φ(h) lane by lane, within a few ulp of [`Activation::eval`] (relative, except near the
 /// zeros of softplus' and GELU's tails, where erfc and log1p keep their own accuracy):
 /// - tanh: sign(h)·sinh a/cosh a, a = min(|h|, 20) ([`sinh_cosh`]: its Taylor form below 1
-///   keeps tanh's relative accuracy at small |h|); sigmoid 1/(1 + e^{−h}); SiLU h/(1 + e^{−h});
-/// - softplus max(h, 0) + log(1 + e^{−|h|}); GELU ½h·erfc(−h/√2); erf.
+///   keeps tanh's relative accuracy at small |h|); GELU ½h·erfc(−h/√2); erf;
+/// - sigmoid, SiLU and softplus from e^{−|h|} ([`logistic`], [`silu`], [`softplus`], shared with
+///   the training kernels).
 ///
 /// Any other φ lane by lane through [`Activation::eval`].
 #[inline(always)]
 pub(crate) fn eval<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-    let one = simd.splat_f64s(1.0);
     match act {
         Activation::Tanh => {
             let a = simd.min_f64s(simd.abs_f64s(h), simd.splat_f64s(TANH_ONE));
@@ -28,12 +28,9 @@ pub(crate) fn eval<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
             let r = simd.div_f64s(sinh, cosh);
             simd.or_f64s(r, simd.and_f64s(h, simd.splat_f64s(-0.0)))
         }
-        Activation::Sigmoid => simd.div_f64s(one, simd.add_f64s(one, exp(simd, simd.neg_f64s(h)))),
-        Activation::Silu => simd.div_f64s(h, simd.add_f64s(one, exp(simd, simd.neg_f64s(h)))),
-        Activation::Softplus => {
-            let t = exp(simd, simd.neg_f64s(simd.abs_f64s(h)));
-            simd.add_f64s(simd.max_f64s(h, simd.splat_f64s(0.0)), log1p_unit(simd, t))
-        }
+        Activation::Sigmoid => logistic(simd, h),
+        Activation::Silu => silu(simd, h),
+        Activation::Softplus => softplus(simd, h),
         Activation::Gelu => {
             let arg = simd.mul_f64s(h, simd.splat_f64s(-std::f64::consts::FRAC_1_SQRT_2));
             simd.mul_f64s(simd.mul_f64s(h, simd.splat_f64s(0.5)), erfc(simd, arg))
