@@ -54,8 +54,16 @@ fn caches(dir: &Path) -> Vec<Cache> {
     entries
         .flatten()
         .map(|e| e.path())
-        .filter(|d| d.file_name().is_some_and(|n| n.to_string_lossy().starts_with("index")))
-        .filter(|d| matches!(read(d, "type").as_deref().map(str::trim), Some("Data" | "Unified")))
+        .filter(|d| {
+            d.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("index"))
+        })
+        .filter(|d| {
+            matches!(
+                read(d, "type").as_deref().map(str::trim),
+                Some("Data" | "Unified")
+            )
+        })
         .filter_map(|d| {
             let level = read(&d, "level")?.trim().parse().ok()?;
             let size = parse_size(read(&d, "size")?.trim())?;
@@ -164,6 +172,9 @@ mod tests {
         .unwrap();
         // Other tests' threads map and unmap meanwhile: only a reserve short of the workspace,
         // or far above it, fails.
-        assert!(grown + (1 << 20) >= reserve && grown <= 2 * reserve, "{grown} vs {reserve}");
+        assert!(
+            grown + (1 << 20) >= reserve && grown <= 2 * reserve,
+            "{grown} vs {reserve}"
+        );
     }
 }

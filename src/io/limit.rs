@@ -87,7 +87,7 @@ const THREAD_STACK: u64 = 2 << 20;
 
 /// Address space a thread maps beyond the arrays the estimates count: faer's GEMM workspace
 /// (private-gemm's thread-local buffer of 2 × its L3 size, allocated on a thread's first
-/// product, [`super::gemm_workspace`]; a failed allocation aborts — seen under `ulimit -v`
+/// product, `io::gemm_workspace`; a failed allocation aborts — seen under `ulimit -v`
 /// 70–80 MiB with a 64 MiB workspace, and under 250 MB with this machine's 520 MiB, adv39) and
 /// its stack.
 pub fn thread_address_space() -> u64 {
@@ -104,9 +104,8 @@ const MAIN_ADDRESS_SPACE: u64 = 66 << 20;
 /// [`MAIN_ADDRESS_SPACE`] (0 when that is more than the limit); `None` without a limit.
 pub fn address_space_budget() -> Option<u64> {
     let threads = rayon::current_num_threads() as u64;
-    address_space_limit().map(|left| {
-        left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE)
-    })
+    address_space_limit()
+        .map(|left| left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE))
 }
 
 /// The message of `threads` threads (0: one per core) that could not be started (`e`, from

@@ -84,8 +84,16 @@ fn under_ulimit_v_a_run_is_refused_or_runs_never_aborted_by_the_gemm_workspace()
     for threads in ["1", "2"] {
         for mb in [150u64, 250, 400, 600] {
             let mut cmd = command();
-            cmd.args(["--threads", threads, "train", "--task", "xor", "--hidden", "8"])
-                .args(["--epochs", "1", "--out", model.to_str().unwrap()]);
+            cmd.args([
+                "--threads",
+                threads,
+                "train",
+                "--task",
+                "xor",
+                "--hidden",
+                "8",
+            ])
+            .args(["--epochs", "1", "--out", model.to_str().unwrap()]);
             set_rlimit(&mut cmd, libc::RLIMIT_AS, mb << 20);
             let o = cmd.output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);

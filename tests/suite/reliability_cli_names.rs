@@ -1,6 +1,6 @@
 //! adv36: refusals name the setting the user gave, not one they did not.
 
-use super::common::{blobs, corrflow, write_xy};
+use super::common::{blobs, corrflow, train_tiny_xor, write_xy};
 
 /// stderr as text.
 fn stderr(o: &std::process::Output) -> String {
@@ -80,17 +80,7 @@ fn a_model_over_the_memory_limit_names_the_model_not_hidden() {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("w300.safetensors");
     let m = model.to_str().unwrap();
-    let args = [
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "xor",
-        "--hidden",
-        "300,300",
-    ];
-    let out = corrflow(&[&args[..], &["--epochs", "1", "--out", m]].concat());
-    assert!(out.status.success(), "{}", stderr(&out));
+    train_tiny_xor(m, "300,300");
     for command in ["propagate", "analyze"] {
         let out = corrflow(&[
             "--threads",
