@@ -101,7 +101,7 @@ pub fn thread_address_space() -> u64 {
 const MAIN_ADDRESS_SPACE: u64 = 66 << 20;
 
 /// [`address_space_limit`] less [`thread_address_space`] for each thread of rayon's pool and
-/// [`MAIN_ADDRESS_SPACE`] (0 when that is more than the limit); `None` without a limit.
+/// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit.
 pub fn address_space_budget() -> Option<u64> {
     let threads = rayon::current_num_threads() as u64;
     address_space_limit()

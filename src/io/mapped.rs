@@ -78,18 +78,21 @@ fn next_block(block: &'static Block) -> &'static Block {
         slots: [FREE; SLOTS],
         next: AtomicPtr::new(std::ptr::null_mut()),
     }));
-    match block.next.compare_exchange(
+    let chained = block.next.compare_exchange(
         std::ptr::null_mut(),
         fresh,
         Ordering::AcqRel,
         Ordering::Acquire,
-    ) {
-        // SAFETY: `fresh` is now published and never freed.
-        Ok(_) => unsafe { &*fresh },
-        Err(winner) => {
-            // SAFETY: `fresh` was never published; `winner` is a published block.
-            drop(unsafe { Box::from_raw(fresh) });
-            unsafe { &*winner }
+    );
+    // SAFETY: the block chained (`fresh`, or `winner` that another thread chained first) is a
+    // leaked `Box<Block>`, never freed; a `fresh` that lost was never published: freed here.
+    unsafe {
+        match chained {
+            Ok(_) => &*fresh,
+            Err(winner) => {
+                drop(Box::from_raw(fresh));
+                &*winner
+            }
         }
     }
 }
