@@ -9,7 +9,7 @@ use super::common::corrflow;
 /// labels 0, 1, 0, 1; returns the `train` arguments that read them.
 fn write_pair(dir: &std::path::Path, header: &str) -> Vec<String> {
     let mut h = header.to_owned();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
