@@ -12,7 +12,7 @@
 //! it …" to stderr and has the process exit with status 2 once the temporary files of its writes
 //! are removed (`io::interrupt::exit_after_fault`). A SIGBUS outside every registered map
 //! keeps its default action. The handler only reads atomics and calls `write(2)`,
-//! async-signal-safe; blocks are allocated by [`Mapped::new`], never by the handler, and never
+//! async-signal-safe; blocks are allocated by `Mapped::new`, never by the handler, and never
 //! freed, so a block the handler reaches stays valid.
 
 use std::ops::Deref;
