@@ -34,7 +34,8 @@ pub struct Cli {
     threads: usize,
     /// Memory a run may use, e.g. 8G; a run whose estimated peak (or a file's claimed size) is
     /// larger stops before it allocates [default: half the physical memory; a sweep:
-    /// MemAvailable; under `ulimit -v` at most that limit less 66 MiB per thread].
+    /// MemAvailable; under `ulimit -v` at most that limit less what each thread maps: its stack
+    /// and faer's GEMM workspace, twice the L3 cache].
     #[arg(long, global = true, value_name = "SIZE")]
     max_memory: Option<String>,
 }

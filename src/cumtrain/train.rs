@@ -169,7 +169,7 @@ fn diverged(epoch: usize, what: &str, lr: f64) -> Error {
         Field::Lr,
         format!(
             "cumulant training diverged in epoch {epoch} ({what}); lower the learning rate \
-             (now {lr})"
+             (now {lr:?})"
         ),
     )
 }

@@ -37,11 +37,14 @@ impl MemoryLimit {
     }
 
     /// " (ulimit -v, less … per thread …)" when the limit is [`address_space_budget`], else "".
-    pub fn source(&self) -> &'static str {
+    pub fn source(&self) -> String {
         if address_space_budget() == Some(self.bytes) {
-            " (ulimit -v, less 66 MiB per thread for its stack and faer's GEMM workspace)"
+            format!(
+                " (ulimit -v, less {} MiB per thread for its stack and faer's GEMM workspace)",
+                thread_address_space() >> 20
+            )
         } else {
-            ""
+            String::new()
         }
     }
 }
@@ -79,23 +82,36 @@ pub fn default_memory_limit() -> MemoryLimit {
     MemoryLimit::new(address_space_budget().map_or(half, |left| half.min(left)))
 }
 
-/// Address space a thread maps beyond the arrays the estimates count: faer's GEMM kernels keep a
-/// 64 MiB workspace per thread (private-gemm's thread-local buffer, allocated on a thread's
-/// first product; a failed allocation aborts: seen under `ulimit -v` 70–80 MiB on a 2-thread
-/// `train --task xor`), and its stack (2 MiB).
-pub const THREAD_ADDRESS_SPACE: u64 = 66 << 20;
+/// A thread's stack (rayon's and the standard library's default, 2 MiB).
+const THREAD_STACK: u64 = 2 << 20;
 
-/// [`address_space_limit`] less [`THREAD_ADDRESS_SPACE`] for each thread of rayon's pool and
-/// the main thread (0 when that is more than the limit); `None` without a limit.
+/// Address space a thread maps beyond the arrays the estimates count: faer's GEMM workspace
+/// (private-gemm's thread-local buffer of 2 × its L3 size, allocated on a thread's first
+/// product, `io::gemm_workspace`; a failed allocation aborts — seen under `ulimit -v`
+/// 70–80 MiB with a 64 MiB workspace, and under 250 MB with this machine's 520 MiB, adv39) and
+/// its stack.
+pub fn thread_address_space() -> u64 {
+    THREAD_STACK + super::gemm_workspace::gemm_workspace_bytes()
+}
+
+/// What the main thread and the process map beyond the estimates and the pool's threads: 66
+/// MiB (the count once made for every thread). A 1-thread `propagate --task xor` needed
+/// 620–640 MB of `ulimit -v` here, 100–120 MiB beyond its one 520 MiB workspace, and aborted
+/// or panicked below (adv39), where the budget without this left it 76 MiB.
+const MAIN_ADDRESS_SPACE: u64 = 66 << 20;
+
+/// [`address_space_limit`] less [`thread_address_space`] for each thread of rayon's pool and
+/// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit.
 pub fn address_space_budget() -> Option<u64> {
-    let threads = rayon::current_num_threads() as u64 + 1;
-    address_space_limit().map(|left| left.saturating_sub(threads * THREAD_ADDRESS_SPACE))
+    let threads = rayon::current_num_threads() as u64;
+    address_space_limit()
+        .map(|left| left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE))
 }
 
 /// The message of `threads` threads (0: one per core) that could not be started (`e`, from
 /// `pthread_create`: EAGAIN when the address space or the thread count is exhausted); `flag`
 /// sets their count (`--threads`, a sweep's `--jobs`). Each thread maps
-/// [`THREAD_ADDRESS_SPACE`] (its stack and faer's GEMM workspace) beyond the estimates, so
+/// [`thread_address_space`] (its stack and faer's GEMM workspace) beyond the estimates, so
 /// under `ulimit -v` the message names that limit and what the threads take.
 pub fn threads_failed(threads: usize, e: &dyn std::fmt::Display, flag: &str) -> String {
     let count = match threads {
@@ -103,7 +119,7 @@ pub fn threads_failed(threads: usize, e: &dyn std::fmt::Display, flag: &str) -> 
         1 => "1 thread".to_string(),
         n => format!("{n} threads"),
     };
-    let mib = THREAD_ADDRESS_SPACE >> 20;
+    let mib = thread_address_space() >> 20;
     match address_space_limit() {
         Some(bytes) => format!(
             "could not start {count} ({e}): the address space is limited to {} KiB (ulimit -v) \

@@ -5,27 +5,30 @@
 //! `train` read it (adv38: at every delay tried from 0.02 to 0.4 s into the run).
 //!
 //! Every map [`super::map_regular`] makes is registered here (its address range and its path)
-//! for as long as it lives ([`Mapped`]); a SIGBUS handler looks the faulting address up among
+//! for as long as it lives ([`Mapped`]), however many are held at once (blocks of 64 slots,
+//! chained as needed and kept for the process's life: adv38's single table of 64 named none past
+//! the 64th); a SIGBUS handler looks the faulting address up among
 //! them and, where it lies in one, writes "error: `<path>`: the file shrank while corrflow read
 //! it …" to stderr and has the process exit with status 2 once the temporary files of its writes
 //! are removed (`io::interrupt::exit_after_fault`). A SIGBUS outside every registered map
 //! keeps its default action. The handler only reads atomics and calls `write(2)`,
-//! async-signal-safe.
+//! async-signal-safe; blocks are allocated by `Mapped::new`, never by the handler, and never
+//! freed, so a block the handler reaches stays valid.
 
 use std::ops::Deref;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 use std::sync::Once;
 
 use memmap2::Mmap;
 
-/// Maps held at once that can be named on a fault; a map beyond them is read as any other (a
-/// fault in it is said without its file's name).
+/// Slots per block of the registry.
 const SLOTS: usize = 64;
 
 /// One registered map: its first address (0 when free), its length and its path's bytes (a
 /// leaked `Box<[u8]>`, reclaimed when the map is dropped).
+#[derive(Debug)]
 struct Slot {
     start: AtomicUsize,
     len: AtomicUsize,
@@ -41,14 +44,65 @@ const FREE: Slot = Slot {
     path_len: AtomicUsize::new(0),
 };
 
-static REGISTRY: [Slot; SLOTS] = [FREE; SLOTS];
+/// A block of slots and the next block (null until more maps than the blocks so far hold are
+/// held at once).
+struct Block {
+    slots: [Slot; SLOTS],
+    next: AtomicPtr<Block>,
+}
+
+/// The first block; the others hang from it.
+static REGISTRY: Block = Block {
+    slots: [FREE; SLOTS],
+    next: AtomicPtr::new(std::ptr::null_mut()),
+};
+
+/// Every slot of every block so far, in order.
+fn slots() -> impl Iterator<Item = &'static Slot> {
+    std::iter::successors(Some(&REGISTRY), |block| {
+        // SAFETY: a non-null `next` is a leaked `Box<Block>`, published once and never freed.
+        unsafe { block.next.load(Ordering::Acquire).as_ref() }
+    })
+    .flat_map(|block| block.slots.iter())
+}
+
+/// The block after `block`, chained to it first if there is none yet (one allocation, never
+/// freed; a block another thread chained first is taken instead).
+fn next_block(block: &'static Block) -> &'static Block {
+    let next = block.next.load(Ordering::Acquire);
+    // SAFETY: as in [`slots`].
+    if let Some(next) = unsafe { next.as_ref() } {
+        return next;
+    }
+    let fresh = Box::into_raw(Box::new(Block {
+        slots: [FREE; SLOTS],
+        next: AtomicPtr::new(std::ptr::null_mut()),
+    }));
+    let chained = block.next.compare_exchange(
+        std::ptr::null_mut(),
+        fresh,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    );
+    // SAFETY: the block chained (`fresh`, or `winner` that another thread chained first) is a
+    // leaked `Box<Block>`, never freed; a `fresh` that lost was never published: freed here.
+    unsafe {
+        match chained {
+            Ok(_) => &*fresh,
+            Err(winner) => {
+                drop(Box::from_raw(fresh));
+                &*winner
+            }
+        }
+    }
+}
 
 /// A read-only map of a regular file, registered for the SIGBUS handler while it lives; reads
 /// as its bytes.
 #[derive(Debug)]
 pub struct Mapped {
     map: Mmap,
-    slot: Option<usize>,
+    slot: Option<&'static Slot>,
 }
 
 impl Mapped {
@@ -63,23 +117,25 @@ impl Mapped {
         let bytes: Box<[u8]> = path.as_os_str().as_bytes().into();
         let path_len = bytes.len();
         let path_ptr = Box::into_raw(bytes) as *mut u8;
-        for (i, slot) in REGISTRY.iter().enumerate() {
+        let mut block = &REGISTRY;
+        loop {
             // Claim a free slot by its length (0 = free), fill it, publish its start last.
-            if slot
-                .len
-                .compare_exchange(0, map.len(), Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
-            {
+            let claimed = block.slots.iter().find(|slot| {
+                slot.len
+                    .compare_exchange(0, map.len(), Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            });
+            if let Some(slot) = claimed {
                 slot.path.store(path_ptr, Ordering::Relaxed);
                 slot.path_len.store(path_len, Ordering::Relaxed);
                 slot.start.store(start, Ordering::Release);
-                return Mapped { map, slot: Some(i) };
+                return Mapped {
+                    map,
+                    slot: Some(slot),
+                };
             }
+            block = next_block(block);
         }
-        // SAFETY: `path_ptr` came from `Box::into_raw` of a `[u8]` of `path_len` bytes above
-        // and was stored nowhere.
-        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(path_ptr, path_len)) });
-        Mapped { map, slot: None }
     }
 }
 
@@ -92,8 +148,7 @@ impl Deref for Mapped {
 
 impl Drop for Mapped {
     fn drop(&mut self) {
-        let Some(i) = self.slot else { return };
-        let slot = &REGISTRY[i];
+        let Some(slot) = self.slot else { return };
         slot.start.store(0, Ordering::Release);
         let ptr = slot.path.swap(std::ptr::null_mut(), Ordering::AcqRel);
         let len = slot.path_len.load(Ordering::Relaxed);
@@ -117,7 +172,7 @@ fn install_handler() {
 
 /// The registered map holding `addr`: its path's bytes.
 fn mapped_at(addr: usize) -> Option<&'static [u8]> {
-    REGISTRY.iter().find_map(|slot| {
+    slots().find_map(|slot| {
         let start = slot.start.load(Ordering::Acquire);
         let len = slot.len.load(Ordering::Acquire);
         if start == 0 || addr < start || addr - start >= len {
@@ -132,9 +187,13 @@ fn mapped_at(addr: usize) -> Option<&'static [u8]> {
     })
 }
 
-/// The SIGBUS handler (module docs): a fault in a registered map says the file and exits with
-/// status 2; any other restores the default action, and the fault, repeated on return, ends the
-/// process as before.
+/// Set by the first fault said: threads that fault after it (a sweep's points reading one
+/// shrunk file: 60 copies of the line, the first two interleaved, adv39) say nothing more.
+static SAID: AtomicBool = AtomicBool::new(false);
+
+/// The SIGBUS handler (module docs): the first fault in a registered map says the file, and
+/// every one exits with status 2; any other restores the default action, and the fault,
+/// repeated on return, ends the process as before.
 extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // SAFETY: the kernel passes a valid siginfo_t for a SA_SIGINFO handler of SIGBUS.
     let addr = unsafe { (*info).si_addr() } as usize;
@@ -143,6 +202,9 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
         unsafe { libc::signal(sig, libc::SIG_DFL) };
         return;
     };
+    if SAID.swap(true, Ordering::AcqRel) {
+        super::interrupt::exit_after_fault();
+    }
     for part in [
         b"error: ".as_slice(),
         path,
@@ -187,5 +249,28 @@ mod tests {
         // (Another test's map may take the freed addresses: only this path must be gone.)
         assert_ne!(mapped_at(start), Some(name));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Far more maps than one block's 64 held at once are each found by their own path (adv38's
+    /// table named none past the 64th: a fault there was a bare `Bus error`).
+    #[test]
+    fn maps_past_a_block_are_registered_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let maps: Vec<_> = (0..3 * SLOTS + 5)
+            .map(|i| {
+                let path = dir.path().join(format!("m{i}.bin"));
+                File::create(&path).unwrap().write_all(&[1u8; 100]).unwrap();
+                let file = File::open(&path).unwrap();
+                // SAFETY: a read-only map of a file this test owns.
+                (
+                    Mapped::new(unsafe { Mmap::map(&file) }.unwrap(), &path),
+                    path,
+                )
+            })
+            .collect();
+        for (mapped, path) in &maps {
+            let at = mapped.as_ptr() as usize;
+            assert_eq!(mapped_at(at + 99), Some(path.as_os_str().as_bytes()));
+        }
     }
 }

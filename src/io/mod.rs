@@ -5,6 +5,7 @@
 mod allocator;
 mod atomic;
 pub mod checksum;
+mod gemm_workspace;
 mod inode_flags;
 mod interrupt;
 pub mod limit;

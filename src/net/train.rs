@@ -267,7 +267,8 @@ fn train_in<T: Real>(
             return Err(Error::config(
                 Field::Lr,
                 format!(
-                    "training diverged in epoch {epoch} (loss {}); lower the learning rate (now {}){}",
+                    // (`{:?}`: 1e300 as such, not its 301 digits.)
+                    "training diverged in epoch {epoch} (loss {}); lower the learning rate (now {:?}){}",
                     stats.loss,
                     cfg.lr,
                     match data_scale_hint(data, cfg) {

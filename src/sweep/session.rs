@@ -85,7 +85,7 @@ fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<f64>) {
     let budget = opts.max_memory.or_else(|| {
         // ulimit -v less what each point's threads map beyond the estimates.
         let left = crate::io::limit::address_space_limit().map(|b| {
-            b.saturating_sub((threads as u64 + 1) * crate::io::limit::THREAD_ADDRESS_SPACE) as f64
+            b.saturating_sub((threads as u64 + 1) * crate::io::limit::thread_address_space()) as f64
         });
         match (mem_available(), left) {
             (Some(a), Some(l)) => Some(a.min(l)),

@@ -53,6 +53,7 @@ mod propagate_f32;
 mod reliability_cli;
 mod reliability_cli_mapped;
 mod reliability_cli_names;
+mod reliability_cli_npy;
 mod reliability_cli_range;
 mod reliability_cli_time;
 mod stats_affine;

@@ -169,18 +169,25 @@ fn the_memory_estimate_counts_the_carried_tensors() {
 /// counted: the comparison's and the affine map's temporaries and the freed blocks the allocator
 /// keeps (`WORKSPACE_SQUARES`). A [2, 2000, 2] XOR net with 400 test samples reached 656 MiB
 /// resident against an estimate of 435 MiB, so under `--max-memory 600M` it ran past the limit;
-/// now estimated at 710 MiB and refused naming `--hidden` (adv34). Fails on main's binary
+/// now estimated at 710 MiB and refused naming the model's widths (adv34; `--hidden` until
+/// adv39). Fails on main's binary
 /// (checked: it runs to exit 0).
 #[test]
 fn order_2s_working_set_counts_in_the_memory_estimate() {
-    refused_over_memory("2000", 600, &["--n-test", "400"], "--hidden");
+    refused_over_memory(
+        "2000",
+        600,
+        &["--n-test", "400"],
+        "its metadata 'widths' [2, 2000, 2]",
+    );
 }
 
 /// `analyze` of a quadratic network measures the κ slices of its hidden pre-activations and
 /// runs the corrected start layers besides order 2's: a [2, 2000, 2] quad:0.5 XOR net with 400
 /// test samples reached 906–1272 MiB resident on one thread (four runs; 1468 MiB on eight)
 /// against an estimate of 710 MiB, so under `--max-memory 800M` it ran past the limit. Now
-/// estimated at 1442 MiB and refused naming `--hidden` (adv35). Fails on main's binary
+/// estimated at 1442 MiB and refused naming the model's widths (adv35; `--hidden` until
+/// adv39). Fails on main's binary
 /// (checked: it runs to exit 0); `propagate` of the same net measures no slices and still fits
 /// the estimate it had (626 MiB resident under 710).
 #[test]
@@ -201,7 +208,7 @@ fn analyzes_kappa_slices_count_in_the_memory_estimate() {
         "400",
         "--json",
     ];
-    let err = refused(&args, "--hidden");
+    let err = refused(&args, "xor.safetensors: its metadata 'widths' [2, 2000, 2]");
     assert!(err.contains("memory limit of 800 MiB"), "{err}");
     // The estimate's check is the same for propagate, which measures no slices: it fits.
     let propagate =

@@ -1,6 +1,6 @@
 //! adv36: refusals name the setting the user gave, not one they did not.
 
-use super::common::{blobs, corrflow, write_xy};
+use super::common::{blobs, corrflow, train_tiny_xor, write_xy};
 
 /// stderr as text.
 fn stderr(o: &std::process::Output) -> String {
@@ -70,4 +70,65 @@ fn one_class_analysed_data_names_the_labels_that_were_given() {
         );
         assert!(o.stdout.is_empty());
     }
+}
+
+/// A model too large for the memory limit is the model file's error, not `--hidden`'s (which
+/// `propagate --model` never takes; adv39: "invalid value for --hidden: the run needs about …"
+/// under `ulimit -v`, as here under `--max-memory`).
+#[test]
+fn a_model_over_the_memory_limit_names_the_model_not_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("w300.safetensors");
+    let m = model.to_str().unwrap();
+    train_tiny_xor(m, "300,300");
+    for command in ["propagate", "analyze"] {
+        let out = corrflow(&[
+            "--threads",
+            "1",
+            command,
+            "--model",
+            m,
+            "--task",
+            "xor",
+            "--max-memory",
+            "80M",
+        ]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("w300.safetensors: its metadata 'widths' [2, 300, 300, 2]: the run needs")
+                && !err.contains("--hidden"),
+            "{err}"
+        );
+    }
+}
+
+/// A diverged training names the learning rate as the user wrote it, not as its 301 digits
+/// (adv39: "lower the learning rate (now 1000…000)").
+#[test]
+fn a_diverged_training_says_a_huge_learning_rate_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--hidden",
+        "8",
+        "--lr",
+        "1e300",
+        "--epochs",
+        "3",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value for --lr") && err.contains("(now 1e300)"),
+        "{err}"
+    );
+    assert!(!err.contains("0000000000"), "{err}");
 }

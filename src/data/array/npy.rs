@@ -42,14 +42,20 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         })?;
     let header =
         std::str::from_utf8(&map[start..end]).map_err(|_| bad("the header is not text".into()))?;
-    let descr =
-        field(header, "descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
+    let entries = entries(header).ok_or_else(|| {
+        bad(format!(
+            "the header is not a Python dict literal of 'key': value entries: {header}"
+        ))
+    })?;
+    check_keys(&entries).map_err(bad)?;
+    let field = |key: &str| entries.iter().find(|(k, _)| *k == key).map(|&(_, v)| v);
+    let descr = field("descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
     let (elem, endian) = parse_descr(descr).ok_or_else(|| {
         bad(format!(
             "unsupported dtype {descr}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)"
         ))
     })?;
-    let order = match field(header, "fortran_order") {
+    let order = match field("fortran_order") {
         Some("True") => Order::Fortran,
         Some("False") => Order::C,
         other => {
@@ -58,13 +64,11 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
             )))
         }
     };
-    let dims = field(header, "shape")
-        .and_then(parse_shape)
-        .ok_or_else(|| {
-            bad(format!(
-                "header lacks a 'shape' tuple of integers: {header}"
-            ))
-        })?;
+    let dims = field("shape").and_then(parse_shape).ok_or_else(|| {
+        bad(format!(
+            "header lacks a 'shape' tuple of integers: {header}"
+        ))
+    })?;
     let total = map.len();
     check_data_len(path, &dims, elem, total - end)?;
     Ok(ArrayFile::new(
@@ -77,35 +81,89 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
     ))
 }
 
-/// The value text of `'key': value` in the header dict: a quoted string without its quotes, a
-/// parenthesised tuple with its parentheses, a bracketed list (a structured dtype's fields,
-/// nested lists included) with its brackets, or a bare word.
-fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-    let at = header.find(&format!("'{key}'"))? + key.len() + 2;
-    let rest = header[at..].trim_start().strip_prefix(':')?.trim_start();
-    if let Some(q) = rest.strip_prefix('\'') {
-        return q.split('\'').next();
+/// The keys a `.npy` header holds, each once (numpy.lib.format: NumPy's reader refuses a header
+/// with any other key, "Header does not contain the correct keys").
+const KEYS: [&str; 3] = ["descr", "fortran_order", "shape"];
+
+/// Refuses a key other than [`KEYS`] (a writer's own key may change what the bytes mean, and
+/// NumPy itself would not read the file) and a key given twice (Python keeps the last value, a
+/// scan the first: two readers, two arrays), naming the key.
+fn check_keys(entries: &[(&str, &str)]) -> std::result::Result<(), String> {
+    for (i, &(key, _)) in entries.iter().enumerate() {
+        if !KEYS.contains(&key) {
+            return Err(format!(
+                "header key '{key}' is not one NumPy writes: expected exactly 'descr', \
+                 'fortran_order' and 'shape' (NumPy refuses such a file too)"
+            ));
+        }
+        if entries[..i].iter().any(|&(k, _)| k == key) {
+            return Err(format!(
+                "header key '{key}' is given twice: expected each of 'descr', 'fortran_order' \
+                 and 'shape' once"
+            ));
+        }
     }
-    if rest.starts_with('(') {
-        return rest.find(')').map(|e| &rest[..=e]);
+    Ok(())
+}
+
+/// The header dict's entries `'key': value` in file order (keys in single or double quotes),
+/// each value's text: a quoted string without its quotes, a parenthesised tuple with its
+/// parentheses, a bracketed list (a structured dtype's fields, nested lists included) with its
+/// brackets, or a bare word. `None` when the text is not such a dict (padding spaces and the
+/// newline after the closing brace are allowed, nothing else).
+fn entries(header: &str) -> Option<Vec<(&str, &str)>> {
+    let mut rest = header.trim_start().strip_prefix('{')?;
+    let mut out = Vec::new();
+    loop {
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix('}') {
+            return after.trim().is_empty().then_some(out);
+        }
+        let (key, after) = quoted(rest)?;
+        let after = after.trim_start().strip_prefix(':')?.trim_start();
+        let (value, after) = value(after)?;
+        out.push((key, value));
+        rest = after.trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after;
+        } else if !rest.starts_with('}') {
+            return None;
+        }
     }
-    if rest.starts_with('[') {
-        let mut depth = 0usize;
-        for (i, c) in rest.char_indices() {
-            match c {
-                '[' => depth += 1,
-                ']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return Some(&rest[..=i]);
-                    }
-                }
-                _ => {}
+}
+
+/// `'text'…` or `"text"…` → the text and what follows the closing quote.
+fn quoted(s: &str) -> Option<(&str, &str)> {
+    let q = s.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let end = s[1..].find(q)? + 1;
+    Some((&s[1..end], &s[end + 1..]))
+}
+
+/// One value at the start of `s` (as [`entries`] describes) and what follows it.
+fn value(s: &str) -> Option<(&str, &str)> {
+    if s.starts_with(['\'', '"']) {
+        return quoted(s);
+    }
+    let (open, close) = match s.chars().next()? {
+        '(' => ('(', ')'),
+        '[' => ('[', ']'),
+        _ => {
+            let end = s.find([',', '}'])?;
+            return Some((s[..end].trim_end(), &s[end..]));
+        }
+    };
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        if c == open {
+            depth += 1;
+        } else if c == close {
+            depth -= 1;
+            if depth == 0 {
+                return Some((&s[..=i], &s[i + 1..]));
             }
         }
-        return None;
     }
-    rest.split([',', '}']).next().map(str::trim)
+    None
 }
 
 /// `'<f8'`, `'|u1'`, `'>i2'` … → element type and byte order (`=` is the native order, little
@@ -148,6 +206,14 @@ fn parse_shape(tuple: &str) -> Option<Vec<usize>> {
 mod tests {
     use super::*;
 
+    /// The value of `key` in `header`'s entries.
+    fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+        entries(header)?
+            .into_iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v)
+    }
+
     #[test]
     fn header_fields_parse() {
         let h = "{'descr': '>i2', 'fortran_order': True, 'shape': (3, 4), }";
@@ -167,5 +233,27 @@ mod tests {
         assert_eq!(parse_descr(field(h, "descr").unwrap()), None);
         assert_eq!(field(h, "shape"), Some("(3,)"));
         assert_eq!(field("{'descr': [('a', '<f8'), }", "descr"), None);
+        // Double quotes, no trailing comma, NumPy's padding and newline.
+        let h = "{\"shape\": (2,), \"descr\": \"<f8\", \"fortran_order\": False}    \n";
+        assert_eq!(field(h, "descr"), Some("<f8"));
+        assert_eq!(field(h, "fortran_order"), Some("False"));
+        assert_eq!(field("{'descr': '<f8'} x", "descr"), None);
+    }
+
+    /// Keys other than NumPy's three, or one of them twice, are refused naming the key (adv39;
+    /// a scan for each key read both files, the duplicate with its first value).
+    #[test]
+    fn an_extra_or_repeated_key_is_refused_naming_it() {
+        let ok = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+        assert_eq!(check_keys(&entries(ok).unwrap()), Ok(()));
+        let extra = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'units': 'm', }";
+        let err = check_keys(&entries(extra).unwrap()).unwrap_err();
+        assert!(
+            err.contains("header key 'units' is not one NumPy writes"),
+            "{err}"
+        );
+        let twice = "{'descr': '<i8', 'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+        let err = check_keys(&entries(twice).unwrap()).unwrap_err();
+        assert!(err.contains("header key 'descr' is given twice"), "{err}");
     }
 }
