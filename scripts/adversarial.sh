@@ -2041,7 +2041,7 @@ done
 # 26. Thirty-fifth session (adv35): analyze's κ slices and the comparison's threads in the memory
 # estimate (a [2, 2000, 2] quad:0.5 XOR net, analyze --n-test 400: 906–1272 MiB resident on one
 # thread against an estimate of 710 MiB; under --max-memory 800M it must be refused naming
-# --hidden, propagate of it still runs), a limit below the 64 MiB base (named --max-memory, not
+# the model file (--hidden until adv39: a flag analyze never takes), propagate of it still runs), a limit below the 64 MiB base (named --max-memory, not
 # the largest term: train, propagate, sweep), --kappa-units with --carry first (ran, ignored) and
 # at its boundary (0 refused; 1, N, N+1, 2^64-1 run, N..2^64-1 the same JSON), the kink range's
 # other side (bias-free relu / leaky relu nets on data x1e55: order 3 ran with errors 8-70 %
@@ -2056,9 +2056,9 @@ D26=$W/d26
 mkdir -p "$D26"
 "$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 2000 --out "$D26/q2000.safetensors" >/dev/null 2>&1
 Q26=(--model "$D26/q2000.safetensors" --n-test 400 --json)
-check "analyze quad width 2000, 800M" "!--hidden" --threads 1 --max-memory 800M analyze "${Q26[@]}"
-check "analyze quad width 2000 f32, 800M" "!--hidden" --threads 1 --max-memory 800M analyze "${Q26[@]}" --precision f32
-check "analyze quad width 2000, 8 threads, 1200M" "!--hidden" --threads 8 --max-memory 1200M analyze "${Q26[@]}"
+check "analyze quad width 2000, 800M" "!q2000.safetensors" --threads 1 --max-memory 800M analyze "${Q26[@]}"
+check "analyze quad width 2000 f32, 800M" "!q2000.safetensors" --threads 1 --max-memory 800M analyze "${Q26[@]}" --precision f32
+check "analyze quad width 2000, 8 threads, 1200M" "!q2000.safetensors" --threads 8 --max-memory 1200M analyze "${Q26[@]}"
 check "propagate quad width 2000, 800M" + --threads 1 --max-memory 800M propagate "${Q26[@]}"
 check "train under 1M" "!--max-memory" --max-memory 1M train "${XOR[@]}" --out "$D26/never.safetensors"
 check "propagate under 1M" "!--max-memory" --max-memory 1M propagate --model "$OUT" --json
