@@ -48,14 +48,14 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         ))
     })?;
     check_keys(&entries).map_err(bad)?;
-    let field = |key: &str| entries.iter().find(|(k, _)| *k == key).map(|&(_, v)| v);
-    let descr = field("descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
+    let descr =
+        field(&entries, "descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
     let (elem, endian) = parse_descr(descr).ok_or_else(|| {
         bad(format!(
             "unsupported dtype {descr}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)"
         ))
     })?;
-    let order = match field("fortran_order") {
+    let order = match field(&entries, "fortran_order") {
         Some("True") => Order::Fortran,
         Some("False") => Order::C,
         other => {
@@ -64,11 +64,13 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
             )))
         }
     };
-    let dims = field("shape").and_then(parse_shape).ok_or_else(|| {
-        bad(format!(
-            "header lacks a 'shape' tuple of integers: {header}"
-        ))
-    })?;
+    let dims = field(&entries, "shape")
+        .and_then(parse_shape)
+        .ok_or_else(|| {
+            bad(format!(
+                "header lacks a 'shape' tuple of integers: {header}"
+            ))
+        })?;
     let total = map.len();
     check_data_len(path, &dims, elem, total - end)?;
     Ok(ArrayFile::new(
@@ -130,6 +132,11 @@ fn entries(header: &str) -> Option<Vec<(&str, &str)>> {
             return None;
         }
     }
+}
+
+/// The value text of `key` among `entries` (each key is there at most once: [`check_keys`]).
+fn field<'a>(entries: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
+    entries.iter().find(|(k, _)| *k == key).map(|&(_, v)| v)
 }
 
 /// `'text'…` or `"text"…` → the text and what follows the closing quote.
@@ -208,10 +215,7 @@ mod tests {
 
     /// The value of `key` in `header`'s entries.
     fn field<'a>(header: &'a str, key: &str) -> Option<&'a str> {
-        entries(header)?
-            .into_iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, v)| v)
+        super::field(&entries(header)?, key)
     }
 
     #[test]
