@@ -26,8 +26,8 @@ use super::samples::Pair;
 use super::{Dataset, Split, TestSplit};
 use crate::data::array::Elem;
 use crate::error::Field;
+use crate::io::par_zeros;
 use crate::io::MemoryLimit;
-use crate::linalg::par_zeros;
 use crate::{Error, Result};
 
 /// How to split and convert: the test split, the training limit, the divisor of every value,

@@ -30,6 +30,32 @@ pub fn keep_freed_memory() {
 mod mapped;
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+thread_local! {
+    /// Whether this thread's next matrix blocks are handed out as the system gives them
+    /// ([`unzeroed`]). A constant-initialised `Cell` without destructor: reading it allocates
+    /// nothing, as an allocator must not.
+    static UNZEROED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with the heap's matrix blocks (≤ 32 MiB) that this thread allocates handed out
+/// as the system gives them, not zeroed by [`PaddingZeroing`]: for a caller that writes
+/// every byte of the block itself at once ([`super::par_zeros`], in parallel, padding
+/// rows included), where zeroing them here first would write each page twice, the first
+/// time on this thread alone (with all of a fresh block's page faults). Blocks over 32 MiB
+/// are fresh mappings either way. Restores the previous setting when `f` returns or unwinds.
+pub fn unzeroed<R>(f: impl FnOnce() -> R) -> R {
+    /// Puts the setting back on drop, also when `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            UNZEROED.with(|u| u.set(self.0));
+        }
+    }
+    let _restore = Restore(UNZEROED.with(|u| u.replace(true)));
+    f()
+}
 
 /// Blocks of this alignment or more are faer's matrices (64 bytes: `Mat` rounds its column
 /// length up to whole cache lines) and workspaces.
@@ -47,20 +73,38 @@ enum Block {
     Plain,
     /// A matrix block of the heap (≤ 32 MiB, or over a page's alignment): zeroed.
     Zeroed,
+    /// The same inside [`unzeroed`]: as the system hands it out, its caller writes it all.
+    Unzeroed,
     /// A matrix block over 32 MiB (alignment ≤ a page): an anonymous mapping of its own, zero
     /// pages from the kernel, faulted in only where written or read.
     Mapped,
 }
 
 impl Block {
-    fn of(align: usize, size: usize) -> Block {
+    /// Where a block comes from (`unzeroed`: inside [`unzeroed`] on this thread).
+    fn of(align: usize, size: usize, unzeroed: bool) -> Block {
         if align < MATRIX_ALIGN {
             Block::Plain
         } else if size <= ZEROED_UP_TO || align > mapped::PAGE {
-            Block::Zeroed
+            if unzeroed {
+                Block::Unzeroed
+            } else {
+                Block::Zeroed
+            }
         } else {
             Block::Mapped
         }
+    }
+
+    /// Where a new block comes from on this thread now.
+    fn new(align: usize, size: usize) -> Block {
+        Block::of(align, size, UNZEROED.with(Cell::get))
+    }
+
+    /// Where a block handed out earlier came from, as far as releasing or resizing it goes
+    /// (zeroed or not, a heap block is the system's).
+    fn old(align: usize, size: usize) -> Block {
+        Block::of(align, size, false)
     }
 }
 
@@ -84,6 +128,9 @@ impl Block {
 /// fits: glibc serves them from a coalesced free chunk (or the heap's top) first, garbage and
 /// all. Mapping them here gives zero pages whatever the heap holds, without touching a page
 /// nobody uses, as zeroing such a block would (thirty-ninth session, kern39).
+///
+/// Inside [`unzeroed`] the heap's matrix blocks of that thread are handed out as the system
+/// gives them: the caller writes every byte itself ([`super::par_zeros`]).
 pub struct PaddingZeroing;
 
 // SAFETY: plain and heap blocks are forwarded to `System` with the caller's layout, and zeroing
@@ -95,8 +142,8 @@ unsafe impl GlobalAlloc for PaddingZeroing {
         // SAFETY: the caller upholds `alloc`'s contract, which `alloc_zeroed` shares, and a
         // mapped block's size (> 32 MiB) is non-zero.
         unsafe {
-            match Block::of(layout.align(), layout.size()) {
-                Block::Plain => System.alloc(layout),
+            match Block::new(layout.align(), layout.size()) {
+                Block::Plain | Block::Unzeroed => System.alloc(layout),
                 Block::Zeroed => System.alloc_zeroed(layout),
                 Block::Mapped => mapped::map(layout.size()),
             }
@@ -106,7 +153,7 @@ unsafe impl GlobalAlloc for PaddingZeroing {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `alloc_zeroed`'s contract; a mapping comes zeroed.
         unsafe {
-            match Block::of(layout.align(), layout.size()) {
+            match Block::old(layout.align(), layout.size()) {
                 Block::Mapped => mapped::map(layout.size()),
                 _ => System.alloc_zeroed(layout),
             }
@@ -116,7 +163,7 @@ unsafe impl GlobalAlloc for PaddingZeroing {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` came from this allocator with `layout`, hence from the same source.
         unsafe {
-            match Block::of(layout.align(), layout.size()) {
+            match Block::old(layout.align(), layout.size()) {
                 Block::Mapped => mapped::unmap(ptr, layout.size()),
                 _ => System.dealloc(ptr, layout),
             }
@@ -128,7 +175,7 @@ unsafe impl GlobalAlloc for PaddingZeroing {
         // SAFETY: `ptr` came from this allocator with `layout`; the caller guarantees `new_size`
         // with `align` is a valid non-zero layout, and both blocks hold min(size, new_size) bytes.
         unsafe {
-            match (Block::of(align, size), Block::of(align, new_size)) {
+            match (Block::old(align, size), Block::old(align, new_size)) {
                 (Block::Plain, _) => System.realloc(ptr, layout, new_size),
                 (Block::Mapped, Block::Mapped) => mapped::remap(ptr, size, new_size),
                 // A matrix block changing size otherwise: a fresh zeroed block of the new size,
@@ -151,16 +198,38 @@ unsafe impl GlobalAlloc for PaddingZeroing {
 mod tests {
     use super::*;
 
+    /// Inside [`unzeroed`], nested too, this thread's heap matrix blocks are the system's as
+    /// they come (plain and mapped blocks as outside); the setting is this thread's only, and
+    /// it is put back when the closure returns and when it panics.
+    #[test]
+    fn unzeroed_holds_inside_on_this_thread_only() {
+        assert_eq!(Block::new(64, 4096), Block::Zeroed);
+        unzeroed(|| {
+            assert_eq!(Block::new(64, 4096), Block::Unzeroed);
+            assert_eq!(Block::new(16, 4096), Block::Plain);
+            assert_eq!(Block::new(4096, ZEROED_UP_TO + 1), Block::Mapped);
+            unzeroed(|| assert_eq!(Block::new(128, ZEROED_UP_TO), Block::Unzeroed));
+            assert_eq!(Block::new(64, 4096), Block::Unzeroed);
+            assert_eq!(Block::old(64, 4096), Block::Zeroed);
+            let other = std::thread::spawn(|| Block::new(64, 4096)).join().unwrap();
+            assert_eq!(other, Block::Zeroed);
+        });
+        assert_eq!(Block::new(64, 4096), Block::Zeroed);
+        let unwound = std::panic::catch_unwind(|| unzeroed(|| panic!("a panic inside unzeroed")));
+        assert!(unwound.is_err());
+        assert_eq!(Block::new(64, 4096), Block::Zeroed);
+    }
+
     /// A matrix block recycled from the heap comes back zeroed; a byte buffer is left as the
     /// system hands it out, a block over the limit is a mapping of its own.
     #[test]
     fn matrix_blocks_come_zeroed() {
-        assert_eq!(Block::of(64, 8 * 1024), Block::Zeroed);
-        assert_eq!(Block::of(128, ZEROED_UP_TO), Block::Zeroed);
-        assert_eq!(Block::of(16, 8 * 1024), Block::Plain);
-        assert_eq!(Block::of(16, ZEROED_UP_TO + 1), Block::Plain);
-        assert_eq!(Block::of(4096, ZEROED_UP_TO + 1), Block::Mapped);
-        assert_eq!(Block::of(8192, ZEROED_UP_TO + 1), Block::Zeroed);
+        assert_eq!(Block::new(64, 8 * 1024), Block::Zeroed);
+        assert_eq!(Block::new(128, ZEROED_UP_TO), Block::Zeroed);
+        assert_eq!(Block::new(16, 8 * 1024), Block::Plain);
+        assert_eq!(Block::new(16, ZEROED_UP_TO + 1), Block::Plain);
+        assert_eq!(Block::new(4096, ZEROED_UP_TO + 1), Block::Mapped);
+        assert_eq!(Block::new(8192, ZEROED_UP_TO + 1), Block::Zeroed);
         let layout = Layout::from_size_align(4096, MATRIX_ALIGN).unwrap();
         for _ in 0..8 {
             // SAFETY: a non-zero layout; each block is freed with it.

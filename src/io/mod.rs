@@ -1,6 +1,7 @@
 //! Low-level file helpers: atomic writes of files and folders, output paths that refuse what
 //! is not corrflow's, opening only regular files, memory limits, content checksums and
-//! self-cleaning temporary files, removed on interruption; the binaries' allocator setting.
+//! self-cleaning temporary files, removed on interruption; the binaries' allocator setting and
+//! zero matrices zeroed in parallel on the allocator's unzeroed blocks.
 
 mod allocator;
 mod atomic;
@@ -15,8 +16,9 @@ mod ownership;
 pub mod regular;
 pub mod temp;
 pub mod trim;
+mod zeros;
 
-pub use allocator::{keep_freed_memory, PaddingZeroing};
+pub use allocator::{keep_freed_memory, unzeroed, PaddingZeroing};
 pub use atomic::write_atomically;
 pub use interrupt::clean_up_on_interrupt;
 pub use limit::{default_memory_limit, set_process_limit, MemoryLimit};
@@ -26,3 +28,4 @@ pub use output::{
 pub use regular::{
     map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,
 };
+pub use zeros::{par_zeros, ZeroBits};

@@ -15,7 +15,6 @@ mod scratch;
 mod split;
 mod symmetric;
 mod transpose;
-mod zeros;
 
 pub use columns::columns;
 pub use gemm::{gemm, gemm_batch};
@@ -26,4 +25,3 @@ pub use scratch::with_work;
 pub use split::{class_split, on_pool};
 pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
 pub use transpose::transpose_into;
-pub use zeros::{par_zeros, ZeroBits};

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::data::{Columns, Labelled};
 use crate::error::{Error, Result};
-use crate::linalg::par_zeros;
+use crate::io::par_zeros;
 use crate::net::{ForwardPass, Mlp, Stage};
 use crate::stats::MomentAccumulator;
 use crate::timing::{flops, Timings};

@@ -8,7 +8,8 @@ use rayon::prelude::*;
 use super::precision::Real;
 use super::{kernels, Mlp};
 use crate::data::Dataset;
-use crate::linalg::{gemm_batch, par_zeros};
+use crate::io::par_zeros;
+use crate::linalg::gemm_batch;
 
 /// Whether an elementwise sweep over a rows × cols block is worth splitting over rayon's
 /// threads: below 2¹⁶ entries (a 100-wide layer at batch 128 has 12 800) the sweep takes a few

@@ -45,7 +45,7 @@ impl fmt::Display for Precision {
 
 /// A float type the network can be trained in: faer's real field plus conversions and the fused
 /// pulp kernels of [`kernels`] for its lane width (8 f64 / 16 f32 per AVX-512 vector).
-pub trait Real: faer::traits::RealField + crate::linalg::ZeroBits {
+pub trait Real: faer::traits::RealField + crate::io::ZeroBits {
     /// Unit roundoff·2 (machine epsilon): 2⁻⁵² for f64, 2⁻²³ for f32.
     const EPSILON: f64;
     /// The nearest value of this type (round to nearest even).

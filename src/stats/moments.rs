@@ -49,7 +49,7 @@ use super::batch::{col, values_mut, Runs};
 use super::gram::lower_gram;
 use super::Moments;
 use crate::error::{Error, Result};
-use crate::linalg::par_zeros;
+use crate::io::par_zeros;
 use crate::simd::all_finite;
 use crate::timing::flops;
 
