@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use calibrate::{gemm_reference, GemmReference, Moment};
-use calibrate::{gemm_samples, GemmSample, CALIBRATION_N, CALIBRATION_REPS};
+pub use calibrate::{GemmReference, Moment};
+use calibrate::{GemmSample, CALIBRATION_N, CALIBRATION_REPS};
 
 /// Accumulated time of one named stage.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -194,26 +194,15 @@ impl Timings {
         self.stages.lock().expect("timings lock").clone()
     }
 
-    /// When recording: measures faer's GEMM rate now ([`gemm_samples`], `CALIBRATION_REPS`
-    /// products of side `CALIBRATION_N` after a warm-up) and adds the samples to the reference
-    /// at `moment` (the CLI calibrates just before the run and just after it).
+    /// When recording: measures faer's GEMM rate now ([`calibrate::calibrate`],
+    /// `CALIBRATION_REPS` products of side `CALIBRATION_N` after a warm-up) and adds the samples
+    /// to the reference at `moment` (the CLI calibrates just before the run and just after it).
     pub fn calibrate(&self, moment: Moment) {
         if !self.enabled {
             return;
         }
-        let samples = gemm_samples(CALIBRATION_N, CALIBRATION_REPS);
         let mut reference = self.reference.lock().expect("timings lock");
-        match reference.as_mut() {
-            Some(r) => r.add(moment, samples),
-            None => {
-                *reference = Some(GemmReference::new(
-                    CALIBRATION_N,
-                    rayon::current_num_threads(),
-                    moment,
-                    samples,
-                ))
-            }
-        }
+        calibrate::calibrate(&mut reference, moment, CALIBRATION_N, CALIBRATION_REPS);
     }
 
     /// The stages, their totals and the whole run's rate against the reference, if set.

@@ -22,8 +22,9 @@ use std::time::Instant;
 use corrflow::data::Dataset;
 use corrflow::net::train::{train, Loss, Optimizer, StepPhases, TrainConfig};
 use corrflow::net::{Activation, Mlp, Precision};
-use corrflow::timing::calibrate::gemm_reference;
+use corrflow::timing::calibrate::calibrate;
 use corrflow::timing::peak::fma_peak;
+use corrflow::timing::Moment;
 use faer::Mat;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -61,7 +62,8 @@ fn main() {
             let peak = fma_peak(FMA_ITERATIONS, 1, 2);
             fma = [fma[0].max(peak.per_core), fma[1].max(peak.total)];
             for (t, pool) in pools.iter().enumerate() {
-                gemm[t] = gemm[t].max(pool.install(|| gemm_reference(GEMM_N, 1)).gflops);
+                let gflops = pool.install(|| calibrate(&mut None, Moment::After, GEMM_N, 1).gflops);
+                gemm[t] = gemm[t].max(gflops);
             }
             for (t, pool) in pools.iter().enumerate() {
                 let run = epoch(pool, &net, &data);

@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use corrflow::timing::calibrate::{CALIBRATION_N, CALIBRATION_REPS};
-use corrflow::timing::gemm_reference;
+use corrflow::timing::calibrate::{calibrate, CALIBRATION_N, CALIBRATION_REPS};
 use corrflow::timing::peak::fma_peak;
+use corrflow::timing::Moment;
 use serde_json::Value;
 
 /// Groups whose throughput elements are flops (see benches/propagation.rs).
@@ -71,7 +71,13 @@ fn print_machine() {
         "machine peak (FMA loop, {} f64 lanes): {:.1} GFLOP/s per core, {:.1} GFLOP/s on {} threads",
         p.lanes, p.per_core, p.total, p.threads
     );
-    let g = gemm_reference(CALIBRATION_N, 2 * CALIBRATION_REPS);
+    let mut reference = None;
+    let g = calibrate(
+        &mut reference,
+        Moment::After,
+        CALIBRATION_N,
+        2 * CALIBRATION_REPS,
+    );
     println!(
         "faer GEMM ({n}² f64): {:.1} GFLOP/s on {} threads = {:.0} % of the measured peak\n",
         g.gflops,

@@ -126,20 +126,10 @@ fn model_and_data(
         true => config.analysis_higher(Some(&net)),
         false => Higher::None,
     };
-    // The model's widths set the network: a `--hidden` the user never gave is not blamed
-    // (adv39: `propagate --model` under `ulimit -v` said "invalid value for --hidden").
+    // The model's widths set the network: the estimate names the model file, not `--hidden`.
     config
-        .check_memory_measuring(Some(net.widths()), higher)
-        .map_err(|e| match e {
-            Error::Config {
-                field: Field::Hidden,
-                msg,
-            } => Error::format(
-                path,
-                format!("its metadata 'widths' {:?}: {msg}", net.widths()),
-            ),
-            e => recorded(e),
-        })?;
+        .check_memory_measuring(Some((net.widths(), path)), higher)
+        .map_err(recorded)?;
     // The pilot of a carried run reads the other set (`measure::HeldOut`).
     let held_out = config.analysis.carry.pilot_on()?;
     let loaded = timings

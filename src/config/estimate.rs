@@ -27,7 +27,7 @@
 //! Carlo argmax of K ≥ 3 outputs, C·(10K³/3 + K²M) for M draws per start layer
 //! ([`monte_carlo_flops`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::defaults::task_defaults;
 use super::{DataConfig, On, RunConfig, Task};
@@ -106,6 +106,10 @@ pub struct Shape {
     pub n_train: usize,
     pub n_test: usize,
     pub widths: Vec<usize>,
+    /// The model file whose metadata gave `widths` ([`Shape::with_widths`]); `None` where the
+    /// run's own settings (`--hidden`, the task's default) set them. The memory error names
+    /// what set the widths: the file, or `--hidden`.
+    pub widths_from: Option<PathBuf>,
     /// The hidden layers' activation (the training's cost per unit, [`unit_flops`]).
     pub activation: Activation,
     pub epochs: usize,
@@ -177,6 +181,7 @@ impl Shape {
             n_train,
             n_test,
             widths,
+            widths_from: None,
             activation: config.net.activation.unwrap_or(d.activation),
             epochs: config.epochs(),
             batch: config.train.batch,
@@ -226,9 +231,10 @@ impl Shape {
         self
     }
 
-    /// The same run with the widths of a given network (a model file).
-    pub fn with_widths(mut self, widths: Vec<usize>) -> Shape {
+    /// The same run with the widths of the network in the model file `model`.
+    pub fn with_widths(mut self, widths: Vec<usize>, model: &Path) -> Shape {
         self.widths = widths;
+        self.widths_from = Some(model.to_path_buf());
         self
     }
 
@@ -677,17 +683,23 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
                     best
                 }
             });
-    Err(Error::config(
-        field,
-        format!(
-            "the run needs about {} ({} of it for this setting), over the memory limit of {}{}; \
-             make it smaller or raise the memory limit",
-            human_bytes(bytes),
-            human_bytes(8.0 * words),
-            human_bytes(limit.bytes as f64),
-            limit.source()
+    let msg = format!(
+        "the run needs about {} ({} of it for this setting), over the memory limit of {}{}; \
+         make it smaller or raise the memory limit",
+        human_bytes(bytes),
+        human_bytes(8.0 * words),
+        human_bytes(limit.bytes as f64),
+        limit.source()
+    );
+    // The widths' term is the model file's where its metadata set them: a `--hidden` the user
+    // never gave is not blamed (adv39: `propagate --model` under `ulimit -v`).
+    Err(match (field, &shape.widths_from) {
+        (Field::Hidden, Some(model)) => Error::format(
+            model,
+            format!("its metadata 'widths' {:?}: {msg}", shape.widths),
         ),
-    ))
+        _ => Error::config(field, msg),
+    })
 }
 
 /// Bytes as "512 MiB", "3.2 GiB".

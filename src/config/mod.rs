@@ -65,19 +65,24 @@ impl RunConfig {
     }
 
     /// Checks the run's estimated peak memory against [`max_memory`](Self::max_memory) before
-    /// anything is allocated; `widths` are a model file's, `None` for the network this run
-    /// trains. The error names the setting that makes the run large.
-    pub fn check_memory(&self, widths: Option<Vec<usize>>) -> Result<()> {
+    /// anything is allocated; `widths` are a model file's (with its path), `None` for the
+    /// network this run trains. The error names the setting that makes the run large (the
+    /// model file where its widths do).
+    pub fn check_memory(&self, widths: Option<(Vec<usize>, &std::path::Path)>) -> Result<()> {
         self.check_memory_measuring(widths, Higher::None)
     }
 
     /// [`check_memory`](Self::check_memory) for a run that also measures the κ slices `higher`
     /// names (`analyze`: [`Higher::for_analysis`]).
-    pub fn check_memory_measuring(&self, widths: Option<Vec<usize>>, higher: Higher) -> Result<()> {
+    pub fn check_memory_measuring(
+        &self,
+        widths: Option<(Vec<usize>, &std::path::Path)>,
+        higher: Higher,
+    ) -> Result<()> {
         self.data.check_n_classes()?;
         let shape = estimate::Shape::of(self);
         let shape = match widths {
-            Some(w) => shape.with_widths(w),
+            Some((w, model)) => shape.with_widths(w, model),
             None => shape,
         };
         estimate::check_memory(&shape.measuring(higher), self.max_memory)

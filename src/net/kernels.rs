@@ -1,11 +1,12 @@
 //! Elementwise kernels of the forward and backward pass, vectorised with pulp (runtime dispatch).
 //!
 //! Bias and activation are fused: one sweep over a column of the pre-activation turns W·x into
-//! h = W·x + b and writes z = φ(h). linear, quadratic and relu are pure arithmetic lanes; tanh
-//! goes through the SIMD [`exp`](crate::simd::exp), sigmoid, SiLU and softplus through the
-//! logistic family ([`logistic`](crate::simd::logistic) …, one e^{−|h|} each), erf and gelu
-//! through the SIMD [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a
-//! few ulp from libm).
+//! h = W·x + b and writes z = φ(h). φ on lanes is [`activation::phi`], shared with the
+//! closures: linear, quadratic and relu are pure arithmetic lanes; tanh goes through the SIMD
+//! [`sinh_cosh`](crate::simd::sinh_cosh), sigmoid, SiLU and softplus through the logistic family
+//! ([`logistic`](crate::simd::logistic) …, one e^{−|h|} each), erf and gelu through the SIMD
+//! [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a few ulp from libm).
+//! φ' on lanes (tanh' through the SIMD [`exp`](crate::simd::exp)) is this module's.
 //!
 //! One kernel per operation (`BiasActivation`, `MulDerivative`) is generic over the element
 //! type through [`Lanes`] (pulp's f64/f32 operations) and `Elementwise` (φ and φ' per type):
@@ -15,7 +16,7 @@
 use pulp::{Simd, WithSimd};
 
 use super::Activation;
-use crate::simd::{self, Lanes};
+use crate::simd::{self, activation, Lanes};
 
 /// h ← h + b, z ← φ(h) for one column (`h`, `z`, `b` of equal length).
 pub fn bias_activation(act: Activation, h: &mut [f64], b: &[f64], z: &mut [f64]) {
@@ -47,12 +48,12 @@ trait Elementwise: Lanes {
     fn mul_dphi_scalar(act: Activation, h: Self, g: Self) -> Self;
 }
 
-/// f64: every φ on lanes ([`phi_lanes`], [`dphi_lanes`]); tails by the scalar reference
+/// f64: every φ on lanes ([`activation::phi`], [`dphi_lanes`]); tails by the scalar reference
 /// [`Activation::eval`], [`Activation::deriv`].
 impl Elementwise for f64 {
     #[inline(always)]
     fn phi<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-        phi_lanes(simd, act, h)
+        activation::phi(simd, act, h)
     }
     #[inline(always)]
     fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f64s, g: S::f64s) -> S::f64s {
@@ -73,7 +74,7 @@ impl Elementwise for f64 {
 impl Elementwise for f32 {
     #[inline(always)]
     fn phi<S: Simd>(simd: S, act: Activation, h: S::f32s) -> S::f32s {
-        arithmetic_phi::<f32, S>(simd, act, h)
+        activation::arithmetic_phi::<f32, S>(simd, act, h)
     }
     #[inline(always)]
     fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f32s, g: S::f32s) -> S::f32s {
@@ -175,24 +176,6 @@ impl<T: Elementwise> WithSimd for MulDerivative<'_, T> {
     }
 }
 
-/// The arithmetic φ on lanes of T: h, h(1 + αh), max(h, 0), h > 0 ? h : ah; any other φ
-/// returns h.
-#[inline(always)]
-fn arithmetic_phi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
-    match act {
-        Activation::Quadratic { alpha } => {
-            // h + αh² = h·(1 + αh)
-            let one = T::splat(simd, 1.0);
-            T::mul(simd, h, T::mul_add(simd, T::splat(simd, alpha), h, one))
-        }
-        Activation::Relu => T::max(simd, h, T::splat(simd, 0.0)),
-        Activation::LeakyRelu { slope } => {
-            T::select_positive(simd, h, h, T::mul(simd, T::splat(simd, slope), h))
-        }
-        _ => h,
-    }
-}
-
 /// The arithmetic φ' on lanes of T: 1 + 2αh, 1[h > 0], h > 0 ? 1 : a; any other φ returns 1.
 #[inline(always)]
 fn arithmetic_dphi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T::V<S> {
@@ -205,51 +188,10 @@ fn arithmetic_dphi<T: Lanes, S: Simd>(simd: S, act: Activation, h: T::V<S>) -> T
     }
 }
 
-/// |h| below which the f64 lanes take tanh from its odd series: 1 − 2/(e^{2|h|} + 1) loses
-/// tanh's relative accuracy as |h| falls (error ~3e-16 absolute: 3e-9 relative at 1e-7, 0 for
-/// every |h| < 1e-16; adv28: a network of pre-activations of 1e-17 measured z = 0 and
-/// propagate reported its covariance as degenerate). At 2⁻¹³ that error is below 3e-12 relative;
-/// lanes at or above the cut are computed as before.
+/// |h| below which φ' of tanh on f64 lanes is taken from the odd series of tanh: 1 − t² with
+/// t = h − h³/3 + 2h⁵/15 (within an ulp there: the next term is 17h⁷/315 < 1e-26·|h|), where
+/// s(2 − s), s = 2/(e^{2|h|} + 1), would round s's own error into the result.
 const TANH_SERIES_MAX: f64 = 1.0 / 8192.0;
-
-/// φ on f64 lanes.
-#[inline(always)]
-fn phi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-    let one = simd.splat_f64s(1.0);
-    match act {
-        Activation::Linear
-        | Activation::Quadratic { .. }
-        | Activation::Relu
-        | Activation::LeakyRelu { .. } => arithmetic_phi::<f64, S>(simd, act, h),
-        Activation::Silu => simd::silu(simd, h),
-        Activation::Softplus => simd::softplus(simd, h),
-        Activation::Sigmoid => simd::logistic(simd, h),
-        Activation::Tanh => {
-            // tanh h = sign(h)·(1 − 2/(e^{2|h|} + 1)); absolute error ~3e-16, so below
-            // TANH_SERIES_MAX the odd series h − h³/3 + 2h⁵/15 (within an ulp there: the next
-            // term is 17h⁷/315 < 1e-26·|h|) keeps tanh's relative accuracy.
-            let abs = simd.abs_f64s(h);
-            let e = simd::exp(simd, simd.add_f64s(abs, abs));
-            let t = simd.sub_f64s(
-                one,
-                simd.div_f64s(simd.splat_f64s(2.0), simd.add_f64s(e, one)),
-            );
-            let sign = simd.and_f64s(h, simd.splat_f64s(-0.0));
-            let wide = simd.or_f64s(t, sign);
-            let small = simd.less_than_f64s(abs, simd.splat_f64s(TANH_SERIES_MAX));
-            simd.select_f64s(small, tanh_series(simd, h), wide)
-        }
-        Activation::Erf => simd::erf(simd, h),
-        Activation::Gelu => {
-            // h·Φ(h) = ½h·erfc(−h/√2), the scalar formula of `Activation::eval`.
-            let arg = simd.mul_f64s(h, simd.splat_f64s(-std::f64::consts::FRAC_1_SQRT_2));
-            simd.mul_f64s(
-                simd.mul_f64s(simd.splat_f64s(0.5), h),
-                simd::erfc(simd, arg),
-            )
-        }
-    }
-}
 
 /// φ' on f64 lanes.
 #[inline(always)]
@@ -286,8 +228,7 @@ fn dphi_lanes<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
-/// tanh h by its odd series h − h³/3 + 2h⁵/15, for |h| < [`TANH_SERIES_MAX`] (see
-/// [`phi_lanes`]).
+/// tanh h by its odd series h − h³/3 + 2h⁵/15, for |h| < [`TANH_SERIES_MAX`].
 #[inline(always)]
 fn tanh_series<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
     let h2 = simd.mul_f64s(h, h);
@@ -449,8 +390,8 @@ mod tests {
         }
     }
 
-    /// tanh on f64 lanes keeps its relative accuracy at small |h| (the odd series below
-    /// `TANH_SERIES_MAX`): within 2 ulp of libm from 1e-300 to the cut, both signs; the old
+    /// tanh on f64 lanes keeps its relative accuracy at small |h| (sinh's Taylor form,
+    /// `simd::activation::tanh`): within 2 ulp of libm from 1e-300 to 2⁻¹³, both signs; the old
     /// 1 − 2/(e^{2|h|} + 1) gave 0 below 1e-16 and a relative error of ~1e-7 at 1e-9 (adv28).
     #[test]
     fn tanh_lanes_keep_relative_accuracy_at_small_inputs() {

@@ -121,14 +121,22 @@ pub fn gemm_samples(n: usize, reps: usize) -> Vec<GemmSample> {
     samples
 }
 
-/// One calibration of `reps` products of side `n` (a warm-up first), outside any run.
-pub fn gemm_reference(n: usize, reps: usize) -> GemmReference {
-    GemmReference::new(
-        n,
-        rayon::current_num_threads(),
-        Moment::After,
-        gemm_samples(n, reps),
-    )
+/// Times `reps` products of side `n` now ([`gemm_samples`]: a warm-up, then the timed ones, on
+/// rayon's current pool) and adds them to `reference` at `moment`, creating it on the first
+/// calibration: the one way a [`GemmReference`] is measured, by `--timings` (its moments before
+/// and after the run, `Timings::calibrate`) and by `bench_summary` (one calibration outside any
+/// run). Returns the reference with the new samples.
+pub fn calibrate(
+    reference: &mut Option<GemmReference>,
+    moment: Moment,
+    n: usize,
+    reps: usize,
+) -> &GemmReference {
+    let samples = gemm_samples(n, reps);
+    let threads = rayon::current_num_threads();
+    let r = reference.get_or_insert_with(|| GemmReference::new(n, threads, moment, Vec::new()));
+    r.add(moment, samples);
+    r
 }
 
 #[cfg(test)]
@@ -137,10 +145,16 @@ mod tests {
 
     #[test]
     fn reports_a_positive_finite_rate_and_the_pool_size() {
-        let r = gemm_reference(64, 2);
+        let mut reference = None;
+        let r = calibrate(&mut reference, Moment::After, 64, 2);
         assert!(r.gflops.is_finite() && r.gflops > 0.0, "{r:?}");
         assert_eq!((r.n, r.threads), (64, rayon::current_num_threads()));
         assert_eq!((r.before.len(), r.after.len()), (0, 2));
+        // A second calibration adds its samples to the same reference.
+        let r = calibrate(&mut reference, Moment::Before, 64, 1);
+        assert_eq!((r.before.len(), r.after.len()), (1, 2));
+        let fastest = r.before.iter().chain(&r.after).map(|s| s.gflops);
+        assert_eq!(r.gflops, fastest.fold(0.0, f64::max));
     }
 
     /// The figure is the fastest sample of either moment, whichever came last.

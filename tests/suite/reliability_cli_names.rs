@@ -103,6 +103,42 @@ fn a_model_over_the_memory_limit_names_the_model_not_hidden() {
     }
 }
 
+/// The same widths given by `--hidden` on the command line are the flag's: the estimate names
+/// `--hidden`, not a model file (the estimate is told where the widths came from).
+#[test]
+fn widths_given_by_hidden_over_the_memory_limit_name_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("m.safetensors");
+    let out_path = out_file.to_str().unwrap();
+    for (command, hidden, extra) in [
+        ("analyze", "300,300", vec![]),
+        ("train", "3000,3000", vec!["--out", out_path]),
+    ] {
+        let args = [
+            &[
+                "--threads",
+                "1",
+                command,
+                "--task",
+                "xor",
+                "--hidden",
+                hidden,
+            ][..],
+            &["--max-memory", "80M"],
+            &extra,
+        ]
+        .concat();
+        let out = corrflow(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value for --hidden: the run needs") && !err.contains("metadata"),
+            "{args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty() && !out_file.exists(), "{args:?}");
+    }
+}
+
 /// A diverged training names the learning rate as the user wrote it, not as its 301 digits
 /// (adv39: "lower the learning rate (now 1000…000)").
 #[test]

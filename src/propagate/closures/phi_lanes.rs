@@ -6,47 +6,12 @@ use pulp::{Simd, WithSimd};
 use super::input::Isa;
 
 use crate::net::Activation;
-use crate::simd::{erf, erfc, load, logistic, silu, sinh_cosh, softplus, store};
+use crate::simd::{load, store};
 
-/// |h| beyond which tanh h = ±1 to 10⁻¹⁷ (1 − tanh 20 = 8·10⁻¹⁸).
-const TANH_ONE: f64 = 20.0;
-
-/// φ(h) lane by lane, within a few ulp of [`Activation::eval`] (relative, except near the
-/// zeros of softplus' and GELU's tails, where erfc and log1p keep their own accuracy):
-/// - tanh: sign(h)·sinh a/cosh a, a = min(|h|, 20) ([`sinh_cosh`]: its Taylor form below 1
-///   keeps tanh's relative accuracy at small |h|); GELU ½h·erfc(−h/√2); erf;
-/// - sigmoid, SiLU and softplus from e^{−|h|} ([`logistic`], [`silu`], [`softplus`], shared with
-///   the training kernels).
-///
-/// Any other φ lane by lane through [`Activation::eval`].
-#[inline(always)]
-pub(crate) fn eval<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-    match act {
-        Activation::Tanh => {
-            let a = simd.min_f64s(simd.abs_f64s(h), simd.splat_f64s(TANH_ONE));
-            let (sinh, cosh) = sinh_cosh(simd, a);
-            let r = simd.div_f64s(sinh, cosh);
-            simd.or_f64s(r, simd.and_f64s(h, simd.splat_f64s(-0.0)))
-        }
-        Activation::Sigmoid => logistic(simd, h),
-        Activation::Silu => silu(simd, h),
-        Activation::Softplus => softplus(simd, h),
-        Activation::Gelu => {
-            let arg = simd.mul_f64s(h, simd.splat_f64s(-std::f64::consts::FRAC_1_SQRT_2));
-            simd.mul_f64s(simd.mul_f64s(h, simd.splat_f64s(0.5)), erfc(simd, arg))
-        }
-        Activation::Erf => erf(simd, h),
-        _ => {
-            let mut buf = [0.0; 16];
-            let lanes = &mut buf[..S::F64_LANES];
-            simd.partial_store_f64s(lanes, h);
-            for x in lanes.iter_mut() {
-                *x = act.eval(*x);
-            }
-            simd.partial_load_f64s(lanes)
-        }
-    }
-}
+/// φ(h) lane by lane: the forward pass's φ on lanes
+/// ([`simd::activation::phi`](crate::simd::activation::phi), within a few ulp of
+/// [`Activation::eval`]), one implementation for both.
+pub(crate) use crate::simd::activation::phi as eval;
 
 /// φ(μ + s·zₖ) for every node zₖ of a rule, on SIMD lanes ([`eval`]).
 pub(crate) fn eval_at(act: Activation, mu: f64, s: f64, z: &[f64]) -> Vec<f64> {

@@ -98,7 +98,8 @@ pub fn kl_divergence_in(
     solve_lower_triangular_rhs(lq.as_ref(), x.as_mut(), par);
     let trace = lower_frobenius_sq(x.as_ref());
     let maha = mahalanobis_sq_with(&lq, p.0, q.0, par);
-    let value = 0.5 * (trace + maha - n as f64 + log_det(lq.as_ref()) - log_det_p);
+    let log_det_q = log_det(lq.as_ref());
+    let value = non_negative_kl([trace, maha, n as f64, log_det_q, log_det_p])?;
     // Both lower triangular, their upper parts zero: reusable.
     buffers.give(x);
     buffers.give(lq);
@@ -106,6 +107,30 @@ pub fn kl_divergence_in(
         value,
         jitter: f.jitter,
     })
+}
+
+/// ½(tr + maha − n + ln det Σ_q − ln det Σ_p) of the five `terms` [tr, maha, n, ln det Σ_q,
+/// ln det Σ_p], held at 0 where rounding alone made it negative. KL ≥ 0 in exact arithmetic
+/// (Gibbs' inequality), and each term is a sum over n columns or pivots (‖L_q⁻¹L_p‖²_F column by
+/// column, the n pivots' logs, the n squares of L_q⁻¹Δμ), whose recursive summation errs by at
+/// most (n − 1)ε times its parts' magnitudes (Higham, *Accuracy and Stability of Numerical
+/// Algorithms*, 2nd ed., §4.2): the rounding bound is B = ½·n·ε·(|tr| + |maha| + n + |ln det
+/// Σ_q| + |ln det Σ_p|). A value in [−B, 0) is rounding and is 0 (text and `--json` then agree:
+/// `propagate --json` printed −4.5e-13 where the text said 0); one below −B is no rounding — a
+/// bug or a factor gone wrong — and is an error, never clamped.
+fn non_negative_kl(terms: [f64; 5]) -> Result<f64> {
+    let [trace, maha, n, log_det_q, log_det_p] = terms;
+    let value = 0.5 * (trace + maha - n + log_det_q - log_det_p);
+    let bound = 0.5 * n * f64::EPSILON * terms.iter().map(|t| t.abs()).sum::<f64>();
+    match value {
+        v if v >= 0.0 || v.is_nan() => Ok(v),
+        v if v >= -bound => Ok(0.0),
+        v => Err(Error::Numeric(format!(
+            "KL divergence {v:e} is negative beyond its rounding bound {bound:e} \
+             (tr {trace:e}, Mahalanobis {maha:e}, N {n}, ln det Σ_q {log_det_q:e}, \
+             ln det Σ_p {log_det_p:e})"
+        ))),
+    }
 }
 
 /// Flops of [`kl_divergence`] for n × n covariances: the two Cholesky factors it uses, the
@@ -229,6 +254,26 @@ mod tests {
     use faer::Col;
 
     use super::*;
+
+    /// A negative KL within the rounding bound ½·n·ε·Σ|terms| is 0, one beyond it an error;
+    /// non-negative values (and NaN, left to the callers' finiteness checks) pass unchanged.
+    #[test]
+    fn a_negative_kl_is_zero_only_within_its_rounding_bound() {
+        // n = 100, terms of ~100: B = ½·100·ε·(100 + 0 + 100 + 50 + 50) = 3.3e-12.
+        let bound = 0.5 * 100.0 * f64::EPSILON * 300.0;
+        let kl = |trace_over: f64| non_negative_kl([100.0 + trace_over, 0.0, 100.0, 50.0, 50.0]);
+        assert_eq!(kl(-0.9 * 2.0 * bound).unwrap(), 0.0);
+        assert_eq!(kl(-9e-13).unwrap(), 0.0);
+        assert!(kl(-2.2 * bound).is_err(), "{:?}", kl(-2.2 * bound));
+        assert!(kl(-1e-6)
+            .unwrap_err()
+            .to_string()
+            .contains("rounding bound"));
+        assert_eq!(kl(0.5).unwrap(), 0.25);
+        assert!(non_negative_kl([f64::NAN, 0.0, 1.0, 0.0, 0.0])
+            .unwrap()
+            .is_nan());
+    }
 
     /// ‖X‖²_F over every entry.
     fn frobenius_sq(x: MatRef<'_, f64>) -> f64 {
