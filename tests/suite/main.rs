@@ -56,6 +56,7 @@ mod reliability_cli_names;
 mod reliability_cli_npy;
 mod reliability_cli_range;
 mod reliability_cli_time;
+mod reliability_cli_timings;
 mod stats_affine;
 mod stats_affine_factored;
 mod stats_gaussian;
