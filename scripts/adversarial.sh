@@ -2714,4 +2714,177 @@ cp "$D30/big-x.keep" "$D30/big-x.npy"
 n=$(find "$D30" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 30: $n temporary files"; }
 
+# 31. Forty-first session (adv41): --timings under `ulimit -v` (its GEMM calibration ran before
+# the run's memory check: "memory allocation of 545259520 bytes failed", exit 134, at every
+# limit below ~600 MB, where the run without it was refused naming ulimit -v), matrix blocks over
+# 32 MiB mapped on their own (MNIST's 10 000 x 784 test set) at the limits just below and above
+# what a run needs, 1 and 2 threads; models at f64's extremes for the lane kernels (pre-activations
+# inf - inf, +-inf, a constant +-1e308 whose class sum overflows: said as a spread of 1.9e153,
+# subnormal and -0.0 weights, a read-out of 1e308) under sigmoid, SiLU, softplus, GELU, tanh;
+# safetensors data and models whose header gives a tensor or a metadata key twice (read at the
+# last entry, exit 0), header lengths of 2^63 and 2^64-1, metadata that is not strings, a header
+# that is not UTF-8, labels of 2^64-1, -1, BOOL and a length other than the samples'; IDX labels
+# 10 and 255, shorter or longer than the images; grids with an empty list, 10^21 points, a
+# Unicode path; SIGTERM during `analyze --report` and a sweep (no debris; the resumed sweep holds
+# each point once).
+D31=$W/d31
+mkdir -p "$D31"
+python3 - "$D31" "$OUT" <<'PY31'
+import gzip, json, os, random, struct, sys
+d, model = sys.argv[1:3]
+rng = random.Random(31)
+def npy(path, descr, shape, data):
+    h = ("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))).encode()
+    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
+    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data)
+f8 = lambda v: b"".join(struct.pack("<d", x) for x in v)
+i8 = lambda v: b"".join(struct.pack("<q", x) for x in v)
+n = 400
+xs, ys = [], []
+for k in range(n):
+    a, b = rng.choice([-1, 1]) * rng.uniform(2, 5), rng.choice([-1, 1]) * rng.uniform(2, 5)
+    xs += [a, b]
+    ys.append(int((a > 0) != (b > 0)))
+npy(f"{d}/x.npy", "<f8", (n, 2), f8(xs))
+npy(f"{d}/y.npy", "<i8", (n,), i8(ys))
+def st(path, tensors, meta=None, header=None, hlen=None):
+    head, body = ({"__metadata__": meta} if meta is not None else {}), b""
+    for name, dt, shape, bs in tensors:
+        head[name] = {"dtype": dt, "shape": shape, "data_offsets": [len(body), len(body) + len(bs)]}
+        body += bs
+    hb = header if header is not None else json.dumps(head).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(hb) if hlen is None else hlen) + hb + body)
+def net(name, act, w1, b1, w2=(0.5, -0.5, 0.25, -0.25, -0.5, 0.5, -0.25, 0.25), b2=(0.0, 0.0)):
+    st(f"{d}/m-{name}-{act}.safetensors",
+       [("hidden1.weight", "F64", [4, 2], f8(w1)), ("hidden1.bias", "F64", [4], f8(b1)),
+        ("readout.weight", "F64", [2, 4], f8(w2)), ("readout.bias", "F64", [2], f8(b2))],
+       {"format": "corrflow-mlp", "widths": "2,4,2", "activation": act})
+for act in ["sigmoid", "silu", "softplus", "gelu", "tanh"]:
+    net("nan", act, [1e308, -1e308] * 4, [0.0] * 4)
+    net("inf", act, [1e308, 1e308] * 4, [1e308] * 4)
+    net("bias", act, [0.0] * 8, [1e308, -1e308, 1e308, -1e308])
+    net("sub", act, [5e-324] * 8, [5e-324] * 4)
+    net("negzero", act, [-0.0] * 8, [-0.0] * 4, [-0.0] * 8, [-0.0] * 2)
+    net("readout", act, [1.0, 1.0, -1.0, 1.0, 1.0, -1.0, 0.5, 0.5], [0.0] * 4,
+        [1e308, -1e308, 1e308, -1e308, -1e308, 1e308, -1e308, 1e308])
+m = 40
+X = b"".join(struct.pack("<d", rng.gauss(0, 1) + 4 * (k // 2 % 2)) for k in range(2 * m))
+Y = i8([k % 2 for k in range(m)])
+x64 = ("x", "F64", [m, 2], X)
+st(f"{d}/ok.safetensors", [x64, ("y", "I64", [m], Y)])
+hdr = '{"x":{"dtype":"F64","shape":[40,2],"data_offsets":[0,640]},"x":{"dtype":"I64","shape":[40,2],"data_offsets":[0,640]},"y":{"dtype":"I64","shape":[40],"data_offsets":[640,960]}}'
+open(f"{d}/xtwice.safetensors", "wb").write(struct.pack("<Q", len(hdr)) + hdr.encode() + X + Y)
+st(f"{d}/hlen63.safetensors", [x64, ("y", "I64", [m], Y)], hlen=2**63)
+st(f"{d}/hlenmax.safetensors", [x64, ("y", "I64", [m], Y)], hlen=2**64 - 1)
+st(f"{d}/metanum.safetensors", [x64, ("y", "I64", [m], Y)], meta={"a": 1})
+st(f"{d}/nonutf8.safetensors", [], header=b'{"x":{"dtype":"F64","shape":[40,2],"data_offsets":[0,640]},"y":{"dtype":"I64","shape":[40],"data_offsets":[640,960]},"__metadata__":{"k":"\xff\xfe"}}')
+with open(f"{d}/nonutf8.safetensors", "ab") as f:
+    f.write(X + Y)
+st(f"{d}/ybig.safetensors", [x64, ("y", "U64", [m], b"".join(struct.pack("<Q", 2**64 - 1 if k == 0 else k % 2) for k in range(m)))])
+st(f"{d}/yneg.safetensors", [x64, ("y", "I64", [m], i8([-1] + [k % 2 for k in range(1, m)]))])
+st(f"{d}/ybool.safetensors", [x64, ("y", "BOOL", [m], bytes(k % 2 for k in range(m)))])
+st(f"{d}/yshort.safetensors", [x64, ("y", "I64", [m - 5], i8([k % 2 for k in range(m - 5)]))])
+st(f"{d}/ylong.safetensors", [x64, ("y", "I64", [m + 5], i8([k % 2 for k in range(m + 5)]))])
+st(f"{d}/xzero.safetensors", [("x", "F64", [m, 0], b""), ("y", "I64", [m], Y)])
+raw = open(model, "rb").read()
+hl = struct.unpack("<Q", raw[:8])[0]
+text = raw[8:8 + hl].decode().rstrip()
+twice = text.replace('"format":', '"widths":"2,9,2","format":', 1).encode()
+twice += b" " * ((8 - len(twice) % 8) % 8)
+open(f"{d}/widths-twice.safetensors", "wb").write(struct.pack("<Q", len(twice)) + twice + raw[8 + hl:])
+mn = os.environ.get("MNIST_DIR", "/work/shared/mnist")
+lab = gzip.open(f"{mn}/train5k-labels-idx1-ubyte.gz").read()
+open(f"{d}/img", "wb").write(gzip.open(f"{mn}/train5k-images-idx3-ubyte.gz").read())
+k = struct.unpack(">I", lab[4:8])[0]
+for name, b in [("l10", lab[:8] + bytes([10]) + lab[9:]), ("l255", lab[:8] + bytes([255]) + lab[9:]),
+                ("lshort", lab[:4] + struct.pack(">I", k - 10) + lab[8:-10]),
+                ("llong", lab[:4] + struct.pack(">I", k + 10) + lab[8:] + bytes(10))]:
+    open(f"{d}/{name}", "wb").write(b)
+PY31
+# --timings under ulimit -v: refused naming it, or runs; never the calibration's abort.
+for mb in 150 250 400 580 620; do
+  for t in 1 2; do
+    PRE="ulimit -v $((mb * 1024))" check "train --timings, ulimit -v $mb MB, $t threads" "ulimit -v" --threads $t train "${XOR[@]}" --hidden 8 --timings --out "$D31/m.safetensors"
+  done
+  PRE="ulimit -v $((mb * 1024))" check "propagate --timings, ulimit -v $mb MB" "ulimit -v" --threads 1 propagate --model "$OUT" --task xor --timings --json
+  PRE="ulimit -v $((mb * 1024))" check "analyze --timings, ulimit -v $mb MB" "ulimit -v" --threads 1 analyze --model "$OUT" --task xor --timings --json
+done
+PRE="ulimit -v $((680 * 1024))" check "propagate --timings, ulimit -v 680 MB" + --threads 1 propagate --model "$OUT" --task xor --timings --json
+# Mapped matrix blocks (> 32 MiB: MNIST's test set) just below and above the limit they need.
+for mb in 1200 1220 1240 1300; do
+  for cmd in propagate analyze; do
+    PRE="ulimit -v $((mb * 1024))" check "$cmd MNIST, ulimit -v $mb MB" "ulimit -v" --threads 1 $cmd --model "$W/mnist.safetensors" "${MN[@]}" --json
+  done
+  PRE="ulimit -v $(((mb + 522) * 1024))" check "propagate MNIST, 2 threads, ulimit -v $((mb + 522)) MB" "ulimit -v" --threads 2 propagate --model "$W/mnist.safetensors" "${MN[@]}" --json
+done
+# Models at f64's extremes through the lane kernels.
+dx31=(--task data --train-x "$D31/x.npy" --train-y "$D31/y.npy" --test-split 0:100)
+for a in sigmoid silu softplus gelu tanh; do
+  for m31 in nan inf readout; do
+    check "propagate $m31 $a" "m-$m31-$a.safetensors" --threads 1 propagate --model "$D31/m-$m31-$a.safetensors" "${dx31[@]}" --json
+  done
+  check "propagate bias 1e308 $a" "the sum of its values overflows" --threads 1 propagate --model "$D31/m-bias-$a.safetensors" "${dx31[@]}" --json
+  for m31 in sub negzero; do
+    for o in 2 4; do check "propagate $m31 $a order $o" + --threads 1 propagate --model "$D31/m-$m31-$a.safetensors" "${dx31[@]}" --order $o --json; done
+    check "analyze $m31 $a" + --threads 1 analyze --model "$D31/m-$m31-$a.safetensors" "${dx31[@]}" --json
+  done
+done
+# Odd safetensors data and models.
+st31() { echo --threads 1 train --task data --train-x "$D31/$1.safetensors" --train-y "$D31/$1.safetensors" --test-split 0:10 --hidden 4 --epochs 1 --out "$D31/m.safetensors"; }
+check "safetensors data ok" + $(st31 ok)
+check "safetensors tensor x twice" "!names tensor 'x' twice" $(st31 xtwice)
+for f in hlen63 hlenmax metanum nonutf8 ybig yneg ybool yshort ylong xzero; do
+  check "safetensors data $f" "$f.safetensors" $(st31 $f)
+done
+check "model with widths twice" "!gives key 'widths' twice" --threads 1 propagate --model "$D31/widths-twice.safetensors" --task xor --json
+for l in l10 l255 lshort llong; do
+  check "IDX labels $l" "$l" --threads 1 train --task mnist --train-images "$D31/img" --train-labels "$D31/$l" --test-split 0:500 --hidden 8 --epochs 1 --out "$D31/m.safetensors"
+done
+# Grids.
+printf 'task = "xor"\nn_train = 200\nhidden = []\n' >"$D31/empty.toml"
+{ printf 'task = "xor"\nn_train = 200\n'; for key in seed epochs n_test batch; do printf '%s = [%s]\n' $key "$(seq -s, 1 1000)"; done; printf 'lr = [%s]\ngain = [%s]\nsigma = [%s]\n' "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')" "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')" "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')"; } >"$D31/e21.toml"
+for g in empty e21; do check "grid $g" "$g.toml" --threads 1 sweep --grid "$D31/$g.toml" --out "$D31/sw-$g" --dry-run; done
+printf 'task = "xor"\nn_train = 200\nepochs = 1\n' >"$D31/ü名前 grid.toml"
+check "grid with a Unicode path" + --threads 1 sweep --grid "$D31/ü名前 grid.toml" --out "$D31/sw-ü名前"
+# Outputs.
+check "--out /dev/full" "/dev/full" --threads 1 train "${XOR[@]}" --out /dev/full
+: >"$D31/afile"
+check "--report a file" "afile" --threads 1 analyze --model "$OUT" --task xor --report "$D31/afile"
+# SIGTERM mid-run: no temporary file, no partial report; a resumed sweep holds each point once.
+for delay in 0.3 0.8 1.5; do
+  rm -rf "$D31/rep"
+  runs=$((runs + 1))
+  ( exec "$BIN" --threads 1 analyze --model "$W/mnist.safetensors" "${MN[@]}" --report "$D31/rep" >/dev/null 2>&1 ) &
+  pid=$!
+  sleep $delay
+  kill -TERM $pid 2>/dev/null
+  wait $pid
+  rc=$?
+  if [ $rc -ne 0 ] && [ $rc -ne 143 ]; then
+    panics=$((panics + 1)); echo "analyze --report, SIGTERM after $delay s: exit $rc"
+  fi
+  if [ -d "$D31/rep" ] && [ ! -f "$D31/rep/report.json" ]; then
+    debris=$((debris + 1)); echo "analyze --report, SIGTERM after $delay s: a report folder without report.json"
+  fi
+done
+printf 'task = "xor"\nn_train = 2000\nhidden = [[64, 64]]\nepochs = 30\nseed = [1, 2, 3, 4, 5, 6]\n' >"$D31/gs.toml"
+for delay in 0.5 1; do
+  rm -rf "$D31/sws"
+  runs=$((runs + 1))
+  ( exec "$BIN" --threads 1 sweep --grid "$D31/gs.toml" --jobs 2 --out "$D31/sws" >/dev/null 2>&1 ) &
+  pid=$!
+  sleep $delay
+  kill -TERM $pid 2>/dev/null
+  wait $pid
+  "$BIN" --threads 1 sweep --grid "$D31/gs.toml" --jobs 2 --out "$D31/sws" >/dev/null 2>"$D31/sws.err" ||
+    { refused=$((refused + 1)); echo "sweep resumed after SIGTERM: $(head -c 160 "$D31/sws.err")"; }
+  python3 -c 'import json, sys
+ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
+sys.exit(0 if len(ids) == 6 and len(set(ids)) == 6 else 1)' "$D31/sws/results.jsonl" ||
+    { implausible=$((implausible + 1)); echo "sweep resumed after SIGTERM after $delay s: not 6 distinct records"; }
+done
+n=$(find "$D31" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 31: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

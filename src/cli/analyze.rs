@@ -106,7 +106,7 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
         ..args.config()?
     };
     let stages = StageBars::new(stage_bars_wanted(args.json));
-    let timings = output::start_timings(args.timings, Box::new(stages.clone()));
+    let timings = output::start_timings(args.timings, Box::new(stages.clone()), max_memory);
     let bar = epoch_bar(config.epochs(), args.model.is_none());
     let work = || {
         let report = analyze_run(
@@ -135,7 +135,7 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     if let Some(warning) = report.absent_classes_warning() {
         eprintln!("{warning}");
     }
-    report.timings = output::finish_timings(&timings);
+    report.timings = output::finish_timings(&timings, max_memory);
     if args.json {
         return print_json(&report);
     }

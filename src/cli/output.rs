@@ -9,10 +9,13 @@ use indicatif::{
 };
 use serde::Serialize;
 
+use corrflow::config::estimate::BASE_BYTES;
+use corrflow::io::MemoryLimit;
 use corrflow::net::train::EpochStats;
 use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
 use corrflow::sweep::{GridPoint, Record};
+use corrflow::timing::calibrate::CALIBRATION_N;
 use corrflow::timing::{Moment, StageObserver, TimingSummary, Timings};
 use corrflow::{Error, Result};
 
@@ -153,23 +156,63 @@ pub fn stage_bars_wanted(json: bool) -> bool {
     !json || std::io::stdout().is_terminal()
 }
 
+/// Bytes the GEMM calibration of `--timings` holds at once: its three n × n f64 matrices
+/// (n = [`CALIBRATION_N`]: 24 MiB).
+fn calibration_bytes() -> u128 {
+    3 * 8 * (CALIBRATION_N as u128).pow(2)
+}
+
+/// Whether the calibration, as a run of its own (the [`BASE_BYTES`] every run needs and its
+/// matrices), fits `limit` within the address space ([`MemoryLimit::within_address_space`]:
+/// `ulimit -v` less what the threads map, faer's GEMM workspace among it). The calibration runs
+/// before the run's own memory check; under `ulimit -v` 100–580 MB it aborted inside faer
+/// ("memory allocation of 545259520 bytes failed", exit 134) where the same run without
+/// `--timings` was refused naming `ulimit -v`; with its matrices alone counted, at 620 MB (32 MiB
+/// left) too (adv41).
+fn calibration_fits(limit: MemoryLimit) -> bool {
+    limit
+        .within_address_space()
+        .allows(BASE_BYTES as u128 + calibration_bytes())
+}
+
 /// The run's recorder (`record`: `--timings`) telling `observer` of each stage; when recording,
 /// faer's GEMM rate is measured in this process first, just before the run
-/// ([`Timings::calibrate`]).
-pub fn start_timings(record: bool, observer: Box<dyn StageObserver>) -> Timings {
+/// ([`Timings::calibrate`]), if its matrices fit `limit` (else it says so through the run's
+/// notes and the table has no share of the machine's GEMM).
+pub fn start_timings(
+    record: bool,
+    observer: Box<dyn StageObserver>,
+    limit: MemoryLimit,
+) -> Timings {
     let timings = Timings::when(record).observed_by(observer);
-    timings.calibrate(Moment::Before);
+    if !record {
+        return timings;
+    }
+    if calibration_fits(limit) {
+        timings.calibrate(Moment::Before);
+    } else {
+        timings.note(&format!(
+            "note: --timings measures no GEMM rate: its calibration needs {} MiB (the {} MiB \
+             base of every run and its matrices), over the memory limit of {}",
+            (BASE_BYTES as u128 + calibration_bytes()) >> 20,
+            BASE_BYTES as u128 >> 20,
+            limit.within_address_space().describe()
+        ));
+    }
     timings
 }
 
-/// With `--timings`: measures faer's GEMM rate again just after the run (with its thread count),
-/// prints the stage table and the run's share of the fastest GEMM of both moments on stderr,
-/// and returns the summary for `--json`. None without `--timings`.
-pub fn finish_timings(timings: &Timings) -> Option<TimingSummary> {
+/// With `--timings`: measures faer's GEMM rate again just after the run (with its thread count,
+/// when its matrices fit `limit`, as in [`start_timings`]), prints the stage table and the run's
+/// share of the fastest GEMM of both moments on stderr, and returns the summary for `--json`.
+/// None without `--timings`.
+pub fn finish_timings(timings: &Timings, limit: MemoryLimit) -> Option<TimingSummary> {
     if !timings.enabled() {
         return None;
     }
-    timings.calibrate(Moment::After);
+    if calibration_fits(limit) {
+        timings.calibrate(Moment::After);
+    }
     eprint!("{}", timings.table());
     Some(timings.summary())
 }

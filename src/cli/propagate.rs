@@ -84,7 +84,7 @@ impl From<&PropagateArgs> for RunConfig {
 
 pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     let stages = StageBars::new(stage_bars_wanted(args.json));
-    let timings = output::start_timings(args.timings, Box::new(stages.clone()));
+    let timings = output::start_timings(args.timings, Box::new(stages.clone()), max_memory);
     let config = RunConfig {
         max_memory,
         ..RunConfig::from(&args)
@@ -93,7 +93,7 @@ pub fn run(args: PropagateArgs, max_memory: MemoryLimit) -> Result<()> {
     stages.finish();
     let mut report = report?;
     output::warn_mismatches(&report.mismatches);
-    report.timings = output::finish_timings(&timings);
+    report.timings = output::finish_timings(&timings, max_memory);
     if args.json {
         return print_json(&report);
     }

@@ -94,13 +94,13 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
         ..args.config()?
     };
     let bar = epoch_bar(config.epochs(), !args.json);
-    let timings = output::start_timings(args.timings, bar.notes());
+    let timings = output::start_timings(args.timings, bar.notes(), max_memory);
     let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
     if let Some(warning) = report.absent_classes_warning() {
         eprintln!("{warning}");
     }
-    report.timings = output::finish_timings(&timings);
+    report.timings = output::finish_timings(&timings, max_memory);
     if report.timings.is_some() {
         if let Some(line) = report.epoch_line() {
             eprintln!("{line}");

@@ -60,7 +60,7 @@ fn data_shape(data: &DataConfig) -> (usize, usize) {
 }
 
 /// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
-const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
+pub const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
 
 /// Words the training history keeps per epoch: the record (epoch, loss, accuracy) and its time.
 const HISTORY_WORDS: f64 = 4.0;

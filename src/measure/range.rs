@@ -121,17 +121,26 @@ pub(super) fn check_class_range(
 }
 
 /// The first unit of one stage and class (`units`: mean and variance over `n` samples) whose
-/// sum of squared deviations overflowed, and why (module docs).
+/// sum of squared deviations overflowed, and why (module docs). Where the mean is not finite
+/// the sum of the values overflowed first: values near f64's largest (a bias of 1e308 makes
+/// every value 1e308, their sum over 49 samples ∞) were said to deviate from the class's centre
+/// by more than 1.9e153, a spread they do not have (adv41).
 fn overflowing(units: &[(f64, f64)], n: u64) -> Option<(usize, String)> {
     let i = units.iter().position(|&(_, var)| !var.is_finite())?;
-    Some((
-        i,
+    let why = if units[i].0.is_finite() {
         format!(
             "the sum of the squares of its deviations overflows f64 (some value deviates from \
              the class's centre by more than √(1.8e308 / {n}) = {:.1e})",
             (f64::MAX / n as f64).sqrt()
-        ),
-    ))
+        )
+    } else {
+        format!(
+            "the sum of its values overflows f64 (some value is larger in size than 1.8e308 / \
+             {n} = {:.1e})",
+            f64::MAX / n as f64
+        )
+    };
+    Some((i, why))
 }
 
 /// The first unit of one stage and class (`units`: mean and variance) whose spread lies below

@@ -15,6 +15,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::{Activations, Layer, Mlp};
+use crate::data::array::header::repeated_key;
 use crate::data::array::safetensors_refused;
 use crate::error::{Error, Result};
 use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
@@ -109,6 +110,12 @@ pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bytes = map_regular(path, &file)?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| Error::format(path, safetensors_refused(&bytes, &e)))?;
+    if let Some(defect) = repeated_key(&bytes) {
+        return Err(Error::format(
+            path,
+            format!("not a safetensors file: {defect}"),
+        ));
+    }
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
@@ -149,6 +156,9 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         SafeTensors::read_metadata(&bytes).map_err(|e| bad(safetensors_refused(&bytes, &e)))?;
     let tensors =
         SafeTensors::deserialize(&bytes).map_err(|e| bad(safetensors_refused(&bytes, &e)))?;
+    if let Some(defect) = repeated_key(&bytes) {
+        return Err(bad(format!("not a safetensors file: {defect}")));
+    }
     let meta = header.metadata().clone().unwrap_or_default();
     match meta.get("format").map(String::as_str) {
         Some(FORMAT_TAG) => {}

@@ -3,15 +3,18 @@
 //! "incomplete metadata, file not fully covered", "invalid offset for tensor `b`" for a
 //! tensor *a* left out of the header; twenty-fifth session, adv25). Read only on that error
 //! path: the header is parsed again here, entry by entry (so that a name given twice, which a
-//! JSON map keeps once, is seen), and checked in the crate's order of concerns.
+//! JSON map keeps once, is seen), and checked in the crate's order of concerns. A name or
+//! metadata key given twice is also looked for where the crate accepted the file
+//! ([`repeated_key`]): the crate keeps the last entry silently.
 
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-/// The header's entries in file order, names repeated as they are written.
-struct Entries(Vec<(String, Value)>);
+/// The header's entries in file order, names repeated as they are written, and the keys of its
+/// `__metadata__` object likewise (a JSON map would keep each once, the last).
+struct Entries(Vec<(String, Value)>, Vec<String>);
 
 impl<'de> Deserialize<'de> for Entries {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
@@ -25,11 +28,18 @@ impl<'de> Deserialize<'de> for Entries {
                 self,
                 mut m: A,
             ) -> std::result::Result<Entries, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = m.next_entry::<String, Value>()? {
-                    entries.push(entry);
+                let (mut entries, mut meta_keys) = (Vec::new(), Vec::new());
+                while let Some(key) = m.next_key::<String>()? {
+                    let value = if key == "__metadata__" {
+                        let Entries(meta, _) = m.next_value()?;
+                        meta_keys.extend(meta.iter().map(|(k, _)| k.clone()));
+                        Value::Object(meta.into_iter().collect())
+                    } else {
+                        m.next_value()?
+                    };
+                    entries.push((key, value));
                 }
-                Ok(Entries(entries))
+                Ok(Entries(entries, meta_keys))
             }
         }
         d.deserialize_map(V)
@@ -58,6 +68,37 @@ fn integers(info: &Value, key: &str) -> Option<Vec<u128>> {
         .collect()
 }
 
+/// The first name of `names` given before, if any.
+fn first_repeated<'a>(names: impl IntoIterator<Item = &'a String>) -> Option<&'a String> {
+    let mut seen = std::collections::HashSet::new();
+    names.into_iter().find(|n| !seen.insert(*n))
+}
+
+/// The header of the safetensors file `bytes` (whose size the crate has checked), parsed entry
+/// by entry; `None` where it does not parse.
+fn entries(bytes: &[u8]) -> Option<Entries> {
+    let n = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    serde_json::from_slice(bytes.get(8..8usize.checked_add(n)?)?).ok()
+}
+
+/// What is wrong with the safetensors file `bytes` that the crate accepted: a tensor name (or
+/// `__metadata__`) or a metadata key its header gives twice. The crate, like Python's `json`,
+/// keeps the last entry of a name without a word, where a reader that keeps the first sees
+/// another tensor or record (a tensor `x` as F64 then as I64 over the same bytes trained on
+/// the integers, exit 0; adv41). `None` for a header without repeats.
+pub fn repeated_key(bytes: &[u8]) -> Option<String> {
+    let Entries(entries, meta_keys) = entries(bytes)?;
+    if let Some(name) = first_repeated(entries.iter().map(|(k, _)| k)) {
+        return Some(if name == "__metadata__" {
+            "the header gives __metadata__ twice: expected it once".to_string()
+        } else {
+            format!("the header names tensor '{name}' twice: expected each once")
+        });
+    }
+    first_repeated(&meta_keys)
+        .map(|key| format!("its __metadata__ gives key '{key}' twice: expected each key once"))
+}
+
 /// The first defect of the safetensors file `bytes` (its whole content) that explains a
 /// refusal, said with what was expected and what was found; `None` where none is found (the
 /// caller keeps the crate's message).
@@ -71,18 +112,15 @@ pub fn header_defect(bytes: &[u8]) -> Option<String> {
             len - 8
         ));
     }
-    let text = &bytes[8..8 + n as usize];
-    let Entries(entries) = serde_json::from_slice(text).ok()?;
+    if let Some(defect) = repeated_key(bytes) {
+        return Some(defect);
+    }
+    let Entries(entries, _) = entries(bytes)?;
     let data = len - 8 - n;
     let mut spans: Vec<(u128, u128, &str)> = Vec::new();
-    for (k, (name, info)) in entries.iter().enumerate() {
+    for (name, info) in &entries {
         if name == "__metadata__" {
             continue;
-        }
-        if entries[..k].iter().any(|(other, _)| other == name) {
-            return Some(format!(
-                "the header names tensor '{name}' twice: expected each once"
-            ));
         }
         let dtype = info.get("dtype")?.as_str()?;
         let size = dtype_bytes(dtype)?;

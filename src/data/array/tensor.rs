@@ -6,7 +6,7 @@ use std::path::Path;
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 
-use super::header::header_defect;
+use super::header::{header_defect, repeated_key};
 use super::{map_file, ArrayFile, Elem, Endian, Order};
 use crate::{Error, Result};
 
@@ -24,6 +24,9 @@ pub fn open(path: &Path, name: &str) -> Result<ArrayFile> {
     let map = map_file(path)?;
     let bad = |msg: String| Error::format(path, msg);
     let tensors = SafeTensors::deserialize(&map).map_err(|e| bad(refused(&map, &e)))?;
+    if let Some(defect) = repeated_key(&map) {
+        return Err(bad(format!("not a safetensors file: {defect}")));
+    }
     let view = tensors.tensor(name).map_err(|_| {
         let mut names = tensors.names();
         names.sort();
