@@ -1,7 +1,7 @@
 //! Elementwise kernels of the forward and backward pass, vectorised with pulp (runtime dispatch).
 //!
 //! Bias and activation are fused: one sweep over a column of the pre-activation turns W·x into
-//! h = W·x + b and writes z = φ(h). φ on lanes is [`activation::phi`], shared with the
+//! h = W·x + b and writes z = φ(h). φ on lanes is [`phi_lanes::phi`], shared with the
 //! closures: linear, quadratic and relu are pure arithmetic lanes; tanh goes through the SIMD
 //! [`sinh_cosh`](crate::simd::sinh_cosh), sigmoid, SiLU and softplus through the logistic family
 //! ([`logistic`](crate::simd::logistic) …, one e^{−|h|} each), erf and gelu through the SIMD
@@ -15,8 +15,9 @@
 
 use pulp::{Simd, WithSimd};
 
+use super::phi_lanes;
 use super::Activation;
-use crate::simd::{self, activation, Lanes};
+use crate::simd::{self, Lanes};
 
 /// h ← h + b, z ← φ(h) for one column (`h`, `z`, `b` of equal length).
 pub fn bias_activation(act: Activation, h: &mut [f64], b: &[f64], z: &mut [f64]) {
@@ -48,12 +49,12 @@ trait Elementwise: Lanes {
     fn mul_dphi_scalar(act: Activation, h: Self, g: Self) -> Self;
 }
 
-/// f64: every φ on lanes ([`activation::phi`], [`dphi_lanes`]); tails by the scalar reference
+/// f64: every φ on lanes ([`phi_lanes::phi`], [`dphi_lanes`]); tails by the scalar reference
 /// [`Activation::eval`], [`Activation::deriv`].
 impl Elementwise for f64 {
     #[inline(always)]
     fn phi<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
-        activation::phi(simd, act, h)
+        phi_lanes::phi(simd, act, h)
     }
     #[inline(always)]
     fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f64s, g: S::f64s) -> S::f64s {
@@ -74,7 +75,7 @@ impl Elementwise for f64 {
 impl Elementwise for f32 {
     #[inline(always)]
     fn phi<S: Simd>(simd: S, act: Activation, h: S::f32s) -> S::f32s {
-        activation::arithmetic_phi::<f32, S>(simd, act, h)
+        phi_lanes::arithmetic_phi::<f32, S>(simd, act, h)
     }
     #[inline(always)]
     fn mul_dphi<S: Simd>(simd: S, act: Activation, h: S::f32s, g: S::f32s) -> S::f32s {
@@ -391,7 +392,7 @@ mod tests {
     }
 
     /// tanh on f64 lanes keeps its relative accuracy at small |h| (sinh's Taylor form,
-    /// `simd::activation::tanh`): within 2 ulp of libm from 1e-300 to 2⁻¹³, both signs; the old
+    /// `net::phi_lanes::tanh`): within 2 ulp of libm from 1e-300 to 2⁻¹³, both signs; the old
     /// 1 − 2/(e^{2|h|} + 1) gave 0 below 1e-16 and a relative error of ~1e-7 at 1e-9 (adv28).
     #[test]
     fn tanh_lanes_keep_relative_accuracy_at_small_inputs() {

@@ -7,6 +7,7 @@ pub mod grad_update;
 pub mod kernels;
 pub mod mlp;
 pub mod model_io;
+pub mod phi_lanes;
 pub mod precision;
 pub mod stage;
 pub mod train;

@@ -2,7 +2,6 @@
 //! closures. Each function takes the `Simd` token handed out by `pulp::Arch::dispatch`, so the
 //! same code runs as AVX-512, AVX2+FMA or scalar fallback, chosen at run time.
 
-pub mod activation;
 mod erf;
 mod exp;
 mod fdlibm;

@@ -9,9 +9,9 @@ use crate::net::Activation;
 use crate::simd::{load, store};
 
 /// φ(h) lane by lane: the forward pass's φ on lanes
-/// ([`simd::activation::phi`](crate::simd::activation::phi), within a few ulp of
+/// ([`net::phi_lanes::phi`](crate::net::phi_lanes::phi), within a few ulp of
 /// [`Activation::eval`]), one implementation for both.
-pub(crate) use crate::simd::activation::phi as eval;
+pub(crate) use crate::net::phi_lanes::phi as eval;
 
 /// φ(μ + s·zₖ) for every node zₖ of a rule, on SIMD lanes ([`eval`]).
 pub(crate) fn eval_at(act: Activation, mu: f64, s: f64, z: &[f64]) -> Vec<f64> {

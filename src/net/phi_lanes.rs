@@ -1,11 +1,13 @@
 //! φ on SIMD lanes: the one lane implementation of every activation, used by the forward pass
-//! (`net::kernels`, its f64 columns and the arithmetic φ of its f32 columns) and by the closures'
-//! evaluations at quadrature nodes (`propagate::closures::phi_lanes`).
+//! ([`kernels`](super::kernels), its f64 columns and the arithmetic φ of its f32 columns) and
+//! by the closures' evaluations at quadrature nodes (`propagate::closures::phi_lanes`). It
+//! lives in `net`, not `simd`, because it dispatches on [`Activation`]; the lane functions it
+//! composes (exp, erf, the logistic family, sinh/cosh) are `simd`'s.
 
 use pulp::Simd;
 
-use super::{erf, erfc, logistic, silu, sinh_cosh, softplus, Lanes};
-use crate::net::Activation;
+use super::Activation;
+use crate::simd::{erf, erfc, logistic, silu, sinh_cosh, softplus, Lanes};
 
 /// |h| beyond which tanh h = ±1 to 10⁻¹⁷ (1 − tanh 20 = 8·10⁻¹⁸): the argument of [`tanh`]'s
 /// sinh and cosh is clamped there, so that e^{|h|} never overflows.
