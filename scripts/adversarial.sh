@@ -2845,6 +2845,9 @@ done
 printf 'task = "xor"\nn_train = 200\nhidden = []\n' >"$D31/empty.toml"
 { printf 'task = "xor"\nn_train = 200\n'; for key in seed epochs n_test batch; do printf '%s = [%s]\n' $key "$(seq -s, 1 1000)"; done; printf 'lr = [%s]\ngain = [%s]\nsigma = [%s]\n' "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')" "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')" "$(seq -s, 1 1000 | sed 's/\([0-9][0-9]*\)/0.\1/g')"; } >"$D31/e21.toml"
 for g in empty e21; do check "grid $g" "$g.toml" --threads 1 sweep --grid "$D31/$g.toml" --out "$D31/sw-$g" --dry-run; done
+: >"$D31/nokey.toml"
+printf '# a grid to fill in\n\n' >"$D31/comments.toml"
+for g in nokey comments; do check "grid $g (no key)" "$g.toml: holds no key" --threads 1 sweep --grid "$D31/$g.toml" --out "$D31/sw-$g"; done
 printf 'task = "xor"\nn_train = 200\nepochs = 1\n' >"$D31/ü名前 grid.toml"
 check "grid with a Unicode path" + --threads 1 sweep --grid "$D31/ü名前 grid.toml" --out "$D31/sw-ü名前"
 # Outputs.

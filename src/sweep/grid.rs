@@ -1,5 +1,5 @@
 //! Grid files: a TOML table whose every key is one [`PointConfig`] key, set to a scalar (the
-//! same for every point) or to a list (one axis of the grid). The grid is the Cartesian product
+//! same for every point) or to a list (one axis of the grid); a table with no key is refused. The grid is the Cartesian product
 //! of the axes, in a fixed order: keys sorted alphabetically, the last key varying fastest (like
 //! nested loops with the alphabetically first key outermost). `hidden` takes a list of
 //! architectures, `hidden = [[16], [32, 32]]`.
@@ -100,6 +100,16 @@ impl Axes {
         let table: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| bad(format!("not valid TOML: {}", e.message())))?;
+        if table.is_empty() {
+            // An empty file (or comments only) would be one point of every default: far more
+            // likely a wrong or unfinished file than that wish (adv41), which `task = "xor"`
+            // says plainly.
+            return Err(bad(
+                "holds no key: expected at least one setting, e.g. `hidden = [[16], [32, 32]]` \
+                 (`task = \"xor\"` for one point of the defaults)"
+                    .into(),
+            ));
+        }
         let mut axes: Vec<(String, Vec<Value>)> = Vec::new();
         for (key, value) in &table {
             let values = axis_values(key, value).map_err(&bad)?;
@@ -312,6 +322,8 @@ mod tests {
             ),
             ("hidden = [16, 32]", "list of architectures"),
             ("seed = []", "empty list"),
+            ("", "holds no key"),
+            ("# only a comment\n\n", "holds no key"),
             ("seed = [1, 1]", "same configuration"),
             ("task = 'cifar'", "key 'task'"),
             ("lr = nan", "key 'lr' = NaN: expected a finite number"),

@@ -16,6 +16,8 @@ fn bad_grid_files_name_the_file_and_the_key() {
         ("hidden = [16, 32]", "list of architectures"),
         ("seed = [1,", "not valid TOML"),
         ("[net]\nhidden = [[4]]", "key 'net'"),
+        ("", "holds no key"),
+        ("# a grid to fill in\n", "holds no key"),
     ]
     .into_iter()
     .enumerate()
