@@ -42,36 +42,6 @@ pub fn exp<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
 /// [`erfc`](crate::simd::erfc) for e^(−x²) with x² split exactly. Clamping as in [`exp`] (on hi).
 #[inline(always)]
 pub fn exp_hi_lo<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> S::f64s {
-    let (t, r) = reduce(simd, hi, lo);
-    let mut p = simd.splat_f64s(INV_FACT[13]);
-    for &c in INV_FACT[..13].iter().rev() {
-        p = simd.mul_add_f64s(p, r, simd.splat_f64s(c));
-    }
-    simd.mul_f64s(p, two_pow(simd, t))
-}
-
-/// e^x − 1 lane by lane for 0 ≤ x ≤ 709 without the cancellation of exp(x) − 1 at small x:
-/// with [`exp`]'s reduction x = n·ln2 + r, e^x − 1 = 2ⁿ·(e^r − 1) + (2ⁿ − 1), where
-/// e^r − 1 = r·Σ_{k=0}^{12} r^k/(k + 1)! (Taylor, truncation |r|¹³/14! relative) and 2ⁿ − 1 is
-/// exact; n = 0 below ln2/2 leaves r = x exact, and for n ≥ 1 the sum cancels at most by a
-/// factor 1.5 (e^r − 1 ≥ −0.3). A few ulp relative.
-#[inline(always)]
-pub fn expm1<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
-    let (t, r) = reduce(simd, x, simd.splat_f64s(0.0));
-    let mut p = simd.splat_f64s(INV_FACT[13]);
-    for &c in INV_FACT[1..13].iter().rev() {
-        p = simd.mul_add_f64s(p, r, simd.splat_f64s(c));
-    }
-    let two_n = two_pow(simd, t);
-    let em1 = simd.mul_f64s(p, r);
-    simd.mul_add_f64s(two_n, em1, simd.sub_f64s(two_n, simd.splat_f64s(1.0)))
-}
-
-/// Cody–Waite reduction of hi + lo (clamped as in [`exp`], on hi): (t, r) with t holding
-/// n = round((hi + lo)/ln2) in its low mantissa bits (t = n + 1.5·2⁵²) and
-/// r = (hi − n·ln2) + lo, |r| ≲ ln2/2.
-#[inline(always)]
-fn reduce<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> (S::f64s, S::f64s) {
     let x = simd.max_f64s(
         simd.min_f64s(hi, simd.splat_f64s(X_MAX)),
         simd.splat_f64s(X_MIN),
@@ -81,19 +51,19 @@ fn reduce<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> (S::f64s, S::f64s) {
     let n = simd.sub_f64s(t, magic);
     let r = simd.negate_mul_add_f64s(n, simd.splat_f64s(LN2_HI), x);
     let r = simd.negate_mul_add_f64s(n, simd.splat_f64s(LN2_LO), r);
-    (t, simd.add_f64s(r, lo))
-}
-
-/// 2ⁿ from t = n + 1.5·2⁵² of [`reduce`]: n as a two's-complement integer from the low bits of
-/// t, then the exponent bits of 2ⁿ.
-#[inline(always)]
-fn two_pow<S: Simd>(simd: S, t: S::f64s) -> S::f64s {
+    let r = simd.add_f64s(r, lo);
+    let mut p = simd.splat_f64s(INV_FACT[13]);
+    for &c in INV_FACT[..13].iter().rev() {
+        p = simd.mul_add_f64s(p, r, simd.splat_f64s(c));
+    }
+    // n as a two's-complement integer from the low bits of t, then the bits of 2ⁿ.
     let n_int = simd.sub_u64s(
         simd.transmute_u64s_f64s(t),
         simd.splat_u64s(ROUND_MAGIC.to_bits()),
     );
     let biased = simd.add_u64s(n_int, simd.splat_u64s(1023));
-    simd.transmute_f64s_u64s(simd.mul_u64s(biased, simd.splat_u64s(1 << 52)))
+    let two_n = simd.transmute_f64s_u64s(simd.mul_u64s(biased, simd.splat_u64s(1 << 52)));
+    simd.mul_f64s(p, two_n)
 }
 
 /// Scalar twin of [`exp`] with the same clamping, for slice tails.
