@@ -78,17 +78,52 @@ mod tests {
     use super::*;
     use crate::simd::Isa;
 
-    struct Tanh<'a>(&'a [f64], &'a mut [f64]);
-    impl WithSimd for Tanh<'_> {
+    /// φ on the lanes of every chunk of `.1` into `.2` ([`phi`]).
+    struct Eval<'a>(Activation, &'a [f64], &'a mut [f64]);
+
+    impl WithSimd for Eval<'_> {
         type Output = ();
         #[inline(always)]
         fn with_simd<S: Simd>(self, simd: S) {
             for (x, y) in self
-                .0
+                .1
                 .chunks(S::F64_LANES)
-                .zip(self.1.chunks_mut(S::F64_LANES))
+                .zip(self.2.chunks_mut(S::F64_LANES))
             {
-                simd.partial_store_f64s(y, tanh(simd, simd.partial_load_f64s(x)));
+                let v = phi(simd, self.0, simd.partial_load_f64s(x));
+                simd.partial_store_f64s(y, v);
+            }
+        }
+    }
+
+    /// Every smooth φ on every instruction set against [`Activation::eval`] on |h| ≤ 60 and
+    /// near 0 (|h| ~ 10⁻¹³): within 8ε·|φ| + 10⁻³⁰⁰.
+    #[test]
+    fn lanes_match_the_scalar_activations() {
+        let hs: Vec<f64> = (0..24_001)
+            .map(|k| -60.0 + 0.005 * k as f64)
+            .chain((-50..50).map(|k| 3e-15 * k as f64))
+            .collect();
+        for act in [
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Silu,
+            Activation::Softplus,
+            Activation::Gelu,
+            Activation::Erf,
+            Activation::Relu,
+        ] {
+            for isa in [Isa::Best, Isa::Avx2, Isa::Scalar] {
+                let mut got = vec![0.0; hs.len()];
+                isa.run(Eval(act, &hs, &mut got));
+                for (&h, &g) in hs.iter().zip(&got) {
+                    let want = act.eval(h);
+                    let tol = 8.0 * f64::EPSILON * want.abs() + 1e-300;
+                    assert!(
+                        (g - want).abs() <= tol,
+                        "{act} {isa:?} at {h}: {g} vs {want}"
+                    );
+                }
             }
         }
     }
@@ -113,7 +148,7 @@ mod tests {
         hs.extend(neg);
         for isa in [Isa::Best, Isa::Avx2, Isa::Scalar] {
             let mut got = vec![0.0; hs.len()];
-            isa.run(Tanh(&hs, &mut got));
+            isa.run(Eval(Activation::Tanh, &hs, &mut got));
             for (&h, &g) in hs.iter().zip(&got) {
                 let want = h.tanh();
                 let ulp = f64::from_bits(want.abs().to_bits() + 1) - want.abs();
