@@ -59,8 +59,16 @@ fn data_shape(data: &DataConfig) -> (usize, usize) {
         })
 }
 
-/// Fixed overhead of the process (code, allocator, rayon pools), in bytes.
-pub const BASE_BYTES: f64 = 64.0 * 1024.0 * 1024.0;
+/// Fixed overhead of the process (code, allocator, rayon pools, the GEMM packing each thread
+/// touches), in bytes: 32 MiB. Measured (tidy42b, `/usr/bin/time -f %M`, peak RSS): XOR runs,
+/// whose estimates count 0.8–2.2 MiB beyond this, peak at 10.3–10.7 MiB (`train`), 11.3–11.6
+/// MiB (`propagate`), 12.8–13.8 MiB (`analyze`) with 1–8 threads and 11.9–12.1 MiB (a
+/// one-point `sweep`, 1–2 threads); MNIST `propagate` of a [784, 100, 100, 10] net grows by
+/// 1.8 MiB per thread (84.8 MiB at 1, 97.4 MiB at 8). So 13.8 MiB + 8 × 1.8 MiB = 28.2 MiB,
+/// and 32 MiB keeps 3.8 MiB of margin at 8 threads (more at fewer). The 64 MiB it was counted
+/// ~50 MiB too much resident memory; what a run maps beyond it under `ulimit -v` is
+/// `io::limit`'s reserve, not this.
+pub const BASE_BYTES: f64 = 32.0 * 1024.0 * 1024.0;
 
 /// Words the training history keeps per epoch: the record (epoch, loss, accuracy) and its time.
 const HISTORY_WORDS: f64 = 4.0;

@@ -94,16 +94,26 @@ pub fn thread_address_space() -> u64 {
     THREAD_STACK + super::gemm_workspace::gemm_workspace_bytes()
 }
 
-/// What the main thread and the process map beyond the estimates and the pool's threads: 66
-/// MiB (the count once made for every thread). A 1-thread `propagate --task xor` needed
-/// 620–640 MB of `ulimit -v` here, 100–120 MiB beyond its one 520 MiB workspace, and aborted
-/// or panicked below (adv39), where the budget without this left it 76 MiB.
-const MAIN_ADDRESS_SPACE: u64 = 66 << 20;
+/// What the main thread and the process map beyond the estimates and the pool's threads: 98
+/// MiB. Measured (tidy42b, `ulimit -v` lowered by 10 MB with the estimate check lifted by
+/// `--max-memory 100M`, 520 MiB workspaces, so 522 MiB per thread): a 1-thread `propagate
+/// --task xor` ran from 640 000 KiB (625 MiB) and aborted or panicked below, 103 MiB beyond its
+/// one thread; with 2 threads from 1 160 000 KiB, 89 MiB beyond them; a 1-point XOR `sweep`
+/// from 630 000 KiB (1 thread, 93 MiB beyond) and 1 140 000 KiB (2 threads, 69 MiB beyond).
+/// Less the runs' estimates' fixed part (`config::estimate::BASE_BYTES`, 32 MiB) and their
+/// 2.2 MiB of data, at most 69 MiB is left to this reserve; 98 MiB keeps 29 MiB of margin and
+/// the sum with `BASE_BYTES` at the 130 MiB it was (66 + 64 MiB, adv39).
+const MAIN_ADDRESS_SPACE: u64 = 98 << 20;
 
-/// [`address_space_limit`] less [`thread_address_space`] for each thread of rayon's pool and
-/// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit.
+/// [`address_space_budget_for`] rayon's current pool.
 pub fn address_space_budget() -> Option<u64> {
-    let threads = rayon::current_num_threads() as u64;
+    address_space_budget_for(rayon::current_num_threads() as u64)
+}
+
+/// [`address_space_limit`] less [`thread_address_space`] for each of `threads` threads and
+/// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit. The one
+/// budget of a command (its pool) and of a sweep (all its points' threads).
+pub fn address_space_budget_for(threads: u64) -> Option<u64> {
     address_space_limit()
         .map(|left| left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE))
 }

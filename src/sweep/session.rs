@@ -83,10 +83,8 @@ fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<f64>) {
         t => t,
     };
     let budget = opts.max_memory.or_else(|| {
-        // ulimit -v less what each point's threads map beyond the estimates.
-        let left = crate::io::limit::address_space_limit().map(|b| {
-            b.saturating_sub((threads as u64 + 1) * crate::io::limit::thread_address_space()) as f64
-        });
+        // ulimit -v less what the points' threads and the process map beyond the estimates.
+        let left = crate::io::limit::address_space_budget_for(threads as u64).map(|b| b as f64);
         match (mem_available(), left) {
             (Some(a), Some(l)) => Some(a.min(l)),
             (a, l) => a.or(l),

@@ -287,3 +287,34 @@ fn an_mnist_dir_that_is_not_a_folder_names_the_setting_and_the_files() {
         assert!(!out.exists());
     }
 }
+
+/// A sweep's `ulimit -v` budget is the commands' (`io::limit::address_space_budget_for`): a
+/// one-thread sweep of a tiny XOR grid runs under one thread's address space and 200 MiB (the
+/// 98 MiB reserve and the point's 34 MiB estimate, with room), where the sweep once reserved
+/// a second thread's (522 MiB here) and refused it; and under one thread's and 40 MiB it is
+/// refused naming `ulimit -v`, never aborted (tidy42b).
+#[test]
+fn under_ulimit_v_a_sweep_gets_the_budget_a_command_gets() {
+    use super::common::sweep::{grid_file, tiny_grid};
+    let per_thread = corrflow::io::limit::thread_address_space();
+    for (extra, runs) in [(200u64 << 20, true), (40 << 20, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let grid = grid_file(dir.path(), "g.toml", &tiny_grid(1));
+        let out = dir.path().join("out");
+        let mut cmd = command();
+        cmd.args(["--threads", "1", "sweep", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        set_rlimit(&mut cmd, libc::RLIMIT_AS, per_thread + extra);
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        let what = format!("{} MiB beyond a thread: {:?}: {err}", extra >> 20, o.status);
+        if runs {
+            assert_eq!(o.status.code(), Some(0), "{what}");
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{what}");
+            assert!(err.contains("ulimit -v"), "{what}");
+        }
+    }
+}
