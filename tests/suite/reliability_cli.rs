@@ -100,7 +100,8 @@ fn absurd_draw_counts_are_refused_by_the_memory_estimate() {
     assert!(err.contains("memory limit"), "{err}");
 }
 
-/// A limit below the 64 MiB every run needs names `--max-memory`: it blamed the largest term
+/// A limit below the fixed part every run needs (`BASE_BYTES`, 32 MiB; 64 MiB until the
+/// forty-second session) names `--max-memory`: it blamed the largest term
 /// (`--mc-samples`' 156 KiB for a tiny XOR run under `--max-memory 1M`, adv35), a setting that
 /// could not make the run fit. Fails on main's binary (checked: it names `--mc-samples`).
 #[test]
