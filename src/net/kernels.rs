@@ -3,7 +3,7 @@
 //! Bias and activation are fused: one sweep over a column of the pre-activation turns W·x into
 //! h = W·x + b and writes z = φ(h). φ on lanes is [`phi_lanes::phi`], shared with the
 //! closures: linear, quadratic and relu are pure arithmetic lanes; tanh goes through the SIMD
-//! [`sinh_cosh`](crate::simd::sinh_cosh), sigmoid, SiLU and softplus through the logistic family
+//! [`expm1`](crate::simd::expm1), sigmoid, SiLU and softplus through the logistic family
 //! ([`logistic`](crate::simd::logistic) …, one e^{−|h|} each), erf and gelu through the SIMD
 //! [`erf`](crate::simd::erf)/[`erfc`](crate::simd::erfc) (fdlibm's method, a few ulp from libm).
 //! φ' on lanes (tanh' through the SIMD [`exp`](crate::simd::exp)) is this module's.

@@ -7,10 +7,10 @@
 use pulp::Simd;
 
 use super::Activation;
-use crate::simd::{erf, erfc, logistic, silu, sinh_cosh, softplus, Lanes};
+use crate::simd::{erf, erfc, expm1, logistic, silu, softplus, Lanes};
 
 /// |h| beyond which tanh h = ±1 to 10⁻¹⁷ (1 − tanh 20 = 8·10⁻¹⁸): the argument of [`tanh`]'s
-/// sinh and cosh is clamped there, so that e^{|h|} never overflows.
+/// e^{2a} − 1 is clamped there, so that it never overflows.
 const TANH_ONE: f64 = 20.0;
 
 /// The arithmetic φ on lanes of T: h, h(1 + αh), max(h, 0), h > 0 ? h : ah; any other φ
@@ -55,19 +55,21 @@ pub fn phi<S: Simd>(simd: S, act: Activation, h: S::f64s) -> S::f64s {
     }
 }
 
-/// tanh h = sign(h)·sinh a / cosh a, a = min(|h|, `TANH_ONE`) ([`sinh_cosh`]: its Taylor
-/// form below 1 keeps tanh's relative accuracy at small |h|, the exponential form above).
+/// tanh h = sign(h)·t/(t + 2), t = e^{2a} − 1 ([`expm1`]), a = min(|h|, `TANH_ONE`): one
+/// exponential and one division, and no cancellation at any |h| (t keeps its relative
+/// accuracy as a → 0, where tanh a = a·(1 − a²/3 + …) ≈ t/2).
 ///
-/// Chosen over the forward pass's former sign(h)·(1 − 2/(e^{2|h|} + 1)) (with the odd series
-/// h − h³/3 + 2h⁵/15 below 2⁻¹³) by their error against libm's `f64::tanh` on 3·10⁶ points of
-/// step 10⁻⁵ in [0, 30] and 10⁶ log-spaced in [10⁻³⁰⁰, 30], both signs, AVX-512 (tidy41): this
-/// form at most 4 ulp (relative 5.8·10⁻¹⁶) everywhere; the former up to 7978 ulp (relative
-/// 1.7·10⁻¹²) just above 2⁻¹³, where 1 − 2/(e^{2|h|} + 1) cancels, and 14 ulp in [0.1, 1).
+/// Measured (tanh42) against libm's `f64::tanh` on 3·10⁶ points of step 10⁻⁵ in [0, 30] and
+/// 10⁶ log-spaced in [10⁻³⁰⁰, 30], both signs, AVX-512: at most 4 ulp, as tidy41's
+/// sign(h)·sinh a / cosh a, which it replaced for speed (that form takes an exponential, two
+/// divisions and sinh's Taylor polynomial per lane: ~1.5× this one's time, BENCHMARKS.md,
+/// tanh42); the form before it, sign(h)·(1 − 2/(e^{2|h|} + 1)), erred by up to 7978 ulp just
+/// above 2⁻¹³, where it cancels.
 #[inline(always)]
 pub fn tanh<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
     let a = simd.min_f64s(simd.abs_f64s(h), simd.splat_f64s(TANH_ONE));
-    let (sinh, cosh) = sinh_cosh(simd, a);
-    let r = simd.div_f64s(sinh, cosh);
+    let t = expm1(simd, simd.add_f64s(a, a));
+    let r = simd.div_f64s(t, simd.add_f64s(t, simd.splat_f64s(2.0)));
     simd.or_f64s(r, simd.and_f64s(h, simd.splat_f64s(-0.0)))
 }
 

@@ -14,7 +14,7 @@ mod trig;
 mod upper;
 
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
-pub use exp::{exp, exp_hi_lo, exp_slice};
+pub use exp::{exp, exp_hi_lo, exp_slice, expm1};
 pub use fdlibm::{log1p_reduced, sin_cos_quarter_turns};
 pub use finite::{all_finite, all_finite_f32, column_finite};
 pub use hyper::{log1p_atanh_series, log1p_unit, sin_cos, sinh_cosh};

@@ -63,37 +63,51 @@ fn factored_needs_order_3_from_a_gaussian_start() {
 /// A symmetric network (tanh without biases, a zero-mean start) has κ₃ = 0 at every layer: the
 /// factored carry drops its rounding noise (skewness below `NOISE_SKEW`) and still gives the
 /// dense carry's covariance, a mean within rounding of the outputs' scale (it is 0 up to
-/// rounding in both), and the same symmetric fallback layers.
+/// rounding in both), and the same symmetric fallback layers — for eight networks (seeds), since
+/// the dense carry's increments there are rounding noise (~10⁻³² of the covariance) whose
+/// beyond-budget share is noise over noise: read as a breakdown, it gave a second fallback at
+/// layer 3 with seed 9 and one form of tanh (share 1.002; tanh43), which `beyond_is_visible` rules
+/// out.
 #[test]
 fn factored_drops_the_rounding_noise_of_a_symmetric_network() {
     let n = 6;
     let cov = two_classes(n, 17)[0].cov.clone();
     let start = [Moments::gaussian(Col::zeros(n), cov)];
-    let mut net = Mlp::init(&[n, 7, 6, 5, 7, 3], Activation::Tanh, 1.4, 9).unwrap();
-    for layer in &mut net.layers {
-        layer.b.fill(0.0);
+    for seed in 9..17 {
+        let mut net = Mlp::init(&[n, 7, 6, 5, 7, 3], Activation::Tanh, 1.4, seed).unwrap();
+        for layer in &mut net.layers {
+            layer.b.fill(0.0);
+        }
+        let gauss = || Carry::from_gaussian(3, n, 1).unwrap();
+        let dense = run(
+            &net,
+            &start,
+            gauss().factorable_rule().unwrap().moments_only(),
+        );
+        let factored = run(&net, &start, gauss().factored().unwrap());
+        let (y, want) = (&factored.0[0], &dense.0[0]);
+        let d_cov = (&y.cov - &want.cov).norm_max() / want.cov.norm_max();
+        assert!(
+            d_cov < 1e-10,
+            "seed {seed}: covariance deviates by {d_cov:e}"
+        );
+        let sd = (0..3).map(|i| want.cov[(i, i)]).fold(0.0, f64::max).sqrt();
+        let d_mean = (&y.mean - &want.mean).norm_max() / sd;
+        assert!(
+            d_mean < 1e-12,
+            "seed {seed}: mean deviates by {d_mean:e} of the largest sd"
+        );
+        let layers = |f: &[Fallback]| -> Vec<usize> { f.iter().map(|f| f.layer).collect() };
+        assert_eq!(
+            layers(&factored.1),
+            layers(&dense.1),
+            "seed {seed}: fallback layers: {:?}",
+            dense.1
+        );
+        assert!(
+            dense.1.iter().all(|f| f.reason.contains("symmetric")) && dense.1.len() == 3,
+            "seed {seed}: the symmetric fallback at layers 2–4: {:?}",
+            dense.1
+        );
     }
-    let gauss = || Carry::from_gaussian(3, n, 1).unwrap();
-    let dense = run(
-        &net,
-        &start,
-        gauss().factorable_rule().unwrap().moments_only(),
-    );
-    let factored = run(&net, &start, gauss().factored().unwrap());
-    let (y, want) = (&factored.0[0], &dense.0[0]);
-    let d_cov = (&y.cov - &want.cov).norm_max() / want.cov.norm_max();
-    assert!(d_cov < 1e-10, "covariance deviates by {d_cov:e}");
-    let sd = (0..3).map(|i| want.cov[(i, i)]).fold(0.0, f64::max).sqrt();
-    let d_mean = (&y.mean - &want.mean).norm_max() / sd;
-    assert!(
-        d_mean < 1e-12,
-        "mean deviates by {d_mean:e} of the largest sd"
-    );
-    let layers = |f: &[Fallback]| -> Vec<usize> { f.iter().map(|f| f.layer).collect() };
-    assert_eq!(layers(&factored.1), layers(&dense.1), "fallback layers");
-    assert!(
-        dense.1.iter().all(|f| f.reason.contains("symmetric")) && dense.1.len() == 3,
-        "the symmetric fallback at layers 2–4: {:?}",
-        dense.1
-    );
 }

@@ -162,7 +162,8 @@ impl CarryHook for Carry {
                     .max(inc.cov.norm_l2() / post[c].cov.norm_l2().max(f64::MIN_POSITIVE));
             }
             let rules = l >= self.rules_from;
-            let reason = if rules && share > MAX_BEYOND_SHARE {
+            let visible = beyond_is_visible(beyond.as_ref(), post[c].cov.as_ref());
+            let reason = if rules && visible && share > MAX_BEYOND_SHARE {
                 Some(format!(
                     "class {c}: z{l}'s covariance increment beyond the order's power \
                      counting is {share:.3} of the rest (limit {MAX_BEYOND_SHARE})"
