@@ -63,7 +63,9 @@ pub fn exp_hi_lo<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> S::f64s {
     );
     let biased = simd.add_u64s(n_int, simd.splat_u64s(1023));
     let two_n = simd.transmute_f64s_u64s(simd.mul_u64s(biased, simd.splat_u64s(1 << 52)));
-    simd.mul_f64s(p, two_n)
+    // The clamp's min/max return their number operand for a NaN (x86's `vminpd`/`vmaxpd`, the
+    // scalar fallback's `f64::min`): e^NaN came out as e^709 (adv43); NaN is passed through.
+    simd.select_f64s(simd.equal_f64s(hi, hi), simd.mul_f64s(p, two_n), hi)
 }
 
 /// Scalar twin of [`exp`] with the same clamping, for slice tails.
