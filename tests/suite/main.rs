@@ -60,6 +60,7 @@ mod reliability_cli_range;
 mod reliability_cli_repeats;
 mod reliability_cli_time;
 mod reliability_cli_timings;
+mod simd_nan;
 mod stats_affine;
 mod stats_affine_factored;
 mod stats_gaussian;
