@@ -58,6 +58,7 @@ mod reliability_cli_names;
 mod reliability_cli_npy;
 mod reliability_cli_range;
 mod reliability_cli_repeats;
+mod reliability_cli_scale;
 mod reliability_cli_time;
 mod reliability_cli_timings;
 mod simd_nan;
