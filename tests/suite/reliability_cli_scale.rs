@@ -1,6 +1,6 @@
 //! `--scale` where it cannot apply or makes the data overflow (adv43).
 
-use crate::common::{corrflow, write_npy};
+use crate::common::{corrflow, write_xy};
 
 /// `--scale` with a generated task (XOR, higher-order), whose samples are not read from files,
 /// is refused naming `--scale`, as `--test-split` and `--train-limit` are; it was ignored
@@ -42,13 +42,9 @@ fn scale_with_a_generated_task_is_refused_naming_it() {
 #[test]
 fn a_scale_that_makes_finite_data_overflow_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (x, y) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
-    let xs: Vec<f64> = (0..80).map(|k| f64::from(k % 7) - 3.5).collect();
+    let xs: Vec<Vec<f64>> = (0..40).map(|k| vec![f64::from(k % 7) - 3.5, 1.5]).collect();
     let ys: Vec<i64> = (0..40).map(|k| k % 2).collect();
-    let bytes = |v: &[f64]| v.iter().flat_map(|a| a.to_le_bytes()).collect::<Vec<u8>>();
-    write_npy(&x, "<f8", false, &[40, 2], &bytes(&xs));
-    let labels: Vec<u8> = ys.iter().flat_map(|a| a.to_le_bytes()).collect();
-    write_npy(&y, "<i8", false, &[40], &labels);
+    let (x, y) = write_xy(dir.path(), "", &xs, &ys);
     let out = dir.path().join("m.safetensors");
     for scale in ["1e-320", "5e-324"] {
         let run = corrflow(&[
