@@ -2996,6 +2996,10 @@ for t in 1 2; do
     done
   done
 done
+for j in 18446744073709551615 100000; do
+  rm -rf "$D32/sw"
+  PRE="ulimit -v $(((2 * share + 900) * 1024))" check "sweep --threads 2 --jobs $j, ulimit -v $((2 * share + 900)) MB" + --threads 2 sweep --grid "$D32/g.toml" --jobs $j --out "$D32/sw"
+done
 for t in 1 2 8; do
   for extra in 60 110 140 300; do
     mb=$((t * share + extra))

@@ -139,8 +139,13 @@ pub fn address_space_budget() -> Option<u64> {
 /// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit. The one
 /// budget of a command (its pool) and of a sweep (all its points' threads).
 pub fn address_space_budget_for(threads: u64) -> Option<u64> {
-    address_space_limit()
-        .map(|left| left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE))
+    address_space_limit().map(|left| {
+        left.saturating_sub(
+            threads
+                .saturating_mul(thread_address_space())
+                .saturating_add(MAIN_ADDRESS_SPACE),
+        )
+    })
 }
 
 /// The message of `threads` threads (0: one per core) that could not be started (`e`, from

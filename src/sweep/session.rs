@@ -58,7 +58,7 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
         preflight(p, opts)?;
     }
     grid.check_keys_are_read()?;
-    let (threads, budget) = threads_and_budget(opts);
+    let (threads, budget) = threads_and_budget(opts, grid.points.len());
     Ok(Setup {
         grid,
         threads,
@@ -77,9 +77,10 @@ fn preflight(p: &GridPoint, opts: &SweepOptions) -> Result<()> {
 }
 
 /// The threads in all (0 = one per core) and the memory limit in effect: `--max-memory`, else
-/// the smaller of `MemAvailable` and what `ulimit -v` leaves the threads the points run on
-/// (marked as such, [`MemoryLimit::of_address_space`], so that its refusals name `ulimit -v`).
-fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<MemoryLimit>) {
+/// the smaller of `MemAvailable` and what `ulimit -v` leaves the threads the points (at most
+/// `points` of them at once) run on (marked as such, [`MemoryLimit::of_address_space`], so that
+/// its refusals name `ulimit -v`).
+fn threads_and_budget(opts: &SweepOptions, points: usize) -> (usize, Option<MemoryLimit>) {
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
@@ -87,8 +88,8 @@ fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<MemoryLimit>) {
     // The points' threads: J pools of ⌊T/J⌋ threads, at least 1 each (`Budget::split`), so
     // J > T runs J threads (adv43: `--threads 1 --jobs 2` under `ulimit -v` 720–820 MB counted
     // one thread's workspace, ran two, and aborted: "memory allocation of 545259520 bytes
-    // failed").
-    let running = threads.max(opts.jobs.unwrap_or(0));
+    // failed"); J is at most the points (`plan`), so `--jobs 2^62` counts no more.
+    let running = threads.max(opts.jobs.unwrap_or(0).min(points));
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
     let budget = opts
         .max_memory
@@ -154,7 +155,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     }
     // The keys' check after every point's own, as in a run's setup.
     keys.check(&axes.path)?;
-    let (threads, limit) = threads_and_budget(opts);
+    let (threads, limit) = threads_and_budget(opts, axes.total);
     let check = std::fs::metadata(results_path(&opts.out)).is_ok_and(|m| m.len() > 0);
     let done = settled(
         read_log(&results_path(&opts.out), check.then_some(&ids))?,

@@ -58,3 +58,30 @@ fn a_sweep_refused_under_ulimit_v_names_it_at_every_jobs_and_limit() {
         );
     }
 }
+
+/// `--jobs` far above the points (2⁶⁴ − 1, 10⁵) runs as many jobs as there are points, and the
+/// budget counts those threads, not 2⁶⁴ − 1 of them (whose product with a thread's share
+/// wrapped or left nothing: the first cut of the fix above refused both points under a
+/// `ulimit -v` they fit).
+#[test]
+fn jobs_beyond_the_points_count_the_points_threads_under_ulimit_v() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(&grid, "task = \"xor\"\nn_train = 200\nseed = [1, 2]\n").unwrap();
+    for jobs in ["18446744073709551615", "100000"] {
+        let out = dir.path().join(format!("sw{jobs}"));
+        let mut cmd = command();
+        cmd.args(["--threads", "2", "sweep", "--jobs", jobs, "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        set_rlimit(
+            &mut cmd,
+            libc::RLIMIT_AS,
+            2 * thread_address_space() + (900 << 20),
+        );
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "--jobs {jobs}: {err}");
+    }
+}
