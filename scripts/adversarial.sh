@@ -2890,4 +2890,178 @@ done
 n=$(find "$D31" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 31: $n temporary files"; }
 
+# 32. Forty-third session (adv43): a sweep's memory budget under `ulimit -v` (the points' pools
+# are smaller than the sweep's threads: refusals named --max-memory, never given, and no ulimit
+# -v), `--threads 1/2/8` and sweep `--jobs 1/2` just below and above what the threads leave;
+# NaN and +-inf pre-activations under relu, leaky relu, quadratic, linear and erf (the lane
+# kernels' clamps turned NaN into e^709, 0 or 1: refused before phi?); biases of 1e200 and
+# +-1e308 on zero and nonzero weights under `analyze` (said to be the data's, "rescale the
+# data"; a constant 1e200 said to deviate by 1.9e153); npy files of every dtype NumPy writes,
+# byte orders, Fortran order, versions 1-3 and 9, 0-d, 1-d, 3-d, empty, huge, negative and
+# lying shapes, labels of float, bool, one-hot; `--scale` with a generated task (ignored) and
+# 1e-320 (the data's values overflow: blamed on the file, printed in 330 digits); `--report` to
+# /dev/null, under a file, a FIFO, /proc, a 300-byte name and a 5 000-byte path; absurd
+# --mc-samples, --order, --from-layer, --heatmap-layer, --kappa-units; models whose widths do
+# not chain; Unicode and very long model, data and output paths.
+D32=$W/d32
+mkdir -p "$D32"
+python3 - "$D32" <<'PY32'
+import json, random, struct, sys
+d = sys.argv[1]
+rng = random.Random(32)
+def npy(path, descr, shape, data, fortran=False, ver=(1, 0), hdr=None):
+    h = hdr if hdr is not None else ("{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))).encode()
+    pre = 10 if ver[0] == 1 else 12
+    h += b" " * ((64 - (pre + len(h) + 1) % 64) % 64) + b"\n"
+    size = struct.pack("<H", len(h)) if ver[0] == 1 else struct.pack("<I", len(h))
+    open(f"{d}/{path}", "wb").write(b"\x93NUMPY" + bytes(ver) + size + h + data)
+pk = lambda f, v: b"".join(struct.pack(f, x) for x in v)
+n = 200
+xs, ys = [], []
+for k in range(n):
+    a, b = rng.choice([-1, 1]) * rng.uniform(2, 5), rng.choice([-1, 1]) * rng.uniform(2, 5)
+    xs += [a, b]
+    ys.append(int((a > 0) != (b > 0)))
+npy("x.npy", "<f8", (n, 2), pk("<d", xs))
+npy("y.npy", "<i8", (n,), pk("<q", ys))
+npy("ü名前 x.npy", "<f8", (n, 2), pk("<d", xs))
+good = {"be": (">f8", (n, 2), pk(">d", xs)), "f4": ("<f4", (n, 2), pk("<f", xs)),
+        "i1": ("|i1", (n, 2), pk("<b", [int(x * 20) for x in xs])),
+        "i8": ("<i8", (n, 2), pk("<q", [int(x * 1000) for x in xs])),
+        "u1": ("|u1", (n, 2), bytes(int(abs(x) * 40) for x in xs)),
+        "u8": ("<u8", (n, 2), pk("<Q", [2**64 - 1 - int(abs(x) * 1000) for x in xs])),
+        "3d": ("<f8", (n, 2, 1), pk("<d", xs))}
+for k, (descr, shape, data) in good.items():
+    npy(f"xg-{k}.npy", descr, shape, data)
+npy("xg-fortran.npy", "<f8", (n, 2), pk("<d", xs[0::2] + xs[1::2]), fortran=True)
+npy("xg-v2.npy", "<f8", (n, 2), pk("<d", xs), ver=(2, 0))
+npy("xg-v3.npy", "<f8", (n, 2), pk("<d", xs), ver=(3, 0))
+bad = {"f2": ("<f2", (n, 2), pk("<e", xs)), "f16": ("<f16", (n, 2), bytes(32 * n)),
+       "c16": ("<c16", (n, 2), bytes(32 * n)), "b1": ("|b1", (n, 2), bytes(2 * n)),
+       "O": ("|O", (n, 2), bytes(16 * n)), "V8": ("|V8", (n, 2), bytes(16 * n)),
+       "M8": ("<M8[ns]", (n, 2), bytes(16 * n)), "U1": ("<U1", (n, 2), bytes(8 * n)),
+       "empty": ("<f8", (0, 2), b""), "n0": ("<f8", (n, 0), b""), "1d": ("<f8", (2 * n,), pk("<d", xs)),
+       "0d": ("<f8", (), pk("<d", [1.0])), "huge": ("<f8", (2**40, 2**40), pk("<d", xs)),
+       "neg": ("<f8", (-1, 2), pk("<d", xs)), "short": ("<f8", (n, 2), pk("<d", xs)[:-8]),
+       "long": ("<f8", (n, 2), pk("<d", xs) + bytes(8))}
+for k, (descr, shape, data) in bad.items():
+    npy(f"xb-{k}.npy", descr, shape, data)
+npy("xb-v9.npy", "<f8", (n, 2), pk("<d", xs), ver=(9, 0))
+npy("xb-struct.npy", "", (n,), pk("<d", xs), hdr=b"{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (200,), }")
+npy("xb-extra.npy", "", (n, 2), pk("<d", xs), hdr=b"{'descr': '<f8', 'fortran_order': False, 'shape': (200, 2), 'extra': 1}")
+npy("xb-order0.npy", "", (n, 2), pk("<d", xs), hdr=b"{'descr': '<f8', 'fortran_order': 0, 'shape': (200, 2)}")
+npy("yg-2d.npy", "<i8", (n, 1), pk("<q", ys))
+npy("yg-be.npy", ">i4", (n,), pk(">i", ys))
+npy("yg-u1.npy", "|u1", (n,), bytes(ys))
+npy("yb-f8.npy", "<f8", (n,), pk("<d", [float(y) for y in ys]))
+npy("yb-b1.npy", "|b1", (n,), bytes(ys))
+npy("yb-onehot.npy", "<i8", (n, 2), pk("<q", [v for y in ys for v in ((1, 0), (0, 1))[y]]))
+def st(path, tensors, meta):
+    head, body = {"__metadata__": meta}, b""
+    for name, dt, shape, bs in tensors:
+        head[name] = {"dtype": dt, "shape": shape, "data_offsets": [len(body), len(body) + len(bs)]}
+        body += bs
+    hb = json.dumps(head).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    open(f"{d}/{path}", "wb").write(struct.pack("<Q", len(hb)) + hb + body)
+def net(name, act, w1, b1, w2=(0.5, -0.5, 0.25, -0.25, -0.5, 0.5, -0.25, 0.25), b2=(0.0, 0.0), shapes=([4, 2], [4], [2, 4], [2]), widths="2,4,2"):
+    st(f"m-{name}-{act}.safetensors",
+       [("hidden1.weight", "F64", shapes[0], pk("<d", w1)), ("hidden1.bias", "F64", shapes[1], pk("<d", b1)),
+        ("readout.weight", "F64", shapes[2], pk("<d", w2)), ("readout.bias", "F64", shapes[3], pk("<d", b2))],
+       {"format": "corrflow-mlp", "widths": widths, "activation": act})
+w = [1.0, 0.5, -1.0, 0.5, 0.5, 1.0, -0.5, -1.0]
+for act in ["relu", "leaky_relu:0.1", "quad:0.5", "linear", "erf", "tanh", "sigmoid"]:
+    net("nan", act, [1e308, -1e308] * 4, [0.0] * 4)
+    net("inf", act, [1e308, 1e308] * 4, [1e308] * 4)
+    net("b308w0", act, [0.0] * 8, [1e308, -1e308, 1e308, -1e308])
+    net("b308", act, w, [1e308, -1e308, 1e308, -1e308])
+    net("b200", act, w, [1e200, -1e200, 1e200, -1e200])
+net("chain", "tanh", w, [0.0] * 4, [0.1] * 10, shapes=([4, 2], [4], [2, 5], [2]), widths="2,4,2")
+net("chainmeta", "tanh", w, [0.0] * 4, widths="2,5,2")
+net("chainbias", "tanh", w, [0.0] * 5, shapes=([4, 2], [5], [2, 4], [2]))
+PY32
+# A sweep under ulimit -v, --threads T and --jobs J, from T threads' share + 20 MiB to + 220 MiB:
+# finished, or refused naming ulimit -v.
+# share: what each thread maps beyond the estimates (faer's workspace + stack), as the binary says.
+share=$( (ulimit -v 300000; "$BIN" --threads 1 train "${XOR[@]}" --out "$D32/m.safetensors" 2>&1 >/dev/null) | grep -o 'less [0-9]* MiB per thread' | tr -cd 0-9)
+share=${share:-522}
+printf 'task = "xor"\nn_train = 2000\nhidden = [[64, 64]]\nepochs = 1\nseed = [1, 2]\n' >"$D32/g.toml"
+for t in 1 2; do
+  for j in 1 2; do
+    for extra in 40 100 140 200 300; do
+      mb=$((t * share + extra))
+      rm -rf "$D32/sw"
+      PRE="ulimit -v $((mb * 1024))" check "sweep --threads $t --jobs $j, ulimit -v $mb MB" "ulimit -v" --threads $t sweep --grid "$D32/g.toml" --jobs $j --out "$D32/sw"
+      grep -q -- "--max-memory" "$W/err" && { unnamed=$((unnamed + 1)); echo "sweep --threads $t --jobs $j, ulimit -v $mb MB: names --max-memory, never given"; }
+    done
+  done
+done
+for j in 18446744073709551615 100000; do
+  rm -rf "$D32/sw"
+  PRE="ulimit -v $(((2 * share + 900) * 1024))" check "sweep --threads 2 --jobs $j, ulimit -v $((2 * share + 900)) MB" + --threads 2 sweep --grid "$D32/g.toml" --jobs $j --out "$D32/sw"
+done
+for t in 1 2 8; do
+  for extra in 60 110 140 300; do
+    mb=$((t * share + extra))
+    PRE="ulimit -v $((mb * 1024))" check "train --threads $t, ulimit -v $mb MB" "ulimit -v" --threads $t train "${XOR[@]}" --out "$D32/m.safetensors"
+    grep -q -- "--max-memory" "$W/err" && { unnamed=$((unnamed + 1)); echo "train --threads $t, ulimit -v $mb MB: names --max-memory, never given"; }
+  done
+done
+# Non-finite pre-activations and huge biases.
+dx32=(--task data --train-x "$D32/x.npy" --train-y "$D32/y.npy" --test-split 0:50)
+for a in relu leaky_relu:0.1 quad:0.5 linear erf; do
+  for m32 in nan inf; do
+    for c in propagate analyze; do check "$c $m32 $a" "m-$m32-$a.safetensors" --threads 1 $c --model "$D32/m-$m32-$a.safetensors" "${dx32[@]}" --json; done
+  done
+done
+for a in relu quad:0.5 tanh sigmoid; do
+  for m32 in b308w0 b308 b200; do
+    for c in propagate analyze; do
+      check "$c bias $m32 $a" "m-$m32-$a.safetensors" --threads 1 $c --model "$D32/m-$m32-$a.safetensors" "${dx32[@]}" --json
+      grep -q "rescale the data\|deviates from the class's centre" "$W/err" &&
+        { unnamed=$((unnamed + 1)); echo "$c bias $m32 $a: $(grep -o "rescale the data\|deviates from the class's centre" "$W/err" | head -n 1), a spread or a cure that is not there"; }
+    done
+  done
+done
+# npy files.
+for f in "$D32"/xg-*.npy; do check "npy $(basename "$f")" + --threads 1 train --task data --train-x "$f" --train-y "$D32/y.npy" --test-split 0:50 --hidden 4 --epochs 1 --out "$D32/m.safetensors"; done
+for f in "$D32"/xb-*.npy; do check "npy $(basename "$f")" "$(basename "$f")" --threads 1 train --task data --train-x "$f" --train-y "$D32/y.npy" --test-split 0:50 --hidden 4 --epochs 1 --out "$D32/m.safetensors"; done
+for f in "$D32"/yg-*.npy; do check "npy labels $(basename "$f")" + --threads 1 train --task data --train-x "$D32/x.npy" --train-y "$f" --test-split 0:50 --hidden 4 --epochs 1 --out "$D32/m.safetensors"; done
+for f in "$D32"/yb-*.npy; do check "npy labels $(basename "$f")" "$(basename "$f")" --threads 1 train --task data --train-x "$D32/x.npy" --train-y "$f" --test-split 0:50 --hidden 4 --epochs 1 --out "$D32/m.safetensors"; done
+check "npy with a Unicode path" + --threads 1 train --task data --train-x "$D32/ü名前 x.npy" --train-y "$D32/y.npy" --test-split 0:50 --hidden 4 --epochs 1 --out "$D32/ü名前 m.safetensors"
+# --scale.
+check "--scale with xor" "!--scale" --threads 1 train "${XOR[@]}" --scale 5 --out "$D32/m.safetensors"
+check "--scale with propagate xor" "!--scale" --threads 1 propagate --model "$OUT" --task xor --scale 1e-320 --json
+for s in 1e-320 5e-324; do
+  check "--scale $s on npy data" "--scale" --threads 1 train "${dx32[@]}" --scale $s --hidden 4 --epochs 1 --out "$D32/m.safetensors"
+done
+check "--scale 1e-300 on npy data" - --threads 1 propagate --model "$OUT" "${dx32[@]}" --scale 1e-300 --json
+[ "$(wc -c <"$W/err")" -gt 1500 ] && { unnamed=$((unnamed + 1)); echo "--scale 1e-300: a message of $(wc -c <"$W/err") bytes"; }
+# Absurd values.
+check "--mc-samples 1e12" --mc-samples --threads 1 analyze --model "$OUT" --task xor --mc-samples 1000000000000 --json
+check "--mc-samples 1" --mc-samples --threads 1 analyze --model "$OUT" --task xor --mc-samples 1 --json
+for o in 0 1 5 99; do check "--order $o" --order --threads 1 propagate --model "$OUT" --task xor --order $o --json; done
+check "--from-layer L+1" --from-layer --threads 1 propagate --model "$OUT" --task xor --from-layer 2 --json
+check "--heatmap-layer 99" --heatmap-layer --threads 1 analyze --model "$OUT" --task xor --heatmap-layer 99 --json
+check "--kappa-units 0" --kappa-units --threads 1 analyze --model "$OUT" --task xor --order 3 --carry depth --kappa-units 0 --json
+check "--kappa-units 2^62" - --threads 1 analyze --model "$OUT" --task xor --order 3 --carry depth --kappa-units $HUGE --json
+# Models whose widths do not chain.
+for m32 in chain chainmeta chainbias; do check "model $m32" "m-$m32-tanh.safetensors" --threads 1 propagate --model "$D32/m-$m32-tanh.safetensors" "${dx32[@]}" --json; done
+# Outputs and paths.
+: >"$D32/afile"
+mkfifo "$D32/fifo"
+long=$(printf 'a%.0s' $(seq 300))
+deep="$D32/$(printf 'd%.0s' $(seq 200))"
+for k in $(seq 24); do deep="$deep/$(printf 'd%.0s' $(seq 200))"; done
+for r in /dev/null "$D32/afile/sub" "$D32/fifo" /proc/self/rep "$D32/$long" "$deep/rep"; do
+  check "--report ${r:0:40}" "${r:0:10}" --threads 1 analyze --model "$OUT" --task xor --report "$r"
+done
+check "--report a Unicode path" + --threads 1 analyze --model "$OUT" --task xor --report "$D32/ü名前 rép"
+check "model of a 300-byte name" "aaaaaaaaaa" --threads 1 propagate --model "$D32/$long" --task xor --json
+check "model under a 5000-byte path" "dddddddddd" --threads 1 propagate --model "$deep/m.safetensors" --task xor --json
+check "--out of a 300-byte name" "aaaaaaaaaa" --threads 1 train "${XOR[@]}" --out "$D32/$long"
+check "--train-x under a 5000-byte path" "dddddddddd" --threads 1 train --task data --train-x "$deep/x.npy" --train-y "$D32/y.npy" --test-split 0:50 --out "$D32/m.safetensors"
+n=$(find "$D32" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 32: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -220,8 +220,10 @@ pub(crate) fn naming_data_scale<T>(
 const BIAS_ROUNDING_ULPS: f64 = crate::analysis::compare::ROUNDING_SPREAD_ULPS;
 
 /// A numerical failure of `analyze` on data so small against the first layer's biases that no
-/// unit of h¹ sees it is the data's: where every unit i has bᵢ ≠ 0 and
-/// `largest`·Σⱼ|W¹ᵢⱼ| ≤ 16ε|bᵢ| ([`BIAS_ROUNDING_ULPS`]), each zᵢ = bᵢ + Σⱼ W¹ᵢⱼxⱼ moves by at most
+/// unit of h¹ sees it is the data's: where every unit i has bᵢ ≠ 0, Σⱼ|W¹ᵢⱼ| > 0,
+/// 16ε|bᵢ| < 1.2e77 (data of another scale could reach above it within
+/// [`SQUARED_COVARIANCE_LIMIT`]) and `largest`·Σⱼ|W¹ᵢⱼ| ≤ 16ε|bᵢ| ([`BIAS_ROUNDING_ULPS`]),
+/// each zᵢ = bᵢ + Σⱼ W¹ᵢⱼxⱼ moves by at most
 /// 16 rounding units of its bias, so h¹'s class covariances are rounding noise and the
 /// surrogate's split at h1 fails. The error then names the data, its largest value, the
 /// biases' smallest |bᵢ| and `--scale`; before (data ×10⁻²⁰, adv29's found-not-fixed) it was
@@ -238,10 +240,15 @@ pub(crate) fn naming_data_below_biases<T>(
     (net, precision): (&Mlp, Precision),
 ) -> Result<T> {
     let first = &net.layers[0];
+    // Lost, and found by data of some scale: a unit whose weights are all 0 sees no data, and
+    // one whose bias's rounding units are beyond 1.2e77 is seen only by data whose squares
+    // overflow ([`SQUARED_COVARIANCE_LIMIT`]), so the model is at fault there and its own
+    // error stands (adv41: biases of ±1e308 on zero weights were "rescale the data").
     let lost = |i: usize| {
         let b = first.b[i].abs();
-        let moved = largest * first.w.row(i).iter().map(|w| w.abs()).sum::<f64>();
-        b > 0.0 && moved <= BIAS_ROUNDING_ULPS * f64::EPSILON * b
+        let reach = first.w.row(i).iter().map(|w| w.abs()).sum::<f64>();
+        let rounding = BIAS_ROUNDING_ULPS * f64::EPSILON * b;
+        b > 0.0 && reach > 0.0 && largest * reach <= rounding && rounding < SQUARED_COVARIANCE_LIMIT
     };
     let below = precision == Precision::F64 && largest > 0.0 && (0..first.b.nrows()).all(lost);
     result.map_err(|e| match e {

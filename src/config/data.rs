@@ -478,7 +478,8 @@ impl DataConfig {
     /// without a word: a generator setting (`n_train`, `n_test`, `dim`, `data_seed`; `sigma`
     /// and `rotate` outside XOR, `skewed` and `gamma_shape` outside the higher-order task)
     /// with files, MNIST's files or task data's files, tensor names and class count with
-    /// another task, a split or limit of files with a generated task. A setting given at its
+    /// another task, a split, limit or scale of files with a generated task (`--scale` was
+    /// ignored without a word, adv43). A setting given at its
     /// default value is refused as well (the generator settings are unset until a task reads
     /// them: [`Self::load`]); MNIST's folder is not checked, as `MNIST_DIR` sets it for every
     /// run.
@@ -529,6 +530,7 @@ impl DataConfig {
             (Field::XTensor, self.x_tensor.is_some(), data),
             (Field::YTensor, self.y_tensor.is_some(), data),
             (Field::NClasses, self.n_classes.is_some(), data),
+            (Field::Scale, self.scale.is_some(), !generated),
             (Field::TestSplit, self.test_split.is_some(), !generated),
             (Field::TrainLimit, self.train_limit.is_some(), !generated),
         ];

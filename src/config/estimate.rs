@@ -666,13 +666,20 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
         return Ok(());
     }
     // A limit below the fixed overhead no setting can meet: the limit is at fault, not the
-    // largest term (`--max-memory 1M` blamed `--mc-samples`' 156 KiB, adv35).
+    // largest term (`--max-memory 1M` blamed `--mc-samples`' 156 KiB, adv35). Under `ulimit -v`
+    // it is what the threads leave of that limit: `--threads`, never given `--max-memory`
+    // (adv43).
     if BASE_BYTES > limit.bytes as f64 {
+        let (field, raise) = if limit.is_address_space() {
+            (Field::Threads, "raise ulimit -v or lower --threads")
+        } else {
+            (Field::MaxMemory, "raise it")
+        };
         return Err(Error::config(
-            Field::MaxMemory,
+            field,
             format!(
                 "the memory limit of {}{} is below the {} every run needs (code, allocator, \
-                 thread pools) before its data; raise it",
+                 thread pools) before its data; {raise}",
                 human_bytes(limit.bytes as f64),
                 limit.source(),
                 human_bytes(BASE_BYTES)

@@ -93,7 +93,7 @@ impl ArraysConfig {
         };
         let (split, provenance) = split_pairs(&train, test.as_ref(), &spec, limit)?;
         let scaled = match scale {
-            Some(s) => format!("; divided by {s}"),
+            Some(s) => format!("; divided by {}", Scale::Divide(s)),
             None => String::new(),
         };
         Ok(LoadedArrays {

@@ -204,11 +204,15 @@ impl std::str::FromStr for Scale {
 }
 
 impl std::fmt::Display for Scale {
+    /// The text [`FromStr`](std::str::FromStr) reads back: a divisor in [10⁻⁵, 10¹⁶) as a plain
+    /// decimal, others in exponent form (both the shortest that round-trips): `--scale 1e-320`
+    /// was written in 330 digits into warnings, errors and the model's metadata (adv43).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Scale::Auto => f.write_str("auto"),
             Scale::None => f.write_str("none"),
-            Scale::Divide(v) => write!(f, "{v}"),
+            Scale::Divide(v) if (1e-5..1e16).contains(v) => write!(f, "{v}"),
+            Scale::Divide(v) => write!(f, "{v:e}"),
         }
     }
 }

@@ -337,6 +337,29 @@ fn label(pair: &Pair, i: usize) -> Result<u32> {
 /// Samples converted per task of [`assemble`].
 const COLUMNS_PER_TASK: usize = 64;
 
+/// The error of value `k` of sample `i` of `pair`, `scaled` once divided by `scale`, that is not
+/// finite: the file's where the stored value is not, else `--scale`'s (a finite value divided by
+/// a scale of 1e-320 overflows; it was said to be the file's "non-finite value -inf", adv43).
+fn non_finite(pair: &Pair, i: usize, k: usize, scaled: f64, scale: Option<f64>) -> Error {
+    let mut raw = vec![0.0; pair.x.row_len()];
+    pair.x.row_f64(i, &mut raw);
+    match scale {
+        Some(s) if raw[k].is_finite() => Error::config(
+            Field::Scale,
+            format!(
+                "{}: value {:e} at sample {i}, value {k}, divided by {s:e} is {scaled}, beyond \
+                 f64's range; expected a scale that keeps every value finite",
+                pair.x.path().display(),
+                raw[k]
+            ),
+        ),
+        _ => Error::format(
+            pair.x.path(),
+            format!("non-finite value {} at sample {i}, value {k}", raw[k]),
+        ),
+    }
+}
+
 /// Writes sample `i` of `pair` into `col`, divided by `spec.scale`, and returns its label.
 fn write_sample(pair: &Pair, i: usize, col: &mut [f64], spec: &SplitSpec) -> Result<u32> {
     let label = label(pair, i)?;
@@ -349,10 +372,7 @@ fn write_sample(pair: &Pair, i: usize, col: &mut [f64], spec: &SplitSpec) -> Res
                 col.iter_mut().for_each(|v| *v /= s);
             }
             if let Some(k) = col.iter().position(|v| !v.is_finite()) {
-                return Err(Error::format(
-                    pair.x.path(),
-                    format!("non-finite value {} at sample {i}, value {k}", col[k]),
-                ));
+                return Err(non_finite(pair, i, k, col[k], spec.scale));
             }
         }
     }

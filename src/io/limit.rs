@@ -7,16 +7,38 @@ use std::path::Path;
 /// Fallback limit where the physical memory cannot be read: 4 GiB.
 const FALLBACK_BYTES: u64 = 4 << 30;
 
-/// A limit in bytes on what one reader may allocate (or write to a cache) for one input.
+/// A limit in bytes on what one reader may allocate (or write to a cache) for one input, and
+/// whether it is what `ulimit -v` leaves ([`address_space_budget_for`]), so that a refusal names
+/// that limit. The origin is kept with the bytes, not found by comparing them with the current
+/// pool's budget: a sweep's points run in pools smaller than the sweep's threads, whose budget
+/// (`ulimit -v` less every thread of the sweep) is not their pool's (adv43: a `sweep --jobs 2`
+/// under `ulimit -v` was refused as "invalid value for --max-memory", naming no `ulimit -v`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryLimit {
     pub bytes: u64,
+    from_address_space: bool,
 }
 
 impl MemoryLimit {
-    /// A limit of `bytes`.
+    /// A limit of `bytes` (the command line's `--max-memory`, half the physical memory, a test's).
     pub fn new(bytes: u64) -> Self {
-        MemoryLimit { bytes }
+        MemoryLimit {
+            bytes,
+            from_address_space: false,
+        }
+    }
+
+    /// A limit of `bytes` that is what `ulimit -v` leaves ([`address_space_budget_for`]).
+    pub fn of_address_space(bytes: u64) -> Self {
+        MemoryLimit {
+            bytes,
+            from_address_space: true,
+        }
+    }
+
+    /// True when this limit is what `ulimit -v` leaves.
+    pub fn is_address_space(&self) -> bool {
+        self.from_address_space
     }
 
     /// True when `needed` bytes fit under the limit.
@@ -27,7 +49,10 @@ impl MemoryLimit {
     /// This limit, but never above [`address_space_budget`]: for a check right before an
     /// allocation, which fails past `ulimit -v` whatever `--max-memory` allows.
     pub fn within_address_space(self) -> Self {
-        MemoryLimit::new(address_space_budget().map_or(self.bytes, |left| self.bytes.min(left)))
+        match address_space_budget() {
+            Some(left) if left < self.bytes => MemoryLimit::of_address_space(left),
+            _ => self,
+        }
     }
 
     /// "N bytes", with where the limit comes from when that is `ulimit -v`
@@ -36,9 +61,9 @@ impl MemoryLimit {
         format!("{} bytes{}", self.bytes, self.source())
     }
 
-    /// " (ulimit -v, less … per thread …)" when the limit is [`address_space_budget`], else "".
+    /// " (ulimit -v, less … per thread …)" when the limit is what `ulimit -v` leaves, else "".
     pub fn source(&self) -> String {
-        if address_space_budget() == Some(self.bytes) {
+        if self.from_address_space {
             format!(
                 " (ulimit -v, less {} MiB per thread for its stack and faer's GEMM workspace)",
                 thread_address_space() >> 20
@@ -79,7 +104,7 @@ pub fn set_process_limit(limit: MemoryLimit) {
 /// the binary and its libraries. The CLI may replace it (e.g. with `--max-memory`).
 pub fn default_memory_limit() -> MemoryLimit {
     let half = mem_total().map_or(FALLBACK_BYTES, |b| b / 2);
-    MemoryLimit::new(address_space_budget().map_or(half, |left| half.min(left)))
+    MemoryLimit::new(half).within_address_space()
 }
 
 /// A thread's stack (rayon's and the standard library's default, 2 MiB).
@@ -114,8 +139,13 @@ pub fn address_space_budget() -> Option<u64> {
 /// `MAIN_ADDRESS_SPACE` (0 when that is more than the limit); `None` without a limit. The one
 /// budget of a command (its pool) and of a sweep (all its points' threads).
 pub fn address_space_budget_for(threads: u64) -> Option<u64> {
-    address_space_limit()
-        .map(|left| left.saturating_sub(threads * thread_address_space() + MAIN_ADDRESS_SPACE))
+    address_space_limit().map(|left| {
+        left.saturating_sub(
+            threads
+                .saturating_mul(thread_address_space())
+                .saturating_add(MAIN_ADDRESS_SPACE),
+        )
+    })
 }
 
 /// The message of `threads` threads (0: one per core) that could not be started (`e`, from

@@ -125,13 +125,27 @@ pub(super) fn check_class_range(
 /// the sum of the values overflowed first: values near f64's largest (a bias of 1e308 makes
 /// every value 1e308, their sum over 49 samples ∞) were said to deviate from the class's centre
 /// by more than 1.9e153, a spread they do not have (adv41).
+///
+/// Where one rounding unit of the mean, ε|mean|, is itself beyond √(f64::MAX / n), the squared
+/// deviations from a shift rounded at that size overflow whether or not the values spread: a
+/// constant 1e200 (a bias of 1e200 over data of ~1) was said to deviate from its centre by more
+/// than 1.9e153 (adv43); such values are said to be too large for f64 to hold their spread.
 fn overflowing(units: &[(f64, f64)], n: u64) -> Option<(usize, String)> {
     let i = units.iter().position(|&(_, var)| !var.is_finite())?;
-    let why = if units[i].0.is_finite() {
+    let bound = (f64::MAX / n as f64).sqrt();
+    let mean = units[i].0;
+    let why = if mean.is_finite() && mean.abs() * f64::EPSILON > bound {
+        format!(
+            "its values are of size {:.1e}, where one rounding unit ({:.1e}) is beyond \
+             √(1.8e308 / {n}) = {bound:.1e}: the sum of the squares of their deviations \
+             overflows f64 whether or not they spread, so f64 cannot hold their spread",
+            mean.abs(),
+            mean.abs() * f64::EPSILON
+        )
+    } else if mean.is_finite() {
         format!(
             "the sum of the squares of its deviations overflows f64 (some value deviates from \
-             the class's centre by more than √(1.8e308 / {n}) = {:.1e})",
-            (f64::MAX / n as f64).sqrt()
+             the class's centre by more than √(1.8e308 / {n}) = {bound:.1e})"
         )
     } else {
         format!(

@@ -70,7 +70,9 @@ pub fn tanh<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
     let a = simd.min_f64s(simd.abs_f64s(h), simd.splat_f64s(TANH_ONE));
     let t = expm1(simd, simd.add_f64s(a, a));
     let r = simd.div_f64s(t, simd.add_f64s(t, simd.splat_f64s(2.0)));
-    simd.or_f64s(r, simd.and_f64s(h, simd.splat_f64s(-0.0)))
+    let r = simd.or_f64s(r, simd.and_f64s(h, simd.splat_f64s(-0.0)));
+    // min(|NaN|, 20) is 20, whose tanh is 1: NaN is passed through (adv43).
+    simd.select_f64s(simd.equal_f64s(h, h), r, h)
 }
 
 #[cfg(test)]

@@ -47,7 +47,13 @@ pub fn exp_hi_lo<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> S::f64s {
     for &c in INV_FACT[..13].iter().rev() {
         p = simd.mul_add_f64s(p, r, simd.splat_f64s(c));
     }
-    simd.mul_f64s(p, two_pow(simd, t))
+    // The clamp's min/max return their number operand for a NaN (x86's `vminpd`/`vmaxpd`, the
+    // scalar fallback's `f64::min`): e^NaN came out as e^709 (adv43); NaN is passed through.
+    simd.select_f64s(
+        simd.equal_f64s(hi, hi),
+        simd.mul_f64s(p, two_pow(simd, t)),
+        hi,
+    )
 }
 
 /// e^x − 1 lane by lane for 0 ≤ x ≤ 709 without the cancellation of exp(x) − 1 at small x:
@@ -66,7 +72,9 @@ pub fn expm1<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     }
     let two_n = two_pow(simd, t);
     let em1 = simd.mul_f64s(p, r);
-    simd.mul_add_f64s(two_n, em1, simd.sub_f64s(two_n, simd.splat_f64s(1.0)))
+    let y = simd.mul_add_f64s(two_n, em1, simd.sub_f64s(two_n, simd.splat_f64s(1.0)));
+    // NaN passed through, as in [`exp`] (its clamp maps NaN to a number).
+    simd.select_f64s(simd.equal_f64s(x, x), y, x)
 }
 
 /// Cody–Waite reduction of hi + lo (clamped as in [`exp`], on hi): (t, r) with t holding

@@ -11,6 +11,7 @@ use super::runner::Budget;
 use super::shard::Shard;
 use crate::config::estimate::{human_bytes, Estimate, TimeClass};
 use crate::error::{Error, Field, Result};
+use crate::io::MemoryLimit;
 
 /// The ids of `records`.
 pub fn ids(records: Vec<Record>) -> HashSet<String> {
@@ -26,14 +27,14 @@ pub fn not_done<'a>(mine: &[&'a GridPoint], done: &HashSet<String>) -> Vec<&'a G
 }
 
 /// Chooses how many points run at once (`jobs`, or T when every point is small, else 1) and
-/// checks that they fit `budget_bytes`; lowers an unset J until they do. A point that alone
+/// checks that they fit `budget` (named as `ulimit -v` where it is that limit's); lowers an unset J until they do. A point that alone
 /// needs more than the budget does not count: it fails when it runs, with its estimate, and the
 /// others go on.
 pub fn plan(
     pending: impl IntoIterator<Item = (usize, Estimate)>,
     threads: usize,
     jobs: Option<usize>,
-    budget_bytes: Option<f64>,
+    budget: Option<MemoryLimit>,
 ) -> Result<Budget> {
     if jobs == Some(0) {
         return Err(Error::config(Field::Jobs, "must be at least 1"));
@@ -49,11 +50,16 @@ pub fn plan(
     let mut j = jobs
         .unwrap_or(if all_small { threads } else { 1 })
         .min(est.len().max(1));
-    let Some(limit) = budget_bytes else {
+    let Some(budget) = budget else {
         return Ok(Budget::split(threads, j));
     };
+    let limit = budget.bytes as f64;
     est.retain(|e| e.0 <= limit);
-    let source = "the memory limit (--max-memory, default MemAvailable)";
+    let source = if budget.is_address_space() {
+        format!("the memory limit{}", budget.source())
+    } else {
+        "the memory limit (--max-memory, default MemAvailable)".to_string()
+    };
     let peak = |j: usize| est.iter().take(j).map(|e| e.0).sum::<f64>();
     while j > 1 && peak(j) > limit {
         if jobs.is_some() {

@@ -49,7 +49,7 @@ pub trait Progress: Sync {
 struct Setup {
     grid: Grid,
     threads: usize,
-    budget_bytes: Option<f64>,
+    budget: Option<MemoryLimit>,
 }
 
 fn setup(opts: &SweepOptions) -> Result<Setup> {
@@ -58,11 +58,11 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
         preflight(p, opts)?;
     }
     grid.check_keys_are_read()?;
-    let (threads, budget_bytes) = threads_and_budget(opts);
+    let (threads, budget) = threads_and_budget(opts, grid.points.len());
     Ok(Setup {
         grid,
         threads,
-        budget_bytes,
+        budget,
     })
 }
 
@@ -76,20 +76,34 @@ fn preflight(p: &GridPoint, opts: &SweepOptions) -> Result<()> {
     })
 }
 
-/// The threads in all (0 = one per core) and the memory limit in effect.
-fn threads_and_budget(opts: &SweepOptions) -> (usize, Option<f64>) {
+/// The threads in all (0 = one per core) and the memory limit in effect: `--max-memory`, else
+/// the smaller of `MemAvailable` and what `ulimit -v` leaves the threads the points (at most
+/// `points` of them at once) run on (marked as such, [`MemoryLimit::of_address_space`], so that
+/// its refusals name `ulimit -v`).
+fn threads_and_budget(opts: &SweepOptions, points: usize) -> (usize, Option<MemoryLimit>) {
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         t => t,
     };
-    let budget = opts.max_memory.or_else(|| {
-        // ulimit -v less what the points' threads and the process map beyond the estimates.
-        let left = crate::io::limit::address_space_budget_for(threads as u64).map(|b| b as f64);
-        match (mem_available(), left) {
-            (Some(a), Some(l)) => Some(a.min(l)),
-            (a, l) => a.or(l),
-        }
-    });
+    // The points' threads: J pools of ⌊T/J⌋ threads, at least 1 each (`Budget::split`), so
+    // J > T runs J threads (adv43: `--threads 1 --jobs 2` under `ulimit -v` 720–820 MB counted
+    // one thread's workspace, ran two, and aborted: "memory allocation of 545259520 bytes
+    // failed"); J is at most the points (`plan`), so `--jobs 2^62` counts no more.
+    let running = threads.max(opts.jobs.unwrap_or(0).min(points));
+    // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
+    let budget = opts
+        .max_memory
+        .map(|b| MemoryLimit::new(b as u64))
+        .or_else(|| {
+            // ulimit -v less what the points' threads and the process map beyond the estimates.
+            let left = crate::io::limit::address_space_budget_for(running as u64)
+                .map(MemoryLimit::of_address_space);
+            let available = mem_available().map(|a| MemoryLimit::new(a as u64));
+            match (available, left) {
+                (Some(a), Some(l)) => Some(if l.bytes <= a.bytes { l } else { a }),
+                (a, l) => a.or(l),
+            }
+        });
     (threads, budget)
 }
 
@@ -141,7 +155,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     }
     // The keys' check after every point's own, as in a run's setup.
     keys.check(&axes.path)?;
-    let (threads, budget_bytes) = threads_and_budget(opts);
+    let (threads, limit) = threads_and_budget(opts, axes.total);
     let check = std::fs::metadata(results_path(&opts.out)).is_ok_and(|m| m.len() > 0);
     let done = settled(
         read_log(&results_path(&opts.out), check.then_some(&ids))?,
@@ -150,7 +164,7 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     .0;
     drop(ids);
     let mut text = listing.text(axes.total, &axes.path, opts.shard, &done);
-    let budget = plan(listing.pending(&done), threads, opts.jobs, budget_bytes)?;
+    let budget = plan(listing.pending(&done), threads, opts.jobs, limit)?;
     let pending = listing.pending(&done).count();
     text.push_str(&format!(
         "plan: {} of {} points to run, {} at a time with {} threads each\n",
@@ -181,7 +195,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         not_done(&mine, &done).iter().map(|p| (p.index, p.estimate)),
         s.threads,
         opts.jobs,
-        s.budget_bytes,
+        s.budget,
     )?;
 
     let (mut log, contents) =
@@ -216,7 +230,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         pending.iter().map(|p| (p.index, p.estimate)),
         s.threads,
         opts.jobs,
-        s.budget_bytes,
+        s.budget,
     )?;
     let pending: Vec<GridPoint> = pending.into_iter().cloned().collect();
     progress.note(&format!(
@@ -235,9 +249,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
     ));
     let start = Instant::now();
     progress.start(pending.len());
-    let limit = s
-        .budget_bytes
-        .map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
+    let limit = s.budget.unwrap_or_default();
     let failures = run_points(&pending, &mut log, budget, limit, &|p, r| {
         progress.done(p, r)
     })?;

@@ -1,0 +1,87 @@
+//! A sweep's memory budget under `ulimit -v` (adv43): the points run in pools of ⌊T/J⌋ threads,
+//! whose budget is not the sweep's (`ulimit -v` less all T threads), so a refusal that asked
+//! "is this limit the current pool's budget?" named `--max-memory` (never given) and no
+//! `ulimit -v`.
+
+use corrflow::io::limit::thread_address_space;
+
+use crate::common::{command, set_rlimit};
+
+/// `sweep --threads T --jobs 2` (T = 2, 1) of two 2000-sample [64, 64] XOR points (~34 MiB
+/// each) under `ulimit -v` from T threads' share + 60 MiB to + 900 MiB by 60 MiB: every run
+/// either finishes (exit 0) or is refused (exit 2) naming `ulimit -v` and not `--max-memory`,
+/// and both happen. Old: "invalid value for --max-memory: the memory limit of 8.0 MiB is below
+/// the 32.0 MiB every run needs", "--jobs: … but the memory limit (--max-memory, default
+/// MemAvailable) is 58.0 MiB", and with `--threads 1 --jobs 2` (two pools of one thread, the
+/// budget counting one) at + 180 to + 300 MiB an abort, "memory allocation of 545259520 bytes
+/// failed".
+#[test]
+fn a_sweep_refused_under_ulimit_v_names_it_at_every_jobs_and_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nn_train = 2000\nhidden = [[64, 64]]\nepochs = 1\nseed = [1, 2]\n",
+    )
+    .unwrap();
+    for threads in [2u64, 1] {
+        let (mut ran, mut refused) = (0, 0);
+        for extra_mib in (60..=900).step_by(60) {
+            let limit = threads * thread_address_space() + (extra_mib << 20);
+            let out = dir.path().join(format!("sw{threads}-{extra_mib}"));
+            let mut cmd = command();
+            cmd.args(["--threads", &threads.to_string(), "sweep", "--jobs", "2"])
+                .arg("--grid")
+                .arg(&grid)
+                .arg("--out")
+                .arg(&out);
+            set_rlimit(&mut cmd, libc::RLIMIT_AS, limit);
+            let o = cmd.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            let said = format!(
+                "--threads {threads}, ulimit -v of its threads + {extra_mib} MiB: {:?}: {err}",
+                o.status
+            );
+            match o.status.code() {
+                Some(0) => ran += 1,
+                Some(2) => {
+                    assert!(err.contains("ulimit -v"), "{said}");
+                    assert!(!err.contains("--max-memory"), "{said}");
+                    refused += 1;
+                }
+                _ => panic!("{said}"),
+            }
+        }
+        assert!(
+            ran > 0 && refused > 0,
+            "--threads {threads}: ran {ran}, refused {refused}"
+        );
+    }
+}
+
+/// `--jobs` far above the points (2⁶⁴ − 1, 10⁵) runs as many jobs as there are points, and the
+/// budget counts those threads, not 2⁶⁴ − 1 of them (whose product with a thread's share
+/// wrapped or left nothing: the first cut of the fix above refused both points under a
+/// `ulimit -v` they fit).
+#[test]
+fn jobs_beyond_the_points_count_the_points_threads_under_ulimit_v() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(&grid, "task = \"xor\"\nn_train = 200\nseed = [1, 2]\n").unwrap();
+    for jobs in ["18446744073709551615", "100000"] {
+        let out = dir.path().join(format!("sw{jobs}"));
+        let mut cmd = command();
+        cmd.args(["--threads", "2", "sweep", "--jobs", jobs, "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        set_rlimit(
+            &mut cmd,
+            libc::RLIMIT_AS,
+            2 * thread_address_space() + (900 << 20),
+        );
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "--jobs {jobs}: {err}");
+    }
+}

@@ -1,0 +1,78 @@
+//! `--scale` where it cannot apply or makes the data overflow (adv43).
+
+use crate::common::{corrflow, write_xy};
+
+/// `--scale` with a generated task (XOR, higher-order), whose samples are not read from files,
+/// is refused naming `--scale`, as `--test-split` and `--train-limit` are; it was ignored
+/// without a word (exit 0, outputs identical to the run without it), and `propagate --model`
+/// even warned it was "using" it.
+#[test]
+fn scale_with_a_generated_task_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let o = out.to_str().unwrap();
+    for task in ["xor", "higher-order"] {
+        let run = corrflow(&[
+            "--threads",
+            "1",
+            "train",
+            "--task",
+            task,
+            "--epochs",
+            "1",
+            "--scale",
+            "5",
+            "--out",
+            o,
+        ]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{task}: {err}");
+        assert!(
+            err.contains("--scale") && err.contains("does not apply"),
+            "{task}: {err}"
+        );
+        assert!(!out.exists(), "{task}");
+    }
+}
+
+/// Finite data divided by a scale so small that it overflows (1e-320, 5e-324) is refused naming
+/// `--scale`, the file, the value and the scale in exponent form; it was "x.npy: non-finite
+/// value -inf at sample 0", blaming a file whose values are finite, and the scale was printed
+/// in 330 digits in the messages that did name it.
+#[test]
+fn a_scale_that_makes_finite_data_overflow_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let xs: Vec<Vec<f64>> = (0..40).map(|k| vec![f64::from(k % 7) - 3.5, 1.5]).collect();
+    let ys: Vec<i64> = (0..40).map(|k| k % 2).collect();
+    let (x, y) = write_xy(dir.path(), "", &xs, &ys);
+    let out = dir.path().join("m.safetensors");
+    for scale in ["1e-320", "5e-324"] {
+        let run = corrflow(&[
+            "--threads",
+            "1",
+            "train",
+            "--task",
+            "data",
+            "--train-x",
+            x.to_str().unwrap(),
+            "--train-y",
+            y.to_str().unwrap(),
+            "--test-split",
+            "0:10",
+            "--epochs",
+            "1",
+            "--scale",
+            scale,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{scale}: {err}");
+        assert!(
+            err.contains("--scale") && err.contains("x.npy") && err.contains(scale),
+            "{scale}: {err}"
+        );
+        assert!(err.len() < 600, "{scale}: {} bytes: {err}", err.len());
+        assert!(!out.exists(), "{scale}");
+    }
+}
