@@ -63,6 +63,11 @@ pub fn exp_hi_lo<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> S::f64s {
 /// ln2/2 leaves r = x exact, and for n ≥ 1 the sum cancels at most by a factor 1.5
 /// (e^r − 1 ≥ −0.3). Within 4 ulp of libm's `exp_m1` on [0, 709] (its test, every instruction
 /// set).
+///
+/// Defined on that range only: a NaN argument is clamped to a number, as in [`exp`]'s reduction,
+/// and is not passed through. Its one caller, [`tanh`](crate::net::phi_lanes::tanh), gives it
+/// 2·min(|h|, 20), never NaN, and selects NaN for NaN itself (the select here cost
+/// ~7 % of the lane tanh for nothing: BENCHMARKS.md, tanh43).
 #[inline(always)]
 pub fn expm1<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let (t, r) = reduce(simd, x, simd.splat_f64s(0.0));
@@ -72,9 +77,7 @@ pub fn expm1<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     }
     let two_n = two_pow(simd, t);
     let em1 = simd.mul_f64s(p, r);
-    let y = simd.mul_add_f64s(two_n, em1, simd.sub_f64s(two_n, simd.splat_f64s(1.0)));
-    // NaN passed through, as in [`exp`] (its clamp maps NaN to a number).
-    simd.select_f64s(simd.equal_f64s(x, x), y, x)
+    simd.mul_add_f64s(two_n, em1, simd.sub_f64s(two_n, simd.splat_f64s(1.0)))
 }
 
 /// Cody–Waite reduction of hi + lo (clamped as in [`exp`], on hi): (t, r) with t holding
