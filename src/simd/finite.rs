@@ -67,6 +67,13 @@ pub fn all_finite(xs: &[f64]) -> bool {
     dispatch(AllFinite(xs))
 }
 
+/// [`all_finite`] on the lanes of a `Simd` token already dispatched: for a kernel that scans
+/// what it has just written while it is in cache (`stats::moments`'s covariance).
+#[inline(always)]
+pub fn all_finite_on<S: Simd>(simd: S, xs: &[f64]) -> bool {
+    AllFinite(xs).with_simd(simd)
+}
+
 /// [`all_finite`] for f32 entries (the f32 stages' covariances), on f32 lanes.
 pub fn all_finite_f32(xs: &[f32]) -> bool {
     dispatch(AllFinite32(xs))

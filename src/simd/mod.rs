@@ -16,7 +16,7 @@ mod upper;
 pub use erf::{erf, erfc, norm_cdf, norm_pdf};
 pub use exp::{exp, exp_hi_lo, exp_slice, expm1};
 pub use fdlibm::{log1p_reduced, sin_cos_quarter_turns};
-pub use finite::{all_finite, all_finite_f32, column_finite};
+pub use finite::{all_finite, all_finite_f32, all_finite_on, column_finite};
 pub use hyper::{log1p_atanh_series, log1p_unit, sin_cos, sinh_cosh};
 pub use isa::{dispatch, Isa, ISA_VAR};
 pub use lanes::Lanes;

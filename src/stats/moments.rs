@@ -50,7 +50,7 @@ use super::gram::lower_gram;
 use super::Moments;
 use crate::error::{Error, Result};
 use crate::io::par_zeros;
-use crate::simd::all_finite;
+use crate::simd::{all_finite, all_finite_on};
 use crate::timing::flops;
 
 /// Per-class streaming accumulator of mean, covariance and (optionally) the `κ₃[i,i,j]`,
@@ -98,6 +98,9 @@ struct ClassSums {
 struct Central {
     mean: Col<f64>,
     cov: Mat<f64>,
+    /// Whether every entry of `cov` is finite, found while it was formed (its columns scanned
+    /// while in cache, instead of a pass over the d × d matrix after it: [`check_finite`]).
+    cov_finite: bool,
     /// t[(i, j)] = E[δᵢ²δⱼ].
     t: Option<Mat<f64>>,
     /// q[(i, j)] = E[δᵢ²δⱼ²] (raw fourth central moment, not yet the cumulant).
@@ -375,8 +378,10 @@ impl MomentAccumulator {
         if n == 0 {
             return Ok(None);
         }
-        let m = sums.central(false).into_moments();
-        check_finite(&m, &format!("class {c}"), n)?;
+        let central = sums.central(false);
+        let cov_finite = central.cov_finite;
+        let m = central.into_moments();
+        check_finite(&m, cov_finite, &format!("class {c}"), n)?;
         Ok(Some((n, m)))
     }
 
@@ -454,20 +459,29 @@ fn finish_sums(classes: Vec<ClassSums>, higher: bool, pooled: bool) -> Result<Em
         .into_par_iter()
         .map(|(_, s)| s.central(higher))
         .collect();
-    let pooled = pooled.then(|| pool(&central, &counts).into_moments());
+    let pooled = pooled.then(|| {
+        let p = pool(&central, &counts);
+        (p.cov_finite, p.into_moments())
+    });
+    let cov_finite: Vec<bool> = central.iter().map(|c| c.cov_finite).collect();
     let per_class: Vec<Moments> = central.into_iter().map(Central::into_moments).collect();
     // The classes checked side by side; the first failing class in order is reported, by its
     // label (an absent class before it shifts the index).
     let checked: Vec<Result<()>> = per_class
         .par_iter()
+        .zip(&cov_finite)
         .zip(&classes)
         .zip(&counts)
-        .map(|((m, c), &n)| check_finite(m, &format!("class {c}"), n))
+        .map(|(((m, &ok), c), &n)| check_finite(m, ok, &format!("class {c}"), n))
         .collect();
     checked.into_iter().collect::<Result<()>>()?;
-    if let Some(p) = &pooled {
-        check_finite(p, "pooled moments", counts.iter().sum())?;
-    }
+    let pooled = match pooled {
+        Some((ok, p)) => {
+            check_finite(&p, ok, "pooled moments", counts.iter().sum())?;
+            Some(p)
+        }
+        None => None,
+    };
     Ok(EmpiricalMoments {
         per_class,
         classes,
@@ -492,12 +506,19 @@ impl ClassSums {
             (None, None, None)
         };
         let mut cov = self.s2;
-        crate::simd::dispatch(CentralCov {
+        let cov_finite = crate::simd::dispatch(CentralCov {
             cov: cov.as_mut(),
             m: &m,
             inv_n,
         });
-        Central { mean, cov, t, q, p }
+        Central {
+            mean,
+            cov,
+            cov_finite,
+            t,
+            q,
+            p,
+        }
     }
 
     /// E\[δᵢ²δⱼ\], E\[δᵢ²δⱼ²\] and E\[δᵢ³δⱼ\] from the sums (module docs), m = S₁/n.
@@ -562,7 +583,11 @@ const PANEL: usize = 8;
 /// each panel's transposed copy is written while the panel is in cache, one contiguous run of
 /// the upper triangle per later column, instead of a second pass over the d × d matrix
 /// (`mirror_lower`) that reads it back from memory. mᵢmⱼ = mⱼmᵢ exactly, so the upper triangle
-/// holds the numbers a direct fill would.
+/// holds the numbers a direct fill would. Returns whether every entry is finite: each column's
+/// lower part is scanned on the SIMD lanes right after it is formed, in L1 (the upper triangle
+/// is a copy of it), which replaced [`check_finite`]'s scan of the whole d × d matrix from
+/// memory (BENCHMARKS.md, "One pass removed": the statistics stage of `analyze` on MNIST, median
+/// 13.6 → 10.3 ms).
 struct CentralCov<'a> {
     cov: MatMut<'a, f64>,
     m: &'a [f64],
@@ -570,10 +595,10 @@ struct CentralCov<'a> {
 }
 
 impl WithSimd for CentralCov<'_> {
-    type Output = ();
+    type Output = bool;
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
+    fn with_simd<S: Simd>(self, simd: S) -> bool {
         let CentralCov { mut cov, m, inv_n } = self;
         let n = m.len();
         assert!(
@@ -581,6 +606,7 @@ impl WithSimd for CentralCov<'_> {
             "the covariance is formed in a square column-major buffer"
         );
         let ld = cov.col_stride() as usize;
+        let mut finite = true;
         for cb in (0..n).step_by(PANEL) {
             let ce = (cb + PANEL).min(n);
             for (j, &mj) in m.iter().enumerate().take(ce).skip(cb) {
@@ -593,6 +619,7 @@ impl WithSimd for CentralCov<'_> {
                 for (c, mi) in col.iter_mut().zip(&m[j..]) {
                     *c = *c * inv_n - mi * mj;
                 }
+                finite &= all_finite_on(simd, col);
             }
             let p = cov.rb_mut().as_ptr_mut();
             for r in cb + 1..n {
@@ -603,6 +630,7 @@ impl WithSimd for CentralCov<'_> {
                 }
             }
         }
+        finite
     }
 }
 
@@ -632,11 +660,14 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
         .iter()
         .map(|c| (0..dim).map(|i| c.mean[i] - mean[i]).collect())
         .collect();
-    // Σ_mix by columns in parallel; every entry sums its classes in class order, as before.
+    // Σ_mix by columns in parallel; every entry sums its classes in class order, as before;
+    // each column scanned for non-finite entries while in cache (every column, in full: a
+    // short-circuiting `all` would leave columns unformed).
     let mut cov = Mat::<f64>::zeros(dim, dim);
-    cov.par_col_chunks_mut(1)
+    let columns_finite: Vec<bool> = cov
+        .par_col_chunks_mut(1)
         .enumerate()
-        .for_each(|(j, mut col)| {
+        .map(|(j, mut col)| {
             let dst = col
                 .rb_mut()
                 .col_mut(0)
@@ -649,7 +680,9 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
                     *d += w * (s + ai * aj);
                 }
             }
-        });
+            all_finite(dst)
+        })
+        .collect();
     let mut t_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut q_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut p_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
@@ -690,6 +723,7 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
     Central {
         mean,
         cov,
+        cov_finite: columns_finite.into_iter().all(|ok| ok),
         t: t_mix,
         q: q_mix,
         p: p_mix,
@@ -727,11 +761,14 @@ fn lower(m: &Mat<f64>, i: usize, j: usize) -> f64 {
 /// deviation exceeds (f64::MAX / n)^(1/p), so that bound is what the values must stay below
 /// (data of 10¹⁵⁰ under `--order 4`: fourth powers of 10⁶⁰⁰ where the bound is ~10⁷⁷; the message
 /// was "moments are not finite (overflow in the power sums?)", adv23).
-fn check_finite(m: &Moments, what: &str, n: u64) -> Result<()> {
+///
+/// `cov_finite` says whether `m.cov` is finite, found while it was formed ([`CentralCov`],
+/// [`pool`]); the κ slices are scanned here.
+fn check_finite(m: &Moments, cov_finite: bool, what: &str, n: u64) -> Result<()> {
     let all = |a: &Mat<f64>| (0..a.ncols()).all(|j| all_finite(col(a.as_ref(), j)));
     let bad = if !m.mean.iter().all(|v| v.is_finite()) {
         Some(("means", "values", 1, ""))
-    } else if !all(&m.cov) {
+    } else if !cov_finite {
         Some(("covariances", "squares", 2, ""))
     } else if !m.k3_iij.as_ref().is_none_or(all) {
         Some(("third cumulants κ₃", "cubes", 3, ", or a lower --order"))
@@ -792,6 +829,41 @@ mod tests {
     /// (the other class stays small) overflow the fourth powers from e = 76.8 ((1.8e308/8)^¼ =
     /// 6.9e76), the cubes from 102.4, the squares from 153.7. adv23: each said "moments are not
     /// finite (overflow in the power sums?)".
+    /// The pooled covariance's finiteness is found while [`pool`] forms its columns: two classes
+    /// whose values are finite and close within each class (finite class covariances) but whose
+    /// means are ±10¹⁶⁰ apart pool to a covariance of ~10³²⁰, which [`finish`] refuses naming
+    /// the pooled moments; [`into_moments`] (no pooling) takes the same data. Width 11 puts the
+    /// overflowing unit in the lanes (column 4) and in a column's scalar tail (column 10).
+    ///
+    /// [`finish`]: MomentAccumulator::finish
+    /// [`into_moments`]: MomentAccumulator::into_moments
+    #[test]
+    fn a_pooled_covariance_beyond_f64_is_refused_naming_the_pool() {
+        for unit in [4, 10] {
+            let x = Mat::from_fn(11, 16, |i, j| {
+                let wobble = (j / 2) as f64 * 0.25 + i as f64;
+                if i == unit {
+                    (if j % 2 == 0 { 1e160 } else { -1e160 }) + wobble * 1e150
+                } else {
+                    wobble
+                }
+            });
+            let labels: Vec<u32> = (0..16).map(|j| (j % 2) as u32).collect();
+            let mut acc = MomentAccumulator::new(11, 2, false).unwrap();
+            acc.push(x.as_ref(), &labels).unwrap();
+            let err = acc.finish().unwrap_err().to_string();
+            assert!(
+                err.contains("pooled moments: the covariances of its 16 samples are not finite"),
+                "unit {unit}: {err}"
+            );
+            let per_class = acc.into_moments().unwrap();
+            assert!(per_class
+                .per_class
+                .iter()
+                .all(|m| m.cov[(unit, unit)].is_finite()));
+        }
+    }
+
     #[test]
     fn an_overflow_of_the_power_sums_names_the_power_and_the_bound() {
         let finish = |e: i32, higher: bool| {
