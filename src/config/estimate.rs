@@ -670,11 +670,12 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     // it is what the threads leave of that limit: `--threads`, never given `--max-memory`
     // (adv43).
     if BASE_BYTES > limit.bytes as f64 {
-        let (field, raise) = if limit.is_address_space() {
-            (Field::Threads, "raise ulimit -v or lower --threads")
+        let field = if limit.is_address_space() {
+            Field::Threads
         } else {
-            (Field::MaxMemory, "raise it")
+            Field::MaxMemory
         };
+        let raise = limit.advice();
         return Err(Error::config(
             field,
             format!(
