@@ -258,7 +258,10 @@ fn read_tensor(
     let view = tensors.tensor(name).map_err(|_| {
         Error::format(
             path,
-            format!("missing tensor '{name}' (found {:?})", tensors.names()),
+            format!(
+                "missing tensor '{name}' (found {})",
+                crate::error::excerpt(&format!("{:?}", tensors.names()))
+            ),
         )
     })?;
     if view.shape() != shape {
