@@ -53,6 +53,7 @@ mod propagate_f32;
 mod reliability_cli;
 mod reliability_cli_budget;
 mod reliability_cli_extremes;
+mod reliability_cli_hints;
 mod reliability_cli_mapped;
 mod reliability_cli_names;
 mod reliability_cli_npy;
