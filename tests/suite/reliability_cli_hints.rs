@@ -44,3 +44,34 @@ fn a_carry_over_the_memory_limit_names_the_kappa_units_that_fit() {
         );
     }
 }
+
+/// `--order 4 --carry depth --kappa-units 2⁶²` of a width-200 layer (the units capped at 200,
+/// whose κ₄ needs 59.8 GiB) names the most units that fit, 143; old: "use --order 3 or a
+/// narrower network", not the flag's own cure.
+#[test]
+fn too_many_kappa_units_name_the_most_that_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    super::common::train_tiny_xor(m, "200");
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "propagate",
+        "--model",
+        m,
+        "--task",
+        "xor",
+        "--order",
+        "4",
+        "--carry",
+        "depth",
+        "--kappa-units",
+        "4611686018427387904",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("or --kappa-units 143 (the most"), "{err}");
+    assert!(out.stdout.is_empty());
+}
