@@ -713,7 +713,10 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     Err(match (field, &shape.widths_from) {
         (Field::Hidden, Some(model)) => Error::format(
             model,
-            format!("its metadata 'widths' {:?}: {msg}", shape.widths),
+            format!(
+                "its metadata 'widths' {}: {msg}",
+                crate::error::excerpt(&format!("{:?}", shape.widths))
+            ),
         ),
         _ => Error::config(field, msg),
     })

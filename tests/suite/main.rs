@@ -52,6 +52,7 @@ mod propagate_engine;
 mod propagate_f32;
 mod reliability_cli;
 mod reliability_cli_budget;
+mod reliability_cli_echo;
 mod reliability_cli_extremes;
 mod reliability_cli_hints;
 mod reliability_cli_mapped;
