@@ -112,3 +112,28 @@ fn a_data_files_tensor_names_are_listed_short() {
         short_and_escaped(&out, file);
     }
 }
+
+/// A sweep grid whose unknown key is 5 000 characters with a terminal escape, and whose known
+/// key's value is such a string. Old (before adv45): the key echoed whole, twice (once by the
+/// message of the TOML reader it repeats), the escape raw: ~10 kB of stderr.
+#[test]
+fn a_grids_keys_and_values_are_echoed_short_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("\u{1b}[31m{}", "k".repeat(5000));
+    for (name, text) in [
+        ("key.toml", format!("task = 'xor'\n\"{long}\" = [3]\n")),
+        ("value.toml", format!("activation = [\"{long}\"]\n")),
+    ] {
+        let grid = dir.path().join(name);
+        std::fs::write(&grid, text.replace('\u{1b}', "\\u001b")).unwrap();
+        let out_dir = dir.path().join("out");
+        let out = corrflow(&[
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        short_and_escaped(&out, name);
+    }
+}
