@@ -670,11 +670,12 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
     // it is what the threads leave of that limit: `--threads`, never given `--max-memory`
     // (adv43).
     if BASE_BYTES > limit.bytes as f64 {
-        let (field, raise) = if limit.is_address_space() {
-            (Field::Threads, "raise ulimit -v or lower --threads")
+        let field = if limit.is_address_space() {
+            Field::Threads
         } else {
-            (Field::MaxMemory, "raise it")
+            Field::MaxMemory
         };
+        let raise = limit.advice();
         return Err(Error::config(
             field,
             format!(
@@ -700,21 +701,74 @@ pub fn check_memory(shape: &Shape, limit: MemoryLimit) -> Result<()> {
             });
     let msg = format!(
         "the run needs about {} ({} of it for this setting), over the memory limit of {}{}; \
-         make it smaller or raise the memory limit",
+         make it smaller or raise the memory limit{}",
         human_bytes(bytes),
         human_bytes(8.0 * words),
         human_bytes(limit.bytes as f64),
-        limit.source()
+        limit.source(),
+        carry_hint(shape, field, limit)
     );
     // The widths' term is the model file's where its metadata set them: a `--hidden` the user
     // never gave is not blamed (adv39: `propagate --model` under `ulimit -v`).
     Err(match (field, &shape.widths_from) {
         (Field::Hidden, Some(model)) => Error::format(
             model,
-            format!("its metadata 'widths' {:?}: {msg}", shape.widths),
+            format!(
+                "its metadata 'widths' {}: {msg}",
+                crate::error::excerpt(&format!("{:?}", shape.widths))
+            ),
         ),
         _ => Error::config(field, msg),
     })
+}
+
+/// Where the carried κ tensors of `--order 3|4 --carry depth` are the largest term (`field`
+/// `--order`: the full tensors or the default subset; `--kappa-units`: the subset asked for),
+/// the `--kappa-units` that fits `limit` (the most units whose run fits), or that none does and
+/// `--carry first` carries nothing through depth; "" otherwise. adv44: `--max-memory 300M
+/// --order 4 --carry depth` of a [784, 200, 100, 10] model named `--order` alone, where
+/// `--kappa-units` is the flag that cures it.
+fn carry_hint(shape: &Shape, field: Field, limit: MemoryLimit) -> String {
+    let Some((order, from, requested)) = shape.carried else {
+        return String::new();
+    };
+    if !matches!(field, Field::Order | Field::KappaUnits) {
+        return String::new();
+    }
+    let fits = |r: usize| {
+        let mut s = shape.clone();
+        s.carried = Some((order, from, Some(r)));
+        Estimate::of_shape(&s).bytes <= limit.bytes as f64
+    };
+    // The most units below those asked for (or the widest layer's) whose run fits: the
+    // estimate grows with the units, so a bisection.
+    let widest = shape
+        .widths
+        .iter()
+        .skip(from + 1)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let most = requested.unwrap_or(widest).min(widest);
+    if most <= 1 || !fits(1) {
+        return "; no --kappa-units fits it either (--carry first carries the κ tensors through \
+                the first nonlinearity only)"
+            .to_string();
+    }
+    let (mut lo, mut hi) = (1, most);
+    while lo + 1 < hi {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let lo = if fits(hi) { hi } else { lo };
+    format!(
+        "; --kappa-units {lo} carries {lo} units per layer and fits (a subset of the κ tensors), \
+         or --carry first carries them through the first nonlinearity only"
+    )
 }
 
 /// Bytes as "512 MiB", "3.2 GiB".

@@ -86,3 +86,55 @@ impl Error {
         }
     }
 }
+
+/// Characters of a file's own text that a message echoes at the most ([`excerpt`]).
+pub const EXCERPT_CHARS: usize = 200;
+
+/// `text` from a file, as a message may echo it: control characters escaped (`\n`, `\u{1b}`:
+/// a header's escape sequences reached the terminal as they were) and at most about
+/// [`EXCERPT_CHARS`] characters once escaped, with how many bytes the whole has where it is
+/// cut (a `.npy` header of 4 GiB was echoed whole into its error, adv44).
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    let mut shown = 0;
+    for (at, c) in text.char_indices() {
+        if shown >= EXCERPT_CHARS {
+            out.push_str(&format!(
+                "… ({} bytes in all, cut at byte {at})",
+                text.len()
+            ));
+            break;
+        }
+        if c.is_control() {
+            let escaped: String = c.escape_default().collect();
+            shown += escaped.chars().count();
+            out.push_str(&escaped);
+        } else {
+            shown += 1;
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_short_and_escaped() {
+        assert_eq!(excerpt("{'a': 1}"), "{'a': 1}");
+        assert_eq!(excerpt("a\nb\x1b[2J\u{7}"), "a\\nb\\u{1b}[2J\\u{7}");
+        let long = "x".repeat(10_000);
+        let e = excerpt(&long);
+        assert!(e.starts_with(&"x".repeat(EXCERPT_CHARS)), "{e}");
+        assert!(
+            e.ends_with("… (10000 bytes in all, cut at byte 200)"),
+            "{e}"
+        );
+        assert!(e.len() < EXCERPT_CHARS + 60, "{e}");
+        let e = excerpt(&"\x1b".repeat(1000));
+        assert!(e.starts_with("\\u{1b}") && !e.contains('\x1b'), "{e}");
+        assert!(e.len() < EXCERPT_CHARS + 60, "{e}");
+    }
+}

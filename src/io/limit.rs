@@ -16,7 +16,9 @@ const FALLBACK_BYTES: u64 = 4 << 30;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemoryLimit {
     pub bytes: u64,
-    from_address_space: bool,
+    /// `Some` when the limit is what `ulimit -v` leaves: what to do about it, for a refusal
+    /// ([`MemoryLimit::advice`]).
+    address_space: Option<&'static str>,
 }
 
 impl MemoryLimit {
@@ -24,21 +26,30 @@ impl MemoryLimit {
     pub fn new(bytes: u64) -> Self {
         MemoryLimit {
             bytes,
-            from_address_space: false,
+            address_space: None,
         }
     }
 
-    /// A limit of `bytes` that is what `ulimit -v` leaves ([`address_space_budget_for`]).
-    pub fn of_address_space(bytes: u64) -> Self {
+    /// A limit of `bytes` that is what `ulimit -v` leaves ([`address_space_budget_for`]) once
+    /// `threads` threads are reserved, `flag` setting their count (`--threads`, a sweep's
+    /// `--jobs` where it runs more points than `--threads`).
+    pub fn of_address_space(bytes: u64, threads: u64, flag: &str) -> Self {
         MemoryLimit {
             bytes,
-            from_address_space: true,
+            address_space: Some(relief(threads, flag)),
         }
     }
 
     /// True when this limit is what `ulimit -v` leaves.
     pub fn is_address_space(&self) -> bool {
-        self.from_address_space
+        self.address_space.is_some()
+    }
+
+    /// What raises this limit: "raise ulimit -v or lower --threads" under `ulimit -v` with more
+    /// than one thread, "raise ulimit -v" with one (adv43: `--threads 1` was told to lower
+    /// `--threads`), "raise it" (`--max-memory`) otherwise.
+    pub fn advice(&self) -> &'static str {
+        self.address_space.unwrap_or("raise it")
     }
 
     /// True when `needed` bytes fit under the limit.
@@ -50,7 +61,11 @@ impl MemoryLimit {
     /// allocation, which fails past `ulimit -v` whatever `--max-memory` allows.
     pub fn within_address_space(self) -> Self {
         match address_space_budget() {
-            Some(left) if left < self.bytes => MemoryLimit::of_address_space(left),
+            Some(left) if left < self.bytes => MemoryLimit::of_address_space(
+                left,
+                rayon::current_num_threads() as u64,
+                "--threads",
+            ),
             _ => self,
         }
     }
@@ -63,7 +78,7 @@ impl MemoryLimit {
 
     /// " (ulimit -v, less … per thread …)" when the limit is what `ulimit -v` leaves, else "".
     pub fn source(&self) -> String {
-        if self.from_address_space {
+        if self.is_address_space() {
             format!(
                 " (ulimit -v, less {} MiB per thread for its stack and faer's GEMM workspace)",
                 thread_address_space() >> 20
@@ -75,14 +90,30 @@ impl MemoryLimit {
 }
 
 impl Default for MemoryLimit {
-    /// The limit [`set_process_limit`] set (the command line's `--max-memory`), else
+    /// The limit [`set_thread_limit`] set on this thread (a sweep point's pool), else the one
+    /// [`set_process_limit`] set (the command line's `--max-memory`), else
     /// [`default_memory_limit`].
     fn default() -> Self {
-        PROCESS_LIMIT
-            .get()
-            .copied()
+        THREAD_LIMIT
+            .with(std::cell::Cell::get)
+            .or_else(|| PROCESS_LIMIT.get().copied())
             .unwrap_or_else(default_memory_limit)
     }
+}
+
+thread_local! {
+    /// The limit [`MemoryLimit::default`] returns on this thread once [`set_thread_limit`] has
+    /// set it.
+    static THREAD_LIMIT: std::cell::Cell<Option<MemoryLimit>> = const { std::cell::Cell::new(None) };
+}
+
+/// Makes `limit` what [`MemoryLimit::default`] returns on this thread: a sweep sets its budget
+/// on the threads of its points' pools, so that the checks inside a point that take no limit
+/// of their own hold it to the sweep's budget (`ulimit -v` less every thread of the sweep), not
+/// to [`default_memory_limit`] of the point's smaller pool, which reserved one pool's threads
+/// only (adv43's leftover).
+pub fn set_thread_limit(limit: MemoryLimit) {
+    THREAD_LIMIT.with(|l| l.set(Some(limit)));
 }
 
 /// The limit [`MemoryLimit::default`] returns once [`set_process_limit`] has set it.
@@ -148,6 +179,16 @@ pub fn address_space_budget_for(threads: u64) -> Option<u64> {
     })
 }
 
+/// What to do about a `ulimit -v` that leaves too little once `threads` threads are reserved,
+/// `flag` setting their count: lowering it only where it is above 1.
+fn relief(threads: u64, flag: &str) -> &'static str {
+    match (threads > 1, flag) {
+        (false, _) => "raise ulimit -v",
+        (true, "--jobs") => "raise ulimit -v or lower --jobs",
+        (true, _) => "raise ulimit -v or lower --threads",
+    }
+}
+
 /// The message of `threads` threads (0: one per core) that could not be started (`e`, from
 /// `pthread_create`: EAGAIN when the address space or the thread count is exhausted); `flag`
 /// sets their count (`--threads`, a sweep's `--jobs`). Each thread maps
@@ -160,12 +201,22 @@ pub fn threads_failed(threads: usize, e: &dyn std::fmt::Display, flag: &str) -> 
         n => format!("{n} threads"),
     };
     let mib = thread_address_space() >> 20;
+    // One thread cannot be fewer: no "lower --threads" that cannot be followed (adv43).
+    let lower = if threads == 1 {
+        String::new()
+    } else {
+        format!(" or lower {flag}")
+    };
     match address_space_limit() {
         Some(bytes) => format!(
             "could not start {count} ({e}): the address space is limited to {} KiB (ulimit -v) \
              and each thread maps {mib} MiB (its stack and faer's GEMM workspace); raise \
-             ulimit -v or lower {flag}",
+             ulimit -v{lower}",
             bytes >> 10
+        ),
+        None if threads == 1 => format!(
+            "could not start {count} ({e}): the system refused another thread (the limit on \
+             processes, ulimit -u, or memory); raise ulimit -u or free memory"
         ),
         None => format!(
             "could not start {count} ({e}): the system refused another thread (the limit on \
@@ -199,4 +250,35 @@ fn read_mem_total() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A limit set on a pool's threads is what [`MemoryLimit::default`] returns there, and
+    /// nowhere else.
+    #[test]
+    fn a_thread_limit_holds_on_its_pool_only() {
+        let limit = MemoryLimit::of_address_space(12345, 2, "--threads");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .start_handler(move |_| set_thread_limit(limit))
+            .build()
+            .unwrap();
+        let seen: Vec<MemoryLimit> = pool.install(|| {
+            use rayon::prelude::*;
+            (0..8)
+                .into_par_iter()
+                .map(|_| MemoryLimit::default())
+                .collect()
+        });
+        assert!(seen.iter().all(|&l| l == limit), "{seen:?}");
+        assert_ne!(MemoryLimit::default(), limit);
+        assert_eq!(limit.advice(), "raise ulimit -v or lower --threads");
+        assert_eq!(
+            MemoryLimit::of_address_space(1, 1, "--threads").advice(),
+            "raise ulimit -v"
+        );
+    }
 }

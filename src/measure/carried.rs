@@ -957,8 +957,15 @@ pub fn carried_units(
             // (the subset takes min(r, N) per layer): the same carry, sized and reported as r = N.
             let r = r.min(widest as usize);
             check_memory(r, order, 1, from + 1, DEFAULT_TENSOR_BYTES).map_err(|e| match e {
+                // The cure is this flag's own: fewer units (the message said only "--order
+                // {order - 1} or a narrower network", adv45).
                 Error::Unsupported(msg) => Error::Unsupported(format!(
-                    "--kappa-units {r} (the units carried per layer): {msg}"
+                    "--kappa-units {r} (the units carried per layer): {msg}; or --kappa-units {} \
+                     (the most units that fit)",
+                    (1..r)
+                        .rev()
+                        .find(|&m| tensor_bytes(m, order, 1) <= DEFAULT_TENSOR_BYTES)
+                        .unwrap_or(1)
                 )),
                 e => e,
             })?;

@@ -17,7 +17,7 @@ use safetensors::SafeTensors;
 use super::{Activations, Layer, Mlp};
 use crate::data::array::header::repeated_key;
 use crate::data::array::safetensors_refused;
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result, EXCERPT_CHARS};
 use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
@@ -164,9 +164,10 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         Some(FORMAT_TAG) => {}
         other => {
             return Err(bad(format!(
-                "metadata 'format' is {other:?}, expected \"{FORMAT_TAG}\": a plain PyTorch \
+                "metadata 'format' is {}, expected \"{FORMAT_TAG}\": a plain PyTorch \
                  state_dict lacks the architecture; write the model with \
-                 python/corrflow_torch.py (corrflow_torch.export(model, path))"
+                 python/corrflow_torch.py (corrflow_torch.export(model, path))",
+                other.map_or("absent".to_string(), |f| format!("\"{}\"", excerpt(f)))
             )))
         }
     }
@@ -178,20 +179,33 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| {
             bad(format!(
-                "metadata 'widths' = {:?} is not a comma-separated list of integers",
-                meta["widths"]
+                "metadata 'widths' = \"{}\" is not a comma-separated list of integers",
+                excerpt(&meta["widths"])
             ))
         })?;
     if widths.len() < 2 || widths.contains(&0) {
         return Err(bad(format!(
-            "metadata 'widths' = {widths:?}: need ≥ 2 positive widths"
+            "metadata 'widths' = {}: need ≥ 2 positive widths",
+            excerpt(&format!("{widths:?}"))
         )));
     }
-    let activation: Activations = meta
+    let activation = meta
         .get("activation")
-        .ok_or_else(|| bad("metadata lacks 'activation'".into()))?
-        .parse()
-        .map_err(|e| bad(format!("metadata 'activation': {e}")))?;
+        .ok_or_else(|| bad("metadata lacks 'activation'".into()))?;
+    // The parser's messages echo the text whole: a long one, or one with control characters,
+    // is refused with an excerpt instead (adv45: 20 kB and a terminal escape were echoed).
+    let plain = activation.len() <= EXCERPT_CHARS && !activation.chars().any(char::is_control);
+    let activation: Activations = match activation.parse() {
+        Ok(a) => a,
+        Err(e) if plain => return Err(bad(format!("metadata 'activation': {e}"))),
+        Err(_) => {
+            return Err(bad(format!(
+                "metadata 'activation' = \"{}\" is not an activation or a comma-separated \
+                 list of them (e.g. \"relu\", \"tanh\")",
+                excerpt(activation)
+            )))
+        }
+    };
     let depth = widths.len() - 2;
     // Each layer's (out·in + out) f64 values, held twice while they are converted.
     let needed = widths
@@ -200,7 +214,8 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         .sum::<u128>();
     if !limit.allows(needed) {
         return Err(bad(format!(
-            "metadata 'widths' = {widths:?} needs {needed} bytes of weights, over the memory limit of {}",
+            "metadata 'widths' = {} needs {needed} bytes of weights, over the memory limit of {}",
+            excerpt(&format!("{widths:?}")),
             limit.describe()
         )));
     }
@@ -258,7 +273,10 @@ fn read_tensor(
     let view = tensors.tensor(name).map_err(|_| {
         Error::format(
             path,
-            format!("missing tensor '{name}' (found {:?})", tensors.names()),
+            format!(
+                "missing tensor '{name}' (found {})",
+                excerpt(&format!("{:?}", tensors.names()))
+            ),
         )
     })?;
     if view.shape() != shape {

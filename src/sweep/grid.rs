@@ -13,7 +13,7 @@ use super::point::PointConfig;
 use super::store::GridIds;
 use crate::config::estimate::Estimate;
 use crate::config::Task;
-use crate::error::{Error, Field, Result};
+use crate::error::{excerpt, Error, Field, Result, EXCERPT_CHARS};
 use crate::io::read_regular_to_string;
 
 /// Grid files longer than this (16 MiB) are refused before they are read.
@@ -220,7 +220,8 @@ fn axis_values(key: &str, value: &toml::Value) -> std::result::Result<Vec<Value>
     if key == "hidden" && !items.iter().all(|v| v.is_array()) {
         return Err(format!(
             "key 'hidden' takes a list of architectures, e.g. hidden = [[16], [32, 32]] \
-             (one point with two layers of 32 is hidden = [[32, 32]]); got {value}"
+             (one point with two layers of 32 is hidden = [[32, 32]]); got {}",
+            excerpt(&value.to_string())
         ));
     }
     items.into_iter().map(|v| to_json(key, v)).collect()
@@ -257,17 +258,32 @@ fn to_json(key: &str, value: &toml::Value) -> std::result::Result<Value, String>
 fn check_value(key: &str, value: &Value) -> std::result::Result<(), String> {
     let mut single = serde_json::Map::new();
     single.insert(key.to_string(), value.clone());
+    // A key or value too long to echo, or with control characters, is echoed as an excerpt
+    // and so is the message that repeats it (adv45: a grid's 5 000-character key was echoed
+    // twice, its terminal escapes raw).
+    let text = value.to_string();
+    let plain = |s: &str| s.len() <= EXCERPT_CHARS && !s.chars().any(char::is_control);
+    let shown = |k: &str, msg: String| {
+        if plain(k) && plain(&text) {
+            (k.to_string(), text.clone(), msg)
+        } else {
+            (excerpt(k), excerpt(&text), excerpt(&msg))
+        }
+    };
     let mut config: PointConfig = serde_json::from_value(Value::Object(single)).map_err(|e| {
         let msg = e.to_string();
-        if msg.starts_with("unknown field") {
+        let unknown = msg.starts_with("unknown field");
+        let (key, value, msg) = shown(key, msg);
+        if unknown {
             format!("unknown key '{key}': {msg}")
         } else {
             format!("key '{key}' = {value}: {msg}")
         }
     })?;
-    config
-        .normalize()
-        .map_err(|(k, msg)| format!("key '{k}' = {value}: {msg}"))
+    config.normalize().map_err(|(k, msg)| {
+        let (k, value, msg) = shown(&k, msg);
+        format!("key '{k}' = {value}: {msg}")
+    })
 }
 
 /// The point at `index` of the product of `axes` (last axis fastest).

@@ -14,7 +14,7 @@ use super::record::{FailedRecord, Record};
 use super::store::ResultsLog;
 use crate::config::RunConfig;
 use crate::error::{Error, Field, Result};
-use crate::io::limit::threads_failed;
+use crate::io::limit::{set_thread_limit, threads_failed};
 use crate::io::MemoryLimit;
 
 /// How the thread budget is split.
@@ -63,8 +63,12 @@ pub fn run_points(
     std::thread::scope(|scope| {
         for _ in 0..budget.jobs.min(points.len()) {
             let worker = std::thread::Builder::new().spawn_scoped(scope, || {
+                // The sweep's budget on every thread of the point, for the checks that take
+                // no limit of their own (`MemoryLimit::default`).
+                set_thread_limit(limit);
                 let pool = match rayon::ThreadPoolBuilder::new()
                     .num_threads(budget.threads_per_point)
+                    .start_handler(move |_| set_thread_limit(limit))
                     .build()
                 {
                     Ok(p) => p,

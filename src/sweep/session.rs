@@ -96,8 +96,13 @@ fn threads_and_budget(opts: &SweepOptions, points: usize) -> (usize, Option<Memo
         .map(|b| MemoryLimit::new(b as u64))
         .or_else(|| {
             // ulimit -v less what the points' threads and the process map beyond the estimates.
+            let flag = if running > threads {
+                "--jobs"
+            } else {
+                "--threads"
+            };
             let left = crate::io::limit::address_space_budget_for(running as u64)
-                .map(MemoryLimit::of_address_space);
+                .map(|b| MemoryLimit::of_address_space(b, running as u64, flag));
             let available = mem_available().map(|a| MemoryLimit::new(a as u64));
             match (available, left) {
                 (Some(a), Some(l)) => Some(if l.bytes <= a.bytes { l } else { a }),
@@ -217,6 +222,9 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
             f.index, f.id, f.failed
         ));
     }
+    // The first error, said again in the last line (adv43: a sweep failed under `ulimit -v`
+    // ended naming only the grid and the results file; the cause was lines above).
+    let first_before = failed_before.first().map(|f| (f.index, f.failed.clone()));
     let failed_before: Vec<usize> = failed_before.iter().map(|f| f.index).collect();
     if !failed_before.is_empty() {
         progress.note(&format!(
@@ -267,10 +275,16 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         return Ok(());
     }
     failed.sort_unstable();
+    let (first, cause) = failures
+        .first()
+        .map(|f| (f.point.index, f.error.to_string()))
+        .or(first_before)
+        .unwrap_or_default();
     Err(Error::format(
         &opts.grid,
         format!(
-            "{} points failed (#{}; their errors are in {}); rerun with --retry-failed to run them again",
+            "{} points failed (#{}; their errors are in {}; #{first}: {cause}); rerun with \
+             --retry-failed to run them again",
             failed.len(),
             join(&failed),
             log.path().display()

@@ -8,9 +8,12 @@ use corrflow::io::limit::thread_address_space;
 use crate::common::{command, set_rlimit};
 
 /// `sweep --threads T --jobs 2` (T = 2, 1) of two 2000-sample [64, 64] XOR points (~34 MiB
-/// each) under `ulimit -v` from T threads' share + 60 MiB to + 900 MiB by 60 MiB: every run
-/// either finishes (exit 0) or is refused (exit 2) naming `ulimit -v` and not `--max-memory`,
-/// and both happen. Old: "invalid value for --max-memory: the memory limit of 8.0 MiB is below
+/// each) under `ulimit -v` at 16 limits from T threads' share + 60 MiB to the share of the
+/// max(T, 2) threads the points run on + 900 MiB: every run either finishes (exit 0) or is
+/// refused (exit 2) naming `ulimit -v` and not `--max-memory`, and both happen. The range is
+/// the measured share's ([`thread_address_space`]: 522 MiB a thread on adv43's machine, 962
+/// MiB on a 480 MiB-L3 Xeon, where T's share + 900 MiB left `--threads 1 --jobs 2`'s two
+/// threads nothing to run on: ran 0, refused 15, adv45). Old: "invalid value for --max-memory: the memory limit of 8.0 MiB is below
 /// the 32.0 MiB every run needs", "--jobs: … but the memory limit (--max-memory, default
 /// MemAvailable) is 58.0 MiB", and with `--threads 1 --jobs 2` (two pools of one thread, the
 /// budget counting one) at + 180 to + 300 MiB an abort, "memory allocation of 545259520 bytes
@@ -26,9 +29,12 @@ fn a_sweep_refused_under_ulimit_v_names_it_at_every_jobs_and_limit() {
     .unwrap();
     for threads in [2u64, 1] {
         let (mut ran, mut refused) = (0, 0);
-        for extra_mib in (60..=900).step_by(60) {
-            let limit = threads * thread_address_space() + (extra_mib << 20);
-            let out = dir.path().join(format!("sw{threads}-{extra_mib}"));
+        let low = threads * thread_address_space() + (60 << 20);
+        let high = threads.max(2) * thread_address_space() + (900 << 20);
+        for k in 0..16 {
+            let limit = low + (high - low) * k / 15;
+            let extra_mib = (limit - threads * thread_address_space()) >> 20;
+            let out = dir.path().join(format!("sw{threads}-{k}"));
             let mut cmd = command();
             cmd.args(["--threads", &threads.to_string(), "sweep", "--jobs", "2"])
                 .arg("--grid")
@@ -83,5 +89,80 @@ fn jobs_beyond_the_points_count_the_points_threads_under_ulimit_v() {
         let o = cmd.output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(0), "--jobs {jobs}: {err}");
+    }
+}
+
+/// adv45: under a `ulimit -v` that leaves less than every run's base, `--threads 1` is told to
+/// raise `ulimit -v`, not to lower `--threads` (which cannot be lowered; adv43's leftover), and
+/// `--threads 2` both. Old: "raise ulimit -v or lower --threads" at either.
+#[test]
+fn one_thread_under_ulimit_v_is_told_only_what_it_can_do() {
+    let dir = tempfile::tempdir().unwrap();
+    for threads in [1u64, 2] {
+        let out = dir.path().join("m.safetensors");
+        let mut cmd = command();
+        cmd.args(["--threads", &threads.to_string(), "train", "--task", "xor"])
+            .args(["--epochs", "1", "--out"])
+            .arg(&out);
+        set_rlimit(
+            &mut cmd,
+            libc::RLIMIT_AS,
+            threads * thread_address_space() + (60 << 20),
+        );
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--threads {threads}: {err}");
+        assert!(
+            err.contains("raise ulimit -v"),
+            "--threads {threads}: {err}"
+        );
+        assert_eq!(
+            err.contains("lower --threads"),
+            threads > 1,
+            "--threads {threads}: {err}"
+        );
+        assert!(!out.exists(), "--threads {threads}");
+    }
+}
+
+/// adv45: a sweep whose point fails under `ulimit -v` ends with a line that names the cause
+/// (the first failed point's error, `ulimit -v` in it), not only the grid and the results file
+/// (adv43's leftover: the cause stood in the lines above). `--threads 1` and 2, a point of
+/// 3·10⁶ samples (~450 MiB) beside one of 200, with 400 MiB left to the points.
+#[test]
+fn a_failed_sweeps_last_line_names_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        "task = \"xor\"\nepochs = 1\nn_train = [200, 3000000]\nhidden = [[64, 64]]\n",
+    )
+    .unwrap();
+    for threads in [1u64, 2] {
+        let out = dir.path().join(format!("sw{threads}"));
+        let mut cmd = command();
+        cmd.args(["--threads", &threads.to_string(), "sweep", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(&out);
+        set_rlimit(
+            &mut cmd,
+            libc::RLIMIT_AS,
+            threads * thread_address_space() + (400 << 20),
+        );
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "--threads {threads}: {err}");
+        let last = err
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        assert!(
+            last.contains("1 points failed (#1")
+                && last.contains("ulimit -v")
+                && last.contains("--retry-failed"),
+            "--threads {threads}: {last}"
+        );
     }
 }

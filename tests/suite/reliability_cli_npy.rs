@@ -96,3 +96,33 @@ fn an_npy_header_with_an_extra_or_repeated_key_is_refused_naming_it() {
         assert!(!dir.path().join("m.safetensors").exists());
     }
 }
+
+/// adv45: what a message echoes of a `.npy` header is at most ~200 characters with its control
+/// characters escaped: a 30 000-byte dtype, a header that is no dict, a `fortran_order` of
+/// escape sequences were echoed whole, terminal escapes and all (30 kB of stderr; `\x1b[2J`
+/// cleared the screen).
+#[test]
+fn an_npy_header_is_echoed_short_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = format!("\x1b[2J\x1b]0;title\x07{}", "A".repeat(30_000));
+    for header in [
+        format!("{{'descr': '<f8{junk}', 'fortran_order': False, 'shape': (4, 2), }}"),
+        format!("{junk}\n\n\n"),
+        format!("{{'descr': '<f8', 'fortran_order': '{junk}', 'shape': (4, 2), }}"),
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': '{junk}', }}"),
+    ] {
+        let args = write_pair(dir.path(), &header);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        let shown = &err[..err.len().min(300)];
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(err.contains("x.npy"), "{shown}");
+        assert!(err.len() < 800, "{} bytes: {shown}", err.len());
+        assert!(
+            !err.trim_end().chars().any(char::is_control),
+            "a control character: {shown}"
+        );
+        assert!(!dir.path().join("m.safetensors").exists());
+    }
+}

@@ -76,3 +76,44 @@ fn a_scale_that_makes_finite_data_overflow_is_named() {
         assert!(!out.exists(), "{scale}");
     }
 }
+
+/// adv45: the value in the overflow's message is written with 6 significant digits, not in
+/// full ("-3.6904559931127854e0", adv43's leftover): values (k + 0.1)/3 − 3 have 17 digits.
+#[test]
+fn the_overflowing_value_is_written_in_six_digits() {
+    let dir = tempfile::tempdir().unwrap();
+    let xs: Vec<Vec<f64>> = (0..40)
+        .map(|k| vec![(f64::from(k) + 0.1) / 3.0 - 3.0, 1.5])
+        .collect();
+    let ys: Vec<i64> = (0..40).map(|k| k % 2).collect();
+    let (x, y) = write_xy(dir.path(), "", &xs, &ys);
+    let out = dir.path().join("m.safetensors");
+    let run = corrflow(&[
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "data",
+        "--train-x",
+        x.to_str().unwrap(),
+        "--train-y",
+        y.to_str().unwrap(),
+        "--test-split",
+        "0:10",
+        "--epochs",
+        "1",
+        "--scale",
+        "1e-320",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(err.contains("--scale") && err.contains("x.npy"), "{err}");
+    let long_number = err
+        .as_bytes()
+        .windows(8)
+        .any(|w| w.iter().all(u8::is_ascii_digit));
+    assert!(!long_number, "a value of 8 or more digits: {err}");
+    assert!(!out.exists());
+}

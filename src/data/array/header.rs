@@ -12,6 +12,8 @@ use std::fmt;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::error::excerpt;
+
 /// The header's entries in file order, names repeated as they are written, and the keys of its
 /// `__metadata__` object likewise (a JSON map would keep each once, the last).
 struct Entries(Vec<(String, Value)>, Vec<String>);
@@ -92,11 +94,18 @@ pub fn repeated_key(bytes: &[u8]) -> Option<String> {
         return Some(if name == "__metadata__" {
             "the header gives __metadata__ twice: expected it once".to_string()
         } else {
-            format!("the header names tensor '{name}' twice: expected each once")
+            format!(
+                "the header names tensor '{name}' twice: expected each once",
+                name = excerpt(name)
+            )
         });
     }
-    first_repeated(&meta_keys)
-        .map(|key| format!("its __metadata__ gives key '{key}' twice: expected each key once"))
+    first_repeated(&meta_keys).map(|key| {
+        format!(
+            "its __metadata__ gives key '{key}' twice: expected each key once",
+            key = excerpt(key)
+        )
+    })
 }
 
 /// The first defect of the safetensors file `bytes` (its whole content) that explains a
@@ -136,7 +145,8 @@ pub fn header_defect(bytes: &[u8]) -> Option<String> {
             return Some(format!(
                 "tensor '{name}' has data_offsets [{start}, {end}], beyond its data's {data} \
                  bytes (the file's {len} less the 8 + {n} of its header): expected offsets \
-                 within 0..={data}"
+                 within 0..={data}",
+                name = excerpt(name)
             ));
         }
         if need != end - start {
@@ -149,7 +159,8 @@ pub fn header_defect(bytes: &[u8]) -> Option<String> {
                 "tensor '{name}' has shape {shape:?} of {dtype}, {need} bytes, but its \
                  data_offsets [{start}, {end}] hold {}: expected a shape and dtype whose \
                  bytes fill its offsets",
-                end - start
+                end - start,
+                name = excerpt(name)
             ));
         }
         spans.push((start, end, name));
@@ -162,17 +173,21 @@ pub fn header_defect(bytes: &[u8]) -> Option<String> {
                 "bytes {}..{start} of the data, between {} and tensor '{name}', belong to no \
                  tensor: expected the tensors to cover the data (a tensor left out of the \
                  header, or wrong data_offsets)",
-                at.0, at.1
+                at.0,
+                at.1,
+                name = excerpt(name)
             ));
         }
         if start < at.0 {
             return Some(format!(
                 "tensor '{name}' has data_offsets [{start}, {end}], overlapping {}, which \
                  ends at {}: expected tensors that do not share bytes",
-                at.1, at.0
+                at.1,
+                at.0,
+                name = excerpt(name)
             ));
         }
-        at = (end, format!("tensor '{name}'"));
+        at = (end, format!("tensor '{name}'", name = excerpt(name)));
     }
     (at.0 < data).then(|| {
         format!(

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::{check_data_len, map_file, ArrayFile, Elem, Endian, Order};
+use crate::error::excerpt;
 use crate::{Error, Result};
 
 /// The first bytes of every `.npy` file.
@@ -44,15 +45,17 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         std::str::from_utf8(&map[start..end]).map_err(|_| bad("the header is not text".into()))?;
     let entries = entries(header).ok_or_else(|| {
         bad(format!(
-            "the header is not a Python dict literal of 'key': value entries: {header}"
+            "the header is not a Python dict literal of 'key': value entries: {}",
+            excerpt(header)
         ))
     })?;
     check_keys(&entries).map_err(bad)?;
-    let descr =
-        field(&entries, "descr").ok_or_else(|| bad(format!("header lacks 'descr': {header}")))?;
+    let descr = field(&entries, "descr")
+        .ok_or_else(|| bad(format!("header lacks 'descr': {}", excerpt(header))))?;
     let (elem, endian) = parse_descr(descr).ok_or_else(|| {
         bad(format!(
-            "unsupported dtype {descr}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)"
+            "unsupported dtype {}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)",
+            excerpt(descr)
         ))
     })?;
     let order = match field(&entries, "fortran_order") {
@@ -60,7 +63,8 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         Some("False") => Order::C,
         other => {
             return Err(bad(format!(
-                "header 'fortran_order' is {other:?}, expected True or False"
+                "header 'fortran_order' is {}, expected True or False",
+                other.map_or("absent".to_string(), excerpt)
             )))
         }
     };
@@ -68,7 +72,8 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         .and_then(parse_shape)
         .ok_or_else(|| {
             bad(format!(
-                "header lacks a 'shape' tuple of integers: {header}"
+                "header lacks a 'shape' tuple of integers: {}",
+                excerpt(header)
             ))
         })?;
     let total = map.len();
@@ -94,8 +99,9 @@ fn check_keys(entries: &[(&str, &str)]) -> std::result::Result<(), String> {
     for (i, &(key, _)) in entries.iter().enumerate() {
         if !KEYS.contains(&key) {
             return Err(format!(
-                "header key '{key}' is not one NumPy writes: expected exactly 'descr', \
-                 'fortran_order' and 'shape' (NumPy refuses such a file too)"
+                "header key '{}' is not one NumPy writes: expected exactly 'descr', \
+                 'fortran_order' and 'shape' (NumPy refuses such a file too)",
+                excerpt(key)
             ));
         }
         if entries[..i].iter().any(|&(k, _)| k == key) {

@@ -31,7 +31,8 @@ pub fn open(path: &Path, name: &str) -> Result<ArrayFile> {
         let mut names = tensors.names();
         names.sort();
         bad(format!(
-            "no tensor '{name}' (the file holds {names:?}); name it with --x-tensor/--y-tensor"
+            "no tensor '{name}' (the file holds {}); name it with --x-tensor/--y-tensor",
+            crate::error::excerpt(&format!("{names:?}"))
         ))
     })?;
     let elem = match view.dtype() {

@@ -1,0 +1,139 @@
+//! adv45: what a message echoes of a file's own text is short and its control characters
+//! escaped (`corrflow::error::excerpt`): a model's metadata and a data file's tensor names were
+//! echoed whole, 20–200 kB of stderr, terminal escapes and all.
+
+use super::common::{corrflow, train_tiny_xor};
+
+/// `bytes` of a safetensors file with the metadata key `key` set to `value`.
+fn with_metadata(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    header["__metadata__"][key] = value.into();
+    let mut text = serde_json::to_vec(&header).unwrap();
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut out = (text.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    out
+}
+
+/// Asserts that `out` is a refusal naming `name`, under 800 bytes, without control characters.
+fn short_and_escaped(out: &std::process::Output, name: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let shown = &err[..err.len().min(300)];
+    assert_eq!(out.status.code(), Some(2), "{name}: {shown}");
+    assert!(err.contains(name), "{shown}");
+    assert!(err.len() < 800, "{name}: {} bytes: {shown}", err.len());
+    assert!(
+        !err.trim_end().chars().any(char::is_control),
+        "{name}: a control character: {shown}"
+    );
+}
+
+/// A model whose metadata 'activation', 'widths' or 'format' is 20 kB with terminal escapes.
+/// Old: 'activation' echoed whole with its raw escape (20 kB), 'widths' and 'format' whole
+/// in Rust's debug form (27–30 kB).
+#[test]
+fn a_models_metadata_is_echoed_short_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    train_tiny_xor(model.to_str().unwrap(), "4");
+    let bytes = std::fs::read(&model).unwrap();
+    let junk = format!("\x1b[2J{}", "relu".repeat(5000));
+    for key in ["activation", "widths", "format"] {
+        let path = dir.path().join(format!("bad-{key}.safetensors"));
+        std::fs::write(&path, with_metadata(&bytes, key, &junk)).unwrap();
+        let out = corrflow(&[
+            "--threads",
+            "1",
+            "propagate",
+            "--model",
+            path.to_str().unwrap(),
+            "--task",
+            "xor",
+            "--json",
+        ]);
+        short_and_escaped(&out, &format!("bad-{key}.safetensors"));
+        assert!(out.stdout.is_empty(), "{key}");
+    }
+}
+
+/// Data whose tensor is not found among 20 000 names, or among one name of 5 000 characters
+/// with an escape: the names are listed short. Old: 200 kB and 5 kB of names.
+#[test]
+fn a_data_files_tensor_names_are_listed_short() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, names) in [
+        (
+            "many.safetensors",
+            (0..20_000).map(|k| format!("t{k:05}")).collect::<Vec<_>>(),
+        ),
+        (
+            "long.safetensors",
+            vec![format!("x\x1b[2J{}", "A".repeat(5000))],
+        ),
+    ] {
+        let mut header = serde_json::Map::new();
+        for (k, name) in names.iter().enumerate() {
+            header.insert(
+                name.clone(),
+                serde_json::json!({"dtype": "F64", "shape": [1], "data_offsets": [8 * k, 8 * k + 8]}),
+            );
+        }
+        let mut text = serde_json::to_vec(&header).unwrap();
+        while !text.len().is_multiple_of(8) {
+            text.push(b' ');
+        }
+        let mut bytes = (text.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&text);
+        bytes.extend(std::iter::repeat_n(0u8, 8 * names.len()));
+        let path = dir.path().join(file);
+        std::fs::write(&path, bytes).unwrap();
+        let p = path.to_str().unwrap();
+        let out = corrflow(&[
+            "--threads",
+            "1",
+            "train",
+            "--task",
+            "data",
+            "--train-x",
+            p,
+            "--train-y",
+            p,
+            "--test-split",
+            "0:1",
+            "--epochs",
+            "1",
+            "--out",
+            dir.path().join("m.safetensors").to_str().unwrap(),
+        ]);
+        short_and_escaped(&out, file);
+    }
+}
+
+/// A sweep grid whose unknown key is 5 000 characters with a terminal escape, and whose known
+/// key's value is such a string. Old (before adv45): the key echoed whole, twice (once by the
+/// message of the TOML reader it repeats), the escape raw: ~10 kB of stderr.
+#[test]
+fn a_grids_keys_and_values_are_echoed_short_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("\u{1b}[31m{}", "k".repeat(5000));
+    for (name, text) in [
+        ("key.toml", format!("task = 'xor'\n\"{long}\" = [3]\n")),
+        ("value.toml", format!("activation = [\"{long}\"]\n")),
+    ] {
+        let grid = dir.path().join(name);
+        std::fs::write(&grid, text.replace('\u{1b}', "\\u001b")).unwrap();
+        let out_dir = dir.path().join("out");
+        let out = corrflow(&[
+            "sweep",
+            "--grid",
+            grid.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]);
+        short_and_escaped(&out, name);
+    }
+}
