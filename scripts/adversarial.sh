@@ -3069,4 +3069,72 @@ check "--train-x under a 5000-byte path" "dddddddddd" --threads 1 train --task d
 n=$(find "$D32" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 32: $n temporary files"; }
 
+# 33. Forty-fifth session (adv45): what a refusal echoes of a file's own text (an .npy dtype of
+# 30 000 characters, a header that is no dict, a fortran_order of terminal escapes; a model's
+# metadata of 20 kB with escapes; a grid key of 5 000 characters with an escape) must be short
+# (under 1 500 bytes) and hold no raw escape; the overflowing value of --scale in at most 6
+# significant digits; a carry over the memory limit and --kappa-units 2^62 under --order 3/4
+# must name --kappa-units; one thread under a `ulimit -v` below its share must not be told to
+# lower --threads. A message over 1 500 bytes, with a raw escape, a 17-digit value or advice
+# that cannot be followed counts as unnamed.
+D33=$W/d33
+mkdir -p "$D33"
+long33() { # NAME: the last run's message is short, escape-free and holds no 10+-digit fraction
+  local e=$W/err
+  if [ "$(wc -c <"$e")" -gt 1500 ] || grep -q $'\x1b' "$e" || grep -Eq '[0-9]\.[0-9]{10,}' "$e"; then
+    unnamed=$((unnamed + 1)); echo "$1: $(wc -c <"$e") bytes, escape or long digits: $(head -c 120 "$e" | tr -d '\033')"
+  fi
+}
+python3 - "$D33" <<'PY33'
+import json, struct, sys
+d = sys.argv[1]
+def npy(path, hdr, data=b""):
+    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+esc = "\x1b[2J\x1b[31m"
+npy("xb-dtype.npy", ("{'descr': '<" + "f" * 30000 + "', 'fortran_order': False, 'shape': (4, 2), }").encode())
+npy("xb-nodict.npy", ("[" + esc + "1, 2, 3]").encode())
+npy("xb-order.npy", ("{'descr': '<f8', 'fortran_order': '" + esc + "', 'shape': (4, 2), }").encode(), bytes(64))
+xs = [v for k in range(200) for v in ((-1) ** k * (2.1 + k % 7) / 3, (-1) ** (k // 2) * (3 + k % 5) / 7)]
+ys = [int((xs[2 * k] > 0) != (xs[2 * k + 1] > 0)) for k in range(200)]
+npy("x.npy", b"{'descr': '<f8', 'fortran_order': False, 'shape': (200, 2), }", b"".join(struct.pack("<d", v) for v in xs))
+npy("y.npy", b"{'descr': '<i8', 'fortran_order': False, 'shape': (200,), }", b"".join(struct.pack("<q", v) for v in ys))
+open(f"{d}/grid-key.toml", "w").write("task = 'xor'\n\"\\u001b[31m" + "k" * 5000 + "\" = [3]\n")
+PY33
+dx33=(--task data --train-x "$D33/x.npy" --train-y "$D33/y.npy" --test-split 0:50)
+for f in dtype nodict order; do
+  check "npy header $f" "xb-$f.npy" --threads 1 train --task data --train-x "$D33/xb-$f.npy" --train-y "$D33/y.npy" --test-split 0:2 --hidden 4 --epochs 1 --out "$D33/m.safetensors"
+  long33 "npy header $f"
+done
+check "grid key of 5000 characters" grid-key.toml --threads 1 sweep --grid "$D33/grid-key.toml" --out "$D33/sw"
+long33 "grid key of 5000 characters"
+"$BIN" --threads 1 train --task xor --hidden 200,100 --epochs 1 --out "$D33/w.safetensors" >/dev/null 2>&1
+python3 - "$D33/w.safetensors" "$D33/meta.safetensors" <<'PY33B'
+import json, sys
+b = open(sys.argv[1], "rb").read()
+n = int.from_bytes(b[:8], "little")
+h = json.loads(b[8:8 + n])
+h["__metadata__"]["activation"] = "\x1b[2J" + "r" * 20000
+t = json.dumps(h).encode()
+t += b" " * ((8 - len(t) % 8) % 8)
+open(sys.argv[2], "wb").write(len(t).to_bytes(8, "little") + t + b[8 + n:])
+PY33B
+check "model metadata of 20 kB" meta.safetensors --threads 1 propagate --model "$D33/meta.safetensors" --task xor --json
+long33 "model metadata of 20 kB"
+check "--scale 1e-320 (digits)" --scale --threads 1 train "${dx33[@]}" --scale 1e-320 --hidden 4 --epochs 1 --out "$D33/m.safetensors"
+long33 "--scale 1e-320 (digits)"
+for o in 3 4; do
+  check "--order $o carry over --max-memory 100M" --kappa-units --threads 1 propagate --model "$D33/w.safetensors" --task xor --order $o --carry depth --max-memory 100M --json
+  check "--order $o --kappa-units 2^62" - --threads 1 propagate --model "$D33/w.safetensors" --task xor --order $o --carry depth --kappa-units $HUGE --json
+  grep -q '^error' "$W/err" && ! grep -Eq -- '--kappa-units [0-9]+ \(the most' "$W/err" && { unnamed=$((unnamed + 1)); echo "--order $o --kappa-units 2^62: refused without the --kappa-units that fits"; }
+done
+# One thread's share (as section 31 reads it) + 112 MiB leaves ~14 MiB beyond the 98 MiB reserve,
+# below the 32 MiB base: refused naming --threads and ulimit -v.
+share33=$( (ulimit -v 300000; "$BIN" --threads 1 train --task xor --out "$D33/m.safetensors" 2>&1 >/dev/null) | grep -o 'less [0-9]* MiB per thread' | tr -cd 0-9)
+share33=${share33:-522}
+PRE="ulimit -v $(((share33 + 112) * 1024))" check "--threads 1 under ulimit -v share + 112 MB" "ulimit -v" --threads 1 propagate --model "$D33/w.safetensors" --task xor --json
+grep -q 'lower --threads' "$W/err" && { unnamed=$((unnamed + 1)); echo "--threads 1 under ulimit -v: told to lower --threads"; }
+n=$(find "$D33" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 33: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
