@@ -347,12 +347,12 @@ fn non_finite(pair: &Pair, i: usize, k: usize, scaled: f64, scale: Option<f64>) 
         Some(s) if raw[k].is_finite() => Error::config(
             Field::Scale,
             format!(
-                "{}: value {} at sample {i}, value {k}, divided by {s:e} is {scaled}, beyond \
+                "{}: value {:.5e} at sample {i}, value {k}, divided by {s:e} is {scaled}, beyond \
                  f64's range; expected a scale that keeps every value finite",
                 pair.x.path().display(),
                 // 6 significant digits: the value in full ("-3.6904559931127854e0", adv43)
                 // says no more to the user than its size.
-                crate::report::number::sig(raw[k], 6)
+                raw[k]
             ),
         ),
         _ => Error::format(

@@ -65,7 +65,7 @@ pub fn exp_hi_lo<S: Simd>(simd: S, hi: S::f64s, lo: S::f64s) -> S::f64s {
 /// set).
 ///
 /// Defined on that range only: a NaN argument is clamped to a number, as in [`exp`]'s reduction,
-/// and is not passed through. Its one caller, [`tanh`](crate::net::phi_lanes::tanh), gives it
+/// and is not passed through. Its one caller, the lane tanh of `net::phi_lanes`, gives it
 /// 2·min(|h|, 20), never NaN, and selects NaN for NaN itself (the select here cost
 /// ~7 % of the lane tanh for nothing: BENCHMARKS.md, tanh43).
 #[inline(always)]
