@@ -213,8 +213,16 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         .map(|w| 16 * (w[0] as u128 + 1) * w[1] as u128)
         .sum::<u128>();
     if !limit.allows(needed) {
+        // Under `ulimit -v` the limit is what the threads leave (0 where they take it all):
+        // what to do about it is said (adv45 found "over the memory limit of 0 bytes" alone).
+        let advice = if limit.is_address_space() {
+            format!("; {}", limit.advice())
+        } else {
+            String::new()
+        };
         return Err(bad(format!(
-            "metadata 'widths' = {} needs {needed} bytes of weights, over the memory limit of {}",
+            "metadata 'widths' = {} needs {needed} bytes of weights, over the memory limit of \
+             {}{advice}",
             excerpt(&format!("{widths:?}")),
             limit.describe()
         )));

@@ -166,3 +166,46 @@ fn a_failed_sweeps_last_line_names_the_cause() {
         );
     }
 }
+
+/// A model loaded under a `ulimit -v` that one thread's share and the main reserve take whole
+/// (the budget left is 0) is refused naming the model and what to do: raise `ulimit -v`. Before:
+/// "needs 334432 bytes of weights, over the memory limit of 0 bytes (ulimit -v, …)" and no
+/// advice (adv45's found-not-fixed).
+#[test]
+fn a_model_under_a_ulimit_v_the_threads_take_is_told_to_raise_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let trained = command()
+        .args(["--threads", "1", "train", "--task", "xor", "--epochs", "1"])
+        .args(["--hidden", "200,100", "--out"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{trained:?}");
+    let mut cmd = command();
+    cmd.args([
+        "--threads",
+        "1",
+        "propagate",
+        "--task",
+        "xor",
+        "--json",
+        "--model",
+    ])
+    .arg(&model);
+    set_rlimit(
+        &mut cmd,
+        libc::RLIMIT_AS,
+        thread_address_space() + (40 << 20),
+    );
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("m.safetensors")
+            && err.contains("ulimit -v")
+            && err.contains("raise ulimit -v"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "{err}");
+}
