@@ -824,11 +824,6 @@ pub fn settled_variance(v: f64, mean: f64, scale: f64) -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// Moments whose power sums overflow name the part, the power and the bound the values
-    /// must stay below, per order: deviations of ±10ᵉ in one of two classes of 8 samples
-    /// (the other class stays small) overflow the fourth powers from e = 76.8 ((1.8e308/8)^¼ =
-    /// 6.9e76), the cubes from 102.4, the squares from 153.7. adv23: each said "moments are not
-    /// finite (overflow in the power sums?)".
     /// The pooled covariance's finiteness is found while [`pool`] forms its columns: two classes
     /// whose values are finite and close within each class (finite class covariances) but whose
     /// means are ±10¹⁶⁰ apart pool to a covariance of ~10³²⁰, which [`finish`] refuses naming
@@ -864,6 +859,11 @@ mod tests {
         }
     }
 
+    /// Moments whose power sums overflow name the part, the power and the bound the values
+    /// must stay below, per order: deviations of ±10ᵉ in one of two classes of 8 samples
+    /// (the other class stays small) overflow the fourth powers from e = 76.8 ((1.8e308/8)^¼ =
+    /// 6.9e76), the cubes from 102.4, the squares from 153.7. adv23: each said "moments are not
+    /// finite (overflow in the power sums?)".
     #[test]
     fn an_overflow_of_the_power_sums_names_the_power_and_the_bound() {
         let finish = |e: i32, higher: bool| {
