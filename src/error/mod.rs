@@ -90,6 +90,13 @@ impl Error {
 /// Characters of a file's own text that a message echoes at the most ([`excerpt`]).
 pub const EXCERPT_CHARS: usize = 200;
 
+/// Whether [`excerpt`] would leave `text` as it is: at most [`EXCERPT_CHARS`] bytes and no
+/// control character. A message that repeats `text` inside a longer text of its own (a parser's)
+/// may be echoed whole then, and is replaced by an excerpt otherwise.
+pub fn echoes_whole(text: &str) -> bool {
+    text.len() <= EXCERPT_CHARS && !text.chars().any(char::is_control)
+}
+
 /// `text` from a file, as a message may echo it: control characters escaped (`\n`, `\u{1b}`:
 /// a header's escape sequences reached the terminal as they were) and at most about
 /// [`EXCERPT_CHARS`] characters once escaped, with how many bytes the whole has where it is
@@ -124,6 +131,9 @@ mod tests {
     #[test]
     fn an_excerpt_is_short_and_escaped() {
         assert_eq!(excerpt("{'a': 1}"), "{'a': 1}");
+        assert!(
+            echoes_whole("{'a': 1}") && !echoes_whole("a\nb") && !echoes_whole(&"x".repeat(201))
+        );
         assert_eq!(excerpt("a\nb\x1b[2J\u{7}"), "a\\nb\\u{1b}[2J\\u{7}");
         let long = "x".repeat(10_000);
         let e = excerpt(&long);

@@ -17,7 +17,7 @@ use safetensors::SafeTensors;
 use super::{Activations, Layer, Mlp};
 use crate::data::array::header::repeated_key;
 use crate::data::array::safetensors_refused;
-use crate::error::{excerpt, Error, Result, EXCERPT_CHARS};
+use crate::error::{echoes_whole, excerpt, Error, Result};
 use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
@@ -194,10 +194,11 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         .ok_or_else(|| bad("metadata lacks 'activation'".into()))?;
     // The parser's messages echo the text whole: a long one, or one with control characters,
     // is refused with an excerpt instead (adv45: 20 kB and a terminal escape were echoed).
-    let plain = activation.len() <= EXCERPT_CHARS && !activation.chars().any(char::is_control);
     let activation: Activations = match activation.parse() {
         Ok(a) => a,
-        Err(e) if plain => return Err(bad(format!("metadata 'activation': {e}"))),
+        Err(e) if echoes_whole(activation) => {
+            return Err(bad(format!("metadata 'activation': {e}")))
+        }
         Err(_) => {
             return Err(bad(format!(
                 "metadata 'activation' = \"{}\" is not an activation or a comma-separated \

@@ -13,7 +13,7 @@ use super::point::PointConfig;
 use super::store::GridIds;
 use crate::config::estimate::Estimate;
 use crate::config::Task;
-use crate::error::{excerpt, Error, Field, Result, EXCERPT_CHARS};
+use crate::error::{echoes_whole, excerpt, Error, Field, Result};
 use crate::io::read_regular_to_string;
 
 /// Grid files longer than this (16 MiB) are refused before they are read.
@@ -262,9 +262,8 @@ fn check_value(key: &str, value: &Value) -> std::result::Result<(), String> {
     // and so is the message that repeats it (adv45: a grid's 5 000-character key was echoed
     // twice, its terminal escapes raw).
     let text = value.to_string();
-    let plain = |s: &str| s.len() <= EXCERPT_CHARS && !s.chars().any(char::is_control);
     let shown = |k: &str, msg: String| {
-        if plain(k) && plain(&text) {
+        if echoes_whole(k) && echoes_whole(&text) {
             (k.to_string(), text.clone(), msg)
         } else {
             (excerpt(k), excerpt(&text), excerpt(&msg))
