@@ -281,7 +281,7 @@ pub fn affine_moments(
     check_shapes(w, b, inputs, outputs)?;
     for (input, out) in inputs.iter().zip(outputs.iter_mut()) {
         affine_mean(w, b, &input.mean, &mut out.mean);
-        out.cov.resize_with(n_out, n_out, |_, _| 0.0);
+        crate::io::resize_for_overwrite(&mut out.cov, n_out, n_out);
         out.k3_iij = None;
         out.k4_iijj = None;
     }

@@ -80,11 +80,12 @@ pub(crate) fn correlation(sigma_ij: f64, si: f64, sj: f64) -> f64 {
     }
 }
 
-/// Resizes `out` to dimension `n` (in place: its allocations are kept and grow only when too
-/// small) and clears its κ fields. The closure then overwrites every entry.
+/// Resizes `out` to dimension `n` (in place where its allocations hold it, else a covariance
+/// block zeroed in parallel: [`crate::io::resize_for_overwrite`]) and clears its κ fields. The
+/// closure then overwrites every entry.
 pub(crate) fn reset_output(out: &mut Moments, n: usize) {
     out.mean.resize_with(n, |_| 0.0);
-    out.cov.resize_with(n, n, |_, _| 0.0);
+    crate::io::resize_for_overwrite(&mut out.cov, n, n);
     out.k3_iij = None;
     out.k4_iijj = None;
     out.k4_iiij = None;

@@ -47,7 +47,7 @@ pub fn apply_f32(
         // m = μ + α(μ² + Σᵢᵢ), Cᵢⱼ = gᵢgⱼΣᵢⱼ + 2α²Σᵢⱼ², g = 1 + 2αμ (Gaussian closure).
         Activation::Quadratic { alpha } => {
             out_mean.resize_with(n, |_| 0.0);
-            out_cov.resize_with(n, n, |_, _| 0.0);
+            crate::io::resize_for_overwrite(out_cov, n, n);
             for i in 0..n {
                 out_mean[i] = u.mu[i] + alpha * (u.mu[i] * u.mu[i] + f64::from(cov[(i, i)]));
             }
@@ -67,7 +67,7 @@ pub fn apply_f32(
         _ => {
             out_mean.resize_with(n, |_| 0.0);
             out_mean.copy_from(mean);
-            out_cov.resize_with(n, n, |_, _| 0.0);
+            crate::io::resize_for_overwrite(out_cov, n, n);
             out_cov.copy_from(cov);
             Ok(())
         }

@@ -74,7 +74,7 @@ pub fn relu_f32(
 ) -> Result<()> {
     let n = u.mu.len();
     mean.resize_with(n, |_| 0.0);
-    cov.resize_with(n, n, |_, _| 0.0);
+    crate::io::resize_for_overwrite(cov, n, n);
     let mut var = vec![0.0f32; n];
     for i in 0..n {
         let (m, v) = relu_moments(u.mu[i], u.s[i]);

@@ -29,11 +29,12 @@ const KEPT_BUFFERS: usize = 4;
 pub struct FactorBuffers(Vec<Mat<f64>>);
 
 impl FactorBuffers {
-    /// An n × n matrix, of any content: a kept one of that size, else a fresh one.
+    /// An n × n matrix, of any content: a kept one of that size, else a fresh one (zeroed in
+    /// parallel, its pages faulted in a chunk at a time: [`crate::io::par_zeros`]).
     fn take(&mut self, n: usize) -> Mat<f64> {
         match self.0.iter().position(|m| m.nrows() == n && m.ncols() == n) {
             Some(i) => self.0.swap_remove(i),
-            None => Mat::zeros(n, n),
+            None => crate::io::par_zeros(n, n),
         }
     }
 
