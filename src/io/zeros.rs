@@ -37,7 +37,7 @@ const COLUMNS_PER_TASK: usize = 64;
 
 /// A `rows` × `cols` matrix of zeros (as `Mat::zeros`), its columns written in parallel,
 /// padding rows included: every byte of the block is written once, by the pool's threads, each
-/// task's pages faulted in first by one [`populate`].
+/// task's pages faulted in first by one `MADV_POPULATE_WRITE`.
 pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
     let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
     // An owned matrix's column stride is its row capacity (rows rounded up to whole cache
