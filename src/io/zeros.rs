@@ -71,17 +71,31 @@ pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
 /// `resize_with` would grow the block by a copy and zero it on the calling thread alone, with
 /// every page fault of the fresh block (`propagate` of a 784-1000-1000-10 relu network on
 /// MNIST: 113 000 of its 244 000 faults, in the affine map's and the closures' outputs, taken
-/// one by one on one thread; forty-sixth session).
+/// one by one on one thread; forty-sixth session). Blocks under [`PARALLEL_BYTES`] are
+/// reshaped by `resize_with` as before: their few pages are not worth the pool's tasks.
 pub fn resize_for_overwrite<T: ZeroBits>(m: &mut Mat<T>, rows: usize, cols: usize) {
     if m.nrows() == rows && m.ncols() == cols {
         return;
     }
-    if rows <= m.col_stride().max(0) as usize && cols <= m.ncols() {
+    let in_place = rows <= m.col_stride().max(0) as usize && cols <= m.ncols();
+    let small = rows
+        .saturating_mul(cols)
+        .saturating_mul(std::mem::size_of::<T>())
+        < PARALLEL_BYTES;
+    if in_place || small {
         m.resize_with(rows, cols, |_, _| T::ZERO);
     } else {
         *m = par_zeros(rows, cols);
     }
 }
+
+/// The block size from which [`resize_for_overwrite`] zeroes a fresh block in parallel: 64
+/// pages.
+const PARALLEL_BYTES: usize = 256 << 10;
+
+/// The least whole pages a task of [`par_zeros`] populates in one call: below it the call costs
+/// about what the faults it saves do.
+const POPULATE_PAGES: usize = 16;
 
 /// Faults in the whole pages of `len` bytes from `ptr` in one call (Linux ≥ 5.14's
 /// `MADV_POPULATE_WRITE`), where first touches would take a fault each: 100 MB of fresh pages
@@ -96,7 +110,7 @@ unsafe fn populate(ptr: *mut u8, len: usize) {
         const PAGE: usize = 4096;
         let start = (ptr as usize).next_multiple_of(PAGE);
         let end = (ptr as usize + len) / PAGE * PAGE;
-        if end > start {
+        if end >= start + POPULATE_PAGES * PAGE {
             // SAFETY: the range lies inside the caller's allocation, and populating it only
             // faults in pages that a write there would fault in anyway.
             unsafe {
@@ -159,24 +173,24 @@ mod tests {
     /// included; the shape asked for is the one held afterwards.
     #[test]
     fn resize_for_overwrite_keeps_a_block_that_holds_the_shape() {
-        let mut m = Mat::<f64>::from_fn(30, 20, |i, j| (i + 31 * j) as f64 + 1.0);
+        let mut m = Mat::<f64>::from_fn(300, 200, |i, j| (i + 301 * j) as f64 + 1.0);
         let block = m.as_ptr();
-        resize_for_overwrite(&mut m, 12, 7);
-        assert_eq!((m.nrows(), m.ncols()), (12, 7));
+        resize_for_overwrite(&mut m, 120, 70);
+        assert_eq!((m.nrows(), m.ncols()), (120, 70));
         assert_eq!(m.as_ptr(), block, "a shrink in place");
-        assert_eq!(m[(11, 6)], (11 + 31 * 6) as f64 + 1.0);
-        resize_for_overwrite(&mut m, 30, 7);
-        assert_eq!((m.nrows(), m.ncols()), (30, 7));
+        assert_eq!(m[(119, 69)], (119 + 301 * 69) as f64 + 1.0);
+        resize_for_overwrite(&mut m, 300, 70);
+        assert_eq!((m.nrows(), m.ncols()), (300, 70));
         assert_eq!(
             m.as_ptr(),
             block,
             "rows within the stride, columns within the present ones"
         );
-        resize_for_overwrite(&mut m, 45, 20);
-        assert_eq!((m.nrows(), m.ncols()), (45, 20));
+        resize_for_overwrite(&mut m, 450, 200);
+        assert_eq!((m.nrows(), m.ncols()), (450, 200));
         let stride = m.col_stride() as usize;
-        // SAFETY: a fresh block of 20 columns of `stride` values.
-        let all = unsafe { std::slice::from_raw_parts(m.as_ptr(), stride * 20) };
+        // SAFETY: a fresh block of 200 columns of `stride` values.
+        let all = unsafe { std::slice::from_raw_parts(m.as_ptr(), stride * 200) };
         assert!(
             all.iter().all(|v| v.to_bits() == 0),
             "a grown block is zeros"
@@ -184,6 +198,7 @@ mod tests {
         let mut e = Mat::<f32>::new();
         resize_for_overwrite(&mut e, 3, 4);
         assert_eq!((e.nrows(), e.ncols()), (3, 4));
+        assert!((0..4).all(|j| e.col_as_slice(j).iter().all(|&v| v == 0.0)));
         resize_for_overwrite(&mut e, 0, 0);
         assert_eq!((e.nrows(), e.ncols()), (0, 0));
     }
