@@ -71,8 +71,8 @@ pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
 /// `resize_with` would grow the block by a copy and zero it on the calling thread alone, with
 /// every page fault of the fresh block (`propagate` of a 784-1000-1000-10 relu network on
 /// MNIST: 113 000 of its 244 000 faults, in the affine map's and the closures' outputs, taken
-/// one by one on one thread; forty-sixth session). Blocks under 256 KiB are
-/// reshaped by `resize_with` as before: their few pages are not worth the pool's tasks.
+/// one by one on one thread; forty-sixth session). Blocks under 256 KiB are reshaped by
+/// `resize_with` as before: their few pages are not worth the pool's tasks.
 pub fn resize_for_overwrite<T: ZeroBits>(m: &mut Mat<T>, rows: usize, cols: usize) {
     if m.nrows() == rows && m.ncols() == cols {
         return;
