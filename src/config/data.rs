@@ -493,6 +493,39 @@ impl DataConfig {
                 field,
                 format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
             )),
+            None => self.check_tensor_names(),
+        }
+    }
+
+    /// Refuses a tensor name (`x_tensor`, `y_tensor`) when none of the files it would select
+    /// from is a `.safetensors` file (only that ending is read as one: `.npy` and IDX files
+    /// hold one unnamed array); the name was ignored without a word (adv46).
+    fn check_tensor_names(&self) -> Result<()> {
+        let is_safetensors = |p: &&Option<PathBuf>| {
+            p.as_ref()
+                .is_some_and(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        };
+        let names = [
+            (
+                Field::XTensor,
+                &self.x_tensor,
+                [&self.train_x, &self.test_x],
+            ),
+            (
+                Field::YTensor,
+                &self.y_tensor,
+                [&self.train_y, &self.test_y],
+            ),
+        ];
+        match names
+            .into_iter()
+            .find(|(_, name, files)| name.is_some() && !files.iter().any(is_safetensors))
+        {
+            Some((field, _, _)) => Err(Error::config(
+                field,
+                "names a tensor of a .safetensors file, but none of its files is one (.npy and \
+                 IDX files hold one array, without a name); remove it",
+            )),
             None => Ok(()),
         }
     }
