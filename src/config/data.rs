@@ -493,13 +493,14 @@ impl DataConfig {
                 field,
                 format!("does not apply to task {task}, which would ignore it; remove it or choose the task it belongs to"),
             )),
-            None => self.check_tensor_names(),
+            None => Ok(()),
         }
     }
 
     /// Refuses a tensor name (`x_tensor`, `y_tensor`) when none of the files it would select
     /// from is a `.safetensors` file (only that ending is read as one: `.npy` and IDX files
-    /// hold one unnamed array); the name was ignored without a word (adv46).
+    /// hold one unnamed array); the name was ignored without a word (adv46). Called by
+    /// [`Self::arrays_config`], so a sweep's point is checked as a command line is.
     fn check_tensor_names(&self) -> Result<()> {
         let is_safetensors = |p: &&Option<PathBuf>| {
             p.as_ref()
@@ -637,6 +638,7 @@ impl DataConfig {
 
     /// The files of task data and how to read them.
     pub fn arrays_config(&self) -> Result<ArraysConfig> {
+        self.check_tensor_names()?;
         let (Some(train_x), Some(train_y)) = (&self.train_x, &self.train_y) else {
             let field = if self.train_x.is_none() {
                 Field::TrainX

@@ -129,8 +129,8 @@ fn check_normalised(x: &Mat<f64>, mean: &[f64], std: &[f64], set: &str) -> Resul
                 Field::NormalizeStd,
                 format!(
                     "feature {k} of sample {j} of the {set} set, less the mean {} and divided \
-                     by the std {}, is beyond f64's range; expected a mean and std (with \
-                     --normalize-mean) that keep every value finite",
+                     by the std {}, is beyond f64's range; expected a mean and std that keep \
+                     every value finite",
                     compact(mean[k]),
                     compact(std[k])
                 ),

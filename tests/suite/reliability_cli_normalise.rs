@@ -100,3 +100,39 @@ fn tensor_names_without_a_safetensors_file_are_refused() {
         assert!(!out.exists(), "{flag}");
     }
 }
+
+/// A sweep point naming a tensor (`x_tensor`) with `.npy` files fails naming the grid key;
+/// the name was ignored and the point recorded as run.
+#[test]
+fn a_sweep_points_tensor_name_without_a_safetensors_file_fails_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = data(dir.path());
+    let grid = dir.path().join("g.toml");
+    std::fs::write(
+        &grid,
+        format!(
+            "task = \"data\"\ntrain_x = {:?}\ntrain_y = {:?}\ntest_split = \"0:10\"\n\
+             x_tensor = \"features\"\nhidden = [[4]]\nepochs = 1\n",
+            x.to_str().unwrap(),
+            y.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("sw");
+    let run = corrflow(&[
+        "--threads",
+        "1",
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    let records = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
+    assert!(
+        err.contains("x_tensor") && err.contains(".safetensors"),
+        "{err}"
+    );
+    assert!(!records.contains("test_accuracy"), "{records}");
+}
