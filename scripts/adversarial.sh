@@ -3137,4 +3137,74 @@ grep -q 'lower --threads' "$W/err" && { unnamed=$((unnamed + 1)); echo "--thread
 n=$(find "$D33" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 33: $n temporary files"; }
 
+# 34. Forty-sixth session (adv46): the normaliser that makes finite data overflow (a std of
+# 1e-320; a mean of -1e308 with a std of 1e-300) must name --normalize-std (it was blamed on the
+# data's scale or spread, with the std in 330 digits: a message over 1 500 bytes or with 10+
+# digits counts as unnamed); tensor names with .npy files must be refused naming the flag (they
+# were ignored); gzip IDX files that inflate past their header, stop short, fail their CRC or
+# claim 47 GB; IDX and .npy headers of odd shapes and types; a folder and a FIFO as data; absurd
+# values of sweep submit, --jobs, --max-memory and --activation.
+D34=$W/d34
+mkdir -p "$D34"
+python3 - "$D34" <<'PY34'
+import gzip, struct, sys, zlib
+d = sys.argv[1]
+def npy(path, descr, shape, data):
+    hdr = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
+    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+def idx(path, typ, dims, data):
+    open(f"{d}/{path}", "wb").write(bytes([0, 0, typ, len(dims)]) + b"".join(struct.pack(">I", n) for n in dims) + data)
+xs = [((-1) ** k * (1 + k % 5) / 3, (-1) ** (k // 2) * (2 + k % 3) / 5) for k in range(200)]
+npy("x.npy", "<f8", "(200, 2)", b"".join(struct.pack("<d", v) for r in xs for v in r))
+npy("y.npy", "<i8", "(200,)", b"".join(struct.pack("<q", int(r[0] > 0)) for r in xs))
+npy("yf.npy", "<f8", "(200,)", b"".join(struct.pack("<d", 0.5) for r in xs))
+npy("xneg.npy", "<f8", "(200, -2)", bytes(3200))
+idx("img.idx", 8, (100, 4, 4), bytes(k % 256 for k in range(1600)))
+idx("lab.idx", 8, (100,), bytes(k % 3 for k in range(100)))
+idx("labneg.idx", 0x0C, (100,), b"".join(struct.pack(">i", -5 if k == 3 else k % 3) for k in range(100)))
+idx("img0.idx", 8, (100, 0, 4), b"")
+idx("img7.idx", 7, (100, 4, 4), bytes(1600))
+co = zlib.compressobj(9, zlib.DEFLATED, 31)
+bomb = co.compress(bytes([0, 0, 8, 3]) + struct.pack(">III", 100, 4, 4))
+for _ in range(512):
+    bomb += co.compress(bytes(1 << 20))
+open(f"{d}/bomb.idx.gz", "wb").write(bomb + co.flush())
+g = gzip.compress(open(f"{d}/img.idx", "rb").read())
+open(f"{d}/short.idx.gz", "wb").write(g[: len(g) // 2])
+open(f"{d}/crc.idx.gz", "wb").write(g[:-6] + bytes([g[-6] ^ 0xFF]) + g[-5:])
+open(f"{d}/claim.idx.gz", "wb").write(gzip.compress(bytes([0, 0, 8, 3]) + struct.pack(">III", 60000000, 28, 28) + bytes(1000)))
+PY34
+dx34=(--task data --train-x "$D34/x.npy" --train-y "$D34/y.npy" --test-split 0:50)
+"$BIN" --threads 1 train "${dx34[@]}" --hidden 4 --epochs 1 --out "$D34/m.safetensors" >/dev/null 2>&1
+check "--normalize-std 1e-320" --normalize-std --threads 1 train "${dx34[@]}" --normalize-mean 0 --normalize-std 1e-320 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+long33 "--normalize-std 1e-320"
+check "--normalize-mean -1e308 --normalize-std 1e-300" --normalize-std --threads 1 propagate --model "$D34/m.safetensors" "${dx34[@]}" --normalize-mean=-1e308 --normalize-std 1e-300 --json
+long33 "--normalize-mean -1e308 --normalize-std 1e-300"
+check "--x-tensor with .npy files" "!--x-tensor" --threads 1 train "${dx34[@]}" --x-tensor features --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+rm -f "$D34/n.safetensors" # an old binary's run that ignored the name (counted above)
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:50"\nx_tensor = "features"\nhidden = [[4]]\nepochs = 1\n' "$D34/x.npy" "$D34/y.npy" >"$D34/gx.toml"
+check "sweep: x_tensor with .npy files" "!x_tensor" --threads 1 sweep --grid "$D34/gx.toml" --out "$D34/swx"
+check "--y-tensor with .npy files" "!--y-tensor" --threads 1 propagate --model "$D34/m.safetensors" "${dx34[@]}" --y-tensor labels --json
+for f in bomb.idx.gz short.idx.gz crc.idx.gz claim.idx.gz img0.idx img7.idx; do
+  check "data $f" "$f" --threads 1 train --task data --train-x "$D34/$f" --train-y "$D34/lab.idx" --test-split 0:20 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+done
+check "labels labneg.idx" labneg.idx --threads 1 train --task data --train-x "$D34/img.idx" --train-y "$D34/labneg.idx" --test-split 0:20 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+check "labels of float64" yf.npy --threads 1 train --task data --train-x "$D34/x.npy" --train-y "$D34/yf.npy" --test-split 0:50 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+check "npy shape (200, -2)" xneg.npy --threads 1 train --task data --train-x "$D34/xneg.npy" --train-y "$D34/y.npy" --test-split 0:50 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+mkdir -p "$D34/dir.npy"
+mkfifo "$D34/fifo.npy"
+for f in dir.npy fifo.npy; do
+  check "--train-y $f" "$f" --threads 1 train --task data --train-x "$D34/x.npy" --train-y "$D34/$f" --test-split 0:50 --hidden 4 --epochs 1 --out "$D34/n.safetensors"
+done
+kept -p "$D34/fifo.npy"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n' >"$D34/g.toml"
+check "sweep submit --shards 0" --shards --threads 1 sweep submit --grid "$D34/g.toml" --out "$D34/sub" --shards 0 --dry-run
+check "sweep --jobs 0" --jobs --threads 1 sweep --grid "$D34/g.toml" --out "$D34/sw" --jobs 0
+check "--max-memory 0" --max-memory --threads 1 --max-memory 0 train "${XOR[@]}" --out "$D34/n.safetensors"
+check "--activation quad:nan" --activation --threads 1 train "${XOR[@]}" --activation quad:nan --out "$D34/n.safetensors"
+[ -e "$D34/n.safetensors" ] && { debris=$((debris + 1)); echo "section 34: a refused run wrote n.safetensors"; }
+n=$(find "$D34" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 34: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

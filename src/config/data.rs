@@ -497,6 +497,40 @@ impl DataConfig {
         }
     }
 
+    /// Refuses a tensor name (`x_tensor`, `y_tensor`) when none of the files it would select
+    /// from is a `.safetensors` file (only that ending is read as one: `.npy` and IDX files
+    /// hold one unnamed array); the name was ignored without a word (adv46). Called by
+    /// [`Self::arrays_config`], so a sweep's point is checked as a command line is.
+    fn check_tensor_names(&self) -> Result<()> {
+        let is_safetensors = |p: &&Option<PathBuf>| {
+            p.as_ref()
+                .is_some_and(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        };
+        let names = [
+            (
+                Field::XTensor,
+                &self.x_tensor,
+                [&self.train_x, &self.test_x],
+            ),
+            (
+                Field::YTensor,
+                &self.y_tensor,
+                [&self.train_y, &self.test_y],
+            ),
+        ];
+        match names
+            .into_iter()
+            .find(|(_, name, files)| name.is_some() && !files.iter().any(is_safetensors))
+        {
+            Some((field, _, _)) => Err(Error::config(
+                field,
+                "names a tensor of a .safetensors file, but none of its files is one (.npy and \
+                 IDX files hold one array, without a name); remove it",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The settings given in `self` that `task` does not read, in the order of
     /// [`check_applies_to`](Self::check_applies_to)'s list.
     pub fn not_read_by(&self, task: Task) -> Vec<Field> {
@@ -604,6 +638,7 @@ impl DataConfig {
 
     /// The files of task data and how to read them.
     pub fn arrays_config(&self) -> Result<ArraysConfig> {
+        self.check_tensor_names()?;
         let (Some(train_x), Some(train_y)) = (&self.train_x, &self.train_y) else {
             let field = if self.train_x.is_none() {
                 Field::TrainX

@@ -54,8 +54,9 @@ impl Normalization {
                         format!("{s}: every standard deviation must be positive and finite"),
                     ));
                 }
-                for ds in [&mut split.train, &mut split.test] {
+                for (ds, set) in [(&mut split.train, "training"), (&mut split.test, "test")] {
                     affine(&mut ds.x, &mean, &std);
+                    check_normalised(&ds.x, &mean, &std, set)?;
                 }
                 done.push(format!(
                     "normalised by mean {} / std {}",
@@ -93,12 +94,50 @@ fn broadcast(v: &[f64], d: usize, field: Field) -> Result<Vec<f64>> {
     }
 }
 
-/// `0.1307` for a repeated value, `[0.1, 0.2, …] (d values)` otherwise.
+/// `0.1307` for a repeated value, `[0.1, 0.2, …] (d values)` otherwise, each in [`compact`]
+/// form.
 fn short(v: &[f64]) -> String {
     if v.iter().all(|x| *x == v[0]) {
-        return format!("{}", v[0]);
+        return compact(v[0]);
     }
-    format!("[{}, {}, …] ({} values)", v[0], v[1], v.len())
+    format!(
+        "[{}, {}, …] ({} values)",
+        compact(v[0]),
+        compact(v[1]),
+        v.len()
+    )
+}
+
+/// `v` as the shortest text that reads back to it: a plain decimal where |v| is 0 or in
+/// [10⁻⁵, 10¹⁶), exponent form otherwise (a plain 1e-320 is 330 digits: `--scale`, adv43;
+/// `--normalize-std`, adv46).
+pub(crate) fn compact(v: f64) -> String {
+    if v == 0.0 || (1e-5..1e16).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// Refuses normalised values `x` of the `set` samples that are not finite: the data was
+/// checked finite while it was read, so a mean and std that overflow it (a std of 1e-320) are
+/// at fault, not the file (it was blamed on the data's scale or spread, adv46).
+fn check_normalised(x: &Mat<f64>, mean: &[f64], std: &[f64], set: &str) -> Result<()> {
+    for j in 0..x.ncols() {
+        if let Some(k) = x.col_as_slice(j).iter().position(|v| !v.is_finite()) {
+            return Err(Error::config(
+                Field::NormalizeStd,
+                format!(
+                    "feature {k} of sample {j} of the {set} set, less the mean {} and divided \
+                     by the std {}, is beyond f64's range; expected a mean and std that keep \
+                     every value finite",
+                    compact(mean[k]),
+                    compact(std[k])
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// x ← (x − mean)/std, feature by feature.
@@ -211,8 +250,7 @@ impl std::fmt::Display for Scale {
         match self {
             Scale::Auto => f.write_str("auto"),
             Scale::None => f.write_str("none"),
-            Scale::Divide(v) if (1e-5..1e16).contains(v) => write!(f, "{v}"),
-            Scale::Divide(v) => write!(f, "{v:e}"),
+            Scale::Divide(v) => f.write_str(&compact(*v)),
         }
     }
 }

@@ -57,6 +57,7 @@ mod reliability_cli_extremes;
 mod reliability_cli_hints;
 mod reliability_cli_mapped;
 mod reliability_cli_names;
+mod reliability_cli_normalise;
 mod reliability_cli_npy;
 mod reliability_cli_range;
 mod reliability_cli_repeats;
