@@ -3207,4 +3207,45 @@ check "--activation quad:nan" --activation --threads 1 train "${XOR[@]}" --activ
 n=$(find "$D34" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 34: $n temporary files"; }
 
+
+# 35. Forty-sixth session (adv46b, second helper): gzip IDX files that end wrong (bytes appended
+# after a whole stream must be placed after the declared data, not called a corrupt stream
+# without a place; a stream longer than its header; a small stream whose header declares 3 TB),
+# and .npy inputs of types or shapes corrflow does not take (complex, float labels, a test split
+# past the end, too many classes, a FIFO as --out).
+D35=$W/d35
+mkdir -p "$D35"
+python3 - "$D35" "$MNIST" <<'PY35'
+import gzip, struct, sys
+d, mn = sys.argv[1], sys.argv[2]
+img = open(f"{mn}/t10k-images-idx3-ubyte.gz", "rb").read()
+open(f"{d}/junk-images-idx3-ubyte.gz", "wb").write(img + b"garbage!garbage!")
+for name, n, extra in (("long", 10000, 7840000 + 1), ("bomb", 4000000000, 1 << 20)):
+    with gzip.open(f"{d}/{name}-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
+        f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, n, 28, 28) + bytes(extra))
+def npy(path, descr, shape, data):
+    hdr = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
+    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
+    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+xs = [(-1) ** k * (k % 7 + 1) / 8 for k in range(160)]
+npy("x.npy", "<f8", "(40, 4)", struct.pack("<160d", *xs))
+npy("xc.npy", "<c16", "(40, 4)", struct.pack("<320d", *[v for x in xs for v in (x, 0.0)]))
+npy("y.npy", "<i8", "(40,)", struct.pack("<40q", *[k % 2 for k in range(40)]))
+npy("yf.npy", "<f8", "(40,)", struct.pack("<40d", *[k % 2 + 0.5 for k in range(40)]))
+PY35
+t35=(--test-images "$MNIST/t10k-images-idx3-ubyte.gz" --test-labels "$MNIST/t10k-labels-idx1-ubyte.gz" --train-labels "$MNIST/t10k-labels-idx1-ubyte.gz")
+CORRFLOW_CACHE=$D35/cache check "gzip IDX with junk appended" "data bytes its IDX header declares" --threads 1 train --task mnist "${t35[@]}" --train-images "$D35/junk-images-idx3-ubyte.gz" --epochs 1 --out "$D35/m.safetensors"
+CORRFLOW_CACHE=$D35/cache check "gzip IDX longer than its header" "trailing bytes" --threads 1 train --task mnist "${t35[@]}" --train-images "$D35/long-images-idx3-ubyte.gz" --epochs 1 --out "$D35/m.safetensors"
+CORRFLOW_CACHE=$D35/cache check "gzip IDX declaring 3 TB" "over the memory limit" --threads 1 train --task mnist "${t35[@]}" --train-images "$D35/bomb-images-idx3-ubyte.gz" --epochs 1 --out "$D35/m.safetensors"
+dx35=(--task data --epochs 1 --hidden 4)
+check "npy complex features" "<c16" --threads 1 train "${dx35[@]}" --train-x "$D35/xc.npy" --train-y "$D35/y.npy" --test-split 30:40 --out "$D35/m.safetensors"
+check "npy float labels" "expected integers" --threads 1 train "${dx35[@]}" --train-x "$D35/x.npy" --train-y "$D35/yf.npy" --test-split 30:40 --out "$D35/m.safetensors"
+check "--test-split past the end" --test-split --threads 1 train "${dx35[@]}" --train-x "$D35/x.npy" --train-y "$D35/y.npy" --test-split 30:41 --out "$D35/m.safetensors"
+check "--n-classes 65537" --n-classes --threads 1 train "${dx35[@]}" --train-x "$D35/x.npy" --train-y "$D35/y.npy" --test-split 30:40 --n-classes 65537 --out "$D35/m.safetensors"
+rm -f "$D35/fifo" && mkfifo "$D35/fifo"
+check "train --out a FIFO" FIFO --threads 1 train "${dx35[@]}" --train-x "$D35/x.npy" --train-y "$D35/y.npy" --test-split 30:40 --out "$D35/fifo"
+n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 35: $n temporary files"; }
+
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

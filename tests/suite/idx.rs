@@ -220,6 +220,25 @@ fn corrupt_gzip() {
     assert!(left.is_empty(), "cache holds {left:?}");
 }
 
+/// Bytes after a whole gzip stream whose IDX data is complete are blamed on what follows the
+/// declared data, not reported as a corrupt stream without a place (adv46).
+#[test]
+fn junk_after_a_whole_gzip_stream_is_placed_after_the_data() {
+    let d = dirs();
+    let mut gz = gzip(&raw(8, &[100], &[7; 100]));
+    gz.extend_from_slice(b"garbage!garbage!");
+    let p = put(&d.data, "junk.gz", &gz);
+    assert_format_err(
+        IdxFile::open_with_cache(&p, &d.cache),
+        &p,
+        &[
+            "corrupt gzip",
+            "after the 100 data bytes",
+            "expected the file to end",
+        ],
+    );
+}
+
 #[test]
 fn gzip_errors_name_the_source_not_the_cache() {
     let d = dirs();

@@ -233,7 +233,12 @@ fn inflate_into(
     let mut data = (&mut decoder).take(data_len);
     let copied =
         copy_hashed(&mut data, &mut out, &mut content).map_err(|e| copy_error(src, dst, e))?;
-    let extra = read_up_to(&mut decoder, 1, src)?.len() as u64;
+    let mut extra = Vec::new();
+    (&mut decoder)
+        .take(1)
+        .read_to_end(&mut extra)
+        .map_err(|e| after_data_error(src, data_len, e))?;
+    let extra = extra.len() as u64;
     check_len(
         src,
         &h,
@@ -312,12 +317,35 @@ fn read_up_to(r: &mut impl Read, n: usize, src: &Path) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Whether a decoder error means corrupt or truncated gzip data (not a failed read).
+fn is_corrupt(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
+}
+
 /// A decoder error: corrupt or truncated gzip data is a format error of `src`.
 fn read_error(src: &Path, e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof => {
-            Error::format(src, format!("corrupt gzip stream: {e}"))
-        }
-        _ => Error::io(src, e),
+    if is_corrupt(&e) {
+        return Error::format(src, format!("corrupt gzip stream: {e}"));
     }
+    Error::io(src, e)
+}
+
+/// A decoder error once all `data_len` bytes the IDX header declares were read: a bad gzip
+/// trailer, or bytes after the stream that are not another gzip member (junk appended to a
+/// whole file read "corrupt gzip stream: invalid gzip header", without a place: adv46).
+fn after_data_error(src: &Path, data_len: u64, e: io::Error) -> Error {
+    if is_corrupt(&e) {
+        return Error::format(
+            src,
+            format!(
+                "corrupt gzip stream after the {data_len} data bytes its IDX header declares \
+                 ({e}): expected the file to end there, after the gzip trailer, or another \
+                 gzip member to follow"
+            ),
+        );
+    }
+    Error::io(src, e)
 }
