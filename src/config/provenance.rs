@@ -138,12 +138,18 @@ pub fn for_model(
         && model
             .get("task")
             .is_some_and(|t| Some(t) != merged.get("task"));
-    // A split or limit is tied to the files it was carved from.
-    let other_files = FILE_KEYS.iter().any(|&k| {
-        merged
-            .get(k)
-            .is_some_and(|v| defaults.get(k) != Some(v) && model.get(k) != Some(v))
-    });
+    // A split or limit is tied to the files it was carved from, a tensor name to the
+    // .safetensors files it names in (other files may hold other names, or be .npy/IDX files,
+    // which hold one unnamed array and refuse a name: adv46).
+    let other = |keys: &[&str]| {
+        keys.iter().any(|&k| {
+            merged
+                .get(k)
+                .is_some_and(|v| defaults.get(k) != Some(v) && model.get(k) != Some(v))
+        })
+    };
+    let other_files = other(&FILE_KEYS);
+    let (other_x, other_y) = (other(&["train_x", "test_x"]), other(&["train_y", "test_y"]));
     let mut mismatches = Vec::new();
     if !other_task && model.contains_key(TASK_KEY) {
         // Files the model was not trained on at all (not the MNIST folder, which the
@@ -164,7 +170,13 @@ pub fn for_model(
         if other_task && source_key {
             continue; // another task's files and generator settings do not apply
         }
-        if other_files && matches!(key.as_str(), "test_split" | "train_limit") {
+        let tied = match key.as_str() {
+            "test_split" | "train_limit" => other_files,
+            "x_tensor" => other_x,
+            "y_tensor" => other_y,
+            _ => false,
+        };
+        if tied {
             continue;
         }
         match merged.get(&key) {
