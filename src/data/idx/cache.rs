@@ -207,9 +207,11 @@ fn inflate_into(
 ) -> Result<()> {
     let input = open_regular(src)?;
     let mut decoder = MultiGzDecoder::new(BufReader::new(input));
-    let mut head = read_up_to(&mut decoder, 4, src)?;
+    let mut head = read_up_to(&mut decoder, 4, |e| read_error(src, e))?;
     if head.len() == 4 && head[3] > 0 {
-        let more = read_up_to(&mut decoder, header_len(usize::from(head[3])) - 4, src)?;
+        let more = read_up_to(&mut decoder, header_len(usize::from(head[3])) - 4, |e| {
+            read_error(src, e)
+        })?;
         head.extend_from_slice(&more);
     }
     let h = parse_dims(src, &head)?;
@@ -233,12 +235,7 @@ fn inflate_into(
     let mut data = (&mut decoder).take(data_len);
     let copied =
         copy_hashed(&mut data, &mut out, &mut content).map_err(|e| copy_error(src, dst, e))?;
-    let mut extra = Vec::new();
-    (&mut decoder)
-        .take(1)
-        .read_to_end(&mut extra)
-        .map_err(|e| after_data_error(src, data_len, e))?;
-    let extra = extra.len() as u64;
+    let extra = read_up_to(&mut decoder, 1, |e| after_data_error(src, data_len, e))?.len() as u64;
     check_len(
         src,
         &h,
@@ -308,12 +305,14 @@ fn copy_error(src: &Path, dst: &Path, e: CopyError) -> Error {
     }
 }
 
-/// Up to `n` bytes from `r` (fewer only at the end of the stream).
-fn read_up_to(r: &mut impl Read, n: usize, src: &Path) -> Result<Vec<u8>> {
+/// Up to `n` bytes from `r` (fewer only at the end of the stream); a failed read is `error`'s.
+fn read_up_to(
+    r: &mut impl Read,
+    n: usize,
+    error: impl FnOnce(io::Error) -> Error,
+) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
-    r.take(n as u64)
-        .read_to_end(&mut out)
-        .map_err(|e| read_error(src, e))?;
+    r.take(n as u64).read_to_end(&mut out).map_err(error)?;
     Ok(out)
 }
 
