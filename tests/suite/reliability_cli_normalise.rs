@@ -2,34 +2,8 @@
 //! and tensor names (`--x-tensor`/`--y-tensor`) where no file holds tensors (adv46).
 
 use std::path::Path;
-use std::process::Output;
 
-use crate::common::{corrflow, write_xy};
-
-/// `cmd` (train or propagate) of task data on the `.npy` files `x`, `y` (their first 10
-/// samples the test set), with `extra` flags; train writes `out`.
-fn run_data(cmd: &str, x: &Path, y: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "--threads",
-        "1",
-        cmd,
-        "--task",
-        "data",
-        "--train-x",
-        x.to_str().unwrap(),
-        "--train-y",
-        y.to_str().unwrap(),
-        "--test-split",
-        "0:10",
-    ];
-    if cmd == "train" {
-        args.extend(["--epochs", "1", "--out", out.to_str().unwrap()]);
-    } else {
-        args.extend(["--model", out.to_str().unwrap(), "--json"]);
-    }
-    args.extend(extra);
-    corrflow(&args)
-}
+use crate::common::{corrflow, run_data, write_xy};
 
 /// Forty samples of two features and two classes in `dir`.
 fn data(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {

@@ -1,33 +1,6 @@
 //! `--scale` where it cannot apply or makes the data overflow (adv43).
 
-use std::path::Path;
-use std::process::Output;
-
-use crate::common::{corrflow, write_xy};
-
-/// `train` of one epoch on the `.npy` files `x`, `y` (their first 10 samples the test set),
-/// dividing by `scale`, into `out`.
-fn train_scaled(x: &Path, y: &Path, scale: &str, out: &Path) -> Output {
-    corrflow(&[
-        "--threads",
-        "1",
-        "train",
-        "--task",
-        "data",
-        "--train-x",
-        x.to_str().unwrap(),
-        "--train-y",
-        y.to_str().unwrap(),
-        "--test-split",
-        "0:10",
-        "--epochs",
-        "1",
-        "--scale",
-        scale,
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
+use crate::common::{corrflow, run_data, write_xy};
 
 /// `--scale` with a generated task (XOR, higher-order), whose samples are not read from files,
 /// is refused naming `--scale`, as `--test-split` and `--train-limit` are; it was ignored
@@ -74,7 +47,7 @@ fn a_scale_that_makes_finite_data_overflow_is_named() {
     let (x, y) = write_xy(dir.path(), "", &xs, &ys);
     let out = dir.path().join("m.safetensors");
     for scale in ["1e-320", "5e-324"] {
-        let run = train_scaled(&x, &y, scale, &out);
+        let run = run_data("train", &x, &y, &out, &["--scale", scale]);
         let err = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(2), "{scale}: {err}");
         assert!(
@@ -97,7 +70,7 @@ fn the_overflowing_value_is_written_in_six_digits() {
     let ys: Vec<i64> = (0..40).map(|k| k % 2).collect();
     let (x, y) = write_xy(dir.path(), "", &xs, &ys);
     let out = dir.path().join("m.safetensors");
-    let run = train_scaled(&x, &y, "1e-320", &out);
+    let run = run_data("train", &x, &y, &out, &["--scale", "1e-320"]);
     let err = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(2), "{err}");
     assert!(err.contains("--scale") && err.contains("x.npy"), "{err}");

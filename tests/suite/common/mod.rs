@@ -274,3 +274,34 @@ pub fn train_data(x: &std::path::Path, y: &std::path::Path, out: &std::path::Pat
     .arg(out);
     c
 }
+
+/// `cmd` (train or propagate) of task data on the `.npy` files `x`, `y` (their first 10
+/// samples the test set), with `extra` flags; train writes `out`.
+pub fn run_data(
+    cmd: &str,
+    x: &std::path::Path,
+    y: &std::path::Path,
+    out: &std::path::Path,
+    extra: &[&str],
+) -> Output {
+    let mut args = vec![
+        "--threads",
+        "1",
+        cmd,
+        "--task",
+        "data",
+        "--train-x",
+        x.to_str().unwrap(),
+        "--train-y",
+        y.to_str().unwrap(),
+        "--test-split",
+        "0:10",
+    ];
+    if cmd == "train" {
+        args.extend(["--epochs", "1", "--out", out.to_str().unwrap()]);
+    } else {
+        args.extend(["--model", out.to_str().unwrap(), "--json"]);
+    }
+    args.extend(extra);
+    corrflow(&args)
+}
