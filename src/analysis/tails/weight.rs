@@ -191,8 +191,8 @@ impl EdgeworthWeight {
 
     /// [`EdgeworthWeight::pair`] on the rows of `z` (at most the scratch's), all at once: the
     /// pair products, then the two GEMMs of the module documentation (κ₄'s staircase below the
-    /// split; Q, the linear term and the rest of the staircase), then the dot products column
-    /// by column across rows.
+    /// split; Q, the linear term and the rest of the staircase), then the per-row dot products
+    /// and the weights in one pass ([`Contract`]).
     fn rows(&self, w: &mut Scratch, z: MatRef<'_, f64>, plus: &mut [f64], minus: &mut [f64]) {
         let b = z.nrows();
         let Scratch { u, z2, ya, yb } = w;
@@ -212,7 +212,7 @@ impl EdgeworthWeight {
         };
         for (c, &(a, e)) in self.pairs.iter().enumerate() {
             let (x, y) = (u_col(a), u_col(e));
-            dispatch(Rows::Product(x, y, &mut z2.col_as_slice_mut(c)[..b]));
+            dispatch(Product(x, y, &mut z2.col_as_slice_mut(c)[..b]));
         }
         let z2b = z2.as_ref().subrows(0, b);
         let lead = z2b.subcols(0, self.lead);
@@ -223,35 +223,110 @@ impl EdgeworthWeight {
             1.0,
         );
         gemm(yb.as_mut().subrows_mut(0, b), z2b, self.k34.as_ref(), 1.0);
-        // Per row: A = u·Q, v·u, |Q|² and κ₄·u⁴/24 = Σ_q z_q Y_q.
-        let mut sums: [Vec<f64>; 4] = std::array::from_fn(|_| vec![0.0; b]);
-        let [big_a, vu, q2, b4] = &mut sums;
-        for (a, &va) in self.v.iter().enumerate() {
-            let (ua, qa) = (u_col(a), &yb.col_as_slice(a)[..b]);
-            dispatch(Rows::AddProduct(ua, qa, big_a));
-            dispatch(Rows::AddScaled(va, ua, vu));
-            dispatch(Rows::AddProduct(qa, qa, q2));
-        }
+        // Per row: A = u·Q, v·u, |Q|² and κ₄·u⁴/24 = Σ_q z_q Y_q, then w(±u).
+        let u: Vec<&[f64]> = (0..self.r).map(|a| &u_col(a)[..b]).collect();
+        let q: Vec<&[f64]> = (0..self.r).map(|a| &yb.col_as_slice(a)[..b]).collect();
         let lead_cols = self
             .lead_cols
             .iter()
             .enumerate()
-            .map(|(j, &q)| (ya.col_as_slice(j), q));
+            .map(|(j, &q)| (&z2.col_as_slice(q)[..b], &ya.col_as_slice(j)[..b]));
         let rest = self.rest_cols.iter().enumerate();
-        let rest_cols = rest.map(|(j, &q)| (yb.col_as_slice(self.r + 1 + j), q));
-        for (y, q) in lead_cols.chain(rest_cols) {
-            dispatch(Rows::AddProduct(&z2.col_as_slice(q)[..b], &y[..b], b4));
+        let rest_cols = rest.map(|(j, &q)| {
+            (
+                &z2.col_as_slice(q)[..b],
+                &yb.col_as_slice(self.r + 1 + j)[..b],
+            )
+        });
+        let quartic: Vec<(&[f64], &[f64])> = lead_cols.chain(rest_cols).collect();
+        dispatch(Contract {
+            u: &u,
+            q: &q,
+            v: &self.v,
+            quartic: &quartic,
+            linear: &yb.col_as_slice(self.r)[..b],
+            constant: self.constant,
+            plus,
+            minus,
+        });
+    }
+}
+
+/// The per-row contractions after the two GEMMs of [`EdgeworthWeight::pair`], fused into one
+/// pass over the rows: A = Σ_a u_a Q_a, v·u = Σ_a v_a u_a, |Q|² = Σ_a Q_a² (a in order) and
+/// κ₄·u⁴/24 = Σ_q z_q Y_q (the staircase's columns in order: below the split, then the rest),
+/// each summed from 0 as `acc += x·y`, then w(±u) from them. [`CONTRACT_ROWS`] rows at a time
+/// hold their sums in fixed-size arrays (registers once the compiler vectorises the lane loops)
+/// while the columns are read, instead of one pass over a b-row sum per column; each row's
+/// operations and their order are those of a column-by-column pass, so the numbers are the same
+/// bit for bit. The rows after the last full block go one by one, by the same operations.
+struct Contract<'a> {
+    u: &'a [&'a [f64]],
+    q: &'a [&'a [f64]],
+    v: &'a [f64],
+    quartic: &'a [(&'a [f64], &'a [f64])],
+    linear: &'a [f64],
+    constant: f64,
+    plus: &'a mut [f64],
+    minus: &'a mut [f64],
+}
+
+/// Rows per block of [`Contract`]: four 8-lane vectors per sum, so that the 10–55 additions
+/// into each sum run as four independent chains.
+const CONTRACT_ROWS: usize = 32;
+
+impl Contract<'_> {
+    /// w(u) and w(−u) of one row from its sums (module docs: κ₃·H₃ = A − 3v·u, the even part).
+    #[inline(always)]
+    fn weights(&self, [a, vu, q2, b4]: [f64; 4], lin: f64) -> (f64, f64) {
+        let h3 = a - 3.0 * vu;
+        let e = self.constant + b4 + lin + (a * a - 6.0 * vu * a - 9.0 * q2 + 9.0 * vu * vu) / 72.0;
+        (e + h3 / 6.0, e - h3 / 6.0)
+    }
+
+    /// The four sums of rows `at..at + N`.
+    #[inline(always)]
+    fn sums<const N: usize>(&self, at: usize) -> [[f64; N]; 4] {
+        let (mut a, mut vu, mut q2, mut b4) = ([0.0; N], [0.0; N], [0.0; N], [0.0; N]);
+        let block = |x: &[f64]| -> [f64; N] { x[at..at + N].try_into().expect("a block of rows") };
+        for ((u, q), &va) in self.u.iter().zip(self.q).zip(self.v) {
+            let (u, q) = (block(u), block(q));
+            for l in 0..N {
+                a[l] += u[l] * q[l];
+                vu[l] += va * u[l];
+                q2[l] += q[l] * q[l];
+            }
         }
-        let linear = &yb.col_as_slice(self.r)[..b];
-        let rows = big_a.iter().zip(vu.iter()).zip(q2.iter().zip(b4.iter()));
-        for ((((&a, &vu), (&q2, &b4)), &lin), (p, m)) in
-            rows.zip(linear).zip(plus.iter_mut().zip(minus.iter_mut()))
-        {
-            let h3 = a - 3.0 * vu;
-            let e =
-                self.constant + b4 + lin + (a * a - 6.0 * vu * a - 9.0 * q2 + 9.0 * vu * vu) / 72.0;
-            *p = e + h3 / 6.0;
-            *m = e - h3 / 6.0;
+        for &(z, y) in self.quartic {
+            let (z, y) = (block(z), block(y));
+            for l in 0..N {
+                b4[l] += z[l] * y[l];
+            }
+        }
+        [a, vu, q2, b4]
+    }
+}
+
+impl WithSimd for Contract<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let b = self.plus.len();
+        let full = b / CONTRACT_ROWS * CONTRACT_ROWS;
+        for at in (0..full).step_by(CONTRACT_ROWS) {
+            let [a, vu, q2, b4] = self.sums::<CONTRACT_ROWS>(at);
+            for l in 0..CONTRACT_ROWS {
+                let (p, m) = self.weights([a[l], vu[l], q2[l], b4[l]], self.linear[at + l]);
+                self.plus[at + l] = p;
+                self.minus[at + l] = m;
+            }
+        }
+        for at in full..b {
+            let [[a], [vu], [q2], [b4]] = self.sums::<1>(at);
+            let (p, m) = self.weights([a, vu, q2, b4], self.linear[at]);
+            self.plus[at] = p;
+            self.minus[at] = m;
         }
     }
 }
@@ -262,38 +337,18 @@ impl EdgeworthWeight {
 /// draws: 1.8 + 2.1 MB).
 const ROWS: usize = 512;
 
-/// Elementwise operations over a batch's rows, as plain loops inside `with_simd` so that the
-/// compiler vectorises them for the instruction set pulp dispatches to.
-enum Rows<'a> {
-    /// out = x·y.
-    Product(&'a [f64], &'a [f64], &'a mut [f64]),
-    /// acc += x·y.
-    AddProduct(&'a [f64], &'a [f64], &'a mut [f64]),
-    /// acc += a·x.
-    AddScaled(f64, &'a [f64], &'a mut [f64]),
-}
+/// out = x·y over a batch's rows, as a plain loop inside `with_simd` so that the compiler
+/// vectorises it for the instruction set pulp dispatches to.
+struct Product<'a>(&'a [f64], &'a [f64], &'a mut [f64]);
 
-impl WithSimd for Rows<'_> {
+impl WithSimd for Product<'_> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, _simd: S) {
-        match self {
-            Rows::Product(x, y, out) => {
-                for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
-                    *o = a * b;
-                }
-            }
-            Rows::AddProduct(x, y, acc) => {
-                for ((o, a), b) in acc.iter_mut().zip(x).zip(y) {
-                    *o += a * b;
-                }
-            }
-            Rows::AddScaled(a, x, acc) => {
-                for (o, b) in acc.iter_mut().zip(x) {
-                    *o += a * b;
-                }
-            }
+        let Product(x, y, out) = self;
+        for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
+            *o = a * b;
         }
     }
 }
@@ -372,7 +427,8 @@ mod tests {
 
     /// The fast contractions equal the definition summed over every index tuple, at random
     /// points, for whitened cumulants of skewed samples (symmetric tensors by construction), at
-    /// ranks 1 (one GEMM: no split) to 7 (split s = 3: κ₄'s staircase in both GEMMs).
+    /// ranks 1 (one GEMM: no split) to 7 (split s = 3: κ₄'s staircase in both GEMMs), on rows
+    /// of a full block of the fused contractions and on rows after it.
     #[test]
     fn contractions_match_the_hermite_definition() {
         for r in [1, 2, 3, 5, 7] {
@@ -389,13 +445,15 @@ mod tests {
         assert_eq!(w.lead_cols.is_empty(), r == 1, "rank {r}: the split");
         let k3 = |a: usize, b: usize, d: usize| c.k3[(a, b + r * d)];
         let k4 = |a: usize, b: usize, d: usize, e: usize| c.k4[(a + r * b, d + r * e)];
-        let z = Mat::from_fn(5, r, |_, _| 2.0 * rng.random::<f64>() - 1.0);
-        let (mut plus, mut minus) = (vec![0.0; 5], vec![0.0; 5]);
+        // A block of `CONTRACT_ROWS` rows and rows after it, one by one.
+        let b = CONTRACT_ROWS + 5;
+        let z = Mat::from_fn(b, r, |_, _| 2.0 * rng.random::<f64>() - 1.0);
+        let (mut plus, mut minus) = (vec![0.0; b], vec![0.0; b]);
         w.pair(z.as_ref(), &mut plus, &mut minus);
         let tuples = |k: u32| {
             (0..r.pow(k)).map(move |t| (0..k).map(|p| t / r.pow(p) % r).collect::<Vec<_>>())
         };
-        for j in 0..5 {
+        for j in 0..b {
             let u: Vec<f64> = z.row(j).iter().copied().collect();
             let t3: f64 = tuples(3)
                 .map(|i| k3(i[0], i[1], i[2]) * hermite(&i, &u))
