@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::SurrogateCheck;
 use super::first_layer::ClassSamples;
-use super::guard::{guard, CheckSettings};
+use super::guard::{check_guarded, guard, CheckSettings, GradientSizes};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
@@ -133,7 +133,10 @@ pub fn train_cumulants(
                 Some(s) => {
                     let sampled = s.loss_and_grad(net, &mut check_grads);
                     sampled_sum += sampled;
-                    guard(closure, sampled, check.weight, &mut grads, &check_grads)
+                    let before = GradientSizes::of(&grads, &check_grads);
+                    let guarded = guard(closure, sampled, check.weight, &mut grads, &check_grads);
+                    check_guarded(guarded, closure, sampled, before, &grads, check.weight)?;
+                    guarded
                 }
             };
             step = step.saturating_add(1);

@@ -154,3 +154,33 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
         assert!(!model.exists());
     }
 }
+
+/// A λ so large that J = L_C + λ|L_C − S| or its gradient's squares (Adam's second moment)
+/// leave f64's range is refused naming `--closure-check` and a λ that fits, under Adam and
+/// SGD alike; old: "cumulant training diverged …; lower the learning rate", which no rate
+/// cures (1e160 and 1e200: the run went on untrained under Adam, its second moment infinite;
+/// adv47).
+#[test]
+fn a_closure_check_that_overflows_the_objective_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("never.safetensors");
+    let m = model.to_str().unwrap();
+    for (weight, optimizer) in [("1e308", "adam"), ("1e200", "adam"), ("1e200", "sgd")] {
+        let check = format!("--closure-check={weight}");
+        let line = format!(
+            "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --objective cumulants \
+             --optimizer {optimizer} --lr 1e-30 {check} --epochs 1 --out"
+        );
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.push(m);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{check} {optimizer}: {err}");
+        assert!(
+            err.contains("--closure-check") && err.contains("expected a λ below"),
+            "{check} {optimizer}: {err}"
+        );
+        assert!(!err.contains("learning rate"), "{check} {optimizer}: {err}");
+        assert!(!model.exists());
+    }
+}

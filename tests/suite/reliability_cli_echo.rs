@@ -137,3 +137,48 @@ fn a_grids_keys_and_values_are_echoed_short_and_escaped() {
         short_and_escaped(&out, name);
     }
 }
+
+/// A generated task's σ and gamma shape are written in compact form in the task's description
+/// (the summary, the JSON, a model's records and every message that names the task); old: a
+/// σ of 1e-300 was 302 characters ("0.000…0001"), 1e300 likewise (adv47).
+#[test]
+fn a_generated_tasks_settings_are_written_compactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--task", "xor", "--sigma", "1e-300"], "σ=1e-300,"),
+        (
+            &["--task", "higher-order", "--gamma-shape", "1e300"],
+            "gamma shape=1e300,",
+        ),
+    ];
+    for (task, shown) in cases {
+        let args = [
+            "--threads",
+            "1",
+            "train",
+            "--epochs",
+            "1",
+            "--json",
+            "--out",
+            m,
+        ];
+        let out = corrflow(&[&args[..], task].concat());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{task:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let description = report["task"].as_str().unwrap_or_default();
+        assert!(description.contains(shown), "{task:?}: {description}");
+        assert!(
+            description.len() < 120,
+            "{task:?}: {} bytes",
+            description.len()
+        );
+        assert!(!text.contains("00000000000"), "{task:?}");
+    }
+}
