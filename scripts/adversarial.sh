@@ -3257,11 +3257,12 @@ n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
 # every covariance densely must be refused naming --affine (grid key affine), not ignored (the
 # output was --affine dense's), while --order 3 (the f64 path) still runs; a generated task's σ
 # and gamma shape must be written in compact form (1e-300 was 302 characters in the summary,
-# the JSON, the model's records and every message naming the task: a line over 200 bytes or a
-# run of 11 zeros counts as unnamed).
+# the JSON, the model's records and every message naming the task: a run of 11 zeros counts as
+# unnamed), and an unridged split's mean variance in 4 digits (it was 16: 10+ fraction digits
+# count as unnamed).
 D36=$W/d36
 mkdir -p "$D36"
-long36() { # NAME FILE: FILE holds no line over 200 bytes with a run of 11 zeros
+long36() { # NAME FILE: FILE holds no run of 11 zeros (a value in full digits)
   if grep -aEq '0{11}' "$2"; then
     unnamed=$((unnamed + 1)); echo "$1: a value in full digits: $(grep -aEo '.{0,40}0{11}' "$2" | head -n 1)"
   fi
@@ -3290,6 +3291,8 @@ check "train --gamma-shape 1e300 (digits)" + --threads 1 train --task higher-ord
 long36 "train --gamma-shape 1e300" "$W/out"
 check "propagate --sigma 1e300 (digits)" "spreads beyond f64" --threads 1 propagate --model "$D36/m.safetensors" --sigma 1e300 --json
 long36 "propagate --sigma 1e300" "$W/err"
+check "analyze --ridge 0 (digits)" --ridge --threads 1 analyze --model "$D36/m.safetensors" --ridge 0 --json
+grep -Eq '[0-9]\.[0-9]{10,}' "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge 0: a value in 17 digits: $(grep -Eo '.{0,30}[0-9]\.[0-9]{10,}' "$W/err")"; }
 n=$(find "$D36" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 36: $n temporary files"; }
 [ -e "$D36/n.safetensors" ] && { debris=$((debris + 1)); echo "section 36: a refused run wrote n.safetensors"; }

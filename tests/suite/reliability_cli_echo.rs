@@ -182,3 +182,35 @@ fn a_generated_tasks_settings_are_written_compactly() {
         assert!(!text.contains("00000000000"), "{task:?}");
     }
 }
+
+/// `analyze --ridge 0` on a class covariance that is not positive definite says the mean
+/// variance in 4 significant digits; old: "mean variance = 7.478465597215772e-1" (adv47).
+#[test]
+fn an_unridged_split_says_the_mean_variance_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    train_tiny_xor(m, "8");
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "analyze",
+        "--model",
+        m,
+        "--ridge",
+        "0",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let mean = err
+        .split("mean variance = ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no mean variance: {err}"));
+    let digits: String = mean
+        .chars()
+        .skip(2)
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(digits.len() <= 3, "{err}");
+}
