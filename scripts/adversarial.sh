@@ -3259,7 +3259,9 @@ n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
 # and gamma shape must be written in compact form (1e-300 was 302 characters in the summary,
 # the JSON, the model's records and every message naming the task: a run of 11 zeros counts as
 # unnamed), and an unridged split's mean variance in 4 digits (it was 16: 10+ fraction digits
-# count as unnamed).
+# count as unnamed); a CORRFLOW_CACHE folder that exists but takes no new file (/proc, /sys/kernel:
+# a read-only folder, as root cannot be made) named with its variable, not as the temporary
+# file's "No such file or directory".
 D36=$W/d36
 mkdir -p "$D36"
 long36() { # NAME FILE: FILE holds no run of 11 zeros (a value in full digits)
@@ -3293,6 +3295,9 @@ check "propagate --sigma 1e300 (digits)" "spreads beyond f64" --threads 1 propag
 long36 "propagate --sigma 1e300" "$W/err"
 check "analyze --ridge 0 (digits)" --ridge --threads 1 analyze --model "$D36/m.safetensors" --ridge 0 --json
 grep -Eq '[0-9]\.[0-9]{10,}' "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge 0: a value in 17 digits: $(grep -Eo '.{0,30}[0-9]\.[0-9]{10,}' "$W/err")"; }
+for c in /proc /sys/kernel; do
+  CORRFLOW_CACHE=$c check "CORRFLOW_CACHE=$c (takes no file)" CORRFLOW_CACHE --threads 1 propagate --model "$W/mnist.safetensors" "${MN[@]}" --json
+done
 n=$(find "$D36" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 36: $n temporary files"; }
 [ -e "$D36/n.safetensors" ] && { debris=$((debris + 1)); echo "section 36: a refused run wrote n.safetensors"; }
