@@ -3260,7 +3260,10 @@ n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
 # and gamma shape must be written in compact form (1e-300 was 302 characters in the summary,
 # the JSON, the model's records and every message naming the task: a run of 11 zeros counts as
 # unnamed), and an unridged split's mean variance in 4 digits (it was 16: 10+ fraction digits
-# count as unnamed); a CORRFLOW_CACHE folder that exists but takes no new file (/proc, /sys/kernel:
+# count as unnamed); a --gain whose first gradients' squares overflow Adam's second moment
+# (1e50 on XOR: the run exited 0 untrained, under both objectives) refused naming --gain, and
+# SGD's divergence there naming the read-out's curvature in short (it was 201 digits, 1 kB:
+# a message over 900 bytes counts as unnamed); a CORRFLOW_CACHE folder that exists but takes no new file (/proc, /sys/kernel:
 # a read-only folder, as root cannot be made) named with its variable, not as the temporary
 # file's "No such file or directory".
 D36=$W/d36
@@ -3296,6 +3299,13 @@ check "propagate --sigma 1e300 (digits)" "spreads beyond f64" --threads 1 propag
 long36 "propagate --sigma 1e300" "$W/err"
 check "analyze --ridge 0 (digits)" --ridge --threads 1 analyze --model "$D36/m.safetensors" --ridge 0 --json
 grep -Eq '[0-9]\.[0-9]{10,}' "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge 0: a value in 17 digits: $(grep -Eo '.{0,30}[0-9]\.[0-9]{10,}' "$W/err")"; }
+for o in samples cumulants; do
+  check "--gain 1e50, --objective $o (Adam's squares)" "!--gain" --threads 1 train --task xor --hidden 8 --activation quad:0.5 --objective $o --gain 1e50 --epochs 1 --out "$D36/n.safetensors"
+  rm -f "$D36/n.safetensors" # an old binary's untrained model (counted above)
+done
+check "--gain 1e50 --optimizer sgd (curvature digits)" --lr --threads 1 train --task xor --hidden 8 --activation quad:0.5 --optimizer sgd --gain 1e50 --epochs 1 --out "$D36/n.safetensors"
+long36 "--gain 1e50 --optimizer sgd" "$W/err"
+[ "$(wc -c <"$W/err")" -gt 900 ] && { unnamed=$((unnamed + 1)); echo "--gain 1e50 --optimizer sgd: $(wc -c <"$W/err") bytes"; }
 for c in /proc /sys/kernel; do
   CORRFLOW_CACHE=$c check "CORRFLOW_CACHE=$c (takes no file)" CORRFLOW_CACHE --threads 1 propagate --model "$W/mnist.safetensors" "${MN[@]}" --json
 done

@@ -24,7 +24,8 @@ use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
 use crate::net::train::{
-    check_fits, train, update, zeros_like, EpochStats, Loss, ObjectiveParts, TrainConfig,
+    check_fits, squares_overflowed, train, update, zeros_like, EpochStats, Loss, ObjectiveParts,
+    TrainConfig,
 };
 use crate::net::Mlp;
 use crate::propagate::closures::Corrections;
@@ -141,6 +142,14 @@ pub fn train_cumulants(
             };
             step = step.saturating_add(1);
             update(net, &grads, &mut state1, &mut state2, cfg, step);
+            if step == 1 {
+                // As the sample objective's first step (`net::train`): squares of gradients
+                // beyond f64 leave Adam's steps at 0, the network untrained (λ's product was
+                // refused above).
+                if let Some(l) = state2.iter().position(|l| !l.is_finite()) {
+                    return Err(squares_overflowed(l + 1, false));
+                }
+            }
         }
         let stats = EpochStats {
             epoch,

@@ -214,3 +214,21 @@ fn an_unridged_split_says_the_mean_variance_in_short() {
         .collect();
     assert!(digits.len() <= 3, "{err}");
 }
+
+/// SGD's divergence at `--gain 1e50` names the read-out's curvature in exponent form; old: its
+/// 9.2e200 in 201 digits, a 1 kB message (adv47).
+#[test]
+fn an_sgd_divergences_curvature_is_written_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let args = "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --optimizer sgd \
+                --gain 1e50 --epochs 1 --out";
+    let mut args: Vec<&str> = args.split_whitespace().collect();
+    args.push(model.to_str().unwrap());
+    let out = corrflow(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("curvature"), "{err}");
+    assert!(!err.contains("00000000000"), "{err}");
+    assert!(err.len() < 900, "{} bytes: {err}", err.len());
+}
