@@ -776,10 +776,11 @@ done
 for f in rank1 tiny huge; do
   "$BIN" --threads 1 train $(dd $f) --activation tanh --hidden 16,16 --epochs 2 --out "$D14/m-$f.safetensors" >/dev/null 2>&1
 done
-# (tiny, 1e-300: refused since adv28, its class variances underflow f64's normal range.)
+# (tiny, 1e-300: refused since adv28, its class variances underflow f64's normal range. The
+# f32 run's --affine is dense since adv47, which refuses factored where f32 updates densely.)
 for f in rank1 tiny; do
   want=+; [ $f = tiny ] && want="spreads below f64's normal range"
-  for o in "--affine factored" "--affine auto" "--precision f32" "--precision f32 --affine factored"; do
+  for o in "--affine factored" "--affine auto" "--precision f32" "--precision f32 --affine dense"; do
     check "propagate $f data $o" "$want" propagate --model "$D14/m-$f.safetensors" --json $o
   done
 done
@@ -3247,5 +3248,69 @@ check "train --out a FIFO" FIFO --threads 1 train "${dx35[@]}" --train-x "$D35/x
 n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 35: $n temporary files"; }
 
+
+
+# 36. Forty-seventh session (adv47): flags of the cumulant objective and of the f32 path. A
+# --closure-check whose product overflows the guarded objective J = L_C + λ|L_C − S| or its
+# gradient's squares must name --closure-check (1e307/1e308 were blamed on --lr, "lower the
+# learning rate", which no rate cures; 1e200 under Adam ran untrained, its second moment
+# infinite: counted as ignored); --affine factored where --precision f32 at --order 2 updates
+# every covariance densely must be refused naming --affine (grid key affine), not ignored (the
+# output was --affine dense's), while --order 3 (the f64 path) still runs; a generated task's σ
+# and gamma shape must be written in compact form (1e-300 was 302 characters in the summary,
+# the JSON, the model's records and every message naming the task: a run of 11 zeros counts as
+# unnamed), and an unridged split's mean variance in 4 digits (it was 16: 10+ fraction digits
+# count as unnamed); a --gain whose first gradients' squares overflow Adam's second moment
+# (1e50 on XOR: the run exited 0 untrained, under both objectives) refused naming --gain, and
+# SGD's divergence there naming the read-out's curvature in short (it was 201 digits, 1 kB:
+# a message over 900 bytes counts as unnamed); a CORRFLOW_CACHE folder that exists but takes no new file (/proc, /sys/kernel:
+# a read-only folder, as root cannot be made) named with its variable, not as the temporary
+# file's "No such file or directory".
+D36=$W/d36
+mkdir -p "$D36"
+long36() { # NAME FILE: FILE holds no run of 11 zeros (a value in full digits)
+  if grep -aEq '0{11}' "$2"; then
+    unnamed=$((unnamed + 1)); echo "$1: a value in full digits: $(grep -aEo '.{0,40}0{11}' "$2" | head -n 1)"
+  fi
+}
+cum36=(--task xor --hidden 8 --activation quad:0.5 --objective cumulants --epochs 1)
+check "--closure-check 1e308" --closure-check --threads 1 train "${cum36[@]}" --closure-check 1e308 --out "$D36/n.safetensors"
+check "--closure-check 1e307 --lr 1e-30" --closure-check --threads 1 train "${cum36[@]}" --closure-check 1e307 --lr 1e-30 --out "$D36/n.safetensors"
+check "--closure-check 1e200 (adam)" "!--closure-check" --threads 1 train "${cum36[@]}" --closure-check 1e200 --out "$D36/n.safetensors"
+rm -f "$D36/n.safetensors" # an old binary's run that trained nothing (counted above)
+check "--closure-check 1e200 --optimizer sgd" --closure-check --threads 1 train "${cum36[@]}" --closure-check 1e200 --optimizer sgd --out "$D36/n.safetensors"
+check "--closure-check 1e100 (fits)" + --threads 1 train "${cum36[@]}" --closure-check 1e100 --out "$D36/ok.safetensors"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nactivation = "quad:0.5"\nobjective = "cumulants"\nclosure_check = 1e308\n' >"$D36/gc.toml"
+check "sweep: closure_check 1e308" "grid key 'closure_check'" --threads 1 sweep --grid "$D36/gc.toml" --out "$D36/swc"
+"$BIN" --threads 1 train --task xor --hidden 8 --epochs 1 --out "$D36/m.safetensors" >/dev/null 2>&1
+for cmd in propagate analyze; do
+  check "$cmd --precision f32 --affine factored" "!--affine" --threads 1 $cmd --model "$D36/m.safetensors" --precision f32 --affine factored --json
+done
+check "propagate --precision f32 --affine factored --order 3" + --threads 1 propagate --model "$D36/m.safetensors" --precision f32 --affine factored --order 3 --json
+check "propagate --precision f32 --affine dense" + --threads 1 propagate --model "$D36/m.safetensors" --precision f32 --affine dense --json
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nprecision = "f32"\naffine = "factored"\n' >"$D36/ga.toml"
+check "sweep: precision f32, affine factored" "!grid key 'affine'" --threads 1 sweep --grid "$D36/ga.toml" --out "$D36/swa"
+check "train --sigma 1e-300 (digits)" + --threads 1 train --task xor --hidden 4 --epochs 1 --sigma 1e-300 --json --out "$D36/s.safetensors"
+long36 "train --sigma 1e-300" "$W/out"
+long36 "the model's records of --sigma 1e-300" "$D36/s.safetensors"
+check "train --gamma-shape 1e300 (digits)" + --threads 1 train --task higher-order --epochs 1 --gamma-shape 1e300 --out "$D36/g.safetensors"
+long36 "train --gamma-shape 1e300" "$W/out"
+check "propagate --sigma 1e300 (digits)" "spreads beyond f64" --threads 1 propagate --model "$D36/m.safetensors" --sigma 1e300 --json
+long36 "propagate --sigma 1e300" "$W/err"
+check "analyze --ridge 0 (digits)" --ridge --threads 1 analyze --model "$D36/m.safetensors" --ridge 0 --json
+grep -Eq '[0-9]\.[0-9]{10,}' "$W/err" && { unnamed=$((unnamed + 1)); echo "analyze --ridge 0: a value in 17 digits: $(grep -Eo '.{0,30}[0-9]\.[0-9]{10,}' "$W/err")"; }
+for o in samples cumulants; do
+  check "--gain 1e50, --objective $o (Adam's squares)" "!--gain" --threads 1 train --task xor --hidden 8 --activation quad:0.5 --objective $o --gain 1e50 --epochs 1 --out "$D36/n.safetensors"
+  rm -f "$D36/n.safetensors" # an old binary's untrained model (counted above)
+done
+check "--gain 1e50 --optimizer sgd (curvature digits)" --lr --threads 1 train --task xor --hidden 8 --activation quad:0.5 --optimizer sgd --gain 1e50 --epochs 1 --out "$D36/n.safetensors"
+long36 "--gain 1e50 --optimizer sgd" "$W/err"
+[ "$(wc -c <"$W/err")" -gt 900 ] && { unnamed=$((unnamed + 1)); echo "--gain 1e50 --optimizer sgd: $(wc -c <"$W/err") bytes"; }
+for c in /proc /sys/kernel; do
+  CORRFLOW_CACHE=$c check "CORRFLOW_CACHE=$c (takes no file)" CORRFLOW_CACHE --threads 1 propagate --model "$W/mnist.safetensors" "${MN[@]}" --json
+done
+n=$(find "$D36" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 36: $n temporary files"; }
+[ -e "$D36/n.safetensors" ] && { debris=$((debris + 1)); echo "section 36: a refused run wrote n.safetensors"; }
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -39,7 +39,7 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, default_value_t = ClosureMethod::Auto)]
     pub closure: ClosureMethod,
     /// Update of f64 covariances through an affine layer: dense, auto or factored (see
-    /// `corrflow propagate --help`).
+    /// `corrflow propagate --help`; factored is refused under --precision f32 at --order 2).
     #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
     pub affine: AffineStrategy,
     /// (Adds the row "x+κ", the theory from the input corrected at h1 at this order, and the

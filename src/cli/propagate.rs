@@ -38,7 +38,9 @@ pub struct PropagateArgs {
     pub precision: Precision,
     /// Update of f64 covariances through an affine layer: dense (W Σ Wᵀ), auto (through the
     /// non-constant coordinates or a Cholesky factor where the flop model says it is cheaper;
-    /// equal to rounding) or factored (wherever a factor exists; for measurements).
+    /// equal to rounding) or factored (wherever a factor exists; for measurements). Under
+    /// --precision f32 at --order 2 every covariance is updated densely in f32: factored is
+    /// refused there.
     #[arg(long, value_enum, default_value_t = defaults::AFFINE)]
     pub affine: AffineStrategy,
     #[command(flatten)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::defaults::{self, task_defaults};
 use super::Task;
 use crate::data::arrays::{X_TENSOR, Y_TENSOR};
-use crate::data::preprocess::{read_vector, write_vector};
+use crate::data::preprocess::{compact, read_vector, write_vector};
 use crate::data::samples::MAX_CLASSES;
 use crate::data::split::Sets;
 use crate::data::{
@@ -266,9 +266,13 @@ impl DataConfig {
                     seed: self.data_seed.unwrap_or(defaults::DATA_SEED),
                 };
                 (source.sigma, source.data_seed) = (Some(cfg.sigma), Some(cfg.seed));
+                // σ in compact form: a plain 1e-300 is 302 characters (adv47).
                 let description = format!(
                     "xor (σ={}, d={}, rotate={}, seed={})",
-                    cfg.sigma, cfg.dim, cfg.rotate, cfg.seed
+                    compact(cfg.sigma),
+                    cfg.dim,
+                    cfg.rotate,
+                    cfg.seed
                 );
                 (cfg.generate()?, description, None)
             }
@@ -287,7 +291,10 @@ impl DataConfig {
                 source.data_seed = Some(cfg.seed);
                 let description = format!(
                     "higher-order (d={}, skewed directions={}, gamma shape={}, seed={})",
-                    cfg.dim, cfg.n_skewed, cfg.shape, cfg.seed
+                    cfg.dim,
+                    cfg.n_skewed,
+                    compact(cfg.shape),
+                    cfg.seed
                 );
                 (cfg.generate()?, description, None)
             }

@@ -21,6 +21,7 @@
 
 use serde::Serialize;
 
+use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
 use crate::net::Layer;
 use crate::propagate::closures::Corrections;
@@ -100,4 +101,91 @@ pub fn guard(
         }
     }
     closure + weight * (closure - sampled).abs()
+}
+
+/// The largest |entry| of ∇L_C and of ∇L_C − ∇S, taken before [`guard`] combines them: what
+/// λ multiplies ([`check_guarded`]).
+#[derive(Clone, Copy, Debug)]
+pub struct GradientSizes {
+    /// max |∇L_C|, |∇S|.
+    plain: f64,
+    /// max |∇L_C − ∇S|.
+    difference: f64,
+}
+
+impl GradientSizes {
+    /// The sizes of `grads` (∇L_C) and `check_grads` (∇S).
+    pub fn of(grads: &[Layer], check_grads: &[Layer]) -> Self {
+        let (mut plain, mut difference) = (0.0, 0.0);
+        let mut add = |g: f64, c: f64| {
+            plain = grow(grow(plain, g), c);
+            difference = grow(difference, g - c);
+        };
+        for (g, c) in grads.iter().zip(check_grads) {
+            for j in 0..g.w.ncols() {
+                for i in 0..g.w.nrows() {
+                    add(g.w[(i, j)], c.w[(i, j)]);
+                }
+            }
+            for i in 0..g.b.nrows() {
+                add(g.b[i], c.b[i]);
+            }
+        }
+        GradientSizes { plain, difference }
+    }
+}
+
+/// `most` grown to |v|; NaN once either is NaN (`f64::max` would drop it).
+fn grow(most: f64, v: f64) -> f64 {
+    if most.is_nan() || v.is_nan() {
+        f64::NAN
+    } else {
+        most.max(v.abs())
+    }
+}
+
+/// The largest |entry| of `layers` (NaN where one is NaN).
+fn largest(layers: &[Layer]) -> f64 {
+    let mut most = 0.0;
+    for l in layers {
+        for j in 0..l.w.ncols() {
+            most = l.w.col(j).iter().fold(most, |m, &v| grow(m, v));
+        }
+        most = l.b.iter().fold(most, |m, &v| grow(m, v));
+    }
+    most
+}
+
+/// Refuses a guarded objective `guarded` (J) or gradient `grads` (∇J) beyond f64's range —
+/// or a ∇J entry whose square is, as Adam's second moment takes it — where L_C (`closure`),
+/// S (`sampled`), their gradients (`before`) and those squares are all finite: λ (`weight`)
+/// made the overflow, and the error names `--closure-check` with the largest λ that keeps
+/// both in range. A λ of 1e308 was blamed on the learning rate ("lower the learning rate"),
+/// which no rate cures (adv47).
+pub fn check_guarded(
+    guarded: f64,
+    closure: f64,
+    sampled: f64,
+    before: GradientSizes,
+    grads: &[Layer],
+    weight: f64,
+) -> Result<()> {
+    let squares_fit = |v: f64| (v * v).is_finite();
+    let inputs_fit = closure.is_finite() && sampled.is_finite() && squares_fit(before.plain);
+    if !inputs_fit || (guarded.is_finite() && squares_fit(largest(grads))) {
+        return Ok(());
+    }
+    let gap = (closure - sampled).abs();
+    let most = (f64::MAX / gap).min((f64::MAX.sqrt() - before.plain) / before.difference);
+    Err(Error::config(
+        Field::ClosureCheck,
+        format!(
+            "λ = {} weighs |L_C − S| = {gap:.2e} and ∇L_C − ∇S (entries up to {:.2e}) beyond \
+             f64's range (1.8e308: the objective J = L_C + λ|L_C − S|, or the square of a \
+             gradient entry in Adam's second moment); expected a λ below {most:.1e} (the \
+             default is 1)",
+            compact(weight),
+            before.difference,
+        ),
+    ))
 }

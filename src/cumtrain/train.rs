@@ -19,12 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use super::check::SurrogateCheck;
 use super::first_layer::ClassSamples;
-use super::guard::{guard, CheckSettings};
+use super::guard::{check_guarded, guard, CheckSettings, GradientSizes};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
 use crate::net::train::{
-    check_fits, train, update, zeros_like, EpochStats, Loss, ObjectiveParts, TrainConfig,
+    check_fits, squares_overflowed, train, update, zeros_like, EpochStats, Loss, ObjectiveParts,
+    TrainConfig,
 };
 use crate::net::Mlp;
 use crate::propagate::closures::Corrections;
@@ -133,11 +134,22 @@ pub fn train_cumulants(
                 Some(s) => {
                     let sampled = s.loss_and_grad(net, &mut check_grads);
                     sampled_sum += sampled;
-                    guard(closure, sampled, check.weight, &mut grads, &check_grads)
+                    let before = GradientSizes::of(&grads, &check_grads);
+                    let guarded = guard(closure, sampled, check.weight, &mut grads, &check_grads);
+                    check_guarded(guarded, closure, sampled, before, &grads, check.weight)?;
+                    guarded
                 }
             };
             step = step.saturating_add(1);
             update(net, &grads, &mut state1, &mut state2, cfg, step);
+            if step == 1 {
+                // As the sample objective's first step (`net::train`): squares of gradients
+                // beyond f64 leave Adam's steps at 0, the network untrained (λ's product was
+                // refused above).
+                if let Some(l) = state2.iter().position(|l| !l.is_finite()) {
+                    return Err(squares_overflowed(l + 1, false));
+                }
+            }
         }
         let stats = EpochStats {
             epoch,

@@ -63,6 +63,7 @@ pub enum Field {
     SurrogateSamples,
     Ridge,
     HeatmapLayer,
+    Affine,
     // running
     Threads,
     Jobs,
@@ -72,7 +73,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 54] = [
+    pub const ALL: [Field; 55] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -123,6 +124,7 @@ impl Field {
         Field::SurrogateSamples,
         Field::Ridge,
         Field::HeatmapLayer,
+        Field::Affine,
         Field::Threads,
         Field::Jobs,
         Field::Shard,
@@ -182,6 +184,7 @@ impl Field {
             Field::SurrogateSamples => "analysis.surrogate_samples",
             Field::Ridge => "analysis.ridge",
             Field::HeatmapLayer => "analysis.heatmap_layer",
+            Field::Affine => "analysis.affine",
             Field::Threads => "run.threads",
             Field::Jobs => "run.jobs",
             Field::Shard => "run.shard",

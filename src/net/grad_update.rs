@@ -62,6 +62,14 @@ impl<T: Real> FusedUpdate<T> {
     }
 }
 
+impl<T: Real> FusedUpdate<T> {
+    /// The first layer (0-based) whose second moment (Adam's v) holds a non-finite entry: a
+    /// gradient whose square overflowed (SGD leaves it zero).
+    pub(crate) fn second_moment_overflowed(&self) -> Option<usize> {
+        self.s2.iter().position(|l| !l.is_finite())
+    }
+}
+
 /// Columns of W per block for a layer of `rows` outputs: [`BLOCK_ENTRIES`] / rows, at least 1.
 fn block_columns(rows: usize) -> usize {
     (BLOCK_ENTRIES / rows.max(1)).max(1)

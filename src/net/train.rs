@@ -250,8 +250,12 @@ fn train_in<T: Real>(
             step += 1;
             optimiser.step(net, x, &fp, &deltas, Rule::new(cfg, step));
             if step == 1 {
+                let f32 = T::EPSILON > f64::EPSILON;
                 if let Some(l) = net.layers.iter().position(|l| !l.is_finite()) {
-                    return Err(first_step_overflowed(l + 1, T::EPSILON > f64::EPSILON));
+                    return Err(first_step_overflowed(l + 1, f32));
+                }
+                if let Some(l) = optimiser.second_moment_overflowed() {
+                    return Err(squares_overflowed(l + 1, f32));
                 }
             }
             phases.update += lap(&mut clock);
@@ -391,14 +395,25 @@ fn curvature_hint(first: Option<(f64, usize)>, cfg: &TrainConfig) -> String {
     if !(step.is_finite() && step > stable) {
         return String::new();
     }
+    // 3 decimals up to 10⁶, exponent form beyond: at --gain 1e50 the curvature was 9e200
+    // written in 201 digits (adv47).
+    let short = |v: f64| {
+        if v.abs() < 1e6 {
+            format!("{v:.3}")
+        } else {
+            format!("{v:.3e}")
+        }
+    };
     format!(
         ": at initialisation the loss's curvature in the read-out's weights is at least \
-         {lambda:.3} (2·E[z̃ z̃ᵀ]'s largest eigenvalue, z̃ = the read-out's inputs and 1, over the \
-         first batch of {b}), so lr·curvature = {step:.3}, beyond the {stable} under which SGD \
+         {} (2·E[z̃ z̃ᵀ]'s largest eigenvalue, z̃ = the read-out's inputs and 1, over the \
+         first batch of {b}), so lr·curvature = {}, beyond the {stable} under which SGD \
          with momentum {} is stable; expected --lr below {:.2e}, or --optimizer adam, whose \
          steps do not scale with the curvature (that rate is a necessary bound, not a \
          guarantee: the curvature named is a lower estimate on one batch and changes as the \
          network trains, so a rate below it can still diverge or train poorly)",
+        short(lambda),
+        short(step),
         cfg.momentum,
         stable / lambda
     )
@@ -441,6 +456,26 @@ fn first_step_overflowed(layer: usize, f32: bool) -> Error {
         "the first training step made the weights or biases of layer {layer} non-finite: the \
          gradients (or their squares) overflowed {range}; the initial scale (--gain) or the \
          data's scale (--sigma, --scale or the data files) is too large, not the learning rate"
+    ))
+}
+
+/// The error for gradients of `layer` (1-based) whose squares overflowed in Adam's second
+/// moment at the first step while the weights stayed finite: every later step divides them by
+/// √∞ and moves nothing, so the run went on, untrained, to exit 0 (`--gain 1e30` on XOR:
+/// final loss 1.5e180, accuracy 0.5; adv47). Not the learning rate's doing (Adam's steps are
+/// ~--lr whatever the gradient), but the initial scale's or the data's. `f32`: the training ran
+/// in f32.
+pub(crate) fn squares_overflowed(layer: usize, f32: bool) -> Error {
+    let (range, root) = if f32 {
+        ("f32's range (3.4e38) under --precision f32", "1.8e19")
+    } else {
+        ("f64's range (1.8e308)", "1.3e154")
+    };
+    Error::Numeric(format!(
+        "the first training step's gradients of layer {layer} exceed {root}: their squares in \
+         Adam's second moment overflow {range}, and Adam's steps divide them by ∞, so the weights \
+         would stay as initialised; the initial scale (--gain) or the data's scale (--sigma, \
+         --scale or the data files) is too large, not the learning rate"
     ))
 }
 

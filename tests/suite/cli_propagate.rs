@@ -181,7 +181,8 @@ fn bad_requests_are_refused_clearly() {
 /// `--precision f32` and `--affine` reach the engine: on the XOR network (2-16-2, quadratic)
 /// every reported error agrees with f64's within the f32 bound of `propagate_f32`
 /// ((maps + 1)·max N·ε_f32 = 3·16·2⁻²³), κ₃/κ₄ corrections run in f64 (identical output), and
-/// a bad `--affine` is refused naming the flag.
+/// a bad `--affine` is refused naming the flag (as `factored` under f32 is since adv47, where
+/// the f32 path updates densely: `reliability_cli_affine`).
 #[test]
 fn precision_and_affine_flags() {
     let dir = tempfile::tempdir().unwrap();
@@ -202,7 +203,7 @@ fn precision_and_affine_flags() {
     let bound = 3.0 * 16.0 * f64::from(f32::EPSILON);
     for extra in [
         &["--precision", "f32"][..],
-        &["--precision", "F32", "--affine", "factored"],
+        &["--precision", "F32", "--affine", "dense"],
     ] {
         let single = errors(&run(extra));
         assert_eq!(single.len(), exact.len());

@@ -154,3 +154,55 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
         assert!(!model.exists());
     }
 }
+
+/// `train --task xor --hidden 8 --activation quad:0.5 --epochs 1` with `extra` (words split
+/// on whitespace) into a fresh folder's model: asserts exit 2 and no model, returns stderr.
+fn refused_xor_training(extra: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("never.safetensors");
+    let line = format!(
+        "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --epochs 1 {extra} --out"
+    );
+    let mut args: Vec<&str> = line.split_whitespace().collect();
+    args.push(model.to_str().unwrap());
+    let out = corrflow(&args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{extra}: {err}");
+    assert!(!model.exists(), "{extra}");
+    err
+}
+
+/// A λ so large that J = L_C + λ|L_C − S| or its gradient's squares (Adam's second moment)
+/// leave f64's range is refused naming `--closure-check` and a λ that fits, under Adam and
+/// SGD alike; old: "cumulant training diverged …; lower the learning rate", which no rate
+/// cures (1e160 and 1e200: the run went on untrained under Adam, its second moment infinite;
+/// adv47).
+#[test]
+fn a_closure_check_that_overflows_the_objective_is_named() {
+    for (weight, optimizer) in [("1e308", "adam"), ("1e200", "adam"), ("1e200", "sgd")] {
+        let extra = format!(
+            "--objective cumulants --optimizer {optimizer} --lr 1e-30 --closure-check={weight}"
+        );
+        let err = refused_xor_training(&extra);
+        assert!(
+            err.contains("--closure-check") && err.contains("expected a λ below"),
+            "{extra}: {err}"
+        );
+        assert!(!err.contains("learning rate"), "{extra}: {err}");
+    }
+}
+
+/// A `--gain` whose first gradients exceed √(f64::MAX) (1e50 on XOR's quadratic network) is
+/// refused at the first step naming --gain, under both objectives: their squares in Adam's
+/// second moment are infinite, every step divides by ∞, and the run exited 0 with the untrained
+/// network (final loss 1.5e300, accuracy 0.5; adv47).
+#[test]
+fn gradients_whose_squares_overflow_adams_moment_are_refused() {
+    for objective in ["samples", "cumulants"] {
+        let err = refused_xor_training(&format!("--objective {objective} --gain 1e50"));
+        assert!(
+            err.contains("second moment") && err.contains("--gain"),
+            "{objective}: {err}"
+        );
+    }
+}

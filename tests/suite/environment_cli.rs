@@ -108,13 +108,10 @@ fn under_ulimit_v_a_run_is_refused_or_runs_never_aborted_by_the_gemm_workspace()
     }
 }
 
-#[test]
-fn a_cache_folder_that_is_a_file_is_named_with_its_variable() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("not-a-folder");
-    std::fs::write(&file, b"x").unwrap();
-    let images = dir.path().join("x.idx.gz");
-    let labels = dir.path().join("y.idx.gz");
+/// A gzip IDX pair of 4 samples in `dir` (images, labels): the cache tests' data.
+fn gzip_pair(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let images = dir.join("x.idx.gz");
+    let labels = dir.join("y.idx.gz");
     for (path, header) in [
         (&images, &[0u8, 0, 8, 2, 0, 0, 0, 4, 0, 0, 0, 2][..]),
         (&labels, &[0, 0, 8, 1, 0, 0, 0, 4][..]),
@@ -126,16 +123,44 @@ fn a_cache_folder_that_is_a_file_is_named_with_its_variable() {
             .unwrap();
         std::fs::write(path, gz.finish().unwrap()).unwrap();
     }
+    (images, labels)
+}
+
+/// Trains on [`gzip_pair`] with `CORRFLOW_CACHE` set to `cache`: refused (exit 2) naming the
+/// variable and `cache`; returns stderr.
+fn refused_cache(cache: &std::path::Path) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (images, labels) = gzip_pair(dir.path());
     let o = train_data(&images, &labels, &dir.path().join("m.safetensors"))
-        .env("CORRFLOW_CACHE", &file)
+        .env("CORRFLOW_CACHE", cache)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(
         err.contains("set CORRFLOW_CACHE to a writable folder"),
         "{err}"
     );
+    assert!(err.contains(&cache.display().to_string()), "{err}");
+    err
+}
+
+#[test]
+fn a_cache_folder_that_is_a_file_is_named_with_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    refused_cache(&file);
+}
+
+/// A cache folder that exists but takes no new file (`/proc`: ENOENT for any new name; a
+/// read-only folder for a user who is not root) is named with its variable, as one that cannot
+/// be created; old: "/proc/.corrflow-tmp-<pid>-0-x-….idx: No such file or directory", a
+/// temporary name the user never chose, without the variable (adv47).
+#[test]
+fn a_cache_folder_that_takes_no_file_is_named_with_its_variable() {
+    let err = refused_cache(std::path::Path::new("/proc"));
+    assert!(!err.contains(".corrflow-tmp"), "{err}");
 }
 
 /// Worker threads that cannot be started (20 MiB of address space, `--max-memory` lifting the

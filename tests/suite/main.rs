@@ -51,6 +51,7 @@ mod pilot_fresh;
 mod propagate_engine;
 mod propagate_f32;
 mod reliability_cli;
+mod reliability_cli_affine;
 mod reliability_cli_budget;
 mod reliability_cli_echo;
 mod reliability_cli_extremes;

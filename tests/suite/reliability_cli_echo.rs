@@ -137,3 +137,98 @@ fn a_grids_keys_and_values_are_echoed_short_and_escaped() {
         short_and_escaped(&out, name);
     }
 }
+
+/// A generated task's σ and gamma shape are written in compact form in the task's description
+/// (the summary, the JSON, a model's records and every message that names the task); old: a
+/// σ of 1e-300 was 302 characters ("0.000…0001"), 1e300 likewise (adv47).
+#[test]
+fn a_generated_tasks_settings_are_written_compactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (&["--task", "xor", "--sigma", "1e-300"], "σ=1e-300,"),
+        (
+            &["--task", "higher-order", "--gamma-shape", "1e300"],
+            "gamma shape=1e300,",
+        ),
+    ];
+    for (task, shown) in cases {
+        let args = [
+            "--threads",
+            "1",
+            "train",
+            "--epochs",
+            "1",
+            "--json",
+            "--out",
+            m,
+        ];
+        let out = corrflow(&[&args[..], task].concat());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{task:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let description = report["task"].as_str().unwrap_or_default();
+        assert!(description.contains(shown), "{task:?}: {description}");
+        assert!(
+            description.len() < 120,
+            "{task:?}: {} bytes",
+            description.len()
+        );
+        assert!(!text.contains("00000000000"), "{task:?}");
+    }
+}
+
+/// `analyze --ridge 0` on a class covariance that is not positive definite says the mean
+/// variance in 4 significant digits; old: "mean variance = 7.478465597215772e-1" (adv47).
+#[test]
+fn an_unridged_split_says_the_mean_variance_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    train_tiny_xor(m, "8");
+    let out = corrflow(&[
+        "--threads",
+        "1",
+        "analyze",
+        "--model",
+        m,
+        "--ridge",
+        "0",
+        "--json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let mean = err
+        .split("mean variance = ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no mean variance: {err}"));
+    let digits: String = mean
+        .chars()
+        .skip(2)
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(digits.len() <= 3, "{err}");
+}
+
+/// SGD's divergence at `--gain 1e50` names the read-out's curvature in exponent form; old: its
+/// 9.2e200 in 201 digits, a 1 kB message (adv47).
+#[test]
+fn an_sgd_divergences_curvature_is_written_in_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let args = "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --optimizer sgd \
+                --gain 1e50 --epochs 1 --out";
+    let mut args: Vec<&str> = args.split_whitespace().collect();
+    args.push(model.to_str().unwrap());
+    let out = corrflow(&args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("curvature"), "{err}");
+    assert!(!err.contains("00000000000"), "{err}");
+    assert!(err.len() < 900, "{} bytes: {err}", err.len());
+}

@@ -88,15 +88,7 @@ pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cach
     if let Some(c) = candidate.and_then(|c| c.matching(src, source_hash)) {
         return Ok(c);
     }
-    fs::create_dir_all(cache_dir).map_err(|e| {
-        Error::format(
-            cache_dir,
-            format!(
-                "cannot be used as the folder of inflated IDX files ({e}); set {CACHE_ENV} to a \
-                 writable folder (default: the system's temporary folder, TMPDIR)"
-            ),
-        )
-    })?;
+    fs::create_dir_all(cache_dir).map_err(|e| unusable(cache_dir, &e))?;
     remove_stale(cache_dir);
     let name = target
         .file_name()
@@ -105,8 +97,10 @@ pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cach
     let (tmp, file) = create_temp(cache_dir, &name, |p| {
         File::options().write(true).create_new(true).open(p)
     });
+    // A folder that exists but takes no new file (read-only, not permitted) is the folder's
+    // error, as one that cannot be created: the temporary name was never the user's (adv47).
     let result = file
-        .map_err(|e| Error::io(&tmp, e))
+        .map_err(|e| unusable(cache_dir, &e))
         .and_then(|file| inflate_into(src, file, &tmp, cache_dir, source_hash, limit))
         .and_then(|()| fs::rename(&tmp, &target).map_err(|e| Error::io(&target, e)));
     if result.is_err() {
@@ -120,6 +114,18 @@ pub fn inflated(src: &Path, cache_dir: &Path, limit: MemoryLimit) -> Result<Cach
             "the cache file just written does not verify (changed while it was written?)",
         )
     })
+}
+
+/// The error for a cache folder `dir` that cannot be created or written (`e`), naming
+/// [`CACHE_ENV`].
+fn unusable(dir: &Path, e: &io::Error) -> Error {
+    Error::format(
+        dir,
+        format!(
+            "cannot be used as the folder of inflated IDX files ({e}); set {CACHE_ENV} to a \
+             writable folder (default: the system's temporary folder, TMPDIR)"
+        ),
+    )
 }
 
 /// XXH64 of the whole file `path`, read in blocks.
