@@ -60,9 +60,7 @@ impl<T: Real> FusedUpdate<T> {
             blocks,
         }
     }
-}
 
-impl<T: Real> FusedUpdate<T> {
     /// The first layer (0-based) whose second moment (Adam's v) holds a non-finite entry: a
     /// gradient whose square overflowed (SGD leaves it zero).
     pub(crate) fn second_moment_overflowed(&self) -> Option<usize> {
