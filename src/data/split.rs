@@ -347,7 +347,7 @@ fn non_finite(pair: &Pair, i: usize, k: usize, scaled: f64, scale: Option<f64>) 
         Some(s) if raw[k].is_finite() => Error::config(
             Field::Scale,
             format!(
-                "{}: value {:.5e} at sample {i}, value {k}, divided by {s:e} is {scaled}, beyond \
+                "{}: value {:.5e} at sample {i}, feature {k}, divided by {s:e} is {scaled}, beyond \
                  f64's range; expected a scale that keeps every value finite",
                 pair.x.path().display(),
                 // 6 significant digits: the value in full ("-3.6904559931127854e0", adv43)
@@ -357,7 +357,7 @@ fn non_finite(pair: &Pair, i: usize, k: usize, scaled: f64, scale: Option<f64>) 
         ),
         _ => Error::format(
             pair.x.path(),
-            format!("non-finite value {} at sample {i}, value {k}", raw[k]),
+            format!("non-finite value {} at sample {i}, feature {k}", raw[k]),
         ),
     }
 }

@@ -36,7 +36,7 @@ fn scale_with_a_generated_task_is_refused_naming_it() {
 }
 
 /// Finite data divided by a scale so small that it overflows (1e-320, 5e-324) is refused naming
-/// `--scale`, the file, the value and the scale in exponent form; it was "x.npy: non-finite
+/// `--scale`, the file, the value (by sample and feature) and the scale in exponent form; it was "x.npy: non-finite
 /// value -inf at sample 0", blaming a file whose values are finite, and the scale was printed
 /// in 330 digits in the messages that did name it.
 #[test]
@@ -54,6 +54,8 @@ fn a_scale_that_makes_finite_data_overflow_is_named() {
             err.contains("--scale") && err.contains("x.npy") && err.contains(scale),
             "{scale}: {err}"
         );
+        // The entry by its sample and feature (it said "value 0" for feature 0, adv47).
+        assert!(err.contains(", feature 0, divided by"), "{scale}: {err}");
         assert!(err.len() < 600, "{scale}: {} bytes: {err}", err.len());
         assert!(!out.exists(), "{scale}");
     }
