@@ -3253,7 +3253,8 @@ n=$(find "$D35" -name '.corrflow-tmp*' | wc -l)
 # 10^5 layers of width 1 (its load searched a list of names per tensor, ~30 s; its estimate
 # summed the layers after each start layer, ~9 s) and of 2·10^4 (the statistics' batches, 3 x
 # 512 samples x 8 padded rows a stage, were not in the estimate: 4.3 GB under --max-memory 2G);
-# a grid of such architectures (--dry-run, 6–9 s a point); `sweep merge` of another grid's
+# a grid of such architectures (--dry-run, 6–9 s a point) and one of 10^4 points of them (10^9
+# widths from 250 kB: its points held before the first ran, minutes); `sweep merge` of another grid's
 # folder (its records kept their old index: the merged folder could not be resumed) and into
 # one of its own inputs (the input's other records were lost, exit 0); a model's data and
 # preprocessing records of 20 kB with escapes (echoed whole) and normalisers or recorded files
@@ -3287,6 +3288,7 @@ for L, act, bias in ((100000, "linear", False), (20000, "tanh", True)):
         if bias:
             ts.append((nm + ".bias", [widths[l + 1]], bytes(8 * widths[l + 1])))
     st(f"{d}/deep{L}.safetensors", ts, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})
+open(f"{d}/gwide.toml", "w").write('task = "xor"\nn_train = 200\nepochs = 1\nseed = [' + ",".join(map(str, range(10000))) + ']\nhidden = [[' + ",".join(["1"] * 100000) + "]]\n")
 open(f"{d}/gdeep.toml", "w").write('task = "xor"\nn_train = 200\nepochs = 1\nseed = [1, 2, 3, 4, 5]\nhidden = [[' + ",".join(["1"] * 100000) + "]]\n")
 b = open(f"{d}/base.safetensors", "rb").read()
 n = struct.unpack("<Q", b[:8])[0]
@@ -3311,6 +3313,8 @@ check "propagate: 10^5 layers of width 1" deep100000.safetensors --threads 1 --m
 long37 "propagate: 10^5 layers of width 1"
 check "propagate: 2·10^4 layers, --max-memory 2G" deep20000.safetensors --threads 1 --max-memory 2G propagate --model "$D37/deep20000.safetensors" --task xor --json
 check "sweep --dry-run: 5 points of 10^5 layers" + --threads 1 sweep --grid "$D37/gdeep.toml" --out "$D37/swdeep" --dry-run
+check "sweep --dry-run: 10^4 points of 10^5 layers" "gwide.toml: key 'hidden'" --threads 1 sweep --grid "$D37/gwide.toml" --out "$D37/swwide" --dry-run
+check "sweep: 10^4 points of 10^5 layers" "gwide.toml: key 'hidden'" --threads 1 sweep --grid "$D37/gwide.toml" --out "$D37/swwide"
 # sweep merge: another grid's folder, then the merged folder resumed; a merge into an input.
 printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2]\n' >"$D37/ga.toml"
 printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [0, 1, 2]\n' >"$D37/gb.toml"
