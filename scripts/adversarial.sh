@@ -3313,4 +3313,106 @@ n=$(find "$D36" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 36: $n temporary files"; }
 [ -e "$D36/n.safetensors" ] && { debris=$((debris + 1)); echo "section 36: a refused run wrote n.safetensors"; }
 
+# 37. Forty-seventh session (adv47b, second helper): sweep, train and model files. A model of
+# 10^5 layers of width 1 (its load searched a list of names per tensor, ~30 s; its estimate
+# summed the layers after each start layer, ~9 s) and of 2·10^4 (the statistics' batches, 3 x
+# 512 samples x 8 padded rows a stage, were not in the estimate: 4.3 GB under --max-memory 2G);
+# a grid of such architectures (--dry-run, 6–9 s a point) and one of 10^4 points of them (10^9
+# widths from 250 kB: its points held before the first ran, minutes); `sweep merge` of another grid's
+# folder (its records kept their old index: the merged folder could not be resumed) and into
+# one of its own inputs (the input's other records were lost, exit 0); a model's data and
+# preprocessing records of 20 kB with escapes (echoed whole) and normalisers or recorded files
+# that cannot be read (named neither the flag nor the model); grids and train flags found fine.
+D37=$W/d37
+mkdir -p "$D37"
+long37() { # NAME: the last run's message is short and escape-free
+  if [ "$(wc -c <"$W/err")" -gt 1500 ] || grep -q $'\x1b' "$W/err"; then
+    unnamed=$((unnamed + 1)); echo "$1: $(wc -c <"$W/err") bytes or a raw escape: $(head -c 120 "$W/err" | tr -d '\033')"
+  fi
+}
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --out "$D37/base.safetensors" >/dev/null 2>&1
+python3 - "$D37" <<'PY37'
+import json, struct, sys
+d = sys.argv[1]
+def st(path, tensors, meta):
+    head, body = {"__metadata__": meta}, b""
+    for name, shape, bs in tensors:
+        head[name] = {"dtype": "F64", "shape": shape, "data_offsets": [len(body), len(body) + len(bs)]}
+        body += bs
+    hb = json.dumps(head).encode()
+    hb += b" " * ((8 - len(hb) % 8) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(hb)) + hb + body)
+for L, act, bias in ((100000, "linear", False), (20000, "tanh", True)):
+    widths = [2] + [1] * L + [2]
+    ts = []
+    for l in range(L + 1):
+        nm = "readout" if l == L else f"hidden{l + 1}"
+        w = [1.0] * widths[l] if l < L else [1.0, -1.0]
+        ts.append((nm + ".weight", [widths[l + 1], widths[l]], struct.pack(f"<{len(w)}d", *w)))
+        if bias:
+            ts.append((nm + ".bias", [widths[l + 1]], bytes(8 * widths[l + 1])))
+    st(f"{d}/deep{L}.safetensors", ts, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})
+open(f"{d}/gwide.toml", "w").write('task = "xor"\nn_train = 200\nepochs = 1\nseed = [' + ",".join(map(str, range(10000))) + ']\nhidden = [[' + ",".join(["1"] * 100000) + "]]\n")
+open(f"{d}/gdeep.toml", "w").write('task = "xor"\nn_train = 200\nepochs = 1\nseed = [1, 2, 3, 4, 5]\nhidden = [[' + ",".join(["1"] * 100000) + "]]\n")
+b = open(f"{d}/base.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+def model(name, key, value):
+    hh = json.loads(json.dumps(h))
+    hh["__metadata__"][key] = value
+    t = json.dumps(hh).encode()
+    t += b" " * ((8 - len(t) % 8) % 8)
+    open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(t)) + t + b[8 + n:])
+esc = "\x1b[2J\x1b[31m"
+junk = esc + "x" * 20000
+model("rec-notjson", "corrflow.data", "{" + junk)
+model("rec-array", "corrflow.data", json.dumps([junk]))
+model("rec-sigma", "corrflow.data", json.dumps({"task": "xor", "sigma": junk}))
+model("rec-scale", "corrflow.preprocess", json.dumps({"scale": junk}))
+model("rec-norm", "corrflow.preprocess", json.dumps({"scale": "none", "center": False, "standardize": False, "normalize_mean": "abc", "normalize_std": "1"}))
+model("rec-missing", "corrflow.data", json.dumps({"task": "data", "train_x": d + "/gone-x.npy", "train_y": d + "/gone-y.npy", "test_split": "0:10"}))
+PY37
+# Deep models and grids: refused naming the model (or run) within the timeout.
+check "propagate: 10^5 layers of width 1" deep100000.safetensors --threads 1 --max-memory 1G propagate --model "$D37/deep100000.safetensors" --task xor --json
+long37 "propagate: 10^5 layers of width 1"
+check "propagate: 2·10^4 layers, --max-memory 2G" deep20000.safetensors --threads 1 --max-memory 2G propagate --model "$D37/deep20000.safetensors" --task xor --json
+check "sweep --dry-run: 5 points of 10^5 layers" + --threads 1 sweep --grid "$D37/gdeep.toml" --out "$D37/swdeep" --dry-run
+check "sweep --dry-run: 10^4 points of 10^5 layers" "gwide.toml: key 'hidden'" --threads 1 sweep --grid "$D37/gwide.toml" --out "$D37/swwide" --dry-run
+check "sweep: 10^4 points of 10^5 layers" "gwide.toml: key 'hidden'" --threads 1 sweep --grid "$D37/gwide.toml" --out "$D37/swwide"
+# sweep merge: another grid's folder, then the merged folder resumed; a merge into an input.
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2]\n' >"$D37/ga.toml"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [0, 1, 2]\n' >"$D37/gb.toml"
+rm -rf "$D37/swa" "$D37/m"
+"$BIN" --threads 1 sweep --grid "$D37/ga.toml" --out "$D37/swa" >/dev/null 2>&1
+check "merge of another grid's folder" "points are missing" --threads 1 sweep merge --grid "$D37/gb.toml" --out "$D37/m" "$D37/swa"
+check "resume of that merge" + --threads 1 sweep --grid "$D37/gb.toml" --out "$D37/m"
+rm -rf "$D37/swb" && "$BIN" --threads 1 sweep --grid "$D37/gb.toml" --out "$D37/swb" >/dev/null 2>&1
+cp "$D37/swb/results.jsonl" "$D37/swb.keep"
+check "merge into one of its inputs" "!an output never replaces an input" --threads 1 sweep merge --grid "$D37/ga.toml" --out "$D37/swb" "$D37/swb"
+cmp -s "$D37/swb/results.jsonl" "$D37/swb.keep" || { clobbered=$((clobbered + 1)); echo "merge into one of its inputs: its results.jsonl was replaced"; }
+# A model's records.
+for r in notjson array sigma scale; do
+  check "model record $r of 20 kB" "rec-$r.safetensors: its record" --threads 1 propagate --model "$D37/rec-$r.safetensors" --json
+  long37 "model record $r of 20 kB"
+done
+check "model record normalize_mean abc" "its record corrflow.preprocess sets normalize_mean" --threads 1 propagate --model "$D37/rec-norm.safetensors" --task xor --json
+check "model record naming a deleted file" "its record corrflow.data sets train_x" --threads 1 analyze --model "$D37/rec-missing.safetensors" --json
+check "--normalize-mean abc" --normalize-mean --threads 1 train "${XOR[@]}" --normalize-mean abc --normalize-std 1 --out "$D37/n.safetensors"
+check "--normalize-mean a folder" --normalize-mean --threads 1 train "${XOR[@]}" --normalize-mean "$D37" --normalize-std 1 --out "$D37/n.safetensors"
+# Found fine (adv47b): grids of odd TOML, train flags at their edges.
+printf 'task = "xor"\nepochs = 1\nepochs = 2\n' >"$D37/g-dup.toml"
+printf 'task = "xor"\nhidden.a = 3\n' >"$D37/g-dotted.toml"
+printf 'task = "xor"\nseed = 1979-05-27\n' >"$D37/g-date.toml"
+printf 'task = "xor"\nhidden = [[[4]]]\n' >"$D37/g-nest.toml"
+printf 'task = "xor"\nepochs = 1.5\n' >"$D37/g-float.toml"
+printf 'task = "xor"\nseed = [1, "a"]\n' >"$D37/g-mixed.toml"
+for g in dup dotted date nest float mixed; do check "grid $g" "g-$g.toml" --threads 1 sweep --grid "$D37/g-$g.toml" --out "$D37/sw-$g"; done
+printf 'task = "xor"\nn_train = 200\nepochs = 1\nprecision = "f32"\nobjective = "cumulants"\n' >"$D37/g-f32cum.toml"
+check "grid precision f32 with objective cumulants" "grid key 'precision'" --threads 1 sweep --grid "$D37/g-f32cum.toml" --out "$D37/sw-f32cum"
+check "train --batch beyond the data" + --threads 1 train "${XOR[@]}" --n-train 200 --batch 100000 --out "$D37/n.safetensors"
+check "train --order 3 --objective cumulants, relu" --order --threads 1 train "${XOR[@]}" --objective cumulants --activation relu --order 3 --out "$D37/n.safetensors"
+check "train --out a folder" "$D37" --threads 1 train "${XOR[@]}" --out "$D37"
+n=$(find "$D37" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 37: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -13,7 +13,7 @@ pub mod train;
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::config::provenance::{for_model, from_record, Mismatch, TASK_KEY};
+use crate::config::provenance::{file_from_record, for_model, from_record, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, On, RunConfig};
 use crate::data::{Dataset, Labelled, Split};
 use crate::error::{Error, Field, Result};
@@ -118,6 +118,18 @@ fn model_and_data(
                 format!("its record {record} sets {}: {msg}", field.name()),
             ),
             None => Error::Config { field, msg },
+        },
+        Error::Io { path: file, source } => match file_from_record(user, &config.data, &file) {
+            Some((record, field)) => Error::format(
+                path,
+                format!(
+                    "its record {record} sets {} = {}, which cannot be read ({source}); give \
+                     the data's files or --task",
+                    field.name(),
+                    crate::error::excerpt(&file.display().to_string())
+                ),
+            ),
+            None => Error::Io { path: file, source },
         },
         e => e,
     };

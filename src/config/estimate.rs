@@ -4,6 +4,9 @@
 //! Peak memory, in f64 words: the data, (n_train + n_test)·(d' + 1) with d' = d rounded up to
 //! a multiple of 8 (faer's column padding) and a label per sample; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
+//! the statistics' batches, 3·R·ΣN'ₛ over the 2L + 2 stages (two forward-pass buffers and an
+//! accumulator's copy of R = min(512, n) samples, N' = N padded to a multiple of 8) and 2 048
+//! words per stage whatever its width;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN² — and
 //! `WORKSPACE_SQUARES`·N² of the widest compared stage (the comparison's and the affine map's
@@ -37,7 +40,7 @@ use crate::data::arrays::X_TENSOR;
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 use crate::measure::carried::{carried_units, FRESH_PER_REPORTED};
-use crate::measure::{CarryMode, Higher};
+use crate::measure::{CarryMode, Higher, STATS_BATCH};
 use crate::net::{Activation, Activations};
 
 /// Task data's (d, training samples) from the header of its training features (no data is
@@ -105,6 +108,12 @@ const KAPPA_SQUARES: f64 = 12.0;
 /// with T threads the T − 1 largest pairs beyond the one [`WORKSPACE_SQUARES`] counts are
 /// held at once as well (adv35; adv34 had found the gap and left it).
 const PAIR_SQUARES: f64 = 3.0;
+
+/// Words each stage of the statistics holds beyond its batches and N × N blocks, whatever its
+/// width: its moments, the comparison's row and the report's (measured, adv47b: peak RSS beyond
+/// the other terms 4–10 KiB per stage for models of 2 000–20 000 layers of width 1, `propagate`
+/// and `analyze` of XOR, one thread).
+const STAGE_WORDS: f64 = 2048.0;
 
 /// Shape of a run's problem as the estimates need it.
 #[derive(Clone, Debug, PartialEq)]
@@ -280,6 +289,23 @@ impl Shape {
                 + WORKSPACE_SQUARES * f(widest_compared).powi(2)
                 + PAIR_SQUARES * self.parallel_pair_squares()
                 + KAPPA_SQUARES * c * self.kappa_widths.iter().map(|&n| f(n).powi(2)).sum::<f64>());
+        // The statistics' batches (`measure::batches`): two forward-pass buffers of
+        // `STATS_BATCH` samples per stage (the next batch's pass runs beside this one's
+        // statistics) and each stage's accumulator's shifted copy, three blocks of rows ×
+        // N' words per stage, N' = N rounded up to a multiple of 8 (faer's column padding).
+        // Not counted before: a model of 2·10⁴ layers of width 1 held 4.3 GB under
+        // `--max-memory 500M` (40 002 stages of 3 × 512 × 8 words, adv47b).
+        let stats_rows = f(STATS_BATCH.min(self.n_train.max(self.n_test)));
+        let padded = |n: usize| (f(n) / 8.0).ceil() * 8.0;
+        let stage_sum: f64 = match self.widths.as_slice() {
+            [_, hidden @ .., last] => {
+                hidden.iter().map(|&n| 2.0 * padded(n)).sum::<f64>() + padded(*last)
+            }
+            _ => 0.0,
+        };
+        let stages = f(2 * self.widths.len().saturating_sub(1));
+        let stats_batches = stats * (3.0 * stats_rows * stage_sum + STAGE_WORDS * stages);
+        let input_batches = stats * 3.0 * stats_rows * padded(self.d_in);
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
         // dimension and the hidden ones `--hidden`; without them ([`Shape::training_only`]) the
@@ -306,10 +332,10 @@ impl Shape {
         [
             (train, f(self.n_train) * sample),
             (test, f(self.n_test) * sample),
-            (dim, stats * 3.0 * c * f(self.d_in).powi(2)),
+            (dim, stats * 3.0 * c * f(self.d_in).powi(2) + input_batches),
             (
                 Field::Hidden,
-                4.0 * self.params() + hidden_covariances - output,
+                4.0 * self.params() + hidden_covariances - output + stats_batches,
             ),
             (Field::NClasses, output),
             (batch, 3.0 * f(batch_rows) * width_sum),
@@ -459,13 +485,14 @@ impl Estimate {
             (s.batch, s.epochs),
         );
         let stats = f(s.n_test) * (2.0 * params + sq_sum);
-        let propagate: f64 = (0..s.widths.len().saturating_sub(1))
-            .map(|from| {
-                s.widths[from..]
-                    .windows(2)
-                    .map(|w| c * 2.0 * f(w[0]) * f(w[1]) * (f(w[0]) + f(w[1])))
-                    .sum::<f64>()
-            })
+        // Layer k's map is propagated from every start layer up to k: k + 1 times. (A sum per
+        // start layer over the layers after it was quadratic in the depth: 9 s for a model of
+        // 10⁵ layers, in every command and each sweep point, adv47b.)
+        let propagate: f64 = s
+            .widths
+            .windows(2)
+            .enumerate()
+            .map(|(k, w)| f(k + 1) * c * 2.0 * f(w[0]) * f(w[1]) * (f(w[0]) + f(w[1])))
             .sum();
         let stats_on = if s.statistics { 1.0 } else { 0.0 };
         let outputs = s.widths.last().copied().unwrap_or(0);
@@ -835,6 +862,32 @@ mod tests {
         config.data.n_train = Some(n_train);
         config.data.n_test = Some(n_test);
         config
+    }
+
+    /// The statistics' batches are charged per stage, padded to 8 rows: 2·10⁴ layers of width
+    /// 1 (40 002 stages) need 3 × 512 × 8 words a stage, ~3.7 GiB, and the propagated flops
+    /// count layer k from each of its k + 1 start layers. Old (adv47b): ~50 MiB counted
+    /// (`propagate` reached 4.3 GB under `--max-memory 500M`).
+    #[test]
+    fn the_statistics_batches_are_charged_per_stage() {
+        let mut config = generated(Task::Xor, 4000, 4000);
+        config.net.hidden = Some(vec![1; 20_000]);
+        let shape = Shape::of(&config);
+        let e = Estimate::of_shape(&shape);
+        let batches = 8.0 * 3.0 * 512.0 * 8.0 * 40_002.0;
+        assert!(e.bytes > batches, "{}", e.bytes);
+        assert!(e.bytes < 1.5 * batches, "{}", e.bytes);
+        assert!(check_memory(&shape, MemoryLimit::new(2 << 30)).is_err());
+        assert!(Estimate::of_shape(&shape.clone().training_only()).bytes < 1e9);
+        // [2, 3, 2]: layer 0 (2·2·3·5 per class) from one start layer, layer 1 from two.
+        config.net.hidden = Some(vec![3]);
+        let s = Shape::of(&config);
+        let mut no_train = s.clone();
+        no_train.epochs = 0;
+        let propagate = 2.0 * (60.0 + 2.0 * 60.0);
+        let stats = 4000.0 * (2.0 * 17.0 + 4.0 + 18.0 + 4.0);
+        let got = Estimate::of_shape(&no_train).flops;
+        assert!((got - stats - propagate).abs() < 1e-6 * got, "{got}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde_json::{Map, Value};
 
 use super::data::{DataConfig, Loaded};
 use super::Task;
-use crate::error::{Error, Field, Result};
+use crate::error::{excerpt, Error, Field, Result};
 
 /// Model metadata key of the data source record.
 pub const DATA_KEY: &str = "corrflow.data";
@@ -108,8 +108,20 @@ pub fn for_model(
             let record = match serde_json::from_str::<Value>(text) {
                 Ok(Value::Object(m)) if key == PREPROCESS_KEY => preprocessing(m),
                 Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(bad(key, format!("is not a JSON object: {text}"))),
-                Err(e) => return Err(bad(key, format!("is not valid JSON ({e}): {text}"))),
+                // The record's text, a value or a key is echoed as an excerpt: a record of
+                // 20 kB was echoed whole, its escapes raw (adv47b; adv45 had cut `format`,
+                // `widths` and `activation`).
+                Ok(_) => return Err(bad(key, format!("is not a JSON object: {}", excerpt(text)))),
+                Err(e) => {
+                    return Err(bad(
+                        key,
+                        format!(
+                            "is not valid JSON ({}): {}",
+                            excerpt(&e.to_string()),
+                            excerpt(text)
+                        ),
+                    ))
+                }
             };
             // Each setting read alone, so that a value of the wrong type names its record and
             // key (serde's message names neither).
@@ -118,7 +130,12 @@ pub fn for_model(
                 serde_json::from_value::<DataConfig>(Value::Object(one)).map_err(|e| {
                     bad(
                         key,
-                        format!("sets {name} = {value}, which does not read: {e}"),
+                        format!(
+                            "sets {} = {}, which does not read: {}",
+                            excerpt(name),
+                            excerpt(&value.to_string()),
+                            excerpt(&e.to_string())
+                        ),
                     )
                 })?;
             }
@@ -242,6 +259,24 @@ pub fn from_record(user: &DataConfig, merged: &DataConfig, field: Field) -> Opti
             DATA_KEY
         },
     )
+}
+
+/// The record and file key of a model that named `file` (or the MNIST folder holding it) in
+/// `merged`, where the user's settings did not: an error opening it is the model's record's
+/// (adv47b: a model whose `corrflow.data` names a file since deleted said only "x.npy: No such
+/// file or directory", naming neither the model nor the record).
+pub fn file_from_record(
+    user: &DataConfig,
+    merged: &DataConfig,
+    file: &Path,
+) -> Option<(&'static str, Field)> {
+    let values = compact(merged);
+    FILE_KEYS.into_iter().find_map(|key| {
+        let named = values.get(key)?.as_str().map(Path::new)?;
+        let field = field_named(key)?;
+        let holds = named == file || (key == "mnist_dir" && file.starts_with(named));
+        (holds && from_record(user, merged, field).is_some()).then_some((DATA_KEY, field))
+    })
 }
 
 /// The configuration field whose name (grid key) is `key`.

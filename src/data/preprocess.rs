@@ -285,6 +285,23 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
             .collect()
     };
     let path = std::path::Path::new(spec);
+    // A value that is no list of numbers is read as a file; one that cannot be opened names
+    // the flag too (adv47b: `--normalize-mean abc` said "abc: No such file or directory",
+    // naming neither the flag nor, for a model's record, the model).
+    let as_file = |e: Error| {
+        let why = match &e {
+            Error::Io { path: p, source } if p == path => source.to_string(),
+            Error::Format { path: p, msg } if p == path => msg.clone(),
+            _ => return e,
+        };
+        Error::config(
+            field,
+            format!(
+                "'{}' is neither a comma-separated list of numbers nor a file of them: {why}",
+                crate::error::excerpt(spec)
+            ),
+        )
+    };
     let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
         v
     } else if path.extension().is_some_and(|e| e == "npy") {
@@ -295,7 +312,8 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
                 cache_dir: None,
                 limit: crate::io::MemoryLimit::default(),
             },
-        )?;
+        )
+        .map_err(as_file)?;
         let mut v = vec![0.0; a.len() * a.row_len()];
         for i in 0..a.len() {
             let r = a.row_len();
@@ -303,7 +321,8 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
         }
         v
     } else {
-        let text = crate::io::read_regular_to_string(path, 1 << 26, "vector file")?;
+        let text =
+            crate::io::read_regular_to_string(path, 1 << 26, "vector file").map_err(as_file)?;
         parse_list(&text).ok_or_else(|| {
             Error::format(path, "expected numbers separated by commas or white space")
         })?

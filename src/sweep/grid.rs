@@ -22,6 +22,11 @@ pub const MAX_GRID_BYTES: u64 = 16 << 20;
 /// Grids larger than this are refused as a likely mistake.
 pub const MAX_POINTS: usize = 1_000_000;
 
+/// Hidden widths over all the points of a grid (each point's `hidden` list, summed) beyond
+/// which it is refused: a 250 kB file of 10⁴ seeds and one architecture of 10⁵ layers expands
+/// to 10⁹ widths, held as points (8 GB) before the first runs, its dry run ~2 min (adv47b).
+pub const MAX_WIDTHS: usize = 10_000_000;
+
 /// A parsed grid: the file it came from and its points in grid order.
 #[derive(Clone, Debug)]
 pub struct Grid {
@@ -130,6 +135,22 @@ impl Axes {
                 n.checked_mul(v.len()).filter(|&n| n <= MAX_POINTS)
             })
             .ok_or_else(|| bad(format!("the grid has more than {MAX_POINTS} points")))?;
+        if let Some((_, values)) = axes.iter().find(|(key, _)| key == "hidden") {
+            // Each architecture is in total / values.len() points.
+            let layers: usize = values
+                .iter()
+                .map(|v| v.as_array().map_or(1, Vec::len))
+                .sum();
+            let widths = (layers as u128) * (total / values.len()) as u128;
+            if widths > MAX_WIDTHS as u128 {
+                return Err(bad(format!(
+                    "key 'hidden': its {} architectures of {layers} layers in all, over the \
+                     grid's {total} points, make {widths} hidden widths: expected at most \
+                     {MAX_WIDTHS} (fewer layers, architectures or points)",
+                    values.len()
+                )));
+            }
+        }
         Ok(Axes {
             path: path.to_path_buf(),
             axes,
@@ -324,6 +345,30 @@ mod tests {
                 "activation=quad:0.5 epochs=3 seed=2",
             ]
         );
+    }
+
+    /// A grid whose points hold more than [`MAX_WIDTHS`] hidden widths in all is refused
+    /// naming `hidden`, before any point is built; one just under passes. Old (adv47b): parsed,
+    /// then every point built (10⁴ seeds × 10⁵ layers: 8 GB, minutes).
+    #[test]
+    fn a_grid_of_too_many_widths_in_all_is_refused() {
+        let seeds: Vec<String> = (0..1000).map(|s| s.to_string()).collect();
+        let grid = |layers: usize| {
+            format!(
+                "task = 'xor'\nseed = [{}]\nhidden = [[{}]]\n",
+                seeds.join(","),
+                vec!["1"; layers].join(",")
+            )
+        };
+        let err = Axes::parse(&grid(20_000), Path::new("g.toml"))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("g.toml: key 'hidden'") && err.contains("20000000 hidden widths"),
+            "{err}"
+        );
+        assert!(Axes::parse(&grid(10_000), Path::new("g.toml")).is_ok());
     }
 
     #[test]

@@ -30,12 +30,24 @@ pub fn merge(grid: &Grid, inputs: &[PathBuf]) -> Result<Merged> {
     let mut found: HashMap<String, (Record, Vec<PathBuf>)> = HashMap::new();
     let mut merged = Merged::default();
     let mut order = Vec::new();
+    let index: HashMap<&str, usize> = grid
+        .points
+        .iter()
+        .map(|p| (p.id.as_str(), p.index))
+        .collect();
     for dir in inputs {
         let contents = read_log(&results_path(dir), None)?;
         if contents.dropped_tail.is_some() {
             merged.partial.push(dir.clone());
         }
-        for record in contents.records {
+        for mut record in contents.records {
+            // A point of the grid takes its index in this grid: a folder of another grid, or
+            // of this one before a value was added to a list, recorded it at another position,
+            // which a sweep resuming the merged folder refused (adv47b: "index: 0, but point …
+            // is #1"), and two copies at two positions were "different results".
+            if let Some(&at) = index.get(record.id.as_str()) {
+                record.index = at;
+            }
             match found.get_mut(&record.id) {
                 Some((first, dirs)) => {
                     if !same_results(first, &record) {
@@ -88,6 +100,15 @@ pub fn merge_into(
     note: &dyn Fn(&str),
 ) -> Result<()> {
     let grid = Grid::load(grid_path)?;
+    // Written after the inputs are read, the merge replaced an input's results file: its
+    // records of other grids and its failed points were lost without a word (adv47b).
+    let path = results_path(out);
+    let read: Vec<PathBuf> = inputs.iter().map(|dir| results_path(dir)).collect();
+    crate::io::check_not_an_input(
+        &path,
+        read.iter()
+            .map(|file| (file.as_path(), "the results file of an input folder")),
+    )?;
     let m = merge(&grid, inputs)?;
     for dir in &m.partial {
         note(&format!(
@@ -110,7 +131,6 @@ pub fn merge_into(
             grid_path.display()
         ));
     }
-    let path = results_path(out);
     let (folder_existed, file_existed) = (out.exists(), path.exists());
     let _lock = lock_dir(out)?;
     let mut text = String::new();

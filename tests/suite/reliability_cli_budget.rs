@@ -209,3 +209,86 @@ fn a_model_under_a_ulimit_v_the_threads_take_is_told_to_raise_it() {
     );
     assert!(o.stdout.is_empty(), "{err}");
 }
+
+/// A model of 10⁵ layers of width 1 (linear units, no biases: 5 MB) under `--max-memory 1G`:
+/// refused within seconds naming the model file and the limit (its statistics' batches, 3 ×
+/// 512 samples × 8 padded rows a stage over 2·10⁵ stages, are ~20 GB). Old (adv47b): its
+/// load searched a list of names per tensor (~30 s), its estimate summed the layers after each
+/// start layer (~9 s), and the estimate left the statistics' batches out, so the run went on
+/// past the limit (a model of 2·10⁴ such layers reached 4.3 GB under `--max-memory 500M`).
+#[test]
+fn a_model_of_a_hundred_thousand_layers_is_refused_in_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("deep.safetensors");
+    let layers = 100_000;
+    let mut widths = vec![2usize];
+    widths.extend(std::iter::repeat_n(1, layers));
+    widths.push(2);
+    let mut header = serde_json::Map::new();
+    let mut body: Vec<u8> = Vec::new();
+    for l in 0..=layers {
+        let name = if l == layers {
+            "readout".to_string()
+        } else {
+            format!("hidden{}", l + 1)
+        };
+        let (rows, cols) = (widths[l + 1], widths[l]);
+        let start = body.len();
+        for k in 0..rows * cols {
+            body.extend_from_slice(&(if k % 2 == 0 { 1.0f64 } else { -1.0 }).to_le_bytes());
+        }
+        header.insert(
+            format!("{name}.weight"),
+            serde_json::json!({"dtype": "F64", "shape": [rows, cols], "data_offsets": [start, body.len()]}),
+        );
+    }
+    let widths: Vec<String> = widths.iter().map(usize::to_string).collect();
+    header.insert(
+        "__metadata__".into(),
+        serde_json::json!({"format": "corrflow-mlp", "widths": widths.join(","), "activation": "linear"}),
+    );
+    let mut text = serde_json::to_vec(&header).unwrap();
+    while !text.len().is_multiple_of(8) {
+        text.push(b' ');
+    }
+    let mut file = (text.len() as u64).to_le_bytes().to_vec();
+    file.extend_from_slice(&text);
+    file.extend_from_slice(&body);
+    std::fs::write(&model, file).unwrap();
+    let started = std::time::Instant::now();
+    let mut child = command()
+        .args([
+            "--threads",
+            "1",
+            "--max-memory",
+            "1G",
+            "propagate",
+            "--model",
+        ])
+        .arg(&model)
+        .args(["--task", "xor", "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed().as_secs() > 20 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let status = status.unwrap_or_else(|| panic!("still running after 20 s: {err}"));
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("deep.safetensors") && err.contains("over the memory limit of 1.0 GiB"),
+        "{err}"
+    );
+    assert!(err.len() < 1500, "{} bytes", err.len());
+}

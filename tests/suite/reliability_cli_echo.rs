@@ -2,21 +2,19 @@
 //! escaped (`corrflow::error::excerpt`): a model's metadata and a data file's tensor names were
 //! echoed whole, 20–200 kB of stderr, terminal escapes and all.
 
-use super::common::{corrflow, train_tiny_xor};
+use super::common::{corrflow, train_tiny_xor, with_metadata};
 
-/// `bytes` of a safetensors file with the metadata key `key` set to `value`.
-fn with_metadata(bytes: &[u8], key: &str, value: &str) -> Vec<u8> {
-    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-    let mut header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
-    header["__metadata__"][key] = value.into();
-    let mut text = serde_json::to_vec(&header).unwrap();
-    while !text.len().is_multiple_of(8) {
-        text.push(b' ');
-    }
-    let mut out = (text.len() as u64).to_le_bytes().to_vec();
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&bytes[8 + n..]);
-    out
+/// `propagate --json` of the model at `path` with one thread and `extra` flags.
+fn propagate(path: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let args = [
+        "--threads",
+        "1",
+        "propagate",
+        "--model",
+        path.to_str().unwrap(),
+        "--json",
+    ];
+    corrflow(&[&args[..], extra].concat())
 }
 
 /// Asserts that `out` is a refusal naming `name`, under 800 bytes, without control characters.
@@ -45,16 +43,7 @@ fn a_models_metadata_is_echoed_short_and_escaped() {
     for key in ["activation", "widths", "format"] {
         let path = dir.path().join(format!("bad-{key}.safetensors"));
         std::fs::write(&path, with_metadata(&bytes, key, &junk)).unwrap();
-        let out = corrflow(&[
-            "--threads",
-            "1",
-            "propagate",
-            "--model",
-            path.to_str().unwrap(),
-            "--task",
-            "xor",
-            "--json",
-        ]);
+        let out = propagate(&path, &["--task", "xor"]);
         short_and_escaped(&out, &format!("bad-{key}.safetensors"));
         assert!(out.stdout.is_empty(), "{key}");
     }
@@ -231,4 +220,39 @@ fn an_sgd_divergences_curvature_is_written_in_short() {
     assert!(err.contains("curvature"), "{err}");
     assert!(!err.contains("00000000000"), "{err}");
     assert!(err.len() < 900, "{} bytes: {err}", err.len());
+}
+
+/// A model whose data or preprocessing record (`corrflow.data`, `corrflow.preprocess`) is 20 kB
+/// with terminal escapes: not JSON, no object, a value of the wrong type, a task that is none.
+/// Old (adv47b): the record, or its value and serde's message repeating it, echoed whole, 20–40
+/// kB, the escapes raw where the record was no JSON.
+#[test]
+fn a_models_records_are_echoed_short_and_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    train_tiny_xor(model.to_str().unwrap(), "4");
+    let bytes = std::fs::read(&model).unwrap();
+    let junk = format!("\x1b[2J{}", "x".repeat(20_000));
+    let quoted = serde_json::Value::from(junk.clone()).to_string();
+    for (name, key, value) in [
+        ("notjson", "corrflow.data", format!("{{{junk}")),
+        ("array", "corrflow.data", format!("[{quoted}]")),
+        (
+            "sigma",
+            "corrflow.data",
+            format!("{{\"task\":\"xor\",\"sigma\":{quoted}}}"),
+        ),
+        ("task", "corrflow.data", format!("{{\"task\":{quoted}}}")),
+        (
+            "scale",
+            "corrflow.preprocess",
+            format!("{{\"scale\":{quoted}}}"),
+        ),
+    ] {
+        let path = dir.path().join(format!("bad-{name}.safetensors"));
+        std::fs::write(&path, with_metadata(&bytes, key, &value)).unwrap();
+        let out = propagate(&path, &[]);
+        short_and_escaped(&out, &format!("bad-{name}.safetensors: its record {key}"));
+        assert!(out.stdout.is_empty(), "{name}");
+    }
 }

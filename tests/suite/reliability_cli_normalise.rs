@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::common::{corrflow, run_data, write_xy};
+use crate::common::{corrflow, run_data, with_metadata, write_xy};
 
 /// Forty samples of two features and two classes in `dir`.
 fn data(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
@@ -109,4 +109,78 @@ fn a_sweep_points_tensor_name_without_a_safetensors_file_fails_it() {
         "{err}"
     );
     assert!(!records.contains("test_accuracy"), "{records}");
+}
+
+/// A normaliser that is no list of numbers and no readable file (`abc`, a folder) names
+/// `--normalize-mean`, and in a model's preprocessing record the model and the record; a
+/// model whose data record names files since deleted names the model, the record and the key.
+/// Old (adv47b): "abc: No such file or directory", "/tmp: is a directory, not a regular file"
+/// and "/…/x.npy: No such file or directory", naming neither the flag nor the model.
+#[test]
+fn a_normaliser_or_recorded_file_that_cannot_be_read_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = data(dir.path());
+    let folder = dir.path().to_str().unwrap().to_string();
+    for spec in ["abc", folder.as_str()] {
+        let out = dir.path().join("n.safetensors");
+        let run = run_data(
+            "train",
+            &x,
+            &y,
+            &out,
+            &["--normalize-mean", spec, "--normalize-std", "1"],
+        );
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{spec}: {err}");
+        assert!(
+            err.contains("--normalize-mean") && err.contains("neither a comma-separated list"),
+            "{spec}: {err}"
+        );
+        assert!(!out.exists(), "{spec}");
+    }
+    // The model's own records: a normaliser that reads as no file, and data files deleted.
+    let (x2, y2) = (dir.path().join("x2.npy"), dir.path().join("y2.npy"));
+    std::fs::copy(&x, &x2).unwrap();
+    std::fs::copy(&y, &y2).unwrap();
+    let model = dir.path().join("m.safetensors");
+    let good = run_data("train", &x2, &y2, &model, &[]);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    std::fs::remove_file(&x2).unwrap();
+    for cmd in ["propagate", "analyze"] {
+        let run = corrflow(&[
+            "--threads",
+            "1",
+            cmd,
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ]);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "{cmd}: {err}");
+        assert!(
+            err.contains("m.safetensors: its record corrflow.data sets train_x")
+                && err.contains("x2.npy"),
+            "{cmd}: {err}"
+        );
+    }
+    let record = r#"{"scale":"none","center":false,"standardize":false,"normalize_mean":"abc","normalize_std":"1"}"#;
+    let file = with_metadata(
+        &std::fs::read(&model).unwrap(),
+        "corrflow.preprocess",
+        record,
+    );
+    let bad = dir.path().join("norm.safetensors");
+    std::fs::write(&bad, file).unwrap();
+    let run = run_data("propagate", &x, &y, &bad, &[]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("norm.safetensors: its record corrflow.preprocess sets normalize_mean")
+            && err.contains("'abc' is neither"),
+        "{err}"
+    );
 }
