@@ -28,7 +28,9 @@ use faer::Mat;
 use serde::{Deserialize, Serialize};
 
 use super::held_out::{Check, HeldOut, PILOT_MIN_SAMPLES};
-use super::tensors::{first_pre_samples, measure_tensors, sample_slices, start_samples};
+use super::tensors::{
+    first_pre_samples, measure_tensors, sample_slices, start_samples, tensor_flops, third_flops,
+};
 use crate::data::Labelled;
 use crate::error::{Error, Result};
 use crate::linalg::columns;
@@ -415,6 +417,17 @@ fn measure_start(h: &Mat<f64>, order: usize, units: Option<usize>) -> Result<Sta
             let slices = sample_slices(h.as_ref(), order)?;
             Ok(Start::Subset(slices, h.clone()))
         }
+    }
+}
+
+/// Flops of [`measure_start`] for the samples `h`: the full tensors' products
+/// ([`third_flops`], [`tensor_flops`]); the subset carry's slices (`units` Some) are not
+/// counted.
+fn start_flops(h: &Mat<f64>, order: usize, units: Option<usize>) -> f64 {
+    match units {
+        None if order == 3 => third_flops(h.nrows(), h.ncols()),
+        None => tensor_flops(h.nrows(), h.ncols(), order),
+        Some(_) => 0.0,
     }
 }
 
@@ -828,7 +841,8 @@ fn carry_class(
 ) -> Result<ClassRun> {
     let one = std::slice::from_ref(moments);
     let t = Instant::now();
-    let tensors = timings.time("kappa measure", 0.0, || measure_start(h, order, units))?;
+    let flops = start_flops(h, order, units);
+    let tensors = timings.time("kappa measure", flops, || measure_start(h, order, units))?;
     let measure_seconds = t.elapsed().as_secs_f64();
     // The carry is made again (its tensors measured again) only where a run that failed
     // is made again cut (`run_carried_or_cut`, `run_hooked_or_cut`).

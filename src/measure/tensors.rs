@@ -6,7 +6,7 @@ use faer::{Mat, MatRef};
 use crate::data::{class_counts, Labelled};
 use crate::error::{Error, Result};
 use crate::net::{ForwardPass, Mlp};
-pub use crate::propagate::higher::sampled::{measure_tensors, tensor_flops};
+pub use crate::propagate::higher::sampled::{measure_tensors, tensor_flops, third_flops};
 use crate::propagate::higher::subset::Slices;
 use crate::stats::MomentAccumulator;
 
