@@ -1445,7 +1445,9 @@ PY
 # (Since adv30 data x1e150 runs in both commands: the comparison's norms are taken scaled where
 # their plain sums of squares overflow; section 21 checks the numbers.)
 check "propagate: 1e150 data runs" + --threads 1 propagate --model "$D20/t.safetensors" $(d20 base e150) --json
-check "analyze --task data: 1e150 runs" + --threads 1 analyze $(d20 e150) --hidden 8 --epochs 2 --json
+# (Since adv47 training on data x1e150 is refused naming --scale: the first layer's gradients
+# overflow Adam's second moment, whose steps then left that layer as initialised, exit 0.)
+check "analyze --task data: 1e150 refused" "!--scale" --threads 1 analyze $(d20 e150) --hidden 8 --epochs 2 --json
 check "analyze: data of 1e-20 (surrogate)" "no variance above rounding" --threads 1 analyze --model "$D20/t.safetensors" $(d20 base em20) --json
 check "analyze: read-out x1e-25 (surrogate)" "no variance above rounding" --threads 1 analyze --model "$D20/r25b.safetensors" $(d20 base) --json
 for m in r25 h25; do
@@ -1781,15 +1783,19 @@ for rep in r.get("carried", []):
         g = c.get("guarded_directions", 0)
         ok = ok and isinstance(g, int) and 0 <= g <= 3
 sys.exit(0 if ok else 1)' "$D22/rep-tied/report.json" 2>/dev/null || { implausible=$((implausible + 1)); echo "guard: guarded_directions not a count of the 3 outputs"; }
-# Scaled norms: x1e150 ... x1e152 run through propagate, analyze, --report and a sweep; x1e153
-# refused naming the spread; x1e-150 runs.
+# Scaled norms: x1e150 ... x1e152 run through propagate, analyze and --report; x1e153 refused
+# naming the spread; x1e-150 runs. Training on x1e150 ... x1e152 (analyze --task data, a sweep)
+# is refused naming --scale since adv47 (Adam's second moment overflows, the first layer would
+# stay as initialised); on x1e-150 it runs.
 for ds in e150 e151 e152 em150; do
+  tr='!--scale'
+  [ $ds = em150 ] && tr=+
   check "scaled: propagate tanh $ds" + --threads 1 propagate --model "$D22/tanh.safetensors" $(d22 base $ds) --json
   check "scaled: analyze tanh $ds --report" + --threads 1 analyze --model "$D22/tanh.safetensors" $(d22 base $ds) --report "$D22/rep-$ds"
-  check "scaled: analyze --task data $ds" + --threads 1 analyze $(d22 $ds) --hidden 8 --epochs 1 --json
+  check "scaled: analyze --task data $ds" "$tr" --threads 1 analyze $(d22 $ds) --hidden 8 --epochs 1 --json
   printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:60"\nhidden = [[4]]\nepochs = 1\n' "$D22/$ds-x.npy" "$D22/$ds-y.npy" >"$D22/g-$ds.toml"
   rm -rf "$D22/sw-$ds"
-  check "scaled: sweep $ds" + --threads 1 sweep --grid "$D22/g-$ds.toml" --out "$D22/sw-$ds"
+  check "scaled: sweep $ds" "$tr" --threads 1 sweep --grid "$D22/g-$ds.toml" --out "$D22/sw-$ds"
 done
 check "scaled: propagate e153" "!spreads beyond f64" --threads 1 propagate --model "$D22/tanh.safetensors" $(d22 base e153) --json
 check "scaled: analyze --report e153" "!spreads beyond f64" --threads 1 analyze --model "$D22/tanh.safetensors" $(d22 base e153) --report "$D22/rep-e153"
