@@ -129,10 +129,11 @@ impl ChaosRule {
     }
 
     /// [`ChaosRule::new`]`(order)` for order 3 or 4, built once per process and shared: its
-    /// diagram enumeration is the same for every network and costs more than a whole carried
-    /// run through a narrow one (adv32: 98 % of a pilot-checked `--kappa-units` order-4 run of
-    /// a width-8 net, the subset carry building it anew per class, pilot check and jackknife
-    /// replicate, ~0.1 s each).
+    /// diagram tables are the same for every network (adv32: built anew per class, pilot check
+    /// and jackknife replicate, ~0.1 s each, they were 98 % of a pilot-checked `--kappa-units`
+    /// order-4 run of a width-8 net; since the forty-eighth session a build counts the
+    /// diagrams' types instead of enumerating their partitions, [`super::diagrams::terms_for`],
+    /// and takes a few milliseconds).
     pub fn shared(order: usize) -> &'static ChaosRule {
         static RULES: [OnceLock<ChaosRule>; 2] = [OnceLock::new(), OnceLock::new()];
         assert!(order == 3 || order == 4, "a chaos rule of order {order}");

@@ -351,9 +351,9 @@ pub(super) fn guard_units(inc: &mut Increments, gauss: &Moments) -> usize {
     n - bad.len()
 }
 
-/// The chaos rule of `order` (3 or 4), compiled once per process: its diagram enumeration
-/// ([`ChaosRule::new`]) is the same for every network and costs more than a whole carried
-/// run through a narrow one. Order 3's dense carry reads κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\]
+/// The chaos rule of `order` (3 or 4), compiled once per process: its diagram tables
+/// ([`ChaosRule::new`]) are the same for every network (a few milliseconds to build, as much
+/// as a whole carried run through a narrow one). Order 3's dense carry reads κ₄\[a,a,a,b\] and κ₄\[a,a,b,c\]
 /// ([`ChaosRule::unpaired`]).
 fn compiled_rule(order: usize) -> &'static ChaosRule {
     static UNPAIRED: OnceLock<ChaosRule> = OnceLock::new();
