@@ -8,7 +8,8 @@
 //! of two N × N Gaussians, one relu layer with f64 and with f32 covariances
 //! (`layer_precision`), propagate's statistics and comparison kernels (`stats_compare`), and
 //! the Gaussian closure of the peer's small networks (`small_gaussian`: width 64, 8 hidden
-//! layers, relu/gelu/tanh, as `arc_compare --order 2` runs them).
+//! layers, relu/gelu/tanh, as `arc_compare --order 2` runs them), the κ tensors measured from
+//! samples (`kappa_measure`) and the chaos rules' build (`chaos_rule`).
 //!
 //! Throughput: for `affine`, `gemm` and `kl_divergence` one "element" is one flop (criterion's elem/s = flop/s;
 //! 3N³ per class for the affine update: 2N³ for WΣ plus N³ for the lower triangle of (WΣ)Wᵀ);
@@ -25,6 +26,8 @@ use corrflow::propagate::closures::{Closure, ClosureMethod, Corrections};
 use corrflow::propagate::higher::affine::{
     affine_tensor, tensor_affine_flops, TensorAffineWorkspace,
 };
+use corrflow::propagate::higher::closure::ChaosRule;
+use corrflow::propagate::higher::sampled::{measure_tensors, tensor_flops};
 use corrflow::propagate::higher::tensor::SymTensor;
 use corrflow::propagate::higher::{Carry, Tensors};
 use corrflow::propagate::ClosurePair;
@@ -496,6 +499,32 @@ fn bench_carried_run(c: &mut Criterion) {
     g.finish();
 }
 
+/// The full κ₃ and κ₄ tensors measured from n = 1000 samples of N units
+/// (`propagate::higher::sampled::measure_tensors`, the start of `--order 4 --carry depth`), one
+/// element = one flop of `tensor_flops` (dominated by the upper triangle of the N²/2 × N²/2
+/// pair sums), and the chaos rules' build (`ChaosRule::new`, the diagram tables every carried
+/// run compiles once per process; one element = one rule).
+fn bench_kappa_measure(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kappa_measure");
+    let samples = 1000;
+    for n in [32usize, 64] {
+        let h = Uniform(13).mat(n, samples, 1.0);
+        g.throughput(Throughput::Elements(tensor_flops(n, samples, 4) as u64));
+        g.bench_with_input(BenchmarkId::new("k4", n), &n, |bench, _| {
+            bench.iter(|| black_box(measure_tensors(h.as_ref(), 4).expect("finite samples")))
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("chaos_rule");
+    g.throughput(Throughput::Elements(1));
+    for order in [3, 4] {
+        g.bench_with_input(BenchmarkId::new("new", order), &order, |bench, &o| {
+            bench.iter(|| black_box(ChaosRule::new(o).order()))
+        });
+    }
+    g.finish();
+}
+
 /// The Gaussian closure (order 2) of the peer's small networks (issue #16's sampling goal,
 /// benches/peers/arc/): a warm [`Propagator`] runs x ~ N(0, I) through a width-64 MLP with 8
 /// hidden layers (He gain √2, zero biases) of relu, gelu and tanh, one class, as
@@ -532,6 +561,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare, bench_carried_run, bench_small_gaussian
+    targets = bench_affine, bench_affine_structured, bench_gemm, bench_closures, bench_smooth_scales, bench_forward, bench_moments, bench_engine, bench_kl_divergence, bench_layer_precision, bench_kappa_affine, bench_stats_compare, bench_carried_run, bench_kappa_measure, bench_small_gaussian
 }
 criterion_main!(benches);
