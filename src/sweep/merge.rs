@@ -217,9 +217,13 @@ const LISTED_DUPLICATES: usize = 10;
 
 /// The note on points `duplicates` recorded more than once in `path` with the same results
 /// (`records` holds their first copies): how many copies were left out and which indices, so
-/// that a store holding every record twice is not read as once without a word (adv48b). None
-/// without duplicates.
-fn duplicates_note(path: &Path, records: &[Record], duplicates: &[String]) -> Option<String> {
+/// that a store holding every record twice is not read as once without a word (adv48b; export,
+/// summarize and a resumed sweep). None without duplicates.
+pub(crate) fn duplicates_note(
+    path: &Path,
+    records: &[Record],
+    duplicates: &[String],
+) -> Option<String> {
     if duplicates.is_empty() {
         return None;
     }
