@@ -56,9 +56,10 @@ pub struct AnalyzeArgs {
     /// fraction of each stage's mean variance).
     #[arg(long, default_value_t = defaults::RIDGE, value_name = "ε")]
     pub ridge: f64,
-    /// Layer whose class-0 covariance is drawn as a heatmap: 1…L (zˡ) or L+1 (output).
-    #[arg(long, default_value_t = defaults::HEATMAP_LAYER, value_name = "L")]
-    pub heatmap_layer: usize,
+    /// Layer whose class-0 covariance is drawn as a heatmap in the --report folder: 1…L (zˡ)
+    /// or L+1 (output) [default: 1]. Needs --report, where the heatmap is drawn.
+    #[arg(long, value_name = "L")]
+    pub heatmap_layer: Option<usize>,
     /// Print one JSON object on stdout instead of the tables.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +75,19 @@ pub struct AnalyzeArgs {
 }
 
 impl AnalyzeArgs {
+    /// `--heatmap-layer`, or its default; refused without `--report`, the only output that
+    /// draws the heatmap (before, the flag was accepted and nothing was drawn, adv48b).
+    fn heatmap_layer(&self) -> Result<usize> {
+        match (self.heatmap_layer, &self.report) {
+            (Some(_), None) => Err(corrflow::Error::flag(
+                "--heatmap-layer",
+                "the heatmap is drawn only into a --report folder: give --report DIR, or \
+                 leave --heatmap-layer out",
+            )),
+            (layer, _) => Ok(layer.unwrap_or(defaults::HEATMAP_LAYER)),
+        }
+    }
+
     fn config(&self) -> Result<RunConfig> {
         if self.model.is_some() {
             self.net.reject()?;
@@ -92,7 +106,7 @@ impl AnalyzeArgs {
                 mc_samples: self.mc_samples,
                 surrogate_samples: self.surrogate_samples,
                 ridge: self.ridge,
-                heatmap_layer: self.heatmap_layer,
+                heatmap_layer: self.heatmap_layer()?,
                 ..AnalysisConfig::default()
             },
             ..RunConfig::default()

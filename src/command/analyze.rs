@@ -16,7 +16,9 @@ use super::{
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::MIN_MC_SAMPLES;
-use crate::config::estimate::{monte_carlo_warning, training_warning};
+use crate::config::estimate::{
+    monte_carlo_warning, propagation_warning, surrogate_warning, training_warning,
+};
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Field, On, RunConfig};
 use crate::data::{Labelled, Split};
@@ -126,7 +128,7 @@ pub fn analyze_run(
             let m = model_and_data(config, path, timings, true)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, (a.on, &config.data))?;
             let classes = a.on.pick(&m.loaded.split).n_classes;
-            warn_long_runs(timings, (&m.net, classes, a.mc_samples), None);
+            warn_long_runs(timings, (&m.net, classes, a.draws()), None);
             let extra = (m.largest, m.fresh);
             (m.net, None, m.loaded, m.mismatches, m.trained_on, extra)
         }
@@ -140,7 +142,7 @@ pub fn analyze_run(
             let (net, cfg) = config.network(train_set.dim(), train_set.n_classes)?;
             let classes = a.on.pick(&loaded.split).n_classes;
             let training = (train_set.len(), &cfg);
-            warn_long_runs(timings, (&net, classes, a.mc_samples), Some(training));
+            warn_long_runs(timings, (&net, classes, a.draws()), Some(training));
             let (net, trained) = timings.time("training", 0.0, || {
                 train_network(
                     config,
@@ -216,7 +218,8 @@ pub fn analyze_run(
 }
 
 /// The time the training (`training`: the training set's size and settings, without
-/// `--model`) and the Monte Carlo (`net`'s outputs for the analysed set's `classes`, with
+/// `--model`), the theory from every start layer (quadratic in the depth), the surrogates'
+/// draws (`--surrogate-samples`) and the Monte Carlo (`net`'s outputs for the analysed set's `classes`, with
 /// `mc_samples` draws from each start layer) may take, when past
 /// [`LONG_RUN_SECONDS`](crate::config::estimate::LONG_RUN_SECONDS), said through `timings`'
 /// notes once, before the work (adv35: 150 classes at the default draws took 75 s of CPU
@@ -224,7 +227,7 @@ pub fn analyze_run(
 /// training, into the progress lines).
 fn warn_long_runs(
     timings: &Timings,
-    (net, classes, mc_samples): (&Mlp, usize, usize),
+    (net, classes, (mc_samples, surrogates)): (&Mlp, usize, (usize, Option<usize>)),
     training: Option<(usize, &TrainConfig)>,
 ) {
     let threads = rayon::current_num_threads();
@@ -240,7 +243,14 @@ fn warn_long_runs(
         }
     }
     let (outputs, start_layers) = (net.output_dim(), net.depth() + 1);
+    if let Some(w) = propagation_warning((&widths, &net.activation), classes, threads) {
+        timings.note(&w);
+    }
     if let Some(w) = monte_carlo_warning(classes, outputs, mc_samples, start_layers, threads) {
+        timings.note(&w);
+    }
+    let surrogates = surrogates.and_then(|s| surrogate_warning(&widths, classes, s, threads));
+    if let Some(w) = surrogates {
         timings.note(&w);
     }
 }
@@ -491,6 +501,35 @@ mod tests {
     /// Both now go through the run's notes, once each, the training's first: a [4, 16, 150]
     /// net of 150 classes at 200 000 draws (1.35·10¹² flops, 2.3 min on 1 thread), trained for
     /// 10⁶ epochs of 4 000 samples; at 2 000 draws and 10 epochs nothing is said.
+    /// `--surrogate-samples` at 10⁷ per class (XOR [2, 64, 64, 2]: 34.6 s at one thread) is
+    /// said before the work, naming the flag; the data's own counts (None) and 10⁴ are not
+    /// (adv48b: it ran without a word).
+    #[test]
+    fn many_surrogate_draws_are_said_before_the_work() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let mut config = RunConfig::default();
+        config.net.hidden = Some(vec![64, 64]);
+        let (net, _) = config.network(2, 2).unwrap();
+        let notes = |surrogates: Option<usize>| {
+            let seen = Arc::new(Seen::default());
+            let timings = Timings::disabled().observed_by(Box::new(seen.clone()));
+            pool.install(|| warn_long_runs(&timings, (&net, 2, (1000, surrogates)), None));
+            let lines = seen.0.lock().unwrap().clone();
+            lines
+        };
+        let lines = notes(Some(10_000_000));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("surrogate accuracy") && lines[0].contains("--surrogate-samples"),
+            "{lines:?}"
+        );
+        assert!(notes(Some(10_000)).is_empty());
+        assert!(notes(None).is_empty());
+    }
+
     #[test]
     fn long_runs_are_said_through_the_notes_once() {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -505,7 +544,9 @@ mod tests {
             let (net, mut cfg) = config.network(4, 150).unwrap();
             assert_eq!(net.widths(), [4, 16, 150]);
             cfg.epochs = epochs;
-            pool.install(|| warn_long_runs(&timings, (&net, 150, draws), Some((4000, &cfg))));
+            pool.install(|| {
+                warn_long_runs(&timings, (&net, 150, (draws, None)), Some((4000, &cfg)))
+            });
             let lines = seen.0.lock().unwrap().clone();
             lines
         };

@@ -90,6 +90,12 @@ impl Default for AnalysisConfig {
 }
 
 impl AnalysisConfig {
+    /// The draws the analysis makes: `mc_samples` per class and start layer, and
+    /// `surrogate_samples` per class (None: the data's own counts).
+    pub fn draws(&self) -> (usize, Option<usize>) {
+        (self.mc_samples, self.surrogate_samples)
+    }
+
     /// The propagation engine's settings, its covariances in `precision` (the run's
     /// `precision`, shared with training).
     pub fn engine(&self, precision: Precision) -> EngineSettings {

@@ -5,8 +5,9 @@
 //! a multiple of 8 (faer's column padding) and a label per sample; the parameters P four times
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics' batches, 3·R·ΣN'ₛ over the 2L + 2 stages (two forward-pass buffers and an
-//! accumulator's copy of R = min(512, n) samples, N' = N padded to a multiple of 8) and 2 048
-//! words per stage whatever its width;
+//! accumulator's copy of R = min(512, n) samples, N' = N padded to a multiple of 8), or the
+//! surrogates' forward passes where larger (a block of min(1024, S) draws through every stage
+//! per task, up to T + 1 tasks), and 2 048 words per stage whatever its width;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN² — and
 //! `WORKSPACE_SQUARES`·N² of the widest compared stage (the comparison's and the affine map's
@@ -26,7 +27,9 @@
 //! rows (a few percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial
 //! pass, thirty-third session"). Work: training ([`training_flops`]) 6P per sample and epoch with
 //! each hidden unit's elementwise work and each step's fixed cost, statistics 2P + ΣN² per
-//! test sample, propagation ≈ 4N³ per class and layer from every start layer, and the Monte
+//! test sample, propagation ≈ 4N³ per class and layer from every start layer with each
+//! closure's cost ([`propagation_flops`]: quadratic in the depth), the closure check's draws
+//! as training batches, and the Monte
 //! Carlo argmax of K ≥ 3 outputs, C·(10K³/3 + K²M) for M draws per start layer
 //! ([`monte_carlo_flops`]).
 
@@ -114,6 +117,10 @@ const PAIR_SQUARES: f64 = 3.0;
 /// the other terms 4–10 KiB per stage for models of 2 000–20 000 layers of width 1, `propagate`
 /// and `analyze` of XOR, one thread).
 const STAGE_WORDS: f64 = 2048.0;
+
+/// Draws the surrogates push through the network at once per task (`analysis::surrogate`'s
+/// block).
+const SURROGATE_BLOCK: usize = 1024;
 
 /// Shape of a run's problem as the estimates need it.
 #[derive(Clone, Debug, PartialEq)]
@@ -304,7 +311,11 @@ impl Shape {
             _ => 0.0,
         };
         let stages = f(2 * self.widths.len().saturating_sub(1));
-        let stats_batches = stats * (3.0 * stats_rows * stage_sum + STAGE_WORDS * stages);
+        // The statistics' batches are freed before the surrogates' draws are pushed through
+        // the network: the larger of the two is held, not both.
+        let stats_batches = stats
+            * (3.0 * stats_rows * stage_sum).max(self.surrogate_draw_words(stage_sum))
+            + stats * STAGE_WORDS * stages;
         let input_batches = stats * 3.0 * stats_rows * padded(self.d_in);
         let batch_rows = self.batch.min(self.n_train);
         // The fields the error names. With the statistics the input's d² term names the input
@@ -418,6 +429,52 @@ impl Shape {
         }
     }
 
+    /// Words of the surrogates' forward passes (`analysis::surrogate`): each of their tasks
+    /// pushes a block of min(1024, S) draws through the whole network (S the surrogate samples
+    /// per class, else the reported set's size) and keeps every layer's pre- and
+    /// post-activations and the output, `column` = 2·ΣN'ₗ + K' words per draw; the two
+    /// orders' classes run side by side, up to min(2C, T + 1) tasks at once (T > 1 threads;
+    /// one thread runs one at a time). A
+    /// model of 1 000 layers of width 1 at two threads held 3 such blocks at once (peak 348 MB
+    /// against an estimate of 255 MiB; 2 000 layers 680 MB against 475 MiB; adv48b).
+    fn surrogate_draw_words(&self, column: f64) -> f64 {
+        let f = |n: usize| n as f64;
+        let block = f(SURROGATE_BLOCK.min(
+            self.surrogate_samples
+                .unwrap_or(self.n_train.max(self.n_test))
+                .max(1),
+        ));
+        // One thread runs the tasks one after the other; more run T at once and a thread
+        // waiting in a GEMM of its own may take one more.
+        let threads = match self.threads {
+            0 | 1 => 1,
+            t => t + 1,
+        };
+        let tasks = f(self.n_classes.saturating_mul(2).min(threads));
+        tasks * block * column
+    }
+
+    /// Work of the cumulant objective's sampled check ([`crate::cumtrain::check`]): at each of
+    /// the ⌈n_train/batch⌉ steps of every epoch, C·K fresh draws (K = `check_samples` per
+    /// class) pass forward and back, a training batch of C·K samples
+    /// ([`training_flops`]); 0 without the check. Before, the estimate left the draws out and
+    /// `sweep --dry-run` called a point of `check_samples = 2⁶²` tiny (adv48b).
+    fn check_flops(&self) -> f64 {
+        if self.check_samples == 0 {
+            return 0.0;
+        }
+        let draws = self.n_classes.saturating_mul(self.check_samples);
+        let steps = self
+            .n_train
+            .div_ceil(self.batch.clamp(1, self.n_train.max(1)));
+        training_flops(
+            &self.widths,
+            &Activations::Uniform(self.activation),
+            draws,
+            (draws, self.epochs.saturating_mul(steps)),
+        )
+    }
+
     /// Weights and biases P.
     fn params(&self) -> f64 {
         params(&self.widths)
@@ -476,7 +533,6 @@ impl Estimate {
         let f = |n: usize| n as f64;
         let words: f64 = s.memory_terms().iter().map(|t| t.1).sum();
         let params = s.params();
-        let c = f(s.n_classes);
         let sq_sum = s.square_sum();
         let train = training_flops(
             &s.widths,
@@ -485,15 +541,8 @@ impl Estimate {
             (s.batch, s.epochs),
         );
         let stats = f(s.n_test) * (2.0 * params + sq_sum);
-        // Layer k's map is propagated from every start layer up to k: k + 1 times. (A sum per
-        // start layer over the layers after it was quadratic in the depth: 9 s for a model of
-        // 10⁵ layers, in every command and each sweep point, adv47b.)
-        let propagate: f64 = s
-            .widths
-            .windows(2)
-            .enumerate()
-            .map(|(k, w)| f(k + 1) * c * 2.0 * f(w[0]) * f(w[1]) * (f(w[0]) + f(w[1])))
-            .sum();
+        let propagate =
+            propagation_flops(&s.widths, &Activations::Uniform(s.activation), s.n_classes);
         let stats_on = if s.statistics { 1.0 } else { 0.0 };
         let outputs = s.widths.last().copied().unwrap_or(0);
         let start_layers = s.widths.len().saturating_sub(1);
@@ -501,7 +550,7 @@ impl Estimate {
             stats_on * monte_carlo_flops(s.n_classes, outputs, s.mc_samples, start_layers);
         Estimate {
             bytes: BASE_BYTES + 8.0 * words,
-            flops: train + stats + propagate + monte_carlo,
+            flops: train + s.check_flops() + stats + propagate + monte_carlo,
         }
     }
 
@@ -514,6 +563,96 @@ impl Estimate {
             _ => TimeClass::Large,
         }
     }
+}
+
+/// Flop-equivalents of one layer map's fixed cost per class in a propagation (the affine
+/// update's and the closure's bookkeeping, whatever the width): 10⁴, 1 µs. Measured (adv48b,
+/// `analyze --timings --threads 1` of 1 000 linear layers of width 1: 501 501 affine and
+/// 500 500 closure calls in 0.52 s and 0.40 s, two classes each).
+pub const PROPAGATION_STAGE_FLOPS: f64 = 1e4;
+
+/// Flop-equivalents per hidden unit (+ 2) and class of a nonlinear closure (the unit's Hermite
+/// coefficients, its pairs' series): 2·10⁴, 2 µs. Measured (adv48b, `analyze --timings
+/// --threads 1`, tanh, two classes): 1 000 layers of width 1, 13 µs a closure call; 40 layers
+/// of width 8, 69 µs; of width 64, 276 µs (relu 322 µs); counted 14, 42 and 272 µs.
+pub const CLOSURE_UNIT_FLOPS: f64 = 2e4;
+
+/// Work of the theory from every start layer of a network of `widths` with `activations` and
+/// `classes` classes: layer map k (0-based, hidden layer k + 1's or the readout's) is
+/// propagated from every start layer up to k, k + 1 times, and costs per class its affine
+/// update of the covariance, 2·n·m·(n + m) for an n → m map, [`PROPAGATION_STAGE_FLOPS`], and
+/// for a hidden layer of a nonlinear activation its closure, [`CLOSURE_UNIT_FLOPS`]·(m + 2).
+/// The count of maps, L(L + 1)/2 + L + 1 for L hidden layers, grows with the square of the
+/// depth: the theory from each start layer is its own propagation. Before, only the affine
+/// updates were counted: 4 000 tanh layers of width 1, 8·10⁶ closures (146 s), were called
+/// tiny (adv48b). (A sum per start layer over the layers after it was itself quadratic in the
+/// depth: 9 s for a model of 10⁵ layers, in every command and each sweep point, adv47b.)
+pub fn propagation_flops(widths: &[usize], activations: &Activations, classes: usize) -> f64 {
+    let f = |n: usize| n as f64;
+    let depth = widths.len().saturating_sub(2);
+    widths
+        .windows(2)
+        .enumerate()
+        .map(|(k, w)| {
+            let closure = match k < depth && activations.at(k) != Activation::Linear {
+                true => CLOSURE_UNIT_FLOPS * (f(w[1]) + 2.0),
+                false => 0.0,
+            };
+            let per_class =
+                2.0 * f(w[0]) * f(w[1]) * (f(w[0]) + f(w[1])) + PROPAGATION_STAGE_FLOPS + closure;
+            f(k + 1) * f(classes) * per_class
+        })
+        .sum()
+}
+
+/// The warning `analyze` gives before its work when [`propagation_flops`] exceeds
+/// [`LONG_RUN_SECONDS`]: the start layers, the layer maps propagated and the time, which grows
+/// with the square of the depth (adv48b: 4 000 layers of width 1 ran 146 s without a word).
+pub fn propagation_warning(
+    (widths, activations): (&[usize], &Activations),
+    classes: usize,
+    threads: usize,
+) -> Option<String> {
+    let depth = widths.len().saturating_sub(2);
+    let maps = (depth as f64 + 1.0) * (depth as f64 + 2.0) / 2.0;
+    long_run_warning(
+        &format!(
+            "the theory from each of the {} start layers ({maps:.0} layer propagations of {classes} \
+             classes: the count grows with the square of the depth)",
+            depth + 1
+        ),
+        propagation_flops(widths, activations, classes),
+        threads,
+        "analyze reports every start layer (only a shallower network takes less)",
+    )
+}
+
+/// Work of the surrogate accuracy (`analysis::surrogate`) at `per_class` draws per class:
+/// both orders push C·S draws each through the network, [`crate::timing::flops::forward`].
+/// Measured (adv48b): XOR [2, 64, 64, 2], S = 10⁷, one thread, 34.6 s; counted 3.5·10¹¹
+/// flops, 35 s.
+pub fn surrogate_flops(widths: &[usize], classes: usize, per_class: usize) -> f64 {
+    2.0 * crate::timing::flops::forward(widths, classes.saturating_mul(per_class))
+}
+
+/// The warning `analyze` gives before its work when [`surrogate_flops`] at
+/// `--surrogate-samples` exceed [`LONG_RUN_SECONDS`] (adv48b: 10⁷ draws per class ran 35 s
+/// without a word, 10⁹ would run an hour).
+pub fn surrogate_warning(
+    widths: &[usize],
+    classes: usize,
+    per_class: usize,
+    threads: usize,
+) -> Option<String> {
+    long_run_warning(
+        &format!(
+            "the surrogate accuracy ({classes} classes × {per_class} draws through the network, \
+             at orders 1 and 2)"
+        ),
+        surrogate_flops(widths, classes, per_class),
+        threads,
+        "--surrogate-samples sets the draws per class",
+    )
 }
 
 /// The rate the time estimate assumes, per thread: 10 GFLOP/s. BENCHMARKS.md measures the
@@ -872,19 +1011,24 @@ mod tests {
     fn the_statistics_batches_are_charged_per_stage() {
         let mut config = generated(Task::Xor, 4000, 4000);
         config.net.hidden = Some(vec![1; 20_000]);
-        let shape = Shape::of(&config);
+        // One thread: the surrogates' draws, one block at a time, take less than the batches.
+        let shape = Shape {
+            threads: 1,
+            ..Shape::of(&config)
+        };
         let e = Estimate::of_shape(&shape);
         let batches = 8.0 * 3.0 * 512.0 * 8.0 * 40_002.0;
         assert!(e.bytes > batches, "{}", e.bytes);
         assert!(e.bytes < 1.5 * batches, "{}", e.bytes);
         assert!(check_memory(&shape, MemoryLimit::new(2 << 30)).is_err());
         assert!(Estimate::of_shape(&shape.clone().training_only()).bytes < 1e9);
-        // [2, 3, 2]: layer 0 (2·2·3·5 per class) from one start layer, layer 1 from two.
+        // [2, 3, 2]: layer 0 (2·2·3·5 per class, its fixed cost and its closure of 3 units)
+        // from one start layer, layer 1 (its affine map and fixed cost) from two.
         config.net.hidden = Some(vec![3]);
         let s = Shape::of(&config);
         let mut no_train = s.clone();
         no_train.epochs = 0;
-        let propagate = 2.0 * (60.0 + 2.0 * 60.0);
+        let propagate = 2.0 * (60.0 + 1e4 + 2e4 * 5.0) + 2.0 * 2.0 * (60.0 + 1e4);
         let stats = 4000.0 * (2.0 * 17.0 + 4.0 + 18.0 + 4.0);
         let got = Estimate::of_shape(&no_train).flops;
         assert!((got - stats - propagate).abs() < 1e-6 * got, "{got}");
@@ -1067,13 +1211,97 @@ mod tests {
         }
     }
 
+    /// The cumulant objective's sampled check counts in the time estimate: C·K draws forward
+    /// and back at each step of every epoch, as a training batch of C·K samples. XOR [2, 8, 2]
+    /// on 200 samples in batches of 64 (4 steps), 3 epochs, K = 10⁶: 12 passes of 2·10⁶ draws.
+    /// adv48b: the estimate left them out, and `sweep --dry-run` called `check_samples = 2⁶²`
+    /// tiny.
+    #[test]
+    fn the_closure_checks_draws_count_in_the_time_estimate() {
+        let mut config = generated(Task::Xor, 200, 200);
+        config.net.hidden = Some(vec![8]);
+        config.train.objective = Objective::Cumulants;
+        config.train.closure_check = 1.0;
+        config.train.batch = 64;
+        config.train.epochs = Some(3);
+        let flops = |k: usize| {
+            let mut c = config.clone();
+            c.train.check_samples = k;
+            Estimate::of(&c)
+        };
+        let widths = [2, 8, 2];
+        let pass = |draws: usize| {
+            training_flops(
+                &widths,
+                &Activations::Uniform(Activation::Quadratic { alpha: 0.5 }),
+                draws,
+                (draws, 1),
+            )
+        };
+        let added = flops(1_000_000).flops - flops(2).flops;
+        let want = 12.0 * (pass(2_000_000) - pass(4));
+        assert!((added - want).abs() <= 1e-9 * want, "{added} vs {want}");
+        assert_eq!(flops(1 << 62).time_class(), TimeClass::Large);
+        config.train.closure_check = 0.0;
+        assert_eq!(Estimate::of(&config).flops, {
+            config.train.check_samples = 1 << 62;
+            Estimate::of(&config).flops
+        });
+    }
+
+    /// The shape of `analyze` of a model of `depth` tanh layers of width 1 on XOR (2 000
+    /// samples) with `threads` threads.
+    fn deep_narrow(depth: usize, threads: usize) -> Shape {
+        let mut config = generated(Task::Xor, 2000, 2000);
+        config.net.hidden = Some(vec![1; depth]);
+        config.net.activation = Some(Activation::Tanh);
+        Shape {
+            threads,
+            ..Shape::of(&config)
+        }
+    }
+
+    /// The theory from every start layer runs L(L + 1)/2 + L + 1 layer maps, each with its
+    /// closure's cost: 4 000 tanh layers of width 1 (8·10⁶ closures, 146 s measured at one
+    /// thread) are no longer tiny, count 16× the work of 1 000 (quadratic in the depth), and
+    /// `analyze` warns of them; the default XOR network does not warn. Their surrogates' draws
+    /// (a block of 1 024 through every layer per task, up to T + 1 tasks) count in the memory:
+    /// 1 000 and 2 000 layers at two threads peaked at 348 and 680 MB against estimates of
+    /// 255 and 475 MiB (adv48b).
+    #[test]
+    fn the_theory_from_every_start_layer_counts_its_closures_and_draws() {
+        let deep = |depth| Estimate::of_shape(&deep_narrow(depth, 1));
+        assert!(
+            deep(4000).time_class() >= TimeClass::Medium,
+            "{}",
+            deep(4000).flops
+        );
+        let ratio = (deep(4000).flops - deep(0).flops) / (deep(1000).flops - deep(0).flops);
+        assert!((15.0..17.0).contains(&ratio), "{ratio}");
+        let widths: Vec<usize> = deep_narrow(4000, 1).widths;
+        let tanh = Activations::Uniform(Activation::Tanh);
+        let w = propagation_warning((&widths, &tanh), 2, 1).unwrap();
+        assert!(w.contains("4001 start layers"), "{w}");
+        let quad = Activations::Uniform(Activation::Quadratic { alpha: 0.5 });
+        assert!(propagation_warning((&[2, 8, 8, 2], &quad), 2, 1).is_none());
+        for (depth, measured) in [(1000, 348e6), (2000, 680e6)] {
+            let bytes = Estimate::of_shape(&deep_narrow(depth, 2)).bytes;
+            assert!(bytes >= measured, "{depth} layers: {bytes} < {measured}");
+        }
+    }
+
     /// With T threads the comparison holds the T − 1 next largest (stage, class) pairs' three
     /// blocks besides the widest's: [2, 2000, 2] has four pairs of width 2000 (pre and post, two
     /// classes) and two of width 2, so 2 threads add 3·2000² words, 8 threads 3·(3·2000² + 2·2²),
     /// and 100 no more than 8. Before adv35 the estimate was the same at every thread count.
     #[test]
     fn the_comparisons_threads_count_in_the_memory_estimate() {
-        let bytes = |t: usize| Estimate::of_shape(&xor_2000(t)).bytes;
+        // The surrogates' draws (a block of S per task, T + 1 tasks) are out of the way at S = 1.
+        let bytes = |t: usize| {
+            let mut shape = xor_2000(t);
+            shape.surrogate_samples = Some(1);
+            Estimate::of_shape(&shape).bytes
+        };
         let square = 2000f64.powi(2);
         assert_eq!(bytes(2) - bytes(1), 8.0 * 3.0 * square);
         assert_eq!(bytes(8) - bytes(1), 8.0 * 3.0 * (3.0 * square + 2.0 * 4.0));

@@ -102,12 +102,18 @@ pub fn for_model(
     // Before `compact`, which cannot write such a path and would drop every setting.
     user.check_text_paths()?;
     let bad = |key: &str, msg: String| Error::format(path, format!("its record {key} {msg}"));
+    check_record_names(meta, path)?;
     let mut model = Map::new();
     for key in [DATA_KEY, PREPROCESS_KEY] {
         if let Some(text) = meta.get(key) {
             let record = match serde_json::from_str::<Value>(text) {
-                Ok(Value::Object(m)) if key == PREPROCESS_KEY => preprocessing(m),
-                Ok(Value::Object(m)) => m,
+                Ok(Value::Object(m)) => {
+                    check_settings(key, &m, path)?;
+                    match key {
+                        PREPROCESS_KEY => preprocessing(m),
+                        _ => m,
+                    }
+                }
                 // The record's text, a value or a key is echoed as an excerpt: a record of
                 // 20 kB was echoed whole, its escapes raw (adv47b; adv45 had cut `format`,
                 // `widths` and `activation`).
@@ -233,6 +239,58 @@ const FILE_KEYS: [&str; 9] = [
     "test_x",
     "test_y",
 ];
+
+/// Refuses a metadata key in corrflow's namespace (`corrflow.…`) that is none of its records
+/// ([`DATA_KEY`], [`PREPROCESS_KEY`]): a record this version does not know (a typo, or one a
+/// later version writes) would otherwise be ignored without a word (adv48b). Keys outside the
+/// namespace are the writer's own free-form provenance (`task`, `seed`, a PyTorch export's
+/// `metadata=`), read by no setting, and pass.
+fn check_record_names(meta: &HashMap<String, String>, path: &Path) -> Result<()> {
+    let mut unknown: Vec<&String> = meta
+        .keys()
+        .filter(|k| k.starts_with("corrflow.") && ![DATA_KEY, PREPROCESS_KEY].contains(&k.as_str()))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(key) => Err(Error::format(
+            path,
+            format!(
+                "its metadata holds a record '{}' this version of corrflow does not know \
+                 (expected {DATA_KEY} and {PREPROCESS_KEY} only); remove it, or use the \
+                 corrflow that wrote the model",
+                excerpt(key)
+            ),
+        )),
+    }
+}
+
+/// Refuses a key of the record `record` (named `key`) that is no data setting (a grid key of
+/// [`DataConfig`]; in the preprocessing record also the PyTorch export's `mean`/`std`): it was
+/// ignored without a word, so that a misspelt `sigmma` ran on the default σ (adv48b). The
+/// generator settings an old preprocessing record holds are data settings, dropped there as
+/// before ([`preprocessing`]).
+fn check_settings(key: &str, record: &Map<String, Value>, path: &Path) -> Result<()> {
+    let settings = match serde_json::to_value(DataConfig::default()) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let legacy = |k: &str| key == PREPROCESS_KEY && matches!(k, "mean" | "std");
+    match record
+        .keys()
+        .find(|k| !settings.contains_key(k.as_str()) && !legacy(k))
+    {
+        None => Ok(()),
+        Some(name) => Err(Error::format(
+            path,
+            format!(
+                "its record {key} sets '{}', which is not a data setting (expected keys such \
+                 as task, n_train, sigma, train_x, scale, normalize_mean)",
+                excerpt(name)
+            ),
+        )),
+    }
+}
 
 /// True for the keys of the preprocessing record.
 fn is_preprocess(key: &str) -> bool {

@@ -43,6 +43,44 @@ pub struct LogContents {
     pub duplicates: Vec<String>,
     /// Points whose last attempt failed and that have no result, in file order.
     pub failed: Vec<FailedRecord>,
+    /// Keys of record lines that no [`Record`] has, each with the first line that holds it
+    /// (read past: a hand-edited line or a later version's field; [`unknown_keys_note`]).
+    pub unknown_keys: Vec<(String, usize)>,
+}
+
+/// The keys of the record `line` (parsed as `rec`) that [`Record`] does not have: serde
+/// passes them over, so that a misspelt or foreign field was read past without a word
+/// (adv48b).
+fn unknown_keys(line: &[u8], rec: &Record) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(given)), Ok(serde_json::Value::Object(known))) = (
+        serde_json::from_slice::<serde_json::Value>(line),
+        serde_json::to_value(rec),
+    ) else {
+        return Vec::new();
+    };
+    given
+        .keys()
+        .filter(|k| !known.contains_key(k.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// The note on the keys a results file `path` holds that no record has (`keys`, each with its
+/// first line), None without them.
+pub fn unknown_keys_note(path: &Path, keys: &[(String, usize)]) -> Option<String> {
+    let listed: Vec<String> = keys
+        .iter()
+        .take(5)
+        .map(|(k, line)| format!("'{}' (line {line})", crate::error::excerpt(k)))
+        .collect();
+    (!keys.is_empty()).then(|| {
+        format!(
+            "note: {} holds keys no result record has, read past: {}{}",
+            path.display(),
+            listed.join(", "),
+            if keys.len() > 5 { ", …" } else { "" }
+        )
+    })
 }
 
 /// Reads the records of `path` (a missing file has none). A broken last line is reported in
@@ -65,6 +103,7 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
     let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
     let mut duplicates = Vec::new();
     let mut failed: HashMap<String, (usize, FailedRecord)> = HashMap::new();
+    let mut unknown: Vec<(String, usize)> = Vec::new();
     let mut valid_len = 0usize;
     let mut start = 0usize;
     let mut line_no = 0usize;
@@ -101,6 +140,12 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
         match (end, parsed) {
             (Some(end), Some(rec)) => {
                 check_record(&rec, grid).map_err(bad)?;
+                // At most 100 distinct keys listed, so that the search stays short.
+                for key in unknown_keys(line.unwrap_or(&[]), &rec) {
+                    if unknown.len() < 100 && !unknown.iter().any(|(k, _)| *k == key) {
+                        unknown.push((key, line_no));
+                    }
+                }
                 match seen.get(&rec.id) {
                     Some(&(k, first_line)) => {
                         if !same_results(&records[k], &rec) {
@@ -142,6 +187,7 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
         dropped_tail: (valid_len < bytes.len()).then_some(bytes.len() - valid_len),
         valid_len: valid_len as u64,
         duplicates,
+        unknown_keys: unknown,
     })
 }
 
@@ -501,6 +547,53 @@ mod tests {
             id_of(1)
         );
         assert!(err.contains(&want), "{err}");
+    }
+
+    /// The notes `read_records` gives on the output folder `dir`, after checking that it
+    /// reads `records` records.
+    fn records_and_notes(dir: &Path, records: usize) -> Vec<String> {
+        let notes = std::cell::RefCell::new(Vec::new());
+        let (read, _) = crate::sweep::merge::read_records(dir, &|n: &str| {
+            notes.borrow_mut().push(n.to_string())
+        })
+        .unwrap();
+        assert_eq!(read.len(), records);
+        notes.into_inner()
+    }
+
+    /// `sweep export` and `summarize` of a store holding every record twice say so on stderr
+    /// (the copies left out, their points' indices): before, each was written once without a
+    /// word (adv48b).
+    #[test]
+    fn records_held_twice_are_read_once_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let once = [record_at(1, 0, 0.5, 1.0), record_at(2, 1, 0.7, 1.0)].concat();
+        std::fs::write(dir.path().join(RESULTS_FILE), once.repeat(2)).unwrap();
+        let notes = records_and_notes(dir.path(), 2);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("2 copies") && notes[0].contains("#0, #1"),
+            "{notes:?}"
+        );
+        // Without duplicates, nothing is said.
+        std::fs::write(dir.path().join(RESULTS_FILE), once).unwrap();
+        assert!(records_and_notes(dir.path(), 2).is_empty());
+    }
+
+    /// A record line holding a key no record has (hand-edited, or a later version's) is read
+    /// past with a note naming the key and its first line: serde passed it over without a word
+    /// (adv48b).
+    #[test]
+    fn a_records_unknown_key_is_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = record_at(1, 0, 0.5, 1.0).replacen("{", "{\"tset_accuracy\":0.9,", 1);
+        let text = [first, record_at(2, 1, 0.7, 1.0)].concat();
+        std::fs::write(dir.path().join(RESULTS_FILE), text).unwrap();
+        let notes = records_and_notes(dir.path(), 2);
+        assert!(
+            notes.len() == 1 && notes[0].contains("'tset_accuracy' (line 1)"),
+            "{notes:?}"
+        );
     }
 
     /// adv22's tampered records (a foreign id, a wrong index, a `failed` that is not a string, an

@@ -192,6 +192,33 @@ fn bad_input_fails_clearly_without_partial_reports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/m.safetensors"));
 }
 
+/// `--heatmap-layer` without `--report` is refused naming both flags: only the report folder
+/// draws the heatmap, and the flag was accepted and nothing drawn (adv48b). With `--report` it
+/// still runs (`real_mnist_end_to_end_with_a_small_model` draws layer 2).
+#[test]
+fn a_heatmap_layer_without_a_report_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("xor.safetensors");
+    let m = model.to_str().unwrap();
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out", m];
+    assert!(corrflow(&train).status.success());
+    for extra in [&[][..], &["--json"][..]] {
+        let mut args = vec!["analyze", "--model", m, "--heatmap-layer", "2"];
+        args.extend(extra);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{extra:?}: accepted without --report"
+        );
+        assert!(
+            err.contains("--heatmap-layer") && err.contains("--report"),
+            "{extra:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{extra:?} printed {:?}", out.stdout);
+    }
+}
+
 /// `--timings` adds a per-stage table on stderr and a `timings` object to the JSON on stdout:
 /// every stage analyze runs appears with at least one call, the counted stages carry GFLOP and
 /// GFLOP/s figures, every stage its process CPU seconds (last column; the JSON's

@@ -643,6 +643,61 @@ fn a_record_that_does_not_read_names_the_model_the_record_and_the_key() {
     }
 }
 
+/// A key in a model's records that is no data setting (`sigmma` in `corrflow.data`, `whiten`
+/// in `corrflow.preprocess`) and a `corrflow.…` record this version does not know are refused
+/// naming the file and the key: they were ignored without a word, the model run on the default
+/// σ (adv48b). Free-form keys outside the namespace (a PyTorch export's `metadata=`), an old
+/// preprocessing record's generator settings and its `mean`/`std` still load.
+#[test]
+fn an_unknown_key_in_a_models_records_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Mlp::init(&[2, 4, 2], Activation::Relu, 1.0, 1).unwrap();
+    let refused: [(&str, (&str, &str), &str); 3] = [
+        (
+            "data",
+            ("corrflow.data", r#"{"task":"xor","sigmma":0.5}"#),
+            "its record corrflow.data sets 'sigmma', which is not a data setting",
+        ),
+        (
+            "pre",
+            ("corrflow.preprocess", r#"{"scale":"none","whiten":true}"#),
+            "its record corrflow.preprocess sets 'whiten'",
+        ),
+        (
+            "ns",
+            ("corrflow.augment", r#"{"flip":true}"#),
+            "a record 'corrflow.augment' this version of corrflow does not know",
+        ),
+    ];
+    for (name, (key, record), says) in refused {
+        let model = dir.path().join(format!("{name}.safetensors"));
+        model_io::save(&net, &model, &[(key, record.to_string())]).unwrap();
+        let out = corrflow(&["propagate", "--model", model.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains(model.to_str().unwrap()) && err.contains(says),
+            "{name}: {err}"
+        );
+    }
+    let model = dir.path().join("ok.safetensors");
+    let meta = [
+        ("author", "someone".to_string()),
+        ("corrflow.data", r#"{"task":"xor"}"#.to_string()),
+        (
+            "corrflow.preprocess",
+            r#"{"scale":"none","sigma":0.3,"mean":[0,0],"std":[1,1]}"#.to_string(),
+        ),
+    ];
+    model_io::save(&net, &model, &meta).unwrap();
+    let out = corrflow(&["propagate", "--model", model.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `train` with the samples objective measures no class statistics, so 40 samples of 10⁵
 /// features (4 MB of bytes) train: the plan check had charged them the input's class
 /// covariances, 3·2·10¹⁰ words, and refused "--train-x: the run needs about 447 GiB" (adv22).

@@ -265,6 +265,28 @@ fn summarize_and_export_read_the_records() {
     assert!(text.contains(",4x4,"), "{text}");
 }
 
+/// A sweep resumed on a store holding every record twice says so, as export and summarize do
+/// (adv48b: it skipped the points without a word), and runs nothing.
+#[test]
+fn a_resumed_sweep_notes_records_held_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 200\nepochs = 1\nhidden = [[4]]\nseed = [1, 2]\n",
+    );
+    let out = dir.path().join("out");
+    assert!(run_sweep(&grid, &out, &[]).status.success());
+    let results = out.join("results.jsonl");
+    let once = std::fs::read_to_string(&results).unwrap();
+    std::fs::write(&results, once.repeat(2)).unwrap();
+    let o = run_sweep(&grid, &out, &[]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("2 copies") && err.contains("#0, #1"), "{err}");
+    assert!(err.contains("0 to run"), "{err}");
+}
+
 #[test]
 fn a_failing_point_is_reported_and_the_others_are_kept() {
     let dir = tempfile::tempdir().unwrap();

@@ -19,6 +19,19 @@ pub fn run(args: &[&str]) -> Output {
     corrflow().args(args).output().expect("corrflow starts")
 }
 
+/// Runs `corrflow sweep --grid GRID --out OUT` with `extra` flags after.
+pub fn run_sweep(grid: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    run(&args)
+}
+
 /// stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
