@@ -30,13 +30,17 @@ pub struct NetArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = defaults::BATCH)]
     pub batch: usize,
-    /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05].
+    /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05]. A run whose first epoch
+    /// leaves at least half the weights of every layer bit-identical (its steps below the
+    /// weights' spacing, |w|·2⁻⁵³ in f64: e.g. 1e-300, or weights of 10¹⁸ from a huge --gain)
+    /// is refused, naming --lr or --gain.
     #[arg(long)]
     pub lr: Option<f64>,
     /// Momentum of SGD.
     #[arg(long, default_value_t = defaults::MOMENTUM)]
     pub momentum: f64,
-    /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1].
+    /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1]. Weights too large
+    /// for the steps to move are refused after the first epoch (see --lr).
     #[arg(long)]
     pub gain: Option<f64>,
     /// Seed of the weight initialisation and of the batch order; `analyze` (also with
