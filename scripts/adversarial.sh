@@ -3428,7 +3428,7 @@ n=$(find "$D37" -name '.corrflow-tmp*' | wc -l)
 # refused), while a grid's sigma = -1 is refused in --sigma's words. A cumulant training of
 # minutes (--order 4 --hidden 784 on MNIST, ~1 s a step, 5 steps an epoch, 100 epochs) must say
 # so on stderr after its first step (no word: counted as unnamed); with --lr 1e-300 it is then
-# refused after its first epoch (old: ran for minutes: a hang).
+# refused after its first epoch (old: ran for minutes: a hang). Then what adv48a's probes found.
 D38=$W/d38
 mkdir -p "$D38"
 xor38=(--threads 1 train --task xor --hidden 8 --epochs 2)
@@ -3463,6 +3463,21 @@ check "train --sigma=-1 (the same words)" "XOR noise σ must be finite and ≥ 0
 check "cumulants --order 4 --hidden 784, 100 epochs, --lr 1e-300" --lr --threads 1 train "${MN[@]}" --train-limit 320 \
   --objective cumulants --activation quad:0.5 --order 4 --hidden 784 --epochs 100 --lr 1e-300 --out "$D38/n.safetensors"
 grep -q "first step took" "$W/err" || { unnamed=$((unnamed + 1)); echo "cumulants --order 4 --hidden 784: no word of its time on stderr"; }
+# Probed (adv48a): flags taken and ignored — --momentum under Adam, --check-samples with
+# --closure-check 0, their grid keys where no point reads them — must be refused naming them
+# (ignored); --momentum 1e300 must be refused in short (its 301 digits: unnamed); --gain 5e-324
+# (weights of 0, no gradient) must be refused naming --gain, not run untrained (ignored).
+check "--momentum 0.5 under adam" "!--momentum" "${xor38[@]}" --momentum 0.5 --out "$D38/n.safetensors"
+check "analyze --momentum 0.5 under adam" "!--momentum" --threads 1 analyze --task xor --epochs 1 --momentum 0.5 --json
+check "--momentum 1e300 (digits)" --momentum "${xor38[@]}" --optimizer sgd --momentum 1e300 --out "$D38/n.safetensors"
+grep -aEq '0{11}' "$W/err" && { unnamed=$((unnamed + 1)); echo "--momentum 1e300: a value in full digits"; }
+check "--check-samples with --closure-check 0" "!--check-samples" "${xor38[@]}" --objective cumulants --closure-check 0 --check-samples 8 --out "$D38/n.safetensors"
+check "--gain 5e-324" "!--gain" "${xor38[@]}" --gain 5e-324 --out "$D38/n.safetensors"
+rm -f "$D38/n.safetensors"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nmomentum = 0.5\n' >"$D38/gm.toml"
+check "sweep: momentum, no sgd point" "!grid key 'momentum'" --threads 1 sweep --grid "$D38/gm.toml" --out "$D38/swm"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nobjective = "cumulants"\nclosure_check = 0\ncheck_samples = 8\n' >"$D38/gk.toml"
+check "sweep: check_samples, closure_check 0" "!grid key 'check_samples'" --threads 1 sweep --grid "$D38/gk.toml" --out "$D38/swk"
 n=$(find "$D38" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 38: $n temporary files"; }
 [ -e "$D38/n.safetensors" ] && { debris=$((debris + 1)); echo "section 38: a refused run wrote n.safetensors"; }

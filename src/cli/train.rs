@@ -79,6 +79,14 @@ impl TrainArgs {
                 ));
             }
         }
+        if self.check_samples.is_some() && self.closure_check == Some(0.0) {
+            // adv48a: the draws were taken and ignored.
+            return Err(Error::config(
+                Field::CheckSamples,
+                "sets the draws of the sampled check, which --closure-check 0 turns off; remove \
+                 one of the flags",
+            ));
+        }
         train.closure_check = self.closure_check.unwrap_or(train.closure_check);
         train.check_samples = self.check_samples.unwrap_or(train.check_samples);
         train.order = self.order.unwrap_or(train.order);

@@ -212,7 +212,7 @@ pub fn train_cumulants_timed(
             ));
         }
         if let Some(before) = before.take() {
-            before.check_moved(net, cfg)?;
+            before.check_moved(net, &state1, cfg)?;
         }
         on_epoch(&stats, net);
         history.push(stats);

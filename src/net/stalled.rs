@@ -8,19 +8,20 @@
 //! (`--gain 1e20`), leaves every weight bit-identical, epoch after epoch: the run "trained",
 //! printed the initial network's loss and accuracy, and exited 0.
 //!
-//! The rule: after the first epoch, a run in which at least half the weights of *every* layer
-//! are bit-identical to their initial values — every layer's median weight unmoved — is
-//! refused. Biases are not counted (they start at 0, where any step moves them, and cannot
-//! make up for weights that do not move). A run that trains, however slowly (`--lr 1e-6` on
-//! MNIST), moves nearly every weight in its first epoch; a layer can keep many weights (the
-//! columns of pixels that are 0 in every training image, dead units) but the read-out then
-//! still moves.
+//! The rule: after the first epoch, a run in which, in *every* layer, at least half the
+//! weights that got a gradient (a non-zero first moment: Adam's m, SGD's velocity) are
+//! bit-identical to their initial values is refused; a layer where no weight got one counts as
+//! unmoved. Weights without a gradient — the columns of pixels that are 0 in every training
+//! image, the units of a relu dead for every sample — stay rightly and are not counted. Biases
+//! are not counted (they start at 0, where any step moves them, and cannot make up for weights
+//! that do not move). A run that trains, however slowly (`--lr 1e-6` on MNIST), moves nearly
+//! every weight with a gradient in its first epoch.
 
 use faer::Mat;
 
 use super::precision::Real;
 use super::train::{Optimizer, TrainConfig};
-use super::Mlp;
+use super::{Layer, Mlp};
 use crate::error::{Error, Field, Result};
 
 /// `median |w| · √fan_in` above which the weights' scale, not the learning rate, is named
@@ -38,14 +39,21 @@ impl<T: Real> WeightsBefore<T> {
         WeightsBefore(net.layers.iter().map(|l| l.w.clone()).collect())
     }
 
-    /// Refuses (module docs) when at least half the weights of every layer of `net` are
+    /// Refuses (module docs) when at least half the weights of every layer of `net` that got
+    /// a gradient — a non-zero first moment in `moments` (Adam's m, SGD's velocity) — are
     /// bit-identical to these; `cfg` names the rate in the message.
-    pub(crate) fn check_moved(&self, net: &Mlp<T>, cfg: &TrainConfig) -> Result<()> {
+    pub(crate) fn check_moved(
+        &self,
+        net: &Mlp<T>,
+        moments: &[Layer<T>],
+        cfg: &TrainConfig,
+    ) -> Result<()> {
         let unmoved: Vec<(usize, usize)> = self
             .0
             .iter()
             .zip(&net.layers)
-            .map(|(before, after)| unchanged(before, &after.w))
+            .zip(moments)
+            .map(|((before, after), m)| unchanged(before, &after.w, &m.w))
             .collect();
         if unmoved.iter().any(|&(same, all)| 2 * same < all) {
             return Ok(());
@@ -54,15 +62,21 @@ impl<T: Real> WeightsBefore<T> {
     }
 }
 
-/// (weights bit-identical in `a` and `b`, all weights).
-fn unchanged<T: Real>(a: &Mat<T>, b: &Mat<T>) -> (usize, usize) {
-    let mut same = 0;
+/// (weights with a non-zero moment `m` bit-identical in `a` and `b`, weights with one). A unit
+/// dead for every sample (relu) gets no gradient: its weights stay, rightly, and are not
+/// counted (adv48a: a 2-2-2 relu network with one dead unit had half its weights unmoved).
+fn unchanged<T: Real>(a: &Mat<T>, b: &Mat<T>, m: &Mat<T>) -> (usize, usize) {
+    let (mut same, mut all) = (0, 0);
     for j in 0..a.ncols() {
         for i in 0..a.nrows() {
+            if m[(i, j)].to_f64() == 0.0 {
+                continue;
+            }
+            all += 1;
             same += usize::from(a[(i, j)].to_f64().to_bits() == b[(i, j)].to_f64().to_bits());
         }
     }
-    (same, a.nrows() * a.ncols())
+    (same, all)
 }
 
 /// The median |entry| of `w`.
@@ -76,7 +90,8 @@ fn median_abs<T: Real>(w: &Mat<T>) -> f64 {
 
 /// The refusal: the layers' unmoved counts and median |w|, the step a median weight needs, and
 /// the flag named first — `--gain` where the weights are far beyond the default scale
-/// ([`LARGE_SCALE`]), `--lr` otherwise (both are named in the text).
+/// ([`LARGE_SCALE`]) or far below it (`--gain 5e-324`: weights of 0 pass nothing back, their
+/// gradients are 0 whatever the rate), `--lr` otherwise (both are named in the text).
 fn stalled<T: Real>(
     before: &[Mat<T>],
     unmoved: &[(usize, usize)],
@@ -100,15 +115,25 @@ fn stalled<T: Real>(
         .iter()
         .zip(&medians)
         .enumerate()
-        .map(|(l, (&(same, all), m))| {
-            format!("layer {}: {same} of {all}, median |w| {m:.1e}", l + 1)
+        .map(|(l, (&(same, all), m))| match all {
+            0 => format!("layer {}: no weight got a gradient", l + 1),
+            _ => format!("layer {}: {same} of {all}, median |w| {m:.1e}", l + 1),
         })
         .collect();
     let steps = match cfg.optimizer {
         Optimizer::Adam => "Adam's steps are about --lr each",
         Optimizer::Sgd => "SGD's steps are --lr times the gradients' running sum",
     };
-    let (field, expected) = if scale > LARGE_SCALE {
+    let (field, expected) = if scale < 1.0 / LARGE_SCALE {
+        (
+            Field::Gain,
+            format!(
+                "the weights are far below unit scale (median |w|·√fan_in up to {scale:.1e}): \
+                 layers that pass almost nothing get almost no gradient; expected a larger \
+                 --gain (the default is 1, √2 for relu)"
+            ),
+        )
+    } else if scale > LARGE_SCALE {
         (
             Field::Gain,
             format!(
@@ -125,7 +150,8 @@ fn stalled<T: Real>(
     Error::config(
         field,
         format!(
-            "the first epoch left at least half the weights of every layer bit-identical ({}): \
+            "the first epoch left at least half the weights of every layer that got a \
+             gradient bit-identical ({}): \
              training changed nothing. A weight w moves only under a step of at least half its \
              spacing, |w|·{spacing}, here {needed:.1e} for the smallest median weight, and \
              {steps} (--lr now {:?}); {expected}",
@@ -195,9 +221,10 @@ mod tests {
 
     /// Adam at its default rate against weights of ~10¹⁹ (`--gain 1e20`, up to the 1e49 whose
     /// squares overflow) moves none of them: refused naming --gain; old: exit 0, untrained.
+    /// Weights of 0 (`--gain 5e-324`) get no gradient: refused naming --gain, not --lr.
     #[test]
     fn weights_too_large_for_the_steps_are_refused_naming_the_gain() {
-        for gain in [1e20, 1e30] {
+        for gain in [1e20, 1e30, 5e-324] {
             let field = refused(gain, 1e-3, Optimizer::Adam, Precision::F64);
             assert_eq!(field, Some(Field::Gain), "{gain}");
         }

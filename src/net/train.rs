@@ -293,7 +293,7 @@ fn train_in<T: Real>(
             ));
         }
         if let Some(before) = before.take() {
-            before.check_moved(net, cfg)?;
+            before.check_moved(net, optimiser.first_moment(), cfg)?;
         }
         on_epoch(&stats);
         history.push(stats);

@@ -264,3 +264,23 @@ fn gradients_whose_squares_overflow_adams_moment_are_refused() {
         );
     }
 }
+
+/// Flags taken and ignored, or echoed in full digits (adv48a's probes): `--momentum` under
+/// Adam (the default optimiser; it has none) and `--check-samples` with `--closure-check 0`
+/// (no check to draw for) are refused naming the flag; `--optimizer sgd --momentum 1e300` is
+/// refused in short (old: its 301 digits).
+#[test]
+fn flags_the_run_would_ignore_are_refused() {
+    let err = refused_xor_training("--momentum 0.5");
+    assert!(
+        err.contains("--momentum") && err.contains("--optimizer sgd"),
+        "{err}"
+    );
+    let err = refused_xor_training("--objective cumulants --closure-check 0 --check-samples 8");
+    assert!(err.contains("--check-samples"), "{err}");
+    let err = refused_xor_training("--optimizer sgd --momentum 1e300");
+    assert!(
+        err.contains("--momentum") && !err.contains("00000000000"),
+        "{err}"
+    );
+}
