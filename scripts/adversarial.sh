@@ -589,7 +589,8 @@ for m in tanh-h1e22 ro1e22; do
   check "propagate --precision f64: $m" + propagate --model "$W/$m.safetensors" --json
 done
 check "train tanh --gain 1e20 --precision f32" "--precision f64" train "${XOR[@]}" --activation tanh --gain 1e20 --precision f32 --out "$W/x"
-check "train tanh --gain 1e20 (f64)" + train "${XOR[@]}" --activation tanh --gain 1e20 --out "$W/x"
+# (f64 ran to exit 0 with every weight as initialised; refused naming --gain since adv48a.)
+check "train tanh --gain 1e20 (f64)" --gain train "${XOR[@]}" --activation tanh --gain 1e20 --out "$W/x"
 "$BIN" --threads 1 train --task xor --activation tanh --hidden "$(printf '4,%.0s' $(seq 29))4" --epochs 2 --n-train 1000 \
   --n-test 1000 --out "$W/d30.safetensors" >/dev/null 2>&1
 check "order 3 --carry depth, 30 tanh layers" "--carry depth" --threads 1 propagate --model "$W/d30.safetensors" --order 3 --carry depth --json
@@ -3285,7 +3286,9 @@ check "--closure-check 1e307 --lr 1e-30" --closure-check --threads 1 train "${cu
 check "--closure-check 1e200 (adam)" "!--closure-check" --threads 1 train "${cum36[@]}" --closure-check 1e200 --out "$D36/n.safetensors"
 rm -f "$D36/n.safetensors" # an old binary's run that trained nothing (counted above)
 check "--closure-check 1e200 --optimizer sgd" --closure-check --threads 1 train "${cum36[@]}" --closure-check 1e200 --optimizer sgd --out "$D36/n.safetensors"
-check "--closure-check 1e100 (fits)" + --threads 1 train "${cum36[@]}" --closure-check 1e100 --out "$D36/ok.safetensors"
+# (Since adv48a a λ above 2^53 is refused naming the flag: 1 + λ rounds to λ, the data term is
+# gone; 1e15 is the largest power of ten below it.)
+check "--closure-check 1e15 (fits)" + --threads 1 train "${cum36[@]}" --closure-check 1e15 --out "$D36/ok.safetensors"
 printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nactivation = "quad:0.5"\nobjective = "cumulants"\nclosure_check = 1e308\n' >"$D36/gc.toml"
 check "sweep: closure_check 1e308" "grid key 'closure_check'" --threads 1 sweep --grid "$D36/gc.toml" --out "$D36/swc"
 "$BIN" --threads 1 train --task xor --hidden 8 --epochs 1 --out "$D36/m.safetensors" >/dev/null 2>&1
@@ -3420,6 +3423,72 @@ check "train --order 3 --objective cumulants, relu" --order --threads 1 train "$
 check "train --out a folder" "$D37" --threads 1 train "${XOR[@]}" --out "$D37"
 n=$(find "$D37" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 37: $n temporary files"; }
+
+# 38. Forty-eighth session (adv48a): train flags that trained nothing and exited 0. A --gain of
+# 1e20…1e49 under Adam (weights of 10¹⁹… that its steps of ~--lr cannot move: every weight
+# bit-identical, the huge loss printed) and an --lr of 5e-324 or 1e-300 (steps below every
+# weight's spacing), under both objectives and optimisers, must be refused naming --gain / --lr
+# (counted as ignored); a rate that is small but moves the weights (1e-6 on MNIST) still runs.
+# SGD's divergence at --gain 1e50 must name --gain beside --lr (it named --lr alone: unnamed).
+# A --closure-check beyond 2⁵³ (1e100: 1 + λ = λ, the data term gone, the network at chance)
+# must be refused naming --closure-check; 2⁵³ itself still runs. --sigma 0 (the blob centres
+# exactly) runs in train and propagate, and so must grid key sigma = 0 (refused: counted as
+# refused), while a grid's sigma = -1 is refused in --sigma's words. A cumulant training of
+# minutes (--order 4 --hidden 784 on MNIST, ~1 s a step, 5 steps an epoch, 100 epochs) must say
+# so on stderr after its first step (no word: counted as unnamed); with --lr 1e-300 it is then
+# refused after its first epoch (old: ran for minutes: a hang). Then what adv48a's probes found.
+D38=$W/d38
+mkdir -p "$D38"
+xor38=(--threads 1 train --task xor --hidden 8 --epochs 2)
+for g in 1e20 1e30 1e49; do
+  check "--gain $g (adam)" "!--gain" "${xor38[@]}" --gain $g --out "$D38/n.safetensors"
+done
+check "--gain 1e20 (adam, tanh, ce)" "!--gain" "${xor38[@]}" --activation tanh --loss ce --gain 1e20 --out "$D38/n.safetensors"
+check "--gain 1e20 --precision f32" --gain "${xor38[@]}" --activation tanh --gain 1e20 --precision f32 --out "$D38/n.safetensors"
+check "--gain 1e50 --optimizer sgd" --gain "${xor38[@]}" --optimizer sgd --gain 1e50 --out "$D38/n.safetensors"
+for lr in 5e-324 1e-300 1e-25; do
+  check "--lr $lr (adam)" "!--lr" "${xor38[@]}" --lr $lr --out "$D38/n.safetensors"
+  check "--lr $lr --optimizer sgd" "!--lr" "${xor38[@]}" --optimizer sgd --lr $lr --out "$D38/n.safetensors"
+  check "--lr $lr --objective cumulants" "!--lr" "${xor38[@]}" --objective cumulants --lr $lr --out "$D38/n.safetensors"
+done
+check "--lr 1e-12 --precision f32" "!--lr" "${xor38[@]}" --lr 1e-12 --precision f32 --out "$D38/n.safetensors"
+rm -f "$D38/n.safetensors" # an old binary's untrained models (counted above)
+check "--lr 1e-6 on MNIST (moves the weights)" + --threads 1 train "${MN[@]}" --train-limit 2000 --epochs 1 --lr 1e-6 --out "$D38/ok.safetensors"
+check "--lr 1e-12 (f64, moves the weights)" + "${xor38[@]}" --lr 1e-12 --out "$D38/ok.safetensors"
+check "--closure-check 1e100" "!--closure-check" "${xor38[@]}" --objective cumulants --closure-check 1e100 --out "$D38/n.safetensors"
+check "--closure-check 1e16" "!--closure-check" "${xor38[@]}" --objective cumulants --closure-check 1e16 --out "$D38/n.safetensors"
+check "--closure-check 2^53 (accepted)" + "${xor38[@]}" --objective cumulants --closure-check 9007199254740992 --out "$D38/ok.safetensors"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nobjective = "cumulants"\nclosure_check = 1e100\n' >"$D38/gcc.toml"
+check "sweep: closure_check 1e100" "!grid key 'closure_check'" --threads 1 sweep --grid "$D38/gcc.toml" --out "$D38/swcc"
+rm -f "$D38/n.safetensors"
+check "train --sigma 0" + "${xor38[@]}" --sigma 0 --out "$D38/s0.safetensors"
+check "propagate --sigma 0" + --threads 1 propagate --model "$D38/s0.safetensors" --sigma 0 --json
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nsigma = 0\n' >"$D38/gs0.toml"
+check "sweep: sigma 0" + --threads 1 sweep --grid "$D38/gs0.toml" --out "$D38/sws0"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nsigma = -1\n' >"$D38/gsm.toml"
+check "sweep: sigma -1 (the flag's words)" "XOR noise σ must be finite and ≥ 0" --threads 1 sweep --grid "$D38/gsm.toml" --out "$D38/swsm"
+check "train --sigma=-1 (the same words)" "XOR noise σ must be finite and ≥ 0" "${xor38[@]}" --sigma=-1 --out "$D38/n.safetensors"
+check "cumulants --order 4 --hidden 784, 100 epochs, --lr 1e-300" --lr --threads 1 train "${MN[@]}" --train-limit 320 \
+  --objective cumulants --activation quad:0.5 --order 4 --hidden 784 --epochs 100 --lr 1e-300 --out "$D38/n.safetensors"
+grep -q "first step took" "$W/err" || { unnamed=$((unnamed + 1)); echo "cumulants --order 4 --hidden 784: no word of its time on stderr"; }
+# Probed (adv48a): flags taken and ignored — --momentum under Adam, --check-samples with
+# --closure-check 0, their grid keys where no point reads them — must be refused naming them
+# (ignored); --momentum 1e300 must be refused in short (its 301 digits: unnamed); --gain 5e-324
+# (weights of 0, no gradient) must be refused naming --gain, not run untrained (ignored).
+check "--momentum 0.5 under adam" "!--momentum" "${xor38[@]}" --momentum 0.5 --out "$D38/n.safetensors"
+check "analyze --momentum 0.5 under adam" "!--momentum" --threads 1 analyze --task xor --epochs 1 --momentum 0.5 --json
+check "--momentum 1e300 (digits)" --momentum "${xor38[@]}" --optimizer sgd --momentum 1e300 --out "$D38/n.safetensors"
+grep -aEq '0{11}' "$W/err" && { unnamed=$((unnamed + 1)); echo "--momentum 1e300: a value in full digits"; }
+check "--check-samples with --closure-check 0" "!--check-samples" "${xor38[@]}" --objective cumulants --closure-check 0 --check-samples 8 --out "$D38/n.safetensors"
+check "--gain 5e-324" "!--gain" "${xor38[@]}" --gain 5e-324 --out "$D38/n.safetensors"
+rm -f "$D38/n.safetensors"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nmomentum = 0.5\n' >"$D38/gm.toml"
+check "sweep: momentum, no sgd point" "!grid key 'momentum'" --threads 1 sweep --grid "$D38/gm.toml" --out "$D38/swm"
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nobjective = "cumulants"\nclosure_check = 0\ncheck_samples = 8\n' >"$D38/gk.toml"
+check "sweep: check_samples, closure_check 0" "!grid key 'check_samples'" --threads 1 sweep --grid "$D38/gk.toml" --out "$D38/swk"
+n=$(find "$D38" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 38: $n temporary files"; }
+[ -e "$D38/n.safetensors" ] && { debris=$((debris + 1)); echo "section 38: a refused run wrote n.safetensors"; }
 
 # 39. Forty-eighth session (adv48b): analyze, sweep and model files. The theory from every
 # start layer of a deep narrow model (4 000 tanh layers of width 1: 8·10⁶ closures, 146 s,

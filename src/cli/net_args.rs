@@ -30,13 +30,17 @@ pub struct NetArgs {
     /// Mini-batch size.
     #[arg(long, default_value_t = defaults::BATCH)]
     pub batch: usize,
-    /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05].
+    /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05]. A run whose first epoch
+    /// leaves, in every layer, at least half the weights with a gradient bit-identical (its steps below the
+    /// weights' spacing, |w|·2⁻⁵³ in f64: e.g. 1e-300, or weights of 10¹⁸ from a huge --gain)
+    /// is refused, naming --lr or --gain.
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Momentum of SGD.
-    #[arg(long, default_value_t = defaults::MOMENTUM)]
-    pub momentum: f64,
-    /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1].
+    /// Momentum of SGD (--optimizer sgd only: Adam's β₁ = 0.9 is fixed) [default: 0.9].
+    #[arg(long)]
+    pub momentum: Option<f64>,
+    /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1]. Weights too large
+    /// for the steps to move are refused after the first epoch (see --lr).
     #[arg(long)]
     pub gain: Option<f64>,
     /// Seed of the weight initialisation and of the batch order; `analyze` (also with
@@ -60,6 +64,17 @@ pub struct NetArgs {
 impl NetArgs {
     /// The network and training sections of the configuration.
     pub fn into_config(self) -> Result<(NetConfig, TrainSettings)> {
+        if self.momentum.is_some() && self.optimizer != Optimizer::Sgd {
+            // adv48a: `--momentum 0.5` under the default Adam was taken and ignored.
+            return Err(Error::config(
+                Field::Momentum,
+                format!(
+                    "sets SGD's momentum; --optimizer {} has none (Adam's β₁ = 0.9 is fixed): \
+                     add --optimizer sgd or remove it",
+                    self.optimizer
+                ),
+            ));
+        }
         let net = NetConfig {
             hidden: self.hidden,
             activation: self.activation.as_deref().map(str::parse).transpose()?,
@@ -72,7 +87,7 @@ impl NetArgs {
             epochs: self.epochs,
             batch: self.batch,
             lr: self.lr,
-            momentum: self.momentum,
+            momentum: self.momentum.unwrap_or(defaults::MOMENTUM),
             precision: self.precision,
             ..TrainSettings::default()
         };
@@ -88,6 +103,7 @@ impl NetArgs {
             (Field::Epochs, self.epochs.is_some()),
             (Field::Lr, self.lr.is_some()),
             (Field::Gain, self.gain.is_some()),
+            (Field::Momentum, self.momentum.is_some()),
         ];
         match given.iter().find(|(_, set)| *set) {
             Some((field, _)) => Err(Error::config(

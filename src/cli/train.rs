@@ -27,7 +27,10 @@ pub struct TrainArgs {
     pub objective: Objective,
     /// Cumulant objective: weight λ of its sampled check, J = L_C + λ|L_C − S| with S the same
     /// MSE on fresh Gaussian draws N(μ_c, Σ_c) pushed through the network; λ ≥ 1 keeps J ≥ S,
-    /// so the closure's error cannot be exploited; 0 = the closure objective alone [default: 1].
+    /// so the closure's error cannot be exploited; 0 = the closure objective alone; at most
+    /// 2⁵³ ≈ 9.0e15, beyond which 1 + λ rounds to λ and the data term leaves the gradient
+    /// (values far above 1 already train towards the closure's agreement, not the data)
+    /// [default: 1].
     #[arg(long, value_name = "λ")]
     pub closure_check: Option<f64>,
     /// Cumulant objective: Gaussian draws per class and step of the sampled check [default: 64].
@@ -75,6 +78,14 @@ impl TrainArgs {
                     },
                 ));
             }
+        }
+        if self.check_samples.is_some() && self.closure_check == Some(0.0) {
+            // adv48a: the draws were taken and ignored.
+            return Err(Error::config(
+                Field::CheckSamples,
+                "sets the draws of the sampled check, which --closure-check 0 turns off; remove \
+                 one of the flags",
+            ));
         }
         train.closure_check = self.closure_check.unwrap_or(train.closure_check);
         train.check_samples = self.check_samples.unwrap_or(train.check_samples);

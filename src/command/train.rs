@@ -7,11 +7,12 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::defaults;
-use crate::config::estimate::training_warning;
+use crate::config::estimate::{human_seconds, training_warning, LONG_RUN_SECONDS};
 use crate::config::provenance::{records, TASK_KEY};
 use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
-    fit, gaussian_model_loss, CheckSettings, ClassStatistics, GaussianModelLoss, Objective,
+    fit, gaussian_model_loss, CheckSettings, ClassStatistics, FirstStep, GaussianModelLoss,
+    Objective,
 };
 use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Result};
@@ -49,6 +50,29 @@ fn naming_cumulant_overflow<R>(
             ))),
             other => other,
         }
+    })
+}
+
+/// The warning after a cumulant training's first step when the run, at that step's time,
+/// would take longer than [`LONG_RUN_SECONDS`] (as the sample objective's estimate before it
+/// starts, `training_warning`); None below. adv48a: `--order 4 --hidden 784` on MNIST ran
+/// ~1 s a step, 79 steps an epoch, without a word until its first epoch ended.
+fn cumulant_time_warning(first: FirstStep, epochs: usize) -> Option<String> {
+    let seconds = first.projected_seconds();
+    (seconds > LONG_RUN_SECONDS).then(|| {
+        format!(
+            "warning: cumulant training's first step took {} s; its {} steps ({epochs} \
+             epochs of {} full-batch steps) may take ~{}; --epochs sets the epochs (--batch \
+             the steps per epoch, ⌈n_train/batch⌉; --order, --hidden and the training set's \
+             size the work of each)",
+            match first.seconds {
+                s if s >= 0.01 => format!("{s:.2}"),
+                s => format!("{s:.1e}"),
+            },
+            first.steps,
+            first.steps / epochs.max(1),
+            human_seconds(seconds)
+        )
     })
 }
 
@@ -159,7 +183,19 @@ pub fn train_model(
     let activation = net.activation.to_string();
     let history = timings.time(stage, flops, || {
         super::train_checked(&split.train, &loaded.description, cfg.precision, || {
-            fit(&mut net, &split.train, &cfg, objective, &check, each_epoch)
+            fit(
+                &mut net,
+                &split.train,
+                &cfg,
+                objective,
+                &check,
+                each_epoch,
+                |first| {
+                    if let Some(w) = cumulant_time_warning(first, cfg.epochs) {
+                        timings.note(&w);
+                    }
+                },
+            )
         })
     });
     let history = match objective {

@@ -663,7 +663,11 @@ pub const ASSUMED_FLOPS_PER_THREAD: f64 = 1e10;
 /// Estimated wall time of `flops` of work on `threads` threads at
 /// [`ASSUMED_FLOPS_PER_THREAD`], as "42 s", "3.5 min", "2.1 h".
 pub fn human_duration(flops: f64, threads: usize) -> String {
-    let seconds = flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64);
+    human_seconds(flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64))
+}
+
+/// `seconds` as "42 s", "3.5 min", "2.1 h".
+pub fn human_seconds(seconds: f64) -> String {
     if seconds < 60.0 {
         format!("{seconds:.0} s")
     } else if seconds < 3600.0 {

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use super::defaults::{self, task_defaults};
 use super::Task;
 use crate::cumtrain::{CheckSettings, Objective};
+use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
 use crate::net::train::{Loss, Optimizer, TrainConfig};
 use crate::net::{Activation, Mlp, Precision};
@@ -113,13 +114,14 @@ pub(super) fn build(
     if !(gain.is_finite() && gain > 0.0) {
         return Err(Error::config(
             Field::Gain,
-            format!("{gain} is not a positive number"),
+            format!("{} is not a positive number", compact(gain)),
         ));
     }
     if !(0.0..1.0).contains(&train.momentum) {
         return Err(Error::config(
             Field::Momentum,
-            format!("{} is not in [0, 1)", train.momentum),
+            // compact: 1e300 was written in its 301 digits (adv48a).
+            format!("{} is not in [0, 1)", compact(train.momentum)),
         ));
     }
     let mlp = Mlp::init(&widths, activation, gain, net.seed)?;

@@ -26,6 +26,12 @@ use crate::error::{Error, Field, Result};
 use crate::net::Layer;
 use crate::propagate::closures::Corrections;
 
+/// The largest λ (`--closure-check`) accepted: 2⁵³, beyond which 1 + λ rounds to λ in f64 and
+/// the guarded gradient ∇J = (1 + λs)∇L_C − λs∇S loses the data term ∇L_C to rounding (adv48a:
+/// λ = 1e100 ran, J ≈ 3e99, the network at chance). Smaller λ ≫ 1 keep the term but weigh it
+/// ~1/λ against the check's (Adam's steps do not grow with λ): they run, as asked.
+pub const LARGEST_WEIGHT: f64 = 9_007_199_254_740_992.0;
+
 /// The check's settings (`--closure-check`, `--check-samples`) and the order of the first
 /// closure (`--order`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -57,13 +63,28 @@ impl CheckSettings {
         })
     }
 
-    /// Checks λ (finite, ≥ 0), the draws (≥ 2 where the check is on) and the order.
+    /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on)
+    /// and the order.
     pub fn validate(&self) -> Result<()> {
         self.corrections()?;
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(Error::config(
                 Field::ClosureCheck,
                 format!("{} is not a finite number ≥ 0", self.weight),
+            ));
+        }
+        if self.weight > LARGEST_WEIGHT {
+            return Err(Error::config(
+                Field::ClosureCheck,
+                format!(
+                    "λ = {} is beyond 2⁵³ = {LARGEST_WEIGHT:.1e}, where 1 + λ rounds to λ in f64: \
+                     the data term L_C vanishes from the gradient of J = L_C + λ|L_C − S|, which \
+                     then only pulls the closure towards the sampled check (the constant network, \
+                     which the closure describes exactly, is its minimum: trained at chance); \
+                     expected λ ≤ {LARGEST_WEIGHT:.1e}, and in practice near 1 (the default; \
+                     λ ≥ 1 already keeps J ≥ S, and on XOR λ = 100 trains to chance)",
+                    compact(self.weight)
+                ),
             ));
         }
         if self.weight > 0.0 && self.samples < 2 {
@@ -176,7 +197,9 @@ pub fn check_guarded(
         return Ok(());
     }
     let gap = (closure - sampled).abs();
-    let most = (f64::MAX / gap).min((f64::MAX.sqrt() - before.plain) / before.difference);
+    let most = (f64::MAX / gap)
+        .min((f64::MAX.sqrt() - before.plain) / before.difference)
+        .min(LARGEST_WEIGHT);
     Err(Error::config(
         Field::ClosureCheck,
         format!(

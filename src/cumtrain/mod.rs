@@ -12,4 +12,4 @@ pub mod train;
 pub use check::{gaussian_model_loss, GaussianModelLoss, SurrogateCheck};
 pub use guard::CheckSettings;
 pub use objective::{ClassStatistics, CumulantObjective};
-pub use train::{fit, train_cumulants, Objective};
+pub use train::{fit, train_cumulants, train_cumulants_timed, FirstStep, Objective};

@@ -12,6 +12,7 @@
 //! training samples ([`super::first_layer`]); the check then draws from the training samples.
 
 use std::fmt;
+use std::time::Instant;
 
 use clap::ValueEnum;
 
@@ -23,6 +24,7 @@ use super::guard::{check_guarded, guard, CheckSettings, GradientSizes};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
+use crate::net::stalled::WeightsBefore;
 use crate::net::train::{
     check_fits, squares_overflowed, train, update, zeros_like, EpochStats, Loss, ObjectiveParts,
     TrainConfig,
@@ -47,7 +49,8 @@ impl fmt::Display for Objective {
 }
 
 /// Trains `net` in place with `objective`: on the samples ([`crate::net::train::train`]) or on
-/// the cumulant objective guarded by `check` ([`train_cumulants`]).
+/// the cumulant objective guarded by `check` ([`train_cumulants_timed`], whose first step is
+/// reported to `on_first_step`).
 pub fn fit(
     net: &mut Mlp,
     data: &Dataset,
@@ -55,11 +58,42 @@ pub fn fit(
     objective: Objective,
     check: &CheckSettings,
     mut on_epoch: impl FnMut(&EpochStats),
+    on_first_step: impl FnMut(FirstStep),
 ) -> Result<Vec<EpochStats>> {
     match objective {
         Objective::Samples => train(net, data, cfg, on_epoch),
-        Objective::Cumulants => train_cumulants(net, data, cfg, check, |e, _| on_epoch(e)),
+        Objective::Cumulants => {
+            train_cumulants_timed(net, data, cfg, check, |e, _| on_epoch(e), on_first_step)
+        }
     }
+}
+
+/// The seconds of a cumulant training's first step and its steps in all (`--epochs` ×
+/// ⌈n_train/batch⌉), for the warning `train` gives before a long run: each step is full-batch,
+/// ~1 s at `--order 4 --hidden 784` on 640 MNIST samples, so an epoch can take minutes, and
+/// the epoch bar moved only at its end (adv48a).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct FirstStep {
+    pub seconds: f64,
+    pub steps: usize,
+}
+
+impl FirstStep {
+    /// The run's estimated seconds: the first step's times the steps.
+    pub fn projected_seconds(&self) -> f64 {
+        self.seconds * self.steps as f64
+    }
+}
+
+/// [`train_cumulants_timed`] without the first step's report.
+pub fn train_cumulants(
+    net: &mut Mlp,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    check: &CheckSettings,
+    on_epoch: impl FnMut(&EpochStats, &Mlp),
+) -> Result<Vec<EpochStats>> {
+    train_cumulants_timed(net, data, cfg, check, on_epoch, |_| {})
 }
 
 /// Trains `net` in place on the cumulant objective of `data`'s class statistics, with `cfg`'s
@@ -67,13 +101,15 @@ pub fn fit(
 /// seeds the sampled check's draws), guarded by `check`. Needs `--loss mse`. After every epoch
 /// `on_epoch` gets the mean objective over the epoch's steps (each before its update), its
 /// closure and sampled parts, and the network's accuracy on the training samples at the end of
-/// the epoch, with the network as it is then.
-pub fn train_cumulants(
+/// the epoch, with the network as it is then; `on_first_step` gets the first step's time and
+/// the run's steps ([`FirstStep`]).
+pub fn train_cumulants_timed(
     net: &mut Mlp,
     data: &Dataset,
     cfg: &TrainConfig,
     check: &CheckSettings,
     mut on_epoch: impl FnMut(&EpochStats, &Mlp),
+    mut on_first_step: impl FnMut(FirstStep),
 ) -> Result<Vec<EpochStats>> {
     check_fits(net, data)?;
     if cfg.loss != Loss::Mse {
@@ -117,9 +153,12 @@ pub fn train_cumulants(
     let mut state2 = zeros_like(net);
     let mut history = Vec::new();
     let mut step = 0i32;
+    // As the sample objective's: a first epoch that moved no layer's median weight is refused.
+    let mut before = Some(WeightsBefore::of(net));
     for epoch in 1..=cfg.epochs {
         let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
         for _ in 0..steps {
+            let started = Instant::now();
             // After an update, a numerical failure of the propagation is the updates' doing.
             let closure =
                 objective
@@ -149,6 +188,10 @@ pub fn train_cumulants(
                 if let Some(l) = state2.iter().position(|l| !l.is_finite()) {
                     return Err(squares_overflowed(l + 1, false));
                 }
+                on_first_step(FirstStep {
+                    seconds: started.elapsed().as_secs_f64(),
+                    steps: steps.saturating_mul(cfg.epochs),
+                });
             }
         }
         let stats = EpochStats {
@@ -167,6 +210,9 @@ pub fn train_cumulants(
                 &format!("objective {}", stats.loss),
                 cfg.lr,
             ));
+        }
+        if let Some(before) = before.take() {
+            before.check_moved(net, &state1, cfg)?;
         }
         on_epoch(&stats, net);
         history.push(stats);

@@ -61,6 +61,12 @@ impl<T: Real> FusedUpdate<T> {
         }
     }
 
+    /// SGD's velocity or Adam's first moment, shaped like the network: non-zero where a
+    /// weight got a gradient (`super::stalled`).
+    pub(crate) fn first_moment(&self) -> &[Layer<T>] {
+        &self.s1
+    }
+
     /// The first layer (0-based) whose second moment (Adam's v) holds a non-finite entry: a
     /// gradient whose square overflowed (SGD leaves it zero).
     pub(crate) fn second_moment_overflowed(&self) -> Option<usize> {

@@ -10,6 +10,7 @@ pub mod model_io;
 pub mod phi_lanes;
 pub mod precision;
 pub mod stage;
+pub(crate) mod stalled;
 pub mod train;
 
 pub use activation::Activation;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::forward::{argmax_columns, elementwise_parallel};
 use super::grad_update::FusedUpdate;
 use super::precision::{Precision, Real};
+use super::stalled::WeightsBefore;
 use super::{Activation, ForwardPass, Layer, Mlp};
 use crate::data::{Dataset, Labelled};
 use crate::error::{value_name, Error, Field, Result};
@@ -207,6 +208,8 @@ fn train_in<T: Real>(
     // SGD on the mse loss: a lower bound on the first batch's curvature in the read-out's
     // weights at initialisation, for the message of a divergence (`readout_curvature`).
     let mut first_curvature: Option<(f64, usize)> = None;
+    // The weights before the first epoch, to refuse a run that moved none (`super::stalled`).
+    let mut before = Some(WeightsBefore::of(net));
     for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);
         let (mut loss_sum, mut hits) = (0.0, 0usize);
@@ -288,6 +291,9 @@ fn train_in<T: Real>(
                 epoch,
                 T::EPSILON > f64::EPSILON,
             ));
+        }
+        if let Some(before) = before.take() {
+            before.check_moved(net, optimiser.first_moment(), cfg)?;
         }
         on_epoch(&stats);
         history.push(stats);
@@ -386,7 +392,9 @@ fn readout_curvature<T: Real>(z: MatRef<'_, T>) -> (f64, usize) {
 /// rate below it is not promised to train: the curvature changes as the network trains).
 /// Twenty-fourth session: 600 samples of 4 features with class means 0, 1, 2 through 100 relu
 /// units diverge at SGD's default 0.05 though their scale is 1 (η·q = 0.13): the 100 units'
-/// mean outputs put a curvature of ~10² on the read-out.
+/// mean outputs put a curvature of ~10² on the read-out. The clause names `--gain` too: the
+/// curvature is the square of the read-out's inputs, which the initial weights scale (adv48a:
+/// `--optimizer sgd --gain 1e50` was blamed on `--lr` alone).
 fn curvature_hint(first: Option<(f64, usize)>, cfg: &TrainConfig) -> String {
     let Some((lambda, b)) = first else {
         return String::new();
@@ -411,7 +419,9 @@ fn curvature_hint(first: Option<(f64, usize)>, cfg: &TrainConfig) -> String {
          with momentum {} is stable; expected --lr below {:.2e}, or --optimizer adam, whose \
          steps do not scale with the curvature (that rate is a necessary bound, not a \
          guarantee: the curvature named is a lower estimate on one batch and changes as the \
-         network trains, so a rate below it can still diverge or train poorly)",
+         network trains, so a rate below it can still diverge or train poorly); it grows \
+         as the read-out's inputs squared, which the initial weights scale: a smaller \
+         --gain lowers it",
         short(lambda),
         short(step),
         cfg.momentum,

@@ -75,6 +75,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
             config.train.objective,
             &config.train.check(),
             |_| {},
+            |_| {},
         )
     })?;
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;

@@ -12,9 +12,10 @@ use serde_json::Value;
 use super::point::PointConfig;
 use super::store::GridIds;
 use crate::config::estimate::Estimate;
-use crate::config::Task;
+use crate::config::{Task, TrainSettings};
 use crate::error::{echoes_whole, excerpt, Error, Field, Result};
 use crate::io::read_regular_to_string;
+use crate::net::train::Optimizer;
 
 /// Grid files longer than this (16 MiB) are refused before they are read.
 pub const MAX_GRID_BYTES: u64 = 16 << 20;
@@ -187,18 +188,43 @@ impl Axes {
     }
 }
 
-/// The data keys that the task of no point reads, point by point
-/// ([`Grid::check_keys_are_read`]).
+/// The data keys that the task of no point reads, and the training keys that no point's
+/// settings read, point by point ([`Grid::check_keys_are_read`]).
 #[derive(Default)]
 pub struct KeysRead {
     unread: Option<Vec<Field>>,
     tasks: Vec<Task>,
+    /// `momentum` while no point is `optimizer = "sgd"`, `check_samples` while every point's
+    /// `closure_check` is 0 (adv48a: both were taken and ignored, as `--momentum` under Adam
+    /// and `--check-samples` with `--closure-check 0` were).
+    unread_training: Option<Vec<(Field, &'static str)>>,
+}
+
+/// The training keys `config` sets that its point does not read, with what would read them.
+fn training_not_read(config: &PointConfig, train: &TrainSettings) -> Vec<(Field, &'static str)> {
+    let mut unread = Vec::new();
+    if config.momentum.is_some() && train.optimizer != Optimizer::Sgd {
+        unread.push((Field::Momentum, "it sets the momentum of optimizer \"sgd\""));
+    }
+    if config.check_samples.is_some() && train.closure_check == 0.0 {
+        unread.push((
+            Field::CheckSamples,
+            "it sets the draws of the sampled check, which closure_check = 0 turns off",
+        ));
+    }
+    unread
 }
 
 impl KeysRead {
     /// Counts `config`'s task and the keys it does not read.
     pub fn add(&mut self, config: &PointConfig) -> Result<()> {
-        let data = config.run_config()?.data;
+        let run = config.run_config()?;
+        let here = training_not_read(config, &run.train);
+        self.unread_training = Some(match self.unread_training.take() {
+            None => here,
+            Some(u) => u.into_iter().filter(|f| here.contains(f)).collect(),
+        });
+        let data = run.data;
         let task = data.task();
         if !self.tasks.contains(&task) {
             self.tasks.push(task);
@@ -213,6 +239,16 @@ impl KeysRead {
 
     /// The error naming the first key no point read, for the grid file at `path`.
     pub fn check(&self, path: &Path) -> Result<()> {
+        if let Some((field, reader)) = self.unread_training.as_deref().and_then(<[_]>::first) {
+            return Err(Error::format(
+                path,
+                format!(
+                    "grid key '{}' is read by no point of the grid ({reader}): every point \
+                     would ignore it; remove it",
+                    field.name()
+                ),
+            ));
+        }
         match self.unread.as_deref().and_then(<[Field]>::first) {
             Some(field) => {
                 let tasks: Vec<String> = self.tasks.iter().map(Task::to_string).collect();
@@ -369,6 +405,35 @@ mod tests {
             "{err}"
         );
         assert!(Axes::parse(&grid(10_000), Path::new("g.toml")).is_ok());
+    }
+
+    /// `momentum` where no point is `optimizer = "sgd"` and `check_samples` where every point's
+    /// `closure_check` is 0 are refused naming the key; a grid with one point that reads them
+    /// runs. Old: both were taken and ignored (adv48a).
+    #[test]
+    fn training_keys_no_point_reads_are_refused() {
+        let cum = "objective = 'cumulants'\nactivation = 'quad:0.5'\n";
+        for (text, key) in [
+            ("momentum = 0.5".to_string(), "momentum"),
+            ("momentum = 0.5\noptimizer = 'adam'".to_string(), "momentum"),
+            (
+                format!("{cum}closure_check = 0\ncheck_samples = 8"),
+                "check_samples",
+            ),
+        ] {
+            let err = parse(&text).unwrap().check_keys_are_read().unwrap_err();
+            let err = err.to_string();
+            assert!(
+                err.contains(&format!("grid key '{key}' is read by no point")),
+                "{err}"
+            );
+        }
+        for text in [
+            "momentum = 0.5\noptimizer = ['adam', 'sgd']".to_string(),
+            format!("{cum}closure_check = [0, 1]\ncheck_samples = 8"),
+        ] {
+            parse(&text).unwrap().check_keys_are_read().unwrap();
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::keys::name_key;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{RunConfig, Task};
 use crate::cumtrain::Objective;
+use crate::data::xor::sigma_problem;
 use crate::data::Scale;
 use crate::error::{parse_value, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
@@ -253,8 +254,10 @@ impl PointConfig {
             let min = defaults::MIN_MC_SAMPLES;
             return Err(("mc_samples".into(), format!("must be at least {min}")));
         }
+        if let Some(msg) = self.sigma.and_then(sigma_problem) {
+            return Err(("sigma".into(), msg));
+        }
         for (key, v) in [
-            ("sigma", self.sigma),
             ("lr", self.lr),
             ("gain", self.gain),
             ("gamma_shape", self.gamma_shape),
@@ -380,6 +383,22 @@ mod tests {
 
     /// `precision` and `affine` take any case, reach the engine's settings, and a bad value
     /// names its key.
+    /// A grid's `sigma` takes what `--sigma` takes — 0 (the blob centres exactly) included —
+    /// and refuses the rest in `--sigma`'s words; old: 0 refused as "not a positive number".
+    #[test]
+    fn the_sigma_key_agrees_with_the_flag() {
+        let point = |sigma| PointConfig {
+            sigma: Some(sigma),
+            ..Default::default()
+        };
+        point(0.0).normalize().unwrap();
+        for bad in [-1.0, f64::NAN, f64::INFINITY] {
+            let (key, msg) = point(bad).normalize().unwrap_err();
+            assert_eq!(key, "sigma");
+            assert_eq!(Some(msg), crate::data::xor::sigma_problem(bad));
+        }
+    }
+
     #[test]
     fn precision_and_affine_keys_reach_the_engine() {
         let mut point = PointConfig {

@@ -158,17 +158,22 @@ fn cli_refuses_what_the_cumulant_objective_cannot_do() {
 /// `train --task xor --hidden 8 --activation quad:0.5 --epochs 1` with `extra` (words split
 /// on whitespace) into a fresh folder's model: asserts exit 2 and no model, returns stderr.
 fn refused_xor_training(extra: &str) -> String {
+    refused_training(&format!(
+        "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --epochs 1 {extra}"
+    ))
+}
+
+/// corrflow with the words of `line` and `--out` a fresh folder's model: asserts exit 2, no
+/// model and nothing on stdout, returns stderr.
+fn refused_training(line: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("never.safetensors");
-    let line = format!(
-        "--threads 1 train --task xor --hidden 8 --activation quad:0.5 --epochs 1 {extra} --out"
-    );
     let mut args: Vec<&str> = line.split_whitespace().collect();
-    args.push(model.to_str().unwrap());
+    args.extend(["--out", model.to_str().unwrap()]);
     let out = corrflow(&args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{extra}: {err}");
-    assert!(!model.exists(), "{extra}");
+    assert_eq!(out.status.code(), Some(2), "{line}: {err}");
+    assert!(!model.exists() && out.stdout.is_empty(), "{line}");
     err
 }
 
@@ -185,11 +190,64 @@ fn a_closure_check_that_overflows_the_objective_is_named() {
         );
         let err = refused_xor_training(&extra);
         assert!(
-            err.contains("--closure-check") && err.contains("expected a λ below"),
+            err.contains("--closure-check")
+                && (err.contains("expected a λ below") || err.contains("expected λ ≤")),
             "{extra}: {err}"
         );
         assert!(!err.contains("learning rate"), "{extra}: {err}");
     }
+}
+
+/// A λ beyond 2⁵³, where 1 + λ rounds to λ and the data term leaves J's gradient, is refused
+/// naming `--closure-check` and the largest λ accepted; old: λ = 1e100 ran to exit 0 with the
+/// network at chance (final loss 2.9e99; adv48a). λ = 2⁵³ itself is still accepted by the
+/// settings' check.
+#[test]
+fn a_closure_check_beyond_two_to_the_53_is_refused() {
+    let err = refused_xor_training("--objective cumulants --closure-check 1e100");
+    assert!(
+        err.contains("--closure-check") && err.contains("expected λ ≤ 9.0e15"),
+        "{err}"
+    );
+    let check = |weight| CheckSettings {
+        weight,
+        samples: 64,
+        order: 2,
+    };
+    assert!(check(9_007_199_254_740_992.0).validate().is_ok());
+    assert!(check(1e16).validate().is_err());
+}
+
+/// A learning rate whose steps cannot move the weights (1e-300) is refused after the first
+/// epoch naming --lr, under the cumulant objective as under the samples one; before that, a
+/// run whose first step projects past 10 s (2·10⁹ full-batch steps here) says so on stderr.
+/// Old: no word, and the run went on for 10⁷ epochs that changed nothing (adv48a).
+#[test]
+fn a_long_cumulant_training_warns_and_one_that_moves_nothing_is_refused() {
+    let err = refused_training(
+        "--threads 1 train --task xor --n-train 200 --batch 1 --hidden 8 --activation quad:0.5 \
+         --objective cumulants --lr 1e-300 --epochs 10000000",
+    );
+    assert!(
+        err.contains("first step took") && err.contains("2000000000 steps"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--lr") && err.contains("bit-identical"),
+        "{err}"
+    );
+}
+
+/// `--optimizer sgd --gain 1e50` diverges at once; the message names the learning rate's
+/// bound and, since the read-out's curvature is the square of inputs the initial weights
+/// scale, `--gain` too (old: `--lr` alone; adv48a).
+#[test]
+fn an_sgd_divergence_from_a_huge_gain_names_the_gain() {
+    let err = refused_xor_training("--optimizer sgd --gain 1e50");
+    assert!(
+        err.contains("--lr") && err.contains("a smaller --gain lowers it"),
+        "{err}"
+    );
 }
 
 /// A `--gain` whose first gradients exceed √(f64::MAX) (1e50 on XOR's quadratic network) is
@@ -205,4 +263,24 @@ fn gradients_whose_squares_overflow_adams_moment_are_refused() {
             "{objective}: {err}"
         );
     }
+}
+
+/// Flags taken and ignored, or echoed in full digits (adv48a's probes): `--momentum` under
+/// Adam (the default optimiser; it has none) and `--check-samples` with `--closure-check 0`
+/// (no check to draw for) are refused naming the flag; `--optimizer sgd --momentum 1e300` is
+/// refused in short (old: its 301 digits).
+#[test]
+fn flags_the_run_would_ignore_are_refused() {
+    let err = refused_xor_training("--momentum 0.5");
+    assert!(
+        err.contains("--momentum") && err.contains("--optimizer sgd"),
+        "{err}"
+    );
+    let err = refused_xor_training("--objective cumulants --closure-check 0 --check-samples 8");
+    assert!(err.contains("--check-samples"), "{err}");
+    let err = refused_xor_training("--optimizer sgd --momentum 1e300");
+    assert!(
+        err.contains("--momentum") && !err.contains("00000000000"),
+        "{err}"
+    );
 }
