@@ -12,7 +12,7 @@ use rayon::prelude::*;
 /// 2-core machine, 10-epoch median epoch at 2 threads: with 2²² (the 784-wide layer split)
 /// 83 / 62 ms at batch 64 / 128, with 2²⁴ 62–64 / 55–58 ms — the one-thread time; with the
 /// former 2¹⁹ the 100×128×100 GEMMs were split too (BENCHMARKS.md "Training").
-fn gemm_par(m: usize, n: usize, k: usize) -> Par {
+pub fn gemm_par(m: usize, n: usize, k: usize) -> Par {
     if m.saturating_mul(n).saturating_mul(k) < (1 << 24) || rayon::current_num_threads() == 1 {
         Par::Seq
     } else {

@@ -17,7 +17,7 @@ mod symmetric;
 mod transpose;
 
 pub use columns::columns;
-pub use gemm::{gemm, gemm_batch};
+pub use gemm::{gemm, gemm_batch, gemm_par};
 pub use grow::at_least;
 pub use mirror::{mirror_lower, mirror_upper};
 pub use precision::{narrow, widen};
