@@ -144,7 +144,19 @@ fn stalled<T: Real>(
     } else {
         (
             Field::Lr,
-            format!("expected a larger --lr (a rate that trains is far above {needed:.1e})"),
+            format!(
+                "expected a larger --lr (a rate that trains is far above {needed:.1e}){}",
+                match cfg.optimizer {
+                    Optimizer::Adam => {
+                        ", or data of a larger scale (--scale, --standardize or the data \
+                         files): gradients far below Adam's ε = 1e-8 make its steps far \
+                         smaller than --lr"
+                    }
+                    Optimizer::Sgd =>
+                        ", or data of a larger scale (--scale, --standardize \
+                         or the data files): SGD's steps scale with the gradients",
+                }
+            ),
         )
     };
     Error::config(
