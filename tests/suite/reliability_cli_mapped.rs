@@ -118,20 +118,24 @@ fn truncated_run(
         let truncated = truncate_once_mapped(&child, &xs, at_least);
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        if !truncated {
-            continue; // never held the maps, or dropped them, before it stopped
+        let shrank = err
+            .matches("x.npy: the file shrank while corrflow read it")
+            .count();
+        let missed =
+            shrank == 0 && out.status.code() == Some(2) && err.contains("x.npy: data truncated");
+        if !truncated || missed {
+            // Never held the maps, or dropped them, before it stopped; or (a loaded machine:
+            // CI, forty-eighth session) every mapping read its data before the cut and only
+            // later opens saw the shorter file, refused as truncated (exit 2, no signal): no
+            // read fell in the window.
+            continue;
         }
         assert_eq!(
             (out.status.code(), out.status.signal()),
             (Some(2), None),
             "{err}"
         );
-        assert_eq!(
-            err.matches("x.npy: the file shrank while corrflow read it")
-                .count(),
-            1,
-            "{err}"
-        );
+        assert_eq!(shrank, 1, "{err}");
         let debris: Vec<_> = [dir.to_path_buf(), dir.join("sw")]
             .iter()
             .filter_map(|d| std::fs::read_dir(d).ok())
