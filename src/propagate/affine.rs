@@ -291,6 +291,10 @@ pub fn affine_moments(
         AffineStrategy::Factored => Some(Choice::Factor),
     };
     let mut dense = vec![choice.is_none(); inputs.len()];
+    // A map of a few thousand multiply-adds per class is done on this thread: waking a second
+    // one for it costs more than the map (1 000 tanh layers of width 1 at two threads took 5×
+    // their one-thread time in the scheduler's hand-offs; forty-eighth session).
+    let tiny = w.nrows() * w.ncols() * (w.nrows() + w.ncols()) * inputs.len() < TINY_MAP;
     if let Some(choice) = choice {
         // Classes side by side, one task per class (a thread that falls behind, e.g. on a
         // loaded machine, leaves the remaining classes to the others), each taking a
@@ -301,6 +305,7 @@ pub fn affine_moments(
             .par_iter_mut()
             .zip(inputs.par_iter())
             .zip(dense.par_iter_mut())
+            .with_min_len(if tiny { usize::MAX } else { 1 })
             .for_each(|((out, input), dense)| {
                 let taken = pool.lock().map(|mut p| p.pop()).unwrap_or(None);
                 let mut factor = taken.unwrap_or_default();
@@ -320,7 +325,7 @@ pub fn affine_moments(
         ws.factors = pool.into_inner().unwrap_or_default();
     }
     let count = dense.iter().filter(|&&d| d).count();
-    if affine_small::small(w) && (count == 1 || rayon::current_num_threads() == 1) {
+    if affine_small::small(w) && (count == 1 || tiny || rayon::current_num_threads() == 1) {
         // Small widths on one thread: each class by the register-blocked product, no stacking
         // (several classes on a pool keep the stacked GEMM's class split).
         for ((input, out), _) in inputs
@@ -354,6 +359,10 @@ pub fn affine_moments(
     crate::simd::clear_upper_everywhere();
     Ok(())
 }
+
+/// Multiply-adds of all classes' covariance maps (N_out·N_in·(N_out + N_in) each) below which
+/// [`affine_moments`] stays on the calling thread.
+const TINY_MAP: usize = 1 << 14;
 
 /// μ' = W μ + b into `out` (resized to N_out).
 pub(crate) fn affine_mean(
