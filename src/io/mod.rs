@@ -28,4 +28,4 @@ pub use output::{
 pub use regular::{
     map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,
 };
-pub use zeros::{par_zeros, resize_for_overwrite, Shared, ZeroBits};
+pub use zeros::{par_zeros, resize_for_overwrite, ZeroBits};

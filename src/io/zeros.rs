@@ -126,20 +126,17 @@ unsafe fn populate(ptr: *mut u8, len: usize) {
     let _ = (ptr, len);
 }
 
-/// A matrix pointer shared by parallel tasks that write disjoint entries ([`par_zeros`]: its
-/// columns; `propagate::higher::sampled`'s mirror: its lower triangle's tiles), through a
-/// method, so that closures capture the wrapper, not the raw pointer. Each user states why
-/// its tasks' accesses do not overlap where it dereferences the pointer.
-pub struct Shared<T>(pub *mut T);
+/// The matrix pointer shared by the tasks of [`par_zeros`] (through a method, so that closures
+/// capture the wrapper, not the raw pointer).
+struct Shared<T>(*mut T);
 
 impl<T> Shared<T> {
-    pub fn get(&self) -> *mut T {
+    fn get(&self) -> *mut T {
         self.0
     }
 }
 
-// SAFETY: the pointer is only dereferenced in `unsafe` blocks whose callers keep the tasks'
-// writes disjoint from every other task's accesses (see the type's docs).
+// SAFETY: the tasks of `par_zeros` write disjoint columns.
 unsafe impl<T> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Shared<T> {}

@@ -122,7 +122,7 @@ pub fn terms(groups: usize, min_degree: u8, max_degree: u8, rules: Rules) -> Vec
 /// kind interchangeable). The types are enumerated directly (`types`), not the partitions:
 /// four groups of degree 3 (the rules' degree above the cap) have 12 legs and up to ~10⁵
 /// partitions, and building one chaos rule enumerated ~10⁶ of them (0.13 s, 92 % of a
-/// `propagate --order 3` run of a 16-16 XOR network; now 0.006 s).
+/// `propagate --order 3` run of a 16-16 XOR network; now a few milliseconds).
 /// The terms are in the order of their sorted blocks, as a map keyed by them would give.
 pub fn terms_for(degrees: &[u8], rules: Rules) -> Vec<Term> {
     let groups = degrees.len();

@@ -11,11 +11,12 @@
 //!
 //! **GEMM accumulation.** The P = N(N+1)/2 products δᵢδⱼ (i ≤ j) of a block of b samples form
 //! a P × b matrix K; then Σ_s δᵢδⱼδₖ = (K δᵀ)\[ij, k\] (one P × N GEMM, 2PNb flops) and
-//! Σ_s δᵢδⱼδₖδₗ = (K Kᵀ)\[ij, kl\] (its upper triangle by one triangular product, P(P + 1)b flops, mirrored): a quarter of the N⁴ product,
-//! symmetry in (i, j) and (k, l) used. Memory: K (P × b, at most 64 MB), the sums (P × N and
-//! P × P) and the dense output tensors (N³, N⁴). The estimates are multilinear in δ, so for
-//! h = W z + b the tensors of h equal W applied to those of z on every index, to rounding
-//! (test `measured_start_tensors_are_the_affine_map_of_the_inputs`).
+//! Σ_s δᵢδⱼδₖδₗ = (K Kᵀ)\[ij, kl\] (its upper triangle by one triangular product, P(P + 1)b
+//! flops, then mirrored): a quarter of the N⁴ product, symmetry in (i, j) and (k, l) used.
+//! Memory: K (P × b, at most 64 MB), the sums (P × N and P × P) and the dense output tensors
+//! (N³, N⁴). The estimates are multilinear in δ, so for h = W z + b the tensors of h equal W
+//! applied to those of z on every index, to rounding (test
+//! `measured_start_tensors_are_the_affine_map_of_the_inputs`).
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -27,7 +28,7 @@ use super::paired::Paired;
 use super::tensor::SymTensor;
 use super::triple4::Unpaired4;
 use crate::error::{Error, Result};
-use crate::io::Shared;
+use crate::linalg::mirror_upper;
 
 /// Bytes of the product block K at most (b is chosen to fit).
 const BLOCK_BYTES: usize = 64 << 20;
@@ -123,7 +124,7 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
         }
     }
     if let Some(s4) = s4.as_mut() {
-        mirror_upper(s4);
+        mirror_upper(s4.as_mut());
     }
     let inv = 1.0 / n as f64;
     let mut k3 = SymTensor::zeros(units, 3);
@@ -136,31 +137,6 @@ pub fn measure_tensors(h: MatRef<'_, f64>, order: usize) -> Result<Tensors> {
         )));
     }
     Ok(tensors)
-}
-
-/// Copies the upper triangle of the square `m` onto its lower one, in 64 × 64 tiles (a
-/// transposed read of whole cache lines), the tile columns in parallel.
-fn mirror_upper(m: &mut Mat<f64>) {
-    const TILE: usize = 64;
-    let p = m.nrows();
-    let stride = m.col_stride() as usize;
-    let base = Shared(m.as_ptr_mut());
-    (0..p.div_ceil(TILE)).into_par_iter().for_each(|tj| {
-        let j0 = tj * TILE;
-        let j1 = (j0 + TILE).min(p);
-        for i0 in (j0..p).step_by(TILE) {
-            let i1 = (i0 + TILE).min(p);
-            for j in j0..j1 {
-                for i in i0.max(j + 1)..i1 {
-                    // SAFETY: i, j < p inside the matrix of column stride `stride`; the task
-                    // of tile column tj writes the entries (i > j) of its own columns j only,
-                    // and reads entries (j, i) with j < i, of the upper triangle, which no
-                    // task writes.
-                    unsafe { *base.get().add(i + stride * j) = *base.get().add(j + stride * i) };
-                }
-            }
-        }
-    });
 }
 
 /// κ₄\[a,b,c,d\] = s4\[(ab), (cd)\]/n − Σ_ab Σ_cd − Σ_ac Σ_bd − Σ_ad Σ_bc (module docs) from
@@ -425,7 +401,7 @@ mod tests {
     /// centred samples, with an unsymmetric index tuple at every position.
     #[test]
     fn tensors_equal_the_definitions_entry_by_entry() {
-        // 12 units: P = 78 pairs, more than one tile of the mirrored sums.
+        // 12 units: P = 78 pairs, several tiles of the mirrored sums.
         let (units, n) = (12, 50);
         let h = Mat::from_fn(units, n, |i, s| {
             let x = ((i * 29 + s * 13) % 19) as f64 / 19.0 - 0.3;
@@ -462,22 +438,6 @@ mod tests {
                         [b, c, d]
                     );
                 }
-            }
-        }
-    }
-
-    /// The mirror keeps the upper triangle and makes the matrix symmetric, over several
-    /// tiles and a ragged last one.
-    #[test]
-    fn the_mirror_copies_the_upper_triangle_down() {
-        let p = 150;
-        let upper = |i: usize, j: usize| (i * 7 + j * 13) as f64 + 0.5;
-        let mut m = Mat::from_fn(p, p, |i, j| if i <= j { upper(i, j) } else { -1.0 });
-        mirror_upper(&mut m);
-        for j in 0..p {
-            for i in 0..p {
-                let want = if i <= j { upper(i, j) } else { upper(j, i) };
-                assert_eq!(m[(i, j)], want, "({i}, {j})");
             }
         }
     }
