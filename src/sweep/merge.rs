@@ -1,12 +1,12 @@
 //! Combining the output folders of several shards (or runs) into one, with an account of the
 //! grid points that are missing, duplicated or not part of the grid; reading a folder's records.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::grid::{Grid, GridPoint};
 use super::record::{FailedRecord, Record};
-use super::store::{lock_dir, read_log, same_results, unknown_keys_note, RESULTS_FILE};
+use super::store::{lock_dir, read_log, same_results, RESULTS_FILE};
 use crate::error::{Error, Result};
 
 /// What a merge found.
@@ -199,10 +199,7 @@ pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<(Vec<Record>, Vec
             path.display()
         ));
     }
-    if let Some(line) = duplicates_note(&path, &contents.records, &contents.duplicates) {
-        note(&line);
-    }
-    if let Some(line) = unknown_keys_note(&path, &contents.unknown_keys) {
+    for line in contents.notes(&path) {
         note(&line);
     }
     let mut records = contents.records;
@@ -210,45 +207,6 @@ pub fn read_records(dir: &Path, note: &dyn Fn(&str)) -> Result<(Vec<Record>, Vec
     let mut failed = contents.failed;
     failed.sort_by_key(|f| f.index);
     Ok((records, failed))
-}
-
-/// Most point indices a note on duplicated records lists before "…".
-const LISTED_DUPLICATES: usize = 10;
-
-/// The note on points `duplicates` recorded more than once in `path` with the same results
-/// (`records` holds their first copies): how many copies were left out and which indices, so
-/// that a store holding every record twice is not read as once without a word (adv48b; export,
-/// summarize and a resumed sweep). None without duplicates.
-pub(crate) fn duplicates_note(
-    path: &Path,
-    records: &[Record],
-    duplicates: &[String],
-) -> Option<String> {
-    if duplicates.is_empty() {
-        return None;
-    }
-    let twice: HashSet<&String> = duplicates.iter().collect();
-    let mut indices: Vec<usize> = records
-        .iter()
-        .filter(|r| twice.contains(&r.id))
-        .map(|r| r.index)
-        .collect();
-    indices.sort_unstable();
-    let mut listed: Vec<String> = indices
-        .iter()
-        .take(LISTED_DUPLICATES)
-        .map(|i| format!("#{i}"))
-        .collect();
-    if indices.len() > LISTED_DUPLICATES {
-        listed.push(format!("… ({} points in all)", indices.len()));
-    }
-    Some(format!(
-        "note: {} holds {} copies of points recorded before with the same results ({}); \
-         each point is read once",
-        path.display(),
-        duplicates.len(),
-        listed.join(", ")
-    ))
 }
 
 /// The results file of an output folder.

@@ -7,14 +7,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::grid::{Axes, Grid, GridPoint, KeysRead};
-use super::merge::{duplicates_note, results_path};
+use super::merge::results_path;
 use super::plan::{ids, not_done, plan, Listing};
 use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
-use super::store::{
-    check_out_folder, read_log, unknown_keys_note, GridIds, LogContents, ResultsLog,
-};
+use super::store::{check_out_folder, read_log, GridIds, LogContents, ResultsLog};
 use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
@@ -214,11 +212,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
         ));
     }
     // The notes export and summarize give (adv48b: a resumed store's copies went unsaid).
-    let notes = [
-        duplicates_note(log.path(), &contents.records, &contents.duplicates),
-        unknown_keys_note(log.path(), &contents.unknown_keys),
-    ];
-    for note in notes.into_iter().flatten() {
+    for note in contents.notes(log.path()) {
         progress.note(&note);
     }
     let (settled, failed_before) = settled(contents, opts.retry_failed);

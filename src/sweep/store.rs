@@ -16,7 +16,7 @@
 //! [`LogContents::duplicates`] when both copies hold the same results (timing, thread count and
 //! version may differ); copies with different results are an error naming both lines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -44,30 +44,88 @@ pub struct LogContents {
     /// Points whose last attempt failed and that have no result, in file order.
     pub failed: Vec<FailedRecord>,
     /// Keys of record lines that no [`Record`] has, each with the first line that holds it
-    /// (read past: a hand-edited line or a later version's field; [`unknown_keys_note`]).
+    /// (read past: a hand-edited line or a later version's field; noted by
+    /// [`LogContents::notes`]).
     pub unknown_keys: Vec<(String, usize)>,
 }
 
-/// The keys of the record `line` (parsed as `rec`) that [`Record`] does not have: serde
-/// passes them over, so that a misspelt or foreign field was read past without a word
+/// The keys a [`Record`] is written with, from `rec` (every field is written, so any record
+/// gives them all; taken once per file).
+fn record_keys(rec: &Record) -> HashSet<String> {
+    match serde_json::to_value(rec) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().map(|(k, _)| k).collect(),
+        _ => HashSet::new(),
+    }
+}
+
+/// The keys of the record `line` that a [`Record`] does not have (`known`, [`record_keys`]):
+/// serde passes them over, so that a misspelt or foreign field was read past without a word
 /// (adv48b).
-fn unknown_keys(line: &[u8], rec: &Record) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(given)), Ok(serde_json::Value::Object(known))) = (
-        serde_json::from_slice::<serde_json::Value>(line),
-        serde_json::to_value(rec),
-    ) else {
+fn unknown_keys(line: &[u8], known: &HashSet<String>) -> Vec<String> {
+    let Ok(serde_json::Value::Object(given)) = serde_json::from_slice::<serde_json::Value>(line)
+    else {
         return Vec::new();
     };
     given
         .keys()
-        .filter(|k| !known.contains_key(k.as_str()))
+        .filter(|k| !known.contains(k.as_str()))
         .cloned()
         .collect()
 }
 
+impl LogContents {
+    /// The notes a reader of the results file `path` gives on what it read past: copies of
+    /// points recorded before (`duplicates_note`) and keys no record has
+    /// (`unknown_keys_note`); `sweep export`, `summarize` and a resumed sweep alike.
+    pub fn notes(&self, path: &Path) -> Vec<String> {
+        [
+            duplicates_note(path, &self.records, &self.duplicates),
+            unknown_keys_note(path, &self.unknown_keys),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// Most point indices a note on duplicated records lists before "…".
+const LISTED_DUPLICATES: usize = 10;
+
+/// The note on points `duplicates` recorded more than once in `path` with the same results
+/// (`records` holds their first copies): how many copies were left out and which indices, so
+/// that a store holding every record twice is not read as once without a word (adv48b; export,
+/// summarize and a resumed sweep). None without duplicates.
+fn duplicates_note(path: &Path, records: &[Record], duplicates: &[String]) -> Option<String> {
+    if duplicates.is_empty() {
+        return None;
+    }
+    let twice: HashSet<&String> = duplicates.iter().collect();
+    let mut indices: Vec<usize> = records
+        .iter()
+        .filter(|r| twice.contains(&r.id))
+        .map(|r| r.index)
+        .collect();
+    indices.sort_unstable();
+    let mut listed: Vec<String> = indices
+        .iter()
+        .take(LISTED_DUPLICATES)
+        .map(|i| format!("#{i}"))
+        .collect();
+    if indices.len() > LISTED_DUPLICATES {
+        listed.push(format!("… ({} points in all)", indices.len()));
+    }
+    Some(format!(
+        "note: {} holds {} copies of points recorded before with the same results ({}); \
+         each point is read once",
+        path.display(),
+        duplicates.len(),
+        listed.join(", ")
+    ))
+}
+
 /// The note on the keys a results file `path` holds that no record has (`keys`, each with its
 /// first line), None without them.
-pub fn unknown_keys_note(path: &Path, keys: &[(String, usize)]) -> Option<String> {
+fn unknown_keys_note(path: &Path, keys: &[(String, usize)]) -> Option<String> {
     let listed: Vec<String> = keys
         .iter()
         .take(5)
@@ -104,6 +162,7 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
     let mut duplicates = Vec::new();
     let mut failed: HashMap<String, (usize, FailedRecord)> = HashMap::new();
     let mut unknown: Vec<(String, usize)> = Vec::new();
+    let mut known: Option<HashSet<String>> = None;
     let mut valid_len = 0usize;
     let mut start = 0usize;
     let mut line_no = 0usize;
@@ -141,7 +200,8 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
             (Some(end), Some(rec)) => {
                 check_record(&rec, grid).map_err(bad)?;
                 // At most 100 distinct keys listed, so that the search stays short.
-                for key in unknown_keys(line.unwrap_or(&[]), &rec) {
+                let known = known.get_or_insert_with(|| record_keys(&rec));
+                for key in unknown_keys(line.unwrap_or(&[]), known) {
                     if unknown.len() < 100 && !unknown.iter().any(|(k, _)| *k == key) {
                         unknown.push((key, line_no));
                     }
