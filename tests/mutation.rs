@@ -21,6 +21,9 @@ use corrflow::sweep::grid::Grid;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
+#[path = "shared/npy.rs"]
+mod npy;
+
 /// The system allocator, counting live bytes and their peak.
 struct Counting;
 
@@ -121,22 +124,10 @@ fn mutate(rng: &mut Rng, b: &mut Vec<u8>, head: usize) {
     }
 }
 
-/// A `.npy` file: NumPy's magic, format 1.0, the header dictionary padded with spaces and a
-/// newline to a multiple of 64 bytes (as `np.save` writes it), then `data`; and the length of
-/// its header (where the data start).
-fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> (Vec<u8>, usize) {
-    let order = if fortran { "True" } else { "False" };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {shape}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    let head = bytes.len();
-    bytes.extend_from_slice(data);
+/// A `.npy` file ([`npy::npy_bytes`]) and the length of its header (where the data start).
+fn npy(descr: &str, fortran: bool, shape: &[usize], data: &[u8]) -> (Vec<u8>, usize) {
+    let bytes = npy::npy_bytes(descr, fortran, shape, data);
+    let head = bytes.len() - data.len();
     (bytes, head)
 }
 
@@ -155,10 +146,10 @@ fn npy_bases() -> Vec<(Vec<u8>, usize)> {
         .flat_map(|&v| (v as f32).to_le_bytes())
         .collect();
     [
-        npy("<f8", false, "(6, 4)", &f8),
-        npy(">i2", false, "(6, 4)", &i2),
-        npy("|u1", false, "(6, 4)", &u1),
-        npy("<f4", true, "(6, 2, 2)", &f4),
+        npy("<f8", false, &[6, 4], &f8),
+        npy(">i2", false, &[6, 4], &i2),
+        npy("|u1", false, &[6, 4], &u1),
+        npy("<f4", true, &[6, 2, 2], &f4),
     ]
     .to_vec()
 }
@@ -269,7 +260,7 @@ fn mutated_inputs_give_clean_errors_within_a_memory_bound() {
     let (labels, labels_head) = npy(
         "<i8",
         false,
-        "(6,)",
+        &[6],
         &[0i64, 1, 2, 0, 1, 2].map(i64::to_le_bytes).concat(),
     );
     let features = tmp.path().join("x.npy");

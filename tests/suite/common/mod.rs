@@ -3,6 +3,8 @@
 //! random Gaussian cases and Monte Carlo, [`slurm_cluster`] a one-node Slurm.
 
 pub mod closures;
+#[path = "../../shared/npy.rs"]
+mod npy;
 pub mod slurm_cluster;
 pub mod sweep;
 
@@ -57,24 +59,7 @@ pub fn python() -> Option<PathBuf> {
 /// Writes a NumPy `.npy` file (format 1.0) byte by byte: `descr` (e.g. `<f8`), C or Fortran
 /// order, `shape`, and the raw element bytes.
 pub fn write_npy(path: &std::path::Path, descr: &str, fortran: bool, shape: &[usize], data: &[u8]) {
-    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
-    let tuple = if dims.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let order = if fortran { "True" } else { "False" };
-    let mut header =
-        format!("{{'descr': '{descr}', 'fortran_order': {order}, 'shape': {tuple}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    bytes.extend_from_slice(data);
-    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path, npy::npy_bytes(descr, fortran, shape, data)).unwrap();
 }
 
 /// Writes features `x` (n × d, row per sample, f64 little-endian) and labels `y` (i64) as
