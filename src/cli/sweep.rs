@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use corrflow::io::say;
 use corrflow::sweep::export::{check_not_in_folder, write_csv};
 use corrflow::sweep::merge::{merge_into, read_records};
 use corrflow::sweep::plots::write_plots;
@@ -88,7 +89,7 @@ enum SweepCommand {
 }
 
 fn note(line: &str) {
-    eprintln!("{line}");
+    say(line);
 }
 
 /// Runs a sweep command; `max_memory` is the global `--max-memory` in bytes (default for a
@@ -100,12 +101,16 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             check_not_in_folder(&csv, &dir)?;
             let (records, failed) = read_records(&dir, &note)?;
             write_csv(&records, &csv)?;
-            eprintln!("wrote {} records to {}", records.len(), csv.display());
+            say(format_args!(
+                "wrote {} records to {}",
+                records.len(),
+                csv.display()
+            ));
             if !failed.is_empty() {
-                eprintln!(
+                say(format_args!(
                     "{} failed points left out (see sweep summarize)",
                     failed.len()
-                );
+                ));
             }
             Ok(())
         }
@@ -123,7 +128,7 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             let written = write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))?;
             print_out(&text)?;
             for path in written {
-                eprintln!("wrote {}", path.display());
+                say(format_args!("wrote {}", path.display()));
             }
             Ok(())
         }
