@@ -36,8 +36,9 @@ struct RunArgs {
     /// it are skipped, so rerunning the same command resumes an interrupted sweep.
     #[arg(long, value_name = "DIR", required = true)]
     out: Option<PathBuf>,
-    /// Points run at the same time, each with ⌊T/J⌋ threads (T = --threads, or all cores)
-    /// [default: T when every point is small (< 10¹¹ flops), else 1; lowered to fit memory].
+    /// Points run at the same time, each with ⌊T/J⌋ threads, at least 1 (T = --threads, or all
+    /// cores; J > T runs J threads, J at most the points) [default: T when every point is
+    /// small (< 10¹¹ flops), else 1; lowered to fit memory].
     #[arg(long, value_name = "J")]
     jobs: Option<usize>,
     /// Run only the points whose grid index i has i mod N = I (I counts from 0).
