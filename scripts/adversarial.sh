@@ -3640,6 +3640,12 @@ check "submit --partition ''" "!--partition" --threads 1 sweep submit --grid "$D
 check "submit --out with %j" + --threads 1 sweep submit --grid "$D40/g.toml" --out "$D40/runs%j" --shards 2 --dry-run
 grep -q -- '--output=.*runs%%j/logs/shard%a.log' "$D40/runs%j/sweep.sbatch" 2>/dev/null ||
   { ignored=$((ignored + 1)); echo "submit --out runs%j: $(grep -h -- '--output=' "$D40/runs%j/sweep.sbatch" 2>/dev/null)"; }
+# --scale and --shard, parsed by clap with the library's parser: refused naming the flag, without
+# the configuration field's inner name (data.scale, run.shard).
+check "--scale 0" --scale train --task xor --epochs 1 --scale 0 --out "$D40/n.safetensors"
+grep -q 'data\.scale' "$W/err" && { unnamed=$((unnamed + 1)); echo "--scale 0: names data.scale"; }
+check "--shard 5/4" --shard --threads 1 sweep --grid "$D40/g.toml" --out "$D40/sws" --shard 5/4
+grep -q 'run\.shard' "$W/err" && { unnamed=$((unnamed + 1)); echo "--shard 5/4: names run.shard"; }
 # User data: labels and shapes (probed fine: refused naming the file, or run).
 python3 - "$D40" <<'PY40'
 import struct, sys

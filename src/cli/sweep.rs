@@ -42,7 +42,7 @@ struct RunArgs {
     #[arg(long, value_name = "J")]
     jobs: Option<usize>,
     /// Run only the points whose grid index i has i mod N = I (I counts from 0).
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", value_parser = super::flags::library_value::<Shard>)]
     shard: Option<Shard>,
     /// List the points with their memory and time estimates, and stop.
     #[arg(long)]
