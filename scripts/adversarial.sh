@@ -3578,7 +3578,8 @@ n=$(find "$D39" -name '.corrflow-tmp*' | wc -l)
 # exited 0. `sweep submit`: a grid path holding a newline ended the script's comment line and
 # bash ran the rest of the folder's name as a command; `--time 307445734561825861` (minutes)
 # wrapped past u64 to a limit of 44 s; `--partition ''` wrote `--partition=`; a `%` in --out
-# was left in `--output`, a Slurm filename pattern (`%j` became the job id).
+# was left in `--output`, a Slurm filename pattern (`%j` became the job id); `--scale 0` and
+# `--shard 5/4` were refused with the configuration field's inner name (data.scale, run.shard).
 D40=$W/d40
 rm -rf "$D40" && mkdir -p "$D40"
 "$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --out "$D40/m.safetensors" >/dev/null 2>&1
