@@ -3571,4 +3571,157 @@ grep -q "surrogate-samples" "$W/err" || { ignored=$((ignored + 1)); echo "analyz
 n=$(find "$D39" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 39: $n temporary files"; }
 
+# 40. Forty-ninth session (adv49a): the standard streams, `sweep submit`'s script, user data
+# labels, odd grid files, SIGKILL mid-write of a report, a CSV and plots. stderr on a full disk
+# (`2>/dev/full`): `eprintln!` panicked on the failed write, so a run that warned exited 101
+# without its result and a refused one 101 instead of 2; `--help`/`--version` on a full stdout
+# exited 0. `sweep submit`: a grid path holding a newline ended the script's comment line and
+# bash ran the rest of the folder's name as a command; `--time 307445734561825861` (minutes)
+# wrapped past u64 to a limit of 44 s; `--partition ''` wrote `--partition=`; a `%` in --out
+# was left in `--output`, a Slurm filename pattern (`%j` became the job id); `--scale 0` and
+# `--shard 5/4` were refused with the configuration field's inner name (data.scale, run.shard).
+D40=$W/d40
+rm -rf "$D40" && mkdir -p "$D40"
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --out "$D40/m.safetensors" >/dev/null 2>&1
+# stderr on a full disk: runs, exit status unchanged (0 for a warned run with its result, 2 for
+# a refusal), never a panic.
+s40() {
+  local name=$1 want=$2
+  shift 2
+  runs=$((runs + 1))
+  timeout -s KILL 20 "$BIN" "$@" >"$W/out" 2>/dev/full </dev/null
+  local rc=$?
+  if [ $rc -eq 101 ] || [ $rc -gt 128 ]; then panics=$((panics + 1)); echo "stderr on /dev/full ($name): rc $rc"
+  elif [ $rc -ne "$want" ]; then unnamed=$((unnamed + 1)); echo "stderr on /dev/full ($name): rc $rc, expected $want"
+  elif [ "$want" = 0 ] && ! grep -q '"model"' "$W/out"; then refused=$((refused + 1)); echo "stderr on /dev/full ($name): no result printed"; fi
+}
+s40 "propagate, a --sigma warning" 0 --threads 1 propagate --model "$D40/m.safetensors" --sigma 0.4 --json
+s40 "analyze, a --sigma warning" 0 --threads 1 analyze --model "$D40/m.safetensors" --sigma 0.4 --json
+s40 "train --epochs 0" 2 train --task xor --epochs 0 --out "$D40/n.safetensors"
+s40 "propagate of a missing model" 2 propagate --model "$D40/none.safetensors"
+s40 "an unknown flag" 2 train --bogus
+[ -e "$D40/n.safetensors" ] && { debris=$((debris + 1)); echo "stderr on /dev/full: a refused run wrote n.safetensors"; }
+# --help and --version on a full stdout: an error naming standard output, exit 2.
+for c in "--help" "train --help" "--version"; do
+  runs=$((runs + 1))
+  timeout -s KILL 20 "$BIN" $c >/dev/full 2>"$W/err" </dev/null
+  rc=$?
+  if [ $rc -eq 101 ] || [ $rc -gt 128 ]; then panics=$((panics + 1)); echo "stdout on /dev/full ($c): rc $rc"
+  elif [ $rc -eq 0 ]; then ignored=$((ignored + 1)); echo "stdout on /dev/full ($c): exit 0, nothing printed"
+  elif ! grep -q "standard output" "$W/err"; then unnamed=$((unnamed + 1)); echo "stdout on /dev/full ($c): rc $rc $(head -c 160 "$W/err")"; fi
+done
+# Closed standard streams (Rust's runtime opens /dev/null on them): the run as usual, the model
+# whole (no printed text inside it).
+for redir in ">&-" "2>&- >/dev/null" "<&- >/dev/null"; do
+  runs=$((runs + 1))
+  eval "timeout -s KILL 20 \"\$BIN\" --threads 1 train ${XOR[*]} --hidden 4 --out \"\$D40/c.safetensors\" --json $redir"
+  rc=$?
+  if [ $rc -ne 0 ]; then refused=$((refused + 1)); echo "train with $redir: rc $rc"
+  elif ! "$BIN" --threads 1 propagate --model "$D40/c.safetensors" --json >/dev/null 2>&1; then clobbered=$((clobbered + 1)); echo "train with $redir: the model does not load"; fi
+done
+# sweep submit --dry-run: the script.
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2]\n' >"$D40/g.toml"
+NL="$D40/evil
+touch $D40/PWNED
+"
+mkdir -p "$NL" && cp "$D40/g.toml" "$NL/g.toml"
+check "submit: a grid path with a newline" + --threads 1 sweep submit --grid "$NL/g.toml" --out "$D40/sbn" --shards 2 --dry-run
+if [ -f "$D40/sbn/sweep.sbatch" ]; then
+  head=$(sed '/^set -euo pipefail/,$d' "$D40/sbn/sweep.sbatch")
+  if printf '%s\n' "$head" | grep -qv '^#'; then ignored=$((ignored + 1)); echo "submit: a line of a path's name outside the comments: $(printf '%s\n' "$head" | grep -v '^#' | head -n 1)"; fi
+  bash -n "$D40/sbn/sweep.sbatch" 2>/dev/null || { ignored=$((ignored + 1)); echo "submit: the script is not valid bash"; }
+fi
+for v in 307445734561825861 18446744073709551615 2147483648 213503982334601-0; do
+  check "submit --time $v" "!--time" --threads 1 sweep submit --grid "$D40/g.toml" --out "$D40/sbt" --shards 2 --dry-run --time $v
+  grep -h -- '--time=' "$D40/sbt/sweep.sbatch" 2>/dev/null
+  rm -rf "$D40/sbt"
+done
+check "submit --time 2147483647" + --threads 1 sweep submit --grid "$D40/g.toml" --out "$D40/sbt" --shards 2 --dry-run --time 2147483647
+check "submit --partition ''" "!--partition" --threads 1 sweep submit --grid "$D40/g.toml" --out "$D40/sbp" --shards 2 --dry-run --partition ''
+check "submit --out with %j" + --threads 1 sweep submit --grid "$D40/g.toml" --out "$D40/runs%j" --shards 2 --dry-run
+grep -q -- '--output=.*runs%%j/logs/shard%a.log' "$D40/runs%j/sweep.sbatch" 2>/dev/null ||
+  { ignored=$((ignored + 1)); echo "submit --out runs%j: $(grep -h -- '--output=' "$D40/runs%j/sweep.sbatch" 2>/dev/null)"; }
+# --scale and --shard, parsed by clap with the library's parser: refused naming the flag, without
+# the configuration field's inner name (data.scale, run.shard).
+check "--scale 0" --scale train --task xor --epochs 1 --scale 0 --out "$D40/n.safetensors"
+grep -q 'data\.scale' "$W/err" && { unnamed=$((unnamed + 1)); echo "--scale 0: names data.scale"; }
+check "--shard 5/4" --shard --threads 1 sweep --grid "$D40/g.toml" --out "$D40/sws" --shard 5/4
+grep -q 'run\.shard' "$W/err" && { unnamed=$((unnamed + 1)); echo "--shard 5/4: names run.shard"; }
+# User data: labels and shapes (probed fine: refused naming the file, or run).
+python3 - "$D40" <<'PY40'
+import struct, sys
+d = sys.argv[1]
+def npy(path, descr, shape, data):
+    tup = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
+    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
+    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+n = 300
+y = [i % 3 for i in range(n)]
+x = [[(i * 7 + j * 3) % 11 / 5 + y[i] for j in range(4)] for i in range(n)]
+npy(f"{d}/x.npy", "<f8", (n, 4), b"".join(struct.pack("<d", v) for r in x for v in r))
+npy(f"{d}/x3.npy", "<f8", (3, 4), b"".join(struct.pack("<d", v) for r in x[:3] for v in r))
+def lab(name, vals, descr="<i8", fmt="<q"):
+    npy(f"{d}/{name}.npy", descr, (len(vals),), b"".join(struct.pack(fmt, v) for v in vals))
+lab("y", y); lab("y3", y[:3])
+lab("yneg", [v - 1 for v in y]); lab("yhuge", [2**40 if v == 2 else v for v in y])
+lab("yf", [float(v) for v in y], "<f8", "<d"); lab("ygap", [5 * v for v in y])
+lab("yone", [0] * n); lab("ynoc2", [0 if v == 2 else v for v in y])
+npy(f"{d}/y0d.npy", "<i8", (), struct.pack("<q", 1))
+npy(f"{d}/y2d.npy", "<i8", (n, 2), b"".join(struct.pack("<qq", v, v) for v in y))
+PY40
+TD=(--threads 1 train --task data --epochs 2 --hidden 4 --train-x "$D40/x.npy")
+check "labels -1" yneg.npy "${TD[@]}" --train-y "$D40/yneg.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "labels of 2^40" yhuge.npy "${TD[@]}" --train-y "$D40/yhuge.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "float labels" yf.npy "${TD[@]}" --train-y "$D40/yf.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "labels of one class" yone.npy "${TD[@]}" --train-y "$D40/yone.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "0-d labels" y0d.npy "${TD[@]}" --train-y "$D40/y0d.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "labels (N, 2)" y2d.npy "${TD[@]}" --train-y "$D40/y2d.npy" --test-split 0:100 --out "$D40/d.safetensors"
+check "labels 0, 5, 10 (warned)" + "${TD[@]}" --train-y "$D40/ygap.npy" --test-split 200:300 --out "$D40/d.safetensors"
+check "train on 0, 1, 2" + "${TD[@]}" --train-y "$D40/y.npy" --test-x "$D40/x.npy" --test-y "$D40/y.npy" --out "$D40/d.safetensors"
+DA=(--model "$D40/d.safetensors" --task data --train-x "$D40/x.npy" --train-y "$D40/y.npy")
+check "analyze: test set without class 2" + --threads 1 analyze "${DA[@]}" --test-x "$D40/x.npy" --test-y "$D40/ynoc2.npy" --json
+check "analyze: one sample per class" "1 sample" --threads 1 analyze "${DA[@]}" --test-x "$D40/x3.npy" --test-y "$D40/y3.npy" --json
+check "propagate: one sample per class" "1 sample" --threads 1 propagate "${DA[@]}" --test-x "$D40/x3.npy" --test-y "$D40/y3.npy" --json
+# Grid files: a BOM and CRLF run; nesting 10 000 deep, epochs 2.0 and duplicate keys refused
+# naming the file.
+printf '\xef\xbb\xbftask = "xor"\r\nn_train = 200\r\nhidden = [[4]]\r\nepochs = 1\r\n' >"$D40/gbom.toml"
+check "grid with a BOM and CRLF" + --threads 1 sweep --grid "$D40/gbom.toml" --out "$D40/swbom" --dry-run
+python3 -c 'import sys; open(sys.argv[1], "w").write("task = \"xor\"\nhidden = " + "[" * 10000 + "4" + "]" * 10000 + "\n")' "$D40/gdeep.toml"
+check "grid nested 10 000 deep" gdeep.toml --threads 1 sweep --grid "$D40/gdeep.toml" --out "$D40/swdeep" --dry-run
+printf 'task = "xor"\nepochs = 2.0\n' >"$D40/gfl.toml"
+check "grid epochs = 2.0" "key 'epochs'" --threads 1 sweep --grid "$D40/gfl.toml" --out "$D40/swfl" --dry-run
+printf 'task = "xor"\nepochs = 2\nepochs = 3\n' >"$D40/gdup.toml"
+check "grid with a key twice" gdup.toml --threads 1 sweep --grid "$D40/gdup.toml" --out "$D40/swdup" --dry-run
+# SIGKILL as soon as a temporary output appears (a report folder, a CSV, a plots folder), then
+# the rerun: it completes and nothing temporary is left.
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [%s]\n' "$(seq -s, 1 40)" >"$D40/g40.toml"
+"$BIN" --threads 1 sweep --grid "$D40/g40.toml" --out "$D40/sw40" >/dev/null 2>&1
+mkdir -p "$D40/k1" "$D40/k2" "$D40/k3"
+for spec in "k1|--threads 1 analyze --model $W/mnist.safetensors --task mnist --mnist-dir $MNIST --report $D40/k1/rep" \
+  "k2|--threads 1 sweep export $D40/sw40 --csv $D40/k2/e.csv" "k3|--threads 1 sweep summarize $D40/sw40 --plots $D40/k3/pl"; do
+  runs=$((runs + 1))
+  dir=$D40/${spec%%|*}
+  python3 - "$BIN" "$dir" ${spec#*|} <<'PY40' >"$W/out" 2>&1
+import os, signal, subprocess, sys
+binary, d, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+for _ in range(8):
+    p = subprocess.Popen([binary] + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    caught = False
+    while p.poll() is None:
+        if any(n.startswith(".corrflow-tmp-") and "probe" not in n for n in os.listdir(d)):
+            os.kill(p.pid, signal.SIGKILL); p.wait(); caught = True
+            break
+    if caught:
+        break
+print("caught" if caught else "not caught")
+PY40
+  "$BIN" ${spec#*|} >/dev/null 2>"$W/err" || { refused=$((refused + 1)); echo "rerun after SIGKILL (${spec%%|*}): $(head -c 160 "$W/err")"; }
+  grep -q "not caught" "$W/out" && echo "SIGKILL mid-write (${spec%%|*}): no run caught mid-write"
+  n=$(find "$dir" -name '.corrflow-tmp-*' | wc -l)
+  [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "SIGKILL mid-write, then the rerun (${spec%%|*}): $n temporary files"; }
+done
+n=$(find "$D40" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 40: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -1,4 +1,8 @@
 //! `corrflow`: the command-line front end. Every subcommand is a thin layer over the library.
+//! Nothing here prints with `print!`/`eprint!`: results go through `cli::output::print_out`
+//! (a failed write is an error naming standard output), notes through [`corrflow::io::say`]
+//! (a failed write is ignored; `eprintln!` panicked on `2>/dev/full`, exit 101).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 
@@ -15,11 +19,31 @@ fn main() -> ExitCode {
     restore_sigpipe();
     corrflow::io::clean_up_on_interrupt();
     corrflow::io::keep_freed_memory();
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage(&e),
+    };
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            corrflow::io::say(format_args!("error: {err}"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// clap's usage error (on stderr, exit 2) or its `--help`/`--version` text (on stdout, exit 0);
+/// a help text that cannot be printed (stdout on a full disk) is an error naming
+/// standard output, exit 2, as a result's is: clap's `exit` ignored the failed write and exited 0.
+fn usage(e: &clap::Error) -> ExitCode {
+    if e.use_stderr() {
+        let _ = e.print();
+        return ExitCode::from(2);
+    }
+    match e.print() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            corrflow::io::say(format_args!("error: standard output: {err}"));
             ExitCode::from(2)
         }
     }

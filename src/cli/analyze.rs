@@ -8,7 +8,7 @@ use clap::Args;
 
 use corrflow::command::analyze::analyze_run;
 use corrflow::config::{defaults, AnalysisConfig, On, RunConfig};
-use corrflow::io::MemoryLimit;
+use corrflow::io::{say, MemoryLimit};
 use corrflow::propagate::affine::AffineStrategy;
 use corrflow::propagate::closures::ClosureMethod;
 use corrflow::Result;
@@ -147,7 +147,7 @@ pub fn run(args: AnalyzeArgs, max_memory: MemoryLimit) -> Result<()> {
     let mut report = report?;
     output::warn_mismatches(&report.mismatches);
     if let Some(warning) = report.absent_classes_warning() {
-        eprintln!("{warning}");
+        say(warning);
     }
     report.timings = output::finish_timings(&timings, max_memory);
     if args.json {

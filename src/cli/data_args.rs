@@ -110,6 +110,7 @@ pub struct DataArgs {
     #[arg(
         long,
         value_name = "S",
+        value_parser = super::flags::library_value::<Scale>,
         help_heading = "Preprocessing (recorded in the model)"
     )]
     pub scale: Option<Scale>,

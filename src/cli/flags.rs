@@ -12,6 +12,17 @@ pub fn flag(field: Field) -> String {
     }
 }
 
+/// clap's parser for a flag whose value parses with the library's `FromStr` (`--scale`,
+/// `--shard`): clap names the flag itself, so the refusal keeps only what was wrong. Parsed by
+/// clap directly, the library's error added the configuration field's inner name ("invalid
+/// value '0' for '--scale <S>': invalid value for data.scale: …", adv49a).
+pub fn library_value<T: std::str::FromStr<Err = corrflow::Error>>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|e| match e {
+        corrflow::Error::Config { msg, .. } => msg,
+        other => other.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use corrflow::config::estimate::parse_size;
 use corrflow::config::Field;
 use corrflow::io::limit::threads_failed;
-use corrflow::io::{set_process_limit, MemoryLimit};
+use corrflow::io::{say, set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
 use corrflow::Result;
 
@@ -84,7 +84,7 @@ fn dispatch(cli: Cli) -> Result<()> {
     init_threads(cli.threads)?;
     // An unknown CORRFLOW_ISA, said once before any work (the kernels then use the best).
     if let Err(e) = corrflow::simd::Isa::from_env() {
-        eprintln!("warning: {e}; using the best instruction set");
+        say(format_args!("warning: {e}; using the best instruction set"));
     }
     let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.

@@ -10,7 +10,7 @@ use indicatif::{
 use serde::Serialize;
 
 use corrflow::config::estimate::BASE_BYTES;
-use corrflow::io::MemoryLimit;
+use corrflow::io::{say, MemoryLimit};
 use corrflow::net::train::EpochStats;
 use corrflow::report::json::to_json;
 use corrflow::sweep::session::Progress;
@@ -88,7 +88,7 @@ impl StageObserver for BarNotes {
     fn enter(&self, _stage: &'static str) {}
 
     fn note(&self, line: &str) {
-        self.0.suspend(|| eprintln!("{line}"));
+        self.0.suspend(|| say(line));
     }
 }
 
@@ -135,7 +135,7 @@ impl StageObserver for StageBars {
 
     /// The line on stderr with the stage lines cleared while it is written (drawn or not).
     fn note(&self, line: &str) {
-        self.lines.suspend(|| eprintln!("{line}"));
+        self.lines.suspend(|| say(line));
     }
 }
 
@@ -213,7 +213,8 @@ pub fn finish_timings(timings: &Timings, limit: MemoryLimit) -> Option<TimingSum
     if calibration_fits(limit) {
         timings.calibrate(Moment::After);
     }
-    eprint!("{}", timings.table());
+    let table = timings.table();
+    say(table.strip_suffix('\n').unwrap_or(&table));
     Some(timings.summary())
 }
 
@@ -223,9 +224,10 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     print_out(format_args!("{text}\n"))
 }
 
-/// Writes `text` on stdout and flushes it: a failed write (a full disk behind `> FILE`, a
-/// closed descriptor) is an error naming standard output, where `print!` panicked (exit 101).
-/// A closed pipe still ends the process by SIGPIPE (`main`).
+/// Writes `text` on stdout and flushes it: a failed write (a full disk behind `> FILE`) is an
+/// error naming standard output, where `print!` panicked (exit 101). A closed pipe still ends
+/// the process by SIGPIPE (`main`); a standard output closed at start (`>&-`) is /dev/null by
+/// then (Rust's runtime opens it there), as `>/dev/null` is.
 pub fn print_out(text: impl std::fmt::Display) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -239,7 +241,7 @@ pub struct SweepBar(pub ProgressBar);
 
 impl Progress for SweepBar {
     fn note(&self, line: &str) {
-        eprintln!("{line}");
+        say(line);
     }
     fn start(&self, points: usize) {
         self.0.set_length(points as u64);
@@ -252,12 +254,12 @@ impl Progress for SweepBar {
             )),
             // suspend, not println: a hidden bar (stderr not a terminal) drops println.
             Err(e) => self.0.suspend(|| {
-                eprintln!(
+                say(format_args!(
                     "point #{} {} ({}) failed: {e}",
                     p.index,
                     p.id,
                     p.config.summary()
-                )
+                ))
             }),
         }
         self.0.inc(1);
@@ -270,12 +272,12 @@ impl Progress for SweepBar {
 /// One warning on stderr per data setting the user chose differently from the model's record.
 pub fn warn_mismatches(mismatches: &[corrflow::config::provenance::Mismatch]) {
     for m in mismatches {
-        eprintln!(
+        say(format_args!(
             "warning: {} {} differs from the model's {} (recorded when it was trained); using {}",
             super::flags::flag(m.field),
             m.given,
             m.model,
             m.given
-        );
+        ));
     }
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use corrflow::io::say;
 use corrflow::sweep::export::{check_not_in_folder, write_csv};
 use corrflow::sweep::merge::{merge_into, read_records};
 use corrflow::sweep::plots::write_plots;
@@ -35,12 +36,13 @@ struct RunArgs {
     /// it are skipped, so rerunning the same command resumes an interrupted sweep.
     #[arg(long, value_name = "DIR", required = true)]
     out: Option<PathBuf>,
-    /// Points run at the same time, each with ⌊T/J⌋ threads (T = --threads, or all cores)
-    /// [default: T when every point is small (< 10¹¹ flops), else 1; lowered to fit memory].
+    /// Points run at the same time, each with ⌊T/J⌋ threads, at least 1 (T = --threads, or all
+    /// cores; J > T runs J threads, J at most the points) [default: T when every point is
+    /// small (< 10¹¹ flops), else 1; lowered to fit memory].
     #[arg(long, value_name = "J")]
     jobs: Option<usize>,
     /// Run only the points whose grid index i has i mod N = I (I counts from 0).
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", value_parser = super::flags::library_value::<Shard>)]
     shard: Option<Shard>,
     /// List the points with their memory and time estimates, and stop.
     #[arg(long)]
@@ -88,7 +90,7 @@ enum SweepCommand {
 }
 
 fn note(line: &str) {
-    eprintln!("{line}");
+    say(line);
 }
 
 /// Runs a sweep command; `max_memory` is the global `--max-memory` in bytes (default for a
@@ -100,12 +102,16 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             check_not_in_folder(&csv, &dir)?;
             let (records, failed) = read_records(&dir, &note)?;
             write_csv(&records, &csv)?;
-            eprintln!("wrote {} records to {}", records.len(), csv.display());
+            say(format_args!(
+                "wrote {} records to {}",
+                records.len(),
+                csv.display()
+            ));
             if !failed.is_empty() {
-                eprintln!(
+                say(format_args!(
                     "{} failed points left out (see sweep summarize)",
                     failed.len()
-                );
+                ));
             }
             Ok(())
         }
@@ -123,7 +129,7 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             let written = write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))?;
             print_out(&text)?;
             for path in written {
-                eprintln!("wrote {}", path.display());
+                say(format_args!("wrote {}", path.display()));
             }
             Ok(())
         }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use corrflow::config::estimate::{human_bytes, parse_size};
+use corrflow::io::say;
 use corrflow::sweep::slurm::resources::{parse_slurm_time, slurm_time};
 use corrflow::sweep::slurm::sbatch::{find_sbatch, submit};
 use corrflow::sweep::slurm::script::shell_quote;
@@ -74,7 +75,7 @@ pub fn run(args: SubmitArgs) -> Result<()> {
     let (grid, job) = request.plan()?;
     let script = job.write()?;
     let r = job.resources;
-    eprintln!(
+    say(format_args!(
         "wrote {}: {} array tasks for the {} points of {}; each {} CPU(s), {} point(s) at once, {}, {}",
         script.display(),
         job.shards,
@@ -84,7 +85,7 @@ pub fn run(args: SubmitArgs) -> Result<()> {
         r.jobs,
         human_bytes(r.mem_bytes),
         slurm_time(r.time_s)
-    );
+    ));
     let merge = format!(
         "corrflow sweep merge --grid {} --out {} {}/shard*",
         shell_quote(&job.grid),
@@ -92,22 +93,22 @@ pub fn run(args: SubmitArgs) -> Result<()> {
         shell_quote(&job.out)
     );
     let Some(sbatch) = sbatch else {
-        eprintln!(
+        say(format_args!(
             "dry run: nothing submitted; submit with: sbatch {}",
             shell_quote(&script)
-        );
-        eprintln!("when every task has ended: {merge}");
+        ));
+        say(format_args!("when every task has ended: {merge}"));
         return print_out(format_args!("{}\n", script.display()));
     };
     let id = submit(&sbatch, &script, &[])?;
-    eprintln!(
+    say(format_args!(
         "submitted job array {id} (tasks 0-{}); watch it with: squeue -j {id}",
         job.shards - 1
-    );
-    eprintln!("when every task has ended: {merge}");
-    eprintln!(
+    ));
+    say(format_args!("when every task has ended: {merge}"));
+    say(format_args!(
         "merge lists the shards a failed task left short; `sbatch --array=I {}` reruns task I alone",
         shell_quote(&script)
-    );
+    ));
     print_out(format_args!("{id}\n"))
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
 use corrflow::cumtrain::Objective;
-use corrflow::io::MemoryLimit;
+use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
@@ -109,12 +109,12 @@ pub fn run(args: TrainArgs, max_memory: MemoryLimit) -> Result<()> {
     let mut report = train_model(&config, &args.out, &timings, |e| bar.epoch(e))?;
     bar.finish();
     if let Some(warning) = report.absent_classes_warning() {
-        eprintln!("{warning}");
+        say(warning);
     }
     report.timings = output::finish_timings(&timings, max_memory);
     if report.timings.is_some() {
         if let Some(line) = report.epoch_line() {
-            eprintln!("{line}");
+            say(line);
         }
     }
     if args.json {

@@ -1,7 +1,8 @@
 //! Low-level file helpers: atomic writes of files and folders, output paths that refuse what
 //! is not corrflow's, opening only regular files, memory limits, content checksums and
-//! self-cleaning temporary files, removed on interruption; the binaries' allocator setting and
-//! zero matrices zeroed in parallel on the allocator's unzeroed blocks.
+//! self-cleaning temporary files, removed on interruption; stderr written without failing; the
+//! binaries' allocator setting and zero matrices zeroed in parallel on the allocator's unzeroed
+//! blocks.
 
 mod allocator;
 mod atomic;
@@ -14,6 +15,7 @@ pub mod mapped;
 pub mod output;
 mod ownership;
 pub mod regular;
+mod std_streams;
 pub mod temp;
 pub mod trim;
 mod zeros;
@@ -28,4 +30,5 @@ pub use output::{
 pub use regular::{
     map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,
 };
+pub use std_streams::say;
 pub use zeros::{par_zeros, resize_for_overwrite, ZeroBits};

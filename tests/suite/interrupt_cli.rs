@@ -255,6 +255,57 @@ fn a_result_that_cannot_be_printed_is_an_error_naming_standard_output() {
     }
 }
 
+/// Standard error on a full disk (`2>/dev/full`): what a run says there is lost, its result and
+/// exit status are not. `eprintln!` panicked on the failed write: a run that warned (a data
+/// setting unlike the model's) exited 101 without its printed result, and a refused one 101
+/// instead of 2 (adv49a). `--help` on a full stdout is an error (exit 2), as a result is: clap
+/// exited 0.
+#[test]
+fn a_full_standard_error_changes_neither_the_result_nor_the_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let trained = command()
+        .args(["train", "--task", "xor", "--epochs", "1", "--out", m])
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{trained:?}");
+    // A warning on the full stderr: the run goes on and prints its result.
+    let o = command()
+        .args(["propagate", "--model", m, "--sigma", "0.4", "--json"])
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", o.status);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"model\""));
+    // A refusal on the full stderr: exit 2, nothing written.
+    let refused = dir.path().join("n.safetensors");
+    let o = command()
+        .args(["train", "--task", "xor", "--epochs", "0", "--out"])
+        .arg(&refused)
+        .stderr(full())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", o.status);
+    assert!(!refused.exists());
+    // --help and --version whose text cannot be printed.
+    for args in [&["--help"][..], &["train", "--help"], &["--version"]] {
+        let o = command().args(args).stdout(full()).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("standard output: No space left on device"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
 /// `sweep merge` whose write fails (`ulimit -f`, as a full disk): the results file that its
 /// lock created empty, and the folder it created, are removed; they were left, a merge of 0
 /// records for a later `summarize` or `export` to read.

@@ -169,3 +169,28 @@ fn a_diverged_training_says_a_huge_learning_rate_in_short() {
     );
     assert!(!err.contains("0000000000"), "{err}");
 }
+
+/// `--scale` and `--shard`, parsed by clap with the library's parser: the refusal names the
+/// flag (clap) and what was wrong, not the configuration field's inner name ("invalid value
+/// for data.scale", "run.shard" after clap's "for '--scale <S>'", adv49a).
+#[test]
+fn flags_parsed_by_clap_are_refused_without_the_fields_inner_name() {
+    for (args, flag, field) in [
+        (
+            &["train", "--task", "xor", "--scale", "0"][..],
+            "--scale",
+            "data.scale",
+        ),
+        (
+            &["sweep", "--grid", "g.toml", "--out", "sw", "--shard", "5/4"],
+            "--shard",
+            "run.shard",
+        ),
+    ] {
+        let o = corrflow(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(!err.contains(field), "{args:?}: {err}");
+    }
+}

@@ -25,6 +25,9 @@ pub const TIME_MARGIN: f64 = 2.0;
 pub const MEM_MARGIN: f64 = 1.25;
 /// Shortest time a task asks for, seconds.
 pub const MIN_TIME_S: u64 = 600;
+/// Longest time limit sbatch can hold, seconds: it reads `--time` as a count of minutes in a
+/// signed 32-bit integer.
+pub const MAX_TIME_S: u64 = i32::MAX as u64 * 60;
 
 /// The resources of every array task.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -94,7 +97,11 @@ impl Resources {
                 .iter()
                 .map(|part| shard_seconds(part, cpus, jobs))
                 .fold(0.0, f64::max);
-            (((TIME_MARGIN * worst).ceil() as u64).max(MIN_TIME_S)).div_ceil(60) * 60
+            // `as` saturates; a saturated count stays there instead of wrapping past u64::MAX
+            // (checked against MAX_TIME_S where the script is written).
+            (((TIME_MARGIN * worst).ceil() as u64).max(MIN_TIME_S))
+                .div_ceil(60)
+                .saturating_mul(60)
         });
         Ok(Resources {
             cpus,
@@ -164,18 +171,36 @@ pub fn parse_slurm_time(text: &str) -> Result<u64> {
         None => (None, text),
     };
     let fields = rest.split(':').map(number).collect::<Result<Vec<u64>>>()?;
-    let seconds = match (days, fields.as_slice()) {
-        (None, [m]) => m * 60,
-        (None, [m, s]) => m * 60 + s,
-        (None, [h, m, s]) | (Some(_), [h, m, s]) => h * 3600 + m * 60 + s,
-        (Some(_), [h]) => h * 3600,
-        (Some(_), [h, m]) => h * 3600 + m * 60,
+    // (days, hours, minutes, seconds), summed without wrapping: `--time 307445734561825861`
+    // (minutes) wrapped past u64::MAX to a limit of 44 s (adv49a).
+    let (h, m, s) = match (days, fields.as_slice()) {
+        (None, [m]) => (0, *m, 0),
+        (None, [m, s]) => (0, *m, *s),
+        (None, [h, m, s]) | (Some(_), [h, m, s]) => (*h, *m, *s),
+        (Some(_), [h]) => (*h, 0, 0),
+        (Some(_), [h, m]) => (*h, *m, 0),
         _ => return Err(bad()),
-    } + days.unwrap_or(0) * 86_400;
-    if seconds == 0 {
-        return Err(bad());
+    };
+    let seconds = [(days.unwrap_or(0), 86_400), (h, 3600), (m, 60), (s, 1)]
+        .into_iter()
+        .try_fold(0u64, |sum, (n, unit)| sum.checked_add(n.checked_mul(unit)?));
+    match seconds {
+        Some(0) => Err(bad()),
+        Some(seconds) if seconds <= MAX_TIME_S => Ok(seconds),
+        _ => Err(time_over_slurm("--time", text)),
     }
-    Ok(seconds)
+}
+
+/// The refusal of a time limit beyond [`MAX_TIME_S`], naming `what` (`--time`, or the planned
+/// limit) and the `limit` as written.
+pub fn time_over_slurm(what: &str, limit: &str) -> Error {
+    Error::flag(
+        what,
+        format!(
+            "{limit} is over the longest time limit sbatch can hold, {} (2^31 - 1 minutes)",
+            slurm_time(MAX_TIME_S)
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -199,6 +224,22 @@ mod tests {
         assert_eq!(slurm_time(600), "00:10:00");
         for bad in ["", "0", "1:2:3:4", "x", "1-", "-5", "1-2:3:4:5"] {
             assert!(parse_slurm_time(bad).is_err(), "{bad}");
+        }
+        // Beyond sbatch's 2^31 - 1 minutes, and sums past u64::MAX (which wrapped: the first
+        // to 44 s), refused naming --time.
+        assert_eq!(parse_slurm_time("2147483647").unwrap(), MAX_TIME_S);
+        for huge in [
+            "2147483648",
+            "307445734561825861",
+            "18446744073709551615",
+            "213503982334601-0",
+            "1-18446744073709551615:0:0",
+        ] {
+            let err = parse_slurm_time(huge).unwrap_err().to_string();
+            assert!(
+                err.contains("--time") && err.contains("sbatch"),
+                "{huge}: {err}"
+            );
         }
     }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::resources::{slurm_mem, slurm_time, Resources};
+use super::resources::{slurm_mem, slurm_time, time_over_slurm, Resources, MAX_TIME_S};
 use crate::error::{Error, Result};
 
 /// Name of the batch script inside the output folder.
@@ -84,11 +84,17 @@ impl ArrayJob {
         directive(format!("--array=0-{}", self.shards - 1));
         directive(format!("--cpus-per-task={}", r.cpus));
         directive(format!("--mem={}", slurm_mem(r.mem_bytes)));
+        if r.time_s > MAX_TIME_S {
+            return Err(time_over_slurm("--time", &slurm_time(r.time_s)));
+        }
         directive(format!("--time={}", slurm_time(r.time_s)));
         if let Some(p) = &self.partition {
             directive(format!("--partition={}", sbatch_safe("--partition", p)?));
         }
-        let log = self.out.join(LOG_DIR).join("shard%a.log");
+        // `--output` is a filename pattern: a `%` of the folder's own name is written `%%`, or
+        // Slurm replaces it (`runs%j` became `runs4242`, a folder that does not exist, adv49a).
+        let out = self.out.to_string_lossy().replace('%', "%%");
+        let log = Path::new(&out).join(LOG_DIR).join("shard%a.log");
         directive(format!(
             "--output={}",
             sbatch_safe("--out", &log.to_string_lossy())?
@@ -106,10 +112,10 @@ impl ArrayJob {
              --grid {} \\\n  --out {}\"$shard\" \\\n  --shard \"$shard/{}\" \\\n  \
              --jobs {} --max-memory {}\n",
             self.shards,
-            self.grid.display(),
-            shell_quote(&self.grid),
-            shell_quote(&self.out.join("merged")),
-            shell_quote(&self.out).to_string() + "/shard*",
+            comment_safe(&self.grid.to_string_lossy()),
+            comment_safe(&shell_quote(&self.grid)),
+            comment_safe(&shell_quote(&self.out.join("merged"))),
+            comment_safe(&shell_quote(&self.out)) + "/shard*",
             shell_quote(&self.corrflow),
             r.cpus,
             shell_quote(&self.grid),
@@ -157,9 +163,29 @@ pub fn shell_quote(path: &Path) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// `text`, for a comment line of the script, with each control character written as its escape
+/// (`\n`): a grid path holding a newline ended its comment line, and bash ran the rest of the
+/// name as a command (`touch /tmp/x` in a folder's name ran, adv49a). The commands themselves
+/// quote such paths ([`shell_quote`]: a newline inside single quotes is part of the word).
+fn comment_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// `value` for an `#SBATCH` line, which sbatch splits at whitespace and does not unquote
-/// reliably: refused with `what` named if it holds whitespace, quotes or a backslash.
+/// reliably: refused with `what` named if it is empty or holds whitespace, quotes or a
+/// backslash (`--partition ""`, an unset variable's expansion, wrote `--partition=`).
 fn sbatch_safe<'a>(what: &str, value: &'a str) -> Result<&'a str> {
+    if value.is_empty() {
+        return Err(Error::flag(what, "'' is empty: expected a name"));
+    }
     if value
         .chars()
         .any(|c| c.is_whitespace() || "'\"\\".contains(c))
@@ -227,5 +253,51 @@ mod tests {
         j.out = "/my runs/x".into();
         let err = j.script().unwrap_err().to_string();
         assert!(err.contains("--out") && err.contains("#SBATCH"), "{err}");
+        let mut j = job();
+        j.partition = Some(String::new());
+        let err = j.script().unwrap_err().to_string();
+        assert!(
+            err.contains("--partition") && err.contains("empty"),
+            "{err}"
+        );
+    }
+
+    /// A grid path holding a newline: every comment line stays one line (the newline written
+    /// `\n`), and the command quotes it whole; it ended a comment line, and bash ran the rest
+    /// of the folder's name as a command (adv49a).
+    #[test]
+    fn a_newline_in_a_path_cannot_start_a_line_of_the_script() {
+        let mut j = job();
+        j.grid = "/data/x\ntouch /tmp/pwned\n/g.toml".into();
+        let s = j.script().unwrap();
+        // Everything before the commands is the shebang, directives and comments.
+        let head = &s[..s.find("set -euo pipefail").unwrap()];
+        assert!(
+            head.lines().all(|l| l.starts_with('#')),
+            "a line of its own:\n{s}"
+        );
+        assert!(s.contains("# Written by `corrflow sweep submit`: 4 shards of /data/x\\ntouch"));
+        assert!(
+            s.contains("--grid '/data/x\ntouch /tmp/pwned\n/g.toml' \\\n"),
+            "{s}"
+        );
+    }
+
+    /// A `%` in the output folder's name is written `%%` in `--output`, a filename pattern
+    /// where Slurm replaced `%j` with the job id (the log folder did not exist); the shard%a of
+    /// the log's own name stays. A planned time beyond sbatch's limit is refused.
+    #[test]
+    fn the_log_pattern_keeps_a_percent_of_the_folder_and_the_time_fits_sbatch() {
+        let mut j = job();
+        j.out = "/scratch/runs%j".into();
+        let s = j.script().unwrap();
+        assert!(
+            s.contains("#SBATCH --output=/scratch/runs%%j/logs/shard%a.log\n"),
+            "{s}"
+        );
+        assert!(s.contains("--out /scratch/runs%j/shard\"$shard\""), "{s}");
+        j.resources.time_s = MAX_TIME_S + 60;
+        let err = j.script().unwrap_err().to_string();
+        assert!(err.contains("--time") && err.contains("sbatch"), "{err}");
     }
 }
