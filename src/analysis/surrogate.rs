@@ -32,7 +32,7 @@ use super::accuracy::mix_seed;
 use crate::data::Labelled;
 use crate::error::{Error, Field, Result};
 use crate::net::forward::argmax_columns;
-use crate::net::{ForwardPass, Layer, Mlp};
+use crate::net::{Layer, Mlp, OutputPass};
 use crate::stats::gaussian::{LowRankFactor, NormalStream};
 use crate::stats::EmpiricalMoments;
 use crate::timing::flops;
@@ -355,13 +355,13 @@ struct ClassDraws {
 }
 
 /// The buffers of [`hits_on_draws`], kept by each rayon task across the classes it takes (the
-/// draws of one block, r × `block` values, and the forward pass's activations, which
-/// depend only on the hidden widths that every folded network shares): one allocation per task
-/// instead of a fresh, zeroed, page-faulted one per class and order.
+/// draws of one block, r × `block` values, and the output pass's buffers, which depend only on
+/// the hidden widths that every folded network shares): one allocation per task instead of a
+/// fresh, zeroed, page-faulted one per class and order.
 struct Draws {
     /// Grown to r × block values by the first class that needs them.
     z: Vec<f64>,
-    fp: ForwardPass,
+    fp: OutputPass,
     block: usize,
 }
 
@@ -369,7 +369,7 @@ impl Draws {
     fn new(net: &Mlp, block: usize) -> Self {
         Draws {
             z: Vec::new(),
-            fp: ForwardPass::new(net, block),
+            fp: OutputPass::new(net, block),
             block,
         }
     }
@@ -398,7 +398,7 @@ fn hits_on_draws(
             normals.fill(&mut col[..r]);
         }
         let z = MatRef::from_column_major_slice(&draws.z[..r * len], r, len);
-        folded.forward_into(z, &mut draws.fp);
+        folded.output_into(z, &mut draws.fp);
         hits += argmax_columns(draws.fp.output())
             .filter(|&p| p == label)
             .count();
@@ -411,7 +411,7 @@ mod tests {
     use faer::{Col, Mat, Row};
 
     use super::*;
-    use crate::net::Activation;
+    use crate::net::{Activation, ForwardPass};
     use crate::stats::{EmpiricalMoments, Moments};
 
     /// Σ_w column by column equals the class-by-class sum Σ_c (n_c / n) Σ_c bit for bit (each

@@ -6,8 +6,9 @@
 //! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
 //! the statistics' batches, 3·R·ΣN'ₛ over the 2L + 2 stages (two forward-pass buffers and an
 //! accumulator's copy of R = min(512, n) samples, N' = N padded to a multiple of 8), or the
-//! surrogates' forward passes where larger (a block of min(1024, S) draws through every stage
-//! per task, up to T + 1 tasks), and 2 048 words per stage whatever its width;
+//! surrogates' output passes where larger (a block of min(1024, S) draws per task in three
+//! buffers of the widest hidden layer and the output's, up to T + 1 tasks), and 2 048 words per
+//! stage whatever its width;
 //! the statistics: for each of the 2L+2 stages a covariance per class, C·N² — measured ones
 //! while accumulating and finished (×2) plus one propagated set (×1), so 3·C·ΣN² — and
 //! `WORKSPACE_SQUARES`·N² of the widest compared stage (the comparison's and the affine map's
@@ -313,8 +314,14 @@ impl Shape {
         let stages = f(2 * self.widths.len().saturating_sub(1));
         // The statistics' batches are freed before the surrogates' draws are pushed through
         // the network: the larger of the two is held, not both.
+        let draw_column = match self.widths.as_slice() {
+            [_, hidden @ .., last] => {
+                3.0 * hidden.iter().map(|&n| padded(n)).fold(0.0, f64::max) + padded(*last)
+            }
+            _ => 0.0,
+        };
         let stats_batches = stats
-            * (3.0 * stats_rows * stage_sum).max(self.surrogate_draw_words(stage_sum))
+            * (3.0 * stats_rows * stage_sum).max(self.surrogate_draw_words(draw_column))
             + stats * STAGE_WORDS * stages;
         let input_batches = stats * 3.0 * stats_rows * padded(self.d_in);
         let batch_rows = self.batch.min(self.n_train);
@@ -431,8 +438,9 @@ impl Shape {
 
     /// Words of the surrogates' forward passes (`analysis::surrogate`): each of their tasks
     /// pushes a block of min(1024, S) draws through the whole network (S the surrogate samples
-    /// per class, else the reported set's size) and keeps every layer's pre- and
-    /// post-activations and the output, `column` = 2·ΣN'ₗ + K' words per draw; the two
+    /// per class, else the reported set's size) keeping the widest hidden layer's pre-activation,
+    /// two post-activation buffers and the output (`net::OutputPass`), `column` = 3·max N'ₗ + K'
+    /// words per draw (2·ΣN'ₗ + K' up to the forty-ninth session, every layer's); the two
     /// orders' classes run side by side, up to min(2C, T + 1) tasks at once (T > 1 threads;
     /// one thread runs one at a time). A
     /// model of 1 000 layers of width 1 at two threads held 3 such blocks at once (peak 348 MB
@@ -1269,9 +1277,11 @@ mod tests {
     /// closure's cost: 4 000 tanh layers of width 1 (8·10⁶ closures, 146 s measured at one
     /// thread) are no longer tiny, count 16× the work of 1 000 (quadratic in the depth), and
     /// `analyze` warns of them; the default XOR network does not warn. Their surrogates' draws
-    /// (a block of 1 024 through every layer per task, up to T + 1 tasks) count in the memory:
-    /// 1 000 and 2 000 layers at two threads peaked at 348 and 680 MB against estimates of
-    /// 255 and 475 MiB (adv48b).
+    /// (a block of 1 024 per task, up to T + 1 tasks) count in the memory: through every
+    /// layer's buffers, 1 000 and 2 000 layers at two threads peaked at 348 and 680 MB against
+    /// estimates of 255 and 475 MiB (adv48b); through the output pass's three buffers
+    /// (forty-ninth session) at 233 and 452 MB (`/usr/bin/time`'s maximum RSS), the
+    /// statistics' batches the larger term again.
     #[test]
     fn the_theory_from_every_start_layer_counts_its_closures_and_draws() {
         let deep = |depth| Estimate::of_shape(&deep_narrow(depth, 1));
@@ -1288,7 +1298,7 @@ mod tests {
         assert!(w.contains("4001 start layers"), "{w}");
         let quad = Activations::Uniform(Activation::Quadratic { alpha: 0.5 });
         assert!(propagation_warning((&[2, 8, 8, 2], &quad), 2, 1).is_none());
-        for (depth, measured) in [(1000, 348e6), (2000, 680e6)] {
+        for (depth, measured) in [(1000, 233e6), (2000, 452e6)] {
             let bytes = Estimate::of_shape(&deep_narrow(depth, 2)).bytes;
             assert!(bytes >= measured, "{depth} layers: {bytes} < {measured}");
         }

@@ -31,7 +31,7 @@ use serde::Serialize;
 use super::objective::ClassStatistics;
 use crate::error::{Error, Result};
 use crate::net::train::backprop;
-use crate::net::{ForwardPass, Layer, Mlp};
+use crate::net::{ForwardPass, Layer, Mlp, OutputPass};
 use crate::stats::gaussian::GaussianSampler;
 
 /// Where the check's inputs come from.
@@ -178,7 +178,7 @@ pub fn gaussian_model_loss(
     }
     const BATCH: usize = 8192;
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut fp = ForwardPass::new(net, draws.min(BATCH));
+    let mut op = OutputPass::new(net, draws.min(BATCH));
     let (mut loss, mut var, mut draw_sd) = (0.0, 0.0, 0.0_f64);
     for (c, (m, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
         let sampler = GaussianSampler::new(m.mean.as_ref(), m.cov.as_ref())?;
@@ -186,8 +186,8 @@ pub fn gaussian_model_loss(
         let mut left = draws;
         while left > 0 {
             let b = left.min(BATCH);
-            net.forward_into(sampler.sample(b, &mut rng).as_ref(), &mut fp);
-            let y = fp.output();
+            net.output_into(sampler.sample(b, &mut rng).as_ref(), &mut op);
+            let y = op.output();
             for k in 0..b {
                 let v: f64 = (0..y.nrows())
                     .map(|i| (y[(i, k)] - if i == c { 1.0 } else { 0.0 }).powi(2))

@@ -67,19 +67,121 @@ impl<T: Real> ForwardPass<T> {
     }
 }
 
+/// The output of batches through a network without its hidden layers' activations: the widest
+/// hidden layer's pre-activation and two post-activation buffers used in turn, so that its
+/// memory is 3·max N'ₗ + K' words per column, not 2·Σ N'ₗ + K' ([`ForwardPass`]): for the
+/// draws of the surrogates, the pilot and the cumulant objective's check, and `predict`, which
+/// read the output only.
+#[derive(Clone, Debug)]
+pub struct OutputPass<T = f64> {
+    h: Mat<T>,
+    z: [Mat<T>; 2],
+    y: Mat<T>,
+    batch: usize,
+}
+
+impl<T: Real> OutputPass<T> {
+    /// Buffers for `net` and batches of at most `capacity` samples.
+    pub fn new(net: &Mlp<T>, capacity: usize) -> Self {
+        let widest = net.layers[..net.depth()]
+            .iter()
+            .map(|l| l.fan_out())
+            .max()
+            .unwrap_or(0);
+        OutputPass {
+            h: par_zeros(widest, capacity),
+            z: [par_zeros(widest, capacity), par_zeros(widest, capacity)],
+            y: par_zeros(net.output_dim(), capacity),
+            batch: 0,
+        }
+    }
+
+    /// Network output of the last batch.
+    pub fn output(&self) -> MatRef<'_, T> {
+        self.y.as_ref().subcols(0, self.batch)
+    }
+}
+
 impl<T: Real> Mlp<T> {
     /// Runs the batch `x` (d_in × b, b ≤ capacity) through the network into `fp`, in T.
     pub fn forward_into(&self, x: MatRef<'_, T>, fp: &mut ForwardPass<T>) {
         self.forward_from(0, x, fp);
     }
 
+    /// [`Mlp::forward_into`] keeping only the output ([`OutputPass`]).
+    pub fn output_into(&self, x: MatRef<'_, T>, op: &mut OutputPass<T>) {
+        self.output_from(0, x, op);
+    }
+
     /// Runs the batch `x` of layer `from`'s input (x for 0, z^from after hidden layer `from`;
     /// its width × b, b ≤ capacity) through layers `from`… into `fp`, in T: the stages before
     /// `from` are left as they were.
     pub fn forward_from(&self, from: usize, x: MatRef<'_, T>, fp: &mut ForwardPass<T>) {
+        let b = self.check_batch(from, x, fp.y.ncols());
+        fp.batch = b;
+        for l in from..self.depth() {
+            let (before, rest) = fp.z.split_at_mut(l);
+            let input = if l == from {
+                x
+            } else {
+                before[l - 1].as_ref().subcols(0, b)
+            };
+            let h = fp.h[l].as_mut().subcols_mut(0, b);
+            self.hidden_layer(l, input, h, rest[0].as_mut().subcols_mut(0, b));
+        }
+        let input = if self.depth() == from {
+            x
+        } else {
+            fp.z[self.depth() - 1].as_ref().subcols(0, b)
+        };
+        self.readout(input, fp.y.as_mut().subcols_mut(0, b));
+    }
+
+    /// [`Mlp::forward_from`] into `op`, which keeps only the output: each hidden layer's
+    /// pre-activation in one buffer and its post-activation in the other of two, the same
+    /// products and kernels on the same numbers, so the output is [`ForwardPass::output`]'s
+    /// bit for bit (tested).
+    pub fn output_from(&self, from: usize, x: MatRef<'_, T>, op: &mut OutputPass<T>) {
+        let b = self.check_batch(from, x, op.y.ncols());
+        op.batch = b;
+        let [even, odd] = &mut op.z;
+        for l in from..self.depth() {
+            let n = self.layers[l].fan_out();
+            // Layer l writes the buffer of its parity; its input is the other one's.
+            let (src, dst) = if (l - from).is_multiple_of(2) {
+                (&*odd, &mut *even)
+            } else {
+                (&*even, &mut *odd)
+            };
+            let input = if l == from {
+                x
+            } else {
+                src.as_ref().submatrix(0, 0, self.layers[l].fan_in(), b)
+            };
+            let h = op.h.as_mut().submatrix_mut(0, 0, n, b);
+            self.hidden_layer(l, input, h, dst.as_mut().submatrix_mut(0, 0, n, b));
+        }
+        let last = if (self.depth() - from) % 2 == 1 {
+            even
+        } else {
+            odd
+        };
+        let input = if self.depth() == from {
+            x
+        } else {
+            last.as_ref()
+                .submatrix(0, 0, self.layers[self.depth()].fan_in(), b)
+        };
+        self.readout(input, op.y.as_mut().subcols_mut(0, b));
+    }
+
+    /// The columns of a batch `x` of layer `from`'s input into buffers of `capacity` columns;
+    /// panics on a batch too large, a layer past the network, or a width that is not layer
+    /// `from`'s input width.
+    fn check_batch(&self, from: usize, x: MatRef<'_, T>, capacity: usize) -> usize {
         let b = x.ncols();
         assert!(
-            b <= fp.y.ncols(),
+            b <= capacity,
             "batch {b} exceeds the forward buffers' capacity"
         );
         assert!(from <= self.depth(), "layer {from} of {}", self.depth());
@@ -88,41 +190,35 @@ impl<T: Real> Mlp<T> {
             self.layers[from].fan_in(),
             "input rows must equal layer {from}'s input width"
         );
-        fp.batch = b;
-        for (l, layer) in self.layers[..self.depth()].iter().enumerate().skip(from) {
-            let act = self.activation.at(l);
-            let (before, rest) = fp.z.split_at_mut(l);
-            let input = if l == from {
-                x
-            } else {
-                before[l - 1].as_ref().subcols(0, b)
-            };
-            let mut h = fp.h[l].as_mut().subcols_mut(0, b);
-            gemm_batch(h.rb_mut(), false, layer.w.as_ref(), input, T::from_f64(1.0));
-            let z = rest[0].as_mut().subcols_mut(0, b);
-            let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
-            let column = |h: faer::ColMut<'_, T>, z: faer::ColMut<'_, T>| {
-                let h = h.try_as_col_major_mut().unwrap().as_slice_mut();
-                let z = z.try_as_col_major_mut().unwrap().as_slice_mut();
-                T::bias_activation(act, h, bias, z);
-            };
-            if elementwise_parallel(h.nrows(), b) {
-                h.par_col_iter_mut()
-                    .zip(z.par_col_iter_mut())
-                    .for_each(|(h, z)| column(h, z));
-            } else {
-                h.col_iter_mut()
-                    .zip(z.col_iter_mut())
-                    .for_each(|(h, z)| column(h, z));
-            }
-        }
-        let readout = self.layers.last().expect("validated network has layers");
-        let input = if self.depth() == from {
-            x
-        } else {
-            fp.z[self.depth() - 1].as_ref().subcols(0, b)
+        b
+    }
+
+    /// Hidden layer l (0-based) on `input`: h = W·input, then z = φ(h + b) with h overwritten
+    /// by h + b, column by column (in parallel where the block is large).
+    fn hidden_layer(&self, l: usize, input: MatRef<'_, T>, mut h: MatMut<'_, T>, z: MatMut<'_, T>) {
+        let layer = &self.layers[l];
+        let act = self.activation.at(l);
+        gemm_batch(h.rb_mut(), false, layer.w.as_ref(), input, T::from_f64(1.0));
+        let bias = layer.b.as_ref().try_as_col_major().unwrap().as_slice();
+        let column = |h: faer::ColMut<'_, T>, z: faer::ColMut<'_, T>| {
+            let h = h.try_as_col_major_mut().unwrap().as_slice_mut();
+            let z = z.try_as_col_major_mut().unwrap().as_slice_mut();
+            T::bias_activation(act, h, bias, z);
         };
-        let mut y = fp.y.as_mut().subcols_mut(0, b);
+        if elementwise_parallel(h.nrows(), h.ncols()) {
+            h.par_col_iter_mut()
+                .zip(z.par_col_iter_mut())
+                .for_each(|(h, z)| column(h, z));
+        } else {
+            h.col_iter_mut()
+                .zip(z.col_iter_mut())
+                .for_each(|(h, z)| column(h, z));
+        }
+    }
+
+    /// The read-out on `input`: y = W·input + b.
+    fn readout(&self, input: MatRef<'_, T>, mut y: MatMut<'_, T>) {
+        let readout = self.layers.last().expect("validated network has layers");
         gemm_batch(
             y.rb_mut(),
             false,
@@ -134,7 +230,7 @@ impl<T: Real> Mlp<T> {
         let column = |y: faer::ColMut<'_, T>| {
             kernels::add_bias(y.try_as_col_major_mut().unwrap().as_slice_mut(), bias);
         };
-        if elementwise_parallel(y.nrows(), b) {
+        if elementwise_parallel(y.nrows(), y.ncols()) {
             y.par_col_iter_mut().for_each(column);
         } else {
             y.col_iter_mut().for_each(column);
@@ -146,12 +242,12 @@ impl Mlp {
     /// Predicted class (argmax of the output) of every sample in `data`, in batches of `batch`.
     pub fn predict(&self, x: MatRef<'_, f64>, batch: usize) -> Vec<usize> {
         let batch = batch.max(1);
-        let mut fp = ForwardPass::new(self, batch.min(x.ncols().max(1)));
+        let mut op = OutputPass::new(self, batch.min(x.ncols().max(1)));
         let mut out = Vec::with_capacity(x.ncols());
         for start in (0..x.ncols()).step_by(batch) {
             let len = batch.min(x.ncols() - start);
-            self.forward_into(x.subcols(start, len), &mut fp);
-            out.extend(argmax_columns(fp.output()));
+            self.output_into(x.subcols(start, len), &mut op);
+            out.extend(argmax_columns(op.output()));
         }
         out
     }
@@ -224,6 +320,47 @@ mod tests {
             }
             for (i, v) in a.iter().enumerate() {
                 assert!((fp.output()[(i, j)] - v).abs() < 1e-13);
+            }
+        }
+    }
+
+    /// The output pass equals the full forward pass bit for bit, from every start layer, on
+    /// narrowing and widening layers, deep products summed in pieces (k > 128, b ≤ 128) and
+    /// blocks large enough for the parallel bias + activation, in f64 and f32; an odd and an
+    /// even number of layers after the start leave the output in either buffer.
+    #[test]
+    fn the_output_pass_equals_the_forward_pass_bit_for_bit() {
+        use crate::net::Real;
+        fn check<T: Real>(net: &Mlp<T>, b: usize) {
+            let mut fp = ForwardPass::new(net, b);
+            let mut op = OutputPass::new(net, b);
+            for from in 0..=net.depth() {
+                let d = net.layers[from].fan_in();
+                let x = Mat::from_fn(d, b, |i, j| {
+                    T::from_f64(((i * 31 + j * 17 + from) as f64 * 0.37).sin())
+                });
+                net.forward_from(from, x.as_ref(), &mut fp);
+                net.output_from(from, x.as_ref(), &mut op);
+                assert_eq!(op.output().shape(), fp.output().shape());
+                for j in 0..b {
+                    for i in 0..net.output_dim() {
+                        assert!(
+                            op.output()[(i, j)] == fp.output()[(i, j)],
+                            "from {from}, b {b}, ({i}, {j})"
+                        );
+                    }
+                }
+            }
+        }
+        for widths in [
+            vec![300, 150, 200, 3, 150, 4],
+            vec![5, 9],
+            vec![6, 2, 70, 3],
+        ] {
+            let net = Mlp::init(&widths, Activation::Tanh, 1.1, 7).unwrap();
+            for b in [1, 100, 400] {
+                check(&net, b);
+                check(&net.cast::<f32>(), b);
             }
         }
     }

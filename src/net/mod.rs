@@ -15,7 +15,7 @@ pub mod train;
 
 pub use activation::Activation;
 pub use activations::Activations;
-pub use forward::ForwardPass;
+pub use forward::{ForwardPass, OutputPass};
 pub use mlp::{Layer, Mlp};
 pub use precision::{Precision, Real};
 pub use stage::Stage;

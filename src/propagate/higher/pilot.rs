@@ -83,7 +83,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::linalg::gemm;
-use crate::net::{ForwardPass, Mlp};
+use crate::net::{Mlp, OutputPass};
 use crate::stats::gaussian::{precisions, GaussianSampler, KL_RIDGE};
 use crate::stats::Moments;
 
@@ -615,7 +615,7 @@ fn trace(a: MatRef<'_, f64>) -> f64 {
 }
 
 /// `samples` draws of N(x.mean, x.cov) at layer `from` pushed through the rest of `net`
-/// ([`Mlp::forward_from`]): the outputs, one column per draw.
+/// ([`Mlp::output_from`]): the outputs, one column per draw.
 fn draw_outputs(
     net: &Mlp,
     from: usize,
@@ -625,11 +625,11 @@ fn draw_outputs(
 ) -> Result<Mat<f64>> {
     let sampler = GaussianSampler::new(x.mean.as_ref(), x.cov.as_ref())?;
     let mut y = Mat::zeros(net.output_dim(), samples);
-    let mut fp = ForwardPass::new(net, CHUNK.min(samples));
+    let mut op = OutputPass::new(net, CHUNK.min(samples));
     for first in (0..samples).step_by(CHUNK) {
         let b = CHUNK.min(samples - first);
-        net.forward_from(from, sampler.sample(b, rng).as_ref(), &mut fp);
-        y.as_mut().subcols_mut(first, b).copy_from(fp.output());
+        net.output_from(from, sampler.sample(b, rng).as_ref(), &mut op);
+        y.as_mut().subcols_mut(first, b).copy_from(op.output());
     }
     Ok(y)
 }
