@@ -3724,4 +3724,119 @@ done
 n=$(find "$D40" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 40: $n temporary files"; }
 
+# 41. Forty-ninth session (adv49c): adv49a's open items and model files from PyTorch. Old:
+# `--max-memory 99999999999999999999T` ran as if no limit was given; a grid's `seed =
+# 18446744073709551615` was refused by the TOML parser without the key or the line; `sweep merge`
+# of a folder given twice said one warning line per point; `sweep submit --cpus-per-task 100000`
+# wrote a script whose every task's `--threads` is refused; a grid file named with a space was
+# refused by `sweep submit` (its stem is only the job's name). Model files (probed fine): F16,
+# BF16 and I64 tensors, optimizer state or a buffer beside the layers, a torch.nn.Sequential
+# state dict's names, transposed and 3-d weights, layer numbers with a gap (refused naming the
+# file and tensor); a missing bias, F32 tensors, subnormal and zero layers, two identical units,
+# a layer of width 1, no hidden layer (run; every null in --json a documented one); weights
+# ±1e300 (refused naming the model); three trains to one --out, two sweeps to one folder and
+# three reports to one folder at once (a whole model and report; the second sweep refused).
+D41=$W/d41
+rm -rf "$D41" && mkdir -p "$D41"
+check "--max-memory 99999999999999999999T" "!--max-memory" --max-memory 99999999999999999999T --threads 1 propagate --model "$OUT" --json
+check "--max-memory 16777216T" "!--max-memory" --max-memory 16777216T --threads 1 propagate --model "$OUT" --json
+check "--max-memory of 400 digits" "!--max-memory" --max-memory "$(printf '9%.0s' $(seq 400))" --threads 1 propagate --model "$OUT" --json
+check "--max-memory 16777215T" + --max-memory 16777215T --threads 1 propagate --model "$OUT" --json
+printf 'task = "xor"\nn_train = 200\nseed = 18446744073709551615\n' >"$D41/gbig.toml"
+check "grid seed = 2^64 - 1" "line 3, key 'seed'" --threads 1 sweep --grid "$D41/gbig.toml" --out "$D41/swbig" --dry-run
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [%s]\n' "$(seq -s, 1 12)" >"$D41/g12.toml"
+"$BIN" --threads 1 sweep --grid "$D41/g12.toml" --out "$D41/sw12" >/dev/null 2>&1
+check "merge of a folder given twice" + --threads 1 sweep merge --grid "$D41/g12.toml" --out "$D41/mg" "$D41/sw12" "$D41/sw12"
+n=$(grep -c warning "$W/err")
+[ "$n" -gt 1 ] && { ignored=$((ignored + 1)); echo "merge of a folder given twice: $n warning lines for one pair of folders"; }
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2]\n' >"$D41/g2.toml"
+check "merge of another grid's folder" + --threads 1 sweep merge --grid "$D41/g2.toml" --out "$D41/mg2" "$D41/sw12"
+n=$(grep -c warning "$W/err")
+[ "$n" -gt 1 ] && { ignored=$((ignored + 1)); echo "merge of another grid's folder: $n warning lines for one folder"; }
+check "submit --cpus-per-task 100000" "!--cpus-per-task" --threads 1 sweep submit --grid "$D41/g2.toml" --out "$D41/sbc" --shards 2 --dry-run --cpus-per-task 100000
+check "submit --cpus-per-task 1024" + --threads 1 sweep submit --grid "$D41/g2.toml" --out "$D41/sbk" --shards 2 --dry-run --cpus-per-task 1024
+cp "$D41/g2.toml" "$D41/my grid.toml"
+check "submit of 'my grid.toml'" + --threads 1 sweep submit --grid "$D41/my grid.toml" --out "$D41/sbw" --shards 2 --dry-run
+grep -q -- '--job-name=my_grid$' "$D41/sbw/sweep.sbatch" 2>/dev/null ||
+  { [ -f "$D41/sbw/sweep.sbatch" ] && { ignored=$((ignored + 1)); echo "submit of 'my grid.toml': $(grep -h -- '--job-name' "$D41/sbw/sweep.sbatch")"; }; }
+# Model files as PyTorch writes them (safetensors by hand: no torch here), from the XOR model.
+python3 - "$OUT" "$D41" <<'PY41'
+import json, struct, sys
+src, d = sys.argv[1], sys.argv[2]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n]); meta = head.pop("__metadata__")
+body = raw[8 + n:]
+T = {}
+for k, v in head.items():
+    a, b = v["data_offsets"]
+    T[k] = (v["shape"], list(struct.unpack("<%dd" % ((b - a) // 8), body[a:b])))
+def f16(x): return struct.pack("<e", x)
+def bf16(x): return struct.pack("<f", x)[2:]
+PACK = {"F64": lambda x: struct.pack("<d", x), "F32": lambda x: struct.pack("<f", x), "F16": f16, "BF16": bf16,
+        "I64": lambda x: struct.pack("<q", int(x))}
+def write(name, tensors, dtype="F64", m=None):
+    md = dict(meta); md.update(m or {})
+    h = {"__metadata__": md}; data = b""
+    for k, (shape, vals) in tensors.items():
+        dt = dtype if isinstance(dtype, str) else dtype.get(k, "F64")
+        blob = b"".join(PACK[dt](v) for v in vals)
+        h[k] = {"dtype": dt, "shape": shape, "data_offsets": [len(data), len(data) + len(blob)]}
+        data += blob
+    hj = json.dumps(h).encode(); hj += b" " * ((8 - len(hj) % 8) % 8)
+    open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + data)
+def mod(**kw):
+    t = dict(T); t.update(kw); return t
+W1, B1 = T["hidden1.weight"], T["hidden1.bias"]
+for dt in ["F16", "BF16", "I64"]: write(dt.lower(), T, dt)
+write("f32", T, "F32"); write("mixed", T, {"hidden1.weight": "F32"})
+write("optim", mod(**{"hidden1.weight.exp_avg": W1}))
+write("buffer", mod(num_batches_tracked=([], [3.0])))
+write("seqnames", {k.replace("hidden1", "0").replace("readout", "2"): v for k, v in T.items()})
+write("nobias", {k: v for k, v in T.items() if k != "hidden1.bias"})
+write("transposed", mod(**{"hidden1.weight": ([W1[0][1], W1[0][0]], W1[1])}))
+write("w3d", mod(**{"hidden1.weight": (W1[0] + [1], W1[1])}))
+write("gap", {k.replace("hidden1", "hidden2"): v for k, v in T.items()})
+write("subnormal", mod(**{"hidden1.weight": (W1[0], [w * 1e-310 for w in W1[1]])}))
+write("zero", mod(**{"hidden1.weight": (W1[0], [0.0] * len(W1[1])), "hidden1.bias": (B1[0], [0.0] * len(B1[1]))}))
+write("huge", mod(**{"readout.weight": (T["readout.weight"][0], [1e300 if w > 0 else -1e300 for w in T["readout.weight"][1]])}))
+cols = W1[0][1]
+write("twins", mod(**{"hidden1.weight": (W1[0], W1[1][:cols] * 2 + W1[1][2 * cols:]), "hidden1.bias": (B1[0], B1[1][:1] * 2 + B1[1][2:])}))
+R = T["readout.weight"]
+write("width1", mod(**{"hidden1.weight": ([1, cols], W1[1][:cols]), "hidden1.bias": ([1], B1[1][:1]),
+                        "readout.weight": ([R[0][0], 1], R[1][::R[0][1]])}), m={"widths": "2,1,2"})
+write("nohidden", {"readout.weight": ([R[0][0], 2], R[1][:2] + R[1][R[0][1]:R[0][1] + 2]), "readout.bias": T["readout.bias"]},
+      m={"widths": "2,2", "activation": "relu"})
+PY41
+for f in f16 bf16 i64; do check "model of $f tensors" "$f.safetensors" --threads 1 propagate --model "$D41/$f.safetensors" --json; done
+check "model with optimizer state" "hidden1.weight.exp_avg" --threads 1 propagate --model "$D41/optim.safetensors" --json
+check "model with a buffer" "num_batches_tracked" --threads 1 propagate --model "$D41/buffer.safetensors" --json
+check "model of nn.Sequential names" "'0." --threads 1 propagate --model "$D41/seqnames.safetensors" --json
+check "model with a transposed weight" "shape" --threads 1 propagate --model "$D41/transposed.safetensors" --json
+check "model with a 3-d weight" "shape" --threads 1 propagate --model "$D41/w3d.safetensors" --json
+check "model with a gap in layer numbers" "hidden2" --threads 1 propagate --model "$D41/gap.safetensors" --json
+check "model with ±1e300 read-out weights" "huge.safetensors" --threads 1 propagate --model "$D41/huge.safetensors" --json
+for f in f32 mixed nobias subnormal zero twins width1 nohidden; do
+  check "propagate: model $f" + --threads 1 propagate --model "$D41/$f.safetensors" --n-test 500 --json
+  check "analyze: model $f" + --threads 1 analyze --model "$D41/$f.safetensors" --n-train 500 --n-test 500 --json
+done
+check "analyze --order 4: model twins" + --threads 1 analyze --model "$D41/twins.safetensors" --n-train 500 --n-test 500 --order 4 --json
+check "analyze --report: model zero" + --threads 1 analyze --model "$D41/zero.safetensors" --n-train 500 --n-test 500 --report "$D41/repz"
+grep -lE '\bNaN\b|\binf\b' "$D41/repz/report.md" "$D41/repz/report.json" 2>/dev/null | while read -r f; do echo "report of model zero: non-finite text in $f"; done
+n=$(grep -lE '\bNaN\b|\binf\b' "$D41/repz/report.md" "$D41/repz/report.json" 2>/dev/null | wc -l)
+nonfinite=$((nonfinite + n))
+# Writers to one output at once: a whole model, one sweep refused and a whole results file, a
+# whole report.
+runs=$((runs + 3))
+for i in 1 2 3; do "$BIN" --threads 1 train "${XOR[@]}" --hidden 4 --seed $i --out "$D41/same.safetensors" >/dev/null 2>&1 & done; wait
+"$BIN" --threads 1 propagate --model "$D41/same.safetensors" --json >/dev/null 2>&1 || { clobbered=$((clobbered + 1)); echo "three trains to one --out: the model does not load"; }
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nseed = [1, 2, 3, 4]\n' >"$D41/g4.toml"
+for i in 1 2; do "$BIN" --threads 1 sweep --grid "$D41/g4.toml" --out "$D41/swc" >/dev/null 2>"$D41/swc$i.err" & done; wait
+[ "$(wc -l <"$D41/swc/results.jsonl")" = 4 ] || { clobbered=$((clobbered + 1)); echo "two sweeps to one --out: $(wc -l <"$D41/swc/results.jsonl") records"; }
+"$BIN" --threads 1 sweep export "$D41/swc" --csv "$D41/swc.csv" >/dev/null 2>&1 || { clobbered=$((clobbered + 1)); echo "two sweeps to one --out: the folder does not export"; }
+for i in 1 2 3; do "$BIN" --threads 1 analyze --model "$OUT" --n-train 300 --n-test 300 --seed $i --report "$D41/repc" >/dev/null 2>&1 & done; wait
+python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$D41/repc/report.json" 2>/dev/null || { clobbered=$((clobbered + 1)); echo "three reports to one folder: report.json does not parse"; }
+n=$(find "$D41" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 41: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -16,7 +16,7 @@ mod train;
 use clap::{Parser, Subcommand};
 
 use corrflow::config::estimate::parse_size;
-use corrflow::config::Field;
+use corrflow::config::{Field, MAX_THREADS};
 use corrflow::io::limit::threads_failed;
 use corrflow::io::{say, set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
@@ -43,8 +43,6 @@ pub struct Cli {
 /// Most worker threads `--threads` may ask for, per available core (and never more than
 /// [`MAX_THREADS`]).
 const THREADS_PER_CORE: usize = 4;
-/// Most worker threads `--threads` may ask for.
-const MAX_THREADS: usize = 1024;
 
 #[derive(Debug, Subcommand)]
 enum Command {

@@ -986,6 +986,18 @@ pub fn parse_size(text: &str) -> Result<f64> {
         _ => f64::NAN,
     };
     match num.parse::<f64>() {
+        // Sizes are whole bytes in a u64 (16 EiB): a larger one (`99999999999999999999T`, or
+        // digits that overflow f64) was taken as no limit without a word (adv49a).
+        Ok(n) if n > 0.0 && factor.is_finite() && n * factor >= 2f64.powi(64) => {
+            Err(Error::config(
+                Field::MaxMemory,
+                format!(
+                    "'{}' is over the largest size, 16 EiB (leave --max-memory out for the \
+                     default)",
+                    crate::error::excerpt(text)
+                ),
+            ))
+        }
         Ok(n) if n > 0.0 && factor.is_finite() => Ok(n * factor),
         _ => Err(Error::config(
             Field::MaxMemory,
@@ -1013,6 +1025,24 @@ mod tests {
         config.data.n_train = Some(n_train);
         config.data.n_test = Some(n_test);
         config
+    }
+
+    /// A size past a u64 of bytes is refused, not taken as no limit (adv49a: exit 0 under
+    /// `--max-memory 99999999999999999999T`); 16E-1 byte sizes still parse.
+    #[test]
+    fn a_size_past_sixteen_exbibytes_is_refused() {
+        for text in ["99999999999999999999T", "16777216T", &"9".repeat(400)] {
+            let err = parse_size(text).unwrap_err().to_string();
+            assert!(
+                err.contains("over the largest size, 16 EiB"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(
+            parse_size("16777215T").unwrap(),
+            16777215.0 * 1024f64.powi(4)
+        );
+        assert_eq!(parse_size("512M").unwrap(), 512.0 * 1024f64.powi(2));
     }
 
     /// The statistics' batches are charged per stage, padded to 8 rows: 2·10⁴ layers of width

@@ -7,6 +7,10 @@
 //! - [`network`]: the architecture and its training.
 //! - [`analysis`]: what `propagate` and `analyze` measure.
 
+/// Most worker threads `--threads` may ask for (also the most CPUs `sweep submit` asks a task
+/// for, whose sweep runs with `--threads` of that count).
+pub const MAX_THREADS: usize = 1024;
+
 pub mod analysis;
 pub mod data;
 pub mod defaults;

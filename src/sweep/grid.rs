@@ -105,7 +105,7 @@ impl Axes {
         let bad = |msg: String| Error::format(path, msg);
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| bad(format!("not valid TOML: {}", e.message())))?;
+            .map_err(|e: toml::de::Error| bad(toml_refusal(text, &e)))?;
         if table.is_empty() {
             // An empty file (or comments only) would be one point of every default: far more
             // likely a wrong or unfinished file than that wish (adv41), which `task = "xor"`
@@ -269,6 +269,43 @@ impl KeysRead {
 
 /// The values of one key: a list is an axis, anything else a single value. For `hidden` a list
 /// of lists is the axis and a flat list is refused as ambiguous.
+/// The TOML parser's refusal with where it is: the line, and the key when that line sets one
+/// (a bare key of at most 64 characters; nothing else of the file's text is echoed, adv45).
+/// TOML integers are signed 64-bit, so a valid `seed = 18446744073709551615` was refused with
+/// "u64 value was too large" alone (adv49a); the range is said.
+fn toml_refusal(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end();
+    let at = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| {
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let key = text[start..]
+                .lines()
+                .next()
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| {
+                    !k.is_empty()
+                        && k.len() <= 64
+                        && k.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                });
+            match key {
+                Some(key) => format!(" at line {line}, key '{key}'"),
+                None => format!(" at line {line}"),
+            }
+        })
+        .unwrap_or_default();
+    let range = if message.contains("too large") || message.contains("integer") {
+        " (TOML integers are signed 64-bit: −9223372036854775808 to 9223372036854775807)"
+    } else {
+        ""
+    };
+    format!("not valid TOML{at}: {message}{range}")
+}
+
 fn axis_values(key: &str, value: &toml::Value) -> std::result::Result<Vec<Value>, String> {
     let items = match value {
         toml::Value::Array(items) => items.iter().collect::<Vec<_>>(),
@@ -464,6 +501,31 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.starts_with("g.toml: "), "{err}");
             assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    /// A value the TOML parser refuses is placed: its line, and the key that line sets. Old
+    /// (adv49a): "not valid TOML: u64 value was too large" for `seed = 18446744073709551615`,
+    /// neither key nor line; a key that is not a plain name is not echoed.
+    #[test]
+    fn a_value_toml_refuses_is_named_by_line_and_key() {
+        for (text, want) in [
+            (
+                "task = 'xor'\nseed = 18446744073709551615\n",
+                "at line 2, key 'seed': u64 value was too large (TOML integers are signed 64-bit",
+            ),
+            (
+                "task = 'xor'\nepochs = 3\nlr = [0.1,\n  1e999]\n",
+                "not valid TOML at line 4: ",
+            ),
+            (
+                "\"a\\u001b[31m\" = 99999999999999999999",
+                "not valid TOML at line 1: ",
+            ),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+            assert!(!err.contains('\u{1b}'), "{err}");
         }
     }
 }

@@ -116,18 +116,22 @@ pub fn merge_into(
             results_path(dir).display()
         ));
     }
-    for (id, dirs) in &m.duplicates {
+    // One line per set of folders (duplicates) or per folder (foreign records), with a count
+    // and the first ids: a folder given twice said one line per point (10⁵ lines, adv49a).
+    for (dirs, ids) in grouped(m.duplicates.iter().map(|(id, dirs)| (dirs, id))) {
         let list: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
         note(&format!(
-            "warning: point {id} is in {} folders ({}); kept the first",
+            "warning: {} in {} folders ({}); kept the first copy",
+            some_ids(&ids, "point is", "points are"),
             dirs.len(),
             list.join(", ")
         ));
     }
-    for (dir, id) in &m.foreign {
+    for (dir, ids) in grouped(m.foreign.iter().map(|(dir, id)| (dir, id))) {
         note(&format!(
-            "warning: {} holds {id}, which is not a point of {}; left out",
+            "warning: {} holds {} not of the grid {}; left out",
             dir.display(),
+            some_ids(&ids, "record", "records"),
             grid_path.display()
         ));
     }
@@ -180,6 +184,31 @@ pub fn merge_into(
             grid.points.len()
         ),
     ))
+}
+
+/// Ids grouped by their key (a folder, or a list of folders), keys in order of first sight.
+fn grouped<'a, K: PartialEq + 'a>(
+    items: impl Iterator<Item = (&'a K, &'a String)>,
+) -> Vec<(&'a K, Vec<&'a str>)> {
+    let mut groups: Vec<(&K, Vec<&str>)> = Vec::new();
+    for (key, id) in items {
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((key, vec![id])),
+        }
+    }
+    groups
+}
+
+/// Ids first shown in a warning.
+const IDS_SHOWN: usize = 3;
+
+/// "1 point is (a)", "5 points are (a, b, c, …)": a count, then the first [`IDS_SHOWN`] ids.
+fn some_ids(ids: &[&str], one: &str, many: &str) -> String {
+    let shown = ids[..ids.len().min(IDS_SHOWN)].join(", ");
+    let more = if ids.len() > IDS_SHOWN { ", …" } else { "" };
+    let noun = if ids.len() == 1 { one } else { many };
+    format!("{} {noun} ({shown}{more})", ids.len())
 }
 
 /// The records of a sweep's output folder `dir` and its failed points, both in grid order;

@@ -65,13 +65,45 @@ fn shards_cover_the_grid_and_merge_detects_a_missing_one() {
         assert!(err.contains(&format!("missing #{i} {}", ids[i])), "{err}");
     }
 
-    // A shard given twice is reported as duplicated, and the merge still succeeds.
+    // A shard given twice is reported as duplicated, in one line for its 3 points (old,
+    // adv49a: a line per point), and the merge still succeeds.
     let o = run(&["sweep", "merge", "--grid", g, "--out", m, s0, s1, s2, s0]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
     assert!(
-        stderr(&o).contains(&format!("point {} is in 2 folders", ids[0])),
-        "{}",
-        stderr(&o)
+        err.contains(&format!("warning: 3 points are ({}, ", ids[0]))
+            && err.contains(&format!(") in 2 folders ({s0}, {s0}); kept the first copy")),
+        "{err}"
+    );
+    assert_eq!(err.matches("warning").count(), 1, "{err}");
+
+    // Merged for a grid of seeds 1 and 2 only, the shards' other points (seeds 4 and 7 in
+    // shard 0, 5 in shard 1) are one line per folder, with a count.
+    let other = grid_file(dir.path(), "other.toml", &tiny_grid(2));
+    let o = run(&[
+        "sweep",
+        "merge",
+        "--grid",
+        other.to_str().unwrap(),
+        "--out",
+        m,
+        s0,
+        s1,
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let foreign: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("not of the grid"))
+        .collect();
+    assert_eq!(foreign.len(), 2, "{err}");
+    assert!(
+        foreign[0].contains(&format!("{s0} holds 2 records (")),
+        "{err}"
+    );
+    assert!(
+        foreign[1].contains(&format!("{s1} holds 1 record (")),
+        "{err}"
     );
 }
 

@@ -10,6 +10,7 @@
 use super::super::grid::{Grid, GridPoint};
 use super::super::shard::Shard;
 use crate::config::estimate::{human_bytes, TimeClass};
+use crate::config::MAX_THREADS;
 use crate::error::{Error, Result};
 
 /// Sustained flop rate assumed per thread, deliberately low: sweep points measured on one
@@ -54,6 +55,18 @@ impl Resources {
     ) -> Result<Resources> {
         if cpus == 0 {
             return Err(Error::flag("--cpus-per-task", "must be at least 1"));
+        }
+        // Each task runs `corrflow --threads CPUS`, which refuses more than MAX_THREADS: a
+        // larger request (`--cpus-per-task 100000`, adv49a) wrote a script whose every task
+        // failed.
+        if cpus > MAX_THREADS {
+            return Err(Error::flag(
+                "--cpus-per-task",
+                format!(
+                    "{cpus} is over {MAX_THREADS}, the most threads a task's `corrflow --threads` \
+                     accepts"
+                ),
+            ));
         }
         let parts: Vec<Vec<&GridPoint>> = (0..shards)
             .map(|index| {
@@ -265,6 +278,26 @@ mod tests {
         assert_eq!((r.jobs, r.mem_bytes, r.time_s), (2, 2.5 * one, 60));
         let err = Resources::plan(&g, 2, 3, Some(0.5 * one), None).unwrap_err();
         assert!(err.to_string().contains("--mem"), "{err}");
+    }
+
+    /// More CPUs than a task's `corrflow --threads` accepts are refused, naming the flag. Old
+    /// (adv49a): `--cpus-per-task 100000` was written into the script, whose every task failed.
+    #[test]
+    fn more_cpus_than_a_task_can_use_are_refused() {
+        let g = grid("task = \"xor\"\nseed = [1, 2]\n");
+        assert_eq!(
+            Resources::plan(&g, 1, MAX_THREADS, None, None)
+                .unwrap()
+                .cpus,
+            MAX_THREADS
+        );
+        for cpus in [MAX_THREADS + 1, 100_000, usize::MAX] {
+            let err = Resources::plan(&g, 1, cpus, None, None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("--cpus-per-task"), "{err}");
+            assert!(err.contains("is over 1024"), "{err}");
+        }
     }
 
     #[test]

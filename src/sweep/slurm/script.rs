@@ -70,10 +70,21 @@ impl ArrayJob {
     /// The batch script.
     pub fn script(&self) -> Result<String> {
         let r = &self.resources;
-        let name = self
+        // The job's name is only a label: a character an #SBATCH line cannot hold becomes `_`
+        // (`my grid.toml` was refused, adv49a); the commands quote the path as it is.
+        let name: String = self
             .grid
             .file_stem()
-            .map_or("sweep".into(), |s| s.to_string_lossy().into_owned());
+            .map_or("sweep".into(), |s| s.to_string_lossy().into_owned())
+            .chars()
+            .map(|c| {
+                if c.is_whitespace() || c.is_control() || "'\"\\".contains(c) {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
         let mut s = String::from("#!/bin/bash\n");
         let mut directive = |line: String| {
             s.push_str("#SBATCH ");
@@ -250,6 +261,13 @@ mod tests {
         let mut j = job();
         j.grid = "/my grids/x.toml".into();
         assert!(j.script().unwrap().contains("--grid '/my grids/x.toml'"));
+        // A grid file whose name an #SBATCH line cannot hold gives a job name without those
+        // characters; the command keeps the path. Old (adv49a): refused, "grid file: 'my x'
+        // has whitespace…".
+        j.grid = "/g/my x\t\"it's\".toml".into();
+        let s = j.script().unwrap();
+        assert!(s.contains("#SBATCH --job-name=my_x__it_s_\n"), "{s}");
+        assert!(s.contains("--grid '/g/my x\t\"it'\\''s\".toml'"), "{s}");
         j.out = "/my runs/x".into();
         let err = j.script().unwrap_err().to_string();
         assert!(err.contains("--out") && err.contains("#SBATCH"), "{err}");
