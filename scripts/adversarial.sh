@@ -3571,4 +3571,46 @@ grep -q "surrogate-samples" "$W/err" || { ignored=$((ignored + 1)); echo "analyz
 n=$(find "$D39" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 39: $n temporary files"; }
 
+# 41. Forty-ninth session (adv49b): the found-not-fixed list. Training flags given with
+# `analyze --model` (a loaded model is not trained): --loss, --optimizer and --batch had clap
+# defaults, so a given one could not be told from an unset one and was ignored with exit 0;
+# every training flag must now be refused naming it (ignored), --seed and --precision (the
+# Monte Carlo draws', the propagation's) still run. A training that ends far worse than a
+# constant output (XOR --gain 10 … 1e10: loss 26 … 9e60, accuracy ~0.5, exit 0 without a word)
+# must warn on stderr naming --gain (no warning: counted as ignored); the default, --gain 0.5
+# and 3 on XOR and the MNIST default must stay silent (a warning there: counted as unnamed).
+# Threads that cannot all start under a tight `ulimit -v` must be refused naming the limit,
+# never abort ("failed to allocate an alternative stack", exit 134: a pool's thread stacks
+# raced the signal waiter's and the first worker's alternate signal stacks).
+D41=$W/d41
+mkdir -p "$D41"
+"$BIN" --threads 1 train "${XOR[@]}" --n-train 200 --hidden 4 --out "$D41/m.safetensors" >/dev/null 2>&1
+a41=(--threads 1 analyze --task xor --n-train 200 --n-test 200 --mc-samples 1000 --json --model "$D41/m.safetensors")
+for fv in "--loss ce" "--loss mse" "--optimizer sgd" "--optimizer adam" "--batch 7" "--batch 64" "--epochs 3" "--lr 0.1" "--gain 2" "--hidden 4"; do
+  # shellcheck disable=SC2086
+  check "analyze --model $fv" "!${fv%% *}" "${a41[@]}" $fv
+done
+check "analyze --model --seed 5" + "${a41[@]}" --seed 5
+check "analyze --model --precision f32" + "${a41[@]}" --precision f32
+x41=(--threads 1 train --task xor)
+for g in 10 1e3 1e10; do
+  check "train --gain $g (warned)" + "${x41[@]}" --gain $g --out "$D41/g.safetensors"
+  grep -q "constant output" "$W/err" && grep -q -- "--gain" "$W/err" ||
+    { ignored=$((ignored + 1)); echo "train --gain $g: no warning of a network worse than a constant output"; }
+done
+check "analyze --gain 1e3 (warned)" + --threads 1 analyze --task xor --gain 1e3 --mc-samples 1000 --json
+grep -q "constant output" "$W/err" || { ignored=$((ignored + 1)); echo "analyze --gain 1e3: no warning"; }
+for g in default 0.5 3; do
+  gf=(); [ "$g" != default ] && gf=(--gain "$g")
+  check "train --gain $g (silent)" + "${x41[@]}" "${gf[@]}" --out "$D41/g.safetensors"
+  grep -q "constant output" "$W/err" && { unnamed=$((unnamed + 1)); echo "train --gain $g: warned of a healthy run"; }
+done
+check "train MNIST default (silent)" + --threads 1 train "${MN[@]}" --out "$D41/g.safetensors"
+grep -q "constant output" "$W/err" && { unnamed=$((unnamed + 1)); echo "MNIST default: warned of a healthy run"; }
+for v in 20400 20408 20416 20420 20424 20428 20432 20440 20448 20456 20464 20472 20480; do
+  PRE="ulimit -v $v" check "ulimit -v $v: --threads 2" "ulimit -v" --threads 2 --max-memory 1G train "${XOR[@]}" --out "$D41/u.safetensors"
+done
+n=$(find "$D41" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 41: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
