@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 
 use corrflow::config::estimate::parse_size;
 use corrflow::config::{Field, MAX_THREADS};
-use corrflow::io::limit::threads_failed;
+use corrflow::io::limit::{check_thread_room, threads_failed};
 use corrflow::io::{say, set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
 use corrflow::Result;
@@ -127,10 +127,31 @@ fn init_threads(threads: usize) -> Result<()> {
             ),
         ));
     }
+    // Threads that cannot all start are refused before any starts (`check_thread_room`).
+    check_thread_room(threads, "--threads")
+        .map_err(|e| corrflow::Error::config(Field::Threads, e))?;
+    // Every worker says it has started, and the command waits for all: a thread's start maps
+    // its alternate signal stack, which aborted the process where the command's own
+    // allocations had meanwhile taken the room (`check_thread_room`).
+    let started = std::sync::Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
+    let count = started.clone();
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
+        .start_handler(move |_| {
+            let (n, changed) = &*count;
+            *n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+            changed.notify_all();
+        })
         .build_global()
         .map_err(|e| {
             corrflow::Error::config(Field::Threads, threads_failed(threads, &e, "--threads"))
-        })
+        })?;
+    // Each thread the pool created runs the handler first (or the process has aborted).
+    let workers = rayon::current_num_threads();
+    let (n, changed) = &*started;
+    let mut n = n.lock().unwrap_or_else(|p| p.into_inner());
+    while *n < workers {
+        n = changed.wait(n).unwrap_or_else(|p| p.into_inner());
+    }
+    Ok(())
 }

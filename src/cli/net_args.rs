@@ -18,18 +18,19 @@ pub struct NetArgs {
     /// relu].
     #[arg(long, value_name = "φ")]
     pub activation: Option<String>,
-    /// Loss: mse (squared error to one-hot targets) or ce (softmax cross-entropy).
-    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::LOSS)]
-    pub loss: Loss,
-    /// Optimiser: adam or sgd (with --momentum).
-    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::OPTIMIZER)]
-    pub optimizer: Optimizer,
+    /// Loss: mse (squared error to one-hot targets) or ce (softmax cross-entropy) [default:
+    /// mse].
+    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true)]
+    pub loss: Option<Loss>,
+    /// Optimiser: adam or sgd (with --momentum) [default: adam].
+    #[arg(long, value_enum, ignore_case = true, hide_possible_values = true)]
+    pub optimizer: Option<Optimizer>,
     /// Passes over the training set [default: xor 40 · higher-order 60 · mnist 15].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = defaults::BATCH)]
-    pub batch: usize,
+    /// Mini-batch size [default: 64].
+    #[arg(long)]
+    pub batch: Option<usize>,
     /// Learning rate [default: adam 1e-3 (xor 1e-2), sgd 0.05]. A run whose first epoch
     /// leaves, in every layer, at least half the weights with a gradient bit-identical (its steps below the
     /// weights' spacing, |w|·2⁻⁵³ in f64: e.g. 1e-300, or weights of 10¹⁸ from a huge --gain)
@@ -64,14 +65,15 @@ pub struct NetArgs {
 impl NetArgs {
     /// The network and training sections of the configuration.
     pub fn into_config(self) -> Result<(NetConfig, TrainSettings)> {
-        if self.momentum.is_some() && self.optimizer != Optimizer::Sgd {
+        let optimizer = self.optimizer.unwrap_or(defaults::OPTIMIZER);
+        if self.momentum.is_some() && optimizer != Optimizer::Sgd {
             // adv48a: `--momentum 0.5` under the default Adam was taken and ignored.
             return Err(Error::config(
                 Field::Momentum,
                 format!(
                     "sets SGD's momentum; --optimizer {} has none (Adam's β₁ = 0.9 is fixed): \
                      add --optimizer sgd or remove it",
-                    self.optimizer
+                    optimizer
                 ),
             ));
         }
@@ -82,10 +84,10 @@ impl NetArgs {
             seed: self.seed,
         };
         let train = TrainSettings {
-            loss: self.loss,
-            optimizer: self.optimizer,
+            loss: self.loss.unwrap_or(defaults::LOSS),
+            optimizer,
             epochs: self.epochs,
-            batch: self.batch,
+            batch: self.batch.unwrap_or(defaults::BATCH),
             lr: self.lr,
             momentum: self.momentum.unwrap_or(defaults::MOMENTUM),
             precision: self.precision,
@@ -95,12 +97,19 @@ impl NetArgs {
     }
 
     /// Refuses the architecture and training flags, which have no meaning with `--model`,
-    /// rather than ignore them.
+    /// rather than ignore them. `--seed` (the Monte Carlo draws') and `--precision` (the
+    /// propagation's) have one and are not refused. `--loss`, `--optimizer` and `--batch` had
+    /// clap defaults, so a given one could not be told from an unset one: `analyze --model M
+    /// --loss ce` ran with exit 0, the flag ignored (adv49b); they are options now, their
+    /// defaults taken in [`NetArgs::into_config`].
     pub fn reject(&self) -> Result<()> {
         let given = [
             (Field::Hidden, self.hidden.is_some()),
             (Field::Activation, self.activation.is_some()),
+            (Field::Loss, self.loss.is_some()),
+            (Field::Optimizer, self.optimizer.is_some()),
             (Field::Epochs, self.epochs.is_some()),
+            (Field::Batch, self.batch.is_some()),
             (Field::Lr, self.lr.is_some()),
             (Field::Gain, self.gain.is_some()),
             (Field::Momentum, self.momentum.is_some()),

@@ -25,6 +25,7 @@ use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats, TrainConfig};
+use crate::net::unlearned::unlearned_warning;
 use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
@@ -148,7 +149,7 @@ pub fn analyze_run(
                     config,
                     (net, cfg),
                     &loaded.split,
-                    &loaded.description,
+                    (&loaded.description, timings),
                     on_epoch,
                 )
             })?;
@@ -255,17 +256,22 @@ fn warn_long_runs(
     }
 }
 
-/// Trains `net` with `cfg` (the network `config` describes) on the training set.
+/// Trains `net` with `cfg` (the network `config` describes) on the training set; a network
+/// that ended far worse than a constant output is noted in `timings` (`net::unlearned`).
 fn train_network(
     config: &RunConfig,
     (mut net, cfg): (Mlp, TrainConfig),
     split: &Split,
-    description: &str,
+    (description, timings): (&str, &Timings),
     on_epoch: impl FnMut(&EpochStats),
 ) -> Result<(Mlp, Option<Trained>)> {
-    super::train_checked(&split.train, description, cfg.precision, || {
+    let history = super::train_checked(&split.train, description, cfg.precision, || {
         train(&mut net, &split.train, &cfg, on_epoch)
     })?;
+    let train_set = &split.train;
+    if let Some(w) = unlearned_warning(&history, &train_set.labels, train_set.n_classes, &cfg) {
+        timings.note(&w);
+    }
     let trained = Trained {
         epochs: cfg.epochs,
         n_train: split.train.len(),

@@ -18,6 +18,7 @@ use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Result};
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
+use crate::net::unlearned::unlearned_warning;
 use crate::net::{model_io, Precision};
 use crate::timing::{TimingSummary, Timings};
 
@@ -204,6 +205,11 @@ pub fn train_model(
             naming_cumulant_overflow(history, &split.train, &loaded.description, &activation)?
         }
     };
+    // A network that ended far worse than a constant output is said so (`net::unlearned`).
+    let train_set = &split.train;
+    if let Some(w) = unlearned_warning(&history, &train_set.labels, train_set.n_classes, &cfg) {
+        timings.note(&w);
+    }
     let gaussian_model_loss = match objective {
         Objective::Samples => None,
         Objective::Cumulants => Some(timings.time("Gaussian-model loss", 0.0, || {

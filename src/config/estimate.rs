@@ -3,7 +3,10 @@
 //!
 //! Peak memory, in f64 words: the data, (n_train + n_test)·(d' + 1) with d' = d rounded up to
 //! a multiple of 8 (faer's column padding) and a label per sample; the parameters P four times
-//! (weights, gradients, two optimiser states); the training batch's activations, 3·batch·ΣNₗ;
+//! for the samples objective (weights, two optimiser states, the stall rule's copy of the
+//! weights, `net::stalled`: the gradient is formed in blocks, `net::grad_update`), six times for
+//! the cumulant objective (and the gradient and the sampled check's gradient, whole); the
+//! training batch's activations, 3·batch·ΣNₗ;
 //! the statistics' batches, 3·R·ΣN'ₛ over the 2L + 2 stages (two forward-pass buffers and an
 //! accumulator's copy of R = min(512, n) samples, N' = N padded to a multiple of 8), or the
 //! surrogates' output passes where larger (a block of min(1024, S) draws per task in three
@@ -145,6 +148,10 @@ pub struct Shape {
     pub mc_samples: usize,
     /// Draws per class of the cumulant objective's sampled check; 0 without one.
     pub check_samples: usize,
+    /// Copies of the parameters the run holds: 4 for the samples objective (and for a run
+    /// that trains nothing), 6 for the cumulant objective ([module docs](self)). Before adv49b
+    /// every run counted 4: the cumulant objective's two whole gradients were left out.
+    pub parameter_sets: usize,
     /// Widths of the hidden layers whose pre-activations' κ slices the run measures
     /// ([`Shape::measuring`]); empty for order 2.
     pub kappa_widths: Vec<usize>,
@@ -217,6 +224,10 @@ impl Shape {
                     config.train.check_samples
                 }
                 _ => 0,
+            },
+            parameter_sets: match config.train.objective {
+                Objective::Samples => 4,
+                Objective::Cumulants => 6,
             },
             kappa_widths: Vec::new(),
             threads: rayon::current_num_threads(),
@@ -353,7 +364,8 @@ impl Shape {
             (dim, stats * 3.0 * c * f(self.d_in).powi(2) + input_batches),
             (
                 Field::Hidden,
-                4.0 * self.params() + hidden_covariances - output + stats_batches,
+                f(self.parameter_sets) * self.params() + hidden_covariances - output
+                    + stats_batches,
             ),
             (Field::NClasses, output),
             (batch, 3.0 * f(batch_rows) * width_sum),
@@ -1289,6 +1301,22 @@ mod tests {
             config.train.check_samples = 1 << 62;
             Estimate::of(&config).flops
         });
+    }
+
+    /// The cumulant objective holds six copies of the parameters (weights, gradient, the
+    /// sampled check's gradient, Adam's two moments, the stall rule's copy), the samples
+    /// objective four (its gradient is formed in blocks, the copy takes its place): the same
+    /// run differs by 2·P words. Old: both were charged 4·P (adv49b).
+    #[test]
+    fn the_cumulant_objective_is_charged_six_parameter_copies() {
+        let mut config = generated(Task::Xor, 200, 200);
+        config.net.hidden = Some(vec![1000, 1000]);
+        config.train.closure_check = 0.0;
+        let samples = Estimate::of(&config).bytes;
+        config.train.objective = Objective::Cumulants;
+        let cumulants = Estimate::of(&config).bytes;
+        let params = params(&[2, 1000, 1000, 2]);
+        assert_eq!(cumulants - samples, 2.0 * 8.0 * params);
     }
 
     /// The shape of `analyze` of a model of `depth` tanh layers of width 1 on XOR (2 000

@@ -82,9 +82,16 @@ pub fn clean_up_on_interrupt() {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         set
     };
+    // The waiter says it has started, and main waits for that: a thread's start maps its
+    // alternate signal stack (the standard library's), and where that failed because main
+    // had meanwhile taken the address space `ulimit -v` leaves (a pool's thread stacks), the
+    // process aborted ("failed to allocate an alternative stack", adv49b: seen under load at
+    // `ulimit -v` 20 MiB). Once it has started, nothing the waiter maps can race main.
+    let (started, has_started) = std::sync::mpsc::sync_channel::<()>(1);
     let waiter = std::thread::Builder::new()
         .name("corrflow-signals".into())
         .spawn(move || {
+            let _ = started.send(());
             let mut sig: libc::c_int = 0;
             // SAFETY: `set` is a valid signal set and `sig` a valid place for the result.
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
@@ -107,6 +114,8 @@ pub fn clean_up_on_interrupt() {
             }
         });
     if waiter.is_ok() {
+        // A started thread sends before anything else (or the process has aborted).
+        let _ = has_started.recv();
         WAKE.store(wake, Ordering::SeqCst);
     } else {
         // Without the waiter the signals must keep their default action, not stay blocked.

@@ -225,6 +225,58 @@ pub fn threads_failed(threads: usize, e: &dyn std::fmt::Display, flag: &str) -> 
     }
 }
 
+/// Address space a new thread maps as it starts, before any of its work: its stack
+/// ([`THREAD_STACK`]) and the standard library's alternate signal stack with its guard page
+/// (SIGSTKSZ or the kernel's AT_MINSIGSTKSZ, a few pages), with margin: 256 KiB a thread, so
+/// that even one thread's margin holds a growth of the main thread's heap (glibc's 128 KiB
+/// top pad) while the pool starts.
+const THREAD_START: u64 = THREAD_STACK + (256 << 10);
+
+/// The address space this process maps now, its VmSize (`/proc/self/statm`'s first field, in
+/// pages), which `ulimit -v` is checked against; `None` where it cannot be read.
+fn mapped_now() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().next()?.parse().ok()?;
+    // SAFETY: sysconf with a valid name has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(page).ok().map(|p| pages.saturating_mul(p))
+}
+
+/// Refuses, before any is started, `threads` threads (0: one per core, or
+/// `RAYON_NUM_THREADS`, as rayon counts them) whose stacks and alternate signal stacks
+/// (`THREAD_START` each) do not fit in what `ulimit -v` leaves now: the message of
+/// [`threads_failed`], `flag` setting their count. Without this, a pool whose second thread
+/// could not be created (EAGAIN, the clean refusal) raced its first thread's start: when that
+/// thread mapped its alternate signal stack after the second's stack had taken the room, the
+/// standard library aborted the process ("failed to allocate an alternative stack", exit
+/// 134), seen once under load at `ulimit -v` 20 MiB (adv49b). With the room checked first no
+/// thread starts, so nothing can race. `Ok` without a limit or where the mapped size cannot
+/// be read.
+pub fn check_thread_room(threads: usize, flag: &str) -> std::result::Result<(), String> {
+    let (Some(limit), Some(mapped)) = (address_space_limit(), mapped_now()) else {
+        return Ok(());
+    };
+    let count = match threads {
+        0 => std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        n => n,
+    };
+    let room = limit.saturating_sub(mapped);
+    let needed = (count as u64).saturating_mul(THREAD_START);
+    if needed <= room {
+        return Ok(());
+    }
+    let why = format!(
+        "{} KiB of address space left, {needed_kib} KiB needed for their stacks",
+        room >> 10,
+        needed_kib = needed >> 10
+    );
+    Err(threads_failed(threads, &why, flag))
+}
+
 /// The address space this process may map, its soft `RLIMIT_AS` (`ulimit -v`); `None` without
 /// a limit or where it cannot be read.
 pub fn address_space_limit() -> Option<u64> {

@@ -12,6 +12,7 @@ pub mod precision;
 pub mod stage;
 pub(crate) mod stalled;
 pub mod train;
+pub mod unlearned;
 
 pub use activation::Activation;
 pub use activations::Activations;

@@ -29,8 +29,8 @@ use crate::error::{Error, Field, Result};
 /// gain of ~24, far beyond any default.
 const LARGE_SCALE: f64 = 16.0;
 
-/// The weights of every layer before the first epoch (a copy: one more parameter set, as the
-/// gradients' in the memory estimate's four).
+/// The weights of every layer before the first epoch (a copy: one more parameter set, counted
+/// in the memory estimate's `Shape::parameter_sets`).
 pub(crate) struct WeightsBefore<T>(Vec<Mat<T>>);
 
 impl<T: Real> WeightsBefore<T> {

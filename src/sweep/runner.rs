@@ -14,7 +14,7 @@ use super::record::{FailedRecord, Record};
 use super::store::ResultsLog;
 use crate::config::RunConfig;
 use crate::error::{Error, Field, Result};
-use crate::io::limit::{set_thread_limit, threads_failed};
+use crate::io::limit::{check_thread_room, set_thread_limit, threads_failed};
 use crate::io::MemoryLimit;
 
 /// How the thread budget is split.
@@ -60,8 +60,14 @@ pub fn run_points(
     let log = Mutex::new(log);
     let failures = Mutex::new(Vec::new());
     let fatal: Mutex<Option<Error>> = Mutex::new(None);
+    // Every job's thread and its pool's, refused before any starts where their stacks do not
+    // fit under `ulimit -v` (`check_thread_room`: a thread started beside one that could not be
+    // could abort the process).
+    let jobs = budget.jobs.min(points.len());
+    let threads = jobs.saturating_mul(1 + budget.threads_per_point);
+    check_thread_room(threads, "--jobs").map_err(|e| Error::config(Field::Jobs, e))?;
     std::thread::scope(|scope| {
-        for _ in 0..budget.jobs.min(points.len()) {
+        for _ in 0..jobs {
             let worker = std::thread::Builder::new().spawn_scoped(scope, || {
                 // The sweep's budget on every thread of the point, for the checks that take
                 // no limit of their own (`MemoryLimit::default`).

@@ -194,3 +194,74 @@ fn flags_parsed_by_clap_are_refused_without_the_fields_inner_name() {
         assert!(!err.contains(field), "{args:?}: {err}");
     }
 }
+
+/// Every training flag given with `analyze --model` is refused naming it (exit 2, nothing on
+/// stdout): a loaded model is not trained. `--loss`, `--optimizer` and `--batch` had clap
+/// defaults, so a given one could not be told from an unset one and `analyze --model M --loss
+/// ce` analysed M with exit 0, the flag ignored (adv49b); the others were refused already. A
+/// flag given with its default value is refused too (it was given). `--seed` (the Monte Carlo
+/// draws') and `--precision` (the propagation's) mean something with a model and still run,
+/// and without `--model` the flags still configure the training.
+#[test]
+fn training_flags_given_with_a_model_are_refused_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    train_tiny_xor(m, "4");
+    let analyze = |extra: &[&str]| {
+        let base = [
+            "--threads",
+            "1",
+            "analyze",
+            "--task",
+            "xor",
+            "--n-train",
+            "200",
+            "--n-test",
+            "200",
+            "--mc-samples",
+            "1000",
+            "--json",
+        ];
+        corrflow(&[&base[..], extra].concat())
+    };
+    let training = [
+        ("--loss", "ce"),
+        ("--loss", "mse"),
+        ("--optimizer", "sgd"),
+        ("--optimizer", "adam"),
+        ("--batch", "7"),
+        ("--batch", "64"),
+        ("--epochs", "3"),
+        ("--lr", "0.1"),
+        ("--gain", "2"),
+        ("--momentum", "0.5"),
+        ("--hidden", "4"),
+        ("--activation", "tanh"),
+    ];
+    for (flag, value) in training {
+        let out = analyze(&["--model", m, flag, value]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(flag) && err.contains("--model"),
+            "{flag} {value}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "{flag} {value}");
+    }
+    for (flag, value) in [("--seed", "5"), ("--precision", "f32")] {
+        let out = analyze(&["--model", m, flag, value]);
+        assert_eq!(out.status.code(), Some(0), "{flag}: {}", stderr(&out));
+    }
+    let out = analyze(&[
+        "--epochs",
+        "1",
+        "--loss",
+        "ce",
+        "--optimizer",
+        "sgd",
+        "--batch",
+        "7",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
