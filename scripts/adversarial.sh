@@ -3836,6 +3836,8 @@ for i in 1 2; do "$BIN" --threads 1 sweep --grid "$D41/g4.toml" --out "$D41/swc"
 "$BIN" --threads 1 sweep export "$D41/swc" --csv "$D41/swc.csv" >/dev/null 2>&1 || { clobbered=$((clobbered + 1)); echo "two sweeps to one --out: the folder does not export"; }
 for i in 1 2 3; do "$BIN" --threads 1 analyze --model "$OUT" --n-train 300 --n-test 300 --seed $i --report "$D41/repc" >/dev/null 2>&1 & done; wait
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$D41/repc/report.json" 2>/dev/null || { clobbered=$((clobbered + 1)); echo "three reports to one folder: report.json does not parse"; }
+n=$(find "$D41" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 41: $n temporary files"; }
 
 # 42. Forty-ninth session (adv49b): the found-not-fixed list. Training flags given with
 # `analyze --model` (a loaded model is not trained): --loss, --optimizer and --batch had clap
@@ -3876,10 +3878,7 @@ grep -q "constant output" "$W/err" && { unnamed=$((unnamed + 1)); echo "MNIST de
 for v in 20400 20408 20416 20420 20424 20428 20432 20440 20448 20456 20464 20472 20480; do
   PRE="ulimit -v $v" check "ulimit -v $v: --threads 2" "ulimit -v" --threads 2 --max-memory 1G train "${XOR[@]}" --out "$D42/u.safetensors"
 done
-for s in 41 42; do
-  d=D$s
-  n=$(find "${!d}" -name '.corrflow-tmp*' | wc -l)
-  [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section $s: $n temporary files"; }
-done
+n=$(find "$D42" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 42: $n temporary files"; }
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
