@@ -235,7 +235,12 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
             [format!("{name}.weight"), format!("{name}.bias")]
         })
         .collect();
-    if let Some(stray) = tensors.names().into_iter().find(|n| !known.contains(*n)) {
+    // The first stray name in sorted order: `names()` comes from a hash map, whose order
+    // differs from one load to the next (the message named '0.bias' or '2.weight' by chance).
+    if let Some(stray) = sorted_names(&tensors)
+        .into_iter()
+        .find(|n| !known.contains(*n))
+    {
         let expected = format!(
             "{}.weight, {}.bias",
             layer_name(0, depth),
@@ -292,7 +297,7 @@ fn read_tensor(
             path,
             format!(
                 "missing tensor '{name}' (found {})",
-                excerpt(&format!("{:?}", tensors.names()))
+                excerpt(&format!("{:?}", sorted_names(tensors)))
             ),
         )
     })?;
@@ -337,6 +342,13 @@ fn read_tensor(
     Ok(values)
 }
 
+/// The file's tensor names, sorted: the same list, in the same order, at every load.
+fn sorted_names<'a>(tensors: &'a SafeTensors<'_>) -> Vec<&'a str> {
+    let mut names = tensors.names();
+    names.sort();
+    names
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -345,6 +357,34 @@ mod tests {
     /// The same network and records give the same file bytes, save after save (the metadata's
     /// keys in order: `safetensors::serialize` wrote a `HashMap`'s order, which changes from
     /// one map to the next, adv29), and the file reads back with every key.
+    /// A model whose tensors carry `nn.Sequential`'s names ('0.weight', …, '2.bias') is refused
+    /// naming the first stray tensor in sorted order at every load: the names come from a hash
+    /// map whose order changes from one load to the next, and the message named '0.bias' or
+    /// '2.weight' by chance (the whole adversarial script, forty-ninth session).
+    #[test]
+    fn a_stray_tensor_is_named_the_same_at_every_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let net = Mlp::init(&[2, 8, 2], Activation::Tanh, 1.0, 3).unwrap();
+        save(&net, &path, &[]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+        let (hidden, readout) = (layer_name(0, 1), layer_name(1, 1));
+        let renamed = header
+            .replace(&format!("\"{hidden}."), "\"0.")
+            .replace(&format!("\"{readout}."), "\"2.");
+        assert_ne!(renamed, header);
+        let mut out = (renamed.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(renamed.as_bytes());
+        out.extend_from_slice(&bytes[8 + n..]);
+        std::fs::write(&path, out).unwrap();
+        for _ in 0..20 {
+            let msg = load(&path).unwrap_err().to_string();
+            assert!(msg.contains("holds a tensor '0.bias'"), "{msg}");
+        }
+    }
+
     #[test]
     fn the_same_model_and_records_give_the_same_bytes() {
         let dir = tempfile::tempdir().unwrap();
