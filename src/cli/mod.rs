@@ -127,8 +127,13 @@ fn init_threads(threads: usize) -> Result<()> {
             ),
         ));
     }
-    // Threads that cannot all start are refused before any starts (`check_thread_room`).
-    check_thread_room(threads, "--threads")
+    // Threads that cannot all start are refused before any starts (`check_thread_room`):
+    // as many as rayon will start, RAYON_NUM_THREADS's positive count under `--threads 0`.
+    let count = match threads {
+        0 => from_env.filter(|&n| n > 0).unwrap_or(cores),
+        n => n,
+    };
+    check_thread_room(threads, count, "--threads")
         .map_err(|e| corrflow::Error::config(Field::Threads, e))?;
     // Every worker says it has started, and the command waits for all: a thread's start maps
     // its alternate signal stack, which aborted the process where the command's own

@@ -242,27 +242,22 @@ fn mapped_now() -> Option<u64> {
     u64::try_from(page).ok().map(|p| pages.saturating_mul(p))
 }
 
-/// Refuses, before any is started, `threads` threads (0: one per core, or
-/// `RAYON_NUM_THREADS`, as rayon counts them) whose stacks and alternate signal stacks
-/// (`THREAD_START` each) do not fit in what `ulimit -v` leaves now: the message of
-/// [`threads_failed`], `flag` setting their count. Without this, a pool whose second thread
-/// could not be created (EAGAIN, the clean refusal) raced its first thread's start: when that
-/// thread mapped its alternate signal stack after the second's stack had taken the room, the
-/// standard library aborted the process ("failed to allocate an alternative stack", exit
-/// 134), seen once under load at `ulimit -v` 20 MiB (adv49b). With the room checked first no
-/// thread starts, so nothing can race. `Ok` without a limit or where the mapped size cannot
-/// be read.
-pub fn check_thread_room(threads: usize, flag: &str) -> std::result::Result<(), String> {
+/// Refuses, before any is started, `count` threads (`threads` as the user gave it, 0 for one
+/// per core, for the message) whose stacks and alternate signal stacks (`THREAD_START` each)
+/// do not fit in what `ulimit -v` leaves now: the message of [`threads_failed`], `flag`
+/// setting their count. Without this, a pool whose second thread could not be created
+/// (EAGAIN, the clean refusal) raced its first thread's start: when that thread mapped its
+/// alternate signal stack after the second's stack had taken the room, the standard library
+/// aborted the process ("failed to allocate an alternative stack", exit 134), seen once under
+/// load at `ulimit -v` 20 MiB (adv49b). With the room checked first no thread starts, so
+/// nothing can race. `Ok` without a limit or where the mapped size cannot be read.
+pub fn check_thread_room(
+    threads: usize,
+    count: usize,
+    flag: &str,
+) -> std::result::Result<(), String> {
     let (Some(limit), Some(mapped)) = (address_space_limit(), mapped_now()) else {
         return Ok(());
-    };
-    let count = match threads {
-        0 => std::env::var("RAYON_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        n => n,
     };
     let room = limit.saturating_sub(mapped);
     let needed = (count as u64).saturating_mul(THREAD_START);

@@ -65,7 +65,7 @@ pub fn run_points(
     // could abort the process).
     let jobs = budget.jobs.min(points.len());
     let threads = jobs.saturating_mul(1 + budget.threads_per_point);
-    check_thread_room(threads, "--jobs").map_err(|e| Error::config(Field::Jobs, e))?;
+    check_thread_room(threads, threads, "--jobs").map_err(|e| Error::config(Field::Jobs, e))?;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let worker = std::thread::Builder::new().spawn_scoped(scope, || {
