@@ -18,7 +18,7 @@
 use std::ops::Deref;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Once;
 
 use memmap2::Mmap;
@@ -187,9 +187,19 @@ fn mapped_at(addr: usize) -> Option<&'static [u8]> {
     })
 }
 
-/// Set by the first fault said: threads that fault after it (a sweep's points reading one
-/// shrunk file: 60 copies of the line, the first two interleaved, adv39) say nothing more.
-static SAID: AtomicBool = AtomicBool::new(false);
+/// Whether a fault has been said: [`QUIET`] until the first, [`SAYING`] while its thread
+/// writes the line, [`SAID`] once written. Threads that fault after the first (a sweep's points
+/// reading one shrunk file: 60 copies of the line, the first two interleaved, adv39) say
+/// nothing more, and wait for the line to be written before they end the process: one that
+/// exited at once cut the line to "error: " (CI load, fiftieth session).
+static SAYING_STATE: AtomicU8 = AtomicU8::new(QUIET);
+const QUIET: u8 = 0;
+const SAYING: u8 = 1;
+const SAID: u8 = 2;
+
+/// How long a later fault waits for the first one's line (a stderr that never drains, a pipe
+/// nobody reads, must not hang the exit): 2 000 naps of 1 ms.
+const WAIT_NAPS: usize = 2000;
 
 /// The SIGBUS handler (module docs): the first fault in a registered map says the file, and
 /// every one exits with status 2; any other restores the default action, and the fault,
@@ -202,20 +212,38 @@ extern "C" fn on_sigbus(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut li
         unsafe { libc::signal(sig, libc::SIG_DFL) };
         return;
     };
-    if SAID.swap(true, Ordering::AcqRel) {
+    if SAYING_STATE
+        .compare_exchange(QUIET, SAYING, Ordering::AcqRel, Ordering::Acquire)
+        .is_err()
+    {
+        let nap = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 1_000_000,
+        };
+        for _ in 0..WAIT_NAPS {
+            if SAYING_STATE.load(Ordering::Acquire) == SAID {
+                break;
+            }
+            // SAFETY: nanosleep of a valid timespec, async-signal-safe.
+            unsafe { libc::nanosleep(&nap, std::ptr::null_mut()) };
+        }
         super::interrupt::exit_after_fault();
     }
-    for part in [
-        b"error: ".as_slice(),
+    let parts: [&[u8]; 3] = [
+        b"error: ",
         path,
         b": the file shrank while corrflow read it (truncated or rewritten in place: \
            the bytes it declared are gone); expected the file unchanged for the whole run: \
-           rerun once it is complete\n"
-            .as_slice(),
-    ] {
-        // SAFETY: write(2) of a valid buffer, async-signal-safe; a short write loses text only.
-        unsafe { libc::write(2, part.as_ptr().cast(), part.len()) };
-    }
+           rerun once it is complete\n",
+    ];
+    let iov = parts.map(|part| libc::iovec {
+        iov_base: part.as_ptr() as *mut libc::c_void,
+        iov_len: part.len(),
+    });
+    // SAFETY: writev(2) of valid buffers, async-signal-safe; one call, so the line is not
+    // split by other writers to a pipe (up to PIPE_BUF); a short write loses text only.
+    unsafe { libc::writev(2, iov.as_ptr(), iov.len() as libc::c_int) };
+    SAYING_STATE.store(SAID, Ordering::Release);
     super::interrupt::exit_after_fault();
 }
 
