@@ -15,6 +15,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use super::{Activations, Layer, Mlp};
+use crate::data::array::elem::{bf16_to_f64, f16_to_f64};
 use crate::data::array::header::repeated_key;
 use crate::data::array::safetensors_refused;
 use crate::error::{echoes_whole, excerpt, Error, Result};
@@ -285,7 +286,8 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
     Ok(net)
 }
 
-/// The values of tensor `name`, checked for shape and dtype (F64, or F32 widened).
+/// The values of tensor `name`, checked for shape and dtype (F64; F32, F16 or BF16 widened,
+/// exactly).
 fn read_tensor(
     tensors: &SafeTensors<'_>,
     name: &str,
@@ -320,10 +322,18 @@ fn read_tensor(
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64)
             .collect(),
+        Dtype::F16 => data
+            .chunks_exact(2)
+            .map(|c| f16_to_f64(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        Dtype::BF16 => data
+            .chunks_exact(2)
+            .map(|c| bf16_to_f64(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
         other => {
             return Err(Error::format(
                 path,
-                format!("tensor '{name}' has dtype {other:?}, expected F64 or F32"),
+                format!("tensor '{name}' has dtype {other:?}, expected F64, F32, F16 or BF16"),
             ));
         }
     };
@@ -457,6 +467,89 @@ mod tests {
 
         std::fs::write(&path, b"hello").unwrap();
         assert!(load(&path).is_err());
+    }
+
+    /// binary16 bits of `x`, a normal number or zero with at most 11 significant bits (the test
+    /// weights below), exactly.
+    fn f16_bits(x: f64) -> u16 {
+        if x == 0.0 {
+            return 0;
+        }
+        let sign = u16::from(x < 0.0) << 15;
+        let e = x.abs().log2().floor() as i32;
+        let m = (x.abs() / 2f64.powi(e) - 1.0) * 1024.0;
+        assert!(m.fract() == 0.0 && (-14..=15).contains(&e), "{x}");
+        sign | (((e + 15) as u16) << 10) | m as u16
+    }
+
+    /// A model whose tensors are stored as F16 or BF16 (a PyTorch model in half precision, or
+    /// `torch.bfloat16`) loads as the F64 model of the same values, widened exactly; an
+    /// infinite half value is refused naming the tensor (before the fiftieth session both
+    /// dtypes were refused).
+    #[test]
+    fn half_precision_tensors_widen_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut net = Mlp::init(&[3, 4, 2], Activation::Tanh, 1.0, 2).unwrap();
+        for (l, layer) in net.layers.iter_mut().enumerate() {
+            let (r, c) = (layer.w.nrows(), layer.w.ncols());
+            layer.w = Mat::from_fn(r, c, |i, j| ((i * c + j + l) as f64 - 5.0) / 8.0);
+            layer.b = Col::from_fn(r, |i| (i as f64 - 1.5) * 0.75);
+        }
+        let path = dir.path().join("m.safetensors");
+        save(&net, &path, &[]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+        let meta = header.metadata().clone();
+        let values = |name: &str| -> Vec<f64> {
+            st.tensor(name)
+                .unwrap()
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect()
+        };
+        type Encode = fn(f64) -> u16;
+        let encodings: [(Dtype, Encode); 2] = [
+            (Dtype::F16, f16_bits),
+            (Dtype::BF16, |x| ((x as f32).to_bits() >> 16) as u16),
+        ];
+        for (dtype, encode) in encodings {
+            let tensors: Vec<(String, Vec<u64>, Vec<u8>)> = st
+                .tensors()
+                .into_iter()
+                .map(|(name, view)| {
+                    let data = values(&name)
+                        .into_iter()
+                        .flat_map(|v| encode(v).to_le_bytes())
+                        .collect();
+                    (name, view.shape().iter().map(|&d| d as u64).collect(), data)
+                })
+                .collect();
+            let write = |tensors: &[(String, Vec<u64>, Vec<u8>)]| {
+                let views: Vec<(&str, TensorView<'_>)> = tensors
+                    .iter()
+                    .map(|(n, shape, data)| {
+                        let shape = shape.iter().map(|&d| d as usize).collect();
+                        (n.as_str(), TensorView::new(dtype, shape, data).unwrap())
+                    })
+                    .collect();
+                std::fs::write(&path, safetensors::serialize(views, meta.clone()).unwrap())
+                    .unwrap();
+            };
+            write(&tensors);
+            assert_eq!(load(&path).unwrap(), net, "{dtype:?}");
+            let mut inf = tensors.clone();
+            let k = inf.iter().position(|t| t.0 == "readout.weight").unwrap();
+            let inf_bits: u16 = if dtype == Dtype::F16 { 0x7c00 } else { 0x7f80 };
+            inf[k].2[2..4].copy_from_slice(&inf_bits.to_le_bytes());
+            write(&inf);
+            let msg = load(&path).unwrap_err().to_string();
+            assert!(
+                msg.contains("tensor 'readout.weight': non-finite value inf at row 0, column 1"),
+                "{dtype:?}: {msg}"
+            );
+        }
     }
 
     #[test]

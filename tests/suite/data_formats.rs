@@ -41,6 +41,10 @@ fn encode(v: i64, elem: Elem, big: bool) -> Vec<u8> {
         Elem::U16 | Elem::I16 => (v as i16).to_le_bytes().to_vec(),
         Elem::U32 | Elem::I32 => (v as i32).to_le_bytes().to_vec(),
         Elem::U64 | Elem::I64 => v.to_le_bytes().to_vec(),
+        Elem::F16 => f16_bits(v as f64 + 0.25).to_le_bytes().to_vec(),
+        Elem::BF16 => (((v as f32 + 0.25).to_bits() >> 16) as u16)
+            .to_le_bytes()
+            .to_vec(),
         Elem::F32 => (v as f32 + 0.25).to_le_bytes().to_vec(),
         Elem::F64 => (v as f64 + 0.25).to_le_bytes().to_vec(),
     };
@@ -51,7 +55,16 @@ fn encode(v: i64, elem: Elem, big: bool) -> Vec<u8> {
     }
 }
 
-const ELEMS: [(Elem, &str, bool); 10] = [
+/// binary16 bits of the normal number `x`, which must have at most 11 significant bits.
+fn f16_bits(x: f64) -> u16 {
+    let sign = u16::from(x < 0.0) << 15;
+    let e = x.abs().log2().floor() as i32;
+    let m = (x.abs() / 2f64.powi(e) - 1.0) * 1024.0;
+    assert!(m.fract() == 0.0 && (-14..=15).contains(&e), "{x}");
+    sign | (((e + 15) as u16) << 10) | m as u16
+}
+
+const ELEMS: [(Elem, &str, bool); 11] = [
     (Elem::U8, "u1", false),
     (Elem::I8, "i1", true),
     (Elem::U16, "u2", false),
@@ -60,6 +73,7 @@ const ELEMS: [(Elem, &str, bool); 10] = [
     (Elem::I32, "i4", true),
     (Elem::U64, "u8", false),
     (Elem::I64, "i8", true),
+    (Elem::F16, "f2", true),
     (Elem::F32, "f4", true),
     (Elem::F64, "f8", true),
 ];
@@ -188,12 +202,27 @@ fn safetensors_data_set_by_tensor_name() {
         .flat_map(f32::to_le_bytes)
         .collect();
     let y: Vec<u8> = [2i64, 0, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let half = |elem: Elem| -> Vec<u8> {
+        (0..3)
+            .flat_map(|i| (0..4).map(move |j| (i, j)))
+            .flat_map(|(i, j)| encode(value(i, j / 2, j % 2, true), elem, false))
+            .collect()
+    };
+    let (x16, xb16) = (half(Elem::F16), half(Elem::BF16));
     let views = vec![
         (
             "train_x",
             TensorView::new(Dtype::F32, vec![3, 2, 2], &x).unwrap(),
         ),
         ("train_y", TensorView::new(Dtype::I64, vec![3], &y).unwrap()),
+        (
+            "x16",
+            TensorView::new(Dtype::F16, vec![3, 4], &x16).unwrap(),
+        ),
+        (
+            "xb16",
+            TensorView::new(Dtype::BF16, vec![3, 4], &xb16).unwrap(),
+        ),
     ];
     std::fs::write(
         &p,
@@ -206,6 +235,19 @@ fn safetensors_data_set_by_tensor_name() {
         true,
         "safetensors",
     );
+    // Half precision (a PyTorch tensor of float16 or bfloat16), widened exactly (before the
+    // fiftieth session refused).
+    for (name, elem) in [("x16", Elem::F16), ("xb16", Elem::BF16)] {
+        let a = ArrayFile::open(&p, &opts(name)).unwrap();
+        let flat = ArrayFile::open(&p, &opts("train_x")).unwrap();
+        let (mut row, mut want) = (vec![0.0; 4], vec![0.0; 4]);
+        assert_eq!((a.len(), a.row_len(), a.elem()), (3, 4, elem), "{name}");
+        for i in 0..3 {
+            a.row_f64(i, &mut row);
+            flat.row_f64(i, &mut want);
+            assert_eq!(row, want, "{name} sample {i}");
+        }
+    }
     let labels = Labels::new(ArrayFile::open(&p, &opts("train_y")).unwrap(), None).unwrap();
     assert_eq!(
         (labels.get(0), labels.get(2), labels.max()),
@@ -341,7 +383,7 @@ d = sys.argv[1]
 rng = np.random.default_rng(7)
 base = rng.normal(size=(5, 3, 4)) * 40
 names = []
-for t in ['u1', 'i1', 'u2', 'i2', 'u4', 'i4', 'u8', 'i8', 'f4', 'f8']:
+for t in ['u1', 'i1', 'u2', 'i2', 'u4', 'i4', 'u8', 'i8', 'f2', 'f4', 'f8']:
     for e in ['<', '>']:
         a = (np.abs(base) if t[0] == 'u' else base).astype(e + t)
         for order in ['C', 'F']:
@@ -365,7 +407,7 @@ print(' '.join(names + ['st']))
     );
     let names = String::from_utf8(out.stdout).unwrap();
     let names: Vec<&str> = names.split_whitespace().collect();
-    assert_eq!(names.len(), 41);
+    assert_eq!(names.len(), 45);
     for name in names {
         let file = if name == "st" {
             "st.safetensors".to_string()

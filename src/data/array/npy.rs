@@ -54,7 +54,7 @@ pub fn open(path: &Path) -> Result<ArrayFile> {
         .ok_or_else(|| bad(format!("header lacks 'descr': {}", excerpt(header))))?;
     let (elem, endian) = parse_descr(descr).ok_or_else(|| {
         bad(format!(
-            "unsupported dtype {}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 (any byte order)",
+            "unsupported dtype {}; expected one of u1 i1 u2 i2 u4 i4 u8 i8 f2 f4 f8 (any byte order)",
             excerpt(descr)
         ))
     })?;
@@ -197,6 +197,7 @@ fn parse_descr(descr: &str) -> Option<(Elem, Endian)> {
         "i4" => Elem::I32,
         "u8" => Elem::U64,
         "i8" => Elem::I64,
+        "f2" => Elem::F16,
         "f4" => Elem::F32,
         "f8" => Elem::F64,
         _ => return None,

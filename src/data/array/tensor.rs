@@ -44,11 +44,13 @@ pub fn open(path: &Path, name: &str) -> Result<ArrayFile> {
         Dtype::I32 => Elem::I32,
         Dtype::U64 => Elem::U64,
         Dtype::I64 => Elem::I64,
+        Dtype::F16 => Elem::F16,
+        Dtype::BF16 => Elem::BF16,
         Dtype::F32 => Elem::F32,
         Dtype::F64 => Elem::F64,
         other => {
             return Err(bad(format!(
-                "tensor '{name}' has dtype {other:?}; expected U8, I8, U16, I16, U32, I32, U64, I64, F32 or F64"
+                "tensor '{name}' has dtype {other:?}; expected U8, I8, U16, I16, U32, I32, U64, I64, F16, BF16, F32 or F64"
             )))
         }
     };
