@@ -3887,4 +3887,52 @@ done
 n=$(find "$D42" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 42: $n temporary files"; }
 
+# 43. Fiftieth session (adv50): the environment of the threads, `sweep submit`'s output folder,
+# the names a failed write and a report give. RUST_MIN_STACK (the standard library's stack size
+# for new threads) reached the pools' threads: 1 (16 KiB) and 65536 overflowed a worker's stack
+# in the kernels, abort, exit 134 (counted as a panic); it must run and say on stderr that the
+# value is not used (no word: counted as ignored), while 2097152 and 8388608 (set for `cargo
+# test`) stay silent (a word: unnamed). `sweep submit --out DIR` replaced a `sweep.sbatch` of
+# the user's own in DIR (`--out .` beside one's batch script) without a word: it must be
+# refused naming --out (ignored) and left as it was (clobbered); a resubmission into its own
+# folder must still run; a file as --out was "File exists (os error 17)" (unnamed: --out). A
+# write past `ulimit -f` named the temporary file (`DIR/.corrflow-tmp-<pid>-2-m.safetensors:
+# File too large`, `DIR/.corrflow-tmp-<pid>-2-rep/heatmap.png`), a name the user never gave
+# (unnamed: the model's path, the report's). A model named with a newline broke report.md's
+# header table (the newline ended the row; the rest stood outside the table): every line of
+# the table must be a row (counted as implausible).
+D43=$W/d43
+mkdir -p "$D43"
+x43=(--threads 2 train --task xor --epochs 1)
+for s in 1 65536; do
+  RUST_MIN_STACK=$s check "RUST_MIN_STACK=$s: --threads 2 train" + "${x43[@]}" --out "$D43/m.safetensors"
+  grep -q "RUST_MIN_STACK=\"$s\" is not used" "$W/err" ||
+    { ignored=$((ignored + 1)); echo "RUST_MIN_STACK=$s: not said"; }
+done
+RUST_MIN_STACK=65536 check "RUST_MIN_STACK=65536: sweep" + --threads 2 sweep --grid "$W/g0.toml" --out "$D43/sw"
+for s in 2097152 8388608; do
+  RUST_MIN_STACK=$s check "RUST_MIN_STACK=$s (silent)" + "${x43[@]}" --out "$D43/m.safetensors"
+  grep -q RUST_MIN_STACK "$W/err" && { unnamed=$((unnamed + 1)); echo "RUST_MIN_STACK=$s: warned"; }
+done
+mkdir -p "$D43/mine"
+printf '#!/bin/bash\n#SBATCH --array=0-9\nsrun ./my-own-job\n' >"$D43/mine/sweep.sbatch"
+cp "$D43/mine/sweep.sbatch" "$D43/mine.orig"
+check "submit --out beside the user's sweep.sbatch" "!--out" sweep submit --grid "$W/g0.toml" --out "$D43/mine" --shards 1 --dry-run
+cmp -s "$D43/mine/sweep.sbatch" "$D43/mine.orig" ||
+  { clobbered=$((clobbered + 1)); echo "clobbered: the user's own sweep.sbatch was replaced"; }
+check "submit into a new folder" + sweep submit --grid "$W/g0.toml" --out "$D43/job" --shards 1 --dry-run
+check "submit again into its own folder" + sweep submit --grid "$W/g0.toml" --out "$D43/job" --shards 1 --dry-run
+echo x >"$D43/a-file"
+check "submit --out a file" "--out" sweep submit --grid "$W/g0.toml" --out "$D43/a-file" --shards 1 --dry-run
+PRE="ulimit -f 64" check "ulimit -f: train names the model" "$D43/big.safetensors: File too large" --threads 1 train --task xor --n-train 8 --n-test 8 --epochs 1 --hidden 300,300 --out "$D43/big.safetensors"
+PRE="ulimit -f 16" check "ulimit -f: report names the folder" "$D43/rep/" --threads 1 analyze --model "$OUT" --task xor --mc-samples 1000 --report "$D43/rep"
+nl=$D43/$'x\n| injected |\n.safetensors'
+cp "$OUT" "$nl"
+check "report of a model named with a newline" + --threads 1 analyze --model "$nl" --task xor --mc-samples 1000 --report "$D43/nl"
+if [ -f "$D43/nl/report.md" ] && awk '/^\|/ {t = 1} t && /^$/ {exit} t && !/^\|.*\|$/ {bad = 1} END {exit !bad}' "$D43/nl/report.md"; then
+  implausible=$((implausible + 1)); echo "report.md: a line of the header table is not a row"
+fi
+n=$(find "$D43" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 43: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -16,6 +16,9 @@ static ALLOCATOR: corrflow::io::PaddingZeroing = corrflow::io::PaddingZeroing;
 
 fn main() -> ExitCode {
     cli::unset_empty_variables();
+    if let Some(before) = corrflow::io::limit::pin_thread_stacks() {
+        corrflow::io::say(corrflow::io::limit::pinned_stack_warning(&before));
+    }
     restore_sigpipe();
     corrflow::io::clean_up_on_interrupt();
     corrflow::io::keep_freed_memory();

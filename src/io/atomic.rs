@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 /// Writes `bytes` to `path` through a temporary file in the same folder ([`create_temp`]: a
 /// later run removes it if this one is killed) and a rename, so a reader never sees a partial
 /// file. `path` must be absent or a regular file ([`check_output_file`]): a device, FIFO,
-/// symlink or folder there is refused, not replaced.
+/// symlink or folder there is refused, not replaced. A failed write is an error naming `path`:
+/// the temporary name was never the user's, and it is gone once the error is seen (adv50: a
+/// full disk was `DIR/.corrflow-tmp-<pid>-2-m.safetensors: No space left on device`).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     check_output_file(path)?;
     let dir = parent_of(path);
@@ -22,8 +24,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let (tmp, file) = create_temp(&dir, &name, create_new);
     let written = file
         .and_then(|file| write_synced(file, bytes))
-        .map_err(|e| Error::io(&tmp, e))
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| Error::io(path, e));
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -138,8 +138,39 @@ pub fn default_memory_limit() -> MemoryLimit {
     MemoryLimit::new(half).within_address_space()
 }
 
-/// A thread's stack (rayon's and the standard library's default, 2 MiB).
+/// A thread's stack (rayon's and the standard library's default, 2 MiB), which every thread of
+/// the process gets ([`pin_thread_stacks`]).
 const THREAD_STACK: u64 = 2 << 20;
+
+/// The variable the standard library reads, once, for the stack size of every thread started
+/// without an explicit one: rayon's pools, the signal waiter, a sweep's jobs.
+const MIN_STACK_VAR: &str = "RUST_MIN_STACK";
+
+/// Sets `RUST_MIN_STACK` to `THREAD_STACK` (2 MiB), so that every thread the process starts has the
+/// stack that [`thread_address_space`] and [`check_thread_room`] count. A user's value took
+/// effect before (adv50): 64 KiB or less overflowed a pool thread's stack in the kernels
+/// (`RUST_MIN_STACK=65536 corrflow --threads 2 train --task xor`: "has overflowed its stack",
+/// abort, exit 134), and 100 GB was refused as threads that "map 962 MiB". Returns the value it
+/// replaced where that asked for a smaller stack, for the caller's warning; a larger one (set
+/// for `cargo test`, say) is replaced without a word, as no run of corrflow needs more, and a
+/// value that is no size was not used by the standard library either. Changes the environment:
+/// call it first thing in `main`, before any thread exists.
+pub fn pin_thread_stacks() -> Option<String> {
+    let before = std::env::var_os(MIN_STACK_VAR);
+    std::env::set_var(MIN_STACK_VAR, THREAD_STACK.to_string());
+    let before = before?.to_string_lossy().into_owned();
+    let bytes: u64 = before.trim().parse().ok()?;
+    (bytes < THREAD_STACK).then_some(before)
+}
+
+/// The warning for a replaced `RUST_MIN_STACK` value ([`pin_thread_stacks`]).
+pub fn pinned_stack_warning(before: &str) -> String {
+    format!(
+        "warning: {MIN_STACK_VAR}={before:?} is not used: corrflow's threads take stacks of {} \
+         MiB, what its memory checks count (a smaller one overflows in the kernels)",
+        THREAD_STACK >> 20
+    )
+}
 
 /// Address space a thread maps beyond the arrays the estimates count: faer's GEMM workspace
 /// (private-gemm's thread-local buffer of 2 × its L3 size, allocated on a thread's first

@@ -184,7 +184,9 @@ pub fn not_a_folder(dir: &Path, t: &std::fs::FileType, purpose: &str) -> Error {
 
 /// Writes `files` (name, content) as the folder `dir`, as one set: into a temporary folder
 /// beside it, then swapped in by renames, so a reader (or a killed run) never sees new files
-/// beside old ones. `dir` is checked with [`check_output_dir`] first.
+/// beside old ones. `dir` is checked with [`check_output_dir`] first. A failed write names the
+/// file as it would have stood in `dir`, not in the temporary folder, which is removed (adv50:
+/// `DIR/.corrflow-tmp-<pid>-2-rep/heatmap.png: No space left on device`).
 pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     let own: Vec<String> = files.iter().map(|f| f.0.clone()).collect();
     check_output_dir(dir, &own)?;
@@ -195,8 +197,8 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
         .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
     let (fresh, made) = create_temp(&parent, &name, |p| std::fs::create_dir(p));
     let written = made
-        .map_err(|e| Error::io(&fresh, e))
-        .and_then(|()| write_into(&fresh, files))
+        .map_err(|e| Error::io(dir, e))
+        .and_then(|()| write_into(&fresh, dir, files))
         .and_then(|()| swap_in(&fresh, dir, &parent, &name));
     if written.is_err() {
         let _ = std::fs::remove_dir_all(&fresh);
@@ -204,11 +206,11 @@ pub fn write_dir_atomically(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<(
     written
 }
 
-/// Writes every file into the folder `dir`.
-fn write_into(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
+/// Writes every file into the folder `fresh`; an error names the file in `dir`, where it was
+/// to stand.
+fn write_into(fresh: &Path, dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     for (name, bytes) in files {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(fresh.join(name), bytes).map_err(|e| Error::io(dir.join(name), e))?;
     }
     Ok(())
 }

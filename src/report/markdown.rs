@@ -15,6 +15,22 @@ pub const PLOTS: [(&str, &str); 5] = [
     ("budget", "Per-layer error budget (waterfall)"),
 ];
 
+/// `text` as one cell of a Markdown table row: `|` escaped as `\|`, and each control character
+/// written as a Rust string literal writes it (`\n`, `\u{1b}`). A newline in a model's path
+/// ended the row, and the header table with it: the rest of the path and of the command stood
+/// as paragraphs of their own (adv50).
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The report as Markdown; `header` rows (name, value) describe the run (model, data, command).
 pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> String {
     let mut out = String::new();
@@ -22,7 +38,7 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
     let _ = writeln!(w, "# corrflow analysis\n");
     let _ = writeln!(w, "| | |\n|---|---|");
     for (k, v) in header {
-        let _ = writeln!(w, "| {k} | {} |", v.replace('|', "\\|"));
+        let _ = writeln!(w, "| {k} | {} |", cell(v));
     }
     let _ = writeln!(
         w,

@@ -343,3 +343,38 @@ fn under_ulimit_v_a_sweep_gets_the_budget_a_command_gets() {
         }
     }
 }
+
+/// adv50: `RUST_MIN_STACK`, the standard library's stack size for new threads, reached the
+/// pools' threads: 64 KiB or less (`RUST_MIN_STACK=1` gives the 16 KiB minimum) overflowed a
+/// worker's stack in the kernels, an abort with exit 134 and no result. Every thread now gets
+/// the 2 MiB that the memory checks count, and a smaller value replaced is said on stderr.
+#[test]
+fn a_small_rust_min_stack_neither_aborts_nor_is_ignored_without_a_word() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let train = |value: &str| {
+        let args = ["--threads", "2", "train", "--task", "xor", "--epochs", "1"];
+        let o = command()
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .env("RUST_MIN_STACK", value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(0), "RUST_MIN_STACK={value}: {err}");
+        assert!(out.exists(), "RUST_MIN_STACK={value}");
+        std::fs::remove_file(&out).unwrap();
+        err
+    };
+    for value in ["1", "65536"] {
+        let err = train(value);
+        let said = format!("RUST_MIN_STACK=\"{value}\" is not used");
+        assert!(err.contains(&said), "RUST_MIN_STACK={value}: {err}");
+    }
+    // Its own value, or a larger one (set for `cargo test`), changes nothing worth a line.
+    for value in ["2097152", "8388608"] {
+        let err = train(value);
+        assert!(!err.contains("RUST_MIN_STACK"), "{value}: {err}");
+    }
+}

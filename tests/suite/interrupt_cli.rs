@@ -110,6 +110,8 @@ fn signal_mid_write(sig: libc::c_int, catches: usize) {
     );
 }
 
+/// A write past `ulimit -f` is an error naming the model's path (adv50: it named the temporary
+/// file, `DIR/.corrflow-tmp-<pid>-2-m.safetensors`, gone when the error is read).
 #[test]
 fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,6 +123,11 @@ fn a_write_past_the_file_size_limit_is_an_error_and_leaves_no_temporary_file() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
     assert!(err.contains("File too large"), "{err}");
+    // The model's own path, not its temporary name (adv50).
+    assert!(
+        err.contains(&format!("{}: File too large", out.display())),
+        "{err}"
+    );
     assert_eq!(temporaries(dir.path()), Vec::<String>::new());
     assert!(!out.exists());
 }
@@ -223,6 +230,11 @@ fn sweep_plots_cut_by_the_size_limit_leave_no_partial_folder() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
     assert!(err.contains("File too large"), "{err}");
+    // The plot named in the folder it was for, not in the temporary one (adv50).
+    assert!(
+        err.contains(&plots.display().to_string()) && !err.contains(".corrflow-tmp"),
+        "{err}"
+    );
     assert!(!plots.exists(), "a partial plots folder is left");
     assert_eq!(temporaries(&out), Vec::<String>::new());
 }

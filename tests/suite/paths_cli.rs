@@ -89,6 +89,38 @@ fn names_that_are_not_utf8_neither_panic_nor_fail_json() {
     assert!(md.contains("r\u{fffd}"), "{md}");
 }
 
+/// adv50: a model named with a newline (and a `|`) kept report.md's header table whole only
+/// for the `|`: the newline ended the row, and the rest of the name and of the command stood
+/// as paragraphs outside the table. Every line of the table is a row now, the newline written
+/// `\n`.
+#[test]
+fn a_newline_in_a_model_name_stays_inside_the_reports_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("x\n| injected |\n.safetensors");
+    let report = dir.path().join("rep");
+    let train = ["train", "--task", "xor", "--epochs", "1", "--out"].map(os);
+    let o = run(&[&train[..], &[model.as_os_str()]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args = ["analyze", "--mc-samples", "1000", "--report"].map(os);
+    let o = run(&[
+        &args[..],
+        &[report.as_os_str(), os("--model"), model.as_os_str()],
+    ]
+    .concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    let table: Vec<&str> = md
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        table.iter().all(|l| l.starts_with('|') && l.ends_with('|')),
+        "{md}"
+    );
+    assert!(md.contains("x\\n\\| injected \\|\\n.safetensors"), "{md}");
+}
+
 #[test]
 fn a_data_path_that_is_not_utf8_is_refused_naming_its_flag() {
     let dir = tempfile::tempdir().unwrap();

@@ -274,3 +274,48 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
         stderr(&o)
     );
 }
+
+/// adv50: `sweep submit --out DIR` replaced a `sweep.sbatch` of the user's own in DIR (`--out
+/// .` beside one's own batch script) without a word, and a file as `--out` was refused as "File
+/// exists (os error 17)", naming no flag. Both are refused naming `--out`; the user's script is
+/// left as it was, and nothing is written beside it.
+#[test]
+fn submit_leaves_a_script_of_the_users_own_and_names_out_for_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
+    let submit = |out: &Path| {
+        corrflow()
+            .args(["sweep", "submit", "--shards", "2", "--dry-run", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let mine = "#!/bin/bash\n#SBATCH --array=0-99\nsrun ./my-own-job\n";
+    let out = dir.path().join("mine");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("sweep.sbatch"), mine).unwrap();
+    let o = submit(&out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--out") && stderr(&o).contains("not written by"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("sweep.sbatch")).unwrap(),
+        mine
+    );
+    assert!(!out.join("logs").exists() && !out.join("slurm-array.json").exists());
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = submit(&file);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--out") && stderr(&o).contains("not a folder"),
+        "{}",
+        stderr(&o)
+    );
+}

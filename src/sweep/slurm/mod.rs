@@ -52,6 +52,17 @@ impl Request {
             ));
         }
         let resources = Resources::plan(&grid, self.shards, self.cpus, self.mem, self.time)?;
+        // A file in its place: create_dir_all's "File exists" named no flag (adv50).
+        if std::fs::metadata(&self.out).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::flag(
+                "--out",
+                format!(
+                    "{} exists and is not a folder; --out is the folder of the script, the \
+                     shards' results and their logs",
+                    self.out.display()
+                ),
+            ));
+        }
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
         let job = ArrayJob {
             grid: absolute(&self.grid)?,
@@ -77,6 +88,7 @@ impl Request {
                 ));
             }
         }
+        script::check_own_script(&job.out.join(script::SCRIPT_FILE))?;
         Ok((grid, job))
     }
 }

@@ -18,6 +18,9 @@ pub const SCRIPT_FILE: &str = "sweep.sbatch";
 pub const MANIFEST_FILE: &str = "slurm-array.json";
 /// Folder of the tasks' Slurm logs inside the output folder.
 pub const LOG_DIR: &str = "logs";
+/// The comment that opens the text of a script written here, by which [`check_own_script`]
+/// tells it from a user's own file of that name.
+const MARK: &str = "# Written by `corrflow sweep submit`";
 
 /// A sweep as a Slurm job array.
 #[derive(Clone, Debug)]
@@ -113,7 +116,7 @@ impl ArrayJob {
         directive("--open-mode=append".into());
         directive("--requeue".into());
         s.push_str(&format!(
-            "# Written by `corrflow sweep submit`: {} shards of {}.\n\
+            "{MARK}: {} shards of {}.\n\
              # Each task resumes its shard's results file, so a requeued, preempted or resubmitted\n\
              # task (sbatch --array=I this-script) only runs the points that are not done yet.\n\
              # When all have ended: corrflow sweep merge --grid {} --out {} {}\n\
@@ -155,6 +158,36 @@ impl ArrayJob {
         crate::io::write_atomically(&self.out.join(MANIFEST_FILE), json.as_bytes())?;
         Ok(script)
     }
+}
+
+/// Refuses to replace a regular file at `script` (the output folder's [`SCRIPT_FILE`]) that
+/// `corrflow sweep submit` did not write: its first 4 KiB lack `MARK`. A resubmission
+/// replaces its own script; a user's own `sweep.sbatch` in a folder given as `--out` (`--out
+/// .` beside it) was replaced without a word (adv50). Anything but a regular file is left to
+/// the atomic write, which refuses it.
+pub fn check_own_script(script: &Path) -> Result<()> {
+    use std::io::Read;
+    match std::fs::symlink_metadata(script) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(script, e)),
+        Ok(m) if !m.is_file() => return Ok(()),
+        Ok(_) => {}
+    }
+    let mut head = Vec::new();
+    std::fs::File::open(script)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| Error::io(script, e))?;
+    if String::from_utf8_lossy(&head).contains(MARK) {
+        return Ok(());
+    }
+    Err(Error::flag(
+        "--out",
+        format!(
+            "{} exists and was not written by `corrflow sweep submit` (a batch script of your \
+             own?); it is left as it is: choose another --out",
+            script.display()
+        ),
+    ))
 }
 
 /// Output folder of shard `i` under the array job's output folder `out`.
@@ -278,6 +311,27 @@ mod tests {
             err.contains("--partition") && err.contains("empty"),
             "{err}"
         );
+    }
+
+    /// A `sweep.sbatch` of the user's own in the output folder is refused, naming `--out`, and
+    /// left as it is; one this module wrote is replaced (a resubmission). Old (adv50): replaced.
+    #[test]
+    fn a_script_of_the_users_own_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = job();
+        j.out = dir.path().to_path_buf();
+        j.corrflow = "/opt/bin/corrflow".into();
+        let path = dir.path().join(SCRIPT_FILE);
+        std::fs::write(&path, "#!/bin/bash\n#SBATCH --array=0-9\nsrun ./mine\n").unwrap();
+        let err = check_own_script(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("--out") && err.contains("sweep.sbatch"),
+            "{err}"
+        );
+        assert!(std::fs::read_to_string(&path).unwrap().contains("./mine"));
+        std::fs::write(&path, j.script().unwrap()).unwrap();
+        check_own_script(&path).unwrap();
+        check_own_script(&dir.path().join("absent")).unwrap();
     }
 
     /// A grid path holding a newline: every comment line stays one line (the newline written
