@@ -34,7 +34,7 @@ pub const RESULTS_FILE: &str = "results.jsonl";
 #[derive(Debug)]
 pub struct LogContents {
     pub records: Vec<Record>,
-    /// Bytes after the last complete record (a cut-off or unparsable last line), if any.
+    /// Bytes after the last complete record (a last line cut off before its newline), if any.
     pub dropped_tail: Option<usize>,
     /// Length of the file up to and including the last complete record.
     pub valid_len: u64,
@@ -141,8 +141,9 @@ fn unknown_keys_note(path: &Path, keys: &[(String, usize)]) -> Option<String> {
     })
 }
 
-/// Reads the records of `path` (a missing file has none). A broken last line is reported in
-/// [`LogContents::dropped_tail`]; a broken line before it is an error, and so is a point recorded
+/// Reads the records of `path` (a missing file has none). A last line without its newline (a
+/// write cut short) is reported in [`LogContents::dropped_tail`]; a complete line that is not a
+/// record is an error, and so is a point recorded
 /// twice with different results.
 ///
 /// Each record is checked on read ([`check_record`]): its id is that of its configuration, its
@@ -227,13 +228,22 @@ pub fn read_log(path: &Path, grid: Option<&GridIds>) -> Result<LogContents> {
                 start = end + 1;
                 valid_len = start;
             }
-            (Some(end), None) if end + 1 < bytes.len() => {
+            // A write cut short by a kill cannot end in the newline, which each record's one
+            // write puts last (JSON escapes newlines inside strings): a complete line that is
+            // not a record was written or edited so, last or not (adv50: a hand-edited last
+            // line was dropped as "partial", and resuming deleted it and reran its point).
+            (Some(end), None) => {
+                let last = if end + 1 < bytes.len() {
+                    "it is not the last line"
+                } else {
+                    "it ends in a newline, so no kill cut it short"
+                };
                 return Err(Error::format(
                     path,
-                    format!("line {line_no} is not a result record, and it is not the last line; fix or remove it"),
+                    format!("line {line_no} is not a result record, and {last}; fix or remove it"),
                 ));
             }
-            _ => break,
+            (None, _) => break,
         }
     }
     let mut failed: Vec<(usize, FailedRecord)> = failed
@@ -543,7 +553,7 @@ mod tests {
     use crate::sweep::point::PointConfig;
 
     #[test]
-    fn a_broken_last_line_is_dropped_and_a_broken_middle_line_is_an_error() {
+    fn a_cut_off_last_line_is_dropped_and_a_broken_complete_line_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(RESULTS_FILE);
         std::fs::write(&path, "{\"id\":").unwrap();
@@ -552,8 +562,15 @@ mod tests {
             (c.records.len(), c.dropped_tail, c.valid_len),
             (0, Some(6), 0)
         );
+        // A complete line cannot be a cut-off write: refused, last or not.
         std::fs::write(&path, "not json\n").unwrap();
-        assert_eq!(read_log(&path, None).unwrap().dropped_tail, Some(9));
+        let err = read_log(&path, None).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1 is not a result record, and it ends in a newline"),
+            "{err}"
+        );
+        std::fs::write(&path, "not json").unwrap();
+        assert_eq!(read_log(&path, None).unwrap().dropped_tail, Some(8));
         std::fs::write(&path, "not json\nnor this\n").unwrap();
         let err = read_log(&path, None).unwrap_err().to_string();
         assert!(err.contains("line 1 is not a result record"), "{err}");

@@ -175,3 +175,38 @@ fn a_tampered_results_file_is_refused_naming_the_line_and_the_field() {
         stderr(&resumed)
     );
 }
+
+/// A hand-edited last line that is no JSON (`"test_accuracy"=0.5`), newline and all, is refused
+/// by resuming and by export naming the line, and the file is left as it was: a write cut
+/// short by a kill cannot end in the newline its one write puts last. Before (adv50) it was
+/// skipped as a "partial record", and resuming truncated it away and ran its point again.
+#[test]
+fn a_complete_last_line_that_is_no_record_is_refused_not_cut_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let out = dir.path().join("out");
+    let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
+    let first = run(&["sweep", "--grid", g, "--out", o]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let results = out.join("results.jsonl");
+    let good = std::fs::read_to_string(&results).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let edited = lines[2].replacen("\"test_accuracy\":", "\"test_accuracy\"=", 1);
+    assert_ne!(edited, lines[2]);
+    let text = format!("{}\n{}\n{edited}\n", lines[0], lines[1]);
+    std::fs::write(&results, &text).unwrap();
+    let at = format!("{}: line 3 is not a result record", results.display());
+    for args in [
+        vec!["sweep", "--grid", g, "--out", o],
+        vec!["sweep", "export", o, "--csv", "-"],
+    ] {
+        let r = run(&args);
+        let err = stderr(&r);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(&at) && err.contains("fix or remove it"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&results).unwrap(), text, "{args:?}");
+    }
+}
