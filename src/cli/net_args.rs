@@ -41,7 +41,9 @@ pub struct NetArgs {
     #[arg(long)]
     pub momentum: Option<f64>,
     /// Initial weights N(0, gain²/fan_in) [default: relu √2, others 1]. Weights too large
-    /// for the steps to move are refused after the first epoch (see --lr).
+    /// for the steps to move are refused after the first epoch (see --lr). A training that
+    /// ends ≥ 10× a constant output's loss from an untrained network ≥ 10× the default gain's
+    /// loss, or ≥ 10⁴× the constant's, is warned about on stderr and in the JSON (`unlearned`).
     #[arg(long)]
     pub gain: Option<f64>,
     /// Seed of the weight initialisation and of the batch order; `analyze` (also with

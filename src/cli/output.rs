@@ -248,10 +248,19 @@ impl Progress for SweepBar {
     }
     fn done(&self, p: &GridPoint, r: std::result::Result<&Record, &Error>) {
         match r {
-            Ok(rec) => self.0.set_message(format!(
-                "#{} net {:.3} theory(l=1) {:+.3}",
-                p.index, rec.test_accuracy, rec.gap_from_layer1
-            )),
+            Ok(rec) => {
+                // A point's training far worse than a constant output: `train`'s warning, named
+                // by the point (the record holds it as `unlearned`).
+                if let Some(u) = &rec.unlearned {
+                    let (id, summary) = (&p.id, p.config.summary());
+                    self.0
+                        .suspend(|| say(format_args!("point #{} {id} ({summary}): {u}", p.index)));
+                }
+                self.0.set_message(format!(
+                    "#{} net {:.3} theory(l=1) {:+.3}",
+                    p.index, rec.test_accuracy, rec.gap_from_layer1
+                ))
+            }
             // suspend, not println: a hidden bar (stderr not a terminal) drops println.
             Err(e) => self.0.suspend(|| {
                 say(format_args!(

@@ -25,7 +25,7 @@ use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats, TrainConfig};
-use crate::net::unlearned::unlearned_warning;
+use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
@@ -45,6 +45,10 @@ pub struct Trained {
     /// The class count was inferred from the labels: the absent classes get the warning.
     #[serde(skip)]
     classes_inferred: bool,
+    /// A training far worse than a constant output, as `train` reports it (`net::unlearned`;
+    /// absent from the JSON otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unlearned: Option<Unlearned>,
 }
 
 /// The `--json` output of `analyze`.
@@ -257,7 +261,8 @@ fn warn_long_runs(
 }
 
 /// Trains `net` with `cfg` (the network `config` describes) on the training set; a network
-/// that ended far worse than a constant output is noted in `timings` (`net::unlearned`).
+/// that ended far worse than a constant output is noted in `timings` and kept in [`Trained`]
+/// (`net::unlearned`).
 fn train_network(
     config: &RunConfig,
     (mut net, cfg): (Mlp, TrainConfig),
@@ -268,9 +273,10 @@ fn train_network(
     let history = super::train_checked(&split.train, description, cfg.precision, || {
         train(&mut net, &split.train, &cfg, on_epoch)
     })?;
-    let train_set = &split.train;
-    if let Some(w) = unlearned_warning(&history, &train_set.labels, train_set.n_classes, &cfg) {
-        timings.note(&w);
+    let start = config.net.start(net.activation.at(0));
+    let unlearned = unlearned_warning(&history, &net, &split.train, start, &cfg);
+    if let Some(u) = &unlearned {
+        timings.note(&u.to_string());
     }
     let trained = Trained {
         epochs: cfg.epochs,
@@ -278,6 +284,7 @@ fn train_network(
         train_accuracy: net.accuracy(&split.train),
         absent_classes: absent_training_classes(&split.train)?,
         classes_inferred: classes_inferred(config),
+        unlearned,
     };
     Ok((net, Some(trained)))
 }

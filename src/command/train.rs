@@ -18,7 +18,7 @@ use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Result};
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
-use crate::net::unlearned::unlearned_warning;
+use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::{model_io, Precision};
 use crate::timing::{TimingSummary, Timings};
 
@@ -99,6 +99,11 @@ pub struct TrainReport {
     /// absent classes get a warning naming the flag.
     #[serde(skip)]
     classes_inferred: bool,
+    /// A training that ended ≥ 10× a constant output's loss for a reason a setting names
+    /// (`net::unlearned`: the cause, the losses, the settings), also warned of on stderr;
+    /// absent from the JSON otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unlearned: Option<Unlearned>,
     /// Cumulant objective: the trained network's loss on the Gaussian class model N(μ_c, Σ_c)
     /// of the training set, by Monte Carlo: what the objective should have reported.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,10 +210,12 @@ pub fn train_model(
             naming_cumulant_overflow(history, &split.train, &loaded.description, &activation)?
         }
     };
-    // A network that ended far worse than a constant output is said so (`net::unlearned`).
-    let train_set = &split.train;
-    if let Some(w) = unlearned_warning(&history, &train_set.labels, train_set.n_classes, &cfg) {
-        timings.note(&w);
+    // A network that ended far worse than a constant output, for a reason a setting names, is
+    // said so (`net::unlearned`), on stderr and in the JSON.
+    let init = config.net.start(net.activation.at(0));
+    let unlearned = unlearned_warning(&history, &net, &split.train, init, &cfg);
+    if let Some(u) = &unlearned {
+        timings.note(&u.to_string());
     }
     let gaussian_model_loss = match objective {
         Objective::Samples => None,
@@ -249,6 +256,7 @@ pub fn train_model(
         final_loss: history.last().map_or(f64::NAN, |e| e.loss),
         absent_classes,
         classes_inferred: classes_inferred(config),
+        unlearned,
         gaussian_model_loss,
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,

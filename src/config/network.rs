@@ -9,6 +9,7 @@ use crate::cumtrain::{CheckSettings, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
 use crate::net::train::{Loss, Optimizer, TrainConfig};
+use crate::net::unlearned::Start;
 use crate::net::{Activation, Mlp, Precision};
 
 /// Architecture and initialisation. Field names are the grid keys.
@@ -23,6 +24,19 @@ pub struct NetConfig {
     pub gain: Option<f64>,
     /// Seed of the initialisation, the batch order and the analysis' random draws.
     pub seed: u64,
+}
+
+impl NetConfig {
+    /// How a network of `activation` is initialised: the gain set, else the activation's
+    /// default ([`defaults::gain`]), and the seed; what `net::unlearned` rebuilds its start from.
+    pub fn start(&self, activation: Activation) -> Start {
+        let default_gain = defaults::gain(activation);
+        Start {
+            gain: self.gain.unwrap_or(default_gain),
+            default_gain,
+            seed: self.seed,
+        }
+    }
 }
 
 impl Default for NetConfig {
@@ -110,7 +124,7 @@ pub(super) fn build(
     let mut widths = vec![d_in];
     widths.extend(&hidden);
     widths.push(n_classes);
-    let gain = net.gain.unwrap_or(defaults::gain(activation));
+    let gain = net.start(activation).gain;
     if !(gain.is_finite() && gain > 0.0) {
         return Err(Error::config(
             Field::Gain,

@@ -587,6 +587,24 @@ fn loss_and_delta<T: Real>(
     total / b
 }
 
+/// The mean `loss` of `net` on all of `data` (the quantity an epoch's [`EpochStats::loss`]
+/// averages over its batches, here of one network): forward passes of 1 024 samples, the loss
+/// of each by `loss_and_delta` (its δ written to scratch and dropped); NaN on an empty set.
+pub fn mean_loss(net: &Mlp, data: &Dataset, loss: Loss) -> f64 {
+    const CHUNK: usize = 1024;
+    let n = data.len();
+    let mut op = super::OutputPass::new(net, CHUNK.min(n.max(1)));
+    let mut delta = Mat::<f64>::zeros(net.output_dim(), CHUNK.min(n.max(1)));
+    let mut total = 0.0;
+    for start in (0..n).step_by(CHUNK) {
+        let len = CHUNK.min(n - start);
+        net.output_into(data.x.as_ref().subcols(start, len), &mut op);
+        let labels = &data.labels[start..start + len];
+        total += len as f64 * loss_and_delta(loss, op.output(), labels, delta.subcols_mut(0, len));
+    }
+    total / n as f64
+}
+
 /// Backpropagation: from the output delta (last entry of `deltas`) to every layer's gradient.
 /// δˡ⁻¹ = (Wˡ)ᵀδˡ ∘ φ'(hˡ⁻¹),  ∂W = δ·aᵀ,  ∂b = Σ_batch δ. The GEMMs split their output over
 /// rayon's threads (faer: each entry's sum over the batch runs in one fixed order); ∘ φ' is

@@ -11,6 +11,7 @@ use crate::data::Split;
 use crate::error::Result;
 use crate::measure::{layer_stats, Higher};
 use crate::net::train::TrainConfig;
+use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::Mlp;
 use crate::net::Stage;
 use crate::propagate::closures::ClosureMethod;
@@ -54,12 +55,15 @@ pub struct Outcome {
     pub theory: Vec<TheoryAccuracy>,
     pub input_info: Option<InfoTerms>,
     pub output_info: Option<InfoTerms>,
+    /// A training far worse than a constant output (`net::unlearned`), as `train` warns of it.
+    pub unlearned: Option<Unlearned>,
 }
 
 /// Runs one point in the current rayon pool. `config`'s Monte Carlo samples and seed drive the
 /// theory accuracy (only used with ≥ 3 outputs); its statistics batch and ridge are those of
 /// `corrflow analyze`: [`theory_accuracy`] per start layer and [`stage_information`] at input
-/// and output.
+/// and output. A training far worse than a constant output is kept in [`Outcome::unlearned`]
+/// for the record (`net::unlearned`).
 pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
     let Prepared {
         split,
@@ -67,7 +71,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         train: cfg,
         data,
     } = prepared;
-    train_checked(&split.train, &data, cfg.precision, || {
+    let history = train_checked(&split.train, &data, cfg.precision, || {
         fit(
             &mut net,
             &split.train,
@@ -78,6 +82,8 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
             |_| {},
         )
     })?;
+    let init = config.net.start(net.activation.at(0));
+    let unlearned = unlearned_warning(&history, &net, &split.train, init, &cfg);
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,
@@ -109,5 +115,6 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         theory,
         input_info: info(Stage::Input),
         output_info: info(Stage::Output),
+        unlearned,
     })
 }

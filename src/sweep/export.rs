@@ -63,6 +63,7 @@ fn csv_bytes(records: &[Record], path: &Path) -> Result<Vec<u8>> {
             "input_cov_term",
             "output_mean_term",
             "output_cov_term",
+            "unlearned",
         ]
         .map(String::from),
     );
@@ -93,6 +94,13 @@ fn csv_bytes(records: &[Record], path: &Path) -> Result<Vec<u8>> {
         ]);
         row.extend(info(r.input_info));
         row.extend(info(r.output_info));
+        // The cause of a training far worse than a constant output (`net::unlearned`), as the
+        // record spells it; empty for the others.
+        let unlearned = r
+            .unlearned
+            .as_ref()
+            .and_then(|u| serde_json::to_value(u.cause).ok());
+        row.push(unlearned.as_ref().map_or(String::new(), cell));
         for l in 0..layers {
             match r.theory.get(l) {
                 Some(t) => row.extend([t.accuracy.to_string(), t.stderr.to_string()]),

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::point::PointConfig;
+use crate::net::unlearned::Unlearned;
 
 /// Predicted accuracy when the empirical statistics of one layer are propagated to the output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,11 @@ pub struct Record {
     pub input_info: Option<InfoTerms>,
     /// Class information of the output y; null when a covariance was not positive definite.
     pub output_info: Option<InfoTerms>,
+    /// A training that ended ≥ 10× a constant output's loss for a reason a setting names
+    /// (`net::unlearned`: cause, losses, settings), the warning `train` prints. Written only
+    /// then; records without it read as none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlearned: Option<Unlearned>,
     /// Seconds from the start of this point to its record.
     pub wall_seconds: f64,
     /// Threads of the pool the point ran in.

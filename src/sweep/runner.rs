@@ -195,6 +195,7 @@ fn run_one(point: &GridPoint, threads: usize, max_memory: MemoryLimit) -> Result
         theory: outcome.theory,
         input_info: outcome.input_info,
         output_info: outcome.output_info,
+        unlearned: outcome.unlearned,
         wall_seconds: start.elapsed().as_secs_f64(),
         threads,
         corrflow_version: env!("CARGO_PKG_VERSION").to_string(),

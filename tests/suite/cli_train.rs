@@ -301,6 +301,25 @@ fn a_network_worse_than_a_constant_output_is_warned_about_naming_the_gain() {
         "analyze --gain 1e3"
     );
     assert_eq!(warned(&analyze), None);
+    // The JSON of both commands carries it (unl50: only stderr did): the cause, the losses.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = corrflow(args);
+        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+    };
+    let trained = json(&[
+        "train", "--task", "xor", "--gain", "1e3", "--json", "--out", m,
+    ]);
+    let u = &trained["unlearned"];
+    assert_eq!(u["cause"], "gain", "{trained}");
+    assert_eq!(u["default_gain"], 1.0, "{trained}");
+    assert!(u["initial_loss"].as_f64().unwrap() > 1e10 * u["default_gain_loss"].as_f64().unwrap());
+    let analysed = json(&[&analyze[..], &["--gain", "1e3"]].concat());
+    assert_eq!(
+        analysed["trained"]["unlearned"]["cause"], "gain",
+        "{analysed}"
+    );
+    let healthy = json(&["train", "--task", "xor", "--json", "--out", m]);
+    assert!(healthy.get("unlearned").is_none(), "{healthy}");
     let Some(mnist) = mnist_dir() else {
         eprintln!("note: MNIST_DIR unset or missing; skipped the MNIST part");
         return;
@@ -315,4 +334,55 @@ fn a_network_worse_than_a_constant_output_is_warned_about_naming_the_gain() {
     assert_eq!(warned(&[&mnist[..], &["--out", m]].concat()), None);
     let gain10 = [&mnist[..], &["--gain", "10", "--out", m]].concat();
     assert!(warned(&gain10).is_some(), "MNIST --gain 10");
+}
+
+/// The warning names the setting as it was used (unl50). At the default gain it said "expected
+/// a smaller --gain (the default, 1 or √2 for relu …)", to a user who had used the default:
+/// four quadratic layers on XOR start at 1.7e7× a constant output's loss at gain 1, and one
+/// epoch leaves them at 1.6e4×; now "--gain 1 (the default)" and "a --gain below 1". A rate
+/// that diverged (`--lr 100`: 1.2e4× its start after 40 epochs) was blamed on --gain because
+/// its first epoch was already far; now --lr, and no --gain. A run that is merely short is not
+/// warned about: higher-order's one epoch at the default (25× the constant's loss, 4× below
+/// its start) and `--lr 1` on XOR's one epoch (a transient 4.6× above its start).
+#[test]
+fn the_unlearned_warning_names_the_setting_as_it_was_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let stderr_of = |args: &[&str]| {
+        let out = corrflow(&[args, &["--out", m]].concat());
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        err
+    };
+    let deep = stderr_of(&[
+        "train",
+        "--task",
+        "xor",
+        "--hidden",
+        "16,16,16,16",
+        "--epochs",
+        "1",
+    ]);
+    assert!(
+        deep.contains("learned nothing usable")
+            && deep.contains("--gain 1 (the default)")
+            && deep.contains("a --gain below 1")
+            && !deep.contains("a smaller --gain (the default"),
+        "{deep}"
+    );
+    let lr = stderr_of(&["train", "--task", "xor", "--lr", "100"]);
+    assert!(
+        lr.contains("learned nothing usable")
+            && lr.contains("expected a smaller --lr (now 100.0)")
+            && !lr.contains("--gain"),
+        "{lr}"
+    );
+    for short in [
+        &["train", "--task", "higher-order", "--epochs", "1"][..],
+        &["train", "--task", "xor", "--lr", "1", "--epochs", "1"],
+    ] {
+        let err = stderr_of(short);
+        assert!(!err.contains("constant output"), "{short:?}: {err}");
+    }
 }

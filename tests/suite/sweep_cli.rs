@@ -458,3 +458,63 @@ fn a_sweep_out_that_is_not_a_folder_is_refused_naming_what_it_is() {
     }
     assert_eq!(std::fs::read(&grid).unwrap(), text);
 }
+
+/// A point whose training ended far worse than a constant output (`net::unlearned`) carries
+/// the warning in its record as `unlearned` (cause, losses, settings) and says it on stderr
+/// naming the point; a healthy point's record has no such key (unl50: a sweep's records and
+/// output said nothing of it, though `train` warned).
+#[test]
+fn a_point_that_learned_nothing_records_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 400\nepochs = 5\nhidden = [[8]]\ngain = [1.0, 1e3]\n",
+    );
+    let ids = grid_ids(&grid);
+    let out = dir.path().join("out");
+    let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
+    let run_out = run(&["sweep", "--grid", g, "--out", o, "--jobs", "1"]);
+    let err = stderr(&run_out);
+    assert_eq!(run_out.status.code(), Some(0), "{err}");
+    let text = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_gain = |g: f64| {
+        records
+            .iter()
+            .find(|r| r["config"]["gain"].as_f64() == Some(g))
+            .unwrap_or_else(|| panic!("no record of gain {g}: {text}"))
+    };
+    let u = &by_gain(1e3)["unlearned"];
+    assert_eq!(u["cause"], "gain", "{text}");
+    assert!(u["loss"].as_f64().unwrap() >= 10.0 * u["constant_loss"].as_f64().unwrap());
+    assert!(by_gain(1.0).get("unlearned").is_none(), "{text}");
+    assert!(
+        err.contains(&format!("point #1 {}", ids[1]))
+            && err.contains("learned nothing usable")
+            && err.contains("--gain 1000 (the default is 1)"),
+        "{err}"
+    );
+    // The CSV export's `unlearned` column: the cause, empty for the healthy point.
+    let csv = dir.path().join("r.csv");
+    let exported = run(&["sweep", "export", o, "--csv", csv.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let table = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = table.lines().map(|l| l.split(',').collect()).collect();
+    let at = |name: &str| rows[0].iter().position(|h| *h == name).unwrap();
+    let (gain, unlearned) = (at("gain"), at("unlearned"));
+    let cause = |g: &str| {
+        rows[1..]
+            .iter()
+            .find(|r| r[gain] == g)
+            .map(|r| r[unlearned])
+    };
+    assert_eq!(
+        (cause("1000.0"), cause("1.0")),
+        (Some("gain"), Some("")),
+        "{table}"
+    );
+}
