@@ -6,6 +6,7 @@
 
 use super::gelu_exact;
 use super::logistic_mixture;
+use super::split_pair;
 use crate::net::Activation;
 
 /// The largest |ρ| the series serves where a closed form takes the stronger pairs: at wide
@@ -16,6 +17,14 @@ pub(crate) const GELU_SERIES_RHO: f64 = 0.9;
 /// The same cap for the logistic family (tanh, sigmoid, SiLU, softplus), whose closed form
 /// costs M² node terms a pair (M from `logistic_mixture::nodes`).
 const LOGISTIC_SERIES_RHO: f64 = 0.9;
+/// Largest node count per unit at which the mixture takes a pair of tanh or sigmoid units; a
+/// pair that needs more goes to `split_pair::pair_cov`, whose conditional mean there is the
+/// trapezoidal rule (`split_pair::trapezoid`: t = 20/M ≲ 1 for tanh). Measured (clo50, Intel
+/// Xeon, one thread, s = 8 and 3, ρ 0.97–0.996): M = 12, 17, 20, 25, 32 cost 55, 68, 94, 157,
+/// 217 µs a pair by the mixture (M² Φ₂) and 162, 128, 97, 88, 73 µs by the split rule (51 184
+/// to 26 972 evaluations of φ): equal at M = 20, and the split rule's work falls as ρ → 1 while
+/// the mixture's grows as M².
+const LOGISTIC_SPLIT_NODES: usize = 20;
 /// Largest node count per unit at which the logistic cap is taken for a layer: at the layer's
 /// largest |ρ| and its low deviations (the 5th percentile of sᵢ), the mixture's M² node terms
 /// (each a Φ₂ − ΦΦ) must stay far below the series terms it saves.
@@ -58,7 +67,8 @@ impl ClosedPairs {
     }
 
     /// Cov(φ(hᵢ), φ(hⱼ)) in closed form, or `None` where there is none (other activations; the
-    /// mixture beyond its node count, `logistic_mixture::nodes`).
+    /// mixture beyond its node count, `logistic_mixture::nodes`, and for tanh and sigmoid beyond
+    /// [`LOGISTIC_SPLIT_NODES`], where the split rule is cheaper).
     pub(crate) fn pair(
         &self,
         (mu1, s1): (f64, f64),
@@ -72,6 +82,9 @@ impl ClosedPairs {
             return None;
         }
         let m = logistic_mixture::nodes(self.act, s1, s2, rho)?;
+        if m > LOGISTIC_SPLIT_NODES && split_pair::trapezoid_serves(self.act) {
+            return None;
+        }
         Some(logistic_mixture::pair_cov(
             self.act,
             (mu1, s1),
@@ -112,4 +125,36 @@ fn low_deviation(s: &[f64]) -> f64 {
     }
     let k = pos.len() / 20;
     *pos.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mixture's work per pair of tanh and sigmoid is at most LOGISTIC_SPLIT_NODES² node
+    /// terms at every |ρ| (0.9 … 1 − 10⁻¹², s = 8 and 7.2): a pair that needs more nodes goes to
+    /// the split rule (`pair` gives `None`, the series' fallback). SiLU (no trapezoidal
+    /// conditional) keeps the mixture up to `MAX_NODES`.
+    #[test]
+    fn the_mixture_takes_no_pair_beyond_its_split_count() {
+        let (unit_i, unit_j) = ((2.0, 8.0), (-1.0, 7.2));
+        let mut routed = 0;
+        for act in [Activation::Tanh, Activation::Sigmoid, Activation::Silu] {
+            let closed = ClosedPairs::for_layer(act, &[8.0, 7.2], 0.95, false);
+            for k in 0..=400 {
+                let rho = 1.0 - 0.1 * 10f64.powf(-11.0 * k as f64 / 400.0);
+                let Some(m) = logistic_mixture::nodes(act, unit_i.1, unit_j.1, rho) else {
+                    continue;
+                };
+                let taken = closed.pair(unit_i, unit_j, rho).is_some();
+                if act == Activation::Silu {
+                    assert!(taken, "SiLU ρ = {rho}, M = {m}");
+                } else {
+                    assert_eq!(taken, m <= LOGISTIC_SPLIT_NODES, "{act} ρ = {rho}, M = {m}");
+                    routed += usize::from(!taken);
+                }
+            }
+        }
+        assert!(routed > 0, "no pair between the split count and MAX_NODES");
+    }
 }

@@ -97,7 +97,9 @@ impl Limit {
 /// (E\[(ψᵢ − Eψᵢ)X\] = E\[ψᵢ(X − EX)\]): the first term in closed form (`Limit::cov`); the
 /// second over zᵢ (hᵢ = μᵢ + sᵢzᵢ) with hⱼ | zᵢ ~ N(b, t²), b = μⱼ + sⱼρzᵢ, t = sⱼ√(1 − ρ²):
 /// g(b) = E\[φ(hⱼ)|zᵢ\] = E\[P\] in closed form plus E\[ψ\] by the window rule of ψ in the
-/// conditional variable (`push_window_panels`, on SIMD lanes); the third over zⱼ with
+/// conditional variable (`push_window_panels`, on SIMD lanes), or for tanh and sigmoid by the
+/// trapezoidal rule of φ itself ([`trapezoid`]) where that takes fewer nodes (t ≲ 1: 27 nodes
+/// as t → 0, where the window rule took ~140 whatever t); the third over zⱼ with
 /// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
 /// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale, [`push_graded`])
 /// and from the centre of the other factor's feature: g's at b = 0 on the scale max(1, t)
@@ -142,6 +144,7 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
             uj,
             rho,
             t: tj,
+            trap: &trapezoid(act, tj),
         },
     );
     Some((limit.cov(ui, uj, rho) + second + third, evals + inner_evals))
@@ -210,7 +213,8 @@ fn panels_between(edges: &mut Vec<f64>, lo: f64, hi: f64) -> Vec<(f64, f64)> {
 /// Σ over the outer nodes (zᵢ, Wψ(hᵢ)) of Wψ(hᵢ)·(E\[φ(hⱼ)|zᵢ\] − mⱼ), the conditional
 /// hⱼ | zᵢ ~ N(b, t²), b = μⱼ + sⱼρzᵢ: E\[P\] by `Limit::mean`, E\[ψ\] by the window rule in
 /// the conditional z over ±[`INNER_RANGE`] with nodes, Gaussian weights and ψ on SIMD lanes
-/// (t = 0: ψ(b)). Returns the sum and the count of inner evaluations.
+/// (t = 0: φ(b)), or by the trapezoidal rule `trap` of g itself where it has fewer nodes than
+/// the node's window rule. Returns the sum and the count of inner evaluations.
 struct Conditional<'a> {
     act: Activation,
     limit: Limit,
@@ -219,6 +223,73 @@ struct Conditional<'a> {
     uj: Unit,
     rho: f64,
     t: f64,
+    trap: &'a Trapezoid,
+}
+
+/// Absolute error allowed to [`trapezoid`]'s g(b) (|φ| ≤ 1): 10⁻¹⁷, as ψ's window.
+const TRAPEZOID_ERROR: f64 = 1e-17;
+
+/// Most nodes of a [`trapezoid`] worth building: the window rule it replaces covers ±9 in z
+/// with panels at most `SPLIT_PANEL` = 2 wide cut at most at its 24 edges, ≤ 31 panels of 16
+/// points (496), so a longer rule is never the cheaper one.
+const MAX_TRAPEZOID_NODES: f64 = 512.0;
+
+/// The half-width of the strip |Im h| ≤ a in which |φ(h)| ≤ 1, for the activations whose
+/// conditional mean [`trapezoid`] serves: tanh π/4 (|tanh(x + iy)|² =
+/// (sinh²x + sin²y)/(sinh²x + cos²y) ≤ 1 while sin²y ≤ cos²y), sigmoid π/2
+/// (σ(h) = (1 + tanh(h/2))/2); `None` for the others (SiLU and softplus grow, erf grows as
+/// e^{y²} off the axis).
+fn bounded_strip(act: Activation) -> Option<f64> {
+    match act {
+        Activation::Tanh => Some(std::f64::consts::FRAC_PI_4),
+        Activation::Sigmoid => Some(std::f64::consts::FRAC_PI_2),
+        _ => None,
+    }
+}
+
+/// Whether [`pair_cov`] takes the conditional mean of `act` by [`trapezoid`] (tanh, sigmoid).
+pub(crate) fn trapezoid_serves(act: Activation) -> bool {
+    bounded_strip(act).is_some()
+}
+
+/// The nodes wₖ = kη (|k| ≤ ⌈W/η⌉, W = [`INNER_RANGE`]) and weights ηe^{−wₖ²/2}/√(2π) of the
+/// trapezoidal rule for g(b) = E\[φ(b + tw)\], w ~ N(0, 1), at the absolute error
+/// [`TRAPEZOID_ERROR`] = ε for every b (empty where [`bounded_strip`] has no strip or t = 0).
+/// f(w) = φ(b + tw)e^{−w²/2}/√(2π) is analytic in |Im w| ≤ a_max = strip/t with |φ| ≤ 1 there,
+/// so ∫|f(x + iy)|dx ≤ e^{y²/2} and the rule's error is at most 2e^{a²/2}/(e^{2πa/η} − 1) for
+/// any a ≤ a_max (Trefethen & Weideman, SIAM Rev. 56, 385, 2014, Thm 5.1). With
+/// L = ln(2/ε), a = min(√(2L), a_max) and η = 2πa/(a²/2 + L) that is 2/(e^L − e^{−a²/2}) ≈ ε
+/// (a = √(2L) minimises the node count 2W/η); the nodes beyond W omit at most
+/// 2(Φ(−W) + ηφ(W)) < 2·10⁻¹⁸. The count: 27 as t → 0 (η = 0.70), 77 at tanh's t = ½,
+/// 149 at t = 1, growing as t beyond.
+fn trapezoid(act: Activation, t: f64) -> Trapezoid {
+    let (mut w, mut g) = (Vec::new(), Vec::new());
+    let Some(strip) = bounded_strip(act) else {
+        return Trapezoid { w, g };
+    };
+    if t <= 0.0 {
+        return Trapezoid { w, g };
+    }
+    let l = (2.0 / TRAPEZOID_ERROR).ln();
+    let a = (2.0 * l).sqrt().min(strip / t);
+    let eta = 2.0 * std::f64::consts::PI * a / (0.5 * a * a + l);
+    let half = (INNER_RANGE / eta).ceil();
+    if 2.0 * half + 1.0 > MAX_TRAPEZOID_NODES {
+        return Trapezoid { w, g };
+    }
+    let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
+    for k in -(half as i64)..=half as i64 {
+        let x = k as f64 * eta;
+        w.push(x);
+        g.push(norm * (-0.5 * x * x).exp());
+    }
+    Trapezoid { w, g }
+}
+
+/// The nodes `w` and weights `g` of [`trapezoid`].
+struct Trapezoid {
+    w: Vec<f64>,
+    g: Vec<f64>,
 }
 
 impl WithSimd for Conditional<'_> {
@@ -239,9 +310,24 @@ impl WithSimd for Conditional<'_> {
                 continue;
             }
             let b = self.uj.mu + self.uj.s * self.rho * z;
-            let inner = if t > 0.0 {
+            if t > 0.0 {
                 panels.clear();
                 push_window_panels(self.c, b, t, INNER_RANGE, &mut panels);
+            }
+            let trap = self.trap;
+            if t > 0.0 && !trap.w.is_empty() && trap.w.len() < panels.len() * gx.len() {
+                // g(b) by the trapezoidal rule of φ itself: E[P] and ψ's window not needed.
+                let bv = simd.splat_f64s(b);
+                let mut acc = zero;
+                for (x, g) in trap.w.chunks(lanes).zip(trap.g.chunks(lanes)) {
+                    let h = simd.mul_add_f64s(tv, load(simd, x), bv);
+                    acc = simd.mul_add_f64s(load(simd, g), phi_lanes::eval(simd, self.act, h), acc);
+                }
+                evals += trap.w.len();
+                total += wpsi * (simd.reduce_sum_f64s(acc) - self.uj.m);
+                continue;
+            }
+            let inner = if t > 0.0 {
                 let bv = simd.splat_f64s(b);
                 let mut acc = zero;
                 for &(mid, half) in &panels {
@@ -340,6 +426,100 @@ mod tests {
             }
         }
         eprintln!("split rule: max |ΔC|/√(VarᵢVarⱼ) = {worst:e}, at most {most} evaluations");
+    }
+
+    /// The pairs ρ → 1 of tanh and sigmoid (clo50): the conditional mean g(b) by the trapezoidal
+    /// rule ([`trapezoid`]) against the 2-D quadrature reference (`quadrature::pair_cov`) at
+    /// |ρ| ∈ {0.9, 0.99, 0.999999, 1 − 10⁻¹², 1} (both signs) and s ∈ {0.1, 1, 10, 100} (the
+    /// partner at 0.7 s, means ±0.3 s): within 10⁻¹² of √(VarᵢVarⱼ), the split rule's own
+    /// tolerance (measured max in BENCHMARKS, clo50). And the work per pair bounded whatever ρ:
+    /// where t = 0.7s√(1 − ρ²) ≤ ½ every inner mean takes at most the 77 nodes of t = ½
+    /// (the window rule took ~140 at every t > 0: 43 184 evaluations at s = 8, ρ = 0.99999).
+    #[test]
+    fn strong_pairs_take_the_trapezoidal_conditional() {
+        let mut worst: f64 = 0.0;
+        for act in [Activation::Tanh, Activation::Sigmoid] {
+            for s in [0.1, 1.0, 10.0, 100.0] {
+                let (ui, var_i) = Unit::with_variance(act, 0.3 * s, s);
+                let (uj, var_j) = Unit::with_variance(act, -0.3 * 0.7 * s, 0.7 * s);
+                for r in [0.9, 0.99, 0.999_999, 1.0 - 1e-12, 1.0] {
+                    for rho in [r, -r] {
+                        let want = reference(act, ui, uj, rho);
+                        let (got, evals) = pair_cov(act, ui, uj, rho).unwrap();
+                        let err = (got - want).abs() / (var_i * var_j).sqrt();
+                        worst = worst.max(err);
+                        assert!(
+                            err <= 1e-12,
+                            "{act} s = {s}, ρ = {rho}: {got:e} vs {want:e} ({err:.1e})"
+                        );
+                        let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
+                        if uj.s * q <= 0.5 {
+                            let c = feature_half_width(act);
+                            let (ti, tj) = (ui.s * q, uj.s * q);
+                            let third = outer_nodes(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
+                            let second =
+                                outer_nodes(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
+                            let most = third.count() + 78 * second.count();
+                            assert!(
+                                evals <= most,
+                                "{act} s = {s}, ρ = {rho}: {evals} evaluations > {most}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("trapezoidal conditional: max |ΔC|/√(VarᵢVarⱼ) = {worst:.1e}");
+    }
+
+    /// The node counts [`trapezoid`] documents: 27 as t → 0, 77 at tanh's t = ½, 149 at t = 1
+    /// (sigmoid, twice the strip: t = 1 as tanh's ½), none for SiLU.
+    #[test]
+    fn trapezoid_counts_follow_the_bound() {
+        assert_eq!(trapezoid(Activation::Tanh, 1e-9).w.len(), 27);
+        assert_eq!(trapezoid(Activation::Tanh, 0.5).w.len(), 77);
+        assert_eq!(trapezoid(Activation::Tanh, 1.0).w.len(), 149);
+        assert_eq!(trapezoid(Activation::Sigmoid, 1.0).w.len(), 77);
+        assert!(trapezoid(Activation::Silu, 0.1).w.is_empty());
+        assert!(trapezoid(Activation::Tanh, 0.0).w.is_empty());
+    }
+
+    /// Monte Carlo, independent of every rule of the crate: 2·10⁶ draws of (hᵢ, hⱼ) at
+    /// ρ = 0.999999 and ρ = −(1 − 10⁻¹²), s = 10 and 7, the sample covariance of tanh and
+    /// sigmoid within 5 standard errors (estimated from the draws) of the split rule.
+    #[test]
+    fn strong_pairs_match_monte_carlo() {
+        use super::super::input::sample_cov;
+        use rand::rngs::StdRng;
+        use rand::{RngExt, SeedableRng};
+        use rand_distr::StandardNormal;
+        let (mu1, s1, mu2, s2) = (3.0, 10.0, -2.1, 7.0);
+        let mut rng = StdRng::seed_from_u64(50);
+        let n = 2_000_000;
+        for rho in [0.999_999, -(1.0 - 1e-12)] {
+            let q: f64 = (1.0f64 - rho * rho).max(0.0).sqrt();
+            let draws: Vec<(f64, f64)> = (0..n)
+                .map(|_| {
+                    let (z1, z2): (f64, f64) =
+                        (rng.sample(StandardNormal), rng.sample(StandardNormal));
+                    (mu1 + s1 * z1, mu2 + s2 * (rho * z1 + q * z2))
+                })
+                .collect();
+            for act in [Activation::Tanh, Activation::Sigmoid] {
+                let (xs, ys): (Vec<f64>, Vec<f64>) = draws
+                    .iter()
+                    .map(|&(x, y)| (act.eval(x), act.eval(y)))
+                    .unzip();
+                let (cov, se) = sample_cov(&xs, &ys);
+                let (ui, _) = Unit::with_variance(act, mu1, s1);
+                let (uj, _) = Unit::with_variance(act, mu2, s2);
+                let want = pair_cov(act, ui, uj, rho).unwrap().0;
+                assert!(
+                    (cov - want).abs() <= 5.0 * se,
+                    "{act} ρ = {rho}: {cov} ± {se} vs {want}"
+                );
+            }
+        }
     }
 
     /// The rule declines where it has no limit (GELU: its own closed form).
