@@ -54,11 +54,13 @@ pub fn run(args: SubmitArgs) -> Result<()> {
         Some(find_sbatch()?)
     };
     let mem = match &args.mem {
-        Some(s) => Some(parse_size(s).map_err(|_| {
-            Error::flag(
-                "--mem",
-                format!("'{s}' is not a size like 512M, 4G or 1.5GiB"),
-            )
+        // The parser's message (not a size, or over 16 EiB) with this flag's name.
+        Some(s) => Some(parse_size(s).map_err(|e| {
+            let msg = match e {
+                Error::Config { msg, .. } => msg.replace("--max-memory", "--mem"),
+                other => other.to_string(),
+            };
+            Error::flag("--mem", msg)
         })?),
         None => None,
     };

@@ -319,3 +319,46 @@ fn submit_leaves_a_script_of_the_users_own_and_names_out_for_a_file() {
         stderr(&o)
     );
 }
+
+/// A refused `--partition` (a newline in it) leaves no output folder that the run created
+/// (`OUT/logs` was left, nested folders too) and an existing one as it was, and the message
+/// escapes the newline; `--mem 16777216T` is named as over 16 EiB under `--mem`, not as "not a
+/// size" (adv50's open items, fiftieth session).
+#[test]
+fn a_refused_submit_leaves_no_folder_and_says_why_under_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
+    let submit = |out: &Path, extra: &[&str]| {
+        corrflow()
+            .args(["sweep", "submit", "--shards", "2", "--dry-run", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let nested = dir.path().join("new").join("a").join("b");
+    let o = submit(&nested, &["--partition", "gpu\nx"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--partition: 'gpu\\nx' has whitespace"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dir.path().join("new").exists());
+    let kept = dir.path().join("kept");
+    std::fs::create_dir(&kept).unwrap();
+    let o = submit(&kept, &["--partition", "a b"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(kept.is_dir() && std::fs::read_dir(&kept).unwrap().next().is_none());
+    let o = submit(&dir.path().join("mem"), &["--mem", "16777216T"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--mem: '16777216T' is over the largest size, 16 EiB (leave --mem out"),
+        "{}",
+        stderr(&o)
+    );
+    let o = submit(&dir.path().join("ok"), &["--partition", "gpu"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -63,7 +63,26 @@ impl Request {
                 ),
             ));
         }
+        // The first missing folder of `--out`'s path, removed again if the plan is refused
+        // (a refused `--partition` left `OUT/logs` behind, fiftieth session).
+        let created = self
+            .out
+            .ancestors()
+            .take_while(|p| !p.as_os_str().is_empty() && std::fs::symlink_metadata(p).is_err())
+            .last()
+            .map(Path::to_path_buf);
         std::fs::create_dir_all(&self.out).map_err(|e| Error::io(&self.out, e))?;
+        let planned = self.job(resources);
+        if let (Err(_), Some(dir)) = (&planned, &created) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+        Ok((grid, planned?))
+    }
+
+    /// The job of `resources` in the existing output folder, checked: its manifest (the same
+    /// grid and shards, if any), its script (one of `sweep submit`'s own, if any) and the
+    /// script's text (every `#SBATCH` value writable).
+    fn job(&self, resources: Resources) -> Result<ArrayJob> {
         let job = ArrayJob {
             grid: absolute(&self.grid)?,
             out: absolute(&self.out)?,
@@ -89,7 +108,8 @@ impl Request {
             }
         }
         script::check_own_script(&job.out.join(script::SCRIPT_FILE))?;
-        Ok((grid, job))
+        job.script()?;
+        Ok(job)
     }
 }
 

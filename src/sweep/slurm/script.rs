@@ -144,10 +144,12 @@ impl ArrayJob {
     /// Writes the script (atomically), the manifest and the log folder into the output folder;
     /// returns the script's path.
     pub fn write(&self) -> Result<PathBuf> {
+        // The text first: a value it refuses leaves no log folder behind.
+        let text = self.script()?;
         let logs = self.out.join(LOG_DIR);
         std::fs::create_dir_all(&logs).map_err(|e| Error::io(&logs, e))?;
         let script = self.out.join(SCRIPT_FILE);
-        crate::io::write_atomically(&script, self.script()?.as_bytes())?;
+        crate::io::write_atomically(&script, text.as_bytes())?;
         let manifest = Manifest {
             grid: self.grid.clone(),
             shards: self.shards,
@@ -237,7 +239,8 @@ fn sbatch_safe<'a>(what: &str, value: &'a str) -> Result<&'a str> {
         return Err(Error::flag(
             what,
             format!(
-                "'{value}' has whitespace, quotes or a backslash, which an #SBATCH line cannot hold; choose a name without them"
+                "'{}' has whitespace, quotes or a backslash, which an #SBATCH line cannot hold; choose a name without them",
+                crate::error::excerpt(value)
             ),
         ));
     }
