@@ -84,7 +84,11 @@ fn dispatch(cli: Cli) -> Result<()> {
     if let Err(e) = corrflow::simd::Isa::from_env() {
         say(format_args!("warning: {e}; using the best instruction set"));
     }
-    let bytes = cli.max_memory.as_deref().map(parse_size).transpose()?;
+    let bytes = cli
+        .max_memory
+        .as_deref()
+        .map(|s| parse_size(s, "--max-memory"))
+        .transpose()?;
     // Sizes are whole bytes; `as` saturates a huge f64 at u64::MAX.
     let limit = bytes.map_or_else(MemoryLimit::default, |b| MemoryLimit::new(b as u64));
     if bytes.is_some() {

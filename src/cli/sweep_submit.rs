@@ -54,14 +54,7 @@ pub fn run(args: SubmitArgs) -> Result<()> {
         Some(find_sbatch()?)
     };
     let mem = match &args.mem {
-        // The parser's message (not a size, or over 16 EiB) with this flag's name.
-        Some(s) => Some(parse_size(s).map_err(|e| {
-            let msg = match e {
-                Error::Config { msg, .. } => msg.replace("--max-memory", "--mem"),
-                other => other.to_string(),
-            };
-            Error::flag("--mem", msg)
-        })?),
+        Some(s) => Some(parse_size(s, "--mem")?),
         None => None,
     };
     let request = Request {

@@ -977,8 +977,9 @@ pub fn human_bytes(bytes: f64) -> String {
     }
 }
 
-/// Parses a size such as `512M`, `4G`, `1.5GiB` or a plain number of bytes (`--max-memory`).
-pub fn parse_size(text: &str) -> Result<f64> {
+/// Parses a size such as `512M`, `4G`, `1.5GiB` or a plain number of bytes, the value of
+/// `flag` (`--max-memory`, `sweep submit --mem`), which an error names.
+pub fn parse_size(text: &str, flag: &str) -> Result<f64> {
     let t = text.trim();
     let split = t
         .find(|ch: char| !(ch.is_ascii_digit() || ch == '.'))
@@ -1000,19 +1001,16 @@ pub fn parse_size(text: &str) -> Result<f64> {
     match num.parse::<f64>() {
         // Sizes are whole bytes in a u64 (16 EiB): a larger one (`99999999999999999999T`, or
         // digits that overflow f64) was taken as no limit without a word (adv49a).
-        Ok(n) if n > 0.0 && factor.is_finite() && n * factor >= 2f64.powi(64) => {
-            Err(Error::config(
-                Field::MaxMemory,
-                format!(
-                    "'{}' is over the largest size, 16 EiB (leave --max-memory out for the \
-                     default)",
-                    crate::error::excerpt(text)
-                ),
-            ))
-        }
+        Ok(n) if n > 0.0 && factor.is_finite() && n * factor >= 2f64.powi(64) => Err(Error::flag(
+            flag,
+            format!(
+                "'{}' is over the largest size, 16 EiB (leave {flag} out for the default)",
+                crate::error::excerpt(text)
+            ),
+        )),
         Ok(n) if n > 0.0 && factor.is_finite() => Ok(n * factor),
-        _ => Err(Error::config(
-            Field::MaxMemory,
+        _ => Err(Error::flag(
+            flag,
             format!("'{text}' is not a size like 512M, 4G or 1.5GiB"),
         )),
     }
@@ -1044,17 +1042,20 @@ mod tests {
     #[test]
     fn a_size_past_sixteen_exbibytes_is_refused() {
         for text in ["99999999999999999999T", "16777216T", &"9".repeat(400)] {
-            let err = parse_size(text).unwrap_err().to_string();
+            let err = parse_size(text, "--max-memory").unwrap_err().to_string();
             assert!(
                 err.contains("over the largest size, 16 EiB"),
                 "{text}: {err}"
             );
         }
         assert_eq!(
-            parse_size("16777215T").unwrap(),
+            parse_size("16777215T", "--max-memory").unwrap(),
             16777215.0 * 1024f64.powi(4)
         );
-        assert_eq!(parse_size("512M").unwrap(), 512.0 * 1024f64.powi(2));
+        assert_eq!(
+            parse_size("512M", "--max-memory").unwrap(),
+            512.0 * 1024f64.powi(2)
+        );
     }
 
     /// The statistics' batches are charged per stage, padded to 8 rows: 2·10⁴ layers of width
@@ -1090,15 +1091,21 @@ mod tests {
 
     #[test]
     fn sizes_parse() {
-        assert_eq!(parse_size("4G").unwrap(), 4.0 * 1024.0 * 1024.0 * 1024.0);
         assert_eq!(
-            parse_size("1.5GiB").unwrap(),
+            parse_size("4G", "--max-memory").unwrap(),
+            4.0 * 1024.0 * 1024.0 * 1024.0
+        );
+        assert_eq!(
+            parse_size("1.5GiB", "--max-memory").unwrap(),
             1.5 * 1024.0 * 1024.0 * 1024.0
         );
-        assert_eq!(parse_size("512m").unwrap(), 512.0 * 1024.0 * 1024.0);
-        assert_eq!(parse_size("1000").unwrap(), 1000.0);
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("4X").is_err());
+        assert_eq!(
+            parse_size("512m", "--max-memory").unwrap(),
+            512.0 * 1024.0 * 1024.0
+        );
+        assert_eq!(parse_size("1000", "--max-memory").unwrap(), 1000.0);
+        assert!(parse_size("lots", "--max-memory").is_err());
+        assert!(parse_size("4X", "--max-memory").is_err());
     }
 
     /// A training without statistics is not charged the class covariances: 40 samples of 10⁵
