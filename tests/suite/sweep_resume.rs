@@ -1,6 +1,7 @@
 //! A sweep killed half-way and restarted loses nothing and repeats nothing; partial lines are
 //! cut away; a second writer is refused.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::common::sweep::*;
@@ -108,6 +109,23 @@ fn a_second_writer_is_refused() {
     assert!(record_ids(&out).is_empty());
 }
 
+/// A sweep of `tiny_grid(3)` (`g.toml` in `dir`) run to the end into `dir/out`: the grid
+/// file, the output folder and its `results.jsonl`'s text.
+fn finished_sweep(dir: &Path) -> (PathBuf, PathBuf, String) {
+    let grid = grid_file(dir, "g.toml", &tiny_grid(3));
+    let out = dir.join("out");
+    let first = run(&[
+        "sweep",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let good = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    (grid, out, good)
+}
+
 /// adv22's tampered `results.jsonl` (open item of adv22): records that parse but were edited —
 /// an accuracy of 2.5, an index that is not the point's, an id of no point of the grid, a
 /// `failed` that is not a string — were resumed past and exported. Each is now refused by the
@@ -116,13 +134,9 @@ fn a_second_writer_is_refused() {
 #[test]
 fn a_tampered_results_file_is_refused_naming_the_line_and_the_field() {
     let dir = tempfile::tempdir().unwrap();
-    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
-    let out = dir.path().join("out");
+    let (grid, out, good) = finished_sweep(dir.path());
     let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
-    let first = run(&["sweep", "--grid", g, "--out", o]);
-    assert!(first.status.success(), "{}", stderr(&first));
     let results = out.join("results.jsonl");
-    let good = std::fs::read_to_string(&results).unwrap();
     let lines: Vec<&str> = good.lines().collect();
     let other = grid_file(dir.path(), "other.toml", &tiny_grid(4));
     let foreign_id = grid_ids(&other)[3].clone();
@@ -183,13 +197,9 @@ fn a_tampered_results_file_is_refused_naming_the_line_and_the_field() {
 #[test]
 fn a_complete_last_line_that_is_no_record_is_refused_not_cut_away() {
     let dir = tempfile::tempdir().unwrap();
-    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
-    let out = dir.path().join("out");
+    let (grid, out, good) = finished_sweep(dir.path());
     let (g, o) = (grid.to_str().unwrap(), out.to_str().unwrap());
-    let first = run(&["sweep", "--grid", g, "--out", o]);
-    assert!(first.status.success(), "{}", stderr(&first));
     let results = out.join("results.jsonl");
-    let good = std::fs::read_to_string(&results).unwrap();
     let lines: Vec<&str> = good.lines().collect();
     let edited = lines[2].replacen("\"test_accuracy\":", "\"test_accuracy\"=", 1);
     assert_ne!(edited, lines[2]);

@@ -275,6 +275,18 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
     );
 }
 
+/// `sweep submit --shards 2 --dry-run` of `grid` into `out`, with `extra` flags.
+fn dry_submit(grid: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    corrflow()
+        .args(["sweep", "submit", "--shards", "2", "--dry-run", "--grid"])
+        .arg(grid)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 /// adv50: `sweep submit --out DIR` replaced a `sweep.sbatch` of the user's own in DIR (`--out
 /// .` beside one's own batch script) without a word, and a file as `--out` was refused as "File
 /// exists (os error 17)", naming no flag. Both are refused naming `--out`; the user's script is
@@ -283,15 +295,7 @@ fn without_slurm_submit_says_so_and_dry_run_writes_the_script() {
 fn submit_leaves_a_script_of_the_users_own_and_names_out_for_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
-    let submit = |out: &Path| {
-        corrflow()
-            .args(["sweep", "submit", "--shards", "2", "--dry-run", "--grid"])
-            .arg(&grid)
-            .arg("--out")
-            .arg(out)
-            .output()
-            .unwrap()
-    };
+    let submit = |out: &Path| dry_submit(&grid, out, &[]);
     let mine = "#!/bin/bash\n#SBATCH --array=0-99\nsrun ./my-own-job\n";
     let out = dir.path().join("mine");
     std::fs::create_dir(&out).unwrap();
@@ -328,16 +332,7 @@ fn submit_leaves_a_script_of_the_users_own_and_names_out_for_a_file() {
 fn a_refused_submit_leaves_no_folder_and_says_why_under_its_flag() {
     let dir = tempfile::tempdir().unwrap();
     let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
-    let submit = |out: &Path, extra: &[&str]| {
-        corrflow()
-            .args(["sweep", "submit", "--shards", "2", "--dry-run", "--grid"])
-            .arg(&grid)
-            .arg("--out")
-            .arg(out)
-            .args(extra)
-            .output()
-            .unwrap()
-    };
+    let submit = |out: &Path, extra: &[&str]| dry_submit(&grid, out, extra);
     let nested = dir.path().join("new").join("a").join("b");
     let o = submit(&nested, &["--partition", "gpu\nx"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
