@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use pulp::{Simd, WithSimd};
+use corrflow::timing::peak::fma_peak_on;
 
 #[cfg(target_arch = "x86_64")]
 use private_gemm_x86::{gemm, Accum, DType, DstKind, IType, InstrSet};
@@ -26,56 +26,8 @@ use inputs::Uniform;
 
 const USAGE: &str = "usage: isa_rates N ROUNDS";
 
-/// Independent FMA chains: 2 pipes × 4-cycle latency needs ≥ 8 in flight; 12 accumulators
-/// plus the two constants fit AVX2's 16 registers (16 spilled there).
-const CHAINS: usize = 12;
-
-/// `iters` rounds of CHAINS fused multiply-adds per SIMD register; returns a value that depends
-/// on every chain so nothing is optimised away.
-struct FmaLoop {
-    iters: usize,
-}
-
-impl WithSimd for FmaLoop {
-    type Output = f64;
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) -> f64 {
-        let a = simd.splat_f64s(0.999_999_9);
-        let b = simd.splat_f64s(1e-9);
-        let mut acc = [simd.splat_f64s(1.0); CHAINS];
-        for _ in 0..self.iters {
-            for x in acc.iter_mut() {
-                *x = simd.mul_add_f64s(*x, a, b);
-            }
-        }
-        acc.iter().fold(0.0, |s, &x| s + simd.reduce_sum_f64s(x))
-    }
-}
-
-/// Best GFLOP/s of the FMA loop over `rounds` on `threads` threads (one loop per thread).
-fn fma_peak(isa: corrflow::simd::Isa, lanes: usize, threads: usize, rounds: usize) -> f64 {
-    let iters = 20_000_000;
-    let flops = (2 * CHAINS * lanes * iters * threads) as f64;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("thread pool");
-    (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            let sum: f64 = pool.install(|| {
-                use rayon::prelude::*;
-                (0..threads)
-                    .into_par_iter()
-                    .map(|_| isa.run(FmaLoop { iters }))
-                    .sum()
-            });
-            black_box(sum);
-            flops / t.elapsed().as_secs_f64() * 1e-9
-        })
-        .fold(0.0, f64::max)
-}
+/// Steps of the FMA loop per run (`timing::peak`): ~0.1 s on a 2026 core.
+const FMA_ITERATIONS: usize = 20_000_000;
 
 /// C = A·B (column-major n×n, Accum::Replace) by private-gemm-x86 on `instr`.
 #[cfg(target_arch = "x86_64")]
@@ -136,7 +88,13 @@ fn main() {
             continue;
         }
         for threads in [1, 2] {
-            let peak = fma_peak(isa, lanes, threads, rounds);
+            let p = fma_peak_on(isa, FMA_ITERATIONS, rounds, threads);
+            assert_eq!(
+                p.lanes, lanes,
+                "{name}: the FMA loop ran on {} lanes",
+                p.lanes
+            );
+            let peak = if threads == 1 { p.per_core } else { p.total };
             let best = |f: &mut dyn FnMut()| {
                 (0..rounds)
                     .map(|_| {
