@@ -1,6 +1,7 @@
-//! A training run that ended far worse than a network that ignores its input, and for a reason
-//! a setting names: warned about, naming `--gain` or `--lr` (adv49b; criterion unl50). A run
-//! that is merely short is not.
+//! A training run that ended far worse than a network that ignores its input, or no better
+//! after its rate diverged, and for a reason a setting names: warned about, naming `--gain` or
+//! `--lr` (adv49b; criterion unl50; the collapse, fifty-first session). A run that is merely
+//! short is not.
 //!
 //! `train --task xor --gain 1e3` ran its 40 epochs and exited 0 with a last-epoch loss of
 //! 6.9e18 and accuracy 0.5. The stall rule (`net::stalled`) does not see it: Adam moved every
@@ -28,6 +29,20 @@
 //! - **`--lr`**: the last epoch ≥ [`WORSE_THAN_START`]·L₀, training made its start worse
 //!   (divergences 597× to 6.7e15×; `--lr 1` on XOR after one epoch, a transient it recovers
 //!   from, 4.6×; a 512-wide quadratic pair's first epoch, 1.7×).
+//!
+//! A run can also end *near* the constant's loss, at chance accuracy, after a rate that blew
+//! up: MNIST 784-100-100-10 at `--lr 0.1` (Adam) ended its first epoch at 1.3e3, 390× its
+//! start, then settled on an output that ignores the input (15 epochs: loss 0.907 against
+//! C = 0.900, train accuracy 0.093) and exited 0 without a word (unl50's open item); `--lr`
+//! 0.025 and 0.03 peaked at only 1.15 and 2.0 times the start and ended there too. So a last
+//! epoch at ≥ [`NEAR_CONSTANT`]·C whose train accuracy is within chance of the largest class's
+//! share (3 binomial standard deviations, [`chance_ceiling`]) is looked at too:
+//!
+//! - **a collapse after `--lr` diverged**: an epoch of the run ended above L₀, the steps made
+//!   the network worse than untrained before it settled (a short run at chance, as
+//!   higher-order's one epoch, ends below its start). Not caught: a rate whose blow-up the
+//!   epoch's mean hides (XOR relu `--lr 1`: epoch 1 at 9.4 below L₀ = 14.8, then 1.04·C at
+//!   accuracy 0.49).
 //!
 //! Otherwise the run started at an ordinary scale and ended below its start: not trained long
 //! enough, and silent. A warning, not a refusal: the run did what was asked and its numbers are
@@ -59,6 +74,24 @@ pub const FAR_START: f64 = 1e4;
 /// Multiple of the starting loss at or above which the last epoch names `--lr`: divergences
 /// measured 597× or more, transients of a first epoch ≤ 4.6×.
 pub const WORSE_THAN_START: f64 = 10.0;
+
+/// Share of the constant's loss at or above which a last epoch at chance accuracy is taken for
+/// an output that ignores the input: a collapsed network outputs about the class frequencies
+/// (MNIST `--lr 0.1`: 1.008·C), one that learned anything ends far below C (the MNIST default:
+/// 0.06·C).
+pub const NEAR_CONSTANT: f64 = 0.95;
+
+/// The highest training accuracy still read as chance on a set of class `counts`: the largest
+/// class's share p plus 3 binomial standard deviations, 3·√(p(1 − p)/n) (a network that
+/// outputs one class, or none, reaches at most p up to sampling noise); 0 for an empty set.
+pub fn chance_ceiling(counts: &[usize]) -> f64 {
+    let n: usize = counts.iter().sum();
+    let Some(&largest) = counts.iter().max().filter(|_| n > 0) else {
+        return 0.0;
+    };
+    let p = largest as f64 / n as f64;
+    p + 3.0 * (p * (1.0 - p) / n as f64).sqrt()
+}
 
 /// The mean loss of the best constant output on a training set of class `counts`: 1 − Σ p_c²
 /// for MSE to one-hot targets (the output p, the class frequencies), the entropy −Σ p_c ln p_c
@@ -94,10 +127,13 @@ pub enum Cause {
     InitialScale,
     /// The last epoch ended ≥ [`WORSE_THAN_START`]× the start's loss.
     Lr,
+    /// The run ended at a constant output (≥ [`NEAR_CONSTANT`]× its loss, chance accuracy)
+    /// after an epoch above the start's loss: `--lr` diverged, then the network collapsed.
+    Collapse,
 }
 
-/// A training that ended ≥ [`WORSE_THAN_CONSTANT`]× the constant output's loss, with its
-/// [`Cause`]: the `unlearned` object of `train --json`, of `analyze --json`'s `trained`, and of
+/// A training that ended ≥ [`WORSE_THAN_CONSTANT`]× the constant output's loss, or at it after
+/// a divergence ([`Cause::Collapse`]), with its [`Cause`]: the `unlearned` object of `train --json`, of `analyze --json`'s `trained`, and of
 /// a sweep's record; its [`Display`](fmt::Display) is the warning on stderr.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Unlearned {
@@ -118,13 +154,19 @@ pub struct Unlearned {
     pub epochs: usize,
     pub train_accuracy: f64,
     pub loss_kind: Loss,
+    /// The epoch of the run's highest loss and that loss, for a [`Cause::Collapse`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_epoch: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diverged_loss: Option<f64>,
 }
 
 /// The warning for a training whose last epoch in `history` ended at least
-/// [`WORSE_THAN_CONSTANT`] times the best constant output's loss on `data` (the training set)
-/// and whose start, rebuilt from `start` with `trained`'s widths and activations, names a
-/// [`Cause`]; `None` for a run below it, a run that started at an ordinary scale and ended below
-/// its start (not trained long enough), an empty history, or a set of one class.
+/// [`WORSE_THAN_CONSTANT`] times the best constant output's loss on `data` (the training set),
+/// or at ≥ [`NEAR_CONSTANT`] times it at chance accuracy ([`chance_ceiling`]), and whose start,
+/// rebuilt from `start` with `trained`'s widths and activations, names a [`Cause`]; `None` for
+/// a run below it, a run that started at an ordinary scale and ended below its start (not
+/// trained long enough), an empty history, or a set of one class.
 pub fn unlearned_warning(
     history: &[EpochStats],
     trained: &Mlp,
@@ -133,8 +175,12 @@ pub fn unlearned_warning(
     cfg: &TrainConfig,
 ) -> Option<Unlearned> {
     let last = history.last()?;
-    let constant = constant_loss(cfg.loss, &class_counts(&data.labels, data.n_classes).ok()?);
-    if !(constant > 0.0 && last.loss >= WORSE_THAN_CONSTANT * constant) {
+    let counts = class_counts(&data.labels, data.n_classes).ok()?;
+    let constant = constant_loss(cfg.loss, &counts);
+    let far = last.loss >= WORSE_THAN_CONSTANT * constant;
+    let at_chance =
+        last.loss >= NEAR_CONSTANT * constant && last.train_accuracy <= chance_ceiling(&counts);
+    if !(constant > 0.0 && (far || at_chance)) {
         return None;
     }
     let widths = trained.widths();
@@ -149,7 +195,19 @@ pub fn unlearned_warning(
     } else {
         Some(initial(start.default_gain)?)
     };
-    let cause = if default_gain_loss.is_some_and(|r| initial_loss >= ABOVE_DEFAULT_START * r) {
+    // The run's highest epoch (the first of equals), for a collapse.
+    let peak = history
+        .iter()
+        .fold(last, |p, e| if e.loss > p.loss { e } else { p });
+    let mut diverged = None;
+    let cause = if !far {
+        if peak.loss > initial_loss {
+            diverged = Some(peak);
+            Cause::Collapse
+        } else {
+            return None;
+        }
+    } else if default_gain_loss.is_some_and(|r| initial_loss >= ABOVE_DEFAULT_START * r) {
         Cause::Gain
     } else if initial_loss >= FAR_START * constant {
         Cause::InitialScale
@@ -171,6 +229,8 @@ pub fn unlearned_warning(
         epochs: cfg.epochs,
         train_accuracy: last.train_accuracy,
         loss_kind: cfg.loss,
+        diverged_epoch: diverged.map(|e| e.epoch),
+        diverged_loss: diverged.map(|e| e.loss),
     })
 }
 
@@ -241,6 +301,20 @@ impl fmt::Display for Unlearned {
                 self.loss / self.initial_loss,
                 self.lr,
             ),
+            Cause::Collapse => {
+                let peak = self.diverged_loss.unwrap_or(f64::NAN);
+                write!(
+                    f,
+                    "epoch {} ended at a loss of {:.2e}, {:.1e} times the untrained network's \
+                     ({:.2e}): the steps diverged, and the network settled on an output that \
+                     ignores its input; expected a smaller --lr (now {:?})",
+                    self.diverged_epoch.unwrap_or(0),
+                    peak,
+                    peak / self.initial_loss,
+                    self.initial_loss,
+                    self.lr,
+                )
+            }
         }
     }
 }
@@ -311,6 +385,78 @@ mod tests {
             seed: 5,
         };
         unlearned_warning(&history, &net, &data, start, &cfg)
+    }
+
+    /// A history of `losses` (one per epoch) ending at train accuracy `accuracy`.
+    fn history(losses: &[f64], accuracy: f64) -> Vec<EpochStats> {
+        let n = losses.len();
+        (0..n)
+            .map(|k| EpochStats {
+                epoch: k + 1,
+                loss: losses[k],
+                train_accuracy: if k + 1 == n { accuracy } else { 0.5 },
+                parts: None,
+                phases: None,
+            })
+            .collect()
+    }
+
+    /// A run that diverged (an epoch above its start) and ended at the constant's loss at
+    /// chance accuracy is warned about naming --lr (MNIST `--lr 0.1`); the same end without
+    /// the divergence (too few epochs, too small a rate), above chance, or short of
+    /// NEAR_CONSTANT·C is silent. The histories are given; the start is rebuilt.
+    #[test]
+    fn a_collapse_after_a_divergence_names_the_rate() {
+        let data = data();
+        let counts = class_counts(&data.labels, 2).unwrap();
+        let constant = constant_loss(Loss::Mse, &counts);
+        let ceiling = chance_ceiling(&counts);
+        let p = *counts.iter().max().unwrap() as f64 / 128.0;
+        assert!((ceiling - p - 3.0 * (p * (1.0 - p) / 128.0).sqrt()).abs() < 1e-15);
+        let net = Mlp::init(&[3, 8, 2], Activation::Relu, 1.0, 5).unwrap();
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch: 16,
+            lr: 0.1,
+            loss: Loss::Mse,
+            optimizer: Optimizer::Adam,
+            momentum: 0.9,
+            seed: 3,
+            precision: Precision::F64,
+        };
+        let start = Start {
+            gain: 1.0,
+            default_gain: 1.0,
+            seed: 5,
+        };
+        let initial = mean_loss(&net, &data, Loss::Mse);
+        let warn = |losses: &[f64], accuracy: f64| {
+            unlearned_warning(&history(losses, accuracy), &net, &data, start, &cfg)
+        };
+        let end = 1.01 * constant;
+        let w = warn(&[1.2 * initial, 2.0 * constant, end], p).expect("a collapse");
+        assert_eq!(w.cause, Cause::Collapse, "{w}");
+        assert_eq!(
+            (w.diverged_epoch, w.diverged_loss),
+            (Some(1), Some(1.2 * initial))
+        );
+        let text = w.to_string();
+        assert!(
+            text.contains("epoch 1 ended at a loss of") && text.contains("smaller --lr (now 0.1)"),
+            "{text}"
+        );
+        assert_eq!(warn(&[0.9 * initial, end, end], p), None, "no divergence");
+        assert_eq!(
+            warn(&[50.0 * initial, end, end], ceiling + 0.01),
+            None,
+            "above chance"
+        );
+        let below = NEAR_CONSTANT * constant * 0.99;
+        assert_eq!(
+            warn(&[50.0 * initial, end, below], p),
+            None,
+            "below NEAR_CONSTANT·C"
+        );
     }
 
     /// Initial weights of 10³ (outputs ~10⁹) that steps of 0.01 cannot bring down: warned,

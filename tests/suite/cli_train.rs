@@ -271,7 +271,8 @@ fn timings_show_the_training_step_phases() {
 /// loss of 6.9e18 (accuracy 0.5) and `--gain 10` at 26 (0.54) without a word (adv49b; the
 /// stall rule sees only runs that moved no weight, from `--gain` 10¹⁶). `analyze`'s training
 /// says it too. Healthy trainings stay silent: XOR at the default and `--gain` 0.5 and 3, and
-/// with MNIST_DIR the MNIST default (MNIST `--gain 10`, accuracy 0.11, is warned about).
+/// with MNIST_DIR the MNIST default (MNIST `--gain 10`, accuracy 0.11, is warned about, and
+/// `--lr 0.1`, which collapsed to a constant output, naming --lr).
 #[test]
 fn a_network_worse_than_a_constant_output_is_warned_about_naming_the_gain() {
     let dir = tempfile::tempdir().unwrap();
@@ -334,6 +335,18 @@ fn a_network_worse_than_a_constant_output_is_warned_about_naming_the_gain() {
     assert_eq!(warned(&[&mnist[..], &["--out", m]].concat()), None);
     let gain10 = [&mnist[..], &["--gain", "10", "--out", m]].concat();
     assert!(warned(&gain10).is_some(), "MNIST --gain 10");
+    // A rate that blew up, then an output that ignores the input: `--lr 0.1` ended its first
+    // epoch 390× above its start and its 15th at 1.008× the constant's loss, accuracy 0.093,
+    // without a word before (fifty-first session).
+    let lr = [&mnist[..], &["--lr", "0.1", "--out", m]].concat();
+    let err = warned(&lr).unwrap_or_else(|| panic!("MNIST --lr 0.1: no warning"));
+    assert!(
+        err.contains("the steps diverged") && err.contains("smaller --lr (now 0.1)"),
+        "{err}"
+    );
+    let collapsed = json(&[&lr[..], &["--json"]].concat());
+    assert_eq!(collapsed["unlearned"]["cause"], "collapse", "{collapsed}");
+    assert_eq!(collapsed["unlearned"]["diverged_epoch"], 1, "{collapsed}");
 }
 
 /// The warning names the setting as it was used (unl50). At the default gain it said "expected
