@@ -10,6 +10,7 @@
 //! (`gelu_exact`), which the series closure takes for its strongest pairs.
 
 pub mod bvn;
+mod bvn_cov_lanes;
 mod closed_pairs;
 #[cfg(test)]
 pub(crate) mod coef_reference;
