@@ -3935,4 +3935,93 @@ fi
 n=$(find "$D43" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 43: $n temporary files"; }
 
+
+# 44. Fifty-first session (adv51): the first AVX2-only machine (AMD EPYC Zen 3) and the float16
+# readers. CORRFLOW_ISA=avx512 there ran the kernels on AVX2 without a word, and neither
+# `--timings` table nor `--json` said which instruction set ran: the "this run" line must end
+# "kernels on SET" (no: counted as ignored) and an asked set the CPU lacks must be warned of
+# naming CORRFLOW_ISA (no word: unnamed). float16 `.npy` features (`<f2`, `>f2`) and F16/BF16
+# safetensors models with NaN/±Inf must be refused naming the file (and the tensor); truncated,
+# trailing, odd-length, mis-shaped and huge-shaped ones refused naming the file; subnormals run.
+D44=$W/d44
+mkdir -p "$D44"
+for isa in avx512 avx2 scalar best; do
+  CORRFLOW_ISA=$isa check "CORRFLOW_ISA=$isa --timings" + --threads 1 propagate --model "$OUT" --timings
+  ran=$(sed -n 's/^this run: .*; kernels on \([a-z0-9]*\)$/\1/p' "$W/err")
+  [ -n "$ran" ] || { ignored=$((ignored + 1)); echo "CORRFLOW_ISA=$isa: the table does not say the kernels' set"; }
+  # What runs where the table does not say: avx512 needs AVX-512F (/proc/cpuinfo), else avx2.
+  [ -n "$ran" ] || { [ "$isa" = avx512 ] && ! grep -qw avx512f /proc/cpuinfo && ran=avx2; }
+  if [ -n "$ran" ] && [ "$isa" != best ] && [ "$ran" != "$isa" ] && ! grep -q "CORRFLOW_ISA=$isa but this CPU has no" "$W/err"; then
+    unnamed=$((unnamed + 1)); echo "CORRFLOW_ISA=$isa ran on $ran without a word"
+  fi
+done
+CORRFLOW_ISA=avx512 check "CORRFLOW_ISA=avx512 --timings --json" + --threads 1 analyze --model "$OUT" --task xor --mc-samples 1000 --timings --json
+python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["timings"].get("isa") not in ("avx512", "avx2", "scalar"))' "$W/out" 2>/dev/null ||
+  { ignored=$((ignored + 1)); echo "analyze --json: no timings.isa"; }
+python3 - "$D44" "$OUT" <<'PY'
+import json, random, struct, sys
+d, model = sys.argv[1], sys.argv[2]
+def npy(name, descr, shape, raw):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + raw)
+random.seed(0)
+n = 64
+lab = [i % 2 for i in range(n)]
+f = [v for l in lab for v in (random.gauss(0, 1) + 2 * l, random.gauss(0, 1))]
+npy("y.npy", "<i8", (n,), struct.pack("<%dq" % n, *lab))
+raw = struct.pack("<%de" % (2 * n), *f)
+npy("ok-x.npy", "<f2", (n, 2), raw)
+npy("be-x.npy", ">f2", (n, 2), struct.pack(">%de" % (2 * n), *f))
+for name, bits in [("nan", 0x7e00), ("inf", 0x7c00), ("ninf", 0xfc00), ("sub", 0x0001)]:
+    npy(name + "-x.npy", "<f2", (n, 2), raw[:6] + struct.pack("<H", bits) + raw[8:])
+npy("odd-x.npy", "<f2", (n, 2), raw[:-1])
+npy("long-x.npy", "<f2", (n, 2), raw + b"\0\0")
+npy("huge-x.npy", "<f2", (1 << 40, 2), raw)
+npy("huge2-x.npy", "<f2", (1 << 62, 4), raw)
+npy("shape-x.npy", "<f2", (n, 3), raw)
+b = open(model, "rb").read()
+k = struct.unpack("<Q", b[:8])[0]
+h, data = json.loads(b[8:8 + k]), b[8 + k:]
+def st(name, dtype="F16", poison=None, bits=0x3c00, cut=0, shape=None):
+    out, body = {"__metadata__": h["__metadata__"]}, b""
+    for key, v in h.items():
+        if key == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        vals = struct.unpack("<%dd" % ((e - s) // 8), data[s:e])
+        t = struct.pack("<%de" % len(vals), *vals) if dtype == "F16" else b"".join(struct.pack("<f", x)[2:] for x in vals)
+        if key == poison:
+            t = (struct.pack("<H", bits) + t[2:])[:len(t) - cut]
+        out[key] = {"dtype": dtype, "shape": shape if shape and key == poison else v["shape"], "data_offsets": [len(body), len(body) + len(t)]}
+        body += t
+    hj = json.dumps(out).encode()
+    hj += b" " * ((8 - len(hj) % 8) % 8)
+    open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + body)
+st("f16"); st("bf16", "BF16")
+st("f16nan", poison="hidden1.weight", bits=0x7e00); st("f16inf", poison="readout.bias", bits=0x7c00)
+st("bf16nan", "BF16", "hidden1.weight", 0x7fc0); st("bf16inf", "BF16", "readout.weight", 0xff80)
+st("f16sub", poison="hidden1.weight", bits=0x0001)
+st("f16odd", poison="hidden1.weight", cut=1); st("f16shape", poison="hidden1.weight", shape=[8, 3])
+st("f16huge", poison="hidden1.weight", shape=[1 << 40, 1 << 30])
+PY
+for f in ok be sub; do
+  check "float16 npy features: $f" + --threads 1 train --task data --train-x "$D44/$f-x.npy" --train-y "$D44/y.npy" --test-split 0:16 --hidden 4 --epochs 2 --out "$D44/m-$f.safetensors"
+done
+for f in nan inf ninf odd long huge huge2 shape; do
+  check "float16 npy features: $f" "$f-x.npy" --threads 1 train --task data --train-x "$D44/$f-x.npy" --train-y "$D44/y.npy" --test-split 0:16 --hidden 4 --epochs 2 --out "$D44/m-$f.safetensors"
+done
+for f in f16 bf16 f16sub; do
+  check "model $f" + --threads 1 propagate --model "$D44/$f.safetensors" --json
+done
+check "model f16nan" "tensor 'hidden1.weight'" --threads 1 propagate --model "$D44/f16nan.safetensors"
+check "model f16inf" "tensor 'readout.bias'" --threads 1 propagate --model "$D44/f16inf.safetensors"
+check "model bf16nan" "tensor 'hidden1.weight'" --threads 1 analyze --model "$D44/bf16nan.safetensors" --task xor
+check "model bf16inf" "tensor 'readout.weight'" --threads 1 propagate --model "$D44/bf16inf.safetensors"
+for f in f16odd f16shape f16huge; do
+  check "model $f" "$f.safetensors" --threads 1 propagate --model "$D44/$f.safetensors"
+done
+n=$(find "$D44" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 44: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

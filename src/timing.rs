@@ -78,6 +78,10 @@ pub struct TimingSummary {
     pub gemm_reference: Option<GemmReference>,
     /// gflops / gemm_reference.gflops (null without a reference).
     pub share_of_gemm: Option<f64>,
+    /// The instruction set the crate's SIMD kernels ran on ([`crate::simd::Isa::name`] of the
+    /// process's setting): "avx512", "avx2" or "scalar", what the CPU has, not what
+    /// `CORRFLOW_ISA` asked (adv51: neither output said it).
+    pub isa: &'static str,
 }
 
 impl Timings {
@@ -231,6 +235,7 @@ impl Timings {
             gflops,
             share_of_gemm: gemm_reference.as_ref().map(|r| gflops / r.gflops),
             gemm_reference,
+            isa: crate::simd::Isa::current().name(),
         }
     }
 
@@ -239,7 +244,8 @@ impl Timings {
     /// stay where scripts read them); the total of the stages' seconds, the recorded span (first
     /// stage's start to last stage's end); then the whole run's rate over the span, against the
     /// GEMM reference when set:
-    /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads)".
+    /// "this run: 41.2 GFLOP/s = 61 % of this machine's GEMM (67.5 GFLOP/s, 2 threads); kernels on
+    /// avx2" (the instruction set the SIMD kernels ran on).
     pub fn table(&self) -> String {
         let summary = self.summary();
         let (stages, total) = (&summary.stages, summary.seconds);
@@ -311,7 +317,7 @@ impl Timings {
             Some(r) => {
                 let _ = writeln!(
                     out,
-                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s: the fastest of {} products {}; {} thread{}; {}² f64 GEMM measured in this process)",
+                    "this run: {:.1} GFLOP/s = {:.0} % of this machine's GEMM ({:.1} GFLOP/s: the fastest of {} products {}; {} thread{}; {}² f64 GEMM measured in this process); kernels on {}",
                     summary.gflops,
                     100.0 * summary.gflops / r.gflops,
                     r.gflops,
@@ -319,11 +325,16 @@ impl Timings {
                     moments(r),
                     r.threads,
                     if r.threads == 1 { "" } else { "s" },
-                    r.n
+                    r.n,
+                    summary.isa
                 );
             }
             None => {
-                let _ = writeln!(out, "this run: {:.1} GFLOP/s", summary.gflops);
+                let _ = writeln!(
+                    out,
+                    "this run: {:.1} GFLOP/s; kernels on {}",
+                    summary.gflops, summary.isa
+                );
             }
         }
         out

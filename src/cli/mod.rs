@@ -84,6 +84,10 @@ fn dispatch(cli: Cli) -> Result<()> {
     if let Err(e) = corrflow::simd::Isa::from_env() {
         say(format_args!("warning: {e}; using the best instruction set"));
     }
+    let asked = std::env::var(corrflow::simd::ISA_VAR).ok();
+    if let Some(line) = corrflow::simd::Isa::unmet(asked.as_deref()) {
+        say(format_args!("warning: {line}"));
+    }
     let bytes = cli
         .max_memory
         .as_deref()

@@ -49,6 +49,21 @@ impl Isa {
         }
     }
 
+    /// The line saying that `CORRFLOW_ISA` asked for an instruction set this CPU lacks, and
+    /// which one the kernels run on instead (adv51: `avx512` on an AVX2-only AMD Zen 3 ran
+    /// AVX2 without a word); None when the asked set is the one that runs, or none was named.
+    pub fn unmet(asked: Option<&str>) -> Option<String> {
+        let asked = asked?.trim().to_ascii_lowercase();
+        let runs = Isa::parse(Some(&asked)).ok()?.name();
+        match asked.as_str() {
+            "avx512" | "avx2" if runs != asked => Some(format!(
+                "{ISA_VAR}={asked} but this CPU has no {}; the kernels run on {runs}",
+                asked.to_ascii_uppercase().replace("AVX512", "AVX-512")
+            )),
+            _ => None,
+        }
+    }
+
     /// The setting of this process (read once): [`Isa::from_env`], the best instruction set
     /// for a value it refuses. The command line warns of such a value when it starts (adv37:
     /// this library function printed the warning itself, mid-run, into the progress lines).
@@ -103,6 +118,27 @@ pub fn dispatch<W: WithSimd>(kernel: W) -> W::Output {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An asked set is said unmet exactly when it is not the one that runs; `best`, `scalar`,
+    /// unset and unknown values (warned of elsewhere) are never unmet.
+    #[test]
+    fn an_asked_set_the_cpu_lacks_is_said_with_the_one_that_runs() {
+        for asked in ["avx512", " AVX512 ", "avx2"] {
+            let set = asked.trim().to_ascii_lowercase();
+            let runs = Isa::parse(Some(asked)).unwrap().name();
+            match Isa::unmet(Some(asked)) {
+                None => assert_eq!(runs, set),
+                Some(line) => {
+                    assert_ne!(runs, set);
+                    assert!(line.contains(&format!("CORRFLOW_ISA={set}")), "{line}");
+                    assert!(line.ends_with(&format!("run on {runs}")), "{line}");
+                }
+            }
+        }
+        for asked in [None, Some(""), Some("best"), Some("scalar"), Some("sse9")] {
+            assert_eq!(Isa::unmet(asked), None, "{asked:?}");
+        }
+    }
 
     #[test]
     fn parses_the_documented_values_and_names_bad_ones() {
