@@ -12,6 +12,14 @@ use super::normal::normal_cdf;
 
 const TWO_PI: f64 = 2.0 * PI;
 
+/// |ρ| from which [`bvn_cov`] and `bvn_upper` take Genz's expansion around |ρ| = 1 (below it,
+/// the Drezner–Wesolowsky sum).
+pub const NEAR_ONE: f64 = 0.925;
+
+/// Largest Plackett spread (|hk| + (h² + k²)/2)|ρ| at which `plackett_term_fine` is one
+/// Gauss–Legendre sum (above it, panels).
+pub const MAX_SPREAD: f64 = 4.0;
+
 /// Positive Gauss–Legendre nodes and weights (n = 6, 12, 20), as tabulated in Genz's BVND.
 const X6: [f64; 3] = [0.9324695142031522, 0.6612093864662647, 0.238619186083197];
 const W6: [f64; 3] = [0.1713244923791705, 0.3607615730481384, 0.4679139345726904];
@@ -31,7 +39,9 @@ const W12: [f64; 6] = [
     0.2334925365383547,
     0.2491470458134029,
 ];
-const X20: [f64; 10] = [
+/// Positive Gauss–Legendre nodes and weights, n = 20 (Genz's BVND table); also the lane
+/// forms' (`propagate::closures::bvn_cov_lanes`).
+pub const X20: [f64; 10] = [
     0.9931285991850949,
     0.9639719272779138,
     0.912234428251326,
@@ -43,7 +53,7 @@ const X20: [f64; 10] = [
     0.2277858511416451,
     0.07652652113349733,
 ];
-const W20: [f64; 10] = [
+pub const W20: [f64; 10] = [
     0.01761400713915212,
     0.04060142980038694,
     0.06267204833410906,
@@ -91,7 +101,7 @@ pub fn bvn_cov(a: f64, b: f64, rho: f64) -> f64 {
         };
     }
     let (a, b) = (a.min(b), a.max(b));
-    if r.abs() < 0.925 {
+    if r.abs() < NEAR_ONE {
         return plackett_term_fine(a, b, r);
     }
     let (mut sign, mut rr) = (1.0, r);
@@ -112,7 +122,7 @@ pub fn bvn_cov(a: f64, b: f64, rho: f64) -> f64 {
 /// into ⌈E/16⌉ panels of 20-point Gauss–Legendre when E > 4 (Genz's rule otherwise).
 fn plackett_term_fine(h: f64, k: f64, r: f64) -> f64 {
     let spread = ((h * k).abs() + 0.5 * (h * h + k * k)) * r.abs();
-    if spread <= 4.0 {
+    if spread <= MAX_SPREAD {
         return plackett_term(h, k, r);
     }
     let panels = (spread / 16.0).ceil().min(1e4) as usize;
@@ -160,7 +170,7 @@ fn plackett_term(h: f64, k: f64, r: f64) -> f64 {
 
 /// P(X > h, Y > k; r): Genz's BVND (BVNU in his MATLAB code), r ∈ [−1, 1].
 fn bvn_upper(h: f64, k: f64, r: f64) -> f64 {
-    if r.abs() < 0.925 {
+    if r.abs() < NEAR_ONE {
         return (plackett_term(h, k, r) + normal_cdf(-h) * normal_cdf(-k)).clamp(0.0, 1.0);
     }
     let (k, hk) = if r < 0.0 { (-k, -h * k) } else { (k, h * k) };

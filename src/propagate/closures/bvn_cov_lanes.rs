@@ -10,41 +10,10 @@ use pulp::Simd;
 
 use super::bvn::{plackett_lanes, MAX_LANES};
 use crate::simd::{exp, load, norm_cdf, store};
-use crate::special::bvn::genz_rule;
+use crate::special::bvn::{genz_rule, MAX_SPREAD, NEAR_ONE, W20, X20};
 use crate::special::bvn_cov;
 
-/// |r| from which `bvn_cov` takes Genz's expansion around |r| = 1 (`special::bvn`).
-const NEAR_ONE: f64 = 0.925;
-/// Largest Plackett spread (|ab| + (a² + b²)/2)|r| at which `bvn_cov` is one Gauss–Legendre
-/// sum (`special::bvn::plackett_term_fine`).
-const MAX_SPREAD: f64 = 4.0;
 const TWO_PI: f64 = 2.0 * std::f64::consts::PI;
-
-/// Positive Gauss–Legendre nodes and weights, n = 20 (Genz's BVND table, as `special::bvn`).
-const X20: [f64; 10] = [
-    0.9931285991850949,
-    0.9639719272779138,
-    0.912234428251326,
-    0.8391169718222188,
-    0.7463319064601508,
-    0.636053680726515,
-    0.5108670019508271,
-    0.3737060887154196,
-    0.2277858511416451,
-    0.07652652113349733,
-];
-const W20: [f64; 10] = [
-    0.01761400713915212,
-    0.04060142980038694,
-    0.06267204833410906,
-    0.08327674157670475,
-    0.1019301198172404,
-    0.1181945319615184,
-    0.1316886384491766,
-    0.1420961093183821,
-    0.1491729864726037,
-    0.1527533871307259,
-];
 
 /// `bvn_cov(a, b[l], r[l])` for each l into `out[l]` (`b`, `r`, `out` of one length, at most
 /// `S::F64_LANES`): one lane evaluation of each branch the row needs, selected per lane, where
