@@ -9,6 +9,7 @@
 
 pub mod calibrate;
 pub mod cpu;
+pub mod duration;
 pub mod flops;
 pub mod peak;
 

@@ -3,6 +3,8 @@
 //! [`super::accuracy::theory_from`]), and its errors against the measured output — what the
 //! theory accuracy, the error budget ([`super::budget`]) and the confusion report are built from.
 
+use std::time::Instant;
+
 use faer::Mat;
 use serde::Serialize;
 
@@ -20,6 +22,7 @@ use crate::propagate::closures::{Corrections, Fallbacks};
 use crate::propagate::Predicted;
 use crate::stats::gaussian::ArgmaxDistribution;
 use crate::stats::{indefinite_beyond_rounding, Moments};
+use crate::timing::duration::{human_seconds, LONG_RUN_SECONDS};
 use crate::timing::Timings;
 
 /// The theory from one start layer, at the output.
@@ -162,6 +165,7 @@ pub fn start_layer_outcomes(
         };
         let label = (corrections != Corrections::None && l < net.depth())
             .then(|| corrected_label(l, corrections));
+        let began = Instant::now();
         let predicted = propagate_from(
             &mut engine,
             net,
@@ -170,6 +174,12 @@ pub fn start_layer_outcomes(
             (opts.method, corrections),
             timings,
         )?;
+        if l == 0 && corrections == Corrections::None {
+            let first = began.elapsed().as_secs_f64();
+            if let Some(note) = remaining_propagations_note(first, net.depth()) {
+                timings.note(&note);
+            }
+        }
         let kept_cov = match keep {
             Some(stage) if l == 0 => Some(first_class_cov(predicted, stage)?),
             _ => None,
@@ -194,6 +204,31 @@ pub fn start_layer_outcomes(
         runs.push(run);
     }
     Ok((runs, pending))
+}
+
+/// The note after the theory from x (`first` seconds for its L + 1 layer maps, L = `depth`)
+/// when the theory from the other start layers, at that time per map, would take longer than
+/// [`LONG_RUN_SECONDS`]: start layer l propagates L + 1 − l maps, the L others L(L + 1)/2 in
+/// all, ~`first`·L/2. The estimate before the work counts a closure at 2 µs a unit
+/// (`config::estimate::propagation_flops`); a closure's real cost depends on its input's
+/// correlations, which no estimate before the run sees: `analyze` of a tanh network of 20 × 500
+/// units trained one epoch on XOR (most unit pairs strongly correlated, their closure ~10⁴ times
+/// the series' cost) ran over 41 min of CPU without a word (clo51). None at depth 0 or below the
+/// threshold.
+fn remaining_propagations_note(first: f64, depth: usize) -> Option<String> {
+    let maps = depth * (depth + 1) / 2;
+    let seconds = first * depth as f64 / 2.0;
+    (seconds > LONG_RUN_SECONDS).then(|| {
+        format!(
+            "note: the theory from x propagated its {} layer maps in {}; the theory from the \
+             other {depth} start layers ({maps} layer maps) may take ~{} more at that rate \
+             (measured: the estimate before the work cannot see the closures' cost on \
+             strongly correlated units); `corrflow propagate` runs the theory from x alone",
+            depth + 1,
+            human_seconds(first),
+            human_seconds(seconds)
+        )
+    })
 }
 
 /// A start layer's run before its Monte Carlo ([`start_layer_outcomes`] with `defer`).
@@ -393,6 +428,23 @@ pub fn carried_start_layer_outcomes(
 mod tests {
     use super::*;
     use faer::Col;
+
+    /// The other start layers run L(L + 1)/2 of the first's L + 1 maps: ~first·L/2 more. Depth
+    /// 20 at 2 s: 210 maps, ~20 s, noted with both counts; depth 1 at 2 s (1 s) and depth 0
+    /// are below the threshold.
+    #[test]
+    fn the_other_start_layers_are_projected_from_the_first() {
+        let note = remaining_propagations_note(2.0, 20).expect("20 s is past the threshold");
+        assert!(note.contains("its 21 layer maps in 2 s"), "{note}");
+        assert!(
+            note.contains("(210 layer maps) may take ~20 s more"),
+            "{note}"
+        );
+        let note = remaining_propagations_note(30.0, 20).expect("past the threshold");
+        assert!(note.contains("~5.0 min more"), "{note}");
+        assert_eq!(remaining_propagations_note(2.0, 1), None);
+        assert_eq!(remaining_propagations_note(1e6, 0), None);
+    }
 
     /// An output stage of three classes: Σ positive definite, Σ with one eigenvalue of −ε·tr Σ
     /// (rounding: not flagged) and Σ = diag(2, 1, −0.5) rotated (flagged with −0.5, trace 2.5).

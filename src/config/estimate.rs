@@ -49,6 +49,7 @@ use crate::io::MemoryLimit;
 use crate::measure::carried::{carried_units, FRESH_PER_REPORTED};
 use crate::measure::{CarryMode, Higher, STATS_BATCH};
 use crate::net::{Activation, Activations};
+pub use crate::timing::duration::{human_seconds, LONG_RUN_SECONDS};
 
 /// Task data's (d, training samples) from the header of its training features (no data is
 /// read); (0, 0) when the file cannot be opened, which the run itself then reports.
@@ -686,17 +687,6 @@ pub fn human_duration(flops: f64, threads: usize) -> String {
     human_seconds(flops / (ASSUMED_FLOPS_PER_THREAD * threads.max(1) as f64))
 }
 
-/// `seconds` as "42 s", "3.5 min", "2.1 h".
-pub fn human_seconds(seconds: f64) -> String {
-    if seconds < 60.0 {
-        format!("{seconds:.0} s")
-    } else if seconds < 3600.0 {
-        format!("{:.1} min", seconds / 60.0)
-    } else {
-        format!("{:.1} h", seconds / 3600.0)
-    }
-}
-
 /// Flops of the Monte Carlo argmax of `classes` classes of `outputs` outputs with `mc_samples`
 /// draws each, once per start layer (`start_layers`: the theory from every start layer x, z¹,
 /// …, z^L draws each class's predicted output once, `analysis::accuracy::theory_accuracy`, in
@@ -789,9 +779,6 @@ pub fn training_flops(
         * (f(n_train) * (6.0 * params(widths) / TRAINING_GEMM_SPEEDUP + units)
             + steps * TRAINING_STEP_FLOPS)
 }
-
-/// Estimated seconds of work above which a command says how long it may take before it starts.
-pub const LONG_RUN_SECONDS: f64 = 10.0;
 
 /// The warning a command gives before a part of its work whose `flops` on `threads` threads at
 /// [`ASSUMED_FLOPS_PER_THREAD`] exceed [`LONG_RUN_SECONDS`]: `what` the work is, its flops,
