@@ -13,6 +13,7 @@ use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
 use super::higher::hook::CarryHook;
 use super::higher::pilot::{pilot_check, pilot_flops_per_sample};
 use super::higher::Carry;
+use super::layer_clock::LayerClock;
 use super::pair::ClosurePair;
 use super::single::{Finished, SinglePropagator, Start};
 pub use super::stage::Predicted;
@@ -93,6 +94,8 @@ pub struct Propagator {
     /// [`Propagator::run_carried_or_cut`] (or [`Propagator::run_hooked_or_cut`]), as the first
     /// run that had such an output left it: the run kept was cut instead.
     indefinite_carried: Vec<IndefiniteCarried>,
+    /// Says once when the hidden layers still to come would run long (`layer_clock`).
+    clock: LayerClock,
 }
 
 /// What [`Propagator::run_carried_or_cut`] does with a run whose carried output covariance is
@@ -233,7 +236,14 @@ impl Propagator {
         shape_stages(&mut self.stages, from, net.depth(), start.classes());
         let (single, stages) = (&mut self.single, &mut self.stages);
         single.run(
-            net, from, start, method, closures, stages, timings, finished,
+            net,
+            from,
+            start,
+            method,
+            closures,
+            stages,
+            (timings, &mut self.clock),
+            finished,
         )
     }
 
@@ -558,6 +568,7 @@ impl Propagator {
             stages,
             fallbacks,
             failed_carried,
+            clock,
             ..
         } = self;
         *fallbacks = Fallbacks::default();
@@ -572,6 +583,7 @@ impl Propagator {
             let [pre, post, ..] = rest else {
                 unreachable!("shape_stages made two stages per hidden layer")
             };
+            clock.start();
             timed_affine(layer, current, &mut pre.per_class, ws, timings)?;
             check_finite(pre, depth, "the affine map")?;
             let corrections = if l == from + 1 {
@@ -657,6 +669,7 @@ impl Propagator {
                 }
             }
             check_finite(post, depth, "the closure").map_err(|e| beyond_range(e, pre, l))?;
+            clock.finish(l, depth, timings);
         }
         let readout = net.layers.last().expect("validated network has a read-out");
         let (done, y) = stages.split_at_mut(2 * (depth - from));

@@ -8,6 +8,7 @@ pub mod backward;
 pub mod closures;
 pub mod engine;
 pub mod higher;
+mod layer_clock;
 pub mod pair;
 pub mod settings;
 pub mod single;

@@ -18,6 +18,7 @@ use crate::linalg::{at_least, narrow, widen};
 use crate::net::{Layer, Mlp, Stage};
 use crate::propagate::affine::Stacked;
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections};
+use crate::propagate::layer_clock::LayerClock;
 use crate::propagate::Predicted;
 use crate::stats::Moments;
 use crate::timing::{affine_flops, Timings};
@@ -60,7 +61,7 @@ impl SinglePropagator {
     /// two layers hold a Σ at a time instead of all, and the stacked input and the product of
     /// each affine update are released once read. The hand-over runs outside the timed blocks.
     #[allow(clippy::too_many_arguments)]
-    pub fn run(
+    pub(crate) fn run(
         &mut self,
         net: &Mlp,
         from: usize,
@@ -68,12 +69,13 @@ impl SinglePropagator {
         method: ClosureMethod,
         fallback: &[&dyn Closure],
         stages: &mut [Predicted],
-        timings: &Timings,
+        (timings, clock): (&Timings, &mut LayerClock),
         mut finished: Option<&mut Finished<'_>>,
     ) -> Result<()> {
         let classes = start.classes();
         let depth = net.depth();
         for l in from + 1..=depth + 1 {
+            clock.start();
             let layer = &net.layers[l - 1];
             let n = layer.fan_out();
             let k = 2 * (l - from - 1);
@@ -180,6 +182,7 @@ impl SinglePropagator {
                 }
             }
             hand_over(pre, &mut finished)?;
+            clock.finish(l, depth, timings);
         }
         Ok(())
     }
