@@ -99,7 +99,7 @@ impl Predicted {
     }
 
     /// Releases the covariances (an f32 stage's and any f64 ones, with κ slices), keeping the
-    /// means: after a streamed run ([`super::single::SinglePropagator::run`] with a receiver)
+    /// means: after a streamed run ([`super::Propagator::run_streamed`])
     /// each stage was read when it was handed over, and [`Predicted::cov`] of a released stage
     /// is 0 × 0.
     pub(in crate::propagate) fn release_covs(&mut self) {

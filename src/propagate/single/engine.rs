@@ -248,7 +248,7 @@ fn prepare_layer(
     }
 }
 
-/// The receiver of each finished stage of [`SinglePropagator::run`].
+/// The receiver of each finished stage of a streamed run ([`crate::propagate::Propagator::run_streamed`]).
 pub type Finished<'a> = dyn FnMut(&Predicted) -> Result<()> + 'a;
 
 /// Hands `p` to `finished` (when given) and then releases its covariances.
