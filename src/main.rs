@@ -22,17 +22,24 @@ fn main() -> ExitCode {
     restore_sigpipe();
     corrflow::io::clean_up_on_interrupt();
     corrflow::io::keep_freed_memory();
-    let args = match cli::Cli::try_parse() {
-        Ok(args) => args,
-        Err(e) => return usage(&e),
-    };
-    match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            corrflow::io::say(format_args!("error: {err}"));
-            ExitCode::from(2)
+    // The work on a stack of its own where `ulimit -s` is too small for it (`io::main_stack`).
+    corrflow::io::main_stack::with_full_stack(|| {
+        let args = match cli::Cli::try_parse() {
+            Ok(args) => args,
+            Err(e) => return usage(&e),
+        };
+        match cli::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                corrflow::io::say(format_args!("error: {err}"));
+                ExitCode::from(2)
+            }
         }
-    }
+    })
+    .unwrap_or_else(|why| {
+        corrflow::io::say(format_args!("error: {why}"));
+        ExitCode::from(2)
+    })
 }
 
 /// clap's usage error (on stderr, exit 2) or its `--help`/`--version` text (on stdout, exit 0);

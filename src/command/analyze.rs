@@ -324,6 +324,13 @@ impl AnalyzeReport {
         if let Some(absent) = self.absent_training() {
             header.push(("training", absent));
         }
+        // A network that learned nothing usable, as stderr and report.json say (adv52: the
+        // report's text was silent on it).
+        if let Some(u) = self.trained.as_ref().and_then(|t| t.unlearned.as_ref()) {
+            let text = u.to_string();
+            let text = text.strip_prefix("warning: ").unwrap_or(&text).to_string();
+            header.push(("unlearned", text));
+        }
         header.extend([
             ("data", self.task.clone()),
             ("analysed set", self.on.name().to_string()),

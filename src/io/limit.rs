@@ -140,7 +140,7 @@ pub fn default_memory_limit() -> MemoryLimit {
 
 /// A thread's stack (rayon's and the standard library's default, 2 MiB), which every thread of
 /// the process gets ([`pin_thread_stacks`]).
-const THREAD_STACK: u64 = 2 << 20;
+pub(crate) const THREAD_STACK: u64 = 2 << 20;
 
 /// The variable the standard library reads, once, for the stack size of every thread started
 /// without an explicit one: rayon's pools, the signal waiter, a sweep's jobs.

@@ -11,6 +11,7 @@ mod gemm_workspace;
 mod inode_flags;
 mod interrupt;
 pub mod limit;
+pub mod main_stack;
 pub mod mapped;
 pub mod output;
 mod ownership;

@@ -71,6 +71,49 @@ pub struct Record {
     pub corrflow_version: String,
 }
 
+impl Record {
+    /// The keys a record line may hold: every field's name, as serde's derive hands them to
+    /// `Deserializer::deserialize_struct`. Taken from the type, not from a record: a record
+    /// without `unlearned` is written without that key, so the keys of a file's first record
+    /// made a later record's `unlearned` "a key no result record has" (adv52).
+    pub fn field_names() -> &'static [&'static str] {
+        let mut names = FieldNames(&[]);
+        let _ = Record::deserialize(&mut names);
+        names.0
+    }
+}
+
+/// A deserializer that reads nothing and keeps the field names of the struct asked of it.
+struct FieldNames(&'static [&'static str]);
+
+impl<'de> serde::Deserializer<'de> for &mut FieldNames {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom(
+            "only a struct's field names are read",
+        ))
+    }
+
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0 = fields;
+        Err(serde::de::Error::custom(
+            "only a struct's field names are read",
+        ))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
 /// A grid point that failed (an error, or a panic in a bug): recorded so that the failure is
 /// visible in `summarize` and a rerun skips the point unless asked to retry it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

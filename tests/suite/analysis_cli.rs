@@ -376,3 +376,44 @@ fn analyze_keeps_the_network_it_trains() {
     assert!(!both.status.success());
     assert!(String::from_utf8_lossy(&both.stderr).contains("--out"));
 }
+
+/// adv52: a network trained by `analyze` that learned nothing usable (XOR at `--gain 1e3`) was
+/// warned of on stderr and in `--json`'s and report.json's `trained.unlearned`, while report.md
+/// said nothing of it. Its header now has an "unlearned" row with the warning's text.
+#[test]
+fn a_report_of_a_network_that_learned_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rep");
+    let run = |gain: &str, out: &Path| {
+        json(&corrflow(&[
+            "--threads",
+            "1",
+            "analyze",
+            "--task",
+            "xor",
+            "--gain",
+            gain,
+            "--mc-samples",
+            "1000",
+            "--json",
+            "--report",
+            out.to_str().unwrap(),
+        ]))
+    };
+    let r = run("1e3", &out);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(r["trained"]["unlearned"]["cause"], "gain", "{r}");
+    assert_eq!(file["trained"]["unlearned"], r["trained"]["unlearned"]);
+    let row = md.lines().find(|l| l.starts_with("| unlearned |"));
+    assert!(
+        row.is_some_and(|l| l.contains("learned nothing usable") && l.contains("--gain 1000")),
+        "{md}"
+    );
+    // A healthy run has no such row.
+    let healthy = dir.path().join("healthy");
+    run("0.5", &healthy);
+    let md = std::fs::read_to_string(healthy.join("report.md")).unwrap();
+    assert!(!md.contains("| unlearned |"), "{md}");
+}

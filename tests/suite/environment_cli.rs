@@ -378,3 +378,44 @@ fn a_small_rust_min_stack_neither_aborts_nor_is_ignored_without_a_word() {
         assert!(!err.contains("RUST_MIN_STACK"), "{value}: {err}");
     }
 }
+
+/// adv52: under a stack limit of 16 to 64 KiB (`ulimit -s 32`) every command, `--version`
+/// included, overflowed the main thread's stack before its first line ("thread 'main' has
+/// overflowed its stack", abort, exit 134). The work now runs on a thread of its own stack
+/// where the limit is below it: a training and an analysis with its report run, and a refusal
+/// is still said.
+#[test]
+fn a_tiny_stack_limit_runs() {
+    use std::ffi::OsString;
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let report = dir.path().join("rep");
+    let run = |args: &[OsString]| {
+        let mut cmd = command();
+        cmd.arg("--threads").arg("2").args(args);
+        set_rlimit(&mut cmd, libc::RLIMIT_STACK, 32 << 10);
+        cmd.output().unwrap()
+    };
+    let os = |args: &[&str]| args.iter().map(OsString::from).collect::<Vec<_>>();
+    let mut train = os(&["train", "--task", "xor", "--epochs", "1", "--out"]);
+    train.push(model.clone().into());
+    let mut analyze = os(&[
+        "analyze",
+        "--task",
+        "xor",
+        "--mc-samples",
+        "1000",
+        "--model",
+    ]);
+    analyze.extend([model.into(), "--report".into(), report.clone().into()]);
+    for args in [os(&["--version"]), train, analyze] {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {:?}: {err}", o.status);
+    }
+    assert!(report.join("report.md").is_file());
+    let o = run(&os(&["propagate", "--model", "/nonexistent/m.safetensors"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{:?}: {err}", o.status);
+    assert!(err.contains("/nonexistent/m.safetensors"), "{err}");
+}

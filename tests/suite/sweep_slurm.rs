@@ -357,3 +357,49 @@ fn a_refused_submit_leaves_no_folder_and_says_why_under_its_flag() {
     let o = submit(&dir.path().join("ok"), &["--partition", "gpu"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// adv52: a fake or broken `sbatch` that prints 200 MB was read whole (3 GB held in memory,
+/// an abort "memory allocation failed" under `ulimit -v`) and its output echoed whole into the
+/// error. It is read up to 64 KiB a stream and refused naming sbatch, briefly; a refusal of
+/// sbatch's own (exit 1, a line on stderr) is still said as it was.
+#[test]
+fn an_sbatch_that_prints_without_end_is_cut_and_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(2));
+    let fake = |name: &str, body: &str| {
+        let bin = dir.path().join(name);
+        std::fs::create_dir(&bin).unwrap();
+        let sbatch = bin.join("sbatch");
+        std::fs::write(&sbatch, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![bin];
+        dirs.extend(std::env::split_paths(&path));
+        let o = corrflow()
+            .args(["sweep", "submit", "--shards", "1", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(dir.path().join(format!("out-{name}")))
+            .env("PATH", std::env::join_paths(dirs).unwrap())
+            .output()
+            .unwrap();
+        (o.status.code(), stderr(&o))
+    };
+    let (code, err) = fake("big", "head -c 200000000 /dev/zero | tr '\\0' x\necho 42");
+    assert_eq!(code, Some(2), "{}", &err[..err.len().min(2000)]);
+    assert!(err.len() < 10_000, "stderr of {} bytes", err.len());
+    assert!(err.contains("sbatch: printed more than 64 KiB"), "{err}");
+    let (code, err) = fake("big-stderr", "yes 'sbatch: error' >&2");
+    assert_eq!(code, Some(2), "{}", &err[..err.len().min(2000)]);
+    assert!(err.contains("printed more than 64 KiB"), "{err}");
+    let (code, err) = fake(
+        "refused",
+        "echo 'sbatch: error: Invalid partition' >&2\nexit 1",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("sbatch refused it (exit status: 1): sbatch: error: Invalid partition"),
+        "{err}"
+    );
+}

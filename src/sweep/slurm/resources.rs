@@ -84,7 +84,10 @@ impl Resources {
             .points
             .iter()
             .all(|p| p.estimate.time_class() <= TimeClass::Small);
-        let mut jobs = if all_small { cpus } else { 1 };
+        // At most the points of the largest shard: a task's sweep runs no more at once (adv52:
+        // `--cpus-per-task 8` on a 2-point grid said "8 point(s) at once" and wrote `--jobs 8`).
+        let most = parts.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let mut jobs = if all_small { cpus.min(most) } else { 1 };
         let mem_bytes = match mem {
             None => mib_ceil(MEM_MARGIN * worst_peak(&parts, jobs)),
             Some(limit) => {
@@ -278,6 +281,11 @@ mod tests {
         assert_eq!((r.jobs, r.mem_bytes, r.time_s), (2, 2.5 * one, 60));
         let err = Resources::plan(&g, 2, 3, Some(0.5 * one), None).unwrap_err();
         assert!(err.to_string().contains("--mem"), "{err}");
+
+        // adv52: 8 CPUs for shards of 4 points run 4 at once, and memory is asked for 4.
+        let r = Resources::plan(&g, 2, 8, None, None).unwrap();
+        assert_eq!((r.cpus, r.jobs), (8, 4));
+        assert_eq!(r.mem_bytes, mib_ceil(MEM_MARGIN * 4.0 * one));
     }
 
     /// More CPUs than a task's `corrflow --threads` accepts are refused, naming the flag. Old

@@ -1,10 +1,11 @@
 //! Submitting with Slurm's `sbatch`: found on `PATH` (a clear error where Slurm is absent),
 //! run with `--parsable`, whose output is `JOBID` or `JOBID;CLUSTER`.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
-use crate::error::{Error, Result};
+use crate::error::{excerpt, Error, Result};
 
 /// The `sbatch` executable on `PATH`.
 pub fn find_sbatch() -> Result<PathBuf> {
@@ -27,22 +28,56 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// Runs `sbatch --parsable [extra…] script` and returns the job id.
+/// Most bytes of each of sbatch's streams read: `--parsable` prints one job id line, a refusal
+/// a few lines of error. Beyond it the stream is closed (a writer gets EPIPE or SIGPIPE): a
+/// fake or broken `sbatch` printing gigabytes was read whole, 3 GB held in memory and echoed
+/// into the error, or an abort ("memory allocation failed", exit 134) under `ulimit -v` (adv52).
+pub const OUTPUT_CAP: u64 = 64 << 10;
+
+/// Runs `sbatch --parsable [extra…] script` and returns the job id. Its stdout and stderr are
+/// read up to [`OUTPUT_CAP`] bytes each; more is an error naming sbatch.
 pub fn submit(sbatch: &Path, script: &Path, extra: &[String]) -> Result<u64> {
-    let output = Command::new(sbatch)
+    let mut child = Command::new(sbatch)
         .arg("--parsable")
         .args(extra)
         .arg(script)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| Error::io(sbatch, e))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (stdout, stderr) = std::thread::scope(|s| {
+        let err = s.spawn(|| read_capped(stderr));
+        let out = read_capped(stdout);
+        (out, err.join().unwrap_or_default())
+    });
+    let status = child.wait().map_err(|e| Error::io(sbatch, e))?;
+    if stdout.len() as u64 > OUTPUT_CAP || stderr.len() as u64 > OUTPUT_CAP {
+        return Err(Error::format(
+            sbatch,
+            format!(
+                "printed more than {} KiB ({status}; read no further, so whether it submitted \
+                 {} is unknown: check squeue before submitting again); expected a job id line \
+                 from `sbatch --parsable`; it began: '{}'",
+                OUTPUT_CAP >> 10,
+                script.display(),
+                excerpt(&String::from_utf8_lossy(if stdout.is_empty() {
+                    &stderr
+                } else {
+                    &stdout
+                }))
+            ),
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&stdout);
+    if !status.success() {
         return Err(Error::format(
             script,
             format!(
                 "sbatch refused it ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
+                status,
+                excerpt(String::from_utf8_lossy(&stderr).trim())
             ),
         ));
     }
@@ -51,10 +86,19 @@ pub fn submit(sbatch: &Path, script: &Path, extra: &[String]) -> Result<u64> {
             sbatch,
             format!(
                 "expected a job id from `sbatch --parsable`, got '{}'",
-                stdout.trim()
+                excerpt(stdout.trim())
             ),
         )
     })
+}
+
+/// At most [`OUTPUT_CAP`] + 1 bytes of `pipe` (none without one); the pipe is closed after.
+fn read_capped(pipe: Option<impl Read>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(pipe) = pipe {
+        let _ = pipe.take(OUTPUT_CAP + 1).read_to_end(&mut bytes);
+    }
+    bytes
 }
 
 /// The job id in the output of `sbatch --parsable`: `1234` or `1234;cluster`.
