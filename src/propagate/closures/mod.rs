@@ -42,6 +42,7 @@ mod relu_terms;
 pub mod rules;
 mod series_lanes;
 mod series_terms;
+mod split_lattice;
 mod split_pair;
 mod wide_moments;
 

@@ -9,6 +9,7 @@ use super::phi_lanes;
 use super::quadrature::{feature_half_width, half_range, Unit};
 use super::relu::{relu_cross, relu_moments};
 use super::rules::panel_nodes;
+use super::split_lattice::lattice_sum;
 use super::wide_moments::{push_segments, push_window_panels};
 use crate::net::Activation;
 use crate::simd::{exp, load};
@@ -99,7 +100,10 @@ impl Limit {
 /// g(b) = E\[φ(hⱼ)|zᵢ\] = E\[P\] in closed form plus E\[ψ\] by the window rule of ψ in the
 /// conditional variable (`push_window_panels`, on SIMD lanes), or for tanh and sigmoid by the
 /// trapezoidal rule of φ itself ([`trapezoid`]) where that takes fewer nodes (t ≲ 1: 27 nodes
-/// as t → 0, where the window rule took ~140 whatever t); the third over zⱼ with
+/// as t → 0, where the window rule took ~140 whatever t) — for all outer nodes at once on one
+/// lattice of φ's values (`split_lattice::lattice_sum`) where the lattice has fewer points than
+/// the per-node rules have nodes (at w500x3's strong pairs ~50× fewer evaluations of φ,
+/// BENCHMARKS spl52); the third over zⱼ with
 /// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
 /// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale, [`push_graded`])
 /// and from the centre of the other factor's feature: g's at b = 0 on the scale max(1, t)
@@ -134,19 +138,35 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
         .map(|(z, w)| (z, w * psi(ui.mu + ui.s * z)))
         .collect();
     evals += outer.len();
-    let (second, inner_evals) = Isa::Dispatch.run(
-        pulp::Arch::new(),
-        Conditional {
-            act,
-            limit,
-            c,
-            outer: &outer,
-            uj,
-            rho,
-            t: tj,
-            trap: &trapezoid(act, tj),
-        },
-    );
+    let trap = trapezoid(act, tj);
+    // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
+    let active: Vec<(f64, f64)> = outer
+        .iter()
+        .filter(|o| o.1 != 0.0)
+        .map(|&(z, w)| (uj.mu + uj.s * rho * z, w))
+        .collect();
+    let lattice = if trap.w.is_empty() {
+        None
+    } else {
+        let budget = active.len() * trap.w.len();
+        lattice_sum(act, &active, (tj, trap.eta, trap.half), uj.m, budget)
+    };
+    let conditional = || {
+        Isa::Dispatch.run(
+            pulp::Arch::new(),
+            Conditional {
+                act,
+                limit,
+                c,
+                outer: &outer,
+                uj,
+                rho,
+                t: tj,
+                trap: &trap,
+            },
+        )
+    };
+    let (second, inner_evals) = lattice.unwrap_or_else(conditional);
     Some((limit.cov(ui, uj, rho) + second + third, evals + inner_evals))
 }
 
@@ -264,18 +284,24 @@ pub(crate) fn trapezoid_serves(act: Activation) -> bool {
 /// 149 at t = 1, growing as t beyond.
 fn trapezoid(act: Activation, t: f64) -> Trapezoid {
     let (mut w, mut g) = (Vec::new(), Vec::new());
+    let none = Trapezoid {
+        w: Vec::new(),
+        g: Vec::new(),
+        eta: 0.0,
+        half: 0,
+    };
     let Some(strip) = bounded_strip(act) else {
-        return Trapezoid { w, g };
+        return none;
     };
     if t <= 0.0 {
-        return Trapezoid { w, g };
+        return none;
     }
     let l = (2.0 / TRAPEZOID_ERROR).ln();
     let a = (2.0 * l).sqrt().min(strip / t);
     let eta = 2.0 * std::f64::consts::PI * a / (0.5 * a * a + l);
     let half = (INNER_RANGE / eta).ceil();
     if 2.0 * half + 1.0 > MAX_TRAPEZOID_NODES {
-        return Trapezoid { w, g };
+        return none;
     }
     let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
     for k in -(half as i64)..=half as i64 {
@@ -283,13 +309,20 @@ fn trapezoid(act: Activation, t: f64) -> Trapezoid {
         w.push(x);
         g.push(norm * (-0.5 * x * x).exp());
     }
-    Trapezoid { w, g }
+    Trapezoid {
+        w,
+        g,
+        eta,
+        half: half as usize,
+    }
 }
 
-/// The nodes `w` and weights `g` of [`trapezoid`].
+/// The nodes `w` and weights `g` of [`trapezoid`], its step η and its nodes' largest |k|.
 struct Trapezoid {
     w: Vec<f64>,
     g: Vec<f64>,
+    eta: f64,
+    half: usize,
 }
 
 impl WithSimd for Conditional<'_> {
@@ -374,6 +407,7 @@ fn limit_lanes<S: Simd>(simd: S, limit: Limit, h: S::f64s) -> S::f64s {
 #[cfg(test)]
 mod tests {
     use super::super::quadrature::pair_cov as reference;
+    use super::super::quadrature::pair_cov_fallback as reference_fallback;
     use super::*;
 
     /// Against the 2-D quadrature reference (`quadrature::pair_cov`) for tanh, sigmoid, SiLU,
@@ -520,6 +554,96 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The conditional means on one lattice (`split_lattice::lattice_sum`, spl52) against one
+    /// trapezoidal or window rule per node ([`Conditional`], the rule before), tanh and sigmoid,
+    /// t from 10⁻² to 3 (η from 0.70 to 0.04), 301 nodes b over ±30 (beyond φ's window on both
+    /// sides) with weights of both signs: the two sums within 4·10⁻¹⁵·Σ|W|. Both rules are
+    /// within 10⁻¹⁷ of each g (their ε); the lattice's weights carry ≤ (2 + 0.2/η)u ≤ 8u =
+    /// 1.8·10⁻¹⁵ of rounding from their powers (`lattice_sum`), and the sums of each g about as
+    /// much again (a few u·Σ|wₘφ| in practice, |φ| ≤ 1; measured max 7.7·10⁻¹⁷, BENCHMARKS
+    /// spl52).
+    #[test]
+    fn the_lattice_matches_one_rule_per_node() {
+        let mut worst: f64 = 0.0;
+        for act in [Activation::Tanh, Activation::Sigmoid] {
+            let c = feature_half_width(act);
+            for t in [0.01, 0.1, 0.5, 1.0, 3.0] {
+                let trap = trapezoid(act, t);
+                assert!(!trap.w.is_empty(), "{act} t = {t}: no trapezoid");
+                let nodes: Vec<(f64, f64)> = (0..301)
+                    .map(|k| {
+                        let b = -30.0 + 0.2 * k as f64 + 0.013 * (k % 7) as f64;
+                        (
+                            b,
+                            (1.0 + 0.5 * (k as f64).sin()) * if k % 3 == 0 { -1.0 } else { 1.0 },
+                        )
+                    })
+                    .collect();
+                let mass: f64 = nodes.iter().map(|n| n.1.abs()).sum();
+                let m = 0.125;
+                let (got, _) =
+                    lattice_sum(act, &nodes, (t, trap.eta, trap.half), m, usize::MAX).unwrap();
+                // One rule per node: the outer nodes as z of a unit with b = z.
+                let uj = Unit { mu: 0.0, s: 1.0, m };
+                let limit = Limit::of(act).unwrap();
+                let (want, _) = Isa::Dispatch.run(
+                    pulp::Arch::new(),
+                    Conditional {
+                        act,
+                        limit,
+                        c,
+                        outer: &nodes,
+                        uj,
+                        rho: 1.0,
+                        t,
+                        trap: &trap,
+                    },
+                );
+                let err = (got - want).abs() / mass;
+                worst = worst.max(err);
+                assert!(
+                    err <= 4e-15,
+                    "{act} t = {t}: {got:e} vs {want:e} ({err:.1e} of Σ|W|)"
+                );
+            }
+        }
+        eprintln!("lattice vs one rule per node: max |Δ|/Σ|W| = {worst:.1e}");
+    }
+
+    /// The split rule with its lattice (spl52) against the 2-D quadrature reference
+    /// (`quadrature::pair_cov_fallback`) at s = 1 … 64 (the partner at 0.9 s, means 0.3 s and
+    /// −0.18 s) and |ρ| from 0.9 to 1 − 10⁻¹², both signs, tanh and sigmoid: within 10⁻¹² of
+    /// √(VarᵢVarⱼ), the split rule's tolerance in the tests above (the lattice adds ≤ 2·10⁻¹⁵
+    /// of rounding to each g, times E|ψ(hᵢ)| ≤ 1: below 10⁻¹⁴ of √(VarᵢVarⱼ) for these units,
+    /// Var ≥ 0.05). Most of these pairs take the lattice (t = 0.9s√(1 − ρ²) ≤ 3.4).
+    #[test]
+    fn lattice_pairs_match_the_2d_rule() {
+        let mut worst: f64 = 0.0;
+        let mut lattice = 0;
+        for act in [Activation::Tanh, Activation::Sigmoid] {
+            for s in [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
+                let (ui, var_i) = Unit::with_variance(act, 0.3 * s, s);
+                let (uj, var_j) = Unit::with_variance(act, -0.2 * 0.9 * s, 0.9 * s);
+                for r in [0.9, 0.99, 0.999, 0.9999, 0.99999, 1.0 - 1e-8, 1.0 - 1e-12] {
+                    for rho in [r, -r] {
+                        let want = reference_fallback(act, ui, uj, rho).0;
+                        let (got, _) = pair_cov(act, ui, uj, rho).unwrap();
+                        let err = (got - want).abs() / (var_i * var_j).sqrt();
+                        worst = worst.max(err);
+                        assert!(
+                            err <= 1e-12,
+                            "{act} s = {s}, ρ = {rho}: {got:e} vs {want:e} ({err:.1e})"
+                        );
+                        let t = uj.s * ((1.0 - rho) * (1.0 + rho)).sqrt();
+                        lattice += usize::from(!trapezoid(act, t).w.is_empty());
+                    }
+                }
+            }
+        }
+        assert!(lattice >= 100, "only {lattice} pairs with a trapezoid");
+        eprintln!("lattice pairs: max |ΔC|/√(VarᵢVarⱼ) = {worst:.1e}");
     }
 
     /// The rule declines where it has no limit (GELU: its own closed form).
