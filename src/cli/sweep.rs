@@ -11,7 +11,7 @@ use corrflow::sweep::merge::{merge_into, read_records};
 use corrflow::sweep::plots::write_plots;
 use corrflow::sweep::session::{dry_run, run_sweep, SweepOptions};
 use corrflow::sweep::summary::failed_table;
-use corrflow::sweep::summary::{means_table, table};
+use corrflow::sweep::summary::{means_table, table, unlearned_line};
 use corrflow::sweep::Shard;
 use corrflow::{Error, Result};
 
@@ -124,6 +124,7 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
             }
             text += "\nmeans over seeds and other keys\n";
             text += &means_table(&records);
+            text += &unlearned_line(&records);
             // The plots first: a plots folder that cannot be written is refused before any
             // table is printed (no partial output).
             let written = write_plots(&records, &plots.unwrap_or_else(|| dir.join("plots")))?;

@@ -664,11 +664,9 @@ mod tests {
         );
     }
 
-    /// adv52: a record with `unlearned` after one without it (a sweep whose grid varies --lr,
-    /// MNIST 100,100 at 0.001 and 0.1) was noted as holding "keys no result record has, read
-    /// past: 'unlearned'": the known keys were the first record's, written without the key.
-    #[test]
-    fn an_unlearned_record_after_one_without_is_not_noted() {
+    /// A results file of two records, the second (index 1, seed 2) with the `unlearned` of a
+    /// collapse (MNIST 100,100 at --lr 0.1, as a sweep whose grid varies --lr writes it), read.
+    fn one_collapsed_of_two() -> LogContents {
         let dir = tempfile::tempdir().unwrap();
         let unlearned = "\"unlearned\":{\"cause\":\"collapse\",\"epoch\":15,\"loss\":0.907,\
              \"constant_loss\":0.9,\"initial_loss\":3.45,\"gain\":1.5,\"default_gain\":1.5,\
@@ -681,9 +679,38 @@ mod tests {
         );
         let text = [record_at(1, 0, 0.9, 1.0), second].concat();
         std::fs::write(dir.path().join(RESULTS_FILE), text).unwrap();
-        let c = read_log(&dir.path().join(RESULTS_FILE), None).unwrap();
+        read_log(&dir.path().join(RESULTS_FILE), None).unwrap()
+    }
+
+    /// adv52: a record with `unlearned` after one without it (a sweep whose grid varies --lr,
+    /// MNIST 100,100 at 0.001 and 0.1) was noted as holding "keys no result record has, read
+    /// past: 'unlearned'": the known keys were the first record's, written without the key.
+    #[test]
+    fn an_unlearned_record_after_one_without_is_not_noted() {
+        let c = one_collapsed_of_two();
         assert!(c.records[1].unlearned.is_some(), "{:?}", c.records[1]);
         assert!(c.unknown_keys.is_empty(), "{:?}", c.unknown_keys);
+    }
+
+    /// adv52: `sweep summarize` said nothing of a point that learned nothing usable; its table
+    /// now marks the row, and the means are followed by the points they pool.
+    #[test]
+    fn the_summary_marks_a_point_that_learned_nothing() {
+        use crate::sweep::summary::{table, unlearned_line};
+        let c = one_collapsed_of_two();
+        let rows = table(&c.records);
+        assert_eq!(
+            rows.matches("learned nothing usable (collapse)").count(),
+            1,
+            "{rows}"
+        );
+        let marked = rows.lines().position(|l| l.contains("learned nothing"));
+        assert!(marked.is_some_and(|k| rows.lines().nth(k - 1).unwrap().contains(&id_of(2))));
+        assert_eq!(
+            unlearned_line(&c.records),
+            "1 point(s) learned nothing usable and are pooled in these means: #1 (collapse)\n"
+        );
+        assert_eq!(unlearned_line(&c.records[..1]), "");
     }
 
     /// adv22's tampered records (a foreign id, a wrong index, a `failed` that is not a string, an
