@@ -94,13 +94,7 @@ fn csv_bytes(records: &[Record], path: &Path) -> Result<Vec<u8>> {
         ]);
         row.extend(info(r.input_info));
         row.extend(info(r.output_info));
-        // The cause of a training far worse than a constant output (`net::unlearned`), as the
-        // record spells it; empty for the others.
-        let unlearned = r
-            .unlearned
-            .as_ref()
-            .and_then(|u| serde_json::to_value(u.cause).ok());
-        row.push(unlearned.as_ref().map_or(String::new(), cell));
+        row.push(r.unlearned_cause().unwrap_or_default());
         for l in 0..layers {
             match r.theory.get(l) {
                 Some(t) => row.extend([t.accuracy.to_string(), t.stderr.to_string()]),

@@ -72,6 +72,17 @@ pub struct Record {
 }
 
 impl Record {
+    /// The cause of a training that ended far worse than a constant output
+    /// (`net::unlearned`) as the record spells it ("collapse", "lr", …): the CSV's `unlearned`
+    /// column and the summary's mark; `None` for a point that learned.
+    pub fn unlearned_cause(&self) -> Option<String> {
+        let u = self.unlearned.as_ref()?;
+        Some(match serde_json::to_value(u.cause) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => format!("{:?}", u.cause),
+        })
+    }
+
     /// The keys a record line may hold: every field's name, as serde's derive hands them to
     /// `Deserializer::deserialize_struct`. Taken from the type, not from a record: a record
     /// without `unlearned` is written without that key, so the keys of a file's first record

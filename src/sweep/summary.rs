@@ -45,7 +45,7 @@ pub fn table(records: &[Record]) -> String {
             info.map_or("n/a".into(), |i| format!("{:.3}", i.mean_term)),
             info.map_or("n/a".into(), |i| format!("{:.3}", i.cov_term)),
         );
-        if let Some(cause) = unlearned_cause(r) {
+        if let Some(cause) = r.unlearned_cause() {
             let _ = writeln!(
                 out,
                 "      ! learned nothing usable ({cause}): its training ended no better than a \
@@ -56,23 +56,13 @@ pub fn table(records: &[Record]) -> String {
     out
 }
 
-/// The cause of a point whose training ended far worse than a constant output
-/// (`net::unlearned`), as its record and the CSV write it ("collapse", "lr", …).
-fn unlearned_cause(r: &Record) -> Option<String> {
-    let u = r.unlearned.as_ref()?;
-    Some(match serde_json::to_value(u.cause) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{:?}", u.cause),
-    })
-}
-
 /// The line after [`means_table`] naming the points that learned nothing usable, which its
 /// means pool with the others; empty when there are none (adv52: the summary said nothing of
 /// them, where the record, the CSV and the sweep's stderr did).
 pub fn unlearned_line(records: &[Record]) -> String {
     let marked: Vec<String> = records
         .iter()
-        .filter_map(|r| unlearned_cause(r).map(|c| format!("#{} ({c})", r.index)))
+        .filter_map(|r| r.unlearned_cause().map(|c| format!("#{} ({c})", r.index)))
         .collect();
     if marked.is_empty() {
         return String::new();

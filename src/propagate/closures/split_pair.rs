@@ -284,24 +284,18 @@ pub(crate) fn trapezoid_serves(act: Activation) -> bool {
 /// 149 at t = 1, growing as t beyond.
 fn trapezoid(act: Activation, t: f64) -> Trapezoid {
     let (mut w, mut g) = (Vec::new(), Vec::new());
-    let none = Trapezoid {
-        w: Vec::new(),
-        g: Vec::new(),
-        eta: 0.0,
-        half: 0,
-    };
     let Some(strip) = bounded_strip(act) else {
-        return none;
+        return Trapezoid::default();
     };
     if t <= 0.0 {
-        return none;
+        return Trapezoid::default();
     }
     let l = (2.0 / TRAPEZOID_ERROR).ln();
     let a = (2.0 * l).sqrt().min(strip / t);
     let eta = 2.0 * std::f64::consts::PI * a / (0.5 * a * a + l);
     let half = (INNER_RANGE / eta).ceil();
     if 2.0 * half + 1.0 > MAX_TRAPEZOID_NODES {
-        return none;
+        return Trapezoid::default();
     }
     let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
     for k in -(half as i64)..=half as i64 {
@@ -317,7 +311,9 @@ fn trapezoid(act: Activation, t: f64) -> Trapezoid {
     }
 }
 
-/// The nodes `w` and weights `g` of [`trapezoid`], its step η and its nodes' largest |k|.
+/// The nodes `w` and weights `g` of [`trapezoid`], its step η and its nodes' largest |k|;
+/// empty (the default) where no rule applies.
+#[derive(Default)]
 struct Trapezoid {
     w: Vec<f64>,
     g: Vec<f64>,
