@@ -39,6 +39,45 @@ const COLUMNS_PER_TASK: usize = 64;
 /// padding rows included: every byte of the block is written once, by the pool's threads, each
 /// task's pages faulted in first by one `MADV_POPULATE_WRITE`.
 pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
+    // SAFETY: each call writes its `count` columns of `stride` values from `to` (one write
+    // for the task's chunk); all-zero bits are T's 0.0 (`ZeroBits`).
+    par_columns(rows, cols, |_, count, to: *mut T, stride| unsafe {
+        std::ptr::write_bytes(to, 0, count * stride)
+    })
+}
+
+/// A copy of `src` (as `Mat::clone`), its columns copied in parallel chunks as [`par_zeros`]
+/// zeroes them, padding rows zeroed: the pool's threads take the fresh block's page faults
+/// together, where `clone` takes them one by one on the calling thread (training's snapshot
+/// of the weights before its first epoch, `net::stalled`: 14 MB for 784-1000-1000-10).
+pub fn par_clone<T: ZeroBits>(src: &Mat<T>) -> Mat<T> {
+    let rows = src.nrows();
+    // SAFETY: column c of `src` holds `rows` contiguous values (an owned matrix's row stride
+    // is 1), read only; each call writes its `count` columns of `stride` ≥ rows values from
+    // `to`.
+    par_columns(
+        rows,
+        src.ncols(),
+        |first, count, to: *mut T, stride| unsafe {
+            for k in 0..count {
+                let column = to.add(k * stride);
+                std::ptr::copy_nonoverlapping(src.col(first + k).as_ptr(), column, rows);
+                std::ptr::write_bytes(column.add(rows), 0, stride - rows)
+            }
+        },
+    )
+}
+
+/// A fresh `rows` × `cols` block whose columns `fill` writes in parallel tasks of
+/// [`COLUMNS_PER_TASK`] columns, each task's pages faulted in first by one [`populate`]:
+/// `fill(first, count, to, stride)` must write all `stride` values of columns first … first +
+/// count − 1, which lie one after the other from `to`: each column's rows and then its padding
+/// rows (faer's GEMM reads those; the allocator would have zeroed them).
+fn par_columns<T: ZeroBits>(
+    rows: usize,
+    cols: usize,
+    fill: impl Fn(usize, usize, *mut T, usize) + Sync,
+) -> Mat<T> {
     let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
     // An owned matrix's column stride is its row capacity (rows rounded up to whole cache
     // lines), whatever its dimensions; a fresh one's block holds `cols` such columns.
@@ -48,14 +87,14 @@ pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
         .into_par_iter()
         .for_each(|t| {
             let first = t * COLUMNS_PER_TASK;
-            let len = (cols - first).min(COLUMNS_PER_TASK) * stride;
-            // SAFETY: columns first … first + COLUMNS_PER_TASK − 1 (< cols) span `len` values
+            let count = (cols - first).min(COLUMNS_PER_TASK);
+            // SAFETY: columns first … first + count − 1 (< cols) span count·stride values
             // from first·stride, inside the block of `cols` columns of `stride` values; each
-            // task writes its own columns only. All-zero bits are T's 0.0 (`ZeroBits`).
+            // task writes its own columns only.
             unsafe {
                 let chunk = base.get().add(first * stride);
-                populate(chunk.cast(), len * std::mem::size_of::<T>());
-                std::ptr::write_bytes(chunk, 0, len)
+                populate(chunk.cast(), count * stride * std::mem::size_of::<T>());
+                fill(first, count, chunk, stride);
             }
         });
     // SAFETY: rows ≤ row capacity and cols ≤ column capacity (reserved above), and every entry
@@ -126,7 +165,7 @@ unsafe fn populate(ptr: *mut u8, len: usize) {
     let _ = (ptr, len);
 }
 
-/// The matrix pointer shared by the tasks of [`par_zeros`] (through a method, so that closures
+/// The matrix pointer shared by the tasks of [`par_columns`] (through a method, so that closures
 /// capture the wrapper, not the raw pointer).
 struct Shared<T>(*mut T);
 
@@ -136,7 +175,7 @@ impl<T> Shared<T> {
     }
 }
 
-// SAFETY: the tasks of `par_zeros` write disjoint columns.
+// SAFETY: the tasks of `par_columns` write disjoint columns.
 unsafe impl<T> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Shared<T> {}
@@ -145,19 +184,23 @@ unsafe impl<T> Sync for Shared<T> {}
 mod tests {
     use super::*;
 
+    /// Shapes the empty ones, single entries, odd and wide ones, and more columns than a
+    /// task's [`COLUMNS_PER_TASK`].
+    const SHAPES: [(usize, usize); 7] = [
+        (0, 0),
+        (0, 5),
+        (5, 0),
+        (1, 1),
+        (7, 3),
+        (784, 300),
+        (13, 1000),
+    ];
+
     /// Every shape, the empty ones included, is all zeros with the dimensions asked for, and
     /// a column's slice covers exactly its rows.
     #[test]
     fn par_zeros_is_zeros() {
-        for (r, c) in [
-            (0, 0),
-            (0, 5),
-            (5, 0),
-            (1, 1),
-            (7, 3),
-            (784, 300),
-            (13, 1000),
-        ] {
+        for (r, c) in SHAPES {
             let m = par_zeros::<f64>(r, c);
             assert_eq!((m.nrows(), m.ncols()), (r, c));
             assert!((0..c).all(|j| m.col_as_slice(j).len() == r));
@@ -165,6 +208,30 @@ mod tests {
             let m = par_zeros::<f32>(r, c);
             assert_eq!((m.nrows(), m.ncols()), (r, c));
             assert!((0..c).all(|j| m.col_as_slice(j).iter().all(|v| v.to_bits() == 0)));
+        }
+    }
+
+    /// Every shape, the empty ones included, is copied bit for bit (signed zeros, NaN
+    /// payloads, subnormals), as `clone` copies it.
+    #[test]
+    fn par_clone_is_clone() {
+        for (r, c) in SHAPES {
+            let specials = [-0.0, f64::from_bits(0x7ff8_dead_beef_0001), 5e-324, -1.5];
+            let src = Mat::<f64>::from_fn(r, c, |i, j| match (i * 31 + j * 7) % 9 {
+                k if k < 4 => specials[k],
+                k => (i as f64 + 0.5) * (j as f64 - k as f64),
+            });
+            let m = par_clone(&src);
+            assert_eq!((m.nrows(), m.ncols()), (r, c));
+            assert!((0..c).all(|j| m.col_as_slice(j).len() == r));
+            assert!((0..c).all(|j| m
+                .col_as_slice(j)
+                .iter()
+                .zip(src.col_as_slice(j))
+                .all(|(a, b)| a.to_bits() == b.to_bits())));
+            let src = Mat::<f32>::from_fn(r, c, |i, j| (i as f32) - 2.0 * j as f32);
+            let m = par_clone(&src);
+            assert!((0..c).all(|j| m.col_as_slice(j) == src.col_as_slice(j)));
         }
     }
 

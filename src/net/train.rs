@@ -866,7 +866,7 @@ pub fn zeros_like<T: Real>(net: &Mlp<T>) -> Vec<Layer<T>> {
     net.layers
         .iter()
         .map(|l| Layer {
-            w: Mat::zeros(l.fan_out(), l.fan_in()),
+            w: crate::io::par_zeros(l.fan_out(), l.fan_in()),
             b: Col::zeros(l.fan_out()),
         })
         .collect()
