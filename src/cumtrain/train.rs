@@ -203,6 +203,7 @@ pub fn train_cumulants_timed(
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
             }),
             phases: None,
+            peak_batch_loss: None,
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
             return Err(diverged(

@@ -107,6 +107,10 @@ pub struct EpochStats {
     /// Where the epoch's steps spent their time (samples objective only; `--timings`).
     #[serde(skip)]
     pub phases: Option<StepPhases>,
+    /// The highest mean loss of one batch in the epoch (samples objective only): a rate's
+    /// blow-up that the epoch's mean hides (`super::unlearned`).
+    #[serde(skip)]
+    pub peak_batch_loss: Option<f64>,
 }
 
 /// Wall seconds one epoch of mini-batch training spent in each phase of its steps, summed
@@ -213,6 +217,7 @@ fn train_in<T: Real>(
     for epoch in 1..=cfg.epochs {
         order.shuffle(&mut rng);
         let (mut loss_sum, mut hits) = (0.0, 0usize);
+        let mut peak_batch_loss = f64::NEG_INFINITY;
         let mut phases = StepPhases::default();
         for chunk in order.chunks(batch) {
             let mut clock = Instant::now();
@@ -245,6 +250,7 @@ fn train_in<T: Real>(
                 first_curvature = Some(readout_curvature(z));
             }
             loss_sum += batch_loss * b as f64;
+            peak_batch_loss = peak_batch_loss.max(batch_loss);
             phases.loss += lap(&mut clock);
             for l in (1..net.layers.len()).rev() {
                 propagate_delta(net, l, &fp, &mut deltas, b);
@@ -269,6 +275,7 @@ fn train_in<T: Real>(
             train_accuracy: hits as f64 / data.len() as f64,
             parts: None,
             phases: Some(phases),
+            peak_batch_loss: Some(peak_batch_loss),
         };
         if !stats.loss.is_finite() {
             return Err(Error::config(

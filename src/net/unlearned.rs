@@ -40,9 +40,11 @@
 //!
 //! - **a collapse after `--lr` diverged**: an epoch of the run ended above L₀, the steps made
 //!   the network worse than untrained before it settled (a short run at chance, as
-//!   higher-order's one epoch, ends below its start). Not caught: a rate whose blow-up the
-//!   epoch's mean hides (XOR relu `--lr 1`: epoch 1 at 9.4 below L₀ = 14.8, then 1.04·C at
-//!   accuracy 0.49).
+//!   higher-order's one epoch, ends below its start); or one batch's loss reached
+//!   [`BATCH_ABOVE_START`]·L₀, a blow-up the epoch's mean hides (XOR relu `--lr 1`: epoch 1 at
+//!   9.4 below L₀ = 14.8, a batch of it at 409 = 27.6·L₀, then 1.04·C at accuracy 0.49; the
+//!   epoch rule alone missed it up to the fifty-third session). Healthy short runs' batches
+//!   overshoot their start by up to 5.5× (higher-order's one epoch of the quadratic network).
 //!
 //! Otherwise the run started at an ordinary scale and ended below its start: not trained long
 //! enough, and silent. A warning, not a refusal: the run did what was asked and its numbers are
@@ -74,6 +76,13 @@ pub const FAR_START: f64 = 1e4;
 /// Multiple of the starting loss at or above which the last epoch names `--lr`: divergences
 /// measured 597× or more, transients of a first epoch ≤ 4.6×.
 pub const WORSE_THAN_START: f64 = 10.0;
+
+/// Multiple of the starting loss at or above which one batch's loss marks a divergence that
+/// the epoch's mean hid, for a run that ended at a constant output: XOR relu `--lr 1` 27.6×
+/// (seed 1; its epochs' means stayed below the start), `--lr 2`, `3` 273× to 1 700×; healthy
+/// short runs that ended at chance 1.2× to 5.5× (higher-order's one epoch of the quadratic
+/// network: its first batches overshoot), measured in the fifty-third session (EXPERIMENTS.md).
+pub const BATCH_ABOVE_START: f64 = 10.0;
 
 /// Share of the constant's loss at or above which a last epoch at chance accuracy is taken for
 /// an output that ignores the input: a collapsed network outputs about the class frequencies
@@ -159,6 +168,10 @@ pub struct Unlearned {
     pub diverged_epoch: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diverged_loss: Option<f64>,
+    /// Whether that loss is one batch's, where the epoch's mean stayed below the start
+    /// ([`BATCH_ABOVE_START`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub diverged_in_batch: bool,
 }
 
 /// The warning for a training whose last epoch in `history` ended at least
@@ -195,14 +208,26 @@ pub fn unlearned_warning(
     } else {
         Some(initial(start.default_gain)?)
     };
-    // The run's highest epoch (the first of equals), for a collapse.
+    // The run's highest epoch (the first of equals), and its highest batch, for a collapse.
     let peak = history
         .iter()
         .fold(last, |p, e| if e.loss > p.loss { e } else { p });
+    let batch_peak = history
+        .iter()
+        .filter_map(|e| Some((e.epoch, e.peak_batch_loss?)))
+        .fold(None, |p: Option<(usize, f64)>, e| match p {
+            Some(p) if p.1 >= e.1 => Some(p),
+            _ => Some(e),
+        });
     let mut diverged = None;
     let cause = if !far {
         if peak.loss > initial_loss {
-            diverged = Some(peak);
+            diverged = Some((peak.epoch, peak.loss, false));
+            Cause::Collapse
+        } else if let Some((epoch, loss)) =
+            batch_peak.filter(|&(_, l)| l >= BATCH_ABOVE_START * initial_loss)
+        {
+            diverged = Some((epoch, loss, true));
             Cause::Collapse
         } else {
             return None;
@@ -229,8 +254,9 @@ pub fn unlearned_warning(
         epochs: cfg.epochs,
         train_accuracy: last.train_accuracy,
         loss_kind: cfg.loss,
-        diverged_epoch: diverged.map(|e| e.epoch),
-        diverged_loss: diverged.map(|e| e.loss),
+        diverged_epoch: diverged.map(|d| d.0),
+        diverged_loss: diverged.map(|d| d.1),
+        diverged_in_batch: diverged.is_some_and(|d| d.2),
     })
 }
 
@@ -303,9 +329,13 @@ impl fmt::Display for Unlearned {
             ),
             Cause::Collapse => {
                 let peak = self.diverged_loss.unwrap_or(f64::NAN);
+                let (what, reached) = match self.diverged_in_batch {
+                    true => ("a batch of epoch", "reached"),
+                    false => ("epoch", "ended at"),
+                };
                 write!(
                     f,
-                    "epoch {} ended at a loss of {:.2e}, {:.1e} times the untrained network's \
+                    "{what} {} {reached} a loss of {:.2e}, {:.1e} times the untrained network's \
                      ({:.2e}): the steps diverged, and the network settled on an output that \
                      ignores its input; expected a smaller --lr (now {:?})",
                     self.diverged_epoch.unwrap_or(0),
@@ -367,16 +397,7 @@ mod tests {
         let widths = [&[3][..], hidden, &[2]].concat();
         let act = Activation::Quadratic { alpha: 0.5 };
         let mut net = Mlp::init(&widths, act, gain, 5).unwrap();
-        let cfg = TrainConfig {
-            epochs,
-            batch: 16,
-            lr,
-            loss: Loss::Mse,
-            optimizer: Optimizer::Adam,
-            momentum: 0.9,
-            seed: 3,
-            precision: Precision::F64,
-        };
+        let cfg = adam_mse(epochs, lr);
         let data = data();
         let history = train(&mut net, &data, &cfg, |_| {}).unwrap();
         let start = Start {
@@ -385,6 +406,27 @@ mod tests {
             seed: 5,
         };
         unlearned_warning(&history, &net, &data, start, &cfg)
+    }
+
+    /// The start of the relu networks of the histories' tests: gain 1 (their default), seed 5.
+    const UNIT_GAIN: Start = Start {
+        gain: 1.0,
+        default_gain: 1.0,
+        seed: 5,
+    };
+
+    /// The tests' training settings: Adam on the MSE, batches of 16, seed 3.
+    fn adam_mse(epochs: usize, lr: f64) -> TrainConfig {
+        TrainConfig {
+            epochs,
+            batch: 16,
+            lr,
+            loss: Loss::Mse,
+            optimizer: Optimizer::Adam,
+            momentum: 0.9,
+            seed: 3,
+            precision: Precision::F64,
+        }
     }
 
     /// A history of `losses` (one per epoch) ending at train accuracy `accuracy`.
@@ -397,6 +439,7 @@ mod tests {
                 train_accuracy: if k + 1 == n { accuracy } else { 0.5 },
                 parts: None,
                 phases: None,
+                peak_batch_loss: None,
             })
             .collect()
     }
@@ -414,24 +457,10 @@ mod tests {
         let p = *counts.iter().max().unwrap() as f64 / 128.0;
         assert!((ceiling - p - 3.0 * (p * (1.0 - p) / 128.0).sqrt()).abs() < 1e-15);
         let net = Mlp::init(&[3, 8, 2], Activation::Relu, 1.0, 5).unwrap();
-        let cfg = TrainConfig {
-            epochs: 3,
-            batch: 16,
-            lr: 0.1,
-            loss: Loss::Mse,
-            optimizer: Optimizer::Adam,
-            momentum: 0.9,
-            seed: 3,
-            precision: Precision::F64,
-        };
-        let start = Start {
-            gain: 1.0,
-            default_gain: 1.0,
-            seed: 5,
-        };
+        let cfg = adam_mse(3, 0.1);
         let initial = mean_loss(&net, &data, Loss::Mse);
         let warn = |losses: &[f64], accuracy: f64| {
-            unlearned_warning(&history(losses, accuracy), &net, &data, start, &cfg)
+            unlearned_warning(&history(losses, accuracy), &net, &data, UNIT_GAIN, &cfg)
         };
         let end = 1.01 * constant;
         let w = warn(&[1.2 * initial, 2.0 * constant, end], p).expect("a collapse");
@@ -457,6 +486,40 @@ mod tests {
             None,
             "below NEAR_CONSTANT·C"
         );
+    }
+
+    /// A blow-up that only one batch shows (the epochs' means below the start; XOR relu
+    /// `--lr 1`) is a collapse once that batch reached BATCH_ABOVE_START·L₀, named as a batch;
+    /// a first batch's overshoot below it (a healthy short run, up to 5.5× measured) is not.
+    #[test]
+    fn a_blow_up_the_epochs_mean_hides_is_a_collapse() {
+        let data = data();
+        let counts = class_counts(&data.labels, 2).unwrap();
+        let end = 1.01 * constant_loss(Loss::Mse, &counts);
+        let p = *counts.iter().max().unwrap() as f64 / 128.0;
+        let net = Mlp::init(&[3, 8, 2], Activation::Relu, 1.0, 5).unwrap();
+        let cfg = adam_mse(2, 1.0);
+        let initial = mean_loss(&net, &data, Loss::Mse);
+        let warn = |first_batch_peak: f64| {
+            let mut h = history(&[0.6 * initial, end], p);
+            h[0].peak_batch_loss = Some(first_batch_peak * initial);
+            h[1].peak_batch_loss = Some(1.1 * end);
+            unlearned_warning(&h, &net, &data, UNIT_GAIN, &cfg)
+        };
+        let w = warn(BATCH_ABOVE_START * 2.76).expect("a batch's blow-up");
+        assert_eq!(w.cause, Cause::Collapse, "{w}");
+        assert_eq!(
+            (w.diverged_epoch, w.diverged_loss, w.diverged_in_batch),
+            (Some(1), Some(BATCH_ABOVE_START * 2.76 * initial), true)
+        );
+        let text = w.to_string();
+        assert!(
+            text.contains("a batch of epoch 1 reached a loss of")
+                && text.contains("smaller --lr (now 1.0)"),
+            "{text}"
+        );
+        assert_eq!(warn(5.5), None, "a first batch's overshoot");
+        assert_eq!(warn(BATCH_ABOVE_START * 0.99), None, "below the threshold");
     }
 
     /// Initial weights of 10³ (outputs ~10⁹) that steps of 0.01 cannot bring down: warned,
