@@ -107,13 +107,17 @@ fn poly<S: Simd>(simd: S, x: S::f64s, c: &[f64]) -> S::f64s {
     p
 }
 
-/// Σ (mask ? a[k] : b[k]) xᵏ by Horner.
+/// Σ (mask ? a[k] : b[k]) xᵏ by Horner. No closure for the coefficients: a closure's body is
+/// a function of its own, which the inliner may leave out of line, and out of line it runs
+/// without the kernel's instruction set (its intrinsics become calls: spl53's first
+/// `split_outer`, BENCHMARKS).
 #[inline(always)]
 fn poly_select<S: Simd>(simd: S, mask: S::m64s, x: S::f64s, a: &[f64], b: &[f64]) -> S::f64s {
-    let coef = |k: usize| simd.select_f64s(mask, simd.splat_f64s(a[k]), simd.splat_f64s(b[k]));
-    let mut p = coef(a.len() - 1);
-    for k in (0..a.len() - 1).rev() {
-        p = simd.mul_add_f64s(p, x, coef(k));
+    let top = a.len() - 1;
+    let mut p = simd.select_f64s(mask, simd.splat_f64s(a[top]), simd.splat_f64s(b[top]));
+    for k in (0..top).rev() {
+        let c = simd.select_f64s(mask, simd.splat_f64s(a[k]), simd.splat_f64s(b[k]));
+        p = simd.mul_add_f64s(p, x, c);
     }
     p
 }

@@ -43,6 +43,7 @@ pub mod rules;
 mod series_lanes;
 mod series_terms;
 mod split_lattice;
+mod split_outer;
 mod split_pair;
 mod wide_moments;
 

@@ -6,13 +6,14 @@ use pulp::{Simd, WithSimd};
 
 use super::input::Isa;
 use super::phi_lanes;
-use super::quadrature::{feature_half_width, half_range, Unit};
+use super::quadrature::{feature_half_width, Unit};
 use super::relu::{relu_cross, relu_moments};
 use super::rules::panel_nodes;
 use super::split_lattice::lattice_sum;
-use super::wide_moments::{push_segments, push_window_panels};
+use super::split_outer::{node_count, outer_panels, third_term, weighted_psi};
+use super::wide_moments::push_window_panels;
 use crate::net::Activation;
-use crate::simd::{exp, load};
+use crate::simd::{exp, load, norm_cdf, norm_pdf};
 use crate::special::{bvn_cov, normal_cdf, normal_pdf};
 
 /// Half-range in z of the inner rules: ψ is bounded (|ψ| ≤ 1), so the mass 2Φ(−9) ≈ 2·10⁻¹⁹
@@ -29,7 +30,7 @@ const INNER_RANGE: f64 = 9.0;
 /// (`quadrature::feature_half_width`), analytic on each side of 0 with its singularities at
 /// |Im h| ≥ π/2 (those of φ), so the graded panels of `wide_moments` resolve it.
 #[derive(Clone, Copy, Debug)]
-enum Limit {
+pub(super) enum Limit {
     Step { a: f64, b: f64 },
     Ramp,
 }
@@ -37,7 +38,7 @@ enum Limit {
 impl Limit {
     /// The limit of `act`; `None` where the rule does not apply (GELU has its closed form,
     /// polynomials and relu need no fallback).
-    fn of(act: Activation) -> Option<Self> {
+    pub(super) fn of(act: Activation) -> Option<Self> {
         match act {
             Activation::Tanh | Activation::Erf => Some(Limit::Step { a: 2.0, b: -1.0 }),
             Activation::Sigmoid => Some(Limit::Step { a: 1.0, b: 0.0 }),
@@ -47,7 +48,7 @@ impl Limit {
     }
 
     /// P(h).
-    fn eval(self, h: f64) -> f64 {
+    pub(super) fn eval(self, h: f64) -> f64 {
         match self {
             Limit::Step { a, b } => {
                 if h > 0.0 {
@@ -61,7 +62,7 @@ impl Limit {
     }
 
     /// E\[P(h)\] for h ~ N(μ, t²): step aΦ(μ/t) + b, ramp μΦ(μ/t) + tφ(μ/t); t = 0 gives P(μ).
-    fn mean(self, mu: f64, t: f64) -> f64 {
+    pub(super) fn mean(self, mu: f64, t: f64) -> f64 {
         if t <= 0.0 {
             return self.eval(mu);
         }
@@ -69,6 +70,40 @@ impl Limit {
         match self {
             Limit::Step { a, b } => a * normal_cdf(x) + b,
             Limit::Ramp => mu * normal_cdf(x) + t * normal_pdf(x),
+        }
+    }
+
+    /// P(h) lane by lane ([`Limit::eval`]).
+    #[inline(always)]
+    pub(super) fn eval_lanes<S: Simd>(self, simd: S, h: S::f64s) -> S::f64s {
+        let zero = simd.splat_f64s(0.0);
+        match self {
+            Limit::Step { a, b } => simd.select_f64s(
+                simd.greater_than_f64s(h, zero),
+                simd.splat_f64s(a + b),
+                simd.splat_f64s(b),
+            ),
+            Limit::Ramp => simd.max_f64s(h, zero),
+        }
+    }
+
+    /// [`Limit::mean`] lane by lane at means `mu` and one spread t: Φ and φ by the lane
+    /// `norm_cdf` (erfc within a few ulp of `libm::erfc`) and `norm_pdf`.
+    #[inline(always)]
+    pub(super) fn mean_lanes<S: Simd>(self, simd: S, mu: S::f64s, t: f64) -> S::f64s {
+        if t <= 0.0 {
+            return self.eval_lanes(simd, mu);
+        }
+        let x = simd.div_f64s(mu, simd.splat_f64s(t));
+        match self {
+            Limit::Step { a, b } => {
+                simd.mul_add_f64s(simd.splat_f64s(a), norm_cdf(simd, x), simd.splat_f64s(b))
+            }
+            Limit::Ramp => simd.mul_add_f64s(
+                mu,
+                norm_cdf(simd, x),
+                simd.mul_f64s(simd.splat_f64s(t), norm_pdf(simd, x)),
+            ),
         }
     }
 
@@ -105,7 +140,8 @@ impl Limit {
 /// the per-node rules have nodes (at w500x3's strong pairs ~50× fewer evaluations of φ,
 /// BENCHMARKS spl52); the third over zⱼ with
 /// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
-/// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale, [`push_graded`])
+/// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale,
+/// `split_outer::outer_panels`; the nodes' weights W·ψ and E\[P(hᵢ)|zⱼ\] on SIMD lanes, spl53)
 /// and from the centre of the other factor's feature: g's at b = 0 on the scale max(1, t)
 /// (E\[φ(hⱼ)|b\] varies on φ's unit scale or on t), E\[P(hᵢ)|zⱼ\]'s at μᵢ + sᵢρzⱼ = 0 on the
 /// scale sᵢ√(1 − ρ²) (a step or kink smoothed by the conditional spread). At most ~26 outer
@@ -120,23 +156,17 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
     let rho = rho.clamp(-1.0, 1.0);
     let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
     let c = feature_half_width(act);
-    let psi = |h: f64| act.eval(h) - limit.eval(h);
     let (ti, tj) = (ui.s * q, uj.s * q);
     // E[(P(hᵢ) − E Pᵢ)·ψ(hⱼ)] over zⱼ: hᵢ | zⱼ ~ N(μᵢ + sᵢρzⱼ, sᵢ²q²), whose mean of P is
     // smooth beyond 9 of its spreads from its break (Φ at 9: 10⁻¹⁹ from its limits).
     let mp_i = limit.mean(ui.mu, ui.s);
-    let mut evals = 0;
-    let mut third = 0.0;
-    for (z, w) in outer_nodes(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti)) {
-        let p = limit.mean(ui.mu + ui.s * rho * z, ti) - mp_i;
-        third += w * psi(uj.mu + uj.s * z) * p;
-        evals += 1;
-    }
+    let panels_j = outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
+    let third = third_term(act, limit, uj, &panels_j, (ui.mu, ui.s * rho, ti, mp_i));
+    let mut evals = node_count(&panels_j);
     // E[ψ(hᵢ)·(φ(hⱼ) − mⱼ)] over zᵢ: the outer weights times ψ(hᵢ), then the inner rules; g is
     // φ's polynomial limit beyond c + 9t from b = 0.
-    let outer: Vec<(f64, f64)> = outer_nodes(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj))
-        .map(|(z, w)| (z, w * psi(ui.mu + ui.s * z)))
-        .collect();
+    let panels_i = outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
+    let outer = weighted_psi(act, limit, ui, &panels_i);
     evals += outer.len();
     let trap = trapezoid(act, tj);
     // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
@@ -145,12 +175,10 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
         .filter(|o| o.1 != 0.0)
         .map(|&(z, w)| (uj.mu + uj.s * rho * z, w))
         .collect();
-    let lattice = if trap.w.is_empty() {
-        None
-    } else {
-        let budget = active.len() * trap.w.len();
-        lattice_sum(act, &active, (tj, trap.eta, trap.half), uj.m, budget)
-    };
+    let lattice = trap.as_ref().and_then(|tr| {
+        let budget = active.len() * tr.len();
+        lattice_sum(act, &active, (tj, tr.eta, tr.half), uj.m, budget)
+    });
     let conditional = || {
         Isa::Dispatch.run(
             pulp::Arch::new(),
@@ -162,72 +190,12 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
                 uj,
                 rho,
                 t: tj,
-                trap: &trap,
+                trap: trap.as_ref(),
             },
         )
     };
     let (second, inner_evals) = lattice.unwrap_or_else(conditional);
     Some((limit.cov(ui, uj, rho) + second + third, evals + inner_evals))
-}
-
-/// The nodes z and weights of an outer rule of [`pair_cov`] for h = μ + s z over ψ's window
-/// (|h| ≤ c, within ±`half_range`(μ/s)) of unit `u`: edges graded from h = 0 on unit scale
-/// and from the other factor's feature `(centre, slope, scale, reach)` — the z where
-/// centre + slope·z = 0, graded on `scale` out to `reach` — each stretch split to at most
-/// `SPLIT_PANEL` in z; 16-point Gauss–Legendre on each panel times the normal density.
-fn outer_nodes(
-    c: f64,
-    u: Unit,
-    (centre, slope, scale, reach): (f64, f64, f64, f64),
-) -> impl Iterator<Item = (f64, f64)> {
-    let range = half_range(u.mu / u.s);
-    let (lo, hi) = (
-        ((-c - u.mu) / u.s).max(-range),
-        ((c - u.mu) / u.s).min(range),
-    );
-    let mut edges = Vec::with_capacity(48);
-    push_graded(u.mu, u.s, 1.0, c, &mut edges);
-    if slope != 0.0 {
-        push_graded(centre, slope, scale, reach, &mut edges);
-    }
-    let panels = panels_between(&mut edges, lo, hi);
-    let (gx, gw) = panel_nodes();
-    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
-    panels.into_iter().flat_map(move |(mid, half)| {
-        gx.iter().zip(gw).map(move |(x, g)| {
-            let z = mid + half * x;
-            (z, half * g * norm * (-0.5 * z * z).exp())
-        })
-    })
-}
-
-/// Appends the z = (h − μ)/σ of h = 0, ±2u, ±4u, ±8u, … below `reach` and of ±`reach` (only
-/// h = 0 when u = 0: a break).
-fn push_graded(mu: f64, sigma: f64, u: f64, reach: f64, edges: &mut Vec<f64>) {
-    edges.push(-mu / sigma);
-    if u <= 0.0 {
-        return;
-    }
-    let mut e = 2.0 * u;
-    while e < reach {
-        edges.extend([(-e - mu) / sigma, (e - mu) / sigma]);
-        e *= 2.0;
-    }
-    edges.extend([(-reach - mu) / sigma, (reach - mu) / sigma]);
-}
-
-/// The panels (mid, half) of \[lo, hi\] between the sorted `edges` inside it, each stretch
-/// split into equal pieces of at most `SPLIT_PANEL` ([`push_segments`]).
-fn panels_between(edges: &mut Vec<f64>, lo: f64, hi: f64) -> Vec<(f64, f64)> {
-    let mut panels = Vec::new();
-    if lo >= hi {
-        return panels;
-    }
-    edges.retain(|&z| lo < z && z < hi);
-    edges.extend([lo, hi]);
-    edges.sort_by(f64::total_cmp);
-    push_segments(edges, &mut panels);
-    panels
 }
 
 /// Σ over the outer nodes (zᵢ, Wψ(hᵢ)) of Wψ(hᵢ)·(E\[φ(hⱼ)|zᵢ\] − mⱼ), the conditional
@@ -243,7 +211,7 @@ struct Conditional<'a> {
     uj: Unit,
     rho: f64,
     t: f64,
-    trap: &'a Trapezoid,
+    trap: Option<&'a Trapezoid>,
 }
 
 /// Absolute error allowed to [`trapezoid`]'s g(b) (|φ| ≤ 1): 10⁻¹⁷, as ψ's window.
@@ -272,53 +240,56 @@ pub(crate) fn trapezoid_serves(act: Activation) -> bool {
     bounded_strip(act).is_some()
 }
 
-/// The nodes wₖ = kη (|k| ≤ ⌈W/η⌉, W = [`INNER_RANGE`]) and weights ηe^{−wₖ²/2}/√(2π) of the
-/// trapezoidal rule for g(b) = E\[φ(b + tw)\], w ~ N(0, 1), at the absolute error
-/// [`TRAPEZOID_ERROR`] = ε for every b (empty where [`bounded_strip`] has no strip or t = 0).
+/// The trapezoidal rule with nodes wₖ = kη (|k| ≤ ⌈W/η⌉, W = [`INNER_RANGE`]) and weights
+/// ηe^{−wₖ²/2}/√(2π) for g(b) = E\[φ(b + tw)\], w ~ N(0, 1), at the absolute error
+/// [`TRAPEZOID_ERROR`] = ε for every b (`None` where [`bounded_strip`] has no strip or t = 0).
 /// f(w) = φ(b + tw)e^{−w²/2}/√(2π) is analytic in |Im w| ≤ a_max = strip/t with |φ| ≤ 1 there,
 /// so ∫|f(x + iy)|dx ≤ e^{y²/2} and the rule's error is at most 2e^{a²/2}/(e^{2πa/η} − 1) for
 /// any a ≤ a_max (Trefethen & Weideman, SIAM Rev. 56, 385, 2014, Thm 5.1). With
 /// L = ln(2/ε), a = min(√(2L), a_max) and η = 2πa/(a²/2 + L) that is 2/(e^L − e^{−a²/2}) ≈ ε
 /// (a = √(2L) minimises the node count 2W/η); the nodes beyond W omit at most
 /// 2(Φ(−W) + ηφ(W)) < 2·10⁻¹⁸. The count: 27 as t → 0 (η = 0.70), 77 at tanh's t = ½,
-/// 149 at t = 1, growing as t beyond.
-fn trapezoid(act: Activation, t: f64) -> Trapezoid {
-    let (mut w, mut g) = (Vec::new(), Vec::new());
-    let Some(strip) = bounded_strip(act) else {
-        return Trapezoid::default();
-    };
+/// 149 at t = 1, growing as t beyond. Only η and the count: the lattice (`split_lattice`)
+/// builds its own weights, and [`Trapezoid::nodes`] the per-node rule's (spl53: building them
+/// for every pair cost up to 149 `exp` a pair for nothing where the lattice served).
+fn trapezoid(act: Activation, t: f64) -> Option<Trapezoid> {
+    let strip = bounded_strip(act)?;
     if t <= 0.0 {
-        return Trapezoid::default();
+        return None;
     }
     let l = (2.0 / TRAPEZOID_ERROR).ln();
     let a = (2.0 * l).sqrt().min(strip / t);
     let eta = 2.0 * std::f64::consts::PI * a / (0.5 * a * a + l);
     let half = (INNER_RANGE / eta).ceil();
-    if 2.0 * half + 1.0 > MAX_TRAPEZOID_NODES {
-        return Trapezoid::default();
-    }
-    let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
-    for k in -(half as i64)..=half as i64 {
-        let x = k as f64 * eta;
-        w.push(x);
-        g.push(norm * (-0.5 * x * x).exp());
-    }
-    Trapezoid {
-        w,
-        g,
+    (2.0 * half + 1.0 <= MAX_TRAPEZOID_NODES).then_some(Trapezoid {
         eta,
         half: half as usize,
-    }
+    })
 }
 
-/// The nodes `w` and weights `g` of [`trapezoid`], its step η and its nodes' largest |k|;
-/// empty (the default) where no rule applies.
-#[derive(Default)]
+/// The step η of [`trapezoid`] and its nodes' largest |k|.
 struct Trapezoid {
-    w: Vec<f64>,
-    g: Vec<f64>,
     eta: f64,
     half: usize,
+}
+
+impl Trapezoid {
+    /// The number of nodes, 2·half + 1.
+    fn len(&self) -> usize {
+        2 * self.half + 1
+    }
+
+    /// The nodes wₖ = kη and weights ηe^{−wₖ²/2}/√(2π), |k| ≤ half.
+    fn nodes(&self) -> (Vec<f64>, Vec<f64>) {
+        let norm = self.eta / (2.0 * std::f64::consts::PI).sqrt();
+        let half = self.half as i64;
+        (-half..=half)
+            .map(|k| {
+                let x = k as f64 * self.eta;
+                (x, norm * (-0.5 * x * x).exp())
+            })
+            .unzip()
+    }
 }
 
 impl WithSimd for Conditional<'_> {
@@ -333,6 +304,7 @@ impl WithSimd for Conditional<'_> {
         let zero = simd.splat_f64s(0.0);
         let (tv, t) = (simd.splat_f64s(self.t), self.t);
         let mut panels = Vec::with_capacity(32);
+        let (trap_w, trap_g) = self.trap.map(Trapezoid::nodes).unwrap_or_default();
         let (mut total, mut evals) = (0.0, 0);
         for &(z, wpsi) in self.outer {
             if wpsi == 0.0 {
@@ -343,16 +315,15 @@ impl WithSimd for Conditional<'_> {
                 panels.clear();
                 push_window_panels(self.c, b, t, INNER_RANGE, &mut panels);
             }
-            let trap = self.trap;
-            if t > 0.0 && !trap.w.is_empty() && trap.w.len() < panels.len() * gx.len() {
+            if t > 0.0 && !trap_w.is_empty() && trap_w.len() < panels.len() * gx.len() {
                 // g(b) by the trapezoidal rule of φ itself: E[P] and ψ's window not needed.
                 let bv = simd.splat_f64s(b);
                 let mut acc = zero;
-                for (x, g) in trap.w.chunks(lanes).zip(trap.g.chunks(lanes)) {
+                for (x, g) in trap_w.chunks(lanes).zip(trap_g.chunks(lanes)) {
                     let h = simd.mul_add_f64s(tv, load(simd, x), bv);
                     acc = simd.mul_add_f64s(load(simd, g), phi_lanes::eval(simd, self.act, h), acc);
                 }
-                evals += trap.w.len();
+                evals += trap_w.len();
                 total += wpsi * (simd.reduce_sum_f64s(acc) - self.uj.m);
                 continue;
             }
@@ -369,7 +340,7 @@ impl WithSimd for Conditional<'_> {
                         let h = simd.mul_add_f64s(tv, zv, bv);
                         let psi = simd.sub_f64s(
                             phi_lanes::eval(simd, self.act, h),
-                            limit_lanes(simd, self.limit, h),
+                            self.limit.eval_lanes(simd, h),
                         );
                         acc = simd.mul_add_f64s(wv, psi, acc);
                     }
@@ -386,19 +357,15 @@ impl WithSimd for Conditional<'_> {
     }
 }
 
-/// P(h) lane by lane ([`Limit::eval`]).
-#[inline(always)]
-fn limit_lanes<S: Simd>(simd: S, limit: Limit, h: S::f64s) -> S::f64s {
-    let zero = simd.splat_f64s(0.0);
-    match limit {
-        Limit::Step { a, b } => simd.select_f64s(
-            simd.greater_than_f64s(h, zero),
-            simd.splat_f64s(a + b),
-            simd.splat_f64s(b),
-        ),
-        Limit::Ramp => simd.max_f64s(h, zero),
-    }
-}
+/// The activations with a [`Limit`], for the tests of the split rule's parts.
+#[cfg(test)]
+pub(super) const WITH_LIMIT: [Activation; 5] = [
+    Activation::Tanh,
+    Activation::Sigmoid,
+    Activation::Silu,
+    Activation::Softplus,
+    Activation::Erf,
+];
 
 #[cfg(test)]
 mod tests {
@@ -413,13 +380,7 @@ mod tests {
     /// evaluations of φ per pair at every scale.
     #[test]
     fn split_rule_matches_the_reference() {
-        let acts = [
-            Activation::Tanh,
-            Activation::Sigmoid,
-            Activation::Silu,
-            Activation::Softplus,
-            Activation::Erf,
-        ];
+        let acts = WITH_LIMIT;
         let units = [
             ((0.3, 0.5), (-0.2, 0.8)),
             ((2.740_5, 6.202), (-19.150, 7.009)),
@@ -486,10 +447,10 @@ mod tests {
                         if uj.s * q <= 0.5 {
                             let c = feature_half_width(act);
                             let (ti, tj) = (ui.s * q, uj.s * q);
-                            let third = outer_nodes(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
+                            let third = outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
                             let second =
-                                outer_nodes(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
-                            let most = third.count() + 78 * second.count();
+                                outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
+                            let most = node_count(&third) + 78 * node_count(&second);
                             assert!(
                                 evals <= most,
                                 "{act} s = {s}, ρ = {rho}: {evals} evaluations > {most}"
@@ -506,12 +467,12 @@ mod tests {
     /// (sigmoid, twice the strip: t = 1 as tanh's ½), none for SiLU.
     #[test]
     fn trapezoid_counts_follow_the_bound() {
-        assert_eq!(trapezoid(Activation::Tanh, 1e-9).w.len(), 27);
-        assert_eq!(trapezoid(Activation::Tanh, 0.5).w.len(), 77);
-        assert_eq!(trapezoid(Activation::Tanh, 1.0).w.len(), 149);
-        assert_eq!(trapezoid(Activation::Sigmoid, 1.0).w.len(), 77);
-        assert!(trapezoid(Activation::Silu, 0.1).w.is_empty());
-        assert!(trapezoid(Activation::Tanh, 0.0).w.is_empty());
+        assert_eq!(trapezoid(Activation::Tanh, 1e-9).unwrap().len(), 27);
+        assert_eq!(trapezoid(Activation::Tanh, 0.5).unwrap().len(), 77);
+        assert_eq!(trapezoid(Activation::Tanh, 1.0).unwrap().len(), 149);
+        assert_eq!(trapezoid(Activation::Sigmoid, 1.0).unwrap().len(), 77);
+        assert!(trapezoid(Activation::Silu, 0.1).is_none());
+        assert!(trapezoid(Activation::Tanh, 0.0).is_none());
     }
 
     /// Monte Carlo, independent of every rule of the crate: 2·10⁶ draws of (hᵢ, hⱼ) at
@@ -566,8 +527,9 @@ mod tests {
         for act in [Activation::Tanh, Activation::Sigmoid] {
             let c = feature_half_width(act);
             for t in [0.01, 0.1, 0.5, 1.0, 3.0] {
-                let trap = trapezoid(act, t);
-                assert!(!trap.w.is_empty(), "{act} t = {t}: no trapezoid");
+                let Some(trap) = trapezoid(act, t) else {
+                    panic!("{act} t = {t}: no trapezoid");
+                };
                 let nodes: Vec<(f64, f64)> = (0..301)
                     .map(|k| {
                         let b = -30.0 + 0.2 * k as f64 + 0.013 * (k % 7) as f64;
@@ -594,7 +556,7 @@ mod tests {
                         uj,
                         rho: 1.0,
                         t,
-                        trap: &trap,
+                        trap: Some(&trap),
                     },
                 );
                 let err = (got - want).abs() / mass;
@@ -633,7 +595,7 @@ mod tests {
                             "{act} s = {s}, ρ = {rho}: {got:e} vs {want:e} ({err:.1e})"
                         );
                         let t = uj.s * ((1.0 - rho) * (1.0 + rho)).sqrt();
-                        lattice += usize::from(!trapezoid(act, t).w.is_empty());
+                        lattice += usize::from(trapezoid(act, t).is_some());
                     }
                 }
             }
