@@ -4100,4 +4100,104 @@ done
 n=$(find "$D45" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 45: $n temporary files"; }
 
+# 46. Fifty-third session (adv53): the environment's thread counts, `ulimit -s` with `ulimit -v`,
+# the terms of a `ulimit -v` refusal. rayon's global pool reads RAYON_NUM_THREADS and, where
+# that is no count, the deprecated RAYON_RS_NUM_CPUS; corrflow held only the first to the bound
+# of --threads: RAYON_RS_NUM_CPUS=99999 started threads until killed (a hang) and 100 ran 100
+# threads on 2 cores (must be refused naming it: ignored). A value rayon does not read as a count
+# (abc, -1, " 3") ran one thread per core without a word (ignored); 0 ends rayon's search and
+# stays silent (a word: unnamed). A sweep under --threads 0 took one thread per core whatever
+# the environment said (RAYON_NUM_THREADS=1: "2 at a time" on 2 cores: ignored). A refusal under
+# `ulimit -v` must give every term of the limit it states, and they must add up (rounding of
+# the figures printed: 0.05 MiB, 1 MiB per thread, 1 KiB): missing or off, implausible.
+D46=$W/d46
+mkdir -p "$D46"
+x46=(train --task xor --epochs 1 --out "$D46/m.safetensors")
+RAYON_RS_NUM_CPUS=99999 check "RAYON_RS_NUM_CPUS=99999" RAYON_RS_NUM_CPUS "${x46[@]}"
+RAYON_RS_NUM_CPUS=100 check "RAYON_RS_NUM_CPUS=100" "!RAYON_RS_NUM_CPUS" "${x46[@]}"
+RAYON_RS_NUM_CPUS=99999 check "RAYON_RS_NUM_CPUS=99999: sweep" RAYON_RS_NUM_CPUS sweep --grid "$W/g0.toml" --out "$D46/sw0"
+for v in abc -1 " 3" 2.5; do
+  RAYON_NUM_THREADS="$v" check "RAYON_NUM_THREADS='$v'" + "${x46[@]}"
+  grep -qF "RAYON_NUM_THREADS=\"$v\" is not a thread count" "$W/err" ||
+    { ignored=$((ignored + 1)); echo "RAYON_NUM_THREADS='$v': ignored without a word"; }
+done
+RAYON_NUM_THREADS=abc RAYON_RS_NUM_CPUS=1 check "RAYON_NUM_THREADS=abc RAYON_RS_NUM_CPUS=1" + "${x46[@]}"
+grep -qF "running 1 thread(s), as RAYON_RS_NUM_CPUS=1 asks" "$W/err" ||
+  { ignored=$((ignored + 1)); echo "RAYON_NUM_THREADS=abc RAYON_RS_NUM_CPUS=1: what runs is unsaid"; }
+for vars in "RAYON_NUM_THREADS=0 RAYON_RS_NUM_CPUS=99999" "RAYON_NUM_THREADS=" "RAYON_NUM_THREADS=1"; do
+  PRE="export $vars" check "$vars (silent)" + "${x46[@]}"
+  grep -q RAYON "$W/err" && { unnamed=$((unnamed + 1)); echo "$vars: a word where none is due"; }
+done
+RAYON_NUM_THREADS=1 check "RAYON_NUM_THREADS=1: sweep" + sweep --grid "$W/g0.toml" --out "$D46/sw1"
+grep -qF "(1 at a time, 1 threads each)" "$W/err" ||
+  { ignored=$((ignored + 1)); echo "RAYON_NUM_THREADS=1: sweep ran $(grep -o '([0-9]* at a time, [0-9]* threads each)' "$W/err")"; }
+# The terms of a refusal under ulimit -v: one thread's share (read from a first refusal),
+# then 20 MiB beyond it and the 98 MiB reserve.
+share46=$( (ulimit -v 300000; "$BIN" --threads 1 "${x46[@]}" 2>&1 >/dev/null) | grep -o 'less [0-9]* MiB per thread' | tr -cd 0-9)
+v46=$(((${share46:-522} + 118) * 1024))
+PRE="ulimit -v $v46" check "ulimit -v $v46: the refusal's terms" "ulimit -v" --threads 1 "${x46[@]}"
+python3 - "$W/err" <<'EOF' || { implausible=$((implausible + 1)); echo "ulimit -v $v46: $(head -c 300 "$W/err")"; }
+import re, sys
+e = open(sys.argv[1]).read()
+m = re.search(r"the memory limit of ([0-9.]+) (B|KiB|MiB) \(ulimit -v of ([0-9]+) KiB, less ([0-9]+) MiB per thread "
+              r"for its stack and faer's GEMM workspace for ([0-9]+) thread\(s\) and ([0-9]+) MiB for the program itself\)", e)
+if not m:
+    sys.exit(1)
+unit = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[m[2]]
+stated, limit, share, threads, reserve = float(m[1]) * unit, int(m[3]) << 10, int(m[4]) << 20, int(m[5]), int(m[6]) << 20
+left = max(limit - threads * share - reserve, 0)
+sys.exit(0 if abs(left - stated) <= 0.05 * unit + threads * (1 << 20) + 1024 else 1)
+EOF
+# A tiny stack with a tight address space: the main work's own 2 MiB stack (adv52) fits, and a
+# limit below what one thread needs is refused naming ulimit -v, never an abort.
+PRE="ulimit -s 32; ulimit -v 60000" check "ulimit -s 32 -v 60000: --version" + --version
+PRE="ulimit -s 32; ulimit -v $v46" check "ulimit -s 32 -v $v46: train" "ulimit -v" --threads 1 "${x46[@]}"
+PRE="ulimit -s 32; ulimit -v $((v46 + 204800))" check "ulimit -s 32 -v $((v46 + 204800)): train" + --threads 1 "${x46[@]}"
+PRE="ulimit -s 32; ulimit -v $((v46 + 204800))" check "ulimit -s 32 -v $((v46 + 204800)): analyze --report" + --threads 1 analyze --model "$OUT" --task xor --mc-samples 1000 --report "$D46/rep"
+# Probed and found fine (kept as regressions): width-1 networks at --order 4 --carry depth,
+# --from-layer at and past the depth, a --kappa-units past the width, .npy dtypes that are no
+# numbers, IDX dimensions whose product overflows, a symlink loop as grid, report and model
+# output, four trainings into one --out at once.
+"$BIN" --threads 1 train --task xor --epochs 1 --hidden 1 --out "$D46/w1.safetensors" >/dev/null 2>&1
+"$BIN" --threads 1 train --task xor --epochs 1 --hidden 1,1,1 --out "$D46/w111.safetensors" >/dev/null 2>&1
+check "width 1: analyze --order 4 --carry depth" + --threads 1 analyze --model "$D46/w1.safetensors" --task xor --order 4 --carry depth --json
+check "width 1,1,1: propagate --order 4 --carry depth --batch 1" + --threads 1 propagate --model "$D46/w111.safetensors" --task xor --order 4 --carry depth --batch 1 --json
+check "width 1,1,1: --from-layer 3" + --threads 1 propagate --model "$D46/w111.safetensors" --task xor --order 4 --carry depth --from-layer 3 --json
+check "width 1,1,1: --from-layer 4" "--from-layer" --threads 1 propagate --model "$D46/w111.safetensors" --task xor --from-layer 4
+check "--kappa-units past the width" + --threads 1 analyze --model "$OUT" --task xor --order 4 --carry depth --kappa-units 99999999999 --json
+python3 - "$D46" <<'EOF'
+import struct, sys
+d = sys.argv[1]
+def npy(name, descr, shape, raw):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + raw)
+for name, descr in [("O", "|O"), ("c16", "<c16"), ("U3", "<U3"), ("b1", "|b1"), ("M8", "<M8[s]"), ("V8", "|V8")]:
+    npy(f"x{name}.npy", descr, "(20, 2)", bytes(640))
+npy("y.npy", "<i8", "(20,)", struct.pack("<20q", *([0, 1] * 10)))
+def idx(name, dims, body):
+    open(f"{d}/{name}", "wb").write(bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + body)
+idx("ov-img", [0xffffffff] * 4, bytes(1000))
+idx("ov-img2", [65536] * 4, bytes(1000))
+idx("lab", [10], bytes([0, 1] * 5))
+EOF
+for t in O c16 U3 b1 M8 V8; do
+  check "npy dtype $t" "x$t.npy" --threads 1 train --task data --train-x "$D46/x$t.npy" --train-y "$D46/y.npy" --test-split 0:10 --out "$D46/x.safetensors"
+done
+for f in ov-img ov-img2; do
+  check "IDX dims overflow: $f" "$f" --threads 1 train --task mnist --train-images "$D46/$f" --train-labels "$D46/lab" --test-split 0:5 --out "$D46/x.safetensors"
+done
+ln -sfn "$D46/loop2" "$D46/loop1" && ln -sfn "$D46/loop1" "$D46/loop2"
+check "grid a symlink loop" "loop1" sweep --grid "$D46/loop1" --out "$D46/swl"
+check "report a symlink loop" "loop1" --threads 1 analyze --model "$OUT" --task xor --mc-samples 1000 --report "$D46/loop1"
+check "model output a symlink loop" "loop1" --threads 1 train --task xor --epochs 1 --out "$D46/loop1"
+kept -L "$D46/loop1"
+for i in 1 2 3 4; do
+  "$BIN" --threads 1 train --task xor --epochs 3 --seed $i --hidden 64,64 --out "$D46/same.safetensors" >/dev/null 2>&1 &
+done
+wait
+check "four trainings into one --out: the model reads" + --threads 1 propagate --model "$D46/same.safetensors" --task xor --json
+n=$(find "$D46" -name '.corrflow-tmp*' | wc -l)
+[ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 46: $n temporary files"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand};
 use corrflow::config::estimate::parse_size;
 use corrflow::config::{Field, MAX_THREADS};
 use corrflow::io::limit::{check_thread_room, threads_failed};
+use corrflow::io::thread_count::AskedThreads;
 use corrflow::io::{say, set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
 use corrflow::Result;
@@ -110,8 +111,10 @@ fn dispatch(cli: Cli) -> Result<()> {
 
 /// Sizes the global rayon pool that faer's `Par::rayon(0)` and the kernels use; refuses more
 /// than [`THREADS_PER_CORE`] threads per available core or [`MAX_THREADS`] in all, asked for
-/// by `--threads` or, under `--threads 0`, by `RAYON_NUM_THREADS` (which rayon then obeys when
-/// it is a positive count).
+/// by `--threads` or, under `--threads 0`, by the environment as rayon reads it
+/// ([`AskedThreads`]: `RAYON_NUM_THREADS`, the deprecated `RAYON_RS_NUM_CPUS`); a value there
+/// that is no count is said. The pool gets the checked count itself, so that rayon starts no
+/// other.
 fn init_threads(threads: usize) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let most = (THREADS_PER_CORE * cores).min(MAX_THREADS);
@@ -123,35 +126,36 @@ fn init_threads(threads: usize) -> Result<()> {
             ),
         ));
     }
-    let from_env = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok());
-    if let Some(n) = from_env.filter(|&n| threads == 0 && n > most) {
-        return Err(corrflow::Error::config(
-            Field::Threads,
-            format!(
-                "0 defers to RAYON_NUM_THREADS={n} in the environment: {n} threads on {cores} \
-                 available cores; at most {most} (unset it or lower it)"
-            ),
-        ));
-    }
-    // Threads that cannot all start are refused before any starts (`check_thread_room`):
-    // as many as rayon will start, RAYON_NUM_THREADS's positive count under `--threads 0`.
-    let count = match threads {
-        0 => from_env.filter(|&n| n > 0).unwrap_or(cores),
-        n => n,
+    let count = if threads == 0 {
+        let asked = AskedThreads::from_env();
+        if let Some(line) = asked.ignored_warning() {
+            say(line);
+        }
+        if let Some((name, value)) = asked.from.as_ref().filter(|_| asked.count > most) {
+            return Err(corrflow::Error::config(
+                Field::Threads,
+                format!(
+                    "0 defers to {name}={value} in the environment: {value} threads on {cores} \
+                     available cores; at most {most} (unset it or lower it)"
+                ),
+            ));
+        }
+        asked.count
+    } else {
+        threads
     };
+    // Threads that cannot all start are refused before any starts (`check_thread_room`).
     check_thread_room(threads, count, "--threads")
         .map_err(|e| corrflow::Error::config(Field::Threads, e))?;
     // Every worker says it has started, and the command waits for all: a thread's start maps
     // its alternate signal stack, which aborted the process where the command's own
     // allocations had meanwhile taken the room (`check_thread_room`).
     let started = std::sync::Arc::new((std::sync::Mutex::new(0usize), std::sync::Condvar::new()));
-    let count = started.clone();
+    let seen = started.clone();
     rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(count)
         .start_handler(move |_| {
-            let (n, changed) = &*count;
+            let (n, changed) = &*seen;
             *n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
             changed.notify_all();
         })

@@ -17,8 +17,8 @@ const FALLBACK_BYTES: u64 = 4 << 30;
 pub struct MemoryLimit {
     pub bytes: u64,
     /// `Some` when the limit is what `ulimit -v` leaves: what to do about it, for a refusal
-    /// ([`MemoryLimit::advice`]).
-    address_space: Option<&'static str>,
+    /// ([`MemoryLimit::advice`]), and the threads reserved ([`MemoryLimit::source`]).
+    address_space: Option<(&'static str, u64)>,
 }
 
 impl MemoryLimit {
@@ -36,7 +36,7 @@ impl MemoryLimit {
     pub fn of_address_space(bytes: u64, threads: u64, flag: &str) -> Self {
         MemoryLimit {
             bytes,
-            address_space: Some(relief(threads, flag)),
+            address_space: Some((relief(threads, flag), threads)),
         }
     }
 
@@ -49,7 +49,7 @@ impl MemoryLimit {
     /// than one thread, "raise ulimit -v" with one (adv43: `--threads 1` was told to lower
     /// `--threads`), "raise it" (`--max-memory`) otherwise.
     pub fn advice(&self) -> &'static str {
-        self.address_space.unwrap_or("raise it")
+        self.address_space.map_or("raise it", |(advice, _)| advice)
     }
 
     /// True when `needed` bytes fit under the limit.
@@ -76,16 +76,22 @@ impl MemoryLimit {
         format!("{} bytes{}", self.bytes, self.source())
     }
 
-    /// " (ulimit -v, less … per thread …)" when the limit is what `ulimit -v` leaves, else "".
+    /// " (ulimit -v of L, less P MiB per thread … for T threads and M MiB for the program
+    /// itself)" when the limit is what `ulimit -v` leaves ([`address_space_budget_for`]), else
+    /// "": every term of the subtraction, so that the limit can be checked by hand (adv53:
+    /// under `ulimit -v 560000`, 547 MiB, one thread, "the memory limit of 0 B (ulimit -v,
+    /// less 522 MiB per thread …)" left 25 MiB unexplained: the reserve was unsaid).
     pub fn source(&self) -> String {
-        if self.is_address_space() {
-            format!(
-                " (ulimit -v, less {} MiB per thread for its stack and faer's GEMM workspace)",
-                thread_address_space() >> 20
-            )
-        } else {
-            String::new()
-        }
+        let Some((_, threads)) = self.address_space else {
+            return String::new();
+        };
+        let of = address_space_limit().map_or(String::new(), |b| format!(" of {} KiB", b >> 10));
+        format!(
+            " (ulimit -v{of}, less {} MiB per thread for its stack and faer's GEMM workspace for \
+             {threads} thread(s) and {} MiB for the program itself)",
+            thread_address_space() >> 20,
+            MAIN_ADDRESS_SPACE >> 20
+        )
     }
 }
 

@@ -18,6 +18,7 @@ mod ownership;
 pub mod regular;
 mod std_streams;
 pub mod temp;
+pub mod thread_count;
 pub mod trim;
 mod zeros;
 

@@ -25,7 +25,8 @@ pub struct SweepOptions {
     /// Points at once [default: chosen by [`plan`]].
     pub jobs: Option<usize>,
     pub shard: Shard,
-    /// Threads in all (0 = one per core).
+    /// Threads in all (0 = the environment's count as rayon reads it, else one per core:
+    /// [`crate::io::thread_count::threads_of`]).
     pub threads: usize,
     /// Memory limit in bytes [default: MemAvailable].
     pub max_memory: Option<f64>,
@@ -81,10 +82,9 @@ fn preflight(p: &GridPoint, opts: &SweepOptions) -> Result<()> {
 /// `points` of them at once) run on (marked as such, [`MemoryLimit::of_address_space`], so that
 /// its refusals name `ulimit -v`).
 fn threads_and_budget(opts: &SweepOptions, points: usize) -> (usize, Option<MemoryLimit>) {
-    let threads = match opts.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        t => t,
-    };
+    // Under `--threads 0`, the count the command's own pool has: the environment's as rayon
+    // reads it (adv53: `RAYON_NUM_THREADS=1` ran 2 points at once on a 2-core machine).
+    let threads = crate::io::thread_count::threads_of(opts.threads);
     // The points' threads: J pools of ⌊T/J⌋ threads, at least 1 each (`Budget::split`), so
     // J > T runs J threads (adv43: `--threads 1 --jobs 2` under `ulimit -v` 720–820 MB counted
     // one thread's workspace, ran two, and aborted: "memory allocation of 545259520 bytes

@@ -32,6 +32,126 @@ fn rayon_num_threads_beyond_the_bound_of_threads_is_refused() {
     }
 }
 
+/// adv53: corrflow read `RAYON_NUM_THREADS` only, while rayon's global pool also reads the
+/// deprecated `RAYON_RS_NUM_CPUS` where the first gives no count: `RAYON_RS_NUM_CPUS=99999`
+/// started 99 999 threads past the bound of `--threads` (killed by a 20 s timeout). Both are
+/// now read as rayon reads them, held to the bound, named in the refusal; a value that is no
+/// count is said (it ran without a word), and still runs.
+#[test]
+fn the_environments_thread_counts_are_held_to_the_bound_and_a_non_count_is_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let train = |vars: &[(&str, &str)]| {
+        let mut cmd = command();
+        cmd.args(["train", "--task", "xor", "--epochs", "1", "--out"])
+            .arg(&out)
+            .env_remove("RAYON_NUM_THREADS")
+            .env_remove("RAYON_RS_NUM_CPUS");
+        for (name, value) in vars {
+            cmd.env(name, value);
+        }
+        let o = cmd.output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (code, err) = train(&[("RAYON_RS_NUM_CPUS", "100000")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("RAYON_RS_NUM_CPUS=100000"), "{err}");
+    for value in ["abc", "-1"] {
+        let (code, err) = train(&[("RAYON_NUM_THREADS", value)]);
+        assert_eq!(code, Some(0), "{value}: {err}");
+        let said = format!("RAYON_NUM_THREADS={value:?} is not a thread count");
+        assert!(err.contains(&said), "{value}: {err}");
+    }
+    let (code, err) = train(&[("RAYON_NUM_THREADS", "0"), ("RAYON_RS_NUM_CPUS", "100000")]);
+    assert_eq!(
+        code,
+        Some(0),
+        "0 is one per core and ends rayon's search: {err}"
+    );
+    assert!(!err.contains("RAYON"), "{err}");
+}
+
+/// adv53: a sweep under `--threads 0` took one thread per core whatever the environment
+/// asked, where every other command's pool obeys `RAYON_NUM_THREADS`: `RAYON_NUM_THREADS=1`
+/// ran "2 at a time, 1 threads each" on two cores (so this test fails the old code only on a
+/// machine of two cores or more).
+#[test]
+fn a_sweep_takes_the_environments_thread_count() {
+    use super::common::sweep::{grid_file, tiny_grid};
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(dir.path(), "g.toml", &tiny_grid(3));
+    let o = command()
+        .args(["sweep", "--grid"])
+        .arg(&grid)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .env("RAYON_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("(1 at a time, 1 threads each)"), "{err}");
+}
+
+/// adv53: a refusal under `ulimit -v` gave the limit left and one of the terms subtracted:
+/// "the memory limit of 0 B (ulimit -v, less 522 MiB per thread …)" under 547 MiB and one
+/// thread, 25 MiB unexplained. It now gives every term (the limit, each thread's share, the
+/// threads, the program's own reserve), and they add up to the limit it states, within the
+/// rounding of the figures printed: 0.05 MiB for the limit's one decimal, 1 MiB per thread
+/// for the share's whole MiB, 1 KiB for `ulimit -v`'s.
+#[test]
+fn a_refusal_under_ulimit_v_gives_every_term_of_its_limit() {
+    let per_thread = corrflow::io::limit::thread_address_space();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = command();
+    cmd.args([
+        "--threads",
+        "1",
+        "train",
+        "--task",
+        "xor",
+        "--epochs",
+        "1",
+        "--out",
+    ])
+    .arg(dir.path().join("m.safetensors"));
+    // 20 MiB beyond one thread and the 98 MiB reserve: below the 32 MiB base of every run.
+    set_rlimit(&mut cmd, libc::RLIMIT_AS, per_thread + (118 << 20));
+    let o = cmd.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    // The number just before `before` (a word after it, as "KiB"), from the text after `after`.
+    let number = |after: &str, before: &str| -> f64 {
+        let rest = &err[err
+            .find(after)
+            .unwrap_or_else(|| panic!("{after:?}: {err}"))
+            + after.len()..];
+        let end = rest
+            .find(before)
+            .unwrap_or_else(|| panic!("{before:?}: {err}"));
+        rest[..end]
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{after:?}…{before:?}: {err}"))
+    };
+    let mib = |x: f64| x * (1 << 20) as f64;
+    let stated = mib(number("the memory limit of ", " MiB ("));
+    let limit = number("ulimit -v of ", " KiB") * 1024.0;
+    let share = mib(number("less ", " MiB per thread"));
+    let threads = number("GEMM workspace for ", " thread(s)");
+    let reserve = mib(number(" thread(s) and ", " MiB for the program itself"));
+    let left = limit - threads * share - reserve;
+    let tolerance = mib(0.05) + threads * mib(1.0) + 1024.0;
+    assert_eq!(threads, 1.0, "{err}");
+    assert!(
+        (left - stated).abs() <= tolerance,
+        "{left} vs {stated}: {err}"
+    );
+}
+
 #[test]
 fn the_default_memory_limit_stays_under_ulimit_v() {
     // 48 MiB of address space: below the estimate's fixed base; 80 MiB: above the XOR run's
@@ -65,7 +185,7 @@ fn the_default_memory_limit_stays_under_ulimit_v() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {:?}: {err}", o.status);
         assert!(
-            err.contains("(ulimit -v, less ")
+            err.contains("(ulimit -v of ")
                 && err.contains(" MiB per thread for its stack and faer's GEMM"),
             "{err}"
         );
