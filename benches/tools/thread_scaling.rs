@@ -9,9 +9,10 @@
 //! - (c) one training epoch of a 784-1000-1000-10 relu network (batch 64, Adam, cross-entropy)
 //!   on SAMPLES (default 5 000: 79 steps, an epoch of the MNIST training slice the issue's
 //!   network trains on) synthetic samples, the loop of `corrflow train`. Its one-time set-up
-//!   (the optimiser's state, the weights' snapshot and the check after the first epoch,
-//!   ~20 ms) is part of it; the default before the fifty-third session, 640 samples (10 steps),
-//!   weighed that set-up 8× as much as a real epoch does;
+//!   (the optimiser's state, the weights' snapshot and the check after the first epoch: ~20 ms
+//!   on one thread or two before the fifty-third session, 12–16 ms since on two) is part of
+//!   it; the default before that session, 640 samples (10 steps), weighed the set-up 8× as
+//!   much as a real epoch does;
 //!
 //! and prints each one's 2/1 ratio (rate or inverse time), the training's ratio over the FMA
 //! loop's (the share of the delivered second core that training turns into speed), on a second

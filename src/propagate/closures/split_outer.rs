@@ -12,7 +12,7 @@ use super::rules::panel_nodes;
 use super::split_pair::Limit;
 use super::wide_moments::push_segments;
 use crate::net::Activation;
-use crate::simd::{exp, load, store};
+use crate::simd::{load, norm_pdf, store};
 
 /// The other factor's feature in the outer variable z: (centre, slope, scale, reach) — the z
 /// where centre + slope·z = 0, graded on `scale` out to `reach`.
@@ -76,7 +76,7 @@ pub(super) fn node_count(panels: &[(f64, f64)]) -> usize {
 
 /// Every node z = mid + half·xₖ of `panels` with W·ψ(μ + sz), W = half·gₖ·e^{−z²/2}/√(2π)
 /// and ψ = φ − P of unit `u` (the second term's outer rule of `split_pair::pair_cov`), on
-/// SIMD lanes: e^{−z²/2} by the lane `exp`, φ by `phi_lanes` (each within a few ulp of libm;
+/// SIMD lanes: e^{−z²/2}/√(2π) by the lane `norm_pdf`, φ by `phi_lanes` (each within a few ulp of libm;
 /// ψ within a few ulp of 1 absolute, as the scalar φ − P).
 pub(super) fn weighted_psi(
     act: Activation,
@@ -133,14 +133,9 @@ fn node_lanes<S: Simd>(
     x: &[f64],
     g: &[f64],
 ) -> (S::f64s, S::f64s) {
-    let norm = 1.0 / (2.0 * std::f64::consts::PI).sqrt();
     let z = simd.mul_add_f64s(simd.splat_f64s(half), load(simd, x), simd.splat_f64s(mid));
-    let gauss = exp(
-        simd,
-        simd.mul_f64s(simd.splat_f64s(-0.5), simd.mul_f64s(z, z)),
-    );
-    let weight = simd.mul_f64s(load(simd, g), simd.splat_f64s(half * norm));
-    let w = simd.mul_f64s(weight, gauss);
+    let weight = simd.mul_f64s(load(simd, g), simd.splat_f64s(half));
+    let w = simd.mul_f64s(weight, norm_pdf(simd, z));
     let h = simd.mul_add_f64s(simd.splat_f64s(u.s), z, simd.splat_f64s(u.mu));
     let psi = simd.sub_f64s(phi_lanes::eval(simd, act, h), limit.eval_lanes(simd, h));
     (z, simd.mul_f64s(w, psi))
