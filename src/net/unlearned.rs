@@ -222,12 +222,20 @@ pub fn unlearned_warning(
     let mut diverged = None;
     let cause = if !far {
         if peak.loss > initial_loss {
-            diverged = Some((peak.epoch, peak.loss, false));
+            diverged = Some(Divergence {
+                epoch: peak.epoch,
+                loss: peak.loss,
+                in_batch: false,
+            });
             Cause::Collapse
         } else if let Some((epoch, loss)) =
             batch_peak.filter(|&(_, l)| l >= BATCH_ABOVE_START * initial_loss)
         {
-            diverged = Some((epoch, loss, true));
+            diverged = Some(Divergence {
+                epoch,
+                loss,
+                in_batch: true,
+            });
             Cause::Collapse
         } else {
             return None;
@@ -254,10 +262,19 @@ pub fn unlearned_warning(
         epochs: cfg.epochs,
         train_accuracy: last.train_accuracy,
         loss_kind: cfg.loss,
-        diverged_epoch: diverged.map(|d| d.0),
-        diverged_loss: diverged.map(|d| d.1),
-        diverged_in_batch: diverged.is_some_and(|d| d.2),
+        diverged_epoch: diverged.map(|d| d.epoch),
+        diverged_loss: diverged.map(|d| d.loss),
+        diverged_in_batch: diverged.is_some_and(|d| d.in_batch),
     })
+}
+
+/// Where a [`Cause::Collapse`] run diverged: the epoch and its loss, one batch's
+/// (`in_batch`, the epoch's mean below the start) or the epoch's mean.
+#[derive(Clone, Copy)]
+struct Divergence {
+    epoch: usize,
+    loss: f64,
+    in_batch: bool,
 }
 
 impl fmt::Display for Unlearned {
