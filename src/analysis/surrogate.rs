@@ -90,7 +90,9 @@ pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
     // Column by column, in parallel, every class into the column while it is in cache (one
     // pass over each class's Σ and one write of Σ_w, where a pass per class read and wrote all
     // of Σ_w ten times for MNIST); each entry sums its classes in class order, as before.
-    let mut sw = Mat::<f64>::zeros(d, d);
+    // Zeroed once, padding rows included ([`crate::io::par_zeros`]; `Mat::zeros` wrote the
+    // allocator's zeros a second time).
+    let mut sw = crate::io::par_zeros::<f64>(d, d);
     sw.par_col_chunks_mut(COLUMNS_PER_TASK)
         .enumerate()
         .for_each(|(t, mut cols)| {
