@@ -4266,10 +4266,11 @@ kept -p "$D47/fifo"
 # strace (its write phase then spans ~1 s), the signal sent twice at a random time. The report
 # folder must be absent or whole (every file of an uninterrupted run, report.json parsing), and
 # no temporary file left; the exit is the signal's (130, 143) or 0 (it came after the end).
+# (A background job of a script starts with SIGINT ignored: env restores the default.)
 rm -rf "$D47/rep" && "$BIN" --threads 1 analyze --model "$D47/m.safetensors" --mc-samples 1000 --report "$D47/rep" >/dev/null 2>&1
 whole47=$(ls "$D47/rep" | tr '\n' ' ')
-slow47=()
-command -v strace >/dev/null && slow47=(strace -f -qq -o /dev/null -e trace=write,rename,renameat2,mkdir
+slow47=(env --default-signal=INT)
+command -v strace >/dev/null && slow47+=(strace -f -qq -o /dev/null -e trace=write,rename,renameat2,mkdir
   -e inject=write,rename,renameat2,mkdir:delay_enter=80000)
 for i in $(seq 20); do
   sig=$([ $((RANDOM % 2)) = 0 ] && echo INT || echo TERM)
@@ -4278,7 +4279,7 @@ for i in $(seq 20); do
   top=$!
   sleep "$(awk "BEGIN { srand($RANDOM); print 0.05 + rand() * 1.3 }")"
   pid=$top
-  [ ${#slow47[@]} -gt 0 ] && pid=$(pgrep -P "$top" | head -n 1)
+  [ ${#slow47[@]} -gt 2 ] && pid=$(pgrep -P "$top" | head -n 1)
   [ -n "$pid" ] && kill -"$sig" "$pid" 2>/dev/null
   sleep 0.0$((RANDOM % 10))
   [ -n "$pid" ] && kill -"$sig" "$pid" 2>/dev/null
