@@ -35,8 +35,8 @@
 //! closure's cost ([`propagation_flops`]: quadratic in the depth), the closure check's draws
 //! as training batches, and the Monte
 //! Carlo argmax of K ≥ 3 outputs, C·(10K³/3 + K²M) for M draws per start layer
-//! ([`monte_carlo_flops`]), and the output tails' M draws per class whatever K
-//! ([`output_tails_flops`]).
+//! ([`monte_carlo_flops`]); `analyze`'s warning adds the output tails' M draws per class
+//! whatever K ([`output_tails_flops`]: a sweep point draws no tails).
 
 use std::path::{Path, PathBuf};
 
@@ -177,6 +177,9 @@ pub struct Shape {
     /// Whether the run measures the classes' statistics and propagates them (every command but
     /// `train` with the samples objective, [`Shape::training_only`]).
     pub statistics: bool,
+    /// Whether the run draws the output tails (`AnalysisConfig::output_tails`): their Student
+    /// t scales count only then.
+    pub output_tails: bool,
 }
 
 impl Shape {
@@ -252,6 +255,7 @@ impl Shape {
             },
             data_fields,
             statistics: true,
+            output_tails: config.analysis.output_tails,
         }
     }
 
@@ -287,6 +291,11 @@ impl Shape {
         let c = f(self.n_classes);
         // The statistics' terms, zero for a run without them ([`Shape::training_only`]).
         let stats = if self.statistics { 1.0 } else { 0.0 };
+        let tails = if self.statistics && self.output_tails {
+            1.0
+        } else {
+            0.0
+        };
         let surrogates = stats
             * self
                 .surrogate_samples
@@ -375,7 +384,7 @@ impl Shape {
             (batch, 3.0 * f(batch_rows) * width_sum),
             (Field::SurrogateSamples, surrogates),
             (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
-            (Field::McSamples, stats * c * f(self.mc_samples.div_ceil(2))),
+            (Field::McSamples, tails * c * f(self.mc_samples.div_ceil(2))),
             (
                 Field::CheckSamples,
                 3.0 * c * f(self.check_samples) * width_sum,
@@ -570,9 +579,8 @@ impl Estimate {
         let stats_on = if s.statistics { 1.0 } else { 0.0 };
         let outputs = s.widths.last().copied().unwrap_or(0);
         let start_layers = s.widths.len().saturating_sub(1);
-        let monte_carlo = stats_on
-            * (monte_carlo_flops(s.n_classes, outputs, s.mc_samples, start_layers)
-                + output_tails_flops(s.n_classes, outputs, s.mc_samples));
+        let monte_carlo =
+            stats_on * monte_carlo_flops(s.n_classes, outputs, s.mc_samples, start_layers);
         Estimate {
             bytes: BASE_BYTES + 8.0 * words,
             flops: train + s.check_flops() + stats + propagate + monte_carlo,
@@ -728,8 +736,9 @@ pub const TAILS_UNCOUNTED_FLOPS: f64 = 39.0;
 /// class whatever the number K of `outputs` (the Monte Carlo argmax of [`monte_carlo_flops`]
 /// has closed forms below K = 3): C × ([`crate::analysis::tails::draw_flops`] at full rank +
 /// [`TAILS_UNCOUNTED_FLOPS`]·K·M); 0 above [`MAX_TAIL_OUTPUTS`] outputs, where they do not run.
-/// Before, the estimate left them out: adv54's `analyze --mc-samples 1000000000` of an XOR
-/// model ran 25 s without a word and `sweep --dry-run` called it tiny.
+/// Before, `analyze`'s warning left them out: adv54's `analyze --mc-samples 1000000000` of an
+/// XOR model ran 25 s without a word. A sweep point draws no tails (`sweep::evaluate`: the
+/// theory's accuracy only), so [`Estimate`] leaves them out.
 pub fn output_tails_flops(classes: usize, outputs: usize, mc_samples: usize) -> f64 {
     if outputs > MAX_TAIL_OUTPUTS {
         return 0.0;
@@ -1102,12 +1111,8 @@ mod tests {
         no_train.epochs = 0;
         let propagate = 2.0 * (60.0 + 1e4 + 2e4 * 5.0) + 2.0 * 2.0 * (60.0 + 1e4);
         let stats = 4000.0 * (2.0 * 17.0 + 4.0 + 18.0 + 4.0);
-        let tails = output_tails_flops(s.n_classes, 2, s.mc_samples);
         let got = Estimate::of_shape(&no_train).flops;
-        assert!(
-            (got - stats - propagate - tails).abs() < 1e-6 * got,
-            "{got}"
-        );
+        assert!((got - stats - propagate).abs() < 1e-6 * got, "{got}");
     }
 
     #[test]
@@ -1549,6 +1554,24 @@ mod tests {
             "{w}"
         );
         assert_eq!(output_tails_flops(150, MAX_TAIL_OUTPUTS + 1, 200_000), 0.0);
+    }
+
+    /// The output tails' Student t scales, ⌈M/2⌉ words per class, are charged where the tails
+    /// are drawn (`analyze`) and not where none are (a sweep point, `propagate`): a sweep point
+    /// of `mc_samples = 3000000000` on XOR was refused for 22.4 GiB it never allocates (adv54).
+    #[test]
+    fn the_tails_scales_are_charged_only_where_the_tails_are_drawn() {
+        let mut config = RunConfig::default();
+        config.analysis.mc_samples = 3_000_000_000;
+        let drawn = Estimate::of(&config).bytes;
+        config.analysis.output_tails = false;
+        let none = Estimate::of(&config).bytes;
+        let scales = 8.0 * 2.0 * 1.5e9;
+        assert!(
+            (drawn - none - scales).abs() < 1e-9 * drawn,
+            "{drawn} {none}"
+        );
+        assert!(none < 1e8, "{none}");
     }
 
     /// Training counts each hidden unit's elementwise work at its activation's cost and each
