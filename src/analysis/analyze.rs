@@ -152,7 +152,7 @@ const LARGEST_CONFUSIONS: usize = 6;
 
 /// Most outputs for which the output-tails models run: the Edgeworth weight holds κ₄ as a
 /// K² × K² matrix per class (32 outputs: 8 MB per class) and costs K⁴ per draw.
-const MAX_TAIL_OUTPUTS: usize = 32;
+pub const MAX_TAIL_OUTPUTS: usize = 32;
 
 /// Class 0's covariance at one stage, measured and propagated from the input.
 #[derive(Clone, Debug)]

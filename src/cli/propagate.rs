@@ -73,6 +73,7 @@ impl From<&PropagateArgs> for RunConfig {
                 from_layer: a.from_layer,
                 stats_batch: a.batch,
                 affine: a.affine,
+                output_tails: false,
                 ..AnalysisConfig::default()
             },
             train: TrainSettings {

@@ -63,6 +63,10 @@ pub struct AnalysisConfig {
     pub mc_samples: usize,
     /// Surrogate samples per class [default: the data's own class counts].
     pub surrogate_samples: Option<usize>,
+    /// Whether the run draws the output tails, `mc_samples` per class (`analyze`); a sweep
+    /// point and `propagate` draw none, and their memory estimate holds no Student t scales.
+    #[serde(skip)]
+    pub output_tails: bool,
     /// Relative ridge of the Bhattacharyya split.
     pub ridge: f64,
     /// Layer whose class-0 covariance is drawn as a heatmap.
@@ -82,6 +86,7 @@ impl Default for AnalysisConfig {
             stats_batch: defaults::STATS_BATCH,
             mc_samples: defaults::MC_SAMPLES,
             surrogate_samples: None,
+            output_tails: true,
             ridge: defaults::RIDGE,
             heatmap_layer: defaults::HEATMAP_LAYER,
             affine: defaults::AFFINE,

@@ -35,12 +35,15 @@
 //! closure's cost ([`propagation_flops`]: quadratic in the depth), the closure check's draws
 //! as training batches, and the Monte
 //! Carlo argmax of K ≥ 3 outputs, C·(10K³/3 + K²M) for M draws per start layer
-//! ([`monte_carlo_flops`]).
+//! ([`monte_carlo_flops`]); `analyze`'s warning adds the output tails' M draws per class
+//! whatever K ([`output_tails_flops`]: a sweep point draws no tails).
 
 use std::path::{Path, PathBuf};
 
 use super::defaults::task_defaults;
 use super::{DataConfig, On, RunConfig, Task};
+use crate::analysis::analyze::MAX_TAIL_OUTPUTS;
+use crate::analysis::tails::draw_flops;
 use crate::cumtrain::Objective;
 use crate::data::array::{ArrayFile, OpenOptions};
 use crate::data::arrays::X_TENSOR;
@@ -174,6 +177,9 @@ pub struct Shape {
     /// Whether the run measures the classes' statistics and propagates them (every command but
     /// `train` with the samples objective, [`Shape::training_only`]).
     pub statistics: bool,
+    /// Whether the run draws the output tails (`AnalysisConfig::output_tails`): their Student
+    /// t scales count only then.
+    pub output_tails: bool,
 }
 
 impl Shape {
@@ -249,6 +255,7 @@ impl Shape {
             },
             data_fields,
             statistics: true,
+            output_tails: config.analysis.output_tails,
         }
     }
 
@@ -284,6 +291,11 @@ impl Shape {
         let c = f(self.n_classes);
         // The statistics' terms, zero for a run without them ([`Shape::training_only`]).
         let stats = if self.statistics { 1.0 } else { 0.0 };
+        let tails = if self.statistics && self.output_tails {
+            1.0
+        } else {
+            0.0
+        };
         let surrogates = stats
             * self
                 .surrogate_samples
@@ -372,7 +384,7 @@ impl Shape {
             (batch, 3.0 * f(batch_rows) * width_sum),
             (Field::SurrogateSamples, surrogates),
             (Field::Epochs, HISTORY_WORDS * f(self.epochs)),
-            (Field::McSamples, stats * c * f(self.mc_samples.div_ceil(2))),
+            (Field::McSamples, tails * c * f(self.mc_samples.div_ceil(2))),
             (
                 Field::CheckSamples,
                 3.0 * c * f(self.check_samples) * width_sum,
@@ -712,6 +724,30 @@ pub fn monte_carlo_flops(
         * (crate::timing::flops::symmetric_eigen(outputs) + k * k * mc_samples as f64)
 }
 
+/// Flop-equivalents per output and draw of the output tails' work that
+/// [`crate::analysis::tails::output_tails_flops`] leaves out: the normal variates, the Student t
+/// scales and the argmaxes. Measured (adv54; `analyze --model M --mc-samples 100000000
+/// --timings --threads 1`, M XOR's [2, 16, 2], quiet Intel Xeon): the stage "surrogates +
+/// information + tails" took 2.31 s for 2 classes × 10⁸ draws of 2 outputs and counted 7.40
+/// GFLOP, so (2.31 s × [`ASSUMED_FLOPS_PER_THREAD`] − 7.40·10⁹) / (4·10⁸) = 39.
+pub const TAILS_UNCOUNTED_FLOPS: f64 = 39.0;
+
+/// Work of the output tails (`analysis::tails::output_tails`), which draw M = `mc_samples` per
+/// class whatever the number K of `outputs` (the Monte Carlo argmax of [`monte_carlo_flops`]
+/// has closed forms below K = 3): C × ([`crate::analysis::tails::draw_flops`] at full rank +
+/// [`TAILS_UNCOUNTED_FLOPS`]·K·M); 0 above [`MAX_TAIL_OUTPUTS`] outputs, where they do not run.
+/// Before, `analyze`'s warning left them out: adv54's `analyze --mc-samples 1000000000` of an
+/// XOR model ran 25 s without a word. A sweep point draws no tails (`sweep::evaluate`: the
+/// theory's accuracy only), so [`Estimate`] leaves them out.
+pub fn output_tails_flops(classes: usize, outputs: usize, mc_samples: usize) -> f64 {
+    if outputs > MAX_TAIL_OUTPUTS {
+        return 0.0;
+    }
+    classes as f64
+        * (draw_flops(outputs, mc_samples)
+            + TAILS_UNCOUNTED_FLOPS * (outputs as f64) * mc_samples as f64)
+}
+
 /// Flop-equivalents of one hidden unit's elementwise work per sample and epoch of training with
 /// `activation` (its value and derivative forward and back, the gather of its batch, and the
 /// passes over the batch's values a unit costs beyond the GEMMs), at
@@ -795,8 +831,9 @@ fn long_run_warning(what: &str, flops: f64, threads: usize, hint: &str) -> Optio
     })
 }
 
-/// The warning `analyze` gives before its work when [`monte_carlo_flops`] exceeds
-/// [`LONG_RUN_SECONDS`] (the work, the time and `--mc-samples`); None below.
+/// The warning `analyze` gives before its work when [`monte_carlo_flops`] and
+/// [`output_tails_flops`] exceed [`LONG_RUN_SECONDS`] (the work, the time and `--mc-samples`);
+/// None below.
 pub fn monte_carlo_warning(
     classes: usize,
     outputs: usize,
@@ -806,10 +843,12 @@ pub fn monte_carlo_warning(
 ) -> Option<String> {
     long_run_warning(
         &format!(
-            "the Monte Carlo of the predicted accuracy and confusion ({classes} classes × \
-             {mc_samples} draws of {outputs} outputs from each of {start_layers} start layers)"
+            "the Monte Carlo of the predicted accuracy, confusion and output tails ({classes} \
+             classes × {mc_samples} draws of {outputs} outputs from each of {start_layers} start \
+             layers)"
         ),
-        monte_carlo_flops(classes, outputs, mc_samples, start_layers),
+        monte_carlo_flops(classes, outputs, mc_samples, start_layers)
+            + output_tails_flops(classes, outputs, mc_samples),
         threads,
         "--mc-samples sets the draws per class",
     )
@@ -1494,6 +1533,45 @@ mod tests {
         assert!(monte_carlo_warning(150, 150, 2_000, 2, 1).is_none());
         assert!(monte_carlo_warning(150, 150, 20_000, 8, 1).is_some());
         assert!(monte_carlo_warning(150, 2, 200_000, 2, 1).is_none());
+    }
+
+    /// The output tails draw --mc-samples per class whatever the outputs: at K = 2 (XOR, where
+    /// the Monte Carlo argmax has closed forms) 10⁹ draws ran 25 s without a word (adv54), 10⁸
+    /// took 2.3 s. Their estimate is what the tails' own count gives plus the uncounted
+    /// variates, and nothing above `MAX_TAIL_OUTPUTS` outputs, where they do not run.
+    #[test]
+    fn the_output_tails_draws_are_in_the_time_estimate() {
+        let counted = 2.0 * draw_flops(2, 100_000_000);
+        // 7.40 GFLOP recorded; the estimate takes every class's Student t scaling (2·5·10⁷·2
+        // flops in all), which a class without a finite ν leaves out.
+        assert!((7.395e9..=7.405e9 + 2e8).contains(&counted), "{counted}");
+        let seconds = output_tails_flops(2, 2, 100_000_000) / ASSUMED_FLOPS_PER_THREAD;
+        assert!((seconds - 2.31).abs() < 0.01, "{seconds}");
+        assert!(monte_carlo_warning(2, 2, 100_000_000, 2, 1).is_none());
+        let w = monte_carlo_warning(2, 2, 1_000_000_000, 2, 1).unwrap();
+        assert!(
+            w.contains("--mc-samples") && w.contains("output tails"),
+            "{w}"
+        );
+        assert_eq!(output_tails_flops(150, MAX_TAIL_OUTPUTS + 1, 200_000), 0.0);
+    }
+
+    /// The output tails' Student t scales, ⌈M/2⌉ words per class, are charged where the tails
+    /// are drawn (`analyze`) and not where none are (a sweep point, `propagate`): a sweep point
+    /// of `mc_samples = 3000000000` on XOR was refused for 22.4 GiB it never allocates (adv54).
+    #[test]
+    fn the_tails_scales_are_charged_only_where_the_tails_are_drawn() {
+        let mut config = RunConfig::default();
+        config.analysis.mc_samples = 3_000_000_000;
+        let drawn = Estimate::of(&config).bytes;
+        config.analysis.output_tails = false;
+        let none = Estimate::of(&config).bytes;
+        let scales = 8.0 * 2.0 * 1.5e9;
+        assert!(
+            (drawn - none - scales).abs() < 1e-9 * drawn,
+            "{drawn} {none}"
+        );
+        assert!(none < 1e8, "{none}");
     }
 
     /// Training counts each hidden unit's elementwise work at its activation's cost and each

@@ -403,6 +403,14 @@ pub fn output_tails_flops(outputs: &ClassOutputs, tails: &OutputTails) -> f64 {
         .sum()
 }
 
+/// Flops [`output_tails_flops`] counts for one class of K = `k` outputs of full rank with the
+/// Student t model at `mc_samples` draws, without its cumulants and start layers: per pair of
+/// draws the Edgeworth weight ([`weight::pair_flops`]), the spread F z (2K²) and the scaling
+/// (K). For the time estimate before the work (`config::estimate`), where the rank is unknown.
+pub fn draw_flops(k: usize, mc_samples: usize) -> f64 {
+    (mc_samples / 2) as f64 * (weight::pair_flops(k) + flops::gemm(k, 1, k) + k as f64)
+}
+
 /// Flops of [`WhitenedCumulants::of_samples`] for n samples of K outputs kept at rank r: the
 /// covariance (2K²n), its eigendecomposition ([`flops::symmetric_eigen`]), the whitening
 /// (2rKn), κ₃ (2r³n), the second moment (2r²n) and κ₄ (2r⁴n) as GEMMs.
