@@ -21,11 +21,11 @@ const LOGISTIC_SERIES_RHO: f64 = 0.9;
 /// pair that needs more goes to `split_pair::pair_cov`, whose conditional mean there is the
 /// trapezoidal rule (`split_pair::trapezoid`: t = 20/M ≲ 1.4 for tanh). clo50 measured 20
 /// (split rule 162 → 73 µs a pair at M = 12 … 32, mixture 55 → 217 µs); spl52/spl53 made the
-/// split rule ~20–25 µs a pair at every M ≥ 8 (Intel Xeon model 207, one thread, loaded;
-/// `pair_cost_against_m`, BENCHMARKS grid54), while the mixture's M² Φ₂ cost 23–30 µs at
-/// M = 12–16 for wide units (tanh s = 20) and 100–650 µs at s ≤ 8. The XOR tanh 500×3 net's
-/// closure CPU against this count (3.5 s at 20, 3.4 at 18, 3.2 at 16 and 14, 3.4 at 12,
-/// 3.7 at 10, 4.4 at 8) is lowest at 14–16: 14, where the wide units' rules are equal.
+/// split rule 15–29 µs a pair at every M ≥ 8 (Intel Xeon model 207, one thread, loaded;
+/// `pair_cost_against_m`, BENCHMARKS grid54), the mixture's M² Φ₂ as much at M ≈ 16–18 for
+/// units of s ≤ 8 and at M ≈ 10–12 for s ≥ 20. The XOR tanh 500×3 net's closure CPU against
+/// this count (3.5 s at 20, 3.4 at 18, 3.2 at 16 and 14, 3.4 at 12, 3.7 at 10, 4.4 at 8) is
+/// lowest at 14–16: 14.
 const LOGISTIC_SPLIT_NODES: usize = 14;
 /// Largest node count per unit at which the logistic cap is taken for a layer: at the layer's
 /// largest |ρ| and its low deviations (the 5th percentile of sᵢ), the mixture's M² node terms
