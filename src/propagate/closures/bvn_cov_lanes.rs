@@ -41,15 +41,24 @@ pub(crate) fn bvn_cov_row<S: Simd>(simd: S, a: f64, b: &[f64], r: &[f64], out: &
         return;
     }
     let (av, bv, rv) = (simd.splat_f64s(a), load(simd, b), load(simd, r));
-    let near_v = near.then(|| genz_near_one(simd, av, bv, rv));
-    let far_v = far.then(|| {
+    // Plain branches, not `bool::then` closures: a closure can be compiled out of line without
+    // the SIMD target features, every lane operation then a call (grid54: in the lib test
+    // binary `_mm512_fmadd_pd` ran as a function, the grid 5–10× slower than the scalar sum).
+    let near_v = if near {
+        Some(genz_near_one(simd, av, bv, rv))
+    } else {
+        None
+    };
+    let far_v = if far {
         let hk = simd.mul_f64s(av, bv);
         let hs = simd.mul_f64s(
             simd.splat_f64s(0.5),
             simd.mul_add_f64s(av, av, simd.mul_f64s(bv, bv)),
         );
-        plackett_lanes(simd, hk, hs, rv, genz_rule(far_max))
-    });
+        Some(plackett_lanes(simd, hk, hs, rv, genz_rule(far_max)))
+    } else {
+        None
+    };
     let cov = match (near_v, far_v) {
         (Some(x), Some(y)) => simd.select_f64s(
             simd.greater_than_or_equal_f64s(simd.abs_f64s(rv), simd.splat_f64s(NEAR_ONE)),
@@ -80,17 +89,16 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
     let zero = simd.splat_f64s(0.0);
     let one = simd.splat_f64s(1.0);
     let half = simd.splat_f64s(0.5);
-    let neg = |x: S::f64s| simd.neg_f64s(x);
     // The reflection: each positive argument flips the sign of r' and of the result.
     let flip_a = simd.greater_than_f64s(a, zero);
     let flip_b = simd.greater_than_f64s(b, zero);
-    let sign_a = simd.select_f64s(flip_a, neg(one), one);
-    let sign = simd.select_f64s(flip_b, neg(sign_a), sign_a);
+    let sign_a = simd.select_f64s(flip_a, simd.neg_f64s(one), one);
+    let sign = simd.select_f64s(flip_b, simd.neg_f64s(sign_a), sign_a);
     let r = simd.mul_f64s(r, sign);
     let h = simd.abs_f64s(simd.min_f64s(a, b));
     let k = simd.abs_f64s(simd.max_f64s(a, b));
     let positive = simd.greater_than_f64s(r, zero);
-    let k_eff = simd.select_f64s(positive, k, neg(k));
+    let k_eff = simd.select_f64s(positive, k, simd.neg_f64s(k));
     let hk = simd.mul_f64s(h, k_eff);
     let as_ = simd.mul_f64s(simd.sub_f64s(one, r), simd.add_f64s(one, r));
     let aa = simd.sqrt_f64s(as_);
@@ -111,7 +119,10 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
     // a·e^{−(b²/a² + hk)/2}·(1 − c(b² − a²)(1 − db²/5)/3 + c·d·a⁴/5).
     let lead_exp = exp(
         simd,
-        simd.mul_f64s(neg(half), simd.add_f64s(simd.div_f64s(bs, as_), hk)),
+        simd.mul_f64s(
+            simd.neg_f64s(half),
+            simd.add_f64s(simd.div_f64s(bs, as_), hk),
+        ),
     );
     let poly = simd.add_f64s(
         simd.sub_f64s(
@@ -131,11 +142,11 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
     let bb = simd.sqrt_f64s(bs);
     let tail = simd.mul_f64s(
         simd.mul_f64s(
-            exp(simd, simd.mul_f64s(neg(half), hk)),
+            exp(simd, simd.mul_f64s(simd.neg_f64s(half), hk)),
             simd.splat_f64s(TWO_PI.sqrt()),
         ),
         simd.mul_f64s(
-            simd.mul_f64s(norm_cdf(simd, neg(simd.div_f64s(bb, aa))), bb),
+            simd.mul_f64s(norm_cdf(simd, simd.neg_f64s(simd.div_f64s(bb, aa))), bb),
             simd.sub_f64s(
                 one,
                 simd.mul_f64s(simd.mul_f64s(simd.mul_f64s(c, bs), dbs), third),
@@ -150,11 +161,14 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
             let x = simd.mul_f64s(a2, simd.splat_f64s(t));
             let xs = simd.mul_f64s(x, x);
             let rs = simd.sqrt_f64s(simd.sub_f64s(one, xs));
-            let asr = simd.mul_f64s(neg(half), simd.add_f64s(simd.div_f64s(bs, xs), hk));
+            let asr = simd.mul_f64s(
+                simd.neg_f64s(half),
+                simd.add_f64s(simd.div_f64s(bs, xs), hk),
+            );
             let sp = simd.mul_add_f64s(simd.mul_f64s(c, xs), simd.mul_add_f64s(d, xs, one), one);
             let onep = simd.add_f64s(one, rs);
             let ep_arg = simd.div_f64s(
-                simd.mul_f64s(neg(hk), xs),
+                simd.mul_f64s(simd.neg_f64s(hk), xs),
                 simd.mul_f64s(simd.splat_f64s(2.0), simd.mul_f64s(onep, onep)),
             );
             let ep = simd.div_f64s(exp(simd, ep_arg), rs);
@@ -167,10 +181,13 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
         }
     }
     bvn = simd.mul_f64s(bvn, simd.splat_f64s(-1.0 / TWO_PI));
-    let upper_pos = simd.add_f64s(bvn, norm_cdf(simd, neg(simd.max_f64s(h, k_eff))));
-    let upper = simd.select_f64s(positive, upper_pos, neg(bvn));
+    let upper_pos = simd.add_f64s(bvn, norm_cdf(simd, simd.neg_f64s(simd.max_f64s(h, k_eff))));
+    let upper = simd.select_f64s(positive, upper_pos, simd.neg_f64s(bvn));
     let upper = simd.min_f64s(simd.max_f64s(upper, zero), one);
-    let product = simd.mul_f64s(norm_cdf(simd, neg(h)), norm_cdf(simd, neg(k)));
+    let product = simd.mul_f64s(
+        norm_cdf(simd, simd.neg_f64s(h)),
+        norm_cdf(simd, simd.neg_f64s(k)),
+    );
     simd.mul_f64s(sign, simd.sub_f64s(upper, product))
 }
 

@@ -19,12 +19,14 @@ pub(crate) const GELU_SERIES_RHO: f64 = 0.9;
 const LOGISTIC_SERIES_RHO: f64 = 0.9;
 /// Largest node count per unit at which the mixture takes a pair of tanh or sigmoid units; a
 /// pair that needs more goes to `split_pair::pair_cov`, whose conditional mean there is the
-/// trapezoidal rule (`split_pair::trapezoid`: t = 20/M ≲ 1 for tanh). Measured (clo50, Intel
-/// Xeon, one thread, s = 8 and 3, ρ 0.97–0.996): M = 12, 17, 20, 25, 32 cost 55, 68, 94, 157,
-/// 217 µs a pair by the mixture (M² Φ₂) and 162, 128, 97, 88, 73 µs by the split rule (51 184
-/// to 26 972 evaluations of φ): equal at M = 20, and the split rule's work falls as ρ → 1 while
-/// the mixture's grows as M².
-const LOGISTIC_SPLIT_NODES: usize = 20;
+/// trapezoidal rule (`split_pair::trapezoid`: t = 20/M ≲ 1.4 for tanh). clo50 measured 20
+/// (split rule 162 → 73 µs a pair at M = 12 … 32, mixture 55 → 217 µs); spl52/spl53 made the
+/// split rule 15–29 µs a pair at every M ≥ 8 (Intel Xeon model 207, one thread, loaded;
+/// `pair_cost_against_m`, BENCHMARKS grid54), the mixture's M² Φ₂ as much at M ≈ 16–18 for
+/// units of s ≤ 8 and at M ≈ 10–12 for s ≥ 20. The XOR tanh 500×3 net's closure CPU against
+/// this count (3.5 s at 20, 3.4 at 18, 3.2 at 16 and 14, 3.4 at 12, 3.7 at 10, 4.4 at 8) is
+/// lowest at 14–16: 14.
+const LOGISTIC_SPLIT_NODES: usize = 14;
 /// Largest node count per unit at which the logistic cap is taken for a layer: at the layer's
 /// largest |ρ| and its low deviations (the 5th percentile of sᵢ), the mixture's M² node terms
 /// (each a Φ₂ − ΦΦ) must stay far below the series terms it saves.
@@ -156,5 +158,130 @@ mod tests {
             }
         }
         assert!(routed > 0, "no pair between the split count and MAX_NODES");
+    }
+
+    /// Both rules on each side of [`LOGISTIC_SPLIT_NODES`] (grid54 moved it from 20 to 14: the
+    /// split rule now serves M = 15 … 20, t up to 20/14 for tanh) against the 2-D quadrature
+    /// (`quadrature::pair_cov_fallback`), tanh and sigmoid, s = 3 … 40 (the partner at 0.9 s,
+    /// means 0.3 s and −0.18 s), ρ of both signs chosen so that M = 13 … 20: the pairs
+    /// `pair` takes (M ≤ 14) within the mixture's 10⁻¹⁰ of √(VarᵢVarⱼ)
+    /// (`logistic_mixture::tests::pair_cov_matches_the_2d_rule`), those it leaves (M > 14) by
+    /// the split rule within its 10⁻¹² (`split_pair` tests).
+    #[test]
+    fn both_rules_hold_their_bounds_at_the_split_count() {
+        use crate::propagate::closures::quadrature::{pair_cov_fallback, Unit};
+        let (mut mixed, mut split) = (0usize, 0usize);
+        let (mut worst_mix, mut worst_split) = (0.0f64, 0.0f64);
+        for act in [Activation::Tanh, Activation::Sigmoid] {
+            for s in [3.0, 8.0, 20.0, 40.0] {
+                let (ui, var_i) = Unit::with_variance(act, 0.3 * s, s);
+                let (uj, var_j) = Unit::with_variance(act, -0.18 * s, 0.9 * s);
+                let closed = ClosedPairs::for_layer(act, &[ui.s, uj.s], 0.95, false);
+                let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
+                for m in [13, 14, 15, 16, 20] {
+                    let sd = 40.0 / (m as f64 - 0.5) / (f * uj.s);
+                    if sd >= 1.0 {
+                        continue;
+                    }
+                    let r = (1.0 - sd * sd).sqrt();
+                    for rho in [r, -r] {
+                        assert_eq!(
+                            logistic_mixture::nodes(act, ui.s, uj.s, rho),
+                            Some(m),
+                            "{act} s {s} ρ {rho}"
+                        );
+                        let want = pair_cov_fallback(act, ui, uj, rho).0;
+                        let norm = (var_i * var_j).sqrt();
+                        match closed.pair((ui.mu, ui.s), (uj.mu, uj.s), rho) {
+                            Some(got) => {
+                                let err = (got - want).abs() / norm;
+                                assert!(m <= LOGISTIC_SPLIT_NODES, "{act} M {m} taken");
+                                assert!(err <= 1e-10, "{act} s {s} ρ {rho} M {m}: {err:.1e}");
+                                worst_mix = worst_mix.max(err);
+                                mixed += 1;
+                            }
+                            None => {
+                                assert!(m > LOGISTIC_SPLIT_NODES, "{act} M {m} left");
+                                let got = split_pair::pair_cov(act, ui, uj, rho).unwrap().0;
+                                let err = (got - want).abs() / norm;
+                                assert!(err <= 1e-12, "{act} s {s} ρ {rho} M {m}: {err:.1e}");
+                                worst_split = worst_split.max(err);
+                                split += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        println!(
+            "mixture {mixed} pairs max {worst_mix:.1e}, split rule {split} pairs max {worst_split:.1e}"
+        );
+        assert!(
+            mixed >= 16 && split >= 24,
+            "{mixed} mixture, {split} split pairs"
+        );
+    }
+
+    /// The cost per pair of both rules against the mixture's node count M (grid54; prints, asserts
+    /// nothing on time): tanh and sigmoid, unit i at (0.3s, s), unit j at (−0.2·0.9s, 0.9s), ρ
+    /// chosen so that [`logistic_mixture::nodes`] gives M. Median over 5 rounds of the mean of
+    /// 200 calls. `cargo test --release --lib pair_cost_against_m -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing: prints the per-pair cost of both rules, asserts nothing"]
+    fn pair_cost_against_m() {
+        use crate::propagate::closures::mixing_rule;
+        use crate::propagate::closures::quadrature::Unit;
+        use crate::special::bvn_cov;
+        use std::hint::black_box;
+        use std::time::Instant;
+        let time = |f: &dyn Fn() -> f64| {
+            let mut rounds: Vec<f64> = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    for _ in 0..200 {
+                        black_box(f());
+                    }
+                    start.elapsed().as_secs_f64() / 200.0 * 1e6
+                })
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            rounds[2]
+        };
+        for act in [Activation::Tanh, Activation::Sigmoid] {
+            for s in [3.0, 8.0, 20.0, 40.0] {
+                for m in [6, 8, 10, 12, 14, 16, 18, 20] {
+                    let (ui, _) = Unit::with_variance(act, 0.3 * s, s);
+                    let (uj, _) = Unit::with_variance(act, -0.18 * s, 0.9 * s);
+                    let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
+                    let sd = 40.0 / (m as f64 - 0.5) / (f * uj.s);
+                    let rho = (1.0 - sd * sd).sqrt();
+                    if logistic_mixture::nodes(act, ui.s, uj.s, rho) != Some(m) {
+                        continue;
+                    }
+                    let mix = time(&|| {
+                        logistic_mixture::pair_cov(act, (ui.mu, ui.s), (uj.mu, uj.s), rho, (m, m))
+                    });
+                    let split = time(&|| split_pair::pair_cov(act, ui, uj, rho).unwrap().0);
+                    // The same M² node terms by the scalar `bvn_cov` (the lanes' reference).
+                    let (v, w) = mixing_rule::rule(m);
+                    let (s1, s2) = (f * ui.s, f * uj.s);
+                    let scalar = time(&|| {
+                        let mut sum = 0.0;
+                        for (&vk, &wk) in v.iter().zip(w) {
+                            let sk = (vk + s1 * s1).sqrt();
+                            for (&vl, &wl) in v.iter().zip(w) {
+                                let sl = (vl + s2 * s2).sqrt();
+                                let r = rho * s1 * s2 / (sk * sl);
+                                sum += wk * wl * bvn_cov(f * ui.mu / sk, f * uj.mu / sl, r);
+                            }
+                        }
+                        sum
+                    });
+                    println!(
+                        "{act} s {s} ρ {rho:.6} M {m}: mixture {mix:.1} µs (scalar Φ₂ {scalar:.1}), split {split:.1} µs"
+                    );
+                }
+            }
+        }
     }
 }

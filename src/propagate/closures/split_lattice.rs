@@ -8,7 +8,7 @@ use pulp::{Simd, WithSimd};
 use super::input::Isa;
 use super::phi_lanes;
 use crate::net::Activation;
-use crate::simd::load;
+use crate::simd::{exp, load, store};
 
 /// Σₖ Wₖ·(g(bₖ) − m) over the outer `nodes` (bₖ, Wₖ) and the number of evaluations of φ it
 /// made, for the trapezoidal rule of step `eta` in w with nodes |m| ≤ `half` (`split_pair`'s
@@ -28,7 +28,10 @@ use crate::simd::load;
 /// omitted are the ones the unshifted rule omits or farther. The weights are
 /// Gₘ·e^{−θ²/2}·rᵐ, Gₘ = (η/√(2π))e^{−m²η²/2}, r = e^{−ηθ}, the powers rᵐ built outward from
 /// m = 0 on SIMD lanes (one product per lane vector: relative error ≤ (|m|/lanes + 2)u, so
-/// |Δg| ≤ u·Σ(|m|/lanes + 2)|wₘ| ≲ (2 + 0.2/η)u ≤ 2·10⁻¹⁵ for η ≥ 0.03, t ≤ 3.5).
+/// |Δg| ≤ u·Σ(|m|/lanes + 2)|wₘ| ≲ (2 + 0.2/η)u ≤ 2·10⁻¹⁵ for η ≥ 0.03, t ≤ 3.5). r and
+/// e^{−θ²/2} come from the lane `simd::exp` for a lane vector of nodes at once (grid54; they
+/// were two libm calls per node): a relative error e in r gives rᵐ |m|e more, so g gains
+/// ≤ e·Σ|m||wₘ| ≈ e·0.8/η (Σ|m||wₘ| ≈ E|w|/η) — a few u·0.8/η, as libm's rounding of r did.
 /// `None` where the lattice would need more than `budget` evaluations of φ (t small against
 /// the span of the b: then one rule per node costs less).
 pub(super) fn lattice_sum(
@@ -112,39 +115,60 @@ impl WithSimd for ShiftedRules<'_> {
         let chunks = (self.h + 1).div_ceil(lanes);
         let n = self.f.len();
         let mut total = 0.0;
-        for &(b, w) in self.nodes {
-            let p = (b - self.base) / self.delta;
-            let l = p.round();
-            let theta = (l - p) * self.eta;
-            let l = l as usize;
-            let r = (-self.eta * theta).exp();
-            let ri = 1.0 / r;
-            // [r⁰ … r^{L−1}] and [r⁻¹ … r^{−L}], the steps r^L and r^{−L}.
-            let (mut up, mut down) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
-            let (mut pu, mut pd) = (1.0, ri);
-            for k in 0..lanes {
-                up[k] = pu;
-                down[k] = pd;
-                pu *= r;
-                pd *= ri;
+        for group in self.nodes.chunks(lanes) {
+            // Each node's lattice index l and offset θ; r = e^{−ηθ} and e^{−θ²/2} for a lane
+            // vector of nodes at once (spare lanes at θ = 0).
+            let (mut theta, mut index) = ([0.0; MAX_LANES], [0usize; MAX_LANES]);
+            for ((th, ix), &(b, _)) in theta.iter_mut().zip(&mut index).zip(group) {
+                let p = (b - self.base) / self.delta;
+                let l = p.round();
+                *th = (l - p) * self.eta;
+                *ix = l as usize;
             }
-            let (step_up, step_down) = (simd.splat_f64s(pu), simd.splat_f64s(pd * r));
-            let (mut pow_up, mut pow_down) = (load(simd, &up[..lanes]), load(simd, &down[..lanes]));
-            let (mut acc_up, mut acc_down) = (simd.splat_f64s(0.0), simd.splat_f64s(0.0));
-            for c in 0..chunks {
-                let k = c * lanes;
-                let gu = load(simd, &self.g[k..k + lanes]);
-                let gd = load(simd, &self.g[k + 1..k + 1 + lanes]);
-                let fu = load(simd, &self.f[l + k..l + k + lanes]);
-                let fd = load(simd, &self.rev[n - l + k..n - l + k + lanes]);
-                acc_up = simd.mul_add_f64s(simd.mul_f64s(gu, pow_up), fu, acc_up);
-                acc_down = simd.mul_add_f64s(simd.mul_f64s(gd, pow_down), fd, acc_down);
-                pow_up = simd.mul_f64s(pow_up, step_up);
-                pow_down = simd.mul_f64s(pow_down, step_down);
+            let th = load(simd, &theta[..lanes]);
+            let (mut ratio, mut gauss) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
+            store(
+                simd,
+                &mut ratio[..lanes],
+                exp(simd, simd.mul_f64s(simd.splat_f64s(-self.eta), th)),
+            );
+            store(
+                simd,
+                &mut gauss[..lanes],
+                exp(
+                    simd,
+                    simd.mul_f64s(simd.splat_f64s(-0.5), simd.mul_f64s(th, th)),
+                ),
+            );
+            for (((&l, &r), &gauss), &(_, w)) in index.iter().zip(&ratio).zip(&gauss).zip(group) {
+                let ri = 1.0 / r;
+                // [r⁰ … r^{L−1}] and [r⁻¹ … r^{−L}], the steps r^L and r^{−L}.
+                let (mut up, mut down) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
+                let (mut pu, mut pd) = (1.0, ri);
+                for k in 0..lanes {
+                    up[k] = pu;
+                    down[k] = pd;
+                    pu *= r;
+                    pd *= ri;
+                }
+                let (step_up, step_down) = (simd.splat_f64s(pu), simd.splat_f64s(pd * r));
+                let (mut pow_up, mut pow_down) =
+                    (load(simd, &up[..lanes]), load(simd, &down[..lanes]));
+                let (mut acc_up, mut acc_down) = (simd.splat_f64s(0.0), simd.splat_f64s(0.0));
+                for c in 0..chunks {
+                    let k = c * lanes;
+                    let gu = load(simd, &self.g[k..k + lanes]);
+                    let gd = load(simd, &self.g[k + 1..k + 1 + lanes]);
+                    let fu = load(simd, &self.f[l + k..l + k + lanes]);
+                    let fd = load(simd, &self.rev[n - l + k..n - l + k + lanes]);
+                    acc_up = simd.mul_add_f64s(simd.mul_f64s(gu, pow_up), fu, acc_up);
+                    acc_down = simd.mul_add_f64s(simd.mul_f64s(gd, pow_down), fd, acc_down);
+                    pow_up = simd.mul_f64s(pow_up, step_up);
+                    pow_down = simd.mul_f64s(pow_down, step_down);
+                }
+                let mean = gauss * simd.reduce_sum_f64s(simd.add_f64s(acc_up, acc_down));
+                total += w * (mean - self.m);
             }
-            let mean = (-0.5 * theta * theta).exp()
-                * simd.reduce_sum_f64s(simd.add_f64s(acc_up, acc_down));
-            total += w * (mean - self.m);
         }
         total
     }
