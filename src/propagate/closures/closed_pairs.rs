@@ -132,6 +132,7 @@ fn low_deviation(s: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagate::closures::quadrature;
 
     /// The mixture's work per pair of tanh and sigmoid is at most LOGISTIC_SPLIT_NODES² node
     /// terms at every |ρ| (0.9 … 1 − 10⁻¹², s = 8 and 7.2): a pair that needs more nodes goes to
@@ -160,6 +161,25 @@ mod tests {
         assert!(routed > 0, "no pair between the split count and MAX_NODES");
     }
 
+    /// A unit and the variance of its activation (`quadrature::Unit::with_variance`).
+    type UnitWithVariance = (quadrature::Unit, f64);
+
+    /// The pair both tests below take at scale s and node count M: unit i at (0.3s, s) and
+    /// unit j at (−0.18s, 0.9s) (`quadrature::Unit::with_variance`, with their variances), and
+    /// the ρ > 0 at which the mixture's rule for unit j's deviation needs M nodes,
+    /// √(1 − (40/((M − ½)·f·sⱼ))²) with f = 2 for tanh, 1 for sigmoid; `None` where no ρ < 1 does.
+    fn pair_at(
+        act: Activation,
+        s: f64,
+        m: usize,
+    ) -> Option<(UnitWithVariance, UnitWithVariance, f64)> {
+        let (ui, var_i) = quadrature::Unit::with_variance(act, 0.3 * s, s);
+        let (uj, var_j) = quadrature::Unit::with_variance(act, -0.18 * s, 0.9 * s);
+        let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
+        let sd = 40.0 / (m as f64 - 0.5) / (f * uj.s);
+        (sd < 1.0).then(|| ((ui, var_i), (uj, var_j), (1.0 - sd * sd).sqrt()))
+    }
+
     /// Both rules on each side of [`LOGISTIC_SPLIT_NODES`] (grid54 moved it from 20 to 14: the
     /// split rule now serves M = 15 … 20, t up to 20/14 for tanh) against the 2-D quadrature
     /// (`quadrature::pair_cov_fallback`), tanh and sigmoid, s = 3 … 40 (the partner at 0.9 s,
@@ -169,21 +189,16 @@ mod tests {
     /// the split rule within its 10⁻¹² (`split_pair` tests).
     #[test]
     fn both_rules_hold_their_bounds_at_the_split_count() {
-        use crate::propagate::closures::quadrature::{pair_cov_fallback, Unit};
+        use crate::propagate::closures::quadrature::pair_cov_fallback;
         let (mut mixed, mut split) = (0usize, 0usize);
         let (mut worst_mix, mut worst_split) = (0.0f64, 0.0f64);
         for act in [Activation::Tanh, Activation::Sigmoid] {
             for s in [3.0, 8.0, 20.0, 40.0] {
-                let (ui, var_i) = Unit::with_variance(act, 0.3 * s, s);
-                let (uj, var_j) = Unit::with_variance(act, -0.18 * s, 0.9 * s);
-                let closed = ClosedPairs::for_layer(act, &[ui.s, uj.s], 0.95, false);
-                let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
                 for m in [13, 14, 15, 16, 20] {
-                    let sd = 40.0 / (m as f64 - 0.5) / (f * uj.s);
-                    if sd >= 1.0 {
+                    let Some(((ui, var_i), (uj, var_j), r)) = pair_at(act, s, m) else {
                         continue;
-                    }
-                    let r = (1.0 - sd * sd).sqrt();
+                    };
+                    let closed = ClosedPairs::for_layer(act, &[ui.s, uj.s], 0.95, false);
                     for rho in [r, -r] {
                         assert_eq!(
                             logistic_mixture::nodes(act, ui.s, uj.s, rho),
@@ -230,7 +245,6 @@ mod tests {
     #[ignore = "timing: prints the per-pair cost of both rules, asserts nothing"]
     fn pair_cost_against_m() {
         use crate::propagate::closures::mixing_rule;
-        use crate::propagate::closures::quadrature::Unit;
         use crate::special::bvn_cov;
         use std::hint::black_box;
         use std::time::Instant;
@@ -250,14 +264,14 @@ mod tests {
         for act in [Activation::Tanh, Activation::Sigmoid] {
             for s in [3.0, 8.0, 20.0, 40.0] {
                 for m in [6, 8, 10, 12, 14, 16, 18, 20] {
-                    let (ui, _) = Unit::with_variance(act, 0.3 * s, s);
-                    let (uj, _) = Unit::with_variance(act, -0.18 * s, 0.9 * s);
-                    let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
-                    let sd = 40.0 / (m as f64 - 0.5) / (f * uj.s);
-                    let rho = (1.0 - sd * sd).sqrt();
-                    if logistic_mixture::nodes(act, ui.s, uj.s, rho) != Some(m) {
+                    let Some(((ui, _), (uj, _), rho)) =
+                        pair_at(act, s, m).filter(|&((ui, _), (uj, _), rho)| {
+                            logistic_mixture::nodes(act, ui.s, uj.s, rho) == Some(m)
+                        })
+                    else {
                         continue;
-                    }
+                    };
+                    let f = if act == Activation::Tanh { 2.0 } else { 1.0 };
                     let mix = time(&|| {
                         logistic_mixture::pair_cov(act, (ui.mu, ui.s), (uj.mu, uj.s), rho, (m, m))
                     });
