@@ -45,6 +45,7 @@ mod series_terms;
 mod split_lattice;
 mod split_outer;
 mod split_pair;
+mod split_taylor;
 mod wide_moments;
 
 pub use edgeworth::Fallbacks;

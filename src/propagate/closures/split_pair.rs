@@ -11,6 +11,7 @@ use super::relu::{relu_cross, relu_moments};
 use super::rules::panel_nodes;
 use super::split_lattice::lattice_sum;
 use super::split_outer::{node_count, outer_panels, third_term, weighted_psi};
+use super::split_taylor;
 use super::wide_moments::push_window_panels;
 use crate::net::Activation;
 use crate::simd::{exp, load, norm_cdf, norm_pdf};
@@ -138,7 +139,9 @@ impl Limit {
 /// as t → 0, where the window rule took ~140 whatever t) — for all outer nodes at once on one
 /// lattice of φ's values (`split_lattice::lattice_sum`) where the lattice has fewer points than
 /// the per-node rules have nodes (at w500x3's strong pairs ~50× fewer evaluations of φ,
-/// BENCHMARKS spl52); the third over zⱼ with
+/// BENCHMARKS spl52), and where t is small enough (≲ 0.03 for tanh) by g's Taylor series in t,
+/// one φ per outer node (`split_taylor`, lead55: the near-deterministic conditionals of deep tanh
+/// layers, |ρ| → 1); the third over zⱼ with
 /// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
 /// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale,
 /// `split_outer::outer_panels`; the nodes' weights W·ψ and E\[P(hᵢ)|zⱼ\] on SIMD lanes, spl53)
@@ -168,13 +171,21 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
     let panels_i = outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
     let outer = weighted_psi(act, limit, ui, &panels_i);
     evals += outer.len();
-    let trap = trapezoid(act, tj);
-    // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
     let active: Vec<(f64, f64)> = outer
         .iter()
         .filter(|o| o.1 != 0.0)
         .map(|&(z, w)| (uj.mu + uj.s * rho * z, w))
         .collect();
+    // Small t (ρ → 1 on wide units): g by its Taylor series in t, one φ per outer node.
+    if let Some(q) = split_taylor::rule(act, tj, TRAPEZOID_ERROR) {
+        let second = split_taylor::weighted_sum(act, &active, &q, uj.m);
+        return Some((
+            limit.cov(ui, uj, rho) + second + third,
+            evals + active.len(),
+        ));
+    }
+    let trap = trapezoid(act, tj);
+    // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
     let lattice = trap.as_ref().and_then(|tr| {
         let budget = active.len() * tr.len();
         lattice_sum(act, &active, (tj, tr.eta, tr.half), uj.m, budget)
