@@ -141,6 +141,9 @@ impl PointConfig {
         // whose Student t scales, ⌈M/2⌉ per class, refused `mc_samples = 3000000000` of an
         // XOR point for 22.4 GiB it never allocates (adv54).
         config.analysis.output_tails = false;
+        // Nor surrogates: their forward-pass blocks, min(1024, n) draws a task, were charged
+        // (adv55).
+        config.analysis.surrogates = false;
         Ok(config)
     }
 
@@ -382,6 +385,7 @@ mod tests {
         assert_eq!((c.train.lr, c.train.batch), (Some(0.5), defaults::BATCH));
         assert_eq!(c.analysis.mc_samples, defaults::SWEEP_MC_SAMPLES);
         assert!(!c.analysis.output_tails);
+        assert!(!c.analysis.surrogates);
         assert_eq!(c.engine().precision, Precision::F64);
         assert_eq!(c.analysis.affine, defaults::AFFINE);
     }
