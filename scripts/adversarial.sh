@@ -2169,7 +2169,7 @@ check "train 150 classes" + --threads 1 train "${C26[@]}" --hidden 16 --epochs 2
 for p in f64 f32; do
   check "propagate 150 classes $p" + --threads 1 propagate --model "$D26/c150.safetensors" "${C26[@]}" --precision $p --json
   cp "$W/out" "$D26/c150-$p.json"
-  check "analyze 150 classes $p, 20 draws" + --threads 1 analyze --model "$D26/c150.safetensors" "${C26[@]}" --precision $p --mc-samples 20 --json
+  check "analyze 150 classes $p, 100 draws" + --threads 1 analyze --model "$D26/c150.safetensors" "${C26[@]}" --precision $p --mc-samples 100 --json
 done
 python3 -c 'import json, sys
 a, b = (json.load(open(p))["layers"] for p in sys.argv[1:])
@@ -4299,5 +4299,43 @@ for i in $(seq 20); do
 done
 n=$(find "$D47" -name '.corrflow-tmp*' | wc -l)
 [ "$n" -gt 0 ] && { debris=$((debris + n)); echo "section 47: $n temporary files"; }
+
+# 48. Fifty-fifth session (adv55): the Monte Carlo's fewest draws, the tails' time estimate
+# at many outputs, a sweep point's surrogate draws. `--mc-samples 4` (two antithetic pairs)
+# reported a p_correct of 0.5 with a standard error of 0; the minimum is 100 (50 pairs), for
+# the flag and a grid's `mc_samples` alike (ignored). The tails' time estimate (39 flops per
+# output and draw beside their whole count, fitted at K = 2) said ~14 s for 30 000 draws of
+# 32 outputs, ~2.3 s of CPU (implausible); 400 000 draws (~30 s) must still be said within
+# 3 s (ignored). A sweep point, which draws no surrogates, was charged their forward-pass blocks:
+# [2, 256, 2] at 4 threads 72.1 MiB estimated, refused under --max-memory 60M (refused).
+D48=$W/d48
+mkdir -p "$D48"
+"$BIN" --threads 1 train "${XOR[@]}" --hidden 8 --out "$D48/m.safetensors" >/dev/null 2>&1
+check "analyze --mc-samples 4" "!--mc-samples" --threads 1 analyze --model "$D48/m.safetensors" --mc-samples 4 --json
+check "analyze --mc-samples 99" "!at least 100" --threads 1 analyze --model "$D48/m.safetensors" --mc-samples 99 --json
+check "analyze --mc-samples 100" + --threads 1 analyze --model "$D48/m.safetensors" --mc-samples 100 --json
+printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nmc_samples = 4\n' >"$D48/g4.toml"
+check "sweep: mc_samples = 4" "!mc_samples" sweep --grid "$D48/g4.toml" --out "$D48/sw4"
+python3 - "$D48" <<'PY48'
+import random, struct, sys
+d, rng = sys.argv[1], random.Random(48)
+centres = [[rng.gauss(0, 2) for _ in range(8)] for _ in range(32)]
+x = [[c + rng.gauss(0, 1) for c in centres[k]] for k in range(32) for _ in range(60)]
+y = [k for k in range(32) for _ in range(60)]
+def npy(name, descr, shape, fmt, values):
+    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + h.encode()
+                                    + struct.pack(f"<{len(values)}{fmt}", *values))
+npy("c32-x.npy", "<f8", f"({len(x)}, 8)", "d", [v for r in x for v in r])
+npy("c32-y.npy", "<i8", f"({len(y)},)", "q", y)
+PY48
+C48=(--task data --train-x "$D48/c32-x.npy" --train-y "$D48/c32-y.npy" --test-x "$D48/c32-x.npy" --test-y "$D48/c32-y.npy")
+check "train 32 classes, [8, 64, 32]" + --threads 1 train "${C48[@]}" --hidden 64 --epochs 5 --out "$D48/c32.safetensors"
+check "analyze 32 outputs, 30 000 draws" + --threads 1 analyze --model "$D48/c32.safetensors" "${C48[@]}" --mc-samples 30000 --json
+grep -q "may take" "$W/err" && { implausible=$((implausible + 1)); echo "analyze 32 outputs, 30 000 draws (~2 s): warned $(grep -o '~[0-9]* s' "$W/err" | head -n 1)"; }
+timeout 3 "$BIN" --threads 1 analyze --model "$D48/c32.safetensors" "${C48[@]}" --mc-samples 400000 --json >/dev/null 2>"$W/err"
+grep -q -- "--mc-samples" "$W/err" || { ignored=$((ignored + 1)); echo "analyze 32 outputs, 400 000 draws: no word of its time in 3 s"; }
+printf 'task = "xor"\nn_train = 2000\nhidden = [[256]]\nepochs = 1\n' >"$D48/g256.toml"
+check "sweep [2, 256, 2] at 4 threads under --max-memory 60M" + --threads 4 sweep --grid "$D48/g256.toml" --out "$D48/sw256" --max-memory 60M
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

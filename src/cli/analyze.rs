@@ -46,7 +46,8 @@ pub struct AnalyzeArgs {
     /// error budget of this order, each start layer corrected at its first nonlinearity.)
     #[command(flatten)]
     pub order: OrderArgs,
-    /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact).
+    /// Monte Carlo draws per class for P(argmax y = c) (≥ 3 outputs; 2 outputs are exact) and
+    /// the output tails; at least 100, 50 antithetic pairs whose spread is the standard error.
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
     /// Surrogate samples per class [default: the data's own class counts].

@@ -74,6 +74,7 @@ impl From<&PropagateArgs> for RunConfig {
                 stats_batch: a.batch,
                 affine: a.affine,
                 output_tails: false,
+                surrogates: false,
                 ..AnalysisConfig::default()
             },
             train: TrainSettings {

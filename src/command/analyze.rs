@@ -15,7 +15,7 @@ use super::{
     shown,
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
-use crate::config::defaults::MIN_MC_SAMPLES;
+use crate::config::defaults::{MIN_MC_SAMPLES, MIN_MC_SAMPLES_REASON};
 use crate::config::estimate::{
     monte_carlo_warning, propagation_warning, surrogate_warning, training_warning,
 };
@@ -93,7 +93,7 @@ pub fn analyze_run(
     if a.mc_samples < MIN_MC_SAMPLES {
         return Err(Error::config(
             Field::McSamples,
-            format!("must be at least {MIN_MC_SAMPLES}"),
+            format!("must be at least {MIN_MC_SAMPLES} {MIN_MC_SAMPLES_REASON}"),
         ));
     }
     if let Some(dir) = report {

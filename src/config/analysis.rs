@@ -67,6 +67,11 @@ pub struct AnalysisConfig {
     /// point and `propagate` draw none, and their memory estimate holds no Student t scales.
     #[serde(skip)]
     pub output_tails: bool,
+    /// Whether the run draws the surrogates, `surrogate_samples` per class (`analyze`); a
+    /// sweep point and `propagate` draw none, and their memory estimate holds none of their
+    /// draws or forward-pass blocks.
+    #[serde(skip)]
+    pub surrogates: bool,
     /// Relative ridge of the Bhattacharyya split.
     pub ridge: f64,
     /// Layer whose class-0 covariance is drawn as a heatmap.
@@ -87,6 +92,7 @@ impl Default for AnalysisConfig {
             mc_samples: defaults::MC_SAMPLES,
             surrogate_samples: None,
             output_tails: true,
+            surrogates: true,
             ridge: defaults::RIDGE,
             heatmap_layer: defaults::HEATMAP_LAYER,
             affine: defaults::AFFINE,

@@ -136,8 +136,19 @@ pub const STATS_BATCH: usize = crate::measure::STATS_BATCH;
 pub const MC_SAMPLES: usize = 200_000;
 /// Monte Carlo draws per class in a sweep point (standard error ≤ 0.0035).
 pub const SWEEP_MC_SAMPLES: usize = 20_000;
-/// Fewest Monte Carlo draws: two antithetic pairs, for a standard error.
-pub const MIN_MC_SAMPLES: usize = 4;
+/// Fewest Monte Carlo draws per class (`analyze --mc-samples`, a sweep grid's `mc_samples`):
+/// 50 antithetic pairs. A probability's standard error is s/√m, s the sample standard deviation
+/// of the m pairs' means (`stats::gaussian::weighted_argmax`): with m − 1 = 49 degrees of
+/// freedom s is within about 1/√(2·49) = 10% of the pairs' true spread, and a 0 (every pair
+/// alike) bounds the share of pairs that differ below 3/m = 6% (the rule of three, 95%).
+/// At the former minimum of 4 draws (2 pairs: one degree of freedom, s off by 71%) a class's
+/// p_correct of 0.5 was reported with a standard error of 0 whenever both pairs split their
+/// two draws (adv54).
+pub const MIN_MC_SAMPLES: usize = 100;
+/// Why [`MIN_MC_SAMPLES`]: the refusal's reason, after "must be at least N".
+pub const MIN_MC_SAMPLES_REASON: &str = "draws in antithetic pairs, whose spread gives each \
+     probability's standard error: fewer pairs do not estimate it (at 4 draws a probability of \
+     0.5 was reported with a standard error of 0)";
 /// Layer whose class-0 covariance `analyze` draws as a heatmap.
 pub const HEATMAP_LAYER: usize = 1;
 /// Layer whose measured statistics `propagate` starts from (0 = the input).

@@ -141,6 +141,9 @@ impl PointConfig {
         // whose Student t scales, ⌈M/2⌉ per class, refused `mc_samples = 3000000000` of an
         // XOR point for 22.4 GiB it never allocates (adv54).
         config.analysis.output_tails = false;
+        // Nor surrogates: their forward-pass blocks, min(1024, n) draws a task, were charged
+        // (adv55).
+        config.analysis.surrogates = false;
         Ok(config)
     }
 
@@ -255,8 +258,8 @@ impl PointConfig {
             .mc_samples
             .is_some_and(|n| n < defaults::MIN_MC_SAMPLES)
         {
-            let min = defaults::MIN_MC_SAMPLES;
-            return Err(("mc_samples".into(), format!("must be at least {min}")));
+            let (min, why) = (defaults::MIN_MC_SAMPLES, defaults::MIN_MC_SAMPLES_REASON);
+            return Err(("mc_samples".into(), format!("must be at least {min} {why}")));
         }
         if let Some(msg) = self.sigma.and_then(sigma_problem) {
             return Err(("sigma".into(), msg));
@@ -382,6 +385,7 @@ mod tests {
         assert_eq!((c.train.lr, c.train.batch), (Some(0.5), defaults::BATCH));
         assert_eq!(c.analysis.mc_samples, defaults::SWEEP_MC_SAMPLES);
         assert!(!c.analysis.output_tails);
+        assert!(!c.analysis.surrogates);
         assert_eq!(c.engine().precision, Precision::F64);
         assert_eq!(c.analysis.affine, defaults::AFFINE);
     }
@@ -402,6 +406,24 @@ mod tests {
             assert_eq!(key, "sigma");
             assert_eq!(Some(msg), crate::data::xor::sigma_problem(bad));
         }
+    }
+
+    /// A grid's `mc_samples` has `--mc-samples`' minimum and reason: 50 antithetic pairs, the
+    /// fewest whose spread is a standard error (old: 4, where a p of 0.5 read ± 0, adv54).
+    #[test]
+    fn the_mc_samples_key_has_the_flags_minimum() {
+        let point = |n| PointConfig {
+            mc_samples: Some(n),
+            ..Default::default()
+        };
+        let (key, msg) = point(defaults::MIN_MC_SAMPLES - 1).normalize().unwrap_err();
+        assert_eq!(key, "mc_samples");
+        assert!(
+            msg.contains("at least 100") && msg.contains("antithetic"),
+            "{msg}"
+        );
+        assert!(point(4).normalize().is_err());
+        point(defaults::MIN_MC_SAMPLES).normalize().unwrap();
     }
 
     #[test]

@@ -169,11 +169,18 @@ fn bad_input_fails_clearly_without_partial_reports() {
     let report = dir.path().join("report");
     let rep = report.to_str().unwrap();
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 6] = [
+    // 4 draws ran (adv54: two antithetic pairs, a p_correct of 0.5 read ± 0); the minimum
+    // is 100 (`defaults::MIN_MC_SAMPLES`), named with its reason.
+    let cases: [(&[&str], &str); 8] = [
         (&["--on", "validation"], "--on"),
         (&["--closure", "magic"], "--closure"),
         (&["--heatmap-layer", "5"], "--heatmap-layer"),
         (&["--mc-samples", "1"], "--mc-samples"),
+        (&["--mc-samples", "4"], "--mc-samples"),
+        (
+            &["--mc-samples", "99"],
+            "at least 100 draws in antithetic pairs",
+        ),
         (&["--hidden", "8"], "--hidden"),
         (&["--task", "higher-order"], "shape mismatch"),
     ];
