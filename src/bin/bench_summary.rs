@@ -65,7 +65,7 @@ const PEAK_ITERATIONS: usize = 20_000_000;
 
 /// The measured FMA peak (one thread, all threads) and faer's GEMM rate on all threads.
 fn print_machine() {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = corrflow::io::thread_count::available_cores();
     let p = fma_peak(PEAK_ITERATIONS, 3, threads);
     println!(
         "machine peak (FMA loop, {} f64 lanes): {:.1} GFLOP/s per core, {:.1} GFLOP/s on {} threads",

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 use corrflow::config::estimate::parse_size;
 use corrflow::config::{Field, MAX_THREADS};
 use corrflow::io::limit::{check_thread_room, threads_failed};
-use corrflow::io::thread_count::AskedThreads;
+use corrflow::io::thread_count::{available_cores, AskedThreads};
 use corrflow::io::{say, set_process_limit, MemoryLimit};
 use corrflow::linalg::on_pool;
 use corrflow::Result;
@@ -116,7 +116,7 @@ fn dispatch(cli: Cli) -> Result<()> {
 /// that is no count is said. The pool gets the checked count itself, so that rayon starts no
 /// other.
 fn init_threads(threads: usize) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = available_cores();
     let most = (THREADS_PER_CORE * cores).min(MAX_THREADS);
     if threads > most {
         return Err(corrflow::Error::config(
@@ -127,7 +127,7 @@ fn init_threads(threads: usize) -> Result<()> {
         ));
     }
     let count = if threads == 0 {
-        let asked = AskedThreads::from_env();
+        let asked = AskedThreads::from_env(cores);
         if let Some(line) = asked.ignored_warning() {
             say(line);
         }

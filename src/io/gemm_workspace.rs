@@ -124,7 +124,7 @@ fn physical_cores() -> u64 {
 
 /// The available parallelism (1 where unknown).
 fn fallback_cores() -> u64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+    crate::io::thread_count::available_cores() as u64
 }
 
 #[cfg(test)]

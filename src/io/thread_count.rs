@@ -58,9 +58,9 @@ impl AskedThreads {
         }
     }
 
-    /// [`AskedThreads::from_lookup`] of this process's environment and available cores.
-    pub fn from_env() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    /// [`AskedThreads::from_lookup`] of this process's environment on `cores` cores
+    /// ([`available_cores`], read once by the caller that also bounds the count by it).
+    pub fn from_env(cores: usize) -> Self {
         Self::from_lookup(|name| std::env::var(name).ok(), cores)
     }
 
@@ -79,11 +79,17 @@ impl AskedThreads {
     }
 }
 
+/// The cores this process may run on (`std::thread::available_parallelism`, which reads the
+/// affinity mask and the cgroup quota), 1 where it cannot be read.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The threads `--threads threads` runs: `threads` itself, or under 0 the count of
 /// [`AskedThreads::from_env`].
 pub fn threads_of(threads: usize) -> usize {
     match threads {
-        0 => AskedThreads::from_env().count,
+        0 => AskedThreads::from_env(available_cores()).count,
         n => n,
     }
 }
