@@ -90,7 +90,7 @@ pub(super) fn lattice_sum(
 }
 
 /// The widest SIMD vector of f64 the kernels run on (AVX-512: 8).
-const MAX_LANES: usize = 8;
+pub(super) const MAX_LANES: usize = 8;
 
 /// The lanes of [`lattice_sum`]: `f` the lattice φ(base + lδ), `rev` reversed, `g` the Gₘ.
 struct ShiftedRules<'a> {

@@ -139,9 +139,9 @@ impl Limit {
 /// as t → 0, where the window rule took ~140 whatever t) — for all outer nodes at once on one
 /// lattice of φ's values (`split_lattice::lattice_sum`) where the lattice has fewer points than
 /// the per-node rules have nodes (at w500x3's strong pairs ~50× fewer evaluations of φ,
-/// BENCHMARKS spl52), and where t is small enough (≲ 0.03 for tanh) by g's Taylor series in t,
-/// one φ per outer node (`split_taylor`, lead55: the near-deterministic conditionals of deep tanh
-/// layers, |ρ| → 1); the third over zⱼ with
+/// BENCHMARKS spl52), and where t is small enough (≤ 0.080 tanh, 0.165 sigmoid) by g's Taylor
+/// series in t, one φ per outer node (`split_taylor`, lead55: the near-deterministic
+/// conditionals of deep tanh layers, |ρ| → 1); the third over zⱼ with
 /// E\[P(hᵢ)|zⱼ\] in closed form. ψ vanishes (to 10⁻¹⁷) outside |h| ≤ c, so each outer rule
 /// covers ψ's window only, with panels graded from ψ's break at 0 (unit scale,
 /// `split_outer::outer_panels`; the nodes' weights W·ψ and E\[P(hᵢ)|zⱼ\] on SIMD lanes, spl53)

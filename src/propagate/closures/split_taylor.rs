@@ -24,6 +24,7 @@ use pulp::{Simd, WithSimd};
 
 use super::input::Isa;
 use super::phi_lanes;
+use super::split_lattice::MAX_LANES;
 use crate::net::Activation;
 use crate::simd::load;
 
@@ -133,9 +134,6 @@ pub(super) fn rule(act: Activation, t: f64, error: f64) -> Option<Vec<f64>> {
 pub(super) fn weighted_sum(act: Activation, nodes: &[(f64, f64)], q: &[f64], m: f64) -> f64 {
     Isa::Dispatch.run(pulp::Arch::new(), Series { act, nodes, q, m })
 }
-
-/// The widest SIMD vector of f64 the kernels run on (AVX-512: 8).
-const MAX_LANES: usize = 8;
 
 /// The lanes of [`weighted_sum`].
 struct Series<'a> {
