@@ -15,7 +15,7 @@ use super::{
     shown,
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
-use crate::config::defaults::{MIN_MC_SAMPLES, MIN_MC_SAMPLES_REASON};
+use crate::config::defaults::mc_samples_problem;
 use crate::config::estimate::{
     monte_carlo_warning, propagation_warning, surrogate_warning, training_warning,
 };
@@ -90,11 +90,8 @@ pub fn analyze_run(
 ) -> Result<AnalyzeReport> {
     let start = Instant::now();
     let a = &config.analysis;
-    if a.mc_samples < MIN_MC_SAMPLES {
-        return Err(Error::config(
-            Field::McSamples,
-            format!("must be at least {MIN_MC_SAMPLES} {MIN_MC_SAMPLES_REASON}"),
-        ));
+    if let Some(msg) = mc_samples_problem(a.mc_samples) {
+        return Err(Error::config(Field::McSamples, msg));
     }
     if let Some(dir) = report {
         check_report_dir(dir)?;

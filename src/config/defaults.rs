@@ -145,10 +145,17 @@ pub const SWEEP_MC_SAMPLES: usize = 20_000;
 /// p_correct of 0.5 was reported with a standard error of 0 whenever both pairs split their
 /// two draws (adv54).
 pub const MIN_MC_SAMPLES: usize = 100;
-/// Why [`MIN_MC_SAMPLES`]: the refusal's reason, after "must be at least N".
-pub const MIN_MC_SAMPLES_REASON: &str = "draws in antithetic pairs, whose spread gives each \
-     probability's standard error: fewer pairs do not estimate it (at 4 draws a probability of \
-     0.5 was reported with a standard error of 0)";
+/// Why a count of draws below [`MIN_MC_SAMPLES`] is refused (`analyze --mc-samples`, a sweep
+/// grid's `mc_samples`): the message after the flag or key, None from the minimum on.
+pub fn mc_samples_problem(draws: usize) -> Option<String> {
+    (draws < MIN_MC_SAMPLES).then(|| {
+        format!(
+            "must be at least {MIN_MC_SAMPLES} draws in antithetic pairs, whose spread gives each \
+             probability's standard error: fewer pairs do not estimate it (at 4 draws a \
+             probability of 0.5 was reported with a standard error of 0), got {draws}"
+        )
+    })
+}
 /// Layer whose class-0 covariance `analyze` draws as a heatmap.
 pub const HEATMAP_LAYER: usize = 1;
 /// Layer whose measured statistics `propagate` starts from (0 = the input).

@@ -606,6 +606,12 @@ impl Propagator {
             // only ones; a later closure's numerical error is theirs, named with the order.
             let corrected_first =
                 carry.is_none() && l > from + 1 && first_corrections != Corrections::None;
+            let foreseen = pre.per_class.iter().map(|h| closure.foreseen_work(h)).sum();
+            if let Some(work) = foreseen {
+                let threads = rayon::current_num_threads();
+                let (name, classes) = (closure.name(), pre.per_class.len());
+                clock.foresee((l, &name, classes), work, threads, timings);
+            }
             // Classes side by side (each closure is parallel over its pairs too): the per-class
             // serial parts (unit moments, tables, zeroing) overlap. Results and errors in class order.
             timings

@@ -7,6 +7,7 @@
 
 use std::time::Instant;
 
+use super::closures::Work;
 use crate::timing::duration::{human_seconds, LONG_RUN_SECONDS};
 use crate::timing::Timings;
 
@@ -39,6 +40,27 @@ impl LayerClock {
         if let Some(note) = self.projected(l, depth, began.elapsed().as_secs_f64()) {
             timings.note(&note);
         }
+    }
+
+    /// Hidden layer `l`'s closure `name` is about to do `work` (summed over its `classes`;
+    /// [`Closure::foreseen_work`](super::closures::Closure::foreseen_work)) on `threads`
+    /// threads: noted ([`foreseen_note`]) when past [`LONG_RUN_SECONDS`] and [`RENOTE_FACTOR`]
+    /// times the last figure noted, which it then becomes. The clock's other notes come after
+    /// a layer; a layer of the quadrature reference can take many minutes alone (a 500-wide
+    /// tanh layer, ~4·10¹⁰ evaluations of φ per class), and ran without a word before.
+    pub(crate) fn foresee(
+        &mut self,
+        (l, name, classes): (usize, &str, usize),
+        work: Work,
+        threads: usize,
+        timings: &Timings,
+    ) {
+        let seconds = work.cpu_seconds / threads.max(1) as f64;
+        if seconds <= LONG_RUN_SECONDS || seconds <= RENOTE_FACTOR * self.noted {
+            return;
+        }
+        self.noted = seconds;
+        timings.note(&foreseen_note((l, name, classes), work, threads));
     }
 
     /// The note [`remaining_layers_note`] when hidden layer `l`'s `seconds` times the
@@ -78,6 +100,18 @@ pub(crate) fn remaining_layers_note(l: usize, depth: usize, seconds: f64) -> Opt
     })
 }
 
+/// The note before hidden layer `l`'s closure `name` does `work` for `classes` classes on
+/// `threads` threads.
+fn foreseen_note((l, name, classes): (usize, &str, usize), work: Work, threads: usize) -> String {
+    format!(
+        "note: hidden layer {l}'s closure, {name}, will evaluate φ ~{:.1e} times for its \
+         {classes} class(es), ~{} on {threads} thread(s) (counted before the work; --closure \
+         auto takes the closed forms and series, checked against this reference in the tests)",
+        work.evaluations,
+        human_seconds(work.cpu_seconds / threads.max(1) as f64)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +142,35 @@ mod tests {
             .map(|(l, s)| clock.projected(l, 20, s).is_some())
             .collect();
         assert_eq!(said, [true, false, true, false, true]);
+    }
+
+    /// Work foreseen before a layer is noted past the threshold at its wall time on the
+    /// threads (2 000 CPU s on 2 threads: ~17 min), not below it (16 CPU s on 2 threads:
+    /// 8 s, under the 10 s threshold), and not again within 4× of the last figure noted.
+    #[test]
+    fn foreseen_work_is_noted_before_the_layer() {
+        let work = |cpu_seconds: f64| Work {
+            evaluations: cpu_seconds / 19e-9,
+            cpu_seconds,
+        };
+        let note = foreseen_note((3, "tanh (2-D quadrature, reference)", 2), work(2000.0), 2);
+        assert!(
+            note.contains(
+                "hidden layer 3's closure, tanh (2-D quadrature, reference), will \
+                 evaluate φ ~1.1e11 times for its 2 class(es), ~16.7 min on 2 thread(s)"
+            ),
+            "{note}"
+        );
+        let mut clock = LayerClock::default();
+        let said: Vec<bool> = [16.0, 2000.0, 3000.0, 9000.0]
+            .into_iter()
+            .map(|cpu| {
+                let before = clock.noted;
+                clock.foresee((1, "q", 1), work(cpu), 2, &Timings::disabled());
+                clock.noted != before
+            })
+            .collect();
+        assert_eq!(said, [false, true, false, true]);
     }
 
     /// A layer never started notes nothing, whatever its depth.

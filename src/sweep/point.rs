@@ -254,12 +254,8 @@ impl PointConfig {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
-        if self
-            .mc_samples
-            .is_some_and(|n| n < defaults::MIN_MC_SAMPLES)
-        {
-            let (min, why) = (defaults::MIN_MC_SAMPLES, defaults::MIN_MC_SAMPLES_REASON);
-            return Err(("mc_samples".into(), format!("must be at least {min} {why}")));
+        if let Some(msg) = self.mc_samples.and_then(defaults::mc_samples_problem) {
+            return Err(("mc_samples".into(), msg));
         }
         if let Some(msg) = self.sigma.and_then(sigma_problem) {
             return Err(("sigma".into(), msg));

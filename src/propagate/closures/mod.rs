@@ -121,6 +121,34 @@ impl Corrections {
     }
 }
 
+/// A closure's work counted before it is done ([`Closure::foreseen_work`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Work {
+    /// Evaluations of φ.
+    pub evaluations: f64,
+    /// CPU seconds they take at the measured cost of one evaluation.
+    pub cpu_seconds: f64,
+}
+
+impl Work {
+    /// This work done `times` times (every class of a layer like one).
+    pub fn times(self, times: f64) -> Work {
+        Work {
+            evaluations: self.evaluations * times,
+            cpu_seconds: self.cpu_seconds * times,
+        }
+    }
+}
+
+impl std::iter::Sum for Work {
+    fn sum<I: Iterator<Item = Work>>(iter: I) -> Work {
+        iter.fold(Work::default(), |a, b| Work {
+            evaluations: a.evaluations + b.evaluations,
+            cpu_seconds: a.cpu_seconds + b.cpu_seconds,
+        })
+    }
+}
+
 /// A closure maps the moments of the pre-activation h to the mean and covariance of φ(h).
 pub trait Closure: Send + Sync {
     /// Short name for reports ("relu (Φ₂ closed form)", …).
@@ -137,6 +165,15 @@ pub trait Closure: Send + Sync {
         corrections: Corrections,
         out: &mut Moments,
     ) -> Result<Fallbacks>;
+
+    /// The work of the Gaussian closure of `input` counted before it is done, by closures
+    /// whose cost a count foresees (the quadrature reference, [`QuadratureClosure`]: its
+    /// evaluations of φ per pair grow with the scales and the correlations); None for the
+    /// others, whose layers the engine's clock times after the fact. With corrections, a lower
+    /// bound (their terms come on top).
+    fn foreseen_work(&self, _input: &Moments) -> Option<Work> {
+        None
+    }
 
     /// [`Closure::apply_counted`] without the fallback counts.
     fn apply_into(

@@ -28,7 +28,7 @@
 use super::derivatives;
 use super::edgeworth::{DerivativeTerms, PairStep, PairTerms, UnitTerms, ORDERS};
 use super::quadrature::{feature_half_width, half_range, kink, outer_rule, rule_for, SPLIT_ABOVE};
-use super::rules::{for_each_normal_node, for_each_panel, Window, PANEL_POINTS};
+use super::rules::{for_each_normal_node, for_each_panel, panel_count, Window, PANEL_POINTS};
 use std::sync::OnceLock;
 
 use crate::net::Activation;
@@ -91,10 +91,7 @@ impl PairRule {
             self.range,
             |mid, _| {
                 let (_, brk, w, window, range) = self.inner(mid);
-                let mut panels = 0;
-                for_each_panel(brk.as_slice(), w, window.as_slice(), range, |_, _| {
-                    panels += 1
-                });
+                let panels = panel_count(brk.as_slice(), w, window.as_slice(), range);
                 n += PANEL_POINTS * PANEL_POINTS * panels;
             },
         );

@@ -112,6 +112,34 @@ pub fn for_each_panel(
     half_range: f64,
     mut visit: impl FnMut(f64, f64),
 ) {
+    for_each_segment(breaks, width, windows, half_range, |lo, hi, panels| {
+        let h = (hi - lo) / panels as f64;
+        for p in 0..panels {
+            visit(lo + (p as f64 + 0.5) * h, 0.5 * h);
+        }
+    });
+}
+
+/// How many panels [`for_each_panel`] visits, counted per segment without visiting them: a
+/// rule's cost (its nodes are [`PANEL_POINTS`] times this) in time independent of its size.
+pub fn panel_count(breaks: &[f64], width: f64, windows: &[Window], half_range: f64) -> usize {
+    let mut count = 0;
+    for_each_segment(breaks, width, windows, half_range, |_, _, panels| {
+        count += panels
+    });
+    count
+}
+
+/// The segments of [−L, L] between the `breaks` (at most 4) and the ends of the `windows` (at
+/// most 2): `visit(lo, hi, panels)` with the count of equal panels no wider than `width` — or,
+/// inside a window, than the narrowest window's width — that the segment is cut into.
+fn for_each_segment(
+    breaks: &[f64],
+    width: f64,
+    windows: &[Window],
+    half_range: f64,
+    mut visit: impl FnMut(f64, f64, usize),
+) {
     let mut cuts = [0.0f64; 10];
     let mut len = 0;
     cuts[len] = -half_range;
@@ -137,11 +165,7 @@ pub fn for_each_panel(
             .take(2)
             .filter(|w| w.lo <= mid && mid <= w.hi)
             .fold(width, |acc, w| acc.min(w.width));
-        let panels = ((hi - lo) / width).ceil().max(1.0) as usize;
-        let h = (hi - lo) / panels as f64;
-        for p in 0..panels {
-            visit(lo + (p as f64 + 0.5) * h, 0.5 * h);
-        }
+        visit(lo, hi, ((hi - lo) / width).ceil().max(1.0) as usize);
     }
 }
 

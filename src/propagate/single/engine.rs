@@ -172,8 +172,15 @@ impl SinglePropagator {
                         wide_h.mean.clone_from(&h.mean);
                         widen(&pre.single[c], &mut wide_h.cov);
                     });
+                    let closure = fallback[l - 1];
+                    // Every class's work like the first's: the count reads a widened Σ.
+                    if let Some(work) = closure.foreseen_work(wide_h).filter(|_| c == 0) {
+                        let all = work.times(classes as f64);
+                        let threads = rayon::current_num_threads();
+                        clock.foresee((l, &closure.name(), classes), all, threads, timings);
+                    }
                     timings.time("closure", 0.0, || {
-                        fallback[l - 1].apply_into(wide_h, Corrections::None, wide_z)
+                        closure.apply_into(wide_h, Corrections::None, wide_z)
                     })?;
                     timings.time("f32 ↔ f64", 0.0, || {
                         z.mean.clone_from(&wide_z.mean);
