@@ -100,7 +100,7 @@ pub fn bvn_cov(a: f64, b: f64, rho: f64) -> f64 {
 /// near |ρ| = 1, Φ₂ − ΦΦ depends on ρ through √(1 − ρ²) (its derivative φ₂ grows as
 /// 1/√(1 − ρ²)), so one rounding of ρ, 1.1·10⁻¹⁶, moves it by ~ε/√(1 − ρ²). The closures'
 /// smoothed correlations r = Σᵢⱼ/√((c + Σᵢᵢ)(c + Σⱼⱼ)) (erf c = 1/2, GELU c = 1) have
-/// 1 − r² ≈ c/Σ at a unit with itself: formed from r it lost ~ε·s of the variance (erf at
+/// 1 − r² ≈ 2c/Σ at a unit with itself: formed from r it lost ~ε·s of the variance (erf at
 /// s = 10⁶, μ/s = −4: 1.1·10⁻¹⁰ relative; adv57), formed from the Σ's it keeps full accuracy.
 /// `one_minus_rho2` is clamped to [0, 1]; ρ still gives the sign and the regime.
 pub fn bvn_cov_complement(a: f64, b: f64, rho: f64, one_minus_rho2: f64) -> f64 {
