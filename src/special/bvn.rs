@@ -83,7 +83,7 @@ pub fn bvn_cdf(a: f64, b: f64, rho: f64) -> f64 {
         return normal_cdf(a);
     }
     // Canonical argument order makes Φ₂ exactly symmetric in (a, b).
-    bvn_upper(-a.min(b), -a.max(b), r)
+    bvn_upper(-a.min(b), -a.max(b), r, (1.0 - r) * (1.0 + r))
 }
 
 /// Φ₂(a, b; ρ) − Φ(a)Φ(b) = ∫₀^ρ φ₂(a, b; t) dt (Plackett's identity), i.e. the covariance of
@@ -93,6 +93,19 @@ pub fn bvn_cdf(a: f64, b: f64, rho: f64) -> f64 {
 /// Φ₂ and ΦΦ are small numbers with full relative accuracy.
 pub fn bvn_cov(a: f64, b: f64, rho: f64) -> f64 {
     let r = rho.clamp(-1.0, 1.0);
+    bvn_cov_complement(a, b, rho, (1.0 - r) * (1.0 + r))
+}
+
+/// [`bvn_cov`] with 1 − ρ² given by the caller, for a ρ formed as a ratio that rounds near 1:
+/// near |ρ| = 1, Φ₂ − ΦΦ depends on ρ through √(1 − ρ²) (its derivative φ₂ grows as
+/// 1/√(1 − ρ²)), so one rounding of ρ, 1.1·10⁻¹⁶, moves it by ~ε/√(1 − ρ²). The closures'
+/// smoothed correlations r = Σᵢⱼ/√((c + Σᵢᵢ)(c + Σⱼⱼ)) (erf c = 1/2, GELU c = 1) have
+/// 1 − r² ≈ 2c/Σ at a unit with itself: formed from r it lost ~ε·s of the variance (erf at
+/// s = 10⁶, μ/s = −4: 1.1·10⁻¹⁰ relative; adv57), formed from the Σ's it keeps full accuracy.
+/// `one_minus_rho2` is clamped to [0, 1]; ρ still gives the sign and the regime.
+pub fn bvn_cov_complement(a: f64, b: f64, rho: f64, one_minus_rho2: f64) -> f64 {
+    let r = rho.clamp(-1.0, 1.0);
+    let one_minus_rho2 = one_minus_rho2.clamp(0.0, 1.0);
     if !(a.is_finite() && b.is_finite()) {
         return if a.is_nan() || b.is_nan() || rho.is_nan() {
             f64::NAN
@@ -114,7 +127,7 @@ pub fn bvn_cov(a: f64, b: f64, rho: f64) -> f64 {
         rr = -rr;
     }
     let (a, b) = (-a.abs(), -b.abs());
-    sign * (bvn_upper(-a, -b, rr) - normal_cdf(a) * normal_cdf(b))
+    sign * (bvn_upper(-a, -b, rr, one_minus_rho2) - normal_cdf(a) * normal_cdf(b))
 }
 
 /// [`plackett_term`] to full relative accuracy for large |h|, |k|: the exponent of the
@@ -168,15 +181,15 @@ fn plackett_term(h: f64, k: f64, r: f64) -> f64 {
     sum * asr / TWO_PI
 }
 
-/// P(X > h, Y > k; r): Genz's BVND (BVNU in his MATLAB code), r ∈ [−1, 1].
-fn bvn_upper(h: f64, k: f64, r: f64) -> f64 {
+/// P(X > h, Y > k; r): Genz's BVND (BVNU in his MATLAB code), r ∈ [−1, 1], with `as_` =
+/// 1 − r² (its only use of |r| near 1; see [`bvn_cov_complement`]); `as_` = 0 is |r| = 1.
+fn bvn_upper(h: f64, k: f64, r: f64, as_: f64) -> f64 {
     if r.abs() < NEAR_ONE {
         return (plackett_term(h, k, r) + normal_cdf(-h) * normal_cdf(-k)).clamp(0.0, 1.0);
     }
     let (k, hk) = if r < 0.0 { (-k, -h * k) } else { (k, h * k) };
     let mut bvn = 0.0;
-    if r.abs() < 1.0 {
-        let as_ = (1.0 - r) * (1.0 + r);
+    if as_ > 0.0 {
         let a = as_.sqrt();
         let bs = (h - k) * (h - k);
         let c = (4.0 - hk) / 8.0;

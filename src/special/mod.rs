@@ -4,5 +4,5 @@
 pub mod bvn;
 pub mod normal;
 
-pub use bvn::{bvn_cdf, bvn_cov};
+pub use bvn::{bvn_cdf, bvn_cov, bvn_cov_complement};
 pub use normal::{normal_cdf, normal_pdf};

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::linalg::fill_symmetric;
 use crate::simd::{load, store};
 use crate::special::bvn::genz_rule;
-use crate::special::{bvn_cov, normal_pdf};
+use crate::special::{bvn_cov_complement, normal_pdf};
 use crate::stats::Moments;
 
 /// Exact Gaussian closure of erf. With uₖ = √2μₖ/√(1+2Σₖₖ) and r = 2Σᵢⱼ/√((1+2Σᵢᵢ)(1+2Σⱼⱼ)),
@@ -29,10 +29,11 @@ use crate::stats::Moments;
 /// Cᵢⱼ = 4(Φ₂(uᵢ, uⱼ; r) − Φ(uᵢ)Φ(uⱼ)).
 /// ```
 ///
-/// The covariance is evaluated as 4·[`bvn_cov`], which never forms the difference of two
-/// numbers near 1 (see there); the literal 4Φ₂ − 2Φ − 2Φ + 1 − mᵢmⱼ loses all digits when
-/// |uᵢ| ≳ 6 (variance ≲ 10⁻⁹). κ₃/κ₄ corrections from the closed forms of
-/// `erf_terms` ([`super::edgeworth`]).
+/// The covariance is evaluated as 4·[`bvn_cov`](crate::special::bvn_cov), which never forms
+/// the difference of two numbers near 1 (see there); the literal 4Φ₂ − 2Φ − 2Φ + 1 − mᵢmⱼ
+/// loses all digits when |uᵢ| ≳ 6 (variance ≲ 10⁻⁹). Where r is near 1 (wide units) 1 − r² is
+/// formed from the Σ's, not from r ([`bvn_cov_complement`]). κ₃/κ₄ corrections from the
+/// closed forms of `erf_terms` ([`super::edgeworth`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ErfClosure;
 
@@ -94,6 +95,7 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
             .map(|s| 1.0 / (1.0 + 2.0 * s * s).sqrt())
             .collect();
     let uu: Vec<f64> = (0..n).map(|k| SQRT_2 * u.mu[k] * d[k]).collect();
+    let var: Vec<f64> = (0..n).map(|k| input.cov[(k, k)]).collect();
     let pdf_u: Vec<f64> = uu.iter().map(|&x| normal_pdf(x)).collect();
     let herm = hermite_table(&uu, SERIES_TERMS);
     for (i, (mu, d)) in u.mu.iter().zip(&d).enumerate() {
@@ -111,6 +113,8 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
                 pdf_u: &pdf_u[..=i],
                 herm: &herm,
                 column: &series_column(&herm, i),
+                var: &var[..=i],
+                var_i: var[i],
                 di: d[i],
                 ui: uu[i],
             },
@@ -118,7 +122,7 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     })
 }
 
-/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
+/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](crate::special::bvn_cov)(uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
 /// with a Plackett exponent spread E = (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a
 /// single Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`]
 /// = 0.75 the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
@@ -139,8 +143,19 @@ struct ErfLanes<'a> {
     herm: &'a [f64],
     /// ĥₘ(uᵢ)/(m+1) of this column ([`series_column`]).
     column: &'a [f64; SERIES_TERMS],
+    /// Σⱼⱼ of the units j ≤ i, and Σᵢᵢ.
+    var: &'a [f64],
+    var_i: f64,
     di: f64,
     ui: f64,
+}
+
+/// 1 − r² of r = 2Σᵢⱼdᵢdⱼ from (Σᵢᵢ, Σⱼⱼ, Σᵢⱼ) and dᵢdⱼ: dᵢ²dⱼ²(1 + 2Σᵢᵢ + 2Σⱼⱼ + 4(ΣᵢᵢΣⱼⱼ −
+/// Σᵢⱼ²)), exactly dᵢ⁴(1 + 4Σᵢᵢ) for a unit with itself, where r formed as a ratio rounds
+/// near 1 and 1 − r² taken from it lost ~ε·s of the variance (`bvn_cov_complement`).
+fn one_minus_r2((vi, vj, c): (f64, f64, f64), dd: f64) -> f64 {
+    let det = (vi * vj - c * c).max(0.0);
+    dd * dd * (1.0 + 2.0 * (vi + vj) + 4.0 * det)
 }
 
 /// The largest spread E of a far-tail lane that [`ErfLanes`] gathers into the 20-point rule:
@@ -284,7 +299,11 @@ impl WithSimd for ErfLanes<'_> {
                             self.flush(simd, queue, fine);
                         }
                     } else {
-                        self.out[k] = 4.0 * bvn_cov(self.ui, uk, r);
+                        let q2 = one_minus_r2(
+                            (self.var_i, self.var[k], self.sig[k]),
+                            self.di * self.d[k],
+                        );
+                        self.out[k] = 4.0 * bvn_cov_complement(self.ui, uk, r, q2);
                     }
                 }
             }
@@ -340,7 +359,9 @@ mod tests {
                     } else {
                         3
                     }] += 1;
-                    let want = 4.0 * bvn_cov(uu[i], uu[j], r);
+                    let v = (input.cov[(i, i)], input.cov[(j, j)], input.cov[(i, j)]);
+                    let want =
+                        4.0 * bvn_cov_complement(uu[i], uu[j], r, one_minus_r2(v, d[i] * d[j]));
                     let got = out.cov[(i, j)];
                     assert!(
                         (got - want).abs() <= 1e-15,
@@ -351,6 +372,52 @@ mod tests {
             }
             if scale > 1.0 {
                 assert!(paths.iter().all(|&p| p > 10), "pairs per path {paths:?}");
+            }
+        }
+    }
+
+    /// Wide units, where r = 2Σdᵢdⱼ rounds near 1: the variance and a ρ = 1 pair against
+    /// 40-digit mpmath quadrature (adv57: `mp.quad` of the centred products over z, split at
+    /// −μ/s; NumPy panels agree to 1e-16). Before 1 − r² was formed from the Σ's the variances
+    /// were off by 1.1e-10 (s = 10⁶), 4.4e-11 and 2.6e-9 (s = 10⁷) relative. The bound 1e-12:
+    /// what remains is the rounding of u = √2μd (|u| ≤ 8.5, the variance's relative derivative
+    /// in u ≲ u + φ/Φ ≲ 20, times ε·|u|: ≲ 4e-14) and Genz's rule (~1e-15), with margin.
+    #[test]
+    fn wide_units_keep_full_accuracy() {
+        // (μᵢ, sᵢ), (μⱼ, sⱼ) at ρ = 1, then Var i, Cᵢⱼ, Var j.
+        let cases = [
+            (
+                (-4e6, 1e6),
+                (5e5, 1e6),
+                [0.00012668074150063615, f64::NAN, 0.8533679418766783],
+            ),
+            (
+                (-6e7, 1e7),
+                (-4e6, 1e6),
+                [3.9463496066871125e-9, f64::NAN, 0.00012668074150063615],
+            ),
+            (
+                (-4e6, 1e6),
+                (-2e6, 7e5),
+                [0.00012668074150063615, 0.00012641419506696287, f64::NAN],
+            ),
+        ];
+        for ((mi, si), (mj, sj), want) in cases {
+            let rho = if want[1].is_nan() { 0.0 } else { 1.0 };
+            let input = Moments::gaussian(
+                faer::Col::from_fn(2, |k| [mi, mj][k]),
+                faer::Mat::from_fn(2, 2, |a, b| {
+                    [si, sj][a] * [si, sj][b] * if a == b { 1.0 } else { rho }
+                }),
+            );
+            let mut out = input.clone();
+            erf_apply(&input, &mut out, Isa::Dispatch).unwrap();
+            let got = [out.cov[(0, 0)], out.cov[(0, 1)], out.cov[(1, 1)]];
+            for (g, w) in got.iter().zip(want).filter(|(_, w)| !w.is_nan()) {
+                assert!(
+                    (g - w).abs() <= 1e-12 * w,
+                    "μ ({mi}, {mj}), s ({si}, {sj}): {g:e}, want {w:e}"
+                );
             }
         }
     }

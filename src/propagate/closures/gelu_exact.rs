@@ -17,7 +17,7 @@ use super::bvn::{plackett_lanes, MAX_LANES};
 use super::input::Isa;
 use crate::simd::{load, norm_cdf, norm_pdf, store};
 use crate::special::bvn::genz_rule;
-use crate::special::{bvn_cov, normal_cdf, normal_pdf};
+use crate::special::{bvn_cov_complement, normal_cdf, normal_pdf};
 
 /// Mean, variance and first normalised Hermite coefficient of gelu(h), h = μ + s z, s > 0:
 /// m = μΦ(α) + s²φ(α)/σ (Stein: E\[X·1{A ≥ 0}\] = μP(A ≥ 0) + Cov(X, A)·p_A(0)),
@@ -76,7 +76,7 @@ pub(crate) fn group_moments(mu: &[f64], s: &[f64]) -> [UnitMoments; MAX_LANES] {
     // α in entries 0..n, α_B in n..2n.
     let mut x = [0.0; 2 * MAX_LANES];
     for (k, p) in pairs[..n].iter().enumerate() {
-        (x[k], x[n + k]) = (p.alpha, (p.alpha - p.r * p.beta) / p.q);
+        (x[k], x[n + k]) = (p.alpha, p.alpha_b());
     }
     let (mut cdf, mut pdf) = ([0.0; 2 * MAX_LANES], [0.0; 2 * MAX_LANES]);
     Isa::Dispatch.run(
@@ -146,7 +146,7 @@ pub(crate) fn pair_cov(mu1: f64, s1: f64, mu2: f64, s2: f64, rho: f64) -> f64 {
         return 0.0;
     }
     let pair = Pair::new(mu1, s1, mu2, s2, rho);
-    pair.cov(bvn_cov(pair.alpha, pair.beta, pair.r), &pair.normals())
+    pair.cov(pair.bvn_cov(), &pair.normals())
 }
 
 /// [`pair_cov`] of unit i (μᵢ, sᵢ > 0) with the units `js` (means `mu`, deviations `s`, all
@@ -194,7 +194,7 @@ fn plackett_extras(pairs: &[Pair], lanes: &mut [usize], extra: &mut [f64], arch:
             lanes[on] = k;
             on += 1;
         } else {
-            extra[k] = bvn_cov(p.alpha, p.beta, p.r);
+            extra[k] = p.bvn_cov();
         }
     }
     Isa::Dispatch.run(
@@ -245,6 +245,13 @@ impl Pair {
         }
     }
 
+    /// Φ₂(α, β; r) − Φ(α)Φ(β) by `bvn_cov_complement` with 1 − r² = q², formed from the
+    /// variances: r = ρs₁s₂/√((1 + s₁²)(1 + s₂²)) rounds near 1 on wide units, and 1 − r² taken
+    /// from it lost ~ε·s of the variance (s = 10⁶, μ/s = −4: 4·10⁻⁹ relative; adv57).
+    fn bvn_cov(&self) -> f64 {
+        bvn_cov_complement(self.alpha, self.beta, self.r, self.q * self.q)
+    }
+
     /// Whether `bvn_cov`(α, β; r) is Genz's single Gauss–Legendre sum, which
     /// [`plackett_lanes`] computes: |r| < 0.925 and Plackett spread (|αβ| + (α² + β²)/2)|r| ≤ 4
     /// (as in the erf closure).
@@ -254,11 +261,28 @@ impl Pair {
         self.r.abs() < 0.925 && spread <= 4.0
     }
 
+    /// α_B = (α − rβ)/q ([`Self::conditional`]).
+    fn alpha_b(&self) -> f64 {
+        self.conditional(self.alpha, self.beta)
+    }
+
+    /// (x − ry)/q with x − ry = (x − y) + (1 − r)y and 1 − r = q²/(1 + r) where r > 0: r rounds
+    /// near 1 on wide units, and 1 − r taken from it lost ~ε·s of the variance (at a unit with
+    /// itself, x = y, the whole numerator; s = 10⁷, μ/s = −6: 2·10⁻⁶ relative; adv57).
+    fn conditional(&self, x: f64, y: f64) -> f64 {
+        let (r, q) = (self.r, self.q);
+        let numerator = if r > 0.0 {
+            (x - y) + q * q / (1.0 + r) * y
+        } else {
+            x - r * y
+        };
+        numerator / q
+    }
+
     /// Φ and φ at α, β, α_B = (α − rβ)/q and β_A = (β − rα)/q.
     fn normals(&self) -> Normals {
-        let (alpha, beta, r, q) = (self.alpha, self.beta, self.r, self.q);
-        let beta_a = (beta - r * alpha) / q;
-        let alpha_b = (alpha - r * beta) / q;
+        let (alpha, beta) = (self.alpha, self.beta);
+        let (alpha_b, beta_a) = (self.alpha_b(), self.conditional(beta, alpha));
         Normals {
             ca: normal_cdf(alpha),
             pa: normal_pdf(alpha),
@@ -517,5 +541,36 @@ mod tests {
         let (cov, se) = super::super::input::sample_cov(&xs, &ys);
         let want = pair_cov(mu1, s1, mu2, s2, rho);
         assert!((cov - want).abs() <= 5.0 * se, "{cov} ± {se} vs {want}");
+    }
+
+    /// Wide units, where r = ρs₁s₂/√((1 + s₁²)(1 + s₂²)) rounds near 1: variances (by
+    /// `unit_moments` and `group_moments`) and a ρ = 1 pair against 40-digit mpmath quadrature
+    /// (adv57: `mp.quad` of the centred products over z, split at −μ/s). Before `bvn_cov` took
+    /// q² from the caller the variances were off by 4.1e-9 (s = 10⁶, μ/s = −4) and 2.0e-6
+    /// (s = 10⁷, μ/s = −6) relative. The bound 1e-11: what remains is the orthant form's own
+    /// cancellation in the far tail, s-independent (μ/s = −6: 1.0e-12 at s = 10³, 3.7e-12 at
+    /// 10⁷, the terms μ₁²Φ(α) ~ 10³ of the variance), with margin.
+    #[test]
+    fn wide_units_keep_full_accuracy() {
+        let vars = [
+            ((-4e6, 1e6), 3090157.048779189),
+            ((5e5, 1e6), 553440704453.7976),
+            ((-6e7, 1e7), 4844.576743067078),
+        ];
+        let close = |got: f64, want: f64| (got - want).abs() <= 1e-11 * want;
+        for ((mu, s), want) in vars {
+            let got = unit_moments(mu, s).1;
+            assert!(
+                close(got, want),
+                "μ {mu}, s {s}: Var {got:e}, want {want:e}"
+            );
+            let group = group_moments(&[mu], &[s])[0].var;
+            assert!(
+                close(group, want),
+                "μ {mu}, s {s}: lanes' Var {group:e}, want {want:e}"
+            );
+        }
+        let (got, want) = (pair_cov(-4e6, 1e6, -2e6, 7e5, 1.0), 7876214.6804523235);
+        assert!(close(got, want), "pair at ρ = 1: {got:e}, want {want:e}");
     }
 }
