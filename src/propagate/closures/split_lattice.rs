@@ -8,7 +8,7 @@ use pulp::{Simd, WithSimd};
 use super::input::Isa;
 use super::phi_lanes;
 use crate::net::Activation;
-use crate::simd::{exp, load, store};
+use crate::simd::{exp, exp_slice, load, store};
 
 /// Σₖ Wₖ·(g(bₖ) − m) over the outer `nodes` (bₖ, Wₖ) and the number of evaluations of φ it
 /// made, for the trapezoidal rule of step `eta` in w with nodes |m| ≤ `half` (`split_pair`'s
@@ -26,12 +26,19 @@ use crate::simd::{exp, load, store};
 /// only on f's strip and its integrals along horizontal lines, not on the offset, so each g is
 /// within the unshifted rule's ε; the nodes kept reach |w| ≥ Hη − |θ| ≥ half·η, so those
 /// omitted are the ones the unshifted rule omits or farther. The weights are
-/// Gₘ·e^{−θ²/2}·rᵐ, Gₘ = (η/√(2π))e^{−m²η²/2}, r = e^{−ηθ}, the powers rᵐ built outward from
-/// m = 0 on SIMD lanes (one product per lane vector: relative error ≤ (|m|/lanes + 2)u, so
-/// |Δg| ≤ u·Σ(|m|/lanes + 2)|wₘ| ≲ (2 + 0.2/η)u ≤ 2·10⁻¹⁵ for η ≥ 0.03, t ≤ 3.5). r and
-/// e^{−θ²/2} come from the lane `simd::exp` for a lane vector of nodes at once (grid54; they
-/// were two libm calls per node): a relative error e in r gives rᵐ |m|e more, so g gains
-/// ≤ e·Σ|m||wₘ| ≈ e·0.8/η (Σ|m||wₘ| ≈ E|w|/η) — a few u·0.8/η, as libm's rounding of r did.
+/// Gₘ·e^{−θ²/2}·rᵐ, Gₘ = (η/√(2π))e^{−m²η²/2}, r = e^{−ηθ}. The lattice holds φ − m, so each
+/// node's sum is g(b) − m·Σwₘ (Σwₘ = 1 within the rule's ε and the weights' rounding, |m| ≤ 1)
+/// and the nodes' terms W·e^{−θ²/2}·Σ are summed on one lane vector (perf57; each node's sum was
+/// reduced across lanes on its own, a quarter of the kernel on deep tanh layers). Per lane
+/// vector of nodes, r^{±1} and the steps r^{±L} (L lanes) come from the lane `simd::exp`
+/// (`exp`, within 4ε of libm) and e^{−θ²/2} likewise; r^{±2}, r^{±4} are products; each node's
+/// first lane vector [r⁰ … r^{L−1}] is at most two products of r, r², r⁴ selected by the lane's
+/// bits ([`LANE_BITS`]), and the later ones one product by r^L each (before perf57: L serial
+/// products per node, and r^L as their product). A relative error e in r gives rᵐ |m|e more,
+/// so g gains ≤ e·Σ|m||wₘ| ≈ e·0.8/η (Σ|m||wₘ| ≈ E|w|/η), and the products add ≤ (4 + c)u
+/// (c = ⌊|m|/L⌋ steps, each also carrying r^L's own error): a few u·(1 + 0.8/η) in all, as
+/// before. Gₘ by the lane exp too (`exp_slice`; they were H + 1 libm calls a pair). `isa`: the
+/// instruction set of the kernel (`Isa::Dispatch` but in the tests).
 /// `None` where the lattice would need more than `budget` evaluations of φ (t small against
 /// the span of the b: then one rule per node costs less).
 pub(super) fn lattice_sum(
@@ -40,6 +47,7 @@ pub(super) fn lattice_sum(
     (t, eta, half): (f64, f64, usize),
     m: f64,
     budget: usize,
+    isa: Isa,
 ) -> Option<(f64, usize)> {
     let (lo, hi) = nodes
         .iter()
@@ -61,18 +69,22 @@ pub(super) fn lattice_sum(
     let points = points as usize;
     let base = lo - margin as f64 * delta;
     let index: Vec<f64> = (0..points).map(|l| l as f64).collect();
-    let f = phi_lanes::eval_at(act, base, delta, &index);
+    // φ − m on the lattice: each shifted rule's sum is then g(b) − m·Σwₘ, Σwₘ = 1 within the
+    // rule's ε and the weights' rounding.
+    let mut f = phi_lanes::eval_at(act, base, delta, &index);
+    f.iter_mut().for_each(|v| *v -= m);
     let rev: Vec<f64> = f.iter().rev().copied().collect();
     // Gₘ, m = 0 … H, then zeros: a lane vector read past H meets zero weights.
     let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
-    let mut g: Vec<f64> = (0..=h)
-        .map(|k| {
-            let x = k as f64 * eta;
-            norm * (-0.5 * x * x).exp()
-        })
-        .collect();
+    let mut g: Vec<f64> = Vec::with_capacity(h + 1 + 2 * MAX_LANES);
+    g.extend((0..=h).map(|k| {
+        let x = k as f64 * eta;
+        -0.5 * x * x
+    }));
+    exp_slice(&mut g);
+    g.iter_mut().for_each(|v| *v *= norm);
     g.resize(h + 1 + 2 * MAX_LANES, 0.0);
-    let sum = Isa::Dispatch.run(
+    let sum = isa.run(
         pulp::Arch::new(),
         ShiftedRules {
             nodes,
@@ -83,7 +95,6 @@ pub(super) fn lattice_sum(
             delta,
             eta,
             h,
-            m,
         },
     );
     Some((sum, points))
@@ -92,7 +103,7 @@ pub(super) fn lattice_sum(
 /// The widest SIMD vector of f64 the kernels run on (AVX-512: 8).
 pub(super) const MAX_LANES: usize = 8;
 
-/// The lanes of [`lattice_sum`]: `f` the lattice φ(base + lδ), `rev` reversed, `g` the Gₘ.
+/// The lanes of [`lattice_sum`]: `f` the lattice φ(base + lδ) − m, `rev` reversed, `g` the Gₘ.
 struct ShiftedRules<'a> {
     nodes: &'a [(f64, f64)],
     f: &'a [f64],
@@ -102,8 +113,15 @@ struct ShiftedRules<'a> {
     delta: f64,
     eta: f64,
     h: usize,
-    m: f64,
 }
+
+/// Lane k's bits 0, 1 and 2 (k < [`MAX_LANES`]), as 0 or 1: the lanes of rᵏ that take r, r²
+/// and r⁴ as factors (rᵏ = r^{b₀}·r^{2b₁}·r^{4b₂}).
+const LANE_BITS: [[f64; MAX_LANES]; 3] = [
+    [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0],
+    [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0],
+    [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0],
+];
 
 impl WithSimd for ShiftedRules<'_> {
     type Output = f64;
@@ -112,64 +130,93 @@ impl WithSimd for ShiftedRules<'_> {
     fn with_simd<S: Simd>(self, simd: S) -> f64 {
         let lanes = S::F64_LANES;
         // Lane vectors per side: m = 0 … H (upward) and m = −1 … −H (downward, `rev`).
-        let chunks = (self.h + 1).div_ceil(lanes);
+        let width = (self.h + 1).div_ceil(lanes) * lanes;
         let n = self.f.len();
-        let mut total = 0.0;
+        let (g_up, g_down) = (&self.g[..width], &self.g[1..1 + width]);
+        let (zero, one) = (simd.splat_f64s(0.0), simd.splat_f64s(1.0));
+        let bits = LANE_BITS.map(|b| simd.greater_than_f64s(load(simd, &b[..lanes]), zero));
+        // [x⁰ … x^{L−1}] from x, x², x⁴ (L ≤ 8): at most two products of exact selections.
+        let powers = |x: f64, x2: f64, x4: f64| {
+            let pick = |bit, v: f64| simd.select_f64s(bit, simd.splat_f64s(v), one);
+            simd.mul_f64s(
+                simd.mul_f64s(pick(bits[0], x), pick(bits[1], x2)),
+                pick(bits[2], x4),
+            )
+        };
+        let mut total = zero;
         for group in self.nodes.chunks(lanes) {
-            // Each node's lattice index l and offset θ; r = e^{−ηθ} and e^{−θ²/2} for a lane
-            // vector of nodes at once (spare lanes at θ = 0).
-            let (mut theta, mut index) = ([0.0; MAX_LANES], [0usize; MAX_LANES]);
-            for ((th, ix), &(b, _)) in theta.iter_mut().zip(&mut index).zip(group) {
+            // Each node's lattice index l and offset θ (spare lanes at θ = 0, W = 0).
+            let (mut theta, mut index, mut weight) =
+                ([0.0; MAX_LANES], [0usize; MAX_LANES], [0.0; MAX_LANES]);
+            for (((th, ix), wt), &(b, w)) in
+                theta.iter_mut().zip(&mut index).zip(&mut weight).zip(group)
+            {
                 let p = (b - self.base) / self.delta;
                 let l = p.round();
                 *th = (l - p) * self.eta;
                 *ix = l as usize;
+                *wt = w;
             }
+            // For a lane vector of nodes at once: r^{±1}, r^{±2}, r^{±4}, the steps r^{±L}
+            // (r = e^{−ηθ}: each power of the lane exp, not a product of L factors) and the
+            // nodes' W·e^{−θ²/2}.
             let th = load(simd, &theta[..lanes]);
-            let (mut ratio, mut gauss) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
-            store(
+            let eth = simd.mul_f64s(simd.splat_f64s(self.eta), th);
+            let neg = simd.mul_f64s(simd.splat_f64s(-1.0), eth);
+            let lane_count = simd.splat_f64s(lanes as f64);
+            let (r, ri) = (exp(simd, neg), exp(simd, eth));
+            let (r2, ri2) = (simd.mul_f64s(r, r), simd.mul_f64s(ri, ri));
+            let (r4, ri4) = (simd.mul_f64s(r2, r2), simd.mul_f64s(ri2, ri2));
+            let step_up = exp(simd, simd.mul_f64s(lane_count, neg));
+            let step_down = exp(simd, simd.mul_f64s(lane_count, eth));
+            let gauss = exp(
                 simd,
-                &mut ratio[..lanes],
-                exp(simd, simd.mul_f64s(simd.splat_f64s(-self.eta), th)),
+                simd.mul_f64s(simd.splat_f64s(-0.5), simd.mul_f64s(th, th)),
             );
-            store(
-                simd,
-                &mut gauss[..lanes],
-                exp(
-                    simd,
-                    simd.mul_f64s(simd.splat_f64s(-0.5), simd.mul_f64s(th, th)),
-                ),
-            );
-            for (((&l, &r), &gauss), &(_, w)) in index.iter().zip(&ratio).zip(&gauss).zip(group) {
-                let ri = 1.0 / r;
-                // [r⁰ … r^{L−1}] and [r⁻¹ … r^{−L}], the steps r^L and r^{−L}.
-                let (mut up, mut down) = ([0.0; MAX_LANES], [0.0; MAX_LANES]);
-                let (mut pu, mut pd) = (1.0, ri);
-                for k in 0..lanes {
-                    up[k] = pu;
-                    down[k] = pd;
-                    pu *= r;
-                    pd *= ri;
-                }
-                let (step_up, step_down) = (simd.splat_f64s(pu), simd.splat_f64s(pd * r));
-                let (mut pow_up, mut pow_down) =
-                    (load(simd, &up[..lanes]), load(simd, &down[..lanes]));
-                let (mut acc_up, mut acc_down) = (simd.splat_f64s(0.0), simd.splat_f64s(0.0));
-                for c in 0..chunks {
-                    let k = c * lanes;
-                    let gu = load(simd, &self.g[k..k + lanes]);
-                    let gd = load(simd, &self.g[k + 1..k + 1 + lanes]);
-                    let fu = load(simd, &self.f[l + k..l + k + lanes]);
-                    let fd = load(simd, &self.rev[n - l + k..n - l + k + lanes]);
-                    acc_up = simd.mul_add_f64s(simd.mul_f64s(gu, pow_up), fu, acc_up);
-                    acc_down = simd.mul_add_f64s(simd.mul_f64s(gd, pow_down), fd, acc_down);
+            let scale = simd.mul_f64s(gauss, load(simd, &weight[..lanes]));
+            let mut table = [[0.0; MAX_LANES]; 9];
+            for (row, v) in table
+                .iter_mut()
+                .zip([r, r2, r4, ri, ri2, ri4, step_up, step_down, scale])
+            {
+                store(simd, &mut row[..lanes], v);
+            }
+            let [r, r2, r4, ri, ri2, ri4, step_up, step_down, scale] = table;
+            for (k, &l) in index.iter().enumerate().take(group.len()) {
+                let mut pow_up = powers(r[k], r2[k], r4[k]);
+                let mut pow_down =
+                    simd.mul_f64s(simd.splat_f64s(ri[k]), powers(ri[k], ri2[k], ri4[k]));
+                let (step_up, step_down) =
+                    (simd.splat_f64s(step_up[k]), simd.splat_f64s(step_down[k]));
+                let (fu, fd) = (&self.f[l..l + width], &self.rev[n - l..n - l + width]);
+                let (mut acc_up, mut acc_down) = (zero, zero);
+                for (((gu, gd), fu), fd) in g_up
+                    .chunks_exact(lanes)
+                    .zip(g_down.chunks_exact(lanes))
+                    .zip(fu.chunks_exact(lanes))
+                    .zip(fd.chunks_exact(lanes))
+                {
+                    acc_up = simd.mul_add_f64s(
+                        simd.mul_f64s(load(simd, gu), pow_up),
+                        load(simd, fu),
+                        acc_up,
+                    );
+                    acc_down = simd.mul_add_f64s(
+                        simd.mul_f64s(load(simd, gd), pow_down),
+                        load(simd, fd),
+                        acc_down,
+                    );
                     pow_up = simd.mul_f64s(pow_up, step_up);
                     pow_down = simd.mul_f64s(pow_down, step_down);
                 }
-                let mean = gauss * simd.reduce_sum_f64s(simd.add_f64s(acc_up, acc_down));
-                total += w * (mean - self.m);
+                // W·(g(b) − m), the lattice holding φ − m: one lane vector for all nodes.
+                total = simd.mul_add_f64s(
+                    simd.splat_f64s(scale[k]),
+                    simd.add_f64s(acc_up, acc_down),
+                    total,
+                );
             }
         }
-        total
+        simd.reduce_sum_f64s(total)
     }
 }

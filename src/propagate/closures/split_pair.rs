@@ -188,7 +188,14 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
     // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
     let lattice = trap.as_ref().and_then(|tr| {
         let budget = active.len() * tr.len();
-        lattice_sum(act, &active, (tj, tr.eta, tr.half), uj.m, budget)
+        lattice_sum(
+            act,
+            &active,
+            (tj, tr.eta, tr.half),
+            uj.m,
+            budget,
+            Isa::Dispatch,
+        )
     });
     let conditional = || {
         Isa::Dispatch.run(
@@ -527,11 +534,13 @@ mod tests {
     /// The conditional means on one lattice (`split_lattice::lattice_sum`, spl52) against one
     /// trapezoidal or window rule per node ([`Conditional`], the rule before), tanh and sigmoid,
     /// t from 10⁻² to 3 (η from 0.70 to 0.04), 301 nodes b over ±30 (beyond φ's window on both
-    /// sides) with weights of both signs: the two sums within 4·10⁻¹⁵·Σ|W|. Both rules are
-    /// within 10⁻¹⁷ of each g (their ε); the lattice's weights carry ≤ (2 + 0.2/η)u ≤ 8u =
-    /// 1.8·10⁻¹⁵ of rounding from their powers (`lattice_sum`), and the sums of each g about as
-    /// much again (a few u·Σ|wₘφ| in practice, |φ| ≤ 1; measured max 7.7·10⁻¹⁷, BENCHMARKS
-    /// spl52).
+    /// sides) with weights of both signs, the lattice on every instruction set (AVX-512's 8 lanes,
+    /// AVX2's 4, scalar 1: the powers' products differ, perf57): the two sums within
+    /// 4·10⁻¹⁵·Σ|W|. Both rules are within 10⁻¹⁷ of each g (their ε); the lattice's weights
+    /// carry a few u·(1 + 0.8/η) of rounding from their powers (`lattice_sum`; r's error e
+    /// times Σ|m||wₘ| ≈ 0.8/η, ≲ u·20 at η = 0.04 where e ≲ u, the lane exp's typical error), and
+    /// the sums of each g about as much again (a few u·Σ|wₘφ| in practice, |φ| ≤ 1; measured max
+    /// 7.7·10⁻¹⁷, BENCHMARKS spl52).
     #[test]
     fn the_lattice_matches_one_rule_per_node() {
         let mut worst: f64 = 0.0;
@@ -552,8 +561,11 @@ mod tests {
                     .collect();
                 let mass: f64 = nodes.iter().map(|n| n.1.abs()).sum();
                 let m = 0.125;
-                let (got, _) =
-                    lattice_sum(act, &nodes, (t, trap.eta, trap.half), m, usize::MAX).unwrap();
+                let lattice = |isa| {
+                    lattice_sum(act, &nodes, (t, trap.eta, trap.half), m, usize::MAX, isa)
+                        .unwrap()
+                        .0
+                };
                 // One rule per node: the outer nodes as z of a unit with b = z.
                 let uj = Unit { mu: 0.0, s: 1.0, m };
                 let limit = Limit::of(act).unwrap();
@@ -570,12 +582,16 @@ mod tests {
                         trap: Some(&trap),
                     },
                 );
-                let err = (got - want).abs() / mass;
-                worst = worst.max(err);
-                assert!(
-                    err <= 4e-15,
-                    "{act} t = {t}: {got:e} vs {want:e} ({err:.1e} of Σ|W|)"
-                );
+                // Every instruction set: the lane count sets the powers' products (`lattice_sum`).
+                for isa in [Isa::Dispatch, Isa::Avx2, Isa::Scalar] {
+                    let got = lattice(isa);
+                    let err = (got - want).abs() / mass;
+                    worst = worst.max(err);
+                    assert!(
+                        err <= 4e-15,
+                        "{act} t = {t} {isa:?}: {got:e} vs {want:e} ({err:.1e} of Σ|W|)"
+                    );
+                }
             }
         }
         eprintln!("lattice vs one rule per node: max |Δ|/Σ|W| = {worst:.1e}");
