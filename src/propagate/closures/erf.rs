@@ -122,8 +122,9 @@ fn erf_apply(input: &Moments, out: &mut Moments, isa: Isa) -> Result<()> {
     })
 }
 
-/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](crate::special::bvn_cov)(uᵢ, uⱼ; r), r = 2Σᵢⱼdᵢdⱼ. Each lane
-/// with a Plackett exponent spread E = (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a
+/// SIMD lanes over j ≤ i of column i: Cᵢⱼ = 4·[`bvn_cov`](crate::special::bvn_cov)(uᵢ, uⱼ; r),
+/// r = 2Σᵢⱼdᵢdⱼ (1 − r² from the Σ's, [`bvn_cov_complement`]). Each lane with a Plackett
+/// exponent spread E = (|uᵢuⱼ| + (uᵢ² + uⱼ²)/2)|r| ≤ 4 — where `bvn_cov` is a
 /// single Genz Gauss–Legendre sum — takes the path its own r calls for: |r| < [`SERIES_MAX_RHO`]
 /// = 0.75 the `bvn::tetrachoric_lanes` series in place (other lanes enter it with r = 0 and are
 /// overwritten); 0.75 ≤ |r| < 0.925 queued, gathered into full vectors and run through
