@@ -173,8 +173,10 @@ impl SinglePropagator {
                         widen(&pre.single[c], &mut wide_h.cov);
                     });
                     let closure = fallback[l - 1];
-                    // Every class's work like the first's: the count reads a widened Σ.
-                    if let Some(work) = closure.foreseen_work(wide_h).filter(|_| c == 0) {
+                    // Every class's work like the first's (the count reads a widened Σ):
+                    // counted once, at the first class.
+                    let foreseen = (c == 0).then(|| closure.foreseen_work(wide_h)).flatten();
+                    if let Some(work) = foreseen {
                         let all = work.times(classes as f64);
                         let threads = rayon::current_num_threads();
                         clock.foresee((l, &closure.name(), classes), all, threads, timings);
