@@ -146,7 +146,7 @@ impl Unit {
 /// The outer rule over z₁ of a pair (panel width, windows) with hᵢ ~ N(μᵢ, sᵢ²), μⱼ,
 /// sq = sⱼq and sr = sⱼρ, c the half-width of φ's feature window and `split_above` the
 /// threshold of [`rule_for`] ([`pair_cov_counted`] explains it).
-pub(super) fn outer_rule(
+fn outer_rule(
     c: f64,
     (mu_i, s_i): (f64, f64),
     mu_j: f64,
@@ -202,52 +202,73 @@ pub(crate) fn pair_cov_fallback(act: Activation, ui: Unit, uj: Unit, rho: f64) -
     pair_cov_split(act, ui, uj, rho, FALLBACK_SPLIT_ABOVE)
 }
 
-/// The 2-D rule of one pair for [`pair_cov_split`] and [`pair_evaluations`]: the outer rule
-/// over z₁ (breaks at the kinks, panel width, windows, half-range) and what the inner rule at
-/// each z₁ needs (q, sⱼq, sⱼρ, φ's kink and feature half-width c).
-struct PairPlan {
-    q: f64,
-    sq: f64,
+/// The 2-D rule of one pair, shared by [`pair_cov_split`], [`pair_evaluations`] and the κ₃/κ₄
+/// corrections' rule (`quadrature_terms`): the outer rule over z₁ (breaks at the kinks, panel
+/// width, windows, half-range) and what the inner rule over z₂ at each z₁ needs (q, sⱼq, sⱼρ,
+/// φ's kink and feature half-width c), for hᵢ = μᵢ + sᵢz₁, hⱼ = μⱼ + sⱼ(ρz₁ + qz₂).
+///
+/// The outer half-range is `half_range(max(|μᵢ|/sᵢ, |μⱼ|/sⱼ))`: the mass of a function of hⱼ
+/// far from its bulk (relu far below its kink) lies at z₁ ≈ ρ|μⱼ|/sⱼ ≤ |μⱼ|/sⱼ.
+pub(super) struct PairPlan {
+    pub(super) q: f64,
+    pub(super) sq: f64,
     sr: f64,
+    mu_j: f64,
     kink: Option<f64>,
     c: f64,
     split_above: f64,
-    outer: Vec<f64>,
-    outer_w: f64,
-    windows: Vec<Window>,
-    range: f64,
+    pub(super) outer: Vec<f64>,
+    pub(super) outer_w: f64,
+    pub(super) windows: Vec<Window>,
+    pub(super) range: f64,
 }
 
-/// The inner expectation g(z₁) = E_{z₂}\[φ(base + sⱼq z₂)\] at one outer node.
-enum Inner {
-    /// One evaluation of φ at base: q = 0 (ρ = ±1), or base outside g's window, where g is φ's
-    /// polynomial limit at base, which φ(base) equals to 10⁻¹⁷.
-    Point,
-    /// The inner rule: its break at the kink, panel width, window and half-range.
-    Rule(Option<f64>, f64, Option<Window>, f64),
+/// The inner rule over z₂ at one outer node: its break at the kink, panel width, window and
+/// half-range.
+pub(super) struct InnerRule {
+    pub(super) brk: Option<f64>,
+    pub(super) width: f64,
+    pub(super) window: Option<Window>,
+    pub(super) range: f64,
+}
+
+impl InnerRule {
+    /// The rule's nodes: its panels ([`panel_count`]) × [`PANEL_POINTS`].
+    pub(super) fn nodes(&self) -> usize {
+        let window = self.window.as_slice();
+        panel_count(self.brk.as_slice(), self.width, window, self.range) * PANEL_POINTS
+    }
 }
 
 impl PairPlan {
-    /// The plan of the pair (`ui`, `uj`) at correlation `rho` (clamped to \[−1, 1\]).
-    fn new(act: Activation, ui: Unit, uj: Unit, rho: f64, split_above: f64) -> PairPlan {
+    /// The plan of units (μᵢ, sᵢ) and (μⱼ, sⱼ) at correlation `rho` (clamped to \[−1, 1\]),
+    /// with the windows of [`rule_for`] above scale `split_above`.
+    pub(super) fn new(
+        act: Activation,
+        (mu_i, s_i): (f64, f64),
+        (mu_j, s_j): (f64, f64),
+        rho: f64,
+        split_above: f64,
+    ) -> PairPlan {
         let rho = rho.clamp(-1.0, 1.0);
         let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
         let kink = kink(act);
         let mut outer = Vec::with_capacity(2);
         if let Some(k) = kink {
-            outer.push((k - ui.mu) / ui.s);
+            outer.push((k - mu_i) / s_i);
             if rho != 0.0 {
-                outer.push((k - uj.mu) / (uj.s * rho));
+                outer.push((k - mu_j) / (s_j * rho));
             }
         }
         let c = feature_half_width(act);
-        let (sq, sr) = (uj.s * q, uj.s * rho);
-        let (outer_w, windows) = outer_rule(c, (ui.mu, ui.s), uj.mu, (sq, sr), split_above);
-        let range = half_range((ui.mu / ui.s).abs().max(uj.mu / uj.s));
+        let (sq, sr) = (s_j * q, s_j * rho);
+        let (outer_w, windows) = outer_rule(c, (mu_i, s_i), mu_j, (sq, sr), split_above);
+        let range = half_range((mu_i / s_i).abs().max((mu_j / s_j).abs()));
         PairPlan {
             q,
             sq,
             sr,
+            mu_j,
             kink,
             c,
             split_above,
@@ -258,15 +279,49 @@ impl PairPlan {
         }
     }
 
-    /// The inner rule at base = μⱼ + sⱼρz₁.
-    fn inner(&self, base: f64) -> Inner {
-        let split = !self.windows.is_empty();
-        if (split && self.c > 0.0 && base.abs() > self.c + 9.0 * self.sq) || self.q <= 0.0 {
-            return Inner::Point;
+    /// The inner rule's centre at z₁: base = μⱼ + sⱼρz₁.
+    #[inline]
+    pub(super) fn base(&self, z1: f64) -> f64 {
+        self.mu_j + self.sr * z1
+    }
+
+    /// The inner rule at `base`.
+    pub(super) fn inner_rule(&self, base: f64) -> InnerRule {
+        let (width, window) = rule_for(self.c, base, self.sq, self.split_above);
+        InnerRule {
+            brk: self.kink.map(|k| (k - base) / self.sq),
+            width,
+            window,
+            range: half_range(base / self.sq),
         }
-        let brk = self.kink.map(|k| (k - base) / self.sq);
-        let (w, window) = rule_for(self.c, base, self.sq, self.split_above);
-        Inner::Rule(brk, w, window, half_range(base / self.sq))
+    }
+
+    /// The Gaussian integrand's inner expectation g(z₁) = E_{z₂}\[φ(base + sⱼq z₂)\] at
+    /// `base`: None where it is one evaluation of φ at base — q = 0 (ρ = ±1), or base outside
+    /// g's window, where g is φ's polynomial limit at base, which φ(base) equals to 10⁻¹⁷. (The
+    /// corrections may not take that shortcut: their Hermite weights depend on z₂.)
+    fn gaussian_inner(&self, base: f64) -> Option<InnerRule> {
+        let split = !self.windows.is_empty();
+        let outside = split && self.c > 0.0 && base.abs() > self.c + 9.0 * self.sq;
+        (!outside && self.q > 0.0).then(|| self.inner_rule(base))
+    }
+
+    /// The evaluations of a rule that makes `per_node(base)` of them at each outer node, counted
+    /// by panels: each outer panel's [`PANEL_POINTS`] nodes at its midpoint's base. The inner
+    /// rule changes with z₁ only through its window, range and whether it is a point, so this is
+    /// the count to within the panels a window edge moves across.
+    pub(super) fn count(&self, per_node: impl Fn(f64) -> usize) -> usize {
+        let mut n = 0;
+        for_each_panel(
+            &self.outer,
+            self.outer_w,
+            &self.windows,
+            self.range,
+            |mid, _| {
+                n += PANEL_POINTS * per_node(self.base(mid));
+            },
+        );
+        n
     }
 }
 
@@ -275,21 +330,25 @@ fn pair_cov_split(act: Activation, ui: Unit, uj: Unit, rho: f64, split_above: f6
     if ui.s <= 0.0 || uj.s <= 0.0 {
         return (0.0, 0);
     }
-    let plan = PairPlan::new(act, ui, uj, rho, split_above);
+    let plan = PairPlan::new(act, (ui.mu, ui.s), (uj.mu, uj.s), rho, split_above);
     let mut evals = 0;
     let cov = normal_expect(&plan.outer, plan.outer_w, &plan.windows, plan.range, |z1| {
-        let base = uj.mu + plan.sr * z1;
-        let g = match plan.inner(base) {
-            Inner::Point => {
+        let base = plan.base(z1);
+        let g = match plan.gaussian_inner(base) {
+            None => {
                 evals += 1;
                 act.eval(base)
             }
-            Inner::Rule(brk, w, window, range) => {
-                normal_expect(brk.as_slice(), w, window.as_slice(), range, |z2| {
+            Some(r) => normal_expect(
+                r.brk.as_slice(),
+                r.width,
+                r.window.as_slice(),
+                r.range,
+                |z2| {
                     evals += 1;
                     act.eval(base + plan.sq * z2)
-                })
-            }
+                },
+            ),
         };
         evals += 1;
         (act.eval(ui.mu + ui.s * z1) - ui.m) * (g - uj.m)
@@ -306,24 +365,8 @@ pub(crate) fn pair_evaluations(act: Activation, ui: Unit, uj: Unit, rho: f64) ->
     if ui.s <= 0.0 || uj.s <= 0.0 {
         return 0;
     }
-    let plan = PairPlan::new(act, ui, uj, rho, SPLIT_ABOVE);
-    let mut evals = 0;
-    for_each_panel(
-        &plan.outer,
-        plan.outer_w,
-        &plan.windows,
-        plan.range,
-        |mid, _| {
-            let inner = match plan.inner(uj.mu + plan.sr * mid) {
-                Inner::Point => 1,
-                Inner::Rule(brk, w, window, range) => {
-                    panel_count(brk.as_slice(), w, window.as_slice(), range) * PANEL_POINTS
-                }
-            };
-            evals += PANEL_POINTS * (1 + inner);
-        },
-    );
-    evals
+    let plan = PairPlan::new(act, (ui.mu, ui.s), (uj.mu, uj.s), rho, SPLIT_ABOVE);
+    plan.count(|base| 1 + plan.gaussian_inner(base).map_or(1, |r| r.nodes()))
 }
 
 /// Nanoseconds of one evaluation in [`pair_cov`]'s inner loop (φ, the normal weight's
@@ -603,6 +646,41 @@ mod tests {
             assert!(
                 3 * evals <= ref_evals && evals <= 1_000_000,
                 "{act} ({mi}, {si}) ({mj}, {sj}): {evals} vs {ref_evals} evaluations"
+            );
+        }
+    }
+
+    /// [`pair_cov`] is symmetric in its two units: Cov(φ(hᵢ), φ(hⱼ)) with the roles of i (the
+    /// outer variable z₁) and j (the inner one) swapped agrees to 10⁻¹² of itself (both rules'
+    /// errors are ≤ 10⁻¹⁷ of the integrand's scale, which here is the covariance's own: mⱼ's
+    /// share of the integrand sums to zero with φ(hᵢ) − mᵢ; no case's covariance is near a zero
+    /// crossing; measured ≤ 10⁻¹⁴ of it). Relative to √(VarᵢVarⱼ) the relu cases below are
+    /// ~10⁻⁴³, so only this relative test sees them. The cases with j far below relu's
+    /// kink (or on a smooth φ's far side) need the outer range widened by |μⱼ|/sⱼ: the mass of
+    /// φ(hⱼ) − mⱼ lies at z₁ ≈ ρ|μⱼ|/sⱼ, beyond ±9 at μⱼ/sⱼ = −20. Up to the fifty-eighth
+    /// session the range took μⱼ/sⱼ without its absolute value and lost that mass: relu
+    /// (0, 1) × (−20, 1) at ρ = 0.99 gave 2.0·10⁻¹⁰⁶ for 2.67·10⁻⁸⁹, GELU (0.3, 1) × (−18, 1)
+    /// at ρ = 0.9 was off by 1.4·10⁻¹² of √(VarᵢVarⱼ).
+    #[test]
+    fn pair_covariance_is_symmetric_in_its_units() {
+        let cases = [
+            (Activation::Relu, (0.0, 1.0), (-20.0, 1.0), 0.99),
+            (Activation::Relu, (0.5, 2.0), (-24.0, 1.5), 0.9),
+            (Activation::Relu, (1.0, 1.0), (-15.0, 1.0), 0.5),
+            (Activation::Relu, (-3.0, 1.0), (2.0, 0.5), -0.7),
+            (Activation::Sigmoid, (0.0, 1.0), (-30.0, 1.0), 0.95),
+            (Activation::Gelu, (0.3, 1.0), (-18.0, 1.0), 0.9),
+            (Activation::Tanh, (0.2, 0.5), (-3.0, 2.0), 0.6),
+        ];
+        for (act, (mi, si), (mj, sj), rho) in cases {
+            let (ui, var_i) = Unit::with_variance(act, mi, si);
+            let (uj, var_j) = Unit::with_variance(act, mj, sj);
+            let ij = pair_cov(act, ui, uj, rho);
+            let ji = pair_cov(act, uj, ui, rho);
+            let scale = (var_i * var_j).sqrt();
+            assert!(
+                (ij - ji).abs() <= 1e-12 * ij.abs().max(ji.abs()),
+                "{act} ({mi}, {si}) ({mj}, {sj}) ρ = {rho}: {ij:e} vs {ji:e} (√(VarᵢVarⱼ) {scale:e})"
             );
         }
     }

@@ -16,7 +16,7 @@
 //! coordinates xᵢ = z₁, xⱼ = ρz₁ + qz₂ (so yᵢ = z₁ − ρz₂/q, yⱼ = z₂/q), split at the kinks of φ.
 //! One unit: E_G[g⁽ᵏ⁾(h)] = E[g(μ + sz)Heₖ(z)]/sᵏ for g = φ and φ².
 //!
-//! Above scale 8 the rules are [`super::quadrature`]'s windowed ones (`rule_for`, `outer_rule`):
+//! Above scale 8 the rules are [`super::quadrature`]'s windowed ones (`rule_for`, `PairPlan`):
 //! panels of unit scale in z outside φ's feature window and narrow ones only inside it, so the
 //! node count is bounded whatever the scale (a saturating unit at s = 10⁶ took 6·10⁸ nodes per
 //! unit with panels 0.5/s wide everywhere: `--order 3` on such a network did not finish). Outside
@@ -27,8 +27,8 @@
 
 use super::derivatives;
 use super::edgeworth::{DerivativeTerms, PairStep, PairTerms, UnitTerms, ORDERS};
-use super::quadrature::{feature_half_width, half_range, kink, outer_rule, rule_for, SPLIT_ABOVE};
-use super::rules::{for_each_normal_node, for_each_panel, panel_count, Window, PANEL_POINTS};
+use super::quadrature::{feature_half_width, half_range, kink, rule_for, PairPlan, SPLIT_ABOVE};
+use super::rules::for_each_normal_node;
 use std::sync::OnceLock;
 
 use crate::net::Activation;
@@ -51,52 +51,6 @@ pub(crate) struct QuadratureTerms {
     pub act: Activation,
     pub mu: Vec<f64>,
     pub s: Vec<f64>,
-}
-
-/// The 2-D rule of one pair (module docs): the outer rule over z₁ and, at each z₁, the inner
-/// rule over z₂ around base = μⱼ + sⱼρz₁.
-struct PairRule {
-    q: f64,
-    mj: f64,
-    sr: f64,
-    sq: f64,
-    kink: Option<f64>,
-    c: f64,
-    split_above: f64,
-    breaks: Vec<f64>,
-    width: f64,
-    windows: Vec<Window>,
-    range: f64,
-}
-
-impl PairRule {
-    /// The inner rule at z₁: its break, panel width, window and half-range.
-    fn inner(&self, z1: f64) -> (f64, Option<f64>, f64, Option<Window>, f64) {
-        let base = self.mj + self.sr * z1;
-        let brk = self.kink.map(|k| (k - base) / self.sq);
-        let (w, window) = rule_for(self.c, base, self.sq, self.split_above);
-        (base, brk, w, window, half_range(base / self.sq))
-    }
-
-    /// The integrand evaluations of the rule, counted by panels: each outer panel's 16 nodes
-    /// times the inner rule's nodes at its midpoint (the inner rule changes with z₁ only
-    /// through its window and range, so this is the count to within the panels a window edge
-    /// moves across).
-    fn nodes(&self) -> usize {
-        let mut n = 0;
-        for_each_panel(
-            &self.breaks,
-            self.width,
-            &self.windows,
-            self.range,
-            |mid, _| {
-                let (_, brk, w, window, range) = self.inner(mid);
-                let panels = panel_count(brk.as_slice(), w, window.as_slice(), range);
-                n += PANEL_POINTS * PANEL_POINTS * panels;
-            },
-        );
-        n
-    }
 }
 
 /// H for the index list `idx` (0 = i, 1 = j) of length 3 or 4 (module docs), term by term:
@@ -421,7 +375,7 @@ impl DerivativeTerms for QuadratureTerms {
             return PairStep::Terms(Some(d));
         }
         match self.pair_rule(i, j, rho, SPLIT_ABOVE) {
-            Some(rule) => PairStep::Quadrature(rule.nodes()),
+            Some(plan) => PairStep::Quadrature(plan.count(|base| plan.inner_rule(base).nodes())),
             None => PairStep::Terms(None),
         }
     }
@@ -474,43 +428,15 @@ impl QuadratureTerms {
         (terms, nodes)
     }
 
-    /// The rule of pair (i, j) at ρ with the windows above scale `split_above`; None where
-    /// q² = 1 − ρ² < [`MIN_Q2`] (the pair is refused).
-    fn pair_rule(&self, i: usize, j: usize, rho: f64, split_above: f64) -> Option<PairRule> {
+    /// The 2-D rule of pair (i, j) at ρ (module docs) with the windows above scale
+    /// `split_above`; None where q² = 1 − ρ² < [`MIN_Q2`] (the pair is refused).
+    fn pair_rule(&self, i: usize, j: usize, rho: f64, split_above: f64) -> Option<PairPlan> {
         let q2 = (1.0 - rho) * (1.0 + rho);
-        if q2 < MIN_Q2 {
-            return None;
-        }
-        let q = q2.sqrt();
-        let (mi, si, mj, sj) = (self.mu[i], self.s[i], self.mu[j], self.s[j]);
-        let kink = kink(self.act);
-        let mut breaks = Vec::with_capacity(2);
-        if let Some(k) = kink {
-            breaks.push((k - mi) / si);
-            if rho != 0.0 {
-                breaks.push((k - mj) / (sj * rho));
-            }
-        }
-        let (sr, sq) = (sj * rho, sj * q);
-        let c = feature_half_width(self.act);
-        let (width, windows) = outer_rule(c, (mi, si), mj, (sq, sr), split_above);
-        let range = half_range((mi / si).abs().max((mj / sj).abs()));
-        Some(PairRule {
-            q,
-            mj,
-            sr,
-            sq,
-            kink,
-            c,
-            split_above,
-            breaks,
-            width,
-            windows,
-            range,
-        })
+        let (ui, uj) = ((self.mu[i], self.s[i]), (self.mu[j], self.s[j]));
+        (q2 >= MIN_Q2).then(|| PairPlan::new(self.act, ui, uj, rho, split_above))
     }
 
-    /// [`DerivativeTerms::pair`] with the windows of `outer_rule`/`rule_for` above scale
+    /// [`DerivativeTerms::pair`] with the windows of [`PairPlan`] above scale
     /// `split_above` (∞: the single-width rules), and the number of inner nodes (its cost).
     fn pair_split(
         &self,
@@ -527,8 +453,8 @@ impl QuadratureTerms {
         let mut acc = [0.0; ORDERS.len()];
         let mut nodes = 0;
         for_each_normal_node(
-            &rule.breaks,
-            rule.width,
+            &rule.outer,
+            rule.outer_w,
             &rule.windows,
             rule.range,
             |z1, w1| {
@@ -536,12 +462,13 @@ impl QuadratureTerms {
                 if fi == 0.0 {
                     return;
                 }
-                let (base, brk, inner_w, window, range) = rule.inner(z1);
+                let base = rule.base(z1);
+                let inner = rule.inner_rule(base);
                 for_each_normal_node(
-                    brk.as_slice(),
-                    inner_w,
-                    window.as_slice(),
-                    range,
+                    inner.brk.as_slice(),
+                    inner.width,
+                    inner.window.as_slice(),
+                    inner.range,
                     |z2, w2| {
                         nodes += 1;
                         let f = fi * act.eval(base + rule.sq * z2) * w1 * w2;
