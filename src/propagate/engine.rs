@@ -9,7 +9,7 @@
 //! one-shot form.
 
 use super::affine::{affine_moments, AffineStrategy, AffineWorkspace};
-use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks};
+use super::closures::{Closure, ClosureMethod, Corrections, Fallbacks, Work};
 use super::higher::hook::CarryHook;
 use super::higher::pilot::{pilot_check, pilot_flops_per_sample};
 use super::higher::Carry;
@@ -606,8 +606,11 @@ impl Propagator {
             // only ones; a later closure's numerical error is theirs, named with the order.
             let corrected_first =
                 carry.is_none() && l > from + 1 && first_corrections != Corrections::None;
-            let foreseen = pre.per_class.iter().map(|h| closure.foreseen_work(h)).sum();
-            if let Some(work) = foreseen {
+            let foreseen: Option<Work> =
+                pre.per_class.iter().map(|h| closure.foreseen_work(h)).sum();
+            // The corrections' terms (measured or carried κ slices) are not counted.
+            let corrected = corrections != Corrections::None || (carry.is_some() && carries(l));
+            if let Some(work) = foreseen.map(|w| w.with_more(corrected)) {
                 let threads = rayon::current_num_threads();
                 let (name, classes) = (closure.name(), pre.per_class.len());
                 clock.foresee((l, &name, classes), work, threads, timings);

@@ -103,10 +103,16 @@ pub(crate) fn remaining_layers_note(l: usize, depth: usize, seconds: f64) -> Opt
 /// The note before hidden layer `l`'s closure `name` does `work` for `classes` classes on
 /// `threads` threads.
 fn foreseen_note((l, name, classes): (usize, &str, usize), work: Work, threads: usize) -> String {
+    let (least, more) = if work.at_least {
+        ("at least ", "; its κ₃/κ₄ corrections' terms come on top")
+    } else {
+        ("", "")
+    };
     format!(
-        "note: hidden layer {l}'s closure, {name}, will evaluate φ ~{:.1e} times for its \
-         {classes} class(es), ~{} on {threads} thread(s) (counted before the work; --closure \
-         auto takes the closed forms and series, checked against this reference in the tests)",
+        "note: hidden layer {l}'s closure, {name}, will evaluate φ {least}~{:.1e} times for its \
+         {classes} class(es), {least}~{} on {threads} thread(s) (counted before the work{more}; \
+         --closure auto takes the closed forms and series, checked against this reference in \
+         the tests)",
         work.evaluations,
         human_seconds(work.cpu_seconds / threads.max(1) as f64)
     )
@@ -152,12 +158,24 @@ mod tests {
         let work = |cpu_seconds: f64| Work {
             evaluations: cpu_seconds / 19e-9,
             cpu_seconds,
+            at_least: false,
         };
         let note = foreseen_note((3, "tanh (2-D quadrature, reference)", 2), work(2000.0), 2);
         assert!(
             note.contains(
                 "hidden layer 3's closure, tanh (2-D quadrature, reference), will \
-                 evaluate φ ~1.1e11 times for its 2 class(es), ~16.7 min on 2 thread(s)"
+                 evaluate φ ~1.1e11 times for its 2 class(es), ~16.7 min on 2 thread(s) \
+                 (counted before the work; --closure"
+            ),
+            "{note}"
+        );
+        // With corrections the count is of the Gaussian pairs only: a lower bound, said so.
+        let note = foreseen_note((3, "q", 2), work(2000.0).with_more(true), 2);
+        assert!(
+            note.contains(
+                "will evaluate φ at least ~1.1e11 times for its 2 class(es), at least ~16.7 min \
+                 on 2 thread(s) (counted before the work; its κ₃/κ₄ corrections' terms come on \
+                 top;"
             ),
             "{note}"
         );

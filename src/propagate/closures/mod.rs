@@ -128,24 +128,34 @@ pub struct Work {
     pub evaluations: f64,
     /// CPU seconds they take at the measured cost of one evaluation.
     pub cpu_seconds: f64,
+    /// Whether more work comes on top (the κ₃/κ₄ corrections' terms, not counted).
+    pub at_least: bool,
 }
 
 impl Work {
-    /// This work done `times` times (every class of a layer like one).
-    pub fn times(self, times: f64) -> Work {
+    /// This work with more on top ([`Work::at_least`]) where `more`.
+    pub fn with_more(self, more: bool) -> Work {
         Work {
-            evaluations: self.evaluations * times,
-            cpu_seconds: self.cpu_seconds * times,
+            at_least: self.at_least || more,
+            ..self
+        }
+    }
+}
+
+impl std::ops::Add for Work {
+    type Output = Work;
+    fn add(self, other: Work) -> Work {
+        Work {
+            evaluations: self.evaluations + other.evaluations,
+            cpu_seconds: self.cpu_seconds + other.cpu_seconds,
+            at_least: self.at_least || other.at_least,
         }
     }
 }
 
 impl std::iter::Sum for Work {
     fn sum<I: Iterator<Item = Work>>(iter: I) -> Work {
-        iter.fold(Work::default(), |a, b| Work {
-            evaluations: a.evaluations + b.evaluations,
-            cpu_seconds: a.cpu_seconds + b.cpu_seconds,
-        })
+        iter.fold(Work::default(), |a, b| a + b)
     }
 }
 

@@ -434,6 +434,7 @@ impl Closure for QuadratureClosure {
         Some(Work {
             evaluations,
             cpu_seconds: evaluations * evaluation_ns(act) * 1e-9,
+            at_least: false,
         })
     }
 
