@@ -4397,7 +4397,8 @@ done
 # theory accuracy of 0.0 (from x) and 0.555 (from z¹) for the network's 1/3, with exit 0; two
 # identical rows beside a third gave the shadowed output up to 0.48 of a class (implausible).
 # Every start layer must give the network's 1/3 (three identical rows) and p = 0 for output 1
-# (rows 0 and 1 identical) in every predicted confusion row.
+# (rows 0 and 1 identical) in every predicted confusion row. Then a mixed network whose first
+# nonlinearity is linear, at --order 3|4 (below).
 D50=$W/d50
 mkdir -p "$D50"
 python3 - "$D50" <<'PY50'
@@ -4415,15 +4416,20 @@ npy("y.npy", "<i8", "(1500,)", "q", [k for k in range(3) for _ in range(500)])
 w1 = [rng.gauss(0, 1) for _ in range(8)]
 b1 = [rng.gauss(0, 0.2) for _ in range(4)]
 row, other = [rng.gauss(0, 1) for _ in range(4)], [rng.gauss(0, 1) for _ in range(4)]
-for name, readout in (("same3", row * 3), ("same2", row * 2 + other)):
-    t = {"hidden1.weight": ([4, 2], w1), "hidden1.bias": ([4], b1),
-         "readout.weight": ([3, 4], readout), "readout.bias": ([3], [0.0] * 3)}
+w2 = [rng.gauss(0, 0.5) for _ in range(16)]
+models = {"same3": ({"readout.weight": ([3, 4], row * 3)}, "2,4,3", "relu"),
+          "same2": ({"readout.weight": ([3, 4], row * 2 + other)}, "2,4,3", "relu"),
+          "linq": ({"hidden2.weight": ([4, 4], w2), "hidden2.bias": ([4], [0.0] * 4),
+                    "readout.weight": ([3, 4], row * 2 + other)}, "2,4,4,3", "linear,quad:0.5")}
+for name, (tensors, widths, act) in models.items():
+    t = {"hidden1.weight": ([4, 2], w1), "hidden1.bias": ([4], b1), "readout.bias": ([3], [0.0] * 3)}
+    t.update(tensors)
     header, blob = {}, b""
     for k in sorted(t):
         shape, v = t[k]
         header[k] = {"dtype": "F64", "shape": shape, "data_offsets": [len(blob), len(blob) + 8 * len(v)]}
         blob += struct.pack(f"<{len(v)}d", *v)
-    header["__metadata__"] = {"format": "corrflow-mlp", "widths": "2,4,3", "activation": "relu"}
+    header["__metadata__"] = {"format": "corrflow-mlp", "widths": widths, "activation": act}
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)
     open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + blob)
@@ -4446,6 +4452,13 @@ for b in bad:
     print(f"{sys.argv[2]}: {b}")
 sys.exit(1 if bad else 0)
 PY50
+done
+# A linear first layer before a quadratic one (`linear,quad:0.5`): --order 3|4 --carry first
+# corrects at the linear layer (exact already) and closes the quadratic Gaussian, order 2's
+# result; it must say so (a note), not run silently (ignored).
+for o in 3 4; do
+  check "propagate linear,quad:0.5 --order $o" + --threads 1 propagate --model "$D50/linq.safetensors" --task data --train-x "$D50/x.npy" --train-y "$D50/y.npy" --test-x "$D50/x.npy" --test-y "$D50/y.npy" --order $o --json
+  grep -q '"note":"the first nonlinearity' "$W/out" || { ignored=$((ignored + 1)); echo "propagate linear,quad:0.5 --order $o: order 2's result without a note"; }
 done
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
