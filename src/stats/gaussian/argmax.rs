@@ -12,8 +12,8 @@ use crate::timing::flops;
 /// * 1 output: the argmax is always 0, so p is 1 or 0 exactly.
 /// * 2 outputs: exact, P(y_c > y_o) = Φ(Δμ/√v), Δμ = μ_c − μ_o, v = Σ_cc + Σ_oo − 2Σ_co;
 ///   stderr 0. If v ≤ 0 the difference is deterministic; if v and Δμ are both rounding
-///   ([`tied`]) the outputs tie. A v negative beyond
-///   rounding (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
+///   (`tied`) the outputs tie. A v negative beyond rounding
+///   (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
 ///   truncated expansion's output), and v is read from Σ with its negative eigenvalue set to 0,
 ///   as the draws of ≥ 3 outputs are (closed form: `clipped_difference_variance`).
 /// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues

@@ -97,7 +97,7 @@ impl WeightSummary {
 
 /// P(argmax y = k) for y ~ N(mean, cov), every k; ties go to the lowest index.
 ///
-/// An output tied to an earlier one to rounding ([`super::argmax::tied`]: identical read-out
+/// An output tied to an earlier one to rounding (`argmax::tied`: identical read-out
 /// rows) never wins: with ≥ 3 outputs the distribution is that of the outputs left after
 /// removing every such one, and those get p = 0 (2 outputs: [`super::prob_argmax`] decides the
 /// tie alike).
