@@ -4405,14 +4405,20 @@ python3 - "$D50" <<'PY50'
 import json, random, struct, sys
 d = sys.argv[1]
 rng = random.Random(50)
-def npy(name, descr, shape, fmt, values):
-    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + h.encode()
-                                    + struct.pack(f"<{len(values)}{fmt}", *values))
+def safetensors(path, tensors, meta):
+    header, blob = {}, b""
+    for k in sorted(tensors):
+        dtype, shape, v = tensors[k]
+        header[k] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + 8 * len(v)]}
+        blob += struct.pack(f"<{len(v)}{'d' if dtype == 'F64' else 'q'}", *v)
+    header["__metadata__"] = meta
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + blob)
 centres = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.5)]
 x = [c + rng.gauss(0, 1) for k in range(3) for _ in range(500) for c in centres[k]]
-npy("x.npy", "<f8", "(1500, 2)", "d", x)
-npy("y.npy", "<i8", "(1500,)", "q", [k for k in range(3) for _ in range(500)])
+safetensors(f"{d}/data.safetensors", {"x": ("F64", [1500, 2], x),
+                                      "y": ("I64", [1500], [k for k in range(3) for _ in range(500)])}, {})
 w1 = [rng.gauss(0, 1) for _ in range(8)]
 b1 = [rng.gauss(0, 0.2) for _ in range(4)]
 row, other = [rng.gauss(0, 1) for _ in range(4)], [rng.gauss(0, 1) for _ in range(4)]
@@ -4424,18 +4430,11 @@ models = {"same3": ({"readout.weight": ([3, 4], row * 3)}, "2,4,3", "relu"),
 for name, (tensors, widths, act) in models.items():
     t = {"hidden1.weight": ([4, 2], w1), "hidden1.bias": ([4], b1), "readout.bias": ([3], [0.0] * 3)}
     t.update(tensors)
-    header, blob = {}, b""
-    for k in sorted(t):
-        shape, v = t[k]
-        header[k] = {"dtype": "F64", "shape": shape, "data_offsets": [len(blob), len(blob) + 8 * len(v)]}
-        blob += struct.pack(f"<{len(v)}d", *v)
-    header["__metadata__"] = {"format": "corrflow-mlp", "widths": widths, "activation": act}
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    open(f"{d}/{name}.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + blob)
+    safetensors(f"{d}/{name}.safetensors", {k: ("F64", *v) for k, v in t.items()},
+                {"format": "corrflow-mlp", "widths": widths, "activation": act})
 PY50
 for m in same3 same2; do
-  check "analyze, read-out rows identical ($m)" + --threads 1 analyze --model "$D50/$m.safetensors" --task data --train-x "$D50/x.npy" --train-y "$D50/y.npy" --test-x "$D50/x.npy" --test-y "$D50/y.npy" --mc-samples 2000 --json
+  check "analyze, read-out rows identical ($m)" + --threads 1 analyze --model "$D50/$m.safetensors" --task data --train-x "$D50/data.safetensors" --train-y "$D50/data.safetensors" --test-x "$D50/data.safetensors" --test-y "$D50/data.safetensors" --mc-samples 2000 --json
   python3 - "$W/out" "$m" <<'PY50' || implausible=$((implausible + 1))
 import json, sys
 try:
@@ -4457,7 +4456,7 @@ done
 # corrects at the linear layer (exact already) and closes the quadratic Gaussian, order 2's
 # result; it must say so (a note), not run silently (ignored).
 for o in 3 4; do
-  check "propagate linear,quad:0.5 --order $o" + --threads 1 propagate --model "$D50/linq.safetensors" --task data --train-x "$D50/x.npy" --train-y "$D50/y.npy" --test-x "$D50/x.npy" --test-y "$D50/y.npy" --order $o --json
+  check "propagate linear,quad:0.5 --order $o" + --threads 1 propagate --model "$D50/linq.safetensors" --task data --train-x "$D50/data.safetensors" --train-y "$D50/data.safetensors" --test-x "$D50/data.safetensors" --test-y "$D50/data.safetensors" --order $o --json
   grep -Eq '"note": ?"the first nonlinearity' "$W/out" || { ignored=$((ignored + 1)); echo "propagate linear,quad:0.5 --order $o: order 2's result without a note"; }
 done
 
