@@ -4390,4 +4390,74 @@ if worst > 1e-10:
 PY49
 done
 
+# 50. Fifty-eighth session (adv58): the predicted accuracy where read-out rows are identical.
+# Outputs y_a ≡ y_b tie in every sample and the network's argmax takes the first; the predicted
+# Gaussian holds them equal only to rounding (v = Σ_aa + Σ_bb − 2Σ_ab a few ulps), and the Monte
+# Carlo argmax read that rounding's sign: three identical rows of a [2, 4, 3] relu model gave a
+# theory accuracy of 0.0 (from x) and 0.555 (from z¹) for the network's 1/3, with exit 0; two
+# identical rows beside a third gave the shadowed output up to 0.48 of a class (implausible).
+# Every start layer must give the network's 1/3 (three identical rows) and p = 0 for output 1
+# (rows 0 and 1 identical) in every predicted confusion row. Then a mixed network whose first
+# nonlinearity is linear, at --order 3|4 (below).
+D50=$W/d50
+mkdir -p "$D50"
+python3 - "$D50" <<'PY50'
+import json, random, struct, sys
+d = sys.argv[1]
+rng = random.Random(50)
+def safetensors(path, tensors, meta):
+    header, blob = {}, b""
+    for k in sorted(tensors):
+        dtype, shape, v = tensors[k]
+        header[k] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + 8 * len(v)]}
+        blob += struct.pack(f"<{len(v)}{'d' if dtype == 'F64' else 'q'}", *v)
+    header["__metadata__"] = meta
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + blob)
+centres = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.5)]
+x = [c + rng.gauss(0, 1) for k in range(3) for _ in range(500) for c in centres[k]]
+safetensors(f"{d}/data.safetensors", {"x": ("F64", [1500, 2], x),
+                                      "y": ("I64", [1500], [k for k in range(3) for _ in range(500)])}, {})
+w1 = [rng.gauss(0, 1) for _ in range(8)]
+b1 = [rng.gauss(0, 0.2) for _ in range(4)]
+row, other = [rng.gauss(0, 1) for _ in range(4)], [rng.gauss(0, 1) for _ in range(4)]
+w2 = [rng.gauss(0, 0.5) for _ in range(16)]
+models = {"same3": ({"readout.weight": ([3, 4], row * 3)}, "2,4,3", "relu"),
+          "same2": ({"readout.weight": ([3, 4], row * 2 + other)}, "2,4,3", "relu"),
+          "linq": ({"hidden2.weight": ([4, 4], w2), "hidden2.bias": ([4], [0.0] * 4),
+                    "readout.weight": ([3, 4], row * 2 + other)}, "2,4,4,3", "linear,quad:0.5")}
+for name, (tensors, widths, act) in models.items():
+    t = {"hidden1.weight": ([4, 2], w1), "hidden1.bias": ([4], b1), "readout.bias": ([3], [0.0] * 3)}
+    t.update(tensors)
+    safetensors(f"{d}/{name}.safetensors", {k: ("F64", *v) for k, v in t.items()},
+                {"format": "corrflow-mlp", "widths": widths, "activation": act})
+PY50
+for m in same3 same2; do
+  check "analyze, read-out rows identical ($m)" + --threads 1 analyze --model "$D50/$m.safetensors" --task data --train-x "$D50/data.safetensors" --train-y "$D50/data.safetensors" --test-x "$D50/data.safetensors" --test-y "$D50/data.safetensors" --mc-samples 2000 --json
+  python3 - "$W/out" "$m" <<'PY50' || implausible=$((implausible + 1))
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except ValueError:
+    sys.exit(1)
+bad = []
+for s in r["start_layers"]:
+    if sys.argv[2] == "same3" and abs(s["accuracy"] - r["network_accuracy"]) > 1e-12:
+        bad.append(f"from {s['start_stage']}: accuracy {s['accuracy']} for the network's {r['network_accuracy']}")
+    if sys.argv[2] == "same2" and any(row["p"][1] != 0.0 for row in s["confusion"]["rows"]):
+        bad.append(f"from {s['start_stage']}: the tied output 1 wins: {[row['p'][1] for row in s['confusion']['rows']]}")
+for b in bad:
+    print(f"{sys.argv[2]}: {b}")
+sys.exit(1 if bad else 0)
+PY50
+done
+# A linear first layer before a quadratic one (`linear,quad:0.5`): --order 3|4 --carry first
+# corrects at the linear layer (exact already) and closes the quadratic Gaussian, order 2's
+# result; it must say so (a note), not run silently (ignored).
+for o in 3 4; do
+  check "propagate linear,quad:0.5 --order $o" + --threads 1 propagate --model "$D50/linq.safetensors" --task data --train-x "$D50/data.safetensors" --train-y "$D50/data.safetensors" --test-x "$D50/data.safetensors" --test-y "$D50/data.safetensors" --order $o --json
+  grep -Eq '"note": ?"the first nonlinearity' "$W/out" || { ignored=$((ignored + 1)); echo "propagate linear,quad:0.5 --order $o: order 2's result without a note"; }
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

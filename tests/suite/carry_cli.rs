@@ -5,7 +5,7 @@
 use corrflow::data::xor::XorConfig;
 use corrflow::measure::layers::{layer_stats, Higher};
 use corrflow::measure::propagate_carried;
-use corrflow::net::Stage;
+use corrflow::net::{model_io, Activation, Mlp, Stage};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::MomentAccumulator;
@@ -308,6 +308,37 @@ fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
         &["--from-layer", "1", "--order", "3", "--json"],
     ));
     assert!(before.get("note").is_none(), "{before}");
+}
+
+/// A linear first layer before a quadratic one (`linear,quad:0.5`): `--carry first` corrects
+/// at the linear layer, which maps every cumulant exactly, and closes the quadratic Gaussian, so
+/// orders 3 and 4 give order 2's comparisons; the run says so in a note (adv58: no word
+/// before). `--carry depth` carries κ₃/κ₄ to the quadratic and has no such note.
+#[test]
+fn corrections_at_a_linear_first_layer_say_they_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("linear-quad.safetensors");
+    let mut net = Mlp::init(&[2, 8, 8, 2], Activation::Linear, 1.0, 5).unwrap();
+    net.activation = "linear,quad:0.5".parse().unwrap();
+    model_io::save(&net, &model, &[]).unwrap();
+    let m = model.to_str().unwrap();
+    let gaussian = json(&propagate(m, &["--json"]));
+    assert!(gaussian.get("note").is_none(), "{gaussian}");
+    for order in ["3", "4"] {
+        let r = json(&propagate(m, &["--order", order, "--json"]));
+        assert!(
+            r["note"].as_str().is_some_and(|n| n.contains("is linear")),
+            "order {order}: {r}"
+        );
+        assert_eq!(r["layers"], gaussian["layers"], "order {order}");
+        let depth = json(&propagate(
+            m,
+            &[
+                "--order", order, "--carry", "depth", "--pilot", "off", "--json",
+            ],
+        ));
+        assert!(depth.get("note").is_none(), "order {order}: {depth}");
+    }
 }
 
 /// A 30-layer XOR network of width 4 with `activation` (2 epochs, 1000 training samples):

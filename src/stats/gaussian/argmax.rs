@@ -11,8 +11,9 @@ use crate::timing::flops;
 ///
 /// * 1 output: the argmax is always 0, so p is 1 or 0 exactly.
 /// * 2 outputs: exact, P(y_c > y_o) = Φ(Δμ/√v), Δμ = μ_c − μ_o, v = Σ_cc + Σ_oo − 2Σ_co;
-///   stderr 0. If v ≤ 0 to rounding the difference is deterministic. A v negative beyond
-///   rounding (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
+///   stderr 0. If v ≤ 0 the difference is deterministic; if v and Δμ are both rounding
+///   (`tied`) the outputs tie. A v negative beyond rounding
+///   (`ROUNDING_LEVEL`·(|Σ_cc| + |Σ_oo|)) is no variance: Σ is indefinite (a
 ///   truncated expansion's output), and v is read from Σ with its negative eigenvalue set to 0,
 ///   as the draws of ≥ 3 outputs are (closed form: `clipped_difference_variance`).
 /// * ≥ 3 outputs: Monte Carlo with antithetic pairs y± = μ ± F z (F Fᵀ = Σ, negative eigenvalues
@@ -75,7 +76,9 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
     } else {
         var
     };
-    let p = if var > 0.0 {
+    let p = if tied(mean, cov, class.min(other), class.max(other)) {
+        f64::from(class < other)
+    } else if var > 0.0 {
         normal_cdf(dmu / var.sqrt())
     } else if dmu > 0.0 || (dmu == 0.0 && class < other) {
         1.0
@@ -83,6 +86,20 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
         0.0
     };
     Ok((p, 0.0))
+}
+
+/// Whether outputs `a` < `b` are one output to rounding: y_b − y_a has a variance
+/// v = Σ_aa + Σ_bb − 2Σ_ab ≤ `ROUNDING_LEVEL`·(|Σ_aa| + |Σ_bb|) and a mean
+/// |μ_b − μ_a| ≤ `ROUNDING_LEVEL`·(|μ_a| + |μ_b| + √|Σ_aa| + √|Σ_bb|), the cancellation left of
+/// identical read-out rows (or of rows whose difference the layer below does not vary). The
+/// network then ties them in every sample and its argmax takes `a` (the first maximum), so
+/// P(argmax = b) = 0; the sign of y_b − y_a on the draws would be that rounding's (three
+/// identical outputs read p_correct 0.56 for a network's 1/3, adv58).
+pub(super) fn tied(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, a: usize, b: usize) -> bool {
+    let (saa, sbb) = (cov[(a, a)].abs(), cov[(b, b)].abs());
+    let var = cov[(a, a)] + cov[(b, b)] - 2.0 * cov[(a, b)];
+    let spread = mean[a].abs() + mean[b].abs() + saa.sqrt() + sbb.sqrt();
+    var <= ROUNDING_LEVEL * (saa + sbb) && (mean[b] - mean[a]).abs() <= ROUNDING_LEVEL * spread
 }
 
 /// uᵀΣ₊u, u = e₀ − e₁, for a symmetric 2 × 2 Σ (whose uᵀΣu is `var`) with its negative

@@ -19,7 +19,7 @@
 //! Carlo.
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, ColRef, Mat, MatRef, Par};
+use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 
 use super::normals::NormalStream;
 use super::sampler::GaussianSampler;
@@ -97,6 +97,11 @@ impl WeightSummary {
 
 /// P(argmax y = k) for y ~ N(mean, cov), every k; ties go to the lowest index.
 ///
+/// An output tied to an earlier one to rounding (`argmax::tied`: identical read-out
+/// rows) never wins: with ≥ 3 outputs the distribution is that of the outputs left after
+/// removing every such one, and those get p = 0 (2 outputs: [`super::prob_argmax`] decides the
+/// tie alike).
+///
 /// * 1 output: p = (1).
 /// * 2 outputs: exact, p₀ = Φ(Δμ/√v), p₁ = Φ(−Δμ/√v) (Δμ = μ₀ − μ₁, v = Σ₀₀ + Σ₁₁ − 2Σ₀₁),
 ///   each from [`super::prob_argmax`] (so p\[c\] equals it bit for bit; Φ(−Δμ/√v) keeps a tiny
@@ -116,6 +121,23 @@ pub fn argmax_distribution(
             cov.nrows(),
             cov.ncols()
         )));
+    }
+    let kept: Vec<usize> = (0..n)
+        .filter(|&b| !(0..b).any(|a| super::argmax::tied(mean, cov, a, b)))
+        .collect();
+    if n > 2 && kept.len() < n {
+        let sub_mean = Col::from_fn(kept.len(), |i| mean[kept[i]]);
+        let sub_cov = Mat::from_fn(kept.len(), kept.len(), |i, j| cov[(kept[i], kept[j])]);
+        let d = argmax_distribution(sub_mean.as_ref(), sub_cov.as_ref(), n_samples, seed)?;
+        let (mut p, mut stderr) = (vec![0.0; n], vec![0.0; n]);
+        for (i, &k) in kept.iter().enumerate() {
+            (p[k], stderr[k]) = (d.p[i], d.stderr[i]);
+        }
+        return Ok(ArgmaxDistribution {
+            p,
+            stderr,
+            weights: d.weights,
+        });
     }
     let exact = |p: Vec<f64>| ArgmaxDistribution {
         stderr: vec![0.0; p.len()],
@@ -772,6 +794,47 @@ mod tests {
             assert_eq!((d.p[c], d.stderr[c]), (p, se));
         }
         assert!((d.p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    /// Outputs tied to rounding (identical read-out rows: y₁ = y₀ up to a few ulps of Σ and μ)
+    /// never win, as the network's first-maximum argmax never picks y₁: with 3 outputs p₁ = 0
+    /// and (p₀, p₂) are the exact 2-output Φ(±Δμ/√v) of y₀ against y₂; with 2, p = (1, 0). The
+    /// draws read the rounding's sign instead (p₁ ≈ p₀ ≈ ½Φ(Δμ/√v) before adv58). A difference
+    /// of variance 10⁻⁶ (well above `ROUNDING_LEVEL`) is an output of its own.
+    #[test]
+    fn outputs_tied_to_rounding_never_win() {
+        let e = f64::EPSILON;
+        let three = |v11: f64, v01: f64| {
+            let mean = Col::from_fn(3, |i| [0.3, 0.3 * (1.0 + 4.0 * e), 0.0][i]);
+            let cov = Mat::from_fn(3, 3, |i, j| match (i.min(j), i.max(j)) {
+                (0, 0) => 1.0,
+                (1, 1) => v11,
+                (0, 1) => v01,
+                (0, 2) => 0.2,
+                (1, 2) => 0.2 * (1.0 + e),
+                _ => 1.5,
+            });
+            argmax_distribution(mean.as_ref(), cov.as_ref(), 20_000, 7).unwrap()
+        };
+        let d = three(1.0 + 2.0 * e, 1.0 - e);
+        let p0 = normal_cdf(0.3 / (1.0f64 + 1.5 - 0.4).sqrt());
+        assert_eq!(
+            d.p,
+            vec![p0, 0.0, normal_cdf(-0.3 / (1.0f64 + 1.5 - 0.4).sqrt())]
+        );
+        assert_eq!(d.stderr, vec![0.0; 3]);
+        let apart = three(1.0, 1.0 - 0.5e-6);
+        assert!(apart.p[1] > 0.1, "{:?}", apart.p);
+        let mean = Col::from_fn(2, |i| [0.3, 0.3 * (1.0 + 4.0 * e)][i]);
+        let cov = Mat::from_fn(2, 2, |i, j| {
+            if i == j {
+                1.0 + 2.0 * e * i as f64
+            } else {
+                1.0 - e
+            }
+        });
+        let two = argmax_distribution(mean.as_ref(), cov.as_ref(), 20_000, 7).unwrap();
+        assert_eq!(two.p, vec![1.0, 0.0]);
     }
 
     /// Several models on one stream: each equals its own run bit for bit, also when a scale
