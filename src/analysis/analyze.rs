@@ -128,6 +128,9 @@ pub struct Analysis {
     pub output_tails: Option<OutputTails>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tails_note: Option<String>,
+    /// Why `theory_accuracy_k3k4` is order 2's where it is ([`CarryMode::linear_first_note`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theory_accuracy_k3k4_note: Option<String>,
 }
 
 /// The order carried through depth under `--carry depth` (None under `--carry first`); at
@@ -305,6 +308,9 @@ pub fn analyze_held_out(
         .first()
         .map(|r| (r.theory.clone(), r.fallbacks))
         .unzip();
+    let theory_accuracy_k3k4_note = corrected_order
+        .filter(|_| theory_k3k4.is_some() && carried.is_empty())
+        .and_then(|o| CarryMode::First.linear_first_note(o, 0, net));
     // The carried runs report their fallbacks in `carried`, not as unit and pair counts.
     let fallbacks = fallbacks.filter(|_| carried.is_empty());
     let few = outputs.per_class.iter().position(|y| y.ncols() < 2);
@@ -430,6 +436,7 @@ pub fn analyze_held_out(
         error_budget: budget,
         output_tails: tails,
         output_tails_note: tails_note,
+        theory_accuracy_k3k4_note,
     };
     Ok((analysis, heatmap))
 }

@@ -414,6 +414,9 @@ impl fmt::Display for AnalyzeReport {
             );
         }
         write!(f, "{}", theory.text(None))?;
+        if let Some(note) = &a.theory_accuracy_k3k4_note {
+            writeln!(f, "note: {note}")?;
+        }
         if let Some(fallbacks) = a.fallbacks.as_ref().filter(|_| a.carried.is_empty()) {
             writeln!(f, "{}", super::propagate::fallback_line(fallbacks))?;
         }

@@ -22,7 +22,7 @@ use crate::measure::{
     layer_stats_narrow, layer_stats_timed, propagate_carried, CarryMode, CarryReport, Check,
     HeldOut, Higher, LayerStats,
 };
-use crate::net::{Activation, Mlp, Precision, Stage};
+use crate::net::{Mlp, Precision, Stage};
 use crate::propagate::closures::{ClosureMethod, Corrections, Fallbacks};
 use crate::propagate::ClosurePair;
 use crate::propagate::{PropagateOptions, Propagator};
@@ -138,7 +138,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         closure,
         order: a.order.order(),
         note: read_out_only(a.order, a.from_layer, net.depth())
-            .or_else(|| linear_first(a.order, a.carry.mode, a.from_layer, &net)),
+            .or_else(|| a.carry.mode.linear_first_note(a.order, a.from_layer, &net)),
         fallbacks,
         carried,
         layers,
@@ -402,24 +402,6 @@ fn read_out_only(order: Corrections, from: usize, depth: usize) -> Option<String
             "from layer {from}, the last hidden layer, only the affine read-out follows; it \
              maps the mean and covariance exactly, so there is no nonlinearity for order {} \
              to correct and the result is order 2's",
-            order.order()
-        )
-    })
-}
-
-/// The note of a propagation at order 3 or 4 with `--carry first` whose first nonlinearity
-/// after the start layer is linear (a mixed network such as `linear,quad:0.5`): φ(h) = h maps
-/// every cumulant exactly, so the corrections there change nothing, and every later layer is
-/// closed Gaussian: the result is order 2's (adv58: z² of a [2, 3, 3, 3] `linear,quad:0.5`
-/// model read cov_rel_err 0.495 at orders 2, 3 and 4 alike without a word; `--carry depth`
-/// carries κ₃/κ₄ on to the quadratic and is exact there). `None` otherwise.
-fn linear_first(order: Corrections, carry: CarryMode, from: usize, net: &Mlp) -> Option<String> {
-    let linear = from < net.depth() && net.activation.at(from) == Activation::Linear;
-    (order != Corrections::None && carry == CarryMode::First && linear).then(|| {
-        format!(
-            "the first nonlinearity after layer {from} is linear, which maps every cumulant \
-             exactly: order {}'s corrections there change nothing and the later layers are \
-             closed Gaussian, so the result is order 2's (--carry depth carries κ₃/κ₄ on)",
             order.order()
         )
     })

@@ -313,7 +313,9 @@ fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
 /// A linear first layer before a quadratic one (`linear,quad:0.5`): `--carry first` corrects
 /// at the linear layer, which maps every cumulant exactly, and closes the quadratic Gaussian, so
 /// orders 3 and 4 give order 2's comparisons; the run says so in a note (adv58: no word
-/// before). `--carry depth` carries κ₃/κ₄ to the quadratic and has no such note.
+/// before). `--carry depth` carries κ₃/κ₄ to the quadratic and has no such note. `analyze
+/// --order 3`'s corrected row from x is order 2's, and says so in
+/// `theory_accuracy_k3k4_note` (no word up to the fifty-eighth session).
 #[test]
 fn corrections_at_a_linear_first_layer_say_they_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -339,6 +341,24 @@ fn corrections_at_a_linear_first_layer_say_they_change_nothing() {
         ));
         assert!(depth.get("note").is_none(), "order {order}: {depth}");
     }
+    // `analyze`'s corrected row ("x+κ") likewise: order 2's accuracy, with the note.
+    let analyze = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--model", m, "--task", "xor", "--json"];
+        args.extend_from_slice(extra);
+        json(&corrflow(&args))
+    };
+    let a = analyze(&["--order", "3"]);
+    assert!(
+        a["theory_accuracy_k3k4_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("is linear")),
+        "{a}"
+    );
+    assert_eq!(
+        a["theory_accuracy_k3k4"]["accuracy"], a["theory_accuracy"][0]["accuracy"],
+        "{a}"
+    );
+    assert!(analyze(&[]).get("theory_accuracy_k3k4_note").is_none());
 }
 
 /// A 30-layer XOR network of width 4 with `activation` (2 epochs, 1000 training samples):
