@@ -334,12 +334,14 @@ mod tests {
     }
 
     /// The saturated vectors' shortcut in [`erfc`] gives what the branches give, bit for bit:
-    /// each x ≤ −6 and x ≥ 28 through a vector of saturated lanes only (the shortcut) and
-    /// through one with a lane at 0 beside it (the branches).
+    /// each x from −4 to −44 and from 24 to 64 (each threshold inside) through a vector of
+    /// that x only (the shortcut where x ≤ −6 or x ≥ 28) and through one with a lane at 0
+    /// beside it (the branches). With the lower threshold at −5 it fails at x = −5 (2 against
+    /// 2 − 1.5·10⁻¹²).
     #[test]
     fn saturated_lanes_match_the_branches() {
-        let mut xs: Vec<f64> = (0..4000).map(|k| -6.0 - 0.01 * k as f64).collect();
-        xs.extend((0..4000).map(|k| 28.0 + 0.01 * k as f64));
+        let mut xs: Vec<f64> = (0..40_000).map(|k| -4.0 - 0.001 * k as f64).collect();
+        xs.extend((0..40_000).map(|k| 24.0 + 0.001 * k as f64));
         xs.extend([f64::INFINITY, f64::NEG_INFINITY, -1e300, 1e300]);
         let lanes = pulp::Arch::new().dispatch(Lanes).max(2);
         let (mut alone, mut mixed) = (Vec::new(), Vec::new());
