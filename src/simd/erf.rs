@@ -172,6 +172,27 @@ pub fn erfc<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let one = simd.splat_f64s(1.0);
     let two = simd.splat_f64s(2.0);
     let half = simd.splat_f64s(0.5);
+    let zero = simd.splat_f64s(0.0);
+    // Every lane saturated: the branches' result exactly, without them (the split rule's Φ far
+    // from its step, most of its third term's lanes: BENCHMARKS perf58). Branch 3 at x ≤ −6
+    // gives 2 − erfc|x|, and erfc 6 ≈ 2.2·10⁻¹⁷ is below half the spacing 2⁻⁵² of the doubles
+    // under 2, so it rounds to 2; branch 4 gives 0 from 28. NaN lanes fail both comparisons.
+    let below = simd.select_f64s(
+        simd.less_than_or_equal_f64s(x, simd.splat_f64s(-6.0)),
+        zero,
+        one,
+    );
+    if simd.reduce_max_f64s(below) == 0.0 {
+        return two;
+    }
+    let above = simd.select_f64s(
+        simd.greater_than_or_equal_f64s(x, simd.splat_f64s(28.0)),
+        zero,
+        one,
+    );
+    if simd.reduce_max_f64s(above) == 0.0 {
+        return zero;
+    }
     let a = simd.abs_f64s(x);
     let a_max = simd.reduce_max_f64s(a);
     let small = small_part(simd, a);
@@ -310,6 +331,49 @@ mod tests {
         ]);
         xs.extend([f64::INFINITY, f64::NEG_INFINITY, 1e300, -1e300]);
         xs
+    }
+
+    /// The saturated vectors' shortcut in [`erfc`] gives what the branches give, bit for bit:
+    /// each x from −4 to −44 and from 24 to 64 (each threshold inside) through a vector of
+    /// that x only (the shortcut where x ≤ −6 or x ≥ 28) and through one with a lane at 0
+    /// beside it (the branches). With the lower threshold at −5 it fails at x = −5 (2 against
+    /// 2 − 1.5·10⁻¹²).
+    #[test]
+    fn saturated_lanes_match_the_branches() {
+        let mut xs: Vec<f64> = (0..40_000).map(|k| -4.0 - 0.001 * k as f64).collect();
+        xs.extend((0..40_000).map(|k| 24.0 + 0.001 * k as f64));
+        xs.extend([f64::INFINITY, f64::NEG_INFINITY, -1e300, 1e300]);
+        let lanes = pulp::Arch::new().dispatch(Lanes).max(2);
+        let (mut alone, mut mixed) = (Vec::new(), Vec::new());
+        for &x in &xs {
+            alone.extend(vec![x; lanes]);
+            mixed.extend([x, 0.0]);
+            mixed.extend(vec![x; lanes - 2]);
+        }
+        let (alone, mixed) = (eval(&alone), eval(&mixed));
+        for (k, &x) in xs.iter().enumerate() {
+            let (got, want) = (alone[k * lanes][1], mixed[k * lanes][1]);
+            assert_eq!(
+                got.to_bits(),
+                want.to_bits(),
+                "erfc({x}): {got:e} vs {want:e}"
+            );
+            assert_eq!(
+                alone[k * lanes][2].to_bits(),
+                mixed[k * lanes][2].to_bits(),
+                "Φ({x})"
+            );
+        }
+    }
+
+    /// The lane count of the dispatched instruction set.
+    struct Lanes;
+
+    impl WithSimd for Lanes {
+        type Output = usize;
+        fn with_simd<S: Simd>(self, _: S) -> usize {
+            S::F64_LANES
+        }
     }
 
     fn check(xs: &[f64], out: &[[f64; 4]]) {

@@ -117,13 +117,9 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
     // 1 − d·b²/5.
     let dbs = simd.negate_mul_add_f64s(simd.mul_f64s(d, bs), fifth, one);
     // a·e^{−(b²/a² + hk)/2}·(1 − c(b² − a²)(1 − db²/5)/3 + c·d·a⁴/5).
-    let lead_exp = exp(
-        simd,
-        simd.mul_f64s(
-            simd.neg_f64s(half),
-            simd.add_f64s(simd.div_f64s(bs, as_), hk),
-        ),
-    );
+    let bs_as = simd.div_f64s(bs, as_);
+    let lead_arg = simd.mul_f64s(simd.neg_f64s(half), simd.add_f64s(bs_as, hk));
+    let lead_exp = exp(simd, lead_arg);
     let poly = simd.add_f64s(
         simd.sub_f64s(
             one,
@@ -155,30 +151,15 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
     );
     let keep = simd.greater_than_f64s(hk, simd.splat_f64s(-160.0));
     bvn = simd.sub_f64s(bvn, simd.select_f64s(keep, tail, zero));
-    let a2 = simd.mul_f64s(aa, half);
-    for (&xi, &wi) in X20.iter().zip(&W20) {
-        for t in [1.0 - xi, 1.0 + xi] {
-            let x = simd.mul_f64s(a2, simd.splat_f64s(t));
-            let xs = simd.mul_f64s(x, x);
-            let rs = simd.sqrt_f64s(simd.sub_f64s(one, xs));
-            let asr = simd.mul_f64s(
-                simd.neg_f64s(half),
-                simd.add_f64s(simd.div_f64s(bs, xs), hk),
-            );
-            let sp = simd.mul_add_f64s(simd.mul_f64s(c, xs), simd.mul_add_f64s(d, xs, one), one);
-            let onep = simd.add_f64s(one, rs);
-            let ep_arg = simd.div_f64s(
-                simd.mul_f64s(simd.neg_f64s(hk), xs),
-                simd.mul_f64s(simd.splat_f64s(2.0), simd.mul_f64s(onep, onep)),
-            );
-            let ep = simd.div_f64s(exp(simd, ep_arg), rs);
-            let term = simd.mul_f64s(
-                simd.mul_f64s(a2, simd.splat_f64s(wi)),
-                simd.mul_f64s(exp(simd, asr), simd.sub_f64s(ep, sp)),
-            );
-            let live = simd.greater_than_f64s(asr, simd.splat_f64s(-100.0));
-            bvn = simd.add_f64s(bvn, simd.select_f64s(live, term, zero));
-        }
+    // Every node's exponent is at most the lead's, −(b²/a² + hk)/2 (x < a): where that is below
+    // −101 in every lane no term is live (the margin covers the nodes' own rounding of b²/x²).
+    let mut dead = [0.0; MAX_LANES];
+    store(simd, &mut dead[..S::F64_LANES], lead_arg);
+    if dead[..S::F64_LANES]
+        .iter()
+        .any(|&e| e >= -101.0 || e.is_nan())
+    {
+        bvn = simd.add_f64s(bvn, genz_correction(simd, aa, bs_as, hk, (c, d)));
     }
     bvn = simd.mul_f64s(bvn, simd.splat_f64s(-1.0 / TWO_PI));
     let upper_pos = simd.add_f64s(bvn, norm_cdf(simd, simd.neg_f64s(simd.max_f64s(h, k_eff))));
@@ -189,6 +170,55 @@ fn genz_near_one<S: Simd>(simd: S, a: S::f64s, b: S::f64s, r: S::f64s) -> S::f64
         norm_cdf(simd, simd.neg_f64s(k)),
     );
     simd.mul_f64s(sign, simd.sub_f64s(upper, product))
+}
+
+/// Genz's 20-point correction of [`genz_near_one`], Σ (a/2)wᵢ e^{−(b²/x² + hk)/2}·
+/// (e^{−hk·x²/(2(1 + ρₓ)²)}/ρₓ − 1 − cx²(1 + dx²)) over x = (a/2)(1 ± xᵢ), ρₓ = √(1 − x²), terms
+/// whose exponent is ≤ −100 dropped, from a (`aa`), b²/a² (`bs_as`), hk and (c, d). One
+/// division a node where there were three (the grid's lanes spent most of their time in them,
+/// BENCHMARKS perf58): b²/x² = (b²/a²)·(2/(1 ± xᵢ))² (x² = a²(1 ± xᵢ)²/4), and with
+/// D = 1/(ρₓ(1 + ρₓ)²), 1/(1 + ρₓ)² = ρₓD and 1/ρₓ = (1 + ρₓ)²D. Each factor carries a few ulp
+/// more than the three quotients did, so each term a few ulp of itself more: within the lanes'
+/// few ulp of 1 absolute (`rows_match_the_scalar_bvn_cov`).
+#[inline(always)]
+fn genz_correction<S: Simd>(
+    simd: S,
+    aa: S::f64s,
+    bs_as: S::f64s,
+    hk: S::f64s,
+    (c, d): (S::f64s, S::f64s),
+) -> S::f64s {
+    let (zero, one, half) = (
+        simd.splat_f64s(0.0),
+        simd.splat_f64s(1.0),
+        simd.splat_f64s(0.5),
+    );
+    let a2 = simd.mul_f64s(aa, half);
+    let neg_half_hk = simd.mul_f64s(simd.neg_f64s(half), hk);
+    let mut sum = zero;
+    for (&xi, &wi) in X20.iter().zip(&W20) {
+        for t in [1.0 - xi, 1.0 + xi] {
+            let x = simd.mul_f64s(a2, simd.splat_f64s(t));
+            let xs = simd.mul_f64s(x, x);
+            let rs = simd.sqrt_f64s(simd.sub_f64s(one, xs));
+            // −(b²/x² + hk)/2 = (b²/a²)·(−2/t²) − hk/2.
+            let asr = simd.mul_add_f64s(bs_as, simd.splat_f64s(-2.0 / (t * t)), neg_half_hk);
+            let sp = simd.mul_add_f64s(simd.mul_f64s(c, xs), simd.mul_add_f64s(d, xs, one), one);
+            let onep = simd.add_f64s(one, rs);
+            let onep2 = simd.mul_f64s(onep, onep);
+            let inv = simd.div_f64s(one, simd.mul_f64s(rs, onep2));
+            // −hk·x²/(2(1 + ρₓ)²) and e^{…}/ρₓ.
+            let ep_arg = simd.mul_f64s(simd.mul_f64s(neg_half_hk, xs), simd.mul_f64s(rs, inv));
+            let ep = simd.mul_f64s(exp(simd, ep_arg), simd.mul_f64s(onep2, inv));
+            let term = simd.mul_f64s(
+                simd.mul_f64s(a2, simd.splat_f64s(wi)),
+                simd.mul_f64s(exp(simd, asr), simd.sub_f64s(ep, sp)),
+            );
+            let live = simd.greater_than_f64s(asr, simd.splat_f64s(-100.0));
+            sum = simd.add_f64s(sum, simd.select_f64s(live, term, zero));
+        }
+    }
+    sum
 }
 
 #[cfg(test)]

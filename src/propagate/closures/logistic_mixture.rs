@@ -148,21 +148,24 @@ fn indicator_grid(
     (mu2, s2, v2, w2): (f64, f64, &[f64], &[f64]),
     c: f64,
 ) -> f64 {
-    let scale = |mu: f64, s: f64, v: &[f64]| -> (Vec<f64>, Vec<f64>) {
-        v.iter()
-            .map(|&vk| {
-                let sk = (vk + s * s).sqrt();
-                (mu / sk, sk)
-            })
-            .unzip()
+    // On the stack (M ≤ MAX_NODES): four vectors a pair were ~1 % of a deep tanh network's
+    // closure (perf58).
+    let scale = |mu: f64, s: f64, v: &[f64]| {
+        let (mut a, mut sa) = ([0.0; MAX_NODES], [0.0; MAX_NODES]);
+        for ((ak, sk), &vk) in a.iter_mut().zip(&mut sa).zip(v) {
+            *sk = (vk + s * s).sqrt();
+            *ak = mu / *sk;
+        }
+        (a, sa)
     };
     let (a, sa) = scale(mu1, s1, v1);
     let (b, sb) = scale(mu2, s2, v2);
+    let (m1, m2) = (v1.len(), v2.len());
     Isa::Dispatch.run(
         pulp::Arch::new(),
         IndicatorGrid {
-            rows: (&a, &sa, w1),
-            cols: (&b, &sb, w2),
+            rows: (&a[..m1], &sa[..m1], w1),
+            cols: (&b[..m2], &sb[..m2], w2),
             c,
         },
     )

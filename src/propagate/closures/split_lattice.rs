@@ -40,14 +40,15 @@ use crate::simd::{exp, exp_slice, load, store};
 /// before. Gₘ by the lane exp too (`exp_slice`; they were H + 1 libm calls a pair). `isa`: the
 /// instruction set of the kernel (`Isa::Dispatch` but in the tests).
 /// `None` where the lattice would need more than `budget` evaluations of φ (t small against
-/// the span of the b: then one rule per node costs less).
+/// the span of the b: then one rule per node costs less). `buf`: the lattice's buffers, reused
+/// across pairs (perf58).
 pub(super) fn lattice_sum(
     act: Activation,
     nodes: &[(f64, f64)],
     (t, eta, half): (f64, f64, usize),
     m: f64,
-    budget: usize,
-    isa: Isa,
+    (budget, isa): (usize, Isa),
+    buf: &mut LatticeBuf,
 ) -> Option<(f64, usize)> {
     let (lo, hi) = nodes
         .iter()
@@ -68,29 +69,37 @@ pub(super) fn lattice_sum(
     }
     let points = points as usize;
     let base = lo - margin as f64 * delta;
-    let index: Vec<f64> = (0..points).map(|l| l as f64).collect();
+    // The indices 0 … points − 1 as f64 (the same values for every pair: only extended).
+    let LatticeBuf { index, f, rev, g } = buf;
+    if index.len() < points {
+        let from = index.len();
+        index.extend((from..points).map(|l| l as f64));
+    }
     // φ − m on the lattice: each shifted rule's sum is then g(b) − m·Σwₘ, Σwₘ = 1 within the
     // rule's ε and the weights' rounding.
-    let mut f = phi_lanes::eval_at(act, base, delta, &index);
+    f.clear();
+    f.resize(points, 0.0);
+    phi_lanes::eval_into(act, base, delta, &index[..points], f);
     f.iter_mut().for_each(|v| *v -= m);
-    let rev: Vec<f64> = f.iter().rev().copied().collect();
+    rev.clear();
+    rev.extend(f.iter().rev());
     // Gₘ, m = 0 … H, then zeros: a lane vector read past H meets zero weights.
     let norm = eta / (2.0 * std::f64::consts::PI).sqrt();
-    let mut g: Vec<f64> = Vec::with_capacity(h + 1 + 2 * MAX_LANES);
+    g.clear();
     g.extend((0..=h).map(|k| {
         let x = k as f64 * eta;
         -0.5 * x * x
     }));
-    exp_slice(&mut g);
+    exp_slice(g);
     g.iter_mut().for_each(|v| *v *= norm);
     g.resize(h + 1 + 2 * MAX_LANES, 0.0);
     let sum = isa.run(
         pulp::Arch::new(),
         ShiftedRules {
             nodes,
-            f: &f,
-            rev: &rev,
-            g: &g,
+            f,
+            rev,
+            g,
             base,
             delta,
             eta,
@@ -98,6 +107,16 @@ pub(super) fn lattice_sum(
         },
     );
     Some((sum, points))
+}
+
+/// The buffers of [`lattice_sum`]: the lattice's indices as f64, φ − m on it and reversed,
+/// and the weights Gₘ.
+#[derive(Default)]
+pub(super) struct LatticeBuf {
+    index: Vec<f64>,
+    f: Vec<f64>,
+    rev: Vec<f64>,
+    g: Vec<f64>,
 }
 
 /// The widest SIMD vector of f64 the kernels run on (AVX-512: 8).

@@ -19,25 +19,36 @@ use crate::simd::{load, norm_pdf, store};
 pub(super) type Feature = (f64, f64, f64, f64);
 
 /// The panels (mid, half) in z of an outer rule for h = μ + s z over ψ's window (|h| ≤ c,
-/// within ±`half_range`(μ/s)) of unit `u`: edges graded from h = 0 on unit scale and from
-/// the other factor's `feature`, each stretch split to at most `SPLIT_PANEL` in z. Each
-/// panel carries the 16-point Gauss–Legendre rule ([`panel_nodes`]) times the normal density.
+/// within ±`half_range`(μ/s)) of unit `u`, into `panels` (`edges` a buffer; both cleared
+/// first, reused across pairs: perf58): edges graded from h = 0 on unit scale and from the
+/// other factor's `feature`, each stretch split to at most `SPLIT_PANEL` in z. Each panel
+/// carries the 16-point Gauss–Legendre rule ([`panel_nodes`]) times the normal density.
 pub(super) fn outer_panels(
     c: f64,
     u: Unit,
     (centre, slope, scale, reach): Feature,
-) -> Vec<(f64, f64)> {
+    edges: &mut Vec<f64>,
+    panels: &mut Vec<(f64, f64)>,
+) {
     let range = half_range(u.mu / u.s);
     let (lo, hi) = (
         ((-c - u.mu) / u.s).max(-range),
         ((c - u.mu) / u.s).min(range),
     );
-    let mut edges = Vec::with_capacity(48);
-    push_graded(u.mu, u.s, 1.0, c, &mut edges);
+    edges.clear();
+    push_graded(u.mu, u.s, 1.0, c, edges);
     if slope != 0.0 {
-        push_graded(centre, slope, scale, reach, &mut edges);
+        push_graded(centre, slope, scale, reach, edges);
     }
-    panels_between(&mut edges, lo, hi)
+    panels_between(edges, lo, hi, panels);
+}
+
+/// [`outer_panels`] into a new vector, for the tests.
+#[cfg(test)]
+pub(super) fn panels_of(c: f64, u: Unit, feature: Feature) -> Vec<(f64, f64)> {
+    let mut panels = Vec::new();
+    outer_panels(c, u, feature, &mut Vec::new(), &mut panels);
+    panels
 }
 
 /// Appends the z = (h − μ)/σ of h = 0, ±2u, ±4u, ±8u, … below `reach` and of ±`reach` (only
@@ -56,17 +67,17 @@ fn push_graded(mu: f64, sigma: f64, u: f64, reach: f64, edges: &mut Vec<f64>) {
 }
 
 /// The panels (mid, half) of \[lo, hi\] between the sorted `edges` inside it, each stretch
-/// split into equal pieces of at most `SPLIT_PANEL` ([`push_segments`]).
-fn panels_between(edges: &mut Vec<f64>, lo: f64, hi: f64) -> Vec<(f64, f64)> {
-    let mut panels = Vec::new();
+/// split into equal pieces of at most `SPLIT_PANEL` ([`push_segments`]), into `panels`
+/// (cleared first).
+fn panels_between(edges: &mut Vec<f64>, lo: f64, hi: f64, panels: &mut Vec<(f64, f64)>) {
+    panels.clear();
     if lo >= hi {
-        return panels;
+        return;
     }
     edges.retain(|&z| lo < z && z < hi);
     edges.extend([lo, hi]);
     edges.sort_by(f64::total_cmp);
-    push_segments(edges, &mut panels);
-    panels
+    push_segments(edges, panels);
 }
 
 /// The number of nodes of the rule on `panels`.
@@ -77,14 +88,16 @@ pub(super) fn node_count(panels: &[(f64, f64)]) -> usize {
 /// Every node z = mid + half·xₖ of `panels` with W·ψ(μ + sz), W = half·gₖ·e^{−z²/2}/√(2π)
 /// and ψ = φ − P of unit `u` (the second term's outer rule of `split_pair::pair_cov`), on
 /// SIMD lanes: e^{−z²/2}/√(2π) by the lane `norm_pdf`, φ by `phi_lanes` (each within a few ulp of libm;
-/// ψ within a few ulp of 1 absolute, as the scalar φ − P).
+/// ψ within a few ulp of 1 absolute, as the scalar φ − P), into `out` (cleared first).
 pub(super) fn weighted_psi(
     act: Activation,
     limit: Limit,
     u: Unit,
     panels: &[(f64, f64)],
-) -> Vec<(f64, f64)> {
-    let mut out = Vec::with_capacity(node_count(panels));
+    out: &mut Vec<(f64, f64)>,
+) {
+    out.clear();
+    out.reserve(node_count(panels));
     Isa::Dispatch.run(
         pulp::Arch::new(),
         Collect {
@@ -92,10 +105,9 @@ pub(super) fn weighted_psi(
             limit,
             u,
             panels,
-            out: &mut out,
+            out,
         },
     );
-    out
 }
 
 /// The third term of `split_pair::pair_cov`, Σ W·ψ(μⱼ + sⱼz)·(E\[P(hᵢ)|z\] − E Pᵢ) over the
@@ -286,8 +298,9 @@ mod tests {
             let c = super::super::quadrature::feature_half_width(act);
             let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
             let tj = uj.s * q;
-            let panels = outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
-            let got = weighted_psi(act, limit, ui, &panels);
+            let panels = panels_of(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
+            let mut got = Vec::new();
+            weighted_psi(act, limit, ui, &panels, &mut got);
             let want = scalar_nodes(act, limit, ui, &panels);
             assert_eq!(got.len(), want.len());
             for (&(z, v), &n) in got.iter().zip(&want) {
@@ -313,7 +326,7 @@ mod tests {
             let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
             let ti = ui.s * q;
             let mp = limit.mean(ui.mu, ui.s);
-            let panels = outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
+            let panels = panels_of(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
             let got = third_term(act, limit, uj, &panels, (ui.mu, ui.s * rho, ti, mp));
             let (mut want, mut bound) = (0.0, 0.0);
             for n in scalar_nodes(act, limit, uj, &panels) {

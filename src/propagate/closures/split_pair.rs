@@ -9,7 +9,7 @@ use super::phi_lanes;
 use super::quadrature::{feature_half_width, Unit};
 use super::relu::{relu_cross, relu_moments};
 use super::rules::panel_nodes;
-use super::split_lattice::lattice_sum;
+use super::split_lattice::{lattice_sum, LatticeBuf};
 use super::split_outer::{node_count, outer_panels, third_term, weighted_psi};
 use super::split_taylor;
 use super::wide_moments::push_window_panels;
@@ -151,11 +151,48 @@ impl Limit {
 /// panels and ~12 inner ones of 16 points whatever the scales: ≲ 10⁵ evaluations per pair
 /// against ~2·10⁵ and more of the 2-D rule (`quadrature::pair_cov_fallback`). Zero for a
 /// deterministic unit (s = 0).
+/// The per-pair buffers live in one `Scratch` per thread.
 pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<(f64, usize)> {
     let limit = Limit::of(act)?;
     if ui.s <= 0.0 || uj.s <= 0.0 {
         return Some((0.0, 0));
     }
+    SCRATCH.with_borrow_mut(|scratch| Some(split_cov(act, limit, (ui, uj), rho, scratch)))
+}
+
+/// The buffers of [`pair_cov`], reused across the pairs a thread takes (perf58: their
+/// allocation and growth were ~5 % of a deep tanh network's closure): the outer rules' edges and
+/// panels, the second term's outer nodes (all, and those with W·ψ ≠ 0) and the lattice's.
+#[derive(Default)]
+struct Scratch {
+    edges: Vec<f64>,
+    panels_i: Vec<(f64, f64)>,
+    panels_j: Vec<(f64, f64)>,
+    outer: Vec<(f64, f64)>,
+    active: Vec<(f64, f64)>,
+    lattice: LatticeBuf,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// [`pair_cov`] of units with s > 0 on the buffers `scratch`.
+fn split_cov(
+    act: Activation,
+    limit: Limit,
+    (ui, uj): (Unit, Unit),
+    rho: f64,
+    scratch: &mut Scratch,
+) -> (f64, usize) {
+    let Scratch {
+        edges,
+        panels_i,
+        panels_j,
+        outer,
+        active,
+        lattice: lattice_buf,
+    } = scratch;
     let rho = rho.clamp(-1.0, 1.0);
     let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
     let c = feature_half_width(act);
@@ -163,26 +200,29 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
     // E[(P(hᵢ) − E Pᵢ)·ψ(hⱼ)] over zⱼ: hᵢ | zⱼ ~ N(μᵢ + sᵢρzⱼ, sᵢ²q²), whose mean of P is
     // smooth beyond 9 of its spreads from its break (Φ at 9: 10⁻¹⁹ from its limits).
     let mp_i = limit.mean(ui.mu, ui.s);
-    let panels_j = outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
-    let third = third_term(act, limit, uj, &panels_j, (ui.mu, ui.s * rho, ti, mp_i));
-    let mut evals = node_count(&panels_j);
+    outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti), edges, panels_j);
+    let third = third_term(act, limit, uj, panels_j, (ui.mu, ui.s * rho, ti, mp_i));
+    let mut evals = node_count(panels_j);
     // E[ψ(hᵢ)·(φ(hⱼ) − mⱼ)] over zᵢ: the outer weights times ψ(hᵢ), then the inner rules; g is
     // φ's polynomial limit beyond c + 9t from b = 0.
-    let panels_i = outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
-    let outer = weighted_psi(act, limit, ui, &panels_i);
+    let feature = (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj);
+    outer_panels(c, ui, feature, edges, panels_i);
+    weighted_psi(act, limit, ui, panels_i, outer);
     evals += outer.len();
-    let active: Vec<(f64, f64)> = outer
-        .iter()
-        .filter(|o| o.1 != 0.0)
-        .map(|&(z, w)| (uj.mu + uj.s * rho * z, w))
-        .collect();
+    active.clear();
+    active.extend(
+        outer
+            .iter()
+            .filter(|o| o.1 != 0.0)
+            .map(|&(z, w)| (uj.mu + uj.s * rho * z, w)),
+    );
     // Small t (ρ → 1 on wide units): g by its Taylor series in t, one φ per outer node.
     if let Some(q) = split_taylor::rule(act, tj, TRAPEZOID_ERROR) {
-        let second = split_taylor::weighted_sum(act, &active, &q, uj.m);
-        return Some((
+        let second = split_taylor::weighted_sum(act, active, &q, uj.m);
+        return (
             limit.cov(ui, uj, rho) + second + third,
             evals + active.len(),
-        ));
+        );
     }
     let trap = trapezoid(act, tj);
     // All inner rules on one lattice of φ where it is cheaper (`split_lattice`).
@@ -190,11 +230,11 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
         let budget = active.len() * tr.len();
         lattice_sum(
             act,
-            &active,
+            active,
             (tj, tr.eta, tr.half),
             uj.m,
-            budget,
-            Isa::Dispatch,
+            (budget, Isa::Dispatch),
+            lattice_buf,
         )
     });
     let conditional = || {
@@ -204,7 +244,7 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
                 act,
                 limit,
                 c,
-                outer: &outer,
+                outer,
                 uj,
                 rho,
                 t: tj,
@@ -213,7 +253,7 @@ pub(crate) fn pair_cov(act: Activation, ui: Unit, uj: Unit, rho: f64) -> Option<
         )
     };
     let (second, inner_evals) = lattice.unwrap_or_else(conditional);
-    Some((limit.cov(ui, uj, rho) + second + third, evals + inner_evals))
+    (limit.cov(ui, uj, rho) + second + third, evals + inner_evals)
 }
 
 /// Σ over the outer nodes (zᵢ, Wψ(hᵢ)) of Wψ(hᵢ)·(E\[φ(hⱼ)|zᵢ\] − mⱼ), the conditional
@@ -389,6 +429,7 @@ pub(super) const WITH_LIMIT: [Activation; 5] = [
 mod tests {
     use super::super::quadrature::pair_cov as reference;
     use super::super::quadrature::pair_cov_fallback as reference_fallback;
+    use super::super::split_outer::panels_of;
     use super::*;
 
     /// Against the 2-D quadrature reference (`quadrature::pair_cov`) for tanh, sigmoid, SiLU,
@@ -465,9 +506,9 @@ mod tests {
                         if uj.s * q <= 0.5 {
                             let c = feature_half_width(act);
                             let (ti, tj) = (ui.s * q, uj.s * q);
-                            let third = outer_panels(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
+                            let third = panels_of(c, uj, (ui.mu, ui.s * rho, ti, 9.0 * ti));
                             let second =
-                                outer_panels(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
+                                panels_of(c, ui, (uj.mu, uj.s * rho, tj.max(1.0), c + 9.0 * tj));
                             let most = node_count(&third) + 78 * node_count(&second);
                             assert!(
                                 evals <= most,
@@ -562,7 +603,9 @@ mod tests {
                 let mass: f64 = nodes.iter().map(|n| n.1.abs()).sum();
                 let m = 0.125;
                 let lattice = |isa| {
-                    lattice_sum(act, &nodes, (t, trap.eta, trap.half), m, usize::MAX, isa)
+                    let rule = (t, trap.eta, trap.half);
+                    let mut buf = LatticeBuf::default();
+                    lattice_sum(act, &nodes, rule, m, (usize::MAX, isa), &mut buf)
                         .unwrap()
                         .0
                 };
