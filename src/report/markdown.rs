@@ -71,6 +71,9 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
             t.stderr,
             t.accuracy - a.network_accuracy
         );
+        if let Some(note) = &a.theory_accuracy_k3k4_note {
+            let _ = writeln!(w, "\n**Note:** {note}.");
+        }
     }
     for warning in super::beyond::indefinite_warnings(a) {
         let _ = writeln!(w, "\n**Warning:** {warning}.");

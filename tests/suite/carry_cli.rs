@@ -315,7 +315,7 @@ fn corrections_from_the_last_hidden_layer_say_they_have_nothing_to_correct() {
 /// orders 3 and 4 give order 2's comparisons; the run says so in a note (adv58: no word
 /// before). `--carry depth` carries κ₃/κ₄ to the quadratic and has no such note. `analyze
 /// --order 3`'s corrected row from x is order 2's, and says so in
-/// `theory_accuracy_k3k4_note` (no word up to the fifty-eighth session).
+/// `theory_accuracy_k3k4_note` and in the report (no word up to the fifty-eighth session).
 #[test]
 fn corrections_at_a_linear_first_layer_say_they_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -359,6 +359,10 @@ fn corrections_at_a_linear_first_layer_say_they_change_nothing() {
         "{a}"
     );
     assert!(analyze(&[]).get("theory_accuracy_k3k4_note").is_none());
+    let report = dir.path().join("report");
+    analyze(&["--order", "3", "--report", report.to_str().unwrap()]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("**Note:** the first nonlinearity after layer 0 is linear"));
 }
 
 /// A 30-layer XOR network of width 4 with `activation` (2 epochs, 1000 training samples):
