@@ -5,7 +5,7 @@
 //! 2⁵² + b exactly, and subtracting 2⁵² gives b exactly. Dividing by 255 is correctly rounded in
 //! IEEE arithmetic, so every lane equals the scalar `b as f64 / 255.0` bit for bit.
 
-use pulp::{Arch, Simd, WithSimd};
+use pulp::{Simd, WithSimd};
 
 /// Bits of 2⁵² as an f64.
 const TWO_52_BITS: u64 = 0x4330_0000_0000_0000;
@@ -19,12 +19,12 @@ pub fn u8_to_unit_scalar(src: &[u8], dst: &mut [f64]) {
     }
 }
 
-/// `dst[i] = src[i] / 255` for all i, SIMD with run-time dispatch to the best instruction set.
+/// `dst[i] = src[i] / 255` for all i, SIMD on the process's instruction set (`simd::dispatch`).
 /// Bit-identical to [`u8_to_unit_scalar`]. The slices must have equal length; only the common
 /// prefix is written otherwise.
 pub fn u8_to_unit(src: &[u8], dst: &mut [f64]) {
     let n = src.len().min(dst.len());
-    Arch::new().dispatch(ToUnit {
+    crate::simd::dispatch(ToUnit {
         src: &src[..n],
         dst: &mut dst[..n],
     });

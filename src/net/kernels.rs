@@ -22,7 +22,7 @@ use crate::simd::{self, Lanes};
 /// h ← h + b, z ← φ(h) for one column (`h`, `z`, `b` of equal length).
 pub fn bias_activation(act: Activation, h: &mut [f64], b: &[f64], z: &mut [f64]) {
     debug_assert!(h.len() == b.len() && z.len() == b.len());
-    pulp::Arch::new().dispatch(BiasActivation { act, h, b, z });
+    simd::dispatch(BiasActivation { act, h, b, z });
 }
 
 /// y ← y + b for one column of the linear read-out.
@@ -34,7 +34,7 @@ pub fn add_bias<T: Copy + std::ops::AddAssign>(y: &mut [T], b: &[T]) {
 
 /// g ← g ∘ φ'(h), the backward step through the activation.
 pub fn mul_derivative(act: Activation, h: &[f64], g: &mut [f64]) {
-    pulp::Arch::new().dispatch(MulDerivative { act, h, g });
+    simd::dispatch(MulDerivative { act, h, g });
 }
 
 /// φ and g·φ' of one element type, on lanes and on the scalar tail of a column.
@@ -243,7 +243,7 @@ fn tanh_series<S: Simd>(simd: S, h: S::f64s) -> S::f64s {
 pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f32]) {
     debug_assert!(h.len() == b.len() && z.len() == b.len());
     if is_arithmetic(act) {
-        pulp::Arch::new().dispatch(BiasActivation { act, h, b, z });
+        simd::dispatch(BiasActivation { act, h, b, z });
         return;
     }
     let (mut wide_h, mut wide_z) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);
@@ -268,7 +268,7 @@ pub fn bias_activation_f32(act: Activation, h: &mut [f32], b: &[f32], z: &mut [f
 /// kernel in chunks for the others (as [`bias_activation_f32`]).
 pub fn mul_derivative_f32(act: Activation, h: &[f32], g: &mut [f32]) {
     if is_arithmetic(act) {
-        pulp::Arch::new().dispatch(MulDerivative { act, h, g });
+        simd::dispatch(MulDerivative { act, h, g });
         return;
     }
     let (mut wide_h, mut wide_g) = ([0.0f64; CHUNK], [0.0f64; CHUNK]);

@@ -131,9 +131,10 @@ impl WithSimd for ExpSlice<'_> {
     }
 }
 
-/// Replaces every entry of `xs` by its exponential, with runtime SIMD dispatch.
+/// Replaces every entry of `xs` by its exponential, on the process's instruction set
+/// ([`super::dispatch`]: `CORRFLOW_ISA` or the best at run time).
 pub fn exp_slice(xs: &mut [f64]) {
-    pulp::Arch::new().dispatch(ExpSlice(xs));
+    super::dispatch(ExpSlice(xs));
 }
 
 #[cfg(test)]
