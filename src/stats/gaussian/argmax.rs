@@ -89,17 +89,30 @@ fn two_outputs(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, class: usize) -> Res
 }
 
 /// Whether outputs `a` < `b` are one output to rounding: y_b − y_a has a variance
-/// v = Σ_aa + Σ_bb − 2Σ_ab ≤ `ROUNDING_LEVEL`·(|Σ_aa| + |Σ_bb|) and a mean
-/// |μ_b − μ_a| ≤ `ROUNDING_LEVEL`·(|μ_a| + |μ_b| + √|Σ_aa| + √|Σ_bb|), the cancellation left of
-/// identical read-out rows (or of rows whose difference the layer below does not vary). The
-/// network then ties them in every sample and its argmax takes `a` (the first maximum), so
-/// P(argmax = b) = 0; the sign of y_b − y_a on the draws would be that rounding's (three
-/// identical outputs read p_correct 0.56 for a network's 1/3, adv58).
+/// v = Σ_aa + Σ_bb − 2Σ_ab within rounding of zero ([`variances_tie`]) and a mean within
+/// rounding of zero ([`means_tie`]), the cancellation left of identical read-out rows (or of
+/// rows whose difference the layer below does not vary). The network then ties them in every
+/// sample and its argmax takes `a` (the first maximum), so P(argmax = b) = 0; the sign of
+/// y_b − y_a on the draws would be that rounding's (three identical outputs read p_correct 0.56
+/// for a network's 1/3, adv58). The draws of ≥ 3 outputs apply the same rule to y = μ + F z
+/// with v = |F_a − F_b|² (`argmax_all::Winners`).
 pub(super) fn tied(mean: ColRef<'_, f64>, cov: MatRef<'_, f64>, a: usize, b: usize) -> bool {
     let (saa, sbb) = (cov[(a, a)].abs(), cov[(b, b)].abs());
-    let var = cov[(a, a)] + cov[(b, b)] - 2.0 * cov[(a, b)];
-    let spread = mean[a].abs() + mean[b].abs() + saa.sqrt() + sbb.sqrt();
-    var <= ROUNDING_LEVEL * (saa + sbb) && (mean[b] - mean[a]).abs() <= ROUNDING_LEVEL * spread
+    means_tie(mean[a], mean[b], saa, sbb)
+        && variances_tie(cov[(a, a)] + cov[(b, b)] - 2.0 * cov[(a, b)], saa, sbb)
+}
+
+/// |μ_b − μ_a| ≤ `ROUNDING_LEVEL`·(|μ_a| + |μ_b| + √Σ_aa + √Σ_bb): two outputs whose means
+/// differ by rounding of their scale (`saa`, `sbb` = |Σ_aa|, |Σ_bb|); half of [`tied`].
+pub(super) fn means_tie(mean_a: f64, mean_b: f64, saa: f64, sbb: f64) -> bool {
+    let spread = mean_a.abs() + mean_b.abs() + saa.sqrt() + sbb.sqrt();
+    (mean_b - mean_a).abs() <= ROUNDING_LEVEL * spread
+}
+
+/// v ≤ `ROUNDING_LEVEL`·(|Σ_aa| + |Σ_bb|) for v the variance of y_b − y_a: a difference that
+/// does not vary beyond rounding; the other half of [`tied`].
+pub(super) fn variances_tie(var: f64, saa: f64, sbb: f64) -> bool {
+    var <= ROUNDING_LEVEL * (saa + sbb)
 }
 
 /// uᵀΣ₊u, u = e₀ − e₁, for a symmetric 2 × 2 Σ (whose uᵀΣu is `var`) with its negative

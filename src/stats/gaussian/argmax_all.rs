@@ -98,9 +98,9 @@ impl WeightSummary {
 /// P(argmax y = k) for y ~ N(mean, cov), every k; ties go to the lowest index.
 ///
 /// An output tied to an earlier one to rounding (`argmax::tied`: identical read-out
-/// rows) never wins: with ≥ 3 outputs the distribution is that of the outputs left after
-/// removing every such one, and those get p = 0 (2 outputs: [`super::prob_argmax`] decides the
-/// tie alike).
+/// rows) never wins and gets p = 0: the draws skip it ([`weighted_argmax_models`]), and where at
+/// most 2 outputs are left the distribution is the exact one of those 2 (2 outputs:
+/// [`super::prob_argmax`] decides the tie alike).
 ///
 /// * 1 output: p = (1).
 /// * 2 outputs: exact, p₀ = Φ(Δμ/√v), p₁ = Φ(−Δμ/√v) (Δμ = μ₀ − μ₁, v = Σ₀₀ + Σ₁₁ − 2Σ₀₁),
@@ -125,7 +125,7 @@ pub fn argmax_distribution(
     let kept: Vec<usize> = (0..n)
         .filter(|&b| !(0..b).any(|a| super::argmax::tied(mean, cov, a, b)))
         .collect();
-    if n > 2 && kept.len() < n {
+    if n > 2 && kept.len() <= 2 {
         let sub_mean = Col::from_fn(kept.len(), |i| mean[kept[i]]);
         let sub_cov = Mat::from_fn(kept.len(), kept.len(), |i, j| cov[(kept[i], kept[j])]);
         let d = argmax_distribution(sub_mean.as_ref(), sub_cov.as_ref(), n_samples, seed)?;
@@ -195,6 +195,11 @@ pub fn weighted_argmax(
 /// allocated: the shared spreads for the Gaussian, weights and scale mixtures, a second spread
 /// buffer for the Gaussians alongside, the weight vectors for the weights (or for unweighted
 /// tallies past 2⁴⁸ pairs, where the counts stop being exact).
+///
+/// An output tied to an earlier one to rounding (`argmax::tied` with Σ = F Fᵀ) never wins on
+/// any draw, for every model (an [`ArgmaxModel::Alongside`] by its own μ' and F'): the network
+/// takes the first of equal outputs, and which of two such y wins on a draw is the sign of their
+/// rounding (adv58).
 pub fn weighted_argmax_models(
     mean: ColRef<'_, f64>,
     factor: MatRef<'_, f64>,
@@ -254,13 +259,13 @@ pub fn weighted_argmax_models(
     // scale mixture's and Gaussian alongside's own; the models that read the shared ones hold
     // an empty buffer.
     let shares = any(|m| matches!(m, ArgmaxModel::Gaussian | ArgmaxModel::Weight(_)));
-    let mut shared = Winners::new(mean, rows(shares));
+    let mut shared = Winners::new(mean, factor, rows(shares));
     let mut own: Vec<Winners> = models
         .iter()
         .map(|m| match m {
-            ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, 0),
-            ArgmaxModel::Scaled(_) => Winners::new(mean, chunk),
-            ArgmaxModel::Alongside(mean, _) => Winners::new(*mean, chunk),
+            ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, factor, 0),
+            ArgmaxModel::Scaled(_) => Winners::new(mean, factor, chunk),
+            ArgmaxModel::Alongside(mean, f) => Winners::new(*mean, *f, chunk),
         })
         .collect();
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
@@ -339,8 +344,11 @@ fn form_spread(spread: &mut Mat<f64>, draws: MatRef<'_, f64>, factor: MatRef<'_,
 }
 
 /// The argmax of μ + s and of μ − s for every row s of a chunk's spreads (or of μ ± c_j s_j
-/// with a scale c_j per row), ties to the lowest index.
+/// with a scale c_j per row) over the outputs that can win ([`contenders`]), ties to the lowest
+/// index.
 struct Winners {
+    /// The outputs that can win, ascending, and their means.
+    outputs: Vec<u64>,
     mean: Vec<f64>,
     /// argmax of the + and − side per row.
     plus: Vec<u64>,
@@ -348,9 +356,17 @@ struct Winners {
 }
 
 impl Winners {
-    fn new(mean: ColRef<'_, f64>, chunk: usize) -> Self {
+    /// For the draws μ + F z (`mean`, `factor`), `chunk` rows at a time (0: a model that reads
+    /// another's winners, which needs no outputs either).
+    fn new(mean: ColRef<'_, f64>, factor: MatRef<'_, f64>, chunk: usize) -> Self {
+        let outputs = if chunk == 0 {
+            Vec::new()
+        } else {
+            contenders(mean, factor)
+        };
         Winners {
-            mean: mean.iter().copied().collect(),
+            mean: outputs.iter().map(|&i| mean[i as usize]).collect(),
+            outputs,
             plus: vec![0; chunk],
             minus: vec![0; chunk],
         }
@@ -359,10 +375,13 @@ impl Winners {
     /// The winners of the first `b` rows of `spread` (chunk × K), each row s_j scaled by
     /// `scale[j]` where given (b entries).
     fn find(&mut self, spread: &Mat<f64>, b: usize, scale: Option<&[f64]>) {
-        let cols: Vec<&[f64]> = (0..self.mean.len())
-            .map(|i| &spread.col_as_slice(i)[..b])
+        let cols: Vec<&[f64]> = self
+            .outputs
+            .iter()
+            .map(|&i| &spread.col_as_slice(i as usize)[..b])
             .collect();
         crate::simd::dispatch(FindWinners {
+            outputs: &self.outputs,
             mean: &self.mean,
             cols: &cols,
             scale,
@@ -370,6 +389,37 @@ impl Winners {
             minus: &mut self.minus[..b],
         });
     }
+}
+
+/// The outputs of y = μ + F z that can win, ascending: those not tied to an earlier one to
+/// rounding (`argmax::tied` with Σ = F Fᵀ, i.e. |F_b − F_a|² for the variance of y_b − y_a and
+/// |F_a|² for Σ_aa). The distance is summed only for outputs whose means tie, and stops once it
+/// exceeds the bound, so outputs apart cost O(K²) comparisons of means and little more.
+fn contenders(mean: ColRef<'_, f64>, factor: MatRef<'_, f64>) -> Vec<u64> {
+    let (k, r) = (mean.nrows(), factor.ncols());
+    let sq: Vec<f64> = (0..k)
+        .map(|i| (0..r).map(|c| factor[(i, c)] * factor[(i, c)]).sum())
+        .collect();
+    let variance_ties = |a: usize, b: usize| {
+        let bound_holds = |v: f64| super::argmax::variances_tie(v, sq[a], sq[b]);
+        let mut v = 0.0;
+        for c in 0..r {
+            let d = factor[(b, c)] - factor[(a, c)];
+            v += d * d;
+            if !bound_holds(v) {
+                return false;
+            }
+        }
+        bound_holds(v)
+    };
+    (0..k)
+        .filter(|&b| {
+            !(0..b).any(|a| {
+                super::argmax::means_tie(mean[a], mean[b], sq[a], sq[b]) && variance_ties(a, b)
+            })
+        })
+        .map(|b| b as u64)
+        .collect()
 }
 
 /// Rows whose running maxima [`FindWinners`] holds in registers while it reads the outputs.
@@ -383,6 +433,8 @@ const WINNER_ROWS: usize = 8;
 /// μᵢ + (−s) exactly. With `scale`, row j's spreads are c_j s first (one rounding), then the
 /// same comparisons.
 struct FindWinners<'a> {
+    /// The outputs compared (ascending) and their means and spreads.
+    outputs: &'a [u64],
     mean: &'a [f64],
     cols: &'a [&'a [f64]],
     /// c_j per row, or none (c = 1, no multiplication).
@@ -399,8 +451,16 @@ impl pulp::WithSimd for FindWinners<'_> {
         // One loop, compiled once per case: `scale_of` is None or Some for every block, so
         // the unscaled rows multiply nothing.
         match self.scale {
-            None => all_rows(self.mean, self.cols, |_| None, self.plus, self.minus),
+            None => all_rows(
+                self.outputs,
+                self.mean,
+                self.cols,
+                |_| None,
+                self.plus,
+                self.minus,
+            ),
             Some(c) => all_rows(
+                self.outputs,
                 self.mean,
                 self.cols,
                 |rows| Some(&c[rows]),
@@ -415,6 +475,7 @@ impl pulp::WithSimd for FindWinners<'_> {
 /// `scale_of` gives the scales of a range of rows (or none).
 #[inline(always)]
 fn all_rows<'c>(
+    outputs: &[u64],
     mean: &[f64],
     cols: &[&[f64]],
     scale_of: impl Fn(std::ops::Range<usize>) -> Option<&'c [f64]>,
@@ -425,21 +486,23 @@ fn all_rows<'c>(
     let full = b - b % WINNER_ROWS;
     for j in (0..full).step_by(WINNER_ROWS) {
         let cj = scale_of(j..j + WINNER_ROWS).map(|c| c.try_into().expect("W rows"));
-        let (kp, km) = block_winners::<WINNER_ROWS>(mean, cols, cj, j);
+        let (kp, km) = block_winners::<WINNER_ROWS>(outputs, mean, cols, cj, j);
         plus[j..j + WINNER_ROWS].copy_from_slice(&kp);
         minus[j..j + WINNER_ROWS].copy_from_slice(&km);
     }
     for j in full..b {
         let cj = scale_of(j..j + 1).map(|c| c.try_into().expect("1 row"));
-        let ([kp], [km]) = block_winners::<1>(mean, cols, cj, j);
+        let ([kp], [km]) = block_winners::<1>(outputs, mean, cols, cj, j);
         (plus[j], minus[j]) = (kp, km);
     }
 }
 
 /// The argmaxes of μ + s and μ − s for the W rows j … j + W − 1 of the spreads `cols` (one
-/// slice per output), the outputs in order; with `scale`, of μ ± c_l s for row j + l.
+/// slice per output of `outputs`), the outputs in order; with `scale`, of μ ± c_l s for row
+/// j + l.
 #[inline(always)]
 fn block_winners<const W: usize>(
+    outputs: &[u64],
     mean: &[f64],
     cols: &[&[f64]],
     scale: Option<&[f64; W]>,
@@ -458,9 +521,8 @@ fn block_winners<const W: usize>(
         bp[l] = mean[0] + s0[l];
         bm[l] = mean[0] - s0[l];
     }
-    let (mut kp, mut km) = ([0u64; W], [0u64; W]);
-    for (i, (&m, col)) in mean.iter().zip(cols).enumerate().skip(1) {
-        let i = i as u64;
+    let (mut kp, mut km) = ([outputs[0]; W], [outputs[0]; W]);
+    for ((&i, &m), col) in outputs.iter().zip(mean).zip(cols).skip(1) {
         let s = row(col);
         for l in 0..W {
             let (vp, vm) = (m + s[l], m - s[l]);
@@ -678,9 +740,11 @@ mod tests {
                     crate::simd::Isa::Avx2,
                     crate::simd::Isa::Scalar,
                 ] {
-                    let mut w = Winners::new(mean.as_ref(), b);
+                    let apart = Mat::<f64>::identity(k, k);
+                    let mut w = Winners::new(mean.as_ref(), apart.as_ref(), b);
                     let cols: Vec<&[f64]> = (0..k).map(|i| spread.col_as_slice(i)).collect();
                     isa.run(FindWinners {
+                        outputs: &w.outputs,
                         mean: &w.mean,
                         cols: &cols,
                         scale: None,
@@ -695,6 +759,7 @@ mod tests {
                     // Scaled rows: the argmax of μ ± c_j s_j, c_j = 1 reproducing the above.
                     let scale: Vec<f64> = (0..b).map(|j| [1.0, 0.25, 3.0][j % 3]).collect();
                     isa.run(FindWinners {
+                        outputs: &w.outputs,
                         mean: &w.mean,
                         cols: &cols,
                         scale: Some(&scale),
@@ -758,7 +823,8 @@ mod tests {
     #[test]
     fn unweighted_counts_equal_unit_weight_sums() {
         let (mean, _) = example();
-        let mut winners = Winners::new(mean.as_ref(), 1000);
+        let apart = Mat::<f64>::identity(4, 4);
+        let mut winners = Winners::new(mean.as_ref(), apart.as_ref(), 1000);
         let (mut counted, mut summed) = (Tally::new(4), Tally::new(4));
         let ones = vec![1.0; 1000];
         for (chunk, b) in [1000, 1, 637].into_iter().enumerate() {
@@ -835,6 +901,58 @@ mod tests {
         });
         let two = argmax_distribution(mean.as_ref(), cov.as_ref(), 20_000, 7).unwrap();
         assert_eq!(two.p, vec![1.0, 0.0]);
+    }
+
+    /// The draws skip an output tied to an earlier one to rounding, for every model: with
+    /// output 2 a copy of output 0 up to a few ulps (μ₂ = μ₀(1 + 4ε), F₂ = F₀(1 + 2ε)), each
+    /// model's p equals its p on the draws without output 2 (the same z: F keeps its columns),
+    /// bit for bit, with p₂ = 0. Without the rule output 2 wins whenever output 0 would, on
+    /// the sign of its rounding (p₂ ≈ p₀ of the copy-less draws).
+    #[test]
+    fn every_model_skips_an_output_tied_to_rounding() {
+        let e = f64::EPSILON;
+        let full_mean = Col::from_fn(4, |i| [0.4, 0.1, 0.4 * (1.0 + 4.0 * e), -0.2][i]);
+        let full = Mat::from_fn(4, 2, |i, c| match i {
+            2 => [1.0, 0.2][c] * (1.0 + 2.0 * e),
+            3 => [-0.5, 0.7][c],
+            _ => [[1.0, 0.2], [0.3, 0.9]][i][c],
+        });
+        // The same outputs with output 2 apart from output 0 (not a tie).
+        let apart = Mat::from_fn(4, 2, |i, c| full[(i, c)] + if i == 2 { 0.3 } else { 0.0 });
+        let less_mean = Col::from_fn(3, |i| full_mean[[0, 1, 3][i]]);
+        let less = Mat::from_fn(3, 2, |i, c| full[([0, 1, 3][i], c)]);
+        let (n, seed) = (10_000, 3);
+        let c: Vec<f64> = (0..n / 2).map(|j| 0.5 + (j % 4) as f64).collect();
+        let tilt: DrawWeight<'_> = &|_, z: MatRef<'_, f64>, p: &mut [f64], m: &mut [f64]| {
+            for j in 0..z.nrows() {
+                p[j] = 1.0 + 0.2 * z[(j, 1)];
+                m[j] = 1.0 - 0.2 * z[(j, 1)];
+            }
+        };
+        // Model 3 is a Gaussian alongside with the draws' own outputs: it finds the tie in
+        // its own μ', F' (or its absence: `apart`, the last model of the first run).
+        let run = |m: ColRef<'_, f64>, f: MatRef<'_, f64>, last: MatRef<'_, f64>| {
+            let models = [
+                ArgmaxModel::Gaussian,
+                ArgmaxModel::Weight(tilt),
+                ArgmaxModel::Scaled(&c),
+                ArgmaxModel::Alongside(m, f),
+                ArgmaxModel::Alongside(m, last),
+            ];
+            weighted_argmax_models(m, f, n, seed, &models).unwrap()
+        };
+        let with = run(full_mean.as_ref(), full.as_ref(), apart.as_ref());
+        let without = run(less_mean.as_ref(), less.as_ref(), less.as_ref());
+        for (m, (w, o)) in with.iter().zip(&without).enumerate().take(4) {
+            assert_eq!(w.p[2], 0.0, "model {m}");
+            assert_eq!(
+                [w.p[0], w.p[1], w.p[3]],
+                [o.p[0], o.p[1], o.p[2]],
+                "model {m}"
+            );
+            assert!(o.p[0] > 0.2, "model {m}: {:?}", o.p);
+        }
+        assert!(with[4].p[2] > 0.2, "{:?}", with[4].p);
     }
 
     /// Several models on one stream: each equals its own run bit for bit, also when a scale
