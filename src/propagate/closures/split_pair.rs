@@ -170,6 +170,8 @@ struct Scratch {
     panels_j: Vec<(f64, f64)>,
     outer: Vec<(f64, f64)>,
     active: Vec<(f64, f64)>,
+    /// The Taylor rule's coefficients ([`split_taylor::rule`]).
+    taylor: Vec<f64>,
     lattice: LatticeBuf,
 }
 
@@ -191,6 +193,7 @@ fn split_cov(
         panels_j,
         outer,
         active,
+        taylor,
         lattice: lattice_buf,
     } = scratch;
     let rho = rho.clamp(-1.0, 1.0);
@@ -217,8 +220,8 @@ fn split_cov(
             .map(|&(z, w)| (uj.mu + uj.s * rho * z, w)),
     );
     // Small t (ρ → 1 on wide units): g by its Taylor series in t, one φ per outer node.
-    if let Some(q) = split_taylor::rule(act, tj, TRAPEZOID_ERROR) {
-        let second = split_taylor::weighted_sum(act, active, &q, uj.m);
+    if split_taylor::rule(act, tj, TRAPEZOID_ERROR, taylor) {
+        let second = split_taylor::weighted_sum(act, active, taylor, uj.m);
         return (
             limit.cov(ui, uj, rho) + second + third,
             evals + active.len(),

@@ -101,18 +101,22 @@ fn horner(p: &[f64], x: f64) -> f64 {
 }
 
 /// Q = Σ_{j<J} t²ʲ/(2ʲ j!) P₂ⱼ (ascending coefficients), for the least J ≤ [`MAX_TERMS`] whose
-/// remainder bound t²ᴶ/(2ᴶ J!)·sup|φ⁽²ᴶ⁾| is at most `error` (absolute, for every b); `None`
-/// for other activations than tanh and sigmoid, or where no J ≤ [`MAX_TERMS`] is enough.
-pub(super) fn rule(act: Activation, t: f64, error: f64) -> Option<Vec<f64>> {
-    let table = Derivatives::of(act)?;
+/// remainder bound t²ᴶ/(2ᴶ J!)·sup|φ⁽²ᴶ⁾| is at most `error` (absolute, for every b), into
+/// `q` (its old entries dropped; a buffer the caller keeps, so the split rule's pairs allocate
+/// nothing here). `false` for other activations than tanh and sigmoid, or where no
+/// J ≤ [`MAX_TERMS`] is enough (`q` then holds no rule).
+pub(super) fn rule(act: Activation, t: f64, error: f64, q: &mut Vec<f64>) -> bool {
+    q.clear();
+    let Some(table) = Derivatives::of(act) else {
+        return false;
+    };
     // A NaN or negative spread is no conditional: the other rules decide.
     if t.is_nan() || t < 0.0 {
-        return None;
+        return false;
     }
     let t2 = t * t;
     // c = t²ʲ/(2ʲ j!) for j = 0, 1, …
     let mut c = 1.0;
-    let mut q: Vec<f64> = Vec::new();
     for j in 0..MAX_TERMS {
         let p = &table.polys[2 * j];
         if q.len() < p.len() {
@@ -123,10 +127,10 @@ pub(super) fn rule(act: Activation, t: f64, error: f64) -> Option<Vec<f64>> {
         }
         c *= t2 / (2.0 * (j + 1) as f64);
         if c * table.sup[2 * (j + 1)] <= error {
-            return Some(q);
+            return true;
         }
     }
-    None
+    false
 }
 
 /// Σₖ Wₖ·(g(bₖ) − m) over the outer `nodes` (bₖ, Wₖ), g by the series `q` ([`rule`]): one φ and
@@ -241,9 +245,10 @@ mod tests {
             let mut served = 0;
             for k in 0..=80 {
                 let t = 1e-8 * 10f64.powf(k as f64 * 0.1);
-                let Some(q) = rule(act, t, error) else {
+                let mut q = Vec::new();
+                if !rule(act, t, error, &mut q) {
                     continue;
-                };
+                }
                 largest = t;
                 served += 1;
                 for i in -40..=40 {
@@ -262,9 +267,23 @@ mod tests {
                 largest > 0.01 && largest < 0.2,
                 "{act}: largest t {largest}"
             );
-            assert!(rule(act, 1.0, error).is_none(), "{act} at t = 1");
+            assert!(!rule(act, 1.0, error, &mut Vec::new()), "{act} at t = 1");
         }
-        assert!(rule(Activation::Silu, 1e-6, error).is_none());
+        assert!(!rule(Activation::Silu, 1e-6, error, &mut Vec::new()));
+    }
+
+    /// A buffer that held a longer rule (or a failed one) gives the rule a fresh buffer gives.
+    #[test]
+    fn a_reused_buffer_holds_the_fresh_rule() {
+        let act = Activation::Tanh;
+        let (mut fresh, mut reused) = (Vec::new(), Vec::new());
+        assert!(rule(act, 1e-6, 1e-17, &mut fresh));
+        assert!(rule(act, 0.05, 1e-17, &mut reused) && reused.len() > fresh.len());
+        assert!(rule(act, 1e-6, 1e-17, &mut reused));
+        assert_eq!(reused, fresh);
+        assert!(!rule(act, 1.0, 1e-17, &mut reused));
+        assert!(rule(act, 1e-6, 1e-17, &mut reused));
+        assert_eq!(reused, fresh);
     }
 
     /// The lanes' weighted sum equals the scalar sum Σ W(Q(φ(b)) − m) for a node count that is
@@ -272,7 +291,8 @@ mod tests {
     #[test]
     fn weighted_sum_matches_the_scalar_sum() {
         let act = Activation::Tanh;
-        let q = rule(act, 0.005, 1e-17).unwrap();
+        let mut q = Vec::new();
+        assert!(rule(act, 0.005, 1e-17, &mut q));
         let nodes: Vec<(f64, f64)> = (0..13)
             .map(|k| (-3.0 + 0.47 * k as f64, 0.01 * (k as f64 + 1.0)))
             .collect();
