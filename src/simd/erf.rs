@@ -174,7 +174,10 @@ pub fn erfc<S: Simd>(simd: S, x: S::f64s) -> S::f64s {
     let half = simd.splat_f64s(0.5);
     let zero = simd.splat_f64s(0.0);
     // Every lane saturated: the branches' result exactly, without them (the split rule's Φ far
-    // from its step, most of its third term's lanes: BENCHMARKS perf58). Branch 3 at x ≤ −6
+    // from its step, most of its third term's lanes: BENCHMARKS perf58). It skips the branches
+    // on 16.5 % of the vectors of a deep tanh closure (XOR 2-500×20-2 from layer 14: 12.4·10⁶ of
+    // 75.2·10⁶ calls, counted) for two compares and reductions on every call; the whole run's
+    // CPU with and without it was within its spread (BENCHMARKS "lead59"). Branch 3 at x ≤ −6
     // gives 2 − erfc|x|, and erfc 6 ≈ 2.2·10⁻¹⁷ is below half the spacing 2⁻⁵² of the doubles
     // under 2, so it rounds to 2; branch 4 gives 0 from 28. NaN lanes fail both comparisons.
     let below = simd.select_f64s(
