@@ -15,7 +15,7 @@ use super::{
     shown,
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
-use crate::config::defaults::mc_samples_problem;
+use crate::config::defaults::{mc_samples_problem, surrogate_samples_problem};
 use crate::config::estimate::{
     monte_carlo_warning, propagation_warning, surrogate_warning, training_warning,
 };
@@ -92,6 +92,9 @@ pub fn analyze_run(
     let a = &config.analysis;
     if let Some(msg) = mc_samples_problem(a.mc_samples) {
         return Err(Error::config(Field::McSamples, msg));
+    }
+    if let Some(msg) = a.surrogate_samples.and_then(surrogate_samples_problem) {
+        return Err(Error::config(Field::SurrogateSamples, msg));
     }
     if let Some(dir) = report {
         check_report_dir(dir)?;

@@ -170,8 +170,9 @@ fn bad_input_fails_clearly_without_partial_reports() {
     let rep = report.to_str().unwrap();
     let m = model.to_str().unwrap();
     // 4 draws ran (adv54: two antithetic pairs, a p_correct of 0.5 read ± 0); the minimum
-    // is 100 (`defaults::MIN_MC_SAMPLES`), named with its reason.
-    let cases: [(&[&str], &str); 8] = [
+    // is 100 (`defaults::MIN_MC_SAMPLES`), named with its reason. 1 surrogate draw per class
+    // read 1.0 ± 0 (`defaults::MIN_SURROGATE_SAMPLES`: 50).
+    let cases: [(&[&str], &str); 10] = [
         (&["--on", "validation"], "--on"),
         (&["--closure", "magic"], "--closure"),
         (&["--heatmap-layer", "5"], "--heatmap-layer"),
@@ -183,6 +184,11 @@ fn bad_input_fails_clearly_without_partial_reports() {
         ),
         (&["--hidden", "8"], "--hidden"),
         (&["--task", "higher-order"], "shape mismatch"),
+        (&["--surrogate-samples", "1"], "--surrogate-samples"),
+        (
+            &["--surrogate-samples", "49"],
+            "at least 50 draws per class",
+        ),
     ];
     for (extra, expect) in cases {
         let mut args = vec!["analyze", "--model", m, "--report", rep];
