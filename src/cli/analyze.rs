@@ -50,7 +50,8 @@ pub struct AnalyzeArgs {
     /// the output tails; at least 100, 50 antithetic pairs whose spread is the standard error.
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
-    /// Surrogate samples per class [default: the data's own class counts].
+    /// Surrogate samples per class [default: the data's own class counts]; the accuracy weights
+    /// the classes by the data's priors either way.
     #[arg(long, value_name = "N")]
     pub surrogate_samples: Option<usize>,
     /// Relative ridge of the Bhattacharyya split for singular covariances, in [0, 1] (a
