@@ -4401,10 +4401,9 @@ done
 # nonlinearity is linear, at --order 3|4 (below).
 D50=$W/d50
 mkdir -p "$D50"
-python3 - "$D50" <<'PY50'
-import json, random, struct, sys
-d = sys.argv[1]
-rng = random.Random(50)
+# The safetensors writer of sections 50 and 51 (F64 and I64 tensors, sorted keys, padded header).
+cat >"$W/st_writer.py" <<'PYST'
+import json, struct
 def safetensors(path, tensors, meta):
     header, blob = {}, b""
     for k in sorted(tensors):
@@ -4415,6 +4414,13 @@ def safetensors(path, tensors, meta):
     h = json.dumps(header).encode()
     h += b" " * (-len(h) % 8)
     open(path, "wb").write(struct.pack("<Q", len(h)) + h + blob)
+PYST
+python3 - "$D50" "$W" <<'PY50'
+import random, sys
+sys.path.insert(0, sys.argv[2])
+from st_writer import safetensors
+d = sys.argv[1]
+rng = random.Random(50)
 centres = [(1.0, 0.0), (-1.0, 0.0), (0.0, 1.5)]
 x = [c + rng.gauss(0, 1) for k in range(3) for _ in range(500) for c in centres[k]]
 safetensors(f"{d}/data.safetensors", {"x": ("F64", [1500, 2], x),
@@ -4473,20 +4479,12 @@ done
 # 4; each defect is one implausible check below.
 D51=$W/d51
 mkdir -p "$D51"
-python3 - "$D51" <<'PY51'
-import json, random, struct, sys
+python3 - "$D51" "$W" <<'PY51'
+import random, sys
+sys.path.insert(0, sys.argv[2])
+from st_writer import safetensors
 d = sys.argv[1]
 rng = random.Random(51)
-def safetensors(path, tensors, meta):
-    header, blob = {}, b""
-    for k in sorted(tensors):
-        dtype, shape, v = tensors[k]
-        header[k] = {"dtype": dtype, "shape": shape, "data_offsets": [len(blob), len(blob) + 8 * len(v)]}
-        blob += struct.pack(f"<{len(v)}{'d' if dtype == 'F64' else 'q'}", *v)
-    header["__metadata__"] = meta
-    h = json.dumps(header).encode()
-    h += b" " * (-len(h) % 8)
-    open(path, "wb").write(struct.pack("<Q", len(h)) + h + blob)
 centres, counts = [(1.0, 0.0, 0.0), (0.0, 0.8, 0.0), (0.5, 0.5, -1.5)], [600, 400, 200]
 x = [c + rng.gauss(0, 1) for k in range(3) for _ in range(counts[k]) for c in centres[k]]
 y = [k for k in range(3) for _ in range(counts[k])]
