@@ -88,8 +88,10 @@ pub fn error_budget(
         })
         .collect();
     let total = by_start_layer[0];
+    // A step of exactly 0 has the share +0: 0/t is −0 for a negative total, which printed
+    // "−0.0 %" beside a step of "+0.0000" (adv59).
     let share = |x: Option<f64>, t: Option<f64>| match (x, t) {
-        (Some(x), Some(t)) if t.abs() > ROUNDING_LEVEL => Some(x / t),
+        (Some(x), Some(t)) if t.abs() > ROUNDING_LEVEL => Some(if x == 0.0 { 0.0 } else { x / t }),
         _ => None,
     };
     let step = |layer: Option<usize>, label: String, e: BudgetErrors| BudgetStep {
@@ -169,6 +171,17 @@ mod tests {
         assert!((sum(&|s| s.shares.kl.unwrap()) - 1.0).abs() < 1e-12);
         assert!((sum(&|s| s.shares.accuracy_err.unwrap()) - 1.0).abs() < 1e-12);
         assert!(error_budget(2, &o[1..], 0.94).is_err());
+    }
+
+    /// A step of exactly 0 under a negative total has the share +0, not −0 (JSON `-0.0`,
+    /// report "-0.0 %").
+    #[test]
+    fn a_zero_step_has_a_positive_zero_share() {
+        let o = [outcome(0, 0.5, 2.0, 0.90), outcome(1, 0.2, 0.5, 0.90)];
+        let b = error_budget(2, &o, 0.94).unwrap();
+        assert_eq!(b.steps[0].errors.accuracy_err, 0.0);
+        let s = b.steps[0].shares.accuracy_err.unwrap();
+        assert!(s == 0.0 && s.is_sign_positive(), "{s}");
     }
 
     /// A total at the rounding level (a quadratic network's exact closures: covariance and KL

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::stats::gaussian::pairwise_bhattacharyya;
-use crate::stats::Moments;
+use crate::stats::{Moments, ROUNDING_LEVEL};
 
 /// Default relative ridge of the split (see the module docs).
 pub const INFORMATION_RIDGE: f64 = 1e-6;
@@ -56,8 +56,14 @@ pub struct StageInformation {
     pub mean_term: f64,
     /// Mean over pairs of the covariance term.
     pub cov_term: f64,
-    /// mean_term / (mean_term + cov_term): the share of the distance carried by the means.
-    pub mean_share: f64,
+    /// mean_term / (mean_term + cov_term): the share of the distance carried by the means;
+    /// null where that distance is at the rounding level, at most d·[`ROUNDING_LEVEL`] for a
+    /// stage of width d (the covariance term is a difference of log-determinants, sums of d
+    /// logarithms): classes without a distance have no share. Identical classes printed 1.000,
+    /// "all in the mean", from a mean term of 7·10⁻³³ and a covariance term of 0, and classes
+    /// of 200 features, the same samples in another order, 1.5·10⁻¹⁸, "all in the covariance",
+    /// from 1.5·10⁻²⁸ and 9.7·10⁻¹¹ (adv59).
+    pub mean_share: Option<f64>,
     /// Pairs compared with the ridge: 0 or all of them (the ridge is chosen per stage).
     pub ridged_pairs: usize,
     pub pairs: Vec<PairInformation>,
@@ -104,13 +110,14 @@ pub fn stage_information(
     let mean_term = pairs.iter().map(|p| p.mean_term).sum::<f64>() / n;
     let cov_term = pairs.iter().map(|p| p.cov_term).sum::<f64>() / n;
     let total = mean_term + cov_term;
+    let width = per_class[0].dim() as f64;
     Ok(StageInformation {
         stage: stage.to_string(),
         layer: stage.layer(depth),
         kind: stage.kind(),
         mean_term,
         cov_term,
-        mean_share: if total > 0.0 { mean_term / total } else { 0.0 },
+        mean_share: (total > width * ROUNDING_LEVEL).then(|| mean_term / total),
         ridged_pairs: pairs.iter().filter(|p| p.jitter > 0.0).count(),
         pairs,
         flops: split.flops,
@@ -143,4 +150,33 @@ pub fn information_flops(info: &[StageInformation]) -> f64 {
 /// True when the covariance of `m` is zero (its trace, a sum of variances, is 0).
 fn no_spread(m: &Moments) -> bool {
     (0..m.cov.nrows()).all(|i| m.cov[(i, i)] <= 0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::{Col, Mat};
+
+    use super::*;
+
+    /// Two classes of one covariance whose means differ by `shift` in every coordinate.
+    fn split(shift: f64) -> StageInformation {
+        let cov = Mat::from_fn(3, 3, |i, j| if i == j { 2.0 } else { 0.5 });
+        let class =
+            |s: f64| Moments::gaussian(Col::from_fn(3, |i| 1.0 + i as f64 + s), cov.clone());
+        stage_information(Stage::Input, 1, &[class(0.0), class(shift)], 0.0).unwrap()
+    }
+
+    /// Classes whose means differ by rounding (a distance of ~10⁻³¹) have no share of it:
+    /// `mean_share` is null in the JSON (it was 1, "all in the mean"); a distance beyond the
+    /// rounding level with equal covariances is all in the mean.
+    #[test]
+    fn classes_without_a_distance_have_no_mean_share() {
+        let none = split(1e-15);
+        assert!(none.mean_term + none.cov_term < 1e-25, "{none:?}");
+        let json = serde_json::to_value(&none).unwrap();
+        assert!(json["mean_share"].is_null(), "{json}");
+        let apart = split(0.5);
+        assert_eq!(apart.cov_term, 0.0);
+        assert_eq!(apart.mean_share, Some(1.0));
+    }
 }

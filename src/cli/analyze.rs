@@ -51,7 +51,8 @@ pub struct AnalyzeArgs {
     #[arg(long, default_value_t = defaults::MC_SAMPLES, value_name = "N")]
     pub mc_samples: usize,
     /// Surrogate samples per class, at least 50 (a smaller count's standard error is 0 whenever
-    /// its few draws agree) [default: the data's own class counts].
+    /// its few draws agree) [default: the data's own class counts]; the accuracy weights the
+    /// classes by the data's priors either way.
     #[arg(long, value_name = "N")]
     pub surrogate_samples: Option<usize>,
     /// Relative ridge of the Bhattacharyya split for singular covariances, in [0, 1] (a

@@ -156,12 +156,13 @@ pub fn mc_samples_problem(draws: usize) -> Option<String> {
         )
     })
 }
-/// Fewest surrogate draws per class (`analyze --surrogate-samples`). A surrogate accuracy a of
-/// n draws is reported with the binomial standard error √(a(1 − a)/n), which is 0 whenever
-/// every draw is right (or every one wrong): at 1 draw per class `--surrogate-samples 1` read
-/// 1.0 ± 0 and 0.0 ± 0 from 2 draws on XOR. From 50 per class (n ≥ 100 with ≥ 2 classes) such
-/// a 0 bounds the share of draws that would differ below 3/n ≤ 3 % (the rule of three, 95 %),
-/// as [`MIN_MC_SAMPLES`] does for the Monte Carlo. The default (the data's own class counts) is
+/// Fewest surrogate draws per class (`analyze --surrogate-samples`). A surrogate accuracy is
+/// reported with the standard error of its per-class hit rates a_c of m draws each,
+/// √(Σ p_c² a_c(1 − a_c)/m) (`analysis::surrogate`), which is 0 whenever every draw of every
+/// class is right (or wrong): at 1 draw per class `--surrogate-samples 1` read 1.0 ± 0 and
+/// 0.0 ± 0 from 2 draws on XOR. From 50 per class such a 0 bounds each class's share of
+/// draws that would differ below 3/50 = 6 % (the rule of three, 95 %), as the 50 antithetic
+/// pairs of [`MIN_MC_SAMPLES`] do for the Monte Carlo. The default (the data's own class counts) is
 /// not held to it: those are the data's, as the network's accuracy is.
 pub const MIN_SURROGATE_SAMPLES: usize = 50;
 /// Why `--surrogate-samples` below [`MIN_SURROGATE_SAMPLES`] is refused: the message after the
@@ -169,7 +170,10 @@ pub const MIN_SURROGATE_SAMPLES: usize = 50;
 pub fn surrogate_samples_problem(per_class: usize) -> Option<String> {
     (per_class < MIN_SURROGATE_SAMPLES).then(|| {
         format!(
-            "must be at least {MIN_SURROGATE_SAMPLES} draws per class: the surrogate accuracy's              standard error √(a(1 − a)/n) is 0 whenever every draw agrees, which says nothing              of a handful of draws (at 1 per class XOR's order 2 read 1.0 ± 0 from 2 draws),              got {per_class}"
+            "must be at least {MIN_SURROGATE_SAMPLES} draws per class: the surrogate accuracy's \
+             standard error is 0 whenever each class's draws agree, which says nothing of a \
+             handful of draws (at 1 per class XOR's order 2 read 1.0 ± 0 from 2 draws), got \
+             {per_class}"
         )
     })
 }

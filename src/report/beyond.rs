@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::table::{Column, Table};
-use crate::analysis::budget::OrderBudget;
+use crate::analysis::budget::{BudgetShares, OrderBudget};
 use crate::analysis::start_layers::IndefiniteOutput;
 use crate::analysis::tails::{OutputTails, NEGATIVE_MASS_TOL};
 use crate::analysis::Analysis;
@@ -144,15 +144,21 @@ fn budget_table(b: &OrderBudget) -> String {
             ]
         })
         .collect();
+    // The total's own share: 100 % where the steps have shares, "—" where they have none (a
+    // total at the rounding level or undefined), not "100 %" beside "—" (adv59).
+    let whole = |share: fn(&BudgetShares) -> Option<f64>| {
+        let any = b.steps.iter().any(|s| share(&s.shares).is_some());
+        if any { "100 %" } else { "—" }.to_string()
+    };
     rows.push(vec![
         b.order.to_string(),
         "**total E(0)** (theory from x)".into(),
         format!("{:.4}", b.total.cov_rel_err),
-        "100 %".into(),
+        whole(|s| s.cov_rel_err),
         kl(b.total.kl),
-        "100 %".into(),
+        whole(|s| s.kl),
         format!("{:+.4}", b.total.accuracy_err),
-        "100 %".into(),
+        whole(|s| s.accuracy_err),
     ]);
     md_table(&header, &rows)
 }
@@ -342,4 +348,43 @@ pub fn budget_text(a: &Analysis) -> Table {
         }
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::budget::{BudgetErrors, BudgetStep};
+
+    /// A budget whose covariance and KL totals are rounding (no shares) and whose accuracy total
+    /// is not: the total row says "—" where its steps do, and "100 %" only for the accuracy.
+    #[test]
+    fn the_total_row_has_a_share_only_where_its_steps_do() {
+        let e = |a: f64| BudgetErrors {
+            cov_rel_err: 1e-16,
+            kl: Some(0.0),
+            accuracy_err: a,
+        };
+        let step = |layer, a: f64| BudgetStep {
+            layer,
+            label: "step".into(),
+            errors: e(a),
+            shares: BudgetShares {
+                cov_rel_err: None,
+                kl: None,
+                accuracy_err: Some(a / -0.02),
+            },
+        };
+        let b = OrderBudget {
+            order: 2,
+            by_start_layer: vec![e(-0.02), e(-0.01)],
+            total: e(-0.02),
+            steps: vec![step(Some(1), -0.01), step(None, -0.01)],
+        };
+        let table = budget_table(&b);
+        let total = table.lines().last().unwrap();
+        assert!(
+            total.ends_with("| 0.0000 | — | 0.0000 | — | -0.0200 | 100 % |"),
+            "{total}"
+        );
+    }
 }

@@ -73,7 +73,7 @@ pub fn information(a: &Analysis) -> Table {
             i.stage.to_string(),
             non_negative(i.mean_term, 5),
             non_negative(i.cov_term, 5),
-            format!("{:.3}", i.mean_share),
+            i.mean_share.map_or("n/a".into(), |s| format!("{s:.3}")),
             i.ridged_pairs.to_string(),
         ]);
     }
