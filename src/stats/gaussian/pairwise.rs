@@ -59,8 +59,8 @@ pub fn pairwise_bhattacharyya(
 }
 
 /// Every pair's split with λ added to every covariance (and reported as its jitter), with the
-/// flops of its factors and solves (`null`: each class's null rows, [`check`]), or `None` as soon as a Cholesky factor fails or is not
-/// `accept`ed (classes and pairs in parallel). Each factor is formed in its thread's work
+/// flops of its factors and solves, or `None` as soon as a Cholesky factor fails or is not
+/// `accept`ed (classes and pairs in parallel; `null`: each class's null rows, from [`check`]). Each factor is formed in its thread's work
 /// matrix ([`with_work`]) on the support of its matrix — the rows not identically zero in
 /// every class it averages ([`support`](super::support): exact, the rest of the factor is
 /// √λ I) — and only its diagonal and lower triangle are read (log det, pivots, the
