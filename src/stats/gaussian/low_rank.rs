@@ -154,16 +154,16 @@ impl LowRankFactor {
         } else {
             0.0
         };
-        // Zeroed once ([`crate::io::par_zeros`], padding rows included), where `Mat::zeros`
-        // wrote the zeros the allocator had already written (MNIST's class factors: 784 × ~550,
-        // 3.4 MB each, eleven per `analyze`).
-        let mut factor = crate::io::par_zeros(d, r);
-        for k in 0..r {
-            let (src, mut dst) = (a.rb().col(k), factor.col_mut(k));
+        // Zeroed once, padding rows included, and each column scattered into while it is in
+        // cache, by the task that zeroed it ([`crate::io::par_zeros_then`]; MNIST's class
+        // factors: 784 × ~550, 3.4 MB each, eleven per `analyze`).
+        let a = a.rb();
+        let factor = crate::io::par_zeros_then(d, r, |k, dst: &mut [f64]| {
+            let src = a.col(k);
             for (i, &row) in perm.iter().enumerate().skip(k) {
                 dst[support[row]] = src[i];
             }
-        }
+        });
         Ok(LowRankFactor {
             factor,
             residual,

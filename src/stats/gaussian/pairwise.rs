@@ -13,10 +13,9 @@ use rayon::prelude::*;
 
 use super::divergence::Bhattacharyya;
 use super::factor::{check_ridge, log_det, mean_variance, needs_ridge, unridged, variance_below};
-use super::support::{lower_cholesky_on, mahalanobis_sq_on, null_rows, support};
+use super::support::{finite_null_rows, lower_cholesky_on, mahalanobis_sq_on, support};
 use crate::error::{Error, Result};
 use crate::linalg::{class_split, with_work};
-use crate::simd::column_finite;
 use crate::stats::Runs;
 use crate::timing::flops;
 
@@ -37,21 +36,21 @@ pub fn pairwise_bhattacharyya(
     classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
     ridge: f64,
 ) -> Result<PairwiseSplit> {
-    check(classes, ridge)?;
+    let null = check(classes, ridge)?;
     let covs: Vec<MatRef<'_, f64>> = classes.iter().map(|&(_, s)| s).collect();
     let mean_var = mean_variance(&covs);
     let lambda = ridge * mean_var;
     let pivots_pass = |l: MatRef<'_, f64>| !needs_ridge(Some(l), ridge, lambda);
     // A class variance below λ rejects its plain factor anyway: straight to the ridge.
     if !variance_below(&covs, lambda) {
-        if let Some(split) = split_all(classes, 0.0, &pivots_pass) {
+        if let Some(split) = split_all(classes, &null, 0.0, &pivots_pass) {
             return Ok(split);
         }
     }
     if lambda <= 0.0 {
         return Err(unridged("a class covariance", ridge, mean_var));
     }
-    split_all(classes, lambda, &|_| true).ok_or_else(|| {
+    split_all(classes, &null, lambda, &|_| true).ok_or_else(|| {
         Error::Numeric(format!(
             "a class covariance is not positive definite even with the ridge λ = {lambda:e} \
              (= {ridge:e} × mean variance) added to its diagonal; raise the ridge (--ridge)"
@@ -61,7 +60,7 @@ pub fn pairwise_bhattacharyya(
 
 /// Every pair's split with λ added to every covariance (and reported as its jitter), with the
 /// flops of its factors and solves, or `None` as soon as a Cholesky factor fails or is not
-/// `accept`ed (classes and pairs in parallel). Each factor is formed in its thread's work
+/// `accept`ed (classes and pairs in parallel; `null`: each class's null rows, from [`check`]). Each factor is formed in its thread's work
 /// matrix ([`with_work`]) on the support of its matrix — the rows not identically zero in
 /// every class it averages ([`support`](super::support): exact, the rest of the factor is
 /// √λ I) — and only its diagonal and lower triangle are read (log det, pivots, the
@@ -69,13 +68,13 @@ pub fn pairwise_bhattacharyya(
 /// zero row is a zero pivot: the factor fails there.
 fn split_all(
     classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)],
+    null: &[Vec<bool>],
     lambda: f64,
     accept: &(dyn Fn(MatRef<'_, f64>) -> bool + Sync),
 ) -> Option<PairwiseSplit> {
     // Classes, then pairs, side by side: each factorisation sequential once the tasks fill the
     // pool (nested parallel factorisations of 45 pairs slowed 16 threads below 8).
     let n = classes.first().map_or(0, |c| c.1.nrows());
-    let null: Vec<Vec<bool>> = classes.par_iter().map(|&(_, s)| null_rows(s)).collect();
     if lambda <= 0.0 && null.iter().flatten().any(|&z| z) {
         return None;
     }
@@ -83,7 +82,7 @@ fn split_all(
     // Per class: ln det of the support's factor and the support's size.
     let classes_factored: Vec<(f64, usize)> = classes
         .par_iter()
-        .zip(&null)
+        .zip(null)
         .map(|(&(_, s), z)| {
             let support = support(n, |i| z[i]);
             factored(n, &[(1.0, s)], &support, (lambda, class_par), accept, |l| {
@@ -157,32 +156,42 @@ fn factored<R>(
     })
 }
 
-fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<()> {
+/// Refuses a class whose mean or covariance has another dimension than class 0's, or a
+/// non-finite entry (naming the first such class), else returns each class's null rows
+/// ([`finite_null_rows`]: the same pass over its covariance; classes in parallel).
+fn check(classes: &[(ColRef<'_, f64>, MatRef<'_, f64>)], ridge: f64) -> Result<Vec<Vec<bool>>> {
     check_ridge(ridge)?;
     let Some(&(m0, _)) = classes.first() else {
         return Err(Error::Shape("pairwise Bhattacharyya of no classes".into()));
     };
     let n = m0.nrows();
-    for (c, (m, s)) in classes.iter().enumerate() {
-        if m.nrows() != n || s.nrows() != n || s.ncols() != n {
-            return Err(Error::Shape(format!(
-                "class {c} has a mean of length {} and a {}×{} covariance, class 0 has \
-                 dimension {n}",
-                m.nrows(),
-                s.nrows(),
-                s.ncols()
-            )));
-        }
-        // Column by column, on SIMD lanes where the columns are contiguous (a class's
-        // covariance).
-        let finite = m.iter().all(|v| v.is_finite()) && (0..n).all(|j| column_finite(*s, j));
-        if !finite {
-            return Err(Error::Numeric(format!(
-                "class {c} has non-finite entries in its mean or covariance"
-            )));
-        }
-    }
-    Ok(())
+    let checked: Vec<Result<Vec<bool>>> = classes
+        .par_iter()
+        .enumerate()
+        .map(|(c, (m, s))| {
+            if m.nrows() != n || s.nrows() != n || s.ncols() != n {
+                return Err(Error::Shape(format!(
+                    "class {c} has a mean of length {} and a {}×{} covariance, class 0 has \
+                     dimension {n}",
+                    m.nrows(),
+                    s.nrows(),
+                    s.ncols()
+                )));
+            }
+            // Column by column, on SIMD lanes where the columns are contiguous (a class's
+            // covariance).
+            let null = m
+                .iter()
+                .all(|v| v.is_finite())
+                .then(|| finite_null_rows(*s));
+            null.flatten().ok_or_else(|| {
+                Error::Numeric(format!(
+                    "class {c} has non-finite entries in its mean or covariance"
+                ))
+            })
+        })
+        .collect();
+    checked.into_iter().collect()
 }
 
 #[cfg(test)]
