@@ -29,7 +29,7 @@ use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
-use crate::report::{analysis_report, beyond, check_report_dir, tables, write_files};
+use crate::report::{analysis_report, beyond, check_report_dir, number, tables, write_files};
 use crate::timing::{TimingSummary, Timings};
 
 /// How the network was obtained when no model file was given.
@@ -384,8 +384,9 @@ impl fmt::Display for AnalyzeReport {
         writeln!(f)?;
         writeln!(
             f,
-            "network accuracy {:.4} ± {:.4}",
-            a.network_accuracy, a.network_accuracy_stderr
+            "network accuracy {:.4} ± {}",
+            a.network_accuracy,
+            number::stderr(a.network_accuracy_stderr)
         )?;
         let mut theory = tables::theory(a);
         match &a.theory_accuracy_k3k4 {
@@ -455,14 +456,14 @@ impl fmt::Display for AnalyzeReport {
         if let Some(t) = &a.output_tails {
             writeln!(
                 f,
-                "output tails  Gaussian {:.4} ± {:.4}, Edgeworth {:.4} ± {:.4}, Student t {:.4} ± \
-                 {:.4} (y's own cumulants)",
+                "output tails  Gaussian {:.4} ± {}, Edgeworth {:.4} ± {}, Student t {:.4} ± {} \
+                 (y's own cumulants)",
                 t.gaussian_accuracy,
-                t.gaussian_stderr,
+                number::stderr(t.gaussian_stderr),
                 t.edgeworth_accuracy,
-                t.edgeworth_stderr,
+                number::stderr(t.edgeworth_stderr),
                 t.student_t_accuracy,
-                t.student_t_stderr
+                number::stderr(t.student_t_stderr)
             )?;
             if let Some(warning) = beyond::edgeworth_warning(t) {
                 writeln!(f, "warning       {warning}")?;

@@ -30,10 +30,11 @@ fn md_table(header: &[String], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// "p ± se" with 4 decimals (the ± part left out when se is 0).
+/// "p ± se" with 4 decimals (se as [`super::number::stderr`] prints it; the ± part left out
+/// when se is 0).
 fn pm(p: f64, se: f64) -> String {
     if se > 0.0 {
-        format!("{p:.4} ± {se:.4}")
+        format!("{p:.4} ± {}", super::number::stderr(se))
     } else {
         format!("{p:.4}")
     }

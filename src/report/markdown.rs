@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::tables;
+use super::{number, tables};
 use crate::analysis::{Analysis, Heatmap};
 
 /// The plots the report links, by file stem (each exists as .png and .svg).
@@ -49,8 +49,9 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
     let _ = writeln!(w, "## Accuracy of the Gaussian description\n");
     let _ = writeln!(
         w,
-        "Network accuracy: **{:.4}** ± {:.4} (binomial standard error).\n",
-        a.network_accuracy, a.network_accuracy_stderr
+        "Network accuracy: **{:.4}** ± {} (binomial standard error).\n",
+        a.network_accuracy,
+        number::stderr(a.network_accuracy_stderr)
     );
     let _ = writeln!(
         w,
@@ -65,10 +66,10 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
         let _ = writeln!(
             w,
             "\nFrom the input with the measured κ slices of h1 at the first nonlinearity \
-             (Gram–Charlier order {}): {:.4} ± {:.4} ({:+.4} vs the network).",
+             (Gram–Charlier order {}): {:.4} ± {} ({:+.4} vs the network).",
             a.order,
             t.accuracy,
-            t.stderr,
+            number::stderr(t.stderr),
             t.accuracy - a.network_accuracy
         );
         if let Some(note) = &a.theory_accuracy_k3k4_note {

@@ -36,6 +36,18 @@ pub fn sig(x: f64, digits: usize) -> String {
     format!("{x:.prec$e}", prec = digits - 1)
 }
 
+/// A standard error beside a probability printed with 4 decimals: `{se:.4}` from 5·10⁻⁵ on,
+/// below that 2 significant digits in scientific notation (`2.8e-5`), so that an error that is
+/// not 0 never prints as `0.0000`, which reads as exact (a predicted confusion entry printed
+/// "0.0003 ± 0.0000" for a standard error of 2.8·10⁻⁵, adv59); 0 prints as `0.0000`.
+pub fn stderr(se: f64) -> String {
+    if se == 0.0 || se.abs() >= 5e-5 || !se.is_finite() {
+        format!("{se:.4}")
+    } else {
+        format!("{se:.1e}")
+    }
+}
+
 /// [`sig`] of a quantity that is non-negative in exact arithmetic, with rounding-level
 /// negatives (≥ −[`ROUNDING_LEVEL`]) printed as `0`.
 pub fn non_negative(x: f64, digits: usize) -> String {
@@ -47,6 +59,19 @@ pub fn non_negative(x: f64, digits: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    /// A standard error prints with 4 decimals where they hold a digit of it, in scientific
+    /// notation below (never a 0.0000 for an error that is not 0), and 0 as 0.0000.
+    #[test]
+    fn a_small_standard_error_keeps_its_digits() {
+        assert_eq!(stderr(0.0), "0.0000");
+        assert_eq!(stderr(0.0123), "0.0123");
+        assert_eq!(stderr(5e-5), "0.0001");
+        assert_eq!(stderr(2.8e-5), "2.8e-5");
+        assert_eq!(stderr(4.94e-5), "4.9e-5");
+        assert_eq!(stderr(1.2e-9), "1.2e-9");
+    }
+
     use super::*;
 
     #[test]

@@ -24,7 +24,7 @@ pub fn theory(a: &Analysis) -> Table {
             r.start_layer.to_string(),
             r.start_stage.to_string(),
             format!("{:.4}{mark}", r.accuracy),
-            format!("{:.4}", r.stderr),
+            super::number::stderr(r.stderr),
             format!("{:+.4}", r.accuracy - a.network_accuracy),
         ]);
     }
@@ -50,7 +50,7 @@ pub fn surrogates(a: &Analysis) -> Table {
         t.row(vec![
             name.to_string(),
             format!("{:.4}", r.accuracy),
-            format!("{:.4}", r.stderr),
+            super::number::stderr(r.stderr),
             r.n_samples.to_string(),
             r.dropped_directions.to_string(),
             sig(r.largest_dropped_variance, 4),
