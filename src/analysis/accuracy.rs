@@ -35,7 +35,7 @@ pub struct AccuracyOptions {
     pub method: ClosureMethod,
     /// Monte Carlo draws per class for ≥ 3 outputs (2 outputs are exact through Φ).
     pub mc_samples: usize,
-    /// Seed of the Monte Carlo draws; class c uses a seed derived from it ([`gaussian_seed`]).
+    /// Seed of the Monte Carlo draws; class c uses a seed derived from it ([`theory_seed`]).
     pub seed: u64,
     /// How the propagations compute (`--precision`, `--affine`).
     pub engine: EngineSettings,
@@ -298,7 +298,7 @@ pub fn theory_accuracy(
     let mut engine = opts.engine.engine();
     (0..=net.depth())
         .map(|l| {
-            let seed = gaussian_seed(opts.seed, net.depth());
+            let seed = theory_seed(opts.seed, net.depth());
             let (t, _) = theory_from(
                 &mut engine,
                 net,
@@ -323,7 +323,7 @@ pub fn theory_accuracy(
 /// always had. The corrected theory from L is the Gaussian one (the map to y is exact), so the
 /// two budgets' last rows E(L) are one number; with a seed per start layer and order they
 /// differed by their Monte Carlo noise (adv59: 0.0011, 2.9 standard errors).
-pub fn gaussian_seed(seed: u64, depth: usize) -> u64 {
+pub fn theory_seed(seed: u64, depth: usize) -> u64 {
     mix_seed(seed, 1000 + depth as u64)
 }
 
@@ -348,7 +348,7 @@ pub fn corrected_input_accuracy(
         return Ok(None);
     }
     let mut engine = opts.engine.engine();
-    let seed = gaussian_seed(opts.seed, net.depth());
+    let seed = theory_seed(opts.seed, net.depth());
     let (t, _) = theory_from(&mut engine, net, stats, 0, order, opts, seed, timings)?;
     let mut accuracy = t.accuracy;
     accuracy.start_stage = corrected_label(0, order);

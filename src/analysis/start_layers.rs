@@ -9,8 +9,8 @@ use faer::Mat;
 use serde::Serialize;
 
 use super::accuracy::{
-    corrected_label, gaussian_seed, output_of, propagate_from, theory_from, theory_of,
-    theory_of_output, AccuracyOptions, LayerTheory, TheoryAccuracy,
+    corrected_label, output_of, propagate_from, theory_from, theory_of, theory_of_output,
+    theory_seed, AccuracyOptions, LayerTheory, TheoryAccuracy,
 };
 use super::compare::{class_means, compare_stages};
 use super::confusion::ConfusionMatrix;
@@ -143,7 +143,7 @@ pub struct StartLayerRun {
 /// start layer's first nonlinearity h^{l+1} is corrected with its measured κ slices (`stats`
 /// must hold them for every pre-activation, `Higher::Pre`) and labelled [`corrected_label`];
 /// without, each is labelled by its start stage. Every start layer draws on the one seed
-/// [`gaussian_seed`] (common random numbers).
+/// [`theory_seed`] (common random numbers).
 /// With `keep`, the run from l = 0 also keeps the first class's propagated covariance at that
 /// stage (the heatmap's, without a propagation of its own). With `defer`, every start layer is
 /// propagated and compared but its Monte Carlo is left to [`PendingStart::finish`] (returned
@@ -158,7 +158,7 @@ pub fn start_layer_outcomes(
 ) -> Result<(Vec<StartLayerRun>, Vec<PendingStart>)> {
     let mut engine = opts.engine.engine();
     let (mut runs, mut pending) = (Vec::new(), Vec::new());
-    let seed = gaussian_seed(opts.seed, net.depth());
+    let seed = theory_seed(opts.seed, net.depth());
     for l in 0..=net.depth() {
         let label = (corrections != Corrections::None && l < net.depth())
             .then(|| corrected_label(l, corrections));
@@ -360,7 +360,7 @@ fn run_of(l: usize, t: LayerTheory, errors: OutputErrors, label: Option<String>)
 /// layer l < L from the κ tensors measured at h^{l+1} on `data` ([`propagate_carried`], classes
 /// one at a time, `batch` samples per forward pass); from l = L the map to y is exact and the
 /// plain theory is used; with held-out outputs (`held_out`) each carried output is checked by the pilot
-/// ([`propagate_carried`]). Labels "x (κ₃ carried from h1)" …; seed [`gaussian_seed`]. Returns
+/// ([`propagate_carried`]). Labels "x (κ₃ carried from h1)" …; seed [`theory_seed`]. Returns
 /// the runs and, per carried start layer, what the carry did.
 pub fn carried_start_layer_outcomes(
     net: &Mlp,
@@ -374,7 +374,7 @@ pub fn carried_start_layer_outcomes(
     let mut engine = opts.engine.engine();
     let mut reports = Vec::new();
     let mut runs = Vec::new();
-    let seed = gaussian_seed(opts.seed, net.depth());
+    let seed = theory_seed(opts.seed, net.depth());
     for l in 0..=net.depth() {
         if l == net.depth() {
             let (t, predicted) = theory_from(

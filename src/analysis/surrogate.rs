@@ -78,14 +78,22 @@ const BLOCK: usize = 1024;
 /// Σ_w = Σ_c (n_c / n) Σ_c, the average within-class covariance (not
 /// [`EmpiricalMoments::pooled`], which also holds the spread of the class means).
 pub fn within_class_covariance(input: &EmpiricalMoments) -> Result<Mat<f64>> {
-    class_weighted_sum(input, false)
+    class_weighted_sum(input, Entries::All)
 }
 
-/// Σ_w as [`within_class_covariance`] forms it, or with `lower` only its lower triangle (the
-/// same entries, the strict upper triangle 0): what [`LowRankFactor::new`] reads of Σ_w (its lower triangle; the
-/// upper one only in the finite scan, which zeros pass), from half the reads of the ten class
-/// covariances (MNIST: 25 instead of 49 MB).
-fn class_weighted_sum(input: &EmpiricalMoments, lower: bool) -> Result<Mat<f64>> {
+/// Which entries of Σ_w [`class_weighted_sum`] forms.
+#[derive(Clone, Copy)]
+enum Entries {
+    /// Every entry: [`within_class_covariance`].
+    All,
+    /// The lower triangle, the strict upper one left 0: what [`LowRankFactor::new`] reads of
+    /// Σ_w (its lower triangle; the upper one only in the finite scan, which zeros pass), from
+    /// half the reads of the ten class covariances (MNIST: 25 instead of 49 MB).
+    Lower,
+}
+
+/// Σ_w = Σ_c (n_c / n) Σ_c, the `entries` asked for (the others 0).
+fn class_weighted_sum(input: &EmpiricalMoments, entries: Entries) -> Result<Mat<f64>> {
     let n: u64 = input.counts.iter().sum();
     let d = input.per_class.first().map_or(0, |m| m.dim());
     if n == 0 || input.per_class.len() != input.counts.len() {
@@ -116,7 +124,10 @@ fn class_weighted_sum(input: &EmpiricalMoments, lower: bool) -> Result<Mat<f64>>
                     .try_as_col_major_mut()
                     .expect("a column of an owned matrix is contiguous")
                     .as_slice_mut();
-                let from = if lower { j } else { 0 };
+                let from = match entries {
+                    Entries::All => 0,
+                    Entries::Lower => j,
+                };
                 for (m, &w) in input.per_class.iter().zip(&weights) {
                     for (s, c) in dst[from..].iter_mut().zip(&m.cov.col_as_slice(j)[from..]) {
                         *s += w * *c;
@@ -151,7 +162,7 @@ pub fn surrogate_accuracy<'a>(
         .iter()
         .map(|&c| per_class.unwrap_or(c as usize))
         .collect();
-    let sw = class_weighted_sum(input, true)?;
+    let sw = class_weighted_sum(input, Entries::Lower)?;
     let classes = (&counts[..], &input.classes[..]);
     let mean = |k: usize| input.per_class[k].mean.as_ref();
     // Order 1: x = μ_c + F_w z, one factor of Σ_w for all classes (zero-mean draws shifted by
@@ -477,7 +488,7 @@ mod tests {
             }
         }
         // The surrogates' lower triangle: the same entries, zeros above, and the same factor.
-        let lower = class_weighted_sum(&input, true).unwrap();
+        let lower = class_weighted_sum(&input, Entries::Lower).unwrap();
         for j in 0..d {
             for i in 0..d {
                 let want = if i >= j { sw[(i, j)] } else { 0.0 };

@@ -118,8 +118,8 @@ pub struct OutputTails {
 }
 
 /// The predicted output Gaussians of one class from every start layer l = 0 … L and the seed of
-/// their Monte Carlo rows (mix_seed(gaussian_seed(seed, L), c), one seed for every start layer:
-/// [`crate::analysis::accuracy::gaussian_seed`]): where the class's outputs have full rank, the
+/// their Monte Carlo rows (mix_seed(theory_seed(seed, L), c), one seed for every start layer:
+/// [`crate::analysis::accuracy::theory_seed`]): where the class's outputs have full rank, the
 /// three models run on start layer L's draws and every start layer's row is drawn beside them
 /// ([`output_tails`]).
 #[derive(Clone, Debug)]

@@ -258,14 +258,21 @@ pub fn weighted_argmax_models(
     // The argmaxes of the unchanged draws (shared by the Gaussian and the weights), and each
     // scale mixture's and Gaussian alongside's own; the models that read the shared ones hold
     // an empty buffer.
+    // The outputs that can win among the unchanged draws, found once for every model that
+    // reads them (the scale mixtures too: μ ± c_j s keeps the ties of μ ± s).
+    let shared_outputs = if any(reads_shared_spread) {
+        contenders(mean, factor)
+    } else {
+        Vec::new()
+    };
     let shares = any(|m| matches!(m, ArgmaxModel::Gaussian | ArgmaxModel::Weight(_)));
-    let mut shared = Winners::new(mean, factor, rows(shares));
+    let mut shared = Winners::new(&shared_outputs, mean, rows(shares));
     let mut own: Vec<Winners> = models
         .iter()
         .map(|m| match m {
-            ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(mean, factor, 0),
-            ArgmaxModel::Scaled(_) => Winners::new(mean, factor, chunk),
-            ArgmaxModel::Alongside(mean, f) => Winners::new(*mean, *f, chunk),
+            ArgmaxModel::Gaussian | ArgmaxModel::Weight(_) => Winners::new(&[], mean, 0),
+            ArgmaxModel::Scaled(_) => Winners::new(&shared_outputs, mean, chunk),
+            ArgmaxModel::Alongside(mean, f) => Winners::new(&contenders(*mean, *f), *mean, chunk),
         })
         .collect();
     let mut tallies: Vec<Tally> = models.iter().map(|_| Tally::new(k)).collect();
@@ -356,13 +363,14 @@ struct Winners {
 }
 
 impl Winners {
-    /// For the draws μ + F z (`mean`, `factor`), `chunk` rows at a time (0: a model that reads
-    /// another's winners, which needs no outputs either).
-    fn new(mean: ColRef<'_, f64>, factor: MatRef<'_, f64>, chunk: usize) -> Self {
+    /// For the draws μ + F z whose outputs that can win are `outputs` ([`contenders`] of μ and
+    /// F), `chunk` rows at a time (0: a model that reads another's winners, which keeps no
+    /// outputs either).
+    fn new(outputs: &[u64], mean: ColRef<'_, f64>, chunk: usize) -> Self {
         let outputs = if chunk == 0 {
             Vec::new()
         } else {
-            contenders(mean, factor)
+            outputs.to_vec()
         };
         Winners {
             mean: outputs.iter().map(|&i| mean[i as usize]).collect(),
@@ -741,7 +749,8 @@ mod tests {
                     crate::simd::Isa::Scalar,
                 ] {
                     let apart = Mat::<f64>::identity(k, k);
-                    let mut w = Winners::new(mean.as_ref(), apart.as_ref(), b);
+                    let outputs = contenders(mean.as_ref(), apart.as_ref());
+                    let mut w = Winners::new(&outputs, mean.as_ref(), b);
                     let cols: Vec<&[f64]> = (0..k).map(|i| spread.col_as_slice(i)).collect();
                     isa.run(FindWinners {
                         outputs: &w.outputs,
@@ -823,8 +832,7 @@ mod tests {
     #[test]
     fn unweighted_counts_equal_unit_weight_sums() {
         let (mean, _) = example();
-        let apart = Mat::<f64>::identity(4, 4);
-        let mut winners = Winners::new(mean.as_ref(), apart.as_ref(), 1000);
+        let mut winners = Winners::new(&[0, 1, 2, 3], mean.as_ref(), 1000);
         let (mut counted, mut summed) = (Tally::new(4), Tally::new(4));
         let ones = vec![1.0; 1000];
         for (chunk, b) in [1000, 1, 637].into_iter().enumerate() {
