@@ -81,10 +81,21 @@ bench-train-peers EPOCHS="20" REPS="3":
     cargo build --release --bin corrflow
     {{python}} benches/peers/train_compare.py {{target_dir}}/release/corrflow {{mnist_dir}} --epochs {{EPOCHS}} --reps {{REPS}}
 
-# Python with torch, numpy, safetensors, einops, jaxtyping, opt_einsum, tqdm (ARC's kprop), and
-# ARC's mlp_cumulant_propagation checkout (holding src/mlp_kprop), for `just arc-compare`.
+# Python with torch, numpy, safetensors, einops, jaxtyping, opt_einsum, tqdm, joblib, scipy
+# (ARC's kprop), and ARC's mlp_cumulant_propagation checkout (holding src/mlp_kprop), for
+# `just arc-compare`; `just arc-setup` makes both.
 arc_python := env_var_or_default("ARC_PYTHON", "../arc-venv/bin/python")
 arc_peer := env_var_or_default("ARC_PEER", "../arc-peer")
+arc_commit := "93d091a"
+
+# The peer's environment: ARC's checkout at the commit every comparison in EXPERIMENTS.md used
+# (in ARC_PEER) and a virtual environment with its imports (torch from PyPI, ~4.5 GB with its
+# CUDA wheels; the CPU index where it is reachable). Skips what exists.
+arc-setup:
+    test -d {{arc_peer}}/src/mlp_kprop || (rm -rf {{arc_peer}}.clone && git clone -q https://github.com/alignment-research-center/mlp_cumulant_propagation {{arc_peer}}.clone && mkdir -p {{arc_peer}} && git -C {{arc_peer}}.clone archive {{arc_commit}} | tar -x -C {{arc_peer}} && rm -rf {{arc_peer}}.clone)
+    test -x {{arc_python}} || python3 -m venv $(dirname $(dirname {{arc_python}}))
+    {{arc_python}} -m pip install -q numpy safetensors einops jaxtyping opt_einsum tqdm joblib scipy
+    {{arc_python}} -c 'import torch' 2>/dev/null || {{arc_python}} -m pip install -q torch --index-url https://download.pytorch.org/whl/cpu 2>/dev/null || {{arc_python}} -m pip install -q torch
 
 # corrflow vs ARC's cumulant propagation on its random bias-free MLPs (relu/gelu/tanh, n = 64,
 # 128, 256, depth 1-32, N(0, I) input, 1 thread): weights, Monte Carlo truth, the peer at
