@@ -63,16 +63,10 @@ pub fn confusion_section(a: &Analysis) -> String {
             .iter()
             .map(|o| format!("from {}", o.start_stage)),
     );
-    let tails = a
-        .output_tails
-        .as_ref()
-        .map(|t| [&t.edgeworth_confusion, &t.student_t_confusion]);
-    if tails.is_some() {
+    if a.output_tails.is_some() {
         header.extend(["y Edgeworth".into(), "y Student t".into()]);
     }
-    let mut matrices = vec![&a.measured_confusion];
-    matrices.extend(a.start_layers.iter().map(|o| &o.confusion));
-    matrices.extend(tails.into_iter().flatten());
+    let matrices = a.confusion_matrices();
     let cell = |c: usize, k: usize| -> Vec<String> {
         matrices
             .iter()
@@ -93,7 +87,10 @@ pub fn confusion_section(a: &Analysis) -> String {
         .iter()
         .map(|&[c, k]| [vec![format!("{c} → {k}")], cell(c, k)].concat())
         .collect();
-    let _ = writeln!(w, "\nLargest confusions P(argmax y = k | c), k ≠ c:\n");
+    let _ = writeln!(
+        w,
+        "\nLargest confusions P(argmax y = k | c), k ≠ c (the cells largest in any column):\n"
+    );
     let _ = write!(w, "{}", md_table(&header, &rows));
     w
 }
@@ -161,7 +158,40 @@ fn budget_table(b: &OrderBudget) -> String {
         format!("{:+.4}", b.total.accuracy_err),
         whole(|s| s.accuracy_err),
     ]);
-    md_table(&header, &rows)
+    let mut w = md_table(&header, &rows);
+    for (name, why) in withheld_reasons(b) {
+        let _ = writeln!(w, "\nOrder {}: no {name} shares (—): {why}.", b.order);
+    }
+    w
+}
+
+/// The components of `b` whose shares are withheld, with the reason ([`OrderBudget::withheld`]).
+fn withheld_reasons(b: &OrderBudget) -> Vec<(&'static str, &str)> {
+    let w = &b.withheld;
+    [
+        ("covariance-error", &w.cov_rel_err),
+        ("KL", &w.kl),
+        ("accuracy", &w.accuracy_err),
+    ]
+    .into_iter()
+    .filter_map(|(name, why)| Some((name, why.as_deref()?)))
+    .collect()
+}
+
+/// The terminal's note under the budget: the accuracy totals that cannot be told from 0, whose
+/// shares report.md and `--json` leave out (the terminal shows no shares; the covariance and KL
+/// totals, withheld only at the rounding level, need no word here).
+pub fn budget_notes(a: &Analysis) -> Vec<String> {
+    a.error_budget
+        .iter()
+        .filter_map(|b| {
+            let why = b.withheld.accuracy_err.as_deref()?;
+            Some(format!(
+                "order {}: no accuracy shares in report.md or --json: {why}",
+                b.order
+            ))
+        })
+        .collect()
 }
 
 /// The warning for the Edgeworth model's classes whose expansion fails (negative mass above
@@ -354,7 +384,7 @@ pub fn budget_text(a: &Analysis) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::budget::{BudgetErrors, BudgetStep};
+    use crate::analysis::budget::{BudgetErrors, BudgetStep, WithheldShares};
 
     /// A budget whose covariance and KL totals are rounding (no shares) and whose accuracy total
     /// is not: the total row says "—" where its steps do, and "100 %" only for the accuracy.
@@ -379,13 +409,23 @@ mod tests {
             order: 2,
             by_start_layer: vec![e(-0.02), e(-0.01)],
             total: e(-0.02),
+            total_accuracy_stderr: 0.001,
+            withheld: WithheldShares {
+                cov_rel_err: Some("rounding".into()),
+                kl: Some("rounding".into()),
+                accuracy_err: None,
+            },
             steps: vec![step(Some(1), -0.01), step(None, -0.01)],
         };
         let table = budget_table(&b);
-        let total = table.lines().last().unwrap();
+        let total = table.lines().rfind(|l| l.starts_with('|')).unwrap();
         assert!(
             total.ends_with("| 0.0000 | — | 0.0000 | — | -0.0200 | 100 % |"),
             "{total}"
         );
+        // Why the shares are "—", once per component withheld (adv60), none for the accuracy.
+        assert!(table.contains("Order 2: no covariance-error shares (—): rounding."));
+        assert!(table.contains("Order 2: no KL shares (—): rounding."));
+        assert!(!table.contains("no accuracy shares"), "{table}");
     }
 }
