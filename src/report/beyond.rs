@@ -42,7 +42,29 @@ fn pm(p: f64, se: f64) -> String {
 
 /// A share as a percentage, "—" when undefined.
 fn share(s: Option<f64>) -> String {
-    s.map_or("—".into(), |s| format!("{:.1} %", 100.0 * s))
+    s.map_or("—".into(), |s| {
+        format!("{:.1} %", unsigned_zero(100.0 * s, 1))
+    })
+}
+
+/// `x`, or +0 where it prints as zero with `decimals` decimals: a step of −2.8·10⁻¹⁴ (rounding)
+/// printed "-0.0000" with the share "-0.0 %" beside "+0.0000" and "0.0 %" (adv60).
+fn unsigned_zero(x: f64, decimals: i32) -> f64 {
+    if (x * 10f64.powi(decimals)).round() == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// A budget step's value with 4 decimals (`signed`: with its sign, "+0.0000" for zero).
+fn step_value(x: f64, signed: bool) -> String {
+    let x = unsigned_zero(x, 4);
+    if signed {
+        format!("{x:+.4}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// The confusion section: per-class accuracy and the largest confusions, measured beside the
@@ -125,7 +147,7 @@ fn budget_table(b: &OrderBudget) -> String {
         "share",
     ]
     .map(String::from);
-    let kl = |k: Option<f64>| k.map_or("—".into(), |k| format!("{k:.4}"));
+    let kl = |k: Option<f64>| k.map_or("—".into(), |k| step_value(k, false));
     let mut rows: Vec<Vec<String>> = b
         .steps
         .iter()
@@ -133,11 +155,11 @@ fn budget_table(b: &OrderBudget) -> String {
             vec![
                 b.order.to_string(),
                 s.label.clone(),
-                format!("{:.4}", s.errors.cov_rel_err),
+                step_value(s.errors.cov_rel_err, false),
                 share(s.shares.cov_rel_err),
                 kl(s.errors.kl),
                 share(s.shares.kl),
-                format!("{:+.4}", s.errors.accuracy_err),
+                step_value(s.errors.accuracy_err, true),
                 share(s.shares.accuracy_err),
             ]
         })
@@ -151,11 +173,11 @@ fn budget_table(b: &OrderBudget) -> String {
     rows.push(vec![
         b.order.to_string(),
         "**total E(0)** (theory from x)".into(),
-        format!("{:.4}", b.total.cov_rel_err),
+        step_value(b.total.cov_rel_err, false),
         whole(|s| s.cov_rel_err),
         kl(b.total.kl),
         whole(|s| s.kl),
-        format!("{:+.4}", b.total.accuracy_err),
+        step_value(b.total.accuracy_err, true),
         whole(|s| s.accuracy_err),
     ]);
     let mut w = md_table(&header, &rows);
@@ -372,9 +394,9 @@ pub fn budget_text(a: &Analysis) -> Table {
             t.row(vec![
                 b.order.to_string(),
                 s.label.clone(),
-                format!("{:.4}", s.errors.cov_rel_err),
-                s.errors.kl.map_or("n/a".into(), |k| format!("{k:.4}")),
-                format!("{:+.4}", s.errors.accuracy_err),
+                step_value(s.errors.cov_rel_err, false),
+                s.errors.kl.map_or("n/a".into(), |k| step_value(k, false)),
+                step_value(s.errors.accuracy_err, true),
             ]);
         }
     }
@@ -422,6 +444,16 @@ mod tests {
         assert!(
             total.ends_with("| 0.0000 | — | 0.0000 | — | -0.0200 | 100 % |"),
             "{total}"
+        );
+        // A rounding-level step prints as zero with a zero share, not "-0.0000" and "-0.0 %".
+        let mut tiny = b.clone();
+        tiny.steps[0].errors.cov_rel_err = -2.8e-14;
+        tiny.steps[0].errors.accuracy_err = -2.8e-14;
+        tiny.steps[0].shares.accuracy_err = Some(-2.8e-14 / 0.02);
+        let row = budget_table(&tiny).lines().nth(2).unwrap().to_string();
+        assert!(
+            row.ends_with("| 0.0000 | — | 0.0000 | — | +0.0000 | 0.0 % |"),
+            "{row}"
         );
         // Why the shares are "—", once per component withheld (adv60), none for the accuracy.
         assert!(table.contains("Order 2: no covariance-error shares (—): rounding."));
