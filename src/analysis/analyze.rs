@@ -112,7 +112,11 @@ pub struct Analysis {
     /// The Gaussian theory from each start layer l = 0 … L at the output: its confusion matrix
     /// and its errors against the measured output.
     pub start_layers: Vec<StartLayerOutcome>,
-    /// The off-diagonal cells (class, predicted as) largest in any of the confusion matrices.
+    /// The off-diagonal cells (class, predicted as) largest in any of the confusion matrices
+    /// that report.md shows ([`Analysis::confusion_matrices`]): the measured one, the Gaussian
+    /// theory's from every start layer and, where they ran, the output tails' Edgeworth and
+    /// Student t models (issue #16 item 4: the largest off-diagonal errors, measured or
+    /// predicted).
     pub largest_confusions: Vec<[usize; 2]>,
     /// Every theory (Gaussian or corrected, from any start layer) whose propagated output
     /// covariance is not positive semidefinite for some class ([`IndefiniteOutput`]).
@@ -143,6 +147,36 @@ fn carried_order(carry: CarryMode, order: Corrections) -> Result<Option<Correcti
         )),
         (CarryMode::Depth, o) => Ok(Some(o)),
     }
+}
+
+impl Analysis {
+    /// The confusion matrices report.md shows, in its columns' order: the measured one, the
+    /// Gaussian theory's from every start layer, then the Edgeworth and Student t models of y
+    /// where they ran. The corrected theories' (order 3/4, `--carry`) are not among them: their
+    /// accuracy and budget are reported, their matrices are not.
+    pub fn confusion_matrices(&self) -> Vec<&ConfusionMatrix> {
+        shown_confusions(
+            &self.measured_confusion,
+            &self.start_layers,
+            self.output_tails.as_ref(),
+        )
+    }
+}
+
+/// [`Analysis::confusion_matrices`] from its parts (before the analysis is assembled).
+fn shown_confusions<'a>(
+    measured: &'a ConfusionMatrix,
+    start_layers: &'a [StartLayerOutcome],
+    tails: Option<&'a OutputTails>,
+) -> Vec<&'a ConfusionMatrix> {
+    let mut matrices = vec![measured];
+    matrices.extend(start_layers.iter().map(|o| &o.confusion));
+    matrices.extend(
+        tails
+            .into_iter()
+            .flat_map(|t| [&t.edgeworth_confusion, &t.student_t_confusion]),
+    );
+    matrices
 }
 
 /// The stage under which the surrogates, the class information and the output tails (with
@@ -381,10 +415,12 @@ pub fn analyze_held_out(
     );
     let transfer = timings.time("transfer", 0.0, || quadratic_transfer(net, &stats))?;
     let measured = measured_confusion(&outputs);
-    let mut matrices = vec![&measured];
-    matrices.extend(outcomes.iter().map(|o| &o.confusion));
-    let largest = largest_confusions(&matrices, LARGEST_CONFUSIONS);
-    let mut budget = vec![error_budget(2, &outcomes, a)?];
+    let largest = largest_confusions(
+        &shown_confusions(&measured, &outcomes, tails.as_ref()),
+        LARGEST_CONFUSIONS,
+    );
+    let network = (a, binomial_stderr(a, data.len()));
+    let mut budget = vec![error_budget(2, &outcomes, network)?];
     let mut carried_start_layers = Vec::new();
     let corrected: Vec<StartLayerOutcome> = corrected.into_iter().map(|r| r.outcome).collect();
     let indefinite_outputs = outcomes
@@ -398,7 +434,7 @@ pub fn analyze_held_out(
         })
         .collect();
     if !corrected.is_empty() {
-        budget.push(error_budget(usize::from(order), &corrected, a)?);
+        budget.push(error_budget(usize::from(order), &corrected, network)?);
         if !carried.is_empty() {
             carried_start_layers = corrected;
         }
@@ -416,7 +452,7 @@ pub fn analyze_held_out(
         widths: net.widths(),
         activation: net.activation.to_string(),
         network_accuracy: a,
-        network_accuracy_stderr: binomial_stderr(a, data.len()),
+        network_accuracy_stderr: network.1,
         theory_accuracy: theory,
         theory_accuracy_k3k4: theory_k3k4,
         order,

@@ -63,6 +63,17 @@ pub struct StageInformation {
     /// "all in the mean", from a mean term of 7·10⁻³³ and a covariance term of 0, and classes
     /// of 200 features, the same samples in another order, 1.5·10⁻¹⁸, "all in the covariance",
     /// from 1.5·10⁻²⁸ and 9.7·10⁻¹¹ (adv59).
+    ///
+    /// Why d·[`ROUNDING_LEVEL`]: the covariance term's rounding is that of ln det of d × d
+    /// matrices, Σᵢ 2 ln Lᵢᵢ over a Cholesky factor, d logarithms each off by about u·κ (u the
+    /// unit roundoff, κ the ridged covariance's condition): linear in d at a given conditioning,
+    /// the mean term's is below it (a quadratic form, relative error u·κ of a term that is itself
+    /// 0 here). Measured at MNIST widths (adv60; identical classes, 900 test-set zeros and the
+    /// same samples reversed, through relu [784, 100, 100, 10] and [784, 1000, 1000, 10] models):
+    /// |distance| at most 4.2·10⁻¹⁰ at d = 100 (4% of the level d·10⁻¹⁰) and 9.8·10⁻⁹ at
+    /// d = 1000 (10%), 9·10⁻¹³ at the 784 inputs; real classes of the same models are 2·10⁹ or
+    /// more times the level at every stage and pair (smallest pair 2.98 at y, d = 10), so
+    /// nothing real sits near it.
     pub mean_share: Option<f64>,
     /// Pairs compared with the ridge: 0 or all of them (the ridge is chosen per stage).
     pub ridged_pairs: usize,

@@ -27,6 +27,7 @@ use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::{model_io, Mlp, Stage};
+use crate::propagate::closures::Corrections;
 use crate::propagate::ClosurePair;
 use crate::report::json::to_json;
 use crate::report::{analysis_report, beyond, check_report_dir, number, tables, write_files};
@@ -183,7 +184,13 @@ pub fn analyze_run(
         &loaded.description,
         trained_on.as_deref(),
     )?;
-    let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
+    let closure = match ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?) {
+        d if d.is_empty() => "none (no hidden layer: the map to y is affine, exact)".to_string(),
+        d => d,
+    };
+    if let Some(w) = order_without_hidden_layer(&net, a.order, &what) {
+        timings.note(&w);
+    }
     // The pilot's held-out samples: the other set (`--carry depth`, `measure::HeldOut`).
     let held_out = super::propagate::held_out(&loaded.split, a.on, fresh.as_ref());
     let precision = config.train.precision.unwrap_or_default();
@@ -219,6 +226,21 @@ pub fn analyze_run(
         timings: None,
         heatmap,
         mismatches,
+    })
+}
+
+/// The warning for `--order 3|4` on a network without a hidden layer (adv60: the order was
+/// dropped to 2 without a word): there is no closure to correct, the affine map carries the
+/// mean and covariance exactly, and order 2 is what the analysis reports.
+fn order_without_hidden_layer(net: &Mlp, order: Corrections, what: &str) -> Option<String> {
+    (net.depth() == 0 && order != Corrections::None).then(|| {
+        format!(
+            "warning: --order {}: {what} has no hidden layer ({:?}), so no closure to correct \
+             (the map from x to y is affine: its mean and covariance are exact at order 2): order 2 is \
+             reported",
+            order.order(),
+            net.widths()
+        )
     })
 }
 
@@ -453,6 +475,9 @@ impl fmt::Display for AnalyzeReport {
         writeln!(f)?;
         let note = "(what each closure adds at the output; sums to the error from x)";
         write!(f, "{}", beyond::budget_text(a).text(Some(note)))?;
+        for n in beyond::budget_notes(a) {
+            writeln!(f, "note          {n}")?;
+        }
         if let Some(t) = &a.output_tails {
             writeln!(
                 f,
@@ -505,7 +530,30 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::net::Activation;
     use crate::timing::StageObserver;
+
+    /// `--order 3|4` on a network without a hidden layer is warned about (it was dropped to
+    /// order 2 without a word, adv60); with a hidden layer, or at order 2, nothing is said.
+    #[test]
+    fn an_order_without_a_hidden_layer_is_warned_about() {
+        let flat = Mlp::init(&[3, 3], Activation::Tanh, 1.0, 1).unwrap();
+        let deep = Mlp::init(&[3, 4, 3], Activation::Tanh, 1.0, 1).unwrap();
+        let w = order_without_hidden_layer(&flat, Corrections::K3K4, "m.safetensors").unwrap();
+        assert!(
+            w.starts_with("warning: --order 4: m.safetensors has no hidden layer ([3, 3])"),
+            "{w}"
+        );
+        assert!(order_without_hidden_layer(&flat, Corrections::K3, "m").is_some());
+        assert_eq!(
+            order_without_hidden_layer(&flat, Corrections::None, "m"),
+            None
+        );
+        assert_eq!(
+            order_without_hidden_layer(&deep, Corrections::K3K4, "m"),
+            None
+        );
+    }
 
     /// Every stage start and note, in order.
     #[derive(Debug, Default)]

@@ -42,7 +42,29 @@ fn pm(p: f64, se: f64) -> String {
 
 /// A share as a percentage, "—" when undefined.
 fn share(s: Option<f64>) -> String {
-    s.map_or("—".into(), |s| format!("{:.1} %", 100.0 * s))
+    s.map_or("—".into(), |s| {
+        format!("{:.1} %", unsigned_zero(100.0 * s, 1))
+    })
+}
+
+/// `x`, or +0 where it prints as zero with `decimals` decimals: a step of −2.8·10⁻¹⁴ (rounding)
+/// printed "-0.0000" with the share "-0.0 %" beside "+0.0000" and "0.0 %" (adv60).
+fn unsigned_zero(x: f64, decimals: i32) -> f64 {
+    if (x * 10f64.powi(decimals)).round() == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// A budget step's value with 4 decimals (`signed`: with its sign, "+0.0000" for zero).
+fn step_value(x: f64, signed: bool) -> String {
+    let x = unsigned_zero(x, 4);
+    if signed {
+        format!("{x:+.4}")
+    } else {
+        format!("{x:.4}")
+    }
 }
 
 /// The confusion section: per-class accuracy and the largest confusions, measured beside the
@@ -63,16 +85,10 @@ pub fn confusion_section(a: &Analysis) -> String {
             .iter()
             .map(|o| format!("from {}", o.start_stage)),
     );
-    let tails = a
-        .output_tails
-        .as_ref()
-        .map(|t| [&t.edgeworth_confusion, &t.student_t_confusion]);
-    if tails.is_some() {
+    if a.output_tails.is_some() {
         header.extend(["y Edgeworth".into(), "y Student t".into()]);
     }
-    let mut matrices = vec![&a.measured_confusion];
-    matrices.extend(a.start_layers.iter().map(|o| &o.confusion));
-    matrices.extend(tails.into_iter().flatten());
+    let matrices = a.confusion_matrices();
     let cell = |c: usize, k: usize| -> Vec<String> {
         matrices
             .iter()
@@ -93,7 +109,10 @@ pub fn confusion_section(a: &Analysis) -> String {
         .iter()
         .map(|&[c, k]| [vec![format!("{c} → {k}")], cell(c, k)].concat())
         .collect();
-    let _ = writeln!(w, "\nLargest confusions P(argmax y = k | c), k ≠ c:\n");
+    let _ = writeln!(
+        w,
+        "\nLargest confusions P(argmax y = k | c), k ≠ c (the cells largest in any column):\n"
+    );
     let _ = write!(w, "{}", md_table(&header, &rows));
     w
 }
@@ -128,7 +147,7 @@ fn budget_table(b: &OrderBudget) -> String {
         "share",
     ]
     .map(String::from);
-    let kl = |k: Option<f64>| k.map_or("—".into(), |k| format!("{k:.4}"));
+    let kl = |k: Option<f64>| k.map_or("—".into(), |k| step_value(k, false));
     let mut rows: Vec<Vec<String>> = b
         .steps
         .iter()
@@ -136,11 +155,11 @@ fn budget_table(b: &OrderBudget) -> String {
             vec![
                 b.order.to_string(),
                 s.label.clone(),
-                format!("{:.4}", s.errors.cov_rel_err),
+                step_value(s.errors.cov_rel_err, false),
                 share(s.shares.cov_rel_err),
                 kl(s.errors.kl),
                 share(s.shares.kl),
-                format!("{:+.4}", s.errors.accuracy_err),
+                step_value(s.errors.accuracy_err, true),
                 share(s.shares.accuracy_err),
             ]
         })
@@ -154,14 +173,47 @@ fn budget_table(b: &OrderBudget) -> String {
     rows.push(vec![
         b.order.to_string(),
         "**total E(0)** (theory from x)".into(),
-        format!("{:.4}", b.total.cov_rel_err),
+        step_value(b.total.cov_rel_err, false),
         whole(|s| s.cov_rel_err),
         kl(b.total.kl),
         whole(|s| s.kl),
-        format!("{:+.4}", b.total.accuracy_err),
+        step_value(b.total.accuracy_err, true),
         whole(|s| s.accuracy_err),
     ]);
-    md_table(&header, &rows)
+    let mut w = md_table(&header, &rows);
+    for (name, why) in withheld_reasons(b) {
+        let _ = writeln!(w, "\nOrder {}: no {name} shares (—): {why}.", b.order);
+    }
+    w
+}
+
+/// The components of `b` whose shares are withheld, with the reason ([`OrderBudget::withheld`]).
+fn withheld_reasons(b: &OrderBudget) -> Vec<(&'static str, &str)> {
+    let w = &b.withheld;
+    [
+        ("covariance-error", &w.cov_rel_err),
+        ("KL", &w.kl),
+        ("accuracy", &w.accuracy_err),
+    ]
+    .into_iter()
+    .filter_map(|(name, why)| Some((name, why.as_deref()?)))
+    .collect()
+}
+
+/// The terminal's note under the budget: the accuracy totals that cannot be told from 0, whose
+/// shares report.md and `--json` leave out (the terminal shows no shares; the covariance and KL
+/// totals, withheld only at the rounding level, need no word here).
+pub fn budget_notes(a: &Analysis) -> Vec<String> {
+    a.error_budget
+        .iter()
+        .filter_map(|b| {
+            let why = b.withheld.accuracy_err.as_deref()?;
+            Some(format!(
+                "order {}: no accuracy shares in report.md or --json: {why}",
+                b.order
+            ))
+        })
+        .collect()
 }
 
 /// The warning for the Edgeworth model's classes whose expansion fails (negative mass above
@@ -342,9 +394,9 @@ pub fn budget_text(a: &Analysis) -> Table {
             t.row(vec![
                 b.order.to_string(),
                 s.label.clone(),
-                format!("{:.4}", s.errors.cov_rel_err),
-                s.errors.kl.map_or("n/a".into(), |k| format!("{k:.4}")),
-                format!("{:+.4}", s.errors.accuracy_err),
+                step_value(s.errors.cov_rel_err, false),
+                s.errors.kl.map_or("n/a".into(), |k| step_value(k, false)),
+                step_value(s.errors.accuracy_err, true),
             ]);
         }
     }
@@ -354,7 +406,7 @@ pub fn budget_text(a: &Analysis) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::budget::{BudgetErrors, BudgetStep};
+    use crate::analysis::budget::{BudgetErrors, BudgetStep, WithheldShares};
 
     /// A budget whose covariance and KL totals are rounding (no shares) and whose accuracy total
     /// is not: the total row says "—" where its steps do, and "100 %" only for the accuracy.
@@ -379,13 +431,33 @@ mod tests {
             order: 2,
             by_start_layer: vec![e(-0.02), e(-0.01)],
             total: e(-0.02),
+            total_accuracy_stderr: 0.001,
+            withheld: WithheldShares {
+                cov_rel_err: Some("rounding".into()),
+                kl: Some("rounding".into()),
+                accuracy_err: None,
+            },
             steps: vec![step(Some(1), -0.01), step(None, -0.01)],
         };
         let table = budget_table(&b);
-        let total = table.lines().last().unwrap();
+        let total = table.lines().rfind(|l| l.starts_with('|')).unwrap();
         assert!(
             total.ends_with("| 0.0000 | — | 0.0000 | — | -0.0200 | 100 % |"),
             "{total}"
         );
+        // A rounding-level step prints as zero with a zero share, not "-0.0000" and "-0.0 %".
+        let mut tiny = b.clone();
+        tiny.steps[0].errors.cov_rel_err = -2.8e-14;
+        tiny.steps[0].errors.accuracy_err = -2.8e-14;
+        tiny.steps[0].shares.accuracy_err = Some(-2.8e-14 / 0.02);
+        let row = budget_table(&tiny).lines().nth(2).unwrap().to_string();
+        assert!(
+            row.ends_with("| 0.0000 | — | 0.0000 | — | +0.0000 | 0.0 % |"),
+            "{row}"
+        );
+        // Why the shares are "—", once per component withheld (adv60), none for the accuracy.
+        assert!(table.contains("Order 2: no covariance-error shares (—): rounding."));
+        assert!(table.contains("Order 2: no KL shares (—): rounding."));
+        assert!(!table.contains("no accuracy shares"), "{table}");
     }
 }
