@@ -184,10 +184,7 @@ pub fn analyze_run(
         &loaded.description,
         trained_on.as_deref(),
     )?;
-    let closure = match ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?) {
-        d if d.is_empty() => "none (no hidden layer: the map to y is affine, exact)".to_string(),
-        d => d,
-    };
+    let closure = ClosurePair::describe(&ClosurePair::for_layers(&net, a.closure, true)?);
     if let Some(w) = order_without_hidden_layer(&net, a.order, &what) {
         timings.note(&w);
     }

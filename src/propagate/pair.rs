@@ -51,8 +51,13 @@ impl ClosurePair {
     }
 
     /// The closures' names for reports: the one name of a network whose layers share it, else
-    /// the names in layer order joined by "; ".
+    /// the names in layer order joined by "; "; for a network without a hidden layer (no
+    /// closure), "none (no hidden layer: …)" rather than an empty name (adv60: `analyze`'s
+    /// closure line was blank).
     pub fn describe(pairs: &[ClosurePair]) -> String {
+        if pairs.is_empty() {
+            return "none (no hidden layer: the map to y is affine, exact)".into();
+        }
         let mut names: Vec<String> = pairs.iter().map(|p| p.closure.name()).collect();
         names.dedup();
         names.join("; ")
@@ -140,5 +145,21 @@ mod tests {
                 "{act}"
             );
         }
+    }
+
+    /// A network without a hidden layer has no closure, and its description says so instead
+    /// of being empty; one with hidden layers names its closure.
+    #[test]
+    fn a_network_without_a_closure_is_described_as_such() {
+        let flat = Mlp::init(&[3, 3], Activation::Tanh, 1.0, 1).unwrap();
+        let pairs = ClosurePair::for_layers(&flat, ClosureMethod::Auto, true).unwrap();
+        assert_eq!(
+            ClosurePair::describe(&pairs),
+            "none (no hidden layer: the map to y is affine, exact)"
+        );
+        let deep = Mlp::init(&[3, 4, 4, 3], Activation::Tanh, 1.0, 1).unwrap();
+        let pairs = ClosurePair::for_layers(&deep, ClosureMethod::Auto, true).unwrap();
+        let name = ClosurePair::describe(&pairs);
+        assert!(name.starts_with("tanh") && !name.contains(';'), "{name}");
     }
 }
