@@ -59,6 +59,7 @@ pub fn non_negative(x: f64, digits: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     /// A standard error prints with 4 decimals where they hold a digit of it, in scientific
     /// notation below (never a 0.0000 for an error that is not 0), and 0 as 0.0000.
@@ -71,8 +72,6 @@ mod tests {
         assert_eq!(stderr(4.94e-5), "4.9e-5");
         assert_eq!(stderr(1.2e-9), "1.2e-9");
     }
-
-    use super::*;
 
     #[test]
     fn numbers_read_as_people_write_them() {
