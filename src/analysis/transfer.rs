@@ -18,7 +18,10 @@
 //! averaged over classes, and by its share of the summed norms of its group:
 //! share_k = ‖T_k‖ / Σ_j ‖T_j‖ (the terms are not orthogonal, so shares of norms, not of
 //! squared norms, are the honest additive summary). "covariance feeds the mean" is the share of
-//! αΣᵢᵢ in m; "higher orders feed the covariance" is the κ₃ + κ₄ share in C.
+//! αΣᵢᵢ in m; "higher orders feed the covariance" is the κ₃ + κ₄ share in C. A group whose terms
+//! all have norm 0 (hˡ is 0 for every sample of every class: a layer with zero weights and
+//! biases) has nothing to share: its shares are `None` (null in JSON, "n/a" in the tables), not
+//! 0, which would say that no term contributes to a moment the terms make up in full.
 //!
 //! The decomposition is exact for sample moments too, so the sum of the terms must reproduce
 //! the measured mean and covariance of zˡ; the relative residuals are reported as a check.
@@ -41,8 +44,8 @@ pub struct TermShare {
     pub source: &'static str,
     /// Norm of the term, averaged over classes.
     pub norm: f64,
-    /// norm / Σ norms of its group.
-    pub share: f64,
+    /// norm / Σ norms of its group; `None` where every norm of the group is 0 (module docs).
+    pub share: Option<f64>,
 }
 
 /// The decomposition at one hidden layer.
@@ -52,13 +55,18 @@ pub struct LayerTransfer {
     pub layer: usize,
     pub mean_terms: Vec<TermShare>,
     pub cov_terms: Vec<TermShare>,
-    /// Share of αΣᵢᵢ in the mean: how much of zˡ's mean comes from hˡ's covariance.
-    pub cov_feeds_mean: f64,
-    /// Share of the κ₃ and κ₄ terms in the covariance.
-    pub higher_feeds_cov: f64,
-    /// ‖Σ terms − measured mean of zˡ‖ / ‖measured mean‖, averaged over classes.
+    /// Share of αΣᵢᵢ in the mean: how much of zˡ's mean comes from hˡ's covariance (`None`
+    /// where the mean's terms are all 0).
+    pub cov_feeds_mean: Option<f64>,
+    /// Share of the κ₃ and κ₄ terms in the covariance (`None` where the covariance's terms are
+    /// all 0).
+    pub higher_feeds_cov: Option<f64>,
+    /// ‖Σ terms − measured mean of zˡ‖ / max(‖measured mean‖, Σ_k ‖T_k‖), averaged over
+    /// classes: relative to the terms' own scale where they cancel (a sum rounds at the scale of
+    /// its terms; zˡ = 0 where every unit sits on a root of φ, hˡ ∈ {0, −1/α}).
     pub residual_mean: f64,
-    /// ‖Σ terms − measured covariance of zˡ‖_F / ‖measured covariance‖_F, averaged over classes.
+    /// ‖Σ terms − measured covariance of zˡ‖_F / max(‖measured covariance‖_F, Σ_k ‖T_k‖_F),
+    /// averaged over classes.
     pub residual_cov: f64,
 }
 
@@ -122,18 +130,31 @@ pub fn layer_transfer(
         let n = h.dim();
         let m_sum = Col::from_fn(n, |i| t.mean.iter().map(|v| v[i]).sum::<f64>());
         let c_sum = Mat::from_fn(n, n, |i, j| t.cov.iter().map(|m| m[(i, j)]).sum::<f64>());
+        // Relative to the larger of the measured moment and the terms' summed norms: the
+        // terms cancel where zˡ is small, and a sum rounds at the scale of its terms. (The
+        // measured moment alone was 0 where every unit sits on a root of φ, hˡ ∈ {0, −1/α}:
+        // the rounding of the cancelling terms over 0 was inf, and `analyze --json` refused
+        // the run; adv61.)
+        let scale_m = t.mean.iter().map(|v| norm(v.iter().copied())).sum::<f64>();
+        let scale_c = t.cov.iter().map(frobenius).sum::<f64>();
         res_mean += relative(
             norm((0..n).map(|i| m_sum[i] - z.mean[i])),
-            norm(z.mean.iter().copied()),
+            norm(z.mean.iter().copied()).max(scale_m),
         ) / k;
-        res_cov += relative(frobenius(&(&c_sum - &z.cov)), frobenius(&z.cov)) / k;
+        res_cov += relative(
+            frobenius(&(&c_sum - &z.cov)),
+            frobenius(&z.cov).max(scale_c),
+        ) / k;
     }
     let mean_terms = shares(&MEAN_TERMS, &mean_norms);
     let cov_terms = shares(&COV_TERMS, &cov_norms);
     Ok(LayerTransfer {
         layer,
         cov_feeds_mean: mean_terms[2].share,
-        higher_feeds_cov: cov_terms[3].share + cov_terms[4].share,
+        higher_feeds_cov: cov_terms[3]
+            .share
+            .zip(cov_terms[4].share)
+            .map(|(a, b)| a + b),
         mean_terms,
         cov_terms,
         residual_mean: res_mean,
@@ -185,7 +206,7 @@ fn shares<const N: usize>(
             term,
             source,
             norm,
-            share: if total > 0.0 { norm / total } else { 0.0 },
+            share: (total > 0.0).then(|| norm / total),
         })
         .collect()
 }
@@ -203,5 +224,32 @@ fn relative(diff: f64, reference: f64) -> f64 {
         0.0
     } else {
         diff / reference
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// hˡ = 0 for every sample: every term is 0 and no share can be formed (0/0); they were
+    /// reported as 0 (shares summing to 0, "the covariance feeds none of the mean"), adv61.
+    #[test]
+    fn a_layer_without_terms_has_no_shares() {
+        let zero = |n: usize| {
+            let mut m = Moments::gaussian(Col::zeros(n), Mat::zeros(n, n));
+            m.k3_iij = Some(Mat::zeros(n, n));
+            m.k4_iijj = Some(Mat::zeros(n, n));
+            m
+        };
+        let pre = vec![zero(3), zero(3)];
+        let post = vec![zero(3), zero(3)];
+        let t = layer_transfer(1, 0.5, &pre, &post).unwrap();
+        let terms = t.mean_terms.iter().chain(&t.cov_terms);
+        assert!(
+            terms.clone().all(|x| x.norm == 0.0 && x.share.is_none()),
+            "{t:?}"
+        );
+        assert_eq!((t.cov_feeds_mean, t.higher_feeds_cov), (None, None));
+        assert_eq!((t.residual_mean, t.residual_cov), (0.0, 0.0));
     }
 }

@@ -108,6 +108,13 @@ pub fn markdown(header: &[(&str, String)], a: &Analysis, heatmap: &Heatmap) -> S
              measured moments of zˡ.\n"
         );
         let _ = write!(w, "{}", tables::transfer_terms(transfer).markdown());
+        for t in transfer.iter().filter(|t| t.cov_feeds_mean.is_none()) {
+            let _ = writeln!(
+                w,
+                "\nLayer {}: every term is 0 (h{} is 0 for every sample): no shares (n/a).",
+                t.layer, t.layer
+            );
+        }
     }
 
     w.push_str(&super::beyond::confusion_section(a));

@@ -180,11 +180,16 @@ pub fn transfer_shares(transfer: &[LayerTransfer]) -> Table {
     for r in transfer {
         t.row(vec![
             r.layer.to_string(),
-            format!("{:.3}", r.cov_feeds_mean),
-            format!("{:.3}", r.higher_feeds_cov),
+            share(r.cov_feeds_mean),
+            share(r.higher_feeds_cov),
         ]);
     }
     t
+}
+
+/// A transfer share with 3 decimals; "n/a" where its group has no term to share (every norm 0).
+fn share(s: Option<f64>) -> String {
+    s.map_or("n/a".into(), |s| format!("{s:.3}"))
 }
 
 /// The quadratic closure's transfer between orders term by term (report.md).
@@ -210,7 +215,7 @@ pub fn transfer_terms(transfer: &[LayerTransfer]) -> Table {
             r.mean_terms
                 .iter()
                 .chain(&r.cov_terms)
-                .map(|term| format!("{:.3}", term.share)),
+                .map(|term| share(term.share)),
         );
         cells.push(format!(
             "{} / {}",
