@@ -4682,4 +4682,148 @@ sys.exit(bad)
 PY52
 implausible=$((implausible + $?))
 
+# 53. Sixty-first session (adv61): the quadratic closure's transfer table on degenerate layers
+# (EXPERIMENTS.md "Adversarial pass, adv61"). (a) A first layer of zero weights (hˡ = 0 for
+# every sample): every term is 0 and no share can be formed, yet each share, "covariance feeds
+# the mean" and "κ₃/κ₄ feed the covariance" were printed as 0 (shares summing to 0, not 1); now
+# null and "n/a". (b) Every pre-activation on a root of φ(h) = h + αh² (h ∈ {0, −1/α}, α = 0.5
+# and 0.3): zˡ = 0 for every sample while hˡ has a mean and a spread; the residual of the
+# cancelling terms was divided by the measured moment, 0, and `analyze --json`/`--report`
+# exited 2 ("transfer[0].residual_mean is inf"); the terminal ran. Also probed fine: features
+# as safetensors F32/F16/BF16/I16 and IDX >f8/>f4/>i2/>i1, read as the .npy's numbers (the same
+# network accuracy); BOOL and F8_E4M3 tensors refused naming the file; `sweep submit --mem`
+# below one point's need, nan and 16E refused naming --mem, 1T written as --mem=1048576M.
+# Old (cd1057f): refused 3, implausible 3.
+D53=$W/d53
+mkdir -p "$D53"
+python3 - "$D53" <<'PY53'
+import json, random, struct, sys
+d = sys.argv[1]
+def f64(v):
+    return struct.pack(f"<{len(v)}d", *v)
+def npy(name, descr, shape, data):
+    head = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+def idx(name, typ, fmt, shape, v):
+    open(f"{d}/{name}", "wb").write(bytes([0, 0, typ, len(shape)]) + b"".join(struct.pack(">I", n) for n in shape)
+                                    + struct.pack(f">{len(v)}{fmt}", *v))
+def safetensors(path, tensors, meta):
+    # tensors: name -> (dtype, shape, packed bytes)
+    names = sorted(tensors)
+    sizes = [len(tensors[k][2]) for k in names]
+    head = {k: {"dtype": tensors[k][0], "shape": tensors[k][1], "data_offsets": [sum(sizes[:i]), sum(sizes[:i + 1])]}
+            for i, k in enumerate(names)}
+    if meta:
+        head["__metadata__"] = meta
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(tensors[k][2] for k in names))
+rng = random.Random(61)
+# Three classes of 200 in 4 features, the last constant (5.0).
+n = 600
+y = [k // 200 for k in range(n)]
+x = [v for k in range(n) for v in (rng.gauss(float(y[k] == 0), 1), rng.gauss(float(y[k] == 1), 1), rng.gauss(float(y[k] == 2), 1), 5.0)]
+npy("x.npy", "<f8", (n, 4), f64(x))
+npy("y.npy", "<i8", (n,), struct.pack(f"<{n}q", *y))
+w2 = [rng.gauss(0, 1) for _ in range(12)]
+meta = {"format": "corrflow-mlp", "widths": "4,4,3", "activation": "quad:0.5"}
+safetensors(f"{d}/zero.safetensors", {"hidden1.weight": ("F64", [4, 4], f64([0.0] * 16)), "readout.weight": ("F64", [3, 4], f64(w2))}, meta)
+# Feature 0 is 0 or 1 (1 in 30 % of class 0, 70 % of class 1), feature 1 normal; both hidden
+# units are −x₀/α: h ∈ {0, −1/α}, φ(h) = 0.
+m = 300
+yb = [k // 150 for k in range(m)]
+xb = [v for k in range(m) for v in (float(rng.random() < (0.3 if yb[k] == 0 else 0.7)), rng.gauss(0, 1))]
+npy("xb.npy", "<f8", (m, 2), f64(xb))
+npy("yb.npy", "<i8", (m,), struct.pack(f"<{m}q", *yb))
+for a in (0.5, 0.3):
+    r = -1 / a
+    safetensors(f"{d}/root{a}.safetensors", {"hidden1.weight": ("F64", [2, 2], f64([r, 0.0, r, 0.0])),
+                                             "readout.weight": ("F64", [2, 2], f64([1.0, 0.5, 0.3, -1.0]))},
+                {"format": "corrflow-mlp", "widths": "2,2,2", "activation": f"quad:{a}"})
+# Features in other containers: the same values (exactly representable in each type).
+xq = [round(v * 4) / 4 for v in x]
+xi = [max(-120, min(120, round(v * 10))) for v in x]
+npy("xq.npy", "<f8", (n, 4), f64(xq))
+npy("xi.npy", "<i8", (n, 4), struct.pack(f"<{4 * n}q", *xi))
+yb8 = struct.pack(f"<{n}q", *y)
+safetensors(f"{d}/f32.safetensors", {"x": ("F32", [n, 4], struct.pack(f"<{4 * n}f", *xq)), "y": ("I64", [n], yb8)}, None)
+safetensors(f"{d}/f16.safetensors", {"x": ("F16", [n, 4], struct.pack(f"<{4 * n}e", *xq)), "y": ("I64", [n], yb8)}, None)
+safetensors(f"{d}/bf16.safetensors", {"x": ("BF16", [n, 4], b"".join(struct.pack("<f", v)[2:] for v in xq)), "y": ("U8", [n], bytes(y))}, None)
+safetensors(f"{d}/i16.safetensors", {"x": ("I16", [n, 4], struct.pack(f"<{4 * n}h", *xi)), "y": ("I16", [n], struct.pack(f"<{n}h", *y))}, None)
+safetensors(f"{d}/bool.safetensors", {"x": ("BOOL", [n, 4], bytes(int(v > 0) for v in x)), "y": ("I64", [n], yb8)}, None)
+safetensors(f"{d}/f8.safetensors", {"x": ("F8_E4M3", [n, 4], bytes(4 * n)), "y": ("I64", [n], yb8)}, None)
+idx("xq.f8.idx", 0x0E, "d", (n, 4), xq)
+idx("xq.f4.idx", 0x0D, "f", (n, 4), xq)
+idx("xi.i2.idx", 0x0B, "h", (n, 4), xi)
+idx("xi.i1.idx", 0x09, "b", (n, 4), xi)
+PY53
+d53() { echo --task data --train-x "$D53/$1" --train-y "$D53/$2" --test-x "$D53/$1" --test-y "$D53/$2"; }
+rm -rf "$D53/rzero" "$D53/rroot"
+# shellcheck disable=SC2046
+check "analyze, quad layer of zeros" + --threads 1 analyze --model "$D53/zero.safetensors" $(d53 x.npy y.npy) --mc-samples 2000 --report "$D53/rzero" --json
+cp "$W/out" "$D53/zero.json"
+for a in 0.5 0.3; do
+  # shellcheck disable=SC2046
+  check "analyze, quad units on the roots ($a)" + --threads 1 analyze --model "$D53/root$a.safetensors" $(d53 xb.npy yb.npy) --mc-samples 2000 --json
+  cp "$W/out" "$D53/root$a.json"
+done
+rm -rf "$D53/rroot"
+# shellcheck disable=SC2046
+check "analyze --report, quad units on the roots" + --threads 1 analyze --model "$D53/root0.5.safetensors" $(d53 xb.npy yb.npy) --mc-samples 2000 --report "$D53/rroot"
+"$BIN" --threads 1 train $(d53 xq.npy y.npy) --hidden 5 --epochs 3 --out "$D53/m.safetensors" >/dev/null 2>&1
+for f in xq.npy f32.safetensors f16.safetensors bf16.safetensors xq.f8.idx xq.f4.idx xi.npy i16.safetensors xi.i2.idx xi.i1.idx; do
+  case $f in *.safetensors) yf=$f ;; *) yf=y.npy ;; esac
+  # shellcheck disable=SC2046
+  check "analyze, features $f" + --threads 1 analyze --model "$D53/m.safetensors" $(d53 $f $yf) --mc-samples 200 --json
+  cp "$W/out" "$D53/acc-$f.json"
+done
+for f in bool.safetensors f8.safetensors; do
+  # shellcheck disable=SC2046
+  check "analyze, features $f" "$f" --threads 1 analyze --model "$D53/m.safetensors" $(d53 $f $f) --mc-samples 200 --json
+done
+printf 'task = "xor"\nn_train = 200\nhidden = [[4], [5]]\nepochs = 1\n' >"$D53/g.toml"
+for v in 1 1K nan 16E; do
+  check "submit --mem $v" --mem --threads 1 sweep submit --grid "$D53/g.toml" --out "$D53/sb" --shards 2 --dry-run --mem=$v
+done
+rm -rf "$D53/sb"
+check "submit --mem 1T" + --threads 1 sweep submit --grid "$D53/g.toml" --out "$D53/sb" --shards 2 --dry-run --mem 1T
+grep -q -- '--mem=1048576M' "$D53/sb/sweep.sbatch" 2>/dev/null || { implausible=$((implausible + 1)); echo "submit --mem 1T: $(grep -h -- '--mem' "$D53/sb/sweep.sbatch" 2>/dev/null)"; }
+python3 - "$D53" <<'PY53'
+import json, sys
+d = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(f"{d}/{name}.json"))
+    except (OSError, ValueError):
+        return None
+bad = 0
+r = load("zero")
+if r:
+    for t in r["transfer"]:
+        for group, whole in (("mean_terms", "cov_feeds_mean"), ("cov_terms", "higher_feeds_cov")):
+            if all(x["norm"] == 0 for x in t[group]) and (any(x["share"] is not None for x in t[group]) or t[whole] is not None):
+                bad += 1
+                print(f"transfer, layer {t['layer']}: every {group} norm 0, yet shares {[x['share'] for x in t[group]]}, {whole} {t[whole]}")
+    md = open(f"{d}/rzero/report.md").read() if r else ""
+    if "| 1 | n/a |" not in md:
+        bad += 1
+        print("report.md: the transfer table of a layer without terms shows shares")
+for a in ("0.5", "0.3"):
+    r = load(f"root{a}")
+    if r and not all(t["residual_mean"] < 1e-9 and t["residual_cov"] < 1e-9 for t in r["transfer"]):
+        bad += 1
+        print(f"transfer on the roots ({a}): residuals {[(t['residual_mean'], t['residual_cov']) for t in r['transfer']]}")
+for base, others in (("xq.npy", ["f32.safetensors", "f16.safetensors", "bf16.safetensors", "xq.f8.idx", "xq.f4.idx"]),
+                     ("xi.npy", ["i16.safetensors", "xi.i2.idx", "xi.i1.idx"])):
+    b = load(f"acc-{base}")
+    for f in others:
+        o = load(f"acc-{f}")
+        if b and o and o["network_accuracy"] != b["network_accuracy"]:
+            bad += 1
+            print(f"features {f}: network accuracy {o['network_accuracy']} for {base}'s {b['network_accuracy']}")
+sys.exit(bad)
+PY53
+implausible=$((implausible + $?))
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
