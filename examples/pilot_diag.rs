@@ -30,7 +30,7 @@ use corrflow::measure::tensors::class_outputs;
 use corrflow::measure::{layer_stats, propagate_carried, Higher, STATS_BATCH};
 use corrflow::net::{model_io, Mlp, Stage};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
-use corrflow::propagate::higher::pilot::held_out_check;
+use corrflow::propagate::higher::pilot::{held_out_check, JudgedBy};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::gaussian::{kl_divergence, KL_RIDGE};
 use corrflow::stats::{MomentAccumulator, Moments};
@@ -130,6 +130,7 @@ fn main() -> R<()> {
             std::slice::from_ref(g),
             &[y.as_ref()],
             &[],
+            JudgedBy::ALL,
         )?;
         Ok(format!(
             "z mean {:+.1} cov {:+.1} KL {:+.1} (kl_diff {:+.4}, {} draws)",
@@ -145,6 +146,7 @@ fn main() -> R<()> {
                 std::slice::from_ref(&g),
                 &[y.as_ref()],
                 &[],
+                JudgedBy::ALL,
             )?
             .worse;
             println!(

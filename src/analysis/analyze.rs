@@ -312,7 +312,9 @@ pub fn analyze_held_out(
     let (corrected_order, corrected, carried) = match carried {
         Some(o) => {
             let held_out = match held_out.filter(|_| pilot) {
-                Some(h) => Some(HeldOut::of(net, h, STATS_BATCH, timings)?),
+                Some(h) => {
+                    Some(HeldOut::of(net, h, STATS_BATCH, timings)?.judged_by(opts.carry.judged()))
+                }
                 None => None,
             };
             let (runs, reports) = carried_start_layer_outcomes(

@@ -6,6 +6,7 @@ use clap::{Args, ValueEnum};
 use corrflow::config::defaults;
 use corrflow::measure::{CarryMode, CarrySettings, PilotMode};
 use corrflow::propagate::closures::Corrections;
+use corrflow::propagate::higher::pilot::JudgedBy;
 
 #[derive(Clone, Copy, Debug, Args)]
 pub struct OrderArgs {
@@ -43,6 +44,13 @@ pub struct OrderArgs {
     /// task's generator, with the same rule; `off` keeps every carried output unchecked.
     #[arg(long, value_enum, value_name = "on|off|fresh")]
     pub pilot: Option<PilotMode>,
+    /// With --carry depth: the statistics whose z decides the pilot's check, from mean,
+    /// covariance, kl, comma-separated [default: all three]. Every z is computed and shown;
+    /// only these abandon a carried output. The KL weighs the covariance's small directions,
+    /// which the covariance's Frobenius error hardly sees: `mean,covariance` keeps a carry
+    /// whose KL alone is worse.
+    #[arg(long, value_name = "LIST", value_parser = JudgedBy::parse)]
+    pub pilot_statistics: Option<JudgedBy>,
 }
 
 /// The values `--corrections` took before `--order`.
@@ -56,12 +64,13 @@ pub enum LegacyCorrections {
 }
 
 impl OrderArgs {
-    /// `--carry`, `--kappa-units` and `--pilot`.
+    /// `--carry`, `--kappa-units`, `--pilot` and `--pilot-statistics`.
     pub fn carry(&self) -> CarrySettings {
         CarrySettings {
             mode: self.carry,
             kappa_units: self.kappa_units,
             pilot: self.pilot,
+            pilot_statistics: self.pilot_statistics,
         }
     }
 

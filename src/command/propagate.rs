@@ -223,12 +223,10 @@ fn in_f64(
         Some(order) => {
             let classes = &stats.get(start_stage).expect("measured").classes;
             let held_out = if a.carry.pilot_on()? {
-                Some(HeldOut::of(
-                    net,
-                    samples.held_out(),
-                    a.stats_batch,
-                    timings,
-                )?)
+                Some(
+                    HeldOut::of(net, samples.held_out(), a.stats_batch, timings)?
+                        .judged_by(a.carry.judged()),
+                )
             } else {
                 None
             };

@@ -18,6 +18,7 @@ use crate::data::{class_counts, Dataset, Labelled};
 use crate::error::{Error, Result};
 use crate::linalg::columns;
 use crate::net::{Mlp, Stage};
+use crate::propagate::higher::pilot::JudgedBy;
 use crate::stats::Moments;
 use crate::timing::Timings;
 
@@ -50,6 +51,9 @@ pub struct HeldOut {
     pub draws: Vec<Mat<f64>>,
     /// What the check reads besides the draws, and so which check it is.
     pub(super) samples: Samples,
+    /// The statistics whose z decides the check (`--pilot-statistics`; all three unless
+    /// [`judged_by`](Self::judged_by) says otherwise).
+    pub judged: JudgedBy,
 }
 
 /// The held-out samples besides the draws: the kind of check they make ([`HeldOut::check`]).
@@ -145,6 +149,7 @@ impl HeldOut {
                     stats,
                     counts,
                 }),
+                judged: JudgedBy::ALL,
             })
         })
     }
@@ -185,8 +190,14 @@ impl HeldOut {
                 set: set.to_string(),
                 draws: class_outputs(net, data, batch)?,
                 samples: Samples::Fresh,
+                judged: JudgedBy::ALL,
             })
         })
+    }
+
+    /// The check judged by `judged` (`--pilot-statistics`) instead of all three statistics.
+    pub fn judged_by(self, judged: JudgedBy) -> Self {
+        HeldOut { judged, ..self }
     }
 
     /// Which check these samples make.

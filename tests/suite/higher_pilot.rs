@@ -11,7 +11,7 @@ use rand_distr::StandardNormal;
 
 use corrflow::net::{Activation, ForwardPass, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
-use corrflow::propagate::higher::pilot::Pilot;
+use corrflow::propagate::higher::pilot::{JudgedBy, Pilot};
 use corrflow::propagate::higher::{Carry, Tensors};
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::Moments;
@@ -39,6 +39,7 @@ fn an_exact_carried_run_is_kept_unchanged() {
     let pilot = Pilot {
         samples: 4096,
         seed: 3,
+        judged: JudgedBy::ALL,
     };
     let plain = Carry::from_gaussian(4, 4, 1).unwrap();
     let (want, _, _) = run(&net, &start, plain);
@@ -70,6 +71,7 @@ fn the_pilot_needs_a_gaussian_start_it_can_sample() {
     let pilot = Pilot {
         samples: 64,
         seed: 1,
+        judged: JudgedBy::ALL,
     };
     let err = carry.with_pilot(pilot).unwrap_err();
     assert!(err.to_string().contains("from_gaussian"), "{err}");
@@ -124,6 +126,7 @@ fn a_carried_run_worse_than_the_gaussian_is_abandoned_and_says_so() {
     let pilot = Pilot {
         samples: 4096,
         seed: 3,
+        judged: JudgedBy::ALL,
     };
     let checked = Carry::from_gaussian(4, n, 1)
         .unwrap()

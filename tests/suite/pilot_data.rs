@@ -140,6 +140,59 @@ fn a_carried_output_worse_than_the_gaussian_is_replaced_by_it() {
     assert_eq!(analysis["carried"][0]["classes"][0]["pilot"]["worse"], true);
 }
 
+/// `--pilot-statistics mean`: gelu d30 at order 4 (above: every class abandoned, covariance
+/// z > 3) judged by the mean alone. The z values are the default check's, each class is
+/// abandoned exactly where its mean z exceeds the limit, at least one class whose covariance
+/// is far worse is kept (what the default would not do), and every class's rows are the
+/// unchecked carried run's where kept, the order-2 run's where abandoned; the verdicts name
+/// the statistics judged (JSON `judged_by`, the text's pilot line).
+#[test]
+fn only_the_judged_statistics_abandon_a_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, [gauss, unchecked, checked]) = runs(dir.path(), "gelu", "4");
+    let carried = ["--order", "4", "--carry", "depth", "--pilot", "on"];
+    let judged = ["--pilot-statistics", "mean"];
+    let mean_only = propagate(&model, &[&carried[..], &judged].concat());
+    let classes = |r: &serde_json::Value| r["carried"]["classes"].as_array().unwrap().clone();
+    let mut kept_though_worse = 0;
+    for (c, d) in classes(&mean_only).iter().zip(classes(&checked)) {
+        let (p, q) = (&c["pilot"], &d["pilot"]);
+        assert_eq!(
+            q["judged_by"],
+            serde_json::json!(["mean", "covariance", "KL"])
+        );
+        assert_eq!(p["judged_by"], serde_json::json!(["mean"]), "{c}");
+        for z in ["mean_z", "cov_z", "kl_z"] {
+            assert_eq!(p[z], q[z], "{z}: {c} {d}");
+        }
+        let (mean_z, cov_z) = (p["mean_z"].as_f64().unwrap(), p["cov_z"].as_f64().unwrap());
+        assert_eq!(p["worse"], mean_z > PILOT_Z, "{c}");
+        let class = c["class"].as_u64().unwrap();
+        let rows = class_rows(&mean_only, class);
+        match mean_z > PILOT_Z {
+            true => assert_eq!(rows, class_rows(&gauss, class), "class {class}"),
+            false => {
+                assert_eq!(rows, class_rows(&unchecked, class), "class {class}");
+                kept_though_worse += usize::from(cov_z > PILOT_Z);
+            }
+        }
+    }
+    assert!(kept_though_worse >= 1, "{mean_only}");
+    let m = model.to_str().unwrap();
+    let args = [
+        &["--threads", "1", "propagate", "--model", m][..],
+        &carried,
+        &judged,
+    ];
+    let text = corrflow(&args.concat());
+    let out = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("(limit z 3, judged by the mean only)"),
+        "{out}"
+    );
+}
+
 /// erf d30 at order 3: the carried output is closer to the test set than the Gaussian
 /// closure's in every class; the pilot on the training set's halves finds it better (mean and
 /// covariance z < −3) and keeps every number of the unchecked run.
@@ -198,6 +251,44 @@ fn pilot_refusals_name_the_flag() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{err}");
         assert!(err.contains("--pilot") && err.contains("maybe"), "{err}");
+        // `--pilot-statistics`: only where a pilot runs, and only the three names.
+        for (args, says) in [
+            (&["--order", "3"][..], "--carry depth"),
+            (
+                &["--order", "3", "--carry", "depth", "--pilot", "off"][..],
+                "--pilot off",
+            ),
+        ] {
+            let all = [
+                &[command, "--model", m][..],
+                args,
+                &["--pilot-statistics", "mean"],
+            ];
+            let out = corrflow(&all.concat());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(
+                err.contains("--pilot-statistics mean") && err.contains(says),
+                "{err}"
+            );
+        }
+        for bad in ["variance", "", "mean,"] {
+            let out = corrflow(&[
+                command,
+                "--model",
+                m,
+                "--carry",
+                "depth",
+                "--pilot-statistics",
+                bad,
+            ]);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{err}");
+            assert!(
+                err.contains("--pilot-statistics") && err.contains("mean, covariance, kl"),
+                "{err}"
+            );
+        }
     }
 }
 

@@ -47,13 +47,16 @@
 //! 3/4: the Monte Carlo pilot check with S draws, seed 0x5eed, that abandons a carried run
 //! significantly worse than the Gaussian closure against the draws, [`Carry::with_pilot`];
 //! default 4096 at order 4 and at order 3 beyond 8 hidden layers, none on shallower order-3
-//! runs, 0 for none; its time is part of the run's.) For `DIR/model.safetensors` it
+//! runs, 0 for none; its time is part of the run's. `--pilot-statistics LIST`: the statistics
+//! whose z decides it, from mean, covariance, kl, default all three,
+//! [`JudgedBy`].) For `DIR/model.safetensors` it
 //! writes `DIR/corrflow_o{ORDER}.safetensors`: F64 tensors `mean` (n) and `cov` (n × n),
 //! metadata `seconds` (best of the timed runs), `cpu_seconds` (the least process CPU time of a
 //! timed run, every thread: a figure less sensitive than the wall time to other processes on a
 //! loaded machine), `runs`, `threads`, `order`, and at orders 3/4 `pilot` (`none`, or the
 //! draws, the estimated differences of the squared errors carried − Gaussian of the mean and
-//! covariance with their z, and `kept`/`abandoned`, [`Carry::pilot_verdict`]),
+//! covariance and of the KL with their z, the statistics judged, and `kept`/`abandoned`,
+//! [`Carry::pilot_verdict`]),
 //! `fallback` (`none`, or `layers L1,L2,…: reason`: the hidden layers whose closure dropped the
 //! carried cumulants, [`Carry::fallbacks`]), `gaussian_unit_layers` (units that kept the
 //! Gaussian moments, summed over layers) and `checks` (per layer `l:skew/kurtosis/growth/shift/
@@ -71,7 +74,7 @@ use std::time::Instant;
 use corrflow::net::{model_io, Mlp};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::higher::distinct4::Distinct4;
-use corrflow::propagate::higher::pilot::Pilot;
+use corrflow::propagate::higher::pilot::{JudgedBy, Pilot};
 use corrflow::propagate::higher::Carry;
 use corrflow::propagate::{PropagateOptions, Propagator};
 use corrflow::stats::Moments;
@@ -156,7 +159,7 @@ fn propagate(
     net: &Mlp,
     (order, form, generations, k3_blocks, dropped): (usize, Form, Option<usize>, bool, bool),
     (max_skew, max_kurtosis): (f64, f64),
-    pilot: usize,
+    (pilot, judged): (usize, JudgedBy),
     model: &Path,
 ) -> Result<(Moments, Option<Carry>), String> {
     let n = net.input_dim();
@@ -210,6 +213,7 @@ fn propagate(
                 let pilot = Pilot {
                     samples: pilot,
                     seed: PILOT_SEED,
+                    judged,
                 };
                 carry = carry.with_pilot(pilot).map_err(err)?;
             }
@@ -254,12 +258,16 @@ fn carry_meta(carry: &Carry) -> [(String, String); 4] {
         .collect();
     let pilot = carry.pilot_verdict().map_or("none".to_string(), |v| {
         format!(
-            "{} draws: mean diff {:.3e} z {:.2}, covariance diff {:.3e} z {:.2}: {}",
+            "{} draws: mean diff {:.3e} z {:.2}, covariance diff {:.3e} z {:.2}, KL diff {:.3e} \
+             z {:.2}, judged by {}: {}",
             v.samples,
             v.mean_diff,
             v.mean_z,
             v.cov_diff,
             v.cov_z,
+            v.kl_diff,
+            v.kl_z,
+            v.judged_by.flag_value(),
             if v.worse { "abandoned" } else { "kept" }
         )
     });
@@ -277,11 +285,14 @@ fn run_one(
     model: &Path,
     (order, form, generations, k3_blocks, dropped): (usize, Form, Option<usize>, bool, bool),
     limits: (f64, f64),
-    pilot: Option<usize>,
+    (pilot, judged): (Option<usize>, JudgedBy),
 ) -> Result<(PathBuf, f64, String), String> {
     let net = model_io::load(model).map_err(|e| e.to_string())?;
     let deep = order == 3 && net.depth() > PILOT_DEPTH_ORDER3;
-    let pilot = pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 });
+    let pilot = (
+        pilot.unwrap_or(if order == 4 || deep { DEFAULT_PILOT } else { 0 }),
+        judged,
+    );
     let mut engine = Propagator::new();
     let warm = Instant::now();
     let variant = (order, form, generations, k3_blocks, dropped);
@@ -370,7 +381,7 @@ fn write_moments(
 
 /// The command line.
 const USAGE: &str =
-    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--dropped-blocks mapped|paired] [--pilot S] MODEL.safetensors...";
+    "usage: arc_compare [--order 2|3|4] [--breakdown SKEW,KURTOSIS] [--kappa3 dense|stars|factored|compressed:TOL|blocks:TOL] [--kappa4 dense|factored|factored-mixed|one-map-star|one-map-covariance|one-map-budget|one-map] [--generations G] [--kappa3-term imaged|blocks] [--dropped-blocks mapped|paired] [--pilot S] [--pilot-statistics mean,covariance,kl] MODEL.safetensors...";
 
 /// The allocator of the `corrflow` binary ([`corrflow::io::PaddingZeroing`]).
 #[global_allocator]
@@ -384,6 +395,7 @@ fn main() -> Result<(), String> {
     let mut limits = (f64::INFINITY, f64::INFINITY);
     let mut form = Form::Dense;
     let mut pilot = None;
+    let mut judged = None;
     let mut generations = None;
     let mut k3_blocks = false;
     let mut dropped = false;
@@ -406,6 +418,12 @@ fn main() -> Result<(), String> {
                 pilot = Some(value.parse().map_err(|_| {
                     format!("--pilot {value:?}: expected a number of draws (0: no pilot)")
                 })?)
+            }
+            "--pilot-statistics" => {
+                judged = Some(
+                    JudgedBy::parse(&value)
+                        .map_err(|e| format!("--pilot-statistics {value:?}: {e}"))?,
+                )
             }
             "--generations" => {
                 generations = Some(value.parse().map_err(|_| {
@@ -494,6 +512,12 @@ fn main() -> Result<(), String> {
             "--generations, --kappa3-term and --dropped-blocks are the factored carry's (give --kappa3 or --kappa4 factored…); {USAGE}"
         ));
     }
+    if judged.is_some() && (order == 2 || pilot == Some(0)) {
+        return Err(format!(
+            "--pilot-statistics judges the pilot of orders 3/4 (given --order {order}{})",
+            if pilot == Some(0) { ", --pilot 0" } else { "" }
+        ));
+    }
     let models: Vec<PathBuf> = args.map(PathBuf::from).collect();
     if models.is_empty() {
         return Err(USAGE.into());
@@ -503,7 +527,7 @@ fn main() -> Result<(), String> {
             model,
             (order, form, generations, k3_blocks, dropped),
             limits,
-            pilot,
+            (pilot, judged.unwrap_or_default()),
         )?;
         println!("{}  {:.3} ms  {note}", out.display(), best * 1e3);
     }

@@ -91,7 +91,7 @@ pub(super) fn pilot_class(
                 "the pilot cannot judge the carried output: its carry from the held-out start \
                  half along the reported run's path failed ({e}); {replaced}"
             );
-            report.verdict = Some(PilotVerdict::tie(draws));
+            report.verdict = Some(PilotVerdict::tie(draws, held_out.judged));
             return Ok((report, Some(gaussian(engine, start)?)));
         }
     };
@@ -102,7 +102,8 @@ pub(super) fn pilot_class(
     let check_end = carry_end(&check);
     let carried = [output];
     let y = held_out.draws[class].as_ref();
-    let mut verdict = held_out_check(&carried, &closed, &[y], &[])?;
+    let judged = held_out.judged;
+    let mut verdict = held_out_check(&carried, &closed, &[y], &[], judged)?;
     let stopped_earlier = match (check_end, reported_end) {
         (Some(c), Some(r)) => c.layer < r.layer,
         (Some(_), None) => true,
@@ -133,9 +134,10 @@ pub(super) fn pilot_class(
             let reps: Vec<(Moments, Moments)> = reps.into_iter().map(|(k, g, _)| (k, g)).collect();
             let alone = replicates_worse(y, &reps)?;
             let draws_only = [verdict.mean_z, verdict.cov_z, verdict.kl_z];
-            verdict = held_out_check(&carried, &closed, &[y], std::slice::from_ref(&reps))?;
+            let reps = std::slice::from_ref(&reps);
+            verdict = held_out_check(&carried, &closed, &[y], reps, judged)?;
             unanimous = (0..3)
-                .filter(|&s| draws_only[s] > PILOT_Z && alone[s] == groups)
+                .filter(|&s| judged.judges(s) && draws_only[s] > PILOT_Z && alone[s] == groups)
                 .collect();
             report.replicates_worse = Some(alone);
             verdict.worse |= !unanimous.is_empty();
@@ -167,7 +169,7 @@ pub(super) fn pilot_class(
                      leaving out another tenth of the start: the start carries no part of the \
                      difference; the jackknife's z (mean {:.1}, covariance {:.1}, KL {:.1}) is \
                      below the limit because the carry moves with the start more than a smooth \
-                     statistic would, which is no reason to keep it; {replaced}",
+                     statistic would, which is no reason to keep it{}; {replaced}",
                     unanimous
                         .iter()
                         .map(|&s| ["mean", "covariance", "KL"][s])
@@ -175,7 +177,8 @@ pub(super) fn pilot_class(
                         .join(" and "),
                     verdict.mean_z,
                     verdict.cov_z,
-                    verdict.kl_z
+                    verdict.kl_z,
+                    judged.clause()
                 )
             };
         } else if verdict.worse {
@@ -186,14 +189,15 @@ pub(super) fn pilot_class(
             report.why = format!(
                 "not significantly worse than the Gaussian closure's output once the start \
                  half's noise is counted ({draws}; z mean {:.1}, covariance {:.1}, KL {:.1}, \
-                 limit {PILOT_Z}; the draws' noise alone gave {}){}",
+                 limit {PILOT_Z}; the draws' noise alone gave {}){}{}",
                 verdict.mean_z,
                 verdict.cov_z,
                 verdict.kl_z,
                 verdict
                     .draws_only_z
                     .map_or_else(String::new, |[m, c, k]| format!("{m:.1} / {c:.1} / {k:.1}")),
-                verdict.sees()
+                verdict.sees(),
+                judged.clause()
             );
         }
     } else {
@@ -203,8 +207,9 @@ pub(super) fn pilot_class(
         } else {
             format!(
                 "not significantly worse than the Gaussian closure's output (limit z \
-                 {PILOT_Z}){}",
-                verdict.sees()
+                 {PILOT_Z}){}{}",
+                verdict.sees(),
+                judged.clause()
             )
         };
     }
@@ -252,7 +257,8 @@ pub(super) fn reported_class(
         Some(g) => g,
         None => one_output(gaussian.insert(run(engine)?))?,
     };
-    let verdict = held_out_check(&[one_output(carried)?], &[closed], &[y.as_ref()], &[])?;
+    let carried = [one_output(carried)?];
+    let verdict = held_out_check(&carried, &[closed], &[y.as_ref()], &[], held_out.judged)?;
     let draws = format!(
         "the reported output against {} outputs of {}",
         verdict.samples, held_out.set
@@ -271,11 +277,12 @@ pub(super) fn reported_class(
         }
         false => format!(
             "not significantly worse than the Gaussian closure's output ({draws}; z mean {:.1}, \
-             covariance {:.1}, KL {:.1}, limit {PILOT_Z}){}",
+             covariance {:.1}, KL {:.1}, limit {PILOT_Z}){}{}",
             verdict.mean_z,
             verdict.cov_z,
             verdict.kl_z,
-            verdict.sees()
+            verdict.sees(),
+            verdict.judged_by.clause()
         ),
     };
     report.verdict = Some(verdict);

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::measure::held_out::{Check, HeldOut};
-use crate::propagate::higher::pilot::{PilotVerdict, PILOT_Z};
+use crate::propagate::higher::pilot::{JudgedBy, PilotVerdict, PILOT_Z};
 
 /// What the pilot decided for a class ([`ClassPilot`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -210,15 +210,26 @@ impl CarryReport {
                     ),
                 })
                 .collect();
+        // The statistics that decided (`--pilot-statistics`): said where not all three.
+        let judged = match self
+            .classes
+            .iter()
+            .find_map(|c| c.pilot.as_ref()?.verdict.map(|v| v.judged_by))
+        {
+            Some(j) if j != JudgedBy::ALL => format!(", judged by the {} only", j.names()),
+            _ => String::new(),
+        };
         if let Some(p) = self.classes.iter().find_map(|c| c.pilot.as_ref()) {
             out.push(match p.check {
                 Check::Halves => format!(
-                    "            pilot on two halves of the held-out {} (limit z {PILOT_Z}): {}",
+                    "            pilot on two halves of the held-out {} (limit z \
+                     {PILOT_Z}{judged}): {}",
                     p.held_out,
                     pilots.join(", ")
                 ),
                 Check::ReportedOutput => format!(
-                    "            pilot of the reported outputs against {} (limit z {PILOT_Z}): {}",
+                    "            pilot of the reported outputs against {} (limit z \
+                     {PILOT_Z}{judged}): {}",
                     p.held_out,
                     pilots.join(", ")
                 ),

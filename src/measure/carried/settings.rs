@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::closures::Corrections;
+use crate::propagate::higher::pilot::JudgedBy;
 
 /// Where `--order 3|4` applies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -68,6 +69,8 @@ pub struct CarrySettings {
     /// `--pilot` as given (None: for `--carry depth`, fresh on the generated tasks, on
     /// elsewhere: [`pilot_fresh`](Self::pilot_fresh)).
     pub pilot: Option<PilotMode>,
+    /// `--pilot-statistics` as given (None: all three, [`judged`](Self::judged)).
+    pub pilot_statistics: Option<JudgedBy>,
 }
 
 /// Fresh samples `--pilot fresh` draws per sample of the reported set ([`HeldOut::fresh`](crate::measure::held_out::HeldOut::fresh)):
@@ -81,12 +84,27 @@ impl CarrySettings {
     /// Whether a carried run from data is checked by the pilot: on by default under `--carry
     /// depth`, off with `--pilot off`; `--pilot` with `--carry first`, where nothing is
     /// carried to check, is an error naming both flags; so is `--kappa-units` with `--carry
-    /// first`, which carries nothing (it ran without a word, the units ignored: adv35).
+    /// first`, which carries nothing (it ran without a word, the units ignored: adv35), and
+    /// `--pilot-statistics` with `--carry first` or `--pilot off`, where nothing is judged.
     pub fn pilot_on(&self) -> Result<bool> {
         if let (CarryMode::First, Some(r)) = (self.mode, self.kappa_units) {
             return Err(Error::Unsupported(format!(
                 "--kappa-units {r} chooses the units carried through every layer: it needs \
                  --carry depth (with --carry first nothing is carried)"
+            )));
+        }
+        if let (Some(j), true) = (self.pilot_statistics, self.pilot == Some(PilotMode::Off)) {
+            return Err(Error::Unsupported(format!(
+                "--pilot-statistics {} chooses what the pilot judges by: with --pilot off \
+                 nothing is checked",
+                j.flag_value()
+            )));
+        }
+        if let (Some(j), CarryMode::First) = (self.pilot_statistics, self.mode) {
+            return Err(Error::Unsupported(format!(
+                "--pilot-statistics {} chooses what the pilot judges by: it needs --carry depth \
+                 (with --carry first there is no carried output to check)",
+                j.flag_value()
             )));
         }
         match (self.mode, self.pilot) {
@@ -102,6 +120,11 @@ impl CarrySettings {
             (CarryMode::First, None) => Ok(false),
             (CarryMode::Depth, p) => Ok(p != Some(PilotMode::Off)),
         }
+    }
+
+    /// The statistics the pilot judges by: `--pilot-statistics`, else mean, covariance and KL.
+    pub fn judged(&self) -> JudgedBy {
+        self.pilot_statistics.unwrap_or_default()
     }
 
     /// Whether the pilot tests the reported output against fresh samples of a generated task

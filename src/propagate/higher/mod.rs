@@ -54,6 +54,7 @@ pub mod distinct4;
 pub mod factored;
 mod fill;
 pub mod hook;
+mod judged;
 pub mod kappa3_blocks;
 pub mod output_guard;
 pub mod paired;

@@ -87,6 +87,8 @@ use crate::net::{Mlp, OutputPass};
 use crate::stats::gaussian::{precisions, GaussianSampler, KL_RIDGE};
 use crate::stats::Moments;
 
+pub use super::judged::{JudgedBy, Statistic};
+
 /// Standard errors by which the carried output must be further from the pilot's draws than the
 /// Gaussian one (mean or covariance) for the run to be abandoned (module docs).
 pub const PILOT_Z: f64 = 3.0;
@@ -96,18 +98,20 @@ pub const TIE: f64 = 1e-10;
 /// Draws pushed through the network at a time.
 const CHUNK: usize = 1024;
 
-/// The pilot's settings: how many draws per class and the seed of their stream.
+/// The pilot's settings: how many draws per class, the seed of their stream and the
+/// statistics that decide ([`JudgedBy`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pilot {
     pub samples: usize,
     pub seed: u64,
+    pub judged: JudgedBy,
 }
 
 /// The pilot's evidence (module docs), summed over classes: the estimated difference of the
 /// scaled squared errors, carried − Gaussian, of the mean (÷ tr C₂) and the covariance
 /// (÷ ‖C₂‖²_F), and of the Gaussian KL(draws ‖ prediction), each with its z = estimate /
 /// standard error (0 where both predictions tie, or for the KL where no class's KL exists);
-/// `worse` where a z exceeds [`PILOT_Z`].
+/// `worse` where the z of a statistic in `judged_by` exceeds [`PILOT_Z`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct PilotVerdict {
     pub samples: usize,
@@ -118,6 +122,9 @@ pub struct PilotVerdict {
     pub kl_diff: f64,
     pub kl_z: f64,
     pub worse: bool,
+    /// The statistics whose z decides `worse` (all three unless `--pilot-statistics` says
+    /// otherwise).
+    pub judged_by: JudgedBy,
     /// With a jackknife of the start ([`held_out_check`]): the z values from the draws' noise
     /// alone (mean, covariance, KL), beside `mean_z`/`cov_z`/`kl_z`, which count the start's
     /// noise too.
@@ -204,7 +211,13 @@ pub fn pilot_check(
         let mut rng = StdRng::seed_from_u64(pilot.seed.wrapping_add(c as u64));
         draw_outputs(net, from, &start[c], pilot.samples, &mut rng)
     };
-    verdict(carried, gaussian, pilot.samples, draws, &|_, _, _| None)
+    verdict(
+        carried,
+        gaussian,
+        (pilot.samples, pilot.judged),
+        draws,
+        &|_, _, _| None,
+    )
 }
 
 /// The pilot of a data start (`propagate`/`analyze --carry depth` from measured moments): the
@@ -224,12 +237,13 @@ pub fn pilot_check(
 /// independent, so Var T = E_start Var_draws(T | start) + Var_start E_draws(T | start): the
 /// first term is the draws' plug-in variance, the second the jackknife's (with the draws held
 /// fixed, to O(1/(n_start · S))). The verdict then also reports the draws-only z
-/// (`draws_only_z`).
+/// (`draws_only_z`). `judged`: the statistics that decide `worse`.
 pub fn held_out_check(
     carried: &[Moments],
     gaussian: &[Moments],
     held_out: &[MatRef<'_, f64>],
     jackknife: &[Vec<(Moments, Moments)>],
+    judged: JudgedBy,
 ) -> Result<PilotVerdict> {
     same_classes(
         (held_out.len(), "classes of held-out outputs"),
@@ -278,7 +292,7 @@ pub fn held_out_check(
         }
         Ok(y.to_owned())
     };
-    verdict(carried, gaussian, samples, draws, &start_var)
+    verdict(carried, gaussian, (samples, judged), draws, &start_var)
 }
 
 /// Groups of the start half's delete-a-group jackknife ([`held_out_check`]): 10 carried and 10
@@ -302,7 +316,8 @@ pub const JACKKNIFE_GROUPS: usize = 10;
 pub fn replicates_worse(y: MatRef<'_, f64>, reps: &[(Moments, Moments)]) -> Result<[usize; 3]> {
     let mut worse = [0; 3];
     for (k, g) in reps {
-        let v = held_out_check(std::slice::from_ref(k), std::slice::from_ref(g), &[y], &[])?;
+        let (k, g) = (std::slice::from_ref(k), std::slice::from_ref(g));
+        let v = held_out_check(k, g, &[y], &[], JudgedBy::ALL)?;
         worse[0] += usize::from(v.mean_z > PILOT_Z);
         worse[1] += usize::from(v.cov_z > PILOT_Z);
         worse[2] += usize::from(v.kl_z > PILOT_Z);
@@ -354,14 +369,15 @@ fn scaled(m: &Moments, f: f64) -> Moments {
 }
 
 /// The verdict (module docs) from class c's output draws `draws(c)` (outputs × S_c), drawn
-/// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported.
+/// only for a class whose two predictions differ beyond [`TIE`]; `samples` is reported, the
+/// statistics in `judged` decide.
 /// `start_var(c, y)`: the start's variance of class c's unscaled \[T_m, T_C, T_KL\] (None:
 /// not measured), added to the draws'. The KL is tested on a class whose means or covariances
 /// differ and whose two KLs exist (module docs).
 fn verdict(
     carried: &[Moments],
     gaussian: &[Moments],
-    samples: usize,
+    (samples, judged): (usize, JudgedBy),
     draws: &mut dyn FnMut(usize) -> Result<Mat<f64>>,
     start_var: StartVariance<'_>,
 ) -> Result<PilotVerdict> {
@@ -431,7 +447,8 @@ fn verdict(
         cov_z,
         kl_diff: sums[2],
         kl_z,
-        worse: mean_z > PILOT_Z || cov_z > PILOT_Z || kl_z > PILOT_Z,
+        worse: judged.any_above([mean_z, cov_z, kl_z], PILOT_Z),
+        judged_by: judged,
         draws_only_z: with_start.then(|| [0, 1, 2].map(|i| z(sums[i], draws_var[i]))),
         resolution: drawn.then(|| {
             let [e2m, e2c] = gaussian_err.map(|e| e.max(0.0));
@@ -470,8 +487,8 @@ fn gaussian_error(y: MatRef<'_, f64>, g: &Moments) -> [f64; 2] {
 }
 
 impl PilotVerdict {
-    /// No evidence either way from `samples` draws (z 0 for both statistics, not worse).
-    pub fn tie(samples: usize) -> Self {
+    /// No evidence either way from `samples` draws (z 0 for every statistic, not worse).
+    pub fn tie(samples: usize, judged_by: JudgedBy) -> Self {
         PilotVerdict {
             samples,
             mean_diff: 0.0,
@@ -481,6 +498,7 @@ impl PilotVerdict {
             kl_diff: 0.0,
             kl_z: 0.0,
             worse: false,
+            judged_by,
             draws_only_z: None,
             resolution: None,
         }
@@ -520,8 +538,11 @@ impl PilotVerdict {
         format!(
             "the Monte Carlo pilot ({draws}) finds the carried output further from them than \
              the Gaussian closure's (mean z = {:.1}, covariance z = {:.1}, KL z = {:.1}; limit \
-             {PILOT_Z}): {replaced}",
-            self.mean_z, self.cov_z, self.kl_z
+             {PILOT_Z}{}): {replaced}",
+            self.mean_z,
+            self.cov_z,
+            self.kl_z,
+            self.judged_by.clause()
         )
     }
 }
@@ -674,6 +695,7 @@ mod tests {
         let pilot = Pilot {
             samples: 4096,
             seed: 1,
+            judged: JudgedBy::ALL,
         };
         let run = |k: &Moments, g: &Moments| {
             let one = std::slice::from_ref;
@@ -699,7 +721,11 @@ mod tests {
     fn is_deterministic_for_a_seed_and_varies_with_it() {
         let (net, x, t) = setup();
         let run = |seed| {
-            let pilot = Pilot { samples: 512, seed };
+            let pilot = Pilot {
+                samples: 512,
+                seed,
+                judged: JudgedBy::ALL,
+            };
             let one = std::slice::from_ref;
             pilot_check(&net, 0, one(&x), &[off(&t, 0.05)], one(&t), pilot).unwrap()
         };
@@ -713,6 +739,7 @@ mod tests {
         let pilot = Pilot {
             samples: 4096,
             seed: 1,
+            judged: JudgedBy::ALL,
         };
         let two = |a: Moments, b: Moments| [a, b];
         // Class 0 ties, class 1 is worse: the run is worse, on class 1's evidence alone.
@@ -734,6 +761,7 @@ mod tests {
         let pilot = Pilot {
             samples: 2048,
             seed: 5,
+            judged: JudgedBy::ALL,
         };
         let k = [off(&t, 0.2), off(&t, 0.02)];
         let g = [off(&t, 0.1), off(&t, 0.1)];
@@ -746,7 +774,7 @@ mod tests {
             })
             .collect();
         let views: Vec<MatRef<'_, f64>> = held.iter().map(|y| y.as_ref()).collect();
-        let given = held_out_check(&k, &g, &views, &[]).unwrap();
+        let given = held_out_check(&k, &g, &views, &[], JudgedBy::ALL).unwrap();
         assert_eq!(
             (given.mean_z, given.cov_z, given.worse),
             (drawn.mean_z, drawn.cov_z, drawn.worse)
@@ -754,7 +782,7 @@ mod tests {
         assert_eq!(given.samples, 2 * pilot.samples);
         // A class with a single held-out output cannot be checked: an error naming it.
         let one = [held[0].as_ref(), held[1].as_ref().subcols(0, 1)];
-        let err = held_out_check(&k, &g, &one, &[]).unwrap_err();
+        let err = held_out_check(&k, &g, &one, &[], JudgedBy::ALL).unwrap_err();
         assert!(err.to_string().contains("class 1"), "{err}");
     }
 
@@ -786,10 +814,16 @@ mod tests {
     fn the_start_jackknife_adds_its_variance_to_the_draws() {
         let Jackknifed { y, k, g, reps } = jackknifed();
         let one = std::slice::from_ref;
-        let plain = held_out_check(one(&k), one(&g), &[y.as_ref()], &[]).unwrap();
+        let plain = held_out_check(one(&k), one(&g), &[y.as_ref()], &[], JudgedBy::ALL).unwrap();
         assert_eq!(plain.draws_only_z, None);
-        let v =
-            held_out_check(one(&k), one(&g), &[y.as_ref()], std::slice::from_ref(&reps)).unwrap();
+        let v = held_out_check(
+            one(&k),
+            one(&g),
+            &[y.as_ref()],
+            std::slice::from_ref(&reps),
+            JudgedBy::ALL,
+        )
+        .unwrap();
         assert_eq!(
             v.draws_only_z,
             Some([plain.mean_z, plain.cov_z, plain.kl_z])
@@ -815,7 +849,7 @@ mod tests {
         assert!(close(v.kl_z, z(2)), "{v:?}");
         assert!(0.0 < v.cov_z && v.cov_z < plain.cov_z, "{v:?} {plain:?}");
         let same = vec![(k.clone(), g.clone()); 10];
-        let w = held_out_check(one(&k), one(&g), &[y.as_ref()], &[same]).unwrap();
+        let w = held_out_check(one(&k), one(&g), &[y.as_ref()], &[same], JudgedBy::ALL).unwrap();
         assert_eq!(
             (w.mean_z, w.cov_z, w.kl_z),
             (plain.mean_z, plain.cov_z, plain.kl_z)
@@ -837,7 +871,7 @@ mod tests {
                 .map(|(a, b)| (scaled(a, f), scaled(b, f)))
                 .collect();
             let one = std::slice::from_ref;
-            held_out_check(one(&ks), one(&gs), &[ys.as_ref()], &[rs]).unwrap()
+            held_out_check(one(&ks), one(&gs), &[ys.as_ref()], &[rs], JudgedBy::ALL).unwrap()
         };
         let v = check(1.0);
         // Every statistic tested, with the jackknife's variance: z of order 0.4, draws alone > 2.
@@ -867,7 +901,7 @@ mod tests {
         let y = draw_outputs(&net, 0, &x, 4096, &mut rng).unwrap();
         let (k, g) = (off(&t, 0.2), off(&t, 0.1));
         let one = std::slice::from_ref;
-        let alone = held_out_check(one(&k), one(&g), &[y.as_ref()], &[]).unwrap();
+        let alone = held_out_check(one(&k), one(&g), &[y.as_ref()], &[], JudgedBy::ALL).unwrap();
         assert!(alone.mean_z > PILOT_Z && alone.cov_z > PILOT_Z, "{alone:?}");
         let mut reps = vec![(k.clone(), g.clone()); 10];
         assert!(alone.kl_z > PILOT_Z, "{alone:?}");
@@ -940,7 +974,8 @@ mod tests {
         let flat = Moments::gaussian(t.mean.clone(), Mat::zeros(4, 4));
         let mut rng = StdRng::seed_from_u64(3);
         let y = draw_outputs(&net, 0, &x, 64, &mut rng).unwrap();
-        let v = held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()], &[]).unwrap();
+        let v =
+            held_out_check(&[off(&t, 0.1)], &[flat], &[y.as_ref()], &[], JudgedBy::ALL).unwrap();
         assert_eq!((v.mean_z, v.cov_z, v.worse), (0.0, 0.0, false), "{v:?}");
     }
 
@@ -1024,7 +1059,7 @@ mod tests {
     /// statistics keep it (the means equal: a tie; the covariance better, z −9 expected), the
     /// KL statistic abandons it.
     #[test]
-    fn a_carried_output_far_worse_in_kl_only_is_abandoned() {
+    fn a_carried_output_far_worse_in_kl_only_is_abandoned_where_the_kl_is_judged() {
         let n = 3;
         let cov = Mat::from_fn(n, n, |i, j| match (i == j, i) {
             (true, 2) => 0.15,
@@ -1038,11 +1073,32 @@ mod tests {
         let g = Moments::gaussian(mean.clone(), 1.3 * &cov);
         let sampler = GaussianSampler::new(mean.as_ref(), cov.as_ref()).unwrap();
         let y = sampler.sample(4096, &mut StdRng::seed_from_u64(23));
-        let v = held_out_check(&[k], &[g], &[y.as_ref()], &[]).unwrap();
+        let (k, g) = (std::slice::from_ref(&k), std::slice::from_ref(&g));
+        let check = |judged| held_out_check(k, g, &[y.as_ref()], &[], judged);
+        let v = check(JudgedBy::ALL).unwrap();
         assert_eq!(v.mean_z, 0.0, "{v:?}");
         assert!(v.cov_z < -PILOT_Z, "{v:?}");
         assert!(v.kl_z > 2.0 * PILOT_Z && v.kl_diff > 1.0, "{v:?}");
         assert!(v.worse, "{v:?}");
+        // Judged by the mean and covariance only (`--pilot-statistics mean,covariance`): the
+        // same z values, kept; judged by the KL alone, abandoned.
+        let mean_cov = JudgedBy::of(&[Statistic::Mean, Statistic::Covariance]).unwrap();
+        let kept = check(mean_cov).unwrap();
+        assert_eq!(
+            (kept.mean_z, kept.cov_z, kept.kl_z),
+            (v.mean_z, v.cov_z, v.kl_z)
+        );
+        assert!(!kept.worse && kept.judged_by == mean_cov, "{kept:?}");
+        assert!(
+            check(JudgedBy::of(&[Statistic::Kl]).unwrap())
+                .unwrap()
+                .worse
+        );
+        assert!(
+            !check(JudgedBy::of(&[Statistic::Covariance]).unwrap())
+                .unwrap()
+                .worse
+        );
     }
 
     #[test]
@@ -1051,6 +1107,7 @@ mod tests {
         let pilot = Pilot {
             samples: 64,
             seed: 1,
+            judged: JudgedBy::ALL,
         };
         let one = std::slice::from_ref;
         let err = pilot_check(&net, 1, one(&x), one(&t), one(&t), pilot).unwrap_err();
@@ -1063,6 +1120,7 @@ mod tests {
         let pilot = Pilot {
             samples: 1,
             seed: 1,
+            judged: JudgedBy::ALL,
         };
         let one = std::slice::from_ref;
         let err = pilot_check(&net, 0, one(&x), one(&t), one(&t), pilot).unwrap_err();
