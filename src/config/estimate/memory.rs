@@ -27,10 +27,13 @@
 //! fresh tail copied out of it, F·(d' + 1), and their outputs, F·C), in all (n_train + n_test +
 //! 2F)·(d' + 1) + F·C; and `--order 3|4 --carry depth`'s carried state, one class's κ tensors
 //! at the widest stage it carries (`propagate::higher::tensor::tensor_bytes`, or the subset
-//! carry's R units and its N² slices: `measure::carried::kappa_units`). `--carry first`'s κ₃/κ₄
-//! slices are not counted, nor faer's padding of the N × N matrices' columns to a multiple of 8
-//! rows (a few percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial
-//! pass, thirty-third session").
+//! carry's R units and its N² slices: `measure::carried::kappa_units`); and the κ slices the
+//! run measures (`Shape::measuring`: quadratic units, `--order 3|4 --carry first`),
+//! `KAPPA_SQUARES`·C·N² per hidden layer measured; and with T threads `PAIR_SQUARES`·n² for
+//! each of the T − 1 next largest (stage, class) pairs the comparison holds beside the widest.
+//! Not counted: faer's padding of the N × N matrices' columns to a multiple of 8 rows (a few
+//! percent from N ≈ 100 on, and below N = 8 a few KiB: EXPERIMENTS.md, "Adversarial pass,
+//! thirty-third session").
 //!
 //! [`FRESH_PER_REPORTED`]: crate::measure::carried::FRESH_PER_REPORTED
 

@@ -1,5 +1,6 @@
 //! The floating-point work of a run of a [`Shape`], in flop-equivalents: training
-//! ([`training_flops`]) 6P per sample and epoch with each hidden unit's elementwise work and
+//! ([`training_flops`]) 6P per sample and epoch (its GEMMs, counted at
+//! [`TRAINING_GEMM_SPEEDUP`]× the assumed rate) with each hidden unit's elementwise work and
 //! each step's fixed cost, statistics 2P + ΣN² per test sample, propagation ≈ 4N³ per class and
 //! layer from every start layer with each closure's cost ([`propagation_flops`]: quadratic in
 //! the depth), the closure check's draws as training batches, and the Monte Carlo argmax of
