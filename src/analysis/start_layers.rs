@@ -207,7 +207,7 @@ pub fn start_layer_outcomes(
 /// when the theory from the other start layers, at that time per map, would take longer than
 /// [`LONG_RUN_SECONDS`]: start layer l propagates L + 1 − l maps, the L others L(L + 1)/2 in
 /// all, ~`first`·L/2. The estimate before the work counts a closure at 2 µs a unit
-/// (`config::estimate::propagation_flops`); a closure's real cost depends on its input's
+/// (`config::estimate::work::propagation_flops`); a closure's real cost depends on its input's
 /// correlations, which no estimate before the run sees: `analyze` of a tanh network of 20 × 500
 /// units trained one epoch on XOR (most unit pairs strongly correlated, their closure ~10⁴ times
 /// the series' cost) ran over 41 min of CPU without a word (clo51). None at depth 0 or below the

@@ -15,7 +15,7 @@ mod train;
 
 use clap::{Parser, Subcommand};
 
-use corrflow::config::estimate::parse_size;
+use corrflow::config::estimate::sizes::parse_size;
 use corrflow::config::{Field, MAX_THREADS};
 use corrflow::io::limit::{check_thread_room, threads_failed};
 use corrflow::io::thread_count::{available_cores, AskedThreads};

@@ -9,7 +9,7 @@ use indicatif::{
 };
 use serde::Serialize;
 
-use corrflow::config::estimate::BASE_BYTES;
+use corrflow::config::estimate::memory::BASE_BYTES;
 use corrflow::io::{say, MemoryLimit};
 use corrflow::net::train::EpochStats;
 use corrflow::report::json::to_json;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use corrflow::config::estimate::{human_bytes, parse_size};
+use corrflow::config::estimate::sizes::{human_bytes, parse_size};
 use corrflow::io::say;
 use corrflow::sweep::slurm::resources::{parse_slurm_time, slurm_time};
 use corrflow::sweep::slurm::sbatch::{find_sbatch, submit};

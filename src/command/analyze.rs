@@ -16,7 +16,7 @@ use super::{
 };
 use crate::analysis::{analyze_held_out, Analysis, Heatmap};
 use crate::config::defaults::{mc_samples_problem, surrogate_samples_problem};
-use crate::config::estimate::{
+use crate::config::estimate::work::{
     monte_carlo_warning, propagation_warning, surrogate_warning, training_warning,
 };
 use crate::config::provenance::{records, Mismatch, TASK_KEY};
@@ -245,7 +245,7 @@ fn order_without_hidden_layer(net: &Mlp, order: Corrections, what: &str) -> Opti
 /// `--model`), the theory from every start layer (quadratic in the depth), the surrogates'
 /// draws (`--surrogate-samples`) and the Monte Carlo (`net`'s outputs for the analysed set's `classes`, with
 /// `mc_samples` draws from each start layer) may take, when past
-/// [`LONG_RUN_SECONDS`](crate::config::estimate::LONG_RUN_SECONDS), said through `timings`'
+/// [`LONG_RUN_SECONDS`](crate::timing::duration::LONG_RUN_SECONDS), said through `timings`'
 /// notes once, before the work (adv35: 150 classes at the default draws took 75 s of CPU
 /// without a word; adv36's warning was printed on stderr by this library function, after the
 /// training, into the progress lines).

@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::config::defaults;
-use crate::config::estimate::{human_seconds, training_warning, LONG_RUN_SECONDS};
+use crate::config::estimate::work::training_warning;
 use crate::config::provenance::{records, TASK_KEY};
 use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
@@ -20,6 +20,7 @@ use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
 use crate::net::unlearned::{unlearned_warning, Unlearned};
 use crate::net::{model_io, Precision};
+use crate::timing::duration::{human_seconds, LONG_RUN_SECONDS};
 use crate::timing::{TimingSummary, Timings};
 
 /// A numerical failure of the cumulant objective names what the user can change. Its closures

@@ -193,7 +193,7 @@ pub fn thread_address_space() -> u64 {
 /// --task xor` ran from 640 000 KiB (625 MiB) and aborted or panicked below, 103 MiB beyond its
 /// one thread; with 2 threads from 1 160 000 KiB, 89 MiB beyond them; a 1-point XOR `sweep`
 /// from 630 000 KiB (1 thread, 93 MiB beyond) and 1 140 000 KiB (2 threads, 69 MiB beyond).
-/// Less the runs' estimates' fixed part (`config::estimate::BASE_BYTES`, 32 MiB) and their
+/// Less the runs' estimates' fixed part (`config::estimate::memory::BASE_BYTES`, 32 MiB) and their
 /// 2.2 MiB of data, at most 69 MiB is left to this reserve; 98 MiB keeps 29 MiB of margin and
 /// the sum with `BASE_BYTES` at the 130 MiB it was (66 + 64 MiB, adv39).
 const MAIN_ADDRESS_SPACE: u64 = 98 << 20;

@@ -9,7 +9,8 @@ use super::grid::GridPoint;
 use super::record::Record;
 use super::runner::Budget;
 use super::shard::Shard;
-use crate::config::estimate::{human_bytes, Estimate, TimeClass};
+use crate::config::estimate::sizes::human_bytes;
+use crate::config::estimate::{Estimate, TimeClass};
 use crate::error::{Error, Field, Result};
 use crate::io::MemoryLimit;
 

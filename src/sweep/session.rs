@@ -13,7 +13,8 @@ use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
 use super::store::{check_out_folder, read_log, GridIds, LogContents, ResultsLog};
-use crate::config::estimate::{human_duration, mem_available, ASSUMED_FLOPS_PER_THREAD};
+use crate::config::estimate::sizes::mem_available;
+use crate::config::estimate::work::{human_duration, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
 use crate::io::MemoryLimit;
 

@@ -9,7 +9,8 @@
 
 use super::super::grid::{Grid, GridPoint};
 use super::super::shard::Shard;
-use crate::config::estimate::{human_bytes, TimeClass};
+use crate::config::estimate::sizes::human_bytes;
+use crate::config::estimate::TimeClass;
 use crate::config::MAX_THREADS;
 use crate::error::{Error, Result};
 
