@@ -33,4 +33,6 @@ pub use regular::{
     map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,
 };
 pub use std_streams::say;
-pub use zeros::{par_clone, par_zeros, par_zeros_then, resize_for_overwrite, ZeroBits};
+pub use zeros::{
+    copied, filled, par_clone, par_zeros, par_zeros_then, resize_for_overwrite, zeroed, ZeroBits,
+};

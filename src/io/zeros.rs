@@ -152,6 +152,88 @@ pub fn resize_for_overwrite<T: ZeroBits>(m: &mut Mat<T>, rows: usize, cols: usiz
     }
 }
 
+/// A `rows` × `cols` matrix with entry (i, j) = `f(i, j)` (as `Mat::from_fn`), each byte of its
+/// block written once, on the calling thread (the block taken unzeroed, its padding rows
+/// zeroed here). `Mat::from_fn` has the allocator zero the whole block first and then writes
+/// every entry a second time; in the
+/// factored order 3's carry, whose n × n and n × R products are allocated per layer, that
+/// zeroing was 9 % of the CPU samples at relu n = 64, L = 8 (BENCHMARKS.md, sixty-first
+/// session, perf61). `f` runs outside the unzeroed scope: what it allocates is zeroed as usual.
+pub fn filled<T: ZeroBits>(
+    rows: usize,
+    cols: usize,
+    mut f: impl FnMut(usize, usize) -> T,
+) -> Mat<T> {
+    // SAFETY: each call writes the `rows` values of column j from `col`.
+    unsafe {
+        columns_once(rows, cols, |j, col: *mut T| {
+            for i in 0..rows {
+                col.add(i).write(f(i, j));
+            }
+        })
+    }
+}
+
+/// A `rows` × `cols` matrix of zeros (as `Mat::zeros`), its block written once by one
+/// `write_bytes` (padding rows included) instead of zeroed by the allocator and then written
+/// entry by entry.
+pub fn zeroed<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
+    let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
+    let stride = m.col_stride().max(0) as usize;
+    // SAFETY: the block holds `cols` columns of `stride` values; all-zero bits are T's 0.0
+    // (`ZeroBits`); rows ≤ stride and cols are within the capacity, every entry now written.
+    unsafe {
+        std::ptr::write_bytes(m.as_ptr_mut(), 0, cols * stride);
+        m.set_dims(rows, cols);
+    }
+    m
+}
+
+/// A copy of `x` (as `to_owned`), each byte written once (as [`filled`]): a column that is
+/// contiguous in `x` is copied as a slice.
+pub fn copied<T: ZeroBits>(x: faer::MatRef<'_, T>) -> Mat<T> {
+    if x.row_stride() != 1 {
+        return filled(x.nrows(), x.ncols(), |i, j| x[(i, j)]);
+    }
+    // SAFETY: column j of `x` holds `rows` contiguous values (row stride 1), read only, and
+    // each call copies them to `col`.
+    unsafe {
+        columns_once(x.nrows(), x.ncols(), |j, col: *mut T| {
+            std::ptr::copy_nonoverlapping(x.col(j).as_ptr(), col, x.nrows())
+        })
+    }
+}
+
+/// A fresh `rows` × `cols` block taken from the allocator unzeroed ([`super::unzeroed`]), each
+/// column's values written by `write(j, col)` and its padding rows zeroed here, as
+/// [`super::PaddingZeroing`] would have (faer's GEMM reads them).
+///
+/// # Safety
+/// `write(j, col)` must write the `rows` values of column j from `col`, and nothing else.
+unsafe fn columns_once<T: ZeroBits>(
+    rows: usize,
+    cols: usize,
+    mut write: impl FnMut(usize, *mut T),
+) -> Mat<T> {
+    let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
+    // An owned matrix's column stride is its row capacity (≥ rows, whole cache lines).
+    let stride = m.col_stride().max(0) as usize;
+    let base = m.as_ptr_mut();
+    for j in 0..cols {
+        // SAFETY: column j's `stride` values from j·stride lie inside the block of `cols`
+        // columns reserved above (rows ≤ stride): `write` writes its rows, then the padding.
+        unsafe {
+            let col = base.add(j * stride);
+            write(j, col);
+            std::ptr::write_bytes(col.add(rows), 0, stride - rows);
+        }
+    }
+    // SAFETY: rows and cols are within the capacity reserved, and every entry in bounds was
+    // written above (if `write` panics, the matrix is dropped still 0 × 0).
+    unsafe { m.set_dims(rows, cols) };
+    m
+}
+
 /// The block size from which [`resize_for_overwrite`] zeroes a fresh block in parallel: 64
 /// pages.
 const PARALLEL_BYTES: usize = 256 << 10;
@@ -267,6 +349,69 @@ mod tests {
                     .iter()
                     .all(|v| *v == 0.0));
             }
+        }
+    }
+
+    /// The padding rows of `m` (below each column, up to its stride) as one slice per column.
+    fn padding<T: ZeroBits>(m: &Mat<T>) -> Vec<&[T]> {
+        let (r, stride) = (m.nrows(), m.col_stride() as usize);
+        // SAFETY: an owned block of `ncols` columns of `stride` values.
+        let all = unsafe { std::slice::from_raw_parts(m.as_ptr(), stride * m.ncols()) };
+        (0..m.ncols())
+            .map(|j| &all[j * stride + r..(j + 1) * stride])
+            .collect()
+    }
+
+    /// [`filled`], [`zeroed`] and [`copied`] equal `Mat::from_fn`, `Mat::zeros` and
+    /// `to_owned` bit for bit (signed zeros, NaN payloads, subnormals), a strided view's copy
+    /// included, with zero padding rows on memory the heap recycles full of a subnormal (the
+    /// test binary's allocator hands blocks out as they are, as `PaddingZeroing` does inside
+    /// `unzeroed`; a larger block freed first, so that the aligned request is carved out of it).
+    #[test]
+    fn filled_zeroed_and_copied_write_values_and_zero_padding() {
+        let specials = [-0.0, f64::from_bits(0x7ff8_dead_beef_0001), 5e-324, -1.5];
+        let value = |i: usize, j: usize| match (i * 31 + j * 7) % 9 {
+            k if k < 4 => specials[k],
+            k => (i as f64 + 0.5) * (j as f64 - k as f64),
+        };
+        let same = |a: &Mat<f64>, b: &Mat<f64>| {
+            (a.nrows(), a.ncols()) == (b.nrows(), b.ncols())
+                && (0..a.ncols()).all(|j| {
+                    (a.col_as_slice(j).iter().zip(b.col_as_slice(j)))
+                        .all(|(x, y)| x.to_bits() == y.to_bits())
+                })
+        };
+        let zero_padding = |m: &Mat<f64>| {
+            padding(m)
+                .iter()
+                .all(|p| p.iter().all(|v| v.to_bits() == 0))
+        };
+        for (r, c) in SHAPES.into_iter().chain([(13, 100), (64, 9)]) {
+            let want = Mat::<f64>::from_fn(r, c, value);
+            let junk = vec![f64::from_bits(8); 2 * r.next_multiple_of(8) * c + 1024];
+            drop(std::hint::black_box(junk));
+            let got = filled(r, c, value);
+            assert!(same(&got, &want), "filled {r} × {c}");
+            assert!(zero_padding(&got), "filled's padding {r} × {c}");
+            let junk = vec![f64::from_bits(8); 2 * r.next_multiple_of(8) * c + 1024];
+            drop(std::hint::black_box(junk));
+            let z = zeroed::<f64>(r, c);
+            assert!(same(&z, &Mat::zeros(r, c)), "zeroed {r} × {c}");
+            assert!(zero_padding(&z), "zeroed's padding {r} × {c}");
+            let junk = vec![f64::from_bits(8); 2 * r.next_multiple_of(8) * c + 1024];
+            drop(std::hint::black_box(junk));
+            let got = copied(want.as_ref());
+            assert!(same(&got, &want), "copied {r} × {c}");
+            assert!(zero_padding(&got), "copied's padding {r} × {c}");
+            let t = copied(want.transpose());
+            assert!(
+                same(&t, &want.transpose().to_owned()),
+                "copied transpose {r} × {c}"
+            );
+            assert!(zero_padding(&t), "copied transpose's padding {r} × {c}");
+            let f = filled::<f32>(r, c, |i, j| i as f32 - 2.0 * j as f32);
+            assert!((0..c).all(|j| f.col_as_slice(j)
+                == Mat::<f32>::from_fn(r, c, |i, j| i as f32 - 2.0 * j as f32).col_as_slice(j)));
         }
     }
 

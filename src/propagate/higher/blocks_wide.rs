@@ -161,12 +161,12 @@ impl Wide {
         let mut owned: Vec<Option<Factor>> = vec![None; self.factors.len()];
         let mut get = |i: usize| -> Factor {
             owned[i]
-                .get_or_insert_with(|| Arc::new(self.factor_at(i).to_owned()))
+                .get_or_insert_with(|| Arc::new(crate::io::copied(self.factor_at(i))))
                 .clone()
         };
         (self.placed.iter().enumerate())
             .filter(|(_, p)| keep(p))
-            .map(|(k, p)| (self.a_of(k).to_owned(), get(p.x), get(p.y), p.age))
+            .map(|(k, p)| (crate::io::copied(self.a_of(k)), get(p.x), get(p.y), p.age))
             .collect()
     }
 
@@ -211,19 +211,23 @@ impl Wide {
     pub fn g_mapped(&self, sel: &[usize], w: MatRef<'_, f64>) -> Mat<f64> {
         let (n, m) = (self.rows, w.nrows());
         // W times each factor `sel` holds (the others left empty).
-        let mut mapped: Vec<Mat<f64>> = vec![Mat::zeros(0, 0); self.factors.len()];
+        let mut mapped: Vec<Mat<f64>> = vec![crate::io::zeroed(0, 0); self.factors.len()];
         for &k in sel {
             let p = self.placed[k];
             for f in [p.x, p.y] {
                 if mapped[f].ncols() == 0 {
                     let x = self.factor_at(f);
                     let data = map_columns(w, x, &[(0, x.ncols())]);
-                    mapped[f] = MatRef::from_column_major_slice(&data, m, x.ncols()).to_owned();
+                    mapped[f] =
+                        crate::io::copied(MatRef::from_column_major_slice(&data, m, x.ncols()));
                 }
             }
         }
         let cols = sel.iter().map(|&k| self.placed[k].rank).sum();
-        let (mut a, mut xy) = (Mat::<f64>::zeros(n, cols), Mat::<f64>::zeros(m, cols));
+        let (mut a, mut xy) = (
+            crate::io::zeroed::<f64>(n, cols),
+            crate::io::zeroed::<f64>(m, cols),
+        );
         let mut c = 0;
         for &k in sel {
             let p = self.placed[k];
@@ -238,7 +242,7 @@ impl Wide {
             }
             c += p.rank;
         }
-        let mut d = Mat::zeros(n, m);
+        let mut d = crate::io::zeroed(n, m);
         matmul(
             d.as_mut(),
             Accum::Replace,
@@ -297,7 +301,7 @@ impl Wide {
             }
         }
         let xy = MatRef::from_column_major_slice(&xy, n, cols);
-        let mut g = Mat::zeros(n, n);
+        let mut g = crate::io::zeroed(n, n);
         matmul(
             g.as_mut(),
             Accum::Replace,
@@ -367,7 +371,7 @@ impl Wide {
             }
             MatRef::from_column_major_slice(&gathered, n, cols)
         };
-        let mut l = Mat::<f64>::zeros(n, cols);
+        let mut l = crate::io::zeroed::<f64>(n, cols);
         for &k in sel {
             let p = self.placed[k];
             let (x, y) = (self.factors[p.x].0, self.factors[p.y].0);
@@ -382,7 +386,7 @@ impl Wide {
                 }
             }
         }
-        let mut h = Mat::zeros(n, n);
+        let mut h = crate::io::zeroed(n, n);
         matmul(
             h.as_mut(),
             Accum::Replace,

@@ -269,7 +269,7 @@ impl ChaosRule {
         });
         Increments {
             mean,
-            cov: Mat::from_fn(n, n, |i, j| cov[i + n * j]),
+            cov: crate::io::filled(n, n, |i, j| cov[i + n * j]),
         }
     }
 
@@ -283,7 +283,7 @@ impl ChaosRule {
         let cov = pair_matrix(&self.beyond_pair, &src, |b| {
             moment(&self.beyond, h, &[b, b])
         });
-        Mat::from_fn(n, n, |i, j| cov[i + n * j])
+        crate::io::filled(n, n, |i, j| cov[i + n * j])
     }
 
     /// Writes z's κ₃ (and, at order 4, κ₄) into `k3` (`k4`), resized to h's width: the
@@ -331,7 +331,7 @@ impl ChaosRule {
         let z = Reduced { dm: &dm, p: &p };
         fill3(&self.patterns, &src, &z, k3, |t| self.entry(h, &z, None, t));
         let n = h.units.len();
-        let s = Mat::from_fn(n, n, |a, b| k3.get(&[a, a, b]));
+        let s = crate::io::filled(n, n, |a, b| k3.get(&[a, a, b]));
         let paired = self.paired_from(h, &src, &z, &s);
         then(&src, &z, k3, paired)
     }

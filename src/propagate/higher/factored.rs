@@ -49,10 +49,21 @@ use crate::error::{Error, Result};
 
 /// κ₃ = Sym(Σ_r F₀\[·,r\] ⊗ F₁\[·,r\] ⊗ F₂\[·,r\] + Σ_t P₀\[·,t\] ⊗ P₀\[·,t\] ⊗ P₁\[·,t\]) over N
 /// units (module docs): general terms and terms with two equal factors.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Factored {
     pub factors: [Mat<f64>; 3],
     pub pairs: [Mat<f64>; 2],
+}
+
+/// Each factor copied with its block written once ([`crate::io::copied`]), not zeroed by the
+/// allocator first: the carry clones h's factors at every layer (`Carry::star4_of`).
+impl Clone for Factored {
+    fn clone(&self) -> Self {
+        Factored {
+            factors: std::array::from_fn(|k| crate::io::copied(self.factors[k].as_ref())),
+            pairs: std::array::from_fn(|k| crate::io::copied(self.pairs[k].as_ref())),
+        }
+    }
 }
 
 /// What an arm of a star reads: the matrix M\[g, x\] for centre unit g and arm unit x.
@@ -197,7 +208,7 @@ impl StarTerms {
     ) -> (Factored, Mat<f64>) {
         let n = units.len();
         let a = |d: u8, u: usize| units[u].b[1][d as usize];
-        let mut own = Mat::zeros(n, n);
+        let mut own = crate::io::zeroed(n, n);
         let full = self.full.filter(|_| k3.rank() > 0);
         if let Some((coef, d)) = full {
             let scale = |f: &mut Mat<f64>, c: f64| {
@@ -214,7 +225,7 @@ impl StarTerms {
             scale(f2, 1.0);
             scale(p0, 1.0);
             scale(p1, coef);
-            own = Mat::from_fn(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
+            own = crate::io::filled(n, n, |i, k| coef * a(d, i) * a(d, i) * a(d, k) * s[(i, k)]);
         } else {
             for p in &mut k3.pairs {
                 fit(p, n, 0);
@@ -233,7 +244,10 @@ impl StarTerms {
         };
         // M[g,·] as column g: Σ and S transposed (S's own columns for K3Far), and each
         // degree's coefficients A_d(x) as one vector, so the sums below run down columns.
-        let (cov_t, s_t) = (cov.transpose().to_owned(), s.transpose().to_owned());
+        let (cov_t, s_t) = (
+            crate::io::copied(cov.transpose()),
+            crate::io::copied(s.transpose()),
+        );
         let along = |kind: Arm, g: usize| -> &[f64] {
             match kind {
                 Arm::Cov => cov_t.col_as_slice(g),
@@ -250,7 +264,7 @@ impl StarTerms {
             let at = match merged.iter().position(|(k, _)| *k == st.arms[0]) {
                 Some(at) => at,
                 None => {
-                    merged.push((st.arms[0], Mat::zeros(n, n)));
+                    merged.push((st.arms[0], crate::io::zeroed(n, n)));
                     merged.len() - 1
                 }
             };
@@ -271,8 +285,8 @@ impl StarTerms {
             fit(f, n, r + merged.len() * n);
         }
         for (b, ((kind, d), y)) in merged.into_iter().enumerate() {
-            let x = Mat::from_fn(n, n, |x, g| a(d, x) * matrix(kind, g, x));
-            own += Mat::from_fn(n, n, |i, k| {
+            let x = crate::io::filled(n, n, |x, g| a(d, x) * matrix(kind, g, x));
+            own += crate::io::filled(n, n, |i, k| {
                 (x[(i, k)] * y[(i, k)] + x[(i, i)] * y[(k, i)] + y[(i, i)] * x[(k, i)]) / 3.0
             });
             let at = r + b * n;
@@ -307,8 +321,12 @@ impl Factored {
     /// The zero tensor over `n` units (rank 0).
     pub fn zeros(n: usize) -> Self {
         Factored {
-            factors: [Mat::zeros(n, 0), Mat::zeros(n, 0), Mat::zeros(n, 0)],
-            pairs: [Mat::zeros(n, 0), Mat::zeros(n, 0)],
+            factors: [
+                crate::io::zeroed(n, 0),
+                crate::io::zeroed(n, 0),
+                crate::io::zeroed(n, 0),
+            ],
+            pairs: [crate::io::zeroed(n, 0), crate::io::zeroed(n, 0)],
         }
     }
 
@@ -346,10 +364,10 @@ impl Factored {
     /// elsewhere: [`super::star4::Star4::next_slice`]).
     pub fn slice_from(&self, r0: usize, t0: usize) -> Mat<f64> {
         let n = self.dim();
-        let mut out = Mat::zeros(n, n);
+        let mut out = crate::io::zeroed(n, n);
         let ([f0, f1, f2], [p0, p1]) = (&self.factors, &self.pairs);
         let widest = f0.ncols().max(p0.ncols());
-        let mut had = Mat::zeros(n, SLICE_BLOCK.min(widest));
+        let mut had = crate::io::zeroed(n, SLICE_BLOCK.min(widest));
         // (Hadamard pair, the other factor, weight) of the three pairings of the general
         // terms and the two distinct ones of the pairs.
         let third = 1.0 / 3.0;
@@ -401,14 +419,14 @@ impl Factored {
             )));
         }
         let e = s - own;
-        let q = Mat::from_fn(
+        let q = crate::io::filled(
             n,
             n,
             |k, i| if k == i { e[(i, i)] } else { 3.0 * e[(i, k)] },
         );
         let m = w.nrows();
         let widest = self.factors[0].ncols().max(self.pairs[0].ncols());
-        let mut scratch = Mat::zeros(m, MAP_BLOCK.min(widest));
+        let mut scratch = crate::io::zeroed(m, MAP_BLOCK.min(widest));
         let shared = self.third_is_first_pairs();
         let [f0, f1, f2] = &mut self.factors;
         for f in [f0, f1] {

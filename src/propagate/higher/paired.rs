@@ -82,7 +82,7 @@ pub struct Paired(pub Mat<f64>);
 impl Paired {
     /// The zero paired tensor over `n` units (a Gaussian stage).
     pub fn zeros(n: usize) -> Self {
-        Paired(Mat::zeros(n, n))
+        Paired(crate::io::zeroed(n, n))
     }
 }
 
@@ -116,8 +116,8 @@ pub fn paired_affine_flops(m: usize, n: usize) -> f64 {
 /// The first pairing of the map (module docs): W∘W, T = (W∘W)P and (W∘W)P(W∘W)ᵀ.
 pub(super) fn first_pairing(w: MatRef<'_, f64>, p: &Mat<f64>) -> [Mat<f64>; 3] {
     let (m, n) = (w.nrows(), w.ncols());
-    let w2 = Mat::from_fn(m, n, |i, a| w[(i, a)] * w[(i, a)]);
-    let mut t = Mat::zeros(m, n);
+    let w2 = crate::io::filled(m, n, |i, a| w[(i, a)] * w[(i, a)]);
+    let mut t = crate::io::zeroed(m, n);
     matmul(
         t.as_mut(),
         Accum::Replace,
@@ -126,7 +126,7 @@ pub(super) fn first_pairing(w: MatRef<'_, f64>, p: &Mat<f64>) -> [Mat<f64>; 3] {
         1.0,
         Par::rayon(0),
     );
-    let mut q = Mat::zeros(m, m);
+    let mut q = crate::io::zeroed(m, m);
     matmul(
         q.as_mut(),
         Accum::Replace,
@@ -145,8 +145,8 @@ pub fn affine_paired(w: MatRef<'_, f64>, p: &Paired) -> Paired {
     let [_, _, mut q] = first_pairing(w, p);
     let pairs: Vec<(usize, usize)> = (0..n).flat_map(|b| (0..b).map(move |a| (a, b))).collect();
     let per_block = (BLOCK_ENTRIES / m.max(1)).max(1);
-    let mut k = Mat::<f64>::zeros(0, 0);
-    let mut kp = Mat::<f64>::zeros(0, 0);
+    let mut k = crate::io::zeroed::<f64>(0, 0);
+    let mut kp = crate::io::zeroed::<f64>(0, 0);
     for block in pairs.chunks(per_block) {
         k.resize_with(m, block.len(), |_, _| 0.0);
         kp.resize_with(m, block.len(), |_, _| 0.0);

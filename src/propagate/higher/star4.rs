@@ -194,8 +194,8 @@ impl HKappa3 {
             HKappa3::Dense(t) => {
                 // Per a, the contiguous N × N block K_a[b,c] = κ₃[b,c,a] (symmetric, first
                 // index fastest): (U K_a Uᵀ)_jj = Σ_b U_jb (K_a Uᵀ)[b,j], one scratch reused.
-                let mut total = Mat::zeros(n, m);
-                let mut ku = Mat::<f64>::zeros(n, m);
+                let mut total = crate::io::zeroed(n, m);
+                let mut ku = crate::io::zeroed::<f64>(n, m);
                 for (a, block) in t.data().chunks_exact(n * n).enumerate() {
                     let k = MatRef::from_column_major_slice(block, n, n);
                     matmul(
@@ -246,8 +246,8 @@ impl HKappa3 {
                 terms.push((&f.pairs[0], q[0], q[1], 2.0, shared));
                 terms.push((&f.pairs[1], q[0], q[0], 1.0, false));
                 let widest = f.factors[0].ncols().max(f.pairs[0].ncols());
-                let mut had = Mat::<f64>::zeros(m, widest);
-                let mut total = Mat::<f64>::zeros(n, m);
+                let mut had = crate::io::zeroed::<f64>(m, widest);
+                let mut total = crate::io::zeroed::<f64>(n, m);
                 for (x, y, z, weight, plus_general) in terms {
                     let mut hy = had.as_mut().subcols_mut(0, x.ncols());
                     hy.copy_from(y);
@@ -282,7 +282,7 @@ impl HKappa3 {
         let dense;
         let s = match self {
             HKappa3::Dense(t) => {
-                dense = Mat::from_fn(n, n, |a, b| t.get(&[a, a, b]));
+                dense = crate::io::filled(n, n, |a, b| t.get(&[a, a, b]));
                 &dense
             }
             HKappa3::Factored(h) => &h.slice,
@@ -290,7 +290,7 @@ impl HKappa3 {
         let u2 = hadamard(u, u);
         let same = gemm(u2.as_ref(), s.as_ref());
         let at_a = gemm(u, s.transpose());
-        Mat::from_fn(n, m, |a, j| {
+        crate::io::filled(n, m, |a, j| {
             let ua = u[(j, a)];
             total[(a, j)] - same[(j, a)] - 2.0 * ua * at_a[(j, a)] + 2.0 * ua * ua * s[(a, a)]
         })
@@ -299,14 +299,12 @@ impl HKappa3 {
 
 /// The element-wise product X ∘ Y.
 fn hadamard(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = x.to_owned();
-    zip!(out.as_mut(), y).for_each(|unzip!(o, y)| *o *= *y);
-    out
+    crate::io::filled(x.nrows(), x.ncols(), |i, j| x[(i, j)] * y[(i, j)])
 }
 
 /// A · B, computed by faer.
 pub(super) fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
+    let mut out = crate::io::zeroed(a.nrows(), b.ncols());
     matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
     out
 }
@@ -333,7 +331,7 @@ impl Star4 {
     pub fn new(cov: &Mat<f64>, units: &[UnitChaos]) -> Self {
         let n = units.len();
         Star4 {
-            hollow: Mat::from_fn(n, n, |a, b| if a == b { 0.0 } else { cov[(a, b)] }),
+            hollow: crate::io::filled(n, n, |a, b| if a == b { 0.0 } else { cov[(a, b)] }),
             beta: units.iter().map(|u| u.b[1][1]).collect(),
             gamma: units.iter().map(|u| u.b[1][2]).collect(),
             alpha: units.iter().map(|u| u.b[2][1]).collect(),
@@ -390,7 +388,7 @@ impl Star4 {
 
     /// U = W diag(β), M × N.
     fn scaled(&self, w: MatRef<'_, f64>) -> Mat<f64> {
-        Mat::from_fn(w.nrows(), w.ncols(), |j, b| w[(j, b)] * self.beta[b])
+        crate::io::filled(w.nrows(), w.ncols(), |j, b| w[(j, b)] * self.beta[b])
     }
 
     /// D\[a,j\] = (W Q_a Wᵀ)_jj (module docs), N × M; `total`: the full contraction of h's κ₃
@@ -405,7 +403,7 @@ impl Star4 {
         });
         if self.sigma_free() {
             // The Σ terms below are exact zeros: s_a · (…) and the γ products vanish.
-            return Mat::from_fn(n, m, |a, j| {
+            return crate::io::filled(n, m, |a, j| {
                 self.alpha[a] * k3.as_ref().map_or(0.0, |t| t[(a, j)])
             });
         }
@@ -413,15 +411,15 @@ impl Star4 {
         // G = U Σ̊ (M × N).
         let g = gemm(wb.as_ref(), sg);
         // Σ_b W_jb² v_a[b]² = [(W∘W) diag(β²) (Σ̊∘Σ̊)]_ja.
-        let sq = Mat::from_fn(n, n, |a, b| sg[(a, b)] * sg[(a, b)]);
-        let wbb = Mat::from_fn(m, n, |j, b| wb[(j, b)] * wb[(j, b)]);
+        let sq = crate::io::filled(n, n, |a, b| sg[(a, b)] * sg[(a, b)]);
+        let wbb = crate::io::filled(m, n, |j, b| wb[(j, b)] * wb[(j, b)]);
         let diag = gemm(wbb.as_ref(), sq.as_ref());
         // Σ_b Σ̊_ab γ_b W_jb G[j,b] and Σ_b Σ̊_ab² γ_b W_jb.
-        let x = Mat::from_fn(n, m, |b, j| self.gamma[b] * w[(j, b)] * g[(j, b)]);
+        let x = crate::io::filled(n, m, |b, j| self.gamma[b] * w[(j, b)] * g[(j, b)]);
         let star_b = gemm(sg, x.as_ref());
-        let wg = Mat::from_fn(n, m, |b, j| self.gamma[b] * w[(j, b)]);
+        let wg = crate::io::filled(n, m, |b, j| self.gamma[b] * w[(j, b)]);
         let back = gemm(sq.as_ref(), wg.as_ref());
-        Mat::from_fn(n, m, |a, j| {
+        crate::io::filled(n, m, |a, j| {
             let third = k3.as_ref().map_or(0.0, |t| t[(a, j)]);
             self.s[a] * (g[(j, a)] * g[(j, a)] - diag[(j, a)])
                 + self.alpha[a]
@@ -440,9 +438,9 @@ impl Star4 {
     pub fn image_with(&self, w: MatRef<'_, f64>, total: Option<&Mat<f64>>) -> Mat<f64> {
         let d = self.contracted(w, total);
         let (m, n) = (w.nrows(), w.ncols());
-        let w2 = Mat::from_fn(m, n, |i, a| w[(i, a)] * w[(i, a)]);
+        let w2 = crate::io::filled(m, n, |i, a| w[(i, a)] * w[(i, a)]);
         let f = gemm(w2.as_ref(), d.as_ref());
-        Mat::from_fn(m, m, |i, j| {
+        crate::io::filled(m, m, |i, j| {
             if i == j {
                 6.0 * f[(i, i)]
             } else {

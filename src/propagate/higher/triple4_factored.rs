@@ -81,7 +81,7 @@
 use std::sync::Arc;
 
 use faer::linalg::matmul::matmul;
-use faer::{unzip, zip, Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, MatRef, Par};
 
 use super::blocks_wide::{diagonal, distinct_columns, Factor, Wide};
 use super::chaos::UnitChaos;
@@ -111,32 +111,24 @@ pub enum Dropped {
 /// other terms are zeros.
 fn gemm(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
     if let Some(d) = diagonal(b) {
-        return Mat::from_fn(a.nrows(), b.ncols(), |i, j| a[(i, j)] * d[j]);
+        return crate::io::filled(a.nrows(), b.ncols(), |i, j| a[(i, j)] * d[j]);
     }
     if let Some(d) = diagonal(a) {
-        return Mat::from_fn(a.nrows(), b.ncols(), |i, j| d[i] * b[(i, j)]);
+        return crate::io::filled(a.nrows(), b.ncols(), |i, j| d[i] * b[(i, j)]);
     }
-    let mut out = Mat::zeros(a.nrows(), b.ncols());
+    let mut out = crate::io::zeroed(a.nrows(), b.ncols());
     matmul(out.as_mut(), Accum::Replace, a, b, 1.0, Par::rayon(0));
     out
 }
 
 /// The element-wise product.
 fn hadamard(x: MatRef<'_, f64>, y: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = x.to_owned();
-    zip!(out.as_mut(), y).for_each(|unzip!(o, y)| *o *= *y);
-    out
+    crate::io::filled(x.nrows(), x.ncols(), |i, j| x[(i, j)] * y[(i, j)])
 }
 
 /// diag(d) · X, a column at a time.
 fn scale_rows(d: &[f64], x: MatRef<'_, f64>) -> Mat<f64> {
-    let mut out = x.to_owned();
-    for r in 0..out.ncols() {
-        for (o, &di) in out.col_as_slice_mut(r).iter_mut().zip(d) {
-            *o *= di;
-        }
-    }
-    out
+    crate::io::filled(x.nrows(), x.ncols(), |i, r| x[(i, r)] * d[i])
 }
 
 /// One block Σ_r A\[a,r\] ½(X\[b,r\] Y\[c,r\] + X\[c,r\] Y\[b,r\]) (module docs), with the layer
@@ -285,11 +277,11 @@ impl Unpaired4Factored {
                 seen.push(sums);
             }
         }
-        let diag = Mat::from_fn(n, n, |a, b| {
+        let diag = crate::io::filled(n, n, |a, b| {
             -g[(a, b)] + if a == b { 2.0 * h[(a, a)] } else { 0.0 }
         });
         let eye = Arc::new(Mat::<f64>::identity(n, n));
-        let rows = Arc::new(Mat::from_fn(n, n, |c, a| -2.0 * h[(a, c)]));
+        let rows = Arc::new(crate::io::filled(n, n, |c, a| -2.0 * h[(a, c)]));
         z.push((diag.as_ref(), &eye, &eye), false, 0);
         z.push((eye.as_ref().as_ref(), &eye, &rows), true, 0);
         for k in &grouped {
@@ -384,9 +376,9 @@ impl Unpaired4Factored {
         // F(i;i,j) = ½[(A'∘X')Y'ᵀ + (A'∘Y')X'ᵀ]_ij over every block, P's included.
         let f = &h_kept + mapped.h_form(&rest);
         let p = &self.paired.0;
-        let w3p = Mat::from_fn(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
+        let w3p = crate::io::filled(m, n, |i, a| w2[(i, a)] * w[(i, a)] * p[(a, a)]);
         let once = gemm(w3p.as_ref(), w.transpose());
-        let triple = Mat::from_fn(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
+        let triple = crate::io::filled(m, m, |i, j| 3.0 * f[(i, j)] - 2.0 * once[(i, j)]);
         let blocks: Vec<Block> = (mapped.blocks(|p| p.age <= generations).into_iter())
             .map(|(a, x, y, age)| Block {
                 a,
@@ -429,7 +421,7 @@ impl Unpaired4Factored {
     pub fn triple_map(&self, w: MatRef<'_, f64>) -> Mat<f64> {
         let (m, n) = (w.nrows(), w.ncols());
         let s = gemm(w, self.triple.transpose());
-        let left = Mat::from_fn(m, n, |i, a| {
+        let left = crate::io::filled(m, n, |i, a| {
             let x = w[(i, a)];
             x * x * x
         });
@@ -437,7 +429,7 @@ impl Unpaired4Factored {
             gemm(left.as_ref(), self.triple.as_ref()).as_ref(),
             w.transpose(),
         );
-        let ws = Mat::from_fn(m, n, |i, a| 3.0 * w[(i, a)] * w[(i, a)] * s[(i, a)]);
+        let ws = crate::io::filled(m, n, |i, a| 3.0 * w[(i, a)] * w[(i, a)] * s[(i, a)]);
         matmul(
             out.as_mut(),
             Accum::Add,
@@ -486,11 +478,11 @@ impl Unpaired4Factored {
             .filter(|&k| with_paired && !z.placed[k].diagonal)
             .collect();
         let width = general.iter().map(|&k| z.placed[k].rank).sum();
-        let mut e = Mat::<f64>::zeros(n, m);
+        let mut e = crate::io::zeroed::<f64>(n, m);
         let (mut a, mut x, mut y) = (
-            Mat::<f64>::zeros(n, width),
-            Mat::<f64>::zeros(m, width),
-            Mat::<f64>::zeros(m, width),
+            crate::io::zeroed::<f64>(n, width),
+            crate::io::zeroed::<f64>(m, width),
+            crate::io::zeroed::<f64>(m, width),
         );
         let mut col = 0;
         for k in 0..z.placed.len() {
@@ -511,12 +503,12 @@ impl Unpaired4Factored {
                 col += rank;
             }
         }
-        let we = Mat::from_fn(m, n, |i, a| 3.0 * w[(i, a)] * e[(a, i)]);
+        let we = crate::io::filled(m, n, |i, a| 3.0 * w[(i, a)] * e[(a, i)]);
         let mut t = gemm(we.as_ref(), w.transpose());
-        let mut split = Mat::<f64>::zeros(m, m);
-        let mut v = Mat::<f64>::zeros(n, m);
+        let mut split = crate::io::zeroed::<f64>(m, m);
+        let mut v = crate::io::zeroed::<f64>(n, m);
         for i in (0..m).filter(|_| with_paired) {
-            let scaled = Mat::from_fn(n, width, |b, r| a[(b, r)] * x[(i, r)]);
+            let scaled = crate::io::filled(n, width, |b, r| a[(b, r)] * x[(i, r)]);
             matmul(
                 v.as_mut(),
                 Accum::Replace,
@@ -535,7 +527,7 @@ impl Unpaired4Factored {
         if !with_paired {
             return (None, t);
         }
-        let p = Mat::from_fn(m, m, |i, j| {
+        let p = crate::io::filled(m, m, |i, j| {
             if i == j {
                 0.0
             } else {
@@ -614,7 +606,10 @@ impl Unpaired4Factored {
             .filter(|&k| z.placed[k].diagonal)
             .collect();
         let width = diagonal.iter().map(|&k| z.placed[k].rank).sum();
-        let (mut wx, mut wy) = (Mat::<f64>::zeros(m, width), Mat::<f64>::zeros(m, width));
+        let (mut wx, mut wy) = (
+            crate::io::zeroed::<f64>(m, width),
+            crate::io::zeroed::<f64>(m, width),
+        );
         let mut col = 0;
         for &k in &diagonal {
             let (a, x, y) = (z.a_of(k), h.x(k), h.y(k));
@@ -632,7 +627,7 @@ impl Unpaired4Factored {
             let ws = hadamard(w, sw.as_ref());
             gemm(ws.as_ref(), w2.transpose()) * faer::Scale(2.0)
         });
-        let image = Mat::from_fn(m, m, |i, j| {
+        let image = crate::io::filled(m, m, |i, j| {
             // The diagonal blocks' split term is ½(split + splitᵀ); the others' is kept at
             // i = j, where it is their part of e, e − split.
             let rest = if i == j {
@@ -655,19 +650,21 @@ pub fn fresh_blocks(star: &Star4) -> Vec<Block> {
     let bs = Arc::new(scale_rows(&star.beta, sg.as_ref()));
     vec![
         Block::new(
-            Mat::from_fn(n, n, |a, r| if a == r { star.s[a] } else { 0.0 }),
+            crate::io::filled(n, n, |a, r| if a == r { star.s[a] } else { 0.0 }),
             true,
             bs.clone(),
             bs.clone(),
         ),
         Block::new(
-            Mat::from_fn(n, n, |a, r| 4.0 * star.alpha[a] * sg[(a, r)]),
+            crate::io::filled(n, n, |a, r| 4.0 * star.alpha[a] * sg[(a, r)]),
             false,
-            Arc::new(Mat::from_fn(
-                n,
-                n,
-                |b, r| if b == r { star.gamma[b] } else { 0.0 },
-            )),
+            Arc::new(crate::io::filled(n, n, |b, r| {
+                if b == r {
+                    star.gamma[b]
+                } else {
+                    0.0
+                }
+            })),
             bs,
         ),
     ]
@@ -715,11 +712,11 @@ pub fn carried_blocks(h: &Unpaired4Factored, units: &[UnitChaos]) -> Vec<Block> 
         let n = units.len();
         let (g, hh) = (&hs.g, &hs.h);
         Arc::new(Sums {
-            g: Mat::from_fn(n, n, |a, b| {
+            g: crate::io::filled(n, n, |a, b| {
                 b22[a] * beta[b] * beta[b] * g[(a, b)]
                     + 2.0 * alpha[a] * beta[b] * gamma[b] * hh[(b, a)]
             }),
-            h: Mat::from_fn(n, n, |a, c| {
+            h: crate::io::filled(n, n, |a, c| {
                 (b22[a] * beta[a] + alpha[a] * gamma[a]) * beta[c] * hh[(a, c)]
                     + alpha[a] * beta[a] * gamma[c] * g[(c, a)]
             }),

@@ -237,7 +237,7 @@ impl Carry {
                     .map(|hq| PairedTriple::new(pre.clone(), hq.triple().clone()));
                 None
             };
-            o.k4_iijj = Some(pre.0.clone());
+            o.k4_iijj = Some(crate::io::copied(pre.0.as_ref()));
             self.unpaired_pre.resize(c + 1, None);
             self.unpaired_pre[c] = h;
         }
@@ -330,7 +330,7 @@ impl Carry {
                     "the affine map of the carried κ slices into width {m} overflowed"
                 )));
             }
-            o.k3_iij = Some(s.k3_aab.clone());
+            o.k3_iij = Some(crate::io::copied(s.k3_aab.as_ref()));
             o.k4_iijj = Some(
                 s.k4.as_ref()
                     .map_or_else(|| Mat::zeros(m, m), |k| k[0].clone()),
@@ -386,7 +386,7 @@ impl Carry {
         } else if let (true, Some(stars)) = (factored, &self.stars) {
             star.with_kappa3(HKappa3::factored_with_slice(
                 self.fh[c].clone(),
-                self.sliced[c].k3_aab.clone(),
+                crate::io::copied(self.sliced[c].k3_aab.as_ref()),
                 stars.full_is_beta(),
             ))
         } else {
