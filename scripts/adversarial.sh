@@ -4826,4 +4826,54 @@ sys.exit(bad)
 PY53
 implausible=$((implausible + $?))
 
+# 54. Sixty-first session (lead): `--pilot-statistics LIST` (EXPERIMENTS.md "The pilot judged by
+# the benchmark's own errors"). Refused naming the flag: an empty list, an empty entry, a name
+# outside mean/covariance/kl, with --carry first, with --pilot off. Run: the fresh check of
+# xor (default) and the halves check (`--pilot on`), `propagate` and `analyze`; every class
+# verdict names the judged statistics (`judged_by`) and is worse exactly where one of their z
+# exceeds 3 (the others' z reported, not judged).
+D54=$W/d54
+mkdir -p "$D54"
+"$BIN" --threads 1 train --task xor --hidden 4,4,4 --epochs 1 --out "$D54/m.safetensors" >/dev/null 2>&1
+P54=(--threads 1 propagate --model "$D54/m.safetensors" --task xor --order 3)
+for v in "" "mean,,kl" "variance" "mean;kl"; do
+  check "--pilot-statistics '$v'" --pilot-statistics "${P54[@]}" --carry depth --pilot-statistics "$v"
+done
+check "--pilot-statistics, --carry first" "--pilot-statistics mean" "${P54[@]}" --pilot-statistics mean
+check "--pilot-statistics, --pilot off" "--pilot off" "${P54[@]}" --carry depth --pilot off --pilot-statistics kl
+check "propagate --pilot-statistics mean" + "${P54[@]}" --carry depth --pilot-statistics mean --json
+cp "$W/out" "$D54/p-mean.json"
+check "propagate --pilot on --pilot-statistics covariance,KL" + "${P54[@]}" --carry depth --pilot on --pilot-statistics covariance,KL --json
+cp "$W/out" "$D54/p-on.json"
+check "analyze --pilot-statistics mean,covariance" + --threads 1 analyze --model "$D54/m.safetensors" --task xor --order 4 --carry depth --mc-samples 2000 --pilot-statistics mean,covariance --json
+cp "$W/out" "$D54/a.json"
+python3 - "$D54" <<'PY54'
+import json, sys
+d = sys.argv[1]
+bad = 0
+for name, judged in (("p-mean", ["mean"]), ("p-on", ["covariance", "KL"]), ("a", ["mean", "covariance"])):
+    try:
+        r = json.load(open(f"{d}/{name}.json"))
+    except (OSError, ValueError):
+        continue
+    reports = r["carried"] if isinstance(r.get("carried"), list) else [r.get("carried")]
+    z = {"mean": "mean_z", "covariance": "cov_z", "KL": "kl_z"}
+    seen = 0
+    for rep in reports:
+        for c in (rep or {}).get("classes", []):
+            p = c.get("pilot") or {}
+            if "judged_by" not in p:
+                continue
+            seen += 1
+            worse = any(p[z[s]] > 3 for s in judged)
+            if p["judged_by"] != judged or p["worse"] != worse:
+                bad += 1
+                print(f"{name}: class {c['class']} judged_by {p['judged_by']} worse {p['worse']}, z {[p[v] for v in z.values()]}")
+    if seen == 0:
+        bad += 1
+        print(f"{name}: no class verdict names the judged statistics")
+sys.exit(bad)
+PY54
+implausible=$((implausible + $?))
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
