@@ -93,17 +93,17 @@ impl CarrySettings {
                  --carry depth (with --carry first nothing is carried)"
             )));
         }
-        if let (Some(j), true) = (self.pilot_statistics, self.pilot == Some(PilotMode::Off)) {
+        // Nothing to judge: `--pilot off` named first where both flags leave nothing.
+        let unjudged = match (self.pilot, self.mode) {
+            (Some(PilotMode::Off), _) => Some("with --pilot off nothing is checked"),
+            (_, CarryMode::First) => Some(
+                "it needs --carry depth (with --carry first there is no carried output to check)",
+            ),
+            _ => None,
+        };
+        if let (Some(j), Some(why)) = (self.pilot_statistics, unjudged) {
             return Err(Error::Unsupported(format!(
-                "--pilot-statistics {} chooses what the pilot judges by: with --pilot off \
-                 nothing is checked",
-                j.flag_value()
-            )));
-        }
-        if let (Some(j), CarryMode::First) = (self.pilot_statistics, self.mode) {
-            return Err(Error::Unsupported(format!(
-                "--pilot-statistics {} chooses what the pilot judges by: it needs --carry depth \
-                 (with --carry first there is no carried output to check)",
+                "--pilot-statistics {} chooses what the pilot judges by: {why}",
                 j.flag_value()
             )));
         }
