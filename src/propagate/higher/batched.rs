@@ -93,7 +93,7 @@ pub struct Pattern {
     /// The distinct number factors, evaluated once per column.
     numbers: Vec<Number>,
     /// The distinct vector factors, looked up once per column (the products share them: the
-    /// two-unit lists' 22 products hold 62 vector factors, 14 distinct).
+    /// two-unit lists' 22 products hold 62 vector factors, at most 14 distinct).
     vectors: Vec<Vector>,
     products: Vec<Product>,
 }
