@@ -78,10 +78,10 @@ struct Summand {
     numbers: Vec<u16>,
 }
 
-/// The terms sharing one set of vector factors.
+/// The terms sharing one set of vector factors (indices into [`Pattern`]'s distinct vectors).
 #[derive(Clone, Debug, PartialEq)]
 struct Product {
-    vectors: Vec<Vector>,
+    vectors: Vec<u16>,
     summands: Vec<Summand>,
 }
 
@@ -92,6 +92,9 @@ pub struct Pattern {
     powers: Vec<u8>,
     /// The distinct number factors, evaluated once per column.
     numbers: Vec<Number>,
+    /// The distinct vector factors, looked up once per column (the products share them: the
+    /// two-unit lists' 22 products hold 62 vector factors, at most 14 distinct).
+    vectors: Vec<Vector>,
     products: Vec<Product>,
 }
 
@@ -142,15 +145,33 @@ impl Pattern {
                 });
             }
         }
+        let mut vectors: Vec<Vector> = Vec::new();
+        let products = merged
+            .into_iter()
+            .map(|(vs, summands)| Product {
+                vectors: vs
+                    .into_iter()
+                    .map(|v| intern_vector(&mut vectors, v))
+                    .collect(),
+                summands,
+            })
+            .collect();
         Pattern {
             powers: powers.to_vec(),
             numbers: distinct,
-            products: merged
-                .into_iter()
-                .map(|(vectors, summands)| Product { vectors, summands })
-                .collect(),
+            vectors,
+            products,
         }
     }
+}
+
+/// The index of `v` in `distinct`, appended if it is not there.
+fn intern_vector(distinct: &mut Vec<Vector>, v: Vector) -> u16 {
+    let at = distinct.iter().position(|&d| d == v).unwrap_or_else(|| {
+        distinct.push(v);
+        distinct.len() - 1
+    });
+    at as u16
 }
 
 /// What the patterns read for one class at one layer: h's Σ, κ₃, κ₄ and their diagonal
@@ -369,6 +390,8 @@ pub struct Column<'s> {
     products: Vec<(f64, u32, u32)>,
     vectors: Vec<&'s [f64]>,
     numbers: Vec<f64>,
+    /// A pattern's distinct vectors at the column's fixed units (`None`: not carried, 0).
+    found: Vec<Option<&'s [f64]>>,
 }
 
 impl<'s> Column<'s> {
@@ -387,8 +410,15 @@ impl<'s> Column<'s> {
                 .iter()
                 .map(|f| src.number(f, &pattern.powers, u)),
         );
-        let numbers = &self.numbers;
-        'product: for p in &pattern.products {
+        self.found.clear();
+        self.found
+            .extend(pattern.vectors.iter().map(|&v| src.vector(v, u)));
+        let (numbers, found) = (&self.numbers, &self.found);
+        for p in &pattern.products {
+            // A product with a vector not carried is 0: skipped before its number is formed.
+            if p.vectors.iter().any(|&v| found[v as usize].is_none()) {
+                continue;
+            }
             let scale: f64 = p
                 .summands
                 .iter()
@@ -402,15 +432,8 @@ impl<'s> Column<'s> {
                 continue;
             }
             let lo = self.vectors.len();
-            for &v in &p.vectors {
-                match src.vector(v, u) {
-                    Some(x) => self.vectors.push(x),
-                    None => {
-                        self.vectors.truncate(lo);
-                        continue 'product;
-                    }
-                }
-            }
+            self.vectors
+                .extend(p.vectors.iter().filter_map(|&v| found[v as usize]));
             self.products
                 .push((scale, lo as u32, self.vectors.len() as u32));
         }
@@ -487,5 +510,142 @@ impl WithSimd for Products<'_> {
             store(simd, &mut self.out[start..end], acc);
             start = end;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use faer::Mat;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use rand_distr::StandardNormal;
+
+    use super::super::chaos::UnitChaos;
+    use super::super::closure::ChaosRule;
+    use super::super::fill::tests::random_sym;
+    use super::super::paired::{Kappa4, Paired};
+    use super::super::sliced::Sliced;
+    use super::super::tensor::Kappa3;
+    use super::super::triple4::Unpaired4;
+    use super::super::unpaired_factored::PairedTriple;
+    use super::{Column, Pattern, Sources};
+    use crate::net::Activation;
+
+    /// [`Column::add_pattern`] as it was before the distinct vectors were looked up once per
+    /// column: each product's number first, then each of its vectors looked up where it
+    /// occurs (the reference the shared lookup must equal bit for bit).
+    fn add_per_factor<'s>(
+        col: &mut Column<'s>,
+        pattern: &Pattern,
+        src: &'s Sources<'_>,
+        u: &[usize],
+    ) {
+        let numbers: Vec<f64> = (pattern.numbers.iter())
+            .map(|f| src.number(f, &pattern.powers, u))
+            .collect();
+        'product: for p in &pattern.products {
+            let scale: f64 = (p.summands.iter())
+                .map(|s| {
+                    s.numbers
+                        .iter()
+                        .fold(s.coef, |acc, &f| acc * numbers[f as usize])
+                })
+                .sum();
+            if scale == 0.0 {
+                continue;
+            }
+            let mut vectors = Vec::new();
+            for &v in &p.vectors {
+                match src.vector(pattern.vectors[v as usize], u) {
+                    Some(x) => vectors.push(x),
+                    None => continue 'product,
+                }
+            }
+            col.add(scale, &vectors);
+        }
+    }
+
+    fn random(rows: usize, cols: usize, rng: &mut StdRng) -> Mat<f64> {
+        Mat::from_fn(rows, cols, |_, _| {
+            0.1 * rng.sample::<f64, _>(StandardNormal)
+        })
+    }
+
+    /// Every compiled pattern of the rules of order 3 (plain, unpaired, factorable) and 4, at
+    /// every tuple of fixed units (repeated ones included), over h's κ held dense, paired,
+    /// unpaired, as T beside P, and as the last layer's slices: the products that
+    /// [`Column::add_pattern`] lists (their numbers and vectors) and the column it evaluates
+    /// equal [`add_per_factor`]'s bit for bit, and some products are skipped for a vector
+    /// not carried.
+    #[test]
+    fn shared_vector_lookup_equals_the_lookup_per_factor() {
+        let n = 5;
+        let mut rng = StdRng::seed_from_u64(62);
+        let a = random(n, n, &mut rng);
+        let cov = &a * a.transpose() + Mat::<f64>::identity(n, n);
+        let (k3, k4) = (random_sym(n, 3, &mut rng), random_sym(n, 4, &mut rng));
+        let q = random(n, n, &mut rng);
+        let paired = Paired(&q + q.transpose());
+        let mut by_double = vec![0.0; n * n * n];
+        for x in &mut by_double {
+            *x = 0.1 * rng.sample::<f64, _>(StandardNormal);
+        }
+        let unpaired = Unpaired4::new(paired.clone(), random(n, n, &mut rng), by_double);
+        let triple = PairedTriple::new(paired.clone(), random(n, n, &mut rng));
+        let s = random(n, n, &mut rng);
+        let sliced3 = Sliced::new(s.clone(), None);
+        let sliced4 = Sliced::new(s, Some((random(n, n, &mut rng), random(n, n, &mut rng))));
+        let kappas: [(&dyn Kappa3, Option<&dyn Kappa4>); 7] = [
+            (&k3, Some(&k4)),
+            (&k3, Some(&paired)),
+            (&k3, Some(&unpaired)),
+            (&sliced3, Some(&triple)),
+            (&sliced3, Some(&paired)),
+            (&sliced4, Some(&sliced4)),
+            (&k3, None),
+        ];
+        let rules = [
+            ChaosRule::new(3),
+            ChaosRule::new(4),
+            ChaosRule::unpaired(),
+            ChaosRule::unpaired_factorable(),
+        ];
+        let mut skipped = 0;
+        for act in [Activation::Relu, Activation::Tanh] {
+            let units: Vec<UnitChaos> = (0..n)
+                .map(|i| UnitChaos::new(act, 0.3 * i as f64 - 0.6, cov[(i, i)].sqrt()))
+                .collect();
+            for (k3, k4) in kappas {
+                let src = Sources::new(&cov, k3, k4, &units);
+                for pattern in rules.iter().flat_map(|r| r.compiled_patterns()) {
+                    let fixed = pattern.powers.len() - 1;
+                    for f in 0..n.pow(fixed as u32) {
+                        let u: Vec<usize> = std::iter::once(0)
+                            .chain((0..fixed).map(|k| f / n.pow(k as u32) % n))
+                            .collect();
+                        let (mut got, mut want) = (Column::default(), Column::default());
+                        got.add_pattern(pattern, &src, &u);
+                        add_per_factor(&mut want, pattern, &src, &u);
+                        let bits = |c: &Column<'_>| -> Vec<(u64, Vec<*const f64>)> {
+                            (c.products.iter())
+                                .map(|&(s, lo, hi)| {
+                                    let v = &c.vectors[lo as usize..hi as usize];
+                                    (s.to_bits(), v.iter().map(|x| x.as_ptr()).collect())
+                                })
+                                .collect()
+                        };
+                        assert_eq!(bits(&got), bits(&want), "{act:?} u {u:?}");
+                        let (mut x, mut y) = (vec![0.0; n], vec![0.0; n]);
+                        got.eval(&mut x);
+                        want.eval(&mut y);
+                        let same = x.iter().zip(&y).all(|(x, y)| x.to_bits() == y.to_bits());
+                        assert!(same, "{act:?} u {u:?}: {x:?} against {y:?}");
+                        let found = got.found.iter().filter(|v| v.is_some()).count();
+                        skipped += usize::from(found < got.found.len());
+                    }
+                }
+            }
+        }
+        assert!(skipped > 0, "no column lacked a vector");
     }
 }

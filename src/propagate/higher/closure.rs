@@ -404,6 +404,14 @@ impl ChaosRule {
         (dm, p)
     }
 
+    /// Every pattern the rule compiled (the reference of [`super::batched`]'s tests).
+    #[cfg(test)]
+    pub(super) fn compiled_patterns(&self) -> Vec<&Pattern> {
+        let mut all = self.patterns.all();
+        all.push(&self.beyond_pair);
+        all
+    }
+
     /// E[Π ẑ_{t_k}] of the sorted tuple `t` from the full diagram lists (Δm for one unit, P
     /// for two): the reference of the column-wise fill's tests.
     #[cfg(test)]

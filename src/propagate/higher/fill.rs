@@ -58,6 +58,23 @@ impl Patterns {
     }
 }
 
+impl Patterns {
+    /// Every pattern (the reference of [`super::batched`]'s tests).
+    #[cfg(test)]
+    pub(super) fn all(&self) -> Vec<&Pattern> {
+        vec![
+            &self.full_pair,
+            &self.kappa_pair,
+            &self.k3_distinct,
+            &self.k3_double,
+            &self.k4_distinct,
+            &self.k4_double,
+            &self.k4_triple,
+            &self.k4_paired,
+        ]
+    }
+}
+
 /// The lower moments the cumulants subtract: Δm_a = E ẑ_a and P (N × N, column-major).
 pub struct Reduced<'a> {
     pub dm: &'a [f64],
@@ -164,7 +181,7 @@ pub fn repeated3(
             col.eval(column);
             column[b] = diag(b);
         });
-    faer::Mat::from_fn(n, n, |a, b| abb[b + n * a])
+    crate::io::filled(n, n, |a, b| abb[b + n * a])
 }
 
 /// z's paired κ₄ Q\[a,b\] = κ₄\[a,a,b,b\] ([`super::paired`]) from z's κ₃ at repeated units
@@ -201,7 +218,7 @@ pub fn paired4(
             col.eval(&mut column[..b]);
             column[b] = diag(b);
         });
-    faer::Mat::from_fn(n, n, |a, b| out[a.min(b) + n * a.max(b)])
+    crate::io::filled(n, n, |a, b| out[a.min(b) + n * a.max(b)])
 }
 
 /// Writes z's κ₄ into `out` (resized to N units) from z's κ₃ `k3z`; `entry` gives one sorted
@@ -343,7 +360,7 @@ pub fn triple4<'k>(
             }
             col.eval(column);
         });
-    faer::Mat::from_fn(n, n, |a, b| abbb[b + n * a])
+    crate::io::filled(n, n, |a, b| abbb[b + n * a])
 }
 
 /// The second pass of [`fill4`]: in every column r (a sorted triple) the entries whose free
@@ -447,7 +464,7 @@ impl Columns {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use faer::Mat;
     use rand::rngs::StdRng;
     use rand::{RngExt, SeedableRng};
@@ -472,7 +489,11 @@ mod tests {
     }
 
     /// A symmetric tensor with Gaussian entries.
-    fn random_sym(n: usize, order: usize, rng: &mut StdRng) -> SymTensor {
+    pub(in crate::propagate::higher) fn random_sym(
+        n: usize,
+        order: usize,
+        rng: &mut StdRng,
+    ) -> SymTensor {
         let mut t = SymTensor::zeros(n, order);
         for f in 0..n.pow(order as u32) {
             let idx: Vec<usize> = (0..order).map(|k| f / n.pow(k as u32) % n).collect();
