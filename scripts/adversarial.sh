@@ -4876,4 +4876,81 @@ sys.exit(bad)
 PY54
 implausible=$((implausible + $?))
 
+# 55. Sixty-second session (adv62): arrays read as vectors or as samples whose shape says
+# something else (EXPERIMENTS.md "Adversarial pass, adv62"). A normaliser file of shape (2, 2)
+# (C or Fortran order) was flattened and taken as the 4 values of 4 features, a text table
+# likewise, also as a grid's normalize_mean; now refused naming the flag (grid key), the file
+# and the shape. A 0-d Fortran-order .npy panicked (`fortran_offsets` of no dimension) as a
+# normaliser and as --train-x; now one value and a refusal naming the file. Test samples of shape (4, 2) beside training samples of shape
+# (2, 4) were read as the same 8 features; now refused naming both shapes. Also probed fine: a
+# 0-d safetensors tensor and an IDX of 0 dimensions as --train-x, a (0, 4) .npy, a 3-D
+# Fortran-order .npy, `analyze --order 4 --carry depth --pilot-statistics kl --json`, the grid
+# keys pilot_statistics and carry (refused naming the key). Old (main 561f960): panics 2,
+# refused 1, ignored 7.
+D55=$W/d55
+mkdir -p "$D55"
+python3 - "$D55" <<'PY55'
+import json, struct, sys
+d = sys.argv[1]
+def npy(name, descr, fortran, shape, data):
+    tup = "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
+    h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, tup)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data)
+f8 = lambda v: struct.pack("<%dd" % len(v), *v)
+x = [((k * (j + 3)) % 7) - 3.0 for k in range(40) for j in range(8)]
+y = struct.pack("<40q", *[k % 2 for k in range(40)])
+npy("x4.npy", "<f8", False, (40, 4), f8(x[:160]))
+npy("x24.npy", "<f8", False, (40, 2, 4), f8(x))
+npy("tx42.npy", "<f8", False, (40, 4, 2), f8(x))
+npy("tx8.npy", "<f8", False, (40, 8), f8(x))
+npy("y.npy", "<i8", False, (40,), y)
+npy("m22.npy", "<f8", False, (2, 2), f8([0.0] * 4))
+npy("s22f.npy", "<f8", True, (2, 2), f8([1.0] * 4))
+npy("m14.npy", "<f8", True, (1, 4), f8([0.5] * 4))
+npy("m41.npy", "<f8", False, (4, 1), f8([0.5] * 4))
+npy("m0d.npy", "<f8", False, (), f8([0.5]))
+npy("mf0d.npy", "<f8", True, (), f8([0.5]))
+npy("x0s.npy", "<f8", False, (0, 4), b"")
+npy("xf3.npy", "<f8", True, (40, 2, 4), f8([x[k * 8 + a * 4 + b] for b in range(4) for a in range(2) for k in range(40)]))
+open(f"{d}/t22.txt", "w").write("0 0\n0 0\n")
+open(f"{d}/col.txt", "w").write("0.5\n0.5\n0.5\n0.5\n")
+open(f"{d}/wrap.txt", "w").write("0.5, 0.5,\n0.5, 0.5\n")
+open(f"{d}/x0d.idx", "wb").write(bytes([0, 0, 0x0D, 0]) + struct.pack(">f", 1.0))
+h = json.dumps({"x": {"dtype": "F64", "shape": [], "data_offsets": [0, 8]}}).encode()
+h += b" " * ((8 - len(h) % 8) % 8)
+open(f"{d}/x0d.safetensors", "wb").write(struct.pack("<Q", len(h)) + h + f8([1.0]))
+PY55
+D4=(--threads 1 train --task data --train-x "$D55/x4.npy" --train-y "$D55/y.npy" --test-split 0:10 --epochs 1 --out "$D55/o.safetensors")
+check "normalize-mean (2, 2)" '!--normalize-mean' "${D4[@]}" --normalize-mean "$D55/m22.npy" --normalize-std 1
+check "normalize-std (2, 2) fortran" '!--normalize-std' "${D4[@]}" --normalize-mean 0 --normalize-std "$D55/s22f.npy"
+check "normalize-mean text table" '!--normalize-mean' "${D4[@]}" --normalize-mean "$D55/t22.txt" --normalize-std 1
+for f in m14.npy m41.npy m0d.npy mf0d.npy col.txt wrap.txt; do
+  rm -f "$D55/o.safetensors"
+  check "normalize-mean $f" + "${D4[@]}" --normalize-mean "$D55/$f" --normalize-std 2
+done
+check "propagate normalize-mean (2, 2)" '!--normalize-mean' --threads 1 propagate --model "$D55/o.safetensors" --task data --train-x "$D55/x4.npy" --train-y "$D55/y.npy" --test-split 0:10 --normalize-mean "$D55/m22.npy" --normalize-std 1 --json
+check "analyze normalize-std (2, 2)" '!--normalize-std' --threads 1 analyze --model "$D55/o.safetensors" --task data --train-x "$D55/x4.npy" --train-y "$D55/y.npy" --test-split 0:10 --normalize-mean 0 --normalize-std "$D55/s22f.npy" --json
+rm -f "$D55/o.safetensors"
+for f in mf0d.npy x0d.safetensors x0d.idx x0s.npy; do
+  check "train-x $f" "$f" --threads 1 train --task data --train-x "$D55/$f" --train-y "$D55/y.npy" --test-split 0:10 --epochs 1 --out "$D55/o.safetensors"
+done
+check "train-x fortran (40, 2, 4)" + --threads 1 train --task data --train-x "$D55/xf3.npy" --train-y "$D55/y.npy" --test-split 0:10 --epochs 1 --out "$D55/o.safetensors"
+rm -f "$D55/o.safetensors"
+T55=(--threads 1 train --task data --train-x "$D55/x24.npy" --train-y "$D55/y.npy" --test-y "$D55/y.npy" --epochs 1 --out "$D55/o.safetensors")
+check "test-x (4, 2) beside (2, 4)" '!tx42.npy' "${T55[@]}" --test-x "$D55/tx42.npy"
+rm -f "$D55/o.safetensors"
+check "test-x (8,) beside (2, 4)" + "${T55[@]}" --test-x "$D55/tx8.npy"
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:10"\nnormalize_mean = "%s"\nnormalize_std = "1"\nhidden = [[4]]\nepochs = 1\n' \
+  "$D55/x4.npy" "$D55/y.npy" "$D55/m22.npy" >"$D55/gn.toml"
+rm -rf "$D55/sw"
+check "grid normalize_mean (2, 2)" '!normalize_mean' --threads 1 sweep --grid "$D55/gn.toml" --out "$D55/sw"
+"$BIN" --threads 1 train --task xor --hidden 4,4,4 --epochs 1 --out "$D55/m.safetensors" >/dev/null 2>&1
+check "analyze --order 4 --carry depth --pilot-statistics kl" + --threads 1 analyze --model "$D55/m.safetensors" --task xor --order 4 --carry depth --mc-samples 2000 --pilot-statistics kl --json
+for key in 'pilot_statistics = "mean"' 'carry = "depth"'; do
+  printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n%s\n' "$key" >"$D55/g.toml"
+  rm -rf "$D55/sw"
+  check "grid key ${key%% *}" "!${key%% *}" --threads 1 sweep --grid "$D55/g.toml" --out "$D55/sw"
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -24,7 +24,12 @@
 //! 0, which would say that no term contributes to a moment the terms make up in full.
 //!
 //! The decomposition is exact for sample moments too, so the sum of the terms must reproduce
-//! the measured mean and covariance of zˡ; the relative residuals are reported as a check.
+//! the measured mean and covariance of zˡ; the relative residuals are reported as a check:
+//! ‖Σ_k T_k − M‖ / max(‖M‖, √ε·Σ_k ‖T_k‖) for a measured moment M, ε = 2⁻⁵². Relative to M, a
+//! wrong term reads as the share of M it leaves unaccounted for, also where terms cancel (units
+//! on the vertex of φ, where Σ and (gg−1)Σ cancel: adv62); the floor covers an M the terms
+//! cancel to below half of f64's digits (M = 0 on the roots of φ, adv61), where rounding of
+//! c·ε·Σ‖T_k‖ reads c·√ε.
 
 use faer::{Col, Mat};
 use serde::Serialize;
@@ -61,12 +66,11 @@ pub struct LayerTransfer {
     /// Share of the κ₃ and κ₄ terms in the covariance (`None` where the covariance's terms are
     /// all 0).
     pub higher_feeds_cov: Option<f64>,
-    /// ‖Σ terms − measured mean of zˡ‖ / max(‖measured mean‖, Σ_k ‖T_k‖), averaged over
-    /// classes: relative to the terms' own scale where they cancel (a sum rounds at the scale of
-    /// its terms; zˡ = 0 where every unit sits on a root of φ, hˡ ∈ {0, −1/α}).
+    /// ‖Σ terms − measured mean of zˡ‖ / max(‖measured mean‖, √ε·Σ_k ‖T_k‖), averaged over
+    /// classes (module docs).
     pub residual_mean: f64,
-    /// ‖Σ terms − measured covariance of zˡ‖_F / max(‖measured covariance‖_F, Σ_k ‖T_k‖_F),
-    /// averaged over classes.
+    /// ‖Σ terms − measured covariance of zˡ‖_F / max(‖measured covariance‖_F, √ε·Σ_k ‖T_k‖_F),
+    /// averaged over classes (module docs).
     pub residual_cov: f64,
 }
 
@@ -130,21 +134,14 @@ pub fn layer_transfer(
         let n = h.dim();
         let m_sum = Col::from_fn(n, |i| t.mean.iter().map(|v| v[i]).sum::<f64>());
         let c_sum = Mat::from_fn(n, n, |i, j| t.cov.iter().map(|m| m[(i, j)]).sum::<f64>());
-        // Relative to the larger of the measured moment and the terms' summed norms: the
-        // terms cancel where zˡ is small, and a sum rounds at the scale of its terms. (The
-        // measured moment alone was 0 where every unit sits on a root of φ, hˡ ∈ {0, −1/α}:
-        // the rounding of the cancelling terms over 0 was inf, and `analyze --json` refused
-        // the run; adv61.)
         let scale_m = t.mean.iter().map(|v| norm(v.iter().copied())).sum::<f64>();
         let scale_c = t.cov.iter().map(frobenius).sum::<f64>();
-        res_mean += relative(
+        res_mean += residual(
             norm((0..n).map(|i| m_sum[i] - z.mean[i])),
-            norm(z.mean.iter().copied()).max(scale_m),
+            norm(z.mean.iter().copied()),
+            scale_m,
         ) / k;
-        res_cov += relative(
-            frobenius(&(&c_sum - &z.cov)),
-            frobenius(&z.cov).max(scale_c),
-        ) / k;
+        res_cov += residual(frobenius(&(&c_sum - &z.cov)), frobenius(&z.cov), scale_c) / k;
     }
     let mean_terms = shares(&MEAN_TERMS, &mean_norms);
     let cov_terms = shares(&COV_TERMS, &cov_norms);
@@ -219,11 +216,23 @@ fn frobenius(m: &Mat<f64>) -> f64 {
     m.norm_l2()
 }
 
-fn relative(diff: f64, reference: f64) -> f64 {
+/// The residual `diff` = ‖Σ_k T_k − M‖ of a measured moment M (norm `measured`) whose terms have
+/// summed norms `terms`: diff / max(‖M‖, √ε·Σ_k ‖T_k‖), ε = 2⁻⁵² (0 where diff is 0).
+///
+/// Relative to the measured moment, which is what a wrong term is judged against: the share of
+/// zˡ's moment the table fails to account for. The floor √ε·Σ‖T_k‖ covers the moments that the
+/// terms make up by cancelling to below half of f64's digits of their own scale (zˡ = 0 where
+/// every unit sits on a root of φ, hˡ ∈ {0, −1/α}; adv61 divided by ‖M‖ = 0 and printed inf):
+/// their sum rounds at c·ε·Σ‖T_k‖ for a small c, so rounding reads at most c·√ε ≈ 10⁻⁷ there,
+/// never 1. adv61's denominator max(‖M‖, Σ‖T_k‖) hid a wrong term behind cancelling ones: at
+/// units on the vertex of φ (gᵢ = 1 + 2αμᵢ = 0) Σ and (gg−1)Σ cancel, ‖C‖ is 2α²‖Σ²‖, and
+/// for Σ = 0.01·I, α = 0.5 a covariance off by 10% of itself read 2.5·10⁻⁴, a term wrong by
+/// half of C (2α²Σ² written α²Σ²) 1.2·10⁻³ (adv62); now 0.09 and 0.5.
+fn residual(diff: f64, measured: f64, terms: f64) -> f64 {
     if diff == 0.0 {
         0.0
     } else {
-        diff / reference
+        diff / measured.max(f64::EPSILON.sqrt() * terms)
     }
 }
 
@@ -251,5 +260,40 @@ mod tests {
         );
         assert_eq!((t.cov_feeds_mean, t.higher_feeds_cov), (None, None));
         assert_eq!((t.residual_mean, t.residual_cov), (0.0, 0.0));
+    }
+
+    /// Units on the vertex of φ(h) = h + αh² (μ = −1/(2α), g = 0; Gaussian, κ₃ = κ₄ = 0,
+    /// Σ = s·I): Σ and (gg−1)Σ cancel and zˡ's covariance is 2α²Σ² alone. A measured covariance
+    /// off by 10% of itself (what a wrong term leaves, e.g. κ₄'s α² written α) must read as a
+    /// residual near 0.1; relative to the terms' summed norms (adv61) it read 2.5·10⁻⁴. The
+    /// exact moments read 0 to rounding. Mutation: the denominator max(‖M‖, Σ‖T_k‖).
+    #[test]
+    fn a_wrong_term_does_not_hide_behind_cancelling_terms() {
+        let (alpha, s, n) = (0.5, 0.01, 3);
+        let mu = -1.0 / (2.0 * alpha);
+        let mut h = Moments::gaussian(
+            Col::from_fn(n, |_| mu),
+            Mat::from_fn(n, n, |i, j| if i == j { s } else { 0.0 }),
+        );
+        h.k3_iij = Some(Mat::zeros(n, n));
+        h.k4_iijj = Some(Mat::zeros(n, n));
+        // Exact moments of z = h + αh²: m = μ + αμ² + αs, C = 2α²Σ² (g = 0).
+        let exact = |c_scale: f64| {
+            Moments::gaussian(
+                Col::from_fn(n, |_| mu + alpha * mu * mu + alpha * s),
+                Mat::from_fn(n, n, |i, j| {
+                    if i == j {
+                        c_scale * 2.0 * alpha * alpha * s * s
+                    } else {
+                        0.0
+                    }
+                }),
+            )
+        };
+        let right = layer_transfer(1, alpha, &[h.clone()], &[exact(1.0)]).unwrap();
+        assert!(right.residual_cov < 1e-12, "{right:?}");
+        let wrong = layer_transfer(1, alpha, &[h], &[exact(1.1)]).unwrap();
+        // ‖ΣT − C‖/‖C‖ = 0.1/1.1 exactly, to rounding.
+        assert!((wrong.residual_cov - 0.1 / 1.1).abs() < 1e-9, "{wrong:?}");
     }
 }

@@ -144,7 +144,8 @@ pub struct DataArgs {
     )]
     pub no_standardize: bool,
     /// Normaliser x ← (x − mean)/std after scaling: a number, a comma list (one per feature)
-    /// or a file (.npy or text), e.g. 0.1307 [default: the model's, else none].
+    /// or a file of a vector (.npy of shape (d,), or text), e.g. 0.1307 [default: the model's,
+    /// else none].
     #[arg(
         long,
         value_name = "MEAN",

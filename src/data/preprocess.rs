@@ -305,7 +305,7 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
     let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
         v
     } else if path.extension().is_some_and(|e| e == "npy") {
-        let a = super::array::ArrayFile::open(
+        let a = super::array::ArrayFile::open_any_rank(
             path,
             &super::array::OpenOptions {
                 tensor: "",
@@ -314,18 +314,16 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
             },
         )
         .map_err(as_file)?;
-        let mut v = vec![0.0; a.len() * a.row_len()];
-        for i in 0..a.len() {
-            let r = a.row_len();
-            a.row_f64(i, &mut v[i * r..(i + 1) * r]);
-        }
-        v
+        check_vector_shape(a.dims(), spec, field)?;
+        a.values_f64()
     } else {
         let text =
             crate::io::read_regular_to_string(path, 1 << 26, "vector file").map_err(as_file)?;
-        parse_list(&text).ok_or_else(|| {
+        let v = parse_list(&text).ok_or_else(|| {
             Error::format(path, "expected numbers separated by commas or white space")
-        })?
+        })?;
+        check_text_vector(&text, spec, field)?;
+        v
     };
     if v.is_empty() {
         return Err(Error::config(field, format!("{spec}: no values")));
@@ -337,6 +335,73 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
         ));
     }
     Ok(v)
+}
+
+/// Refuses an array that is not a vector: one of two or more dimensions longer than 1, e.g. a
+/// (2, 2) array read as 4 values, or a (28, 28) mean image (adv62: such an array was flattened
+/// and taken whenever its size matched the features). A scalar (shape ()), a 1-D array and a
+/// row or column ((1, d), (d, 1)) are vectors.
+fn check_vector_shape(dims: &[usize], spec: &str, field: Field) -> Result<()> {
+    if dims.iter().filter(|&&n| n > 1).count() <= 1 {
+        return Ok(());
+    }
+    Err(Error::config(
+        field,
+        format!(
+            "{}: an array of shape {}; expected a vector, shape (d,) with one value per input \
+             feature, or () or (1,) for one value for every feature (a per-feature array of \
+             another shape: save it flattened in C order, a.reshape(-1))",
+            crate::error::excerpt(spec),
+            shape_text(dims)
+        ),
+    ))
+}
+
+/// Refuses a text file that is a table (`np.savetxt` of a 2-D array): two or more lines of two
+/// or more values each, none ending in a comma (read as one list of all of them, adv62). A
+/// vector is one line of values, one value per line, or a comma list wrapped after commas.
+fn check_text_vector(text: &str, spec: &str, field: Field) -> Result<()> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let counts: Vec<usize> = lines
+        .iter()
+        .map(|l| {
+            l.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|t| !t.is_empty())
+                .count()
+        })
+        .collect();
+    let wrapped = lines.iter().any(|l| l.ends_with(','));
+    if wrapped || counts.iter().filter(|&&n| n > 1).count() < 2 {
+        return Ok(());
+    }
+    Err(Error::config(
+        field,
+        format!(
+            "{}: a table of {} lines of up to {} values each; expected a vector: one line of values, \
+             or one value per line",
+            crate::error::excerpt(spec),
+            counts.len(),
+            counts.iter().max().unwrap_or(&0)
+        ),
+    ))
+}
+
+/// A shape as NumPy prints it: `()`, `(3,)`, `(2, 2)`.
+fn shape_text(dims: &[usize]) -> String {
+    match dims {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            dims.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 /// `v` as the comma-separated list [`read_vector`] reads back exactly (shortest round-trip

@@ -58,6 +58,18 @@ pub enum Sets {
     TestPixels,
 }
 
+/// Whether test samples of shape `a` line up with training samples of shape `b` feature by
+/// feature: the same number of values, and the same shape once dimensions of length 1 are
+/// dropped unless one of them is flat (at most one dimension longer than 1: (784,) beside
+/// (28, 28) is the C-order flattening corrflow reads both as). (2, 392) beside (28, 28) has
+/// the same count but another layout; it was read as the same features (adv62).
+fn same_sample_shape(a: &[usize], b: &[usize]) -> bool {
+    let long = |d: &[usize]| d.iter().copied().filter(|&n| n > 1).collect::<Vec<_>>();
+    let (la, lb) = (long(a), long(b));
+    a.iter().product::<usize>() == b.iter().product::<usize>()
+        && (la.len() <= 1 || lb.len() <= 1 || la == lb)
+}
+
 /// The split and a one-line account of which files and ranges went where.
 pub fn split_pairs(
     train: &Pair,
@@ -66,11 +78,12 @@ pub fn split_pairs(
     memory: MemoryLimit,
 ) -> Result<(Split, String)> {
     if let Some(t) = test {
-        if t.x.row_len() != train.x.row_len() {
+        if !same_sample_shape(&t.x.dims()[1..], &train.x.dims()[1..]) {
             return Err(Error::format(
                 t.x.path(),
                 format!(
-                    "samples of shape {:?} but the training samples {} are {:?}",
+                    "samples of shape {:?} but the training samples {} are {:?}; expected \
+                     the same shape, or one of them flat with as many values",
                     &t.x.dims()[1..],
                     train.x.path().display(),
                     &train.x.dims()[1..]

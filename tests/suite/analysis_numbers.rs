@@ -240,7 +240,9 @@ fn quadratic_transfer_terms_add_up_to_the_measured_moments() {
 /// A quadratic layer whose every pre-activation sits on a root of φ(h) = h + h²/2 (h ∈ {0, −2}):
 /// zˡ = 0 for every sample while hˡ has a mean, a spread and κ₃/κ₄, whose terms cancel to
 /// rounding. Their residual was divided by the measured moment, 0: inf, and `analyze --json`
-/// and `--report` refused the run (adv61); relative to the terms' norms it is rounding.
+/// and `--report` refused the run (adv61). Divided by its floor √ε·Σ‖T_k‖ (adv62), rounding of
+/// c·ε·Σ‖T_k‖ reads c·√ε: below 10⁻⁶ for c up to 64 (a sum of 8 terms of moments of 150
+/// samples each rounds at a few ε of its terms).
 #[test]
 fn transfer_residual_of_a_layer_on_the_roots_of_phi_is_rounding() {
     let n = 300;
@@ -270,7 +272,7 @@ fn transfer_residual_of_a_layer_on_the_roots_of_phi_is_rounding() {
         .unwrap()
         .expect("quadratic");
     let t = &transfer[0];
-    assert!(t.residual_mean < 1e-12 && t.residual_cov < 1e-12, "{t:?}");
+    assert!(t.residual_mean < 1e-6 && t.residual_cov < 1e-6, "{t:?}");
     assert!(t.cov_feeds_mean.is_some_and(|s| s > 0.0), "{t:?}");
 }
 

@@ -65,6 +65,7 @@ mod reliability_cli_repeats;
 mod reliability_cli_scale;
 mod reliability_cli_time;
 mod reliability_cli_timings;
+mod reliability_cli_vector;
 mod simd_nan;
 mod stats_affine;
 mod stats_affine_factored;

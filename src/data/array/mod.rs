@@ -67,7 +67,9 @@ impl ArrayFile {
         (elem, endian): (Elem, Endian),
         order: Order,
     ) -> Self {
-        let fortran = (order == Order::Fortran).then(|| fortran_offsets(&dims));
+        // A Fortran-order array of fewer than two dimensions lies as a C-order one (and
+        // `fortran_offsets` needs a first dimension: a 0-d Fortran-order `.npy` panicked, adv62).
+        let fortran = (order == Order::Fortran && dims.len() > 1).then(|| fortran_offsets(&dims));
         ArrayFile {
             path,
             map,
@@ -85,6 +87,19 @@ impl ArrayFile {
     /// a data section shorter or longer than the header declares, an element type corrflow
     /// cannot read, a missing safetensors tensor (the names present are listed), no dimension.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        let array = Self::open_any_rank(path, opts)?;
+        if array.dims.is_empty() {
+            return Err(Error::format(
+                path,
+                "a 0-dimensional array: expected samples along the first dimension, shape (N, …)",
+            ));
+        }
+        Ok(array)
+    }
+
+    /// As [`open`](Self::open), a 0-dimensional array (one value) included: for a file that
+    /// holds one vector, not samples ([`crate::data::preprocess::read_vector`]).
+    pub fn open_any_rank(path: &Path, opts: &OpenOptions) -> Result<Self> {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let array = match ext {
             "gz" => IdxFile::open_limited(path, &cache_dir(opts), opts.limit)?.into_array(),
@@ -110,12 +125,6 @@ impl ArrayFile {
                 }
             }
         };
-        if array.dims.is_empty() {
-            return Err(Error::format(
-                path,
-                "a 0-dimensional array: expected samples along the first dimension, shape (N, …)",
-            ));
-        }
         Ok(array)
     }
 
@@ -177,6 +186,17 @@ impl ArrayFile {
             let k = self.offset(i, j) * size;
             *d = self.elem.to_f64(&bytes[k..k + size], self.endian);
         }
+    }
+
+    /// Every element as f64 in the file's order, which is C order for an array with at most
+    /// one dimension longer than 1 (a vector, whatever its `fortran_order`), the only arrays
+    /// [`crate::data::preprocess::read_vector`] reads.
+    pub fn values_f64(&self) -> Vec<f64> {
+        let size = self.elem.size();
+        self.bytes()
+            .chunks_exact(size)
+            .map(|b| self.elem.to_f64(b, self.endian))
+            .collect()
     }
 
     /// Value `j` of sample `i` as an integer; `None` for float arrays.
