@@ -41,10 +41,11 @@
 //! (√(τ² + 4k) − τ)/2, N = 40 + 250/τ^{3/2} (measured against mpmath: relative error
 //! ≤ 5·10⁻¹⁶ for k ≤ 9 at τ = 1 … 12), and G_0 = 1/(τ + G_1/G_0).
 //!
-//! Beyond the kink's reach, τ > [`RANGE`] (the rule's range that the quadrature had: every
-//! kink term is below ϕ(12)·12⁵ ≈ 10⁻²⁶ of the units u_{p,j}), the unit is linear (J = 0):
-//! then also s^{p−j} stays in range at every s (`chaos_range` refuses the spreads at which it
-//! would not, within the reach).
+//! Beyond the kink's reach, τ > [`RANGE`] (the range the quadrature had, which dropped them
+//! too), the kink's terms are dropped and the unit is linear (J = 0): each is below
+//! ϕ(12)·12⁵ ≈ 10⁻²⁶ at unit spread, i.e. 10⁻²⁶·s^{p−j} (a relu unit there is 0 to that
+//! accuracy); then also s^{p−j} stays in range at every s (`chaos_range` refuses the spreads
+//! at which it would not, within the reach).
 
 use super::chaos::{Chaos, UnitChaos, MAX_DEGREE, MAX_POWER, RANGE};
 
