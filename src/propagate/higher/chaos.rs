@@ -10,27 +10,30 @@
 //! central moments. Powers p ≤ 4 (a unit repeated in a κ₄ entry), degrees j ≤ 5 (degree 5: the
 //! order-4 diagrams κ₄\[a,a,a,a\]Σ_ab, [`super::closure`]).
 //!
-//! The expectations are 1-D Gaussian quadrature: the closures' rule for smooth φ
+//! Relu, leaky relu and linear φ take them in closed form (`chaos_kink`: truncated Gaussian
+//! moments on the smaller side of the kink, exact to rounding at every μ and s), quadratic φ
+//! from its own finite Taylor series (`chaos_taylor::polynomial`). For smooth φ the
+//! expectations are 1-D Gaussian quadrature: the closures' rule
 //! (`for_each_unit_node`'s nodes, bounded cost at any s) over |z| ≤ 12 (`RANGE`), and on the
 //! decaying side (sigmoid, SiLU, softplus and GELU with μ < 0, where φ → 0) over
 //! −12 ≤ z ≤ max(12, 9 + min(|μ|/s, 30)): there the mass of (φ − m)^p lies where φ
 //! grows, at z ≈ p·s for φ ~ eʰ (sigmoid, SiLU, softplus) and z ≈ p|μ|s/(1 + p s²) for GELU
 //! (φ ~ e^{−h²/2}), capped by −μ/s, the bend (sigmoid at s = 2, μ = −20 s: the cut at 12
 //! missed 2.5·10⁻⁴ of E[(φ − m)⁴He₅]; at s = 10, μ = −12 s, 0.83 of it; EXPERIMENTS.md,
-//! gh36); for linear, quadratic, relu and leaky relu the composite 16-point Gauss–Legendre
-//! rule split at the kink z = −μ/s (polynomial on each side, so accurate to rounding); φ at
+//! gh36); φ at
 //! the nodes on SIMD lanes (the closures' `phi_lanes::eval_at`, within a few ulp of
 //! [`Activation::eval`]), and the normal density's weight as well (`simd::exp_slice`, for
 //! every φ). A deterministic unit (s = 0) has δ = 0: every B is 0.
 //!
-//! A near-deterministic unit (s small against |φ(μ)|/|φ′(μ)| or below 10⁻³⁰), where
+//! A near-deterministic smooth unit (s small against |φ(μ)|/|φ′(μ)| or below 10⁻³⁰), where
 //! φ(μ + s z) − m cancels in rounding and j!·s^j underflows, takes its coefficients from φ's
 //! Taylor series around μ instead (`chaos_taylor`, which states the switch); elsewhere the
 //! quadrature's result is unchanged. Checked against an mpmath reference from s/|μ| = 10⁻¹
 //! to 10⁻³⁰⁰ (`chaos_reference`).
 
+use super::chaos_kink::piecewise_linear;
 use super::chaos_sums::node_sums;
-use super::chaos_taylor::near_deterministic;
+use super::chaos_taylor::{near_deterministic, polynomial};
 use crate::net::Activation;
 use crate::propagate::closures::decays;
 use crate::propagate::closures::phi_lanes::eval_at;
@@ -44,11 +47,6 @@ pub const MAX_POWER: usize = 4;
 pub const MAX_DEGREE: usize = 5;
 /// Integration range in standard deviations.
 pub(super) const RANGE: f64 = 12.0;
-/// Panel width (in z) of the composite rule for piecewise-polynomial φ. The integrands are a
-/// polynomial of degree ≤ 9 times the normal density; 16-point Gauss–Legendre on panels of
-/// width 2 is exact for them to rounding (test `relu_panels_equal_a_four_times_finer_rule`:
-/// the same coefficients as panels of width 0.5, with a quarter of the nodes).
-const PANEL: f64 = 2.0;
 
 /// B_{p,j} of one unit, `b[p][j]` (row p = 0 unused).
 pub type Chaos = [[f64; MAX_DEGREE + 1]; MAX_POWER + 1];
@@ -68,6 +66,15 @@ impl UnitChaos {
                 mean: act.eval(mu),
                 b: [[0.0; MAX_DEGREE + 1]; MAX_POWER + 1],
             };
+        }
+        match act {
+            // Piecewise linear: closed form at every s (`chaos_kink`).
+            Activation::Relu => return piecewise_linear(0.0, mu, s),
+            Activation::LeakyRelu { slope } => return piecewise_linear(slope, mu, s),
+            Activation::Linear => return piecewise_linear(1.0, mu, s),
+            // A polynomial is its own Taylor series: exact at every s.
+            Activation::Quadratic { .. } => return polynomial(act, mu, s),
+            _ => {}
         }
         // A near-deterministic unit, where the quadrature below cancels or underflows.
         if let Some(unit) = near_deterministic(act, mu, s) {
@@ -105,12 +112,6 @@ fn nodes(act: Activation, mu: f64, s: f64) -> (Vec<f64>, Vec<f64>) {
         w.push(weight);
     };
     match act {
-        Activation::Linear | Activation::Quadratic { .. } => {
-            for_each_node(&[], PANEL, &[], RANGE, &mut push)
-        }
-        Activation::Relu | Activation::LeakyRelu { .. } => {
-            for_each_node(&[-mu / s], PANEL, &[], RANGE, &mut push)
-        }
         _ if decays(act, mu) => {
             // The decaying side: the mass of (φ − m)^p sits where φ grows, at z up to
             // −μ/s (module docs), so the rule reaches past it as the series closure's
@@ -163,28 +164,6 @@ mod tests {
                     got[p][j],
                     want[p][j]
                 );
-            }
-        }
-    }
-
-    /// The piecewise-polynomial φ's coefficients from panels of width [`PANEL`] equal those
-    /// of panels of width 0.5 (four times the nodes; the normal weight by scalar `exp`).
-    #[test]
-    fn relu_panels_equal_a_four_times_finer_rule() {
-        let acts = [
-            Activation::Relu,
-            Activation::LeakyRelu { slope: 0.1 },
-            Activation::Linear,
-        ];
-        for act in acts {
-            for (mu, s) in [(0.0, 1.0), (0.3, 0.7), (-1.2, 2.5), (4.0, 0.5), (-3.0, 0.8)] {
-                let (mut z, mut w) = (Vec::new(), Vec::new());
-                for_each_node(&[-mu / s], 0.5, &[], RANGE, |x, weight| {
-                    z.push(x);
-                    w.push(weight * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt());
-                });
-                let got = UnitChaos::new(act, mu, s).b;
-                assert_rule_gives(act, (mu, s), &got, (&z, &w));
             }
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Near the kink (|μ| ≤ 12 s, the chaos rule's range) such a unit is non-Gaussian at O(1)
 //! whatever s is: φ(μ + s z) = s φ(μ/s + z), so its carried κ₄ is ~s⁴ and its chaos
-//! coefficients B_{1,j} ~ s^{1−j} (`chaos_taylor`'s `homogeneous`), down to B_{1,5} ~ s⁻⁴, and
+//! coefficients B_{1,j} ~ s^{1−j} (`chaos_kink`'s homogeneity), down to B_{1,5} ~ s⁻⁴, and
 //! both enter the closures at full weight. The closures and the order-4 carry form products
 //! of two such factors, ~s^{±8}, which stay in f64's normal range only for
 //! s ≥ (2⁻¹⁰²²)^{1/8} = 2^{−127.75} ≈ 3.49·10⁻³⁹ ([`KINK_SPREAD_MIN`]). Below it the run is

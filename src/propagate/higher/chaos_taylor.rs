@@ -25,10 +25,10 @@
 //! elsewhere the Taylor form is used where its truncation estimate is at most
 //! [`TAYLOR_LIMIT`], and otherwise whichever of the two estimates is smaller (a saturated
 //! unit of wide spread, where neither is accurate in these units), but never where the
-//! unit's bulk reaches beyond φ's series around μ (`within_reach`). Relu and leaky relu are
-//! exactly linear when the kink lies beyond the rule's range (|μ| > 12 s): truncation 0;
-//! nearer the kink, below [`S_MIN`], they are scale-free: the quadrature at unit spread,
-//! scaled (`homogeneous`).
+//! unit's bulk reaches beyond φ's series around μ (`within_reach`). The switch is for smooth
+//! φ only: a polynomial φ (linear, quadratic) takes the series at every s ([`polynomial`],
+//! exact), relu and leaky relu their closed form (`chaos_kink`), which neither cancels nor
+//! underflows at any s.
 
 use super::chaos::{Chaos, UnitChaos, MAX_DEGREE, MAX_POWER};
 use super::taylor_series::{taylor, Series, DEGREE};
@@ -40,8 +40,6 @@ pub const OLD_PATH_LIMIT: f64 = 1e-13;
 pub const TAYLOR_LIMIT: f64 = 1e-14;
 /// The smallest s the quadrature is used at.
 pub const S_MIN: f64 = 1e-30;
-/// The rule's integration range in standard deviations (`chaos::RANGE`).
-const RANGE: f64 = 12.0;
 
 /// The Taylor form's coefficients where the switch (module docs) chooses it; `None` where
 /// the quadrature is kept.
@@ -66,14 +64,17 @@ pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos>
     if old.is_nan() || old <= OLD_PATH_LIMIT {
         return None;
     }
-    let truncation = match act {
-        Activation::Linear | Activation::Quadratic { .. } => 0.0,
-        Activation::Relu | Activation::LeakyRelu { .. } if mu.abs() > RANGE * s => 0.0,
-        Activation::Relu | Activation::LeakyRelu { .. } => return Some(homogeneous(act, mu, s)),
-        _ if !within_reach(mu, s) => return None,
-        _ => truncation(&unit, &from_series(&c, s, DEGREE - 4), s),
-    };
+    if !within_reach(mu, s) {
+        return None;
+    }
+    let truncation = truncation(&unit, &from_series(&c, s, DEGREE - 4), s);
     (truncation <= TAYLOR_LIMIT || truncation < old).then_some(unit)
+}
+
+/// The coefficients of a polynomial φ (linear, quadratic): its own finite series, so the
+/// Taylor form is exact at every s (no truncation, no difference of nearly equal values).
+pub fn polynomial(act: Activation, mu: f64, s: f64) -> UnitChaos {
+    from_series(&taylor(act, mu), s, DEGREE)
 }
 
 /// Whether φ's Taylor series around μ can stand for φ over the unit's bulk |δ| ≤ 9 s (mass
@@ -87,46 +88,6 @@ pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos>
 /// quadrature.
 fn within_reach(mu: f64, s: f64) -> bool {
     9.0 * s < mu.hypot(std::f64::consts::FRAC_PI_2)
-}
-
-/// The coefficients of relu or leaky relu, positively homogeneous of degree 1, near its kink
-/// (|μ| ≤ 12 s) at s below [`S_MIN`]: φ(μ + s z) = s φ(μ/s + z), so m(μ, s) = s m(μ/s, 1) and
-/// B_{p,j}(μ, s) = s^{p−j} B_{p,j}(μ/s, 1) — the quadrature at unit spread, scaled by repeated
-/// multiplication or division by s (no power of s formed: a coefficient beyond f64's range
-/// is ±∞, one below it 0, as rounding gives them; a coefficient at the rounding level of
-/// the unit-spread quadrature is 0).
-fn homogeneous(act: Activation, mu: f64, s: f64) -> UnitChaos {
-    let mut unit = UnitChaos::new(act, mu / s, 1.0);
-    unit.mean *= s;
-    for (p, row) in unit.b.iter_mut().enumerate().skip(1) {
-        // Parseval's lower bound of ‖(φ − m)^p‖ at unit spread: a coefficient below 10⁻¹⁵ of
-        // it in units u is the quadrature's rounding (a zero by symmetry, such as B_{1,3} at
-        // μ = 0) and is not scaled up into a number.
-        let mut factorial = 1.0;
-        let norm = row
-            .iter()
-            .enumerate()
-            .map(|(j, b)| {
-                factorial *= j.max(1) as f64;
-                factorial * b * b
-            })
-            .sum::<f64>()
-            .sqrt();
-        let mut factorial = 1.0;
-        for (j, b) in row.iter_mut().enumerate() {
-            factorial *= j.max(1) as f64;
-            if b.abs() * factorial.sqrt() <= 1e-15 * norm {
-                *b = 0.0;
-            }
-            for _ in j..p {
-                *b *= s;
-            }
-            for _ in p..j {
-                *b /= s;
-            }
-        }
-    }
-    unit
 }
 
 /// The coefficients of the series `c`, cut at degree `cap` ≤ K, at spread s (module docs).

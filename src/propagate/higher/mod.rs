@@ -40,6 +40,7 @@ mod blocks_truncated;
 mod blocks_wide;
 pub mod carry;
 pub mod chaos;
+mod chaos_kink;
 mod chaos_range;
 #[cfg(test)]
 mod chaos_reference;
