@@ -40,7 +40,7 @@ const COLUMNS_PER_TASK: usize = 64;
 /// task's pages faulted in first by one `MADV_POPULATE_WRITE`.
 pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
     // SAFETY: the writer writes nothing.
-    unsafe { fresh(rows, cols, Pass::Parallel, Start::Zeros, |_, _| {}) }
+    unsafe { fresh::<T, PARALLEL>(rows, cols, Start::Zeros, |_, _| {}) }
 }
 
 /// [`par_zeros`] with each column then handed to `column(j, values)` (its `rows` values, zero)
@@ -56,13 +56,9 @@ pub fn par_zeros_then<T: ZeroBits>(
     // SAFETY: column j's `rows` values from `col` are zeros already (`Start::Zeros`), lent to
     // `column` alone, which may overwrite them and nothing else.
     unsafe {
-        fresh(
-            rows,
-            cols,
-            Pass::Parallel,
-            Start::Zeros,
-            |j, col: *mut T| column(j, std::slice::from_raw_parts_mut(col, rows)),
-        )
+        fresh::<T, PARALLEL>(rows, cols, Start::Zeros, |j, col: *mut T| {
+            column(j, std::slice::from_raw_parts_mut(col, rows))
+        })
     }
 }
 
@@ -71,7 +67,7 @@ pub fn par_zeros_then<T: ZeroBits>(
 /// together, where `clone` takes them one by one on the calling thread (training's snapshot
 /// of the weights before its first epoch, `net::stalled`: 14 MB for 784-1000-1000-10).
 pub fn par_clone<T: ZeroBits>(src: &Mat<T>) -> Mat<T> {
-    copy_columns(src.as_ref(), Pass::Parallel)
+    copy_columns::<T, PARALLEL>(src.as_ref())
 }
 
 /// Shapes `m` as `rows` × `cols` for a caller that then overwrites every entry (the values it
@@ -113,17 +109,11 @@ pub fn filled<T: ZeroBits>(
 ) -> Mat<T> {
     // SAFETY: each call writes the `rows` values of column j from `col`.
     unsafe {
-        fresh(
-            rows,
-            cols,
-            Pass::Serial,
-            Start::Unwritten,
-            |j, col: *mut T| {
-                for i in 0..rows {
-                    col.add(i).write(f(i, j));
-                }
-            },
-        )
+        fresh::<T, SERIAL>(rows, cols, Start::Unwritten, |j, col: *mut T| {
+            for i in 0..rows {
+                col.add(i).write(f(i, j));
+            }
+        })
     }
 }
 
@@ -132,7 +122,7 @@ pub fn filled<T: ZeroBits>(
 /// entry by entry.
 pub fn zeroed<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
     // SAFETY: the writer writes nothing.
-    unsafe { fresh(rows, cols, Pass::Serial, Start::Zeros, |_, _| {}) }
+    unsafe { fresh::<T, SERIAL>(rows, cols, Start::Zeros, |_, _| {}) }
 }
 
 /// A copy of `x` (as `to_owned`), each byte written once (as [`filled`]): a column that is
@@ -141,32 +131,31 @@ pub fn copied<T: ZeroBits>(x: faer::MatRef<'_, T>) -> Mat<T> {
     if x.row_stride() != 1 {
         return filled(x.nrows(), x.ncols(), |i, j| x[(i, j)]);
     }
-    copy_columns(x, Pass::Serial)
+    copy_columns::<T, SERIAL>(x)
 }
 
-/// A copy of `x`, whose columns are contiguous (row stride 1), by [`fresh`] in `pass`.
-fn copy_columns<T: ZeroBits>(x: faer::MatRef<'_, T>, pass: Pass) -> Mat<T> {
+/// A copy of `x`, whose columns are contiguous (row stride 1), by [`fresh`] in the pool's
+/// tasks or not (`IN_POOL`).
+fn copy_columns<T: ZeroBits, const IN_POOL: bool>(x: faer::MatRef<'_, T>) -> Mat<T> {
     debug_assert_eq!(x.row_stride(), 1);
     let rows = x.nrows();
     // SAFETY: column j of `x` holds `rows` contiguous values (row stride 1: an owned matrix's
     // always, `copied` checks it), read only, and each call copies them to `col`.
     unsafe {
-        fresh(rows, x.ncols(), pass, Start::Unwritten, |j, col: *mut T| {
+        fresh::<T, IN_POOL>(rows, x.ncols(), Start::Unwritten, |j, col: *mut T| {
             std::ptr::copy_nonoverlapping(x.col(j).as_ptr(), col, rows)
         })
     }
 }
 
-/// Whether [`fresh`] writes its columns on the calling thread or in the pool's tasks.
-#[derive(Clone, Copy)]
-enum Pass {
-    /// One task of every column, on the calling thread, its pages faulted in by its writes
-    /// (the small per-layer products of `propagate`'s higher orders).
-    Serial,
-    /// Tasks of [`COLUMNS_PER_TASK`] columns on rayon's pool, each task's pages faulted in first
-    /// by one [`populate`]: the block's page faults shared by the pool's threads.
-    Parallel,
-}
+/// [`fresh`]'s columns written as one task of every column on the calling thread, its pages
+/// faulted in by its writes (the small per-layer products of `propagate`'s higher orders).
+const SERIAL: bool = false;
+
+/// [`fresh`]'s columns written in tasks of [`COLUMNS_PER_TASK`] columns on rayon's pool, each
+/// task's pages faulted in first by one [`populate`]: the block's page faults shared by the
+/// pool's threads.
+const PARALLEL: bool = true;
 
 /// What [`fresh`] writes into a column before its writer does.
 #[derive(Clone, Copy)]
@@ -182,17 +171,19 @@ enum Start {
 /// A fresh `rows` × `cols` block taken from the allocator unzeroed ([`super::unzeroed`]), each
 /// of its bytes written once: column j's values by `write(j, col)` after [`Start`], and its
 /// padding rows zeroed here, as [`super::PaddingZeroing`] would have (faer's GEMM reads them),
-/// in one task or in parallel ([`Pass`]). If `write` panics, the block is freed still 0 × 0
-/// (in parallel, once the other tasks have returned or panicked too) and the panic goes on:
-/// no matrix with unwritten entries is ever returned.
+/// in one task ([`SERIAL`]) or in parallel ([`PARALLEL`]). `IN_POOL` is a constant of the
+/// instance, so that a serial one holds no pool code: through it `write` would escape, and
+/// what `write` reads be reloaded after each of its stores (a serial flag at run time cost
+/// `fac3_loop` 6 % more instructions). If `write` panics, the block is freed still 0 × 0 (in
+/// parallel, once the other tasks have returned or panicked too) and the panic goes on: no
+/// matrix with unwritten entries is ever returned.
 ///
 /// # Safety
 /// `write(j, col)` must write (`Start::Unwritten`) or may overwrite (`Start::Zeros`) the `rows`
 /// values of column j from `col`, and nothing else.
-unsafe fn fresh<T: ZeroBits>(
+unsafe fn fresh<T: ZeroBits, const IN_POOL: bool>(
     rows: usize,
     cols: usize,
-    pass: Pass,
     start: Start,
     write: impl Fn(usize, *mut T) + Sync,
 ) -> Mat<T> {
@@ -210,7 +201,7 @@ unsafe fn fresh<T: ZeroBits>(
         // `ZeroBits`) unless the chunk's write of zeros covered them.
         unsafe {
             let chunk = base.get().add(first * stride);
-            if let Pass::Parallel = pass {
+            if IN_POOL {
                 populate(chunk.cast(), count * stride * std::mem::size_of::<T>());
             }
             if let Start::Zeros = start {
@@ -225,14 +216,15 @@ unsafe fn fresh<T: ZeroBits>(
             }
         }
     };
-    match pass {
-        Pass::Serial => task(0, cols),
-        Pass::Parallel => (0..cols.div_ceil(COLUMNS_PER_TASK))
+    if IN_POOL {
+        (0..cols.div_ceil(COLUMNS_PER_TASK))
             .into_par_iter()
             .for_each(|t| {
                 let first = t * COLUMNS_PER_TASK;
                 task(first, (cols - first).min(COLUMNS_PER_TASK))
-            }),
+            })
+    } else {
+        task(0, cols)
     }
     // SAFETY: rows ≤ row capacity and cols ≤ column capacity (reserved above), and every entry
     // now in bounds was written just above.
