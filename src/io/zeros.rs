@@ -39,11 +39,8 @@ const COLUMNS_PER_TASK: usize = 64;
 /// padding rows included: every byte of the block is written once, by the pool's threads, each
 /// task's pages faulted in first by one `MADV_POPULATE_WRITE`.
 pub fn par_zeros<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
-    // SAFETY: each call writes its `count` columns of `stride` values from `to` (one write
-    // for the task's chunk); all-zero bits are T's 0.0 (`ZeroBits`).
-    par_columns(rows, cols, |_, count, to: *mut T, stride| unsafe {
-        std::ptr::write_bytes(to, 0, count * stride)
-    })
+    // SAFETY: the writer writes nothing.
+    unsafe { fresh::<T, PARALLEL>(rows, cols, Start::Zeros, |_, _| {}) }
 }
 
 /// [`par_zeros`] with each column then handed to `column(j, values)` (its `rows` values, zero)
@@ -56,18 +53,13 @@ pub fn par_zeros_then<T: ZeroBits>(
     cols: usize,
     column: impl Fn(usize, &mut [T]) + Sync,
 ) -> Mat<T> {
-    // SAFETY: each call zeroes its `count` columns of `stride` values from `to` (one write
-    // for the task's chunk; all-zero bits are T's 0.0, `ZeroBits`), then lends each column's
-    // `rows` ≤ `stride` values, now initialised, to `column` alone.
-    par_columns(rows, cols, |first, count, to: *mut T, stride| unsafe {
-        std::ptr::write_bytes(to, 0, count * stride);
-        for k in 0..count {
-            column(
-                first + k,
-                std::slice::from_raw_parts_mut(to.add(k * stride), rows),
-            );
-        }
-    })
+    // SAFETY: column j's `rows` values from `col` are zeros already (`Start::Zeros`), lent to
+    // `column` alone, which may overwrite them and nothing else.
+    unsafe {
+        fresh::<T, PARALLEL>(rows, cols, Start::Zeros, |j, col: *mut T| {
+            column(j, std::slice::from_raw_parts_mut(col, rows))
+        })
+    }
 }
 
 /// A copy of `src` (as `Mat::clone`), its columns copied in parallel chunks as [`par_zeros`]
@@ -75,56 +67,7 @@ pub fn par_zeros_then<T: ZeroBits>(
 /// together, where `clone` takes them one by one on the calling thread (training's snapshot
 /// of the weights before its first epoch, `net::stalled`: 14 MB for 784-1000-1000-10).
 pub fn par_clone<T: ZeroBits>(src: &Mat<T>) -> Mat<T> {
-    let rows = src.nrows();
-    // SAFETY: column c of `src` holds `rows` contiguous values (an owned matrix's row stride
-    // is 1), read only; each call writes its `count` columns of `stride` ≥ rows values from
-    // `to`.
-    par_columns(
-        rows,
-        src.ncols(),
-        |first, count, to: *mut T, stride| unsafe {
-            for k in 0..count {
-                let column = to.add(k * stride);
-                std::ptr::copy_nonoverlapping(src.col(first + k).as_ptr(), column, rows);
-                std::ptr::write_bytes(column.add(rows), 0, stride - rows)
-            }
-        },
-    )
-}
-
-/// A fresh `rows` × `cols` block whose columns `fill` writes in parallel tasks of
-/// [`COLUMNS_PER_TASK`] columns, each task's pages faulted in first by one [`populate`]:
-/// `fill(first, count, to, stride)` must write all `stride` values of columns first … first +
-/// count − 1, which lie one after the other from `to`: each column's rows and then its padding
-/// rows (faer's GEMM reads those; the allocator would have zeroed them).
-fn par_columns<T: ZeroBits>(
-    rows: usize,
-    cols: usize,
-    fill: impl Fn(usize, usize, *mut T, usize) + Sync,
-) -> Mat<T> {
-    let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
-    // An owned matrix's column stride is its row capacity (rows rounded up to whole cache
-    // lines), whatever its dimensions; a fresh one's block holds `cols` such columns.
-    let stride = m.col_stride() as usize;
-    let base = Shared(m.as_ptr_mut());
-    (0..cols.div_ceil(COLUMNS_PER_TASK))
-        .into_par_iter()
-        .for_each(|t| {
-            let first = t * COLUMNS_PER_TASK;
-            let count = (cols - first).min(COLUMNS_PER_TASK);
-            // SAFETY: columns first … first + count − 1 (< cols) span count·stride values
-            // from first·stride, inside the block of `cols` columns of `stride` values; each
-            // task writes its own columns only.
-            unsafe {
-                let chunk = base.get().add(first * stride);
-                populate(chunk.cast(), count * stride * std::mem::size_of::<T>());
-                fill(first, count, chunk, stride);
-            }
-        });
-    // SAFETY: rows ≤ row capacity and cols ≤ column capacity (reserved above), and every entry
-    // now in bounds was written just above.
-    unsafe { m.set_dims(rows, cols) };
-    m
+    copy_columns::<T, PARALLEL>(src.as_ref())
 }
 
 /// Shapes `m` as `rows` × `cols` for a caller that then overwrites every entry (the values it
@@ -155,18 +98,18 @@ pub fn resize_for_overwrite<T: ZeroBits>(m: &mut Mat<T>, rows: usize, cols: usiz
 /// A `rows` × `cols` matrix with entry (i, j) = `f(i, j)` (as `Mat::from_fn`), each byte of its
 /// block written once, on the calling thread (the block taken unzeroed, its padding rows
 /// zeroed here). `Mat::from_fn` has the allocator zero the whole block first and then writes
-/// every entry a second time; in the
-/// factored order 3's carry, whose n × n and n × R products are allocated per layer, that
-/// zeroing was 9 % of the CPU samples at relu n = 64, L = 8 (BENCHMARKS.md, sixty-first
-/// session, perf61). `f` runs outside the unzeroed scope: what it allocates is zeroed as usual.
+/// every entry a second time; in the factored order 3's carry, whose n × n and n × R products
+/// are allocated per layer, that zeroing was 9 % of the CPU samples at relu n = 64, L = 8
+/// (BENCHMARKS.md, sixty-first session, perf61). `f` runs outside the unzeroed scope: what it
+/// allocates is zeroed as usual.
 pub fn filled<T: ZeroBits>(
     rows: usize,
     cols: usize,
-    mut f: impl FnMut(usize, usize) -> T,
+    f: impl Fn(usize, usize) -> T + Sync,
 ) -> Mat<T> {
     // SAFETY: each call writes the `rows` values of column j from `col`.
     unsafe {
-        columns_once(rows, cols, |j, col: *mut T| {
+        fresh::<T, SERIAL>(rows, cols, Start::Unwritten, |j, col: *mut T| {
             for i in 0..rows {
                 col.add(i).write(f(i, j));
             }
@@ -178,15 +121,8 @@ pub fn filled<T: ZeroBits>(
 /// `write_bytes` (padding rows included) instead of zeroed by the allocator and then written
 /// entry by entry.
 pub fn zeroed<T: ZeroBits>(rows: usize, cols: usize) -> Mat<T> {
-    let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
-    let stride = m.col_stride().max(0) as usize;
-    // SAFETY: the block holds `cols` columns of `stride` values; all-zero bits are T's 0.0
-    // (`ZeroBits`); rows ≤ stride and cols are within the capacity, every entry now written.
-    unsafe {
-        std::ptr::write_bytes(m.as_ptr_mut(), 0, cols * stride);
-        m.set_dims(rows, cols);
-    }
-    m
+    // SAFETY: the writer writes nothing.
+    unsafe { fresh::<T, SERIAL>(rows, cols, Start::Zeros, |_, _| {}) }
 }
 
 /// A copy of `x` (as `to_owned`), each byte written once (as [`filled`]): a column that is
@@ -195,41 +131,103 @@ pub fn copied<T: ZeroBits>(x: faer::MatRef<'_, T>) -> Mat<T> {
     if x.row_stride() != 1 {
         return filled(x.nrows(), x.ncols(), |i, j| x[(i, j)]);
     }
-    // SAFETY: column j of `x` holds `rows` contiguous values (row stride 1), read only, and
-    // each call copies them to `col`.
+    copy_columns::<T, SERIAL>(x)
+}
+
+/// A copy of `x`, whose columns are contiguous (row stride 1), by [`fresh`] in the pool's
+/// tasks or not (`IN_POOL`).
+fn copy_columns<T: ZeroBits, const IN_POOL: bool>(x: faer::MatRef<'_, T>) -> Mat<T> {
+    debug_assert_eq!(x.row_stride(), 1);
+    let rows = x.nrows();
+    // SAFETY: column j of `x` holds `rows` contiguous values (row stride 1: an owned matrix's
+    // always, `copied` checks it), read only, and each call copies them to `col`.
     unsafe {
-        columns_once(x.nrows(), x.ncols(), |j, col: *mut T| {
-            std::ptr::copy_nonoverlapping(x.col(j).as_ptr(), col, x.nrows())
+        fresh::<T, IN_POOL>(rows, x.ncols(), Start::Unwritten, |j, col: *mut T| {
+            std::ptr::copy_nonoverlapping(x.col(j).as_ptr(), col, rows)
         })
     }
 }
 
+/// [`fresh`]'s columns written as one task of every column on the calling thread, its pages
+/// faulted in by its writes (the small per-layer products of `propagate`'s higher orders).
+const SERIAL: bool = false;
+
+/// [`fresh`]'s columns written in tasks of [`COLUMNS_PER_TASK`] columns on rayon's pool, each
+/// task's pages faulted in first by one [`populate`]: the block's page faults shared by the
+/// pool's threads.
+const PARALLEL: bool = true;
+
+/// What [`fresh`] writes into a column before its writer does.
+#[derive(Clone, Copy)]
+enum Start {
+    /// Zeros: a task's columns, padding rows included, by one `write_bytes`; the writer may
+    /// then overwrite some of a column's values.
+    Zeros,
+    /// Nothing: the writer writes each of the column's values, and its padding rows are then
+    /// zeroed.
+    Unwritten,
+}
+
 /// A fresh `rows` × `cols` block taken from the allocator unzeroed ([`super::unzeroed`]), each
-/// column's values written by `write(j, col)` and its padding rows zeroed here, as
-/// [`super::PaddingZeroing`] would have (faer's GEMM reads them).
+/// of its bytes written once: column j's values by `write(j, col)` after [`Start`], and its
+/// padding rows zeroed here, as [`super::PaddingZeroing`] would have (faer's GEMM reads them),
+/// in one task ([`SERIAL`]) or in parallel ([`PARALLEL`]). `IN_POOL` is a constant of the
+/// instance, so that a serial one holds no pool code: through it `write` would escape, and
+/// what `write` reads be reloaded after each of its stores (a serial flag at run time cost
+/// `fac3_loop` 6 % more instructions). If `write` panics, the block is freed still 0 × 0 (in
+/// parallel, once the other tasks have returned or panicked too) and the panic goes on: no
+/// matrix with unwritten entries is ever returned.
 ///
 /// # Safety
-/// `write(j, col)` must write the `rows` values of column j from `col`, and nothing else.
-unsafe fn columns_once<T: ZeroBits>(
+/// `write(j, col)` must write (`Start::Unwritten`) or may overwrite (`Start::Zeros`) the `rows`
+/// values of column j from `col`, and nothing else.
+unsafe fn fresh<T: ZeroBits, const IN_POOL: bool>(
     rows: usize,
     cols: usize,
-    mut write: impl FnMut(usize, *mut T),
+    start: Start,
+    write: impl Fn(usize, *mut T) + Sync,
 ) -> Mat<T> {
     let mut m = super::unzeroed(|| Mat::<T>::with_capacity(rows, cols));
-    // An owned matrix's column stride is its row capacity (≥ rows, whole cache lines).
+    // An owned matrix's column stride is its row capacity (rows rounded up to whole cache
+    // lines), whatever its dimensions; a fresh one's block holds `cols` such columns.
     let stride = m.col_stride().max(0) as usize;
-    let base = m.as_ptr_mut();
-    for j in 0..cols {
-        // SAFETY: column j's `stride` values from j·stride lie inside the block of `cols`
-        // columns reserved above (rows ≤ stride): `write` writes its rows, then the padding.
+    let base = Shared(m.as_ptr_mut());
+    // Writes columns first … first + count − 1 (≤ cols): count·stride values from
+    // first·stride, inside the block, the values of each column and then its padding rows.
+    let task = |first: usize, count: usize| {
+        // SAFETY: the task's columns lie inside the block reserved above (rows ≤ stride), and
+        // no other task writes them; `write` keeps to column j's `rows` values (the caller's
+        // promise), after which the padding rows are zeroed (all-zero bits are T's 0.0,
+        // `ZeroBits`) unless the chunk's write of zeros covered them.
         unsafe {
-            let col = base.add(j * stride);
-            write(j, col);
-            std::ptr::write_bytes(col.add(rows), 0, stride - rows);
+            let chunk = base.get().add(first * stride);
+            if IN_POOL {
+                populate(chunk.cast(), count * stride * std::mem::size_of::<T>());
+            }
+            if let Start::Zeros = start {
+                std::ptr::write_bytes(chunk, 0, count * stride);
+            }
+            for k in 0..count {
+                let col = chunk.add(k * stride);
+                write(first + k, col);
+                if let Start::Unwritten = start {
+                    std::ptr::write_bytes(col.add(rows), 0, stride - rows);
+                }
+            }
         }
+    };
+    if IN_POOL {
+        (0..cols.div_ceil(COLUMNS_PER_TASK))
+            .into_par_iter()
+            .for_each(|t| {
+                let first = t * COLUMNS_PER_TASK;
+                task(first, (cols - first).min(COLUMNS_PER_TASK))
+            })
+    } else {
+        task(0, cols)
     }
-    // SAFETY: rows and cols are within the capacity reserved, and every entry in bounds was
-    // written above (if `write` panics, the matrix is dropped still 0 × 0).
+    // SAFETY: rows ≤ row capacity and cols ≤ column capacity (reserved above), and every entry
+    // now in bounds was written just above.
     unsafe { m.set_dims(rows, cols) };
     m
 }
@@ -271,7 +269,7 @@ unsafe fn populate(ptr: *mut u8, len: usize) {
     let _ = (ptr, len);
 }
 
-/// The matrix pointer shared by the tasks of [`par_columns`] (through a method, so that closures
+/// The matrix pointer shared by the tasks of [`fresh`] (through a method, so that closures
 /// capture the wrapper, not the raw pointer).
 struct Shared<T>(*mut T);
 
@@ -281,7 +279,7 @@ impl<T> Shared<T> {
     }
 }
 
-// SAFETY: the tasks of `par_columns` write disjoint columns.
+// SAFETY: the tasks of `fresh` write disjoint columns.
 unsafe impl<T> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Shared<T> {}
@@ -475,28 +473,38 @@ mod tests {
     }
 
     /// The padding rows below each column (up to the column stride, which faer's GEMM reads)
-    /// are zero too, on memory the heap recycles full of garbage: the test binary's allocator
-    /// is the system's, which, like `PaddingZeroing` inside `unzeroed`, hands blocks out as
-    /// they are. A larger block filled with a subnormal is freed first, so that the aligned
-    /// request is carved out of it (an exact-size freed block would not serve an aligned one).
+    /// are zero for each of the six writers, on memory the heap recycles full of garbage: the
+    /// test binary's allocator is the system's, which, like `PaddingZeroing` inside `unzeroed`,
+    /// hands blocks out as they are. A larger block filled with a subnormal is freed before each
+    /// call, so that the aligned request is carved out of it (an exact-size freed block would
+    /// not serve an aligned one); shapes under and over a task's [`COLUMNS_PER_TASK`] columns.
     #[test]
-    fn par_zeros_zeroes_the_padding_rows() {
-        for (r, c) in [(13_usize, 100_usize), (3, 7), (100, 50)] {
+    fn every_writer_zeroes_the_padding_rows_of_recycled_memory() {
+        for (r, c) in [(13_usize, 100_usize), (3, 7), (100, 50), (1, 200)] {
             let stride = r.next_multiple_of(8);
-            let junk = vec![f64::from_bits(8); 2 * stride * c + 1024];
-            drop(std::hint::black_box(junk));
-            let m = par_zeros::<f64>(r, c);
-            assert_eq!(
-                m.col_stride() as usize,
-                stride,
-                "the shape has padding rows"
-            );
-            // SAFETY: the block holds c columns of `stride` values.
-            let block = unsafe { std::slice::from_raw_parts(m.as_ptr(), stride * c) };
-            assert!(
-                block.iter().all(|v| v.to_bits() == 0),
-                "a padding row of par_zeros was not zeroed"
-            );
+            let src = Mat::<f64>::from_fn(r, c, |i, j| (i + r * j) as f64 + 1.0);
+            let writers: [(&str, &dyn Fn() -> Mat<f64>); 6] = [
+                ("par_zeros", &|| par_zeros(r, c)),
+                ("par_zeros_then", &|| {
+                    par_zeros_then(r, c, |j, col| col[j % r] = 1.0)
+                }),
+                ("par_clone", &|| par_clone(&src)),
+                ("filled", &|| filled(r, c, |i, j| src[(i, j)])),
+                ("zeroed", &|| zeroed(r, c)),
+                ("copied", &|| copied(src.as_ref())),
+            ];
+            for (name, write) in writers {
+                let junk = vec![f64::from_bits(8); 2 * stride * c + 1024];
+                drop(std::hint::black_box(junk));
+                let m = write();
+                assert_eq!(m.col_stride() as usize, stride, "{name}: padding rows");
+                assert!(
+                    padding(&m)
+                        .iter()
+                        .all(|p| p.iter().all(|v| v.to_bits() == 0)),
+                    "a padding row of {name} {r} × {c} was not zeroed"
+                );
+            }
         }
     }
 }
