@@ -4811,7 +4811,10 @@ if r:
         print("report.md: the transfer table of a layer without terms shows shares")
 for a in ("0.5", "0.3"):
     r = load(f"root{a}")
-    if r and not all(t["residual_mean"] < 1e-9 and t["residual_cov"] < 1e-9 for t in r["transfer"]):
+    # Rounding: below 1e-9 under adv61's measure; adv62 divides by the floor √ε·Σ‖T_k‖ where the
+    # terms cancel, so rounding of c·ε·Σ‖T_k‖ reads c·√ε, below 1e-6 for c ≤ 64 (as the suite's
+    # transfer_residual_of_a_layer_on_the_roots_of_phi_is_rounding).
+    if r and not all(t["residual_mean"] < 1e-6 and t["residual_cov"] < 1e-6 for t in r["transfer"]):
         bad += 1
         print(f"transfer on the roots ({a}): residuals {[(t['residual_mean'], t['residual_cov']) for t in r['transfer']]}")
 for base, others in (("xq.npy", ["f32.safetensors", "f16.safetensors", "bf16.safetensors", "xq.f8.idx", "xq.f4.idx"]),

@@ -44,6 +44,11 @@ pub const S_MIN: f64 = 1e-30;
 /// The Taylor form's coefficients where the switch (module docs) chooses it; `None` where
 /// the quadrature is kept.
 pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos> {
+    // Beyond the series' reach the quadrature is kept whatever the estimates say: decided
+    // before the series is formed (most units of a layer, s of order 1).
+    if !within_reach(mu, s) {
+        return None;
+    }
     let c = taylor(act, mu);
     let unit = from_series(&c, s, DEGREE);
     // σ_φ/s by Parseval, Var φ = Σ_{j≥1} j! B_{1,j}² s^{2j} (to degree 5), without forming
@@ -62,9 +67,6 @@ pub fn near_deterministic(act: Activation, mu: f64, s: f64) -> Option<UnitChaos>
         1e-15 * c[0].abs() / spread / s
     };
     if old.is_nan() || old <= OLD_PATH_LIMIT {
-        return None;
-    }
-    if !within_reach(mu, s) {
         return None;
     }
     let truncation = truncation(&unit, &from_series(&c, s, DEGREE - 4), s);
