@@ -85,6 +85,20 @@ struct Product {
     summands: Vec<Summand>,
 }
 
+impl Product {
+    /// Σ_summands coef · Π numbers\[f\], the product's number at one column's fixed units.
+    fn scale(&self, numbers: &[f64]) -> f64 {
+        self.summands
+            .iter()
+            .map(|s| {
+                s.numbers
+                    .iter()
+                    .fold(s.coef, |acc, &f| acc * numbers[f as usize])
+            })
+            .sum()
+    }
+}
+
 /// One diagram list compiled for a fixed multiplicity of each group, group 0 (the free unit)
 /// of multiplicity 1 or 2.
 #[derive(Clone, Debug, PartialEq)]
@@ -419,15 +433,7 @@ impl<'s> Column<'s> {
             if p.vectors.iter().any(|&v| found[v as usize].is_none()) {
                 continue;
             }
-            let scale: f64 = p
-                .summands
-                .iter()
-                .map(|s| {
-                    s.numbers
-                        .iter()
-                        .fold(s.coef, |acc, &f| acc * numbers[f as usize])
-                })
-                .sum();
+            let scale = p.scale(numbers);
             if scale == 0.0 {
                 continue;
             }
@@ -544,13 +550,7 @@ mod tests {
             .map(|f| src.number(f, &pattern.powers, u))
             .collect();
         'product: for p in &pattern.products {
-            let scale: f64 = (p.summands.iter())
-                .map(|s| {
-                    s.numbers
-                        .iter()
-                        .fold(s.coef, |acc, &f| acc * numbers[f as usize])
-                })
-                .sum();
+            let scale = p.scale(&numbers);
             if scale == 0.0 {
                 continue;
             }
