@@ -317,6 +317,20 @@ fn hermite(n: usize, x: f64) -> f64 {
     }
 }
 
+/// The sample mean and 1/n covariance of the columns of `y` (outputs × samples), summed
+/// directly (the references' own, not the library's).
+fn sample_mean_cov(y: &Mat<f64>) -> (faer::Col<f64>, Mat<f64>) {
+    let (k, n) = (y.nrows(), y.ncols());
+    let mean = faer::Col::from_fn(k, |i| (0..n).map(|s| y[(i, s)]).sum::<f64>() / n as f64);
+    let cov = Mat::from_fn(k, k, |i, j| {
+        (0..n)
+            .map(|s| (y[(i, s)] - mean[i]) * (y[(j, s)] - mean[j]))
+            .sum::<f64>()
+            / n as f64
+    });
+    (mean, cov)
+}
+
 /// Composite Simpson nodes and weights on [lo, hi] with `m` (even) intervals.
 fn simpson(lo: f64, hi: f64, m: usize) -> Vec<(f64, f64)> {
     let h = (hi - lo) / m as f64;
@@ -400,13 +414,8 @@ fn edgeworth_confusion_row_matches_quadrature() {
     assert!(se > 0.0 && se <= bound, "se {se} vs 3√(p(1−p)/N) {bound}");
 
     // Mean and 1/n covariance; whitening t = R L⁻¹ (y − ȳ), R turning Lᵀd (d = e₀ − e₁) onto e₀.
-    let mean = [0, 1].map(|i| (0..n).map(|s| y[(i, s)]).sum::<f64>() / n as f64);
-    let c = |i: usize, j: usize| {
-        (0..n)
-            .map(|s| (y[(i, s)] - mean[i]) * (y[(j, s)] - mean[j]))
-            .sum::<f64>()
-            / n as f64
-    };
+    let (mean, cov) = sample_mean_cov(&y);
+    let c = |i: usize, j: usize| cov[(i, j)];
     let l00 = c(0, 0).sqrt();
     let l10 = c(1, 0) / l00;
     let l11 = (c(1, 1) - l10 * l10).sqrt();
@@ -487,13 +496,8 @@ fn edgeworth_confusion_row_matches_quadrature() {
 /// per sector), r ∈ [0, 10 + |apex|] and t₂ ∈ [−10, 10], so the boundaries are exact; Z = Σ P_k.
 fn edgeworth_row_by_quadrature(y: &Mat<f64>, arc: usize, radial: usize) -> ([f64; 3], f64) {
     let n = y.ncols();
-    let mean: [f64; 3] = std::array::from_fn(|i| (0..n).map(|s| y[(i, s)]).sum::<f64>() / n as f64);
-    let c = |i: usize, j: usize| {
-        (0..n)
-            .map(|s| (y[(i, s)] - mean[i]) * (y[(j, s)] - mean[j]))
-            .sum::<f64>()
-            / n as f64
-    };
+    let (mean, cov) = sample_mean_cov(y);
+    let c = |i: usize, j: usize| cov[(i, j)];
     // Cholesky C = L Lᵀ.
     let mut l = [[0.0f64; 3]; 3];
     for i in 0..3 {
@@ -687,13 +691,7 @@ fn edgeworth_confusion_rows_of_three_outputs_match_quadrature() {
         classes: vec![0],
         per_class: vec![y.clone()],
     };
-    let mean = faer::Col::from_fn(3, |i| (0..n).map(|s| y[(i, s)]).sum::<f64>() / n as f64);
-    let cov = Mat::from_fn(3, 3, |i, j| {
-        (0..n)
-            .map(|s| (y[(i, s)] - mean[i]) * (y[(j, s)] - mean[j]))
-            .sum::<f64>()
-            / n as f64
-    });
+    let (mean, cov) = sample_mean_cov(&y);
     let start = [StartGaussians {
         layers: vec![(mean.as_ref(), cov.as_ref())],
         seed: 5,
