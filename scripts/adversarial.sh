@@ -4956,4 +4956,128 @@ for key in 'pilot_statistics = "mean"' 'carry = "depth"'; do
   check "grid key ${key%% *}" "!${key%% *}" --threads 1 sweep --grid "$D55/g.toml" --out "$D55/sw"
 done
 
+# 56. Sixty-third session (adv63): normaliser lists and files as people write them (EXPERIMENTS.md
+# "Adversarial pass, adv63"). A comma list's empty entry was dropped: `--normalize-mean
+# 0.5,0.5,,0.5` read as three values, `0.5,` as one value for every feature (exit 0), in a text
+# file and a grid's normalize_mean too; now refused naming the flag (key) and the entry. A .npy
+# saved under another name and UTF-8 text with a byte-order mark were refused ("not UTF-8
+# text", "expected numbers"); now read. A .npz said "not UTF-8 text"; now refused as for
+# samples (".npz archives are not read"). Text that is no list named the file only; now the
+# flag too. Also probed fine: chaos62's closed-form relu/leaky relu coefficients through the
+# carried orders 3/4 on bias-free networks (leaky slopes −0.5, 3, 1e-300): data ×10⁻³⁰ and
+# ×10³⁷ (`--scale`) give data ×1's errors (homogeneity) to 10⁻⁶; a class of 2 training samples
+# under `--pilot on`; `--pilot-statistics mean,mean` (judged once). Old (main 53bb5c1): refused
+# 2, unnamed 2, ignored 6.
+D56=$W/d56
+mkdir -p "$D56"
+python3 - "$D56" <<'PY56'
+import json, random, struct, sys
+d = sys.argv[1]
+def npy(name, descr, shape, data):
+    tup = "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
+    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
+    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data)
+f8 = lambda v: struct.pack("<%dd" % len(v), *v)
+def safetensors(path, tensors, meta):
+    names = sorted(tensors)
+    sizes = [len(tensors[k][2]) for k in names]
+    head = {k: {"dtype": tensors[k][0], "shape": tensors[k][1], "data_offsets": [sum(sizes[:i]), sum(sizes[:i + 1])]}
+            for i, k in enumerate(names)}
+    head["__metadata__"] = meta
+    h = json.dumps(head).encode()
+    h += b" " * (-len(h) % 8)
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + b"".join(tensors[k][2] for k in names))
+rng = random.Random(63)
+# Three skewed classes in 2 features; the last 2 training samples are the only ones of class 2
+# in x2/y2.
+n = 1500
+y = [k % 3 for k in range(n)]
+x = [v for c in y for v in (rng.gauss(0.5 * c, 1) + 0.3 * rng.expovariate(1), rng.gauss(-0.3 * c, 0.7) + rng.expovariate(2) * (c - 1))]
+npy("x.npy", "<f8", (n, 2), f8(x))
+npy("y.npy", "<i8", (n,), struct.pack(f"<{n}q", *y))
+y2 = [k % 2 for k in range(n - 2)] + [2, 2]
+npy("y2.npy", "<i8", (n,), struct.pack(f"<{n}q", *y2))
+npy("mean.bin", "<f8", (2,), f8([0.5, 0.25]))
+open(f"{d}/mean.npz", "wb").write(b"PK\x03\x04\x14\x00\x00\x00\x00\x00\xff\xfe")
+open(f"{d}/bom.txt", "wb").write(b"\xef\xbb\xbf0.5, 0.25\n")
+open(f"{d}/gap.txt", "w").write("0.5,\n,0.25\n")
+open(f"{d}/end.txt", "w").write("0.5,\n0.25,\n")
+open(f"{d}/hex.txt", "w").write("0x1p-1 0.25\n")
+widths = [2, 6, 6, 6, 3]
+for act in ["leaky_relu:-0.5", "leaky_relu:3", "leaky_relu:1e-300"]:
+    t = {}
+    for l in range(1, len(widths)):
+        name = f"hidden{l}.weight" if l < len(widths) - 1 else "readout.weight"
+        t[name] = ("F64", [widths[l], widths[l - 1]], f8([rng.gauss(0, 1.2 / widths[l - 1] ** 0.5) for _ in range(widths[l] * widths[l - 1])]))
+    safetensors(f"{d}/{act.replace(':', '')}.safetensors", t, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})
+PY56
+T56=(--threads 1 train --task data --train-x "$D56/x.npy" --train-y "$D56/y.npy" --test-split 0:500 --hidden 4 --epochs 1 --out "$D56/o.safetensors")
+for v in 0.5,,0.25 0.5, ,0.5 "$D56/gap.txt"; do
+  rm -f "$D56/o.safetensors"
+  check "normalize-mean '${v##*/}'" '!is empty' "${T56[@]}" --normalize-mean "$v" --normalize-std 1
+done
+rm -f "$D56/o.safetensors"
+check "normalize-std '0.5,'" '!is empty' "${T56[@]}" --normalize-mean 0 --normalize-std 0.5,
+for f in mean.bin bom.txt end.txt; do
+  rm -f "$D56/o.safetensors"
+  check "normalize-mean $f" + "${T56[@]}" --normalize-mean "$D56/$f" --normalize-std 2
+done
+rm -f "$D56/o.safetensors"
+check "normalize-std mean.npz" '.npz archives are not read' "${T56[@]}" --normalize-mean 0 --normalize-std "$D56/mean.npz"
+check "normalize-mean hex.txt" '--normalize-mean' "${T56[@]}" --normalize-mean "$D56/hex.txt" --normalize-std 1
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:500"\nnormalize_mean = "0.5,,0.25"\nnormalize_std = "1"\nhidden = [[4]]\nepochs = 1\n' \
+  "$D56/x.npy" "$D56/y.npy" >"$D56/g.toml"
+rm -rf "$D56/sw"
+check "grid normalize_mean '0.5,,0.25'" '!normalize_mean' --threads 1 sweep --grid "$D56/g.toml" --out "$D56/sw"
+# The carried orders on bias-free networks: data ×S is the network's output ×S, every relative
+# error the same (exact for a positively homogeneous φ).
+DD56=(--task data --train-x "$D56/x.npy" --train-y "$D56/y.npy" --test-split 0:750)
+for m in leaky_relu-0.5 leaky_relu3 leaky_relu1e-300; do
+  for o in 3 4; do
+    for s in 1 1e-30 1e37; do
+      check "propagate $m order $o, data / $s" + --threads 1 propagate --model "$D56/$m.safetensors" "${DD56[@]}" --order $o --carry depth --scale $s --json
+      cp "$W/out" "$D56/h-$m-$o-$s.json"
+    done
+  done
+done
+check "analyze --pilot on, a class of 2 training samples" + --threads 1 analyze --model "$D56/leaky_relu3.safetensors" --task data --train-x "$D56/x.npy" --train-y "$D56/y2.npy" --test-x "$D56/x.npy" --test-y "$D56/y.npy" --order 4 --carry depth --pilot on --mc-samples 500 --json
+check "--pilot-statistics mean,mean" + --threads 1 propagate --model "$D56/leaky_relu-0.5.safetensors" "${DD56[@]}" --order 3 --carry depth --pilot-statistics mean,mean --json
+cp "$W/out" "$D56/ps.json"
+python3 - "$D56" <<'PY56'
+import json, sys
+d = sys.argv[1]
+def load(name):
+    try:
+        return json.load(open(f"{d}/{name}.json"))
+    except (OSError, ValueError):
+        return None
+bad = 0
+for m in ("leaky_relu-0.5", "leaky_relu3", "leaky_relu1e-300"):
+    for o in (3, 4):
+        base = load(f"h-{m}-{o}-1")
+        for s in ("1e-30", "1e37"):
+            r = load(f"h-{m}-{o}-{s}")
+            if not base or not r:
+                continue
+            for a, b in zip(base["layers"], r["layers"]):
+                for k in ("cov_rel_err", "mean_err", "kl"):
+                    u, v = a.get(k), b.get(k)
+                    if (u is None) != (v is None) or (u is not None and abs(u - v) > 1e-6 * max(abs(u), 1e-3)):
+                        bad += 1
+                        print(f"{m} order {o}, data / {s}: layer {a['layer']} {a['stage']} class {a['class']} {k} {v} for data x1's {u}")
+            if [c["carried_to"] for c in base["carried"]["classes"]] != [c["carried_to"] for c in r["carried"]["classes"]]:
+                bad += 1
+                print(f"{m} order {o}, data / {s}: carried to {[c['carried_to'] for c in r['carried']['classes']]}")
+r = load("ps")
+if r:
+    for c in r["carried"]["classes"]:
+        p = c.get("pilot") or {}
+        if "judged_by" in p and p["judged_by"] != ["mean"]:
+            bad += 1
+            print(f"--pilot-statistics mean,mean: class {c['class']} judged_by {p['judged_by']}")
+sys.exit(bad)
+PY56
+implausible=$((implausible + $?))
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -274,9 +274,12 @@ impl<'de> Deserialize<'de> for Scale {
 }
 
 /// A vector given as a comma-separated list (`0.1307` or `0.5,0.4,0.3`) or as a file: a NumPy
-/// `.npy` array, or text holding numbers separated by commas or white space. Errors name
-/// `field` (and the file); a non-finite value (`nan`, `inf` parse as numbers) is refused here,
-/// where it enters, not found later as non-finite weights.
+/// `.npy` array (by its extension or, under another name, its magic bytes), or text holding
+/// numbers separated by commas or white space (UTF-8, a leading byte-order mark skipped). Errors
+/// name `field` (and the file); a non-finite value (`nan`, `inf` parse as numbers) is refused
+/// here, where it enters, not found later as non-finite weights; so is an empty entry of a
+/// comma list (`0.5,,0.25`, `,0.5`, `0.5,`: `empty_entry`), which was dropped (adv63); a
+/// `.npz` archive is refused as for samples.
 pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
     let parse_list = |text: &str| -> Option<Vec<f64>> {
         text.split(|c: char| c == ',' || c.is_whitespace())
@@ -302,9 +305,7 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
             ),
         )
     };
-    let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
-        v
-    } else if path.extension().is_some_and(|e| e == "npy") {
+    let array = || -> Result<Vec<f64>> {
         let a = super::array::ArrayFile::open_any_rank(
             path,
             &super::array::OpenOptions {
@@ -315,15 +316,47 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
         )
         .map_err(as_file)?;
         check_vector_shape(a.dims(), spec, field)?;
-        a.values_f64()
-    } else {
-        let text =
-            crate::io::read_regular_to_string(path, 1 << 26, "vector file").map_err(as_file)?;
-        let v = parse_list(&text).ok_or_else(|| {
-            Error::format(path, "expected numbers separated by commas or white space")
-        })?;
-        check_text_vector(&text, spec, field)?;
+        Ok(a.values_f64())
+    };
+    let empty = |text: &str, trailing_ok: bool| match empty_entry(text, trailing_ok) {
+        None => Ok(()),
+        Some(k) => Err(Error::config(
+            field,
+            format!(
+                "{}: entry {k} of the comma-separated list is empty; expected a number between \
+                 every two commas (and none before the first or after the last)",
+                crate::error::excerpt(spec)
+            ),
+        )),
+    };
+    let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
+        empty(spec, false)?;
         v
+    } else if path.extension().is_some_and(|e| e == "npy" || e == "npz") {
+        array()?
+    } else {
+        let bytes = crate::io::read_regular(path, 1 << 26, "vector file").map_err(as_file)?;
+        if bytes.starts_with(super::array::NPY_MAGIC) {
+            array()?
+        } else {
+            let text = String::from_utf8(bytes).map_err(|e| {
+                as_file(Error::format(
+                    path,
+                    format!("vector file is not UTF-8 text: {e}"),
+                ))
+            })?;
+            let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+            let v = parse_list(text).ok_or_else(|| {
+                as_file(Error::format(
+                    path,
+                    "expected numbers separated by commas or white space",
+                ))
+            })?;
+            check_text_vector(text, spec, field)?;
+            // A file's last comma may end its text: a list wrapped after its commas.
+            empty(text, true)?;
+            v
+        }
     };
     if v.is_empty() {
         return Err(Error::config(field, format!("{spec}: no values")));
@@ -335,6 +368,25 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
         ));
     }
     Ok(v)
+}
+
+/// The first empty entry (1-based) of a comma list: a part between two commas, before the
+/// first or after the last that holds nothing but white space (`0.5,,0.25`: entry 2). Such an
+/// entry was dropped (adv63: `--normalize-mean 0.5,,0.25` read as two values, `0.5,` as one
+/// for every feature), so a forgotten value shifted the others or turned a list into one
+/// broadcast value. `trailing_ok` allows the last part to be empty (a file's list ending in a
+/// comma). Text without commas has no entries to be empty.
+fn empty_entry(text: &str, trailing_ok: bool) -> Option<usize> {
+    let parts: Vec<&str> = text.split(',').collect();
+    if parts.len() < 2 {
+        return None;
+    }
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .find(|&(i, part)| part.trim().is_empty() && !(trailing_ok && i == last))
+        .map(|(i, _)| i + 1)
 }
 
 /// Refuses an array that is not a vector: one of two or more dimensions longer than 1, e.g. a

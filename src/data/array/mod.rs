@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 use crate::io::mapped::Mapped;
 
 pub use elem::{Elem, Endian};
+/// The first bytes of every NumPy `.npy` file.
+pub use npy::MAGIC as NPY_MAGIC;
 
 use super::idx::{default_cache_dir, IdxFile};
 use crate::io::{map_regular, open_regular, MemoryLimit};
