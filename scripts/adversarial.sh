@@ -31,10 +31,11 @@ BIN=$(realpath "$1")
 W=${2:-$(mktemp -d)}
 mkdir -p "$W"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export PYTHONPATH=$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}  # `from npy import npy` (scripts/npy.py)
 MNIST=${MNIST_DIR:-/work/shared/mnist}
 FIX=$ROOT/fixtures/idx
 HUGE=4611686018427387904
-runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0 implausible=0 ignored=0
+runs=0 panics=0 hangs=0 big=0 nonfinite=0 unnamed=0 clobbered=0 refused=0 implausible=0 ignored=0 debris=0
 
 # check NAME EXPECT ARGS...: runs BIN ARGS; EXPECT is a text the message of a refusal must hold
 # ("-" when the run may succeed, "+" when it must).
@@ -92,7 +93,6 @@ json.load(open(sys.argv[1]), parse_constant=lambda c: sys.exit(1))' "$W/out" 2>/
   [ -n "$what" ] && printf '%-40s %s | %s\n' "$name" "$what" "$(head -c 160 "$W/err" | tr '\n' ' ')"
   return 0
 }
-
 XOR=(--task xor --epochs 1)
 printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\n' >"$W/g0.toml"
 "$BIN" --threads 1 sweep --grid "$W/g0.toml" --out "$W/sw0" >/dev/null 2>&1
@@ -101,7 +101,7 @@ OUT="$W/m.safetensors"
 "$BIN" --threads 1 train --task mnist --mnist-dir "$MNIST" --train-limit 2000 --hidden 32 --epochs 1 \
   --out "$W/mnist.safetensors" >/dev/null 2>&1
 MN=(--task mnist --mnist-dir "$MNIST")
-
+# --- end of prologue: a section runs alone after the lines above (EXPERIMENTS.md, npy63) ---
 # 1. Sizes.
 for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
 for f in --n-train --n-test --dim --hidden --batch; do check "train $f 2^62" "$f" train "${XOR[@]}" $f $HUGE --out "$W/x"; done
@@ -327,15 +327,9 @@ fi
 # constant in one class only, irisall every class constant, irisone a class of one sample).
 mkdir -p "$W/deg"
 python3 - "$W/deg" <<'PY'
-import random, struct, sys
+import random, sys
+from npy import xy
 d = sys.argv[1]
-def npy(path, descr, shape, values, fmt):
-    tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode())
-        f.write(b"".join(struct.pack(fmt, v) for v in values))
 def save(name, counts, dim=4, shift=2.0, edit=None):
     rng = random.Random(name)
     x, y = [], []
@@ -345,8 +339,7 @@ def save(name, counts, dim=4, shift=2.0, edit=None):
             y.append(c)
     if edit:
         edit(x, y)
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), dim), [v for r in x for v in r], "<d")
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
+    xy(d, name, x, y, dim)
 def ident(x, y):
     for i, c in enumerate(y):
         if c == 1:
@@ -368,8 +361,7 @@ means = [[5.0, 3.4, 1.5, 0.2], [5.9, 2.8, 4.3, 1.3], [6.6, 3.0, 5.6, 2.0]]
 x = [[m + 0.3 * rng.gauss(0, 1) for m in means[c]] for c in range(3) for _ in range(50)]
 y = [c for c in range(3) for _ in range(50)]
 def isave(name, x, y):
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), 4), [v for r in x for v in r], "<d")
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), y, "<q")
+    xy(d, name, x, y, 4)
 isave("iris", x, y)
 isave("irisconst", [list(x[100]) if c == 2 else r for r, c in zip(x, y)], y)
 isave("iristwin", [list(x[i - 50]) if c == 1 else r for i, (r, c) in enumerate(zip(x, y))], y)
@@ -646,30 +638,8 @@ PY
 check "propagate text, relu x1e-30" + propagate --model "$W/relu-m30.safetensors"
 grep -q "^\* degenerate:" "$W/out" || { implausible=$((implausible + 1)); echo "propagate text, relu x1e-30: degenerate rows not marked"; }
 mkdir -p "$W/odd"
-# npy(path, descr, shape, data): a .npy file; f8(rows) and i8(labels) their little-endian
-# bytes; xy(d, name, x, y, width): the pair d/name-x.npy (f8, width columns, default the first
-# row's) and d/name-y.npy (i8); blobs(rng, counts, dim, scale): Gaussian classes of `counts`
-# samples shifted by 1.5 per class, and their labels. For sections 13 on.
-cat >"$W/npy.py" <<'PY'
-import struct
-def npy(path, descr, shape, data):
-    tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
-f8 = lambda rows: b"".join(struct.pack("<d", v) for r in rows for v in r)
-i8 = lambda y: b"".join(struct.pack("<q", c) for c in y)
-def xy(d, name, x, y, width=None):
-    npy(f"{d}/{name}-x.npy", "<f8", (len(x), width or len(x[0])), f8(x))
-    npy(f"{d}/{name}-y.npy", "<i8", (len(y),), i8(y))
-def blobs(rng, counts, dim=4, scale=1.0):
-    y = [c for c, n in enumerate(counts) for _ in range(n)]
-    return [[(rng.gauss(0, 1) + 1.5 * c) * scale for _ in range(dim)] for c in y], y
-PY
-python3 - "$W/odd" "$W" <<'PY'
+python3 - "$W/odd" <<'PY'
 import random, struct, sys
-sys.path.insert(0, sys.argv[2])
 from npy import npy, f8
 d = sys.argv[1]
 rng = random.Random(13)
@@ -741,9 +711,8 @@ check "resume: records of another grid" "!is not a point of" sweep --grid "$W/g1
 cp "$W/r13.jsonl" "$W/sw13r/results.jsonl"
 check "resume: untouched records" + sweep --grid "$W/g13r.toml" --out "$W/sw13r"
 mkdir -p "$W/d14"
-python3 - "$W/d14" "$W" <<'PY'
+python3 - "$W/d14" <<'PY'
 import random, struct, sys
-sys.path.insert(0, sys.argv[2])
 from npy import npy, f8
 d = sys.argv[1]
 rng = random.Random(23)
@@ -869,9 +838,8 @@ PY
   done
 done
 mkdir -p "$W/d15"
-python3 - "$W/d15" "$W" <<'PY'
+python3 - "$W/d15" <<'PY'
 import random, struct, sys
-sys.path.insert(0, sys.argv[2])
 from npy import xy
 d = sys.argv[1]
 rng = random.Random(24)
@@ -1002,9 +970,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
   left "$R17" "read-only outputs"
 fi
 mkdir -p "$W/d17"
-python3 - "$W/d17" "$W" <<'PY'
+python3 - "$W/d17" <<'PY'
 import json, random, struct, sys
-sys.path.insert(0, sys.argv[2])
 from npy import f8, i8, xy
 d = sys.argv[1]
 rng = random.Random(26)
@@ -1105,9 +1072,8 @@ done
 # per class or a class absent, --kappa-units at absurd values, width 1, depth 30, huge weights
 # in layer 3 only; analyze and propagate text beside their --json.
 mkdir -p "$W/d18"
-python3 - "$W/d18" "$W" <<'PY'
+python3 - "$W/d18" <<'PY'
 import random, sys
-sys.path.insert(0, sys.argv[2])
 from npy import xy
 d = sys.argv[1]
 rng = random.Random(27)
@@ -1292,9 +1258,8 @@ done
 # z = 0 by the old kernel), a quadratic network whose forward pass overflows, and the error
 # budget of linear and quadratic networks scaled by 1e-8 and 1e8.
 mkdir -p "$W/d19"
-python3 - "$W/d19" "$W" <<'PY'
+python3 - "$W/d19" <<'PY'
 import random, sys
-sys.path.insert(0, sys.argv[2])
 from functools import partial
 import npy
 xy = npy.xy
@@ -1401,7 +1366,6 @@ done
 # corrflow never writes) and kill -9 during --report.
 python3 - "$W" <<'PY'
 import os, random, sys
-sys.path.insert(0, sys.argv[1])
 from npy import blobs, xy
 d = os.path.join(sys.argv[1], "d20")
 os.makedirs(d, exist_ok=True)
@@ -1552,7 +1516,6 @@ left "$KR" "kill -9 during --report, then a run in the folder"
 # indefinite output of --carry first in text, JSON and --report.
 python3 - "$W" <<'PY'
 import os, random, sys
-sys.path.insert(0, sys.argv[1])
 from npy import blobs, xy
 d = os.path.join(sys.argv[1], "d21")
 os.makedirs(d, exist_ok=True)
@@ -1691,7 +1654,6 @@ sys.exit(0 if ok else 1)' "$D21" 2>/dev/null || {
 # folder); and adv30's --carry first output whose trace is negative (said so, not "115 %").
 python3 - "$W" <<'PY'
 import os, random, sys
-sys.path.insert(0, sys.argv[1])
 from npy import blobs, xy
 d = os.path.join(sys.argv[1], "d22")
 os.makedirs(d, exist_ok=True)
@@ -2224,13 +2186,8 @@ check "leaky relu 1 order 3 data x1e-42" + "${L27[@]}" --scale 1e42
 same26 "leaky relu 1 order 3 data x1e-42" "$D27/l1-x1.json" "$W/out"
 python3 - "$D27" <<'PY'
 import random, struct, sys
+from npy import npy
 d = sys.argv[1]
-def npy(path, descr, shape, data, fortran=False, hlen=None, major=1):
-    tup = "(%s,)" % shape[0] if len(shape) == 1 else "(%s)" % ", ".join(map(str, shape))
-    head = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, tup)
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    with open(path, "wb") as f:
-        f.write(b"\x93NUMPY" + bytes([major, 0]) + struct.pack("<H", hlen or len(head)) + head.encode() + data)
 rng = random.Random(27)
 y = [c for c in range(3) for _ in range(100)]
 x = [[rng.gauss(0, 1) + c for _ in range(4)] for c in y]
@@ -2245,7 +2202,7 @@ npy(f"{d}/bool-y.npy", "|b1", (300,), bytes(c % 2 for c in y))
 for name, descr in (("object", "|O"), ("f2", "<f2"), ("c16", "<c16"), ("date", "<M8[s]")):
     npy(f"{d}/{name}-x.npy", descr, (300, 4), f8("<"))
 npy(f"{d}/lie-x.npy", "<f8", (300, 4), f8("<"), hlen=60000)
-npy(f"{d}/v9-x.npy", "<f8", (300, 4), f8("<"), major=9)
+npy(f"{d}/v9-x.npy", "<f8", (300, 4), f8("<"), version=9, wide=False)
 PY
 T27() { echo --threads 1 train --task data --train-x "$D27/$1-x.npy" --train-y "$D27/$2-y.npy" --test-split 0:60 --epochs 1; }
 for xy in "x y" "fortran y" "big big" "three y" "x i4" "x col"; do
@@ -2395,27 +2352,17 @@ D29=$W/d29
 mkdir -p "$D29"
 python3 - "$D29" "$OUT" <<'PY29'
 import json, random, struct, sys
+from npy import npy
 d, model = sys.argv[1:3]
 rng = random.Random(29)
-def npy(path, descr, shape, data, version=1, pad=True, header=None):
-    h = header or "{'descr': %s, 'fortran_order': False, 'shape': %s, }" % (
-        descr if descr.startswith("[") else repr(descr),
-        "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")")
-    h = h.encode()
-    lead = 10 if version == 1 else 12
-    if pad:
-        h += b" " * ((64 - (lead + len(h) + 1) % 64) % 64)
-    h += b"\n"
-    size = struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
-    open(path, "wb").write(b"\x93NUMPY" + bytes([version, 0]) + size + h + data)
 n = 300
 x = [rng.gauss(0, 1) for _ in range(n * 4)]
 f8 = lambda fmt: b"".join(struct.pack(fmt, v) for v in x)
 npy(f"{d}/x.npy", "<f8", (n, 4), f8("<d"))
 npy(f"{d}/y.npy", "<i8", (n,), b"".join(struct.pack("<q", k % 3) for k in range(n)))
 npy(f"{d}/xbe.npy", ">f8", (n, 4), f8(">d"))
-npy(f"{d}/xF.npy", "<f8", (n, 4), f8("<d"), header="{'descr': '<f8', 'fortran_order': True, 'shape': (300, 4), }")
-npy(f"{d}/x0d.npy", "<f8", (), struct.pack("<d", 1.0), header="{'descr': '<f8', 'fortran_order': False, 'shape': (), }")
+npy(f"{d}/xF.npy", "<f8", (n, 4), f8("<d"), fortran=True)
+npy(f"{d}/x0d.npy", "<f8", (), struct.pack("<d", 1.0))
 npy(f"{d}/x0len.npy", "<f8", (0, 4), b"")
 npy(f"{d}/x0feat.npy", "<f8", (n, 0), b"")
 npy(f"{d}/x3d.npy", "<f8", (n, 2, 2), f8("<d"))
@@ -2428,9 +2375,10 @@ npy(f"{d}/xhuge.npy", "<f8", (10**12, 4), b"\0" * 64)
 npy(f"{d}/xnopad.npy", "<f8", (n, 4), f8("<d"), pad=False)
 npy(f"{d}/xv2.npy", "<f8", (n, 4), f8("<d"), version=2)
 npy(f"{d}/xv3.npy", "<f8", (n, 4), f8("<d"), version=3)
+# xhlen: a header cut short (no "\n"): written byte by byte, not by npy()
 open(f"{d}/xhlen.npy", "wb").write(b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**32 - 1) + b"{'descr': '<f8', ")
 npy(f"{d}/xkeys.npy", "<f8", (n, 4), f8("<d"), header="{'shape': (300, 4), 'fortran_order': False, 'descr': '<f8'}")
-npy(f"{d}/xneg.npy", "<f8", (n, 4), f8("<d"), header="{'descr': '<f8', 'fortran_order': False, 'shape': (300, -4), }")
+npy(f"{d}/xneg.npy", "<f8", "(300, -4)", f8("<d"))
 # 200 000 x 16 (25.6 MB), truncated mid-run below
 npy(f"{d}/big-x.npy", "<f8", (200000, 16), struct.pack("<d", 0.5) * (200000 * 16))
 npy(f"{d}/big-y.npy", "<i8", (200000,), b"".join(struct.pack("<q", k % 3) for k in range(200000)))
@@ -2616,28 +2564,21 @@ D30=$W/d30
 mkdir -p "$D30"
 python3 - "$D30" <<'PY30'
 import random, struct, sys
+from npy import header_text, npy
 d = sys.argv[1]
-def npy(path, header, data):
-    h = header.encode()
-    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
-    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data)
 rng = random.Random(30)
 n = 400
 xs = [rng.gauss(0, 1) for _ in range(n * 4)]
 f8 = lambda v, s=1.0: b"".join(struct.pack("<d", x * s) for x in v)
-H = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 4), }" % n
-npy(f"{d}/y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % n,
-    b"".join(struct.pack("<q", k % 2) for k in range(n)))
+npy(f"{d}/y.npy", "<i8", (n,), b"".join(struct.pack("<q", k % 2) for k in range(n)))
 for name, s in [("x", 1.0), ("x1e150", 1e150), ("x1e300", 1e300), ("xsub", 1e-310)]:
-    npy(f"{d}/{name}.npy", H, f8(xs, s))
-npy(f"{d}/xmax.npy", H, f8([1.7976931348623157e308] + xs[1:]))
-npy(f"{d}/xextra.npy", H[:-2] + "'units': 'm', }", f8(xs))
-npy(f"{d}/xdup.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (%d, 4), 'descr': '<f8', }" % n, f8(xs))
+    npy(f"{d}/{name}.npy", "<f8", (n, 4), f8(xs, s))
+npy(f"{d}/xmax.npy", "<f8", (n, 4), f8([1.7976931348623157e308] + xs[1:]))
+npy(f"{d}/xextra.npy", data=f8(xs), header=header_text("<f8", (n, 4))[:-2] + "'units': 'm', }")
+npy(f"{d}/xdup.npy", data=f8(xs), header="{'descr': '<i8', 'fortran_order': False, 'shape': (%d, 4), 'descr': '<f8', }" % n)
 m = 25000
-npy(f"{d}/big-x.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (%d, 16), }" % m,
-    b"".join(struct.pack("<d", (k * 7919 % 1000) / 1000) for k in range(m * 16)))
-npy(f"{d}/big-y.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % m,
-    b"".join(struct.pack("<q", k % 3) for k in range(m)))
+npy(f"{d}/big-x.npy", "<f8", (m, 16), b"".join(struct.pack("<d", (k * 7919 % 1000) / 1000) for k in range(m * 16)))
+npy(f"{d}/big-y.npy", "<i8", (m,), b"".join(struct.pack("<q", k % 3) for k in range(m)))
 PY30
 nx30() { echo --threads 1 train --task data --train-x "$D30/$1.npy" --train-y "$D30/y.npy" --test-split 0:100 --hidden 8 --epochs 3; }
 check "npy with an extra key" "!units" $(nx30 xextra) --out "$D30/m.safetensors"
@@ -2745,12 +2686,9 @@ D31=$W/d31
 mkdir -p "$D31"
 python3 - "$D31" "$OUT" <<'PY31'
 import gzip, json, os, random, struct, sys
+from npy import npy
 d, model = sys.argv[1:3]
 rng = random.Random(31)
-def npy(path, descr, shape, data):
-    h = ("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))).encode()
-    h += b" " * ((64 - (10 + len(h) + 1) % 64) % 64) + b"\n"
-    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data)
 f8 = lambda v: b"".join(struct.pack("<d", x) for x in v)
 i8 = lambda v: b"".join(struct.pack("<q", x) for x in v)
 n = 400
@@ -2926,14 +2864,10 @@ D32=$W/d32
 mkdir -p "$D32"
 python3 - "$D32" <<'PY32'
 import json, random, struct, sys
+from npy import into
 d = sys.argv[1]
 rng = random.Random(32)
-def npy(path, descr, shape, data, fortran=False, ver=(1, 0), hdr=None):
-    h = hdr if hdr is not None else ("{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))).encode()
-    pre = 10 if ver[0] == 1 else 12
-    h += b" " * ((64 - (pre + len(h) + 1) % 64) % 64) + b"\n"
-    size = struct.pack("<H", len(h)) if ver[0] == 1 else struct.pack("<I", len(h))
-    open(f"{d}/{path}", "wb").write(b"\x93NUMPY" + bytes(ver) + size + h + data)
+npy = into(d)
 pk = lambda f, v: b"".join(struct.pack(f, x) for x in v)
 n = 200
 xs, ys = [], []
@@ -2953,8 +2887,8 @@ good = {"be": (">f8", (n, 2), pk(">d", xs)), "f4": ("<f4", (n, 2), pk("<f", xs))
 for k, (descr, shape, data) in good.items():
     npy(f"xg-{k}.npy", descr, shape, data)
 npy("xg-fortran.npy", "<f8", (n, 2), pk("<d", xs[0::2] + xs[1::2]), fortran=True)
-npy("xg-v2.npy", "<f8", (n, 2), pk("<d", xs), ver=(2, 0))
-npy("xg-v3.npy", "<f8", (n, 2), pk("<d", xs), ver=(3, 0))
+npy("xg-v2.npy", "<f8", (n, 2), pk("<d", xs), version=2)
+npy("xg-v3.npy", "<f8", (n, 2), pk("<d", xs), version=3)
 bad = {"f16": ("<f16", (n, 2), bytes(32 * n)),
        "c16": ("<c16", (n, 2), bytes(32 * n)), "b1": ("|b1", (n, 2), bytes(2 * n)),
        "O": ("|O", (n, 2), bytes(16 * n)), "V8": ("|V8", (n, 2), bytes(16 * n)),
@@ -2965,10 +2899,10 @@ bad = {"f16": ("<f16", (n, 2), bytes(32 * n)),
        "long": ("<f8", (n, 2), pk("<d", xs) + bytes(8))}
 for k, (descr, shape, data) in bad.items():
     npy(f"xb-{k}.npy", descr, shape, data)
-npy("xb-v9.npy", "<f8", (n, 2), pk("<d", xs), ver=(9, 0))
-npy("xb-struct.npy", "", (n,), pk("<d", xs), hdr=b"{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (200,), }")
-npy("xb-extra.npy", "", (n, 2), pk("<d", xs), hdr=b"{'descr': '<f8', 'fortran_order': False, 'shape': (200, 2), 'extra': 1}")
-npy("xb-order0.npy", "", (n, 2), pk("<d", xs), hdr=b"{'descr': '<f8', 'fortran_order': 0, 'shape': (200, 2)}")
+npy("xb-v9.npy", "<f8", (n, 2), pk("<d", xs), version=9)
+npy("xb-struct.npy", data=pk("<d", xs), header=b"{'descr': [('a', '<f8'), ('b', '<f8')], 'fortran_order': False, 'shape': (200,), }")
+npy("xb-extra.npy", data=pk("<d", xs), header=b"{'descr': '<f8', 'fortran_order': False, 'shape': (200, 2), 'extra': 1}")
+npy("xb-order0.npy", data=pk("<d", xs), header=b"{'descr': '<f8', 'fortran_order': 0, 'shape': (200, 2)}")
 npy("yg-2d.npy", "<i8", (n, 1), pk("<q", ys))
 npy("yg-be.npy", ">i4", (n,), pk(">i", ys))
 npy("yg-u1.npy", "|u1", (n,), bytes(ys))
@@ -3101,18 +3035,17 @@ long33() { # NAME: the last run's message is short, escape-free and holds no 10+
 }
 python3 - "$D33" <<'PY33'
 import json, struct, sys
+from npy import into
 d = sys.argv[1]
-def npy(path, hdr, data=b""):
-    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
-    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+npy = into(d)
 esc = "\x1b[2J\x1b[31m"
-npy("xb-dtype.npy", ("{'descr': '<" + "f" * 30000 + "', 'fortran_order': False, 'shape': (4, 2), }").encode())
-npy("xb-nodict.npy", ("[" + esc + "1, 2, 3]").encode())
-npy("xb-order.npy", ("{'descr': '<f8', 'fortran_order': '" + esc + "', 'shape': (4, 2), }").encode(), bytes(64))
+npy("xb-dtype.npy", header=("{'descr': '<" + "f" * 30000 + "', 'fortran_order': False, 'shape': (4, 2), }").encode())
+npy("xb-nodict.npy", header=("[" + esc + "1, 2, 3]").encode())
+npy("xb-order.npy", data=bytes(64), header=("{'descr': '<f8', 'fortran_order': '" + esc + "', 'shape': (4, 2), }").encode())
 xs = [v for k in range(200) for v in ((-1) ** k * (2.1 + k % 7) / 3, (-1) ** (k // 2) * (3 + k % 5) / 7)]
 ys = [int((xs[2 * k] > 0) != (xs[2 * k + 1] > 0)) for k in range(200)]
-npy("x.npy", b"{'descr': '<f8', 'fortran_order': False, 'shape': (200, 2), }", b"".join(struct.pack("<d", v) for v in xs))
-npy("y.npy", b"{'descr': '<i8', 'fortran_order': False, 'shape': (200,), }", b"".join(struct.pack("<q", v) for v in ys))
+npy("x.npy", "<f8", (200, 2), b"".join(struct.pack("<d", v) for v in xs))
+npy("y.npy", "<i8", (200,), b"".join(struct.pack("<q", v) for v in ys))
 open(f"{d}/grid-key.toml", "w").write("task = 'xor'\n\"\\u001b[31m" + "k" * 5000 + "\" = [3]\n")
 PY33
 dx33=(--task data --train-x "$D33/x.npy" --train-y "$D33/y.npy" --test-split 0:50)
@@ -3162,11 +3095,9 @@ D34=$W/d34
 mkdir -p "$D34"
 python3 - "$D34" <<'PY34'
 import gzip, struct, sys, zlib
+from npy import into
 d = sys.argv[1]
-def npy(path, descr, shape, data):
-    hdr = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
-    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
-    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+npy = into(d)
 def idx(path, typ, dims, data):
     open(f"{d}/{path}", "wb").write(bytes([0, 0, typ, len(dims)]) + b"".join(struct.pack(">I", n) for n in dims) + data)
 xs = [((-1) ** k * (1 + k % 5) / 3, (-1) ** (k // 2) * (2 + k % 3) / 5) for k in range(200)]
@@ -3231,16 +3162,14 @@ D35=$W/d35
 mkdir -p "$D35"
 python3 - "$D35" "$MNIST" <<'PY35'
 import gzip, struct, sys
+from npy import into
 d, mn = sys.argv[1], sys.argv[2]
 img = open(f"{mn}/t10k-images-idx3-ubyte.gz", "rb").read()
 open(f"{d}/junk-images-idx3-ubyte.gz", "wb").write(img + b"garbage!garbage!")
 for name, n, extra in (("long", 10000, 7840000 + 1), ("bomb", 4000000000, 1 << 20)):
     with gzip.open(f"{d}/{name}-images-idx3-ubyte.gz", "wb", compresslevel=1) as f:
         f.write(struct.pack(">BBBBIII", 0, 0, 8, 3, n, 28, 28) + bytes(extra))
-def npy(path, descr, shape, data):
-    hdr = ("{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)).encode()
-    hdr += b" " * ((64 - (10 + len(hdr) + 1) % 64) % 64) + b"\n"
-    open(f"{d}/{path}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr + data)
+npy = into(d)
 xs = [(-1) ** k * (k % 7 + 1) / 8 for k in range(160)]
 npy("x.npy", "<f8", "(40, 4)", struct.pack("<160d", *xs))
 npy("xc.npy", "<c16", "(40, 4)", struct.pack("<320d", *[v for x in xs for v in (x, 0.0)]))
@@ -3658,12 +3587,8 @@ grep -q 'run\.shard' "$W/err" && { unnamed=$((unnamed + 1)); echo "--shard 5/4: 
 # User data: labels and shapes (probed fine: refused naming the file, or run).
 python3 - "$D40" <<'PY40'
 import struct, sys
+from npy import npy
 d = sys.argv[1]
-def npy(path, descr, shape, data):
-    tup = "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
 n = 300
 y = [i % 3 for i in range(n)]
 x = [[(i * 7 + j * 3) % 11 / 5 + y[i] for j in range(4)] for i in range(n)]
@@ -3963,11 +3888,9 @@ python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["timings"].g
   { ignored=$((ignored + 1)); echo "analyze --json: no timings.isa"; }
 python3 - "$D44" "$OUT" <<'PY'
 import json, random, struct, sys
+from npy import into
 d, model = sys.argv[1], sys.argv[2]
-def npy(name, descr, shape, raw):
-    h = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
-    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + raw)
+npy = into(d)
 random.seed(0)
 n = 64
 lab = [i % 2 for i in range(n)]
@@ -4176,11 +4099,9 @@ check "width 1,1,1: --from-layer 4" "--from-layer" --threads 1 propagate --model
 check "--kappa-units past the width" + --threads 1 analyze --model "$OUT" --task xor --order 4 --carry depth --kappa-units 99999999999 --json
 python3 - "$D46" <<'EOF'
 import struct, sys
+from npy import into
 d = sys.argv[1]
-def npy(name, descr, shape, raw):
-    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
-    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + raw)
+npy = into(d)
 for name, descr in [("O", "|O"), ("c16", "<c16"), ("U3", "<U3"), ("b1", "|b1"), ("M8", "<M8[s]"), ("V8", "|V8")]:
     npy(f"x{name}.npy", descr, "(20, 2)", bytes(640))
 npy("y.npy", "<i8", "(20,)", struct.pack("<20q", *([0, 1] * 10)))
@@ -4246,10 +4167,9 @@ check "sweep lr = [1e-300, 1e308]" "'lr'" sweep --grid "$D47/glr.toml" --out "$D
 # .npy labels whose count disagrees with the features'.
 python3 - "$D47" <<'PY47'
 import struct, sys
+from npy import into
 d = sys.argv[1]
-def npy(name, descr, shape, raw):  # a header of 118 bytes: the data starts at byte 128
-    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + h.encode() + raw)
+npy = into(d)
 npy("x20.npy", "<f8", "(20, 2)", struct.pack("<40d", *[(i * 37 % 11) / 11 for i in range(40)]))
 npy("y19.npy", "<i8", "(19,)", struct.pack("<19q", *([0, 1] * 9 + [0])))
 npy("y21.npy", "<i8", "(21,)", struct.pack("<21q", *([0, 1] * 10 + [0])))
@@ -4323,17 +4243,15 @@ check "analyze --mc-samples 100" + --threads 1 analyze --model "$D48/m.safetenso
 printf 'task = "xor"\nn_train = 200\nhidden = [[4]]\nepochs = 1\nmc_samples = 4\n' >"$D48/g4.toml"
 check "sweep: mc_samples = 4" "!mc_samples" sweep --grid "$D48/g4.toml" --out "$D48/sw4"
 python3 - "$D48" <<'PY48'
-import random, struct, sys
+import random, sys
+from npy import into, pack
 d, rng = sys.argv[1], random.Random(48)
 centres = [[rng.gauss(0, 2) for _ in range(8)] for _ in range(32)]
 x = [[c + rng.gauss(0, 1) for c in centres[k]] for k in range(32) for _ in range(60)]
 y = [k for k in range(32) for _ in range(60)]
-def npy(name, descr, shape, fmt, values):
-    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + h.encode()
-                                    + struct.pack(f"<{len(values)}{fmt}", *values))
-npy("c32-x.npy", "<f8", f"({len(x)}, 8)", "d", [v for r in x for v in r])
-npy("c32-y.npy", "<i8", f"({len(y)},)", "q", y)
+npy = into(d)
+npy("c32-x.npy", "<f8", f"({len(x)}, 8)", pack("<d", [v for r in x for v in r]))
+npy("c32-y.npy", "<i8", f"({len(y)},)", pack("<q", y))
 PY48
 C48=(--task data --train-x "$D48/c32-x.npy" --train-y "$D48/c32-y.npy" --test-x "$D48/c32-x.npy" --test-y "$D48/c32-y.npy")
 check "train 32 classes, [8, 64, 32]" + --threads 1 train "${C48[@]}" --hidden 64 --epochs 5 --out "$D48/c32.safetensors"
@@ -4355,16 +4273,14 @@ D49=$W/d49
 mkdir -p "$D49"
 python3 - "$D49" <<'PY49'
 import json, random, struct, sys
+from npy import into, pack
 d = sys.argv[1]
 rng = random.Random(49)
-def npy(name, descr, shape, fmt, values):
-    h = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}".ljust(117) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) + h.encode()
-                                    + struct.pack(f"<{len(values)}{fmt}", *values))
+npy = into(d)
 n = 4000
 x = [rng.gauss(0, 1) for _ in range(n)]
-npy("x.npy", "<f8", f"({n}, 1)", "d", x)
-npy("y.npy", "<i8", f"({n},)", "q", [int(v + rng.gauss(0, 1) > 0) for v in x])
+npy("x.npy", "<f8", f"({n}, 1)", pack("<d", x))
+npy("y.npy", "<i8", f"({n},)", pack("<q", [int(v + rng.gauss(0, 1) > 0) for v in x]))
 for act in ("erf", "gelu"):
     t = {"hidden1.weight": ([2, 1], [1e7, 1e6]), "hidden1.bias": ([2], [-1e7, 5e5]),
          "readout.weight": ([2, 2], [1.0, 0.0, 0.0, 1.0]), "readout.bias": ([2], [0.0, 0.0])}
@@ -4571,6 +4487,7 @@ D52=$W/d52
 mkdir -p "$D52"
 python3 - "$D52" <<'PY52'
 import json, random, struct, sys
+from npy import into
 d = sys.argv[1]
 def safetensors(path, tensors, meta):
     # Section 50's writer (`st_writer.py`), inlined so that this section also runs alone.
@@ -4597,10 +4514,7 @@ models = {"identity": ({"hidden1.weight": ([3, 3], eye), "readout.weight": ([3, 
 for name, (t, widths, act) in models.items():
     safetensors(f"{d}/{name}.safetensors", {k: ("F64", *v) for k, v in t.items()},
                 {"format": "corrflow-mlp", "widths": widths, "activation": act})
-def npy(name, descr, shape, data, fortran=False):
-    head = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (descr, fortran, ", ".join(map(str, shape)))
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}.npy", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+npy = into(d, ".npy")
 n = 1200
 npy("x-f8", "<f8", (n, 3), struct.pack(f"<{3 * n}d", *x))
 npy("x-be", ">f8", (n, 3), struct.pack(f">{3 * n}d", *x))
@@ -4609,7 +4523,7 @@ npy("x-f2", "<f2", (n, 3), struct.pack(f"<{3 * n}e", *x))
 npy("x-3d", "<f8", (n, 3, 1), struct.pack(f"<{3 * n}d", *x))
 npy("x-b1", "|b1", (n, 3), bytes(int(v > 0) for v in x))
 npy("x-c16", "<c16", (n, 3), struct.pack(f"<{6 * n}d", *(u for v in x for u in (v, 0.0))))
-npy("y", "<i8", (n,), struct.pack(f"<{n}q", *y))
+npy("y", "<i8", f"({n})", struct.pack(f"<{n}q", *y))  # "(1200)": no comma, as this section always wrote it
 PY52
 data52() { echo --task data --train-x "$D52/$1.safetensors" --train-y "$D52/$1.safetensors" --test-x "$D52/$1.safetensors" --test-y "$D52/$1.safetensors"; }
 npy52() { echo --task data --train-x "$D52/x-$1.npy" --train-y "$D52/y.npy" --test-x "$D52/x-$1.npy" --test-y "$D52/y.npy"; }
@@ -4698,13 +4612,11 @@ D53=$W/d53
 mkdir -p "$D53"
 python3 - "$D53" <<'PY53'
 import json, random, struct, sys
+from npy import into
 d = sys.argv[1]
 def f64(v):
     return struct.pack(f"<{len(v)}d", *v)
-def npy(name, descr, shape, data):
-    head = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), }" % (descr, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
-    head += " " * ((64 - (10 + len(head) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(head)) + head.encode() + data)
+npy = into(d)
 def idx(name, typ, fmt, shape, v):
     open(f"{d}/{name}", "wb").write(bytes([0, 0, typ, len(shape)]) + b"".join(struct.pack(">I", n) for n in shape)
                                     + struct.pack(f">{len(v)}{fmt}", *v))
@@ -4894,28 +4806,25 @@ D55=$W/d55
 mkdir -p "$D55"
 python3 - "$D55" <<'PY55'
 import json, struct, sys
+from npy import into
 d = sys.argv[1]
-def npy(name, descr, fortran, shape, data):
-    tup = "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
-    h = "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (descr, fortran, tup)
-    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data)
+npy = into(d)
 f8 = lambda v: struct.pack("<%dd" % len(v), *v)
 x = [((k * (j + 3)) % 7) - 3.0 for k in range(40) for j in range(8)]
 y = struct.pack("<40q", *[k % 2 for k in range(40)])
-npy("x4.npy", "<f8", False, (40, 4), f8(x[:160]))
-npy("x24.npy", "<f8", False, (40, 2, 4), f8(x))
-npy("tx42.npy", "<f8", False, (40, 4, 2), f8(x))
-npy("tx8.npy", "<f8", False, (40, 8), f8(x))
-npy("y.npy", "<i8", False, (40,), y)
-npy("m22.npy", "<f8", False, (2, 2), f8([0.0] * 4))
-npy("s22f.npy", "<f8", True, (2, 2), f8([1.0] * 4))
-npy("m14.npy", "<f8", True, (1, 4), f8([0.5] * 4))
-npy("m41.npy", "<f8", False, (4, 1), f8([0.5] * 4))
-npy("m0d.npy", "<f8", False, (), f8([0.5]))
-npy("mf0d.npy", "<f8", True, (), f8([0.5]))
-npy("x0s.npy", "<f8", False, (0, 4), b"")
-npy("xf3.npy", "<f8", True, (40, 2, 4), f8([x[k * 8 + a * 4 + b] for b in range(4) for a in range(2) for k in range(40)]))
+npy("x4.npy", "<f8", (40, 4), f8(x[:160]))
+npy("x24.npy", "<f8", (40, 2, 4), f8(x))
+npy("tx42.npy", "<f8", (40, 4, 2), f8(x))
+npy("tx8.npy", "<f8", (40, 8), f8(x))
+npy("y.npy", "<i8", (40,), y)
+npy("m22.npy", "<f8", (2, 2), f8([0.0] * 4))
+npy("s22f.npy", "<f8", (2, 2), f8([1.0] * 4), fortran=True)
+npy("m14.npy", "<f8", (1, 4), f8([0.5] * 4), fortran=True)
+npy("m41.npy", "<f8", (4, 1), f8([0.5] * 4))
+npy("m0d.npy", "<f8", (), f8([0.5]))
+npy("mf0d.npy", "<f8", (), f8([0.5]), fortran=True)
+npy("x0s.npy", "<f8", (0, 4), b"")
+npy("xf3.npy", "<f8", (40, 2, 4), f8([x[k * 8 + a * 4 + b] for b in range(4) for a in range(2) for k in range(40)]), fortran=True)
 open(f"{d}/t22.txt", "w").write("0 0\n0 0\n")
 open(f"{d}/col.txt", "w").write("0.5\n0.5\n0.5\n0.5\n")
 open(f"{d}/wrap.txt", "w").write("0.5, 0.5,\n0.5, 0.5\n")
@@ -4972,12 +4881,9 @@ D56=$W/d56
 mkdir -p "$D56"
 python3 - "$D56" <<'PY56'
 import json, random, struct, sys
+from npy import into
 d = sys.argv[1]
-def npy(name, descr, shape, data):
-    tup = "(%d,)" % shape[0] if len(shape) == 1 else "(" + ", ".join(map(str, shape)) + ")"
-    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, tup)
-    h += " " * ((64 - (10 + len(h) + 1) % 64) % 64) + "\n"
-    open(f"{d}/{name}", "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode() + data)
+npy = into(d)
 f8 = lambda v: struct.pack("<%dd" % len(v), *v)
 def safetensors(path, tensors, meta):
     names = sorted(tensors)
