@@ -35,11 +35,29 @@
 //! He_{j−i}(τ) ≍ τ^{j−i}, each of the size of its sum for τ beyond He's largest root (2.86);
 //! nearer the mean all terms are O(1) like the coefficients' units. J_k is computed to
 //! relative precision: for τ < 1 by the recurrence upwards from Φ̄ (libm's erfc) and ϕ (its
-//! relative error grows by at most τ²/(k−1) a step: measured ≤ 6·10⁻¹⁵ at τ = 1, k ≤ 9), for
-//! τ ≥ 1 by the ratios G_k/G_{k−1} = k/(τ + G_{k+1}/G_k) downwards from k = N (Miller's
-//! backward recurrence, the minimal solution), started at the ratio's large-k limit
-//! (√(τ² + 4k) − τ)/2, N = 40 + 250/τ^{3/2} (measured against mpmath: relative error
-//! ≤ 5·10⁻¹⁶ for k ≤ 9 at τ = 1 … 12), and G_0 = 1/(τ + G_1/G_0).
+//! relative error grows by at most τ²/(k−1) a step: measured ≤ 6·10⁻¹⁵ at τ = 1, k ≤ 9). For
+//! τ ≥ 1 G is the backward recurrence's dominant solution (Miller's algorithm): with
+//! x_k = G_k/(k! q) for an unknown q > 0,
+//!
+//! ```text
+//! x_{k−1} = τ x_k + (k+1) x_{k+1}        (k = N … 0; two steps at a time above k = 10,
+//!                                          x_{k−2} = (τ² + k) x_k + τ(k+1) x_{k+1})
+//! x_N = 1,  x_{N+1} = ρ/(N+1),  ρ = ½(s − τ)(1 − s⁻² + (½ + 5τ/(2s)) s⁻⁴),  s² = τ² + 4(N+1)
+//! G_1 = 1 − τ G_0  ⇒  q x_{−1} = 1,  x_{−1} = τ x_0 + x_1:   J_k = ϕ(τ) k! x_k / x_{−1}
+//! ```
+//!
+//! — multiplications and additions of positive terms only (no dependent division; each sum's
+//! relative rounding stays that of its terms), one division at the end. ρ is the ratio
+//! G_{N+1}/G_N's large-k expansion (the fixed point of r_k = k/(τ + r_{k+1}), ½(s − τ), with
+//! its next two corrections; fitted against mpmath: relative error O(s⁻⁶)); the start's error
+//! reaches k ≤ 9 damped by the ratio of the recurrence's two solutions, ≈ e^{−2τ(√N − 3)}, so
+//! N(τ) = ⌈(10.5/τ + 4.5)²⌉ (225 at τ = 1, 96 at 2, 29 at 12) leaves a truncation error
+//! ≤ 8·10⁻²⁰ (mpmath in 40 digits, τ = 1 … 12 every 1/16: the fewest N reaching 2⁻⁶⁰ are 195, 83,
+//! 20 there). No rescaling is needed: x_{k−1}/x_k = k/r_k = τ + r_{k+1} with r_k = G_k/G_{k−1}
+//! ≤ √k (G log-convex by Cauchy–Schwarz, so r_k² ≤ r_k r_{k+1} = k − τ r_k), hence
+//! 1 = x_N ≤ x_k ≤ x_{−1} ≤ Π_{k=1}^{N+1} (τ + √k) ≤ 2⁷⁶² over τ ∈ [1, 12] (test
+//! `backward_recurrence_stays_in_range`). Against mpmath (τ = 1 … 12 every 1/256): J_k within
+//! 9·10⁻¹⁶ relative for k ≤ 9, ϕ's rounding included.
 //!
 //! Beyond the kink's reach, τ > [`RANGE`] (the range the quadrature had, which dropped them
 //! too), the kink's terms are dropped and the unit is linear (J = 0): each is below
@@ -191,22 +209,58 @@ fn tail_moments(tau: f64) -> ([f64; MOMENTS + 1], f64) {
         }
         return (j, pdf);
     }
-    let n = 40 + (250.0 / (tau * tau.sqrt())).ceil() as usize;
-    let mut ratio = 0.5 * ((tau * tau + 4.0 * (n + 1) as f64).sqrt() - tau);
-    let mut ratios = [0.0; MOMENTS + 1];
-    for k in (1..=n).rev() {
-        ratio = k as f64 / (tau + ratio);
-        if k <= MOMENTS {
-            ratios[k] = ratio;
-        }
+    // x_k = G_k/(k! q), q > 0 unknown: x_{k−1} = τ x_k + (k+1) x_{k+1}, from x_N = 1 and
+    // x_{N+1} = ρ/(N+1), ρ the ratio G_{N+1}/G_N's large-k expansion (module docs).
+    let n = backward_steps(tau);
+    let m = (n + 1) as f64;
+    let s2 = tau * tau + 4.0 * m;
+    let s = s2.sqrt();
+    let inv_s2 = 1.0 / s2;
+    let rho = 0.5 * (s - tau) * (1.0 - inv_s2 + (0.5 + 2.5 * tau / s) * inv_s2 * inv_s2);
+    let (mut x, mut above) = (1.0, rho / m);
+    // Two steps at a time down to k ≤ MOMENTS + 1: x_{k−1} and
+    // x_{k−2} = (τ² + k) x_k + τ(k+1) x_{k+1}, both from (x_k, x_{k+1}).
+    let tau2 = tau * tau;
+    let mut k = n;
+    while k > MOMENTS + 1 {
+        let kf = k as f64;
+        let next = tau * x + (kf + 1.0) * above;
+        x = (tau2 + kf) * x + tau * (kf + 1.0) * above;
+        above = next;
+        k -= 2;
     }
-    let mut g = 1.0 / (tau + ratios[1]);
-    j[0] = pdf * g;
-    for k in 1..=MOMENTS {
-        g *= ratios[k];
-        j[k] = pdf * g;
+    // One step at a time, keeping x_k for k ≤ MOMENTS, down to x_{−1} = τ x_0 + x_1.
+    let mut xs = [0.0; MOMENTS + 1];
+    loop {
+        if k <= MOMENTS {
+            xs[k] = x;
+        }
+        let next = tau * x + (k + 1) as f64 * above;
+        above = x;
+        x = next;
+        if k == 0 {
+            break;
+        }
+        k -= 1;
+    }
+    // G_1 = 1 − τ G_0 makes q x_{−1} = 1: J_k = ϕ(τ) k! x_k / x_{−1}.
+    let scale = pdf / x;
+    for ((out, &xk), fact) in j.iter_mut().zip(&xs).zip(FACTORIAL) {
+        *out = fact * xk * scale;
     }
     (j, pdf)
+}
+
+/// k! for k ≤ 9 (exact in f64).
+const FACTORIAL: [f64; MOMENTS + 1] = [
+    1.0, 1.0, 2.0, 6.0, 24.0, 120.0, 720.0, 5040.0, 40320.0, 362880.0,
+];
+
+/// The backward recurrence's start N(τ) = ⌈(10.5/τ + 4.5)²⌉ for τ ≥ 1: 225 at τ = 1, 96 at
+/// τ = 2, 29 at τ = 12 (module docs: the start's error reaches k ≤ 9 damped below 10⁻¹⁹).
+fn backward_steps(tau: f64) -> usize {
+    let root = 10.5 / tau + 4.5;
+    (root * root).ceil() as usize
 }
 
 #[cfg(test)]
@@ -337,7 +391,7 @@ mod tests {
 
     /// The tail moments J_k(τ), k ≤ 9, to relative precision against the quadrature on the
     /// tail: each within 10⁻¹⁴ of it (the closed form within 6.2·10⁻¹⁵ of mpmath below the
-    /// switch at τ = 1, 5·10⁻¹⁶ above, module docs; the reference's rounding ~10⁻¹⁵) on both
+    /// switch at τ = 1, 9·10⁻¹⁶ above, module docs; the reference's rounding ~10⁻¹⁵) on both
     /// sides of the switch. Fails with the upward recurrence everywhere (relative error 2·10⁻¹²
     /// at τ = 2).
     #[test]
@@ -364,6 +418,149 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// τ, then J_0(τ) … J_9(τ) rounded to f64: mpmath 1.3 in 90 digits, G_0 = √(π/2) e^{τ²/2}
+    /// erfc(τ/√2) and the recurrence upwards (it loses ≤ 20 of them at τ = 12), times ϕ(τ).
+    const MPMATH: [[f64; MOMENTS + 2]; 8] = [
+        [
+            1.0,
+            0.15865525393145705,
+            0.0833154705876863,
+            0.07533978334377076,
+            0.09129115783160184,
+            0.1347281921997104,
+            0.23043643912669695,
+            0.4432045218718551,
+            0.9394141128883267,
+            2.163017540214659,
+            5.352295362891954,
+        ],
+        [
+            1.25,
+            0.10564977366685525,
+            0.05058686830545283,
+            0.042416188285039215,
+            0.04815350125460664,
+            0.06705668828685935,
+            0.1087931446598524,
+            0.1992920106094812,
+            0.4036438546972629,
+            0.8904892558947899,
+            2.1160392677096156,
+        ],
+        [
+            1.5,
+            0.06680720126885807,
+            0.02930679376260463,
+            0.022847010624951123,
+            0.024343071587782573,
+            0.03202642449317951,
+            0.049332649611361024,
+            0.08613314804885601,
+            0.16679617559488213,
+            0.3527377729496689,
+            0.8052627453345537,
+        ],
+        [
+            2.0,
+            0.02275013194817921,
+            0.008490702616829637,
+            0.005768726714519932,
+            0.005443951804619411,
+            0.006418276534320974,
+            0.008939254149835695,
+            0.014212874371933483,
+            0.0252097761551472,
+            0.04907056829323998,
+            0.10353707265469765,
+        ],
+        [
+            3.0,
+            0.0013498980316300946,
+            0.0003821543170477236,
+            0.00020343508048692373,
+            0.00015400339263467596,
+            0.0001482950635567433,
+            0.000171128379868474,
+            0.00022809017817829457,
+            0.0003424997446759602,
+            0.0005691320132201815,
+            0.001032601917747137,
+        ],
+        [
+            5.0,
+            2.866515718791939e-07,
+            5.346165533832815e-08,
+            1.9343295187553163e-08,
+            1.0206834738890479e-08,
+            6.995711868207096e-09,
+            5.848779614526437e-09,
+            5.734661268403295e-09,
+            6.419371345142151e-09,
+            8.045772153112307e-09,
+            1.1126109995575669e-08,
+        ],
+        [
+            7.0,
+            1.279812543885835e-12,
+            1.760326011637483e-13,
+            4.758433573959682e-14,
+            1.897485215031889e-14,
+            9.929042166558222e-15,
+            6.3961134353680035e-15,
+            4.872416785215086e-15,
+            4.2697631157024195e-15,
+            4.218575686588668e-15,
+            4.628075119498678e-15,
+        ],
+        [
+            12.0,
+            1.776482112077679e-33,
+            1.4605201169845548e-34,
+            2.385797169621326e-35,
+            5.808363042351818e-36,
+            1.8735585804179702e-36,
+            7.50749204391631e-37,
+            3.5880244939027796e-37,
+            1.9886583366645057e-37,
+            1.252271417345391e-37,
+            8.820096851713534e-38,
+        ],
+    ];
+
+    /// The backward recurrence's J_k (τ ≥ 1) against mpmath's ([`MPMATH`]) within 2·10⁻¹⁵
+    /// relative (measured ≤ 9·10⁻¹⁶ every 1/256 over [1, 12], module docs). Fails with the
+    /// start ρ's corrections dropped (ρ = ½(s − τ): 2.4·10⁻¹⁴ at τ = 1), with half the steps
+    /// N(τ) (1.7·10⁻¹³ at τ = 12), and with a pair step's coefficient τ(k+1) made τk (10⁻² at
+    /// τ = 1).
+    #[test]
+    fn backward_recurrence_matches_mpmath() {
+        for row in MPMATH {
+            let tau = row[0];
+            let (got, _) = tail_moments(tau);
+            for (k, (&g, &want)) in got.iter().zip(&row[1..]).enumerate() {
+                let rel = (g - want).abs() / want;
+                assert!(rel <= 2e-15, "τ {tau} J_{k}: {g:e} vs {want:e} ({rel:.1e})");
+            }
+        }
+    }
+
+    /// No rescaling is needed in the backward recurrence: its growth x_{−1}/x_N is at most
+    /// Π_{k=1}^{N+1} (τ + √k) (module docs), which stays below 2⁸⁰⁰ (measured max 2^761.2, at
+    /// τ ≈ 1) for τ ∈ [1, 12] every 1/1024, far from f64's 2¹⁰²⁴. Fails with N(τ)'s 10.5 made
+    /// 12 (2^957) or N doubled (2^1721).
+    #[test]
+    fn backward_recurrence_stays_in_range() {
+        let mut worst = 0.0f64;
+        for i in 0..=11 * 1024 {
+            let tau = 1.0 + i as f64 / 1024.0;
+            let n = backward_steps(tau);
+            assert!(n > MOMENTS + 1, "τ {tau}: N = {n}");
+            let log2: f64 = (1..=n + 1).map(|k| (tau + (k as f64).sqrt()).log2()).sum();
+            worst = worst.max(log2);
+        }
+        assert!(worst <= 800.0, "growth 2^{worst:.1}");
     }
 
     /// Far beyond the kink and at spreads outside f64's comfortable range the unit is exactly
