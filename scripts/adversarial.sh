@@ -4936,6 +4936,17 @@ printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:500"\nnor
   "$D56/x.npy" "$D56/y.npy" >"$D56/g.toml"
 rm -rf "$D56/sw"
 check "grid normalize_mean '0.5,,0.25'" '!normalize_mean' --threads 1 sweep --grid "$D56/g.toml" --out "$D56/sw"
+# fp63: a sweep resumed after a file its points read was edited (one value, same length) said
+# "1 already done, 0 to run" and kept the old contents' record; now refused naming the file.
+cp "$D56/x.npy" "$D56/xe.npy"
+printf 'task = "data"\ntrain_x = "%s"\ntrain_y = "%s"\ntest_split = "0:500"\nhidden = [[4]]\nepochs = 1\n' \
+  "$D56/xe.npy" "$D56/y.npy" >"$D56/ge.toml"
+rm -rf "$D56/swe"
+check "grid of xe.npy, first run" + --threads 1 sweep --grid "$D56/ge.toml" --out "$D56/swe"
+python3 -c 'import struct, sys
+f = open(sys.argv[1], "r+b"); f.seek(-8, 2); v = struct.unpack("<d", f.read(8))[0]
+f.seek(-8, 2); f.write(struct.pack("<d", v + 1))' "$D56/xe.npy"
+check "grid resumed, xe.npy edited" '!xe.npy: contents changed' --threads 1 sweep --grid "$D56/ge.toml" --out "$D56/swe"
 # The carried orders on bias-free networks: data ×S is the network's output ×S, every relative
 # error the same (exact for a positively homogeneous φ).
 DD56=(--task data --train-x "$D56/x.npy" --train-y "$D56/y.npy" --test-split 0:750)

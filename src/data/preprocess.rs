@@ -281,12 +281,6 @@ impl<'de> Deserialize<'de> for Scale {
 /// comma list (`0.5,,0.25`, `,0.5`, `0.5,`: `empty_entry`), which was dropped (adv63); a
 /// `.npz` archive is refused as for samples.
 pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
-    let parse_list = |text: &str| -> Option<Vec<f64>> {
-        text.split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|t| !t.is_empty())
-            .map(|t| t.parse::<f64>().ok())
-            .collect()
-    };
     let path = std::path::Path::new(spec);
     // A value that is no list of numbers is read as a file; one that cannot be opened names
     // the flag too (adv47b: `--normalize-mean abc` said "abc: No such file or directory",
@@ -329,7 +323,7 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
             ),
         )),
     };
-    let v = if let Some(v) = parse_list(spec).filter(|v| !v.is_empty()) {
+    let v = if let Some(v) = as_list(spec) {
         empty(spec, false)?;
         v
     } else if path.extension().is_some_and(|e| e == "npy" || e == "npz") {
@@ -368,6 +362,25 @@ pub fn read_vector(spec: &str, field: Field) -> Result<Vec<f64>> {
         ));
     }
     Ok(v)
+}
+
+/// The numbers of `text` separated by commas or white space; `None` when a part is no number.
+fn parse_list(text: &str) -> Option<Vec<f64>> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|t| !t.is_empty())
+        .map(|t| t.parse::<f64>().ok())
+        .collect()
+}
+
+/// `spec` as [`read_vector`]'s list of numbers: `None` when it is read as a file.
+fn as_list(spec: &str) -> Option<Vec<f64>> {
+    parse_list(spec).filter(|v| !v.is_empty())
+}
+
+/// The file [`read_vector`] reads for `spec`, or `None` for a list of numbers (a sweep
+/// fingerprints the file in its records: `sweep::inputs`).
+pub fn vector_file(spec: &str) -> Option<&std::path::Path> {
+    as_list(spec).is_none().then(|| std::path::Path::new(spec))
 }
 
 /// The first empty entry (1-based) of a comma list: a part between two commas, before the

@@ -6,7 +6,8 @@
 //! - [`plan`]: resume and jobs within memory (each point's [`Estimate`](crate::config::estimate::Estimate)).
 //! - [`session`]: one sweep run from grid file to results.
 //! - [`shard`]: a deterministic 1/N of the grid; [`runner`]: points in parallel, thread budget.
-//! - [`evaluate`]: the work of one point; [`record`]: what it produced.
+//! - [`evaluate`]: the work of one point; [`record`]: what it produced; [`inputs`]: the
+//!   fingerprints of the files it read, checked on resume.
 //! - [`store`]: the locked, append-only, resumable results file; [`merge`]: shard outputs.
 //! - [`export`], [`summary`], [`plots`]: CSV, text table, SVG.
 //! - [`slurm`]: a sweep as a Slurm job array, one task per shard.
@@ -14,6 +15,7 @@
 pub mod evaluate;
 pub mod export;
 pub mod grid;
+pub mod inputs;
 pub mod keys;
 pub mod merge;
 pub mod plan;

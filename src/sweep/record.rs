@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::inputs::InputFile;
 use super::point::PointConfig;
 use crate::net::unlearned::Unlearned;
 
@@ -64,6 +65,12 @@ pub struct Record {
     /// then; records without it read as none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unlearned: Option<Unlearned>,
+    /// The user's files the point read (`train_x`, …, a normaliser file), each with its
+    /// length and hash (`sweep::inputs`): a resumed sweep refuses the record when one has
+    /// changed since; `sweep merge`, `export` and `summarize` do not check them. Written when
+    /// the point read a file; records without it (older ones) read as none and are not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputFile>,
     /// Seconds from the start of this point to its record.
     pub wall_seconds: f64,
     /// Threads of the pool the point ran in.
@@ -134,5 +141,8 @@ pub struct FailedRecord {
     pub config: PointConfig,
     /// The error, as the sweep reported it.
     pub failed: String,
+    /// The user's files the point read, as in [`Record::inputs`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputFile>,
     pub corrflow_version: String,
 }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use super::evaluate::{evaluate, Prepared};
 use super::grid::GridPoint;
+use super::inputs::{InputCache, InputFile};
 use super::keys::name_key;
 use super::record::{FailedRecord, Record};
 use super::store::ResultsLog;
@@ -44,15 +45,17 @@ pub struct Failure {
     pub error: Error,
 }
 
-/// Runs `points` and appends one record per finished or failed point to `log`. `on_done` is
-/// called after each point (success or failure), for progress displays. A point that fails
-/// (or panics) is recorded and reported and the others go on; an error writing the log stops
-/// the run.
+/// Runs `points` and appends one record per finished or failed point to `log`, with the
+/// fingerprints of the files it read (taken from `inputs` before the point loads them).
+/// `on_done` is called after each point (success or failure), for progress displays. A point
+/// that fails (or panics) is recorded and reported and the others go on; an error writing the
+/// log stops the run.
 pub fn run_points(
     points: &[GridPoint],
     log: &mut ResultsLog,
     budget: Budget,
     limit: MemoryLimit,
+    inputs: &InputCache,
     on_done: &(dyn Fn(&GridPoint, std::result::Result<&Record, &Error>) + Sync),
 ) -> Result<Vec<Failure>> {
     let next = AtomicUsize::new(0);
@@ -91,8 +94,13 @@ pub fn run_points(
                     let Some(point) = points.get(next.fetch_add(1, Ordering::SeqCst)) else {
                         break;
                     };
+                    // Hashed before the point reads the files: a file edited after is
+                    // refused by the next resume, not recorded with the new contents' hash.
+                    let files = inputs.of_point(&point.config);
                     let result = catch_unwind(AssertUnwindSafe(|| {
-                        pool.install(|| run_one(point, budget.threads_per_point, limit))
+                        pool.install(|| {
+                            run_one(point, budget.threads_per_point, limit, files.clone())
+                        })
                     }))
                     .unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
                     .map_err(name_key);
@@ -111,6 +119,7 @@ pub fn run_points(
                                 index: point.index,
                                 config: point.config.clone(),
                                 failed: error.to_string(),
+                                inputs: files,
                                 corrflow_version: env!("CARGO_PKG_VERSION").to_string(),
                             };
                             if let Err(e) = lock(&log).append_failure(&failure) {
@@ -164,7 +173,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn run_one(point: &GridPoint, threads: usize, max_memory: MemoryLimit) -> Result<Record> {
+fn run_one(
+    point: &GridPoint,
+    threads: usize,
+    max_memory: MemoryLimit,
+    inputs: Vec<InputFile>,
+) -> Result<Record> {
     let start = Instant::now();
     let config = RunConfig {
         max_memory,
@@ -196,6 +210,7 @@ fn run_one(point: &GridPoint, threads: usize, max_memory: MemoryLimit) -> Result
         input_info: outcome.input_info,
         output_info: outcome.output_info,
         unlearned: outcome.unlearned,
+        inputs,
         wall_seconds: start.elapsed().as_secs_f64(),
         threads,
         corrflow_version: env!("CARGO_PKG_VERSION").to_string(),

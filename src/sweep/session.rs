@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::grid::{Axes, Grid, GridPoint, KeysRead};
+use super::inputs::{check_unchanged, InputCache, Settled};
 use super::merge::results_path;
 use super::plan::{ids, not_done, plan, Listing};
 use super::record::{FailedRecord, Record};
@@ -216,6 +217,10 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
     for note in contents.notes(log.path()) {
         progress.note(&note);
     }
+    // The points of this shard that are skipped must have read the files as they are now
+    // (adv63: an edited `train_x` kept the old contents' records, "N already done").
+    let inputs = InputCache::default();
+    check_unchanged(skipped(&contents, opts), &inputs, log.path())?;
     let (settled, failed_before) = settled(contents, opts.retry_failed);
     let failed_before: Vec<&FailedRecord> = failed_before
         .iter()
@@ -263,7 +268,7 @@ pub fn run_sweep(opts: &SweepOptions, progress: &dyn Progress) -> Result<()> {
     let start = Instant::now();
     progress.start(pending.len());
     let limit = s.budget.unwrap_or_default();
-    let failures = run_points(&pending, &mut log, budget, limit, &|p, r| {
+    let failures = run_points(&pending, &mut log, budget, limit, &inputs, &|p, r| {
         progress.done(p, r)
     })?;
     progress.finish();
@@ -308,6 +313,33 @@ fn settled(contents: LogContents, retry_failed: bool) -> (HashSet<String>, Vec<F
     let mut done = ids(contents.records);
     done.extend(failed.iter().map(|f| f.id.clone()));
     (done, failed)
+}
+
+/// The records of `contents` that a run of `opts` skips, with their fingerprints: this shard's
+/// results, and unless `--retry-failed` its failures.
+fn skipped<'a>(
+    contents: &'a LogContents,
+    opts: &'a SweepOptions,
+) -> impl Iterator<Item = Settled<'a>> {
+    let records = contents.records.iter().map(|r| Settled {
+        index: r.index,
+        id: &r.id,
+        inputs: &r.inputs,
+        failed: false,
+    });
+    let failed = contents
+        .failed
+        .iter()
+        .filter(|_| !opts.retry_failed)
+        .map(|f| Settled {
+            index: f.index,
+            id: &f.id,
+            inputs: &f.inputs,
+            failed: true,
+        });
+    records
+        .chain(failed)
+        .filter(|s| opts.shard.contains(s.index))
 }
 
 /// The grid's ids to check the records of `opts.out` against, built only when its results

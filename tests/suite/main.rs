@@ -74,6 +74,7 @@ mod stats_moments;
 mod stats_narrow;
 mod stats_outputs;
 mod sweep_cli;
+mod sweep_inputs;
 mod sweep_resume;
 mod sweep_shard;
 mod sweep_slurm;
