@@ -26,6 +26,7 @@ mod gelu_exact;
 pub mod hermite;
 mod hermite_coef;
 mod hermite_rem;
+pub mod high_terms;
 mod input;
 pub mod leaky_relu;
 pub mod linear;
