@@ -154,7 +154,7 @@ struct ErfLanes<'a> {
 /// 1 − r² of r = 2Σᵢⱼdᵢdⱼ from (Σᵢᵢ, Σⱼⱼ, Σᵢⱼ) and dᵢdⱼ: dᵢ²dⱼ²(1 + 2Σᵢᵢ + 2Σⱼⱼ + 4(ΣᵢᵢΣⱼⱼ −
 /// Σᵢⱼ²)), exactly dᵢ⁴(1 + 4Σᵢᵢ) for a unit with itself, where r formed as a ratio rounds
 /// near 1 and 1 − r² taken from it lost ~ε·s of the variance (`bvn_cov_complement`).
-fn one_minus_r2((vi, vj, c): (f64, f64, f64), dd: f64) -> f64 {
+pub(super) fn one_minus_r2((vi, vj, c): (f64, f64, f64), dd: f64) -> f64 {
     let det = (vi * vj - c * c).max(0.0);
     dd * dd * (1.0 + 2.0 * (vi + vj) + 4.0 * det)
 }

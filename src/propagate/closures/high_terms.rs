@@ -2,7 +2,7 @@
 //! κ₃/κ₄-corrected closure ([`super::edgeworth`]; cumulant training at order 3/4, issue #16
 //! item 6).
 //!
-//! The corrected closure returns E_p[f] for the Gram–Charlier density p = (1 + 𝒟_κ) p_G about
+//! The corrected closure returns E_p\[f\] for the Gram–Charlier density p = (1 + 𝒟_κ) p_G about
 //! N(μ, Σ), where 𝒟_κ is a differential operator in h with the (fixed) κ₃/κ₄ as constant
 //! coefficients. Since ∂p_G/∂μᵢ = −∂ₕᵢp_G and ∂p_G/∂Σᵢⱼ = ∂ₕᵢ∂ₕⱼp_G (i ≠ j; ½∂ₕᵢ² on the
 //! diagonal) and 𝒟_κ commutes with both, Stein's lemma and Price's theorem hold for E_p as they
