@@ -106,14 +106,16 @@ mod tests {
     use crate::stats::Moments;
 
     /// Two-unit inputs (μ, s, ρ): generic, strongly (anti)correlated, a near-saturated unit
-    /// (|μ|/s = 13), both saturated, a wide pair.
-    const CASES: [([f64; 2], [f64; 2], f64); 6] = [
+    /// (|μ|/s = 13), both saturated, a wide pair, a degenerate pair (ρ = 1: hⱼ an affine
+    /// function of hᵢ; erf's smoothed r = 2Σᵢⱼdᵢdⱼ stays < 1, so its terms exist).
+    const CASES: [([f64; 2], [f64; 2], f64); 7] = [
         ([0.3, -0.5], [0.8, 1.2], 0.4),
         ([0.2, 0.25], [1.5, 1.4], 0.995),
         ([-0.7, 0.9], [0.6, 2.0], -0.9),
         ([4.0, -0.3], [0.3, 0.7], 0.6),
         ([-3.5, 3.0], [0.2, 0.25], 0.8),
         ([1.0, -2.0], [2.5, 3.0], -0.5),
+        ([0.5, -0.4], [1.0, 1.3], 1.0),
     ];
 
     fn input(mu: [f64; 2], s: [f64; 2], rho: f64) -> Moments {

@@ -6,8 +6,9 @@
 //! (reference). [`crate::propagate::pair::ClosurePair`] picks one, with its VJP. The κ₃/κ₄
 //! corrections of the non-quadratic closures are the Gram–Charlier expansion of [`edgeworth`],
 //! with Gaussian derivative expectations from `relu_terms`, `erf_terms` (on [`phi2_partials`]),
-//! `series_terms` and `quadrature_terms`. GELU's Gaussian moments have a closed form too
-//! (`gelu_exact`), which the series closure takes for its strongest pairs.
+//! `series_terms` and `quadrature_terms`; their reverse pass needs those expectations to total
+//! order 6 ([`high_terms`]: erf's in [`erf_high`], on [`phi2_high`]). GELU's Gaussian moments
+//! have a closed form too (`gelu_exact`), which the series closure takes for its strongest pairs.
 
 pub mod bvn;
 mod bvn_cov_lanes;
