@@ -4435,15 +4435,11 @@ cp "$W/out" "$D51/twins.json"
 check "analyze --order 4, three outputs" + --threads 1 analyze --model "$D51/quad.safetensors" $(data51 data) --order 4 --mc-samples 20000 --json
 cp "$W/out" "$D51/quad.json"
 python3 - "$D51" <<'PY51'
-import json, sys
+import sys
+from npy import load_json
 d = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(f"{d}/{name}.json"))
-    except ValueError:
-        return None
 bad = 0
-r = load("identity")
+r = load_json(d, "identity")
 if r:
     # y = x: the order-2 surrogate is the Gaussian theory from x, two estimates of one number.
     s, t = r["surrogate_accuracy"]["order2"], r["theory_accuracy"][0]
@@ -4456,13 +4452,13 @@ if r:
     if not total or [total[0][3].strip(), total[0][5].strip()] != ["—", "—"]:
         bad += 1
         print(f"report.md budget total: {total} (every step's covariance and KL share is —)")
-r = load("twins")
+r = load_json(d, "twins")
 if r:
     shares = [s["mean_share"] for s in r["information"] if s["mean_share"] is not None]
     if shares:
         bad += 1
         print(f"identical classes: mean_share {shares} (no distance to share)")
-r = load("quad")
+r = load_json(d, "quad")
 if r:
     g, f = (b["by_start_layer"][-1] for b in r["error_budget"])
     if g != f:
@@ -4549,15 +4545,11 @@ for f in b1 c16; do
   check "analyze, .npy features $f" "x-$f.npy" --threads 1 analyze --model "$D52/identity.safetensors" $(npy52 $f) --mc-samples 2000 --json
 done
 python3 - "$D52" <<'PY52'
-import json, sys
+import sys
+from npy import load_json
 d = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(f"{d}/{name}.json"))
-    except ValueError:
-        return None
 bad = 0
-r = load("identity")
+r = load_json(d, "identity")
 if r:
     for b in r["error_budget"]:
         t, s = b["total"]["accuracy_err"], b.get("total_accuracy_stderr")
@@ -4570,7 +4562,7 @@ if r:
     if "no accuracy shares" not in md:
         bad += 1
         print("report.md: the budget's accuracy shares are not said to be withheld")
-r = load("quad")
+r = load_json(d, "quad")
 if r:
     mats = [r["measured_confusion"]] + [o["confusion"] for o in r["start_layers"]]
     if r.get("output_tails"):
@@ -4585,9 +4577,9 @@ if r:
     if r["largest_confusions"] != want:
         bad += 1
         print(f"largest confusions {r['largest_confusions']}, over every column shown {want}")
-base = load("npy-f8")
+base = load_json(d, "npy-f8")
 for f in ["be", "fortran", "3d", "f2"]:
-    o = load(f"npy-{f}")
+    o = load_json(d, f"npy-{f}")
     if base and o and (o["network_accuracy"] != base["network_accuracy"]
                        or (f != "f2" and o["theory_accuracy"][0]["accuracy"] != base["theory_accuracy"][0]["accuracy"])):
         bad += 1
@@ -4702,15 +4694,11 @@ rm -rf "$D53/sb"
 check "submit --mem 1T" + --threads 1 sweep submit --grid "$D53/g.toml" --out "$D53/sb" --shards 2 --dry-run --mem 1T
 grep -q -- '--mem=1048576M' "$D53/sb/sweep.sbatch" 2>/dev/null || { implausible=$((implausible + 1)); echo "submit --mem 1T: $(grep -h -- '--mem' "$D53/sb/sweep.sbatch" 2>/dev/null)"; }
 python3 - "$D53" <<'PY53'
-import json, sys
+import sys
+from npy import load_json
 d = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(f"{d}/{name}.json"))
-    except (OSError, ValueError):
-        return None
 bad = 0
-r = load("zero")
+r = load_json(d, "zero")
 if r:
     for t in r["transfer"]:
         for group, whole in (("mean_terms", "cov_feeds_mean"), ("cov_terms", "higher_feeds_cov")):
@@ -4722,7 +4710,7 @@ if r:
         bad += 1
         print("report.md: the transfer table of a layer without terms shows shares")
 for a in ("0.5", "0.3"):
-    r = load(f"root{a}")
+    r = load_json(d, f"root{a}")
     # Rounding: below 1e-9 under adv61's measure; adv62 divides by the floor √ε·Σ‖T_k‖ where the
     # terms cancel, so rounding of c·ε·Σ‖T_k‖ reads c·√ε, below 1e-6 for c ≤ 64 (as the suite's
     # transfer_residual_of_a_layer_on_the_roots_of_phi_is_rounding).
@@ -4731,9 +4719,9 @@ for a in ("0.5", "0.3"):
         print(f"transfer on the roots ({a}): residuals {[(t['residual_mean'], t['residual_cov']) for t in r['transfer']]}")
 for base, others in (("xq.npy", ["f32.safetensors", "f16.safetensors", "bf16.safetensors", "xq.f8.idx", "xq.f4.idx"]),
                      ("xi.npy", ["i16.safetensors", "xi.i2.idx", "xi.i1.idx"])):
-    b = load(f"acc-{base}")
+    b = load_json(d, f"acc-{base}")
     for f in others:
-        o = load(f"acc-{f}")
+        o = load_json(d, f"acc-{f}")
         if b and o and o["network_accuracy"] != b["network_accuracy"]:
             bad += 1
             print(f"features {f}: network accuracy {o['network_accuracy']} for {base}'s {b['network_accuracy']}")
@@ -4876,7 +4864,8 @@ done
 # carried orders 3/4 on bias-free networks (leaky slopes −0.5, 3, 1e-300): data ×10⁻³⁰ and
 # ×10³⁷ (`--scale`) give data ×1's errors (homogeneity) to 10⁻⁶; a class of 2 training samples
 # under `--pilot on`; `--pilot-statistics mean,mean` (judged once). Old (main 53bb5c1): refused
-# 2, unnamed 2, ignored 6.
+# 2, unnamed 2, ignored 6. Added by tidy64: the resume's `--dry-run` after xe.npy was edited
+# listed its point as done with exit 0 where the run exits 2 (old 7958240: ignored 1).
 D56=$W/d56
 mkdir -p "$D56"
 python3 - "$D56" <<'PY56'
@@ -4947,6 +4936,7 @@ python3 -c 'import struct, sys
 f = open(sys.argv[1], "r+b"); f.seek(-8, 2); v = struct.unpack("<d", f.read(8))[0]
 f.seek(-8, 2); f.write(struct.pack("<d", v + 1))' "$D56/xe.npy"
 check "grid resumed, xe.npy edited" '!xe.npy: contents changed' --threads 1 sweep --grid "$D56/ge.toml" --out "$D56/swe"
+check "grid --dry-run resumed, xe.npy edited" '!xe.npy: contents changed' --threads 1 sweep --grid "$D56/ge.toml" --out "$D56/swe" --dry-run
 # The carried orders on bias-free networks: data ×S is the network's output ×S, every relative
 # error the same (exact for a positively homogeneous φ).
 DD56=(--task data --train-x "$D56/x.npy" --train-y "$D56/y.npy" --test-split 0:750)
@@ -4962,19 +4952,15 @@ check "analyze --pilot on, a class of 2 training samples" + --threads 1 analyze 
 check "--pilot-statistics mean,mean" + --threads 1 propagate --model "$D56/leaky_relu-0.5.safetensors" "${DD56[@]}" --order 3 --carry depth --pilot-statistics mean,mean --json
 cp "$W/out" "$D56/ps.json"
 python3 - "$D56" <<'PY56'
-import json, sys
+import sys
+from npy import load_json
 d = sys.argv[1]
-def load(name):
-    try:
-        return json.load(open(f"{d}/{name}.json"))
-    except (OSError, ValueError):
-        return None
 bad = 0
 for m in ("leaky_relu-0.5", "leaky_relu3", "leaky_relu1e-300"):
     for o in (3, 4):
-        base = load(f"h-{m}-{o}-1")
+        base = load_json(d, f"h-{m}-{o}-1")
         for s in ("1e-30", "1e37"):
-            r = load(f"h-{m}-{o}-{s}")
+            r = load_json(d, f"h-{m}-{o}-{s}")
             if not base or not r:
                 continue
             for a, b in zip(base["layers"], r["layers"]):
@@ -4986,7 +4972,7 @@ for m in ("leaky_relu-0.5", "leaky_relu3", "leaky_relu1e-300"):
             if [c["carried_to"] for c in base["carried"]["classes"]] != [c["carried_to"] for c in r["carried"]["classes"]]:
                 bad += 1
                 print(f"{m} order {o}, data / {s}: carried to {[c['carried_to'] for c in r['carried']['classes']]}")
-r = load("ps")
+r = load_json(d, "ps")
 if r:
     for c in r["carried"]["classes"]:
         p = c.get("pilot") or {}

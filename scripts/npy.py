@@ -1,5 +1,6 @@
 """The .npy writer of scripts/adversarial.sh: every section's python3 heredoc imports it
-(`from npy import npy`; the script's prologue puts scripts/ on PYTHONPATH).
+(`from npy import npy`; the script's prologue puts scripts/ on PYTHONPATH). Also the sections'
+reader of the JSON a run printed, load_json(d, name) (below).
 
 npy(path, descr, shape, data) writes what NumPy's `np.save` writes (format 1.0): the magic
 b"\\x93NUMPY", the version bytes, the header's length (2 bytes little-endian for version 1,
@@ -35,6 +36,7 @@ From bash (no section needs it yet):
 SHAPE is "300,4", "300" or "" (0-d); values are packed in DESCR's type (a float, integer or
 bool type of 1, 2, 4 or 8 bytes, either byte order).
 """
+import json
 import struct
 import sys
 
@@ -90,6 +92,22 @@ def blobs(rng, counts, dim=4, scale=1.0):
 def into(d, suffix=""):
     """npy() with each path taken as a name in folder d, `suffix` appended: npy = into(d)."""
     return lambda name, *args, **kwargs: npy(f"{d}/{name}{suffix}", *args, **kwargs)
+
+
+def load_json(d, name):
+    """The JSON in d/name.json, or None where it holds none.
+
+    A section copies each run's stdout there (`cp "$W/out" "$D/name.json"` after its `check`), so
+    the file exists whether or not the run succeeded; a run that printed no JSON or a cut-off
+    one (refused, killed, panicked) leaves text json.load refuses (ValueError, a bad encoding
+    included). `check` has counted that run already, so its read-outs are skipped (None), not
+    counted twice. A missing file is not caught: it means a section reads a name no run wrote
+    (a typo), and the traceback fails the section's Python, which the section counts."""
+    try:
+        with open(f"{d}/{name}.json") as f:
+            return json.load(f)
+    except ValueError:
+        return None
 
 
 def main(argv):

@@ -8,8 +8,8 @@
 //! The files are those of [`files_read`]: `train_x`, `train_y`, `test_x`, `test_y`, and
 //! `normalize_mean` / `normalize_std` where they name a file rather than a list. MNIST's own
 //! files (`mnist_dir`) are not fingerprinted. Only `corrflow sweep` checks, before it runs
-//! anything ([`check_unchanged`]); `sweep merge`, `export` and `summarize` read records as they
-//! are and do not.
+//! anything ([`check_unchanged`]), and its `--dry-run` as the run would; `sweep merge`,
+//! `export` and `summarize` read records as they are and do not.
 //!
 //! Each distinct file is hashed once per run ([`InputCache`]), streamed in 1 MiB blocks: by the
 //! resume check, or before the first point that reads it loads it. A file edited while the

@@ -140,7 +140,9 @@ impl Setup {
 /// nothing. The grid's points are walked one at a time, not held ([`Axes::try_for_each`],
 /// [`Listing`]): the checks and the text are those of a run's setup and a held grid's (the
 /// first point that fails its own check is reported after the grid's repeated points, as
-/// [`Grid::load`] finds those first).
+/// [`Grid::load`] finds those first). A dry run of a resume also refuses where the run would:
+/// the records it counts as done must have read their files as they are now
+/// ([`check_unchanged`]: the run's error, after the plan's check as in the run).
 pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     check_out_folder(&opts.out)?;
     let axes = Axes::load(&opts.grid)?;
@@ -163,15 +165,17 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     // The keys' check after every point's own, as in a run's setup.
     keys.check(&axes.path)?;
     let (threads, limit) = threads_and_budget(opts, axes.total);
-    let check = std::fs::metadata(results_path(&opts.out)).is_ok_and(|m| m.len() > 0);
-    let done = settled(
-        read_log(&results_path(&opts.out), check.then_some(&ids))?,
-        opts.retry_failed,
-    )
-    .0;
+    let results = results_path(&opts.out);
+    let check = std::fs::metadata(&results).is_ok_and(|m| m.len() > 0);
+    let contents = read_log(&results, check.then_some(&ids))?;
     drop(ids);
+    // The run's resume check (tidy64: a dry run listed as done the points whose files had
+    // changed, where the run exits 2), reported after the plan's as the run reports it.
+    let unchanged = check_unchanged(skipped(&contents, opts), &InputCache::default(), &results);
+    let done = settled(contents, opts.retry_failed).0;
     let mut text = listing.text(axes.total, &axes.path, opts.shard, &done);
     let budget = plan(listing.pending(&done), threads, opts.jobs, limit)?;
+    unchanged?;
     let pending = listing.pending(&done).count();
     text.push_str(&format!(
         "plan: {} of {} points to run, {} at a time with {} threads each\n",

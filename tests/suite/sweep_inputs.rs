@@ -32,6 +32,26 @@ fn data_grid(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (grid, bx, mean)
 }
 
+/// [`data_grid`] in `dir`, swept once into `dir/out`: the grid, `bx.npy`, `mean.txt` and the
+/// output folder.
+fn swept(dir: &Path) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
+    let (grid, bx, mean) = data_grid(dir);
+    let out = dir.join("out");
+    let first = run_sweep(&grid, &out, &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    (grid, bx, mean, out)
+}
+
+/// The bytes of an f64 `.npy` with its last value moved by 0.5: the same length, other
+/// contents.
+fn last_value_moved(bytes: &[u8]) -> Vec<u8> {
+    let mut moved = bytes.to_vec();
+    let last = moved.len() - 8;
+    let v = f64::from_le_bytes(moved[last..].try_into().unwrap()) + 0.5;
+    moved[last..].copy_from_slice(&v.to_le_bytes());
+    moved
+}
+
 /// Editing a file a point read refuses the rerun, naming the results file, the file, what
 /// changed (same length, one value; another length; gone) and only the points that read it
 /// (`#1 id`, not #0), leaving the records as they were; with the file back it resumes
@@ -41,10 +61,7 @@ fn data_grid(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 #[test]
 fn a_changed_input_file_refuses_the_resume_naming_file_and_points() {
     let dir = tempfile::tempdir().unwrap();
-    let (grid, bx, mean) = data_grid(dir.path());
-    let out = dir.path().join("out");
-    let first = run_sweep(&grid, &out, &[]);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (grid, bx, mean, out) = swept(dir.path());
     let results = out.join("results.jsonl");
     let recorded = std::fs::read(&results).unwrap();
     let ids = grid_ids(&grid);
@@ -60,10 +77,7 @@ fn a_changed_input_file_refuses_the_resume_naming_file_and_points() {
     resumed("unchanged");
 
     let original = std::fs::read(&bx).unwrap();
-    let mut one_value = original.clone();
-    let last = one_value.len() - 8;
-    let v = f64::from_le_bytes(one_value[last..].try_into().unwrap()) + 0.5;
-    one_value[last..].copy_from_slice(&v.to_le_bytes());
+    let one_value = last_value_moved(&original);
     let len = original.len();
     let (bx_s, mean_s) = (bx.display().to_string(), mean.display().to_string());
     let point0 = format!("#0 {}", ids[0]);
@@ -132,10 +146,7 @@ fn a_changed_input_file_refuses_the_resume_naming_file_and_points() {
 #[test]
 fn a_store_without_fingerprints_still_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let (grid, _, _) = data_grid(dir.path());
-    let out = dir.path().join("out");
-    let first = run_sweep(&grid, &out, &[]);
-    assert!(first.status.success(), "{}", stderr(&first));
+    let (grid, _, _, out) = swept(dir.path());
     let results = out.join("results.jsonl");
     let text = std::fs::read_to_string(&results).unwrap();
     let mut stripped = String::new();
@@ -156,4 +167,60 @@ fn a_store_without_fingerprints_still_resumes() {
     assert_eq!(std::fs::read_to_string(&results).unwrap(), stripped);
     let exported = run(&["sweep", "export", out.to_str().unwrap(), "--csv", "-"]);
     assert!(exported.status.success(), "{}", stderr(&exported));
+}
+
+/// The files of `dir` (recursively) with their contents, in path order.
+fn folder(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(folder(&path));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            files.push((path, bytes));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// `sweep --dry-run` of a resume checks the fingerprints as the run does (tidy64: it listed the
+/// points as done and exited 0 where the run exits 2): with `bx.npy` edited, it exits 2 with
+/// the run's very message and leaves the folder as it was; shard 0/2, whose point #0 did not
+/// read `bx.npy`, lists as before, as its run resumes. Mutations: the check removed from
+/// `dry_run` → the edited dry run exits 0 ("done"); `skipped` without its shard filter → shard
+/// 0/2 is refused.
+#[test]
+fn a_dry_run_of_a_resume_refuses_a_changed_input_file_as_the_run_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (grid, bx, _, out) = swept(dir.path());
+    let dry = |extra: &[&str]| {
+        let args: Vec<&str> = ["--dry-run"].iter().chain(extra).copied().collect();
+        run_sweep(&grid, &out, &args)
+    };
+    let unchanged = dry(&[]);
+    assert!(unchanged.status.success(), "{}", stderr(&unchanged));
+    let listed = String::from_utf8_lossy(&unchanged.stdout).into_owned();
+    assert!(listed.contains("plan: 0 of 2 points to run"), "{listed}");
+
+    std::fs::write(&bx, last_value_moved(&std::fs::read(&bx).unwrap())).unwrap();
+    let before = folder(&out);
+    let refused = dry(&[]);
+    let err = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(refused.stdout.is_empty(), "{err}");
+    assert!(
+        err.contains(&format!("{}: contents changed", bx.display())),
+        "{err}"
+    );
+    assert_eq!(folder(&out), before, "the dry run wrote in --out");
+    let run = run_sweep(&grid, &out, &[]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert_eq!(err, stderr(&run), "the dry run's refusal and the run's");
+
+    let shard = dry(&["--shard", "0/2"]);
+    assert!(shard.status.success(), "{}", stderr(&shard));
+    let listed = String::from_utf8_lossy(&shard.stdout).into_owned();
+    assert!(listed.contains("plan: 0 of 1 points to run"), "{listed}");
 }
