@@ -10,6 +10,7 @@
 //! S = D Dᵀ / n_c                                  (= W¹Σ_c W¹ᵀ; order 4 only, where K reads it)
 //! T = E Dᵀ / n_c,      Tᵢⱼ = κ₃[i,i,j] = E[δᵢ²δⱼ]                      (order 3 and 4)
 //! K = E Eᵀ / n_c − diag(S) diag(S)ᵀ − 2 S∘S,  Kᵢⱼ = κ₄[i,i,j,j]          (order 4)
+//! U = F Dᵀ / n_c − 3 diag(S) S,  F = D∘D∘D,  Uᵢⱼ = κ₄[i,i,i,j]             (order 4)
 //! ```
 //!
 //! (population normalisation, as [`super::ClassStatistics`]). For φ(h) = h + αh² the closure
@@ -19,22 +20,20 @@
 //! the Gaussian 2Σᵢⱼ² in place of κ₄\[i,i,j,j\] + 2Σᵢⱼ²). Deeper layers keep the Gaussian
 //! closure: their inputs' κ slices are not carried.
 //!
-//! The reverse pass ([`Slices::backward`]) takes ∂L/∂T and ∂L/∂K from
-//! [`crate::propagate::backward::QuadraticVjp::kappa_terms`] back to W¹ through the three
-//! GEMMs: Ē = T̄D/n + (K̄ + K̄ᵀ)E/n, D̄ = T̄ᵀE/n + 2D∘Ē, ∂L/∂W¹ += D̄X̃ᵀ; K's dependence on S
-//! goes into Σ's adjoint (Σ̄ᵢⱼ −= 4KᵢⱼSᵢⱼ… see the method), which the affine map's VJP takes
-//! to W¹ as it does for the Gaussian part. Only the quadratic activation has this corrected
-//! closure and VJP: `--order 3|4` with any other first activation is refused
-//! ([`check_activation`]).
+//! The relu's corrected closure also reads U (the quadratic's does not).
+//!
+//! The reverse pass ([`Slices::backward`]) takes ∂L/∂T, ∂L/∂K and ∂L/∂U (from
+//! [`crate::propagate::backward::QuadraticVjp::kappa_terms`] or the generic corrected VJP,
+//! [`super::first_closure`]) back to W¹ through the GEMMs: Ē = T̄D/n + (K̄ + K̄ᵀ)E/n,
+//! F̄ = ŪD/n, D̄ = T̄ᵀE/n + ŪᵀF/n + 2D∘Ē + 3D∘D∘F̄, ∂L/∂W¹ += D̄X̃ᵀ; K's and U's dependence on
+//! S goes into Σ's adjoint (Σ̄ᵢⱼ −= 4KᵢⱼSᵢⱼ… see the method), which the affine map's VJP takes
+//! to W¹ as it does for the Gaussian part.
 
 use faer::{Mat, MatRef};
 
 use crate::data::Dataset;
-use crate::error::{Error, Field, Result};
 use crate::linalg::gemm;
-use crate::net::{Activation, Mlp};
-use crate::propagate::backward::KappaAdjoint;
-use crate::propagate::closures::Corrections;
+use crate::propagate::backward::SliceAdjoint;
 use crate::stats::Moments;
 
 /// Each class's training samples, centred on the class mean: X̃_c (d × n_c).
@@ -67,33 +66,6 @@ impl ClassSamples {
     }
 }
 
-/// Refuses `--order 3|4` unless the first hidden layer's φ is quadratic (the one closure whose
-/// κ terms the objective differentiates), naming `--order` and the activation.
-pub fn check_activation(net: &Mlp, order: Corrections) -> Result<f64> {
-    if net.depth() == 0 {
-        return Err(Error::config(
-            Field::Order,
-            format!(
-                "{}: the corrections act at the first hidden layer's closure, and the network \
-                 has no hidden layer; use --order 2",
-                order.order()
-            ),
-        ));
-    }
-    match net.activation.at(0) {
-        Activation::Quadratic { alpha } => Ok(alpha),
-        other => Err(Error::config(
-            Field::Order,
-            format!(
-                "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
-                 quadratic activation (quad:α) only, not {other} (the first hidden layer's); \
-                 use --order 2",
-                order.order()
-            ),
-        )),
-    }
-}
-
 /// The κ slices of h¹ of one class (module docs), with D and E kept for the reverse pass.
 pub struct Slices {
     d: Mat<f64>,
@@ -104,11 +76,13 @@ pub struct Slices {
     pub k3_iij: Mat<f64>,
     /// K\[(i, j)\] = κ₄\[i,i,j,j\] at order 4; zeros at order 3 (the closure does not read it).
     pub k4_iijj: Mat<f64>,
+    /// U\[(i, j)\] = κ₄\[i,i,i,j\] at order 4; None at order 3.
+    pub k4_iiij: Option<Mat<f64>>,
 }
 
 impl Slices {
     /// The slices of h¹ = W¹x + b¹ for first-layer weights `w` (N × d) and a class's centred
-    /// samples `centred` (d × n, n ≥ 1): T always, K at order 4 (`order4`).
+    /// samples `centred` (d × n, n ≥ 1): T always, K and U at order 4 (`order4`).
     pub fn measure(w: MatRef<'_, f64>, centred: MatRef<'_, f64>, order4: bool) -> Self {
         let (big_n, n) = (w.nrows(), centred.ncols());
         let inv_n = 1.0 / n as f64;
@@ -123,13 +97,19 @@ impl Slices {
             gemm(s.as_mut(), false, d.as_ref(), d.transpose(), inv_n);
             s
         });
+        let mut k4_iiij = None;
         if let Some(s) = &s {
             gemm(k4_iijj.as_mut(), false, e.as_ref(), e.transpose(), inv_n);
+            let f = Mat::from_fn(big_n, n, |i, k| e[(i, k)] * d[(i, k)]);
+            let mut u = Mat::zeros(big_n, big_n);
+            gemm(u.as_mut(), false, f.as_ref(), d.transpose(), inv_n);
             for j in 0..big_n {
                 for i in 0..big_n {
                     k4_iijj[(i, j)] -= s[(i, i)] * s[(j, j)] + 2.0 * s[(i, j)] * s[(i, j)];
+                    u[(i, j)] -= 3.0 * s[(i, i)] * s[(i, j)];
                 }
             }
+            k4_iiij = Some(u);
         }
         Slices {
             d,
@@ -137,6 +117,7 @@ impl Slices {
             s,
             k3_iij,
             k4_iijj,
+            k4_iiij,
         }
     }
 
@@ -147,6 +128,7 @@ impl Slices {
         Moments {
             k3_iij: Some(self.k3_iij.clone()),
             k4_iijj: Some(self.k4_iijj.clone()),
+            k4_iiij: self.k4_iiij.clone(),
             ..Moments::gaussian(faer::Col::zeros(n), Mat::zeros(n, n))
         }
     }
@@ -154,12 +136,13 @@ impl Slices {
     /// Adds what the slices' adjoint `adj` contributes to ∂L/∂W¹ (`w_grad`, N × d) and to Σ's
     /// adjoint `cov_adj` (N × N), for the class whose centred samples `centred` these slices
     /// were measured from. K = Q − diag(S)diag(S)ᵀ − 2S∘S moves with Sᵢⱼ by −4SᵢⱼK̄ᵢⱼ and
-    /// with Sᵢᵢ by −Σⱼ(K̄ᵢⱼ + K̄ⱼᵢ)Sⱼⱼ: those go into `cov_adj`, whose Σ = S is the affine map's
-    /// (its VJP carries them to W¹).
+    /// with Sᵢᵢ by −Σⱼ(K̄ᵢⱼ + K̄ⱼᵢ)Sⱼⱼ; U = FDᵀ/n − 3diag(S)S with Sᵢⱼ by −3SᵢᵢŪᵢⱼ and with
+    /// Sᵢᵢ by −3ΣⱼŪᵢⱼSᵢⱼ (symmetrised, S being symmetric): those go into `cov_adj`, whose Σ = S
+    /// is the affine map's (its VJP carries them to W¹).
     pub fn backward(
         &self,
         centred: MatRef<'_, f64>,
-        adj: &KappaAdjoint,
+        adj: &SliceAdjoint,
         cov_adj: &mut Mat<f64>,
         w_grad: faer::MatMut<'_, f64>,
     ) {
@@ -195,9 +178,31 @@ impl Slices {
                 cov_adj[(i, i)] -= diag;
             }
         }
+        // Ū exists at order 4 only, where S was measured.
+        let mut f_bar = None;
+        if let (Some(u_bar), Some(s)) = (&adj.k4_iiij, &self.s) {
+            let mut fb = Mat::zeros(big_n, n);
+            gemm(fb.as_mut(), false, u_bar.as_ref(), self.d.as_ref(), inv_n);
+            let f = Mat::from_fn(big_n, n, |i, k| self.e[(i, k)] * self.d[(i, k)]);
+            gemm(d_bar.as_mut(), true, u_bar.transpose(), f.as_ref(), inv_n);
+            let mut s_bar = Mat::from_fn(big_n, big_n, |i, j| -3.0 * s[(i, i)] * u_bar[(i, j)]);
+            for i in 0..big_n {
+                s_bar[(i, i)] -= 3.0 * (0..big_n).map(|j| u_bar[(i, j)] * s[(i, j)]).sum::<f64>();
+            }
+            for j in 0..big_n {
+                for i in 0..big_n {
+                    cov_adj[(i, j)] += 0.5 * (s_bar[(i, j)] + s_bar[(j, i)]);
+                }
+            }
+            f_bar = Some(fb);
+        }
         for k in 0..n {
             for i in 0..big_n {
-                d_bar[(i, k)] += 2.0 * self.d[(i, k)] * e_bar[(i, k)];
+                let mut g = 2.0 * self.d[(i, k)] * e_bar[(i, k)];
+                if let Some(fb) = &f_bar {
+                    g += 3.0 * self.e[(i, k)] * fb[(i, k)];
+                }
+                d_bar[(i, k)] += g;
             }
         }
         gemm(w_grad, true, d_bar.as_ref(), centred.transpose(), 1.0);

@@ -13,17 +13,18 @@
 //! layers ([`crate::propagate::backward`]): at the output ∂L/∂μ_y = 2p(c)(μ_y − t_c),
 //! ∂L/∂Σ_y = p(c) I; then the affine VJP and the closure VJP alternate down to the first layer.
 //! At order 2 (the default) the objective sees the data only through μ_c and Σ_c. At order 3/4
-//! ([`CumulantObjective::corrected`], quadratic φ only) the first closure also takes the κ₃
+//! ([`CumulantObjective::corrected`], quadratic or relu φ) the first closure also takes the κ₃
 //! (κ₄) slices of h¹ measured per step from each class's training samples, and the gradient
 //! includes their dependence on W¹ ([`super::first_layer`]); deeper closures stay Gaussian.
 
 use faer::{Col, Mat};
 
-use super::first_layer::{self, ClassSamples, Slices};
+use super::first_closure::{check_activation, FirstClosure};
+use super::first_layer::{ClassSamples, Slices};
 use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Field, Result};
 use crate::net::{Layer, Mlp};
-use crate::propagate::backward::{affine_vjp, Adjoint, QuadraticVjp};
+use crate::propagate::backward::{affine_vjp, Adjoint};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{ClosurePair, Predicted, Propagator};
 use crate::stats::{MomentAccumulator, Moments};
@@ -103,7 +104,7 @@ pub struct CumulantObjective {
 /// What the κ corrections of the first closure need (order 3/4, [`super::first_layer`]).
 struct Corrected {
     order: Corrections,
-    vjp: QuadraticVjp,
+    closure: FirstClosure,
     samples: ClassSamples,
 }
 
@@ -123,7 +124,7 @@ impl CumulantObjective {
     /// The objective with the first closure at `order` (3 or 4: the κ slices of h¹ from
     /// `data`'s training samples of each class, centred on `stats`' class means; 2: as
     /// [`CumulantObjective::new`]). Errors naming `--order` unless the first hidden layer's φ
-    /// is quadratic ([`first_layer::check_activation`]).
+    /// is quadratic or relu ([`check_activation`]).
     pub fn corrected(
         net: &Mlp,
         order: Corrections,
@@ -134,7 +135,7 @@ impl CumulantObjective {
         if order == Corrections::None {
             return Ok(objective);
         }
-        let alpha = first_layer::check_activation(net, order)?;
+        let closure = check_activation(net, order)?;
         let means: Vec<&[f64]> = stats
             .per_class
             .iter()
@@ -148,7 +149,7 @@ impl CumulantObjective {
             .collect();
         objective.first = Some(Corrected {
             order,
-            vjp: QuadraticVjp::new(alpha),
+            closure,
             samples: ClassSamples::gather(data, &means),
         });
         Ok(objective)
@@ -209,15 +210,17 @@ impl CumulantObjective {
                 let below =
                     affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
                 if let Some(z_adj) = below {
-                    let vjp = self.closures[l - 1].vjp()?;
                     let h = &stages[2 * l - 2].f64_moments()?[0];
-                    adj = vjp.vjp(h, input, &z_adj)?;
                     if let (1, Some(first), Some(slices)) = (l, &self.first, &slices) {
-                        let order4 = first.order == Corrections::K3K4;
-                        let k = first.vjp.kappa_terms(h, &slices.k3_iij, &z_adj, order4)?;
-                        adj.mean += &k.mean;
+                        let (a, k) =
+                            first
+                                .closure
+                                .backward(h, input, &z_adj, (slices, first.order))?;
+                        adj = a;
                         let centred = first.samples.centred[c].as_ref();
                         slices.backward(centred, &k, &mut adj.cov, grads[0].w.as_mut());
+                    } else {
+                        adj = self.closures[l - 1].vjp()?.vjp(h, input, &z_adj)?;
                     }
                 }
             }

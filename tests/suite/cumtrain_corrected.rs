@@ -36,61 +36,117 @@ fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
     obj.loss(net, stats).unwrap()
 }
 
-/// Every weight and bias of a [4, 3, 2] and a [4, 3, 3, 2] quad network, at orders 3 and 4,
-/// against central differences f'(w) ≈ (f(w + h) − f(w − h)) / 2h. Their error is at most
-/// h²/6·|f'''| (truncation) + 2δ/2h (each evaluation's rounding δ). |f'''| along the weight is
-/// estimated by the 4-point difference (f(2H) − 2f(H) + 2f(−H) − f(−2H)) / 2H³ at H = 10⁻²,
-/// and counted twice (its own O(H²) error); δ ≤ 64ε|f| (the loss is a sum of O(N²) products
-/// per class whose rounding adds up to far less than 64 ulps of the total, f ≥ 0 and of order
-/// 1). h = 10⁻⁵ balances the two. Removing the κ slices' reverse pass (`Slices::backward`) or
-/// the κ₃ term of the mean's adjoint makes the W¹ entries miss by 5·10⁻⁴…3·10⁻².
+/// Every weight and bias of `net` with the objective at orders 3 and 4, against central
+/// differences f'(w) ≈ (f(w + h) − f(w − h)) / 2h. Their error is at most h²/6·|f'''|
+/// (truncation) plus 2δ/2h (each evaluation's rounding δ). |f'''| along the weight is estimated by the 4-point
+/// difference (f(2H) − 2f(H) + 2f(−H) − f(−2H)) / 2H³ at H = 10⁻², and counted twice (its own
+/// O(H²) error); δ ≤ 64ε|f| (the loss is a sum of O(N²) products per class whose rounding adds
+/// up to far less than 64 ulps of the total, f ≥ 0 and of order 1). h = 10⁻⁵ balances the two.
+fn check_gradient(net: &Mlp, data: &Dataset, stats: &ClassStatistics) {
+    for order in [Corrections::K3, Corrections::K3K4] {
+        let obj = CumulantObjective::corrected(net, order, data, stats).unwrap();
+        let mut grads = zeros_like(net);
+        let f0 = obj.loss_and_grad(net, stats, &mut grads).unwrap();
+        assert_eq!(f0, loss(&obj, net, stats));
+        let (h, big_h) = (1e-5, 1e-2);
+        let mut worst: f64 = 0.0;
+        for (l, grad) in grads.iter().enumerate() {
+            let mut entries: Vec<(usize, Option<usize>)> = (0..grad.fan_out())
+                .flat_map(|i| (0..grad.fan_in()).map(move |j| (i, Some(j))))
+                .collect();
+            entries.extend((0..grad.fan_out()).map(|i| (i, None)));
+            for (i, j) in entries {
+                let at = |delta: f64| {
+                    let mut n = net.clone();
+                    match j {
+                        Some(j) => n.layers[l].w[(i, j)] += delta,
+                        None => n.layers[l].b[i] += delta,
+                    }
+                    loss(&obj, &n, stats)
+                };
+                let fd = (at(h) - at(-h)) / (2.0 * h);
+                let third = (at(2.0 * big_h) - 2.0 * at(big_h) + 2.0 * at(-big_h)
+                    - at(-2.0 * big_h))
+                    / (2.0 * big_h.powi(3));
+                let tol = 2.0 * third.abs() * h * h / 6.0 + 64.0 * f64::EPSILON * f0.abs() / h;
+                let g = j.map_or(grad.b[i], |j| grad.w[(i, j)]);
+                assert!(
+                    (fd - g).abs() <= tol,
+                    "{} order {} layer {l} ({i}, {j:?}): {g} vs {fd} (tol {tol:e})",
+                    net.activation.at(0),
+                    order.order()
+                );
+                worst = worst.max((fd - g).abs() / tol);
+            }
+        }
+        println!(
+            "{} {} layers order {}: loss {f0:.6}, worst |error|/tol {worst:.3}",
+            net.activation.at(0),
+            net.layers.len(),
+            order.order()
+        );
+    }
+}
+
+/// The quadratic: a [4, 3, 2] and a [4, 3, 3, 2] network ([`check_gradient`]). Removing the κ
+/// slices' reverse pass (`Slices::backward`) or the κ₃ term of the mean's adjoint makes the W¹
+/// entries miss by 5·10⁻⁴…3·10⁻².
 #[test]
 fn corrected_gradient_matches_central_differences() {
     let data = skewed(400);
     let stats = ClassStatistics::measure(&data).unwrap();
     for widths in [&[4, 3, 2][..], &[4, 3, 3, 2][..]] {
-        for order in [Corrections::K3, Corrections::K3K4] {
-            let net = Mlp::init(widths, QUAD, 1.0, 3).unwrap();
-            let obj = CumulantObjective::corrected(&net, order, &data, &stats).unwrap();
-            let mut grads = zeros_like(&net);
-            let f0 = obj.loss_and_grad(&net, &stats, &mut grads).unwrap();
-            assert_eq!(f0, loss(&obj, &net, &stats));
-            let (h, big_h) = (1e-5, 1e-2);
-            let mut worst: f64 = 0.0;
-            for (l, grad) in grads.iter().enumerate() {
-                let mut entries: Vec<(usize, Option<usize>)> = (0..grad.fan_out())
-                    .flat_map(|i| (0..grad.fan_in()).map(move |j| (i, Some(j))))
-                    .collect();
-                entries.extend((0..grad.fan_out()).map(|i| (i, None)));
-                for (i, j) in entries {
-                    let at = |delta: f64| {
-                        let mut n = net.clone();
-                        match j {
-                            Some(j) => n.layers[l].w[(i, j)] += delta,
-                            None => n.layers[l].b[i] += delta,
-                        }
-                        loss(&obj, &n, &stats)
-                    };
-                    let fd = (at(h) - at(-h)) / (2.0 * h);
-                    let third = (at(2.0 * big_h) - 2.0 * at(big_h) + 2.0 * at(-big_h)
-                        - at(-2.0 * big_h))
-                        / (2.0 * big_h.powi(3));
-                    let tol = 2.0 * third.abs() * h * h / 6.0 + 64.0 * f64::EPSILON * f0.abs() / h;
-                    let g = j.map_or(grad.b[i], |j| grad.w[(i, j)]);
-                    assert!(
-                        (fd - g).abs() <= tol,
-                        "{widths:?} order {} layer {l} ({i}, {j:?}): {g} vs {fd} (tol {tol:e})",
-                        order.order()
-                    );
-                    worst = worst.max((fd - g).abs() / tol);
-                }
-            }
-            println!(
-                "{widths:?} order {}: loss {f0:.6}, worst |error|/tol {worst:.3}",
-                order.order()
-            );
+        check_gradient(&Mlp::init(widths, QUAD, 1.0, 3).unwrap(), &data, &stats);
+    }
+}
+
+/// The relu: a [4, 5, 2] network on the skewed data, through the generic corrected VJP and the
+/// slices' reverse pass with κ₄\[i,i,i,j\] ([`check_gradient`]). Fails with κ₄\[i,i,i,j\]'s
+/// reverse pass (Ū) left out of `Slices::backward`.
+#[test]
+fn corrected_relu_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    check_gradient(
+        &Mlp::init(&[4, 5, 2], Activation::Relu, 1.0, 3).unwrap(),
+        &data,
+        &stats,
+    );
+}
+
+/// κ₄\[i,i,i,j\] of h¹ from `Slices::measure` is the sample cumulant
+/// E[δᵢ³δⱼ] − 3E[δᵢ²]E[δᵢδⱼ] (δ = W¹x̃, population moments) computed directly, to rounding
+/// (10⁻¹² of the largest entry: sums of n products in another order); none at order 3.
+#[test]
+fn measured_k4_iiij_is_the_sample_cumulant() {
+    let data = skewed(300);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let net = Mlp::init(&[4, 3, 2], Activation::Relu, 1.0, 7).unwrap();
+    let means: Vec<Vec<f64>> = stats
+        .per_class
+        .iter()
+        .map(|m| (0..4).map(|i| m.mean[i]).collect())
+        .collect();
+    let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
+    let samples = ClassSamples::gather(&data, &refs);
+    let x = &samples.centred[0];
+    let w = &net.layers[0].w;
+    let slices = Slices::measure(w.as_ref(), x.as_ref(), true);
+    let u = slices.k4_iiij.as_ref().unwrap();
+    let n = x.ncols();
+    let delta = |i: usize, k: usize| (0..4).map(|c| w[(i, c)] * x[(c, k)]).sum::<f64>();
+    let mean = |f: &dyn Fn(usize) -> f64| (0..n).map(f).sum::<f64>() / n as f64;
+    let scale = u.norm_max();
+    for i in 0..3 {
+        for j in 0..3 {
+            let direct = mean(&|k| delta(i, k).powi(3) * delta(j, k))
+                - 3.0 * mean(&|k| delta(i, k).powi(2)) * mean(&|k| delta(i, k) * delta(j, k));
+            assert!((u[(i, j)] - direct).abs() <= 1e-12 * scale, "({i}, {j})");
         }
     }
+    assert!(Slices::measure(w.as_ref(), x.as_ref(), false)
+        .k4_iiij
+        .is_none());
 }
 
 /// The order-4 closure of φ(h) = h + αh² is exact for sample cumulants: z¹'s predicted mean
@@ -213,10 +269,23 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
     assert!(report["final_loss"].as_f64().unwrap().is_finite());
     assert!(model.exists());
     std::fs::remove_file(&model).unwrap();
+    let out = corrflow(
+        &[
+            &common[..],
+            &["--activation", "relu", "--order", "4", "--out", m],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&model).unwrap();
     for (args, needles) in [
         (
-            vec!["--activation", "relu", "--order", "3"],
-            &["--order", "relu", "quadratic"][..],
+            vec!["--activation", "tanh", "--order", "3"],
+            &["--order", "tanh", "quadratic", "relu"][..],
         ),
         (
             vec!["--activation", "quad:0.5", "--order", "5"],

@@ -15,6 +15,7 @@
 //! [`hermite`] (smooth φ); [`affine`] is the exact map's VJP.
 
 pub mod affine;
+pub mod corrected;
 pub mod erf;
 pub mod hermite;
 pub mod leaky_relu;
@@ -24,6 +25,7 @@ pub mod relu;
 pub mod stein;
 
 pub use affine::affine_vjp;
+pub use corrected::SliceAdjoint;
 pub use erf::ErfVjp;
 pub use hermite::HermiteVjp;
 pub use leaky_relu::LeakyReluVjp;

@@ -3,7 +3,7 @@
 
 use faer::{Col, Mat};
 
-use super::{check_dims, Adjoint, ClosureVjp};
+use super::{check_dims, Adjoint, ClosureVjp, SliceAdjoint};
 use crate::error::{Error, Result};
 use crate::stats::Moments;
 
@@ -36,10 +36,10 @@ impl QuadraticVjp {
 pub struct KappaAdjoint {
     /// Added to ∂L/∂μ: 4α² Σⱼ Ḡᵢⱼ κ₃\[i,j,j\] (the κ₃ terms move with gᵢ = 1 + 2αμᵢ).
     pub mean: Col<f64>,
-    /// ∂L/∂T, T\[(i, j)\] = κ₃\[i,i,j\] (`Moments::k3_iij`): 2α gⱼ Ḡᵢⱼ.
-    pub k3_iij: Mat<f64>,
-    /// ∂L/∂K, K\[(i, j)\] = κ₄\[i,i,j,j\] (`Moments::k4_iijj`): α² Ḡᵢⱼ; None at order 3.
-    pub k4_iijj: Option<Mat<f64>>,
+    /// ∂L/∂T, T\[(i, j)\] = κ₃\[i,i,j\] (`Moments::k3_iij`): 2α gⱼ Ḡᵢⱼ; ∂L/∂K,
+    /// K\[(i, j)\] = κ₄\[i,i,j,j\] (`Moments::k4_iijj`): α² Ḡᵢⱼ, None at order 3; κ₄\[i,i,i,j\]
+    /// is not read (None).
+    pub slices: SliceAdjoint,
 }
 
 impl QuadraticVjp {
@@ -77,8 +77,11 @@ impl QuadraticVjp {
         let k4_iijj = order4.then(|| Mat::from_fn(n, n, |i, j| alpha * alpha * gc[(i, j)]));
         Ok(KappaAdjoint {
             mean,
-            k3_iij,
-            k4_iijj,
+            slices: SliceAdjoint {
+                k3_iij,
+                k4_iijj,
+                k4_iiij: None,
+            },
         })
     }
 }

@@ -17,10 +17,15 @@
 //! which reproduces the diagonal: Pᵢᵢ = Φ(aᵢ), Aᵢᵢ = mᵢ, Bᵢᵢ = 0. A deterministic unit (s = 0)
 //! is independent of the others: its pairs factorise, with E\[φ'\] = 1\[μ > 0\] and E[φ''] = 0.
 
+use super::corrected::{corrected_vjp, CorrectedParts, SliceAdjoint};
 use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
+use crate::propagate::closures::edgeworth::closure_units;
 use crate::propagate::closures::relu::ratio;
+use crate::propagate::closures::relu_high::ReluHighTerms;
+use crate::propagate::closures::relu_terms::ReluTerms;
+use crate::propagate::closures::{Closure, Corrections, ReluClosure};
 use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
@@ -30,7 +35,7 @@ pub struct ReluVjp;
 
 /// The relu's Gaussian expectations of one closure input (also the building block of the leaky
 /// relu's, [`super::leaky_relu`]).
-pub(super) struct ReluExpectations<'a> {
+pub(crate) struct ReluExpectations<'a> {
     pub(super) mu: Vec<f64>,
     pub(super) sig: &'a faer::Mat<f64>,
     s: Vec<f64>,
@@ -41,7 +46,7 @@ pub(super) struct ReluExpectations<'a> {
 
 impl<'a> ReluExpectations<'a> {
     /// The expectations for the closure input `input`.
-    pub(super) fn new(input: &'a Moments) -> Self {
+    pub(crate) fn new(input: &'a Moments) -> Self {
         let (mu, s) = unit_scales(input);
         let unit = mu
             .iter()
@@ -110,6 +115,32 @@ impl SteinExpectations for ReluExpectations<'_> {
                 pdf_aj * (si / sj) * ((ai - rho * aj) * cdf_xi + tail_i),
             ],
         }
+    }
+}
+
+impl ReluVjp {
+    /// The VJP of the κ₃/κ₄-corrected relu closure at `order` (input μ, Σ and the κ slices it
+    /// reads): the generic reverse pass ([`super::corrected`]) with the relu's forward terms for
+    /// the decisions, its terms to order 6 and this Gaussian VJP.
+    pub fn corrected(
+        &self,
+        input: &Moments,
+        order: Corrections,
+        adjoint: &Adjoint,
+    ) -> Result<(Adjoint, SliceAdjoint)> {
+        let gauss = ReluClosure.apply(input, Corrections::None)?;
+        let (mu, s) = closure_units(input, "relu")?;
+        let decide = ReluTerms {
+            mu: mu.clone(),
+            s: s.clone(),
+        };
+        let parts = CorrectedParts {
+            decide: &decide,
+            high: &ReluHighTerms { mu, s },
+            gaussian: self,
+            who: "relu",
+        };
+        corrected_vjp(&parts, input, order, &gauss, adjoint)
     }
 }
 

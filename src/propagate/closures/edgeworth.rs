@@ -133,8 +133,10 @@ impl Fallbacks {
 /// The κ slices of `input` that `order` needs: κ₃\[i,i,j\], and for order 4 κ₄\[i,i,j,j\] and
 /// κ₄\[i,i,i,j\]. Errors name the missing or misshapen slice and the closure `who`.
 pub(crate) struct Slices<'a> {
-    k3: &'a Mat<f64>,
-    k4: Option<(&'a Mat<f64>, &'a Mat<f64>)>,
+    /// κ₃\[i,i,j\] at (i, j).
+    pub(crate) k3: &'a Mat<f64>,
+    /// (κ₄\[i,i,j,j\], κ₄\[i,i,i,j\]) at (i, j), order 4 only.
+    pub(crate) k4: Option<(&'a Mat<f64>, &'a Mat<f64>)>,
 }
 
 impl<'a> Slices<'a> {
@@ -188,7 +190,15 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     let u = units(input, who)?;
     gaussian(out)?;
     let t = terms(&u);
-    correct(input, (&slices, order, who), &u.s, &t, out)
+    let plan = Plan::with_units(slices, order, u, out, &t);
+    correct(input, plan, who, &t, out)
+}
+
+/// The means and standard deviations of `input`'s units exactly as the corrected closures'
+/// terms get them (validated as the closure `who` validates its input).
+pub(crate) fn closure_units(input: &Moments, who: &str) -> Result<(Vec<f64>, Vec<f64>)> {
+    let u = units(input, who)?;
+    Ok((u.mu, u.s))
 }
 
 /// The refusal of corrections whose set-aside pairs need more than [`PAIR_NODE_BUDGET`]
@@ -206,80 +216,148 @@ fn too_much_quadrature(n: usize, (order, who): (Corrections, &str)) -> Error {
     )
 }
 
-/// Adds the corrections of `order` to the Gaussian closure's result in `out` (mean and full
-/// covariance of φ(h) under N(μ, Σ)), in place. `s` are the input's standard deviations.
-fn correct(
-    input: &Moments,
-    (slices, order, who): (&Slices<'_>, Corrections, &str),
-    s: &[f64],
-    terms: &dyn DerivativeTerms,
-    out: &mut Moments,
-) -> Result<Fallbacks> {
-    let n = input.dim();
-    let k3 = slices.k3;
-    let mut dm = vec![0.0; n];
-    let mut var = vec![0.0; n];
-    // The order each unit is corrected at: 2 (Gaussian), 3 or 4.
-    let mut level = vec![2u8; n];
-    let mut fallbacks = Fallbacks::default();
-    for i in 0..n {
-        var[i] = out.cov[(i, i)];
-        if s[i] <= 0.0 {
-            continue;
-        }
-        fallbacks.units_tried += 1;
-        let k3i = k3[(i, i)];
-        let skew = k3i / s[i].powi(3);
-        let t = terms.unit(i);
-        let m = out.mean[i];
-        // (Δm, corrected variance) with the κ₄ terms of `k4i` when given.
-        let unit = |k4i: Option<f64>| {
-            let mut d_mean = k3i / 6.0 * t.phi[0];
-            let mut d_sq = k3i / 6.0 * t.sq[0];
-            if let Some(k) = k4i {
-                d_mean += k / 24.0 * t.phi[1];
-                d_sq += k / 24.0 * t.sq[1];
-            }
-            let v = var[i] + d_sq - 2.0 * m * d_mean - d_mean * d_mean;
-            (v > 0.0 && v.is_finite()).then_some((d_mean, v))
-        };
-        let fourth = slices.k4.map(|(k4, _)| k4[(i, i)]).and_then(|k4i| {
-            gram_charlier_positive(skew, k4i / s[i].powi(4))
-                .then(|| unit(Some(k4i)))
-                .flatten()
-        });
-        let third = || {
-            gram_charlier_reachable(skew, None)
-                .then(|| unit(None))
-                .flatten()
-        };
-        let (lv, corrected) = match fourth {
-            Some(c) => (4, Some(c)),
-            None => (3, third()),
-        };
-        let Some((d_mean, v)) = corrected else {
-            fallbacks.units += 1;
-            continue;
-        };
-        if lv == 3 && slices.k4.is_some() {
-            fallbacks.units_order3 += 1;
-        }
-        level[i] = lv;
-        dm[i] = d_mean;
-        var[i] = v;
+/// How one pair's corrected covariance came out ([`Plan::entry`], module docs "Breakdown").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PairOutcome {
+    /// The corrected entry C_G + e − (m_G,ᵢΔmⱼ + Δmᵢm_G,ⱼ + ΔmᵢΔmⱼ).
+    Corrected,
+    /// Fallen back to the Gaussian C_G, which lies within the corrected variances' bound.
+    Gaussian,
+    /// Fallen back to C_G clamped to ±√(varᵢvarⱼ) (C_G was outside).
+    Clamped,
+}
+
+/// The per-unit decisions of the corrections of one input, shared by the forward
+/// ([`corrected`]) and the reverse pass (`propagate::backward::corrected`), so both take the
+/// same levels and pair fallbacks.
+pub(crate) struct Plan<'a> {
+    pub(crate) slices: Slices<'a>,
+    pub(crate) order: Corrections,
+    pub(crate) s: Vec<f64>,
+    /// The order each unit is corrected at: 2 (Gaussian), 3 or 4.
+    pub(crate) level: Vec<u8>,
+    /// Δmᵢ (0 at level 2).
+    pub(crate) dm: Vec<f64>,
+    /// The corrected variance of each unit (the Gaussian one at level 2).
+    pub(crate) var: Vec<f64>,
+    /// The Gaussian closure's means m_G.
+    pub(crate) mean_g: Vec<f64>,
+    pub(crate) fallbacks: Fallbacks,
+}
+
+impl<'a> Plan<'a> {
+    /// The units' levels, Δm and corrected variances for `input` (μ, Σ and its κ slices) at
+    /// `order` (3 or 4), from `gauss`, the Gaussian closure's result at `input`, and the unit
+    /// terms of `terms`. Errors name the missing κ slice and the closure `who`.
+    pub(crate) fn of(
+        input: &'a Moments,
+        (order, who): (Corrections, &str),
+        gauss: &Moments,
+        terms: &dyn DerivativeTerms,
+    ) -> Result<Self> {
+        let slices = Slices::of(input, order, who)?;
+        let u = units(input, who)?;
+        Ok(Self::with_units(slices, order, u, gauss, terms))
     }
-    let mean_g: Vec<f64> = out.mean.iter().copied().collect();
-    let rho = |i: usize, j: usize| correlation(input.cov[(i, j)], s[i], s[j]);
-    // The corrected covariance of pair (i, j) from its Gaussian one `c` and its terms `d`, and
-    // whether it fell back (to `c` within the corrected variances' bound).
-    let entry = |i: usize, j: usize, c: f64, d: Option<PairTerms>| -> (f64, bool) {
+
+    fn with_units(
+        slices: Slices<'a>,
+        order: Corrections,
+        u: Units,
+        gauss: &Moments,
+        terms: &dyn DerivativeTerms,
+    ) -> Self {
+        let n = u.s.len();
+        let (s, k3) = (&u.s, slices.k3);
+        let mut dm = vec![0.0; n];
+        let mut var = vec![0.0; n];
+        let mut level = vec![2u8; n];
+        let mut fallbacks = Fallbacks::default();
+        for i in 0..n {
+            var[i] = gauss.cov[(i, i)];
+            if s[i] <= 0.0 {
+                continue;
+            }
+            fallbacks.units_tried += 1;
+            let k3i = k3[(i, i)];
+            let skew = k3i / s[i].powi(3);
+            let t = terms.unit(i);
+            let m = gauss.mean[i];
+            // (Δm, corrected variance) with the κ₄ terms of `k4i` when given.
+            let unit = |k4i: Option<f64>| {
+                let mut d_mean = k3i / 6.0 * t.phi[0];
+                let mut d_sq = k3i / 6.0 * t.sq[0];
+                if let Some(k) = k4i {
+                    d_mean += k / 24.0 * t.phi[1];
+                    d_sq += k / 24.0 * t.sq[1];
+                }
+                let v = var[i] + d_sq - 2.0 * m * d_mean - d_mean * d_mean;
+                (v > 0.0 && v.is_finite()).then_some((d_mean, v))
+            };
+            let fourth = slices.k4.map(|(k4, _)| k4[(i, i)]).and_then(|k4i| {
+                gram_charlier_positive(skew, k4i / s[i].powi(4))
+                    .then(|| unit(Some(k4i)))
+                    .flatten()
+            });
+            let third = || {
+                gram_charlier_reachable(skew, None)
+                    .then(|| unit(None))
+                    .flatten()
+            };
+            let (lv, corrected) = match fourth {
+                Some(c) => (4, Some(c)),
+                None => (3, third()),
+            };
+            let Some((d_mean, v)) = corrected else {
+                fallbacks.units += 1;
+                continue;
+            };
+            if lv == 3 && slices.k4.is_some() {
+                fallbacks.units_order3 += 1;
+            }
+            level[i] = lv;
+            dm[i] = d_mean;
+            var[i] = v;
+        }
+        Plan {
+            slices,
+            order,
+            mean_g: gauss.mean.iter().copied().collect(),
+            s: u.s,
+            level,
+            dm,
+            var,
+            fallbacks,
+        }
+    }
+
+    /// Whether the pair (i, j) is corrected at all (both units above level 2).
+    pub(crate) fn tried(&self, i: usize, j: usize) -> bool {
+        self.level[i] > 2 && self.level[j] > 2
+    }
+
+    /// The input correlation of units i and j.
+    pub(crate) fn rho(&self, cov: &Mat<f64>, i: usize, j: usize) -> f64 {
+        correlation(cov[(i, j)], self.s[i], self.s[j])
+    }
+
+    /// The corrected covariance of a tried pair (i, j) (the forward computes i > j) from its
+    /// Gaussian one `c` and its terms `d`, and how it came out.
+    pub(crate) fn entry(
+        &self,
+        i: usize,
+        j: usize,
+        c: f64,
+        d: Option<PairTerms>,
+    ) -> (f64, PairOutcome) {
+        let (k3, level, dm, mean_g) = (self.slices.k3, &self.level, &self.dm, &self.mean_g);
         let de = d.map(|d| {
             let mut e = (k3[(i, i)] * d[3][0]
                 + 3.0 * k3[(i, j)] * d[2][1]
                 + 3.0 * k3[(j, i)] * d[1][2]
                 + k3[(j, j)] * d[0][3])
                 / 6.0;
-            if let (Some((k4, k31)), 4, 4) = (slices.k4, level[i], level[j]) {
+            if let (Some((k4, k31)), 4, 4) = (self.slices.k4, level[i], level[j]) {
                 e += (k4[(i, i)] * d[4][0]
                     + 4.0 * k31[(i, j)] * d[3][1]
                     + 6.0 * k4[(i, j)] * d[2][2]
@@ -289,12 +367,32 @@ fn correct(
             }
             e
         });
-        let bound = (var[i] * var[j]).sqrt();
+        let bound = (self.var[i] * self.var[j]).sqrt();
         let corrected = de.map(|e| c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
         match corrected {
-            Some(v) if v.is_finite() && v.abs() <= bound => (v, false),
-            _ => (c.clamp(-bound, bound), true),
+            Some(v) if v.is_finite() && v.abs() <= bound => (v, PairOutcome::Corrected),
+            _ if c.abs() <= bound => (c, PairOutcome::Gaussian),
+            _ => (c.clamp(-bound, bound), PairOutcome::Clamped),
         }
+    }
+}
+
+/// Adds the corrections of `order` to the Gaussian closure's result in `out` (mean and full
+/// covariance of φ(h) under N(μ, Σ)), in place, as `plan` decided.
+fn correct(
+    input: &Moments,
+    plan: Plan<'_>,
+    who: &str,
+    terms: &dyn DerivativeTerms,
+    out: &mut Moments,
+) -> Result<Fallbacks> {
+    let n = input.dim();
+    let order = plan.order;
+    let var = &plan.var;
+    let rho = |i: usize, j: usize| plan.rho(&input.cov, i, j);
+    let entry = |i: usize, j: usize, c: f64, d: Option<PairTerms>| -> (f64, bool) {
+        let (v, outcome) = plan.entry(i, j, c, d);
+        (v, outcome != PairOutcome::Corrected)
     };
     let dropped = AtomicUsize::new(0);
     let tried = AtomicUsize::new(0);
@@ -309,7 +407,7 @@ fn correct(
                 *c = var[i];
                 continue;
             }
-            if level[i] == 2 || level[j] == 2 || over.load(Ordering::Relaxed) {
+            if !plan.tried(i, j) || over.load(Ordering::Relaxed) {
                 continue;
             }
             tried.fetch_add(1, Ordering::Relaxed);
@@ -356,9 +454,10 @@ fn correct(
         out.cov[(i, j)] = v;
         out.cov[(j, i)] = v;
     }
-    for (i, d) in dm.iter().enumerate() {
+    for (i, d) in plan.dm.iter().enumerate() {
         out.mean[i] += d;
     }
+    let mut fallbacks = plan.fallbacks;
     fallbacks.pairs = dropped.into_inner();
     fallbacks.pairs_tried = tried.into_inner();
     Ok(fallbacks)

@@ -1,0 +1,85 @@
+//! Which first-layer closures the cumulant objective corrects at `--order 3|4`, and their
+//! reverse pass (issue #16 item 6).
+//!
+//! - **quadratic** φ = h + αh²: the Gaussian VJP plus the κ terms differentiated in closed form
+//!   ([`QuadraticVjp::kappa_terms`]), exact as it was;
+//! - **relu**: the generic VJP of the corrected closure
+//!   ([`crate::propagate::backward::corrected`]) with the relu's forward terms for the
+//!   decisions, its terms to order 6 (`closures::relu_high`) and its Gaussian VJP
+//!   ([`ReluVjp`]).
+//!
+//! Any other first activation is refused naming `--order` and what is supported.
+
+use super::first_layer::Slices;
+use crate::error::{Error, Field, Result};
+use crate::net::{Activation, Mlp};
+use crate::propagate::backward::{Adjoint, ClosureVjp, QuadraticVjp, ReluVjp, SliceAdjoint};
+use crate::propagate::closures::Corrections;
+use crate::stats::Moments;
+
+/// The first hidden layer's φ, among those whose corrected closure has a reverse pass.
+#[derive(Clone, Copy, Debug)]
+pub enum FirstClosure {
+    Quadratic(QuadraticVjp),
+    Relu,
+}
+
+/// The first closure of `net` for `--order 3|4`, or an error naming `--order`, the activation
+/// and the supported ones.
+pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
+    if net.depth() == 0 {
+        return Err(Error::config(
+            Field::Order,
+            format!(
+                "{}: the corrections act at the first hidden layer's closure, and the network \
+                 has no hidden layer; use --order 2",
+                order.order()
+            ),
+        ));
+    }
+    match net.activation.at(0) {
+        Activation::Quadratic { alpha } => Ok(FirstClosure::Quadratic(QuadraticVjp::new(alpha))),
+        Activation::Relu => Ok(FirstClosure::Relu),
+        other => Err(Error::config(
+            Field::Order,
+            format!(
+                "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
+                 quadratic (quad:α) and relu activations only, not {other} (the first hidden \
+                 layer's); use --order 2",
+                order.order()
+            ),
+        )),
+    }
+}
+
+impl FirstClosure {
+    /// The input adjoint of the corrected first closure at `h` (its μ and Σ; the κ fields are
+    /// taken from `slices`), whose output `z` got the adjoint `z_adj`, and the κ slices'
+    /// adjoint (for [`Slices::backward`]).
+    pub fn backward(
+        &self,
+        h: &Moments,
+        z: &Moments,
+        z_adj: &Adjoint,
+        (slices, order): (&Slices, Corrections),
+    ) -> Result<(Adjoint, SliceAdjoint)> {
+        match self {
+            FirstClosure::Quadratic(vjp) => {
+                let mut adj = vjp.vjp(h, z, z_adj)?;
+                let order4 = order == Corrections::K3K4;
+                let k = vjp.kappa_terms(h, &slices.k3_iij, z_adj, order4)?;
+                adj.mean += &k.mean;
+                Ok((adj, k.slices))
+            }
+            FirstClosure::Relu => {
+                let with_kappa = Moments {
+                    k3_iij: Some(slices.k3_iij.clone()),
+                    k4_iijj: Some(slices.k4_iijj.clone()),
+                    k4_iiij: slices.k4_iiij.clone(),
+                    ..Moments::gaussian(h.mean.clone(), h.cov.clone())
+                };
+                ReluVjp.corrected(&with_kappa, order, z_adj)
+            }
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The VJP of the κ₃/κ₄-corrected closure ([`crate::propagate::closures::edgeworth`]) for any φ
+//! whose Gaussian derivative expectations to total order 6 are known ([`HighDerivativeTerms`]):
+//! the reverse pass of the cumulant objective at `--order 3|4` (issue #16 item 6).
+//!
+//! The forward closure returns m̃ = m_G + Δm and C̃ = C_G + Δ, where per unit at level ≥ 3
+//! (κ = κᵢᵢᵢ, κ' = κᵢᵢᵢᵢ at level 4, else 0; Φₖ = E_G[φ⁽ᵏ⁾(hᵢ)], Sₖ = E_G[(φ²)⁽ᵏ⁾(hᵢ)])
+//!
+//! ```text
+//! Δmᵢ = κΦ₃/6 + κ'Φ₄/24,   Δᵢᵢ = κS₃/6 + κ'S₄/24 − (m̃ᵢ² − m_G,ᵢ²),
+//! ```
+//!
+//! per corrected pair (i > j, the forward's orientation) Δᵢⱼ = eᵢⱼ − (m̃ᵢm̃ⱼ − m_G,ᵢm_G,ⱼ) with
+//! eᵢⱼ = Σ c_ab D_ab over a + b = 3 (4) (c₃₀ = κᵢᵢᵢ/6, c₂₁ = κᵢᵢⱼ/2, c₁₂ = κᵢⱼⱼ/2, c₀₃ = κⱼⱼⱼ/6;
+//! c₄₀ = κᵢᵢᵢᵢ/24, c₃₁ = κᵢᵢᵢⱼ/6, c₂₂ = κᵢᵢⱼⱼ/4, c₁₃ = κᵢⱼⱼⱼ/6, c₀₄ = κⱼⱼⱼⱼ/24 where both
+//! units are at level 4), Δ = 0 for a pair that fell back within the bound, and a clamped pair
+//! is C̃ᵢⱼ = ±√(C̃ᵢᵢC̃ⱼⱼ). The levels and fallbacks are the forward's own decisions
+//! (`edgeworth::Plan`, fed with the forward closure's terms and
+//! Gaussian result), held fixed: they are piecewise constant in the input.
+//!
+//! **Reverse pass.** With Ḡ symmetrised, a clamped pair's adjoint moves to the diagonal
+//! (Ḡᵢᵢ += ḠᵢⱼC̃ᵢⱼ/C̃ᵢᵢ, Ḡⱼⱼ += ḠᵢⱼC̃ᵢⱼ/C̃ⱼⱼ, Ḡᵢⱼ := 0: the exact derivative of the clamp),
+//! after which the Gaussian part (m_G, C_G) takes the Gaussian closure's own VJP and the
+//! corrections are differentiated by Stein's lemma and Price's theorem for Gaussian expectations
+//! (∂D_ab/∂μᵢ = D_{a+1,b}, ∂D_ab/∂Σᵢⱼ = D_{a+1,b+1}, ∂D_ab/∂Σᵢᵢ = ½D_{a+2,b}; the same for Φₖ
+//! and Sₖ with k + 1, ½(k + 2)). The products move into mean adjoints (the effective-mean trick
+//! of [`super::stein`]), with B(i) = {i} ∪ {j: (i, j) corrected}:
+//!
+//! ```text
+//! adjoint of Δmᵢ:    ḡᵢ − 2 Σ_{j∈B(i)} Ḡᵢⱼ m̃ⱼ,      adjoint of m_G,ᵢ (extra):  −2 Σ_{j∈B(i)} Ḡᵢⱼ Δmⱼ
+//! ```
+//!
+//! and each corrected pair's eᵢⱼ (in C̃ᵢⱼ and C̃ⱼᵢ) gets 2Ḡᵢⱼ. The κ slices' adjoints are the
+//! coefficients' partials: ∂L/∂κ₃\[i,i,j\] = 2Ḡᵢⱼ D₂₁/2, ∂L/∂κ₃\[i,i,i\] = (ĝ-weighted Φ₃ +
+//! ḠᵢᵢS₃)/6 + Σⱼ 2Ḡᵢⱼ D₃₀/6, and so on for κ₄ (see `corrected_vjp`).
+
+use faer::Mat;
+use rayon::prelude::*;
+
+use super::{check_dims, Adjoint, ClosureVjp};
+use crate::error::{Error, Result};
+use crate::propagate::closures::edgeworth::{DerivativeTerms, PairOutcome, Plan};
+use crate::propagate::closures::high_terms::{HighDerivativeTerms, HighPairTerms};
+use crate::propagate::closures::Corrections;
+use crate::stats::Moments;
+
+/// ∂L/∂ of the κ slices of the closure's input, entry by entry as `Moments` stores them.
+#[derive(Clone, Debug)]
+pub struct SliceAdjoint {
+    /// ∂L/∂κ₃\[i,i,j\] at (i, j) (`Moments::k3_iij`).
+    pub k3_iij: Mat<f64>,
+    /// ∂L/∂κ₄\[i,i,j,j\] at (i, j) (`Moments::k4_iijj`); None at order 3.
+    pub k4_iijj: Option<Mat<f64>>,
+    /// ∂L/∂κ₄\[i,i,i,j\] at (i, j) (`Moments::k4_iiij`); None at order 3, and for closures
+    /// that do not read it.
+    pub k4_iiij: Option<Mat<f64>>,
+}
+
+/// The closure the corrections were added to: its own forward terms (for the decisions), its
+/// terms to order 6, and the VJP of its Gaussian closure.
+pub(crate) struct CorrectedParts<'a> {
+    pub(crate) decide: &'a dyn DerivativeTerms,
+    pub(crate) high: &'a dyn HighDerivativeTerms,
+    pub(crate) gaussian: &'a dyn ClosureVjp,
+    /// The closure's name, for errors.
+    pub(crate) who: &'a str,
+}
+
+/// One tried pair i > j: how it came out, its value, and its order-6 terms if corrected.
+struct PairRecord {
+    j: usize,
+    outcome: PairOutcome,
+    value: f64,
+    terms: Option<Box<HighPairTerms>>,
+}
+
+/// The input adjoint (∂L/∂μ, ∂L/∂Σ) and the κ slices' adjoint of the corrected closure at
+/// `input` (μ, Σ and the κ slices `order` reads), for the output adjoint `adjoint`; `gauss` is
+/// the Gaussian closure's result at `input` (module docs).
+pub(crate) fn corrected_vjp(
+    parts: &CorrectedParts<'_>,
+    input: &Moments,
+    order: Corrections,
+    gauss: &Moments,
+    adjoint: &Adjoint,
+) -> Result<(Adjoint, SliceAdjoint)> {
+    let n = check_dims(input, gauss, adjoint)?;
+    let plan = Plan::of(input, (order, parts.who), gauss, parts.decide)?;
+    let columns: Vec<Result<Vec<PairRecord>>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            (0..i)
+                .filter(|&j| plan.tried(i, j))
+                .map(|j| {
+                    let rho = plan.rho(&input.cov, i, j);
+                    let c = gauss.cov[(j, i)];
+                    let (value, outcome) = plan.entry(i, j, c, parts.decide.pair(i, j, rho));
+                    let terms = match outcome {
+                        PairOutcome::Corrected => {
+                            Some(Box::new(parts.high.pair(i, j, rho).ok_or_else(|| {
+                                Error::Unsupported(format!(
+                                    "{} closure's reverse pass: pair ({i}, {j}) at ρ = {rho} \
+                                     has forward terms but none to order 6",
+                                    parts.who
+                                ))
+                            })?))
+                        }
+                        _ => None,
+                    };
+                    Ok(PairRecord {
+                        j,
+                        outcome,
+                        value,
+                        terms,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
+    // Ḡ symmetrised; clamped pairs' adjoints moved onto the diagonal.
+    let mut g = Mat::from_fn(n, n, |i, j| {
+        0.5 * (adjoint.cov[(i, j)] + adjoint.cov[(j, i)])
+    });
+    let mut diag = vec![0.0; n];
+    for (i, col) in columns.iter().enumerate() {
+        for r in col.iter().filter(|r| r.outcome == PairOutcome::Clamped) {
+            let (j, w) = (r.j, g[(i, r.j)] * r.value);
+            diag[i] += w / plan.var[i];
+            diag[j] += w / plan.var[j];
+            g[(i, j)] = 0.0;
+            g[(j, i)] = 0.0;
+        }
+    }
+    for (i, d) in diag.iter().enumerate() {
+        g[(i, i)] += d;
+    }
+    let mut out = parts.gaussian.vjp(
+        input,
+        gauss,
+        &Adjoint {
+            mean: adjoint.mean.clone(),
+            cov: g.clone(),
+        },
+    )?;
+    let k4 = plan.slices.k4;
+    let mut slices = SliceAdjoint {
+        k3_iij: Mat::zeros(n, n),
+        k4_iijj: k4.map(|_| Mat::zeros(n, n)),
+        k4_iiij: k4.map(|_| Mat::zeros(n, n)),
+    };
+    let m_tilde: Vec<f64> = (0..n).map(|i| plan.mean_g[i] + plan.dm[i]).collect();
+    // Σ_{j∈B(i)} Ḡᵢⱼm̃ⱼ and Σ_{j∈B(i)} ḠᵢⱼΔmⱼ.
+    let mut cross_m: Vec<f64> = (0..n).map(|i| g[(i, i)] * m_tilde[i]).collect();
+    let mut cross_dm: Vec<f64> = (0..n).map(|i| g[(i, i)] * plan.dm[i]).collect();
+    for (i, col) in columns.iter().enumerate() {
+        for r in col.iter() {
+            let Some(d) = &r.terms else { continue };
+            let j = r.j;
+            let w = 2.0 * g[(i, j)];
+            cross_m[i] += g[(i, j)] * m_tilde[j];
+            cross_m[j] += g[(i, j)] * m_tilde[i];
+            cross_dm[i] += g[(i, j)] * plan.dm[j];
+            cross_dm[j] += g[(i, j)] * plan.dm[i];
+            let coef = pair_coefficients(&plan, i, j);
+            let shifted = |da: usize, db: usize| -> f64 {
+                coef.iter().map(|&(a, b, c)| c * d[a + da][b + db]).sum()
+            };
+            out.mean[i] += w * shifted(1, 0);
+            out.mean[j] += w * shifted(0, 1);
+            let off = g[(i, j)] * shifted(1, 1);
+            out.cov[(i, j)] += off;
+            out.cov[(j, i)] += off;
+            out.cov[(i, i)] += 0.5 * w * shifted(2, 0);
+            out.cov[(j, j)] += 0.5 * w * shifted(0, 2);
+            let t = &mut slices.k3_iij;
+            t[(i, i)] += w * d[3][0] / 6.0;
+            t[(i, j)] += w * d[2][1] / 2.0;
+            t[(j, i)] += w * d[1][2] / 2.0;
+            t[(j, j)] += w * d[0][3] / 6.0;
+            if let (Some(k), Some(u), 4, 4) = (
+                slices.k4_iijj.as_mut(),
+                slices.k4_iiij.as_mut(),
+                plan.level[i],
+                plan.level[j],
+            ) {
+                k[(i, i)] += w * d[4][0] / 24.0;
+                u[(i, j)] += w * d[3][1] / 6.0;
+                k[(i, j)] += w * d[2][2] / 4.0;
+                u[(j, i)] += w * d[1][3] / 6.0;
+                k[(j, j)] += w * d[0][4] / 24.0;
+            }
+        }
+    }
+    for i in (0..n).filter(|&i| plan.level[i] > 2) {
+        let t = parts.high.unit(i);
+        let k3 = plan.slices.k3[(i, i)];
+        let k4 = match (k4, plan.level[i]) {
+            (Some((k, _)), 4) => k[(i, i)],
+            _ => 0.0,
+        };
+        // ∂/∂μ and ∂/∂Σᵢᵢ of κΦ₃/6 + κ'Φ₄/24 (and of the same in S).
+        let d_mu = |f: &[f64; 7]| k3 / 6.0 * f[4] + k4 / 24.0 * f[5];
+        let d_var = |f: &[f64; 7]| 0.5 * (k3 / 6.0 * f[5] + k4 / 24.0 * f[6]);
+        let a_dm = adjoint.mean[i] - 2.0 * cross_m[i];
+        let a_mg = -2.0 * cross_dm[i];
+        let a_sq = g[(i, i)];
+        out.mean[i] += a_dm * d_mu(&t.phi) + a_mg * t.phi[1] + a_sq * d_mu(&t.sq);
+        out.cov[(i, i)] += a_dm * d_var(&t.phi) + a_mg * 0.5 * t.phi[2] + a_sq * d_var(&t.sq);
+        slices.k3_iij[(i, i)] += (a_dm * t.phi[3] + a_sq * t.sq[3]) / 6.0;
+        if let (Some(k), 4) = (slices.k4_iijj.as_mut(), plan.level[i]) {
+            k[(i, i)] += (a_dm * t.phi[4] + a_sq * t.sq[4]) / 24.0;
+        }
+    }
+    Ok((out, slices))
+}
+
+/// The (a, b, c_ab) of pair i > j's correction eᵢⱼ = Σ c_ab D_ab (module docs), as
+/// [`Plan::entry`] reads the κ slices.
+fn pair_coefficients(plan: &Plan<'_>, i: usize, j: usize) -> Vec<(usize, usize, f64)> {
+    let t = plan.slices.k3;
+    let mut c = vec![
+        (3, 0, t[(i, i)] / 6.0),
+        (2, 1, t[(i, j)] / 2.0),
+        (1, 2, t[(j, i)] / 2.0),
+        (0, 3, t[(j, j)] / 6.0),
+    ];
+    if let (Some((k, u)), 4, 4) = (plan.slices.k4, plan.level[i], plan.level[j]) {
+        c.extend([
+            (4, 0, k[(i, i)] / 24.0),
+            (3, 1, u[(i, j)] / 6.0),
+            (2, 2, k[(i, j)] / 4.0),
+            (1, 3, u[(j, i)] / 6.0),
+            (0, 4, k[(j, j)] / 24.0),
+        ]);
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagate::backward::ReluVjp;
+    use crate::propagate::closures::edgeworth::closure_units;
+    use crate::propagate::closures::relu_terms::ReluTerms;
+    use crate::propagate::closures::{Closure, ReluClosure};
+    use faer::Col;
+
+    const N: usize = 5;
+
+    /// Five relu units: at order 4, units 0, 1 and 4 at level 4 (S, K inside the Gram–Charlier
+    /// region), unit 2 at level 3 (K < 0), unit 3 at level 2 (S = 1.5, beyond any Gram–Charlier
+    /// density); pairs (4, 1) and (4, 0) fall back (κ₃\[4,4,j\] far too large), (4, 1) within
+    /// the bound, (4, 0) clamped (ρ = 0.97, the corrected variances shrunk by negative skewness).
+    fn input() -> Moments {
+        let mu = [0.3, -0.4, 0.5, 0.1, 0.2];
+        let s = [1.0, 0.8, 1.2, 0.9, 1.1];
+        let r = |i: usize, j: usize| match (i.min(j), i.max(j)) {
+            _ if i == j => 1.0,
+            (0, 4) => 0.97,
+            (a, b) => 0.1 + 0.07 * (a + 2 * b) as f64 % 0.5 - 0.2,
+        };
+        let cov = Mat::from_fn(N, N, |i, j| s[i] * s[j] * r(i, j));
+        let mut x = Moments::gaussian(Col::from_fn(N, |i| mu[i]), cov);
+        let skew = [-0.5, -0.4, 0.2, 1.5, -0.6];
+        let kurt = [1.5, 1.5, -0.3, 0.5, 2.0];
+        let off = |i: usize, j: usize, scale: f64| scale * ((i * 7 + j * 3) % 5) as f64 / 5.0;
+        let mut t = Mat::from_fn(N, N, |i, j| off(i, j, 0.08) - 0.03);
+        let mut k = Mat::from_fn(N, N, |i, j| off(j, i, 0.1) - 0.02);
+        let u = Mat::from_fn(N, N, |i, j| off(i + 1, j, 0.12) - 0.05);
+        for i in 0..N {
+            t[(i, i)] = skew[i] * s[i].powi(3);
+            k[(i, i)] = kurt[i] * s[i].powi(4);
+        }
+        t[(4, 1)] = 5.0;
+        t[(4, 0)] = 5.0;
+        x.k3_iij = Some(t);
+        x.k4_iijj = Some(k);
+        x.k4_iiij = Some(u);
+        x
+    }
+
+    /// The output adjoint: a fixed symmetric Ḡ and ḡ.
+    fn adjoint() -> Adjoint {
+        Adjoint {
+            mean: Col::from_fn(N, |i| 0.3 - 0.2 * i as f64),
+            cov: Mat::from_fn(N, N, |i, j| {
+                0.5 + 0.1 * (i + j) as f64 - 0.05 * (i * j) as f64
+            }),
+        }
+    }
+
+    /// L = ḡ·m̃ + Σᵢⱼ ḠᵢⱼC̃ᵢⱼ of the corrected forward closure, and the sum of the magnitudes of
+    /// its terms (the scale of its rounding).
+    fn loss(x: &Moments, order: Corrections) -> (f64, f64) {
+        let out = ReluClosure.apply(x, order).unwrap();
+        let a = adjoint();
+        let terms = (0..N)
+            .map(|i| a.mean[i] * out.mean[i])
+            .chain((0..N * N).map(|k| a.cov[(k % N, k / N)] * out.cov[(k % N, k / N)]));
+        terms.fold((0.0, 0.0), |(l, s), t| (l + t, s + t.abs()))
+    }
+
+    /// The forward's decisions at the test input: (levels, pair outcomes).
+    fn decisions(x: &Moments, order: Corrections) -> (Vec<u8>, Vec<PairOutcome>) {
+        let gauss = ReluClosure.apply(x, Corrections::None).unwrap();
+        let (mu, s) = closure_units(x, "relu").unwrap();
+        let terms = ReluTerms { mu, s };
+        let plan = Plan::of(x, (order, "relu"), &gauss, &terms).unwrap();
+        let outcomes = (0..N)
+            .flat_map(|i| (0..i).map(move |j| (i, j)))
+            .filter(|&(i, j)| plan.tried(i, j))
+            .map(|(i, j)| {
+                let d = terms.pair(i, j, plan.rho(&x.cov, i, j));
+                plan.entry(i, j, gauss.cov[(j, i)], d).1
+            })
+            .collect();
+        (plan.level.clone(), outcomes)
+    }
+
+    /// Every input of the corrected relu closure at orders 3 and 4 — μᵢ, Σᵢᵢ, the tied Σᵢⱼ = Σⱼᵢ,
+    /// every entry of κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\] — against central differences
+    /// (f(x + h) − f(x − h))/2h of L, h = 10⁻⁵, on an input with units at levels 2, 3, 4 and a
+    /// fallen-back and a clamped pair (asserted). The difference's error is at most
+    /// h²/6·|f'''| + 2δ/2h; |f'''| is estimated by the 4-point difference at H = 10⁻³ (no
+    /// decision changes within ±2H: asserted) and counted twice, δ ≤ 64ε·Σ|terms of L|.
+    /// Fails with the clamped pair's adjoint left off the diagonal, the m_G adjoint −2ΣḠᵢⱼΔmⱼ
+    /// dropped, or κ₄\[i,i,i,j\]'s adjoint written at (j, i).
+    #[test]
+    fn corrected_vjp_matches_central_differences() {
+        let (h, big_h) = (1e-5, 1e-3);
+        for order in [Corrections::K3, Corrections::K3K4] {
+            let x = input();
+            let (levels, outcomes) = decisions(&x, order);
+            let want: &[u8] = if order == Corrections::K3K4 {
+                &[4, 4, 3, 2, 4]
+            } else {
+                &[3, 3, 3, 2, 3]
+            };
+            assert_eq!(levels, want, "order {}", order.order());
+            assert!(outcomes.contains(&PairOutcome::Gaussian), "{outcomes:?}");
+            assert!(outcomes.contains(&PairOutcome::Clamped), "{outcomes:?}");
+            assert!(outcomes.contains(&PairOutcome::Corrected), "{outcomes:?}");
+            let (adj, kappa) = ReluVjp.corrected(&x, order, &adjoint()).unwrap();
+            // (what, perturbation of the input, exact derivative).
+            type Perturb = Box<dyn Fn(&mut Moments, f64)>;
+            let mut cases: Vec<(String, Perturb, f64)> = Vec::new();
+            for i in 0..N {
+                cases.push((
+                    format!("μ{i}"),
+                    Box::new(move |m, d| m.mean[i] += d),
+                    adj.mean[i],
+                ));
+                for j in 0..=i {
+                    let exact = if i == j {
+                        adj.cov[(i, i)]
+                    } else {
+                        adj.cov[(i, j)] + adj.cov[(j, i)]
+                    };
+                    let bump: Perturb = Box::new(move |m, d| {
+                        m.cov[(i, j)] += d;
+                        if i != j {
+                            m.cov[(j, i)] += d;
+                        }
+                    });
+                    cases.push((format!("Σ{i}{j}"), bump, exact));
+                }
+                for j in 0..N {
+                    let t: Perturb = Box::new(move |m, d| m.k3_iij.as_mut().unwrap()[(i, j)] += d);
+                    cases.push((format!("κ₃[{i}{i}{j}]"), t, kappa.k3_iij[(i, j)]));
+                    if let (Some(k), Some(u)) = (&kappa.k4_iijj, &kappa.k4_iiij) {
+                        let kb: Perturb =
+                            Box::new(move |m, d| m.k4_iijj.as_mut().unwrap()[(i, j)] += d);
+                        cases.push((format!("κ₄[{i}{i}{j}{j}]"), kb, k[(i, j)]));
+                        let ub: Perturb =
+                            Box::new(move |m, d| m.k4_iiij.as_mut().unwrap()[(i, j)] += d);
+                        cases.push((format!("κ₄[{i}{i}{i}{j}]"), ub, u[(i, j)]));
+                    }
+                }
+            }
+            let mut worst: f64 = 0.0;
+            for (what, bump, exact) in &cases {
+                let at = |d: f64| {
+                    let mut m = x.clone();
+                    bump(&mut m, d);
+                    assert_eq!(decisions(&m, order), (levels.clone(), outcomes.clone()));
+                    loss(&m, order)
+                };
+                let fd = (at(h).0 - at(-h).0) / (2.0 * h);
+                let third = (at(2.0 * big_h).0 - 2.0 * at(big_h).0 + 2.0 * at(-big_h).0
+                    - at(-2.0 * big_h).0)
+                    / (2.0 * big_h.powi(3));
+                let scale = at(0.0).1;
+                let tol = 2.0 * third.abs() * h * h / 6.0 + 64.0 * f64::EPSILON * scale / h;
+                assert!(
+                    (fd - exact).abs() <= tol,
+                    "order {} {what}: {exact} vs {fd} (tol {tol:e})",
+                    order.order()
+                );
+                worst = worst.max((fd - exact).abs() / tol);
+            }
+            println!(
+                "order {}: {} inputs, worst |error|/tol {worst:.3}",
+                order.order(),
+                cases.len()
+            );
+        }
+    }
+}
