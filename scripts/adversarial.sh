@@ -4983,4 +4983,47 @@ sys.exit(bad)
 PY56
 implausible=$((implausible + $?))
 
+# 57. Sixty-fourth session (adv64): a report folder holding the run's own files (EXPERIMENTS.md
+# "Adversarial pass, adv64"). The folder is replaced as a whole, and a file there under a report
+# file's name passed its check: `analyze --model R/report.json --report R` replaced the model it
+# read by the report's JSON, `--out R/report.json --report R` lost the model just written (both
+# exit 0), a .npy training set the model's records name as R/report.json was deleted, and
+# `--out R/m.safetensors` trained, wrote the model, then refused the folder that now held it.
+# Each must be refused before the work naming the folder, the file left as it was. Old (main
+# 7958240): ignored 3, unnamed 3, clobbered 4, debris 1, refused 1 (the data deleted by an earlier
+# run); this binary 0 throughout.
+D57=$W/d57
+rm -rf "$D57"
+mkdir -p "$D57/rm" "$D57/ro" "$D57/rn" "$D57/rd" "$D57/lk"
+cp "$OUT" "$D57/rm/report.json"
+python3 - "$D57" <<'PY57'
+import random, sys
+from npy import npy, f8, i8
+d = sys.argv[1]
+rng = random.Random(64)
+y = [k % 2 for k in range(200)]
+x = [(rng.gauss(1.5 * c, 1), rng.gauss(-c, 1), rng.gauss(0, 1)) for c in y]
+npy(f"{d}/rd/report.json", "<f8", (200, 3), f8(x))
+npy(f"{d}/rd/report.md", "<i8", (200,), i8(y))
+PY57
+"$BIN" --threads 1 train --task data --train-x "$D57/rd/report.json" --train-y "$D57/rd/report.md" --test-split 0:50 \
+  --hidden 4 --epochs 1 --out "$D57/md.safetensors" >/dev/null 2>&1
+ln -s rm "$D57/lk-rm"
+sums57() { (cd "$D57" && md5sum rm/report.json rd/report.json rd/report.md); }
+sums57 >"$D57/before"
+A57=(--threads 1 analyze --mc-samples 1000)
+check "--model R/report.json --report R" '!rm: holds the model' "${A57[@]}" --model "$D57/rm/report.json" --report "$D57/rm"
+check "--model L/report.json (L -> R) --report R" '!rm: holds the model' "${A57[@]}" --model "$D57/lk-rm/report.json" --report "$D57/rm"
+check "--out R/report.json --report R" '!ro: holds the model file to write' "${A57[@]}" --task xor --n-train 200 --epochs 1 --hidden 4 --out "$D57/ro/report.json" --report "$D57/ro"
+check "--out R/m.safetensors --report R" 'rn: holds the model file to write' "${A57[@]}" --task xor --n-train 200 --epochs 1 --hidden 4 --out "$D57/rn/m.safetensors" --report "$D57/rn"
+check "recorded --train-x R/report.json, --report R" '!rd: holds the training features' "${A57[@]}" --model "$D57/md.safetensors" --report "$D57/rd"
+check "--train-x R/report.json given, --report R" '!rd: holds the training features' "${A57[@]}" --model "$D57/md.safetensors" --task data \
+  --train-x "$D57/rd/report.json" --train-y "$D57/rd/report.md" --test-split 0:50 --report "$D57/rd"
+check "a model beside the report folder" + "${A57[@]}" --model "$D57/md.safetensors" --report "$D57/lk/rep"
+sums57 | diff -q - "$D57/before" >/dev/null || { clobbered=$((clobbered + $(sums57 | diff - "$D57/before" | grep -c '^<'))); echo "section 57: inputs replaced: $(sums57 | diff - "$D57/before" | grep '^<' | tr '\n' ' ')"; }
+# --out R/m.safetensors: a refused run leaves the folder empty.
+[ -n "$(ls -A "$D57/rn")" ] && { debris=$((debris + 1)); echo "section 57: a refused run left rn/$(ls -A "$D57/rn" | head -n 1)"; }
+# --out R/report.json: a run that exits 0 must leave a model there, not the report's JSON.
+if [ -e "$D57/ro/report.md" ]; then clobbered=$((clobbered + 1)); echo "section 57: --out ro/report.json replaced by the report"; fi
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

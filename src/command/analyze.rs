@@ -23,6 +23,7 @@ use crate::config::provenance::{records, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Field, On, RunConfig};
 use crate::data::{Labelled, Split};
 use crate::error::{Error, Result};
+use crate::io::check_folder_spares;
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats, TrainConfig};
 use crate::net::unlearned::{unlearned_warning, Unlearned};
@@ -99,6 +100,12 @@ pub fn analyze_run(
     }
     if let Some(dir) = report {
         check_report_dir(dir)?;
+        // The model read or written and the data files the flags name must not lie in the
+        // folder the report replaces; the files a model's records name are checked once read.
+        let mut spared = config.data.input_files();
+        spared.extend(model.map(|m| (m.to_path_buf(), "the model (--model)")));
+        spared.extend(keep.map(|o| (o.to_path_buf(), "the model file to write (--out)")));
+        check_folder_spares(dir, spared.iter().map(|(p, what)| (p.as_path(), *what)))?;
     }
     if let Some(out) = keep {
         if model.is_some() {
@@ -131,7 +138,7 @@ pub fn analyze_run(
     }
     let (net, trained, loaded, mismatches, trained_on, (largest, fresh)) = match model {
         Some(path) => {
-            let m = model_and_data(config, path, timings, true)?;
+            let m = model_and_data(config, path, timings, true, report)?;
             check_two_classes(&m.loaded.split, &m.loaded.description, (a.on, &config.data))?;
             let classes = a.on.pick(&m.loaded.split).n_classes;
             warn_long_runs(timings, (&m.net, classes, a.draws()), None);

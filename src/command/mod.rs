@@ -11,7 +11,7 @@ pub mod propagate;
 pub mod train;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::provenance::{file_from_record, for_model, from_record, Mismatch, TASK_KEY};
 use crate::config::{DataConfig, Loaded, On, RunConfig};
@@ -83,11 +83,14 @@ fn fresh(config: &RunConfig, loaded: &Loaded) -> Result<Option<(Dataset, String)
 /// Loads the model at `path` and the data `config` describes, completed from the model's records;
 /// a test set of pixel bytes stays bytes ([`RunConfig::load_data_on`]). `analysis`: the run is
 /// `analyze`'s, whose κ slices count in the memory check ([`RunConfig::analysis_higher`]).
+/// `report`: the report folder `analyze` will write, which must not hold a file the model's
+/// records name ([`crate::io::check_folder_spares`]).
 fn model_and_data(
     config: &RunConfig,
     path: &Path,
     timings: &Timings,
     analysis: bool,
+    report: Option<&Path>,
 ) -> Result<ModelData> {
     let (net, meta) = timings.time("data load", 0.0, || {
         Ok::<_, Error>((config.load_model(path)?, model_io::metadata(path)?))
@@ -109,6 +112,14 @@ fn model_and_data(
         data,
         ..config.clone()
     };
+    if let Some(dir) = report {
+        // The files only the model's records name must not lie in the report folder either
+        // (adv64); checked before they are read.
+        let named: Vec<(PathBuf, String)> = (config.data.input_files().into_iter())
+            .map(|(p, what)| (p, format!("{what} as the model's records set it")))
+            .collect();
+        crate::io::check_folder_spares(dir, named.iter().map(|(p, w)| (p.as_path(), w.as_str())))?;
+    }
     // A setting the model's records supplied (not the user's flags) that cannot be used is
     // the model file's error: a flag the user never gave would be blamed.
     let recorded = |e: Error| match e {

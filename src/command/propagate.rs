@@ -79,7 +79,7 @@ fn propagate_model(config: &RunConfig, model: &Path, timings: &Timings) -> Resul
         trained_on,
         largest,
         fresh,
-    } = model_and_data(config, model, timings, false)?;
+    } = model_and_data(config, model, timings, false, None)?;
     // Only the split the run measures is loaded; a test set of plain pixels is held as its
     // bytes (7.8 MB for MNIST's 10 000 samples instead of 63 MB of f64), read batch by batch.
     let samples = Samples {

@@ -27,7 +27,8 @@ pub use atomic::write_atomically;
 pub use interrupt::clean_up_on_interrupt;
 pub use limit::{default_memory_limit, set_process_limit, MemoryLimit};
 pub use output::{
-    check_not_an_input, check_output_dir, check_output_file, not_a_folder, write_dir_atomically,
+    check_folder_spares, check_not_an_input, check_output_dir, check_output_file, not_a_folder,
+    write_dir_atomically,
 };
 pub use regular::{
     map_regular, open_regular, open_regular_append, read_regular, read_regular_to_string,

@@ -58,15 +58,7 @@ pub fn check_not_an_input<'a>(
     out: &Path,
     inputs: impl IntoIterator<Item = (&'a Path, &'a str)>,
 ) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(meta) = std::fs::metadata(out) else {
-        return Ok(());
-    };
-    let same = |m: std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
-    match inputs
-        .into_iter()
-        .find(|(input, _)| std::fs::metadata(input).is_ok_and(same))
-    {
+    match named_by(out, inputs, Path::to_path_buf) {
         Some((input, what)) => Err(Error::format(
             out,
             format!(
@@ -77,6 +69,46 @@ pub fn check_not_an_input<'a>(
         )),
         None => Ok(()),
     }
+}
+
+/// Refuses the folder output `dir` when one of `files` (each with what it is, for the message)
+/// lies in it: the folder is replaced as a whole ([`write_dir_atomically`]), so a file there is
+/// deleted. "In it" is by device and inode of the file's folder, whatever path names either
+/// (`./R`, a symbolic link to `R`); the file itself need not exist yet (an output written
+/// before the folder). A `dir` that does not exist holds nothing. adv64: `analyze --model
+/// R/report.json --report R` replaced the model it read by the report's JSON, `analyze --out
+/// R/report.json --report R` lost the model it had just written (both exit 0), and `--out
+/// R/m.safetensors` trained, wrote the model, then refused the folder that now held it.
+pub fn check_folder_spares<'a>(
+    dir: &Path,
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+) -> Result<()> {
+    match named_by(dir, files, parent_of) {
+        Some((file, what)) => Err(Error::format(
+            dir,
+            format!(
+                "holds {what}, {}; a report replaces the whole folder, which would delete it: \
+                 choose another folder for --report",
+                file.display()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The first of `files` whose `entry` (the file itself, or its folder) is `target`, by device
+/// and inode; none when `target` does not exist, nor for an entry that does not.
+fn named_by<'a>(
+    target: &Path,
+    files: impl IntoIterator<Item = (&'a Path, &'a str)>,
+    entry: impl Fn(&Path) -> PathBuf,
+) -> Option<(&'a Path, &'a str)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(target).ok()?;
+    let same = |m: std::fs::Metadata| m.dev() == meta.dev() && m.ino() == meta.ino();
+    files
+        .into_iter()
+        .find(|(f, _)| std::fs::metadata(entry(f)).is_ok_and(same))
 }
 
 /// The refusal of an output `path` whose look-up failed with `e` for another reason than its

@@ -46,6 +46,7 @@ mod interrupt_cli;
 mod io_reliability;
 mod model_python;
 mod paths_cli;
+mod paths_report_inputs;
 mod pilot_data;
 mod pilot_fresh;
 mod propagate_engine;
