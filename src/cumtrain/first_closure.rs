@@ -6,14 +6,18 @@
 //! - **relu**: the generic VJP of the corrected closure
 //!   ([`crate::propagate::backward::corrected`]) with the relu's forward terms for the
 //!   decisions, its terms to order 6 (`closures::relu_high`) and its Gaussian VJP
-//!   ([`ReluVjp`]).
+//!   ([`ReluVjp`]);
+//! - **erf**: the same generic VJP with erf's terms (`closures::erf_terms`,
+//!   `closures::erf_high`) and its Gaussian VJP ([`ErfVjp`]).
 //!
 //! Any other first activation is refused naming `--order` and what is supported.
 
 use super::first_layer::Slices;
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
-use crate::propagate::backward::{Adjoint, ClosureVjp, QuadraticVjp, ReluVjp, SliceAdjoint};
+use crate::propagate::backward::{
+    Adjoint, ClosureVjp, ErfVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
+};
 use crate::propagate::closures::Corrections;
 use crate::stats::Moments;
 
@@ -22,6 +26,7 @@ use crate::stats::Moments;
 pub enum FirstClosure {
     Quadratic(QuadraticVjp),
     Relu,
+    Erf,
 }
 
 /// The first closure of `net` for `--order 3|4`, or an error naming `--order`, the activation
@@ -40,11 +45,12 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
     match net.activation.at(0) {
         Activation::Quadratic { alpha } => Ok(FirstClosure::Quadratic(QuadraticVjp::new(alpha))),
         Activation::Relu => Ok(FirstClosure::Relu),
+        Activation::Erf => Ok(FirstClosure::Erf),
         other => Err(Error::config(
             Field::Order,
             format!(
                 "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
-                 quadratic (quad:α) and relu activations only, not {other} (the first hidden \
+                 quadratic (quad:α), relu and erf activations only, not {other} (the first hidden \
                  layer's); use --order 2",
                 order.order()
             ),
@@ -71,14 +77,18 @@ impl FirstClosure {
                 adj.mean += &k.mean;
                 Ok((adj, k.slices))
             }
-            FirstClosure::Relu => {
+            FirstClosure::Relu | FirstClosure::Erf => {
                 let with_kappa = Moments {
                     k3_iij: Some(slices.k3_iij.clone()),
                     k4_iijj: Some(slices.k4_iijj.clone()),
                     k4_iiij: slices.k4_iiij.clone(),
                     ..Moments::gaussian(h.mean.clone(), h.cov.clone())
                 };
-                ReluVjp.corrected(&with_kappa, order, z_adj)
+                if let FirstClosure::Erf = self {
+                    ErfVjp.corrected(&with_kappa, order, z_adj)
+                } else {
+                    ReluVjp.corrected(&with_kappa, order, z_adj)
+                }
             }
         }
     }

@@ -114,6 +114,19 @@ fn corrected_relu_gradient_matches_central_differences() {
     );
 }
 
+/// erf: a [4, 5, 2] network on the skewed data, through the same generic corrected VJP with
+/// erf's terms to order 6 (`closures::erf_high`) ([`check_gradient`]).
+#[test]
+fn corrected_erf_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    check_gradient(
+        &Mlp::init(&[4, 5, 2], Activation::Erf, 1.0, 3).unwrap(),
+        &data,
+        &stats,
+    );
+}
+
 /// κ₄\[i,i,i,j\] of h¹ from `Slices::measure` is the sample cumulant
 /// E[δᵢ³δⱼ] − 3E[δᵢ²]E[δᵢδⱼ] (δ = W¹x̃, population moments) computed directly, to rounding
 /// (10⁻¹² of the largest entry: sums of n products in another order); none at order 3.
@@ -269,23 +282,20 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
     assert!(report["final_loss"].as_f64().unwrap().is_finite());
     assert!(model.exists());
     std::fs::remove_file(&model).unwrap();
-    let out = corrflow(
-        &[
-            &common[..],
-            &["--activation", "relu", "--order", "4", "--out", m],
-        ]
-        .concat(),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::remove_file(&model).unwrap();
+    for (activation, order) in [("relu", "4"), ("erf", "3")] {
+        let args = ["--activation", activation, "--order", order, "--out", m];
+        let out = corrflow(&[&common[..], &args[..]].concat());
+        assert!(
+            out.status.success(),
+            "{activation}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&model).unwrap();
+    }
     for (args, needles) in [
         (
             vec!["--activation", "tanh", "--order", "3"],
-            &["--order", "tanh", "quadratic", "relu"][..],
+            &["--order", "tanh", "quadratic", "relu", "erf"][..],
         ),
         (
             vec!["--activation", "quad:0.5", "--order", "5"],

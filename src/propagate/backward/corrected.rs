@@ -38,9 +38,9 @@ use rayon::prelude::*;
 
 use super::{check_dims, Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
-use crate::propagate::closures::edgeworth::{DerivativeTerms, PairOutcome, Plan};
+use crate::propagate::closures::edgeworth::{closure_units, DerivativeTerms, PairOutcome, Plan};
 use crate::propagate::closures::high_terms::{HighDerivativeTerms, HighPairTerms};
-use crate::propagate::closures::Corrections;
+use crate::propagate::closures::{Closure, Corrections};
 use crate::stats::Moments;
 
 /// ∂L/∂ of the κ slices of the closure's input, entry by entry as `Moments` stores them.
@@ -71,6 +71,28 @@ struct PairRecord {
     outcome: PairOutcome,
     value: f64,
     terms: Option<Box<HighPairTerms>>,
+}
+
+/// The corrected VJP of the forward `closure` named `who` whose Gaussian VJP is `gaussian`: its
+/// Gaussian result at `input` and the two term tables `terms` builds from the input's means and
+/// standard deviations (the forward's own, for the decisions, and those to order 6), passed to
+/// [`corrected_vjp`].
+pub(crate) fn closure_corrected_vjp<D: DerivativeTerms, H: HighDerivativeTerms>(
+    (closure, gaussian, who): (&dyn Closure, &dyn ClosureVjp, &str),
+    (input, order): (&Moments, Corrections),
+    adjoint: &Adjoint,
+    terms: impl FnOnce(Vec<f64>, Vec<f64>) -> (D, H),
+) -> Result<(Adjoint, SliceAdjoint)> {
+    let gauss = closure.apply(input, Corrections::None)?;
+    let (mu, s) = closure_units(input, who)?;
+    let (decide, high) = terms(mu, s);
+    let parts = CorrectedParts {
+        decide: &decide,
+        high: &high,
+        gaussian,
+        who,
+    };
+    corrected_vjp(&parts, input, order, &gauss, adjoint)
 }
 
 /// The input adjoint (∂L/∂μ, ∂L/∂Σ) and the κ slices' adjoint of the corrected closure at

@@ -17,11 +17,10 @@
 //! which reproduces the diagonal: Pᵢᵢ = Φ(aᵢ), Aᵢᵢ = mᵢ, Bᵢᵢ = 0. A deterministic unit (s = 0)
 //! is independent of the others: its pairs factorise, with E\[φ'\] = 1\[μ > 0\] and E[φ''] = 0.
 
-use super::corrected::{corrected_vjp, CorrectedParts, SliceAdjoint};
+use super::corrected::{closure_corrected_vjp, SliceAdjoint};
 use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
-use crate::propagate::closures::edgeworth::closure_units;
 use crate::propagate::closures::relu::ratio;
 use crate::propagate::closures::relu_high::ReluHighTerms;
 use crate::propagate::closures::relu_terms::ReluTerms;
@@ -128,19 +127,18 @@ impl ReluVjp {
         order: Corrections,
         adjoint: &Adjoint,
     ) -> Result<(Adjoint, SliceAdjoint)> {
-        let gauss = ReluClosure.apply(input, Corrections::None)?;
-        let (mu, s) = closure_units(input, "relu")?;
-        let decide = ReluTerms {
-            mu: mu.clone(),
-            s: s.clone(),
-        };
-        let parts = CorrectedParts {
-            decide: &decide,
-            high: &ReluHighTerms { mu, s },
-            gaussian: self,
-            who: "relu",
-        };
-        corrected_vjp(&parts, input, order, &gauss, adjoint)
+        let relu = (
+            &ReluClosure as &dyn Closure,
+            self as &dyn ClosureVjp,
+            "relu",
+        );
+        closure_corrected_vjp(relu, (input, order), adjoint, |mu, s| {
+            let decide = ReluTerms {
+                mu: mu.clone(),
+                s: s.clone(),
+            };
+            (decide, ReluHighTerms { mu, s })
+        })
     }
 }
 

@@ -20,7 +20,7 @@ mod derivatives;
 pub mod edgeworth;
 pub mod erf;
 pub mod erf_high;
-mod erf_terms;
+pub(crate) mod erf_terms;
 mod fourier_coef;
 mod gauss_hermite;
 mod gelu_coef;
