@@ -18,6 +18,7 @@
 //! P⁽ᵏ⁾ = 2R⁽ᵏ⁻¹⁾ (k ≥ 1). Pairs with q² below 10⁻¹² have no terms (as in `relu_terms`).
 
 use super::high_terms::{HighDerivativeTerms, HighPairTerms, HighUnitTerms, HIGH_ORDER};
+use super::phi2_high::{binomial, cdf_derivs, pdf_derivs};
 use super::phi2_partials::phi2_partials;
 use super::relu::{ratio, relu_cross};
 use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
@@ -25,33 +26,14 @@ use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 /// Below this q² = 1 − ρ² the pair's terms are refused (the forward's pair falls back).
 const MIN_Q2: f64 = 1e-12;
 
-/// φ⁽ᵐ⁾(x) = (−1)ᵐHeₘ(x)φ(x), m = 0..=4.
-fn pdf_derivs(x: f64) -> [f64; 5] {
-    let p = normal_pdf(x);
-    let x2 = x * x;
-    [
-        p,
-        -x * p,
-        (x2 - 1.0) * p,
-        (3.0 * x - x2 * x) * p,
-        (x2 * x2 - 6.0 * x2 + 3.0) * p,
-    ]
-}
-
-/// R⁽ʲ⁾(w), j = 0..=6, R(w) = wΦ(w) + φ(w) = E[relu(w + z)].
+/// R⁽ʲ⁾(w), j = 0..=6, R(w) = wΦ(w) + φ(w) = E[relu(w + z)]: R' = Φ, so R⁽ʲ⁾ = Φ⁽ʲ⁻¹⁾.
 fn r_derivs(w: f64) -> [f64; HIGH_ORDER + 1] {
-    let (c, p) = (normal_cdf(w), pdf_derivs(w));
-    [w * c + p[0], c, p[0], p[1], p[2], p[3], p[4]]
+    let c = cdf_derivs(w);
+    let mut r = [0.0; HIGH_ORDER + 1];
+    r[0] = w * c[0] + c[1];
+    r[1..].copy_from_slice(&c[..HIGH_ORDER]);
+    r
 }
-
-/// Binomial coefficients C(k, m), k ≤ 4.
-const BINOMIAL: [[f64; 5]; 5] = [
-    [1.0, 0.0, 0.0, 0.0, 0.0],
-    [1.0, 1.0, 0.0, 0.0, 0.0],
-    [1.0, 2.0, 1.0, 0.0, 0.0],
-    [1.0, 3.0, 3.0, 1.0, 0.0],
-    [1.0, 4.0, 6.0, 4.0, 1.0],
-];
 
 /// ∂ᵃₓG(x, y), a = 0..=6 (module docs), q > 0.
 fn column(x: f64, y: f64, rho: f64, q: f64) -> [f64; HIGH_ORDER + 1] {
@@ -66,7 +48,7 @@ fn column(x: f64, y: f64, rho: f64, q: f64) -> [f64; HIGH_ORDER + 1] {
     for k in 0..=HIGH_ORDER - 2 {
         g[k + 2] = q
             * (0..=k)
-                .map(|m| BINOMIAL[k][m] * px[m] * step.powi((k - m) as i32) * r[k - m])
+                .map(|m| binomial(k, m) * px[m] * step.powi((k - m) as i32) * r[k - m])
                 .sum::<f64>();
     }
     g
