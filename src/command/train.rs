@@ -11,8 +11,8 @@ use crate::config::estimate::work::training_warning;
 use crate::config::provenance::{records, TASK_KEY};
 use crate::config::{RunConfig, Task};
 use crate::cumtrain::{
-    fit, gaussian_model_loss, CheckSettings, ClassStatistics, FirstStep, GaussianModelLoss,
-    Objective,
+    fit, floor_note, gaussian_model_loss, CheckSettings, ClassStatistics, FirstStep,
+    GaussianModelLoss, Objective,
 };
 use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Result};
@@ -211,6 +211,9 @@ pub fn train_model(
             naming_cumulant_overflow(history, &split.train, &loaded.description, &activation)?
         }
     };
+    if let Some(note) = floor_note(&history) {
+        timings.note(&note);
+    }
     // A network that ended far worse than a constant output, for a reason a setting names, is
     // said so (`net::unlearned`), on stderr and in the JSON.
     let init = config.net.start(net.activation.at(0));

@@ -8,9 +8,10 @@ pub mod first_closure;
 pub mod first_layer;
 pub mod guard;
 pub mod objective;
+pub mod spectral_floor;
 pub mod train;
 
 pub use check::{gaussian_model_loss, GaussianModelLoss, SurrogateCheck};
 pub use guard::CheckSettings;
 pub use objective::{ClassStatistics, CumulantObjective};
-pub use train::{fit, train_cumulants, train_cumulants_timed, FirstStep, Objective};
+pub use train::{fit, floor_note, train_cumulants, train_cumulants_timed, FirstStep, Objective};

@@ -16,14 +16,23 @@
 //! ([`CumulantObjective::corrected`], quadratic, relu or erf φ) the first closure also takes the κ₃
 //! (κ₄) slices of h¹ measured per step from each class's training samples, and the gradient
 //! includes their dependence on W¹ ([`super::first_layer`]); deeper closures stay Gaussian.
+//! There z¹'s corrected covariance is propagated with its eigenvalues floored at a small share
+//! of its mean variance ([`super::spectral_floor`]): the expansion can make it indefinite, which
+//! no distribution is and the next closure cannot take. Where it is positive definite the
+//! floor does nothing; how often it acted is counted ([`CumulantObjective::take_floors`]).
+
+use std::cell::Cell;
 
 use faer::{Col, Mat};
 
 use super::first_closure::{check_activation, FirstClosure};
 use super::first_layer::{ClassSamples, Slices};
+use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
 use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Field, Result};
+use crate::net::train::FloorTally;
 use crate::net::{Layer, Mlp};
+use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, Adjoint};
 use crate::propagate::closures::{ClosureMethod, Corrections};
 use crate::propagate::{ClosurePair, Predicted, Propagator};
@@ -99,6 +108,9 @@ pub struct CumulantObjective {
     closures: Vec<ClosurePair>,
     /// The corrected first layer at order 3/4.
     first: Option<Corrected>,
+    /// The floors applied to z¹'s corrected covariance since the last
+    /// [`CumulantObjective::take_floors`].
+    floors: Cell<FloorTally>,
 }
 
 /// What the κ corrections of the first closure need (order 3/4, [`super::first_layer`]).
@@ -106,6 +118,23 @@ struct Corrected {
     order: Corrections,
     closure: FirstClosure,
     samples: ClassSamples,
+    /// s of [`super::spectral_floor`].
+    floor_share: f64,
+}
+
+/// One class's corrected first layer (order 3/4): h¹ with its κ slices, z¹ as the corrected
+/// closure gives it, and where its covariance needed the floor, z¹ floored and the floor.
+struct FirstPass {
+    h: Moments,
+    z: Moments,
+    floored: Option<(Moments, SpectralFloor)>,
+}
+
+impl FirstPass {
+    /// The z¹ the layers above see.
+    fn output(&self) -> &Moments {
+        self.floored.as_ref().map_or(&self.z, |(z, _)| z)
+    }
 }
 
 impl CumulantObjective {
@@ -118,6 +147,7 @@ impl CumulantObjective {
         Ok(CumulantObjective {
             closures,
             first: None,
+            floors: Cell::new(FloorTally::default()),
         })
     }
 
@@ -151,8 +181,24 @@ impl CumulantObjective {
             order,
             closure,
             samples: ClassSamples::gather(data, &means),
+            floor_share: FLOOR_SHARE,
         });
         Ok(objective)
+    }
+
+    /// The objective with the floor of z¹'s corrected covariance at `share` of its mean
+    /// variance instead of [`FLOOR_SHARE`] (s of [`super::spectral_floor`]; no effect at order 2).
+    pub fn with_floor_share(mut self, share: f64) -> Self {
+        if let Some(first) = &mut self.first {
+            first.floor_share = share;
+        }
+        self
+    }
+
+    /// The class-steps (one class's forward pass) whose z¹ covariance was floored since the
+    /// last call, and the largest share of its trace the floor added; reset to none.
+    pub fn take_floors(&self) -> FloorTally {
+        self.floors.take()
     }
 
     /// L (see the module docs).
@@ -162,7 +208,7 @@ impl CumulantObjective {
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
             let slices = self.slices(net, c);
-            let stages = self.forward(net, x, slices.as_ref(), &mut engine)?;
+            let (_, stages) = self.forward(net, x, slices.as_ref(), &mut engine)?;
             total += p * class_loss(output(stages)?, c);
         }
         Ok(total)
@@ -191,7 +237,7 @@ impl CumulantObjective {
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
             let slices = self.slices(net, c);
-            let stages = self.forward(net, x, slices.as_ref(), &mut engine)?;
+            let (first_pass, stages) = self.forward(net, x, slices.as_ref(), &mut engine)?;
             let y = output(stages)?;
             total += p * class_loss(y, c);
             let n_out = y.dim();
@@ -199,27 +245,37 @@ impl CumulantObjective {
                 mean: Col::from_fn(n_out, |i| 2.0 * p * (y.mean[i] - target(i, c))),
                 cov: Mat::from_fn(n_out, n_out, |i, j| if i == j { p } else { 0.0 }),
             };
-            // stages = [h¹, z¹, …, h^L, z^L, y]: layer l's input is x (l = 0) or z^l, and the
-            // closure below it maps h^l to z^l.
+            // Layer l's input is x (l = 0) or z^l, and the closure below it maps h^l to z^l:
+            // stages = [h¹, z¹, …, h^L, z^L, y] at order 2, [h², z², …, y] after the first
+            // pass at order 3/4.
+            let skip = if first_pass.is_some() { 2 } else { 0 };
+            let stage = |k: usize| -> Result<&Moments> { Ok(&stages[k - skip].f64_moments()?[0]) };
             for l in (0..net.layers.len()).rev() {
-                let input = if l == 0 {
-                    x
-                } else {
-                    &stages[2 * l - 1].f64_moments()?[0]
+                let input = match (l, &first_pass) {
+                    (0, _) => x,
+                    (1, Some(pass)) => pass.output(),
+                    _ => stage(2 * l - 1)?,
                 };
                 let below =
                     affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
-                if let Some(z_adj) = below {
-                    let h = &stages[2 * l - 2].f64_moments()?[0];
-                    if let (1, Some(first), Some(slices)) = (l, &self.first, &slices) {
-                        let (a, k) =
-                            first
-                                .closure
-                                .backward(h, input, &z_adj, (slices, first.order))?;
+                if let Some(mut z_adj) = below {
+                    if let (1, Some(first), Some(pass), Some(slices)) =
+                        (l, &self.first, &first_pass, &slices)
+                    {
+                        if let Some((_, floor)) = &pass.floored {
+                            z_adj.cov = floor.vjp(z_adj.cov.as_ref());
+                        }
+                        let (a, k) = first.closure.backward(
+                            &pass.h,
+                            &pass.z,
+                            &z_adj,
+                            (slices, first.order),
+                        )?;
                         adj = a;
                         let centred = first.samples.centred[c].as_ref();
                         slices.backward(centred, &k, &mut adj.cov, grads[0].w.as_mut());
                     } else {
+                        let h = stage(2 * l - 2)?;
                         adj = self.closures[l - 1].vjp()?.vjp(h, input, &z_adj)?;
                     }
                 }
@@ -240,29 +296,87 @@ impl CumulantObjective {
     }
 
     /// One class's forward pass through `engine`, from its input moments `x` (μ and Σ) and, at
-    /// order 3/4, the κ slices of h¹ `slices`: the stages h¹, z¹, …, h^L, z^L, y of that class
-    /// alone.
+    /// order 3/4, the κ slices of h¹ `slices`: at order 2 the stages h¹, z¹, …, h^L, z^L, y of
+    /// that class alone; at order 3/4 the corrected first layer ([`FirstPass`], its floor
+    /// counted) and the stages h², z², …, y from its z¹.
     fn forward<'e>(
         &self,
         net: &Mlp,
         x: &Moments,
         slices: Option<&Slices>,
         engine: &'e mut Propagator,
-    ) -> Result<&'e [Predicted]> {
-        let measured = slices.map(|s| [s.moments()]);
-        engine.run_closure(
+    ) -> Result<(Option<FirstPass>, &'e [Predicted])> {
+        let closures: Vec<_> = self.closures.iter().map(|p| p.closure.as_ref()).collect();
+        let (Some(first), Some(slices)) = (&self.first, slices) else {
+            let stages = engine.run_closure(
+                net,
+                0,
+                std::slice::from_ref(x),
+                None,
+                &closures,
+                Corrections::None,
+                &Timings::disabled(),
+            )?;
+            return Ok((None, stages));
+        };
+        let pass = self.first_pass(net, x, slices, first)?;
+        let stages = engine.run_closure(
             net,
-            0,
-            std::slice::from_ref(x),
-            measured.as_ref().map(|m| m.as_slice()),
-            &self
-                .closures
-                .iter()
-                .map(|p| p.closure.as_ref())
-                .collect::<Vec<_>>(),
-            self.first.as_ref().map_or(Corrections::None, |f| f.order),
+            1,
+            std::slice::from_ref(pass.output()),
+            None,
+            &closures,
+            Corrections::None,
             &Timings::disabled(),
-        )
+        )?;
+        Ok((Some(pass), stages))
+    }
+
+    /// The corrected first layer of one class (order 3/4): h¹ = W¹x + b¹ exactly, with the κ
+    /// slices `slices`, z¹ from the corrected closure, and its covariance floored where it is
+    /// not positive definite ([`super::spectral_floor`], counted in `self.floors`).
+    fn first_pass(
+        &self,
+        net: &Mlp,
+        x: &Moments,
+        slices: &Slices,
+        first: &Corrected,
+    ) -> Result<FirstPass> {
+        let layer = &net.layers[0];
+        let n = layer.w.nrows();
+        let zero = || Moments::gaussian(Col::zeros(n), Mat::zeros(n, n));
+        let mut h = [zero()];
+        affine_moments(
+            layer.w.as_ref(),
+            layer.b.as_ref(),
+            std::slice::from_ref(x),
+            &mut h,
+            &mut AffineWorkspace::new(),
+        )?;
+        let [mut h] = h;
+        h.k3_iij = Some(slices.k3_iij.clone());
+        h.k4_iijj = Some(slices.k4_iijj.clone());
+        h.k4_iiij = slices.k4_iiij.clone();
+        let mut z = zero();
+        self.closures[0]
+            .closure
+            .apply_counted(&h, first.order, &mut z)?;
+        let finite = (0..n).all(|i| z.mean[i].is_finite())
+            && (0..n).all(|j| (0..n).all(|i| z.cov[(i, j)].is_finite()));
+        if !finite {
+            return Err(Error::Numeric(
+                "z1's corrected mean or covariance is not finite".into(),
+            ));
+        }
+        let floored = SpectralFloor::apply(z.cov.as_ref(), first.floor_share)?.map(|(cov, f)| {
+            let mut tally = self.floors.get();
+            tally.class_steps += 1;
+            tally.indefinite += usize::from(f.indefinite());
+            tally.largest_share = tally.largest_share.max(f.added_share());
+            self.floors.set(tally);
+            (Moments::gaussian(z.mean.clone(), cov), f)
+        });
+        Ok(FirstPass { h, z, floored })
     }
 }
 

@@ -26,8 +26,8 @@ use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
 use crate::net::stalled::WeightsBefore;
 use crate::net::train::{
-    check_fits, squares_overflowed, train, update, zeros_like, EpochStats, Loss, ObjectiveParts,
-    TrainConfig,
+    check_fits, squares_overflowed, train, update, zeros_like, EpochStats, FloorTally, Loss,
+    ObjectiveParts, TrainConfig,
 };
 use crate::net::Mlp;
 use crate::propagate::closures::Corrections;
@@ -157,6 +157,7 @@ pub fn train_cumulants_timed(
     let mut before = Some(WeightsBefore::of(net));
     for epoch in 1..=cfg.epochs {
         let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
+        let mut floored = FloorTally::default();
         for _ in 0..steps {
             let started = Instant::now();
             // After an update, a numerical failure of the propagation is the updates' doing.
@@ -168,6 +169,7 @@ pub fn train_cumulants_timed(
                         e => e,
                     })?;
             closure_sum += closure;
+            floored = floored.plus(objective.take_floors());
             loss_sum += match sampler.as_mut() {
                 None => closure,
                 Some(s) => {
@@ -201,6 +203,7 @@ pub fn train_cumulants_timed(
             parts: Some(ObjectiveParts {
                 closure_loss: closure_sum / steps as f64,
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
+                floored: (order != Corrections::None).then_some(floored),
             }),
             phases: None,
             peak_batch_loss: None,
@@ -219,6 +222,32 @@ pub fn train_cumulants_timed(
         history.push(stats);
     }
     Ok(history)
+}
+
+/// The note on a cumulant training whose objective found z¹'s corrected covariance indefinite
+/// in some step and floored it ([`super::spectral_floor`]), with how often and how much;
+/// `None` where it never was indefinite (a floor of a nearly singular covariance moves the
+/// objective by at most the floor share, and is only counted in the epochs' records).
+pub fn floor_note(history: &[EpochStats]) -> Option<String> {
+    let floored = history
+        .iter()
+        .filter_map(|e| e.parts.and_then(|p| p.floored))
+        .fold(FloorTally::default(), FloorTally::plus);
+    let first = history.iter().find(|e| {
+        e.parts
+            .and_then(|p| p.floored)
+            .is_some_and(|f| f.indefinite > 0)
+    })?;
+    Some(format!(
+        "the κ-corrected covariance of z1 was indefinite in {} class-steps from epoch {} on \
+         (a covariance no distribution has: the Gram–Charlier expansion broke down there); the \
+         objective propagated it with its eigenvalues raised to {:e} of its mean variance, \
+         adding at most {:.3} % of its trace (the epochs' \"floored\" in --json)",
+        floored.indefinite,
+        first.epoch,
+        super::spectral_floor::FLOOR_SHARE,
+        100.0 * floored.largest_share
+    ))
 }
 
 /// The refusal of a cumulant training that diverged in `epoch` (`what` the failure seen),

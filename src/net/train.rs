@@ -159,6 +159,31 @@ pub struct ObjectiveParts {
     pub closure_loss: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampled_loss: Option<f64>,
+    /// At `--order 3|4`: how often the epoch floored z¹'s corrected covariance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floored: Option<FloorTally>,
+}
+
+/// How often the cumulant objective raised eigenvalues of z¹'s corrected covariance to its
+/// floor (`cumtrain::spectral_floor`): the class-steps (one class's forward pass) it did, those
+/// among them where the covariance was indefinite (the rest were positive definite but nearly
+/// singular), and the largest share of the covariance's trace it added in one of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct FloorTally {
+    pub class_steps: usize,
+    pub indefinite: usize,
+    pub largest_share: f64,
+}
+
+impl FloorTally {
+    /// Both tallies together.
+    pub fn plus(self, other: FloorTally) -> FloorTally {
+        FloorTally {
+            class_steps: self.class_steps + other.class_steps,
+            indefinite: self.indefinite + other.indefinite,
+            largest_share: self.largest_share.max(other.largest_share),
+        }
+    }
 }
 
 const ADAM_BETA1: f64 = 0.9;

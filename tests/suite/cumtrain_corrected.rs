@@ -8,8 +8,9 @@ use corrflow::cumtrain::{ClassStatistics, CumulantObjective, SurrogateCheck};
 use corrflow::data::{Dataset, HigherOrderConfig};
 use corrflow::net::train::zeros_like;
 use corrflow::net::{Activation, ForwardPass, Mlp};
-use corrflow::propagate::closures::{ClosureMethod, Corrections};
+use corrflow::propagate::closures::{Closure, ClosureMethod, Corrections};
 use corrflow::propagate::{ClosurePair, Propagator};
+use corrflow::stats::Moments;
 use corrflow::timing::Timings;
 
 use corrflow::cumtrain::first_layer::{ClassSamples, Slices};
@@ -31,6 +32,50 @@ fn skewed(n: usize) -> Dataset {
     .train
 }
 
+/// One class's stages (h¹, z¹, …, y) from the engine's corrected run at `order` from its input
+/// moments `x`, with the κ slices of h¹ measured from its centred samples `centred`.
+fn engine_stages(
+    net: &Mlp,
+    closures: &[&dyn Closure],
+    x: &Moments,
+    centred: &faer::Mat<f64>,
+    order: Corrections,
+) -> Vec<Moments> {
+    let slices = Slices::measure(
+        net.layers[0].w.as_ref(),
+        centred.as_ref(),
+        order == Corrections::K3K4,
+    );
+    let measured = [slices.moments()];
+    let mut engine = Propagator::new();
+    let stages = engine
+        .run_closure(
+            net,
+            0,
+            std::slice::from_ref(x),
+            (order != Corrections::None).then_some(&measured[..]),
+            closures,
+            order,
+            &Timings::disabled(),
+        )
+        .unwrap();
+    stages
+        .iter()
+        .map(|s| s.f64_moments().unwrap()[0].clone())
+        .collect()
+}
+
+/// Each class's samples of `data` centred on its mean in `stats` (d = 4).
+fn class_samples(data: &Dataset, stats: &ClassStatistics) -> ClassSamples {
+    let means: Vec<Vec<f64>> = stats
+        .per_class
+        .iter()
+        .map(|m| (0..4).map(|i| m.mean[i]).collect())
+        .collect();
+    let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
+    ClassSamples::gather(data, &refs)
+}
+
 /// The objective's loss at `net`.
 fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
     obj.loss(net, stats).unwrap()
@@ -42,11 +87,21 @@ fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
 /// difference (f(2H) − 2f(H) + 2f(−H) − f(−2H)) / 2H³ at H = 10⁻², and counted twice (its own
 /// O(H²) error); δ ≤ 64ε|f| (the loss is a sum of O(N²) products per class whose rounding adds
 /// up to far less than 64 ulps of the total, f ≥ 0 and of order 1). h = 10⁻⁵ balances the two.
-fn check_gradient(net: &Mlp, data: &Dataset, stats: &ClassStatistics) {
+///
+/// `floor`: the floor share of z¹'s corrected covariance (`cumtrain::spectral_floor`), large
+/// enough that the floor acts (asserted) so that its reverse pass is checked too; `None`: the
+/// default (which acts where z¹'s covariance is nearly singular: h¹ of width 5 from a 4-d
+/// input, φ nearly linear).
+fn check_gradient(net: &Mlp, data: &Dataset, stats: &ClassStatistics, floor: Option<f64>) {
     for order in [Corrections::K3, Corrections::K3K4] {
-        let obj = CumulantObjective::corrected(net, order, data, stats).unwrap();
+        let mut obj = CumulantObjective::corrected(net, order, data, stats).unwrap();
+        if let Some(share) = floor {
+            obj = obj.with_floor_share(share);
+        }
         let mut grads = zeros_like(net);
         let f0 = obj.loss_and_grad(net, stats, &mut grads).unwrap();
+        let floored = obj.take_floors().class_steps;
+        assert!(floor.is_none() || floored > 0, "the floor did not act");
         assert_eq!(f0, loss(&obj, net, stats));
         let (h, big_h) = (1e-5, 1e-2);
         let mut worst: f64 = 0.0;
@@ -96,7 +151,12 @@ fn corrected_gradient_matches_central_differences() {
     let data = skewed(400);
     let stats = ClassStatistics::measure(&data).unwrap();
     for widths in [&[4, 3, 2][..], &[4, 3, 3, 2][..]] {
-        check_gradient(&Mlp::init(widths, QUAD, 1.0, 3).unwrap(), &data, &stats);
+        check_gradient(
+            &Mlp::init(widths, QUAD, 1.0, 3).unwrap(),
+            &data,
+            &stats,
+            None,
+        );
     }
 }
 
@@ -111,7 +171,75 @@ fn corrected_relu_gradient_matches_central_differences() {
         &Mlp::init(&[4, 5, 2], Activation::Relu, 1.0, 3).unwrap(),
         &data,
         &stats,
+        None,
     );
+}
+
+/// The floor of z¹'s corrected covariance in the gradient: relu and erf [4, 5, 2] networks with
+/// the floor at half the mean variance, where it raises some of z¹'s eigenvalues in every class
+/// ([`check_gradient`]). Fails with the floor's reverse pass left out of the objective
+/// (W¹ and b¹ off by up to 10⁻²) and with the trace term of its reverse pass dropped.
+#[test]
+fn floored_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    for act in [Activation::Relu, Activation::Erf, QUAD] {
+        let net = Mlp::init(&[4, 5, 2], act, 1.0, 3).unwrap();
+        check_gradient(&net, &data, &stats, Some(0.5));
+    }
+}
+
+/// Where the floor does not act (asserted: h¹ no wider than the input, so z¹'s covariance is
+/// well conditioned), the objective's own corrected first layer (`first_pass`, then the engine
+/// from z¹) is the engine's corrected run from x with the measured slices: the same loss to
+/// rounding (10⁻¹³ relative: the same operations, partly in another order). For relu and erf at
+/// orders 3 and 4, the quadratic at order 4; the order-2 loss differs by far more (so the
+/// comparison sees the corrections).
+#[test]
+fn corrected_objective_is_the_engines_corrected_run() {
+    let data = skewed(600);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let samples = class_samples(&data, &stats);
+    for act in [Activation::Relu, Activation::Erf, QUAD] {
+        let net = Mlp::init(&[4, 4, 3, 2], act, 1.0, 11).unwrap();
+        let pairs = ClosurePair::for_layers(&net, ClosureMethod::Auto, false).unwrap();
+        let closures: Vec<_> = pairs.iter().map(|p| p.closure.as_ref()).collect();
+        let engine_loss = |order: Corrections| {
+            let mut total = 0.0;
+            for (c, (x, p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
+                let stages = engine_stages(&net, &closures, x, &samples.centred[c], order);
+                let y = stages.last().unwrap();
+                let class: f64 = (0..2)
+                    .map(|i| (y.mean[i] - f64::from(i == c)).powi(2) + y.cov[(i, i)])
+                    .sum();
+                total += p * class;
+            }
+            total
+        };
+        let gaussian = engine_loss(Corrections::None);
+        // The quadratic's z¹ at order 3 (κ₄ left out) is indefinite on this data: the floor
+        // acts there (its order 4 is the sample covariance of φ(h¹), positive definite).
+        let orders = if act == QUAD {
+            &[Corrections::K3K4][..]
+        } else {
+            &[Corrections::K3, Corrections::K3K4][..]
+        };
+        for &order in orders {
+            let obj = CumulantObjective::corrected(&net, order, &data, &stats).unwrap();
+            let ours = loss(&obj, &net, &stats);
+            assert_eq!(obj.take_floors().class_steps, 0);
+            let theirs = engine_loss(order);
+            assert!(
+                (ours - theirs).abs() <= 1e-13 * theirs,
+                "{act} order {}: {ours} against the engine's {theirs}",
+                order.order()
+            );
+            assert!(
+                (ours - gaussian).abs() > 1e-6 * gaussian,
+                "{act}: {ours} {gaussian}"
+            );
+        }
+    }
 }
 
 /// erf: a [4, 5, 2] network on the skewed data, through the same generic corrected VJP with
@@ -124,6 +252,7 @@ fn corrected_erf_gradient_matches_central_differences() {
         &Mlp::init(&[4, 5, 2], Activation::Erf, 1.0, 3).unwrap(),
         &data,
         &stats,
+        None,
     );
 }
 
@@ -135,13 +264,7 @@ fn measured_k4_iiij_is_the_sample_cumulant() {
     let data = skewed(300);
     let stats = ClassStatistics::measure(&data).unwrap();
     let net = Mlp::init(&[4, 3, 2], Activation::Relu, 1.0, 7).unwrap();
-    let means: Vec<Vec<f64>> = stats
-        .per_class
-        .iter()
-        .map(|m| (0..4).map(|i| m.mean[i]).collect())
-        .collect();
-    let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
-    let samples = ClassSamples::gather(&data, &refs);
+    let samples = class_samples(&data, &stats);
     let x = &samples.centred[0];
     let w = &net.layers[0].w;
     let slices = Slices::measure(w.as_ref(), x.as_ref(), true);
@@ -172,13 +295,7 @@ fn corrected_first_layer_is_the_sample_moments_of_phi() {
     let data = skewed(2000);
     let stats = ClassStatistics::measure(&data).unwrap();
     let net = Mlp::init(&[4, 5, 2], QUAD, 1.0, 5).unwrap();
-    let means: Vec<Vec<f64>> = stats
-        .per_class
-        .iter()
-        .map(|m| (0..4).map(|i| m.mean[i]).collect())
-        .collect();
-    let refs: Vec<&[f64]> = means.iter().map(Vec::as_slice).collect();
-    let samples = ClassSamples::gather(&data, &refs);
+    let samples = class_samples(&data, &stats);
     let pairs = ClosurePair::for_layers(&net, ClosureMethod::Auto, false).unwrap();
     let closures: Vec<_> = pairs.iter().map(|p| p.closure.as_ref()).collect();
     for c in 0..2 {
@@ -206,25 +323,14 @@ fn corrected_first_layer_is_the_sample_moments_of_phi() {
         let tol = 64.0 * f64::EPSILON * scale;
         let mut gaps = Vec::new();
         for order in [Corrections::None, Corrections::K3, Corrections::K3K4] {
-            let slices = Slices::measure(
-                net.layers[0].w.as_ref(),
-                samples.centred[c].as_ref(),
-                order == Corrections::K3K4,
+            let stages = engine_stages(
+                &net,
+                &closures,
+                &stats.per_class[c],
+                &samples.centred[c],
+                order,
             );
-            let measured = [slices.moments()];
-            let mut engine = Propagator::new();
-            let stages = engine
-                .run_closure(
-                    &net,
-                    0,
-                    std::slice::from_ref(&stats.per_class[c]),
-                    (order != Corrections::None).then_some(&measured[..]),
-                    &closures,
-                    order,
-                    &Timings::disabled(),
-                )
-                .unwrap();
-            let z1 = &stages[1].f64_moments().unwrap()[0];
+            let z1 = &stages[1];
             let mean_gap = (0..5).fold(0.0_f64, |a, i| a.max((z1.mean[i] - m[i]).abs()));
             let cov_gap = (&z1.cov - &cov).norm_max();
             assert!(
@@ -280,6 +386,23 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["config"]["closure_check"]["order"], 3);
     assert!(report["final_loss"].as_f64().unwrap().is_finite());
+    // Every epoch counts the floors of z¹'s covariance; the note says so where it was
+    // indefinite (the quadratic's order 3 is, on this data: κ₄ left out).
+    let mut indefinite = 0;
+    for epoch in report["epochs"].as_array().unwrap() {
+        let floored = &epoch["floored"];
+        let steps = floored["class_steps"].as_u64().unwrap();
+        let bad = floored["indefinite"].as_u64().unwrap();
+        let share = floored["largest_share"].as_f64().unwrap();
+        assert!(bad <= steps && (0.0..1.0).contains(&share), "{floored}");
+        indefinite += bad;
+    }
+    assert!(indefinite > 0);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("was indefinite in {indefinite} class-steps")),
+        "{err}"
+    );
     assert!(model.exists());
     std::fs::remove_file(&model).unwrap();
     for (activation, order) in [("relu", "4"), ("erf", "3")] {
