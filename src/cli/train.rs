@@ -38,9 +38,9 @@ pub struct TrainArgs {
     pub check_samples: Option<usize>,
     /// Cumulant objective: cumulant order of the first hidden layer's closure. 2 = Gaussian
     /// (the data through μ_c, Σ_c only); 3 = + κ₃[i,i,j] of h¹ = W¹x + b¹, 4 = + κ₃ and
-    /// κ₄[i,i,j,j] (and κ₄[i,i,i,j] for relu, erf), measured every step from each class's
-    /// training samples and differentiated in W¹ (first activation quad:α, relu or erf; deeper
-    /// closures stay Gaussian). At 3/4 the sampled
+    /// κ₄[i,i,j,j] (and κ₄[i,i,i,j] for relu, leaky relu, erf), measured every step from each
+    /// class's training samples and differentiated in W¹ (first activation quad:α, relu,
+    /// leaky_relu:α or erf; deeper closures stay Gaussian). At 3/4 the sampled
     /// check draws from the training samples instead of N(μ_c, Σ_c) [default: 2].
     #[arg(long, value_name = "2|3|4", value_parser = clap::value_parser!(u8).range(2..=4))]
     pub order: Option<u8>,

@@ -8,7 +8,9 @@
 //!   decisions, its terms to order 6 (`closures::relu_high`) and its Gaussian VJP
 //!   ([`ReluVjp`]);
 //! - **erf**: the same generic VJP with erf's terms (`closures::erf_terms`,
-//!   `closures::erf_high`) and its Gaussian VJP ([`ErfVjp`]).
+//!   `closures::erf_high`) and its Gaussian VJP ([`ErfVjp`]);
+//! - **leaky relu**: the same with the leaky relu's terms (`closures::relu_terms`' `LeakyTerms`,
+//!   `closures::leaky_relu_high`) and its Gaussian VJP ([`LeakyReluVjp`]).
 //!
 //! Any other first activation is refused naming `--order` and what is supported.
 
@@ -16,7 +18,7 @@ use super::first_layer::Slices;
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
-    Adjoint, ClosureVjp, ErfVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
+    Adjoint, ClosureVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
 use crate::propagate::closures::Corrections;
 use crate::stats::Moments;
@@ -27,6 +29,7 @@ pub enum FirstClosure {
     Quadratic(QuadraticVjp),
     Relu,
     Erf,
+    LeakyRelu(LeakyReluVjp),
 }
 
 /// The first closure of `net` for `--order 3|4`, or an error naming `--order`, the activation
@@ -46,12 +49,13 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
         Activation::Quadratic { alpha } => Ok(FirstClosure::Quadratic(QuadraticVjp::new(alpha))),
         Activation::Relu => Ok(FirstClosure::Relu),
         Activation::Erf => Ok(FirstClosure::Erf),
+        Activation::LeakyRelu { slope } => Ok(FirstClosure::LeakyRelu(LeakyReluVjp::new(slope))),
         other => Err(Error::config(
             Field::Order,
             format!(
                 "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
-                 quadratic (quad:α), relu and erf activations only, not {other} (the first hidden \
-                 layer's); use --order 2",
+                 quadratic (quad:α), relu, leaky relu (leaky_relu:α) and erf activations only, not \
+                 {other} (the first hidden layer's); use --order 2",
                 order.order()
             ),
         )),
@@ -77,17 +81,17 @@ impl FirstClosure {
                 adj.mean += &k.mean;
                 Ok((adj, k.slices))
             }
-            FirstClosure::Relu | FirstClosure::Erf => {
+            FirstClosure::Relu | FirstClosure::Erf | FirstClosure::LeakyRelu(_) => {
                 let with_kappa = Moments {
                     k3_iij: Some(slices.k3_iij.clone()),
                     k4_iijj: Some(slices.k4_iijj.clone()),
                     k4_iiij: slices.k4_iiij.clone(),
                     ..Moments::gaussian(h.mean.clone(), h.cov.clone())
                 };
-                if let FirstClosure::Erf = self {
-                    ErfVjp.corrected(&with_kappa, order, z_adj)
-                } else {
-                    ReluVjp.corrected(&with_kappa, order, z_adj)
+                match self {
+                    FirstClosure::Erf => ErfVjp.corrected(&with_kappa, order, z_adj),
+                    FirstClosure::LeakyRelu(vjp) => vjp.corrected(&with_kappa, order, z_adj),
+                    _ => ReluVjp.corrected(&with_kappa, order, z_adj),
                 }
             }
         }

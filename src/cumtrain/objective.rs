@@ -13,7 +13,7 @@
 //! layers ([`crate::propagate::backward`]): at the output ∂L/∂μ_y = 2p(c)(μ_y − t_c),
 //! ∂L/∂Σ_y = p(c) I; then the affine VJP and the closure VJP alternate down to the first layer.
 //! At order 2 (the default) the objective sees the data only through μ_c and Σ_c. At order 3/4
-//! ([`CumulantObjective::corrected`], quadratic, relu or erf φ) the first closure also takes the κ₃
+//! ([`CumulantObjective::corrected`], quadratic, relu, leaky relu or erf φ) the first closure also takes the κ₃
 //! (κ₄) slices of h¹ measured per step from each class's training samples, and the gradient
 //! includes their dependence on W¹ ([`super::first_layer`]); deeper closures stay Gaussian.
 //! There z¹'s corrected covariance is propagated with its eigenvalues floored at a small share
@@ -154,7 +154,7 @@ impl CumulantObjective {
     /// The objective with the first closure at `order` (3 or 4: the κ slices of h¹ from
     /// `data`'s training samples of each class, centred on `stats`' class means; 2: as
     /// [`CumulantObjective::new`]). Errors naming `--order` unless the first hidden layer's φ
-    /// is quadratic, relu or erf ([`check_activation`]).
+    /// is quadratic, relu, leaky relu or erf ([`check_activation`]).
     pub fn corrected(
         net: &Mlp,
         order: Corrections,

@@ -256,6 +256,21 @@ fn corrected_erf_gradient_matches_central_differences() {
     );
 }
 
+/// The leaky relu (slope 0.2): a [4, 5, 2] network on the skewed data, through the generic
+/// corrected VJP with the leaky relu's terms to order 6 (`closures::leaky_relu_high`)
+/// ([`check_gradient`]). Fails with the Stein term Σᵢⱼ sⱼ⁻ᵇΦ⁽ᵇ⁾ of the linear–relu cross terms
+/// dropped.
+#[test]
+fn corrected_leaky_relu_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    check_gradient(
+        &Mlp::init(&[4, 5, 2], Activation::LeakyRelu { slope: 0.2 }, 1.0, 3).unwrap(),
+        &data,
+        &stats,
+    );
+}
+
 /// κ₄\[i,i,i,j\] of h¹ from `Slices::measure` is the sample cumulant
 /// E[δᵢ³δⱼ] − 3E[δᵢ²]E[δᵢδⱼ] (δ = W¹x̃, population moments) computed directly, to rounding
 /// (10⁻¹² of the largest entry: sums of n products in another order); none at order 3.
@@ -405,7 +420,7 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
     );
     assert!(model.exists());
     std::fs::remove_file(&model).unwrap();
-    for (activation, order) in [("relu", "4"), ("erf", "3")] {
+    for (activation, order) in [("relu", "4"), ("erf", "3"), ("leaky_relu:0.1", "3")] {
         let args = ["--activation", activation, "--order", order, "--out", m];
         let out = corrflow(&[&common[..], &args[..]].concat());
         assert!(
@@ -413,12 +428,21 @@ fn cli_trains_with_corrections_and_refuses_what_it_cannot_correct() {
             "{activation}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            report["config"]["closure_check"]["order"],
+            order.parse::<u8>().unwrap()
+        );
+        assert!(
+            report["final_loss"].as_f64().unwrap().is_finite(),
+            "{activation}"
+        );
         std::fs::remove_file(&model).unwrap();
     }
     for (args, needles) in [
         (
             vec!["--activation", "tanh", "--order", "3"],
-            &["--order", "tanh", "quadratic", "relu", "erf"][..],
+            &["--order", "tanh", "quadratic", "relu", "leaky relu", "erf"][..],
         ),
         (
             vec!["--activation", "quad:0.5", "--order", "5"],

@@ -261,15 +261,30 @@ fn pair_coefficients(plan: &Plan<'_>, i: usize, j: usize) -> Vec<(usize, usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propagate::backward::ReluVjp;
+    use crate::propagate::backward::{LeakyReluVjp, ReluVjp};
     use crate::propagate::closures::edgeworth::closure_units;
-    use crate::propagate::closures::relu_terms::ReluTerms;
-    use crate::propagate::closures::{Closure, ReluClosure};
+    use crate::propagate::closures::relu_terms::{LeakyTerms, ReluTerms};
+    use crate::propagate::closures::{Closure, LeakyReluClosure, ReluClosure};
     use faer::Col;
 
     const N: usize = 5;
 
-    /// Five relu units: at order 4, units 0, 1 and 4 at level 4 (S, K inside the Gram–Charlier
+    /// The forward terms of a closure from its input and the units' (μ, s).
+    type Terms<'a> =
+        dyn for<'m> Fn(&'m Moments, Vec<f64>, Vec<f64>) -> Box<dyn DerivativeTerms + 'm> + 'a;
+    /// A corrected VJP (input, order, output adjoint).
+    type Vjp<'a> = dyn Fn(&Moments, Corrections, &Adjoint) -> Result<(Adjoint, SliceAdjoint)> + 'a;
+
+    /// A corrected closure under test: the forward closure, its name, its forward terms (as the
+    /// forward builds them) and its corrected VJP.
+    struct Subject<'a> {
+        closure: &'a dyn Closure,
+        who: &'a str,
+        terms: &'a Terms<'a>,
+        vjp: &'a Vjp<'a>,
+    }
+
+    /// Five units (relu's decisions; the leaky relu's at slopes 0.1 and 0.3 are the same): at order 4, units 0, 1 and 4 at level 4 (S, K inside the Gram–Charlier
     /// region), unit 2 at level 3 (K < 0), unit 3 at level 2 (S = 1.5, beyond any Gram–Charlier
     /// density); pairs (4, 1) and (4, 0) fall back (κ₃\[4,4,j\] far too large), (4, 1) within
     /// the bound, (4, 0) clamped (ρ = 0.97, the corrected variances shrunk by negative skewness).
@@ -313,8 +328,8 @@ mod tests {
 
     /// L = ḡ·m̃ + Σᵢⱼ ḠᵢⱼC̃ᵢⱼ of the corrected forward closure, and the sum of the magnitudes of
     /// its terms (the scale of its rounding).
-    fn loss(x: &Moments, order: Corrections) -> (f64, f64) {
-        let out = ReluClosure.apply(x, order).unwrap();
+    fn loss(subject: &Subject<'_>, x: &Moments, order: Corrections) -> (f64, f64) {
+        let out = subject.closure.apply(x, order).unwrap();
         let a = adjoint();
         let terms = (0..N)
             .map(|i| a.mean[i] * out.mean[i])
@@ -323,11 +338,15 @@ mod tests {
     }
 
     /// The forward's decisions at the test input: (levels, pair outcomes).
-    fn decisions(x: &Moments, order: Corrections) -> (Vec<u8>, Vec<PairOutcome>) {
-        let gauss = ReluClosure.apply(x, Corrections::None).unwrap();
-        let (mu, s) = closure_units(x, "relu").unwrap();
-        let terms = ReluTerms { mu, s };
-        let plan = Plan::of(x, (order, "relu"), &gauss, &terms).unwrap();
+    fn decisions(
+        subject: &Subject<'_>,
+        x: &Moments,
+        order: Corrections,
+    ) -> (Vec<u8>, Vec<PairOutcome>) {
+        let gauss = subject.closure.apply(x, Corrections::None).unwrap();
+        let (mu, s) = closure_units(x, subject.who).unwrap();
+        let terms = (subject.terms)(x, mu, s);
+        let plan = Plan::of(x, (order, subject.who), &gauss, terms.as_ref()).unwrap();
         let outcomes = (0..N)
             .flat_map(|i| (0..i).map(move |j| (i, j)))
             .filter(|&(i, j)| plan.tried(i, j))
@@ -339,20 +358,53 @@ mod tests {
         (plan.level.clone(), outcomes)
     }
 
-    /// Every input of the corrected relu closure at orders 3 and 4 — μᵢ, Σᵢᵢ, the tied Σᵢⱼ = Σⱼᵢ,
-    /// every entry of κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\] — against central differences
-    /// (f(x + h) − f(x − h))/2h of L, h = 10⁻⁵, on an input with units at levels 2, 3, 4 and a
-    /// fallen-back and a clamped pair (asserted). The difference's error is at most
-    /// h²/6·|f'''| + 2δ/2h; |f'''| is estimated by the 4-point difference at H = 10⁻³ (no
-    /// decision changes within ±2H: asserted) and counted twice, δ ≤ 64ε·Σ|terms of L|.
+    /// Every input of the corrected relu closure at orders 3 and 4 ([`check_against_differences`]).
     /// Fails with the clamped pair's adjoint left off the diagonal, the m_G adjoint −2ΣḠᵢⱼΔmⱼ
     /// dropped, or κ₄\[i,i,i,j\]'s adjoint written at (j, i).
     #[test]
     fn corrected_vjp_matches_central_differences() {
+        check_against_differences(&Subject {
+            closure: &ReluClosure,
+            who: "relu",
+            terms: &|_, mu, s| Box::new(ReluTerms { mu, s }),
+            vjp: &|x, order, adj| ReluVjp.corrected(x, order, adj),
+        });
+    }
+
+    /// The same for the leaky relu at slopes 0.1 and 0.3 (its forward terms [`LeakyTerms`],
+    /// its terms to order 6 `closures::leaky_relu_high`, [`LeakyReluVjp`]), on the same input:
+    /// the same levels and pair outcomes. Fails with the leaky relu's E[φ'] of order 1 taken as
+    /// the relu's (1 − α)Φ(a) (the α·E[ℓ'] = α term of `LeakyReluHighTerms::unit` dropped).
+    #[test]
+    fn corrected_leaky_relu_vjp_matches_central_differences() {
+        for slope in [0.1, 0.3] {
+            let closure = LeakyReluClosure::new(slope);
+            check_against_differences(&Subject {
+                closure: &closure,
+                who: "leaky relu",
+                terms: &|x, mu, s| {
+                    Box::new(LeakyTerms {
+                        relu: ReluTerms { mu, s },
+                        slope,
+                        cov: x.cov.as_ref(),
+                    })
+                },
+                vjp: &|x, order, adj| LeakyReluVjp::new(slope).corrected(x, order, adj),
+            });
+        }
+    }
+
+    /// Every input of `subject`'s corrected closure at orders 3 and 4 — μᵢ, Σᵢᵢ, the tied
+    /// Σᵢⱼ = Σⱼᵢ, every entry of κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\] — against central
+    /// differences (f(x + h) − f(x − h))/2h of L, h = 10⁻⁵, on an input with units at levels 2,
+    /// 3, 4 and a fallen-back and a clamped pair (asserted). The difference's error is at most
+    /// h²/6·|f'''| + 2δ/2h; |f'''| is estimated by the 4-point difference at H = 10⁻³ (no
+    /// decision changes within ±2H: asserted) and counted twice, δ ≤ 64ε·Σ|terms of L|.
+    fn check_against_differences(subject: &Subject<'_>) {
         let (h, big_h) = (1e-5, 1e-3);
         for order in [Corrections::K3, Corrections::K3K4] {
             let x = input();
-            let (levels, outcomes) = decisions(&x, order);
+            let (levels, outcomes) = decisions(subject, &x, order);
             let want: &[u8] = if order == Corrections::K3K4 {
                 &[4, 4, 3, 2, 4]
             } else {
@@ -362,7 +414,7 @@ mod tests {
             assert!(outcomes.contains(&PairOutcome::Gaussian), "{outcomes:?}");
             assert!(outcomes.contains(&PairOutcome::Clamped), "{outcomes:?}");
             assert!(outcomes.contains(&PairOutcome::Corrected), "{outcomes:?}");
-            let (adj, kappa) = ReluVjp.corrected(&x, order, &adjoint()).unwrap();
+            let (adj, kappa) = (subject.vjp)(&x, order, &adjoint()).unwrap();
             // (what, perturbation of the input, exact derivative).
             type Perturb = Box<dyn Fn(&mut Moments, f64)>;
             let mut cases: Vec<(String, Perturb, f64)> = Vec::new();
@@ -404,8 +456,9 @@ mod tests {
                 let at = |d: f64| {
                     let mut m = x.clone();
                     bump(&mut m, d);
-                    assert_eq!(decisions(&m, order), (levels.clone(), outcomes.clone()));
-                    loss(&m, order)
+                    let now = decisions(subject, &m, order);
+                    assert_eq!(now, (levels.clone(), outcomes.clone()), "{}", subject.who);
+                    loss(subject, &m, order)
                 };
                 let fd = (at(h).0 - at(-h).0) / (2.0 * h);
                 let third = (at(2.0 * big_h).0 - 2.0 * at(big_h).0 + 2.0 * at(-big_h).0
@@ -415,13 +468,15 @@ mod tests {
                 let tol = 2.0 * third.abs() * h * h / 6.0 + 64.0 * f64::EPSILON * scale / h;
                 assert!(
                     (fd - exact).abs() <= tol,
-                    "order {} {what}: {exact} vs {fd} (tol {tol:e})",
+                    "{} order {} {what}: {exact} vs {fd} (tol {tol:e})",
+                    subject.closure.name(),
                     order.order()
                 );
                 worst = worst.max((fd - exact).abs() / tol);
             }
             println!(
-                "order {}: {} inputs, worst |error|/tol {worst:.3}",
+                "{} order {}: {} inputs, worst |error|/tol {worst:.3}",
+                subject.closure.name(),
                 order.order(),
                 cases.len()
             );

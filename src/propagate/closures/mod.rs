@@ -31,6 +31,7 @@ mod hermite_rem;
 pub mod high_terms;
 mod input;
 pub mod leaky_relu;
+pub(crate) mod leaky_relu_high;
 pub mod linear;
 mod logistic_mixture;
 mod mixing_rule;

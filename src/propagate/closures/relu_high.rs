@@ -27,7 +27,7 @@ use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 const MIN_Q2: f64 = 1e-12;
 
 /// R⁽ʲ⁾(w), j = 0..=6, R(w) = wΦ(w) + φ(w) = E[relu(w + z)]: R' = Φ, so R⁽ʲ⁾ = Φ⁽ʲ⁻¹⁾.
-fn r_derivs(w: f64) -> [f64; HIGH_ORDER + 1] {
+pub(super) fn r_derivs(w: f64) -> [f64; HIGH_ORDER + 1] {
     let c = cdf_derivs(w);
     let mut r = [0.0; HIGH_ORDER + 1];
     r[0] = w * c[0] + c[1];
@@ -109,6 +109,33 @@ impl HighDerivativeTerms for ReluHighTerms {
     }
 }
 
+/// (μ, s) of two units and ρ for the tests (here and `leaky_relu_high`'s): mixed signs, strong
+/// correlations both ways, a far tail.
+#[cfg(test)]
+pub(super) const CASES: [([f64; 2], [f64; 2], f64); 4] = [
+    ([0.3, -0.5], [1.2, 0.7], 0.4),
+    ([-0.8, 0.6], [0.9, 1.5], -0.85),
+    ([1.7, 0.2], [0.6, 1.1], 0.93),
+    ([0.0, -2.5], [1.0, 0.8], -0.2),
+];
+
+/// For the tests' quadratures: the density p(h₀, h₁) of N(μ, Σ), Σ = ((v₀, c), (c, v₁)), and
+/// −(∂p/∂h₀)/p = (Σ⁻¹(h − μ))₀.
+#[cfg(test)]
+pub(super) fn density(
+    mu: [f64; 2],
+    (v0, v1, c): (f64, f64, f64),
+) -> (impl Fn(f64, f64) -> f64, impl Fn(f64, f64) -> f64) {
+    let det = v0 * v1 - c * c;
+    let p = move |h0: f64, h1: f64| {
+        let (e0, e1) = (h0 - mu[0], h1 - mu[1]);
+        let quad = (v1 * e0 * e0 - 2.0 * c * e0 * e1 + v0 * e1 * e1) / det;
+        (-0.5 * quad).exp() / (2.0 * std::f64::consts::PI * det.sqrt())
+    };
+    let grad0 = move |h0: f64, h1: f64| (v1 * (h0 - mu[0]) - c * (h1 - mu[1])) / det;
+    (p, grad0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::edgeworth::{DerivativeTerms, ORDERS};
@@ -120,14 +147,6 @@ mod tests {
     use crate::propagate::closures::{Closure, Corrections, ReluClosure};
     use crate::stats::Moments;
     use faer::{Col, Mat};
-
-    /// (μ, s) of two units and ρ: mixed signs, strong correlations both ways, a far tail.
-    const CASES: [([f64; 2], [f64; 2], f64); 4] = [
-        ([0.3, -0.5], [1.2, 0.7], 0.4),
-        ([-0.8, 0.6], [0.9, 1.5], -0.85),
-        ([1.7, 0.2], [0.6, 1.1], 0.93),
-        ([0.0, -2.5], [1.0, 0.8], -0.2),
-    ];
 
     fn terms(mu: [f64; 2], s: [f64; 2]) -> ReluHighTerms {
         ReluHighTerms {
@@ -268,15 +287,8 @@ mod tests {
         let (z, wt) = gauss_legendre(160);
         for (mu, s, rho) in CASES {
             let d = terms(mu, s).pair(0, 1, rho).unwrap();
-            let (v0, v1, c) = (s[0] * s[0], s[1] * s[1], rho * s[0] * s[1]);
-            let det = v0 * v1 - c * c;
-            let p = |h0: f64, h1: f64| {
-                let (e0, e1) = (h0 - mu[0], h1 - mu[1]);
-                let quad = (v1 * e0 * e0 - 2.0 * c * e0 * e1 + v0 * e1 * e1) / det;
-                (-0.5 * quad).exp() / (2.0 * std::f64::consts::PI * det.sqrt())
-            };
-            // −∂p/∂h₀ / p = (Σ⁻¹(h − μ))₀.
-            let grad0 = |h0: f64, h1: f64| (v1 * (h0 - mu[0]) - c * (h1 - mu[1])) / det;
+            let (p, grad0) = density(mu, (s[0] * s[0], s[1] * s[1], rho * s[0] * s[1]));
+            let (p, grad0) = (&p, &grad0);
             let top = |k: usize| (mu[k] + 12.0 * s[k]).max(1e-3);
             let nodes = |k: usize| {
                 let half = 0.5 * top(k);
