@@ -1,7 +1,7 @@
 //! Training on the cumulant objective: XOR is solved from its class covariances alone; the
 //! command line accepts `--objective` and refuses what the objective cannot do.
 
-use crate::common::corrflow;
+use crate::common::{corrflow, json};
 
 use corrflow::config::defaults;
 use corrflow::cumtrain::{train_cumulants, CheckSettings};
@@ -281,6 +281,55 @@ fn flags_the_run_would_ignore_are_refused() {
     let err = refused_xor_training("--optimizer sgd --momentum 1e300");
     assert!(
         err.contains("--momentum") && !err.contains("00000000000"),
+        "{err}"
+    );
+}
+
+/// The `unlearned` warning reads a cumulant epoch by its MSE estimate (the sampled check's S),
+/// not by its objective J = L_C + λ|L_C − S| ≥ max(L_C, S): three healthy epochs of the default
+/// λ = 1 (S 1.23 → 1.01, below the untrained network's 1.31) were warned of as a collapse, "epoch 1
+/// ended at a loss of 1.32e0, 1.0e0 times the untrained network's … expected a smaller --lr",
+/// and λ = 10³ (J 45 for S 1.2, at chance) named `--lr`, which no rate cures, where the check's
+/// weight is at fault (adv65). The first run fails under `mse_estimate` → `epoch.loss`, the
+/// second under the `dominated` test → `false` (cause "lr").
+#[test]
+fn the_unlearned_warning_reads_cumulant_epochs_by_their_mse_estimate() {
+    let run = |lambda: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join("m.safetensors");
+        let line = format!(
+            "--threads 1 train --task higher-order --n-train 1000 --hidden 8 --epochs 3 \
+             --objective cumulants --order 3 --activation erf --closure-check {lambda} --json"
+        );
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.extend(["--out", model.to_str().unwrap()]);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (json(&out), err)
+    };
+    let (report, err) = run("1");
+    assert!(
+        report.get("unlearned").is_none() && !err.contains("learned nothing"),
+        "λ = 1: {err}"
+    );
+    let (report, err) = run("1e3");
+    let u = &report["unlearned"];
+    assert_eq!(u["cause"], "closure_check", "{err}");
+    let (j, s) = (
+        u["objective"].as_f64().unwrap(),
+        u["loss"].as_f64().unwrap(),
+    );
+    let last = &report["epochs"][2];
+    assert_eq!(
+        (j, s),
+        (
+            last["loss"].as_f64().unwrap(),
+            last["sampled_loss"].as_f64().unwrap()
+        )
+    );
+    assert!(j >= 10.0 * s, "J {j}, S {s}");
+    assert!(
+        err.contains("--closure-check 1 (the default") && !err.contains("--lr"),
         "{err}"
     );
 }
