@@ -175,15 +175,16 @@ fn corrected_relu_gradient_matches_central_differences() {
     );
 }
 
-/// The floor of z¹'s corrected covariance in the gradient: relu and erf [4, 5, 2] networks with
-/// the floor at half the mean variance, where it raises some of z¹'s eigenvalues in every class
-/// ([`check_gradient`]). Fails with the floor's reverse pass left out of the objective
+/// The floor of z¹'s corrected covariance in the gradient: relu, leaky relu, erf and quadratic
+/// [4, 5, 2] networks with the floor at half the mean variance, where it raises some of z¹'s
+/// eigenvalues ([`check_gradient`]). Fails with the floor's reverse pass left out of the objective
 /// (W¹ and b¹ off by up to 10⁻²) and with the trace term of its reverse pass dropped.
 #[test]
 fn floored_gradient_matches_central_differences() {
     let data = skewed(400);
     let stats = ClassStatistics::measure(&data).unwrap();
-    for act in [Activation::Relu, Activation::Erf, QUAD] {
+    let leaky = Activation::LeakyRelu { slope: 0.2 };
+    for act in [Activation::Relu, leaky, Activation::Erf, QUAD] {
         let net = Mlp::init(&[4, 5, 2], act, 1.0, 3).unwrap();
         check_gradient(&net, &data, &stats, Some(0.5));
     }
@@ -268,6 +269,7 @@ fn corrected_leaky_relu_gradient_matches_central_differences() {
         &Mlp::init(&[4, 5, 2], Activation::LeakyRelu { slope: 0.2 }, 1.0, 3).unwrap(),
         &data,
         &stats,
+        None,
     );
 }
 
