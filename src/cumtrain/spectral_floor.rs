@@ -14,7 +14,7 @@
 //! ```
 //!
 //! with s = [`FLOOR_SHARE`]: the eigenvalues below a small share of the mean variance are raised
-//! to it. C₊ = C wherever C − εI is positive definite (there the objective is unchanged), C₊ is
+//! to it (ε = 0 where tr C ≤ 0: C = 0, or indefinite with no mean variance). C₊ = C wherever C − εI is positive definite (there the objective is unchanged), C₊ is
 //! positive definite always, and C ↦ C₊ is continuous (for s = 0 it is the nearest positive
 //! semi-definite matrix in the Frobenius norm, Higham 1988, "Computing a nearest symmetric
 //! positive semidefinite matrix"), so the objective has no jump where the floor starts to act.
@@ -51,18 +51,20 @@ pub struct SpectralFloor {
 
 impl SpectralFloor {
     /// C₊ of the module docs for the symmetric `c` with floor share `share`, and the floor for
-    /// the reverse pass; `None` where C − εI is positive definite (C₊ = C, nothing to undo).
-    /// A numerical error where tr C is not a positive finite number (no mean variance to take a
-    /// share of) or the eigendecomposition fails.
+    /// the reverse pass; `None` where no eigenvalue is below ε (C₊ = C, nothing to undo: a
+    /// Cholesky factor of C − εI decides at once where it exists). Where tr C ≤ 0 (z¹
+    /// deterministic, C = 0, or C indefinite with no mean variance to take a share of) ε = 0:
+    /// the nearest positive semi-definite matrix, continuous with ε → 0 as tr C → 0. A numerical
+    /// error where C is not finite or the eigendecomposition fails.
     pub fn apply(c: MatRef<'_, f64>, share: f64) -> Result<Option<(Mat<f64>, Self)>> {
         let n = c.nrows();
         let trace: f64 = (0..n).map(|i| c[(i, i)]).sum();
-        if !(trace.is_finite() && trace > 0.0) {
+        if !trace.is_finite() {
             return Err(Error::Numeric(format!(
-                "z1's corrected covariance has trace {trace:e}, expected a positive number"
+                "z1's corrected covariance has trace {trace:e}, expected a finite number"
             )));
         }
-        let eps = share * trace / n as f64;
+        let eps = share * trace.max(0.0) / n as f64;
         let shifted = Mat::from_fn(n, n, |i, j| c[(i, j)] - if i == j { eps } else { 0.0 });
         if shifted.llt(Side::Lower).is_ok() {
             return Ok(None);
@@ -71,6 +73,9 @@ impl SpectralFloor {
             .self_adjoint_eigen(Side::Lower)
             .map_err(|e| Error::Numeric(format!("z1's corrected covariance: {e:?}")))?;
         let lambda: Vec<f64> = (0..n).map(|k| evd.S()[k]).collect();
+        if lambda.iter().all(|&l| l >= eps) {
+            return Ok(None);
+        }
         let floor = SpectralFloor {
             v: evd.U().to_owned(),
             lambda,
@@ -96,10 +101,16 @@ impl SpectralFloor {
         self.lambda.iter().filter(|&&l| l < self.eps).count()
     }
 
-    /// Σ_k (ε − λ_k)⁺ / tr C: how much variance the floor added, as a share of the trace.
+    /// Σ_k (ε − λ_k)⁺ / tr C: how much variance the floor added, as a share of the trace
+    /// (of Σ_k |λ_k| where tr C ≤ 0, so that the share stays finite and below 1).
     pub fn added_share(&self) -> f64 {
         let added: f64 = self.lambda.iter().map(|&l| (self.eps - l).max(0.0)).sum();
-        added / self.trace
+        let whole = if self.trace > 0.0 {
+            self.trace
+        } else {
+            self.lambda.iter().map(|l| l.abs()).sum()
+        };
+        added / whole
     }
 
     /// C̄ of the module docs for the symmetric adjoint `g` of C₊.
@@ -122,7 +133,12 @@ impl SpectralFloor {
             .filter(|&k| self.lambda[k] < eps)
             .map(|k| inner[(k, k)])
             .sum();
-        let through_trace = self.share / n as f64 * clipped;
+        // ε = s·tr C/n moves with tr C only where tr C > 0 (else ε = 0).
+        let through_trace = if self.trace > 0.0 {
+            self.share / n as f64 * clipped
+        } else {
+            0.0
+        };
         for i in 0..n {
             adj[(i, i)] += through_trace;
         }
@@ -152,6 +168,28 @@ mod tests {
     fn leaves_a_positive_definite_matrix_alone() {
         let c = with_spectrum(&[0.5, 1.0, 2.0, 3.0]);
         assert!(SpectralFloor::apply(c.as_ref(), 1e-3).unwrap().is_none());
+        // A deterministic z¹ (constant data): C = 0, nothing to floor (adversarial section 58:
+        // a trace-0 covariance was refused as a numerical error).
+        let zero = Mat::<f64>::zeros(3, 3);
+        assert!(SpectralFloor::apply(zero.as_ref(), 1e-3).unwrap().is_none());
+    }
+
+    /// tr C ≤ 0 with C ≠ 0 is indefinite with no mean variance: ε = 0, the negative
+    /// eigenvalues go to 0, the positive ones stay.
+    #[test]
+    fn floors_at_zero_where_the_trace_is_not_positive() {
+        let c = with_spectrum(&[-2.0, 0.5, 1.5]);
+        let (floored, floor) = SpectralFloor::apply(c.as_ref(), 1e-3).unwrap().unwrap();
+        assert_eq!(floor.raised(), 1);
+        assert!((floor.added_share() - 0.5).abs() < 1e-14);
+        let mut got: Vec<f64> = floored
+            .self_adjoint_eigenvalues(Side::Lower)
+            .unwrap()
+            .to_vec();
+        got.sort_by(f64::total_cmp);
+        for (g, w) in got.iter().zip([0.0, 0.5, 1.5]) {
+            assert!((g - w).abs() < 1e-14 * 4.0, "eigenvalue {g} against {w}");
+        }
     }
 
     #[test]

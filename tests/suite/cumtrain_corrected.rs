@@ -524,3 +524,42 @@ fn sample_check_estimates_the_training_mse() {
         "{drawn} vs {train_mse} ± {se}"
     );
 }
+
+/// Constant features (every sample the same row): z¹ is deterministic, its corrected covariance
+/// 0, which the floor leaves alone; training runs at orders 3 and 4 (the floor's first version
+/// refused it, "trace 0, expected a positive number": adversarial section 58).
+#[test]
+fn constant_data_trains_at_orders_3_and_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let x: Vec<Vec<f64>> = (0..120).map(|_| vec![1.0, 2.0, 3.0]).collect();
+    let y: Vec<i64> = (0..120).map(|k| k % 2).collect();
+    let (xp, yp) = crate::common::write_xy(dir.path(), "c", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let (xs, ys, m) = (
+        xp.to_str().unwrap(),
+        yp.to_str().unwrap(),
+        model.to_str().unwrap(),
+    );
+    let fixed = "--threads 1 train --task data --test-split 0:20 --hidden 4 --epochs 2 \
+                 --objective cumulants --activation relu";
+    for order in ["3", "4"] {
+        let mut args: Vec<&str> = fixed.split_whitespace().collect();
+        args.extend([
+            "--train-x",
+            xs,
+            "--train-y",
+            ys,
+            "--out",
+            m,
+            "--order",
+            order,
+        ]);
+        let out = corrflow(&args);
+        assert!(
+            out.status.success(),
+            "order {order}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::remove_file(&model).unwrap();
+    }
+}
