@@ -14,7 +14,6 @@
 //!
 //! Any other first activation is refused naming `--order` and what is supported.
 
-use super::first_layer::Slices;
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
@@ -63,37 +62,30 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
 }
 
 impl FirstClosure {
-    /// The input adjoint of the corrected first closure at `h` (its μ and Σ; the κ fields are
-    /// taken from `slices`), whose output `z` got the adjoint `z_adj`, and the κ slices'
-    /// adjoint (for [`Slices::backward`]).
+    /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
+    /// the closure read, [`super::first_layer::Slices::attach`]), whose output `z` got the
+    /// adjoint `z_adj`, and the κ slices' adjoint (for
+    /// [`super::first_layer::Slices::backward`]).
     pub fn backward(
         &self,
         h: &Moments,
         z: &Moments,
         z_adj: &Adjoint,
-        (slices, order): (&Slices, Corrections),
+        order: Corrections,
     ) -> Result<(Adjoint, SliceAdjoint)> {
         match self {
             FirstClosure::Quadratic(vjp) => {
+                let k3 = h.k3_iij.as_ref().ok_or_else(|| {
+                    Error::Unsupported("the corrected closure's h1 carries no κ₃ slice".into())
+                })?;
                 let mut adj = vjp.vjp(h, z, z_adj)?;
-                let order4 = order == Corrections::K3K4;
-                let k = vjp.kappa_terms(h, &slices.k3_iij, z_adj, order4)?;
+                let k = vjp.kappa_terms(h, k3, z_adj, order == Corrections::K3K4)?;
                 adj.mean += &k.mean;
                 Ok((adj, k.slices))
             }
-            FirstClosure::Relu | FirstClosure::Erf | FirstClosure::LeakyRelu(_) => {
-                let with_kappa = Moments {
-                    k3_iij: Some(slices.k3_iij.clone()),
-                    k4_iijj: Some(slices.k4_iijj.clone()),
-                    k4_iiij: slices.k4_iiij.clone(),
-                    ..Moments::gaussian(h.mean.clone(), h.cov.clone())
-                };
-                match self {
-                    FirstClosure::Erf => ErfVjp.corrected(&with_kappa, order, z_adj),
-                    FirstClosure::LeakyRelu(vjp) => vjp.corrected(&with_kappa, order, z_adj),
-                    _ => ReluVjp.corrected(&with_kappa, order, z_adj),
-                }
-            }
+            FirstClosure::Relu => ReluVjp.corrected(h, order, z_adj),
+            FirstClosure::Erf => ErfVjp.corrected(h, order, z_adj),
+            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, z_adj),
         }
     }
 }

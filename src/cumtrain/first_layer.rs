@@ -121,16 +121,21 @@ impl Slices {
         }
     }
 
+    /// Sets the κ fields of `h` (h¹'s propagated moments) to these slices, which the corrected
+    /// first closure and its reverse pass read.
+    pub fn attach(&self, h: &mut Moments) {
+        h.k3_iij = Some(self.k3_iij.clone());
+        h.k4_iijj = Some(self.k4_iijj.clone());
+        h.k4_iiij = self.k4_iiij.clone();
+    }
+
     /// The slices as the κ fields of a [`Moments`] (mean and covariance zero: the engine reads
     /// only the κ fields of the measured first pre-activation it is given, `attach_kappa`).
     pub fn moments(&self) -> Moments {
         let n = self.k3_iij.nrows();
-        Moments {
-            k3_iij: Some(self.k3_iij.clone()),
-            k4_iijj: Some(self.k4_iijj.clone()),
-            k4_iiij: self.k4_iiij.clone(),
-            ..Moments::gaussian(faer::Col::zeros(n), Mat::zeros(n, n))
-        }
+        let mut m = Moments::gaussian(faer::Col::zeros(n), Mat::zeros(n, n));
+        self.attach(&mut m);
+        m
     }
 
     /// Adds what the slices' adjoint `adj` contributes to ∂L/∂W¹ (`w_grad`, N × d) and to Σ's

@@ -265,12 +265,10 @@ impl CumulantObjective {
                         if let Some((_, floor)) = &pass.floored {
                             z_adj.cov = floor.vjp(z_adj.cov.as_ref());
                         }
-                        let (a, k) = first.closure.backward(
-                            &pass.h,
-                            &pass.z,
-                            &z_adj,
-                            (slices, first.order),
-                        )?;
+                        let (a, k) =
+                            first
+                                .closure
+                                .backward(&pass.h, &pass.z, &z_adj, first.order)?;
                         adj = a;
                         let centred = first.samples.centred[c].as_ref();
                         slices.backward(centred, &k, &mut adj.cov, grads[0].w.as_mut());
@@ -354,19 +352,15 @@ impl CumulantObjective {
             &mut AffineWorkspace::new(),
         )?;
         let [mut h] = h;
-        h.k3_iij = Some(slices.k3_iij.clone());
-        h.k4_iijj = Some(slices.k4_iijj.clone());
-        h.k4_iiij = slices.k4_iiij.clone();
+        slices.attach(&mut h);
         let mut z = zero();
         self.closures[0]
             .closure
             .apply_counted(&h, first.order, &mut z)?;
-        let finite = (0..n).all(|i| z.mean[i].is_finite())
-            && (0..n).all(|j| (0..n).all(|i| z.cov[(i, j)].is_finite()));
-        if !finite {
-            return Err(Error::Numeric(
-                "z1's corrected mean or covariance is not finite".into(),
-            ));
+        if let Some(what) = z.first_non_finite() {
+            return Err(Error::Numeric(format!(
+                "z1 from the corrected closure: {what}"
+            )));
         }
         let floored = SpectralFloor::apply(z.cov.as_ref(), first.floor_share)?.map(|(cov, f)| {
             let mut tally = self.floors.get();

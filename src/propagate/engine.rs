@@ -737,26 +737,11 @@ const PARALLEL_SCAN_ENTRIES: usize = 1 << 20;
 /// weight, a closure's breakdown), naming the stage, its layer, the class and the map that
 /// produced it, so that no NaN or ∞ is passed on to the next layer or to the output.
 fn check_finite(p: &Predicted, depth: usize, produced_by: &str) -> Result<()> {
-    // A scan on SIMD lanes first (`simd::all_finite`, `simd::all_finite_f32`); locate only on
-    // failure. Classes in parallel when the stage is large (10 classes of 1000² are 80 MB, a
-    // few ms on one thread); the first bad class in order is the one reported either way.
-    let scan = |(c, m): (usize, &Moments)| {
-        let cov_ok = (0..m.cov.ncols()).all(|j| simd::all_finite(m.cov.col_as_slice(j)));
-        if cov_ok && m.mean.iter().all(|v| v.is_finite()) {
-            return None;
-        }
-        let what = m.mean.iter().position(|v| !v.is_finite()).map_or_else(
-            || {
-                (0..m.cov.ncols()).find_map(|j| {
-                    let col = m.cov.col(j);
-                    let i = col.iter().position(|v| !v.is_finite())?;
-                    Some(format!("covariance ({i}, {j}) = {}", col[i]))
-                })
-            },
-            |i| Some(format!("mean[{i}] = {}", m.mean[i])),
-        );
-        what.map(|w| (c, w))
-    };
+    // A scan on SIMD lanes first (`Moments::first_non_finite`, `simd::all_finite_f32`); locate
+    // only on failure. Classes in parallel when the stage is large (10 classes of 1000² are
+    // 80 MB, a few ms on one thread); the first bad class in order is the one reported either
+    // way.
+    let scan = |(c, m): (usize, &Moments)| m.first_non_finite().map(|w| (c, w));
     let entries: usize = p
         .per_class
         .iter()

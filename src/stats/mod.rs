@@ -90,4 +90,25 @@ impl Moments {
     pub fn dim(&self) -> usize {
         self.mean.nrows()
     }
+
+    /// The first entry of the mean or covariance that is not finite, in words ("mean\[3\] = NaN",
+    /// "covariance (2, 5) = inf"); `None` where all are. A scan on SIMD lanes first
+    /// ([`crate::simd::all_finite`]); the entry is located only on failure.
+    pub fn first_non_finite(&self) -> Option<String> {
+        let cov = &self.cov;
+        let cov_ok = (0..cov.ncols()).all(|j| crate::simd::all_finite(cov.col_as_slice(j)));
+        if cov_ok && self.mean.iter().all(|v| v.is_finite()) {
+            return None;
+        }
+        self.mean.iter().position(|v| !v.is_finite()).map_or_else(
+            || {
+                (0..cov.ncols()).find_map(|j| {
+                    let col = cov.col(j);
+                    let i = col.iter().position(|v| !v.is_finite())?;
+                    Some(format!("covariance ({i}, {j}) = {}", col[i]))
+                })
+            },
+            |i| Some(format!("mean[{i}] = {}", self.mean[i])),
+        )
+    }
 }
