@@ -25,10 +25,11 @@ pub struct TrainArgs {
     /// full-batch, ⌈n_train/batch⌉ steps per epoch, --loss mse only).
     #[arg(long, value_enum, ignore_case = true, hide_possible_values = true, default_value_t = defaults::OBJECTIVE)]
     pub objective: Objective,
-    /// Cumulant objective: weight λ of its sampled check, J = L_C + λ|L_C − S| with S the same
-    /// MSE on fresh Gaussian draws N(μ_c, Σ_c) pushed through the network; λ ≥ 1 keeps J ≥ S,
-    /// so the closure's error cannot be exploited; 0 = the closure objective alone; at most
-    /// 2⁵³ ≈ 9.0e15, beyond which 1 + λ rounds to λ and the data term leaves the gradient
+    /// Cumulant objective: weight λ of its sampled check, J = L_C + λ·max(0, S − L_C) with S the
+    /// same MSE on fresh draws pushed through the network (Gaussian N(μ_c, Σ_c) at order 2, the
+    /// class's training samples at 3|4); λ = 1 gives J = max(L_C, S) ≥ S, so the closure's error
+    /// cannot be exploited; 0 = the closure objective alone; at most 2⁵³ ≈ 9.0e15, beyond
+    /// which 1 − λ rounds to −λ and the data term leaves the gradient
     /// (values far above 1 already train towards the closure's agreement, not the data)
     /// [default: 1].
     #[arg(long, value_name = "λ")]

@@ -120,8 +120,9 @@ pub const BATCH: usize = 64;
 pub const MOMENTUM: f64 = 0.9;
 /// SGD's learning rate.
 pub const SGD_LR: f64 = 0.05;
-/// Cumulant objective: weight λ of the sampled check, J = L_C + λ|L_C − S| (1: J ≥ S at every
-/// step, so the objective cannot fall below the Gaussian class model's loss; `cumtrain::guard`).
+/// Cumulant objective: weight λ of the sampled check, J = L_C + λ·max(0, S − L_C) (1: J =
+/// max(L_C, S) ≥ S at every step, so the objective cannot fall below the class model's loss;
+/// `cumtrain::guard`).
 pub const CLOSURE_CHECK: f64 = 1.0;
 /// Cumulant objective: Gaussian surrogate draws per class and step of the sampled check.
 pub const CHECK_SAMPLES: usize = 64;

@@ -31,6 +31,7 @@
 
 use faer::{Mat, MatRef};
 
+use super::skew_cap::SkewCap;
 use crate::data::Dataset;
 use crate::linalg::gemm;
 use crate::propagate::backward::SliceAdjoint;
@@ -78,6 +79,8 @@ pub struct Slices {
     pub k4_iijj: Mat<f64>,
     /// U\[(i, j)\] = κ₄\[i,i,i,j\] at order 4; None at order 3.
     pub k4_iiij: Option<Mat<f64>>,
+    /// The skewness cap applied to T ([`Slices::cap_skewness`]); None where none was asked.
+    cap: Option<SkewCap>,
 }
 
 impl Slices {
@@ -118,7 +121,18 @@ impl Slices {
             k3_iij,
             k4_iijj,
             k4_iiij,
+            cap: None,
         }
+    }
+
+    /// Caps each unit's standardised skewness at [`super::skew_cap::SKEW_CAP`] by scaling its
+    /// row of T ([`super::skew_cap`]; for the Gram–Charlier corrected closures, whose expansion
+    /// has no density beyond it), and returns how many units it scaled.
+    pub fn cap_skewness(&mut self) -> usize {
+        let cap = SkewCap::apply(&mut self.k3_iij, &self.e);
+        let count = cap.count();
+        self.cap = Some(cap);
+        count
     }
 
     /// Sets the κ fields of `h` (h¹'s propagated moments) to these slices, which the corrected
@@ -153,19 +167,33 @@ impl Slices {
     ) {
         let (big_n, n) = (self.d.nrows(), self.d.ncols());
         let inv_n = 1.0 / n as f64;
+        // Through the skewness cap, where one was applied: T̄ of the measured T, and v̄.
+        let capped = self.cap.as_ref().map(|cap| {
+            let mut t_bar = adj.k3_iij.clone();
+            let v_bar = cap.backward(&self.k3_iij, &mut t_bar);
+            (t_bar, v_bar)
+        });
+        let t_bar = capped.as_ref().map_or(&adj.k3_iij, |(t, _)| t);
         let mut e_bar = Mat::zeros(big_n, n);
         gemm(
             e_bar.as_mut(),
             false,
-            adj.k3_iij.as_ref(),
+            t_bar.as_ref(),
             self.d.as_ref(),
             inv_n,
         );
+        if let Some((_, v_bar)) = &capped {
+            for k in 0..n {
+                for (i, vb) in v_bar.iter().enumerate() {
+                    e_bar[(i, k)] += vb * inv_n;
+                }
+            }
+        }
         let mut d_bar = Mat::zeros(big_n, n);
         gemm(
             d_bar.as_mut(),
             false,
-            adj.k3_iij.transpose(),
+            t_bar.transpose(),
             self.e.as_ref(),
             inv_n,
         );

@@ -1,23 +1,32 @@
 //! The guarded cumulant objective (issue #16 item 6): the closure's value, kept from falling
-//! below what the Gaussian class model allows by a sampled check of it.
+//! below what the class model allows by a sampled check of it.
 //!
 //! ```text
-//! J = L_C + λ |L_C − S|
+//! J = L_C + λ·max(0, S − L_C)
 //! ```
 //!
-//! L_C is the closure objective ([`super::objective`]), S the sampled check on fresh Gaussian
-//! surrogate draws ([`super::check`]), λ ≥ 0 the weight (`--closure-check`). For λ ≥ 1,
-//! J ≥ S at every step (if L_C < S, J = S + (λ − 1)(S − L_C)), so E\[J\] ≥ E\[S\] = L_G, the
-//! expected loss on the Gaussian class model, which no network can bring below the Bayes MSE
-//! of the class mixture: the optimiser can no longer gain by moving into a region where the
-//! closure underestimates the loss, and is pushed towards networks the closure describes.
-//! With the first closure corrected (`--order 3|4`) S draws from each class's training
-//! samples instead ([`super::check`]): E\[S\] is the network's training MSE L_train, and λ ≥ 1
-//! gives E\[J\] ≥ L_train: the objective cannot report less than the network's actual loss on
-//! its training samples (it can still lie below the population's Bayes MSE by as much as the
-//! network overfits them, as the sample objective's loss can).
-//! λ = 0 is the closure objective alone. Its gradient is exact for J at the step's draws:
-//! ∇J = ∇L_C + λ s (∇L_C − ∇S), s = sign(L_C − S) (+1 at a tie, which has probability 0).
+//! L_C is the closure objective ([`super::objective`]), S the sampled check on fresh draws
+//! ([`super::check`]), λ ≥ 0 the weight (`--closure-check`). At the default λ = 1, J = max(L_C, S).
+//! For λ ≥ 1, J ≥ S at every step (where L_C < S, J = S + (λ − 1)(S − L_C)), so E\[J\] ≥ E\[S\]:
+//! at order 2 E\[S\] = L_G, the expected loss on the Gaussian class model N(μ_c, Σ_c), which no
+//! network can bring below the Bayes MSE of the class mixture; at `--order 3|4` the check draws
+//! from each class's training samples and E\[S\] = L_train, the network's training MSE
+//! ([`super::check`]; J can still lie below the population's Bayes MSE by as much as the
+//! network overfits, as the sample objective's loss can). The optimiser cannot gain by moving
+//! into a region where the closure underestimates the loss: there the step follows ∇S.
+//!
+//! The term is one-sided. Where the closure overestimates (L_C ≥ S) J = L_C and the step is
+//! the closure's alone. The two-sided J = L_C + λ|L_C − S| of the sixteenth to sixty-fifth
+//! sessions had the gradient (1 + λ)∇L_C − λ∇S there: an ascent on S, which rewards a network
+//! that is *worse* on the check's samples. (The higher-order task's erf runs that fell from 0.79
+//! to chance under it fell as well without it: their cause was the corrected closure's jump
+//! where a unit leaves the Gram–Charlier reach, [`super::skew_cap`]; EXPERIMENTS.md, "The
+//! one-sided guard and the skewness cap".)
+//! Where L_C < S and λ > 1, ∇J = λ∇S − (λ − 1)∇L_C still pushes L_C up towards S (a network the
+//! closure describes better, not a better one): λ = 1 has no such term, and is the default.
+//! λ = 0 is the closure objective alone. The gradient is exact for J at the step's draws:
+//! ∇J = ∇L_C where L_C ≥ S, else (1 − λ)∇L_C + λ∇S ([`guard`]; the kink S = L_C has
+//! probability 0).
 
 use serde::Serialize;
 
@@ -26,8 +35,8 @@ use crate::error::{Error, Field, Result};
 use crate::net::Layer;
 use crate::propagate::closures::Corrections;
 
-/// The largest λ (`--closure-check`) accepted: 2⁵³, beyond which 1 + λ rounds to λ in f64 and
-/// the guarded gradient ∇J = (1 + λs)∇L_C − λs∇S loses the data term ∇L_C to rounding (adv48a:
+/// The largest λ (`--closure-check`) accepted: 2⁵³, beyond which 1 − λ rounds to −λ in f64 and
+/// the guarded gradient ∇J = (1 − λ)∇L_C + λ∇S loses the data term ∇L_C to rounding (adv48a:
 /// λ = 1e100 ran, J ≈ 3e99, the network at chance). Smaller λ ≫ 1 keep the term but weigh it
 /// ~1/λ against the check's (Adam's steps do not grow with λ): they run, as asked.
 pub const LARGEST_WEIGHT: f64 = 9_007_199_254_740_992.0;
@@ -77,10 +86,11 @@ impl CheckSettings {
             return Err(Error::config(
                 Field::ClosureCheck,
                 format!(
-                    "λ = {} is beyond 2⁵³ = {LARGEST_WEIGHT:.1e}, where 1 + λ rounds to λ in f64: \
-                     the data term L_C vanishes from the gradient of J = L_C + λ|L_C − S|, which \
-                     then only pulls the closure towards the sampled check (the constant network, \
-                     which the closure describes exactly, is its minimum: trained at chance); \
+                    "λ = {} is beyond 2⁵³ = {LARGEST_WEIGHT:.1e}, where 1 − λ rounds to −λ in f64: \
+                     the data term L_C vanishes from the gradient of J = L_C + λ·max(0, S − L_C) \
+                     where S > L_C, which then only pulls the closure towards the sampled check \
+                     (the constant network, which the closure describes exactly, is its minimum: \
+                     trained at chance); \
                      expected λ ≤ {LARGEST_WEIGHT:.1e}, and in practice near 1 (the default; \
                      λ ≥ 1 already keeps J ≥ S, and on XOR λ = 100 trains to chance)",
                     compact(self.weight)
@@ -100,8 +110,8 @@ impl CheckSettings {
     }
 }
 
-/// J = L_C + λ|L_C − S| (module docs); `grads` holds ∇L_C on entry and ∇J on return,
-/// `check_grads` holds ∇S.
+/// J = L_C + λ·max(0, S − L_C) (module docs); `grads` holds ∇L_C on entry and ∇J on return,
+/// `check_grads` holds ∇S. Where L_C ≥ S, J = L_C and `grads` is left as it is.
 pub fn guard(
     closure: f64,
     sampled: f64,
@@ -109,8 +119,10 @@ pub fn guard(
     grads: &mut [Layer],
     check_grads: &[Layer],
 ) -> f64 {
-    let s = if closure >= sampled { 1.0 } else { -1.0 };
-    let (a, b) = (1.0 + weight * s, -weight * s);
+    if !check_leads(closure, sampled) {
+        return closure;
+    }
+    let (a, b) = (1.0 - weight, weight);
     for (g, c) in grads.iter_mut().zip(check_grads) {
         for j in 0..g.w.ncols() {
             for i in 0..g.w.nrows() {
@@ -121,7 +133,13 @@ pub fn guard(
             g.b[i] = a * g.b[i] + b * c.b[i];
         }
     }
-    closure + weight * (closure - sampled).abs()
+    closure + weight * (sampled - closure)
+}
+
+/// Whether the check's term of J is active: S > L_C, the closure below the sampled loss (and
+/// where either is NaN, so that J is NaN and the step is refused rather than the NaN dropped).
+pub fn check_leads(closure: f64, sampled: f64) -> bool {
+    !(sampled <= closure)
 }
 
 /// The largest |entry| of ∇L_C and of ∇L_C − ∇S, taken before [`guard`] combines them: what
@@ -196,19 +214,83 @@ pub fn check_guarded(
     if !inputs_fit || (guarded.is_finite() && squares_fit(largest(grads))) {
         return Ok(());
     }
-    let gap = (closure - sampled).abs();
+    let gap = sampled - closure;
     let most = (f64::MAX / gap)
         .min((f64::MAX.sqrt() - before.plain) / before.difference)
         .min(LARGEST_WEIGHT);
     Err(Error::config(
         Field::ClosureCheck,
         format!(
-            "λ = {} weighs |L_C − S| = {gap:.2e} and ∇L_C − ∇S (entries up to {:.2e}) beyond \
-             f64's range (1.8e308: the objective J = L_C + λ|L_C − S|, or the square of a \
+            "λ = {} weighs S − L_C = {gap:.2e} and ∇S − ∇L_C (entries up to {:.2e}) beyond \
+             f64's range (1.8e308: the objective J = L_C + λ·max(0, S − L_C), or the square of a \
              gradient entry in Adam's second moment); expected a λ below {most:.1e} (the \
              default is 1)",
             compact(weight),
             before.difference,
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use faer::{Col, Mat};
+
+    fn layer(w: f64, b: f64) -> Vec<Layer> {
+        vec![Layer {
+            w: Mat::from_fn(2, 3, |i, j| w * (1 + i + 2 * j) as f64),
+            b: Col::from_fn(2, |i| b * (1 + i) as f64),
+        }]
+    }
+
+    /// Where the closure lies at or above the check (L_C ≥ S), J = L_C and ∇J = ∇L_C exactly,
+    /// for every λ: no term rewards raising S (the two-sided |L_C − S| gave (1 + λ)∇L_C − λ∇S
+    /// there, and fails this).
+    #[test]
+    fn closure_above_the_check_is_left_alone() {
+        for weight in [0.5, 1.0, 3.0] {
+            for (closure, sampled) in [(0.9, 0.4), (0.7, 0.7)] {
+                let mut grads = layer(0.3, -0.2);
+                let j = guard(closure, sampled, weight, &mut grads, &layer(-1.1, 0.8));
+                assert_eq!(j, closure);
+                assert_eq!(
+                    grads,
+                    layer(0.3, -0.2),
+                    "λ {weight}, L_C {closure}, S {sampled}"
+                );
+            }
+        }
+    }
+
+    /// Where the check lies above (S > L_C), J = L_C + λ(S − L_C) and ∇J = (1 − λ)∇L_C + λ∇S:
+    /// at λ = 1, J = S and ∇J = ∇S exactly.
+    #[test]
+    fn check_above_the_closure_leads() {
+        let (closure, sampled) = (0.25, 0.75);
+        let mut grads = layer(0.3, -0.2);
+        assert_eq!(
+            guard(closure, sampled, 1.0, &mut grads, &layer(-1.1, 0.8)),
+            0.75
+        );
+        assert_eq!(grads, layer(-1.1, 0.8));
+        let mut grads = layer(0.3, -0.2);
+        let j = guard(closure, sampled, 3.0, &mut grads, &layer(-1.1, 0.8));
+        assert!((j - 1.75).abs() < 1e-15);
+        let want = layer(-2.0 * 0.3 + 3.0 * -1.1, -2.0 * -0.2 + 3.0 * 0.8);
+        assert!(
+            (largest(&[Layer {
+                w: &grads[0].w - &want[0].w,
+                b: &grads[0].b - &want[0].b,
+            }]) < 1e-14)
+        );
+    }
+
+    /// A NaN on either side makes J NaN (the step is refused as non-finite), not dropped.
+    #[test]
+    fn nan_is_not_dropped() {
+        for (closure, sampled) in [(f64::NAN, 0.5), (0.5, f64::NAN)] {
+            let mut grads = layer(0.3, -0.2);
+            assert!(guard(closure, sampled, 1.0, &mut grads, &layer(1.0, 1.0)).is_nan());
+        }
+    }
 }

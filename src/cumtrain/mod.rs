@@ -8,6 +8,7 @@ pub mod first_closure;
 pub mod first_layer;
 pub mod guard;
 pub mod objective;
+pub mod skew_cap;
 pub mod spectral_floor;
 pub mod train;
 

@@ -111,6 +111,9 @@ pub struct CumulantObjective {
     /// The floors applied to z¹'s corrected covariance since the last
     /// [`CumulantObjective::take_floors`].
     floors: Cell<FloorTally>,
+    /// The units (per class) whose skewness was capped since the last
+    /// [`CumulantObjective::take_capped`] ([`super::skew_cap`]).
+    capped: Cell<usize>,
 }
 
 /// What the κ corrections of the first closure need (order 3/4, [`super::first_layer`]).
@@ -148,6 +151,7 @@ impl CumulantObjective {
             closures,
             first: None,
             floors: Cell::new(FloorTally::default()),
+            capped: Cell::new(0),
         })
     }
 
@@ -199,6 +203,20 @@ impl CumulantObjective {
     /// last call, and the largest share of its trace the floor added; reset to none.
     pub fn take_floors(&self) -> FloorTally {
         self.floors.take()
+    }
+
+    /// Whether the objective caps the first layer's skewness: at order 3/4 with a Gram–Charlier
+    /// corrected first closure (not the quadratic's, which is exact).
+    pub fn caps_skewness(&self) -> bool {
+        self.first
+            .as_ref()
+            .is_some_and(|f| !matches!(f.closure, FirstClosure::Quadratic(_)))
+    }
+
+    /// The units (summed over classes and steps) whose skewness the objective capped since
+    /// the last call ([`super::skew_cap`]), and resets the count.
+    pub fn take_capped(&self) -> usize {
+        self.capped.take()
     }
 
     /// L (see the module docs).
@@ -282,14 +300,20 @@ impl CumulantObjective {
         Ok(total)
     }
 
-    /// Class c's κ slices of h¹ at the current W¹ (order 3/4; None at order 2).
+    /// Class c's κ slices of h¹ at the current W¹ (order 3/4; None at order 2), with the
+    /// skewness cap for the Gram–Charlier corrected closures ([`super::skew_cap`]; the
+    /// quadratic's corrections are exact at any skewness), counted in `self.capped`.
     fn slices(&self, net: &Mlp, c: usize) -> Option<Slices> {
         self.first.as_ref().map(|first| {
-            Slices::measure(
+            let mut slices = Slices::measure(
                 net.layers[0].w.as_ref(),
                 first.samples.centred[c].as_ref(),
                 first.order == Corrections::K3K4,
-            )
+            );
+            if self.caps_skewness() {
+                self.capped.set(self.capped.get() + slices.cap_skewness());
+            }
+            slices
         })
     }
 

@@ -6,8 +6,9 @@
 //! number of parameter updates the sample objective makes per epoch.
 //!
 //! Every step minimises the guarded objective of [`super::guard`]: the closure's value L_C plus
-//! λ (`--closure-check`) times its distance from the sampled check S ([`super::check`]), so
-//! that the optimiser cannot gain from the closure's error (λ = 0: L_C alone, no draws).
+//! λ (`--closure-check`) times its shortfall below the sampled check S ([`super::check`]),
+//! max(0, S − L_C), so that the optimiser cannot gain from the closure's error (λ = 0: L_C
+//! alone, no draws).
 //! `--order 3|4` corrects the first closure with the κ slices of h¹ measured per step from the
 //! training samples ([`super::first_layer`]); the check then draws from the training samples.
 
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::SurrogateCheck;
 use super::first_layer::ClassSamples;
-use super::guard::{check_guarded, guard, CheckSettings, GradientSizes};
+use super::guard::{check_guarded, check_leads, guard, CheckSettings, GradientSizes};
 use super::objective::{ClassStatistics, CumulantObjective};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
@@ -157,6 +158,7 @@ pub fn train_cumulants_timed(
     let mut before = Some(WeightsBefore::of(net));
     for epoch in 1..=cfg.epochs {
         let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
+        let (mut check_led, mut capped) = (0, 0);
         let mut floored = FloorTally::default();
         for _ in 0..steps {
             let started = Instant::now();
@@ -170,11 +172,13 @@ pub fn train_cumulants_timed(
                     })?;
             closure_sum += closure;
             floored = floored.plus(objective.take_floors());
+            capped += objective.take_capped();
             loss_sum += match sampler.as_mut() {
                 None => closure,
                 Some(s) => {
                     let sampled = s.loss_and_grad(net, &mut check_grads);
                     sampled_sum += sampled;
+                    check_led += usize::from(check_leads(closure, sampled));
                     let before = GradientSizes::of(&grads, &check_grads);
                     let guarded = guard(closure, sampled, check.weight, &mut grads, &check_grads);
                     check_guarded(guarded, closure, sampled, before, &grads, check.weight)?;
@@ -203,7 +207,9 @@ pub fn train_cumulants_timed(
             parts: Some(ObjectiveParts {
                 closure_loss: closure_sum / steps as f64,
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
+                check_led_steps: sampler.is_some().then_some(check_led),
                 floored: (order != Corrections::None).then_some(floored),
+                capped_units: objective.caps_skewness().then_some(capped),
             }),
             phases: None,
             peak_batch_loss: None,

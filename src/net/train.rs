@@ -153,15 +153,24 @@ fn lap(since: &mut Instant) -> f64 {
 }
 
 /// Epoch means of the cumulant objective's parts (its guard, `cumtrain/guard.rs`): the
-/// closure's value L_C and the sampled check S (absent when the check is off).
+/// closure's value L_C and the sampled check S (absent when the check is off), and the steps
+/// whose S exceeded L_C, where the guard's term was active (at λ = 1 the step followed ∇S
+/// alone; absent when the check is off).
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ObjectiveParts {
     pub closure_loss: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampled_loss: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_led_steps: Option<usize>,
     /// At `--order 3|4`: how often the epoch floored z¹'s corrected covariance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floored: Option<FloorTally>,
+    /// At `--order 3|4` with a Gram–Charlier corrected first closure (relu, leaky relu, erf):
+    /// the units whose skewness the epoch capped, summed over classes and steps
+    /// (`cumtrain::skew_cap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capped_units: Option<usize>,
 }
 
 /// How often the cumulant objective raised eigenvalues of z¹'s corrected covariance to its

@@ -50,7 +50,7 @@
 //! enough, and silent. A warning, not a refusal: the run did what was asked and its numbers are
 //! honest; the user learns that it has learned nothing usable and which setting to change.
 //!
-//! The cumulant objective's epochs report its objective J = L_C + λ|L_C − S| (`cumtrain`'s
+//! The cumulant objective's epochs report its objective J = L_C + λ·max(0, S − L_C) (`cumtrain`'s
 //! guard: L_C the closure's MSE, S the sampled check's, λ = `--closure-check`), which is not an
 //! estimate of the MSE: J ≥ max(L_C, S) for λ ≥ 1 by construction, so a first epoch's J lay
 //! above the untrained network's L₀ in healthy runs (higher-order, erf, order 3, λ = 1, three
@@ -95,13 +95,13 @@ pub const WORSE_THAN_START: f64 = 10.0;
 pub const BATCH_ABOVE_START: f64 = 10.0;
 
 /// Multiple of max(L_C, S) of a cumulant epoch at or above which its objective
-/// J = L_C + λ|L_C − S| is dominated by the check's term: λ|L_C − S| ≥ 9·max(L_C, S), which
-/// λ < 9 cannot reach (|L_C − S| ≤ max(L_C, S) for losses ≥ 0), so the default λ = 1 never
+/// J = L_C + λ·max(0, S − L_C) is dominated by the check's term: λ(S − L_C) ≥ 9·max(L_C, S),
+/// which λ < 9 cannot reach (S − L_C ≤ max(L_C, S) for losses ≥ 0), so the default λ = 1 never
 /// does; `--closure-check 1e3` reached 37× (higher-order, erf, order 3, three epochs; adv65).
 pub const CHECK_DOMINATES: f64 = 10.0;
 
 /// The MSE estimate of an epoch: its loss for the samples objective (the mean of its batches'
-/// training losses); for the cumulant objective, whose loss is J = L_C + λ|L_C − S|, the sampled
+/// training losses); for the cumulant objective, whose loss is J = L_C + λ·max(0, S − L_C), the sampled
 /// check's S (the loss of the network on draws from the class statistics, or from the
 /// training samples at `--order 3|4`), or the closure's L_C where the check is off (λ = 0, J =
 /// L_C).
@@ -397,8 +397,8 @@ impl fmt::Display for Unlearned {
                 let j = self.objective.unwrap_or(f64::NAN);
                 write!(
                     f,
-                    "the cumulant objective J = L_C + λ|L_C − S| ended at {j:.2e}, {:.1e} times \
-                     the sampled loss S: the check's term λ|L_C − S| outweighs the data term, and \
+                    "the cumulant objective J = L_C + λ·max(0, S − L_C) ended at {j:.2e}, {:.1e} \
+                     times the sampled loss S: the check's term outweighs the data term, and \
                      training pulls the closure L_C towards S rather than the network towards \
                      the targets; expected --closure-check 1 (the default; J ≥ S already) or 0",
                     j / self.loss,

@@ -9,7 +9,7 @@ use corrflow::cumtrain::{
     gaussian_model_loss, train_cumulants, CheckSettings, ClassStatistics, CumulantObjective,
     SurrogateCheck,
 };
-use corrflow::data::HigherOrderConfig;
+use corrflow::data::{HigherOrderConfig, XorConfig};
 use corrflow::net::train::{zeros_like, Loss, Optimizer, TrainConfig};
 use corrflow::net::{Activation, Layer, Mlp, Precision};
 use corrflow::stats::gaussian::GaussianSampler;
@@ -194,11 +194,79 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
         guarded >= floor - tol,
         "guarded objective {guarded} below the Bayes floor {floor} (tolerance {tol})"
     );
-    // J − S = λ|L_C − S| ≥ 0: besides the closure's own error, |L_C − S| holds the noise of one
-    // step's S, of standard deviation ≤ sd/√(classes × draws).
+    // J − S = max(0, L_C − S) ≥ 0 at λ = 1: besides the closure's own error, it holds the noise
+    // of one step's S, of standard deviation ≤ sd/√(classes × draws).
     let step_se = sd / ((2 * defaults::CHECK_SAMPLES) as f64).sqrt();
     assert!(
         (guarded - loss).abs() < tol + 4.0 * loss_se + step_se,
         "guarded objective {guarded} does not report the Gaussian-model loss {loss}"
     );
+}
+
+/// At λ = 1 the guard's J is max(L_C, S) step by step, so an epoch's mean J exceeds its mean
+/// L_C exactly where some step had S > L_C (`check_led_steps` > 0) and its mean S exactly where
+/// some step had S ≤ L_C (`check_led_steps` < steps), to the rounding of the sums. Run on XOR
+/// (order 2, exact closure: the check's noise puts S on either side) and the higher-order task
+/// with relu at order 3 (draws from the samples); it fails with the steps counted where
+/// L_C > S instead.
+#[test]
+fn check_led_steps_count_the_steps_the_check_led() {
+    let xor = XorConfig::default().generate().unwrap().train;
+    let higher = HigherOrderConfig {
+        n_train: 640,
+        ..HigherOrderConfig::default()
+    }
+    .generate()
+    .unwrap()
+    .train;
+    let runs = [
+        (
+            &xor,
+            Activation::Quadratic { alpha: 0.5 },
+            vec![2, 16, 2],
+            2,
+        ),
+        (&higher, Activation::Relu, vec![10, 16, 16, 2], 3),
+    ];
+    let (mut some_led, mut some_not) = (false, false);
+    for (data, act, widths, order) in runs {
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch: defaults::BATCH,
+            lr: 1e-2,
+            loss: Loss::Mse,
+            optimizer: Optimizer::Adam,
+            momentum: defaults::MOMENTUM,
+            seed: 3,
+            precision: Precision::F64,
+        };
+        let check = CheckSettings {
+            weight: 1.0,
+            samples: 16,
+            order,
+        };
+        let mut net = Mlp::init(&widths, act, 1.0, 2).unwrap();
+        let steps = data.len().div_ceil(cfg.batch);
+        let history = train_cumulants(&mut net, data, &cfg, &check, |_, _| {}).unwrap();
+        for e in &history {
+            let p = e.parts.unwrap();
+            let (closure, sampled, led) = (
+                p.closure_loss,
+                p.sampled_loss.unwrap(),
+                p.check_led_steps.unwrap(),
+            );
+            let tol = 1e-12 * e.loss.abs();
+            let line = format!(
+                "{act} epoch {}: J {}, L_C {closure}, S {sampled}, {led} of {steps} led",
+                e.epoch, e.loss
+            );
+            println!("{line}");
+            assert!(led <= steps, "{line}");
+            assert_eq!(e.loss - closure > tol, led > 0, "{line}");
+            assert_eq!(e.loss - sampled > tol, led < steps, "{line}");
+            some_led |= led > 0;
+            some_not |= led < steps;
+        }
+    }
+    assert!(some_led && some_not, "the runs did not reach both sides");
 }
