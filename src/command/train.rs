@@ -63,19 +63,24 @@ fn cumulant_time_warning(first: FirstStep, epochs: usize) -> Option<String> {
     let seconds = first.projected_seconds();
     (seconds > LONG_RUN_SECONDS).then(|| {
         format!(
-            "warning: cumulant training's first step took {} s; its {} steps ({epochs} \
-             epochs of {} full-batch steps) may take ~{}; --epochs sets the epochs (--batch \
-             the steps per epoch, ⌈n_train/batch⌉; --order, --hidden and the training set's \
-             size the work of each)",
+            "warning: cumulant training's first step took {} s; its {} steps ({} of {}) may \
+             take ~{}; --epochs sets the epochs (--batch the steps per epoch, \
+             ⌈n_train/batch⌉; --order, --hidden and the training set's size the work of each)",
             match first.seconds {
                 s if s >= 0.01 => format!("{s:.2}"),
                 s => format!("{s:.1e}"),
             },
             first.steps,
-            first.steps / epochs.max(1),
+            counted(epochs, "epoch"),
+            counted(first.steps / epochs.max(1), "full-batch step"),
             human_seconds(seconds)
         )
     })
+}
+
+/// `n noun`, the noun plural (an appended "s") unless n is 1: "1 epoch", "16 epochs".
+fn counted(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// The record of a training run: the `--json` output, displayed as the human summary.
@@ -415,5 +420,29 @@ impl fmt::Display for TrainReport {
         }
         writeln!(f, "wall time       {:.2} s", self.wall_seconds)?;
         writeln!(f, "model           {}", self.model.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One epoch reads "1 epoch", one step per epoch "1 full-batch step" (old: "(1 epochs of 16
+    /// full-batch steps)", adv66); more read plural.
+    #[test]
+    fn the_cumulant_time_warning_counts_in_the_singular_where_one() {
+        let warn = |steps, epochs| {
+            cumulant_time_warning(
+                FirstStep {
+                    seconds: 1.0,
+                    steps,
+                },
+                epochs,
+            )
+            .unwrap()
+        };
+        assert!(warn(16, 1).contains("16 steps (1 epoch of 16 full-batch steps)"));
+        assert!(warn(16, 16).contains("16 steps (16 epochs of 1 full-batch step)"));
+        assert!(warn(32, 2).contains("32 steps (2 epochs of 16 full-batch steps)"));
     }
 }

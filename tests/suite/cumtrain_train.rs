@@ -238,6 +238,21 @@ fn a_long_cumulant_training_warns_and_one_that_moves_nothing_is_refused() {
     );
 }
 
+/// One full-batch step per epoch reads "1 full-batch step" in the long-run warning (old: "(… of
+/// 1 full-batch steps)", and "1 epochs" where one epoch; adv66). 10⁷ steps of any duration
+/// above 1 µs project past the warning's 10 s.
+#[test]
+fn the_long_cumulant_training_warning_says_one_step_in_the_singular() {
+    let err = refused_training(
+        "--threads 1 train --task xor --n-train 200 --batch 200 --hidden 8 --activation quad:0.5 \
+         --objective cumulants --lr 1e-300 --epochs 10000000",
+    );
+    assert!(
+        err.contains("10000000 steps (10000000 epochs of 1 full-batch step)"),
+        "{err}"
+    );
+}
+
 /// `--optimizer sgd --gain 1e50` diverges at once; the message names the learning rate's
 /// bound and, since the read-out's curvature is the square of inputs the initial weights
 /// scale, `--gain` too (old: `--lr` alone; adv48a).
