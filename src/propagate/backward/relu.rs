@@ -32,14 +32,14 @@
 //! aᵢaⱼ that overflows), a NaN that stopped relu's cumulant training on data ×10⁻¹⁵⁰ (biases
 //! ~10⁻³ over s ~ 10⁻¹⁵⁰: aᵢ ~ 10¹⁴⁷).
 
-use super::corrected::{closure_corrected_vjp, SliceAdjoint};
+use super::corrected::CorrectedVjp;
 use super::stein::{stein_vjp, unit_scales, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
 use crate::propagate::closures::relu::{ratio, Regime};
 use crate::propagate::closures::relu_high::ReluHighTerms;
 use crate::propagate::closures::relu_terms::ReluTerms;
-use crate::propagate::closures::{Closure, Corrections, ReluClosure};
+use crate::propagate::closures::ReluClosure;
 use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 use crate::stats::Moments;
 
@@ -166,28 +166,26 @@ impl SteinExpectations for ReluExpectations<'_> {
     }
 }
 
-impl ReluVjp {
-    /// The VJP of the κ₃/κ₄-corrected relu closure at `order` (input μ, Σ and the κ slices it
-    /// reads): the generic reverse pass ([`super::corrected`]) with the relu's forward terms for
-    /// the decisions, its terms to order 6 and this Gaussian VJP.
-    pub fn corrected(
-        &self,
-        input: &Moments,
-        order: Corrections,
-        adjoint: &Adjoint,
-    ) -> Result<(Adjoint, SliceAdjoint)> {
-        let relu = (
-            &ReluClosure as &dyn Closure,
-            self as &dyn ClosureVjp,
-            "relu",
-        );
-        closure_corrected_vjp(relu, (input, order), adjoint, |mu, s| {
-            let decide = ReluTerms {
-                mu: mu.clone(),
-                s: s.clone(),
-            };
-            (decide, ReluHighTerms { mu, s })
-        })
+impl CorrectedVjp for ReluVjp {
+    type Forward = ReluClosure;
+    type Decide<'a> = ReluTerms;
+    type High<'a> = ReluHighTerms;
+
+    fn forward(&self) -> ReluClosure {
+        ReluClosure
+    }
+
+    fn who(&self) -> &'static str {
+        "relu"
+    }
+
+    /// The relu's forward terms for the decisions, its terms to order 6.
+    fn terms(&self, _: &Moments, mu: Vec<f64>, s: Vec<f64>) -> (ReluTerms, ReluHighTerms) {
+        let decide = ReluTerms {
+            mu: mu.clone(),
+            s: s.clone(),
+        };
+        (decide, ReluHighTerms { mu, s })
     }
 }
 
@@ -200,6 +198,7 @@ impl ClosureVjp for ReluVjp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagate::closures::{Closure, Corrections};
     use faer::{Col, Mat};
 
     /// The limit expectations of the module docs written out for [`linear_input`]'s units
