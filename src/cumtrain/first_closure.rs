@@ -17,7 +17,7 @@
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
-    Adjoint, ClosureVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
+    Adjoint, ClosureVjp, CorrectedVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
 use crate::propagate::closures::Corrections;
 use crate::stats::Moments;

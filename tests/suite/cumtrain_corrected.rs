@@ -558,18 +558,7 @@ fn constant_data_trains_at_orders_3_and_4() {
     let fixed = "--threads 1 train --task data --test-split 0:20 --hidden 4 --epochs 2 \
                  --objective cumulants --activation relu";
     for order in ["3", "4"] {
-        let mut args: Vec<&str> = fixed.split_whitespace().collect();
-        args.extend([
-            "--train-x",
-            xs,
-            "--train-y",
-            ys,
-            "--out",
-            m,
-            "--order",
-            order,
-        ]);
-        let out = corrflow(&args);
+        let out = train_on(fixed, (xs, ys, m), &["--order", order]);
         assert!(
             out.status.success(),
             "order {order}: {}",
@@ -609,4 +598,62 @@ fn capped_gradient_matches_central_differences() {
         );
         check_gradient(&net, &data, &stats, None);
     }
+}
+
+/// Data ×10⁻¹⁵⁰ (adversarial section 58's `small`): after the first step the biases (~--lr)
+/// dwarf W¹x (~10⁻¹⁵⁰), the relu units sit at μ/s ~ ±10¹⁴⁷, and the closure's VJP took Φ₂ there,
+/// a NaN (0·∞ in Genz's expansion at |ρ| ≥ 0.925) refused as "diverged … lower the learning
+/// rate", which no --lr cured. Now the VJP takes such units as linear (`backward::relu`): the
+/// leaky relu trains at orders 2–4, and the relu is refused for what it is: W¹'s gradients
+/// (~10⁻¹⁵⁰, far below Adam's ε) leave layer 1 unchanged, the error names the data's scale.
+/// Fails on the previous binary (both activations "diverged").
+#[test]
+fn data_times_1e_minus_150_trains_or_names_its_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y): (Vec<Vec<f64>>, Vec<i64>) = (0..200)
+        .map(|k| {
+            let r = (0..3).map(|j| (1.7 * k as f64 + 2.3 * j as f64 + 0.5).sin());
+            let c = k % 2;
+            let r = r.map(|v| if c == 1 { 2.0 * v.powi(3) } else { v });
+            (r.map(|v| v * 1e-150).collect(), c)
+        })
+        .unzip();
+    let (xp, yp) = crate::common::write_xy(dir.path(), "small", &x, &y);
+    let model = dir.path().join("m.safetensors");
+    let (xs, ys, m) = (
+        xp.to_str().unwrap(),
+        yp.to_str().unwrap(),
+        model.to_str().unwrap(),
+    );
+    let fixed = "--threads 1 train --task data --test-split 0:40 --hidden 4 --epochs 2 \
+                 --objective cumulants";
+    for activation in ["relu", "leaky_relu:0.1"] {
+        for order in ["2", "3", "4"] {
+            let out = train_on(
+                fixed,
+                (xs, ys, m),
+                &["--order", order, "--activation", activation],
+            );
+            let err = String::from_utf8_lossy(&out.stderr);
+            if activation == "relu" {
+                assert!(
+                    !out.status.success()
+                        && err.contains("training changed nothing")
+                        && err.contains("data of a larger scale"),
+                    "relu order {order}: {err}"
+                );
+            } else {
+                assert!(out.status.success(), "{activation} order {order}: {err}");
+                std::fs::remove_file(&model).unwrap();
+            }
+        }
+    }
+}
+
+/// `corrflow` with the arguments `fixed`, the data files and model (x, y, out) and `extra`.
+fn train_on(fixed: &str, (x, y, out): (&str, &str, &str), extra: &[&str]) -> std::process::Output {
+    let mut args: Vec<&str> = fixed.split_whitespace().collect();
+    args.extend(["--train-x", x, "--train-y", y, "--out", out]);
+    args.extend(extra);
+    corrflow(&args)
 }

@@ -73,26 +73,55 @@ struct PairRecord {
     terms: Option<Box<HighPairTerms>>,
 }
 
-/// The corrected VJP of the forward `closure` named `who` whose Gaussian VJP is `gaussian`: its
-/// Gaussian result at `input` and the two term tables `terms` builds from the input's means and
-/// standard deviations (the forward's own, for the decisions, and those to order 6), passed to
-/// [`corrected_vjp`].
-pub(crate) fn closure_corrected_vjp<D: DerivativeTerms, H: HighDerivativeTerms>(
-    (closure, gaussian, who): (&dyn Closure, &dyn ClosureVjp, &str),
-    (input, order): (&Moments, Corrections),
-    adjoint: &Adjoint,
-    terms: impl FnOnce(Vec<f64>, Vec<f64>) -> (D, H),
-) -> Result<(Adjoint, SliceAdjoint)> {
-    let gauss = closure.apply(input, Corrections::None)?;
-    let (mu, s) = closure_units(input, who)?;
-    let (decide, high) = terms(mu, s);
-    let parts = CorrectedParts {
-        decide: &decide,
-        high: &high,
-        gaussian,
-        who,
-    };
-    corrected_vjp(&parts, input, order, &gauss, adjoint)
+/// A Gaussian closure's VJP whose κ₃/κ₄-corrected closure takes the generic reverse pass
+/// [`corrected_vjp`]: what differs between closures is only the forward closure, its name and
+/// the two term tables built from the input's means and standard deviations (the forward's own,
+/// for the decisions, and those to order 6). [`CorrectedVjp::corrected`] is the one reverse pass
+/// of them all (relu, erf, leaky relu).
+pub(crate) trait CorrectedVjp: ClosureVjp + Sized {
+    /// The forward closure the corrections were added to.
+    type Forward: Closure;
+    /// Its forward terms, for the decisions.
+    type Decide<'a>: DerivativeTerms;
+    /// Its terms to order 6.
+    type High<'a>: HighDerivativeTerms;
+
+    /// The forward closure.
+    fn forward(&self) -> Self::Forward;
+
+    /// The closure's name, for errors.
+    fn who(&self) -> &'static str;
+
+    /// The two term tables for `input`, whose units have means `mu` and standard deviations `s`
+    /// (as [`closure_units`] gives them).
+    fn terms<'a>(
+        &self,
+        input: &'a Moments,
+        mu: Vec<f64>,
+        s: Vec<f64>,
+    ) -> (Self::Decide<'a>, Self::High<'a>);
+
+    /// The VJP of the κ₃/κ₄-corrected closure at `order` (input μ, Σ and the κ slices it
+    /// reads): the Gaussian closure's result at `input` and the term tables, passed to
+    /// [`corrected_vjp`] with this Gaussian VJP.
+    fn corrected(
+        &self,
+        input: &Moments,
+        order: Corrections,
+        adjoint: &Adjoint,
+    ) -> Result<(Adjoint, SliceAdjoint)> {
+        let who = self.who();
+        let gauss = self.forward().apply(input, Corrections::None)?;
+        let (mu, s) = closure_units(input, who)?;
+        let (decide, high) = self.terms(input, mu, s);
+        let parts = CorrectedParts {
+            decide: &decide,
+            high: &high,
+            gaussian: self,
+            who,
+        };
+        corrected_vjp(&parts, input, order, &gauss, adjoint)
+    }
 }
 
 /// The input adjoint (∂L/∂μ, ∂L/∂Σ) and the κ slices' adjoint of the corrected closure at

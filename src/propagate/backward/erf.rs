@@ -19,13 +19,13 @@
 
 use std::f64::consts::{FRAC_2_SQRT_PI, PI};
 
-use super::corrected::{closure_corrected_vjp, SliceAdjoint};
+use super::corrected::CorrectedVjp;
 use super::stein::{stein_vjp, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
 use crate::error::Result;
 use crate::propagate::closures::erf_high::ErfHighTerms;
 use crate::propagate::closures::erf_terms::ErfTerms;
-use crate::propagate::closures::{Closure, Corrections, ErfClosure};
+use crate::propagate::closures::ErfClosure;
 use crate::stats::Moments;
 
 /// Closed-form VJP of [`crate::propagate::closures::ErfClosure`].
@@ -78,21 +78,28 @@ impl ErfExpectations<'_> {
     }
 }
 
-impl ErfVjp {
-    /// The VJP of the κ₃/κ₄-corrected erf closure at `order` (input μ, Σ and the κ slices it
-    /// reads): the generic reverse pass ([`super::corrected`]) with erf's forward terms for the
-    /// decisions, its terms to order 6 ([`ErfHighTerms`]) and this Gaussian VJP.
-    pub fn corrected(
+impl CorrectedVjp for ErfVjp {
+    type Forward = ErfClosure;
+    type Decide<'a> = ErfTerms<'a>;
+    type High<'a> = ErfHighTerms<'a>;
+
+    fn forward(&self) -> ErfClosure {
+        ErfClosure
+    }
+
+    fn who(&self) -> &'static str {
+        "erf"
+    }
+
+    /// erf's forward terms for the decisions, its terms to order 6 ([`ErfHighTerms`]).
+    fn terms<'a>(
         &self,
-        input: &Moments,
-        order: Corrections,
-        adjoint: &Adjoint,
-    ) -> Result<(Adjoint, SliceAdjoint)> {
+        input: &'a Moments,
+        mu: Vec<f64>,
+        s: Vec<f64>,
+    ) -> (ErfTerms<'a>, ErfHighTerms<'a>) {
         let cov = input.cov.as_ref();
-        let erf = (&ErfClosure as &dyn Closure, self as &dyn ClosureVjp, "erf");
-        closure_corrected_vjp(erf, (input, order), adjoint, |mu, s| {
-            (ErfTerms::new(&mu, &s, cov), ErfHighTerms::new(&mu, &s, cov))
-        })
+        (ErfTerms::new(&mu, &s, cov), ErfHighTerms::new(&mu, &s, cov))
     }
 }
 

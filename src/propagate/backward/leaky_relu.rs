@@ -13,10 +13,10 @@
 //!
 //! (Tᵢⱼ and Dᵢⱼ by conditioning hⱼ on hᵢ: E[hⱼ | hᵢ] = μⱼ + Σᵢⱼ(hᵢ − μᵢ)/Σᵢᵢ.)
 //!
-//! The κ₃/κ₄-corrected closure's VJP ([`LeakyReluVjp::corrected`]) is the generic one of
+//! The κ₃/κ₄-corrected closure's VJP (`CorrectedVjp::corrected`) is the generic one of
 //! [`super::corrected`] with the leaky relu's terms.
 
-use super::corrected::{closure_corrected_vjp, SliceAdjoint};
+use super::corrected::CorrectedVjp;
 use super::relu::ReluExpectations;
 use super::stein::{stein_vjp, PairExpectations, SteinExpectations};
 use super::{Adjoint, ClosureVjp};
@@ -24,7 +24,7 @@ use crate::error::Result;
 use crate::propagate::closures::leaky_relu_high::LeakyReluHighTerms;
 use crate::propagate::closures::relu_high::ReluHighTerms;
 use crate::propagate::closures::relu_terms::{LeakyTerms, ReluTerms};
-use crate::propagate::closures::{Closure, Corrections, LeakyReluClosure};
+use crate::propagate::closures::LeakyReluClosure;
 use crate::stats::Moments;
 
 /// Closed-form VJP of the leaky relu closure with slope `a` (module docs).
@@ -38,40 +38,44 @@ impl LeakyReluVjp {
     pub fn new(slope: f64) -> Self {
         LeakyReluVjp { slope }
     }
+}
 
-    /// The VJP of the κ₃/κ₄-corrected leaky relu closure at `order` (input μ, Σ and the κ slices
-    /// it reads): the generic reverse pass ([`super::corrected`]) with the forward closure's
-    /// terms for the decisions (`relu_terms::LeakyTerms`, as [`LeakyReluClosure`] builds them),
-    /// its terms to order 6 (`closures::leaky_relu_high`) and this Gaussian VJP.
-    pub fn corrected(
+impl CorrectedVjp for LeakyReluVjp {
+    type Forward = LeakyReluClosure;
+    type Decide<'a> = LeakyTerms<'a>;
+    type High<'a> = LeakyReluHighTerms<'a>;
+
+    fn forward(&self) -> LeakyReluClosure {
+        LeakyReluClosure::new(self.slope)
+    }
+
+    fn who(&self) -> &'static str {
+        "leaky relu"
+    }
+
+    /// The forward closure's terms for the decisions (`relu_terms::LeakyTerms`, as
+    /// [`LeakyReluClosure`] builds them), its terms to order 6 (`closures::leaky_relu_high`).
+    fn terms<'a>(
         &self,
-        input: &Moments,
-        order: Corrections,
-        adjoint: &Adjoint,
-    ) -> Result<(Adjoint, SliceAdjoint)> {
+        input: &'a Moments,
+        mu: Vec<f64>,
+        s: Vec<f64>,
+    ) -> (LeakyTerms<'a>, LeakyReluHighTerms<'a>) {
         let (cov, slope) = (input.cov.as_ref(), self.slope);
-        let closure = LeakyReluClosure::new(slope);
-        let leaky = (
-            &closure as &dyn Closure,
-            self as &dyn ClosureVjp,
-            "leaky relu",
-        );
-        closure_corrected_vjp(leaky, (input, order), adjoint, |mu, s| {
-            let decide = LeakyTerms {
-                relu: ReluTerms {
-                    mu: mu.clone(),
-                    s: s.clone(),
-                },
-                slope,
-                cov,
-            };
-            let high = LeakyReluHighTerms {
-                relu: ReluHighTerms { mu, s },
-                slope,
-                cov,
-            };
-            (decide, high)
-        })
+        let decide = LeakyTerms {
+            relu: ReluTerms {
+                mu: mu.clone(),
+                s: s.clone(),
+            },
+            slope,
+            cov,
+        };
+        let high = LeakyReluHighTerms {
+            relu: ReluHighTerms { mu, s },
+            slope,
+            cov,
+        };
+        (decide, high)
     }
 }
 

@@ -25,6 +25,7 @@ pub mod relu;
 pub mod stein;
 
 pub use affine::affine_vjp;
+pub(crate) use corrected::CorrectedVjp;
 pub use corrected::SliceAdjoint;
 pub use erf::ErfVjp;
 pub use hermite::HermiteVjp;
