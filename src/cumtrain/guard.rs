@@ -139,7 +139,7 @@ pub fn guard(
 /// Whether the check's term of J is active: S > L_C, the closure below the sampled loss (and
 /// where either is NaN, so that J is NaN and the step is refused rather than the NaN dropped).
 pub fn check_leads(closure: f64, sampled: f64) -> bool {
-    !(sampled <= closure)
+    sampled > closure || sampled.is_nan() || closure.is_nan()
 }
 
 /// The largest |entry| of ∇L_C and of ∇L_C − ∇S, taken before [`guard`] combines them: what

@@ -60,7 +60,7 @@ impl SkewCap {
         for i in 0..t.nrows() {
             let v = e.row(i).iter().sum::<f64>() / n;
             let tii = t[(i, i)];
-            if !(v > 0.0) || tii == 0.0 {
+            if v.is_nan() || v <= 0.0 || tii == 0.0 {
                 continue;
             }
             let skew = tii / v.powf(1.5);
