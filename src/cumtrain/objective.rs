@@ -387,11 +387,11 @@ impl CumulantObjective {
             )));
         }
         let floored = SpectralFloor::apply(z.cov.as_ref(), first.floor_share)?.map(|(cov, f)| {
-            let mut tally = self.floors.get();
-            tally.class_steps += 1;
-            tally.indefinite += usize::from(f.indefinite());
-            tally.largest_share = tally.largest_share.max(f.added_share());
-            self.floors.set(tally);
+            self.floors.set(self.floors.get().plus(FloorTally {
+                class_steps: 1,
+                indefinite: usize::from(f.indefinite()),
+                largest_share: f.added_share(),
+            }));
             (Moments::gaussian(z.mean.clone(), cov), f)
         });
         Ok(FirstPass { h, z, floored })
