@@ -448,11 +448,11 @@ mod tests {
     /// κ₃, κ₄: L keeps its value and x̄ₚ = ∂L/∂(tᵖxₚ)). At t = 2⁻³³² ≈ 1.1·10⁻¹⁰⁰ (order 3; κ₄
     /// would underflow) and t = 2⁻²³² ≈ 1.4·10⁻⁷⁰ (order 4), powers of 2, the standardised
     /// quantities (μ/s, ρ, κ/s³) are the same bits as at t = 1; to 10⁻¹² of each output's largest
-    /// entry, with the levels and pair outcomes of `input` (asserted). Fails with the order-6
-    /// terms formed in natural units (`unscale` of the coefficients and sums dropped and
-    /// `ReluHighTerms` returning sᵢ^{1−a}sⱼ^{1−b}∂ᵃ∂ᵇG): E_G[relu⁽⁶⁾] ∝ s⁻⁵ and D₆₀ ∝ s⁻⁴
-    /// overflow, the adjoints are ±∞ or NaN; and with the forward's clamp bound formed as
-    /// √(vᵢvⱼ) (`Plan::entry`: the product underflows, every corrected pair's C̃ᵢⱼ became 0).
+    /// entry. The levels and pair outcomes are not asserted: they depend on μ/s, ρ and κ/s³ only,
+    /// which are the same bits. Fails with the relu's unit table formed through natural units
+    /// (s^{1−k}R⁽ᵏ⁾·sᵏ: E_G[relu⁽⁶⁾] ∝ s⁻⁵ overflows, μ̄₀ NaN), and with the forward's clamp
+    /// bound formed as √(vᵢvⱼ) (`Plan::entry`: the product underflows, every corrected pair's
+    /// C̃ᵢⱼ became 0).
     #[test]
     fn corrected_vjp_is_homogeneous_at_tiny_scales() {
         let leaky = LeakyReluClosure::new(0.1);
