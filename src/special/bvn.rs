@@ -66,20 +66,28 @@ pub const W20: [f64; 10] = [
     0.1527533871307259,
 ];
 
+/// |x| beyond which [`bvn_cdf`] takes an argument as ±∞: Φ(−40) ≈ 3.7·10⁻³⁵⁰ is below f64's
+/// smallest subnormal, so Φ₂(a, b; ρ) ≤ Φ(a) is 0 for a < −40 and
+/// 0 ≤ Φ(b) − Φ₂(a, b; ρ) = P(X > a, Y ≤ b) ≤ Φ(−a) is 0 for a > 40, to f64.
+pub const CDF_LIMIT_BEYOND: f64 = 40.0;
+
 /// Φ₂(a, b; ρ) = P(X ≤ a, Y ≤ b) for standard normals with correlation ρ (clamped to [−1, 1]).
-/// Infinite limits are allowed; NaN propagates.
+/// Infinite limits are allowed; NaN propagates. Beyond |a| or |b| = [`CDF_LIMIT_BEYOND`] the
+/// limits Φ₂ → 0 (a or b → −∞), → Φ(b) (a → +∞), → Φ(a) (b → +∞), exact to f64: Genz's
+/// formulas form hk = ab and (h − k)², which overflow to ∞ beyond |a|, |b| ~ 10⁷⁷ (10¹⁵⁴ for one
+/// of them) and gave NaN (∞·0, ∞ − ∞; vjp66, scale67).
 pub fn bvn_cdf(a: f64, b: f64, rho: f64) -> f64 {
     if a.is_nan() || b.is_nan() || rho.is_nan() {
         return f64::NAN;
     }
     let r = rho.clamp(-1.0, 1.0);
-    if a == f64::NEG_INFINITY || b == f64::NEG_INFINITY {
+    if a < -CDF_LIMIT_BEYOND || b < -CDF_LIMIT_BEYOND {
         return 0.0;
     }
-    if a == f64::INFINITY {
+    if a > CDF_LIMIT_BEYOND {
         return normal_cdf(b);
     }
-    if b == f64::INFINITY {
+    if b > CDF_LIMIT_BEYOND {
         return normal_cdf(a);
     }
     // Canonical argument order makes Φ₂ exactly symmetric in (a, b).
@@ -245,5 +253,50 @@ pub fn genz_rule(abs_rho: f64) -> (&'static [f64], &'static [f64]) {
         (&X12, &W12)
     } else {
         (&X20, &W20)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Huge finite arguments (|a|, |b| ∈ {10¹⁰, 10⁷⁷, 10²⁰⁰, 10³⁰⁸}, and ±∞) give the limits
+    /// Φ₂ → 0 (a or b → −∞), → Φ(b) (a → +∞), → Φ(a) (b → +∞), exactly, for ρ ∈ {−0.99, 0,
+    /// 0.5, 0.999} and the other argument −1.3, 0, 0.7 or as huge; and just inside the cut
+    /// (|a| = 39.99) Genz's formulas agree with the limit to 10⁻¹⁶ absolute. Fails without the
+    /// [`CDF_LIMIT_BEYOND`] branch: NaN at 10²⁰⁰ (hk = ab = ∞ in the Drezner–Wesolowsky
+    /// exponent, ∞ − ∞) and at 10⁷⁷, ρ = −0.99 and 0.999 (∞·0 in the expansion near |ρ| = 1).
+    #[test]
+    fn huge_arguments_take_the_limits() {
+        let rhos = [-0.99, 0.0, 0.5, 0.999];
+        for big in [1e10, 1e77, 1e200, 1e308, f64::INFINITY] {
+            for rho in rhos {
+                for other in [-1.3, 0.0, 0.7] {
+                    let cases = [
+                        (-big, other, 0.0),
+                        (big, other, normal_cdf(other)),
+                        (other, -big, 0.0),
+                        (other, big, normal_cdf(other)),
+                    ];
+                    for (a, b, want) in cases {
+                        let got = bvn_cdf(a, b, rho);
+                        assert_eq!(got, want, "Φ₂({a:e}, {b:e}; {rho})");
+                    }
+                }
+                for (sa, sb, want) in [(1.0, 1.0, 1.0), (-1.0, 1.0, 0.0), (1.0, -1.0, 0.0)] {
+                    let got = bvn_cdf(sa * big, sb * big, rho);
+                    assert_eq!(got, want, "Φ₂({:e}, {:e}; {rho})", sa * big, sb * big);
+                }
+                assert_eq!(bvn_cdf(-big, -big, rho), 0.0);
+            }
+        }
+        for rho in rhos {
+            for other in [-1.3, 0.0, 0.7] {
+                let inside = bvn_cdf(CDF_LIMIT_BEYOND - 0.01, other, rho);
+                assert!((inside - normal_cdf(other)).abs() <= 1e-16, "{rho} {other}");
+                let inside = bvn_cdf(0.01 - CDF_LIMIT_BEYOND, other, rho);
+                assert!(inside.abs() <= 1e-16, "{rho} {other}: {inside:e}");
+            }
+        }
     }
 }

@@ -606,15 +606,28 @@ fn capped_gradient_matches_central_differences() {
 /// leaky relu trains at orders 2–4, and the relu is refused for what it is: W¹'s gradients
 /// (~10⁻¹⁵⁰, far below Adam's ε) leave layer 1 unchanged, the error names the data's scale.
 /// Fails on the previous binary (both activations "diverged").
+///
+/// The same data ×10⁻¹⁰⁰ (scale67), where the κ₃ slices (~10⁻³⁰⁰) still count: at orders 3
+/// and 4 both activations were refused "gradients of layer 1 exceed 1.3e154 … too large" (the
+/// reverse pass's order-6 terms D_ab ∝ s^{2−a−b} overflowed in natural units), then, with
+/// those in standardised units, "diverged" (Hermite polynomials ∞·φ = NaN at the linear units'
+/// μ/s ~ 10⁹⁷). Fails on main 52feaaf's binary (relu and leaky relu at orders 3, 4).
 #[test]
 fn data_times_1e_minus_150_trains_or_names_its_scale() {
+    for scale in [1e-150, 1e-100] {
+        tiny_data_trains_or_names_its_scale(scale);
+    }
+}
+
+/// [`data_times_1e_minus_150_trains_or_names_its_scale`] on the data ×`scale`.
+fn tiny_data_trains_or_names_its_scale(scale: f64) {
     let dir = tempfile::tempdir().unwrap();
     let (x, y): (Vec<Vec<f64>>, Vec<i64>) = (0..200)
         .map(|k| {
             let r = (0..3).map(|j| (1.7 * k as f64 + 2.3 * j as f64 + 0.5).sin());
             let c = k % 2;
             let r = r.map(|v| if c == 1 { 2.0 * v.powi(3) } else { v });
-            (r.map(|v| v * 1e-150).collect(), c)
+            (r.map(|v| v * scale).collect(), c)
         })
         .unzip();
     let (xp, yp) = crate::common::write_xy(dir.path(), "small", &x, &y);
@@ -639,10 +652,13 @@ fn data_times_1e_minus_150_trains_or_names_its_scale() {
                     !out.status.success()
                         && err.contains("training changed nothing")
                         && err.contains("data of a larger scale"),
-                    "relu order {order}: {err}"
+                    "×{scale:e} relu order {order}: {err}"
                 );
             } else {
-                assert!(out.status.success(), "{activation} order {order}: {err}");
+                assert!(
+                    out.status.success(),
+                    "×{scale:e} {activation} order {order}: {err}"
+                );
                 std::fs::remove_file(&model).unwrap();
             }
         }

@@ -32,6 +32,15 @@
 //! and each corrected pair's eᵢⱼ (in C̃ᵢⱼ and C̃ⱼᵢ) gets 2Ḡᵢⱼ. The κ slices' adjoints are the
 //! coefficients' partials: ∂L/∂κ₃\[i,i,j\] = 2Ḡᵢⱼ D₂₁/2, ∂L/∂κ₃\[i,i,i\] = (ĝ-weighted Φ₃ +
 //! ḠᵢᵢS₃)/6 + Σⱼ 2Ḡᵢⱼ D₃₀/6, and so on for κ₄ (see `corrected_vjp`).
+//!
+//! **Scales.** The terms come standardised (`high_terms`' module docs: T_ab = σᵢᵃσⱼᵇD_ab, σ = s
+//! for the relu and leaky relu, 1 for erf), and every product is formed in those units: a
+//! shifted sum Σ c_ab D_{a+p,b+q} is (Σ ĉ_ab T_{a+p,b+q})/σᵢᵖσⱼ^q with the standardised
+//! coefficients ĉ_ab = c_ab/σᵢᵃσⱼᵇ (κᵢᵢⱼ/σᵢ²σⱼ and so on, of order 1), and a unit's
+//! κΦ₄ = κ̂Φ̂₄/σ (κ̂ = κ/σ³, Φ̂ₖ = σᵏΦₖ). The natural-unit D_ab of a kinked φ, ∝ s^{2−a−b},
+//! overflow at a + b = 6 once s ≲ 10⁻⁷⁷ (relu and leaky relu training at `--order 3|4` on data
+//! ×10⁻¹⁰⁰ was refused as "too large", scale67), while every quantity formed here is of the
+//! order of its own result.
 
 use faer::Mat;
 use rayon::prelude::*;
@@ -39,7 +48,7 @@ use rayon::prelude::*;
 use super::{check_dims, Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
 use crate::propagate::closures::edgeworth::{closure_units, DerivativeTerms, PairOutcome, Plan};
-use crate::propagate::closures::high_terms::{HighDerivativeTerms, HighPairTerms};
+use crate::propagate::closures::high_terms::{unscale, HighDerivativeTerms, HighPairTerms};
 use crate::propagate::closures::{Closure, Corrections};
 use crate::stats::Moments;
 
@@ -212,10 +221,17 @@ pub(crate) fn corrected_vjp(
             cross_m[j] += g[(i, j)] * m_tilde[i];
             cross_dm[i] += g[(i, j)] * plan.dm[j];
             cross_dm[j] += g[(i, j)] * plan.dm[i];
-            let coef = pair_coefficients(&plan, i, j);
+            let (si, sj) = (parts.high.scale(i), parts.high.scale(j));
+            // Standardised coefficients ĉ_ab and entries D_ab from the tables (module docs).
+            let coef: Vec<(usize, usize, f64)> = pair_coefficients(&plan, i, j)
+                .into_iter()
+                .map(|(a, b, c)| (a, b, unscale(unscale(c, si, a), sj, b)))
+                .collect();
             let shifted = |da: usize, db: usize| -> f64 {
-                coef.iter().map(|&(a, b, c)| c * d[a + da][b + db]).sum()
+                let t: f64 = coef.iter().map(|&(a, b, c)| c * d[a + da][b + db]).sum();
+                unscale(unscale(t, si, da), sj, db)
             };
+            let nat = |a: usize, b: usize| unscale(unscale(d[a][b], si, a), sj, b);
             out.mean[i] += w * shifted(1, 0);
             out.mean[j] += w * shifted(0, 1);
             let off = g[(i, j)] * shifted(1, 1);
@@ -224,42 +240,44 @@ pub(crate) fn corrected_vjp(
             out.cov[(i, i)] += 0.5 * w * shifted(2, 0);
             out.cov[(j, j)] += 0.5 * w * shifted(0, 2);
             let t = &mut slices.k3_iij;
-            t[(i, i)] += w * d[3][0] / 6.0;
-            t[(i, j)] += w * d[2][1] / 2.0;
-            t[(j, i)] += w * d[1][2] / 2.0;
-            t[(j, j)] += w * d[0][3] / 6.0;
+            t[(i, i)] += w * nat(3, 0) / 6.0;
+            t[(i, j)] += w * nat(2, 1) / 2.0;
+            t[(j, i)] += w * nat(1, 2) / 2.0;
+            t[(j, j)] += w * nat(0, 3) / 6.0;
             if let (Some(k), Some(u), 4, 4) = (
                 slices.k4_iijj.as_mut(),
                 slices.k4_iiij.as_mut(),
                 plan.level[i],
                 plan.level[j],
             ) {
-                k[(i, i)] += w * d[4][0] / 24.0;
-                u[(i, j)] += w * d[3][1] / 6.0;
-                k[(i, j)] += w * d[2][2] / 4.0;
-                u[(j, i)] += w * d[1][3] / 6.0;
-                k[(j, j)] += w * d[0][4] / 24.0;
+                k[(i, i)] += w * nat(4, 0) / 24.0;
+                u[(i, j)] += w * nat(3, 1) / 6.0;
+                k[(i, j)] += w * nat(2, 2) / 4.0;
+                u[(j, i)] += w * nat(1, 3) / 6.0;
+                k[(j, j)] += w * nat(0, 4) / 24.0;
             }
         }
     }
     for i in (0..n).filter(|&i| plan.level[i] > 2) {
-        let t = parts.high.unit(i);
-        let k3 = plan.slices.k3[(i, i)];
+        let (t, sigma) = (parts.high.unit(i), parts.high.scale(i));
+        // κ̂ = κ/σ³, κ̂' = κ'/σ⁴ against the standardised Φ̂ₖ = σᵏΦₖ (module docs, "Scales").
+        let k3 = unscale(plan.slices.k3[(i, i)], sigma, 3);
         let k4 = match (k4, plan.level[i]) {
-            (Some((k, _)), 4) => k[(i, i)],
+            (Some((k, _)), 4) => unscale(k[(i, i)], sigma, 4),
             _ => 0.0,
         };
         // ∂/∂μ and ∂/∂Σᵢᵢ of κΦ₃/6 + κ'Φ₄/24 (and of the same in S).
-        let d_mu = |f: &[f64; 7]| k3 / 6.0 * f[4] + k4 / 24.0 * f[5];
-        let d_var = |f: &[f64; 7]| 0.5 * (k3 / 6.0 * f[5] + k4 / 24.0 * f[6]);
+        let d_mu = |f: &[f64; 7]| unscale(k3 / 6.0 * f[4] + k4 / 24.0 * f[5], sigma, 1);
+        let d_var = |f: &[f64; 7]| unscale(0.5 * (k3 / 6.0 * f[5] + k4 / 24.0 * f[6]), sigma, 2);
+        let nat = |f: &[f64; 7], k: usize| unscale(f[k], sigma, k);
         let a_dm = adjoint.mean[i] - 2.0 * cross_m[i];
         let a_mg = -2.0 * cross_dm[i];
         let a_sq = g[(i, i)];
-        out.mean[i] += a_dm * d_mu(&t.phi) + a_mg * t.phi[1] + a_sq * d_mu(&t.sq);
-        out.cov[(i, i)] += a_dm * d_var(&t.phi) + a_mg * 0.5 * t.phi[2] + a_sq * d_var(&t.sq);
-        slices.k3_iij[(i, i)] += (a_dm * t.phi[3] + a_sq * t.sq[3]) / 6.0;
+        out.mean[i] += a_dm * d_mu(&t.phi) + a_mg * nat(&t.phi, 1) + a_sq * d_mu(&t.sq);
+        out.cov[(i, i)] += a_dm * d_var(&t.phi) + a_mg * 0.5 * nat(&t.phi, 2) + a_sq * d_var(&t.sq);
+        slices.k3_iij[(i, i)] += (a_dm * nat(&t.phi, 3) + a_sq * nat(&t.sq, 3)) / 6.0;
         if let (Some(k), 4) = (slices.k4_iijj.as_mut(), plan.level[i]) {
-            k[(i, i)] += (a_dm * t.phi[4] + a_sq * t.sq[4]) / 24.0;
+            k[(i, i)] += (a_dm * nat(&t.phi, 4) + a_sq * nat(&t.sq, 4)) / 24.0;
         }
     }
     Ok((out, slices))
@@ -420,6 +438,102 @@ mod tests {
                 },
                 vjp: &|x, order, adj| LeakyReluVjp::new(slope).corrected(x, order, adj),
             });
+        }
+    }
+
+    /// Positive homogeneity at tiny scales (scale67): relu and the leaky relu (slope 0.1) have
+    /// φ(th) = tφ(h) for t > 0, so the corrected closure at the input scaled by t (μ → tμ,
+    /// Σ → t²Σ, κ₃ → t³κ₃, κ₄ → t⁴κ₄) has m̃ → tm̃, C̃ → t²C̃, and for the output adjoint
+    /// (ḡ, Ḡ/t) its input adjoints are t^{1−p} times those at t = 1 (p = 1, 2, 3, 4 for μ, Σ,
+    /// κ₃, κ₄: L keeps its value and x̄ₚ = ∂L/∂(tᵖxₚ)). At t = 2⁻³³² ≈ 1.1·10⁻¹⁰⁰ (order 3; κ₄
+    /// would underflow) and t = 2⁻²³² ≈ 1.4·10⁻⁷⁰ (order 4), powers of 2, the standardised
+    /// quantities (μ/s, ρ, κ/s³) are the same bits as at t = 1; to 10⁻¹² of each output's largest
+    /// entry. The levels and pair outcomes are not asserted: they depend on μ/s, ρ and κ/s³ only,
+    /// which are the same bits. Fails with the relu's unit table formed through natural units
+    /// (s^{1−k}R⁽ᵏ⁾·sᵏ: E_G[relu⁽⁶⁾] ∝ s⁻⁵ overflows, μ̄₀ NaN), and with the forward's clamp
+    /// bound formed as √(vᵢvⱼ) (`Plan::entry`: the product underflows, every corrected pair's
+    /// C̃ᵢⱼ became 0).
+    #[test]
+    fn corrected_vjp_is_homogeneous_at_tiny_scales() {
+        let leaky = LeakyReluClosure::new(0.1);
+        let subjects: [(&dyn Closure, &Vjp<'_>); 2] = [
+            (&ReluClosure, &|x, order, adj| {
+                ReluVjp.corrected(x, order, adj)
+            }),
+            (&leaky, &|x, order, adj| {
+                LeakyReluVjp::new(0.1).corrected(x, order, adj)
+            }),
+        ];
+        let scaled = |x: &Moments, t: f64| {
+            let mut m = x.clone();
+            m.mean = Col::from_fn(N, |i| t * x.mean[i]);
+            m.cov = Mat::from_fn(N, N, |i, j| t * t * x.cov[(i, j)]);
+            let times = |k: &Option<Mat<f64>>, f: f64| {
+                k.as_ref().map(|k| Mat::from_fn(N, N, |i, j| f * k[(i, j)]))
+            };
+            m.k3_iij = times(&x.k3_iij, t * t * t);
+            m.k4_iijj = times(&x.k4_iijj, (t * t) * (t * t));
+            m.k4_iiij = times(&x.k4_iiij, (t * t) * (t * t));
+            m
+        };
+        let close = |what: &str, got: &[f64], want: &[f64]| {
+            let top = want.iter().fold(0.0_f64, |m, v| m.max(v.abs()));
+            for (k, (g, w)) in got.iter().zip(want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-12 * top,
+                    "{what}[{k}]: {g:e} (rescaled) vs {w:e} at t = 1"
+                );
+            }
+        };
+        let flat = |m: &Mat<f64>, f: f64| -> Vec<f64> {
+            (0..N * N).map(|k| f * m[(k % N, k / N)]).collect()
+        };
+        for (closure, vjp) in subjects {
+            for (order, t) in [
+                (Corrections::K3, 2f64.powi(-332)),
+                (Corrections::K3K4, 2f64.powi(-232)),
+            ] {
+                let name = format!("{} order {}", closure.name(), order.order());
+                let (x, a) = (input(), adjoint());
+                let xt = scaled(&x, t);
+                let at = Adjoint {
+                    mean: a.mean.clone(),
+                    cov: Mat::from_fn(N, N, |i, j| a.cov[(i, j)] / t),
+                };
+                let (f1, ft) = (closure.apply(&x, order), closure.apply(&xt, order));
+                let (f1, ft) = (f1.unwrap(), ft.unwrap());
+                let mean: Vec<f64> = ft.mean.iter().map(|v| v / t).collect();
+                close(
+                    &format!("{name} m̃"),
+                    &mean,
+                    &f1.mean.iter().copied().collect::<Vec<_>>(),
+                );
+                close(
+                    &format!("{name} C̃"),
+                    &flat(&ft.cov, 1.0 / (t * t)),
+                    &flat(&f1.cov, 1.0),
+                );
+                let (g1, k1) = vjp(&x, order, &a).unwrap();
+                let (gt, kt) = vjp(&xt, order, &at).unwrap();
+                let mean: Vec<f64> = gt.mean.iter().copied().collect();
+                close(
+                    &format!("{name} μ̄"),
+                    &mean,
+                    &g1.mean.iter().copied().collect::<Vec<_>>(),
+                );
+                close(&format!("{name} Σ̄"), &flat(&gt.cov, t), &flat(&g1.cov, 1.0));
+                close(
+                    &format!("{name} κ̄₃"),
+                    &flat(&kt.k3_iij, t * t),
+                    &flat(&k1.k3_iij, 1.0),
+                );
+                let pairs = [(&kt.k4_iijj, &k1.k4_iijj), (&kt.k4_iiij, &k1.k4_iiij)];
+                for (kt, k1) in pairs {
+                    if let (Some(kt), Some(k1)) = (kt, k1) {
+                        close(&format!("{name} κ̄₄"), &flat(kt, t * t * t), &flat(k1, 1.0));
+                    }
+                }
+            }
         }
     }
 

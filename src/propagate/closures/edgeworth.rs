@@ -367,7 +367,10 @@ impl<'a> Plan<'a> {
             }
             e
         });
-        let bound = (self.var[i] * self.var[j]).sqrt();
+        // √vᵢ·√vⱼ, not √(vᵢvⱼ): the product of two variances underflows below ~10⁻³⁰⁸ (units of
+        // s ≲ 10⁻⁷⁷, data ×10⁻¹⁰⁰), which made the bound 0 and clamped every corrected pair to
+        // a covariance of 0 (scale67).
+        let bound = self.var[i].sqrt() * self.var[j].sqrt();
         let corrected = de.map(|e| c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
         match corrected {
             Some(v) if v.is_finite() && v.abs() <= bound => (v, PairOutcome::Corrected),

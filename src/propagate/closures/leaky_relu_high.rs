@@ -18,6 +18,11 @@
 //! (E[ℓ] = μ, E[ℓ'] = 1), and since h·relu(h) = relu(h)², φ² = α²h² + (1 − α²)relu², so
 //! E[(φ²)⁽ᵏ⁾] = α²E[(h²)⁽ᵏ⁾] + (1 − α²)E[(relu²)⁽ᵏ⁾] with E[h²] = μ² + s², E[2h] = 2μ, E[2] = 2.
 //!
+//! The tables are standardised with the relu's σₖ = sₖ (`high_terms`' module docs): each
+//! entry (a, b) above times sᵢᵃsⱼᵇ, so L̂_ij[0][b] = μᵢsⱼR⁽ᵇ⁾(aⱼ) + ΣᵢⱼΦ⁽ᵇ⁾(aⱼ),
+//! L̂_ij[1][b] = sᵢsⱼR⁽ᵇ⁾(aⱼ), the linear part μᵢμⱼ + Σᵢⱼ, μᵢsⱼ, sᵢμⱼ, sᵢsⱼ, and one unit's
+//! sᵏE[ℓ⁽ᵏ⁾] = μ, s and sᵏE[(h²)⁽ᵏ⁾] = μ² + s², 2μs, 2s².
+//!
 //! Orders 3 and 4 are the forward closure's [`LeakyTerms`](super::relu_terms::LeakyTerms) (the
 //! same decomposition, Σᵢⱼ from the input covariance as there); a pair has terms exactly where
 //! the relu's has (q² = 1 − ρ² ≥ 10⁻¹², as the forward's).
@@ -36,29 +41,34 @@ pub(crate) struct LeakyReluHighTerms<'a> {
 }
 
 impl LeakyReluHighTerms<'_> {
-    /// L_ij\[a\]\[b\] = E_G\[ℓ⁽ᵃ⁾(hᵢ)relu⁽ᵇ⁾(hⱼ)\] for a ≤ 1 (rows a ≥ 2 are 0; module docs).
+    /// L̂_ij\[a\]\[b\] = sᵢᵃsⱼᵇE_G\[ℓ⁽ᵃ⁾(hᵢ)relu⁽ᵇ⁾(hⱼ)\] for a ≤ 1 (rows a ≥ 2 are 0; module
+    /// docs).
     fn linear_relu(&self, i: usize, j: usize) -> [[f64; HIGH_ORDER + 1]; 2] {
-        let (mu_i, sj) = (self.relu.mu[i], self.relu.s[j]);
+        let (mu_i, si, sj) = (self.relu.mu[i], self.relu.s[i], self.relu.s[j]);
         let aj = self.relu.mu[j] / sj;
         let (r, c) = (r_derivs(aj), cdf_derivs(aj));
         let sig = self.cov[(i, j)];
         let mut l = [[0.0; HIGH_ORDER + 1]; 2];
         for b in 0..=HIGH_ORDER {
-            let relu_b = sj.powi(1 - b as i32) * r[b];
-            l[1][b] = relu_b;
-            l[0][b] = mu_i * relu_b + sig * sj.powi(-(b as i32)) * c[b];
+            let relu_b = sj * r[b];
+            l[1][b] = si * relu_b;
+            l[0][b] = mu_i * relu_b + sig * c[b];
         }
         l
     }
 }
 
 impl HighDerivativeTerms for LeakyReluHighTerms<'_> {
+    fn scale(&self, i: usize) -> f64 {
+        self.relu.scale(i)
+    }
+
     fn unit(&self, i: usize) -> HighUnitTerms {
         let mut t = self.relu.unit(i);
         let (mu, s, a) = (self.relu.mu[i], self.relu.s[i], self.slope);
         let (k, k2) = (1.0 - a, (1.0 - a) * (1.0 + a));
-        let line = [mu, 1.0];
-        let square = [mu * mu + s * s, 2.0 * mu, 2.0];
+        let line = [mu, s];
+        let square = [mu * mu + s * s, 2.0 * mu * s, 2.0 * s * s];
         for (n, v) in t.phi.iter_mut().enumerate() {
             *v = k * *v + a * line.get(n).unwrap_or(&0.0);
         }
@@ -81,7 +91,11 @@ impl HighDerivativeTerms for LeakyReluHighTerms<'_> {
             }
         }
         let (mu_i, mu_j) = (self.relu.mu[i], self.relu.mu[j]);
-        let line = [[mu_i * mu_j + self.cov[(i, j)], mu_i], [mu_j, 1.0]];
+        let (si, sj) = (self.relu.s[i], self.relu.s[j]);
+        let line = [
+            [mu_i * mu_j + self.cov[(i, j)], mu_i * sj],
+            [si * mu_j, si * sj],
+        ];
         for (p, row) in line.iter().enumerate() {
             for (b, v) in row.iter().enumerate() {
                 d[p][b] += a * a * v;
@@ -147,7 +161,7 @@ mod tests {
         for (mu, s, rho) in CASES {
             let c = cov(s, rho);
             let t = terms(mu, s, 1.0, &c);
-            let d = t.pair(0, 1, rho).unwrap();
+            let d = t.natural_pair(0, 1, rho).unwrap();
             for (a, b) in tri() {
                 let want = match (a, b) {
                     (0, 0) => mu[0] * mu[1] + c[(0, 1)],
@@ -162,7 +176,7 @@ mod tests {
                 );
             }
             for i in 0..2 {
-                let u = t.unit(i);
+                let u = t.natural_unit(i);
                 let mut phi = [0.0; HIGH_ORDER + 1];
                 let mut sq = [0.0; HIGH_ORDER + 1];
                 phi[..2].copy_from_slice(&[mu[i], 1.0]);
@@ -199,7 +213,10 @@ mod tests {
                     let tol = 1e-13 * (1.0 + b.abs());
                     assert!((a - b).abs() <= tol, "{slope} {mu:?} {what}: {a} vs {b}");
                 };
-                let (h, l) = (high.pair(0, 1, rho).unwrap(), low.pair(0, 1, rho).unwrap());
+                let (h, l) = (
+                    high.natural_pair(0, 1, rho).unwrap(),
+                    low.pair(0, 1, rho).unwrap(),
+                );
                 for (a, b) in ORDERS {
                     close(h[a][b], l[a][b], &format!("D{a}{b}"));
                 }
@@ -209,7 +226,7 @@ mod tests {
                     .unwrap();
                 close(h[0][0], out.cov[(0, 1)] + out.mean[0] * out.mean[1], "D00");
                 for i in 0..2 {
-                    let (hu, lu) = (high.unit(i), low.unit(i));
+                    let (hu, lu) = (high.natural_unit(i), low.unit(i));
                     for k in 0..2 {
                         close(hu.phi[k + 3], lu.phi[k], &format!("phi{}", k + 3));
                         close(hu.sq[k + 3], lu.sq[k], &format!("sq{}", k + 3));
@@ -238,12 +255,12 @@ mod tests {
         for slope in [0.2, -0.3] {
             for (mu, s, rho) in CASES {
                 let c = cov(s, rho);
-                let base = terms(mu, s, slope, &c).pair(0, 1, rho).unwrap();
+                let base = terms(mu, s, slope, &c).natural_pair(0, 1, rho).unwrap();
                 let at = |dmu: [f64; 2], dsig: f64| {
                     let m = [mu[0] + dmu[0], mu[1] + dmu[1]];
                     let r = (rho * s[0] * s[1] + dsig) / (s[0] * s[1]);
                     let c = cov(s, r);
-                    terms(m, s, slope, &c).pair(0, 1, r).unwrap()
+                    terms(m, s, slope, &c).natural_pair(0, 1, r).unwrap()
                 };
                 let (xp, xm) = (at([h, 0.0], 0.0), at([-h, 0.0], 0.0));
                 let (yp, ym) = (at([0.0, h], 0.0), at([0.0, -h], 0.0));
@@ -267,7 +284,7 @@ mod tests {
                     let unit = |d: f64| {
                         let mut m = mu;
                         m[i] += d;
-                        terms(m, s, slope, &c).unit(i)
+                        terms(m, s, slope, &c).natural_unit(i)
                     };
                     let (u, up, down) = (unit(0.0), unit(h), unit(-h));
                     for k in 0..HIGH_ORDER {
@@ -302,7 +319,7 @@ mod tests {
             for (mu, s, rho) in CASES {
                 let c = cov(s, rho);
                 let t = terms(mu, s, slope, &c);
-                let d = t.pair(0, 1, rho).unwrap();
+                let d = t.natural_pair(0, 1, rho).unwrap();
                 let (p, grad0) = density(mu, (c[(0, 0)], c[(1, 1)], c[(0, 1)]));
                 let (p, grad0) = (&p, &grad0);
                 let nodes = |k: usize| {
@@ -348,7 +365,7 @@ mod tests {
                 }
                 close(d[2][2], (1.0 - slope).powi(2) * p(0.0, 0.0), "D22");
                 for i in 0..2 {
-                    let u = t.unit(i);
+                    let u = t.natural_unit(i);
                     let one = |g: &dyn Fn(f64) -> f64| -> f64 {
                         let dens = |h: f64| {
                             let e = (h - mu[i]) / s[i];

@@ -36,6 +36,13 @@ pub type Phi2High = [[f64; HIGH_ORDER + 1]; HIGH_ORDER + 1];
 pub fn pdf_derivs(x: f64) -> [f64; HIGH_ORDER + 1] {
     let p = normal_pdf(x);
     let mut out = [0.0; HIGH_ORDER + 1];
+    if p == 0.0 {
+        // |x| > 38.6: |Heₘ(x)|φ(x) < 10⁻³⁰⁰ wherever φ(x) underflows, so 0 is the value; the
+        // product would be ∞·0 = NaN once Heₘ(x) overflows (|x| ≳ 10⁵¹ at m = 6: the units
+        // linear to f64 range of cumulant training on data ×10⁻¹⁰⁰, whose biases moved by ~lr
+        // ≫ |W¹x|; scale67).
+        return out;
+    }
     let (mut he_prev, mut he) = (0.0, 1.0);
     for (m, o) in out.iter_mut().enumerate() {
         *o = if m % 2 == 0 { he * p } else { -he * p };
@@ -164,6 +171,25 @@ mod tests {
 
     /// Total order ≤ 4 equals the hand-expanded [`phi2_partials`] to rounding (1e-14 of the
     /// largest entry of the same order, the hand forms' own rounding being a few ε of it).
+    /// Where φ(x) underflows (|x| ≥ 40: 38.6 and beyond) every φ⁽ᵐ⁾(x) is 0 and Φ(x) is 0 or 1,
+    /// up to |x| = 10³⁰⁸; at |x| = 38 (φ subnormal, 10⁻³¹⁴) the Hermite products are finite.
+    /// Fails without the p = 0 branch of [`pdf_derivs`]: at |x| = 10⁶⁰, He₆(x) = ∞ and ∞·0 = NaN
+    /// (the units of cumulant training on data ×10⁻¹⁰⁰ sit at |μ/s| ~ 10⁹⁷).
+    #[test]
+    fn derivatives_vanish_where_the_density_underflows() {
+        for x in [40.0, 1e10, 1e60, 1e97, 1e200, 1e308] {
+            for (x, cdf) in [(x, 1.0), (-x, 0.0)] {
+                assert_eq!(pdf_derivs(x), [0.0; HIGH_ORDER + 1], "{x:e}");
+                let c = cdf_derivs(x);
+                assert_eq!(c[0], cdf, "{x:e}");
+                assert!(c[1..].iter().all(|&v| v == 0.0), "{x:e}");
+            }
+        }
+        for x in [38.0, -38.0] {
+            assert!(pdf_derivs(x).iter().all(|v| v.is_finite()), "{x}");
+        }
+    }
+
     #[test]
     fn low_orders_equal_the_hand_written_partials() {
         for (x, y, r) in POINTS {

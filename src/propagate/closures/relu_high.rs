@@ -16,6 +16,11 @@
 //! The a = 0 row is the same with x and y exchanged. One unit: E_G[relu⁽ᵏ⁾(h)] = s^{1−k}R⁽ᵏ⁾(a)
 //! and E_G[(relu²)⁽ᵏ⁾(h)] = s^{2−k}P⁽ᵏ⁾(a), P = (a² + 1)Φ(a) + aφ(a), P' = 2R, so
 //! P⁽ᵏ⁾ = 2R⁽ᵏ⁻¹⁾ (k ≥ 1). Pairs with q² below 10⁻¹² have no terms (as in `relu_terms`).
+//!
+//! The tables are standardised with σₖ = sₖ ([`HighDerivativeTerms::scale`]; `high_terms`'
+//! module docs): T_ab = sᵢᵃsⱼᵇD_ab = sᵢsⱼ∂ᵃₓ∂ᵇ_y G, sᵏE_G[relu⁽ᵏ⁾] = sR⁽ᵏ⁾(a) and
+//! sᵏE_G[(relu²)⁽ᵏ⁾] = s²P⁽ᵏ⁾(a): every entry is of order s² (s), where D₆₀ ∝ s⁻⁴ and
+//! E_G[relu⁽⁶⁾] ∝ s⁻⁵ overflow f64 once s ≲ 10⁻⁷⁷ (10⁻⁶²).
 
 use super::high_terms::{HighDerivativeTerms, HighPairTerms, HighUnitTerms, HIGH_ORDER};
 use super::phi2_high::{binomial, cdf_derivs, pdf_derivs};
@@ -61,17 +66,21 @@ pub(crate) struct ReluHighTerms {
 }
 
 impl HighDerivativeTerms for ReluHighTerms {
+    fn scale(&self, i: usize) -> f64 {
+        self.s[i]
+    }
+
     fn unit(&self, i: usize) -> HighUnitTerms {
         let (s, a) = (self.s[i], self.mu[i] / self.s[i]);
         let r = r_derivs(a);
         let mut t = HighUnitTerms::default();
         t.sq[0] = (a * a + 1.0) * normal_cdf(a) + a * normal_pdf(a);
         for k in 0..=HIGH_ORDER {
-            t.phi[k] = s.powi(1 - k as i32) * r[k];
+            t.phi[k] = s * r[k];
             if k > 0 {
                 t.sq[k] = 2.0 * r[k - 1];
             }
-            t.sq[k] *= s.powi(2 - k as i32);
+            t.sq[k] *= s * s;
         }
         t
     }
@@ -100,9 +109,9 @@ impl HighDerivativeTerms for ReluHighTerms {
             }
         }
         let mut d = g;
-        for (a, row) in d.iter_mut().enumerate() {
-            for (b, v) in row.iter_mut().enumerate().take(HIGH_ORDER + 1 - a) {
-                *v *= si.powi(1 - a as i32) * sj.powi(1 - b as i32);
+        for row in d.iter_mut() {
+            for v in row.iter_mut() {
+                *v *= si * sj;
             }
         }
         Some(d)
@@ -166,13 +175,16 @@ mod tests {
                 mu: mu.to_vec(),
                 s: s.to_vec(),
             };
-            let (h, l) = (high.pair(0, 1, rho).unwrap(), low.pair(0, 1, rho).unwrap());
+            let (h, l) = (
+                high.natural_pair(0, 1, rho).unwrap(),
+                low.pair(0, 1, rho).unwrap(),
+            );
             for (a, b) in ORDERS {
                 let tol = 1e-13 * (1.0 + l[a][b].abs());
                 assert!((h[a][b] - l[a][b]).abs() <= tol, "{mu:?} D{a}{b}");
             }
             for i in 0..2 {
-                let (hu, lu) = (high.unit(i), low.unit(i));
+                let (hu, lu) = (high.natural_unit(i), low.unit(i));
                 for k in 0..2 {
                     assert!((hu.phi[k + 3] - lu.phi[k]).abs() <= 1e-13 * (1.0 + lu.phi[k].abs()));
                     assert!((hu.sq[k + 3] - lu.sq[k]).abs() <= 1e-13 * (1.0 + lu.sq[k].abs()));
@@ -198,7 +210,7 @@ mod tests {
                 );
             };
             let high = terms(mu, s);
-            let d = high.pair(1, 0, rho).unwrap();
+            let d = high.natural_pair(1, 0, rho).unwrap();
             let e = stein.pair(1, 0);
             close(d[0][0], out.cov[(1, 0)] + out.mean[0] * out.mean[1], "D00");
             close(d[1][0], e.a[0], "D10");
@@ -207,7 +219,7 @@ mod tests {
             close(d[2][0], e.b[0], "D20");
             close(d[0][2], e.b[1], "D02");
             for i in 0..2 {
-                let u = high.unit(i);
+                let u = high.natural_unit(i);
                 let (d1, d2) = stein.unit(i);
                 close(u.phi[0], out.mean[i], "phi0");
                 close(u.phi[1], d1, "phi1");
@@ -227,11 +239,11 @@ mod tests {
     fn each_order_is_the_mean_derivative_of_the_one_below() {
         let h = 1e-4;
         for (mu, s, rho) in CASES {
-            let base = terms(mu, s).pair(0, 1, rho).unwrap();
+            let base = terms(mu, s).natural_pair(0, 1, rho).unwrap();
             let at = |dmu: [f64; 2], dsig: f64| {
                 let m = [mu[0] + dmu[0], mu[1] + dmu[1]];
                 let r = (rho * s[0] * s[1] + dsig) / (s[0] * s[1]);
-                terms(m, s).pair(0, 1, r).unwrap()
+                terms(m, s).natural_pair(0, 1, r).unwrap()
             };
             let (xp, xm) = (at([h, 0.0], 0.0), at([-h, 0.0], 0.0));
             let (yp, ym) = (at([0.0, h], 0.0), at([0.0, -h], 0.0));
@@ -257,12 +269,12 @@ mod tests {
                 }
             }
             for i in 0..2 {
-                let u = terms(mu, s).unit(i);
+                let u = terms(mu, s).natural_unit(i);
                 let mut m = mu;
                 m[i] += h;
-                let up = terms(m, s).unit(i);
+                let up = terms(m, s).natural_unit(i);
                 m[i] -= 2.0 * h;
-                let down = terms(m, s).unit(i);
+                let down = terms(m, s).natural_unit(i);
                 for k in 0..HIGH_ORDER {
                     let fd = (up.phi[k] - down.phi[k]) / (2.0 * h);
                     assert!(
@@ -286,7 +298,7 @@ mod tests {
     fn entries_match_quadrature_of_the_density() {
         let (z, wt) = gauss_legendre(160);
         for (mu, s, rho) in CASES {
-            let d = terms(mu, s).pair(0, 1, rho).unwrap();
+            let d = terms(mu, s).natural_pair(0, 1, rho).unwrap();
             let (p, grad0) = density(mu, (s[0] * s[0], s[1] * s[1], rho * s[0] * s[1]));
             let (p, grad0) = (&p, &grad0);
             let top = |k: usize| (mu[k] + 12.0 * s[k]).max(1e-3);
