@@ -191,6 +191,11 @@ pub const AFFINE: AffineStrategy = AffineStrategy::Auto;
 
 /// Cumulant order of the closure at the first nonlinearity (`--order`; 2 = Gaussian).
 pub const ORDER: u8 = 2;
+/// Cumulant training at `--order 3|4`: the closures corrected with measured κ slices
+/// (`--corrected-layers`): every hidden layer's whose φ has a corrected closure
+/// (EXPERIMENTS.md, "Corrections at every hidden layer in cumulant training, deep67").
+pub const CORRECTED_LAYERS: crate::cumtrain::CorrectedLayers =
+    crate::cumtrain::CorrectedLayers::All;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 
