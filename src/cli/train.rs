@@ -49,7 +49,9 @@ pub struct TrainArgs {
     /// every step. first = h¹'s only (deeper closures Gaussian); all = also every deeper
     /// layer's whose φ has a corrected closure (quad:α, relu, leaky_relu:α, erf; others stay
     /// Gaussian), its slices those of h^l = W^l a^(l−1) + b^l over the class's training samples
-    /// forwarded through the network, differentiated through every layer below [default: all].
+    /// forwarded through the network, differentiated through every layer below; 2.4–4.5× the time
+    /// per step on [10, 64, 64, 2], and no better there (EXPERIMENTS.md, deep67)
+    /// [default: first].
     #[arg(long, value_enum, ignore_case = true, value_name = "first|all")]
     pub corrected_layers: Option<CorrectedLayers>,
     /// Where to write the trained model (safetensors; written atomically).

@@ -134,10 +134,11 @@ impl ClassStatistics {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum CorrectedLayers {
-    /// The first hidden layer's only (deeper closures Gaussian), as the engine's `--order 3|4`.
+    /// The first hidden layer's only (deeper closures Gaussian), as the engine's `--order 3|4`;
+    /// the default (`config::defaults::CORRECTED_LAYERS` says why).
+    #[default]
     First,
     /// Every hidden layer whose φ has a corrected closure.
-    #[default]
     All,
 }
 

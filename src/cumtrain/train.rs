@@ -10,8 +10,8 @@
 //! max(0, S − L_C), so that the optimiser cannot gain from the closure's error (λ = 0: L_C
 //! alone, no draws).
 //! `--order 3|4` corrects the first closure with the κ slices of h¹ measured per step from the
-//! training samples ([`super::first_layer`]), and with `--corrected-layers all` (the default)
-//! every deeper closure whose φ has a corrected one with the slices of its pre-activation over
+//! training samples ([`super::first_layer`]), and with `--corrected-layers all` (default
+//! `first`) every deeper closure whose φ has a corrected one with the slices of its pre-activation over
 //! the samples forwarded through the network ([`super::objective`]); the check then draws from
 //! the training samples.
 
