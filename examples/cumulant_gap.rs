@@ -1,6 +1,6 @@
 //! What the cumulant objective measures, for a trained model on a generated task: the objective
-//! (from the training set's class statistics), the sample MSE on the test set, and the sample MSE
-//! on Gaussian surrogate data N(μ_c, Σ_c) (the data the objective assumes).
+//! (from the training set's class statistics), the sample MSE on the training and test sets, and
+//! the sample MSE on Gaussian surrogate data N(μ_c, Σ_c) (the data the objective assumes).
 //!
 //! `cargo run --release --example cumulant_gap -- MODEL xor|higher-order`
 
@@ -40,6 +40,7 @@ fn main() -> corrflow::Result<()> {
     };
     let stats = ClassStatistics::measure(&split.train)?;
     let objective = CumulantObjective::new(&net)?.loss(&net, &stats)?;
+    let train = mse(&net, &split.train.x, &split.train.labels);
     let test = mse(&net, &split.test.x, &split.test.labels);
     // Gaussian surrogate of the test set's size: class c ~ N(μ_c, Σ_c), Σ_c = LLᵀ.
     let mut rng = StdRng::seed_from_u64(7);
@@ -76,7 +77,8 @@ fn main() -> corrflow::Result<()> {
             / n as f64
     };
     println!(
-        "objective {objective:.4}  test MSE {test:.4}  Gaussian-surrogate MSE {surrogate:.4}  \
+        "objective {objective:.4}  train MSE {train:.4}  test MSE {test:.4}  \
+         Gaussian-surrogate MSE {surrogate:.4}  \
          test acc {:.4}  surrogate acc {acc_surrogate:.4}",
         net.accuracy(&split.test)
     );

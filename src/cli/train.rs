@@ -6,7 +6,7 @@ use clap::Args;
 
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
-use corrflow::cumtrain::Objective;
+use corrflow::cumtrain::{CorrectedLayers, Objective};
 use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
 
@@ -41,10 +41,19 @@ pub struct TrainArgs {
     /// (the data through μ_c, Σ_c only); 3 = + κ₃[i,i,j] of h¹ = W¹x + b¹, 4 = + κ₃ and
     /// κ₄[i,i,j,j] (and κ₄[i,i,i,j] for relu, leaky relu, erf), measured every step from each
     /// class's training samples and differentiated in W¹ (first activation quad:α, relu,
-    /// leaky_relu:α or erf; deeper closures stay Gaussian). At 3/4 the sampled
+    /// leaky_relu:α or erf; deeper layers as --corrected-layers says). At 3/4 the sampled
     /// check draws from the training samples instead of N(μ_c, Σ_c) [default: 2].
     #[arg(long, value_name = "2|3|4", value_parser = clap::value_parser!(u8).range(2..=4))]
     pub order: Option<u8>,
+    /// Cumulant objective at --order 3|4: which hidden layers' closures take κ slices measured
+    /// every step. first = h¹'s only (deeper closures Gaussian); all = also every deeper
+    /// layer's whose φ has a corrected closure (quad:α, relu, leaky_relu:α, erf; others stay
+    /// Gaussian), its slices those of h^l = W^l a^(l−1) + b^l over the class's training samples
+    /// forwarded through the network, differentiated through every layer below; 2.4–4.5× the time
+    /// per step on [10, 64, 64, 2], and no better there (EXPERIMENTS.md, deep67)
+    /// [default: first].
+    #[arg(long, value_enum, ignore_case = true, value_name = "first|all")]
+    pub corrected_layers: Option<CorrectedLayers>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -66,6 +75,7 @@ impl TrainArgs {
             (Field::ClosureCheck, self.closure_check.is_some()),
             (Field::CheckSamples, self.check_samples.is_some()),
             (Field::Order, self.order.is_some()),
+            (Field::CorrectedLayers, self.corrected_layers.is_some()),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             if self.objective != Objective::Cumulants {
@@ -74,6 +84,9 @@ impl TrainArgs {
                     if *field == Field::Order {
                         "sets the first closure's order of --objective cumulants; it has no \
                          meaning for --objective samples"
+                    } else if *field == Field::CorrectedLayers {
+                        "sets the corrected layers of --objective cumulants at --order 3|4; it \
+                         has no meaning for --objective samples"
                     } else {
                         "sets the sampled check of --objective cumulants; it has no meaning for \
                          --objective samples"
@@ -92,6 +105,14 @@ impl TrainArgs {
         train.closure_check = self.closure_check.unwrap_or(train.closure_check);
         train.check_samples = self.check_samples.unwrap_or(train.check_samples);
         train.order = self.order.unwrap_or(train.order);
+        if self.corrected_layers.is_some() && train.order == 2 {
+            return Err(Error::config(
+                Field::CorrectedLayers,
+                "sets which closures take the κ corrections of --order 3|4; at --order 2 (the \
+                 default) every closure is Gaussian: add --order 3 or 4, or remove the flag",
+            ));
+        }
+        train.corrected_layers = self.corrected_layers;
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::cumtrain::{CheckSettings, Objective};
+use crate::cumtrain::{CheckSettings, CorrectedLayers, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
 use crate::net::train::{Loss, Optimizer, TrainConfig};
@@ -72,15 +72,21 @@ pub struct TrainSettings {
     /// Cumulant objective: the first closure's cumulant order (2 = Gaussian, 3/4 = with the
     /// κ slices of h¹ measured per step from the training samples).
     pub order: u8,
+    /// Cumulant objective at order 3/4: which hidden layers' closures are corrected [default:
+    /// [`defaults::CORRECTED_LAYERS`]].
+    pub corrected_layers: Option<CorrectedLayers>,
 }
 
 impl TrainSettings {
-    /// The sampled check of the cumulant objective (`closure_check`, `check_samples`).
+    /// The sampled check of the cumulant objective (`closure_check`, `check_samples`), its
+    /// order and, at order 3/4, its corrected layers.
     pub fn check(&self) -> CheckSettings {
         CheckSettings {
             weight: self.closure_check,
             samples: self.check_samples,
             order: self.order,
+            layers: (self.order != 2)
+                .then(|| self.corrected_layers.unwrap_or(defaults::CORRECTED_LAYERS)),
         }
     }
 }
@@ -99,6 +105,7 @@ impl Default for TrainSettings {
             closure_check: defaults::CLOSURE_CHECK,
             check_samples: defaults::CHECK_SAMPLES,
             order: defaults::ORDER,
+            corrected_layers: None,
         }
     }
 }

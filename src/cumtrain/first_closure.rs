@@ -1,5 +1,6 @@
-//! Which first-layer closures the cumulant objective corrects at `--order 3|4`, and their
-//! reverse pass (issue #16 item 6).
+//! Which hidden-layer closures the cumulant objective corrects at `--order 3|4`, and their
+//! reverse pass (issue #16 item 6). The first hidden layer's φ must have one (else `--order` is
+//! refused); a deeper layer whose φ has none keeps the Gaussian closure.
 //!
 //! - **quadratic** φ = h + αh²: the Gaussian VJP plus the κ terms differentiated in closed form
 //!   ([`QuadraticVjp::kappa_terms`]), exact as it was;
@@ -22,7 +23,8 @@ use crate::propagate::backward::{
 use crate::propagate::closures::Corrections;
 use crate::stats::Moments;
 
-/// The first hidden layer's φ, among those whose corrected closure has a reverse pass.
+/// A hidden layer's φ, among those whose corrected closure has a reverse pass (the first
+/// layer's at `--corrected-layers first`, every hidden layer's at `all`).
 #[derive(Clone, Copy, Debug)]
 pub enum FirstClosure {
     Quadratic(QuadraticVjp),
@@ -44,24 +46,39 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
             ),
         ));
     }
-    match net.activation.at(0) {
-        Activation::Quadratic { alpha } => Ok(FirstClosure::Quadratic(QuadraticVjp::new(alpha))),
-        Activation::Relu => Ok(FirstClosure::Relu),
-        Activation::Erf => Ok(FirstClosure::Erf),
-        Activation::LeakyRelu { slope } => Ok(FirstClosure::LeakyRelu(LeakyReluVjp::new(slope))),
-        other => Err(Error::config(
+    corrected_closure(net.activation.at(0)).ok_or_else(|| {
+        Error::config(
             Field::Order,
             format!(
                 "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
                  quadratic (quad:α), relu, leaky relu (leaky_relu:α) and erf activations only, not \
-                 {other} (the first hidden layer's); use --order 2",
-                order.order()
+                 {} (the first hidden layer's); use --order 2",
+                order.order(),
+                net.activation.at(0)
             ),
-        )),
+        )
+    })
+}
+
+/// The corrected closure of a hidden layer whose φ is `activation`: quadratic, relu, leaky relu
+/// or erf; None for any other φ (a deeper layer with one keeps the Gaussian closure).
+pub fn corrected_closure(activation: Activation) -> Option<FirstClosure> {
+    match activation {
+        Activation::Quadratic { alpha } => Some(FirstClosure::Quadratic(QuadraticVjp::new(alpha))),
+        Activation::Relu => Some(FirstClosure::Relu),
+        Activation::Erf => Some(FirstClosure::Erf),
+        Activation::LeakyRelu { slope } => Some(FirstClosure::LeakyRelu(LeakyReluVjp::new(slope))),
+        _ => None,
     }
 }
 
 impl FirstClosure {
+    /// Whether the objective caps this closure's skewness ([`super::skew_cap`]): the
+    /// Gram–Charlier corrected closures, not the quadratic's (exact at any skewness).
+    pub fn caps_skewness(&self) -> bool {
+        !matches!(self, FirstClosure::Quadratic(_))
+    }
+
     /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
     /// the closure read, [`super::first_layer::Slices::attach`]), whose output `z` got the
     /// adjoint `z_adj`, and the κ slices' adjoint (for

@@ -17,8 +17,10 @@
 //! ([`crate::propagate::closures::QuadraticClosure`]) needs exactly μ, Σ, κ₃\[i,i,j\],
 //! κ₃\[i,j,j\] = Tⱼᵢ and κ₄\[i,i,j,j\], so at order 4 the first layer's z¹ mean and covariance
 //! are the sample mean and covariance of φ(h¹) over the class's samples, exactly (order 3 puts
-//! the Gaussian 2Σᵢⱼ² in place of κ₄\[i,i,j,j\] + 2Σᵢⱼ²). Deeper layers keep the Gaussian
-//! closure: their inputs' κ slices are not carried.
+//! the Gaussian 2Σᵢⱼ² in place of κ₄\[i,i,j,j\] + 2Σᵢⱼ²). At a deeper corrected layer
+//! (`--corrected-layers all`) the same slices are measured with W^l for W¹ and the layer's
+//! centred input samples Ã^{l−1} (the class's samples forwarded through the network) for X̃_c
+//! ([`super::objective`]).
 //!
 //! The relu's corrected closure also reads U (the quadratic's does not).
 //!
@@ -65,6 +67,16 @@ impl ClassSamples {
         }
         ClassSamples { centred }
     }
+}
+
+/// Where [`Slices::backward`] sends S's adjoint (K and U read S = DDᵀ/n, at order 4).
+pub enum SRoute<'a> {
+    /// Into the adjoint of the pre-activation's propagated covariance Σ (N × N), which the
+    /// affine map's VJP carries to W: right at the first layer, where S = W¹Σ_cW¹ᵀ exactly.
+    Covariance(&'a mut Mat<f64>),
+    /// Through D: D̄ += (S̄ + S̄ᵀ)D/n. Right at every layer; at a deeper layer the only one, as
+    /// there the propagated Σ is the closures' and not the samples' covariance S.
+    Samples,
 }
 
 /// The κ slices of h¹ of one class (module docs), with D and E kept for the reverse pass.
@@ -125,6 +137,11 @@ impl Slices {
         }
     }
 
+    /// D = WX̃ (N × n): the layer's pre-activations over the class's samples, centred.
+    pub fn centred(&self) -> MatRef<'_, f64> {
+        self.d.as_ref()
+    }
+
     /// Caps each unit's standardised skewness at [`super::skew_cap::SKEW_CAP`] by scaling its
     /// row of T ([`super::skew_cap`]; for the Gram–Charlier corrected closures, whose expansion
     /// has no density beyond it), and returns how many units it scaled.
@@ -152,21 +169,34 @@ impl Slices {
         m
     }
 
-    /// Adds what the slices' adjoint `adj` contributes to ∂L/∂W¹ (`w_grad`, N × d) and to Σ's
-    /// adjoint `cov_adj` (N × N), for the class whose centred samples `centred` these slices
-    /// were measured from. K = Q − diag(S)diag(S)ᵀ − 2S∘S moves with Sᵢⱼ by −4SᵢⱼK̄ᵢⱼ and
+    /// Adds what the slices' adjoint `adj` contributes to ∂L/∂W (`w_grad`, N × d) and, with
+    /// [`SRoute::Covariance`], to Σ's adjoint (N × N), for the class whose centred samples (or
+    /// centred inputs of the layer) `centred` these slices were measured from, and returns D̄
+    /// (N × n; ∂L/∂W += D̄X̃ᵀ is what was added), which a deeper layer's caller takes on to the
+    /// layers below through X̃ = its centred input samples. K = Q − diag(S)diag(S)ᵀ − 2S∘S moves with Sᵢⱼ by −4SᵢⱼK̄ᵢⱼ and
     /// with Sᵢᵢ by −Σⱼ(K̄ᵢⱼ + K̄ⱼᵢ)Sⱼⱼ; U = FDᵀ/n − 3diag(S)S with Sᵢⱼ by −3SᵢᵢŪᵢⱼ and with
-    /// Sᵢᵢ by −3ΣⱼŪᵢⱼSᵢⱼ (symmetrised, S being symmetric): those go into `cov_adj`, whose Σ = S
-    /// is the affine map's (its VJP carries them to W¹).
+    /// Sᵢᵢ by −3ΣⱼŪᵢⱼSᵢⱼ (symmetrised, S being symmetric): those go into Σ's adjoint, whose Σ = S
+    /// is the affine map's (its VJP carries them to W¹); with [`SRoute::Samples`] they go
+    /// through D instead (the same gradient at the first layer, to rounding).
     pub fn backward(
         &self,
         centred: MatRef<'_, f64>,
         adj: &SliceAdjoint,
-        cov_adj: &mut Mat<f64>,
+        mut route: SRoute<'_>,
         w_grad: faer::MatMut<'_, f64>,
-    ) {
+    ) -> Mat<f64> {
         let (big_n, n) = (self.d.nrows(), self.d.ncols());
         let inv_n = 1.0 / n as f64;
+        // S̄ (each entry of S = DDᵀ/n an independent argument) where it goes through D.
+        let mut s_samples = match route {
+            SRoute::Covariance(_) => None,
+            SRoute::Samples => self.s.as_ref().map(|_| Mat::<f64>::zeros(big_n, big_n)),
+        };
+        let mut add_s = |i: usize, j: usize, v: f64| match (&mut route, &mut s_samples) {
+            (SRoute::Covariance(cov), _) => cov[(i, j)] += v,
+            (SRoute::Samples, Some(sb)) => sb[(i, j)] += v,
+            (SRoute::Samples, None) => {}
+        };
         // Through the skewness cap, where one was applied: T̄ of the measured T, and v̄.
         let capped = self.cap.as_ref().map(|cap| {
             let mut t_bar = adj.k3_iij.clone();
@@ -203,12 +233,12 @@ impl Slices {
             gemm(e_bar.as_mut(), true, sym.as_ref(), self.e.as_ref(), inv_n);
             for j in 0..big_n {
                 for i in 0..big_n {
-                    cov_adj[(i, j)] -= 4.0 * s[(i, j)] * k_bar[(i, j)];
+                    add_s(i, j, -(4.0 * s[(i, j)] * k_bar[(i, j)]));
                 }
             }
             for i in 0..big_n {
                 let diag: f64 = (0..big_n).map(|j| sym[(i, j)] * s[(j, j)]).sum();
-                cov_adj[(i, i)] -= diag;
+                add_s(i, i, -diag);
             }
         }
         // Ū exists at order 4 only, where S was measured.
@@ -224,7 +254,7 @@ impl Slices {
             }
             for j in 0..big_n {
                 for i in 0..big_n {
-                    cov_adj[(i, j)] += 0.5 * (s_bar[(i, j)] + s_bar[(j, i)]);
+                    add_s(i, j, 0.5 * (s_bar[(i, j)] + s_bar[(j, i)]));
                 }
             }
             f_bar = Some(fb);
@@ -238,6 +268,12 @@ impl Slices {
                 d_bar[(i, k)] += g;
             }
         }
+        if let Some(sb) = &s_samples {
+            // S = DDᵀ/n: D̄ += (S̄ + S̄ᵀ)D/n.
+            let sym = Mat::from_fn(big_n, big_n, |i, j| sb[(i, j)] + sb[(j, i)]);
+            gemm(d_bar.as_mut(), true, sym.as_ref(), self.d.as_ref(), inv_n);
+        }
         gemm(w_grad, true, d_bar.as_ref(), centred.transpose(), 1.0);
+        d_bar
     }
 }

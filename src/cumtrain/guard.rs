@@ -55,6 +55,10 @@ pub struct CheckSettings {
     /// [`super::check`]). Absent from the JSON at 2.
     #[serde(skip_serializing_if = "is_gaussian")]
     pub order: u8,
+    /// At order 3/4, which hidden layers' closures take the measured κ slices
+    /// (`--corrected-layers`; [`super::CorrectedLayers`]); None (absent from the JSON) at 2.
+    #[serde(rename = "corrected_layers", skip_serializing_if = "Option::is_none")]
+    pub layers: Option<super::CorrectedLayers>,
 }
 
 fn is_gaussian(order: &u8) -> bool {

@@ -14,5 +14,5 @@ pub mod train;
 
 pub use check::{gaussian_model_loss, GaussianModelLoss, SurrogateCheck};
 pub use guard::CheckSettings;
-pub use objective::{ClassStatistics, CumulantObjective};
+pub use objective::{ClassStatistics, CorrectedLayers, CumulantObjective, StepTally};
 pub use train::{fit, floor_note, train_cumulants, train_cumulants_timed, FirstStep, Objective};

@@ -12,32 +12,62 @@
 //! [`crate::net::train`] has the same convention: no ½). The gradient is reverse mode through the
 //! layers ([`crate::propagate::backward`]): at the output ∂L/∂μ_y = 2p(c)(μ_y − t_c),
 //! ∂L/∂Σ_y = p(c) I; then the affine VJP and the closure VJP alternate down to the first layer.
-//! At order 2 (the default) the objective sees the data only through μ_c and Σ_c. At order 3/4
-//! ([`CumulantObjective::corrected`], quadratic, relu, leaky relu or erf φ) the first closure also takes the κ₃
-//! (κ₄) slices of h¹ measured per step from each class's training samples, and the gradient
-//! includes their dependence on W¹ ([`super::first_layer`]); deeper closures stay Gaussian.
-//! There z¹'s corrected covariance is propagated with its eigenvalues floored at a small share
-//! of its mean variance ([`super::spectral_floor`]): the expansion can make it indefinite, which
-//! no distribution is and the next closure cannot take. Where it is positive definite the
-//! floor does nothing; how often it acted is counted ([`CumulantObjective::take_floors`]).
+//! At order 2 (the default) the objective sees the data only through μ_c and Σ_c.
+//!
+//! At order 3/4 ([`CumulantObjective::corrected`]) the closures take κ₃ (κ₄) slices measured
+//! per step from each class's training samples ([`super::first_layer`]). Per hidden layer l,
+//! for each class (`CumulantObjective::forward`):
+//!
+//! 1. h^l = W^l z^{l−1} + b^l exactly (z⁰ = x: μ_c, Σ_c);
+//! 2. at a corrected layer (the first always — its φ must be quadratic, relu, leaky relu or erf;
+//!    a deeper one at [`CorrectedLayers::All`] where its φ is one of those, else it stays
+//!    Gaussian) the κ slices of h^l: of W¹X̃_c at l = 1 (the class's centred samples), of
+//!    W^l Ã^{l−1} deeper, Ã^{l−1} = φ(H^{l−1}) over the class's samples forwarded through the
+//!    network at the current weights (H^{l−1} = W^{l−1}A^{l−2} + b^{l−1}), centred on its own
+//!    sample mean (b^l drops out); the mean and covariance of h^l stay the propagated ones;
+//! 3. the skewness cap of those slices for the Gram–Charlier closures ([`super::skew_cap`]:
+//!    a unit more skewed than any Gram–Charlier density gets the most skewed one of its sign; the
+//!    quadratic's closure is exact at any skewness and is not capped);
+//! 4. the corrected closure maps h^l to z^l (else the Gaussian closure);
+//! 5. z^l's corrected covariance with its eigenvalues floored at a small share of its mean
+//!    variance ([`super::spectral_floor`]): the expansion can make it indefinite, which no
+//!    distribution is and the next closure cannot take (where it is positive definite the floor
+//!    does nothing);
+//!
+//! then the read-out's affine map to y. Floors and caps are counted per step over every
+//! corrected layer ([`CumulantObjective::take_tally`]).
+//!
+//! The gradient is exact through the whole chain (`CumulantObjective::backward`): at a
+//! corrected layer the closure's VJP also gives the slices' adjoint, which
+//! [`super::first_layer::Slices::backward`] takes to W^l and to D̄ (D = W^lÃ^{l−1}); the slices
+//! depend on every earlier layer's weights through the forwarded samples, so D̄ goes on as the
+//! samples' adjoint Ā^{l−1} = W^lᵀ(D̄ − D̄'s row means), and one backpropagation sweep over the
+//! samples (H̄ = Ā ∘ φ'(H), ∂W += H̄Aᵀ, ∂b += H̄'s row sums, Ā below = Wᵀ(H̄ + that layer's
+//! centred D̄)) collects every corrected layer's D̄. The slices' dependence on S = DDᵀ/n (K and
+//! U read it at order 4) goes into Σ¹'s adjoint at the first layer, where S = W¹Σ_cW¹ᵀ exactly,
+//! and through D deeper, where the propagated Σ is not the samples' covariance
+//! ([`super::first_layer::SRoute`]).
 
 use std::cell::Cell;
+use std::fmt;
 
-use faer::{Col, Mat};
+use clap::ValueEnum;
+use faer::{Col, Mat, MatRef};
+use serde::{Deserialize, Serialize};
 
-use super::first_closure::{check_activation, FirstClosure};
-use super::first_layer::{ClassSamples, Slices};
+use super::first_closure::{check_activation, corrected_closure, FirstClosure};
+use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
 use crate::data::{class_counts, Dataset};
-use crate::error::{Error, Field, Result};
+use crate::error::{value_name, Error, Field, Result};
+use crate::linalg::gemm;
 use crate::net::train::FloorTally;
 use crate::net::{Layer, Mlp};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, Adjoint};
 use crate::propagate::closures::{ClosureMethod, Corrections};
-use crate::propagate::{ClosurePair, Predicted, Propagator};
+use crate::propagate::ClosurePair;
 use crate::stats::{MomentAccumulator, Moments};
-use crate::timing::Timings;
 
 /// Columns per batch when measuring the class statistics.
 const MEASURE_BATCH: usize = 8192;
@@ -99,6 +129,45 @@ impl ClassStatistics {
     }
 }
 
+/// Which hidden layers' closures take measured κ slices at `--order 3|4`
+/// (`--corrected-layers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CorrectedLayers {
+    /// The first hidden layer's only (deeper closures Gaussian), as the engine's `--order 3|4`;
+    /// the default (`config::defaults::CORRECTED_LAYERS` says why).
+    #[default]
+    First,
+    /// Every hidden layer whose φ has a corrected closure.
+    All,
+}
+
+impl fmt::Display for CorrectedLayers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
+/// What one training step's corrected layers did, summed over classes and layers since the last
+/// [`CumulantObjective::take_tally`]: the floors of corrected z covariances
+/// ([`super::spectral_floor`]; a class-step per floored layer) and the units whose skewness was
+/// capped ([`super::skew_cap`]; per unit, class and layer).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct StepTally {
+    pub floored: FloorTally,
+    pub capped: usize,
+}
+
+impl StepTally {
+    /// Both tallies together.
+    pub fn plus(self, other: StepTally) -> StepTally {
+        StepTally {
+            floored: self.floored.plus(other.floored),
+            capped: self.capped + other.capped,
+        }
+    }
+}
+
 /// The forward closure of each hidden layer's φ and its VJP: the exact closed forms for linear,
 /// quadratic, relu, leaky relu and erf; for the other (smooth) φ the pure Hermite series with
 /// [`crate::propagate::closures::hermite::DEFAULT_ORDER`] terms and no 2-D quadrature fallback
@@ -106,38 +175,73 @@ impl ClassStatistics {
 pub struct CumulantObjective {
     /// Hidden layer l's pair at index l − 1.
     closures: Vec<ClosurePair>,
-    /// The corrected first layer at order 3/4.
-    first: Option<Corrected>,
-    /// The floors applied to z¹'s corrected covariance since the last
-    /// [`CumulantObjective::take_floors`].
-    floors: Cell<FloorTally>,
-    /// The units (per class) whose skewness was capped since the last
-    /// [`CumulantObjective::take_capped`] ([`super::skew_cap`]).
-    capped: Cell<usize>,
+    /// The corrected layers at order 3/4.
+    corrected: Option<Corrected>,
+    /// Floors and caps since the last [`CumulantObjective::take_tally`].
+    tally: Cell<StepTally>,
 }
 
-/// What the κ corrections of the first closure need (order 3/4, [`super::first_layer`]).
+/// What the κ corrections need (order 3/4, [`super::first_layer`]).
 struct Corrected {
     order: Corrections,
-    closure: FirstClosure,
+    /// Hidden layer l's corrected closure at index l − 1, None where its φ has none.
+    closures: Vec<Option<FirstClosure>>,
+    /// Whether the layers above the first are corrected.
+    layers: CorrectedLayers,
     samples: ClassSamples,
     /// s of [`super::spectral_floor`].
     floor_share: f64,
 }
 
-/// One class's corrected first layer (order 3/4): h¹ with its κ slices, z¹ as the corrected
-/// closure gives it, and where its covariance needed the floor, z¹ floored and the floor.
-struct FirstPass {
+impl Corrected {
+    /// The corrected closure of hidden layer k + 1 (index k), None where it is Gaussian.
+    fn at(&self, k: usize) -> Option<FirstClosure> {
+        if k > 0 && self.layers == CorrectedLayers::First {
+            return None;
+        }
+        self.closures.get(k).copied().flatten()
+    }
+
+    /// The index of the deepest corrected hidden layer.
+    fn deepest(&self) -> Option<usize> {
+        (0..self.closures.len())
+            .rev()
+            .find(|&k| self.at(k).is_some())
+    }
+}
+
+/// One hidden layer of one class's forward pass: h = Wa + b exactly (with its κ slices where
+/// the layer is corrected), z as its closure gives it, and where a corrected z's covariance
+/// needed the floor, z floored and the floor.
+struct LayerPass {
     h: Moments,
     z: Moments,
     floored: Option<(Moments, SpectralFloor)>,
+    /// The measured κ slices of h, where the layer is corrected.
+    slices: Option<Slices>,
 }
 
-impl FirstPass {
-    /// The z¹ the layers above see.
+impl LayerPass {
+    /// The z the layer above sees.
     fn output(&self) -> &Moments {
         self.floored.as_ref().map_or(&self.z, |(z, _)| z)
     }
+}
+
+/// One class's forward pass (`CumulantObjective::forward`).
+struct ClassPass {
+    layers: Vec<LayerPass>,
+    y: Moments,
+    /// The class's training samples through hidden layer k + 1 (index k) below the deepest
+    /// corrected one: H (N × n, the pre-activations), Ã (the activations φ(H) centred on their
+    /// sample mean) and that mean.
+    samples: Vec<SampleLayer>,
+}
+
+struct SampleLayer {
+    h: Mat<f64>,
+    centred: Mat<f64>,
+    mean: Col<f64>,
 }
 
 impl CumulantObjective {
@@ -149,16 +253,17 @@ impl CumulantObjective {
         }
         Ok(CumulantObjective {
             closures,
-            first: None,
-            floors: Cell::new(FloorTally::default()),
-            capped: Cell::new(0),
+            corrected: None,
+            tally: Cell::new(StepTally::default()),
         })
     }
 
-    /// The objective with the first closure at `order` (3 or 4: the κ slices of h¹ from
-    /// `data`'s training samples of each class, centred on `stats`' class means; 2: as
-    /// [`CumulantObjective::new`]). Errors naming `--order` unless the first hidden layer's φ
-    /// is quadratic, relu, leaky relu or erf ([`check_activation`]).
+    /// The objective with the closures at `order` (3 or 4: the κ slices of each corrected
+    /// layer's pre-activation measured from `data`'s training samples of each class, centred on
+    /// `stats`' class means at the first layer; 2: as [`CumulantObjective::new`]), at every
+    /// hidden layer whose φ has a corrected closure ([`CorrectedLayers::All`]; see
+    /// [`CumulantObjective::with_layers`]). Errors naming `--order` unless the first hidden
+    /// layer's φ is quadratic, relu, leaky relu or erf ([`check_activation`]).
     pub fn corrected(
         net: &Mlp,
         order: Corrections,
@@ -169,7 +274,8 @@ impl CumulantObjective {
         if order == Corrections::None {
             return Ok(objective);
         }
-        let closure = check_activation(net, order)?;
+        let mut closures = vec![Some(check_activation(net, order)?)];
+        closures.extend((1..net.depth()).map(|k| corrected_closure(net.activation.at(k))));
         let means: Vec<&[f64]> = stats
             .per_class
             .iter()
@@ -181,53 +287,53 @@ impl CumulantObjective {
                     .as_slice()
             })
             .collect();
-        objective.first = Some(Corrected {
+        objective.corrected = Some(Corrected {
             order,
-            closure,
+            closures,
+            layers: CorrectedLayers::All,
             samples: ClassSamples::gather(data, &means),
             floor_share: FLOOR_SHARE,
         });
         Ok(objective)
     }
 
-    /// The objective with the floor of z¹'s corrected covariance at `share` of its mean
-    /// variance instead of [`FLOOR_SHARE`] (s of [`super::spectral_floor`]; no effect at order 2).
-    pub fn with_floor_share(mut self, share: f64) -> Self {
-        if let Some(first) = &mut self.first {
-            first.floor_share = share;
+    /// The objective correcting `layers`: the first hidden layer only, or all (the default of
+    /// [`CumulantObjective::corrected`]; no effect at order 2).
+    pub fn with_layers(mut self, layers: CorrectedLayers) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.layers = layers;
         }
         self
     }
 
-    /// The class-steps (one class's forward pass) whose z¹ covariance was floored since the
-    /// last call, and the largest share of its trace the floor added; reset to none.
-    pub fn take_floors(&self) -> FloorTally {
-        self.floors.take()
+    /// The objective with the floor of corrected z covariances at `share` of their mean
+    /// variance instead of [`FLOOR_SHARE`] (s of [`super::spectral_floor`]; no effect at order 2).
+    pub fn with_floor_share(mut self, share: f64) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.floor_share = share;
+        }
+        self
     }
 
-    /// Whether the objective caps the first layer's skewness: at order 3/4 with a Gram–Charlier
-    /// corrected first closure (not the quadratic's, which is exact).
+    /// The floors and caps since the last call ([`StepTally`]); reset to none.
+    pub fn take_tally(&self) -> StepTally {
+        self.tally.take()
+    }
+
+    /// Whether the objective caps skewness: at order 3/4 with a Gram–Charlier corrected
+    /// closure (not the quadratic's, which is exact) at some corrected layer.
     pub fn caps_skewness(&self) -> bool {
-        self.first
-            .as_ref()
-            .is_some_and(|f| !matches!(f.closure, FirstClosure::Quadratic(_)))
-    }
-
-    /// The units (summed over classes and steps) whose skewness the objective capped since
-    /// the last call ([`super::skew_cap`]), and resets the count.
-    pub fn take_capped(&self) -> usize {
-        self.capped.take()
+        self.corrected.as_ref().is_some_and(|c| {
+            (0..c.closures.len()).any(|k| c.at(k).is_some_and(|f| f.caps_skewness()))
+        })
     }
 
     /// L (see the module docs).
     pub fn loss(&self, net: &Mlp, stats: &ClassStatistics) -> Result<f64> {
         check(net, stats)?;
-        let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let slices = self.slices(net, c);
-            let (_, stages) = self.forward(net, x, slices.as_ref(), &mut engine)?;
-            total += p * class_loss(output(stages)?, c);
+            total += p * class_loss(&self.forward(net, c, x)?.y, c);
         }
         Ok(total)
     }
@@ -251,159 +357,315 @@ impl CumulantObjective {
             g.w.fill(0.0);
             g.b.fill(0.0);
         }
-        let mut engine = Propagator::new();
         let mut total = 0.0;
         for (c, (x, &p)) in stats.per_class.iter().zip(&stats.weights).enumerate() {
-            let slices = self.slices(net, c);
-            let (first_pass, stages) = self.forward(net, x, slices.as_ref(), &mut engine)?;
-            let y = output(stages)?;
+            let pass = self.forward(net, c, x)?;
+            let y = &pass.y;
             total += p * class_loss(y, c);
             let n_out = y.dim();
-            let mut adj = Adjoint {
+            let adj = Adjoint {
                 mean: Col::from_fn(n_out, |i| 2.0 * p * (y.mean[i] - target(i, c))),
                 cov: Mat::from_fn(n_out, n_out, |i, j| if i == j { p } else { 0.0 }),
             };
-            // Layer l's input is x (l = 0) or z^l, and the closure below it maps h^l to z^l:
-            // stages = [h¹, z¹, …, h^L, z^L, y] at order 2, [h², z², …, y] after the first
-            // pass at order 3/4.
-            let skip = if first_pass.is_some() { 2 } else { 0 };
-            let stage = |k: usize| -> Result<&Moments> { Ok(&stages[k - skip].f64_moments()?[0]) };
-            for l in (0..net.layers.len()).rev() {
-                let input = match (l, &first_pass) {
-                    (0, _) => x,
-                    (1, Some(pass)) => pass.output(),
-                    _ => stage(2 * l - 1)?,
-                };
-                let below =
-                    affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
-                if let Some(mut z_adj) = below {
-                    if let (1, Some(first), Some(pass), Some(slices)) =
-                        (l, &self.first, &first_pass, &slices)
-                    {
-                        if let Some((_, floor)) = &pass.floored {
-                            z_adj.cov = floor.vjp(z_adj.cov.as_ref());
-                        }
-                        let (a, k) =
-                            first
-                                .closure
-                                .backward(&pass.h, &pass.z, &z_adj, first.order)?;
-                        adj = a;
-                        let centred = first.samples.centred[c].as_ref();
-                        slices.backward(centred, &k, &mut adj.cov, grads[0].w.as_mut());
-                    } else {
-                        let h = stage(2 * l - 2)?;
-                        adj = self.closures[l - 1].vjp()?.vjp(h, input, &z_adj)?;
-                    }
-                }
-            }
+            self.backward(net, c, x, &pass, adj, grads)?;
         }
         Ok(total)
     }
 
-    /// Class c's κ slices of h¹ at the current W¹ (order 3/4; None at order 2), with the
-    /// skewness cap for the Gram–Charlier corrected closures ([`super::skew_cap`]; the
-    /// quadratic's corrections are exact at any skewness), counted in `self.capped`.
-    fn slices(&self, net: &Mlp, c: usize) -> Option<Slices> {
-        self.first.as_ref().map(|first| {
-            let mut slices = Slices::measure(
-                net.layers[0].w.as_ref(),
-                first.samples.centred[c].as_ref(),
-                first.order == Corrections::K3K4,
-            );
-            if self.caps_skewness() {
-                self.capped.set(self.capped.get() + slices.cap_skewness());
+    /// Class c's input X̃ of hidden layer k + 1 (index k) over its samples, centred, and the
+    /// mean it was centred on: the training samples and μ_c at k = 0, else layer k's Ã.
+    fn samples_in<'a>(
+        &'a self,
+        pass: &'a ClassPass,
+        c: usize,
+        x: &'a Moments,
+        k: usize,
+    ) -> (MatRef<'a, f64>, &'a Col<f64>) {
+        match k {
+            0 => {
+                let corrected = self.corrected.as_ref().expect("samples at order 3/4 only");
+                (corrected.samples.centred[c].as_ref(), &x.mean)
             }
-            slices
-        })
-    }
-
-    /// One class's forward pass through `engine`, from its input moments `x` (μ and Σ) and, at
-    /// order 3/4, the κ slices of h¹ `slices`: at order 2 the stages h¹, z¹, …, h^L, z^L, y of
-    /// that class alone; at order 3/4 the corrected first layer ([`FirstPass`], its floor
-    /// counted) and the stages h², z², …, y from its z¹.
-    fn forward<'e>(
-        &self,
-        net: &Mlp,
-        x: &Moments,
-        slices: Option<&Slices>,
-        engine: &'e mut Propagator,
-    ) -> Result<(Option<FirstPass>, &'e [Predicted])> {
-        let closures: Vec<_> = self.closures.iter().map(|p| p.closure.as_ref()).collect();
-        let (Some(first), Some(slices)) = (&self.first, slices) else {
-            let stages = engine.run_closure(
-                net,
-                0,
-                std::slice::from_ref(x),
-                None,
-                &closures,
-                Corrections::None,
-                &Timings::disabled(),
-            )?;
-            return Ok((None, stages));
-        };
-        let pass = self.first_pass(net, x, slices, first)?;
-        let stages = engine.run_closure(
-            net,
-            1,
-            std::slice::from_ref(pass.output()),
-            None,
-            &closures,
-            Corrections::None,
-            &Timings::disabled(),
-        )?;
-        Ok((Some(pass), stages))
-    }
-
-    /// The corrected first layer of one class (order 3/4): h¹ = W¹x + b¹ exactly, with the κ
-    /// slices `slices`, z¹ from the corrected closure, and its covariance floored where it is
-    /// not positive definite ([`super::spectral_floor`], counted in `self.floors`).
-    fn first_pass(
-        &self,
-        net: &Mlp,
-        x: &Moments,
-        slices: &Slices,
-        first: &Corrected,
-    ) -> Result<FirstPass> {
-        let layer = &net.layers[0];
-        let n = layer.w.nrows();
-        let zero = || Moments::gaussian(Col::zeros(n), Mat::zeros(n, n));
-        let mut h = [zero()];
-        affine_moments(
-            layer.w.as_ref(),
-            layer.b.as_ref(),
-            std::slice::from_ref(x),
-            &mut h,
-            &mut AffineWorkspace::new(),
-        )?;
-        let [mut h] = h;
-        slices.attach(&mut h);
-        let mut z = zero();
-        self.closures[0]
-            .closure
-            .apply_counted(&h, first.order, &mut z)?;
-        if let Some(what) = z.first_non_finite() {
-            return Err(Error::Numeric(format!(
-                "z1 from the corrected closure: {what}"
-            )));
+            _ => (
+                pass.samples[k - 1].centred.as_ref(),
+                &pass.samples[k - 1].mean,
+            ),
         }
-        let floored = SpectralFloor::apply(z.cov.as_ref(), first.floor_share)?.map(|(cov, f)| {
-            self.floors.set(self.floors.get().plus(FloorTally {
-                class_steps: 1,
-                indefinite: usize::from(f.indefinite()),
-                largest_share: f.added_share(),
-            }));
-            (Moments::gaussian(z.mean.clone(), cov), f)
+    }
+
+    /// One class's forward pass from its input moments `x` (μ_c and Σ_c): per hidden layer
+    /// k + 1 the exact affine map, then at a corrected layer the κ slices of h measured from the
+    /// class's samples at the current weights, the skewness cap (Gram–Charlier closures), the
+    /// corrected closure and the spectral floor of z's covariance (both counted in
+    /// `self.tally`), else the Gaussian closure; the samples forwarded through each layer below
+    /// the deepest corrected one (their Ã the next layer's measured input); the read-out's
+    /// affine map to y.
+    fn forward(&self, net: &Mlp, c: usize, x: &Moments) -> Result<ClassPass> {
+        let depth = net.depth();
+        let deepest = self.corrected.as_ref().and_then(Corrected::deepest);
+        let mut pass = ClassPass {
+            layers: Vec::with_capacity(depth),
+            y: Moments::gaussian(Col::zeros(0), Mat::zeros(0, 0)),
+            samples: Vec::new(),
+        };
+        let mut ws = AffineWorkspace::new();
+        for k in 0..depth {
+            let layer = &net.layers[k];
+            let input = pass.layers.last().map_or(x, LayerPass::output);
+            let mut h = affine(layer, input, &mut ws)?;
+            finite(&h, "h", k + 1)?;
+            let mut z = Moments::gaussian(Col::zeros(h.dim()), Mat::zeros(h.dim(), h.dim()));
+            let corrected = self
+                .corrected
+                .as_ref()
+                .and_then(|cor| Some((cor, cor.at(k)?)));
+            let layer_pass = match corrected {
+                Some((cor, closure)) => {
+                    let (centred, _) = self.samples_in(&pass, c, x, k);
+                    let mut slices =
+                        Slices::measure(layer.w.as_ref(), centred, cor.order == Corrections::K3K4);
+                    let mut tally = StepTally::default();
+                    if closure.caps_skewness() {
+                        tally.capped = slices.cap_skewness();
+                    }
+                    slices.attach(&mut h);
+                    self.closures[k]
+                        .closure
+                        .apply_counted(&h, cor.order, &mut z)?;
+                    if let Some(what) = z.first_non_finite() {
+                        return Err(Error::Numeric(format!(
+                            "z{} from the corrected closure: {what}",
+                            k + 1
+                        )));
+                    }
+                    let floored =
+                        SpectralFloor::apply(z.cov.as_ref(), cor.floor_share)?.map(|(cov, f)| {
+                            tally.floored = FloorTally {
+                                class_steps: 1,
+                                indefinite: usize::from(f.indefinite()),
+                                largest_share: f.added_share(),
+                            };
+                            (Moments::gaussian(z.mean.clone(), cov), f)
+                        });
+                    self.tally.set(self.tally.get().plus(tally));
+                    LayerPass {
+                        h,
+                        z,
+                        floored,
+                        slices: Some(slices),
+                    }
+                }
+                None => {
+                    self.closures[k]
+                        .closure
+                        .apply_counted(&h, Corrections::None, &mut z)?;
+                    finite(&z, "z", k + 1)?;
+                    LayerPass {
+                        h,
+                        z,
+                        floored: None,
+                        slices: None,
+                    }
+                }
+            };
+            if deepest.is_some_and(|d| k < d) {
+                let samples = self.forward_samples(net, k, &pass, c, x, &layer_pass);
+                pass.samples.push(samples);
+            }
+            pass.layers.push(layer_pass);
+        }
+        let input = pass.layers.last().map_or(x, LayerPass::output);
+        pass.y = affine(&net.layers[depth], input, &mut ws)?;
+        finite(&pass.y, "y", depth + 1)?;
+        Ok(pass)
+    }
+
+    /// Class c's samples through hidden layer k + 1 (index k): H = W X̃ + (W m + b) from the
+    /// layer's centred input samples X̃ and their mean m (D = W X̃ is the slices' where the layer
+    /// is corrected), A = φ(H), and Ã = A − its row means.
+    fn forward_samples(
+        &self,
+        net: &Mlp,
+        k: usize,
+        pass: &ClassPass,
+        c: usize,
+        x: &Moments,
+        layer_pass: &LayerPass,
+    ) -> SampleLayer {
+        let layer = &net.layers[k];
+        let (centred, mean) = self.samples_in(pass, c, x, k);
+        let mut h = match &layer_pass.slices {
+            Some(slices) => slices.centred().to_owned(),
+            None => {
+                let mut d = Mat::zeros(layer.w.nrows(), centred.ncols());
+                gemm(d.as_mut(), false, layer.w.as_ref(), centred, 1.0);
+                d
+            }
+        };
+        let offset = Col::<f64>::from_fn(h.nrows(), |i| {
+            layer.b[i]
+                + (0..mean.nrows())
+                    .map(|j| layer.w[(i, j)] * mean[j])
+                    .sum::<f64>()
         });
-        Ok(FirstPass { h, z, floored })
+        let phi = net.activation.at(k);
+        let n = h.ncols();
+        let mut a = Mat::zeros(h.nrows(), n);
+        for s in 0..n {
+            for i in 0..h.nrows() {
+                h[(i, s)] += offset[i];
+                a[(i, s)] = phi.eval(h[(i, s)]);
+            }
+        }
+        let mean = Col::from_fn(a.nrows(), |i| {
+            (0..n).map(|s| a[(i, s)]).sum::<f64>() / n as f64
+        });
+        for s in 0..n {
+            for i in 0..a.nrows() {
+                a[(i, s)] -= mean[i];
+            }
+        }
+        SampleLayer {
+            h,
+            centred: a,
+            mean,
+        }
+    }
+
+    /// Adds class c's ∂L/∂W and ∂L/∂b to `grads`, from the output adjoint `adj` of its forward
+    /// pass `pass`: the affine VJP and the closures' VJPs alternate down the layers; at a
+    /// corrected layer the corrected closure's VJP (through the floor) also gives the κ slices'
+    /// adjoint, which [`Slices::backward`] takes to W and to D̄ (S̄ into Σ's adjoint at the first
+    /// layer, through D deeper: [`SRoute`]); the samples' adjoint Ā of a layer's activations
+    /// below a corrected layer is Wᵀ(H̄ + D̄ − D̄'s row means) of the layer above, and
+    /// H̄ = Ā ∘ φ'(H) adds H̄ Aᵀ to ∂W and H̄'s row sums to ∂b (A the layer's input samples,
+    /// uncentred).
+    fn backward(
+        &self,
+        net: &Mlp,
+        c: usize,
+        x: &Moments,
+        pass: &ClassPass,
+        mut adj: Adjoint,
+        grads: &mut [Layer],
+    ) -> Result<()> {
+        let depth = net.depth();
+        // Ā of the activations of hidden layer k + 1's samples, from the layers above.
+        let mut sample_adj: Option<Mat<f64>> = None;
+        for l in (0..=depth).rev() {
+            let input = if l == 0 {
+                x
+            } else {
+                pass.layers[l - 1].output()
+            };
+            let below = affine_vjp(net.layers[l].w.as_ref(), input, &adj, &mut grads[l], l > 0)?;
+            let Some(mut z_adj) = below else {
+                break;
+            };
+            let k = l - 1;
+            let layer = &pass.layers[k];
+            let corrected = self
+                .corrected
+                .as_ref()
+                .and_then(|cor| Some((cor, cor.at(k)?)));
+            let mut d_bar = None;
+            match (corrected, &layer.slices) {
+                (Some((cor, closure)), Some(slices)) => {
+                    if let Some((_, floor)) = &layer.floored {
+                        z_adj.cov = floor.vjp(z_adj.cov.as_ref());
+                    }
+                    let (a, kappa) = closure.backward(&layer.h, &layer.z, &z_adj, cor.order)?;
+                    adj = a;
+                    let (centred, _) = self.samples_in(pass, c, x, k);
+                    let route = if k == 0 {
+                        SRoute::Covariance(&mut adj.cov)
+                    } else {
+                        SRoute::Samples
+                    };
+                    d_bar = Some(slices.backward(centred, &kappa, route, grads[k].w.as_mut()));
+                }
+                _ => {
+                    adj = self.closures[k].vjp()?.vjp(&layer.h, input, &z_adj)?;
+                }
+            }
+            // H̄ = Ā ∘ φ'(H) of this layer's samples, from the corrected layers above.
+            let h_bar = sample_adj.take().map(|a_bar| {
+                let (h, phi) = (&pass.samples[k].h, net.activation.at(k));
+                Mat::from_fn(h.nrows(), h.ncols(), |i, s| {
+                    a_bar[(i, s)] * phi.deriv(h[(i, s)])
+                })
+            });
+            if h_bar.is_none() && d_bar.is_none() {
+                continue;
+            }
+            let (centred, mean) = self.samples_in(pass, c, x, k);
+            if let Some(h_bar) = &h_bar {
+                // H = W(X̃ + m1ᵀ) + b1ᵀ: ∂W += H̄X̃ᵀ + (H̄1)mᵀ, ∂b += H̄1.
+                gemm(
+                    grads[k].w.as_mut(),
+                    true,
+                    h_bar.as_ref(),
+                    centred.transpose(),
+                    1.0,
+                );
+                for i in 0..h_bar.nrows() {
+                    let row: f64 = (0..h_bar.ncols()).map(|s| h_bar[(i, s)]).sum();
+                    grads[k].b[i] += row;
+                    for j in 0..mean.nrows() {
+                        grads[k].w[(i, j)] += row * mean[j];
+                    }
+                }
+            }
+            if k == 0 {
+                continue;
+            }
+            // Ā of layer k's activations: H = W A + b1ᵀ, D = W Ã with Ã = A − A11ᵀ/n, so
+            // Ā = Wᵀ(H̄ + D̄ − D̄11ᵀ/n).
+            let n = centred.ncols();
+            let mut g = h_bar.unwrap_or_else(|| Mat::zeros(net.layers[k].w.nrows(), n));
+            if let Some(d_bar) = &d_bar {
+                for i in 0..d_bar.nrows() {
+                    let row_mean = (0..n).map(|s| d_bar[(i, s)]).sum::<f64>() / n as f64;
+                    for s in 0..n {
+                        g[(i, s)] += d_bar[(i, s)] - row_mean;
+                    }
+                }
+            }
+            let mut a_bar = Mat::zeros(centred.nrows(), n);
+            gemm(
+                a_bar.as_mut(),
+                false,
+                net.layers[k].w.transpose(),
+                g.as_ref(),
+                1.0,
+            );
+            sample_adj = Some(a_bar);
+        }
+        Ok(())
     }
 }
 
-/// The predicted output moments y of the single class of a run (an f64 run: `Propagator::new`).
-fn output(stages: &[Predicted]) -> Result<&Moments> {
-    Ok(&stages
-        .last()
-        .expect("a run predicts the output")
-        .f64_moments()?[0])
+/// h = Wa + b of one class's input moments `input` through `layer` (exact).
+fn affine(layer: &Layer, input: &Moments, ws: &mut AffineWorkspace) -> Result<Moments> {
+    let n = layer.w.nrows();
+    let mut out = [Moments::gaussian(Col::zeros(n), Mat::zeros(n, n))];
+    affine_moments(
+        layer.w.as_ref(),
+        layer.b.as_ref(),
+        std::slice::from_ref(input),
+        &mut out,
+        ws,
+    )?;
+    let [out] = out;
+    Ok(out)
+}
+
+/// Errors where a stage (`name` of hidden layer `l`, or the output) holds a non-finite entry.
+fn finite(m: &Moments, name: &str, l: usize) -> Result<()> {
+    match m.first_non_finite() {
+        Some(what) => Err(Error::Numeric(format!("stage {name}{l}: {what}"))),
+        None => Ok(()),
+    }
 }
 
 /// One-hot target t_c.

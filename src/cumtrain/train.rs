@@ -10,7 +10,10 @@
 //! max(0, S − L_C), so that the optimiser cannot gain from the closure's error (λ = 0: L_C
 //! alone, no draws).
 //! `--order 3|4` corrects the first closure with the κ slices of h¹ measured per step from the
-//! training samples ([`super::first_layer`]); the check then draws from the training samples.
+//! training samples ([`super::first_layer`]), and with `--corrected-layers all` (default
+//! `first`) every deeper closure whose φ has a corrected one with the slices of its pre-activation over
+//! the samples forwarded through the network ([`super::objective`]); the check then draws from
+//! the training samples.
 
 use std::fmt;
 use std::time::Instant;
@@ -22,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::check::SurrogateCheck;
 use super::first_layer::ClassSamples;
 use super::guard::{check_guarded, check_leads, guard, CheckSettings, GradientSizes};
-use super::objective::{ClassStatistics, CumulantObjective};
+use super::objective::{ClassStatistics, CumulantObjective, StepTally};
 use crate::data::Dataset;
 use crate::error::{value_name, Error, Field, Result};
 use crate::net::stalled::WeightsBefore;
@@ -127,7 +130,8 @@ pub fn train_cumulants_timed(
     check.validate()?;
     let stats = ClassStatistics::measure(data)?;
     let order = check.corrections()?;
-    let objective = CumulantObjective::corrected(net, order, data, &stats)?;
+    let objective = CumulantObjective::corrected(net, order, data, &stats)?
+        .with_layers(check.layers.unwrap_or_default());
     let mut sampler = match (check.weight > 0.0, order) {
         (false, _) => None,
         (true, Corrections::None) => {
@@ -158,8 +162,8 @@ pub fn train_cumulants_timed(
     let mut before = Some(WeightsBefore::of(net));
     for epoch in 1..=cfg.epochs {
         let (mut loss_sum, mut closure_sum, mut sampled_sum) = (0.0, 0.0, 0.0);
-        let (mut check_led, mut capped) = (0, 0);
-        let mut floored = FloorTally::default();
+        let mut check_led = 0;
+        let mut tally = StepTally::default();
         for _ in 0..steps {
             let started = Instant::now();
             // After an update, a numerical failure of the propagation is the updates' doing.
@@ -171,8 +175,7 @@ pub fn train_cumulants_timed(
                         e => e,
                     })?;
             closure_sum += closure;
-            floored = floored.plus(objective.take_floors());
-            capped += objective.take_capped();
+            tally = tally.plus(objective.take_tally());
             loss_sum += match sampler.as_mut() {
                 None => closure,
                 Some(s) => {
@@ -208,8 +211,8 @@ pub fn train_cumulants_timed(
                 closure_loss: closure_sum / steps as f64,
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
                 check_led_steps: sampler.is_some().then_some(check_led),
-                floored: (order != Corrections::None).then_some(floored),
-                capped_units: objective.caps_skewness().then_some(capped),
+                floored: (order != Corrections::None).then_some(tally.floored),
+                capped_units: objective.caps_skewness().then_some(tally.capped),
             }),
             phases: None,
             peak_batch_loss: None,
@@ -230,7 +233,8 @@ pub fn train_cumulants_timed(
     Ok(history)
 }
 
-/// The note on a cumulant training whose objective found z¹'s corrected covariance indefinite
+/// The note on a cumulant training whose objective found a corrected layer's z covariance
+/// indefinite
 /// in some step and floored it ([`super::spectral_floor`]), with how often and how much;
 /// `None` where it never was indefinite (a floor of a nearly singular covariance moves the
 /// objective by at most the floor share, and is only counted in the epochs' records).
@@ -245,7 +249,8 @@ pub fn floor_note(history: &[EpochStats]) -> Option<String> {
             .is_some_and(|f| f.indefinite > 0)
     })?;
     Some(format!(
-        "the κ-corrected covariance of z1 was indefinite in {} class-steps from epoch {} on \
+        "a κ-corrected covariance of z (of a hidden layer whose closure took the measured κ \
+         slices) was indefinite in {} class-steps from epoch {} on \
          (a covariance no distribution has: the Gram–Charlier expansion broke down there); the \
          objective propagated it with its eigenvalues raised to {:e} of its mean variance, \
          adding at most {:.3} % of its trace (the epochs' \"floored\" in --json)",

@@ -55,6 +55,7 @@ pub enum Field {
     ClosureCheck,
     CheckSamples,
     Order,
+    CorrectedLayers,
     // analysis and propagation
     FromLayer,
     KappaUnits,
@@ -73,7 +74,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 55] = [
+    pub const ALL: [Field; 56] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -117,6 +118,7 @@ impl Field {
         Field::ClosureCheck,
         Field::CheckSamples,
         Field::Order,
+        Field::CorrectedLayers,
         Field::FromLayer,
         Field::KappaUnits,
         Field::StatsBatch,
@@ -177,6 +179,7 @@ impl Field {
             Field::ClosureCheck => "train.closure_check",
             Field::CheckSamples => "train.check_samples",
             Field::Order => "train.order",
+            Field::CorrectedLayers => "train.corrected_layers",
             Field::FromLayer => "analysis.from_layer",
             Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",

@@ -163,18 +163,20 @@ pub struct ObjectiveParts {
     pub sampled_loss: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check_led_steps: Option<usize>,
-    /// At `--order 3|4`: how often the epoch floored z¹'s corrected covariance.
+    /// At `--order 3|4`: how often the epoch floored a corrected layer's z covariance, summed
+    /// over the corrected layers (`--corrected-layers`; a class-step per layer floored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floored: Option<FloorTally>,
-    /// At `--order 3|4` with a Gram–Charlier corrected first closure (relu, leaky relu, erf):
-    /// the units whose skewness the epoch capped, summed over classes and steps
-    /// (`cumtrain::skew_cap`).
+    /// At `--order 3|4` with a Gram–Charlier corrected closure (relu, leaky relu, erf) at some
+    /// corrected layer: the units whose skewness the epoch capped, summed over classes, steps
+    /// and corrected layers (`cumtrain::skew_cap`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capped_units: Option<usize>,
 }
 
-/// How often the cumulant objective raised eigenvalues of z¹'s corrected covariance to its
-/// floor (`cumtrain::spectral_floor`): the class-steps (one class's forward pass) it did, those
+/// How often the cumulant objective raised eigenvalues of a corrected layer's z covariance to
+/// its floor (`cumtrain::spectral_floor`): the class-steps (one class's forward pass through
+/// one corrected layer) it did, those
 /// among them where the covariance was indefinite (the rest were positive definite but nearly
 /// singular), and the largest share of the covariance's trace it added in one of them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]

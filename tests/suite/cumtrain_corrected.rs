@@ -4,7 +4,7 @@
 
 use crate::common::corrflow;
 
-use corrflow::cumtrain::{ClassStatistics, CumulantObjective, SurrogateCheck};
+use corrflow::cumtrain::{ClassStatistics, CorrectedLayers, CumulantObjective, SurrogateCheck};
 use corrflow::data::{Dataset, HigherOrderConfig};
 use corrflow::net::train::zeros_like;
 use corrflow::net::{Activation, ForwardPass, Mlp};
@@ -104,7 +104,7 @@ fn check_gradient(net: &Mlp, data: &Dataset, stats: &ClassStatistics, floor: Opt
         }
         let mut grads = zeros_like(net);
         let f0 = obj.loss_and_grad(net, stats, &mut grads).unwrap();
-        let floored = obj.take_floors().class_steps;
+        let floored = obj.take_tally().floored.class_steps;
         assert!(floor.is_none() || floored > 0, "the floor did not act");
         assert_eq!(f0, loss(&obj, net, stats));
         let (h, big_h) = (1e-5, 1e-2);
@@ -238,10 +238,14 @@ fn corrected_objective_is_the_engines_corrected_run() {
             &[Corrections::K3, Corrections::K3K4][..]
         };
         for &order in orders {
-            let obj = CumulantObjective::corrected(&net, order, &data, &stats).unwrap();
+            // The engine corrects the first closure only.
+            let obj = CumulantObjective::corrected(&net, order, &data, &stats)
+                .unwrap()
+                .with_layers(CorrectedLayers::First);
             let ours = loss(&obj, &net, &stats);
-            assert_eq!(obj.take_floors().class_steps, 0);
-            capped += obj.take_capped();
+            let tally = obj.take_tally();
+            assert_eq!(tally.floored.class_steps, 0);
+            capped += tally.capped;
             let theirs = engine_loss(order);
             assert!(
                 (ours - theirs).abs() <= 1e-13 * theirs,
@@ -590,7 +594,7 @@ fn capped_gradient_matches_central_differences() {
             obj.loss_and_grad(&net, &stats, &mut zeros_like(&net))
                 .unwrap();
             assert!(
-                obj.take_capped() > 0,
+                obj.take_tally().capped > 0,
                 "{act}: the cap did not act at order {}",
                 order.order()
             );
@@ -671,4 +675,110 @@ fn train_on(fixed: &str, (x, y, out): (&str, &str, &str), extra: &[&str]) -> std
     args.extend(["--train-x", x, "--train-y", y, "--out", out]);
     args.extend(extra);
     corrflow(&args)
+}
+
+/// Corrections at every hidden layer (`--corrected-layers all`): relu, leaky relu, erf and
+/// quadratic [4, 4, 4, 2] networks, whose second hidden layer takes the κ slices of
+/// h² = W²a¹ + b² over the class's samples forwarded through the first layer (all four φ have
+/// a corrected closure), orders 3 and 4 ([`check_gradient`]: every weight and bias against
+/// central differences, W¹ and b¹ through the samples' chain included). Fails with the
+/// samples' adjoint not taken below layer 2 (relu order 3: a W¹ entry 0.071 against 0.021) and
+/// with S's adjoint at layer 2 sent into h²'s covariance adjoint as at layer 1 (relu order 4:
+/// 0.00987 against 0.00994, tolerance 3·10⁻⁷).
+#[test]
+fn deep_corrected_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let leaky = Activation::LeakyRelu { slope: 0.2 };
+    for act in [Activation::Relu, leaky, Activation::Erf, QUAD] {
+        let net = Mlp::init(&[4, 4, 4, 2], act, 1.0, 5).unwrap();
+        check_gradient(&net, &data, &stats, None);
+    }
+}
+
+/// `--corrected-layers all` against `first`: with one hidden layer there is nothing deeper to
+/// correct and the two are the same objective, loss and gradient to the bit; with two they
+/// differ (the second closure's corrections move the loss by more than 10⁻⁶ of it), and `all`
+/// counts the second layer's capped units too. Fails with `first` correcting the deeper layers
+/// as well (`Corrected::at` ignoring the setting).
+#[test]
+fn all_layers_is_first_with_one_hidden_layer_and_differs_with_two() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    for act in [Activation::Relu, Activation::Erf, QUAD] {
+        for order in [Corrections::K3, Corrections::K3K4] {
+            let run = |widths: &[usize], layers| {
+                let net = Mlp::init(widths, act, 1.0, 7).unwrap();
+                let obj = CumulantObjective::corrected(&net, order, &data, &stats)
+                    .unwrap()
+                    .with_layers(layers);
+                let mut grads = zeros_like(&net);
+                let l = obj.loss_and_grad(&net, &stats, &mut grads).unwrap();
+                (l, grads, obj.take_tally())
+            };
+            let (first, g_first, _) = run(&[4, 5, 2], CorrectedLayers::First);
+            let (all, g_all, _) = run(&[4, 5, 2], CorrectedLayers::All);
+            assert_eq!(
+                first.to_bits(),
+                all.to_bits(),
+                "{act} order {}",
+                order.order()
+            );
+            for (a, b) in g_first.iter().zip(&g_all) {
+                assert!(a.w == b.w && a.b == b.b, "{act}: the gradients differ");
+            }
+            let (first, _, t_first) = run(&[4, 5, 5, 2], CorrectedLayers::First);
+            let (all, _, t_all) = run(&[4, 5, 5, 2], CorrectedLayers::All);
+            assert!(
+                (first - all).abs() > 1e-6 * first,
+                "{act} order {}: first {first} all {all}",
+                order.order()
+            );
+            assert!(t_all.capped >= t_first.capped);
+        }
+    }
+}
+
+/// At the first layer S = DDᵀ/n = W¹Σ_cW¹ᵀ exactly, so S's adjoint (K and U read S, order 4)
+/// can go into Σ's adjoint and through the affine map's VJP (∂W¹ += (Σ̄ + Σ̄ᵀ)W¹Σ_c) or through
+/// D (D̄ += (S̄ + S̄ᵀ)D/n, as at deeper layers): the same ∂W¹ to rounding. Fails with the
+/// samples route's S̄ dropped.
+#[test]
+fn slice_adjoint_of_s_is_the_same_through_covariance_or_samples() {
+    use corrflow::cumtrain::first_layer::SRoute;
+    use corrflow::propagate::backward::SliceAdjoint;
+    use faer::Mat;
+    let data = skewed(300);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let x = &class_samples(&data, &stats).centred[0];
+    let n = x.ncols() as f64;
+    let w = Mat::from_fn(3, 4, |i, j| {
+        0.3 + 0.2 * i as f64 - 0.15 * j as f64 + 0.1 * (i * j) as f64
+    });
+    let slices = Slices::measure(w.as_ref(), x.as_ref(), true);
+    let adj = SliceAdjoint {
+        k3_iij: Mat::from_fn(3, 3, |i, j| 0.1 * (i as f64 - j as f64) + 0.05),
+        k4_iijj: Some(Mat::from_fn(3, 3, |i, j| 0.02 * (1 + i + 2 * j) as f64)),
+        k4_iiij: Some(Mat::from_fn(3, 3, |i, j| 0.03 * (2.0 - (i + j) as f64))),
+    };
+    let mut cov_adj = Mat::<f64>::zeros(3, 3);
+    let mut via_cov = Mat::<f64>::zeros(3, 4);
+    slices.backward(
+        x.as_ref(),
+        &adj,
+        SRoute::Covariance(&mut cov_adj),
+        via_cov.as_mut(),
+    );
+    // Σ_c = X̃X̃ᵀ/n (population, as `ClassStatistics`), ∂W += (C + Cᵀ)WΣ_c.
+    let sigma = Mat::from_fn(4, 4, |i, j| {
+        (0..x.ncols()).map(|k| x[(i, k)] * x[(j, k)]).sum::<f64>() / n
+    });
+    let sym = Mat::from_fn(3, 3, |i, j| cov_adj[(i, j)] + cov_adj[(j, i)]);
+    via_cov += &sym * &w * &sigma;
+    let mut via_samples = Mat::<f64>::zeros(3, 4);
+    slices.backward(x.as_ref(), &adj, SRoute::Samples, via_samples.as_mut());
+    let scale = via_samples.norm_max();
+    assert!(cov_adj.norm_max() > 1e-3 * scale, "S̄ plays no part");
+    let diff = (&via_cov - &via_samples).norm_max();
+    assert!(diff <= 1e-12 * scale, "{diff:e} of {scale:e}");
 }

@@ -6,8 +6,8 @@
 use corrflow::config::defaults;
 use corrflow::cumtrain::guard::guard;
 use corrflow::cumtrain::{
-    gaussian_model_loss, train_cumulants, CheckSettings, ClassStatistics, CumulantObjective,
-    SurrogateCheck,
+    gaussian_model_loss, train_cumulants, CheckSettings, ClassStatistics, CorrectedLayers,
+    CumulantObjective, SurrogateCheck,
 };
 use corrflow::data::{HigherOrderConfig, XorConfig};
 use corrflow::net::train::{zeros_like, Loss, Optimizer, TrainConfig};
@@ -167,6 +167,7 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
             weight,
             samples: defaults::CHECK_SAMPLES,
             order: defaults::ORDER,
+            layers: None,
         };
         let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
         (history.last().unwrap().loss, net)
@@ -244,6 +245,7 @@ fn check_led_steps_count_the_steps_the_check_led() {
             weight: 1.0,
             samples: 16,
             order,
+            layers: (order != 2).then_some(CorrectedLayers::All),
         };
         let mut net = Mlp::init(&widths, act, 1.0, 2).unwrap();
         let steps = data.len().div_ceil(cfg.batch);

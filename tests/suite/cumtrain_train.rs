@@ -31,6 +31,7 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
         weight: defaults::CLOSURE_CHECK,
         samples: defaults::CHECK_SAMPLES,
         order: defaults::ORDER,
+        layers: None,
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
     assert_eq!(history.len(), 20);
@@ -213,6 +214,7 @@ fn a_closure_check_beyond_two_to_the_53_is_refused() {
         weight,
         samples: 64,
         order: 2,
+        layers: None,
     };
     assert!(check(9_007_199_254_740_992.0).validate().is_ok());
     assert!(check(1e16).validate().is_err());
@@ -296,6 +298,32 @@ fn flags_the_run_would_ignore_are_refused() {
     let err = refused_xor_training("--optimizer sgd --momentum 1e300");
     assert!(
         err.contains("--momentum") && !err.contains("00000000000"),
+        "{err}"
+    );
+}
+
+/// `--corrected-layers` is refused naming itself where it means nothing: with the sample
+/// objective, and at order 2 (the default), where every closure is Gaussian; an unknown value
+/// gets clap's list of the values. Fails with either refusal removed (the run trains, exit 0).
+#[test]
+fn corrected_layers_is_refused_where_it_means_nothing() {
+    let err = refused_xor_training("--corrected-layers all");
+    assert!(
+        err.contains("--corrected-layers") && err.contains("--objective samples"),
+        "{err}"
+    );
+    for order in ["", "--order 2"] {
+        let err = refused_xor_training(&format!(
+            "--objective cumulants {order} --corrected-layers first"
+        ));
+        assert!(
+            err.contains("--corrected-layers") && err.contains("--order 3 or 4"),
+            "{err}"
+        );
+    }
+    let err = refused_xor_training("--objective cumulants --order 3 --corrected-layers second");
+    assert!(
+        err.contains("--corrected-layers") && err.contains("first") && err.contains("all"),
         "{err}"
     );
 }
