@@ -61,6 +61,7 @@ use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
 use crate::data::{class_counts, Dataset};
 use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::gemm;
+use crate::net::kernels;
 use crate::net::train::FloorTally;
 use crate::net::{Layer, Mlp};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
@@ -511,11 +512,13 @@ impl CumulantObjective {
         let phi = net.activation.at(k);
         let n = h.ncols();
         let mut a = Mat::zeros(h.nrows(), n);
+        let offset = offset
+            .try_as_col_major()
+            .expect("a Col is contiguous")
+            .as_slice();
         for s in 0..n {
-            for i in 0..h.nrows() {
-                h[(i, s)] += offset[i];
-                a[(i, s)] = phi.eval(h[(i, s)]);
-            }
+            // The network's own forward kernel (SIMD φ, as `net::forward`).
+            kernels::bias_activation(phi, h.col_as_slice_mut(s), offset, a.col_as_slice_mut(s));
         }
         let mean = Col::from_fn(a.nrows(), |i| {
             (0..n).map(|s| a[(i, s)]).sum::<f64>() / n as f64
@@ -589,11 +592,13 @@ impl CumulantObjective {
                 }
             }
             // H̄ = Ā ∘ φ'(H) of this layer's samples, from the corrected layers above.
-            let h_bar = sample_adj.take().map(|a_bar| {
+            let h_bar = sample_adj.take().map(|mut a_bar| {
                 let (h, phi) = (&pass.samples[k].h, net.activation.at(k));
-                Mat::from_fn(h.nrows(), h.ncols(), |i, s| {
-                    a_bar[(i, s)] * phi.deriv(h[(i, s)])
-                })
+                for s in 0..h.ncols() {
+                    // The network's own backward kernel (SIMD φ', as `net::train`).
+                    kernels::mul_derivative(phi, h.col_as_slice(s), a_bar.col_as_slice_mut(s));
+                }
+                a_bar
             });
             if h_bar.is_none() && d_bar.is_none() {
                 continue;
