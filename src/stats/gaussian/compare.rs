@@ -253,16 +253,19 @@ mod tests {
             let (d, r) = frobenius_parts(small(&a).as_ref(), small(&b).as_ref()).unwrap();
             assert!(
                 close(d, diff * t) && close(r, reference * t),
-                "×{t}: {d}, {r}"
+                "×{t:e}: {d:e}, {r:e}"
             );
             let scaled = relative_frobenius(small(&a).as_ref(), small(&b).as_ref()).unwrap();
-            assert!(close(scaled, unscaled), "×{t}: {scaled} vs {unscaled}");
+            assert!(
+                close(scaled, unscaled),
+                "×{t:e}: {scaled:e} vs {unscaled:e}"
+            );
             let (m1, m2) = (
                 Col::from_fn(3, |i| i as f64 * t),
                 Col::from_fn(3, |i| -(i as f64) * t),
             );
             let (dist, _) = mean_error_parts(m1.as_ref(), m2.as_ref(), b.as_ref()).unwrap();
-            assert!(close(dist, 2.0 * t * 5f64.sqrt()), "×{t}: {dist}");
+            assert!(close(dist, 2.0 * t * 5f64.sqrt()), "×{t:e}: {dist:e}");
         }
         let zero = Mat::<f64>::zeros(3, 3);
         assert_eq!(
