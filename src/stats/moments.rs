@@ -43,7 +43,7 @@
 //! ×10⁻¹⁵⁰ (s ~ 10⁻¹⁵⁰, still measurable) the cubes and fourth powers of d underflow to 0, so
 //! order 4 ran as order 3 below ~×10⁻⁷⁷ and order 3 as order 2 below ~×10⁻¹⁰³, silently
 //! (scale67). Each class's higher sums are therefore formed of d/ℓ, ℓ a power of two taken from
-//! the class's first batch ([`slice_unit`]: 1 for data of ordinary scale, whose sums stay bit
+//! the class's first batch (`slice_unit`: 1 for data of ordinary scale, whose sums stay bit
 //! for bit what they were), and the conversion below runs on m/ℓ, M/ℓ² and Σ/ℓ², which gives
 //! κ₃/ℓ³ and κ₄/ℓ⁴ exactly as the natural-unit formulas give κ₃ and κ₄ (scaling by a power of
 //! two is exact); the moments carry ℓ (`Moments::slice_unit`). The pooled moments' slices are

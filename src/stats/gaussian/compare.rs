@@ -20,7 +20,7 @@ pub fn relative_frobenius(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<f64>
 /// (‖A − B‖_F, ‖B‖_F): the parts of [`relative_frobenius`], for a caller that reports the
 /// absolute error where the reference is zero. Each norm is the plain √Σ x² where that sum is
 /// finite and not below 2⁻⁹⁶⁹ (every run of ordinary scale), else s·√Σ (x/s)² with s the
-/// largest |x| ([`scaled_norm`]), so that covariances of data ×10¹⁵⁰ (finite entries of ~10³⁰⁰,
+/// largest |x| (`scaled_norm`), so that covariances of data ×10¹⁵⁰ (finite entries of ~10³⁰⁰,
 /// whose squares overflow; adv29's found-not-fixed) and of data ×10⁻¹⁰⁰ (entries of ~10⁻²⁰⁰,
 /// whose squares underflow; scale67) give their norms and a ratio as for the unscaled data. A
 /// norm is 0 only where every entry is. The plain sums run on SIMD lanes
