@@ -5158,7 +5158,8 @@ done
 # ~1e-600, underflowed in natural units: order 4 ran as order 3, order 3 as order 2, z2 KL 1.6226
 # for 1.6254), and every stage's cov_rel_err and mean_err at x1e-50 … x1e-150 (same26: at x1e-100
 # the Frobenius norms underflowed to 0 and the rows were flagged degenerate). Main 350a1da:
-# implausible 16 (kl59 at x1e-150 and same26 at x1e-100 and x1e-150, both activations and orders).
+# implausible 12 (kl59 at x1e-150, same26 at x1e-100 and x1e-150; both activations and orders);
+# the norms' fix alone 8 (x1e-150); scale68's binary 0 (56 runs).
 D59=$W/d59
 rm -rf "$D59" && mkdir -p "$D59"
 python3 - "$D59" <<'PY59'

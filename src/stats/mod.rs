@@ -123,7 +123,7 @@ impl Moments {
         let l = self.slice_unit;
         Moments {
             mean: &self.mean * faer::Scale(1.0 / l),
-            cov: &self.cov * faer::Scale(1.0 / (l * l)),
+            cov: &(&self.cov * faer::Scale(1.0 / l)) * faer::Scale(1.0 / l),
             k3_iij: self.k3_iij.clone(),
             k4_iijj: self.k4_iijj.clone(),
             k4_iiij: self.k4_iiij.clone(),

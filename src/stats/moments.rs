@@ -566,7 +566,7 @@ impl ClassSums {
         let inv_l = 1.0 / self.unit;
         let m: Vec<f64> = m.iter().map(|v| v * inv_l).collect();
         let big_m = Mat::from_fn(dim, dim, |i, j| {
-            lower(&self.s2, i, j) * inv_n * (inv_l * inv_l)
+            lower(&self.s2, i, j) * inv_l * inv_l * inv_n
         });
         let t_raw = Mat::from_fn(dim, dim, |i, j| self.s3[(i, j)] * inv_n);
         let t = Mat::from_fn(dim, dim, |i, j| {
@@ -598,8 +598,9 @@ impl Central {
     /// All in units of ℓ (Σ/ℓ² in these formulas: κ₃/ℓ³ and κ₄/ℓ⁴; module docs).
     fn into_moments(self) -> Moments {
         let cov = self.cov;
-        let inv_l2 = 1.0 / (self.unit * self.unit);
-        let c = |i: usize, j: usize| cov[(i, j)] * inv_l2;
+        // Σ/ℓ² as two divisions: 1/ℓ² overflows where ℓ < 10⁻¹⁵⁴ (against a Σ of 0).
+        let inv_l = 1.0 / self.unit;
+        let c = |i: usize, j: usize| cov[(i, j)] * inv_l * inv_l;
         let k4_iiij = self.p.map(|p| {
             Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
                 p[(i, j)] - 3.0 * c(i, i) * c(i, j)
@@ -741,7 +742,7 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
     for ((c, &w), a) in central.iter().zip(&weights).zip(&offsets) {
         let a: Vec<f64> = a.iter().map(|v| v * inv).collect();
         let a = &a;
-        let s = &(&c.cov * faer::Scale(inv * inv));
+        let s = &(&(&c.cov * faer::Scale(inv)) * faer::Scale(inv));
         let r = c.unit * inv;
         let (l3, l4) = (r * r * r, (r * r) * (r * r));
         let t = c.t.as_ref().map(|t| t * faer::Scale(l3));
