@@ -5153,9 +5153,13 @@ done
 # underflowed: KL 3.44 for 1.63). Each run: exit 0 (finite JSON), or a
 # refusal naming the real cause (relu on tiny data: "data of a larger scale"; erf and quad on data
 # x1e+50: "too large"); tiny data never "too large"; the propagate KLs of the x1e-50 and x1e-100
-# models equal the x1 model's (kl59; at x1e-100 the Frobenius norms of cov_rel_err underflow, and
-# those rows are flagged degenerate). Old (main 52feaaf): refused 2, unnamed 6, implausible 4;
-# this binary 0 (56 runs).
+# models equal the x1 model's (kl59). Old (main 52feaaf): refused 2, unnamed 6, implausible 4;
+# this binary 0 (56 runs). scale68: the x1e-150 models' KLs too (their κ slices, ~1e-450 and
+# ~1e-600, underflowed in natural units: order 4 ran as order 3, order 3 as order 2, z2 KL 1.6226
+# for 1.6254), and every stage's cov_rel_err and mean_err at x1e-50 … x1e-150 (same26: at x1e-100
+# the Frobenius norms underflowed to 0 and the rows were flagged degenerate). Main 350a1da:
+# implausible 12 (kl59 at x1e-150, same26 at x1e-100 and x1e-150; both activations and orders);
+# the norms' fix alone 8 (x1e-150); scale68's binary 0 (56 runs).
 D59=$W/d59
 rm -rf "$D59" && mkdir -p "$D59"
 python3 - "$D59" <<'PY59'
@@ -5193,8 +5197,7 @@ for o in 3 4; do
 done
 # Models trained on x1 with their biases x t (st26), propagated at --order 3|4 --carry first on
 # the data x t: relu and the leaky relu are positively homogeneous, so every stage's errors are
-# the x1 model's on x1 data (x1e-150: the κ₃ slices, ~1e-450, underflow and the corrections
-# vanish: run only).
+# the x1 model's on x1 data.
 for a in relu leaky_relu:0.1; do
   m=$D59/${a%%:*}
   "$BIN" --threads 1 train $(d59 x1) --hidden 4 --epochs 20 --activation $a --out "$m.safetensors" >/dev/null 2>&1
@@ -5204,7 +5207,8 @@ for a in relu leaky_relu:0.1; do
     cp "$W/out" "$D59/p-x1.json"
     for t in em50 em100 em150; do
       check "scale59 propagate --order $o $a: $t" + propagate --model "$m-$t.safetensors" $(d59 $t) --order $o --carry first --json
-      [ $t = em150 ] || kl59 "scale59 propagate --order $o $a: $t" "$D59/p-x1.json" "$W/out"
+      kl59 "scale59 propagate --order $o $a: $t" "$D59/p-x1.json" "$W/out"
+      same26 "scale59 propagate --order $o $a: $t" "$D59/p-x1.json" "$W/out"
     done
   done
 done

@@ -166,6 +166,17 @@ struct Terms {
 
 /// The eight terms of one class (see the module docs).
 fn terms(alpha: f64, h: &Moments, layer: usize) -> Result<Terms> {
+    // The terms are in natural units (the slices of data of extreme scale are stored in
+    // another, `Moments::slice_unit`).
+    let natural;
+    let h = if h.slice_unit == 1.0 {
+        h
+    } else {
+        let mut m = h.clone();
+        m.slices_to_natural_units();
+        natural = m;
+        &natural
+    };
     let (Some(k3), Some(k4)) = (&h.k3_iij, &h.k4_iijj) else {
         return Err(Error::Unsupported(format!(
             "transfer at layer {layer}: the statistics of h{layer} carry no κ₃/κ₄ slices"

@@ -60,7 +60,7 @@ use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
 use crate::data::{class_counts, Dataset};
 use crate::error::{value_name, Error, Field, Result};
-use crate::linalg::gemm;
+use crate::linalg::{centre_rows, gemm};
 use crate::net::kernels;
 use crate::net::train::FloorTally;
 use crate::net::{Layer, Mlp};
@@ -503,12 +503,15 @@ impl CumulantObjective {
                 d
             }
         };
-        let offset = Col::<f64>::from_fn(h.nrows(), |i| {
-            layer.b[i]
-                + (0..mean.nrows())
-                    .map(|j| layer.w[(i, j)] * mean[j])
-                    .sum::<f64>()
-        });
+        // W m + b, one matrix-vector product.
+        let mut offset = layer.b.clone();
+        gemm(
+            offset.as_mat_mut(),
+            true,
+            layer.w.as_ref(),
+            mean.as_mat(),
+            1.0,
+        );
         let phi = net.activation.at(k);
         let n = h.ncols();
         let mut a = Mat::zeros(h.nrows(), n);
@@ -520,14 +523,8 @@ impl CumulantObjective {
             // The network's own forward kernel (SIMD φ, as `net::forward`).
             kernels::bias_activation(phi, h.col_as_slice_mut(s), offset, a.col_as_slice_mut(s));
         }
-        let mean = Col::from_fn(a.nrows(), |i| {
-            (0..n).map(|s| a[(i, s)]).sum::<f64>() / n as f64
-        });
-        for s in 0..n {
-            for i in 0..a.nrows() {
-                a[(i, s)] -= mean[i];
-            }
-        }
+        let mut mean = Col::zeros(a.nrows());
+        centre_rows(a.as_mut(), &mut mean);
         SampleLayer {
             h,
             centred: a,
@@ -627,15 +624,20 @@ impl CumulantObjective {
             // Ā of layer k's activations: H = W A + b1ᵀ, D = W Ã with Ã = A − A11ᵀ/n, so
             // Ā = Wᵀ(H̄ + D̄ − D̄11ᵀ/n).
             let n = centred.ncols();
-            let mut g = h_bar.unwrap_or_else(|| Mat::zeros(net.layers[k].w.nrows(), n));
-            if let Some(d_bar) = &d_bar {
-                for i in 0..d_bar.nrows() {
-                    let row_mean = (0..n).map(|s| d_bar[(i, s)]).sum::<f64>() / n as f64;
-                    for s in 0..n {
-                        g[(i, s)] += d_bar[(i, s)] - row_mean;
-                    }
+            let d_bar = d_bar.map(|mut d_bar| {
+                let mut row_means = Col::zeros(d_bar.nrows());
+                centre_rows(d_bar.as_mut(), &mut row_means);
+                d_bar
+            });
+            let g = match (h_bar, d_bar) {
+                (Some(mut h_bar), Some(d_bar)) => {
+                    h_bar += &d_bar;
+                    h_bar
                 }
-            }
+                (Some(h_bar), None) => h_bar,
+                (None, Some(d_bar)) => d_bar,
+                (None, None) => unreachable!("returned above when both are None"),
+            };
             let mut a_bar = Mat::zeros(centred.nrows(), n);
             gemm(
                 a_bar.as_mut(),

@@ -6,6 +6,7 @@
 //! its buffers does not allocate; one file per operation. The exception is [`columns`], a copy
 //! of picked columns by definition.
 
+mod centre;
 mod columns;
 mod gemm;
 mod grow;
@@ -16,6 +17,7 @@ mod split;
 mod symmetric;
 mod transpose;
 
+pub use centre::centre_rows;
 pub use columns::columns;
 pub use gemm::{gemm, gemm_batch, gemm_par};
 pub use grow::at_least;

@@ -97,7 +97,9 @@ fn class_samples(
 /// (one class; [`MomentAccumulator`]'s estimates), the κ₄ slices zero at `order` 3: the start
 /// of the subset carry.
 pub fn sample_slices(h: MatRef<'_, f64>, order: usize) -> Result<Slices> {
-    let m = MomentAccumulator::of_one_class(h, true)?;
+    let mut m = MomentAccumulator::of_one_class(h, true)?;
+    // The subset carry works in natural units.
+    m.slices_to_natural_units();
     let missing = || Error::Numeric("the κ slices of the samples were not measured".into());
     let k4 = |s: Option<Mat<f64>>| -> Result<Mat<f64>> {
         if order >= 4 {

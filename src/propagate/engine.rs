@@ -595,6 +595,10 @@ impl Propagator {
                 attach_kappa(&mut pre.per_class, first_pre, l)?;
             }
             if let Some(c) = carry.as_deref_mut().filter(|_| carries(l)) {
+                // The carry works in natural units.
+                pre.per_class
+                    .iter_mut()
+                    .for_each(Moments::slices_to_natural_units);
                 c.enter(l, layer, &mut pre.per_class, timings)?;
             }
             let closure = closures[l - 1];
@@ -623,7 +627,7 @@ impl Propagator {
                         .per_class
                         .par_iter()
                         .zip(post.per_class.par_iter_mut())
-                        .map(|(h, z)| closure.apply_counted(h, corrections, z))
+                        .map(|(h, z)| closure.apply_counted_in_slice_units(h, corrections, z))
                         .collect();
                     counts.into_iter().enumerate().try_for_each(|(c, count)| {
                         *fallbacks = fallbacks.plus(count.map_err(|e| (c, e))?);
@@ -675,6 +679,7 @@ impl Propagator {
                     m.k3_iij = None;
                     m.k4_iijj = None;
                     m.k4_iiij = None;
+                    m.slice_unit = 1.0;
                 }
             }
             check_finite(post, depth, "the closure").map_err(|e| beyond_range(e, pre, l))?;
@@ -930,6 +935,7 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
         p.k3_iij = Some(k3.clone());
         p.k4_iijj = Some(k4.clone());
         p.k4_iiij = m.k4_iiij.clone();
+        p.slice_unit = m.slice_unit;
     }
     Ok(())
 }

@@ -72,6 +72,12 @@ pub struct Moments {
     /// `k4_iiij[(i, j)]` = κ₄\[i,i,i,j\] (not symmetric: κ₄\[i,j,j,j\] is its (j, i) entry;
     /// the diagonal equals that of `k4_iijj`).
     pub k4_iiij: Option<Mat<f64>>,
+    /// The length ℓ (a power of two) the three slices are stored in: they hold κ₃/ℓ³ and
+    /// κ₄/ℓ⁴. 1 (natural units) unless the measurement chose another
+    /// ([`MomentAccumulator`]): the κ's of data ×10⁻¹⁵⁰ (κ₄ ~ 10⁻⁶⁰⁰) lie below f64's range in
+    /// natural units, and in units of a length near the data's spread they are O(1) (scale68).
+    /// Whoever writes slices in natural units into moments that held others sets it to 1.
+    pub slice_unit: f64,
 }
 
 impl Moments {
@@ -83,6 +89,45 @@ impl Moments {
             k3_iij: None,
             k4_iijj: None,
             k4_iiij: None,
+            slice_unit: 1.0,
+        }
+    }
+
+    /// The slices in natural units (κ₃ = ℓ³·stored, κ₄ = ℓ⁴·stored; exact for ℓ a power of two
+    /// wherever the product is representable, 0 where it underflows), `slice_unit` 1. A no-op at
+    /// ℓ = 1. For the readers that work in natural units: every closure that is not positively
+    /// homogeneous (their κ corrections, relative to the Gaussian terms, scale with the spread,
+    /// so those lost to underflow are below rounding), the carry, the quadratic transfer terms.
+    pub fn slices_to_natural_units(&mut self) {
+        let l = std::mem::replace(&mut self.slice_unit, 1.0);
+        if l == 1.0 {
+            return;
+        }
+        let (l3, l4) = (l * l * l, (l * l) * (l * l));
+        for (m, f) in [
+            (&mut self.k3_iij, l3),
+            (&mut self.k4_iijj, l4),
+            (&mut self.k4_iiij, l4),
+        ] {
+            if let Some(m) = m {
+                *m = &*m * faer::Scale(f);
+            }
+        }
+    }
+
+    /// These moments in units of their slices' length ℓ: μ/ℓ, Σ/ℓ² and the slices as stored,
+    /// `slice_unit` 1. For a positively homogeneous φ (φ(ℓh) = ℓφ(h), ℓ > 0: relu, the leaky
+    /// relu) the closure of these, its mean ×ℓ and covariance ×ℓ², is the closure of `self`,
+    /// exactly for ℓ a power of two.
+    pub fn in_slice_units(&self) -> Moments {
+        let l = self.slice_unit;
+        Moments {
+            mean: &self.mean * faer::Scale(1.0 / l),
+            cov: &(&self.cov * faer::Scale(1.0 / l)) * faer::Scale(1.0 / l),
+            k3_iij: self.k3_iij.clone(),
+            k4_iijj: self.k4_iijj.clone(),
+            k4_iiij: self.k4_iiij.clone(),
+            slice_unit: 1.0,
         }
     }
 

@@ -38,6 +38,16 @@
 //! single d average to m, and −3mᵢ²mⱼ·mᵢ − mᵢ³·mⱼ + mᵢ³mⱼ collect to −3mᵢ³mⱼ.)
 //!
 //! All moments are population moments (normalised by n, not n − 1), as DESIGN.md §1 defines them.
+//!
+//! **The slices' unit.** κ₃ ∝ s³ and κ₄ ∝ s⁴ leave f64's range long before the data do: at data
+//! ×10⁻¹⁵⁰ (s ~ 10⁻¹⁵⁰, still measurable) the cubes and fourth powers of d underflow to 0, so
+//! order 4 ran as order 3 below ~×10⁻⁷⁷ and order 3 as order 2 below ~×10⁻¹⁰³, silently
+//! (scale67). Each class's higher sums are therefore formed of d/ℓ, ℓ a power of two taken from
+//! the class's first batch (`slice_unit`: 1 for data of ordinary scale, whose sums stay bit
+//! for bit what they were), and the conversion below runs on m/ℓ, M/ℓ² and Σ/ℓ², which gives
+//! κ₃/ℓ³ and κ₄/ℓ⁴ exactly as the natural-unit formulas give κ₃ and κ₄ (scaling by a power of
+//! two is exact); the moments carry ℓ (`Moments::slice_unit`). The pooled moments' slices are
+//! in the largest of the classes' units.
 
 use faer::linalg::matmul::matmul;
 use faer::reborrow::{Reborrow, ReborrowMut};
@@ -71,6 +81,8 @@ pub struct MomentAccumulator {
     squared: Mat<f64>,
     /// d∘d∘d of the same columns (only used when `higher`).
     cubed: Mat<f64>,
+    /// d/ℓ of the same columns where the class's ℓ is not 1 (only used when `higher`).
+    scaled: Mat<f64>,
     /// Column indices of each class in the current batch (reused).
     members: Vec<Vec<usize>>,
     /// Classes finished early by [`MomentAccumulator::take_class`]: no more samples accepted.
@@ -92,6 +104,9 @@ struct ClassSums {
     s4: Mat<f64>,
     /// Σ (d∘d∘d) dᵀ (full; 0 × 0 unless higher orders are accumulated).
     s31: Mat<f64>,
+    /// The length ℓ the higher sums are formed in (of d/ℓ; [`slice_unit`]), chosen at the
+    /// class's first batch; 1 without higher orders.
+    unit: f64,
 }
 
 /// Central moments of one class as averages over its samples, before they become [`Moments`].
@@ -107,6 +122,8 @@ struct Central {
     q: Option<Mat<f64>>,
     /// p[(i, j)] = E[δᵢ³δⱼ] (raw fourth central moment, not yet the cumulant).
     p: Option<Mat<f64>>,
+    /// The length t, q and p are in (t = E[δᵢ²δⱼ]/ℓ³, q and p /ℓ⁴; `ClassSums::unit`).
+    unit: f64,
 }
 
 /// What [`MomentAccumulator::finish`] returns.
@@ -157,6 +174,7 @@ impl MomentAccumulator {
                 s3: Mat::zeros(hd, hd),
                 s4: Mat::zeros(hd, hd),
                 s31: Mat::zeros(hd, hd),
+                unit: 1.0,
             })
             .collect();
         Ok(MomentAccumulator {
@@ -168,6 +186,7 @@ impl MomentAccumulator {
             flops: 0.0,
             squared: Mat::zeros(if higher { dim } else { 0 }, 0),
             cubed: Mat::zeros(if higher { dim } else { 0 }, 0),
+            scaled: Mat::zeros(if higher { dim } else { 0 }, 0),
             members: vec![Vec::new(); n_classes],
             taken: vec![false; n_classes],
         })
@@ -242,6 +261,7 @@ impl MomentAccumulator {
             if self.higher {
                 self.squared.resize_with(self.dim, largest, |_, _| 0.0);
                 self.cubed.resize_with(self.dim, largest, |_, _| 0.0);
+                self.scaled.resize_with(self.dim, largest, |_, _| 0.0);
             }
         }
         for (c, cols) in self.members.iter().enumerate() {
@@ -275,6 +295,22 @@ impl MomentAccumulator {
                 self.rows.add_gram(sums.s2.as_mut(), d);
             }
             if self.higher {
+                if sums.n == 0 {
+                    sums.unit = slice_unit(d);
+                }
+                // d/ℓ (exact: ℓ is a power of two); d itself at ℓ = 1.
+                let d = if sums.unit == 1.0 {
+                    d
+                } else {
+                    let inv = 1.0 / sums.unit;
+                    let mut dl = self.scaled.subcols_mut(0, b);
+                    for k in 0..b {
+                        for i in 0..self.dim {
+                            dl[(i, k)] = d[(i, k)] * inv;
+                        }
+                    }
+                    self.scaled.subcols(0, b)
+                };
                 let mut sq = self.squared.subcols_mut(0, b);
                 let mut cu = self.cubed.subcols_mut(0, b);
                 for k in 0..b {
@@ -373,6 +409,7 @@ impl MomentAccumulator {
             s3: Mat::new(),
             s4: Mat::new(),
             s31: Mat::new(),
+            unit: 1.0,
         };
         let sums = std::mem::replace(sums, empty);
         if n == 0 {
@@ -518,13 +555,19 @@ impl ClassSums {
             t,
             q,
             p,
+            unit: self.unit,
         }
     }
 
-    /// E\[δᵢ²δⱼ\], E\[δᵢ²δⱼ²\] and E\[δᵢ³δⱼ\] from the sums (module docs), m = S₁/n.
+    /// E\[δᵢ²δⱼ\]/ℓ³, E\[δᵢ²δⱼ²\]/ℓ⁴ and E\[δᵢ³δⱼ\]/ℓ⁴ from the sums (module docs) with
+    /// m = S₁/n, all in units of the class's ℓ (m/ℓ, M/ℓ²; the higher sums are of d/ℓ).
     fn higher_central(&self, m: &[f64], inv_n: f64) -> (Mat<f64>, Mat<f64>, Mat<f64>) {
         let dim = m.len();
-        let big_m = Mat::from_fn(dim, dim, |i, j| lower(&self.s2, i, j) * inv_n);
+        let inv_l = 1.0 / self.unit;
+        let m: Vec<f64> = m.iter().map(|v| v * inv_l).collect();
+        let big_m = Mat::from_fn(dim, dim, |i, j| {
+            lower(&self.s2, i, j) * inv_l * inv_l * inv_n
+        });
         let t_raw = Mat::from_fn(dim, dim, |i, j| self.s3[(i, j)] * inv_n);
         let t = Mat::from_fn(dim, dim, |i, j| {
             t_raw[(i, j)] - m[j] * big_m[(i, i)] - 2.0 * m[i] * big_m[(i, j)]
@@ -552,16 +595,20 @@ impl ClassSums {
 impl Central {
     /// κ₃[i,i,j] = E[δᵢ²δⱼ]; κ₄[i,i,j,j] = E[δᵢ²δⱼ²] − Σ_iiΣ_jj − 2Σ_ij²;
     /// κ₄[i,i,i,j] = E[δᵢ³δⱼ] − 3Σ_iiΣ_ij.
+    /// All in units of ℓ (Σ/ℓ² in these formulas: κ₃/ℓ³ and κ₄/ℓ⁴; module docs).
     fn into_moments(self) -> Moments {
         let cov = self.cov;
+        // Σ/ℓ² as two divisions: 1/ℓ² overflows where ℓ < 10⁻¹⁵⁴ (against a Σ of 0).
+        let inv_l = 1.0 / self.unit;
+        let c = |i: usize, j: usize| cov[(i, j)] * inv_l * inv_l;
         let k4_iiij = self.p.map(|p| {
             Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
-                p[(i, j)] - 3.0 * cov[(i, i)] * cov[(i, j)]
+                p[(i, j)] - 3.0 * c(i, i) * c(i, j)
             })
         });
         let k4 = self.q.map(|q| {
             Mat::from_fn(cov.nrows(), cov.ncols(), |i, j| {
-                q[(i, j)] - cov[(i, i)] * cov[(j, j)] - 2.0 * cov[(i, j)] * cov[(i, j)]
+                q[(i, j)] - c(i, i) * c(j, j) - 2.0 * c(i, j) * c(i, j)
             })
         });
         Moments {
@@ -570,6 +617,7 @@ impl Central {
             k3_iij: self.t,
             k4_iijj: k4,
             k4_iiij,
+            slice_unit: self.unit,
         }
     }
 }
@@ -686,9 +734,23 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
     let mut t_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut q_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
     let mut p_mix = higher.then(|| Mat::<f64>::zeros(dim, dim));
+    // The mixture's slices in the largest of the classes' units ℓ (1 where every class's is):
+    // each class's t, q, p rescaled by (ℓ_c/ℓ)³ and (ℓ_c/ℓ)⁴, the offsets and Σ by 1/ℓ and
+    // 1/ℓ² (powers of two: exact where representable).
+    let unit = central.iter().map(|c| c.unit).fold(0.0, f64::max);
+    let inv = 1.0 / unit;
     for ((c, &w), a) in central.iter().zip(&weights).zip(&offsets) {
-        let s = &c.cov;
-        if let (Some(p), Some(t), Some(pm)) = (&c.p, &c.t, &mut p_mix) {
+        let a: Vec<f64> = a.iter().map(|v| v * inv).collect();
+        let a = &a;
+        let s = &(&(&c.cov * faer::Scale(inv)) * faer::Scale(inv));
+        let r = c.unit * inv;
+        let (l3, l4) = (r * r * r, (r * r) * (r * r));
+        let t = c.t.as_ref().map(|t| t * faer::Scale(l3));
+        let (q, p) = (
+            c.q.as_ref().map(|q| q * faer::Scale(l4)),
+            c.p.as_ref().map(|p| p * faer::Scale(l4)),
+        );
+        if let (Some(p), Some(t), Some(pm)) = (&p, &t, &mut p_mix) {
             for j in 0..dim {
                 for i in 0..dim {
                     let (ai, aj) = (a[i], a[j]);
@@ -702,7 +764,7 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
                 }
             }
         }
-        if let (Some(t), Some(q), Some(tm), Some(qm)) = (&c.t, &c.q, &mut t_mix, &mut q_mix) {
+        if let (Some(t), Some(q), Some(tm), Some(qm)) = (&t, &q, &mut t_mix, &mut q_mix) {
             for j in 0..dim {
                 for i in 0..dim {
                     let (ai, aj) = (a[i], a[j]);
@@ -727,6 +789,29 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
         t: t_mix,
         q: q_mix,
         p: p_mix,
+        unit,
+    }
+}
+
+/// Smallest largest |d| (the deviations of a class's first batch about its shift) whose higher
+/// sums are formed in natural units, 2⁻⁶⁴: κ₄ of such a spread is ~2⁻²⁵⁶ ≈ 10⁻⁷⁷, far inside
+/// f64's range. Large spreads keep natural units too: their fourth powers overflow from ~10⁷⁷
+/// on, which the measurement refuses naming the bound (adv23), before any closure.
+const SMALLEST_NATURAL_SPREAD: f64 = 5.421010862427522e-20;
+
+/// The length ℓ a class's higher sums are formed in ([`ClassSums::unit`]), from the deviations
+/// `d` of its first batch: 1 where their largest |d| is at least [`SMALLEST_NATURAL_SPREAD`] (or
+/// is 0, subnormal or not finite: nothing to gain), else that largest |d| rounded down to a
+/// power of two (its exponent bits), so that d/ℓ < 2 and κ₃/ℓ³, κ₄/ℓ⁴ are of the order of the
+/// standardised cumulants. So ℓ ≤ 1: natural units never overflow where the slices in ℓ did not.
+fn slice_unit(d: MatRef<'_, f64>) -> f64 {
+    let big = (0..d.ncols())
+        .flat_map(|k| d.col(k).iter().copied())
+        .fold(0.0f64, |m, v| m.max(v.abs()));
+    if !big.is_normal() || big >= SMALLEST_NATURAL_SPREAD {
+        1.0
+    } else {
+        f64::from_bits(big.to_bits() & 0x7FF0_0000_0000_0000)
     }
 }
 
@@ -907,6 +992,90 @@ mod tests {
                 assert!(finish(e, higher).is_ok(), "{e}");
             }
         }
+    }
+
+    /// The slices of data ×t, t = 2⁻²⁰⁰ ≈ 10⁻⁶⁰ and 2⁻⁵⁰⁰ ≈ 10⁻¹⁵⁰ (κ₄ ~ t⁴, and at 2⁻⁵⁰⁰ κ₃ ~ t³,
+    /// below f64's range in natural units), are stored in a unit ℓ, a power of two, and are those of
+    /// the data ×1 times (t/ℓ)³ and (t/ℓ)⁴ to 10⁻¹⁴ of each slice's largest entry (the sums
+    /// of d/ℓ are the ×1 sums scaled exactly, in two classes over two batches); the pooled
+    /// moments' slices (at 2⁻⁵⁰⁰) are in a unit too. Data ×1 and ×2⁻³⁰ keep ℓ = 1 and the ×1 bits. Fails
+    /// with the higher sums formed of d (ℓ = 1: κ₄ 0 at ×2⁻⁵⁰⁰) and with Σ in natural units in
+    /// κ₄'s conversion.
+    #[test]
+    fn slices_of_data_at_extreme_scales_are_the_datas_in_their_unit() {
+        let (d, n) = (3, 40);
+        let x = Mat::from_fn(d, n, |i, k| {
+            let v = ((k * 7 + i * 3) as f64 * 0.61).sin() + 0.2 * i as f64;
+            if k % 2 == 1 {
+                2.0 * v * v * v
+            } else {
+                v
+            }
+        });
+        let labels: Vec<u32> = (0..n).map(|k| (k % 2) as u32).collect();
+        let measure = |t: f64| {
+            let xt = &x * faer::Scale(t);
+            let mut acc = MomentAccumulator::new(d, 2, true).unwrap();
+            acc.push(xt.as_ref().subcols(0, 16), &labels[..16]).unwrap();
+            acc.push(xt.as_ref().subcols(16, n - 16), &labels[16..])
+                .unwrap();
+            acc
+        };
+        let base = measure(1.0).into_moments().unwrap();
+        assert!(base.per_class.iter().all(|m| m.slice_unit == 1.0));
+        let same = measure(2f64.powi(-30)).into_moments().unwrap();
+        for (m, b) in same.per_class.iter().zip(&base.per_class) {
+            assert_eq!(m.slice_unit, 1.0);
+            let k3 = m.k3_iij.as_ref().unwrap();
+            let want = b.k3_iij.as_ref().unwrap() * faer::Scale(2f64.powi(-90));
+            assert!(
+                k3.as_ref() == want.as_ref(),
+                "×2⁻³⁰: not the ×1 bits scaled"
+            );
+        }
+        for t in [2f64.powi(-200), 2f64.powi(-500)] {
+            let got = measure(t).into_moments().unwrap();
+            for (m, b) in got.per_class.iter().zip(&base.per_class) {
+                let r = t / m.slice_unit;
+                assert!(
+                    m.slice_unit != 1.0 && r.log2().fract() == 0.0,
+                    "×{t:e}: ℓ = {:e}",
+                    m.slice_unit
+                );
+                let pairs = [
+                    (&m.k3_iij, &b.k3_iij, r * r * r),
+                    (&m.k4_iijj, &b.k4_iijj, (r * r) * (r * r)),
+                    (&m.k4_iiij, &b.k4_iiij, (r * r) * (r * r)),
+                ];
+                for (k, (got, want, f)) in pairs.into_iter().enumerate() {
+                    let (got, want) = (
+                        got.as_ref().unwrap(),
+                        want.as_ref().unwrap() * faer::Scale(f),
+                    );
+                    let scale = want.norm_max();
+                    assert!(
+                        scale.is_finite() && scale > 0.0,
+                        "×{t:e} slice {k}: {scale:e}"
+                    );
+                    for j in 0..d {
+                        for i in 0..d {
+                            assert!(
+                                (got[(i, j)] - want[(i, j)]).abs() <= 1e-14 * scale,
+                                "×{t:e} slice {k} ({i}, {j}): {:e} vs {:e}",
+                                got[(i, j)],
+                                want[(i, j)]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let pooled = measure(2f64.powi(-500)).finish().unwrap().pooled.unwrap();
+        assert!(
+            pooled.slice_unit < 1e-140,
+            "pooled ℓ {:e}",
+            pooled.slice_unit
+        );
     }
 
     /// The unscanned push of finite batches (the input of pixel data) forms the sums of the

@@ -32,6 +32,7 @@ fn skewed_input(mu: &[f64], a: &Mat<f64>) -> Moments {
         k4_iiij: Some(Mat::from_fn(n, n, |i, j| {
             sum(&|k| 6.0 * a[(i, k)].powi(3) * a[(j, k)])
         })),
+        slice_unit: 1.0,
     }
 }
 

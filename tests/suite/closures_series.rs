@@ -207,6 +207,7 @@ fn quadratic_corrections_match_skewed_samples() {
         k3_iij: Some(k3),
         k4_iijj: Some(k4),
         k4_iiij: None,
+        slice_unit: 1.0,
     };
     let c = ClosurePair::new(act, ClosureMethod::Auto)
         .map(|p| p.closure)

@@ -51,6 +51,7 @@ fn naive(x: MatRef<'_, f64>, cols: &[usize]) -> Moments {
         k3_iij: Some(k3),
         k4_iijj: Some(k4),
         k4_iiij: Some(k4_iiij),
+        slice_unit: 1.0,
     }
 }
 

@@ -38,6 +38,10 @@ impl LeakyReluClosure {
 }
 
 impl Closure for LeakyReluClosure {
+    fn positively_homogeneous(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         format!("leaky_relu:{} (Φ₂ closed form)", self.slope)
     }

@@ -11,6 +11,10 @@ use crate::stats::Moments;
 pub struct LinearClosure;
 
 impl Closure for LinearClosure {
+    fn positively_homogeneous(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         "linear (identity, exact)".into()
     }

@@ -201,6 +201,42 @@ pub trait Closure: Send + Sync {
         self.apply_counted(input, corrections, out).map(drop)
     }
 
+    /// Whether φ is positively homogeneous, φ(ch) = cφ(h) for c > 0 (relu, the leaky relu,
+    /// the identity): then the closure of moments in any unit is the closure in natural units
+    /// rescaled ([`Closure::apply_counted_in_slice_units`]).
+    fn positively_homogeneous(&self) -> bool {
+        false
+    }
+
+    /// [`Closure::apply_counted`] of an input whose κ slices may be stored in a unit ℓ ≠ 1
+    /// (`Moments::slice_unit`, data of extreme scale). A positively homogeneous closure runs on
+    /// the input in units of ℓ (μ/ℓ, Σ/ℓ², the slices as stored), and its result is scaled back
+    /// (m·ℓ, C·ℓ²): exact for ℓ a power of two, so the corrections of data ×10⁻¹⁵⁰ are those of
+    /// the data ×1 (its κ₄ ~ 10⁻⁶⁰⁰ is not representable in natural units). Any other closure
+    /// takes the slices in natural units: its corrections relative to its Gaussian terms scale
+    /// with the spread, so those lost to underflow there lie below rounding. At ℓ = 1 (every
+    /// input of ordinary scale) this is [`Closure::apply_counted`] itself.
+    fn apply_counted_in_slice_units(
+        &self,
+        input: &Moments,
+        corrections: Corrections,
+        out: &mut Moments,
+    ) -> Result<Fallbacks> {
+        let l = input.slice_unit;
+        if l == 1.0 {
+            return self.apply_counted(input, corrections, out);
+        }
+        if self.positively_homogeneous() {
+            let fallbacks = self.apply_counted(&input.in_slice_units(), corrections, out)?;
+            out.mean = &out.mean * faer::Scale(l);
+            out.cov = &(&out.cov * faer::Scale(l)) * faer::Scale(l);
+            return Ok(fallbacks);
+        }
+        let mut natural = input.clone();
+        natural.slices_to_natural_units();
+        self.apply_counted(&natural, corrections, out)
+    }
+
     /// Allocating convenience over [`Closure::apply_into`].
     fn apply(&self, input: &Moments, corrections: Corrections) -> Result<Moments> {
         let n = input.dim();

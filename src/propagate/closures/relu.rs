@@ -239,6 +239,10 @@ pub(crate) fn ratio(num: f64, q: f64) -> f64 {
 }
 
 impl Closure for ReluClosure {
+    fn positively_homogeneous(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> String {
         "relu (Φ₂ closed form)".into()
     }

@@ -25,7 +25,7 @@
 use super::high_terms::{HighDerivativeTerms, HighPairTerms, HighUnitTerms, HIGH_ORDER};
 use super::phi2_high::{binomial, cdf_derivs, pdf_derivs};
 use super::phi2_partials::phi2_partials;
-use super::relu::{ratio, relu_cross};
+use super::relu::{ratio, relu_cross, Regime};
 use crate::special::{bvn_cdf, normal_cdf, normal_pdf};
 
 /// Below this q² = 1 − ρ² the pair's terms are refused (the forward's pair falls back).
@@ -38,6 +38,56 @@ pub(super) fn r_derivs(w: f64) -> [f64; HIGH_ORDER + 1] {
     r[0] = w * c[0] + c[1];
     r[1..].copy_from_slice(&c[..HIGH_ORDER]);
     r
+}
+
+/// ∂ᵃₓ∂ᵇ_y G(x, y) for a + b ≤ 6 where unit i or j is beyond the closed forms' range
+/// (`Regime::On`/`Off`, |μ/s| > 38), None where both are regular. There the relu is linear or
+/// zero to f64 range, and these are the closed forms' exact limits (|x| → ∞), which the closed
+/// forms themselves cannot take: their Hermite polynomials overflow (He₃(x) once |x| ≳ 10¹⁰³,
+/// x² once |x| ≳ 10¹⁵⁴) against a density that underflows, ∞·0 = NaN, and at the far tail the
+/// pair fell back to the Gaussian closure (scale67's found-not-fixed). With x → +∞ (hᵢ = μᵢ +
+/// sᵢzᵢ > 0), G = E[(x + zᵢ)relu(y + zⱼ)] = xR(y) + ρE[zⱼ relu(y + zⱼ)] = xR(y) + ρΦ(y) (Stein's
+/// lemma), R(y) = yΦ(y) + φ(y), R' = Φ:
+///
+/// ```text
+/// ∂ᵇ_y G = xR⁽ᵇ⁾(y) + ρR⁽ᵇ⁺¹⁾(y),   ∂ₓ∂ᵇ_y G = R⁽ᵇ⁾(y),   ∂ᵃₓ∂ᵇ_y G = 0 (a ≥ 2);
+/// ```
+///
+/// with x → −∞ (relu(hᵢ) = 0) every entry is 0, and likewise with x and y exchanged. The
+/// neglected terms carry φ(x) < 10⁻³¹³ (times polynomials in x). A far y in the first form is
+/// itself its limit (R(y) = y, R' = 1 and the rest 0 once φ(y) underflows).
+pub(super) fn far_partials(
+    x: f64,
+    y: f64,
+    rho: f64,
+) -> Option<[[f64; HIGH_ORDER + 1]; HIGH_ORDER + 1]> {
+    let mut g = [[0.0; HIGH_ORDER + 1]; HIGH_ORDER + 1];
+    let linear = |x: f64, y: f64| {
+        let (r, c) = (r_derivs(y), cdf_derivs(y));
+        let mut row = [[0.0; HIGH_ORDER + 1]; 2];
+        for b in 0..=HIGH_ORDER {
+            row[0][b] = x * r[b] + rho * c[b];
+            row[1][b] = r[b];
+        }
+        row
+    };
+    match (Regime::of(x), Regime::of(y)) {
+        (Regime::Regular, Regime::Regular) => return None,
+        (Regime::Off, _) | (_, Regime::Off) => {}
+        (Regime::On, _) => {
+            let row = linear(x, y);
+            g[0] = row[0];
+            g[1] = row[1];
+        }
+        (Regime::Regular, Regime::On) => {
+            let row = linear(y, x);
+            for (a, col) in g.iter_mut().enumerate() {
+                col[0] = row[0][a];
+                col[1] = row[1][a];
+            }
+        }
+    }
+    Some(g)
 }
 
 /// ∂ᵃₓG(x, y), a = 0..=6 (module docs), q > 0.
@@ -93,6 +143,9 @@ impl HighDerivativeTerms for ReluHighTerms {
         let q = q2.sqrt();
         let (si, sj) = (self.s[i], self.s[j]);
         let (x, y) = (self.mu[i] / si, self.mu[j] / sj);
+        if let Some(g) = far_partials(x, y, rho) {
+            return Some(g.map(|row| row.map(|v| v * (si * sj))));
+        }
         let mut g = [[0.0; HIGH_ORDER + 1]; HIGH_ORDER + 1];
         let (gx, gy) = (column(x, y, rho, q), column(y, x, rho, q));
         for k in 0..=HIGH_ORDER {
@@ -225,6 +278,51 @@ mod tests {
                 close(u.phi[1], d1, "phi1");
                 close(u.phi[2], d2, "phi2");
                 close(u.sq[0], out.cov[(i, i)] + out.mean[i] * out.mean[i], "sq0");
+            }
+        }
+    }
+
+    /// A pair with a unit beyond the closed forms' range (μ/s = ±10⁶⁰, ±10²⁰⁰, ±45) has finite
+    /// terms to order 6; orders 3 and 4 are the forward's (`ReluTerms::pair`, its limits), and
+    /// orders 0–2 the Gaussian closure's and the Stein expectations' limits for linear units
+    /// (`ReluExpectations`), to 10⁻¹³ relative. Fails without `far_partials` in
+    /// `ReluHighTerms::pair` (NaN: He₅(10⁶⁰) overflows against φ = 0 at order 6).
+    #[test]
+    fn far_units_take_the_limits_of_the_forward_and_the_stein_expectations() {
+        for far in [1e60, -1e60, 1e200, -1e200, 45.0, -45.0] {
+            for (other, s1, rho) in [(0.3, 1.2, 0.4), (-0.5, 0.7, -0.85)] {
+                let (mu, s) = ([far * 0.5, other], [0.5, s1]);
+                let high = terms(mu, s);
+                let d = high.natural_pair(1, 0, rho).unwrap();
+                let what = format!("μ₀/s₀ = {far:e}, ρ = {rho}");
+                assert!(d.iter().flatten().all(|v| v.is_finite()), "{what}: {d:?}");
+                let close = |a: f64, b: f64, entry: &str| {
+                    assert!(
+                        (a - b).abs() <= 1e-13 * (1.0 + b.abs()),
+                        "{what} {entry}: {a:e} vs {b:e}"
+                    );
+                };
+                let low = ReluTerms {
+                    mu: mu.to_vec(),
+                    s: s.to_vec(),
+                }
+                .pair(1, 0, rho)
+                .unwrap();
+                for (a, b) in ORDERS {
+                    close(d[a][b], low[a][b], &format!("D{a}{b}"));
+                }
+                let cov = Mat::from_fn(2, 2, |i, j| s[i] * s[j] * if i == j { 1.0 } else { rho });
+                let input = Moments::gaussian(Col::from_fn(2, |i| mu[i]), cov);
+                let out = ReluClosure.apply(&input, Corrections::None).unwrap();
+                let e = ReluExpectations::new(&input).pair(1, 0);
+                if far.abs() < 1e100 {
+                    close(d[0][0], out.cov[(1, 0)] + out.mean[0] * out.mean[1], "D00");
+                }
+                close(d[1][0], e.a[0], "D10");
+                close(d[0][1], e.a[1], "D01");
+                close(d[1][1], e.p, "D11");
+                close(d[2][0], e.b[0], "D20");
+                close(d[0][2], e.b[1], "D02");
             }
         }
     }

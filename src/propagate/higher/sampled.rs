@@ -28,7 +28,7 @@ use super::paired::Paired;
 use super::tensor::SymTensor;
 use super::triple4::Unpaired4;
 use crate::error::{Error, Result};
-use crate::linalg::mirror_upper;
+use crate::linalg::{centre_rows, mirror_upper};
 
 /// Bytes of the product block K at most (b is chosen to fit).
 const BLOCK_BYTES: usize = 64 << 20;
@@ -197,10 +197,9 @@ fn centred(h: MatRef<'_, f64>) -> Result<Mat<f64>> {
             "κ₄ of {units} units needs at least 2 samples, got {n}"
         )));
     }
-    let mean: Vec<f64> = (0..units)
-        .map(|i| h.row(i).iter().sum::<f64>() / n as f64)
-        .collect();
-    Ok(Mat::from_fn(units, n, |i, s| h[(i, s)] - mean[i]))
+    let mut delta = h.to_owned();
+    centre_rows(delta.as_mut(), &mut faer::Col::zeros(units));
+    Ok(delta)
 }
 
 /// [`measure_paired`] of the centred samples `delta` (N × n), with the covariance Σ = δδᵀ/n

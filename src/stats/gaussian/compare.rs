@@ -19,9 +19,11 @@ pub fn relative_frobenius(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<f64>
 
 /// (‖A − B‖_F, ‖B‖_F): the parts of [`relative_frobenius`], for a caller that reports the
 /// absolute error where the reference is zero. Each norm is the plain √Σ x² where that sum is
-/// finite (every valid run), else s·√Σ (x/s)² with s the largest |x|, so that covariances of
-/// data ×10¹⁵⁰ (finite entries of ~10³⁰⁰, whose squares overflow) give finite norms and a
-/// ratio as for the unscaled data (adv29's found-not-fixed). The plain sums run on SIMD lanes
+/// finite and not below 2⁻⁹⁶⁹ (every run of ordinary scale), else s·√Σ (x/s)² with s the
+/// largest |x| (`scaled_norm`), so that covariances of data ×10¹⁵⁰ (finite entries of ~10³⁰⁰,
+/// whose squares overflow; adv29's found-not-fixed) and of data ×10⁻¹⁰⁰ (entries of ~10⁻²⁰⁰,
+/// whose squares underflow; scale67) give their norms and a ratio as for the unscaled data. A
+/// norm is 0 only where every entry is. The plain sums run on SIMD lanes
 /// with independent accumulators (the same terms as a serial loop, added in another order: the
 /// sums agree with it to rounding).
 pub fn frobenius_parts(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Result<(f64, f64)> {
@@ -104,13 +106,20 @@ impl WithSimd for SquareSums<'_> {
     }
 }
 
+/// Below this plain sum of squares (2⁻⁹⁶⁹ ≈ 2·10⁻²⁹², f64's smallest normal number ×2⁵³) the
+/// largest square may already have lost bits to underflow, and smaller ones their every bit:
+/// entries below ~10⁻¹⁵⁴ square to subnormals or 0, so the plain norm of a covariance of data
+/// ×10⁻¹⁰⁰ (entries ~10⁻²⁰⁰) was 0 (scale67, item 5).
+const UNDERFLOWING_SQUARES: f64 = f64::MIN_POSITIVE * (1u64 << 53) as f64;
+
 /// The Euclidean norm of `values`, given their plain sum of squares `squares`: √squares where
-/// it is finite, else s·√Σ (x/s)² with s = max |x| (each (x/s)² ≤ 1, so the sum is at most the
-/// count), which is finite wherever every x is; an infinite or NaN x keeps the plain result.
-/// The scaled form is taken only where the plain one overflowed, so finite norms keep their
-/// bits.
+/// it is finite and at least [`UNDERFLOWING_SQUARES`], else s·√Σ (x/s)² with s = max |x| (each
+/// (x/s)² ≤ 1 and the largest is 1, so the sum lies in [1, count]), which is finite and exact
+/// to rounding wherever every x is finite, however large or small; an infinite or NaN x keeps
+/// the plain result, and so do values that are all 0 (a norm of 0). The scaled form is taken
+/// only where the plain sum overflowed or underflowed, so every other norm keeps its bits.
 fn scaled_norm<I: Iterator<Item = f64>>(squares: f64, values: impl Fn() -> I) -> f64 {
-    if squares.is_finite() {
+    if squares.is_finite() && squares >= UNDERFLOWING_SQUARES {
         return squares.sqrt();
     }
     let s = values().fold(0.0, |m: f64, x| m.max(x.abs()));
@@ -225,6 +234,43 @@ mod tests {
         assert_eq!(
             frobenius_parts(b.as_ref(), a.as_ref()).unwrap().1,
             plain.sqrt()
+        );
+    }
+
+    /// Matrices ×10⁻¹⁰⁰ … ×10⁻³⁰⁰ (squares ~10⁻²⁰⁰ … 10⁻⁶⁰⁰: subnormal or 0): their norms are
+    /// the unscaled ones times the factor and their relative error the unscaled one, to a few
+    /// ulps, as are the mean error's distance; all-zero entries keep a norm of 0. Before scale68
+    /// the plain sums underflowed: at ×10⁻²⁰⁰ both norms were 0 and the relative error 0.
+    #[test]
+    fn norms_of_entries_whose_squares_underflow_are_the_unscaled_ones_scaled() {
+        let a = Mat::from_fn(3, 3, |i, j| 1.0 + (i * 3 + j) as f64 / 7.0);
+        let b = Mat::from_fn(3, 3, |i, j| 1.5 - (i + 2 * j) as f64 / 11.0);
+        let close = |x: f64, y: f64| (x - y).abs() <= 8.0 * f64::EPSILON * y.abs();
+        let (diff, reference) = frobenius_parts(a.as_ref(), b.as_ref()).unwrap();
+        let unscaled = relative_frobenius(a.as_ref(), b.as_ref()).unwrap();
+        for t in [1e-100, 1e-160, 1e-200, 1e-300] {
+            let small = |m: &Mat<f64>| Mat::from_fn(3, 3, |i, j| m[(i, j)] * t);
+            let (d, r) = frobenius_parts(small(&a).as_ref(), small(&b).as_ref()).unwrap();
+            assert!(
+                close(d, diff * t) && close(r, reference * t),
+                "×{t:e}: {d:e}, {r:e}"
+            );
+            let scaled = relative_frobenius(small(&a).as_ref(), small(&b).as_ref()).unwrap();
+            assert!(
+                close(scaled, unscaled),
+                "×{t:e}: {scaled:e} vs {unscaled:e}"
+            );
+            let (m1, m2) = (
+                Col::from_fn(3, |i| i as f64 * t),
+                Col::from_fn(3, |i| -(i as f64) * t),
+            );
+            let (dist, _) = mean_error_parts(m1.as_ref(), m2.as_ref(), b.as_ref()).unwrap();
+            assert!(close(dist, 2.0 * t * 5f64.sqrt()), "×{t:e}: {dist:e}");
+        }
+        let zero = Mat::<f64>::zeros(3, 3);
+        assert_eq!(
+            frobenius_parts(zero.as_ref(), zero.as_ref()).unwrap(),
+            (0.0, 0.0)
         );
     }
 }
