@@ -191,10 +191,10 @@ fn bounded_closure_stays_above_its_share_of_the_gaussian_variance() {
         "bounded L {bounded:.4}, bounded class-steps {}",
         tally.bounded.class_steps
     );
-    assert!(tally.bounded.class_steps > 0);
     // The inequality is exact; the evaluation rounds at 10⁻¹⁵ of the terms.
     assert!(
         bounded >= floor - 1e-12 * v_g,
         "the bounded closure fell below α·V_G: {bounded} against {floor}"
     );
+    assert!(tally.bounded.class_steps > 0);
 }
