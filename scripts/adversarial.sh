@@ -5213,4 +5213,35 @@ for a in relu leaky_relu:0.1; do
   done
 done
 
+# 60. Sixty-eighth session (gc68): --correction-bound α|off, the bound on the Gram–Charlier
+# corrected closures' corrections in the cumulant objective (EXPERIMENTS.md "A bound on the
+# corrected closures' corrections, gc68"). Bad values (NaN, ±inf, α ≥ 1, α < 0, words, empty)
+# refused naming the flag with no model written; 0 ≤ α < 1 and off (any case) run at orders 3|4
+# for relu, erf, leaky relu and quad:0.5 (whose exact closure is never bound), the value recorded
+# in --json's closure_check.correction_bound; refused at --order 2 and with --objective samples.
+D60=$W/d60
+rm -rf "$D60" && mkdir -p "$D60"
+C60=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D60/m.safetensors")
+bound60() { # NAME WANT: --json's closure_check.correction_bound is WANT
+  python3 -c 'import json, sys
+got = json.load(open(sys.argv[1]))["config"]["closure_check"].get("correction_bound")
+sys.exit(0 if str(got).lower() == sys.argv[2].lower() else 1)' "$W/out" "$2" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: --json does not record correction_bound $2"; }
+}
+for o in 3 4; do
+  for b in nan NaN inf -inf 1 1.0 1.5 1e300 -0.1 -1e-300 x "" 0.5.5 on 0x1; do
+    rm -f "$D60/m.safetensors"
+    check "bound60 --order $o --correction-bound '$b'" "!--correction-bound" "${C60[@]}" --order $o --activation relu --correction-bound="$b"
+    [ -e "$D60/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "bound60 --order $o --correction-bound '$b': a model was written"; }
+  done
+  for a in relu erf leaky_relu:0.1 quad:0.5; do
+    for b in 0 -0 0.5 0.999999 off OFF; do
+      check "bound60 --order $o $a --correction-bound $b" + "${C60[@]}" --order $o --activation $a --correction-bound=$b
+      bound60 "bound60 --order $o $a --correction-bound $b" "$(python3 -c "import sys; b = sys.argv[1]; print(b if b.lower() == 'off' else float(b))" $b)"
+    done
+  done
+done
+check "bound60 --order 2 --correction-bound 0.5" "!--correction-bound" "${C60[@]}" --activation relu --correction-bound 0.5
+check "bound60 --objective samples --correction-bound 0.5" "!--correction-bound" --threads 1 train "${XOR[@]}" --out "$D60/s.safetensors" --correction-bound 0.5
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

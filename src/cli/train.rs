@@ -6,11 +6,13 @@ use clap::Args;
 
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
+use corrflow::cumtrain::correction_bound::BoundSetting;
 use corrflow::cumtrain::{CorrectedLayers, Objective};
 use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
 
 use super::data_args::DataArgs;
+use super::flags;
 use super::net_args::NetArgs;
 use super::output::{self, epoch_bar, print_json};
 
@@ -54,6 +56,16 @@ pub struct TrainArgs {
     /// [default: first].
     #[arg(long, value_enum, ignore_case = true, value_name = "first|all")]
     pub corrected_layers: Option<CorrectedLayers>,
+    /// Cumulant objective at --order 3|4: bound on the Gram–Charlier corrected closures'
+    /// corrections (relu, leaky_relu:α, erf; the quadratic's closure is exact and never bound).
+    /// α (0 ≤ α < 1) shrinks a corrected z's mean and covariance correction towards the
+    /// Gaussian closure, z = z_G + t(z − z_G), with the largest t ≤ 1 that keeps its covariance
+    /// ⪰ α × the Gaussian closure's: no direction loses more than 1 − α of its Gaussian
+    /// variance, so the closure alone (--closure-check 0) cannot empty a direction to separate
+    /// the classes. off = the correction as it is (its covariance floored where indefinite)
+    /// [default: off].
+    #[arg(long, value_name = "α|off", value_parser = flags::library_value::<BoundSetting>)]
+    pub correction_bound: Option<BoundSetting>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -76,6 +88,7 @@ impl TrainArgs {
             (Field::CheckSamples, self.check_samples.is_some()),
             (Field::Order, self.order.is_some()),
             (Field::CorrectedLayers, self.corrected_layers.is_some()),
+            (Field::CorrectionBound, self.correction_bound.is_some()),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             if self.objective != Objective::Cumulants {
@@ -87,6 +100,9 @@ impl TrainArgs {
                     } else if *field == Field::CorrectedLayers {
                         "sets the corrected layers of --objective cumulants at --order 3|4; it \
                          has no meaning for --objective samples"
+                    } else if *field == Field::CorrectionBound {
+                        "bounds the corrected closures of --objective cumulants at --order 3|4; \
+                         it has no meaning for --objective samples"
                     } else {
                         "sets the sampled check of --objective cumulants; it has no meaning for \
                          --objective samples"
@@ -113,6 +129,14 @@ impl TrainArgs {
             ));
         }
         train.corrected_layers = self.corrected_layers;
+        if self.correction_bound.is_some() && train.order == 2 {
+            return Err(Error::config(
+                Field::CorrectionBound,
+                "bounds the κ corrections of --order 3|4; at --order 2 (the default) every \
+                 closure is Gaussian: add --order 3 or 4, or remove the flag",
+            ));
+        }
+        train.correction_bound = self.correction_bound;
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

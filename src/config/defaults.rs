@@ -198,6 +198,10 @@ pub const ORDER: u8 = 2;
 /// "Corrections at every hidden layer in cumulant training, deep67").
 pub const CORRECTED_LAYERS: crate::cumtrain::CorrectedLayers =
     crate::cumtrain::CorrectedLayers::First;
+/// Cumulant training at `--order 3|4`: the bound on the Gram–Charlier closures' corrections
+/// (`--correction-bound`, `cumtrain::correction_bound`).
+pub const CORRECTION_BOUND: crate::cumtrain::correction_bound::BoundSetting =
+    crate::cumtrain::correction_bound::BoundSetting::Off;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
+use crate::cumtrain::correction_bound::BoundSetting;
 use crate::cumtrain::{CheckSettings, CorrectedLayers, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
@@ -75,6 +76,9 @@ pub struct TrainSettings {
     /// Cumulant objective at order 3/4: which hidden layers' closures are corrected [default:
     /// [`defaults::CORRECTED_LAYERS`]].
     pub corrected_layers: Option<CorrectedLayers>,
+    /// Cumulant objective at order 3/4: the bound on the Gram–Charlier closures' corrections
+    /// [default: [`defaults::CORRECTION_BOUND`]].
+    pub correction_bound: Option<BoundSetting>,
 }
 
 impl TrainSettings {
@@ -87,6 +91,8 @@ impl TrainSettings {
             order: self.order,
             layers: (self.order != 2)
                 .then(|| self.corrected_layers.unwrap_or(defaults::CORRECTED_LAYERS)),
+            bound: (self.order != 2)
+                .then(|| self.correction_bound.unwrap_or(defaults::CORRECTION_BOUND)),
         }
     }
 }
@@ -106,6 +112,7 @@ impl Default for TrainSettings {
             check_samples: defaults::CHECK_SAMPLES,
             order: defaults::ORDER,
             corrected_layers: None,
+            correction_bound: None,
         }
     }
 }

@@ -59,6 +59,10 @@ pub struct CheckSettings {
     /// (`--corrected-layers`; [`super::CorrectedLayers`]); None (absent from the JSON) at 2.
     #[serde(rename = "corrected_layers", skip_serializing_if = "Option::is_none")]
     pub layers: Option<super::CorrectedLayers>,
+    /// At order 3/4, the bound on the Gram–Charlier closures' corrections
+    /// (`--correction-bound`; [`super::correction_bound`]); None (absent from the JSON) at 2.
+    #[serde(rename = "correction_bound", skip_serializing_if = "Option::is_none")]
+    pub bound: Option<super::correction_bound::BoundSetting>,
 }
 
 fn is_gaussian(order: &u8) -> bool {
@@ -76,10 +80,13 @@ impl CheckSettings {
         })
     }
 
-    /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on)
-    /// and the order.
+    /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on),
+    /// the order and the correction bound.
     pub fn validate(&self) -> Result<()> {
         self.corrections()?;
+        if let Some(bound) = self.bound {
+            bound.validate()?;
+        }
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(Error::config(
                 Field::ClosureCheck,

@@ -29,16 +29,20 @@
 //!    a unit more skewed than any Gram–Charlier density gets the most skewed one of its sign; the
 //!    quadratic's closure is exact at any skewness and is not capped);
 //! 4. the corrected closure maps h^l to z^l (else the Gaussian closure);
-//! 5. z^l's corrected covariance with its eigenvalues floored at a small share of its mean
+//! 5. with a correction bound α (`--correction-bound`, Gram–Charlier closures only), z^l's
+//!    correction shrunk towards the Gaussian closure's z^l until its covariance keeps the share
+//!    α of the Gaussian one in every direction ([`super::correction_bound`]);
+//! 6. z^l's corrected covariance with its eigenvalues floored at a small share of its mean
 //!    variance ([`super::spectral_floor`]): the expansion can make it indefinite, which no
 //!    distribution is and the next closure cannot take (where it is positive definite the floor
 //!    does nothing);
 //!
-//! then the read-out's affine map to y. Floors and caps are counted per step over every
+//! then the read-out's affine map to y. Floors, bounds and caps are counted per step over every
 //! corrected layer ([`CumulantObjective::take_tally`]).
 //!
 //! The gradient is exact through the whole chain (`CumulantObjective::backward`): at a
-//! corrected layer the closure's VJP also gives the slices' adjoint, which
+//! corrected layer the closure's VJP (through the floor and the bound, whose Gaussian side goes
+//! through the Gaussian closure's VJP) also gives the slices' adjoint, which
 //! [`super::first_layer::Slices::backward`] takes to W^l and to D̄ (D = W^lÃ^{l−1}); the slices
 //! depend on every earlier layer's weights through the forwarded samples, so D̄ goes on as the
 //! samples' adjoint Ā^{l−1} = W^lᵀ(D̄ − D̄'s row means), and one backpropagation sweep over the
@@ -55,6 +59,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
+use super::correction_bound::CorrectionBound;
 use super::first_closure::{check_activation, corrected_closure, FirstClosure};
 use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
@@ -62,7 +67,7 @@ use crate::data::{class_counts, Dataset};
 use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::{centre_rows, gemm};
 use crate::net::kernels;
-use crate::net::train::FloorTally;
+use crate::net::train::{BoundTally, FloorTally};
 use crate::net::{Layer, Mlp};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, Adjoint};
@@ -151,11 +156,13 @@ impl fmt::Display for CorrectedLayers {
 
 /// What one training step's corrected layers did, summed over classes and layers since the last
 /// [`CumulantObjective::take_tally`]: the floors of corrected z covariances
-/// ([`super::spectral_floor`]; a class-step per floored layer) and the units whose skewness was
-/// capped ([`super::skew_cap`]; per unit, class and layer).
+/// ([`super::spectral_floor`]; a class-step per floored layer), the corrections shrunk by the
+/// correction bound ([`super::correction_bound`]; a class-step per bounded layer) and the units
+/// whose skewness was capped ([`super::skew_cap`]; per unit, class and layer).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StepTally {
     pub floored: FloorTally,
+    pub bounded: BoundTally,
     pub capped: usize,
 }
 
@@ -164,6 +171,7 @@ impl StepTally {
     pub fn plus(self, other: StepTally) -> StepTally {
         StepTally {
             floored: self.floored.plus(other.floored),
+            bounded: self.bounded.plus(other.bounded),
             capped: self.capped + other.capped,
         }
     }
@@ -192,6 +200,8 @@ struct Corrected {
     samples: ClassSamples,
     /// s of [`super::spectral_floor`].
     floor_share: f64,
+    /// α of [`super::correction_bound`] for the Gram–Charlier closures; None: no bound.
+    bound: Option<f64>,
 }
 
 impl Corrected {
@@ -212,20 +222,33 @@ impl Corrected {
 }
 
 /// One hidden layer of one class's forward pass: h = Wa + b exactly (with its κ slices where
-/// the layer is corrected), z as its closure gives it, and where a corrected z's covariance
-/// needed the floor, z floored and the floor.
+/// the layer is corrected), z as its closure gives it, where the correction bound shrank a
+/// corrected z, the bounded z, and where a corrected z's covariance needed the floor, z floored
+/// and the floor.
 struct LayerPass {
     h: Moments,
     z: Moments,
+    bounded: Option<Bounded>,
     floored: Option<(Moments, SpectralFloor)>,
     /// The measured κ slices of h, where the layer is corrected.
     slices: Option<Slices>,
 }
 
+/// A corrected z shrunk by the correction bound: the Gaussian closure's z at the same h, the
+/// bounded z and the bound.
+struct Bounded {
+    gauss: Moments,
+    z: Moments,
+    bound: CorrectionBound,
+}
+
 impl LayerPass {
     /// The z the layer above sees.
     fn output(&self) -> &Moments {
-        self.floored.as_ref().map_or(&self.z, |(z, _)| z)
+        match (&self.floored, &self.bounded) {
+            (Some((z, _)), _) | (None, Some(Bounded { z, .. })) => z,
+            (None, None) => &self.z,
+        }
     }
 }
 
@@ -294,6 +317,7 @@ impl CumulantObjective {
             layers: CorrectedLayers::All,
             samples: ClassSamples::gather(data, &means),
             floor_share: FLOOR_SHARE,
+            bound: None,
         });
         Ok(objective)
     }
@@ -308,7 +332,9 @@ impl CumulantObjective {
     }
 
     /// The objective with the floor of corrected z covariances at `share` of their mean
-    /// variance instead of [`FLOOR_SHARE`] (s of [`super::spectral_floor`]; no effect at order 2).
+    /// variance, and the correction bound's ridge at that share of the Gaussian one, instead of
+    /// [`FLOOR_SHARE`] (s of [`super::spectral_floor`] and [`super::correction_bound`]; no effect
+    /// at order 2).
     pub fn with_floor_share(mut self, share: f64) -> Self {
         if let Some(corrected) = &mut self.corrected {
             corrected.floor_share = share;
@@ -316,7 +342,18 @@ impl CumulantObjective {
         self
     }
 
-    /// The floors and caps since the last call ([`StepTally`]); reset to none.
+    /// The objective with the correction bound α ∈ [0, 1) of [`super::correction_bound`] on its
+    /// Gram–Charlier corrected closures (None: no bound, the default of
+    /// [`CumulantObjective::corrected`]; no effect at order 2 or on the quadratic's closure,
+    /// which is exact).
+    pub fn with_correction_bound(mut self, alpha: Option<f64>) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.bound = alpha;
+        }
+        self
+    }
+
+    /// The floors, bounds and caps since the last call ([`StepTally`]); reset to none.
     pub fn take_tally(&self) -> StepTally {
         self.tally.take()
     }
@@ -327,6 +364,12 @@ impl CumulantObjective {
         self.corrected.as_ref().is_some_and(|c| {
             (0..c.closures.len()).any(|k| c.at(k).is_some_and(|f| f.caps_skewness()))
         })
+    }
+
+    /// Whether the objective bounds corrections: a correction bound on, and some corrected
+    /// layer's closure Gram–Charlier ([`CumulantObjective::caps_skewness`]).
+    pub fn bounds_corrections(&self) -> bool {
+        self.caps_skewness() && self.corrected.as_ref().is_some_and(|c| c.bound.is_some())
     }
 
     /// L (see the module docs).
@@ -439,19 +482,27 @@ impl CumulantObjective {
                             k + 1
                         )));
                     }
-                    let floored =
-                        SpectralFloor::apply(z.cov.as_ref(), cor.floor_share)?.map(|(cov, f)| {
+                    let bounded = match cor.bound.filter(|_| closure.caps_skewness()) {
+                        Some(alpha) => {
+                            self.bound(k, &h, &z, (alpha, cor.floor_share), &mut tally)?
+                        }
+                        None => None,
+                    };
+                    let to_floor = bounded.as_ref().map_or(&z, |b| &b.z);
+                    let floored = SpectralFloor::apply(to_floor.cov.as_ref(), cor.floor_share)?
+                        .map(|(cov, f)| {
                             tally.floored = FloorTally {
                                 class_steps: 1,
                                 indefinite: usize::from(f.indefinite()),
                                 largest_share: f.added_share(),
                             };
-                            (Moments::gaussian(z.mean.clone(), cov), f)
+                            (Moments::gaussian(to_floor.mean.clone(), cov), f)
                         });
                     self.tally.set(self.tally.get().plus(tally));
                     LayerPass {
                         h,
                         z,
+                        bounded,
                         floored,
                         slices: Some(slices),
                     }
@@ -464,6 +515,7 @@ impl CumulantObjective {
                     LayerPass {
                         h,
                         z,
+                        bounded: None,
                         floored: None,
                         slices: None,
                     }
@@ -479,6 +531,33 @@ impl CumulantObjective {
         pass.y = affine(&net.layers[depth], input, &mut ws)?;
         finite(&pass.y, "y", depth + 1)?;
         Ok(pass)
+    }
+
+    /// The correction bound ([`super::correction_bound`], share α and ridge share s) of hidden
+    /// layer k + 1's corrected `z` at `h`, with the Gaussian closure's z at h; None where t = 1.
+    /// Counted in `tally`.
+    fn bound(
+        &self,
+        k: usize,
+        h: &Moments,
+        z: &Moments,
+        alpha_share: (f64, f64),
+        tally: &mut StepTally,
+    ) -> Result<Option<Bounded>> {
+        let mut gauss = Moments::gaussian(Col::zeros(h.dim()), Mat::zeros(h.dim(), h.dim()));
+        self.closures[k]
+            .closure
+            .apply_counted(h, Corrections::None, &mut gauss)?;
+        finite(&gauss, "z (Gaussian)", k + 1)?;
+        Ok(
+            CorrectionBound::apply(&gauss, z, alpha_share)?.map(|(z, bound)| {
+                tally.bounded = BoundTally {
+                    class_steps: 1,
+                    smallest_t: bound.t(),
+                };
+                Bounded { gauss, z, bound }
+            }),
+        )
     }
 
     /// Class c's samples through hidden layer k + 1 (index k): H = W X̃ + (W m + b) from the
@@ -574,8 +653,22 @@ impl CumulantObjective {
                     if let Some((_, floor)) = &layer.floored {
                         z_adj.cov = floor.vjp(z_adj.cov.as_ref());
                     }
+                    let mut gauss_adj = None;
+                    if let Some(bounded) = &layer.bounded {
+                        let (corrected, gauss) = bounded.bound.vjp(&z_adj);
+                        z_adj = corrected;
+                        gauss_adj = Some(self.closures[k].vjp()?.vjp(
+                            &layer.h,
+                            &bounded.gauss,
+                            &gauss,
+                        )?);
+                    }
                     let (a, kappa) = closure.backward(&layer.h, &layer.z, &z_adj, cor.order)?;
                     adj = a;
+                    if let Some(g) = gauss_adj {
+                        adj.mean += &g.mean;
+                        adj.cov += &g.cov;
+                    }
                     let (centred, _) = self.samples_in(pass, c, x, k);
                     let route = if k == 0 {
                         SRoute::Covariance(&mut adj.cov)

@@ -131,7 +131,8 @@ pub fn train_cumulants_timed(
     let stats = ClassStatistics::measure(data)?;
     let order = check.corrections()?;
     let objective = CumulantObjective::corrected(net, order, data, &stats)?
-        .with_layers(check.layers.unwrap_or_default());
+        .with_layers(check.layers.unwrap_or_default())
+        .with_correction_bound(check.bound.and_then(|b| b.share()));
     let mut sampler = match (check.weight > 0.0, order) {
         (false, _) => None,
         (true, Corrections::None) => {
@@ -212,6 +213,7 @@ pub fn train_cumulants_timed(
                 sampled_loss: sampler.is_some().then(|| sampled_sum / steps as f64),
                 check_led_steps: sampler.is_some().then_some(check_led),
                 floored: (order != Corrections::None).then_some(tally.floored),
+                bounded: objective.bounds_corrections().then_some(tally.bounded),
                 capped_units: objective.caps_skewness().then_some(tally.capped),
             }),
             phases: None,

@@ -56,6 +56,7 @@ pub enum Field {
     CheckSamples,
     Order,
     CorrectedLayers,
+    CorrectionBound,
     // analysis and propagation
     FromLayer,
     KappaUnits,
@@ -74,7 +75,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 56] = [
+    pub const ALL: [Field; 57] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -119,6 +120,7 @@ impl Field {
         Field::CheckSamples,
         Field::Order,
         Field::CorrectedLayers,
+        Field::CorrectionBound,
         Field::FromLayer,
         Field::KappaUnits,
         Field::StatsBatch,
@@ -180,6 +182,7 @@ impl Field {
             Field::CheckSamples => "train.check_samples",
             Field::Order => "train.order",
             Field::CorrectedLayers => "train.corrected_layers",
+            Field::CorrectionBound => "train.correction_bound",
             Field::FromLayer => "analysis.from_layer",
             Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",

@@ -167,6 +167,11 @@ pub struct ObjectiveParts {
     /// over the corrected layers (`--corrected-layers`; a class-step per layer floored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub floored: Option<FloorTally>,
+    /// At `--order 3|4` with a correction bound (`--correction-bound`) on a Gram–Charlier
+    /// corrected closure: how often the epoch shrank a corrected layer's correction
+    /// (`cumtrain::correction_bound`), summed over the corrected layers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bounded: Option<BoundTally>,
     /// At `--order 3|4` with a Gram–Charlier corrected closure (relu, leaky relu, erf) at some
     /// corrected layer: the units whose skewness the epoch capped, summed over classes, steps
     /// and corrected layers (`cumtrain::skew_cap`).
@@ -193,6 +198,35 @@ impl FloorTally {
             class_steps: self.class_steps + other.class_steps,
             indefinite: self.indefinite + other.indefinite,
             largest_share: self.largest_share.max(other.largest_share),
+        }
+    }
+}
+
+/// How often the cumulant objective's correction bound shrank a corrected layer's correction
+/// towards the Gaussian closure (`cumtrain::correction_bound`): the class-steps it did (one
+/// class's forward pass through one corrected layer), and the smallest shrink factor t ∈ [0, 1)
+/// among them (1 where it never did).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct BoundTally {
+    pub class_steps: usize,
+    pub smallest_t: f64,
+}
+
+impl Default for BoundTally {
+    fn default() -> Self {
+        BoundTally {
+            class_steps: 0,
+            smallest_t: 1.0,
+        }
+    }
+}
+
+impl BoundTally {
+    /// Both tallies together.
+    pub fn plus(self, other: BoundTally) -> BoundTally {
+        BoundTally {
+            class_steps: self.class_steps + other.class_steps,
+            smallest_t: self.smallest_t.min(other.smallest_t),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use crate::common::corrflow;
 
-use corrflow::cumtrain::{ClassStatistics, CorrectedLayers, CumulantObjective, SurrogateCheck};
+use corrflow::cumtrain::{
+    ClassStatistics, CorrectedLayers, CumulantObjective, StepTally, SurrogateCheck,
+};
 use corrflow::data::{Dataset, HigherOrderConfig};
 use corrflow::net::train::zeros_like;
 use corrflow::net::{Activation, ForwardPass, Mlp};
@@ -19,7 +21,7 @@ const QUAD: Activation = Activation::Quadratic { alpha: 0.5 };
 
 /// The higher-order task at d = 4 (two skewed directions, exponential: skewness 2), `n`
 /// training samples: classes with equal mean and covariance, opposite κ₃.
-fn skewed(n: usize) -> Dataset {
+pub(crate) fn skewed(n: usize) -> Dataset {
     HigherOrderConfig {
         dim: 4,
         n_skewed: 2,
@@ -35,7 +37,7 @@ fn skewed(n: usize) -> Dataset {
 /// One class's stages (h¹, z¹, …, y) from the engine's corrected run at `order` from its input
 /// moments `x`, with the κ slices of h¹ measured from its centred samples `centred`, their
 /// skewness capped where `cap` (as the objective does for the Gram–Charlier closures).
-fn engine_stages(
+pub(crate) fn engine_stages(
     net: &Mlp,
     closures: &[&dyn Closure],
     x: &Moments,
@@ -70,7 +72,7 @@ fn engine_stages(
 }
 
 /// Each class's samples of `data` centred on its mean in `stats` (d = 4).
-fn class_samples(data: &Dataset, stats: &ClassStatistics) -> ClassSamples {
+pub(crate) fn class_samples(data: &Dataset, stats: &ClassStatistics) -> ClassSamples {
     let means: Vec<Vec<f64>> = stats
         .per_class
         .iter()
@@ -97,15 +99,37 @@ fn loss(obj: &CumulantObjective, net: &Mlp, stats: &ClassStatistics) -> f64 {
 /// default (which acts where z¹'s covariance is nearly singular: h¹ of width 5 from a 4-d
 /// input, φ nearly linear).
 fn check_gradient(net: &Mlp, data: &Dataset, stats: &ClassStatistics, floor: Option<f64>) {
+    check_gradient_with(
+        net,
+        data,
+        stats,
+        |obj| match floor {
+            Some(share) => obj.with_floor_share(share),
+            None => obj,
+        },
+        |tally, _| {
+            assert!(
+                floor.is_none() || tally.floored.class_steps > 0,
+                "the floor did not act"
+            )
+        },
+    );
+}
+
+/// [`check_gradient`] of the objective as `configure` makes it, with `acted` asserting on the
+/// first evaluation's tally at each order.
+pub(crate) fn check_gradient_with(
+    net: &Mlp,
+    data: &Dataset,
+    stats: &ClassStatistics,
+    configure: impl Fn(CumulantObjective) -> CumulantObjective,
+    acted: impl Fn(StepTally, Corrections),
+) {
     for order in [Corrections::K3, Corrections::K3K4] {
-        let mut obj = CumulantObjective::corrected(net, order, data, stats).unwrap();
-        if let Some(share) = floor {
-            obj = obj.with_floor_share(share);
-        }
+        let obj = configure(CumulantObjective::corrected(net, order, data, stats).unwrap());
         let mut grads = zeros_like(net);
         let f0 = obj.loss_and_grad(net, stats, &mut grads).unwrap();
-        let floored = obj.take_tally().floored.class_steps;
-        assert!(floor.is_none() || floored > 0, "the floor did not act");
+        acted(obj.take_tally(), order);
         assert_eq!(f0, loss(&obj, net, stats));
         let (h, big_h) = (1e-5, 1e-2);
         let mut worst: f64 = 0.0;

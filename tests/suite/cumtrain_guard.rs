@@ -168,6 +168,7 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
             samples: defaults::CHECK_SAMPLES,
             order: defaults::ORDER,
             layers: None,
+            bound: None,
         };
         let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
         (history.last().unwrap().loss, net)
@@ -246,6 +247,7 @@ fn check_led_steps_count_the_steps_the_check_led() {
             samples: 16,
             order,
             layers: (order != 2).then_some(CorrectedLayers::All),
+            bound: None,
         };
         let mut net = Mlp::init(&widths, act, 1.0, 2).unwrap();
         let steps = data.len().div_ceil(cfg.batch);

@@ -32,6 +32,7 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
         samples: defaults::CHECK_SAMPLES,
         order: defaults::ORDER,
         layers: None,
+        bound: None,
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
     assert_eq!(history.len(), 20);
@@ -215,6 +216,7 @@ fn a_closure_check_beyond_two_to_the_53_is_refused() {
         samples: 64,
         order: 2,
         layers: None,
+        bound: None,
     };
     assert!(check(9_007_199_254_740_992.0).validate().is_ok());
     assert!(check(1e16).validate().is_err());

@@ -19,6 +19,7 @@ mod closures_degenerate;
 mod closures_edgeworth;
 mod closures_exact;
 mod closures_series;
+mod cumtrain_bound;
 mod cumtrain_corrected;
 mod cumtrain_guard;
 mod cumtrain_objective;
