@@ -76,7 +76,8 @@ impl BoundSetting {
             BoundSetting::Share(alpha) if !(0.0..1.0).contains(&alpha) => Err(Error::config(
                 Field::CorrectionBound,
                 format!(
-                    "{alpha} is not a share α with 0 ≤ α < 1 (the corrected covariance keeps at                      least α times the Gaussian closure's in every direction), nor off"
+                    "{alpha} is not a share α with 0 ≤ α < 1 (the corrected covariance keeps at \
+                     least α times the Gaussian closure's in every direction), nor off"
                 ),
             )),
             _ => Ok(()),
@@ -319,6 +320,25 @@ mod tests {
     /// A small correction is left alone; a large one is shrunk to the bound exactly: C(t) − αC_G
     /// has least generalized eigenvalue −(1 − α)ε/… ≈ 0 relative to C_G, the mean moves with
     /// the same t.
+    /// Shares outside [0, 1) are refused with one sentence that names the range (the message
+    /// once carried a run of spaces from a broken line continuation).
+    #[test]
+    fn shares_outside_the_range_are_refused_in_one_sentence() {
+        for text in ["1", "1.5", "-0.1", "NaN", "inf"] {
+            let setting: Result<BoundSetting> = text.parse();
+            let message = match setting.and_then(|s| s.validate()) {
+                Err(e) => e.to_string(),
+                Ok(()) => panic!("'{text}' accepted"),
+            };
+            assert!(message.contains("0 ≤ α < 1"), "'{text}': {message}");
+            assert!(!message.contains("  "), "'{text}': {message}");
+        }
+        for text in ["off", "0", "0.2", "0.999"] {
+            let setting: BoundSetting = text.parse().unwrap();
+            setting.validate().unwrap();
+        }
+    }
+
     #[test]
     fn shrinks_an_indefinite_correction_to_the_bound() {
         let alpha = 0.5;
