@@ -389,6 +389,20 @@ sweep13() {
   rm -rf "$W/sw13r" && "$BIN" --threads 1 sweep --grid "$W/g13r.toml" --out "$W/sw13r" >/dev/null 2>&1
   cp "$W/sw13r/results.jsonl" "$W/r13.jsonl"
 }
+# Sections 59 and 61's data: the suite's (cumtrain_corrected) 3-d sines, class 1 the cube of
+# class 0's (skewed), 200 samples, written ×SCALE as DIR/NAME-x.npy and NAME-y.npy per pair.
+sines59() { # DIR NAME SCALE [NAME SCALE …]
+  python3 - "$@" <<'PYS'
+import math, sys
+from npy import xy
+d = sys.argv[1]
+y = [k % 2 for k in range(200)]
+x = [[math.sin(1.7 * k + 2.3 * j + 0.5) for j in range(3)] for k in range(200)]
+x = [[2.0 * v ** 3 for v in r] if c == 1 else r for r, c in zip(x, y)]
+for name, s in zip(sys.argv[2::2], sys.argv[3::2]):
+    xy(d, name, [[v * float(s) for v in r] for r in x], y)
+PYS
+}
 # --- end of prologue: a section runs alone after the lines above (EXPERIMENTS.md, npy63) ---
 # 1. Sizes.
 for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
@@ -5162,17 +5176,7 @@ done
 # the norms' fix alone 8 (x1e-150); scale68's binary 0 (56 runs).
 D59=$W/d59
 rm -rf "$D59" && mkdir -p "$D59"
-python3 - "$D59" <<'PY59'
-import math, sys
-from npy import xy
-d = sys.argv[1]
-y = [k % 2 for k in range(200)]
-# The suite's data (cumtrain_corrected): class 1 the cube of class 0's sines, skewed.
-x = [[math.sin(1.7 * k + 2.3 * j + 0.5) for j in range(3)] for k in range(200)]
-x = [[2.0 * v ** 3 for v in r] if c == 1 else r for r, c in zip(x, y)]
-for name, s in (("x1", 1.0), ("em50", 1e-50), ("em100", 1e-100), ("em150", 1e-150), ("e50", 1e50)):
-    xy(d, name, [[v * s for v in r] for r in x], y)
-PY59
+sines59 "$D59" x1 1.0 em50 1e-50 em100 1e-100 em150 1e-150 e50 1e50
 kl59() { # NAME A B: every stage's KL of B within 1e-7 of A's (relative; absolute below 1)
   python3 -c 'import json, sys
 a, b = (json.load(open(p))["layers"] for p in sys.argv[1:])
@@ -5243,5 +5247,39 @@ for o in 3 4; do
 done
 check "bound60 --order 2 --correction-bound 0.5" "!--correction-bound" "${C60[@]}" --activation relu --correction-bound 0.5
 check "bound60 --objective samples --correction-bound 0.5" "!--correction-bound" --threads 1 train "${XOR[@]}" --out "$D60/s.safetensors" --correction-bound 0.5
+
+# 61. Sixty-ninth session (unit69): cumulant training's κ slices at extreme data scales
+# (EXPERIMENTS.md "Cumulant training at extreme data scales, unit69"). `train --objective
+# cumulants --order 3|4` measured h¹'s slices in natural units: on data x1e-150 κ₃ ~ 1e-450 and
+# κ₄ ~ 1e-600 underflowed, and the leaky relu (which trains there) ran orders 3 and 4 as order 2,
+# bit for bit, exit 0. Now the slices are in the unit stats::moments chooses, and a positively
+# homogeneous closure reads them there. Each run: relu refused naming the data's scale (its
+# gradients are far below Adam's ε, as at order 2), the leaky relu and erf exit 0; the leaky
+# relu's closure losses at --order 3|4 differ from its --order 2 run's (the corrections act);
+# erf's closure takes natural units (its corrections, relative to its Gaussian terms, scale with
+# the spread: below rounding here). Main 1a781ed: implausible 4 (the leaky relu's [3, 4, 2] and
+# [3, 4, 4, 2] with --corrected-layers all, orders 3 and 4: order 2's losses bit for bit); this
+# binary 0 (18 runs).
+D61=$W/d61
+rm -rf "$D61" && mkdir -p "$D61"
+sines59 "$D61" em150 1e-150
+C61=(--threads 1 train --objective cumulants --epochs 2 --json --task data --train-x "$D61/em150-x.npy" --train-y "$D61/em150-y.npy" --test-split 0:40 --out "$D61/m.safetensors")
+losses61() { python3 -c 'import json, sys
+print(" ".join(repr(e["closure_loss"]) for e in json.load(open(sys.argv[1]))["epochs"]))' "$W/out" 2>/dev/null; }
+for h in 4 4,4; do
+  layers=()
+  [ "$h" = 4,4 ] && layers=(--corrected-layers all)
+  for a in relu leaky_relu:0.1 erf; do
+    want=+
+    [ "$a" = relu ] && want="data of a larger scale"
+    check "unit61 --order 2 $a --hidden $h: x1e-150" "$want" "${C61[@]}" --hidden $h --activation $a
+    base=$(losses61)
+    for o in 3 4; do
+      check "unit61 --order $o $a --hidden $h: x1e-150" "$want" "${C61[@]}" --hidden $h --activation $a --order $o "${layers[@]}"
+      case $a in leaky*) [ -n "$base" ] && [ "$(losses61)" = "$base" ] && {
+        implausible=$((implausible + 1)); echo "unit61 --order $o $a --hidden $h: x1e-150: the closure losses of --order 2 ($base)"; } ;; esac
+    done
+  done
+done
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

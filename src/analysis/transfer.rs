@@ -169,7 +169,7 @@ fn terms(alpha: f64, h: &Moments, layer: usize) -> Result<Terms> {
     // The terms are in natural units (the slices of data of extreme scale are stored in
     // another, `Moments::slice_unit`).
     let natural;
-    let h = if h.slice_unit == 1.0 {
+    let h = if h.slice_unit() == 1.0 {
         h
     } else {
         let mut m = h.clone();

@@ -15,6 +15,8 @@
 //!
 //! Any other first activation is refused naming `--order` and what is supported.
 
+use faer::{Col, Mat, Scale};
+
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
@@ -79,11 +81,60 @@ impl FirstClosure {
         !matches!(self, FirstClosure::Quadratic(_))
     }
 
+    /// Whether φ is positively homogeneous (relu, the leaky relu), as its forward closure says
+    /// (`Closure::positively_homogeneous`): then its closure, and so its reverse pass, runs in
+    /// the slices' unit ([`FirstClosure::backward`]).
+    pub fn positively_homogeneous(&self) -> bool {
+        matches!(self, FirstClosure::Relu | FirstClosure::LeakyRelu(_))
+    }
+
     /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
     /// the closure read, [`super::first_layer::Slices::attach`]), whose output `z` got the
     /// adjoint `z_adj`, and the κ slices' adjoint (for
-    /// [`super::first_layer::Slices::backward`]).
+    /// [`super::first_layer::Slices::backward`]), with respect to the slices as `h` stores
+    /// them, in its slice unit ℓ. The reverse of `Closure::apply_counted_in_slice_units`: at
+    /// ℓ ≠ 1 a positively homogeneous φ's closure ran on μ/ℓ, Σ/ℓ² and the slices as stored, its
+    /// result scaled by ℓ, ℓ²; so its VJP runs there on the output adjoint ×ℓ, ×ℓ², and the
+    /// input adjoint it gives is scaled by 1/ℓ, 1/ℓ² (the slices' adjoint is already theirs).
+    /// Any other φ's closure read the slices in natural units, κ₃ = ℓ³T, κ₄ = ℓ⁴K: its VJP runs
+    /// there, and the slices' adjoints are ×ℓ³, ×ℓ⁴. Every scaling is by powers of two (exact).
     pub fn backward(
+        &self,
+        h: &Moments,
+        z: &Moments,
+        z_adj: &Adjoint,
+        order: Corrections,
+    ) -> Result<(Adjoint, SliceAdjoint)> {
+        let l = h.slice_unit();
+        if l == 1.0 {
+            return self.backward_natural(h, z, z_adj, order);
+        }
+        let scaled =
+            |m: &Col<f64>, c: &Mat<f64>, f: f64| (m * Scale(f), &(c * Scale(f)) * Scale(f));
+        if self.positively_homogeneous() {
+            let (mean, cov) = scaled(&z.mean, &z.cov, 1.0 / l);
+            let z_l = Moments::gaussian(mean, cov);
+            let (mean, cov) = scaled(&z_adj.mean, &z_adj.cov, l);
+            let adj_l = Adjoint { mean, cov };
+            let (a, slices) = self.backward_natural(&h.in_slice_units(), &z_l, &adj_l, order)?;
+            let (mean, cov) = scaled(&a.mean, &a.cov, 1.0 / l);
+            return Ok((Adjoint { mean, cov }, slices));
+        }
+        let mut natural = h.clone();
+        natural.slices_to_natural_units();
+        let (a, mut slices) = self.backward_natural(&natural, z, z_adj, order)?;
+        let (l3, l4) = (l * l * l, (l * l) * (l * l));
+        slices.k3_iij = &slices.k3_iij * Scale(l3);
+        for (m, f) in [(&mut slices.k4_iijj, l4), (&mut slices.k4_iiij, l4)] {
+            if let Some(m) = m {
+                *m = &*m * Scale(f);
+            }
+        }
+        Ok((a, slices))
+    }
+
+    /// [`FirstClosure::backward`] of an `h` whose slices are in natural units.
+    fn backward_natural(
         &self,
         h: &Moments,
         z: &Moments,

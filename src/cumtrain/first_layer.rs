@@ -24,6 +24,16 @@
 //!
 //! The relu's corrected closure also reads U (the quadratic's does not).
 //!
+//! **Unit.** The slices are formed of D/ℓ and hold T/ℓ³, K/ℓ⁴, U/ℓ⁴ (S/ℓ²), with ℓ the length
+//! `stats::moments` chooses for a class's higher sums from its deviations, here D's: 1 where
+//! max|D| ≥ 2⁻⁶⁴ (every network on data of ordinary scale: the slices keep their bits), else
+//! max|D| rounded down to a power of two, so that dividing by it is exact. On data ×10⁻¹⁵⁰ the
+//! natural κ₄ ~ 10⁻⁶⁰⁰ underflows (order 4 trained as order 3, order 3 below ~10⁻¹⁰³ as order
+//! 2, silently); in units of ℓ the slices are O(1) and [`Slices::attach`] passes ℓ on as the
+//! moments' slice unit, which the closures read as in `propagate`
+//! (`Closure::apply_counted_in_slice_units`; the reverse pass: [`super::first_closure`]). The
+//! reverse pass here returns D's adjoint in natural units: D̄ = D̄_ℓ/ℓ, S̄ = S̄_ℓ/ℓ².
+//!
 //! The reverse pass ([`Slices::backward`]) takes ∂L/∂T, ∂L/∂K and ∂L/∂U (from
 //! [`crate::propagate::backward::QuadraticVjp::kappa_terms`] or the generic corrected VJP,
 //! [`super::first_closure`]) back to W¹ through the GEMMs: Ē = T̄D/n + (K̄ + K̄ᵀ)E/n,
@@ -37,6 +47,7 @@ use super::skew_cap::SkewCap;
 use crate::data::Dataset;
 use crate::linalg::gemm;
 use crate::propagate::backward::SliceAdjoint;
+use crate::stats::moments::slice_unit;
 use crate::stats::Moments;
 
 /// Each class's training samples, centred on the class mean: X̃_c (d × n_c).
@@ -79,17 +90,26 @@ pub enum SRoute<'a> {
     Samples,
 }
 
-/// The κ slices of h¹ of one class (module docs), with D and E kept for the reverse pass.
+/// The κ slices of h¹ of one class in their unit ℓ (module docs), with D, D/ℓ and E kept for
+/// the reverse pass.
 pub struct Slices {
+    /// D in natural units (the layer's centred pre-activations, which the samples' forward
+    /// pass reads).
     d: Mat<f64>,
+    /// D/ℓ where ℓ ≠ 1; None at ℓ = 1 (every network on data of ordinary scale).
+    d_unit: Option<Mat<f64>>,
+    /// ℓ: the slices below hold κ₃/ℓ³ and κ₄/ℓ⁴.
+    unit: f64,
+    /// E = (D/ℓ)∘(D/ℓ).
     e: Mat<f64>,
-    /// S at order 4 (K and its adjoint read it); None at order 3, where nothing does.
+    /// S/ℓ² at order 4 (K and its adjoint read it); None at order 3, where nothing does.
     s: Option<Mat<f64>>,
-    /// T\[(i, j)\] = κ₃\[i,i,j\].
+    /// T\[(i, j)\] = κ₃\[i,i,j\] (/ℓ³).
     pub k3_iij: Mat<f64>,
-    /// K\[(i, j)\] = κ₄\[i,i,j,j\] at order 4; zeros at order 3 (the closure does not read it).
+    /// K\[(i, j)\] = κ₄\[i,i,j,j\] (/ℓ⁴) at order 4; zeros at order 3 (the closure does not read
+    /// it).
     pub k4_iijj: Mat<f64>,
-    /// U\[(i, j)\] = κ₄\[i,i,i,j\] at order 4; None at order 3.
+    /// U\[(i, j)\] = κ₄\[i,i,i,j\] (/ℓ⁴) at order 4; None at order 3.
     pub k4_iiij: Option<Mat<f64>>,
     /// The skewness cap applied to T ([`Slices::cap_skewness`]); None where none was asked.
     cap: Option<SkewCap>,
@@ -97,12 +117,17 @@ pub struct Slices {
 
 impl Slices {
     /// The slices of h¹ = W¹x + b¹ for first-layer weights `w` (N × d) and a class's centred
-    /// samples `centred` (d × n, n ≥ 1): T always, K and U at order 4 (`order4`).
+    /// samples `centred` (d × n, n ≥ 1): T always, K and U at order 4 (`order4`), in the unit ℓ
+    /// that D's largest |entry| gives (module docs).
     pub fn measure(w: MatRef<'_, f64>, centred: MatRef<'_, f64>, order4: bool) -> Self {
         let (big_n, n) = (w.nrows(), centred.ncols());
         let inv_n = 1.0 / n as f64;
-        let mut d = Mat::zeros(big_n, n);
-        gemm(d.as_mut(), false, w, centred, 1.0);
+        let mut d_natural = Mat::zeros(big_n, n);
+        gemm(d_natural.as_mut(), false, w, centred, 1.0);
+        let unit = slice_unit(d_natural.as_ref());
+        // D/ℓ: exact, ℓ being a power of two.
+        let d_unit = (unit != 1.0).then(|| &d_natural * faer::Scale(1.0 / unit));
+        let d = d_unit.as_ref().unwrap_or(&d_natural);
         let e = Mat::from_fn(big_n, n, |i, k| d[(i, k)] * d[(i, k)]);
         let mut k3_iij = Mat::zeros(big_n, big_n);
         gemm(k3_iij.as_mut(), false, e.as_ref(), d.transpose(), inv_n);
@@ -127,7 +152,9 @@ impl Slices {
             k4_iiij = Some(u);
         }
         Slices {
-            d,
+            d: d_natural,
+            d_unit,
+            unit,
             e,
             s,
             k3_iij,
@@ -137,9 +164,20 @@ impl Slices {
         }
     }
 
-    /// D = WX̃ (N × n): the layer's pre-activations over the class's samples, centred.
+    /// D = WX̃ (N × n): the layer's pre-activations over the class's samples, centred (natural
+    /// units).
     pub fn centred(&self) -> MatRef<'_, f64> {
         self.d.as_ref()
+    }
+
+    /// The length ℓ the slices are stored in (module docs): 1 unless max|D| < 2⁻⁶⁴.
+    pub fn unit(&self) -> f64 {
+        self.unit
+    }
+
+    /// D/ℓ, what the slices are formed of.
+    fn d_in_unit(&self) -> &Mat<f64> {
+        self.d_unit.as_ref().unwrap_or(&self.d)
     }
 
     /// Caps each unit's standardised skewness at [`super::skew_cap::SKEW_CAP`] by scaling its
@@ -152,12 +190,17 @@ impl Slices {
         count
     }
 
-    /// Sets the κ fields of `h` (h¹'s propagated moments) to these slices, which the corrected
-    /// first closure and its reverse pass read.
+    /// Sets the κ fields of `h` (h¹'s propagated moments) to these slices, and its slice unit
+    /// to theirs, ℓ: what the corrected first closure and its reverse pass read.
     pub fn attach(&self, h: &mut Moments) {
-        h.k3_iij = Some(self.k3_iij.clone());
-        h.k4_iijj = Some(self.k4_iijj.clone());
-        h.k4_iiij = self.k4_iiij.clone();
+        h.set_slices(
+            (
+                Some(self.k3_iij.clone()),
+                Some(self.k4_iijj.clone()),
+                self.k4_iiij.clone(),
+            ),
+            self.unit,
+        );
     }
 
     /// The slices as the κ fields of a [`Moments`] (mean and covariance zero: the engine reads
@@ -177,7 +220,9 @@ impl Slices {
     /// with Sᵢᵢ by −Σⱼ(K̄ᵢⱼ + K̄ⱼᵢ)Sⱼⱼ; U = FDᵀ/n − 3diag(S)S with Sᵢⱼ by −3SᵢᵢŪᵢⱼ and with
     /// Sᵢᵢ by −3ΣⱼŪᵢⱼSᵢⱼ (symmetrised, S being symmetric): those go into Σ's adjoint, whose Σ = S
     /// is the affine map's (its VJP carries them to W¹); with [`SRoute::Samples`] they go
-    /// through D instead (the same gradient at the first layer, to rounding).
+    /// through D instead (the same gradient at the first layer, to rounding). `adj` is that of
+    /// the slices as stored (in ℓ); what is added and returned is in natural units: the
+    /// formulas above give the adjoints of D/ℓ and S/ℓ², which are ℓ and ℓ² times D̄ and S̄.
     pub fn backward(
         &self,
         centred: MatRef<'_, f64>,
@@ -187,13 +232,16 @@ impl Slices {
     ) -> Mat<f64> {
         let (big_n, n) = (self.d.nrows(), self.d.ncols());
         let inv_n = 1.0 / n as f64;
+        let d = self.d_in_unit();
+        // S̄ = S̄_ℓ/ℓ² (exact; two scalings, so that 0 stays 0 where 1/ℓ² would overflow).
+        let inv_l = 1.0 / self.unit;
         // S̄ (each entry of S = DDᵀ/n an independent argument) where it goes through D.
         let mut s_samples = match route {
             SRoute::Covariance(_) => None,
             SRoute::Samples => self.s.as_ref().map(|_| Mat::<f64>::zeros(big_n, big_n)),
         };
         let mut add_s = |i: usize, j: usize, v: f64| match (&mut route, &mut s_samples) {
-            (SRoute::Covariance(cov), _) => cov[(i, j)] += v,
+            (SRoute::Covariance(cov), _) => cov[(i, j)] += v * inv_l * inv_l,
             (SRoute::Samples, Some(sb)) => sb[(i, j)] += v,
             (SRoute::Samples, None) => {}
         };
@@ -205,13 +253,7 @@ impl Slices {
         });
         let t_bar = capped.as_ref().map_or(&adj.k3_iij, |(t, _)| t);
         let mut e_bar = Mat::zeros(big_n, n);
-        gemm(
-            e_bar.as_mut(),
-            false,
-            t_bar.as_ref(),
-            self.d.as_ref(),
-            inv_n,
-        );
+        gemm(e_bar.as_mut(), false, t_bar.as_ref(), d.as_ref(), inv_n);
         if let Some((_, v_bar)) = &capped {
             for k in 0..n {
                 for (i, vb) in v_bar.iter().enumerate() {
@@ -245,8 +287,8 @@ impl Slices {
         let mut f_bar = None;
         if let (Some(u_bar), Some(s)) = (&adj.k4_iiij, &self.s) {
             let mut fb = Mat::zeros(big_n, n);
-            gemm(fb.as_mut(), false, u_bar.as_ref(), self.d.as_ref(), inv_n);
-            let f = Mat::from_fn(big_n, n, |i, k| self.e[(i, k)] * self.d[(i, k)]);
+            gemm(fb.as_mut(), false, u_bar.as_ref(), d.as_ref(), inv_n);
+            let f = Mat::from_fn(big_n, n, |i, k| self.e[(i, k)] * d[(i, k)]);
             gemm(d_bar.as_mut(), true, u_bar.transpose(), f.as_ref(), inv_n);
             let mut s_bar = Mat::from_fn(big_n, big_n, |i, j| -3.0 * s[(i, i)] * u_bar[(i, j)]);
             for i in 0..big_n {
@@ -261,7 +303,7 @@ impl Slices {
         }
         for k in 0..n {
             for i in 0..big_n {
-                let mut g = 2.0 * self.d[(i, k)] * e_bar[(i, k)];
+                let mut g = 2.0 * d[(i, k)] * e_bar[(i, k)];
                 if let Some(fb) = &f_bar {
                     g += 3.0 * self.e[(i, k)] * fb[(i, k)];
                 }
@@ -271,7 +313,11 @@ impl Slices {
         if let Some(sb) = &s_samples {
             // S = DDᵀ/n: D̄ += (S̄ + S̄ᵀ)D/n.
             let sym = Mat::from_fn(big_n, big_n, |i, j| sb[(i, j)] + sb[(j, i)]);
-            gemm(d_bar.as_mut(), true, sym.as_ref(), self.d.as_ref(), inv_n);
+            gemm(d_bar.as_mut(), true, sym.as_ref(), d.as_ref(), inv_n);
+        }
+        if self.unit != 1.0 {
+            // D̄ = D̄_ℓ/ℓ (exact).
+            d_bar = &d_bar * faer::Scale(1.0 / self.unit);
         }
         gemm(w_grad, true, d_bar.as_ref(), centred.transpose(), 1.0);
         d_bar

@@ -475,7 +475,7 @@ impl CumulantObjective {
                     slices.attach(&mut h);
                     self.closures[k]
                         .closure
-                        .apply_counted(&h, cor.order, &mut z)?;
+                        .apply_counted_in_slice_units(&h, cor.order, &mut z)?;
                     if let Some(what) = z.first_non_finite() {
                         return Err(Error::Numeric(format!(
                             "z{} from the corrected closure: {what}",

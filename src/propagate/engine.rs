@@ -676,10 +676,7 @@ impl Propagator {
                 )?;
             } else {
                 for m in &mut pre.per_class {
-                    m.k3_iij = None;
-                    m.k4_iijj = None;
-                    m.k4_iiij = None;
-                    m.slice_unit = 1.0;
+                    m.clear_slices();
                 }
             }
             check_finite(post, depth, "the closure").map_err(|e| beyond_range(e, pre, l))?;
@@ -932,10 +929,10 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
                 p.dim()
             )));
         }
-        p.k3_iij = Some(k3.clone());
-        p.k4_iijj = Some(k4.clone());
-        p.k4_iiij = m.k4_iiij.clone();
-        p.slice_unit = m.slice_unit;
+        p.set_slices(
+            (Some(k3.clone()), Some(k4.clone()), m.k4_iiij.clone()),
+            m.slice_unit(),
+        );
     }
     Ok(())
 }

@@ -54,6 +54,10 @@ pub fn lowest_eigenvalue_words(lowest: f64, trace: f64) -> String {
     }
 }
 
+/// The three κ slices of [`Moments`] (κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\]), as
+/// [`Moments::set_slices`] and [`Moments::with_slices`] take them with their unit.
+pub type SliceSet = (Option<Mat<f64>>, Option<Mat<f64>>, Option<Mat<f64>>);
+
 /// The cumulants corrflow tracks for one class at one layer.
 ///
 /// `mean` μ and covariance Σ always; the two N×N slices of the third and fourth cumulant that
@@ -74,10 +78,12 @@ pub struct Moments {
     pub k4_iiij: Option<Mat<f64>>,
     /// The length ℓ (a power of two) the three slices are stored in: they hold κ₃/ℓ³ and
     /// κ₄/ℓ⁴. 1 (natural units) unless the measurement chose another
-    /// ([`MomentAccumulator`]): the κ's of data ×10⁻¹⁵⁰ (κ₄ ~ 10⁻⁶⁰⁰) lie below f64's range in
-    /// natural units, and in units of a length near the data's spread they are O(1) (scale68).
-    /// Whoever writes slices in natural units into moments that held others sets it to 1.
-    pub slice_unit: f64,
+    /// ([`MomentAccumulator`], cumulant training's slices): the κ's of data ×10⁻¹⁵⁰
+    /// (κ₄ ~ 10⁻⁶⁰⁰) lie below f64's range in natural units, and in units of a length near the
+    /// data's spread they are O(1) (scale68). Private: it changes only with the slices
+    /// ([`Moments::with_slices`], [`Moments::set_slices`], [`Moments::clear_slices`], the
+    /// conversions below), so no writer of slices can leave another unit behind them.
+    slice_unit: f64,
 }
 
 impl Moments {
@@ -91,6 +97,43 @@ impl Moments {
             k4_iiij: None,
             slice_unit: 1.0,
         }
+    }
+
+    /// Moments with the κ slices `k3_iij`, `k4_iijj`, `k4_iiij` (the fields' layouts) stored in
+    /// the unit ℓ = `unit` (1: natural units; else a power of two, as the measurement chooses
+    /// it).
+    pub fn with_slices(
+        mean: Col<f64>,
+        cov: Mat<f64>,
+        (k3_iij, k4_iijj, k4_iiij): SliceSet,
+        unit: f64,
+    ) -> Self {
+        Moments {
+            mean,
+            cov,
+            k3_iij,
+            k4_iijj,
+            k4_iiij,
+            slice_unit: unit,
+        }
+    }
+
+    /// The length ℓ the slices are stored in (the field's docs): 1 for natural units.
+    pub fn slice_unit(&self) -> f64 {
+        self.slice_unit
+    }
+
+    /// Sets the three κ slices (None: not measured) together with the unit ℓ they are in.
+    pub fn set_slices(&mut self, (k3_iij, k4_iijj, k4_iiij): SliceSet, unit: f64) {
+        self.k3_iij = k3_iij;
+        self.k4_iijj = k4_iijj;
+        self.k4_iiij = k4_iiij;
+        self.slice_unit = unit;
+    }
+
+    /// Drops the κ slices (a Gaussian description), their unit back to 1.
+    pub fn clear_slices(&mut self) {
+        self.set_slices((None, None, None), 1.0);
     }
 
     /// The slices in natural units (κ₃ = ℓ³·stored, κ₄ = ℓ⁴·stored; exact for ℓ a power of two

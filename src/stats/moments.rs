@@ -800,11 +800,12 @@ fn pool(central: &[Central], counts: &[u64]) -> Central {
 const SMALLEST_NATURAL_SPREAD: f64 = 5.421010862427522e-20;
 
 /// The length ℓ a class's higher sums are formed in ([`ClassSums::unit`]), from the deviations
-/// `d` of its first batch: 1 where their largest |d| is at least [`SMALLEST_NATURAL_SPREAD`] (or
+/// `d` of its first batch (and the length cumulant training's κ slices are measured in, from the
+/// centred pre-activations D = WX̃ of each step: `cumtrain::first_layer`): 1 where their largest |d| is at least [`SMALLEST_NATURAL_SPREAD`] (or
 /// is 0, subnormal or not finite: nothing to gain), else that largest |d| rounded down to a
 /// power of two (its exponent bits), so that d/ℓ < 2 and κ₃/ℓ³, κ₄/ℓ⁴ are of the order of the
 /// standardised cumulants. So ℓ ≤ 1: natural units never overflow where the slices in ℓ did not.
-fn slice_unit(d: MatRef<'_, f64>) -> f64 {
+pub(crate) fn slice_unit(d: MatRef<'_, f64>) -> f64 {
     let big = (0..d.ncols())
         .flat_map(|k| d.col(k).iter().copied())
         .fold(0.0f64, |m, v| m.max(v.abs()));

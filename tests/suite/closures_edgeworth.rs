@@ -20,20 +20,23 @@ use corrflow::Error;
 fn skewed_input(mu: &[f64], a: &Mat<f64>) -> Moments {
     let (n, m) = (a.nrows(), a.ncols());
     let sum = |f: &dyn Fn(usize) -> f64| (0..m).map(f).sum::<f64>();
-    Moments {
-        mean: Col::from_fn(n, |i| mu[i]),
-        cov: Mat::from_fn(n, n, |i, j| sum(&|k| a[(i, k)] * a[(j, k)])),
-        k3_iij: Some(Mat::from_fn(n, n, |i, j| {
+    let slices = (
+        Some(Mat::from_fn(n, n, |i, j| {
             sum(&|k| 2.0 * a[(i, k)].powi(2) * a[(j, k)])
         })),
-        k4_iijj: Some(Mat::from_fn(n, n, |i, j| {
+        Some(Mat::from_fn(n, n, |i, j| {
             sum(&|k| 6.0 * a[(i, k)].powi(2) * a[(j, k)].powi(2))
         })),
-        k4_iiij: Some(Mat::from_fn(n, n, |i, j| {
+        Some(Mat::from_fn(n, n, |i, j| {
             sum(&|k| 6.0 * a[(i, k)].powi(3) * a[(j, k)])
         })),
-        slice_unit: 1.0,
-    }
+    );
+    Moments::with_slices(
+        Col::from_fn(n, |i| mu[i]),
+        Mat::from_fn(n, n, |i, j| sum(&|k| a[(i, k)] * a[(j, k)])),
+        slices,
+        1.0,
+    )
 }
 
 /// A deterministic n × m mixing matrix with entries in ±`scale`, one positive leading entry per

@@ -201,14 +201,12 @@ fn quadratic_corrections_match_skewed_samples() {
             .map(|k| 6.0 * a[(i, k)] * a[(i, k)] * a[(j, k)] * a[(j, k)])
             .sum()
     });
-    let input = Moments {
-        mean: Col::from_fn(n, |i| mu[i]),
+    let input = Moments::with_slices(
+        Col::from_fn(n, |i| mu[i]),
         cov,
-        k3_iij: Some(k3),
-        k4_iijj: Some(k4),
-        k4_iiij: None,
-        slice_unit: 1.0,
-    };
+        (Some(k3), Some(k4), None),
+        1.0,
+    );
     let c = ClosurePair::new(act, ClosureMethod::Auto)
         .map(|p| p.closure)
         .unwrap();

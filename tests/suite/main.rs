@@ -23,6 +23,7 @@ mod cumtrain_bound;
 mod cumtrain_corrected;
 mod cumtrain_guard;
 mod cumtrain_objective;
+mod cumtrain_scale;
 mod cumtrain_train;
 mod cumtrain_vjp;
 mod data_cli;

@@ -45,14 +45,7 @@ fn naive(x: MatRef<'_, f64>, cols: &[usize]) -> Moments {
     let k4_iiij = Mat::from_fn(d, d, |a, b| {
         avg(&|j| delta(a, j).powi(3) * delta(b, j)) - 3.0 * cov[(a, a)] * cov[(a, b)]
     });
-    Moments {
-        mean,
-        cov,
-        k3_iij: Some(k3),
-        k4_iijj: Some(k4),
-        k4_iiij: Some(k4_iiij),
-        slice_unit: 1.0,
-    }
+    Moments::with_slices(mean, cov, (Some(k3), Some(k4), Some(k4_iiij)), 1.0)
 }
 
 fn accumulate(

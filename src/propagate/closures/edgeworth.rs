@@ -142,11 +142,11 @@ pub(crate) struct Slices<'a> {
 impl<'a> Slices<'a> {
     pub(crate) fn of(input: &'a Moments, order: Corrections, who: &str) -> Result<Self> {
         let n = input.dim();
-        if input.slice_unit != 1.0 {
+        if input.slice_unit() != 1.0 {
             return Err(Error::Unsupported(format!(
                 "{who} closure: κ slices stored in units of {:e} reached the corrections, which \
                  take natural units (Closure::apply_counted_in_slice_units converts them)",
-                input.slice_unit
+                input.slice_unit()
             )));
         }
         let need = |m: &'a Option<Mat<f64>>, name: &str| -> Result<&'a Mat<f64>> {

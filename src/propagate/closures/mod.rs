@@ -222,7 +222,7 @@ pub trait Closure: Send + Sync {
         corrections: Corrections,
         out: &mut Moments,
     ) -> Result<Fallbacks> {
-        let l = input.slice_unit;
+        let l = input.slice_unit();
         if l == 1.0 {
             return self.apply_counted(input, corrections, out);
         }

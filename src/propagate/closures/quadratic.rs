@@ -91,11 +91,11 @@ type Kappas<'a> = (&'a Mat<f64>, Mat<f64>, Option<&'a Mat<f64>>);
 /// The κ matrices `order` needs (see [`Kappas`]).
 fn kappas(input: &Moments, order: Corrections) -> Result<Kappas<'_>> {
     let n = input.dim();
-    if input.slice_unit != 1.0 {
+    if input.slice_unit() != 1.0 {
         return Err(Error::Unsupported(format!(
             "quadratic closure: κ slices stored in units of {:e} reached it, which takes natural \
              units (Closure::apply_counted_in_slice_units converts them)",
-            input.slice_unit
+            input.slice_unit()
         )));
     }
     let k4 = match order {
