@@ -20,8 +20,9 @@ use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
     Adjoint, ClosureVjp, CorrectedVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
-use crate::propagate::closures::Corrections;
+use crate::propagate::closures::{Closure, Corrections};
 use crate::stats::Moments;
+use faer::{Col, Mat};
 
 /// A hidden layer's φ, among those whose corrected closure has a reverse pass (the first
 /// layer's at `--corrected-layers first`, every hidden layer's at `all`).
@@ -79,17 +80,55 @@ impl FirstClosure {
         !matches!(self, FirstClosure::Quadratic(_))
     }
 
+    /// The corrected closure at `order` of `h` (μ, Σ and the κ slices attached) into `z`: the
+    /// quadratic's by `quadratic`, the layer's forward closure; a Gram–Charlier closure's by its
+    /// own forward closure, which also hands out its Gaussian closure at h, formed on the way
+    /// (`CorrectedVjp::forward_with_gaussian`), returned for the correction bound and the
+    /// reverse pass ([`FirstClosure::backward`]). `z` is bit for bit the closure's
+    /// `apply_counted` at `order` either way.
+    pub fn forward(
+        &self,
+        quadratic: &dyn Closure,
+        h: &Moments,
+        order: Corrections,
+        z: &mut Moments,
+    ) -> Result<Option<Moments>> {
+        // Resized by the closure.
+        let mut gauss = Moments::gaussian(Col::zeros(0), Mat::zeros(0, 0));
+        match self {
+            FirstClosure::Quadratic(_) => {
+                quadratic.apply_counted(h, order, z)?;
+                return Ok(None);
+            }
+            FirstClosure::Relu => ReluVjp.forward_with_gaussian(h, order, z, &mut gauss),
+            FirstClosure::Erf => ErfVjp.forward_with_gaussian(h, order, z, &mut gauss),
+            FirstClosure::LeakyRelu(vjp) => vjp.forward_with_gaussian(h, order, z, &mut gauss),
+        }?;
+        Ok(Some(gauss))
+    }
+
     /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
     /// the closure read, [`super::first_layer::Slices::attach`]), whose output `z` got the
     /// adjoint `z_adj`, and the κ slices' adjoint (for
-    /// [`super::first_layer::Slices::backward`]).
+    /// [`super::first_layer::Slices::backward`]); `gauss` is what [`FirstClosure::forward`]
+    /// returned at h (a Gram–Charlier closure's Gaussian closure, which its reverse pass needs).
     pub fn backward(
         &self,
         h: &Moments,
-        z: &Moments,
+        (z, gauss): (&Moments, Option<&Moments>),
         z_adj: &Adjoint,
         order: Corrections,
     ) -> Result<(Adjoint, SliceAdjoint)> {
+        // A Gram–Charlier closure's Gaussian closure at h, from the forward pass.
+        let gauss = || {
+            gauss.ok_or_else(|| {
+                Error::Unsupported(
+                    "the Gram–Charlier corrected closure's reverse pass was given no Gaussian \
+                     closure from its forward pass"
+                        .into(),
+                )
+            })
+        };
         match self {
             FirstClosure::Quadratic(vjp) => {
                 let k3 = h.k3_iij.as_ref().ok_or_else(|| {
@@ -100,9 +139,9 @@ impl FirstClosure {
                 adj.mean += &k.mean;
                 Ok((adj, k.slices))
             }
-            FirstClosure::Relu => ReluVjp.corrected(h, order, z_adj),
-            FirstClosure::Erf => ErfVjp.corrected(h, order, z_adj),
-            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, z_adj),
+            FirstClosure::Relu => ReluVjp.corrected(h, order, gauss()?, z_adj),
+            FirstClosure::Erf => ErfVjp.corrected(h, order, gauss()?, z_adj),
+            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, gauss()?, z_adj),
         }
     }
 }
