@@ -5223,6 +5223,8 @@ done
 # refused naming the flag with no model written; 0 ≤ α < 1 and off (any case) run at orders 3|4
 # for relu, erf, leaky relu and quad:0.5 (whose exact closure is never bound), the value recorded
 # in --json's closure_check.correction_bound; refused at --order 2 and with --objective samples.
+# bound69: α (not off) refused with quad:0.5, whose closure is the only corrected one (the
+# command line sets one φ for every layer), no model written.
 D60=$W/d60
 rm -rf "$D60" && mkdir -p "$D60"
 C60=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D60/m.safetensors")
@@ -5240,6 +5242,13 @@ for o in 3 4; do
   done
   for a in relu erf leaky_relu:0.1 quad:0.5; do
     for b in 0 -0 0.5 0.999999 off OFF; do
+      if [ "$a" = quad:0.5 ] && [ "${b,,}" != off ]; then
+        # bound69: α where no corrected layer has a Gram–Charlier closure is refused.
+        rm -f "$D60/m.safetensors"
+        check "bound60 --order $o $a --correction-bound $b" "!--correction-bound" "${C60[@]}" --order $o --activation $a --correction-bound=$b
+        [ -e "$D60/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "bound60 --order $o $a --correction-bound $b: a model was written"; }
+        continue
+      fi
       check "bound60 --order $o $a --correction-bound $b" + "${C60[@]}" --order $o --activation $a --correction-bound=$b
       bound60 "bound60 --order $o $a --correction-bound $b" "$(python3 -c "import sys; b = sys.argv[1]; print(b if b.lower() == 'off' else float(b))" $b)"
     done

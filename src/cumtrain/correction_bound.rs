@@ -317,9 +317,6 @@ mod tests {
         s.iter().copied().fold(f64::INFINITY, f64::min)
     }
 
-    /// A small correction is left alone; a large one is shrunk to the bound exactly: C(t) − αC_G
-    /// has least generalized eigenvalue −(1 − α)ε/… ≈ 0 relative to C_G, the mean moves with
-    /// the same t.
     /// Shares outside [0, 1) are refused with one sentence that names the range (the message
     /// once carried a run of spaces from a broken line continuation).
     #[test]
@@ -339,21 +336,30 @@ mod tests {
         }
     }
 
+    /// A small correction is left alone; a large one is shrunk to the bound exactly, with a
+    /// ridge share s = 0.05 large enough that ε shows: C(t) − αC_G + (1 − α)εI = (1 − α)B + tΔC
+    /// has least generalized eigenvalue 0 relative to B = C_G + εI (to 10⁻¹², rounding of a
+    /// 5 × 5 eigenproblem), and the mean moves with the same t. Fails with t = 1/(−λ) (the
+    /// share α dropped: least −α) and with the ridge left out of B (least ≈ −(1 − α)ε/var).
     #[test]
     fn shrinks_an_indefinite_correction_to_the_bound() {
-        let alpha = 0.5;
+        let (alpha, share) = (0.5, 0.05);
         let (g, small) = pair(5, 0.05);
-        assert!(CorrectionBound::apply(&g, &small, (alpha, 1e-9))
+        assert!(CorrectionBound::apply(&g, &small, (alpha, share))
             .unwrap()
             .is_none());
         let (g, big) = pair(5, 3.0);
-        let (z, bound) = CorrectionBound::apply(&g, &big, (alpha, 1e-9))
+        let (z, bound) = CorrectionBound::apply(&g, &big, (alpha, share))
             .unwrap()
             .unwrap();
         assert!(bound.t() > 0.0 && bound.t() < 1.0, "t = {}", bound.t());
+        let eps = share * (0..5).map(|i| g.cov[(i, i)]).sum::<f64>() / 5.0;
+        let ridged = |m: &Mat<f64>, w: f64| {
+            Mat::from_fn(5, 5, |i, j| m[(i, j)] + if i == j { w * eps } else { 0.0 })
+        };
         let above = Mat::from_fn(5, 5, |i, j| z.cov[(i, j)] - alpha * g.cov[(i, j)]);
-        let least = least_generalized(&above, &g.cov);
-        assert!(least.abs() < 1e-8, "least generalized eigenvalue {least}");
+        let least = least_generalized(&ridged(&above, 1.0 - alpha), &ridged(&g.cov, 1.0));
+        assert!(least.abs() < 1e-12, "least generalized eigenvalue {least}");
         for i in 0..5 {
             let want = g.mean[i] + bound.t() * (big.mean[i] - g.mean[i]);
             assert!((z.mean[i] - want).abs() < 1e-15);

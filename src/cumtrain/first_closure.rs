@@ -22,7 +22,7 @@ use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
     Adjoint, ClosureVjp, CorrectedVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
-use crate::propagate::closures::Corrections;
+use crate::propagate::closures::{Closure, Corrections};
 use crate::stats::Moments;
 
 /// A hidden layer's φ, among those whose corrected closure has a reverse pass (the first
@@ -83,46 +83,108 @@ impl FirstClosure {
 
     /// Whether φ is positively homogeneous (relu, the leaky relu), as its forward closure says
     /// (`Closure::positively_homogeneous`): then its closure, and so its reverse pass, runs in
-    /// the slices' unit ([`FirstClosure::backward`]).
+    /// the slices' unit ([`FirstClosure::forward`], [`FirstClosure::backward`]).
     pub fn positively_homogeneous(&self) -> bool {
         matches!(self, FirstClosure::Relu | FirstClosure::LeakyRelu(_))
+    }
+
+    /// The corrected closure at `order` of `h` (μ, Σ and the κ slices attached) into `z`: the
+    /// quadratic's by `quadratic`, the layer's forward closure; a Gram–Charlier closure's by its
+    /// own forward closure, which also hands out its Gaussian closure at h, formed on the way
+    /// (`CorrectedVjp::forward_with_gaussian`), returned for the correction bound and the
+    /// reverse pass ([`FirstClosure::backward`]). `z` is bit for bit the closure's
+    /// `apply_counted_in_slice_units` at `order` either way: at a slice unit ℓ ≠ 1 a positively
+    /// homogeneous φ closes μ/ℓ, Σ/ℓ² and the slices as stored, and its z and Gaussian z are
+    /// scaled back by ℓ, ℓ²; any other φ closes the slices in natural units.
+    pub fn forward(
+        &self,
+        quadratic: &dyn Closure,
+        h: &Moments,
+        order: Corrections,
+        z: &mut Moments,
+    ) -> Result<Option<Moments>> {
+        let l = h.slice_unit();
+        if l == 1.0 {
+            return self.forward_natural(quadratic, h, order, z);
+        }
+        if self.positively_homogeneous() {
+            let mut gauss = self.forward_natural(quadratic, &h.in_slice_units(), order, z)?;
+            for m in std::iter::once(z).chain(gauss.as_mut()) {
+                let (mean, cov) = scaled(&m.mean, &m.cov, l);
+                (m.mean, m.cov) = (mean, cov);
+            }
+            return Ok(gauss);
+        }
+        let mut natural = h.clone();
+        natural.slices_to_natural_units();
+        self.forward_natural(quadratic, &natural, order, z)
+    }
+
+    /// [`FirstClosure::forward`] of an `h` whose slices are in natural units.
+    fn forward_natural(
+        &self,
+        quadratic: &dyn Closure,
+        h: &Moments,
+        order: Corrections,
+        z: &mut Moments,
+    ) -> Result<Option<Moments>> {
+        // Resized by the closure.
+        let mut gauss = Moments::gaussian(Col::zeros(0), Mat::zeros(0, 0));
+        match self {
+            FirstClosure::Quadratic(_) => {
+                quadratic.apply_counted(h, order, z)?;
+                return Ok(None);
+            }
+            FirstClosure::Relu => ReluVjp.forward_with_gaussian(h, order, z, &mut gauss),
+            FirstClosure::Erf => ErfVjp.forward_with_gaussian(h, order, z, &mut gauss),
+            FirstClosure::LeakyRelu(vjp) => vjp.forward_with_gaussian(h, order, z, &mut gauss),
+        }?;
+        Ok(Some(gauss))
     }
 
     /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
     /// the closure read, [`super::first_layer::Slices::attach`]), whose output `z` got the
     /// adjoint `z_adj`, and the κ slices' adjoint (for
     /// [`super::first_layer::Slices::backward`]), with respect to the slices as `h` stores
-    /// them, in its slice unit ℓ. The reverse of `Closure::apply_counted_in_slice_units`: at
-    /// ℓ ≠ 1 a positively homogeneous φ's closure ran on μ/ℓ, Σ/ℓ² and the slices as stored, its
-    /// result scaled by ℓ, ℓ²; so its VJP runs there on the output adjoint ×ℓ, ×ℓ², and the
-    /// input adjoint it gives is scaled by 1/ℓ, 1/ℓ² (the slices' adjoint is already theirs).
-    /// Any other φ's closure read the slices in natural units, κ₃ = ℓ³T, κ₄ = ℓ⁴K: its VJP runs
-    /// there, and the slices' adjoints are ×ℓ³, ×ℓ⁴. Every scaling is by powers of two (exact).
+    /// them, in its slice unit ℓ; `gauss` is what [`FirstClosure::forward`] returned at h (a
+    /// Gram–Charlier closure's Gaussian closure, which its reverse pass needs). The reverse of
+    /// [`FirstClosure::forward`]: at ℓ ≠ 1 a positively homogeneous φ's closure ran on μ/ℓ,
+    /// Σ/ℓ² and the slices as stored, its results scaled by ℓ, ℓ²; so its VJP runs there on z,
+    /// the Gaussian z and the output adjoint rescaled (÷ℓ, ÷ℓ²; ×ℓ, ×ℓ²), and the input adjoint
+    /// it gives is scaled by 1/ℓ, 1/ℓ² (the slices' adjoint is already theirs). Any other φ's
+    /// closure read the slices in natural units, κ₃ = ℓ³T, κ₄ = ℓ⁴K: its VJP runs there, and the
+    /// slices' adjoints are ×ℓ³, ×ℓ⁴. Every scaling is by powers of two (exact).
     pub fn backward(
         &self,
         h: &Moments,
-        z: &Moments,
+        (z, gauss): (&Moments, Option<&Moments>),
         z_adj: &Adjoint,
         order: Corrections,
     ) -> Result<(Adjoint, SliceAdjoint)> {
         let l = h.slice_unit();
         if l == 1.0 {
-            return self.backward_natural(h, z, z_adj, order);
+            return self.backward_natural(h, (z, gauss), z_adj, order);
         }
-        let scaled =
-            |m: &Col<f64>, c: &Mat<f64>, f: f64| (m * Scale(f), &(c * Scale(f)) * Scale(f));
         if self.positively_homogeneous() {
-            let (mean, cov) = scaled(&z.mean, &z.cov, 1.0 / l);
-            let z_l = Moments::gaussian(mean, cov);
+            let in_units = |m: &Moments| {
+                let (mean, cov) = scaled(&m.mean, &m.cov, 1.0 / l);
+                Moments::gaussian(mean, cov)
+            };
+            let (z_l, gauss_l) = (in_units(z), gauss.map(in_units));
             let (mean, cov) = scaled(&z_adj.mean, &z_adj.cov, l);
             let adj_l = Adjoint { mean, cov };
-            let (a, slices) = self.backward_natural(&h.in_slice_units(), &z_l, &adj_l, order)?;
+            let (a, slices) = self.backward_natural(
+                &h.in_slice_units(),
+                (&z_l, gauss_l.as_ref()),
+                &adj_l,
+                order,
+            )?;
             let (mean, cov) = scaled(&a.mean, &a.cov, 1.0 / l);
             return Ok((Adjoint { mean, cov }, slices));
         }
         let mut natural = h.clone();
         natural.slices_to_natural_units();
-        let (a, mut slices) = self.backward_natural(&natural, z, z_adj, order)?;
+        let (a, mut slices) = self.backward_natural(&natural, (z, gauss), z_adj, order)?;
         let (l3, l4) = (l * l * l, (l * l) * (l * l));
         slices.k3_iij = &slices.k3_iij * Scale(l3);
         for (m, f) in [(&mut slices.k4_iijj, l4), (&mut slices.k4_iiij, l4)] {
@@ -137,10 +199,20 @@ impl FirstClosure {
     fn backward_natural(
         &self,
         h: &Moments,
-        z: &Moments,
+        (z, gauss): (&Moments, Option<&Moments>),
         z_adj: &Adjoint,
         order: Corrections,
     ) -> Result<(Adjoint, SliceAdjoint)> {
+        // A Gram–Charlier closure's Gaussian closure at h, from the forward pass.
+        let gauss = || {
+            gauss.ok_or_else(|| {
+                Error::Unsupported(
+                    "the Gram–Charlier corrected closure's reverse pass was given no Gaussian \
+                     closure from its forward pass"
+                        .into(),
+                )
+            })
+        };
         match self {
             FirstClosure::Quadratic(vjp) => {
                 let k3 = h.k3_iij.as_ref().ok_or_else(|| {
@@ -151,9 +223,14 @@ impl FirstClosure {
                 adj.mean += &k.mean;
                 Ok((adj, k.slices))
             }
-            FirstClosure::Relu => ReluVjp.corrected(h, order, z_adj),
-            FirstClosure::Erf => ErfVjp.corrected(h, order, z_adj),
-            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, z_adj),
+            FirstClosure::Relu => ReluVjp.corrected(h, order, gauss()?, z_adj),
+            FirstClosure::Erf => ErfVjp.corrected(h, order, gauss()?, z_adj),
+            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, gauss()?, z_adj),
         }
     }
+}
+
+/// (m·f, C·f²): a mean and covariance in a unit scaled by f (a power of two: exact).
+fn scaled(m: &Col<f64>, c: &Mat<f64>, f: f64) -> (Col<f64>, Mat<f64>) {
+    (m * Scale(f), &(c * Scale(f)) * Scale(f))
 }

@@ -28,9 +28,11 @@
 //! 3. the skewness cap of those slices for the Gram–Charlier closures ([`super::skew_cap`]:
 //!    a unit more skewed than any Gram–Charlier density gets the most skewed one of its sign; the
 //!    quadratic's closure is exact at any skewness and is not capped);
-//! 4. the corrected closure maps h^l to z^l (else the Gaussian closure);
+//! 4. the corrected closure maps h^l to z^l (else the Gaussian closure); a Gram–Charlier closure
+//!    forms the Gaussian closure's z^l on the way and hands it out
+//!    ([`FirstClosure::forward`]), kept for step 5 and the reverse pass;
 //! 5. with a correction bound α (`--correction-bound`, Gram–Charlier closures only), z^l's
-//!    correction shrunk towards the Gaussian closure's z^l until its covariance keeps the share
+//!    correction shrunk towards that Gaussian z^l until its covariance keeps the share
 //!    α of the Gaussian one in every direction ([`super::correction_bound`]);
 //! 6. z^l's corrected covariance with its eigenvalues floored at a small share of its mean
 //!    variance ([`super::spectral_floor`]): the expansion can make it indefinite, which no
@@ -228,16 +230,18 @@ impl Corrected {
 struct LayerPass {
     h: Moments,
     z: Moments,
+    /// The Gaussian closure's z at h, where a Gram–Charlier corrected closure formed it on the
+    /// way to z ([`FirstClosure::forward`]): the correction bound's and the reverse pass's.
+    gauss: Option<Moments>,
     bounded: Option<Bounded>,
     floored: Option<(Moments, SpectralFloor)>,
     /// The measured κ slices of h, where the layer is corrected.
     slices: Option<Slices>,
 }
 
-/// A corrected z shrunk by the correction bound: the Gaussian closure's z at the same h, the
-/// bounded z and the bound.
+/// A corrected z shrunk by the correction bound: the bounded z and the bound (the Gaussian
+/// closure's z it shrank towards is [`LayerPass::gauss`]).
 struct Bounded {
-    gauss: Moments,
     z: Moments,
     bound: CorrectionBound,
 }
@@ -473,20 +477,19 @@ impl CumulantObjective {
                         tally.capped = slices.cap_skewness();
                     }
                     slices.attach(&mut h);
-                    self.closures[k]
-                        .closure
-                        .apply_counted_in_slice_units(&h, cor.order, &mut z)?;
+                    let gauss =
+                        closure.forward(&*self.closures[k].closure, &h, cor.order, &mut z)?;
                     if let Some(what) = z.first_non_finite() {
                         return Err(Error::Numeric(format!(
                             "z{} from the corrected closure: {what}",
                             k + 1
                         )));
                     }
-                    let bounded = match cor.bound.filter(|_| closure.caps_skewness()) {
-                        Some(alpha) => {
-                            self.bound(k, &h, &z, (alpha, cor.floor_share), &mut tally)?
+                    let bounded = match (cor.bound, &gauss) {
+                        (Some(alpha), Some(gauss)) => {
+                            self.bound(k, gauss, &z, (alpha, cor.floor_share), &mut tally)?
                         }
-                        None => None,
+                        _ => None,
                     };
                     let to_floor = bounded.as_ref().map_or(&z, |b| &b.z);
                     let floored = SpectralFloor::apply(to_floor.cov.as_ref(), cor.floor_share)?
@@ -502,6 +505,7 @@ impl CumulantObjective {
                     LayerPass {
                         h,
                         z,
+                        gauss,
                         bounded,
                         floored,
                         slices: Some(slices),
@@ -515,6 +519,7 @@ impl CumulantObjective {
                     LayerPass {
                         h,
                         z,
+                        gauss: None,
                         bounded: None,
                         floored: None,
                         slices: None,
@@ -534,28 +539,24 @@ impl CumulantObjective {
     }
 
     /// The correction bound ([`super::correction_bound`], share α and ridge share s) of hidden
-    /// layer k + 1's corrected `z` at `h`, with the Gaussian closure's z at h; None where t = 1.
-    /// Counted in `tally`.
+    /// layer k + 1's corrected `z`, with `gauss`, the Gaussian closure's z at the same h (the
+    /// corrected closure's own, [`FirstClosure::forward`]); None where t = 1. Counted in `tally`.
     fn bound(
         &self,
         k: usize,
-        h: &Moments,
+        gauss: &Moments,
         z: &Moments,
         alpha_share: (f64, f64),
         tally: &mut StepTally,
     ) -> Result<Option<Bounded>> {
-        let mut gauss = Moments::gaussian(Col::zeros(h.dim()), Mat::zeros(h.dim(), h.dim()));
-        self.closures[k]
-            .closure
-            .apply_counted(h, Corrections::None, &mut gauss)?;
-        finite(&gauss, "z (Gaussian)", k + 1)?;
+        finite(gauss, "z (Gaussian)", k + 1)?;
         Ok(
-            CorrectionBound::apply(&gauss, z, alpha_share)?.map(|(z, bound)| {
+            CorrectionBound::apply(gauss, z, alpha_share)?.map(|(z, bound)| {
                 tally.bounded = BoundTally {
                     class_steps: 1,
                     smallest_t: bound.t(),
                 };
-                Bounded { gauss, z, bound }
+                Bounded { z, bound }
             }),
         )
     }
@@ -654,16 +655,17 @@ impl CumulantObjective {
                         z_adj.cov = floor.vjp(z_adj.cov.as_ref());
                     }
                     let mut gauss_adj = None;
-                    if let Some(bounded) = &layer.bounded {
+                    if let (Some(bounded), Some(gauss_z)) = (&layer.bounded, &layer.gauss) {
                         let (corrected, gauss) = bounded.bound.vjp(&z_adj);
                         z_adj = corrected;
-                        gauss_adj = Some(self.closures[k].vjp()?.vjp(
-                            &layer.h,
-                            &bounded.gauss,
-                            &gauss,
-                        )?);
+                        gauss_adj = Some(self.closures[k].vjp()?.vjp(&layer.h, gauss_z, &gauss)?);
                     }
-                    let (a, kappa) = closure.backward(&layer.h, &layer.z, &z_adj, cor.order)?;
+                    let (a, kappa) = closure.backward(
+                        &layer.h,
+                        (&layer.z, layer.gauss.as_ref()),
+                        &z_adj,
+                        cor.order,
+                    )?;
                     adj = a;
                     if let Some(g) = gauss_adj {
                         adj.mean += &g.mean;

@@ -133,6 +133,11 @@ pub fn train_cumulants_timed(
     let objective = CumulantObjective::corrected(net, order, data, &stats)?
         .with_layers(check.layers.unwrap_or_default())
         .with_correction_bound(check.bound.and_then(|b| b.share()));
+    if let Some(alpha) = check.bound.and_then(|b| b.share()) {
+        if !objective.bounds_corrections() {
+            return Err(no_closure_to_bound(alpha));
+        }
+    }
     let mut sampler = match (check.weight > 0.0, order) {
         (false, _) => None,
         (true, Corrections::None) => {
@@ -271,6 +276,22 @@ fn diverged(epoch: usize, what: &str, lr: f64) -> Error {
         format!(
             "cumulant training diverged in epoch {epoch} ({what}); lower the learning rate \
              (now {lr:?})"
+        ),
+    )
+}
+
+/// The refusal of a correction bound `alpha` that no corrected layer takes: it bounds the
+/// Gram–Charlier corrected closures (relu, leaky relu, erf), and the corrected layers here
+/// (the first hidden layer's at `--corrected-layers first`, every hidden layer's with a
+/// corrected closure at `all`) have only the quadratic's, which is exact and never bound.
+fn no_closure_to_bound(alpha: f64) -> Error {
+    Error::config(
+        Field::CorrectionBound,
+        format!(
+            "{alpha} bounds the Gram–Charlier corrected closures (relu, leaky relu, erf) of \
+             --order 3|4, and no corrected hidden layer has one here (the quadratic's closure is \
+             exact and is never bound; deeper layers are corrected only with --corrected-layers \
+             all): remove the bound or set it off"
         ),
     )
 }

@@ -7,12 +7,14 @@ use corrflow::cumtrain::{
     train_cumulants, CheckSettings, ClassStatistics, CorrectedLayers, CumulantObjective,
 };
 use corrflow::net::train::{Loss, Optimizer, TrainConfig};
-use corrflow::net::{Activation, Mlp, Precision};
+use corrflow::net::{Activation, Activations, Mlp, Precision};
 use corrflow::propagate::closures::{ClosureMethod, Corrections};
 use corrflow::propagate::ClosurePair;
 
 use super::cumtrain_corrected::{class_samples, engine_stages, skewed};
+use crate::common::corrflow;
 use crate::cumtrain_corrected::check_gradient_with;
+use corrflow::cumtrain::correction_bound::BoundSetting;
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 
@@ -29,6 +31,31 @@ fn aligned(widths: &[usize], act: Activation, bias: f64) -> Mlp {
         net.layers[0].b[i] = bias;
     }
     net
+}
+
+/// Adam at rate 10⁻², `epochs` epochs of 100-sample batches, seed 1, MSE, f64.
+fn adam(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch: 100,
+        lr: 1e-2,
+        loss: Loss::Mse,
+        optimizer: Optimizer::Adam,
+        momentum: 0.9,
+        seed: 1,
+        precision: Precision::F64,
+    }
+}
+
+/// The closure objective alone (λ = 0) at order 3, correcting `layers`, with the bound `bound`.
+fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckSettings {
+    CheckSettings {
+        weight: 0.0,
+        samples: 2,
+        order: 3,
+        layers: Some(layers),
+        bound,
+    }
 }
 
 /// The objective's gradient with the bound, relu, leaky relu and erf at orders 3 and 4
@@ -126,23 +153,8 @@ fn bounded_closure_stays_above_its_share_of_the_gaussian_variance() {
     let data = skewed(600);
     let stats = ClassStatistics::measure(&data).unwrap();
     let mut net = Mlp::init(&[4, 32, 2], Activation::Relu, 1.0, 2).unwrap();
-    let cfg = TrainConfig {
-        epochs: 100,
-        batch: 100,
-        lr: 1e-2,
-        loss: Loss::Mse,
-        optimizer: Optimizer::Adam,
-        momentum: 0.9,
-        seed: 1,
-        precision: Precision::F64,
-    };
-    let check = CheckSettings {
-        weight: 0.0,
-        samples: 2,
-        order: 3,
-        layers: Some(CorrectedLayers::First),
-        bound: None,
-    };
+    let cfg = adam(100);
+    let check = closure_alone(CorrectedLayers::First, None);
     train_cumulants(&mut net, &data, &cfg, &check, |_, _| {}).unwrap();
     let alpha = 0.5;
     let pairs = ClosurePair::for_layers(&net, ClosureMethod::Auto, false).unwrap();
@@ -197,4 +209,67 @@ fn bounded_closure_stays_above_its_share_of_the_gaussian_variance() {
         "the bounded closure fell below α·V_G: {bounded} against {floor}"
     );
     assert!(tally.bounded.class_steps > 0);
+}
+
+/// `--correction-bound α` where no corrected layer has a Gram–Charlier closure is refused as
+/// `--order 2` refuses it. The command line (one φ for every layer): quad:0.5 with α = 0.2 and
+/// 0 exits 2 naming the flag, no model written; `off` runs. The library, where layers may differ
+/// (`Activations::PerLayer`), names the configuration key `train.correction_bound`: quadratic
+/// then relu is refused at `CorrectedLayers::First` (the relu layer stays Gaussian) and trains at
+/// `All` (the relu layer corrected and bound); the quadratic alone is refused at `All`. Fails
+/// with the refusal removed (`no_closure_to_bound` in `cumtrain::train`): the runs succeed.
+#[test]
+fn a_bound_with_no_closure_to_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let run = |bound: &str| {
+        let _ = std::fs::remove_file(&model);
+        let line = "--threads 1 train --task xor --n-train 200 --hidden 6 --epochs 1 \
+                    --objective cumulants --order 3 --activation quad:0.5 --correction-bound";
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.extend([bound, "--out", m]);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), err)
+    };
+    for bound in ["0.2", "0"] {
+        let (code, err) = run(bound);
+        assert_eq!(code, Some(2), "{bound}: {err}");
+        assert!(err.contains("--correction-bound"), "{bound}: {err}");
+        assert!(err.contains("Gram–Charlier"), "{bound}: {err}");
+        assert!(!model.exists(), "{bound}: a model was written");
+    }
+    let (code, err) = run("off");
+    assert_eq!(code, Some(0), "off: {err}");
+    assert!(model.exists(), "off: no model");
+    let data = skewed(200);
+    let quad = Activation::Quadratic { alpha: 0.5 };
+    let bound = Some(BoundSetting::Share(0.2));
+    for (acts, layers, refused) in [
+        (vec![quad, Activation::Relu], CorrectedLayers::First, true),
+        (vec![quad, Activation::Relu], CorrectedLayers::All, false),
+        (vec![quad, quad], CorrectedLayers::All, true),
+    ] {
+        let what = format!("{acts:?} {layers:?}");
+        let mut net = Mlp::init(&[4, 5, 5, 2], quad, 1.0, 3).unwrap();
+        net.activation = Activations::per_layer(acts).unwrap();
+        let result = train_cumulants(
+            &mut net,
+            &data,
+            &adam(1),
+            &closure_alone(layers, bound),
+            |_, _| {},
+        );
+        match result {
+            Err(e) if refused => {
+                assert!(
+                    e.to_string().contains("train.correction_bound"),
+                    "{what}: {e}"
+                )
+            }
+            Ok(_) if !refused => {}
+            other => panic!("{what}: {:?}", other.map(|_| ())),
+        }
+    }
 }

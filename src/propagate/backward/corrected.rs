@@ -47,7 +47,9 @@ use rayon::prelude::*;
 
 use super::{check_dims, Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
-use crate::propagate::closures::edgeworth::{closure_units, DerivativeTerms, PairOutcome, Plan};
+use crate::propagate::closures::edgeworth::{
+    closure_units, corrected_from_gaussian, DerivativeTerms, Fallbacks, PairOutcome, Plan,
+};
 use crate::propagate::closures::high_terms::{unscale, HighDerivativeTerms, HighPairTerms};
 use crate::propagate::closures::{Closure, Corrections};
 use crate::stats::Moments;
@@ -110,17 +112,39 @@ pub(crate) trait CorrectedVjp: ClosureVjp + Sized {
         s: Vec<f64>,
     ) -> (Self::Decide<'a>, Self::High<'a>);
 
+    /// The forward closure at `order` (3 or 4) of `input` into `out`, and its Gaussian closure
+    /// (at [`Corrections::None`]) into `gauss`, in one pass: the Gaussian closure is formed once
+    /// and the corrections are added to a copy of it ([`corrected_from_gaussian`]), so `out` is
+    /// bit for bit the forward closure's `apply_counted` at `order`, and `gauss` its result at
+    /// [`Corrections::None`].
+    fn forward_with_gaussian(
+        &self,
+        input: &Moments,
+        order: Corrections,
+        out: &mut Moments,
+        gauss: &mut Moments,
+    ) -> Result<Fallbacks> {
+        let who = self.who();
+        self.forward()
+            .apply_counted(input, Corrections::None, gauss)?;
+        let (mu, s) = closure_units(input, who)?;
+        // The order-6 table is built alongside (O(n), no pair is evaluated) and dropped.
+        let (decide, _) = self.terms(input, mu, s);
+        corrected_from_gaussian(input, order, gauss, out, (who, &decide))
+    }
+
     /// The VJP of the κ₃/κ₄-corrected closure at `order` (input μ, Σ and the κ slices it
-    /// reads): the Gaussian closure's result at `input` and the term tables, passed to
-    /// [`corrected_vjp`] with this Gaussian VJP.
+    /// reads), given `gauss`, the Gaussian closure's result at `input` (as
+    /// [`CorrectedVjp::forward_with_gaussian`] hands it out): it and the term tables, passed
+    /// to [`corrected_vjp`] with this Gaussian VJP.
     fn corrected(
         &self,
         input: &Moments,
         order: Corrections,
+        gauss: &Moments,
         adjoint: &Adjoint,
     ) -> Result<(Adjoint, SliceAdjoint)> {
         let who = self.who();
-        let gauss = self.forward().apply(input, Corrections::None)?;
         let (mu, s) = closure_units(input, who)?;
         let (decide, high) = self.terms(input, mu, s);
         let parts = CorrectedParts {
@@ -129,7 +153,7 @@ pub(crate) trait CorrectedVjp: ClosureVjp + Sized {
             gaussian: self,
             who,
         };
-        corrected_vjp(&parts, input, order, &gauss, adjoint)
+        corrected_vjp(&parts, input, order, gauss, adjoint)
     }
 }
 
@@ -308,7 +332,7 @@ fn pair_coefficients(plan: &Plan<'_>, i: usize, j: usize) -> Vec<(usize, usize, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::propagate::backward::{LeakyReluVjp, ReluVjp};
+    use crate::propagate::backward::{ErfVjp, LeakyReluVjp, ReluVjp};
     use crate::propagate::closures::edgeworth::closure_units;
     use crate::propagate::closures::relu_terms::{LeakyTerms, ReluTerms};
     use crate::propagate::closures::{Closure, LeakyReluClosure, ReluClosure};
@@ -363,6 +387,52 @@ mod tests {
         x
     }
 
+    /// `vjp`'s corrected reverse pass with the Gaussian closure formed from its forward closure.
+    fn recomputed<V: CorrectedVjp>(
+        vjp: &V,
+        x: &Moments,
+        order: Corrections,
+        adjoint: &Adjoint,
+    ) -> Result<(Adjoint, SliceAdjoint)> {
+        let gauss = vjp.forward().apply(x, Corrections::None)?;
+        vjp.corrected(x, order, &gauss, adjoint)
+    }
+
+    /// [`CorrectedVjp::forward_with_gaussian`] hands out the forward closure's own results, bit
+    /// for bit, for relu, the leaky relu (slope 0.1) and erf on [`input`] at orders 3 and 4:
+    /// `out` and the fallbacks as its `apply_counted` at the order, `gauss` as at
+    /// [`Corrections::None`]. Fails with the corrections added to the output buffer as it was
+    /// rather than to a copy of the Gaussian closure (`corrected_from_gaussian`).
+    #[test]
+    fn forward_with_gaussian_is_the_forward_closure_bit_for_bit() {
+        fn check<V: CorrectedVjp>(vjp: &V) {
+            let x = input();
+            let bits = |m: &Moments| -> Vec<u64> {
+                let mean = (0..N).map(|i| m.mean[i].to_bits());
+                mean.chain((0..N * N).map(|k| m.cov[(k % N, k / N)].to_bits()))
+                    .collect()
+            };
+            let buffer = || Moments::gaussian(Col::zeros(N), Mat::zeros(N, N));
+            let want_gauss = vjp.forward().apply(&x, Corrections::None).unwrap();
+            for order in [Corrections::K3, Corrections::K3K4] {
+                let mut want = buffer();
+                let want_fallbacks = vjp.forward().apply_counted(&x, order, &mut want).unwrap();
+                let (mut out, mut gauss) = (buffer(), buffer());
+                let fallbacks = vjp
+                    .forward_with_gaussian(&x, order, &mut out, &mut gauss)
+                    .unwrap();
+                let who = format!("{} at order {}", vjp.who(), order.order());
+                assert_eq!(bits(&out), bits(&want), "{who}: corrected");
+                assert_eq!(bits(&gauss), bits(&want_gauss), "{who}: Gaussian");
+                assert_eq!(fallbacks, want_fallbacks, "{who}: fallbacks");
+                assert_ne!(bits(&out), bits(&gauss), "{who}: no correction");
+            }
+        }
+        check(&ReluVjp);
+        check(&LeakyReluVjp::new(0.1));
+        check(&ErfVjp);
+    }
+
     /// The output adjoint: a fixed symmetric Ḡ and ḡ.
     fn adjoint() -> Adjoint {
         Adjoint {
@@ -414,7 +484,7 @@ mod tests {
             closure: &ReluClosure,
             who: "relu",
             terms: &|_, mu, s| Box::new(ReluTerms { mu, s }),
-            vjp: &|x, order, adj| ReluVjp.corrected(x, order, adj),
+            vjp: &|x, order, adj| recomputed(&ReluVjp, x, order, adj),
         });
     }
 
@@ -436,7 +506,7 @@ mod tests {
                         cov: x.cov.as_ref(),
                     })
                 },
-                vjp: &|x, order, adj| LeakyReluVjp::new(slope).corrected(x, order, adj),
+                vjp: &|x, order, adj| recomputed(&LeakyReluVjp::new(slope), x, order, adj),
             });
         }
     }
@@ -458,10 +528,10 @@ mod tests {
         let leaky = LeakyReluClosure::new(0.1);
         let subjects: [(&dyn Closure, &Vjp<'_>); 2] = [
             (&ReluClosure, &|x, order, adj| {
-                ReluVjp.corrected(x, order, adj)
+                recomputed(&ReluVjp, x, order, adj)
             }),
             (&leaky, &|x, order, adj| {
-                LeakyReluVjp::new(0.1).corrected(x, order, adj)
+                recomputed(&LeakyReluVjp::new(0.1), x, order, adj)
             }),
         ];
         let scaled = |x: &Moments, t: f64| {

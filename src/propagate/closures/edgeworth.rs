@@ -201,6 +201,23 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     correct(input, plan, who, &t, out)
 }
 
+/// The corrections of `order` (3 or 4) added to `gauss`, the Gaussian closure's result at
+/// `input` (the closure `who`'s own, at [`Corrections::None`]), written into `out`, with the
+/// closure's forward terms `terms`: what [`corrected`] writes, bit for bit (the same Plan from
+/// the same Gaussian result, the same pass), for a caller that keeps the Gaussian closure too
+/// (the cumulant objective's correction bound and reverse pass).
+pub(crate) fn corrected_from_gaussian(
+    input: &Moments,
+    order: Corrections,
+    gauss: &Moments,
+    out: &mut Moments,
+    (who, terms): (&str, &dyn DerivativeTerms),
+) -> Result<Fallbacks> {
+    let plan = Plan::of(input, (order, who), gauss, terms)?;
+    out.clone_from(gauss);
+    correct(input, plan, who, terms, out)
+}
+
 /// The means and standard deviations of `input`'s units exactly as the corrected closures'
 /// terms get them (validated as the closure `who` validates its input).
 pub(crate) fn closure_units(input: &Moments, who: &str) -> Result<(Vec<f64>, Vec<f64>)> {

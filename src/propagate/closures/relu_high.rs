@@ -246,14 +246,32 @@ mod tests {
         }
     }
 
+    /// The 2 × 2 Gaussian input of units with means `mu`, standard deviations `s` and
+    /// correlation `rho`.
+    fn gaussian_input(mu: [f64; 2], s: [f64; 2], rho: f64) -> Moments {
+        let cov = Mat::from_fn(2, 2, |i, j| s[i] * s[j] * if i == j { 1.0 } else { rho });
+        Moments::gaussian(Col::from_fn(2, |i| mu[i]), cov)
+    }
+
+    /// The pair (1, 0)'s entries of orders 1 and 2, `d` (natural units), against the relu's
+    /// Stein expectations at `input` by `close`: D₁₀ = A₀, D₀₁ = A₁, D₁₁ = P, D₂₀ = B₀,
+    /// D₀₂ = B₁.
+    fn assert_stein_entries(d: &HighPairTerms, input: &Moments, close: &dyn Fn(f64, f64, &str)) {
+        let e = ReluExpectations::new(input).pair(1, 0);
+        close(d[1][0], e.a[0], "D10");
+        close(d[0][1], e.a[1], "D01");
+        close(d[1][1], e.p, "D11");
+        close(d[2][0], e.b[0], "D20");
+        close(d[0][2], e.b[1], "D02");
+    }
+
     /// The orders 0–2 are the Gaussian closure's: D₀₀ = Cᵢⱼ + mᵢmⱼ of [`ReluClosure`], D₁₀ = A,
     /// D₁₁ = P, D₂₀ = B of the relu's Stein expectations; phi[0..3] = (m, E[φ'], E[φ'']) and
     /// sq[0] = Cᵢᵢ + mᵢ². To 1e-13 relative (the same formulas in another arrangement).
     #[test]
     fn low_orders_are_the_gaussian_closures() {
         for (mu, s, rho) in CASES {
-            let cov = Mat::from_fn(2, 2, |i, j| s[i] * s[j] * if i == j { 1.0 } else { rho });
-            let input = Moments::gaussian(Col::from_fn(2, |i| mu[i]), cov);
+            let input = gaussian_input(mu, s, rho);
             let out = ReluClosure.apply(&input, Corrections::None).unwrap();
             let stein = ReluExpectations::new(&input);
             let close = |a: f64, b: f64, what: &str| {
@@ -264,13 +282,8 @@ mod tests {
             };
             let high = terms(mu, s);
             let d = high.natural_pair(1, 0, rho).unwrap();
-            let e = stein.pair(1, 0);
             close(d[0][0], out.cov[(1, 0)] + out.mean[0] * out.mean[1], "D00");
-            close(d[1][0], e.a[0], "D10");
-            close(d[0][1], e.a[1], "D01");
-            close(d[1][1], e.p, "D11");
-            close(d[2][0], e.b[0], "D20");
-            close(d[0][2], e.b[1], "D02");
+            assert_stein_entries(&d, &input, &close);
             for i in 0..2 {
                 let u = high.natural_unit(i);
                 let (d1, d2) = stein.unit(i);
@@ -311,18 +324,12 @@ mod tests {
                 for (a, b) in ORDERS {
                     close(d[a][b], low[a][b], &format!("D{a}{b}"));
                 }
-                let cov = Mat::from_fn(2, 2, |i, j| s[i] * s[j] * if i == j { 1.0 } else { rho });
-                let input = Moments::gaussian(Col::from_fn(2, |i| mu[i]), cov);
+                let input = gaussian_input(mu, s, rho);
                 let out = ReluClosure.apply(&input, Corrections::None).unwrap();
-                let e = ReluExpectations::new(&input).pair(1, 0);
                 if far.abs() < 1e100 {
                     close(d[0][0], out.cov[(1, 0)] + out.mean[0] * out.mean[1], "D00");
                 }
-                close(d[1][0], e.a[0], "D10");
-                close(d[0][1], e.a[1], "D01");
-                close(d[1][1], e.p, "D11");
-                close(d[2][0], e.b[0], "D20");
-                close(d[0][2], e.b[1], "D02");
+                assert_stein_entries(&d, &input, &close);
             }
         }
     }
