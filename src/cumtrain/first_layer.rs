@@ -30,8 +30,9 @@
 //! max|D| rounded down to a power of two, so that dividing by it is exact. On data ×10⁻¹⁵⁰ the
 //! natural κ₄ ~ 10⁻⁶⁰⁰ underflows (order 4 trained as order 3, order 3 below ~10⁻¹⁰³ as order
 //! 2, silently); in units of ℓ the slices are O(1) and [`Slices::attach`] passes ℓ on as the
-//! moments' slice unit, which the closures read as in `propagate`
-//! (`Closure::apply_counted_in_slice_units`; the reverse pass: [`super::first_closure`]). The
+//! moments' slice unit, which the corrected closures and their reverse pass read
+//! ([`super::first_closure::FirstClosure::forward`] and `backward`, as
+//! `Closure::apply_counted_in_slice_units` in `propagate`). The
 //! reverse pass here returns D's adjoint in natural units: D̄ = D̄_ℓ/ℓ, S̄ = S̄_ℓ/ℓ².
 //!
 //! The reverse pass ([`Slices::backward`]) takes ∂L/∂T, ∂L/∂K and ∂L/∂U (from
