@@ -23,7 +23,7 @@ use crate::propagate::backward::{
     Adjoint, ClosureVjp, CorrectedVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
 use crate::propagate::closures::{Closure, Corrections};
-use crate::stats::Moments;
+use crate::stats::{scaled_mean_cov, Moments};
 
 /// A hidden layer's φ, among those whose corrected closure has a reverse pass (the first
 /// layer's at `--corrected-layers first`, every hidden layer's at `all`).
@@ -110,8 +110,7 @@ impl FirstClosure {
         if self.positively_homogeneous() {
             let mut gauss = self.forward_natural(quadratic, &h.in_slice_units(), order, z)?;
             for m in std::iter::once(z).chain(gauss.as_mut()) {
-                let (mean, cov) = scaled(&m.mean, &m.cov, l);
-                (m.mean, m.cov) = (mean, cov);
+                (m.mean, m.cov) = scaled_mean_cov(&m.mean, &m.cov, l);
             }
             return Ok(gauss);
         }
@@ -167,11 +166,11 @@ impl FirstClosure {
         }
         if self.positively_homogeneous() {
             let in_units = |m: &Moments| {
-                let (mean, cov) = scaled(&m.mean, &m.cov, 1.0 / l);
+                let (mean, cov) = scaled_mean_cov(&m.mean, &m.cov, 1.0 / l);
                 Moments::gaussian(mean, cov)
             };
             let (z_l, gauss_l) = (in_units(z), gauss.map(in_units));
-            let (mean, cov) = scaled(&z_adj.mean, &z_adj.cov, l);
+            let (mean, cov) = scaled_mean_cov(&z_adj.mean, &z_adj.cov, l);
             let adj_l = Adjoint { mean, cov };
             let (a, slices) = self.backward_natural(
                 &h.in_slice_units(),
@@ -179,7 +178,7 @@ impl FirstClosure {
                 &adj_l,
                 order,
             )?;
-            let (mean, cov) = scaled(&a.mean, &a.cov, 1.0 / l);
+            let (mean, cov) = scaled_mean_cov(&a.mean, &a.cov, 1.0 / l);
             return Ok((Adjoint { mean, cov }, slices));
         }
         let mut natural = h.clone();
@@ -228,9 +227,4 @@ impl FirstClosure {
             FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, gauss()?, z_adj),
         }
     }
-}
-
-/// (m·f, C·f²): a mean and covariance in a unit scaled by f (a power of two: exact).
-fn scaled(m: &Col<f64>, c: &Mat<f64>, f: f64) -> (Col<f64>, Mat<f64>) {
-    (m * Scale(f), &(c * Scale(f)) * Scale(f))
 }

@@ -58,6 +58,18 @@ pub fn lowest_eigenvalue_words(lowest: f64, trace: f64) -> String {
 /// [`Moments::set_slices`] and [`Moments::with_slices`] take them with their unit.
 pub type SliceSet = (Option<Mat<f64>>, Option<Mat<f64>>, Option<Mat<f64>>);
 
+/// (μ·f, Σ·f²): a mean and covariance (or their adjoints, ×1/f and ×1/f²) in a unit scaled by
+/// f, Σ scaled twice by f so that an f² below or above f64's range cannot flush or overflow
+/// what each factor alone keeps. Exact for f a power of two wherever the results are normal:
+/// the slice unit's conversions ([`Moments::in_slice_units`], the positively homogeneous
+/// closures' `apply_counted_in_slice_units`, cumulant training's first closure).
+pub fn scaled_mean_cov(mean: &Col<f64>, cov: &Mat<f64>, f: f64) -> (Col<f64>, Mat<f64>) {
+    (
+        mean * faer::Scale(f),
+        &(cov * faer::Scale(f)) * faer::Scale(f),
+    )
+}
+
 /// The cumulants corrflow tracks for one class at one layer.
 ///
 /// `mean` μ and covariance Σ always; the two N×N slices of the third and fourth cumulant that
@@ -163,10 +175,10 @@ impl Moments {
     /// relu) the closure of these, its mean ×ℓ and covariance ×ℓ², is the closure of `self`,
     /// exactly for ℓ a power of two.
     pub fn in_slice_units(&self) -> Moments {
-        let l = self.slice_unit;
+        let (mean, cov) = scaled_mean_cov(&self.mean, &self.cov, 1.0 / self.slice_unit);
         Moments {
-            mean: &self.mean * faer::Scale(1.0 / l),
-            cov: &(&self.cov * faer::Scale(1.0 / l)) * faer::Scale(1.0 / l),
+            mean,
+            cov,
             k3_iij: self.k3_iij.clone(),
             k4_iijj: self.k4_iijj.clone(),
             k4_iiij: self.k4_iiij.clone(),

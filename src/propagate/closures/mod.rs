@@ -228,8 +228,7 @@ pub trait Closure: Send + Sync {
         }
         if self.positively_homogeneous() {
             let fallbacks = self.apply_counted(&input.in_slice_units(), corrections, out)?;
-            out.mean = &out.mean * faer::Scale(l);
-            out.cov = &(&out.cov * faer::Scale(l)) * faer::Scale(l);
+            (out.mean, out.cov) = crate::stats::scaled_mean_cov(&out.mean, &out.cov, l);
             return Ok(fallbacks);
         }
         let mut natural = input.clone();
