@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
-use crate::stats::Moments;
+use crate::stats::{Moments, SliceUnitView};
 
 /// One term of the decomposition.
 #[derive(Clone, Debug, Serialize)]
@@ -168,15 +168,8 @@ struct Terms {
 fn terms(alpha: f64, h: &Moments, layer: usize) -> Result<Terms> {
     // The terms are in natural units (the slices of data of extreme scale are stored in
     // another, `Moments::slice_unit`).
-    let natural;
-    let h = if h.slice_unit() == 1.0 {
-        h
-    } else {
-        let mut m = h.clone();
-        m.slices_to_natural_units();
-        natural = m;
-        &natural
-    };
+    let natural = SliceUnitView::natural(h);
+    let h = natural.moments();
     let (Some(k3), Some(k4)) = (&h.k3_iij, &h.k4_iijj) else {
         return Err(Error::Unsupported(format!(
             "transfer at layer {layer}: the statistics of h{layer} carry no κ₃/κ₄ slices"

@@ -5,10 +5,12 @@ pub mod gaussian;
 mod gram;
 pub mod moments;
 pub mod narrow;
+mod slice_view;
 
 pub(crate) use batch::Runs;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 pub use narrow::{below_f32_range, NarrowMoments};
+pub use slice_view::SliceUnitView;
 
 use faer::{Col, Mat};
 
@@ -57,18 +59,6 @@ pub fn lowest_eigenvalue_words(lowest: f64, trace: f64) -> String {
 /// The three κ slices of [`Moments`] (κ₃\[i,i,j\], κ₄\[i,i,j,j\], κ₄\[i,i,i,j\]), as
 /// [`Moments::set_slices`] and [`Moments::with_slices`] take them with their unit.
 pub type SliceSet = (Option<Mat<f64>>, Option<Mat<f64>>, Option<Mat<f64>>);
-
-/// (μ·f, Σ·f²): a mean and covariance (or their adjoints, ×1/f and ×1/f²) in a unit scaled by
-/// f, Σ scaled twice by f so that an f² below or above f64's range cannot flush or overflow
-/// what each factor alone keeps. Exact for f a power of two wherever the results are normal:
-/// the slice unit's conversions ([`Moments::in_slice_units`], the positively homogeneous
-/// closures' `apply_counted_in_slice_units`, cumulant training's first closure).
-pub fn scaled_mean_cov(mean: &Col<f64>, cov: &Mat<f64>, f: f64) -> (Col<f64>, Mat<f64>) {
-    (
-        mean * faer::Scale(f),
-        &(cov * faer::Scale(f)) * faer::Scale(f),
-    )
-}
 
 /// The cumulants corrflow tracks for one class at one layer.
 ///
@@ -167,22 +157,6 @@ impl Moments {
             if let Some(m) = m {
                 *m = &*m * faer::Scale(f);
             }
-        }
-    }
-
-    /// These moments in units of their slices' length ℓ: μ/ℓ, Σ/ℓ² and the slices as stored,
-    /// `slice_unit` 1. For a positively homogeneous φ (φ(ℓh) = ℓφ(h), ℓ > 0: relu, the leaky
-    /// relu) the closure of these, its mean ×ℓ and covariance ×ℓ², is the closure of `self`,
-    /// exactly for ℓ a power of two.
-    pub fn in_slice_units(&self) -> Moments {
-        let (mean, cov) = scaled_mean_cov(&self.mean, &self.cov, 1.0 / self.slice_unit);
-        Moments {
-            mean,
-            cov,
-            k3_iij: self.k3_iij.clone(),
-            k4_iijj: self.k4_iijj.clone(),
-            k4_iiij: self.k4_iiij.clone(),
-            slice_unit: 1.0,
         }
     }
 
