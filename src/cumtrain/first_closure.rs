@@ -171,7 +171,7 @@ impl FirstClosure {
         };
         let (mut adj, mut slices) = match self {
             FirstClosure::Quadratic(vjp) => {
-                let k3 = h.k3_iij.as_ref().ok_or_else(|| {
+                let k3 = h.k3_iij().ok_or_else(|| {
                     Error::Unsupported("the corrected closure's h1 carries no κ₃ slice".into())
                 })?;
                 let mut adj = vjp.vjp(h, z, z_adj)?;

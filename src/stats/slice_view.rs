@@ -162,7 +162,7 @@ mod tests {
     }
 
     fn slices(m: &Moments) -> [&Mat<f64>; 3] {
-        [&m.k3_iij, &m.k4_iijj, &m.k4_iiij].map(|s| s.as_ref().unwrap())
+        [m.k3_iij(), m.k4_iijj(), m.k4_iiij()].map(Option::unwrap)
     }
 
     /// At ℓ = 2⁻²⁰⁰ (κ₄ ~ 2⁻⁸⁰⁰ in natural units, still normal): the homogeneous view holds
