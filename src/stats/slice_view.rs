@@ -237,4 +237,28 @@ mod tests {
             assert_eq!(bits(cov.as_ref()), bits(ordinary.cov.as_ref()));
         }
     }
+
+    /// The slices lent for writing in place are in natural units, the unit 1 (×ℓ³, ×ℓ⁴ of the
+    /// stored ones at ℓ = 2⁻²⁰⁰), and are what `into_natural_slices` gives: a slice written
+    /// there cannot sit beside others in the unit ℓ. Fails with the conversion left out of
+    /// `natural_slices_mut`.
+    #[test]
+    fn slices_lent_in_place_are_in_natural_units() {
+        let l = 2f64.powi(-200);
+        let stored = moments(l);
+        let mut m = stored.clone();
+        let lent = m.natural_slices_mut();
+        let lent = [&*lent.k3_iij, &*lent.k4_iijj, &*lent.k4_iiij].map(|s| s.clone().unwrap());
+        assert_eq!(m.slice_unit(), 1.0);
+        let (k3, k4, k4b) = stored.clone().into_natural_slices();
+        for (((a, b), s), f) in lent
+            .iter()
+            .zip([k3, k4, k4b].map(Option::unwrap))
+            .zip(slices(&stored))
+            .zip([l * l * l, (l * l) * (l * l), (l * l) * (l * l)])
+        {
+            assert_eq!(bits(a.as_ref()), bits((s * Scale(f)).as_ref()));
+            assert_eq!(bits(a.as_ref()), bits(b.as_ref()));
+        }
+    }
 }
