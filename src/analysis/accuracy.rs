@@ -371,7 +371,7 @@ pub fn corrected_order(net: &Mlp, order: Corrections) -> Option<Corrections> {
 pub fn has_kappa(stats: &LayerStats, layer: usize) -> bool {
     stats
         .get(Stage::Pre(layer))
-        .is_some_and(|pre| pre.per_class.iter().all(|m| m.k3_iij.is_some()))
+        .is_some_and(|pre| pre.per_class.iter().all(|m| m.k3_iij().is_some()))
 }
 
 /// The label of the theory from start layer l corrected at h^{l+1}: "x (+κ₃ at h1)",

@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::measure::LayerStats;
 use crate::net::Stage;
 use crate::net::{Activation, Mlp};
-use crate::stats::Moments;
+use crate::stats::{Moments, SliceUnitView};
 
 /// One term of the decomposition.
 #[derive(Clone, Debug, Serialize)]
@@ -168,16 +168,9 @@ struct Terms {
 fn terms(alpha: f64, h: &Moments, layer: usize) -> Result<Terms> {
     // The terms are in natural units (the slices of data of extreme scale are stored in
     // another, `Moments::slice_unit`).
-    let natural;
-    let h = if h.slice_unit() == 1.0 {
-        h
-    } else {
-        let mut m = h.clone();
-        m.slices_to_natural_units();
-        natural = m;
-        &natural
-    };
-    let (Some(k3), Some(k4)) = (&h.k3_iij, &h.k4_iijj) else {
+    let natural = SliceUnitView::natural(h);
+    let h = natural.moments();
+    let (Some(k3), Some(k4)) = (h.k3_iij(), h.k4_iijj()) else {
         return Err(Error::Unsupported(format!(
             "transfer at layer {layer}: the statistics of h{layer} carry no κ₃/κ₄ slices"
         )));
@@ -257,8 +250,7 @@ mod tests {
     fn a_layer_without_terms_has_no_shares() {
         let zero = |n: usize| {
             let mut m = Moments::gaussian(Col::zeros(n), Mat::zeros(n, n));
-            m.k3_iij = Some(Mat::zeros(n, n));
-            m.k4_iijj = Some(Mat::zeros(n, n));
+            m.set_slices((Some(Mat::zeros(n, n)), Some(Mat::zeros(n, n)), None), 1.0);
             m
         };
         let pre = vec![zero(3), zero(3)];
@@ -286,8 +278,7 @@ mod tests {
             Col::from_fn(n, |_| mu),
             Mat::from_fn(n, n, |i, j| if i == j { s } else { 0.0 }),
         );
-        h.k3_iij = Some(Mat::zeros(n, n));
-        h.k4_iijj = Some(Mat::zeros(n, n));
+        h.set_slices((Some(Mat::zeros(n, n)), Some(Mat::zeros(n, n)), None), 1.0);
         // Exact moments of z = h + αh²: m = μ + αμ² + αs, C = 2α²Σ² (g = 0).
         let exact = |c_scale: f64| {
             Moments::gaussian(

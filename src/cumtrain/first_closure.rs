@@ -15,7 +15,7 @@
 //!
 //! Any other first activation is refused naming `--order` and what is supported.
 
-use faer::{Col, Mat, Scale};
+use faer::{Col, Mat};
 
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
@@ -23,7 +23,7 @@ use crate::propagate::backward::{
     Adjoint, ClosureVjp, CorrectedVjp, ErfVjp, LeakyReluVjp, QuadraticVjp, ReluVjp, SliceAdjoint,
 };
 use crate::propagate::closures::{Closure, Corrections};
-use crate::stats::{scaled_mean_cov, Moments};
+use crate::stats::{Moments, SliceUnitView};
 
 /// A hidden layer's φ, among those whose corrected closure has a reverse pass (the first
 /// layer's at `--corrected-layers first`, every hidden layer's at `all`).
@@ -93,9 +93,10 @@ impl FirstClosure {
     /// own forward closure, which also hands out its Gaussian closure at h, formed on the way
     /// (`CorrectedVjp::forward_with_gaussian`), returned for the correction bound and the
     /// reverse pass ([`FirstClosure::backward`]). `z` is bit for bit the closure's
-    /// `apply_counted_in_slice_units` at `order` either way: at a slice unit ℓ ≠ 1 a positively
-    /// homogeneous φ closes μ/ℓ, Σ/ℓ² and the slices as stored, and its z and Gaussian z are
-    /// scaled back by ℓ, ℓ²; any other φ closes the slices in natural units.
+    /// `apply_counted_in_slice_units` at `order` either way: both close h's [`SliceUnitView`]
+    /// (at a slice unit ℓ ≠ 1 a positively homogeneous φ closes μ/ℓ, Σ/ℓ² and the slices as
+    /// stored, and its z and Gaussian z are scaled back by ℓ, ℓ²; any other φ closes the slices
+    /// in natural units).
     pub fn forward(
         &self,
         quadratic: &dyn Closure,
@@ -103,42 +104,22 @@ impl FirstClosure {
         order: Corrections,
         z: &mut Moments,
     ) -> Result<Option<Moments>> {
-        let l = h.slice_unit();
-        if l == 1.0 {
-            return self.forward_natural(quadratic, h, order, z);
-        }
-        if self.positively_homogeneous() {
-            let mut gauss = self.forward_natural(quadratic, &h.in_slice_units(), order, z)?;
-            for m in std::iter::once(z).chain(gauss.as_mut()) {
-                (m.mean, m.cov) = scaled_mean_cov(&m.mean, &m.cov, l);
-            }
-            return Ok(gauss);
-        }
-        let mut natural = h.clone();
-        natural.slices_to_natural_units();
-        self.forward_natural(quadratic, &natural, order, z)
-    }
-
-    /// [`FirstClosure::forward`] of an `h` whose slices are in natural units.
-    fn forward_natural(
-        &self,
-        quadratic: &dyn Closure,
-        h: &Moments,
-        order: Corrections,
-        z: &mut Moments,
-    ) -> Result<Option<Moments>> {
+        let view = SliceUnitView::new(h, self.positively_homogeneous());
+        let h = view.moments();
         // Resized by the closure.
         let mut gauss = Moments::gaussian(Col::zeros(0), Mat::zeros(0, 0));
         match self {
-            FirstClosure::Quadratic(_) => {
-                quadratic.apply_counted(h, order, z)?;
-                return Ok(None);
-            }
+            FirstClosure::Quadratic(_) => quadratic.apply_counted(h, order, z),
             FirstClosure::Relu => ReluVjp.forward_with_gaussian(h, order, z, &mut gauss),
             FirstClosure::Erf => ErfVjp.forward_with_gaussian(h, order, z, &mut gauss),
             FirstClosure::LeakyRelu(vjp) => vjp.forward_with_gaussian(h, order, z, &mut gauss),
         }?;
-        Ok(Some(gauss))
+        // The quadratic's closure forms no Gaussian closure on the way.
+        let mut gauss = (!matches!(self, FirstClosure::Quadratic(_))).then_some(gauss);
+        for m in std::iter::once(z).chain(gauss.as_mut()) {
+            view.scale_back(&mut m.mean, &mut m.cov);
+        }
+        Ok(gauss)
     }
 
     /// The input adjoint of the corrected first closure at `h` (h¹'s μ and Σ with the κ slices
@@ -147,12 +128,13 @@ impl FirstClosure {
     /// [`super::first_layer::Slices::backward`]), with respect to the slices as `h` stores
     /// them, in its slice unit ℓ; `gauss` is what [`FirstClosure::forward`] returned at h (a
     /// Gram–Charlier closure's Gaussian closure, which its reverse pass needs). The reverse of
-    /// [`FirstClosure::forward`]: at ℓ ≠ 1 a positively homogeneous φ's closure ran on μ/ℓ,
-    /// Σ/ℓ² and the slices as stored, its results scaled by ℓ, ℓ²; so its VJP runs there on z,
-    /// the Gaussian z and the output adjoint rescaled (÷ℓ, ÷ℓ²; ×ℓ, ×ℓ²), and the input adjoint
-    /// it gives is scaled by 1/ℓ, 1/ℓ² (the slices' adjoint is already theirs). Any other φ's
-    /// closure read the slices in natural units, κ₃ = ℓ³T, κ₄ = ℓ⁴K: its VJP runs there, and the
-    /// slices' adjoints are ×ℓ³, ×ℓ⁴. Every scaling is by powers of two (exact).
+    /// [`FirstClosure::forward`], in h's [`SliceUnitView`]: at ℓ ≠ 1 a positively homogeneous
+    /// φ's closure ran on μ/ℓ, Σ/ℓ² and the slices as stored, its results scaled by ℓ, ℓ²; so
+    /// its VJP runs there on z, the Gaussian z and the output adjoint rescaled (÷ℓ, ÷ℓ²; ×ℓ,
+    /// ×ℓ²), and the input adjoint it gives is scaled by 1/ℓ, 1/ℓ² (the slices' adjoint is
+    /// already theirs). Any other φ's closure read the slices in natural units, κ₃ = ℓ³T,
+    /// κ₄ = ℓ⁴K: its VJP runs there, and the slices' adjoints are ×ℓ³, ×ℓ⁴. Every scaling is by
+    /// powers of two (exact).
     pub fn backward(
         &self,
         h: &Moments,
@@ -160,48 +142,23 @@ impl FirstClosure {
         z_adj: &Adjoint,
         order: Corrections,
     ) -> Result<(Adjoint, SliceAdjoint)> {
-        let l = h.slice_unit();
-        if l == 1.0 {
-            return self.backward_natural(h, (z, gauss), z_adj, order);
-        }
-        if self.positively_homogeneous() {
-            let in_units = |m: &Moments| {
-                let (mean, cov) = scaled_mean_cov(&m.mean, &m.cov, 1.0 / l);
-                Moments::gaussian(mean, cov)
+        let view = SliceUnitView::new(h, self.positively_homogeneous());
+        let h = view.moments();
+        // z, the Gaussian z and z's adjoint in the view's units (copies only where they differ).
+        let (z_in, gauss_in, adj_in);
+        let (z, gauss, z_adj) = if view.rescaled() {
+            let in_view = |m: &Moments| {
+                let mut m = Moments::gaussian(m.mean.clone(), m.cov.clone());
+                view.scale_in(&mut m.mean, &mut m.cov);
+                m
             };
-            let (z_l, gauss_l) = (in_units(z), gauss.map(in_units));
-            let (mean, cov) = scaled_mean_cov(&z_adj.mean, &z_adj.cov, l);
-            let adj_l = Adjoint { mean, cov };
-            let (a, slices) = self.backward_natural(
-                &h.in_slice_units(),
-                (&z_l, gauss_l.as_ref()),
-                &adj_l,
-                order,
-            )?;
-            let (mean, cov) = scaled_mean_cov(&a.mean, &a.cov, 1.0 / l);
-            return Ok((Adjoint { mean, cov }, slices));
-        }
-        let mut natural = h.clone();
-        natural.slices_to_natural_units();
-        let (a, mut slices) = self.backward_natural(&natural, (z, gauss), z_adj, order)?;
-        let (l3, l4) = (l * l * l, (l * l) * (l * l));
-        slices.k3_iij = &slices.k3_iij * Scale(l3);
-        for (m, f) in [(&mut slices.k4_iijj, l4), (&mut slices.k4_iiij, l4)] {
-            if let Some(m) = m {
-                *m = &*m * Scale(f);
-            }
-        }
-        Ok((a, slices))
-    }
-
-    /// [`FirstClosure::backward`] of an `h` whose slices are in natural units.
-    fn backward_natural(
-        &self,
-        h: &Moments,
-        (z, gauss): (&Moments, Option<&Moments>),
-        z_adj: &Adjoint,
-        order: Corrections,
-    ) -> Result<(Adjoint, SliceAdjoint)> {
+            let mut adj = z_adj.clone();
+            view.scale_back(&mut adj.mean, &mut adj.cov);
+            (z_in, gauss_in, adj_in) = (in_view(z), gauss.map(in_view), adj);
+            (&z_in, gauss_in.as_ref(), &adj_in)
+        } else {
+            (z, gauss, z_adj)
+        };
         // A Gram–Charlier closure's Gaussian closure at h, from the forward pass.
         let gauss = || {
             gauss.ok_or_else(|| {
@@ -212,19 +169,26 @@ impl FirstClosure {
                 )
             })
         };
-        match self {
+        let (mut adj, mut slices) = match self {
             FirstClosure::Quadratic(vjp) => {
-                let k3 = h.k3_iij.as_ref().ok_or_else(|| {
+                let k3 = h.k3_iij().ok_or_else(|| {
                     Error::Unsupported("the corrected closure's h1 carries no κ₃ slice".into())
                 })?;
                 let mut adj = vjp.vjp(h, z, z_adj)?;
                 let k = vjp.kappa_terms(h, k3, z_adj, order == Corrections::K3K4)?;
                 adj.mean += &k.mean;
-                Ok((adj, k.slices))
+                (adj, k.slices)
             }
-            FirstClosure::Relu => ReluVjp.corrected(h, order, gauss()?, z_adj),
-            FirstClosure::Erf => ErfVjp.corrected(h, order, gauss()?, z_adj),
-            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, gauss()?, z_adj),
-        }
+            FirstClosure::Relu => ReluVjp.corrected(h, order, gauss()?, z_adj)?,
+            FirstClosure::Erf => ErfVjp.corrected(h, order, gauss()?, z_adj)?,
+            FirstClosure::LeakyRelu(vjp) => vjp.corrected(h, order, gauss()?, z_adj)?,
+        };
+        view.scale_in(&mut adj.mean, &mut adj.cov);
+        view.slice_adjoints_to_stored(
+            &mut slices.k3_iij,
+            slices.k4_iijj.as_mut(),
+            slices.k4_iiij.as_mut(),
+        );
+        Ok((adj, slices))
     }
 }

@@ -97,9 +97,9 @@ fn class_samples(
 /// (one class; [`MomentAccumulator`]'s estimates), the κ₄ slices zero at `order` 3: the start
 /// of the subset carry.
 pub fn sample_slices(h: MatRef<'_, f64>, order: usize) -> Result<Slices> {
-    let mut m = MomentAccumulator::of_one_class(h, true)?;
     // The subset carry works in natural units.
-    m.slices_to_natural_units();
+    let (k3_iij, k4_iijj, k4_iiij) =
+        MomentAccumulator::of_one_class(h, true)?.into_natural_slices();
     let missing = || Error::Numeric("the κ slices of the samples were not measured".into());
     let k4 = |s: Option<Mat<f64>>| -> Result<Mat<f64>> {
         if order >= 4 {
@@ -109,8 +109,8 @@ pub fn sample_slices(h: MatRef<'_, f64>, order: usize) -> Result<Slices> {
         }
     };
     Ok(Slices {
-        k3_iij: m.k3_iij.ok_or_else(missing)?,
-        k4_iijj: k4(m.k4_iijj)?,
-        k4_iiij: k4(m.k4_iiij)?,
+        k3_iij: k3_iij.ok_or_else(missing)?,
+        k4_iijj: k4(k4_iijj)?,
+        k4_iiij: k4(k4_iiij)?,
     })
 }

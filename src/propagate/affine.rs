@@ -282,8 +282,7 @@ pub fn affine_moments(
     for (input, out) in inputs.iter().zip(outputs.iter_mut()) {
         affine_mean(w, b, &input.mean, &mut out.mean);
         crate::io::resize_for_overwrite(&mut out.cov, n_out, n_out);
-        out.k3_iij = None;
-        out.k4_iijj = None;
+        out.clear_slices();
     }
     let choice = match ws.strategy {
         AffineStrategy::Dense => None,

@@ -916,7 +916,7 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
         )));
     }
     for (p, m) in pre.iter_mut().zip(measured) {
-        let (Some(k3), Some(k4)) = (&m.k3_iij, &m.k4_iijj) else {
+        let (Some(k3), Some(k4)) = (m.k3_iij(), m.k4_iijj()) else {
             return Err(Error::Unsupported(format!(
                 "the statistics of h{l} carry no κ slices"
             )));
@@ -930,7 +930,7 @@ fn attach_kappa(pre: &mut [Moments], measured: Option<&[Moments]>, l: usize) -> 
             )));
         }
         p.set_slices(
-            (Some(k3.clone()), Some(k4.clone()), m.k4_iiij.clone()),
+            (Some(k3.clone()), Some(k4.clone()), m.k4_iiij().cloned()),
             m.slice_unit(),
         );
     }

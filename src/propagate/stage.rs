@@ -108,9 +108,7 @@ impl Predicted {
         }
         for m in &mut self.per_class {
             m.cov = Mat::new();
-            m.k3_iij = None;
-            m.k4_iijj = None;
-            m.k4_iiij = None;
+            m.clear_slices();
         }
     }
 

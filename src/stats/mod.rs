@@ -5,10 +5,12 @@ pub mod gaussian;
 mod gram;
 pub mod moments;
 pub mod narrow;
+mod slice_view;
 
 pub(crate) use batch::Runs;
 pub use moments::{EmpiricalMoments, MomentAccumulator};
 pub use narrow::{below_f32_range, NarrowMoments};
+pub use slice_view::SliceUnitView;
 
 use faer::{Col, Mat};
 
@@ -58,16 +60,12 @@ pub fn lowest_eigenvalue_words(lowest: f64, trace: f64) -> String {
 /// [`Moments::set_slices`] and [`Moments::with_slices`] take them with their unit.
 pub type SliceSet = (Option<Mat<f64>>, Option<Mat<f64>>, Option<Mat<f64>>);
 
-/// (μ·f, Σ·f²): a mean and covariance (or their adjoints, ×1/f and ×1/f²) in a unit scaled by
-/// f, Σ scaled twice by f so that an f² below or above f64's range cannot flush or overflow
-/// what each factor alone keeps. Exact for f a power of two wherever the results are normal:
-/// the slice unit's conversions ([`Moments::in_slice_units`], the positively homogeneous
-/// closures' `apply_counted_in_slice_units`, cumulant training's first closure).
-pub fn scaled_mean_cov(mean: &Col<f64>, cov: &Mat<f64>, f: f64) -> (Col<f64>, Mat<f64>) {
-    (
-        mean * faer::Scale(f),
-        &(cov * faer::Scale(f)) * faer::Scale(f),
-    )
+/// The κ slices of [`Moments`] in natural units, to write in place
+/// ([`Moments::natural_slices_mut`]).
+pub struct SlicesMut<'a> {
+    pub k3_iij: &'a mut Option<Mat<f64>>,
+    pub k4_iijj: &'a mut Option<Mat<f64>>,
+    pub k4_iiij: &'a mut Option<Mat<f64>>,
 }
 
 /// The cumulants corrflow tracks for one class at one layer.
@@ -81,20 +79,24 @@ pub fn scaled_mean_cov(mean: &Col<f64>, cov: &Mat<f64>, f: f64) -> (Col<f64>, Ma
 pub struct Moments {
     pub mean: Col<f64>,
     pub cov: Mat<f64>,
-    /// `k3_iij[(i, j)]` = κ₃\[i,i,j\].
-    pub k3_iij: Option<Mat<f64>>,
+    /// `k3_iij[(i, j)]` = κ₃\[i,i,j\]. The three slices are private, as their unit is: read
+    /// through [`Moments::k3_iij`], [`Moments::k4_iijj`], [`Moments::k4_iiij`]; written only
+    /// with their unit ([`Moments::with_slices`], [`Moments::set_slices`],
+    /// [`Moments::clear_slices`]) or in natural units ([`Moments::natural_slices_mut`]).
+    k3_iij: Option<Mat<f64>>,
     /// `k4_iijj[(i, j)]` = κ₄\[i,i,j,j\] (symmetric).
-    pub k4_iijj: Option<Mat<f64>>,
+    k4_iijj: Option<Mat<f64>>,
     /// `k4_iiij[(i, j)]` = κ₄\[i,i,i,j\] (not symmetric: κ₄\[i,j,j,j\] is its (j, i) entry;
     /// the diagonal equals that of `k4_iijj`).
-    pub k4_iiij: Option<Mat<f64>>,
+    k4_iiij: Option<Mat<f64>>,
     /// The length ℓ (a power of two) the three slices are stored in: they hold κ₃/ℓ³ and
     /// κ₄/ℓ⁴. 1 (natural units) unless the measurement chose another
     /// ([`MomentAccumulator`], cumulant training's slices): the κ's of data ×10⁻¹⁵⁰
     /// (κ₄ ~ 10⁻⁶⁰⁰) lie below f64's range in natural units, and in units of a length near the
     /// data's spread they are O(1) (scale68). Private: it changes only with the slices
     /// ([`Moments::with_slices`], [`Moments::set_slices`], [`Moments::clear_slices`], the
-    /// conversions below), so no writer of slices can leave another unit behind them.
+    /// conversions below; [`Moments::natural_slices_mut`] converts before it lends the slices),
+    /// so no writer of slices can leave another unit behind them.
     slice_unit: f64,
 }
 
@@ -111,7 +113,7 @@ impl Moments {
         }
     }
 
-    /// Moments with the κ slices `k3_iij`, `k4_iijj`, `k4_iiij` (the fields' layouts) stored in
+    /// Moments with the κ slices `k3_iij`, `k4_iijj`, `k4_iiij` (the accessors' layouts) stored in
     /// the unit ℓ = `unit` (1: natural units; else a power of two, as the measurement chooses
     /// it).
     pub fn with_slices(
@@ -133,6 +135,42 @@ impl Moments {
     /// The length ℓ the slices are stored in (the field's docs): 1 for natural units.
     pub fn slice_unit(&self) -> f64 {
         self.slice_unit
+    }
+
+    /// κ₃\[i,i,j\]/ℓ³ at (i, j), ℓ = [`Moments::slice_unit`]; None where not measured.
+    pub fn k3_iij(&self) -> Option<&Mat<f64>> {
+        self.k3_iij.as_ref()
+    }
+
+    /// κ₄\[i,i,j,j\]/ℓ⁴ at (i, j) (symmetric); None where not measured.
+    pub fn k4_iijj(&self) -> Option<&Mat<f64>> {
+        self.k4_iijj.as_ref()
+    }
+
+    /// κ₄\[i,i,i,j\]/ℓ⁴ at (i, j) (not symmetric: κ₄\[i,j,j,j\]/ℓ⁴ is its (j, i) entry; the
+    /// diagonal equals that of [`Moments::k4_iijj`]); None where not measured.
+    pub fn k4_iiij(&self) -> Option<&Mat<f64>> {
+        self.k4_iiij.as_ref()
+    }
+
+    /// The three slices to write in natural units, in place (the carry's writers, which set one
+    /// or two of them and keep the rest): the slices are first converted to natural units
+    /// ([`Moments::slices_to_natural_units`], nothing at ℓ = 1), so what is written there and
+    /// what is kept share the unit 1.
+    pub fn natural_slices_mut(&mut self) -> SlicesMut<'_> {
+        self.slices_to_natural_units();
+        SlicesMut {
+            k3_iij: &mut self.k3_iij,
+            k4_iijj: &mut self.k4_iijj,
+            k4_iiij: &mut self.k4_iiij,
+        }
+    }
+
+    /// The three slices in natural units ([`Moments::slices_to_natural_units`]), the moments
+    /// given up.
+    pub fn into_natural_slices(mut self) -> SliceSet {
+        self.slices_to_natural_units();
+        (self.k3_iij, self.k4_iijj, self.k4_iiij)
     }
 
     /// Sets the three κ slices (None: not measured) together with the unit ℓ they are in.
@@ -167,22 +205,6 @@ impl Moments {
             if let Some(m) = m {
                 *m = &*m * faer::Scale(f);
             }
-        }
-    }
-
-    /// These moments in units of their slices' length ℓ: μ/ℓ, Σ/ℓ² and the slices as stored,
-    /// `slice_unit` 1. For a positively homogeneous φ (φ(ℓh) = ℓφ(h), ℓ > 0: relu, the leaky
-    /// relu) the closure of these, its mean ×ℓ and covariance ×ℓ², is the closure of `self`,
-    /// exactly for ℓ a power of two.
-    pub fn in_slice_units(&self) -> Moments {
-        let (mean, cov) = scaled_mean_cov(&self.mean, &self.cov, 1.0 / self.slice_unit);
-        Moments {
-            mean,
-            cov,
-            k3_iij: self.k3_iij.clone(),
-            k4_iijj: self.k4_iijj.clone(),
-            k4_iiij: self.k4_iiij.clone(),
-            slice_unit: 1.0,
         }
     }
 

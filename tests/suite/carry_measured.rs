@@ -50,10 +50,11 @@ fn first_pre_and_slices(net: &Mlp, data: &Dataset) -> (Mat<f64>, Slices) {
     let mut acc = MomentAccumulator::new(h1.nrows(), 1, true).unwrap();
     acc.push(h1.as_ref(), &vec![0; h1.ncols()]).unwrap();
     let m = acc.finish().unwrap().per_class.remove(0);
+    let (k3_iij, k4_iijj, k4_iiij) = m.into_natural_slices();
     let slices = Slices {
-        k3_iij: m.k3_iij.unwrap(),
-        k4_iijj: m.k4_iijj.unwrap(),
-        k4_iiij: m.k4_iiij.unwrap(),
+        k3_iij: k3_iij.unwrap(),
+        k4_iijj: k4_iijj.unwrap(),
+        k4_iiij: k4_iiij.unwrap(),
     };
     (h1, slices)
 }
@@ -155,7 +156,7 @@ fn measured_tensors_match_their_definition() {
     let mut acc = MomentAccumulator::new(d, 1, true).unwrap();
     acc.push(x.as_ref(), &vec![0; n]).unwrap();
     let m = acc.finish().unwrap().per_class.remove(0);
-    let (s3, s4) = (m.k3_iij.unwrap(), m.k4_iijj.unwrap());
+    let (s3, s4) = (m.k3_iij().unwrap(), m.k4_iijj().unwrap());
     for i in 0..d {
         for j in 0..d {
             assert!((s3[(i, j)] - t.k3.get(&[i, i, j])).abs() < 1e-10);

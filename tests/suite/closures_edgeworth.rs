@@ -194,7 +194,7 @@ fn units_outside_the_positivity_region_fall_back() {
     let a = mixing(3, 6, 0.4);
     let mut input = skewed_input(&[0.2, -0.1, 0.3], &a);
     let s0 = input.cov[(0, 0)].sqrt();
-    input.k3_iij.as_mut().unwrap()[(0, 0)] = 1.5 * s0.powi(3);
+    input.natural_slices_mut().k3_iij.as_mut().unwrap()[(0, 0)] = 1.5 * s0.powi(3);
     for (name, _, c) in corrected_closures() {
         let gaussian = c.apply(&input, Corrections::None).unwrap();
         let mut got = gaussian_like(&input);
@@ -225,9 +225,10 @@ fn units_beyond_the_kurtosis_bound_drop_to_order_three() {
     let a = mixing(3, 6, 0.4);
     let mut input = skewed_input(&[0.2, -0.1, 0.3], &a);
     let s1 = input.cov[(1, 1)].sqrt();
+    let slices = input.natural_slices_mut();
     for k4 in [
-        input.k4_iijj.as_mut().unwrap(),
-        input.k4_iiij.as_mut().unwrap(),
+        slices.k4_iijj.as_mut().unwrap(),
+        slices.k4_iiij.as_mut().unwrap(),
     ] {
         k4[(1, 1)] = 5.0 * s1.powi(4);
     }
@@ -258,7 +259,7 @@ fn units_beyond_the_kurtosis_bound_drop_to_order_three() {
 fn missing_slices_are_named() {
     let a = mixing(3, 5, 0.4);
     let mut input = skewed_input(&[0.2, -0.1, 0.3], &a);
-    input.k4_iiij = None;
+    *input.natural_slices_mut().k4_iiij = None;
     for (name, _, c) in corrected_closures() {
         let e = c.apply(&input, Corrections::K3K4).unwrap_err();
         assert!(

@@ -195,7 +195,10 @@ fn breakdown_drops_one_layer_and_resumes() {
     let relu = ClosurePair::new(Activation::Relu, ClosureMethod::Auto).unwrap();
     let want = relu.closure.apply(h2, Corrections::None).unwrap();
     assert!((&z2.cov - &want.cov).norm_max() < 1e-14 * want.cov.norm_max());
-    assert!(h2.k3_iij.is_none(), "h²'s dropped slices are not attached");
+    assert!(
+        h2.k3_iij().is_none(),
+        "h²'s dropped slices are not attached"
+    );
     // h³'s κ₃ is z²'s Gaussian-input κ₃ mapped: skewed again.
     assert!(carry.checks()[2].skew > 0.0, "{:?}", carry.checks());
 }

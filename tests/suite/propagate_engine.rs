@@ -210,16 +210,16 @@ fn k3k4_corrections_match_skewed_input_where_the_gaussian_closure_fails() {
         let has = m
             .per_class
             .iter()
-            .all(|c| c.k3_iij.is_some() && c.k4_iijj.is_some());
+            .all(|c| c.k3_iij().is_some() && c.k4_iijj().is_some());
         let none = m
             .per_class
             .iter()
-            .all(|c| c.k3_iij.is_none() && c.k4_iijj.is_none());
+            .all(|c| c.k3_iij().is_none() && c.k4_iijj().is_none());
         assert!(if *stage == Stage::Pre(1) { has } else { none }, "{stage}");
     }
     let only_pre = &only.get(Stage::Pre(1)).unwrap().per_class;
     for (a, b) in only_pre.iter().zip(first_pre) {
-        assert!(a.k3_iij == b.k3_iij && a.k4_iijj == b.k4_iijj && a.cov == b.cov);
+        assert!(a.k3_iij() == b.k3_iij() && a.k4_iijj() == b.k4_iijj() && a.cov == b.cov);
     }
     assert_eq!(
         Higher::for_propagation(Corrections::K3K4, 1, 1),

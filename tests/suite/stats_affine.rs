@@ -103,16 +103,18 @@ fn linear_map_of_gaussian_samples() {
     }
 }
 
+/// The outputs' κ slices, all three, are dropped with their unit (an output that held slices in
+/// a unit ℓ ≠ 1 before); wrong shapes are refused.
 #[test]
 fn cumulant_slices_are_dropped_and_shapes_checked() {
     let mut rng = StdRng::seed_from_u64(23);
     let mut input = random_moments(3, &mut rng);
-    input.k3_iij = Some(Mat::zeros(3, 3));
-    input.k4_iijj = Some(Mat::zeros(3, 3));
+    input.set_slices((Some(Mat::zeros(3, 3)), Some(Mat::zeros(3, 3)), None), 1.0);
     let w = random_mat(2, 3, &mut rng);
     let mut ws = AffineWorkspace::new();
     let mut out = empty_outputs(1);
-    out[0].k3_iij = Some(Mat::zeros(2, 2));
+    let slice = || Some(Mat::zeros(2, 2));
+    out[0].set_slices((slice(), slice(), slice()), 2f64.powi(-10));
     let inputs = [input];
     affine_moments(
         w.as_ref(),
@@ -122,7 +124,8 @@ fn cumulant_slices_are_dropped_and_shapes_checked() {
         &mut ws,
     )
     .unwrap();
-    assert!(out[0].k3_iij.is_none() && out[0].k4_iijj.is_none());
+    assert!(out[0].k3_iij().is_none() && out[0].k4_iijj().is_none());
+    assert!(out[0].k4_iiij().is_none() && out[0].slice_unit() == 1.0);
 
     let bad_bias = affine_moments(
         w.as_ref(),

@@ -74,16 +74,16 @@ fn assert_close(got: &Moments, want: &Moments, tol: f64, what: &str) {
         rel(got.mean.as_mat(), want.mean.as_mat()),
         rel(got.cov.as_ref(), want.cov.as_ref()),
         rel(
-            got.k3_iij.as_ref().unwrap().as_ref(),
-            want.k3_iij.as_ref().unwrap().as_ref(),
+            got.k3_iij().unwrap().as_ref(),
+            want.k3_iij().unwrap().as_ref(),
         ),
         rel(
-            got.k4_iijj.as_ref().unwrap().as_ref(),
-            want.k4_iijj.as_ref().unwrap().as_ref(),
+            got.k4_iijj().unwrap().as_ref(),
+            want.k4_iijj().unwrap().as_ref(),
         ),
         rel(
-            got.k4_iiij.as_ref().unwrap().as_ref(),
-            want.k4_iiij.as_ref().unwrap().as_ref(),
+            got.k4_iiij().unwrap().as_ref(),
+            want.k4_iiij().unwrap().as_ref(),
         ),
     ];
     for (e, name) in errs.iter().zip(["mean", "cov", "k3", "k4", "k4_iiij"]) {
@@ -146,9 +146,9 @@ fn exponential_cumulants_within_sampling_error() {
     let labels = vec![0u32; n];
     let m = accumulate(x.as_ref(), &labels, 1, 10_000);
     let (k3, k4, k31) = (
-        m.per_class[0].k3_iij.as_ref().unwrap(),
-        m.per_class[0].k4_iijj.as_ref().unwrap(),
-        m.per_class[0].k4_iiij.as_ref().unwrap(),
+        m.per_class[0].k3_iij().unwrap(),
+        m.per_class[0].k4_iijj().unwrap(),
+        m.per_class[0].k4_iiij().unwrap(),
     );
     let se = |var: f64| 5.0 * (var / n as f64).sqrt();
     for i in 0..dim {
@@ -187,7 +187,7 @@ fn without_higher_orders_only_mean_and_cov() {
     let low = acc.finish().unwrap();
     let high = accumulate(x.as_ref(), &labels, 2, 200);
     for c in 0..2 {
-        assert!(low.per_class[c].k3_iij.is_none() && low.per_class[c].k4_iijj.is_none());
+        assert!(low.per_class[c].k3_iij().is_none() && low.per_class[c].k4_iijj().is_none());
         assert!(
             rel(
                 low.per_class[c].cov.as_ref(),

@@ -381,9 +381,7 @@ mod tests {
         }
         t[(4, 1)] = 5.0;
         t[(4, 0)] = 5.0;
-        x.k3_iij = Some(t);
-        x.k4_iijj = Some(k);
-        x.k4_iiij = Some(u);
+        x.set_slices((Some(t), Some(k), Some(u)), 1.0);
         x
     }
 
@@ -538,12 +536,14 @@ mod tests {
             let mut m = x.clone();
             m.mean = Col::from_fn(N, |i| t * x.mean[i]);
             m.cov = Mat::from_fn(N, N, |i, j| t * t * x.cov[(i, j)]);
-            let times = |k: &Option<Mat<f64>>, f: f64| {
-                k.as_ref().map(|k| Mat::from_fn(N, N, |i, j| f * k[(i, j)]))
-            };
-            m.k3_iij = times(&x.k3_iij, t * t * t);
-            m.k4_iijj = times(&x.k4_iijj, (t * t) * (t * t));
-            m.k4_iiij = times(&x.k4_iiij, (t * t) * (t * t));
+            let times =
+                |k: Option<&Mat<f64>>, f: f64| k.map(|k| Mat::from_fn(N, N, |i, j| f * k[(i, j)]));
+            let slices = (
+                times(x.k3_iij(), t * t * t),
+                times(x.k4_iijj(), (t * t) * (t * t)),
+                times(x.k4_iiij(), (t * t) * (t * t)),
+            );
+            m.set_slices(slices, x.slice_unit());
             m
         };
         let close = |what: &str, got: &[f64], want: &[f64]| {
@@ -652,14 +652,18 @@ mod tests {
                     cases.push((format!("Σ{i}{j}"), bump, exact));
                 }
                 for j in 0..N {
-                    let t: Perturb = Box::new(move |m, d| m.k3_iij.as_mut().unwrap()[(i, j)] += d);
+                    let t: Perturb = Box::new(move |m, d| {
+                        m.natural_slices_mut().k3_iij.as_mut().unwrap()[(i, j)] += d
+                    });
                     cases.push((format!("κ₃[{i}{i}{j}]"), t, kappa.k3_iij[(i, j)]));
                     if let (Some(k), Some(u)) = (&kappa.k4_iijj, &kappa.k4_iiij) {
-                        let kb: Perturb =
-                            Box::new(move |m, d| m.k4_iijj.as_mut().unwrap()[(i, j)] += d);
+                        let kb: Perturb = Box::new(move |m, d| {
+                            m.natural_slices_mut().k4_iijj.as_mut().unwrap()[(i, j)] += d
+                        });
                         cases.push((format!("κ₄[{i}{i}{j}{j}]"), kb, k[(i, j)]));
-                        let ub: Perturb =
-                            Box::new(move |m, d| m.k4_iiij.as_mut().unwrap()[(i, j)] += d);
+                        let ub: Perturb = Box::new(move |m, d| {
+                            m.natural_slices_mut().k4_iiij.as_mut().unwrap()[(i, j)] += d
+                        });
                         cases.push((format!("κ₄[{i}{i}{i}{j}]"), ub, u[(i, j)]));
                     }
                 }

@@ -149,8 +149,8 @@ impl<'a> Slices<'a> {
                 input.slice_unit()
             )));
         }
-        let need = |m: &'a Option<Mat<f64>>, name: &str| -> Result<&'a Mat<f64>> {
-            let m = m.as_ref().ok_or_else(|| {
+        let need = |m: Option<&'a Mat<f64>>, name: &str| -> Result<&'a Mat<f64>> {
+            let m = m.ok_or_else(|| {
                 Error::Unsupported(format!(
                     "{who} closure at order {}: the input moments carry no {name} matrix \
                      (measure it, or use --order 2)",
@@ -166,11 +166,11 @@ impl<'a> Slices<'a> {
             }
             Ok(m)
         };
-        let k3 = need(&input.k3_iij, "κ₃[i,i,j]")?;
+        let k3 = need(input.k3_iij(), "κ₃[i,i,j]")?;
         let k4 = match order {
             Corrections::K3K4 => Some((
-                need(&input.k4_iijj, "κ₄[i,i,j,j]")?,
-                need(&input.k4_iiij, "κ₄[i,i,i,j]")?,
+                need(input.k4_iijj(), "κ₄[i,i,j,j]")?,
+                need(input.k4_iiij(), "κ₄[i,i,i,j]")?,
             )),
             _ => None,
         };
@@ -590,7 +590,7 @@ mod tests {
         let n = 3;
         let cov = Mat::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.3 });
         let mut input = Moments::gaussian(faer::Col::zeros(n), cov);
-        input.k3_iij = Some(Mat::from_fn(n, n, |_, _| 0.01));
+        input.set_slices((Some(Mat::from_fn(n, n, |_, _| 0.01)), None, None), 1.0);
         let mut out = input.clone();
         let run = |cost: usize, out: &mut Moments| {
             corrected(
@@ -654,9 +654,7 @@ mod tests {
         let mut input = Moments::gaussian(faer::Col::zeros(n), cov);
         let asym =
             |scale: f64| Mat::from_fn(n, n, |i, j| scale * (1.0 + i as f64 + 0.3 * j as f64));
-        input.k3_iij = Some(asym(0.01));
-        input.k4_iijj = Some(asym(0.05));
-        input.k4_iiij = Some(asym(0.02));
+        input.set_slices((Some(asym(0.01)), Some(asym(0.05)), Some(asym(0.02))), 1.0);
         let run = |aside: bool| {
             let mut out = input.clone();
             let f = corrected(

@@ -86,9 +86,7 @@ pub(crate) fn correlation(sigma_ij: f64, si: f64, sj: f64) -> f64 {
 pub(crate) fn reset_output(out: &mut Moments, n: usize) {
     out.mean.resize_with(n, |_| 0.0);
     crate::io::resize_for_overwrite(&mut out.cov, n, n);
-    out.k3_iij = None;
-    out.k4_iijj = None;
-    out.k4_iiij = None;
+    out.clear_slices();
 }
 
 /// The sample covariance of paired draws and its standard error, estimated from the draws:

@@ -65,7 +65,7 @@ pub use quadrature::QuadratureClosure;
 pub use relu::ReluClosure;
 
 use crate::error::Result;
-use crate::stats::Moments;
+use crate::stats::{Moments, SliceUnitView};
 
 /// How a closure is chosen for an activation (`--closure`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -209,31 +209,22 @@ pub trait Closure: Send + Sync {
     }
 
     /// [`Closure::apply_counted`] of an input whose κ slices may be stored in a unit ℓ ≠ 1
-    /// (`Moments::slice_unit`, data of extreme scale). A positively homogeneous closure runs on
-    /// the input in units of ℓ (μ/ℓ, Σ/ℓ², the slices as stored), and its result is scaled back
-    /// (m·ℓ, C·ℓ²): exact for ℓ a power of two, so the corrections of data ×10⁻¹⁵⁰ are those of
-    /// the data ×1 (its κ₄ ~ 10⁻⁶⁰⁰ is not representable in natural units). Any other closure
-    /// takes the slices in natural units: its corrections relative to its Gaussian terms scale
-    /// with the spread, so those lost to underflow there lie below rounding. At ℓ = 1 (every
-    /// input of ordinary scale) this is [`Closure::apply_counted`] itself.
+    /// (`Moments::slice_unit`, data of extreme scale), through the input's
+    /// [`SliceUnitView`]: a positively homogeneous closure runs on the input in units of ℓ
+    /// (μ/ℓ, Σ/ℓ², the slices as stored), and its result is scaled back (m·ℓ, C·ℓ²), exactly for
+    /// ℓ a power of two, so the corrections of data ×10⁻¹⁵⁰ are those of the data ×1; any other
+    /// closure takes the slices in natural units. At ℓ = 1 (every input of ordinary scale) this
+    /// is [`Closure::apply_counted`] itself.
     fn apply_counted_in_slice_units(
         &self,
         input: &Moments,
         corrections: Corrections,
         out: &mut Moments,
     ) -> Result<Fallbacks> {
-        let l = input.slice_unit();
-        if l == 1.0 {
-            return self.apply_counted(input, corrections, out);
-        }
-        if self.positively_homogeneous() {
-            let fallbacks = self.apply_counted(&input.in_slice_units(), corrections, out)?;
-            (out.mean, out.cov) = crate::stats::scaled_mean_cov(&out.mean, &out.cov, l);
-            return Ok(fallbacks);
-        }
-        let mut natural = input.clone();
-        natural.slices_to_natural_units();
-        self.apply_counted(&natural, corrections, out)
+        let view = SliceUnitView::new(input, self.positively_homogeneous());
+        let fallbacks = self.apply_counted(view.moments(), corrections, out)?;
+        view.scale_back(&mut out.mean, &mut out.cov);
+        Ok(fallbacks)
     }
 
     /// Allocating convenience over [`Closure::apply_into`].

@@ -99,10 +99,10 @@ fn kappas(input: &Moments, order: Corrections) -> Result<Kappas<'_>> {
         )));
     }
     let k4 = match order {
-        Corrections::K3K4 => input.k4_iijj.as_ref().map(Some),
+        Corrections::K3K4 => input.k4_iijj().map(Some),
         _ => Some(None),
     };
-    let (Some(k3), Some(k4)) = (&input.k3_iij, k4) else {
+    let (Some(k3), Some(k4)) = (input.k3_iij(), k4) else {
         return Err(Error::Unsupported(format!(
             "quadratic closure at order {}: the input moments carry no κ₃[i,i,j]{} matrix \
              (measure them, or use --order 2)",

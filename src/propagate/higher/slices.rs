@@ -24,6 +24,6 @@ pub fn k4_iiij(k4: &SymTensor) -> Mat<f64> {
 /// Attaches the κ₃\[i,i,j\] and κ₄\[i,i,j,j\] slices to `m` (κ₄ slice 0 when only κ₃ is carried).
 pub fn attach(m: &mut Moments, k3: &SymTensor, k4: Option<&SymTensor>) {
     let n = k3.dim();
-    m.k3_iij = Some(k3_iij(k3));
-    m.k4_iijj = Some(k4.map_or_else(|| Mat::zeros(n, n), k4_iijj));
+    *m.natural_slices_mut().k3_iij = Some(k3_iij(k3));
+    *m.natural_slices_mut().k4_iijj = Some(k4.map_or_else(|| Mat::zeros(n, n), k4_iijj));
 }

@@ -249,9 +249,7 @@ impl SubsetCarry {
     /// Records the breakdown and removes the slices already attached to `pre`.
     fn stop(&mut self, layer: usize, reason: String, pre: &mut [Moments]) {
         for m in pre {
-            m.k3_iij = None;
-            m.k4_iijj = None;
-            m.k4_iiij = None;
+            m.clear_slices();
         }
         self.fallback = Some(Fallback { layer, reason });
     }
@@ -504,8 +502,8 @@ impl CarryHook for SubsetCarry {
             })?;
             let s = timings.time("kappa affine", 0.0, || slices_of(t));
             let (skew, kurt) = standardised(h, &s);
-            h.k3_iij = Some(s.k3_iij.clone());
-            h.k4_iijj = Some(s.k4_iijj.clone());
+            *h.natural_slices_mut().k3_iij = Some(s.k3_iij.clone());
+            *h.natural_slices_mut().k4_iijj = Some(s.k4_iijj.clone());
             *slot = Some(s);
             let limits = outside_region(c, l, (skew, kurt), self.limits);
             if let Some(reason) = limits.filter(|_| l >= self.rules_from) {
@@ -607,8 +605,8 @@ impl CarryHook for SubsetCarry {
         for (m, t) in y.iter_mut().zip(&self.pre) {
             if let Some(t) = t {
                 let s = slices_of(t);
-                m.k3_iij = Some(s.k3_iij);
-                m.k4_iijj = Some(s.k4_iijj);
+                *m.natural_slices_mut().k3_iij = Some(s.k3_iij);
+                *m.natural_slices_mut().k4_iijj = Some(s.k4_iijj);
             }
         }
         Ok(())

@@ -200,9 +200,7 @@ impl SinglePropagator {
         y.single.clear();
         for (c, m) in y.per_class.iter_mut().enumerate() {
             let n = m.mean.nrows();
-            m.k3_iij = None;
-            m.k4_iijj = None;
-            m.k4_iiij = None;
+            m.clear_slices();
             timings.time("affine", 0.0, || {
                 self.out.resize_with(n, n, |_, _| 0.0);
                 self.dense.lower_into(c, self.out.as_mut());
@@ -275,9 +273,7 @@ fn to_f32(p: &mut Predicted, n: usize) {
         if m.cov.nrows() != 0 {
             m.cov = Mat::new();
         }
-        m.k3_iij = None;
-        m.k4_iijj = None;
-        m.k4_iiij = None;
+        m.clear_slices();
         s.resize_with(n, n, |_, _| 0.0);
     }
 }

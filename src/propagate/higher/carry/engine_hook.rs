@@ -58,7 +58,7 @@ impl CarryHook for Carry {
             for (c, (o, t)) in pre.iter_mut().zip(&self.pre).enumerate() {
                 attach(o, &t.k3, t.k4.as_ref());
                 if let Some(p) = self.paired_pre.get(c) {
-                    o.k4_iijj = Some(crate::io::copied(p.0.as_ref()));
+                    *o.natural_slices_mut().k4_iijj = Some(crate::io::copied(p.0.as_ref()));
                 }
             }
         } else if self.sliced_at(l) {
@@ -101,7 +101,7 @@ impl CarryHook for Carry {
                 if let Some(t) = self.triple_pre.get_mut(c) {
                     *t = None;
                 }
-                h.k4_iijj = None;
+                *h.natural_slices_mut().k4_iijj = None;
                 if self.stars.is_some() && skew < NOISE_SKEW {
                     self.drop_class(c, h);
                 }
@@ -314,7 +314,7 @@ impl CarryHook for Carry {
                 }
                 ZUpdate::Factored { fz, paired } => {
                     // z's repeated entries; the factors are class c's state for the next map.
-                    z.k3_iij = Some(crate::io::copied(fz.repeated.as_ref()));
+                    *z.natural_slices_mut().k3_iij = Some(crate::io::copied(fz.repeated.as_ref()));
                     match self.fz.get_mut(c) {
                         Some(slot) => *slot = *fz,
                         None => self.fz.push(*fz),
@@ -323,7 +323,7 @@ impl CarryHook for Carry {
                 }
             };
             if let Some(p) = paired {
-                z.k4_iijj = Some(crate::io::copied(p.0.as_ref()));
+                *z.natural_slices_mut().k4_iijj = Some(crate::io::copied(p.0.as_ref()));
                 self.paired[c] = p;
             }
             self.last.push(Some(inc));

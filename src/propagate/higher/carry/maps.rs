@@ -237,7 +237,7 @@ impl Carry {
                     .map(|hq| PairedTriple::new(pre.clone(), hq.triple().clone()));
                 None
             };
-            o.k4_iijj = Some(crate::io::copied(pre.0.as_ref()));
+            *o.natural_slices_mut().k4_iijj = Some(crate::io::copied(pre.0.as_ref()));
             self.unpaired_pre.resize(c + 1, None);
             self.unpaired_pre[c] = h;
         }
@@ -308,8 +308,8 @@ impl Carry {
                         "the affine map of the factored κ₃ into width {m} overflowed"
                     )));
                 }
-                o.k3_iij = Some(slice.clone());
-                o.k4_iijj = Some(Mat::zeros(m, m));
+                *o.natural_slices_mut().k3_iij = Some(slice.clone());
+                *o.natural_slices_mut().k4_iijj = Some(Mat::zeros(m, m));
                 self.sliced.push(Sliced::new(slice, None));
                 self.fh.push(fh);
                 continue;
@@ -330,8 +330,8 @@ impl Carry {
                     "the affine map of the carried κ slices into width {m} overflowed"
                 )));
             }
-            o.k3_iij = Some(crate::io::copied(s.k3_aab.as_ref()));
-            o.k4_iijj = Some(
+            *o.natural_slices_mut().k3_iij = Some(crate::io::copied(s.k3_aab.as_ref()));
+            *o.natural_slices_mut().k4_iijj = Some(
                 s.k4.as_ref()
                     .map_or_else(|| Mat::zeros(m, m), |k| k[0].clone()),
             );
@@ -423,8 +423,8 @@ impl Carry {
         if let Some(z) = self.zero_pre.get_mut(c) {
             *z = true;
         }
-        h.k3_iij = None;
-        h.k4_iijj = None;
+        *h.natural_slices_mut().k3_iij = None;
+        *h.natural_slices_mut().k4_iijj = None;
     }
 }
 

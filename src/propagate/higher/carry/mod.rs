@@ -379,8 +379,8 @@ fn quartic_rule() -> &'static ChaosRule {
 
 /// Attaches zero κ slices over `m` units to `o` (a Gaussian h).
 fn attach_zero(o: &mut Moments, m: usize) {
-    o.k3_iij = Some(Mat::zeros(m, m));
-    o.k4_iijj = Some(Mat::zeros(m, m));
+    *o.natural_slices_mut().k3_iij = Some(Mat::zeros(m, m));
+    *o.natural_slices_mut().k4_iijj = Some(Mat::zeros(m, m));
 }
 
 /// The breakdown reason for class `c` when h^l's largest standardised skewness or excess
