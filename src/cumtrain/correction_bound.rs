@@ -14,7 +14,8 @@
 //! t = min(1, (1 − α) / max(0, −λ_min)),   λ_min = λ_min(ΔC, B),   B = C_G + εI,
 //! ```
 //!
-//! with λ_min the least generalized eigenvalue of ΔC v = λ B v (of L⁻¹ΔCL⁻ᵀ, B = LLᵀ) and
+//! with λ_min the least generalized eigenvalue of ΔC v = λ B v (of L⁻¹ΔCL⁻ᵀ, B = LLᵀ, without
+//! its other eigenvectors: [`super::least_eigenpair`]) and
 //! ε = s·tr C_G / n a ridge with the share s of the spectral floor ([`super::spectral_floor`],
 //! [`super::spectral_floor::FLOOR_SHARE`] unless the objective is told another; ε = 0 where
 //! tr C_G ≤ 0): the largest t ≤ 1 with (1 − α)B + tΔC ⪰ 0, i.e.
@@ -72,6 +73,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, Par, Side};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use super::least_eigenpair::least_eigenpair;
 use crate::error::{value_name, Error, Field, Result};
 use crate::propagate::backward::Adjoint;
 use crate::stats::Moments;
@@ -252,19 +254,13 @@ impl CorrectionBound {
             let mut m = x.transpose().to_owned();
             solve_lower_triangular_in_place(l, m.as_mut(), Par::Seq);
             let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
-            let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| {
-                Error::Numeric(format!("the correction bound's eigenproblem: {e:?}"))
-            })?;
-            let k = (0..n)
-                .min_by(|&a, &b| evd.S()[a].total_cmp(&evd.S()[b]))
-                .expect("a layer has a unit");
-            let lambda = evd.S()[k];
+            let (lambda, u) = least_eigenpair(m.as_ref())?;
             if lambda >= -(1.0 - alpha) {
                 // The Cholesky test above failed by rounding at the boundary: t = 1.
                 return Ok(None);
             }
             // v = L⁻ᵀu, so that vᵀBv = uᵀu = 1.
-            let mut v = Mat::from_fn(n, 1, |i, _| evd.U()[(i, k)]);
+            let mut v = Mat::from_fn(n, 1, |i, _| u[i]);
             solve_upper_triangular_in_place(l.transpose(), v.as_mut(), Par::Seq);
             bound.lambda = lambda;
             bound.t = (1.0 - alpha) / -lambda;
