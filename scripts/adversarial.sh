@@ -403,6 +403,14 @@ for name, s in zip(sys.argv[2::2], sys.argv[3::2]):
     xy(d, name, [[v * float(s) for v in r] for r in x], y)
 PYS
 }
+# recorded_key NAME KEY WANT: the last run's --json records config.closure_check.KEY as WANT (any
+# case; sections 60 and 62), else counted implausible.
+recorded_key() {
+  python3 -c 'import json, sys
+got = json.load(open(sys.argv[1]))["config"]["closure_check"].get(sys.argv[2])
+sys.exit(0 if str(got).lower() == sys.argv[3].lower() else 1)' "$W/out" "$2" "$3" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: --json does not record $2 $3"; }
+}
 # --- end of prologue: a section runs alone after the lines above (EXPERIMENTS.md, npy63) ---
 # 1. Sizes.
 for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
@@ -5228,12 +5236,7 @@ done
 D60=$W/d60
 rm -rf "$D60" && mkdir -p "$D60"
 C60=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D60/m.safetensors")
-bound60() { # NAME WANT: --json's closure_check.correction_bound is WANT
-  python3 -c 'import json, sys
-got = json.load(open(sys.argv[1]))["config"]["closure_check"].get("correction_bound")
-sys.exit(0 if str(got).lower() == sys.argv[2].lower() else 1)' "$W/out" "$2" 2>/dev/null ||
-    { implausible=$((implausible + 1)); echo "$1: --json does not record correction_bound $2"; }
-}
+bound60() { recorded_key "$1" correction_bound "$2"; } # NAME WANT
 for o in 3 4; do
   for b in nan NaN inf -inf 1 1.0 1.5 1e300 -0.1 -1e-300 x "" 0.5.5 on 0x1; do
     rm -f "$D60/m.safetensors"
@@ -5290,5 +5293,45 @@ for h in 4 4,4; do
     done
   done
 done
+
+# 62. Seventieth session (bound70): --correction-bound-mean shrink|keep, what the correction bound
+# does to the mean's correction (EXPERIMENTS.md "A correction bound that keeps the mean's
+# correction, and its cost, bound70"). Refused naming the flag, exit 2, no model written: any
+# value where the bound is off (the flag absent: off by default; off), at --order 2, with
+# --objective samples; odd values (empty, words, numbers, a list). α with quad:0.5 and keep is
+# refused naming --correction-bound (no Gram–Charlier closure to bound). Both values (any case)
+# run with α at orders 3|4 for relu, erf and leaky relu, the value recorded in --json's
+# closure_check.correction_bound_mean (shrink where the flag is absent and the bound on).
+D62=$W/d62
+rm -rf "$D62" && mkdir -p "$D62"
+C62=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D62/m.safetensors")
+mean62() { recorded_key "$1" correction_bound_mean "$2"; } # NAME WANT
+refuse62() { # NAME TEXT ARGS...: refused naming TEXT, no model written
+  local name=$1 text=$2
+  shift 2
+  rm -f "$D62/m.safetensors"
+  check "$name" "!$text" "$@"
+  [ -e "$D62/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "$name: a model was written"; }
+}
+for o in 3 4; do
+  for m in keep shrink KEEP; do
+    refuse62 "mean62 --order $o --correction-bound-mean $m (no bound)" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound-mean $m
+    refuse62 "mean62 --order $o --correction-bound off --correction-bound-mean $m" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound off --correction-bound-mean $m
+  done
+  for m in "" kept keeps 1 0 nan off "keep,shrink" " keep" shrink=1; do
+    refuse62 "mean62 --order $o --correction-bound-mean '$m'" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound 0.2 --correction-bound-mean="$m"
+  done
+  refuse62 "mean62 --order $o quad:0.5 --correction-bound 0.2 --correction-bound-mean keep" "--correction-bound" "${C62[@]}" --order $o --activation quad:0.5 --correction-bound 0.2 --correction-bound-mean keep
+  for a in relu erf leaky_relu:0.1; do
+    check "mean62 --order $o $a --correction-bound 0.2" + "${C62[@]}" --order $o --activation $a --correction-bound 0.2
+    mean62 "mean62 --order $o $a --correction-bound 0.2" shrink
+    for m in keep shrink Keep; do
+      check "mean62 --order $o $a --correction-bound 0.2 --correction-bound-mean $m" + "${C62[@]}" --order $o --activation $a --correction-bound 0.2 --correction-bound-mean $m
+      mean62 "mean62 --order $o $a --correction-bound 0.2 --correction-bound-mean $m" "${m,,}"
+    done
+  done
+done
+refuse62 "mean62 --order 2 --correction-bound-mean keep" "--correction-bound-mean" "${C62[@]}" --activation relu --correction-bound-mean keep
+refuse62 "mean62 --objective samples --correction-bound-mean keep" "--correction-bound-mean" --threads 1 train "${XOR[@]}" --out "$D62/m.safetensors" --correction-bound-mean keep
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

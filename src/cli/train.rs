@@ -6,7 +6,7 @@ use clap::Args;
 
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
-use corrflow::cumtrain::correction_bound::BoundSetting;
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundSetting};
 use corrflow::cumtrain::{CorrectedLayers, Objective};
 use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
@@ -66,6 +66,13 @@ pub struct TrainArgs {
     /// [default: off].
     #[arg(long, value_name = "α|off", value_parser = flags::library_value::<BoundSetting>)]
     pub correction_bound: Option<BoundSetting>,
+    /// Cumulant objective with --correction-bound α: what the bound does to the mean's
+    /// correction. shrink = with the covariance's, z = z_G + t(z − z_G) (the pair interpolates
+    /// the two closures' moments); keep = the corrected closure's mean whole, only the
+    /// covariance's correction shrunk (the bound guards variances, which the mean's correction
+    /// cannot empty). Refused where the bound is off [default: shrink].
+    #[arg(long, value_enum, ignore_case = true, value_name = "shrink|keep")]
+    pub correction_bound_mean: Option<BoundMean>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -89,6 +96,10 @@ impl TrainArgs {
             (Field::Order, self.order.is_some()),
             (Field::CorrectedLayers, self.corrected_layers.is_some()),
             (Field::CorrectionBound, self.correction_bound.is_some()),
+            (
+                Field::CorrectionBoundMean,
+                self.correction_bound_mean.is_some(),
+            ),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             if self.objective != Objective::Cumulants {
@@ -100,7 +111,8 @@ impl TrainArgs {
                     } else if *field == Field::CorrectedLayers {
                         "sets the corrected layers of --objective cumulants at --order 3|4; it \
                          has no meaning for --objective samples"
-                    } else if *field == Field::CorrectionBound {
+                    } else if matches!(*field, Field::CorrectionBound | Field::CorrectionBoundMean)
+                    {
                         "bounds the corrected closures of --objective cumulants at --order 3|4; \
                          it has no meaning for --objective samples"
                     } else {
@@ -129,14 +141,24 @@ impl TrainArgs {
             ));
         }
         train.corrected_layers = self.corrected_layers;
-        if self.correction_bound.is_some() && train.order == 2 {
+        if let Some(field) = [
+            (Field::CorrectionBound, self.correction_bound.is_some()),
+            (
+                Field::CorrectionBoundMean,
+                self.correction_bound_mean.is_some(),
+            ),
+        ]
+        .into_iter()
+        .find_map(|(field, set)| (set && train.order == 2).then_some(field))
+        {
             return Err(Error::config(
-                Field::CorrectionBound,
+                field,
                 "bounds the κ corrections of --order 3|4; at --order 2 (the default) every \
                  closure is Gaussian: add --order 3 or 4, or remove the flag",
             ));
         }
         train.correction_bound = self.correction_bound;
+        train.correction_bound_mean = self.correction_bound_mean;
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

@@ -158,6 +158,10 @@ pub fn train_model(
     config.data.check_text_paths()?;
     config.data.check_applies_to(config.data.task())?;
     config.check_training_memory()?;
+    if objective == Objective::Cumulants {
+        // Refused before the data load: a bound's mean rule with the bound off, λ, the order.
+        config.train.check().validate()?;
+    }
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;

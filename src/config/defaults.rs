@@ -202,6 +202,11 @@ pub const CORRECTED_LAYERS: crate::cumtrain::CorrectedLayers =
 /// (`--correction-bound`, `cumtrain::correction_bound`).
 pub const CORRECTION_BOUND: crate::cumtrain::correction_bound::BoundSetting =
     crate::cumtrain::correction_bound::BoundSetting::Off;
+/// Cumulant training with a correction bound: what it does to the mean's correction
+/// (`--correction-bound-mean`): shrink it with the covariance's, the rule of the sixty-eighth
+/// session (`cumtrain::correction_bound`).
+pub const CORRECTION_BOUND_MEAN: crate::cumtrain::correction_bound::BoundMean =
+    crate::cumtrain::correction_bound::BoundMean::Shrink;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

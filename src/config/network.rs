@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::cumtrain::correction_bound::BoundSetting;
+use crate::cumtrain::correction_bound::{BoundMean, BoundSetting};
 use crate::cumtrain::{CheckSettings, CorrectedLayers, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
@@ -79,20 +79,34 @@ pub struct TrainSettings {
     /// Cumulant objective at order 3/4: the bound on the Gram–Charlier closures' corrections
     /// [default: [`defaults::CORRECTION_BOUND`]].
     pub correction_bound: Option<BoundSetting>,
+    /// Cumulant objective with a correction bound: what it does to the mean's correction
+    /// [default where the bound is on: [`defaults::CORRECTION_BOUND_MEAN`]; refused set where it
+    /// is off].
+    pub correction_bound_mean: Option<BoundMean>,
 }
 
 impl TrainSettings {
     /// The sampled check of the cumulant objective (`closure_check`, `check_samples`), its
-    /// order and, at order 3/4, its corrected layers.
+    /// order and, at order 3/4, its corrected layers, its correction bound and (where the bound
+    /// is on, or where it was set) what the bound does to the mean.
     pub fn check(&self) -> CheckSettings {
+        let bound =
+            (self.order != 2).then(|| self.correction_bound.unwrap_or(defaults::CORRECTION_BOUND));
         CheckSettings {
             weight: self.closure_check,
             samples: self.check_samples,
             order: self.order,
             layers: (self.order != 2)
                 .then(|| self.corrected_layers.unwrap_or(defaults::CORRECTED_LAYERS)),
-            bound: (self.order != 2)
-                .then(|| self.correction_bound.unwrap_or(defaults::CORRECTION_BOUND)),
+            bound,
+            // Given, it goes to the check's validation, which refuses it where the bound is off.
+            bound_mean: match bound.and_then(|b| b.share()) {
+                Some(_) => Some(
+                    self.correction_bound_mean
+                        .unwrap_or(defaults::CORRECTION_BOUND_MEAN),
+                ),
+                None => self.correction_bound_mean,
+            },
         }
     }
 }
@@ -113,6 +127,7 @@ impl Default for TrainSettings {
             order: defaults::ORDER,
             corrected_layers: None,
             correction_bound: None,
+            correction_bound_mean: None,
         }
     }
 }

@@ -14,7 +14,8 @@
 //! t = min(1, (1 − α) / max(0, −λ_min)),   λ_min = λ_min(ΔC, B),   B = C_G + εI,
 //! ```
 //!
-//! with λ_min the least generalized eigenvalue of ΔC v = λ B v (of L⁻¹ΔCL⁻ᵀ, B = LLᵀ) and
+//! with λ_min the least generalized eigenvalue of ΔC v = λ B v (of L⁻¹ΔCL⁻ᵀ, B = LLᵀ, without
+//! its other eigenvectors: [`super::least_eigenpair`]) and
 //! ε = s·tr C_G / n a ridge with the share s of the spectral floor ([`super::spectral_floor`],
 //! [`super::spectral_floor::FLOOR_SHARE`] unless the objective is told another; ε = 0 where
 //! tr C_G ≤ 0): the largest t ≤ 1 with (1 − α)B + tΔC ⪰ 0, i.e.
@@ -38,6 +39,29 @@
 //! generalized eigenvalue dλ = vᵀ(dΔC − λ dB)v (e.g. Magnus & Neudecker, "Matrix Differential
 //! Calculus", ch. 8), dΔC = dC − dC_G and dB = dC_G + (s/n) tr(dC_G) I (the last term only where
 //! tr C_G > 0). Where t = 1 the adjoint passes to the corrected closure unchanged.
+//!
+//! **Keeping the mean's correction** (`--correction-bound-mean keep`, [`BoundMean::Keep`];
+//! the default `shrink` is the rule above). The bound exists to keep every direction's variance
+//! at least αC_G: it is a condition on the covariance alone. The mean's correction cannot empty
+//! a direction (it moves the class's centre, not its spread), so `keep` leaves it whole and
+//! shrinks the covariance's only:
+//!
+//! ```text
+//! μ = μ_G + Δμ (the corrected closure's mean),   C(t) = C_G + t ΔC,   t as above.
+//! ```
+//!
+//! On MNIST z¹'s corrected covariance is indefinite in most class-steps, so `shrink` acts nearly
+//! everywhere and shrinks the mean's κ₃ correction with the covariance's (EXPERIMENTS.md, "The
+//! correction bound on MNIST and a third seed"), while the spectral floor (bound off) keeps it
+//! whole. What `keep` gives up: (μ, C(t)) no longer interpolates one pair of closure moments —
+//! the corrected closure's mean is paired with a covariance between the two closures'. Its
+//! reverse pass, where t < 1: t depends on the covariances only and μ on the corrected mean only,
+//! so the mean's term leaves t̄ and m̄ goes to the corrected mean whole,
+//!
+//! ```text
+//! t̄ = ⟨Ḡ, ΔC⟩,   λ̄ = t̄ (1 − α) / λ²,   μ̄ = m̄,   μ̄_G = 0,
+//! C̄ and C̄_G as above.
+//! ```
 
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -45,10 +69,12 @@ use faer::linalg::triangular_solve::{
 use std::fmt;
 use std::str::FromStr;
 
+use clap::ValueEnum;
 use faer::{Col, Mat, Par, Side};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Field, Result};
+use super::least_eigenpair::least_eigenpair;
+use crate::error::{value_name, Error, Field, Result};
 use crate::propagate::backward::Adjoint;
 use crate::stats::Moments;
 
@@ -144,9 +170,29 @@ impl<'de> Deserialize<'de> for BoundSetting {
     }
 }
 
+/// `--correction-bound-mean`: what the bound does to the mean's correction (module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BoundMean {
+    /// μ(t) = μ_G + tΔμ, shrunk with the covariance's correction: (μ, C) interpolate the two
+    /// closures' moments with one weight.
+    #[default]
+    Shrink,
+    /// μ = μ_G + Δμ, the corrected closure's mean whole; only the covariance's correction shrunk.
+    Keep,
+}
+
+impl fmt::Display for BoundMean {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
 /// What the bound did to one class's corrected z (module docs), for the reverse pass.
 pub struct CorrectionBound {
     alpha: f64,
+    /// Whether the mean's correction is kept whole ([`BoundMean::Keep`]).
+    keep_mean: bool,
     /// s of the ridge.
     share: f64,
     t: f64,
@@ -160,15 +206,17 @@ pub struct CorrectionBound {
 }
 
 impl CorrectionBound {
-    /// (μ(t), C(t)) of the module docs from the Gaussian closure's `gauss` and the corrected
-    /// closure's `corrected` outputs at the same h, with the share `alpha` ∈ [0, 1) and the
-    /// ridge share `share` (s), and the bound for the reverse pass; `None` where t = 1 (the correction within the bound, nothing
-    /// to undo). A numerical error where C_G's trace is not finite or the eigendecomposition
-    /// fails.
+    /// (μ(t), C(t)) of the module docs (μ = μ_G + Δμ whole where `mean` is
+    /// [`BoundMean::Keep`]) from the Gaussian closure's `gauss` and the corrected closure's
+    /// `corrected` outputs at the same h, with the share `alpha` ∈ [0, 1) and the ridge share
+    /// `share` (s), and the bound for the reverse pass; `None` where t = 1 (the correction within
+    /// the bound, nothing to undo). A numerical error where C_G's trace is not finite or the
+    /// eigendecomposition fails.
     pub fn apply(
         gauss: &Moments,
         corrected: &Moments,
         (alpha, share): (f64, f64),
+        mean: BoundMean,
     ) -> Result<Option<(Moments, Self)>> {
         let n = gauss.dim();
         let trace: f64 = (0..n).map(|i| gauss.cov[(i, i)]).sum();
@@ -189,6 +237,7 @@ impl CorrectionBound {
         let d_mean = Col::from_fn(n, |i| corrected.mean[i] - gauss.mean[i]);
         let mut bound = CorrectionBound {
             alpha,
+            keep_mean: mean == BoundMean::Keep,
             share,
             t: 0.0,
             lambda: 0.0,
@@ -205,19 +254,13 @@ impl CorrectionBound {
             let mut m = x.transpose().to_owned();
             solve_lower_triangular_in_place(l, m.as_mut(), Par::Seq);
             let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
-            let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| {
-                Error::Numeric(format!("the correction bound's eigenproblem: {e:?}"))
-            })?;
-            let k = (0..n)
-                .min_by(|&a, &b| evd.S()[a].total_cmp(&evd.S()[b]))
-                .expect("a layer has a unit");
-            let lambda = evd.S()[k];
+            let (lambda, u) = least_eigenpair(m.as_ref())?;
             if lambda >= -(1.0 - alpha) {
                 // The Cholesky test above failed by rounding at the boundary: t = 1.
                 return Ok(None);
             }
             // v = L⁻ᵀu, so that vᵀBv = uᵀu = 1.
-            let mut v = Mat::from_fn(n, 1, |i, _| evd.U()[(i, k)]);
+            let mut v = Mat::from_fn(n, 1, |i, _| u[i]);
             solve_upper_triangular_in_place(l.transpose(), v.as_mut(), Par::Seq);
             bound.lambda = lambda;
             bound.t = (1.0 - alpha) / -lambda;
@@ -225,7 +268,11 @@ impl CorrectionBound {
         }
         let t = bound.t;
         let z = Moments::gaussian(
-            Col::from_fn(n, |i| gauss.mean[i] + t * bound.d_mean[i]),
+            if bound.keep_mean {
+                corrected.mean.clone()
+            } else {
+                Col::from_fn(n, |i| gauss.mean[i] + t * bound.d_mean[i])
+            },
             Mat::from_fn(n, n, |i, j| gauss.cov[(i, j)] + t * bound.d_cov[(i, j)]),
         );
         Ok(Some((z, bound)))
@@ -237,13 +284,20 @@ impl CorrectionBound {
     }
 
     /// The adjoints of the corrected closure's output (μ, C) and of the Gaussian closure's
-    /// (μ_G, C_G), from the adjoint `adj` of (μ(t), C(t)) (module docs).
+    /// (μ_G, C_G), from the adjoint `adj` of (μ(t), C(t)) (module docs; with the mean kept,
+    /// m̄ goes to μ whole and leaves t̄).
     pub fn vjp(&self, adj: &Adjoint) -> (Adjoint, Adjoint) {
         let n = self.v.nrows();
         let t = self.t;
+        // The weights of m̄ in μ̄ and μ̄_G, and of Δμ in t̄.
+        let (mean_t, mean_g, mean_in_t) = if self.keep_mean {
+            (1.0, 0.0, 0.0)
+        } else {
+            (t, 1.0 - t, 1.0)
+        };
         let t_bar: f64 = (0..n)
             .map(|i| {
-                adj.mean[i] * self.d_mean[i]
+                mean_in_t * adj.mean[i] * self.d_mean[i]
                     + (0..n)
                         .map(|j| adj.cov[(i, j)] * self.d_cov[(i, j)])
                         .sum::<f64>()
@@ -258,7 +312,7 @@ impl CorrectionBound {
         };
         let vv = |i: usize, j: usize| self.v[i] * self.v[j];
         let corrected = Adjoint {
-            mean: Col::from_fn(n, |i| t * adj.mean[i]),
+            mean: Col::from_fn(n, |i| mean_t * adj.mean[i]),
             cov: Mat::from_fn(n, n, |i, j| t * adj.cov[(i, j)] + l_bar * vv(i, j)),
         };
         let through_trace = if self.trace_positive {
@@ -268,7 +322,7 @@ impl CorrectionBound {
             0.0
         };
         let gauss = Adjoint {
-            mean: Col::from_fn(n, |i| (1.0 - t) * adj.mean[i]),
+            mean: Col::from_fn(n, |i| mean_g * adj.mean[i]),
             cov: Mat::from_fn(n, n, |i, j| {
                 (1.0 - t) * adj.cov[(i, j)]
                     - l_bar * (1.0 + lambda) * vv(i, j)
@@ -345,11 +399,13 @@ mod tests {
     fn shrinks_an_indefinite_correction_to_the_bound() {
         let (alpha, share) = (0.5, 0.05);
         let (g, small) = pair(5, 0.05);
-        assert!(CorrectionBound::apply(&g, &small, (alpha, share))
-            .unwrap()
-            .is_none());
+        assert!(
+            CorrectionBound::apply(&g, &small, (alpha, share), BoundMean::Shrink)
+                .unwrap()
+                .is_none()
+        );
         let (g, big) = pair(5, 3.0);
-        let (z, bound) = CorrectionBound::apply(&g, &big, (alpha, share))
+        let (z, bound) = CorrectionBound::apply(&g, &big, (alpha, share), BoundMean::Shrink)
             .unwrap()
             .unwrap();
         assert!(bound.t() > 0.0 && bound.t() < 1.0, "t = {}", bound.t());
@@ -364,6 +420,13 @@ mod tests {
             let want = g.mean[i] + bound.t() * (big.mean[i] - g.mean[i]);
             assert!((z.mean[i] - want).abs() < 1e-15);
         }
+        // Keeping the mean: the corrected closure's mean whole, the covariance and t as shrink's.
+        let (kept, kept_bound) = CorrectionBound::apply(&g, &big, (alpha, share), BoundMean::Keep)
+            .unwrap()
+            .unwrap();
+        assert_eq!(kept_bound.t(), bound.t());
+        assert_eq!(kept.cov, z.cov);
+        assert_eq!(kept.mean, big.mean);
         // The unbounded correction was below the bound.
         let below = Mat::from_fn(5, 5, |i, j| big.cov[(i, j)] - alpha * g.cov[(i, j)]);
         assert!(least_generalized(&below, &g.cov) < -0.1);
@@ -371,10 +434,17 @@ mod tests {
 
     /// The reverse pass against central differences of L = m̄·μ(t) + ⟨Ḡ, C(t)⟩ in every entry of
     /// μ, μ_G and every tied pair of C and C_G, with the bound active (t < 1) and a ridge share
-    /// large enough (0.05) that ε's dependence on tr C_G shows. Fails with the ridge's trace term
-    /// dropped.
+    /// large enough (0.05) that ε's dependence on tr C_G shows, the mean shrunk and kept. Fails
+    /// with the ridge's trace term dropped; with the mean kept, with μ̄ shrunk by t (μ̄ = t m̄) and
+    /// with t̄ keeping the mean's term m̄·Δμ.
     #[test]
     fn reverse_pass_matches_central_differences() {
+        for mean in [BoundMean::Shrink, BoundMean::Keep] {
+            reverse_pass_matches_central_differences_with(mean);
+        }
+    }
+
+    fn reverse_pass_matches_central_differences_with(mean: BoundMean) {
         let n = 4;
         let (alpha, share) = (0.4, 0.05);
         let (g, c) = pair(n, 2.0);
@@ -384,7 +454,7 @@ mod tests {
             0.4 - 0.1 * a + 0.2 * b - 0.05 * a * b
         });
         let value = |g: &Moments, c: &Moments| {
-            let (z, bound) = CorrectionBound::apply(g, c, (alpha, share))
+            let (z, bound) = CorrectionBound::apply(g, c, (alpha, share), mean)
                 .unwrap()
                 .unwrap();
             assert!(bound.t() < 0.9);
@@ -395,7 +465,7 @@ mod tests {
                 })
                 .sum::<f64>()
         };
-        let (_, bound) = CorrectionBound::apply(&g, &c, (alpha, share))
+        let (_, bound) = CorrectionBound::apply(&g, &c, (alpha, share), mean)
             .unwrap()
             .unwrap();
         let (adj_c, adj_g) = bound.vjp(&Adjoint {
@@ -415,7 +485,7 @@ mod tests {
                     / (2.0 * h);
                 assert!(
                     (fd - adj.mean[i]).abs() < 1e-7,
-                    "side {which} mean {i}: differences {fd}, reverse pass {}",
+                    "{mean}: side {which} mean {i}: differences {fd}, reverse pass {}",
                     adj.mean[i]
                 );
                 for j in 0..=i {
@@ -435,7 +505,7 @@ mod tests {
                     };
                     assert!(
                         (fd - want).abs() < 1e-6,
-                        "side {which} cov ({i}, {j}): differences {fd}, reverse pass {want}"
+                        "{mean}: side {which} cov ({i}, {j}): differences {fd}, reverse pass {want}"
                     );
                 }
             }

@@ -63,6 +63,14 @@ pub struct CheckSettings {
     /// (`--correction-bound`; [`super::correction_bound`]); None (absent from the JSON) at 2.
     #[serde(rename = "correction_bound", skip_serializing_if = "Option::is_none")]
     pub bound: Option<super::correction_bound::BoundSetting>,
+    /// Where the bound is on, what it does to the mean's correction (`--correction-bound-mean`;
+    /// [`super::correction_bound::BoundMean`]); None (absent from the JSON) where the bound is
+    /// off. Set with the bound off (or at order 2) it is refused ([`CheckSettings::validate`]).
+    #[serde(
+        rename = "correction_bound_mean",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bound_mean: Option<super::correction_bound::BoundMean>,
 }
 
 fn is_gaussian(order: &u8) -> bool {
@@ -81,11 +89,23 @@ impl CheckSettings {
     }
 
     /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on),
-    /// the order and the correction bound.
+    /// the order, the correction bound, and that what the bound does to the mean is set only
+    /// where the bound is on.
     pub fn validate(&self) -> Result<()> {
         self.corrections()?;
         if let Some(bound) = self.bound {
             bound.validate()?;
+        }
+        let bound_on = self.bound.and_then(|b| b.share()).is_some();
+        if let (Some(mean), false) = (self.bound_mean, bound_on) {
+            return Err(Error::config(
+                Field::CorrectionBoundMean,
+                format!(
+                    "{mean} sets what the correction bound does to the mean's correction, and the \
+                     bound is off (--correction-bound α with 0 ≤ α < 1 at --order 3|4 turns it \
+                     on): set a bound or remove the setting"
+                ),
+            ));
         }
         if !(self.weight.is_finite() && self.weight >= 0.0) {
             return Err(Error::config(

@@ -8,6 +8,7 @@ pub mod correction_bound;
 pub mod first_closure;
 pub mod first_layer;
 pub mod guard;
+pub mod least_eigenpair;
 pub mod objective;
 pub mod skew_cap;
 pub mod spectral_floor;

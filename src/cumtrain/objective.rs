@@ -61,7 +61,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
-use super::correction_bound::CorrectionBound;
+use super::correction_bound::{BoundMean, CorrectionBound};
 use super::first_closure::{check_activation, corrected_closure, FirstClosure};
 use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
@@ -204,6 +204,8 @@ struct Corrected {
     floor_share: f64,
     /// α of [`super::correction_bound`] for the Gram–Charlier closures; None: no bound.
     bound: Option<f64>,
+    /// What the bound does to the mean's correction.
+    bound_mean: BoundMean,
 }
 
 impl Corrected {
@@ -322,6 +324,7 @@ impl CumulantObjective {
             samples: ClassSamples::gather(data, &means),
             floor_share: FLOOR_SHARE,
             bound: None,
+            bound_mean: BoundMean::Shrink,
         });
         Ok(objective)
     }
@@ -353,6 +356,16 @@ impl CumulantObjective {
     pub fn with_correction_bound(mut self, alpha: Option<f64>) -> Self {
         if let Some(corrected) = &mut self.corrected {
             corrected.bound = alpha;
+        }
+        self
+    }
+
+    /// The objective whose correction bound shrinks or keeps the mean's correction
+    /// ([`BoundMean`]; [`BoundMean::Shrink`], the default of [`CumulantObjective::corrected`];
+    /// no effect without a bound).
+    pub fn with_correction_bound_mean(mut self, mean: BoundMean) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.bound_mean = mean;
         }
         self
     }
@@ -487,7 +500,8 @@ impl CumulantObjective {
                     }
                     let bounded = match (cor.bound, &gauss) {
                         (Some(alpha), Some(gauss)) => {
-                            self.bound(k, gauss, &z, (alpha, cor.floor_share), &mut tally)?
+                            let alpha_share = (alpha, cor.floor_share);
+                            self.bound(k, (gauss, &z), alpha_share, cor.bound_mean, &mut tally)?
                         }
                         _ => None,
                     };
@@ -538,20 +552,21 @@ impl CumulantObjective {
         Ok(pass)
     }
 
-    /// The correction bound ([`super::correction_bound`], share α and ridge share s) of hidden
-    /// layer k + 1's corrected `z`, with `gauss`, the Gaussian closure's z at the same h (the
-    /// corrected closure's own, [`FirstClosure::forward`]); None where t = 1. Counted in `tally`.
+    /// The correction bound ([`super::correction_bound`], share α and ridge share s, the mean
+    /// shrunk or kept) of hidden layer k + 1's corrected `z`, with `gauss`, the Gaussian
+    /// closure's z at the same h (the corrected closure's own, [`FirstClosure::forward`]); None
+    /// where t = 1. Counted in `tally`.
     fn bound(
         &self,
         k: usize,
-        gauss: &Moments,
-        z: &Moments,
+        (gauss, z): (&Moments, &Moments),
         alpha_share: (f64, f64),
+        mean: BoundMean,
         tally: &mut StepTally,
     ) -> Result<Option<Bounded>> {
         finite(gauss, "z (Gaussian)", k + 1)?;
         Ok(
-            CorrectionBound::apply(gauss, z, alpha_share)?.map(|(z, bound)| {
+            CorrectionBound::apply(gauss, z, alpha_share, mean)?.map(|(z, bound)| {
                 tally.bounded = BoundTally {
                     class_steps: 1,
                     smallest_t: bound.t(),

@@ -57,6 +57,7 @@ pub enum Field {
     Order,
     CorrectedLayers,
     CorrectionBound,
+    CorrectionBoundMean,
     // analysis and propagation
     FromLayer,
     KappaUnits,
@@ -75,7 +76,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 57] = [
+    pub const ALL: [Field; 58] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -121,6 +122,7 @@ impl Field {
         Field::Order,
         Field::CorrectedLayers,
         Field::CorrectionBound,
+        Field::CorrectionBoundMean,
         Field::FromLayer,
         Field::KappaUnits,
         Field::StatsBatch,
@@ -183,6 +185,7 @@ impl Field {
             Field::Order => "train.order",
             Field::CorrectedLayers => "train.corrected_layers",
             Field::CorrectionBound => "train.correction_bound",
+            Field::CorrectionBoundMean => "train.correction_bound_mean",
             Field::FromLayer => "analysis.from_layer",
             Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",

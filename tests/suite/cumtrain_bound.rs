@@ -14,7 +14,8 @@ use corrflow::propagate::ClosurePair;
 use super::cumtrain_corrected::{class_samples, engine_stages, skewed};
 use crate::common::corrflow;
 use crate::cumtrain_corrected::check_gradient_with;
-use corrflow::cumtrain::correction_bound::BoundSetting;
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundSetting};
+use corrflow::net::train::zeros_like;
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
 
@@ -55,6 +56,7 @@ fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckS
         order: 3,
         layers: Some(layers),
         bound,
+        bound_mean: None,
     }
 }
 
@@ -63,26 +65,33 @@ fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckS
 /// third derivative and the rounding): at α = 0.9 on the aligned [4, 5, 2] network, where the
 /// bound acts (asserted), at α = 0 on the default one, where it leaves at least one class
 /// alone (asserted: that class's corrected C ⪰ 0), and at α = 0.99 on an aligned [4, 4, 4, 2]
-/// network correcting both layers, where it acts (at α = 0.9 erf's did not). Fails with the
-/// Gaussian side's adjoint (`gauss_adj`) left out of the objective's reverse pass.
+/// network correcting both layers, where it acts (at α = 0.9 erf's did not); and with the
+/// mean's correction kept (`BoundMean::Keep`) on the aligned [4, 5, 2] network at α = 0.9.
+/// Fails with the Gaussian side's adjoint (`gauss_adj`) left out of the objective's reverse
+/// pass.
 #[test]
 fn bounded_gradient_matches_central_differences() {
     let data = skewed(400);
     let stats = ClassStatistics::measure(&data).unwrap();
     for act in [Activation::Relu, LEAKY, Activation::Erf] {
-        check_gradient_with(
-            &aligned(&[4, 5, 2], act, -0.3),
-            &data,
-            &stats,
-            |obj| obj.with_correction_bound(Some(0.9)),
-            |tally, order| {
-                assert!(
-                    tally.bounded.class_steps > 0,
-                    "{act} order {}: the bound did not act",
-                    order.order()
-                )
-            },
-        );
+        for mean in [BoundMean::Shrink, BoundMean::Keep] {
+            check_gradient_with(
+                &aligned(&[4, 5, 2], act, -0.3),
+                &data,
+                &stats,
+                |obj| {
+                    obj.with_correction_bound(Some(0.9))
+                        .with_correction_bound_mean(mean)
+                },
+                |tally, order| {
+                    assert!(
+                        tally.bounded.class_steps > 0,
+                        "{act} {mean} order {}: the bound did not act",
+                        order.order()
+                    )
+                },
+            );
+        }
         check_gradient_with(
             &Mlp::init(&[4, 5, 2], act, 1.0, 3).unwrap(),
             &data,
@@ -271,5 +280,131 @@ fn a_bound_with_no_closure_to_bound_is_refused() {
             Ok(_) if !refused => {}
             other => panic!("{what}: {:?}", other.map(|_| ())),
         }
+    }
+}
+
+/// `--correction-bound-mean keep` changes the objective only in the mean. With one class's
+/// weight 1 and the other's 0, L = ‖μ_y − t_c‖² + tr Σ_y of that class alone and ∂L/∂b² =
+/// 2(μ_y − t_c) (b² the read-out's bias), so L splits into its mean term M and its covariance
+/// term V = L − M. On the aligned [4, 5, 2] network at α = 0.9, relu, leaky relu and erf, orders
+/// 3 and 4, each class where the bound acts (shrink's M and V differ from the bound off's by
+/// ≫ rounding; at least one class per φ and order, asserted): keep's V is shrink's (the same
+/// C(t), the same floor) and keep's M is the bound off's (the corrected closure's mean whole;
+/// the floor keeps the mean), to 10⁻¹² of L (sums of a few hundred products in the same order
+/// but for L − M); where it does not act, keep's terms are the bound off's. Fails with the mean
+/// shrunk under keep (`CorrectionBound::apply` ignoring `BoundMean`): M_keep = M_shrink.
+#[test]
+fn keeping_the_mean_changes_the_objective_only_in_the_mean() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let tol = |l: f64| 1e-12 * l.abs().max(1.0);
+    for act in [Activation::Relu, LEAKY, Activation::Erf] {
+        let net = aligned(&[4, 5, 2], act, -0.3);
+        let readout = net.layers.len() - 1;
+        for order in [Corrections::K3, Corrections::K3K4] {
+            let mut acted = 0;
+            for c in 0..2 {
+                let one = ClassStatistics {
+                    per_class: stats.per_class.clone(),
+                    weights: (0..2).map(|k| f64::from(u8::from(k == c))).collect(),
+                };
+                // (M, V, L) of the objective with `bound` (None: off).
+                let terms = |bound: Option<BoundMean>| {
+                    let obj = CumulantObjective::corrected(&net, order, &data, &one)
+                        .unwrap()
+                        .with_correction_bound(bound.map(|_| 0.9))
+                        .with_correction_bound_mean(bound.unwrap_or_default());
+                    let mut grads = zeros_like(&net);
+                    let l = obj.loss_and_grad(&net, &one, &mut grads).unwrap();
+                    let g = &grads[readout].b;
+                    let m: f64 = (0..g.nrows()).map(|i| 0.25 * g[i] * g[i]).sum();
+                    (m, l - m, l)
+                };
+                let what = format!("{act} order {} class {c}", order.order());
+                let (m_off, v_off, l_off) = terms(None);
+                let (m_shrink, v_shrink, l) = terms(Some(BoundMean::Shrink));
+                let (m_keep, v_keep, _) = terms(Some(BoundMean::Keep));
+                println!(
+                    "{what}: M off {m_off:.6} shrink {m_shrink:.6} keep {m_keep:.6}; \
+                     V off {v_off:.6} shrink {v_shrink:.6} keep {v_keep:.6}"
+                );
+                if (m_shrink - m_off).abs() <= 1e3 * tol(l_off)
+                    || (v_shrink - v_off).abs() <= 1e3 * tol(l_off)
+                {
+                    // The bound left this class alone (t = 1): so must keep.
+                    assert_eq!((m_keep, v_keep), (m_off, v_off), "{what}");
+                    continue;
+                }
+                acted += 1;
+                assert!(
+                    (v_keep - v_shrink).abs() <= tol(l),
+                    "{what}: keep's covariance term {v_keep} is not shrink's {v_shrink}"
+                );
+                assert!(
+                    (m_keep - m_off).abs() <= tol(l_off),
+                    "{what}: keep's mean term {m_keep} is not the unbounded {m_off}"
+                );
+            }
+            assert!(
+                acted > 0,
+                "{act} order {}: the bound did not act",
+                order.order()
+            );
+        }
+    }
+}
+
+/// `--correction-bound-mean` where the bound is off is refused naming it, exit 2, no model:
+/// the bound absent (off by default) or `off`, either value; at `--order 2` and with
+/// `--objective samples`; and in the library (`CheckSettings` with the bound off and a mean
+/// rule) naming the configuration key `train.correction_bound_mean`. Where the bound is on
+/// (relu, α = 0.2) both values train and `--json` records the rule (and `shrink` where it was
+/// not given). Fails with the refusal removed from `CheckSettings::validate`.
+#[test]
+fn a_mean_rule_without_a_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let run = |extra: &str| {
+        let _ = std::fs::remove_file(&model);
+        let line = "--threads 1 train --task xor --n-train 200 --hidden 6 --epochs 1 \
+                    --activation relu --json";
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.extend(extra.split_whitespace());
+        args.extend(["--out", m]);
+        let out = corrflow(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), err, json)
+    };
+    let cumulants = "--objective cumulants --order 3";
+    for extra in [
+        format!("{cumulants} --correction-bound-mean keep"),
+        format!("{cumulants} --correction-bound-mean shrink"),
+        format!("{cumulants} --correction-bound off --correction-bound-mean keep"),
+        "--objective cumulants --correction-bound-mean keep".to_string(),
+        "--correction-bound-mean keep".to_string(),
+    ] {
+        let (code, err, _) = run(&extra);
+        assert_eq!(code, Some(2), "{extra}: {err}");
+        assert!(err.contains("--correction-bound-mean"), "{extra}: {err}");
+        assert!(!err.contains("  "), "{extra}: a run of spaces in {err}");
+        assert!(!model.exists(), "{extra}: a model was written");
+    }
+    for (rule, want) in [("", "shrink"), (" --correction-bound-mean keep", "keep")] {
+        let extra = format!("{cumulants} --correction-bound 0.2{rule}");
+        let (code, err, json) = run(&extra);
+        assert_eq!(code, Some(0), "{extra}: {err}");
+        let json: serde_json::Value = serde_json::from_str(&json).expect("JSON on stdout");
+        let recorded = &json["config"]["closure_check"]["correction_bound_mean"];
+        assert_eq!(recorded, want, "{extra}");
+    }
+    let data = skewed(200);
+    let mut net = Mlp::init(&[4, 5, 2], Activation::Relu, 1.0, 3).unwrap();
+    let mut check = closure_alone(CorrectedLayers::First, Some(BoundSetting::Off));
+    check.bound_mean = Some(BoundMean::Keep);
+    match train_cumulants(&mut net, &data, &adam(1), &check, |_, _| {}) {
+        Err(e) => assert!(e.to_string().contains("train.correction_bound_mean"), "{e}"),
+        Ok(_) => panic!("a mean rule with the bound off trained"),
     }
 }

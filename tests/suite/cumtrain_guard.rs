@@ -169,6 +169,7 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
             order: defaults::ORDER,
             layers: None,
             bound: None,
+            bound_mean: None,
         };
         let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
         (history.last().unwrap().loss, net)
@@ -248,6 +249,7 @@ fn check_led_steps_count_the_steps_the_check_led() {
             order,
             layers: (order != 2).then_some(CorrectedLayers::All),
             bound: None,
+            bound_mean: None,
         };
         let mut net = Mlp::init(&widths, act, 1.0, 2).unwrap();
         let steps = data.len().div_ceil(cfg.batch);
