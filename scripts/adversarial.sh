@@ -411,6 +411,15 @@ got = json.load(open(sys.argv[1]))["config"]["closure_check"].get(sys.argv[2])
 sys.exit(0 if str(got).lower() == sys.argv[3].lower() else 1)' "$W/out" "$2" "$3" 2>/dev/null ||
     { implausible=$((implausible + 1)); echo "$1: --json does not record $2 $3"; }
 }
+# refused_without_model MODEL NAME TEXT ARGS...: the run ARGS is refused naming TEXT and
+# writes no MODEL (sections 60 and 62), else counted clobbered.
+refused_without_model() {
+  local model=$1 name=$2 text=$3
+  shift 3
+  rm -f "$model"
+  check "$name" "!$text" "$@"
+  [ -e "$model" ] && { clobbered=$((clobbered + 1)); echo "$name: a model was written"; }
+}
 # --- end of prologue: a section runs alone after the lines above (EXPERIMENTS.md, npy63) ---
 # 1. Sizes.
 for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
@@ -5239,17 +5248,13 @@ C60=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 -
 bound60() { recorded_key "$1" correction_bound "$2"; } # NAME WANT
 for o in 3 4; do
   for b in nan NaN inf -inf 1 1.0 1.5 1e300 -0.1 -1e-300 x "" 0.5.5 on 0x1; do
-    rm -f "$D60/m.safetensors"
-    check "bound60 --order $o --correction-bound '$b'" "!--correction-bound" "${C60[@]}" --order $o --activation relu --correction-bound="$b"
-    [ -e "$D60/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "bound60 --order $o --correction-bound '$b': a model was written"; }
+    refused_without_model "$D60/m.safetensors" "bound60 --order $o --correction-bound '$b'" "--correction-bound" "${C60[@]}" --order $o --activation relu --correction-bound="$b"
   done
   for a in relu erf leaky_relu:0.1 quad:0.5; do
     for b in 0 -0 0.5 0.999999 off OFF; do
       if [ "$a" = quad:0.5 ] && [ "${b,,}" != off ]; then
         # bound69: α where no corrected layer has a Gram–Charlier closure is refused.
-        rm -f "$D60/m.safetensors"
-        check "bound60 --order $o $a --correction-bound $b" "!--correction-bound" "${C60[@]}" --order $o --activation $a --correction-bound=$b
-        [ -e "$D60/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "bound60 --order $o $a --correction-bound $b: a model was written"; }
+        refused_without_model "$D60/m.safetensors" "bound60 --order $o $a --correction-bound $b" "--correction-bound" "${C60[@]}" --order $o --activation $a --correction-bound=$b
         continue
       fi
       check "bound60 --order $o $a --correction-bound $b" + "${C60[@]}" --order $o --activation $a --correction-bound=$b
@@ -5306,13 +5311,7 @@ D62=$W/d62
 rm -rf "$D62" && mkdir -p "$D62"
 C62=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D62/m.safetensors")
 mean62() { recorded_key "$1" correction_bound_mean "$2"; } # NAME WANT
-refuse62() { # NAME TEXT ARGS...: refused naming TEXT, no model written
-  local name=$1 text=$2
-  shift 2
-  rm -f "$D62/m.safetensors"
-  check "$name" "!$text" "$@"
-  [ -e "$D62/m.safetensors" ] && { clobbered=$((clobbered + 1)); echo "$name: a model was written"; }
-}
+refuse62() { refused_without_model "$D62/m.safetensors" "$@"; } # NAME TEXT ARGS...
 for o in 3 4; do
   for m in keep shrink KEEP; do
     refuse62 "mean62 --order $o --correction-bound-mean $m (no bound)" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound-mean $m
