@@ -420,6 +420,29 @@ refused_without_model() {
   check "$name" "!$text" "$@"
   [ -e "$model" ] && { clobbered=$((clobbered + 1)); echo "$name: a model was written"; }
 }
+# bound_setting_refused TAG FLAG "VALUES" ODD MODEL ARGS...: the correction bound's setting
+# FLAG (sections 62 and 63) refused naming it, no MODEL written, for the run ARGS (cumulants,
+# no --order) at --order 3|4 with each of VALUES where the bound is absent or off and with each
+# entry of the array named ODD where it is on (α = 0.2), at --order 2 and with --objective
+# samples; α with quad:0.5 and the first of VALUES refused naming --correction-bound.
+bound_setting_refused() {
+  local tag=$1 flag=$2 values=$3 model=$5 o v
+  local -n odd_values=$4
+  shift 5
+  local first=${values%% *}
+  for o in 3 4; do
+    for v in $values; do
+      refused_without_model "$model" "$tag --order $o $flag $v (no bound)" "$flag" "$@" --order $o --activation relu $flag $v
+      refused_without_model "$model" "$tag --order $o --correction-bound off $flag $v" "$flag" "$@" --order $o --activation relu --correction-bound off $flag $v
+    done
+    for v in "${odd_values[@]}"; do
+      refused_without_model "$model" "$tag --order $o $flag '$v'" "$flag" "$@" --order $o --activation relu --correction-bound 0.2 "$flag=$v"
+    done
+    refused_without_model "$model" "$tag --order $o quad:0.5 --correction-bound 0.2 $flag $first" "--correction-bound" "$@" --order $o --activation quad:0.5 --correction-bound 0.2 $flag $first
+  done
+  refused_without_model "$model" "$tag --order 2 $flag $first" "$flag" "$@" --activation relu $flag $first
+  refused_without_model "$model" "$tag --objective samples $flag $first" "$flag" --threads 1 train "${XOR[@]}" --out "$model" $flag $first
+}
 # --- end of prologue: a section runs alone after the lines above (EXPERIMENTS.md, npy63) ---
 # 1. Sizes.
 for v in 18446744073709551615 100000000000; do check "epochs $v" --epochs train "${XOR[@]}" --epochs $v --out "$W/x"; done
@@ -5311,16 +5334,9 @@ D62=$W/d62
 rm -rf "$D62" && mkdir -p "$D62"
 C62=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D62/m.safetensors")
 mean62() { recorded_key "$1" correction_bound_mean "$2"; } # NAME WANT
-refuse62() { refused_without_model "$D62/m.safetensors" "$@"; } # NAME TEXT ARGS...
+ODD62=("" kept keeps 1 0 nan off "keep,shrink" " keep" shrink=1)
+bound_setting_refused mean62 --correction-bound-mean "keep shrink KEEP" ODD62 "$D62/m.safetensors" "${C62[@]}"
 for o in 3 4; do
-  for m in keep shrink KEEP; do
-    refuse62 "mean62 --order $o --correction-bound-mean $m (no bound)" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound-mean $m
-    refuse62 "mean62 --order $o --correction-bound off --correction-bound-mean $m" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound off --correction-bound-mean $m
-  done
-  for m in "" kept keeps 1 0 nan off "keep,shrink" " keep" shrink=1; do
-    refuse62 "mean62 --order $o --correction-bound-mean '$m'" "--correction-bound-mean" "${C62[@]}" --order $o --activation relu --correction-bound 0.2 --correction-bound-mean="$m"
-  done
-  refuse62 "mean62 --order $o quad:0.5 --correction-bound 0.2 --correction-bound-mean keep" "--correction-bound" "${C62[@]}" --order $o --activation quad:0.5 --correction-bound 0.2 --correction-bound-mean keep
   for a in relu erf leaky_relu:0.1; do
     check "mean62 --order $o $a --correction-bound 0.2" + "${C62[@]}" --order $o --activation $a --correction-bound 0.2
     mean62 "mean62 --order $o $a --correction-bound 0.2" shrink
@@ -5330,7 +5346,44 @@ for o in 3 4; do
     done
   done
 done
-refuse62 "mean62 --order 2 --correction-bound-mean keep" "--correction-bound-mean" "${C62[@]}" --activation relu --correction-bound-mean keep
-refuse62 "mean62 --objective samples --correction-bound-mean keep" "--correction-bound-mean" --threads 1 train "${XOR[@]}" --out "$D62/m.safetensors" --correction-bound-mean keep
+
+# 63. Seventy-first session (clip71): --correction-bound-rule scale|clip, how the correction
+# bound keeps the covariance within it (EXPERIMENTS.md "A correction bound that clips only the
+# emptied directions, clip71"). Refused naming the flag, exit 2, no model written, wherever
+# --correction-bound-mean is (section 62): any value where the bound is off (absent: off by
+# default; off), at --order 2, with --objective samples; odd values (empty, words, numbers, a
+# list, a padded word, an assignment). α with quad:0.5 and clip is refused naming
+# --correction-bound. Both values (any case: Clip, SCALE) run with α at orders 3|4 for relu, erf
+# and leaky relu, with either mean rule, the value recorded lower-case in --json's
+# closure_check.correction_bound_rule (scale where the flag is absent and the bound on), and
+# under clip the epochs' bounded tally carries the clipped directions (a count ≤ the width 8).
+D63=$W/d63
+rm -rf "$D63" && mkdir -p "$D63"
+C63=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D63/m.safetensors")
+rule63() { recorded_key "$1" correction_bound_rule "$2"; } # NAME WANT
+# clipped63 NAME: every epoch's bounded tally has clip counts with 0 ≤ most ≤ min(8, directions).
+clipped63() {
+  python3 -c 'import json, sys
+for e in json.load(open(sys.argv[1]))["epochs"]:
+    c = e["bounded"]["clipped"]
+    assert 0 <= c["most"] <= min(8, c["directions"])' "$W/out" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: no plausible clip counts in --json"; }
+}
+ODD63=("" clips scales 1 0 nan off shrink "clip,scale" " clip" clip=1)
+bound_setting_refused rule63 --correction-bound-rule "clip scale Clip" ODD63 "$D63/m.safetensors" "${C63[@]}"
+for o in 3 4; do
+  for a in relu erf leaky_relu:0.1; do
+    check "rule63 --order $o $a --correction-bound 0.2" + "${C63[@]}" --order $o --activation $a --correction-bound 0.2
+    rule63 "rule63 --order $o $a --correction-bound 0.2" scale
+    for r in clip scale Clip SCALE; do
+      for m in shrink keep; do
+        name="rule63 --order $o $a --correction-bound 0.2 --correction-bound-rule $r --correction-bound-mean $m"
+        check "$name" + "${C63[@]}" --order $o --activation $a --correction-bound 0.2 --correction-bound-rule $r --correction-bound-mean $m
+        rule63 "$name" "${r,,}"
+        [ "${r,,}" = clip ] && clipped63 "$name"
+      done
+    done
+  done
+done
 
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

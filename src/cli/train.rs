@@ -6,7 +6,7 @@ use clap::Args;
 
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
-use corrflow::cumtrain::correction_bound::{BoundMean, BoundSetting};
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
 use corrflow::cumtrain::{CorrectedLayers, Objective};
 use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
@@ -73,6 +73,13 @@ pub struct TrainArgs {
     /// cannot empty). Refused where the bound is off [default: shrink].
     #[arg(long, value_enum, ignore_case = true, value_name = "shrink|keep")]
     pub correction_bound_mean: Option<BoundMean>,
+    /// Cumulant objective with --correction-bound α: how the bound keeps the corrected
+    /// covariance within it. scale = shrink the whole correction by the one t above; clip =
+    /// raise only the generalized eigenvalues of (ΔC, C_G + εI) below −(1 − α) to it (the same
+    /// guarantee, every other direction's correction whole; the mean as --correction-bound-mean
+    /// says, with scale's t). Refused where the bound is off [default: scale].
+    #[arg(long, value_enum, ignore_case = true, value_name = "scale|clip")]
+    pub correction_bound_rule: Option<BoundRule>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -100,6 +107,10 @@ impl TrainArgs {
                 Field::CorrectionBoundMean,
                 self.correction_bound_mean.is_some(),
             ),
+            (
+                Field::CorrectionBoundRule,
+                self.correction_bound_rule.is_some(),
+            ),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             if self.objective != Objective::Cumulants {
@@ -111,8 +122,12 @@ impl TrainArgs {
                     } else if *field == Field::CorrectedLayers {
                         "sets the corrected layers of --objective cumulants at --order 3|4; it \
                          has no meaning for --objective samples"
-                    } else if matches!(*field, Field::CorrectionBound | Field::CorrectionBoundMean)
-                    {
+                    } else if matches!(
+                        *field,
+                        Field::CorrectionBound
+                            | Field::CorrectionBoundMean
+                            | Field::CorrectionBoundRule
+                    ) {
                         "bounds the corrected closures of --objective cumulants at --order 3|4; \
                          it has no meaning for --objective samples"
                     } else {
@@ -147,6 +162,10 @@ impl TrainArgs {
                 Field::CorrectionBoundMean,
                 self.correction_bound_mean.is_some(),
             ),
+            (
+                Field::CorrectionBoundRule,
+                self.correction_bound_rule.is_some(),
+            ),
         ]
         .into_iter()
         .find_map(|(field, set)| (set && train.order == 2).then_some(field))
@@ -159,6 +178,7 @@ impl TrainArgs {
         }
         train.correction_bound = self.correction_bound;
         train.correction_bound_mean = self.correction_bound_mean;
+        train.correction_bound_rule = self.correction_bound_rule;
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

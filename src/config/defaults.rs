@@ -207,6 +207,11 @@ pub const CORRECTION_BOUND: crate::cumtrain::correction_bound::BoundSetting =
 /// session (`cumtrain::correction_bound`).
 pub const CORRECTION_BOUND_MEAN: crate::cumtrain::correction_bound::BoundMean =
     crate::cumtrain::correction_bound::BoundMean::Shrink;
+/// Cumulant training with a correction bound: how it keeps the covariance within it
+/// (`--correction-bound-rule`): scale the whole correction by one t, the rule of the
+/// sixty-eighth session (`cumtrain::correction_bound`).
+pub const CORRECTION_BOUND_RULE: crate::cumtrain::correction_bound::BoundRule =
+    crate::cumtrain::correction_bound::BoundRule::Scale;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::cumtrain::correction_bound::{BoundMean, BoundSetting};
+use crate::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
 use crate::cumtrain::{CheckSettings, CorrectedLayers, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
@@ -83,15 +83,22 @@ pub struct TrainSettings {
     /// [default where the bound is on: [`defaults::CORRECTION_BOUND_MEAN`]; refused set where it
     /// is off].
     pub correction_bound_mean: Option<BoundMean>,
+    /// Cumulant objective with a correction bound: how it keeps the covariance within it
+    /// [default where the bound is on: [`defaults::CORRECTION_BOUND_RULE`]; refused set where it
+    /// is off].
+    pub correction_bound_rule: Option<BoundRule>,
 }
 
 impl TrainSettings {
     /// The sampled check of the cumulant objective (`closure_check`, `check_samples`), its
     /// order and, at order 3/4, its corrected layers, its correction bound and (where the bound
-    /// is on, or where it was set) what the bound does to the mean.
+    /// is on, or where they were set) what the bound does to the mean and its rule.
     pub fn check(&self) -> CheckSettings {
         let bound =
             (self.order != 2).then(|| self.correction_bound.unwrap_or(defaults::CORRECTION_BOUND));
+        // Given, a bound's setting goes to the check's validation, which refuses it where the
+        // bound is off; absent, the default where the bound is on.
+        let bound_on = bound.and_then(|b| b.share()).is_some();
         CheckSettings {
             weight: self.closure_check,
             samples: self.check_samples,
@@ -99,14 +106,12 @@ impl TrainSettings {
             layers: (self.order != 2)
                 .then(|| self.corrected_layers.unwrap_or(defaults::CORRECTED_LAYERS)),
             bound,
-            // Given, it goes to the check's validation, which refuses it where the bound is off.
-            bound_mean: match bound.and_then(|b| b.share()) {
-                Some(_) => Some(
-                    self.correction_bound_mean
-                        .unwrap_or(defaults::CORRECTION_BOUND_MEAN),
-                ),
-                None => self.correction_bound_mean,
-            },
+            bound_mean: self
+                .correction_bound_mean
+                .or(bound_on.then_some(defaults::CORRECTION_BOUND_MEAN)),
+            bound_rule: self
+                .correction_bound_rule
+                .or(bound_on.then_some(defaults::CORRECTION_BOUND_RULE)),
         }
     }
 }
@@ -128,6 +133,7 @@ impl Default for TrainSettings {
             corrected_layers: None,
             correction_bound: None,
             correction_bound_mean: None,
+            correction_bound_rule: None,
         }
     }
 }

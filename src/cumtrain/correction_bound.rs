@@ -62,6 +62,31 @@
 //! t̄ = ⟨Ḡ, ΔC⟩,   λ̄ = t̄ (1 − α) / λ²,   μ̄ = m̄,   μ̄_G = 0,
 //! C̄ and C̄_G as above.
 //! ```
+//!
+//! **Clipping only the emptied directions** (`--correction-bound-rule clip`, [`BoundRule::Clip`];
+//! the default `scale` is the rule above). Where (1 − α)B + ΔC is not positive semi-definite the
+//! scale rule shrinks every direction's correction by one t, though on MNIST only a few
+//! generalized eigenvalues of (ΔC, B) lie below −(1 − α). `clip` raises just those to −(1 − α),
+//!
+//! ```text
+//! C = C_G + L f(M) Lᵀ,   M = L⁻¹ΔCL⁻ᵀ,   f(λ) = max(λ, −(1 − α)),
+//! ```
+//!
+//! with the same guarantee C ⪰ αC_G − (1 − α)εI and every other direction's correction whole
+//! ([`super::clip_rule`], which also derives its reverse pass to (ΔC̄, B̄)). The mean is as
+//! under `scale`: μ(t) = μ_G + tΔμ with the same t (`shrink`), or μ_G + Δμ (`keep`), so `clip`
+//! changes the covariance only. Its reverse pass: with (ΔC̄, B̄) from [`super::clip_rule`] and
+//! t̄ = m̄·Δμ (0 under `keep`: t then moves nothing), λ̄ = t̄(1 − α)/λ² as above,
+//!
+//! ```text
+//! ΔC̄′ = ΔC̄ + λ̄ vvᵀ,   B̄′ = B̄ − λ̄ λ vvᵀ,
+//! C̄ = Ḡ + ΔC̄′,   C̄_G = −ΔC̄′ + B̄′ + (s/n) tr(B̄′) I   (the last term where tr C_G > 0),
+//! ```
+//!
+//! μ̄ and μ̄_G as above. It needs the full eigendecomposition of M only where the Cholesky
+//! factor of (1 − α)B + ΔC fails (the early exit both rules share: no eigenvalue below
+//! −(1 − α), C = C_c); its least eigenpair then gives t. Where B has no Cholesky factor the
+//! clip does what the scale rule does: t = 0, the Gaussian closure (C = C_G).
 
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -73,6 +98,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, Par, Side};
 use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
+use super::clip_rule::Clip;
 use super::least_eigenpair::least_eigenpair;
 use crate::error::{value_name, Error, Field, Result};
 use crate::propagate::backward::Adjoint;
@@ -188,6 +214,24 @@ impl fmt::Display for BoundMean {
     }
 }
 
+/// `--correction-bound-rule`: how the bound keeps the covariance within it (module docs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BoundRule {
+    /// C(t) = C_G + tΔC, every direction's correction shrunk by one t.
+    #[default]
+    Scale,
+    /// C = C_G + L f(M) Lᵀ, only the generalized eigenvalues of (ΔC, B) below −(1 − α) raised
+    /// to it ([`super::clip_rule`]).
+    Clip,
+}
+
+impl fmt::Display for BoundRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&value_name(self))
+    }
+}
+
 /// What the bound did to one class's corrected z (module docs), for the reverse pass.
 pub struct CorrectionBound {
     alpha: f64,
@@ -203,20 +247,22 @@ pub struct CorrectionBound {
     d_cov: Mat<f64>,
     /// Whether ε moves with tr C_G (tr C_G > 0).
     trace_positive: bool,
+    /// Under [`BoundRule::Clip`] with a Cholesky factor of B, M's eigendecomposition.
+    clip: Option<Clip>,
 }
 
 impl CorrectionBound {
     /// (μ(t), C(t)) of the module docs (μ = μ_G + Δμ whole where `mean` is
-    /// [`BoundMean::Keep`]) from the Gaussian closure's `gauss` and the corrected closure's
-    /// `corrected` outputs at the same h, with the share `alpha` ∈ [0, 1) and the ridge share
-    /// `share` (s), and the bound for the reverse pass; `None` where t = 1 (the correction within
-    /// the bound, nothing to undo). A numerical error where C_G's trace is not finite or the
-    /// eigendecomposition fails.
+    /// [`BoundMean::Keep`]; C = C_G + L f(M) Lᵀ where `rule` is [`BoundRule::Clip`]) from the
+    /// Gaussian closure's `gauss` and the corrected closure's `corrected` outputs at the same h,
+    /// with the share `alpha` ∈ [0, 1) and the ridge share `share` (s), and the bound for the
+    /// reverse pass; `None` where t = 1 (the correction within the bound, nothing to undo). A
+    /// numerical error where C_G's trace is not finite or the eigendecomposition fails.
     pub fn apply(
         gauss: &Moments,
         corrected: &Moments,
         (alpha, share): (f64, f64),
-        mean: BoundMean,
+        (mean, rule): (BoundMean, BoundRule),
     ) -> Result<Option<(Moments, Self)>> {
         let n = gauss.dim();
         let trace: f64 = (0..n).map(|i| gauss.cov[(i, i)]).sum();
@@ -245,6 +291,7 @@ impl CorrectionBound {
             d_mean,
             d_cov,
             trace_positive: trace > 0.0,
+            clip: None,
         };
         if let Ok(llt) = b.llt(Side::Lower) {
             let l = llt.L();
@@ -254,7 +301,15 @@ impl CorrectionBound {
             let mut m = x.transpose().to_owned();
             solve_lower_triangular_in_place(l, m.as_mut(), Par::Seq);
             let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
-            let (lambda, u) = least_eigenpair(m.as_ref())?;
+            let (lambda, u) = match rule {
+                BoundRule::Scale => least_eigenpair(m.as_ref())?,
+                BoundRule::Clip => {
+                    let clip = Clip::new(l, m, alpha)?;
+                    let least = clip.least();
+                    bound.clip = Some(clip);
+                    least
+                }
+            };
             if lambda >= -(1.0 - alpha) {
                 // The Cholesky test above failed by rounding at the boundary: t = 1.
                 return Ok(None);
@@ -273,7 +328,10 @@ impl CorrectionBound {
             } else {
                 Col::from_fn(n, |i| gauss.mean[i] + t * bound.d_mean[i])
             },
-            Mat::from_fn(n, n, |i, j| gauss.cov[(i, j)] + t * bound.d_cov[(i, j)]),
+            match &bound.clip {
+                Some(clip) => &corrected.cov + clip.addition(),
+                None => Mat::from_fn(n, n, |i, j| gauss.cov[(i, j)] + t * bound.d_cov[(i, j)]),
+            },
         );
         Ok(Some((z, bound)))
     }
@@ -281,6 +339,12 @@ impl CorrectionBound {
     /// t of the module docs (< 1).
     pub fn t(&self) -> f64 {
         self.t
+    }
+
+    /// Under [`BoundRule::Clip`], the generalized eigenvalues raised to −(1 − α); None under
+    /// [`BoundRule::Scale`] and where B had no Cholesky factor (the Gaussian closure).
+    pub fn clipped(&self) -> Option<usize> {
+        self.clip.as_ref().map(Clip::clipped)
     }
 
     /// The adjoints of the corrected closure's output (μ, C) and of the Gaussian closure's
@@ -295,12 +359,15 @@ impl CorrectionBound {
         } else {
             (t, 1.0 - t, 1.0)
         };
+        // Under the clip t moves the mean only.
+        let cov_in_t = if self.clip.is_some() { 0.0 } else { 1.0 };
         let t_bar: f64 = (0..n)
             .map(|i| {
                 mean_in_t * adj.mean[i] * self.d_mean[i]
-                    + (0..n)
-                        .map(|j| adj.cov[(i, j)] * self.d_cov[(i, j)])
-                        .sum::<f64>()
+                    + cov_in_t
+                        * (0..n)
+                            .map(|j| adj.cov[(i, j)] * self.d_cov[(i, j)])
+                            .sum::<f64>()
             })
             .sum();
         let lambda = self.lambda;
@@ -311,23 +378,47 @@ impl CorrectionBound {
             0.0
         };
         let vv = |i: usize, j: usize| self.v[i] * self.v[j];
+        let (cov_c, cov_g) = match &self.clip {
+            Some(clip) => {
+                let (d_cov_bar, b_bar) = clip.vjp(adj.cov.as_ref());
+                let d_cov_bar = Mat::from_fn(n, n, |i, j| d_cov_bar[(i, j)] + l_bar * vv(i, j));
+                let b_bar = Mat::from_fn(n, n, |i, j| b_bar[(i, j)] - l_bar * lambda * vv(i, j));
+                let through_trace = if self.trace_positive {
+                    self.share / n as f64 * (0..n).map(|i| b_bar[(i, i)]).sum::<f64>()
+                } else {
+                    0.0
+                };
+                (
+                    &adj.cov + &d_cov_bar,
+                    Mat::from_fn(n, n, |i, j| {
+                        b_bar[(i, j)] - d_cov_bar[(i, j)] + if i == j { through_trace } else { 0.0 }
+                    }),
+                )
+            }
+            None => {
+                let through_trace = if self.trace_positive {
+                    let norm2: f64 = (0..n).map(|i| self.v[i] * self.v[i]).sum();
+                    l_bar * lambda * self.share / n as f64 * norm2
+                } else {
+                    0.0
+                };
+                (
+                    Mat::from_fn(n, n, |i, j| t * adj.cov[(i, j)] + l_bar * vv(i, j)),
+                    Mat::from_fn(n, n, |i, j| {
+                        (1.0 - t) * adj.cov[(i, j)]
+                            - l_bar * (1.0 + lambda) * vv(i, j)
+                            - if i == j { through_trace } else { 0.0 }
+                    }),
+                )
+            }
+        };
         let corrected = Adjoint {
             mean: Col::from_fn(n, |i| mean_t * adj.mean[i]),
-            cov: Mat::from_fn(n, n, |i, j| t * adj.cov[(i, j)] + l_bar * vv(i, j)),
-        };
-        let through_trace = if self.trace_positive {
-            let norm2: f64 = (0..n).map(|i| self.v[i] * self.v[i]).sum();
-            l_bar * lambda * self.share / n as f64 * norm2
-        } else {
-            0.0
+            cov: cov_c,
         };
         let gauss = Adjoint {
             mean: Col::from_fn(n, |i| mean_g * adj.mean[i]),
-            cov: Mat::from_fn(n, n, |i, j| {
-                (1.0 - t) * adj.cov[(i, j)]
-                    - l_bar * (1.0 + lambda) * vv(i, j)
-                    - if i == j { through_trace } else { 0.0 }
-            }),
+            cov: cov_g,
         };
         (corrected, gauss)
     }
@@ -399,15 +490,23 @@ mod tests {
     fn shrinks_an_indefinite_correction_to_the_bound() {
         let (alpha, share) = (0.5, 0.05);
         let (g, small) = pair(5, 0.05);
-        assert!(
-            CorrectionBound::apply(&g, &small, (alpha, share), BoundMean::Shrink)
-                .unwrap()
-                .is_none()
-        );
+        assert!(CorrectionBound::apply(
+            &g,
+            &small,
+            (alpha, share),
+            (BoundMean::Shrink, BoundRule::Scale)
+        )
+        .unwrap()
+        .is_none());
         let (g, big) = pair(5, 3.0);
-        let (z, bound) = CorrectionBound::apply(&g, &big, (alpha, share), BoundMean::Shrink)
-            .unwrap()
-            .unwrap();
+        let (z, bound) = CorrectionBound::apply(
+            &g,
+            &big,
+            (alpha, share),
+            (BoundMean::Shrink, BoundRule::Scale),
+        )
+        .unwrap()
+        .unwrap();
         assert!(bound.t() > 0.0 && bound.t() < 1.0, "t = {}", bound.t());
         let eps = share * (0..5).map(|i| g.cov[(i, i)]).sum::<f64>() / 5.0;
         let ridged = |m: &Mat<f64>, w: f64| {
@@ -421,9 +520,14 @@ mod tests {
             assert!((z.mean[i] - want).abs() < 1e-15);
         }
         // Keeping the mean: the corrected closure's mean whole, the covariance and t as shrink's.
-        let (kept, kept_bound) = CorrectionBound::apply(&g, &big, (alpha, share), BoundMean::Keep)
-            .unwrap()
-            .unwrap();
+        let (kept, kept_bound) = CorrectionBound::apply(
+            &g,
+            &big,
+            (alpha, share),
+            (BoundMean::Keep, BoundRule::Scale),
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(kept_bound.t(), bound.t());
         assert_eq!(kept.cov, z.cov);
         assert_eq!(kept.mean, big.mean);
@@ -445,16 +549,26 @@ mod tests {
     }
 
     fn reverse_pass_matches_central_differences_with(mean: BoundMean) {
-        let n = 4;
-        let (alpha, share) = (0.4, 0.05);
-        let (g, c) = pair(n, 2.0);
+        let (g, c) = pair(4, 2.0);
+        reverse_pass_matches(&g, &c, (0.4, 0.05), (mean, BoundRule::Scale));
+    }
+
+    /// The reverse pass against central differences (step 10⁻⁶) at the pair (`g`, `c`) of
+    /// Gaussian and corrected closure outputs, where the bound acts (t < 0.9).
+    fn reverse_pass_matches(
+        g: &Moments,
+        c: &Moments,
+        (alpha, share): (f64, f64),
+        (mean, rule): (BoundMean, BoundRule),
+    ) {
+        let n = g.dim();
         let m_bar = Col::from_fn(n, |i| 0.7 - 0.3 * i as f64);
         let g_bar = Mat::from_fn(n, n, |i, j| {
             let (a, b) = (i.min(j) as f64, i.max(j) as f64);
             0.4 - 0.1 * a + 0.2 * b - 0.05 * a * b
         });
         let value = |g: &Moments, c: &Moments| {
-            let (z, bound) = CorrectionBound::apply(g, c, (alpha, share), mean)
+            let (z, bound) = CorrectionBound::apply(g, c, (alpha, share), (mean, rule))
                 .unwrap()
                 .unwrap();
             assert!(bound.t() < 0.9);
@@ -465,7 +579,7 @@ mod tests {
                 })
                 .sum::<f64>()
         };
-        let (_, bound) = CorrectionBound::apply(&g, &c, (alpha, share), mean)
+        let (_, bound) = CorrectionBound::apply(g, c, (alpha, share), (mean, rule))
             .unwrap()
             .unwrap();
         let (adj_c, adj_g) = bound.vjp(&Adjoint {
@@ -485,7 +599,7 @@ mod tests {
                     / (2.0 * h);
                 assert!(
                     (fd - adj.mean[i]).abs() < 1e-7,
-                    "{mean}: side {which} mean {i}: differences {fd}, reverse pass {}",
+                    "{mean} {rule}: side {which} mean {i}: differences {fd}, reverse pass {}",
                     adj.mean[i]
                 );
                 for j in 0..=i {
@@ -505,10 +619,135 @@ mod tests {
                     };
                     assert!(
                         (fd - want).abs() < 1e-6,
-                        "{mean}: side {which} cov ({i}, {j}): differences {fd}, reverse pass {want}"
+                        "{mean} {rule}: side {which} cov ({i}, {j}): differences {fd}, reverse \
+                         pass {want}"
                     );
                 }
             }
         }
+    }
+
+    /// Gaussian and corrected closure outputs (C_G, C_G + ΔC) on 5 units whose pencil (ΔC, B),
+    /// B = C_G + εI with ε = s·tr C_G/5, has the generalized eigenvalues `lambda`:
+    /// ΔC = L Q diag(λ) Qᵀ Lᵀ, B = LLᵀ, Q orthogonal from the QR factor of a fixed matrix; the
+    /// means as [`pair`]'s.
+    fn pencil(lambda: [f64; 5], share: f64) -> (Moments, Moments) {
+        let n = 5;
+        let (g, _) = pair(n, 1.0);
+        let eps = share * (0..n).map(|i| g.cov[(i, i)]).sum::<f64>() / n as f64;
+        let b = Mat::from_fn(n, n, |i, j| g.cov[(i, j)] + if i == j { eps } else { 0.0 });
+        let l = b.llt(Side::Lower).unwrap().L().to_owned();
+        let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 13) as f64 * 0.37).sin() + 0.1);
+        let lq = &l * a.qr().compute_Q();
+        let d = Mat::from_fn(n, n, |i, j| if i == j { lambda[i] } else { 0.0 });
+        let d_cov = &lq * &d * lq.transpose();
+        let cov = Mat::from_fn(n, n, |i, j| {
+            g.cov[(i, j)] + 0.5 * (d_cov[(i, j)] + d_cov[(j, i)])
+        });
+        let mean = Col::from_fn(n, |i| g.mean[i] + 0.5 - 0.1 * i as f64);
+        (g.clone(), Moments::gaussian(mean, cov))
+    }
+
+    /// The pencils of the clip tests at α = 0.4 (the kink at −0.6): one, two and three
+    /// eigenvalues clipped (two of them equal), the least always simple (t differentiable), the
+    /// others clear of the kink by at least 0.1.
+    const CLIPPED: [[f64; 5]; 3] = [
+        [-1.5, -0.3, 0.1, 0.5, 1.0],
+        [-1.5, -0.9, -0.2, 0.3, 0.8],
+        [-1.5, -0.9, -0.9, 0.2, 0.6],
+    ];
+
+    /// The clip rule's reverse pass against central differences in every entry of μ, μ_G and
+    /// every tied pair of C and C_G, on pencils with 1, 2 and 3 clipped eigenvalues (two of them
+    /// equal), the mean shrunk and kept, with a ridge share (0.05) large enough that ε's
+    /// dependence on tr C_G shows. Fails with Γ's diagonal set to 0, with the Cholesky factor's
+    /// reverse pass dropped (B̄ = 0) and with the mean's term λ̄vvᵀ left out of ΔC̄.
+    #[test]
+    fn clip_reverse_pass_matches_central_differences() {
+        let (alpha, share) = (0.4, 0.05);
+        for (k, lambda) in CLIPPED.iter().enumerate() {
+            let (g, c) = pencil(*lambda, share);
+            let (_, bound) = CorrectionBound::apply(
+                &g,
+                &c,
+                (alpha, share),
+                (BoundMean::Shrink, BoundRule::Clip),
+            )
+            .unwrap()
+            .unwrap();
+            assert_eq!(bound.clipped(), Some(k + 1));
+            for mean in [BoundMean::Shrink, BoundMean::Keep] {
+                reverse_pass_matches(&g, &c, (alpha, share), (mean, BoundRule::Clip));
+            }
+        }
+    }
+
+    /// The clip keeps the bound and only the bound: on the pencils of [`CLIPPED`] the least
+    /// generalized eigenvalue of (C − C_G, B) is −(1 − α) (to 10⁻¹²: C ⪰ αC_G − (1 − α)εI,
+    /// reached), and every generalized eigenvector w of (ΔC, B) with λ > −(1 − α) keeps its
+    /// correction, wᵀCw = wᵀC_cw (to 10⁻¹² relative), while a clipped one's variance rises to
+    /// wᵀC_Gw − (1 − α)wᵀBw. The mean as scale's (shrunk with the same t, or kept), and where no
+    /// eigenvalue is below −(1 − α) nothing is done. Fails with f(λ) = max(λ, −1) (α dropped:
+    /// least −1) and with every eigenvalue moved to the kink (h(λ) = −(1 − α) − λ unclipped).
+    #[test]
+    fn clip_raises_only_the_emptied_directions() {
+        let (alpha, share) = (0.4, 0.05);
+        let rules = |mean| (mean, BoundRule::Clip);
+        for lambda in CLIPPED {
+            let (g, c) = pencil(lambda, share);
+            let n = g.dim();
+            let (z, bound) =
+                CorrectionBound::apply(&g, &c, (alpha, share), rules(BoundMean::Shrink))
+                    .unwrap()
+                    .unwrap();
+            let eps = share * (0..n).map(|i| g.cov[(i, i)]).sum::<f64>() / n as f64;
+            let b = Mat::from_fn(n, n, |i, j| g.cov[(i, j)] + if i == j { eps } else { 0.0 });
+            let above = Mat::from_fn(n, n, |i, j| z.cov[(i, j)] - g.cov[(i, j)]);
+            let least = least_generalized(&above, &b);
+            assert!(
+                (least + (1.0 - alpha)).abs() < 1e-12,
+                "{lambda:?}: least generalized eigenvalue {least}"
+            );
+            // The generalized eigenvectors w = L⁻ᵀQe_a of the pencil's construction.
+            let l = b.llt(Side::Lower).unwrap().L().to_owned();
+            let a = Mat::from_fn(n, n, |i, j| ((i * 7 + j * 13) as f64 * 0.37).sin() + 0.1);
+            let mut w = a.qr().compute_Q();
+            solve_upper_triangular_in_place(l.transpose(), w.as_mut(), Par::Seq);
+            let quad = |m: &Mat<f64>, a: usize| -> f64 {
+                (0..n)
+                    .map(|i| {
+                        (0..n)
+                            .map(|j| w[(i, a)] * m[(i, j)] * w[(j, a)])
+                            .sum::<f64>()
+                    })
+                    .sum()
+            };
+            for (a, &l_a) in lambda.iter().enumerate() {
+                let (got, corrected) = (quad(&z.cov, a), quad(&c.cov, a));
+                let want = if l_a < -(1.0 - alpha) {
+                    quad(&g.cov, a) - (1.0 - alpha) * quad(&b, a)
+                } else {
+                    corrected
+                };
+                assert!(
+                    (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                    "{lambda:?} direction {a}: wᵀCw {got}, expected {want} (corrected {corrected})"
+                );
+            }
+            for i in 0..n {
+                let shrunk = g.mean[i] + bound.t() * (c.mean[i] - g.mean[i]);
+                assert!((z.mean[i] - shrunk).abs() < 1e-15);
+            }
+            let (kept, _) = CorrectionBound::apply(&g, &c, (alpha, share), rules(BoundMean::Keep))
+                .unwrap()
+                .unwrap();
+            assert_eq!((&kept.cov, &kept.mean), (&z.cov, &c.mean));
+        }
+        let (g, c) = pencil([-0.5, -0.3, 0.1, 0.5, 1.0], share);
+        assert!(
+            CorrectionBound::apply(&g, &c, (alpha, share), rules(BoundMean::Shrink))
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -71,6 +71,15 @@ pub struct CheckSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub bound_mean: Option<super::correction_bound::BoundMean>,
+    /// Where the bound is on, how it keeps the covariance within it
+    /// (`--correction-bound-rule`; [`super::correction_bound::BoundRule`]); None (absent from
+    /// the JSON) where the bound is off. Set with the bound off (or at order 2) it is refused
+    /// ([`CheckSettings::validate`]).
+    #[serde(
+        rename = "correction_bound_rule",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bound_rule: Option<super::correction_bound::BoundRule>,
 }
 
 fn is_gaussian(order: &u8) -> bool {
@@ -89,21 +98,37 @@ impl CheckSettings {
     }
 
     /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on),
-    /// the order, the correction bound, and that what the bound does to the mean is set only
-    /// where the bound is on.
+    /// the order, the correction bound, and that what the bound does to the mean and its rule
+    /// are set only where the bound is on.
     pub fn validate(&self) -> Result<()> {
         self.corrections()?;
         if let Some(bound) = self.bound {
             bound.validate()?;
         }
         let bound_on = self.bound.and_then(|b| b.share()).is_some();
-        if let (Some(mean), false) = (self.bound_mean, bound_on) {
-            return Err(Error::config(
+        let of_the_bound = [
+            (
                 Field::CorrectionBoundMean,
+                self.bound_mean.map(|m| {
+                    format!("{m} sets what the correction bound does to the mean's correction")
+                }),
+            ),
+            (
+                Field::CorrectionBoundRule,
+                self.bound_rule.map(|r| {
+                    format!("{r} sets how the correction bound keeps the covariance within it")
+                }),
+            ),
+        ];
+        if let (Some((field, Some(what))), false) = (
+            of_the_bound.into_iter().find(|(_, set)| set.is_some()),
+            bound_on,
+        ) {
+            return Err(Error::config(
+                field,
                 format!(
-                    "{mean} sets what the correction bound does to the mean's correction, and the \
-                     bound is off (--correction-bound α with 0 ≤ α < 1 at --order 3|4 turns it \
-                     on): set a bound or remove the setting"
+                    "{what}, and the bound is off (--correction-bound α with 0 ≤ α < 1 at \
+                     --order 3|4 turns it on): set a bound or remove the setting"
                 ),
             ));
         }

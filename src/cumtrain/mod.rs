@@ -4,6 +4,7 @@
 //! error (issue #16 item 6).
 
 pub mod check;
+pub mod clip_rule;
 pub mod correction_bound;
 pub mod first_closure;
 pub mod first_layer;

@@ -61,7 +61,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
-use super::correction_bound::{BoundMean, CorrectionBound};
+use super::correction_bound::{BoundMean, BoundRule, CorrectionBound};
 use super::first_closure::{check_activation, corrected_closure, FirstClosure};
 use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
@@ -69,7 +69,7 @@ use crate::data::{class_counts, Dataset};
 use crate::error::{value_name, Error, Field, Result};
 use crate::linalg::{centre_rows, gemm};
 use crate::net::kernels;
-use crate::net::train::{BoundTally, FloorTally};
+use crate::net::train::{BoundTally, ClipTally, FloorTally};
 use crate::net::{Layer, Mlp};
 use crate::propagate::affine::{affine_moments, AffineWorkspace};
 use crate::propagate::backward::{affine_vjp, Adjoint};
@@ -206,6 +206,8 @@ struct Corrected {
     bound: Option<f64>,
     /// What the bound does to the mean's correction.
     bound_mean: BoundMean,
+    /// How the bound keeps the covariance within it.
+    bound_rule: BoundRule,
 }
 
 impl Corrected {
@@ -325,6 +327,7 @@ impl CumulantObjective {
             floor_share: FLOOR_SHARE,
             bound: None,
             bound_mean: BoundMean::Shrink,
+            bound_rule: BoundRule::Scale,
         });
         Ok(objective)
     }
@@ -366,6 +369,16 @@ impl CumulantObjective {
     pub fn with_correction_bound_mean(mut self, mean: BoundMean) -> Self {
         if let Some(corrected) = &mut self.corrected {
             corrected.bound_mean = mean;
+        }
+        self
+    }
+
+    /// The objective whose correction bound scales the whole correction or clips only the
+    /// emptied directions ([`BoundRule`]; [`BoundRule::Scale`], the default of
+    /// [`CumulantObjective::corrected`]; no effect without a bound).
+    pub fn with_correction_bound_rule(mut self, rule: BoundRule) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.bound_rule = rule;
         }
         self
     }
@@ -501,7 +514,8 @@ impl CumulantObjective {
                     let bounded = match (cor.bound, &gauss) {
                         (Some(alpha), Some(gauss)) => {
                             let alpha_share = (alpha, cor.floor_share);
-                            self.bound(k, (gauss, &z), alpha_share, cor.bound_mean, &mut tally)?
+                            let rules = (cor.bound_mean, cor.bound_rule);
+                            self.bound(k, (gauss, &z), alpha_share, rules, &mut tally)?
                         }
                         _ => None,
                     };
@@ -553,27 +567,38 @@ impl CumulantObjective {
     }
 
     /// The correction bound ([`super::correction_bound`], share α and ridge share s, the mean
-    /// shrunk or kept) of hidden layer k + 1's corrected `z`, with `gauss`, the Gaussian
-    /// closure's z at the same h (the corrected closure's own, [`FirstClosure::forward`]); None
-    /// where t = 1. Counted in `tally`.
+    /// shrunk or kept, the covariance scaled or clipped) of hidden layer k + 1's corrected `z`,
+    /// with `gauss`, the Gaussian closure's z at the same h (the corrected closure's own,
+    /// [`FirstClosure::forward`]); None where t = 1. Counted in `tally`, under the clip with
+    /// the eigenvalues it clipped (0 where t = 1; every direction where B had no Cholesky
+    /// factor and the clip took the Gaussian closure).
     fn bound(
         &self,
         k: usize,
         (gauss, z): (&Moments, &Moments),
         alpha_share: (f64, f64),
-        mean: BoundMean,
+        rules: (BoundMean, BoundRule),
         tally: &mut StepTally,
     ) -> Result<Option<Bounded>> {
         finite(gauss, "z (Gaussian)", k + 1)?;
-        Ok(
-            CorrectionBound::apply(gauss, z, alpha_share, mean)?.map(|(z, bound)| {
-                tally.bounded = BoundTally {
-                    class_steps: 1,
-                    smallest_t: bound.t(),
-                };
-                Bounded { z, bound }
-            }),
-        )
+        let bounded = CorrectionBound::apply(gauss, z, alpha_share, rules)?.map(|(z, bound)| {
+            tally.bounded = BoundTally {
+                class_steps: 1,
+                smallest_t: bound.t(),
+                clipped: None,
+            };
+            Bounded { z, bound }
+        });
+        if rules.1 == BoundRule::Clip {
+            let directions = bounded
+                .as_ref()
+                .map_or(0, |b| b.bound.clipped().unwrap_or(z.dim()));
+            tally.bounded.clipped = Some(ClipTally {
+                directions,
+                most: directions,
+            });
+        }
+        Ok(bounded)
     }
 
     /// Class c's samples through hidden layer k + 1 (index k): H = W X̃ + (W m + b) from the

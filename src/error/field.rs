@@ -58,6 +58,7 @@ pub enum Field {
     CorrectedLayers,
     CorrectionBound,
     CorrectionBoundMean,
+    CorrectionBoundRule,
     // analysis and propagation
     FromLayer,
     KappaUnits,
@@ -76,7 +77,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 58] = [
+    pub const ALL: [Field; 59] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -123,6 +124,7 @@ impl Field {
         Field::CorrectedLayers,
         Field::CorrectionBound,
         Field::CorrectionBoundMean,
+        Field::CorrectionBoundRule,
         Field::FromLayer,
         Field::KappaUnits,
         Field::StatsBatch,
@@ -186,6 +188,7 @@ impl Field {
             Field::CorrectedLayers => "train.corrected_layers",
             Field::CorrectionBound => "train.correction_bound",
             Field::CorrectionBoundMean => "train.correction_bound_mean",
+            Field::CorrectionBoundRule => "train.correction_bound_rule",
             Field::FromLayer => "analysis.from_layer",
             Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",

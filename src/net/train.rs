@@ -205,11 +205,14 @@ impl FloorTally {
 /// How often the cumulant objective's correction bound shrank a corrected layer's correction
 /// towards the Gaussian closure (`cumtrain::correction_bound`): the class-steps it did (one
 /// class's forward pass through one corrected layer), and the smallest shrink factor t ∈ [0, 1)
-/// among them (1 where it never did).
+/// among them (1 where it never did); under `--correction-bound-rule clip`, the generalized
+/// eigenvalues it clipped.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct BoundTally {
     pub class_steps: usize,
     pub smallest_t: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clipped: Option<ClipTally>,
 }
 
 impl Default for BoundTally {
@@ -217,6 +220,7 @@ impl Default for BoundTally {
         BoundTally {
             class_steps: 0,
             smallest_t: 1.0,
+            clipped: None,
         }
     }
 }
@@ -227,8 +231,25 @@ impl BoundTally {
         BoundTally {
             class_steps: self.class_steps + other.class_steps,
             smallest_t: self.smallest_t.min(other.smallest_t),
+            clipped: match (self.clipped, other.clipped) {
+                (Some(a), Some(b)) => Some(ClipTally {
+                    directions: a.directions + b.directions,
+                    most: a.most.max(b.most),
+                }),
+                (a, b) => a.or(b),
+            },
         }
     }
+}
+
+/// The generalized eigenvalues of (ΔC, B) the clip rule raised to −(1 − α)
+/// (`cumtrain::correction_bound`, `--correction-bound-rule clip`): summed over the class-steps
+/// of every corrected layer (the mean per bounded class-step is `directions / class_steps`), and
+/// the most in one class-step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct ClipTally {
+    pub directions: usize,
+    pub most: usize,
 }
 
 const ADAM_BETA1: f64 = 0.9;

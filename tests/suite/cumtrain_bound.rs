@@ -14,7 +14,7 @@ use corrflow::propagate::ClosurePair;
 use super::cumtrain_corrected::{class_samples, engine_stages, skewed};
 use crate::common::corrflow;
 use crate::cumtrain_corrected::check_gradient_with;
-use corrflow::cumtrain::correction_bound::{BoundMean, BoundSetting};
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
 use corrflow::net::train::zeros_like;
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
@@ -57,6 +57,7 @@ fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckS
         layers: Some(layers),
         bound,
         bound_mean: None,
+        bound_rule: None,
     }
 }
 
@@ -66,15 +67,20 @@ fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckS
 /// bound acts (asserted), at α = 0 on the default one, where it leaves at least one class
 /// alone (asserted: that class's corrected C ⪰ 0), and at α = 0.99 on an aligned [4, 4, 4, 2]
 /// network correcting both layers, where it acts (at α = 0.9 erf's did not); and with the
-/// mean's correction kept (`BoundMean::Keep`) on the aligned [4, 5, 2] network at α = 0.9.
-/// Fails with the Gaussian side's adjoint (`gauss_adj`) left out of the objective's reverse
-/// pass.
+/// mean's correction kept (`BoundMean::Keep`) and with the clip rule (`BoundRule::Clip`) on the
+/// aligned [4, 5, 2] network at α = 0.9. Fails with the Gaussian side's adjoint (`gauss_adj`)
+/// left out of the objective's reverse pass, and (the clip) with ΔC̄ left out of the corrected
+/// closure's adjoint (C̄ = Ḡ).
 #[test]
 fn bounded_gradient_matches_central_differences() {
     let data = skewed(400);
     let stats = ClassStatistics::measure(&data).unwrap();
     for act in [Activation::Relu, LEAKY, Activation::Erf] {
-        for mean in [BoundMean::Shrink, BoundMean::Keep] {
+        for (mean, rule) in [
+            (BoundMean::Shrink, BoundRule::Scale),
+            (BoundMean::Keep, BoundRule::Scale),
+            (BoundMean::Shrink, BoundRule::Clip),
+        ] {
             check_gradient_with(
                 &aligned(&[4, 5, 2], act, -0.3),
                 &data,
@@ -82,11 +88,12 @@ fn bounded_gradient_matches_central_differences() {
                 |obj| {
                     obj.with_correction_bound(Some(0.9))
                         .with_correction_bound_mean(mean)
+                        .with_correction_bound_rule(rule)
                 },
                 |tally, order| {
                     assert!(
                         tally.bounded.class_steps > 0,
-                        "{act} {mean} order {}: the bound did not act",
+                        "{act} {mean} {rule} order {}: the bound did not act",
                         order.order()
                     )
                 },
@@ -362,6 +369,33 @@ fn keeping_the_mean_changes_the_objective_only_in_the_mean() {
 /// not given). Fails with the refusal removed from `CheckSettings::validate`.
 #[test]
 fn a_mean_rule_without_a_bound_is_refused() {
+    a_setting_of_the_bound_without_it_is_refused(
+        ("--correction-bound-mean", "correction_bound_mean"),
+        ["shrink", "keep"],
+        |check| check.bound_mean = Some(BoundMean::Keep),
+    );
+}
+
+/// `--correction-bound-rule` where the bound is off is refused as `--correction-bound-mean` is
+/// (the same cases, naming `--correction-bound-rule` and `train.correction_bound_rule`), and
+/// recorded in `--json` where the bound is on (`scale` where it was not given). Fails with the
+/// rule left out of the refusal in `CheckSettings::validate`.
+#[test]
+fn a_bound_rule_without_a_bound_is_refused() {
+    a_setting_of_the_bound_without_it_is_refused(
+        ("--correction-bound-rule", "correction_bound_rule"),
+        ["scale", "clip"],
+        |check| check.bound_rule = Some(BoundRule::Clip),
+    );
+}
+
+/// The cases of the two tests above for the flag `flag` (configuration key `train.KEY`, `--json`
+/// key KEY) with the values `[default, other]`; `set` sets the other in `CheckSettings`.
+fn a_setting_of_the_bound_without_it_is_refused(
+    (flag, key): (&str, &str),
+    [default, other]: [&str; 2],
+    set: impl Fn(&mut CheckSettings),
+) {
     let dir = tempfile::tempdir().unwrap();
     let model = dir.path().join("m.safetensors");
     let m = model.to_str().unwrap();
@@ -379,32 +413,92 @@ fn a_mean_rule_without_a_bound_is_refused() {
     };
     let cumulants = "--objective cumulants --order 3";
     for extra in [
-        format!("{cumulants} --correction-bound-mean keep"),
-        format!("{cumulants} --correction-bound-mean shrink"),
-        format!("{cumulants} --correction-bound off --correction-bound-mean keep"),
-        "--objective cumulants --correction-bound-mean keep".to_string(),
-        "--correction-bound-mean keep".to_string(),
+        format!("{cumulants} {flag} {other}"),
+        format!("{cumulants} {flag} {default}"),
+        format!("{cumulants} --correction-bound off {flag} {other}"),
+        format!("--objective cumulants {flag} {other}"),
+        format!("{flag} {other}"),
     ] {
         let (code, err, _) = run(&extra);
         assert_eq!(code, Some(2), "{extra}: {err}");
-        assert!(err.contains("--correction-bound-mean"), "{extra}: {err}");
+        assert!(err.contains(flag), "{extra}: {err}");
         assert!(!err.contains("  "), "{extra}: a run of spaces in {err}");
         assert!(!model.exists(), "{extra}: a model was written");
     }
-    for (rule, want) in [("", "shrink"), (" --correction-bound-mean keep", "keep")] {
+    for (rule, want) in [
+        (String::new(), default),
+        (format!(" {flag} {other}"), other),
+    ] {
         let extra = format!("{cumulants} --correction-bound 0.2{rule}");
         let (code, err, json) = run(&extra);
         assert_eq!(code, Some(0), "{extra}: {err}");
         let json: serde_json::Value = serde_json::from_str(&json).expect("JSON on stdout");
-        let recorded = &json["config"]["closure_check"]["correction_bound_mean"];
+        let recorded = &json["config"]["closure_check"][key];
         assert_eq!(recorded, want, "{extra}");
     }
     let data = skewed(200);
     let mut net = Mlp::init(&[4, 5, 2], Activation::Relu, 1.0, 3).unwrap();
     let mut check = closure_alone(CorrectedLayers::First, Some(BoundSetting::Off));
-    check.bound_mean = Some(BoundMean::Keep);
+    set(&mut check);
     match train_cumulants(&mut net, &data, &adam(1), &check, |_, _| {}) {
-        Err(e) => assert!(e.to_string().contains("train.correction_bound_mean"), "{e}"),
-        Ok(_) => panic!("a mean rule with the bound off trained"),
+        Err(e) => assert!(e.to_string().contains(&format!("train.{key}")), "{e}"),
+        Ok(_) => panic!("{flag} with the bound off trained"),
     }
+}
+
+/// `--correction-bound-rule clip` is the scale rule where the correction is within the bound
+/// and differs from it where it is not: relu, leaky relu and erf at orders 3 and 4, on the
+/// default [4, 5, 2] network at α = 0 (where the bound leaves some or all classes alone) and the
+/// aligned one at α = 0.9 (where it acts). Where the scale rule does not act (t = 1 in every
+/// class: no bounded class-step) the clip does not either, and L is the same to the bit (the
+/// clip's tally: 0 directions); where it acts the clip acts in the same class-steps, with 1 to
+/// 5 directions clipped in one, and L differs by more than 10⁻⁶ of L. Both cases occur
+/// (asserted). Fails with the clip's covariance replaced by the scale rule's C(t) in
+/// `CorrectionBound::apply`: L the same where the bound acts.
+#[test]
+fn clip_is_scale_within_the_bound_and_differs_beyond_it() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    let (mut alone, mut acted) = (0, 0);
+    for act in [Activation::Relu, LEAKY, Activation::Erf] {
+        for (net, alpha) in [
+            (Mlp::init(&[4, 5, 2], act, 1.0, 3).unwrap(), 0.0),
+            (aligned(&[4, 5, 2], act, -0.3), 0.9),
+        ] {
+            for order in [Corrections::K3, Corrections::K3K4] {
+                let run = |rule: BoundRule| {
+                    let obj = CumulantObjective::corrected(&net, order, &data, &stats)
+                        .unwrap()
+                        .with_correction_bound(Some(alpha))
+                        .with_correction_bound_rule(rule);
+                    let l = obj.loss(&net, &stats).unwrap();
+                    (l, obj.take_tally().bounded)
+                };
+                let what = format!("{act} α {alpha} order {}", order.order());
+                let (l_scale, scale) = run(BoundRule::Scale);
+                let (l_clip, clip) = run(BoundRule::Clip);
+                println!(
+                    "{what}: L scale {l_scale:.6} clip {l_clip:.6}, bounded class-steps {}, \
+                     clipped {:?}",
+                    scale.class_steps, clip.clipped
+                );
+                assert_eq!(scale.clipped, None, "{what}");
+                let clipped = clip.clipped.expect("the clip's tally");
+                assert_eq!(clip.class_steps, scale.class_steps, "{what}");
+                if scale.class_steps == 0 {
+                    alone += 1;
+                    assert_eq!(clipped.directions, 0, "{what}");
+                    assert_eq!(l_clip, l_scale, "{what}");
+                } else {
+                    acted += 1;
+                    assert!((1..=5).contains(&clipped.most), "{what}");
+                    assert!(
+                        (l_clip - l_scale).abs() > 1e-6 * l_scale.abs(),
+                        "{what}: L clip {l_clip} is scale's {l_scale}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(alone > 0 && acted > 0, "alone {alone}, acted {acted}");
 }
