@@ -326,8 +326,8 @@ impl CumulantObjective {
             samples: ClassSamples::gather(data, &means),
             floor_share: FLOOR_SHARE,
             bound: None,
-            bound_mean: BoundMean::Shrink,
-            bound_rule: BoundRule::Scale,
+            bound_mean: BoundMean::default(),
+            bound_rule: BoundRule::default(),
         });
         Ok(objective)
     }
@@ -364,7 +364,7 @@ impl CumulantObjective {
     }
 
     /// The objective whose correction bound shrinks or keeps the mean's correction
-    /// ([`BoundMean`]; [`BoundMean::Shrink`], the default of [`CumulantObjective::corrected`];
+    /// ([`BoundMean`]; its default, [`BoundMean::Shrink`], is [`CumulantObjective::corrected`]'s;
     /// no effect without a bound).
     pub fn with_correction_bound_mean(mut self, mean: BoundMean) -> Self {
         if let Some(corrected) = &mut self.corrected {
@@ -374,8 +374,8 @@ impl CumulantObjective {
     }
 
     /// The objective whose correction bound scales the whole correction or clips only the
-    /// emptied directions ([`BoundRule`]; [`BoundRule::Scale`], the default of
-    /// [`CumulantObjective::corrected`]; no effect without a bound).
+    /// emptied directions ([`BoundRule`]; its default, [`BoundRule::Scale`], is
+    /// [`CumulantObjective::corrected`]'s; no effect without a bound).
     pub fn with_correction_bound_rule(mut self, rule: BoundRule) -> Self {
         if let Some(corrected) = &mut self.corrected {
             corrected.bound_rule = rule;
