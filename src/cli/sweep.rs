@@ -122,7 +122,7 @@ pub fn run(args: SweepArgs, threads: usize, max_memory: Option<f64>) -> Result<(
                 text += &format!("\nfailed points ({})\n", failed.len());
                 text += &failed_table(&failed);
             }
-            text += "\nmeans over seeds and other keys\n";
+            text += "\nmeans over seeds\n";
             text += &means_table(&records);
             text += &unlearned_line(&records);
             // The plots first: a plots folder that cannot be written is refused before any

@@ -290,17 +290,26 @@ impl PointConfig {
 
     /// A one-line summary for tables and errors: `task=xor hidden=[16] activation=relu seed=1 …`.
     pub fn summary(&self) -> String {
-        let value = sort_keys(serde_json::to_value(self).expect("plain data"));
-        let serde_json::Value::Object(map) = value else {
-            return String::new();
-        };
-        map.iter()
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}={s}"),
-                other => format!("{k}={other}"),
-            })
+        self.settings()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+
+    /// The keys the grid set, sorted, each with its value as the summary writes it (strings
+    /// bare, everything else as JSON).
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let value = sort_keys(serde_json::to_value(self).expect("plain data"));
+        let serde_json::Value::Object(map) = value else {
+            return Vec::new();
+        };
+        map.into_iter()
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect()
     }
 }
 

@@ -90,25 +90,43 @@ pub fn failed_table(failed: &[FailedRecord]) -> String {
     out
 }
 
-/// Means over the records that share task, hidden widths and activation (seeds and any other
-/// keys pooled), one line per group in order of first appearance, with a header.
+/// The keys a mean over seeds pools: the replicates' seeds. Every other key a grid sets splits
+/// the groups (adv72: a grid over `objective` or `lr` pooled its points into one mean).
+const REPLICATE_KEYS: [&str; 2] = ["seed", "data_seed"];
+
+/// The keys [`means_table`] shows in its own columns.
+const LABEL_KEYS: [&str; 3] = ["task", "hidden", "activation"];
+
+/// Means over seeds: over the records that share every key but `seed` and `data_seed`, one
+/// line per group in order of first appearance, with a header. The groups are labelled by task,
+/// hidden widths and activation, and by the other keys whose values differ between groups
+/// (a key a group does not set reads `(default)`), so that no two lines look alike.
 pub fn means_table(records: &[Record]) -> String {
-    // (task, hidden, activation) → its records.
-    type Group<'a> = ((String, String, String), Vec<&'a Record>);
-    let mut groups: Vec<Group<'_>> = Vec::new();
+    // (task, hidden, activation, the other keys set) → its records.
+    type Label = (String, String, String, Vec<(String, String)>);
+    let mut groups: Vec<(Label, Vec<&Record>)> = Vec::new();
     for r in records {
+        let others = r
+            .config
+            .settings()
+            .into_iter()
+            .filter(|(k, _)| !REPLICATE_KEYS.contains(&k.as_str()))
+            .filter(|(k, _)| !LABEL_KEYS.contains(&k.as_str()))
+            .collect();
         let key = (
             r.config.task().to_string(),
             widths_label(&r.widths),
             r.activation.clone(),
+            others,
         );
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, members)) => members.push(r),
             None => groups.push((key, vec![r])),
         }
     }
+    let distinguishing = distinguishing_keys(groups.iter().map(|((.., others), _)| others));
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:<12} {:<12} {:<10} {:>3} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
         "task",
@@ -123,7 +141,12 @@ pub fn means_table(records: &[Record]) -> String {
         "out_mean",
         "out_cov"
     );
-    for ((task, hidden, act), members) in &groups {
+    out += if distinguishing.is_empty() {
+        "\n"
+    } else {
+        "  keys\n"
+    };
+    for ((task, hidden, act, others), members) in &groups {
         let mean = |f: &dyn Fn(&Record) -> f64| {
             members.iter().map(|r| f(r)).sum::<f64>() / members.len() as f64
         };
@@ -131,7 +154,7 @@ pub fn means_table(records: &[Record]) -> String {
         let info = |f: &dyn Fn(&super::record::InfoTerms) -> f64| {
             mean(&|r| r.output_info.as_ref().map_or(f64::NAN, f))
         };
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:<12} {:<12} {:<10} {:>3} {:>7.4} {:>7.4} {:>7.4} {:>+8.4} {:>+8.4} {:>9.3} {:>9.3}",
             task,
@@ -146,8 +169,41 @@ pub fn means_table(records: &[Record]) -> String {
             info(&|i| i.mean_term),
             info(&|i| i.cov_term),
         );
+        let keys: Vec<String> = distinguishing
+            .iter()
+            .map(|k| match others.iter().find(|(o, _)| o == k) {
+                Some((_, v)) => format!("{k}={v}"),
+                None => format!("{k}=(default)"),
+            })
+            .collect();
+        out += &if keys.is_empty() {
+            "\n".to_string()
+        } else {
+            format!("  {}\n", keys.join(" "))
+        };
     }
     out
+}
+
+/// The keys whose values are not the same in every group (sorted): a key set in some groups
+/// and not in others counts too.
+fn distinguishing_keys<'a>(
+    groups: impl Iterator<Item = &'a Vec<(String, String)>> + Clone,
+) -> Vec<String> {
+    let mut keys: Vec<String> = groups
+        .clone()
+        .flat_map(|others| others.iter().map(|(k, _)| k.clone()))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys.retain(|k| {
+        let mut values = groups
+            .clone()
+            .map(|others| others.iter().find(|(o, _)| o == k).map(|(_, v)| v));
+        let first = values.next().flatten();
+        values.any(|v| v != first)
+    });
+    keys
 }
 
 /// Hidden widths of a record as `32x32` (input and output left out).

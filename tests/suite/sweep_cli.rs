@@ -100,16 +100,22 @@ fn the_memory_guard_fails_the_point_that_does_not_fit_and_runs_the_rest() {
     );
 }
 
-/// `sweep --grid GRID --out OUT --dry-run`.
-fn dry_run(grid: &std::path::Path, out: &std::path::Path) -> std::process::Output {
-    run(&[
+/// `sweep --grid GRID --out OUT [EXTRA…]`.
+fn sweep(grid: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
         "sweep",
         "--grid",
         grid.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--dry-run",
-    ])
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// `sweep --grid GRID --out OUT --dry-run`.
+fn dry_run(grid: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    sweep(grid, out, &["--dry-run"])
 }
 
 #[test]
@@ -205,13 +211,7 @@ fn summarize_and_export_read_the_records() {
         "task = 'xor'\nn_train = 200\nepochs = 2\nhidden = [[4], [4, 4]]\nactivation = ['relu', 'quad:0.5']\n",
     );
     let out = dir.path().join("out");
-    let o = run(&[
-        "sweep",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = sweep(&grid, &out, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
 
     let line = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
@@ -237,6 +237,10 @@ fn summarize_and_export_read_the_records() {
     let table = String::from_utf8_lossy(&o.stdout).into_owned();
     let (rows, means) = table.split_once("\n\n").unwrap();
     assert_eq!(rows.lines().count(), 5, "header + 4 rows: {table}");
+    assert!(
+        !means.lines().nth(1).unwrap().ends_with("keys"),
+        "no key but the labelled ones varies, so no keys column: {table}"
+    );
     assert_eq!(
         means.lines().count(),
         6,
@@ -263,6 +267,34 @@ fn summarize_and_export_read_the_records() {
     );
     assert_eq!(text.lines().count(), 5);
     assert!(text.contains(",4x4,"), "{text}");
+}
+
+/// The means pool the seeds only: a grid over another key (here `objective`) gets one line per
+/// value, labelled with it (adv72: the objectives were pooled into one mean).
+#[test]
+fn summarize_means_pool_only_the_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = grid_file(
+        dir.path(),
+        "g.toml",
+        "task = 'xor'\nn_train = 200\nepochs = 2\nhidden = [[4]]\nactivation = ['relu']\n\
+         objective = ['samples', 'cumulants']\nseed = [1, 2]\n",
+    );
+    let out = dir.path().join("out");
+    let o = sweep(&grid, &out, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["sweep", "summarize", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (_, means) = table.split_once("\n\n").unwrap();
+    let lines: Vec<&str> = means.lines().collect();
+    assert_eq!(lines.len(), 4, "title + header + 2 groups: {table}");
+    assert!(lines[1].ends_with("keys"), "{table}");
+    for (line, objective) in lines[2..].iter().zip(["samples", "cumulants"]) {
+        let n: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(n[3], "2", "two seeds per group: {table}");
+        assert!(line.ends_with(&format!("objective={objective}")), "{table}");
+    }
 }
 
 /// A sweep resumed on a store holding every record twice says so, as export and summarize do
