@@ -5395,13 +5395,14 @@ done
 # before). (b) `propagate --order 3|4` of an erf network on the same rows x1e7 and x1e10: the
 # unit terms E_G[(erf²)⁽ᵏ⁾] summed the Φ₂ partials at r₀ → 1 with 1 − r₀² taken from r₀, and
 # at x1e10 cov_rel_err was 3·10⁵ (x1e7: 0.22), exit 0; now every stage's errors and KL at x1e10
-# are x1e7's within 1e-4 (erf saturates: the two describe sign(h)); implausible before. (c) a
+# are x1e7's within 1e-4 (erf saturates: the two describe sign(h)), and so is analyze --order 3's
+# theory_accuracy_k3k4 (main: 0.5001 at x1e10, chance); implausible before. (c) a
 # cumulant model's file recorded closure_check and check_samples only, not the order, corrected
 # layers or bound: each of those as --json names it, checked against the run's settings
 # (implausible before). (d) cumulant-trained models of odd data (duplicated rows, a constant
 # feature, 1-D input, 10 classes) at --order 3|4 with --corrected-layers all, through
 # propagate --order 3|4 and analyze --order 3 --json: run, finite, plausible.
-# Old (main 853ec52): refused 10, implausible 6; this binary 0 (114 runs).
+# Old (main 853ec52): refused 10, implausible 7; this binary 0 (116 runs).
 D65=$W/d65
 rm -rf "$D65" && mkdir -p "$D65"
 python3 - "$D65" <<'PY65'
@@ -5449,6 +5450,17 @@ for o in 3 4; do
   check "wide65 propagate erf --order $o: x1e10" + propagate --model "$D65/erf.safetensors" $(d65 e10) --order $o --json
   errs65 "wide65 propagate erf --order $o: x1e10" "$D65/p-e7.json" "$W/out"
 done
+# analyze's κ₃/κ₄ theory accuracy: x1e10's within 1e-4 of x1e7's (main: 0.5001 at x1e10, chance).
+for ds in e7 e10; do
+  check "wide65 analyze erf --order 3: x1$ds" + --threads 1 analyze --model "$D65/erf.safetensors" $(d65 $ds) --order 3 --json \
+    --mc-samples 500 --surrogate-samples 500
+  python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["theory_accuracy_k3k4"]["accuracy"])' "$W/out" >"$D65/a-$ds" 2>/dev/null
+done
+python3 -c 'import sys
+a, b = (float(open(p).read()) for p in sys.argv[1:])
+sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$D65/a-e7" "$D65/a-e10" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "wide65 analyze erf --order 3: x1e10's κ₃ accuracy $(cat "$D65/a-e10") for x1e7's $(cat "$D65/a-e7")"; }
 # recorded65 NAME KEY=VALUE…: the model file's metadata holds each KEY as VALUE ("-": absent).
 recorded65() {
   local name=$1
