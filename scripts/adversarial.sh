@@ -5386,4 +5386,113 @@ for o in 3 4; do
   done
 done
 
+# 65. Seventy-second session (adv72): erf at wide units, and what a cumulant model's file records
+# (EXPERIMENTS.md "Adversarial pass, adv72"). (a) `train --objective cumulants --activation erf`
+# on data x1e8 and x1e10 (pre-activations of s.d. ~1e8): the closure's VJP formed dᵢdⱼ − 4Σᵢⱼ²,
+# Σⱼⱼ − 2Σᵢⱼ²/dᵢ and μⱼ − 2Σᵢⱼμᵢ/dᵢ (results of size 1 from terms of size Σ): a unit's D with
+# itself rounded to ≤ 0, and every order was refused "gradients of layer 1 exceed 1.3e154 … the
+# data's scale … too large" while the samples objective trains there; now each runs (refused
+# before). (b) `propagate --order 3|4` of an erf network on the same rows x1e7 and x1e10: the
+# unit terms E_G[(erf²)⁽ᵏ⁾] summed the Φ₂ partials at r₀ → 1 with 1 − r₀² taken from r₀, and
+# at x1e10 cov_rel_err was 3·10⁵ (x1e7: 0.22), exit 0; now every stage's errors and KL at x1e10
+# are x1e7's within 1e-4 (erf saturates: the two describe sign(h)), and so is analyze --order 3's
+# theory_accuracy_k3k4 (main: 0.5001 at x1e10, chance); implausible before. (c) a
+# cumulant model's file recorded closure_check and check_samples only, not the order, corrected
+# layers or bound: each of those as --json names it, checked against the run's settings
+# (implausible before). (d) cumulant-trained models of odd data (duplicated rows, a constant
+# feature, 1-D input, 10 classes) at --order 3|4 with --corrected-layers all, through
+# propagate --order 3|4 and analyze --order 3 --json: run, finite, plausible.
+# Old (main 853ec52): refused 10, implausible 7; this binary 0 (116 runs).
+D65=$W/d65
+rm -rf "$D65" && mkdir -p "$D65"
+python3 - "$D65" <<'PY65'
+import random, sys
+from npy import xy
+d = sys.argv[1]
+rng = random.Random(72)
+y = [k % 2 for k in range(300)]
+# Class 1 skewed (centred exponentials), class 0 Gaussian, as section 58's.
+x = [[rng.gauss(0, 1) if c == 0 else rng.expovariate(1) - 1 for _ in range(3)] for c in y]
+for s, name in ((1e4, "e4"), (1e7, "e7"), (1e8, "e8"), (1e10, "e10")):
+    xy(d, name, [[v * s for v in r] for r in x], y)
+xy(d, "dup", [x[k % 4] for k in range(300)], y)
+xy(d, "const", [r[:2] + [3.0] for r in x], y)
+xy(d, "oned", [r[:1] for r in x], y)
+y10 = [k % 10 for k in range(300)]
+xy(d, "c10", [[rng.gauss(0, 1) + 0.3 * c for _ in range(3)] for c in y10], y10)
+PY65
+d65() { echo --task data --train-x "$D65/$1-x.npy" --train-y "$D65/$1-y.npy" --test-split 0:50; }
+C65=(--threads 1 train --objective cumulants --hidden 4,4 --epochs 2 --json)
+M65=(--out "$D65/m.safetensors")
+for ds in e8 e10; do
+  for o in 2 3 4; do
+    check "wide65 cumulants erf --order $o: x1$ds" + "${C65[@]}" "${M65[@]}" $(d65 $ds) --order $o --activation erf
+  done
+  for o in 3 4; do
+    check "wide65 cumulants erf --order $o all, bound 0.2: x1$ds" + "${C65[@]}" "${M65[@]}" $(d65 $ds) --order $o --activation erf \
+      --corrected-layers all --correction-bound 0.2
+  done
+done
+# errs65 NAME A B: every stage's cov_rel_err, mean_err and KL of B within 1e-4 of A's (relative;
+# absolute below 1).
+errs65() {
+  python3 -c 'import json, sys
+a, b = (json.load(open(p))["layers"] for p in sys.argv[1:])
+near = lambda x, y: x is not None and y is not None and abs(x - y) <= 1e-4 * max(abs(x), 1.0)
+bad = [x for x, y in zip(a, b) for f in ("cov_rel_err", "mean_err", "kl") if not near(x[f], y[f]) and (x[f], y[f]) != (None, None)]
+sys.exit(1 if bad or len(a) != len(b) else 0)' "$2" "$3" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: errors not those of data x1e7"; }
+}
+"$BIN" --threads 1 train $(d65 e4) --hidden 4,4 --epochs 3 --activation erf --out "$D65/erf.safetensors" >/dev/null 2>&1
+for o in 3 4; do
+  check "wide65 propagate erf --order $o: x1e7" + propagate --model "$D65/erf.safetensors" $(d65 e7) --order $o --json
+  cp "$W/out" "$D65/p-e7.json"
+  check "wide65 propagate erf --order $o: x1e10" + propagate --model "$D65/erf.safetensors" $(d65 e10) --order $o --json
+  errs65 "wide65 propagate erf --order $o: x1e10" "$D65/p-e7.json" "$W/out"
+done
+# analyze's κ₃/κ₄ theory accuracy: x1e10's within 1e-4 of x1e7's (main: 0.5001 at x1e10, chance).
+for ds in e7 e10; do
+  check "wide65 analyze erf --order 3: x1$ds" + --threads 1 analyze --model "$D65/erf.safetensors" $(d65 $ds) --order 3 --json \
+    --mc-samples 500 --surrogate-samples 500
+  python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["theory_accuracy_k3k4"]["accuracy"])' "$W/out" >"$D65/a-$ds" 2>/dev/null
+done
+python3 -c 'import sys
+a, b = (float(open(p).read()) for p in sys.argv[1:])
+sys.exit(0 if abs(a - b) <= 1e-4 else 1)' "$D65/a-e7" "$D65/a-e10" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "wide65 analyze erf --order 3: x1e10's κ₃ accuracy $(cat "$D65/a-e10") for x1e7's $(cat "$D65/a-e7")"; }
+# recorded65 NAME KEY=VALUE…: the model file's metadata holds each KEY as VALUE ("-": absent).
+recorded65() {
+  local name=$1
+  shift
+  python3 - "$D65/m.safetensors" "$@" <<'PY65' 2>/dev/null || { implausible=$((implausible + 1)); echo "$name: the model file does not record $*"; }
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]]).get("__metadata__", {})
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    assert meta.get(k) == (None if v == "-" else v), (k, meta.get(k))
+PY65
+}
+check "record65 --order 2" + "${C65[@]}" "${M65[@]}" $(d65 e4) --activation relu
+recorded65 "record65 --order 2" order=2 corrected_layers=- correction_bound=-
+check "record65 --order 3" + "${C65[@]}" "${M65[@]}" $(d65 e4) --activation relu --order 3
+recorded65 "record65 --order 3" order=3 corrected_layers=first correction_bound=off correction_bound_mean=- correction_bound_rule=-
+check "record65 --order 4 all, clip" + "${C65[@]}" "${M65[@]}" $(d65 e4) --activation leaky_relu:0.1 --order 4 --corrected-layers all \
+  --correction-bound 0.25 --correction-bound-rule clip --correction-bound-mean keep
+recorded65 "record65 --order 4 all, clip" order=4 corrected_layers=all correction_bound=0.25 correction_bound_mean=keep correction_bound_rule=clip
+check "record65 --order 3 bound" + "${C65[@]}" "${M65[@]}" $(d65 e4) --activation erf --order 3 --correction-bound 0
+recorded65 "record65 --order 3 bound" order=3 corrected_layers=first correction_bound=0 correction_bound_mean=shrink correction_bound_rule=scale
+for ds in dup const oned c10; do
+  for a in relu leaky_relu:0.1 erf quad:0.5; do
+    for o in 3 4; do
+      m=$D65/$ds-${a%%:*}-$o.safetensors
+      check "odd65 cumulants $a --order $o all: $ds" - "${C65[@]}" --out "$m" $(d65 $ds) --activation $a --order $o --corrected-layers all
+      [ -s "$m" ] || continue
+      check "odd65 propagate --order $o: $ds $a" + propagate --model "$m" --order $o --json
+      check "odd65 analyze --order 3: $ds $a --order $o" + --threads 1 analyze --model "$m" --order 3 --json --mc-samples 500 --surrogate-samples 500
+    done
+  done
+done
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

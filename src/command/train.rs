@@ -254,6 +254,24 @@ pub fn train_model(
     if objective == Objective::Cumulants {
         meta.push(("closure_check", check.weight.to_string()));
         meta.push(("check_samples", check.samples.to_string()));
+        // The closure's order and, at 3|4, its corrected layers and bound, under --json's
+        // names: without them an order-4 model with a clipped bound read as a Gaussian one
+        // (adv72).
+        meta.push(("order", check.order.to_string()));
+        for (key, value) in [
+            ("corrected_layers", check.layers.map(|l| l.to_string())),
+            ("correction_bound", check.bound.map(|b| b.to_string())),
+            (
+                "correction_bound_mean",
+                check.bound_mean.map(|m| m.to_string()),
+            ),
+            (
+                "correction_bound_rule",
+                check.bound_rule.map(|r| r.to_string()),
+            ),
+        ] {
+            meta.extend(value.map(|v| (key, v)));
+        }
     }
     meta.extend(records(&loaded));
     model_io::save(&net, out, &meta)?;

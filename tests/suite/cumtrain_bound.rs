@@ -502,3 +502,68 @@ fn clip_is_scale_within_the_bound_and_differs_beyond_it() {
     }
     assert!(alone > 0 && acted > 0, "alone {alone}, acted {acted}");
 }
+
+/// The model file records the cumulant objective's closure settings as `--json`'s
+/// `config.closure_check` names them: `order` always, and at order 3|4 `corrected_layers`,
+/// `correction_bound` and, where the bound is on, `correction_bound_mean` and
+/// `correction_bound_rule`; the keys the run does not have are absent. Before adv72 the file
+/// held `closure_check` and `check_samples` only, so an order-4 model with a clipped bound on
+/// every layer read as a Gaussian (order 2) one. Fails with the new keys not written
+/// (`command::train`).
+#[test]
+fn model_file_records_the_closure_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let m = model.to_str().unwrap();
+    let keys = [
+        "order",
+        "corrected_layers",
+        "correction_bound",
+        "correction_bound_mean",
+        "correction_bound_rule",
+    ];
+    for (extra, want) in [
+        ("", [Some("2"), None, None, None, None]),
+        (
+            "--order 3",
+            [Some("3"), Some("first"), Some("off"), None, None],
+        ),
+        (
+            "--order 4 --corrected-layers all --correction-bound 0.2 \
+             --correction-bound-mean keep --correction-bound-rule clip",
+            [
+                Some("4"),
+                Some("all"),
+                Some("0.2"),
+                Some("keep"),
+                Some("clip"),
+            ],
+        ),
+    ] {
+        let line = "--threads 1 train --task xor --n-train 200 --hidden 6,6 --epochs 1 \
+                    --activation relu --objective cumulants --json";
+        let mut args: Vec<&str> = line.split_whitespace().collect();
+        args.extend(extra.split_whitespace());
+        args.extend(["--out", m]);
+        let out = corrflow(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{extra}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        let meta = corrflow::net::model_io::metadata(&model).unwrap();
+        for (key, want) in keys.iter().zip(want) {
+            assert_eq!(meta.get(*key).map(String::as_str), want, "{extra}: {key}");
+            // The file's value is the JSON's (a number there, 0.2 and 4 alike), where the JSON
+            // has the key: it leaves out order 2 (`CheckSettings`), the file states it.
+            let recorded = &json["config"]["closure_check"][key];
+            match want {
+                Some("2") if *key == "order" => assert!(recorded.is_null(), "{extra}: {key}"),
+                Some(v) => assert_eq!(recorded.to_string().trim_matches('"'), v, "{extra}: {key}"),
+                None => assert!(recorded.is_null(), "{extra}: {key} in the JSON"),
+            }
+        }
+    }
+}

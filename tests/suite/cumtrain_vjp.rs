@@ -186,6 +186,84 @@ fn hermite_vjps_match_finite_differences() {
     }
 }
 
+/// erf's closed-form VJP on wide units (μ × s, Σ × s², s up to 10¹²: data far from
+/// standardised): every entry against central differences of the forward closure (which forms
+/// 1 − r² from the Σ's), each within its own size plus the two sides' rounding. The VJP formed
+/// dᵢdⱼ − 4Σᵢⱼ², Σⱼⱼ − 2Σᵢⱼ²/dᵢ and μⱼ − 2Σᵢⱼμᵢ/dᵢ, each of size 1 from terms of size Σ: from
+/// Σ ≈ 10¹⁶ a unit's D with itself rounded to ≤ 0, P = ∞, and `train --objective cumulants
+/// --activation erf` refused data ×10⁸ as "gradients of layer 1 exceed 1.3e154" (adv72). Fails
+/// under those forms at s = 10⁴ already: ∂L/∂Σ[0,0] off by 5·10⁻⁶ of itself.
+#[test]
+fn erf_vjp_holds_on_wide_units() {
+    let (act, method, n) = (Activation::Erf, ClosureMethod::Auto, 5);
+    for (seed, s) in [(31, 1e4), (32, 1e8), (33, 1e12)] {
+        let mut input = random_moments(seed, n);
+        input.mean = Col::from_fn(n, |i| s * input.mean[i]);
+        input.cov = Mat::from_fn(n, n, |i, j| s * s * input.cov[(i, j)]);
+        let adj = random_adjoint(seed + 100, n);
+        let pair = ClosurePair::new(act, method).unwrap();
+        let out = pair.closure.apply(&input, Corrections::None).unwrap();
+        let got = pair.vjp().unwrap().vjp(&input, &out, &adj).unwrap();
+        // Σ|terms| of L = ḡᵀm + ΣḠC: the forward's rounding, ε·that over 2h, bounds the
+        // difference quotient's noise.
+        let l_abs: f64 = (0..n)
+            .map(|i| {
+                (adj.mean[i] * out.mean[i]).abs()
+                    + (0..n)
+                        .map(|j| (adj.cov[(i, j)] * out.cov[(i, j)]).abs())
+                        .sum::<f64>()
+            })
+            .sum();
+        let central = |h: f64, edit: &dyn Fn(&mut Moments, f64)| {
+            let (mut plus, mut minus) = (input.clone(), input.clone());
+            edit(&mut plus, h);
+            edit(&mut minus, -h);
+            let fd = (scalar_loss(act, method, &plus, &adj)
+                - scalar_loss(act, method, &minus, &adj))
+                / (2.0 * h);
+            (fd, 64.0 * f64::EPSILON * l_abs / h)
+        };
+        for i in 0..n {
+            let si = input.cov[(i, i)].sqrt();
+            let (fd, noise) = central(1e-5 * si, &|m, h| m.mean[i] += h);
+            let g = got.mean[i];
+            assert!(
+                g.is_finite() && (fd - g).abs() <= 1e-6 * g.abs() + noise,
+                "s = {s:e}: ∂L/∂μ[{i}] {g:e} vs finite difference {fd:e}"
+            );
+            for j in 0..=i {
+                let h = 1e-5 * si * input.cov[(j, j)].sqrt();
+                let (fd, noise) = central(h, &|m, h| {
+                    m.cov[(i, j)] += h;
+                    if i != j {
+                        m.cov[(j, i)] += h;
+                    }
+                });
+                let g = if i == j {
+                    got.cov[(i, i)]
+                } else {
+                    2.0 * got.cov[(i, j)]
+                };
+                // ∂L/∂Σᵢᵢ sums terms each ≤ 2/sᵢ times an adjoint entry (E[φ'] ≤ 2/(√π sᵢ),
+                // Pᵢᵢ, Bᵢᵢ) to a value ~1/sᵢ³: their rounding.
+                let sums = if i == j {
+                    let a = adj.mean[i].abs()
+                        + (0..n)
+                            .map(|k| adj.cov[(i, k)].abs() * (1.0 + 2.0 * out.mean[k].abs()))
+                            .sum::<f64>();
+                    64.0 * f64::EPSILON * a * 2.0 / si
+                } else {
+                    0.0
+                };
+                assert!(
+                    g.is_finite() && (fd - g).abs() <= 1e-6 * g.abs() + noise + sums,
+                    "s = {s:e}: ∂L/∂Σ[{i},{j}] {g:e} vs finite difference {fd:e}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn relu_vjp_handles_degenerate_and_deterministic_units() {
     // Unit 1 duplicates unit 0 (ρ = 1), unit 2 is deterministic (s = 0): finite everywhere.

@@ -47,11 +47,14 @@ impl SteinExpectations for ErfExpectations<'_> {
 
     fn pair(&self, i: usize, j: usize) -> PairExpectations {
         let (mi, mj) = (self.mu[i], self.mu[j]);
-        let (di, dj) = (self.d[i], self.d[j]);
         let t = self.sig[(i, j)];
-        // D ≥ 1 + 2Σᵢᵢ + 2Σⱼⱼ > 0 for a positive semi-definite pair.
-        let det = di * dj - 4.0 * t * t;
-        let quad = (dj * mi * mi - 4.0 * t * mi * mj + di * mj * mj) / det;
+        let (vi, vj) = (self.var(i), self.var(j));
+        // D = 1 + 2Σᵢᵢ + 2Σⱼⱼ + 4(ΣᵢᵢΣⱼⱼ − Σᵢⱼ²) ≥ 1, and the exponent's numerator
+        // dⱼμᵢ² − 4Σᵢⱼμᵢμⱼ + dᵢμⱼ² = μᵢ² + μⱼ² + 2(Σⱼⱼμᵢ² − 2Σᵢⱼμᵢμⱼ + Σᵢᵢμⱼ²), a form ≥ 0:
+        // dᵢdⱼ − 4Σᵢⱼ² formed as written cancels to nothing (D ≤ 0: P = ∞) once Σ ≳ 1/ε.
+        let det = 1.0 + 2.0 * (vi + vj) + 4.0 * (vi * vj - t * t).max(0.0);
+        let form = (vj * mi * mi - 2.0 * t * mi * mj + vi * mj * mj).max(0.0);
+        let quad = (mi * mi + mj * mj + 2.0 * form) / det;
         let (ai, bi) = self.one_way(i, j);
         let (aj, bj) = self.one_way(j, i);
         PairExpectations {
@@ -63,12 +66,20 @@ impl SteinExpectations for ErfExpectations<'_> {
 }
 
 impl ErfExpectations<'_> {
+    /// Σᵢᵢ, floored at 0 as in dᵢ = 1 + 2Σᵢᵢ.
+    fn var(&self, i: usize) -> f64 {
+        self.sig[(i, i)].max(0.0)
+    }
+
     /// (Aᵢⱼ, Bᵢⱼ) for the ordered pair (i, j).
     fn one_way(&self, i: usize, j: usize) -> (f64, f64) {
         let t = self.sig[(i, j)];
         let di = self.d[i];
-        let m = self.mu[j] - 2.0 * t * self.mu[i] / di;
-        let w = (self.sig[(j, j)] - 2.0 * t * t / di).max(0.0);
+        let (vi, vj) = (self.var(i), self.var(j));
+        // mᵢⱼ = (μⱼ + 2(Σᵢᵢμⱼ − Σᵢⱼμᵢ))/dᵢ and wᵢⱼ = (Σⱼⱼ + 2(ΣᵢᵢΣⱼⱼ − Σᵢⱼ²))/dᵢ: the forms
+        // above subtract numbers of size Σ for a result of size 1 (a wide unit with itself).
+        let m = (self.mu[j] + 2.0 * (vi * self.mu[j] - t * self.mu[i])) / di;
+        let w = (vj + 2.0 * (vi * vj - t * t).max(0.0)) / di;
         let root = (1.0 + 2.0 * w).sqrt();
         let x = m / root;
         let (e1, e2) = self.unit[i];
