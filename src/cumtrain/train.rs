@@ -31,7 +31,7 @@ use crate::error::{value_name, Error, Field, Result};
 use crate::net::stalled::WeightsBefore;
 use crate::net::train::{
     check_fits, squares_overflowed, train, update, zeros_like, EpochStats, FloorTally, Loss,
-    ObjectiveParts, TrainConfig,
+    ObjectiveParts, Optimizer, TrainConfig,
 };
 use crate::net::Mlp;
 use crate::propagate::closures::Corrections;
@@ -179,7 +179,7 @@ pub fn train_cumulants_timed(
                 objective
                     .loss_and_grad(net, &stats, &mut grads)
                     .map_err(|e| match e {
-                        Error::Numeric(what) if step > 0 => diverged(epoch, &what, cfg.lr),
+                        Error::Numeric(what) if step > 0 => diverged(epoch, &what, cfg),
                         e => e,
                     })?;
             closure_sum += closure;
@@ -227,11 +227,7 @@ pub fn train_cumulants_timed(
             peak_batch_loss: None,
         };
         if !stats.loss.is_finite() || net.validate().is_err() {
-            return Err(diverged(
-                epoch,
-                &format!("objective {}", stats.loss),
-                cfg.lr,
-            ));
+            return Err(diverged(epoch, &format!("objective {}", stats.loss), cfg));
         }
         if let Some(before) = before.take() {
             before.check_moved(net, &state1, cfg)?;
@@ -272,13 +268,33 @@ pub fn floor_note(history: &[EpochStats]) -> Option<String> {
 
 /// The refusal of a cumulant training that diverged in `epoch` (`what` the failure seen),
 /// naming the learning rate `lr`.
-fn diverged(epoch: usize, what: &str, lr: f64) -> Error {
+fn diverged(epoch: usize, what: &str, cfg: &TrainConfig) -> Error {
     Error::config(
         Field::Lr,
         format!(
             "cumulant training diverged in epoch {epoch} ({what}); lower the learning rate \
-             (now {lr:?})"
+             (now {:?}){}",
+            cfg.lr,
+            momentum_hint(cfg)
         ),
+    )
+}
+
+/// The clause naming `--momentum` where SGD's momentum β ≥ 0.99 adds each gradient into about
+/// 1/(1 − β) ≥ 100 later steps (adv72: β = 0.99999 diverged and only `--lr` was named).
+fn momentum_hint(cfg: &TrainConfig) -> String {
+    let beta = cfg.momentum;
+    if cfg.optimizer != Optimizer::Sgd || beta < 0.99 {
+        return String::new();
+    }
+    let memory = if beta < 1.0 {
+        format!("about {:.0} later steps", 1.0 / (1.0 - beta))
+    } else {
+        "every later step, undamped".to_string()
+    };
+    format!(
+        " or --momentum (now {beta}: SGD adds each step's gradient into {memory}; 0.9 is the \
+         default)"
     )
 }
 

@@ -870,7 +870,8 @@ fn a_class_count_too_large_for_memory_names_n_classes() {
 /// propagation of the network overflows inside the closure. That failure, past the first step,
 /// is the updates' doing: refused naming `--lr` as the samples objective's divergence is (it
 /// was "numerical error: stage z1 (layer 1), class 0: covariance (0, 0) = inf, produced by the
-/// closure", which reads as a defect of the closure).
+/// closure", which reads as a defect of the closure). With SGD's momentum at 0.99 or more it
+/// names `--momentum` too.
 #[test]
 fn a_diverging_cumulant_training_names_the_learning_rate() {
     let dir = tempfile::tempdir().unwrap();
@@ -892,6 +893,8 @@ fn a_diverging_cumulant_training_names_the_learning_rate() {
     ];
     let err = refused(&args, "--lr");
     assert!(err.contains("cumulant training diverged in epoch"), "{err}");
+    // SGD's momentum 0.99 sums each step into ~100 later ones: named beside the rate (adv72).
+    assert!(err.contains("or --momentum (now 0.99: "), "{err}");
     assert!(!out.exists());
 }
 
