@@ -248,7 +248,8 @@ struct LayerPass {
     h: Moments,
     z: Moments,
     /// The Gaussian closure's z at h, where a Gram–Charlier corrected closure formed it on the
-    /// way to z ([`FirstClosure::forward`]): the correction bound's and the reverse pass's.
+    /// way to z ([`FirstClosure::forward`]): the correction bound's reference (under `gauss`)
+    /// and the reverse pass's.
     gauss: Option<Moments>,
     bounded: Option<Bounded>,
     floored: Option<(Moments, SpectralFloor)>,
@@ -256,8 +257,9 @@ struct LayerPass {
     slices: Option<Slices>,
 }
 
-/// A corrected z shrunk by the correction bound: the bounded z and the bound (the Gaussian
-/// closure's z it shrank towards is [`LayerPass::gauss`]).
+/// A corrected z shrunk by the correction bound: the bounded z and the bound (the reference it
+/// shrank towards is the Gaussian closure's z, [`LayerPass::gauss`], or under
+/// [`BoundReference::Measured`] the layer's samples' [`SampleLayer::moments`]).
 struct Bounded {
     z: Moments,
     bound: CorrectionBound,
