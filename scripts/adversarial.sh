@@ -5386,6 +5386,39 @@ for o in 3 4; do
   done
 done
 
+# 64. Seventy-second session (meas72): --correction-bound-reference gauss|measured, what the
+# correction bound keeps the corrected z near (EXPERIMENTS.md "The correction bound against the
+# measured z covariance, meas72"). Refused naming the flag, exit 2, no model written, wherever
+# --correction-bound-mean is (section 62): any value where the bound is off (absent: off by
+# default; off), at --order 2, with --objective samples; odd values (empty, words, numbers, a
+# list, a padded word, an assignment). Both values (any case: Measured, GAUSS) run with α at
+# orders 3|4 for relu, erf and leaky relu, with either rule and mean, and with --corrected-layers
+# all on two hidden layers, the value recorded lower-case in --json's
+# closure_check.correction_bound_reference (gauss where the flag is absent and the bound on).
+D64=$W/d64
+rm -rf "$D64" && mkdir -p "$D64"
+C64=(--threads 1 train --task higher-order --n-train 400 --hidden 8 --epochs 2 --objective cumulants --json --out "$D64/m.safetensors")
+ref64() { recorded_key "$1" correction_bound_reference "$2"; } # NAME WANT
+ODD64=("" measure gaussian 1 0 nan off clip "measured,gauss" " measured" measured=1)
+bound_setting_refused ref64 --correction-bound-reference "measured gauss Measured" ODD64 "$D64/m.safetensors" "${C64[@]}"
+for o in 3 4; do
+  for a in relu erf leaky_relu:0.1; do
+    check "ref64 --order $o $a --correction-bound 0.2" + "${C64[@]}" --order $o --activation $a --correction-bound 0.2
+    ref64 "ref64 --order $o $a --correction-bound 0.2" gauss
+    for r in measured Measured GAUSS; do
+      for rm in "scale shrink" "clip keep"; do
+        set -- $rm
+        name="ref64 --order $o $a --correction-bound 0.2 --correction-bound-reference $r --correction-bound-rule $1 --correction-bound-mean $2"
+        check "$name" + "${C64[@]}" --order $o --activation $a --correction-bound 0.2 --correction-bound-reference $r --correction-bound-rule $1 --correction-bound-mean $2
+        ref64 "$name" "${r,,}"
+      done
+    done
+    name="ref64 --order $o $a all --correction-bound 0.5 --correction-bound-reference measured"
+    check "$name" + "${C64[@]/#8/8,8}" --order $o --activation $a --corrected-layers all --correction-bound 0.5 --correction-bound-reference measured
+    ref64 "$name" measured
+  done
+done
+
 # 65. Seventy-second session (adv72): erf at wide units, and what a cumulant model's file records
 # (EXPERIMENTS.md "Adversarial pass, adv72"). (a) `train --objective cumulants --activation erf`
 # on data x1e8 and x1e10 (pre-activations of s.d. ~1e8): the closure's VJP formed dᵢdⱼ − 4Σᵢⱼ²,

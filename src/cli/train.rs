@@ -6,7 +6,7 @@ use clap::Args;
 
 use corrflow::command::train::train_model;
 use corrflow::config::{defaults, Field, RunConfig};
-use corrflow::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
 use corrflow::cumtrain::{CorrectedLayers, Objective};
 use corrflow::io::{say, MemoryLimit};
 use corrflow::{Error, Result};
@@ -80,6 +80,14 @@ pub struct TrainArgs {
     /// says, with scale's t). Refused where the bound is off [default: scale].
     #[arg(long, value_enum, ignore_case = true, value_name = "scale|clip")]
     pub correction_bound_rule: Option<BoundRule>,
+    /// Cumulant objective with --correction-bound α: what the bound keeps the corrected z near,
+    /// and measures α against. gauss = the Gaussian closure's z at the same h (C ⪰ αC_G);
+    /// measured = the mean and covariance of φ(h) over the class's training samples forwarded
+    /// through the network every step (C ⪰ α × the network's own z covariance in every
+    /// direction; differentiated through the samples), at every bounded layer. Refused where
+    /// the bound is off [default: gauss].
+    #[arg(long, value_enum, ignore_case = true, value_name = "gauss|measured")]
+    pub correction_bound_reference: Option<BoundReference>,
     /// Where to write the trained model (safetensors; written atomically).
     #[arg(long, value_name = "FILE", default_value = "model.safetensors")]
     pub out: PathBuf,
@@ -111,6 +119,10 @@ impl TrainArgs {
                 Field::CorrectionBoundRule,
                 self.correction_bound_rule.is_some(),
             ),
+            (
+                Field::CorrectionBoundReference,
+                self.correction_bound_reference.is_some(),
+            ),
         ];
         if let Some((field, _)) = given.iter().find(|(_, set)| *set) {
             if self.objective != Objective::Cumulants {
@@ -127,6 +139,7 @@ impl TrainArgs {
                         Field::CorrectionBound
                             | Field::CorrectionBoundMean
                             | Field::CorrectionBoundRule
+                            | Field::CorrectionBoundReference
                     ) {
                         "bounds the corrected closures of --objective cumulants at --order 3|4; \
                          it has no meaning for --objective samples"
@@ -166,6 +179,10 @@ impl TrainArgs {
                 Field::CorrectionBoundRule,
                 self.correction_bound_rule.is_some(),
             ),
+            (
+                Field::CorrectionBoundReference,
+                self.correction_bound_reference.is_some(),
+            ),
         ]
         .into_iter()
         .find_map(|(field, set)| (set && train.order == 2).then_some(field))
@@ -179,6 +196,7 @@ impl TrainArgs {
         train.correction_bound = self.correction_bound;
         train.correction_bound_mean = self.correction_bound_mean;
         train.correction_bound_rule = self.correction_bound_rule;
+        train.correction_bound_reference = self.correction_bound_reference;
         Ok(RunConfig {
             data: self.data.clone().into(),
             net,

@@ -215,6 +215,11 @@ pub const CORRECTION_BOUND_MEAN: crate::cumtrain::correction_bound::BoundMean =
 /// higher-order relu network). The enum's own default, as above.
 pub const CORRECTION_BOUND_RULE: crate::cumtrain::correction_bound::BoundRule =
     crate::cumtrain::correction_bound::BoundRule::Scale;
+/// Cumulant training with a correction bound: what it keeps z near
+/// (`--correction-bound-reference`): the Gaussian closure's z, the reference of the
+/// sixty-eighth session (`cumtrain::correction_bound`). The enum's own default, as above.
+pub const CORRECTION_BOUND_REFERENCE: crate::cumtrain::correction_bound::BoundReference =
+    crate::cumtrain::correction_bound::BoundReference::Gauss;
 /// Relative ridge of the Bhattacharyya split for singular covariances.
 pub const RIDGE: f64 = crate::analysis::information::INFORMATION_RIDGE;
 
@@ -252,7 +257,7 @@ impl Default for HigherOrderConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cumtrain::correction_bound::{BoundMean, BoundRule};
+    use crate::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule};
 
     /// The CLI's and config's defaults of the bound's settings are the enums' own, which
     /// `CumulantObjective::corrected` takes: one default stated twice, held equal here.
@@ -260,5 +265,6 @@ mod tests {
     fn the_bound_settings_defaults_are_the_enums() {
         assert_eq!(CORRECTION_BOUND_MEAN, BoundMean::default());
         assert_eq!(CORRECTION_BOUND_RULE, BoundRule::default());
+        assert_eq!(CORRECTION_BOUND_REFERENCE, BoundReference::default());
     }
 }

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::defaults::{self, task_defaults};
 use super::Task;
-use crate::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
+use crate::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
 use crate::cumtrain::{CheckSettings, CorrectedLayers, Objective};
 use crate::data::preprocess::compact;
 use crate::error::{Error, Field, Result};
@@ -87,12 +87,15 @@ pub struct TrainSettings {
     /// [default where the bound is on: [`defaults::CORRECTION_BOUND_RULE`]; refused set where it
     /// is off].
     pub correction_bound_rule: Option<BoundRule>,
+    /// Cumulant objective with a correction bound: what it keeps z near [default where the
+    /// bound is on: [`defaults::CORRECTION_BOUND_REFERENCE`]; refused set where it is off].
+    pub correction_bound_reference: Option<BoundReference>,
 }
 
 impl TrainSettings {
     /// The sampled check of the cumulant objective (`closure_check`, `check_samples`), its
     /// order and, at order 3/4, its corrected layers, its correction bound and (where the bound
-    /// is on, or where they were set) what the bound does to the mean and its rule.
+    /// is on, or where they were set) what the bound does to the mean, its rule and reference.
     pub fn check(&self) -> CheckSettings {
         let bound =
             (self.order != 2).then(|| self.correction_bound.unwrap_or(defaults::CORRECTION_BOUND));
@@ -112,6 +115,9 @@ impl TrainSettings {
             bound_rule: self
                 .correction_bound_rule
                 .or(bound_on.then_some(defaults::CORRECTION_BOUND_RULE)),
+            bound_reference: self
+                .correction_bound_reference
+                .or(bound_on.then_some(defaults::CORRECTION_BOUND_REFERENCE)),
         }
     }
 }
@@ -134,6 +140,7 @@ impl Default for TrainSettings {
             correction_bound: None,
             correction_bound_mean: None,
             correction_bound_rule: None,
+            correction_bound_reference: None,
         }
     }
 }

@@ -80,6 +80,14 @@ pub struct CheckSettings {
         skip_serializing_if = "Option::is_none"
     )]
     pub bound_rule: Option<super::correction_bound::BoundRule>,
+    /// Where the bound is on, what it keeps z near (`--correction-bound-reference`;
+    /// [`super::correction_bound::BoundReference`]); None (absent from the JSON) where the bound
+    /// is off. Set with the bound off (or at order 2) it is refused ([`CheckSettings::validate`]).
+    #[serde(
+        rename = "correction_bound_reference",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub bound_reference: Option<super::correction_bound::BoundReference>,
 }
 
 fn is_gaussian(order: &u8) -> bool {
@@ -98,8 +106,8 @@ impl CheckSettings {
     }
 
     /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on),
-    /// the order, the correction bound, and that what the bound does to the mean and its rule
-    /// are set only where the bound is on.
+    /// the order, the correction bound, and that what the bound does to the mean, its rule and
+    /// its reference are set only where the bound is on.
     pub fn validate(&self) -> Result<()> {
         self.corrections()?;
         if let Some(bound) = self.bound {
@@ -117,6 +125,12 @@ impl CheckSettings {
                 Field::CorrectionBoundRule,
                 self.bound_rule.map(|r| {
                     format!("{r} sets how the correction bound keeps the covariance within it")
+                }),
+            ),
+            (
+                Field::CorrectionBoundReference,
+                self.bound_reference.map(|r| {
+                    format!("{r} sets what the correction bound keeps the corrected z near")
                 }),
             ),
         ];

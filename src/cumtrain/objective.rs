@@ -33,7 +33,9 @@
 //!    ([`FirstClosure::forward`]), kept for step 5 and the reverse pass;
 //! 5. with a correction bound α (`--correction-bound`, Gram–Charlier closures only), z^l's
 //!    correction shrunk towards that Gaussian z^l until its covariance keeps the share
-//!    α of the Gaussian one in every direction ([`super::correction_bound`]);
+//!    α of the Gaussian one in every direction ([`super::correction_bound`]); under
+//!    [`BoundReference::Measured`] towards, and against, the class's measured z instead: the
+//!    mean and covariance of φ(H) over its samples forwarded through the layer;
 //! 6. z^l's corrected covariance with its eigenvalues floored at a small share of its mean
 //!    variance ([`super::spectral_floor`]): the expansion can make it indefinite, which no
 //!    distribution is and the next closure cannot take (where it is positive definite the floor
@@ -44,7 +46,8 @@
 //!
 //! The gradient is exact through the whole chain (`CumulantObjective::backward`): at a
 //! corrected layer the closure's VJP (through the floor and the bound, whose Gaussian side goes
-//! through the Gaussian closure's VJP) also gives the slices' adjoint, which
+//! through the Gaussian closure's VJP, or whose measured side joins the samples' Ā below) also
+//! gives the slices' adjoint, which
 //! [`super::first_layer::Slices::backward`] takes to W^l and to D̄ (D = W^lÃ^{l−1}); the slices
 //! depend on every earlier layer's weights through the forwarded samples, so D̄ goes on as the
 //! samples' adjoint Ā^{l−1} = W^lᵀ(D̄ − D̄'s row means), and one backpropagation sweep over the
@@ -61,7 +64,7 @@ use clap::ValueEnum;
 use faer::{Col, Mat, MatRef};
 use serde::{Deserialize, Serialize};
 
-use super::correction_bound::{BoundMean, BoundRule, CorrectionBound};
+use super::correction_bound::{BoundMean, BoundReference, BoundRule, CorrectionBound};
 use super::first_closure::{check_activation, corrected_closure, FirstClosure};
 use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
@@ -208,6 +211,8 @@ struct Corrected {
     bound_mean: BoundMean,
     /// How the bound keeps the covariance within it.
     bound_rule: BoundRule,
+    /// What the bound keeps z near: the Gaussian closure's or the measured z.
+    bound_reference: BoundReference,
 }
 
 impl Corrected {
@@ -217,6 +222,14 @@ impl Corrected {
             return None;
         }
         self.closures.get(k).copied().flatten()
+    }
+
+    /// Whether hidden layer k + 1 (index k), corrected by `closure`, is bounded against the
+    /// measured z ([`BoundReference::Measured`]): a bound on and a Gram–Charlier closure.
+    fn bounds_against_samples(&self, closure: FirstClosure) -> bool {
+        self.bound.is_some()
+            && closure.caps_skewness()
+            && self.bound_reference == BoundReference::Measured
     }
 
     /// The index of the deepest corrected hidden layer.
@@ -235,7 +248,8 @@ struct LayerPass {
     h: Moments,
     z: Moments,
     /// The Gaussian closure's z at h, where a Gram–Charlier corrected closure formed it on the
-    /// way to z ([`FirstClosure::forward`]): the correction bound's and the reverse pass's.
+    /// way to z ([`FirstClosure::forward`]): the correction bound's reference (under `gauss`)
+    /// and the reverse pass's.
     gauss: Option<Moments>,
     bounded: Option<Bounded>,
     floored: Option<(Moments, SpectralFloor)>,
@@ -243,8 +257,9 @@ struct LayerPass {
     slices: Option<Slices>,
 }
 
-/// A corrected z shrunk by the correction bound: the bounded z and the bound (the Gaussian
-/// closure's z it shrank towards is [`LayerPass::gauss`]).
+/// A corrected z shrunk by the correction bound: the bounded z and the bound (the reference it
+/// shrank towards is the Gaussian closure's z, [`LayerPass::gauss`], or under
+/// [`BoundReference::Measured`] the layer's samples' [`SampleLayer::moments`]).
 struct Bounded {
     z: Moments,
     bound: CorrectionBound,
@@ -274,6 +289,42 @@ struct SampleLayer {
     h: Mat<f64>,
     centred: Mat<f64>,
     mean: Col<f64>,
+}
+
+impl SampleLayer {
+    /// The measured z: (μ_m, C_m), the activations' mean and covariance (÷ n) over the samples.
+    fn moments(&self) -> Moments {
+        let n = self.centred.nrows();
+        let mut cov = Mat::zeros(n, n);
+        let inv = 1.0 / self.centred.ncols() as f64;
+        gemm(
+            cov.as_mut(),
+            false,
+            self.centred.as_ref(),
+            self.centred.transpose(),
+            inv,
+        );
+        let cov = Mat::from_fn(n, n, |i, j| 0.5 * (cov[(i, j)] + cov[(j, i)]));
+        Moments::gaussian(self.mean.clone(), cov)
+    }
+
+    /// The activations' adjoint from the adjoint `adj` of [`SampleLayer::moments`]:
+    /// Ā_s = μ̄/n + (2/n) sym(C̄)(a_s − μ_m) ([`super::correction_bound`]).
+    fn moments_vjp(&self, adj: &Adjoint) -> Mat<f64> {
+        let (units, n) = (self.centred.nrows(), self.centred.ncols());
+        let sym = Mat::from_fn(units, units, |i, j| {
+            0.5 * (adj.cov[(i, j)] + adj.cov[(j, i)])
+        });
+        let mut a_bar = Mat::from_fn(units, n, |i, _| adj.mean[i] / n as f64);
+        gemm(
+            a_bar.as_mut(),
+            true,
+            sym.as_ref(),
+            self.centred.as_ref(),
+            2.0 / n as f64,
+        );
+        a_bar
+    }
 }
 
 impl CumulantObjective {
@@ -328,6 +379,7 @@ impl CumulantObjective {
             bound: None,
             bound_mean: BoundMean::default(),
             bound_rule: BoundRule::default(),
+            bound_reference: BoundReference::default(),
         });
         Ok(objective)
     }
@@ -379,6 +431,16 @@ impl CumulantObjective {
     pub fn with_correction_bound_rule(mut self, rule: BoundRule) -> Self {
         if let Some(corrected) = &mut self.corrected {
             corrected.bound_rule = rule;
+        }
+        self
+    }
+
+    /// The objective whose correction bound keeps z near the Gaussian closure's or the measured
+    /// z ([`BoundReference`]; its default, [`BoundReference::Gauss`], is
+    /// [`CumulantObjective::corrected`]'s; no effect without a bound).
+    pub fn with_correction_bound_reference(mut self, reference: BoundReference) -> Self {
+        if let Some(corrected) = &mut self.corrected {
+            corrected.bound_reference = reference;
         }
         self
     }
@@ -493,7 +555,9 @@ impl CumulantObjective {
                 .corrected
                 .as_ref()
                 .and_then(|cor| Some((cor, cor.at(k)?)));
-            let layer_pass = match corrected {
+            // The layer's samples go on to a corrected layer above.
+            let forwarded = deepest.is_some_and(|d| k < d);
+            let (layer_pass, samples) = match corrected {
                 Some((cor, closure)) => {
                     let (centred, _) = self.samples_in(&pass, c, x, k);
                     let mut slices =
@@ -511,11 +575,22 @@ impl CumulantObjective {
                             k + 1
                         )));
                     }
+                    let samples = (forwarded || cor.bounds_against_samples(closure))
+                        .then(|| self.forward_samples(net, k, &pass, c, x, Some(&slices)));
                     let bounded = match (cor.bound, &gauss) {
                         (Some(alpha), Some(gauss)) => {
                             let alpha_share = (alpha, cor.floor_share);
                             let rules = (cor.bound_mean, cor.bound_rule);
-                            self.bound(k, (gauss, &z), alpha_share, rules, &mut tally)?
+                            let measured = match (cor.bound_reference, &samples) {
+                                (BoundReference::Measured, Some(samples)) => {
+                                    Some(samples.moments())
+                                }
+                                _ => None,
+                            };
+                            let reference = measured
+                                .as_ref()
+                                .map_or((gauss, "z (Gaussian)"), |m| (m, "z (measured)"));
+                            self.bound(k, (reference, &z), alpha_share, rules, &mut tally)?
                         }
                         _ => None,
                     };
@@ -530,34 +605,36 @@ impl CumulantObjective {
                             (Moments::gaussian(to_floor.mean.clone(), cov), f)
                         });
                     self.tally.set(self.tally.get().plus(tally));
-                    LayerPass {
+                    let layer_pass = LayerPass {
                         h,
                         z,
                         gauss,
                         bounded,
                         floored,
                         slices: Some(slices),
-                    }
+                    };
+                    (layer_pass, samples)
                 }
                 None => {
                     self.closures[k]
                         .closure
                         .apply_counted(&h, Corrections::None, &mut z)?;
                     finite(&z, "z", k + 1)?;
-                    LayerPass {
+                    let samples =
+                        forwarded.then(|| self.forward_samples(net, k, &pass, c, x, None));
+                    let layer_pass = LayerPass {
                         h,
                         z,
                         gauss: None,
                         bounded: None,
                         floored: None,
                         slices: None,
-                    }
+                    };
+                    (layer_pass, samples)
                 }
             };
-            if deepest.is_some_and(|d| k < d) {
-                let samples = self.forward_samples(net, k, &pass, c, x, &layer_pass);
-                pass.samples.push(samples);
-            }
+            // Indices 0..=k: a layer bounded against its samples is at most the deepest.
+            pass.samples.extend(samples);
             pass.layers.push(layer_pass);
         }
         let input = pass.layers.last().map_or(x, LayerPass::output);
@@ -568,27 +645,29 @@ impl CumulantObjective {
 
     /// The correction bound ([`super::correction_bound`], share α and ridge share s, the mean
     /// shrunk or kept, the covariance scaled or clipped) of hidden layer k + 1's corrected `z`,
-    /// with `gauss`, the Gaussian closure's z at the same h (the corrected closure's own,
-    /// [`FirstClosure::forward`]); None where t = 1. Counted in `tally`, under the clip with
+    /// with `reference` (and its name in errors) the Gaussian closure's z at the same h (the
+    /// corrected closure's own, [`FirstClosure::forward`]) or the measured z
+    /// ([`SampleLayer::moments`]); None where t = 1. Counted in `tally`, under the clip with
     /// the eigenvalues it clipped (0 where t = 1; every direction where B had no Cholesky
     /// factor and the clip took the Gaussian closure).
     fn bound(
         &self,
         k: usize,
-        (gauss, z): (&Moments, &Moments),
+        ((reference, name), z): ((&Moments, &str), &Moments),
         alpha_share: (f64, f64),
         rules: (BoundMean, BoundRule),
         tally: &mut StepTally,
     ) -> Result<Option<Bounded>> {
-        finite(gauss, "z (Gaussian)", k + 1)?;
-        let bounded = CorrectionBound::apply(gauss, z, alpha_share, rules)?.map(|(z, bound)| {
-            tally.bounded = BoundTally {
-                class_steps: 1,
-                smallest_t: bound.t(),
-                clipped: None,
-            };
-            Bounded { z, bound }
-        });
+        finite(reference, name, k + 1)?;
+        let bounded =
+            CorrectionBound::apply(reference, z, alpha_share, rules)?.map(|(z, bound)| {
+                tally.bounded = BoundTally {
+                    class_steps: 1,
+                    smallest_t: bound.t(),
+                    clipped: None,
+                };
+                Bounded { z, bound }
+            });
         if rules.1 == BoundRule::Clip {
             let directions = bounded
                 .as_ref()
@@ -603,7 +682,7 @@ impl CumulantObjective {
 
     /// Class c's samples through hidden layer k + 1 (index k): H = W X̃ + (W m + b) from the
     /// layer's centred input samples X̃ and their mean m (D = W X̃ is the slices' where the layer
-    /// is corrected), A = φ(H), and Ã = A − its row means.
+    /// is corrected: `slices`), A = φ(H), and Ã = A − its row means.
     fn forward_samples(
         &self,
         net: &Mlp,
@@ -611,11 +690,11 @@ impl CumulantObjective {
         pass: &ClassPass,
         c: usize,
         x: &Moments,
-        layer_pass: &LayerPass,
+        slices: Option<&Slices>,
     ) -> SampleLayer {
         let layer = &net.layers[k];
         let (centred, mean) = self.samples_in(pass, c, x, k);
-        let mut h = match &layer_pass.slices {
+        let mut h = match slices {
             Some(slices) => slices.centred().to_owned(),
             None => {
                 let mut d = Mat::zeros(layer.w.nrows(), centred.ncols());
@@ -656,8 +735,10 @@ impl CumulantObjective {
     /// pass `pass`: the affine VJP and the closures' VJPs alternate down the layers; at a
     /// corrected layer the corrected closure's VJP (through the floor) also gives the κ slices'
     /// adjoint, which [`Slices::backward`] takes to W and to D̄ (S̄ into Σ's adjoint at the first
-    /// layer, through D deeper: [`SRoute`]); the samples' adjoint Ā of a layer's activations
-    /// below a corrected layer is Wᵀ(H̄ + D̄ − D̄'s row means) of the layer above, and
+    /// layer, through D deeper: [`SRoute`]); the samples' adjoint Ā of a layer's activations is
+    /// its own measured z's adjoint where the bound is against it
+    /// ([`SampleLayer::moments_vjp`]) plus, below a corrected layer, Wᵀ(H̄ + D̄ − D̄'s row means)
+    /// of the layer above, and
     /// H̄ = Ā ∘ φ'(H) adds H̄ Aᵀ to ∂W and H̄'s row sums to ∂b (A the layer's input samples,
     /// uncentred).
     fn backward(
@@ -696,9 +777,19 @@ impl CumulantObjective {
                     }
                     let mut gauss_adj = None;
                     if let (Some(bounded), Some(gauss_z)) = (&layer.bounded, &layer.gauss) {
-                        let (corrected, gauss) = bounded.bound.vjp(&z_adj);
+                        let (corrected, reference) = bounded.bound.vjp(&z_adj);
                         z_adj = corrected;
-                        gauss_adj = Some(self.closures[k].vjp()?.vjp(&layer.h, gauss_z, &gauss)?);
+                        if cor.bounds_against_samples(closure) {
+                            // The measured z's adjoint joins the samples' Ā from above.
+                            let a_bar = pass.samples[k].moments_vjp(&reference);
+                            sample_adj = Some(match sample_adj.take() {
+                                Some(above) => above + a_bar,
+                                None => a_bar,
+                            });
+                        } else {
+                            let vjp = self.closures[k].vjp()?;
+                            gauss_adj = Some(vjp.vjp(&layer.h, gauss_z, &reference)?);
+                        }
                     }
                     let (a, kappa) = closure.backward(
                         &layer.h,
@@ -848,4 +939,131 @@ fn check(net: &Mlp, stats: &ClassStatistics) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cumtrain::correction_bound::tests::least_generalized;
+    use crate::data::higher_order::HigherOrderConfig;
+    use crate::net::Activation;
+
+    /// Class c's measured z¹ and its bound's B = C_m + εI (ε = s·tr C_m/n), formed here from
+    /// the data: z_s = φ(W¹x_s + b¹) over the class's training samples, mean and covariance
+    /// ÷ n_c.
+    fn measured_z1(net: &Mlp, data: &Dataset, c: usize) -> (Moments, Mat<f64>) {
+        let (w, b, phi) = (&net.layers[0].w, &net.layers[0].b, net.activation.at(0));
+        let cols: Vec<usize> = (0..data.len())
+            .filter(|&s| data.labels[s] as usize == c)
+            .collect();
+        let n = w.nrows();
+        let z = Mat::from_fn(n, cols.len(), |i, k| {
+            let h: f64 = (0..w.ncols())
+                .map(|j| w[(i, j)] * data.x[(j, cols[k])])
+                .sum();
+            phi.eval(h + b[i])
+        });
+        let count = cols.len() as f64;
+        let mean = Col::from_fn(n, |i| {
+            (0..cols.len()).map(|k| z[(i, k)]).sum::<f64>() / count
+        });
+        let cov = Mat::from_fn(n, n, |i, j| {
+            (0..cols.len())
+                .map(|k| (z[(i, k)] - mean[i]) * (z[(j, k)] - mean[j]))
+                .sum::<f64>()
+                / count
+        });
+        let eps = FLOOR_SHARE * (0..n).map(|i| cov[(i, i)]).sum::<f64>() / n as f64;
+        let b = Mat::from_fn(n, n, |i, j| cov[(i, j)] + if i == j { eps } else { 0.0 });
+        (Moments::gaussian(mean, cov), b)
+    }
+
+    /// Against the measured z (`BoundReference::Measured`) the bounded z¹ covariance C keeps
+    /// the share α of the network's own z¹ covariance C_m in every direction:
+    /// λ_min(C − C_m, B) ≥ −(1 − α) with B = C_m + εI (C ⪰ αC_m − (1 − α)εI), to 10⁻⁹ (C_m
+    /// formed here from the data, independently of the objective's sample pass), and reached
+    /// where the bound acts (the boundary, to 10⁻⁹), under both rules; under shrink the mean is
+    /// μ_m + t(μ_c − μ_m), t < 1. On the same erf network the Gaussian reference's bounded C
+    /// lies below it (λ_min < −(1 − α) − 0.05 for some class: the case has the power to
+    /// fail). Fails with the measured z replaced by the Gaussian closure's in the forward pass.
+    #[test]
+    fn measured_bound_keeps_the_share_of_the_measured_covariance() {
+        let data = HigherOrderConfig {
+            dim: 4,
+            n_skewed: 2,
+            n_train: 400,
+            n_test: 2,
+            ..HigherOrderConfig::default()
+        }
+        .generate()
+        .unwrap()
+        .train;
+        let stats = ClassStatistics::measure(&data).unwrap();
+        let mut net = Mlp::init(&[4, 5, 2], Activation::Erf, 1.0, 3).unwrap();
+        for i in 0..4 {
+            for j in 0..4 {
+                net.layers[0].w[(i, j)] = if i == j { 0.8 } else { 0.05 * (i + j) as f64 };
+            }
+            net.layers[0].b[i] = -0.3;
+        }
+        let alpha = 0.9;
+        let least = |reference, rule, mean| -> Vec<(f64, Option<(f64, Moments)>)> {
+            let obj = CumulantObjective::corrected(&net, Corrections::K3K4, &data, &stats)
+                .unwrap()
+                .with_layers(CorrectedLayers::First)
+                .with_correction_bound(Some(alpha))
+                .with_correction_bound_rule(rule)
+                .with_correction_bound_mean(mean)
+                .with_correction_bound_reference(reference);
+            (0..2)
+                .map(|c| {
+                    let pass = obj.forward(&net, c, &stats.per_class[c]).unwrap();
+                    let layer = &pass.layers[0];
+                    let (measured, b) = measured_z1(&net, &data, c);
+                    let bounded = layer.bounded.as_ref();
+                    let cov = bounded.map_or(&layer.z.cov, |b| &b.z.cov);
+                    let above = Mat::from_fn(5, 5, |i, j| cov[(i, j)] - measured.cov[(i, j)]);
+                    let t = bounded.map(|b| (b.bound.t(), b.z.clone()));
+                    (least_generalized(&above, &b), t)
+                })
+                .collect()
+        };
+        let kink = -(1.0 - alpha);
+        let mut acted = false;
+        for rule in [BoundRule::Scale, BoundRule::Clip] {
+            for (c, (l, bounded)) in least(BoundReference::Measured, rule, BoundMean::Shrink)
+                .into_iter()
+                .enumerate()
+            {
+                assert!(l >= kink - 1e-9, "{rule} class {c}: λ_min {l} below {kink}");
+                if let Some((t, z)) = bounded {
+                    acted = true;
+                    assert!(
+                        (l - kink).abs() < 1e-9,
+                        "{rule} class {c}: λ_min {l} not {kink}"
+                    );
+                    let (measured, _) = measured_z1(&net, &data, c);
+                    let pass_z =
+                        &CumulantObjective::corrected(&net, Corrections::K3K4, &data, &stats)
+                            .unwrap()
+                            .with_layers(CorrectedLayers::First)
+                            .forward(&net, c, &stats.per_class[c])
+                            .unwrap()
+                            .layers[0]
+                            .z;
+                    for i in 0..5 {
+                        let want = measured.mean[i] + t * (pass_z.mean[i] - measured.mean[i]);
+                        assert!((z.mean[i] - want).abs() < 1e-9, "{rule} class {c} mean {i}");
+                    }
+                }
+            }
+        }
+        assert!(acted, "the measured bound did not act");
+        let gauss = least(BoundReference::Gauss, BoundRule::Scale, BoundMean::Shrink);
+        assert!(
+            gauss.iter().any(|(l, _)| *l < kink - 0.05),
+            "the Gaussian reference kept the measured share too: {:?}",
+            gauss.iter().map(|(l, _)| l).collect::<Vec<_>>()
+        );
+    }
 }

@@ -134,7 +134,8 @@ pub fn train_cumulants_timed(
         .with_layers(check.layers.unwrap_or_default())
         .with_correction_bound(check.bound.and_then(|b| b.share()))
         .with_correction_bound_mean(check.bound_mean.unwrap_or_default())
-        .with_correction_bound_rule(check.bound_rule.unwrap_or_default());
+        .with_correction_bound_rule(check.bound_rule.unwrap_or_default())
+        .with_correction_bound_reference(check.bound_reference.unwrap_or_default());
     if let Some(alpha) = check.bound.and_then(|b| b.share()) {
         if !objective.bounds_corrections() {
             return Err(no_closure_to_bound(alpha));

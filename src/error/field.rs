@@ -59,6 +59,7 @@ pub enum Field {
     CorrectionBound,
     CorrectionBoundMean,
     CorrectionBoundRule,
+    CorrectionBoundReference,
     // analysis and propagation
     FromLayer,
     KappaUnits,
@@ -77,7 +78,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 59] = [
+    pub const ALL: [Field; 60] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -125,6 +126,7 @@ impl Field {
         Field::CorrectionBound,
         Field::CorrectionBoundMean,
         Field::CorrectionBoundRule,
+        Field::CorrectionBoundReference,
         Field::FromLayer,
         Field::KappaUnits,
         Field::StatsBatch,
@@ -189,6 +191,7 @@ impl Field {
             Field::CorrectionBound => "train.correction_bound",
             Field::CorrectionBoundMean => "train.correction_bound_mean",
             Field::CorrectionBoundRule => "train.correction_bound_rule",
+            Field::CorrectionBoundReference => "train.correction_bound_reference",
             Field::FromLayer => "analysis.from_layer",
             Field::KappaUnits => "analysis.kappa_units",
             Field::StatsBatch => "analysis.stats_batch",

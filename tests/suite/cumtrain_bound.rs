@@ -14,7 +14,7 @@ use corrflow::propagate::ClosurePair;
 use super::cumtrain_corrected::{class_samples, engine_stages, skewed};
 use crate::common::corrflow;
 use crate::cumtrain_corrected::check_gradient_with;
-use corrflow::cumtrain::correction_bound::{BoundMean, BoundRule, BoundSetting};
+use corrflow::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
 use corrflow::net::train::zeros_like;
 
 const LEAKY: Activation = Activation::LeakyRelu { slope: 0.2 };
@@ -58,6 +58,7 @@ fn closure_alone(layers: CorrectedLayers, bound: Option<BoundSetting>) -> CheckS
         bound,
         bound_mean: None,
         bound_rule: None,
+        bound_reference: None,
     }
 }
 
@@ -125,6 +126,57 @@ fn bounded_gradient_matches_central_differences() {
                 )
             },
         );
+    }
+}
+
+/// The objective's gradient with the bound against the measured z
+/// (`BoundReference::Measured`: the reference moments of every bounded layer are φ(H)'s over
+/// the class's samples, differentiated through them), relu, leaky relu and erf at orders 3 and 4
+/// (`check_gradient_with`), scale and clip, the mean shrunk and kept, at α = 0.9 on the aligned
+/// [4, 5, 2] network and at α = 0.99 on the aligned [4, 4, 4, 2] network (second biases off
+/// zero) correcting both layers (the deeper layer's samples forwarded through the first), the
+/// bound acting (asserted). Fails
+/// with the measured mean's adjoint dropped (μ̄_ref/n_c out of `SampleLayer::moments_vjp`), with
+/// φ′ dropped from the samples' H̄ (H̄ = Ā), and with the reference's adjoint sent through the
+/// Gaussian closure's VJP as under `gauss`.
+#[test]
+fn measured_bound_gradient_matches_central_differences() {
+    let data = skewed(400);
+    let stats = ClassStatistics::measure(&data).unwrap();
+    for act in [Activation::Relu, LEAKY, Activation::Erf] {
+        for rule in [BoundRule::Scale, BoundRule::Clip] {
+            for mean in [BoundMean::Shrink, BoundMean::Keep] {
+                for (widths, alpha) in [(&[4, 5, 2][..], 0.9), (&[4, 4, 4, 2][..], 0.99)] {
+                    let mut net = aligned(widths, act, -0.3);
+                    if widths.len() == 4 {
+                        // Off zero: the samples whose first-layer relu is dead in every unit
+                        // have h² = b² exactly, where relu's kink makes the measured z²
+                        // non-differentiable in b² (central differences ½, φ′ 0).
+                        for i in 0..4 {
+                            net.layers[1].b[i] = 0.05 + 0.1 * i as f64;
+                        }
+                    }
+                    check_gradient_with(
+                        &net,
+                        &data,
+                        &stats,
+                        |obj| {
+                            obj.with_correction_bound(Some(alpha))
+                                .with_correction_bound_mean(mean)
+                                .with_correction_bound_rule(rule)
+                                .with_correction_bound_reference(BoundReference::Measured)
+                        },
+                        |tally, order| {
+                            assert!(
+                                tally.bounded.class_steps > 0,
+                                "{act} {mean} {rule} {widths:?} order {}: the bound did not act",
+                                order.order()
+                            )
+                        },
+                    );
+                }
+            }
+        }
     }
 }
 
@@ -389,7 +441,21 @@ fn a_bound_rule_without_a_bound_is_refused() {
     );
 }
 
-/// The cases of the two tests above for the flag `flag` (configuration key `train.KEY`, `--json`
+/// `--correction-bound-reference` where the bound is off is refused as `--correction-bound-mean`
+/// is (the same cases, naming `--correction-bound-reference` and
+/// `train.correction_bound_reference`), and recorded in `--json` where the bound is on (`gauss`
+/// where it was not given). Fails with the reference left out of the refusal in
+/// `CheckSettings::validate`.
+#[test]
+fn a_bound_reference_without_a_bound_is_refused() {
+    a_setting_of_the_bound_without_it_is_refused(
+        ("--correction-bound-reference", "correction_bound_reference"),
+        ["gauss", "measured"],
+        |check| check.bound_reference = Some(BoundReference::Measured),
+    );
+}
+
+/// The cases of the three tests above for the flag `flag` (configuration key `train.KEY`, `--json`
 /// key KEY) with the values `[default, other]`; `set` sets the other in `CheckSettings`.
 fn a_setting_of_the_bound_without_it_is_refused(
     (flag, key): (&str, &str),

@@ -171,6 +171,7 @@ fn guarded_objective_stays_above_the_gaussian_bayes_floor() {
             bound: None,
             bound_mean: None,
             bound_rule: None,
+            bound_reference: None,
         };
         let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
         (history.last().unwrap().loss, net)
@@ -252,6 +253,7 @@ fn check_led_steps_count_the_steps_the_check_led() {
             bound: None,
             bound_mean: None,
             bound_rule: None,
+            bound_reference: None,
         };
         let mut net = Mlp::init(&widths, act, 1.0, 2).unwrap();
         let steps = data.len().div_ceil(cfg.batch);

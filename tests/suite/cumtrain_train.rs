@@ -35,6 +35,7 @@ fn cumulant_trained_xor_network_classifies_real_samples() {
         bound: None,
         bound_mean: None,
         bound_rule: None,
+        bound_reference: None,
     };
     let history = train_cumulants(&mut net, &split.train, &cfg, &check, |_, _| {}).unwrap();
     assert_eq!(history.len(), 20);
@@ -221,6 +222,7 @@ fn a_closure_check_beyond_two_to_the_53_is_refused() {
         bound: None,
         bound_mean: None,
         bound_rule: None,
+        bound_reference: None,
     };
     assert!(check(9_007_199_254_740_992.0).validate().is_ok());
     assert!(check(1e16).validate().is_err());
