@@ -269,6 +269,10 @@ pub fn train_model(
                 "correction_bound_rule",
                 check.bound_rule.map(|r| r.to_string()),
             ),
+            (
+                "correction_bound_reference",
+                check.bound_reference.map(|r| r.to_string()),
+            ),
         ] {
             meta.extend(value.map(|v| (key, v)));
         }

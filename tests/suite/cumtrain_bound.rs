@@ -571,11 +571,11 @@ fn clip_is_scale_within_the_bound_and_differs_beyond_it() {
 
 /// The model file records the cumulant objective's closure settings as `--json`'s
 /// `config.closure_check` names them: `order` always, and at order 3|4 `corrected_layers`,
-/// `correction_bound` and, where the bound is on, `correction_bound_mean` and
-/// `correction_bound_rule`; the keys the run does not have are absent. Before adv72 the file
-/// held `closure_check` and `check_samples` only, so an order-4 model with a clipped bound on
-/// every layer read as a Gaussian (order 2) one. Fails with the new keys not written
-/// (`command::train`).
+/// `correction_bound` and, where the bound is on, `correction_bound_mean`,
+/// `correction_bound_rule` and `correction_bound_reference`; the keys the run does not have are
+/// absent. Before adv72 the file held `closure_check` and `check_samples` only, so an order-4
+/// model with a clipped bound on every layer read as a Gaussian (order 2) one. Fails with the
+/// new keys not written (`command::train`).
 #[test]
 fn model_file_records_the_closure_settings() {
     let dir = tempfile::tempdir().unwrap();
@@ -587,22 +587,36 @@ fn model_file_records_the_closure_settings() {
         "correction_bound",
         "correction_bound_mean",
         "correction_bound_rule",
+        "correction_bound_reference",
     ];
     for (extra, want) in [
-        ("", [Some("2"), None, None, None, None]),
+        ("", [Some("2"), None, None, None, None, None]),
         (
             "--order 3",
-            [Some("3"), Some("first"), Some("off"), None, None],
+            [Some("3"), Some("first"), Some("off"), None, None, None],
         ),
         (
             "--order 4 --corrected-layers all --correction-bound 0.2 \
-             --correction-bound-mean keep --correction-bound-rule clip",
+             --correction-bound-mean keep --correction-bound-rule clip \
+             --correction-bound-reference measured",
             [
                 Some("4"),
                 Some("all"),
                 Some("0.2"),
                 Some("keep"),
                 Some("clip"),
+                Some("measured"),
+            ],
+        ),
+        (
+            "--order 3 --correction-bound 0.5",
+            [
+                Some("3"),
+                Some("first"),
+                Some("0.5"),
+                Some("shrink"),
+                Some("scale"),
+                Some("gauss"),
             ],
         ),
     ] {
