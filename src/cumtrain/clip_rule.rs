@@ -52,6 +52,7 @@ use faer::linalg::triangular_solve::solve_upper_triangular_in_place;
 use faer::{Col, Mat, MatRef, Par, Side};
 
 use crate::error::{Error, Result};
+use crate::linalg::symmetrize;
 
 /// The eigendecomposition of M for the clip rule (module docs), and what its reverse pass needs.
 pub(super) struct Clip {
@@ -160,8 +161,9 @@ fn congruence(l: MatRef<'_, f64>, a: &Mat<f64>) -> Mat<f64> {
 }
 
 /// (A + Aᵀ)/2.
-fn symmetric(a: Mat<f64>) -> Mat<f64> {
-    Mat::from_fn(a.nrows(), a.ncols(), |i, j| 0.5 * (a[(i, j)] + a[(j, i)]))
+fn symmetric(mut a: Mat<f64>) -> Mat<f64> {
+    symmetrize(a.as_mut());
+    a
 }
 
 #[cfg(test)]

@@ -127,6 +127,7 @@ use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 use super::clip_rule::Clip;
 use super::least_eigenpair::least_eigenpair;
 use crate::error::{value_name, Error, Field, Result};
+use crate::linalg::symmetrize;
 use crate::propagate::backward::Adjoint;
 use crate::stats::Moments;
 
@@ -347,7 +348,7 @@ impl CorrectionBound {
             solve_lower_triangular_in_place(l, x.as_mut(), Par::Seq);
             let mut m = x.transpose().to_owned();
             solve_lower_triangular_in_place(l, m.as_mut(), Par::Seq);
-            let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
+            symmetrize(m.as_mut());
             let (lambda, u) = match rule {
                 BoundRule::Scale => least_eigenpair(m.as_ref())?,
                 BoundRule::Clip => {
@@ -498,13 +499,12 @@ pub(super) mod tests {
 
     /// The least generalized eigenvalue of (A, B) by Cholesky of B.
     pub(in crate::cumtrain) fn least_generalized(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
-        let n = a.nrows();
         let llt = b.llt(Side::Lower).unwrap();
         let mut x = a.clone();
         solve_lower_triangular_in_place(llt.L(), x.as_mut(), Par::Seq);
         let mut m = x.transpose().to_owned();
         solve_lower_triangular_in_place(llt.L(), m.as_mut(), Par::Seq);
-        let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
+        symmetrize(m.as_mut());
         let s = m.self_adjoint_eigenvalues(Side::Lower).unwrap();
         s.iter().copied().fold(f64::INFINITY, f64::min)
     }

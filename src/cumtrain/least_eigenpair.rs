@@ -102,6 +102,7 @@ fn full(m: MatRef<'_, f64>) -> std::result::Result<(f64, Col<f64>), faer::linalg
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linalg::symmetrize;
 
     /// A symmetric n × n matrix with eigenvalues spread over [−3, 2] (least −3, a gap of at
     /// least `gap` to the next) in a fixed non-trivial basis: Q diag(λ) Qᵀ, Q from the QR
@@ -117,8 +118,9 @@ mod tests {
             }
         };
         let d = Mat::from_fn(n, n, |i, j| if i == j { lambda(i) } else { 0.0 });
-        let m: Mat<f64> = &q * &d * q.transpose();
-        Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]))
+        let mut m: Mat<f64> = &q * &d * q.transpose();
+        symmetrize(m.as_mut());
+        m
     }
 
     /// The largest entry of |u − v| with v's sign turned to u's.

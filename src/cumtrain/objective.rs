@@ -70,7 +70,7 @@ use super::first_layer::{ClassSamples, SRoute, Slices};
 use super::spectral_floor::{SpectralFloor, FLOOR_SHARE};
 use crate::data::{class_counts, Dataset};
 use crate::error::{value_name, Error, Field, Result};
-use crate::linalg::{centre_rows, gemm};
+use crate::linalg::{centre_rows, gemm, symmetrize};
 use crate::net::kernels;
 use crate::net::train::{BoundTally, ClipTally, FloorTally};
 use crate::net::{Layer, Mlp};
@@ -304,7 +304,7 @@ impl SampleLayer {
             self.centred.transpose(),
             inv,
         );
-        let cov = Mat::from_fn(n, n, |i, j| 0.5 * (cov[(i, j)] + cov[(j, i)]));
+        symmetrize(cov.as_mut());
         Moments::gaussian(self.mean.clone(), cov)
     }
 
@@ -312,9 +312,8 @@ impl SampleLayer {
     /// Ā_s = μ̄/n + (2/n) sym(C̄)(a_s − μ_m) ([`super::correction_bound`]).
     fn moments_vjp(&self, adj: &Adjoint) -> Mat<f64> {
         let (units, n) = (self.centred.nrows(), self.centred.ncols());
-        let sym = Mat::from_fn(units, units, |i, j| {
-            0.5 * (adj.cov[(i, j)] + adj.cov[(j, i)])
-        });
+        let mut sym = adj.cov.clone();
+        symmetrize(sym.as_mut());
         let mut a_bar = Mat::from_fn(units, n, |i, _| adj.mean[i] / n as f64);
         gemm(
             a_bar.as_mut(),

@@ -34,6 +34,7 @@
 use faer::{Mat, MatRef, Side};
 
 use crate::error::{Error, Result};
+use crate::linalg::symmetrize;
 
 /// s: the floor ε as a share of the mean variance tr C / n.
 pub const FLOOR_SHARE: f64 = 1e-9;
@@ -84,9 +85,9 @@ impl SpectralFloor {
             trace,
         };
         let scaled = Mat::from_fn(n, n, |i, k| floor.v[(i, k)] * floor.lambda[k].max(eps));
-        let floored = &scaled * floor.v.transpose();
+        let mut floored = &scaled * floor.v.transpose();
         // Exactly symmetric, as a covariance is stored.
-        let floored = Mat::from_fn(n, n, |i, j| 0.5 * (floored[(i, j)] + floored[(j, i)]));
+        symmetrize(floored.as_mut());
         Ok(Some((floored, floor)))
     }
 
@@ -142,7 +143,8 @@ impl SpectralFloor {
         for i in 0..n {
             adj[(i, i)] += through_trace;
         }
-        Mat::from_fn(n, n, |i, j| 0.5 * (adj[(i, j)] + adj[(j, i)]))
+        symmetrize(adj.as_mut());
+        adj
     }
 }
 
@@ -160,8 +162,9 @@ mod tests {
         let sym = Mat::from_fn(n, n, |i, j| a[(i, j)] + a[(j, i)]);
         let q = sym.self_adjoint_eigen(Side::Lower).unwrap().U().to_owned();
         let scaled = Mat::from_fn(n, n, |i, k| q[(i, k)] * lambda[k]);
-        let c = &scaled * q.transpose();
-        Mat::from_fn(n, n, |i, j| 0.5 * (c[(i, j)] + c[(j, i)]))
+        let mut c = &scaled * q.transpose();
+        symmetrize(c.as_mut());
+        c
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod precision;
 mod scratch;
 mod split;
 mod symmetric;
+mod symmetrize;
 mod transpose;
 
 pub use centre::centre_rows;
@@ -26,4 +27,5 @@ pub use precision::{narrow, widen};
 pub use scratch::with_work;
 pub use split::{class_split, on_pool};
 pub use symmetric::{fill_symmetric, fill_symmetric_grouped};
+pub use symmetrize::symmetrize;
 pub use transpose::transpose_into;

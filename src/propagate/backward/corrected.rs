@@ -47,6 +47,7 @@ use rayon::prelude::*;
 
 use super::{check_dims, Adjoint, ClosureVjp};
 use crate::error::{Error, Result};
+use crate::linalg::symmetrize;
 use crate::propagate::closures::edgeworth::{
     closure_units, corrected_from_gaussian, DerivativeTerms, Fallbacks, PairOutcome, Plan,
 };
@@ -202,9 +203,8 @@ pub(crate) fn corrected_vjp(
         .collect();
     let columns = columns.into_iter().collect::<Result<Vec<_>>>()?;
     // Ḡ symmetrised; clamped pairs' adjoints moved onto the diagonal.
-    let mut g = Mat::from_fn(n, n, |i, j| {
-        0.5 * (adjoint.cov[(i, j)] + adjoint.cov[(j, i)])
-    });
+    let mut g = adjoint.cov.clone();
+    symmetrize(g.as_mut());
     let mut diag = vec![0.0; n];
     for (i, col) in columns.iter().enumerate() {
         for r in col.iter().filter(|r| r.outcome == PairOutcome::Clamped) {

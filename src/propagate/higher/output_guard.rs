@@ -36,6 +36,7 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Mat, MatRef, Par, Side};
 
 use super::carry::MIN_VARIANCE_SHARE;
+use crate::linalg::symmetrize;
 
 /// The carried output covariance `carried` with its collapsed directions (module docs) given the
 /// Gaussian closure's variance (`gaussian`, the Gaussian closure's output covariance of the same
@@ -54,7 +55,7 @@ pub fn guard_output_directions(
     solve_lower_triangular_in_place(l, a.as_mut(), Par::Seq);
     let mut m = a.transpose().to_owned();
     solve_lower_triangular_in_place(l, m.as_mut(), Par::Seq);
-    let m = Mat::from_fn(n, n, |i, j| 0.5 * (m[(i, j)] + m[(j, i)]));
+    symmetrize(m.as_mut());
     let evd = m.self_adjoint_eigen(Side::Lower).ok()?;
     let mu = evd.S();
     let collapsed = (0..n).filter(|&k| mu[k] < MIN_VARIANCE_SHARE).count();
@@ -70,12 +71,10 @@ pub fn guard_output_directions(
                 mu[k]
             }
     });
-    let guarded = &scaled * lu.transpose();
+    let mut guarded = &scaled * lu.transpose();
     // Exactly symmetric, as a covariance is stored.
-    Some((
-        Mat::from_fn(n, n, |i, j| 0.5 * (guarded[(i, j)] + guarded[(j, i)])),
-        collapsed,
-    ))
+    symmetrize(guarded.as_mut());
+    Some((guarded, collapsed))
 }
 
 #[cfg(test)]
