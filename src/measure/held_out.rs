@@ -59,8 +59,9 @@ pub struct HeldOut {
 /// The held-out samples besides the draws: the kind of check they make ([`HeldOut::check`]).
 #[derive(Clone, Debug)]
 pub(super) enum Samples {
-    /// The check on halves ([`Check::Halves`]): the start half its predictions start from.
-    Halves(StartHalf),
+    /// The check on halves ([`Check::Halves`]): the start half its predictions start from
+    /// (boxed: its statistics are most of the enum's size).
+    Halves(Box<StartHalf>),
     /// The check of the reported output against fresh samples ([`Check::ReportedOutput`]):
     /// nothing besides the draws (the predictions are the reported run's).
     Fresh,
@@ -144,11 +145,11 @@ impl HeldOut {
             Ok(HeldOut {
                 set: set.to_string(),
                 draws,
-                samples: Samples::Halves(StartHalf {
+                samples: Samples::Halves(Box::new(StartHalf {
                     start,
                     stats,
                     counts,
-                }),
+                })),
                 judged: JudgedBy::ALL,
             })
         })
@@ -211,7 +212,7 @@ impl HeldOut {
     /// The start half of the check on halves (None for fresh samples).
     pub(super) fn start_half(&self) -> Option<&StartHalf> {
         match &self.samples {
-            Samples::Halves(half) => Some(half),
+            Samples::Halves(half) => Some(half.as_ref()),
             Samples::Fresh => None,
         }
     }

@@ -102,6 +102,10 @@ pub struct LayerStats {
     /// The hidden stages and classes whose spread lies below f64's range, as the measurement
     /// decided ([`super::range`]).
     unresolved: Vec<Unresolved>,
+    /// For each f32 stage taken out ([`LayerStats::take_narrow`]), each class's number of
+    /// varying units ([`Measured::varying`]), the rank bound the comparison still reads for
+    /// the next stage ([`LayerStats::varying`]).
+    released: Vec<(Stage, Vec<(usize, usize)>)>,
 }
 
 impl LayerStats {
@@ -137,7 +141,32 @@ impl LayerStats {
     /// releases each stage once compared.
     pub fn take_narrow(&mut self, stage: Stage) -> Option<NarrowMoments> {
         let k = self.narrow.iter().position(|(s, _)| *s == stage)?;
-        Some(self.narrow.remove(k).1)
+        let taken = self.narrow.remove(k).1;
+        let held = Measured::Narrow(&taken);
+        let varying = (0..held.classes().len())
+            .map(|j| (held.classes()[j], held.varying(j)))
+            .collect();
+        self.released.push((stage, varying));
+        Some(taken)
+    }
+
+    /// The number of units of `stage` that vary in class `class` ([`Measured::varying`]), from
+    /// the moments held or, for an f32 stage already taken out ([`LayerStats::take_narrow`]:
+    /// the start of a streamed propagation, each stage once compared), as counted then; None
+    /// where the stage or class was never measured.
+    pub fn varying(&self, stage: Stage, class: usize) -> Option<usize> {
+        match self.measured(stage) {
+            Some(m) => {
+                let j = m.classes().iter().position(|&c| c == class)?;
+                Some(m.varying(j))
+            }
+            None => self
+                .released
+                .iter()
+                .find(|(s, _)| *s == stage)
+                .and_then(|(_, v)| v.iter().find(|(c, _)| *c == class))
+                .map(|&(_, n)| n),
+        }
     }
 
     /// Bytes held by the per-class means and covariances of every stage (κ slices, pooled
@@ -358,6 +387,7 @@ fn finish((stages, accs, unresolved): Measurement, timings: &Timings) -> Result<
         stages,
         narrow: Vec::new(),
         unresolved,
+        released: Vec::new(),
     })
 }
 
@@ -411,6 +441,7 @@ pub fn layer_stats_narrow<'a>(
         stages: kept,
         narrow: held,
         unresolved,
+        released: Vec::new(),
     })
 }
 

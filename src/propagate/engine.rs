@@ -562,7 +562,10 @@ impl Propagator {
         let classes = start.len();
         shape_stages(&mut self.stages, from, depth, classes);
         // Every stage in f64 (an f32 engine runs here with κ corrections).
-        self.stages.iter_mut().for_each(|p| p.single.clear());
+        self.stages.iter_mut().for_each(|p| {
+            p.single.clear();
+            p.widened_from_f32 = false;
+        });
         let Propagator {
             ws,
             stages,

@@ -26,6 +26,9 @@ pub struct Predicted {
     pub(in crate::propagate) per_class: Vec<Moments>,
     /// Each class's covariance in f32 in an f32 stage; empty in an f64 stage.
     pub(in crate::propagate) single: Vec<Mat<f32>>,
+    /// True for the output y of an f32 propagation: an f64 stage whose covariances were
+    /// computed in f32 and widened (`single::engine`), so they carry f32's rounding.
+    pub(in crate::propagate) widened_from_f32: bool,
 }
 
 impl Predicted {
@@ -35,6 +38,7 @@ impl Predicted {
             stage,
             per_class: Vec::new(),
             single: Vec::new(),
+            widened_from_f32: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl Predicted {
             stage,
             per_class,
             single: Vec::new(),
+            widened_from_f32: false,
         }
     }
 
@@ -84,6 +89,13 @@ impl Predicted {
     /// Whether the covariances of this stage are held in f32.
     pub fn is_f32(&self) -> bool {
         !self.single.is_empty()
+    }
+
+    /// Whether this stage's covariances were computed in f32 (an f32 stage, or the output of
+    /// an f32 propagation widened to f64), so that each entry carries f32's rounding,
+    /// ~2⁻²⁴‖Σ‖ (`analysis::compare` reads it for the KL of singular stages).
+    pub fn computed_in_f32(&self) -> bool {
+        self.is_f32() || self.widened_from_f32
     }
 
     /// Class `c`'s covariance in f64: lent as it is, or widened from f32 into a new matrix.

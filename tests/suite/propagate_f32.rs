@@ -272,3 +272,83 @@ fn an_f32_overflow_before_a_closure_without_f32_lanes_or_in_the_read_out_names_t
         );
     }
 }
+
+/// `propagate --precision f32 --json` against f64 on a relu network [4, 6, 2, 3] of three
+/// blob classes: h¹ (6 units fed by 4 inputs) and y (3 outputs of 2 units) are singular by
+/// construction. Their KL is null in f32: the KL's ridge (10⁻⁸ × the mean variance) lies
+/// below f32's rounding of the dependent directions (~6·10⁻⁸‖Σ‖), so the ridged KL measured
+/// that rounding — 0.19, 0.40, 1.4 at an h¹ whose f64 KL is 0 (the affine map is exact), or
+/// null where the rounding went negative (adv73). The streamed f32 run releases each measured
+/// stage once compared, so the rank bound is read from the count kept at its release. Every
+/// other stage keeps its KL, within 10⁻³ (relative, or absolute below 1) of f64's: f32's
+/// rounding is ~10⁻⁷ of each Σ and these stages are far from singular.
+#[test]
+fn an_f32_kl_of_a_stage_singular_by_construction_is_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let (x, y) = super::common::blobs(900, 3, 4, 7);
+    let (xp, yp) = super::common::write_xy(dir.path(), "", &x, &y);
+    let mut net = Mlp::init(&[4, 6, 2, 3], Activation::Relu, 1.5, 2).unwrap();
+    for (i, b) in net.layers[0].b.iter_mut().enumerate() {
+        *b = 0.3 * i as f64 - 0.8;
+    }
+    let model = dir.path().join("m.safetensors");
+    corrflow::net::model_io::save(&net, &model, &[]).unwrap();
+    let (m, xs, ys) = (
+        model.to_str().unwrap(),
+        xp.to_str().unwrap(),
+        yp.to_str().unwrap(),
+    );
+    let rows = |precision: &str| {
+        let o = super::common::corrflow(&[
+            "propagate",
+            "--model",
+            m,
+            "--task",
+            "data",
+            "--train-x",
+            xs,
+            "--train-y",
+            ys,
+            "--test-x",
+            xs,
+            "--test-y",
+            ys,
+            "--threads",
+            "1",
+            "--json",
+            "--precision",
+            precision,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        super::common::json(&o)["layers"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let (wide, narrow) = (rows("f64"), rows("f32"));
+    assert_eq!(wide.len(), narrow.len());
+    let mut singular_rows = 0;
+    for (w, n) in wide.iter().zip(&narrow) {
+        let at = format!("layer {} {} class {}", w["layer"], w["stage"], w["class"]);
+        let singular = (w["layer"] == 1 && w["stage"] == "pre") || w["stage"] == "output";
+        if singular {
+            singular_rows += 1;
+            assert!(
+                n["kl"].is_null() && n["kl_jitter"].is_null(),
+                "{at}: f32 {n}"
+            );
+        } else {
+            let (a, b) = (w["kl"].as_f64().unwrap(), n["kl"].as_f64());
+            let b = b.unwrap_or_else(|| panic!("{at}: f32 KL null, f64 {a}"));
+            assert!((a - b).abs() <= 1e-3 * a.max(1.0), "{at}: f64 {a}, f32 {b}");
+        }
+    }
+    assert_eq!(singular_rows, 6);
+    // h¹ is an exact affine map of the measured x: its f64 KL is 0 to rounding.
+    for w in wide
+        .iter()
+        .filter(|w| w["layer"] == 1 && w["stage"] == "pre")
+    {
+        assert!(w["kl"].as_f64().unwrap() < 1e-12, "{w}");
+    }
+}

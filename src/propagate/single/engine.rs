@@ -198,6 +198,7 @@ impl SinglePropagator {
     /// readers, the Monte Carlo accuracy and the comparison, factorise it).
     fn output(&mut self, y: &mut Predicted, timings: &Timings) {
         y.single.clear();
+        y.widened_from_f32 = true;
         for (c, m) in y.per_class.iter_mut().enumerate() {
             let n = m.mean.nrows();
             m.clear_slices();
