@@ -5528,6 +5528,118 @@ for ds in dup const oned c10; do
   done
 done
 
+# 67. Seventy-third session (grid73): a sweep's grid keys of the corrected cumulant objective
+# (order, corrected_layers, correction_bound, correction_bound_mean, correction_bound_rule,
+# correction_bound_reference) and `train --init FILE`. (a) Bad values of every new key
+# (unknown words, out-of-range numbers, NaN, huge, empty, a list repeating a value in two
+# spellings) are refused naming the key; (b) the combinations `train` refuses (a bound or the
+# corrected layers at order 2, a bound's setting with the bound off, order 3 of tanh, a bound on
+# quad:0.5's exact closure, order with objective samples) are refused at plan time naming the
+# key, with no results.jsonl; a valid grid runs and a resume of it runs nothing. (c) --init:
+# a missing file, a FIFO, a folder, a truncated file, NaN weights, another architecture
+# (--hidden, --activation, another task's inputs), --gain with it: refused naming the file or
+# flag, no model written; a valid one runs and records the file.
+D67=$W/d67
+rm -rf "$D67" && mkdir -p "$D67"
+G67='task = "higher-order"
+n_train = 200
+n_test = 200
+hidden = [[4]]
+activation = "relu"
+epochs = 1
+objective = "cumulants"'
+# grid67 NAME EXPECT LINES: a grid of G67 (its keys overridden by LINES) swept into a fresh
+# folder; a refusal must leave no results.jsonl.
+grid67() {
+  local name=$1 expect=$2 lines=$3 own
+  own=$(printf '%s\n' "$lines" | sed -n 's/^\([a-z_]*\) *=.*/\1/p' | paste -sd'|')
+  { printf '%s\n' "$G67" | grep -Ev "^(${own:-^})( |=)"; printf '%s\n' "$lines"; } >"$D67/g.toml"
+  rm -rf "$D67/sw"
+  check "$name" "$expect" --threads 1 sweep --grid "$D67/g.toml" --out "$D67/sw"
+  if [ "${expect:0:1}" = "!" ] && [ -e "$D67/sw/results.jsonl" ]; then
+    debris=$((debris + 1)); echo "$name: a point ran before the refusal"
+  fi
+}
+for v in 1 5 0 -3 256 18446744073709551616 '"three"' 3.0 nan inf '[]' '[3, 3]' '""'; do
+  grid67 "grid67 order = $v" "!order" "order = $v"
+done
+for key in corrected_layers correction_bound_mean correction_bound_rule correction_bound_reference; do
+  for v in '"second"' '""' 1 nan '[]' true; do
+    grid67 "grid67 $key = $v" "!$key" "order = 3
+correction_bound = 0.2
+$key = $v"
+  done
+done
+grid67 "grid67 corrected_layers twice" "!same configuration" 'order = 3
+corrected_layers = ["first", "FIRST"]'
+grid67 "grid67 correction_bound_mean twice" "!same configuration" 'order = 3
+correction_bound = 0.2
+correction_bound_mean = ["keep", "Keep"]'
+for v in 1 1.0 -0.1 nan inf -inf 1e308 '"of"' '""' '"0.2.1"' true '[]' '[0.2, "0.2"]' '["off", "OFF"]'; do
+  case $v in '[0.2, "0.2"]'|'["off", "OFF"]') want='!same configuration' ;; *) want='!correction_bound' ;; esac
+  grid67 "grid67 correction_bound = $v" "$want" "order = 3
+correction_bound = $v"
+done
+grid67 "grid67 order 2 with a bound" "!grid key 'correction_bound'" 'order = [2, 3]
+correction_bound = ["off", 0.2]'
+grid67 "grid67 order 2 all" "!grid key 'corrected_layers'" 'corrected_layers = "all"'
+grid67 "grid67 rule, bound off" "!grid key 'correction_bound_rule'" 'order = 3
+correction_bound = "off"
+correction_bound_rule = "clip"'
+grid67 "grid67 reference, no bound" "!grid key 'correction_bound_reference'" 'order = 4
+correction_bound_reference = "measured"'
+grid67 "grid67 order 3 tanh" "!grid key 'order'" 'order = 3
+activation = ["relu", "tanh"]'
+grid67 "grid67 bound on quad" "!grid key 'correction_bound'" 'order = 3
+correction_bound = 0.2
+activation = "quad:0.5"'
+grid67 "grid67 order, objective samples" "!grid key 'order'" 'order = 3
+objective = ["cumulants", "samples"]'
+grid67 "grid67 valid grid" + 'order = [3, 4]
+correction_bound = ["off", 0.2]
+seed = [1, 2]'
+[ "$(wc -l <"$D67/sw/results.jsonl" 2>/dev/null)" = 8 ] || { refused=$((refused + 1)); echo "grid67 valid grid: not 8 records"; }
+check "grid67 valid grid resumed" + --threads 1 sweep --grid "$D67/g.toml" --out "$D67/sw"
+[ "$(wc -l <"$D67/sw/results.jsonl")" = 8 ] || { debris=$((debris + 1)); echo "grid67 resume ran points again"; }
+sed -i 's/0.2\]/0.3]/' "$D67/g.toml"
+check "grid67 edited grid resumed" '!results.jsonl' --threads 1 sweep --grid "$D67/g.toml" --out "$D67/sw"
+# (c) --init.
+T67=(--threads 1 train --task higher-order --n-train 200 --n-test 200 --epochs 1)
+"$BIN" "${T67[@]}" --hidden 4 --activation relu --out "$D67/init.safetensors" >/dev/null 2>&1
+python3 - "$D67" <<'PY67'
+import struct, sys
+d = sys.argv[1]
+raw = open(d + "/init.safetensors", "rb").read()
+open(d + "/trunc.safetensors", "wb").write(raw[: len(raw) - 8])
+open(d + "/head.safetensors", "wb").write(raw[:5])
+n = struct.unpack("<Q", raw[:8])[0]
+open(d + "/nan.safetensors", "wb").write(raw[: 8 + n] + struct.pack("<d", float("nan")) + raw[16 + n :])
+open(d + "/inf.safetensors", "wb").write(raw[: len(raw) - 8] + struct.pack("<d", float("-inf")))
+PY67
+mkfifo "$D67/fifo.safetensors"
+O67=$D67/out.safetensors
+for f in missing fifo trunc head nan inf; do
+  check "init67 --init $f" "!$f.safetensors" "${T67[@]}" --init "$D67/$f.safetensors" --out "$O67"
+  [ -e "$O67" ] && { debris=$((debris + 1)); echo "init67 $f: a model was written"; rm -f "$O67"; }
+done
+check "init67 --init a folder" "!$D67" "${T67[@]}" --init "$D67" --out "$O67"
+check "init67 --init --hidden 5" "!--hidden" "${T67[@]}" --init "$D67/init.safetensors" --hidden 5 --out "$O67"
+check "init67 --init --hidden 4,4" "!--hidden" "${T67[@]}" --init "$D67/init.safetensors" --hidden 4,4 --out "$O67"
+check "init67 --init --activation erf" "!--activation" "${T67[@]}" --init "$D67/init.safetensors" --activation erf --out "$O67"
+check "init67 --init --gain 2" "!--gain" "${T67[@]}" --init "$D67/init.safetensors" --gain 2 --out "$O67"
+check "init67 --init of another task" "!--init" --threads 1 train "${XOR[@]}" --init "$D67/init.safetensors" --out "$O67"
+check "init67 --init of MNIST's model" "!--init" "${T67[@]}" --init "$W/mnist.safetensors" --out "$O67"
+check "init67 --init ''" "!--init" "${T67[@]}" --init '' --out "$O67"
+[ -e "$O67" ] && { debris=$((debris + 1)); echo "init67: a refused run wrote a model"; rm -f "$O67"; }
+check "init67 --init, cumulants" + "${T67[@]}" --init "$D67/init.safetensors" --objective cumulants --order 3 --correction-bound 0.2 --json --out "$O67"
+python3 -c 'import json, struct, sys
+r = json.load(open(sys.argv[1]))
+raw = open(sys.argv[2], "rb").read()
+meta = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])["__metadata__"]
+assert r["init"]["path"] == meta["init"] and r["init"]["xxh64"] == meta["init_xxh64"], (r["init"], meta)' "$W/out" "$O67" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "init67: --json and the file do not record the same init"; }
+check "init67 --init in place" + "${T67[@]}" --init "$D67/init.safetensors" --out "$D67/init.safetensors"
+
 # 68. Seventy-third session (adv73): the KL of a stage singular by construction under
 # --precision f32, and odd-but-valid networks and classes (EXPERIMENTS.md "Adversarial pass,
 # adv73"). (a) `propagate --precision f32 --json` of [4, 6, 2, 3] networks (relu, leaky

@@ -84,6 +84,7 @@ impl NetArgs {
             activation: self.activation.as_deref().map(str::parse).transpose()?,
             gain: self.gain,
             seed: self.seed,
+            init: None,
         };
         let train = TrainSettings {
             loss: self.loss.unwrap_or(defaults::LOSS),

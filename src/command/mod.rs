@@ -7,6 +7,7 @@
 //! - [`analyze`]: the full analysis, optionally as a report folder.
 
 pub mod analyze;
+pub mod init;
 pub mod propagate;
 pub mod train;
 

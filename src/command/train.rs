@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::init::{InitModel, InitRecord};
 use crate::config::defaults;
 use crate::config::estimate::work::training_warning;
 use crate::config::provenance::{records, TASK_KEY};
@@ -120,6 +121,9 @@ pub struct TrainReport {
     pub timings: Option<TimingSummary>,
     #[serde(serialize_with = "crate::report::path_text::lossy")]
     pub model: PathBuf,
+    /// `--init`: the model file training started from (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitRecord>,
     pub epochs: Vec<EpochStats>,
     /// Seconds of each epoch, for `--timings`.
     #[serde(skip)]
@@ -152,6 +156,20 @@ pub fn train_model(
 ) -> Result<TrainReport> {
     let start = Instant::now();
     let objective = config.train.objective;
+    // `--init`: read before anything else, its architecture fills in and checks the
+    // configuration's (`super::init`).
+    let init = match &config.net.init {
+        Some(path) => Some(InitModel::load(config, path)?),
+        None => None,
+    };
+    let configured;
+    let config = match &init {
+        Some(init) => {
+            configured = init.configure(config)?;
+            &configured
+        }
+        None => config,
+    };
     check_output_file(out)?;
     config.data.check_not_an_input(out)?;
     // The model records the data's paths (`provenance::records`).
@@ -165,6 +183,14 @@ pub fn train_model(
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
+    let init = match init {
+        Some(init) => {
+            let (file_net, record) = init.start(&net, &loaded.description)?;
+            net = file_net;
+            Some(record)
+        }
+        None => None,
+    };
     let absent_classes = absent_training_classes(&split.train)?;
     // The training's time, said before it starts (adv36: `--epochs 1000000`, about an hour,
     // ran without a word). The cumulant objective's full-batch steps are not counted so.
@@ -225,8 +251,13 @@ pub fn train_model(
     }
     // A network that ended far worse than a constant output, for a reason a setting names, is
     // said so (`net::unlearned`), on stderr and in the JSON.
-    let init = config.net.start(net.activation.at(0));
-    let unlearned = unlearned_warning(&history, &net, &split.train, init, &cfg);
+    // Its causes are read against the seeded start (`--gain`, `--lr` from there): a training
+    // from `--init` has none of them to name.
+    let start_of = config.net.start(net.activation.at(0));
+    let unlearned = match init {
+        Some(_) => None,
+        None => unlearned_warning(&history, &net, &split.train, start_of, &cfg),
+    };
     if let Some(u) = &unlearned {
         timings.note(&u.to_string());
     }
@@ -277,6 +308,9 @@ pub fn train_model(
             meta.extend(value.map(|v| (key, v)));
         }
     }
+    if let Some(init) = &init {
+        meta.extend(init.metadata());
+    }
     meta.extend(records(&loaded));
     model_io::save(&net, out, &meta)?;
     Ok(TrainReport {
@@ -296,6 +330,7 @@ pub fn train_model(
         wall_seconds: start.elapsed().as_secs_f64(),
         timings: None,
         model: out.to_path_buf(),
+        init,
         config: ReportedConfig {
             seed: config.net.seed,
             train: cfg,
@@ -442,6 +477,15 @@ impl fmt::Display for TrainReport {
                 f,
                 "Gaussian model  {:.5} ± {:.5} (loss on N(μ_c, Σ_c) draws)",
                 g.loss, g.stderr
+            )?;
+        }
+        if let Some(init) = &self.init {
+            writeln!(
+                f,
+                "started from    {} ({} bytes, xxh64 {})",
+                init.path.display(),
+                init.bytes,
+                init.xxh64
             )?;
         }
         writeln!(f, "wall time       {:.2} s", self.wall_seconds)?;

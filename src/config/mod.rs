@@ -24,7 +24,7 @@ use serde::Deserialize;
 pub use crate::error::Field;
 pub use analysis::{AnalysisConfig, On};
 pub use data::{DataConfig, Loaded};
-pub use network::{NetConfig, TrainSettings};
+pub use network::{CumulantSettings, Naming, NetConfig, TrainSettings};
 pub use task::Task;
 
 use crate::cumtrain::Objective;

@@ -25,6 +25,10 @@ pub struct NetConfig {
     pub gain: Option<f64>,
     /// Seed of the initialisation, the batch order and the analysis' random draws.
     pub seed: u64,
+    /// A model file whose weights training starts from instead of the seeded initialisation
+    /// (`train --init`); its architecture must agree with the task's and with `hidden` and
+    /// `activation` where set (checked by `train`, `command::init`).
+    pub init: Option<std::path::PathBuf>,
 }
 
 impl NetConfig {
@@ -47,6 +51,7 @@ impl Default for NetConfig {
             activation: None,
             gain: None,
             seed: defaults::SEED,
+            init: None,
         }
     }
 }
@@ -119,6 +124,138 @@ impl TrainSettings {
                 .correction_bound_reference
                 .or(bound_on.then_some(defaults::CORRECTION_BOUND_REFERENCE)),
         }
+    }
+}
+
+/// The settings of the cumulant objective as the user gave them: `train`'s flags or a sweep
+/// point's grid keys, None where not given. [`TrainSettings::set_cumulant`] takes them with the
+/// refusals both share.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CumulantSettings {
+    pub closure_check: Option<f64>,
+    pub check_samples: Option<usize>,
+    pub order: Option<u8>,
+    pub corrected_layers: Option<CorrectedLayers>,
+    pub correction_bound: Option<BoundSetting>,
+    pub correction_bound_mean: Option<BoundMean>,
+    pub correction_bound_rule: Option<BoundRule>,
+    pub correction_bound_reference: Option<BoundReference>,
+}
+
+/// How a refusal names the other settings it mentions: as `train`'s flags (`--order`) or as a
+/// grid's keys (`order`). The setting at fault is the error's [`Field`], which each caller names
+/// its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    Flags,
+    Keys,
+}
+
+impl Naming {
+    /// `field` as the user writes it: `--corrected-layers` or `corrected_layers`.
+    pub fn name(self, field: Field) -> String {
+        match self {
+            Naming::Flags => format!("--{}", field.name().replace('_', "-")),
+            Naming::Keys => field.name().to_string(),
+        }
+    }
+
+    /// What the user removes: "the flag" or "the key".
+    fn noun(self) -> &'static str {
+        match self {
+            Naming::Flags => "flag",
+            Naming::Keys => "key",
+        }
+    }
+}
+
+impl CumulantSettings {
+    /// The settings given, in the order their refusals are tried.
+    fn given(&self) -> [(Field, bool); 8] {
+        [
+            (Field::ClosureCheck, self.closure_check.is_some()),
+            (Field::CheckSamples, self.check_samples.is_some()),
+            (Field::Order, self.order.is_some()),
+            (Field::CorrectedLayers, self.corrected_layers.is_some()),
+            (Field::CorrectionBound, self.correction_bound.is_some()),
+            (
+                Field::CorrectionBoundMean,
+                self.correction_bound_mean.is_some(),
+            ),
+            (
+                Field::CorrectionBoundRule,
+                self.correction_bound_rule.is_some(),
+            ),
+            (
+                Field::CorrectionBoundReference,
+                self.correction_bound_reference.is_some(),
+            ),
+        ]
+    }
+}
+
+impl TrainSettings {
+    /// Takes the cumulant objective's settings `given` for objective `self.objective`, refusing
+    /// (naming the setting at fault, the others as `naming` says) any of them with the samples
+    /// objective, and `corrected_layers` or a bound setting at order 2 (given, or the default),
+    /// where every closure is Gaussian. `train`'s flags and a sweep's grid points share it, so
+    /// a grid refuses what the command line refuses. The values' own checks (λ, the draws, the
+    /// bound's settings where it is off) are [`CheckSettings::validate`]'s.
+    pub fn set_cumulant(&mut self, given: &CumulantSettings, naming: Naming) -> Result<()> {
+        let objective = naming.name(Field::Objective);
+        let order = naming.name(Field::Order);
+        if let Some((field, _)) = given.given().into_iter().find(|(_, set)| *set) {
+            if self.objective != Objective::Cumulants {
+                let what = match field {
+                    Field::Order => "sets the first closure's order",
+                    Field::CorrectedLayers => "sets the corrected layers",
+                    Field::ClosureCheck | Field::CheckSamples => "sets the sampled check",
+                    _ => "bounds the corrected closures",
+                };
+                let at = match field {
+                    Field::ClosureCheck | Field::CheckSamples | Field::Order => String::new(),
+                    _ => format!(" at {order} 3|4"),
+                };
+                return Err(Error::config(
+                    field,
+                    format!(
+                        "{what} of {objective} cumulants{at}; it has no meaning for {objective} \
+                         samples"
+                    ),
+                ));
+            }
+        }
+        self.closure_check = given.closure_check.unwrap_or(self.closure_check);
+        self.check_samples = given.check_samples.unwrap_or(self.check_samples);
+        self.order = given.order.unwrap_or(self.order);
+        if self.order == 2 {
+            let of_order_3 = given
+                .given()
+                .into_iter()
+                .skip(3)
+                .find_map(|(field, set)| set.then_some(field));
+            if let Some(field) = of_order_3 {
+                let does = if field == Field::CorrectedLayers {
+                    "sets which closures take the κ corrections"
+                } else {
+                    "bounds the κ corrections"
+                };
+                return Err(Error::config(
+                    field,
+                    format!(
+                        "{does} of {order} 3|4; at {order} 2 (the default) every closure is \
+                         Gaussian: add {order} 3 or 4, or remove the {}",
+                        naming.noun()
+                    ),
+                ));
+            }
+        }
+        self.corrected_layers = given.corrected_layers;
+        self.correction_bound = given.correction_bound;
+        self.correction_bound_mean = given.correction_bound_mean;
+        self.correction_bound_rule = given.correction_bound_rule;
+        self.correction_bound_reference = given.correction_bound_reference;
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@
 
 use faer::{Col, Mat};
 
+use super::{CheckSettings, CorrectedLayers};
 use crate::error::{Error, Field, Result};
 use crate::net::{Activation, Mlp};
 use crate::propagate::backward::{
@@ -38,7 +39,15 @@ pub enum FirstClosure {
 /// The first closure of `net` for `--order 3|4`, or an error naming `--order`, the activation
 /// and the supported ones.
 pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
-    if net.depth() == 0 {
+    let activations: Vec<Activation> = (0..net.depth()).map(|k| net.activation.at(k)).collect();
+    first_closure(&activations, order)
+}
+
+/// The first closure of a network whose hidden layers' φ are `activations` (first to last),
+/// for `order` 3|4, or an error naming `--order`: no hidden layer, or a first φ without a
+/// corrected closure.
+fn first_closure(activations: &[Activation], order: Corrections) -> Result<FirstClosure> {
+    let Some(&first) = activations.first() else {
         return Err(Error::config(
             Field::Order,
             format!(
@@ -47,19 +56,66 @@ pub fn check_activation(net: &Mlp, order: Corrections) -> Result<FirstClosure> {
                 order.order()
             ),
         ));
-    }
-    corrected_closure(net.activation.at(0)).ok_or_else(|| {
+    };
+    corrected_closure(first).ok_or_else(|| {
         Error::config(
             Field::Order,
             format!(
                 "{}: the cumulant objective's κ₃/κ₄ corrections are implemented for the \
                  quadratic (quad:α), relu, leaky relu (leaky_relu:α) and erf activations only, not \
-                 {} (the first hidden layer's); use --order 2",
+                 {first} (the first hidden layer's); use --order 2",
                 order.order(),
-                net.activation.at(0)
             ),
         )
     })
+}
+
+/// What the cumulant objective of `check` refuses of a network whose hidden layers' φ are
+/// `activations` (first to last), before anything is measured: at order 3|4 a first φ without
+/// a corrected closure, or no hidden layer ([`check_activation`], naming `--order`), and a
+/// correction bound α on where no corrected layer (the first at `--corrected-layers first`,
+/// every hidden layer at `all`) has a Gram–Charlier closure to bound (naming
+/// `--correction-bound`: the quadratic's closure is exact and never bound). Training
+/// (`cumtrain::train`) and a sweep's plan (every point before the first runs) share it.
+pub fn check_closures(check: &CheckSettings, activations: &[Activation]) -> Result<()> {
+    let order = check.corrections()?;
+    if order == Corrections::None {
+        return Ok(());
+    }
+    let first = first_closure(activations, order)?;
+    let Some(alpha) = check.bound.and_then(|b| b.share()) else {
+        return Ok(());
+    };
+    let deeper = match check.layers.unwrap_or_default() {
+        CorrectedLayers::First => &[][..],
+        CorrectedLayers::All => &activations[1..],
+    };
+    let bounded = first.caps_skewness()
+        || deeper
+            .iter()
+            .filter_map(|&a| corrected_closure(a))
+            .any(|c| c.caps_skewness());
+    if bounded {
+        Ok(())
+    } else {
+        Err(no_closure_to_bound(alpha))
+    }
+}
+
+/// The refusal of a correction bound `alpha` that no corrected layer takes: it bounds the
+/// Gram–Charlier corrected closures (relu, leaky relu, erf), and the corrected layers here
+/// (the first hidden layer's at `--corrected-layers first`, every hidden layer's with a
+/// corrected closure at `all`) have only the quadratic's, which is exact and never bound.
+fn no_closure_to_bound(alpha: f64) -> Error {
+    Error::config(
+        Field::CorrectionBound,
+        format!(
+            "{alpha} bounds the Gram–Charlier corrected closures (relu, leaky relu, erf) of \
+             --order 3|4, and no corrected hidden layer has one here (the quadratic's closure is \
+             exact and is never bound; deeper layers are corrected only with --corrected-layers \
+             all): remove the bound or set it off"
+        ),
+    )
 }
 
 /// The corrected closure of a hidden layer whose φ is `activation`: quadratic, relu, leaky relu

@@ -90,6 +90,20 @@ pub struct CheckSettings {
     pub bound_reference: Option<super::correction_bound::BoundReference>,
 }
 
+/// The corrections of cumulant order `order` (`--order`, the grid key `order`): an error
+/// naming `--order` outside 2..=4.
+pub fn order_corrections(order: u64) -> Result<Corrections> {
+    u8::try_from(order)
+        .ok()
+        .and_then(Corrections::from_order)
+        .ok_or_else(|| {
+            Error::config(
+                Field::Order,
+                format!("{order} is not a cumulant order: 2, 3 or 4"),
+            )
+        })
+}
+
 fn is_gaussian(order: &u8) -> bool {
     *order == 2
 }
@@ -97,12 +111,7 @@ fn is_gaussian(order: &u8) -> bool {
 impl CheckSettings {
     /// The first closure's corrections (`order`): an error naming `--order` outside 2..=4.
     pub fn corrections(&self) -> Result<Corrections> {
-        Corrections::from_order(self.order).ok_or_else(|| {
-            Error::config(
-                Field::Order,
-                format!("{} is not a cumulant order: 2, 3 or 4", self.order),
-            )
-        })
+        order_corrections(self.order.into())
     }
 
     /// Checks λ (finite, 0 ≤ λ ≤ [`LARGEST_WEIGHT`]), the draws (≥ 2 where the check is on),

@@ -23,6 +23,7 @@ use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::check::SurrogateCheck;
+use super::first_closure::check_closures;
 use super::first_layer::ClassSamples;
 use super::guard::{check_guarded, check_leads, guard, CheckSettings, GradientSizes};
 use super::objective::{ClassStatistics, CumulantObjective, StepTally};
@@ -128,6 +129,8 @@ pub fn train_cumulants_timed(
     }
     cfg.validate()?;
     check.validate()?;
+    let activations: Vec<_> = (0..net.depth()).map(|k| net.activation.at(k)).collect();
+    check_closures(check, &activations)?;
     let stats = ClassStatistics::measure(data)?;
     let order = check.corrections()?;
     let objective = CumulantObjective::corrected(net, order, data, &stats)?
@@ -136,11 +139,6 @@ pub fn train_cumulants_timed(
         .with_correction_bound_mean(check.bound_mean.unwrap_or_default())
         .with_correction_bound_rule(check.bound_rule.unwrap_or_default())
         .with_correction_bound_reference(check.bound_reference.unwrap_or_default());
-    if let Some(alpha) = check.bound.and_then(|b| b.share()) {
-        if !objective.bounds_corrections() {
-            return Err(no_closure_to_bound(alpha));
-        }
-    }
     let mut sampler = match (check.weight > 0.0, order) {
         (false, _) => None,
         (true, Corrections::None) => {
@@ -296,21 +294,5 @@ fn momentum_hint(cfg: &TrainConfig) -> String {
     format!(
         " or --momentum (now {beta}: SGD adds each step's gradient into {memory}; 0.9 is the \
          default)"
-    )
-}
-
-/// The refusal of a correction bound `alpha` that no corrected layer takes: it bounds the
-/// Gram–Charlier corrected closures (relu, leaky relu, erf), and the corrected layers here
-/// (the first hidden layer's at `--corrected-layers first`, every hidden layer's with a
-/// corrected closure at `all`) have only the quadratic's, which is exact and never bound.
-fn no_closure_to_bound(alpha: f64) -> Error {
-    Error::config(
-        Field::CorrectionBound,
-        format!(
-            "{alpha} bounds the Gram–Charlier corrected closures (relu, leaky relu, erf) of \
-             --order 3|4, and no corrected hidden layer has one here (the quadratic's closure is \
-             exact and is never bound; deeper layers are corrected only with --corrected-layers \
-             all): remove the bound or set it off"
-        ),
     )
 }

@@ -43,6 +43,7 @@ pub enum Field {
     Activation,
     Gain,
     Seed,
+    Init,
     // training
     Loss,
     Optimizer,
@@ -78,7 +79,7 @@ pub enum Field {
 
 impl Field {
     /// Every field, for tables that must cover them all.
-    pub const ALL: [Field; 60] = [
+    pub const ALL: [Field; 61] = [
         Field::Task,
         Field::NTrain,
         Field::NTest,
@@ -111,6 +112,7 @@ impl Field {
         Field::Activation,
         Field::Gain,
         Field::Seed,
+        Field::Init,
         Field::Loss,
         Field::Optimizer,
         Field::Objective,
@@ -176,6 +178,7 @@ impl Field {
             Field::Activation => "net.activation",
             Field::Gain => "net.gain",
             Field::Seed => "net.seed",
+            Field::Init => "net.init",
             Field::Loss => "train.loss",
             Field::Optimizer => "train.optimizer",
             Field::Objective => "train.objective",

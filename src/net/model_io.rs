@@ -19,6 +19,7 @@ use crate::data::array::elem::{bf16_to_f64, f16_to_f64};
 use crate::data::array::header::repeated_key;
 use crate::data::array::safetensors_refused;
 use crate::error::{echoes_whole, excerpt, Error, Result};
+use crate::io::checksum::Xxh64;
 use crate::io::{map_regular, open_regular, write_atomically, MemoryLimit};
 
 /// Value of the `format` metadata key.
@@ -143,6 +144,19 @@ pub fn load(path: &Path) -> Result<Mlp> {
 /// declares is refused when its f64 weights would exceed `limit`, and every tensor's presence,
 /// dtype, shape and finiteness is checked. Every error names the file (and the tensor).
 pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
+    load_fingerprinted(path, limit).map(|(net, _)| net)
+}
+
+/// A model file's length in bytes and XXH64 (seed 0, [`crate::io::checksum`]) of its bytes:
+/// what `train --init` records of the file it started from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub bytes: u64,
+    pub xxh64: u64,
+}
+
+/// [`load_limited`], with the [`Fingerprint`] of the very bytes the network was read from.
+pub fn load_fingerprinted(path: &Path, limit: MemoryLimit) -> Result<(Mlp, Fingerprint)> {
     let file = open_regular(path)?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let bad = |msg: String| Error::format(path, msg);
@@ -283,7 +297,13 @@ pub fn load_limited(path: &Path, limit: MemoryLimit) -> Result<Mlp> {
         activation,
     };
     net.validate().map_err(|e| bad(e.to_string()))?;
-    Ok(net)
+    let mut hash = Xxh64::new(0);
+    hash.update(&bytes);
+    let fingerprint = Fingerprint {
+        bytes: bytes.len() as u64,
+        xxh64: hash.finish(),
+    };
+    Ok((net, fingerprint))
 }
 
 /// The values of tensor `name`, checked for shape and dtype (F64; F32, F16 or BF16 widened,

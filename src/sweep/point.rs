@@ -7,11 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use super::keys::name_key;
 use crate::config::defaults::{self, task_defaults};
-use crate::config::{RunConfig, Task};
-use crate::cumtrain::Objective;
+use crate::config::{CumulantSettings, Naming, RunConfig, Task};
+use crate::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
+use crate::cumtrain::first_closure::check_closures;
+use crate::cumtrain::guard::order_corrections;
+use crate::cumtrain::{CorrectedLayers, Objective};
 use crate::data::xor::sigma_problem;
 use crate::data::Scale;
-use crate::error::{parse_value, Error, Field, Result};
+use crate::error::{excerpt, parse_value, value_name, Error, Field, Result};
 use crate::net::train::{Loss, Optimizer};
 use crate::net::{Activation, Precision};
 use crate::propagate::affine::AffineStrategy;
@@ -95,6 +98,24 @@ pub struct PointConfig {
     pub closure_check: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check_samples: Option<usize>,
+    /// Cumulant objective: the first closure's order, 2|3|4 (`--order`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order: Option<u64>,
+    /// Cumulant objective at order 3|4: `first` or `all` (`--corrected-layers`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub corrected_layers: Option<String>,
+    /// Cumulant objective at order 3|4: `"off"` or a share 0 ≤ α < 1 (`--correction-bound`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_bound: Option<serde_json::Value>,
+    /// With a correction bound: `shrink` or `keep` (`--correction-bound-mean`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_bound_mean: Option<String>,
+    /// With a correction bound: `scale` or `clip` (`--correction-bound-rule`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_bound_rule: Option<String>,
+    /// With a correction bound: `gauss` or `measured` (`--correction-bound-reference`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correction_bound_reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,20 +172,7 @@ impl PointConfig {
     /// where MNIST comes from. Errors name the grid key.
     pub fn preflight(&self) -> Result<()> {
         let config = self.run_config()?;
-        if config.train.objective != Objective::Cumulants {
-            for (field, set) in [
-                (Field::ClosureCheck, self.closure_check.is_some()),
-                (Field::CheckSamples, self.check_samples.is_some()),
-            ] {
-                if set {
-                    return Err(name_key(Error::config(
-                        field,
-                        "sets the sampled check of objective \"cumulants\"; set that objective \
-                         or remove the key",
-                    )));
-                }
-            }
-        }
+        self.check_cumulant_settings(&config).map_err(name_key)?;
         if config.data.task() == Task::Data {
             return match (&config.data.train_x, &config.data.train_y) {
                 (Some(_), Some(_)) => Ok(()),
@@ -190,6 +198,37 @@ impl PointConfig {
         Err(name_key(Error::config(Field::MnistDir, missing)))
     }
 
+    /// The cumulant objective's keys of the point: refused where `train` refuses their flags
+    /// ([`TrainSettings::set_cumulant`](crate::config::TrainSettings::set_cumulant): with
+    /// objective samples, a bound's or the corrected layers' key at order 2), where its values
+    /// are ([`crate::cumtrain::CheckSettings::validate`]), and where the point's network is
+    /// ([`check_closures`]: order 3|4 of an activation without a corrected closure, a bound on
+    /// with no Gram–Charlier closure to bound), before any point runs. Errors name the field.
+    fn check_cumulant_settings(&self, config: &RunConfig) -> Result<()> {
+        let train = &config.train;
+        let given = CumulantSettings {
+            closure_check: self.closure_check,
+            check_samples: self.check_samples,
+            order: self.order.map(|_| train.order),
+            corrected_layers: train.corrected_layers,
+            correction_bound: train.correction_bound,
+            correction_bound_mean: train.correction_bound_mean,
+            correction_bound_rule: train.correction_bound_rule,
+            correction_bound_reference: train.correction_bound_reference,
+        };
+        train.clone().set_cumulant(&given, Naming::Keys)?;
+        if train.objective != Objective::Cumulants {
+            return Ok(());
+        }
+        let check = train.check();
+        check.validate()?;
+        let activation = config
+            .net
+            .activation
+            .unwrap_or(task_defaults(self.task()).activation);
+        check_closures(&check, &vec![activation; self.hidden_or_default().len()])
+    }
+
     /// Checks the values the types cannot (activation syntax, positive sizes) and brings the
     /// spellings to one form, so that equal configurations get equal ids. `key` errors name the
     /// grid key at fault.
@@ -213,6 +252,47 @@ impl PointConfig {
         if let Some(v) = &self.optimizer {
             let optimizer: Optimizer = parse_value(v, Field::Optimizer).map_err(to_key)?;
             self.optimizer = Some(optimizer.to_string());
+        }
+        if let Some(order) = self.order {
+            order_corrections(order).map_err(to_key)?;
+        }
+        if let Some(v) = &self.corrected_layers {
+            let layers: CorrectedLayers = parse_value(v, Field::CorrectedLayers).map_err(to_key)?;
+            self.corrected_layers = Some(value_name(&layers));
+        }
+        if let Some(v) = &self.correction_bound {
+            let bound = match v {
+                serde_json::Value::String(text) => text.parse().map_err(to_key)?,
+                serde_json::Value::Number(n) => {
+                    let bound = BoundSetting::Share(n.as_f64().unwrap_or(f64::NAN));
+                    bound.validate().map_err(to_key)?;
+                    bound
+                }
+                other => {
+                    return Err((
+                        "correction_bound".into(),
+                        format!(
+                            "{} is neither off nor a share α with 0 ≤ α < 1",
+                            excerpt(&other.to_string())
+                        ),
+                    ))
+                }
+            };
+            self.correction_bound =
+                Some(serde_json::to_value(bound).expect("a bound setting is plain data"));
+        }
+        if let Some(v) = &self.correction_bound_mean {
+            let mean: BoundMean = parse_value(v, Field::CorrectionBoundMean).map_err(to_key)?;
+            self.correction_bound_mean = Some(value_name(&mean));
+        }
+        if let Some(v) = &self.correction_bound_rule {
+            let rule: BoundRule = parse_value(v, Field::CorrectionBoundRule).map_err(to_key)?;
+            self.correction_bound_rule = Some(value_name(&rule));
+        }
+        if let Some(v) = &self.correction_bound_reference {
+            let reference: BoundReference =
+                parse_value(v, Field::CorrectionBoundReference).map_err(to_key)?;
+            self.correction_bound_reference = Some(value_name(&reference));
         }
         if let Some(v) = &self.precision {
             let precision: Precision = parse_value(v, Field::Precision).map_err(to_key)?;

@@ -6,10 +6,18 @@ use std::fmt::Write;
 
 use super::record::{FailedRecord, Record};
 
-/// One line per record, in grid order, with a header.
+/// One line per record, in grid order, with a header; a last column `keys` holds the keys
+/// other than those of its columns (task, hidden, activation, seed) whose values differ between
+/// the records, so that points differing only in, say, `objective` or `correction_bound` are told
+/// apart (grid73: the rows showed their ids alone).
 pub fn table(records: &[Record]) -> String {
+    let others: Vec<Vec<(String, String)>> = records
+        .iter()
+        .map(|r| other_settings(r, &["seed"]))
+        .collect();
+    let distinguishing = distinguishing_keys(others.iter());
     let mut out = String::new();
-    let _ = writeln!(
+    let _ = write!(
         out,
         "{:>5} {:>16} {:<12} {:<12} {:<10} {:>5} {:>7} {:>7} {:>7} {:>8} {:>8} {:>9} {:>9}",
         "#",
@@ -26,9 +34,10 @@ pub fn table(records: &[Record]) -> String {
         "out_mean",
         "out_cov"
     );
-    for r in records {
+    out += keys_header(&distinguishing);
+    for (r, others) in records.iter().zip(&others) {
         let info = r.output_info;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "{:>5} {:>16} {:<12} {:<12} {:<10} {:>5} {:>7.4} {:>7.4} {:>7.4} {:>+8.4} {:>+8.4} {:>9} {:>9}",
             r.index,
@@ -45,6 +54,7 @@ pub fn table(records: &[Record]) -> String {
             info.map_or("n/a".into(), |i| format!("{:.3}", i.mean_term)),
             info.map_or("n/a".into(), |i| format!("{:.3}", i.cov_term)),
         );
+        out += &keys_cell(&distinguishing, others);
         if let Some(cause) = r.unlearned_cause() {
             let _ = writeln!(
                 out,
@@ -106,13 +116,7 @@ pub fn means_table(records: &[Record]) -> String {
     type Label = (String, String, String, Vec<(String, String)>);
     let mut groups: Vec<(Label, Vec<&Record>)> = Vec::new();
     for r in records {
-        let others = r
-            .config
-            .settings()
-            .into_iter()
-            .filter(|(k, _)| !REPLICATE_KEYS.contains(&k.as_str()))
-            .filter(|(k, _)| !LABEL_KEYS.contains(&k.as_str()))
-            .collect();
+        let others = other_settings(r, &REPLICATE_KEYS);
         let key = (
             r.config.task().to_string(),
             widths_label(&r.widths),
@@ -141,11 +145,7 @@ pub fn means_table(records: &[Record]) -> String {
         "out_mean",
         "out_cov"
     );
-    out += if distinguishing.is_empty() {
-        "\n"
-    } else {
-        "  keys\n"
-    };
+    out += keys_header(&distinguishing);
     for ((task, hidden, act, others), members) in &groups {
         let mean = |f: &dyn Fn(&Record) -> f64| {
             members.iter().map(|r| f(r)).sum::<f64>() / members.len() as f64
@@ -169,20 +169,43 @@ pub fn means_table(records: &[Record]) -> String {
             info(&|i| i.mean_term),
             info(&|i| i.cov_term),
         );
-        let keys: Vec<String> = distinguishing
-            .iter()
-            .map(|k| match others.iter().find(|(o, _)| o == k) {
-                Some((_, v)) => format!("{k}={v}"),
-                None => format!("{k}=(default)"),
-            })
-            .collect();
-        out += &if keys.is_empty() {
-            "\n".to_string()
-        } else {
-            format!("  {}\n", keys.join(" "))
-        };
+        out += &keys_cell(&distinguishing, others);
     }
     out
+}
+
+/// The keys `r`'s grid set, with their values, but the labelled ones and `excluded`.
+fn other_settings(r: &Record, excluded: &[&str]) -> Vec<(String, String)> {
+    r.config
+        .settings()
+        .into_iter()
+        .filter(|(k, _)| !excluded.contains(&k.as_str()) && !LABEL_KEYS.contains(&k.as_str()))
+        .collect()
+}
+
+/// The end of a table's header: `  keys` where some key distinguishes its lines.
+fn keys_header(distinguishing: &[String]) -> &'static str {
+    if distinguishing.is_empty() {
+        "\n"
+    } else {
+        "  keys\n"
+    }
+}
+
+/// The end of a line: its value of each distinguishing key (`(default)` where it sets none).
+fn keys_cell(distinguishing: &[String], others: &[(String, String)]) -> String {
+    let keys: Vec<String> = distinguishing
+        .iter()
+        .map(|k| match others.iter().find(|(o, _)| o == k) {
+            Some((_, v)) => format!("{k}={v}"),
+            None => format!("{k}=(default)"),
+        })
+        .collect();
+    if keys.is_empty() {
+        "\n".to_string()
+    } else {
+        format!("  {}\n", keys.join(" "))
+    }
 }
 
 /// The keys whose values are not the same in every group (sorted): a key set in some groups

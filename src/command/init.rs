@@ -1,0 +1,131 @@
+//! `train --init FILE`: the model a training starts from instead of the seeded
+//! initialisation. Its file is read as `propagate --model` reads one
+//! ([`crate::net::model_io::load_fingerprinted`]: a regular file, its header, shapes and
+//! finiteness checked, every error naming the file); its architecture fills in `hidden` and
+//! `activation` where they are unset and must agree with them where set, and with the task's
+//! inputs and classes. The written model and `--json` record the file's path, length and XXH64.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{Field, RunConfig};
+use crate::error::{Error, Result};
+use crate::net::model_io::{load_fingerprinted, Fingerprint};
+use crate::net::Mlp;
+
+/// The model file a training starts from, read.
+pub struct InitModel {
+    net: Mlp,
+    record: InitRecord,
+}
+
+/// What a trained model records of the file it started from (`init` of `--json`; the metadata
+/// keys `init`, `init_bytes`, `init_xxh64`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InitRecord {
+    /// The file's path, absolute.
+    #[serde(serialize_with = "crate::report::path_text::lossy")]
+    pub path: PathBuf,
+    /// Its length in bytes.
+    pub bytes: u64,
+    /// XXH64 (seed 0) of its bytes, 16 hex digits.
+    pub xxh64: String,
+}
+
+impl InitRecord {
+    /// The metadata entries of the written model.
+    pub fn metadata(&self) -> [(&'static str, String); 3] {
+        [
+            ("init", self.path.to_string_lossy().into_owned()),
+            ("init_bytes", self.bytes.to_string()),
+            ("init_xxh64", self.xxh64.clone()),
+        ]
+    }
+}
+
+impl InitModel {
+    /// Reads the model at `path` within `config`'s memory limit. `--gain`, which sets the
+    /// initial weights the file replaces, is refused.
+    pub fn load(config: &RunConfig, path: &Path) -> Result<InitModel> {
+        if let Some(gain) = config.net.gain {
+            return Err(Error::config(
+                Field::Gain,
+                format!(
+                    "{gain} scales the seeded initial weights, which --init {} replaces: remove \
+                     one of the flags",
+                    path.display()
+                ),
+            ));
+        }
+        let (net, Fingerprint { bytes, xxh64 }) = load_fingerprinted(path, config.max_memory)?;
+        Ok(InitModel {
+            net,
+            record: InitRecord {
+                path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+                bytes,
+                xxh64: format!("{xxh64:016x}"),
+            },
+        })
+    }
+
+    /// `config` with the file's hidden widths and activation where it sets none; a `hidden` or
+    /// `activation` set otherwise than the file's is refused naming both.
+    pub fn configure(&self, config: &RunConfig) -> Result<RunConfig> {
+        let widths = self.net.widths();
+        let hidden = widths[1..widths.len() - 1].to_vec();
+        let path = self.record.path.display();
+        let mut configured = config.clone();
+        match &config.net.hidden {
+            Some(h) if *h != hidden => {
+                return Err(Error::config(
+                    Field::Hidden,
+                    format!(
+                        "{h:?} differs from the hidden widths {hidden:?} of --init {path}: \
+                         remove --hidden or give the file's"
+                    ),
+                ))
+            }
+            _ => configured.net.hidden = Some(hidden),
+        }
+        let activations = &self.net.activation;
+        match config.net.activation {
+            Some(a) if activations.uniform() != Some(a) => {
+                return Err(Error::config(
+                    Field::Activation,
+                    format!(
+                        "{a} differs from the activation {activations} of --init {path}: \
+                         remove --activation or give the file's"
+                    ),
+                ))
+            }
+            Some(_) => {}
+            // The network built from the configuration is replaced by the file's, whose
+            // activations (one per layer where they differ) it keeps.
+            None => configured.net.activation = Some(activations.at(0)),
+        }
+        Ok(configured)
+    }
+
+    /// The network training starts from in place of `built` (the configuration's, for the
+    /// task's data described as `data`): the file's, whose widths must be `built`'s (its
+    /// inputs and classes the data's), and the record of the file.
+    pub fn start(self, built: &Mlp, data: &str) -> Result<(Mlp, InitRecord)> {
+        let (want, have) = (built.widths(), self.net.widths());
+        if want != have {
+            return Err(Error::config(
+                Field::Init,
+                format!(
+                    "{}: its widths {have:?} take {} inputs to {} outputs; the data ({data}) \
+                     has {} inputs and {} classes (widths {want:?})",
+                    self.record.path.display(),
+                    have[0],
+                    have[have.len() - 1],
+                    want[0],
+                    want[want.len() - 1],
+                ),
+            ));
+        }
+        Ok((self.net, self.record))
+    }
+}
