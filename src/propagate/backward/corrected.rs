@@ -180,6 +180,9 @@ pub(crate) fn corrected_vjp(
                     let c = gauss.cov[(j, i)];
                     let (value, outcome) = plan.entry(i, j, c, parts.decide.pair(i, j, rho));
                     let terms = match outcome {
+                        // One variable: the pair's terms where they exist (erf), else (a kinked
+                        // φ at ρ = 1) the entry varᵢ = √(varᵢvarⱼ) as a clamped pair's.
+                        PairOutcome::Same => parts.high.pair(i, j, rho).map(Box::new),
                         PairOutcome::Corrected => {
                             Some(Box::new(parts.high.pair(i, j, rho).ok_or_else(|| {
                                 Error::Unsupported(format!(
@@ -207,7 +210,10 @@ pub(crate) fn corrected_vjp(
     symmetrize(g.as_mut());
     let mut diag = vec![0.0; n];
     for (i, col) in columns.iter().enumerate() {
-        for r in col.iter().filter(|r| r.outcome == PairOutcome::Clamped) {
+        let clamped = |r: &&PairRecord| {
+            r.outcome == PairOutcome::Clamped || r.outcome == PairOutcome::Same && r.terms.is_none()
+        };
+        for r in col.iter().filter(clamped) {
             let (j, w) = (r.j, g[(i, r.j)] * r.value);
             diag[i] += w / plan.var[i];
             diag[j] += w / plan.var[j];

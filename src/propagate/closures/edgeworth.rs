@@ -32,6 +32,18 @@
 //! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
 //! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
 //!
+//! **One variable twice.** Two units with the same input mean, Σᵢᵢ = Σⱼⱼ = Σᵢⱼ and the same κ
+//! slices (a layer with two equal rows of W and b) are one variable, hᵢ = hⱼ, so
+//! φ(hᵢ)φ(hⱼ) = φ(hᵢ)² and Cᵢⱼ is Cᵢᵢ: with κᵢᵢᵢ = κᵢᵢⱼ = κᵢⱼⱼ = κⱼⱼⱼ the pair's e is
+//! κ/6·Σₐ C(3, a)D_{a,3−a} = κ/6·E_G[(φ²)‴] (and likewise at order 4), the unit's own term, in
+//! exact arithmetic. But the pair's terms D_ab are each larger than that sum by ~1/√(1 − r²)
+//! (erf: ~√Σ), so in floating point e differs from the unit's by the rounding of the larger
+//! terms, or leaves the bound and falls back to the Gaussian Cᵢⱼ. Either gives the two rows a
+//! difference that the measured z, whose two rows are equal, has not, and the KL, which weighs
+//! that zero-variance direction, came out 2.5–6.4 against order 2's 0.1 (erf, data ×10⁴ to
+//! ×10¹⁰; erf73). Such a pair is given the unit's corrected variance (`PairOutcome::Same`),
+//! not counted as a fallback.
+//!
 //! **Work.** A pair whose terms need a 2-D quadrature (`PairStep::Quadrature`: the series'
 //! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
 //! filled in, its integrand evaluations counted; the set-aside pairs are integrated only if
@@ -197,7 +209,7 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     let u = units(input, who)?;
     gaussian(out)?;
     let t = terms(&u);
-    let plan = Plan::with_units(slices, order, u, out, &t);
+    let plan = Plan::with_units((slices, &input.cov), order, u, out, &t);
     correct(input, plan, who, &t, out)
 }
 
@@ -249,6 +261,10 @@ pub(crate) enum PairOutcome {
     Gaussian,
     /// Fallen back to C_G clamped to ±√(varᵢvarⱼ) (C_G was outside).
     Clamped,
+    /// The two units are one variable (module docs, "One variable twice"): the corrected
+    /// variance varᵢ, the entry's limit. The reverse pass differentiates the pair's terms
+    /// there, as for [`PairOutcome::Corrected`].
+    Same,
 }
 
 /// The per-unit decisions of the corrections of one input, shared by the forward
@@ -256,6 +272,9 @@ pub(crate) enum PairOutcome {
 /// same levels and pair fallbacks.
 pub(crate) struct Plan<'a> {
     pub(crate) slices: Slices<'a>,
+    /// The input's covariance and means (for [`Plan::same`]).
+    cov: &'a Mat<f64>,
+    mu: Vec<f64>,
     pub(crate) order: Corrections,
     pub(crate) s: Vec<f64>,
     /// The order each unit is corrected at: 2 (Gaussian), 3 or 4.
@@ -281,11 +300,17 @@ impl<'a> Plan<'a> {
     ) -> Result<Self> {
         let slices = Slices::of(input, order, who)?;
         let u = units(input, who)?;
-        Ok(Self::with_units(slices, order, u, gauss, terms))
+        Ok(Self::with_units(
+            (slices, &input.cov),
+            order,
+            u,
+            gauss,
+            terms,
+        ))
     }
 
     fn with_units(
-        slices: Slices<'a>,
+        (slices, cov): (Slices<'a>, &'a Mat<f64>),
         order: Corrections,
         u: Units,
         gauss: &Moments,
@@ -345,6 +370,8 @@ impl<'a> Plan<'a> {
         }
         Plan {
             slices,
+            cov,
+            mu: u.mu,
             order,
             mean_g: gauss.mean.iter().copied().collect(),
             s: u.s,
@@ -365,6 +392,28 @@ impl<'a> Plan<'a> {
         correlation(cov[(i, j)], self.s[i], self.s[j])
     }
 
+    /// Whether units i and j are one variable (module docs, "One variable twice"), bit for
+    /// bit: equal means and levels, Σᵢᵢ = Σᵢⱼ = Σⱼᵢ = Σⱼⱼ, κ₃\[i,i,i\] = κ₃\[i,i,j\] =
+    /// κ₃\[i,j,j\] = κ₃\[j,j,j\], and at level 4 the same of κ₄\[i,i,j,j\] and of κ₄\[i,i,i,j\]
+    /// (each slice against its own diagonal: the measurement forms κ₄\[i,i,i,i\] in both, and
+    /// the two may differ by rounding, 4·10⁻¹⁶ of it in erf73's ×10⁴ run).
+    pub(crate) fn same(&self, i: usize, j: usize) -> bool {
+        let all_eq = |m: &Mat<f64>| {
+            let v = m[(i, i)];
+            [m[(i, j)], m[(j, i)], m[(j, j)]].iter().all(|&x| x == v)
+        };
+        // Order 4's slices only where the pair reads them (`entry`: both units at level 4).
+        let k4 = match (self.slices.k4, self.level[i]) {
+            (Some((k4, k31)), 4) => all_eq(k4) && all_eq(k31),
+            _ => true,
+        };
+        self.mu[i] == self.mu[j]
+            && self.level[i] == self.level[j]
+            && all_eq(self.cov)
+            && all_eq(self.slices.k3)
+            && k4
+    }
+
     /// The corrected covariance of a tried pair (i, j) (the forward computes i > j) from its
     /// Gaussian one `c` and its terms `d`, and how it came out.
     pub(crate) fn entry(
@@ -374,6 +423,9 @@ impl<'a> Plan<'a> {
         c: f64,
         d: Option<PairTerms>,
     ) -> (f64, PairOutcome) {
+        if self.same(i, j) {
+            return (self.var[i], PairOutcome::Same);
+        }
         let (k3, level, dm, mean_g) = (self.slices.k3, &self.level, &self.dm, &self.mean_g);
         let de = d.map(|d| {
             let mut e = (k3[(i, i)] * d[3][0]
@@ -419,7 +471,10 @@ fn correct(
     let rho = |i: usize, j: usize| plan.rho(&input.cov, i, j);
     let entry = |i: usize, j: usize, c: f64, d: Option<PairTerms>| -> (f64, bool) {
         let (v, outcome) = plan.entry(i, j, c, d);
-        (v, outcome != PairOutcome::Corrected)
+        (
+            v,
+            !matches!(outcome, PairOutcome::Corrected | PairOutcome::Same),
+        )
     };
     let dropped = AtomicUsize::new(0);
     let tried = AtomicUsize::new(0);
@@ -438,7 +493,13 @@ fn correct(
                 continue;
             }
             tried.fetch_add(1, Ordering::Relaxed);
-            let d = match terms.pair_step(i, j, rho(i, j)) {
+            // A pair of one variable takes no terms (module docs, "One variable twice").
+            let step = if plan.same(i, j) {
+                PairStep::Terms(None)
+            } else {
+                terms.pair_step(i, j, rho(i, j))
+            };
+            let d = match step {
                 PairStep::Terms(d) => d,
                 PairStep::Quadrature(cost) => {
                     let total = counted
@@ -558,6 +619,68 @@ fn cubic_real_roots(a: f64, b: f64, c: f64) -> [Option<f64>; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::propagate::closures::{erf::ErfClosure, relu::ReluClosure, Closure};
+
+    /// Two units that are one variable (module docs, "One variable twice"): units 0 and 1 of a
+    /// 3-unit input with equal means, Σ₀₀ = Σ₀₁ = Σ₁₁ and κ slices that sum over them alike
+    /// (a layer with two equal rows of W), units of s.d. s = 1 to 10¹⁰, skewed (S = 0.8,
+    /// K = 1.5). The corrected covariance of erf and relu at orders 3 and 4 has rows 0 and 1
+    /// equal, bit for bit, and no pair fallen back: the measured z has them equal too. Fails
+    /// without [`Plan::same`] in [`Plan::entry`] (erf73): erf's pair falls back at s = 1
+    /// already (its entry exceeds √varᵢ·√varⱼ by rounding), and relu's (ρ = 1: no terms) at
+    /// every s.
+    #[test]
+    fn one_variable_twice_keeps_its_rows_equal() {
+        for s in [1.0f64, 1e4, 1e7, 1e10] {
+            let (mu, rho2) = ([0.3 * s, 0.3 * s, -0.2 * s], 0.4);
+            let cov = Mat::from_fn(3, 3, |i, j| match (i.min(j), i.max(j)) {
+                (0 | 1, 0 | 1) => s * s,
+                (2, 2) => 1.44 * s * s,
+                _ => rho2 * 1.2 * s * s,
+            });
+            // κ[a,a,b] of the units' own slices: what the affine update gives equal rows.
+            let k3 = Mat::from_fn(3, 3, |i, j| match (i < 2, j < 2) {
+                (true, true) => 0.8 * s.powi(3),
+                (true, false) => 0.3 * s.powi(3),
+                (false, true) => 0.2 * s.powi(3),
+                (false, false) => 0.1 * s.powi(3),
+            });
+            let k4 = Mat::from_fn(3, 3, |i, j| match (i < 2, j < 2) {
+                (true, true) => 1.5 * s.powi(4),
+                (false, false) => 0.5 * s.powi(4),
+                _ => 0.4 * s.powi(4),
+            });
+            // Its diagonal off κ₄[i,i,j,j]'s by rounding, as the measurement forms them.
+            let k31 = Mat::from_fn(3, 3, |i, j| match (i < 2, j < 2) {
+                (true, true) => 1.5 * (1.0 + 4.0 * f64::EPSILON) * s.powi(4),
+                (false, false) => 0.5 * s.powi(4),
+                _ => 0.2 * s.powi(4),
+            });
+            let x = Moments::with_slices(
+                faer::Col::from_fn(3, |i| mu[i]),
+                cov,
+                (Some(k3), Some(k4), Some(k31)),
+                1.0,
+            );
+            let closures: [(&str, &dyn Closure); 2] =
+                [("erf", &ErfClosure), ("relu", &ReluClosure)];
+            for ((name, closure), order) in closures
+                .into_iter()
+                .flat_map(|c| [(c, Corrections::K3), (c, Corrections::K3K4)])
+            {
+                let mut out = Moments::gaussian(faer::Col::zeros(3), Mat::zeros(3, 3));
+                let fb = closure.apply_counted(&x, order, &mut out).unwrap();
+                let c = &out.cov;
+                let at = format!("{name}, s = {s:e}, order {}", order.order());
+                assert_eq!(fb.units, 0, "{at}: {fb:?}");
+                assert_eq!(fb.pairs, 0, "{at}: {fb:?}");
+                assert_eq!(c[(1, 0)], c[(0, 0)], "{at}: (1, 0)");
+                assert_eq!(c[(1, 1)], c[(0, 0)], "{at}: (1, 1)");
+                assert_eq!(c[(2, 1)], c[(2, 0)], "{at}: (2, ·)");
+                assert_eq!(out.mean[1], out.mean[0], "{at}: mean");
+            }
+        }
+    }
 
     /// Terms whose every pair needs a quadrature of `cost` evaluations; integrating one fails
     /// the test.

@@ -54,8 +54,11 @@ impl<'a> ErfTerms<'a> {
 
 impl DerivativeTerms for ErfTerms<'_> {
     fn pair(&self, i: usize, j: usize, _rho: f64) -> Option<PairTerms> {
-        let r = 2.0 * self.cov[(i, j)] * self.d[i] * self.d[j];
-        let t = phi2_partials(self.u[i], self.u[j], r);
+        let (dd, c) = (self.d[i] * self.d[j], self.cov[(i, j)]);
+        // 1 − r² from the Σ's: from the rounded r it errs by ~ε/(1 − r) → ε·Σ of itself, and
+        // the partials ∝ (1 − r²)^{−(a+b−1)/2} with it (module docs).
+        let q2 = one_minus_r2((self.var[i], self.var[j], c), dd);
+        let t = phi2_partials(self.u[i], self.u[j], 2.0 * c * dd, q2);
         let (fi, fj) = (cdf_d34(self.u[i]), cdf_d34(self.u[j]));
         let mut out = [[0.0; 5]; 5];
         for (a, b) in ORDERS {
@@ -93,8 +96,42 @@ impl DerivativeTerms for ErfTerms<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::phi2_high::binomial;
     use super::*;
     use crate::special::normal_cdf;
+
+    /// The pair terms of two units that are one variable (μᵢ = μⱼ, Σᵢᵢ = Σⱼⱼ = Σᵢⱼ: r = r₀)
+    /// summed as the unit's, Σₐ C(k, a)D_{a,k−a} = E_G[(erf²)⁽ᵏ⁾(h)] (Leibniz: ∂ₜᵏ of
+    /// erf(h + t)² is that sum), against the unit terms ([`unit_terms_hold_on_wide_units`]
+    /// checks those against an independent closed form), Σ = 1 to 10¹² (μ = 0.3√Σ). Each D_ab
+    /// of total order k is ~4cᵏ/q^{2k−5} (q² = 1 − r₀² = (1 + 4Σ)/(1 + 2Σ)², formed here
+    /// independently), larger than the sum, which cancels them (`edgeworth`, "One variable
+    /// twice"): the tolerance is 16ε of that, the sum's rounding. Order 3 (q⁻¹ ~ √Σ) fails
+    /// with y − r·x taken as it reads ([`phi2_partials`]' module docs) from Σ = 10⁴ (3·10⁻¹¹·4c³
+    /// off; from Σ = 10⁸ by more than the sum), and with 1 − r² formed from r from Σ = 10¹⁶
+    /// (r rounds to 1: NaN; below, a consistently rounded r is harmless). Order 4's terms are
+    /// q⁻³ ~ Σ^{3/2} times the sum: at Σ = 10⁸ its rounding is the sum's size whatever the
+    /// terms' accuracy; the bound is checked all the same.
+    #[test]
+    fn pair_terms_of_one_variable_sum_to_the_unit_terms() {
+        for var in [1.0, 1e4, 1e8, 1e12, 1e16, 1e20] {
+            let (mu, s) = (0.3 * f64::sqrt(var), f64::sqrt(var));
+            let cov = faer::Mat::from_fn(2, 2, |_, _| var);
+            let terms = ErfTerms::new(&[mu, mu], &[s, s], cov.as_ref());
+            let (pair, unit) = (terms.pair(1, 0, 1.0).unwrap(), terms.unit(0).sq);
+            let q = (1.0 + 4.0 * var).sqrt() / (1.0 + 2.0 * var);
+            for k in 3..=4 {
+                let sum: f64 = (0..=k).map(|a| binomial(k, a) * pair[a][k - a]).sum();
+                let want = unit[k - 3];
+                let size = 4.0 * terms.c[0].powi(k as i32) / q.powi(2 * k as i32 - 5);
+                let tol = 16.0 * f64::EPSILON * size;
+                assert!(
+                    (sum - want).abs() <= tol,
+                    "Σ = {var:e}, k = {k}: {sum:e} vs {want:e} (tol {tol:e})"
+                );
+            }
+        }
+    }
 
     /// The unit terms E_G[(erf²)⁽ᵏ⁾(h)], k = 3, 4, against an independent closed form: along
     /// the diagonal g(u) = d/du Φ₂(u, u; r₀) = 2φ(u)Φ(κu), κ = √((1 − r₀)/(1 + r₀)) =

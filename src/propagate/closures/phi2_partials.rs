@@ -19,17 +19,25 @@
 //! (3,1) = (Yₓ² − 1/q²) φ₂,   (2,2) = (YₓY_y + r/q²) φ₂,   (1,3) = (Y_y² − 1/q²) φ₂.
 //! ```
 //!
-//! The (0, b) entries are the (b, 0) forms with x and y exchanged. Undefined at |r| = 1.
+//! The (0, b) entries are the (b, 0) forms with x and y exchanged. Undefined at |r| = 1. The
+//! caller gives q² = 1 − r²: where r is a ratio that rounds near ±1 (erf's r = 2Σᵢⱼdᵢdⱼ → 1 as
+//! Σ grows), (1 − r)(1 + r) from the rounded r errs by ~ε/(1 − r) of itself, and the partials,
+//! ∝ q^{−(a+b−1)}, with it (`erf::one_minus_r2` forms it from Σ). Likewise y − rx near the
+//! diagonal (x ≈ y, r → 1), whose cancellation leaves ε·|x|/(1 − r) of error in w_y: it is
+//! formed as (y − x) + x(1 − r) with 1 − r = q²/(1 + r) (`minus_r_times`; r < 0: (y + x) −
+//! x(1 + r), 1 + r = q²/(1 − r)), so the two units of one variable (x = y, r = r₀ of erf) give
+//! w_y = x(1 − r)/q to rounding.
 
 use crate::special::{normal_cdf, normal_pdf};
 
-/// `T[a][b]` = ∂ᵃₓ∂ᵇ_y Φ₂(x, y; r) for 1 ≤ a + b ≤ 4 (`T[0][0]` is left 0), |r| < 1.
-pub fn phi2_partials(x: f64, y: f64, r: f64) -> [[f64; 5]; 5] {
-    let q2 = (1.0 - r) * (1.0 + r);
+/// `T[a][b]` = ∂ᵃₓ∂ᵇ_y Φ₂(x, y; r) for 1 ≤ a + b ≤ 4 (`T[0][0]` is left 0), |r| < 1,
+/// `one_minus_r2` = 1 − r² > 0.
+pub fn phi2_partials(x: f64, y: f64, r: f64, one_minus_r2: f64) -> [[f64; 5]; 5] {
+    let q2 = one_minus_r2;
     let q = q2.sqrt();
     let (px, py) = (normal_pdf(x), normal_pdf(y));
-    let wy = (y - r * x) / q;
-    let wx = (x - r * y) / q;
+    let (vy, vx) = (minus_r_times(y, x, r, q2), minus_r_times(x, y, r, q2));
+    let (wy, wx) = (vy / q, vx / q);
     let dens = px * normal_pdf(wy) / q;
     let mut t = [[0.0; 5]; 5];
     let single = |x: f64, px: f64, w: f64| {
@@ -49,7 +57,7 @@ pub fn phi2_partials(x: f64, y: f64, r: f64) -> [[f64; 5]; 5] {
         t[k + 1][0] = sx[k];
         t[0][k + 1] = sy[k];
     }
-    let (yx, yy) = ((x - r * y) / q2, (y - r * x) / q2);
+    let (yx, yy) = (vx / q2, vy / q2);
     t[1][1] = dens;
     t[2][1] = -yx * dens;
     t[1][2] = -yy * dens;
@@ -57,6 +65,17 @@ pub fn phi2_partials(x: f64, y: f64, r: f64) -> [[f64; 5]; 5] {
     t[2][2] = (yx * yy + r / q2) * dens;
     t[1][3] = (yy * yy - 1.0 / q2) * dens;
     t
+}
+
+/// y − r·x without the cancellation of y ≈ rx where |r| → 1 (module docs): (y − x) + x(1 − r)
+/// with 1 − r = q²/(1 + r) for r ≥ 0, (y + x) − x(1 + r) with 1 + r = q²/(1 − r) for r < 0,
+/// q² = 1 − r² as the caller formed it.
+pub(super) fn minus_r_times(y: f64, x: f64, r: f64, q2: f64) -> f64 {
+    if r >= 0.0 {
+        (y - x) + x * (q2 / (1.0 + r))
+    } else {
+        (y + x) - x * (q2 / (1.0 - r))
+    }
 }
 
 #[cfg(test)]
@@ -75,21 +94,20 @@ mod tests {
             (1.5, 1.1, 0.95),
             (0.0, 0.0, 0.0),
         ] {
-            let t = phi2_partials(x, y, r);
+            let p = |x: f64, y: f64| phi2_partials(x, y, r, (1.0 - r) * (1.0 + r));
+            let t = p(x, y);
             let dx = |a: usize, b: usize| {
                 if a + b == 0 {
                     (bvn_cdf(x + h, y, r) - bvn_cdf(x - h, y, r)) / (2.0 * h)
                 } else {
-                    (phi2_partials(x + h, y, r)[a][b] - phi2_partials(x - h, y, r)[a][b])
-                        / (2.0 * h)
+                    (p(x + h, y)[a][b] - p(x - h, y)[a][b]) / (2.0 * h)
                 }
             };
             let dy = |a: usize, b: usize| {
                 if a + b == 0 {
                     (bvn_cdf(x, y + h, r) - bvn_cdf(x, y - h, r)) / (2.0 * h)
                 } else {
-                    (phi2_partials(x, y + h, r)[a][b] - phi2_partials(x, y - h, r)[a][b])
-                        / (2.0 * h)
+                    (p(x, y + h)[a][b] - p(x, y - h)[a][b]) / (2.0 * h)
                 }
             };
             let orders = (1..=4usize).flat_map(|k| (0..=k).map(move |a| (a, k - a)));

@@ -153,7 +153,7 @@ impl HighDerivativeTerms for ReluHighTerms {
             g[0][k] = gy[k];
         }
         g[1][1] = bvn_cdf(x, y, rho);
-        let t = phi2_partials(x, y, rho);
+        let t = phi2_partials(x, y, rho, q2);
         for a in 1..=HIGH_ORDER {
             for b in 1..=HIGH_ORDER - a {
                 if a + b > 2 {

@@ -101,8 +101,9 @@ impl DerivativeTerms for ReluTerms {
 /// ∂ᵃₓ∂ᵇ_y G(x, y) for a + b = 3, 4 (module docs), |ρ| < 1, both units regular (|x|, |y| ≤ 38;
 /// beyond, `relu_high::far_partials`' limits).
 fn relu_g_partials(x: f64, y: f64, rho: f64) -> PairTerms {
-    let q = ((1.0 - rho) * (1.0 + rho)).sqrt();
-    let t = phi2_partials(x, y, rho);
+    let q2 = (1.0 - rho) * (1.0 + rho);
+    let q = q2.sqrt();
+    let t = phi2_partials(x, y, rho, q2);
     let mut g = [[0.0; 5]; 5];
     for (a, b) in ORDERS.into_iter().filter(|&(a, b)| a > 0 && b > 0) {
         g[a][b] = t[a - 1][b - 1];
