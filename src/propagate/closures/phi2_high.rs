@@ -21,12 +21,14 @@
 //! ∂ₓᵃΦ₂ = Σ_{m<a} C(a−1, m) φ⁽ᵐ⁾(x) (−r/q)^{a−1−m} Φ⁽ᵃ⁻¹⁻ᵐ⁾(w_y),   φ⁽ᵐ⁾ = (−1)ᵐHeₘφ, Φ⁽ᵏ⁾ = φ⁽ᵏ⁻¹⁾;
 //! ```
 //!
-//! a = 0 is the same with x and y exchanged. **The diagonal** u ↦ Φ₂(u, u; r) has
+//! a = 0 is the same with x and y exchanged. y − rx and x − ry are formed without their
+//! cancellation at x ≈ y, r → 1, as [`super::phi2_partials`] forms them. **The diagonal** u ↦ Φ₂(u, u; r) has
 //! d/du Φ₂(u, u; r) = 2φ(u)Φ(αu), α = √((1 − r)/(1 + r)) = q/(1 + r) ≤ 1 for r ≥ 0, so its
 //! k-th derivative is 2 × the same Leibniz sum with slope α, free of the 1/q powers whose
 //! cancellation the sum Σ C(k, a)∂ₓᵃ∂_y^{k−a}Φ₂ would suffer as r → 1.
 
 use super::high_terms::HIGH_ORDER;
+use super::phi2_partials::minus_r_times;
 use crate::special::{bvn_cov_complement, normal_cdf, normal_pdf};
 
 /// `T[a][b]` = ∂ₓᵃ∂_yᵇΦ₂ for a + b ≤ [`HIGH_ORDER`] (entries with a + b > 6 are 0).
@@ -83,7 +85,9 @@ fn pdf_times_cdf(x: f64, beta: f64, w: f64) -> [f64; HIGH_ORDER] {
 pub fn phi2_high(x: f64, y: f64, r: f64, one_minus_r2: f64) -> Phi2High {
     let q2 = one_minus_r2;
     let q = q2.sqrt();
-    let (wy, wx) = ((y - r * x) / q, (x - r * y) / q);
+    // y − rx and x − ry without their cancellation at x ≈ y, r → 1 (`minus_r_times`).
+    let (vy, vx) = (minus_r_times(y, x, r, q2), minus_r_times(x, y, r, q2));
+    let (wy, wx) = (vy / q, vx / q);
     let dens = normal_pdf(x) * normal_pdf(wy) / q;
     let mut t = [[0.0; HIGH_ORDER + 1]; HIGH_ORDER + 1];
     t[0][0] = bvn_cov_complement(x, y, r, q2) + normal_cdf(x) * normal_cdf(y);
@@ -94,7 +98,7 @@ pub fn phi2_high(x: f64, y: f64, r: f64, one_minus_r2: f64) -> Phi2High {
     }
     // H[m][n] for m + n ≤ HIGH_ORDER − 2.
     const H: usize = HIGH_ORDER - 1;
-    let (yx, yy) = ((x - r * y) / q2, (y - r * x) / q2);
+    let (yx, yy) = (vx / q2, vy / q2);
     let (gd, go) = (1.0 / q2, -r / q2);
     let mut h = [[0.0; H]; H];
     h[0][0] = 1.0;
@@ -187,6 +191,34 @@ mod tests {
         }
         for x in [38.0, -38.0] {
             assert!(pdf_derivs(x).iter().all(|v| v.is_finite()), "{x}");
+        }
+    }
+
+    /// The partials of one variable twice (x = y = u, r = r₀ of erf's pair: 2Σ/(1 + 2Σ), with
+    /// 1 − r₀² = (1 + 4Σ)/(1 + 2Σ)² from Σ) summed along the diagonal, Σₐ C(k, a)∂ₓᵃ∂_y^{k−a}Φ₂
+    /// = dᵏ/duᵏ Φ₂(u, u; r₀), against [`phi2_diagonal`] (which takes the diagonal's Leibniz
+    /// sum with slope α, free of the 1/q powers), k = 1..=6, Σ = 1 to 10¹², u = ±0.3, 1.7. The
+    /// sum cancels terms ~q^{1−k} larger than itself: the tolerance is 16ε of Σₐ C(k, a)|T_a|,
+    /// its rounding. Fails with w_y = (y − rx)/q formed as it reads, whose cancellation at
+    /// x = y, r → 1 leaves ε|x|/q in w_y (erf73 found it in `phi2_partials`; from Σ = 10⁴).
+    #[test]
+    fn one_variable_twice_sums_to_the_diagonal() {
+        for var in [1.0f64, 1e4, 1e8, 1e12] {
+            let r = 2.0 * var / (1.0 + 2.0 * var);
+            let q2 = (1.0 + 4.0 * var) / ((1.0 + 2.0 * var) * (1.0 + 2.0 * var));
+            for u in [0.3, -0.3, 1.7] {
+                let (t, diag) = (phi2_high(u, u, r, q2), phi2_diagonal(u, r, q2));
+                for k in 1..=HIGH_ORDER {
+                    let terms = (0..=k).map(|a| binomial(k, a) * t[a][k - a]);
+                    let sum: f64 = terms.clone().sum();
+                    let size: f64 = terms.map(f64::abs).sum();
+                    assert!(
+                        (sum - diag[k]).abs() <= 16.0 * f64::EPSILON * size,
+                        "Σ = {var:e}, u = {u}, k = {k}: {sum:e} vs {:e} (terms {size:e})",
+                        diag[k]
+                    );
+                }
+            }
         }
     }
 
