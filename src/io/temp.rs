@@ -1,6 +1,9 @@
 //! Temporary files named after the process that writes them, `.corrflow-tmp-<pid>-<n>-<name>`,
 //! so that a later run can find the debris of a killed one (its pid no longer alive) and remove
-//! it. A pid reused by an unrelated live process only delays the clean-up to a later run.
+//! it. A pid reused by an unrelated live process only delays the clean-up to a later run. A
+//! killed process that its parent has not yet reaped (a zombie: `Popen.kill()` without
+//! `wait()`, or an init slow to reap the orphan of `timeout -s KILL`) writes nothing more and
+//! counts as dead (`is_alive`).
 //! Every temporary path is also recorded, so that the process itself removes what it left when
 //! it is interrupted ([`remove_own_for_exit`], called on SIGINT/SIGTERM by the binaries).
 //!
@@ -258,11 +261,26 @@ fn aside_home(name: &str) -> Option<&str> {
     (valid && !home.is_empty()).then_some(home)
 }
 
-/// True when a process `pid` exists (`kill(pid, 0)` succeeds or is refused for permission).
+/// True when a process `pid` exists (`kill(pid, 0)` succeeds or is refused for permission) and
+/// is not a zombie: a process that has ended but is not yet reaped still answers `kill`, and its
+/// debris was left behind (the adversarial script's kill -9 section under load, seventy-third
+/// session). Its state is the first field after the last `)` of `/proc/<pid>/stat` (the name
+/// before it may hold spaces and parentheses); where that cannot be read, `kill` decides.
 fn is_alive(pid: i32) -> bool {
     // SAFETY: signal 0 sends nothing; it only checks whether the process exists.
     let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    let exists = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    exists && !process_state(pid).is_some_and(|s| s == 'Z' || s == 'X')
+}
+
+/// The state letter of process `pid` from `/proc/<pid>/stat`, where readable.
+fn process_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat[close + 1..]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .map(|&b| b as char)
 }
 
 #[cfg(test)]
@@ -310,6 +328,36 @@ mod tests {
     }
 
     /// A pid that no process holds: a child that has exited and been reaped.
+    /// A child that has exited and is not yet reaped is dead to [`is_alive`] (and its debris
+    /// removed), a running one alive. Fails without the zombie check (`kill(pid, 0)` succeeds
+    /// on a zombie).
+    #[test]
+    fn an_unreaped_child_is_dead_and_its_debris_removed() {
+        let mut running = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        // Wait (bounded) for the child to exit; it stays a zombie until `wait` below.
+        let start = std::time::Instant::now();
+        while process_state(pid) != Some('Z') {
+            assert!(start.elapsed().as_secs() < 20, "child {pid} never exited");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join(format!("{TEMP_PREFIX}{pid}-0-x.idx"));
+        std::fs::write(&stale, b"debris").unwrap();
+        let alive = is_alive(running.id() as i32);
+        let removed = remove_stale(dir.path());
+        running.kill().unwrap();
+        running.wait().unwrap();
+        child.wait().unwrap();
+        assert!(alive, "a running process is alive");
+        assert_eq!(removed, 1);
+        assert!(!stale.exists());
+    }
+
     fn dead_pid() -> u32 {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
