@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::io::check_folder_spares;
 use crate::measure::CarryReport;
 use crate::net::train::{train, EpochStats, TrainConfig};
-use crate::net::unlearned::{unlearned_warning, Unlearned};
+use crate::net::unlearned::{unlearned_warning, Origin, Unlearned};
 use crate::net::{model_io, Mlp, Stage};
 use crate::propagate::closures::Corrections;
 use crate::propagate::ClosurePair;
@@ -300,7 +300,7 @@ fn train_network(
         train(&mut net, &split.train, &cfg, on_epoch)
     })?;
     let start = config.net.start(net.activation.at(0));
-    let unlearned = unlearned_warning(&history, &net, &split.train, start, &cfg);
+    let unlearned = unlearned_warning(&history, &net, &split.train, Origin::Seeded(start), &cfg);
     if let Some(u) = &unlearned {
         timings.note(&u.to_string());
     }

@@ -19,7 +19,7 @@ use crate::data::{class_counts, Dataset};
 use crate::error::{Error, Result};
 use crate::io::check_output_file;
 use crate::net::train::{EpochStats, StepPhases, TrainConfig};
-use crate::net::unlearned::{unlearned_warning, Unlearned};
+use crate::net::unlearned::{unlearned_warning, Origin, Unlearned};
 use crate::net::{model_io, Precision};
 use crate::timing::duration::{human_seconds, LONG_RUN_SECONDS};
 use crate::timing::{TimingSummary, Timings};
@@ -183,13 +183,14 @@ pub fn train_model(
     let loaded = timings.time("data load", 0.0, || config.load_data())?;
     let split = &loaded.split;
     let (mut net, cfg) = config.network(split.train.dim(), split.train.n_classes)?;
-    let init = match init {
+    // `--init`'s network as read, kept for the `unlearned` warning's start L₀.
+    let (init, init_net) = match init {
         Some(init) => {
             let (file_net, record) = init.start(&net, &loaded.description)?;
             net = file_net;
-            Some(record)
+            (Some(record), Some(net.clone()))
         }
-        None => None,
+        None => (None, None),
     };
     let absent_classes = absent_training_classes(&split.train)?;
     // The training's time, said before it starts (adv36: `--epochs 1000000`, about an hour,
@@ -251,13 +252,13 @@ pub fn train_model(
     }
     // A network that ended far worse than a constant output, for a reason a setting names, is
     // said so (`net::unlearned`), on stderr and in the JSON.
-    // Its causes are read against the seeded start (`--gain`, `--lr` from there): a training
-    // from `--init` has none of them to name.
-    let start_of = config.net.start(net.activation.at(0));
-    let unlearned = match init {
-        Some(_) => None,
-        None => unlearned_warning(&history, &net, &split.train, start_of, &cfg),
+    // Its causes are read against the seeded start (`--gain`, `--lr` from there), or against
+    // `--init`'s model as read (`--lr`, or the model far from these targets).
+    let origin = match &init_net {
+        Some(model) => Origin::Model(model),
+        None => Origin::Seeded(config.net.start(net.activation.at(0))),
     };
+    let unlearned = unlearned_warning(&history, &net, &split.train, origin, &cfg);
     if let Some(u) = &unlearned {
         timings.note(&u.to_string());
     }

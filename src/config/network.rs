@@ -194,6 +194,19 @@ impl CumulantSettings {
     }
 }
 
+/// Whether `field` has a meaning only for the corrected closures of order 3|4: which layers
+/// take the κ corrections, and the correction bound's settings.
+fn of_order_3_or_4(field: Field) -> bool {
+    matches!(
+        field,
+        Field::CorrectedLayers
+            | Field::CorrectionBound
+            | Field::CorrectionBoundMean
+            | Field::CorrectionBoundRule
+            | Field::CorrectionBoundReference
+    )
+}
+
 impl TrainSettings {
     /// Takes the cumulant objective's settings `given` for objective `self.objective`, refusing
     /// (naming the setting at fault, the others as `naming` says) any of them with the samples
@@ -232,8 +245,7 @@ impl TrainSettings {
             let of_order_3 = given
                 .given()
                 .into_iter()
-                .skip(3)
-                .find_map(|(field, set)| set.then_some(field));
+                .find_map(|(field, set)| (set && of_order_3_or_4(field)).then_some(field));
             if let Some(field) = of_order_3 {
                 let does = if field == Field::CorrectedLayers {
                     "sets which closures take the κ corrections"
@@ -333,4 +345,58 @@ pub(super) fn build(
         precision: train.precision.unwrap_or_default(),
     };
     Ok((mlp, cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each setting alone, for the cumulant objective at order 2 (the default): the corrected
+    /// closures' settings are refused naming themselves, the sampled check's and the order are
+    /// taken. Fails if `of_order_3_or_4` drops a field (it is taken) or gains one (refused).
+    #[test]
+    fn at_order_2_only_the_corrected_closures_settings_are_refused() {
+        let given = |f: fn(&mut CumulantSettings)| {
+            let mut settings = CumulantSettings::default();
+            f(&mut settings);
+            settings
+        };
+        let refused = [
+            given(|s| s.corrected_layers = Some(CorrectedLayers::All)),
+            given(|s| s.correction_bound = Some(BoundSetting::Share(0.2))),
+            given(|s| s.correction_bound_mean = Some(BoundMean::Keep)),
+            given(|s| s.correction_bound_rule = Some(BoundRule::Clip)),
+            given(|s| s.correction_bound_reference = Some(BoundReference::Measured)),
+        ];
+        let taken = [
+            given(|s| s.closure_check = Some(2.0)),
+            given(|s| s.check_samples = Some(100)),
+            given(|s| s.order = Some(2)),
+        ];
+        for settings in refused {
+            let field = settings
+                .given()
+                .into_iter()
+                .find_map(|(field, set)| set.then_some(field))
+                .unwrap();
+            let mut train = TrainSettings {
+                objective: Objective::Cumulants,
+                ..TrainSettings::default()
+            };
+            match train.set_cumulant(&settings, Naming::Keys) {
+                Err(Error::Config { field: at, msg }) => {
+                    assert_eq!(at, field, "{msg}");
+                    assert!(msg.contains("order 3|4"), "{msg}");
+                }
+                other => panic!("{field:?} at order 2: {other:?}"),
+            }
+        }
+        for settings in taken {
+            let mut train = TrainSettings {
+                objective: Objective::Cumulants,
+                ..TrainSettings::default()
+            };
+            assert!(train.set_cumulant(&settings, Naming::Keys).is_ok());
+        }
+    }
 }

@@ -46,6 +46,12 @@
 //!   epoch rule alone missed it up to the fifty-third session). Healthy short runs' batches
 //!   overshoot their start by up to 5.5× (higher-order's one epoch of the quadratic network).
 //!
+//! A run from `train --init FILE` ([`Origin::Model`]) has no seeded start: L₀ is the file's
+//! model on the training set as it stands. `--lr` and a collapse are read against it as above
+//! (a fine-tune at `--lr 10` from a trained XOR network: L₀ 0.082, its fifth epoch 8.8); the
+//! causes of the initialisation (`--gain`, its scale) do not arise, and a model whose own loss is
+//! already ≥ [`FAR_START`]·C is [`Cause::InitModel`], a model for other targets.
+//!
 //! Otherwise the run started at an ordinary scale and ended below its start: not trained long
 //! enough, and silent. A warning, not a refusal: the run did what was asked and its numbers are
 //! honest; the user learns that it has learned nothing usable and which setting to change.
@@ -154,6 +160,16 @@ pub struct Start {
     pub seed: u64,
 }
 
+/// Where training started: the seeded initialisation ([`Start`], rebuilt to find L₀), or the
+/// network `train --init` read from a model file, whose loss is L₀ as it stands. From a model
+/// the causes that name the initialisation (`--gain`, its scale) do not arise; a start far
+/// from the targets is [`Cause::InitModel`], and `--lr` is named as from a seeded start.
+#[derive(Clone, Copy, Debug)]
+pub enum Origin<'a> {
+    Seeded(Start),
+    Model(&'a Mlp),
+}
+
 /// The setting a warned-about run names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -164,6 +180,9 @@ pub enum Cause {
     InitialScale,
     /// The last epoch ended ≥ [`WORSE_THAN_START`]× the start's loss.
     Lr,
+    /// The `--init` model's own loss was ≥ [`FAR_START`]× the constant's: a model for other
+    /// targets (another task, other labels or scaling), which training did not bring back.
+    InitModel,
     /// The run ended at a constant output (≥ [`NEAR_CONSTANT`]× its loss, chance accuracy)
     /// after an epoch above the start's loss: `--lr` diverged, then the network collapsed.
     Collapse,
@@ -190,11 +209,17 @@ pub struct Unlearned {
     pub constant_loss: f64,
     /// L₀: the training-set loss of the network before its first step.
     pub initial_loss: f64,
+    /// Whether that network was `--init`'s model file, not the seeded initialisation.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_init: bool,
     /// L_ref: that of the same network at the default gain; absent when that was the gain used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_gain_loss: Option<f64>,
-    pub gain: f64,
-    pub default_gain: f64,
+    /// The seeded initialisation's gain and the activation's default; absent from `--init`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gain: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_gain: Option<f64>,
     pub lr: f64,
     pub epochs: usize,
     pub train_accuracy: f64,
@@ -213,14 +238,15 @@ pub struct Unlearned {
 /// The warning for a training whose last epoch in `history` ended at least
 /// [`WORSE_THAN_CONSTANT`] times the best constant output's loss on `data` (the training set),
 /// or at ≥ [`NEAR_CONSTANT`] times it at chance accuracy ([`chance_ceiling`]), and whose start,
-/// rebuilt from `start` with `trained`'s widths and activations, names a [`Cause`]; `None` for
+/// rebuilt from `origin` with `trained`'s widths and activations (or `--init`'s model as it
+/// stands), names a [`Cause`]; `None` for
 /// a run below it, a run that started at an ordinary scale and ended below its start (not
 /// trained long enough), an empty history, or a set of one class.
 pub fn unlearned_warning(
     history: &[EpochStats],
     trained: &Mlp,
     data: &Dataset,
-    start: Start,
+    origin: Origin,
     cfg: &TrainConfig,
 ) -> Option<Unlearned> {
     let last = history.last()?;
@@ -233,17 +259,23 @@ pub fn unlearned_warning(
     if !(constant > 0.0 && (far || at_chance)) {
         return None;
     }
-    let widths = trained.widths();
-    let initial = |gain: f64| -> Option<f64> {
-        let mut fresh = Mlp::init(&widths, trained.activation.at(0), gain, start.seed).ok()?;
-        fresh.activation = trained.activation.clone();
-        Some(mean_loss(&fresh, data, cfg.loss))
-    };
-    let initial_loss = initial(start.gain)?;
-    let default_gain_loss = if start.gain == start.default_gain {
-        None
-    } else {
-        Some(initial(start.default_gain)?)
+    let (start, initial_loss, default_gain_loss) = match origin {
+        Origin::Seeded(start) => {
+            let widths = trained.widths();
+            let initial = |gain: f64| -> Option<f64> {
+                let mut fresh =
+                    Mlp::init(&widths, trained.activation.at(0), gain, start.seed).ok()?;
+                fresh.activation = trained.activation.clone();
+                Some(mean_loss(&fresh, data, cfg.loss))
+            };
+            let default_gain_loss = if start.gain == start.default_gain {
+                None
+            } else {
+                Some(initial(start.default_gain)?)
+            };
+            (Some(start), initial(start.gain)?, default_gain_loss)
+        }
+        Origin::Model(model) => (None, mean_loss(model, data, cfg.loss), None),
     };
     // The run's highest epoch (the first of equals), and its highest batch, for a collapse.
     let peak = history.iter().fold(last, |p, e| {
@@ -291,7 +323,10 @@ pub fn unlearned_warning(
     } else if default_gain_loss.is_some_and(|r| initial_loss >= ABOVE_DEFAULT_START * r) {
         Cause::Gain
     } else if initial_loss >= FAR_START * constant {
-        Cause::InitialScale
+        match start {
+            Some(_) => Cause::InitialScale,
+            None => Cause::InitModel,
+        }
     } else if last_loss >= WORSE_THAN_START * initial_loss {
         Cause::Lr
     } else {
@@ -304,9 +339,10 @@ pub fn unlearned_warning(
         objective: dominated.then_some(last.loss),
         constant_loss: constant,
         initial_loss,
+        from_init: start.is_none(),
         default_gain_loss,
-        gain: start.gain,
-        default_gain: start.default_gain,
+        gain: start.map(|s| s.gain),
+        default_gain: start.map(|s| s.default_gain),
         lr: cfg.lr,
         epochs: cfg.epochs,
         train_accuracy: last.train_accuracy,
@@ -336,14 +372,15 @@ impl fmt::Display for Unlearned {
                 crate::data::preprocess::compact(g)
             }
         };
-        let used = if self.gain == self.default_gain {
-            format!("--gain {} (the default)", gain(self.gain))
-        } else {
-            format!(
-                "--gain {} (the default is {})",
-                gain(self.gain),
-                gain(self.default_gain)
-            )
+        let used = match (self.gain, self.default_gain) {
+            (Some(g), Some(d)) if g == d => format!("--gain {} (the default)", gain(g)),
+            (Some(g), Some(d)) => format!("--gain {} (the default is {})", gain(g), gain(d)),
+            _ => "--init's model".to_string(),
+        };
+        // L₀'s network: the seeded initialisation or `--init`'s model.
+        let start = match self.from_init {
+            true => "the --init model",
+            false => "the untrained network",
         };
         write!(
             f,
@@ -364,7 +401,7 @@ impl fmt::Display for Unlearned {
         match self.cause {
             Cause::Gain => write!(
                 f,
-                "the untrained network's loss was {:.2e}, {:.1e} times that at the default gain \
+                "{start}'s loss was {:.2e}, {:.1e} times that at the default gain \
                  ({:.2e}): {used} puts the initial outputs far from the targets, and {epochs} of \
                  steps of --lr {:?} did not bring them there; expected a smaller --gain, or far \
                  more --epochs",
@@ -375,7 +412,7 @@ impl fmt::Display for Unlearned {
             ),
             Cause::InitialScale => write!(
                 f,
-                "the untrained network's loss was {:.2e} already, {:.1e} times the constant's, at \
+                "{start}'s loss was {:.2e} already, {:.1e} times the constant's, at \
                  {used}: the initial outputs are far from the targets, and {epochs} of steps of \
                  --lr {:?} did not bring them there; expected a --gain below {}, data of a \
                  smaller scale (--scale, --standardize), fewer hidden layers, or far more \
@@ -383,11 +420,22 @@ impl fmt::Display for Unlearned {
                 self.initial_loss,
                 self.initial_loss / self.constant_loss,
                 self.lr,
-                gain(self.gain),
+                gain(self.gain.unwrap_or(f64::NAN)),
+            ),
+            Cause::InitModel => write!(
+                f,
+                "{start}'s loss on this training set was {:.2e} already, {:.1e} times the \
+                 constant's: its outputs are far from these targets (a model of another task, \
+                 other labels or another scaling of the data?), and {epochs} of steps of --lr \
+                 {:?} did not bring them there; expected a model trained for this task and \
+                 data, or training without --init",
+                self.initial_loss,
+                self.initial_loss / self.constant_loss,
+                self.lr,
             ),
             Cause::Lr => write!(
                 f,
-                "the untrained network's loss was {:.2e}, {:.1e} times lower: training made it \
+                "{start}'s loss was {:.2e}, {:.1e} times lower: training made it \
                  worse; expected a smaller --lr (now {:?})",
                 self.initial_loss,
                 self.loss / self.initial_loss,
@@ -412,7 +460,7 @@ impl fmt::Display for Unlearned {
                 };
                 write!(
                     f,
-                    "{what} {} {reached} a loss of {:.2e}, {:.1e} times the untrained network's \
+                    "{what} {} {reached} a loss of {:.2e}, {:.1e} times {start}'s \
                      ({:.2e}): the steps diverged, and the network settled on an output that \
                      ignores its input; expected a smaller --lr (now {:?})",
                     self.diverged_epoch.unwrap_or(0),
@@ -482,7 +530,7 @@ mod tests {
             default_gain,
             seed: 5,
         };
-        unlearned_warning(&history, &net, &data, start, &cfg)
+        unlearned_warning(&history, &net, &data, Origin::Seeded(start), &cfg)
     }
 
     /// The start of the relu networks of the histories' tests: gain 1 (their default), seed 5.
@@ -537,7 +585,13 @@ mod tests {
         let cfg = adam_mse(3, 0.1);
         let initial = mean_loss(&net, &data, Loss::Mse);
         let warn = |losses: &[f64], accuracy: f64| {
-            unlearned_warning(&history(losses, accuracy), &net, &data, UNIT_GAIN, &cfg)
+            unlearned_warning(
+                &history(losses, accuracy),
+                &net,
+                &data,
+                Origin::Seeded(UNIT_GAIN),
+                &cfg,
+            )
         };
         let end = 1.01 * constant;
         let w = warn(&[1.2 * initial, 2.0 * constant, end], p).expect("a collapse");
@@ -581,7 +635,7 @@ mod tests {
             let mut h = history(&[0.6 * initial, end], p);
             h[0].peak_batch_loss = Some(first_batch_peak * initial);
             h[1].peak_batch_loss = Some(1.1 * end);
-            unlearned_warning(&h, &net, &data, UNIT_GAIN, &cfg)
+            unlearned_warning(&h, &net, &data, Origin::Seeded(UNIT_GAIN), &cfg)
         };
         let w = warn(BATCH_ABOVE_START * 2.76).expect("a batch's blow-up");
         assert_eq!(w.cause, Cause::Collapse, "{w}");
@@ -633,5 +687,48 @@ mod tests {
         let lr = warning(&[8], 1.0, 100.0, 20).expect("a diverged rate is warned about");
         assert_eq!(lr.cause, Cause::Lr, "{lr}");
         assert!(lr.to_string().contains("smaller --lr (now 100.0)"), "{lr}");
+    }
+
+    /// From `--init`'s model, L₀ is that model's loss as it stands: a run that ended far above
+    /// it names `--lr` and the model, without a gain; a model whose own loss is already far
+    /// above the constant's (its read-out scaled by 10³: outputs of another scale) is
+    /// [`Cause::InitModel`]. Fails if the model's start is rebuilt from the seed (L₀ differs;
+    /// `from_init` false; the second case reads `--gain`'s initial scale).
+    #[test]
+    fn from_an_init_model_its_own_loss_is_the_start() {
+        let data = data();
+        let counts = class_counts(&data.labels, 2).unwrap();
+        let constant = constant_loss(Loss::Mse, &counts);
+        let cfg = adam_mse(2, 10.0);
+        let mut model = Mlp::init(&[3, 8, 2], Activation::Relu, 1.0, 11).unwrap();
+        let trained = Mlp::init(&[3, 8, 2], Activation::Relu, 1.0, 5).unwrap();
+        let l0 = mean_loss(&model, &data, Loss::Mse);
+        let end = 40.0 * constant.max(l0);
+        let h = history(&[end, end], 0.5);
+        let w = unlearned_warning(&h, &trained, &data, Origin::Model(&model), &cfg)
+            .expect("worse than its start");
+        assert_eq!((w.cause, w.from_init), (Cause::Lr, true), "{w}");
+        assert_eq!(w.initial_loss, l0);
+        assert_eq!((w.gain, w.default_gain), (None, None));
+        let text = w.to_string();
+        assert!(
+            text.contains("the --init model's loss was") && text.contains("smaller --lr"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&w).unwrap();
+        assert!(
+            json.get("gain").is_none() && json["from_init"] == true,
+            "{json}"
+        );
+        for x in model.layers[1].w.col_iter_mut() {
+            x.iter_mut().for_each(|v| *v *= 1e3);
+        }
+        let far = mean_loss(&model, &data, Loss::Mse);
+        assert!(far >= FAR_START * constant, "{far}");
+        let h = history(&[far, far], 0.5);
+        let w = unlearned_warning(&h, &trained, &data, Origin::Model(&model), &cfg)
+            .expect("a model far from the targets");
+        assert_eq!(w.cause, Cause::InitModel, "{w}");
+        assert!(w.to_string().contains("training without --init"), "{w}");
     }
 }

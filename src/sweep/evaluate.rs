@@ -11,7 +11,7 @@ use crate::data::Split;
 use crate::error::Result;
 use crate::measure::{layer_stats, Higher};
 use crate::net::train::TrainConfig;
-use crate::net::unlearned::{unlearned_warning, Unlearned};
+use crate::net::unlearned::{unlearned_warning, Origin, Unlearned};
 use crate::net::Mlp;
 use crate::net::Stage;
 use crate::propagate::closures::ClosureMethod;
@@ -83,7 +83,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         )
     })?;
     let init = config.net.start(net.activation.at(0));
-    let unlearned = unlearned_warning(&history, &net, &split.train, init, &cfg);
+    let unlearned = unlearned_warning(&history, &net, &split.train, Origin::Seeded(init), &cfg);
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,

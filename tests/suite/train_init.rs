@@ -192,3 +192,61 @@ fn a_corrupted_model_is_refused_naming_the_file() {
         refused(&args, &out, &[want]);
     }
 }
+
+/// A fine-tune that diverges is warned of against the file's model as its start (L₀ its
+/// training loss as read): `--lr 10` from a trained XOR network ends ≥ 10× above it and names
+/// `--lr` and the model, without a gain; the same run at `--lr 1e-3` is silent. Fails if the
+/// warning is not given from `--init` (the fifty-third to seventy-third sessions' rule) or
+/// reads its start from the seed (`from_init` false, a `gain`).
+#[test]
+fn a_diverged_fine_tune_is_warned_of_against_the_model_it_started_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("base.safetensors");
+    let out = dir.path().join("tuned.safetensors");
+    let (b, o) = (base.to_str().unwrap(), out.to_str().unwrap());
+    let first = corrflow(&["--threads", "1", "train", "--task", "xor", "--out", b]);
+    assert!(first.status.success(), "{first:?}");
+    let tune = |lr: &str| {
+        let args = [
+            "--threads",
+            "1",
+            "train",
+            "--task",
+            "xor",
+            "--init",
+            b,
+            "--lr",
+            lr,
+            "--epochs",
+            "5",
+            "--json",
+            "--out",
+            o,
+        ];
+        let run = corrflow(&args);
+        assert!(run.status.success(), "{run:?}");
+        (
+            json(&run),
+            String::from_utf8_lossy(&run.stderr).into_owned(),
+        )
+    };
+    let (report, err) = tune("10");
+    let u = &report["unlearned"];
+    assert_eq!(u["cause"], "lr", "{report}");
+    assert_eq!(u["from_init"], true, "{report}");
+    assert!(u.get("gain").is_none(), "{report}");
+    let (l0, last) = (
+        u["initial_loss"].as_f64().unwrap(),
+        u["loss"].as_f64().unwrap(),
+    );
+    assert!(last >= 10.0 * l0, "{report}");
+    assert!(
+        err.contains("the --init model's loss was") && err.contains("smaller --lr (now 10.0)"),
+        "{err}"
+    );
+    let (report, err) = tune("1e-3");
+    assert!(
+        report.get("unlearned").is_none() && !err.contains("warning: training"),
+        "{err}"
+    );
+}
