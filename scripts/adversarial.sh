@@ -5804,4 +5804,32 @@ for m in "$D68"/w1-*.safetensors; do
   check "odd68 analyze: $n" + --threads 1 analyze --model "$m" $(d68 b2) --json --mc-samples 2000 --surrogate-samples 500
 done
 
+# 72. Seventy-fourth session (lead): the `unlearned` warning after `train --init`. From a trained
+# XOR model, fine-tunes at a diverging --lr (10, 100, 1e6) must warn (stderr and JSON: cause lr
+# or collapse, from_init true, no gain) and exit 0; a small --lr must not; a model far from the
+# targets (trained at --gain 1e3) fine-tuned at --lr 1e-9 is cause init_model. Every run's JSON
+# passes the usual checks (no NaN, no null loss).
+D72=$W/d72
+rm -rf "$D72" && mkdir -p "$D72"
+check "init72 base" + --threads 1 train --task xor --out "$D72/base.safetensors"
+check "init72 far base" + --threads 1 train --task xor --gain 1e3 --out "$D72/far.safetensors"
+# warned72 NAME FILE CAUSES: the JSON in FILE has unlearned.cause in CAUSES (a|b), from_init
+# true and no gain; CAUSES "-" wants no unlearned object.
+warned72() {
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); u = d.get("unlearned"); want = sys.argv[2]
+ok = (u is None) if want == "-" else (u is not None and u["cause"] in want.split("|") and u.get("from_init") is True and "gain" not in u and u["initial_loss"] > 0)
+sys.exit(0 if ok else 1)' "$2" "$3" 2>/dev/null ||
+    { implausible=$((implausible + 1)); echo "$1: unlearned not as expected ($3): $(grep -o '"unlearned":{[^}]*}' "$2" | head -c 300)"; }
+}
+for lr in 10 100 1e6; do
+  check "init72 --lr $lr" + --threads 1 train --task xor --init "$D72/base.safetensors" --lr $lr --epochs 5 --json --out "$D72/t.safetensors"
+  warned72 "init72 --lr $lr" "$W/out" 'lr|collapse'
+  grep -q "the --init model's" "$W/err" || { implausible=$((implausible + 1)); echo "init72 --lr $lr: no warning on stderr"; }
+done
+check "init72 --lr 1e-3" + --threads 1 train --task xor --init "$D72/base.safetensors" --lr 1e-3 --epochs 5 --json --out "$D72/t.safetensors"
+warned72 "init72 --lr 1e-3" "$W/out" -
+check "init72 far model" + --threads 1 train --task xor --init "$D72/far.safetensors" --lr 1e-9 --epochs 1 --json --out "$D72/t.safetensors"
+warned72 "init72 far model" "$W/out" init_model
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"
