@@ -5733,7 +5733,7 @@ rm -rf "$D68" && mkdir -p "$D68"
 python3 - "$D68" <<'PY68'
 import random, sys
 from npy import xy, blobs
-from st_writer import safetensors
+from st_writer import mlp
 d = sys.argv[1]
 rng = random.Random(73)
 x, y = blobs(rng, [300, 300, 300])
@@ -5745,14 +5745,7 @@ xy(d, "b2", x, y)
 def mat(o, i, s=1.5):
     return [[rng.gauss(0, s / i ** 0.5) for _ in range(i)] for _ in range(o)]
 def write(name, ws, bs, act):
-    t = {}
-    for l, (w, b) in enumerate(zip(ws, bs)):
-        k = f"hidden{l + 1}" if l < len(ws) - 1 else "readout"
-        t[k + ".weight"] = ("F64", [len(w), len(w[0])], [v for r in w for v in r])
-        if b is not None:
-            t[k + ".bias"] = ("F64", [len(b)], b)
-    widths = [len(ws[0][0])] + [len(w) for w in ws]
-    safetensors(f"{d}/{name}.safetensors", t, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})
+    mlp(f"{d}/{name}.safetensors", ws, bs, act)
 for a in ["relu", "leaky_relu:-1", "leaky_relu:2", "quad:-3", "linear", "tanh"]:
     write("s-" + a.replace(":", "_"), [mat(6, 4), mat(2, 6), mat(3, 2)], [[0.3 * i - 0.8 for i in range(6)], [0.1, -0.2], None], a)
 for a in ["relu", "leaky_relu:0.37", "leaky_relu:-1", "leaky_relu:1e-9", "erf", "tanh", "sigmoid", "silu", "softplus", "gelu", "quad:0.5", "linear"]:
@@ -5802,6 +5795,46 @@ for m in "$D68"/w1-*.safetensors; do
   n=$(basename "$m" .safetensors)
   check "odd68 propagate: $n" + --threads 1 propagate --model "$m" $(d68 b2) --json
   check "odd68 analyze: $n" + --threads 1 analyze --model "$m" $(d68 b2) --json --mc-samples 2000 --surrogate-samples 500
+done
+
+# 71. Seventy-fourth session (gelu74): κ₃/κ₄ corrections of smooth networks whose units lie
+# deep in a linear regime of φ (biases ±25 … ±50, |μ| − c ≥ 9s; EXPERIMENTS.md "Bounded cost on
+# odd smooth networks, gelu74"). Their pairs missed the Hermite series' convergence test and
+# took the 2-D quadrature of the expanded density, 4–9·10⁶ evaluations a pair: adv73's GELU
+# network with biases ±30 (section 68's bias-gelu) took 6.4–7.1 CPU s at --order 3|4 for one
+# 5-unit layer, 13–43 s wall under load. Such a pair's terms are now one 1-D rule over the other
+# unit (`closures::regime_terms`): 0.01 CPU s, the same JSON to 4·10⁻¹² relative. Each run
+# here gets 30 s, 300 times the new binary's time (the old one took 6.9–7.5 CPU s and 26–30 s
+# wall a GELU run at load 8–9, at this limit); every run succeeds and is plausible.
+D71=$W/d71
+rm -rf "$D71" && mkdir -p "$D71"
+python3 - "$D71" <<'PY71'
+import random, sys
+from npy import xy, blobs
+from st_writer import mlp
+d = sys.argv[1]
+rng = random.Random(71)
+for name, counts in [("b3", [300, 300, 300]), ("uneq", [900, 40, 2])]:
+    xy(d, name, *blobs(rng, counts))
+def mat(o, i, s=1.5):
+    return [[rng.gauss(0, s / i ** 0.5) for _ in range(i)] for _ in range(o)]
+def write(name, ws, bs, act):
+    mlp(f"{d}/{name}.safetensors", ws, bs, act)
+for a in ["gelu", "silu", "softplus", "tanh", "sigmoid", "erf"]:
+    # section 68's bias network, and one with regime units in both hidden layers
+    write("bias-" + a, [mat(5, 4), mat(3, 5)], [[30.0, -30.0, 8.0, -8.0, 0.0], None], a)
+    write("deep-" + a, [mat(6, 4), mat(5, 6, 0.3), mat(3, 5)],
+          [[30.0, -30.0, 50.0, -8.0, 0.0, -45.0], [25.0, -25.0, 0.0, 50.0, -50.0], None], a)
+PY71
+d71() { echo --task data --train-x "$D71/$1-x.npy" --train-y "$D71/$1-y.npy" --test-x "$D71/$1-x.npy" --test-y "$D71/$1-y.npy"; }
+for m in "$D71"/bias-*.safetensors "$D71"/deep-*.safetensors; do
+  n=$(basename "$m" .safetensors)
+  for data in uneq b3; do
+    for o in 3 4; do
+      LIMIT=30 check "regime71 propagate --order $o: $n on $data" + --threads 1 propagate --model "$m" $(d71 $data) --order $o --json
+    done
+  done
+  LIMIT=30 check "regime71 propagate --order 4 --carry depth: $n" + --threads 1 propagate --model "$m" $(d71 b3) --order 4 --carry depth --json
 done
 
 # 72. Seventy-fourth session (lead): the `unlearned` warning after `train --init`. From a trained

@@ -9,6 +9,10 @@ name to (dtype, shape, values) with dtype "F64" or "I64" and values a flat list 
 order; the header names each tensor's dtype, shape and data_offsets [begin, end) into the data,
 the tensors laid out in sorted name order, then "__metadata__": meta (a dict of strings); the
 header is padded with spaces to a multiple of 8 bytes.
+
+mlp(path, ws, bs, act) writes a corrflow-mlp network (sections 68 and 71): weight matrices `ws`
+(lists of rows), biases `bs` (a list each, or None for none), the layers named hidden1, hidden2,
+… and readout, the widths and the activation `act` in the metadata.
 """
 import json
 import struct
@@ -25,3 +29,14 @@ def safetensors(path, tensors, meta):
     h += b" " * (-len(h) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + blob)
+
+
+def mlp(path, ws, bs, act):
+    t = {}
+    for l, (w, b) in enumerate(zip(ws, bs)):
+        k = f"hidden{l + 1}" if l < len(ws) - 1 else "readout"
+        t[k + ".weight"] = ("F64", [len(w), len(w[0])], [v for r in w for v in r])
+        if b is not None:
+            t[k + ".bias"] = ("F64", [len(b)], b)
+    widths = [len(ws[0][0])] + [len(w) for w in ws]
+    safetensors(path, t, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})

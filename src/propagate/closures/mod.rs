@@ -41,6 +41,7 @@ pub(crate) mod phi_lanes;
 pub mod quadratic;
 pub mod quadrature;
 mod quadrature_terms;
+mod regime_terms;
 pub mod relu;
 pub(crate) mod relu_high;
 mod relu_tail;
