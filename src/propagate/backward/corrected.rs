@@ -19,6 +19,9 @@
 //!
 //! **Reverse pass.** With Ḡ symmetrised, a clamped pair's adjoint moves to the diagonal
 //! (Ḡᵢᵢ += ḠᵢⱼC̃ᵢⱼ/C̃ᵢᵢ, Ḡⱼⱼ += ḠᵢⱼC̃ᵢⱼ/C̃ⱼⱼ, Ḡᵢⱼ := 0: the exact derivative of the clamp),
+//! and an unresolved pair's (C̃ᵢⱼ = C_G,ᵢⱼ ± ½(Δᵢᵢ + Δⱼⱼ), ±: the sign of C_G,ᵢⱼ;
+//! `edgeworth`'s "Near-collinear pairs") stays on C_G,ᵢⱼ and adds ±Ḡᵢⱼ to the adjoints of Δᵢᵢ
+//! and Δⱼⱼ (beside Ḡᵢᵢ, Ḡⱼⱼ, which also reach C_G,ᵢᵢ),
 //! after which the Gaussian part (m_G, C_G) takes the Gaussian closure's own VJP and the
 //! corrections are differentiated by Stein's lemma and Price's theorem for Gaussian expectations
 //! (∂D_ab/∂μᵢ = D_{a+1,b}, ∂D_ab/∂Σᵢⱼ = D_{a+1,b+1}, ∂D_ab/∂Σᵢᵢ = ½D_{a+2,b}; the same for Φₖ
@@ -209,6 +212,8 @@ pub(crate) fn corrected_vjp(
     let mut g = adjoint.cov.clone();
     symmetrize(g.as_mut());
     let mut diag = vec![0.0; n];
+    // An unresolved pair's adjoint onto the units' variance corrections (module docs).
+    let mut unresolved = vec![0.0; n];
     for (i, col) in columns.iter().enumerate() {
         let clamped = |r: &&PairRecord| {
             r.outcome == PairOutcome::Clamped || r.outcome == PairOutcome::Same && r.terms.is_none()
@@ -219,6 +224,15 @@ pub(crate) fn corrected_vjp(
             diag[j] += w / plan.var[j];
             g[(i, j)] = 0.0;
             g[(j, i)] = 0.0;
+        }
+        for r in col.iter().filter(|r| r.outcome == PairOutcome::Unresolved) {
+            let w = if gauss.cov[(r.j, i)] >= 0.0 {
+                g[(i, r.j)]
+            } else {
+                -g[(i, r.j)]
+            };
+            unresolved[i] += w;
+            unresolved[r.j] += w;
         }
     }
     for (i, d) in diag.iter().enumerate() {
@@ -240,8 +254,10 @@ pub(crate) fn corrected_vjp(
     };
     let m_tilde: Vec<f64> = (0..n).map(|i| plan.mean_g[i] + plan.dm[i]).collect();
     // Σ_{j∈B(i)} Ḡᵢⱼm̃ⱼ and Σ_{j∈B(i)} ḠᵢⱼΔmⱼ.
-    let mut cross_m: Vec<f64> = (0..n).map(|i| g[(i, i)] * m_tilde[i]).collect();
-    let mut cross_dm: Vec<f64> = (0..n).map(|i| g[(i, i)] * plan.dm[i]).collect();
+    // Ḡᵢᵢ plus the unresolved pairs' adjoint, on the units' variance corrections.
+    let on_var: Vec<f64> = (0..n).map(|i| g[(i, i)] + unresolved[i]).collect();
+    let mut cross_m: Vec<f64> = (0..n).map(|i| on_var[i] * m_tilde[i]).collect();
+    let mut cross_dm: Vec<f64> = (0..n).map(|i| on_var[i] * plan.dm[i]).collect();
     for (i, col) in columns.iter().enumerate() {
         for r in col.iter() {
             let Some(d) = &r.terms else { continue };
@@ -302,7 +318,7 @@ pub(crate) fn corrected_vjp(
         let nat = |f: &[f64; 7], k: usize| unscale(f[k], sigma, k);
         let a_dm = adjoint.mean[i] - 2.0 * cross_m[i];
         let a_mg = -2.0 * cross_dm[i];
-        let a_sq = g[(i, i)];
+        let a_sq = on_var[i];
         out.mean[i] += a_dm * d_mu(&t.phi) + a_mg * nat(&t.phi, 1) + a_sq * d_mu(&t.sq);
         out.cov[(i, i)] += a_dm * d_var(&t.phi) + a_mg * 0.5 * nat(&t.phi, 2) + a_sq * d_var(&t.sq);
         slices.k3_iij[(i, i)] += (a_dm * nat(&t.phi, 3) + a_sq * nat(&t.sq, 3)) / 6.0;
@@ -435,6 +451,74 @@ mod tests {
         check(&ReluVjp);
         check(&LeakyReluVjp::new(0.1));
         check(&ErfVjp);
+    }
+
+    /// An unresolved pair (`edgeworth`'s "Near-collinear pairs": units 0 and 1 of
+    /// `near_collinear(10⁷, 10⁻⁶)`, C_G,₁₀ > 0) has C̃₁₀ = C_G,₁₀ + ½(Δ₀₀ + Δ₁₁), linear in
+    /// quantities whose reverse passes the tests above check against differences: its reverse
+    /// pass at Ḡ₁₀ = Ḡ₀₁ = ½ equals the Gaussian closure's there plus half of (the corrected
+    /// minus the Gaussian closure's) at Ḡ₀₀ = 1 and at Ḡ₁₁ = 1, for μ̄, Σ̄ and the κ slices'
+    /// adjoints, at orders 3 and 4, to 10⁻¹² of the terms' sizes. Fails without the unresolved
+    /// pairs' adjoint on Δᵢᵢ (`corrected_vjp`).
+    #[test]
+    fn an_unresolved_pair_is_differentiated_as_its_entry() {
+        use crate::propagate::closures::edgeworth::tests::near_collinear;
+        let x = near_collinear(1e7, 1e-6);
+        let gauss = ErfVjp.forward().apply(&x, Corrections::None).unwrap();
+        assert!(gauss.cov[(1, 0)] > 0.0);
+        let at = |cells: &[(usize, usize, f64)]| Adjoint {
+            mean: Col::zeros(3),
+            cov: Mat::from_fn(3, 3, |i, j| {
+                let hit = cells.iter().find(|c| (c.0, c.1) == (i, j));
+                hit.map_or(0.0, |c| c.2)
+            }),
+        };
+        let (pair, d0, d1) = (
+            at(&[(1, 0, 0.5), (0, 1, 0.5)]),
+            at(&[(0, 0, 1.0)]),
+            at(&[(1, 1, 1.0)]),
+        );
+        for order in [Corrections::K3, Corrections::K3K4] {
+            let (mu, s) = closure_units(&x, "erf").unwrap();
+            let (decide, _) = ErfVjp.terms(&x, mu, s);
+            let plan = Plan::of(&x, (order, "erf"), &gauss, &decide).unwrap();
+            let rho = plan.rho(&x.cov, 1, 0);
+            let outcome = plan
+                .entry(1, 0, gauss.cov[(1, 0)], decide.pair(1, 0, rho))
+                .1;
+            assert_eq!(outcome, PairOutcome::Unresolved, "order {}", order.order());
+            let corrected = |a: &Adjoint| ErfVjp.corrected(&x, order, &gauss, a).unwrap();
+            let plain = |a: &Adjoint| ErfVjp.vjp(&x, &gauss, a).unwrap();
+            let (got, got_k) = corrected(&pair);
+            let (c0, k0) = corrected(&d0);
+            let (c1, k1) = corrected(&d1);
+            let (g, g0, g1) = (plain(&pair), plain(&d0), plain(&d1));
+            let check = |what: &str, got: f64, parts: [f64; 5]| {
+                let want = parts[0] + 0.5 * ((parts[1] - parts[2]) + (parts[3] - parts[4]));
+                let size: f64 = parts.iter().map(|p| p.abs()).sum();
+                assert!(
+                    (got - want).abs() <= 1e-12 * size,
+                    "order {} {what}: {got:e} vs {want:e}",
+                    order.order()
+                );
+            };
+            for i in 0..3 {
+                let m = |a: &Adjoint| a.mean[i];
+                check(
+                    &format!("μ̄{i}"),
+                    got.mean[i],
+                    [m(&g), m(&c0), m(&g0), m(&c1), m(&g1)],
+                );
+                for j in 0..3 {
+                    let c = |a: &Adjoint| a.cov[(i, j)];
+                    let parts = [c(&g), c(&c0), c(&g0), c(&c1), c(&g1)];
+                    check(&format!("Σ̄{i}{j}"), got.cov[(i, j)], parts);
+                    let k = |s: &SliceAdjoint| s.k3_iij[(i, j)];
+                    let parts = [0.0, k(&k0), 0.0, k(&k1), 0.0];
+                    check(&format!("κ̄₃[{i}{i}{j}]"), k(&got_k), parts);
+                }
+            }
+        }
     }
 
     /// The output adjoint: a fixed symmetric Ḡ and ḡ.

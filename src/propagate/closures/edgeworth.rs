@@ -30,7 +30,9 @@
 //! out); at order 3 a unit whose S no Gram–Charlier density reaches, or whose corrected variance
 //! is not positive, falls back to the Gaussian (its mean, variance and every pair it is in). A
 //! pair falls back when its derivative terms are unavailable (|ρ| at 1 for a kinked φ) or its
-//! corrected correlation leaves [−1, 1]. Every step down is counted ([`Fallbacks`]).
+//! corrected correlation leaves [−1, 1], and is unresolved where its correction's rounding may
+//! exceed the variance of its near-null combination ("Near-collinear pairs", below). Every
+//! step down is counted ([`Fallbacks`]).
 //!
 //! **One variable twice.** Two units with the same input mean, Σᵢᵢ = Σⱼⱼ = Σᵢⱼ and the same κ
 //! slices (a layer with two equal rows of W and b) are one variable, hᵢ = hⱼ, so
@@ -43,6 +45,29 @@
 //! that zero-variance direction, came out 2.5–6.4 against order 2's 0.1 (erf, data ×10⁴ to
 //! ×10¹⁰; erf73). Such a pair is given the unit's corrected variance (`PairOutcome::Same`),
 //! not counted as a fallback.
+//!
+//! **Near-collinear pairs.** Two units that are nearly one variable (a layer whose row j is
+//! row i plus δ times another, δ ≪ 1) have a pair correction e = Σ c_ab κ_ab D_ab whose terms
+//! are far larger than their sum: erf's D_ab grow like (1 − r²)^{−(a+b−1)/2} as its r → 1, and
+//! the κ_ab are nearly equal, so e is their third (fourth) difference. Section 66's network
+//! (δ = 10⁻⁶, data ×10⁷, erf, order 3): terms summing in absolute value to 1.7·10¹² give
+//! e = −9.9·10⁻⁹ (mpmath at 60 digits; f64: −8.1·10⁻⁵), and one ulp of κ₃\[j,j,j\] (6.6·10⁴
+//! of 4.8·10²⁰) moves e by 5·10⁻⁵. No rearrangement of the sum helps: e is that sensitive to
+//! the κ slices as stored, whatever the arithmetic. What the KL weighs is the pair's near-null
+//! combination φᵢ ∓ φⱼ (∓: the sign of Cᵢⱼ), whose variance varᵢ + varⱼ ∓ 2Cᵢⱼ is far below
+//! that: the f64 e gave it a wrong variance (order 3, data ×10⁷ to ×10¹⁰: h¹'s KL 4.1–5.0
+//! against order 2's 0.8–1.0), or left the bound and fell back to the Gaussian Cᵢⱼ beside
+//! corrected variances (order 4 from ×10⁴: 6.4). In the ten cases of that network checked
+//! against mpmath (δ = 10⁻³ and 10⁻⁶ at ×1 to ×10¹⁰, δ = 10⁻⁹ at ×1 and ×10⁴), the f64 e errs
+//! by at most 1.6ε times its terms' absolute sum (0.21 at the ×10⁷ case above). So a pair
+//! whose terms' absolute sum times `RESOLUTION`·ε exceeds the Gaussian closure's variance
+//! of φᵢ ∓ φⱼ is *unresolved* (`PairOutcome::Unresolved`, counted as a fallback; 128: at twice
+//! that measured error an accepted e still errs by under 1/40 of that variance): its entry is
+//! the Gaussian Cᵢⱼ moved by the mean of the two units' variance corrections, so that φᵢ ∓ φⱼ
+//! keeps its Gaussian variance beside the corrected ones, and the 2×2 block stays positive
+//! semidefinite (clamped to ±√(varᵢvarⱼ) otherwise). At a pair of ordinary units the terms are
+//! of the size of e or the variances, so the test fires only where the output correlation is
+//! within ~10⁻¹³ of ±1; it costs a few additions per pair.
 //!
 //! **Work.** A pair whose terms need a 2-D quadrature (`PairStep::Quadrature`: the series'
 //! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
@@ -265,7 +290,15 @@ pub(crate) enum PairOutcome {
     /// variance varᵢ, the entry's limit. The reverse pass differentiates the pair's terms
     /// there, as for [`PairOutcome::Corrected`].
     Same,
+    /// The pair's correction is below its resolution (module docs, "Near-collinear pairs"):
+    /// the Gaussian Cᵢⱼ moved so that φᵢ ∓ φⱼ keeps its Gaussian variance
+    /// ([`Plan::difference_kept`]). A fallback.
+    Unresolved,
 }
+
+/// How far above the pair correction's rounding its near-null variance must lie for the
+/// correction to stand (module docs, "Near-collinear pairs").
+const RESOLUTION: f64 = 128.0;
 
 /// The per-unit decisions of the corrections of one input, shared by the forward
 /// ([`corrected`]) and the reverse pass (`propagate::backward::corrected`), so both take the
@@ -283,6 +316,8 @@ pub(crate) struct Plan<'a> {
     pub(crate) dm: Vec<f64>,
     /// The corrected variance of each unit (the Gaussian one at level 2).
     pub(crate) var: Vec<f64>,
+    /// The Gaussian closure's variance of each unit.
+    var_g: Vec<f64>,
     /// The Gaussian closure's means m_G.
     pub(crate) mean_g: Vec<f64>,
     pub(crate) fallbacks: Fallbacks,
@@ -377,6 +412,7 @@ impl<'a> Plan<'a> {
             s: u.s,
             level,
             dm,
+            var_g: (0..n).map(|i| gauss.cov[(i, i)]).collect(),
             var,
             fallbacks,
         }
@@ -427,31 +463,67 @@ impl<'a> Plan<'a> {
             return (self.var[i], PairOutcome::Same);
         }
         let (k3, level, dm, mean_g) = (self.slices.k3, &self.level, &self.dm, &self.mean_g);
+        // e and the sum of its terms' sizes (module docs, "Near-collinear pairs").
         let de = d.map(|d| {
-            let mut e = (k3[(i, i)] * d[3][0]
-                + 3.0 * k3[(i, j)] * d[2][1]
-                + 3.0 * k3[(j, i)] * d[1][2]
-                + k3[(j, j)] * d[0][3])
-                / 6.0;
+            let t3 = [
+                k3[(i, i)] * d[3][0],
+                3.0 * k3[(i, j)] * d[2][1],
+                3.0 * k3[(j, i)] * d[1][2],
+                k3[(j, j)] * d[0][3],
+            ];
+            let mut e = (t3[0] + t3[1] + t3[2] + t3[3]) / 6.0;
+            let mut size = t3.iter().map(|t| t.abs()).sum::<f64>() / 6.0;
             if let (Some((k4, k31)), 4, 4) = (self.slices.k4, level[i], level[j]) {
-                e += (k4[(i, i)] * d[4][0]
-                    + 4.0 * k31[(i, j)] * d[3][1]
-                    + 6.0 * k4[(i, j)] * d[2][2]
-                    + 4.0 * k31[(j, i)] * d[1][3]
-                    + k4[(j, j)] * d[0][4])
-                    / 24.0;
+                let t4 = [
+                    k4[(i, i)] * d[4][0],
+                    4.0 * k31[(i, j)] * d[3][1],
+                    6.0 * k4[(i, j)] * d[2][2],
+                    4.0 * k31[(j, i)] * d[1][3],
+                    k4[(j, j)] * d[0][4],
+                ];
+                e += (t4[0] + t4[1] + t4[2] + t4[3] + t4[4]) / 24.0;
+                size += t4.iter().map(|t| t.abs()).sum::<f64>() / 24.0;
             }
-            e
+            (e, size)
         });
         // √vᵢ·√vⱼ, not √(vᵢvⱼ): the product of two variances underflows below ~10⁻³⁰⁸ (units of
         // s ≲ 10⁻⁷⁷, data ×10⁻¹⁰⁰), which made the bound 0 and clamped every corrected pair to
         // a covariance of 0 (scale67).
         let bound = self.var[i].sqrt() * self.var[j].sqrt();
-        let corrected = de.map(|e| c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
+        if de.is_some_and(|(_, size)| self.unresolved(i, j, c, size)) {
+            return self.difference_kept(i, j, c, bound);
+        }
+        let corrected =
+            de.map(|(e, _)| c + e - (mean_g[i] * dm[j] + dm[i] * mean_g[j] + dm[i] * dm[j]));
         match corrected {
             Some(v) if v.is_finite() && v.abs() <= bound => (v, PairOutcome::Corrected),
             _ if c.abs() <= bound => (c, PairOutcome::Gaussian),
             _ => (c.clamp(-bound, bound), PairOutcome::Clamped),
+        }
+    }
+
+    /// Whether pair (i, j)'s correction, whose terms sum to `size` in absolute value, is below
+    /// its resolution (module docs, "Near-collinear pairs"): [`RESOLUTION`]·ε·size above the
+    /// Gaussian variance of its near-null combination φᵢ ∓ φⱼ (∓: the sign of Cᵢⱼ = `c`),
+    /// varᵢ + varⱼ − 2|Cᵢⱼ| of the Gaussian closure.
+    fn unresolved(&self, i: usize, j: usize, c: f64, size: f64) -> bool {
+        let null = self.var_g[i] + self.var_g[j] - 2.0 * c.abs();
+        RESOLUTION * f64::EPSILON * size > null.max(0.0)
+    }
+
+    /// The entry of an unresolved pair (module docs, "Near-collinear pairs"): the Gaussian Cᵢⱼ
+    /// = `c` moved by the mean δ of the two units' variance corrections, Cᵢⱼ ± δ (the sign of
+    /// Cᵢⱼ), so that φᵢ ∓ φⱼ keeps its Gaussian variance, varᵢ + varⱼ ∓ 2(Cᵢⱼ ± δ) =
+    /// var_G,ᵢ + var_G,ⱼ ∓ 2Cᵢⱼ; clamped to ±`bound` = √(varᵢvarⱼ) where the two corrected
+    /// variances differ by more than that allows.
+    fn difference_kept(&self, i: usize, j: usize, c: f64, bound: f64) -> (f64, PairOutcome) {
+        let delta = 0.5 * ((self.var[i] - self.var_g[i]) + (self.var[j] - self.var_g[j]));
+        let v = if c >= 0.0 { c + delta } else { c - delta };
+        if v.is_finite() && v.abs() <= bound {
+            (v, PairOutcome::Unresolved)
+        } else {
+            let w = if v.is_finite() { v } else { c };
+            (w.clamp(-bound, bound), PairOutcome::Clamped)
         }
     }
 }
@@ -617,9 +689,35 @@ fn cubic_real_roots(a: f64, b: f64, c: f64) -> [Option<f64>; 3] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::propagate::closures::{erf::ErfClosure, relu::ReluClosure, Closure};
+
+    /// h = Wx with rows w₀ = (1, 0.5, 0), w₁ = w₀ + δ·w₂, w₂ = (0.3, −0.4, 1) over independent
+    /// x of mean (0.2, −0.1, 0.3)·s, s.d. s, skewness (0.6, −0.4, 0.5) and excess kurtosis
+    /// (1.2, 0.8, 1.0): units 0 and 1 a near-collinear pair, with the κ slices the affine
+    /// update gives.
+    pub(crate) fn near_collinear(s: f64, delta: f64) -> Moments {
+        let (m, skew, kurt) = ([0.2, -0.1, 0.3], [0.6, -0.4, 0.5], [1.2, 0.8, 1.0]);
+        let w = [
+            [1.0, 0.5, 0.0],
+            [1.0 + 0.3 * delta, 0.5 - 0.4 * delta, delta],
+            [0.3, -0.4, 1.0],
+        ];
+        let sum = |f: &dyn Fn(usize) -> f64| (0..3).map(f).sum::<f64>();
+        let mu = faer::Col::from_fn(3, |i| sum(&|a| w[i][a] * m[a] * s));
+        let cov = Mat::from_fn(3, 3, |i, j| sum(&|a| w[i][a] * w[j][a] * s * s));
+        let k3 = Mat::from_fn(3, 3, |i, j| {
+            sum(&|a| w[i][a] * w[i][a] * w[j][a] * skew[a] * s.powi(3))
+        });
+        let k4 = Mat::from_fn(3, 3, |i, j| {
+            sum(&|a| (w[i][a] * w[j][a]).powi(2) * kurt[a] * s.powi(4))
+        });
+        let k31 = Mat::from_fn(3, 3, |i, j| {
+            sum(&|a| w[i][a].powi(3) * w[j][a] * kurt[a] * s.powi(4))
+        });
+        Moments::with_slices(mu, cov, (Some(k3), Some(k4), Some(k31)), 1.0)
+    }
 
     /// Two units that are one variable (module docs, "One variable twice"): units 0 and 1 of a
     /// 3-unit input with equal means, Σ₀₀ = Σ₀₁ = Σ₁₁ and κ slices that sum over them alike
@@ -680,6 +778,74 @@ mod tests {
                 assert_eq!(out.mean[1], out.mean[0], "{at}: mean");
             }
         }
+    }
+
+    /// A near-collinear pair (module docs, "Near-collinear pairs"; [`near_collinear`]), s = 1
+    /// to 10¹⁰, δ = 10⁻³, 10⁻⁶, 10⁻⁹, erf at orders 3 and 4.
+    /// The corrected 2×2 block of units 0 and 1 is positive semidefinite, its near-null
+    /// variance v₀ + v₁ − 2C₀₁ ≥ 0 (to 16ε of v₀ + v₁), and where the pair's terms sum in
+    /// absolute value to more than the Gaussian near-null variance over 128ε (formed here from
+    /// erf's terms and the Gaussian closure) that variance is the Gaussian one to 16ε of
+    /// v₀ + v₁; at s = 1, δ = 10⁻³ (order 3) no pair falls back, and the pair is unresolved at
+    /// s = 10⁷, δ = 10⁻⁶. Fails without [`Plan::unresolved`] in [`Plan::entry`]: at s = 10⁴,
+    /// δ = 10⁻⁶, order 4, the corrected entry is accepted with a near-null variance of
+    /// 1.5·10⁻⁴ against the Gaussian 7.9·10⁻⁹.
+    #[test]
+    fn near_collinear_pairs_keep_a_consistent_block() {
+        use super::super::erf_terms::ErfTerms;
+        let mut unresolved_seen = false;
+        for s in [1.0f64, 1e4, 1e7, 1e10] {
+            for delta in [1e-3, 1e-6, 1e-9] {
+                let x = near_collinear(s, delta);
+                let gauss = ErfClosure.apply(&x, Corrections::None).unwrap();
+                let (mu_u, s_u) = closure_units(&x, "erf").unwrap();
+                let d = ErfTerms::new(&mu_u, &s_u, x.cov.as_ref())
+                    .pair(1, 0, 1.0)
+                    .unwrap();
+                let (k3, k4, k31) = (
+                    x.k3_iij().unwrap(),
+                    x.k4_iijj().unwrap(),
+                    x.k4_iiij().unwrap(),
+                );
+                let size3 = (k3[(1, 1)] * d[3][0]).abs()
+                    + 3.0 * (k3[(1, 0)] * d[2][1]).abs()
+                    + 3.0 * (k3[(0, 1)] * d[1][2]).abs()
+                    + (k3[(0, 0)] * d[0][3]).abs();
+                let size4 = (k4[(1, 1)] * d[4][0]).abs()
+                    + 4.0 * (k31[(1, 0)] * d[3][1]).abs()
+                    + 6.0 * (k4[(1, 0)] * d[2][2]).abs()
+                    + 4.0 * (k31[(0, 1)] * d[1][3]).abs()
+                    + (k4[(0, 0)] * d[0][4]).abs();
+                let g = &gauss.cov;
+                let null_g = g[(0, 0)] + g[(1, 1)] - 2.0 * g[(1, 0)].abs();
+                for order in [Corrections::K3, Corrections::K3K4] {
+                    let mut out = Moments::gaussian(faer::Col::zeros(3), Mat::zeros(3, 3));
+                    let fb = ErfClosure.apply_counted(&x, order, &mut out).unwrap();
+                    let c = &out.cov;
+                    let (v0, v1, c01) = (c[(0, 0)], c[(1, 1)], c[(1, 0)]);
+                    let at = format!("s = {s:e}, δ = {delta:e}, order {}", order.order());
+                    let tol = 16.0 * f64::EPSILON * (v0 + v1);
+                    let null = v0 + v1 - 2.0 * c01.abs();
+                    assert!(null >= -tol, "{at}: near-null variance {null:e}");
+                    assert!(c01 * c01 <= v0 * v1 * (1.0 + 4.0 * f64::EPSILON), "{at}");
+                    let size = match (order, fb.units_order3) {
+                        (Corrections::K3K4, 0) => size3 / 6.0 + size4 / 24.0,
+                        _ => size3 / 6.0,
+                    };
+                    if 128.0 * f64::EPSILON * size > null_g.max(0.0) {
+                        unresolved_seen |= s == 1e7 && delta == 1e-6;
+                        assert!(
+                            (null - null_g).abs() <= tol,
+                            "{at}: {null:e} vs the Gaussian {null_g:e} ({fb:?})"
+                        );
+                    }
+                    if s == 1.0 && delta == 1e-3 && order == Corrections::K3 {
+                        assert_eq!(fb.pairs, 0, "{at}: {fb:?}");
+                    }
+                }
+            }
+        }
+        assert!(unresolved_seen);
     }
 
     /// Terms whose every pair needs a quadrature of `cost` evaluations; integrating one fails
