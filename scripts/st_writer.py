@@ -25,3 +25,16 @@ def safetensors(path, tensors, meta):
     h += b" " * (-len(h) % 8)
     with open(path, "wb") as f:
         f.write(struct.pack("<Q", len(h)) + h + blob)
+
+
+def mlp(path, ws, bs, act):
+    """A corrflow-mlp safetensors model of f64 weights `ws` (rows of lists) and biases `bs`
+    (None for none), layers hidden1, hidden2, ..., readout, with activation `act`."""
+    t = {}
+    for l, (w, b) in enumerate(zip(ws, bs)):
+        k = f"hidden{l + 1}" if l < len(ws) - 1 else "readout"
+        t[k + ".weight"] = ("F64", [len(w), len(w[0])], [v for r in w for v in r])
+        if b is not None:
+            t[k + ".bias"] = ("F64", [len(b)], b)
+    widths = [len(ws[0][0])] + [len(w) for w in ws]
+    safetensors(path, t, {"format": "corrflow-mlp", "widths": ",".join(map(str, widths)), "activation": act})
