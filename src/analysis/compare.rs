@@ -21,9 +21,10 @@ pub use crate::stats::ROUNDING_SPREAD_ULPS;
 
 /// The share of a KL computed from f32 covariances that the bound on its rounding
 /// ([`StageComparison::kl_rounding`]) may reach before the KL is null: 10 %, so that a printed
-/// f32 KL is the f64 computation's to within about 10 % (the first-order bound covers the
-/// worst case of entries rounded to their bound; typical rounding is far smaller), while a
-/// KL that f32's rounding could have made, or halved, is never printed.
+/// f32 KL is the f64 computation's to within about 10 % (the bound estimates the typical
+/// rounding, not the worst case: `stats::gaussian`'s rounding module; the margin below 1 is
+/// what carries the rest), while a KL that f32's rounding could have made, or halved, is
+/// never printed.
 pub const KL_ROUNDING_SHARE: f64 = 0.1;
 
 /// One row of the comparison.
@@ -49,8 +50,8 @@ pub struct StageComparison {
     /// The ridge λ added to both covariances for the KL (0 when none was needed); null with
     /// `kl`.
     pub kl_jitter: Option<f64>,
-    /// Where the prediction was computed in f32: the first-order bound on how far f32's
-    /// rounding of the two covariances can move the KL (`stats::gaussian::kl_rounding_bound`:
+    /// Where the prediction was computed in f32: the estimated first-order bound on how far
+    /// f32's rounding of the two covariances can move the KL (`stats::gaussian::kl_rounding_bound`:
     /// the rounding whitened by the factors the KL uses, against the KL itself); null where
     /// that rounding is not small in some direction the KL reads (the bound is then
     /// infinite). Only written for such rows (never in an f64 run).
