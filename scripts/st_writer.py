@@ -10,7 +10,7 @@ order; the header names each tensor's dtype, shape and data_offsets [begin, end)
 the tensors laid out in sorted name order, then "__metadata__": meta (a dict of strings); the
 header is padded with spaces to a multiple of 8 bytes.
 
-mlp(path, ws, bs, act) writes a corrflow-mlp network (sections 68 and 71): weight matrices `ws`
+mlp(path, ws, bs, act) writes a corrflow-mlp network (sections 68, 69 and 71): weight matrices `ws`
 (lists of rows), biases `bs` (a list each, or None for none), the layers named hidden1, hidden2,
 … and readout, the widths and the activation `act` in the metadata.
 """

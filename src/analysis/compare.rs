@@ -13,16 +13,19 @@ use crate::propagate::Predicted;
 use crate::stats::gaussian::{
     frobenius_parts, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
 };
+use crate::stats::F32_ROUNDOFF;
 
 pub use crate::stats::gaussian::KL_RIDGE;
 
-/// A measured class whose spread √tr Σ is at most this many ε (f64's) of its mean's norm ‖μ‖
-/// holds no measured spread: each sample's value is only resolved to about ε‖μ‖, so Σ is the
-/// rounding of the samples around their mean (data of 10⁻²⁰ through biases of 0.1: adv28), and
-/// relative errors and the KL against it are meaningless. 16 ε leaves room for the rounding of
-/// the affine map's sums; no output of `scripts/check-identical.sh` (XOR, MNIST, the
-/// higher-order task, sweeps) changed when the rule came in (twenty-eighth session).
-pub const ROUNDING_SPREAD_ULPS: f64 = 16.0;
+pub use crate::stats::ROUNDING_SPREAD_ULPS;
+
+/// The share of a KL computed from f32 covariances that the bound on its rounding
+/// ([`StageComparison::kl_rounding`]) may reach before the KL is null: 10 %, so that a printed
+/// f32 KL is the f64 computation's to within about 10 % (the bound estimates the typical
+/// rounding, not the worst case: `stats::gaussian`'s rounding module; the margin below 1 is
+/// what carries the rest), while a KL that f32's rounding could have made, or halved, is
+/// never printed.
+pub const KL_ROUNDING_SHARE: f64 = 0.1;
 
 /// One row of the comparison.
 #[derive(Clone, Debug, Serialize)]
@@ -39,13 +42,21 @@ pub struct StageComparison {
     /// absolute error ‖μ_prop − μ_emp‖.
     pub mean_err: f64,
     /// KL(N_emp ‖ N_prop); null when even the ridged covariances are not positive definite,
-    /// and where the measured Σ is singular by construction and the prediction was computed
-    /// in f32 (`--precision f32`: the ridge is below f32's rounding of the dependent
-    /// directions, so the ridged KL would measure that rounding).
+    /// and where the prediction was computed in f32 (`--precision f32`) and the KL is not
+    /// resolved against f32's rounding: its bound [`kl_rounding`](Self::kl_rounding) exceeds
+    /// [`KL_ROUNDING_SHARE`] of the KL (a singular or near-singular Σ, whose smallest
+    /// directions f32's rounding swamps, or a KL near 0 that f32 cannot tell from 0).
     pub kl: Option<f64>,
     /// The ridge λ added to both covariances for the KL (0 when none was needed); null with
     /// `kl`.
     pub kl_jitter: Option<f64>,
+    /// Where the prediction was computed in f32: the estimated first-order bound on how far
+    /// f32's rounding of the two covariances can move the KL (`stats::gaussian::kl_rounding_bound`:
+    /// the rounding whitened by the factors the KL uses, against the KL itself); null where
+    /// that rounding is not small in some direction the KL reads (the bound is then
+    /// infinite). Only written for such rows (never in an f64 run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kl_rounding: Option<Option<f64>>,
     /// True when the measured covariance (or its trace) is zero (every unit constant: dead relu
     /// units, a class of one sample), or its spread is the rounding of its mean
     /// (√tr Σ ≤ [`ROUNDING_SPREAD_ULPS`]·ε·‖μ‖), while the prediction differs from it: the
@@ -203,8 +214,7 @@ fn pairs<'a>(
 /// measured, also after a streamed f32 run released it: [`LayerStats::varying`]). The KL's
 /// plain Cholesky factor of such a covariance has a pivot of rounding size at its first
 /// dependent column, below the ridge λ, and is dropped for the ridged one
-/// ([`kl_divergence_in`]): knowing this beforehand skips it; under f32 it makes the KL null
-/// ([`StageComparison::kl`]).
+/// ([`kl_divergence_in`]): knowing this beforehand skips it.
 fn singular_by_construction(
     stage: Stage,
     (k, class): (usize, usize),
@@ -242,16 +252,27 @@ fn compare_pair(
     let (widened, meas_cov) = (p.cov(k), emp.cov(k));
     let (stage, prop_mean, prop_cov) = (p.stage, p.mean(k), &*widened);
     let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
+    // Under f32 the measured Σ is held rounded to f32 (`stats::NarrowMoments`; an f64-held
+    // one is counted the same, an overstatement of 2⁻²⁴) and the prediction carries the
+    // engine's accumulated rounding.
+    let rounding = p
+        .computed_in_f32()
+        .then(|| [F32_ROUNDOFF, p.f32_rounding()]);
     let kl = kl_divergence_in(
         (meas_mean.as_ref(), meas_cov.as_ref()),
         (prop_mean.as_ref(), prop_cov.as_ref()),
         (KL_RIDGE, singular),
+        rounding,
         inner,
         buffers,
     );
-    let (kl, kl_jitter) = match kl {
-        Ok(k) => (Some(k.value), Some(k.jitter)),
-        Err(_) => (None, None),
+    let (kl, kl_jitter, kl_rounding) = match kl {
+        Ok(k) => (
+            Some(k.value),
+            Some(k.jitter),
+            k.rounding.map(|b| b.is_finite().then_some(b)),
+        ),
+        Err(_) => (None, None, rounding.map(|_| None)),
     };
     let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
     let (mean_diff, spread) =
@@ -278,12 +299,18 @@ fn compare_pair(
     // A zero spread is a rounding one; ‖Σ‖_F can underflow to 0 where tr Σ does not (entries of
     // 10⁻¹⁷⁰), so a zero Frobenius norm is checked on its own.
     let degenerate = (cov_ref == 0.0 || rounding) && differs || unresolved.is_some();
-    // A measured Σ singular by construction against a Σ computed in f32: the KL's ridge
-    // λ = 10⁻⁸ × the mean variance lies below f32's rounding of the dependent directions
-    // (~2⁻²⁴‖Σ‖ ≈ 6·10⁻⁸‖Σ‖), so the ridged KL measures that rounding, not the theory (adv73:
-    // 0.19, 0.40 and 1.4 at an exact affine stage whose f64 KL is 0, or null where the
-    // rounding went negative; which of the two is chance).
-    let f32_noise = singular && p.computed_in_f32();
+    // A KL from f32 covariances that their rounding could have moved by more than
+    // KL_ROUNDING_SHARE of itself is not resolved. At a Σ singular by construction the KL's
+    // ridge λ = 10⁻⁸ × the mean variance lies below f32's rounding of the dependent directions
+    // (~2⁻²⁴‖Σ‖), so the ridged KL measured that rounding (adv73: 0.19, 0.40 and 1.4 at an
+    // exact affine stage whose f64 KL is 0, or null where the rounding went negative, by
+    // chance); near-singular ones (weights of 10⁻⁶, rank deficits carried through a linear
+    // φ) likewise, to a lesser degree (f32k74: 0.0118 against f64's 9.2·10⁻⁶, 0.303 against
+    // 1.8·10⁻¹⁵). The bound sees them all through the factors' smallest directions.
+    let f32_noise = match (kl, kl_rounding) {
+        (Some(k), Some(bound)) => !bound.is_some_and(|b| b <= KL_ROUNDING_SHARE * k),
+        _ => false,
+    };
     let (kl, kl_jitter) = if rounding && differs || unresolved.is_some() || f32_noise {
         (None, None)
     } else {
@@ -304,6 +331,7 @@ fn compare_pair(
         mean_err: relative(mean_diff, spread),
         kl,
         kl_jitter,
+        kl_rounding,
         degenerate,
         unresolved,
     })

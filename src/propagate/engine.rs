@@ -564,7 +564,7 @@ impl Propagator {
         // Every stage in f64 (an f32 engine runs here with κ corrections).
         self.stages.iter_mut().for_each(|p| {
             p.single.clear();
-            p.widened_from_f32 = false;
+            p.f32_rounding = 0.0;
         });
         let Propagator {
             ws,

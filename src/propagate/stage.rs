@@ -26,9 +26,11 @@ pub struct Predicted {
     pub(in crate::propagate) per_class: Vec<Moments>,
     /// Each class's covariance in f32 in an f32 stage; empty in an f64 stage.
     pub(in crate::propagate) single: Vec<Mat<f32>>,
-    /// True for the output y of an f32 propagation: an f64 stage whose covariances were
-    /// computed in f32 and widened (`single::engine`), so they carry f32's rounding.
-    pub(in crate::propagate) widened_from_f32: bool,
+    /// The relative rounding η of the covariances' entries from f32 arithmetic (each entry off
+    /// by at most η·√(ΣᵢᵢΣⱼⱼ), accumulated from the start: `single::engine` states how), for
+    /// every stage of an f32 propagation, the output y (widened to f64) included; 0 for a
+    /// stage computed in f64.
+    pub(in crate::propagate) f32_rounding: f64,
 }
 
 impl Predicted {
@@ -38,7 +40,7 @@ impl Predicted {
             stage,
             per_class: Vec::new(),
             single: Vec::new(),
-            widened_from_f32: false,
+            f32_rounding: 0.0,
         }
     }
 
@@ -48,7 +50,7 @@ impl Predicted {
             stage,
             per_class,
             single: Vec::new(),
-            widened_from_f32: false,
+            f32_rounding: 0.0,
         }
     }
 
@@ -92,10 +94,17 @@ impl Predicted {
     }
 
     /// Whether this stage's covariances were computed in f32 (an f32 stage, or the output of
-    /// an f32 propagation widened to f64), so that each entry carries f32's rounding,
-    /// ~2⁻²⁴‖Σ‖ (`analysis::compare` reads it for the KL of singular stages).
+    /// an f32 propagation widened to f64), so that each entry carries f32's rounding.
     pub fn computed_in_f32(&self) -> bool {
-        self.is_f32() || self.widened_from_f32
+        self.is_f32() || self.f32_rounding > 0.0
+    }
+
+    /// The relative rounding η of this stage's covariance entries from f32 arithmetic: each
+    /// entry is within η·√(ΣᵢᵢΣⱼⱼ) of the f64 computation's (`single::engine` states the
+    /// model); 0 for a stage computed in f64 (`analysis::compare` bounds the KL's sensitivity
+    /// to it).
+    pub fn f32_rounding(&self) -> f64 {
+        self.f32_rounding
     }
 
     /// Class `c`'s covariance in f64: lent as it is, or widened from f32 into a new matrix.

@@ -20,7 +20,7 @@ use crate::propagate::affine::Stacked;
 use crate::propagate::closures::{Closure, ClosureMethod, Corrections, Work};
 use crate::propagate::layer_clock::LayerClock;
 use crate::propagate::Predicted;
-use crate::stats::Moments;
+use crate::stats::{Moments, F32_ROUNDOFF};
 use crate::timing::{affine_flops, Timings};
 
 /// The f32 buffers of a propagation: the stacked affine update of every class, W rounded to
@@ -74,6 +74,8 @@ impl SinglePropagator {
     ) -> Result<()> {
         let classes = start.classes();
         let depth = net.depth();
+        // The relative rounding η of the entries so far: the start's Σ rounded to f32.
+        let mut rounding = F32_ROUNDOFF;
         for l in from + 1..=depth + 1 {
             clock.start();
             let layer = &net.layers[l - 1];
@@ -122,6 +124,8 @@ impl SinglePropagator {
                     out.mean.copy_from(self.means.col(c).subrows(0, n));
                 }
             });
+            rounding += affine_rounding(fan_in);
+            pre.f32_rounding = rounding;
             if l == from + 1 {
                 start.release();
             }
@@ -152,6 +156,8 @@ impl SinglePropagator {
                 self.dense.release_product();
             }
             let act = net.activation.at(l - 1);
+            rounding += CLOSURE_ROUNDING_ULPS * F32_ROUNDOFF;
+            post.f32_rounding = rounding;
             for c in 0..classes {
                 let (h, z) = (&pre.per_class[c], &mut post.per_class[c]);
                 if has_f32_lanes(act, method) {
@@ -198,7 +204,6 @@ impl SinglePropagator {
     /// readers, the Monte Carlo accuracy and the comparison, factorise it).
     fn output(&mut self, y: &mut Predicted, timings: &Timings) {
         y.single.clear();
-        y.widened_from_f32 = true;
         for (c, m) in y.per_class.iter_mut().enumerate() {
             let n = m.mean.nrows();
             m.clear_slices();
@@ -252,6 +257,26 @@ fn prepare_layer(
              variances above 1.2e-38)"
         ))),
     }
+}
+
+/// The relative rounding (in units of f32's roundoff u = 2⁻²⁴) that one f32 closure adds to
+/// the entries it forms: the relu lanes' bound of 8u·sᵢsⱼ (`relu`'s test), which covers
+/// leaky relu's, linear's and the quadratic's few operations per entry and the f64 closures'
+/// one rounding back to f32. The closure is taken to carry its input's relative rounding no
+/// more than once (relu, leaky relu and linear are homogeneous of degree 1 in Σ; a curved φ
+/// can amplify it: an assumption, stated with the bound it feeds, `analysis::compare`).
+const CLOSURE_ROUNDING_ULPS: f64 = 8.0;
+
+/// The relative rounding an f32 affine update W Σ Wᵀ of fan-in n adds to each entry, relative
+/// to √(ΣᵢᵢΣⱼⱼ) of its output: W rounded to f32 (u, twice: 2u) and the two f32 products W·Σ
+/// and (WΣ)·Wᵀ, each entry an n-term dot product whose rounding errors are independent and of
+/// either sign, so that its error grows as √n·u (Higham and Mary, "A new approach to
+/// probabilistic rounding error analysis", SIAM J. Sci. Comput. 41(5), 2019: λ√n·u with
+/// probability ≥ 1 − 2exp(−λ²/2); λ = 1 here, the KL's threshold carrying the rest), not the
+/// worst case n·u: (2√n + 2)·u. Relative to the output's own entries where the terms do not
+/// cancel (|W||Σ||W|ᵀ ≈ |WΣWᵀ|).
+fn affine_rounding(fan_in: usize) -> f64 {
+    (2.0 * (fan_in as f64).sqrt() + 2.0) * F32_ROUNDOFF
 }
 
 /// The receiver of each finished stage of a streamed run ([`crate::propagate::Propagator::run_streamed`]).

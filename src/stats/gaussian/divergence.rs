@@ -7,6 +7,7 @@ use faer::reborrow::ReborrowMut;
 use faer::{get_global_parallelism, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::factor::{factor_group, factor_group_in, log_det, FactorBuffers};
+use super::rounding::{kl_rounding_bound, whitened_rounding};
 use super::support::mahalanobis_sq_on;
 use crate::error::{Error, Result};
 use crate::stats::Runs;
@@ -25,6 +26,11 @@ const TRIANGULAR_RHS_BLOCK: usize = 128;
 pub struct KlDivergence {
     pub value: f64,
     pub jitter: f64,
+    /// Where the caller stated the rounding of the covariances' entries
+    /// ([`kl_divergence_in`]'s `rounding`): the bound B on how far that rounding can move the
+    /// KL ([`kl_rounding_bound`]; infinite where the rounding is not small against the
+    /// smallest directions the KL reads).
+    pub rounding: Option<f64>,
 }
 
 /// Bhattacharyya distance split into the part carried by the means and the part carried by the
@@ -73,7 +79,7 @@ pub fn kl_divergence_with(
     ridge: (f64, bool),
     par: Par,
 ) -> Result<KlDivergence> {
-    kl_divergence_in(p, q, ridge, par, &mut FactorBuffers::default())
+    kl_divergence_in(p, q, ridge, None, par, &mut FactorBuffers::default())
 }
 
 /// [`kl_divergence_with`] with its two factors formed in buffers taken from `buffers` and
@@ -81,16 +87,28 @@ pub fn kl_divergence_with(
 /// computes many divergences of one size in turn (the comparison, per stage and class) keeps
 /// one [`FactorBuffers`] per thread and allocates and zeroes no n × n matrix after the first
 /// two. The same numbers as with fresh buffers, bit for bit.
+///
+/// `rounding`: where the entries of Σ_p and Σ_q carry a relative rounding [η_p, η_q] (each
+/// entry off by at most η·√(ΣᵢᵢΣⱼⱼ): covariances formed or held in f32), the bound on how far
+/// it can move the KL ([`KlDivergence::rounding`]), from the factors the KL uses and two short
+/// inverse iterations (O(N²)); `None` computes nothing more.
 pub fn kl_divergence_in(
     p: (ColRef<'_, f64>, MatRef<'_, f64>),
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
     ridge: (f64, bool),
+    rounding: Option<[f64; 2]>,
     par: Par,
     buffers: &mut FactorBuffers,
 ) -> Result<KlDivergence> {
     check_pair("kl_divergence", p, q)?;
     let n = p.0.nrows();
     let mut f = factor_group_in(&[p.1, q.1], &["p", "q"], ridge, par, buffers)?;
+    let diagonal = |c: MatRef<'_, f64>| (0..n).map(|i| c[(i, i)]).collect::<Vec<_>>();
+    // e = e_p + e_q, read before L_p is overwritten by the solve.
+    let whitened = rounding.map(|[eta_p, eta_q]| {
+        whitened_rounding(eta_p, &diagonal(p.1), f.l[0].as_ref(), par)
+            + whitened_rounding(eta_q, &diagonal(q.1), f.l[1].as_ref(), par)
+    });
     let log_det_p = log_det(f.l[0].as_ref());
     // L_p is solved in place: no third n × n matrix.
     let mut x = std::mem::replace(&mut f.l[0], Mat::new());
@@ -106,6 +124,7 @@ pub fn kl_divergence_in(
     Ok(KlDivergence {
         value,
         jitter: f.jitter,
+        rounding: whitened.map(|e| kl_rounding_bound(value, n, e)),
     })
 }
 
@@ -354,7 +373,7 @@ mod tests {
         for (k, (p, q, ridge)) in cases.into_iter().enumerate() {
             let (p, q) = ((p.0.as_ref(), p.1.as_ref()), (q.0.as_ref(), q.1.as_ref()));
             let fresh = kl_divergence_with(p, q, ridge, Par::Seq);
-            let reused = kl_divergence_in(p, q, ridge, Par::Seq, &mut buffers);
+            let reused = kl_divergence_in(p, q, ridge, None, Par::Seq, &mut buffers);
             match (fresh, reused) {
                 (Ok(f), Ok(r)) => {
                     assert_eq!(f.value.to_bits(), r.value.to_bits(), "case {k}");

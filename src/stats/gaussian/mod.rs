@@ -11,6 +11,7 @@ mod low_rank;
 mod normals;
 mod pairwise;
 mod precision;
+mod rounding;
 mod sampler;
 mod support;
 
@@ -30,4 +31,5 @@ pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use precision::{precisions, Precisions};
+pub use rounding::{kl_rounding_bound, FIRST_ORDER_LIMIT};
 pub use sampler::GaussianSampler;
