@@ -11,7 +11,7 @@ use crate::measure::{LayerStats, Measured};
 use crate::net::Stage;
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{
-    frobenius_parts, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
+    frobenius_parts, indefinite_beside, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
 };
 use crate::stats::F32_ROUNDOFF;
 
@@ -64,6 +64,14 @@ pub struct StageComparison {
     /// where the spread is rounding `kl` is null. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degenerate: bool,
+    /// True when `kl` is null because the *prediction* is not a covariance: Σ_prop plus the
+    /// KL's ridge has no Cholesky factor, an eigenvalue below −λ
+    /// ([`indefinite_beside`]). The order-3|4
+    /// corrections of a strongly skewed pre-activation can leave the positive semidefinite
+    /// cone where every pair's corrected correlation stays in [−1, 1] (EXPERIMENTS.md, "After
+    /// the merges …, lead (seventy-fourth session)"). Only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub indefinite: bool,
     /// Why the measured spread of this hidden stage and class lies below f64's range (every
     /// unit's variance subnormal or 0 at values below 2⁻⁴⁵⁰, as the measurement decided,
     /// `measure::range::Unresolved`:
@@ -274,6 +282,8 @@ fn compare_pair(
         ),
         Err(_) => (None, None, rounding.map(|_| None)),
     };
+    let indefinite =
+        kl.is_none() && indefinite_beside(meas_cov.as_ref(), prop_cov.as_ref(), KL_RIDGE, inner);
     let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
     let (mean_diff, spread) =
         mean_error_parts(prop_mean.as_ref(), meas_mean.as_ref(), meas_cov.as_ref())?;
@@ -333,6 +343,7 @@ fn compare_pair(
         kl_jitter,
         kl_rounding,
         degenerate,
+        indefinite,
         unresolved,
     })
 }

@@ -365,6 +365,9 @@ impl fmt::Display for PropagateReport {
         if self.layers.iter().any(|r| r.unresolved.is_some()) {
             writeln!(f, "{}", tables::UNRESOLVED_NOTE)?;
         }
+        if self.layers.iter().any(|r| r.indefinite) {
+            writeln!(f, "{}", tables::INDEFINITE_NOTE)?;
+        }
         writeln!(f)?;
         writeln!(f, "wall time   {:.2} s", self.wall_seconds)
     }

@@ -103,6 +103,13 @@ pub const UNRESOLVED_NOTE: &str = "† not resolved: every unit of the stage has
      prediction are rounding, so its errors are not reported (JSON: \"unresolved\", the errors \
      there absolute); the stages after it are compared as usual";
 
+/// The note under `propagate`'s tables when a row's prediction is not a covariance (the JSON's
+/// `"indefinite"`): its KL is "n/a".
+pub const INDEFINITE_NOTE: &str = "note: kl n/a where the predicted covariance is not positive \
+     definite even with the KL's ridge (JSON: \"indefinite\"): the order-3|4 corrections of a \
+     strongly skewed pre-activation can leave the positive semidefinite cone although every \
+     pair's corrected correlation lies in [-1, 1]; --order 2 keeps it a covariance";
+
 /// `value` (an error of [`non_negative`]'s 4 digits) with [`DEGENERATE_MARK`] when `degenerate`.
 fn marked(value: f64, degenerate: bool) -> String {
     let mark = if degenerate { DEGENERATE_MARK } else { "" };

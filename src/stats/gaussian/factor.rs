@@ -236,6 +236,17 @@ pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option
     cholesky_in(c, lambda, par, &mut FactorBuffers::default())
 }
 
+/// Whether Σ_q, the second covariance of a KL whose factors failed, is itself what failed:
+/// Σ_q + λI has no Cholesky factor for the ridge λ = `ridge` × the pair's mean variance that
+/// [`kl_divergence_in`](super::kl_divergence_in) adds (so Σ_q has an eigenvalue below −λ: not a covariance). The
+/// comparison asks this of a prediction whose KL is null (`analysis::compare`): an order-3|4
+/// corrected covariance on a strongly skewed input can leave the positive semidefinite cone.
+pub fn indefinite_beside(p: MatRef<'_, f64>, q: MatRef<'_, f64>, ridge: f64, par: Par) -> bool {
+    let lambda = ridge * mean_variance(&[p, q]);
+    let mut buffers = FactorBuffers::default();
+    cholesky_in(q, lambda, par, &mut buffers).is_none()
+}
+
 /// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
 /// in place in one n × n buffer taken from `buffers` (its lower triangle overwritten, its upper
 /// part zeroed: the factorization leaves values there), with the parameters faer's `Llt` uses
@@ -379,5 +390,24 @@ mod tests {
         .expect("an indefinite matrix without a ridge is an error")
         .to_string();
         assert!(err.contains("covariance b"), "{err}");
+    }
+
+    /// The prediction's own failure is told from the pair's: q with an eigenvalue −0.1 (a 2 × 2
+    /// "correlation" of 1.1) is indefinite beside a valid p; a singular but positive
+    /// semidefinite q (two equal units) is not, since the ridge λ = 10⁻⁸ × the mean variance
+    /// makes it definite; an eigenvalue −10⁻⁶ lies below −λ and is; a singular p beside a
+    /// valid q is not the prediction's failure. Fails if the ridge is dropped (the singular q
+    /// is then called indefinite) or p is tested in place of q.
+    #[test]
+    fn an_indefinite_prediction_is_told_from_a_singular_pair() {
+        let m = |a: f64| Mat::from_fn(2, 2, |i, j| if i == j { 1.0 } else { a });
+        let valid = m(0.5);
+        let on =
+            |p: &Mat<f64>, q: &Mat<f64>| indefinite_beside(p.as_ref(), q.as_ref(), 1e-8, Par::Seq);
+        assert!(on(&valid, &m(1.1)));
+        assert!(!on(&valid, &m(1.0)));
+        assert!(on(&valid, &m(1.0 + 1e-6)));
+        assert!(!on(&m(1.1), &valid));
+        assert!(!on(&valid, &valid));
     }
 }
