@@ -5996,4 +5996,58 @@ sys.exit(0 if all(r["kl"] is not None or r.get("indefinite") or r.get("degenerat
   done
 done
 
+# 76. Seventy-fifth session (lead): the grid key `init` (a sweep's points train from a model file,
+# as `train --init`). A grid with init runs and its record has the file's widths and the file in
+# `inputs`; gain, other hidden widths or activation beside it, an absent file, a FIFO, a folder, a
+# truncated file, a model with a NaN weight, a wrong type are refused before any point runs naming
+# the key; a model of other inputs fails its point naming the file; an edited file refuses the
+# resume; a diverging fine-tune's record says `unlearned` with from_init.
+D76=$W/d76
+rm -rf "$D76" && mkdir -p "$D76"
+check "init76 base" + --threads 1 train --task xor --hidden 5 --out "$D76/m.safetensors"
+check "init76 dim 3" + --threads 1 train --task xor --dim 3 --hidden 5 --epochs 1 --out "$D76/d3.safetensors"
+head -c 700 "$D76/m.safetensors" > "$D76/cut.safetensors"
+mkfifo "$D76/fifo"
+python3 - "$D76" <<'PY76'
+import sys
+from st_writer import mlp
+d = sys.argv[1]
+mlp(f"{d}/nan.safetensors", [[[float("nan"), 1.0], [0.5, 0.2]], [[1.0, -1.0], [0.3, 0.1]]], [[0.0, 0.0], [0.0, 0.0]], "relu")
+PY76
+# grid76 NAME EXPECT KEYS...: a sweep of the xor task (1 epoch) with the lines KEYS.
+grid76() {
+  local name=$1 expect=$2
+  shift 2
+  printf 'task = "xor"\nepochs = 1\n' > "$D76/g.toml"
+  printf '%s\n' "$@" >> "$D76/g.toml"
+  rm -rf "$D76/sw"
+  check "init76 $name" "$expect" --threads 1 sweep --grid "$D76/g.toml" --out "$D76/sw"
+}
+grid76 "runs" + "init = \"$D76/m.safetensors\"" 'lr = [1e-3, 1e-2]'
+python3 -c 'import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+sys.exit(0 if len(rs) == 2 and all(r["widths"] == [2, 5, 2] and r["inputs"][0]["path"].endswith("m.safetensors") for r in rs) else 1)' "$D76/sw/results.jsonl" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "init76 runs: records without the file's widths or inputs"; }
+check "init76 dry run" + --threads 1 sweep --grid "$D76/g.toml" --out "$D76/sw" --dry-run
+cp "$D76/m.safetensors" "$D76/keep.safetensors"
+check "init76 retrain" + --threads 1 train --task xor --hidden 5 --epochs 3 --out "$D76/m.safetensors"
+check "init76 edited, resumed" '!m.safetensors: contents changed' --threads 1 sweep --grid "$D76/g.toml" --out "$D76/sw"
+cp "$D76/keep.safetensors" "$D76/m.safetensors"
+grid76 "gain" "!grid key 'gain'" "init = \"$D76/m.safetensors\"" 'gain = 2.0'
+grid76 "hidden" "!grid key 'hidden'" "init = \"$D76/m.safetensors\"" 'hidden = [[5], [6]]'
+grid76 "activation" "!grid key 'activation'" "init = \"$D76/m.safetensors\"" 'activation = "relu"'
+grid76 "absent" "!grid key 'init'" "init = \"$D76/absent.safetensors\""
+grid76 "fifo" "!grid key 'init'" "init = \"$D76/fifo\""
+grid76 "folder" "!grid key 'init'" "init = \"$D76\""
+grid76 "truncated" "!cut.safetensors" "init = \"$D76/cut.safetensors\""
+grid76 "nan weight" "!nan.safetensors" "init = \"$D76/nan.safetensors\""
+grid76 "number" "!init" 'init = 3'
+grid76 "empty" "!init" 'init = ""'
+grid76 "other inputs" "!d3.safetensors" "init = [\"$D76/d3.safetensors\", \"$D76/m.safetensors\"]"
+grid76 "diverging" + "init = \"$D76/m.safetensors\"" 'lr = 1e6'
+python3 -c 'import json, sys
+r = json.loads(open(sys.argv[1]).readline()); u = r.get("unlearned")
+sys.exit(0 if u and u.get("from_init") is True and "gain" not in u else 1)' "$D76/sw/results.jsonl" 2>/dev/null ||
+  { implausible=$((implausible + 1)); echo "init76 diverging: no unlearned from_init in the record"; }
+
 echo "runs $runs  panics $panics  hangs>20s $hangs  rss>4G $big  nonfinite $nonfinite  unnamed $unnamed  clobbered $clobbered  debris $debris  refused $refused  implausible $implausible  ignored $ignored"

@@ -4,12 +4,14 @@
 //! finiteness checked, every error naming the file); its architecture fills in `hidden` and
 //! `activation` where they are unset and must agree with them where set, and with the task's
 //! inputs and classes. The written model and `--json` record the file's path, length and XXH64.
+//! A sweep's grid key `init` is read the same way ([`with_init`]), its errors naming the keys.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::{Field, RunConfig};
+use crate::config::{Field, Naming, RunConfig};
 use crate::error::{Error, Result};
 use crate::net::model_io::{load_fingerprinted, Fingerprint};
 use crate::net::Mlp;
@@ -44,17 +46,36 @@ impl InitRecord {
     }
 }
 
+/// `config.net.init` read ([`InitModel::load`]) and its architecture applied
+/// ([`InitModel::configure`]), or `config` as it is where it names no file; errors name the
+/// settings as `naming` writes them (`--init`, or the grid key `init`).
+pub fn with_init(
+    config: &RunConfig,
+    naming: Naming,
+) -> Result<(Option<InitModel>, Cow<'_, RunConfig>)> {
+    match &config.net.init {
+        Some(path) => {
+            let init = InitModel::load(config, path, naming)?;
+            let configured = init.configure(config, naming)?;
+            Ok((Some(init), Cow::Owned(configured)))
+        }
+        None => Ok((None, Cow::Borrowed(config))),
+    }
+}
+
 impl InitModel {
-    /// Reads the model at `path` within `config`'s memory limit. `--gain`, which sets the
-    /// initial weights the file replaces, is refused.
-    pub fn load(config: &RunConfig, path: &Path) -> Result<InitModel> {
+    /// Reads the model at `path` within `config`'s memory limit. A gain (`--gain`, grid key
+    /// `gain`), which sets the initial weights the file replaces, is refused.
+    pub fn load(config: &RunConfig, path: &Path, naming: Naming) -> Result<InitModel> {
         if let Some(gain) = config.net.gain {
             return Err(Error::config(
                 Field::Gain,
                 format!(
-                    "{gain} scales the seeded initial weights, which --init {} replaces: remove \
-                     one of the flags",
-                    path.display()
+                    "{gain} scales the seeded initial weights, which {} {} replaces: remove \
+                     one of the {}s",
+                    naming.name(Field::Init),
+                    path.display(),
+                    naming.noun()
                 ),
             ));
         }
@@ -71,18 +92,21 @@ impl InitModel {
 
     /// `config` with the file's hidden widths and activation where it sets none; a `hidden` or
     /// `activation` set otherwise than the file's is refused naming both.
-    pub fn configure(&self, config: &RunConfig) -> Result<RunConfig> {
+    pub fn configure(&self, config: &RunConfig, naming: Naming) -> Result<RunConfig> {
         let widths = self.net.widths();
         let hidden = widths[1..widths.len() - 1].to_vec();
         let path = self.record.path.display();
+        let [init, hidden_name, activation_name] =
+            [Field::Init, Field::Hidden, Field::Activation].map(|f| naming.name(f));
+        let noun = naming.noun();
         let mut configured = config.clone();
         match &config.net.hidden {
             Some(h) if *h != hidden => {
                 return Err(Error::config(
                     Field::Hidden,
                     format!(
-                        "{h:?} differs from the hidden widths {hidden:?} of --init {path}: \
-                         remove --hidden or give the file's"
+                        "{h:?} differs from the hidden widths {hidden:?} of {init} {path}: \
+                         remove the {noun} {hidden_name} or give the file's"
                     ),
                 ))
             }
@@ -94,8 +118,8 @@ impl InitModel {
                 return Err(Error::config(
                     Field::Activation,
                     format!(
-                        "{a} differs from the activation {activations} of --init {path}: \
-                         remove --activation or give the file's"
+                        "{a} differs from the activation {activations} of {init} {path}: \
+                         remove the {noun} {activation_name} or give the file's"
                     ),
                 ))
             }

@@ -6,11 +6,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::init::{InitModel, InitRecord};
+use super::init::{with_init, InitRecord};
 use crate::config::defaults;
 use crate::config::estimate::work::training_warning;
 use crate::config::provenance::{records, TASK_KEY};
-use crate::config::{RunConfig, Task};
+use crate::config::{Naming, RunConfig, Task};
 use crate::cumtrain::{
     fit, floor_note, gaussian_model_loss, CheckSettings, ClassStatistics, FirstStep,
     GaussianModelLoss, Objective,
@@ -158,18 +158,8 @@ pub fn train_model(
     let objective = config.train.objective;
     // `--init`: read before anything else, its architecture fills in and checks the
     // configuration's (`super::init`).
-    let init = match &config.net.init {
-        Some(path) => Some(InitModel::load(config, path)?),
-        None => None,
-    };
-    let configured;
-    let config = match &init {
-        Some(init) => {
-            configured = init.configure(config)?;
-            &configured
-        }
-        None => config,
-    };
+    let (init, configured) = with_init(config, Naming::Flags)?;
+    let config = configured.as_ref();
     check_output_file(out)?;
     config.data.check_not_an_input(out)?;
     // The model records the data's paths (`provenance::records`).

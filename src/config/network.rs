@@ -161,7 +161,7 @@ impl Naming {
     }
 
     /// What the user removes: "the flag" or "the key".
-    fn noun(self) -> &'static str {
+    pub fn noun(self) -> &'static str {
         match self {
             Naming::Flags => "flag",
             Naming::Keys => "key",

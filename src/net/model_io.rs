@@ -121,6 +121,68 @@ pub fn metadata(path: &Path) -> Result<HashMap<String, String>> {
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
+/// The architecture a model file's metadata `meta` declares: its `format` tag checked, its
+/// `widths` (≥ 2, positive) and its `activation` (one, or one per hidden layer) parsed; the
+/// error says what is wrong, for the caller to name the file.
+fn architecture_of(
+    meta: &HashMap<String, String>,
+) -> std::result::Result<(Vec<usize>, Activations), String> {
+    match meta.get("format").map(String::as_str) {
+        Some(FORMAT_TAG) => {}
+        other => {
+            return Err(format!(
+                "metadata 'format' is {}, expected \"{FORMAT_TAG}\": a plain PyTorch \
+                 state_dict lacks the architecture; write the model with \
+                 python/corrflow_torch.py (corrflow_torch.export(model, path))",
+                other.map_or("absent".to_string(), |f| format!("\"{}\"", excerpt(f)))
+            ))
+        }
+    }
+    let widths: Vec<usize> = meta
+        .get("widths")
+        .ok_or_else(|| "metadata lacks 'widths' (e.g. \"784,100,10\")".to_string())?
+        .split(',')
+        .map(|w| w.trim().parse::<usize>())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| {
+            format!(
+                "metadata 'widths' = \"{}\" is not a comma-separated list of integers",
+                excerpt(&meta["widths"])
+            )
+        })?;
+    if widths.len() < 2 || widths.contains(&0) {
+        return Err(format!(
+            "metadata 'widths' = {}: need ≥ 2 positive widths",
+            excerpt(&format!("{widths:?}"))
+        ));
+    }
+    let activation = meta
+        .get("activation")
+        .ok_or_else(|| "metadata lacks 'activation'".to_string())?;
+    // The parser's messages echo the text whole: a long one, or one with control characters,
+    // is refused with an excerpt instead (adv45: 20 kB and a terminal escape were echoed).
+    let activation: Activations = match activation.parse() {
+        Ok(a) => a,
+        Err(e) if echoes_whole(activation) => return Err(format!("metadata 'activation': {e}")),
+        Err(_) => {
+            return Err(format!(
+                "metadata 'activation' = \"{}\" is not an activation or a comma-separated \
+                 list of them (e.g. \"relu\", \"tanh\")",
+                excerpt(activation)
+            ))
+        }
+    };
+    Ok((widths, activation))
+}
+
+/// The hidden widths and activations of the model file `path` from its header alone (the
+/// tensors are not read or checked; [`load_limited`] does that): what a sweep's grid key `init`
+/// fills in before its points run.
+pub fn architecture(path: &Path) -> Result<(Vec<usize>, Activations)> {
+    let meta = metadata(path)?;
+    architecture_of(&meta).map_err(|msg| Error::format(path, msg))
+}
+
 /// [`load_limited`] with the default [`MemoryLimit`].
 ///
 /// ```
@@ -175,53 +237,7 @@ pub fn load_fingerprinted(path: &Path, limit: MemoryLimit) -> Result<(Mlp, Finge
         return Err(bad(format!("not a safetensors file: {defect}")));
     }
     let meta = header.metadata().clone().unwrap_or_default();
-    match meta.get("format").map(String::as_str) {
-        Some(FORMAT_TAG) => {}
-        other => {
-            return Err(bad(format!(
-                "metadata 'format' is {}, expected \"{FORMAT_TAG}\": a plain PyTorch \
-                 state_dict lacks the architecture; write the model with \
-                 python/corrflow_torch.py (corrflow_torch.export(model, path))",
-                other.map_or("absent".to_string(), |f| format!("\"{}\"", excerpt(f)))
-            )))
-        }
-    }
-    let widths: Vec<usize> = meta
-        .get("widths")
-        .ok_or_else(|| bad("metadata lacks 'widths' (e.g. \"784,100,10\")".into()))?
-        .split(',')
-        .map(|w| w.trim().parse::<usize>())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| {
-            bad(format!(
-                "metadata 'widths' = \"{}\" is not a comma-separated list of integers",
-                excerpt(&meta["widths"])
-            ))
-        })?;
-    if widths.len() < 2 || widths.contains(&0) {
-        return Err(bad(format!(
-            "metadata 'widths' = {}: need ≥ 2 positive widths",
-            excerpt(&format!("{widths:?}"))
-        )));
-    }
-    let activation = meta
-        .get("activation")
-        .ok_or_else(|| bad("metadata lacks 'activation'".into()))?;
-    // The parser's messages echo the text whole: a long one, or one with control characters,
-    // is refused with an excerpt instead (adv45: 20 kB and a terminal escape were echoed).
-    let activation: Activations = match activation.parse() {
-        Ok(a) => a,
-        Err(e) if echoes_whole(activation) => {
-            return Err(bad(format!("metadata 'activation': {e}")))
-        }
-        Err(_) => {
-            return Err(bad(format!(
-                "metadata 'activation' = \"{}\" is not an activation or a comma-separated \
-                 list of them (e.g. \"relu\", \"tanh\")",
-                excerpt(activation)
-            )))
-        }
-    };
+    let (widths, activation) = architecture_of(&meta).map_err(bad)?;
     let depth = widths.len() - 2;
     // Each layer's (out·in + out) f64 values, held twice while they are converted.
     let needed = widths

@@ -4,8 +4,9 @@
 
 use crate::analysis::accuracy::{theory_accuracy, AccuracyOptions};
 use crate::analysis::information::stage_information;
+use crate::command::init::with_init;
 use crate::command::{check_classes, train_checked};
-use crate::config::{On, RunConfig};
+use crate::config::{Naming, On, RunConfig};
 use crate::cumtrain::fit;
 use crate::data::Split;
 use crate::error::Result;
@@ -17,6 +18,7 @@ use crate::net::Stage;
 use crate::propagate::closures::ClosureMethod;
 use crate::timing::Timings;
 
+use super::keys::name_key;
 use super::record::{InfoTerms, TheoryAccuracy};
 
 /// Everything a point needs before it runs: its data, the untrained network and how to train it.
@@ -26,23 +28,37 @@ pub struct Prepared {
     pub train: TrainConfig,
     /// The data in words, for the record.
     pub data: String,
+    /// The grid key `init`'s model as read, training's start (`net` before training), kept
+    /// for the `unlearned` warning's start L₀; None for a seeded start.
+    pub init: Option<Mlp>,
 }
 
 impl Prepared {
-    /// Loads the data of `config` and builds its untrained network. A test set (the one
-    /// [`evaluate`] measures) with a class of one sample is refused naming the data, as
-    /// `corrflow analyze` does, before the training.
+    /// Loads the data of `config` and builds its untrained network: the seeded one, or the
+    /// model file `init` names (read and checked against the task as `train --init` does). A
+    /// test set (the one [`evaluate`] measures) with a class of one sample is refused naming
+    /// the data, as `corrflow analyze` does, before the training.
     pub fn new(config: &RunConfig) -> Result<Prepared> {
+        let (init, configured) = with_init(config, Naming::Keys).map_err(name_key)?;
+        let config = configured.as_ref();
         config.check_memory(None)?;
         let loaded = config.load_data()?;
         check_classes(&loaded.split, &loaded.description, On::Test)?;
         let (net, train) =
             config.network(loaded.split.train.dim(), loaded.split.train.n_classes)?;
+        let (net, init) = match init {
+            Some(init) => {
+                let (file_net, _) = init.start(&net, &loaded.description).map_err(name_key)?;
+                (file_net.clone(), Some(file_net))
+            }
+            None => (net, None),
+        };
         Ok(Prepared {
             split: loaded.split,
             net,
             train,
             data: loaded.description,
+            init,
         })
     }
 }
@@ -70,6 +86,7 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
         mut net,
         train: cfg,
         data,
+        init,
     } = prepared;
     let history = train_checked(&split.train, &data, cfg.precision, || {
         fit(
@@ -82,8 +99,11 @@ pub fn evaluate(prepared: Prepared, config: &RunConfig) -> Result<Outcome> {
             |_| {},
         )
     })?;
-    let init = config.net.start(net.activation.at(0));
-    let unlearned = unlearned_warning(&history, &net, &split.train, Origin::Seeded(init), &cfg);
+    let origin = match &init {
+        Some(model) => Origin::Model(model),
+        None => Origin::Seeded(config.net.start(net.activation.at(0))),
+    };
+    let unlearned = unlearned_warning(&history, &net, &split.train, origin, &cfg);
     let stats = layer_stats(&net, &split.test, Higher::None, config.analysis.stats_batch)?;
     let opts = AccuracyOptions {
         method: ClosureMethod::Auto,

@@ -173,7 +173,12 @@ impl Axes {
                     config.summary()
                 )));
             }
-            let estimate = Estimate::of(&config.run_config()?);
+            // A run configuration that cannot be made (an `init` file whose header does not
+            // read) names the grid file and the point, as the checks before the run do.
+            let run = config
+                .run_config()
+                .map_err(|e| bad(format!("point #{index} ({}): {e}", config.summary())))?;
+            let estimate = Estimate::of(&run);
             f(GridPoint {
                 index,
                 config,

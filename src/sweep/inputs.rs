@@ -5,8 +5,8 @@
 //! the old contents; a point's id is the hash of its configuration, which holds paths, not
 //! contents).
 //!
-//! The files are those of [`files_read`]: `train_x`, `train_y`, `test_x`, `test_y`, and
-//! `normalize_mean` / `normalize_std` where they name a file rather than a list. MNIST's own
+//! The files are those of [`files_read`]: `train_x`, `train_y`, `test_x`, `test_y`, the model
+//! file `init`, and `normalize_mean` / `normalize_std` where they name a file rather than a list. MNIST's own
 //! files (`mnist_dir`) are not fingerprinted. Only `corrflow sweep` checks, before it runs
 //! anything ([`check_unchanged`]), and its `--dry-run` as the run would; `sweep merge`,
 //! `export` and `summarize` read records as they are and do not.
@@ -39,7 +39,7 @@ pub struct InputFile {
 }
 
 /// The user's files the point `config` reads, each once, in the order of its keys: the sample
-/// files and a normaliser given as a file (as [`crate::data::preprocess::read_vector`] decides:
+/// files, the `init` model and a normaliser given as a file (as [`crate::data::preprocess::read_vector`] decides:
 /// a value that is not a list of numbers).
 pub fn files_read(config: &PointConfig) -> Vec<PathBuf> {
     let samples = [
@@ -49,7 +49,12 @@ pub fn files_read(config: &PointConfig) -> Vec<PathBuf> {
         &config.test_y,
     ];
     let normaliser = [&config.normalize_mean, &config.normalize_std];
-    let mut files: Vec<PathBuf> = samples.into_iter().flatten().cloned().collect();
+    let mut files: Vec<PathBuf> = samples
+        .into_iter()
+        .chain([&config.init])
+        .flatten()
+        .cloned()
+        .collect();
     files.extend(
         normaliser
             .into_iter()

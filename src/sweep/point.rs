@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::keys::name_key;
+use crate::command::init::with_init;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{CumulantSettings, Naming, RunConfig, Task};
 use crate::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
@@ -15,6 +16,7 @@ use crate::cumtrain::{CorrectedLayers, Objective};
 use crate::data::xor::sigma_problem;
 use crate::data::Scale;
 use crate::error::{excerpt, parse_value, value_name, Error, Field, Result};
+use crate::net::model_io;
 use crate::net::train::{Loss, Optimizer};
 use crate::net::{Activation, Precision};
 use crate::propagate::affine::AffineStrategy;
@@ -118,6 +120,11 @@ pub struct PointConfig {
     pub correction_bound_reference: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gain: Option<f64>,
+    /// A model file training starts from instead of the seeded initialisation (`train
+    /// --init`); its hidden widths and activation are the point's where `hidden` and
+    /// `activation` are unset, and must equal them where set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     /// Float type of training and of the propagated covariances: `f64` or `f32`.
@@ -138,13 +145,6 @@ impl PointConfig {
         self.task.unwrap_or_default()
     }
 
-    /// Hidden widths, with the task's default when unset.
-    pub fn hidden_or_default(&self) -> Vec<usize> {
-        self.hidden
-            .clone()
-            .unwrap_or_else(|| task_defaults(self.task()).hidden.to_vec())
-    }
-
     /// The point as a run configuration: its table deserialised into [`RunConfig`] (the grid
     /// keys are its field names), MNIST's folder from `MNIST_DIR` when the grid gives none, and
     /// the sweep's Monte Carlo default. Errors name the grid key.
@@ -156,6 +156,18 @@ impl PointConfig {
             config.data.mnist_dir = std::env::var_os("MNIST_DIR")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from);
+        }
+        if let Some(path) = &config.net.init {
+            // The file's architecture (its header alone) where the grid sets none, so that the
+            // estimates and the checks before the points run see the network the point trains.
+            let (widths, activations) = model_io::architecture(path)
+                .map_err(|e| name_key(Error::config(Field::Init, e.to_string())))?;
+            let net = &mut config.net;
+            net.hidden
+                .get_or_insert_with(|| widths[1..widths.len() - 1].to_vec());
+            if net.activation.is_none() {
+                net.activation = activations.uniform();
+            }
         }
         config.analysis.mc_samples = self.mc_samples.unwrap_or(defaults::SWEEP_MC_SAMPLES);
         // A point measures the theory's accuracy only (`sweep::evaluate`): no output tails,
@@ -172,6 +184,8 @@ impl PointConfig {
     /// where MNIST comes from. Errors name the grid key.
     pub fn preflight(&self) -> Result<()> {
         let config = self.run_config()?;
+        // `init`'s file read whole (its tensors checked) and its architecture against the keys.
+        with_init(&config, Naming::Keys).map_err(name_key)?;
         self.check_cumulant_settings(&config).map_err(name_key)?;
         if config.data.task() == Task::Data {
             return match (&config.data.train_x, &config.data.train_y) {
@@ -222,11 +236,22 @@ impl PointConfig {
         }
         let check = train.check();
         check.validate()?;
-        let activation = config
+        let defaults = task_defaults(self.task());
+        let activation = config.net.activation.unwrap_or(defaults.activation);
+        let depth = config
             .net
-            .activation
-            .unwrap_or(task_defaults(self.task()).activation);
-        check_closures(&check, &vec![activation; self.hidden_or_default().len()])
+            .hidden
+            .as_ref()
+            .map_or(defaults.hidden.len(), Vec::len);
+        // An `init` file's own activations, one per layer where they differ.
+        let activations = match &config.net.init {
+            Some(path) => {
+                let (_, per_layer) = model_io::architecture(path)?;
+                (0..depth).map(|l| per_layer.at(l)).collect()
+            }
+            None => vec![activation; depth],
+        };
+        check_closures(&check, &activations)
     }
 
     /// Checks the values the types cannot (activation syntax, positive sizes) and brings the
@@ -473,6 +498,33 @@ mod tests {
         assert!(!c.analysis.surrogates);
         assert_eq!(c.engine().precision, Precision::F64);
         assert_eq!(c.analysis.affine, defaults::AFFINE);
+    }
+
+    /// An `init` file's hidden widths and (uniform) activation fill in the point's where unset,
+    /// from its header; set ones stay (the checks before the run compare them); a mixed file's
+    /// activations leave the key unset. Mutation: the header not read → hidden None.
+    #[test]
+    fn an_init_files_architecture_fills_in_the_unset_keys() {
+        use crate::net::Mlp;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        let mut net = Mlp::init(&[2, 7, 3, 2], Activation::Tanh, 1.0, 1).unwrap();
+        model_io::save(&net, &path, &[]).unwrap();
+        let point = |hidden: Option<Vec<usize>>| PointConfig {
+            task: Some(Task::Xor),
+            init: Some(path.clone()),
+            hidden,
+            ..Default::default()
+        };
+        let c = point(None).run_config().unwrap();
+        assert_eq!(c.net.hidden, Some(vec![7, 3]));
+        assert_eq!(c.net.activation, Some(Activation::Tanh));
+        let c = point(Some(vec![4])).run_config().unwrap();
+        assert_eq!(c.net.hidden, Some(vec![4]));
+        net.activation = "tanh,relu".parse().unwrap();
+        model_io::save(&net, &path, &[]).unwrap();
+        let c = point(None).run_config().unwrap();
+        assert_eq!((c.net.hidden, c.net.activation), (Some(vec![7, 3]), None));
     }
 
     /// `precision` and `affine` take any case, reach the engine's settings, and a bad value

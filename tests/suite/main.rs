@@ -78,6 +78,7 @@ mod stats_narrow;
 mod stats_outputs;
 mod sweep_cli;
 mod sweep_corrected;
+mod sweep_init;
 mod sweep_inputs;
 mod sweep_resume;
 mod sweep_shard;
