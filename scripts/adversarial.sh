@@ -5821,6 +5821,11 @@ done
 # analyze run in f32 and pass the same checks as (a).
 # Old (main's binary, 49f370b): implausible 2 (the linear z¹ and the quadratic z¹), refused 6
 # (the constant units); this binary 0.
+# f32r75 (the rounding estimate of the seventy-fifth session): the quadratic z¹ is no longer
+# required null — on these blobs f32 gives f64's KL (5.4·10⁻⁸) to 2.6·10⁻⁷ relative and the
+# estimate is 4.5·10⁻¹¹, so it is printed; the within-10 % check stands, and section 68's
+# weights-10⁻⁶ quadratic (f32 39 % off) stays null (EXPERIMENTS.md "f32 rounding shaped by the
+# layer"). Binary 56b5ee2: implausible 0; f32r75 with the old expectation: 1 (that row).
 D69=$W/d69
 rm -rf "$D69" && mkdir -p "$D69"
 python3 - "$D69" <<'PY69'
@@ -5868,7 +5873,7 @@ sys.exit(0 if ok else 1)' "$2" "$3" ${4:-} ${5:-} 2>/dev/null ||
 }
 for m in "$D69"/*.safetensors; do
   n=$(basename "$m" .safetensors)
-  case $n in s-linear | tiny-quad_0.5) at="1 post" ;; *) at="" ;; esac
+  case $n in s-linear) at="1 post" ;; *) at="" ;; esac
   for from in 0 1; do
     check "f32kl69 propagate f64 --from-layer $from: $n" + --threads 1 propagate --model "$m" $(d69 b3) --from-layer $from --json
     cp "$W/out" "$D69/f64.json"

@@ -50,11 +50,13 @@ pub struct StageComparison {
     /// The ridge λ added to both covariances for the KL (0 when none was needed); null with
     /// `kl`.
     pub kl_jitter: Option<f64>,
-    /// Where the prediction was computed in f32: the estimated first-order bound on how far
-    /// f32's rounding of the two covariances can move the KL (`stats::gaussian::kl_rounding_bound`:
-    /// the rounding whitened by the factors the KL uses, against the KL itself); null where
-    /// that rounding is not small in some direction the KL reads (the bound is then
-    /// infinite). Only written for such rows (never in an f64 run).
+    /// Where the prediction was computed in f32: the estimate of how far f32's rounding of the
+    /// two covariances can move the KL (`stats::gaussian`'s rounding module: 3 standard
+    /// deviations of the first-order change under independent entry-wise rounding, plus the
+    /// second order; an affine stage adds the bound of the stage before for what it inherits,
+    /// [`RoundingCarry`]); null where that rounding is not small in some direction the KL
+    /// reads (the estimate is then infinite). Only written for such rows (never in an f64
+    /// run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl_rounding: Option<Option<f64>>,
     /// True when the measured covariance (or its trace) is zero (every unit constant: dead relu
@@ -148,18 +150,69 @@ pub fn compare_stages(
     depth: usize,
 ) -> Result<Vec<StageComparison>> {
     let pairs = pairs(predicted, empirical, depth)?;
-    let inner = if pairs.len() >= 2 * rayon::current_num_threads() {
-        Par::Seq
-    } else {
-        Par::rayon(0)
-    };
-    // One set of factor buffers per rayon job: the pairs' factors reuse them.
-    pairs
-        .into_par_iter()
-        .map_init(FactorBuffers::default, |buffers, pair| {
-            compare_pair(pair, depth, inner, buffers)
-        })
-        .collect()
+    let mut carry = RoundingCarry::default();
+    let mut rows = Vec::with_capacity(pairs.len());
+    // Stage after stage (an affine stage's rounding bound adds the one of the stage before),
+    // the classes of each in parallel.
+    for stage in pairs.chunk_by(|a, b| std::ptr::eq(a.0, b.0)) {
+        let inner = if stage.len() >= 2 * rayon::current_num_threads() {
+            Par::Seq
+        } else {
+            Par::rayon(0)
+        };
+        let carried = carry.feeding(stage[0].0.stage, depth);
+        // One set of factor buffers per rayon job: the pairs' factors reuse them.
+        let got = stage
+            .par_iter()
+            .map_init(FactorBuffers::default, |buffers, &pair| {
+                compare_pair(pair, carried.get(pair.1).copied(), depth, inner, buffers)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        carry.keep(stage[0].0.stage, &got);
+        rows.extend(got);
+    }
+    Ok(rows)
+}
+
+/// The rounding bounds (`kl_rounding`, infinite where null) of the f32 stage compared last,
+/// per class: an affine stage after it (hˡ after zˡ⁻¹, y after z^L) inherits its rounding as
+/// W δ Wᵀ, whose effect on the KL is that stage's (exactly, to first order, for an invertible
+/// square W: the KL and its gradient are invariant under it; an estimate otherwise), and adds
+/// only its own update's rounding ([`Predicted::f32_fresh`]) whitened by its own factors.
+/// Where the stage before was not compared in the same run, the whole η is taken at the
+/// stage itself (the entry-wise model of `stats::gaussian`'s rounding module).
+#[derive(Debug, Default)]
+pub struct RoundingCarry {
+    stage: Option<Stage>,
+    bounds: Vec<f64>,
+}
+
+impl RoundingCarry {
+    /// The bounds carried to `stage` (indexed by class entry), empty where it does not
+    /// inherit from the stage compared last.
+    fn feeding(&self, stage: Stage, depth: usize) -> Vec<f64> {
+        let feeding = match stage {
+            Stage::Pre(l) if l >= 2 => Stage::Post(l - 1),
+            Stage::Output => Stage::Post(depth),
+            _ => return Vec::new(),
+        };
+        match self.stage {
+            Some(last) if last == feeding => self.bounds.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Keeps the rows of `stage` as the ones compared last.
+    fn keep(&mut self, stage: Stage, rows: &[StageComparison]) {
+        let bounds: Option<Vec<f64>> = rows
+            .iter()
+            .map(|r| r.kl_rounding.map(|b| b.unwrap_or(f64::INFINITY)))
+            .collect();
+        (self.stage, self.bounds) = match bounds {
+            Some(b) => (Some(stage), b),
+            None => (None, Vec::new()),
+        };
+    }
 }
 
 /// [`compare_stages`] of the one stage `predicted`, its classes one after another, each
@@ -172,12 +225,19 @@ pub fn compare_stage_lean(
     predicted: &Predicted,
     empirical: &LayerStats,
     depth: usize,
+    carry: &mut RoundingCarry,
 ) -> Result<Vec<StageComparison>> {
     let mut buffers = FactorBuffers::default();
-    pairs(std::slice::from_ref(predicted), empirical, depth)?
+    let carried = carry.feeding(predicted.stage, depth);
+    let rows = pairs(std::slice::from_ref(predicted), empirical, depth)?
         .into_iter()
-        .map(|pair| compare_pair(pair, depth, Par::rayon(0), &mut buffers))
-        .collect()
+        .map(|pair| {
+            let carried = carried.get(pair.1).copied();
+            compare_pair(pair, carried, depth, Par::rayon(0), &mut buffers)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    carry.keep(predicted.stage, &rows);
+    Ok(rows)
 }
 
 /// One (stage, class) pair: the predicted stage, its class index k, the class label, the
@@ -248,9 +308,11 @@ fn singular_by_construction(
 }
 
 /// The comparison row of one pair, its factorizations run with parallelism `inner` in
-/// `buffers` (handed back there for the next pair).
+/// `buffers` (handed back there for the next pair); `carried`: the rounding bound of the
+/// stage before, where this affine stage inherits its rounding from it ([`RoundingCarry`]).
 fn compare_pair(
     (p, k, class, emp, singular, below): Pair<'_>,
+    carried: Option<f64>,
     depth: usize,
     inner: Par,
     buffers: &mut FactorBuffers,
@@ -262,10 +324,14 @@ fn compare_pair(
     let (meas_mean, meas_cov) = (emp.mean(k), &*meas_cov);
     // Under f32 the measured Σ is held rounded to f32 (`stats::NarrowMoments`; an f64-held
     // one is counted the same, an overstatement of 2⁻²⁴) and the prediction carries the
-    // engine's accumulated rounding.
-    let rounding = p
-        .computed_in_f32()
-        .then(|| [F32_ROUNDOFF, p.f32_rounding()]);
+    // engine's accumulated rounding, or only its own update's where the rest is carried.
+    let rounding = p.computed_in_f32().then(|| {
+        let own = match carried {
+            Some(_) => p.f32_fresh(),
+            None => p.f32_rounding(),
+        };
+        [F32_ROUNDOFF, own]
+    });
     let kl = kl_divergence_in(
         (meas_mean.as_ref(), meas_cov.as_ref()),
         (prop_mean.as_ref(), prop_cov.as_ref()),
@@ -278,7 +344,9 @@ fn compare_pair(
         Ok(k) => (
             Some(k.value),
             Some(k.jitter),
-            k.rounding.map(|b| b.is_finite().then_some(b)),
+            k.rounding
+                .map(|b| b + carried.unwrap_or(0.0))
+                .map(|b| b.is_finite().then_some(b)),
         ),
         Err(_) => (None, None, rounding.map(|_| None)),
     };

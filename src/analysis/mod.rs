@@ -21,5 +21,6 @@ pub mod transfer;
 
 pub use analyze::{analyze, analyze_held_out, Analysis, AnalysisOptions, Heatmap};
 pub use compare::{
-    class_means, compare_stage_lean, compare_stages, comparison_flops, ClassMean, StageComparison,
+    class_means, compare_stage_lean, compare_stages, comparison_flops, ClassMean, RoundingCarry,
+    StageComparison,
 };

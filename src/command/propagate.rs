@@ -11,7 +11,8 @@ use super::{
     check_network_fits, model_and_data, naming_data_scale, naming_model, shown, ModelData,
 };
 use crate::analysis::{
-    class_means, compare_stage_lean, compare_stages, comparison_flops, StageComparison,
+    class_means, compare_stage_lean, compare_stages, comparison_flops, RoundingCarry,
+    StageComparison,
 };
 use crate::config::provenance::Mismatch;
 use crate::config::{AnalysisConfig, Field, On, RunConfig};
@@ -299,9 +300,12 @@ fn streamed(
     })?;
     let depth = net.depth();
     let mut layers = Vec::new();
+    let mut carry = RoundingCarry::default();
     engine.run_streamed(net, from, start, method, timings, &mut |p| {
         let one = std::slice::from_ref(p);
-        let rows = timings.time("comparison", 0.0, || compare_stage_lean(p, &stats, depth))?;
+        let rows = timings.time("comparison", 0.0, || {
+            compare_stage_lean(p, &stats, depth, &mut carry)
+        })?;
         timings.add_flops("comparison", comparison_flops(one, &rows));
         // Compared: no later stage or output reads this measured stage.
         stats.take_narrow(p.stage);

@@ -565,6 +565,7 @@ impl Propagator {
         self.stages.iter_mut().for_each(|p| {
             p.single.clear();
             p.f32_rounding = 0.0;
+            p.f32_fresh = 0.0;
         });
         let Propagator {
             ws,

@@ -31,6 +31,11 @@ pub struct Predicted {
     /// every stage of an f32 propagation, the output y (widened to f64) included; 0 for a
     /// stage computed in f64.
     pub(in crate::propagate) f32_rounding: f64,
+    /// The part of [`f32_rounding`](Self::f32_rounding) this stage's own arithmetic added where
+    /// the rest came from the stage before it through an exact affine map (`single::engine`:
+    /// an affine stage, the output y); the whole η where the stage forms its entries anew (a
+    /// closure's) or starts the propagation; 0 for a stage computed in f64.
+    pub(in crate::propagate) f32_fresh: f64,
 }
 
 impl Predicted {
@@ -41,6 +46,7 @@ impl Predicted {
             per_class: Vec::new(),
             single: Vec::new(),
             f32_rounding: 0.0,
+            f32_fresh: 0.0,
         }
     }
 
@@ -51,6 +57,7 @@ impl Predicted {
             per_class,
             single: Vec::new(),
             f32_rounding: 0.0,
+            f32_fresh: 0.0,
         }
     }
 
@@ -105,6 +112,14 @@ impl Predicted {
     /// to it).
     pub fn f32_rounding(&self) -> f64 {
         self.f32_rounding
+    }
+
+    /// The relative rounding η this stage's own arithmetic added to its entries
+    /// ([`Predicted::f32_rounding`] less what an affine stage inherits from the stage before it,
+    /// which reaches it as W δ Wᵀ, shaped by W: `analysis::compare` carries that part's effect
+    /// on the KL over from the stage before).
+    pub fn f32_fresh(&self) -> f64 {
+        self.f32_fresh
     }
 
     /// Class `c`'s covariance in f64: lent as it is, or widened from f32 into a new matrix.

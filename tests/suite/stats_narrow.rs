@@ -8,7 +8,7 @@
 use faer::Mat;
 
 use crate::common::shuffled_classes;
-use corrflow::analysis::{compare_stage_lean, compare_stages};
+use corrflow::analysis::{compare_stage_lean, compare_stages, RoundingCarry};
 use corrflow::data::Dataset;
 use corrflow::measure::{layer_stats, layer_stats_narrow, Higher, LayerStats, Measured};
 use corrflow::net::{Activation, Mlp, Precision, Stage};
@@ -136,6 +136,7 @@ fn streamed_comparison_matches_the_comparison_after_the_run() {
         .is_some_and(|m| matches!(m, Measured::Narrow(_))));
     let start = narrow.take_narrow(Stage::Input).unwrap();
     let (mut order, mut got) = (Vec::new(), Vec::new());
+    let mut carry = RoundingCarry::default();
     let mut streamed = Propagator::with_settings(Precision::F32, AffineStrategy::Dense);
     streamed
         .run_streamed(
@@ -146,7 +147,7 @@ fn streamed_comparison_matches_the_comparison_after_the_run() {
             &Timings::disabled(),
             &mut |p| {
                 order.push(p.stage);
-                got.extend(compare_stage_lean(p, &narrow, depth)?);
+                got.extend(compare_stage_lean(p, &narrow, depth, &mut carry)?);
                 Ok(())
             },
         )

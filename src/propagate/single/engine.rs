@@ -126,6 +126,12 @@ impl SinglePropagator {
             });
             rounding += affine_rounding(fan_in);
             pre.f32_rounding = rounding;
+            // W δ Wᵀ of the input's rounding is shaped by W; the update's own is not.
+            pre.f32_fresh = if l == from + 1 {
+                rounding
+            } else {
+                affine_rounding(fan_in)
+            };
             if l == from + 1 {
                 start.release();
             }
@@ -158,6 +164,7 @@ impl SinglePropagator {
             let act = net.activation.at(l - 1);
             rounding += CLOSURE_ROUNDING_ULPS * F32_ROUNDOFF;
             post.f32_rounding = rounding;
+            post.f32_fresh = rounding;
             for c in 0..classes {
                 let (h, z) = (&pre.per_class[c], &mut post.per_class[c]);
                 if has_f32_lanes(act, method) {

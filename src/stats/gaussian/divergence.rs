@@ -4,10 +4,10 @@
 
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::ReborrowMut;
-use faer::{get_global_parallelism, ColRef, Mat, MatMut, MatRef, Par};
+use faer::{get_global_parallelism, Col, ColRef, Mat, MatMut, MatRef, Par};
 
 use super::factor::{factor_group, factor_group_in, log_det, FactorBuffers};
-use super::rounding::{kl_rounding_bound, whitened_rounding};
+use super::rounding::{kl_rounding, Rounded};
 use super::support::mahalanobis_sq_on;
 use crate::error::{Error, Result};
 use crate::stats::Runs;
@@ -28,7 +28,7 @@ pub struct KlDivergence {
     pub jitter: f64,
     /// Where the caller stated the rounding of the covariances' entries
     /// ([`kl_divergence_in`]'s `rounding`): the bound B on how far that rounding can move the
-    /// KL ([`kl_rounding_bound`]; infinite where the rounding is not small against the
+    /// KL (`stats::gaussian` rounding module; infinite where the rounding is not small against the
     /// smallest directions the KL reads).
     pub rounding: Option<f64>,
 }
@@ -89,9 +89,10 @@ pub fn kl_divergence_with(
 /// two. The same numbers as with fresh buffers, bit for bit.
 ///
 /// `rounding`: where the entries of Σ_p and Σ_q carry a relative rounding [η_p, η_q] (each
-/// entry off by at most η·√(ΣᵢᵢΣⱼⱼ): covariances formed or held in f32), the bound on how far
-/// it can move the KL ([`KlDivergence::rounding`]), from the factors the KL uses and two short
-/// inverse iterations (O(N²)); `None` computes nothing more.
+/// entry off by about η·√(ΣᵢᵢΣⱼⱼ), independently: covariances formed or held in f32), the
+/// estimate of how far it can move the KL ([`KlDivergence::rounding`]), from the factors the KL
+/// uses (the two inverses and Σ̃_q⁻¹Σ̃_pΣ̃_q⁻¹, O(N³), and two short inverse iterations);
+/// `None` computes nothing more.
 pub fn kl_divergence_in(
     p: (ColRef<'_, f64>, MatRef<'_, f64>),
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
@@ -104,13 +105,10 @@ pub fn kl_divergence_in(
     let n = p.0.nrows();
     let mut f = factor_group_in(&[p.1, q.1], &["p", "q"], ridge, par, buffers)?;
     let diagonal = |c: MatRef<'_, f64>| (0..n).map(|i| c[(i, i)]).collect::<Vec<_>>();
-    // e = e_p + e_q, read before L_p is overwritten by the solve.
-    let whitened = rounding.map(|[eta_p, eta_q]| {
-        whitened_rounding(eta_p, &diagonal(p.1), f.l[0].as_ref(), par)
-            + whitened_rounding(eta_q, &diagonal(q.1), f.l[1].as_ref(), par)
-    });
     let log_det_p = log_det(f.l[0].as_ref());
-    // L_p is solved in place: no third n × n matrix.
+    // L_p is solved in place: no third n × n matrix (but where the rounding is estimated,
+    // which reads L_p after the solve).
+    let l_p = rounding.map(|_| f.l[0].clone());
     let mut x = std::mem::replace(&mut f.l[0], Mat::new());
     let lq = f.l.pop().expect("two factors");
     solve_lower_triangular_rhs(lq.as_ref(), x.as_mut(), par);
@@ -118,13 +116,29 @@ pub fn kl_divergence_in(
     let maha = mahalanobis_sq_with(&lq, p.0, q.0, par);
     let log_det_q = log_det(lq.as_ref());
     let value = non_negative_kl([trace, maha, n as f64, log_det_q, log_det_p])?;
+    let rounding = rounding.zip(l_p).map(|([eta_p, eta_q], l_p)| {
+        let (d_p, d_q) = (diagonal(p.1), diagonal(q.1));
+        let mut m = Col::from_fn(n, |i| q.0[i] - p.0[i]);
+        solve_lower_triangular_in_place(lq.as_ref(), m.as_mat_mut(), par);
+        let p = Rounded {
+            eta: eta_p,
+            diagonal: &d_p,
+            l: l_p.as_ref(),
+        };
+        let q = Rounded {
+            eta: eta_q,
+            diagonal: &d_q,
+            l: lq.as_ref(),
+        };
+        kl_rounding([p, q], x.as_ref(), m.as_ref(), par)
+    });
     // Both lower triangular, their upper parts zero: reusable.
     buffers.give(x);
     buffers.give(lq);
     Ok(KlDivergence {
         value,
         jitter: f.jitter,
-        rounding: whitened.map(|e| kl_rounding_bound(value, n, e)),
+        rounding,
     })
 }
 

@@ -31,5 +31,5 @@ pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
 pub use precision::{precisions, Precisions};
-pub use rounding::{kl_rounding_bound, FIRST_ORDER_LIMIT};
+pub use rounding::FIRST_ORDER_LIMIT;
 pub use sampler::GaussianSampler;
