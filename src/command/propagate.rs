@@ -424,9 +424,7 @@ pub fn fallback_line(f: &Fallbacks) -> String {
     }
     format!(
         "fallbacks   {} of {} units and {} of {} pairs kept Gaussian, {} units at order 3 only \
-         (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1); {} of {} \
-         classes took the Gaussian closure whole (corrected covariance not positive \
-         semidefinite)",
-        f.units, f.units_tried, f.pairs, f.pairs_tried, f.units_order3, f.classes, f.classes_tried
+         (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1)",
+        f.units, f.units_tried, f.pairs, f.pairs_tried, f.units_order3
     )
 }

@@ -69,28 +69,6 @@
 //! of the size of e or the variances, so the test fires only where the output correlation is
 //! within ~10⁻¹³ of ±1; it costs a few additions per pair.
 //!
-//! **Not a covariance.** The per-unit and per-pair tests keep every 2×2 block positive
-//! semidefinite, not the whole matrix: on a strongly skewed input (h¹'s units of skewness
-//! 1.3–1.65, EXPERIMENTS.md "After the merges …, lead (seventy-fourth session)") the order-3
-//! corrected covariance of 10 of 72 (network, class) rows had a negative eigenvalue, and an
-//! independent order-3 expansion without fallbacks had too: the expansion itself leaves the
-//! cone. So after the corrections each class's covariance C̃ is tested with one Cholesky
-//! factorization of C̃ + λI, λ = [`COVARIANCE_RIDGE`] × the Gaussian closure's mean variance
-//! (tr C_G/N), the KL's own ridge: a class whose C̃ has no factor while C_G + λI has one takes
-//! the Gaussian closure's result, mean and covariance ([`Fallbacks::classes`]). The cumulant
-//! objective takes no such fallback (`corrected_from_gaussian`: it floors the spectrum, a
-//! continuous map, and its reverse pass differentiates that). Rounding moves an eigenvalue of a matrix formed entry by
-//! entry (each off by a few ε of √(CᵢᵢCⱼⱼ)) by at most ~N·ε·max Cᵢᵢ, 10⁻¹³ of the variances at
-//! N = 1000 (10⁻¹⁰ of the mean variance even where one unit's variance is 10³ times the
-//! mean), far below λ = 10⁻⁸ of it, so a covariance positive semidefinite up to rounding — a
-//! rank-deficient result, constant units, a linear φ on a low-rank input — passes; one whose
-//! Gaussian closure has no factor either (a singular-by-construction class beyond the ridge)
-//! is left as it is and not counted. A fallback rather than a projection onto the cone: the
-//! projection would change every entry of C̃ (the corrections that the test finds sound with
-//! the rest), and only the Gaussian closure is what
-//! "never worse than the Gaussian" (issue #16) promises; the test runs only where some unit
-//! was corrected (N³/3 flops per class, beside the closure's O(N²) pairs of terms).
-//!
 //! **Work.** A pair whose terms need a 2-D quadrature (`PairStep::Quadrature`: the series'
 //! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
 //! filled in, its integrand evaluations counted; the set-aside pairs are integrated only if
@@ -110,12 +88,7 @@ use super::quadrature_terms::PAIR_NODE_BUDGET;
 use super::Corrections;
 use crate::error::{Error, Field, Result};
 use crate::linalg::fill_symmetric;
-use crate::stats::gaussian::{factorable_with_ridge, mean_variance, KL_RIDGE};
 use crate::stats::Moments;
-
-/// The relative ridge of the class-level test (module docs, "Not a covariance"): the KL's,
-/// so a corrected covariance that passes is one the comparison can factor too.
-pub const COVARIANCE_RIDGE: f64 = KL_RIDGE;
 
 /// Gaussian expectations of the derivatives of φ and φ² for one unit h ~ N(μ, s²), s > 0:
 /// `phi[k − 3]` = E_G[φ⁽ᵏ⁾(h)], `sq[k − 3]` = E_G[(φ²)⁽ᵏ⁾(h)], k = 3, 4.
@@ -179,11 +152,6 @@ pub struct Fallbacks {
     pub units_tried: usize,
     pub pairs: usize,
     pub pairs_tried: usize,
-    /// Classes whose corrected covariance was not positive semidefinite up to the ridge and
-    /// took the Gaussian closure's result whole (module docs, "Not a covariance").
-    pub classes: usize,
-    /// Classes whose covariance the corrections changed (some unit corrected), so tested.
-    pub classes_tried: usize,
 }
 
 impl Fallbacks {
@@ -195,8 +163,6 @@ impl Fallbacks {
             units_tried: self.units_tried + other.units_tried,
             pairs: self.pairs + other.pairs,
             pairs_tried: self.pairs_tried + other.pairs_tried,
-            classes: self.classes + other.classes,
-            classes_tried: self.classes_tried + other.classes_tried,
         }
     }
 }
@@ -269,27 +235,14 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     gaussian(out)?;
     let t = terms(&u);
     let plan = Plan::with_units((slices, &input.cov), order, u, out, &t);
-    // The Gaussian result, for the class-level test (module docs, "Not a covariance").
-    let gauss = plan
-        .corrects_any()
-        .then(|| Moments::gaussian(out.mean.clone(), out.cov.clone()));
-    let fallbacks = correct(input, plan, who, &t, out)?;
-    Ok(match gauss {
-        Some(g) => kept_a_covariance(&g, out, fallbacks),
-        None => fallbacks,
-    })
+    correct(input, plan, who, &t, out)
 }
 
 /// The corrections of `order` (3 or 4) added to `gauss`, the Gaussian closure's result at
 /// `input` (the closure `who`'s own, at [`Corrections::None`]), written into `out`, with the
-/// closure's forward terms `terms`: what [`corrected`] writes before its class-level test, bit
-/// for bit (the same Plan from the same Gaussian result, the same pass), for a caller that
-/// keeps the Gaussian closure too (the cumulant objective's correction bound and reverse pass).
-/// No class-level test (module docs, "Not a covariance"): the cumulant objective, its only
-/// caller, raises an indefinite result's eigenvalues to a floor instead
-/// (`cumtrain::spectral_floor`), a continuous map that keeps its objective free of the jump a
-/// fallback to the Gaussian closure would put where a class leaves the cone; its reverse pass
-/// (`propagate::backward::corrected`) differentiates this result, floor applied after.
+/// closure's forward terms `terms`: what [`corrected`] writes, bit for bit (the same Plan from
+/// the same Gaussian result, the same pass), for a caller that keeps the Gaussian closure too
+/// (the cumulant objective's correction bound and reverse pass).
 pub(crate) fn corrected_from_gaussian(
     input: &Moments,
     order: Corrections,
@@ -300,29 +253,6 @@ pub(crate) fn corrected_from_gaussian(
     let plan = Plan::of(input, (order, who), gauss, terms)?;
     out.clone_from(gauss);
     correct(input, plan, who, terms, out)
-}
-
-/// The class-level test (module docs, "Not a covariance") of `out`, corrected from `gauss`
-/// (some unit corrected): where [`leaves_the_cone`], `out` takes `gauss`'s mean and covariance
-/// and the fallback is counted in `fallbacks`, which are returned. Only [`corrected`] tests.
-fn kept_a_covariance(gauss: &Moments, out: &mut Moments, mut fallbacks: Fallbacks) -> Fallbacks {
-    fallbacks.classes_tried += 1;
-    if leaves_the_cone(&gauss.cov, &out.cov) {
-        fallbacks.classes += 1;
-        out.mean.copy_from(&gauss.mean);
-        out.cov.copy_from(&gauss.cov);
-    }
-    fallbacks
-}
-
-/// Whether the corrected covariance `corrected` is no covariance where the Gaussian closure's
-/// `gauss` is one (module docs, "Not a covariance"): `corrected` + λI has no Cholesky factor
-/// while `gauss` + λI has, λ = [`COVARIANCE_RIDGE`] × `gauss`'s mean variance.
-pub(crate) fn leaves_the_cone(gauss: &Mat<f64>, corrected: &Mat<f64>) -> bool {
-    let lambda = COVARIANCE_RIDGE * mean_variance(&[gauss.as_ref()]);
-    let par = faer::get_global_parallelism();
-    !factorable_with_ridge(corrected.as_ref(), lambda, par)
-        && factorable_with_ridge(gauss.as_ref(), lambda, par)
 }
 
 /// The means and standard deviations of `input`'s units exactly as the corrected closures'
@@ -486,12 +416,6 @@ impl<'a> Plan<'a> {
             var,
             fallbacks,
         }
-    }
-
-    /// Whether some unit is corrected (above level 2): otherwise the corrections leave the
-    /// Gaussian result as it is.
-    pub(crate) fn corrects_any(&self) -> bool {
-        self.level.iter().any(|&l| l > 2)
     }
 
     /// Whether the pair (i, j) is corrected at all (both units above level 2).
@@ -1075,110 +999,5 @@ pub(crate) mod tests {
             }
         }
         assert!(gram_charlier_reachable(0.8, None) && !gram_charlier_reachable(1.2, None));
-    }
-
-    /// h = Wx + b over x = (e − 1, g₁, g₂), e exponential of mean 1 (skewness 2), g
-    /// standard normal, W and b as given: the κ₃ slices the affine update gives,
-    /// κ₃\[i,i,j\] = 2·Wᵢ₀²Wⱼ₀.
-    fn skewed(w: &[[f64; 3]], b: &[f64]) -> Moments {
-        let n = w.len();
-        let sum = |f: &dyn Fn(usize) -> f64| (0..3).map(f).sum::<f64>();
-        let mu = faer::Col::from_fn(n, |i| b[i]);
-        let cov = Mat::from_fn(n, n, |i, j| sum(&|a| w[i][a] * w[j][a]));
-        let k3 = Mat::from_fn(n, n, |i, j| 2.0 * w[i][0] * w[i][0] * w[j][0]);
-        Moments::with_slices(mu, cov, (Some(k3), None, None), 1.0)
-    }
-
-    /// The smallest eigenvalue of a symmetric matrix.
-    fn lowest(c: &Mat<f64>) -> f64 {
-        c.self_adjoint_eigenvalues(faer::Side::Lower).unwrap()[0]
-    }
-
-    /// A small skewed case whose order-3 relu correction leaves the cone (module docs, "Not a
-    /// covariance"): three units of skewness up to 0.7, inside the Gram–Charlier region, no
-    /// unit or pair fallen back, every corrected |ρ| ≤ 1, yet the corrected covariance (as
-    /// [`corrected_from_gaussian`] writes it, without the class-level test) has the smallest
-    /// eigenvalue −2.2·10⁻³ against λ = 10⁻⁸ × its mean variance, while the Gaussian closure's
-    /// is positive definite. The closure's result at order 3 is the Gaussian closure's, bit
-    /// for bit, counted as 1 of 1 class. Fails with the class-level test skipped in
-    /// [`corrected`] (its result is then the indefinite one, no class counted).
-    #[test]
-    fn a_corrected_covariance_out_of_the_cone_falls_back_to_the_gaussian() {
-        let x = skewed(
-            &[[-0.6, 0.5, -0.1], [-1.4, -1.2, 0.6], [-0.6, 1.0, 0.2]],
-            &[-0.5, 0.1, 0.1],
-        );
-        let gauss = ReluClosure.apply(&x, Corrections::None).unwrap();
-        let (mu, s) = closure_units(&x, "relu").unwrap();
-        let terms = crate::propagate::closures::relu_terms::ReluTerms { mu, s };
-        let mut bare = gauss.clone();
-        let f = corrected_from_gaussian(&x, Corrections::K3, &gauss, &mut bare, ("relu", &terms))
-            .unwrap();
-        assert_eq!(
-            (f.units, f.pairs, f.units_tried, f.pairs_tried),
-            (0, 0, 3, 3)
-        );
-        let lambda = COVARIANCE_RIDGE * mean_variance(&[gauss.cov.as_ref()]);
-        assert!(lowest(&bare.cov) < -1e3 * lambda, "{}", lowest(&bare.cov));
-        assert!(lowest(&gauss.cov) > 0.0);
-        let mut out = gauss.clone();
-        let f = ReluClosure
-            .apply_counted(&x, Corrections::K3, &mut out)
-            .unwrap();
-        assert_eq!((f.classes, f.classes_tried, f.units, f.pairs), (1, 1, 0, 0));
-        let bits = |m: &Moments| -> Vec<u64> {
-            let n = m.dim();
-            let mean = (0..n).map(|i| m.mean[i].to_bits());
-            mean.chain((0..n * n).map(|k| m.cov[(k % n, k / n)].to_bits()))
-                .collect()
-        };
-        assert_eq!(bits(&out), bits(&gauss));
-    }
-
-    /// A positive semidefinite corrected covariance is kept, however singular: units 0 and 1
-    /// one variable (equal rows of W and b) and unit 2 constant (a zero row), so the relu's
-    /// order-3 result has rank 2 of 4 at most; it is tested (1 class tried), not counted, and
-    /// differs from the Gaussian closure's. And [`leaves_the_cone`] directly: a singular PSD
-    /// corrected matrix beside a definite Gaussian one is kept (fails with the ridge dropped),
-    /// an indefinite one is not (fails with the test skipped), and an indefinite one beside a
-    /// Gaussian one indefinite as well is kept (fails without the comparison with the
-    /// Gaussian result: a class singular or broken by construction is not the corrections'
-    /// doing).
-    #[test]
-    fn a_singular_but_positive_semidefinite_correction_is_not_counted() {
-        let x = skewed(
-            &[
-                [-0.6, 0.5, -0.1],
-                [-0.6, 0.5, -0.1],
-                [0.0, 0.0, 0.0],
-                [-0.6, 1.0, 0.2],
-            ],
-            &[-0.5, -0.5, 0.3, 0.1],
-        );
-        let gauss = ReluClosure.apply(&x, Corrections::None).unwrap();
-        let mut out = gauss.clone();
-        let f = ReluClosure
-            .apply_counted(&x, Corrections::K3, &mut out)
-            .unwrap();
-        assert_eq!((f.classes, f.classes_tried, f.units, f.pairs), (0, 1, 0, 0));
-        assert_ne!(out.cov[(0, 0)], gauss.cov[(0, 0)]);
-        assert_eq!(out.cov[(2, 2)], 0.0);
-        // Correlations (ρ₀₁, ρ₀₂, ρ₁₂).
-        let m = |r: [f64; 3]| {
-            let mut c = Mat::identity(3, 3);
-            for (k, (i, j)) in [(0, 1), (0, 2), (1, 2)].into_iter().enumerate() {
-                c[(i, j)] = r[k];
-                c[(j, i)] = r[k];
-            }
-            c
-        };
-        let definite = m([0.5, 0.2, 0.2]);
-        // Rows 0 and 1 equal: an eigenvalue 0. (0.9, 0.9, −0.9): an eigenvalue −0.8.
-        let singular = m([1.0, 0.3, 0.3]);
-        let indefinite = m([0.9, 0.9, -0.9]);
-        assert!(!leaves_the_cone(&definite, &singular));
-        assert!(leaves_the_cone(&definite, &indefinite));
-        assert!(!leaves_the_cone(&indefinite, &m([0.95, 0.9, -0.9])));
-        assert!(!leaves_the_cone(&definite, &definite));
     }
 }
