@@ -11,7 +11,7 @@ use crate::measure::{LayerStats, Measured};
 use crate::net::Stage;
 use crate::propagate::Predicted;
 use crate::stats::gaussian::{
-    frobenius_parts, indefinite_beside, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
+    frobenius_parts, kl_divergence_in, kl_flops, mean_error_parts, FactorBuffers,
 };
 use crate::stats::F32_ROUNDOFF;
 
@@ -67,11 +67,14 @@ pub struct StageComparison {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub degenerate: bool,
     /// True when `kl` is null because the *prediction* is not a covariance: Σ_prop plus the
-    /// KL's ridge has no Cholesky factor, an eigenvalue below −λ
-    /// ([`indefinite_beside`]). The order-3|4
-    /// corrections of a strongly skewed pre-activation can leave the positive semidefinite
-    /// cone where every pair's corrected correlation stays in [−1, 1] (EXPERIMENTS.md, "After
-    /// the merges …, lead (seventy-fourth session)"). Only written when true.
+    /// KL's ridge has no Cholesky factor, an eigenvalue below −λ (the KL's own error says so,
+    /// `stats::gaussian::Unfactored`). The order-3|4 corrections of a strongly skewed
+    /// pre-activation can leave the positive semidefinite cone where every pair's corrected
+    /// correlation stays in [−1, 1] (EXPERIMENTS.md, "After the merges …, lead
+    /// (seventy-fourth session)"); the corrected closures then fall back to the Gaussian
+    /// closure for that class (`Fallbacks::classes`), so this marks what is left: a prediction
+    /// indefinite by more than the KL's ridge where the Gaussian closure is too. Only written
+    /// when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub indefinite: bool,
     /// Why the measured spread of this hidden stage and class lies below f64's range (every
@@ -340,6 +343,8 @@ fn compare_pair(
         inner,
         buffers,
     );
+    // Σ_q, the prediction, is the group's second matrix.
+    let indefinite = kl.as_ref().is_err_and(|u| u.indefinite.contains(&1));
     let (kl, kl_jitter, kl_rounding) = match kl {
         Ok(k) => (
             Some(k.value),
@@ -350,8 +355,6 @@ fn compare_pair(
         ),
         Err(_) => (None, None, rounding.map(|_| None)),
     };
-    let indefinite =
-        kl.is_none() && indefinite_beside(meas_cov.as_ref(), prop_cov.as_ref(), KL_RIDGE, inner);
     let (cov_diff, cov_ref) = frobenius_parts(prop_cov.as_ref(), meas_cov.as_ref())?;
     let (mean_diff, spread) =
         mean_error_parts(prop_mean.as_ref(), meas_mean.as_ref(), meas_cov.as_ref())?;

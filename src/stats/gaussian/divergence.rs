@@ -6,7 +6,7 @@ use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::reborrow::ReborrowMut;
 use faer::{get_global_parallelism, Col, ColRef, Mat, MatMut, MatRef, Par};
 
-use super::factor::{factor_group, factor_group_in, log_det, FactorBuffers};
+use super::factor::{factor_group, factor_group_in, log_det, FactorBuffers, Unfactored};
 use super::rounding::{kl_rounding, Rounded};
 use super::support::mahalanobis_sq_on;
 use crate::error::{Error, Result};
@@ -79,7 +79,14 @@ pub fn kl_divergence_with(
     ridge: (f64, bool),
     par: Par,
 ) -> Result<KlDivergence> {
-    kl_divergence_in(p, q, ridge, None, par, &mut FactorBuffers::default())
+    Ok(kl_divergence_in(
+        p,
+        q,
+        ridge,
+        None,
+        par,
+        &mut FactorBuffers::default(),
+    )?)
 }
 
 /// [`kl_divergence_with`] with its two factors formed in buffers taken from `buffers` and
@@ -93,6 +100,9 @@ pub fn kl_divergence_with(
 /// estimate of how far it can move the KL ([`KlDivergence::rounding`]), from the factors the KL
 /// uses (the two inverses and Σ̃_q⁻¹Σ̃_pΣ̃_q⁻¹, O(N³), and two short inverse iterations);
 /// `None` computes nothing more.
+///
+/// Its error says which covariance has no factor even with the ridge ([`Unfactored`]:
+/// index 0 is Σ_p, 1 is Σ_q).
 pub fn kl_divergence_in(
     p: (ColRef<'_, f64>, MatRef<'_, f64>),
     q: (ColRef<'_, f64>, MatRef<'_, f64>),
@@ -100,7 +110,7 @@ pub fn kl_divergence_in(
     rounding: Option<[f64; 2]>,
     par: Par,
     buffers: &mut FactorBuffers,
-) -> Result<KlDivergence> {
+) -> std::result::Result<KlDivergence, Unfactored> {
     check_pair("kl_divergence", p, q)?;
     let n = p.0.nrows();
     let mut f = factor_group_in(&[p.1, q.1], &["p", "q"], ridge, par, buffers)?;

@@ -61,6 +61,33 @@ pub(super) fn log_det(l: MatRef<'_, f64>) -> f64 {
     2.0 * (0..l.nrows()).map(|i| l[(i, i)].ln()).sum::<f64>()
 }
 
+/// Why a group of covariances has no factors (`factor_group_in`): the error, and which
+/// matrices of the group (by position) have no Cholesky factor even with the ridge λ > 0 added
+/// (an eigenvalue below −λ: not a covariance). `indefinite` is empty where the failure is
+/// another: non-finite entries, a ridge out of range, or λ = 0 (no ridge, or every variance 0),
+/// where a failed factor does not tell an indefinite matrix from a singular one. The KL's
+/// comparison reads it to mark a prediction that is not a covariance (`analysis::compare`).
+#[derive(Debug)]
+pub struct Unfactored {
+    pub error: Error,
+    pub indefinite: Vec<usize>,
+}
+
+impl From<Error> for Unfactored {
+    fn from(error: Error) -> Self {
+        Unfactored {
+            error,
+            indefinite: Vec::new(),
+        }
+    }
+}
+
+impl From<Unfactored> for Error {
+    fn from(u: Unfactored) -> Self {
+        u.error
+    }
+}
+
 /// [`factor_group_in`] with fresh buffers.
 pub(super) fn factor_group(
     covs: &[MatRef<'_, f64>],
@@ -68,12 +95,21 @@ pub(super) fn factor_group(
     ridge: (f64, bool),
     par: Par,
 ) -> Result<Factors> {
-    factor_group_in(covs, names, ridge, par, &mut FactorBuffers::default())
+    Ok(factor_group_in(
+        covs,
+        names,
+        ridge,
+        par,
+        &mut FactorBuffers::default(),
+    )?)
 }
 
 /// Factors every matrix of `covs` (named `names` in errors), adding the shared ridge if needed;
 /// the factorizations run with parallelism `par`, each in a buffer taken from `buffers`, to
-/// which the plain factors dropped for the ridge are handed back.
+/// which the plain factors dropped for the ridge are handed back. Where a matrix has no factor
+/// even with the ridge, every matrix of the group is tried with it, and the error
+/// ([`Unfactored`]) names the first and lists them all (only on that failure: one more
+/// factorization per later matrix, the cost of asking each again).
 ///
 /// The plain factors are tried in order and the first that asks for the ridge ends the attempt:
 /// the group then needs the ridge whatever the later ones would give, so their O(N³) plain
@@ -89,15 +125,13 @@ pub(super) fn factor_group_in(
     (ridge, singular): (f64, bool),
     par: Par,
     buffers: &mut FactorBuffers,
-) -> Result<Factors> {
+) -> std::result::Result<Factors, Unfactored> {
     check_ridge(ridge)?;
     for (c, name) in covs.iter().zip(names) {
         // Contiguous columns on SIMD lanes (a 1000² covariance is 10⁶ entries per matrix).
         let finite = (0..c.ncols()).all(|j| column_finite(*c, j));
         if !finite {
-            return Err(Error::Numeric(format!(
-                "covariance {name} has non-finite entries"
-            )));
+            return Err(Error::Numeric(format!("covariance {name} has non-finite entries")).into());
         }
     }
     let mean_var = mean_variance(covs);
@@ -133,19 +167,33 @@ pub(super) fn factor_group_in(
     }
     if lambda <= 0.0 {
         let bad = names[first_failed.unwrap_or(0)];
-        return Err(unridged(&format!("covariance {bad}"), ridge, mean_var));
+        return Err(unridged(&format!("covariance {bad}"), ridge, mean_var).into());
     }
     let mut l = Vec::with_capacity(covs.len());
-    for (c, name) in covs.iter().zip(names) {
-        l.push(cholesky_in(*c, lambda, par, buffers).ok_or_else(|| {
-            Error::Numeric(format!(
-                "covariance {name} is not positive definite even with the ridge \
-                 λ = {lambda:e} (= {ridge:e} × mean variance) added to its diagonal; raise the \
-                 ridge (--ridge)"
-            ))
-        })?);
+    let mut indefinite = Vec::new();
+    for (k, c) in covs.iter().enumerate() {
+        match cholesky_in(*c, lambda, par, buffers) {
+            Some(f) => l.push(f),
+            None => indefinite.push(k),
+        }
     }
-    Ok(Factors { l, jitter: lambda })
+    match indefinite.first() {
+        None => Ok(Factors { l, jitter: lambda }),
+        Some(&k) => {
+            for f in l {
+                buffers.give(f);
+            }
+            let name = names[k];
+            Err(Unfactored {
+                error: Error::Numeric(format!(
+                    "covariance {name} is not positive definite even with the ridge \
+                     λ = {lambda:e} (= {ridge:e} × mean variance) added to its diagonal; raise \
+                     the ridge (--ridge)"
+                )),
+                indefinite,
+            })
+        }
+    }
 }
 
 /// The error when `what` is not positive definite and the ridge λ = ε·(mean variance) cannot
@@ -203,7 +251,7 @@ fn ridge_advice(ridge: f64, mean_var: f64) -> &'static str {
 }
 
 /// mean_k(tr Σ_k / N): the average variance of a group of N×N covariances, the scale of λ.
-pub(super) fn mean_variance(covs: &[MatRef<'_, f64>]) -> f64 {
+pub fn mean_variance(covs: &[MatRef<'_, f64>]) -> f64 {
     let n = covs.first().map_or(0, |c| c.nrows()).max(1) as f64;
     covs.iter()
         .map(|c| (0..c.nrows()).map(|i| c[(i, i)]).sum::<f64>() / n)
@@ -236,15 +284,12 @@ pub(super) fn cholesky_with(c: MatRef<'_, f64>, lambda: f64, par: Par) -> Option
     cholesky_in(c, lambda, par, &mut FactorBuffers::default())
 }
 
-/// Whether Σ_q, the second covariance of a KL whose factors failed, is itself what failed:
-/// Σ_q + λI has no Cholesky factor for the ridge λ = `ridge` × the pair's mean variance that
-/// [`kl_divergence_in`](super::kl_divergence_in) adds (so Σ_q has an eigenvalue below −λ: not a covariance). The
-/// comparison asks this of a prediction whose KL is null (`analysis::compare`): an order-3|4
-/// corrected covariance on a strongly skewed input can leave the positive semidefinite cone.
-pub fn indefinite_beside(p: MatRef<'_, f64>, q: MatRef<'_, f64>, ridge: f64, par: Par) -> bool {
-    let lambda = ridge * mean_variance(&[p, q]);
-    let mut buffers = FactorBuffers::default();
-    cholesky_in(q, lambda, par, &mut buffers).is_none()
+/// Whether Σ + λI has a Cholesky factor (lower triangle of `c` read), factored with
+/// parallelism `par` in a fresh buffer: the test of a covariance up to the ridge λ (an
+/// eigenvalue at or above −λ passes, up to the factorization's rounding). The corrected
+/// closures ask it of each class's corrected covariance (`propagate::closures::edgeworth`).
+pub fn factorable_with_ridge(c: MatRef<'_, f64>, lambda: f64, par: Par) -> bool {
+    cholesky_in(c, lambda, par, &mut FactorBuffers::default()).is_some()
 }
 
 /// L with L Lᵀ = Σ + λI (lower triangle of Σ read), upper part zero; None if not PD. Factors
@@ -392,22 +437,38 @@ mod tests {
         assert!(err.contains("covariance b"), "{err}");
     }
 
-    /// The prediction's own failure is told from the pair's: q with an eigenvalue −0.1 (a 2 × 2
-    /// "correlation" of 1.1) is indefinite beside a valid p; a singular but positive
+    /// The prediction's own failure is told from the pair's by the group's error
+    /// ([`Unfactored::indefinite`]), as the KL's comparison reads it: q with an eigenvalue −0.1
+    /// (a 2 × 2 "correlation" of 1.1) is listed beside a valid p; a singular but positive
     /// semidefinite q (two equal units) is not, since the ridge λ = 10⁻⁸ × the mean variance
-    /// makes it definite; an eigenvalue −10⁻⁶ lies below −λ and is; a singular p beside a
-    /// valid q is not the prediction's failure. Fails if the ridge is dropped (the singular q
-    /// is then called indefinite) or p is tested in place of q.
+    /// makes it definite (the group factors); an eigenvalue −10⁻⁶ lies below −λ and is; a p
+    /// with an eigenvalue −0.1 beside a valid q is listed as p alone, and two such matrices as
+    /// both (the ridged factors are all tried). Fails if the ridge is dropped (the singular q
+    /// then fails), or if the ridged attempt stops at its first failure (the last case).
     #[test]
     fn an_indefinite_prediction_is_told_from_a_singular_pair() {
         let m = |a: f64| Mat::from_fn(2, 2, |i, j| if i == j { 1.0 } else { a });
         let valid = m(0.5);
-        let on =
-            |p: &Mat<f64>, q: &Mat<f64>| indefinite_beside(p.as_ref(), q.as_ref(), 1e-8, Par::Seq);
-        assert!(on(&valid, &m(1.1)));
-        assert!(!on(&valid, &m(1.0)));
-        assert!(on(&valid, &m(1.0 + 1e-6)));
-        assert!(!on(&m(1.1), &valid));
-        assert!(!on(&valid, &valid));
+        let on = |p: &Mat<f64>, q: &Mat<f64>| -> Option<Vec<usize>> {
+            let covs = [p.as_ref(), q.as_ref()];
+            let mut buffers = FactorBuffers::default();
+            match factor_group_in(&covs, &["p", "q"], (1e-8, false), Par::Seq, &mut buffers) {
+                Ok(_) => None,
+                Err(u) => Some(u.indefinite),
+            }
+        };
+        assert_eq!(on(&valid, &m(1.1)), Some(vec![1]));
+        assert_eq!(on(&valid, &m(1.0)), None);
+        assert_eq!(on(&valid, &m(1.0 + 1e-6)), Some(vec![1]));
+        assert_eq!(on(&m(1.1), &valid), Some(vec![0]));
+        assert_eq!(on(&valid, &valid), None);
+        assert_eq!(on(&m(1.1), &m(-1.2)), Some(vec![0, 1]));
+        let err = factor_group(
+            &[valid.as_ref(), m(1.1).as_ref()],
+            &["p", "q"],
+            (1e-8, false),
+            Par::Seq,
+        );
+        assert!(err.is_err_and(|e| e.to_string().contains("covariance q")));
     }
 }

@@ -26,7 +26,9 @@ pub use divergence::{
     bhattacharyya, kl_divergence, kl_divergence_in, kl_divergence_with, kl_flops, Bhattacharyya,
     KlDivergence, KL_RIDGE,
 };
-pub use factor::{indefinite_beside, FactorBuffers, MAX_RIDGE, RIDGE_RANGE};
+pub use factor::{
+    factorable_with_ridge, mean_variance, FactorBuffers, Unfactored, MAX_RIDGE, RIDGE_RANGE,
+};
 pub use low_rank::LowRankFactor;
 pub use normals::NormalStream;
 pub use pairwise::{pairwise_bhattacharyya, PairwiseSplit};
