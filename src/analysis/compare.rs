@@ -163,7 +163,8 @@ pub fn compare_stages(
         } else {
             Par::rayon(0)
         };
-        let carried = carry.feeding(stage[0].0.stage, depth);
+        let (at, width) = (stage[0].0.stage, stage[0].0.mean(0).nrows());
+        let carried = carry.feeding(at, width, depth);
         // One set of factor buffers per rayon job: the pairs' factors reuse them.
         let got = stage
             .par_iter()
@@ -171,48 +172,51 @@ pub fn compare_stages(
                 compare_pair(pair, carried.get(pair.1).copied(), depth, inner, buffers)
             })
             .collect::<Result<Vec<_>>>()?;
-        carry.keep(stage[0].0.stage, &got);
+        carry.keep(at, width, &got);
         rows.extend(got);
     }
     Ok(rows)
 }
 
 /// The rounding bounds (`kl_rounding`, infinite where null) of the f32 stage compared last,
-/// per class: an affine stage after it (hˡ after zˡ⁻¹, y after z^L) inherits its rounding as
-/// W δ Wᵀ, whose effect on the KL is that stage's (exactly, to first order, for an invertible
-/// square W: the KL and its gradient are invariant under it; an estimate otherwise), and adds
-/// only its own update's rounding ([`Predicted::f32_fresh`]) whitened by its own factors.
-/// Where the stage before was not compared in the same run, the whole η is taken at the
-/// stage itself (the entry-wise model of `stats::gaussian`'s rounding module).
+/// per class: a square affine stage after it (hˡ after zˡ⁻¹, y after z^L, as wide as the stage
+/// before) inherits its rounding as W δ Wᵀ, whose effect on the KL is that stage's (exactly,
+/// to first order, for an invertible W: the KL and its gradient are invariant under it), and
+/// adds only its own update's rounding ([`Predicted::f32_fresh`]) whitened by its own factors.
+/// Where the stage before was not compared in the same run, or the layer changes the width
+/// (W not invertible: the stage before's bound, absolute, says nothing of a KL that the map
+/// shrank, and nulled the 1.6·10⁻⁵ z² KL of a 5 → 4 layer behind a 0.58 one), the whole η is
+/// taken at the stage itself (the entry-wise model of `stats::gaussian`'s rounding module).
 #[derive(Debug, Default)]
 pub struct RoundingCarry {
-    stage: Option<Stage>,
+    /// The stage compared last and its width.
+    stage: Option<(Stage, usize)>,
     bounds: Vec<f64>,
 }
 
 impl RoundingCarry {
-    /// The bounds carried to `stage` (indexed by class entry), empty where it does not
-    /// inherit from the stage compared last.
-    fn feeding(&self, stage: Stage, depth: usize) -> Vec<f64> {
+    /// The bounds carried to `stage` of `width` units (indexed by class entry), empty where
+    /// it does not inherit from the stage compared last through a square layer.
+    fn feeding(&self, stage: Stage, width: usize, depth: usize) -> Vec<f64> {
         let feeding = match stage {
             Stage::Pre(l) if l >= 2 => Stage::Post(l - 1),
             Stage::Output => Stage::Post(depth),
             _ => return Vec::new(),
         };
         match self.stage {
-            Some(last) if last == feeding => self.bounds.clone(),
+            Some(last) if last == (feeding, width) => self.bounds.clone(),
             _ => Vec::new(),
         }
     }
 
-    /// Keeps the rows of `stage` as the ones compared last.
-    fn keep(&mut self, stage: Stage, rows: &[StageComparison]) {
+    /// Keeps the rows of `stage` of `width` units as the ones compared last.
+    fn keep(&mut self, stage: Stage, width: usize, rows: &[StageComparison]) {
         let bounds: Option<Vec<f64>> = rows
             .iter()
             .map(|r| r.kl_rounding.map(|b| b.unwrap_or(f64::INFINITY)))
             .collect();
         (self.stage, self.bounds) = match bounds {
-            Some(b) => (Some(stage), b),
+            Some(b) => (Some((stage, width)), b),
             None => (None, Vec::new()),
         };
     }
@@ -231,7 +235,11 @@ pub fn compare_stage_lean(
     carry: &mut RoundingCarry,
 ) -> Result<Vec<StageComparison>> {
     let mut buffers = FactorBuffers::default();
-    let carried = carry.feeding(predicted.stage, depth);
+    let width = (0..predicted.classes())
+        .map(|c| predicted.mean(c).nrows())
+        .next();
+    let width = width.unwrap_or(0);
+    let carried = carry.feeding(predicted.stage, width, depth);
     let rows = pairs(std::slice::from_ref(predicted), empirical, depth)?
         .into_iter()
         .map(|pair| {
@@ -239,7 +247,7 @@ pub fn compare_stage_lean(
             compare_pair(pair, carried, depth, Par::rayon(0), &mut buffers)
         })
         .collect::<Result<Vec<_>>>()?;
-    carry.keep(predicted.stage, &rows);
+    carry.keep(predicted.stage, width, &rows);
     Ok(rows)
 }
 
@@ -428,6 +436,28 @@ mod tests {
     use crate::measure::{layer_stats, Higher};
     use crate::net::{Activation, Mlp};
     use crate::stats::gaussian::kl_divergence_with;
+
+    /// The stage before's rounding bound is carried only through a square layer: into z² of
+    /// the width h¹ had, and into y of z^L's width, not across a change of width (section 68's
+    /// 5 → 4 leaky relu network: h¹'s bound 1.2·10⁻³, carried, nulled a z² KL of 1.6·10⁻⁵ that
+    /// f32 matches to 4·10⁻⁵ of itself), nor from a stage that does not feed it. Mutation: the
+    /// width not compared → the 5 → 4 case carries.
+    #[test]
+    fn the_rounding_bound_is_carried_through_square_layers_only() {
+        let carry = RoundingCarry {
+            stage: Some((Stage::Post(1), 5)),
+            bounds: vec![1e-3, 2e-3],
+        };
+        assert_eq!(carry.feeding(Stage::Pre(2), 5, 2), vec![1e-3, 2e-3]);
+        assert!(carry.feeding(Stage::Pre(2), 4, 2).is_empty());
+        assert!(carry.feeding(Stage::Pre(3), 5, 3).is_empty());
+        let last = RoundingCarry {
+            stage: Some((Stage::Post(2), 3)),
+            bounds: vec![1e-3],
+        };
+        assert_eq!(last.feeding(Stage::Output, 3, 2), vec![1e-3]);
+        assert!(last.feeding(Stage::Output, 2, 2).is_empty());
+    }
 
     /// 2 classes of 40 samples of a 3-D input that varies in every coordinate.
     fn data() -> Dataset {
