@@ -6,10 +6,10 @@
 //! contents).
 //!
 //! The files are those of [`files_read`]: `train_x`, `train_y`, `test_x`, `test_y`, the model
-//! file `init`, and `normalize_mean` / `normalize_std` where they name a file rather than a list. MNIST's own
-//! files (`mnist_dir`) are not fingerprinted. Only `corrflow sweep` checks, before it runs
-//! anything ([`check_unchanged`]), and its `--dry-run` as the run would; `sweep merge`,
-//! `export` and `summarize` read records as they are and do not.
+//! file `init`, and `normalize_mean` / `normalize_std` where they name a file rather than a
+//! list. MNIST's own files (`mnist_dir`) are not fingerprinted. Only `corrflow sweep` checks,
+//! before it runs anything ([`check_unchanged`]), and its `--dry-run` as the run would; `sweep
+//! merge`, `export` and `summarize` read records as they are and do not.
 //!
 //! Each distinct file is hashed once per run ([`InputCache`]), streamed in 1 MiB blocks: by the
 //! resume check, or before the first point that reads it loads it. A file edited while the
@@ -39,8 +39,8 @@ pub struct InputFile {
 }
 
 /// The user's files the point `config` reads, each once, in the order of its keys: the sample
-/// files, the `init` model and a normaliser given as a file (as [`crate::data::preprocess::read_vector`] decides:
-/// a value that is not a list of numbers).
+/// files, the `init` model and a normaliser given as a file (as
+/// [`crate::data::preprocess::read_vector`] decides: a value that is not a list of numbers).
 pub fn files_read(config: &PointConfig) -> Vec<PathBuf> {
     let samples = [
         &config.train_x,
