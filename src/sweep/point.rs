@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::keys::name_key;
-use crate::command::init::with_init;
+use crate::command::init::InitsRead;
 use crate::config::defaults::{self, task_defaults};
 use crate::config::{CumulantSettings, Naming, RunConfig, Task};
 use crate::cumtrain::correction_bound::{BoundMean, BoundReference, BoundRule, BoundSetting};
@@ -182,10 +182,11 @@ impl PointConfig {
 
     /// Checks before a sweep starts what would otherwise fail in every point: the values, and
     /// where MNIST comes from. Errors name the grid key.
-    pub fn preflight(&self) -> Result<()> {
+    pub fn preflight(&self, inits: &mut InitsRead) -> Result<()> {
         let config = self.run_config()?;
-        // `init`'s file read whole (its tensors checked) and its architecture against the keys.
-        with_init(&config, Naming::Keys).map_err(name_key)?;
+        // `init`'s file read whole (its tensors checked; once for all the points that name it)
+        // and its architecture against the keys.
+        inits.check(&config, Naming::Keys).map_err(name_key)?;
         self.check_cumulant_settings(&config).map_err(name_key)?;
         if config.data.task() == Task::Data {
             return match (&config.data.train_x, &config.data.train_y) {
@@ -610,12 +611,15 @@ mod tests {
         };
         point.normalize().unwrap();
         assert_eq!(point.objective.as_deref(), Some("cumulants"));
-        point.preflight().unwrap();
+        point.preflight(&mut InitsRead::default()).unwrap();
         let c = point.run_config().unwrap();
         assert_eq!(c.train.objective, Objective::Cumulants);
         assert_eq!((c.train.closure_check, c.train.check_samples), (2.0, 16));
         point.objective = None;
-        let err = point.preflight().unwrap_err().to_string();
+        let err = point
+            .preflight(&mut InitsRead::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("grid key 'closure_check'"), "{err}");
     }
 

@@ -14,6 +14,7 @@ use super::record::{FailedRecord, Record};
 use super::runner::run_points;
 use super::shard::Shard;
 use super::store::{check_out_folder, read_log, GridIds, LogContents, ResultsLog};
+use crate::command::init::InitsRead;
 use crate::config::estimate::sizes::mem_available;
 use crate::config::estimate::work::{human_duration, ASSUMED_FLOPS_PER_THREAD};
 use crate::error::{Error, Result};
@@ -57,8 +58,9 @@ struct Setup {
 
 fn setup(opts: &SweepOptions) -> Result<Setup> {
     let grid = Grid::load(&opts.grid)?;
+    let mut inits = InitsRead::default();
     for p in grid.points.iter().filter(|p| opts.shard.contains(p.index)) {
-        preflight(p, opts)?;
+        preflight(p, opts, &mut inits)?;
     }
     grid.check_keys_are_read()?;
     let (threads, budget) = threads_and_budget(opts, grid.points.len());
@@ -70,8 +72,8 @@ fn setup(opts: &SweepOptions) -> Result<Setup> {
 }
 
 /// A point's own checks, failing with the grid file, the point's index and summary.
-fn preflight(p: &GridPoint, opts: &SweepOptions) -> Result<()> {
-    p.config.preflight().map_err(|e| {
+fn preflight(p: &GridPoint, opts: &SweepOptions, inits: &mut InitsRead) -> Result<()> {
+    p.config.preflight(inits).map_err(|e| {
         Error::format(
             &opts.grid,
             format!("point #{} ({}): {e}", p.index, p.config.summary()),
@@ -149,11 +151,12 @@ pub fn dry_run(opts: &SweepOptions) -> Result<String> {
     let mut listing = Listing::with_capacity(axes.total);
     let mut keys = KeysRead::default();
     let mut failed: Option<Error> = None;
+    let mut inits = InitsRead::default();
     let ids = axes.try_for_each(|p| {
         keys.add(&p.config)?;
         if opts.shard.contains(p.index) {
             if failed.is_none() {
-                failed = preflight(&p, opts).err();
+                failed = preflight(&p, opts, &mut inits).err();
             }
             listing.add(p);
         }
