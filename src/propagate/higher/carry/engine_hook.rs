@@ -83,7 +83,13 @@ impl CarryHook for Carry {
             self.h_skew.resize(c + 1, 0.0);
             self.h_skew[c] = skew;
             check.kurtosis = check.kurtosis.max(kurt);
-            if self.order() == 3 && self.quartic.is_none() && skew < SYMMETRIC_SKEW && kurt > 0.0 {
+            // An unformed κ₄ (map_paired) is one this check drops: its kurtosis counts 0.
+            let unformed = self.unformed.get(c) == Some(&true);
+            if self.order() == 3
+                && self.quartic.is_none()
+                && skew < SYMMETRIC_SKEW
+                && (kurt > 0.0 || unformed)
+            {
                 self.fallbacks.push(Fallback {
                     layer: l,
                     reason: format!(

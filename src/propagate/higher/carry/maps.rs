@@ -126,6 +126,13 @@ impl Carry {
         skews: Option<&[f64]>,
     ) {
         let (m, n) = (layer.fan_out(), layer.fan_in());
+        self.unformed = (self.paired.iter().enumerate())
+            .map(|(c, z)| {
+                self.zero.get(c) != Some(&true)
+                    && self.leaves_unformed(skews.and_then(|s| s.get(c)), z)
+            })
+            .collect();
+        self.unformed_count += self.unformed.iter().filter(|&&u| u).count();
         for (c, ((cur, pre), o)) in self
             .paired
             .iter()
@@ -134,6 +141,19 @@ impl Carry {
             .enumerate()
         {
             let zero = self.zero.get(c) == Some(&true);
+            if self.unformed[c] {
+                // `enter` drops h's κ₄: none of it is formed (symmetric_unformed).
+                *pre = Paired::zeros(m);
+                if let Some(slot) = self.blocks.get_mut(c) {
+                    *slot = None;
+                }
+                self.triple_pre.resize(c + 1, None);
+                self.triple_pre[c] = None;
+                self.unpaired_pre.resize(c + 1, None);
+                self.unpaired_pre[c] = None;
+                *o.natural_slices_mut().k4_iijj = None;
+                continue;
+            }
             if zero {
                 *pre = Paired::zeros(m);
             } else if self.leading_paired && self.quartic.is_none() {
@@ -243,6 +263,25 @@ impl Carry {
         }
         // The contractions were of this map's W: none is read by a later one.
         self.star_total.clear();
+    }
+
+    /// Whether [`Carry::map_paired`] leaves h's κ₄ unformed ([`Carry::symmetric_unformed`]):
+    /// the factored order 3 (no order 4 star, which keeps a symmetric h's κ₄), a hidden h
+    /// whose largest standardised skewness `skew` is below [`SYMMETRIC_SKEW`] (None: the
+    /// read-out), and z's paired κ₄ `z` with a non-zero κ₄\[a,a,a,a\]. `enter`'s check drops
+    /// a symmetric h's κ₄ where h's kurtosis is not 0, and h's κ₄\[i,i,i,i\] sums z's
+    /// κ₄\[a,a,a,a\] with weights W_ia⁴ among the other entries: it vanishes at every unit
+    /// only where z's does (a Gaussian z: the κ₄ formed is then kept, zero, as before) or by
+    /// exact cancellation, which no network of the suite or the ARC benchmark meets.
+    fn leaves_unformed(&self, skew: Option<&f64>, z: &Paired) -> bool {
+        #[cfg(test)]
+        if self.form_symmetric {
+            return false;
+        }
+        self.stars.is_some()
+            && self.quartic.is_none()
+            && skew.is_some_and(|&s| s < SYMMETRIC_SKEW)
+            && (0..z.0.nrows()).any(|a| z.0[(a, a)] != 0.0)
     }
 
     /// The last hidden layer's h as slices ([`crate::propagate::higher::sliced`]) per class, attached to `out`;
@@ -423,6 +462,9 @@ impl Carry {
         if let Some(z) = self.zero_pre.get_mut(c) {
             *z = true;
         }
+        if let Some(u) = self.unformed.get_mut(c) {
+            *u = false;
+        }
         *h.natural_slices_mut().k3_iij = None;
         *h.natural_slices_mut().k4_iijj = None;
     }
@@ -448,4 +490,76 @@ fn unread_blocks(
     }
     z.paired = cur.clone();
     Some(z.map(w, generations).0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagate::closures::ClosureMethod;
+    use crate::propagate::Propagator;
+    use faer::Col;
+
+    /// y's moments per class, the fallbacks and the count of unformed κ₄ of the factored order
+    /// 3 through `net` from `start` (no breakdown rule: the skewed class is carried to y),
+    /// with h's κ₄ formed where symmetric (`form`, the path before sym76) or not.
+    fn run(net: &Mlp, start: &[Moments], form: bool) -> (Vec<Moments>, Vec<Fallback>, usize) {
+        let n = start[0].dim();
+        let mut carry = Carry::from_gaussian(3, n, start.len())
+            .unwrap()
+            .factored()
+            .unwrap()
+            .with_rules_from(net.depth() + 1);
+        carry.form_symmetric = form;
+        let (mut engine, timings) = (Propagator::new(), Timings::disabled());
+        let stages = engine.run_carried(net, 0, start, &mut carry, ClosureMethod::Auto, &timings);
+        let y = stages
+            .unwrap()
+            .last()
+            .unwrap()
+            .f64_moments()
+            .unwrap()
+            .to_vec();
+        (y, carry.fallbacks().to_vec(), carry.symmetric_unformed())
+    }
+
+    /// A bias-free tanh network from a zero-mean class (symmetric h at every layer past the
+    /// first) and a shifted one (skewed): the symmetric class's h² … h⁴ get no κ₄, the skewed
+    /// class's every one, and both classes' output moments and the fallbacks are those of the
+    /// path that formed them, bit for bit.
+    #[test]
+    fn a_symmetric_class_forms_no_kappa4_and_keeps_its_output() {
+        let n = 5;
+        let cov = Mat::from_fn(n, n, |i, j| if i == j { 1.0 } else { 0.2 });
+        let start = [
+            Moments::gaussian(Col::zeros(n), cov.clone()),
+            Moments::gaussian(Col::from_fn(n, |i| 0.8 + 0.1 * i as f64), cov),
+        ];
+        for seed in [3, 9] {
+            let mut net = Mlp::init(&[n, 7, 6, 5, 7, 3], Activation::Tanh, 1.4, seed).unwrap();
+            for layer in &mut net.layers {
+                layer.b.fill(0.0);
+            }
+            let (new, new_fallbacks, unformed) = run(&net, &start, false);
+            let (old, old_fallbacks, formed) = run(&net, &start, true);
+            assert_eq!((unformed, formed), (3, 0), "seed {seed}: class 0's h² … h⁴");
+            assert_eq!(new_fallbacks, old_fallbacks, "seed {seed}");
+            let symmetric =
+                |f: &Fallback| f.reason.starts_with("class 0") && f.reason.contains("symmetric");
+            assert_eq!(
+                new_fallbacks.iter().filter(|f| symmetric(f)).count(),
+                3,
+                "seed {seed}: {new_fallbacks:?}"
+            );
+            assert!(
+                new_fallbacks
+                    .iter()
+                    .all(|f| !f.reason.starts_with("class 1")),
+                "seed {seed}: class 1 is carried: {new_fallbacks:?}"
+            );
+            for (c, (y, want)) in new.iter().zip(&old).enumerate() {
+                assert_eq!(y.mean, want.mean, "seed {seed}, class {c}");
+                assert_eq!(y.cov, want.cov, "seed {seed}, class {c}");
+            }
+        }
+    }
 }

@@ -44,7 +44,8 @@
 //! peer's own K = 3 does (EXPERIMENTS.md, "Against ARC's peer, third session"). The factored
 //! carry ([`Carry::factored`]) drops that κ₃ as well where h's skewness is at rounding level
 //! (below [`NOISE_SKEW`]): it is rounding noise there, and carrying it would grow the factors'
-//! rank by 2N per layer for nothing (h is then Gaussian, as after a fallback).
+//! rank by 2N per layer for nothing (h is then Gaussian, as after a fallback). The factored
+//! carry does not form a symmetric h's κ₄ in the first place ([`Carry::symmetric_unformed`]).
 //! The full fallback is also taken when the expansion is not ordered at a layer: the part of ΔC
 //! from diagrams beyond the order's width power-counting budget
 //! ([`ChaosRule::beyond_budget`], e.g. κ₄\[a,a,b,b\]Σ_ab at order 3) outweighs the rest
@@ -170,6 +171,8 @@ pub struct Fallback {
 /// variance increment against the Gaussian variance (max |ΔC_aa|/C_aa,
 /// [`MAX_VARIANCE_INCREMENT`]; 0 until the layer is left), the mean shift max_a |Δm_a|/√C_aa
 /// and the relative covariance increment ‖ΔC‖_F/‖C‖_F (C the Gaussian closure's covariance).
+/// A class whose κ₄ the factored carry left unformed ([`Carry::symmetric_unformed`]) counts 0
+/// in the kurtosis.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LayerCheck {
     pub layer: usize,
@@ -252,6 +255,15 @@ pub struct Carry {
     kappa3_blocks: bool,
     /// Per class, the largest standardised skewness of the last h the hook's `enter` checked.
     h_skew: Vec<f64>,
+    /// Per class, whether the factored order 3's last map left h's κ₄ unformed, h being
+    /// symmetric ([`Carry::symmetric_unformed`]): `enter`'s check drops it as it drops a formed
+    /// one.
+    unformed: Vec<bool>,
+    /// How many class-layers the factored order 3 left h's κ₄ unformed.
+    unformed_count: usize,
+    /// Tests only: form h's κ₄ where it would be left unformed (the path before sym76).
+    #[cfg(test)]
+    form_symmetric: bool,
     /// Order 3: the paired κ₄ is mapped to leading order in the width
     /// ([`super::paired_leading`]) instead of exactly, and κ₄\[a,a,b,c\] carried as blocks
     /// instead of [`super::triple4`]'s dense classes (the factorable rule's carries).

@@ -55,6 +55,10 @@ impl Carry {
             dropped: Dropped::Mapped,
             kappa3_blocks: false,
             h_skew: Vec::new(),
+            unformed: Vec::new(),
+            unformed_count: 0,
+            #[cfg(test)]
+            form_symmetric: false,
             fz: Vec::new(),
             fh: Vec::new(),
             leading_paired: false,
@@ -430,6 +434,16 @@ impl Carry {
     /// Per hidden layer entered, the breakdown statistics of its pre-activation.
     pub fn checks(&self) -> &[LayerCheck] {
         &self.checks
+    }
+
+    /// How many class-layers the factored order 3 ([`Carry::factored`]) did not form h's κ₄
+    /// (its paired κ₄, κ₄\[a,a,a,b\] and blocks mapped from z's, and the star's image)
+    /// because h is symmetric (skewness below [`SYMMETRIC_SKEW`]) while z's κ₄\[a,a,a,a\] is
+    /// not zero: `enter`'s check drops that κ₄, so forming it was discarded work (tanh on the
+    /// ARC benchmark, every hidden layer). Such a class's kurtosis counts 0 in
+    /// [`LayerCheck::kurtosis`].
+    pub fn symmetric_unformed(&self) -> usize {
+        self.unformed_count
     }
 
     /// Per layer and class, how many units kept the Gaussian closure's moments because their
