@@ -71,9 +71,10 @@ pub struct StageComparison {
     /// `stats::gaussian::Unfactored`). The order-3|4 corrections of a strongly skewed
     /// pre-activation can leave the positive semidefinite cone where every pair's corrected
     /// correlation stays in [−1, 1] (EXPERIMENTS.md, "After the merges …, lead
-    /// (seventy-fourth session)"; a relu MNIST network's h¹ in 8 of 10 classes, whose later
-    /// stages are still predicted better than by the Gaussian closure: EXPERIMENTS.md, psd75).
-    /// Only written when true.
+    /// (seventy-fourth session)"; a relu MNIST network's z¹ in 8 of 10 classes). The corrected
+    /// closures floor such a class's spectrum (`propagate::closures::cone`, counted in
+    /// `Fallbacks::projected`), so this marks what is left: a prediction indefinite where the
+    /// Gaussian closure's is too. Only written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub indefinite: bool,
     /// Why the measured spread of this hidden stage and class lies below f64's range (every

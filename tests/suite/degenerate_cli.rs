@@ -685,19 +685,19 @@ fn an_sgd_divergence_of_unit_scale_data_names_the_read_outs_curvature_and_a_rate
 }
 
 /// `--order 3|4` (corrections at the first nonlinearity only) of a tanh network trained on
-/// rank-1 data: the corrections leave z¹'s covariance indefinite and layer 2's closure finds a
-/// negative variance (adv23's open item: the message named neither the order nor the layer
-/// nor the class). It now names `--order`, the stage, the class and z¹'s smallest eigenvalue,
-/// and the flags that run; `--order 2` runs.
+/// rank-1 data: the corrections leave z¹'s covariance indefinite, and layer 2's closure found a
+/// negative variance (adv23; the refusal then named `--order`, the stage, the class and z¹'s
+/// smallest eigenvalue; main 8baf037 refused most draws). Since wpsd76 such a class's spectrum
+/// is floored (`fallbacks.projected`, `propagate::closures::cone`): every run succeeds, and some
+/// draw's classes were projected. Fails with no projection (the refusals come back).
 #[test]
-fn order_3_and_4_on_rank_one_data_name_the_order_the_stage_and_the_class() {
+fn order_3_and_4_on_rank_one_data_are_projected_and_run() {
     let dir = tempfile::tempdir().unwrap();
     let m = dir.path().join("m.safetensors");
     let m = m.to_str().unwrap();
-    // Whether a given draw's corrections break layer 2 depends on the trained weights: most do
-    // (adv24: 12 of 16 at order 3, eight draws of Python's generator, each with two test sets);
-    // every failure must be named, and at least one must occur.
-    let mut failed = 0;
+    // Whether a given draw's corrections leave the cone depends on the trained weights: most
+    // did (adv24: 12 of 16 at order 3 broke layer 2); at least one must be projected.
+    let mut projected = 0;
     for seed in 1..=6 {
         let (x, y) = shifted_classes(600, seed, true);
         let (xp, yp) = write_xy(dir.path(), "", &x, &y);
@@ -717,25 +717,22 @@ fn order_3_and_4_on_rank_one_data_name_the_order_the_stage_and_the_class() {
         let o = run(&head, &data_args(&xp, &yp, &xp, &yp));
         assert!(o.status.success(), "{}", stderr(&o));
         for order in ["3", "4"] {
-            let o = corrflow(&["propagate", "--model", m, "--order", order]);
-            if o.status.success() {
-                continue;
-            }
-            failed += 1;
-            let e = stderr(&o);
-            assert_eq!(o.status.code(), Some(2), "seed {seed}: {e}");
+            let o = corrflow(&["propagate", "--model", m, "--order", order, "--json"]);
             assert!(
-                e.contains(&format!("--order {order} at layer 1"))
-                    && e.contains("stage h2 (layer 2), class ")
-                    && e.contains("z1's covariance with the corrections is indefinite")
-                    && e.contains("--order 2"),
-                "seed {seed}: {e}"
+                o.status.success(),
+                "seed {seed}, order {order}: {}",
+                stderr(&o)
             );
+            let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            projected += r["fallbacks"]["projected"].as_u64().unwrap();
         }
         let o = corrflow(&["propagate", "--model", m, "--order", "2"]);
         assert!(o.status.success(), "seed {seed}: {}", stderr(&o));
     }
-    assert!(failed > 0, "no draw's corrections broke layer 2");
+    assert!(
+        projected > 0,
+        "no draw's corrected covariance was projected"
+    );
 }
 
 /// gelu and silu networks with every tensor ×10⁵⁰ give pre-activations h² of ~10¹⁰⁰ whose

@@ -69,6 +69,15 @@
 //! of the size of e or the variances, so the test fires only where the output correlation is
 //! within ~10⁻¹³ of ±1; it costs a few additions per pair.
 //!
+//! **Not a covariance.** The per-unit and per-pair tests keep every 2×2 block positive
+//! semidefinite, not the whole matrix. Each class's corrected covariance is therefore tested
+//! with one Cholesky factorization (with the KL's ridge) and, where it has none, its negative
+//! eigenvalues are raised to a share of the Gaussian closure's variance along their
+//! eigenvectors (`closures::cone`: every other eigenvector keeps its corrected variance),
+//! counted in [`Fallbacks::projected`]. Only `corrected` (every forward closure) projects; the cumulant
+//! objective's `corrected_from_gaussian` does not (it floors the spectrum itself, and its
+//! reverse pass differentiates that).
+//!
 //! **Work.** A pair whose terms need a 2-D quadrature (`PairStep::Quadrature`: the series'
 //! fallback, or every pair of the quadrature closure) is set aside while the other pairs are
 //! filled in, its integrand evaluations counted; the set-aside pairs are integrated only if
@@ -85,7 +94,7 @@ use serde::Serialize;
 
 use super::input::{correlation, units, Units};
 use super::quadrature_terms::PAIR_NODE_BUDGET;
-use super::Corrections;
+use super::{cone, Corrections};
 use crate::error::{Error, Field, Result};
 use crate::linalg::fill_symmetric;
 use crate::stats::Moments;
@@ -152,6 +161,12 @@ pub struct Fallbacks {
     pub units_tried: usize,
     pub pairs: usize,
     pub pairs_tried: usize,
+    /// Classes whose corrected covariance was not positive semidefinite up to the KL's ridge
+    /// and was made one, its spectrum floored (module docs, "Not a covariance";
+    /// `closures::cone`); their means are the corrected ones.
+    pub projected: usize,
+    /// Classes whose covariance the corrections changed (some unit corrected), so tested.
+    pub classes_tried: usize,
 }
 
 impl Fallbacks {
@@ -163,6 +178,8 @@ impl Fallbacks {
             units_tried: self.units_tried + other.units_tried,
             pairs: self.pairs + other.pairs,
             pairs_tried: self.pairs_tried + other.pairs_tried,
+            projected: self.projected + other.projected,
+            classes_tried: self.classes_tried + other.classes_tried,
         }
     }
 }
@@ -235,14 +252,28 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     gaussian(out)?;
     let t = terms(&u);
     let plan = Plan::with_units((slices, &input.cov), order, u, out, &t);
-    correct(input, plan, who, &t, out)
+    // The Gaussian covariance, for the class-level test (module docs, "Not a covariance").
+    let gauss = plan.corrects_any().then(|| out.cov.clone());
+    let mut fallbacks = correct(input, plan, who, &t, out)?;
+    if let Some(g) = gauss {
+        fallbacks.classes_tried += 1;
+        if let Some(c) = cone::projected(g.as_ref(), out.cov.as_ref(), cone::FLOOR_SHARE)? {
+            out.cov = c;
+            fallbacks.projected += 1;
+        }
+    }
+    Ok(fallbacks)
 }
 
 /// The corrections of `order` (3 or 4) added to `gauss`, the Gaussian closure's result at
 /// `input` (the closure `who`'s own, at [`Corrections::None`]), written into `out`, with the
-/// closure's forward terms `terms`: what [`corrected`] writes, bit for bit (the same Plan from
-/// the same Gaussian result, the same pass), for a caller that keeps the Gaussian closure too
-/// (the cumulant objective's correction bound and reverse pass).
+/// closure's forward terms `terms`: what [`corrected`] writes before its class-level test, bit
+/// for bit (the same Plan from the same Gaussian result, the same pass), for a caller that
+/// keeps the Gaussian closure too (the cumulant objective's correction bound and reverse pass).
+/// No class-level projection (module docs, "Not a covariance"): the cumulant objective, its only
+/// caller, raises an indefinite result's eigenvalues to a floor itself
+/// (`cumtrain::spectral_floor`), and its reverse pass (`propagate::backward::corrected`)
+/// differentiates this result, the floor applied after.
 pub(crate) fn corrected_from_gaussian(
     input: &Moments,
     order: Corrections,
@@ -416,6 +447,12 @@ impl<'a> Plan<'a> {
             var,
             fallbacks,
         }
+    }
+
+    /// Whether some unit is corrected (above level 2): otherwise the corrections leave the
+    /// Gaussian result as it is.
+    pub(crate) fn corrects_any(&self) -> bool {
+        self.level.iter().any(|&l| l > 2)
     }
 
     /// Whether the pair (i, j) is corrected at all (both units above level 2).

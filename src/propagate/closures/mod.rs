@@ -16,6 +16,7 @@ mod closed_pairs;
 #[cfg(test)]
 pub(crate) mod coef_reference;
 mod coef_table;
+mod cone;
 mod derivatives;
 pub mod edgeworth;
 pub mod erf;
