@@ -74,7 +74,9 @@ pub struct StageComparison {
     /// (seventy-fourth session)"; a relu MNIST network's z¹ in 8 of 10 classes). The corrected
     /// closures floor such a class's spectrum (`propagate::closures::cone`, counted in
     /// `Fallbacks::projected`), so this marks what is left: a prediction indefinite where the
-    /// Gaussian closure's is too. Only written when true.
+    /// Gaussian closure's is too, and the stages of a carried order (`--carry depth`), whose
+    /// closure does not floor (a relu MNIST network: 20 rows at order 3, 16 at order 4). Only
+    /// written when true.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub indefinite: bool,
     /// Why the measured spread of this hidden stage and class lies below f64's range (every

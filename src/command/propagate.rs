@@ -426,13 +426,14 @@ pub fn fallback_line(f: &Fallbacks) -> String {
         "fallbacks   {} of {} units and {} of {} pairs kept Gaussian, {} units at order 3 only \
          (outside the Gram–Charlier positivity region, variance ≤ 0 or |ρ| > 1); {} of {} \
          classes' covariances not positive semidefinite as corrected, their negative eigenvalues \
-         raised to a tenth of the Gaussian closure's variance along them",
+         raised to {} × the Gaussian closure's variance along them",
         f.units,
         f.units_tried,
         f.pairs,
         f.pairs_tried,
         f.units_order3,
         f.projected,
-        f.classes_tried
+        f.classes_tried,
+        crate::propagate::closures::CONE_FLOOR_SHARE
     )
 }

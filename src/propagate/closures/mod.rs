@@ -56,6 +56,7 @@ mod split_pair;
 mod split_taylor;
 mod wide_moments;
 
+pub use cone::FLOOR_SHARE as CONE_FLOOR_SHARE;
 pub use edgeworth::Fallbacks;
 pub use erf::ErfClosure;
 pub use hermite::HermiteClosure;
