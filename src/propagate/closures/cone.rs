@@ -21,14 +21,19 @@
 //! "Computing a nearest symmetric positive semidefinite matrix"), which changes C by only the
 //! negative eigenvalues (on MNIST −2·10⁻⁶ to −1.5·10⁻³, variances ~0.03). But there the
 //! raised direction has no variance, the KL against the measurement weighs it by 1/λ (the
-//! ridge), and z¹'s KL
-//! came out 8·10⁵ (order 2: 23). The floor gives it a tenth of the variance the Gaussian closure
-//! gives that direction (a singular C_G, dead units, gives 0 there: f·g_k = 0, the nearest
-//! matrix). Chosen by the measurements (EXPERIMENTS.md): with f = 0.1 the relu MNIST output
+//! ridge), and z¹'s KL came out 8·10⁵ (order 2: 23). The floor gives it a tenth of the variance
+//! the Gaussian closure gives that direction (a singular C_G, dead units, gives 0 there:
+//! f·g_k = 0, the nearest matrix). Chosen by the measurements (EXPERIMENTS.md): with f = 0.1 the relu MNIST output
 //! keeps order 3's gain (y's median KL 0.232 against 0.231 unprojected, 0.273 at order 2) and
 //! z¹'s KL is 23; the nearest matrix in the Gaussian closure's whitened frame (C_G^{−½}CC_G^{−½}'s
 //! eigenvalues clipped) moved y's KL to 0.242–0.250, its whitened negative eigenvalues (down to
 //! −1.1) being far larger changes of C. The mean is not changed.
+//!
+//! **Where.** The corrections at the first nonlinearity ([`super::edgeworth`]'s `corrected`).
+//! Not the carried orders (`--carry depth`, `propagate::higher::carry`): the same floor in
+//! their closure made ARC's order-4 pilot abandon 5 of 12 carries on the KL while their
+//! covariance stayed better than the Gaussian's (EXPERIMENTS.md, "The cone's floor in the
+//! carried orders, tried and not adopted, lead (seventy-sixth session)").
 //!
 //! **When.** Only where C + λI has no Cholesky factor, λ = [`COVARIANCE_RIDGE`] × tr C_G / N
 //! (the KL's own ridge: C passes where the comparison can factor it), and C_G + λI has one (a
