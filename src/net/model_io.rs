@@ -175,9 +175,9 @@ fn architecture_of(
     Ok((widths, activation))
 }
 
-/// The hidden widths and activations of the model file `path` from its header alone (the
-/// tensors are not read or checked; [`load_limited`] does that): what a sweep's grid key `init`
-/// fills in before its points run.
+/// The widths (inputs to classes) and activations of the model file `path` from its header
+/// alone (the tensors are not read or checked; [`load_limited`] does that): what a sweep's grid
+/// key `init` fills in before its points run.
 pub fn architecture(path: &Path) -> Result<(Vec<usize>, Activations)> {
     let meta = metadata(path)?;
     architecture_of(&meta).map_err(|msg| Error::format(path, msg))

@@ -181,7 +181,8 @@ impl PointConfig {
     }
 
     /// Checks before a sweep starts what would otherwise fail in every point: the values, and
-    /// where MNIST comes from. Errors name the grid key.
+    /// where MNIST comes from; `inits`, the `init` files the sweep's checks have read (each
+    /// read once however many points name it). Errors name the grid key.
     pub fn preflight(&self, inits: &mut InitsRead) -> Result<()> {
         let config = self.run_config()?;
         // `init`'s file read whole (its tensors checked; once for all the points that name it)

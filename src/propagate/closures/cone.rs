@@ -23,11 +23,11 @@
 //! raised direction has no variance, the KL against the measurement weighs it by 1/λ (the
 //! ridge), and z¹'s KL came out 8·10⁵ (order 2: 23). The floor gives it a tenth of the variance
 //! the Gaussian closure gives that direction (a singular C_G, dead units, gives 0 there:
-//! f·g_k = 0, the nearest matrix). Chosen by the measurements (EXPERIMENTS.md): with f = 0.1 the relu MNIST output
-//! keeps order 3's gain (y's median KL 0.232 against 0.231 unprojected, 0.273 at order 2) and
-//! z¹'s KL is 23; the nearest matrix in the Gaussian closure's whitened frame (C_G^{−½}CC_G^{−½}'s
-//! eigenvalues clipped) moved y's KL to 0.242–0.250, its whitened negative eigenvalues (down to
-//! −1.1) being far larger changes of C. The mean is not changed.
+//! f·g_k = 0, the nearest matrix). Chosen by the measurements (EXPERIMENTS.md): with f = 0.1
+//! the relu MNIST output keeps order 3's gain (y's median KL 0.232 against 0.231 unprojected,
+//! 0.273 at order 2) and z¹'s KL is 23; the nearest matrix in the Gaussian closure's whitened
+//! frame (C_G^{−½}CC_G^{−½}'s eigenvalues clipped) moved y's KL to 0.242–0.250, its whitened
+//! negative eigenvalues (down to −1.1) being far larger changes of C. The mean is not changed.
 //!
 //! **Where.** The corrections at the first nonlinearity ([`super::edgeworth`]'s `corrected`).
 //! Not the carried orders (`--carry depth`, `propagate::higher::carry`): the same floor in
@@ -61,20 +61,19 @@ pub const FLOOR_SHARE: f64 = 0.1;
 /// Whether the corrected covariance `corrected` is no covariance where the Gaussian closure's
 /// `gauss` is one (module docs, "When"): `corrected` + λI has no Cholesky factor while `gauss`
 /// + λI has, λ = [`COVARIANCE_RIDGE`] × `gauss`'s mean variance.
-pub(crate) fn leaves_the_cone(gauss: MatRef<'_, f64>, corrected: MatRef<'_, f64>) -> bool {
+fn leaves_the_cone(gauss: MatRef<'_, f64>, corrected: MatRef<'_, f64>) -> bool {
     let lambda = COVARIANCE_RIDGE * mean_variance(&[gauss]);
     let par = faer::get_global_parallelism();
     !factorable_with_ridge(corrected, lambda, par) && factorable_with_ridge(gauss, lambda, par)
 }
 
 /// C' of the module docs for the corrected covariance `corrected` and the Gaussian closure's
-/// `gauss` of the same class, with the floor share `share` (f), where `corrected`
-/// [`leaves_the_cone`]; `None` where it does not (kept as it is). A numerical error where the
-/// eigendecomposition fails.
+/// `gauss` of the same class, f = [`FLOOR_SHARE`], where `corrected` [`leaves_the_cone`];
+/// `None` where it does not (kept as it is). A numerical error where the eigendecomposition
+/// fails.
 pub(crate) fn projected(
     gauss: MatRef<'_, f64>,
     corrected: MatRef<'_, f64>,
-    share: f64,
 ) -> Result<Option<Mat<f64>>> {
     if !leaves_the_cone(gauss, corrected) {
         return Ok(None);
@@ -89,7 +88,7 @@ pub(crate) fn projected(
     // g_k = v_kᵀ C_G v_k.
     let gv = gauss * v;
     let floor: Vec<f64> = (0..n)
-        .map(|k| share * (0..n).map(|i| v[(i, k)] * gv[(i, k)]).sum::<f64>())
+        .map(|k| FLOOR_SHARE * (0..n).map(|i| v[(i, k)] * gv[(i, k)]).sum::<f64>())
         .collect();
     let raised = Mat::from_fn(n, n, |i, k| v[(i, k)] * e.S()[k].max(floor[k]));
     let mut c = &raised * v.transpose();
@@ -203,11 +202,8 @@ mod tests {
         // Rows 0 and 1 equal: an eigenvalue 0. (0.9, 0.9, −0.9): an eigenvalue −0.8.
         let singular = m([1.0, 0.3, 0.3]);
         let indefinite = m([0.9, 0.9, -0.9]);
-        let kept = |g: &Mat<f64>, c: &Mat<f64>| {
-            projected(g.as_ref(), c.as_ref(), FLOOR_SHARE)
-                .unwrap()
-                .is_none()
-        };
+        let kept =
+            |g: &Mat<f64>, c: &Mat<f64>| projected(g.as_ref(), c.as_ref()).unwrap().is_none();
         assert!(kept(&definite, &singular));
         assert!(!kept(&definite, &indefinite));
         assert!(kept(&indefinite, &m([0.95, 0.9, -0.9])));

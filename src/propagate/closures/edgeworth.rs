@@ -257,7 +257,7 @@ pub(crate) fn corrected<T: DerivativeTerms>(
     let mut fallbacks = correct(input, plan, who, &t, out)?;
     if let Some(g) = gauss {
         fallbacks.classes_tried += 1;
-        if let Some(c) = cone::projected(g.as_ref(), out.cov.as_ref(), cone::FLOOR_SHARE)? {
+        if let Some(c) = cone::projected(g.as_ref(), out.cov.as_ref())? {
             out.cov = c;
             fallbacks.projected += 1;
         }

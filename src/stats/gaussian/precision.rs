@@ -3,8 +3,9 @@
 //! forms Σ⁻¹ explicitly (the Monte Carlo pilot's KL difference,
 //! `propagate::higher::pilot`), for small dimensions (network outputs).
 
+use faer::linalg::matmul::matmul;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
-use faer::{Mat, MatRef, Par};
+use faer::{Accum, Mat, MatRef, Par};
 
 use super::factor::{factor_group, log_det};
 use crate::error::Result;
@@ -27,10 +28,7 @@ pub fn precisions(covs: &[MatRef<'_, f64>], names: &[&str], ridge: f64) -> Resul
     let mut inverse = Vec::with_capacity(covs.len());
     let mut dets = Vec::with_capacity(covs.len());
     for l in &f.l {
-        let n = l.nrows();
-        let mut x = Mat::<f64>::identity(n, n);
-        solve_lower_triangular_in_place(l.as_ref(), x.as_mut(), Par::Seq);
-        inverse.push(x.transpose() * &x);
+        inverse.push(inverse_of_factor(l.as_ref(), Par::Seq));
         dets.push(log_det(l.as_ref()));
     }
     Ok(Precisions {
@@ -38,6 +36,25 @@ pub fn precisions(covs: &[MatRef<'_, f64>], names: &[&str], ridge: f64) -> Resul
         log_det: dets,
         jitter: f.jitter,
     })
+}
+
+/// Σ̃⁻¹ = L⁻ᵀL⁻¹ = XᵀX from the lower Cholesky factor L of Σ̃ = LLᵀ, X = L⁻¹ by a triangular
+/// solve of the identity, with parallelism `par`: the precisions above and the KL's rounding
+/// estimate (`super::rounding`).
+pub(super) fn inverse_of_factor(l: MatRef<'_, f64>, par: Par) -> Mat<f64> {
+    let n = l.nrows();
+    let mut x = Mat::<f64>::identity(n, n);
+    solve_lower_triangular_in_place(l, x.as_mut(), par);
+    let mut inverse = Mat::<f64>::zeros(n, n);
+    matmul(
+        inverse.as_mut(),
+        Accum::Replace,
+        x.transpose(),
+        x.as_ref(),
+        1.0,
+        par,
+    );
+    inverse
 }
 
 #[cfg(test)]

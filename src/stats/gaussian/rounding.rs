@@ -42,6 +42,8 @@ use faer::linalg::triangular_solve::{
 };
 use faer::{Accum, Col, ColRef, Mat, MatRef, Par};
 
+use super::precision::inverse_of_factor;
+
 /// Steps of the inverse iteration for ‖Â‖₂ = ‖D^½Σ̃⁻¹D^½‖₂.
 pub const INVERSE_ITERATIONS: usize = 8;
 
@@ -76,7 +78,7 @@ pub(super) fn kl_rounding(
     par: Par,
 ) -> f64 {
     let n = x.nrows();
-    let (p_inv, q_inv) = (inverse(p.l, par), inverse(q.l, par));
+    let (p_inv, q_inv) = (inverse_of_factor(p.l, par), inverse_of_factor(q.l, par));
     // Σ̃_q⁻¹Σ̃_pΣ̃_q⁻¹ = YYᵀ with Y = L_q⁻ᵀX, and Σ̃_q⁻¹Δμ = L_q⁻ᵀm.
     let mut y = x.to_owned();
     solve_upper_triangular_in_place(q.l.transpose(), y.as_mut(), par);
@@ -113,23 +115,6 @@ pub(super) fn kl_rounding(
         return f64::INFINITY;
     }
     SIGMAS * first.sqrt() + second
-}
-
-/// Σ̃⁻¹ = L⁻ᵀL⁻¹ from the factor L.
-fn inverse(l: MatRef<'_, f64>, par: Par) -> Mat<f64> {
-    let n = l.nrows();
-    let mut l_inv = Mat::<f64>::identity(n, n);
-    solve_lower_triangular_in_place(l, l_inv.as_mut(), par);
-    let mut inv = Mat::<f64>::zeros(n, n);
-    matmul(
-        inv.as_mut(),
-        Accum::Replace,
-        l_inv.transpose(),
-        l_inv.as_ref(),
-        1.0,
-        par,
-    );
-    inv
 }
 
 /// ‖D^½GD^½‖²_F = Σᵢⱼ Gᵢⱼ²DᵢDⱼ of a matrix given by its entries `g`, D = diag(`diagonal`).
@@ -258,7 +243,7 @@ mod tests {
         let bound = with.rounding.unwrap();
         let trace = |s: &Mat<f64>| {
             let l = s.llt(faer::Side::Lower).unwrap().L().to_owned();
-            let inv = inverse(l.as_ref(), Par::Seq);
+            let inv = inverse_of_factor(l.as_ref(), Par::Seq);
             (0..n).map(|i| s[(i, i)] * inv[(i, i)]).sum::<f64>()
         };
         let second = 0.5 * ENTRY_VARIANCE * eta * eta * (trace(&sp).powi(2) + trace(&sq).powi(2));
